@@ -1,0 +1,6 @@
+// Package all registers every backend moat has; import it for effect.
+package all
+
+import (
+	_ "github.com/moat-sandbox/moat/backend/native"
+)

@@ -1,0 +1,346 @@
+package native
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/landlock-lsm/go-landlock/landlock"
+	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/seccomp"
+	"github.com/moat-sandbox/moat/internal/treecopy"
+)
+
+// Init runs the sandbox init when this process was started as one, and
+// then exits; otherwise it returns at once. Every binary that uses the
+// native backend calls it first thing in main (and in TestMain), the way
+// runc's init re-executes its own binary.
+func Init() {
+	if len(os.Args) == 0 || os.Args[0] != argv0Init {
+		return
+	}
+	// Namespaces joined later (cgroup) and the capability bounding set,
+	// securebits and no_new_privs are per thread: everything from here to
+	// starting the program happens on this one thread, and the program is
+	// forked from it.
+	runtime.LockOSThread()
+	os.Exit(initMain())
+}
+
+// initMain is pid 1 of the sandbox. It builds the root, applies every
+// layer, starts the program, reaps every process, and when the program
+// ends kills whatever is left in the namespace before it reports.
+func initMain() int {
+	// No descriptor we inherited may reach the program, whatever the
+	// caller of moat left open.
+	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	status := os.NewFile(fdStatus, "status")
+	enc := json.NewEncoder(status)
+	fail := func(stage string, err error) int {
+		_ = enc.Encode(message{Kind: "error", Error: stage + ": " + err.Error()})
+		return 1
+	}
+	// As pid 1 of a namespace, the kernel delivers only signals the init
+	// handles: take all of them (the program may send any), act on none.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs)
+	go func() {
+		for range sigs {
+		}
+	}()
+	// Non-dumpable: /proc/1 is then owned by root of the namespace and
+	// cannot be ptraced or read (e.g. /proc/1/exe, the moat binary).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fail("set non-dumpable", err)
+	}
+	var cfg initConfig
+	if err := json.NewDecoder(io.LimitReader(os.NewFile(fdConfig, "config"), 256<<20)).Decode(&cfg); err != nil {
+		return fail("read config", err)
+	}
+	layers, err := setupRoot(&cfg)
+	if err != nil {
+		return fail("root filesystem", err)
+	}
+	// The parent moves us into the run's cgroup while we build the root
+	// (a cgroup v1 attach takes milliseconds); nothing untrusted may start
+	// before it says "go". A new cgroup namespace then hides the host's
+	// cgroup tree.
+	ctl := os.NewFile(fdControl, "control")
+	var go1 [1]byte
+	if n, _ := ctl.Read(go1[:]); n != 1 || go1[0] != ctlGo {
+		return fail("wait for cgroup", errors.New("parent stopped the run during setup"))
+	}
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fail("cgroup namespace", err)
+	}
+	if err := unix.Sethostname([]byte("moat")); err != nil {
+		return fail("hostname", err)
+	}
+	if err := loopbackUp(); err != nil {
+		return fail("loopback", err)
+	}
+	layers = append(layers,
+		moat.Layer{Name: "user-namespace", Detail: fmt.Sprintf("program uid %d gid %d", cfg.UID, cfg.GID)},
+		moat.Layer{Name: "pid-namespace", Detail: "sandbox init is pid 1; every process dies with it"},
+		moat.Layer{Name: "network-namespace", Detail: "none: private loopback only"},
+		moat.Layer{Name: "ipc-namespace"}, moat.Layer{Name: "uts-namespace"}, moat.Layer{Name: "cgroup-namespace"},
+	)
+	owner := &treecopy.Owner{UID: cfg.UID, GID: cfg.GID}
+	if cfg.HasTarIn {
+		if _, err := treecopy.Unpack(os.NewFile(fdTarIn, "tarin"), workDir, treecopy.Limits{Bytes: cfg.Disk, Files: 1 << 20}, owner); err != nil {
+			return fail("workspace", err)
+		}
+	}
+	for name, data := range cfg.Files {
+		if err := writeWorkFile(name, data, owner); err != nil {
+			return fail("file "+name, err)
+		}
+	}
+	if err := finishRoot(); err != nil {
+		return fail("root filesystem", err)
+	}
+	var degraded []string
+	capLayer, err := dropCapabilities()
+	if err != nil {
+		return fail("capabilities", err)
+	}
+	layers = append(layers, capLayer)
+	if l, err := applyLandlock(); err != nil {
+		if !cfg.AllowDegraded {
+			return fail("landlock", err)
+		}
+		degraded = append(degraded, "landlock: "+err.Error())
+	} else if l.Name != "" {
+		layers = append(layers, l)
+	}
+	n, err := seccomp.Install()
+	if err != nil {
+		if !cfg.AllowDegraded {
+			return fail("seccomp", err)
+		}
+		degraded = append(degraded, "seccomp: "+err.Error())
+	} else {
+		layers = append(layers, moat.Layer{Name: "seccomp", Detail: fmt.Sprintf("%d denied syscall rules; ioctl TIOCSTI/TIOCLINUX denied", n)})
+		layers = append(layers, moat.Layer{Name: "no-new-privs"})
+	}
+	rl, err := setRlimits(&cfg)
+	if err != nil {
+		return fail("rlimits", err)
+	}
+	layers = append(layers, rl)
+
+	cmd := &exec.Cmd{
+		Path:   cfg.Argv[0],
+		Args:   cfg.Argv,
+		Env:    cfg.Env,
+		Dir:    workDir,
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{
+			Setsid:    true, // no controlling terminal
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	if cfg.UID != 0 {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: []uint32{}}
+	}
+	if err := cmd.Start(); err != nil {
+		var errno syscall.Errno
+		errors.As(err, &errno)
+		_ = enc.Encode(message{Kind: "error", Error: "start program: " + err.Error(), ExecErrno: int(errno)})
+		return 1
+	}
+	_ = enc.Encode(message{Kind: "layers", Layers: layers, Degraded: degraded})
+
+	var stopped atomic.Bool
+	go func() {
+		// Any further byte or EOF on the control pipe: stop everything now.
+		var b [1]byte
+		_, _ = ctl.Read(b[:])
+		stopped.Store(true)
+		_ = unix.Kill(-1, unix.SIGKILL)
+	}()
+	exit := reap(cmd.Process.Pid)
+	exit.Stopped = stopped.Load()
+	_ = enc.Encode(exit)
+	if cfg.WantOut {
+		out := os.NewFile(fdTarOut, "tarout")
+		_ = treecopy.Pack(out, workDir, treecopy.Limits{Bytes: cfg.OutLim.Bytes, Files: cfg.OutLim.Files})
+		_ = out.Close()
+	}
+	return 0
+}
+
+// reap waits for every child; when the program (pid main) ends it kills
+// all that is left in the namespace and keeps reaping until none remain.
+func reap(main int) message {
+	m := message{Kind: "exit"}
+	for {
+		var ws unix.WaitStatus
+		var ru unix.Rusage
+		pid, err := unix.Wait4(-1, &ws, 0, &ru)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil { // ECHILD: nothing left
+			return m
+		}
+		if pid != main {
+			continue
+		}
+		switch {
+		case ws.Exited():
+			m.ExitCode = ws.ExitStatus()
+		case ws.Signaled():
+			m.Signal = int(ws.Signal())
+		}
+		m.MaxRSS = ru.Maxrss * 1024
+		// Orphans and daemons die with the program: kill(-1) from pid 1
+		// reaches every other process of the namespace.
+		_ = unix.Kill(-1, unix.SIGKILL)
+	}
+}
+
+func writeWorkFile(name string, data []byte, owner *treecopy.Owner) error {
+	f, err := os.OpenFile(workDir+"/"+name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chown(owner.UID, owner.GID); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+// dropCapabilities empties the bounding and ambient sets and locks the
+// securebits so that no execve, not even one as uid 0 inside, grants a
+// capability again. The init keeps its own effective set (it must kill
+// and read the working directory); the program never has one.
+func dropCapabilities() (moat.Layer, error) {
+	last := 63
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if n, err := strconv.Atoi(string(trimNL(b))); err == nil {
+			last = n
+		}
+	}
+	for c := 0; c <= last; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return moat.Layer{}, fmt.Errorf("drop bounding cap %d: %w", c, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return moat.Layer{}, fmt.Errorf("clear ambient caps: %w", err)
+	}
+	// securebits(7): NOROOT(0) and its lock(1), KEEP_CAPS lock(5),
+	// NO_CAP_AMBIENT_RAISE(6) and its lock(7).
+	const bits = 1<<0 | 1<<1 | 1<<5 | 1<<6 | 1<<7
+	if err := unix.Prctl(unix.PR_SET_SECUREBITS, bits, 0, 0, 0); err != nil {
+		return moat.Layer{}, fmt.Errorf("securebits: %w", err)
+	}
+	// Inheritable set: clear it, keeping effective and permitted.
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return moat.Layer{}, fmt.Errorf("capget: %w", err)
+	}
+	data[0].Inheritable, data[1].Inheritable = 0, 0
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return moat.Layer{}, fmt.Errorf("capset: %w", err)
+	}
+	return moat.Layer{Name: "capabilities", Detail: "none: bounding, ambient and inheritable sets empty; securebits noroot locked"}, nil
+}
+
+func trimNL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// applyLandlock confines the init and, by inheritance, the program: the
+// whole (already minimal) root read and execute only, the writable tmpfs
+// directories read-write, the device files read-write. A kernel without
+// Landlock yields an empty layer and no error; a kernel that has it but
+// refuses the ruleset is an error.
+func applyLandlock() (moat.Layer, error) {
+	abi, err := llsys.LandlockGetABIVersion()
+	if err != nil || abi < 1 {
+		return moat.Layer{}, nil
+	}
+	devs := make([]string, len(devices))
+	for i, d := range devices {
+		devs[i] = "/dev/" + d
+	}
+	err = landlock.V5.BestEffort().RestrictPaths(
+		landlock.RODirs("/"),
+		landlock.RWDirs(workDir, tmpDir, homeDir, "/dev/shm"),
+		landlock.RWFiles(devs...),
+	)
+	if err != nil {
+		return moat.Layer{}, err
+	}
+	return moat.Layer{Name: "landlock", Detail: fmt.Sprintf("ABI %d: read-only everywhere but /work /tmp /home/sandbox /dev/shm", abi)}, nil
+}
+
+// setRlimits sets the program's rlimits, hard and soft, on the init just
+// before it forks the program, which inherits them. They cannot be raised
+// again (that takes CAP_SYS_RESOURCE of the host), and the init needs
+// none of them raised: it only reaps, kills and packs into a pipe. They
+// back the cgroup limits up; RLIMIT_AS stands in for the memory cgroup
+// when that could not be had.
+func setRlimits(cfg *initConfig) (moat.Layer, error) {
+	set := func(res int, v uint64) error {
+		return unix.Setrlimit(res, &unix.Rlimit{Cur: v, Max: v})
+	}
+	detail := fmt.Sprintf("nproc %d, fsize %d, core 0", cfg.Nproc, cfg.Fsize)
+	if err := set(unix.RLIMIT_NPROC, cfg.Nproc); err != nil {
+		return moat.Layer{}, fmt.Errorf("nproc: %w", err)
+	}
+	if err := set(unix.RLIMIT_FSIZE, cfg.Fsize); err != nil {
+		return moat.Layer{}, fmt.Errorf("fsize: %w", err)
+	}
+	if err := set(unix.RLIMIT_CORE, 0); err != nil {
+		return moat.Layer{}, fmt.Errorf("core: %w", err)
+	}
+	if cfg.AS > 0 {
+		if err := set(unix.RLIMIT_AS, cfg.AS); err != nil {
+			return moat.Layer{}, fmt.Errorf("as: %w", err)
+		}
+		detail += fmt.Sprintf(", as %d", cfg.AS)
+	}
+	return moat.Layer{Name: "rlimits", Detail: detail}, nil
+}

@@ -1,0 +1,45 @@
+// Package native is moat's own sandbox: nothing to install, only the Linux
+// kernel's namespaces, seccomp, Landlock, cgroups and rlimits.
+//
+// The parent (Backend.Run) re-executes the moat binary as the sandbox init
+// in new user, mount, PID, network, IPC and UTS namespaces, moves it into
+// a fresh cgroup, and sends it one initConfig. The init builds a root of
+// read-only binds of the interpreter alone, a size-limited tmpfs for all
+// writable space, a new /proc and a five-device /dev; drops every
+// capability; applies Landlock and seccomp; and starts Python as an
+// unprivileged user. It is pid 1: when it exits, the kernel kills every
+// process left in the namespace, so nothing outlives a run.
+//
+// Binaries using this backend must call Init first thing in main.
+package native
+
+import (
+	"context"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// Backend is the native sandbox. The zero value is ready to use.
+type Backend struct{}
+
+var _ moat.Backend = (*Backend)(nil)
+var _ moat.Checker = (*Backend)(nil)
+
+func init() {
+	moat.Register("native", func() moat.Backend { return &Backend{} })
+}
+
+// Run runs spec in a new sandbox; see the package doc.
+func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	return run(ctx, spec)
+}
+
+// Check reports whether the kernel lets this user create the namespaces.
+func (b *Backend) Check(ctx context.Context) error {
+	return check()
+}
+
+// Describe lists what the sandbox can enforce here, for `moat backends`.
+func (b *Backend) Describe(ctx context.Context) []string {
+	return describe()
+}

@@ -1,0 +1,291 @@
+package native
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// oldRoot is where the host's root stays reachable during setup only.
+const oldRoot = "/.oldroot"
+
+// scratch is where the one size-limited writable tmpfs is first mounted,
+// before its directories are bound to /work, /tmp, /home/sandbox and
+// /dev/shm, so that --disk caps all writable space together.
+const scratch = "/.scratch"
+
+// devices are the only device nodes the program gets, bound from the host.
+var devices = []string{"null", "zero", "full", "random", "urandom"}
+
+// Masked /proc entries (as container runtimes mask them): files get
+// /dev/null bound over them, directories an empty read-only tmpfs.
+var (
+	procMasked   = []string{"kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug", "sysrq-trigger", "kallsyms", "kpagecount", "kpageflags", "kpagecgroup", "config.gz"}
+	procMaskDirs = []string{"acpi", "scsi", "asound", "driver", "fs", "bus", "irq", "tty", "pressure"}
+	procReadOnly = []string{"sys"}
+)
+
+// setupRoot builds the sandbox's root filesystem and pivots into it. It
+// runs in the init, in fresh user and mount namespaces, before anything
+// untrusted exists. The invariant it keeps: when it returns, the only host
+// paths reachable are cfg.Binds (read-only, nosuid, nodev) and the five
+// device nodes; everything writable is the one tmpfs of cfg.Disk bytes.
+func setupRoot(cfg *initConfig) ([]moat.Layer, error) {
+	// Nothing we mount may propagate back to the host.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return nil, fmt.Errorf("make mounts private: %w", err)
+	}
+	// The new root is a tmpfs mounted over /tmp of this namespace only.
+	if err := unix.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=8m"); err != nil {
+		return nil, fmt.Errorf("mount root tmpfs: %w", err)
+	}
+	if err := os.Mkdir("/tmp"+oldRoot, 0o700); err != nil {
+		return nil, err
+	}
+	if err := unix.PivotRoot("/tmp", "/tmp"+oldRoot); err != nil {
+		return nil, fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return nil, err
+	}
+	binds := append([]string(nil), cfg.Binds...)
+	sort.Strings(binds)
+	for _, p := range binds {
+		if err := bindReadOnly(oldRoot+p, p); err != nil {
+			return nil, fmt.Errorf("bind %s: %w", p, err)
+		}
+	}
+	for _, l := range sortedKeys(cfg.Links) {
+		if _, err := os.Lstat(l); err == nil {
+			continue // the path already exists through a bind
+		}
+		if err := os.MkdirAll(filepath.Dir(l), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.Symlink(cfg.Links[l], l); err != nil {
+			return nil, fmt.Errorf("link %s: %w", l, err)
+		}
+	}
+	if err := setupScratch(cfg); err != nil {
+		return nil, err
+	}
+	if err := setupDev(); err != nil {
+		return nil, err
+	}
+	if err := setupProc(); err != nil {
+		return nil, err
+	}
+	if err := setupEtc(cfg); err != nil {
+		return nil, err
+	}
+	if err := unix.Unmount(oldRoot, unix.MNT_DETACH); err != nil {
+		return nil, fmt.Errorf("detach host root: %w", err)
+	}
+	if err := os.Remove(oldRoot); err != nil {
+		return nil, err
+	}
+	return []moat.Layer{
+		{Name: "mount-namespace", Detail: "fresh tmpfs root, pivot_root, host root detached"},
+		{Name: "read-only-runtime", Detail: strings.Join(binds, " ")},
+		{Name: "proc", Detail: "new /proc, sensitive entries masked, /proc/sys read-only"},
+		{Name: "dev", Detail: "null zero full random urandom only"},
+		{Name: "disk", Detail: fmt.Sprintf("one tmpfs of %d bytes for /work /tmp /home/sandbox /dev/shm", cfg.Disk)},
+	}, nil
+}
+
+// finishRoot makes the root itself read-only; the writable tmpfs binds
+// are separate mounts and stay writable.
+func finishRoot() error {
+	if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+		return fmt.Errorf("remount root read-only: %w", err)
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// mountpoint creates an empty file or directory at dst, like src.
+func mountpoint(src, dst string) error {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return os.MkdirAll(dst, 0o755)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// bindReadOnly binds src (not recursively: submounts of the host stay
+// out) at dst and makes it read-only, nosuid and nodev. A remount inside a
+// user namespace must keep the flags the host locked on the source
+// mount, so they are read back and kept.
+func bindReadOnly(src, dst string) error {
+	if err := mountpoint(src, dst); err != nil {
+		return err
+	}
+	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	return remount(dst, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV)
+}
+
+func remount(dst string, flags uintptr) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dst, &st); err != nil {
+		return err
+	}
+	keep := uintptr(0)
+	for _, f := range []struct{ st, ms uintptr }{
+		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME},
+		{unix.ST_RDONLY, unix.MS_RDONLY},
+	} {
+		if uintptr(st.Flags)&f.st != 0 {
+			keep |= f.ms
+		}
+	}
+	return unix.Mount("", dst, "", unix.MS_REMOUNT|unix.MS_BIND|flags|keep, "")
+}
+
+func setupScratch(cfg *initConfig) error {
+	if err := os.Mkdir(scratch, 0o700); err != nil {
+		return err
+	}
+	opts := fmt.Sprintf("mode=0755,size=%d,nr_inodes=%d", cfg.Disk, 1<<20)
+	if err := unix.Mount("tmpfs", scratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		return fmt.Errorf("mount scratch tmpfs: %w", err)
+	}
+	for _, d := range []struct {
+		name, dst string
+		mode      os.FileMode
+	}{{"work", workDir, 0o755}, {"tmp", tmpDir, 0o1777}, {"home", homeDir, 0o755}, {"shm", "/dev/shm", 0o1777}} {
+		src := scratch + "/" + d.name
+		if err := os.Mkdir(src, d.mode); err != nil {
+			return err
+		}
+		if err := os.Chmod(src, d.mode); err != nil { // umask-proof
+			return err
+		}
+		if err := os.Chown(src, cfg.UID, cfg.GID); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(d.dst, 0o755); err != nil {
+			return err
+		}
+		if err := unix.Mount(src, d.dst, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", d.dst, err)
+		}
+	}
+	return nil
+}
+
+func setupDev() error {
+	if err := os.MkdirAll("/dev", 0o755); err != nil {
+		return err
+	}
+	// /dev/shm is already a bind below /dev: mount the tmpfs first would
+	// hide it, so /dev stays a plain directory of the read-only root and
+	// only the device files are bound into it.
+	for _, d := range devices {
+		if err := mountpoint(oldRoot+"/dev/"+d, "/dev/"+d); err != nil {
+			return fmt.Errorf("/dev/%s: %w", d, err)
+		}
+		if err := unix.Mount(oldRoot+"/dev/"+d, "/dev/"+d, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind /dev/%s: %w", d, err)
+		}
+		if err := remount("/dev/"+d, unix.MS_NOSUID|unix.MS_NOEXEC); err != nil {
+			return fmt.Errorf("remount /dev/%s: %w", d, err)
+		}
+	}
+	for name, target := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"} {
+		if err := os.Symlink(target, "/dev/"+name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func setupProc() error {
+	if err := os.MkdirAll("/proc", 0o555); err != nil {
+		return err
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount /proc: %w", err)
+	}
+	for _, f := range procMasked {
+		p := "/proc/" + f
+		if _, err := os.Lstat(p); err != nil {
+			continue
+		}
+		if err := unix.Mount("/dev/null", p, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+	}
+	for _, d := range procMaskDirs {
+		p := "/proc/" + d
+		if fi, err := os.Lstat(p); err != nil || !fi.IsDir() {
+			continue
+		}
+		if err := unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0"); err != nil {
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+	}
+	for _, d := range procReadOnly {
+		p := "/proc/" + d
+		if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", p, err)
+		}
+		if err := remount(p, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC); err != nil {
+			return fmt.Errorf("read-only %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func setupEtc(cfg *initConfig) error {
+	if err := os.MkdirAll("/etc", 0o755); err != nil {
+		return err
+	}
+	user := "sandbox"
+	files := map[string]string{
+		"passwd":   fmt.Sprintf("root:x:0:0:root:/root:/usr/sbin/nologin\n%s:x:%d:%d:moat sandbox:%s:/usr/sbin/nologin\n", user, cfg.UID, cfg.GID, homeDir),
+		"group":    fmt.Sprintf("root:x:0:\n%s:x:%d:\n", user, cfg.GID),
+		"hosts":    "127.0.0.1\tlocalhost moat\n::1\tlocalhost ip6-localhost\n",
+		"hostname": "moat\n",
+	}
+	if cfg.UID == 0 {
+		files["passwd"] = fmt.Sprintf("%s:x:0:0:moat sandbox:%s:/usr/sbin/nologin\n", user, homeDir)
+		files["group"] = user + ":x:0:\n"
+	}
+	for name, content := range files {
+		p := "/etc/" + name
+		if _, err := os.Lstat(p); err == nil {
+			continue
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,402 @@
+package native
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/cgroup"
+	"github.com/moat-sandbox/moat/internal/pyrt"
+	"github.com/moat-sandbox/moat/internal/treecopy"
+)
+
+// hostSandboxID is the host uid and gid the program runs as when moat runs
+// as root (nobody/nogroup): never root, never the caller. As an ordinary
+// user, the only id that can be mapped is the caller's own; the program
+// then runs as uid 0 of its namespace with no capabilities at all.
+const (
+	hostSandboxID = 65534
+	sandboxID     = 1000
+)
+
+// initThreads is the slack of the pids limit for the init's own threads.
+const initThreads = 16
+
+// stopGrace is how long the init gets to kill, reap and report after a
+// stop before the parent kills it (and with it the namespace).
+const stopGrace = 3 * time.Second
+
+func run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("native: %w", err)
+	}
+	if err := check(); err != nil {
+		return nil, err
+	}
+	lim := spec.Limits.WithDefaults()
+	rt, err := pyrt.Resolve(spec.Python, os.Getenv("PATH"), cacheDir())
+	if err != nil {
+		return nil, fmt.Errorf("native: %w", err)
+	}
+	r := &runner{spec: spec, lim: lim, rt: rt, res: &moat.Result{Isolation: "native"}}
+	return r.run(ctx)
+}
+
+func cacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "moat")
+}
+
+type runner struct {
+	spec  *moat.Spec
+	lim   moat.Limits
+	rt    *pyrt.Runtime
+	res   *moat.Result
+	group cgroup.Group
+
+	mu       sync.Mutex
+	reason   moat.Status // why moat stopped the run; "" if it did not
+	stopOnce sync.Once
+	ctlW     *os.File
+	cmd      *exec.Cmd
+}
+
+// stop ends the run for reason: the first reason wins. The init is asked
+// to kill everything and report; if it has not exited after stopGrace it
+// is killed, which kills the whole PID namespace.
+func (r *runner) stop(reason moat.Status) {
+	r.stopOnce.Do(func() {
+		r.mu.Lock()
+		r.reason = reason
+		r.mu.Unlock()
+		_, _ = r.ctlW.Write([]byte{1})
+		_ = r.ctlW.Close()
+		time.AfterFunc(stopGrace, func() { _ = r.cmd.Process.Kill() })
+	})
+}
+
+func (r *runner) stopReason() moat.Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reason
+}
+
+func (r *runner) initConfig() (*initConfig, error) {
+	cfg := &initConfig{
+		Binds:         r.rt.Paths,
+		Links:         r.rt.Links,
+		Files:         r.spec.Files,
+		Disk:          r.lim.Disk,
+		Fsize:         uint64(r.lim.Disk),
+		Nproc:         uint64(r.lim.Pids),
+		HasTarIn:      r.spec.Workspace != "",
+		WantOut:       r.spec.OutDir != "",
+		AllowDegraded: r.spec.AllowDegraded,
+	}
+	cfg.OutLim.Bytes, cfg.OutLim.Files = moat.DefaultOutBytes, moat.DefaultOutFiles
+	if os.Geteuid() == 0 {
+		cfg.UID, cfg.GID = sandboxID, sandboxID
+	} else {
+		cfg.Nproc += initThreads // the program shares uid 0 with the init
+	}
+	python := r.rt.Command // a venv's bin/python, so pyvenv.cfg is found
+	cfg.Argv = append([]string{python}, r.spec.Args...)
+	cfg.Env = []string{
+		"PATH=" + filepath.Dir(python) + ":/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + homeDir, "TMPDIR=" + tmpDir, "LANG=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox",
+	}
+	cfg.Env = append(cfg.Env, r.spec.Env...)
+	return cfg, nil
+}
+
+func (r *runner) run(ctx context.Context) (*moat.Result, error) {
+	start := time.Now()
+	tr := func(what string) {
+		if os.Getenv("MOAT_TRACE") != "" {
+			fmt.Fprintf(os.Stderr, "moat-trace %6.2fms %s\n", float64(time.Since(start).Microseconds())/1000, what)
+		}
+	}
+	cfg, err := r.initConfig()
+	if err != nil {
+		return nil, err
+	}
+	var extra []moat.Layer
+
+	// Cgroup first: the init joins it before it receives its config, so
+	// nothing untrusted ever runs outside it.
+	id := runID()
+	g, err := cgroup.New("moat-"+id, cgroup.Limits{Memory: r.lim.Memory, Pids: r.lim.Pids + initThreads, CPUs: r.lim.CPUs})
+	if err != nil {
+		if !r.spec.AllowDegraded {
+			return nil, fmt.Errorf("native: %w (pass --allow-degraded to run with rlimits only): %w", err, moat.ErrDegraded)
+		}
+		r.res.Degraded = append(r.res.Degraded, "cgroups: "+err.Error())
+		cfg.AS = uint64(r.lim.Memory)
+	} else {
+		r.group = g
+		defer g.Destroy()
+		extra = append(extra, moat.Layer{Name: fmt.Sprintf("cgroup-v%d", g.Version()),
+			Detail: fmt.Sprintf("%s; memory %d bytes, pids %d (+%d for the init), cpus %g", strings.Join(g.Controllers(), ","), r.lim.Memory, r.lim.Pids, initThreads, r.lim.CPUs)})
+	}
+	extra = append(extra,
+		moat.Layer{Name: "timeout", Detail: r.lim.Timeout.String()},
+		moat.Layer{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", r.lim.OutputLimit)},
+	)
+
+	tr("cgroup created")
+	p, err := newPipes(r.spec.Workspace != "", r.spec.OutDir != "")
+	if err != nil {
+		return nil, fmt.Errorf("native: %w", err)
+	}
+	defer p.closeAll()
+	r.ctlW = p.ctlW
+
+	uid, gid := os.Geteuid(), os.Getegid()
+	sys := &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
+			syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+		Setsid:    true,
+		Pdeathsig: syscall.SIGKILL, // moat dies, the init dies, the namespace dies
+	}
+	if uid == 0 {
+		sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}, {ContainerID: sandboxID, HostID: hostSandboxID, Size: 1}}
+		sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}, {ContainerID: sandboxID, HostID: hostSandboxID, Size: 1}}
+		sys.GidMappingsEnableSetgroups = true
+	} else {
+		sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}}
+		sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}}
+	}
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{argv0Init},
+		Env:         []string{},
+		Stdin:       p.stdinR,
+		Stdout:      p.stdoutW,
+		Stderr:      p.stderrW,
+		ExtraFiles:  []*os.File{p.cfgR, p.tarInR, p.statusW, p.ctlR, p.tarOutW},
+		SysProcAttr: sys,
+	}
+	r.cmd = cmd
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("native: start sandbox: %w", explainStart(err))
+	}
+	p.closeChildEnds()
+	tr("init started")
+
+	var wg sync.WaitGroup
+	stdout := newCapture(r.spec.Stdout, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
+	stderr := newCapture(r.spec.Stderr, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
+	wg.Add(2)
+	go func() { defer wg.Done(); stdout.drain(p.stdoutR) }()
+	go func() { defer wg.Done(); stderr.drain(p.stderrR) }()
+	if r.spec.Stdin != nil {
+		go func() { _, _ = io.Copy(p.stdinW, r.spec.Stdin); p.stdinW.Close() }()
+	} else {
+		p.stdinW.Close()
+	}
+	var packErr error
+	if p.tarInW != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			packErr = treecopy.Pack(p.tarInW, r.spec.Workspace, treecopy.Limits{Bytes: r.lim.Disk, Files: 1 << 20})
+			p.tarInW.Close()
+		}()
+	}
+	var outRep *treecopy.Report
+	var outErr error
+	if p.tarOutR != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outRep, outErr = treecopy.Unpack(p.tarOutR, r.spec.OutDir, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}, nil)
+			_, _ = io.Copy(io.Discard, p.tarOutR)
+		}()
+	}
+	msgs := make(chan message, 4)
+	go func() {
+		defer close(msgs)
+		sc := bufio.NewScanner(p.statusR)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			var m message
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				msgs <- m
+			}
+		}
+	}()
+
+	// The init builds its root while it is moved into the cgroup; it waits
+	// for ctlGo before anything untrusted starts.
+	if err := json.NewEncoder(p.cfgW).Encode(cfg); err != nil {
+		r.stop(moat.StatusError)
+	}
+	p.cfgW.Close()
+	tr("config sent")
+	var joinErr error
+	if r.group != nil {
+		joinErr = r.group.AddProc(cmd.Process.Pid)
+	}
+	if joinErr != nil {
+		r.stop(moat.StatusError)
+	} else {
+		_, _ = p.ctlW.Write([]byte{ctlGo})
+	}
+	tr("cgroup joined")
+
+	timer := time.AfterFunc(r.lim.Timeout, func() { r.stop(moat.StatusTimeout) })
+	defer timer.Stop()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.stop(moat.StatusCanceled)
+		case <-done:
+		}
+	}()
+	if r.group != nil {
+		go r.watchGroup(done)
+	}
+
+	var layers, exit, setupErr *message
+	for m := range msgs {
+		m := m
+		tr("message " + m.Kind)
+		switch m.Kind {
+		case "layers":
+			layers = &m
+		case "exit":
+			exit = &m
+		case "error":
+			setupErr = &m
+		}
+	}
+	tr("messages done")
+	waitErr := cmd.Wait()
+	tr("init reaped")
+	r.stopOnce.Do(func() {}) // no stop after the end
+	wg.Wait()
+	tr("streams done")
+	r.res.DurationMS = time.Since(start).Milliseconds()
+
+	res := r.res
+	res.Stdout, res.StdoutTruncated = stdout.result()
+	res.Stderr, res.StderrTruncated = stderr.result()
+	if layers != nil {
+		res.Layers = append(layers.Layers, extra...)
+		res.Degraded = append(res.Degraded, layers.Degraded...)
+	}
+	var stats cgroup.Stats
+	if r.group != nil {
+		stats, _ = r.group.Stats()
+		res.MaxRSSBytes = stats.PeakMemory
+	}
+	if exit != nil && res.MaxRSSBytes == 0 {
+		res.MaxRSSBytes = exit.MaxRSS
+	}
+	if r.spec.OutDir != "" && outRep != nil {
+		res.Out = &moat.OutReport{Dir: r.spec.OutDir, Files: outRep.Files, Bytes: outRep.Bytes, Skipped: outRep.Skipped}
+		if outErr != nil {
+			res.Out.Skipped = append(res.Out.Skipped, "copy stopped: "+outErr.Error())
+		}
+	}
+	reason := r.stopReason()
+	switch {
+	case reason != "" && reason != moat.StatusError:
+		res.Status = reason
+		if exit != nil {
+			res.ExitCode, res.Signal = exit.ExitCode, exit.Signal
+		}
+	case joinErr != nil:
+		res.Status = moat.StatusError
+		res.Error = "join cgroup: " + joinErr.Error()
+		return res, fmt.Errorf("native: %s", res.Error)
+	case setupErr != nil:
+		res.Status = moat.StatusError
+		res.Error = "sandbox setup: " + setupErr.Error
+		switch syscall.Errno(setupErr.ExecErrno) {
+		case syscall.ENOENT:
+			res.ExitCode = 127
+		case syscall.EACCES, syscall.ENOEXEC, syscall.EPERM:
+			res.ExitCode = 126
+		}
+		if packErr != nil {
+			res.Error += " (workspace: " + packErr.Error() + ")"
+		}
+		if res.ExitCode == 0 {
+			return res, fmt.Errorf("native: %s", res.Error)
+		}
+	case stats.OOMKills > 0:
+		res.Status = moat.StatusMemory
+	case exit == nil:
+		res.Status = moat.StatusError
+		res.Error = fmt.Sprintf("sandbox init ended without a report: %v", waitErr)
+		return res, fmt.Errorf("native: %s", res.Error)
+	case exit.Signal != 0:
+		res.Status, res.Signal = moat.StatusSignaled, exit.Signal
+	default:
+		res.Status, res.ExitCode = moat.StatusExited, exit.ExitCode
+	}
+	return res, nil
+}
+
+// watchGroup ends the run when a cgroup limit is breached: the kernel
+// kills on memory, but on pids it only fails forks, and a breach must end
+// the run with its own status.
+func (r *runner) watchGroup(done <-chan struct{}) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		s, err := r.group.Stats()
+		if err != nil {
+			continue
+		}
+		if s.OOMKills > 0 {
+			r.stop(moat.StatusMemory)
+			return
+		}
+		if s.PidsMaxHits > 0 {
+			r.stop(moat.StatusPids)
+			return
+		}
+	}
+}
+
+func runID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// explainStart turns the kernel's refusal to create namespaces into advice.
+func explainStart(err error) error {
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EINVAL) {
+		if herr := userNSProblem(); herr != nil {
+			return herr
+		}
+		return fmt.Errorf("%w: the kernel refused to create namespaces (%v); %s", moat.ErrUnavailable, err, userNSHint)
+	}
+	return err
+}

@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/termsafe"
+)
+
+// maxScript bounds a script file read from the host.
+const maxScript = 64 << 20
+
+type runFlags struct {
+	isolation, timeout, memory, disk, outputLimit, network string
+	pids                                                   int
+	cpus                                                   float64
+	env                                                    []string
+	workspace, out, python, policy, code, module           string
+	asJSON, allowDegraded                                  bool
+}
+
+func runCmd() *cobra.Command {
+	f := &runFlags{}
+	c := &cobra.Command{
+		Use:   "run [flags] (SCRIPT.py | -c CODE | -m MODULE) [ARGS...]",
+		Short: "Run untrusted Python in a sandbox",
+		Long: `Run a Python script, code string or module in a sandbox: no network,
+nothing of the host readable but the Python runtime, limits on time, memory,
+processes, disk and output. Flags go before the script; everything after it
+is passed to the program.`,
+		RunE: func(c *cobra.Command, args []string) error { return doRun(c, f, args) },
+	}
+	c.Flags().SetInterspersed(false)
+	fl := c.Flags()
+	fl.StringVar(&f.isolation, "isolation", "auto", "backend: auto or a name from `moat backends`")
+	fl.StringVar(&f.timeout, "timeout", "60s", "wall-clock limit")
+	fl.StringVar(&f.memory, "memory", "512MiB", "memory limit of all processes together")
+	fl.IntVar(&f.pids, "pids", moat.DefaultPids, "limit on processes and threads")
+	fl.Float64Var(&f.cpus, "cpus", 0, "CPU limit in cores (0: no limit)")
+	fl.StringVar(&f.disk, "disk", "1GiB", "limit on all writable space inside")
+	fl.StringVar(&f.outputLimit, "output-limit", "16MiB", "limit on stdout and on stderr, each")
+	fl.StringVar(&f.network, "network", "none", "network policy: none")
+	fl.StringArrayVar(&f.env, "env", nil, "KEY=VALUE, or KEY to pass the host's value (repeatable)")
+	fl.StringVar(&f.workspace, "workspace", "", "directory copied in as the working directory")
+	fl.StringVar(&f.out, "out", "", "empty or new directory that receives the working directory after the run")
+	fl.StringVar(&f.python, "python", "", "host Python interpreter to use (default: python3 on PATH, resolved)")
+	fl.StringVar(&f.policy, "policy", "", "TOML policy file with the same settings (flags win)")
+	fl.StringVarP(&f.code, "code", "c", "", "program passed in as a string")
+	fl.StringVarP(&f.module, "module", "m", "", "run a module as a script")
+	fl.BoolVar(&f.asJSON, "json", false, "print one JSON result instead of the program's output")
+	fl.BoolVar(&f.allowDegraded, "allow-degraded", false, "run even if a protection layer cannot be had (the result lists what was in effect)")
+	return c
+}
+
+// buildSpec merges policy and flags (flags win) into a Spec and the name
+// of the backend. Every error is the user's and ends in exit 125.
+func buildSpec(c *cobra.Command, f *runFlags, args []string) (*moat.Spec, string, error) {
+	if f.policy != "" {
+		p, err := loadPolicy(f.policy)
+		if err != nil {
+			return nil, "", err
+		}
+		set := func(name string, dst *string, v string) {
+			if v != "" && !c.Flags().Changed(name) {
+				*dst = v
+			}
+		}
+		set("isolation", &f.isolation, p.Isolation)
+		set("timeout", &f.timeout, p.Timeout)
+		set("memory", &f.memory, p.Memory)
+		set("disk", &f.disk, p.Disk)
+		set("output-limit", &f.outputLimit, p.OutputLimit)
+		set("network", &f.network, p.Network)
+		set("workspace", &f.workspace, p.Workspace)
+		set("out", &f.out, p.Out)
+		set("python", &f.python, p.Python)
+		if p.Pids != 0 && !c.Flags().Changed("pids") {
+			f.pids = p.Pids
+		}
+		if p.CPUs != 0 && !c.Flags().Changed("cpus") {
+			f.cpus = p.CPUs
+		}
+		if !c.Flags().Changed("env") {
+			f.env = p.Env
+		}
+		if p.AllowDegraded && !c.Flags().Changed("allow-degraded") {
+			f.allowDegraded = true
+		}
+	}
+	s := &moat.Spec{Python: f.python, AllowDegraded: f.allowDegraded, Files: map[string][]byte{}}
+	var err error
+	if s.Limits.Timeout, err = time.ParseDuration(f.timeout); err != nil || s.Limits.Timeout <= 0 {
+		return nil, "", fmt.Errorf("--timeout: invalid duration %q (use e.g. 30s, 5m)", f.timeout)
+	}
+	for _, sz := range []struct {
+		flag, v string
+		dst     *int64
+	}{{"memory", f.memory, &s.Limits.Memory}, {"disk", f.disk, &s.Limits.Disk}, {"output-limit", f.outputLimit, &s.Limits.OutputLimit}} {
+		if *sz.dst, err = parseSize(sz.v); err != nil {
+			return nil, "", fmt.Errorf("--%s: %w", sz.flag, err)
+		}
+		if *sz.dst == 0 {
+			return nil, "", fmt.Errorf("--%s: must be more than 0", sz.flag)
+		}
+	}
+	if f.pids <= 0 {
+		return nil, "", fmt.Errorf("--pids: must be more than 0")
+	}
+	s.Limits.Pids = f.pids
+	if f.cpus < 0 {
+		return nil, "", fmt.Errorf("--cpus: must not be negative")
+	}
+	s.Limits.CPUs = f.cpus
+	switch f.network {
+	case "none", "":
+	default:
+		return nil, "", fmt.Errorf("--network: unknown mode %q (available: none)", f.network)
+	}
+	for _, e := range f.env {
+		k, _, hasValue := strings.Cut(e, "=")
+		if k == "" {
+			return nil, "", fmt.Errorf("--env %q: empty name", e)
+		}
+		if !hasValue {
+			v, ok := os.LookupEnv(k)
+			if !ok {
+				continue // like docker: an unset variable is not passed
+			}
+			e = k + "=" + v
+		}
+		s.Env = append(s.Env, e)
+	}
+	if f.python != "" {
+		if _, err := os.Stat(f.python); err != nil {
+			return nil, "", fmt.Errorf("--python %s: no such interpreter", f.python)
+		}
+	}
+	if f.workspace != "" {
+		if s.Workspace, err = filepath.Abs(f.workspace); err != nil {
+			return nil, "", err
+		}
+	}
+	s.OutDir = f.out
+	switch {
+	case f.code != "" && f.module != "":
+		return nil, "", errors.New("-c and -m cannot be used together")
+	case f.code != "":
+		s.Args = append([]string{"-c", f.code}, args...)
+	case f.module != "":
+		s.Args = append([]string{"-m", f.module}, args...)
+	case len(args) == 0:
+		return nil, "", errors.New("nothing to run: give SCRIPT.py, -c CODE or -m MODULE (see moat run --help)")
+	default:
+		name, err := placeScript(s, args[0])
+		if err != nil {
+			return nil, "", err
+		}
+		s.Args = append([]string{name}, args[1:]...)
+	}
+	return s, f.isolation, nil
+}
+
+// placeScript makes the script reachable inside: by its path relative to
+// the workspace when it lies in it, else as a file of its own.
+func placeScript(s *moat.Spec, script string) (string, error) {
+	abs, err := filepath.Abs(script)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", fmt.Errorf("script %s: no such file", script)
+	}
+	if fi.IsDir() {
+		return "", fmt.Errorf("script %s is a directory", script)
+	}
+	if s.Workspace != "" {
+		if rel, err := filepath.Rel(s.Workspace, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return rel, nil
+		}
+	}
+	if fi.Size() > maxScript {
+		return "", fmt.Errorf("script %s is larger than %d bytes", script, maxScript)
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return "", fmt.Errorf("script: %w", err)
+	}
+	name := filepath.Base(abs)
+	if s.Workspace != "" {
+		if _, err := os.Lstat(filepath.Join(s.Workspace, name)); err == nil {
+			return "", fmt.Errorf("script %s: the workspace already has a file named %s", script, name)
+		}
+	}
+	s.Files[name] = data
+	return name, nil
+}
+
+func pickBackend(ctx context.Context, name string) (string, moat.Backend, error) {
+	if name == "auto" || name == "" {
+		return moat.Auto(ctx)
+	}
+	b, err := moat.Get(name)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := moat.Check(ctx, b); err != nil {
+		return "", nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return name, b, nil
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// liveWriter is where the program's output goes as it comes: escaped when
+// it is a terminal, raw when it is a file or a pipe (data for scripts).
+func liveWriter(f *os.File) io.Writer {
+	if isTerminal(f) {
+		return &termsafe.Writer{W: f}
+	}
+	return f
+}
+
+func doRun(c *cobra.Command, f *runFlags, args []string) error {
+	spec, isolation, err := buildSpec(c, f, args)
+	if err != nil {
+		return reportFailure(f.asJSON, nil, err)
+	}
+	ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	name, b, err := pickBackend(ctx, isolation)
+	if err != nil {
+		return reportFailure(f.asJSON, nil, err)
+	}
+	if !f.asJSON {
+		spec.Stdin = os.Stdin
+		spec.Stdout = liveWriter(os.Stdout)
+		spec.Stderr = liveWriter(os.Stderr)
+	}
+	res, err := b.Run(ctx, spec)
+	for _, w := range []io.Writer{spec.Stdout, spec.Stderr} {
+		if tw, ok := w.(*termsafe.Writer); ok {
+			_ = tw.Flush()
+		}
+	}
+	if res != nil && res.Isolation == "" {
+		res.Isolation = name
+	}
+	if err != nil {
+		return reportFailure(f.asJSON, res, err)
+	}
+	if f.asJSON {
+		if err := printJSON(res); err != nil {
+			return err
+		}
+	} else {
+		explain(res, spec)
+	}
+	return exitError{res.ExitStatus()}
+}
+
+// explain tells, on stderr, why a run ended when the program did not end
+// it itself. The program's own output has already passed.
+func explain(res *moat.Result, spec *moat.Spec) {
+	for _, d := range res.Degraded {
+		fmt.Fprintln(os.Stderr, "moat: warning: degraded: "+termsafe.String(d))
+	}
+	if res.Out != nil {
+		for _, s := range res.Out.Skipped {
+			fmt.Fprintln(os.Stderr, "moat: --out: skipped "+termsafe.String(s))
+		}
+	}
+	l := spec.Limits.WithDefaults()
+	switch res.Status {
+	case moat.StatusTimeout:
+		fmt.Fprintf(os.Stderr, "moat: timeout: killed after %s\n", l.Timeout)
+	case moat.StatusMemory:
+		fmt.Fprintf(os.Stderr, "moat: memory limit of %d bytes reached: killed\n", l.Memory)
+	case moat.StatusPids:
+		fmt.Fprintf(os.Stderr, "moat: process limit of %d reached: killed\n", l.Pids)
+	case moat.StatusOutputLimit:
+		fmt.Fprintf(os.Stderr, "moat: output limit of %d bytes reached: killed\n", l.OutputLimit)
+	case moat.StatusCanceled:
+		fmt.Fprintln(os.Stderr, "moat: interrupted: sandbox killed")
+	case moat.StatusSignaled:
+		fmt.Fprintf(os.Stderr, "moat: program killed by signal %d\n", res.Signal)
+	case moat.StatusError:
+		fmt.Fprintln(os.Stderr, "moat: "+termsafe.String(res.Error))
+	}
+}
+
+func printJSON(res *moat.Result) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
+}
+
+// reportFailure prints a sandbox failure as one line (and, with --json,
+// as a result object so scripts always get one) and picks the exit code.
+func reportFailure(asJSON bool, res *moat.Result, err error) error {
+	if res == nil {
+		res = &moat.Result{}
+	}
+	res.Status = moat.StatusError
+	if res.Error == "" {
+		res.Error = err.Error()
+	}
+	if asJSON {
+		_ = printJSON(res)
+	}
+	fmt.Fprintln(os.Stderr, "moat: "+termsafe.String(oneLine(err.Error())))
+	return exitError{res.ExitStatus()}
+}

@@ -1,0 +1,325 @@
+package cgroup
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// helperEnv makes the test binary act as a helper process instead of
+// running tests; the value names the helper.
+const helperEnv = "MOAT_CGROUP_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(helperEnv) {
+	case "":
+		os.Exit(m.Run())
+	case "hog":
+		// Wait to be moved into the group, then allocate and touch 200 MiB.
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		b := make([]byte, 200<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		fmt.Println("survived", len(b))
+		os.Exit(0)
+	default:
+		fmt.Fprintln(os.Stderr, "unknown helper")
+		os.Exit(2)
+	}
+}
+
+// requireV1Root skips unless the test can create real v1 groups.
+func requireV1Root(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create cgroup v1 groups")
+	}
+	info, err := Probe()
+	if err != nil {
+		t.Skipf("cgroups unavailable: %v", err)
+	}
+	if info.Version != 1 {
+		t.Skip("the v1 memory controller is not mounted (this host uses cgroup v2)")
+	}
+}
+
+var groupSeq atomic.Int64
+
+// newRealGroup creates a real group that is destroyed when the test ends;
+// the cleanup fails the test if a directory survives.
+func newRealGroup(t *testing.T, prefix string, l Limits) *v1Group {
+	t.Helper()
+	name := fmt.Sprintf("%s%d-%d", prefix, os.Getpid(), groupSeq.Add(1))
+	g, err := New(name, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vg := g.(*v1Group)
+	t.Cleanup(func() {
+		if err := g.Destroy(); err != nil {
+			t.Errorf("Destroy: %v", err)
+		}
+		for _, d := range vg.dirs {
+			if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("%s survives Destroy: %v", d, err)
+			}
+		}
+	})
+	return vg
+}
+
+// startBlocked starts cmd with a stdin pipe so that it can wait, with "read",
+// until it has been added to the group; release lets it go.
+func startBlocked(t *testing.T, cmd *exec.Cmd) (release func()) {
+	t.Helper()
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return func() { in.Write([]byte("go\n")); in.Close() }
+}
+
+func readTrim(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func TestRealV1LimitsAndMembership(t *testing.T) {
+	requireV1Root(t)
+	g := newRealGroup(t, "moat-test-", Limits{Memory: 64 << 20, Pids: 16, CPUs: 0.5})
+	if got := strings.Join(g.Controllers(), ","); got != "memory,pids,cpu" {
+		t.Errorf("Controllers() = %s", got)
+	}
+	for file, want := range map[string]string{
+		filepath.Join(g.ctl["memory"], "memory.limit_in_bytes"):       "67108864",
+		filepath.Join(g.ctl["memory"], "memory.memsw.limit_in_bytes"): "67108864",
+		filepath.Join(g.ctl["pids"], "pids.max"):                      "16",
+		filepath.Join(g.ctl["cpu"], "cpu.cfs_period_us"):              "100000",
+		filepath.Join(g.ctl["cpu"], "cpu.cfs_quota_us"):               "50000",
+	} {
+		if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) && strings.Contains(file, "memsw") {
+			continue // no swap accounting on this kernel
+		}
+		if got := readTrim(t, file); got != want {
+			t.Errorf("%s = %s, want %s", file, got, want)
+		}
+	}
+
+	cmd := exec.Command("/bin/sh", "-c", "sleep 30")
+	release := startBlocked(t, cmd)
+	defer release()
+	pid := cmd.Process.Pid
+	if err := g.AddProc(pid); err != nil {
+		t.Fatal(err)
+	}
+	rel := "/moat/" + filepath.Base(g.dirs[0])
+	own := readTrim(t, fmt.Sprintf("/proc/%d/cgroup", pid))
+	for _, ctl := range []string{"memory", "pids", "cpu", "freezer"} {
+		if !hasCgroupLine(own, ctl, rel) {
+			t.Errorf("/proc/%d/cgroup has no %s:%s line:\n%s", pid, ctl, rel, own)
+		}
+	}
+
+	if err := g.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range g.dirs {
+		if got := readTrim(t, filepath.Join(d, "cgroup.procs")); got != "" {
+			t.Errorf("%s/cgroup.procs after Kill = %q", d, got)
+		}
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("child ended with %v, want SIGKILL", err)
+	}
+	if err := g.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range g.dirs {
+		if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s after Destroy: %v", d, err)
+		}
+	}
+	if err := g.Destroy(); err != nil {
+		t.Errorf("second Destroy: %v", err)
+	}
+}
+
+// hasCgroupLine reports whether a /proc/<pid>/cgroup text places the
+// process at path in the hierarchy of controller ctl.
+func hasCgroupLine(text, ctl, path string) bool {
+	for _, l := range strings.Split(text, "\n") {
+		parts := strings.SplitN(l, ":", 3)
+		if len(parts) != 3 || parts[2] != path {
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			if c == ctl {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestRealV1OOMKill(t *testing.T) {
+	requireV1Root(t)
+	g := newRealGroup(t, "moat-test-", Limits{Memory: 64 << 20, Pids: 64})
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = []string{helperEnv + "=hog"}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	release := startBlocked(t, cmd)
+	if err := g.AddProc(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("hog ended with %v (output %q), want SIGKILL by the OOM killer", err, out.String())
+	}
+	st, err := g.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stats: %+v", st)
+	if st.OOMKills < 1 {
+		t.Errorf("OOMKills = %d, want >= 1", st.OOMKills)
+	}
+	if st.PeakMemory <= 32<<20 || st.PeakMemory > 64<<20 {
+		t.Errorf("PeakMemory = %d, want near the 64 MiB limit", st.PeakMemory)
+	}
+}
+
+func TestRealV1PidsLimitAndKill(t *testing.T) {
+	requireV1Root(t)
+	g := newRealGroup(t, "moat-test-", Limits{Memory: 256 << 20, Pids: 8})
+	// dash gives up on the first failed fork, leaving the sleeps it did
+	// start running in the group.
+	cmd := exec.Command("/bin/sh", "-c", `read x; i=0; while [ $i -lt 50 ]; do sleep 5 & i=$((i+1)); done; wait`)
+	release := startBlocked(t, cmd)
+	if err := g.AddProc(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("shell did not stop forking")
+	}
+	st, err := g.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stats: %+v", st)
+	if st.PidsMaxHits < 1 {
+		t.Errorf("PidsMaxHits = %d, want >= 1", st.PidsMaxHits)
+	}
+	pids, err := treePids(g.ctl["pids"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d processes in the group before Kill", len(pids))
+	if len(pids) == 0 || len(pids) > 8 {
+		t.Errorf("%d processes in the group before Kill, want 1..8", len(pids))
+	}
+	if err := g.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range g.dirs {
+		if got := readTrim(t, filepath.Join(d, "cgroup.procs")); got != "" {
+			t.Errorf("%s/cgroup.procs after Kill = %q", d, got)
+		}
+	}
+	for _, p := range pids {
+		if alive(p) {
+			t.Errorf("pid %d alive after Kill", p)
+		}
+	}
+	if state := readTrim(t, filepath.Join(g.ctl["freezer"], "freezer.state")); state != "THAWED" {
+		t.Errorf("freezer.state after Kill = %s, want THAWED", state)
+	}
+}
+
+// alive reports whether pid exists and is not a zombie. The killed sleeps
+// were orphaned, so whether they are reaped depends on pid 1.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || (s[i+2] != 'Z' && s[i+2] != 'X')
+}
+
+func TestRealV1GC(t *testing.T) {
+	requireV1Root(t)
+	prefix := fmt.Sprintf("moat-gctest-%d-", os.Getpid())
+	leftover := newRealGroup(t, prefix, Limits{Memory: 64 << 20, Pids: 8, CPUs: 1})
+	busy := newRealGroup(t, prefix, Limits{Memory: 64 << 20})
+	cmd := exec.Command("/bin/sh", "-c", "sleep 30")
+	startBlocked(t, cmd)
+	if err := busy.AddProc(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	names, err := GC(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Base(leftover.dirs[0])
+	if len(names) != 1 || names[0] != want {
+		t.Errorf("GC = %q, want [%s]", names, want)
+	}
+	for _, d := range leftover.dirs {
+		if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s after GC: %v", d, err)
+		}
+	}
+	for _, d := range busy.dirs {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("busy group removed: %v", err)
+		}
+	}
+	if err := leftover.Destroy(); err != nil { // already gone: still fine
+		t.Errorf("Destroy after GC: %v", err)
+	}
+}
+
+func TestRealProbe(t *testing.T) {
+	requireV1Root(t)
+	info, err := Probe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("probe: %+v", info)
+	if info.Base != "/sys/fs/cgroup/memory/moat" || strings.Join(info.Controllers, ",") != "memory,pids,cpu" {
+		t.Errorf("Probe() = %+v", info)
+	}
+}

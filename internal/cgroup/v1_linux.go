@@ -1,0 +1,186 @@
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// v1Group is a group on cgroup v1: one directory <mount>/moat/<name> per
+// hierarchy used. memory is always present; pids and freezer when mounted;
+// cpu only when a CPU limit is set. dirs holds each directory once, in
+// creation order, even when controllers share a hierarchy.
+type v1Group struct {
+	h       *host
+	ctl     map[string]string // controller → its group directory
+	dirs    []string
+	limited []string
+
+	mu        sync.Mutex
+	destroyed bool
+}
+
+var _ Group = (*v1Group)(nil)
+
+func (h *host) newV1(lay layout, name string, l Limits) (_ Group, err error) {
+	g := &v1Group{h: h, ctl: map[string]string{}, limited: limited(l)}
+	for _, c := range g.limited {
+		if _, ok := lay.v1[c]; !ok {
+			return nil, fmt.Errorf("cgroup: create %s: %w: the v1 %s controller is not mounted or not writable", name, ErrUnavailable, c)
+		}
+	}
+	defer func() {
+		if err != nil {
+			g.removeDirs()
+		}
+	}()
+	for _, c := range []string{"memory", "pids", "cpu", "freezer"} {
+		base, ok := lay.v1[c]
+		if !ok || (c == "cpu" && l.CPUs == 0) {
+			continue
+		}
+		dir := filepath.Join(base, name)
+		if !slices.Contains(g.dirs, dir) {
+			if err := h.mkdirBase(base); err != nil {
+				return nil, err
+			}
+			if err := h.mkdir(dir); err != nil {
+				return nil, fmt.Errorf("cgroup: create %s: %w", dir, err)
+			}
+			g.dirs = append(g.dirs, dir)
+		}
+		g.ctl[c] = dir
+	}
+	if l.Memory > 0 {
+		// limit_in_bytes first: memsw may never be below it.
+		v := strconv.FormatInt(l.Memory, 10)
+		if err := v1Set(name, "memory", g.ctl["memory"], "memory.limit_in_bytes", v); err != nil {
+			return nil, err
+		}
+		if sw := filepath.Join(g.ctl["memory"], "memory.memsw.limit_in_bytes"); exists(sw) {
+			if err := v1Set(name, "memory", g.ctl["memory"], "memory.memsw.limit_in_bytes", v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if l.Pids > 0 {
+		if err := v1Set(name, "pids", g.ctl["pids"], "pids.max", strconv.Itoa(l.Pids)); err != nil {
+			return nil, err
+		}
+	}
+	if l.CPUs > 0 {
+		if err := v1Set(name, "cpu", g.ctl["cpu"], "cpu.cfs_period_us", strconv.Itoa(cpuPeriod)); err != nil {
+			return nil, err
+		}
+		if err := v1Set(name, "cpu", g.ctl["cpu"], "cpu.cfs_quota_us", strconv.FormatInt(cpuQuota(l.CPUs), 10)); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// v1Set writes one limit; failure means the limit is not in force.
+func v1Set(name, ctl, dir, file, v string) error {
+	if err := writeFile(filepath.Join(dir, file), v); err != nil {
+		return fmt.Errorf("cgroup: create %s: %w: %s limit: %w", name, ErrUnavailable, ctl, err)
+	}
+	return nil
+}
+
+func (g *v1Group) Version() int { return 1 }
+
+func (g *v1Group) Controllers() []string { return slices.Clone(g.limited) }
+
+// AddProc writes pid to cgroup.procs in every hierarchy, limits first.
+// If it fails the process may be in some hierarchies only; the caller must
+// then kill it rather than let it run.
+func (g *v1Group) AddProc(pid int) error {
+	for _, d := range g.dirs {
+		if err := writeFile(filepath.Join(d, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
+			return fmt.Errorf("cgroup: add pid %d: %w", pid, err)
+		}
+	}
+	return nil
+}
+
+func (g *v1Group) Stats() (Stats, error) {
+	var st Stats
+	mem := g.ctl["memory"]
+	peak, _, err := readInt(filepath.Join(mem, "memory.max_usage_in_bytes"))
+	if err != nil {
+		return st, err
+	}
+	st.PeakMemory = peak
+	oom, ok, err := readKeyed(filepath.Join(mem, "memory.oom_control"), "oom_kill")
+	if err != nil {
+		return st, err
+	}
+	if ok {
+		st.OOMKills = oom
+	} else {
+		// Before Linux 4.13 there is no oom_kill count; a hit limit may
+		// or may not have killed something.
+		fail, _, err := readInt(filepath.Join(mem, "memory.failcnt"))
+		if err != nil {
+			return st, err
+		}
+		if fail > 0 {
+			st.OOMKills = -1
+		}
+	}
+	if d, ok := g.ctl["pids"]; ok {
+		st.PidsMaxHits, _, err = readKeyed(filepath.Join(d, "pids.events"), "max")
+		if err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+func (g *v1Group) Kill() error {
+	var fz freezer
+	if d, ok := g.ctl["freezer"]; ok {
+		state := filepath.Join(d, "freezer.state")
+		fz.freeze = func() error {
+			if err := writeFile(state, "FROZEN"); err != nil {
+				return err
+			}
+			// FREEZING until every task has stopped.
+			return g.h.pollUntil(100*time.Millisecond, func() (bool, error) {
+				b, err := os.ReadFile(state)
+				return strings.TrimSpace(string(b)) == "FROZEN", err
+			})
+		}
+		fz.thaw = func() error { return writeFile(state, "THAWED") }
+	}
+	return g.h.killAll(g.dirs, "", fz)
+}
+
+func (g *v1Group) Destroy() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.destroyed {
+		return nil
+	}
+	kerr := g.Kill()
+	if err := g.removeDirs(); err != nil {
+		return errors.Join(kerr, err)
+	}
+	g.destroyed = true
+	return kerr
+}
+
+// removeDirs removes the group's directories, last created first.
+func (g *v1Group) removeDirs() error {
+	var errs []error
+	for i := len(g.dirs) - 1; i >= 0; i-- {
+		errs = append(errs, g.h.removeTree(g.dirs[i]))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,340 @@
+package pyrt
+
+import (
+	"bytes"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Sentinel errors; branch on them with errors.Is.
+var (
+	// ErrNoPython means the requested interpreter does not exist.
+	ErrNoPython = errors.New("no python interpreter found")
+	// ErrNotExecutable means the path exists but cannot be executed.
+	ErrNotExecutable = errors.New("not an executable file")
+	// ErrIntrospection means the interpreter could not describe itself:
+	// it failed, timed out, printed no JSON, or named a non-ELF executable.
+	ErrIntrospection = errors.New("introspection failed")
+)
+
+// Runtime describes a host Python interpreter and what a sandbox needs from
+// the host to run it in an empty root. See the package documentation for
+// how to use each field.
+type Runtime struct {
+	// Executable is the real ELF file, symlinks resolved, for example
+	// /usr/bin/python3.11.
+	Executable string `json:"executable"`
+	// Command is the path to exec inside the sandbox. It equals Executable
+	// except in a virtual environment, where it is the venv's own
+	// bin/python (often a symlink): Python finds pyvenv.cfg from the path it
+	// was started by, so running Executable directly would lose the venv.
+	Command string `json:"command"`
+	// Version is the interpreter's version, for example "3.11.2".
+	Version string `json:"version"`
+	// Prefixes are sys.prefix, sys.base_prefix, sys.exec_prefix,
+	// sys.base_exec_prefix and the venv directory, as real paths without
+	// duplicates, in that order.
+	Prefixes []string `json:"prefixes"`
+	// Paths are the host paths to bind read-only: real, sorted, and
+	// minimal (none is a descendant of another).
+	Paths []string `json:"paths"`
+	// Links maps an absolute symlink path to its target exactly as
+	// readlink returns it. Only links outside every entry of Paths appear.
+	Links map[string]string `json:"links"`
+	// Missing lists shared-library sonames that were needed but not found;
+	// extension modules that need them will fail to import.
+	Missing []string `json:"missing,omitempty"`
+}
+
+// defaultName is what an empty name asks for.
+const defaultName = "python3"
+
+// ldCache is the dynamic loader's cache, bound when present.
+const ldCache = "/etc/ld.so.cache"
+
+// Resolve finds a Python interpreter and describes it.
+//
+// An empty name means "python3" looked up on pathEnv; a name without a slash
+// is looked up on pathEnv too; a name with a slash is a path (relative to the
+// working directory). pathEnv is also the PATH given to the interpreter or
+// shim when it is asked about itself.
+//
+// If cacheDir is not empty, results are cached there and reused while the
+// requested file, the interpreter, the lib-dynload directories and any
+// pyvenv.cfg keep their size, mtime and inode (and, for pyenv shims, while
+// PATH, PYENV_VERSION and the .python-version/version file pyenv would
+// consult are unchanged). A cache that cannot be written is not an error.
+func Resolve(name, pathEnv, cacheDir string) (*Runtime, error) {
+	requested, err := lookup(name, pathEnv)
+	if err != nil {
+		return nil, err
+	}
+	shimCtx := scriptContext(requested, pathEnv)
+	if cacheDir != "" {
+		if rt := loadCache(cacheDir, requested, shimCtx); rt != nil {
+			return rt, nil
+		}
+	}
+	before := fileID(requested)
+	rt, deps, err := resolveFresh(requested, pathEnv)
+	if err != nil {
+		return nil, err
+	}
+	// Cache only if the requested file did not change while we looked.
+	if cacheDir != "" && before != "" && fileID(requested) == before {
+		storeCache(cacheDir, requested, shimCtx, deps, rt)
+	}
+	return rt, nil
+}
+
+// lookup turns name into an absolute, uncleaned-of-symlinks path to an
+// executable regular file.
+func lookup(name, pathEnv string) (string, error) {
+	if name == "" {
+		name = defaultName
+	}
+	if strings.Contains(name, "/") {
+		abs, err := filepath.Abs(name)
+		if err != nil {
+			return "", fmt.Errorf("python: %s: %w", name, err)
+		}
+		if err := checkExecutable(abs); err != nil {
+			return "", err
+		}
+		return abs, nil
+	}
+	for _, dir := range filepath.SplitList(pathEnv) {
+		// Relative PATH entries (including "") would find programs in
+		// the working directory; like exec.LookPath's ErrDot, refuse.
+		if !filepath.IsAbs(dir) {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if checkExecutable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("python: %q not found in PATH %q: %w", name, pathEnv, ErrNoPython)
+}
+
+// checkExecutable reports whether p is an executable regular file.
+func checkExecutable(p string) error {
+	fi, err := os.Stat(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("python: %s: %w: %w", p, ErrNoPython, err)
+	}
+	if err != nil {
+		return fmt.Errorf("python: %s: %w", p, err)
+	}
+	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("python: %s: %w (mode %v)", p, ErrNotExecutable, fi.Mode())
+	}
+	return nil
+}
+
+// resolveFresh does the real work: introspect, walk ELF dependencies,
+// compute Paths and Links. It also returns the files whose identity
+// guards the cache.
+func resolveFresh(requested, pathEnv string) (*Runtime, []string, error) {
+	info, err := introspect(requested, pathEnv)
+	if err != nil {
+		return nil, nil, err
+	}
+	lw := newLinkWalker()
+	exe, err := lw.walk(info.Executable)
+	if err != nil {
+		return nil, nil, fmt.Errorf("python: %s: %w: executable %s: %w", requested, ErrIntrospection, info.Executable, err)
+	}
+	if !isELF(exe) {
+		return nil, nil, fmt.Errorf("python: %s: %w: executable %s is not an ELF file", requested, ErrIntrospection, exe)
+	}
+	rt := &Runtime{Executable: exe, Command: exe, Version: info.Version}
+	deps := []string{requested, exe}
+
+	// Prefixes, plus the venv that pyvenv.cfg next to sys.executable
+	// declares (before 3.11, -S hides the venv from sys.prefix).
+	reported := []string{info.Prefix, info.BasePrefix, info.ExecPrefix, info.BaseExecPrefix}
+	var extra []string // other paths to bind
+	if venv, cfgPath, cfg := findVenv(info.Executable); venv != "" {
+		reported = append(reported, venv)
+		deps = append(deps, cfgPath)
+		rt.Command = info.Executable
+		if home := cfg["home"]; filepath.IsAbs(home) {
+			extra = append(extra, home)
+		}
+	}
+	for _, p := range reported {
+		if p == "" {
+			continue
+		}
+		real, err := lw.walk(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("python: %s: %w: prefix %s: %w", requested, ErrIntrospection, p, err)
+		}
+		if !slices.Contains(rt.Prefixes, real) {
+			rt.Prefixes = append(rt.Prefixes, real)
+		}
+	}
+	if rt.Command != exe {
+		if _, err := lw.walk(rt.Command); err != nil {
+			return nil, nil, fmt.Errorf("python: %s: %w: command %s: %w", requested, ErrIntrospection, rt.Command, err)
+		}
+	}
+
+	// Shared libraries of the executable and of every extension module
+	// in lib-dynload.
+	dynload := dynloadDirs(info, rt.Prefixes)
+	deps = append(deps, dynload...)
+	libs, err := walkLibraries(exe, dynload)
+	if err != nil {
+		return nil, nil, fmt.Errorf("python: %s: %w", requested, err)
+	}
+	rt.Missing = libs.missing
+
+	paths := append([]string{exe}, rt.Prefixes...)
+	spelled := []string{requested, info.Executable}
+	spelled = append(spelled, dynload...)
+	spelled = append(spelled, libs.found...)
+	if libs.interp != "" {
+		spelled = append(spelled, libs.interp)
+	}
+	if _, err := os.Stat(ldCache); err == nil {
+		spelled = append(spelled, ldCache)
+		extra = append(extra, ldCache)
+	}
+	for _, p := range extra {
+		if real, err := lw.walk(p); err == nil {
+			paths = append(paths, real)
+		}
+	}
+	for _, p := range spelled {
+		real, err := lw.walk(p)
+		if err != nil {
+			continue // already reported as missing or irrelevant
+		}
+		if p == libs.interp || slices.Contains(libs.found, p) {
+			paths = append(paths, filepath.Dir(real))
+		}
+	}
+	rt.Paths = minimal(paths)
+	rt.Links = lw.outside(rt.Paths)
+	return rt, deps, nil
+}
+
+// isELF reports whether p starts with the ELF magic.
+func isELF(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil {
+		return false
+	}
+	return bytes.Equal(magic[:], []byte(elf.ELFMAG))
+}
+
+// findVenv looks for pyvenv.cfg beside the executable or one directory up,
+// as CPython's getpath does, and returns the venv directory (real path), the
+// cfg file and its parsed keys.
+func findVenv(executable string) (dir, cfgPath string, cfg map[string]string) {
+	d := filepath.Dir(executable)
+	for _, cand := range []string{d, filepath.Dir(d)} {
+		p := filepath.Join(cand, "pyvenv.cfg")
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		cfg, err := parsePyvenvCfg(f)
+		f.Close()
+		if err != nil {
+			continue
+		}
+		real, err := filepath.EvalSymlinks(cand)
+		if err != nil {
+			continue
+		}
+		return real, p, cfg
+	}
+	return "", "", nil
+}
+
+// dynloadDirs lists the existing lib-dynload directories: those on the
+// interpreter's sys.path plus <prefix>/{lib,lib64,platlibdir}/pythonX.Y/lib-dynload.
+func dynloadDirs(info *introspection, prefixes []string) []string {
+	var out []string
+	add := func(p string) {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return
+		}
+		if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
+			return
+		}
+		if !slices.Contains(out, real) {
+			out = append(out, real)
+		}
+	}
+	for _, p := range info.Dynload {
+		if filepath.IsAbs(p) {
+			add(p)
+		}
+	}
+	if xy := majorMinor(info.Version); xy != "" {
+		libdirs := []string{"lib", "lib64"}
+		if info.PlatLibDir != "" && !strings.Contains(info.PlatLibDir, "/") && !slices.Contains(libdirs, info.PlatLibDir) {
+			libdirs = append(libdirs, info.PlatLibDir)
+		}
+		for _, pre := range prefixes {
+			for _, ld := range libdirs {
+				add(filepath.Join(pre, ld, "python"+xy, "lib-dynload"))
+			}
+		}
+	}
+	return out
+}
+
+// majorMinor turns "3.11.2" into "3.11".
+func majorMinor(v string) string {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[0] + "." + parts[1]
+}
+
+// minimal returns the sorted, deduplicated paths with every path that lies
+// under another one removed.
+func minimal(paths []string) []string {
+	set := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		set[filepath.Clean(p)] = true
+	}
+	var out []string
+	for p := range set {
+		if !underAny(p, set) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// underAny reports whether a strict ancestor of p is in set.
+func underAny(p string, set map[string]bool) bool {
+	for d := filepath.Dir(p); ; d = filepath.Dir(d) {
+		if set[d] && d != p {
+			return true
+		}
+		if d == "/" || d == "." {
+			return false
+		}
+	}
+}

@@ -1,0 +1,74 @@
+//go:build linux
+
+package seccomp
+
+import "golang.org/x/sys/unix"
+
+const archName = "aarch64"
+
+// auditArch is the seccomp_data.arch of arm64 syscalls.
+const auditArch = unix.AUDIT_ARCH_AARCH64
+
+// x32Bit is zero: arm64 has no x32-style ABI sharing its arch value.
+// (32-bit arm syscalls arrive with AUDIT_ARCH_ARM and are killed.)
+const x32Bit = 0
+
+// syscalls maps every name in the policy to its arm64 number. arm64 never
+// had iopl, ioperm or uselib.
+var syscalls = map[string]uint32{
+	"acct":              unix.SYS_ACCT,
+	"add_key":           unix.SYS_ADD_KEY,
+	"adjtimex":          unix.SYS_ADJTIMEX,
+	"bpf":               unix.SYS_BPF,
+	"chroot":            unix.SYS_CHROOT,
+	"clock_adjtime":     unix.SYS_CLOCK_ADJTIME,
+	"clock_settime":     unix.SYS_CLOCK_SETTIME,
+	"clone":             unix.SYS_CLONE,
+	"clone3":            unix.SYS_CLONE3,
+	"delete_module":     unix.SYS_DELETE_MODULE,
+	"fanotify_init":     unix.SYS_FANOTIFY_INIT,
+	"finit_module":      unix.SYS_FINIT_MODULE,
+	"fsconfig":          unix.SYS_FSCONFIG,
+	"fsmount":           unix.SYS_FSMOUNT,
+	"fsopen":            unix.SYS_FSOPEN,
+	"fspick":            unix.SYS_FSPICK,
+	"init_module":       unix.SYS_INIT_MODULE,
+	"io_uring_enter":    unix.SYS_IO_URING_ENTER,
+	"io_uring_register": unix.SYS_IO_URING_REGISTER,
+	"io_uring_setup":    unix.SYS_IO_URING_SETUP,
+	"ioctl":             unix.SYS_IOCTL,
+	"ioperm":            absent,
+	"iopl":              absent,
+	"kcmp":              unix.SYS_KCMP,
+	"kexec_file_load":   unix.SYS_KEXEC_FILE_LOAD,
+	"kexec_load":        unix.SYS_KEXEC_LOAD,
+	"keyctl":            unix.SYS_KEYCTL,
+	"lookup_dcookie":    unix.SYS_LOOKUP_DCOOKIE,
+	"mount":             unix.SYS_MOUNT,
+	"mount_setattr":     unix.SYS_MOUNT_SETATTR,
+	"move_mount":        unix.SYS_MOVE_MOUNT,
+	"name_to_handle_at": unix.SYS_NAME_TO_HANDLE_AT,
+	"nfsservctl":        unix.SYS_NFSSERVCTL,
+	"open_by_handle_at": unix.SYS_OPEN_BY_HANDLE_AT,
+	"open_tree":         unix.SYS_OPEN_TREE,
+	"perf_event_open":   unix.SYS_PERF_EVENT_OPEN,
+	"personality":       unix.SYS_PERSONALITY,
+	"pidfd_getfd":       unix.SYS_PIDFD_GETFD,
+	"pivot_root":        unix.SYS_PIVOT_ROOT,
+	"process_vm_readv":  unix.SYS_PROCESS_VM_READV,
+	"process_vm_writev": unix.SYS_PROCESS_VM_WRITEV,
+	"ptrace":            unix.SYS_PTRACE,
+	"quotactl":          unix.SYS_QUOTACTL,
+	"reboot":            unix.SYS_REBOOT,
+	"request_key":       unix.SYS_REQUEST_KEY,
+	"setns":             unix.SYS_SETNS,
+	"settimeofday":      unix.SYS_SETTIMEOFDAY,
+	"swapoff":           unix.SYS_SWAPOFF,
+	"swapon":            unix.SYS_SWAPON,
+	"syslog":            unix.SYS_SYSLOG,
+	"umount2":           unix.SYS_UMOUNT2,
+	"unshare":           unix.SYS_UNSHARE,
+	"uselib":            absent,
+	"userfaultfd":       unix.SYS_USERFAULTFD,
+	"vhangup":           unix.SYS_VHANGUP,
+}

@@ -1,0 +1,25 @@
+//go:build !linux || !(amd64 || arm64)
+
+package seccomp
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+
+	"golang.org/x/net/bpf"
+)
+
+var errPlatform = fmt.Errorf("seccomp: %s/%s: %w", runtime.GOOS, runtime.GOARCH, errors.ErrUnsupported)
+
+// Program returns the assembled default filter for the running architecture.
+// On this platform it reports errors.ErrUnsupported.
+func Program() ([]bpf.RawInstruction, error) { return nil, errPlatform }
+
+// Install sets no_new_privs and installs Program() on all threads of the
+// calling process. On this platform it reports errors.ErrUnsupported.
+func Install() (rules int, err error) { return 0, errPlatform }
+
+// Denied lists the syscall names the filter denies, sorted. On this platform
+// there is no filter and the list is empty.
+func Denied() []string { return nil }

@@ -1,0 +1,72 @@
+// Package termsafe escapes what a sandboxed program prints before it
+// reaches a terminal, so the program cannot move the cursor, retitle the
+// window, rewrite earlier lines or inject input with escape sequences.
+//
+// Newline and tab pass; every other C0 control, DEL and the C1 controls
+// (U+0080–U+009F, two bytes in UTF-8) are written as \xNN. Writer keeps
+// state across writes, so a sequence split between two writes is still
+// caught.
+package termsafe
+
+import (
+	"fmt"
+	"io"
+)
+
+// Writer escapes control characters on the way to W.
+type Writer struct {
+	W       io.Writer
+	pending bool // the last byte written was 0xC2, the lead of a C1 control
+}
+
+// Write escapes p and writes it; it reports len(p) on success.
+func (w *Writer) Write(p []byte) (int, error) {
+	out := make([]byte, 0, len(p)+16)
+	for _, b := range p {
+		if w.pending {
+			w.pending = false
+			if b >= 0x80 && b <= 0x9f {
+				out = fmt.Appendf(out, `\xc2\x%02x`, b)
+				continue
+			}
+			out = append(out, 0xc2)
+		}
+		switch {
+		case b == 0xc2:
+			w.pending = true
+		case b == '\n' || b == '\t':
+			out = append(out, b)
+		case b < 0x20 || b == 0x7f:
+			out = fmt.Appendf(out, `\x%02x`, b)
+		default:
+			out = append(out, b)
+		}
+	}
+	if _, err := w.W.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Flush writes a 0xC2 held back at the end of the stream.
+func (w *Writer) Flush() error {
+	if !w.pending {
+		return nil
+	}
+	w.pending = false
+	_, err := w.W.Write([]byte{0xc2})
+	return err
+}
+
+// String escapes s in one go.
+func String(s string) string {
+	var b stringWriter
+	w := &Writer{W: &b}
+	_, _ = w.Write([]byte(s))
+	_ = w.Flush()
+	return string(b)
+}
+
+type stringWriter []byte
+
+func (s *stringWriter) Write(p []byte) (int, error) { *s = append(*s, p...); return len(p), nil }

@@ -1,0 +1,56 @@
+package termsafe
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestString(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"plain text\n", "plain text\n"},
+		{"tab\tok", "tab\tok"},
+		{"\x1b]0;pwned\x07", `\x1b]0;pwned\x07`},
+		{"\x1b[2J\x1b[H", `\x1b[2J\x1b[H`},
+		{"over\rwrite", `over\x0dwrite`},
+		{"csi \xc2\x9b31m", `csi \xc2\x9b31m`},
+		{"é is fine: \xc3\xa9 \xc2\xa0", "é is fine: \xc3\xa9 \xc2\xa0"},
+		{"del\x7f", `del\x7f`},
+		{"\x00nul", `\x00nul`},
+	} {
+		if got := String(tc.in); got != tc.want {
+			t.Errorf("String(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestSplitC1(t *testing.T) {
+	var b bytes.Buffer
+	w := &Writer{W: &b}
+	w.Write([]byte("a\xc2"))
+	w.Write([]byte("\x9bb\xc2"))
+	w.Flush()
+	if got, want := b.String(), `a\xc2\x9bb`+"\xc2"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func FuzzWriter(f *testing.F) {
+	f.Add([]byte("\x1b[31mred\xc2\x9b"))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		var b bytes.Buffer
+		w := &Writer{W: &b}
+		mid := len(p) / 2
+		w.Write(p[:mid])
+		w.Write(p[mid:])
+		w.Flush()
+		out := b.Bytes()
+		for i, c := range out {
+			if (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f {
+				t.Fatalf("control byte %#x at %d in %q", c, i, out)
+			}
+			if c == 0xc2 && i+1 < len(out) && out[i+1] >= 0x80 && out[i+1] <= 0x9f {
+				t.Fatalf("C1 control at %d in %q", i, out)
+			}
+		}
+	})
+}

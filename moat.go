@@ -1,0 +1,146 @@
+// Package moat runs untrusted Python under a choice of isolation backends.
+//
+// The root package holds the domain types only: a [Spec] says what to run and
+// under which limits, a [Backend] runs it, and a [Result] says what happened.
+// It imports no backend; backends register themselves with [Register] from an
+// init function (import github.com/moat-sandbox/moat/backend/all for every one).
+//
+// The zero value of every type is the most restrictive choice: a zero Spec has
+// no network, the default limits, no environment and no workspace.
+//
+// A failure of the sandbox itself is an error; whatever the program did
+// (exit non-zero, time out, run out of memory) is a Result with a Status.
+package moat
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Sentinel errors; wrap them with %w and branch with errors.Is.
+var (
+	// ErrUnavailable: the backend cannot run on this host (missing tool,
+	// kernel feature off). Check explains why.
+	ErrUnavailable = errors.New("backend unavailable")
+	// ErrUnsupported: the Spec asks for something the backend cannot
+	// enforce. Backends refuse rather than silently weaken.
+	ErrUnsupported = errors.New("not supported by this backend")
+	// ErrDegraded: a protection layer that the policy requires cannot be
+	// had, and the Spec does not allow running without it.
+	ErrDegraded = errors.New("required protection layer unavailable")
+	// ErrInvalidSpec: the Spec is malformed.
+	ErrInvalidSpec = errors.New("invalid spec")
+	// ErrNotFound: the program, script or interpreter does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrUnknownBackend: no backend of that name is registered.
+	ErrUnknownBackend = errors.New("unknown isolation backend")
+)
+
+// Default limits, used where a Limits field is zero.
+const (
+	DefaultTimeout     = 60 * time.Second
+	DefaultMemory      = 512 << 20
+	DefaultPids        = 256
+	DefaultDisk        = 1 << 30
+	DefaultOutputLimit = 16 << 20
+	// DefaultOutLimit bounds what --out copies back: total bytes and files.
+	DefaultOutBytes = 256 << 20
+	DefaultOutFiles = 10000
+)
+
+// Network is the network policy of a run. The zero value is NetworkNone.
+type Network string
+
+// Network modes.
+const (
+	// NetworkNone: only a private loopback interface.
+	NetworkNone Network = ""
+)
+
+// Limits bounds the resources of one run. A zero field means the default;
+// there is no way to ask for "unlimited".
+type Limits struct {
+	Timeout     time.Duration // wall clock
+	Memory      int64         // bytes, all processes together
+	Pids        int           // processes and threads together
+	CPUs        float64       // CPU bandwidth in cores; 0 means no CPU cap
+	Disk        int64         // bytes of all writable space inside
+	OutputLimit int64         // bytes per stream (stdout, stderr)
+}
+
+// WithDefaults returns l with every zero field set to its default.
+func (l Limits) WithDefaults() Limits {
+	if l.Timeout <= 0 {
+		l.Timeout = DefaultTimeout
+	}
+	if l.Memory <= 0 {
+		l.Memory = DefaultMemory
+	}
+	if l.Pids <= 0 {
+		l.Pids = DefaultPids
+	}
+	if l.Disk <= 0 {
+		l.Disk = DefaultDisk
+	}
+	if l.OutputLimit <= 0 {
+		l.OutputLimit = DefaultOutputLimit
+	}
+	return l
+}
+
+// Spec describes one run, in the manner of exec.Cmd. Nothing of the host
+// environment is inherited: Env is all the program sees besides the
+// sandbox's own PATH, HOME, TMPDIR and LANG.
+type Spec struct {
+	// Args are the interpreter's arguments: e.g. {"script.py", "a"},
+	// {"-c", "print(1)"} or {"-m", "mod"}. The interpreter is prepended.
+	Args []string
+	// Python is the host interpreter to use; empty means the python3 found
+	// on PATH, resolved to the real binary.
+	Python string
+	// Env holds KEY=VALUE pairs given to the program.
+	Env []string
+	// Files are extra files placed in the working directory: a relative
+	// name without ".." to its content (e.g. the script to run).
+	Files map[string][]byte
+	// Workspace is a host directory copied in as the working directory.
+	// Empty means an empty working directory.
+	Workspace string
+	// OutDir, if set, receives the working directory after the run. Links
+	// are not followed; sizes are bounded.
+	OutDir string
+	// Stdin is the program's standard input; nil means empty.
+	Stdin io.Reader
+	// Stdout and Stderr, if set, receive the program's output as it comes,
+	// up to Limits.OutputLimit each; the Result always holds a capped copy.
+	Stdout, Stderr io.Writer
+	// Network is the network policy; the zero value is no network.
+	Network Network
+	Limits  Limits
+	// AllowDegraded lets the run go on when a protection layer cannot be
+	// had; Result.Layers and Result.Degraded say what was in effect.
+	AllowDegraded bool
+}
+
+// Backend runs a Spec under one isolation technique.
+type Backend interface {
+	// Run runs spec to completion. The program's outcome, including a
+	// timeout or a limit breach, is the Result; err reports a failure of
+	// the sandbox itself. Canceling ctx ends the run with status canceled.
+	Run(ctx context.Context, spec *Spec) (*Result, error)
+}
+
+// Checker is implemented by backends that can tell whether they work on
+// this host; Check returns nil or an error wrapping ErrUnavailable that
+// explains what is missing and how to get it.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
+// Describer is implemented by backends that can say more about what they
+// enforce on this host (versions, kernel features), for `moat backends`.
+type Describer interface {
+	Describe(ctx context.Context) []string
+}

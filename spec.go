@@ -1,0 +1,86 @@
+package moat
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"strings"
+)
+
+// Validate checks a Spec for what every backend needs; backends call it
+// first. The error wraps ErrInvalidSpec or ErrUnsupported.
+func (s *Spec) Validate() error {
+	if len(s.Args) == 0 {
+		return fmt.Errorf("no program to run: %w", ErrInvalidSpec)
+	}
+	for _, kv := range s.Env {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || strings.ContainsAny(k, "\x00") || strings.ContainsRune(kv, 0) {
+			return fmt.Errorf("environment entry %q is not KEY=VALUE: %w", kv, ErrInvalidSpec)
+		}
+	}
+	for name := range s.Files {
+		c := path.Clean(name)
+		if name == "" || c != name || strings.HasPrefix(c, "/") || c == ".." || strings.HasPrefix(c, "../") || strings.Contains(c, "/") {
+			return fmt.Errorf("file name %q must be a plain name in the working directory: %w", name, ErrInvalidSpec)
+		}
+	}
+	l := s.Limits
+	if l.Timeout < 0 || l.Memory < 0 || l.Pids < 0 || l.CPUs < 0 || l.Disk < 0 || l.OutputLimit < 0 {
+		return fmt.Errorf("negative limit: %w", ErrInvalidSpec)
+	}
+	if l.Memory != 0 && l.Memory < 16<<20 {
+		return fmt.Errorf("memory limit %d is below 16MiB, too small for Python: %w", l.Memory, ErrInvalidSpec)
+	}
+	if l.Pids != 0 && l.Pids < 4 {
+		return fmt.Errorf("pids limit %d is below 4: %w", l.Pids, ErrInvalidSpec)
+	}
+	if s.Network != NetworkNone {
+		return fmt.Errorf("network mode %q: %w", s.Network, ErrUnsupported)
+	}
+	if s.Workspace != "" {
+		fi, err := os.Stat(s.Workspace)
+		if err != nil {
+			return fmt.Errorf("workspace: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("workspace %s is not a directory: %w", s.Workspace, ErrInvalidSpec)
+		}
+	}
+	if s.OutDir != "" {
+		if err := checkOutDir(s.OutDir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkOutDir requires an empty or missing directory that can be written,
+// so that nothing the sandbox sends back can meet an existing file or link.
+func checkOutDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	switch {
+	case os.IsNotExist(err):
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("out directory: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("out directory: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("out directory %s is not a directory: %w", dir, ErrInvalidSpec)
+	default:
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("out directory: %w", err)
+		}
+		if len(ents) > 0 {
+			return fmt.Errorf("out directory %s is not empty: %w", dir, ErrInvalidSpec)
+		}
+	}
+	f, err := os.CreateTemp(dir, ".moat-probe-*")
+	if err != nil {
+		return fmt.Errorf("out directory is not writable: %w", err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
