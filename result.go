@@ -42,7 +42,7 @@ type Result struct {
 	Error string `json:"error,omitempty"`
 	// Out lists what was copied to Spec.OutDir; Skipped what was not
 	// (links, devices, over the caps), with the reason.
-	Out     *OutReport `json:"out,omitempty"`
+	Out *OutReport `json:"out,omitempty"`
 }
 
 // OutReport says what the copy-out of the working directory did.

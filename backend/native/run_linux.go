@@ -343,8 +343,16 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		if res.ExitCode == 0 {
 			return res, fmt.Errorf("native: %s", res.Error)
 		}
-	case stats.OOMKills > 0:
+	case stats.OOMKills != 0: // -1: an old kernel saw the limit hit
 		res.Status = moat.StatusMemory
+		if exit != nil {
+			res.ExitCode, res.Signal = exit.ExitCode, exit.Signal
+		}
+	case stats.PidsMaxHits > 0: // the program died of a failed fork first
+		res.Status = moat.StatusPids
+		if exit != nil {
+			res.ExitCode, res.Signal = exit.ExitCode, exit.Signal
+		}
 	case exit == nil:
 		res.Status = moat.StatusError
 		res.Error = fmt.Sprintf("sandbox init ended without a report: %v", waitErr)
@@ -373,7 +381,7 @@ func (r *runner) watchGroup(done <-chan struct{}) {
 		if err != nil {
 			continue
 		}
-		if s.OOMKills > 0 {
+		if s.OOMKills != 0 {
 			r.stop(moat.StatusMemory)
 			return
 		}
