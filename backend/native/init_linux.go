@@ -68,7 +68,14 @@ func initMain() int {
 	if err := json.NewDecoder(io.LimitReader(os.NewFile(fdConfig, "config"), 256<<20)).Decode(&cfg); err != nil {
 		return fail("read config", err)
 	}
+	trace := func(step string) {
+		if cfg.Trace {
+			_ = enc.Encode(message{Kind: "trace", Error: step, MonoNS: monoNow()})
+		}
+	}
+	trace("config read")
 	layers, err := setupRoot(&cfg)
+	trace("root built")
 	if err != nil {
 		return fail("root filesystem", err)
 	}
@@ -81,6 +88,7 @@ func initMain() int {
 	if n, _ := ctl.Read(go1[:]); n != 1 || go1[0] != ctlGo {
 		return fail("wait for cgroup", errors.New("parent stopped the run during setup"))
 	}
+	trace("go received")
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return fail("cgroup namespace", err)
 	}
@@ -107,6 +115,7 @@ func initMain() int {
 			return fail("file "+name, err)
 		}
 	}
+	trace("workspace")
 	if err := finishRoot(); err != nil {
 		return fail("root filesystem", err)
 	}
@@ -124,6 +133,7 @@ func initMain() int {
 	} else if l.Name != "" {
 		layers = append(layers, l)
 	}
+	trace("caps+landlock")
 	n, err := seccomp.Install()
 	if err != nil {
 		if !cfg.AllowDegraded {
@@ -162,6 +172,7 @@ func initMain() int {
 		_ = enc.Encode(message{Kind: "error", Error: "start program: " + err.Error(), ExecErrno: int(errno)})
 		return 1
 	}
+	trace("program started")
 	_ = enc.Encode(message{Kind: "layers", Layers: layers, Degraded: degraded})
 
 	var stopped atomic.Bool
@@ -173,6 +184,7 @@ func initMain() int {
 		_ = unix.Kill(-1, unix.SIGKILL)
 	}()
 	exit := reap(cmd.Process.Pid)
+	trace("program reaped")
 	exit.Stopped = stopped.Load()
 	_ = enc.Encode(exit)
 	if cfg.WantOut {
@@ -343,4 +355,10 @@ func setRlimits(cfg *initConfig) (moat.Layer, error) {
 		detail += fmt.Sprintf(", as %d", cfg.AS)
 	}
 	return moat.Layer{Name: "rlimits", Detail: detail}, nil
+}
+
+func monoNow() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
 }

@@ -48,6 +48,8 @@ type initConfig struct {
 		Bytes int64 `json:"bytes"`
 		Files int   `json:"files"`
 	} `json:"out_lim"`
+	// Trace asks the init to report the monotonic time of each setup step.
+	Trace bool `json:"trace,omitempty"`
 	// AllowDegraded lets setup continue without Landlock or seccomp.
 	AllowDegraded bool `json:"allow_degraded"`
 }
@@ -66,4 +68,6 @@ type message struct {
 	Signal    int   `json:"signal,omitempty"`
 	MaxRSS    int64 `json:"max_rss,omitempty"` // bytes, of the program's main process
 	Stopped   bool  `json:"stopped,omitempty"` // the init killed it on request
+	// MonoNS is the CLOCK_MONOTONIC time of a "trace" message.
+	MonoNS int64 `json:"mono_ns,omitempty"`
 }

@@ -127,15 +127,19 @@ func (r *runner) initConfig() (*initConfig, error) {
 
 func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	start := time.Now()
-	tr := func(what string) {
-		if os.Getenv("MOAT_TRACE") != "" {
-			fmt.Fprintf(os.Stderr, "moat-trace %6.2fms %s\n", float64(time.Since(start).Microseconds())/1000, what)
+	trace := os.Getenv("MOAT_TRACE") != ""
+	mono0 := monoNow()
+	trm := func(mono int64, what string) {
+		if trace {
+			fmt.Fprintf(os.Stderr, "moat-trace %6.2fms %s\n", float64(mono-mono0)/1e6, what)
 		}
 	}
+	tr := func(what string) { trm(monoNow(), what) }
 	cfg, err := r.initConfig()
 	if err != nil {
 		return nil, err
 	}
+	cfg.Trace = trace
 	var extra []moat.Layer
 
 	// Cgroup first: the init joins it before it receives its config, so
@@ -278,6 +282,10 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	var layers, exit, setupErr *message
 	for m := range msgs {
 		m := m
+		if m.Kind == "trace" {
+			trm(m.MonoNS, "init: "+m.Error)
+			continue
+		}
 		tr("message " + m.Kind)
 		switch m.Kind {
 		case "layers":
