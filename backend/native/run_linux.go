@@ -154,7 +154,10 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		cfg.AS = uint64(r.lim.Memory)
 	} else {
 		r.group = g
-		defer g.Destroy()
+		defer func() {
+			_ = g.Destroy()
+			tr("cgroup destroyed")
+		}()
 		extra = append(extra, moat.Layer{Name: fmt.Sprintf("cgroup-v%d", g.Version()),
 			Detail: fmt.Sprintf("%s; memory %d bytes, pids %d (+%d for the init), cpus %g", strings.Join(g.Controllers(), ","), r.lim.Memory, r.lim.Pids, initThreads, r.lim.CPUs)})
 	}
