@@ -120,6 +120,8 @@ func (r *runner) initConfig() (*initConfig, error) {
 	cfg.Env = []string{
 		"PATH=" + filepath.Dir(python) + ":/usr/local/bin:/usr/bin:/bin",
 		"HOME=" + homeDir, "TMPDIR=" + tmpDir, "LANG=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox",
+		// Unbuffered: what the program printed before a kill is not lost.
+		"PYTHONUNBUFFERED=1",
 	}
 	cfg.Env = append(cfg.Env, r.spec.Env...)
 	return cfg, nil
@@ -153,6 +155,9 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		r.res.Degraded = append(r.res.Degraded, "cgroups: "+err.Error())
 		cfg.AS = uint64(r.lim.Memory)
 	} else {
+		// The cgroup is the limit; RLIMIT_NPROC stays above it as a
+		// backstop, so a breach is seen (and reported) by the cgroup.
+		cfg.Nproc += 2 * initThreads
 		r.group = g
 		defer func() {
 			_ = g.Destroy()
