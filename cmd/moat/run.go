@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/termsafe"
@@ -221,11 +220,6 @@ func pickBackend(ctx context.Context, name string) (string, moat.Backend, error)
 		return "", nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return name, b, nil
-}
-
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
 
 // liveWriter is where the program's output goes as it comes: escaped when
