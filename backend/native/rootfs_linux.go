@@ -84,11 +84,15 @@ func setupRoot(cfg *initConfig) ([]moat.Layer, error) {
 	if err := setupEtc(cfg); err != nil {
 		return nil, err
 	}
-	if err := unix.Unmount(oldRoot, unix.MNT_DETACH); err != nil {
-		return nil, fmt.Errorf("detach host root: %w", err)
-	}
-	if err := os.Remove(oldRoot); err != nil {
-		return nil, err
+	// The host root and the scratch mount go; the binds of the scratch
+	// directories keep the tmpfs alive.
+	for _, m := range []string{oldRoot, scratch} {
+		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil {
+			return nil, fmt.Errorf("detach %s: %w", m, err)
+		}
+		if err := os.Remove(m); err != nil {
+			return nil, err
+		}
 	}
 	return []moat.Layer{
 		{Name: "mount-namespace", Detail: "fresh tmpfs root, pivot_root, host root detached"},

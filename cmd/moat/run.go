@@ -242,8 +242,8 @@ func doRun(c *cobra.Command, f *runFlags, args []string) error {
 	if err != nil {
 		return reportFailure(f.asJSON, nil, err)
 	}
+	spec.Stdin = os.Stdin
 	if !f.asJSON {
-		spec.Stdin = os.Stdin
 		spec.Stdout = liveWriter(os.Stdout)
 		spec.Stderr = liveWriter(os.Stderr)
 	}
