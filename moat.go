@@ -92,7 +92,7 @@ func (l Limits) WithDefaults() Limits {
 
 // Spec describes one run, in the manner of exec.Cmd. Nothing of the host
 // environment is inherited: Env is all the program sees besides the
-// sandbox's own PATH, HOME, TMPDIR and LANG.
+// sandbox's own variables, SandboxEnv.
 type Spec struct {
 	// Args are the interpreter's arguments: e.g. {"script.py", "a"},
 	// {"-c", "print(1)"} or {"-m", "mod"}. The interpreter is prepended.
@@ -123,6 +123,12 @@ type Spec struct {
 	// had; Result.Layers and Result.Degraded say what was in effect.
 	AllowDegraded bool
 }
+
+// SandboxEnv names the variables every backend sets for the program, to
+// values of the sandbox (never the host's): PATH, HOME, TMPDIR, LANG, USER,
+// LOGNAME, and PYTHONUNBUFFERED=1 so that what the program printed before
+// a kill is not lost in a buffer. Spec.Env may override them.
+var SandboxEnv = []string{"PATH", "HOME", "TMPDIR", "LANG", "USER", "LOGNAME", "PYTHONUNBUFFERED"}
 
 // Backend runs a Spec under one isolation technique.
 type Backend interface {

@@ -157,7 +157,7 @@ func initMain() int {
 		Dir:    workDir,
 		Stdin:  os.Stdin,
 		Stdout: os.Stdout,
-		Stderr: os.Stderr,
+		Stderr: os.NewFile(fdProgErr, "stderr"),
 		SysProcAttr: &syscall.SysProcAttr{
 			Setsid:    true, // no controlling terminal
 			Pdeathsig: syscall.SIGKILL,
@@ -166,7 +166,18 @@ func initMain() int {
 	if cfg.UID != 0 {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: []uint32{}}
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	if err == nil && cfg.AS > 0 {
+		// RLIMIT_AS would starve the init's own runtime, so it is set on
+		// the program alone. Start returns only after the execve, and the
+		// interpreter's startup runs no untrusted code, so the limit is in
+		// place before the program's first line.
+		if perr := unix.Prlimit(cmd.Process.Pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: cfg.AS, Max: cfg.AS}, nil); perr != nil {
+			_ = cmd.Process.Kill()
+			return fail("rlimit as", perr)
+		}
+	}
+	if err != nil {
 		var errno syscall.Errno
 		errors.As(err, &errno)
 		_ = enc.Encode(message{Kind: "error", Error: "start program: " + err.Error(), ExecErrno: int(errno)})
@@ -332,8 +343,8 @@ func applyLandlock() (moat.Layer, error) {
 // before it forks the program, which inherits them. They cannot be raised
 // again (that takes CAP_SYS_RESOURCE of the host), and the init needs
 // none of them raised: it only reaps, kills and packs into a pipe. They
-// back the cgroup limits up; RLIMIT_AS stands in for the memory cgroup
-// when that could not be had.
+// back the cgroup limits up. RLIMIT_AS, which stands in for the memory
+// cgroup when that could not be had, is set on the program after Start.
 func setRlimits(cfg *initConfig) (moat.Layer, error) {
 	set := func(res int, v uint64) error {
 		return unix.Setrlimit(res, &unix.Rlimit{Cur: v, Max: v})
@@ -349,10 +360,7 @@ func setRlimits(cfg *initConfig) (moat.Layer, error) {
 		return moat.Layer{}, fmt.Errorf("core: %w", err)
 	}
 	if cfg.AS > 0 {
-		if err := set(unix.RLIMIT_AS, cfg.AS); err != nil {
-			return moat.Layer{}, fmt.Errorf("as: %w", err)
-		}
-		detail += fmt.Sprintf(", as %d", cfg.AS)
+		detail += fmt.Sprintf(", as %d (set on the program once started)", cfg.AS)
 	}
 	return moat.Layer{Name: "rlimits", Detail: detail}, nil
 }

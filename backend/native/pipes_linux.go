@@ -12,6 +12,7 @@ type pipes struct {
 	stdinR, stdinW   *os.File
 	stdoutR, stdoutW *os.File
 	stderrR, stderrW *os.File
+	diagR, diagW     *os.File // the init's own stderr
 }
 
 func newPipes(tarIn, tarOut bool) (*pipes, error) {
@@ -22,7 +23,7 @@ func newPipes(tarIn, tarOut bool) (*pipes, error) {
 	}{
 		{&p.cfgR, &p.cfgW, true}, {&p.tarInR, &p.tarInW, tarIn}, {&p.statusR, &p.statusW, true},
 		{&p.ctlR, &p.ctlW, true}, {&p.tarOutR, &p.tarOutW, tarOut},
-		{&p.stdinR, &p.stdinW, true}, {&p.stdoutR, &p.stdoutW, true}, {&p.stderrR, &p.stderrW, true},
+		{&p.stdinR, &p.stdinW, true}, {&p.stdoutR, &p.stdoutW, true}, {&p.stderrR, &p.stderrW, true}, {&p.diagR, &p.diagW, true},
 	}
 	for _, pr := range pairs {
 		if !pr.want {
@@ -41,7 +42,7 @@ func newPipes(tarIn, tarOut bool) (*pipes, error) {
 // closeChildEnds closes, in the parent, the ends that now belong to the
 // init, so that EOF arrives when the init and its namespace are gone.
 func (p *pipes) closeChildEnds() {
-	for _, f := range []*os.File{p.cfgR, p.tarInR, p.statusW, p.ctlR, p.tarOutW, p.stdinR, p.stdoutW, p.stderrW} {
+	for _, f := range []*os.File{p.cfgR, p.tarInR, p.statusW, p.ctlR, p.tarOutW, p.stdinR, p.stdoutW, p.stderrW, p.diagW} {
 		if f != nil {
 			f.Close()
 		}
@@ -50,7 +51,7 @@ func (p *pipes) closeChildEnds() {
 
 func (p *pipes) closeAll() {
 	for _, f := range []*os.File{p.cfgR, p.cfgW, p.tarInR, p.tarInW, p.statusR, p.statusW, p.ctlR, p.ctlW,
-		p.tarOutR, p.tarOutW, p.stdinR, p.stdinW, p.stdoutR, p.stdoutW, p.stderrR, p.stderrW} {
+		p.tarOutR, p.tarOutW, p.stdinR, p.stdinW, p.stdoutR, p.stdoutW, p.stderrR, p.stderrW, p.diagR, p.diagW} {
 		if f != nil {
 			f.Close()
 		}

@@ -11,6 +11,9 @@ const (
 	fdStatus  = 5 // init → parent: JSON messages, one per line
 	fdControl = 6 // parent → init: ctlGo once setup may proceed; then EOF or any byte means "stop now"
 	fdTarOut  = 7 // init → parent: the working directory as tar, if asked
+	fdProgErr = 8 // the program's stderr; the init's own fd 2 is a
+	// diagnostics pipe to the parent, so nothing the init (or a crash of
+	// its runtime) prints ever mixes with the program's output
 )
 
 // ctlGo on fdControl tells the init that it is in the run's cgroup.

@@ -200,8 +200,8 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		Env:         []string{},
 		Stdin:       p.stdinR,
 		Stdout:      p.stdoutW,
-		Stderr:      p.stderrW,
-		ExtraFiles:  []*os.File{p.cfgR, p.tarInR, p.statusW, p.ctlR, p.tarOutW},
+		Stderr:      p.diagW,
+		ExtraFiles:  []*os.File{p.cfgR, p.tarInR, p.statusW, p.ctlR, p.tarOutW, p.stderrW},
 		SysProcAttr: sys,
 	}
 	r.cmd = cmd
@@ -214,7 +214,9 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	var wg sync.WaitGroup
 	stdout := newCapture(r.spec.Stdout, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
 	stderr := newCapture(r.spec.Stderr, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
-	wg.Add(2)
+	diag := newCapture(nil, 8<<10, func() {})
+	wg.Add(3)
+	go func() { defer wg.Done(); diag.drain(p.diagR) }()
 	go func() { defer wg.Done(); stdout.drain(p.stdoutR) }()
 	go func() { defer wg.Done(); stderr.drain(p.stderrR) }()
 	if r.spec.Stdin != nil {
@@ -372,6 +374,9 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	case exit == nil:
 		res.Status = moat.StatusError
 		res.Error = fmt.Sprintf("sandbox init ended without a report: %v", waitErr)
+		if d, _ := diag.result(); d != "" {
+			res.Error += ": " + firstLine(d)
+		}
 		return res, fmt.Errorf("native: %s", res.Error)
 	case exit.Signal != 0:
 		res.Status, res.Signal = moat.StatusSignaled, exit.Signal
@@ -423,4 +428,16 @@ func explainStart(err error) error {
 		return fmt.Errorf("%w: the kernel refused to create namespaces (%v); %s", moat.ErrUnavailable, err, userNSHint)
 	}
 	return err
+}
+
+// firstLine bounds a diagnostic from the init for an error message.
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 300 {
+		s = s[:300]
+	}
+	return s
 }

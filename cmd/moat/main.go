@@ -11,8 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/moat-sandbox/moat"
 
 	"github.com/moat-sandbox/moat/backend/native"
 	"github.com/moat-sandbox/moat/internal/termsafe"
@@ -51,9 +54,39 @@ func main() {
 	case errors.As(err, &ee):
 		os.Exit(ee.code)
 	default:
+		var ue usageError
+		if errors.As(err, &ue) && runWantsJSON(os.Args[1:]) {
+			// A script that asked for JSON gets it, even for a bad flag.
+			_ = printJSON(&moat.Result{Status: moat.StatusError, Error: oneLine(err.Error())})
+		}
 		fmt.Fprintln(os.Stderr, "moat: "+termsafe.String(oneLine(err.Error())))
 		os.Exit(exitFailure)
 	}
+}
+
+// runWantsJSON says whether args are `run ... --json ...` with --json
+// among the flags, i.e. before the script or -c/-m and their value.
+func runWantsJSON(args []string) bool {
+	if len(args) == 0 || args[0] != "run" {
+		return false
+	}
+	valued := map[string]bool{"--isolation": true, "--timeout": true, "--memory": true, "--pids": true,
+		"--cpus": true, "--disk": true, "--output-limit": true, "--network": true, "--env": true,
+		"--workspace": true, "--out": true, "--python": true, "--policy": true}
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--json" || a == "--json=true":
+			return true
+		case a == "--" || !strings.HasPrefix(a, "-"):
+			return false // the script: the rest is the program's
+		case a == "-c" || a == "-m" || a == "--code" || a == "--module":
+			return false
+		case valued[a]:
+			i++ // its value
+		}
+	}
+	return false
 }
 
 type usageError struct{ error }

@@ -300,6 +300,9 @@ func explain(res *moat.Result, spec *moat.Spec) {
 }
 
 func printJSON(res *moat.Result) error {
+	if res.Layers == nil {
+		res.Layers = []moat.Layer{} // always a list, even when nothing ran
+	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(res)

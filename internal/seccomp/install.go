@@ -44,7 +44,7 @@ func Install() (rules int, err error) {
 	// It fails with a positive thread id when a thread cannot take the
 	// filter (it already has an unrelated one), and with an errno otherwise.
 	tid, _, errno := unix.Syscall(unix.SYS_SECCOMP,
-		unix.SECCOMP_SET_MODE_FILTER, 0,
+		unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC,
 		uintptr(unsafe.Pointer(&prog)))
 	runtime.KeepAlive(filter)
 	if errno != 0 {

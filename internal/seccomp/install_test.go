@@ -4,6 +4,7 @@ package seccomp
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -79,8 +81,16 @@ func behaviours() []behaviour {
 			return rawResult(unix.Syscall(unix.SYS_BPF, 0xffff, 0, 0))
 		}},
 		// No baseline: it would make the test runner the helper's tracer.
+		// Should the filter fail to stop it, the traced helper reports and
+		// exits at once, before a signal can stop it waiting for a tracer
+		// that never looks.
 		{"ptrace-traceme", "EPERM", false, func() string {
-			return rawResult(unix.Syscall(unix.SYS_PTRACE, unix.PTRACE_TRACEME, 0, 0))
+			r := rawResult(unix.Syscall(unix.SYS_PTRACE, unix.PTRACE_TRACEME, 0, 0))
+			if r == "ok" {
+				fmt.Println(resultPrefix + "traced")
+				unix.Exit(0)
+			}
+			return r
 		}},
 		// Baseline: EFAULT or EINVAL.
 		{"io_uring_setup", "ENOSYS", true, func() string {
@@ -130,7 +140,9 @@ func behaviours() []behaviour {
 		// The filter survives exec: a fresh helper, told not to install
 		// anything, still cannot unshare.
 		{"exec-inherits", "EPERM", true, func() string {
-			out, err := helperCommand("unshare-user", false).Output()
+			ctx, cancel := context.WithTimeout(context.Background(), helperTimeout)
+			defer cancel()
+			out, err := helperCommand(ctx, "unshare-user", false).Output()
 			if err != nil {
 				return fmt.Sprintf("exec helper: %v", err)
 			}
@@ -175,12 +187,17 @@ func ordinary() string {
 	return "ok"
 }
 
-func helperCommand(name string, filter bool) *exec.Cmd {
+// helperTimeout bounds one helper, so that a broken filter fails the test
+// rather than hanging it.
+const helperTimeout = 30 * time.Second
+
+func helperCommand(ctx context.Context, name string, filter bool) *exec.Cmd {
 	exe, err := os.Executable()
 	if err != nil {
 		exe = os.Args[0]
 	}
-	cmd := exec.Command(exe, "-test.run=^TestHelperProcess$", "-test.count=1")
+	cmd := exec.CommandContext(ctx, exe, "-test.run=^TestHelperProcess$", "-test.count=1")
+	cmd.WaitDelay = time.Second
 	f := "0"
 	if filter {
 		f = "1"
@@ -262,7 +279,9 @@ func TestHelperProcess(t *testing.T) {
 // helper was killed by the filter.
 func run(t *testing.T, name string, filter bool) string {
 	t.Helper()
-	cmd := helperCommand(name, filter)
+	ctx, cancel := context.WithTimeout(context.Background(), helperTimeout)
+	defer cancel()
+	cmd := helperCommand(ctx, name, filter)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -277,6 +296,9 @@ func run(t *testing.T, name string, filter bool) string {
 		case 3:
 			t.Fatalf("Install: %s", out.Bytes())
 		}
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("helper %s did not finish in %v:\n%s", name, helperTimeout, out.Bytes())
 	}
 	if err != nil {
 		t.Fatalf("helper %s: %v\n%s", name, err, out.Bytes())

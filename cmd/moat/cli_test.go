@@ -1,0 +1,532 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/moattest"
+)
+
+// moatBin is the moat binary built once for every test of the CLI.
+var moatBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "moat-cli-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := func() int {
+		defer os.RemoveAll(dir)
+		moatBin = filepath.Join(dir, "moat")
+		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(goTool); err != nil {
+			goTool = "go"
+		}
+		build := exec.Command(goTool, "build", "-o", moatBin, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// requireNative skips tests that run a program when the native backend
+// cannot run here (or fails them when CI requires it).
+func requireNative(t *testing.T) {
+	t.Helper()
+	moattest.RequireBackend(t, "native")
+}
+
+// result is what one invocation of moat did.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// moatCmd returns a command running moat with args and the test's
+// environment (PATH finds python3) plus env.
+func moatCmd(ctx context.Context, env []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, moatBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = strings.NewReader("")
+	return cmd
+}
+
+// moatRun runs moat to completion within a bound that detects hangs.
+func moatRun(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := moatCmd(ctx, env, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee) && ee.ExitCode() >= 0:
+		r.code = ee.ExitCode()
+	default:
+		t.Fatalf("moat %q: %v\nstderr: %s", args, err, r.stderr)
+	}
+	if strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic:") {
+		t.Errorf("moat %q printed a Go panic or stack trace:\n%s", args, r.stderr)
+	}
+	return r
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout: %q\nstderr: %q", r.code, r.stdout, r.stderr)
+}
+
+func writeFile(t *testing.T, p, content string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRunScriptArgs(t *testing.T) {
+	requireNative(t)
+	t.Parallel()
+	script := writeFile(t, filepath.Join(t.TempDir(), "hello.py"), "import sys, json\nprint(json.dumps(sys.argv[1:]))\nsys.exit(7)\n")
+	r := moatRun(t, nil, "run", script, "a b", "--not-a-moat-flag", "-c")
+	if r.code != 7 {
+		t.Fatalf("want the program's exit 7: %s", r)
+	}
+	if r.stdout != `["a b", "--not-a-moat-flag", "-c"]`+"\n" {
+		t.Errorf("arguments after the script reached the program as %q", r.stdout)
+	}
+}
+
+func TestRunCode(t *testing.T) {
+	requireNative(t)
+	t.Parallel()
+	r := moatRun(t, nil, "run", "-c", "import sys; print('hi', sys.argv[1:]); sys.stderr.write('to-err')", "x", "y")
+	if r.code != 0 || r.stdout != "hi ['x', 'y']\n" || r.stderr != "to-err" {
+		t.Errorf("unexpected: %s", r)
+	}
+}
+
+func TestRunModule(t *testing.T) {
+	requireNative(t)
+	t.Parallel()
+	ws := t.TempDir()
+	writeFile(t, filepath.Join(ws, "pkg", "__init__.py"), "")
+	writeFile(t, filepath.Join(ws, "pkg", "tool.py"), "import sys\nprint('module', __name__, sys.argv[1:])\n")
+	r := moatRun(t, nil, "run", "--workspace", ws, "-m", "pkg.tool", "arg")
+	if r.code != 0 || r.stdout != "module __main__ ['arg']\n" {
+		t.Errorf("unexpected: %s", r)
+	}
+}
+
+func TestRunScriptInWorkspace(t *testing.T) {
+	requireNative(t)
+	t.Parallel()
+	ws := t.TempDir()
+	writeFile(t, filepath.Join(ws, "lib.py"), "X = 42\n")
+	script := writeFile(t, filepath.Join(ws, "sub", "main.py"), "import sys, os\nsys.path.insert(0, '.')\nimport lib\nprint(lib.X, open('lib.py').read().strip())\n")
+	r := moatRun(t, nil, "run", "--workspace", ws, script)
+	if r.code != 0 || r.stdout != "42 X = 42\n" {
+		t.Errorf("unexpected: %s", r)
+	}
+}
+
+func TestExitTimeout(t *testing.T) {
+	requireNative(t)
+	t.Parallel()
+	start := time.Now()
+	r := moatRun(t, nil, "run", "--timeout", "1s", "-c", "import time; time.sleep(30)")
+	if r.code != exitTimeout {
+		t.Errorf("want %d: %s", exitTimeout, r)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("a 1s timeout took %s", d)
+	}
+	if !strings.Contains(r.stderr, "moat: timeout") {
+		t.Errorf("stderr does not explain the timeout: %q", r.stderr)
+	}
+}
+
+// TestUsageErrors: each mistake of the caller exits 125 with exactly one
+// line on stderr, starting "moat: ", and never a stack trace.
+func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	nonEmpty := filepath.Join(dir, "nonempty")
+	writeFile(t, filepath.Join(nonEmpty, "x"), "x")
+	aFile := writeFile(t, filepath.Join(dir, "afile"), "x")
+	badSyntax := writeFile(t, filepath.Join(dir, "syntax.toml"), "timeout = \"1s\nmemory = [\n")
+	unknownKey := writeFile(t, filepath.Join(dir, "unknown.toml"), "timeout = \"1s\"\nmemroy = \"1GiB\"\n")
+	badValue := writeFile(t, filepath.Join(dir, "badvalue.toml"), "memory = \"lots\"\n")
+	for _, c := range []struct {
+		name string
+		args []string
+		want string // in the message
+	}{
+		{"missing-script", []string{"run", filepath.Join(dir, "nope.py")}, "nope.py"},
+		{"script-is-dir", []string{"run", dir}, "directory"},
+		{"nothing-to-run", []string{"run"}, "nothing to run"},
+		{"bad-memory", []string{"run", "--memory", "lots", "-c", "pass"}, "--memory"},
+		{"bad-disk", []string{"run", "--disk", "12XB", "-c", "pass"}, "--disk"},
+		{"bad-timeout", []string{"run", "--timeout", "soon", "-c", "pass"}, "--timeout"},
+		{"zero-pids", []string{"run", "--pids", "0", "-c", "pass"}, "--pids"},
+		{"pids-not-a-number", []string{"run", "--pids", "many", "-c", "pass"}, "pids"},
+		{"unknown-flag", []string{"run", "--bogus", "-c", "pass"}, "bogus"},
+		{"unknown-command", []string{"frobnicate"}, "frobnicate"},
+		{"policy-syntax", []string{"run", "--policy", badSyntax, "-c", "pass"}, "policy"},
+		{"policy-unknown-key", []string{"run", "--policy", unknownKey, "-c", "pass"}, "memroy"},
+		{"policy-bad-value", []string{"run", "--policy", badValue, "-c", "pass"}, "memory"},
+		{"policy-missing", []string{"run", "--policy", filepath.Join(dir, "none.toml"), "-c", "pass"}, "policy"},
+		{"python-missing", []string{"run", "--python", "/nonexistent/python3", "-c", "pass"}, "/nonexistent/python3"},
+		{"python-not-executable", []string{"run", "--python", aFile, "-c", "pass"}, "python"},
+		{"memory-too-small", []string{"run", "--memory", "1k", "-c", "pass"}, "memory"},
+		{"pids-too-small", []string{"run", "--pids", "2", "-c", "pass"}, "pids"},
+		{"timeout-negative", []string{"run", "--timeout", "-1s", "-c", "pass"}, "--timeout"},
+		{"script-name-with-newline", []string{"run", filepath.Join(dir, "a\nb.py")}, "moat: script"},
+		{"out-not-empty", []string{"run", "--out", nonEmpty, "-c", "pass"}, "empty"},
+		{"out-unwritable", []string{"run", "--out", filepath.Join(aFile, "out"), "-c", "pass"}, "out"},
+		{"isolation-unknown", []string{"run", "--isolation", "bogus", "-c", "pass"}, "bogus"},
+		{"isolation-not-built", []string{"run", "--isolation", "microvm", "-c", "pass"}, "microvm"},
+		{"network-bogus", []string{"run", "--network", "bogus", "-c", "pass"}, "bogus"},
+		{"c-and-m", []string{"run", "-c", "pass", "-m", "x"}, "-m"},
+		{"env-empty-name", []string{"run", "--env", "=x", "-c", "pass"}, "--env"},
+		{"workspace-missing", []string{"run", "--workspace", filepath.Join(dir, "nows"), "-c", "pass"}, "workspace"},
+		{"backends-extra-arg", []string{"backends", "x"}, "x"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := moatRun(t, nil, c.args...)
+			if r.code != exitFailure {
+				t.Errorf("exit %d, want %d\n%s", r.code, exitFailure, r)
+			}
+			wantOneLine(t, r.stderr, c.want)
+			if r.stdout != "" {
+				t.Errorf("stdout is not empty: %q", r.stdout)
+			}
+		})
+	}
+}
+
+// wantOneLine checks stderr is one line "moat: ..." mentioning want.
+func wantOneLine(t *testing.T, stderr, want string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	if len(lines) != 1 || !strings.HasSuffix(stderr, "\n") {
+		t.Errorf("stderr has %d lines, want exactly one:\n%s", len(lines), stderr)
+	}
+	if !strings.HasPrefix(stderr, "moat: ") {
+		t.Errorf("stderr does not start with \"moat: \": %q", stderr)
+	}
+	if !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q does not mention %q", stderr, want)
+	}
+}
+
+// jsonFields are the documented fields of `moat run --json`.
+var jsonFields = []string{"status", "exit_code", "stdout", "stderr", "stdout_truncated", "stderr_truncated",
+	"duration_ms", "max_rss_bytes", "isolation", "layers"}
+
+func parseJSON(t *testing.T, r result) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, r)
+	}
+	for _, f := range jsonFields {
+		if _, ok := m[f]; !ok {
+			t.Errorf("JSON lacks %q: %s", f, r.stdout)
+		}
+	}
+	return m
+}
+
+func TestJSON(t *testing.T) {
+	requireNative(t)
+	t.Parallel()
+	for _, c := range []struct {
+		name     string
+		args     []string
+		code     int
+		status   moat.Status
+		stdout   string
+		needsRun bool
+	}{
+		{"exited", []string{"-c", "import sys; print('out'); sys.stderr.write('err'); sys.exit(3)"}, 3, moat.StatusExited, "out\n", true},
+		{"timeout", []string{"--timeout", "1s", "-c", "import time; time.sleep(30)"}, exitTimeout, moat.StatusTimeout, "", true},
+		{"output-limit", []string{"--output-limit", "100", "-c", "print('x' * 100000)"}, 137, moat.StatusOutputLimit, strings.Repeat("x", 100), true},
+		{"bad-flag", []string{"--memory", "lots", "-c", "pass"}, exitFailure, moat.StatusError, "", false},
+		{"missing-script", []string{"/nonexistent/script.py"}, exitFailure, moat.StatusError, "", false},
+		{"unknown-isolation", []string{"--isolation", "bogus", "-c", "pass"}, exitFailure, moat.StatusError, "", false},
+		// Flag errors are failures too: a script that asked for --json
+		// must still get an object to parse.
+		{"unknown-flag", []string{"--bogus", "-c", "pass"}, exitFailure, moat.StatusError, "", false},
+		{"bad-int-flag", []string{"--pids", "many", "-c", "pass"}, exitFailure, moat.StatusError, "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := moatRun(t, nil, append([]string{"run", "--json"}, c.args...)...)
+			if r.code != c.code {
+				t.Errorf("exit %d, want %d\n%s", r.code, c.code, r)
+			}
+			m := parseJSON(t, r)
+			if m["status"] != string(c.status) {
+				t.Errorf("status %v, want %s", m["status"], c.status)
+			}
+			if m["stdout"] != c.stdout {
+				t.Errorf("JSON stdout %q, want %q", m["stdout"], c.stdout)
+			}
+			if c.needsRun {
+				if m["isolation"] != "native" {
+					t.Errorf("isolation %v, want native", m["isolation"])
+				}
+				if l, _ := m["layers"].([]any); len(l) == 0 {
+					t.Errorf("no layers in %s", r.stdout)
+				}
+			} else {
+				if e, _ := m["error"].(string); e == "" {
+					t.Errorf("a failure without an error field: %s", r.stdout)
+				}
+				wantOneLine(t, r.stderr, "")
+			}
+			if c.name == "exited" && (m["stderr"] != "err" || m["exit_code"] != 3.0) {
+				t.Errorf("JSON stderr %q exit_code %v", m["stderr"], m["exit_code"])
+			}
+		})
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	requireNative(t)
+	t.Parallel()
+	dir := t.TempDir()
+	policy := writeFile(t, filepath.Join(dir, "policy.toml"), `
+output_limit = "100"
+env = ["FROM_POLICY=p", "BOTH=policy"]
+timeout = "1s"
+`)
+	printEnv := "import os, time; print(os.environ.get('FROM_POLICY'), os.environ.get('BOTH'))"
+	t.Run("applies", func(t *testing.T) {
+		t.Parallel()
+		r := moatRun(t, nil, "run", "--policy", policy, "-c", printEnv)
+		if r.code != 0 || r.stdout != "p policy\n" {
+			t.Errorf("policy env not applied: %s", r)
+		}
+		r = moatRun(t, nil, "run", "--policy", policy, "-c", "print('x' * 1000)")
+		if r.code != 137 {
+			t.Errorf("policy output_limit not applied: %s", r)
+		}
+		r = moatRun(t, nil, "run", "--policy", policy, "-c", "import time; time.sleep(20)")
+		if r.code != exitTimeout {
+			t.Errorf("policy timeout not applied: %s", r)
+		}
+	})
+	t.Run("flags-win", func(t *testing.T) {
+		t.Parallel()
+		r := moatRun(t, nil, "run", "--policy", policy, "--env", "BOTH=flag", "-c", printEnv)
+		if r.code != 0 || r.stdout != "None flag\n" {
+			t.Errorf("--env did not replace the policy's env: %s", r)
+		}
+		r = moatRun(t, nil, "run", "--policy", policy, "--output-limit", "1MiB", "-c", "print('x' * 1000)")
+		if r.code != 0 || len(r.stdout) != 1001 {
+			t.Errorf("--output-limit did not win over the policy: %s", r)
+		}
+		r = moatRun(t, nil, "run", "--policy", policy, "--timeout", "60s", "-c", "import time; time.sleep(1.5); print('slept')")
+		if r.code != 0 || r.stdout != "slept\n" {
+			t.Errorf("--timeout did not win over the policy: %s", r)
+		}
+	})
+}
+
+func TestEnvFlag(t *testing.T) {
+	requireNative(t)
+	t.Parallel()
+	r := moatRun(t, []string{"B=from-host", "SECRET_NOT_PASSED=s"}, "run", "--env", "A=1", "--env", "B", "--env", "UNSET_ON_HOST_XYZ",
+		"-c", "import os, json; print(json.dumps({k: v for k, v in os.environ.items() if k in ('A', 'B', 'UNSET_ON_HOST_XYZ', 'SECRET_NOT_PASSED')}, sort_keys=True))")
+	if r.code != 0 || r.stdout != `{"A": "1", "B": "from-host"}`+"\n" {
+		t.Errorf("unexpected: %s", r)
+	}
+}
+
+// TestOutputRawOnPipe: with stdout a pipe, the program's bytes pass
+// unchanged; escaping for terminals is internal/termsafe's to test.
+func TestOutputRawOnPipe(t *testing.T) {
+	requireNative(t)
+	t.Parallel()
+	r := moatRun(t, nil, "run", "-c", `import sys; sys.stdout.buffer.write(b"\x1b[31mred\x07\x00\xff\r\n"); sys.stderr.buffer.write(b"\x1b]0;title\x07")`)
+	if r.code != 0 || r.stdout != "\x1b[31mred\x07\x00\xff\r\n" || r.stderr != "\x1b]0;title\x07" {
+		t.Errorf("output not passed raw to a pipe: %s", r)
+	}
+}
+
+func TestBackends(t *testing.T) {
+	t.Parallel()
+	r := moatRun(t, nil, "backends")
+	if r.code != 0 {
+		t.Fatalf("moat backends: %s", r)
+	}
+	for _, tech := range moat.Techniques {
+		if !strings.Contains(r.stdout, tech.Name) {
+			t.Errorf("moat backends does not list %s:\n%s", tech.Name, r.stdout)
+		}
+	}
+	if len(moat.Techniques) != 9 {
+		t.Errorf("%d techniques, want the seed's 9", len(moat.Techniques))
+	}
+
+	r = moatRun(t, nil, "backends", "--json")
+	if r.code != 0 {
+		t.Fatalf("moat backends --json: %s", r)
+	}
+	var rows []struct {
+		Name      string `json:"name"`
+		Level     string `json:"level"`
+		Built     bool   `json:"built"`
+		Available bool   `json:"available"`
+		Reason    string `json:"reason"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		t.Fatalf("moat backends --json is not JSON: %v\n%s", err, r.stdout)
+	}
+	if len(rows) != 9 {
+		t.Errorf("%d rows, want 9", len(rows))
+	}
+	for _, row := range rows {
+		if row.Level == "" {
+			t.Errorf("%s has no level", row.Name)
+		}
+		if !row.Available && row.Reason == "" {
+			t.Errorf("%s is unavailable without a reason", row.Name)
+		}
+		if row.Name == "native" && !row.Available && moat.Check(context.Background(), mustGet(t, "native")) == nil {
+			t.Errorf("native works here but moat backends says unavailable: %s", row.Reason)
+		}
+	}
+}
+
+func mustGet(t *testing.T, name string) moat.Backend {
+	b, err := moat.Get(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	r := moatRun(t, nil, "version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "moat ") || strings.Count(r.stdout, "\n") != 1 {
+		t.Errorf("moat version: %s", r)
+	}
+}
+
+// TestSIGTERM: moat interrupted while the program sleeps exits promptly
+// with 130 or 143 and leaves no process of the run behind.
+func TestSIGTERM(t *testing.T) {
+	requireNative(t)
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			marker := "moat-marker-" + randomHex()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := moatCmd(ctx, []string{"MARKER=" + marker}, "run", "--env", "MARKER", "-c", `import os, subprocess, sys, time
+subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(1000)', os.environ['MARKER']], start_new_session=True)
+print('started', flush=True)
+time.sleep(60)`)
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errb bytes.Buffer
+			cmd.Stderr = &errb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			line, _ := bufio.NewReader(stdout).ReadString('\n')
+			if line != "started\n" {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("the program did not start: %q, stderr %q", line, errb.String())
+			}
+			if !waitMarker(marker, 5*time.Second) {
+				t.Errorf("the daemon was never seen on the host; the check below proves nothing")
+			}
+			sent := time.Now()
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			err = cmd.Wait()
+			if d := time.Since(sent); d > 15*time.Second {
+				t.Errorf("moat took %s to exit after %s", d, sig)
+			}
+			code := cmd.ProcessState.ExitCode()
+			if code != 130 && code != 143 {
+				t.Errorf("exit %d (%v), want 130 or 143; stderr %q", code, err, errb.String())
+			}
+			if pids := markerPids(marker); len(pids) > 0 {
+				t.Errorf("processes of the run left on the host after %s: %v", sig, pids)
+			}
+			if strings.Contains(errb.String(), "goroutine ") {
+				t.Errorf("stack trace on stderr: %s", errb.String())
+			}
+		})
+	}
+}
+
+func randomHex() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// markerPids lists host processes whose command line holds marker.
+func markerPids(marker string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && bytes.Contains(b, []byte(marker)) && pid != os.Getpid() {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func waitMarker(marker string, d time.Duration) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if len(markerPids(marker)) > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,594 @@
+package moattest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// conformanceCases check the contract of Backend.Run.
+func conformanceCases() []testCase {
+	return []testCase{
+		{name: "exit-code", fn: testExitCode},
+		{name: "stdout-stderr", fn: testStdoutStderr},
+		{name: "stdin", fn: testStdin},
+		{name: "args", fn: testArgs},
+		{name: "env", alone: true, fn: testEnv},
+		{name: "files", fn: testFiles},
+		{name: "workspace", fn: testWorkspace},
+		{name: "limit-timeout", fn: testLimitTimeout},
+		{name: "limit-memory", alone: true, fn: testLimitMemory},
+		{name: "limit-pids", alone: true, fn: testLimitPids},
+		{name: "limit-output", fn: testLimitOutput},
+		{name: "limit-disk", fn: testLimitDisk},
+		{name: "signaled", fn: testSignaled},
+		{name: "cancel", fn: testCancel},
+		{name: "readonly-runtime", fn: testReadonlyRuntime},
+		{name: "network-none", fn: testNetworkNone},
+		{name: "cleanup", fn: testCleanup},
+		{name: "concurrency", fn: testConcurrency},
+		{name: "layers", fn: testLayers},
+	}
+}
+
+func testExitCode(t *testing.T, s *suite) {
+	res := s.run(t, s.py("import sys; sys.exit(3)"))
+	wantStatus(t, res, moat.StatusExited, 3)
+	if res.ExitCode != 3 {
+		t.Errorf("ExitCode = %d, want 3", res.ExitCode)
+	}
+	if res.Error != "" {
+		t.Errorf("Error = %q for a program's own exit", res.Error)
+	}
+	// An uncaught exception is Python's exit 1, not a sandbox error.
+	res = s.run(t, s.py("raise SystemExit(0)"))
+	wantStatus(t, res, moat.StatusExited, 0)
+	res = s.run(t, s.py("1/0"))
+	wantStatus(t, res, moat.StatusExited, 1)
+	if !strings.Contains(res.Stderr, "ZeroDivisionError") {
+		t.Errorf("stderr %q lacks the traceback", res.Stderr)
+	}
+}
+
+func testStdoutStderr(t *testing.T, s *suite) {
+	code := `import sys
+sys.stdout.write("out-1\n"); sys.stdout.flush()
+sys.stderr.write("err-1\n"); sys.stderr.flush()
+sys.stdout.write("out-2 \u00e9\x00\x1b[0m\n")
+sys.stderr.write("err-2")`
+	var liveOut, liveErr strings.Builder
+	spec := s.py(code)
+	spec.Stdout, spec.Stderr = &syncWriter{w: &liveOut}, &syncWriter{w: &liveErr}
+	res := s.run(t, spec)
+	wantExit0(t, res)
+	wantOut, wantErr := "out-1\nout-2 \u00e9\x00\x1b[0m\n", "err-1\nerr-2"
+	if res.Stdout != wantOut {
+		t.Errorf("Stdout = %q, want %q", res.Stdout, wantOut)
+	}
+	if res.Stderr != wantErr {
+		t.Errorf("Stderr = %q, want %q", res.Stderr, wantErr)
+	}
+	if res.StdoutTruncated || res.StderrTruncated {
+		t.Errorf("truncated flags set on small output: %v %v", res.StdoutTruncated, res.StderrTruncated)
+	}
+	if liveOut.String() != wantOut || liveErr.String() != wantErr {
+		t.Errorf("Spec.Stdout/Stderr got %q / %q, want %q / %q", liveOut.String(), liveErr.String(), wantOut, wantErr)
+	}
+}
+
+// syncWriter serialises writes from a backend's goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func testStdin(t *testing.T, s *suite) {
+	in := strings.Repeat("line of input\n", 10000) + "last"
+	spec := s.py("import sys; d = sys.stdin.read(); print(len(d), d.count('\\n'), repr(d[-4:]))")
+	spec.Stdin = strings.NewReader(in)
+	res := s.run(t, spec)
+	wantExit0(t, res)
+	want := fmt.Sprintf("%d %d 'last'\n", len(in), 10000)
+	if res.Stdout != want {
+		t.Errorf("Stdout = %q, want %q", res.Stdout, want)
+	}
+	// No Stdin: the program reads EOF at once rather than hanging.
+	res = s.run(t, s.py("import sys; print(repr(sys.stdin.read()))"))
+	wantExit0(t, res)
+	if res.Stdout != "''\n" {
+		t.Errorf("with no Stdin, stdin read %q, want ''", res.Stdout)
+	}
+}
+
+func testArgs(t *testing.T, s *suite) {
+	args := []string{"a b", "", "--flag", "ünï", "$HOME", "*"}
+	res := s.run(t, s.py("import sys, json; print(json.dumps(sys.argv))", args...))
+	var argv []string
+	report(t, res, &argv)
+	want := append([]string{"-c"}, args...)
+	if !slices.Equal(argv, want) {
+		t.Errorf("sys.argv = %q, want %q", argv, want)
+	}
+}
+
+// sandboxEnv is what the Spec allows besides Spec.Env.
+var sandboxEnv = moat.SandboxEnv
+
+func testEnv(t *testing.T, s *suite) {
+	secret := "moat-secret-" + randomID()
+	t.Setenv("MOAT_SECRET_TEST", secret)
+	spec := s.py("import os, json; print(json.dumps(dict(os.environ)))")
+	spec.Env = []string{"FOO=bar", "EMPTY=", "WITH_EQ=a=b"}
+	res := s.run(t, spec)
+	var env map[string]string
+	report(t, res, &env)
+	for k, v := range map[string]string{"FOO": "bar", "EMPTY": "", "WITH_EQ": "a=b"} {
+		if got, ok := env[k]; !ok || got != v {
+			t.Errorf("%s = %q (set %v), want %q", k, got, ok, v)
+		}
+	}
+	for _, k := range sandboxEnv {
+		if env[k] == "" {
+			t.Errorf("the sandbox's %s is not set", k)
+		}
+	}
+	var extra []string
+	for k, v := range env {
+		if strings.Contains(v, secret) || k == "MOAT_SECRET_TEST" {
+			t.Errorf("the host's MOAT_SECRET_TEST reached the program as %s=%q", k, v)
+		}
+		if !slices.Contains(sandboxEnv, k) && !slices.Contains([]string{"FOO", "EMPTY", "WITH_EQ"}, k) {
+			extra = append(extra, k+"="+v)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		t.Errorf("variables neither in Spec.Env nor the sandbox's own %v: %q", sandboxEnv, extra)
+	}
+}
+
+func testFiles(t *testing.T, s *suite) {
+	spec := s.spec("main.py", "arg1")
+	spec.Files = map[string][]byte{
+		"main.py":   []byte("import sys, helper\nprint(helper.VALUE, sys.argv[1], open('data.bin','rb').read().hex())\n"),
+		"helper.py": []byte("VALUE = 'from-helper'\n"),
+		"data.bin":  {0, 1, 0xff},
+	}
+	res := s.run(t, spec)
+	wantExit0(t, res)
+	if want := "from-helper arg1 0001ff\n"; res.Stdout != want {
+		t.Errorf("Stdout = %q, want %q", res.Stdout, want)
+	}
+}
+
+func testWorkspace(t *testing.T, s *suite) {
+	ws := t.TempDir()
+	mustWrite(t, filepath.Join(ws, "top.txt"), "top")
+	mustWrite(t, filepath.Join(ws, "a", "b", "c.txt"), "nested")
+	out := filepath.Join(t.TempDir(), "out") // missing: created
+	spec := s.py(pyProbe + `
+R['top'] = tryread('top.txt')
+R['nested'] = tryread('a/b/c.txt')
+os.makedirs('made/deep')
+R['write'] = trywrite('made/deep/out.txt', 'out-data')
+R['link'] = attempt(os.symlink, '/etc/passwd', 'link-to-passwd')
+R['dirlink'] = attempt(os.symlink, 'made', 'dirlink')
+R['outside'] = trywrite('/tmp/outside.txt', 'outside')
+R['cwd'] = os.getcwd()
+done()`)
+	spec.Workspace, spec.OutDir = ws, out
+	res := s.run(t, spec)
+	var p probes
+	report(t, res, &p)
+	if p["top"] != "read:top" || p["nested"] != "read:nested" {
+		t.Errorf("workspace files read as %q and %q", p["top"], p["nested"])
+	}
+	for _, k := range []string{"write", "link", "dirlink", "outside"} {
+		if p[k] != "ok" {
+			t.Fatalf("the program could not %s: %q", k, p[k])
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "made", "deep", "out.txt")); err != nil || string(b) != "out-data" {
+		t.Errorf("OutDir made/deep/out.txt = %q, %v; want out-data", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "a", "b", "c.txt")); err != nil || string(b) != "nested" {
+		t.Errorf("OutDir a/b/c.txt = %q, %v; want the workspace's copy", b, err)
+	}
+	for _, l := range []string{"link-to-passwd", "dirlink"} {
+		if _, err := os.Lstat(filepath.Join(out, l)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the program's symlink %s was created in OutDir (lstat: %v)", l, err)
+		}
+	}
+	_ = filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			t.Errorf("OutDir holds a link: %s", p)
+		}
+		if d.Name() == "outside.txt" {
+			t.Errorf("a file written outside the working directory was copied out: %s", p)
+		}
+		return nil
+	})
+	if res.Out == nil {
+		t.Fatal("Result.Out is nil with OutDir set")
+	}
+	skipped := strings.Join(res.Out.Skipped, "\n")
+	for _, l := range []string{"link-to-passwd", "dirlink"} {
+		if !strings.Contains(skipped, l) {
+			t.Errorf("Result.Out.Skipped %q does not list %s", res.Out.Skipped, l)
+		}
+	}
+	if res.Out.Files < 3 {
+		t.Errorf("Result.Out.Files = %d, want at least 3", res.Out.Files)
+	}
+	// Nothing the program did changed the workspace on the host.
+	if ents, _ := os.ReadDir(ws); len(ents) != 2 {
+		t.Errorf("the host workspace changed: %d entries, want 2", len(ents))
+	}
+}
+
+func mustWrite(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hangLimit bounds how long a run that moat must stop may take: far above
+// any limit the cases set, far below a hang.
+const hangLimit = 15 * time.Second
+
+func testLimitTimeout(t *testing.T, s *suite) {
+	spec := s.py("import time; print('sleeping', flush=True); time.sleep(30)")
+	spec.Limits.Timeout = time.Second
+	start := time.Now()
+	res := s.run(t, spec)
+	if d := time.Since(start); d > hangLimit {
+		t.Errorf("a 1s timeout returned after %s", d)
+	}
+	wantStatus(t, res, moat.StatusTimeout, 124)
+	if res.Stdout != "sleeping\n" {
+		t.Errorf("output before the timeout lost: %q", res.Stdout)
+	}
+}
+
+func testLimitMemory(t *testing.T, s *suite) {
+	spec := s.py("x = b'x' * (300 << 20); print('allocated', len(x))")
+	spec.Limits.Memory = 64 << 20
+	spec.Limits.Timeout = 30 * time.Second
+	res := s.run(t, spec)
+	if strings.Contains(res.Stdout, "allocated") {
+		t.Fatalf("the program allocated 300MiB under a 64MiB limit")
+	}
+	if degradedCgroups(res) && res.Status == moat.StatusExited && strings.Contains(res.Stderr, "MemoryError") {
+		t.Logf("no cgroups: the rlimit stopped the allocation (%s)", res.Degraded)
+		return
+	}
+	wantStatus(t, res, moat.StatusMemory, 137)
+}
+
+func testLimitPids(t *testing.T, s *suite) {
+	spec := s.py(`import os, time
+for i in range(100):
+    if os.fork() == 0:
+        time.sleep(30)
+        os._exit(0)
+print('forked 100')`)
+	spec.Limits.Pids = 16
+	spec.Limits.Timeout = 30 * time.Second
+	start := time.Now()
+	res := s.run(t, spec)
+	if d := time.Since(start); d > hangLimit {
+		t.Errorf("the run took %s", d)
+	}
+	if strings.Contains(res.Stdout, "forked 100") {
+		t.Fatalf("100 processes started under a limit of 16")
+	}
+	if degradedCgroups(res) && res.Status == moat.StatusExited && strings.Contains(res.Stderr, "BlockingIOError") {
+		t.Logf("no cgroups: RLIMIT_NPROC stopped the forks (%s)", res.Degraded)
+		return
+	}
+	wantStatus(t, res, moat.StatusPids, 137)
+}
+
+func testLimitOutput(t *testing.T, s *suite) {
+	spec := s.py("import sys; sys.stdout.write('y' * (1 << 20)); sys.stdout.flush(); print('after')")
+	spec.Limits.OutputLimit = 1024
+	res := s.run(t, spec)
+	wantStatus(t, res, moat.StatusOutputLimit, 137)
+	if len(res.Stdout) > 1024 {
+		t.Errorf("len(Stdout) = %d, over the limit of 1024", len(res.Stdout))
+	}
+	if len(res.Stdout) == 0 || strings.Trim(res.Stdout, "y") != "" {
+		t.Errorf("Stdout is not the first bytes of the output: %q", clip(res.Stdout))
+	}
+	if !res.StdoutTruncated {
+		t.Error("StdoutTruncated is false")
+	}
+	if res.StderrTruncated {
+		t.Error("StderrTruncated is true, stderr was empty")
+	}
+}
+
+func testLimitDisk(t *testing.T, s *suite) {
+	hostName := "moat-disk-" + randomID()
+	spec := s.py(pyProbe + `
+n = 0
+chunk = b'z' * (1 << 20)
+try:
+    with open('/tmp/` + hostName + `', 'wb') as f:
+        for i in range(64):
+            f.write(chunk)
+            f.flush()
+            n += len(chunk)
+    R['outcome'] = 'wrote all'
+except Exception as e:
+    R['outcome'] = _e(e)
+R['written'] = str(n)
+try:
+    os.remove('/tmp/` + hostName + `')
+except OSError:
+    pass
+R['after'] = trywrite('/tmp/small', 'still works after freeing')
+done()`)
+	spec.Limits.Disk = 8 << 20
+	spec.Limits.Timeout = 30 * time.Second
+	res := s.run(t, spec)
+	var p probes
+	report(t, res, &p)
+	if o := p["outcome"]; o != "err:ENOSPC" && o != "err:EFBIG" {
+		t.Errorf("writing 64MiB under an 8MiB disk limit: %q, want ENOSPC or EFBIG", o)
+	}
+	var n int64
+	fmt.Sscan(p["written"], &n)
+	if n > 8<<20 {
+		t.Errorf("%d bytes written under an 8MiB limit", n)
+	}
+	if p["after"] != "ok" {
+		t.Errorf("writing after freeing space: %q", p["after"])
+	}
+	if _, err := os.Stat(filepath.Join(os.TempDir(), hostName)); err == nil {
+		t.Errorf("the file written to /tmp inside appeared in the host's %s", os.TempDir())
+	}
+	if _, err := os.Stat(filepath.Join("/tmp", hostName)); err == nil {
+		t.Error("the file written to /tmp inside appeared in the host's /tmp")
+	}
+}
+
+func testSignaled(t *testing.T, s *suite) {
+	res := s.run(t, s.py("import os, sys; print('before', flush=True); os.kill(os.getpid(), 9)"))
+	wantStatus(t, res, moat.StatusSignaled, 137)
+	if res.Signal != 9 {
+		t.Errorf("Signal = %d, want 9", res.Signal)
+	}
+	if res.Stdout != "before\n" {
+		t.Errorf("Stdout = %q", res.Stdout)
+	}
+}
+
+func testCancel(t *testing.T, s *suite) {
+	spec := s.py("import time; print('started', flush=True); time.sleep(60)")
+	w := newLineWatcher("started")
+	spec.Stdout = w
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var canceledAt time.Time
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if w.waitSeen(hangLimit, nil) {
+			canceledAt = time.Now()
+			cancel()
+		}
+	}()
+	res := s.runCtx(t, ctx, spec)
+	<-done
+	if canceledAt.IsZero() {
+		t.Fatalf("the program never printed started")
+	}
+	if d := time.Since(canceledAt); d > hangLimit {
+		t.Errorf("Run returned %s after the context was canceled", d)
+	}
+	wantStatus(t, res, moat.StatusCanceled, 130)
+}
+
+func testReadonlyRuntime(t *testing.T, s *suite) {
+	res := s.run(t, s.py(pyProbe+`
+import sysconfig
+R['bindir'] = trywrite(os.path.join(os.path.dirname(sys.executable), 'moat-x'))
+R['stdlib'] = trywrite(os.path.join(sysconfig.get_paths()['stdlib'], 'moat_x.py'))
+R['etc'] = trywrite('/etc/x')
+R['root'] = trywrite('/moat-x')
+R['exe'] = attempt(lambda: open(sys.executable, 'ab').close())
+R['chmod'] = attempt(os.chmod, sys.executable, 0o777)
+R['os_py'] = attempt(lambda: open(os.__file__, 'a').close())
+done()`))
+	var p probes
+	report(t, res, &p)
+	p.wantErr(t, "bindir", "stdlib", "etc", "root", "exe", "chmod", "os_py")
+}
+
+func testNetworkNone(t *testing.T, s *suite) {
+	res := s.run(t, s.py(pyProbe+`
+import socket
+def tcp(host, port, fam=socket.AF_INET):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(5)
+    try:
+        s.connect((host, port))
+        return 'ok'
+    except Exception as e:
+        return _e(e)
+    finally:
+        s.close()
+R['cloudflare'] = tcp('1.1.1.1', 53)
+R['private'] = tcp('10.0.0.1', 80)
+R['dns'] = attempt(socket.getaddrinfo, 'example.com', 80)
+R['dns2'] = attempt(socket.gethostbyname, 'example.com')
+srv = socket.socket()
+srv.bind(('127.0.0.1', 0))
+srv.listen(1)
+c = socket.create_connection(srv.getsockname(), timeout=5)
+a, _ = srv.accept()
+a.sendall(b'ping')
+R['loopback'] = c.recv(4).decode()
+done()`))
+	var p probes
+	report(t, res, &p)
+	p.wantErr(t, "cloudflare", "private", "dns", "dns2")
+	if p["loopback"] != "ping" {
+		t.Errorf("TCP over loopback inside: %q, want ping", p["loopback"])
+	}
+}
+
+// testCleanup runs a program that starts a daemon in its own session, and
+// checks that the host sees it while the run lasts and never after, for a
+// run that succeeds, one that fails and one that is canceled. The program
+// waits on stdin so the test can see the daemon before the run ends.
+func testCleanup(t *testing.T, s *suite) {
+	requireProcScan(t)
+	for _, mode := range []string{"success", "failure", "cancel"} {
+		t.Run(mode, func(t *testing.T) {
+			marker := "moat-marker-" + randomID()
+			before := moatCgroups()
+			spec := s.py(`import os, subprocess, sys, time
+subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(1000)', os.environ['MARKER']],
+    start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print('started', flush=True)
+sys.stdin.readline()
+if sys.argv[1] == 'failure':
+    sys.exit(1)
+if sys.argv[1] == 'cancel':
+    time.sleep(60)
+`, mode)
+			spec.Env = []string{"MARKER=" + marker}
+			stdinR, stdinW := io.Pipe()
+			defer stdinW.Close()
+			spec.Stdin = stdinR
+			w := newLineWatcher("started")
+			spec.Stdout = w
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			runDone, helperDone := make(chan struct{}), make(chan struct{})
+			var sawDaemon bool
+			go func() {
+				defer close(helperDone)
+				defer stdinW.Close()
+				if !w.waitSeen(hangLimit, runDone) {
+					return
+				}
+				sawDaemon = waitProcs(t, marker, 5*time.Second)
+				if mode == "cancel" {
+					cancel()
+				} else {
+					io.WriteString(stdinW, "go\n")
+				}
+			}()
+			ctx2, cancel2 := context.WithTimeout(ctx, hangBound)
+			defer cancel2()
+			res, err := s.newBackend().Run(ctx2, spec)
+			close(runDone)
+			wantNoProcs(t, marker, "after Run returned")
+			<-helperDone
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if !sawDaemon {
+				t.Fatalf("the daemon was never seen on the host; the check proves nothing (result: %s)", describe(res))
+			}
+			switch mode {
+			case "success":
+				wantStatus(t, res, moat.StatusExited, 0)
+			case "failure":
+				wantStatus(t, res, moat.StatusExited, 1)
+			case "cancel":
+				wantStatus(t, res, moat.StatusCanceled, 130)
+			}
+			checkNoNewCgroups(t, before)
+		})
+	}
+}
+
+func testConcurrency(t *testing.T, s *suite) {
+	const n = 8
+	type out struct {
+		res *moat.Result
+		err error
+	}
+	outs := make([]out, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+			defer cancel()
+			spec := s.py("import sys, time; time.sleep(0.2); print(sys.argv[1] * 3); sys.exit(int(sys.argv[1]))", fmt.Sprint(i))
+			spec.Stdin = strings.NewReader("")
+			outs[i].res, outs[i].err = s.newBackend().Run(ctx, spec)
+		}()
+	}
+	wg.Wait()
+	for i, o := range outs {
+		if o.err != nil {
+			t.Errorf("run %d: %v", i, o.err)
+			continue
+		}
+		want := strings.Repeat(fmt.Sprint(i), 3) + "\n"
+		if o.res.Status != moat.StatusExited || o.res.ExitCode != i || o.res.Stdout != want {
+			t.Errorf("run %d: %s; want exited %d with %q", i, describe(o.res), i, want)
+		}
+	}
+}
+
+func testLayers(t *testing.T, s *suite) {
+	res := s.run(t, s.py("pass"))
+	wantExit0(t, res)
+	if len(res.Layers) == 0 {
+		t.Fatal("Result.Layers is empty")
+	}
+	names := map[string]bool{}
+	for _, l := range res.Layers {
+		if l.Name == "" {
+			t.Errorf("a layer has no name: %+v", l)
+		}
+		if names[l.Name] {
+			t.Errorf("layer %q listed twice", l.Name)
+		}
+		names[l.Name] = true
+	}
+	for _, n := range s.opts.Layers {
+		if !names[n] {
+			t.Errorf("layer %q missing from %+v", n, res.Layers)
+		}
+	}
+	if res.Isolation == "" {
+		t.Error("Result.Isolation is empty")
+	}
+	if !s.opts.AllowDegraded && len(res.Degraded) > 0 {
+		t.Errorf("Degraded = %q without AllowDegraded", res.Degraded)
+	}
+}
