@@ -1,0 +1,129 @@
+package moat
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestExitStatus(t *testing.T) {
+	for _, tc := range []struct {
+		r    Result
+		want int
+	}{
+		{Result{Status: StatusExited, ExitCode: 0}, 0},
+		{Result{Status: StatusExited, ExitCode: 3}, 3},
+		{Result{Status: StatusTimeout}, 124},
+		{Result{Status: StatusError}, 125},
+		{Result{Status: StatusError, ExitCode: 126}, 126},
+		{Result{Status: StatusError, ExitCode: 127}, 127},
+		{Result{Status: StatusError, ExitCode: 3}, 125},
+		{Result{Status: StatusSignaled, Signal: 15}, 143},
+		{Result{Status: StatusMemory, Signal: 9}, 137},
+		{Result{Status: StatusPids}, 137},
+		{Result{Status: StatusOutputLimit}, 137},
+		{Result{Status: StatusCanceled}, 130},
+		{Result{Status: "bogus"}, 125},
+	} {
+		if got := tc.r.ExitStatus(); got != tc.want {
+			t.Errorf("%+v: ExitStatus = %d, want %d", tc.r, got, tc.want)
+		}
+	}
+}
+
+func TestLimitsDefaults(t *testing.T) {
+	l := Limits{}.WithDefaults()
+	if l.Timeout != DefaultTimeout || l.Memory != DefaultMemory || l.Pids != DefaultPids || l.Disk != DefaultDisk || l.OutputLimit != DefaultOutputLimit || l.CPUs != 0 {
+		t.Errorf("zero Limits did not get the defaults: %+v", l)
+	}
+	l = Limits{Timeout: time.Second, Memory: 32 << 20}.WithDefaults()
+	if l.Timeout != time.Second || l.Memory != 32<<20 {
+		t.Errorf("set limits were changed: %+v", l)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	ws := t.TempDir()
+	file := filepath.Join(ws, "f")
+	os.WriteFile(file, nil, 0o644)
+	full := t.TempDir()
+	os.WriteFile(filepath.Join(full, "x"), nil, 0o644)
+	ok := func() *Spec { return &Spec{Args: []string{"-c", "pass"}} }
+	for _, tc := range []struct {
+		name string
+		mod  func(*Spec)
+		want error
+	}{
+		{"ok", func(*Spec) {}, nil},
+		{"no args", func(s *Spec) { s.Args = nil }, ErrInvalidSpec},
+		{"bad env", func(s *Spec) { s.Env = []string{"NOEQUALS"} }, ErrInvalidSpec},
+		{"empty env key", func(s *Spec) { s.Env = []string{"=v"} }, ErrInvalidSpec},
+		{"file with slash", func(s *Spec) { s.Files = map[string][]byte{"a/b": nil} }, ErrInvalidSpec},
+		{"file dotdot", func(s *Spec) { s.Files = map[string][]byte{"..": nil} }, ErrInvalidSpec},
+		{"negative limit", func(s *Spec) { s.Limits.Memory = -1 }, ErrInvalidSpec},
+		{"tiny memory", func(s *Spec) { s.Limits.Memory = 1 << 20 }, ErrInvalidSpec},
+		{"network", func(s *Spec) { s.Network = "host" }, ErrUnsupported},
+		{"workspace is a file", func(s *Spec) { s.Workspace = file }, ErrInvalidSpec},
+		{"workspace missing", func(s *Spec) { s.Workspace = filepath.Join(ws, "nope") }, os.ErrNotExist},
+		{"out not empty", func(s *Spec) { s.OutDir = full }, ErrInvalidSpec},
+		{"out is a file", func(s *Spec) { s.OutDir = file }, ErrInvalidSpec},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := ok()
+			tc.mod(s)
+			err := s.Validate()
+			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Errorf("Validate() = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+type fakeBackend struct{ err error }
+
+func (f *fakeBackend) Run(context.Context, *Spec) (*Result, error) { return &Result{}, nil }
+func (f *fakeBackend) Check(context.Context) error                  { return f.err }
+
+func TestRegistry(t *testing.T) {
+	mu.Lock()
+	saved := registry
+	registry = map[string]Factory{}
+	mu.Unlock()
+	t.Cleanup(func() { mu.Lock(); registry = saved; mu.Unlock() })
+
+	if _, err := Get("nonsense"); !errors.Is(err, ErrUnknownBackend) {
+		t.Errorf("unknown name: %v", err)
+	}
+	if _, err := Get("gvisor"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("known but not built: %v", err)
+	}
+	if _, _, err := Auto(context.Background()); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("auto with nothing registered: %v", err)
+	}
+	Register("venv", func() Backend { return &fakeBackend{} })
+	Register("native", func() Backend { return &fakeBackend{} })
+	Register("gvisor", func() Backend { return &fakeBackend{err: ErrUnavailable} })
+	name, _, err := Auto(context.Background())
+	if err != nil || name != "native" {
+		t.Errorf("auto = %q, %v; want native (gvisor fails its check, venv never isolates)", name, err)
+	}
+	Register("docker", func() Backend { return &fakeBackend{} })
+	if name, _, _ := Auto(context.Background()); name != "native" {
+		t.Errorf("auto = %q; native ranks before docker at the same level", name)
+	}
+	Register("microvm", func() Backend { return &fakeBackend{} })
+	if name, _, _ := Auto(context.Background()); name != "microvm" {
+		t.Errorf("auto = %q; the strongest that works wins", name)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("duplicate Register did not panic")
+			}
+		}()
+		Register("native", func() Backend { return &fakeBackend{} })
+	}()
+}
