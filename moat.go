@@ -15,7 +15,11 @@ package moat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -57,7 +61,60 @@ type Network string
 const (
 	// NetworkNone: only a private loopback interface.
 	NetworkNone Network = ""
+	// NetworkSinkhole: the program sees a network, but nothing leaves the
+	// machine: every name resolves to a sink, every connection is accepted
+	// by moat, recorded and answered harmlessly.
+	NetworkSinkhole Network = "sinkhole"
 )
+
+// NetworkAllow is the mode that permits egress only to the listed
+// HOST:PORT endpoints; everything else is refused and recorded.
+func NetworkAllow(endpoints ...string) Network {
+	return Network("allow=" + strings.Join(endpoints, ","))
+}
+
+// Endpoints returns the endpoints of an allow mode, or ok=false.
+func (n Network) Endpoints() (eps []string, ok bool) {
+	rest, ok := strings.CutPrefix(string(n), "allow=")
+	if !ok {
+		return nil, false
+	}
+	for _, e := range strings.Split(rest, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			eps = append(eps, e)
+		}
+	}
+	return eps, true
+}
+
+// ParseNetwork reads a mode as the CLI spells it: "none", "sinkhole" or
+// "allow=HOST:PORT,...".
+func ParseNetwork(s string) (Network, error) {
+	switch s {
+	case "", "none":
+		return NetworkNone, nil
+	case "sinkhole":
+		return NetworkSinkhole, nil
+	}
+	n := Network(s)
+	eps, ok := n.Endpoints()
+	if !ok {
+		return "", fmt.Errorf("network mode %q: want none, sinkhole or allow=HOST:PORT,...: %w", s, ErrInvalidSpec)
+	}
+	if len(eps) == 0 {
+		return "", fmt.Errorf("network mode %q: no endpoints: %w", s, ErrInvalidSpec)
+	}
+	for _, e := range eps {
+		host, port, err := net.SplitHostPort(e)
+		if err != nil || host == "" {
+			return "", fmt.Errorf("network endpoint %q: want HOST:PORT: %w", e, ErrInvalidSpec)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return "", fmt.Errorf("network endpoint %q: bad port: %w", e, ErrInvalidSpec)
+		}
+	}
+	return Network("allow=" + strings.Join(eps, ",")), nil
+}
 
 // Limits bounds the resources of one run. A zero field means the default;
 // there is no way to ask for "unlimited".
@@ -111,6 +168,11 @@ type Spec struct {
 	// OutDir, if set, receives the working directory after the run. Links
 	// are not followed; sizes are bounded.
 	OutDir string
+	// OutLinks recreates the program's symlinks in OutDir as symlinks
+	// instead of skipping them (nothing is ever written through one). For
+	// moat's own staging between runs, e.g. a venv; not for a directory a
+	// person will browse.
+	OutLinks bool
 	// Stdin is the program's standard input; nil means empty.
 	Stdin io.Reader
 	// Stdout and Stderr, if set, receive the program's output as it comes,

@@ -65,7 +65,10 @@ func TestValidate(t *testing.T) {
 		{"file dotdot", func(s *Spec) { s.Files = map[string][]byte{"..": nil} }, ErrInvalidSpec},
 		{"negative limit", func(s *Spec) { s.Limits.Memory = -1 }, ErrInvalidSpec},
 		{"tiny memory", func(s *Spec) { s.Limits.Memory = 1 << 20 }, ErrInvalidSpec},
-		{"network", func(s *Spec) { s.Network = "host" }, ErrUnsupported},
+		{"network", func(s *Spec) { s.Network = "host" }, ErrInvalidSpec},
+		{"network allow no port", func(s *Spec) { s.Network = "allow=example.com" }, ErrInvalidSpec},
+		{"network allow", func(s *Spec) { s.Network = NetworkAllow("pypi.org:443") }, nil},
+		{"network sinkhole", func(s *Spec) { s.Network = NetworkSinkhole }, nil},
 		{"workspace is a file", func(s *Spec) { s.Workspace = file }, ErrInvalidSpec},
 		{"workspace missing", func(s *Spec) { s.Workspace = filepath.Join(ws, "nope") }, os.ErrNotExist},
 		{"out not empty", func(s *Spec) { s.OutDir = full }, ErrInvalidSpec},
@@ -85,7 +88,7 @@ func TestValidate(t *testing.T) {
 type fakeBackend struct{ err error }
 
 func (f *fakeBackend) Run(context.Context, *Spec) (*Result, error) { return &Result{}, nil }
-func (f *fakeBackend) Check(context.Context) error                  { return f.err }
+func (f *fakeBackend) Check(context.Context) error                 { return f.err }
 
 func TestRegistry(t *testing.T) {
 	mu.Lock()

@@ -43,6 +43,11 @@ type Result struct {
 	// Out lists what was copied to Spec.OutDir; Skipped what was not
 	// (links, devices, over the caps), with the reason.
 	Out *OutReport `json:"out,omitempty"`
+	// Events is what the program did or tried (bounded; EventsDropped
+	// counts what did not fit); Findings is moat's analysis of it.
+	Events        []Event   `json:"events,omitempty"`
+	EventsDropped int       `json:"events_dropped,omitempty"`
+	Findings      []Finding `json:"findings"`
 }
 
 // OutReport says what the copy-out of the working directory did.

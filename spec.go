@@ -35,8 +35,8 @@ func (s *Spec) Validate() error {
 	if l.Pids != 0 && l.Pids < 4 {
 		return fmt.Errorf("pids limit %d is below 4: %w", l.Pids, ErrInvalidSpec)
 	}
-	if s.Network != NetworkNone {
-		return fmt.Errorf("network mode %q: %w", s.Network, ErrUnsupported)
+	if _, err := ParseNetwork(string(s.Network)); err != nil {
+		return err
 	}
 	if s.Workspace != "" {
 		fi, err := os.Stat(s.Workspace)

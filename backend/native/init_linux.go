@@ -106,7 +106,7 @@ func initMain() int {
 	)
 	owner := &treecopy.Owner{UID: cfg.UID, GID: cfg.GID}
 	if cfg.HasTarIn {
-		if _, err := treecopy.Unpack(os.NewFile(fdTarIn, "tarin"), workDir, treecopy.Limits{Bytes: cfg.Disk, Files: 1 << 20}, owner); err != nil {
+		if _, err := treecopy.Unpack(os.NewFile(fdTarIn, "tarin"), workDir, treecopy.Limits{Bytes: cfg.Disk, Files: 1 << 20}, treecopy.Options{Owner: owner, KeepLinks: true}); err != nil {
 			return fail("workspace", err)
 		}
 	}

@@ -43,6 +43,9 @@ func run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("native: %w", err)
 	}
+	if spec.Network != moat.NetworkNone {
+		return nil, fmt.Errorf("native: network mode %q: %w", spec.Network, moat.ErrUnsupported)
+	}
 	if err := check(); err != nil {
 		return nil, err
 	}
@@ -239,7 +242,7 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			outRep, outErr = treecopy.Unpack(p.tarOutR, r.spec.OutDir, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}, nil)
+			outRep, outErr = treecopy.Unpack(p.tarOutR, r.spec.OutDir, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}, treecopy.Options{KeepLinks: r.spec.OutLinks})
 			_, _ = io.Copy(io.Discard, p.tarOutR)
 		}()
 	}

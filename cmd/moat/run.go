@@ -51,7 +51,7 @@ is passed to the program.`,
 	fl.Float64Var(&f.cpus, "cpus", 0, "CPU limit in cores (0: no limit)")
 	fl.StringVar(&f.disk, "disk", "1GiB", "limit on all writable space inside")
 	fl.StringVar(&f.outputLimit, "output-limit", "16MiB", "limit on stdout and on stderr, each")
-	fl.StringVar(&f.network, "network", "none", "network policy: none")
+	fl.StringVar(&f.network, "network", "none", "network policy: none, sinkhole or allow=HOST:PORT,...")
 	fl.StringArrayVar(&f.env, "env", nil, "KEY=VALUE, or KEY to pass the host's value (repeatable)")
 	fl.StringVar(&f.workspace, "workspace", "", "directory copied in as the working directory")
 	fl.StringVar(&f.out, "out", "", "empty or new directory that receives the working directory after the run")
@@ -123,10 +123,8 @@ func buildSpec(c *cobra.Command, f *runFlags, args []string) (*moat.Spec, string
 		return nil, "", fmt.Errorf("--cpus: must not be negative")
 	}
 	s.Limits.CPUs = f.cpus
-	switch f.network {
-	case "none", "":
-	default:
-		return nil, "", fmt.Errorf("--network: unknown mode %q (available: none)", f.network)
+	if s.Network, err = moat.ParseNetwork(f.network); err != nil {
+		return nil, "", fmt.Errorf("--network: %w", err)
 	}
 	for _, e := range f.env {
 		k, _, hasValue := strings.Cut(e, "=")
@@ -302,6 +300,9 @@ func explain(res *moat.Result, spec *moat.Spec) {
 func printJSON(res *moat.Result) error {
 	if res.Layers == nil {
 		res.Layers = []moat.Layer{} // always a list, even when nothing ran
+	}
+	if res.Findings == nil {
+		res.Findings = []moat.Finding{}
 	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")

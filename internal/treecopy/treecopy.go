@@ -135,11 +135,23 @@ func clean(s string) string {
 // Owner, if non-nil, is applied to everything Unpack creates.
 type Owner struct{ UID, GID int }
 
+// Options of Unpack. The zero value writes regular files and directories
+// only, owned by the caller.
+type Options struct {
+	Owner *Owner
+	// KeepLinks recreates symlinks as symlinks (never following one to
+	// write). Only for moat's private staging directories, whose only
+	// reader is Pack; never for a directory a person will open.
+	KeepLinks bool
+}
+
 // Unpack extracts the tar stream r into dir, which must exist and should be
-// empty. Symlinks and special files are skipped and reported; names that
+// empty. Symlinks (unless opt.KeepLinks) and special files are skipped and
+// reported; names that
 // are absolute or climb out with ".." are skipped. Exceeding lim stops the
 // extraction with an error wrapping ErrLimit; what was written stays.
-func Unpack(r io.Reader, dir string, lim Limits, owner *Owner) (*Report, error) {
+func Unpack(r io.Reader, dir string, lim Limits, opt Options) (*Report, error) {
+	owner := opt.Owner
 	rep := &Report{}
 	tr := tar.NewReader(r)
 	entries := 0
@@ -184,8 +196,24 @@ func Unpack(r io.Reader, dir string, lim Limits, owner *Owner) (*Report, error) 
 				continue
 			}
 			rep.Files++
-		case tar.TypeSymlink, tar.TypeLink:
-			rep.skip(hdr.Name, "link not copied (links are never followed)")
+		case tar.TypeSymlink:
+			if !opt.KeepLinks {
+				rep.skip(hdr.Name, "link not copied (links are never followed)")
+				continue
+			}
+			if err := mkdirAll(dir, path.Dir(name), owner); err != nil {
+				rep.skip(hdr.Name, err.Error())
+				continue
+			}
+			if err := os.Symlink(hdr.Linkname, target); err != nil {
+				rep.skip(hdr.Name, err.Error())
+				continue
+			}
+			if owner != nil {
+				_ = os.Lchown(target, owner.UID, owner.GID)
+			}
+		case tar.TypeLink:
+			rep.skip(hdr.Name, "hard link not copied (links are never followed)")
 		default:
 			rep.skip(hdr.Name, "special file not copied")
 		}

@@ -47,7 +47,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := t.TempDir()
-	rep, err := Unpack(&b, dst, big, nil)
+	rep, err := Unpack(&b, dst, big, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestUnpackHostile(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dst := t.TempDir()
-			rep, err := Unpack(bytes.NewReader(mkTar(t, tc.es)), dst, big, nil)
+			rep, err := Unpack(bytes.NewReader(mkTar(t, tc.es)), dst, big, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +116,7 @@ func TestUnpackHostile(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	es := []entry{{name: "a", body: strings.Repeat("x", 600), typ: tar.TypeReg}, {name: "b", body: strings.Repeat("x", 600), typ: tar.TypeReg}}
-	_, err := Unpack(bytes.NewReader(mkTar(t, es)), t.TempDir(), Limits{Bytes: 1000, Files: 10}, nil)
+	_, err := Unpack(bytes.NewReader(mkTar(t, es)), t.TempDir(), Limits{Bytes: 1000, Files: 10}, Options{})
 	if !errors.Is(err, ErrLimit) {
 		t.Errorf("byte cap: err = %v", err)
 	}
@@ -124,7 +124,7 @@ func TestLimits(t *testing.T) {
 	for i := range many {
 		many[i] = entry{name: strings.Repeat("f", i+1), typ: tar.TypeReg}
 	}
-	_, err = Unpack(bytes.NewReader(mkTar(t, many)), t.TempDir(), Limits{Bytes: 1000, Files: 10}, nil)
+	_, err = Unpack(bytes.NewReader(mkTar(t, many)), t.TempDir(), Limits{Bytes: 1000, Files: 10}, Options{})
 	if !errors.Is(err, ErrLimit) {
 		t.Errorf("count cap: err = %v", err)
 	}
@@ -136,7 +136,7 @@ func TestLimits(t *testing.T) {
 }
 
 func TestReportEscapesNames(t *testing.T) {
-	rep, err := Unpack(bytes.NewReader(mkTar(t, []entry{{name: "evil\x1b]0;x\x07", typ: tar.TypeSymlink, link: "/"}})), t.TempDir(), big, nil)
+	rep, err := Unpack(bytes.NewReader(mkTar(t, []entry{{name: "evil\x1b]0;x\x07", typ: tar.TypeSymlink, link: "/"}})), t.TempDir(), big, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func FuzzUnpack(f *testing.F) {
 		root := t.TempDir()
 		dst := filepath.Join(root, "dst")
 		os.Mkdir(dst, 0o755)
-		_, _ = Unpack(bytes.NewReader(data), dst, Limits{Bytes: 1 << 16, Files: 64}, nil)
+		_, _ = Unpack(bytes.NewReader(data), dst, Limits{Bytes: 1 << 16, Files: 64}, Options{})
 		// Nothing may appear beside dst, and no link inside it.
 		ents, _ := os.ReadDir(root)
 		if len(ents) != 1 {
