@@ -18,7 +18,11 @@ const userNSHint = "unprivileged user namespaces must be enabled (see README: En
 // userNSProblem reads the knobs that switch unprivileged user namespaces
 // off and says which one is set and how to turn it back on.
 func userNSProblem() error {
-	if os.Geteuid() == 0 {
+	return userNSProblemFor(os.Geteuid())
+}
+
+func userNSProblemFor(euid int) error {
+	if euid == 0 {
 		if readKnob("/proc/sys/user/max_user_namespaces") == "0" {
 			return fmt.Errorf("user namespaces are disabled (user.max_user_namespaces = 0); enable: sysctl -w user.max_user_namespaces=15000: %w", moat.ErrUnavailable)
 		}
@@ -35,8 +39,11 @@ func userNSProblem() error {
 	return nil
 }
 
+// knobRoot is where /proc/sys is read from; tests point it elsewhere.
+var knobRoot = ""
+
 func readKnob(p string) string {
-	b, err := os.ReadFile(p)
+	b, err := os.ReadFile(knobRoot + p)
 	if err != nil {
 		return ""
 	}
