@@ -1,0 +1,131 @@
+// Package audit is the Python side of moat's behaviour report: an audit
+// hook (PEP 578) that moat installs in every interpreter of a sandbox, and
+// the parser for the lines it writes.
+//
+// # How the hook gets in
+//
+// The sandbox init writes [Hook] as sitecustomize.py into the read-only
+// directory [Dir] and puts it first on PYTHONPATH, so site.py imports it
+// before the program's first line; it then steps aside and imports the
+// environment's own sitecustomize, if there is one. The hook writes one
+// JSON object per line (at most PIPE_BUF bytes, so lines of concurrent
+// processes do not mix) into the FIFO [FIFO], which the init drains.
+//
+// # Limits (what it cannot see)
+//
+//   - Interpreters started with -I, -E or -S (by the program, for a child,
+//     or in Spec.Args) skip PYTHONPATH or site, and so the hook. moat
+//     notices when the main program never said hello.
+//   - Native code (ctypes, extension modules, a compiled binary) does not
+//     raise audit events. The kernel-side events of the native backend
+//     (seccomp user notification: every execve and connect) do not depend
+//     on the hook, and a kernel event without a matching audit event is
+//     itself a finding (evasion).
+//   - Everything the hook writes is a claim by the program: any process in
+//     the sandbox can open the FIFO and write lines that look like events.
+//     [Parse] accepts only known kinds, bounds and escapes every field, and
+//     always labels the result Source "audit". Audit events may raise
+//     findings (a forged line can only accuse the program itself), never
+//     lower one, and a critical finding resting on them says so.
+package audit
+
+import (
+	_ "embed"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// Hook is the source of the sitecustomize.py moat installs.
+//
+//go:embed hook.py
+var Hook string
+
+// Paths inside the sandbox.
+const (
+	Dir  = "/.moat/py"    // read-only; first on PYTHONPATH
+	FIFO = "/.moat/audit" // the hook writes here; the init reads
+)
+
+// MaxLine bounds one line from the hook; longer lines are dropped.
+const MaxLine = 4096
+
+// kinds the hook may report; anything else is dropped.
+var kinds = map[string]bool{
+	"hello": true, "open": true, "write": true, "remove": true, "rmdir": true, "mkdir": true,
+	"chmod": true, "rename": true, "replace": true, "symlink": true, "link": true, "rmtree": true,
+	"exec": true, "connect": true, "dns": true, "http": true,
+	"native-load": true, "native-symbol": true, "native-import": true,
+}
+
+type line struct {
+	K      string `json:"k"`
+	PID    int    `json:"pid"`
+	Path   string `json:"path"`
+	Addr   string `json:"addr"`
+	Name   string `json:"name"`
+	Detail string `json:"detail"`
+	Data   string `json:"data"`
+}
+
+// Parse turns one line from the FIFO into an Event with Source "audit",
+// or reports false for anything malformed or unknown. TimeMS and Phase
+// are the caller's to set: the time in a line would be the program's
+// word, so there is none.
+func Parse(b []byte) (moat.Event, bool) {
+	if len(b) > MaxLine {
+		return moat.Event{}, false
+	}
+	var l line
+	if err := json.Unmarshal(b, &l); err != nil || !kinds[l.K] {
+		return moat.Event{}, false
+	}
+	if l.PID < 0 || l.PID > 1<<22 {
+		l.PID = 0
+	}
+	return moat.Event{
+		Source: "audit",
+		Kind:   l.K,
+		PID:    l.PID,
+		Path:   Clean(l.Path, 400),
+		Addr:   Clean(l.Addr, 300),
+		Name:   Clean(l.Name, 400),
+		Detail: Clean(l.Detail, 400),
+		Data:   Clean(l.Data, 1024),
+	}, true
+}
+
+// Clean makes s safe to store in an Event: valid UTF-8, every control
+// character (newlines too) escaped as \xNN, at most n bytes.
+func Clean(s string, n int) string {
+	var b strings.Builder
+	for i, r := range s {
+		if b.Len() >= n {
+			b.WriteString("…")
+			break
+		}
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			b.WriteString(`\x` + hex2(s[i]))
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f):
+			b.WriteString(`\x` + hex2(byte(r)))
+		case r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+			// line separators and bidi overrides: shown, not obeyed
+			b.WriteString(`\u` + strings.ToLower(hex4(r)))
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func hex2(c byte) string {
+	const h = "0123456789abcdef"
+	return string([]byte{h[c>>4], h[c&15]})
+}
+
+func hex4(r rune) string {
+	return hex2(byte(r>>8)) + hex2(byte(r))
+}

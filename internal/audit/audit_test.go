@@ -1,0 +1,82 @@
+package audit
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestParse(t *testing.T) {
+	cases := []struct {
+		in   string
+		ok   bool
+		kind string
+	}{
+		{`{"k":"open","pid":12,"path":"/home/sandbox/.aws/credentials"}`, true, "open"},
+		{`{"k":"connect","pid":3,"addr":"203.0.113.9:4444"}`, true, "connect"},
+		{`{"k":"finding","severity":"critical"}`, false, ""},
+		{`{"k":"honeytoken-planted","pid":1}`, false, ""},
+		{`{"k":"exec","pid":"x"}`, false, ""},
+		{`not json`, false, ""},
+		{`{"k":"exec","pid":5,"path":"/bin/sh\u001b[2J","detail":"a\nb"}`, true, "exec"},
+	}
+	for _, c := range cases {
+		ev, ok := Parse([]byte(c.in))
+		if ok != c.ok || ev.Kind != c.kind {
+			t.Errorf("%s: got %v %+v", c.in, ok, ev)
+		}
+		if ok && ev.Source != "audit" {
+			t.Errorf("%s: source %q", c.in, ev.Source)
+		}
+		if strings.ContainsAny(ev.Path+ev.Detail, "\x1b\n") {
+			t.Errorf("%s: control characters kept: %q %q", c.in, ev.Path, ev.Detail)
+		}
+	}
+	if _, ok := Parse([]byte(`{"k":"open","path":"` + strings.Repeat("a", MaxLine) + `"}`)); ok {
+		t.Error("overlong line accepted")
+	}
+}
+
+func TestClean(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":       "plain",
+		"a\x1b[31mb":  `a\x1b[31mb`,
+		"\xff":        `\xff`,
+		"x\u202ey":    `x\u202ey`,
+		"tab\tnl\n":   `tab\x09nl\x0a`,
+		"\u0085 c1":   `\x85 c1`,
+		"ünïcödé":     "ünïcödé",
+		"\uFFFD real": "\uFFFD real",
+	} {
+		if got := Clean(in, 100); got != want {
+			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := Clean(strings.Repeat("x", 50), 10); len(got) > 10+len("…") {
+		t.Errorf("not bounded: %q", got)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"k":"open","pid":12,"path":"/home/sandbox/.aws/credentials"}`))
+	f.Add([]byte(`{"k":"http","name":"http://x/","data":"\u0000\u009b"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ev, ok := Parse(b)
+		if !ok {
+			return
+		}
+		if ev.Source != "audit" || !kinds[ev.Kind] {
+			t.Fatalf("bad event %+v", ev)
+		}
+		for _, s := range []string{ev.Path, ev.Addr, ev.Name, ev.Detail, ev.Data} {
+			if !utf8.ValidString(s) || len(s) > 1100 {
+				t.Fatalf("unsafe field %q", s)
+			}
+			for _, r := range s {
+				if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+					t.Fatalf("control character in %q", s)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,177 @@
+# moat: Python audit hook (PEP 578), installed by moat before any code of
+# the program runs. It reports what the program does to the sandbox init
+# through the FIFO /.moat/audit. Every line is a claim by the program's own
+# process: moat labels these events "audit" and never lets them lower a
+# verdict. Native code (ctypes, extension modules) bypasses audit hooks;
+# moat's kernel-side events (seccomp) do not depend on this file.
+import os as _os
+import sys as _sys
+
+
+def _moat_install():
+    if not hasattr(_sys, "addaudithook"):
+        return
+    try:
+        fd = _os.open("/.moat/audit", _os.O_WRONLY | _os.O_NONBLOCK | _os.O_CLOEXEC)
+    except OSError:
+        return
+    import json
+
+    dumps = json.dumps
+    write = _os.write
+    getpid = _os.getpid
+    getcwd = _os.getcwd
+    fspath = _os.fspath
+    isinstance_ = isinstance
+    str_, bytes_, int_ = str, bytes, int
+    runtime = set()
+    for p in (_sys.base_prefix, _sys.prefix, _sys.base_exec_prefix, _sys.exec_prefix):
+        if p and p != "/":
+            runtime.add(p.rstrip("/") + "/")
+    base = tuple(sorted(runtime))
+    quiet = base + ("/proc/", "/dev/", "/sys/", "/usr/lib/", "/usr/share/", "/usr/local/lib/", "/.moat/")
+    wflags = _os.O_WRONLY | _os.O_RDWR | _os.O_CREAT | _os.O_TRUNC | _os.O_APPEND
+    seen = set()
+    state = {"busy": False}
+
+    def text(x, n=400):
+        if isinstance_(x, bytes_):
+            x = x.decode("utf-8", "replace")
+        elif not isinstance_(x, str_):
+            try:
+                x = fspath(x)
+                if isinstance_(x, bytes_):
+                    x = x.decode("utf-8", "replace")
+            except TypeError:
+                x = str_(x)
+        return x[:n]
+
+    def absolute(p):
+        p = text(p, 1024)
+        if p and not p.startswith("/"):
+            try:
+                p = getcwd().rstrip("/") + "/" + p
+            except OSError:
+                pass
+        return p[:400]
+
+    def emit(kind, once=None, **kw):
+        if once is not None:
+            if once in seen:
+                return
+            if len(seen) < 4096:
+                seen.add(once)
+        kw["k"] = kind
+        kw["pid"] = getpid()
+        line = dumps(kw, ensure_ascii=True, default=str_)
+        if len(line) > 3800:  # one atomic FIFO write (PIPE_BUF)
+            kw.pop("data", None)
+            kw["detail"] = text(kw.get("detail", ""), 200)
+            line = dumps(kw, ensure_ascii=True, default=str_)[:3800]
+        try:
+            write(fd, line.encode() + b"\n")
+        except OSError:
+            pass
+
+    def argv(a):
+        if isinstance_(a, (str_, bytes_)):
+            return text(a)
+        try:
+            return " ".join(text(x, 200) for x in list(a)[:16])[:400]
+        except TypeError:
+            return text(a)
+
+    def addr(a):
+        if isinstance_(a, tuple) and len(a) >= 2:
+            h = text(a[0], 255)
+            if ":" in h:
+                h = "[" + h + "]"
+            return {"addr": h + ":" + text(a[1], 8)}
+        return {"path": text(a)}
+
+    def hook(event, args):
+        if state["busy"]:
+            return
+        state["busy"] = True
+        try:
+            if event == "open":
+                path, mode, flags = args
+                if isinstance_(path, int_):
+                    return
+                w = (mode is not None and any(c in text(mode, 8) for c in "wax+")) or (
+                    mode is None and isinstance_(flags, int_) and flags & wflags)
+                p = absolute(path)
+                if not w and p.startswith(quiet):
+                    return
+                kind = "write" if w else "open"
+                emit(kind, once=(kind, p), path=p)
+            elif event in ("os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.rename", "os.replace", "os.symlink", "os.link", "shutil.rmtree"):
+                kind = event.split(".")[1]
+                if isinstance_(args[0], int_):
+                    return
+                kw = {"path": absolute(args[0])}
+                if kind in ("rename", "replace", "symlink", "link") and len(args) > 1:
+                    kw["detail"] = "to " + absolute(args[1])
+                if kind == "chmod" and len(args) > 1 and isinstance_(args[1], int_):
+                    kw["detail"] = "mode " + oct(args[1])
+                emit(kind, once=(kind, kw["path"], kw.get("detail")), **kw)
+            elif event == "subprocess.Popen":
+                exe, a = args[0], args[1]
+                first = a if isinstance_(a, (str_, bytes_)) else (list(a)[:1] or [""])[0]
+                emit("exec", path=text(exe if exe is not None else first), detail=argv(a))
+            elif event in ("os.exec", "os.posix_spawn", "os.spawn"):
+                if event == "os.spawn":
+                    args = args[1:]
+                emit("exec", path=text(args[0]), detail=argv(args[1]))
+            elif event == "os.system":
+                emit("exec", path="/bin/sh", detail="sh -c " + text(args[0]))
+            elif event in ("socket.connect", "socket.sendto"):
+                emit("connect", once=("connect", repr(args[1])[:300]), **addr(args[1]))
+            elif event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex", "socket.gethostbyaddr"):
+                emit("dns", once=("dns", text(args[0], 300)), name=text(args[0], 300))
+            elif event == "urllib.Request":
+                url, data, headers, method = args
+                kw = {"name": text(url), "detail": text(method or ("POST" if data is not None else "GET"), 16)}
+                if data is not None and isinstance_(data, (str_, bytes_)):
+                    kw["data"] = text(data, 1024)
+                emit("http", **kw)
+            elif event == "ctypes.dlopen":
+                emit("native-load", once=("dlopen", text(args[0])), path=text(args[0]))
+            elif event == "ctypes.dlsym":
+                emit("native-symbol", once=("dlsym", text(args[1], 200)), name=text(args[1], 200))
+        except Exception:
+            pass
+        finally:
+            state["busy"] = False
+
+    _sys.addaudithook(hook)
+    # Extension modules load without an audit event of their own.
+    try:
+        from importlib import machinery
+
+        orig = machinery.ExtensionFileLoader.create_module
+
+        def create_module(self, spec):
+            origin = text(getattr(spec, "origin", "") or "")
+            if not origin.startswith(base):
+                emit("native-import", once=("ext", origin), path=origin, name=text(spec.name, 200))
+            return orig(self, spec)
+
+        machinery.ExtensionFileLoader.create_module = create_module
+    except Exception:
+        pass
+    emit("hello", path=text(_sys.executable), detail=argv(_sys.argv))
+
+
+_moat_install()
+del _moat_install
+
+# Step aside: let a sitecustomize of the environment (a venv's) still run.
+_here = _os.path.dirname(_os.path.abspath(__file__))
+_sys.path[:] = [p for p in _sys.path if _os.path.abspath(p or ".") != _here]
+_self = _sys.modules.pop("sitecustomize", None)
+try:
+    import sitecustomize  # noqa: F401  (the environment's own, if any)
+except ImportError:
+    if _self is not None:
+        _sys.modules["sitecustomize"] = _self

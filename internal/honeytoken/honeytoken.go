@@ -1,0 +1,192 @@
+// Package honeytoken makes the fake secrets that moat plants in every
+// sandbox, and finds them again, raw or encoded, in what a run sends or
+// writes.
+//
+// Each run gets fresh random values: an AWS key pair in ~/.aws/credentials,
+// an SSH private key in ~/.ssh/id_rsa, a PyPI token in ~/.pypirc, a
+// password in ~/.netrc, and GITHUB_TOKEN and AWS_SECRET_ACCESS_KEY in the
+// environment. None of them is valid anywhere: they are bait. A program
+// that reads them is looking for credentials; a program whose traffic,
+// DNS names or output files contain one of them (as is, base64, hex,
+// base32, or split across DNS labels) is exfiltrating.
+//
+// Values use only letters and digits, so URL or form encoding leaves them
+// unchanged, and are long enough (16+ characters of randomness) that a
+// match is never a coincidence.
+package honeytoken
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
+
+// Token is one planted fake secret.
+type Token struct {
+	ID    string `json:"id"`             // e.g. "aws-secret-key"
+	Value string `json:"value"`          // the random part to look for
+	Path  string `json:"path,omitempty"` // file it is planted in, inside the sandbox
+	Env   string `json:"env,omitempty"`  // environment variable holding it
+}
+
+// Set is what one run plants.
+type Set struct {
+	Tokens []Token `json:"tokens"`
+	// Files maps a path inside the sandbox to its content.
+	Files map[string]string `json:"files"`
+	// Env holds KEY=VALUE pairs for the program's environment.
+	Env []string `json:"env"`
+}
+
+const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+func random(n int, alphabet string) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// New makes a fresh set for a sandbox whose home directory is home.
+func New(home string) *Set {
+	upper := "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	keyID := "AKIA" + random(16, upper)
+	secret := random(40, alnum)
+	ghToken := "ghp_" + random(36, alnum)
+	envSecret := random(40, alnum)
+	pypi := "pypi-" + random(48, alnum)
+	netrc := random(24, alnum)
+	sshBody := random(64, alnum)
+
+	var key strings.Builder
+	key.WriteString("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+	key.WriteString("b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAABlwAAAAdzc2gtcn\n")
+	key.WriteString(sshBody + "\n")
+	blob := make([]byte, 480)
+	_, _ = rand.Read(blob)
+	enc := base64.StdEncoding.EncodeToString(blob)
+	for len(enc) > 70 {
+		key.WriteString(enc[:70] + "\n")
+		enc = enc[70:]
+	}
+	key.WriteString(enc + "\n-----END OPENSSH PRIVATE KEY-----\n")
+
+	s := &Set{Files: map[string]string{}}
+	add := func(id, value, path, env string) {
+		s.Tokens = append(s.Tokens, Token{ID: id, Value: value, Path: path, Env: env})
+	}
+	aws := home + "/.aws/credentials"
+	s.Files[aws] = fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = us-east-1\n", keyID, secret)
+	add("aws-access-key-id", keyID, aws, "")
+	add("aws-secret-access-key", secret, aws, "")
+	ssh := home + "/.ssh/id_rsa"
+	s.Files[ssh] = key.String()
+	add("ssh-private-key", sshBody, ssh, "")
+	pypirc := home + "/.pypirc"
+	s.Files[pypirc] = fmt.Sprintf("[distutils]\nindex-servers =\n    pypi\n\n[pypi]\nusername = __token__\npassword = %s\n", pypi)
+	add("pypi-token", pypi, pypirc, "")
+	netrcPath := home + "/.netrc"
+	s.Files[netrcPath] = fmt.Sprintf("machine github.com\n  login deploy-bot\n  password %s\n", netrc)
+	add("netrc-password", netrc, netrcPath, "")
+	s.Env = []string{"GITHUB_TOKEN=" + ghToken, "AWS_SECRET_ACCESS_KEY=" + envSecret}
+	add("env-github-token", ghToken, "", "GITHUB_TOKEN")
+	add("env-aws-secret-access-key", envSecret, "", "AWS_SECRET_ACCESS_KEY")
+	return s
+}
+
+// Variant is one encoding of a token's value as it would appear in data.
+type Variant struct {
+	Encoding string
+	Needle   string
+	Fold     bool // compare case-insensitively
+}
+
+// minNeedle keeps partial encodings long enough to be unambiguous.
+const minNeedle = 16
+
+// Variants lists the encodings moat looks for. Encodings that work on
+// groups (base64 on 3 bytes, base32 on 5) depend on where the value sits
+// in the encoded data, so every alignment is listed, trimmed of the
+// groups that mix in unknown neighbouring bytes.
+func Variants(value string) []Variant {
+	v := []Variant{
+		{"raw", value, false},
+		{"hex", hex.EncodeToString([]byte(value)), true},
+	}
+	type enc struct {
+		name  string
+		group int // input bytes per output group
+		chars int // output chars per group
+		f     func([]byte) string
+		fold  bool
+	}
+	for _, e := range []enc{
+		{"base64", 3, 4, base64.StdEncoding.EncodeToString, false},
+		{"urlsafe-base64", 3, 4, base64.URLEncoding.EncodeToString, false},
+		{"base32", 5, 8, base32.StdEncoding.EncodeToString, true},
+	} {
+		for k := 0; k < e.group; k++ {
+			in := append(make([]byte, k), value...)
+			out := e.f(in)
+			start := 0
+			if k > 0 {
+				start = e.chars
+			}
+			end := len(out) - e.chars // the last group may mix in what follows
+			if end-start < minNeedle {
+				continue
+			}
+			n := out[start:end]
+			if e.name == "urlsafe-base64" && n == base64.StdEncoding.EncodeToString(in)[start:end] {
+				continue // same as standard base64 for this value
+			}
+			v = append(v, Variant{fmt.Sprintf("%s", e.name), n, e.fold})
+		}
+	}
+	return v
+}
+
+// Find reports the first encoding of value found in data. Names in DNS
+// are handled by FindInName.
+func Find(data, value string) (encoding string, ok bool) {
+	if value == "" {
+		return "", false
+	}
+	var lower string
+	for _, v := range Variants(value) {
+		if v.Fold {
+			if lower == "" {
+				lower = strings.ToLower(data)
+			}
+			if strings.Contains(lower, strings.ToLower(v.Needle)) {
+				return v.Encoding, true
+			}
+		} else if strings.Contains(data, v.Needle) {
+			return v.Encoding, true
+		}
+	}
+	return "", false
+}
+
+// FindInName looks for value in a DNS name, also split across labels and
+// case-folded (resolvers may change case).
+func FindInName(name, value string) (encoding string, ok bool) {
+	if enc, ok := Find(name, value); ok {
+		return enc, true
+	}
+	joined := strings.ToLower(strings.ReplaceAll(name, ".", ""))
+	if strings.Contains(joined, strings.ToLower(value)) {
+		return "split across DNS labels", true
+	}
+	for _, v := range Variants(value) {
+		if strings.Contains(joined, strings.ToLower(v.Needle)) {
+			return v.Encoding + " split across DNS labels", true
+		}
+	}
+	return "", false
+}

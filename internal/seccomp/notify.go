@@ -1,0 +1,181 @@
+//go:build linux && (amd64 || arm64)
+
+package seccomp
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"unsafe"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// Watched are the syscalls the notify filter reports and lets continue:
+// every program start and every connection attempt, whatever code makes
+// them (Python, ctypes, a compiled binary).
+var Watched = map[uint32]string{
+	unix.SYS_EXECVE:   "execve",
+	unix.SYS_EXECVEAT: "execveat",
+	unix.SYS_CONNECT:  "connect",
+}
+
+const retNotify = unix.SECCOMP_RET_USER_NOTIF
+
+// NotifyProgram returns the filter that [InstallNotify] installs: the same
+// checks as [Program], except that every denial becomes a user
+// notification (the supervisor answers it with the rule's errno, see
+// [DenyErrno]) and that the [Watched] syscalls also notify (the supervisor
+// lets them continue). The deny list and its argument checks are shared
+// with Program; only the return actions differ.
+func NotifyProgram() ([]bpf.RawInstruction, error) {
+	src, err := source()
+	if err != nil {
+		return nil, err
+	}
+	var out []bpf.Instruction
+	inserted := false
+	const notify = label("notify")
+	for _, in := range src {
+		if rc, ok := in.(bpf.RetConstant); ok {
+			if !inserted && rc.Val == retAllow {
+				// The default allow right after the jeq chain: A still
+				// holds the syscall number.
+				for _, nr := range sortedWatched() {
+					out = append(out, jumpIf{cond: bpf.JumpEqual, val: nr, t: notify})
+				}
+				inserted = true
+			}
+			if rc.Val&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_ERRNO {
+				in = bpf.RetConstant{Val: retNotify}
+			}
+		}
+		out = append(out, in)
+	}
+	if !inserted {
+		return nil, errors.New("seccomp: notify: no default allow in the program")
+	}
+	out = append(out, notify, bpf.RetConstant{Val: retNotify})
+	insts, err := link(out)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: link: %w", err)
+	}
+	raw, err := bpf.Assemble(insts)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: assemble: %w", err)
+	}
+	return raw, nil
+}
+
+func sortedWatched() []uint32 {
+	return []uint32{unix.SYS_EXECVE, unix.SYS_EXECVEAT, unix.SYS_CONNECT}
+}
+
+// DenyErrno returns the errno the deny list gives syscall nr, and its name;
+// ok is false for a syscall the deny list does not name.
+func DenyErrno(nr uint32) (errno unix.Errno, name string, ok bool) {
+	rules, nrs, err := activeRules()
+	if err != nil {
+		return 0, "", false
+	}
+	for i, r := range rules {
+		if nrs[i] == nr {
+			return r.errno, r.name, true
+		}
+	}
+	return 0, "", false
+}
+
+// InstallNotify is [Install] with [NotifyProgram]: it sets no_new_privs
+// and installs the filter on every thread (TSYNC, with TSYNC_ESRCH so that
+// the return value can be the listener), and returns the listener
+// descriptor. Every notification must be answered with [Respond], or the
+// calling thread waits; the caller must therefore serve the listener from
+// a thread that never makes a notifying syscall itself. The caller's own
+// threads are filtered too: a process that installs this and then forks
+// and execs (as the sandbox init does) needs the listener served before.
+//
+// Needs Linux 5.7 (TSYNC_ESRCH; FLAG_CONTINUE is 5.5). On an older kernel
+// it fails and installs nothing; the caller may then fall back to Install.
+func InstallNotify() (listener int, rules int, err error) {
+	raw, err := NotifyProgram()
+	if err != nil {
+		return -1, 0, err
+	}
+	filter := make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := setNoNewPrivs(); err != nil {
+		return -1, 0, fmt.Errorf("seccomp: set no_new_privs: %w", err)
+	}
+	fd, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+		unix.SECCOMP_FILTER_FLAG_TSYNC|unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH|unix.SECCOMP_FILTER_FLAG_NEW_LISTENER,
+		uintptr(unsafe.Pointer(&prog)))
+	runtime.KeepAlive(filter)
+	if errno != 0 {
+		return -1, 0, fmt.Errorf("seccomp: install notify filter on all threads: %w", errno)
+	}
+	unix.CloseOnExec(int(fd))
+	return int(fd), len(Denied()), nil
+}
+
+// Notif is struct seccomp_notif: one syscall waiting for an answer.
+type Notif struct {
+	ID    uint64
+	PID   uint32 // thread id, in the supervisor's pid namespace
+	Flags uint32
+	Nr    int32
+	Arch  uint32
+	IP    uint64
+	Args  [6]uint64
+}
+
+type notifResp struct {
+	ID    uint64
+	Val   int64
+	Error int32
+	Flags uint32
+}
+
+// Receive waits for the next notification. It returns ENOENT when the
+// caller died before it could be read (retry), and EBADF/ENOTTY etc. when
+// the listener is gone.
+func Receive(listener int) (Notif, error) {
+	var n Notif // the kernel wants it zeroed
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(listener), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&n)))
+	if errno != 0 {
+		return Notif{}, errno
+	}
+	return n, nil
+}
+
+// Respond answers notification id: errno if non-zero, else let the
+// syscall continue as if there were no filter (SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+// the kernel then runs it with the caller's own memory, so anything read
+// from that memory before is evidence, not a decision: see the package doc).
+func Respond(listener int, id uint64, errno unix.Errno) error {
+	r := notifResp{ID: id}
+	if errno != 0 {
+		r.Error = -int32(errno)
+	} else {
+		r.Flags = unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE
+	}
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(listener), unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(&r)))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// IDValid reports whether notification id is still pending: after reading
+// the caller's memory through /proc/PID/mem, it confirms that PID was
+// still that caller (and not a reused pid) while it was read.
+func IDValid(listener int, id uint64) bool {
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(listener), unix.SECCOMP_IOCTL_NOTIF_ID_VALID, uintptr(unsafe.Pointer(&id)))
+	return e == 0
+}

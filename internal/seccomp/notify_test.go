@@ -1,0 +1,92 @@
+//go:build linux && (amd64 || arm64)
+
+package seccomp
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestNotifyGolden pins the notify program as TestGolden pins Program.
+func TestNotifyGolden(t *testing.T) {
+	raw, err := NotifyProgram()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.ReplaceAll(render(raw), "unknown action 0x7fc00000", "USER_NOTIF")
+	path := filepath.Join("testdata", "notify_"+runtime.GOARCH+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if os.IsNotExist(err) && runtime.GOARCH != "amd64" {
+		t.Skipf("no %s; create it on this architecture with go test -update", path)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("program differs from %s (run go test -update after review):\n%s", path, lineDiff(string(want), got))
+	}
+}
+
+// TestNotifyDecisions: every decision of Program is kept, with each errno
+// turned into a notification whose answer DenyErrno gives back; the
+// watched syscalls notify; everything else is allowed as before.
+func TestNotifyDecisions(t *testing.T) {
+	plain, err := Program()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := NotifyProgram()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv, nv := vm(t, plain), vm(t, raw)
+	probe := func(arch, nr uint32, args ...uint64) (uint32, uint32) {
+		a, err := pv.Run(seccompData(arch, nr, args...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := nv.Run(seccompData(arch, nr, args...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return uint32(a), uint32(b)
+	}
+	for nr := uint32(0); nr < 500; nr++ {
+		for _, args := range [][]uint64{nil, {unix.CLONE_NEWUSER, unix.TIOCSTI}, {0xffffffff}, {0x40}} {
+			p, n := probe(auditArch, nr, args...)
+			_, isWatched := Watched[nr]
+			switch {
+			case p&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_ERRNO:
+				errno, _, ok := DenyErrno(nr)
+				if n != retNotify || !ok || uint32(errno) != p&unix.SECCOMP_RET_DATA {
+					t.Errorf("nr %d args %x: plain %s, notify %s, DenyErrno %v %v", nr, args, action(p), action(n), errno, ok)
+				}
+			case isWatched:
+				if p != retAllow || n != retNotify {
+					t.Errorf("watched nr %d: plain %s, notify %s", nr, action(p), action(n))
+				}
+			default:
+				if p != n {
+					t.Errorf("nr %d args %x: plain %s, notify %s", nr, args, action(p), action(n))
+				}
+			}
+		}
+	}
+	if p, n := probe(unix.AUDIT_ARCH_I386, unix.SYS_EXECVE); p != retKill || n != retKill {
+		t.Errorf("foreign arch: %s %s", action(p), action(n))
+	}
+	if _, ok := Watched[unix.SYS_EXECVE]; !ok {
+		t.Error("execve not watched")
+	}
+}

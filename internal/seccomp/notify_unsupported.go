@@ -1,0 +1,11 @@
+//go:build !linux || !(amd64 || arm64)
+
+package seccomp
+
+import "golang.org/x/net/bpf"
+
+// NotifyProgram reports errors.ErrUnsupported on this platform.
+func NotifyProgram() ([]bpf.RawInstruction, error) { return nil, errPlatform }
+
+// InstallNotify reports errors.ErrUnsupported on this platform.
+func InstallNotify() (listener int, rules int, err error) { return -1, 0, errPlatform }
