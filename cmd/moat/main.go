@@ -45,7 +45,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(runCmd(), backendsCmd(), versionCmd(), gcCmd())
+	root.AddCommand(runCmd(), backendsCmd(), versionCmd(), gcCmd(), testCmd())
 	err := root.Execute()
 	var ee exitError
 	switch {

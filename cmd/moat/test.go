@@ -1,0 +1,248 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/termsafe"
+	"github.com/moat-sandbox/moat/pkgtest"
+)
+
+type testFlags struct {
+	isolation, memory, disk, outputLimit, python string
+	wheelhouse, index, phases, command, out      string
+	timeoutInstall, timeoutImport, timeoutTest   string
+	pids                                         int
+	cpus                                         float64
+	asJSON, allowDegraded, requirements, quiet   bool
+}
+
+func testCmd() *cobra.Command {
+	f := &testFlags{}
+	c := &cobra.Command{
+		Use:   "test [flags] TARGET",
+		Short: "Install, import and test an untrusted Python package, each phase in its own sandbox",
+		Long: `Test a Python package you do not trust: make a venv, pip install the
+package, import its top-level modules and run its tests (pytest, or
+--command), each phase in a fresh sandbox with its own limits and timeout,
+and no network (the install phase may reach the --index host alone).
+
+TARGET is a project directory (pyproject.toml or setup.py), an sdist
+(.tar.gz), a wheel (.whl) or a requirements file (requirements*.txt, or
+any name with --requirements). Archives are validated before anything
+runs. Exit status: 0 every phase passed, 1 a phase failed, 124 a phase
+timed out, 125 moat failed (bad input included), 130 interrupted.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error { return doTest(c, f, args[0]) },
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.isolation, "isolation", "auto", "backend: auto or a name from `moat backends`")
+	fl.StringVar(&f.wheelhouse, "wheelhouse", "", "directory of wheels/sdists for an offline install (pip --no-index --find-links)")
+	fl.StringVar(&f.index, "index", "", "package index URL; the install phase alone may reach its host:port")
+	fl.StringVar(&f.phases, "phases", "install,import,test", "phases to run (the venv is always made first)")
+	fl.StringVar(&f.command, "command", "", "shell command replacing pytest in the test phase (venv first on PATH; $MOAT_JUNIT for JUnit XML)")
+	fl.StringVar(&f.timeoutInstall, "timeout-install", pkgtest.DefaultTimeouts[pkgtest.PhaseInstall].String(), "wall clock of the install phase")
+	fl.StringVar(&f.timeoutImport, "timeout-import", pkgtest.DefaultTimeouts[pkgtest.PhaseImport].String(), "wall clock of the import phase")
+	fl.StringVar(&f.timeoutTest, "timeout-test", pkgtest.DefaultTimeouts[pkgtest.PhaseTest].String(), "wall clock of the test phase")
+	fl.StringVar(&f.memory, "memory", "512MiB", "memory limit of each phase")
+	fl.IntVar(&f.pids, "pids", moat.DefaultPids, "process limit of each phase")
+	fl.Float64Var(&f.cpus, "cpus", 0, "CPU limit of each phase in cores (0: no limit)")
+	fl.StringVar(&f.disk, "disk", "1GiB", "writable space of each phase (the venv included)")
+	fl.StringVar(&f.outputLimit, "output-limit", "16MiB", "stdout and stderr of each phase, each")
+	fl.StringVar(&f.python, "python", "", "host base interpreter (default /usr/bin/python3, whose dist-packages has pytest)")
+	fl.StringVar(&f.out, "out", "", "empty or new directory for report.json, logs/, junit.xml and work/")
+	fl.BoolVar(&f.requirements, "requirements", false, "TARGET is a requirements file whatever its name")
+	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
+	fl.BoolVar(&f.quiet, "quiet", false, "no progress lines on stderr")
+	fl.BoolVar(&f.allowDegraded, "allow-degraded", false, "run even if a protection layer cannot be had")
+	return c
+}
+
+// testConfig turns the flags into a pkgtest.Config; every error is the
+// user's (exit 125).
+func testConfig(f *testFlags, target string) (pkgtest.Config, error) {
+	cfg := pkgtest.Config{Wheelhouse: f.wheelhouse, Index: f.index, Command: f.command, Out: f.out,
+		Python: f.python, AllowDegraded: f.allowDegraded, Timeouts: map[string]time.Duration{}}
+	var err error
+	if cfg.Phases, err = pkgtest.ParsePhases(f.phases); err != nil {
+		return cfg, err
+	}
+	for _, t := range []struct{ phase, flag, v string }{
+		{pkgtest.PhaseInstall, "timeout-install", f.timeoutInstall},
+		{pkgtest.PhaseImport, "timeout-import", f.timeoutImport},
+		{pkgtest.PhaseTest, "timeout-test", f.timeoutTest}} {
+		d, err := time.ParseDuration(t.v)
+		if err != nil || d <= 0 {
+			return cfg, fmt.Errorf("--%s: invalid duration %q (use e.g. 30s, 5m)", t.flag, t.v)
+		}
+		cfg.Timeouts[t.phase] = d
+	}
+	for _, sz := range []struct {
+		flag, v string
+		dst     *int64
+	}{{"memory", f.memory, &cfg.Limits.Memory}, {"disk", f.disk, &cfg.Limits.Disk}, {"output-limit", f.outputLimit, &cfg.Limits.OutputLimit}} {
+		if *sz.dst, err = parseSize(sz.v); err != nil {
+			return cfg, fmt.Errorf("--%s: %w", sz.flag, err)
+		}
+		if *sz.dst == 0 {
+			return cfg, fmt.Errorf("--%s: must be more than 0", sz.flag)
+		}
+	}
+	if f.pids <= 0 {
+		return cfg, errors.New("--pids: must be more than 0")
+	}
+	if f.cpus < 0 {
+		return cfg, errors.New("--cpus: must not be negative")
+	}
+	cfg.Limits.Pids, cfg.Limits.CPUs = f.pids, f.cpus
+	if f.python != "" {
+		if _, err := os.Stat(f.python); err != nil {
+			return cfg, fmt.Errorf("--python %s: no such interpreter", f.python)
+		}
+	}
+	if f.index != "" {
+		if _, err := pkgtest.IndexEndpoint(f.index); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.Target, err = pkgtest.DetectTarget(target, f.requirements); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func doTest(c *cobra.Command, f *testFlags, target string) error {
+	cfg, err := testConfig(f, target)
+	if err != nil {
+		return testFailure(f.asJSON, nil, err)
+	}
+	ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	name, b, err := pickBackend(ctx, f.isolation)
+	if err != nil {
+		return testFailure(f.asJSON, nil, err)
+	}
+	cfg.Backend, cfg.Isolation = b, name
+	if !f.quiet {
+		start := time.Now()
+		cfg.Progress = func(phase string, pr *pkgtest.PhaseResult) {
+			if pr == nil {
+				start = time.Now()
+				fmt.Fprintf(os.Stderr, "moat: %s ...\n", phase)
+				return
+			}
+			fmt.Fprintf(os.Stderr, "moat: %s %s (%s)\n", phase, pr.Status, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	rep, err := pkgtest.Run(ctx, cfg)
+	if err != nil {
+		return testFailure(f.asJSON, rep, err)
+	}
+	if f.asJSON {
+		if err := printTestJSON(rep); err != nil {
+			return err
+		}
+	} else {
+		printTestSummary(rep)
+	}
+	return exitError{rep.ExitStatus()}
+}
+
+// testFailure reports moat's failure as one line (after the report, which
+// keeps the phases that ran) and exits 125.
+func testFailure(asJSON bool, rep *pkgtest.Report, err error) error {
+	if asJSON {
+		if rep == nil {
+			rep = &pkgtest.Report{Phases: []*pkgtest.PhaseResult{}}
+		}
+		rep.Status = pkgtest.StatusError
+		_ = printTestJSON(rep)
+	} else if rep != nil && len(rep.Phases) > 0 && rep.Phases[0].Status != pkgtest.StatusSkipped {
+		printTestSummary(rep)
+	}
+	fmt.Fprintln(os.Stderr, "moat: "+termsafe.String(oneLine(err.Error())))
+	return exitError{exitFailure}
+}
+
+func printTestJSON(rep *pkgtest.Report) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+// printTestSummary prints a few lines per phase; a phase that did not pass
+// shows the end of its output. Everything from the sandbox is escaped.
+func printTestSummary(rep *pkgtest.Report) {
+	w := os.Stdout
+	fmt.Fprintf(w, "%s %s (%s, %s)\n", termsafe.String(rep.Target), strings.ToUpper(rep.Status), rep.Kind, rep.Isolation)
+	for _, pr := range rep.Phases {
+		line := fmt.Sprintf("  %-8s %-8s", pr.Name, pr.Status)
+		if pr.Status != pkgtest.StatusSkipped {
+			line += fmt.Sprintf(" %6dms  exit %d", pr.DurationMS, pr.ExitCode)
+			if pr.MoatStatus != "" && pr.MoatStatus != moat.StatusExited {
+				line += " (" + string(pr.MoatStatus) + ")"
+			}
+		}
+		if pr.Network != "none" && pr.Status != pkgtest.StatusSkipped {
+			line += "  network " + pr.Network
+		}
+		if pr.Note != "" {
+			line += "  " + pr.Note
+		}
+		if pr.Error != "" {
+			line += "  " + pr.Error
+		}
+		fmt.Fprintln(w, termsafe.String(line))
+	}
+	if t := rep.Tests; t != nil {
+		fmt.Fprintf(w, "tests: %d passed, %d failed, %d errors, %d skipped\n", t.Passed, t.Failed, t.Errors, t.Skipped)
+		for _, n := range t.Failures {
+			fmt.Fprintln(w, "  FAILED "+termsafe.String(n))
+		}
+		if t.FailuresTruncated {
+			fmt.Fprintln(w, "  ... more failures not listed")
+		}
+	}
+	for _, pr := range rep.Phases {
+		if pr.Status == pkgtest.StatusPassed || pr.Status == pkgtest.StatusSkipped {
+			continue
+		}
+		for _, s := range []struct{ name, text string }{{"stdout", pr.Stdout}, {"stderr", pr.Stderr}} {
+			if tail := lastLines(s.text, 15); tail != "" {
+				fmt.Fprintf(w, "--- %s %s (last lines) ---\n%s\n", pr.Name, s.name, termsafe.String(tail))
+			}
+		}
+	}
+	if rep.Out != nil {
+		fmt.Fprintf(w, "out: %s (%d files, %d bytes)\n", termsafe.String(rep.Out.Dir), rep.Out.Files, rep.Out.Bytes)
+		for _, s := range rep.Out.Skipped {
+			fmt.Fprintln(w, "  skipped "+termsafe.String(s))
+		}
+	}
+}
+
+func lastLines(s string, n int) string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	for i, l := range lines {
+		if len(l) > 400 {
+			lines[i] = l[:400] + "..."
+		}
+	}
+	return strings.Join(lines, "\n")
+}

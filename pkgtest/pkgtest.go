@@ -1,0 +1,605 @@
+// Package pkgtest tests an untrusted Python package in phases, each in a
+// fresh sandbox: the library behind `moat test`.
+//
+// A test is a sequence of sandbox runs, one per phase, on any
+// [moat.Backend]:
+//
+//	venv     make /work/.venv with the base interpreter (--system-site-packages,
+//	         so the distribution's pytest, pip, setuptools and wheel are
+//	         there offline); unpack an sdist into /work/src for its tests
+//	install  pip install the target into the venv; build hooks (setup.py,
+//	         PEP 517 backends) run here, as untrusted code
+//	import   import every top-level module of what install asked for
+//	test     pytest with --junitxml, or a command of the user's
+//
+// Each phase has its own limits, timeout and network (none; only install
+// may reach the --index host:port) and its own [PhaseResult]. /work, with
+// the venv inside, is carried from one phase to the next through private
+// staging directories on the host: the phase's Spec.OutDir (symlinks kept,
+// Spec.OutLinks) becomes the next phase's Spec.Workspace. Nothing in a
+// staging directory is ever followed or executed on the host; moat only
+// reads the JUnit report from it, with O_NOFOLLOW and a size cap.
+//
+// A phase that does not pass stops the later ones, which are "skipped".
+//
+// Archives (an sdist, a wheel, the wheelhouse's files) are validated on the
+// host by internal/archive before any sandbox starts, and given to the
+// sandbox as they are: pip opens them inside.
+package pkgtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/treecopy"
+)
+
+// Phase names, in the order they run.
+const (
+	PhaseVenv    = "venv"
+	PhaseInstall = "install"
+	PhaseImport  = "import"
+	PhaseTest    = "test"
+)
+
+// Phases that --phases can select; venv always runs first.
+var Selectable = []string{PhaseInstall, PhaseImport, PhaseTest}
+
+// Phase statuses.
+const (
+	StatusPassed   = "passed"
+	StatusFailed   = "failed"   // the program failed, or hit a memory, process or output limit
+	StatusError    = "error"    // the sandbox failed (moat's side)
+	StatusTimeout  = "timeout"  // the phase's wall clock ran out
+	StatusCanceled = "canceled" // moat was interrupted
+	StatusSkipped  = "skipped"  // not selected, or an earlier phase did not pass
+)
+
+// Default timeouts per phase.
+var DefaultTimeouts = map[string]time.Duration{
+	PhaseVenv:    2 * time.Minute,
+	PhaseInstall: 10 * time.Minute,
+	PhaseImport:  2 * time.Minute,
+	PhaseTest:    10 * time.Minute,
+}
+
+// Config is one `moat test`.
+type Config struct {
+	Target    Target
+	Backend   moat.Backend
+	Isolation string // the backend's name, for the report
+	// Python is the host's base interpreter; empty means /usr/bin/python3
+	// when it exists (Debian's, whose dist-packages hold pytest), else
+	// python3 on PATH.
+	Python string
+	// Phases selects among install, import and test; nil means all.
+	Phases []string
+	// Wheelhouse is a host directory of dependencies: pip --no-index
+	// --find-links. Index is a package index URL that the install phase
+	// alone may reach. Neither: pip --no-index, nothing can be fetched.
+	Wheelhouse string
+	Index      string
+	// Command replaces pytest in the test phase; it runs in a shell with
+	// the venv's bin first on PATH, in the project's directory, and may
+	// write JUnit XML to $MOAT_JUNIT.
+	Command string
+	// Timeouts per phase name; zero entries take DefaultTimeouts.
+	Timeouts map[string]time.Duration
+	// Limits of every phase (the Timeout field is ignored).
+	Limits        moat.Limits
+	AllowDegraded bool
+	// Out, if set, is an empty or new directory that receives the report,
+	// each phase's logs, the JUnit XML and the final /work (without the
+	// venv and the wheelhouse), never following links, with size caps.
+	Out string
+	// Progress, if set, is called as each phase starts and ends.
+	Progress func(phase string, done *PhaseResult)
+}
+
+// PhaseResult is one phase. Stdout and Stderr came from the sandbox and
+// are untrusted.
+type PhaseResult struct {
+	Name            string      `json:"name"`
+	Status          string      `json:"status"`
+	MoatStatus      moat.Status `json:"moat_status,omitempty"`
+	ExitCode        int         `json:"exit_code"`
+	DurationMS      int64       `json:"duration_ms"`
+	Stdout          string      `json:"stdout"`
+	Stderr          string      `json:"stderr"`
+	StdoutTruncated bool        `json:"stdout_truncated,omitempty"`
+	StderrTruncated bool        `json:"stderr_truncated,omitempty"`
+	Network         string      `json:"network"`
+	TimeoutMS       int64       `json:"timeout_ms,omitempty"`
+	MaxRSSBytes     int64       `json:"max_rss_bytes,omitempty"`
+	Degraded        []string    `json:"degraded,omitempty"`
+	// Note explains a status (why skipped, what pytest said); Error a
+	// failure of the sandbox.
+	Note  string `json:"note,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// Report is the whole test.
+type Report struct {
+	Target    string         `json:"target"`
+	Kind      Kind           `json:"kind"`
+	Isolation string         `json:"isolation"`
+	Phases    []*PhaseResult `json:"phases"`
+	// Tests is the pytest outcome from the JUnit XML; nil when there is
+	// none (test phase skipped, or a --command that wrote none).
+	Tests  *Tests          `json:"tests"`
+	Status string          `json:"status"`
+	Out    *moat.OutReport `json:"out,omitempty"`
+}
+
+// ExitStatus maps the report to the exit status of `moat test`: 0 all
+// phases passed; 1 a phase failed; 124 a phase timed out; 125 moat failed;
+// 130 interrupted.
+func (r *Report) ExitStatus() int {
+	switch r.Status {
+	case StatusPassed:
+		return 0
+	case StatusFailed:
+		return 1
+	case StatusTimeout:
+		return 124
+	case StatusCanceled:
+		return 130
+	}
+	return 125
+}
+
+// ParsePhases reads "install,import,test" (any subset, any order).
+func ParsePhases(s string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		ok := false
+		for _, k := range Selectable {
+			ok = ok || k == p
+		}
+		if !ok {
+			return nil, fmt.Errorf("--phases: unknown phase %q (want some of %s): %w", p, strings.Join(Selectable, ","), ErrUsage)
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--phases: no phase given (want some of %s): %w", strings.Join(Selectable, ","), ErrUsage)
+	}
+	return out, nil
+}
+
+// IndexEndpoint is the HOST:PORT of an index URL, for the install phase's
+// network allowance.
+func IndexEndpoint(index string) (string, error) {
+	u, err := url.Parse(index)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return "", fmt.Errorf("--index %q: want an http or https URL: %w", index, ErrUsage)
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return net.JoinHostPort(u.Hostname(), port), nil
+}
+
+// DefaultPython is the base interpreter `moat test` uses by default.
+func DefaultPython() string {
+	if fi, err := os.Stat("/usr/bin/python3"); err == nil && !fi.IsDir() {
+		return "/usr/bin/python3"
+	}
+	return ""
+}
+
+// Run runs the phases. The report holds every phase, also when err is
+// not nil (err is moat's failure: a bad config, a sandbox that could not
+// run); a program's failure is a phase status, never an error.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	rep := &Report{Target: cfg.Target.Path, Kind: cfg.Target.Kind, Isolation: cfg.Isolation, Status: StatusError}
+	selected := map[string]bool{}
+	if cfg.Phases == nil {
+		cfg.Phases = Selectable
+	}
+	for _, p := range cfg.Phases {
+		selected[p] = true
+	}
+	order := []string{PhaseVenv, PhaseInstall, PhaseImport, PhaseTest}
+	for _, name := range order {
+		rep.Phases = append(rep.Phases, &PhaseResult{Name: name, Status: StatusSkipped, Network: "none", Note: "not selected"})
+	}
+	rep.Phases[0].Note = ""
+	if cfg.Backend == nil {
+		return rep, errors.New("no backend")
+	}
+	if cfg.Python == "" {
+		cfg.Python = DefaultPython()
+	}
+	var installNet moat.Network
+	if cfg.Index != "" {
+		ep, err := IndexEndpoint(cfg.Index)
+		if err != nil {
+			return rep, err
+		}
+		installNet = moat.NetworkAllow(ep)
+	}
+	if cfg.Wheelhouse != "" {
+		if err := checkWheelhouse(cfg.Wheelhouse); err != nil {
+			return rep, err
+		}
+	}
+	if cfg.Command != "" && strings.ContainsRune(cfg.Command, 0) {
+		return rep, fmt.Errorf("--command: contains a NUL byte: %w", ErrUsage)
+	}
+	if cfg.Out != "" {
+		if err := prepareOut(cfg.Out); err != nil {
+			return rep, err
+		}
+	}
+
+	tmp, err := os.MkdirTemp("", "moat-test-")
+	if err != nil {
+		return rep, fmt.Errorf("staging: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	stage := filepath.Join(tmp, "stage0")
+	if err := seed(stage, cfg); err != nil {
+		return rep, err
+	}
+
+	var runErr error
+	stopped := ""
+	for i, name := range order {
+		pr := rep.Phases[i]
+		if name != PhaseVenv && !selected[name] {
+			continue
+		}
+		if stopped != "" {
+			pr.Note = "an earlier phase (" + stopped + ") did not pass"
+			continue
+		}
+		if ctx.Err() != nil {
+			pr.Status, pr.Note = StatusCanceled, "interrupted before it started"
+			stopped = name
+			continue
+		}
+		pr.Note = ""
+		next := filepath.Join(tmp, fmt.Sprintf("stage%d", i+1))
+		spec := cfg.spec(name, stage, next)
+		if name == PhaseInstall {
+			spec.Network = installNet
+		}
+		pr.Network = "none"
+		if spec.Network != moat.NetworkNone {
+			pr.Network = string(spec.Network)
+		}
+		pr.TimeoutMS = spec.Limits.Timeout.Milliseconds()
+		if cfg.Progress != nil {
+			cfg.Progress(name, nil)
+		}
+		res, err := cfg.Backend.Run(ctx, spec)
+		fill(pr, res, err)
+		if err != nil && runErr == nil {
+			runErr = fmt.Errorf("%s phase: %w", name, err)
+		}
+		if name == PhaseTest {
+			cfg.readTests(rep, pr, next)
+		}
+		if cfg.Progress != nil {
+			cfg.Progress(name, pr)
+		}
+		if fi, err := os.Lstat(next); err == nil && fi.IsDir() {
+			_ = os.RemoveAll(stage)
+			stage = next // the next phase starts from what this one left
+		}
+		if pr.Status != StatusPassed {
+			stopped = name
+		}
+	}
+	rep.Status = StatusPassed
+	for _, pr := range rep.Phases {
+		if pr.Status != StatusPassed && pr.Status != StatusSkipped {
+			rep.Status = pr.Status
+			break
+		}
+	}
+	if cfg.Out != "" {
+		out, err := collectOut(cfg.Out, stage, tmp, rep)
+		rep.Out = out
+		if err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	if runErr != nil {
+		rep.Status = StatusError
+	}
+	return rep, runErr
+}
+
+// seed builds the first working directory: the target, the wheelhouse.
+func seed(stage string, cfg Config) error {
+	if err := os.MkdirAll(filepath.Join(stage, "src"), 0o755); err != nil {
+		return fmt.Errorf("staging: %w", err)
+	}
+	t := cfg.Target
+	switch t.Kind {
+	case KindProject:
+		// The project keeps its links (as links: nothing follows them).
+		if err := copyTree(t.Path, filepath.Join(stage, "src"), true); err != nil {
+			return fmt.Errorf("project %s: %w: %w", t.Path, err, ErrUsage)
+		}
+	case KindSdist, KindWheel:
+		if err := copyFile(t.Path, filepath.Join(stage, "dist", filepath.Base(t.Path))); err != nil {
+			return err
+		}
+	case KindRequirements:
+		if err := copyFile(t.Path, filepath.Join(stage, "src", filepath.Base(t.Path))); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("target kind %q: %w", t.Kind, ErrUsage)
+	}
+	if cfg.Wheelhouse != "" {
+		if err := copyTree(cfg.Wheelhouse, filepath.Join(stage, "wheelhouse"), false); err != nil {
+			return fmt.Errorf("--wheelhouse: %w: %w", err, ErrUsage)
+		}
+	}
+	return nil
+}
+
+// spec is the sandbox run of one phase, from the stage directory in to
+// the next one out.
+func (cfg Config) spec(phase, in, out string) *moat.Spec {
+	lim := cfg.Limits
+	lim.Timeout = cfg.Timeouts[phase]
+	if lim.Timeout <= 0 {
+		lim.Timeout = DefaultTimeouts[phase]
+	}
+	s := &moat.Spec{
+		Python: cfg.Python, Workspace: in, OutDir: out, OutLinks: true,
+		Limits: lim, AllowDegraded: cfg.AllowDegraded,
+		Env: []string{
+			"PATH=/work/.venv/bin:/usr/local/bin:/usr/bin:/bin",
+			"VIRTUAL_ENV=" + venvDir,
+			"MOAT_PHASE=" + phase,
+			"MOAT_JUNIT=" + junitPath,
+			"PIP_NO_INPUT=1", "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_CACHE_DIR=1",
+		},
+	}
+	run := func(cwd string, argv ...string) {
+		s.Args = append([]string{"-I", "-S", "-c", trampoline, cwd}, argv...)
+	}
+	projDir := srcDir
+	if cfg.Target.Kind == KindSdist {
+		projDir = srcDir + "/" + cfg.Target.Root
+	}
+	switch phase {
+	case PhaseVenv:
+		sdist := ""
+		if cfg.Target.Kind == KindSdist {
+			sdist = distDir + "/" + filepath.Base(cfg.Target.Path)
+		}
+		s.Args = []string{"-I", "-c", venvCode, sdist}
+	case PhaseInstall:
+		argv := []string{venvPython, "-m", "pip", "install", "--no-input", "--disable-pip-version-check",
+			"--no-cache-dir", "--progress-bar", "off", "--report", reportPath}
+		if cfg.Index != "" {
+			argv = append(argv, "--index-url", cfg.Index)
+		} else {
+			// Offline: nothing to fetch build backends from, so builds use
+			// the venv's (the system's setuptools and wheel).
+			argv = append(argv, "--no-index", "--no-build-isolation")
+		}
+		if cfg.Wheelhouse != "" {
+			argv = append(argv, "--find-links", wheelDir)
+		}
+		switch cfg.Target.Kind {
+		case KindProject:
+			argv = append(argv, srcDir)
+		case KindSdist, KindWheel:
+			argv = append(argv, distDir+"/"+filepath.Base(cfg.Target.Path))
+		case KindRequirements:
+			argv = append(argv, "-r", srcDir+"/"+filepath.Base(cfg.Target.Path))
+		}
+		run(workDir, argv...)
+	case PhaseImport:
+		run("/tmp", venvPython, "-c", importCode)
+	case PhaseTest:
+		if cfg.Command != "" {
+			run(projDir, "sh", cfg.Command)
+		} else {
+			run(projDir, venvPython, "-m", "pytest", "-p", "no:cacheprovider", "-o", "junit_family=xunit2", "--junitxml="+junitPath)
+		}
+	}
+	return s
+}
+
+// fill records a run's outcome in pr.
+func fill(pr *PhaseResult, res *moat.Result, err error) {
+	if res != nil {
+		pr.MoatStatus = res.Status
+		pr.ExitCode = res.ExitCode
+		pr.DurationMS = res.DurationMS
+		pr.Stdout, pr.Stderr = res.Stdout, res.Stderr
+		pr.StdoutTruncated, pr.StderrTruncated = res.StdoutTruncated, res.StderrTruncated
+		pr.MaxRSSBytes = res.MaxRSSBytes
+		pr.Degraded = res.Degraded
+	}
+	switch {
+	case err != nil:
+		pr.Status, pr.Error = StatusError, oneLine(err.Error())
+	case res.Status == moat.StatusExited && res.ExitCode == 0:
+		pr.Status = StatusPassed
+	case res.Status == moat.StatusExited:
+		pr.Status = StatusFailed
+	case res.Status == moat.StatusTimeout:
+		pr.Status, pr.Note = StatusTimeout, fmt.Sprintf("killed after %s", time.Duration(pr.TimeoutMS)*time.Millisecond)
+	case res.Status == moat.StatusCanceled:
+		pr.Status, pr.Note = StatusCanceled, "interrupted: sandbox killed"
+	case res.Status == moat.StatusError:
+		pr.Status, pr.Error = StatusError, oneLine(res.Error)
+	default: // memory, pids, output-limit, signaled
+		pr.Status, pr.Note = StatusFailed, "killed: "+string(res.Status)
+		if res.Status == moat.StatusSignaled {
+			pr.Note = fmt.Sprintf("killed by signal %d", res.Signal)
+		}
+	}
+}
+
+// readTests parses the JUnit XML the test phase left in its stage.
+func (cfg Config) readTests(rep *Report, pr *PhaseResult, stage string) {
+	f, err := openInStage(stage, ".moat", "junit.xml")
+	if err != nil {
+		if cfg.Command == "" && pr.Status == StatusPassed {
+			pr.Note = "pytest wrote no JUnit XML"
+		}
+		return
+	}
+	defer f.Close()
+	t, err := ParseJUnit(f)
+	if err != nil {
+		pr.Note = oneLine(err.Error())
+		return
+	}
+	rep.Tests = t
+	// pytest exits 5 when it collected nothing: not a failure of the package.
+	if cfg.Command == "" && pr.MoatStatus == moat.StatusExited && pr.ExitCode == 5 && t.Passed+t.Failed+t.Errors+t.Skipped == 0 {
+		pr.Status, pr.Note = StatusPassed, "pytest collected no tests"
+	}
+}
+
+// openInStage opens stage/dir/name for reading: dir must be a real
+// directory and name a regular file, neither a link (the sandbox wrote
+// them).
+func openInStage(stage, dir, name string) (*os.File, error) {
+	fi, err := os.Lstat(filepath.Join(stage, dir))
+	if err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%s: not a directory", dir)
+	}
+	f, err := os.OpenFile(filepath.Join(stage, dir, name), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a regular file", name)
+	}
+	return f, nil
+}
+
+// prepareOut requires an empty or new directory.
+func prepareOut(dir string) error {
+	fi, err := os.Lstat(dir)
+	switch {
+	case os.IsNotExist(err):
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("--out: %w: %w", err, ErrUsage)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("--out: %w: %w", err, ErrUsage)
+	case !fi.IsDir():
+		return fmt.Errorf("--out %s: not a directory: %w", dir, ErrUsage)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("--out: %w: %w", err, ErrUsage)
+	}
+	if len(ents) > 0 {
+		return fmt.Errorf("--out %s: not empty: %w", dir, ErrUsage)
+	}
+	return nil
+}
+
+// collectOut fills the --out directory: report.json, logs/PHASE.stdout
+// and .stderr, junit.xml, and work/ (the final /work without the venv and
+// the wheelhouse; links are never copied).
+func collectOut(dir, stage, tmp string, rep *Report) (*moat.OutReport, error) {
+	out := &moat.OutReport{Dir: dir}
+	logs := filepath.Join(dir, "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		return out, fmt.Errorf("--out: %w", err)
+	}
+	write := func(name string, data []byte) error {
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
+		if err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+		_, err = f.Write(data)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			out.Files++
+			out.Bytes += int64(len(data))
+		}
+		return err
+	}
+	for _, pr := range rep.Phases {
+		if pr.Status == StatusSkipped {
+			continue
+		}
+		if err := write(filepath.Join(logs, pr.Name+".stdout"), []byte(pr.Stdout)); err != nil {
+			return out, err
+		}
+		if err := write(filepath.Join(logs, pr.Name+".stderr"), []byte(pr.Stderr)); err != nil {
+			return out, err
+		}
+	}
+	if f, err := openInStage(stage, ".moat", "junit.xml"); err == nil {
+		data, err := io.ReadAll(io.LimitReader(f, maxJUnitBytes))
+		f.Close()
+		if err == nil {
+			if err := write(filepath.Join(dir, "junit.xml"), data); err != nil {
+				return out, err
+			}
+		}
+	}
+	// Move what is not an artifact out of the way, then copy the rest.
+	if fi, err := os.Lstat(stage); err == nil && fi.IsDir() {
+		aside := filepath.Join(tmp, "aside")
+		_ = os.MkdirAll(aside, 0o700)
+		for _, n := range []string{".venv", "wheelhouse"} {
+			_ = os.Rename(filepath.Join(stage, n), filepath.Join(aside, n))
+		}
+		work := filepath.Join(dir, "work")
+		if err := os.Mkdir(work, 0o755); err != nil {
+			return out, fmt.Errorf("--out: %w", err)
+		}
+		r, err := treecopyPipe(stage, work, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}, false)
+		if r != nil {
+			out.Files += r.Files
+			out.Bytes += r.Bytes
+			out.Skipped = append(out.Skipped, r.Skipped...)
+		}
+		if err != nil {
+			out.Skipped = append(out.Skipped, "work: copy stopped: "+oneLine(err.Error()))
+		}
+	}
+	// The report last, with the out section as it stands.
+	rep.Out = out
+	data, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return out, err
+	}
+	return out, write(filepath.Join(dir, "report.json"), append(data, '\n'))
+}
+
+func oneLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}

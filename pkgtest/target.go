@@ -1,0 +1,109 @@
+package pkgtest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/moat-sandbox/moat/internal/archive"
+)
+
+// ErrUsage marks an error the user caused (bad target, flag or
+// directory): the CLI exits 125 with the message.
+var ErrUsage = errors.New("usage")
+
+// Kind is what a target is.
+type Kind string
+
+// Kinds of target.
+const (
+	KindProject      Kind = "project"      // a directory with pyproject.toml or setup.py
+	KindSdist        Kind = "sdist"        // a .tar.gz source distribution
+	KindWheel        Kind = "wheel"        // a .whl
+	KindRequirements Kind = "requirements" // a pip requirements file (-r FILE)
+)
+
+// Target is what `moat test` tests.
+type Target struct {
+	Kind Kind   `json:"kind"`
+	Path string `json:"path"` // absolute, on the host
+	// Root is the sdist's top-level directory, where its tests are.
+	Root string `json:"-"`
+}
+
+// DetectTarget tells what path is: a project directory, an sdist, a
+// wheel, or (by name requirements*.txt, or when requirements is set) a
+// requirements file. Archives are validated here with internal/archive:
+// a hostile or corrupt one is an error wrapping ErrUsage.
+func DetectTarget(path string, requirements bool) (Target, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Target{}, fmt.Errorf("target %s: %w: %w", path, err, ErrUsage)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return Target{}, fmt.Errorf("target %s: no such file or directory: %w", path, ErrUsage)
+	}
+	base := strings.ToLower(filepath.Base(abs))
+	switch {
+	case fi.IsDir():
+		if requirements {
+			return Target{}, fmt.Errorf("target %s: a directory, not a requirements file: %w", path, ErrUsage)
+		}
+		for _, f := range []string{"pyproject.toml", "setup.py"} {
+			if st, err := os.Stat(filepath.Join(abs, f)); err == nil && st.Mode().IsRegular() {
+				return Target{Kind: KindProject, Path: abs}, nil
+			}
+		}
+		return Target{}, fmt.Errorf("target %s: no Python project here (no pyproject.toml or setup.py): %w", path, ErrUsage)
+	case !fi.Mode().IsRegular():
+		return Target{}, fmt.Errorf("target %s: not a regular file: %w", path, ErrUsage)
+	case requirements || (strings.HasPrefix(base, "requirements") && strings.HasSuffix(base, ".txt")):
+		if fi.Size() > 1<<20 {
+			return Target{}, fmt.Errorf("target %s: requirements file larger than 1MiB: %w", path, ErrUsage)
+		}
+		return Target{Kind: KindRequirements, Path: abs}, nil
+	case strings.HasSuffix(base, ".tar.gz") || strings.HasSuffix(base, ".tgz"):
+		info, err := archive.CheckFile(abs, archive.Limits{})
+		if err != nil {
+			return Target{}, fmt.Errorf("sdist %s: %w: %w", filepath.Base(abs), err, ErrUsage)
+		}
+		if info.Root == "" {
+			return Target{}, fmt.Errorf("sdist %s: no single top-level directory (not an sdist): %w", filepath.Base(abs), ErrUsage)
+		}
+		return Target{Kind: KindSdist, Path: abs, Root: info.Root}, nil
+	case strings.HasSuffix(base, ".whl"):
+		if _, err := archive.CheckFile(abs, archive.Limits{}); err != nil {
+			return Target{}, fmt.Errorf("wheel %s: %w: %w", filepath.Base(abs), err, ErrUsage)
+		}
+		return Target{Kind: KindWheel, Path: abs}, nil
+	}
+	return Target{}, fmt.Errorf("target %s: not a project directory, .tar.gz sdist, .whl wheel or requirements*.txt (use --requirements for another name): %w", path, ErrUsage)
+}
+
+// checkWheelhouse validates every archive in dir (only the top level is
+// read by pip --find-links).
+func checkWheelhouse(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("--wheelhouse %s: no such directory: %w", dir, ErrUsage)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("--wheelhouse %s: not a directory: %w", dir, ErrUsage)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("--wheelhouse %s: %w: %w", dir, err, ErrUsage)
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || archive.KindOf(e.Name()) == archive.Unknown {
+			continue
+		}
+		if _, err := archive.CheckFile(filepath.Join(dir, e.Name()), archive.Limits{}); err != nil {
+			return fmt.Errorf("--wheelhouse: %s: %w: %w", e.Name(), err, ErrUsage)
+		}
+	}
+	return nil
+}
