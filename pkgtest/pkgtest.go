@@ -393,7 +393,8 @@ func (cfg Config) spec(phase, in, out string) *moat.Spec {
 		}
 		s.Args = []string{"-I", "-c", venvCode, sdist}
 	case PhaseInstall:
-		argv := []string{venvPython, "-m", "pip", "install", "--no-input", "--disable-pip-version-check",
+		// -v: the output of build hooks (untrusted code) is shown, not hidden.
+		argv := []string{venvPython, "-m", "pip", "install", "-v", "--no-input", "--disable-pip-version-check",
 			"--no-cache-dir", "--progress-bar", "off", "--report", reportPath}
 		if cfg.Index != "" {
 			argv = append(argv, "--index-url", cfg.Index)

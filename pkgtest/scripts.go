@@ -20,6 +20,29 @@ const (
 // the venv's python, checks the venv runs, and unpacks an sdist (already
 // validated on the host) for its tests. argv: [sdist-path-or-""].
 const venvCode = `import os, subprocess, sys, tarfile, venv
+EXDEV_SHIM = """import errno, os, shutil, uuid
+_rename, _replace = os.rename, os.replace
+def _wrap(f):
+    def move(src, dst, *a, **k):
+        try:
+            return f(src, dst, *a, **k)
+        except OSError as e:
+            if e.errno != errno.EXDEV or a or k:
+                raise
+        src, dst = os.fspath(src), os.fspath(dst)
+        if os.path.isdir(src) and not os.path.islink(src):
+            if os.path.isdir(dst) and not os.path.islink(dst):
+                os.rmdir(dst)
+            shutil.copytree(src, dst, symlinks=True)
+            shutil.rmtree(src)
+            return None
+        tmp = os.path.join(os.path.dirname(os.path.abspath(dst)), ".moat-xdev-" + uuid.uuid4().hex)
+        shutil.copy2(src, tmp, follow_symlinks=False)
+        _replace(tmp, dst)
+        os.unlink(src)
+    return move
+os.rename, os.replace = _wrap(_rename), _wrap(_replace)
+"""
 venv.create("/work/.venv", system_site_packages=True, with_pip=False, symlinks=True)
 for name in ("pytest", "py.test"):
     p = "/work/.venv/bin/" + name
@@ -31,6 +54,22 @@ os.makedirs("/work/src", exist_ok=True)
 out = subprocess.run(["/work/.venv/bin/python", "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True)
 if out.returncode != 0 or out.stdout.strip() != "/work/.venv":
     sys.exit("moat: the venv does not run: %r %r" % (out.stdout, out.stderr))
+# Stopgap: a sandbox whose Landlock lacks the REFER right refuses every
+# cross-directory rename with EXDEV, which breaks setuptools' wheel build.
+# Only then, os.rename and os.replace fall back to copy-and-delete.
+os.makedirs("/tmp/.moat-a", exist_ok=True); os.makedirs("/tmp/.moat-b", exist_ok=True)
+open("/tmp/.moat-a/f", "w").close()
+try:
+    os.rename("/tmp/.moat-a/f", "/tmp/.moat-b/f")
+except OSError as e:
+    if e.errno != 18:
+        raise
+    site = "/work/.venv/lib/python%d.%d/site-packages" % sys.version_info[:2]
+    with open(site + "/_moat_exdev.py", "w") as f:
+        f.write(EXDEV_SHIM)
+    with open(site + "/_moat_exdev.pth", "w") as f:
+        f.write("import _moat_exdev\n")
+    print("moat: this sandbox refuses cross-directory renames (EXDEV): os.rename/os.replace fall back to copying in the venv")
 if len(sys.argv) > 1 and sys.argv[1]:
     with tarfile.open(sys.argv[1]) as t:
         if hasattr(tarfile, "data_filter"):

@@ -1,0 +1,467 @@
+package pkgtest_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/native"
+	"github.com/moat-sandbox/moat/moattest"
+	"github.com/moat-sandbox/moat/pkgtest"
+)
+
+func TestMain(m *testing.M) {
+	native.Init() // the sandbox init re-executes this test binary
+	os.Exit(m.Run())
+}
+
+// requireTools returns the native backend, or skips naming what is
+// missing: the backend, or Debian's python3 with pip, pytest, setuptools
+// and wheel (python3-pip python3-pytest python3-setuptools python3-wheel
+// python3-venv). CI, which installs them, fails instead of skipping.
+func requireTools(t *testing.T) moat.Backend {
+	t.Helper()
+	b := moattest.RequireBackend(t, "native")
+	out, err := exec.Command("/usr/bin/python3", "-c", "import setuptools, pip, pytest, wheel, venv").CombinedOutput()
+	if err != nil {
+		msg := fmt.Sprintf("/usr/bin/python3 lacks pip, pytest, setuptools, wheel or venv (apt-get install python3-pip python3-pytest python3-setuptools python3-wheel python3-venv): %v: %s", err, bytes.TrimSpace(out))
+		if moattest.Required("native") {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return b
+}
+
+func project(t *testing.T, name string) pkgtest.Target {
+	t.Helper()
+	tg, err := pkgtest.DetectTarget(filepath.Join("testdata", "projects", name), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
+// run runs a test with short timeouts and checks the invariants every
+// report has: the four phases in order, a skipped phase after the first
+// one that did not pass.
+func run(t *testing.T, cfg pkgtest.Config) (*pkgtest.Report, error) {
+	t.Helper()
+	cfg.Backend = requireTools(t)
+	cfg.Isolation = "native"
+	if cfg.Timeouts == nil {
+		cfg.Timeouts = map[string]time.Duration{pkgtest.PhaseInstall: 2 * time.Minute, pkgtest.PhaseImport: time.Minute, pkgtest.PhaseTest: 2 * time.Minute}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rep, err := pkgtest.Run(ctx, cfg)
+	if rep == nil {
+		t.Fatalf("no report (err %v)", err)
+	}
+	var names []string
+	stopped := false
+	for _, p := range rep.Phases {
+		names = append(names, p.Name)
+		if stopped && p.Status != pkgtest.StatusSkipped {
+			t.Errorf("phase %s ran (%s) after one that did not pass", p.Name, p.Status)
+		}
+		if p.Status != pkgtest.StatusPassed && p.Status != pkgtest.StatusSkipped {
+			stopped = true
+		}
+	}
+	if !slices.Equal(names, []string{"venv", "install", "import", "test"}) {
+		t.Errorf("phases %v", names)
+	}
+	return rep, err
+}
+
+func phase(rep *pkgtest.Report, name string) *pkgtest.PhaseResult {
+	for _, p := range rep.Phases {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+func dump(t *testing.T, rep *pkgtest.Report) {
+	t.Helper()
+	for _, p := range rep.Phases {
+		t.Logf("%s: %s exit %d %s %s\nstdout: %s\nstderr: %s", p.Name, p.Status, p.ExitCode, p.Note, p.Error, tail(p.Stdout), tail(p.Stderr))
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 1500 {
+		return "..." + s[len(s)-1500:]
+	}
+	return s
+}
+
+func TestPurePackage(t *testing.T) {
+	rep, err := run(t, pkgtest.Config{Target: project(t, "calc")})
+	if err != nil || rep.Status != pkgtest.StatusPassed || rep.ExitStatus() != 0 {
+		dump(t, rep)
+		t.Fatalf("status %s, err %v", rep.Status, err)
+	}
+	for _, p := range rep.Phases {
+		if p.Status != pkgtest.StatusPassed || p.Network != "none" || p.DurationMS <= 0 {
+			t.Errorf("phase %s: status %s network %s duration %d", p.Name, p.Status, p.Network, p.DurationMS)
+		}
+	}
+	if !strings.Contains(phase(rep, "import").Stdout, "moat-import: ok calc") {
+		t.Errorf("import stdout %q", phase(rep, "import").Stdout)
+	}
+	want := pkgtest.Tests{Passed: 2, Skipped: 1, Failures: []string{}}
+	if rep.Tests == nil || fmt.Sprint(*rep.Tests) != fmt.Sprint(want) {
+		t.Errorf("tests %+v, want %+v", rep.Tests, want)
+	}
+}
+
+// The venv made in the first sandbox, symlinks included, still works in
+// the last one; a --command runs in the project with the venv first.
+func TestVenvCarriedAndCommand(t *testing.T) {
+	cmd := `test -L /work/.venv/bin/python && test "$(pwd)" = /work/src && ` +
+		`python -c 'import sys, calc; assert sys.prefix == "/work/.venv", sys.prefix; print("prefix-ok", calc.add(1, 2))' && ` +
+		`pytest -q -p no:cacheprovider --junitxml="$MOAT_JUNIT" tests`
+	rep, err := run(t, pkgtest.Config{Target: project(t, "calc"), Command: cmd})
+	if err != nil || rep.Status != pkgtest.StatusPassed {
+		dump(t, rep)
+		t.Fatalf("status %s, err %v", rep.Status, err)
+	}
+	if !strings.Contains(phase(rep, "test").Stdout, "prefix-ok 3") {
+		t.Errorf("test stdout %q", phase(rep, "test").Stdout)
+	}
+	if rep.Tests == nil || rep.Tests.Passed != 2 {
+		t.Errorf("tests from $MOAT_JUNIT: %+v", rep.Tests)
+	}
+}
+
+func TestFailingTests(t *testing.T) {
+	rep, err := run(t, pkgtest.Config{Target: project(t, "failing")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != pkgtest.StatusFailed || rep.ExitStatus() != 1 || phase(rep, "test").Status != pkgtest.StatusFailed {
+		dump(t, rep)
+		t.Fatalf("status %s", rep.Status)
+	}
+	tt := rep.Tests
+	if tt == nil || tt.Passed != 1 || tt.Failed != 2 || tt.Errors != 0 ||
+		!slices.Equal(tt.Failures, []string{"tests.test_failing::test_bad_add", "tests.test_failing::test_bad_mul"}) {
+		t.Errorf("tests %+v", tt)
+	}
+}
+
+func TestImportFails(t *testing.T) {
+	rep, err := run(t, pkgtest.Config{Target: project(t, "badimport")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp := phase(rep, "import")
+	if rep.Status != pkgtest.StatusFailed || imp.Status != pkgtest.StatusFailed || phase(rep, "test").Status != pkgtest.StatusSkipped {
+		dump(t, rep)
+		t.Fatalf("status %s", rep.Status)
+	}
+	if !strings.Contains(imp.Stderr, "this_module_does_not_exist_anywhere") || !strings.Contains(imp.Stderr, "moat-import: FAILED badimport") {
+		t.Errorf("import stderr %q", imp.Stderr)
+	}
+	if rep.Tests != nil {
+		t.Errorf("tests reported without a test phase: %+v", rep.Tests)
+	}
+}
+
+// wheelhouse builds helperdep's wheel offline, with Debian's tools.
+func wheelhouse(t *testing.T) string {
+	t.Helper()
+	requireTools(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "helperdep")
+	if err := os.CopyFS(src, os.DirFS(filepath.Join("testdata", "projects", "helperdep"))); err != nil {
+		t.Fatal(err)
+	}
+	wh := filepath.Join(dir, "wheelhouse")
+	out, err := exec.Command("/usr/bin/python3", "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", src, "-w", wh).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pip wheel: %v: %s", err, out)
+	}
+	return wh
+}
+
+func TestWheelhouseDependency(t *testing.T) {
+	wh := wheelhouse(t)
+	rep, err := run(t, pkgtest.Config{Target: project(t, "withdep"), Wheelhouse: wh})
+	if err != nil || rep.Status != pkgtest.StatusPassed || rep.Tests == nil || rep.Tests.Passed != 1 {
+		dump(t, rep)
+		t.Fatalf("with the wheelhouse: status %s, err %v, tests %+v", rep.Status, err, rep.Tests)
+	}
+	if !strings.Contains(phase(rep, "import").Stdout, "ok withdep") || strings.Contains(phase(rep, "import").Stdout, "helperdep") {
+		t.Errorf("import should import the target alone: %q", phase(rep, "import").Stdout)
+	}
+	// Without it the dependency cannot come from anywhere: install fails.
+	rep, err = run(t, pkgtest.Config{Target: project(t, "withdep"), Phases: []string{"install", "import"}})
+	if err != nil || rep.Status != pkgtest.StatusFailed || phase(rep, "install").Status != pkgtest.StatusFailed {
+		dump(t, rep)
+		t.Fatalf("without the wheelhouse: status %s, err %v", rep.Status, err)
+	}
+	if !strings.Contains(phase(rep, "install").Stderr+phase(rep, "install").Stdout, "helperdep") {
+		t.Errorf("install output does not name the missing dependency")
+	}
+	if p := phase(rep, "test"); p.Status != pkgtest.StatusSkipped || p.Note != "not selected" {
+		t.Errorf("unselected test phase: %s %q", p.Status, p.Note)
+	}
+	// A wheel target and a requirements file, from the same wheelhouse.
+	whl, _ := filepath.Glob(filepath.Join(wh, "helperdep-*.whl"))
+	tg, err := pkgtest.DetectTarget(whl[0], false)
+	if err != nil || tg.Kind != pkgtest.KindWheel {
+		t.Fatalf("wheel target: %+v %v", tg, err)
+	}
+	if rep, err = run(t, pkgtest.Config{Target: tg}); err != nil || rep.Status != pkgtest.StatusPassed {
+		dump(t, rep)
+		t.Fatalf("wheel: status %s, err %v", rep.Status, err)
+	}
+	req := filepath.Join(t.TempDir(), "reqs.in")
+	os.WriteFile(req, []byte("helperdep==1.0\n"), 0o644)
+	if tg, err = pkgtest.DetectTarget(req, true); err != nil || tg.Kind != pkgtest.KindRequirements {
+		t.Fatalf("requirements target: %+v %v", tg, err)
+	}
+	rep, err = run(t, pkgtest.Config{Target: tg, Wheelhouse: wh})
+	if err != nil || rep.Status != pkgtest.StatusPassed || !strings.Contains(phase(rep, "import").Stdout, "ok helperdep") {
+		dump(t, rep)
+		t.Fatalf("requirements: status %s, err %v", rep.Status, err)
+	}
+}
+
+// makeSdist packs a project directory as NAME-VERSION/... in a .tar.gz,
+// without running anything of it on the host.
+func makeSdist(t *testing.T, dir, root string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fi, _ := d.Info()
+		h, _ := tar.FileInfoHeader(fi, "")
+		h.Name = filepath.ToSlash(filepath.Join(root, rel))
+		if d.IsDir() {
+			h.Name += "/"
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			tw.Write(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	zw.Close()
+	out := filepath.Join(t.TempDir(), root+".tar.gz")
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// An sdist's setup.py is untrusted code that runs at install: it must run
+// inside the sandbox (its output is in the install phase) and what it
+// writes must not reach the host.
+func TestSdistHookRunsInside(t *testing.T) {
+	const planted = "/root/pwned-by-setup"
+	if _, err := os.Lstat(planted); err == nil {
+		t.Skipf("%s exists before the test; remove it", planted)
+	}
+	tg, err := pkgtest.DetectTarget(makeSdist(t, filepath.Join("testdata", "projects", "hook"), "hook-0.1"), false)
+	if err != nil || tg.Kind != pkgtest.KindSdist {
+		t.Fatalf("sdist target: %+v %v", tg, err)
+	}
+	rep, err := run(t, pkgtest.Config{Target: tg})
+	if err != nil || rep.Status != pkgtest.StatusPassed {
+		dump(t, rep)
+		t.Fatalf("status %s, err %v", rep.Status, err)
+	}
+	inst := phase(rep, "install")
+	if out := inst.Stdout + inst.Stderr; !strings.Contains(out, "MOAT-HOOK-MARKER: setup.py ran as uid") {
+		dump(t, rep)
+		t.Errorf("the hook's marker is not in the install phase's output")
+	}
+	if _, err := os.Lstat(planted); err == nil {
+		os.Remove(planted)
+		t.Fatalf("setup.py wrote %s on the host", planted)
+	}
+	if p := phase(rep, "test"); p.Note != "pytest collected no tests" {
+		t.Errorf("test phase of a package without tests: %s %q", p.Status, p.Note)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	rep, err := run(t, pkgtest.Config{Target: project(t, "calc"), Command: `python -c 'import time; print("sleeping", flush=True); time.sleep(60)'`,
+		Timeouts: map[string]time.Duration{pkgtest.PhaseTest: 2 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := phase(rep, "test")
+	if rep.Status != pkgtest.StatusTimeout || rep.ExitStatus() != 124 || p.Status != pkgtest.StatusTimeout || p.MoatStatus != moat.StatusTimeout {
+		dump(t, rep)
+		t.Fatalf("status %s, test %s", rep.Status, p.Status)
+	}
+	if !strings.Contains(p.Stdout, "sleeping") || p.DurationMS > 30000 {
+		t.Errorf("partial output %q, duration %d", p.Stdout, p.DurationMS)
+	}
+}
+
+func TestOut(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := `pytest -q -p no:cacheprovider --junitxml="$MOAT_JUNIT" tests; s=$?; echo artifact > artifact.txt; ln -s /etc/passwd leak; exit $s`
+	rep, err := run(t, pkgtest.Config{Target: project(t, "calc"), Command: cmd, Out: out})
+	if err != nil || rep.Status != pkgtest.StatusPassed || rep.Out == nil {
+		dump(t, rep)
+		t.Fatalf("status %s, err %v", rep.Status, err)
+	}
+	for _, f := range []string{"report.json", "junit.xml", "logs/install.stdout", "logs/test.stdout", "work/src/artifact.txt", "work/src/calc/__init__.py"} {
+		if fi, err := os.Lstat(filepath.Join(out, f)); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	for _, f := range []string{"work/src/leak", "work/.venv", "logs/import.stdout.x"} {
+		if _, err := os.Lstat(filepath.Join(out, f)); err == nil {
+			t.Errorf("%s was copied out", f)
+		}
+	}
+	if !slices.ContainsFunc(rep.Out.Skipped, func(s string) bool { return strings.HasPrefix(s, "src/leak:") }) {
+		t.Errorf("the link is not reported as skipped: %q", rep.Out.Skipped)
+	}
+	// An --out that is not empty is refused before anything runs.
+	_, err = pkgtest.Run(context.Background(), pkgtest.Config{Target: project(t, "calc"), Backend: requireTools(t), Out: out})
+	if !errors.Is(err, pkgtest.ErrUsage) {
+		t.Errorf("non-empty --out: %v", err)
+	}
+}
+
+// hostile archives are refused before any sandbox starts.
+func TestHostileTargets(t *testing.T) {
+	dir := t.TempDir()
+	tgz := func(name string, hdrs ...*tar.Header) string {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		tw := tar.NewWriter(zw)
+		for _, h := range hdrs {
+			tw.WriteHeader(h)
+			if h.Size > 0 {
+				tw.Write(make([]byte, h.Size))
+			}
+		}
+		tw.Close()
+		zw.Close()
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, buf.Bytes(), 0o644)
+		return p
+	}
+	cases := map[string]string{
+		tgz("traversal-1.0.tar.gz", &tar.Header{Name: "traversal-1.0/../../../tmp/evil", Typeflag: tar.TypeReg, Size: 1, Mode: 0o644}): "path traversal",
+		tgz("abs-1.0.tar.gz", &tar.Header{Name: "/etc/evil", Typeflag: tar.TypeReg, Size: 1, Mode: 0o644}):                             "absolute path",
+		tgz("link-1.0.tar.gz", &tar.Header{Name: "link-1.0/x", Typeflag: tar.TypeSymlink, Linkname: "/root/.ssh/id_rsa", Mode: 0o777}): "points outside",
+		tgz("dev-1.0.tar.gz", &tar.Header{Name: "dev-1.0/sda", Typeflag: tar.TypeBlock, Mode: 0o644}):                                  "device",
+		tgz("bomb-1.0.tar.gz", &tar.Header{Name: "bomb-1.0/zeros", Typeflag: tar.TypeReg, Size: 300 << 20, Mode: 0o644}):               "expands more than",
+		filepath.Join(dir, "corrupt-1.0.whl"): "corrupt",
+	}
+	os.WriteFile(filepath.Join(dir, "corrupt-1.0.whl"), []byte("PK\x03\x04 not really"), 0o644)
+	for p, want := range cases {
+		_, err := pkgtest.DetectTarget(p, false)
+		if !errors.Is(err, pkgtest.ErrUsage) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: err %v, want one line with %q", filepath.Base(p), err, want)
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	empty := t.TempDir()
+	if _, err := pkgtest.DetectTarget(empty, false); !errors.Is(err, pkgtest.ErrUsage) || !strings.Contains(err.Error(), "no Python project") {
+		t.Errorf("empty dir: %v", err)
+	}
+	if _, err := pkgtest.DetectTarget(filepath.Join(empty, "nope"), false); !errors.Is(err, pkgtest.ErrUsage) {
+		t.Errorf("missing: %v", err)
+	}
+	os.WriteFile(filepath.Join(empty, "notes.md"), nil, 0o644)
+	if _, err := pkgtest.DetectTarget(filepath.Join(empty, "notes.md"), false); !errors.Is(err, pkgtest.ErrUsage) {
+		t.Errorf("unknown file: %v", err)
+	}
+	if _, err := pkgtest.ParsePhases("install,bogus"); !errors.Is(err, pkgtest.ErrUsage) || !strings.Contains(err.Error(), `"bogus"`) {
+		t.Errorf("unknown phase: %v", err)
+	}
+	if p, err := pkgtest.ParsePhases("test, install"); err != nil || !slices.Equal(p, []string{"test", "install"}) {
+		t.Errorf("phases: %v %v", p, err)
+	}
+	for _, idx := range []string{"ftp://x", "not a url", "http://"} {
+		if _, err := pkgtest.IndexEndpoint(idx); !errors.Is(err, pkgtest.ErrUsage) {
+			t.Errorf("index %q: %v", idx, err)
+		}
+	}
+	if ep, err := pkgtest.IndexEndpoint("https://pypi.org/simple"); err != nil || ep != "pypi.org:443" {
+		t.Errorf("endpoint %q %v", ep, err)
+	}
+	// A missing wheelhouse is refused before anything runs, and the
+	// report still lists the phases.
+	rep, err := pkgtest.Run(context.Background(), pkgtest.Config{Target: project(t, "calc"), Backend: &native.Backend{}, Wheelhouse: filepath.Join(empty, "nope")})
+	if !errors.Is(err, pkgtest.ErrUsage) || rep == nil || len(rep.Phases) != 4 {
+		t.Errorf("missing wheelhouse: %v", err)
+	}
+}
+
+// --index: the install phase alone reaches the index's host:port. Needs the
+// native backend's allow network mode.
+func TestIndex(t *testing.T) {
+	wh := wheelhouse(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/simple/helperdep/":
+			fmt.Fprint(w, `<html><body><a href="/files/helperdep-1.0-py3-none-any.whl">helperdep-1.0-py3-none-any.whl</a></body></html>`)
+		case strings.HasPrefix(r.URL.Path, "/files/"):
+			http.ServeFile(w, r, filepath.Join(wh, filepath.Base(r.URL.Path)))
+		default:
+			http.NotFound(w, r)
+		}
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	rep, err := run(t, pkgtest.Config{Target: project(t, "withdep"), Index: "http://" + ln.Addr().String() + "/simple/"})
+	if errors.Is(err, moat.ErrUnsupported) {
+		t.Skipf("native allow network mode is missing: %v", err)
+	}
+	if err != nil || rep.Status != pkgtest.StatusPassed {
+		dump(t, rep)
+		t.Fatalf("status %s, err %v", rep.Status, err)
+	}
+	if p := phase(rep, "install"); !strings.HasPrefix(p.Network, "allow=") || phase(rep, "test").Network != "none" {
+		t.Errorf("networks: install %s, test %s", p.Network, phase(rep, "test").Network)
+	}
+}

@@ -1,0 +1,5 @@
+import withdep
+
+
+def test_answer():
+    assert withdep.answer() == 42
