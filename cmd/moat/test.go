@@ -109,6 +109,11 @@ func testConfig(f *testFlags, target string) (pkgtest.Config, error) {
 			return cfg, fmt.Errorf("--python %s: no such interpreter", f.python)
 		}
 	}
+	if f.wheelhouse != "" {
+		if fi, err := os.Stat(f.wheelhouse); err != nil || !fi.IsDir() {
+			return cfg, fmt.Errorf("--wheelhouse %s: no such directory", f.wheelhouse)
+		}
+	}
 	if f.index != "" {
 		if _, err := pkgtest.IndexEndpoint(f.index); err != nil {
 			return cfg, err
