@@ -98,10 +98,14 @@ func initMain() int {
 	if err := loopbackUp(); err != nil {
 		return fail("loopback", err)
 	}
+	nw, err := startInitNet(&cfg) // sinkhole/allow: resolver, rules, proxy (net_linux.go)
+	if err != nil {
+		return fail("network", err)
+	}
 	layers = append(layers,
 		moat.Layer{Name: "user-namespace", Detail: fmt.Sprintf("program uid %d gid %d", cfg.UID, cfg.GID)},
 		moat.Layer{Name: "pid-namespace", Detail: "sandbox init is pid 1; every process dies with it"},
-		moat.Layer{Name: "network-namespace", Detail: "none: private loopback only"},
+		moat.Layer{Name: "network-namespace", Detail: cfg.Net.Describe()},
 		moat.Layer{Name: "ipc-namespace"}, moat.Layer{Name: "uts-namespace"}, moat.Layer{Name: "cgroup-namespace"},
 	)
 	owner := &treecopy.Owner{UID: cfg.UID, GID: cfg.GID}
@@ -116,6 +120,10 @@ func initMain() int {
 		}
 	}
 	trace("workspace")
+	rep, err := startReport(&cfg) // honeytokens, audit hook, fs "before"
+	if err != nil {
+		return fail("behaviour report", err)
+	}
 	if err := finishRoot(); err != nil {
 		return fail("root filesystem", err)
 	}
@@ -134,7 +142,7 @@ func initMain() int {
 		layers = append(layers, l)
 	}
 	trace("caps+landlock")
-	n, err := seccomp.Install()
+	n, err := rep.installSeccomp(seccomp.Install, enc.Encode) // with a listener when the report is on
 	if err != nil {
 		if !cfg.AllowDegraded {
 			return fail("seccomp", err)
@@ -197,6 +205,9 @@ func initMain() int {
 	exit := reap(cmd.Process.Pid)
 	trace("program reaped")
 	exit.Stopped = stopped.Load()
+	// The network's last flows are recorded before the report's end.
+	nw.stop()
+	rep.finish(enc.Encode) // events: audit, kernel, fs diff
 	_ = enc.Encode(exit)
 	if cfg.WantOut {
 		out := os.NewFile(fdTarOut, "tarout")
@@ -328,6 +339,7 @@ func applyLandlock() (moat.Layer, error) {
 	for i, d := range devices {
 		devs[i] = "/dev/" + d
 	}
+	devs = append(devs, reportFiles()...) // the audit FIFO, when the report is on
 	err = landlock.V5.BestEffort().RestrictPaths(
 		landlock.RODirs("/"),
 		landlock.RWDirs(workDir, tmpDir, homeDir, "/dev/shm"),

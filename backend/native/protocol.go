@@ -1,6 +1,9 @@
 package native
 
-import "github.com/moat-sandbox/moat"
+import (
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/egress"
+)
 
 // The parent and the sandbox init talk over inherited pipes at fixed
 // descriptors. The init closes-on-exec every one of them before it starts
@@ -15,6 +18,10 @@ const (
 	// diagnostics pipe to the parent, so nothing the init (or a crash of
 	// its runtime) prints ever mixes with the program's output
 )
+
+// fdNet is a SOCK_SEQPACKET socket between init and parent for the
+// network of modes sinkhole and allow (net_linux.go); closed in mode none.
+const fdNet = 9
 
 // ctlGo on fdControl tells the init that it is in the run's cgroup.
 const ctlGo = 'g'
@@ -55,6 +62,10 @@ type initConfig struct {
 	Trace bool `json:"trace,omitempty"`
 	// AllowDegraded lets setup continue without Landlock or seccomp.
 	AllowDegraded bool `json:"allow_degraded"`
+	// Net is the network policy of modes sinkhole and allow; nil: none.
+	Net *egress.Config `json:"net,omitempty"`
+	// Report turns on the behaviour report (events_linux.go); nil: off.
+	Report *reportConfig `json:"report,omitempty"`
 }
 
 // message is one line on fdStatus.
@@ -73,4 +84,11 @@ type message struct {
 	Stopped   bool  `json:"stopped,omitempty"` // the init killed it on request
 	// MonoNS is the CLOCK_MONOTONIC time of a "trace" message.
 	MonoNS int64 `json:"mono_ns,omitempty"`
+	// Events of an "events" message (sent before "exit"; bounded chunks)
+	// and how many the init dropped.
+	Events        []moat.Event `json:"events,omitempty"`
+	EventsDropped int          `json:"events_dropped,omitempty"`
+	// ListenerFD of a "listener" message: the init's seccomp notification
+	// descriptor, for the parent to take with pidfd_getfd and serve.
+	ListenerFD int `json:"listener_fd,omitempty"`
 }

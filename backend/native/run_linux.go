@@ -43,9 +43,6 @@ func run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("native: %w", err)
 	}
-	if spec.Network != moat.NetworkNone {
-		return nil, fmt.Errorf("native: network mode %q: %w", spec.Network, moat.ErrUnsupported)
-	}
 	if err := check(); err != nil {
 		return nil, err
 	}
@@ -55,7 +52,7 @@ func run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 		return nil, fmt.Errorf("native: %w", err)
 	}
 	r := &runner{spec: spec, lim: lim, rt: rt, res: &moat.Result{Isolation: "native"}}
-	return r.run(ctx)
+	return r.finishReport(r.run(ctx))
 }
 
 func cacheDir() string {
@@ -78,6 +75,12 @@ type runner struct {
 	stopOnce sync.Once
 	ctlW     *os.File
 	cmd      *exec.Cmd
+
+	events        []moat.Event // the behaviour report (report_linux.go)
+	eventsDropped int
+	kernelEvents  []moat.Event // from the seccomp listener (notify_linux.go)
+	notifyWG      sync.WaitGroup
+	notifyErr     error
 }
 
 // stop ends the run for reason: the first reason wins. The init is asked
@@ -145,6 +148,12 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		return nil, err
 	}
 	cfg.Trace = trace
+	nr, err := startNet(r.spec, cfg, mono0) // nil in mode none (net_linux.go)
+	if err != nil {
+		return nil, fmt.Errorf("native: network: %w", err)
+	}
+	defer nr.close()
+	r.prepareReport(cfg, mono0)
 	var extra []moat.Layer
 
 	// Cgroup first: the init joins it before it receives its config, so
@@ -207,11 +216,13 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		ExtraFiles:  []*os.File{p.cfgR, p.tarInR, p.statusW, p.ctlR, p.tarOutW, p.stderrW},
 		SysProcAttr: sys,
 	}
+	cmd.ExtraFiles = nr.files(cmd.ExtraFiles)
 	r.cmd = cmd
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("native: start sandbox: %w", explainStart(err))
 	}
 	p.closeChildEnds()
+	nr.started()
 	tr("init started")
 
 	var wg sync.WaitGroup
@@ -307,10 +318,15 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 			exit = &m
 		case "error":
 			setupErr = &m
+		case "events":
+			r.addEvents(&m)
+		case "listener":
+			r.serveNotify(m.ListenerFD, mono0, done)
 		}
 	}
 	tr("messages done")
 	waitErr := cmd.Wait()
+	r.finishNet(nr)
 	tr("init reaped")
 	r.stopOnce.Do(func() {}) // no stop after the end
 	wg.Wait()

@@ -1,0 +1,449 @@
+package native
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/audit"
+	"github.com/moat-sandbox/moat/internal/honeytoken"
+	"github.com/moat-sandbox/moat/internal/seccomp"
+)
+
+// The behaviour report, init side. The init (pid 1, trusted) collects
+// three kinds of event while the program runs and sends them to the parent
+// before its exit message:
+//
+//   - "audit": lines from the Python audit hook (internal/audit), read from
+//     a FIFO. Claims by the program; bounded in rate and total.
+//   - "kernel": seccomp user notifications. The filter of the native
+//     backend is seccomp.NotifyProgram: every execve, execveat and connect,
+//     and every syscall of the deny list, stops and waits for the init,
+//     which reads the path or address from /proc/PID/mem, records it, and
+//     answers: continue, or the deny list's errno. The program cannot get
+//     past this with ctypes or native code. What the init reads is evidence,
+//     not enforcement: another thread of the caller may change the memory
+//     between the read and the kernel's own (TOCTOU), so a recorded path or
+//     address is what the memory said at the time of the read, and the
+//     listener never decides anything from it.
+//   - "fs": a diff of /work, /home/sandbox, /tmp and /dev/shm taken after
+//     the program and everything it started are dead, with the content of
+//     persistence-relevant files and a scan for the planted honeytokens.
+
+// Bounds on what the init records per run.
+const (
+	maxAuditEvents  = 2000
+	auditRate       = 200 // per second, sustained
+	auditBurst      = 500
+	maxKernelEvents = 1000
+	maxFSEvents     = 600
+	maxFSEntries    = 50000
+	maxScanFile     = 1 << 20
+	maxScanTotal    = 64 << 20
+	fsDiffBudget    = 1500 * time.Millisecond
+	eventsPerMsg    = 32
+)
+
+// reportConfig is the parent's part of initConfig for the report.
+type reportConfig struct {
+	StartMono int64              `json:"start_mono"` // CLOCK_MONOTONIC of the run's start
+	Files     map[string]string  `json:"files"`      // honeytoken files to plant
+	Tokens    []honeytoken.Token `json:"tokens"`
+}
+
+// reporter collects the events of one run in the init.
+type reporter struct {
+	cfg *reportConfig
+	uid int
+	gid int
+
+	mu            sync.Mutex
+	audit, kernel []moat.Event
+	fsEvents      []moat.Event
+	dropped       int
+	bucket        float64
+	last          time.Time
+	sawFirstExec  bool
+
+	fifo     *os.File
+	readDone chan struct{}
+	before   map[string]fileState
+	argv0    string
+}
+
+// startReport plants the honeytokens, installs the audit hook and its
+// FIFO, and takes the "before" picture of the writable directories. It
+// runs before the root is made read-only. A nil cfg (events switched off)
+// returns nil; every method of a nil *reporter does nothing.
+func startReport(cfg *initConfig) (*reporter, error) {
+	if cfg.Report == nil {
+		return nil, nil
+	}
+	r := &reporter{cfg: cfg.Report, uid: cfg.UID, gid: cfg.GID, bucket: auditBurst, last: time.Now(), argv0: cfg.Argv[0]}
+	for _, p := range sortedKeys(r.cfg.Files) {
+		if !strings.HasPrefix(p, homeDir+"/") {
+			return nil, fmt.Errorf("honeytoken %s outside home", p)
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return nil, err
+		}
+		for d := filepath.Dir(p); d != homeDir; d = filepath.Dir(d) {
+			_ = os.Chown(d, cfg.UID, cfg.GID)
+		}
+		if err := os.WriteFile(p, []byte(r.cfg.Files[p]), 0o600); err != nil {
+			return nil, err
+		}
+		if err := os.Chown(p, cfg.UID, cfg.GID); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(audit.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(audit.Dir+"/sitecustomize.py", []byte(audit.Hook), 0o644); err != nil {
+		return nil, err
+	}
+	if err := unix.Mkfifo(audit.FIFO, 0o622); err != nil {
+		return nil, fmt.Errorf("audit fifo: %w", err)
+	}
+	if err := os.Chmod(audit.FIFO, 0o622); err != nil { // umask-proof
+		return nil, err
+	}
+	// O_RDWR: the init is a writer too, so the FIFO never reports EOF and
+	// opens for writing never fail with ENXIO while the program runs.
+	f, err := os.OpenFile(audit.FIFO, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("audit fifo: %w", err)
+	}
+	r.fifo = f
+	r.readDone = make(chan struct{})
+	go r.readAudit()
+	r.before = snapshot(time.Now().Add(fsDiffBudget))
+	return r, nil
+}
+
+// reportFiles are the files outside the writable directories that the
+// program must be able to open for writing: the audit FIFO.
+func reportFiles() []string {
+	if fi, err := os.Lstat(audit.FIFO); err == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
+		return []string{audit.FIFO}
+	}
+	return nil
+}
+
+func (r *reporter) now() int64 {
+	return (monoNow() - r.cfg.StartMono) / 1e6
+}
+
+// readAudit drains the FIFO for the whole run: it must never stop reading,
+// or the program's writes would fail (they are non-blocking and dropped).
+func (r *reporter) readAudit() {
+	defer close(r.readDone)
+	br := bufio.NewReaderSize(r.fifo, audit.MaxLine)
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			r.drop()
+			for errors.Is(err, bufio.ErrBufferFull) { // skip the rest of it
+				_, err = br.ReadSlice('\n')
+			}
+			continue
+		}
+		if err != nil {
+			return
+		}
+		ev, ok := audit.Parse(line[:len(line)-1])
+		if !ok {
+			r.drop()
+			continue
+		}
+		r.mu.Lock()
+		now := time.Now()
+		r.bucket = min(auditBurst, r.bucket+now.Sub(r.last).Seconds()*auditRate)
+		r.last = now
+		if r.bucket < 1 || len(r.audit) >= maxAuditEvents {
+			r.dropped++
+		} else {
+			r.bucket--
+			ev.TimeMS = r.now()
+			r.audit = append(r.audit, ev)
+		}
+		r.mu.Unlock()
+	}
+}
+
+func (r *reporter) drop() {
+	r.mu.Lock()
+	r.dropped++
+	r.mu.Unlock()
+}
+
+func (r *reporter) addKernel(ev moat.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.kernel) >= maxKernelEvents {
+		r.dropped++
+		return
+	}
+	r.kernel = append(r.kernel, ev)
+}
+
+// installSeccomp installs the filter: with a listener when the report is
+// on and the kernel can (Linux 5.7), else the plain deny list. Both give
+// the program the same errnos. The listener is served by the parent
+// (notify_linux.go), which takes it with pidfd_getfd: the parent is
+// outside the sandbox's Landlock domain and pid namespace, so it may read
+// /proc/PID/mem of the program's processes, which no thread of the init
+// can (each init thread has a Landlock domain of its own, and only the
+// main thread's is an ancestor of the program's). Until the parent
+// serves it, the init's own execve of the interpreter waits.
+func (r *reporter) installSeccomp(plain func() (int, error), send func(any) error) (int, error) {
+	if r == nil {
+		return plain()
+	}
+	fd, n, err := seccomp.InstallNotify()
+	if err != nil {
+		// Nothing was installed; the deny list still must be.
+		r.addKernel(moat.Event{Source: "moat", Kind: "kernel-events-unavailable", Detail: audit.Clean(err.Error(), 300)})
+		return plain()
+	}
+	if err := send(message{Kind: "listener", ListenerFD: fd}); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func readCString(mem *os.File, addr uint64, max int) string {
+	if addr == 0 {
+		return ""
+	}
+	buf := make([]byte, max)
+	n, _ := mem.ReadAt(buf, int64(addr))
+	buf = buf[:n]
+	if i := strings.IndexByte(string(buf), 0); i >= 0 {
+		return string(buf[:i])
+	}
+	return string(buf)
+}
+
+func readArgv(mem *os.File, addr uint64) string {
+	if addr == 0 {
+		return ""
+	}
+	var ptrs [16 * 8]byte
+	n, _ := mem.ReadAt(ptrs[:], int64(addr))
+	var parts []string
+	for i := 0; i+8 <= n; i += 8 {
+		p := binary.LittleEndian.Uint64(ptrs[i:])
+		if p == 0 {
+			break
+		}
+		parts = append(parts, readCString(mem, p, 200))
+	}
+	return strings.Join(parts, " ")
+}
+
+// readSockaddr decodes the address a connect names: "ip:port" for inet,
+// a path for unix sockets.
+func readSockaddr(mem *os.File, addr, length uint64) (hostport, path string) {
+	if addr == 0 || length < 2 {
+		return "", ""
+	}
+	buf := make([]byte, min(length, 128))
+	n, _ := mem.ReadAt(buf, int64(addr))
+	buf = buf[:n]
+	if len(buf) < 2 {
+		return "", ""
+	}
+	switch binary.LittleEndian.Uint16(buf) {
+	case unix.AF_INET:
+		if len(buf) >= 8 {
+			ip := netip.AddrFrom4([4]byte(buf[4:8]))
+			return netip.AddrPortFrom(ip, binary.BigEndian.Uint16(buf[2:4])).String(), ""
+		}
+	case unix.AF_INET6:
+		if len(buf) >= 24 {
+			ip := netip.AddrFrom16([16]byte(buf[8:24])).Unmap()
+			return netip.AddrPortFrom(ip, binary.BigEndian.Uint16(buf[2:4])).String(), ""
+		}
+	case unix.AF_UNIX:
+		p := buf[2:]
+		if len(p) > 0 && p[0] == 0 {
+			return "", audit.Clean("@"+string(p[1:]), 200) // abstract
+		}
+		if i := strings.IndexByte(string(p), 0); i >= 0 {
+			p = p[:i]
+		}
+		return "", audit.Clean(string(p), 200)
+	}
+	return "", ""
+}
+
+// fileState is what the diff compares. ctime cannot be set from user
+// space, so a file rewritten and given its old mtime back still shows.
+type fileState struct {
+	size  int64
+	mode  fs.FileMode
+	ino   uint64
+	ctime int64
+}
+
+var diffRoots = []string{workDir, homeDir, tmpDir, "/dev/shm"}
+
+func snapshot(deadline time.Time) map[string]fileState {
+	m := make(map[string]fileState)
+	for _, root := range diffRoots {
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || len(m) >= maxFSEntries || time.Now().After(deadline) {
+				return filepath.SkipAll
+			}
+			if p == root {
+				return nil
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return nil
+			}
+			st, _ := fi.Sys().(*syscall.Stat_t)
+			s := fileState{size: fi.Size(), mode: fi.Mode()}
+			if st != nil {
+				s.ino, s.ctime = st.Ino, st.Ctim.Nano()
+			}
+			m[p] = s
+			return nil
+		})
+	}
+	return m
+}
+
+// finish stops the audit reader, diffs the file system, and sends every
+// event to the parent. The program and all it started are dead.
+func (r *reporter) finish(send func(any) error) {
+	if r == nil {
+		return
+	}
+	_ = r.fifo.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	<-r.readDone
+	deadline := time.Now().Add(fsDiffBudget)
+	after := snapshot(deadline)
+	r.diff(after, deadline)
+
+	r.mu.Lock()
+	all := append(append(append([]moat.Event(nil), r.kernel...), r.audit...), r.fsEvents...)
+	dropped := r.dropped
+	r.mu.Unlock()
+	sort.SliceStable(all, func(i, j int) bool { return all[i].TimeMS < all[j].TimeMS })
+	for i := 0; i < len(all) || i == 0; i += eventsPerMsg {
+		chunk := all[i:min(i+eventsPerMsg, len(all))]
+		m := message{Kind: "events", Events: chunk}
+		if i == 0 {
+			m.EventsDropped = dropped
+		}
+		if send(m) != nil {
+			return
+		}
+	}
+}
+
+func (r *reporter) fsEvent(ev moat.Event) {
+	if len(r.fsEvents) >= maxFSEvents {
+		r.dropped++
+		return
+	}
+	ev.Source, ev.TimeMS = "fs", r.now()
+	r.fsEvents = append(r.fsEvents, ev)
+}
+
+func (r *reporter) diff(after map[string]fileState, deadline time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	paths := make([]string, 0, len(after))
+	for p := range after {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	var scanned int64
+	for _, p := range paths {
+		a := after[p]
+		b, existed := r.before[p]
+		if existed && a == b {
+			continue
+		}
+		if a.mode.IsDir() && existed {
+			continue // a directory's ctime moves with every entry
+		}
+		kind := "file-created"
+		if existed {
+			kind = "file-changed"
+		}
+		ev := moat.Event{Kind: kind, Path: audit.Clean(p, 400), Detail: fmt.Sprintf("%s, %d bytes", a.mode, a.size)}
+		if a.mode.IsRegular() && a.size <= maxScanFile && scanned < maxScanTotal && time.Now().Before(deadline) {
+			if data, err := readBounded(p, maxScanFile); err == nil {
+				scanned += int64(len(data))
+				if interesting(p) {
+					ev.Data = audit.Clean(string(data[:min(len(data), 1024)]), 1024)
+				}
+				for _, t := range r.cfg.Tokens {
+					if _, planted := r.cfg.Files[p]; planted {
+						break
+					}
+					if enc, ok := honeytoken.Find(string(data), t.Value); ok {
+						r.fsEvent(moat.Event{Kind: "honeytoken-written", Path: ev.Path, Name: t.ID, Detail: enc})
+					}
+				}
+			}
+		}
+		r.fsEvent(ev)
+	}
+	var gone []string
+	for p := range r.before {
+		if _, ok := after[p]; !ok {
+			gone = append(gone, p)
+		}
+	}
+	sort.Strings(gone)
+	for _, p := range gone {
+		r.fsEvent(moat.Event{Kind: "file-deleted", Path: audit.Clean(p, 400)})
+	}
+}
+
+// interesting names the files whose first bytes the diff keeps: those
+// that run code at the next login, interpreter start or command.
+func interesting(p string) bool {
+	base := filepath.Base(p)
+	switch {
+	case strings.HasSuffix(base, ".pth"), base == "sitecustomize.py", base == "usercustomize.py",
+		strings.HasPrefix(base, ".") && (strings.HasSuffix(base, "rc") || strings.HasSuffix(base, "profile") || base == ".bash_login"),
+		strings.HasSuffix(base, ".desktop"), strings.HasSuffix(base, ".service"), strings.HasSuffix(base, ".timer"),
+		strings.Contains(p, "cron"), strings.Contains(p, "/bin/"):
+		return true
+	}
+	return false
+}
+
+func readBounded(p string, n int64) ([]byte, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, n)
+	k, err := f.ReadAt(buf, 0)
+	if k > 0 {
+		err = nil
+	}
+	return buf[:k], err
+}

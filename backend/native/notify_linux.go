@@ -1,0 +1,159 @@
+package native
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/audit"
+	"github.com/moat-sandbox/moat/internal/seccomp"
+)
+
+// serveNotify takes the init's seccomp listener (pidfd_getfd) and answers
+// every notification until the run is done: denied syscalls get the deny
+// list's errno, execve/execveat/connect continue. Each is recorded as a
+// "kernel" event, with the path or address read from the caller's memory
+// before the answer. That read is evidence, not a decision: another thread
+// of the caller could change the memory between our read and the
+// kernel's (TOCTOU), and nothing here decides anything from it.
+//
+// If the listener cannot be taken the run cannot go on (the init's first
+// execve waits for an answer), so it is stopped with an error.
+func (r *runner) serveNotify(initFD int, mono0 int64, done <-chan struct{}) {
+	initPid := r.cmd.Process.Pid
+	pidfd, err := unix.PidfdOpen(initPid, 0)
+	var fd int
+	if err == nil {
+		fd, err = unix.PidfdGetfd(pidfd, initFD, 0)
+		unix.Close(pidfd)
+	}
+	if err != nil {
+		r.mu.Lock()
+		r.notifyErr = fmt.Errorf("take the seccomp listener: %w", err)
+		r.mu.Unlock()
+		r.stop(moat.StatusError)
+		return
+	}
+	r.notifyWG.Add(1)
+	go func() {
+		defer r.notifyWG.Done()
+		defer unix.Close(fd)
+		sawFirst := false
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			n, err := unix.Poll(pfd, 100)
+			if err != nil && err != unix.EINTR {
+				return
+			}
+			if n == 0 {
+				continue
+			}
+			if pfd[0].Revents&unix.POLLIN == 0 {
+				return // POLLHUP: no process uses the filter any more
+			}
+			nt, err := seccomp.Receive(fd)
+			if err != nil {
+				if err == unix.EINTR || err == unix.ENOENT {
+					continue
+				}
+				return
+			}
+			ev, keep := r.notification(fd, nt, initPid, &sawFirst)
+			if keep {
+				ev.TimeMS = (monoNow() - mono0) / 1e6
+				r.mu.Lock()
+				if len(r.kernelEvents) < maxKernelEvents {
+					r.kernelEvents = append(r.kernelEvents, ev)
+				} else {
+					r.eventsDropped++
+				}
+				r.mu.Unlock()
+			}
+		}
+	}()
+}
+
+// notification answers one notification and says what to record.
+func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bool) (moat.Event, bool) {
+	nr := uint32(n.Nr)
+	hostPid := int(n.PID)
+	if errno, name, ok := seccomp.DenyErrno(nr); ok {
+		_ = seccomp.Respond(fd, n.ID, errno)
+		// ENOSYS denials (clone3, io_uring) are probes that libc and
+		// runtimes make and then fall back from; the init's are its own.
+		if hostPid == initPid || errno == unix.ENOSYS {
+			return moat.Event{}, false
+		}
+		return moat.Event{Source: "kernel", Kind: "denied", PID: nsPid(hostPid), Name: name,
+			Detail: fmt.Sprintf("returned %s; args %#x %#x", unix.ErrnoName(errno), n.Args[0], n.Args[1])}, true
+	}
+	ev := moat.Event{Source: "kernel", PID: nsPid(hostPid), Name: seccomp.Watched[nr]}
+	mem, merr := os.Open("/proc/" + strconv.Itoa(hostPid) + "/mem")
+	switch nr {
+	case unix.SYS_EXECVE, unix.SYS_EXECVEAT:
+		ev.Kind = "exec"
+		pathArg, argvArg := n.Args[0], n.Args[1]
+		if nr == unix.SYS_EXECVEAT {
+			pathArg, argvArg = n.Args[1], n.Args[2]
+		}
+		if merr == nil {
+			ev.Path = audit.Clean(readCString(mem, pathArg, 400), 400)
+			ev.Detail = audit.Clean(readArgv(mem, argvArg), 400)
+		}
+	default:
+		ev.Kind = "connect"
+		if merr == nil {
+			ev.Addr, ev.Path = readSockaddr(mem, n.Args[1], n.Args[2])
+		}
+	}
+	if mem != nil {
+		mem.Close()
+	}
+	if merr != nil {
+		ev.Detail = "memory unreadable: " + audit.Clean(merr.Error(), 100)
+	} else if !seccomp.IDValid(fd, n.ID) {
+		ev.Detail += " (the caller died while it was read)"
+	}
+	_ = seccomp.Respond(fd, n.ID, 0)
+	if hostPid == initPid {
+		return ev, false // the init's own (there is none after the filter)
+	}
+	if ev.Kind == "exec" && !*sawFirst && ev.Path == r.rtCommand() {
+		*sawFirst = true // moat starting the interpreter
+		return ev, false
+	}
+	if ev.Kind == "connect" && ev.Addr == "" && ev.Path == "" {
+		return ev, false // AF_UNSPEC (disconnect) or no address
+	}
+	return ev, true
+}
+
+func (r *runner) rtCommand() string { return r.rt.Command }
+
+// nsPid maps a host pid to the pid inside the sandbox (the last field of
+// NSpid), so that kernel and audit events name processes alike.
+func nsPid(hostPid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(hostPid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "NSpid:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				n, _ := strconv.Atoi(f[len(f)-1])
+				return n
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,583 @@
+// Package report turns what a sandboxed program did (a list of
+// moat.Event) into findings (moat.Finding) and renders them: a short text
+// summary, SARIF 2.1.0 for code scanning, and a self-contained HTML page.
+//
+// [Analyze] is a pure function over events, so it applies to one run or to
+// each phase of `moat test` alike: events carry their phase, and findings
+// are drawn per phase.
+//
+// # Trust
+//
+// Events are labelled by source. "kernel", "network", "fs" and "moat"
+// events are moat's own observations; "audit" events come from the Python
+// audit hook inside the program's process, so they are claims by the
+// program: they can raise a finding (a forged event can only accuse the
+// program that forged it) but never lower one, and a finding that rests on
+// audit events alone says so. Nothing the program prints is an event.
+package report
+
+import (
+	"fmt"
+	"net/netip"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/honeytoken"
+)
+
+// Categories of a finding.
+const (
+	CredentialAccess = "credential-access"
+	Exfiltration     = "exfiltration"
+	Persistence      = "persistence"
+	Execution        = "execution"
+	Network          = "network"
+	Evasion          = "evasion"
+	ResourceAbuse    = "resource-abuse"
+)
+
+// Severities, lowest first.
+var Severities = []string{"low", "medium", "high", "critical"}
+
+// Rank orders severities: 0 for unknown, 1 low … 4 critical.
+func Rank(sev string) int {
+	for i, s := range Severities {
+		if s == sev {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// maxEvidence bounds the events attached to one finding.
+const maxEvidence = 12
+
+// auditOnly is appended to findings that rest on audit events alone.
+const auditOnly = " [seen only by the Python audit hook: the program's own claim]"
+
+// Analyze draws findings from events, phase by phase, most severe first.
+func Analyze(events []moat.Event) []moat.Finding {
+	var phases []string
+	by := map[string][]moat.Event{}
+	for _, e := range events {
+		if _, ok := by[e.Phase]; !ok {
+			phases = append(phases, e.Phase)
+		}
+		by[e.Phase] = append(by[e.Phase], e)
+	}
+	out := []moat.Finding{}
+	for _, p := range phases {
+		out = append(out, analyzePhase(by[p], p)...)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return Rank(out[i].Severity) > Rank(out[j].Severity) })
+	return out
+}
+
+// Verdict is the highest severity among findings, or "clean".
+func Verdict(fs []moat.Finding) string {
+	best := 0
+	for _, f := range fs {
+		best = max(best, Rank(f.Severity))
+	}
+	if best == 0 {
+		return "clean"
+	}
+	return Severities[best-1]
+}
+
+type analysis struct {
+	phase  string
+	evs    []moat.Event
+	out    []moat.Finding
+	tokens []honeytoken.Token
+	files  map[string]bool // planted token files
+}
+
+func (a *analysis) add(cat, sev, summary string, ev []moat.Event) {
+	allAudit := len(ev) > 0
+	for _, e := range ev {
+		if e.Source != "audit" {
+			allAudit = false
+		}
+	}
+	if allAudit && !strings.Contains(summary, auditOnly) {
+		summary += auditOnly
+	}
+	if len(ev) > maxEvidence {
+		ev = ev[:maxEvidence]
+	}
+	a.out = append(a.out, moat.Finding{Category: cat, Severity: sev, Summary: summary, Evidence: ev, Phase: a.phase})
+}
+
+func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
+	a := &analysis{phase: phase, evs: evs, files: map[string]bool{}}
+	for _, e := range evs {
+		if e.Source == "moat" && e.Kind == "honeytoken-planted" && e.Data != "" {
+			t := honeytoken.Token{ID: e.Name, Value: e.Data}
+			if strings.HasPrefix(e.Path, "$") {
+				t.Env = e.Path[1:]
+			} else {
+				t.Path = e.Path
+				a.files[e.Path] = true
+			}
+			a.tokens = append(a.tokens, t)
+		}
+	}
+	a.credentialAccess()
+	a.exfiltration()
+	a.persistence()
+	a.execution()
+	a.network()
+	a.evasion()
+	a.resources()
+	return a.out
+}
+
+func (a *analysis) credentialAccess() {
+	byPath := map[string][]moat.Event{}
+	var order []string
+	for _, e := range a.evs {
+		if e.Source == "moat" || (e.Kind != "open" && e.Kind != "write") {
+			continue
+		}
+		if a.files[e.Path] {
+			if byPath[e.Path] == nil {
+				order = append(order, e.Path)
+			}
+			byPath[e.Path] = append(byPath[e.Path], e)
+		}
+	}
+	for _, p := range order {
+		a.add(CredentialAccess, "high", "read the planted fake credential file "+p, byPath[p])
+	}
+}
+
+// exfiltration looks for a honeytoken's value, raw or encoded, anywhere it
+// could leave the sandbox or be left behind.
+func (a *analysis) exfiltration() {
+	for _, t := range a.tokens {
+		channels := map[string][]moat.Event{}
+		var order []string
+		note := func(ch string, e moat.Event) {
+			if channels[ch] == nil {
+				order = append(order, ch)
+			}
+			channels[ch] = append(channels[ch], e)
+		}
+		for _, e := range a.evs {
+			if e.Source == "moat" {
+				continue
+			}
+			if e.Source == "fs" && e.Kind == "honeytoken-written" && e.Name == t.ID {
+				note("written to "+e.Path+" ("+e.Detail+")", e)
+				continue
+			}
+			if e.Source == "fs" {
+				continue
+			}
+			if enc, ok := honeytoken.FindInName(e.Name, t.Value); ok {
+				note(channelOf(e, "in the name "+e.Name)+" ("+enc+")", e)
+				continue
+			}
+			for _, s := range []string{e.Data, e.Detail, e.Addr, e.Path} {
+				if enc, ok := honeytoken.Find(s, t.Value); ok {
+					note(channelOf(e, "")+" ("+enc+")", e)
+					break
+				}
+			}
+		}
+		for _, ch := range order {
+			a.add(Exfiltration, "critical", fmt.Sprintf("fake secret %s %s", t.ID, ch), channels[ch])
+		}
+	}
+}
+
+func channelOf(e moat.Event, extra string) string {
+	var s string
+	switch {
+	case e.Source == "network":
+		s = "sent over the network"
+	case e.Kind == "dns":
+		s = "put in a DNS lookup"
+	case e.Kind == "http" || e.Kind == "connect":
+		s = "put in a network request"
+	case e.Kind == "exec":
+		s = "passed to a command"
+	default:
+		s = "seen in a " + e.Kind + " event"
+	}
+	if extra != "" {
+		s += " " + extra
+	}
+	return s
+}
+
+var rcFiles = map[string]bool{".bashrc": true, ".profile": true, ".bash_profile": true, ".bash_login": true, ".bash_logout": true,
+	".zshrc": true, ".zprofile": true, ".zshenv": true, ".zlogin": true, "config.fish": true, ".xprofile": true, ".xinitrc": true}
+
+func (a *analysis) persistence() {
+	for _, e := range a.evs {
+		if e.Source != "fs" || (e.Kind != "file-created" && e.Kind != "file-changed") {
+			continue
+		}
+		p, base := e.Path, path.Base(e.Path)
+		verb := "created"
+		if e.Kind == "file-changed" {
+			verb = "changed"
+		}
+		switch {
+		case strings.HasSuffix(base, ".pth"):
+			if pthHasCode(e.Data) {
+				a.add(Persistence, "high", fmt.Sprintf("%s a .pth file with code, run by every Python start: %s", verb, p), []moat.Event{e})
+			}
+		case base == "sitecustomize.py" || base == "usercustomize.py":
+			a.add(Persistence, "high", fmt.Sprintf("%s %s, run by every Python start: %s", verb, base, p), []moat.Event{e})
+		case rcFiles[base]:
+			a.add(Persistence, "high", fmt.Sprintf("%s a shell startup file: %s", verb, p), []moat.Event{e})
+		case strings.Contains(p, "/cron") || base == "crontab":
+			a.add(Persistence, "high", fmt.Sprintf("%s a crontab: %s", verb, p), []moat.Event{e})
+		case strings.Contains(p, "/.config/autostart/") || strings.Contains(p, "/.config/systemd/user/"):
+			a.add(Persistence, "high", fmt.Sprintf("%s an autostart entry: %s", verb, p), []moat.Event{e})
+		case base == "authorized_keys" && strings.Contains(p, "/.ssh/"):
+			a.add(Persistence, "high", fmt.Sprintf("%s SSH authorized_keys: %s", verb, p), []moat.Event{e})
+		case strings.Contains(p, "/bin/") && e.Kind == "file-changed":
+			a.add(Persistence, "high", fmt.Sprintf("changed an entry-point script: %s", p), []moat.Event{e})
+		}
+	}
+}
+
+// pthHasCode: site.py executes the lines of a .pth file that start with
+// "import" followed by a space or tab.
+func pthHasCode(data string) bool {
+	for _, l := range strings.Split(strings.ReplaceAll(data, `\x0a`, "\n"), "\n") {
+		l = strings.TrimLeft(l, " ")
+		if strings.HasPrefix(l, "import ") || strings.HasPrefix(l, "import\t") || strings.HasPrefix(l, `import\x09`) {
+			return true
+		}
+	}
+	return false
+}
+
+var shells = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "csh": true, "tcsh": true,
+	"fish": true, "ash": true, "busybox": true, "mksh": true}
+
+func isPython(base string) bool {
+	return strings.HasPrefix(base, "python") || base == "pytest" || base == "py.test"
+}
+
+func writable(p string) bool {
+	for _, d := range []string{"/work/", "/tmp/", "/home/", "/dev/shm/", "/var/tmp/"} {
+		if strings.HasPrefix(p, d) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *analysis) execution() {
+	written := map[string]bool{}
+	var downloads []moat.Event
+	for _, e := range a.evs {
+		if (e.Source == "fs" && (e.Kind == "file-created" || e.Kind == "file-changed")) || (e.Source == "audit" && (e.Kind == "write" || e.Kind == "chmod")) {
+			written[e.Path] = true
+		}
+		if e.Kind == "http" || (e.Source == "network") {
+			downloads = append(downloads, e)
+		}
+	}
+	seen := map[string]bool{}
+	var others []moat.Event
+	for _, e := range a.evs {
+		if e.Kind != "exec" || e.Source == "moat" {
+			continue
+		}
+		base := path.Base(e.Path)
+		key := e.Source + "|" + base
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		if e.Source == "audit" && a.kernelSaw("exec", base) {
+			continue // the kernel event speaks for it
+		}
+		switch {
+		case shells[base]:
+			if c, ok := a.connectBefore(e); ok {
+				a.add(Execution, "critical", fmt.Sprintf("reverse shell: connected to %s, then started %s", c.Addr, e.Path), []moat.Event{c, e})
+			} else {
+				a.add(Execution, "high", "started a shell: "+firstWords(e.Path, e.Detail), []moat.Event{e})
+			}
+		case writable(e.Path) && (written[e.Path] || !isPython(base)):
+			ev := []moat.Event{e}
+			what := "executed a file from a writable directory"
+			if written[e.Path] {
+				what = "executed a file the run wrote"
+			}
+			if len(downloads) > 0 {
+				what += " after a download attempt"
+				ev = append(ev, downloads[0])
+			}
+			a.add(Execution, "high", what+": "+e.Path, ev)
+		case isPython(base):
+		default:
+			others = append(others, e)
+		}
+	}
+	if len(others) > 0 {
+		var names []string
+		for _, e := range others {
+			names = append(names, path.Base(e.Path))
+		}
+		a.add(Execution, "low", "executed programs: "+strings.Join(uniq(names), ", "), others)
+	}
+}
+
+func firstWords(p, detail string) string {
+	if detail == "" {
+		return p
+	}
+	if len(detail) > 120 {
+		detail = detail[:120] + "…"
+	}
+	return p + " (" + detail + ")"
+}
+
+func (a *analysis) kernelSaw(kind, base string) bool {
+	for _, e := range a.evs {
+		if e.Source == "kernel" && e.Kind == kind && path.Base(e.Path) == base {
+			return true
+		}
+	}
+	return false
+}
+
+// connectBefore finds a connection attempt to a non-loopback address by
+// the same process before e.
+func (a *analysis) connectBefore(e moat.Event) (moat.Event, bool) {
+	for _, c := range a.evs {
+		if c.TimeMS > e.TimeMS {
+			break
+		}
+		if c.Kind == "connect" && c.PID == e.PID && c.Addr != "" && !loopback(c.Addr) {
+			return c, true
+		}
+	}
+	return moat.Event{}, false
+}
+
+func loopback(hostport string) bool {
+	ap, err := netip.ParseAddrPort(hostport)
+	if err != nil {
+		h := hostport
+		if i := strings.LastIndexByte(h, ':'); i >= 0 {
+			h = h[:i]
+		}
+		return h == "localhost"
+	}
+	return ap.Addr().IsLoopback() || ap.Addr().IsUnspecified()
+}
+
+func port(hostport string) int {
+	i := strings.LastIndexByte(hostport, ':')
+	if i < 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(hostport[i+1:])
+	return n
+}
+
+func (a *analysis) network() {
+	var conns, names []moat.Event
+	var targets, hosts []string
+	for _, e := range a.evs {
+		switch {
+		case e.Source == "moat" || e.Source == "fs":
+		case e.Kind == "connect" && e.Addr != "" && !loopback(e.Addr):
+			if e.Source == "audit" && a.kernelConnect(e.Addr) {
+				continue
+			}
+			conns = append(conns, e)
+			targets = append(targets, e.Addr)
+		case e.Source == "network" && e.Kind != "dns":
+			conns = append(conns, e)
+			targets = append(targets, firstNonEmpty(e.Name, e.Addr))
+		case e.Kind == "dns" && e.Name != "" && e.Name != "localhost" && !isIP(e.Name):
+			names = append(names, e)
+			hosts = append(hosts, e.Name)
+		}
+	}
+	if len(conns) > 0 {
+		a.add(Network, "medium", "attempted network connections to "+joinBounded(uniq(targets), 5), conns)
+	}
+	if len(names) > 0 {
+		a.add(Network, "low", "looked up names: "+joinBounded(uniq(hosts), 5), names)
+	}
+}
+
+func (a *analysis) kernelConnect(addr string) bool {
+	for _, e := range a.evs {
+		if e.Source == "kernel" && e.Kind == "connect" && e.Addr == addr {
+			return true
+		}
+	}
+	return false
+}
+
+func isIP(s string) bool {
+	_, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	return err == nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func (a *analysis) evasion() {
+	// Kernel events that the audit hook of an audited process did not see.
+	var unseen []moat.Event
+	hello := false
+	for _, e := range a.evs {
+		if e.Source == "audit" && e.Kind == "hello" {
+			hello = true
+		}
+		if e.Source != "kernel" || (e.Kind != "exec" && e.Kind != "connect") {
+			continue
+		}
+		if e.Kind == "connect" && e.Addr == "" {
+			continue // unix sockets: libc's own (nscd)
+		}
+		if a.audited(e) && !a.auditMatch(e) {
+			unseen = append(unseen, e)
+		}
+	}
+	if len(unseen) > 0 {
+		a.add(Evasion, "high", fmt.Sprintf("%d syscall(s) seen by the kernel that Python's audit hook did not report: native code (ctypes or an extension) bypassed it", len(unseen)), unseen)
+	}
+	if !hello && a.tokens != nil {
+		a.add(Evasion, "low", "the Python audit hook never ran (interpreter started with -I, -E or -S?); only kernel-side events are available", nil)
+	}
+	var ctypes []moat.Event
+	syscallSym := false
+	for _, e := range a.evs {
+		if e.Source == "audit" && (e.Kind == "native-load" || e.Kind == "native-symbol") {
+			ctypes = append(ctypes, e)
+			if e.Kind == "native-symbol" && (e.Name == "syscall" || strings.HasPrefix(e.Name, "execv") || e.Name == "connect") {
+				syscallSym = true
+			}
+		}
+	}
+	switch {
+	case syscallSym:
+		a.add(Evasion, "medium", "called libc's raw syscall or exec/connect functions through ctypes, which bypasses audit hooks", ctypes)
+	case len(ctypes) > 0:
+		a.add(Evasion, "low", "loaded native code through ctypes", ctypes)
+	}
+	var denied, tiocsti []moat.Event
+	var names []string
+	for _, e := range a.evs {
+		if e.Source == "kernel" && e.Kind == "denied" {
+			if e.Name == "ioctl" {
+				tiocsti = append(tiocsti, e)
+				continue
+			}
+			denied = append(denied, e)
+			names = append(names, e.Name)
+		}
+	}
+	if len(tiocsti) > 0 {
+		a.add(Evasion, "high", "tried to inject input into the terminal (ioctl TIOCSTI/TIOCLINUX), denied", tiocsti)
+	}
+	if len(denied) > 0 {
+		a.add(Evasion, "medium", "tried syscalls the sandbox denies: "+joinBounded(uniq(names), 8), denied)
+	}
+}
+
+// audited: e's process had said hello (its hook ran) and has not exec'd
+// another image since.
+func (a *analysis) audited(k moat.Event) bool {
+	h := int64(-1)
+	for _, e := range a.evs {
+		if e.PID != k.PID {
+			continue
+		}
+		if e.Source == "audit" && e.Kind == "hello" && e.TimeMS <= k.TimeMS+slackMS {
+			h = e.TimeMS
+		}
+	}
+	if h < 0 {
+		return false
+	}
+	for _, e := range a.evs {
+		if e.Source == "kernel" && e.Kind == "exec" && e.PID == k.PID && e.TimeMS > h && e.TimeMS < k.TimeMS {
+			return false
+		}
+	}
+	return true
+}
+
+const slackMS = 2000
+
+func (a *analysis) auditMatch(k moat.Event) bool {
+	for _, e := range a.evs {
+		if e.Source != "audit" || e.TimeMS > k.TimeMS+slackMS {
+			continue
+		}
+		switch k.Kind {
+		case "exec":
+			if e.Kind == "exec" && e.TimeMS >= k.TimeMS-5*slackMS && path.Base(e.Path) == path.Base(k.Path) {
+				return true
+			}
+		case "connect":
+			if e.Kind == "connect" && e.Addr == k.Addr {
+				return true
+			}
+			if port(k.Addr) == 53 && (e.Kind == "dns" || e.Kind == "http") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (a *analysis) resources() {
+	for _, e := range a.evs {
+		if e.Source != "moat" || e.Kind != "limit" {
+			continue
+		}
+		switch e.Name {
+		case "timeout":
+			a.add(ResourceAbuse, "medium", "ran until the timeout (a CPU burn, miner or hang): "+e.Detail, []moat.Event{e})
+		case "memory", "pids":
+			a.add(ResourceAbuse, "medium", "exhausted a limit and was killed: "+e.Detail, []moat.Event{e})
+		default:
+			a.add(ResourceAbuse, "low", "reached a limit: "+e.Detail, []moat.Event{e})
+		}
+	}
+}
+
+func uniq(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func joinBounded(s []string, n int) string {
+	if len(s) > n {
+		return strings.Join(s[:n], ", ") + fmt.Sprintf(" and %d more", len(s)-n)
+	}
+	return strings.Join(s, ", ")
+}
