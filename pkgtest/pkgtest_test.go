@@ -185,19 +185,25 @@ func TestImportFails(t *testing.T) {
 	}
 }
 
-// wheelhouse builds helperdep's wheel offline, with Debian's tools.
-func wheelhouse(t *testing.T) string {
+// wheelhouse builds the wheels of the named test projects (default
+// helperdep) offline, with Debian's tools.
+func wheelhouse(t *testing.T, names ...string) string {
 	t.Helper()
 	requireTools(t)
-	dir := t.TempDir()
-	src := filepath.Join(dir, "helperdep")
-	if err := os.CopyFS(src, os.DirFS(filepath.Join("testdata", "projects", "helperdep"))); err != nil {
-		t.Fatal(err)
+	if len(names) == 0 {
+		names = []string{"helperdep"}
 	}
+	dir := t.TempDir()
 	wh := filepath.Join(dir, "wheelhouse")
-	out, err := exec.Command("/usr/bin/python3", "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", src, "-w", wh).CombinedOutput()
-	if err != nil {
-		t.Fatalf("pip wheel: %v: %s", err, out)
+	for _, name := range names {
+		src := filepath.Join(dir, name)
+		if err := os.CopyFS(src, os.DirFS(filepath.Join("testdata", "projects", name))); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("/usr/bin/python3", "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", src, "-w", wh).CombinedOutput()
+		if err != nil {
+			t.Fatalf("pip wheel %s: %v: %s", name, err, out)
+		}
 	}
 	return wh
 }
@@ -433,10 +439,15 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// --index: the install phase alone reaches the index's host:port. Needs the
-// native backend's allow network mode.
+// --index: the install phase alone reaches the index's host:port (the
+// dependency comes from it); the test phase cannot reach it.
 func TestIndex(t *testing.T) {
-	wh := wheelhouse(t)
+	index := wheelhouse(t, "helperdep")
+	whl, _ := filepath.Glob(filepath.Join(wheelhouse(t, "withdep"), "withdep-*.whl"))
+	tg, err := pkgtest.DetectTarget(whl[0], false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -446,14 +457,20 @@ func TestIndex(t *testing.T) {
 		case r.URL.Path == "/simple/helperdep/":
 			fmt.Fprint(w, `<html><body><a href="/files/helperdep-1.0-py3-none-any.whl">helperdep-1.0-py3-none-any.whl</a></body></html>`)
 		case strings.HasPrefix(r.URL.Path, "/files/"):
-			http.ServeFile(w, r, filepath.Join(wh, filepath.Base(r.URL.Path)))
+			http.ServeFile(w, r, filepath.Join(index, filepath.Base(r.URL.Path)))
 		default:
 			http.NotFound(w, r)
 		}
 	})}
 	go srv.Serve(ln)
 	defer srv.Close()
-	rep, err := run(t, pkgtest.Config{Target: project(t, "withdep"), Index: "http://" + ln.Addr().String() + "/simple/"})
+	url := "http://" + ln.Addr().String() + "/simple/"
+	probe := `python -c 'import urllib.request
+try:
+    urllib.request.urlopen("` + url + `helperdep/", timeout=3); print("index reached")
+except Exception as e:
+    print("index blocked:", e)'`
+	rep, err := run(t, pkgtest.Config{Target: tg, Index: url, Command: probe})
 	if errors.Is(err, moat.ErrUnsupported) {
 		t.Skipf("native allow network mode is missing: %v", err)
 	}
@@ -461,7 +478,10 @@ func TestIndex(t *testing.T) {
 		dump(t, rep)
 		t.Fatalf("status %s, err %v", rep.Status, err)
 	}
-	if p := phase(rep, "install"); !strings.HasPrefix(p.Network, "allow=") || phase(rep, "test").Network != "none" {
-		t.Errorf("networks: install %s, test %s", p.Network, phase(rep, "test").Network)
+	if p := phase(rep, "install"); p.Network != "allow="+ln.Addr().String() || !strings.Contains(p.Stdout, "helperdep") {
+		t.Errorf("install: network %s, stdout %q", p.Network, tail(p.Stdout))
+	}
+	if p := phase(rep, "test"); p.Network != "none" || !strings.Contains(p.Stdout, "index blocked") {
+		t.Errorf("test phase: network %s, stdout %q", p.Network, p.Stdout)
 	}
 }
