@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -29,7 +30,8 @@ const (
 )
 
 // A behaviour is one thing the helper tries after Install. want is "ok", an
-// errno name, or "SIGSYS" when the process must be killed. If baseline is set
+// errno name, or "SIGSYS" when the process must be killed; an empty want
+// marks a case that runs only inside another one. If baseline is set
 // the case also runs without the filter, to show that the filter, not the
 // environment, produced want.
 type behaviour struct {
@@ -80,13 +82,13 @@ func behaviours() []behaviour {
 		{"bpf", "EPERM", true, func() string {
 			return rawResult(unix.Syscall(unix.SYS_BPF, 0xffff, 0, 0))
 		}},
-		// No baseline: it would make the test runner the helper's tracer.
-		// Should the filter fail to stop it, the traced helper reports and
-		// exits at once, before a signal can stop it waiting for a tracer
-		// that never looks.
-		{"ptrace-traceme", "EPERM", false, func() string {
+		// Runs in a grandchild: see tracemeInChild.
+		{"ptrace-traceme", "EPERM", false, tracemeInChild},
+		{"ptrace-traceme-inner", "", false, func() string {
 			r := rawResult(unix.Syscall(unix.SYS_PTRACE, unix.PTRACE_TRACEME, 0, 0))
 			if r == "ok" {
+				// Report and go, before any signal stops this thread
+				// to wait for its tracer.
 				fmt.Println(resultPrefix + "traced")
 				unix.Exit(0)
 			}
@@ -160,6 +162,36 @@ func behaviours() []behaviour {
 		}})
 	}
 	return b
+}
+
+// tracemeInChild runs PTRACE_TRACEME in a child helper (which inherits the
+// filter) and returns its result. Should the filter let it through, the child
+// thread becomes a tracee of its parent, and a tracee thread that exits must
+// be reaped by its tracer with wait(__WALL), which os/exec never does: had
+// the test runner been the parent it would hang for good. Here the parent is
+// this helper, which does not wait for a traced child; when the helper exits,
+// the kernel detaches the tracee and init reaps it.
+func tracemeInChild() string {
+	cmd := helperCommand(context.Background(), "ptrace-traceme-inner", false)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err.Error()
+	}
+	if err := cmd.Start(); err != nil {
+		return err.Error()
+	}
+	out, _ := io.ReadAll(stdout)
+	r, ok := parseResult(out)
+	if r == "traced" {
+		return r
+	}
+	if err := cmd.Wait(); err != nil {
+		return fmt.Sprintf("ptrace helper: %v", err)
+	}
+	if !ok {
+		return fmt.Sprintf("no result from ptrace helper: %q", out)
+	}
+	return r
 }
 
 // ordinary does what any Python program does: getpid, files, fork and exec.
@@ -315,6 +347,9 @@ func TestInstall(t *testing.T) {
 		t.Skipf("need /bin/true for the exec case: %v", err)
 	}
 	for _, b := range behaviours() {
+		if b.want == "" {
+			continue // only run inside another case
+		}
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			if got := run(t, b.name, true); got != b.want {
