@@ -27,8 +27,9 @@ type runFlags struct {
 	pids                                                   int
 	cpus                                                   float64
 	env                                                    []string
-	workspace, out, python, policy, code, module           string
+	workspace, out, python, policy, code, module, image    string
 	asJSON, allowDegraded                                  bool
+	report                                                 reportFlags // report.go
 }
 
 func runCmd() *cobra.Command {
@@ -55,12 +56,14 @@ is passed to the program.`,
 	fl.StringArrayVar(&f.env, "env", nil, "KEY=VALUE, or KEY to pass the host's value (repeatable)")
 	fl.StringVar(&f.workspace, "workspace", "", "directory copied in as the working directory")
 	fl.StringVar(&f.out, "out", "", "empty or new directory that receives the working directory after the run")
+	fl.StringVar(&f.image, "image", "", "container image for container backends (default: the backend's)")
 	fl.StringVar(&f.python, "python", "", "host Python interpreter to use (default: python3 on PATH, resolved)")
 	fl.StringVar(&f.policy, "policy", "", "TOML policy file with the same settings (flags win)")
 	fl.StringVarP(&f.code, "code", "c", "", "program passed in as a string")
 	fl.StringVarP(&f.module, "module", "m", "", "run a module as a script")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON result instead of the program's output")
 	fl.BoolVar(&f.allowDegraded, "allow-degraded", false, "run even if a protection layer cannot be had (the result lists what was in effect)")
+	addReportFlags(fl, &f.report)
 	return c
 }
 
@@ -99,7 +102,7 @@ func buildSpec(c *cobra.Command, f *runFlags, args []string) (*moat.Spec, string
 			f.allowDegraded = true
 		}
 	}
-	s := &moat.Spec{Python: f.python, AllowDegraded: f.allowDegraded, Files: map[string][]byte{}}
+	s := &moat.Spec{Python: f.python, Image: f.image, AllowDegraded: f.allowDegraded, Files: map[string][]byte{}}
 	var err error
 	if s.Limits.Timeout, err = time.ParseDuration(f.timeout); err != nil || s.Limits.Timeout <= 0 {
 		return nil, "", fmt.Errorf("--timeout: invalid duration %q (use e.g. 30s, 5m)", f.timeout)
@@ -263,6 +266,9 @@ func doRun(c *cobra.Command, f *runFlags, args []string) error {
 		}
 	} else {
 		explain(res, spec)
+	}
+	if err := writeReports(&f.report, res, spec, f.asJSON, args); err != nil {
+		return reportFailure(false, nil, err)
 	}
 	return exitError{res.ExitStatus()}
 }

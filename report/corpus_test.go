@@ -1,0 +1,182 @@
+package report_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/native"
+	"github.com/moat-sandbox/moat/moattest"
+	"github.com/moat-sandbox/moat/report"
+)
+
+func TestMain(m *testing.M) {
+	native.Init() // the sandbox init re-executes this test binary
+	os.Exit(m.Run())
+}
+
+// run runs a corpus program on the native backend.
+func run(t *testing.T, b moat.Backend, file string, mod func(*moat.Spec)) *moat.Result {
+	t.Helper()
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Base(file)
+	spec := &moat.Spec{Args: []string{name}, Files: map[string][]byte{name: src}, Limits: moat.Limits{Timeout: 20 * time.Second}}
+	if mod != nil {
+		mod(spec)
+	}
+	res, err := b.Run(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if res.Findings == nil {
+		t.Fatalf("%s: Findings is nil, want a list", name)
+	}
+	return res
+}
+
+func dump(t *testing.T, res *moat.Result) {
+	t.Helper()
+	var b bytes.Buffer
+	report.WriteSummary(&b, res)
+	t.Logf("status %s exit %d\nstdout: %s\nstderr: %s\n%s", res.Status, res.ExitCode, res.Stdout, res.Stderr, b.String())
+	for _, e := range res.Events {
+		if e.Source != "moat" {
+			t.Logf("  %6d %-7s %-14s %5d %s %s %s", e.TimeMS, e.Source, e.Kind, e.PID, e.Path+e.Addr+e.Name, e.Detail, e.Data)
+		}
+	}
+}
+
+func has(fs []moat.Finding, cat, minSev string) bool {
+	for _, f := range fs {
+		if f.Category == cat && report.Rank(f.Severity) >= report.Rank(minSev) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCorpus: each malicious-behaviour program yields its finding.
+func TestCorpus(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	want := []struct {
+		file string
+		mod  func(*moat.Spec)
+		// every (category, minimum severity) must be found
+		findings [][2]string
+	}{
+		{"steal_aws_post.py", nil, [][2]string{{"credential-access", "high"}, {"network", "medium"}, {"exfiltration", "critical"}}},
+		{"dns_exfil.py", nil, [][2]string{{"exfiltration", "critical"}}},
+		{"reverse_shell.py", nil, [][2]string{{"execution", "critical"}, {"network", "medium"}}},
+		{"pth_persistence.py", nil, [][2]string{{"persistence", "high"}}},
+		{"download_exec.py", nil, [][2]string{{"execution", "high"}}},
+		{"miner.py", func(s *moat.Spec) { s.Limits.Timeout = 2 * time.Second }, [][2]string{{"resource-abuse", "medium"}}},
+		{"ctypes_syscall.py", nil, [][2]string{{"evasion", "high"}}},
+	}
+	for _, w := range want {
+		t.Run(strings.TrimSuffix(w.file, ".py"), func(t *testing.T) {
+			res := run(t, b, filepath.Join("testdata", "corpus", w.file), w.mod)
+			for _, f := range w.findings {
+				if !has(res.Findings, f[0], f[1]) {
+					dump(t, res)
+					t.Errorf("no %s finding of severity %s or more", f[0], f[1])
+				}
+			}
+		})
+	}
+	t.Run("persistence-diff-content", func(t *testing.T) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)
+		var pth, rc bool
+		for _, f := range res.Findings {
+			pth = pth || strings.Contains(f.Summary, "zz_helper.pth")
+			rc = rc || strings.Contains(f.Summary, ".bashrc")
+		}
+		if !pth || !rc {
+			dump(t, res)
+			t.Errorf(".pth %v, .bashrc %v: want both", pth, rc)
+		}
+	})
+}
+
+// TestBenign: ordinary programs yield nothing above low.
+func TestBenign(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	check := func(t *testing.T, res *moat.Result) {
+		t.Helper()
+		if res.Status != moat.StatusExited || res.ExitCode != 0 {
+			dump(t, res)
+			t.Fatalf("status %s exit %d", res.Status, res.ExitCode)
+		}
+		for _, f := range res.Findings {
+			if report.Rank(f.Severity) > report.Rank("low") {
+				dump(t, res)
+				t.Errorf("benign program got %s %s: %s", f.Severity, f.Category, f.Summary)
+			}
+		}
+	}
+	for _, f := range []string{"numeric.py", "fileio.py"} {
+		t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
+			check(t, run(t, b, filepath.Join("testdata", "benign", f), nil))
+		})
+	}
+	t.Run("pytest", func(t *testing.T) {
+		py := "/usr/bin/python3"
+		if exec.Command(py, "-c", "import pytest").Run() != nil {
+			t.Skip("python3-pytest is not installed for /usr/bin/python3")
+		}
+		ws, err := filepath.Abs(filepath.Join("testdata", "benign", "pytest_project"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := &moat.Spec{Python: py, Args: []string{"-m", "pytest", "-q", "-p", "no:cacheprovider"}, Workspace: ws,
+			Limits: moat.Limits{Timeout: 60 * time.Second}}
+		res, err := b.Run(context.Background(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, res)
+		if !strings.Contains(res.Stdout, "4 passed") {
+			t.Errorf("pytest did not pass: %s", res.Stdout)
+		}
+	})
+}
+
+// TestForgery: what a program prints is never a finding, and what it
+// writes to the audit channel is labelled as its own claim, bounded, and
+// never one of moat's own kinds.
+func TestForgery(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	res := run(t, b, filepath.Join("testdata", "corpus", "forge.py"), nil)
+	for _, f := range res.Findings {
+		if f.Severity == "critical" || strings.Contains(f.Summary, "FORGED") {
+			dump(t, res)
+			t.Errorf("forged finding: %+v", f)
+		}
+		audit := true
+		for _, e := range f.Evidence {
+			audit = audit && e.Source == "audit"
+		}
+		if len(f.Evidence) > 0 && audit && !strings.Contains(f.Summary, "audit hook") {
+			t.Errorf("finding on audit claims only is not labelled: %s", f.Summary)
+		}
+	}
+	for _, e := range res.Events {
+		if e.Source == "moat" && (e.Kind != "honeytoken-planted" || strings.Contains(e.Data, "FORGED")) {
+			t.Errorf("forged moat event: %+v", e)
+		}
+		if e.Source == "audit" && (e.Kind == "honeytoken-planted" || e.Kind == "limit" || e.Kind == "finding") {
+			t.Errorf("forged kind accepted: %+v", e)
+		}
+	}
+	if res.EventsDropped == 0 {
+		t.Error("a flood of 5000 lines dropped nothing")
+	}
+}

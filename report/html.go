@@ -1,0 +1,81 @@
+package report
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+)
+
+//go:embed report.html.tmpl
+var htmlSource string
+
+var page = template.Must(template.New("report").Funcs(template.FuncMap{
+	"ms": func(ms int64) string { return fmt.Sprintf("%.3fs", float64(ms)/1000) },
+	"target": func(e moat.Event) string {
+		return firstNonEmpty(e.Path, e.Addr, e.Name)
+	},
+	"upper": strings.ToUpper,
+	"clip": func(s string, n int) string {
+		if len(s) > n {
+			return s[:n] + "…"
+		}
+		return s
+	},
+}).Parse(htmlSource))
+
+// HTMLOptions say what the run was.
+type HTMLOptions struct {
+	Title   string // e.g. the command line
+	Version string
+	Now     time.Time
+}
+
+type htmlData struct {
+	HTMLOptions
+	Res       *moat.Result
+	Verdict   string
+	Counts    map[string]int
+	Network   []moat.Event
+	Timeline  []moat.Event
+	Planted   []moat.Event
+	Sources   map[string]int
+	Truncated int
+}
+
+// maxTimeline bounds the events the page lists.
+const maxTimeline = 1500
+
+// WriteHTML writes a self-contained HTML page (inline CSS, no scripts, no
+// external resources) of res: verdict, findings with evidence, network
+// attempts, a timeline of events. Everything that came from the sandbox
+// is escaped by html/template.
+func WriteHTML(w io.Writer, res *moat.Result, opt HTMLOptions) error {
+	d := htmlData{HTMLOptions: opt, Res: res, Verdict: Verdict(res.Findings), Counts: map[string]int{}, Sources: map[string]int{}}
+	if d.Now.IsZero() {
+		d.Now = time.Now()
+	}
+	for _, f := range res.Findings {
+		d.Counts[f.Severity]++
+	}
+	for _, e := range res.Events {
+		switch {
+		case e.Source == "moat" && e.Kind == "honeytoken-planted":
+			d.Planted = append(d.Planted, e)
+			continue
+		case e.Kind == "connect" || e.Kind == "dns" || e.Kind == "http" || e.Source == "network":
+			d.Network = append(d.Network, e)
+		}
+		d.Sources[e.Source]++
+		if len(d.Timeline) < maxTimeline {
+			d.Timeline = append(d.Timeline, e)
+		} else {
+			d.Truncated++
+		}
+	}
+	return page.Execute(w, d)
+}

@@ -1,0 +1,156 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// SARIF 2.1.0, the subset code scanning reads.
+const (
+	SARIFVersion = "2.1.0"
+	SARIFSchema  = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
+
+type sarifLog struct {
+	Schema  string     `json:"$schema"`
+	Version string     `json:"version"`
+	Runs    []sarifRun `json:"runs"`
+}
+
+type sarifRun struct {
+	Tool        sarifTool         `json:"tool"`
+	Results     []sarifResult     `json:"results"`
+	Invocations []sarifInvocation `json:"invocations,omitempty"`
+}
+
+type sarifTool struct {
+	Driver sarifDriver `json:"driver"`
+}
+
+type sarifDriver struct {
+	Name           string      `json:"name"`
+	InformationURI string      `json:"informationUri,omitempty"`
+	Version        string      `json:"version,omitempty"`
+	Rules          []sarifRule `json:"rules"`
+}
+
+type sarifText struct {
+	Text string `json:"text"`
+}
+
+type sarifRule struct {
+	ID                   string         `json:"id"`
+	Name                 string         `json:"name"`
+	ShortDescription     sarifText      `json:"shortDescription"`
+	FullDescription      sarifText      `json:"fullDescription"`
+	DefaultConfiguration map[string]any `json:"defaultConfiguration"`
+	Properties           map[string]any `json:"properties,omitempty"`
+}
+
+type sarifResult struct {
+	RuleID     string          `json:"ruleId"`
+	RuleIndex  int             `json:"ruleIndex"`
+	Level      string          `json:"level"`
+	Message    sarifText       `json:"message"`
+	Locations  []sarifLocation `json:"locations,omitempty"`
+	Properties map[string]any  `json:"properties,omitempty"`
+}
+
+type sarifLocation struct {
+	PhysicalLocation struct {
+		ArtifactLocation struct {
+			URI string `json:"uri"`
+		} `json:"artifactLocation"`
+	} `json:"physicalLocation"`
+}
+
+type sarifInvocation struct {
+	ExecutionSuccessful bool   `json:"executionSuccessful"`
+	ExitCode            int    `json:"exitCode"`
+	ExitCodeDescription string `json:"exitCodeDescription,omitempty"`
+}
+
+var categoryText = map[string]string{
+	CredentialAccess: "The program read credentials: moat's planted fake secrets (honeytokens).",
+	Exfiltration:     "A planted fake secret, raw or encoded, appeared in network traffic, DNS names, commands or files the program wrote.",
+	Persistence:      "The program wrote something that runs again later: .pth with code, sitecustomize, shell rc files, crontabs, autostart entries, entry-point scripts.",
+	Execution:        "The program started other programs: shells, downloaded files.",
+	Network:          "The program tried to reach the network.",
+	Evasion:          "The program tried to get around observation or confinement: native code bypassing audit hooks, denied syscalls.",
+	ResourceAbuse:    "The program exhausted a limit: CPU time until the timeout, memory, processes.",
+}
+
+// Categories lists every category in a fixed order (the SARIF rules).
+var Categories = []string{CredentialAccess, Exfiltration, Persistence, Execution, Network, Evasion, ResourceAbuse}
+
+func sarifLevel(sev string) string {
+	switch sev {
+	case "critical", "high":
+		return "error"
+	case "medium":
+		return "warning"
+	}
+	return "note"
+}
+
+var securitySeverity = map[string]string{"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
+
+// SARIFOptions say what the run was about.
+type SARIFOptions struct {
+	// Artifact is the file the findings are located in (the script or
+	// package under test), relative to the repository root if possible.
+	Artifact string
+	Version  string // moat's version
+}
+
+// WriteSARIF writes res's findings as a SARIF 2.1.0 log with one run.
+func WriteSARIF(w io.Writer, res *moat.Result, opt SARIFOptions) error {
+	d := sarifDriver{Name: "moat", InformationURI: "https://github.com/moat-sandbox/moat", Version: opt.Version}
+	index := map[string]int{}
+	for i, c := range Categories {
+		index[c] = i
+		d.Rules = append(d.Rules, sarifRule{
+			ID: "moat/" + c, Name: ruleName(c),
+			ShortDescription:     sarifText{c},
+			FullDescription:      sarifText{categoryText[c]},
+			DefaultConfiguration: map[string]any{"level": "warning"},
+			Properties:           map[string]any{"tags": []string{"security", "behaviour", c}},
+		})
+	}
+	results := []sarifResult{}
+	for _, f := range res.Findings {
+		i, ok := index[f.Category]
+		if !ok {
+			continue
+		}
+		r := sarifResult{RuleID: "moat/" + f.Category, RuleIndex: i, Level: sarifLevel(f.Severity), Message: sarifText{f.Summary},
+			Properties: map[string]any{"severity": f.Severity, "security-severity": securitySeverity[f.Severity], "evidence": f.Evidence}}
+		if f.Phase != "" {
+			r.Properties["phase"] = f.Phase
+		}
+		if opt.Artifact != "" {
+			var l sarifLocation
+			l.PhysicalLocation.ArtifactLocation.URI = opt.Artifact
+			r.Locations = []sarifLocation{l}
+		}
+		results = append(results, r)
+	}
+	log := sarifLog{Schema: SARIFSchema, Version: SARIFVersion, Runs: []sarifRun{{
+		Tool: sarifTool{Driver: d}, Results: results,
+		Invocations: []sarifInvocation{{ExecutionSuccessful: res.Status != moat.StatusError, ExitCode: res.ExitStatus(), ExitCodeDescription: string(res.Status)}},
+	}}}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(log)
+}
+
+func ruleName(c string) string {
+	parts := strings.Split(c, "-")
+	for i, p := range parts {
+		parts[i] = strings.ToUpper(p[:1]) + p[1:]
+	}
+	return strings.Join(parts, "")
+}
