@@ -157,6 +157,10 @@ type Spec struct {
 	// Python is the host interpreter to use; empty means the python3 found
 	// on PATH, resolved to the real binary.
 	Python string
+	// Image is the container image for container backends (docker,
+	// podman, gvisor from an image); empty means the backend's default.
+	// Backends without images refuse a non-empty Image.
+	Image string
 	// Env holds KEY=VALUE pairs given to the program.
 	Env []string
 	// Files are extra files placed in the working directory: a relative
