@@ -26,6 +26,7 @@ type policy struct {
 	Workspace     string   `toml:"workspace"`
 	Out           string   `toml:"out"`
 	Python        string   `toml:"python"`
+	Image         string   `toml:"image"`
 	AllowDegraded bool     `toml:"allow_degraded"`
 }
 
