@@ -1,0 +1,141 @@
+package native
+
+import (
+	"os"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/egress"
+)
+
+// The sandbox's network in modes sinkhole and allow=... (internal/egress).
+// In mode none nothing here runs: no socket pair, no proxy, no rules.
+//
+// Parent side: a SOCK_SEQPACKET pair whose init end is fdNet. The parent
+// receives the network events over it and, in allow mode, dials allowed
+// endpoints from the host's network namespace for the init, checking the
+// list itself, and passes the connected socket back. Init side: after lo
+// is up and while /etc is still writable, the init writes resolv.conf,
+// adds the local route and tproxy rules in the sandbox's own network
+// namespace (it holds CAP_NET_ADMIN there, never on the host) and serves
+// the resolver and proxy until the program is reaped.
+
+// netDrain is how long the init waits, after the program is gone, for
+// the last flows to be recorded.
+const netDrain = time.Second
+
+// netRun is the parent's side of one run's network; nil in mode none.
+type netRun struct {
+	cfg     *egress.Config
+	parent  *os.File
+	child   *os.File
+	mono0   int64
+	done    chan struct{}
+	events  []moat.Event
+	dropped int
+}
+
+// startNet prepares the network of a run: it fills cfg.Net and returns
+// the parent's side, or nil for mode none.
+func startNet(spec *moat.Spec, cfg *initConfig, mono0 int64) (*netRun, error) {
+	ec, err := egress.FromNetwork(spec.Network)
+	if err != nil || ec == nil {
+		return nil, err
+	}
+	p, c, err := egress.SocketPair()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Net = ec
+	return &netRun{cfg: ec, parent: p, child: c, mono0: mono0, done: make(chan struct{})}, nil
+}
+
+// files puts the init's end at fdNet among the init's extra files.
+func (n *netRun) files(extra []*os.File) []*os.File {
+	if n == nil {
+		return extra
+	}
+	for len(extra) <= fdNet-3 {
+		extra = append(extra, nil)
+	}
+	extra[fdNet-3] = n.child
+	return extra
+}
+
+// started runs once the init has started: the parent closes its copy of
+// the init's end (so that EOF means the init is gone) and serves the link.
+func (n *netRun) started() {
+	if n == nil {
+		return
+	}
+	n.child.Close()
+	go func() {
+		defer close(n.done)
+		n.dropped = egress.Serve(n.parent, n.cfg, func(ev moat.Event, mono int64) {
+			if len(n.events) >= egress.MaxEvents {
+				n.dropped++
+				return
+			}
+			ev.Source = "network"
+			ev.TimeMS = max(0, (mono-n.mono0)/1e6)
+			n.events = append(n.events, ev)
+		})
+	}()
+}
+
+// close releases both ends; deferred, for runs that end before started.
+func (n *netRun) close() {
+	if n != nil {
+		n.child.Close()
+		n.parent.Close()
+	}
+}
+
+// finish waits for the link to end (the init has exited) and adds the
+// network events to the run's report.
+func (r *runner) finishNet(n *netRun) {
+	if n == nil {
+		return
+	}
+	<-n.done
+	r.events = append(r.events, n.events...)
+	r.eventsDropped += n.dropped
+}
+
+// initNet is the init's side of the network; nil in mode none.
+type initNet struct {
+	stack *egress.Stack
+	link  *egress.Link
+	rec   *egress.Recorder
+}
+
+// startInitNet brings the sandbox's network up for cfg.Net. It runs in
+// the init after lo is up and before the root is made read-only.
+func startInitNet(cfg *initConfig) (*initNet, error) {
+	if cfg.Net == nil {
+		return nil, nil
+	}
+	link, err := egress.NewLink(os.NewFile(fdNet, "egress"))
+	if err != nil {
+		return nil, err
+	}
+	if err := egress.WriteResolvConf("/etc"); err != nil {
+		return nil, err
+	}
+	rec := egress.NewRecorder(link.Event)
+	st, err := egress.Start(cfg.Net, rec, link)
+	if err != nil {
+		return nil, err
+	}
+	return &initNet{stack: st, link: link, rec: rec}, nil
+}
+
+// stop ends the network once the program and all its processes are gone,
+// recording the flows that were still open.
+func (n *initNet) stop() {
+	if n == nil {
+		return
+	}
+	n.stack.Close(netDrain)
+	n.link.Finish(n.rec.Dropped())
+}
