@@ -46,9 +46,10 @@ type Stack struct {
 	flows   chan struct{}
 	wg      sync.WaitGroup
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
+	mu        sync.Mutex
+	conns     map[net.Conn]struct{}
+	closed    bool
+	accepting int // accepted, not yet tracked
 }
 
 // Start brings up the network for cfg in the calling process's network
@@ -173,15 +174,25 @@ func (s *Stack) goServe(f func()) {
 	go func() { defer s.wg.Done(); f() }()
 }
 
-// Close stops accepting, ends every flow in progress (they are recorded
-// as far as they got) and waits up to wait for the handlers, so that the
-// events of a program that just exited are not lost.
+// Close ends the stack once the program and every process of the sandbox
+// are gone: nothing new can arrive, but flows may still sit in an accept
+// queue or a socket buffer. Close lets the serving loops take those
+// (bounded by wait), then stops accepting, lets every flow in progress
+// finish (its peer is dead, so it reads to EOF at once), and only then
+// cuts what is left, so that the last events of a program that just
+// exited are recorded.
 func (s *Stack) Close(wait time.Duration) {
+	end := time.Now().Add(wait)
+	for empty := 0; empty < 2 && time.Now().Before(end); {
+		if s.queued() {
+			empty = 0
+		} else {
+			empty++
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 	s.mu.Lock()
 	s.closed = true
-	for c := range s.conns {
-		_ = c.SetDeadline(time.Now())
-	}
 	s.mu.Unlock()
 	for _, c := range s.closers {
 		_ = c.Close()
@@ -190,8 +201,53 @@ func (s *Stack) Close(wait time.Duration) {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(wait):
+		return
+	case <-time.After(time.Until(end)):
 	}
+	s.mu.Lock()
+	for c := range s.conns {
+		_ = c.SetDeadline(time.Now())
+	}
+	s.mu.Unlock()
+	select {
+	case <-done:
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// queued reports whether a listener has connections waiting to be
+// accepted or a UDP socket has datagrams waiting to be read.
+func (s *Stack) queued() bool {
+	q := false
+	for _, c := range s.closers {
+		sc, ok := c.(syscall.Conn)
+		if !ok {
+			continue
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			continue
+		}
+		_ = rc.Control(func(fd uintptr) {
+			switch c.(type) {
+			case *net.TCPListener:
+				// For a listener, tcpi_unacked is the accept queue's length.
+				if ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil && ti.Unacked > 0 {
+					q = true
+				}
+			case *net.UDPConn:
+				if n, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ); err == nil && n > 0 {
+					q = true
+				}
+			}
+		})
+	}
+	s.mu.Lock()
+	if s.accepting > 0 {
+		q = true
+	}
+	s.mu.Unlock()
+	return q
 }
 
 func (s *Stack) track(c net.Conn) bool {
@@ -214,35 +270,44 @@ func (s *Stack) acceptLoop(ln net.Listener, serve func(net.Conn)) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				continue
-			}
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			time.Sleep(10 * time.Millisecond) // EMFILE and the like
 			continue
 		}
-		select {
-		case s.flows <- struct{}{}:
-		default:
-			reset(c)
-			s.rec.Record(moat.Event{Kind: "connect", Addr: c.LocalAddr().String(), Detail: "refused tcp: too many connections at once"})
-			continue
-		}
-		if !s.track(c) {
-			reset(c)
-			<-s.flows
-			continue
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer func() { <-s.flows }()
-			defer s.untrack(c)
-			serve(c)
-		}()
+		s.mu.Lock()
+		s.accepting++
+		s.mu.Unlock()
+		s.admit(c, serve)
+		s.mu.Lock()
+		s.accepting--
+		s.mu.Unlock()
 	}
+}
+
+// admit serves c in its own goroutine, or resets it when too many flows
+// are open at once.
+func (s *Stack) admit(c net.Conn, serve func(net.Conn)) {
+	select {
+	case s.flows <- struct{}{}:
+	default:
+		reset(c)
+		s.rec.Record(moat.Event{Kind: "connect", Addr: c.LocalAddr().String(), Detail: "refused tcp: too many connections at once"})
+		return
+	}
+	if !s.track(c) {
+		reset(c)
+		<-s.flows
+		return
+	}
+	s.wg.Add(1) // the accept loop's own count keeps the group open
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.flows }()
+		defer s.untrack(c)
+		serve(c)
+	}()
 }
 
 // reset closes c with an RST: the refusal the program sees.
