@@ -110,8 +110,14 @@ func (c *Config) Describe() string {
 	return "allow: egress only to " + strings.Join(eps, ",") + ", dialed by moat outside the sandbox; everything else refused and recorded"
 }
 
+// normHost lower-cases a name and unmaps an address. "localhost" is
+// 127.0.0.1: inside, /etc/hosts answers it before any DNS, so allowing it
+// must mean the host's loopback address.
 func normHost(h string) string {
 	h = strings.ToLower(strings.TrimSuffix(h, "."))
+	if h == "localhost" {
+		return "127.0.0.1"
+	}
 	if a, err := netip.ParseAddr(h); err == nil {
 		return a.Unmap().String()
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -54,7 +55,21 @@ func child(mode, probe string) int {
 	}
 	var rep childReport
 	rec := NewRecorder(func(ev moat.Event) { rep.Events = append(rep.Events, ev) })
-	s, err := Start(cfg, rec, refuseAll{})
+	var d Dialer = refuseAll{}
+	if probe == "allow-name" {
+		// The "outside" server lives on the child's 127.0.0.2; the test
+		// dialer stands in for the parent and maps the name to it.
+		ln, err := net.Listen("tcp", "127.0.0.2:0")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		go func() {
+			_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "upstream "+r.URL.Path) }))
+		}()
+		d = nameDialer{"svc.example": ln.Addr().String()}
+	}
+	s, err := Start(cfg, rec, d)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start:", err)
 		return 2
@@ -67,6 +82,15 @@ func child(mode, probe string) int {
 	s.Close(2 * time.Second)
 	_ = json.NewEncoder(os.Stdout).Encode(&rep)
 	return 0
+}
+
+type nameDialer map[string]string
+
+func (m nameDialer) Dial(host string, port int) (net.Conn, error) {
+	if port != 80 || m[host] == "" {
+		return nil, fmt.Errorf("not allowed")
+	}
+	return net.Dial("tcp", m[host])
 }
 
 type refuseAll struct{}
@@ -163,6 +187,20 @@ var probes = map[string]func() (string, error){
 		return "", err
 	},
 	"nxdomain": func() (string, error) { return lookupA("not-allowed.example") },
+	"allow-name": func() (string, error) {
+		a, err := lookupA("svc.example")
+		if err != nil {
+			return "", err
+		}
+		resp, err := http.Get("http://" + a + "/path")
+		if err != nil {
+			return "", err
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		http.DefaultClient.CloseIdleConnections()
+		return string(b), err
+	},
 	"refused": func() (string, error) {
 		c, err := net.DialTimeout("tcp", "203.0.113.9:4444", 3*time.Second)
 		if err != nil {
@@ -273,6 +311,16 @@ func TestSinkholeLoopbackStaysInside(t *testing.T) {
 	}
 	if len(rep.Events) != 0 {
 		t.Fatalf("loopback traffic was intercepted: %+v", rep.Events)
+	}
+}
+
+func TestAllowName(t *testing.T) {
+	rep := runChild(t, "allow=svc.example:80", "allow-name")
+	if rep.Err != "" || rep.Result != "upstream /path" {
+		t.Fatalf("probe: %q %q", rep.Result, rep.Err)
+	}
+	if c := findDetail(rep.Events, "connect", "allowed tcp http GET"); c == nil || c.Name != "svc.example" || c.Path != "/path" {
+		t.Fatalf("events: %+v", rep.Events)
 	}
 }
 
