@@ -342,7 +342,9 @@ func applyLandlock() (moat.Layer, error) {
 	devs = append(devs, reportFiles()...) // the audit FIFO, when the report is on
 	err = landlock.V5.BestEffort().RestrictPaths(
 		landlock.RODirs("/"),
-		landlock.RWDirs(workDir, tmpDir, homeDir, "/dev/shm"),
+		// WithRefer: renames across the writable directories (setuptools
+		// builds wheels that way) would otherwise fail with EXDEV.
+		landlock.RWDirs(workDir, tmpDir, homeDir, "/dev/shm").WithRefer(),
 		landlock.RWFiles(devs...),
 	)
 	if err != nil {
