@@ -65,10 +65,33 @@ type Options struct {
 	AllowDegraded bool
 	// Layers are names Result.Layers must contain (e.g. "seccomp").
 	Layers []string
+	// Container relaxes the few checks that assume native's own root
+	// filesystem, for backends that run an image's Python in an OCI
+	// container (see [ContainerOptions]); nil for every other backend.
+	Container *Container
 	// Cases, if not empty, runs only the named cases ("exit-code",
 	// "fork-bomb"; see [CaseNames]). An unknown name fails the test.
 	Cases []string
 }
+
+// Container describes what an OCI runtime (runc, as Docker and Podman use
+// it) does whatever the engine is asked, and that a sandbox built on it
+// therefore cannot change. Each relaxed check keeps its security point.
+type Container struct {
+	// ExtraDevices are /dev entries the runtime always makes (tty, ptmx,
+	// pts, mqueue, core), allowed besides native's five devices. The
+	// devices case still requires that /dev/tty cannot be opened, that
+	// disks and kernel memory cannot be read and that mknod fails.
+	ExtraDevices []string
+	// SuidRoot: the image's root filesystem is not mounted nosuid (engines
+	// have no option for it). The nosuid case then checks the writable
+	// mounts only; no_new_privs, which the capabilities case requires,
+	// makes set-uid bits inert.
+	SuidRoot bool
+}
+
+// ContainerOptions is the Container of Docker and Podman under runc.
+var ContainerOptions = &Container{ExtraDevices: []string{"tty", "ptmx", "pts", "mqueue", "core", "console"}, SuidRoot: true}
 
 // A testCase is one subtest of the suite.
 type testCase struct {

@@ -1,0 +1,624 @@
+// Package docker runs the program in a Docker container, through the Docker
+// Engine API (github.com/docker/docker/client, the API version negotiated
+// with the daemon and reported in the layers).
+//
+// Every container is hardened the same way (see internal/container): no
+// network, a read-only root, size-limited tmpfs mounts for /work, /tmp and
+// the home, every capability dropped, no-new-privileges, a seccomp profile
+// stricter than Docker's default, /sys and sensitive /proc entries masked,
+// pids, memory (no swap) and CPU limits, user 1000:1000, no host mounts and
+// no logging driver (the output never lands on the host's disk). The
+// workspace goes in and out as a tar stream through the bootstrap, over the
+// one attach connection that also carries stdin, stdout and stderr.
+//
+// Containers are named moat-<id>, labelled moat.run=<id>, and removed when
+// Run returns, whatever happened (timeout, limit, failure, cancellation).
+// The bootstrap ends the program by itself shortly after its timeout if moat
+// died; `moat gc` (GC) removes what a killed moat left.
+//
+// Runtime selects another OCI runtime registered with the daemon: "runsc"
+// runs the same container under gVisor.
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/moat-sandbox/moat"
+	ctr "github.com/moat-sandbox/moat/internal/container"
+)
+
+// DefaultImage is used when neither Spec.Image nor Backend.Image is set.
+const DefaultImage = "python:3.12-slim"
+
+// Backend runs specs in Docker containers. The zero value uses the daemon
+// at DOCKER_HOST (or the default socket), its default runtime, and
+// DefaultImage.
+type Backend struct {
+	Image   string // "" = DefaultImage; Spec.Image wins
+	Runtime string // "" = the daemon's default; "runsc" for gVisor
+	Host    string // "" = DOCKER_HOST or the default socket
+	// Name is Result.Isolation; "" = "docker".
+	Name string
+}
+
+var (
+	_ moat.Backend   = (*Backend)(nil)
+	_ moat.Checker   = (*Backend)(nil)
+	_ moat.Describer = (*Backend)(nil)
+)
+
+func init() {
+	moat.Register("docker", func() moat.Backend { return &Backend{} })
+}
+
+// New returns a Backend for image (or DefaultImage), runtime and host.
+func New(image, runtime, host string) *Backend {
+	return &Backend{Image: image, Runtime: runtime, Host: host}
+}
+
+func (b *Backend) name() string {
+	if b.Name != "" {
+		return b.Name
+	}
+	return "docker"
+}
+
+// engine is one daemon: its client (shared by every run, so the API
+// version is negotiated once) and what it said about itself.
+type engine struct {
+	cli      *client.Client
+	infoOnce sync.Once
+	version  string // engine version
+	runtime  string // default runtime
+	cgroup   string // "v1 (cgroupfs)"
+}
+
+var (
+	enginesMu sync.Mutex
+	engines   = map[string]*engine{}
+)
+
+func (b *Backend) engine() (*engine, error) {
+	enginesMu.Lock()
+	defer enginesMu.Unlock()
+	if e := engines[b.Host]; e != nil {
+		return e, nil
+	}
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if b.Host != "" {
+		opts = append(opts, client.WithHost(b.Host))
+	}
+	cli, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker: client: %w", err)
+	}
+	e := &engine{cli: cli}
+	engines[b.Host] = e
+	return e, nil
+}
+
+// info asks the daemon once for its version, default runtime and cgroups.
+func (e *engine) info(ctx context.Context) {
+	e.infoOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if v, err := e.cli.ServerVersion(ctx); err == nil {
+			e.version = v.Version
+		}
+		if i, err := e.cli.Info(ctx); err == nil {
+			e.runtime = i.DefaultRuntime
+			e.cgroup = fmt.Sprintf("v%s (%s)", i.CgroupVersion, i.CgroupDriver)
+		}
+	})
+}
+
+// Check pings the daemon and, for a Runtime, checks the daemon has it.
+func (b *Backend) Check(ctx context.Context) error {
+	e, err := b.engine()
+	if err != nil {
+		return fmt.Errorf("%w: %w", moat.ErrUnavailable, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := e.cli.Ping(ctx); err != nil {
+		hint := "start it with `sudo systemctl start docker` (or `dockerd &`)"
+		if os.Getenv("DOCKER_HOST") != "" || b.Host != "" {
+			hint = "check DOCKER_HOST and that the daemon runs there"
+		}
+		return fmt.Errorf("docker: daemon not reachable at %s: %s: %w", e.cli.DaemonHost(), hint, moat.ErrUnavailable)
+	}
+	if b.Runtime != "" {
+		i, err := e.cli.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("docker: info: %v: %w", err, moat.ErrUnavailable)
+		}
+		if _, ok := i.Runtimes[b.Runtime]; !ok {
+			return fmt.Errorf("docker: the daemon has no runtime %q: register it in /etc/docker/daemon.json (\"runtimes\": {%q: {\"path\": \"/usr/bin/%s\"}}) and restart dockerd: %w",
+				b.Runtime, b.Runtime, b.Runtime, moat.ErrUnavailable)
+		}
+	}
+	return nil
+}
+
+// Describe says which daemon, API version, runtime and image a run uses.
+func (b *Backend) Describe(ctx context.Context) []string {
+	e, err := b.engine()
+	if err != nil {
+		return nil
+	}
+	e.info(ctx)
+	if e.version == "" {
+		return []string{"daemon at " + e.cli.DaemonHost()}
+	}
+	img := b.image(&moat.Spec{})
+	have := "present"
+	if _, err := e.cli.ImageInspect(ctx, img); err != nil {
+		have = "missing: pulled on first use, or build with .ci/images.sh"
+	}
+	return []string{
+		fmt.Sprintf("docker %s, API %s (negotiated)", e.version, e.cli.ClientVersion()),
+		"runtime " + b.runtimeName(e),
+		"cgroup " + e.cgroup,
+		fmt.Sprintf("image %s (%s)", img, have),
+		"seccomp stricter than the default, cap-drop ALL, read-only rootfs, user " + ctr.User,
+	}
+}
+
+func (b *Backend) image(spec *moat.Spec) string {
+	switch {
+	case spec.Image != "":
+		return spec.Image
+	case b.Image != "":
+		return b.Image
+	}
+	return DefaultImage
+}
+
+func (b *Backend) runtimeName(e *engine) string {
+	if b.Runtime != "" {
+		return b.Runtime
+	}
+	if e.runtime != "" {
+		return e.runtime
+	}
+	return "default"
+}
+
+// config returns the container's configuration for spec.
+func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id string) (*container.Config, *container.HostConfig, error) {
+	prof, err := ctr.SeccompProfile()
+	if err != nil {
+		return nil, nil, fmt.Errorf("docker: seccomp profile: %w", err)
+	}
+	mounts, shm := ctr.Tmpfs(lim.Disk)
+	tmpfs := map[string]string{}
+	for _, m := range mounts {
+		tmpfs[m.Path] = m.Options
+	}
+	cfg := &container.Config{
+		Image:           b.image(spec),
+		Entrypoint:      ctr.Entrypoint(),
+		Cmd:             []string{},
+		User:            ctr.User,
+		WorkingDir:      ctr.WorkDir,
+		Hostname:        ctr.Hostname,
+		Env:             []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		Labels:          map[string]string{ctr.Label: id},
+		AttachStdin:     true,
+		AttachStdout:    true,
+		AttachStderr:    true,
+		OpenStdin:       true,
+		StdinOnce:       true,
+		NetworkDisabled: true,
+	}
+	pids := int64(lim.Pids + ctr.BootstrapPids)
+	no := false
+	hc := &container.HostConfig{
+		NetworkMode:    "none",
+		ReadonlyRootfs: true,
+		CapDrop:        []string{"ALL"},
+		SecurityOpt:    []string{"no-new-privileges:true", "seccomp=" + string(prof)},
+		Tmpfs:          tmpfs,
+		ShmSize:        shm,
+		IpcMode:        "private",
+		MaskedPaths:    ctr.MaskedPaths,
+		ReadonlyPaths:  ctr.ReadonlyPaths,
+		Runtime:        b.Runtime,
+		Init:           &no,
+		LogConfig:      container.LogConfig{Type: "none"},
+		Resources: container.Resources{
+			Memory:     lim.Memory,
+			MemorySwap: lim.Memory,
+			PidsLimit:  &pids,
+			NanoCPUs:   int64(lim.CPUs * 1e9),
+		},
+	}
+	return cfg, hc, nil
+}
+
+// run is the state of one Run.
+type run struct {
+	cli *client.Client
+	id  string // container id
+
+	mu       sync.Mutex
+	reason   moat.Status
+	stopOnce sync.Once
+
+	cgMu    sync.Mutex
+	cg      ctr.Cgroup
+	cgReady chan struct{}
+	final   *ctr.Stats
+}
+
+// stop kills the container for reason; the first reason wins.
+func (r *run) stop(reason moat.Status) {
+	r.stopOnce.Do(func() {
+		r.mu.Lock()
+		r.reason = reason
+		r.mu.Unlock()
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), ctr.StopGrace)
+			defer cancel()
+			_ = r.cli.ContainerKill(ctx, r.id, "KILL")
+		}()
+	})
+}
+
+func (r *run) stopReason() moat.Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reason
+}
+
+// Run runs spec in a new container; see the package doc.
+func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("docker: %w", err)
+	}
+	if spec.Network != moat.NetworkNone {
+		return nil, fmt.Errorf("docker: network mode %q: this backend enforces only none: %w", spec.Network, moat.ErrUnsupported)
+	}
+	if spec.Python != "" {
+		return nil, fmt.Errorf("docker: --python %q names a host interpreter; containers run the image's python3 (choose it with --image): %w", spec.Python, moat.ErrUnsupported)
+	}
+	e, err := b.engine()
+	if err != nil {
+		return nil, err
+	}
+	lim := spec.Limits.WithDefaults()
+	// The container's life does not follow ctx: a canceled run must still
+	// be killed and removed. ctx only decides when to stop.
+	life := context.WithoutCancel(ctx)
+	e.info(life)
+	id := ctr.RunID()
+	cfg, hc, err := b.config(spec, lim, id)
+	if err != nil {
+		return nil, err
+	}
+	created, err := e.cli.ContainerCreate(life, cfg, hc, nil, nil, "moat-"+id)
+	if err != nil && client.IsErrNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image") {
+		if perr := pull(life, e.cli, cfg.Image); perr != nil {
+			return nil, perr
+		}
+		created, err = e.cli.ContainerCreate(life, cfg, hc, nil, nil, "moat-"+id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("docker: create container: %w", err)
+	}
+	r := &run{cli: e.cli, id: created.ID, cgReady: make(chan struct{})}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = e.cli.ContainerRemove(rctx, created.ID, container.RemoveOptions{Force: true})
+	}()
+	res := &moat.Result{Isolation: b.name()}
+	res.Layers = append([]moat.Layer{
+		{Name: "engine", Detail: fmt.Sprintf("docker %s, API %s (negotiated)", e.version, e.cli.ClientVersion())},
+		{Name: "runtime", Detail: "runtime " + b.runtimeName(e)},
+		{Name: "image", Detail: cfg.Image},
+	}, ctr.Layers(lim)...)
+
+	hj, err := e.cli.ContainerAttach(life, created.ID, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return nil, fmt.Errorf("docker: attach: %w", err)
+	}
+	defer hj.Close()
+	waitCtx, cancelWait := context.WithCancel(life)
+	defer cancelWait()
+	waitC, waitErrC := e.cli.ContainerWait(waitCtx, created.ID, container.WaitConditionNextExit)
+
+	sess := ctr.NewSession(spec, lim, r.stop)
+	sess.OnExit = r.finalStats
+	start := time.Now()
+	if err := e.cli.ContainerStart(life, created.ID, container.StartOptions{}); err != nil {
+		return startFailed(res, cfg.Image, err)
+	}
+	go r.resolveCgroup(life)
+
+	framesR, framesW := io.Pipe()
+	diag := ctr.NewCapture(nil, 8<<10, func() {})
+	go func() {
+		_, err := stdcopy.StdCopy(framesW, diag, hj.Reader)
+		framesW.CloseWithError(err)
+	}()
+	recvErr := make(chan error, 1)
+	go func() {
+		err := sess.Receive(framesR)
+		_, _ = io.Copy(io.Discard, framesR)
+		recvErr <- err
+	}()
+	sendErr := sess.Send(hj.Conn, func() { _ = hj.CloseWrite() })
+	if sendErr != nil {
+		r.stop(moat.StatusError)
+	}
+
+	timer := time.AfterFunc(lim.Timeout, func() { r.stop(moat.StatusTimeout) })
+	defer timer.Stop()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.stop(moat.StatusCanceled)
+		case <-done:
+		}
+	}()
+	go r.watch(done, sess.Exited())
+
+	protoErr := <-recvErr
+	if protoErr != nil {
+		r.stop(moat.StatusError)
+	}
+	// The stream ended: the container is exiting. Wait for it (and kill it
+	// if it lingers), so that no process of the run is left when Run returns.
+	var exitCode int64 = -1
+	select {
+	case w := <-waitC:
+		exitCode = w.StatusCode
+	case <-waitErrC:
+	case <-time.After(ctr.StopGrace):
+		r.stop(moat.StatusError)
+		select {
+		case w := <-waitC:
+			exitCode = w.StatusCode
+		case <-waitErrC:
+		case <-time.After(ctr.StopGrace):
+		}
+	}
+	r.stopOnce.Do(func() {}) // no stop after the end
+	res.DurationMS = time.Since(start).Milliseconds()
+
+	stats := r.stats()
+	if !r.cgFound() && sess.ExitReport() == nil {
+		// No cgroup to read (a remote daemon): ask the daemon.
+		if ins, err := e.cli.ContainerInspect(life, created.ID); err == nil && ins.State != nil && ins.State.OOMKilled {
+			stats.OOMKills = 1
+		}
+	}
+	res.MaxRSSBytes = stats.Peak
+	sess.Fill(res)
+	d, _ := diag.Result()
+	reason := r.stopReason()
+	if err := sess.Outcome(res, reason, stats, d); err != nil {
+		msg := err.Error()
+		if sendErr != nil {
+			msg += " (send: " + sendErr.Error() + ")"
+		}
+		if protoErr != nil {
+			msg += " (" + protoErr.Error() + ")"
+		}
+		if exitCode >= 0 {
+			msg += fmt.Sprintf(" (container exit %d)", exitCode)
+		}
+		res.Error = msg
+		return res, fmt.Errorf("docker: %s", msg)
+	}
+	if reason == moat.StatusError && res.Status != moat.StatusError {
+		// moat killed the container for a failure of its own.
+		res.Status = moat.StatusError
+		res.Error = "sandbox failure"
+		if sendErr != nil {
+			res.Error = sendErr.Error()
+		} else if protoErr != nil {
+			res.Error = protoErr.Error()
+		}
+		return res, fmt.Errorf("docker: %s", res.Error)
+	}
+	return res, nil
+}
+
+// resolveCgroup finds the container's cgroup from its init's host pid.
+func (r *run) resolveCgroup(ctx context.Context) {
+	defer close(r.cgReady)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ins, err := r.cli.ContainerInspect(ctx, r.id)
+	if err != nil || ins.State == nil || ins.State.Pid == 0 {
+		return
+	}
+	cg, err := ctr.CgroupOf(ins.State.Pid)
+	if err != nil {
+		return
+	}
+	r.cgMu.Lock()
+	r.cg = cg
+	r.cgMu.Unlock()
+}
+
+func (r *run) cgroup() ctr.Cgroup {
+	r.cgMu.Lock()
+	defer r.cgMu.Unlock()
+	return r.cg
+}
+
+func (r *run) cgFound() bool { return r.cgroup().Found() }
+
+// finalStats reads the counters when the bootstrap reports the program's
+// end, while the container (and its cgroup) still exists.
+func (r *run) finalStats() {
+	select {
+	case <-r.cgReady:
+	case <-time.After(5 * time.Second):
+	}
+	st := r.cgroup().Stats()
+	r.cgMu.Lock()
+	r.final = &st
+	r.cgMu.Unlock()
+}
+
+func (r *run) stats() ctr.Stats {
+	r.cgMu.Lock()
+	defer r.cgMu.Unlock()
+	if r.final != nil {
+		return *r.final
+	}
+	return r.cg.Stats()
+}
+
+// watch ends the run when a cgroup limit is breached: the kernel kills on
+// memory, but on pids it only fails forks, and a breach must end the run
+// with its own status.
+func (r *run) watch(done, exited <-chan struct{}) {
+	select {
+	case <-r.cgReady:
+	case <-done:
+		return
+	}
+	cg := r.cgroup()
+	if !cg.Found() {
+		return
+	}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-exited:
+			return
+		case <-t.C:
+		}
+		st := cg.Stats()
+		if st.OOMKills > 0 {
+			r.stop(moat.StatusMemory)
+			return
+		}
+		if st.PidsMax > 0 {
+			r.stop(moat.StatusPids)
+			return
+		}
+	}
+}
+
+// startFailed maps a refused start: an image without python3 is exit 127,
+// as for a missing interpreter elsewhere.
+func startFailed(res *moat.Result, img string, err error) (*moat.Result, error) {
+	msg := err.Error()
+	if strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
+		res.Status, res.ExitCode = moat.StatusError, 127
+		res.Error = fmt.Sprintf("image %s has no python3 on PATH", img)
+		return res, nil
+	}
+	return nil, fmt.Errorf("docker: start container: %w", err)
+}
+
+// errNoImage is the one-line error for a missing image without a registry.
+type errNoImage struct{ msg string }
+
+func (e *errNoImage) Error() string { return e.msg }
+func (e *errNoImage) Unwrap() error { return moat.ErrNotFound }
+
+// pull fetches img with a progress display on stderr.
+func pull(ctx context.Context, cli *client.Client, img string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	unreachable := &errNoImage{fmt.Sprintf("docker: image %s not found and no registry reachable; build one with .ci/images.sh or pass --image", img)}
+	rc, err := cli.ImagePull(ctx, img, image.PullOptions{})
+	if err != nil {
+		if registryDown(err) {
+			return unreachable
+		}
+		return &errNoImage{fmt.Sprintf("docker: image %s not found and the pull failed: %s; build one with .ci/images.sh or pass --image", img, oneLine(err))}
+	}
+	defer rc.Close()
+	fd := os.Stderr.Fd()
+	if err := jsonmessage.DisplayJSONMessagesStream(rc, os.Stderr, fd, isTerminal(fd), nil); err != nil {
+		if registryDown(err) {
+			return unreachable
+		}
+		return &errNoImage{fmt.Sprintf("docker: image %s not found and the pull failed: %s; build one with .ci/images.sh or pass --image", img, oneLine(err))}
+	}
+	return nil
+}
+
+func registryDown(err error) bool {
+	s := strings.ToLower(err.Error())
+	for _, k := range []string{"dial tcp", "lookup ", "no such host", "timeout", "connection refused", "network is unreachable", "i/o timeout", "tls handshake"} {
+		if strings.Contains(s, k) {
+			return true
+		}
+	}
+	return false
+}
+
+func oneLine(err error) string {
+	s := strings.TrimSpace(err.Error())
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func isTerminal(fd uintptr) bool {
+	fi, err := os.Stderr.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// GC removes every container labelled by moat (left by a moat that was
+// killed) from the daemon at host ("" = the default), and lists them.
+func GC(ctx context.Context, host string) ([]string, error) {
+	e, err := (&Backend{Host: host}).engine()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := e.cli.Ping(ctx); err != nil {
+		return nil, nil // no daemon, nothing to collect
+	}
+	list, err := e.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", ctr.Label))})
+	if err != nil {
+		return nil, fmt.Errorf("docker: list containers: %w", err)
+	}
+	var removed []string
+	var errs []error
+	for _, c := range list {
+		if err := e.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !errdefsNotFound(err) {
+			errs = append(errs, err)
+			continue
+		}
+		name := c.ID[:12]
+		if len(c.Names) > 0 {
+			name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		removed = append(removed, name)
+	}
+	return removed, errors.Join(errs...)
+}
+
+func errdefsNotFound(err error) bool { return client.IsErrNotFound(err) }

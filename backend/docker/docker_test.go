@@ -1,0 +1,81 @@
+package docker_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/docker"
+	"github.com/moat-sandbox/moat/moattest"
+)
+
+// testImage is the image the suite runs: MOAT_TEST_IMAGE, or the one
+// .ci/images.sh builds (no registry is needed).
+func testImage() string {
+	if i := os.Getenv("MOAT_TEST_IMAGE"); i != "" {
+		return i
+	}
+	return "moat/python:bookworm"
+}
+
+func newBackend() moat.Backend { return docker.New(testImage(), "", "") }
+
+func TestDocker(t *testing.T) {
+	moattest.RequireBackend(t, "docker")
+	moattest.Run(t, newBackend, moattest.Options{
+		Layers:    []string{"engine", "runtime", "user", "capabilities", "no-new-privs", "seccomp", "read-only-rootfs", "network", "disk", "limits", "timeout", "output-limit"},
+		Container: moattest.ContainerOptions,
+	})
+	t.Run("no-leftover-containers", func(t *testing.T) { wantNoContainers(t) })
+}
+
+// wantNoContainers fails if a container labelled by moat is left.
+func wantNoContainers(t *testing.T) {
+	t.Helper()
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := cli.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "moat.run"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range list {
+		t.Errorf("container left behind: %s %v %s", c.ID[:12], c.Names, c.State)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	b := docker.New(testImage(), "", "")
+	for _, spec := range []*moat.Spec{
+		{Args: []string{"-c", "pass"}, Network: moat.NetworkSinkhole},
+		{Args: []string{"-c", "pass"}, Network: moat.NetworkAllow("example.com:443")},
+		{Args: []string{"-c", "pass"}, Python: "/usr/bin/python3"},
+	} {
+		_, err := b.Run(context.Background(), spec)
+		if err == nil || !strings.Contains(err.Error(), "docker:") || !isUnsupported(err) {
+			t.Errorf("%+v: err = %v, want ErrUnsupported", spec, err)
+		}
+	}
+}
+
+func isUnsupported(err error) bool { return err != nil && strings.Contains(err.Error(), moat.ErrUnsupported.Error()) }
+
+func TestMissingImage(t *testing.T) {
+	moattest.RequireBackend(t, "docker")
+	b := docker.New("moat/does-not-exist:never", "", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err := b.Run(ctx, &moat.Spec{Args: []string{"-c", "pass"}})
+	if err == nil || !strings.Contains(err.Error(), "moat/does-not-exist:never") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("err = %v, want one line naming the image", err)
+	}
+	wantNoContainers(t)
+}

@@ -1,0 +1,187 @@
+package container
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// What every container gets. The program runs as User, never root, with
+// no capabilities, no_new_privs, the Seccomp profile, no network, a
+// read-only root and only the tmpfs mounts below writable.
+const (
+	User     = "1000:1000"
+	Hostname = "moat"
+	WorkDir  = "/work"
+	HomeDir  = "/home/sandbox"
+	// Label marks every container of moat with its run id, for cleanup
+	// and `moat gc`.
+	Label = "moat.run"
+	// BootstrapPids is the pids limit's slack for the bootstrap (pid 1).
+	BootstrapPids = 1
+)
+
+// RunID returns a fresh identifier for a run's container name and label.
+func RunID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Mount is one size-limited tmpfs.
+type Mount struct {
+	Path    string
+	Size    int64
+	Options string // for the engine: "rw,nosuid,nodev,size=...,uid=...,gid=...,mode=..."
+}
+
+// Tmpfs splits the disk limit over the writable places, so that together
+// they hold at most disk bytes (the native sandbox has one tmpfs for all;
+// engines cannot bind one into several places): /work a half, /tmp a
+// quarter, the home an eighth, and /dev/shm (returned apart, as engines size
+// it with their own option) the last eighth.
+func Tmpfs(disk int64) (mounts []Mount, shm int64) {
+	part := func(d int64) int64 { return max(disk/d/4096*4096, 64<<10) }
+	for _, m := range []struct {
+		path string
+		div  int64
+		mode string
+	}{{WorkDir, 2, "0700"}, {"/tmp", 4, "1777"}, {HomeDir, 8, "0700"}} {
+		size := part(m.div)
+		mounts = append(mounts, Mount{Path: m.path, Size: size,
+			Options: fmt.Sprintf("rw,nosuid,nodev,size=%d,uid=1000,gid=1000,mode=%s", size, m.mode)})
+	}
+	return mounts, part(8)
+}
+
+// MaskedPaths are hidden from the program (an empty read-only tmpfs over a
+// directory, /dev/null over a file): the engines' defaults, what native
+// masks in /proc, and all of /sys.
+var MaskedPaths = []string{
+	"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+	"/proc/kallsyms", "/proc/kpagecount", "/proc/kpageflags", "/proc/kpagecgroup", "/proc/config.gz",
+	"/sys/firmware", "/sys/devices/virtual/powercap", "/sys",
+}
+
+// ReadonlyPaths are the engines' defaults: /proc entries that configure
+// the kernel.
+var ReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+
+// Layers lists what a container run has in effect besides the engine's
+// own line (version, runtime).
+func Layers(lim moat.Limits) []moat.Layer {
+	mounts, shm := Tmpfs(lim.Disk)
+	disk := ""
+	for _, m := range mounts {
+		disk += fmt.Sprintf("%s %d, ", m.Path, m.Size)
+	}
+	disk += fmt.Sprintf("/dev/shm %d bytes", shm)
+	return []moat.Layer{
+		{Name: "user", Detail: "user " + User + " (never root)"},
+		{Name: "capabilities", Detail: "cap-drop ALL"},
+		{Name: "no-new-privs", Detail: "no-new-privileges"},
+		{Name: "seccomp", Detail: "seccomp: the engine default minus ptrace, process_vm_*, and TIOCSTI/TIOCLINUX ioctls"},
+		{Name: "read-only-rootfs", Detail: "read-only root filesystem from the image"},
+		{Name: "network", Detail: "network none: loopback only"},
+		{Name: "masked-paths", Detail: "/sys and sensitive /proc entries masked, /proc/sys read-only"},
+		{Name: "disk", Detail: "tmpfs (nosuid,nodev): " + disk},
+		{Name: "limits", Detail: fmt.Sprintf("memory %d bytes (no swap), pids %d (+%d for the bootstrap), cpus %g", lim.Memory, lim.Pids, BootstrapPids, lim.CPUs)},
+		{Name: "timeout", Detail: lim.Timeout.String()},
+		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", lim.OutputLimit)},
+		{Name: "no-host-mounts", Detail: "workspace copied in and out as a tar stream"},
+	}
+}
+
+// Denied are system calls the engines' default profile allows and moat
+// does not: a program has no business tracing or reading other processes.
+var Denied = []string{"ptrace", "process_vm_readv", "process_vm_writev", "io_uring_setup", "io_uring_enter", "io_uring_register"}
+
+// ioctl requests denied whatever the descriptor (the kernel reads the low
+// 32 bits): pushing input into a terminal, and the Linux console's ioctl.
+const (
+	tiocsti   = 0x5412
+	tioclinux = 0x541C
+)
+
+var (
+	profileOnce sync.Once
+	profileJSON []byte
+	profileErr  error
+)
+
+// SeccompProfile returns the profile, in the JSON form Docker and Podman
+// accept: Docker's default profile, without Denied, and with ioctl allowed
+// only when the low 32 bits of the request are neither TIOCSTI nor
+// TIOCLINUX.
+func SeccompProfile() ([]byte, error) {
+	profileOnce.Do(func() {
+		p := seccomp.DefaultProfile()
+		out := profile{DefaultAction: p.DefaultAction, DefaultErrnoRet: p.DefaultErrnoRet, ArchMap: p.ArchMap}
+		for _, sc := range p.Syscalls {
+			names := slices.DeleteFunc(slices.Clone(sc.Names), func(n string) bool {
+				return slices.Contains(Denied, n) || (n == "ioctl" && len(sc.Args) == 0)
+			})
+			if len(names) == 0 {
+				continue
+			}
+			out.Syscalls = append(out.Syscalls, rule{Names: names, Action: sc.Action, ErrnoRet: sc.ErrnoRet,
+				Args: sc.Args, Includes: sc.Includes, Excludes: sc.Excludes})
+		}
+		out.Syscalls = append(out.Syscalls, ioctlRules()...)
+		profileJSON, profileErr = json.Marshal(out)
+	})
+	return profileJSON, profileErr
+}
+
+// ioctlRules allow ioctl when its request differs from both denied values
+// in some bit of the low 32: one rule per bit where the two agree, and one
+// per combination of the bits where they differ that is neither. seccomp
+// has no "not equal under a mask"; this is that, spelled in MASKED_EQ.
+func ioctlRules() []rule {
+	var rules []rule
+	diff := uint64(tiocsti ^ tioclinux)
+	for bit := range 32 {
+		m := uint64(1) << bit
+		if diff&m != 0 {
+			continue
+		}
+		rules = append(rules, rule{Names: []string{"ioctl"}, Action: specs.ActAllow,
+			Args: []specs.LinuxSeccompArg{{Index: 1, Value: m, ValueTwo: ^uint64(tiocsti) & m, Op: specs.OpMaskedEqual}}})
+	}
+	// Every value of the differing bits but the two denied requests'.
+	for v := uint64(0); v <= diff; v++ {
+		if v&^diff != 0 || v == tiocsti&diff || v == tioclinux&diff {
+			continue
+		}
+		rules = append(rules, rule{Names: []string{"ioctl"}, Action: specs.ActAllow,
+			Args: []specs.LinuxSeccompArg{{Index: 1, Value: diff, ValueTwo: v, Op: specs.OpMaskedEqual}}})
+	}
+	return rules
+}
+
+// profile and rule are the profile's JSON, with only the fields both
+// engines (Docker 20.10+, Podman 4) read.
+type profile struct {
+	DefaultAction   specs.LinuxSeccompAction `json:"defaultAction"`
+	DefaultErrnoRet *uint                    `json:"defaultErrnoRet,omitempty"`
+	ArchMap         []seccomp.Architecture   `json:"archMap,omitempty"`
+	Syscalls        []rule                   `json:"syscalls"`
+}
+
+type rule struct {
+	Names    []string                 `json:"names"`
+	Action   specs.LinuxSeccompAction `json:"action"`
+	ErrnoRet *uint                    `json:"errnoRet,omitempty"`
+	Args     []specs.LinuxSeccompArg  `json:"args,omitempty"`
+	Includes *seccomp.Filter          `json:"includes,omitempty"`
+	Excludes *seccomp.Filter          `json:"excludes,omitempty"`
+}

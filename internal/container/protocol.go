@@ -1,0 +1,400 @@
+// Package container is what the container backends (docker, podman, and
+// gVisor through Docker) share: the in-container bootstrap, the protocol
+// moat speaks with it over the container's stdin and stdout, the hardening
+// every container gets (user, mounts, masked paths, a seccomp profile
+// stricter than the engines' default), and reading the container's cgroup.
+//
+// # Why a bootstrap
+//
+// The hardened container has a read-only root and size-limited tmpfs
+// mounts for /work, /tmp and the home; engines cannot copy into a tmpfs of
+// a container that is not running, and moat uses no bind mounts. So the
+// container's command is the image's own python3 running a short embedded
+// script, bootstrap.py, as pid 1 and as the sandbox user. It reads a header
+// and the workspace tar from stdin, starts the program with stdin inherited
+// (so the program's stdin is exact) and its stdout and stderr on pipes,
+// relays them as frames on its own stdout, kills everything left when the
+// program ends, sends /work back as a tar, and reports the exit status. No
+// exec into the container, no second round trip: one attach carries it all.
+//
+// The program cannot forge frames: it has no descriptor of the bootstrap's
+// stdout, and the bootstrap makes itself non-dumpable, so /proc/1/fd and
+// ptrace are closed to the program even though both run as the same uid.
+// Whatever it sends is parsed with bounds anyway.
+package container
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	_ "embed"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/treecopy"
+)
+
+//go:embed bootstrap.py
+var bootstrap string
+
+// Entrypoint is the container's command: the image's python3, isolated
+// from the environment and site, running the bootstrap.
+func Entrypoint() []string { return []string{"python3", "-I", "-S", "-c", bootstrap} }
+
+// header is what the bootstrap reads first.
+type header struct {
+	Argv     []string          `json:"argv"`
+	Env      []string          `json:"env"`
+	Files    map[string]string `json:"files,omitempty"` // hex
+	Tar      bool              `json:"tar"`
+	Out      bool              `json:"out"`
+	OutBytes int64             `json:"out_bytes"`
+	OutFiles int               `json:"out_files"`
+	TimeoutS float64           `json:"timeout_s"`
+}
+
+// Exit is the bootstrap's last frame.
+type Exit struct {
+	Exit   int    `json:"exit"`
+	Signal int    `json:"signal"`
+	MaxRSS int64  `json:"maxrss"`
+	Error  string `json:"error"` // the program could not be started
+	Errno  int    `json:"errno"`
+}
+
+// maxFrame bounds one frame; the bootstrap sends at most 1MiB.
+const maxFrame = 4 << 20
+
+// Session is one run of the protocol. Send and Receive run concurrently;
+// Stop is called (once per reason, the first wins in the backend) when the
+// output cap is reached.
+type Session struct {
+	// OnExit, if set, runs when the exit frame arrives and before the
+	// container's stdin is closed (which lets the bootstrap exit): the
+	// moment to read the cgroup while the container still exists.
+	OnExit func()
+
+	spec *moat.Spec
+	lim  moat.Limits
+
+	stdout, stderr *Capture
+	exited         chan struct{}
+	exitOnce       sync.Once
+	exit           *Exit
+
+	outRep  *treecopy.Report
+	outErr  error
+	outDone chan struct{}
+	packErr error
+}
+
+// NewSession prepares a run of spec under lim; stop is called when an
+// output stream goes past its cap.
+func NewSession(spec *moat.Spec, lim moat.Limits, stop func(moat.Status)) *Session {
+	s := &Session{spec: spec, lim: lim, exited: make(chan struct{})}
+	s.stdout = NewCapture(spec.Stdout, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
+	s.stderr = NewCapture(spec.Stderr, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
+	return s
+}
+
+// Env is the program's environment: the sandbox's own variables, then
+// Spec.Env (later entries win in the bootstrap's dict).
+func Env(spec *moat.Spec) []string {
+	env := []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=" + HomeDir, "TMPDIR=/tmp", "LANG=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox",
+		"PYTHONUNBUFFERED=1",
+	}
+	return append(env, spec.Env...)
+}
+
+// header returns the header as the bootstrap reads it: u32 length + JSON.
+func (s *Session) header() ([]byte, error) {
+	h := header{
+		Argv:     append([]string{"python3"}, s.spec.Args...),
+		Env:      Env(s.spec),
+		Tar:      s.spec.Workspace != "",
+		Out:      s.spec.OutDir != "",
+		OutBytes: moat.DefaultOutBytes,
+		OutFiles: moat.DefaultOutFiles,
+		TimeoutS: s.lim.Timeout.Seconds(),
+	}
+	if len(s.spec.Files) > 0 {
+		h.Files = map[string]string{}
+		for k, v := range s.spec.Files {
+			h.Files[k] = hex.EncodeToString(v)
+		}
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...), nil
+}
+
+// Send writes the header, the workspace and the program's stdin to w, the
+// container's stdin. closeW ends the stdin (half-close); it is called when
+// Spec.Stdin is exhausted, or as soon as the program has exited, whichever
+// comes first. Send returns when the header and workspace are written; the
+// stdin copy goes on in the background.
+func (s *Session) Send(w io.Writer, closeW func()) error {
+	hb, err := s.header()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(hb); err != nil {
+		return fmt.Errorf("send header: %w", err)
+	}
+	if s.spec.Workspace != "" {
+		cw := &chunkWriter{w: w}
+		s.packErr = treecopy.Pack(cw, s.spec.Workspace, treecopy.Limits{Bytes: s.lim.Disk, Files: 1 << 20})
+		if err := cw.end(); err != nil {
+			return fmt.Errorf("send workspace: %w", err)
+		}
+		if s.packErr != nil {
+			return fmt.Errorf("workspace: %w", s.packErr)
+		}
+	}
+	var once sync.Once
+	closeOnce := func() { once.Do(closeW) }
+	if s.spec.Stdin == nil {
+		closeOnce()
+		return nil
+	}
+	go func() {
+		_, _ = io.Copy(w, s.spec.Stdin)
+		closeOnce()
+	}()
+	go func() {
+		<-s.exited
+		closeOnce()
+	}()
+	return nil
+}
+
+// chunkWriter frames the workspace tar: u32 length + bytes, and an empty
+// chunk at the end.
+type chunkWriter struct{ w io.Writer }
+
+func (c *chunkWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if _, err := c.w.Write(binary.BigEndian.AppendUint32(nil, uint32(len(p)))); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
+func (c *chunkWriter) end() error {
+	_, err := c.w.Write([]byte{0, 0, 0, 0})
+	return err
+}
+
+// Exited is closed when the bootstrap reported the program's end.
+func (s *Session) Exited() <-chan struct{} { return s.exited }
+
+// ErrProtocol: the container's stdout did not follow the protocol.
+var ErrProtocol = errors.New("container: bootstrap protocol violated")
+
+// Receive reads the bootstrap's frames from r until EOF. It returns nil at
+// a clean EOF (with or without an exit frame: the container may have been
+// killed) and ErrProtocol for garbage.
+func (s *Session) Receive(r io.Reader) error {
+	var tarW *io.PipeWriter
+	defer func() {
+		if tarW != nil {
+			tarW.CloseWithError(io.ErrUnexpectedEOF)
+			<-s.outDone
+		}
+	}()
+	var hdr [5]byte
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("%w: truncated frame", ErrProtocol)
+			}
+			return nil // the stream was cut: the container was killed
+		}
+		n := int64(binary.BigEndian.Uint32(hdr[1:]))
+		if n > maxFrame {
+			return fmt.Errorf("%w: frame of %d bytes", ErrProtocol, n)
+		}
+		body := io.LimitReader(r, n)
+		switch hdr[0] {
+		case 'o', 'e':
+			c := s.stdout
+			if hdr[0] == 'e' {
+				c = s.stderr
+			}
+			for {
+				k, err := body.Read(buf)
+				if k > 0 {
+					c.Add(buf[:k])
+				}
+				if err != nil {
+					break
+				}
+			}
+		case 't':
+			if s.spec.OutDir == "" {
+				_, _ = io.Copy(io.Discard, body)
+				continue
+			}
+			if tarW == nil && s.outDone == nil {
+				pr, pw := io.Pipe()
+				tarW = pw
+				s.outDone = make(chan struct{})
+				go func() {
+					defer close(s.outDone)
+					s.outRep, s.outErr = treecopy.Unpack(pr, s.spec.OutDir,
+						treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles},
+						treecopy.Options{KeepLinks: s.spec.OutLinks})
+					_, _ = io.Copy(io.Discard, pr)
+				}()
+			}
+			if n == 0 {
+				if tarW != nil {
+					tarW.Close()
+					<-s.outDone
+					tarW = nil
+				}
+				continue
+			}
+			if tarW != nil {
+				if _, err := io.Copy(tarW, body); err != nil {
+					return err
+				}
+			} else {
+				_, _ = io.Copy(io.Discard, body)
+			}
+		case 'x':
+			b, err := io.ReadAll(body)
+			if err != nil {
+				return nil
+			}
+			var e Exit
+			if err := json.Unmarshal(b, &e); err != nil {
+				return fmt.Errorf("%w: exit report %q", ErrProtocol, clip(string(b)))
+			}
+			s.exitOnce.Do(func() {
+				if s.OnExit != nil {
+					s.OnExit()
+				}
+				s.exit = &e
+				close(s.exited)
+			})
+		default:
+			return fmt.Errorf("%w: frame type %q", ErrProtocol, hdr[0])
+		}
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			return nil
+		}
+	}
+}
+
+// ExitReport returns the exit frame, or nil if none came (call after
+// Receive returned).
+func (s *Session) ExitReport() *Exit {
+	select {
+	case <-s.exited:
+		return s.exit
+	default:
+		return nil
+	}
+}
+
+// Fill copies the captured output and the copy-out report into res.
+func (s *Session) Fill(res *moat.Result) {
+	res.Stdout, res.StdoutTruncated = s.stdout.Result()
+	res.Stderr, res.StderrTruncated = s.stderr.Result()
+	if s.spec.OutDir != "" {
+		res.Out = &moat.OutReport{Dir: s.spec.OutDir}
+		if s.outRep != nil {
+			res.Out.Files, res.Out.Bytes, res.Out.Skipped = s.outRep.Files, s.outRep.Bytes, s.outRep.Skipped
+		} else if s.ExitReport() != nil {
+			res.Out.Skipped = append(res.Out.Skipped, "nothing came back from the container")
+		}
+		if s.outErr != nil {
+			res.Out.Skipped = append(res.Out.Skipped, "copy stopped: "+s.outErr.Error())
+		}
+	}
+}
+
+// Outcome sets res.Status, ExitCode and Signal from what moat saw: the
+// reason moat stopped the run (if any), the cgroup's counters, and the exit
+// report. It returns an error for a failure of the sandbox itself.
+func (s *Session) Outcome(res *moat.Result, reason moat.Status, st Stats, diag string) error {
+	e := s.ExitReport()
+	if e != nil {
+		if res.MaxRSSBytes == 0 {
+			res.MaxRSSBytes = e.MaxRSS
+		}
+	}
+	setExit := func() {
+		if e != nil && e.Error == "" {
+			res.ExitCode, res.Signal = e.Exit, e.Signal
+		}
+	}
+	switch {
+	case reason != "" && reason != moat.StatusError:
+		res.Status = reason
+		setExit()
+	case st.OOMKills > 0:
+		res.Status = moat.StatusMemory
+		setExit()
+	case st.PidsMax > 0:
+		res.Status = moat.StatusPids
+		setExit()
+	case e == nil:
+		res.Status = moat.StatusError
+		res.Error = "the container ended without a report"
+		if diag = strings.TrimSpace(diag); diag != "" {
+			res.Error += ": " + clip(firstLine(diag))
+		}
+		return errors.New(res.Error)
+	case e.Error != "":
+		res.Status = moat.StatusError
+		res.Error = "start the program: " + e.Error
+		switch e.Errno {
+		case 2: // ENOENT
+			res.ExitCode = 127
+		case 13, 8, 1: // EACCES, ENOEXEC, EPERM
+			res.ExitCode = 126
+		default:
+			return errors.New(res.Error)
+		}
+	case e.Signal != 0:
+		res.Status, res.Signal = moat.StatusSignaled, e.Signal
+	default:
+		res.Status, res.ExitCode = moat.StatusExited, e.Exit
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func clip(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "…"
+	}
+	return s
+}
+
+// StopGrace is how long a backend waits for a killed container to go.
+const StopGrace = 10 * time.Second
