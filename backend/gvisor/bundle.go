@@ -1,0 +1,100 @@
+package gvisor
+
+import (
+	"sort"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Paths inside the sandbox, as native has them.
+const (
+	workDir = "/work"
+	homeDir = "/home/sandbox"
+	tmpDir  = "/tmp"
+	shmDir  = "/dev/shm"
+	// sandboxID is the uid and gid of the program: never root. Inside
+	// gVisor it is the Sentry's notion of a user; the host never sees it
+	// as a process owner (the Sentry runs as root in its own user
+	// namespace with no capabilities on the host).
+	sandboxID = 1000
+)
+
+// scratchDirs are the directories of the one writable tmpfs and where
+// each is bound inside.
+var scratchDirs = []struct {
+	name, dst string
+	mode      uint32
+}{{"work", workDir, 0o755}, {"tmp", tmpDir, 0o1777}, {"home", homeDir, 0o755}, {"shm", shmDir, 0o1777}}
+
+// bundleConfig is what a run's config.json is built from.
+type bundleConfig struct {
+	Argv        []string // the interpreter and its arguments
+	Env         []string
+	Binds       []string // host paths bound read-only at the same place
+	Scratch     string   // host directory holding scratchDirs
+	CgroupsPath string
+	Disk        int64
+	Pids        int
+}
+
+// ociSpec builds the OCI runtime spec of a run. The invariants: the root
+// is read-only and holds only the skeleton moat wrote; the only host paths
+// inside are Binds (read-only) and the scratch directories; the program is
+// an unprivileged user with no capabilities and no way to gain any.
+func ociSpec(c bundleConfig) *specs.Spec {
+	ro := []string{"bind", "ro", "nosuid", "nodev"}
+	mounts := []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		// gVisor's own /dev: the Sentry's device files (null, zero, full,
+		// random, urandom, tty, ptmx), no host device is reachable.
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+	}
+	binds := append([]string(nil), c.Binds...)
+	sort.Strings(binds) // parents before children
+	for _, p := range binds {
+		mounts = append(mounts, specs.Mount{Destination: p, Type: "bind", Source: p, Options: ro})
+	}
+	for _, d := range scratchDirs {
+		mounts = append(mounts, specs.Mount{Destination: d.dst, Type: "bind", Source: c.Scratch + "/" + d.name,
+			Options: []string{"bind", "rw", "nosuid", "nodev"}})
+	}
+	noCaps := []string{}
+	return &specs.Spec{
+		Version: specs.Version,
+		Process: &specs.Process{
+			User:            specs.User{UID: sandboxID, GID: sandboxID, AdditionalGids: []uint32{}},
+			Args:            c.Argv,
+			Env:             c.Env,
+			Cwd:             workDir,
+			Capabilities:    &specs.LinuxCapabilities{Bounding: noCaps, Effective: noCaps, Inheritable: noCaps, Permitted: noCaps, Ambient: noCaps},
+			NoNewPrivileges: true,
+			Rlimits: []specs.POSIXRlimit{
+				{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024},
+				{Type: "RLIMIT_CORE", Hard: 0, Soft: 0},
+				{Type: "RLIMIT_FSIZE", Hard: uint64(c.Disk), Soft: uint64(c.Disk)},
+			},
+		},
+		Root:     &specs.Root{Path: "rootfs", Readonly: true},
+		Hostname: "moat",
+		Mounts:   mounts,
+		Linux: &specs.Linux{
+			CgroupsPath: c.CgroupsPath,
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
+			},
+			MaskedPaths:   []string{"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"},
+			ReadonlyPaths: []string{"/proc/sys", "/proc/sysrq-trigger"},
+		},
+	}
+}
+
+// etcFiles are the files of the skeleton's /etc.
+func etcFiles() map[string]string {
+	return map[string]string{
+		"passwd":   "root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:1000:1000:moat sandbox:" + homeDir + ":/usr/sbin/nologin\n",
+		"group":    "root:x:0:\nsandbox:x:1000:\n",
+		"hosts":    "127.0.0.1\tlocalhost moat\n::1\tlocalhost ip6-localhost\n",
+		"hostname": "moat\n",
+	}
+}

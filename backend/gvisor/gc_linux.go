@@ -1,0 +1,154 @@
+package gvisor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// GC removes what crashed runs left: sandboxes in runsc's state, host
+// processes of them, scratch mounts and bundles. A run in progress holds
+// the lock of its bundle and is left alone. It returns what it removed.
+func GC(ctx context.Context) ([]string, error) {
+	base := "/run/moat/gvisor"
+	var removed []string
+	ents, err := os.ReadDir(base)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	runsc, _ := (&Backend{}).findRunsc()
+	stale := map[string]bool{}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), idPrefix) {
+			continue
+		}
+		dir := filepath.Join(base, e.Name())
+		if held(dir) {
+			continue
+		}
+		stale[e.Name()] = true
+	}
+	// Sandboxes runsc still knows, whose bundle is gone or stale.
+	for _, id := range listContainers(ctx, runsc) {
+		if !strings.HasPrefix(id, idPrefix) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(base, id)); err == nil && !stale[id] {
+			continue
+		}
+		stale[id] = true
+	}
+	for id := range stale {
+		if runsc != "" {
+			_ = exec.CommandContext(ctx, runsc, "--root", filepath.Join(base, "state"), "delete", "-force", id).Run()
+		}
+		for _, pid := range procsOf(id) {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+		dir := filepath.Join(base, id)
+		_ = unix.Unmount(filepath.Join(dir, "scratch"), unix.MNT_DETACH)
+		if err := os.RemoveAll(dir); err == nil {
+			removed = append(removed, "gvisor sandbox "+id)
+		}
+	}
+	return removed, nil
+}
+
+// held reports whether a live run holds the bundle's lock.
+func held(dir string) bool {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return true
+	}
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}
+
+// listContainers returns the ids in moat's runsc state.
+func listContainers(ctx context.Context, runsc string) []string {
+	if runsc == "" {
+		return nil
+	}
+	out, err := exec.CommandContext(ctx, runsc, "--root", runscRoot(), "list", "-format=json").Output()
+	if err != nil {
+		return nil
+	}
+	var cs []struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(out, &cs) != nil {
+		return nil
+	}
+	ids := make([]string, 0, len(cs))
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+var idRE = regexp.MustCompile(idPrefix + `[0-9a-f]{16}`)
+
+// procsOf returns host processes whose command line names id, or any
+// run of this backend when id is "".
+func procsOf(id string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		if id != "" && bytes.Contains(b, []byte(id)) || id == "" && idRE.Match(b) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// Leftovers lists what runs of this process that have ended left on the
+// host: runsc sandboxes, bundles and host processes. For tests: it must
+// be empty whenever no run is in progress, and never name a live run.
+func Leftovers() []string {
+	activeMu.Lock()
+	live := map[string]bool{}
+	for id := range active {
+		live[id] = true
+	}
+	activeMu.Unlock()
+	var left []string
+	runsc, _ := (&Backend{}).findRunsc()
+	for _, id := range listContainers(context.Background(), runsc) {
+		if strings.HasPrefix(id, idPrefix) && !live[id] {
+			left = append(left, "runsc container "+id)
+		}
+	}
+	ents, _ := os.ReadDir("/run/moat/gvisor")
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), idPrefix) && !live[e.Name()] && !held(filepath.Join("/run/moat/gvisor", e.Name())) {
+			left = append(left, "bundle "+e.Name())
+		}
+	}
+	for _, pid := range procsOf("") {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if id := idRE.Find(b); id != nil && !live[string(id)] {
+			left = append(left, "process "+strconv.Itoa(pid)+" of "+string(id))
+		}
+	}
+	return left
+}

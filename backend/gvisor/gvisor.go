@@ -1,0 +1,71 @@
+// Package gvisor runs the program under gVisor's runsc: a user-space kernel
+// (the Sentry) answers every system call, so the program never talks to the
+// host kernel directly.
+//
+// Direct mode (the default) needs no daemon. For each run moat writes an OCI
+// bundle under /run/moat/gvisor/<id>: a config.json built with the OCI
+// runtime-spec types and a read-only root of the host interpreter alone, as
+// native builds it (internal/pyrt's Paths as read-only binds, its Links as
+// symlinks). All writable space — /work, /tmp, the home directory and
+// /dev/shm — is one host tmpfs of Limits.Disk bytes that moat mounts for the
+// run and binds in, so --disk is enforced by the host kernel. The workspace
+// is copied onto it before the run and off it after (internal/treecopy; links
+// are never followed). Then it runs
+//
+//	runsc --root /run/moat/gvisor/state --network=none --platform=P run --bundle DIR ID
+//
+// in a fresh cgroup (internal/cgroup, named by the bundle's cgroupsPath) that
+// bounds memory, processes and CPU of the whole sandbox: the Sentry, the
+// gofer and the program's stub processes. The platform is probed once:
+// systrap, then ptrace (kvm only when asked for: nested KVM hangs on some
+// hosts).
+//
+// Image mode (Spec.Image set) runs through the docker backend with runsc as
+// the container runtime, when that backend is built in; otherwise the run is
+// refused rather than run on the host's Python.
+//
+// Every bundle, scratch tmpfs, runsc container and cgroup is removed when the
+// run ends for any reason; [GC] (`moat gc`) removes what a crashed moat left.
+package gvisor
+
+import (
+	"context"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// Backend is the gVisor backend. The zero value finds runsc on PATH and
+// probes the platform.
+type Backend struct {
+	// Runsc is the runsc binary; "" looks on PATH, then /usr/bin and
+	// /usr/local/bin.
+	Runsc string
+	// Platform forces a gVisor platform (systrap, ptrace, kvm); "" probes
+	// systrap, then ptrace.
+	Platform string
+}
+
+var _ moat.Backend = (*Backend)(nil)
+var _ moat.Checker = (*Backend)(nil)
+var _ moat.Describer = (*Backend)(nil)
+
+func init() {
+	moat.Register("gvisor", func() moat.Backend { return &Backend{} })
+}
+
+// Run runs spec in a new gVisor sandbox; see the package doc.
+func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	return b.run(ctx, spec)
+}
+
+// Check reports whether runsc is installed, moat is root, and a platform
+// works here.
+func (b *Backend) Check(ctx context.Context) error {
+	_, err := b.probe(ctx)
+	return err
+}
+
+// Describe lists the runsc version and platform, for `moat backends`.
+func (b *Backend) Describe(ctx context.Context) []string {
+	return b.describe(ctx)
+}

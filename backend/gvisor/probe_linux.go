@@ -1,0 +1,161 @@
+package gvisor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/cgroup"
+)
+
+// installHint says how to get runsc on Debian.
+const installHint = "install it: apt-get install runsc (Debian), or a newer one: apt-get download runsc/sid && dpkg -i runsc_*.deb"
+
+// platforms are probed in this order. kvm is never probed: under nested
+// virtualisation it can hang rather than fail; set Backend.Platform to use it.
+var platforms = []string{"systrap", "ptrace"}
+
+// host is what the probe found out about one runsc binary.
+type host struct {
+	runsc    string
+	version  string // first line of runsc --version
+	platform string
+	overlay2 bool // runsc has --overlay2 (newer); older ones have --overlay
+	tried    []string
+}
+
+var (
+	probeMu    sync.Mutex
+	probeCache = map[string]*host{} // runsc path + platform → host
+)
+
+func (b *Backend) findRunsc() (string, error) {
+	if b.Runsc != "" {
+		return b.Runsc, nil
+	}
+	if p, err := exec.LookPath("runsc"); err == nil {
+		return p, nil
+	}
+	for _, p := range []string{"/usr/bin/runsc", "/usr/local/bin/runsc"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("gvisor: runsc not found: %s: %w", installHint, moat.ErrUnavailable)
+}
+
+// probe finds runsc, checks that moat is root and picks the platform by
+// running a trivial sandbox on each. The result is cached per binary.
+func (b *Backend) probe(ctx context.Context) (*host, error) {
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("gvisor: needs root (runsc's sandbox and moat's size-limited tmpfs for the writable space); run moat as root: %w", moat.ErrUnavailable)
+	}
+	runsc, err := b.findRunsc()
+	if err != nil {
+		return nil, err
+	}
+	key := runsc + "\x00" + b.Platform
+	probeMu.Lock()
+	defer probeMu.Unlock()
+	if h := probeCache[key]; h != nil {
+		return h, nil
+	}
+	h := &host{runsc: runsc}
+	out, err := exec.CommandContext(ctx, runsc, "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("gvisor: %s --version: %w: %w", runsc, err, moat.ErrUnavailable)
+	}
+	h.version, _, _ = strings.Cut(strings.TrimSpace(string(out)), "\n")
+	flags, _ := exec.CommandContext(ctx, runsc, "flags").CombinedOutput()
+	h.overlay2 = bytes.Contains(flags, []byte("-overlay2"))
+	if _, err := cgroup.Probe(); err != nil {
+		return nil, fmt.Errorf("gvisor: limits need cgroups: %w: %w", err, moat.ErrUnavailable)
+	}
+	cands := platforms
+	if b.Platform != "" {
+		cands = []string{b.Platform}
+	}
+	var fails []string
+	for _, p := range cands {
+		if err := h.try(ctx, p); err != nil {
+			fails = append(fails, p+": "+err.Error())
+			continue
+		}
+		h.platform = p
+		break
+	}
+	h.tried = fails
+	if h.platform == "" {
+		return nil, fmt.Errorf("gvisor: %s: no platform works here (%s): %w", h.version, strings.Join(fails, "; "), moat.ErrUnavailable)
+	}
+	probeCache[key] = h
+	return h, nil
+}
+
+// try runs `true` in a throwaway sandbox on platform p.
+func (h *host) try(ctx context.Context, p string) error {
+	root, err := os.MkdirTemp(stateBase(), "probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	args := []string{"--root", root, "--network=none", "--platform=" + p}
+	truePath := "/bin/true"
+	if _, err := os.Stat(truePath); err != nil {
+		truePath = "/usr/bin/true"
+	}
+	cmd := exec.CommandContext(ctx, h.runsc, append(args, "do", truePath)...)
+	cmd.Dir = "/"
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		return errors.New("timed out")
+	}
+	if err != nil {
+		msg := strings.TrimSpace(string(out))
+		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
+			msg = msg[i+1:]
+		}
+		if len(msg) > 200 {
+			msg = msg[:200]
+		}
+		return fmt.Errorf("%w %s", err, msg)
+	}
+	return nil
+}
+
+func (b *Backend) describe(ctx context.Context) []string {
+	runsc, err := b.findRunsc()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	h, err := b.probe(ctx)
+	if err != nil {
+		return []string{"runsc at " + runsc}
+	}
+	notes := []string{h.version + " at " + runsc, "platform " + h.platform}
+	for _, f := range h.tried {
+		notes = append(notes, "platform "+f)
+	}
+	return notes
+}
+
+// stateBase is where bundles, scratch mounts and runsc's state live.
+func stateBase() string {
+	d := "/run/moat/gvisor"
+	_ = os.MkdirAll(d, 0o700)
+	return d
+}
+
+// runscRoot is runsc's --root: its own state, apart from other runsc users
+// (Docker's), so `runsc list` shows moat's sandboxes only.
+func runscRoot() string { return filepath.Join(stateBase(), "state") }

@@ -1,0 +1,586 @@
+package gvisor
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/cgroup"
+	"github.com/moat-sandbox/moat/internal/pyrt"
+	"github.com/moat-sandbox/moat/internal/treecopy"
+)
+
+// idPrefix names every bundle, runsc container and cgroup of this backend.
+const idPrefix = "moat-gvisor-"
+
+// The cgroup holds the Sentry, the gofer and the program's stub processes,
+// not only the program: these slacks are the Sentry's own share, on top of
+// the program's limits. They are reported in the cgroup layer.
+const (
+	sentryMemory = 96 << 20
+	sentryPids   = 64
+)
+
+// stopGrace is how long runsc gets to go after the sandbox was killed.
+const stopGrace = 3 * time.Second
+
+// active holds the ids of the runs of this process that are in progress.
+var (
+	activeMu sync.Mutex
+	active   = map[string]bool{}
+)
+
+func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("gvisor: %w", err)
+	}
+	if spec.Network != moat.NetworkNone {
+		return nil, fmt.Errorf("gvisor: network %q: only none (--network=none, loopback only) is built: %w", spec.Network, moat.ErrUnsupported)
+	}
+	if spec.Image != "" {
+		return runImage(ctx, spec)
+	}
+	h, err := b.probe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lim := spec.Limits.WithDefaults()
+	rt, err := pyrt.Resolve(spec.Python, os.Getenv("PATH"), cacheDir())
+	if err != nil {
+		return nil, fmt.Errorf("gvisor: %w", err)
+	}
+	r := &runner{h: h, spec: spec, lim: lim, rt: rt, id: idPrefix + newID(), res: &moat.Result{Isolation: "gvisor"}}
+	activeMu.Lock()
+	active[r.id] = true
+	activeMu.Unlock()
+	defer func() {
+		activeMu.Lock()
+		delete(active, r.id)
+		activeMu.Unlock()
+	}()
+	defer r.cleanup()
+	return r.run(ctx)
+}
+
+func cacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "moat")
+}
+
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type runner struct {
+	h    *host
+	spec *moat.Spec
+	lim  moat.Limits
+	rt   *pyrt.Runtime
+	id   string
+	res  *moat.Result
+
+	dir, scratch string
+	mounted      bool
+	lock         *os.File
+	group        cgroup.Group
+	cmd          *exec.Cmd
+	started      bool
+
+	mu       sync.Mutex
+	reason   moat.Status
+	stopOnce sync.Once
+}
+
+// stop ends the run for reason (the first wins): everything in the
+// sandbox's cgroup is killed, which ends `runsc run`.
+func (r *runner) stop(reason moat.Status) {
+	r.stopOnce.Do(func() {
+		r.mu.Lock()
+		r.reason = reason
+		r.mu.Unlock()
+		if r.group != nil {
+			_ = r.group.Kill()
+		}
+		time.AfterFunc(stopGrace, func() { _ = r.cmd.Process.Kill() })
+	})
+}
+
+func (r *runner) stopReason() moat.Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reason
+}
+
+// prepare makes the bundle: directory, lock, scratch tmpfs, workspace,
+// root skeleton, cgroup and config.json.
+func (r *runner) prepare() error {
+	r.dir = filepath.Join(stateBase(), r.id)
+	if err := os.Mkdir(r.dir, 0o700); err != nil {
+		return err
+	}
+	// Held for the whole run: GC takes what no one holds.
+	lock, err := os.OpenFile(filepath.Join(r.dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	r.lock = lock
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return fmt.Errorf("lock bundle: %w", err)
+	}
+	r.scratch = filepath.Join(r.dir, "scratch")
+	if err := os.Mkdir(r.scratch, 0o700); err != nil {
+		return err
+	}
+	opts := fmt.Sprintf("mode=0755,size=%d,nr_inodes=%d", r.lim.Disk, 1<<20)
+	if err := unix.Mount("tmpfs", r.scratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		return fmt.Errorf("mount scratch tmpfs: %w", err)
+	}
+	r.mounted = true
+	for _, d := range scratchDirs {
+		p := filepath.Join(r.scratch, d.name)
+		if err := os.Mkdir(p, 0o700); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, os.FileMode(d.mode&0o777)|modeSticky(d.mode)); err != nil {
+			return err
+		}
+		if err := os.Chown(p, sandboxID, sandboxID); err != nil {
+			return err
+		}
+	}
+	if err := r.copyIn(); err != nil {
+		return err
+	}
+	if err := writeRootfs(filepath.Join(r.dir, "rootfs"), r.rt); err != nil {
+		return fmt.Errorf("root skeleton: %w", err)
+	}
+	g, err := cgroup.New(r.id, cgroup.Limits{Memory: r.lim.Memory + sentryMemory, Pids: r.lim.Pids + sentryPids, CPUs: r.lim.CPUs})
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, moat.ErrDegraded)
+	}
+	r.group = g
+	python := r.rt.Command
+	env := []string{
+		"PATH=" + filepath.Dir(python) + ":/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + homeDir, "TMPDIR=" + tmpDir, "LANG=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox",
+		"PYTHONUNBUFFERED=1",
+	}
+	s := ociSpec(bundleConfig{
+		Argv:        append([]string{python}, r.spec.Args...),
+		Env:         append(env, r.spec.Env...),
+		Binds:       r.rt.Paths,
+		Scratch:     r.scratch,
+		CgroupsPath: "/moat/" + r.id,
+		Disk:        r.lim.Disk,
+		Pids:        r.lim.Pids,
+	})
+	b, err := json.MarshalIndent(s, "", "\t")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(r.dir, "config.json"), b, 0o600)
+}
+
+func modeSticky(m uint32) os.FileMode {
+	if m&0o1000 != 0 {
+		return os.ModeSticky
+	}
+	return 0
+}
+
+// copyIn puts the workspace and Spec.Files into the scratch work directory,
+// owned by the sandbox user. Links in the workspace are kept as links (the
+// gofer never follows one out of its mount).
+func (r *runner) copyIn() error {
+	work := filepath.Join(r.scratch, "work")
+	owner := &treecopy.Owner{UID: sandboxID, GID: sandboxID}
+	if r.spec.Workspace != "" {
+		pr, pw := io.Pipe()
+		var packErr error
+		go func() {
+			packErr = treecopy.Pack(pw, r.spec.Workspace, treecopy.Limits{Bytes: r.lim.Disk, Files: 1 << 20})
+			pw.CloseWithError(packErr)
+		}()
+		_, err := treecopy.Unpack(pr, work, treecopy.Limits{Bytes: r.lim.Disk, Files: 1 << 20}, treecopy.Options{Owner: owner, KeepLinks: true})
+		_, _ = io.Copy(io.Discard, pr)
+		if packErr != nil {
+			return fmt.Errorf("workspace: %w", packErr)
+		}
+		if err != nil {
+			return fmt.Errorf("workspace: %w", err)
+		}
+	}
+	names := make([]string, 0, len(r.spec.Files))
+	for n := range r.spec.Files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		f, err := os.OpenFile(filepath.Join(work, n), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o644)
+		if err != nil {
+			return fmt.Errorf("file %s: %w", n, err)
+		}
+		_, err = f.Write(r.spec.Files[n])
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Chown(filepath.Join(work, n), sandboxID, sandboxID)
+		}
+		if err != nil {
+			return fmt.Errorf("file %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// copyOut copies the work directory to Spec.OutDir after the sandbox is
+// gone, so nothing changes it while it is read; links are never followed.
+func (r *runner) copyOut() {
+	if r.spec.OutDir == "" {
+		return
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(treecopy.Pack(pw, filepath.Join(r.scratch, "work"), treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}))
+	}()
+	rep, err := treecopy.Unpack(pr, r.spec.OutDir, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}, treecopy.Options{KeepLinks: r.spec.OutLinks})
+	_, _ = io.Copy(io.Discard, pr)
+	out := &moat.OutReport{Dir: r.spec.OutDir}
+	if rep != nil {
+		out.Files, out.Bytes, out.Skipped = rep.Files, rep.Bytes, rep.Skipped
+	}
+	if err != nil {
+		out.Skipped = append(out.Skipped, "copy stopped: "+err.Error())
+	}
+	r.res.Out = out
+}
+
+// writeRootfs writes the read-only root: mount points of the binds, the
+// runtime's links, /etc and the directories the scratch is bound on.
+func writeRootfs(root string, rt *pyrt.Runtime) error {
+	if err := os.Mkdir(root, 0o755); err != nil {
+		return err
+	}
+	binds := append([]string(nil), rt.Paths...)
+	sort.Strings(binds)
+	for _, p := range binds {
+		if err := mountpoint(p, filepath.Join(root, p)); err != nil {
+			return fmt.Errorf("bind %s: %w", p, err)
+		}
+	}
+	links := make([]string, 0, len(rt.Links))
+	for l := range rt.Links {
+		links = append(links, l)
+	}
+	sort.Strings(links)
+	for _, l := range links {
+		dst := filepath.Join(root, l)
+		if _, err := os.Lstat(dst); err == nil || underAny(l, binds) {
+			continue // there already, or inside a bind
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.Symlink(rt.Links[l], dst); err != nil {
+			return fmt.Errorf("link %s: %w", l, err)
+		}
+	}
+	for _, d := range []string{"proc", "dev", "etc", "work", "tmp", "home/sandbox"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return err
+		}
+	}
+	for name, content := range etcFiles() {
+		p := filepath.Join(root, "etc", name)
+		if _, err := os.Lstat(p); err == nil {
+			continue
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func underAny(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if p == d || strings.HasPrefix(p, strings.TrimSuffix(d, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// mountpoint creates an empty file or directory at dst, like src.
+func mountpoint(src, dst string) error {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return os.MkdirAll(dst, 0o755)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// runscArgs are the global flags of every runsc call of a run.
+func (r *runner) runscArgs() []string {
+	a := []string{"--root", runscRoot(), "--network=none", "--platform=" + r.h.platform, "--log=" + filepath.Join(r.dir, "runsc.log"), "--log-format=json"}
+	if r.h.overlay2 {
+		a = append(a, "--overlay2=none") // the root is read-only; writes go to the scratch
+	}
+	return a
+}
+
+func (r *runner) run(ctx context.Context) (*moat.Result, error) {
+	start := time.Now()
+	if err := r.prepare(); err != nil {
+		if errors.Is(err, moat.ErrDegraded) || errors.Is(err, moat.ErrUnavailable) {
+			return nil, fmt.Errorf("gvisor: %w", err)
+		}
+		return nil, fmt.Errorf("gvisor: prepare bundle: %w", err)
+	}
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer stdinR.Close()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		stdinW.Close()
+		return nil, err
+	}
+	defer outR.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		stdinW.Close()
+		outW.Close()
+		return nil, err
+	}
+	defer errR.Close()
+
+	args := append(r.runscArgs(), "run", "--bundle", r.dir, r.id)
+	cmd := exec.Command(r.h.runsc, args...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Dir = r.dir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, outW, errW
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	r.cmd = cmd
+	if err := cmd.Start(); err != nil {
+		stdinW.Close()
+		outW.Close()
+		errW.Close()
+		return nil, fmt.Errorf("gvisor: start runsc: %w", err)
+	}
+	r.started = true
+	stdinR.Close()
+	outW.Close()
+	errW.Close()
+
+	if r.spec.Stdin != nil {
+		go func() { _, _ = io.Copy(stdinW, r.spec.Stdin); stdinW.Close() }()
+	} else {
+		stdinW.Close()
+	}
+	var wg sync.WaitGroup
+	stdout := newCapture(r.spec.Stdout, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
+	stderr := newCapture(r.spec.Stderr, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
+	wg.Add(2)
+	go func() { defer wg.Done(); stdout.drain(outR) }()
+	go func() { defer wg.Done(); stderr.drain(errR) }()
+
+	timer := time.AfterFunc(r.lim.Timeout, func() { r.stop(moat.StatusTimeout) })
+	defer timer.Stop()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.stop(moat.StatusCanceled)
+		case <-done:
+		}
+	}()
+	go r.watchGroup(done)
+
+	waitErr := cmd.Wait()
+	r.stopOnce.Do(func() {}) // no stop after the end
+	// Whatever of the sandbox is left dies now, so the pipes close.
+	_ = r.group.Kill()
+	wg.Wait()
+	r.res.DurationMS = time.Since(start).Milliseconds()
+	stats, _ := r.group.Stats()
+	res := r.res
+	res.MaxRSSBytes = stats.PeakMemory
+	res.Stdout, res.StdoutTruncated = stdout.result()
+	res.Stderr, res.StderrTruncated = stderr.result()
+	res.Layers = r.layers()
+	r.copyOut()
+
+	code := -1
+	var ee *exec.ExitError
+	if waitErr == nil {
+		code = 0
+	} else if errors.As(waitErr, &ee) {
+		code = ee.ExitCode()
+	}
+	runscErr := r.runscError()
+	switch reason := r.stopReason(); {
+	case reason != "":
+		res.Status = reason
+	case stats.OOMKills != 0:
+		res.Status = moat.StatusMemory
+	case stats.PidsMaxHits > 0:
+		res.Status = moat.StatusPids
+	case code == 128 && runscErr != "" || code < 0:
+		res.Status = moat.StatusError
+		res.Error = "runsc: " + runscErr
+		if runscErr == "" {
+			res.Error = "runsc: " + waitErr.Error()
+		}
+		switch {
+		case strings.Contains(runscErr, "failed to load") && strings.Contains(runscErr, "no such file"):
+			res.ExitCode = 127
+			return res, nil
+		case strings.Contains(runscErr, "failed to load") && strings.Contains(runscErr, "permission denied"):
+			res.ExitCode = 126
+			return res, nil
+		}
+		return res, fmt.Errorf("gvisor: %s", res.Error)
+	case code > 128 && code <= 128+64:
+		// runsc reports a program killed by signal N as 128+N, as a shell
+		// does; a program that exits with such a code itself looks the same.
+		res.Status, res.Signal = moat.StatusSignaled, code-128
+	default:
+		res.Status, res.ExitCode = moat.StatusExited, code
+	}
+	return res, nil
+}
+
+// runscError is the last error runsc logged, if any.
+func (r *runner) runscError() string {
+	f, err := os.Open(filepath.Join(r.dir, "runsc.log"))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var last string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var e struct{ Msg, Level string }
+		if json.Unmarshal(sc.Bytes(), &e) == nil && (e.Level == "error" || e.Level == "fatal") {
+			last = e.Msg
+		}
+	}
+	if len(last) > 500 {
+		last = last[:500]
+	}
+	return last
+}
+
+// watchGroup ends the run when a cgroup limit is breached: the kernel
+// kills on memory, but on pids it only fails forks.
+func (r *runner) watchGroup(done <-chan struct{}) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		s, err := r.group.Stats()
+		if err != nil {
+			continue
+		}
+		if s.OOMKills != 0 {
+			r.stop(moat.StatusMemory)
+			return
+		}
+		if s.PidsMaxHits > 0 {
+			r.stop(moat.StatusPids)
+			return
+		}
+	}
+}
+
+func (r *runner) layers() []moat.Layer {
+	binds := append([]string(nil), r.rt.Paths...)
+	sort.Strings(binds)
+	return []moat.Layer{
+		{Name: "gvisor", Detail: fmt.Sprintf("%s, platform %s: the Sentry, a user-space kernel, answers every system call", r.h.version, r.h.platform)},
+		{Name: "oci-bundle", Detail: "read-only root of the interpreter alone; gVisor's own /proc and /dev"},
+		{Name: "read-only-runtime", Detail: strings.Join(binds, " ")},
+		{Name: "disk", Detail: fmt.Sprintf("one host tmpfs of %d bytes for /work /tmp /home/sandbox /dev/shm", r.lim.Disk)},
+		{Name: "network-none", Detail: "runsc --network=none: loopback only"},
+		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privileges", sandboxID)},
+		{Name: fmt.Sprintf("cgroup-v%d", r.group.Version()), Detail: fmt.Sprintf("%s; memory %d bytes (+%d for the Sentry), pids %d (+%d for the Sentry and gofer), cpus %g",
+			strings.Join(r.group.Controllers(), ","), r.lim.Memory, sentryMemory, r.lim.Pids, sentryPids, r.lim.CPUs)},
+		{Name: "rlimits", Detail: fmt.Sprintf("nofile 1024, core 0, fsize %d", r.lim.Disk)},
+		{Name: "timeout", Detail: r.lim.Timeout.String()},
+		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", r.lim.OutputLimit)},
+	}
+}
+
+// cleanup removes everything of the run: the runsc container (if runsc
+// did not), the cgroup, the scratch tmpfs and the bundle.
+func (r *runner) cleanup() {
+	if r.started && r.dir != "" {
+		if _, err := os.Stat(filepath.Join(runscRoot(), r.id)); err == nil || stateExists(r.id) {
+			r.deleteContainer()
+		}
+	}
+	if r.group != nil {
+		_ = r.group.Destroy()
+	}
+	if r.mounted {
+		_ = unix.Unmount(r.scratch, unix.MNT_DETACH)
+	}
+	if r.dir != "" {
+		_ = os.RemoveAll(r.dir)
+	}
+	if r.lock != nil {
+		r.lock.Close()
+	}
+}
+
+func (r *runner) deleteContainer() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = exec.CommandContext(ctx, r.h.runsc, "--root", runscRoot(), "delete", "-force", r.id).Run()
+}
+
+// stateExists reports whether runsc keeps state for container id.
+func stateExists(id string) bool {
+	m, _ := filepath.Glob(filepath.Join(runscRoot(), "*"+id+"*"))
+	return len(m) > 0
+}
