@@ -194,7 +194,13 @@ type Spec struct {
 // values of the sandbox (never the host's): PATH, HOME, TMPDIR, LANG, USER,
 // LOGNAME, and PYTHONUNBUFFERED=1 so that what the program printed before
 // a kill is not lost in a buffer. Spec.Env may override them.
-var SandboxEnv = []string{"PATH", "HOME", "TMPDIR", "LANG", "USER", "LOGNAME", "PYTHONUNBUFFERED"}
+//
+// With the behaviour report on, a backend may also set PYTHONPATH (moat's
+// audit hook first, then the caller's value) and honeytokens: GITHUB_TOKEN
+// and AWS_SECRET_ACCESS_KEY with fresh fake values that are valid nowhere
+// (never over a value Spec.Env gives them).
+var SandboxEnv = []string{"PATH", "HOME", "TMPDIR", "LANG", "USER", "LOGNAME", "PYTHONUNBUFFERED",
+	"PYTHONPATH", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY"}
 
 // Backend runs a Spec under one isolation technique.
 type Backend interface {

@@ -51,11 +51,11 @@ func (r *runner) serveNotify(initFD int, mono0 int64, done <-chan struct{}) {
 			}
 			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 			n, err := unix.Poll(pfd, 100)
-			if err != nil && err != unix.EINTR {
-				return
-			}
-			if n == 0 {
+			if err == unix.EINTR || n == 0 { // EINTR: Go's preemption signals
 				continue
+			}
+			if err != nil {
+				return
 			}
 			if pfd[0].Revents&unix.POLLIN == 0 {
 				return // POLLHUP: no process uses the filter any more

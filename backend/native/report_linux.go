@@ -27,7 +27,26 @@ func (r *runner) prepareReport(cfg *initConfig, startMono int64) {
 	}
 	set := honeytoken.New(homeDir)
 	cfg.Report = &reportConfig{StartMono: startMono, Files: set.Files, Tokens: set.Tokens}
-	cfg.Env = append(cfg.Env, set.Env...)
+	// A variable the caller set keeps its value: no honeytoken there.
+	given := map[string]bool{}
+	for _, kv := range r.spec.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		given[k] = true
+	}
+	for _, kv := range set.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		if !given[k] {
+			cfg.Env = append(cfg.Env, kv)
+		}
+	}
+	tokens := set.Tokens[:0]
+	for _, t := range set.Tokens {
+		if t.Env == "" || !given[t.Env] {
+			tokens = append(tokens, t)
+		}
+	}
+	set.Tokens = tokens
+	cfg.Report.Tokens = tokens
 	// The hook first on PYTHONPATH, before any path the caller gave.
 	pp := audit.Dir
 	for _, kv := range cfg.Env {

@@ -26,7 +26,7 @@ func addReportFlags(fl *pflag.FlagSet, r *reportFlags) {
 // (unless the output is JSON) the text summary on stderr. A file that
 // cannot be written is moat's failure, reported like any other.
 func writeReports(r *reportFlags, res *moat.Result, spec *moat.Spec, asJSON bool, args []string) error {
-	if !asJSON && res.Findings != nil && res.Status != moat.StatusError {
+	if !asJSON && len(res.Findings) > 0 {
 		report.WriteSummary(os.Stderr, res)
 	}
 	if r.sarif != "" {
