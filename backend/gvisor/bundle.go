@@ -2,8 +2,12 @@ package gvisor
 
 import (
 	"sort"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/internal/seccomp"
 )
 
 // Paths inside the sandbox, as native has them.
@@ -48,6 +52,8 @@ func ociSpec(c bundleConfig) *specs.Spec {
 		// gVisor's own /dev: the Sentry's device files (null, zero, full,
 		// random, urandom, tty, ptmx), no host device is reachable.
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		// gVisor would show its own sysfs; an empty read-only tmpfs hides it.
+		{Destination: "/sys", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro", "nosuid", "nodev", "noexec", "size=0"}},
 	}
 	binds := append([]string(nil), c.Binds...)
 	sort.Strings(binds) // parents before children
@@ -83,6 +89,7 @@ func ociSpec(c bundleConfig) *specs.Spec {
 				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
 				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
 			},
+			Seccomp:       seccompProfile(),
 			MaskedPaths:   []string{"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"},
 			ReadonlyPaths: []string{"/proc/sys", "/proc/sysrq-trigger"},
 		},
@@ -98,3 +105,45 @@ func etcFiles() map[string]string {
 		"hostname": "moat\n",
 	}
 }
+
+// seccompProfile is native's deny list (internal/seccomp) as an OCI
+// profile, which runsc --oci-seccomp applies inside the Sentry: the calls
+// are refused before the Sentry's implementation of them is reached, so
+// its attack surface shrinks as the host kernel's does under native.
+func seccompProfile() *specs.LinuxSeccomp {
+	p := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchAARCH64}}
+	eperm, enosys := uint(unix.EPERM), uint(unix.ENOSYS)
+	var plain []string
+	for _, name := range seccomp.Denied() {
+		switch {
+		case name == "clone":
+			for _, f := range []uint64{unix.CLONE_NEWNS, unix.CLONE_NEWUTS, unix.CLONE_NEWIPC, unix.CLONE_NEWUSER, unix.CLONE_NEWPID, unix.CLONE_NEWNET, unix.CLONE_NEWCGROUP, unix.CLONE_NEWTIME} {
+				p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: []string{"clone"}, Action: specs.ActErrno, ErrnoRet: &eperm,
+					Args: []specs.LinuxSeccompArg{{Index: 0, Value: f, ValueTwo: f, Op: specs.OpMaskedEqual}}})
+			}
+		case name == "ioctl":
+			for _, req := range []uint64{unix.TIOCSTI, unix.TIOCLINUX} {
+				p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: []string{"ioctl"}, Action: specs.ActErrno, ErrnoRet: &eperm,
+					Args: []specs.LinuxSeccompArg{{Index: 1, Value: 0xffffffff, ValueTwo: req, Op: specs.OpMaskedEqual}}})
+			}
+		case name == "personality":
+			// Any flag set, except the query 0xffffffff: what native denies.
+			for _, f := range personalityFlags {
+				p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: []string{"personality"}, Action: specs.ActErrno, ErrnoRet: &eperm,
+					Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0xffffffff, Op: specs.OpNotEqual}, {Index: 0, Value: f, ValueTwo: f, Op: specs.OpMaskedEqual}}})
+			}
+		case name == "clone3" || strings.HasPrefix(name, "io_uring"):
+			p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: []string{name}, Action: specs.ActErrno, ErrnoRet: &enosys})
+		default:
+			plain = append(plain, name)
+		}
+	}
+	p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: plain, Action: specs.ActErrno, ErrnoRet: &eperm})
+	return p
+}
+
+// personalityFlags are the flag bits of personality(2) (linux/personality.h)
+// and the low byte of the execution domains.
+var personalityFlags = []uint64{0x0020000 /* UNAME26 */, 0x0040000 /* ADDR_NO_RANDOMIZE */, 0x0080000 /* FDPIC_FUNCPTRS */, 0x0100000, /* MMAP_PAGE_ZERO */
+	0x0200000 /* ADDR_COMPAT_LAYOUT */, 0x0400000 /* READ_IMPLIES_EXEC */, 0x0800000 /* ADDR_LIMIT_32BIT */, 0x1000000, /* SHORT_INODE */
+	0x2000000 /* WHOLE_SECONDS */, 0x4000000 /* STICKY_TIMEOUTS */, 0x8000000 /* ADDR_LIMIT_3GB */, 0xff /* every bit of the execution domain */}

@@ -307,7 +307,7 @@ func writeRootfs(root string, rt *pyrt.Runtime) error {
 			return fmt.Errorf("link %s: %w", l, err)
 		}
 	}
-	for _, d := range []string{"proc", "dev", "etc", "work", "tmp", "home/sandbox"} {
+	for _, d := range []string{"proc", "dev", "sys", "etc", "work", "tmp", "home/sandbox"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return err
 		}
@@ -354,7 +354,7 @@ func mountpoint(src, dst string) error {
 
 // runscArgs are the global flags of every runsc call of a run.
 func (r *runner) runscArgs() []string {
-	a := []string{"--root", runscRoot(), "--network=none", "--platform=" + r.h.platform, "--log=" + filepath.Join(r.dir, "runsc.log"), "--log-format=json"}
+	a := []string{"--root", runscRoot(), "--network=none", "--platform=" + r.h.platform, "--log=" + filepath.Join(r.dir, "runsc.log"), "--log-format=json", "--oci-seccomp"}
 	if r.h.overlay2 {
 		a = append(a, "--overlay2=none") // the root is read-only; writes go to the scratch
 	}
@@ -542,6 +542,7 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "read-only-runtime", Detail: strings.Join(binds, " ")},
 		{Name: "disk", Detail: fmt.Sprintf("one host tmpfs of %d bytes for /work /tmp /home/sandbox /dev/shm", r.lim.Disk)},
 		{Name: "network-none", Detail: "runsc --network=none: loopback only"},
+		{Name: "seccomp", Detail: "native's deny list, applied by the Sentry (runsc --oci-seccomp)"},
 		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privileges", sandboxID)},
 		{Name: fmt.Sprintf("cgroup-v%d", r.group.Version()), Detail: fmt.Sprintf("%s; memory %d bytes (+%d for the Sentry), pids %d (+%d for the Sentry and gofer), cpus %g",
 			strings.Join(r.group.Controllers(), ","), r.lim.Memory, sentryMemory, r.lim.Pids, sentryPids, r.lim.CPUs)},
