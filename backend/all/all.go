@@ -2,5 +2,7 @@
 package all
 
 import (
+	_ "github.com/moat-sandbox/moat/backend/docker"
 	_ "github.com/moat-sandbox/moat/backend/native"
+	_ "github.com/moat-sandbox/moat/backend/podman"
 )

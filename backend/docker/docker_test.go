@@ -66,7 +66,9 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-func isUnsupported(err error) bool { return err != nil && strings.Contains(err.Error(), moat.ErrUnsupported.Error()) }
+func isUnsupported(err error) bool {
+	return err != nil && strings.Contains(err.Error(), moat.ErrUnsupported.Error())
+}
 
 func TestMissingImage(t *testing.T) {
 	moattest.RequireBackend(t, "docker")

@@ -1,0 +1,656 @@
+// Package podman runs the program in a Podman container, rootless where
+// it can, with the same hardening and the same in-container bootstrap as
+// the docker backend (internal/container).
+//
+// # Through the CLI
+//
+// moat drives the podman command (one `podman run` per run), not its
+// Docker-compatible API: that API needs `podman system service` running,
+// a daemon, which is what Podman's design (daemonless, rootless-native)
+// avoids and what the docker backend already covers. The run's stdin and
+// stdout are the CLI's own, so the bootstrap protocol is the same byte for
+// byte; `podman kill` and `podman rm` are used only when a run must be cut
+// short (--rm removes a container that ends by itself).
+//
+// # Rootless or rootful
+//
+// As an ordinary user, podman runs rootless: the engine holds no privilege
+// beyond the user's. When moat runs as root it runs podman rootful, and
+// says so in the layers ("rootful (moat runs as root)"), unless User (or
+// MOAT_PODMAN_USER) names an unprivileged user with subuid/subgid ranges:
+// then podman runs as that user, rootless. Rootless podman can enforce
+// memory, pids and CPU limits only with cgroup v2 and systemd delegation;
+// on cgroup v1 (or without delegation) a rootless run refuses with
+// ErrDegraded, unless the Spec allows degraded runs, when RLIMIT_AS and
+// RLIMIT_NPROC stand in and Result.Degraded says so.
+package podman
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	ctr "github.com/moat-sandbox/moat/internal/container"
+)
+
+// DefaultImage is used when neither Spec.Image nor Backend.Image is set.
+const DefaultImage = "python:3.12-slim"
+
+// UserEnv names the unprivileged user a root moat runs podman as.
+const UserEnv = "MOAT_PODMAN_USER"
+
+// Backend runs specs in Podman containers.
+type Backend struct {
+	Image string // "" = DefaultImage; Spec.Image wins
+	// User, when moat runs as root, is the unprivileged user to run
+	// rootless podman as; "" = MOAT_PODMAN_USER, and if that is empty too,
+	// rootful podman.
+	User string
+	// Podman is the podman binary; "" = podman on PATH.
+	Podman string
+}
+
+var (
+	_ moat.Backend   = (*Backend)(nil)
+	_ moat.Checker   = (*Backend)(nil)
+	_ moat.Describer = (*Backend)(nil)
+)
+
+func init() {
+	moat.Register("podman", func() moat.Backend { return &Backend{} })
+}
+
+// New returns a Backend for image, run as user (see Backend.User).
+func New(image, user string) *Backend { return &Backend{Image: image, User: user} }
+
+// mode is how podman runs for this moat: as whom, and what that allows.
+type mode struct {
+	cred     *syscall.Credential // nil: as moat itself
+	env      []string
+	dir      string
+	rootless bool
+	who      string // for the layers
+	cgroups  bool   // limits can be enforced through cgroups
+	why      string // why not
+}
+
+func (b *Backend) mode() (*mode, error) {
+	name := b.User
+	if name == "" {
+		name = os.Getenv(UserEnv)
+	}
+	m := &mode{env: []string{"PATH=" + os.Getenv("PATH")}}
+	switch {
+	case os.Geteuid() != 0:
+		m.rootless, m.who = true, "rootless (as "+currentUser()+")"
+		m.env = os.Environ()
+	case name == "" || name == "root":
+		m.who, m.cgroups = "rootful (moat runs as root)", true
+		return m, nil
+	default:
+		u, err := user.Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("podman: %s=%q: %w", UserEnv, name, err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		m.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		m.dir = u.HomeDir
+		m.rootless, m.who = true, "rootless (as "+name+", moat runs as root)"
+		m.env = append(m.env, "HOME="+u.HomeDir, "USER="+name, "LOGNAME="+name)
+		if fi, err := os.Stat(fmt.Sprintf("/run/user/%d", uid)); err == nil && fi.IsDir() {
+			m.env = append(m.env, fmt.Sprintf("XDG_RUNTIME_DIR=/run/user/%d", uid))
+		}
+	}
+	// Rootless limits need cgroup v2 with the controllers delegated.
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
+		m.why = "rootless podman cannot set limits on cgroup v1 (this host); run moat as root for rootful podman, or boot with cgroup v2 and systemd delegation"
+	} else {
+		m.cgroups = true
+	}
+	return m, nil
+}
+
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(os.Getuid())
+}
+
+func (b *Backend) bin() string {
+	if b.Podman != "" {
+		return b.Podman
+	}
+	return "podman"
+}
+
+// command returns a podman command run in mode m.
+func (b *Backend) command(m *mode, args ...string) *exec.Cmd {
+	cmd := exec.Command(b.bin(), args...)
+	cmd.Env = m.env
+	cmd.Dir = m.dir
+	if m.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: m.cred}
+	}
+	return cmd
+}
+
+// Check runs `podman version` as the user podman will run as.
+func (b *Backend) Check(ctx context.Context) error {
+	if _, err := exec.LookPath(b.bin()); err != nil {
+		return fmt.Errorf("podman: not installed (apt-get install podman uidmap fuse-overlayfs slirp4netns): %w", moat.ErrUnavailable)
+	}
+	m, err := b.mode()
+	if err != nil {
+		return fmt.Errorf("%w: %w", moat.ErrUnavailable, err)
+	}
+	out, err := b.output(ctx, m, "version", "--format", "{{.Client.Version}}")
+	if err != nil {
+		return fmt.Errorf("podman: `podman version` failed (%s): %s: %w", m.who, out, moat.ErrUnavailable)
+	}
+	return nil
+}
+
+func (b *Backend) output(ctx context.Context, m *mode, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := b.command(m, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return err.Error(), err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return strings.TrimSpace(out.String()), err
+	case <-ctx.Done():
+		_ = cmd.Process.Kill()
+		<-done
+		return "timed out", ctx.Err()
+	}
+}
+
+// Describe says which podman, how it runs, and with which runtime.
+func (b *Backend) Describe(ctx context.Context) []string {
+	m, err := b.mode()
+	if err != nil {
+		return nil
+	}
+	out, err := b.output(ctx, m, "info", "--format", "{{.Version.Version}} {{.Host.OCIRuntime.Name}} {{.Host.CgroupsVersion}} {{.Store.GraphDriverName}}")
+	if err != nil {
+		return []string{m.who}
+	}
+	f := strings.Fields(out)
+	for len(f) < 4 {
+		f = append(f, "?")
+	}
+	notes := []string{"podman " + f[0] + ", " + m.who, "runtime " + f[1], "cgroup " + f[2], "storage " + f[3]}
+	if !m.cgroups {
+		notes = append(notes, "limits: "+m.why)
+	}
+	img := b.image(&moat.Spec{})
+	if _, err := b.output(ctx, m, "image", "exists", img); err != nil {
+		notes = append(notes, "image "+img+" missing: pulled on first use, or build with .ci/images.sh")
+	} else {
+		notes = append(notes, "image "+img)
+	}
+	return notes
+}
+
+func (b *Backend) image(spec *moat.Spec) string {
+	switch {
+	case spec.Image != "":
+		return spec.Image
+	case b.Image != "":
+		return b.Image
+	}
+	return DefaultImage
+}
+
+// nofile and nproc are the rlimits every container gets. Podman's defaults
+// are above what moat itself may have (root without CAP_SYS_RESOURCE), and
+// runc then fails to start; these are ordinary values. RLIMIT_NPROC is
+// only a backstop above the pids cgroup, which is the limit.
+const nofile = 4096
+
+func nproc(pids int) int { return max(4096, pids+64) }
+
+// args returns `podman run` arguments for spec.
+func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFile string) (args []string, degraded []string) {
+	mounts, shm := ctr.Tmpfs(lim.Disk)
+	args = []string{"run", "--rm", "-i", "--pull", "never",
+		"--name", "moat-" + id, "--label", ctr.Label + "=" + id,
+		"--network", "none", "--read-only", "--read-only-tmpfs=false",
+		"--cap-drop", "all", "--security-opt", "no-new-privileges",
+		"--security-opt", "seccomp=" + seccompFile,
+		"--security-opt", "mask=" + strings.Join(ctr.MaskedPaths, ":"),
+		"--user", ctr.User, "--hostname", ctr.Hostname, "--workdir", ctr.WorkDir,
+		"--ipc", "private", "--shm-size", strconv.FormatInt(shm, 10),
+		"--log-driver", "none", "--init=false",
+		"--ulimit", fmt.Sprintf("nofile=%d:%d", nofile, nofile),
+		"--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"--entrypoint", "python3",
+	}
+	for _, mt := range mounts {
+		// Podman spells the owner U (chown to the container user).
+		args = append(args, "--tmpfs", fmt.Sprintf("%s:rw,nosuid,nodev,size=%d,U,mode=%s", mt.Path, mt.Size, modeOf(mt.Options)))
+	}
+	if m.cgroups {
+		args = append(args, "--memory", strconv.FormatInt(lim.Memory, 10), "--memory-swap", strconv.FormatInt(lim.Memory, 10),
+			"--pids-limit", strconv.Itoa(lim.Pids+ctr.BootstrapPids),
+			"--ulimit", fmt.Sprintf("nproc=%d:%d", nproc(lim.Pids), nproc(lim.Pids)))
+		if lim.CPUs > 0 {
+			args = append(args, "--cpus", strconv.FormatFloat(lim.CPUs, 'f', -1, 64))
+		}
+	} else {
+		// Degraded: rlimits stand in for the cgroup (per process for
+		// memory, per user for processes).
+		n := lim.Pids + ctr.BootstrapPids
+		args = append(args, "--ulimit", fmt.Sprintf("nproc=%d:%d", n, n),
+			"--ulimit", fmt.Sprintf("as=%d:%d", lim.Memory, lim.Memory))
+		degraded = append(degraded, "cgroups: "+m.why+"; RLIMIT_AS and RLIMIT_NPROC stand in")
+	}
+	args = append(args, b.image(spec))
+	args = append(args, ctr.Entrypoint()[1:]...)
+	return args, degraded
+}
+
+func modeOf(opts string) string {
+	for _, o := range strings.Split(opts, ",") {
+		if v, ok := strings.CutPrefix(o, "mode="); ok {
+			return v
+		}
+	}
+	return "0700"
+}
+
+// run is the state of one Run.
+type run struct {
+	b  *Backend
+	m  *mode
+	id string
+
+	mu       sync.Mutex
+	reason   moat.Status
+	stopOnce sync.Once
+
+	cgMu  sync.Mutex
+	cg    ctr.Cgroup
+	final *ctr.Stats
+}
+
+func (r *run) stop(reason moat.Status) {
+	r.stopOnce.Do(func() {
+		r.mu.Lock()
+		r.reason = reason
+		r.mu.Unlock()
+		go func() { _, _ = r.b.output(context.Background(), r.m, "kill", "--signal", "KILL", "moat-"+r.id) }()
+	})
+}
+
+func (r *run) stopReason() moat.Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reason
+}
+
+// Run runs spec in a new container; see the package doc.
+func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("podman: %w", err)
+	}
+	if spec.Network != moat.NetworkNone {
+		return nil, fmt.Errorf("podman: network mode %q: this backend enforces only none: %w", spec.Network, moat.ErrUnsupported)
+	}
+	if spec.Python != "" {
+		return nil, fmt.Errorf("podman: --python %q names a host interpreter; containers run the image's python3 (choose it with --image): %w", spec.Python, moat.ErrUnsupported)
+	}
+	m, err := b.mode()
+	if err != nil {
+		return nil, err
+	}
+	if !m.cgroups && !spec.AllowDegraded {
+		return nil, fmt.Errorf("podman: %s (pass --allow-degraded to run with rlimits only): %w", m.why, moat.ErrDegraded)
+	}
+	lim := spec.Limits.WithDefaults()
+	prof, err := ctr.SeccompProfile()
+	if err != nil {
+		return nil, fmt.Errorf("podman: seccomp profile: %w", err)
+	}
+	// Podman reads the profile from a file; it must be readable by the
+	// user podman runs as, and is removed with the run.
+	f, err := os.CreateTemp("", "moat-seccomp-*.json")
+	if err != nil {
+		return nil, fmt.Errorf("podman: seccomp profile: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, werr := f.Write(prof)
+	if cerr := f.Close(); werr != nil || cerr != nil {
+		return nil, fmt.Errorf("podman: seccomp profile: %w", errors.Join(werr, cerr))
+	}
+	_ = os.Chmod(f.Name(), 0o644)
+
+	id := ctr.RunID()
+	args, degraded := b.args(m, spec, lim, id, f.Name())
+	res := &moat.Result{Isolation: "podman", Degraded: degraded}
+	res.Layers = append([]moat.Layer{
+		{Name: "engine", Detail: "podman CLI, " + m.who},
+		{Name: "runtime", Detail: "runtime: podman's configured OCI runtime"},
+		{Name: "image", Detail: b.image(spec)},
+	}, ctr.Layers(lim)...)
+	if !m.cgroups {
+		for i, l := range res.Layers {
+			if l.Name == "limits" {
+				res.Layers[i].Detail = fmt.Sprintf("rlimits only: RLIMIT_AS %d bytes, RLIMIT_NPROC %d", lim.Memory, lim.Pids+ctr.BootstrapPids)
+			}
+		}
+	}
+	r := &run{b: b, m: m, id: id}
+	for attempt := 0; ; attempt++ {
+		out, err := r.run(ctx, spec, lim, args, res)
+		if err != nil && attempt == 0 && errors.Is(err, errNoImage) {
+			if perr := b.pull(ctx, m, b.image(spec)); perr != nil {
+				return nil, perr
+			}
+			continue
+		}
+		return out, err
+	}
+}
+
+var errNoImage = errors.New("image not known")
+
+func (b *Backend) pull(ctx context.Context, m *mode, img string) error {
+	cmd := b.command(m, "pull", img)
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, io.MultiWriter(os.Stderr, &errb)
+	if err := cmd.Run(); err != nil {
+		s := strings.ToLower(errb.String())
+		for _, k := range []string{"dial tcp", "lookup ", "no such host", "timeout", "connection refused", "network is unreachable"} {
+			if strings.Contains(s, k) {
+				return &noImage{fmt.Sprintf("podman: image %s not found and no registry reachable; build one with .ci/images.sh or pass --image", img)}
+			}
+		}
+		return &noImage{fmt.Sprintf("podman: image %s not found and the pull failed; build one with .ci/images.sh or pass --image", img)}
+	}
+	return nil
+}
+
+type noImage struct{ msg string }
+
+func (e *noImage) Error() string { return e.msg }
+func (e *noImage) Unwrap() error { return moat.ErrNotFound }
+
+func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []string, res *moat.Result) (*moat.Result, error) {
+	cidFile := filepath.Join(os.TempDir(), "moat-cid-"+r.id)
+	args = append([]string{args[0], "--cidfile", cidFile}, args[1:]...)
+	defer os.Remove(cidFile)
+	if r.m.cred != nil {
+		// The user's podman writes the cidfile: give it a directory of
+		// its own it can write in.
+		dir, err := os.MkdirTemp("", "moat-podman-")
+		if err != nil {
+			return nil, fmt.Errorf("podman: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		_ = os.Chown(dir, int(r.m.cred.Uid), int(r.m.cred.Gid))
+		cidFile = filepath.Join(dir, "cid")
+		args[2] = cidFile
+	}
+	cmd := r.b.command(r.m, args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("podman: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("podman: %w", err)
+	}
+	diag := ctr.NewCapture(nil, 8<<10, func() {})
+	cmd.Stderr = diag
+	sess := ctr.NewSession(spec, lim, r.stop)
+	cgReady := make(chan struct{})
+	sess.OnExit = func() {
+		select {
+		case <-cgReady:
+		case <-time.After(5 * time.Second):
+		}
+		st := r.cgroup().Stats()
+		r.cgMu.Lock()
+		r.final = &st
+		r.cgMu.Unlock()
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("podman: start: %w", err)
+	}
+	waitErr := make(chan error, 1)
+	go func() {
+		// Wait only after the output is read (exec.Cmd's rule for pipes).
+		<-sessDone(sess, stdout, r)
+		waitErr <- cmd.Wait()
+	}()
+	cgDone := make(chan struct{})
+	go func() { r.resolveCgroup(cidFile, cgDone); close(cgReady) }()
+	sendErr := sess.Send(stdin, func() { _ = stdin.Close() })
+	if sendErr != nil {
+		r.stop(moat.StatusError)
+	}
+	timer := time.AfterFunc(lim.Timeout, func() { r.stop(moat.StatusTimeout) })
+	defer timer.Stop()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.stop(moat.StatusCanceled)
+		case <-done:
+		}
+		close(cgDone)
+	}()
+	go r.watch(done, sess.Exited(), cgReady)
+
+	var werr error
+	select {
+	case werr = <-waitErr:
+	case <-time.After(lim.Timeout + 2*ctr.StopGrace):
+		r.stop(moat.StatusError)
+		werr = <-waitErr
+	}
+	r.stopOnce.Do(func() {})
+	res.DurationMS = time.Since(start).Milliseconds()
+	reason := r.stopReason()
+	if reason != "" || sess.ExitReport() == nil {
+		// Cut short: make sure the container is gone (--rm may not have
+		// run when the CLI saw the kill first).
+		_, _ = r.b.output(context.Background(), r.m, "rm", "--force", "--time", "0", "--ignore", "moat-"+r.id)
+	}
+	stats := r.stats()
+	res.MaxRSSBytes = stats.Peak
+	sess.Fill(res)
+	d, _ := diag.Result()
+	if sess.ExitReport() == nil && reason == "" && strings.Contains(d, "image not known") {
+		return nil, errNoImage
+	}
+	if err := sess.Outcome(res, reason, stats, d); err != nil {
+		res.Error = err.Error()
+		if werr != nil {
+			res.Error += " (podman: " + werr.Error() + ")"
+		}
+		if sendErr != nil {
+			res.Error += " (send: " + sendErr.Error() + ")"
+		}
+		return res, fmt.Errorf("podman: %s", res.Error)
+	}
+	if reason == moat.StatusError && res.Status != moat.StatusError {
+		res.Status, res.Error = moat.StatusError, "sandbox failure"
+		if sendErr != nil {
+			res.Error = sendErr.Error()
+		}
+		return res, fmt.Errorf("podman: %s", res.Error)
+	}
+	return res, nil
+}
+
+// sessDone reads the frames and returns a channel closed at EOF; a
+// protocol violation kills the container.
+func sessDone(sess *ctr.Session, stdout io.Reader, r *run) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		if err := sess.Receive(stdout); err != nil {
+			r.stop(moat.StatusError)
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	return ch
+}
+
+// resolveCgroup waits for the cidfile and finds the container's cgroup
+// (rootful podman with cgroupfs: libpod_parent/libpod-ID; with systemd:
+// machine.slice/libpod-ID.scope).
+func (r *run) resolveCgroup(cidFile string, stop <-chan struct{}) {
+	if !r.m.cgroups || r.m.rootless {
+		return // a rootless user's cgroups are not ours to read here
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var cid string
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(cidFile); err == nil && len(bytes.TrimSpace(b)) == 64 {
+			cid = string(bytes.TrimSpace(b))
+			break
+		}
+		select {
+		case <-stop:
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if cid == "" {
+		return
+	}
+	for time.Now().Before(deadline) {
+		for _, root := range []string{"/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
+			m, _ := filepath.Glob(filepath.Join(root, "*", "libpod-"+cid+"*"))
+			if len(m) == 0 {
+				m, _ = filepath.Glob(filepath.Join(root, "libpod-"+cid+"*"))
+			}
+			if len(m) == 0 {
+				continue
+			}
+			cg := ctr.Cgroup{Pids: m[0]}
+			if root == "/sys/fs/cgroup" {
+				cg = ctr.Cgroup{Pids: m[0], Memory: m[0], V2: true}
+			} else {
+				cg.Memory = filepath.Join("/sys/fs/cgroup/memory", strings.TrimPrefix(m[0], root))
+			}
+			r.cgMu.Lock()
+			r.cg = cg
+			r.cgMu.Unlock()
+			return
+		}
+		select {
+		case <-stop:
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func (r *run) cgroup() ctr.Cgroup {
+	r.cgMu.Lock()
+	defer r.cgMu.Unlock()
+	return r.cg
+}
+
+func (r *run) stats() ctr.Stats {
+	r.cgMu.Lock()
+	defer r.cgMu.Unlock()
+	if r.final != nil {
+		return *r.final
+	}
+	return r.cg.Stats()
+}
+
+// watch ends the run on a memory or pids breach (see docker's watch).
+func (r *run) watch(done, exited, ready <-chan struct{}) {
+	select {
+	case <-ready:
+	case <-done:
+		return
+	}
+	cg := r.cgroup()
+	if !cg.Found() {
+		return
+	}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-exited:
+			return
+		case <-t.C:
+		}
+		st := cg.Stats()
+		if st.OOMKills > 0 {
+			r.stop(moat.StatusMemory)
+			return
+		}
+		if st.PidsMax > 0 {
+			r.stop(moat.StatusPids)
+			return
+		}
+	}
+}
+
+// GC removes every container labelled by moat from podman as root (and,
+// as root, from the rootless store of MOAT_PODMAN_USER), and lists them.
+func GC(ctx context.Context) ([]string, error) {
+	if _, err := exec.LookPath("podman"); err != nil {
+		return nil, nil
+	}
+	b := &Backend{}
+	var removed []string
+	var errs []error
+	modes := []*mode{}
+	if m, err := (&Backend{User: "root"}).mode(); err == nil {
+		modes = append(modes, m)
+	}
+	if os.Geteuid() == 0 && os.Getenv(UserEnv) != "" {
+		if m, err := b.mode(); err == nil {
+			modes = append(modes, m)
+		}
+	}
+	for _, m := range modes {
+		out, err := b.output(ctx, m, "ps", "--all", "--filter", "label="+ctr.Label, "--format", "{{.Names}}")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("podman ps (%s): %s", m.who, out))
+			continue
+		}
+		for _, name := range strings.Fields(out) {
+			if o, err := b.output(ctx, m, "rm", "--force", "--time", "0", "--ignore", name); err != nil {
+				errs = append(errs, fmt.Errorf("podman rm %s: %s", name, o))
+				continue
+			}
+			removed = append(removed, name)
+		}
+	}
+	return removed, errors.Join(errs...)
+}

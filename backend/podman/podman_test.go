@@ -1,0 +1,103 @@
+package podman_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"os/user"
+	"strings"
+	"testing"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/podman"
+	"github.com/moat-sandbox/moat/moattest"
+)
+
+func testImage() string {
+	if i := os.Getenv("MOAT_TEST_IMAGE"); i != "" {
+		return i
+	}
+	return "moat/python:bookworm"
+}
+
+var layers = []string{"engine", "runtime", "user", "capabilities", "no-new-privs", "seccomp", "read-only-rootfs", "network", "disk", "limits", "timeout", "output-limit"}
+
+// TestPodman runs the suite as podman runs for this moat: rootful as root
+// (MOAT_PODMAN_USER unset), rootless otherwise.
+func TestPodman(t *testing.T) {
+	moattest.RequireBackend(t, "podman")
+	opts := moattest.Options{Layers: layers, Container: moattest.ContainerOptions}
+	if os.Geteuid() != 0 {
+		opts.AllowDegraded = true // rootless limits need cgroup v2 delegation
+	}
+	moattest.Run(t, func() moat.Backend { return podman.New(testImage(), "") }, opts)
+	t.Run("no-leftover-containers", func(t *testing.T) { wantNoContainers(t, "") })
+}
+
+// rootlessUser is the user .ci/podman-rootless.sh sets up.
+func rootlessUser(t *testing.T) string {
+	u := os.Getenv(podman.UserEnv)
+	if u == "" {
+		u = "moatpod"
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the rootless-as-another-user path is for a root moat")
+	}
+	if _, err := user.Lookup(u); err != nil {
+		if moattest.Required("podman") {
+			t.Fatalf("no user %s for rootless podman (run .ci/podman-rootless.sh): %v", u, err)
+		}
+		t.Skipf("no user %s for rootless podman (run .ci/podman-rootless.sh)", u)
+	}
+	return u
+}
+
+// TestPodmanRootless runs the suite with podman rootless as an unprivileged
+// user while moat is root. On cgroup v1 the limits are rlimits only, so the
+// runs are degraded (and say so); without AllowDegraded they are refused.
+func TestPodmanRootless(t *testing.T) {
+	u := rootlessUser(t)
+	newB := func() moat.Backend { return podman.New(testImage(), u) }
+	b := newB()
+	if err := moat.Check(context.Background(), b); err != nil {
+		t.Fatalf("rootless podman as %s: %v", u, err)
+	}
+	_, v2 := os.Stat("/sys/fs/cgroup/cgroup.controllers")
+	opts := moattest.Options{Layers: layers, Container: moattest.ContainerOptions}
+	if v2 != nil {
+		_, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", "pass"}})
+		if err == nil || !strings.Contains(err.Error(), "cgroup v1") {
+			t.Fatalf("rootless podman on cgroup v1 without AllowDegraded: err = %v, want a refusal", err)
+		}
+		opts.AllowDegraded = true
+	}
+	moattest.Run(t, newB, opts)
+	t.Run("no-leftover-containers", func(t *testing.T) { wantNoContainers(t, u) })
+}
+
+func wantNoContainers(t *testing.T, as string) {
+	t.Helper()
+	cmd := exec.Command("podman", "ps", "--all", "--filter", "label=moat.run", "--format", "{{.Names}}")
+	if as != "" {
+		cmd = exec.Command("runuser", "-u", as, "--", "sh", "-c", "cd ~ && podman ps --all --filter label=moat.run --format '{{.Names}}'")
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman ps: %v: %s", err, out)
+	}
+	if s := strings.TrimSpace(string(out)); s != "" {
+		t.Errorf("containers left behind: %s", s)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	b := podman.New(testImage(), "")
+	for _, spec := range []*moat.Spec{
+		{Args: []string{"-c", "pass"}, Network: moat.NetworkSinkhole},
+		{Args: []string{"-c", "pass"}, Python: "/usr/bin/python3"},
+	} {
+		if _, err := b.Run(context.Background(), spec); err == nil || !strings.Contains(err.Error(), moat.ErrUnsupported.Error()) {
+			t.Errorf("%+v: err = %v, want ErrUnsupported", spec, err)
+		}
+	}
+}
