@@ -59,6 +59,18 @@ func wantNoProcs(t *testing.T, marker, when string) {
 	}
 }
 
+// wantNoLeftovers fails the test if a Sentry backend reports what an
+// ended run left on the host.
+func wantNoLeftovers(t *testing.T, s *suite, when string) {
+	t.Helper()
+	if s.opts.Sentry == nil || s.opts.Sentry.Leftovers == nil {
+		return
+	}
+	if left := s.opts.Sentry.Leftovers(); len(left) > 0 {
+		t.Errorf("%s: the backend left on the host: %s", when, strings.Join(left, "; "))
+	}
+}
+
 // waitProcs waits until a host process carries marker: the proof that the
 // scan of wantNoProcs can see the sandbox's processes at all.
 func waitProcs(t *testing.T, marker string, d time.Duration) bool {

@@ -69,6 +69,10 @@ type Options struct {
 	// filesystem, for backends that run an image's Python in an OCI
 	// container (see [ContainerOptions]); nil for every other backend.
 	Container *Container
+	// Sentry relaxes the checks that assume the program runs on the host's
+	// kernel, for backends that run it on a user-space kernel (gVisor);
+	// nil for every other backend.
+	Sentry *Sentry
 	// Cases, if not empty, runs only the named cases ("exit-code",
 	// "fork-bomb"; see [CaseNames]). An unknown name fails the test.
 	Cases []string
@@ -92,6 +96,21 @@ type Container struct {
 
 // ContainerOptions is the Container of Docker and Podman under runc.
 var ContainerOptions = &Container{ExtraDevices: []string{"tty", "ptmx", "pts", "mqueue", "core", "console"}, SuidRoot: true}
+
+// Sentry describes a backend whose program runs on a user-space kernel
+// (gVisor's Sentry): its processes are the Sentry's tasks, not host
+// processes, and its /proc and errnos are what the Sentry implements. Each
+// relaxed check keeps its security point.
+type Sentry struct {
+	// Leftovers lists what runs that have ended left on the host
+	// (sandboxes, bundles, host processes). The cleanup and orphan-daemon
+	// cases, which cannot see the program's processes from the host,
+	// require it empty after Run instead.
+	Leftovers func() []string
+	// MemoryOverhead is the Sentry's own memory, counted with the
+	// program's in Result.MaxRSSBytes.
+	MemoryOverhead int64
+}
 
 // A testCase is one subtest of the suite.
 type testCase struct {

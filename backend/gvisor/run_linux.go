@@ -33,7 +33,8 @@ const idPrefix = "moat-gvisor-"
 // not only the program: these slacks are the Sentry's own share, on top of
 // the program's limits. They are reported in the cgroup layer.
 const (
-	sentryMemory = 96 << 20
+	// SentryMemory is added to Limits.Memory for the Sentry and gofer.
+	SentryMemory = 96 << 20
 	sentryPids   = 64
 )
 
@@ -175,7 +176,7 @@ func (r *runner) prepare() error {
 	if err := writeRootfs(filepath.Join(r.dir, "rootfs"), r.rt); err != nil {
 		return fmt.Errorf("root skeleton: %w", err)
 	}
-	g, err := cgroup.New(r.id, cgroup.Limits{Memory: r.lim.Memory + sentryMemory, Pids: r.lim.Pids + sentryPids, CPUs: r.lim.CPUs})
+	g, err := cgroup.New(r.id, cgroup.Limits{Memory: r.lim.Memory + SentryMemory, Pids: r.lim.Pids + sentryPids, CPUs: r.lim.CPUs})
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, moat.ErrDegraded)
 	}
@@ -545,7 +546,7 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "seccomp", Detail: "native's deny list, applied by the Sentry (runsc --oci-seccomp)"},
 		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privileges", sandboxID)},
 		{Name: fmt.Sprintf("cgroup-v%d", r.group.Version()), Detail: fmt.Sprintf("%s; memory %d bytes (+%d for the Sentry), pids %d (+%d for the Sentry and gofer), cpus %g",
-			strings.Join(r.group.Controllers(), ","), r.lim.Memory, sentryMemory, r.lim.Pids, sentryPids, r.lim.CPUs)},
+			strings.Join(r.group.Controllers(), ","), r.lim.Memory, SentryMemory, r.lim.Pids, sentryPids, r.lim.CPUs)},
 		{Name: "rlimits", Detail: fmt.Sprintf("nofile 1024, core 0, fsize %d", r.lim.Disk)},
 		{Name: "timeout", Detail: r.lim.Timeout.String()},
 		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", r.lim.OutputLimit)},
