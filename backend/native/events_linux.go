@@ -335,7 +335,8 @@ func (r *reporter) finish(send func(any) error) {
 	if r == nil {
 		return
 	}
-	_ = r.fifo.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	// Every writer is dead: what they wrote is in the pipe already.
+	_ = r.fifo.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	<-r.readDone
 	deadline := time.Now().Add(fsDiffBudget)
 	after := snapshot(deadline)
@@ -376,6 +377,10 @@ func (r *reporter) diff(after map[string]fileState, deadline time.Time) {
 	}
 	sort.Strings(paths)
 	var scanned int64
+	variants := make([][]honeytoken.Variant, len(r.cfg.Tokens))
+	for i, t := range r.cfg.Tokens {
+		variants[i] = honeytoken.Variants(t.Value)
+	}
 	for _, p := range paths {
 		a := after[p]
 		b, existed := r.before[p]
@@ -391,16 +396,16 @@ func (r *reporter) diff(after map[string]fileState, deadline time.Time) {
 		}
 		ev := moat.Event{Kind: kind, Path: audit.Clean(p, 400), Detail: fmt.Sprintf("%s, %d bytes", a.mode, a.size)}
 		if a.mode.IsRegular() && a.size <= maxScanFile && scanned < maxScanTotal && time.Now().Before(deadline) {
-			if data, err := readBounded(p, maxScanFile); err == nil {
+			if data, err := readBounded(p, a.size+1); err == nil {
 				scanned += int64(len(data))
 				if interesting(p) {
 					ev.Data = audit.Clean(string(data[:min(len(data), 1024)]), 1024)
 				}
-				for _, t := range r.cfg.Tokens {
+				for i, t := range r.cfg.Tokens {
 					if _, planted := r.cfg.Files[p]; planted {
 						break
 					}
-					if enc, ok := honeytoken.Find(string(data), t.Value); ok {
+					if enc, ok := honeytoken.FindVariants(string(data), variants[i]); ok {
 						r.fsEvent(moat.Event{Kind: "honeytoken-written", Path: ev.Path, Name: t.ID, Detail: enc})
 					}
 				}

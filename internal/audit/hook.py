@@ -101,14 +101,24 @@ def _moat_install():
             return {"addr": h + ":" + text(a[1], 8)}
         return {"path": text(a)}
 
+    wanted = frozenset((
+        "open", "os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.rename", "os.replace", "os.symlink",
+        "os.link", "shutil.rmtree", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system",
+        "socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname",
+        "socket.gethostbyname_ex", "socket.gethostbyaddr", "urllib.Request", "ctypes.dlopen", "ctypes.dlsym"))
+
     def hook(event, args):
-        if state["busy"]:
+        # The common case first and cheap: most audit events (imports,
+        # compile, sys._getframe, ...) are not wanted.
+        if event not in wanted or state["busy"]:
             return
         state["busy"] = True
         try:
             if event == "open":
                 path, mode, flags = args
                 if isinstance_(path, int_):
+                    return
+                if mode == "r" and isinstance_(path, str_) and path.startswith(quiet):
                     return
                 w = (mode is not None and any(c in text(mode, 8) for c in "wax+")) or (
                     mode is None and isinstance_(flags, int_) and flags & wflags)

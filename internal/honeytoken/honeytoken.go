@@ -157,8 +157,14 @@ func Find(data, value string) (encoding string, ok bool) {
 	if value == "" {
 		return "", false
 	}
+	return FindVariants(data, Variants(value))
+}
+
+// FindVariants is Find with the variants of a value computed once, for
+// scanning many files.
+func FindVariants(data string, vs []Variant) (encoding string, ok bool) {
 	var lower string
-	for _, v := range Variants(value) {
+	for _, v := range vs {
 		if v.Fold {
 			if lower == "" {
 				lower = strings.ToLower(data)
