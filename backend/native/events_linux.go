@@ -57,13 +57,6 @@ const (
 	eventsPerMsg    = 32
 )
 
-// reportConfig is the parent's part of initConfig for the report.
-type reportConfig struct {
-	StartMono int64              `json:"start_mono"` // CLOCK_MONOTONIC of the run's start
-	Files     map[string]string  `json:"files"`      // honeytoken files to plant
-	Tokens    []honeytoken.Token `json:"tokens"`
-}
-
 // reporter collects the events of one run in the init.
 type reporter struct {
 	cfg *reportConfig
