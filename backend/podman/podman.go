@@ -258,11 +258,10 @@ func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFil
 			args = append(args, "--cpus", strconv.FormatFloat(lim.CPUs, 'f', -1, 64))
 		}
 	} else {
-		// Degraded: rlimits stand in for the cgroup (per process for
-		// memory, per user for processes).
+		// Degraded: rlimits stand in for the cgroup (per user for
+		// processes; RLIMIT_AS per process, set by the bootstrap).
 		n := lim.Pids + ctr.BootstrapPids
-		args = append(args, "--ulimit", fmt.Sprintf("nproc=%d:%d", n, n),
-			"--ulimit", fmt.Sprintf("as=%d:%d", lim.Memory, lim.Memory))
+		args = append(args, "--ulimit", fmt.Sprintf("nproc=%d:%d", n, n))
 		degraded = append(degraded, "cgroups: "+m.why+"; RLIMIT_AS and RLIMIT_NPROC stand in")
 	}
 	args = append(args, b.image(spec))
@@ -424,6 +423,9 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	diag := ctr.NewCapture(nil, 8<<10, func() {})
 	cmd.Stderr = diag
 	sess := ctr.NewSession(spec, lim, r.stop)
+	if !r.m.cgroups {
+		sess.RlimitAS = lim.Memory
+	}
 	cgReady := make(chan struct{})
 	sess.OnExit = func() {
 		select {

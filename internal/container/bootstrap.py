@@ -143,6 +143,9 @@ if pid == 0:
         os.dup2(wo, 1)
         os.dup2(we, 2)
         os.chdir(WORK)
+        if h.get('rlimit_as'):
+            import resource
+            resource.setrlimit(resource.RLIMIT_AS, (h['rlimit_as'], h['rlimit_as']))
         os.execvpe(h['argv'][0], h['argv'], dict(kv.split('=', 1) for kv in h['env']))
     except OSError as e:
         os.write(ew, struct.pack('>i', e.errno or 0) + str(e).encode()[:500])

@@ -57,6 +57,7 @@ type header struct {
 	OutBytes int64             `json:"out_bytes"`
 	OutFiles int               `json:"out_files"`
 	TimeoutS float64           `json:"timeout_s"`
+	RlimitAS int64             `json:"rlimit_as,omitempty"`
 }
 
 // Exit is the bootstrap's last frame.
@@ -79,6 +80,10 @@ type Session struct {
 	// container's stdin is closed (which lets the bootstrap exit): the
 	// moment to read the cgroup while the container still exists.
 	OnExit func()
+	// RlimitAS, if set, is the program's RLIMIT_AS, set by the bootstrap
+	// just before exec (a degraded run's memory limit: set by the engine,
+	// it would bind the runtime's own init too).
+	RlimitAS int64
 
 	spec *moat.Spec
 	lim  moat.Limits
@@ -124,6 +129,7 @@ func (s *Session) header() ([]byte, error) {
 		OutBytes: moat.DefaultOutBytes,
 		OutFiles: moat.DefaultOutFiles,
 		TimeoutS: s.lim.Timeout.Seconds(),
+		RlimitAS: s.RlimitAS,
 	}
 	if len(s.spec.Files) > 0 {
 		h.Files = map[string]string{}
