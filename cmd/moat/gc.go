@@ -1,24 +1,36 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/moat-sandbox/moat/backend/docker"
+	"github.com/moat-sandbox/moat/backend/podman"
 	"github.com/moat-sandbox/moat/internal/cgroup"
 )
 
 func gcCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "gc",
-		Short: "Remove what crashed runs left behind (empty moat cgroups)",
+		Short: "Remove what crashed runs left behind (empty moat cgroups, labelled containers)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			removed, err := cgroup.GC("moat-")
 			for _, r := range removed {
 				fmt.Fprintln(c.OutOrStdout(), "removed cgroup", r)
 			}
-			if err != nil {
+			// Containers labelled moat.run by the docker and podman backends.
+			dockerRemoved, derr := docker.GC(c.Context(), "")
+			for _, r := range dockerRemoved {
+				fmt.Fprintln(c.OutOrStdout(), "removed docker container", r)
+			}
+			podmanRemoved, perr := podman.GC(c.Context())
+			for _, r := range podmanRemoved {
+				fmt.Fprintln(c.OutOrStdout(), "removed podman container", r)
+			}
+			if err := errors.Join(err, derr, perr); err != nil {
 				return fmt.Errorf("gc: %w", err)
 			}
 			return nil
