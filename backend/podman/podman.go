@@ -377,7 +377,10 @@ var errNoImage = errors.New("image not known")
 func (b *Backend) pull(ctx context.Context, m *mode, img string) error {
 	cmd := b.command(m, "pull", img)
 	var errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.Discard, io.MultiWriter(os.Stderr, &errb)
+	cmd.Stdout, cmd.Stderr = io.Discard, &errb
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		cmd.Stderr = io.MultiWriter(os.Stderr, &errb) // podman's progress bars
+	}
 	if err := cmd.Run(); err != nil {
 		s := strings.ToLower(errb.String())
 		for _, k := range []string{"dial tcp", "lookup ", "no such host", "timeout", "connection refused", "network is unreachable"} {
