@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -66,10 +67,21 @@ type result struct {
 // moatCmd returns a command running moat with args and the test's
 // environment (PATH finds python3) plus env.
 func moatCmd(ctx context.Context, env []string, args ...string) *exec.Cmd {
+	args = pinNative(args)
 	cmd := exec.CommandContext(ctx, moatBin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader("")
 	return cmd
+}
+
+// pinNative adds --isolation native to a run or test that names no
+// backend: these are the CLI's tests on the native backend, and auto picks
+// a stronger one (gvisor) where one is installed.
+func pinNative(args []string) []string {
+	if len(args) == 0 || (args[0] != "run" && args[0] != "test") || slices.Contains(args, "--isolation") {
+		return args
+	}
+	return append([]string{args[0], "--isolation", "native"}, args[1:]...)
 }
 
 // moatRun runs moat to completion within a bound that detects hangs.

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/moat-sandbox/moat/backend/docker"
+	"github.com/moat-sandbox/moat/backend/gvisor"
 	"github.com/moat-sandbox/moat/backend/podman"
 	"github.com/moat-sandbox/moat/internal/cgroup"
 )
@@ -17,6 +18,11 @@ func gcCmd() *cobra.Command {
 		Short: "Remove what crashed runs left behind (empty moat cgroups, labelled containers)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
+			// gVisor sandboxes first: their cgroups are empty only then.
+			gvisorRemoved, gerr := gvisor.GC(c.Context())
+			for _, r := range gvisorRemoved {
+				fmt.Fprintln(c.OutOrStdout(), "removed", r)
+			}
 			removed, err := cgroup.GC("moat-")
 			for _, r := range removed {
 				fmt.Fprintln(c.OutOrStdout(), "removed cgroup", r)
@@ -30,7 +36,7 @@ func gcCmd() *cobra.Command {
 			for _, r := range podmanRemoved {
 				fmt.Fprintln(c.OutOrStdout(), "removed podman container", r)
 			}
-			if err := errors.Join(err, derr, perr); err != nil {
+			if err := errors.Join(gerr, err, derr, perr); err != nil {
 				return fmt.Errorf("gc: %w", err)
 			}
 			return nil
