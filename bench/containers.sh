@@ -3,7 +3,9 @@
 # peers doing the same trivial Python run, and print medians and ratios.
 #   docker run --rm IMAGE python3 -c pass   vs  moat run --isolation docker --image IMAGE -c pass
 #   podman run --rm IMAGE python3 -c pass   vs  moat run --isolation podman --image IMAGE -c pass
-# The bare podman run gets the same --ulimit values moat passes (podman's
+# Bare peers run with --network none, as moat does (a bridge costs more
+# than all of moat). The bare podman run gets the same --ulimit values moat
+# passes (podman's
 # defaults cannot be granted where root lacks CAP_SYS_RESOURCE).
 # Usage: bench/containers.sh [RUNS] (default 20); IMAGE=moat/python:bookworm.
 set -euo pipefail
@@ -29,7 +31,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a/b}'; }
 
 echo "image $IMAGE, $N runs each (medians)"
 if docker info >/dev/null 2>&1; then
-  bd=$(median docker run --rm "$IMAGE" python3 -c pass)
+  bd=$(median docker run --rm --network none "$IMAGE" python3 -c pass)
   md=$(median bench/moat run --isolation docker --image "$IMAGE" -c pass)
   row "docker run --rm (bare)" "$bd"
   row "moat --isolation docker" "$md"
@@ -38,7 +40,7 @@ else
   echo "docker: daemon not reachable, skipped" >&2
 fi
 if command -v podman >/dev/null; then
-  bp=$(median podman run --rm --ulimit nofile=4096:4096 --ulimit nproc=4096:4096 "$IMAGE" python3 -c pass)
+  bp=$(median podman run --rm --network none --ulimit nofile=4096:4096 --ulimit nproc=4096:4096 "$IMAGE" python3 -c pass)
   mp=$(median bench/moat run --isolation podman --image "$IMAGE" -c pass)
   row "podman run --rm (bare, rootful)" "$bp"
   row "moat --isolation podman" "$mp"
