@@ -3,7 +3,11 @@
 package gvisor_test
 
 import (
+	"context"
+	"errors"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/gvisor"
@@ -28,5 +32,32 @@ func TestGVisor(t *testing.T) {
 	moattest.Run(t, newBackend, options())
 	if left := gvisor.Leftovers(); len(left) > 0 {
 		t.Errorf("left on the host after the suite: %q", left)
+	}
+}
+
+// TestGVisorImage runs an image under gVisor as Docker's runtime. CI sets
+// MOAT_TEST_IMAGE to the image it builds and registers runsc with Docker.
+func TestGVisorImage(t *testing.T) {
+	image := os.Getenv("MOAT_TEST_IMAGE")
+	if image == "" {
+		t.Skip("MOAT_TEST_IMAGE is not set (no local Python image)")
+	}
+	b := moattest.RequireBackend(t, "gvisor")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := b.Run(ctx, &moat.Spec{Image: image, Args: []string{"-c", "import os; print(os.uname().sysname)"}})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Status != moat.StatusExited || res.ExitCode != 0 || res.Stdout != "Linux\n" || res.Isolation != "gvisor" {
+		t.Fatalf("result: %+v", res)
+	}
+}
+
+// TestNetworkRefused: modes other than none are refused, not weakened.
+func TestNetworkRefused(t *testing.T) {
+	_, err := (&gvisor.Backend{}).Run(context.Background(), &moat.Spec{Args: []string{"-c", "pass"}, Network: moat.NetworkSinkhole})
+	if !errors.Is(err, moat.ErrUnsupported) {
+		t.Fatalf("sinkhole: %v, want ErrUnsupported", err)
 	}
 }
