@@ -180,3 +180,25 @@ func TestForgery(t *testing.T) {
 		t.Error("a flood of 5000 lines dropped nothing")
 	}
 }
+
+// TestCorpusSinkhole: with the sinkhole network the secret reaches moat's
+// sink, and the exfiltration finding rests on network evidence, not only
+// on the program's own audit claims.
+func TestCorpusSinkhole(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	for _, f := range []string{"steal_aws_post.py", "dns_exfil.py"} {
+		t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
+			res := run(t, b, filepath.Join("testdata", "corpus", f), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+			ok := false
+			for _, fd := range res.Findings {
+				for _, e := range fd.Evidence {
+					ok = ok || (fd.Category == "exfiltration" && fd.Severity == "critical" && e.Source == "network")
+				}
+			}
+			if !ok {
+				dump(t, res)
+				t.Error("no critical exfiltration finding with network evidence")
+			}
+		})
+	}
+}
