@@ -52,6 +52,23 @@ func main() {
 	} else {
 		fmt.Fprintln(os.Stderr, "bench: bwrap not found (apt-get install bubblewrap); skipping it")
 	}
+	if rs, err := exec.LookPath("runsc"); err == nil && os.Geteuid() == 0 {
+		// gVisor beside bare runsc on the same platform: `runsc do` runs
+		// the same interpreter in a sandbox over the host's root.
+		plat := "ptrace"
+		if out, _ := exec.Command(rs, "help", "platforms").Output(); strings.Contains("\n"+string(out), "\nsystrap\n") {
+			plat = "systrap"
+		}
+		root, err := os.MkdirTemp("", "bench-runsc-")
+		if err == nil {
+			defer os.RemoveAll(root)
+			peers = append(peers,
+				peer{"runsc do python", []string{rs, "--root", root, "--network=none", "--platform=" + plat, "do", py, "-c", "pass"}, ""},
+				peer{"moat gvisor", []string{*moat, "run", "--isolation", "gvisor", "--python", py, "-c", "pass"}, "runsc do python"})
+		}
+	} else {
+		fmt.Fprintln(os.Stderr, "bench: runsc not found or not root; skipping gvisor")
+	}
 	med := map[string]time.Duration{}
 	for _, p := range peers {
 		d, err := median(p.argv, *n)
@@ -73,6 +90,9 @@ func main() {
 	}
 	if b := med["bare python -I -S"]; b > 0 {
 		fmt.Printf("\nmoat native vs bare python -I -S: %+.2fms (%.2fx)\n", ms(med["moat native"]-b), float64(med["moat native"])/float64(b))
+	}
+	if rd, ok := med["runsc do python"]; ok {
+		fmt.Printf("moat gvisor vs runsc do: %+.2fms (%.2fx)\n", ms(med["moat gvisor"]-rd), float64(med["moat gvisor"])/float64(rd))
 	}
 	if bw, ok := med["bwrap python"]; ok {
 		fmt.Printf("moat native vs bwrap (same python flags): %+.2fms (%.2fx)\n", ms(med["moat native"]-bw), float64(med["moat native"])/float64(bw))

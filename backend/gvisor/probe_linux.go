@@ -3,6 +3,9 @@ package gvisor
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -25,11 +28,12 @@ var platforms = []string{"systrap", "ptrace"}
 
 // host is what the probe found out about one runsc binary.
 type host struct {
-	runsc    string
-	version  string // first line of runsc --version
-	platform string
-	overlay2 bool // runsc has --overlay2 (newer); older ones have --overlay
-	tried    []string
+	Runsc    string   `json:"runsc"`
+	Stamp    string   `json:"stamp"`   // size and mtime of the binary probed
+	Version  string   `json:"version"` // first line of runsc --version
+	Platform string   `json:"platform"`
+	Overlay2 bool     `json:"overlay2"` // runsc has --overlay2
+	Tried    []string `json:"tried"`
 }
 
 var (
@@ -68,14 +72,25 @@ func (b *Backend) probe(ctx context.Context) (*host, error) {
 	if h := probeCache[key]; h != nil {
 		return h, nil
 	}
-	h := &host{runsc: runsc}
+	// A probe costs a sandbox start: its result is kept on disk (root
+	// only) for as long as the binary is the same.
+	stamp := binStamp(runsc)
+	diskCache := filepath.Join(stateBase(), "probe-"+hashKey(key)+".json")
+	if b, err := os.ReadFile(diskCache); err == nil {
+		var h host
+		if json.Unmarshal(b, &h) == nil && h.Runsc == runsc && h.Stamp == stamp && h.Platform != "" {
+			probeCache[key] = &h
+			return &h, nil
+		}
+	}
+	h := &host{Runsc: runsc, Stamp: stamp}
 	out, err := exec.CommandContext(ctx, runsc, "--version").Output()
 	if err != nil {
 		return nil, fmt.Errorf("gvisor: %s --version: %w: %w", runsc, err, moat.ErrUnavailable)
 	}
-	h.version, _, _ = strings.Cut(strings.TrimSpace(string(out)), "\n")
+	h.Version, _, _ = strings.Cut(strings.TrimSpace(string(out)), "\n")
 	flags, _ := exec.CommandContext(ctx, runsc, "flags").CombinedOutput()
-	h.overlay2 = bytes.Contains(flags, []byte("-overlay2"))
+	h.Overlay2 = bytes.Contains(flags, []byte("-overlay2"))
 	if _, err := cgroup.Probe(); err != nil {
 		return nil, fmt.Errorf("gvisor: limits need cgroups: %w: %w", err, moat.ErrUnavailable)
 	}
@@ -89,15 +104,34 @@ func (b *Backend) probe(ctx context.Context) (*host, error) {
 			fails = append(fails, p+": "+err.Error())
 			continue
 		}
-		h.platform = p
+		h.Platform = p
 		break
 	}
-	h.tried = fails
-	if h.platform == "" {
-		return nil, fmt.Errorf("gvisor: %s: no platform works here (%s): %w", h.version, strings.Join(fails, "; "), moat.ErrUnavailable)
+	h.Tried = fails
+	if h.Platform == "" {
+		return nil, fmt.Errorf("gvisor: %s: no platform works here (%s): %w", h.Version, strings.Join(fails, "; "), moat.ErrUnavailable)
 	}
 	probeCache[key] = h
+	if b, err := json.Marshal(h); err == nil {
+		tmp := diskCache + "." + newID()
+		if os.WriteFile(tmp, b, 0o600) == nil {
+			_ = os.Rename(tmp, diskCache)
+		}
+	}
 	return h, nil
+}
+
+func binStamp(p string) string {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%d-%d", fi.Size(), fi.ModTime().UnixNano())
+}
+
+func hashKey(k string) string {
+	sum := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(sum[:8])
 }
 
 // try runs `true` in a throwaway sandbox on platform p.
@@ -114,7 +148,7 @@ func (h *host) try(ctx context.Context, p string) error {
 	if _, err := os.Stat(truePath); err != nil {
 		truePath = "/usr/bin/true"
 	}
-	cmd := exec.CommandContext(ctx, h.runsc, append(args, "do", truePath)...)
+	cmd := exec.CommandContext(ctx, h.Runsc, append(args, "do", truePath)...)
 	cmd.Dir = "/"
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
@@ -142,8 +176,8 @@ func (b *Backend) describe(ctx context.Context) []string {
 	if err != nil {
 		return []string{"runsc at " + runsc}
 	}
-	notes := []string{h.version + " at " + runsc, "platform " + h.platform}
-	for _, f := range h.tried {
+	notes := []string{h.Version + " at " + runsc, "platform " + h.Platform}
+	for _, f := range h.Tried {
 		notes = append(notes, "platform "+f)
 	}
 	return notes

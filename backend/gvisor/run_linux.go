@@ -355,8 +355,8 @@ func mountpoint(src, dst string) error {
 
 // runscArgs are the global flags of every runsc call of a run.
 func (r *runner) runscArgs() []string {
-	a := []string{"--root", runscRoot(), "--network=none", "--platform=" + r.h.platform, "--log=" + filepath.Join(r.dir, "runsc.log"), "--log-format=json", "--oci-seccomp"}
-	if r.h.overlay2 {
+	a := []string{"--root", runscRoot(), "--network=none", "--platform=" + r.h.Platform, "--log=" + filepath.Join(r.dir, "runsc.log"), "--log-format=json", "--oci-seccomp"}
+	if r.h.Overlay2 {
 		a = append(a, "--overlay2=none") // the root is read-only; writes go to the scratch
 	}
 	return a
@@ -390,7 +390,7 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	defer errR.Close()
 
 	args := append(r.runscArgs(), "run", "--bundle", r.dir, r.id)
-	cmd := exec.Command(r.h.runsc, args...)
+	cmd := exec.Command(r.h.Runsc, args...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Dir = r.dir
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, outW, errW
@@ -538,7 +538,7 @@ func (r *runner) layers() []moat.Layer {
 	binds := append([]string(nil), r.rt.Paths...)
 	sort.Strings(binds)
 	return []moat.Layer{
-		{Name: "gvisor", Detail: fmt.Sprintf("%s, platform %s: the Sentry, a user-space kernel, answers every system call", r.h.version, r.h.platform)},
+		{Name: "gvisor", Detail: fmt.Sprintf("%s, platform %s: the Sentry, a user-space kernel, answers every system call", r.h.Version, r.h.Platform)},
 		{Name: "oci-bundle", Detail: "read-only root of the interpreter alone; gVisor's own /proc and /dev"},
 		{Name: "read-only-runtime", Detail: strings.Join(binds, " ")},
 		{Name: "disk", Detail: fmt.Sprintf("one host tmpfs of %d bytes for /work /tmp /home/sandbox /dev/shm", r.lim.Disk)},
@@ -578,7 +578,7 @@ func (r *runner) cleanup() {
 func (r *runner) deleteContainer() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = exec.CommandContext(ctx, r.h.runsc, "--root", runscRoot(), "delete", "-force", r.id).Run()
+	_ = exec.CommandContext(ctx, r.h.Runsc, "--root", runscRoot(), "delete", "-force", r.id).Run()
 }
 
 // stateExists reports whether runsc keeps state for container id.
