@@ -2,6 +2,8 @@ package native
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -73,8 +75,12 @@ type reporter struct {
 
 	fifo     *os.File
 	readDone chan struct{}
-	before   map[string]fileState
-	argv0    string
+	// endMark, written by the init itself once every writer is dead,
+	// tells the reader that all that was written has been read. It holds
+	// a secret of the init, so the program cannot end the reading early.
+	endMark []byte
+	before  map[string]fileState
+	argv0   string
 }
 
 // startReport plants the honeytokens, installs the audit hook and its
@@ -122,6 +128,9 @@ func startReport(cfg *initConfig) (*reporter, error) {
 		return nil, fmt.Errorf("audit fifo: %w", err)
 	}
 	r.fifo = f
+	var nonce [16]byte
+	_, _ = rand.Read(nonce[:])
+	r.endMark = []byte(fmt.Sprintf("\x00moat-end %x\n", nonce))
 	r.readDone = make(chan struct{})
 	go r.readAudit()
 	r.before = snapshot(time.Now().Add(fsDiffBudget))
@@ -155,7 +164,7 @@ func (r *reporter) readAudit() {
 			}
 			continue
 		}
-		if err != nil {
+		if err != nil || bytes.Equal(line, r.endMark) {
 			return
 		}
 		ev, ok := audit.Parse(line[:len(line)-1])
@@ -328,8 +337,10 @@ func (r *reporter) finish(send func(any) error) {
 	if r == nil {
 		return
 	}
-	// Every writer is dead: what they wrote is in the pipe already.
-	_ = r.fifo.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	// Every writer is dead: what they wrote is in the pipe already, and
+	// the end mark goes in behind it. The deadline is only a backstop.
+	_, _ = r.fifo.Write(r.endMark)
+	_ = r.fifo.SetReadDeadline(time.Now().Add(time.Second))
 	<-r.readDone
 	deadline := time.Now().Add(fsDiffBudget)
 	after := snapshot(deadline)
