@@ -89,6 +89,7 @@ func buildSpec(c *cobra.Command, f *runFlags, args []string) (*moat.Spec, string
 		set("workspace", &f.workspace, p.Workspace)
 		set("out", &f.out, p.Out)
 		set("python", &f.python, p.Python)
+		set("image", &f.image, p.Image)
 		if p.Pids != 0 && !c.Flags().Changed("pids") {
 			f.pids = p.Pids
 		}
