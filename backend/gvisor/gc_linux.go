@@ -46,6 +46,14 @@ func GC(ctx context.Context) ([]string, error) {
 		}
 		stale[id] = true
 	}
+	// Groups runsc made for runs whose bundle is gone.
+	groups, _ := filepath.Glob("/sys/fs/cgroup/*/moat/" + idPrefix + "*")
+	for _, g := range groups {
+		id := filepath.Base(g)
+		if _, err := os.Stat(filepath.Join(base, id)); os.IsNotExist(err) {
+			stale[id] = true
+		}
+	}
 	for id := range stale {
 		if runsc != "" {
 			_ = exec.CommandContext(ctx, runsc, "--root", filepath.Join(base, "state"), "delete", "-force", id).Run()
@@ -53,6 +61,7 @@ func GC(ctx context.Context) ([]string, error) {
 		for _, pid := range procsOf(id) {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
+		removeRunscCgroups(id)
 		dir := filepath.Join(base, id)
 		_ = unix.Unmount(filepath.Join(dir, "scratch"), unix.MNT_DETACH)
 		if err := os.RemoveAll(dir); err == nil {

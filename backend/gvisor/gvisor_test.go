@@ -43,6 +43,7 @@ func TestGVisorImage(t *testing.T) {
 		t.Skip("MOAT_TEST_IMAGE is not set (no local Python image)")
 	}
 	b := moattest.RequireBackend(t, "gvisor")
+	moattest.RequireBackend(t, "docker") // the image runs through it
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	res, err := b.Run(ctx, &moat.Spec{Image: image, Args: []string{"-c", "import os; print(os.uname().sysname)"}})

@@ -563,6 +563,7 @@ func (r *runner) cleanup() {
 	}
 	if r.group != nil {
 		_ = r.group.Destroy()
+		removeRunscCgroups(r.id)
 	}
 	if r.mounted {
 		_ = unix.Unmount(r.scratch, unix.MNT_DETACH)
@@ -585,4 +586,28 @@ func (r *runner) deleteContainer() {
 func stateExists(id string) bool {
 	m, _ := filepath.Glob(filepath.Join(runscRoot(), "*"+id+"*"))
 	return len(m) > 0
+}
+
+// removeRunscCgroups removes the groups runsc made for id in the
+// controllers moat's cgroup does not use (cpuset, devices, blkio, ...):
+// runsc leaves them when its sandbox was killed. They are empty once the
+// sandbox is dead; a removal that races its last exit is retried.
+func removeRunscCgroups(id string) {
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", "moat", id))
+	if d := filepath.Join("/sys/fs/cgroup", "moat", id); dirExists(d) {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		for i := 0; i < 50; i++ {
+			if err := os.Remove(d); err == nil || os.IsNotExist(err) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+func dirExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
