@@ -3,10 +3,7 @@ package container
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"slices"
-	"sync"
 
 	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -111,36 +108,6 @@ const (
 	tiocsti   = 0x5412
 	tioclinux = 0x541C
 )
-
-var (
-	profileOnce sync.Once
-	profileJSON []byte
-	profileErr  error
-)
-
-// SeccompProfile returns the profile, in the JSON form Docker and Podman
-// accept: Docker's default profile, without Denied, and with ioctl allowed
-// only when the low 32 bits of the request are neither TIOCSTI nor
-// TIOCLINUX.
-func SeccompProfile() ([]byte, error) {
-	profileOnce.Do(func() {
-		p := seccomp.DefaultProfile()
-		out := profile{DefaultAction: p.DefaultAction, DefaultErrnoRet: p.DefaultErrnoRet, ArchMap: p.ArchMap}
-		for _, sc := range p.Syscalls {
-			names := slices.DeleteFunc(slices.Clone(sc.Names), func(n string) bool {
-				return slices.Contains(Denied, n) || (n == "ioctl" && len(sc.Args) == 0)
-			})
-			if len(names) == 0 {
-				continue
-			}
-			out.Syscalls = append(out.Syscalls, rule{Names: names, Action: sc.Action, ErrnoRet: sc.ErrnoRet,
-				Args: sc.Args, Includes: sc.Includes, Excludes: sc.Excludes})
-		}
-		out.Syscalls = append(out.Syscalls, ioctlRules()...)
-		profileJSON, profileErr = json.Marshal(out)
-	})
-	return profileJSON, profileErr
-}
 
 // ioctlRules allow ioctl when its request differs from both denied values
 // in some bit of the low 32: one rule per bit where the two agree, and one

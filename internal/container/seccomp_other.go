@@ -1,0 +1,10 @@
+//go:build !linux
+
+package container
+
+import "errors"
+
+// SeccompProfile needs Docker's default profile, which exists for Linux only.
+func SeccompProfile() ([]byte, error) {
+	return nil, errors.New("container: seccomp profile: Linux only")
+}
