@@ -128,9 +128,10 @@ func Check(ctx context.Context, b Backend) error {
 	return nil
 }
 
-// Auto returns the strongest registered backend that passes its Check,
-// with its name. Among equals, the lower Rank wins.
-func Auto(ctx context.Context) (string, Backend, error) {
+// Candidates lists, strongest first, the registered backends that isolate
+// (level medium or more) and pass their Check: what `auto` picks among.
+// Among equals, the lower Rank comes first. reasons explains the others.
+func Candidates(ctx context.Context) (names []string, reasons []error) {
 	ts := append([]Technique(nil), Techniques...)
 	sort.SliceStable(ts, func(i, j int) bool {
 		if ts[i].Level != ts[j].Level {
@@ -138,7 +139,6 @@ func Auto(ctx context.Context) (string, Backend, error) {
 		}
 		return ts[i].Rank < ts[j].Rank
 	})
-	var reasons []error
 	for _, t := range ts {
 		if t.Level < LevelMedium {
 			continue // never pick a technique that does not isolate
@@ -151,7 +151,18 @@ func Auto(ctx context.Context) (string, Backend, error) {
 			reasons = append(reasons, err)
 			continue
 		}
-		return t.Name, b, nil
+		names = append(names, t.Name)
 	}
-	return "", nil, fmt.Errorf("auto: no isolating backend works here (%d tried; see `moat backends`): %w", len(reasons), ErrUnavailable)
+	return names, reasons
+}
+
+// Auto returns the strongest registered backend that passes its Check,
+// with its name. Among equals, the lower Rank wins.
+func Auto(ctx context.Context) (string, Backend, error) {
+	names, reasons := Candidates(ctx)
+	if len(names) == 0 {
+		return "", nil, fmt.Errorf("auto: no isolating backend works here (%d tried; see `moat backends`): %w", len(reasons), ErrUnavailable)
+	}
+	b, err := Get(names[0])
+	return names[0], b, err
 }

@@ -210,6 +210,39 @@ func placeScript(s *moat.Spec, script string) (string, error) {
 	return name, nil
 }
 
+// runAuto runs spec on b. Under `auto`, a backend that refuses the spec
+// before running anything (ErrUnsupported: e.g. a network mode it cannot
+// enforce) hands it to the next strongest one: auto means the strongest
+// backend that works here and can enforce what was asked. An explicit
+// --isolation never falls back.
+func runAuto(ctx context.Context, isolation, name string, b moat.Backend, spec *moat.Spec) (*moat.Result, error) {
+	res, err := b.Run(ctx, spec)
+	if (isolation != "auto" && isolation != "") || res != nil || !errors.Is(err, moat.ErrUnsupported) {
+		return res, err
+	}
+	names, _ := moat.Candidates(ctx)
+	first := err
+	for i, n := range names {
+		if n != name {
+			continue
+		}
+		for _, next := range names[i+1:] {
+			nb, gerr := moat.Get(next)
+			if gerr != nil {
+				continue
+			}
+			res, err = nb.Run(ctx, spec)
+			if res != nil || !errors.Is(err, moat.ErrUnsupported) {
+				if res != nil && res.Isolation == "" {
+					res.Isolation = next
+				}
+				return res, err
+			}
+		}
+	}
+	return nil, first
+}
+
 func pickBackend(ctx context.Context, name string) (string, moat.Backend, error) {
 	if name == "auto" || name == "" {
 		return moat.Auto(ctx)
@@ -249,7 +282,7 @@ func doRun(c *cobra.Command, f *runFlags, args []string) error {
 		spec.Stdout = liveWriter(os.Stdout)
 		spec.Stderr = liveWriter(os.Stderr)
 	}
-	res, err := b.Run(ctx, spec)
+	res, err := runAuto(ctx, isolation, name, b, spec)
 	for _, w := range []io.Writer{spec.Stdout, spec.Stderr} {
 		if tw, ok := w.(*termsafe.Writer); ok {
 			_ = tw.Flush()
