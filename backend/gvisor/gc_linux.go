@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -128,6 +130,22 @@ func procsOf(id string) []int {
 		}
 	}
 	return pids
+}
+
+// killNamed kills every host process whose command line names id and
+// waits, up to limit, until none is left.
+func killNamed(id string, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for {
+		pids := procsOf(id)
+		if len(pids) == 0 || time.Now().After(deadline) {
+			return
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Leftovers lists what runs of this process that have ended left on the

@@ -565,6 +565,10 @@ func (r *runner) cleanup() {
 		_ = r.group.Destroy()
 		removeRunscCgroups(r.id)
 	}
+	// Last, any host process that still names this run (a runsc helper
+	// stopped before it had joined the cgroup) is killed and waited for:
+	// nothing of a run outlives it.
+	killNamed(r.id, 5*time.Second)
 	if r.mounted {
 		_ = unix.Unmount(r.scratch, unix.MNT_DETACH)
 	}
