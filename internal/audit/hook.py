@@ -15,9 +15,20 @@ def _moat_install():
     flags = _os.O_WRONLY | _os.O_NONBLOCK | _os.O_CLOEXEC
     if not _os.path.exists(fifo):
         return
-    import json
+    # A JSON encoder of our own for flat objects of str and int: importing
+    # json (and with it re) would cost every run milliseconds at startup.
+    esc = {i: "\\u%04x" % i for i in range(32)}
+    esc[0x22] = '\\"'
+    esc[0x5C] = "\\\\"
 
-    dumps = json.dumps
+    def dumps(kw):
+        out = []
+        for k, v in kw.items():
+            if isinstance_(v, int_) and not isinstance_(v, bool):
+                out.append('"%s":%d' % (k, v))
+            else:
+                out.append('"%s":"%s"' % (k, text(v, 4096).translate(esc)))
+        return "{" + ",".join(out) + "}"
     write, fopen, close = _os.write, _os.open, _os.close
     getpid = _os.getpid
     getcwd = _os.getcwd
@@ -68,18 +79,20 @@ def _moat_install():
         state["budget"] -= 1
         kw["k"] = kind
         kw["pid"] = getpid()
-        line = dumps(kw, ensure_ascii=True, default=str_)
-        if len(line) > 3800:  # one atomic FIFO write (PIPE_BUF)
+        line = dumps(kw)
+        if len(line) > 1000:  # one atomic FIFO write (PIPE_BUF) once encoded
             kw.pop("data", None)
             kw["detail"] = text(kw.get("detail", ""), 200)
-            line = dumps(kw, ensure_ascii=True, default=str_)[:3800]
+            line = dumps(kw)
         # Opened per event: no descriptor of moat's stays in the program.
         try:
             fd = fopen(fifo, flags)
         except OSError:
             return
         try:
-            write(fd, line.encode() + b"\n")
+            # backslashreplace: a lone surrogate becomes a \\udcXX escape,
+            # which is still valid JSON.
+            write(fd, line.encode("utf-8", "backslashreplace")[:4000] + b"\n")
         except OSError:
             pass
         finally:
