@@ -38,6 +38,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/capture"
 	ctr "github.com/moat-sandbox/moat/internal/container"
 )
 
@@ -351,7 +352,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	go r.resolveCgroup(life)
 
 	framesR, framesW := io.Pipe()
-	diag := ctr.NewCapture(nil, 8<<10, func() {})
+	diag := capture.New(nil, 8<<10, func() {})
 	go func() {
 		_, err := stdcopy.StdCopy(framesW, diag, hj.Reader)
 		framesW.CloseWithError(err)

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/capture"
 	"github.com/moat-sandbox/moat/internal/cgroup"
 	"github.com/moat-sandbox/moat/internal/pyrt"
 	"github.com/moat-sandbox/moat/internal/treecopy"
@@ -413,11 +414,11 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		stdinW.Close()
 	}
 	var wg sync.WaitGroup
-	stdout := newCapture(r.spec.Stdout, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
-	stderr := newCapture(r.spec.Stderr, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
+	stdout := capture.New(r.spec.Stdout, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
+	stderr := capture.New(r.spec.Stderr, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
 	wg.Add(2)
-	go func() { defer wg.Done(); stdout.drain(outR) }()
-	go func() { defer wg.Done(); stderr.drain(errR) }()
+	go func() { defer wg.Done(); stdout.Drain(outR) }()
+	go func() { defer wg.Done(); stderr.Drain(errR) }()
 
 	timer := time.AfterFunc(r.lim.Timeout, func() { r.stop(moat.StatusTimeout) })
 	defer timer.Stop()
@@ -441,8 +442,8 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	stats, _ := r.group.Stats()
 	res := r.res
 	res.MaxRSSBytes = stats.PeakMemory
-	res.Stdout, res.StdoutTruncated = stdout.result()
-	res.Stderr, res.StderrTruncated = stderr.result()
+	res.Stdout, res.StdoutTruncated = stdout.Result()
+	res.Stderr, res.StderrTruncated = stderr.Result()
 	res.Layers = r.layers()
 	r.copyOut()
 

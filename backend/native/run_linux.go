@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/capture"
 	"github.com/moat-sandbox/moat/internal/cgroup"
 	"github.com/moat-sandbox/moat/internal/pyrt"
 	"github.com/moat-sandbox/moat/internal/treecopy"
@@ -229,13 +230,13 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	tr("init started")
 
 	var wg sync.WaitGroup
-	stdout := newCapture(r.spec.Stdout, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
-	stderr := newCapture(r.spec.Stderr, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
-	diag := newCapture(nil, 8<<10, func() {})
+	stdout := capture.New(r.spec.Stdout, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
+	stderr := capture.New(r.spec.Stderr, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
+	diag := capture.New(nil, 8<<10, func() {})
 	wg.Add(3)
-	go func() { defer wg.Done(); diag.drain(p.diagR) }()
-	go func() { defer wg.Done(); stdout.drain(p.stdoutR) }()
-	go func() { defer wg.Done(); stderr.drain(p.stderrR) }()
+	go func() { defer wg.Done(); diag.Drain(p.diagR) }()
+	go func() { defer wg.Done(); stdout.Drain(p.stdoutR) }()
+	go func() { defer wg.Done(); stderr.Drain(p.stderrR) }()
 	if r.spec.Stdin != nil {
 		go func() { _, _ = io.Copy(p.stdinW, r.spec.Stdin); p.stdinW.Close() }()
 	} else {
@@ -337,8 +338,8 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	r.res.DurationMS = time.Since(start).Milliseconds()
 
 	res := r.res
-	res.Stdout, res.StdoutTruncated = stdout.result()
-	res.Stderr, res.StderrTruncated = stderr.result()
+	res.Stdout, res.StdoutTruncated = stdout.Result()
+	res.Stderr, res.StderrTruncated = stderr.Result()
 	if layers != nil {
 		res.Layers = append(layers.Layers, extra...)
 		res.Degraded = append(res.Degraded, layers.Degraded...)
@@ -396,7 +397,7 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	case exit == nil:
 		res.Status = moat.StatusError
 		res.Error = fmt.Sprintf("sandbox init ended without a report: %v", waitErr)
-		if d, _ := diag.result(); d != "" {
+		if d, _ := diag.Result(); d != "" {
 			res.Error += ": " + firstLine(d)
 		}
 		return res, fmt.Errorf("native: %s", res.Error)

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/capture"
 	ctr "github.com/moat-sandbox/moat/internal/container"
 )
 
@@ -423,7 +424,7 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	if err != nil {
 		return nil, fmt.Errorf("podman: %w", err)
 	}
-	diag := ctr.NewCapture(nil, 8<<10, func() {})
+	diag := capture.New(nil, 8<<10, func() {})
 	cmd.Stderr = diag
 	sess := ctr.NewSession(spec, lim, r.stop)
 	if !r.m.cgroups {

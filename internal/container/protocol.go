@@ -37,6 +37,7 @@ import (
 	_ "embed"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/capture"
 	"github.com/moat-sandbox/moat/internal/treecopy"
 )
 
@@ -88,7 +89,7 @@ type Session struct {
 	spec *moat.Spec
 	lim  moat.Limits
 
-	stdout, stderr *Capture
+	stdout, stderr *capture.Stream
 	exited         chan struct{}
 	exitOnce       sync.Once
 	exit           *Exit
@@ -103,8 +104,8 @@ type Session struct {
 // output stream goes past its cap.
 func NewSession(spec *moat.Spec, lim moat.Limits, stop func(moat.Status)) *Session {
 	s := &Session{spec: spec, lim: lim, exited: make(chan struct{})}
-	s.stdout = NewCapture(spec.Stdout, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
-	s.stderr = NewCapture(spec.Stderr, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
+	s.stdout = capture.New(spec.Stdout, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
+	s.stderr = capture.New(spec.Stderr, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
 	return s
 }
 
