@@ -409,31 +409,15 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	return res, nil
 }
 
-// watchGroup ends the run when a cgroup limit is breached: the kernel
-// kills on memory, but on pids it only fails forks, and a breach must end
-// the run with its own status.
+// watchGroup ends the run with the status of a cgroup limit breach.
 func (r *runner) watchGroup(done <-chan struct{}) {
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-t.C:
-		}
-		s, err := r.group.Stats()
-		if err != nil {
-			continue
-		}
-		if s.OOMKills != 0 {
+	cgroup.Watch(r.group, done, func(b cgroup.Breach) {
+		if b == cgroup.BreachMemory {
 			r.stop(moat.StatusMemory)
-			return
-		}
-		if s.PidsMaxHits > 0 {
+		} else {
 			r.stop(moat.StatusPids)
-			return
 		}
-	}
+	})
 }
 
 func runID() string {
