@@ -37,12 +37,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/treecopy"
+	"github.com/moat-sandbox/moat/report"
 )
 
 // Phase names, in the order they run.
@@ -127,6 +129,13 @@ type PhaseResult struct {
 	// failure of the sandbox.
 	Note  string `json:"note,omitempty"`
 	Error string `json:"error,omitempty"`
+	// Events is what the phase's program did or tried, each stamped with
+	// the phase (at most MaxPhaseEvents; EventsDropped counts the rest);
+	// Findings is moat's analysis of the phase, drawn from all of its
+	// events. Findings is empty, never null, for a phase that ran.
+	Events        []moat.Event   `json:"events,omitempty"`
+	EventsDropped int            `json:"events_dropped,omitempty"`
+	Findings      []moat.Finding `json:"findings"`
 }
 
 // Report is the whole test.
@@ -140,6 +149,10 @@ type Report struct {
 	Tests  *Tests          `json:"tests"`
 	Status string          `json:"status"`
 	Out    *moat.OutReport `json:"out,omitempty"`
+	// Findings of every phase, most severe first, each naming its phase;
+	// Verdict is the highest severity among them, or "clean".
+	Findings []moat.Finding `json:"findings"`
+	Verdict  string         `json:"verdict"`
 }
 
 // ExitStatus maps the report to the exit status of `moat test`: 0 all
@@ -208,7 +221,8 @@ func DefaultPython() string {
 // not nil (err is moat's failure: a bad config, a sandbox that could not
 // run); a program's failure is a phase status, never an error.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
-	rep := &Report{Target: cfg.Target.Path, Kind: cfg.Target.Kind, Isolation: cfg.Isolation, Status: StatusError}
+	rep := &Report{Target: cfg.Target.Path, Kind: cfg.Target.Kind, Isolation: cfg.Isolation, Status: StatusError,
+		Findings: []moat.Finding{}, Verdict: report.Verdict(nil)}
 	selected := map[string]bool{}
 	if cfg.Phases == nil {
 		cfg.Phases = Selectable
@@ -291,6 +305,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		res, err := cfg.Backend.Run(ctx, spec)
 		fill(pr, res, err)
+		rep.addFindings(pr)
 		if err != nil && runErr == nil {
 			runErr = fmt.Errorf("%s phase: %w", name, err)
 		}
@@ -437,6 +452,15 @@ func fill(pr *PhaseResult, res *moat.Result, err error) {
 		pr.StdoutTruncated, pr.StderrTruncated = res.StdoutTruncated, res.StderrTruncated
 		pr.MaxRSSBytes = res.MaxRSSBytes
 		pr.Degraded = res.Degraded
+		pr.Events, pr.Findings = report.ForPhase(pr.Name, res)
+		pr.EventsDropped = res.EventsDropped
+		if len(pr.Events) > MaxPhaseEvents {
+			pr.EventsDropped += len(pr.Events) - MaxPhaseEvents
+			pr.Events = report.Bound(pr.Events, MaxPhaseEvents)
+		}
+	}
+	if pr.Findings == nil {
+		pr.Findings = []moat.Finding{}
 	}
 	switch {
 	case err != nil:
@@ -457,6 +481,21 @@ func fill(pr *PhaseResult, res *moat.Result, err error) {
 			pr.Note = fmt.Sprintf("killed by signal %d", res.Signal)
 		}
 	}
+}
+
+// MaxPhaseEvents bounds the events each phase keeps in the report (the
+// backend bounds them too: 3000 for native). Findings are drawn before
+// this cut, from everything the backend returned.
+const MaxPhaseEvents = 1000
+
+// addFindings adds a phase's findings to the report's, most severe first,
+// earlier phases first among equals.
+func (r *Report) addFindings(pr *PhaseResult) {
+	r.Findings = append(r.Findings, pr.Findings...)
+	sort.SliceStable(r.Findings, func(i, j int) bool {
+		return report.Rank(r.Findings[i].Severity) > report.Rank(r.Findings[j].Severity)
+	})
+	r.Verdict = report.Verdict(r.Findings)
 }
 
 // readTests parses the JUnit XML the test phase left in its stage.

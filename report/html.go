@@ -38,6 +38,8 @@ type HTMLOptions struct {
 type htmlData struct {
 	HTMLOptions
 	Res       *moat.Result
+	Status    string // the run's status, or the job's for a phased one
+	Exit      int    // the exit status
 	Verdict   string
 	Counts    map[string]int
 	Network   []moat.Event
@@ -45,6 +47,9 @@ type htmlData struct {
 	Planted   []moat.Event
 	Sources   map[string]int
 	Truncated int
+	// Phased: a job of several runs (WritePhasedHTML); Phases its rows.
+	Phased bool
+	Phases []htmlPhase
 }
 
 // maxTimeline bounds the events the page lists.
@@ -55,27 +60,44 @@ const maxTimeline = 1500
 // attempts, a timeline of events. Everything that came from the sandbox
 // is escaped by html/template.
 func WriteHTML(w io.Writer, res *moat.Result, opt HTMLOptions) error {
-	d := htmlData{HTMLOptions: opt, Res: res, Verdict: Verdict(res.Findings), Counts: map[string]int{}, Sources: map[string]int{}}
+	d := newHTMLData(res, opt)
+	for _, e := range res.Events {
+		d.addEvent(e, len(d.Timeline) < maxTimeline)
+	}
+	return page.Execute(w, d)
+}
+
+func newHTMLData(res *moat.Result, opt HTMLOptions) *htmlData {
+	d := &htmlData{HTMLOptions: opt, Res: res, Status: string(res.Status), Exit: res.ExitStatus(), Verdict: Verdict(res.Findings),
+		Counts: map[string]int{}, Sources: map[string]int{}}
 	if d.Now.IsZero() {
 		d.Now = time.Now()
 	}
 	for _, f := range res.Findings {
 		d.Counts[f.Severity]++
 	}
-	for _, e := range res.Events {
-		switch {
-		case e.Source == "moat" && e.Kind == "honeytoken-planted":
-			d.Planted = append(d.Planted, e)
-			continue
-		case e.Kind == "connect" || e.Kind == "dns" || e.Kind == "http" || e.Source == "network":
-			d.Network = append(d.Network, e)
-		}
-		d.Sources[e.Source]++
-		if len(d.Timeline) < maxTimeline {
-			d.Timeline = append(d.Timeline, e)
-		} else {
-			d.Truncated++
-		}
+	return d
+}
+
+func isNetwork(e moat.Event) bool {
+	return e.Kind == "connect" || e.Kind == "dns" || e.Kind == "http" || e.Source == "network"
+}
+
+// addEvent files e under planted, network and (if room) the timeline; it
+// reports whether e went into the timeline.
+func (d *htmlData) addEvent(e moat.Event, room bool) bool {
+	switch {
+	case e.Source == "moat" && e.Kind == "honeytoken-planted":
+		d.Planted = append(d.Planted, e)
+		return false
+	case isNetwork(e):
+		d.Network = append(d.Network, e)
 	}
-	return page.Execute(w, d)
+	d.Sources[e.Source]++
+	if room {
+		d.Timeline = append(d.Timeline, e)
+		return true
+	}
+	d.Truncated++
+	return false
 }

@@ -68,9 +68,10 @@ type sarifLocation struct {
 }
 
 type sarifInvocation struct {
-	ExecutionSuccessful bool   `json:"executionSuccessful"`
-	ExitCode            int    `json:"exitCode"`
-	ExitCodeDescription string `json:"exitCodeDescription,omitempty"`
+	ExecutionSuccessful bool           `json:"executionSuccessful"`
+	ExitCode            int            `json:"exitCode"`
+	ExitCodeDescription string         `json:"exitCodeDescription,omitempty"`
+	Properties          map[string]any `json:"properties,omitempty"`
 }
 
 var categoryText = map[string]string{
@@ -108,6 +109,11 @@ type SARIFOptions struct {
 
 // WriteSARIF writes res's findings as a SARIF 2.1.0 log with one run.
 func WriteSARIF(w io.Writer, res *moat.Result, opt SARIFOptions) error {
+	inv := []sarifInvocation{{ExecutionSuccessful: res.Status != moat.StatusError, ExitCode: res.ExitStatus(), ExitCodeDescription: string(res.Status)}}
+	return writeSARIF(w, res.Findings, inv, opt)
+}
+
+func writeSARIF(w io.Writer, findings []moat.Finding, inv []sarifInvocation, opt SARIFOptions) error {
 	d := sarifDriver{Name: "moat", InformationURI: "https://github.com/moat-sandbox/moat", Version: opt.Version}
 	index := map[string]int{}
 	for i, c := range Categories {
@@ -121,7 +127,7 @@ func WriteSARIF(w io.Writer, res *moat.Result, opt SARIFOptions) error {
 		})
 	}
 	results := []sarifResult{}
-	for _, f := range res.Findings {
+	for _, f := range findings {
 		i, ok := index[f.Category]
 		if !ok {
 			continue
@@ -139,8 +145,7 @@ func WriteSARIF(w io.Writer, res *moat.Result, opt SARIFOptions) error {
 		results = append(results, r)
 	}
 	log := sarifLog{Schema: SARIFSchema, Version: SARIFVersion, Runs: []sarifRun{{
-		Tool: sarifTool{Driver: d}, Results: results,
-		Invocations: []sarifInvocation{{ExecutionSuccessful: res.Status != moat.StatusError, ExitCode: res.ExitStatus(), ExitCodeDescription: string(res.Status)}},
+		Tool: sarifTool{Driver: d}, Results: results, Invocations: inv,
 	}}}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

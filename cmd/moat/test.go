@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/termsafe"
 	"github.com/moat-sandbox/moat/pkgtest"
+	"github.com/moat-sandbox/moat/report"
 )
 
 type testFlags struct {
@@ -24,6 +27,7 @@ type testFlags struct {
 	pids                                         int
 	cpus                                         float64
 	asJSON, allowDegraded, requirements, quiet   bool
+	report                                       reportFlags // report.go
 }
 
 func testCmd() *cobra.Command {
@@ -40,7 +44,12 @@ TARGET is a project directory (pyproject.toml or setup.py), an sdist
 (.tar.gz), a wheel (.whl) or a requirements file (requirements*.txt, or
 any name with --requirements). Archives are validated before anything
 runs. Exit status: 0 every phase passed, 1 a phase failed, 124 a phase
-timed out, 125 moat failed (bad input included), 130 interrupted.`,
+timed out, 125 moat failed (bad input included), 130 interrupted.
+
+Every phase has a behaviour report: its events and findings (what the
+package's code did or tried: credentials read, connections attempted,
+.pth files written, ...), each finding naming its phase. They are in the
+JSON, summed up after the phases, and with --sarif / --html in files.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error { return doTest(c, f, args[0]) },
 	}
@@ -64,6 +73,7 @@ timed out, 125 moat failed (bad input included), 130 interrupted.`,
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress lines on stderr")
 	fl.BoolVar(&f.allowDegraded, "allow-degraded", false, "run even if a protection layer cannot be had")
+	addReportFlags(fl, &f.report)
 	return c
 }
 
@@ -150,6 +160,9 @@ func doTest(c *cobra.Command, f *testFlags, target string) error {
 	}
 	rep, err := pkgtest.Run(ctx, cfg)
 	if err != nil {
+		if rerr := writeTestReports(&f.report, rep, target); rerr != nil {
+			fmt.Fprintln(os.Stderr, "moat: "+termsafe.String(oneLine(rerr.Error())))
+		}
 		return testFailure(f.asJSON, rep, err)
 	}
 	if f.asJSON {
@@ -159,7 +172,54 @@ func doTest(c *cobra.Command, f *testFlags, target string) error {
 	} else {
 		printTestSummary(rep)
 	}
+	if err := writeTestReports(&f.report, rep, target); err != nil {
+		return testFailure(false, nil, err)
+	}
 	return exitError{rep.ExitStatus()}
+}
+
+// phased is the report's view of a test: its phases with their events
+// and findings.
+func phased(rep *pkgtest.Report) *report.Phased {
+	p := &report.Phased{Status: rep.Status, ExitCode: rep.ExitStatus(), Failed: rep.Status == pkgtest.StatusError, Isolation: rep.Isolation}
+	for _, pr := range rep.Phases {
+		p.Phases = append(p.Phases, report.PhaseRun{Name: pr.Name, Status: pr.Status, Ran: pr.MoatStatus != "" || pr.Error != "",
+			ExitCode: pr.ExitCode, DurationMS: pr.DurationMS, Events: pr.Events, EventsDropped: pr.EventsDropped,
+			Findings: pr.Findings, Degraded: pr.Degraded})
+	}
+	return p
+}
+
+// writeTestReports writes the --sarif and --html files of a test whose
+// sandboxes ran (nothing when none did: a bad input).
+func writeTestReports(r *reportFlags, rep *pkgtest.Report, target string) error {
+	if (r.sarif == "" && r.html == "") || rep == nil || len(rep.Phases) == 0 || rep.Phases[0].Status == pkgtest.StatusSkipped {
+		return nil
+	}
+	p := phased(rep)
+	if r.sarif != "" {
+		var b bytes.Buffer
+		if err := report.WritePhasedSARIF(&b, p, report.SARIFOptions{Artifact: target, Version: version}); err != nil {
+			return fmt.Errorf("--sarif: %w", err)
+		}
+		if err := os.WriteFile(r.sarif, b.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("--sarif: %w", err)
+		}
+	}
+	if r.html != "" {
+		var b bytes.Buffer
+		title := "moat test " + strings.Join(os.Args[2:], " ")
+		if len(title) > 300 {
+			title = title[:300] + "…"
+		}
+		if err := report.WritePhasedHTML(&b, p, report.HTMLOptions{Title: title, Version: version}); err != nil {
+			return fmt.Errorf("--html: %w", err)
+		}
+		if err := os.WriteFile(r.html, b.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("--html: %w", err)
+		}
+	}
+	return nil
 }
 
 // testFailure reports moat's failure as one line (after the report, which
@@ -167,7 +227,7 @@ func doTest(c *cobra.Command, f *testFlags, target string) error {
 func testFailure(asJSON bool, rep *pkgtest.Report, err error) error {
 	if asJSON {
 		if rep == nil {
-			rep = &pkgtest.Report{Phases: []*pkgtest.PhaseResult{}}
+			rep = &pkgtest.Report{Phases: []*pkgtest.PhaseResult{}, Findings: []moat.Finding{}, Verdict: "clean"}
 		}
 		rep.Status = pkgtest.StatusError
 		_ = printTestJSON(rep)
@@ -227,10 +287,47 @@ func printTestSummary(rep *pkgtest.Report) {
 			}
 		}
 	}
+	printTestFindings(w, rep)
 	if rep.Out != nil {
 		fmt.Fprintf(w, "out: %s (%d files, %d bytes)\n", termsafe.String(rep.Out.Dir), rep.Out.Files, rep.Out.Bytes)
 		for _, s := range rep.Out.Skipped {
 			fmt.Fprintln(w, "  skipped "+termsafe.String(s))
+		}
+	}
+}
+
+// maxSummaryFindings bounds the findings the text summary lists.
+const maxSummaryFindings = 20
+
+// printTestFindings lists the findings phase by phase, one line each,
+// most severe first within a phase; the summaries came partly from the
+// sandbox and are escaped.
+func printTestFindings(w io.Writer, rep *pkgtest.Report) {
+	ran := false
+	for _, pr := range rep.Phases {
+		ran = ran || pr.MoatStatus != ""
+	}
+	if !ran {
+		return
+	}
+	if len(rep.Findings) == 0 {
+		fmt.Fprintln(w, "findings: none")
+		return
+	}
+	fmt.Fprintf(w, "findings: %d, verdict %s\n", len(rep.Findings), strings.ToUpper(rep.Verdict))
+	n := 0
+	for _, pr := range rep.Phases {
+		for _, f := range pr.Findings {
+			if n == maxSummaryFindings {
+				fmt.Fprintf(w, "  ... %d more (see --json or --html)\n", len(rep.Findings)-n)
+				return
+			}
+			n++
+			s := strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(f.Summary)
+			if len(s) > 200 {
+				s = s[:200] + "..."
+			}
+			fmt.Fprintf(w, "  %-8s %-8s %-17s %s\n", pr.Name, f.Severity, termsafe.String(f.Category), termsafe.String(s))
 		}
 	}
 }
