@@ -394,7 +394,7 @@ func (cfg Config) spec(phase, in, out string) *moat.Spec {
 		},
 	}
 	run := func(cwd string, argv ...string) {
-		s.Args = append([]string{"-I", "-S", "-c", trampoline, cwd}, argv...)
+		s.Args = append([]string{"-s", "-c", trampoline, cwd}, argv...)
 	}
 	projDir := srcDir
 	if cfg.Target.Kind == KindSdist {
@@ -406,7 +406,7 @@ func (cfg Config) spec(phase, in, out string) *moat.Spec {
 		if cfg.Target.Kind == KindSdist {
 			sdist = distDir + "/" + filepath.Base(cfg.Target.Path)
 		}
-		s.Args = []string{"-I", "-c", venvCode, sdist}
+		s.Args = []string{"-s", "-c", venvCode, sdist}
 	case PhaseInstall:
 		// -v: the output of build hooks (untrusted code) is shown, not hidden.
 		argv := []string{venvPython, "-m", "pip", "install", "-v", "--no-input", "--disable-pip-version-check",

@@ -290,11 +290,14 @@ func (a *analysis) execution() {
 	}
 	seen := map[string]bool{}
 	var others []moat.Event
-	for _, e := range a.evs {
+	for i, e := range a.evs {
 		if e.Kind != "exec" || e.Source == "moat" {
 			continue
 		}
 		base := path.Base(e.Path)
+		if a.pathMiss(i, written) {
+			continue // execvp trying the next directory of PATH: this one failed
+		}
 		key := e.Source + "|" + base
 		if seen[key] {
 			continue
@@ -333,6 +336,29 @@ func (a *analysis) execution() {
 		}
 		a.add(Execution, "low", "executed programs: "+strings.Join(uniq(names), ", "), others)
 	}
+}
+
+// pathMiss: k is a kernel exec that execvp's search of PATH made and that
+// failed, because the same process then tried the same name, with the
+// same arguments, in another directory (a successful execve replaces the
+// image; what it runs would not repeat the attempt at once). A file the
+// run wrote is never a miss: running it is the finding.
+func (a *analysis) pathMiss(i int, written map[string]bool) bool {
+	k := a.evs[i]
+	if k.Source != "kernel" || written[k.Path] {
+		return false
+	}
+	base := path.Base(k.Path)
+	for _, e := range a.evs[i+1:] {
+		if e.TimeMS < k.TimeMS || e.TimeMS > k.TimeMS+50 {
+			continue
+		}
+		if e.Source == "kernel" && e.Kind == "exec" && e.PID == k.PID && e.Path != k.Path &&
+			path.Base(e.Path) == base && e.Detail == k.Detail {
+			return true
+		}
+	}
+	return false
 }
 
 func firstWords(p, detail string) string {
