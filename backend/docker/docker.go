@@ -333,6 +333,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		{Name: "runtime", Detail: "runtime " + b.runtimeName(e)},
 		{Name: "image", Detail: cfg.Image},
 	}, ctr.Layers(lim)...)
+	res.Layers = append(res.Layers, ctr.ReportLayer())
 
 	hj, err := e.cli.ContainerAttach(life, created.ID, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {
@@ -345,6 +346,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 
 	sess := ctr.NewSession(spec, lim, r.stop)
 	sess.OnExit = r.finalStats
+	defer sess.Report(res) // events and findings, whatever the outcome
 	start := time.Now()
 	if err := e.cli.ContainerStart(life, created.ID, container.StartOptions{}); err != nil {
 		return startFailed(res, cfg.Image, err)

@@ -14,14 +14,13 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/audit"
-	"github.com/moat-sandbox/moat/internal/honeytoken"
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/seccomp"
 )
 
@@ -46,15 +45,9 @@ import (
 //     persistence-relevant files and a scan for the planted honeytokens.
 
 // Bounds on what the init records per run.
+// (The shared ones are in internal/observe.)
 const (
-	maxAuditEvents  = 2000
-	auditRate       = 200 // per second, sustained
-	auditBurst      = 500
-	maxKernelEvents = 1000
-	maxFSEvents     = 600
-	maxFSEntries    = 50000
-	maxScanFile     = 1 << 20
-	maxScanTotal    = 64 << 20
+	maxKernelEvents = observe.MaxKernelEvents
 	fsDiffBudget    = 1500 * time.Millisecond
 	eventsPerMsg    = 32
 )
@@ -65,13 +58,10 @@ type reporter struct {
 	uid int
 	gid int
 
-	mu            sync.Mutex
-	audit, kernel []moat.Event
-	fsEvents      []moat.Event
-	dropped       int
-	bucket        float64
-	last          time.Time
-	sawFirstExec  bool
+	mu       sync.Mutex
+	audit    *observe.Collector
+	kernel   []moat.Event
+	dropped  int
 
 	fifo     *os.File
 	readDone chan struct{}
@@ -79,7 +69,7 @@ type reporter struct {
 	// tells the reader that all that was written has been read. It holds
 	// a secret of the init, so the program cannot end the reading early.
 	endMark []byte
-	before  map[string]fileState
+	before  observe.Snapshot
 	argv0   string
 }
 
@@ -91,7 +81,8 @@ func startReport(cfg *initConfig) (*reporter, error) {
 	if cfg.Report == nil {
 		return nil, nil
 	}
-	r := &reporter{cfg: cfg.Report, uid: cfg.UID, gid: cfg.GID, bucket: auditBurst, last: time.Now(), argv0: cfg.Argv[0]}
+	r := &reporter{cfg: cfg.Report, uid: cfg.UID, gid: cfg.GID, argv0: cfg.Argv[0]}
+	r.audit = observe.NewCollector(r.now)
 	for _, p := range sortedKeys(r.cfg.Files) {
 		if !strings.HasPrefix(p, homeDir+"/") {
 			return nil, fmt.Errorf("honeytoken %s outside home", p)
@@ -133,7 +124,7 @@ func startReport(cfg *initConfig) (*reporter, error) {
 	r.endMark = []byte(fmt.Sprintf("\x00moat-end %x\n", nonce))
 	r.readDone = make(chan struct{})
 	go r.readAudit()
-	r.before = snapshot(time.Now().Add(fsDiffBudget))
+	r.before = observe.Walk(diffRoots, time.Now().Add(fsDiffBudget))
 	return r, nil
 }
 
@@ -167,31 +158,11 @@ func (r *reporter) readAudit() {
 		if err != nil || bytes.Equal(line, r.endMark) {
 			return
 		}
-		ev, ok := audit.Parse(line[:len(line)-1])
-		if !ok {
-			r.drop()
-			continue
-		}
-		r.mu.Lock()
-		now := time.Now()
-		r.bucket = min(auditBurst, r.bucket+now.Sub(r.last).Seconds()*auditRate)
-		r.last = now
-		if r.bucket < 1 || len(r.audit) >= maxAuditEvents {
-			r.dropped++
-		} else {
-			r.bucket--
-			ev.TimeMS = r.now()
-			r.audit = append(r.audit, ev)
-		}
-		r.mu.Unlock()
+		r.audit.Line(line[:len(line)-1])
 	}
 }
 
-func (r *reporter) drop() {
-	r.mu.Lock()
-	r.dropped++
-	r.mu.Unlock()
-}
+func (r *reporter) drop() { r.audit.Drop(1) }
 
 func (r *reporter) addKernel(ev moat.Event) {
 	r.mu.Lock()
@@ -294,42 +265,7 @@ func readSockaddr(mem *os.File, addr, length uint64) (hostport, path string) {
 	return "", ""
 }
 
-// fileState is what the diff compares. ctime cannot be set from user
-// space, so a file rewritten and given its old mtime back still shows.
-type fileState struct {
-	size  int64
-	mode  fs.FileMode
-	ino   uint64
-	ctime int64
-}
-
-var diffRoots = []string{workDir, homeDir, tmpDir, "/dev/shm"}
-
-func snapshot(deadline time.Time) map[string]fileState {
-	m := make(map[string]fileState)
-	for _, root := range diffRoots {
-		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || len(m) >= maxFSEntries || time.Now().After(deadline) {
-				return filepath.SkipAll
-			}
-			if p == root {
-				return nil
-			}
-			fi, err := d.Info()
-			if err != nil {
-				return nil
-			}
-			st, _ := fi.Sys().(*syscall.Stat_t)
-			s := fileState{size: fi.Size(), mode: fi.Mode()}
-			if st != nil {
-				s.ino, s.ctime = st.Ino, st.Ctim.Nano()
-			}
-			m[p] = s
-			return nil
-		})
-	}
-	return m
-}
+var diffRoots = []observe.Root{{Path: workDir, Host: workDir}, {Path: homeDir, Host: homeDir}, {Path: tmpDir, Host: tmpDir}, {Path: "/dev/shm", Host: "/dev/shm"}}
 
 // finish stops the audit reader, diffs the file system, and sends every
 // event to the parent. The program and all it started are dead.
@@ -343,12 +279,14 @@ func (r *reporter) finish(send func(any) error) {
 	_ = r.fifo.SetReadDeadline(time.Now().Add(time.Second))
 	<-r.readDone
 	deadline := time.Now().Add(fsDiffBudget)
-	after := snapshot(deadline)
-	r.diff(after, deadline)
+	after := observe.Walk(diffRoots, deadline)
+	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, Deadline: deadline, At: r.now()}
+	fsEvents, fsDropped := d.Diff(r.before, after)
+	auditEvents, auditDropped := r.audit.Events()
 
 	r.mu.Lock()
-	all := append(append(append([]moat.Event(nil), r.kernel...), r.audit...), r.fsEvents...)
-	dropped := r.dropped
+	all := append(append(append([]moat.Event(nil), r.kernel...), auditEvents...), fsEvents...)
+	dropped := r.dropped + fsDropped + auditDropped
 	r.mu.Unlock()
 	sort.SliceStable(all, func(i, j int) bool { return all[i].TimeMS < all[j].TimeMS })
 	for i := 0; i < len(all) || i == 0; i += eventsPerMsg {
@@ -361,98 +299,4 @@ func (r *reporter) finish(send func(any) error) {
 			return
 		}
 	}
-}
-
-func (r *reporter) fsEvent(ev moat.Event) {
-	if len(r.fsEvents) >= maxFSEvents {
-		r.dropped++
-		return
-	}
-	ev.Source, ev.TimeMS = "fs", r.now()
-	r.fsEvents = append(r.fsEvents, ev)
-}
-
-func (r *reporter) diff(after map[string]fileState, deadline time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	paths := make([]string, 0, len(after))
-	for p := range after {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	var scanned int64
-	variants := make([][]honeytoken.Variant, len(r.cfg.Tokens))
-	for i, t := range r.cfg.Tokens {
-		variants[i] = honeytoken.Variants(t.Value)
-	}
-	for _, p := range paths {
-		a := after[p]
-		b, existed := r.before[p]
-		if existed && a == b {
-			continue
-		}
-		if a.mode.IsDir() && existed {
-			continue // a directory's ctime moves with every entry
-		}
-		kind := "file-created"
-		if existed {
-			kind = "file-changed"
-		}
-		ev := moat.Event{Kind: kind, Path: audit.Clean(p, 400), Detail: fmt.Sprintf("%s, %d bytes", a.mode, a.size)}
-		if a.mode.IsRegular() && a.size <= maxScanFile && scanned < maxScanTotal && time.Now().Before(deadline) {
-			if data, err := readBounded(p, a.size+1); err == nil {
-				scanned += int64(len(data))
-				if interesting(p) {
-					ev.Data = audit.Clean(string(data[:min(len(data), 1024)]), 1024)
-				}
-				for i, t := range r.cfg.Tokens {
-					if _, planted := r.cfg.Files[p]; planted {
-						break
-					}
-					if enc, ok := honeytoken.FindVariants(string(data), variants[i]); ok {
-						r.fsEvent(moat.Event{Kind: "honeytoken-written", Path: ev.Path, Name: t.ID, Detail: enc})
-					}
-				}
-			}
-		}
-		r.fsEvent(ev)
-	}
-	var gone []string
-	for p := range r.before {
-		if _, ok := after[p]; !ok {
-			gone = append(gone, p)
-		}
-	}
-	sort.Strings(gone)
-	for _, p := range gone {
-		r.fsEvent(moat.Event{Kind: "file-deleted", Path: audit.Clean(p, 400)})
-	}
-}
-
-// interesting names the files whose first bytes the diff keeps: those
-// that run code at the next login, interpreter start or command.
-func interesting(p string) bool {
-	base := filepath.Base(p)
-	switch {
-	case strings.HasSuffix(base, ".pth"), base == "sitecustomize.py", base == "usercustomize.py",
-		strings.HasPrefix(base, ".") && (strings.HasSuffix(base, "rc") || strings.HasSuffix(base, "profile") || base == ".bash_login"),
-		strings.HasSuffix(base, ".desktop"), strings.HasSuffix(base, ".service"), strings.HasSuffix(base, ".timer"),
-		strings.Contains(p, "cron"), strings.Contains(p, "/bin/"):
-		return true
-	}
-	return false
-}
-
-func readBounded(p string, n int64) ([]byte, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	buf := make([]byte, n)
-	k, err := f.ReadAt(buf, 0)
-	if k > 0 {
-		err = nil
-	}
-	return buf[:k], err
 }

@@ -353,6 +353,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		{Name: "runtime", Detail: "runtime: podman's configured OCI runtime"},
 		{Name: "image", Detail: b.image(spec)},
 	}, ctr.Layers(lim)...)
+	res.Layers = append(res.Layers, ctr.ReportLayer())
 	if !m.cgroups {
 		for i, l := range res.Layers {
 			if l.Name == "limits" {
@@ -427,6 +428,7 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	diag := capture.New(nil, 8<<10, func() {})
 	cmd.Stderr = diag
 	sess := ctr.NewSession(spec, lim, r.stop)
+	defer sess.Report(res) // events and findings, whatever the outcome
 	if !r.m.cgroups {
 		sess.RlimitAS = lim.Memory
 	}

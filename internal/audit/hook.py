@@ -1,6 +1,7 @@
 # moat: Python audit hook (PEP 578), installed by moat before any code of
-# the program runs. It reports what the program does to the sandbox init
-# through the FIFO /.moat/audit. Every line is a claim by the program's own
+# the program runs. It reports what the program does to moat through
+# "audit" next to the directory it is installed in (/.moat/py → the FIFO
+# /.moat/audit on native; a FIFO or an append-only file elsewhere). Every line is a claim by the program's own
 # process: moat labels these events "audit" and never lets them lower a
 # verdict. Native code (ctypes, extension modules) bypasses audit hooks;
 # moat's kernel-side events (seccomp) do not depend on this file.
@@ -11,8 +12,11 @@ import sys as _sys
 def _moat_install():
     if not hasattr(_sys, "addaudithook"):
         return
-    fifo = "/.moat/audit"
-    flags = _os.O_WRONLY | _os.O_NONBLOCK | _os.O_CLOEXEC
+    root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+    fifo = root + "/audit"
+    # O_APPEND: where the channel is a file, lines of concurrent processes
+    # go one after another (each is one write).
+    flags = _os.O_WRONLY | _os.O_NONBLOCK | _os.O_CLOEXEC | _os.O_APPEND
     if not _os.path.exists(fifo):
         return
     # A JSON encoder of our own for flat objects of str and int: importing
@@ -40,7 +44,7 @@ def _moat_install():
         if p and p != "/":
             runtime.add(p.rstrip("/") + "/")
     base = tuple(sorted(runtime))
-    quiet = base + ("/proc/", "/dev/", "/sys/", "/usr/lib/", "/usr/share/", "/usr/local/lib/", "/.moat/")
+    quiet = base + ("/proc/", "/dev/", "/sys/", "/usr/lib/", "/usr/share/", "/usr/local/lib/", root + "/")
     wflags = _os.O_WRONLY | _os.O_RDWR | _os.O_CREAT | _os.O_TRUNC | _os.O_APPEND
     seen = set()
     # A per-process budget: past it the hook stays silent (the init bounds
@@ -85,10 +89,14 @@ def _moat_install():
             kw["detail"] = text(kw.get("detail", ""), 200)
             line = dumps(kw)
         # Opened per event: no descriptor of moat's stays in the program.
+        # busy: this open is the hook's own, not the program's.
+        was, state["busy"] = state["busy"], True
         try:
             fd = fopen(fifo, flags)
         except OSError:
             return
+        finally:
+            state["busy"] = was
         try:
             # backslashreplace: a lone surrogate becomes a \\udcXX escape,
             # which is still valid JSON.

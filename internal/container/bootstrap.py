@@ -5,7 +5,10 @@
 # chunks (u32 length + bytes) ending with an empty chunk; then the program's
 # stdin, untouched (the program inherits fd 0 itself).
 # Out (fd 1): frames of 1 type byte + u32 length + payload: o (program
-# stdout), e (program stderr), t (tar of /work; empty = end), x (exit JSON).
+# stdout), e (program stderr), t (tar of /work; empty = end), x (exit JSON);
+# with the behaviour report on (header["report"]): a (bytes of the audit
+# hook's FIFO, as read), f (JSON of the "before" and "after" walks, in
+# pieces; empty = end), c (path NUL first bytes of a changed file).
 # Nothing else ever writes to fd 1: the program's stdout and stderr are
 # pipes, and this process is not dumpable, so the program (same uid) cannot
 # open /proc/1/fd/1 or ptrace it.
@@ -124,6 +127,106 @@ for name, data in sorted(h.get('files', {}).items()):
     with open(os.path.join(WORK, name), 'wb') as f:
         f.write(bytes.fromhex(data))
 
+REPORT = h.get('report')
+fifo = None
+before = None
+
+
+def walk(rep, deadline):
+    """Every entry under the report's roots: [path, size, mode, ino, ctime_ns]."""
+    import stat
+    out, stack = [], list(reversed(rep['roots']))
+    while stack:
+        d = stack.pop()
+        try:
+            it = os.scandir(d)
+        except OSError:
+            continue
+        with it:
+            for e in it:
+                if len(out) >= rep['max_entries'] or time.monotonic() > deadline:
+                    return out
+                if e.path == rep['dir']:
+                    continue
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                out.append([e.path, st.st_size, st.st_mode, st.st_ino, st.st_ctime_ns])
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(e.path)
+    return out
+
+
+import time
+if REPORT:
+    # The audit hook, first on the program's PYTHONPATH (set by moat), and
+    # its FIFO. Both belong to the sandbox user, as the program does: the
+    # hook's events are the program's claims either way.
+    os.makedirs(REPORT['dir'] + '/py', 0o755)
+    with open(REPORT['dir'] + '/py/sitecustomize.py', 'w') as f:
+        f.write(REPORT['hook'])
+    os.chmod(REPORT['dir'] + '/py/sitecustomize.py', 0o444)
+    os.chmod(REPORT['dir'] + '/py', 0o555)
+    os.mkfifo(REPORT['dir'] + '/audit', 0o622)
+    os.chmod(REPORT['dir'] + '/audit', 0o622)
+    # O_RDWR: a writer too, so the FIFO never reports EOF.
+    fifo = os.open(REPORT['dir'] + '/audit', os.O_RDWR | os.O_NONBLOCK)
+    for p, content in sorted(REPORT.get('plant', {}).items()):
+        os.makedirs(os.path.dirname(p), 0o700, exist_ok=True)
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            mv = memoryview(content.encode())
+            while mv:
+                mv = mv[os.write(fd, mv):]
+        finally:
+            os.close(fd)
+    before = walk(REPORT, time.monotonic() + REPORT['budget_s'])
+
+relayed = 0
+
+
+def relay_audit():
+    """Sends what the FIFO holds now, up to the report's byte cap."""
+    global relayed
+    while True:
+        try:
+            b = os.read(fifo, 1 << 16)
+        except (BlockingIOError, InterruptedError):
+            return
+        if not b:
+            return
+        if relayed < REPORT['max_audit_bytes']:
+            relayed += len(b)
+            send(b'a', b)
+
+
+def send_walks():
+    deadline = time.monotonic() + REPORT['budget_s']
+    after = walk(REPORT, deadline)
+    w = Frames(b'f')
+    w.write(json.dumps({'before': before, 'after': after}).encode())
+    send(b'f')
+    old = {e[0]: e[1:] for e in before}
+    total = 0
+    import stat
+    for e in after:
+        if old.get(e[0]) == e[1:] or not stat.S_ISREG(e[2]) or e[1] > REPORT['scan_file']:
+            continue
+        if total > REPORT['scan_total'] or time.monotonic() > deadline:
+            break
+        try:
+            fd = os.open(e[0], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            try:
+                data = os.read(fd, e[1] + 1)
+            finally:
+                os.close(fd)
+        except OSError:
+            continue
+        total += len(data)
+        send(b'c', e[0].encode('utf-8', 'surrogateescape') + b'\0' + data)
+
+
 ro, wo = os.pipe()
 re_, we = os.pipe()
 er, ew = os.pipe()  # close-on-exec: EOF means exec worked
@@ -164,7 +267,7 @@ if err:
     send(b'x', json.dumps({'error': err[4:].decode('utf-8', 'replace'), 'errno': struct.unpack('>i', err[:4])[0]}).encode())
     sys.exit(0)
 
-import select, resource, time
+import select, resource
 deadline = time.monotonic() + h['timeout_s'] + 30  # backstop: moat kills first
 status = None
 open_fds = {ro: b'o', re_: b'e'}
@@ -174,10 +277,13 @@ while open_fds:
         os.kill(-1, signal.SIGKILL)
         sys.exit(0)
     try:
-        ready, _, _ = select.select(list(open_fds) + [wake_r], [], [], min(left, 5))
+        ready, _, _ = select.select(list(open_fds) + [wake_r] + ([fifo] if fifo is not None else []), [], [], min(left, 5))
     except InterruptedError:
         continue
     for fd in ready:
+        if fd == fifo:
+            relay_audit()
+            continue
         if fd == wake_r:
             try:
                 os.read(wake_r, 512)
@@ -215,6 +321,10 @@ while True:
             os.kill(-1, signal.SIGKILL)
         except OSError:
             pass
+if REPORT:
+    # Everything else is dead: what the hook wrote is in the FIFO.
+    relay_audit()
+    send_walks()
 if h.get('out'):
     pack(h)
 ex = {'maxrss': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}

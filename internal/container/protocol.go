@@ -38,6 +38,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/capture"
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/treecopy"
 )
 
@@ -59,6 +60,7 @@ type header struct {
 	OutFiles int               `json:"out_files"`
 	TimeoutS float64           `json:"timeout_s"`
 	RlimitAS int64             `json:"rlimit_as,omitempty"`
+	Report   *reportHeader     `json:"report,omitempty"`
 }
 
 // Exit is the bootstrap's last frame.
@@ -94,6 +96,9 @@ type Session struct {
 	exitOnce       sync.Once
 	exit           *Exit
 
+	rep   *report // the behaviour report; nil when off
+	start time.Time
+
 	outRep  *treecopy.Report
 	outErr  error
 	outDone chan struct{}
@@ -103,7 +108,8 @@ type Session struct {
 // NewSession prepares a run of spec under lim; stop is called when an
 // output stream goes past its cap.
 func NewSession(spec *moat.Spec, lim moat.Limits, stop func(moat.Status)) *Session {
-	s := &Session{spec: spec, lim: lim, exited: make(chan struct{})}
+	s := &Session{spec: spec, lim: lim, exited: make(chan struct{}), start: time.Now()}
+	s.rep = newReport(spec, s.start)
 	s.stdout = capture.New(spec.Stdout, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
 	s.stderr = capture.New(spec.Stderr, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
 	return s
@@ -122,9 +128,16 @@ func Env(spec *moat.Spec) []string {
 
 // header returns the header as the bootstrap reads it: u32 length + JSON.
 func (s *Session) header() ([]byte, error) {
+	env := Env(s.spec)
+	var rh *reportHeader
+	if s.rep != nil {
+		env = observe.WithHookPath(append(env, s.rep.plan.Env...), HookDir+"/py")
+		rh = s.rep.header()
+	}
 	h := header{
 		Argv:     append([]string{"python3"}, s.spec.Args...),
-		Env:      Env(s.spec),
+		Env:      env,
+		Report:   rh,
 		Tar:      s.spec.Workspace != "",
 		Out:      s.spec.OutDir != "",
 		OutBytes: moat.DefaultOutBytes,
@@ -301,6 +314,15 @@ func (s *Session) Receive(r io.Reader) error {
 				s.exit = &e
 				close(s.exited)
 			})
+		case 'a', 'f', 'c':
+			if s.rep == nil {
+				return fmt.Errorf("%w: report frame %q with the report off", ErrProtocol, hdr[0])
+			}
+			b, err := io.ReadAll(body)
+			if err != nil {
+				return nil
+			}
+			s.rep.frame(hdr[0], b, time.Since(s.start).Milliseconds())
 		default:
 			return fmt.Errorf("%w: frame type %q", ErrProtocol, hdr[0])
 		}

@@ -1,0 +1,105 @@
+package observe
+
+import (
+	"bytes"
+	"sync"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/audit"
+)
+
+// Collector takes the audit hook's lines, whatever carried them (a FIFO,
+// container frames, a file), and keeps what fits: lines are parsed by
+// audit.Parse (so always Source "audit"), at most MaxAuditEvents, at a
+// sustained AuditRate per second after a burst of AuditBurst; the rest is
+// counted as dropped. Safe for concurrent use.
+type Collector struct {
+	now func() int64 // ms since the run's start, for TimeMS
+
+	mu      sync.Mutex
+	events  []moat.Event
+	dropped int
+	bucket  float64
+	last    time.Time
+	partial []byte
+	skip    bool // in the rest of an over-long line
+}
+
+// NewCollector returns a Collector that stamps events with now().
+func NewCollector(now func() int64) *Collector {
+	return &Collector{now: now, bucket: AuditBurst, last: time.Now()}
+}
+
+// Line takes one line without its newline.
+func (c *Collector) Line(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.line(b)
+}
+
+func (c *Collector) line(b []byte) {
+	ev, ok := audit.Parse(b)
+	if !ok {
+		c.dropped++
+		return
+	}
+	now := time.Now()
+	c.bucket = min(AuditBurst, c.bucket+now.Sub(c.last).Seconds()*AuditRate)
+	c.last = now
+	if c.bucket < 1 || len(c.events) >= MaxAuditEvents {
+		c.dropped++
+		return
+	}
+	c.bucket--
+	ev.TimeMS = c.now()
+	c.events = append(c.events, ev)
+}
+
+// Write takes a stream of lines in pieces of any size; lines longer than
+// audit.MaxLine are dropped.
+func (c *Collector) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			if !c.skip {
+				c.partial = append(c.partial, p...)
+				if len(c.partial) > audit.MaxLine {
+					c.partial, c.skip = c.partial[:0], true
+					c.dropped++
+				}
+			}
+			break
+		}
+		if c.skip {
+			c.skip = false
+		} else {
+			line := append(c.partial, p[:i]...)
+			if len(line) > audit.MaxLine {
+				c.dropped++
+			} else {
+				c.line(line)
+			}
+		}
+		c.partial = c.partial[:0]
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// Drop counts n events that were lost before they reached the Collector.
+func (c *Collector) Drop(n int) {
+	c.mu.Lock()
+	c.dropped += n
+	c.mu.Unlock()
+}
+
+// Events returns what was kept and how many were dropped.
+func (c *Collector) Events() ([]moat.Event, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]moat.Event(nil), c.events...), c.dropped
+}

@@ -1,0 +1,150 @@
+// Package observe is the behaviour report's machinery that every backend
+// shares: the run's honeytokens ([Plan]), the bounded reader of the audit
+// hook's lines ([Collector]), the filesystem diff of the writable
+// directories ([Walk], [Differ]) and the last step that turns a run's
+// events into findings ([Finish]).
+//
+// Where each piece runs differs by backend, what it does does not:
+//
+//   - native: the sandbox init plants the tokens, reads the hook's FIFO
+//     and walks the directories inside the sandbox; the parent finishes.
+//   - docker, podman: the container bootstrap plants, relays the FIFO's
+//     bytes and sends its walk (and the changed files' first bytes) as
+//     frames; moat parses, bounds and diffs them on the host.
+//   - gvisor: moat plants and walks on the host tmpfs that the sandbox
+//     sees as its writable directories, and tails the hook's file there.
+//
+// Everything read from a sandbox is untrusted: parsed with bounds, control
+// characters escaped, labelled by source. See package report for what the
+// events mean and internal/audit for the hook.
+package observe
+
+import (
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/honeytoken"
+	"github.com/moat-sandbox/moat/report"
+)
+
+// Bounds on what one run records.
+const (
+	MaxAuditEvents  = 2000
+	AuditRate       = 200 // per second, sustained
+	AuditBurst      = 500
+	MaxKernelEvents = 1000
+	MaxFSEvents     = 600
+	MaxFSEntries    = 50000
+	MaxScanFile     = 1 << 20
+	MaxScanTotal    = 64 << 20
+	// MaxResultEvents bounds Result.Events; the rest is counted in
+	// EventsDropped. Findings are drawn from all events.
+	MaxResultEvents = 3000
+)
+
+// Off reports whether the behaviour report is switched off, for measuring
+// its cost: MOAT_EVENTS=off. Findings are then always an empty list.
+func Off() bool { return os.Getenv("MOAT_EVENTS") == "off" }
+
+// Plan is one run's honeytokens: the files to plant in the home, the
+// variables to add to the program's environment, and the "moat" events
+// that tell the analysis what to look for.
+type Plan struct {
+	Files   map[string]string // path inside the sandbox → content
+	Tokens  []honeytoken.Token
+	Env     []string // KEY=VALUE to add to the program's environment
+	Planted []moat.Event
+}
+
+// NewPlan makes fresh tokens for a sandbox whose home is home. A variable
+// the caller set in specEnv keeps its value: no honeytoken there.
+func NewPlan(home string, specEnv []string) *Plan {
+	set := honeytoken.New(home)
+	given := map[string]bool{}
+	for _, kv := range specEnv {
+		k, _, _ := strings.Cut(kv, "=")
+		given[k] = true
+	}
+	p := &Plan{Files: set.Files}
+	for _, kv := range set.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		if !given[k] {
+			p.Env = append(p.Env, kv)
+		}
+	}
+	for _, t := range set.Tokens {
+		if t.Env != "" && given[t.Env] {
+			continue
+		}
+		p.Tokens = append(p.Tokens, t)
+		where := t.Path
+		if t.Env != "" {
+			where = "$" + t.Env
+		}
+		p.Planted = append(p.Planted, moat.Event{Source: "moat", Kind: "honeytoken-planted", Path: where, Name: t.ID, Data: t.Value,
+			Detail: "fake secret planted by moat"})
+	}
+	return p
+}
+
+// FilePaths lists the planted files, sorted.
+func (p *Plan) FilePaths() []string {
+	out := make([]string, 0, len(p.Files))
+	for k := range p.Files {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// WithHookPath returns env with dir first on PYTHONPATH, before any path
+// the caller gave (the last PYTHONPATH in env wins, as in a dict).
+func WithHookPath(env []string, dir string) []string {
+	pp := dir
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PYTHONPATH="); ok && v != "" {
+			pp = dir + ":" + v
+		}
+	}
+	return append(env, "PYTHONPATH="+pp)
+}
+
+// Finish draws the findings from evs and fills res.Events, EventsDropped
+// and Findings. Every run gets a Findings list, empty when nothing was
+// found or when the report is off (evs nil).
+func Finish(res *moat.Result, evs []moat.Event, dropped int, lim moat.Limits) {
+	if res == nil {
+		return
+	}
+	res.Findings = []moat.Finding{}
+	if evs == nil {
+		return
+	}
+	switch res.Status {
+	case moat.StatusTimeout, moat.StatusMemory, moat.StatusPids, moat.StatusOutputLimit:
+		evs = append(evs, moat.Event{TimeMS: res.DurationMS, Source: "moat", Kind: "limit", Name: string(res.Status),
+			Detail: limitDetail(res, lim)})
+	}
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].TimeMS < evs[j].TimeMS })
+	res.Findings = report.Analyze(evs)
+	res.EventsDropped = dropped
+	if len(evs) > MaxResultEvents {
+		res.EventsDropped += len(evs) - MaxResultEvents
+		evs = evs[:MaxResultEvents]
+	}
+	res.Events = evs
+}
+
+func limitDetail(res *moat.Result, l moat.Limits) string {
+	switch res.Status {
+	case moat.StatusTimeout:
+		return "ran until the wall-clock limit of " + l.Timeout.String()
+	case moat.StatusMemory:
+		return "memory limit reached"
+	case moat.StatusPids:
+		return "process limit reached"
+	}
+	return "output limit reached"
+}
