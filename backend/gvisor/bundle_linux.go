@@ -7,6 +7,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/internal/audit"
 	"github.com/moat-sandbox/moat/internal/seccomp"
 )
 
@@ -37,7 +38,11 @@ type bundleConfig struct {
 	Binds       []string // host paths bound read-only at the same place
 	Scratch     string   // host directory holding scratchDirs
 	CgroupsPath string
-	Disk        int64
+	// HookDir (host) is bound read-only at audit.Dir and AuditFile (host)
+	// read-write at audit.FIFO: the behaviour report's hook and its
+	// channel. Empty: the report is off.
+	HookDir, AuditFile string
+	Disk               int64
 	Pids        int
 }
 
@@ -63,6 +68,11 @@ func ociSpec(c bundleConfig) *specs.Spec {
 	for _, d := range scratchDirs {
 		mounts = append(mounts, specs.Mount{Destination: d.dst, Type: "bind", Source: c.Scratch + "/" + d.name,
 			Options: []string{"bind", "rw", "nosuid", "nodev"}})
+	}
+	if c.HookDir != "" {
+		mounts = append(mounts,
+			specs.Mount{Destination: audit.Dir, Type: "bind", Source: c.HookDir, Options: ro},
+			specs.Mount{Destination: audit.FIFO, Type: "bind", Source: c.AuditFile, Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
 	}
 	noCaps := []string{}
 	return &specs.Spec{

@@ -77,7 +77,9 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		activeMu.Unlock()
 	}()
 	defer r.cleanup()
-	return r.run(ctx)
+	res, err := r.run(ctx)
+	r.finishReport(res)
+	return res, err
 }
 
 func cacheDir() string {
@@ -108,6 +110,8 @@ type runner struct {
 	group        cgroup.Group
 	cmd          *exec.Cmd
 	started      bool
+
+	rep *report // the behaviour report (report_linux.go); nil when off
 
 	mu       sync.Mutex
 	reason   moat.Status
@@ -174,7 +178,11 @@ func (r *runner) prepare() error {
 	if err := r.copyIn(); err != nil {
 		return err
 	}
-	if err := writeRootfs(filepath.Join(r.dir, "rootfs"), r.rt); err != nil {
+	repEnv, err := r.prepareReport(time.Now())
+	if err != nil {
+		return fmt.Errorf("behaviour report: %w", err)
+	}
+	if err := writeRootfs(filepath.Join(r.dir, "rootfs"), r.rt, r.rep != nil); err != nil {
 		return fmt.Errorf("root skeleton: %w", err)
 	}
 	g, err := cgroup.New(r.id, cgroup.Limits{Memory: r.lim.Memory + SentryMemory, Pids: r.lim.Pids + sentryPids, CPUs: r.lim.CPUs})
@@ -188,9 +196,12 @@ func (r *runner) prepare() error {
 		"HOME=" + homeDir, "TMPDIR=" + tmpDir, "LANG=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox",
 		"PYTHONUNBUFFERED=1",
 	}
+	hookDir, auditPath := r.hookMounts()
 	s := ociSpec(bundleConfig{
 		Argv:        append([]string{python}, r.spec.Args...),
-		Env:         append(env, r.spec.Env...),
+		Env:         append(append(env, r.spec.Env...), repEnv...),
+		HookDir:     hookDir,
+		AuditFile:   auditPath,
 		Binds:       r.rt.Paths,
 		Scratch:     r.scratch,
 		CgroupsPath: "/moat/" + r.id,
@@ -281,7 +292,7 @@ func (r *runner) copyOut() {
 
 // writeRootfs writes the read-only root: mount points of the binds, the
 // runtime's links, /etc and the directories the scratch is bound on.
-func writeRootfs(root string, rt *pyrt.Runtime) error {
+func writeRootfs(root string, rt *pyrt.Runtime, hook bool) error {
 	if err := os.Mkdir(root, 0o755); err != nil {
 		return err
 	}
@@ -311,6 +322,14 @@ func writeRootfs(root string, rt *pyrt.Runtime) error {
 	}
 	for _, d := range []string{"proc", "dev", "sys", "etc", "work", "tmp", "home/sandbox"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if hook { // mount points of the audit hook's binds
+		if err := os.MkdirAll(filepath.Join(root, ".moat", "py"), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(root, ".moat", "audit"), nil, 0o644); err != nil {
 			return err
 		}
 	}
@@ -357,6 +376,10 @@ func mountpoint(src, dst string) error {
 // runscArgs are the global flags of every runsc call of a run.
 func (r *runner) runscArgs() []string {
 	a := []string{"--root", runscRoot(), "--network=none", "--platform=" + r.h.Platform, "--log=" + filepath.Join(r.dir, "runsc.log"), "--log-format=json", "--oci-seccomp"}
+	if r.rep != nil {
+		// The Sentry's trace of exec and connect: the report's kernel side.
+		a = append(a, "--strace", "--strace-syscalls="+straceSyscalls, "--debug-log="+filepath.Join(r.dir, "debug")+"/", "--debug-command=boot")
+	}
 	if r.h.Overlay2 {
 		a = append(a, "--overlay2=none") // the root is read-only; writes go to the scratch
 	}
@@ -404,6 +427,9 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		return nil, fmt.Errorf("gvisor: start runsc: %w", err)
 	}
 	r.started = true
+	if r.rep != nil {
+		r.rep.startTail(filepath.Join(r.scratch, auditFile))
+	}
 	stdinR.Close()
 	outW.Close()
 	errW.Close()
@@ -444,7 +470,7 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	res.MaxRSSBytes = stats.PeakMemory
 	res.Stdout, res.StdoutTruncated = stdout.Result()
 	res.Stderr, res.StderrTruncated = stderr.Result()
-	res.Layers = r.layers()
+	res.Layers = append(r.layers(), r.reportLayer())
 	r.copyOut()
 
 	code := -1

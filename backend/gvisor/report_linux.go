@@ -1,0 +1,209 @@
+package gvisor
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/audit"
+	"github.com/moat-sandbox/moat/internal/observe"
+)
+
+// The behaviour report of a direct-mode run. Everything is done from the
+// host, on the host tmpfs that the sandbox sees as its writable places:
+//
+//   - honeytokens are planted in scratch/home before the run;
+//   - internal/audit's hook is a root-owned file bound read-only at
+//     /.moat/py; its channel is scratch/.moat-audit, bound at /.moat/audit
+//     (gVisor has no host FIFOs here): the hook appends one line per event,
+//     moat tails the file while the run goes on (so events get the time
+//     they arrived), bounded by maxAuditFile and the Collector;
+//   - the diff walks scratch/{work,home,tmp,shm} before and after;
+//   - the kernel-side events are the Sentry's syscall trace (strace.go).
+
+const (
+	auditFile    = ".moat-audit" // in the scratch tmpfs
+	maxAuditFile = 4 << 20
+	fsBudget     = 1500 * time.Millisecond
+)
+
+type report struct {
+	plan   *observe.Plan
+	audit  *observe.Collector
+	start  time.Time
+	before observe.Snapshot
+	roots  []observe.Root
+
+	tailMu sync.Mutex
+	off    int64
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+// prepareReport plants the tokens, writes the hook and takes the "before"
+// walk. It returns the extra environment of the program.
+func (r *runner) prepareReport(start time.Time) ([]string, error) {
+	if observe.Off() {
+		return nil, nil
+	}
+	rep := &report{plan: observe.NewPlan(homeDir, r.spec.Env), start: start}
+	rep.audit = observe.NewCollector(func() int64 { return time.Since(start).Milliseconds() })
+	for _, d := range scratchDirs {
+		rep.roots = append(rep.roots, observe.Root{Path: d.dst, Host: filepath.Join(r.scratch, d.name)})
+	}
+	for _, p := range rep.plan.FilePaths() {
+		rel, ok := strings.CutPrefix(p, homeDir+"/")
+		if !ok {
+			return nil, fmt.Errorf("honeytoken %s outside home", p)
+		}
+		host := filepath.Join(r.scratch, "home", rel)
+		if err := os.MkdirAll(filepath.Dir(host), 0o700); err != nil {
+			return nil, err
+		}
+		for d := filepath.Dir(host); d != filepath.Join(r.scratch, "home"); d = filepath.Dir(d) {
+			_ = os.Chown(d, sandboxID, sandboxID)
+		}
+		if err := os.WriteFile(host, []byte(rep.plan.Files[p]), 0o600); err != nil {
+			return nil, err
+		}
+		if err := os.Chown(host, sandboxID, sandboxID); err != nil {
+			return nil, err
+		}
+	}
+	py := filepath.Join(r.dir, "py")
+	if err := os.Mkdir(py, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(py, "sitecustomize.py"), []byte(audit.Hook), 0o644); err != nil {
+		return nil, err
+	}
+	af := filepath.Join(r.scratch, auditFile)
+	if err := os.WriteFile(af, nil, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.Chown(af, sandboxID, sandboxID); err != nil {
+		return nil, err
+	}
+	rep.before = observe.Walk(rep.roots, time.Now().Add(fsBudget))
+	r.rep = rep
+	return observe.WithHookPath(append([]string(nil), rep.plan.Env...), audit.Dir), nil
+}
+
+// hookMounts are the report's binds in the bundle.
+func (r *runner) hookMounts() (hookDir, auditPath string) {
+	if r.rep == nil {
+		return "", ""
+	}
+	return filepath.Join(r.dir, "py"), filepath.Join(r.scratch, auditFile)
+}
+
+// startTail tails the hook's file until stopTail.
+func (rep *report) startTail(path string) {
+	rep.stop, rep.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(rep.done)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			rep.tail(path)
+			select {
+			case <-rep.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+func (rep *report) tail(path string) {
+	rep.tailMu.Lock()
+	defer rep.tailMu.Unlock()
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() < rep.off {
+		return // replaced or truncated by the program: its claims, its loss
+	}
+	n := maxAuditFile - rep.off
+	if n <= 0 {
+		return
+	}
+	k, _ := io.Copy(rep.audit, io.NewSectionReader(f, rep.off, n))
+	rep.off += k
+}
+
+// finishReport collects the last audit lines, diffs the file system and
+// parses the Sentry's trace into res. Everything in the sandbox is dead.
+func (r *runner) finishReport(res *moat.Result) {
+	if res == nil {
+		return
+	}
+	rep := r.rep
+	if rep == nil {
+		observe.Finish(res, nil, 0, r.lim)
+		return
+	}
+	if rep.stop != nil {
+		close(rep.stop)
+		<-rep.done
+	}
+	rep.tail(filepath.Join(r.scratch, auditFile))
+	evs := append([]moat.Event(nil), rep.plan.Planted...)
+	auditEvs, dropped := rep.audit.Events()
+	evs = append(evs, auditEvs...)
+	if res.Status != moat.StatusError || res.DurationMS > 0 {
+		deadline := time.Now().Add(fsBudget)
+		after := observe.Walk(rep.roots, deadline)
+		d := observe.Differ{Tokens: rep.plan.Tokens, Planted: rep.plan.Files, Deadline: deadline, At: time.Since(rep.start).Milliseconds(),
+			Read: func(p string, n int64) ([]byte, error) { return observe.ReadBounded(r.hostPath(p), n) }}
+		fsEvs, fsDropped := d.Diff(rep.before, after)
+		evs = append(evs, fsEvs...)
+		dropped += fsDropped
+	}
+	kEvs, kDropped := r.straceEvents()
+	evs = append(evs, kEvs...)
+	observe.Finish(res, evs, dropped+kDropped, r.lim)
+}
+
+// hostPath maps a path of a writable place inside to the scratch tmpfs.
+func (r *runner) hostPath(p string) string {
+	for _, d := range scratchDirs {
+		if rest, ok := strings.CutPrefix(p, d.dst+"/"); ok {
+			return filepath.Join(r.scratch, d.name, rest)
+		}
+	}
+	return filepath.Join(r.scratch, "nonexistent")
+}
+
+func (r *runner) straceEvents() ([]moat.Event, int) {
+	files, _ := filepath.Glob(filepath.Join(r.dir, "debug", "*boot*"))
+	var evs []moat.Event
+	dropped := 0
+	for _, p := range files {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		e, d := parseStrace(f, r.rep.start, observe.MaxKernelEvents-len(evs))
+		f.Close()
+		evs = append(evs, e...)
+		dropped += d
+	}
+	return evs, dropped
+}
+
+// reportLayer says what the report of this run is made of.
+func (r *runner) reportLayer() moat.Layer {
+	if r.rep == nil {
+		return moat.Layer{Name: "behaviour-report", Detail: "off (MOAT_EVENTS=off)"}
+	}
+	return moat.Layer{Name: "behaviour-report", Detail: "kernel: the Sentry's syscall trace (runsc --strace, " + straceSyscalls +
+		"); audit hook read-only at " + audit.Dir + "; honeytokens in the home; diff of /work, the home, /tmp and /dev/shm"}
+}

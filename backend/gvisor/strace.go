@@ -1,0 +1,118 @@
+package gvisor
+
+import (
+	"bufio"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/audit"
+)
+
+// The kernel-side events of a gVisor run come from the Sentry's own
+// syscall trace: runsc --strace --strace-syscalls=execve,execveat,connect
+// writes one line to the boot process's debug log as each such call
+// enters the Sentry. The program cannot avoid it (ctypes, native code and
+// static binaries all end in the Sentry's syscall table), and cannot write
+// to the log. What it controls is the content of the traced arguments, which
+// the Sentry prints quoted, and its task name (comm, at most 15 bytes):
+// a forged-looking name can only add events that accuse the program.
+
+// straceSyscalls are the calls traced.
+const straceSyscalls = "execve,execveat,connect"
+
+// maxStraceBytes bounds how much of the debug log is read.
+const maxStraceBytes = 32 << 20
+
+var (
+	straceLine = regexp.MustCompile(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] (.{0,16}?) E (execve|execveat|connect)\((.*)\)\s*$`)
+	execPath   = regexp.MustCompile(`0x[0-9a-f]+ ([^,]*), 0x[0-9a-f]+ \[`)
+	inetAddr   = regexp.MustCompile(`\{Family: AF_INET6?, Addr: ([^,]*), Port: (\d+)\}`)
+	unixAddr   = regexp.MustCompile(`\{Family: AF_UNIX, Addr: ("(?:[^"\\]|\\.)*")`)
+)
+
+// parseStrace reads the Sentry's debug log and returns the "kernel" exec
+// and connect events in it, stamped relative to start (the log's clock is
+// the host's local time), at most max; dropped counts the rest.
+func parseStrace(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int) {
+	sc := bufio.NewScanner(io.LimitReader(r, maxStraceBytes))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		m := straceLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		pid, _ := strconv.Atoi(m[3])
+		ev := moat.Event{Source: "kernel", PID: pid, Name: m[5], TimeMS: stamp(m[1], m[2], start)}
+		args := m[6]
+		if m[5] == "connect" {
+			ev.Kind = "connect"
+			if a := inetAddr.FindStringSubmatch(args); a != nil {
+				host := a[1]
+				if strings.Contains(host, ":") {
+					host = "[" + host + "]"
+				}
+				ev.Addr = audit.Clean(host+":"+a[2], 300)
+			} else if a := unixAddr.FindStringSubmatch(args); a != nil {
+				p, err := strconv.Unquote(a[1])
+				if err != nil {
+					p = a[1]
+				}
+				ev.Path = audit.Clean(p, 200)
+			} else {
+				continue // AF_UNSPEC (disconnect) or no address
+			}
+		} else {
+			ev.Kind = "exec"
+			loc := execPath.FindStringSubmatchIndex(args)
+			if loc == nil {
+				continue
+			}
+			ev.Path = audit.Clean(args[loc[2]:loc[3]], 400)
+			ev.Detail = audit.Clean(argv(args[loc[1]:]), 400)
+		}
+		if len(evs) >= max {
+			dropped++
+			continue
+		}
+		evs = append(evs, ev)
+	}
+	return evs, dropped
+}
+
+// argv decodes the Sentry's quoted argument list ("a", "b"], ...) into
+// one line, at most 16 arguments.
+func argv(s string) string {
+	var parts []string
+	for len(parts) < 16 {
+		s = strings.TrimLeft(s, ", ")
+		q, err := strconv.QuotedPrefix(s)
+		if err != nil {
+			break
+		}
+		u, err := strconv.Unquote(q)
+		if err != nil {
+			break
+		}
+		parts = append(parts, u)
+		s = s[len(q):]
+	}
+	return strings.Join(parts, " ")
+}
+
+// stamp converts the log's "MMDD hh:mm:ss.micro" (host local time) to
+// milliseconds since start, never negative.
+func stamp(mmdd, clock string, start time.Time) int64 {
+	t, err := time.ParseInLocation("0102 15:04:05.000000", mmdd+" "+clock, start.Location())
+	if err != nil {
+		return 0
+	}
+	t = t.AddDate(start.Year(), 0, 0)
+	if t.Before(start.AddDate(0, -6, 0)) { // the run crossed a new year
+		t = t.AddDate(1, 0, 0)
+	}
+	return max(0, t.Sub(start).Milliseconds())
+}

@@ -1,0 +1,108 @@
+package report_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/docker"
+	"github.com/moat-sandbox/moat/backend/gvisor"
+	"github.com/moat-sandbox/moat/backend/podman"
+	"github.com/moat-sandbox/moat/moattest"
+	"github.com/moat-sandbox/moat/report"
+)
+
+func testImage() string {
+	if img := os.Getenv("MOAT_TEST_IMAGE"); img != "" {
+		return img
+	}
+	return "moat/python:bookworm"
+}
+
+// TestCorpusBackends: the behaviour report on the other backends. A part
+// of the corpus (a honeytoken read, .pth persistence, on gVisor a raw
+// execve through ctypes) must yield its finding, and a benign program
+// nothing above low.
+func TestCorpusBackends(t *testing.T) {
+	backends := []struct {
+		name   string
+		new    func() moat.Backend
+		kernel bool // kernel-side events are available
+	}{
+		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }, false},
+		{"podman", func() moat.Backend { return podman.New(testImage(), "") }, false},
+		{"gvisor", func() moat.Backend { return &gvisor.Backend{} }, true},
+	}
+	for _, bk := range backends {
+		t.Run(bk.name, func(t *testing.T) {
+			moattest.RequireBackend(t, bk.name)
+			b := bk.new()
+			cases := []struct {
+				file     string
+				findings [][2]string
+			}{
+				{"corpus/steal_aws_post.py", [][2]string{{"credential-access", "high"}}},
+				{"corpus/pth_persistence.py", [][2]string{{"persistence", "high"}}},
+			}
+			if bk.kernel {
+				cases = append(cases, struct {
+					file     string
+					findings [][2]string
+				}{"corpus/ctypes_syscall.py", [][2]string{{"evasion", "high"}}})
+			}
+			for _, c := range cases {
+				t.Run(strings.TrimSuffix(filepath.Base(c.file), ".py"), func(t *testing.T) {
+					res := run(t, b, filepath.Join("testdata", c.file), nil)
+					for _, f := range c.findings {
+						if !has(res.Findings, f[0], f[1]) {
+							dump(t, res)
+							t.Errorf("no %s finding of severity %s or more", f[0], f[1])
+						}
+					}
+					if strings.Contains(c.file, "ctypes") {
+						kernelExec := false
+						for _, e := range res.Events {
+							kernelExec = kernelExec || (e.Source == "kernel" && e.Kind == "exec" && e.Path == "/bin/true")
+						}
+						if !kernelExec {
+							dump(t, res)
+							t.Error("no kernel exec event of /bin/true from the Sentry's trace")
+						}
+					}
+				})
+			}
+			t.Run("benign", func(t *testing.T) {
+				res := run(t, b, filepath.Join("testdata", "benign", "fileio.py"), nil)
+				if res.Status != moat.StatusExited || res.ExitCode != 0 {
+					dump(t, res)
+					t.Fatalf("status %s exit %d", res.Status, res.ExitCode)
+				}
+				hello := false
+				for _, e := range res.Events {
+					hello = hello || (e.Source == "audit" && e.Kind == "hello")
+				}
+				if !hello {
+					dump(t, res)
+					t.Error("the audit hook never said hello")
+				}
+				for _, f := range res.Findings {
+					if report.Rank(f.Severity) > report.Rank("low") {
+						dump(t, res)
+						t.Errorf("benign program got %s %s: %s", f.Severity, f.Category, f.Summary)
+					}
+				}
+				layer := ""
+				for _, l := range res.Layers {
+					if l.Name == "behaviour-report" {
+						layer = l.Detail
+					}
+				}
+				if want := map[bool]string{true: "syscall trace", false: "no kernel-side events"}[bk.kernel]; !strings.Contains(layer, want) {
+					t.Errorf("behaviour-report layer %q does not say %q", layer, want)
+				}
+			})
+		})
+	}
+}
