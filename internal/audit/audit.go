@@ -10,6 +10,10 @@
 // environment's own sitecustomize, if there is one. The hook writes one
 // JSON object per line (at most PIPE_BUF bytes, so lines of concurrent
 // processes do not mix) into the FIFO [FIFO], which the init drains.
+// The hook finds its channel next to its own directory (DIR/../audit), so
+// other backends put it elsewhere: containers in /tmp/.moat (a FIFO the
+// bootstrap relays), gVisor at the same paths with an append-only file
+// that moat tails from the host.
 //
 // # Limits (what it cannot see)
 //
