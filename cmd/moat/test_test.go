@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -138,5 +140,157 @@ func TestTestSummaryAndExitCodes(t *testing.T) {
 		"--command", `printf 'evil\033]0;title\007\n'; sleep 30`, filepath.Join(projects, "calc"))
 	if r.code != 124 || !strings.Contains(r.stdout, "test     timeout") || strings.ContainsRune(r.stdout, 0x1b) || !strings.Contains(r.stdout, `evil\x1b]0;title\x07`) {
 		t.Errorf("timeout: %s", r)
+	}
+}
+
+// checkSARIF checks the structure SARIF 2.1.0 requires of a log (and
+// code scanning reads): version, runs, tool.driver.name, rules with ids,
+// results with a message text, a known rule and a valid level,
+// invocations with executionSuccessful.
+func checkSARIF(t *testing.T, data []byte) []map[string]any {
+	t.Helper()
+	var log map[string]any
+	if err := json.Unmarshal(data, &log); err != nil {
+		t.Fatalf("SARIF is not JSON: %v", err)
+	}
+	if log["version"] != "2.1.0" || !strings.Contains(fmt.Sprint(log["$schema"]), "sarif-schema-2.1.0") {
+		t.Errorf("version %v, $schema %v", log["version"], log["$schema"])
+	}
+	runs, _ := log["runs"].([]any)
+	if len(runs) != 1 {
+		t.Fatalf("runs: %v", log["runs"])
+	}
+	run := runs[0].(map[string]any)
+	tool, _ := run["tool"].(map[string]any)
+	driver, _ := tool["driver"].(map[string]any)
+	if driver == nil || driver["name"] != "moat" {
+		t.Fatalf("tool.driver %v", run["tool"])
+	}
+	rules := map[string]bool{}
+	for _, r := range driver["rules"].([]any) {
+		id, _ := r.(map[string]any)["id"].(string)
+		if id == "" {
+			t.Errorf("rule without id: %v", r)
+		}
+		rules[id] = true
+	}
+	var out []map[string]any
+	results, ok := run["results"].([]any)
+	if !ok {
+		t.Fatalf("results: %v", run["results"])
+	}
+	for _, r := range results {
+		r := r.(map[string]any)
+		msg, _ := r["message"].(map[string]any)
+		if msg == nil || msg["text"] == "" || !rules[fmt.Sprint(r["ruleId"])] {
+			t.Errorf("result: %v", r)
+		}
+		switch r["level"] {
+		case "none", "note", "warning", "error":
+		default:
+			t.Errorf("level %v", r["level"])
+		}
+		for _, l := range r["locations"].([]any) {
+			uri := l.(map[string]any)["physicalLocation"].(map[string]any)["artifactLocation"].(map[string]any)["uri"]
+			if uri == "" {
+				t.Errorf("location without uri: %v", l)
+			}
+		}
+		out = append(out, r)
+	}
+	for _, inv := range run["invocations"].([]any) {
+		if _, ok := inv.(map[string]any)["executionSuccessful"].(bool); !ok {
+			t.Errorf("invocation without executionSuccessful: %v", inv)
+		}
+	}
+	return out
+}
+
+// The behaviour report of moat test: findings per phase in the JSON and
+// the summary; --sarif and --html files.
+func TestTestReport(t *testing.T) {
+	requirePyTools(t)
+	t.Parallel()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "persist")
+	writeFile(t, filepath.Join(src, "setup.py"), "from setuptools import setup\nsetup(name=\"persist\", version=\"0.1\", packages=[\"persist\"])\n")
+	writeFile(t, filepath.Join(src, "persist", "__init__.py"), `import sysconfig
+with open(sysconfig.get_paths()["purelib"] + "/zz_\x1b[31mpersist.pth", "w") as f:
+    f.write("import os\n")
+`)
+	sarif, html := filepath.Join(dir, "out.sarif"), filepath.Join(dir, "out.html")
+	r := moatRun(t, nil, "test", "--json", "--quiet", "--phases", "install,import", "--sarif", sarif, "--html", html, src)
+	if r.code != 0 {
+		t.Fatalf("exit %s", r)
+	}
+	var rep struct {
+		Verdict  string `json:"verdict"`
+		Findings []struct {
+			Category, Severity, Summary, Phase string
+			Evidence                           []map[string]any
+		} `json:"findings"`
+		Phases []struct {
+			Name     string            `json:"name"`
+			Events   []map[string]any  `json:"events"`
+			Findings *[]map[string]any `json:"findings"`
+		} `json:"phases"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, r)
+	}
+	found := false
+	for _, f := range rep.Findings {
+		found = found || (f.Category == "persistence" && f.Phase == "import" && f.Severity == "high" && len(f.Evidence) > 0)
+	}
+	if !found || rep.Verdict != "high" {
+		t.Errorf("no persistence finding of the import phase: verdict %s, %+v", rep.Verdict, rep.Findings)
+	}
+	for _, p := range rep.Phases {
+		if p.Findings == nil {
+			t.Errorf("phase %s: no findings list", p.Name)
+		}
+		if (p.Name == "install" || p.Name == "import") && len(p.Events) == 0 {
+			t.Errorf("phase %s: no events", p.Name)
+		}
+		for _, e := range p.Events {
+			if e["phase"] != p.Name {
+				t.Fatalf("phase %s: event %v", p.Name, e)
+			}
+		}
+	}
+	// SARIF: valid structure, the finding with its phase and the target.
+	data, err := os.ReadFile(sarif)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found = false
+	for _, res := range checkSARIF(t, data) {
+		props, _ := res["properties"].(map[string]any)
+		found = found || (res["ruleId"] == "moat/persistence" && props["phase"] == "import" && strings.Contains(string(data), "persist"))
+	}
+	if !found {
+		t.Errorf("SARIF lacks the import-phase persistence result: %s", data)
+	}
+	// HTML: one self-contained page with the phases.
+	page, err := os.ReadFile(html)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(page)
+	for _, want := range []string{"<!DOCTYPE html>", "<h2>Phases</h2>", "<td><b>import</b></td>", "phase import", "zz_\\x1b[31mpersist.pth", "default-src 'none'"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"<script", "<link", "src=\"http", "href=\"http", "\x1b"} {
+		if strings.Contains(s, bad) {
+			t.Errorf("page is not self-contained or not escaped: has %q", bad)
+		}
+	}
+	// The text summary: findings per phase, escaped.
+	r = moatRun(t, nil, "test", "--quiet", "--phases", "install,import", src)
+	if r.code != 0 || !regexp.MustCompile(`(?m)^findings: \d+, verdict HIGH$`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`(?m)^  import +high +persistence +created a \.pth file`).MatchString(r.stdout) || strings.ContainsRune(r.stdout, 0x1b) {
+		t.Errorf("summary: %s", r)
 	}
 }
