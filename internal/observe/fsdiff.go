@@ -52,7 +52,7 @@ func Walk(roots []Root, deadline time.Time) Snapshot {
 			st, _ := fi.Sys().(*syscall.Stat_t)
 			s := FileState{Size: fi.Size(), Mode: fi.Mode()}
 			if st != nil {
-				s.Ino, s.Ctime = st.Ino, st.Ctim.Nano()
+				s.Ino, s.Ctime = st.Ino, ctime(st)
 			}
 			m[root.Path+strings.TrimPrefix(p, root.Host)] = s
 			return nil
