@@ -43,7 +43,7 @@ type bundleConfig struct {
 	// channel. Empty: the report is off.
 	HookDir, AuditFile string
 	Disk               int64
-	Pids        int
+	Pids               int
 }
 
 // ociSpec builds the OCI runtime spec of a run. The invariants: the root

@@ -58,10 +58,10 @@ type reporter struct {
 	uid int
 	gid int
 
-	mu       sync.Mutex
-	audit    *observe.Collector
-	kernel   []moat.Event
-	dropped  int
+	mu      sync.Mutex
+	audit   *observe.Collector
+	kernel  []moat.Event
+	dropped int
 
 	fifo     *os.File
 	readDone chan struct{}
