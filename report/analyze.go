@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -150,48 +151,77 @@ func (a *analysis) credentialAccess() {
 			byPath[e.Path] = append(byPath[e.Path], e)
 		}
 	}
-	for _, p := range order {
-		a.add(CredentialAccess, "high", "read the planted fake credential file "+p, byPath[p])
+	switch len(order) {
+	case 0:
+	case 1:
+		a.add(CredentialAccess, "high", "read the planted fake credential file "+order[0], byPath[order[0]])
+	default:
+		var evs []moat.Event
+		for _, p := range order {
+			evs = append(evs, byPath[p]...)
+		}
+		a.add(CredentialAccess, "high", fmt.Sprintf("read %d planted fake credential files: %s", len(order), strings.Join(order, ", ")), evs)
 	}
 }
 
 // exfiltration looks for a honeytoken's value, raw or encoded, anywhere it
-// could leave the sandbox or be left behind.
+// could leave the sandbox or be left behind. One finding per channel (e.g.
+// "sent over the network (raw)") names every token that took it, so one
+// request carrying five secrets is one finding, not five.
 func (a *analysis) exfiltration() {
-	for _, t := range a.tokens {
-		channels := map[string][]moat.Event{}
-		var order []string
-		note := func(ch string, e moat.Event) {
-			if channels[ch] == nil {
-				order = append(order, ch)
-			}
-			channels[ch] = append(channels[ch], e)
+	type channel struct {
+		ids    []string
+		events []moat.Event
+		seen   map[moat.Event]bool
+	}
+	channels := map[string]*channel{}
+	var order []string
+	note := func(ch, id string, e moat.Event) {
+		c := channels[ch]
+		if c == nil {
+			c = &channel{seen: map[moat.Event]bool{}}
+			channels[ch] = c
+			order = append(order, ch)
 		}
+		if !slices.Contains(c.ids, id) {
+			c.ids = append(c.ids, id)
+		}
+		if !c.seen[e] {
+			c.seen[e] = true
+			c.events = append(c.events, e)
+		}
+	}
+	for _, t := range a.tokens {
 		for _, e := range a.evs {
 			if e.Source == "moat" {
 				continue
 			}
 			if e.Source == "fs" && e.Kind == "honeytoken-written" && e.Name == t.ID {
-				note("written to "+e.Path+" ("+e.Detail+")", e)
+				note("written to "+e.Path+" ("+e.Detail+")", t.ID, e)
 				continue
 			}
 			if e.Source == "fs" {
 				continue
 			}
 			if enc, ok := honeytoken.FindInName(e.Name, t.Value); ok {
-				note(channelOf(e, "in the name "+e.Name)+" ("+enc+")", e)
+				note(channelOf(e, "in the name "+e.Name)+" ("+enc+")", t.ID, e)
 				continue
 			}
 			for _, s := range []string{e.Data, e.Detail, e.Addr, e.Path} {
 				if enc, ok := honeytoken.Find(s, t.Value); ok {
-					note(channelOf(e, "")+" ("+enc+")", e)
+					note(channelOf(e, "")+" ("+enc+")", t.ID, e)
 					break
 				}
 			}
 		}
-		for _, ch := range order {
-			a.add(Exfiltration, "critical", fmt.Sprintf("fake secret %s %s", t.ID, ch), channels[ch])
+	}
+	for _, ch := range order {
+		c := channels[ch]
+		what := "fake secret " + c.ids[0]
+		if len(c.ids) > 1 {
+			what = fmt.Sprintf("%d fake secrets (%s)", len(c.ids), strings.Join(c.ids, ", "))
 		}
+		a.add(Exfiltration, "critical", what+" "+ch, c.events)
 	}
 }
 
