@@ -149,18 +149,27 @@ func (b *Backend) command(m *mode, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// Check runs `podman version` as the user podman will run as.
+// Check says whether podman can run here without starting it: the binary
+// is on PATH and executable, and the user it would run as exists. Every
+// podman process costs some 20 ms (a large binary and the runtime's own
+// start), as much as the rest of moat's work on a run, so the first podman
+// of a run is the run itself: a podman that is installed but broken fails
+// there, with its own message, and `moat backends` (Describe) shows what
+// `podman info` says.
 func (b *Backend) Check(ctx context.Context) error {
-	if _, err := exec.LookPath(b.bin()); err != nil {
+	path, err := exec.LookPath(b.bin())
+	if err != nil {
 		return fmt.Errorf("podman: not installed (apt-get install podman uidmap fuse-overlayfs slirp4netns): %w", moat.ErrUnavailable)
 	}
 	m, err := b.mode()
 	if err != nil {
 		return fmt.Errorf("%w: %w", moat.ErrUnavailable, err)
 	}
-	out, err := b.output(ctx, m, "version", "--format", "{{.Client.Version}}")
-	if err != nil {
-		return fmt.Errorf("podman: `podman version` failed (%s): %s: %w", m.who, out, moat.ErrUnavailable)
+	if m.cred != nil {
+		// Executable by the user podman runs as, not only by root.
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("podman: %s is not executable by others, so not as %s: %w", path, m.who, moat.ErrUnavailable)
+		}
 	}
 	return nil
 }
@@ -194,7 +203,7 @@ func (b *Backend) Describe(ctx context.Context) []string {
 	}
 	out, err := b.output(ctx, m, "info", "--format", "{{.Version.Version}} {{.Host.OCIRuntime.Name}} {{.Host.CgroupsVersion}} {{.Store.GraphDriverName}}")
 	if err != nil {
-		return []string{m.who}
+		return []string{m.who, "`podman info` failed, so runs will too: " + firstLine(out)}
 	}
 	f := strings.Fields(out)
 	for len(f) < 4 {
@@ -248,8 +257,10 @@ func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFil
 		"--entrypoint", "python3",
 	}
 	for _, mt := range mounts {
-		// Podman spells the owner U (chown to the container user).
-		args = append(args, "--tmpfs", fmt.Sprintf("%s:rw,nosuid,nodev,size=%d,U,mode=%s", mt.Path, mt.Size, modeOf(mt.Options)))
+		// Podman spells the owner U (chown to the container user), and
+		// by default copies what the image holds at the path into the
+		// tmpfs first; notmpcopyup: they start empty, as with docker.
+		args = append(args, "--tmpfs", fmt.Sprintf("%s:rw,nosuid,nodev,size=%d,U,notmpcopyup,mode=%s", mt.Path, mt.Size, modeOf(mt.Options)))
 	}
 	if m.cgroups {
 		args = append(args, "--memory", strconv.FormatInt(lim.Memory, 10), "--memory-swap", strconv.FormatInt(lim.Memory, 10),
@@ -268,6 +279,11 @@ func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFil
 	args = append(args, b.image(spec))
 	args = append(args, ctr.Entrypoint()[1:]...)
 	return args, degraded
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
 }
 
 func modeOf(opts string) string {
