@@ -18,6 +18,12 @@
 import os, struct, sys
 import _signal as signal
 
+# kill(-1) below ends every process this one can signal: safe only as pid 1
+# of the container's own PID namespace. Anywhere else, refuse to run.
+if os.getpid() != 1:
+    sys.stderr.write('moat-bootstrap: not pid 1 of a PID namespace; refusing to run\n')
+    sys.exit(125)
+
 for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
     signal.signal(s, signal.SIG_IGN)
 try:
