@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moat-sandbox/moat"
@@ -14,19 +15,23 @@ import (
 //go:embed report.html.tmpl
 var htmlSource string
 
-var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"ms": func(ms int64) string { return fmt.Sprintf("%.3fs", float64(ms)/1000) },
-	"target": func(e moat.Event) string {
-		return firstNonEmpty(e.Path, e.Addr, e.Name)
-	},
-	"upper": strings.ToUpper,
-	"clip": func(s string, n int) string {
-		if len(s) > n {
-			return s[:n] + "…"
-		}
-		return s
-	},
-}).Parse(htmlSource))
+// page is parsed on first use: every moat process (the sandbox init too)
+// would otherwise pay for it at start.
+var page = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"ms": func(ms int64) string { return fmt.Sprintf("%.3fs", float64(ms)/1000) },
+		"target": func(e moat.Event) string {
+			return firstNonEmpty(e.Path, e.Addr, e.Name)
+		},
+		"upper": strings.ToUpper,
+		"clip": func(s string, n int) string {
+			if len(s) > n {
+				return s[:n] + "…"
+			}
+			return s
+		},
+	}).Parse(htmlSource))
+})
 
 // HTMLOptions say what the run was.
 type HTMLOptions struct {
@@ -64,7 +69,7 @@ func WriteHTML(w io.Writer, res *moat.Result, opt HTMLOptions) error {
 	for _, e := range res.Events {
 		d.addEvent(e, len(d.Timeline) < maxTimeline)
 	}
-	return page.Execute(w, d)
+	return page().Execute(w, d)
 }
 
 func newHTMLData(res *moat.Result, opt HTMLOptions) *htmlData {

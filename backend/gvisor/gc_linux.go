@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -109,7 +108,7 @@ func listContainers(ctx context.Context, runsc string) []string {
 	return ids
 }
 
-var idRE = regexp.MustCompile(idPrefix + `[0-9a-f]{16}`)
+var idRE = lazyRE(idPrefix + `[0-9a-f]{16}`)
 
 // procsOf returns host processes whose command line names id, or any
 // run of this backend when id is "".
@@ -125,7 +124,7 @@ func procsOf(id string) []int {
 		if err != nil {
 			continue
 		}
-		if id != "" && bytes.Contains(b, []byte(id)) || id == "" && idRE.Match(b) {
+		if id != "" && bytes.Contains(b, []byte(id)) || id == "" && idRE().Match(b) {
 			pids = append(pids, pid)
 		}
 	}
@@ -173,7 +172,7 @@ func Leftovers() []string {
 	}
 	for _, pid := range procsOf("") {
 		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-		if id := idRE.Find(b); id != nil && !live[string(id)] {
+		if id := idRE().Find(b); id != nil && !live[string(id)] {
 			left = append(left, "process "+strconv.Itoa(pid)+" of "+string(id))
 		}
 	}

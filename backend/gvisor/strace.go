@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moat-sandbox/moat"
@@ -28,10 +29,10 @@ const straceSyscalls = "execve,execveat,connect"
 const maxStraceBytes = 32 << 20
 
 var (
-	straceLine = regexp.MustCompile(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] (.{0,16}?) E (execve|execveat|connect)\((.*)\)\s*$`)
-	execPath   = regexp.MustCompile(`0x[0-9a-f]+ ([^,]*), 0x[0-9a-f]+ \[`)
-	inetAddr   = regexp.MustCompile(`\{Family: AF_INET6?, Addr: ([^,]*), Port: (\d+)\}`)
-	unixAddr   = regexp.MustCompile(`\{Family: AF_UNIX, Addr: ("(?:[^"\\]|\\.)*")`)
+	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] (.{0,16}?) E (execve|execveat|connect)\((.*)\)\s*$`)
+	execPath   = lazyRE(`0x[0-9a-f]+ ([^,]*), 0x[0-9a-f]+ \[`)
+	inetAddr   = lazyRE(`\{Family: AF_INET6?, Addr: ([^,]*), Port: (\d+)\}`)
+	unixAddr   = lazyRE(`\{Family: AF_UNIX, Addr: ("(?:[^"\\]|\\.)*")`)
 )
 
 // parseStrace reads the Sentry's debug log and returns the "kernel" exec
@@ -41,7 +42,7 @@ func parseStrace(r io.Reader, start time.Time, max int) (evs []moat.Event, dropp
 	sc := bufio.NewScanner(io.LimitReader(r, maxStraceBytes))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		m := straceLine.FindStringSubmatch(sc.Text())
+		m := straceLine().FindStringSubmatch(sc.Text())
 		if m == nil {
 			continue
 		}
@@ -50,13 +51,13 @@ func parseStrace(r io.Reader, start time.Time, max int) (evs []moat.Event, dropp
 		args := m[6]
 		if m[5] == "connect" {
 			ev.Kind = "connect"
-			if a := inetAddr.FindStringSubmatch(args); a != nil {
+			if a := inetAddr().FindStringSubmatch(args); a != nil {
 				host := a[1]
 				if strings.Contains(host, ":") {
 					host = "[" + host + "]"
 				}
 				ev.Addr = audit.Clean(host+":"+a[2], 300)
-			} else if a := unixAddr.FindStringSubmatch(args); a != nil {
+			} else if a := unixAddr().FindStringSubmatch(args); a != nil {
 				p, err := strconv.Unquote(a[1])
 				if err != nil {
 					p = a[1]
@@ -67,7 +68,7 @@ func parseStrace(r io.Reader, start time.Time, max int) (evs []moat.Event, dropp
 			}
 		} else {
 			ev.Kind = "exec"
-			loc := execPath.FindStringSubmatchIndex(args)
+			loc := execPath().FindStringSubmatchIndex(args)
 			if loc == nil {
 				continue
 			}
@@ -115,4 +116,10 @@ func stamp(mmdd, clock string, start time.Time) int64 {
 		t = t.AddDate(1, 0, 0)
 	}
 	return max(0, t.Sub(start).Milliseconds())
+}
+
+// lazyRE compiles a pattern on first use, not when moat starts: every moat
+// process, the native sandbox's init too, would pay for it otherwise.
+func lazyRE(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }
