@@ -21,6 +21,7 @@
 package docker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -179,15 +180,7 @@ func (b *Backend) Describe(ctx context.Context) []string {
 	}
 }
 
-func (b *Backend) image(spec *moat.Spec) string {
-	switch {
-	case spec.Image != "":
-		return spec.Image
-	case b.Image != "":
-		return b.Image
-	}
-	return DefaultImage
-}
+func (b *Backend) image(spec *moat.Spec) string { return cmp.Or(spec.Image, b.Image, DefaultImage) }
 
 func (b *Backend) runtimeName(e *engine) string {
 	if b.Runtime != "" {
@@ -251,51 +244,10 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id string) (*containe
 	return cfg, hc, nil
 }
 
-// run is the state of one Run.
-type run struct {
-	cli *client.Client
-	id  string // container id
-
-	mu       sync.Mutex
-	reason   moat.Status
-	stopOnce sync.Once
-
-	cgMu    sync.Mutex
-	cg      ctr.Cgroup
-	cgReady chan struct{}
-	final   *ctr.Stats
-}
-
-// stop kills the container for reason; the first reason wins.
-func (r *run) stop(reason moat.Status) {
-	r.stopOnce.Do(func() {
-		r.mu.Lock()
-		r.reason = reason
-		r.mu.Unlock()
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), ctr.StopGrace)
-			defer cancel()
-			_ = r.cli.ContainerKill(ctx, r.id, "KILL")
-		}()
-	})
-}
-
-func (r *run) stopReason() moat.Status {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.reason
-}
-
 // Run runs spec in a new container; see the package doc.
 func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
-	if err := spec.Validate(); err != nil {
-		return nil, fmt.Errorf("docker: %w", err)
-	}
-	if spec.Network != moat.NetworkNone {
-		return nil, fmt.Errorf("docker: network mode %q: this backend enforces only none: %w", spec.Network, moat.ErrUnsupported)
-	}
-	if spec.Python != "" {
-		return nil, fmt.Errorf("docker: --python %q names a host interpreter; containers run the image's python3 (choose it with --image): %w", spec.Python, moat.ErrUnsupported)
+	if err := ctr.Validate("docker", spec); err != nil {
+		return nil, err
 	}
 	e, err := b.engine()
 	if err != nil {
@@ -321,19 +273,19 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err != nil {
 		return nil, fmt.Errorf("docker: create container: %w", err)
 	}
-	r := &run{cli: e.cli, id: created.ID, cgReady: make(chan struct{})}
+	r := ctr.NewRun(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ctr.StopGrace)
+		defer cancel()
+		_ = e.cli.ContainerKill(ctx, created.ID, "KILL")
+	})
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_ = e.cli.ContainerRemove(rctx, created.ID, container.RemoveOptions{Force: true})
 	}()
 	res := &moat.Result{Isolation: b.name()}
-	res.Layers = append([]moat.Layer{
-		{Name: "engine", Detail: fmt.Sprintf("docker %s, API %s (negotiated)", e.version, e.cli.ClientVersion())},
-		{Name: "runtime", Detail: "runtime " + b.runtimeName(e)},
-		{Name: "image", Detail: cfg.Image},
-	}, ctr.Layers(lim)...)
-	res.Layers = append(res.Layers, ctr.ReportLayer())
+	res.Layers = ctr.Layers(fmt.Sprintf("docker %s, API %s (negotiated)", e.version, e.cli.ClientVersion()),
+		"runtime "+b.runtimeName(e), cfg.Image, lim)
 
 	hj, err := e.cli.ContainerAttach(life, created.ID, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {
@@ -344,14 +296,14 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	defer cancelWait()
 	waitC, waitErrC := e.cli.ContainerWait(waitCtx, created.ID, container.WaitConditionNextExit)
 
-	sess := ctr.NewSession(spec, lim, r.stop)
-	sess.OnExit = r.finalStats
+	sess := ctr.NewSession(spec, lim, r.Stop)
+	sess.OnExit = r.FinalStats
 	defer sess.Report(res) // events and findings, whatever the outcome
 	start := time.Now()
 	if err := e.cli.ContainerStart(life, created.ID, container.StartOptions{}); err != nil {
 		return startFailed(res, cfg.Image, err)
 	}
-	go r.resolveCgroup(life)
+	go func() { r.Resolved(cgroupOf(life, e.cli, created.ID)) }()
 
 	framesR, framesW := io.Pipe()
 	diag := capture.New(nil, 8<<10, func() {})
@@ -367,25 +319,15 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	}()
 	sendErr := sess.Send(hj.Conn, func() { _ = hj.CloseWrite() })
 	if sendErr != nil {
-		r.stop(moat.StatusError)
+		r.Stop(moat.StatusError)
 	}
 
-	timer := time.AfterFunc(lim.Timeout, func() { r.stop(moat.StatusTimeout) })
-	defer timer.Stop()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-ctx.Done():
-			r.stop(moat.StatusCanceled)
-		case <-done:
-		}
-	}()
-	go r.watch(done, sess.Exited())
+	end := r.Supervise(ctx, lim.Timeout, sess.Exited())
+	defer end()
 
 	protoErr := <-recvErr
 	if protoErr != nil {
-		r.stop(moat.StatusError)
+		r.Stop(moat.StatusError)
 	}
 	// The stream ended: the container is exiting. Wait for it (and kill it
 	// if it lingers), so that no process of the run is left when Run returns.
@@ -395,7 +337,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		exitCode = w.StatusCode
 	case <-waitErrC:
 	case <-time.After(ctr.StopGrace):
-		r.stop(moat.StatusError)
+		r.Stop(moat.StatusError)
 		select {
 		case w := <-waitC:
 			exitCode = w.StatusCode
@@ -403,11 +345,11 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		case <-time.After(ctr.StopGrace):
 		}
 	}
-	r.stopOnce.Do(func() {}) // no stop after the end
+	reason := r.End() // no stop after the end
 	res.DurationMS = time.Since(start).Milliseconds()
 
-	stats := r.stats()
-	if !r.cgFound() && sess.ExitReport() == nil {
+	stats := r.Stats()
+	if !r.Cgroup().Found() && sess.ExitReport() == nil {
 		// No cgroup to read (a remote daemon): ask the daemon.
 		if ins, err := e.cli.ContainerInspect(life, created.ID); err == nil && ins.State != nil && ins.State.OOMKilled {
 			stats.OOMKills = 1
@@ -416,116 +358,27 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	res.MaxRSSBytes = stats.Peak
 	sess.Fill(res)
 	d, _ := diag.Result()
-	reason := r.stopReason()
-	if err := sess.Outcome(res, reason, stats, d); err != nil {
-		msg := err.Error()
-		if sendErr != nil {
-			msg += " (send: " + sendErr.Error() + ")"
-		}
-		if protoErr != nil {
-			msg += " (" + protoErr.Error() + ")"
-		}
-		if exitCode >= 0 {
-			msg += fmt.Sprintf(" (container exit %d)", exitCode)
-		}
-		res.Error = msg
-		return res, fmt.Errorf("docker: %s", msg)
+	detail := ctr.Note("send", sendErr) + ctr.Note("", protoErr)
+	if exitCode >= 0 {
+		detail += fmt.Sprintf(" (container exit %d)", exitCode)
 	}
-	if reason == moat.StatusError && res.Status != moat.StatusError {
-		// moat killed the container for a failure of its own.
-		res.Status = moat.StatusError
-		res.Error = "sandbox failure"
-		if sendErr != nil {
-			res.Error = sendErr.Error()
-		} else if protoErr != nil {
-			res.Error = protoErr.Error()
-		}
-		return res, fmt.Errorf("docker: %s", res.Error)
-	}
-	return res, nil
+	return sess.Finish(res, "docker", reason, stats, d, detail, cmp.Or(sendErr, protoErr))
 }
 
-// resolveCgroup finds the container's cgroup from its init's host pid.
-func (r *run) resolveCgroup(ctx context.Context) {
-	defer close(r.cgReady)
+// cgroupOf finds the container's cgroup from its init's host pid; the
+// zero Cgroup if it cannot.
+func cgroupOf(ctx context.Context, cli *client.Client, id string) ctr.Cgroup {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	ins, err := r.cli.ContainerInspect(ctx, r.id)
+	ins, err := cli.ContainerInspect(ctx, id)
 	if err != nil || ins.State == nil || ins.State.Pid == 0 {
-		return
+		return ctr.Cgroup{}
 	}
 	cg, err := ctr.CgroupOf(ins.State.Pid)
 	if err != nil {
-		return
+		return ctr.Cgroup{}
 	}
-	r.cgMu.Lock()
-	r.cg = cg
-	r.cgMu.Unlock()
-}
-
-func (r *run) cgroup() ctr.Cgroup {
-	r.cgMu.Lock()
-	defer r.cgMu.Unlock()
-	return r.cg
-}
-
-func (r *run) cgFound() bool { return r.cgroup().Found() }
-
-// finalStats reads the counters when the bootstrap reports the program's
-// end, while the container (and its cgroup) still exists.
-func (r *run) finalStats() {
-	select {
-	case <-r.cgReady:
-	case <-time.After(5 * time.Second):
-	}
-	st := r.cgroup().Stats()
-	r.cgMu.Lock()
-	r.final = &st
-	r.cgMu.Unlock()
-}
-
-func (r *run) stats() ctr.Stats {
-	r.cgMu.Lock()
-	defer r.cgMu.Unlock()
-	if r.final != nil {
-		return *r.final
-	}
-	return r.cg.Stats()
-}
-
-// watch ends the run when a cgroup limit is breached: the kernel kills on
-// memory, but on pids it only fails forks, and a breach must end the run
-// with its own status.
-func (r *run) watch(done, exited <-chan struct{}) {
-	select {
-	case <-r.cgReady:
-	case <-done:
-		return
-	}
-	cg := r.cgroup()
-	if !cg.Found() {
-		return
-	}
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-exited:
-			return
-		case <-t.C:
-		}
-		st := cg.Stats()
-		if st.OOMKills > 0 {
-			r.stop(moat.StatusMemory)
-			return
-		}
-		if st.PidsMax > 0 {
-			r.stop(moat.StatusPids)
-			return
-		}
-	}
+	return cg
 }
 
 // startFailed maps a refused start: an image without python3 is exit 127,

@@ -27,6 +27,7 @@ package podman
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,7 +38,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -222,15 +222,7 @@ func (b *Backend) Describe(ctx context.Context) []string {
 	return notes
 }
 
-func (b *Backend) image(spec *moat.Spec) string {
-	switch {
-	case spec.Image != "":
-		return spec.Image
-	case b.Image != "":
-		return b.Image
-	}
-	return DefaultImage
-}
+func (b *Backend) image(spec *moat.Spec) string { return cmp.Or(spec.Image, b.Image, DefaultImage) }
 
 // nofile and nproc are the rlimits every container gets. Podman's defaults
 // are above what moat itself may have (root without CAP_SYS_RESOURCE), and
@@ -295,46 +287,18 @@ func modeOf(opts string) string {
 	return "0700"
 }
 
-// run is the state of one Run.
+// run is one Run's container, started once, or twice when the image had
+// to be pulled first.
 type run struct {
 	b  *Backend
 	m  *mode
 	id string
-
-	mu       sync.Mutex
-	reason   moat.Status
-	stopOnce sync.Once
-
-	cgMu  sync.Mutex
-	cg    ctr.Cgroup
-	final *ctr.Stats
-}
-
-func (r *run) stop(reason moat.Status) {
-	r.stopOnce.Do(func() {
-		r.mu.Lock()
-		r.reason = reason
-		r.mu.Unlock()
-		go func() { _, _ = r.b.output(context.Background(), r.m, "kill", "--signal", "KILL", "moat-"+r.id) }()
-	})
-}
-
-func (r *run) stopReason() moat.Status {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.reason
 }
 
 // Run runs spec in a new container; see the package doc.
 func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
-	if err := spec.Validate(); err != nil {
-		return nil, fmt.Errorf("podman: %w", err)
-	}
-	if spec.Network != moat.NetworkNone {
-		return nil, fmt.Errorf("podman: network mode %q: this backend enforces only none: %w", spec.Network, moat.ErrUnsupported)
-	}
-	if spec.Python != "" {
-		return nil, fmt.Errorf("podman: --python %q names a host interpreter; containers run the image's python3 (choose it with --image): %w", spec.Python, moat.ErrUnsupported)
+	if err := ctr.Validate("podman", spec); err != nil {
+		return nil, err
 	}
 	m, err := b.mode()
 	if err != nil {
@@ -364,12 +328,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	id := ctr.RunID()
 	args, degraded := b.args(m, spec, lim, id, f.Name())
 	res := &moat.Result{Isolation: "podman", Degraded: degraded}
-	res.Layers = append([]moat.Layer{
-		{Name: "engine", Detail: "podman CLI, " + m.who},
-		{Name: "runtime", Detail: "runtime: podman's configured OCI runtime"},
-		{Name: "image", Detail: b.image(spec)},
-	}, ctr.Layers(lim)...)
-	res.Layers = append(res.Layers, ctr.ReportLayer())
+	res.Layers = ctr.Layers("podman CLI, "+m.who, "runtime: podman's configured OCI runtime", b.image(spec), lim)
 	if !m.cgroups {
 		for i, l := range res.Layers {
 			if l.Name == "limits" {
@@ -443,22 +402,13 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	}
 	diag := capture.New(nil, 8<<10, func() {})
 	cmd.Stderr = diag
-	sess := ctr.NewSession(spec, lim, r.stop)
+	life := ctr.NewRun(func() { _, _ = r.b.output(context.Background(), r.m, "kill", "--signal", "KILL", "moat-"+r.id) })
+	sess := ctr.NewSession(spec, lim, life.Stop)
 	defer sess.Report(res) // events and findings, whatever the outcome
 	if !r.m.cgroups {
 		sess.RlimitAS = lim.Memory
 	}
-	cgReady := make(chan struct{})
-	sess.OnExit = func() {
-		select {
-		case <-cgReady:
-		case <-time.After(5 * time.Second):
-		}
-		st := r.cgroup().Stats()
-		r.cgMu.Lock()
-		r.final = &st
-		r.cgMu.Unlock()
-	}
+	sess.OnExit = life.FinalStats
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("podman: start: %w", err)
@@ -466,91 +416,66 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	waitErr := make(chan error, 1)
 	go func() {
 		// Wait only after the output is read (exec.Cmd's rule for pipes).
-		<-sessDone(sess, stdout, r)
+		<-sessDone(sess, stdout, life)
 		waitErr <- cmd.Wait()
 	}()
-	cgDone := make(chan struct{})
-	go func() { r.resolveCgroup(cidFile, cgDone); close(cgReady) }()
+	// Looking for the cgroup stops when ctx is canceled or the run ends.
+	cgCtx, cgDone := context.WithCancel(ctx)
+	defer cgDone()
+	go func() { life.Resolved(r.cgroupOf(cgCtx, cidFile)) }()
 	sendErr := sess.Send(stdin, func() { _ = stdin.Close() })
 	if sendErr != nil {
-		r.stop(moat.StatusError)
+		life.Stop(moat.StatusError)
 	}
-	timer := time.AfterFunc(lim.Timeout, func() { r.stop(moat.StatusTimeout) })
-	defer timer.Stop()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-ctx.Done():
-			r.stop(moat.StatusCanceled)
-		case <-done:
-		}
-		close(cgDone)
-	}()
-	go r.watch(done, sess.Exited(), cgReady)
+	end := life.Supervise(ctx, lim.Timeout, sess.Exited())
+	defer end()
 
 	var werr error
 	select {
 	case werr = <-waitErr:
 	case <-time.After(lim.Timeout + 2*ctr.StopGrace):
-		r.stop(moat.StatusError)
+		life.Stop(moat.StatusError)
 		werr = <-waitErr
 	}
-	r.stopOnce.Do(func() {})
+	reason := life.End()
 	res.DurationMS = time.Since(start).Milliseconds()
-	reason := r.stopReason()
 	if reason != "" || sess.ExitReport() == nil {
 		// Cut short: make sure the container is gone (--rm may not have
 		// run when the CLI saw the kill first).
 		_, _ = r.b.output(context.Background(), r.m, "rm", "--force", "--time", "0", "--ignore", "moat-"+r.id)
 	}
-	stats := r.stats()
+	stats := life.Stats()
 	res.MaxRSSBytes = stats.Peak
 	sess.Fill(res)
 	d, _ := diag.Result()
 	if sess.ExitReport() == nil && reason == "" && strings.Contains(d, "image not known") {
 		return nil, errNoImage
 	}
-	if err := sess.Outcome(res, reason, stats, d); err != nil {
-		res.Error = err.Error()
-		if werr != nil {
-			res.Error += " (podman: " + werr.Error() + ")"
-		}
-		if sendErr != nil {
-			res.Error += " (send: " + sendErr.Error() + ")"
-		}
-		return res, fmt.Errorf("podman: %s", res.Error)
-	}
-	if reason == moat.StatusError && res.Status != moat.StatusError {
-		res.Status, res.Error = moat.StatusError, "sandbox failure"
-		if sendErr != nil {
-			res.Error = sendErr.Error()
-		}
-		return res, fmt.Errorf("podman: %s", res.Error)
-	}
-	return res, nil
+	detail := ctr.Note("podman", werr) + ctr.Note("send", sendErr)
+	return sess.Finish(res, "podman", reason, stats, d, detail, sendErr)
 }
 
 // sessDone reads the frames and returns a channel closed at EOF; a
 // protocol violation kills the container.
-func sessDone(sess *ctr.Session, stdout io.Reader, r *run) <-chan struct{} {
+func sessDone(sess *ctr.Session, stdout io.Reader, life *ctr.Run) <-chan struct{} {
 	ch := make(chan struct{})
 	go func() {
 		defer close(ch)
 		if err := sess.Receive(stdout); err != nil {
-			r.stop(moat.StatusError)
+			life.Stop(moat.StatusError)
 		}
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	return ch
 }
 
-// resolveCgroup waits for the cidfile and finds the container's cgroup
+// cgroupOf waits for the cidfile and finds the container's cgroup
 // (rootful podman with cgroupfs: libpod_parent/libpod-ID; with systemd:
-// machine.slice/libpod-ID.scope).
-func (r *run) resolveCgroup(cidFile string, stop <-chan struct{}) {
+// machine.slice/libpod-ID.scope), until ctx is done; the zero Cgroup if
+// it cannot.
+func (r *run) cgroupOf(ctx context.Context, cidFile string) ctr.Cgroup {
 	if !r.m.cgroups || r.m.rootless {
-		return // a rootless user's cgroups are not ours to read here
+		return ctr.Cgroup{} // a rootless user's cgroups are not ours to read here
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	var cid string
@@ -560,13 +485,13 @@ func (r *run) resolveCgroup(cidFile string, stop <-chan struct{}) {
 			break
 		}
 		select {
-		case <-stop:
-			return
+		case <-ctx.Done():
+			return ctr.Cgroup{}
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
 	if cid == "" {
-		return
+		return ctr.Cgroup{}
 	}
 	for time.Now().Before(deadline) {
 		for _, root := range []string{"/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
@@ -583,65 +508,15 @@ func (r *run) resolveCgroup(cidFile string, stop <-chan struct{}) {
 			} else {
 				cg.Memory = filepath.Join("/sys/fs/cgroup/memory", strings.TrimPrefix(m[0], root))
 			}
-			r.cgMu.Lock()
-			r.cg = cg
-			r.cgMu.Unlock()
-			return
+			return cg
 		}
 		select {
-		case <-stop:
-			return
+		case <-ctx.Done():
+			return ctr.Cgroup{}
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-}
-
-func (r *run) cgroup() ctr.Cgroup {
-	r.cgMu.Lock()
-	defer r.cgMu.Unlock()
-	return r.cg
-}
-
-func (r *run) stats() ctr.Stats {
-	r.cgMu.Lock()
-	defer r.cgMu.Unlock()
-	if r.final != nil {
-		return *r.final
-	}
-	return r.cg.Stats()
-}
-
-// watch ends the run on a memory or pids breach (see docker's watch).
-func (r *run) watch(done, exited, ready <-chan struct{}) {
-	select {
-	case <-ready:
-	case <-done:
-		return
-	}
-	cg := r.cgroup()
-	if !cg.Found() {
-		return
-	}
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-exited:
-			return
-		case <-t.C:
-		}
-		st := cg.Stats()
-		if st.OOMKills > 0 {
-			r.stop(moat.StatusMemory)
-			return
-		}
-		if st.PidsMax > 0 {
-			r.stop(moat.StatusPids)
-			return
-		}
-	}
+	return ctr.Cgroup{}
 }
 
 // GC removes every container labelled by moat from podman as root (and,

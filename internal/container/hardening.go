@@ -73,9 +73,9 @@ var MaskedPaths = []string{
 // the kernel.
 var ReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 
-// Layers lists what a container run has in effect besides the engine's
-// own line (version, runtime).
-func Layers(lim moat.Limits) []moat.Layer {
+// Layers lists what a container run has in effect: the engine, runtime and
+// image (as the backend describes them), the hardening, and the report.
+func Layers(engine, runtime, image string, lim moat.Limits) []moat.Layer {
 	mounts, shm := Tmpfs(lim.Disk)
 	disk := ""
 	for _, m := range mounts {
@@ -83,6 +83,9 @@ func Layers(lim moat.Limits) []moat.Layer {
 	}
 	disk += fmt.Sprintf("/dev/shm %d bytes", shm)
 	return []moat.Layer{
+		{Name: "engine", Detail: engine},
+		{Name: "runtime", Detail: runtime},
+		{Name: "image", Detail: image},
 		{Name: "user", Detail: "user " + User + " (never root)"},
 		{Name: "capabilities", Detail: "cap-drop ALL"},
 		{Name: "no-new-privs", Detail: "no-new-privileges"},
@@ -95,6 +98,7 @@ func Layers(lim moat.Limits) []moat.Layer {
 		{Name: "timeout", Detail: lim.Timeout.String()},
 		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", lim.OutputLimit)},
 		{Name: "no-host-mounts", Detail: "workspace copied in and out as a tar stream"},
+		reportLayer(),
 	}
 }
 

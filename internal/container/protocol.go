@@ -2,7 +2,9 @@
 // gVisor through Docker) share: the in-container bootstrap, the protocol
 // moat speaks with it over the container's stdin and stdout, the hardening
 // every container gets (user, mounts, masked paths, a seccomp profile
-// stricter than the engines' default), and reading the container's cgroup.
+// stricter than the engines' default), reading the container's cgroup, and
+// the bookkeeping of a run (Run: why moat stopped it, its timeout, limit
+// breaches, and its result).
 //
 // # Why a bootstrap
 //

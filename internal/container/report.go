@@ -157,8 +157,8 @@ func snapshot(entries [][]json.RawMessage) observe.Snapshot {
 	return m
 }
 
-// ReportLayer describes the report of a container run.
-func ReportLayer() moat.Layer {
+// reportLayer describes the report of a container run.
+func reportLayer() moat.Layer {
 	if observe.Off() {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (MOAT_EVENTS=off)"}
 	}

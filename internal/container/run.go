@@ -1,0 +1,194 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// Validate refuses what no container backend does: an invalid spec, a
+// network other than none, or a host interpreter. backend prefixes the
+// error ("docker").
+func Validate(backend string, spec *moat.Spec) error {
+	if err := spec.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", backend, err)
+	}
+	if spec.Network != moat.NetworkNone {
+		return fmt.Errorf("%s: network mode %q: this backend enforces only none: %w", backend, spec.Network, moat.ErrUnsupported)
+	}
+	if spec.Python != "" {
+		return fmt.Errorf("%s: --python %q names a host interpreter; containers run the image's python3 (choose it with --image): %w", backend, spec.Python, moat.ErrUnsupported)
+	}
+	return nil
+}
+
+// Run is the bookkeeping of one container run: why moat stopped it (the
+// first reason wins, and none after End), and the container's cgroup once
+// resolved, with its counters as they were when the program ended.
+type Run struct {
+	kill func()
+
+	mu       sync.Mutex
+	reason   moat.Status
+	stopOnce sync.Once
+
+	cgMu    sync.Mutex
+	cg      Cgroup
+	cgReady chan struct{}
+	final   *Stats
+}
+
+// NewRun returns the bookkeeping of a run whose container kill kills.
+func NewRun(kill func()) *Run {
+	return &Run{kill: kill, cgReady: make(chan struct{})}
+}
+
+// Stop kills the container for reason; the first reason wins. The kill
+// runs in its own goroutine, so Stop never blocks.
+func (r *Run) Stop(reason moat.Status) {
+	r.stopOnce.Do(func() {
+		r.mu.Lock()
+		r.reason = reason
+		r.mu.Unlock()
+		go r.kill()
+	})
+}
+
+// End ends the run's stops (none after it) and returns the reason moat
+// stopped the run for, "" if it did not.
+func (r *Run) End() moat.Status {
+	r.stopOnce.Do(func() {})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reason
+}
+
+// Resolved records the container's cgroup (the zero Cgroup if it could not
+// be found); call it once.
+func (r *Run) Resolved(cg Cgroup) {
+	r.cgMu.Lock()
+	r.cg = cg
+	r.cgMu.Unlock()
+	close(r.cgReady)
+}
+
+// Cgroup returns the container's cgroup, the zero Cgroup until resolved.
+func (r *Run) Cgroup() Cgroup {
+	r.cgMu.Lock()
+	defer r.cgMu.Unlock()
+	return r.cg
+}
+
+// FinalStats reads the counters when the bootstrap reports the program's
+// end, while the container (and its cgroup) still exists: Session.OnExit.
+func (r *Run) FinalStats() {
+	select {
+	case <-r.cgReady:
+	case <-time.After(5 * time.Second):
+	}
+	st := r.Cgroup().Stats()
+	r.cgMu.Lock()
+	r.final = &st
+	r.cgMu.Unlock()
+}
+
+// Stats returns the counters read by FinalStats, or reads them now.
+func (r *Run) Stats() Stats {
+	r.cgMu.Lock()
+	defer r.cgMu.Unlock()
+	if r.final != nil {
+		return *r.final
+	}
+	return r.cg.Stats()
+}
+
+// Supervise stops the run at timeout (StatusTimeout), when ctx is canceled
+// (StatusCanceled), and at a cgroup limit breach until exited is closed.
+// Call the returned func when the run is over.
+func (r *Run) Supervise(ctx context.Context, timeout time.Duration, exited <-chan struct{}) (end func()) {
+	timer := time.AfterFunc(timeout, func() { r.Stop(moat.StatusTimeout) })
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.Stop(moat.StatusCanceled)
+		case <-done:
+		}
+	}()
+	go r.watch(done, exited)
+	return func() {
+		close(done)
+		timer.Stop()
+	}
+}
+
+// watch ends the run when a cgroup limit is breached: the kernel kills on
+// memory, but on pids it only fails forks, and a breach must end the run
+// with its own status. (cgroup.Watch does the same for a cgroup.Group,
+// which a container's cgroup, owned by the engine, is not.)
+func (r *Run) watch(done, exited <-chan struct{}) {
+	select {
+	case <-r.cgReady:
+	case <-done:
+		return
+	}
+	cg := r.Cgroup()
+	if !cg.Found() {
+		return
+	}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-exited:
+			return
+		case <-t.C:
+		}
+		st := cg.Stats()
+		if st.OOMKills > 0 {
+			r.Stop(moat.StatusMemory)
+			return
+		}
+		if st.PidsMax > 0 {
+			r.Stop(moat.StatusPids)
+			return
+		}
+	}
+}
+
+// Finish sets res from the run's end (see Outcome) and returns it, with an
+// error prefixed by backend for a failure of the sandbox: detail (say,
+// what the engine reported) is appended to the outcome's error, and cause,
+// if any, names why moat stopped the run with StatusError.
+func (s *Session) Finish(res *moat.Result, backend string, reason moat.Status, st Stats, diag, detail string, cause error) (*moat.Result, error) {
+	if err := s.Outcome(res, reason, st, diag); err != nil {
+		res.Error = err.Error() + detail
+		return res, fmt.Errorf("%s: %s", backend, res.Error)
+	}
+	if reason == moat.StatusError && res.Status != moat.StatusError {
+		// moat killed the container for a failure of its own.
+		res.Status, res.Error = moat.StatusError, "sandbox failure"
+		if cause != nil {
+			res.Error = cause.Error()
+		}
+		return res, fmt.Errorf("%s: %s", backend, res.Error)
+	}
+	return res, nil
+}
+
+// Note is err as a detail for Finish: " (label: err)", " (err)" without a
+// label, "" without an error.
+func Note(label string, err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case label == "":
+		return " (" + err.Error() + ")"
+	}
+	return " (" + label + ": " + err.Error() + ")"
+}
