@@ -135,15 +135,20 @@ func procsOf(id string) []int {
 // waits, up to limit, until none is left.
 func killNamed(id string, limit time.Duration) {
 	deadline := time.Now().Add(limit)
-	for {
+	quiet := 0
+	// Three empty scans in a row, 20ms apart: a runsc process that was
+	// forking when its parent died shows up late, and must be caught too.
+	for quiet < 3 && time.Now().Before(deadline) {
 		pids := procsOf(id)
-		if len(pids) == 0 || time.Now().After(deadline) {
-			return
+		if len(pids) == 0 {
+			quiet++
+		} else {
+			quiet = 0
 		}
 		for _, pid := range pids {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -173,7 +178,8 @@ func Leftovers() []string {
 	for _, pid := range procsOf("") {
 		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 		if id := idRE().Find(b); id != nil && !live[string(id)] {
-			left = append(left, "process "+strconv.Itoa(pid)+" of "+string(id))
+			st, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+			left = append(left, "process "+strconv.Itoa(pid)+" of "+string(id)+" ("+strings.ReplaceAll(string(b[:min(len(b), 120)]), "\x00", " ")+"; stat "+string(st[:min(len(st), 80)])+")")
 		}
 	}
 	return left
