@@ -210,7 +210,8 @@ func TestRealV1OOMKill(t *testing.T) {
 	if st.OOMKills < 1 {
 		t.Errorf("OOMKills = %d, want >= 1", st.OOMKills)
 	}
-	if st.PeakMemory <= 32<<20 || st.PeakMemory > 64<<20 {
+	// The kernel may charge a page or so past the limit before it kills.
+	if st.PeakMemory <= 32<<20 || st.PeakMemory > 64<<20+1<<20 {
 		t.Errorf("PeakMemory = %d, want near the 64 MiB limit", st.PeakMemory)
 	}
 }
