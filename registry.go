@@ -128,10 +128,11 @@ func Check(ctx context.Context, b Backend) error {
 	return nil
 }
 
-// Candidates lists, strongest first, the registered backends that isolate
-// (level medium or more) and pass their Check: what `auto` picks among.
-// Among equals, the lower Rank comes first. reasons explains the others.
-func Candidates(ctx context.Context) (names []string, reasons []error) {
+// Strongest lists the registered backends that isolate (level medium or
+// more), strongest first; among equals, the lower Rank comes first. It
+// checks nothing: callers Check in this order and stop at the first that
+// works, so a run pays for no more probes than it needs.
+func Strongest() []string {
 	ts := append([]Technique(nil), Techniques...)
 	sort.SliceStable(ts, func(i, j int) bool {
 		if ts[i].Level != ts[j].Level {
@@ -139,30 +140,31 @@ func Candidates(ctx context.Context) (names []string, reasons []error) {
 		}
 		return ts[i].Rank < ts[j].Rank
 	})
+	var names []string
 	for _, t := range ts {
 		if t.Level < LevelMedium {
 			continue // never pick a technique that does not isolate
 		}
-		b, err := Get(t.Name)
-		if err != nil {
-			continue
+		if _, err := Get(t.Name); err == nil {
+			names = append(names, t.Name)
 		}
-		if err := Check(ctx, b); err != nil {
-			reasons = append(reasons, err)
-			continue
-		}
-		names = append(names, t.Name)
 	}
-	return names, reasons
+	return names
 }
 
 // Auto returns the strongest registered backend that passes its Check,
-// with its name. Among equals, the lower Rank wins.
+// with its name.
 func Auto(ctx context.Context) (string, Backend, error) {
-	names, reasons := Candidates(ctx)
-	if len(names) == 0 {
-		return "", nil, fmt.Errorf("auto: no isolating backend works here (%d tried; see `moat backends`): %w", len(reasons), ErrUnavailable)
+	tried := 0
+	for _, n := range Strongest() {
+		b, err := Get(n)
+		if err != nil {
+			continue
+		}
+		tried++
+		if Check(ctx, b) == nil {
+			return n, b, nil
+		}
 	}
-	b, err := Get(names[0])
-	return names[0], b, err
+	return "", nil, fmt.Errorf("auto: no isolating backend works here (%d tried; see `moat backends`): %w", tried, ErrUnavailable)
 }

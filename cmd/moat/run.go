@@ -220,7 +220,7 @@ func runAuto(ctx context.Context, isolation, name string, b moat.Backend, spec *
 	if (isolation != "auto" && isolation != "") || res != nil || !errors.Is(err, moat.ErrUnsupported) {
 		return res, err
 	}
-	names, _ := moat.Candidates(ctx)
+	names := moat.Strongest()
 	first := err
 	for i, n := range names {
 		if n != name {
@@ -228,7 +228,7 @@ func runAuto(ctx context.Context, isolation, name string, b moat.Backend, spec *
 		}
 		for _, next := range names[i+1:] {
 			nb, gerr := moat.Get(next)
-			if gerr != nil {
+			if gerr != nil || moat.Check(ctx, nb) != nil {
 				continue
 			}
 			res, err = nb.Run(ctx, spec)
