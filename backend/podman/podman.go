@@ -264,7 +264,11 @@ func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFil
 	} else {
 		// Degraded: rlimits stand in for the cgroup (per user for
 		// processes; RLIMIT_AS per process, set by the bootstrap).
-		n := lim.Pids + ctr.BootstrapPids
+		// RLIMIT_NPROC counts every process of the host uid the
+		// container's user maps to, and rootless containers of one user
+		// share that uid: slack for runc's init and for runs side by
+		// side, or one run's exec fails for another's processes.
+		n := lim.Pids + ctr.BootstrapPids + 64
 		args = append(args, "--ulimit", fmt.Sprintf("nproc=%d:%d", n, n))
 		degraded = append(degraded, "cgroups: "+m.why+"; RLIMIT_AS and RLIMIT_NPROC stand in")
 	}
