@@ -36,6 +36,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/moat-sandbox/moat/internal/termsafe"
 )
 
 // Sentinel errors; branch with errors.Is.
@@ -457,15 +459,5 @@ func (l *limitedBuf) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// clean bounds a name from an archive for an error message.
-func clean(s string) string {
-	if len(s) > 120 {
-		s = s[:120] + "..."
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return '?'
-		}
-		return r
-	}, s)
-}
+// clean bounds a name for a message or report.
+func clean(s string) string { return termsafe.Name(s, 120) }

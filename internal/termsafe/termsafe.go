@@ -11,6 +11,7 @@ package termsafe
 import (
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Writer escapes control characters on the way to W.
@@ -70,3 +71,18 @@ func String(s string) string {
 type stringWriter []byte
 
 func (s *stringWriter) Write(p []byte) (int, error) { *s = append(*s, p...); return len(p), nil }
+
+// Name bounds an untrusted name (a path from an archive or a sandbox) to
+// max bytes and replaces every control character with '?', for a one-line
+// message or report.
+func Name(s string, max int) string {
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return '?'
+		}
+		return r
+	}, s)
+}

@@ -21,6 +21,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/moat-sandbox/moat/internal/termsafe"
 )
 
 // ErrLimit is returned (wrapped) when a stream exceeds the caps.
@@ -119,18 +121,8 @@ func (r *Report) skip(name, why string) {
 	}
 }
 
-// clean bounds a name from an untrusted stream for use in a report.
-func clean(s string) string {
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return '?'
-		}
-		return r
-	}, s)
-}
+// clean bounds a name for a message or report.
+func clean(s string) string { return termsafe.Name(s, 200) }
 
 // Owner, if non-nil, is applied to everything Unpack creates.
 type Owner struct{ UID, GID int }
