@@ -106,6 +106,15 @@ func startReport(cfg *initConfig) (*reporter, error) {
 	if err := os.WriteFile(audit.Dir+"/sitecustomize.py", []byte(audit.Hook), 0o644); err != nil {
 		return nil, err
 	}
+	if bc := r.cfg.Bytecode; bc != nil {
+		p := audit.Dir + "/" + bc.Name()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(p, bc.Data, 0o644); err != nil {
+			return nil, err
+		}
+	}
 	if err := unix.Mkfifo(audit.FIFO, 0o622); err != nil {
 		return nil, fmt.Errorf("audit fifo: %w", err)
 	}

@@ -17,6 +17,9 @@ func (r *runner) prepareReport(cfg *initConfig, startMono int64) {
 	}
 	plan := observe.NewPlan(homeDir, r.spec.Env)
 	cfg.Report = &reportConfig{StartMono: startMono, Files: plan.Files, Tokens: plan.Tokens}
+	if bc, err := audit.Compile(r.rt.Executable, cacheDir()); err == nil {
+		cfg.Report.Bytecode = bc
+	}
 	cfg.Env = observe.WithHookPath(append(cfg.Env, plan.Env...), audit.Dir)
 	r.events = append(r.events, plan.Planted...)
 }

@@ -1,10 +1,17 @@
 package native
 
-import "github.com/moat-sandbox/moat/internal/honeytoken"
+import (
+	"github.com/moat-sandbox/moat/internal/audit"
+	"github.com/moat-sandbox/moat/internal/honeytoken"
+)
 
 // reportConfig is the parent's part of initConfig for the report.
 type reportConfig struct {
 	StartMono int64              `json:"start_mono"` // CLOCK_MONOTONIC of the run's start
 	Files     map[string]string  `json:"files"`      // honeytoken files to plant
 	Tokens    []honeytoken.Token `json:"tokens"`
+	// Bytecode is the hook compiled for the run's interpreter, written
+	// beside its source; nil if it could not be had (Python then compiles
+	// the source, a little slower).
+	Bytecode *audit.Bytecode `json:"bytecode,omitempty"`
 }
