@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/cgroup"
 	"github.com/moat-sandbox/moat/internal/seccomp"
 	"github.com/moat-sandbox/moat/internal/treecopy"
 )
@@ -79,16 +80,24 @@ func initMain() int {
 	if err != nil {
 		return fail("root filesystem", err)
 	}
-	// The parent moves us into the run's cgroup while we build the root
-	// (a cgroup v1 attach takes milliseconds); nothing untrusted may start
-	// before it says "go". A new cgroup namespace then hides the host's
-	// cgroup tree.
-	ctl := os.NewFile(fdControl, "control")
-	var go1 [1]byte
-	if n, _ := ctl.Read(go1[:]); n != 1 || go1[0] != ctlGo {
-		return fail("wait for cgroup", errors.New("parent stopped the run during setup"))
+	// Into the run's cgroup before anything untrusted starts. On v1 only
+	// this thread moves (a whole-process move waits for an RCU grace
+	// period): the program is forked from it. A new cgroup namespace then
+	// hides the host's cgroup tree.
+	if cfg.CgroupEnter > 0 {
+		files := make([]*os.File, cfg.CgroupEnter)
+		for i := range files {
+			files[i] = os.NewFile(uintptr(fdCgroup+i), "cgroup")
+		}
+		err := cgroup.Enter(files)
+		for _, f := range files {
+			f.Close()
+		}
+		if err != nil {
+			return fail("enter cgroup", err)
+		}
+		trace("cgroup entered")
 	}
-	trace("go received")
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return fail("cgroup namespace", err)
 	}
@@ -194,6 +203,7 @@ func initMain() int {
 	trace("program started")
 	_ = enc.Encode(message{Kind: "layers", Layers: layers, Degraded: degraded})
 
+	ctl := os.NewFile(fdControl, "control")
 	var stopped atomic.Bool
 	go func() {
 		// Any further byte or EOF on the control pipe: stop everything now.

@@ -12,7 +12,7 @@ const (
 	fdConfig  = 3 // parent → init: one initConfig in JSON, then EOF
 	fdTarIn   = 4 // parent → init: the workspace as a tar stream
 	fdStatus  = 5 // init → parent: JSON messages, one per line
-	fdControl = 6 // parent → init: ctlGo once setup may proceed; then EOF or any byte means "stop now"
+	fdControl = 6 // parent → init: EOF or any byte means "stop now"
 	fdTarOut  = 7 // init → parent: the working directory as tar, if asked
 	fdProgErr = 8 // the program's stderr; the init's own fd 2 is a
 	// diagnostics pipe to the parent, so nothing the init (or a crash of
@@ -23,8 +23,9 @@ const (
 // network of modes sinkhole and allow (net_linux.go); closed in mode none.
 const fdNet = 9
 
-// ctlGo on fdControl tells the init that it is in the run's cgroup.
-const ctlGo = 'g'
+// fdCgroup is the first of initConfig.CgroupEnter files the init writes
+// "0" to, to enter the run's cgroup (cgroup.Entry.Self).
+const fdCgroup = 10
 
 // argv0Init marks the re-executed binary as the sandbox init.
 const argv0Init = "moat-sandbox-init"
@@ -62,6 +63,10 @@ type initConfig struct {
 	Trace bool `json:"trace,omitempty"`
 	// AllowDegraded lets setup continue without Landlock or seccomp.
 	AllowDegraded bool `json:"allow_degraded"`
+	// CgroupEnter is how many files from fdCgroup on the init writes "0"
+	// to before anything untrusted starts, to enter the run's cgroup; 0
+	// when it was cloned into it (or runs without one).
+	CgroupEnter int `json:"cgroup_enter,omitempty"`
 	// Net is the network policy of modes sinkhole and allow; nil: none.
 	Net *egress.Config `json:"net,omitempty"`
 	// Report turns on the behaviour report (events_linux.go); nil: off.

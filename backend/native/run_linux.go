@@ -160,8 +160,8 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	r.prepareReport(cfg, mono0)
 	var extra []moat.Layer
 
-	// Cgroup first: the init joins it before it receives its config, so
-	// nothing untrusted ever runs outside it.
+	// Cgroup first: the init is born in it or enters it before it starts
+	// the program, so nothing untrusted ever runs outside it.
 	id := runID()
 	g, err := cgroup.New("moat-"+id, cgroup.Limits{Memory: r.lim.Memory, Pids: r.lim.Pids + initThreads, CPUs: r.lim.CPUs})
 	if err != nil {
@@ -210,20 +210,59 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}}
 		sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}}
 	}
-	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
-		Args:        []string{argv0Init},
-		Env:         []string{},
-		Stdin:       p.stdinR,
-		Stdout:      p.stdoutW,
-		Stderr:      p.diagW,
-		ExtraFiles:  []*os.File{p.cfgR, p.tarInR, p.statusW, p.ctlR, p.tarOutW, p.stderrW},
-		SysProcAttr: sys,
+	var entry *cgroup.Entry
+	if r.group != nil {
+		if entry, err = r.group.Entry(); err != nil {
+			return nil, fmt.Errorf("native: %w", err)
+		}
+		defer entry.Close()
 	}
-	cmd.ExtraFiles = nr.files(cmd.ExtraFiles)
+	newCmd := func(sys *syscall.SysProcAttr) *exec.Cmd {
+		cmd := &exec.Cmd{
+			Path:        "/proc/self/exe",
+			Args:        []string{argv0Init},
+			Env:         []string{},
+			Stdin:       p.stdinR,
+			Stdout:      p.stdoutW,
+			Stderr:      p.diagW,
+			ExtraFiles:  []*os.File{p.cfgR, p.tarInR, p.statusW, p.ctlR, p.tarOutW, p.stderrW},
+			SysProcAttr: sys,
+		}
+		cmd.ExtraFiles = nr.files(cmd.ExtraFiles)
+		if entry != nil {
+			for len(cmd.ExtraFiles) < fdCgroup-3 {
+				cmd.ExtraFiles = append(cmd.ExtraFiles, nil)
+			}
+			cmd.ExtraFiles = append(cmd.ExtraFiles, entry.Self...)
+		}
+		return cmd
+	}
+	// Into the cgroup: born in it (v2: CLONE_INTO_CGROUP) or, where that
+	// cannot be, the init enters it itself before anything untrusted runs.
+	// Both avoid the parent's whole-process move (AddProc), which waits for
+	// an RCU grace period: up to 10 ms on v1.
+	cmd := newCmd(sys)
+	if entry != nil && entry.Dir != nil {
+		into := *sys
+		into.UseCgroupFD, into.CgroupFD = true, int(entry.Dir.Fd())
+		cmd = newCmd(&into)
+		if err := cmd.Start(); err != nil {
+			// clone3 refused (an old kernel, a seccomp profile): enter.
+			tr("clone into cgroup failed: " + err.Error())
+			cmd = newCmd(sys)
+			cfg.CgroupEnter = len(entry.Self)
+		}
+	} else if entry != nil {
+		cfg.CgroupEnter = len(entry.Self)
+	}
 	r.cmd = cmd
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("native: start sandbox: %w", explainStart(err))
+	if cmd.Process == nil {
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("native: start sandbox: %w", explainStart(err))
+		}
+	}
+	if entry != nil {
+		entry.Close() // the init has its own copies
 	}
 	p.closeChildEnds()
 	nr.started()
@@ -274,24 +313,11 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		}
 	}()
 
-	// The init builds its root while it is moved into the cgroup; it waits
-	// for ctlGo before anything untrusted starts.
 	if err := json.NewEncoder(p.cfgW).Encode(cfg); err != nil {
 		r.stop(moat.StatusError)
 	}
 	p.cfgW.Close()
 	tr("config sent")
-	var joinErr error
-	if r.group != nil {
-		joinErr = r.group.AddProc(cmd.Process.Pid)
-	}
-	if joinErr != nil {
-		r.stop(moat.StatusError)
-	} else {
-		_, _ = p.ctlW.Write([]byte{ctlGo})
-	}
-	tr("cgroup joined")
-
 	timer := time.AfterFunc(r.lim.Timeout, func() { r.stop(moat.StatusTimeout) })
 	defer timer.Stop()
 	done := make(chan struct{})
@@ -365,10 +391,6 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		if exit != nil {
 			res.ExitCode, res.Signal = exit.ExitCode, exit.Signal
 		}
-	case joinErr != nil:
-		res.Status = moat.StatusError
-		res.Error = "join cgroup: " + joinErr.Error()
-		return res, fmt.Errorf("native: %s", res.Error)
 	case setupErr != nil:
 		res.Status = moat.StatusError
 		res.Error = "sandbox setup: " + setupErr.Error

@@ -10,6 +10,7 @@
 //	// start the child stopped (e.g. blocked on a sync pipe), then:
 //	if err := g.AddProc(pid); err != nil { ... }
 //	// let the child exec the untrusted program; everything it forks stays in the group
+//	// (or, faster: e, _ := g.Entry(); start the child in it with e.Dir, or let it Enter(e.Self))
 //	st, _ := g.Stats()              // after the run: peak memory, OOM kills, failed forks
 //
 // Both cgroup versions are supported. New reads /proc/self/mountinfo: when the
@@ -28,7 +29,8 @@
 //   - When New fails, every directory it created for the group is removed.
 //   - A memory limit also bounds swap where the kernel accounts swap
 //     (memory.memsw.limit_in_bytes on v1, memory.swap.max = 0 on v2).
-//   - The caller must add a process with AddProc before it runs untrusted code;
+//   - The caller must add a process with AddProc (or let it enter through an
+//     Entry) before it runs untrusted code;
 //     children forked afterwards are born in the group and cannot leave it
 //     unless they can write to cgroupfs, which the sandbox must prevent (mount
 //     namespace, Landlock): the group directories belong to the moat user.
@@ -72,8 +74,13 @@ type Group interface {
 	// Version is the cgroup version in use, 1 or 2.
 	Version() int
 	// AddProc moves the process pid, with all its threads, into the group
-	// (every controller's directory on v1).
+	// (every controller's directory on v1). Such a move takes a global
+	// lock that waits for an RCU grace period (milliseconds); a process
+	// started for the group enters it faster through [Group.Entry].
 	AddProc(pid int) error
+	// Entry opens what lets a new process enter the group by itself; see
+	// [Entry]. The caller closes it once the process has started.
+	Entry() (*Entry, error)
 	// Stats reads the kernel's counters for the group.
 	Stats() (Stats, error)
 	// Kill kills every process in the group and its descendant groups and

@@ -30,6 +30,8 @@ type host struct {
 	self     int                     // our own pid, never killed
 	sleep    func(d time.Duration)   // between polls
 	now      func() time.Time
+
+	cloneInto bool // the kernel has CLONE_INTO_CGROUP (Linux 5.7)
 }
 
 // realHost is the running system.
@@ -45,7 +47,29 @@ func realHost() *host {
 		self:       os.Getpid(),
 		sleep:      time.Sleep,
 		now:        time.Now,
+		cloneInto:  kernelAtLeast(5, 7),
 	}
+}
+
+// kernelAtLeast reports whether the running kernel's release is at least
+// major.minor.
+func kernelAtLeast(major, minor int) bool {
+	var u syscall.Utsname
+	if syscall.Uname(&u) != nil {
+		return false
+	}
+	var rel []byte
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		rel = append(rel, byte(c))
+	}
+	var maj, min int
+	if _, err := fmt.Sscanf(string(rel), "%d.%d", &maj, &min); err != nil {
+		return false
+	}
+	return maj > major || (maj == major && min >= minor)
 }
 
 // New creates a fresh group named name (e.g. "moat-<runid>") and applies

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -31,6 +33,27 @@ func TestMain(m *testing.M) {
 			b[i] = 1
 		}
 		fmt.Println("survived", len(b))
+		os.Exit(0)
+	case "enter":
+		// Enter the group through the files from fd 3 on (count in
+		// MOAT_CGROUP_TEST_N) on this one thread, then print the cgroups of
+		// a process forked from the same thread.
+		runtime.LockOSThread()
+		n, _ := strconv.Atoi(os.Getenv("MOAT_CGROUP_TEST_N"))
+		files := make([]*os.File, n)
+		for i := range files {
+			files[i] = os.NewFile(uintptr(3+i), "cgroup")
+		}
+		if err := Enter(files); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		out, err := exec.Command("/bin/cat", "/proc/self/cgroup").Output()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Stdout.Write(out)
 		os.Exit(0)
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper")
@@ -322,5 +345,104 @@ func TestRealProbe(t *testing.T) {
 	t.Logf("probe: %+v", info)
 	if info.Base != "/sys/fs/cgroup/memory/moat" || strings.Join(info.Controllers, ",") != "memory,pids,cpu" {
 		t.Errorf("Probe() = %+v", info)
+	}
+}
+
+// enterHelper runs the "enter" helper with e's Self files and returns what
+// it printed: the cgroups of a process it forked after entering.
+func enterHelper(t *testing.T, e *Entry, sys *syscall.SysProcAttr) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = []string{helperEnv + "=enter", "MOAT_CGROUP_TEST_N=" + strconv.Itoa(len(e.Self))}
+	cmd.ExtraFiles = e.Self
+	cmd.SysProcAttr = sys
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("enter helper: %v", err)
+	}
+	return string(out)
+}
+
+func TestRealV1Entry(t *testing.T) {
+	requireV1Root(t)
+	g := newRealGroup(t, "moat-test-", Limits{Memory: 64 << 20, Pids: 16})
+	e, err := g.Entry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if e.Dir != nil || len(e.Self) != len(g.dirs) {
+		t.Fatalf("v1 entry: dir %v, %d files for %d hierarchies", e.Dir, len(e.Self), len(g.dirs))
+	}
+	got := enterHelper(t, e, nil)
+	rel := "/moat/" + filepath.Base(g.dirs[0])
+	for _, ctl := range []string{"memory", "pids"} {
+		if !hasCgroupLine(got, ctl, rel) {
+			t.Errorf("a child forked after Enter is not in %s:%s:\n%s", ctl, rel, got)
+		}
+	}
+}
+
+// TestRealV2Entry creates a group on this host's cgroup2 mount even when
+// it has no controllers (hybrid hosts): membership, CLONE_INTO_CGROUP and
+// the Enter fallback work the same without them.
+func TestRealV2Entry(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a cgroup2 group")
+	}
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts, err := parseMountinfo(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top string
+	for _, m := range mounts {
+		if m.Version == 2 {
+			top = m.Point
+			break
+		}
+	}
+	if top == "" {
+		t.Skip("no cgroup2 file system mounted")
+	}
+	h := realHost()
+	if !h.cloneInto {
+		t.Skip("kernel older than 5.7: no CLONE_INTO_CGROUP")
+	}
+	dir := filepath.Join(top, fmt.Sprintf("moat-test-%d-%d", os.Getpid(), groupSeq.Add(1)))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Skipf("cannot create a group on %s: %v", top, err)
+	}
+	g := &v2Group{h: h, dir: dir}
+	t.Cleanup(func() {
+		if err := g.Destroy(); err != nil {
+			t.Errorf("Destroy: %v", err)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s survives Destroy: %v", dir, err)
+		}
+	})
+	e, err := g.Entry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if e.Dir == nil || len(e.Self) != 1 {
+		t.Fatalf("v2 entry: dir %v, %d files", e.Dir, len(e.Self))
+	}
+	rel := "0::/" + strings.TrimPrefix(dir, top+"/")
+	// Born in the group: the helper enters nothing (no files).
+	born := enterHelper(t, &Entry{}, &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(e.Dir.Fd())})
+	if !strings.Contains(born, rel+"\n") {
+		t.Errorf("cloned into the group, but:\n%s", born)
+	}
+	// The fallback: the child moves itself with cgroup.procs.
+	entered := enterHelper(t, e, nil)
+	if !strings.Contains(entered, rel+"\n") {
+		t.Errorf("entered through cgroup.procs, but:\n%s", entered)
 	}
 }

@@ -109,6 +109,19 @@ func (g *v1Group) AddProc(pid int) error {
 	return nil
 }
 
+// Entry opens the tasks file of every hierarchy, limits first.
+func (g *v1Group) Entry() (*Entry, error) {
+	paths := make([]string, len(g.dirs))
+	for i, d := range g.dirs {
+		paths[i] = filepath.Join(d, "tasks")
+	}
+	self, err := openAll(paths)
+	if err != nil {
+		return nil, err
+	}
+	return &Entry{Self: self}, nil
+}
+
 func (g *v1Group) Stats() (Stats, error) {
 	var st Stats
 	mem := g.ctl["memory"]

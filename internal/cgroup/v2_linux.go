@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -124,6 +125,25 @@ func (g *v2Group) AddProc(pid int) error {
 		return fmt.Errorf("cgroup: add pid %d: %w", pid, err)
 	}
 	return nil
+}
+
+// Entry opens the group's directory, where the kernel can clone into it
+// (Linux 5.7), and its cgroup.procs for the fallback.
+func (g *v2Group) Entry() (*Entry, error) {
+	self, err := openAll([]string{filepath.Join(g.dir, "cgroup.procs")})
+	if err != nil {
+		return nil, err
+	}
+	e := &Entry{Self: self}
+	if g.h.cloneInto {
+		d, err := os.OpenFile(g.dir, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+		if err != nil {
+			e.Close()
+			return nil, fmt.Errorf("cgroup: open %s: %w", g.dir, err)
+		}
+		e.Dir = d
+	}
+	return e, nil
 }
 
 // Stats reads memory.peak (0 if absent, before Linux 5.19), oom_kill from
