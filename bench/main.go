@@ -69,14 +69,10 @@ func main() {
 	} else {
 		fmt.Fprintln(os.Stderr, "bench: runsc not found or not root; skipping gvisor")
 	}
-	med := map[string]time.Duration{}
-	for _, p := range peers {
-		d, err := median(p.argv, *n)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", p.name, err)
-			os.Exit(1)
-		}
-		med[p.name] = d
+	med, err := medians(peers, *n)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
 	}
 	fmt.Printf("%-22s %10s %12s %s\n", "command", "median", "overhead", "ratio")
 	for _, p := range peers {
@@ -101,22 +97,30 @@ func main() {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// median runs argv n times (after two warm-up runs) and returns the median
-// wall time. A failing run fails the benchmark: timing a failure is a lie.
-func median(argv []string, n int) (time.Duration, error) {
-	var ds []time.Duration
+// medians runs every peer n times (after two warm-up rounds), round
+// robin, so that a noisy moment of the machine falls on all of them alike,
+// and returns each one's median wall time. A failing run fails the
+// benchmark: timing a failure is a lie.
+func medians(peers []peer, n int) (map[string]time.Duration, error) {
+	ds := map[string][]time.Duration{}
 	for i := 0; i < n+2; i++ {
-		cmd := exec.Command(argv[0], argv[1:]...)
-		var errb strings.Builder
-		cmd.Stderr = &errb
-		t := time.Now()
-		if err := cmd.Run(); err != nil {
-			return 0, fmt.Errorf("%v: %s", err, strings.TrimSpace(errb.String()))
-		}
-		if i >= 2 {
-			ds = append(ds, time.Since(t))
+		for _, p := range peers {
+			cmd := exec.Command(p.argv[0], p.argv[1:]...)
+			var errb strings.Builder
+			cmd.Stderr = &errb
+			t := time.Now()
+			if err := cmd.Run(); err != nil {
+				return nil, fmt.Errorf("%s: %v: %s", p.name, err, strings.TrimSpace(errb.String()))
+			}
+			if i >= 2 {
+				ds[p.name] = append(ds[p.name], time.Since(t))
+			}
 		}
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	return ds[len(ds)/2], nil
+	med := map[string]time.Duration{}
+	for name, d := range ds {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		med[name] = d[len(d)/2]
+	}
+	return med, nil
 }
