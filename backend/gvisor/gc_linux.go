@@ -132,52 +132,56 @@ func procsOf(id string) []int {
 }
 
 // killNamed kills every host process whose command line names id and
-// waits, up to limit, until none is left.
+// waits, up to limit, until none is left. It is the last guard of a run's
+// cleanup, not its mechanism: by the time it runs, `runsc run` has been
+// reaped and everything it started was in the run's cgroup, which is
+// empty; so one scan of /proc normally finds nothing and costs no wait.
+// (Processes of other moat processes' runs carry other ids: they are never
+// touched here. Seeing them is what made an ended run look as if it had
+// left a fresh `runsc run` behind.)
 func killNamed(id string, limit time.Duration) {
 	deadline := time.Now().Add(limit)
-	quiet := 0
-	// Three empty scans in a row, 20ms apart: a runsc process that was
-	// forking when its parent died shows up late, and must be caught too.
-	for quiet < 3 && time.Now().Before(deadline) {
+	for {
 		pids := procsOf(id)
-		if len(pids) == 0 {
-			quiet++
-		} else {
-			quiet = 0
+		if len(pids) == 0 || time.Now().After(deadline) {
+			return
 		}
 		for _, pid := range pids {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
 // Leftovers lists what runs of this process that have ended left on the
 // host: runsc sandboxes, bundles and host processes. For tests: it must
-// be empty whenever no run is in progress, and never name a live run.
+// be empty whenever no run of this process is in progress, and never
+// name a live run. Runs of other processes (another moat, a test binary
+// beside this one) are not this process's to account for, and are left
+// out: their ids were never this process's.
 func Leftovers() []string {
-	activeMu.Lock()
-	live := map[string]bool{}
-	for id := range active {
-		live[id] = true
+	ours.Lock()
+	ended := map[string]bool{}
+	for id := range ours.ended {
+		ended[id] = true
 	}
-	activeMu.Unlock()
+	ours.Unlock()
 	var left []string
 	runsc, _ := (&Backend{}).findRunsc()
 	for _, id := range listContainers(context.Background(), runsc) {
-		if strings.HasPrefix(id, idPrefix) && !live[id] {
+		if ended[id] {
 			left = append(left, "runsc container "+id)
 		}
 	}
 	ents, _ := os.ReadDir("/run/moat/gvisor")
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), idPrefix) && !live[e.Name()] && !held(filepath.Join("/run/moat/gvisor", e.Name())) {
+		if ended[e.Name()] {
 			left = append(left, "bundle "+e.Name())
 		}
 	}
 	for _, pid := range procsOf("") {
 		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-		if id := idRE().Find(b); id != nil && !live[string(id)] {
+		if id := idRE().Find(b); id != nil && ended[string(id)] {
 			st, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 			left = append(left, "process "+strconv.Itoa(pid)+" of "+string(id)+" ("+strings.ReplaceAll(string(b[:min(len(b), 120)]), "\x00", " ")+"; stat "+string(st[:min(len(st), 80)])+")")
 		}

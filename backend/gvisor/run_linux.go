@@ -42,11 +42,37 @@ const (
 // stopGrace is how long runsc gets to go after the sandbox was killed.
 const stopGrace = 3 * time.Second
 
-// active holds the ids of the runs of this process that are in progress.
-var (
-	activeMu sync.Mutex
-	active   = map[string]bool{}
-)
+// ours holds the ids of this process's runs: those in progress and the
+// last maxEnded that ended. Other moat processes run on the same host with
+// the same id prefix; what is theirs is never this process's leftover.
+var ours = struct {
+	sync.Mutex
+	active map[string]bool
+	ended  map[string]bool
+	order  []string // ended, oldest first
+}{active: map[string]bool{}, ended: map[string]bool{}}
+
+// maxEnded bounds how many ended runs Leftovers checks: a long-lived
+// process must not grow without end.
+const maxEnded = 4096
+
+func runStarted(id string) {
+	ours.Lock()
+	ours.active[id] = true
+	ours.Unlock()
+}
+
+func runEnded(id string) {
+	ours.Lock()
+	defer ours.Unlock()
+	delete(ours.active, id)
+	ours.ended[id] = true
+	ours.order = append(ours.order, id)
+	if len(ours.order) > maxEnded {
+		delete(ours.ended, ours.order[0])
+		ours.order = ours.order[1:]
+	}
+}
 
 func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	if err := spec.Validate(); err != nil {
@@ -58,27 +84,28 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if spec.Image != "" {
 		return runImage(ctx, spec)
 	}
+	tr := newTracer()
 	h, err := b.probe(ctx)
 	if err != nil {
 		return nil, err
 	}
+	tr.step("probed")
 	lim := spec.Limits.WithDefaults()
 	rt, err := pyrt.Resolve(spec.Python, os.Getenv("PATH"), cacheDir())
 	if err != nil {
 		return nil, fmt.Errorf("gvisor: %w", err)
 	}
-	r := &runner{h: h, spec: spec, lim: lim, rt: rt, id: idPrefix + newID(), res: &moat.Result{Isolation: "gvisor"}}
-	activeMu.Lock()
-	active[r.id] = true
-	activeMu.Unlock()
+	tr.step("runtime resolved")
+	r := &runner{h: h, spec: spec, lim: lim, rt: rt, id: idPrefix + newID(), res: &moat.Result{Isolation: "gvisor"}, tr: tr}
+	runStarted(r.id)
+	defer runEnded(r.id)
 	defer func() {
-		activeMu.Lock()
-		delete(active, r.id)
-		activeMu.Unlock()
+		r.cleanup()
+		tr.step("cleaned up")
 	}()
-	defer r.cleanup()
 	res, err := r.run(ctx)
 	r.finishReport(res)
+	tr.step("report finished")
 	return res, err
 }
 
@@ -103,6 +130,7 @@ type runner struct {
 	rt   *pyrt.Runtime
 	id   string
 	res  *moat.Result
+	tr   *tracer
 
 	dir, scratch string
 	mounted      bool
@@ -163,6 +191,7 @@ func (r *runner) prepare() error {
 		return fmt.Errorf("mount scratch tmpfs: %w", err)
 	}
 	r.mounted = true
+	r.tr.step("bundle dir, scratch tmpfs")
 	for _, d := range scratchDirs {
 		p := filepath.Join(r.scratch, d.name)
 		if err := os.Mkdir(p, 0o700); err != nil {
@@ -178,18 +207,22 @@ func (r *runner) prepare() error {
 	if err := r.copyIn(); err != nil {
 		return err
 	}
+	r.tr.step("workspace copied in")
 	repEnv, err := r.prepareReport(time.Now())
 	if err != nil {
 		return fmt.Errorf("behaviour report: %w", err)
 	}
+	r.tr.step("report prepared")
 	if err := writeRootfs(filepath.Join(r.dir, "rootfs"), r.rt, r.rep != nil); err != nil {
 		return fmt.Errorf("root skeleton: %w", err)
 	}
+	r.tr.step("root skeleton")
 	g, err := cgroup.New(r.id, cgroup.Limits{Memory: r.lim.Memory + SentryMemory, Pids: r.lim.Pids + sentryPids, CPUs: r.lim.CPUs})
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, moat.ErrDegraded)
 	}
 	r.group = g
+	r.tr.step("cgroup created")
 	python := r.rt.Command
 	env := []string{
 		"PATH=" + filepath.Dir(python) + ":/usr/local/bin:/usr/bin:/bin",
@@ -427,6 +460,7 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		return nil, fmt.Errorf("gvisor: start runsc: %w", err)
 	}
 	r.started = true
+	r.tr.step("runsc started")
 	if r.rep != nil {
 		r.rep.startTail(filepath.Join(r.scratch, auditFile))
 	}
@@ -460,10 +494,12 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	go r.watchGroup(done)
 
 	waitErr := cmd.Wait()
+	r.tr.step("runsc exited")
 	r.stopOnce.Do(func() {}) // no stop after the end
 	// Whatever of the sandbox is left dies now, so the pipes close.
 	_ = r.group.Kill()
 	wg.Wait()
+	r.tr.step("output drained")
 	r.res.DurationMS = time.Since(start).Milliseconds()
 	stats, _ := r.group.Stats()
 	res := r.res
@@ -472,6 +508,7 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	res.Stderr, res.StderrTruncated = stderr.Result()
 	res.Layers = append(r.layers(), r.reportLayer())
 	r.copyOut()
+	r.tr.step("stats read, copied out")
 
 	code := -1
 	var ee *exec.ExitError
@@ -571,16 +608,19 @@ func (r *runner) cleanup() {
 	if r.started && r.dir != "" {
 		if _, err := os.Stat(filepath.Join(runscRoot(), r.id)); err == nil || stateExists(r.id) {
 			r.deleteContainer()
+			r.tr.step("runsc delete")
 		}
 	}
 	if r.group != nil {
 		_ = r.group.Destroy()
 		removeRunscCgroups(r.id)
+		r.tr.step("cgroups removed")
 	}
 	// Last, any host process that still names this run (a runsc helper
 	// stopped before it had joined the cgroup) is killed and waited for:
 	// nothing of a run outlives it.
 	killNamed(r.id, 5*time.Second)
+	r.tr.step("no process left")
 	if r.mounted {
 		_ = unix.Unmount(r.scratch, unix.MNT_DETACH)
 	}
