@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -105,8 +104,8 @@ func ParseNetwork(s string) (Network, error) {
 		return "", fmt.Errorf("network mode %q: no endpoints: %w", s, ErrInvalidSpec)
 	}
 	for _, e := range eps {
-		host, port, err := net.SplitHostPort(e)
-		if err != nil || host == "" {
+		host, port, ok := splitHostPort(e)
+		if !ok || host == "" {
 			return "", fmt.Errorf("network endpoint %q: want HOST:PORT: %w", e, ErrInvalidSpec)
 		}
 		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
@@ -114,6 +113,27 @@ func ParseNetwork(s string) (Network, error) {
 		}
 	}
 	return Network("allow=" + strings.Join(eps, ",")), nil
+}
+
+// splitHostPort splits HOST:PORT or [IPv6]:PORT for validation. (The
+// net package's SplitHostPort would do, but the root package stays free of
+// net: the sandbox init, which starts before the rest of moat's packages
+// are initialized, depends on it; see internal/nsinit.)
+func splitHostPort(e string) (host, port string, ok bool) {
+	i := strings.LastIndexByte(e, ':')
+	if i < 0 {
+		return "", "", false
+	}
+	host, port = e[:i], e[i+1:]
+	if strings.HasPrefix(host, "[") {
+		if !strings.HasSuffix(host, "]") || len(host) < 3 {
+			return "", "", false
+		}
+		host = host[1 : len(host)-1]
+	} else if strings.ContainsAny(host, "[]:") {
+		return "", "", false // an IPv6 address needs brackets
+	}
+	return host, port, true
 }
 
 // Limits bounds the resources of one run. A zero field means the default;

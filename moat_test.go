@@ -130,3 +130,30 @@ func TestRegistry(t *testing.T) {
 		Register("native", func() Backend { return &fakeBackend{} })
 	}()
 }
+
+func TestParseNetwork(t *testing.T) {
+	good := map[string]Network{
+		"":                              NetworkNone,
+		"none":                          NetworkNone,
+		"sinkhole":                      NetworkSinkhole,
+		"allow=pypi.org:443":            "allow=pypi.org:443",
+		"allow= a.b:80 , 10.0.0.1:8080": "allow=a.b:80,10.0.0.1:8080",
+		"allow=[::1]:3128":              "allow=[::1]:3128",
+		"allow=[fe80::1%eth0]:22":       "allow=[fe80::1%eth0]:22",
+	}
+	for in, want := range good {
+		got, err := ParseNetwork(in)
+		if err != nil || got != want {
+			t.Errorf("ParseNetwork(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{
+		"all", "allow=", "allow=,", "allow=host", "allow=:80", "allow=host:", "allow=host:0",
+		"allow=host:65536", "allow=host:http", "allow=::1:80", "allow=[::1]", "allow=[]:80", "allow=[::1:80",
+		"allow=a]:80",
+	} {
+		if got, err := ParseNetwork(in); !errors.Is(err, ErrInvalidSpec) {
+			t.Errorf("ParseNetwork(%q) = %q, %v; want ErrInvalidSpec", in, got, err)
+		}
+	}
+}

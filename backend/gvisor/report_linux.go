@@ -12,6 +12,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/audit"
 	"github.com/moat-sandbox/moat/internal/observe"
+	moatreport "github.com/moat-sandbox/moat/report"
 )
 
 // The behaviour report of a direct-mode run. Everything is done from the
@@ -147,7 +148,7 @@ func (r *runner) finishReport(res *moat.Result) {
 	}
 	rep := r.rep
 	if rep == nil {
-		observe.Finish(res, nil, 0, r.lim)
+		moatreport.Finish(res, nil, 0, r.lim)
 		return
 	}
 	if rep.stop != nil {
@@ -169,7 +170,7 @@ func (r *runner) finishReport(res *moat.Result) {
 	}
 	kEvs, kDropped := r.straceEvents()
 	evs = append(evs, kEvs...)
-	observe.Finish(res, evs, dropped+kDropped, r.lim)
+	moatreport.Finish(res, evs, dropped+kDropped, r.lim)
 }
 
 // hostPath maps a path of a writable place inside to the scratch tmpfs.

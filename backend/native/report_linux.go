@@ -4,6 +4,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/audit"
 	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/report"
 )
 
 // eventsOff reports whether the behaviour report is switched off.
@@ -37,13 +38,13 @@ func (r *runner) finishReport(res *moat.Result, err error) (*moat.Result, error)
 		return res, err
 	}
 	if eventsOff() {
-		observe.Finish(res, nil, 0, r.lim)
+		report.Finish(res, nil, 0, r.lim)
 		return res, err
 	}
 	r.notifyWG.Wait()
 	if r.notifyErr != nil && res.Status == moat.StatusError && res.Error == "" {
 		res.Error = r.notifyErr.Error()
 	}
-	observe.Finish(res, append(append([]moat.Event{}, r.events...), r.kernelEvents...), r.eventsDropped, r.lim)
+	report.Finish(res, append(append([]moat.Event{}, r.events...), r.kernelEvents...), r.eventsDropped, r.lim)
 	return res, err
 }

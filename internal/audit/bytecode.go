@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"time"
 )
 
@@ -38,7 +37,19 @@ pyc = be._code_to_hash_pyc(code, importlib.util.source_hash(src), False)
 sys.stdout.buffer.write(sys.implementation.cache_tag.encode() + b"\n" + pyc)
 `
 
-var tagRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,40}$`)
+// validTag reports whether tag is a plausible cache tag ("cpython-311"):
+// it becomes part of a file name.
+func validTag(tag []byte) bool {
+	if len(tag) == 0 || len(tag) > 40 || tag[0] < 'a' || tag[0] > 'z' {
+		return false
+	}
+	for _, c := range tag {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // maxPyc bounds what a compile run may return.
 const maxPyc = 1 << 20
@@ -112,7 +123,7 @@ func cacheKey(python string) (string, error) {
 // parseCompiled splits "TAG\nPYC" and checks both parts.
 func parseCompiled(b []byte) (*Bytecode, error) {
 	tag, pyc, ok := bytes.Cut(b, []byte("\n"))
-	if !ok || !tagRE.Match(tag) {
+	if !ok || !validTag(tag) {
 		return nil, errors.New("no cache tag")
 	}
 	// A .pyc starts with the 4-byte magic ending in \r\n, then the flags:

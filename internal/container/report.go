@@ -8,6 +8,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/audit"
 	"github.com/moat-sandbox/moat/internal/observe"
+	moatreport "github.com/moat-sandbox/moat/report"
 )
 
 // The behaviour report in a container. The bootstrap (bootstrap.py)
@@ -171,9 +172,9 @@ func reportLayer() moat.Layer {
 // Call it once the run is over (Receive has returned).
 func (s *Session) Report(res *moat.Result) {
 	if s.rep == nil {
-		observe.Finish(res, nil, 0, s.lim)
+		moatreport.Finish(res, nil, 0, s.lim)
 		return
 	}
 	evs, dropped := s.rep.events()
-	observe.Finish(res, evs, dropped, s.lim)
+	moatreport.Finish(res, evs, dropped, s.lim)
 }

@@ -26,7 +26,6 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/honeytoken"
-	"github.com/moat-sandbox/moat/report"
 )
 
 // Bounds on what one run records.
@@ -109,42 +108,4 @@ func WithHookPath(env []string, dir string) []string {
 		}
 	}
 	return append(env, "PYTHONPATH="+pp)
-}
-
-// Finish draws the findings from evs and fills res.Events, EventsDropped
-// and Findings. Every run gets a Findings list, empty when nothing was
-// found or when the report is off (evs nil).
-func Finish(res *moat.Result, evs []moat.Event, dropped int, lim moat.Limits) {
-	if res == nil {
-		return
-	}
-	res.Findings = []moat.Finding{}
-	if evs == nil {
-		return
-	}
-	switch res.Status {
-	case moat.StatusTimeout, moat.StatusMemory, moat.StatusPids, moat.StatusOutputLimit:
-		evs = append(evs, moat.Event{TimeMS: res.DurationMS, Source: "moat", Kind: "limit", Name: string(res.Status),
-			Detail: limitDetail(res, lim)})
-	}
-	sort.SliceStable(evs, func(i, j int) bool { return evs[i].TimeMS < evs[j].TimeMS })
-	res.Findings = report.Analyze(evs)
-	res.EventsDropped = dropped
-	if len(evs) > MaxResultEvents {
-		res.EventsDropped += len(evs) - MaxResultEvents
-		evs = evs[:MaxResultEvents]
-	}
-	res.Events = evs
-}
-
-func limitDetail(res *moat.Result, l moat.Limits) string {
-	switch res.Status {
-	case moat.StatusTimeout:
-		return "ran until the wall-clock limit of " + l.Timeout.String()
-	case moat.StatusMemory:
-		return "memory limit reached"
-	case moat.StatusPids:
-		return "process limit reached"
-	}
-	return "output limit reached"
 }
