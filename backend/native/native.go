@@ -2,8 +2,9 @@
 // kernel's namespaces, seccomp, Landlock, cgroups and rlimits.
 //
 // The parent (Backend.Run) re-executes the moat binary as the sandbox init
-// in new user, mount, PID, network, IPC and UTS namespaces, moves it into
-// a fresh cgroup, and sends it one initConfig. The init builds a root of
+// in new user, mount, PID, network, IPC and UTS namespaces, in a fresh
+// cgroup, and sends it one nsinit.Config. The init (internal/nsinit)
+// builds a root of
 // read-only binds of the interpreter alone, a size-limited tmpfs for all
 // writable space, a new /proc and a five-device /dev; drops every
 // capability; applies Landlock and seccomp; and starts Python as an

@@ -1,17 +1,19 @@
 package native
 
 import (
+	"encoding/json"
 	"os"
 	"time"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/egress"
+	"github.com/moat-sandbox/moat/internal/nsinit"
 )
 
 // The sandbox's network in modes sinkhole and allow=... (internal/egress).
 // In mode none nothing here runs: no socket pair, no proxy, no rules.
 //
-// Parent side: a SOCK_SEQPACKET pair whose init end is fdNet. The parent
+// Parent side: a SOCK_SEQPACKET pair whose init end is nsinit.FDNet. The parent
 // receives the network events over it and, in allow mode, dials allowed
 // endpoints from the host's network namespace for the init, checking the
 // list itself, and passes the connected socket back. Init side: after lo
@@ -37,7 +39,7 @@ type netRun struct {
 
 // startNet prepares the network of a run: it fills cfg.Net and returns
 // the parent's side, or nil for mode none.
-func startNet(spec *moat.Spec, cfg *initConfig, mono0 int64) (*netRun, error) {
+func startNet(spec *moat.Spec, cfg *nsinit.Config, mono0 int64) (*netRun, error) {
 	ec, err := egress.FromNetwork(spec.Network)
 	if err != nil || ec == nil {
 		return nil, err
@@ -46,19 +48,21 @@ func startNet(spec *moat.Spec, cfg *initConfig, mono0 int64) (*netRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Net = ec
+	if cfg.Net, err = json.Marshal(ec); err != nil {
+		return nil, err
+	}
 	return &netRun{cfg: ec, parent: p, child: c, mono0: mono0, done: make(chan struct{})}, nil
 }
 
-// files puts the init's end at fdNet among the init's extra files.
+// files puts the init's end at nsinit.FDNet among the init's extra files.
 func (n *netRun) files(extra []*os.File) []*os.File {
 	if n == nil {
 		return extra
 	}
-	for len(extra) <= fdNet-3 {
+	for len(extra) <= nsinit.FDNet-3 {
 		extra = append(extra, nil)
 	}
-	extra[fdNet-3] = n.child
+	extra[nsinit.FDNet-3] = n.child
 	return extra
 }
 
@@ -102,40 +106,38 @@ func (r *runner) finishNet(n *netRun) {
 	r.eventsDropped += n.dropped
 }
 
-// initNet is the init's side of the network; nil in mode none.
+// initNet is the init's side of the network.
 type initNet struct {
 	stack *egress.Stack
 	link  *egress.Link
 	rec   *egress.Recorder
 }
 
-// startInitNet brings the sandbox's network up for cfg.Net. It runs in
-// the init after lo is up and before the root is made read-only.
-func startInitNet(cfg *initConfig) (*initNet, error) {
-	if cfg.Net == nil {
-		return nil, nil
+// startInitNet brings the sandbox's network up for the config the parent
+// made (startNet). It is the init's nsinit.NetworkFunc (see Init).
+func startInitNet(raw json.RawMessage) (nsinit.Network, string, error) {
+	var cfg egress.Config
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, "", err
 	}
-	link, err := egress.NewLink(os.NewFile(fdNet, "egress"))
+	link, err := egress.NewLink(os.NewFile(nsinit.FDNet, "egress"))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := egress.WriteResolvConf("/etc"); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	rec := egress.NewRecorder(link.Event)
-	st, err := egress.Start(cfg.Net, rec, link)
+	st, err := egress.Start(&cfg, rec, link)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return &initNet{stack: st, link: link, rec: rec}, nil
+	return &initNet{stack: st, link: link, rec: rec}, cfg.Describe(), nil
 }
 
-// stop ends the network once the program and all its processes are gone,
+// Stop ends the network once the program and all its processes are gone,
 // recording the flows that were still open.
-func (n *initNet) stop() {
-	if n == nil {
-		return
-	}
+func (n *initNet) Stop() {
 	n.stack.Close(netDrain)
 	n.link.Finish(n.rec.Dropped())
 }

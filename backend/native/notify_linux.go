@@ -10,6 +10,8 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/audit"
+	"github.com/moat-sandbox/moat/internal/nsinit"
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/seccomp"
 )
 
@@ -69,9 +71,9 @@ func (r *runner) serveNotify(initFD int, mono0 int64, done <-chan struct{}) {
 			}
 			ev, keep := r.notification(fd, nt, initPid, &sawFirst)
 			if keep {
-				ev.TimeMS = (monoNow() - mono0) / 1e6
+				ev.TimeMS = (nsinit.MonoNow() - mono0) / 1e6
 				r.mu.Lock()
-				if len(r.kernelEvents) < maxKernelEvents {
+				if len(r.kernelEvents) < observe.MaxKernelEvents {
 					r.kernelEvents = append(r.kernelEvents, ev)
 				} else {
 					r.eventsDropped++

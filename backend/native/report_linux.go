@@ -3,6 +3,7 @@ package native
 import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/audit"
+	"github.com/moat-sandbox/moat/internal/nsinit"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/report"
 )
@@ -12,12 +13,12 @@ func eventsOff() bool { return observe.Off() }
 
 // prepareReport makes this run's honeytokens and tells the init to plant
 // them, to install the audit hook and to serve seccomp notifications.
-func (r *runner) prepareReport(cfg *initConfig, startMono int64) {
+func (r *runner) prepareReport(cfg *nsinit.Config, startMono int64) {
 	if eventsOff() {
 		return
 	}
-	plan := observe.NewPlan(homeDir, r.spec.Env)
-	cfg.Report = &reportConfig{StartMono: startMono, Files: plan.Files, Tokens: plan.Tokens}
+	plan := observe.NewPlan(nsinit.HomeDir, r.spec.Env)
+	cfg.Report = &nsinit.ReportConfig{StartMono: startMono, Files: plan.Files, Tokens: plan.Tokens}
 	if bc, err := audit.Compile(r.rt.Executable, cacheDir()); err == nil {
 		cfg.Report.Bytecode = bc
 	}
@@ -26,7 +27,7 @@ func (r *runner) prepareReport(cfg *initConfig, startMono int64) {
 }
 
 // addEvents takes one "events" message of the init.
-func (r *runner) addEvents(m *message) {
+func (r *runner) addEvents(m *nsinit.Message) {
 	r.events = append(r.events, m.Events...)
 	r.eventsDropped += m.EventsDropped
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/capture"
 	"github.com/moat-sandbox/moat/internal/cgroup"
+	"github.com/moat-sandbox/moat/internal/nsinit"
 	"github.com/moat-sandbox/moat/internal/pyrt"
 	"github.com/moat-sandbox/moat/internal/treecopy"
 )
@@ -107,8 +108,8 @@ func (r *runner) stopReason() moat.Status {
 	return r.reason
 }
 
-func (r *runner) initConfig() (*initConfig, error) {
-	cfg := &initConfig{
+func (r *runner) initConfig() (*nsinit.Config, error) {
+	cfg := &nsinit.Config{
 		Binds:         r.rt.Paths,
 		Links:         r.rt.Links,
 		Files:         r.spec.Files,
@@ -129,7 +130,7 @@ func (r *runner) initConfig() (*initConfig, error) {
 	cfg.Argv = append([]string{python}, r.spec.Args...)
 	cfg.Env = []string{
 		"PATH=" + filepath.Dir(python) + ":/usr/local/bin:/usr/bin:/bin",
-		"HOME=" + homeDir, "TMPDIR=" + tmpDir, "LANG=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox",
+		"HOME=" + nsinit.HomeDir, "TMPDIR=" + nsinit.TmpDir, "LANG=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox",
 		// Unbuffered: what the program printed before a kill is not lost.
 		"PYTHONUNBUFFERED=1",
 	}
@@ -140,13 +141,13 @@ func (r *runner) initConfig() (*initConfig, error) {
 func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	start := time.Now()
 	trace := os.Getenv("MOAT_TRACE") != ""
-	mono0 := monoNow()
+	mono0 := nsinit.MonoNow()
 	trm := func(mono int64, what string) {
 		if trace {
 			fmt.Fprintf(os.Stderr, "moat-trace %6.2fms %s\n", float64(mono-mono0)/1e6, what)
 		}
 	}
-	tr := func(what string) { trm(monoNow(), what) }
+	tr := func(what string) { trm(nsinit.MonoNow(), what) }
 	cfg, err := r.initConfig()
 	if err != nil {
 		return nil, err
@@ -217,10 +218,16 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		}
 		defer entry.Close()
 	}
+	// Without a network the init starts early and light (nsinit.Arg);
+	// with one it needs the network packages (nsinit.ArgNet, Init).
+	argv0 := nsinit.Arg
+	if nr != nil {
+		argv0 = nsinit.ArgNet
+	}
 	newCmd := func(sys *syscall.SysProcAttr) *exec.Cmd {
 		cmd := &exec.Cmd{
 			Path:        "/proc/self/exe",
-			Args:        []string{argv0Init},
+			Args:        []string{argv0},
 			Env:         []string{},
 			Stdin:       p.stdinR,
 			Stdout:      p.stdoutW,
@@ -230,7 +237,7 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		}
 		cmd.ExtraFiles = nr.files(cmd.ExtraFiles)
 		if entry != nil {
-			for len(cmd.ExtraFiles) < fdCgroup-3 {
+			for len(cmd.ExtraFiles) < nsinit.FDCgroup-3 {
 				cmd.ExtraFiles = append(cmd.ExtraFiles, nil)
 			}
 			cmd.ExtraFiles = append(cmd.ExtraFiles, entry.Self...)
@@ -300,13 +307,13 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 			_, _ = io.Copy(io.Discard, p.tarOutR)
 		}()
 	}
-	msgs := make(chan message, 4)
+	msgs := make(chan nsinit.Message, 4)
 	go func() {
 		defer close(msgs)
 		sc := bufio.NewScanner(p.statusR)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			var m message
+			var m nsinit.Message
 			if json.Unmarshal(sc.Bytes(), &m) == nil {
 				msgs <- m
 			}
@@ -333,7 +340,7 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		go r.watchGroup(done)
 	}
 
-	var layers, exit, setupErr *message
+	var layers, exit, setupErr *nsinit.Message
 	for m := range msgs {
 		m := m
 		if m.Kind == "trace" {

@@ -542,3 +542,35 @@ func waitMarker(marker string, d time.Duration) bool {
 	}
 	return false
 }
+
+// TestInitStartsEarly checks that the sandbox init of a run without a
+// network (argv[0] nsinit.Arg) runs before the packages it does not need
+// are initialized: the Docker client's reference parser and cobra, among
+// the costliest, must never initialize in it (see internal/nsinit).
+func TestInitStartsEarly(t *testing.T) {
+	run := func(argv0 string) string {
+		cmd := &exec.Cmd{Path: moatBin, Args: []string{argv0}, Env: []string{"GODEBUG=inittrace=1"}}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		_ = cmd.Run() // the init fails at once: it has no config to read
+		return stderr.String()
+	}
+	late := []string{"init github.com/distribution/reference ", "init github.com/spf13/cobra ", "init net/http ", "init html/template "}
+	early := run("moat-sandbox-init")
+	if !strings.Contains(early, "init github.com/moat-sandbox/moat/internal/audit ") {
+		t.Fatalf("no init trace of the init's own dependencies:\n%s", early)
+	}
+	for _, p := range late {
+		if strings.Contains(early, p) {
+			t.Errorf("the sandbox init initialized %s before it ran", strings.Fields(p)[1])
+		}
+	}
+	// The proof that this can fail: the CLI (and the network init,
+	// which starts from main) initialize them all.
+	full := run("moat")
+	for _, p := range late {
+		if !strings.Contains(full, p) {
+			t.Errorf("the CLI did not initialize %s: is the test still meaningful?", strings.Fields(p)[1])
+		}
+	}
+}

@@ -1,4 +1,4 @@
-package native
+package nsinit
 
 import (
 	"fmt"
@@ -36,7 +36,7 @@ var (
 // untrusted exists. The invariant it keeps: when it returns, the only host
 // paths reachable are cfg.Binds (read-only, nosuid, nodev) and the five
 // device nodes; everything writable is the one tmpfs of cfg.Disk bytes.
-func setupRoot(cfg *initConfig) ([]moat.Layer, error) {
+func setupRoot(cfg *Config) ([]moat.Layer, error) {
 	// Nothing we mount may propagate back to the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return nil, fmt.Errorf("make mounts private: %w", err)
@@ -172,7 +172,7 @@ func remount(dst string, flags uintptr) error {
 	return unix.Mount("", dst, "", unix.MS_REMOUNT|unix.MS_BIND|flags|keep, "")
 }
 
-func setupScratch(cfg *initConfig) error {
+func setupScratch(cfg *Config) error {
 	if err := os.Mkdir(scratch, 0o700); err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func setupScratch(cfg *initConfig) error {
 	for _, d := range []struct {
 		name, dst string
 		mode      os.FileMode
-	}{{"work", workDir, 0o755}, {"tmp", tmpDir, 0o1777}, {"home", homeDir, 0o755}, {"shm", "/dev/shm", 0o1777}} {
+	}{{"work", WorkDir, 0o755}, {"tmp", TmpDir, 0o1777}, {"home", HomeDir, 0o755}, {"shm", "/dev/shm", 0o1777}} {
 		src := scratch + "/" + d.name
 		if err := os.Mkdir(src, d.mode); err != nil {
 			return err
@@ -267,19 +267,19 @@ func setupProc() error {
 	return nil
 }
 
-func setupEtc(cfg *initConfig) error {
+func setupEtc(cfg *Config) error {
 	if err := os.MkdirAll("/etc", 0o755); err != nil {
 		return err
 	}
 	user := "sandbox"
 	files := map[string]string{
-		"passwd":   fmt.Sprintf("root:x:0:0:root:/root:/usr/sbin/nologin\n%s:x:%d:%d:moat sandbox:%s:/usr/sbin/nologin\n", user, cfg.UID, cfg.GID, homeDir),
+		"passwd":   fmt.Sprintf("root:x:0:0:root:/root:/usr/sbin/nologin\n%s:x:%d:%d:moat sandbox:%s:/usr/sbin/nologin\n", user, cfg.UID, cfg.GID, HomeDir),
 		"group":    fmt.Sprintf("root:x:0:\n%s:x:%d:\n", user, cfg.GID),
 		"hosts":    "127.0.0.1\tlocalhost moat\n::1\tlocalhost ip6-localhost\n",
 		"hostname": "moat\n",
 	}
 	if cfg.UID == 0 {
-		files["passwd"] = fmt.Sprintf("%s:x:0:0:moat sandbox:%s:/usr/sbin/nologin\n", user, homeDir)
+		files["passwd"] = fmt.Sprintf("%s:x:0:0:moat sandbox:%s:/usr/sbin/nologin\n", user, HomeDir)
 		files["group"] = user + ":x:0:\n"
 	}
 	for name, content := range files {

@@ -1,12 +1,12 @@
-package native
+package nsinit
 
 import (
 	"github.com/moat-sandbox/moat/internal/audit"
 	"github.com/moat-sandbox/moat/internal/honeytoken"
 )
 
-// reportConfig is the parent's part of initConfig for the report.
-type reportConfig struct {
+// ReportConfig is the parent's part of Config for the report.
+type ReportConfig struct {
 	StartMono int64              `json:"start_mono"` // CLOCK_MONOTONIC of the run's start
 	Files     map[string]string  `json:"files"`      // honeytoken files to plant
 	Tokens    []honeytoken.Token `json:"tokens"`

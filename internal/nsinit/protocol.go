@@ -1,45 +1,68 @@
-package native
+package nsinit
 
 import (
+	"encoding/json"
+
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/egress"
 )
 
 // The parent and the sandbox init talk over inherited pipes at fixed
 // descriptors. The init closes-on-exec every one of them before it starts
 // the program, so none reaches untrusted code.
 const (
-	fdConfig  = 3 // parent → init: one initConfig in JSON, then EOF
-	fdTarIn   = 4 // parent → init: the workspace as a tar stream
-	fdStatus  = 5 // init → parent: JSON messages, one per line
-	fdControl = 6 // parent → init: EOF or any byte means "stop now"
-	fdTarOut  = 7 // init → parent: the working directory as tar, if asked
-	fdProgErr = 8 // the program's stderr; the init's own fd 2 is a
+	FDConfig  = 3 // parent → init: one Config in JSON, then EOF
+	FDTarIn   = 4 // parent → init: the workspace as a tar stream
+	FDStatus  = 5 // init → parent: JSON messages, one per line
+	FDControl = 6 // parent → init: EOF or any byte means "stop now"
+	FDTarOut  = 7 // init → parent: the working directory as tar, if asked
+	FDProgErr = 8 // the program's stderr; the init's own fd 2 is a
 	// diagnostics pipe to the parent, so nothing the init (or a crash of
 	// its runtime) prints ever mixes with the program's output
 )
 
-// fdNet is a SOCK_SEQPACKET socket between init and parent for the
+// FDNet is a SOCK_SEQPACKET socket between init and parent for the
 // network of modes sinkhole and allow (net_linux.go); closed in mode none.
-const fdNet = 9
+const FDNet = 9
 
-// fdCgroup is the first of initConfig.CgroupEnter files the init writes
+// FDCgroup is the first of Config.CgroupEnter files the init writes
 // "0" to, to enter the run's cgroup (cgroup.Entry.Self).
-const fdCgroup = 10
+const FDCgroup = 10
 
-// argv0Init marks the re-executed binary as the sandbox init.
-const argv0Init = "moat-sandbox-init"
+// The re-executed binary is the sandbox init when its argv[0] is one of
+// these. Arg starts it early (package nsinit's init function) with no
+// network beyond loopback; ArgNet late, from main through the caller's
+// hook (backend/native.Init), with the network packages it needs.
+const (
+	Arg    = "moat-sandbox-init"
+	ArgNet = "moat-sandbox-init-net"
+)
+
+// Network is the sandbox's network beyond loopback.
+type Network interface {
+	// Stop ends it once the program and all its processes are gone,
+	// recording the flows that were still open.
+	Stop()
+}
+
+// NetworkFunc brings the network of Config.Net up in the init, after lo
+// is up and before the root is made read-only; it returns the detail of
+// the network-namespace layer.
+type NetworkFunc func(cfg json.RawMessage) (Network, string, error)
+
+type noNetwork struct{}
+
+func (noNetwork) Stop() {}
 
 // Paths inside the sandbox.
 const (
-	workDir = "/work"
-	homeDir = "/home/sandbox"
-	tmpDir  = "/tmp"
+	WorkDir = "/work"
+	HomeDir = "/home/sandbox"
+	TmpDir  = "/tmp"
 )
 
-// initConfig is everything the init needs, sent once over fdConfig. It is
+// Config is everything the init needs, sent once over FDConfig. It is
 // produced by the trusted parent; nothing in it comes from the program.
-type initConfig struct {
+type Config struct {
 	Argv  []string          `json:"argv"` // argv[0] is the interpreter's path inside (= on the host)
 	Env   []string          `json:"env"`
 	Binds []string          `json:"binds"` // host paths bound read-only at the same path
@@ -63,18 +86,19 @@ type initConfig struct {
 	Trace bool `json:"trace,omitempty"`
 	// AllowDegraded lets setup continue without Landlock or seccomp.
 	AllowDegraded bool `json:"allow_degraded"`
-	// CgroupEnter is how many files from fdCgroup on the init writes "0"
+	// CgroupEnter is how many files from FDCgroup on the init writes "0"
 	// to before anything untrusted starts, to enter the run's cgroup; 0
 	// when it was cloned into it (or runs without one).
 	CgroupEnter int `json:"cgroup_enter,omitempty"`
-	// Net is the network policy of modes sinkhole and allow; nil: none.
-	Net *egress.Config `json:"net,omitempty"`
+	// Net is the network policy of modes sinkhole and allow, for the
+	// NetworkFunc of an init started as ArgNet; empty: none.
+	Net json.RawMessage `json:"net,omitempty"`
 	// Report turns on the behaviour report (events_linux.go); nil: off.
-	Report *reportConfig `json:"report,omitempty"`
+	Report *ReportConfig `json:"report,omitempty"`
 }
 
-// message is one line on fdStatus.
-type message struct {
+// Message is one line on FDStatus.
+type Message struct {
 	// Kind is "layers" (setup done, the program starts), "error" (setup
 	// failed; Error says where) or "exit" (the program ended).
 	Kind     string       `json:"kind"`

@@ -1,14 +1,12 @@
-package native
+package nsinit
 
 import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -54,7 +52,7 @@ const (
 
 // reporter collects the events of one run in the init.
 type reporter struct {
-	cfg *reportConfig
+	cfg *ReportConfig
 	uid int
 	gid int
 
@@ -77,20 +75,20 @@ type reporter struct {
 // FIFO, and takes the "before" picture of the writable directories. It
 // runs before the root is made read-only. A nil cfg (events switched off)
 // returns nil; every method of a nil *reporter does nothing.
-func startReport(cfg *initConfig) (*reporter, error) {
+func startReport(cfg *Config) (*reporter, error) {
 	if cfg.Report == nil {
 		return nil, nil
 	}
 	r := &reporter{cfg: cfg.Report, uid: cfg.UID, gid: cfg.GID, argv0: cfg.Argv[0]}
 	r.audit = observe.NewCollector(r.now)
 	for _, p := range sortedKeys(r.cfg.Files) {
-		if !strings.HasPrefix(p, homeDir+"/") {
+		if !strings.HasPrefix(p, HomeDir+"/") {
 			return nil, fmt.Errorf("honeytoken %s outside home", p)
 		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			return nil, err
 		}
-		for d := filepath.Dir(p); d != homeDir; d = filepath.Dir(d) {
+		for d := filepath.Dir(p); d != HomeDir; d = filepath.Dir(d) {
 			_ = os.Chown(d, cfg.UID, cfg.GID)
 		}
 		if err := os.WriteFile(p, []byte(r.cfg.Files[p]), 0o600); err != nil {
@@ -147,7 +145,7 @@ func reportFiles() []string {
 }
 
 func (r *reporter) now() int64 {
-	return (monoNow() - r.cfg.StartMono) / 1e6
+	return (MonoNow() - r.cfg.StartMono) / 1e6
 }
 
 // readAudit drains the FIFO for the whole run: it must never stop reading,
@@ -202,79 +200,13 @@ func (r *reporter) installSeccomp(plain func() (int, error), send func(any) erro
 		r.addKernel(moat.Event{Source: "moat", Kind: "kernel-events-unavailable", Detail: audit.Clean(err.Error(), 300)})
 		return plain()
 	}
-	if err := send(message{Kind: "listener", ListenerFD: fd}); err != nil {
+	if err := send(Message{Kind: "listener", ListenerFD: fd}); err != nil {
 		return 0, err
 	}
 	return n, nil
 }
 
-func readCString(mem *os.File, addr uint64, max int) string {
-	if addr == 0 {
-		return ""
-	}
-	buf := make([]byte, max)
-	n, _ := mem.ReadAt(buf, int64(addr))
-	buf = buf[:n]
-	if i := strings.IndexByte(string(buf), 0); i >= 0 {
-		return string(buf[:i])
-	}
-	return string(buf)
-}
-
-func readArgv(mem *os.File, addr uint64) string {
-	if addr == 0 {
-		return ""
-	}
-	var ptrs [16 * 8]byte
-	n, _ := mem.ReadAt(ptrs[:], int64(addr))
-	var parts []string
-	for i := 0; i+8 <= n; i += 8 {
-		p := binary.LittleEndian.Uint64(ptrs[i:])
-		if p == 0 {
-			break
-		}
-		parts = append(parts, readCString(mem, p, 200))
-	}
-	return strings.Join(parts, " ")
-}
-
-// readSockaddr decodes the address a connect names: "ip:port" for inet,
-// a path for unix sockets.
-func readSockaddr(mem *os.File, addr, length uint64) (hostport, path string) {
-	if addr == 0 || length < 2 {
-		return "", ""
-	}
-	buf := make([]byte, min(length, 128))
-	n, _ := mem.ReadAt(buf, int64(addr))
-	buf = buf[:n]
-	if len(buf) < 2 {
-		return "", ""
-	}
-	switch binary.LittleEndian.Uint16(buf) {
-	case unix.AF_INET:
-		if len(buf) >= 8 {
-			ip := netip.AddrFrom4([4]byte(buf[4:8]))
-			return netip.AddrPortFrom(ip, binary.BigEndian.Uint16(buf[2:4])).String(), ""
-		}
-	case unix.AF_INET6:
-		if len(buf) >= 24 {
-			ip := netip.AddrFrom16([16]byte(buf[8:24])).Unmap()
-			return netip.AddrPortFrom(ip, binary.BigEndian.Uint16(buf[2:4])).String(), ""
-		}
-	case unix.AF_UNIX:
-		p := buf[2:]
-		if len(p) > 0 && p[0] == 0 {
-			return "", audit.Clean("@"+string(p[1:]), 200) // abstract
-		}
-		if i := strings.IndexByte(string(p), 0); i >= 0 {
-			p = p[:i]
-		}
-		return "", audit.Clean(string(p), 200)
-	}
-	return "", ""
-}
-
-var diffRoots = []observe.Root{{Path: workDir, Host: workDir}, {Path: homeDir, Host: homeDir}, {Path: tmpDir, Host: tmpDir}, {Path: "/dev/shm", Host: "/dev/shm"}}
+var diffRoots = []observe.Root{{Path: WorkDir, Host: WorkDir}, {Path: HomeDir, Host: HomeDir}, {Path: TmpDir, Host: TmpDir}, {Path: "/dev/shm", Host: "/dev/shm"}}
 
 // finish stops the audit reader, diffs the file system, and sends every
 // event to the parent. The program and all it started are dead.
@@ -300,7 +232,7 @@ func (r *reporter) finish(send func(any) error) {
 	sort.SliceStable(all, func(i, j int) bool { return all[i].TimeMS < all[j].TimeMS })
 	for i := 0; i < len(all) || i == 0; i += eventsPerMsg {
 		chunk := all[i:min(i+eventsPerMsg, len(all))]
-		m := message{Kind: "events", Events: chunk}
+		m := Message{Kind: "events", Events: chunk}
 		if i == 0 {
 			m.EventsDropped = dropped
 		}

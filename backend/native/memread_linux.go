@@ -1,0 +1,81 @@
+package native
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/internal/audit"
+)
+
+// Reading a notified process's syscall arguments from /proc/PID/mem
+// (notify_linux.go). What is read is evidence, never a decision.
+
+func readCString(mem *os.File, addr uint64, max int) string {
+	if addr == 0 {
+		return ""
+	}
+	buf := make([]byte, max)
+	n, _ := mem.ReadAt(buf, int64(addr))
+	buf = buf[:n]
+	if i := strings.IndexByte(string(buf), 0); i >= 0 {
+		return string(buf[:i])
+	}
+	return string(buf)
+}
+
+func readArgv(mem *os.File, addr uint64) string {
+	if addr == 0 {
+		return ""
+	}
+	var ptrs [16 * 8]byte
+	n, _ := mem.ReadAt(ptrs[:], int64(addr))
+	var parts []string
+	for i := 0; i+8 <= n; i += 8 {
+		p := binary.LittleEndian.Uint64(ptrs[i:])
+		if p == 0 {
+			break
+		}
+		parts = append(parts, readCString(mem, p, 200))
+	}
+	return strings.Join(parts, " ")
+}
+
+// readSockaddr decodes the address a connect names: "ip:port" for inet,
+// a path for unix sockets.
+func readSockaddr(mem *os.File, addr, length uint64) (hostport, path string) {
+	if addr == 0 || length < 2 {
+		return "", ""
+	}
+	buf := make([]byte, min(length, 128))
+	n, _ := mem.ReadAt(buf, int64(addr))
+	buf = buf[:n]
+	if len(buf) < 2 {
+		return "", ""
+	}
+	switch binary.LittleEndian.Uint16(buf) {
+	case unix.AF_INET:
+		if len(buf) >= 8 {
+			ip := netip.AddrFrom4([4]byte(buf[4:8]))
+			return netip.AddrPortFrom(ip, binary.BigEndian.Uint16(buf[2:4])).String(), ""
+		}
+	case unix.AF_INET6:
+		if len(buf) >= 24 {
+			ip := netip.AddrFrom16([16]byte(buf[8:24])).Unmap()
+			return netip.AddrPortFrom(ip, binary.BigEndian.Uint16(buf[2:4])).String(), ""
+		}
+	case unix.AF_UNIX:
+		p := buf[2:]
+		if len(p) > 0 && p[0] == 0 {
+			return "", audit.Clean("@"+string(p[1:]), 200) // abstract
+		}
+		if i := strings.IndexByte(string(p), 0); i >= 0 {
+			p = p[:i]
+		}
+		return "", audit.Clean(string(p), 200)
+	}
+	return "", ""
+}

@@ -1,0 +1,404 @@
+package nsinit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/landlock-lsm/go-landlock/landlock"
+	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/cgroup"
+	"github.com/moat-sandbox/moat/internal/seccomp"
+	"github.com/moat-sandbox/moat/internal/treecopy"
+)
+
+// init runs the sandbox init, when this process was started as one, as
+// soon as this package's dependencies are initialized, and exits: the
+// packages that sort after it, and those that wait on them (the Docker
+// client's, otel, net/http, cobra, html/template: milliseconds of
+// package initialization) never run in the init. See the package doc.
+func init() {
+	if len(os.Args) == 0 || os.Args[0] != Arg {
+		return
+	}
+	runtime.LockOSThread() // init functions run on the main thread, locked; say so
+	os.Exit(Main(nil))
+}
+
+// Main is pid 1 of the sandbox. It builds the root, applies every layer,
+// starts the program, reaps every process, and when the program ends
+// kills whatever is left in the namespace before it reports. network
+// brings up the network of modes sinkhole and allow; nil for an init
+// started as [Arg], which refuses a config that asks for one. Main must
+// run on the main thread, locked (runtime.LockOSThread): the namespaces
+// joined later, the capability sets, securebits, no_new_privs, Landlock
+// and seccomp are per thread, and the program is forked from it.
+func Main(network NetworkFunc) int {
+	// No descriptor we inherited may reach the program, whatever the
+	// caller of moat left open.
+	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	status := os.NewFile(FDStatus, "status")
+	enc := json.NewEncoder(status)
+	fail := func(stage string, err error) int {
+		_ = enc.Encode(Message{Kind: "error", Error: stage + ": " + err.Error()})
+		return 1
+	}
+	// As pid 1 of a namespace, the kernel delivers only signals the init
+	// handles: take all of them (the program may send any), act on none.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs)
+	go func() {
+		for range sigs {
+		}
+	}()
+	// Non-dumpable: /proc/1 is then owned by root of the namespace and
+	// cannot be ptraced or read (e.g. /proc/1/exe, the moat binary).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fail("set non-dumpable", err)
+	}
+	var cfg Config
+	if err := json.NewDecoder(io.LimitReader(os.NewFile(FDConfig, "config"), 256<<20)).Decode(&cfg); err != nil {
+		return fail("read config", err)
+	}
+	trace := func(step string) {
+		if cfg.Trace {
+			_ = enc.Encode(Message{Kind: "trace", Error: step, MonoNS: MonoNow()})
+		}
+	}
+	trace("config read")
+	layers, err := setupRoot(&cfg)
+	trace("root built")
+	if err != nil {
+		return fail("root filesystem", err)
+	}
+	// Into the run's cgroup before anything untrusted starts. On v1 only
+	// this thread moves (a whole-process move waits for an RCU grace
+	// period): the program is forked from it. A new cgroup namespace then
+	// hides the host's cgroup tree.
+	if cfg.CgroupEnter > 0 {
+		files := make([]*os.File, cfg.CgroupEnter)
+		for i := range files {
+			files[i] = os.NewFile(uintptr(FDCgroup+i), "cgroup")
+		}
+		err := cgroup.Enter(files)
+		for _, f := range files {
+			f.Close()
+		}
+		if err != nil {
+			return fail("enter cgroup", err)
+		}
+		trace("cgroup entered")
+	}
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fail("cgroup namespace", err)
+	}
+	if err := unix.Sethostname([]byte("moat")); err != nil {
+		return fail("hostname", err)
+	}
+	if err := loopbackUp(); err != nil {
+		return fail("loopback", err)
+	}
+	var nw Network = noNetwork{}
+	netDetail := "none: private loopback only"
+	if len(cfg.Net) > 0 {
+		if network == nil {
+			return fail("network", errors.New("this init was started without network support (the parent must start it as "+ArgNet+")"))
+		}
+		if nw, netDetail, err = network(cfg.Net); err != nil {
+			return fail("network", err)
+		}
+	}
+	layers = append(layers,
+		moat.Layer{Name: "user-namespace", Detail: fmt.Sprintf("program uid %d gid %d", cfg.UID, cfg.GID)},
+		moat.Layer{Name: "pid-namespace", Detail: "sandbox init is pid 1; every process dies with it"},
+		moat.Layer{Name: "network-namespace", Detail: netDetail},
+		moat.Layer{Name: "ipc-namespace"}, moat.Layer{Name: "uts-namespace"}, moat.Layer{Name: "cgroup-namespace"},
+	)
+	owner := &treecopy.Owner{UID: cfg.UID, GID: cfg.GID}
+	if cfg.HasTarIn {
+		if _, err := treecopy.Unpack(os.NewFile(FDTarIn, "tarin"), WorkDir, treecopy.Limits{Bytes: cfg.Disk, Files: 1 << 20}, treecopy.Options{Owner: owner, KeepLinks: true}); err != nil {
+			return fail("workspace", err)
+		}
+	}
+	for name, data := range cfg.Files {
+		if err := writeWorkFile(name, data, owner); err != nil {
+			return fail("file "+name, err)
+		}
+	}
+	trace("workspace")
+	rep, err := startReport(&cfg) // honeytokens, audit hook, fs "before"
+	if err != nil {
+		return fail("behaviour report", err)
+	}
+	if err := finishRoot(); err != nil {
+		return fail("root filesystem", err)
+	}
+	var degraded []string
+	capLayer, err := dropCapabilities()
+	if err != nil {
+		return fail("capabilities", err)
+	}
+	layers = append(layers, capLayer)
+	if l, err := applyLandlock(); err != nil {
+		if !cfg.AllowDegraded {
+			return fail("landlock", err)
+		}
+		degraded = append(degraded, "landlock: "+err.Error())
+	} else if l.Name != "" {
+		layers = append(layers, l)
+	}
+	trace("caps+landlock")
+	n, err := rep.installSeccomp(seccomp.Install, enc.Encode) // with a listener when the report is on
+	if err != nil {
+		if !cfg.AllowDegraded {
+			return fail("seccomp", err)
+		}
+		degraded = append(degraded, "seccomp: "+err.Error())
+	} else {
+		layers = append(layers, moat.Layer{Name: "seccomp", Detail: fmt.Sprintf("%d denied syscall rules; ioctl TIOCSTI/TIOCLINUX denied", n)})
+		layers = append(layers, moat.Layer{Name: "no-new-privs"})
+	}
+	rl, err := setRlimits(&cfg)
+	if err != nil {
+		return fail("rlimits", err)
+	}
+	layers = append(layers, rl)
+
+	cmd := &exec.Cmd{
+		Path:   cfg.Argv[0],
+		Args:   cfg.Argv,
+		Env:    cfg.Env,
+		Dir:    WorkDir,
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.NewFile(FDProgErr, "stderr"),
+		SysProcAttr: &syscall.SysProcAttr{
+			Setsid:    true, // no controlling terminal
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	if cfg.UID != 0 {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: []uint32{}}
+	}
+	err = cmd.Start()
+	if err == nil && cfg.AS > 0 {
+		// RLIMIT_AS would starve the init's own runtime, so it is set on
+		// the program alone. Start returns only after the execve, and the
+		// interpreter's startup runs no untrusted code, so the limit is in
+		// place before the program's first line.
+		if perr := unix.Prlimit(cmd.Process.Pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: cfg.AS, Max: cfg.AS}, nil); perr != nil {
+			_ = cmd.Process.Kill()
+			return fail("rlimit as", perr)
+		}
+	}
+	if err != nil {
+		var errno syscall.Errno
+		errors.As(err, &errno)
+		_ = enc.Encode(Message{Kind: "error", Error: "start program: " + err.Error(), ExecErrno: int(errno)})
+		return 1
+	}
+	trace("program started")
+	_ = enc.Encode(Message{Kind: "layers", Layers: layers, Degraded: degraded})
+
+	ctl := os.NewFile(FDControl, "control")
+	var stopped atomic.Bool
+	go func() {
+		// Any further byte or EOF on the control pipe: stop everything now.
+		var b [1]byte
+		_, _ = ctl.Read(b[:])
+		stopped.Store(true)
+		_ = unix.Kill(-1, unix.SIGKILL)
+	}()
+	exit := reap(cmd.Process.Pid)
+	trace("program reaped")
+	exit.Stopped = stopped.Load()
+	// The network's last flows are recorded before the report's end.
+	nw.Stop()
+	rep.finish(enc.Encode) // events: audit, kernel, fs diff
+	_ = enc.Encode(exit)
+	if cfg.WantOut {
+		out := os.NewFile(FDTarOut, "tarout")
+		_ = treecopy.Pack(out, WorkDir, treecopy.Limits{Bytes: cfg.OutLim.Bytes, Files: cfg.OutLim.Files})
+		_ = out.Close()
+	}
+	return 0
+}
+
+// reap waits for every child; when the program (pid main) ends it kills
+// all that is left in the namespace and keeps reaping until none remain.
+func reap(main int) Message {
+	m := Message{Kind: "exit"}
+	for {
+		var ws unix.WaitStatus
+		var ru unix.Rusage
+		pid, err := unix.Wait4(-1, &ws, 0, &ru)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil { // ECHILD: nothing left
+			return m
+		}
+		if pid != main {
+			continue
+		}
+		switch {
+		case ws.Exited():
+			m.ExitCode = ws.ExitStatus()
+		case ws.Signaled():
+			m.Signal = int(ws.Signal())
+		}
+		m.MaxRSS = ru.Maxrss * 1024
+		// Orphans and daemons die with the program: kill(-1) from pid 1
+		// reaches every other process of the namespace.
+		_ = unix.Kill(-1, unix.SIGKILL)
+	}
+}
+
+func writeWorkFile(name string, data []byte, owner *treecopy.Owner) error {
+	f, err := os.OpenFile(WorkDir+"/"+name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chown(owner.UID, owner.GID); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+// dropCapabilities empties the bounding and ambient sets and locks the
+// securebits so that no execve, not even one as uid 0 inside, grants a
+// capability again. The init keeps its own effective set (it must kill
+// and read the working directory); the program never has one.
+func dropCapabilities() (moat.Layer, error) {
+	last := 63
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if n, err := strconv.Atoi(string(trimNL(b))); err == nil {
+			last = n
+		}
+	}
+	for c := 0; c <= last; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return moat.Layer{}, fmt.Errorf("drop bounding cap %d: %w", c, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return moat.Layer{}, fmt.Errorf("clear ambient caps: %w", err)
+	}
+	// securebits(7): NOROOT(0) and its lock(1), KEEP_CAPS lock(5),
+	// NO_CAP_AMBIENT_RAISE(6) and its lock(7).
+	const bits = 1<<0 | 1<<1 | 1<<5 | 1<<6 | 1<<7
+	if err := unix.Prctl(unix.PR_SET_SECUREBITS, bits, 0, 0, 0); err != nil {
+		return moat.Layer{}, fmt.Errorf("securebits: %w", err)
+	}
+	// Inheritable set: clear it, keeping effective and permitted.
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return moat.Layer{}, fmt.Errorf("capget: %w", err)
+	}
+	data[0].Inheritable, data[1].Inheritable = 0, 0
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return moat.Layer{}, fmt.Errorf("capset: %w", err)
+	}
+	return moat.Layer{Name: "capabilities", Detail: "none: bounding, ambient and inheritable sets empty; securebits noroot locked"}, nil
+}
+
+func trimNL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// applyLandlock confines the init and, by inheritance, the program: the
+// whole (already minimal) root read and execute only, the writable tmpfs
+// directories read-write, the device files read-write. A kernel without
+// Landlock yields an empty layer and no error; a kernel that has it but
+// refuses the ruleset is an error.
+func applyLandlock() (moat.Layer, error) {
+	abi, err := llsys.LandlockGetABIVersion()
+	if err != nil || abi < 1 {
+		return moat.Layer{}, nil
+	}
+	devs := make([]string, len(devices))
+	for i, d := range devices {
+		devs[i] = "/dev/" + d
+	}
+	devs = append(devs, reportFiles()...) // the audit FIFO, when the report is on
+	err = landlock.V5.BestEffort().RestrictPaths(
+		landlock.RODirs("/"),
+		// WithRefer: renames across the writable directories (setuptools
+		// builds wheels that way) would otherwise fail with EXDEV.
+		landlock.RWDirs(WorkDir, TmpDir, HomeDir, "/dev/shm").WithRefer(),
+		landlock.RWFiles(devs...),
+	)
+	if err != nil {
+		return moat.Layer{}, err
+	}
+	return moat.Layer{Name: "landlock", Detail: fmt.Sprintf("ABI %d: read-only everywhere but /work /tmp /home/sandbox /dev/shm", abi)}, nil
+}
+
+// setRlimits sets the program's rlimits, hard and soft, on the init just
+// before it forks the program, which inherits them. They cannot be raised
+// again (that takes CAP_SYS_RESOURCE of the host), and the init needs
+// none of them raised: it only reaps, kills and packs into a pipe. They
+// back the cgroup limits up. RLIMIT_AS, which stands in for the memory
+// cgroup when that could not be had, is set on the program after Start.
+func setRlimits(cfg *Config) (moat.Layer, error) {
+	set := func(res int, v uint64) error {
+		return unix.Setrlimit(res, &unix.Rlimit{Cur: v, Max: v})
+	}
+	detail := fmt.Sprintf("nproc %d, fsize %d, core 0", cfg.Nproc, cfg.Fsize)
+	if err := set(unix.RLIMIT_NPROC, cfg.Nproc); err != nil {
+		return moat.Layer{}, fmt.Errorf("nproc: %w", err)
+	}
+	if err := set(unix.RLIMIT_FSIZE, cfg.Fsize); err != nil {
+		return moat.Layer{}, fmt.Errorf("fsize: %w", err)
+	}
+	if err := set(unix.RLIMIT_CORE, 0); err != nil {
+		return moat.Layer{}, fmt.Errorf("core: %w", err)
+	}
+	if cfg.AS > 0 {
+		detail += fmt.Sprintf(", as %d (set on the program once started)", cfg.AS)
+	}
+	return moat.Layer{Name: "rlimits", Detail: detail}, nil
+}
+
+func MonoNow() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
