@@ -55,6 +55,9 @@ type Backend struct {
 	Host    string // "" = DOCKER_HOST or the default socket
 	// Name is Result.Isolation; "" = "docker".
 	Name string
+	// Progress is where pulling a missing image shows its progress; nil
+	// is os.Stderr (a progress bar when it is a terminal).
+	Progress io.Writer
 }
 
 var (
@@ -265,7 +268,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	}
 	created, err := e.cli.ContainerCreate(life, cfg, hc, nil, nil, "moat-"+id)
 	if err != nil && client.IsErrNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image") {
-		if perr := pull(life, e.cli, cfg.Image); perr != nil {
+		if perr := pull(life, e.cli, cfg.Image, b.Progress); perr != nil {
 			return nil, perr
 		}
 		created, err = e.cli.ContainerCreate(life, cfg, hc, nil, nil, "moat-"+id)
@@ -399,8 +402,8 @@ type errNoImage struct{ msg string }
 func (e *errNoImage) Error() string { return e.msg }
 func (e *errNoImage) Unwrap() error { return moat.ErrNotFound }
 
-// pull fetches img with a progress display on stderr.
-func pull(ctx context.Context, cli *client.Client, img string) error {
+// pull fetches img with a progress display on w (nil: stderr).
+func pull(ctx context.Context, cli *client.Client, img string, w io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	unreachable := &errNoImage{fmt.Sprintf("docker: image %s not found and no registry reachable; build one with .ci/images.sh or pass --image", img)}
@@ -412,8 +415,16 @@ func pull(ctx context.Context, cli *client.Client, img string) error {
 		return &errNoImage{fmt.Sprintf("docker: image %s not found and the pull failed: %s; build one with .ci/images.sh or pass --image", img, oneLine(err))}
 	}
 	defer rc.Close()
-	fd := os.Stderr.Fd()
-	if err := jsonmessage.DisplayJSONMessagesStream(rc, os.Stderr, fd, isTerminal(fd), nil); err != nil {
+	if w == nil {
+		w = os.Stderr
+	}
+	var fd uintptr
+	term := false
+	if f, ok := w.(*os.File); ok {
+		fd = f.Fd()
+		term = isTerminal(fd)
+	}
+	if err := jsonmessage.DisplayJSONMessagesStream(rc, w, fd, term, nil); err != nil {
 		if registryDown(err) {
 			return unreachable
 		}

@@ -1,8 +1,14 @@
 package docker_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +84,84 @@ func TestMissingImage(t *testing.T) {
 	_, err := b.Run(ctx, &moat.Spec{Args: []string{"-c", "pass"}})
 	if err == nil || !strings.Contains(err.Error(), "moat/does-not-exist:never") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("err = %v, want one line naming the image", err)
+	}
+	wantNoContainers(t)
+}
+
+// TestPullFromRegistry pulls a missing image from a real registry
+// (distribution's, which .ci/run builds) listening on 127.0.0.1, where
+// Docker needs no TLS, and checks the progress it shows.
+func TestPullFromRegistry(t *testing.T) {
+	moattest.RequireBackend(t, "docker")
+	reg := os.Getenv("MOAT_TEST_REGISTRY") // set by .ci/run: then it must work
+	if reg == "" {
+		p, err := exec.LookPath("registry")
+		if err != nil {
+			t.Skip("no registry binary: set MOAT_TEST_REGISTRY (.ci/run builds github.com/distribution/distribution/v3/cmd/registry)")
+		}
+		reg = p
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), addr)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := exec.Command(reg, "serve", conf)
+	var srvLog bytes.Buffer
+	srv.Stdout, srv.Stderr = &srvLog, &srvLog
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	for i := 0; ; i++ {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i == 100 {
+			t.Fatalf("registry did not come up: %v\n%s", err, srvLog.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ref := addr + "/moat/pull-test:1"
+	dockerCLI := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+			t.Fatalf("docker %v: %v\n%s", args, err, out)
+		}
+	}
+	dockerCLI("tag", testImage(), ref)
+	dockerCLI("push", ref)
+	dockerCLI("rmi", ref) // only the tag goes: the test image stays
+	t.Cleanup(func() { exec.Command("docker", "rmi", ref).Run() })
+
+	var progress, stdout bytes.Buffer
+	b := docker.New(ref, "", "")
+	b.Progress = &progress
+	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", "print('pulled')"}, Stdout: &stdout})
+	if err != nil {
+		t.Fatalf("run: %v (progress: %s)", err, progress.String())
+	}
+	if res.Status != moat.StatusExited || res.ExitCode != 0 || stdout.String() != "pulled\n" {
+		t.Fatalf("status %s exit %d stdout %q stderr %q", res.Status, res.ExitCode, stdout.String(), res.Stderr)
+	}
+	if !strings.Contains(progress.String(), "Status: Downloaded newer image for "+ref) {
+		t.Errorf("no pull progress shown:\n%s", progress.String())
+	}
+	// A registry that is down: one line naming the image, no stack.
+	srv.Process.Kill()
+	srv.Wait()
+	dockerCLI("rmi", ref)
+	_, err = docker.New(ref, "", "").Run(context.Background(), &moat.Spec{Args: []string{"-c", "pass"}})
+	if err == nil || !strings.Contains(err.Error(), ref) || !strings.Contains(err.Error(), "no registry reachable") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("registry down: err = %v", err)
 	}
 	wantNoContainers(t)
 }
