@@ -300,23 +300,11 @@ func skipReason(out string) string {
 	return strings.TrimSpace(strings.SplitN(rest, "\n", 2)[0])
 }
 
-// TestNativeHookBytecode checks that the audit hook is loaded from the
-// bytecode moat compiled for the interpreter, not compiled at each start.
+// TestNativeHookBytecode: the audit hook comes from cached bytecode.
 func TestNativeHookBytecode(t *testing.T) {
 	if os.Getenv(nonRootEnv) != "" {
 		t.Skip("re-executed for TestNativeNonRoot")
 	}
 	moattest.RequireBackend(t, "native")
-	var stderr bytes.Buffer
-	spec := &moat.Spec{Args: []string{"-c", "pass"}, Env: []string{"PYTHONVERBOSE=1"}, Stderr: &stderr, AllowDegraded: os.Geteuid() != 0}
-	res, err := newBackend().Run(context.Background(), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Status != moat.StatusExited || res.ExitCode != 0 {
-		t.Fatalf("status %s exit %d: %s", res.Status, res.ExitCode, stderr.String())
-	}
-	if !strings.Contains(stderr.String(), "# code object from '/.moat/py/__pycache__/sitecustomize.") {
-		t.Fatalf("hook not loaded from bytecode:\n%s", stderr.String())
-	}
+	moattest.HookBytecode(t, newBackend, os.Geteuid() != 0)
 }
