@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Run the native backend and internal/cgroup for real under pure cgroup v2:
+# in a QEMU guest (TCG, no KVM needed) booting Debian bookworm's kernel,
+# with only a cgroup2 file system at /sys/fs/cgroup (no v1 hierarchy).
+#
+# The guest's root is moat's image (moat/python:bookworm: Debian with
+# python3) plus the test binaries built here, packed as the initramfs. Its
+# /init copies that root into a tmpfs and switch_roots into it (pivot_root,
+# which the sandbox uses, does not work on the initramfs itself), mounts
+# proc, sysfs, devtmpfs, tmpfs and cgroup2, runs the tests, prints
+# "moat-vm: PASS" or "moat-vm: FAIL" on the serial console and powers off.
+# This script prints the console, fails unless the guest said PASS, and
+# gives up after MOAT_VM_TIMEOUT (default 20m).
+#
+# Needs root (to unpack the image with its owners), qemu-system-x86 and
+# cpio (installed with apt when missing), and the image's rootfs: the
+# tarball .ci/images.sh caches, or the image in Docker.
+#
+# MOAT_VM_RUN overrides which of native's tests run (a -test.run pattern;
+# default: the conformance and adversarial suites, TestNative, and the
+# network tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=/usr/local/go/bin:$PATH CGO_ENABLED=0
+
+timeout=${MOAT_VM_TIMEOUT:-20m}
+cache=${MOAT_VM_CACHE:-$HOME/.cache/moat-ci/vm}
+image=${MOAT_TEST_IMAGE:-moat/python:bookworm}
+rootfs_tar=${MOAT_IMAGE_CACHE:-/var/cache/moat}/python-bookworm-rootfs.tar
+native_run=${MOAT_VM_RUN:-'^(TestNative|TestNetworkSinkhole|TestNetworkAllow)$'}
+
+log() { echo "cgroup2-vm: $*" >&2; }
+
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v cpio >/dev/null || need+=(cpio)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+work=$(mktemp -d /tmp/moat-cgroup2-vm.XXXXXX)
+qemu_pid=
+cleanup() {
+  [ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The kernel: bookworm's linux-image-amd64, downloaded once and cached.
+# Everything the guest needs is built in (serial console, initramfs,
+# cgroup2 with memory/pids/cpu, namespaces, seccomp, Landlock), so no
+# modules are loaded.
+mkdir -p "$cache"
+kernel=$(ls "$cache"/vmlinuz-* 2>/dev/null | sort -V | tail -1 || true)
+if [ -z "$kernel" ]; then
+  log "downloading bookworm's kernel"
+  (
+    cd "$work"
+    pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+    [ -n "$pkg" ] || { log "apt-cache knows no linux-image-amd64 (apt-get update?)"; exit 1; }
+    apt-get download -q "$pkg" >/dev/null 2>&1 || { apt-get update -qq && apt-get download -q "$pkg" >/dev/null; }
+    dpkg-deb --fsys-tarfile "$pkg"_*.deb | tar -x --wildcards './boot/vmlinuz-*'
+    mv boot/vmlinuz-* "$cache"/
+  )
+  kernel=$(ls "$cache"/vmlinuz-* | sort -V | tail -1)
+fi
+
+# The guest root: the image, the test binaries, the init.
+root=$work/root
+mkdir -p "$root"
+if [ -f "$rootfs_tar" ]; then
+  tar -C "$root" -xf "$rootfs_tar"
+else
+  cid=$(docker create "$image" /bin/true)
+  docker export "$cid" | tar -C "$root" -x
+  docker rm "$cid" >/dev/null
+fi
+mkdir -p "$root/moat-vm"
+go test -c -o "$root/moat-vm/native.test" ./backend/native
+go test -c -o "$root/moat-vm/cgroup.test" ./internal/cgroup
+
+# Stage 1, pid 1 on the initramfs: the root moves to a tmpfs.
+cat >"$root/init" <<'EOF'
+#!/bin/sh
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mount -t devtmpfs dev /dev
+mkdir -p /newroot
+mount -t tmpfs -o mode=0755 root /newroot
+for d in /*; do
+  case $d in /newroot|/dev|/proc|/sys|/init) ;; *) cp -a "$d" /newroot/ ;; esac
+done
+mkdir -p /newroot/dev /newroot/proc /newroot/sys
+exec switch_root /newroot /moat-vm/stage2
+EOF
+
+# Stage 2, pid 1 on the tmpfs root: a pure cgroup v2 host, then the tests.
+cat >"$root/moat-vm/stage2" <<EOF
+#!/bin/sh
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root TMPDIR=/tmp LANG=C.UTF-8 GOTRACEBACK=all
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t securityfs securityfs /sys/kernel/security
+mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /dev/shm /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t devpts devpts /dev/pts
+# The loopback interface up (127.0.0.1 comes with it); no ip(8) here.
+python3 -c '
+import fcntl, socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, struct.pack("16sH", b"lo", 0)))[1]
+fcntl.ioctl(s, 0x8914, struct.pack("16sH", b"lo", flags | 1))
+'
+echo "moat-vm: kernel \$(uname -r), lsm \$(cat /sys/kernel/security/lsm 2>/dev/null), cgroup controllers: \$(cat /sys/fs/cgroup/cgroup.controllers)"
+grep cgroup /proc/mounts
+cd /moat-vm
+status=PASS
+step() {
+  echo "moat-vm: == \$*"
+  start=\$(date +%s)
+  "\$@"
+  rc=\$?
+  echo "moat-vm: == exit \$rc after \$((\$(date +%s) - start))s: \$*"
+  [ \$rc = 0 ] || status=FAIL
+}
+step ./cgroup.test -test.v -test.count=1 -test.timeout=5m
+step env MOAT_REQUIRE_BACKENDS=native ./native.test -test.v -test.count=1 -test.timeout=15m -test.run '$native_run'
+echo "moat-vm: root subtree_control: \$(cat /sys/fs/cgroup/cgroup.subtree_control)"
+left=\$(ls -d /sys/fs/cgroup/moat/moat-* 2>/dev/null | head -5)
+if [ -n "\$left" ]; then echo "moat-vm: leftover cgroups: \$left"; status=FAIL; fi
+echo "moat-vm: \$status"
+sync
+echo o >/proc/sysrq-trigger
+sleep 30
+EOF
+chmod 755 "$root/init" "$root/moat-vm/stage2"
+
+log "packing the initramfs"
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) >"$work/initrd"
+rm -rf "$root"
+
+# lsm: Landlock first, as on the hosts moat targets; cgroup_no_v1=all: no
+# controller can be bound to a v1 hierarchy; panic=-1 with -no-reboot: a
+# crashed init ends QEMU instead of hanging it.
+log "booting $(basename "$kernel") under QEMU (TCG; timeout $timeout)"
+start=$(date +%s)
+console=$work/console.log
+set +e
+timeout --kill-after=30s "$timeout" qemu-system-x86_64 \
+  -machine q35,accel=tcg -cpu max -smp 2 -m 2G \
+  -kernel "$kernel" -initrd "$work/initrd" \
+  -append "console=ttyS0 quiet panic=-1 lsm=landlock,yama cgroup_no_v1=all rdinit=/init" \
+  -display none -monitor none -serial "file:$console" -no-reboot \
+  </dev/null >"$work/qemu.log" 2>&1 &
+qemu_pid=$!
+# Follow the console while the guest runs.
+tail -n +1 -F "$console" 2>/dev/null &
+tail_pid=$!
+wait "$qemu_pid"
+rc=$?
+qemu_pid=
+set -e
+sleep 1
+kill "$tail_pid" 2>/dev/null || true
+wait "$tail_pid" 2>/dev/null || true
+log "QEMU exited with $rc after $(($(date +%s) - start))s"
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+  log "FAIL: the guest did not finish within $timeout"
+  exit 1
+fi
+if [ "$rc" != 0 ]; then
+  cat "$work/qemu.log" >&2
+fi
+if tr -d '\r' <"$console" | grep -qx 'moat-vm: PASS'; then
+  log "PASS"
+  exit 0
+fi
+log "FAIL: the guest did not report PASS (see its console above)"
+exit 1
