@@ -48,23 +48,46 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The kernel: bookworm's linux-image-amd64, downloaded once and cached.
-# Everything the guest needs is built in (serial console, initramfs,
-# cgroup2 with memory/pids/cpu, namespaces, seccomp, Landlock), so no
-# modules are loaded.
-mkdir -p "$cache"
-kernel=$(ls "$cache"/vmlinuz-* 2>/dev/null | sort -V | tail -1 || true)
-if [ -z "$kernel" ]; then
+# The kernel: bookworm's linux-image-amd64, downloaded once and cached
+# with the few modules the guest loads (its /init has no modprobe, so it
+# loads them itself, dependencies first). Everything else the guest needs is
+# built in: serial console, initramfs, cgroup2 with memory/pids/cpu,
+# namespaces, seccomp, Landlock. The modules are nf_tables with TPROXY, for
+# native's sinkhole and allow network modes, and the crc32c they need.
+modules="crc32c_generic nft_tproxy"
+kdir=$cache/kernel
+if [ "$(cat "$kdir/modules.list" 2>/dev/null)" != "$modules" ]; then
   log "downloading bookworm's kernel"
+  rm -rf "$kdir"
+  mkdir -p "$kdir/modules" "$work/deb"
   (
-    cd "$work"
+    cd "$work/deb"
     pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
     [ -n "$pkg" ] || { log "apt-cache knows no linux-image-amd64 (apt-get update?)"; exit 1; }
     apt-get download -q "$pkg" >/dev/null 2>&1 || { apt-get update -qq && apt-get download -q "$pkg" >/dev/null; }
-    dpkg-deb --fsys-tarfile "$pkg"_*.deb | tar -x --wildcards './boot/vmlinuz-*'
-    mv boot/vmlinuz-* "$cache"/
+    dpkg-deb -x "$pkg"_*.deb .
   )
-  kernel=$(ls "$cache"/vmlinuz-* | sort -V | tail -1)
+  mv "$work"/deb/boot/vmlinuz-* "$kdir/vmlinuz"
+  mods=$(echo "$work"/deb/lib/modules/*)
+  # Each module after its dependencies (the depends= of its .modinfo).
+  declare -A seen=()
+  visit() {
+    local m=$1 f d
+    [ -z "${seen[$m]:-}" ] || return 0
+    seen[$m]=1
+    f=$(find "$mods/kernel" -name "$m.ko" -print -quit)
+    if [ -z "$f" ]; then
+      grep -q "/$m.ko\$" "$mods/modules.builtin" && return 0
+      log "no module $m in $(basename "$mods")"; exit 1
+    fi
+    for d in $(tr '\0' '\n' <"$f" | sed -n 's/^depends=//p' | tr ',' ' '); do visit "$d"; done
+    cp "$f" "$kdir/modules/"
+    echo "$m.ko" >>"$kdir/modules/order"
+  }
+  for m in $modules; do visit "$m"; done
+  basename "$mods" >"$kdir/release"
+  echo "$modules" >"$kdir/modules.list"
+  rm -rf "$work/deb"
 fi
 
 # The guest root: the image, the test binaries, the init.
@@ -78,6 +101,7 @@ else
   docker rm "$cid" >/dev/null
 fi
 mkdir -p "$root/moat-vm"
+cp -r "$kdir/modules" "$root/moat-vm/"
 go test -c -o "$root/moat-vm/native.test" ./backend/native
 go test -c -o "$root/moat-vm/cgroup.test" ./internal/cgroup
 
@@ -109,6 +133,16 @@ mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /dev/shm /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t devpts devpts /dev/pts
+python3 - <<'PY'
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+for name in open("/moat-vm/modules/order").read().split():
+    fd = os.open("/moat-vm/modules/" + name, os.O_RDONLY)
+    if libc.syscall(313, fd, b"", 0) != 0 and ctypes.get_errno() != 17:  # finit_module; EEXIST
+        e = ctypes.get_errno()
+        print("moat-vm: load %s: %s" % (name, os.strerror(e)))
+    os.close(fd)
+PY
 # The loopback interface up (127.0.0.1 comes with it); no ip(8) here.
 python3 -c '
 import fcntl, socket, struct
@@ -123,7 +157,9 @@ status=PASS
 step() {
   echo "moat-vm: == \$*"
   start=\$(date +%s)
-  "\$@"
+  # Not as children of pid 1: a sandbox's own pid 1 would shadow the
+  # parent pid the signal-host case tries to signal.
+  /bin/sh -c '"\$@"; exit \$?' step "\$@"
   rc=\$?
   echo "moat-vm: == exit \$rc after \$((\$(date +%s) - start))s: \$*"
   [ \$rc = 0 ] || status=FAIL
@@ -147,13 +183,13 @@ rm -rf "$root"
 # lsm: Landlock first, as on the hosts moat targets; cgroup_no_v1=all: no
 # controller can be bound to a v1 hierarchy; panic=-1 with -no-reboot: a
 # crashed init ends QEMU instead of hanging it.
-log "booting $(basename "$kernel") under QEMU (TCG; timeout $timeout)"
+log "booting Linux $(cat "$kdir/release") under QEMU (TCG; timeout $timeout)"
 start=$(date +%s)
 console=$work/console.log
 set +e
 timeout --kill-after=30s "$timeout" qemu-system-x86_64 \
   -machine q35,accel=tcg -cpu max -smp 2 -m 2G \
-  -kernel "$kernel" -initrd "$work/initrd" \
+  -kernel "$kdir/vmlinuz" -initrd "$work/initrd" \
   -append "console=ttyS0 quiet panic=-1 lsm=landlock,yama cgroup_no_v1=all rdinit=/init" \
   -display none -monitor none -serial "file:$console" -no-reboot \
   </dev/null >"$work/qemu.log" 2>&1 &
