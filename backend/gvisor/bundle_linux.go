@@ -1,7 +1,9 @@
 package gvisor
 
 import (
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -76,7 +78,8 @@ func ociSpec(c bundleConfig) *specs.Spec {
 	}
 	noCaps := []string{}
 	return &specs.Spec{
-		Version: specs.Version,
+		Annotations: exclusiveHints(mounts),
+		Version:     specs.Version,
 		Process: &specs.Process{
 			User:            specs.User{UID: sandboxID, GID: sandboxID, AdditionalGids: []uint32{}},
 			Args:            c.Argv,
@@ -104,6 +107,26 @@ func ociSpec(c bundleConfig) *specs.Spec {
 			ReadonlyPaths: []string{"/proc/sys", "/proc/sysrq-trigger"},
 		},
 	}
+}
+
+// exclusiveHints are runsc mount hints that give each read-only bind
+// runsc's exclusive file access: the Sentry caches what it looked up
+// instead of asking the gofer again on every path walk (some 200 round
+// trips fewer for Python's start). Nothing else writes these files during
+// a run. The writable binds keep runsc's default for bind mounts, shared:
+// what the program writes goes through to the host tmpfs at once, so the
+// audit channel is read while the run goes on and a killed sandbox loses
+// nothing of /work.
+func exclusiveHints(mounts []specs.Mount) map[string]string {
+	a := map[string]string{}
+	for i, m := range mounts {
+		if m.Type != "bind" || !slices.Contains(m.Options, "ro") {
+			continue
+		}
+		name := "dev.gvisor.spec.mount.moat-ro-" + strconv.Itoa(i)
+		a[name+".source"], a[name+".type"], a[name+".share"] = m.Source, "bind", "container"
+	}
+	return a
 }
 
 // etcFiles are the files of the skeleton's /etc.

@@ -30,13 +30,15 @@ import (
 // idPrefix names every bundle, runsc container and cgroup of this backend.
 const idPrefix = "moat-gvisor-"
 
-// The cgroup holds the Sentry, the gofer and the program's stub processes,
-// not only the program: these slacks are the Sentry's own share, on top of
-// the program's limits. They are reported in the cgroup layer.
+// The cgroup holds `runsc run`, the Sentry, the gofer and the program's
+// stub processes, not only the program: these slacks are their own share,
+// on top of the program's limits (runsc run itself: some 20MiB and 8
+// threads). They are reported in the cgroup layer.
 const (
-	// SentryMemory is added to Limits.Memory for the Sentry and gofer.
-	SentryMemory = 96 << 20
-	sentryPids   = 64
+	// SentryMemory is added to Limits.Memory for runsc, the Sentry and
+	// the gofer.
+	SentryMemory = 128 << 20
+	sentryPids   = 80
 )
 
 // stopGrace is how long runsc gets to go after the sandbox was killed.
@@ -406,9 +408,13 @@ func mountpoint(src, dst string) error {
 	return f.Close()
 }
 
-// runscArgs are the global flags of every runsc call of a run.
-func (r *runner) runscArgs() []string {
+// runscArgs are the global flags of `runsc run`. inGroup: runsc starts in
+// the run's cgroup (startInGroup) and leaves cgroups alone.
+func (r *runner) runscArgs(inGroup bool) []string {
 	a := []string{"--root", runscRoot(), "--network=none", "--platform=" + r.h.Platform, "--log=" + filepath.Join(r.dir, "runsc.log"), "--log-format=json", "--oci-seccomp"}
+	if inGroup {
+		a = append(a, "--ignore-cgroups")
+	}
 	if r.rep != nil {
 		// The Sentry's trace of exec and connect: the report's kernel side.
 		a = append(a, "--strace", "--strace-syscalls="+straceSyscalls, "--debug-log="+filepath.Join(r.dir, "debug")+"/", "--debug-command=boot")
@@ -446,19 +452,25 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	}
 	defer errR.Close()
 
-	args := append(r.runscArgs(), "run", "--bundle", r.dir, r.id)
-	cmd := exec.Command(r.h.Runsc, args...)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-	cmd.Dir = r.dir
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, outW, errW
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	r.cmd = cmd
-	if err := cmd.Start(); err != nil {
+	newCmd := func(inGroup bool) *exec.Cmd {
+		args := append(r.runscArgs(inGroup), "run", "--bundle", r.dir, r.id)
+		cmd := exec.Command(r.h.Runsc, args...)
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+		cmd.Dir = r.dir
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, outW, errW
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		return cmd
+	}
+	exited := make(chan struct{}) // runsc was reaped
+	defer close(exited)
+	cmd, err := startInGroup(r.group, r.id, newCmd, exited)
+	if err != nil {
 		stdinW.Close()
 		outW.Close()
 		errW.Close()
 		return nil, fmt.Errorf("gvisor: start runsc: %w", err)
 	}
+	r.cmd = cmd
 	r.started = true
 	r.tr.step("runsc started")
 	if r.rep != nil {
@@ -594,7 +606,7 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "network-none", Detail: "runsc --network=none: loopback only"},
 		{Name: "seccomp", Detail: "native's deny list, applied by the Sentry (runsc --oci-seccomp)"},
 		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privileges", sandboxID)},
-		{Name: fmt.Sprintf("cgroup-v%d", r.group.Version()), Detail: fmt.Sprintf("%s; memory %d bytes (+%d for the Sentry), pids %d (+%d for the Sentry and gofer), cpus %g",
+		{Name: fmt.Sprintf("cgroup-v%d", r.group.Version()), Detail: fmt.Sprintf("%s; memory %d bytes (+%d for runsc, the Sentry and gofer), pids %d (+%d for them), cpus %g",
 			strings.Join(r.group.Controllers(), ","), r.lim.Memory, SentryMemory, r.lim.Pids, sentryPids, r.lim.CPUs)},
 		{Name: "rlimits", Detail: fmt.Sprintf("nofile 1024, core 0, fsize %d", r.lim.Disk)},
 		{Name: "timeout", Detail: r.lim.Timeout.String()},
@@ -623,9 +635,11 @@ func (r *runner) cleanup() {
 	r.tr.step("no process left")
 	if r.mounted {
 		_ = unix.Unmount(r.scratch, unix.MNT_DETACH)
+		r.tr.step("scratch unmounted")
 	}
 	if r.dir != "" {
 		_ = os.RemoveAll(r.dir)
+		r.tr.step("bundle removed")
 	}
 	if r.lock != nil {
 		r.lock.Close()

@@ -1,0 +1,277 @@
+package gvisor
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/internal/cgroup"
+)
+
+// startInGroup starts `runsc run` so that it is born in the run's cgroup:
+// then the gofer, the Sentry and its stubs, which it forks, are born there
+// too, runsc needs no cgroup of its own (--ignore-cgroups), and nothing of
+// the run is ever outside the group that bounds and kills it.
+//
+// Why not let runsc join the group (cgroupsPath): it moves its whole
+// process in and, after the sandbox started, out again. Each such move takes
+// the kernel's global cgroup_threadgroup_rwsem for writing, which waits for
+// an RCU grace period: 10-20ms of every run's start on cgroup v1.
+//
+// On v2 the child is cloned into the group (CLONE_INTO_CGROUP). On v1 a
+// thread of moat, locked to its goroutine, moves itself alone into the
+// group (a write of "0" to each hierarchy's tasks file takes no global
+// lock), forks runsc, which inherits the thread's groups, and moves itself
+// back. The thread stays locked until done is closed: runsc's parent-death
+// signal is tied to the thread that forked it, which must not exit while
+// runsc runs.
+//
+// newCmd builds the command; inGroup tells it whether runsc starts in the
+// group (and must leave cgroups alone) or has to join it itself, which is
+// the way when neither of the above is available. A runsc started with
+// inGroup that is not found in the group is killed and an error returned:
+// it never runs outside its limits.
+func startInGroup(g cgroup.Group, id string, newCmd func(inGroup bool) *exec.Cmd, done <-chan struct{}) (*exec.Cmd, error) {
+	plain := func() (*exec.Cmd, error) {
+		cmd := newCmd(false)
+		return cmd, cmd.Start()
+	}
+	e, err := g.Entry()
+	if err != nil {
+		return plain()
+	}
+	defer e.Close()
+	if e.Dir != nil {
+		cmd := newCmd(true)
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(e.Dir.Fd())
+		if err := cmd.Start(); err != nil {
+			return plain() // no clone3 here
+		}
+		return cmd, checkInGroup(g, cmd, id)
+	}
+	if len(e.Self) == 0 {
+		return plain()
+	}
+	home, err := ownTasks(e.Self, id)
+	if err != nil {
+		return plain()
+	}
+	defer func() {
+		for _, f := range home {
+			f.Close()
+		}
+	}()
+	type result struct {
+		cmd *exec.Cmd
+		err error
+	}
+	resc := make(chan result, 1)
+	var fork func(locked chan<- struct{})
+	fork = func(locked chan<- struct{}) {
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// The main thread owns moat's memory accounting on v1
+			// (mm->owner): it never enters a run's group. A new
+			// goroutine runs on another thread while this one is
+			// locked here.
+			l := make(chan struct{})
+			go fork(l)
+			<-l
+			runtime.UnlockOSThread()
+			return
+		}
+		if locked != nil {
+			close(locked)
+		}
+		if err := cgroup.Enter(e.Self); err != nil {
+			// Maybe in some hierarchies: leave them, or never serve
+			// another goroutine (the thread ends with this one).
+			// runsc is not started from this thread.
+			if cgroup.Enter(home) == nil {
+				runtime.UnlockOSThread()
+			}
+			resc <- result{}
+			return
+		}
+		cmd := newCmd(true)
+		serr := cmd.Start()
+		left := cgroup.Enter(home) == nil
+		resc <- result{cmd, serr}
+		if serr != nil {
+			done = nil
+		}
+		<-done
+		if left {
+			// Otherwise this thread is still in the run's group: it
+			// ends with this goroutine.
+			runtime.UnlockOSThread()
+		}
+	}
+	go fork(nil)
+	res := <-resc
+	if res.cmd == nil {
+		return plain()
+	}
+	if res.err != nil {
+		return res.cmd, res.err
+	}
+	return res.cmd, checkInGroup(g, res.cmd, id)
+}
+
+// checkInGroup verifies that the started runsc is in the run's group
+// (v2), or in every v1 hierarchy of a limit the group sets, and kills it
+// if not.
+func checkInGroup(g cgroup.Group, cmd *exec.Cmd, id string) error {
+	v2, limited := g.Version() == 2, g.Controllers()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", cmd.Process.Pid))
+	if err == nil {
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			parts := strings.SplitN(line, ":", 3)
+			if len(parts) != 3 {
+				continue
+			}
+			bounds := parts[1] == "" && v2
+			for _, c := range strings.Split(parts[1], ",") {
+				bounds = bounds || slices.Contains(limited, c)
+			}
+			if bounds && !strings.HasSuffix(parts[2], "/moat/"+id) {
+				err = fmt.Errorf("runsc is in %s, not in the run's group", line)
+				break
+			}
+		}
+	}
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return fmt.Errorf("start runsc in the run's cgroup: %w", err)
+	}
+	return nil
+}
+
+// ownTasks opens the tasks files of the groups the calling process is in,
+// in the v1 hierarchies of self (a run's group: <mount>/moat/<id>/tasks).
+func ownTasks(self []*os.File, id string) ([]*os.File, error) {
+	mounts, err := v1Mounts()
+	if err != nil {
+		return nil, err
+	}
+	paths, err := ownGroups() // the main thread's: it never enters a run's group
+	if err != nil {
+		return nil, err
+	}
+	var files []*os.File
+	fail := func(err error) ([]*os.File, error) {
+		for _, f := range files {
+			f.Close()
+		}
+		return nil, err
+	}
+	for _, s := range self {
+		dir := filepath.Dir(s.Name())
+		mnt, ok := strings.CutSuffix(dir, "/moat/"+id)
+		if !ok {
+			return fail(fmt.Errorf("cgroup %s: not under moat/%s", dir, id))
+		}
+		m, ok := mounts[mnt]
+		if !ok {
+			return fail(fmt.Errorf("cgroup %s: no v1 mount", mnt))
+		}
+		p, ok := paths[m.controllers]
+		if !ok {
+			return fail(fmt.Errorf("cgroup %s: not in /proc/self/cgroup", m.controllers))
+		}
+		rel, ok := strings.CutPrefix(p, m.root)
+		if !ok {
+			return fail(fmt.Errorf("cgroup %s: %s outside the mount's root %s", m.controllers, p, m.root))
+		}
+		f, err := os.OpenFile(filepath.Join(mnt, rel, "tasks"), os.O_WRONLY, 0)
+		if err != nil {
+			return fail(err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+type v1Mount struct{ root, controllers string }
+
+// v1Mounts maps the mount points of cgroup v1 hierarchies to their root and
+// controllers (sorted, comma separated, as /proc/self/cgroup names them).
+func v1Mounts() (map[string]v1Mount, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ms := map[string]v1Mount{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		if !ok {
+			continue
+		}
+		pf, qf := strings.Fields(pre), strings.Fields(post)
+		if len(pf) < 5 || len(qf) < 3 || qf[0] != "cgroup" {
+			continue
+		}
+		var ctl []string
+		for _, o := range strings.Split(qf[2], ",") {
+			switch {
+			case o == "rw" || o == "ro" || strings.HasPrefix(o, "release_agent=") || o == "noprefix" || o == "clone_children" || o == "xattr" || o == "cpuset_v2_mode" || o == "favordynmods":
+			default:
+				ctl = append(ctl, o)
+			}
+		}
+		ms[unescape(pf[4])] = v1Mount{root: unescape(pf[3]), controllers: strings.Join(ctl, ",")}
+	}
+	return ms, sc.Err()
+}
+
+// ownGroups maps the controllers of each v1 hierarchy to the group of
+// moat's main thread in it.
+func ownGroups() (map[string]string, error) {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	gs := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || parts[1] == "" {
+			continue
+		}
+		gs[parts[1]] = parts[2]
+	}
+	if len(gs) == 0 {
+		return nil, errors.New("no v1 group in /proc/self/cgroup")
+	}
+	return gs, nil
+}
+
+// unescape undoes mountinfo's octal escapes (\040 for a space).
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var c int
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &c); err == nil {
+				b.WriteByte(byte(c))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
