@@ -41,9 +41,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 work=$(mktemp -d /tmp/moat-cgroup2-vm.XXXXXX)
-qemu_pid=
+qemu_pid= tail_pid=
 cleanup() {
-  [ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null || true
+  for p in $qemu_pid $tail_pid; do kill "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -104,6 +104,52 @@ mkdir -p "$root/moat-vm"
 cp -r "$kdir/modules" "$root/moat-vm/"
 go test -c -o "$root/moat-vm/native.test" ./backend/native
 go test -c -o "$root/moat-vm/cgroup.test" ./internal/cgroup
+go build -o "$root/moat-vm/moat" ./cmd/moat
+
+# As a user with a delegated subtree (what systemd gives user@UID.service),
+# moat's runs must get their group below it, with no --allow-degraded.
+cat >"$root/moat-vm/delegated.py" <<'PYEOF'
+import json, os, subprocess, sys
+
+FORKS = """
+import os, time
+for i in range(64):
+    if os.fork() == 0:
+        time.sleep(30)
+        os._exit(0)
+"""
+cases = [
+    ("plain", "exited", ["--memory", "64MiB", "--pids", "16", "--cpus", "0.5", "-c", "print('ok')"]),
+    ("memory", "memory", ["--memory", "64MiB", "-c", "b = bytearray(200 << 20)"]),
+    ("pids", "pids", ["--pids", "16", "-c", FORKS]),
+]
+ok = True
+for name, want, args in cases:
+    p = subprocess.run(["/moat-vm/moat", "run", "--isolation", "native", "--json"] + args,
+                       capture_output=True, text=True, timeout=120)
+    try:
+        r = json.loads(p.stdout)
+    except ValueError:
+        print("FAIL %s: moat exited %d: %s" % (name, p.returncode, p.stderr.strip()))
+        ok = False
+        continue
+    layers = [l["name"] for l in r.get("layers") or []]
+    good = r["status"] == want and "cgroup-v2" in layers and not r.get("degraded")
+    ok = ok and good
+    print("%s %s: status %s (want %s)" % ("ok  " if good else "FAIL", name, r["status"], want))
+    if not good:
+        print("  layers %s, degraded %s, stderr %r" % (layers, r.get("degraded"), r.get("stderr")))
+base = os.path.join(sys.argv[1], "moat")
+left = [d for d in os.listdir(base) if d.startswith("moat-")] if os.path.isdir(base) else []
+if not os.path.isdir(base):
+    print("FAIL no %s: the runs' groups were not made in the delegated subtree" % base)
+    ok = False
+if left:
+    print("FAIL leftover groups in %s: %s" % (base, left))
+    ok = False
+print("PASS" if ok else "FAIL")
+sys.exit(0 if ok else 1)
+PYEOF
 
 # Stage 1, pid 1 on the initramfs: the root moves to a tmpfs.
 cat >"$root/init" <<'EOF'
@@ -167,6 +213,17 @@ step() {
 step ./cgroup.test -test.v -test.count=1 -test.timeout=5m
 step env MOAT_REQUIRE_BACKENDS=native ./native.test -test.v -test.count=1 -test.timeout=15m -test.run '$native_run'
 echo "moat-vm: root subtree_control: \$(cat /sys/fs/cgroup/cgroup.subtree_control)"
+# A delegated subtree as systemd makes one: the user owns the directory
+# and its cgroup.procs, cgroup.subtree_control and cgroup.threads, and
+# the user's processes live in a leaf below it.
+deleg=/sys/fs/cgroup/user.slice/user@65534.service
+mkdir -p \$deleg/session.scope /tmp/nobody
+echo "+memory +pids +cpu" >/sys/fs/cgroup/user.slice/cgroup.subtree_control
+for d in \$deleg \$deleg/session.scope; do
+  chown 65534:65534 \$d \$d/cgroup.procs \$d/cgroup.subtree_control \$d/cgroup.threads
+done
+chown 65534:65534 /tmp/nobody
+step /bin/sh -c 'echo \$\$ >"\$1/session.scope/cgroup.procs" && exec setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp/nobody python3 /moat-vm/delegated.py "\$1"' as-uid-65534 \$deleg
 left=\$(ls -d /sys/fs/cgroup/moat/moat-* 2>/dev/null | head -5)
 if [ -n "\$left" ]; then echo "moat-vm: leftover cgroups: \$left"; status=FAIL; fi
 echo "moat-vm: \$status"
@@ -204,6 +261,7 @@ set -e
 sleep 1
 kill "$tail_pid" 2>/dev/null || true
 wait "$tail_pid" 2>/dev/null || true
+tail_pid=
 log "QEMU exited with $rc after $(($(date +%s) - start))s"
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
   log "FAIL: the guest did not finish within $timeout"
