@@ -16,9 +16,12 @@
 # cpio (installed with apt when missing), and the image's rootfs: the
 # tarball .ci/images.sh caches, or the image in Docker.
 #
-# MOAT_VM_RUN overrides which of native's tests run (a -test.run pattern;
-# default: the conformance and adversarial suites, TestNative, and the
-# network tests).
+# The guest runs: internal/cgroup's tests (the real v2 ones among them);
+# native's TestNative (the conformance and adversarial suites as root, on
+# v2 groups), TestNativeNonRoot (as nobody without cgroups: the refusal and
+# the degraded run) and the network tests; then `moat run` as a user with a
+# delegated subtree. About 3 minutes here; MOAT_VM_RUN overrides native's
+# -test.run pattern.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH CGO_ENABLED=0
@@ -27,7 +30,7 @@ timeout=${MOAT_VM_TIMEOUT:-20m}
 cache=${MOAT_VM_CACHE:-$HOME/.cache/moat-ci/vm}
 image=${MOAT_TEST_IMAGE:-moat/python:bookworm}
 rootfs_tar=${MOAT_IMAGE_CACHE:-/var/cache/moat}/python-bookworm-rootfs.tar
-native_run=${MOAT_VM_RUN:-'^(TestNative|TestNetworkSinkhole|TestNetworkAllow)$'}
+native_run=${MOAT_VM_RUN:-'^(TestNative|TestNativeNonRoot|TestNetworkSinkhole|TestNetworkAllow)$'}
 
 log() { echo "cgroup2-vm: $*" >&2; }
 
