@@ -44,6 +44,15 @@ func (h *host) newV2(lay layout, name string, l Limits) (_ Group, err error) {
 		}
 	}
 	if err := enableControllers(lay.top, enable); err != nil {
+		if errors.Is(err, syscall.EBUSY) {
+			// Typically root in a container with its own cgroup
+			// namespace: the container's processes sit in the top
+			// group, which the no-internal-process rule then keeps
+			// from enabling controllers. Moving them is the
+			// container's business, not a sandbox run's.
+			return nil, fmt.Errorf("cgroup: create %s: %w: %w; processes in %s itself (a container's cgroup?) must first move to a child group, as container inits do: mkdir %s/init and write each pid of its cgroup.procs to init/cgroup.procs",
+				name, ErrUnavailable, err, lay.top, lay.top)
+		}
 		return nil, fmt.Errorf("cgroup: create %s: %w: %w", name, ErrUnavailable, err)
 	}
 	if err := h.mkdirBase(lay.base); err != nil {
