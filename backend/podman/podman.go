@@ -297,10 +297,12 @@ type run struct {
 	b  *Backend
 	m  *mode
 	id string
+	tr *ctr.Trace
 }
 
 // Run runs spec in a new container; see the package doc.
 func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	tr := ctr.NewTrace("podman")
 	if err := ctr.Validate("podman", spec); err != nil {
 		return nil, err
 	}
@@ -328,6 +330,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		return nil, fmt.Errorf("podman: seccomp profile: %w", errors.Join(werr, cerr))
 	}
 	_ = os.Chmod(f.Name(), 0o644)
+	tr.Step("seccomp profile written")
 
 	id := ctr.RunID()
 	args, degraded := b.args(m, spec, lim, id, f.Name())
@@ -340,7 +343,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 			}
 		}
 	}
-	r := &run{b: b, m: m, id: id}
+	r := &run{b: b, m: m, id: id, tr: tr}
 	for attempt := 0; ; attempt++ {
 		out, err := r.run(ctx, spec, lim, args, res)
 		if err != nil && attempt == 0 && errors.Is(err, errNoImage) {
@@ -408,15 +411,20 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	cmd.Stderr = diag
 	life := ctr.NewRun(func() { _, _ = r.b.output(context.Background(), r.m, "kill", "--signal", "KILL", "moat-"+r.id) })
 	sess := ctr.NewSession(spec, lim, life.Stop)
-	defer sess.Report(res) // events and findings, whatever the outcome
+	defer func() {
+		sess.Report(res) // events and findings, whatever the outcome
+		r.tr.Step("report done")
+	}()
 	if !r.m.cgroups {
 		sess.RlimitAS = lim.Memory
 	}
 	sess.OnExit = life.FinalStats
+	sess.Trace = r.tr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("podman: start: %w", err)
 	}
+	r.tr.Step("podman started")
 	waitErr := make(chan error, 1)
 	go func() {
 		// Wait only after the output is read (exec.Cmd's rule for pipes).
@@ -426,8 +434,13 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	// Looking for the cgroup stops when ctx is canceled or the run ends.
 	cgCtx, cgDone := context.WithCancel(ctx)
 	defer cgDone()
-	go func() { life.Resolved(r.cgroupOf(cgCtx, cidFile)) }()
+	go func() {
+		cg := r.cgroupOf(cgCtx, cidFile)
+		r.tr.Step("cgroup resolved")
+		life.Resolved(cg)
+	}()
 	sendErr := sess.Send(stdin, func() { _ = stdin.Close() })
+	r.tr.Step("header sent")
 	if sendErr != nil {
 		life.Stop(moat.StatusError)
 	}
@@ -442,6 +455,7 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		werr = <-waitErr
 	}
 	reason := life.End()
+	r.tr.Step("podman exited")
 	res.DurationMS = time.Since(start).Milliseconds()
 	if reason != "" || sess.ExitReport() == nil {
 		// Cut short: make sure the container is gone (--rm may not have
@@ -456,6 +470,7 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		return nil, errNoImage
 	}
 	detail := ctr.Note("podman", werr) + ctr.Note("send", sendErr)
+	defer r.tr.Step("done")
 	return sess.Finish(res, "podman", reason, stats, d, detail, sendErr)
 }
 

@@ -62,6 +62,7 @@ type header struct {
 	OutFiles int               `json:"out_files"`
 	TimeoutS float64           `json:"timeout_s"`
 	RlimitAS int64             `json:"rlimit_as,omitempty"`
+	Trace    bool              `json:"trace,omitempty"` // send the T frame
 	Report   *reportHeader     `json:"report,omitempty"`
 }
 
@@ -89,6 +90,8 @@ type Session struct {
 	// just before exec (a degraded run's memory limit: set by the engine,
 	// it would bind the runtime's own init too).
 	RlimitAS int64
+	// Trace, if set, records when the frames that mark the run arrive.
+	Trace *Trace
 
 	spec *moat.Spec
 	lim  moat.Limits
@@ -100,6 +103,8 @@ type Session struct {
 
 	rep   *report // the behaviour report; nil when off
 	start time.Time
+
+	sawOutput bool
 
 	outRep  *treecopy.Report
 	outErr  error
@@ -146,6 +151,7 @@ func (s *Session) header() ([]byte, error) {
 		OutFiles: moat.DefaultOutFiles,
 		TimeoutS: s.lim.Timeout.Seconds(),
 		RlimitAS: s.RlimitAS,
+		Trace:    s.Trace != nil,
 	}
 	if len(s.spec.Files) > 0 {
 		h.Files = map[string]string{}
@@ -255,6 +261,10 @@ func (s *Session) Receive(r io.Reader) error {
 		body := io.LimitReader(r, n)
 		switch hdr[0] {
 		case 'o', 'e':
+			if !s.sawOutput {
+				s.sawOutput = true
+				s.Trace.Step("first output frame")
+			}
 			c := s.stdout
 			if hdr[0] == 'e' {
 				c = s.stderr
@@ -310,12 +320,22 @@ func (s *Session) Receive(r io.Reader) error {
 				return fmt.Errorf("%w: exit report %q", ErrProtocol, clip(string(b)))
 			}
 			s.exitOnce.Do(func() {
+				s.Trace.Step("exit frame")
 				if s.OnExit != nil {
 					s.OnExit()
 				}
 				s.exit = &e
 				close(s.exited)
 			})
+		case 'T':
+			if s.Trace == nil {
+				return fmt.Errorf("%w: trace frame without MOAT_TRACE", ErrProtocol)
+			}
+			b, err := io.ReadAll(body)
+			if err != nil {
+				return nil
+			}
+			s.Trace.Boot(b)
 		case 'a', 'f', 'c':
 			if s.rep == nil {
 				return fmt.Errorf("%w: report frame %q with the report off", ErrProtocol, hdr[0])
