@@ -40,12 +40,12 @@ type bundleConfig struct {
 	Binds       []string // host paths bound read-only at the same place
 	Scratch     string   // host directory holding scratchDirs
 	CgroupsPath string
-	// HookDir (host) is bound read-only at audit.Dir and AuditFile (host)
-	// read-write at audit.FIFO: the behaviour report's hook and its
-	// channel. Empty: the report is off.
-	HookDir, AuditFile string
-	Disk               int64
-	Pids               int
+	// AuditFile (host) is bound read-write at audit.FIFO: the channel of
+	// the behaviour report's hook (which is in the read-only root). Empty:
+	// the report is off.
+	AuditFile string
+	Disk      int64
+	Pids      int
 }
 
 // ociSpec builds the OCI runtime spec of a run. The invariants: the root
@@ -71,9 +71,8 @@ func ociSpec(c bundleConfig) *specs.Spec {
 		mounts = append(mounts, specs.Mount{Destination: d.dst, Type: "bind", Source: c.Scratch + "/" + d.name,
 			Options: []string{"bind", "rw", "nosuid", "nodev"}})
 	}
-	if c.HookDir != "" {
+	if c.AuditFile != "" {
 		mounts = append(mounts,
-			specs.Mount{Destination: audit.Dir, Type: "bind", Source: c.HookDir, Options: ro},
 			specs.Mount{Destination: audit.FIFO, Type: "bind", Source: c.AuditFile, Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
 	}
 	noCaps := []string{}

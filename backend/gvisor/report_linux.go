@@ -19,8 +19,8 @@ import (
 // host, on the host tmpfs that the sandbox sees as its writable places:
 //
 //   - honeytokens are planted in scratch/home before the run;
-//   - internal/audit's hook is a root-owned file bound read-only at
-//     /.moat/py; its channel is scratch/.moat-audit, bound at /.moat/audit
+//   - internal/audit's hook is a root-owned file at /.moat/py in the
+//     read-only root; its channel is scratch/.moat-audit, bound at /.moat/audit
 //     (gVisor has no host FIFOs here): the hook appends one line per event,
 //     moat tails the file while the run goes on (so events get the time
 //     they arrived), bounded by maxAuditFile and the Collector;
@@ -76,10 +76,7 @@ func (r *runner) prepareReport(start time.Time) ([]string, error) {
 			return nil, err
 		}
 	}
-	py := filepath.Join(r.dir, "py")
-	if err := os.Mkdir(py, 0o755); err != nil {
-		return nil, err
-	}
+	py := filepath.Join(r.dir, "rootfs", audit.Dir) // made by writeRootfs
 	if err := os.WriteFile(filepath.Join(py, "sitecustomize.py"), []byte(audit.Hook), 0o644); err != nil {
 		return nil, err
 	}
@@ -106,12 +103,12 @@ func (r *runner) prepareReport(start time.Time) ([]string, error) {
 	return observe.WithHookPath(append([]string(nil), rep.plan.Env...), audit.Dir), nil
 }
 
-// hookMounts are the report's binds in the bundle.
-func (r *runner) hookMounts() (hookDir, auditPath string) {
+// auditMount is the host file bound at audit.FIFO, "" with the report off.
+func (r *runner) auditMount() string {
 	if r.rep == nil {
-		return "", ""
+		return ""
 	}
-	return filepath.Join(r.dir, "py"), filepath.Join(r.scratch, auditFile)
+	return filepath.Join(r.scratch, auditFile)
 }
 
 // startTail tails the hook's file until stopTail.

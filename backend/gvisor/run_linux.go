@@ -21,8 +21,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/audit"
 	"github.com/moat-sandbox/moat/internal/capture"
 	"github.com/moat-sandbox/moat/internal/cgroup"
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/pyrt"
 	"github.com/moat-sandbox/moat/internal/treecopy"
 )
@@ -106,7 +108,15 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		tr.step("cleaned up")
 	}()
 	res, err := r.run(ctx)
+	// The sandbox is dead (run killed its cgroup): what is left of it on
+	// the host goes while the report reads the scratch and the trace.
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		r.release()
+	}()
 	r.finishReport(res)
+	<-released
 	tr.step("report finished")
 	return res, err
 }
@@ -143,9 +153,10 @@ type runner struct {
 
 	rep *report // the behaviour report (report_linux.go); nil when off
 
-	mu       sync.Mutex
-	reason   moat.Status
-	stopOnce sync.Once
+	mu          sync.Mutex
+	reason      moat.Status
+	stopOnce    sync.Once
+	releaseOnce sync.Once
 }
 
 // stop ends the run for reason (the first wins): everything in the
@@ -210,15 +221,15 @@ func (r *runner) prepare() error {
 		return err
 	}
 	r.tr.step("workspace copied in")
+	if err := writeRootfs(filepath.Join(r.dir, "rootfs"), r.rt, !observe.Off()); err != nil {
+		return fmt.Errorf("root skeleton: %w", err)
+	}
+	r.tr.step("root skeleton")
 	repEnv, err := r.prepareReport(time.Now())
 	if err != nil {
 		return fmt.Errorf("behaviour report: %w", err)
 	}
 	r.tr.step("report prepared")
-	if err := writeRootfs(filepath.Join(r.dir, "rootfs"), r.rt, r.rep != nil); err != nil {
-		return fmt.Errorf("root skeleton: %w", err)
-	}
-	r.tr.step("root skeleton")
 	g, err := cgroup.New(r.id, cgroup.Limits{Memory: r.lim.Memory + SentryMemory, Pids: r.lim.Pids + sentryPids, CPUs: r.lim.CPUs})
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, moat.ErrDegraded)
@@ -231,11 +242,10 @@ func (r *runner) prepare() error {
 		"HOME=" + homeDir, "TMPDIR=" + tmpDir, "LANG=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox",
 		"PYTHONUNBUFFERED=1",
 	}
-	hookDir, auditPath := r.hookMounts()
+	auditPath := r.auditMount()
 	s := ociSpec(bundleConfig{
 		Argv:        append([]string{python}, r.spec.Args...),
 		Env:         append(append(env, r.spec.Env...), repEnv...),
-		HookDir:     hookDir,
 		AuditFile:   auditPath,
 		Binds:       r.rt.Paths,
 		Scratch:     r.scratch,
@@ -326,7 +336,10 @@ func (r *runner) copyOut() {
 }
 
 // writeRootfs writes the read-only root: mount points of the binds, the
-// runtime's links, /etc and the directories the scratch is bound on.
+// runtime's links, /etc and the directories the scratch is bound on; with
+// hook, the directory of the behaviour report's hook (audit.Dir, filled by
+// prepareReport: part of the read-only root, so no bind of its own) and the
+// mount point of its channel.
 func writeRootfs(root string, rt *pyrt.Runtime, hook bool) error {
 	if err := os.Mkdir(root, 0o755); err != nil {
 		return err
@@ -360,11 +373,11 @@ func writeRootfs(root string, rt *pyrt.Runtime, hook bool) error {
 			return err
 		}
 	}
-	if hook { // mount points of the audit hook's binds
-		if err := os.MkdirAll(filepath.Join(root, ".moat", "py"), 0o755); err != nil {
+	if hook { // the hook's directory and its channel's mount point
+		if err := os.MkdirAll(filepath.Join(root, audit.Dir), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(root, ".moat", "audit"), nil, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(root, audit.FIFO), nil, 0o644); err != nil {
 			return err
 		}
 	}
@@ -615,8 +628,30 @@ func (r *runner) layers() []moat.Layer {
 }
 
 // cleanup removes everything of the run: the runsc container (if runsc
-// did not), the cgroup, the scratch tmpfs and the bundle.
+// did not), the cgroup, every process, the scratch tmpfs and the bundle.
 func (r *runner) cleanup() {
+	r.release()
+	if r.mounted {
+		_ = unix.Unmount(r.scratch, unix.MNT_DETACH)
+		r.tr.step("scratch unmounted")
+	}
+	if r.dir != "" {
+		_ = os.RemoveAll(r.dir)
+		r.tr.step("bundle removed")
+	}
+	if r.lock != nil {
+		r.lock.Close()
+	}
+}
+
+// release removes what of the run is not a file: the runsc container, the
+// cgroups and every process. It runs once; cleanup calls it too, for a run
+// that ended early.
+func (r *runner) release() {
+	r.releaseOnce.Do(r.releaseNow)
+}
+
+func (r *runner) releaseNow() {
 	if r.started && r.dir != "" {
 		if _, err := os.Stat(filepath.Join(runscRoot(), r.id)); err == nil || stateExists(r.id) {
 			r.deleteContainer()
@@ -633,17 +668,6 @@ func (r *runner) cleanup() {
 	// nothing of a run outlives it.
 	killNamed(r.id, 5*time.Second)
 	r.tr.step("no process left")
-	if r.mounted {
-		_ = unix.Unmount(r.scratch, unix.MNT_DETACH)
-		r.tr.step("scratch unmounted")
-	}
-	if r.dir != "" {
-		_ = os.RemoveAll(r.dir)
-		r.tr.step("bundle removed")
-	}
-	if r.lock != nil {
-		r.lock.Close()
-	}
 }
 
 func (r *runner) deleteContainer() {
