@@ -12,13 +12,16 @@
 // is copied onto it before the run and off it after (internal/treecopy; links
 // are never followed). Then it runs
 //
-//	runsc --root /run/moat/gvisor/state --network=none --platform=P run --bundle DIR ID
+//	runsc --root /run/moat/gvisor/state --network=none --platform=P --ignore-cgroups run --bundle DIR ID
 //
-// in a fresh cgroup (internal/cgroup, named by the bundle's cgroupsPath) that
-// bounds memory, processes and CPU of the whole sandbox: the Sentry, the
-// gofer and the program's stub processes. The platform is probed once:
+// born in a fresh cgroup (internal/cgroup; start_linux.go) that bounds
+// memory, processes and CPU of the whole sandbox: runsc itself, the Sentry,
+// the gofer and the program's stub processes, all born in it, so killing
+// the group ends everything of the run. The platform is probed once:
 // systrap, then ptrace (kvm only when asked for: nested KVM hangs on some
 // hosts).
+//
+// MOAT_TRACE=1 prints the steps of a run and their times to stderr.
 //
 // Image mode (Spec.Image set) runs through the docker backend with runsc as
 // the container runtime, when that backend is built in; otherwise the run is

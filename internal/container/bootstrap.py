@@ -235,7 +235,8 @@ if REPORT:
     # The audit hook, first on the program's PYTHONPATH (set by moat), and
     # its FIFO. Both belong to the sandbox user, as the program does: the
     # hook's events are the program's claims either way.
-    os.makedirs(REPORT['dir'] + '/py', 0o755)
+    # __pycache__ stays writable (by this process) until hook_pyc is done.
+    os.makedirs(REPORT['dir'] + '/py/__pycache__', 0o755)
     with open(REPORT['dir'] + '/py/sitecustomize.py', 'w') as f:
         f.write(REPORT['hook'])
     os.chmod(REPORT['dir'] + '/py/sitecustomize.py', 0o444)
@@ -255,6 +256,38 @@ if REPORT:
             os.close(fd)
     before = walk(REPORT, time.monotonic() + REPORT['budget_s'])
     marks.append((monotonic_ns(), 'report set up'))
+
+
+
+def hook_pyc():
+    """Compiles the hook while the program starts (the other CPU, if any),
+    for every Python process of the program to load as bytecode: compiling
+    it costs each of them a few ms, and they cannot cache it themselves. A
+    process that starts before the file is there compiles the source, as it
+    would without this; the rename makes the file appear whole."""
+    cache = REPORT['dir'] + '/py/__pycache__'
+    try:
+        import _frozen_importlib_external as be
+        src = REPORT['dir'] + '/py/sitecustomize.py'
+        st = os.stat(src)
+        data = be._code_to_timestamp_pyc(compile(REPORT['hook'], src, 'exec', dont_inherit=True), int(st.st_mtime), st.st_size)
+        tmp = cache + '/.moat-pyc'
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o444)
+        try:
+            mv = memoryview(data)
+            while mv:
+                mv = mv[os.write(fd, mv):]
+        finally:
+            os.close(fd)
+        os.rename(tmp, be.cache_from_source(src))
+    except Exception:
+        pass  # the program compiles the source: slower, the same hook
+    finally:
+        try:
+            os.chmod(cache, 0o555)
+        except OSError:
+            pass
+
 
 relayed = 0
 
@@ -342,6 +375,9 @@ if err:
     sys.exit(0)
 
 marks.append((monotonic_ns(), 'program exec\'d'))
+if REPORT:
+    hook_pyc()
+    marks.append((monotonic_ns(), 'hook compiled'))
 import select, resource
 deadline = time.monotonic() + h['timeout_s'] + 30  # backstop: moat kills first
 status = None
@@ -415,3 +451,6 @@ else:
 send(b'x', dumps(ex))
 while os.read(0, 1 << 16):
     pass
+# Every frame went out with os.write: nothing is buffered, and the
+# interpreter's own teardown would only delay the container's end.
+os._exit(0)
