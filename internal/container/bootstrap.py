@@ -88,11 +88,6 @@ def dumps(d):
     return ('{' + ','.join('"%s":%s' % (k, v if type(v) is int else jstr(v)) for k, v in d.items()) + '}').encode()
 
 
-def dump_walk(entries):
-    """JSON of a walk: [[path, size, mode, ino, ctime_ns], ...]."""
-    return '[' + ','.join('[%s,%d,%d,%d,%d]' % (jstr(e[0]), e[1], e[2], e[3], e[4]) for e in entries) + ']'
-
-
 def rd(n):
     b = b''
     while len(b) < n:
@@ -131,19 +126,6 @@ class Chunks:
         return b
 
 
-class Frames:
-    def __init__(self, t):
-        self.t = t
-
-    def write(self, b):
-        for i in range(0, len(b), 1 << 20):
-            send(self.t, bytes(b[i:i + (1 << 20)]))
-        return len(b)
-
-    def flush(self):
-        pass
-
-
 def unpack(h):
     import tarfile
     c = Chunks()
@@ -152,41 +134,6 @@ def unpack(h):
     tf.extractall(WORK, **kw)
     tf.close()
     c.read()  # to the end chunk, whatever tarfile left
-
-
-def pack(h):
-    import tarfile
-    w = Frames(b't')
-    tf = tarfile.open(fileobj=w, mode='w|', format=tarfile.PAX_FORMAT)
-    total, count = 0, 0
-    for root, dirs, files in os.walk(WORK):
-        dirs.sort()
-        for name in dirs + sorted(files):
-            p = os.path.join(root, name)
-            count += 1
-            if count > h['out_files']:
-                break
-            try:
-                ti = tf.gettarinfo(p, os.path.relpath(p, WORK))
-                if ti is None:
-                    continue
-                ti.uid = ti.gid = 0
-                ti.uname = ti.gname = ''
-                if ti.isreg():
-                    total += ti.size
-                    if total > h['out_bytes']:
-                        break
-                    with open(p, 'rb') as f:
-                        tf.addfile(ti, f)
-                else:
-                    tf.addfile(ti)
-            except (OSError, ValueError):
-                pass  # unreadable or changed: the host reports what arrived
-        else:
-            continue
-        break
-    tf.close()
-    send(b't')
 
 
 marks.append((monotonic_ns(), 'bootstrap ready'))
@@ -257,6 +204,107 @@ if REPORT:
     before = walk(REPORT, time.monotonic() + REPORT['budget_s'])
     marks.append((monotonic_ns(), 'report set up'))
 
+
+
+ro, wo = os.pipe()
+re_, we = os.pipe()
+er, ew = os.pipe()  # close-on-exec: EOF means exec worked
+wake_r, wake_w = os.pipe()
+os.set_blocking(wake_w, False)
+signal.signal(signal.SIGCHLD, lambda *a: None)
+signal.set_wakeup_fd(wake_w)
+pid = os.fork()
+if pid == 0:
+    try:
+        signal.set_wakeup_fd(-1)
+        for s in range(1, signal.NSIG):
+            try:
+                signal.signal(s, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+        os.dup2(wo, 1)
+        os.dup2(we, 2)
+        os.chdir(WORK)
+        if h.get('rlimit_as'):
+            import resource
+            resource.setrlimit(resource.RLIMIT_AS, (h['rlimit_as'], h['rlimit_as']))
+        os.execvpe(h['argv'][0], h['argv'], dict(kv.split('=', 1) for kv in h['env']))
+    except OSError as e:
+        os.write(ew, struct.pack('>i', e.errno or 0) + str(e).encode()[:500])
+    os._exit(127)
+marks.append((monotonic_ns(), 'program forked'))
+os.close(wo)
+os.close(we)
+os.close(ew)
+err = b''
+while True:
+    c = os.read(er, 4096)
+    if not c:
+        break
+    err += c
+if err:
+    os.waitpid(pid, 0)
+    send(b'x', dumps({'error': err[4:].decode('utf-8', 'replace'), 'errno': struct.unpack('>i', err[:4])[0]}))
+    sys.exit(0)
+
+marks.append((monotonic_ns(), 'program exec\'d'))
+# --- late: what follows runs once the program has started ---
+# Entrypoint compiles this part only then, while the program starts: the
+# bootstrap's source is compiled at every run, and this half of it is not
+# needed before the program runs.
+
+
+def dump_walk(entries):
+    """JSON of a walk: [[path, size, mode, ino, ctime_ns], ...]."""
+    return '[' + ','.join('[%s,%d,%d,%d,%d]' % (jstr(e[0]), e[1], e[2], e[3], e[4]) for e in entries) + ']'
+
+
+class Frames:
+    def __init__(self, t):
+        self.t = t
+
+    def write(self, b):
+        for i in range(0, len(b), 1 << 20):
+            send(self.t, bytes(b[i:i + (1 << 20)]))
+        return len(b)
+
+    def flush(self):
+        pass
+
+
+def pack(h):
+    import tarfile
+    w = Frames(b't')
+    tf = tarfile.open(fileobj=w, mode='w|', format=tarfile.PAX_FORMAT)
+    total, count = 0, 0
+    for root, dirs, files in os.walk(WORK):
+        dirs.sort()
+        for name in dirs + sorted(files):
+            p = os.path.join(root, name)
+            count += 1
+            if count > h['out_files']:
+                break
+            try:
+                ti = tf.gettarinfo(p, os.path.relpath(p, WORK))
+                if ti is None:
+                    continue
+                ti.uid = ti.gid = 0
+                ti.uname = ti.gname = ''
+                if ti.isreg():
+                    total += ti.size
+                    if total > h['out_bytes']:
+                        break
+                    with open(p, 'rb') as f:
+                        tf.addfile(ti, f)
+                else:
+                    tf.addfile(ti)
+            except (OSError, ValueError):
+                pass  # unreadable or changed: the host reports what arrived
+        else:
+            continue
+        break
+    tf.close()
+    send(b't')
 
 
 def hook_pyc():
@@ -333,48 +381,6 @@ def send_walks():
         send(b'c', e[0].encode('utf-8', 'surrogateescape') + b'\0' + data)
 
 
-ro, wo = os.pipe()
-re_, we = os.pipe()
-er, ew = os.pipe()  # close-on-exec: EOF means exec worked
-wake_r, wake_w = os.pipe()
-os.set_blocking(wake_w, False)
-signal.signal(signal.SIGCHLD, lambda *a: None)
-signal.set_wakeup_fd(wake_w)
-pid = os.fork()
-if pid == 0:
-    try:
-        signal.set_wakeup_fd(-1)
-        for s in range(1, signal.NSIG):
-            try:
-                signal.signal(s, signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass
-        os.dup2(wo, 1)
-        os.dup2(we, 2)
-        os.chdir(WORK)
-        if h.get('rlimit_as'):
-            import resource
-            resource.setrlimit(resource.RLIMIT_AS, (h['rlimit_as'], h['rlimit_as']))
-        os.execvpe(h['argv'][0], h['argv'], dict(kv.split('=', 1) for kv in h['env']))
-    except OSError as e:
-        os.write(ew, struct.pack('>i', e.errno or 0) + str(e).encode()[:500])
-    os._exit(127)
-marks.append((monotonic_ns(), 'program forked'))
-os.close(wo)
-os.close(we)
-os.close(ew)
-err = b''
-while True:
-    c = os.read(er, 4096)
-    if not c:
-        break
-    err += c
-if err:
-    os.waitpid(pid, 0)
-    send(b'x', dumps({'error': err[4:].decode('utf-8', 'replace'), 'errno': struct.unpack('>i', err[:4])[0]}))
-    sys.exit(0)
-
-marks.append((monotonic_ns(), 'program exec\'d'))
 if REPORT:
     hook_pyc()
     marks.append((monotonic_ns(), 'hook compiled'))

@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,7 +50,26 @@ var bootstrap string
 
 // Entrypoint is the container's command: the image's python3, isolated
 // from the environment and site, running the bootstrap.
-func Entrypoint() []string { return []string{"python3", "-I", "-S", "-c", bootstrap} }
+func Entrypoint() []string { return []string{"python3", "-I", "-S", "-c", entrySource()} }
+
+// lateMark starts the part of the bootstrap that runs once the program
+// has started.
+const lateMark = "\n# --- late:"
+
+// entrySource is the bootstrap as the -c argument: its late part as a
+// string literal that the bootstrap compiles (and runs, in the same
+// globals) only after the program has started. Python compiles -c code at
+// every start, about 3ms for the whole bootstrap in a container; the late
+// half then compiles on the side, while the program's interpreter starts.
+var entrySource = sync.OnceValue(func() string {
+	early, late, ok := strings.Cut(bootstrap, lateMark)
+	if !ok {
+		return bootstrap
+	}
+	// strconv.Quote of ASCII text is a valid Python string literal (the
+	// test checks that the bootstrap is ASCII and that both parts compile).
+	return early + "\nexec(compile(" + strconv.Quote(lateMark[1:]+late) + ", '<bootstrap-late>', 'exec'))\n"
+})
 
 // header is what the bootstrap reads first.
 type header struct {
