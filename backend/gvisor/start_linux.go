@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,7 +58,8 @@ func startInGroup(g cgroup.Group, id string, newCmd func(inGroup bool) *exec.Cmd
 		}
 		return cmd, checkInGroup(g, cmd, id)
 	}
-	if len(e.Self) == 0 {
+	if g.Version() != 1 || len(e.Self) == 0 {
+		// On v2, Self moves a whole process: never moat's.
 		return plain()
 	}
 	home, err := ownTasks(e.Self, id)
@@ -188,8 +190,8 @@ func ownTasks(self []*os.File, id string) ([]*os.File, error) {
 		if !ok {
 			return fail(fmt.Errorf("cgroup %s: not in /proc/self/cgroup", m.controllers))
 		}
-		rel, ok := strings.CutPrefix(p, m.root)
-		if !ok {
+		rel, ok := strings.CutPrefix(p, strings.TrimSuffix(m.root, "/"))
+		if !ok || rel != "" && !strings.HasPrefix(rel, "/") {
 			return fail(fmt.Errorf("cgroup %s: %s outside the mount's root %s", m.controllers, p, m.root))
 		}
 		f, err := os.OpenFile(filepath.Join(mnt, rel, "tasks"), os.O_WRONLY, 0)
@@ -211,8 +213,12 @@ func v1Mounts() (map[string]v1Mount, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return parseV1Mounts(f)
+}
+
+func parseV1Mounts(r io.Reader) (map[string]v1Mount, error) {
 	ms := map[string]v1Mount{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		pre, post, ok := strings.Cut(sc.Text(), " - ")
 		if !ok {
@@ -242,6 +248,10 @@ func ownGroups() (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseOwnGroups(b)
+}
+
+func parseOwnGroups(b []byte) (map[string]string, error) {
 	gs := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		parts := strings.SplitN(line, ":", 3)
