@@ -39,6 +39,7 @@ type bundleConfig struct {
 	Env         []string
 	Binds       []string // host paths bound read-only at the same place
 	Scratch     string   // host directory holding scratchDirs
+	Root        string   // the read-only root (a shared skeleton)
 	CgroupsPath string
 	// AuditFile (host) is bound read-write at audit.FIFO: the channel of
 	// the behaviour report's hook (which is in the read-only root). Empty:
@@ -92,7 +93,7 @@ func ociSpec(c bundleConfig) *specs.Spec {
 				{Type: "RLIMIT_FSIZE", Hard: uint64(c.Disk), Soft: uint64(c.Disk)},
 			},
 		},
-		Root:     &specs.Root{Path: "rootfs", Readonly: true},
+		Root:     &specs.Root{Path: c.Root, Readonly: true},
 		Hostname: "moat",
 		Mounts:   mounts,
 		Linux: &specs.Linux{

@@ -69,7 +69,7 @@ func GC(ctx context.Context) ([]string, error) {
 			removed = append(removed, "gvisor sandbox "+id)
 		}
 	}
-	return removed, nil
+	return append(removed, gcSkeletons()...), nil
 }
 
 // held reports whether a live run holds the bundle's lock.

@@ -4,9 +4,10 @@
 //
 // Direct mode (the default) needs no daemon. For each run moat writes an OCI
 // bundle under /run/moat/gvisor/<id>: a config.json built with the OCI
-// runtime-spec types and a read-only root of the host interpreter alone, as
-// native builds it (internal/pyrt's Paths as read-only binds, its Links as
-// symlinks). All writable space — /work, /tmp, the home directory and
+// runtime-spec types, whose read-only root holds the host interpreter alone,
+// as native builds it (internal/pyrt's Paths as read-only binds, its Links
+// as symlinks; the root's skeleton is built once per interpreter and shared,
+// /run/moat/gvisor/rootfs-<hash>). All writable space — /work, /tmp, the home directory and
 // /dev/shm — is one host tmpfs of Limits.Disk bytes that moat mounts for the
 // run and binds in, so --disk is enforced by the host kernel. The workspace
 // is copied onto it before the run and off it after (internal/treecopy; links

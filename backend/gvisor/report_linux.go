@@ -76,21 +76,7 @@ func (r *runner) prepareReport(start time.Time) ([]string, error) {
 			return nil, err
 		}
 	}
-	py := filepath.Join(r.dir, "rootfs", audit.Dir) // made by writeRootfs
-	if err := os.WriteFile(filepath.Join(py, "sitecustomize.py"), []byte(audit.Hook), 0o644); err != nil {
-		return nil, err
-	}
-	// The hook compiled once for this interpreter: Python would otherwise
-	// compile it at every start (a read-only, fresh directory).
-	if bc, err := audit.Compile(r.rt.Executable, cacheDir()); err == nil {
-		p := filepath.Join(py, bc.Name())
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(p, bc.Data, 0o644); err != nil {
-			return nil, err
-		}
-	}
+	// The hook itself is in the shared read-only root (skeleton).
 	af := filepath.Join(r.scratch, auditFile)
 	if err := os.WriteFile(af, nil, 0o600); err != nil {
 		return nil, err

@@ -221,7 +221,13 @@ func (r *runner) prepare() error {
 		return err
 	}
 	r.tr.step("workspace copied in")
-	if err := writeRootfs(filepath.Join(r.dir, "rootfs"), r.rt, !observe.Off()); err != nil {
+	hook := !observe.Off()
+	var bc *audit.Bytecode
+	if hook {
+		bc, _ = audit.Compile(r.rt.Executable, cacheDir()) // nil: Python compiles the hook
+	}
+	root, err := skeleton(r.rt, hook, bc)
+	if err != nil {
 		return fmt.Errorf("root skeleton: %w", err)
 	}
 	r.tr.step("root skeleton")
@@ -250,6 +256,7 @@ func (r *runner) prepare() error {
 		Binds:       r.rt.Paths,
 		Scratch:     r.scratch,
 		CgroupsPath: "/moat/" + r.id,
+		Root:        root,
 		Disk:        r.lim.Disk,
 		Pids:        r.lim.Pids,
 	})
@@ -338,8 +345,9 @@ func (r *runner) copyOut() {
 // writeRootfs writes the read-only root: mount points of the binds, the
 // runtime's links, /etc and the directories the scratch is bound on; with
 // hook, the directory of the behaviour report's hook (audit.Dir, filled by
-// prepareReport: part of the read-only root, so no bind of its own) and the
-// mount point of its channel.
+// buildSkeleton: part of the read-only root, so no bind of its own) and the
+// mount point of its channel. See skeleton: one root serves every run of an
+// interpreter.
 func writeRootfs(root string, rt *pyrt.Runtime, hook bool) error {
 	if err := os.Mkdir(root, 0o755); err != nil {
 		return err
@@ -658,16 +666,24 @@ func (r *runner) releaseNow() {
 			r.tr.step("runsc delete")
 		}
 	}
+	// The cgroup goes while /proc is scanned (runsc delete, which names
+	// the run too, is over: killNamed would kill it).
+	var wg sync.WaitGroup
 	if r.group != nil {
-		_ = r.group.Destroy()
-		removeRunscCgroups(r.id)
-		r.tr.step("cgroups removed")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = r.group.Destroy()
+			removeRunscCgroups(r.id)
+			r.tr.step("cgroups removed")
+		}()
 	}
-	// Last, any host process that still names this run (a runsc helper
-	// stopped before it had joined the cgroup) is killed and waited for:
-	// nothing of a run outlives it.
+	// Any host process that still names this run (a runsc helper that
+	// was not in the cgroup) is killed and waited for: nothing of a run
+	// outlives it.
 	killNamed(r.id, 5*time.Second)
 	r.tr.step("no process left")
+	wg.Wait()
 }
 
 func (r *runner) deleteContainer() {

@@ -1,0 +1,141 @@
+package gvisor
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/moat-sandbox/moat/internal/audit"
+	"github.com/moat-sandbox/moat/internal/pyrt"
+)
+
+// The read-only root of a run (writeRootfs: mount points of the binds, the
+// runtime's links, /etc, the hook) depends only on the interpreter and on
+// whether the report is on, and runsc never writes to it (it is mounted
+// read-only; the gofer binds into it in its own mount namespace). So it is
+// built once per content, in a directory named by the content's hash, and
+// shared by every run: some 30 files fewer to create and, above all, to
+// remove at every run (a few ms). It is moat's, like the probe cache: no
+// run's data is in it, and every run of the same interpreter sees the same
+// one. A skeleton is made under a temporary name and renamed whole, so a
+// run never sees one half written.
+
+// skeletonPrefix names the shared roots in stateBase.
+const skeletonPrefix = "rootfs-"
+
+// skeleton returns the shared root for rt, with the audit hook (and its
+// bytecode bc, if any) when hook is set.
+func skeleton(rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) (string, error) {
+	key := skeletonKey(rt, hook, bc)
+	dir := filepath.Join(stateBase(), skeletonPrefix+key)
+	if fi, err := os.Lstat(dir); err == nil && fi.IsDir() {
+		return dir, nil
+	}
+	tmp := dir + ".tmp-" + newID()
+	if err := buildSkeleton(tmp, rt, hook, bc); err != nil {
+		_ = os.RemoveAll(tmp)
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		// Another run renamed its own first: use that one.
+		_ = os.RemoveAll(tmp)
+		if fi, serr := os.Lstat(dir); serr != nil || !fi.IsDir() {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+func buildSkeleton(root string, rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) error {
+	if err := writeRootfs(root, rt, hook); err != nil {
+		return err
+	}
+	if !hook {
+		return nil
+	}
+	py := filepath.Join(root, audit.Dir)
+	if err := os.WriteFile(filepath.Join(py, "sitecustomize.py"), []byte(audit.Hook), 0o644); err != nil {
+		return err
+	}
+	// The hook compiled once for this interpreter: Python would otherwise
+	// compile it at every start (a read-only directory).
+	if bc != nil {
+		p := filepath.Join(py, bc.Name())
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, bc.Data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// skeletonKey hashes everything a skeleton is made of.
+func skeletonKey(rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "skeleton 1\x00hook %v\x00", hook)
+	binds := append([]string(nil), rt.Paths...)
+	sort.Strings(binds)
+	for _, p := range binds {
+		kind := "missing"
+		if fi, err := os.Stat(p); err == nil {
+			kind = "file"
+			if fi.IsDir() {
+				kind = "dir"
+			}
+		}
+		fmt.Fprintf(h, "bind %s %s\x00", p, kind)
+	}
+	links := make([]string, 0, len(rt.Links))
+	for l := range rt.Links {
+		links = append(links, l)
+	}
+	sort.Strings(links)
+	for _, l := range links {
+		fmt.Fprintf(h, "link %s %s\x00", l, rt.Links[l])
+	}
+	etc := etcFiles()
+	names := make([]string, 0, len(etc))
+	for n := range etc {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(h, "etc %s %q\x00", n, etc[n])
+	}
+	if hook {
+		fmt.Fprintf(h, "hook %q\x00", audit.Hook)
+		if bc != nil {
+			fmt.Fprintf(h, "pyc %s %x\x00", bc.Tag, bc.Data)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// gcSkeletons removes half-built skeletons a killed moat left (older than
+// a minute: a live run renames its own within milliseconds). Whole ones
+// stay, as the probe cache does: a run may be about to use one.
+func gcSkeletons() []string {
+	var removed []string
+	ents, _ := os.ReadDir(stateBase())
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), skeletonPrefix) || !strings.Contains(e.Name(), ".tmp-") {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || time.Since(fi.ModTime()) < time.Minute {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(stateBase(), e.Name())); err == nil || errors.Is(err, os.ErrNotExist) {
+			removed = append(removed, "gvisor half-built root "+e.Name())
+		}
+	}
+	return removed
+}
