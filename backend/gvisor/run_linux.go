@@ -347,7 +347,7 @@ func (r *runner) copyOut() {
 // hook, the directory of the behaviour report's hook (audit.Dir, filled by
 // buildSkeleton: part of the read-only root, so no bind of its own) and the
 // mount point of its channel. See skeleton: one root serves every run of an
-// interpreter.
+// interpreter (change skeletonVersion with what this makes).
 func writeRootfs(root string, rt *pyrt.Runtime, hook bool) error {
 	if err := os.Mkdir(root, 0o755); err != nil {
 		return err

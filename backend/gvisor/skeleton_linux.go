@@ -29,6 +29,11 @@ import (
 // skeletonPrefix names the shared roots in stateBase.
 const skeletonPrefix = "rootfs-"
 
+// skeletonVersion is part of every skeleton's key: change it whenever
+// writeRootfs or buildSkeleton make something else from the same inputs,
+// or runs would share a root of the old make.
+const skeletonVersion = 1
+
 // skeleton returns the shared root for rt, with the audit hook (and its
 // bytecode bc, if any) when hook is set.
 func skeleton(rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) (string, error) {
@@ -80,7 +85,7 @@ func buildSkeleton(root string, rt *pyrt.Runtime, hook bool, bc *audit.Bytecode)
 // skeletonKey hashes everything a skeleton is made of.
 func skeletonKey(rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "skeleton 1\x00hook %v\x00", hook)
+	fmt.Fprintf(h, "skeleton %d\x00hook %v\x00", skeletonVersion, hook)
 	binds := append([]string(nil), rt.Paths...)
 	sort.Strings(binds)
 	for _, p := range binds {
