@@ -92,6 +92,16 @@ func TestCorpus(t *testing.T) {
 			}
 		})
 	}
+	t.Run("native-import", func(t *testing.T) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "native_ext.py"), nil)
+		for _, e := range res.Events {
+			if e.Source == "audit" && e.Kind == "native-import" && strings.HasPrefix(e.Path, "/tmp/payload/") {
+				return
+			}
+		}
+		dump(t, res)
+		t.Error("no native-import event for the extension loaded from /tmp/payload")
+	})
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)
 		var pth, rc bool

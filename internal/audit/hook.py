@@ -190,7 +190,12 @@ def _moat_install():
     _sys.addaudithook(hook)
     # Extension modules load without an audit event of their own.
     try:
-        from importlib import machinery
+        # The loader class itself, from the import system already loaded:
+        # importing importlib.machinery (and warnings with it) would cost
+        # every Python process of the run milliseconds (most in gVisor).
+        machinery = _sys.modules.get("_frozen_importlib_external")
+        if machinery is None:
+            from importlib import machinery
 
         orig = machinery.ExtensionFileLoader.create_module
 
