@@ -66,20 +66,11 @@ func wantNoLeftovers(t *testing.T, s *suite, when string) {
 	if s.opts.Sentry == nil || s.opts.Sentry.Leftovers == nil {
 		return
 	}
-	// Runs of the suite go side by side, and a runsc helper of one of
-	// them has been seen on the host for a moment after its run ended
-	// (cause not yet found; the backend kills by name at cleanup). What
-	// is still there after 5s is a leftover; what went sooner is logged.
-	left := s.opts.Sentry.Leftovers()
-	first := left
-	for deadline := time.Now().Add(5 * time.Second); len(left) > 0 && time.Now().Before(deadline); {
-		time.Sleep(50 * time.Millisecond)
-		left = s.opts.Sentry.Leftovers()
-	}
-	if len(left) > 0 {
+	// Leftovers counts only runs of this process that have ended, so
+	// runs of other processes (another test binary, a CLI) going on at
+	// the same time are not mistaken for ours.
+	if left := s.opts.Sentry.Leftovers(); len(left) > 0 {
 		t.Errorf("%s: the backend left on the host: %s", when, strings.Join(left, "; "))
-	} else if len(first) > 0 {
-		t.Logf("%s: gone within 5s: %s", when, strings.Join(first, "; "))
 	}
 }
 
