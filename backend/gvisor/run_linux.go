@@ -24,6 +24,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/audit"
 	"github.com/moat-sandbox/moat/internal/capture"
 	"github.com/moat-sandbox/moat/internal/cgroup"
+	"github.com/moat-sandbox/moat/internal/nsinit"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/pyrt"
 	"github.com/moat-sandbox/moat/internal/treecopy"
@@ -355,7 +356,7 @@ func writeRootfs(root string, rt *pyrt.Runtime, hook bool) error {
 	binds := append([]string(nil), rt.Paths...)
 	sort.Strings(binds)
 	for _, p := range binds {
-		if err := mountpoint(p, filepath.Join(root, p)); err != nil {
+		if err := nsinit.MountTarget(p, filepath.Join(root, p)); err != nil {
 			return fmt.Errorf("bind %s: %w", p, err)
 		}
 	}
@@ -408,25 +409,6 @@ func underAny(p string, dirs []string) bool {
 		}
 	}
 	return false
-}
-
-// mountpoint creates an empty file or directory at dst, like src.
-func mountpoint(src, dst string) error {
-	fi, err := os.Stat(src)
-	if err != nil {
-		return err
-	}
-	if fi.IsDir() {
-		return os.MkdirAll(dst, 0o755)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	return f.Close()
 }
 
 // runscArgs are the global flags of `runsc run`. inGroup: runsc starts in

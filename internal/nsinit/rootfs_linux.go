@@ -121,8 +121,10 @@ func sortedKeys(m map[string]string) []string {
 	return ks
 }
 
-// mountpoint creates an empty file or directory at dst, like src.
-func mountpoint(src, dst string) error {
+// MountTarget creates an empty file or directory at dst, whichever src
+// is, for src to be bound on. (The gVisor backend's bundle root is built
+// the same way.)
+func MountTarget(src, dst string) error {
 	fi, err := os.Stat(src)
 	if err != nil {
 		return err
@@ -145,7 +147,7 @@ func mountpoint(src, dst string) error {
 // user namespace must keep the flags the host locked on the source
 // mount, so they are read back and kept.
 func bindReadOnly(src, dst string) error {
-	if err := mountpoint(src, dst); err != nil {
+	if err := MountTarget(src, dst); err != nil {
 		return err
 	}
 	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
@@ -212,7 +214,7 @@ func setupDev() error {
 	// hide it, so /dev stays a plain directory of the read-only root and
 	// only the device files are bound into it.
 	for _, d := range devices {
-		if err := mountpoint(oldRoot+"/dev/"+d, "/dev/"+d); err != nil {
+		if err := MountTarget(oldRoot+"/dev/"+d, "/dev/"+d); err != nil {
 			return fmt.Errorf("/dev/%s: %w", d, err)
 		}
 		if err := unix.Mount(oldRoot+"/dev/"+d, "/dev/"+d, "", unix.MS_BIND, ""); err != nil {
