@@ -61,44 +61,64 @@ func TestMain(m *testing.M) {
 	}
 }
 
-// requireV1Root skips unless the test can create real v1 groups.
-func requireV1Root(t *testing.T) {
+// requireRealRoot skips unless the test can create real groups of the
+// given version; for v2 it needs every controller this package limits.
+func requireRealRoot(t *testing.T, version int) Info {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create cgroup v1 groups")
+		t.Skipf("needs root to create cgroup v%d groups", version)
 	}
 	info, err := Probe()
 	if err != nil {
 		t.Skipf("cgroups unavailable: %v", err)
 	}
-	if info.Version != 1 {
-		t.Skip("the v1 memory controller is not mounted (this host uses cgroup v2)")
+	if info.Version != version {
+		t.Skipf("this host's memory controller is on cgroup v%d", info.Version)
 	}
+	if version == 2 {
+		if got := strings.Join(info.Controllers, ","); got != "memory,pids,cpu" {
+			t.Skipf("cgroup v2 without all of memory, pids and cpu (have %q)", got)
+		}
+	}
+	return info
 }
+
+func requireV1Root(t *testing.T) { requireRealRoot(t, 1) }
 
 var groupSeq atomic.Int64
 
-// newRealGroup creates a real group that is destroyed when the test ends;
-// the cleanup fails the test if a directory survives.
-func newRealGroup(t *testing.T, prefix string, l Limits) *v1Group {
+// newReal creates a real group that is destroyed when the test ends; the
+// cleanup fails the test if a directory of it survives.
+func newReal(t *testing.T, prefix string, l Limits) Group {
 	t.Helper()
 	name := fmt.Sprintf("%s%d-%d", prefix, os.Getpid(), groupSeq.Add(1))
 	g, err := New(name, l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vg := g.(*v1Group)
+	var dirs []string
+	switch vg := g.(type) {
+	case *v1Group:
+		dirs = vg.dirs
+	case *v2Group:
+		dirs = []string{vg.dir}
+	}
 	t.Cleanup(func() {
 		if err := g.Destroy(); err != nil {
 			t.Errorf("Destroy: %v", err)
 		}
-		for _, d := range vg.dirs {
+		for _, d := range dirs {
 			if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("%s survives Destroy: %v", d, err)
 			}
 		}
 	})
-	return vg
+	return g
+}
+
+func newRealGroup(t *testing.T, prefix string, l Limits) *v1Group {
+	t.Helper()
+	return newReal(t, prefix, l).(*v1Group)
 }
 
 // startBlocked starts cmd with a stdin pipe so that it can wait, with "read",

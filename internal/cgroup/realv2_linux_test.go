@@ -18,45 +18,11 @@ import (
 // pids and cpu controllers (CI runs them in a VM: .ci/cgroup2-vm.sh); they
 // skip elsewhere.
 
-// requireV2Root skips unless the test can create real v2 groups with every
-// controller this package limits.
-func requireV2Root(t *testing.T) Info {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create cgroup v2 groups")
-	}
-	info, err := Probe()
-	if err != nil {
-		t.Skipf("cgroups unavailable: %v", err)
-	}
-	if info.Version != 2 {
-		t.Skip("this host's memory controller is on cgroup v1")
-	}
-	if got := strings.Join(info.Controllers, ","); got != "memory,pids,cpu" {
-		t.Skipf("cgroup v2 without all of memory, pids and cpu (have %q)", got)
-	}
-	return info
-}
+func requireV2Root(t *testing.T) Info { return requireRealRoot(t, 2) }
 
-// newRealV2Group creates a real v2 group that is destroyed when the test
-// ends; the cleanup fails the test if its directory survives.
 func newRealV2Group(t *testing.T, prefix string, l Limits) *v2Group {
 	t.Helper()
-	name := fmt.Sprintf("%s%d-%d", prefix, os.Getpid(), groupSeq.Add(1))
-	g, err := New(name, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vg := g.(*v2Group)
-	t.Cleanup(func() {
-		if err := g.Destroy(); err != nil {
-			t.Errorf("Destroy: %v", err)
-		}
-		if _, err := os.Stat(vg.dir); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("%s survives Destroy: %v", vg.dir, err)
-		}
-	})
-	return vg
+	return newReal(t, prefix, l).(*v2Group)
 }
 
 // cgroupOf returns the v2 path of pid ("/moat/moat-test-1-2").
