@@ -3,12 +3,8 @@ package docker_test
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -93,43 +89,7 @@ func TestMissingImage(t *testing.T) {
 // Docker needs no TLS, and checks the progress it shows.
 func TestPullFromRegistry(t *testing.T) {
 	moattest.RequireBackend(t, "docker")
-	reg := os.Getenv("MOAT_TEST_REGISTRY") // set by .ci/run: then it must work
-	if reg == "" {
-		p, err := exec.LookPath("registry")
-		if err != nil {
-			t.Skip("no registry binary: set MOAT_TEST_REGISTRY (.ci/run builds github.com/distribution/distribution/v3/cmd/registry)")
-		}
-		reg = p
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), addr)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	srv := exec.Command(reg, "serve", conf)
-	var srvLog bytes.Buffer
-	srv.Stdout, srv.Stderr = &srvLog, &srvLog
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	for i := 0; ; i++ {
-		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if i == 100 {
-			t.Fatalf("registry did not come up: %v\n%s", err, srvLog.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	addr, stopRegistry := moattest.Registry(t)
 	ref := addr + "/moat/pull-test:1"
 	dockerCLI := func(args ...string) {
 		t.Helper()
@@ -156,8 +116,7 @@ func TestPullFromRegistry(t *testing.T) {
 		t.Errorf("no pull progress shown:\n%s", progress.String())
 	}
 	// A registry that is down: one line naming the image, no stack.
-	srv.Process.Kill()
-	srv.Wait()
+	stopRegistry()
 	dockerCLI("rmi", ref)
 	_, err = docker.New(ref, "", "").Run(context.Background(), &moat.Spec{Args: []string{"-c", "pass"}})
 	if err == nil || !strings.Contains(err.Error(), ref) || !strings.Contains(err.Error(), "no registry reachable") || strings.Contains(err.Error(), "\n") {

@@ -1,10 +1,13 @@
 package podman_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -100,4 +103,51 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("%+v: err = %v, want ErrUnsupported", spec, err)
 		}
 	}
+}
+
+// TestPullFromRegistry pulls a missing image from a real registry on
+// 127.0.0.1 (rootful: moat runs root's podman, whose registries.conf.d
+// gets a drop-in marking that registry plain HTTP for the test).
+func TestPullFromRegistry(t *testing.T) {
+	moattest.RequireBackend(t, "podman")
+	if os.Geteuid() != 0 || os.Getenv(podman.UserEnv) != "" {
+		t.Skip("the pull test uses rootful podman (moat as root, MOAT_PODMAN_USER unset)")
+	}
+	addr, stopRegistry := moattest.Registry(t)
+	dropIn := filepath.Join("/etc/containers/registries.conf.d", "zz-moat-test-"+strings.ReplaceAll(addr, ":", "-")+".conf")
+	if err := os.MkdirAll(filepath.Dir(dropIn), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dropIn, []byte(fmt.Sprintf("[[registry]]\nlocation = %q\ninsecure = true\n", addr)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(dropIn) })
+	ref := addr + "/moat/pull-test:1"
+	podmanCLI := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("podman", args...).CombinedOutput(); err != nil {
+			t.Fatalf("podman %v: %v\n%s", args, err, out)
+		}
+	}
+	podmanCLI("tag", testImage(), ref)
+	podmanCLI("push", ref)
+	podmanCLI("rmi", ref) // only the tag goes: the test image stays
+	t.Cleanup(func() { exec.Command("podman", "rmi", "--ignore", ref).Run() })
+
+	var stdout bytes.Buffer
+	res, err := podman.New(ref, "").Run(context.Background(), &moat.Spec{Args: []string{"-c", "print('pulled')"}, Stdout: &stdout})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if res.Status != moat.StatusExited || res.ExitCode != 0 || stdout.String() != "pulled\n" {
+		t.Fatalf("status %s exit %d stdout %q stderr %q", res.Status, res.ExitCode, stdout.String(), res.Stderr)
+	}
+	// A registry that is down: one line naming the image.
+	stopRegistry()
+	podmanCLI("rmi", ref)
+	_, err = podman.New(ref, "").Run(context.Background(), &moat.Spec{Args: []string{"-c", "pass"}})
+	if err == nil || !strings.Contains(err.Error(), ref) || !strings.Contains(err.Error(), "no registry reachable") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("registry down: err = %v", err)
+	}
+	wantNoContainers(t, "")
 }
