@@ -19,7 +19,8 @@
 # The guest runs: internal/cgroup's tests (the real v2 ones among them);
 # native's TestNative (the conformance and adversarial suites as root, on
 # v2 groups), TestNativeNonRoot (as nobody without cgroups: the refusal and
-# the degraded run) and the network tests; then `moat run` as a user with a
+# the degraded run) and the network tests; gVisor's cgroup cases (runsc, from
+# the host, on the ptrace platform); then `moat run` as a user with a
 # delegated subtree. About 3 minutes here; MOAT_VM_RUN overrides native's
 # -test.run pattern.
 set -euo pipefail
@@ -31,6 +32,11 @@ cache=${MOAT_VM_CACHE:-$HOME/.cache/moat-ci/vm}
 image=${MOAT_TEST_IMAGE:-moat/python:bookworm}
 rootfs_tar=${MOAT_IMAGE_CACHE:-/var/cache/moat}/python-bookworm-rootfs.tar
 native_run=${MOAT_VM_RUN:-'^(TestNative|TestNativeNonRoot|TestNetworkSinkhole|TestNetworkAllow)$'}
+# gVisor under TCG is slow (its Sentry takes over a second to boot there, so
+# the 1s-timeout case cannot print first): the cases that exercise its
+# cgroup (runsc born in the run's v2 group, the limits), cleanup, and the
+# leftover checks.
+gvisor_run=${MOAT_VM_GVISOR_RUN:-'^TestGVisor$/^(conformance|no-leftover-cgroups)$/^(exit-code|stdout-stderr|limit-memory|limit-pids|cleanup)$'}
 
 log() { echo "cgroup2-vm: $*" >&2; }
 
@@ -108,6 +114,10 @@ cp -r "$kdir/modules" "$root/moat-vm/"
 go test -c -o "$root/moat-vm/native.test" ./backend/native
 go test -c -o "$root/moat-vm/cgroup.test" ./internal/cgroup
 go build -o "$root/moat-vm/moat" ./cmd/moat
+go test -c -o "$root/moat-vm/gvisor.test" ./backend/gvisor
+runsc=$(command -v runsc || true)
+[ -n "$runsc" ] || { log "runsc is not installed (apt-get install runsc)"; exit 1; }
+cp "$runsc" "$root/usr/bin/runsc"
 
 # As a user with a delegated subtree (what systemd gives user@UID.service),
 # moat's runs must get their group below it, with no --allow-degraded.
@@ -215,6 +225,7 @@ step() {
 }
 step ./cgroup.test -test.v -test.count=1 -test.timeout=5m
 step env MOAT_REQUIRE_BACKENDS=native ./native.test -test.v -test.count=1 -test.timeout=15m -test.run '$native_run'
+step env MOAT_REQUIRE_BACKENDS=gvisor ./gvisor.test -test.v -test.count=1 -test.timeout=10m -test.run '$gvisor_run'
 echo "moat-vm: root subtree_control: \$(cat /sys/fs/cgroup/cgroup.subtree_control)"
 # A delegated subtree as systemd makes one: the user owns the directory
 # and its cgroup.procs, cgroup.subtree_control and cgroup.threads, and
