@@ -1,13 +1,9 @@
 package gvisor
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -62,7 +58,7 @@ func startInGroup(g cgroup.Group, id string, newCmd func(inGroup bool) *exec.Cmd
 		// On v2, Self moves a whole process: never moat's.
 		return plain()
 	}
-	home, err := ownTasks(e.Self, id)
+	home, err := cgroup.Home(g)
 	if err != nil {
 		return plain()
 	}
@@ -156,132 +152,4 @@ func checkInGroup(g cgroup.Group, cmd *exec.Cmd, id string) error {
 		return fmt.Errorf("start runsc in the run's cgroup: %w", err)
 	}
 	return nil
-}
-
-// ownTasks opens the tasks files of the groups the calling process is in,
-// in the v1 hierarchies of self (a run's group: <mount>/moat/<id>/tasks).
-func ownTasks(self []*os.File, id string) ([]*os.File, error) {
-	mounts, err := v1Mounts()
-	if err != nil {
-		return nil, err
-	}
-	paths, err := ownGroups() // the main thread's: it never enters a run's group
-	if err != nil {
-		return nil, err
-	}
-	var files []*os.File
-	fail := func(err error) ([]*os.File, error) {
-		for _, f := range files {
-			f.Close()
-		}
-		return nil, err
-	}
-	for _, s := range self {
-		dir := filepath.Dir(s.Name())
-		mnt, ok := strings.CutSuffix(dir, "/moat/"+id)
-		if !ok {
-			return fail(fmt.Errorf("cgroup %s: not under moat/%s", dir, id))
-		}
-		m, ok := mounts[mnt]
-		if !ok {
-			return fail(fmt.Errorf("cgroup %s: no v1 mount", mnt))
-		}
-		p, ok := paths[m.controllers]
-		if !ok {
-			return fail(fmt.Errorf("cgroup %s: not in /proc/self/cgroup", m.controllers))
-		}
-		rel, ok := strings.CutPrefix(p, strings.TrimSuffix(m.root, "/"))
-		if !ok || rel != "" && !strings.HasPrefix(rel, "/") {
-			return fail(fmt.Errorf("cgroup %s: %s outside the mount's root %s", m.controllers, p, m.root))
-		}
-		f, err := os.OpenFile(filepath.Join(mnt, rel, "tasks"), os.O_WRONLY, 0)
-		if err != nil {
-			return fail(err)
-		}
-		files = append(files, f)
-	}
-	return files, nil
-}
-
-type v1Mount struct{ root, controllers string }
-
-// v1Mounts maps the mount points of cgroup v1 hierarchies to their root and
-// controllers (sorted, comma separated, as /proc/self/cgroup names them).
-func v1Mounts() (map[string]v1Mount, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return parseV1Mounts(f)
-}
-
-func parseV1Mounts(r io.Reader) (map[string]v1Mount, error) {
-	ms := map[string]v1Mount{}
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok {
-			continue
-		}
-		pf, qf := strings.Fields(pre), strings.Fields(post)
-		if len(pf) < 5 || len(qf) < 3 || qf[0] != "cgroup" {
-			continue
-		}
-		var ctl []string
-		for _, o := range strings.Split(qf[2], ",") {
-			switch {
-			case o == "rw" || o == "ro" || strings.HasPrefix(o, "release_agent=") || o == "noprefix" || o == "clone_children" || o == "xattr" || o == "cpuset_v2_mode" || o == "favordynmods":
-			default:
-				ctl = append(ctl, o)
-			}
-		}
-		ms[unescape(pf[4])] = v1Mount{root: unescape(pf[3]), controllers: strings.Join(ctl, ",")}
-	}
-	return ms, sc.Err()
-}
-
-// ownGroups maps the controllers of each v1 hierarchy to the group of
-// moat's main thread in it.
-func ownGroups() (map[string]string, error) {
-	b, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return nil, err
-	}
-	return parseOwnGroups(b)
-}
-
-func parseOwnGroups(b []byte) (map[string]string, error) {
-	gs := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 || parts[1] == "" {
-			continue
-		}
-		gs[parts[1]] = parts[2]
-	}
-	if len(gs) == 0 {
-		return nil, errors.New("no v1 group in /proc/self/cgroup")
-	}
-	return gs, nil
-}
-
-// unescape undoes mountinfo's octal escapes (\040 for a space).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var c int
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &c); err == nil {
-				b.WriteByte(byte(c))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

@@ -102,6 +102,29 @@ func parseSelfCgroup(r io.Reader) (path string, ok bool, err error) {
 	return "", false, nil
 }
 
+// parseSelfCgroupV1 maps each controller of the v1 lines ("4:memory:/a",
+// "1:cpu,cpuacct:/") of a /proc/<pid>/cgroup file to its group's path.
+// Named hierarchies (name=systemd) and the v2 line are skipped.
+func parseSelfCgroupV1(r io.Reader) (map[string]string, error) {
+	groups := map[string]string{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 || parts[1] == "" {
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			if v1Controllers[c] {
+				groups[c] = parts[2]
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("cgroup: read /proc/self/cgroup: %w", err)
+	}
+	return groups, nil
+}
+
 // errNoKey reports that a flat-keyed file has no line for the key.
 var errNoKey = errors.New("key not found")
 

@@ -2,6 +2,7 @@ package cgroup
 
 import (
 	"errors"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -156,4 +157,18 @@ func FuzzParsePids(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseSelfCgroupV1(t *testing.T) {
+	got, err := parseSelfCgroupV1(strings.NewReader("9:name=systemd:/\n4:memory:/process_api/7f\n1:cpu,cpuacct:/\n0::/\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"memory": "/process_api/7f", "cpu": "/", "cpuacct": "/"}
+	if !maps.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if got, _ := parseSelfCgroupV1(strings.NewReader("0::/user.slice\n")); len(got) != 0 {
+		t.Errorf("a v2-only host: got %v, want no v1 group", got)
+	}
 }

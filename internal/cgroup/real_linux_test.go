@@ -466,3 +466,57 @@ func TestRealV2Entry(t *testing.T) {
 		t.Errorf("entered through cgroup.procs, but:\n%s", entered)
 	}
 }
+
+// TestRealV1Home: a thread enters a group alone and goes back home.
+func TestRealV1Home(t *testing.T) {
+	requireV1Root(t)
+	g := newRealGroup(t, "moat-test-", Limits{Memory: 64 << 20, Pids: 16})
+	e, err := g.Entry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	home, err := Home(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, f := range home {
+			f.Close()
+		}
+	}()
+	if len(home) != len(e.Self) {
+		t.Fatalf("%d home files for %d hierarchies", len(home), len(e.Self))
+	}
+	rel := "/moat/" + filepath.Base(g.dirs[0])
+	self := func() string { // no t.Fatal off the test's goroutine
+		b, _ := os.ReadFile("/proc/thread-self/cgroup")
+		return strings.TrimSpace(string(b))
+	}
+	done := make(chan string, 3)
+	go func() {
+		runtime.LockOSThread() // this thread alone moves; it ends with the goroutine if it cannot go back
+		before := self()
+		if err := Enter(e.Self); err != nil {
+			done <- "enter: " + err.Error()
+			return
+		}
+		inside := self()
+		if err := Enter(home); err != nil {
+			done <- "home: " + err.Error()
+			return
+		}
+		after := self()
+		runtime.UnlockOSThread()
+		if !hasCgroupLine(inside, "memory", rel) || !hasCgroupLine(inside, "pids", rel) {
+			done <- "not in the group after Enter:\n" + inside
+		} else if after != before {
+			done <- "not back home:\nbefore\n" + before + "\nafter\n" + after
+		} else {
+			done <- ""
+		}
+	}()
+	if msg := <-done; msg != "" {
+		t.Fatal(msg)
+	}
+}

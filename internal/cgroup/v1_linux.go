@@ -122,6 +122,52 @@ func (g *v1Group) Entry() (*Entry, error) {
 	return &Entry{Self: self}, nil
 }
 
+// home opens the tasks files of our own groups, hierarchy by hierarchy in
+// the order of g.dirs (see Home).
+func (g *v1Group) home() ([]*os.File, error) {
+	f, err := os.Open(g.h.mountinfo)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	mounts, err := parseMountinfo(f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	f, err = os.Open(g.h.selfCgroup)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: %w", err)
+	}
+	own, err := parseSelfCgroupV1(f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	paths := make([]string, len(g.dirs))
+	for i, d := range g.dirs {
+		point := filepath.Dir(filepath.Dir(d)) // <mount>/moat/<name>
+		var m *mount
+		for j := range mounts {
+			if mounts[j].Version == 1 && mounts[j].Point == point && len(mounts[j].Controllers) > 0 {
+				m = &mounts[j]
+			}
+		}
+		if m == nil {
+			return nil, fmt.Errorf("cgroup: %s: no v1 hierarchy mounted there", point)
+		}
+		p, ok := own[m.Controllers[0]]
+		if !ok {
+			return nil, fmt.Errorf("cgroup: no %s group in %s", m.Controllers[0], g.h.selfCgroup)
+		}
+		rel, ok := strings.CutPrefix(p, strings.TrimSuffix(m.Root, "/"))
+		if !ok || rel != "" && !strings.HasPrefix(rel, "/") {
+			return nil, fmt.Errorf("cgroup: our %s group %s is outside the mount's root %s", m.Controllers[0], p, m.Root)
+		}
+		paths[i] = filepath.Join(point, rel, "tasks")
+	}
+	return openAll(paths)
+}
+
 func (g *v1Group) Stats() (Stats, error) {
 	var st Stats
 	mem := g.ctl["memory"]
