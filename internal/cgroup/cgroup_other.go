@@ -4,6 +4,7 @@ package cgroup
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 )
 
@@ -17,3 +18,6 @@ func Probe() (Info, error) { return Info{}, errNotLinux }
 
 // GC returns an error wrapping [ErrUnavailable]: control groups are Linux-only.
 func GC(prefix string) ([]string, error) { return nil, errNotLinux }
+
+// Home returns nil: control groups are Linux-only.
+func Home(g Group) ([]*os.File, error) { return nil, nil }

@@ -52,20 +52,6 @@ func Enter(self []*os.File) error {
 	return nil
 }
 
-// Home opens, for a v1 group, the tasks files of the calling process's
-// own groups in each hierarchy of g, in the order of g's Entry().Self: a
-// thread that entered g with Enter(Self) to fork a child into it goes back
-// with Enter(Home). (Own groups are those of the process's main thread,
-// which never enters a run's group.) It returns nil on v2, where a thread
-// cannot enter a group alone.
-func Home(g Group) ([]*os.File, error) {
-	v1, ok := g.(*v1Group)
-	if !ok {
-		return nil, nil
-	}
-	return v1.home()
-}
-
 // openAll opens paths for writing, or none of them.
 func openAll(paths []string) ([]*os.File, error) {
 	var fs []*os.File
