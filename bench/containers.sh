@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20}
 IMAGE=${IMAGE:-moat/python:bookworm}
-CGO_ENABLED=0 go build -o bench/moat ./cmd/moat
+[ -n "${NOBUILD:-}" ] || CGO_ENABLED=0 go build -o bench/moat ./cmd/moat
 
 # once CMD...: one run, its wall time in microseconds on stdout.
 once() {

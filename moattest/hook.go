@@ -9,10 +9,12 @@ import (
 	"github.com/moat-sandbox/moat"
 )
 
-// HookBytecode checks, for a backend that runs the host's interpreter,
-// that the audit hook is loaded from the bytecode moat compiled for it
-// (internal/audit.Compile), not compiled at every start of Python.
-func HookBytecode(t *testing.T, newBackend func() moat.Backend, allowDegraded bool) {
+// HookBytecode checks that the audit hook, installed in dir ("/.moat/py"
+// for a backend that runs the host's interpreter), is loaded from the
+// bytecode moat compiled for the interpreter (internal/audit.Compile, or
+// the image's python3 for the container backends), not compiled at every
+// start of Python.
+func HookBytecode(t *testing.T, newBackend func() moat.Backend, allowDegraded bool, dir string) {
 	t.Helper()
 	var stderr bytes.Buffer
 	spec := &moat.Spec{Args: []string{"-c", "pass"}, Env: []string{"PYTHONVERBOSE=1"}, Stderr: &stderr, AllowDegraded: allowDegraded}
@@ -23,7 +25,7 @@ func HookBytecode(t *testing.T, newBackend func() moat.Backend, allowDegraded bo
 	if res.Status != moat.StatusExited || res.ExitCode != 0 {
 		t.Fatalf("status %s exit %d: %s", res.Status, res.ExitCode, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "# code object from '/.moat/py/__pycache__/sitecustomize.") {
+	if !strings.Contains(stderr.String(), "# code object from '"+dir+"/__pycache__/sitecustomize.") {
 		t.Fatalf("the hook was not loaded from bytecode:\n%s", stderr.String())
 	}
 }

@@ -8,12 +8,14 @@
 // stricter than Docker's default, /sys and sensitive /proc entries masked,
 // pids, memory (no swap) and CPU limits, user 1000:1000, no host mounts and
 // no logging driver (the output never lands on the host's disk). The
-// workspace goes in and out as a tar stream through the bootstrap, over the
-// one attach connection that also carries stdin, stdout and stderr.
+// container's init is moat itself, from a read-only volume (see
+// internal/container); the workspace goes in and out as a tar stream
+// through it, over the one attach connection that also carries stdin,
+// stdout and stderr.
 //
 // Containers are named moat-<id>, labelled moat.run=<id>, and removed when
 // Run returns, whatever happened (timeout, limit, failure, cancellation).
-// The bootstrap ends the program by itself shortly after its timeout if moat
+// The init ends the program by itself shortly after its timeout if moat
 // died; `moat gc` (GC) removes what a killed moat left.
 //
 // Runtime selects another OCI runtime registered with the daemon: "runsc"
@@ -34,13 +36,17 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/capture"
 	ctr "github.com/moat-sandbox/moat/internal/container"
+	"github.com/moat-sandbox/moat/internal/ctrinit"
 )
 
 // DefaultImage is used when neither Spec.Image nor Backend.Image is set.
@@ -58,6 +64,10 @@ type Backend struct {
 	// Progress is where pulling a missing image shows its progress; nil
 	// is os.Stderr (a progress bar when it is a terminal).
 	Progress io.Writer
+	// PythonInit runs bootstrap.py as the container's init instead of
+	// moat's own (as MOAT_CONTAINER_INIT=python does; see
+	// internal/container).
+	PythonInit bool
 }
 
 var (
@@ -90,6 +100,9 @@ type engine struct {
 	version  string // engine version
 	runtime  string // default runtime
 	cgroup   string // "v1 (cgroupfs)"
+	id       string // the daemon's ID, for the init volume's stamp
+	goos     string // the daemon's OS and architecture, as Go spells them
+	arch     string
 }
 
 var (
@@ -127,6 +140,8 @@ func (e *engine) info(ctx context.Context) {
 		if i, err := e.cli.Info(ctx); err == nil {
 			e.runtime = i.DefaultRuntime
 			e.cgroup = fmt.Sprintf("v%s (%s)", i.CgroupVersion, i.CgroupDriver)
+			e.id = i.ID
+			e.goos, e.arch = i.OSType, ctr.GoArch(i.Architecture)
 		}
 	})
 }
@@ -196,7 +211,8 @@ func (b *Backend) runtimeName(e *engine) string {
 }
 
 // config returns the container's configuration for spec.
-func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id string) (*container.Config, *container.HostConfig, error) {
+// initVol is the init volume, or "" to run bootstrap.py.
+func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string) (*container.Config, *container.HostConfig, error) {
 	prof, err := ctr.SeccompProfile()
 	if err != nil {
 		return nil, nil, fmt.Errorf("docker: seccomp profile: %w", err)
@@ -208,7 +224,7 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id string) (*containe
 	}
 	cfg := &container.Config{
 		Image:           b.image(spec),
-		Entrypoint:      ctr.Entrypoint(),
+		Entrypoint:      ctr.Entrypoint(initVol != ""),
 		Cmd:             []string{},
 		User:            ctr.User,
 		WorkingDir:      ctr.WorkDir,
@@ -244,6 +260,10 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id string) (*containe
 			NanoCPUs:   int64(lim.CPUs * 1e9),
 		},
 	}
+	if initVol != "" {
+		hc.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: initVol, Target: ctrinit.Dir, ReadOnly: true,
+			VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}
+	}
 	return cfg, hc, nil
 }
 
@@ -256,13 +276,33 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err != nil {
 		return nil, err
 	}
-	lim := spec.Limits.WithDefaults()
 	// The container's life does not follow ctx: a canceled run must still
 	// be killed and removed. ctx only decides when to stop.
+	e.info(context.WithoutCancel(ctx))
+	var vol string
+	if !b.PythonInit {
+		if vol, err = ctr.InitFor(e.goos, e.arch); err != nil {
+			return nil, fmt.Errorf("docker: %w", err)
+		}
+	}
+	began := time.Now()
+	res, err := b.run(ctx, e, spec, vol, time.Time{})
+	if errors.Is(err, errNoInit) {
+		// The stamp outlived the volume: fill it again, and run again.
+		res, err = b.run(ctx, e, spec, vol, began)
+	}
+	return res, err
+}
+
+var errNoInit = errors.New("init volume empty")
+
+// run is one attempt of Run; stale is when an earlier attempt found the
+// init volume empty (zero: believe its stamp).
+func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol string, stale time.Time) (*moat.Result, error) {
+	lim := spec.Limits.WithDefaults()
 	life := context.WithoutCancel(ctx)
-	e.info(life)
 	id := ctr.RunID()
-	cfg, hc, err := b.config(spec, lim, id)
+	cfg, hc, err := b.config(spec, lim, id, vol)
 	if err != nil {
 		return nil, err
 	}
@@ -276,6 +316,14 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err != nil {
 		return nil, fmt.Errorf("docker: create container: %w", err)
 	}
+	if vol != "" {
+		// After the create: the image is here now, for the helper.
+		prov := &ctr.Provisioner{Engine: "docker-" + e.id, Fill: func(v string) error { return e.fillInit(life, cfg.Image, v) }}
+		if err := prov.Ensure(vol, stale); err != nil {
+			_ = e.cli.ContainerRemove(life, created.ID, container.RemoveOptions{Force: true})
+			return nil, fmt.Errorf("docker: %w", err)
+		}
+	}
 	r := ctr.NewRun(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), ctr.StopGrace)
 		defer cancel()
@@ -288,7 +336,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	}()
 	res := &moat.Result{Isolation: b.name()}
 	res.Layers = ctr.Layers(fmt.Sprintf("docker %s, API %s (negotiated)", e.version, e.cli.ClientVersion()),
-		"runtime "+b.runtimeName(e), cfg.Image, lim)
+		"runtime "+b.runtimeName(e), cfg.Image, vol, lim)
 
 	hj, err := e.cli.ContainerAttach(life, created.ID, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {
@@ -301,9 +349,15 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 
 	sess := ctr.NewSession(spec, lim, r.Stop)
 	sess.OnExit = r.FinalStats
+	if vol != "" {
+		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, cfg.Image)
+	}
 	defer sess.Report(res) // events and findings, whatever the outcome
 	start := time.Now()
 	if err := e.cli.ContainerStart(life, created.ID, container.StartOptions{}); err != nil {
+		if vol != "" && stale.IsZero() && ctr.InitMissing(err.Error()) {
+			return nil, errNoInit
+		}
 		return startFailed(res, cfg.Image, err)
 	}
 	go func() { r.Resolved(cgroupOf(life, e.cli, created.ID)) }()
@@ -396,6 +450,29 @@ func startFailed(res *moat.Result, img string, err error) (*moat.Result, error) 
 	return nil, fmt.Errorf("docker: start container: %w", err)
 }
 
+// fillInit (re)creates the init volume v with this binary in it, through a
+// container of img that never starts (the engine copies into a volume of a
+// created container).
+func (e *engine) fillInit(ctx context.Context, img, v string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	_ = e.cli.VolumeRemove(ctx, v, true) // a partial one; in use: it is filled
+	if _, err := e.cli.VolumeCreate(ctx, volume.CreateOptions{Name: v, Labels: map[string]string{ctr.InitLabel: strings.TrimPrefix(v, "moat-init-")}}); err != nil {
+		return err
+	}
+	c, err := e.cli.ContainerCreate(ctx, &container.Config{Image: img, Entrypoint: []string{ctrinit.Path}, Labels: map[string]string{ctr.Label: "init"}, NetworkDisabled: true},
+		&container.HostConfig{NetworkMode: "none", Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: v, Target: ctrinit.Dir}}}, nil, nil, "")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = e.cli.ContainerRemove(context.WithoutCancel(ctx), c.ID, container.RemoveOptions{Force: true}) }()
+	content, err := ctr.InitTar()
+	if err != nil {
+		return err
+	}
+	return e.cli.CopyToContainer(ctx, c.ID, ctrinit.Dir, content, container.CopyToContainerOptions{})
+}
+
 // errNoImage is the one-line error for a missing image without a registry.
 type errNoImage struct{ msg string }
 
@@ -457,7 +534,9 @@ func isTerminal(fd uintptr) bool {
 }
 
 // GC removes every container labelled by moat (left by a moat that was
-// killed) from the daemon at host ("" = the default), and lists them.
+// killed) from the daemon at host ("" = the default), and the init volumes
+// of other builds of moat that no container uses, and lists them
+// ("container NAME", "volume NAME").
 func GC(ctx context.Context, host string) ([]string, error) {
 	e, err := (&Backend{Host: host}).engine()
 	if err != nil {
@@ -483,7 +562,24 @@ func GC(ctx context.Context, host string) ([]string, error) {
 		if len(c.Names) > 0 {
 			name = strings.TrimPrefix(c.Names[0], "/")
 		}
-		removed = append(removed, name)
+		removed = append(removed, "container "+name)
+	}
+	vols, err := e.cli.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", ctr.InitLabel))})
+	if err != nil {
+		return removed, errors.Join(append(errs, fmt.Errorf("docker: list volumes: %w", err))...)
+	}
+	keep, _ := ctr.InitFor("", "")
+	for _, v := range vols.Volumes {
+		if v.Name == keep {
+			continue
+		}
+		if err := e.cli.VolumeRemove(ctx, v.Name, false); err != nil {
+			if !errdefs.IsConflict(err) && !errdefsNotFound(err) { // in use: a moat of that build runs
+				errs = append(errs, err)
+			}
+			continue
+		}
+		removed = append(removed, "volume "+v.Name)
 	}
 	return removed, errors.Join(errs...)
 }

@@ -5,12 +5,14 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
 	"github.com/moat-sandbox/moat"
@@ -29,13 +31,56 @@ func testImage() string {
 
 func newBackend() moat.Backend { return docker.New(testImage(), "", "") }
 
+var layers = []string{"engine", "runtime", "init", "user", "capabilities", "no-new-privs", "seccomp", "read-only-rootfs", "network", "disk", "limits", "timeout", "output-limit"}
+
 func TestDocker(t *testing.T) {
 	moattest.RequireBackend(t, "docker")
-	moattest.Run(t, newBackend, moattest.Options{
-		Layers:    []string{"engine", "runtime", "user", "capabilities", "no-new-privs", "seccomp", "read-only-rootfs", "network", "disk", "limits", "timeout", "output-limit"},
-		Container: moattest.ContainerOptions,
-	})
+	moattest.Run(t, newBackend, moattest.Options{Layers: layers, Container: moattest.ContainerOptions})
 	t.Run("no-leftover-containers", func(t *testing.T) { wantNoContainers(t) })
+}
+
+// TestDockerPythonInit runs the suite with bootstrap.py as the container's
+// init: the way of engines that cannot run the moat binary (another OS or
+// architecture).
+func TestDockerPythonInit(t *testing.T) {
+	moattest.RequireBackend(t, "docker")
+	moattest.Run(t, func() moat.Backend {
+		b := docker.New(testImage(), "", "")
+		b.PythonInit = true
+		return b
+	}, moattest.Options{Layers: layers, Container: moattest.ContainerOptions})
+	t.Run("no-leftover-containers", func(t *testing.T) { wantNoContainers(t) })
+}
+
+// TestInitVolume: the init volume is read-only, holds moat alone, is
+// filled again when it was removed, and gc removes other builds' volumes
+// only; the audit hook is loaded as bytecode the image's python3 compiled.
+func TestInitVolume(t *testing.T) {
+	moattest.RequireBackend(t, "docker")
+	ctx := context.Background()
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := moattest.InitVolume(t, newBackend, false, func(v string) error { return cli.VolumeRemove(ctx, v, true) })
+	for range 2 { // the first may compile the hook, the second has it from moat's cache
+		moattest.HookBytecode(t, newBackend, false, "/tmp/.moat/py")
+	}
+	old := "moat-init-" + strings.Repeat("0", 20)
+	if _, err := cli.VolumeCreate(ctx, volume.CreateOptions{Name: old, Labels: map[string]string{"moat.init": strings.Repeat("0", 20)}}); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := docker.GC(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(removed, "volume "+old) || slices.Contains(removed, "volume "+name) {
+		t.Errorf("gc removed %v; want %s removed and %s kept", removed, old, name)
+	}
+	if _, err := cli.VolumeInspect(ctx, name); err != nil {
+		t.Errorf("this build's volume: %v", err)
+	}
+	wantNoContainers(t) // the helper that filled the volume included
 }
 
 // wantNoContainers fails if a container labelled by moat is left.

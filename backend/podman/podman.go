@@ -44,6 +44,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/capture"
 	ctr "github.com/moat-sandbox/moat/internal/container"
+	"github.com/moat-sandbox/moat/internal/ctrinit"
 )
 
 // DefaultImage is used when neither Spec.Image nor Backend.Image is set.
@@ -61,6 +62,10 @@ type Backend struct {
 	User string
 	// Podman is the podman binary; "" = podman on PATH.
 	Podman string
+	// PythonInit runs bootstrap.py as the container's init instead of
+	// moat's own (as MOAT_CONTAINER_INIT=python does; see
+	// internal/container).
+	PythonInit bool
 }
 
 var (
@@ -83,6 +88,7 @@ type mode struct {
 	dir      string
 	rootless bool
 	who      string // for the layers
+	engine   string // for the init volume's stamp: "podman-" and the user
 	cgroups  bool   // limits can be enforced through cgroups
 	why      string // why not
 }
@@ -97,8 +103,10 @@ func (b *Backend) mode() (*mode, error) {
 	case os.Geteuid() != 0:
 		m.rootless, m.who = true, "rootless (as "+currentUser()+")"
 		m.env = os.Environ()
+		m.engine = "podman-" + currentUser()
 	case name == "" || name == "root":
 		m.who, m.cgroups = "rootful (moat runs as root)", true
+		m.engine = "podman-root"
 		return m, nil
 	default:
 		u, err := user.Lookup(name)
@@ -110,6 +118,7 @@ func (b *Backend) mode() (*mode, error) {
 		m.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 		m.dir = u.HomeDir
 		m.rootless, m.who = true, "rootless (as "+name+", moat runs as root)"
+		m.engine = "podman-" + name
 		m.env = append(m.env, "HOME="+u.HomeDir, "USER="+name, "LOGNAME="+name)
 		if fi, err := os.Stat(fmt.Sprintf("/run/user/%d", uid)); err == nil && fi.IsDir() {
 			m.env = append(m.env, fmt.Sprintf("XDG_RUNTIME_DIR=/run/user/%d", uid))
@@ -233,7 +242,8 @@ const nofile = 4096
 func nproc(pids int) int { return max(4096, pids+64) }
 
 // args returns `podman run` arguments for spec.
-func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFile string) (args []string, degraded []string) {
+// initVol is the init volume, or "" to run bootstrap.py (ctr.UseGoInit).
+func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFile, initVol string) (args []string, degraded []string) {
 	mounts, shm := ctr.Tmpfs(lim.Disk)
 	args = []string{"run", "--rm", "-i", "--pull", "never",
 		"--name", "moat-" + id, "--label", ctr.Label + "=" + id,
@@ -246,7 +256,11 @@ func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFil
 		"--log-driver", "none", "--init=false",
 		"--ulimit", fmt.Sprintf("nofile=%d:%d", nofile, nofile),
 		"--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"--entrypoint", "python3",
+	}
+	entry := ctr.Entrypoint(initVol != "")
+	args = append(args, "--entrypoint", entry[0])
+	if initVol != "" {
+		args = append(args, "--mount", "type=volume,source="+initVol+",destination="+ctrinit.Dir+",ro=true")
 	}
 	for _, mt := range mounts {
 		// Podman spells the owner U (chown to the container user), and
@@ -273,7 +287,7 @@ func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFil
 		degraded = append(degraded, "cgroups: "+m.why+"; RLIMIT_AS and RLIMIT_NPROC stand in")
 	}
 	args = append(args, b.image(spec))
-	args = append(args, ctr.Entrypoint()[1:]...)
+	args = append(args, entry[1:]...)
 	return args, degraded
 }
 
@@ -294,10 +308,11 @@ func modeOf(opts string) string {
 // run is one Run's container, started once, or twice when the image had
 // to be pulled first.
 type run struct {
-	b  *Backend
-	m  *mode
-	id string
-	tr *ctr.Trace
+	b      *Backend
+	m      *mode
+	id     string
+	tr     *ctr.Trace
+	goInit bool
 }
 
 // Run runs spec in a new container; see the package doc.
@@ -333,9 +348,22 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	tr.Step("seccomp profile written")
 
 	id := ctr.RunID()
-	args, degraded := b.args(m, spec, lim, id, f.Name())
+	prov := &ctr.Provisioner{Engine: m.engine, Fill: func(v string) error { return b.fillInit(m, v) }}
+	var vol string
+	if !b.PythonInit {
+		if vol, err = ctr.InitFor("", ""); err != nil {
+			return nil, fmt.Errorf("podman: %w", err)
+		}
+	}
+	if vol != "" {
+		if err := prov.Ensure(vol, time.Time{}); err != nil {
+			return nil, fmt.Errorf("podman: %w", err)
+		}
+		tr.Step("init volume ready")
+	}
+	args, degraded := b.args(m, spec, lim, id, f.Name(), vol)
 	res := &moat.Result{Isolation: "podman", Degraded: degraded}
-	res.Layers = ctr.Layers("podman CLI, "+m.who, "runtime: podman's configured OCI runtime", b.image(spec), lim)
+	res.Layers = ctr.Layers("podman CLI, "+m.who, "runtime: podman's configured OCI runtime", b.image(spec), vol, lim)
 	if !m.cgroups {
 		for i, l := range res.Layers {
 			if l.Name == "limits" {
@@ -343,12 +371,23 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 			}
 		}
 	}
-	r := &run{b: b, m: m, id: id, tr: tr}
-	for attempt := 0; ; attempt++ {
+	r := &run{b: b, m: m, id: id, tr: tr, goInit: vol != ""}
+	pulled, refilled := false, false
+	for {
+		began := time.Now()
 		out, err := r.run(ctx, spec, lim, args, res)
-		if err != nil && attempt == 0 && errors.Is(err, errNoImage) {
+		switch {
+		case errors.Is(err, errNoImage) && !pulled:
+			pulled = true
 			if perr := b.pull(ctx, m, b.image(spec)); perr != nil {
 				return nil, perr
+			}
+			continue
+		case errors.Is(err, errNoInit) && !refilled:
+			// The stamp outlived the volume: fill it again.
+			refilled = true
+			if perr := prov.Ensure(vol, began); perr != nil {
+				return nil, fmt.Errorf("podman: %w", perr)
 			}
 			continue
 		}
@@ -356,7 +395,28 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	}
 }
 
-var errNoImage = errors.New("image not known")
+var (
+	errNoImage = errors.New("image not known")
+	errNoInit  = errors.New("init volume empty")
+)
+
+// fillInit (re)creates the init volume v with this binary in it.
+func (b *Backend) fillInit(m *mode, v string) error {
+	_, _ = b.output(context.Background(), m, "volume", "rm", "--force", v)
+	if out, err := b.output(context.Background(), m, "volume", "create", "--label", ctr.InitLabel+"="+strings.TrimPrefix(v, "moat-init-"), v); err != nil {
+		return fmt.Errorf("podman volume create: %s", firstLine(out))
+	}
+	content, err := ctr.InitTar()
+	if err != nil {
+		return err
+	}
+	cmd := b.command(m, "volume", "import", v, "-")
+	cmd.Stdin = content
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("podman volume import: %s", firstLine(string(out)))
+	}
+	return nil
+}
 
 func (b *Backend) pull(ctx context.Context, m *mode, img string) error {
 	cmd := b.command(m, "pull", img)
@@ -420,6 +480,9 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	}
 	sess.OnExit = life.FinalStats
 	sess.Trace = r.tr
+	if r.goInit {
+		sess.Bytecode = ctr.NewHookBytecode(r.m.engine, r.b.image(spec))
+	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("podman: start: %w", err)
@@ -468,6 +531,9 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	d, _ := diag.Result()
 	if sess.ExitReport() == nil && reason == "" && strings.Contains(d, "image not known") {
 		return nil, errNoImage
+	}
+	if sess.ExitReport() == nil && reason == "" && ctr.InitMissing(d) {
+		return nil, errNoInit
 	}
 	detail := ctr.Note("podman", werr) + ctr.Note("send", sendErr)
 	defer r.tr.Step("done")
@@ -539,7 +605,9 @@ func (r *run) cgroupOf(ctx context.Context, cidFile string) ctr.Cgroup {
 }
 
 // GC removes every container labelled by moat from podman as root (and,
-// as root, from the rootless store of MOAT_PODMAN_USER), and lists them.
+// as root, from the rootless store of MOAT_PODMAN_USER), and the init
+// volumes of other builds of moat that no container uses, and lists them
+// ("container NAME", "volume NAME").
 func GC(ctx context.Context) ([]string, error) {
 	if _, err := exec.LookPath("podman"); err != nil {
 		return nil, nil
@@ -567,7 +635,25 @@ func GC(ctx context.Context) ([]string, error) {
 				errs = append(errs, fmt.Errorf("podman rm %s: %s", name, o))
 				continue
 			}
-			removed = append(removed, name)
+			removed = append(removed, "container "+name)
+		}
+		out, err = b.output(ctx, m, "volume", "ls", "--filter", "label="+ctr.InitLabel, "--format", "{{.Name}}")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("podman volume ls (%s): %s", m.who, out))
+			continue
+		}
+		keep, _ := ctr.InitFor("", "")
+		for _, name := range strings.Fields(out) {
+			if name == keep {
+				continue
+			}
+			if o, err := b.output(ctx, m, "volume", "rm", name); err != nil {
+				if !strings.Contains(o, "in use") && !strings.Contains(o, "being used") { // a moat of that build runs
+					errs = append(errs, fmt.Errorf("podman volume rm %s: %s", name, o))
+				}
+				continue
+			}
+			removed = append(removed, "volume "+name)
 		}
 	}
 	return removed, errors.Join(errs...)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,7 +24,7 @@ func testImage() string {
 	return "moat/python:bookworm"
 }
 
-var layers = []string{"engine", "runtime", "user", "capabilities", "no-new-privs", "seccomp", "read-only-rootfs", "network", "disk", "limits", "timeout", "output-limit"}
+var layers = []string{"engine", "runtime", "init", "user", "capabilities", "no-new-privs", "seccomp", "read-only-rootfs", "network", "disk", "limits", "timeout", "output-limit"}
 
 // TestPodman runs the suite as podman runs for this moat: rootful as root
 // (MOAT_PODMAN_USER unset), rootless otherwise.
@@ -35,6 +36,52 @@ func TestPodman(t *testing.T) {
 	}
 	moattest.Run(t, func() moat.Backend { return podman.New(testImage(), "") }, opts)
 	t.Run("no-leftover-containers", func(t *testing.T) { wantNoContainers(t, "") })
+}
+
+// TestPodmanPythonInit runs the suite with bootstrap.py as the container's
+// init: the way of engines that cannot run the moat binary.
+func TestPodmanPythonInit(t *testing.T) {
+	moattest.RequireBackend(t, "podman")
+	opts := moattest.Options{Layers: layers, Container: moattest.ContainerOptions, AllowDegraded: os.Geteuid() != 0}
+	moattest.Run(t, func() moat.Backend {
+		b := podman.New(testImage(), "")
+		b.PythonInit = true
+		return b
+	}, opts)
+	t.Run("no-leftover-containers", func(t *testing.T) { wantNoContainers(t, "") })
+}
+
+// TestInitVolume: the init volume is read-only, holds moat alone, is
+// filled again when it was removed, and gc removes other builds' volumes
+// only; the audit hook is loaded as bytecode the image's python3 compiled.
+func TestInitVolume(t *testing.T) {
+	moattest.RequireBackend(t, "podman")
+	newB := func() moat.Backend { return podman.New(testImage(), "") }
+	degraded := os.Geteuid() != 0
+	name := moattest.InitVolume(t, newB, degraded, func(v string) error {
+		if out, err := exec.Command("podman", "volume", "rm", "--force", v).CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+	for range 2 { // the first may compile the hook, the second has it from moat's cache
+		moattest.HookBytecode(t, newB, degraded, "/tmp/.moat/py")
+	}
+	old := "moat-init-" + strings.Repeat("0", 20)
+	if out, err := exec.Command("podman", "volume", "create", "--label", "moat.init="+strings.Repeat("0", 20), old).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	removed, err := podman.GC(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(removed, "volume "+old) || slices.Contains(removed, "volume "+name) {
+		t.Errorf("gc removed %v; want %s removed and %s kept", removed, old, name)
+	}
+	if out, err := exec.Command("podman", "volume", "exists", name).CombinedOutput(); err != nil {
+		t.Errorf("this build's volume: %v %s", err, out)
+	}
+	wantNoContainers(t, "")
 }
 
 // rootlessUser is the user .ci/podman-rootless.sh sets up.

@@ -544,25 +544,28 @@ func waitMarker(marker string, d time.Duration) bool {
 }
 
 // TestInitStartsEarly checks that the sandbox init of a run without a
-// network (argv[0] nsinit.Arg) runs before the packages it does not need
-// are initialized: the Docker client's reference parser and cobra, among
-// the costliest, must never initialize in it (see internal/nsinit).
+// network (argv[0] nsinit.Arg) and the container init (first argument
+// ctrinit.Arg) run before the packages they do not need are initialized:
+// the Docker client's reference parser and cobra, among the costliest,
+// must never initialize in them (see internal/nsinit, internal/ctrinit).
 func TestInitStartsEarly(t *testing.T) {
-	run := func(argv0 string) string {
-		cmd := &exec.Cmd{Path: moatBin, Args: []string{argv0}, Env: []string{"GODEBUG=inittrace=1"}}
+	run := func(argv ...string) string {
+		cmd := &exec.Cmd{Path: moatBin, Args: argv, Env: []string{"GODEBUG=inittrace=1"}}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		_ = cmd.Run() // the init fails at once: it has no config to read
 		return stderr.String()
 	}
 	late := []string{"init github.com/distribution/reference ", "init github.com/spf13/cobra ", "init net/http ", "init html/template "}
-	early := run("moat-sandbox-init")
-	if !strings.Contains(early, "init github.com/moat-sandbox/moat/internal/audit ") {
-		t.Fatalf("no init trace of the init's own dependencies:\n%s", early)
-	}
-	for _, p := range late {
-		if strings.Contains(early, p) {
-			t.Errorf("the sandbox init initialized %s before it ran", strings.Fields(p)[1])
+	for _, argv := range [][]string{{"moat-sandbox-init"}, {"/.moat/moat", "moat-container-init"}} {
+		early := run(argv...) // both fail at once: no config, not pid 1
+		if !strings.Contains(early, "init os/signal @") {
+			t.Fatalf("%s: no init trace of the init's own dependencies:\n%s", argv, early)
+		}
+		for _, p := range late {
+			if strings.Contains(early, p) {
+				t.Errorf("%s initialized %s before it ran", argv, strings.Fields(p)[1])
+			}
 		}
 	}
 	// The proof that this can fail: the CLI (and the network init,

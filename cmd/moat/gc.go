@@ -15,7 +15,7 @@ import (
 func gcCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "gc",
-		Short: "Remove what crashed runs left behind (empty moat cgroups, labelled containers)",
+		Short: "Remove what crashed runs left behind (empty moat cgroups, labelled containers) and other builds' init volumes",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			// gVisor sandboxes first: their cgroups are empty only then.
@@ -27,14 +27,15 @@ func gcCmd() *cobra.Command {
 			for _, r := range removed {
 				fmt.Fprintln(c.OutOrStdout(), "removed cgroup", r)
 			}
-			// Containers labelled moat.run by the docker and podman backends.
+			// Containers labelled moat.run by the docker and podman backends,
+			// and init volumes of other builds.
 			dockerRemoved, derr := docker.GC(c.Context(), "")
 			for _, r := range dockerRemoved {
-				fmt.Fprintln(c.OutOrStdout(), "removed docker container", r)
+				fmt.Fprintln(c.OutOrStdout(), "removed docker", r)
 			}
 			podmanRemoved, perr := podman.GC(c.Context())
 			for _, r := range podmanRemoved {
-				fmt.Fprintln(c.OutOrStdout(), "removed podman container", r)
+				fmt.Fprintln(c.OutOrStdout(), "removed podman", r)
 			}
 			if err := errors.Join(gerr, err, derr, perr); err != nil {
 				return fmt.Errorf("gc: %w", err)

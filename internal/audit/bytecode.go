@@ -28,9 +28,10 @@ type Bytecode struct {
 // Name is the file name of b under Dir.
 func (b *Bytecode) Name() string { return "__pycache__/sitecustomize." + b.Tag + ".pyc" }
 
-// compileCode reads the hook on stdin and writes the tag, a newline and
-// the .pyc. It runs under -I -S; hash-based .pyc files exist from 3.7 on.
-const compileCode = `import sys, importlib.util, importlib._bootstrap_external as be
+// CompileCode reads the hook on stdin and writes the tag, a newline and
+// the .pyc (which ParseCompiled checks); the file name for the code object
+// is its one argument. It runs under -I -S; hash-based .pyc files exist from 3.7 on.
+const CompileCode = `import sys, importlib.util, importlib._bootstrap_external as be
 src = sys.stdin.buffer.read()
 code = compile(src, sys.argv[1], "exec", dont_inherit=True)
 pyc = be._code_to_hash_pyc(code, importlib.util.source_hash(src), False)
@@ -70,14 +71,14 @@ func Compile(python, cacheDir string) (*Bytecode, error) {
 	if cacheDir != "" {
 		cache = filepath.Join(cacheDir, "hook-"+key+".pyc")
 		if b, err := os.ReadFile(cache); err == nil {
-			if bc, err := parseCompiled(b); err == nil {
+			if bc, err := ParseCompiled(b); err == nil {
 				return bc, nil
 			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, python, "-I", "-S", "-c", compileCode, Dir+"/sitecustomize.py")
+	cmd := exec.CommandContext(ctx, python, "-I", "-S", "-c", CompileCode, Dir+"/sitecustomize.py")
 	cmd.Env = []string{}
 	cmd.Stdin = bytes.NewReader([]byte(Hook))
 	var out, errOut bytes.Buffer
@@ -88,7 +89,7 @@ func Compile(python, cacheDir string) (*Bytecode, error) {
 	if out.Len() > maxPyc {
 		return nil, fmt.Errorf("compile the audit hook with %s: %d bytes of output", python, out.Len())
 	}
-	bc, err := parseCompiled(out.Bytes())
+	bc, err := ParseCompiled(out.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("compile the audit hook with %s: %w", python, err)
 	}
@@ -120,8 +121,9 @@ func cacheKey(python string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)[:12]), nil
 }
 
-// parseCompiled splits "TAG\nPYC" and checks both parts.
-func parseCompiled(b []byte) (*Bytecode, error) {
+// ParseCompiled splits CompileCode's output, "TAG\nPYC", and checks
+// both parts.
+func ParseCompiled(b []byte) (*Bytecode, error) {
 	tag, pyc, ok := bytes.Cut(b, []byte("\n"))
 	if !ok || !validTag(tag) {
 		return nil, errors.New("no cache tag")

@@ -100,7 +100,7 @@ func TestCompileFails(t *testing.T) {
 
 func TestParseCompiled(t *testing.T) {
 	good := append([]byte("cpython-311\n\xa7\r\r\n\x01\x00\x00\x00"), make([]byte, 16)...)
-	if _, err := parseCompiled(good); err != nil {
+	if _, err := ParseCompiled(good); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{
@@ -108,8 +108,8 @@ func TestParseCompiled(t *testing.T) {
 		"cpython-311\n\xa7\r\r\n\x03\x00\x00\x00" + strings.Repeat("\x00", 16), // checked: would be re-validated against the source
 		"cpython-311\nshort",
 	} {
-		if _, err := parseCompiled([]byte(bad)); err == nil {
-			t.Errorf("parseCompiled(%q) accepted", bad)
+		if _, err := ParseCompiled([]byte(bad)); err == nil {
+			t.Errorf("ParseCompiled(%q) accepted", bad)
 		}
 	}
 }

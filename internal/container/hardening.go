@@ -9,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/ctrinit"
 )
 
 // What every container gets. The program runs as User, never root, with
@@ -17,7 +18,7 @@ import (
 const (
 	User     = "1000:1000"
 	Hostname = "moat"
-	WorkDir  = "/work"
+	WorkDir  = ctrinit.WorkDir
 	HomeDir  = "/home/sandbox"
 	// Label marks every container of moat with its run id, for cleanup
 	// and `moat gc`.
@@ -74,8 +75,13 @@ var MaskedPaths = []string{
 var ReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 
 // Layers lists what a container run has in effect: the engine, runtime and
-// image (as the backend describes them), the hardening, and the report.
-func Layers(engine, runtime, image string, lim moat.Limits) []moat.Layer {
+// image (as the backend describes them), the init (initVol; "" for
+// bootstrap.py), the hardening, and the report.
+func Layers(engine, runtime, image, initVol string, lim moat.Limits) []moat.Layer {
+	init := "moat's init (" + ctrinit.Path + " from the read-only volume " + initVol + ": this moat binary, nothing of the host)"
+	if initVol == "" {
+		init = "bootstrap.py run by the image's python3 (the engine cannot run this moat binary)"
+	}
 	mounts, shm := Tmpfs(lim.Disk)
 	disk := ""
 	for _, m := range mounts {
@@ -86,6 +92,7 @@ func Layers(engine, runtime, image string, lim moat.Limits) []moat.Layer {
 		{Name: "engine", Detail: engine},
 		{Name: "runtime", Detail: runtime},
 		{Name: "image", Detail: image},
+		{Name: "init", Detail: init},
 		{Name: "user", Detail: "user " + User + " (never root)"},
 		{Name: "capabilities", Detail: "cap-drop ALL"},
 		{Name: "no-new-privs", Detail: "no-new-privileges"},
@@ -94,10 +101,10 @@ func Layers(engine, runtime, image string, lim moat.Limits) []moat.Layer {
 		{Name: "network", Detail: "network none: loopback only"},
 		{Name: "masked-paths", Detail: "/sys and sensitive /proc entries masked, /proc/sys read-only"},
 		{Name: "disk", Detail: "tmpfs (nosuid,nodev): " + disk},
-		{Name: "limits", Detail: fmt.Sprintf("memory %d bytes (no swap), pids %d (+%d for the bootstrap), cpus %g", lim.Memory, lim.Pids, BootstrapPids, lim.CPUs)},
+		{Name: "limits", Detail: fmt.Sprintf("memory %d bytes (no swap), pids %d (+%d for the init), cpus %g", lim.Memory, lim.Pids, BootstrapPids, lim.CPUs)},
 		{Name: "timeout", Detail: lim.Timeout.String()},
 		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", lim.OutputLimit)},
-		{Name: "no-host-mounts", Detail: "workspace copied in and out as a tar stream"},
+		{Name: "no-host-mounts", Detail: "no host path mounted; workspace copied in and out as a tar stream"},
 		reportLayer(),
 	}
 }

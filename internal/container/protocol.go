@@ -1,27 +1,33 @@
 // Package container is what the container backends (docker, podman, and
-// gVisor through Docker) share: the in-container bootstrap, the protocol
-// moat speaks with it over the container's stdin and stdout, the hardening
+// gVisor through Docker) share: the container's init and the protocol moat
+// speaks with it over the container's stdin and stdout, the hardening
 // every container gets (user, mounts, masked paths, a seccomp profile
 // stricter than the engines' default), reading the container's cgroup, and
 // the bookkeeping of a run (Run: why moat stopped it, its timeout, limit
 // breaches, and its result).
 //
-// # Why a bootstrap
+// # Why an init of moat's own
 //
 // The hardened container has a read-only root and size-limited tmpfs
 // mounts for /work, /tmp and the home; engines cannot copy into a tmpfs of
-// a container that is not running, and moat uses no bind mounts. So the
-// container's command is the image's own python3 running a short embedded
-// script, bootstrap.py, as pid 1 and as the sandbox user. It reads a header
-// and the workspace tar from stdin, starts the program with stdin inherited
-// (so the program's stdin is exact) and its stdout and stderr on pipes,
-// relays them as frames on its own stdout, kills everything left when the
-// program ends, sends /work back as a tar, and reports the exit status. No
-// exec into the container, no second round trip: one attach carries it all.
+// a container that is not running, and moat mounts no host path. So the
+// container's pid 1 is moat's own init (internal/ctrinit), running as the
+// sandbox user: it reads a header and the workspace tar from stdin, starts
+// the program with stdin inherited (so the program's stdin is exact) and
+// its stdout and stderr on pipes, relays them as frames on its own stdout,
+// kills everything left when the program ends, sends /work back as a tar,
+// and reports the exit status. No exec into the container, no second round
+// trip: one attach carries it all.
 //
-// The program cannot forge frames: it has no descriptor of the bootstrap's
-// stdout, and the bootstrap makes itself non-dumpable, so /proc/1/fd and
-// ptrace are closed to the program even though both run as the same uid.
+// The init is this very binary, copied once into a volume of the engine
+// (InitVolume, one per build of moat, mounted read-only at /.moat; no host
+// path is mounted). Where the engine runs another OS or architecture than
+// moat (Docker Desktop from a Mac, say), the image's python3 runs
+// bootstrap.py instead: the same protocol, some 10 ms slower per run.
+//
+// The program cannot forge frames: it has no descriptor of the init's
+// stdout, and the init makes itself non-dumpable, so /proc/1/fd and ptrace
+// are closed to the program even though both run as the same uid.
 // Whatever it sends is parsed with bounds anyway.
 package container
 
@@ -41,6 +47,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/capture"
+	"github.com/moat-sandbox/moat/internal/ctrinit"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/treecopy"
 )
@@ -48,9 +55,15 @@ import (
 //go:embed bootstrap.py
 var bootstrap string
 
-// Entrypoint is the container's command: the image's python3, isolated
-// from the environment and site, running the bootstrap.
-func Entrypoint() []string { return []string{"python3", "-I", "-S", "-c", entrySource()} }
+// Entrypoint is the container's command: moat's init from the init volume
+// (see InitVolume), or, when goInit is false, the image's python3,
+// isolated from the environment and site, running bootstrap.py.
+func Entrypoint(goInit bool) []string {
+	if goInit {
+		return []string{ctrinit.Path, ctrinit.Arg}
+	}
+	return []string{"python3", "-I", "-S", "-c", entrySource()}
+}
 
 // lateMark starts the part of the bootstrap that runs once the program
 // has started.
@@ -71,29 +84,8 @@ var entrySource = sync.OnceValue(func() string {
 	return early + "\nexec(compile(" + strconv.Quote(lateMark[1:]+late) + ", '<bootstrap-late>', 'exec'))\n"
 })
 
-// header is what the bootstrap reads first.
-type header struct {
-	Argv     []string          `json:"argv"`
-	Env      []string          `json:"env"`
-	Files    map[string]string `json:"files,omitempty"` // hex
-	Tar      bool              `json:"tar"`
-	Out      bool              `json:"out"`
-	OutBytes int64             `json:"out_bytes"`
-	OutFiles int               `json:"out_files"`
-	TimeoutS float64           `json:"timeout_s"`
-	RlimitAS int64             `json:"rlimit_as,omitempty"`
-	Trace    bool              `json:"trace,omitempty"` // send the T frame
-	Report   *reportHeader     `json:"report,omitempty"`
-}
-
-// Exit is the bootstrap's last frame.
-type Exit struct {
-	Exit   int    `json:"exit"`
-	Signal int    `json:"signal"`
-	MaxRSS int64  `json:"maxrss"`
-	Error  string `json:"error"` // the program could not be started
-	Errno  int    `json:"errno"`
-}
+// Exit is the init's last frame.
+type Exit = ctrinit.Exit
 
 // maxFrame bounds one frame; the bootstrap sends at most 1MiB.
 const maxFrame = 4 << 20
@@ -112,6 +104,10 @@ type Session struct {
 	RlimitAS int64
 	// Trace, if set, records when the frames that mark the run arrive.
 	Trace *Trace
+	// Bytecode, if set, keeps the audit hook compiled by the image's
+	// python3 between runs; only moat's init uses it (bootstrap.py
+	// compiles the hook at every run).
+	Bytecode *HookBytecode
 
 	spec *moat.Spec
 	lim  moat.Limits
@@ -124,7 +120,8 @@ type Session struct {
 	rep   *report // the behaviour report; nil when off
 	start time.Time
 
-	sawOutput bool
+	sawOutput                  bool
+	askedBytecode, sawBytecode bool
 
 	outRep  *treecopy.Report
 	outErr  error
@@ -156,12 +153,14 @@ func Env(spec *moat.Spec) []string {
 // header returns the header as the bootstrap reads it: u32 length + JSON.
 func (s *Session) header() ([]byte, error) {
 	env := Env(s.spec)
-	var rh *reportHeader
+	var rh *ctrinit.Report
 	if s.rep != nil {
 		env = observe.WithHookPath(append(env, s.rep.plan.Env...), HookDir+"/py")
 		rh = s.rep.header()
+		s.Bytecode.fill(rh)
+		s.askedBytecode = rh.Compile != ""
 	}
-	h := header{
+	h := ctrinit.Header{
 		Argv:     append([]string{"python3"}, s.spec.Args...),
 		Env:      env,
 		Report:   rh,
@@ -356,6 +355,16 @@ func (s *Session) Receive(r io.Reader) error {
 				return nil
 			}
 			s.Trace.Boot(b)
+		case 'P':
+			if !s.askedBytecode || s.sawBytecode {
+				return fmt.Errorf("%w: unasked bytecode frame", ErrProtocol)
+			}
+			s.sawBytecode = true
+			b, err := io.ReadAll(body)
+			if err != nil {
+				return nil
+			}
+			s.Bytecode.store(b)
 		case 'a', 'f', 'c':
 			if s.rep == nil {
 				return fmt.Errorf("%w: report frame %q with the report off", ErrProtocol, hdr[0])

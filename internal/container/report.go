@@ -7,6 +7,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/audit"
+	"github.com/moat-sandbox/moat/internal/ctrinit"
 	"github.com/moat-sandbox/moat/internal/observe"
 	moatreport "github.com/moat-sandbox/moat/report"
 )
@@ -28,19 +29,6 @@ import (
 // the container: on /tmp, the only writable place outside the program's
 // own directories, and left out of the diff.
 const HookDir = "/tmp/.moat"
-
-// reportHeader tells the bootstrap what to set up.
-type reportHeader struct {
-	Dir           string            `json:"dir"`
-	Hook          string            `json:"hook"`
-	Plant         map[string]string `json:"plant"`
-	Roots         []string          `json:"roots"`
-	MaxEntries    int               `json:"max_entries"`
-	ScanFile      int64             `json:"scan_file"`
-	ScanTotal     int64             `json:"scan_total"`
-	MaxAuditBytes int64             `json:"max_audit_bytes"`
-	BudgetS       float64           `json:"budget_s"`
-}
 
 // Bounds on what the host takes from the bootstrap for the report.
 const (
@@ -75,8 +63,8 @@ func newReport(spec *moat.Spec, start time.Time) *report {
 	}
 }
 
-func (r *report) header() *reportHeader {
-	return &reportHeader{Dir: HookDir, Hook: audit.Hook, Plant: r.plan.Files, Roots: diffRoots, MaxEntries: observe.MaxFSEntries,
+func (r *report) header() *ctrinit.Report {
+	return &ctrinit.Report{Dir: HookDir, Hook: audit.Hook, Plant: r.plan.Files, Roots: diffRoots, MaxEntries: observe.MaxFSEntries,
 		ScanFile: observe.MaxScanFile, ScanTotal: maxContentTotal, MaxAuditBytes: maxAuditBytes, BudgetS: 1.5}
 }
 

@@ -1,0 +1,659 @@
+package ctrinit
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/internal/treecopy"
+)
+
+// init runs the container init (or its exec shim) when this process was
+// started as one, and exits; see the package doc.
+func init() {
+	if len(os.Args) < 2 {
+		return
+	}
+	switch os.Args[1] {
+	case Arg:
+		os.Exit(Main())
+	case ExecArg:
+		os.Exit(execShim(os.Args[2:]))
+	}
+}
+
+// maxHeader bounds the header (the Files it carries included).
+const maxHeader = 256 << 20
+
+// Main is pid 1 of the container; see the package doc. It returns the
+// init's exit status: 0 once the exit frame is sent, 125 when it cannot
+// run at all.
+func Main() int {
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(os.Stderr, "moat-init: "+format+"\n", a...)
+		return 125
+	}
+	// kill(-1) below ends every process this one can signal: safe only as
+	// pid 1 of the container's own PID namespace. Anywhere else, refuse.
+	if os.Getpid() != 1 {
+		return fail("not pid 1 of a PID namespace; refusing to run")
+	}
+	in := &initProc{out: os.Stdout, marks: []mark{{monoNow(), "init started"}}}
+	// As pid 1, the kernel delivers only the signals the init handles:
+	// take all of them (the program may send any), act on none. Caught,
+	// not ignored: the program then starts with every signal at default.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs)
+	go func() {
+		for range sigs {
+		}
+	}()
+	// Non-dumpable: the program (the same uid) cannot ptrace this process
+	// or open /proc/1/fd/1 to forge frames.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fail("set non-dumpable: %v", err)
+	}
+	h, err := readHeader(os.Stdin)
+	if err != nil {
+		return fail("header: %v", err)
+	}
+	in.h = h
+	in.mark("header read")
+	if err := in.workspace(); err != nil {
+		return fail("workspace: %v", err)
+	}
+	if h.Report != nil {
+		if err := in.setupReport(); err != nil {
+			return fail("report: %v", err)
+		}
+		in.mark("report set up")
+	}
+	return in.run()
+}
+
+type mark struct {
+	ns   int64
+	what string
+}
+
+// initProc is the init's state for its one run.
+type initProc struct {
+	h     *Header
+	out   io.Writer // frames
+	outMu sync.Mutex
+	marks []mark
+
+	fifo     *os.File // the audit hook's FIFO; nil with the report off
+	relayed  int64
+	before   []entry
+	deadline time.Time // of the report's walks
+}
+
+func (in *initProc) mark(what string) { in.marks = append(in.marks, mark{monoNow(), what}) }
+
+// send writes one frame; frames of concurrent senders never interleave.
+func (in *initProc) send(t byte, data []byte) {
+	in.outMu.Lock()
+	defer in.outMu.Unlock()
+	b := make([]byte, 5, 5+len(data))
+	b[0] = t
+	binary.BigEndian.PutUint32(b[1:], uint32(len(data)))
+	_, _ = in.out.Write(append(b, data...))
+}
+
+// framer is an io.Writer of frames of type t, at most 1 MiB each.
+type framer struct {
+	in *initProc
+	t  byte
+}
+
+func (f framer) Write(p []byte) (int, error) {
+	for i := 0; i < len(p); i += 1 << 20 {
+		f.in.send(f.t, p[i:min(len(p), i+1<<20)])
+	}
+	return len(p), nil
+}
+
+func readHeader(r io.Reader) (*Header, error) {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, fmt.Errorf("stdin closed in the header: %w", err)
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size > maxHeader {
+		return nil, fmt.Errorf("header of %d bytes", size)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("stdin closed in the header: %w", err)
+	}
+	var h Header
+	if err := json.Unmarshal(b, &h); err != nil {
+		return nil, err
+	}
+	if len(h.Argv) == 0 {
+		return nil, errors.New("no program")
+	}
+	return &h, nil
+}
+
+// chunks reads the workspace tar from stdin, chunk by chunk (u32 length
+// + bytes, an empty chunk at the end), never past the end: what follows
+// is the program's stdin.
+type chunks struct {
+	r    io.Reader
+	left uint32
+	eof  bool
+}
+
+func (c *chunks) Read(p []byte) (int, error) {
+	for c.left == 0 {
+		if c.eof {
+			return 0, io.EOF
+		}
+		var n [4]byte
+		if _, err := io.ReadFull(c.r, n[:]); err != nil {
+			return 0, io.ErrUnexpectedEOF
+		}
+		c.left = binary.BigEndian.Uint32(n[:])
+		c.eof = c.left == 0
+	}
+	if uint32(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	k, err := c.r.Read(p)
+	c.left -= uint32(k)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return k, err
+}
+
+// workspace writes the workspace tar and the Files into WorkDir.
+func (in *initProc) workspace() error {
+	if in.h.Tar {
+		c := &chunks{r: os.Stdin}
+		// The host packed the tree within the disk limit; the tmpfs
+		// enforces it anyway.
+		if _, err := treecopy.Unpack(c, WorkDir, treecopy.Limits{Bytes: 1 << 62, Files: 1 << 20}, treecopy.Options{KeepLinks: true}); err != nil {
+			return err
+		}
+		if _, err := io.Copy(io.Discard, c); err != nil { // to the end chunk, whatever tar left
+			return err
+		}
+	}
+	names := make([]string, 0, len(in.h.Files))
+	for name := range in.h.Files {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		data, err := hex.DecodeString(in.h.Files[name])
+		if err != nil {
+			return fmt.Errorf("file %q: %w", name, err)
+		}
+		if err := writeNew(filepath.Join(WorkDir, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeNew writes data to path, never through a link.
+func writeNew(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, perm)
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(data)
+	return errors.Join(werr, f.Close())
+}
+
+// setupReport installs the audit hook and its FIFO, plants the
+// honeytokens and walks the writable directories. The hook, first on the
+// program's PYTHONPATH (set by moat), and the FIFO belong to the sandbox
+// user, as the program does: the hook's events are the program's claims.
+func (in *initProc) setupReport() error {
+	rep := in.h.Report
+	py := rep.Dir + "/py"
+	if err := os.MkdirAll(py+"/__pycache__", 0o755); err != nil {
+		return err
+	}
+	if err := writeNew(py+"/sitecustomize.py", []byte(rep.Hook), 0o444); err != nil {
+		return err
+	}
+	in.bytecode(py)
+	for _, d := range []string{py + "/__pycache__", py} {
+		if err := os.Chmod(d, 0o555); err != nil {
+			return err
+		}
+	}
+	fifo := rep.Dir + "/audit"
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		return fmt.Errorf("mkfifo: %w", err)
+	}
+	if err := os.Chmod(fifo, 0o622); err != nil { // past the umask
+		return err
+	}
+	// O_RDWR: a writer too, so the FIFO never reports EOF. Non-blocking:
+	// Go's poller reads it.
+	f, err := os.OpenFile(fifo, os.O_RDWR|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	in.fifo = f
+	paths := make([]string, 0, len(rep.Plant))
+	for p := range rep.Plant {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	for _, p := range paths {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return err
+		}
+		if err := writeNew(p, []byte(rep.Plant[p]), 0o600); err != nil {
+			return err
+		}
+	}
+	in.before = walk(rep, time.Now().Add(budget(rep)))
+	return nil
+}
+
+// maxPyc bounds the compiled hook.
+const maxPyc = 1 << 20
+
+// bytecode puts the compiled hook in py/__pycache__: the host's copy, or,
+// when the header asks, what the image's python3 compiles now, sent back
+// as the P frame. Without it the program compiles the hook itself: slower,
+// the same hook.
+func (in *initProc) bytecode(py string) {
+	rep := in.h.Report
+	tag, pyc := rep.PycTag, rep.Pyc
+	if pyc == nil && rep.Compile != "" {
+		out := in.compileHook(py + "/sitecustomize.py")
+		in.send('P', out)
+		t, p, ok := strings.Cut(string(out), "\n")
+		if !ok {
+			return
+		}
+		tag, pyc = t, []byte(p)
+		in.mark("hook compiled")
+	}
+	if pyc == nil || tag == "" || strings.ContainsAny(tag, "/\x00") || len(tag) > 40 {
+		return
+	}
+	_ = writeNew(py+"/__pycache__/sitecustomize."+tag+".pyc", pyc, 0o444)
+}
+
+// compileHook runs rep.Compile with the image's python3; nil if that fails.
+func (in *initProc) compileHook(file string) []byte {
+	rep := in.h.Report
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		return nil
+	}
+	cmd := exec.Command(python, "-I", "-S", "-c", rep.Compile, file)
+	cmd.Env = []string{}
+	cmd.Dir = "/"
+	cmd.Stdin = strings.NewReader(rep.Hook)
+	var out bytes.Buffer
+	cmd.Stdout = &limited{&out, maxPyc + 64}
+	if err := cmd.Start(); err != nil {
+		return nil
+	}
+	t := time.AfterFunc(10*time.Second, func() { _ = cmd.Process.Kill() })
+	err = cmd.Wait()
+	t.Stop()
+	if err != nil || out.Len() > maxPyc {
+		return nil
+	}
+	return out.Bytes()
+}
+
+// limited writes to w up to n bytes, then one more to say there was more.
+type limited struct {
+	w *bytes.Buffer
+	n int
+}
+
+func (l *limited) Write(p []byte) (int, error) {
+	if k := l.n - l.w.Len(); k > 0 {
+		l.w.Write(p[:min(len(p), k)])
+	}
+	return len(p), nil
+}
+
+func budget(rep *Report) time.Duration { return time.Duration(rep.BudgetS * float64(time.Second)) }
+
+// run starts the program, relays its output, reaps every process, and
+// sends what comes after the program: the report, /work, the exit frame.
+func (in *initProc) run() int {
+	h := in.h
+	// The program's PATH finds the program, as execvpe would.
+	for _, kv := range h.Env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			_ = os.Setenv("PATH", v)
+		}
+	}
+	ro, wo, err1 := os.Pipe()
+	re, we, err2 := os.Pipe()
+	if err := errors.Join(err1, err2); err != nil {
+		fmt.Fprintf(os.Stderr, "moat-init: pipes: %v\n", err)
+		return 125
+	}
+	cmd := &exec.Cmd{Args: h.Argv, Env: h.Env, Dir: WorkDir, Stdin: os.Stdin, Stdout: wo, Stderr: we}
+	path, err := exec.LookPath(h.Argv[0])
+	if err == nil {
+		cmd.Path = path
+		if h.RlimitAS > 0 {
+			cmd.Path = Path
+			cmd.Args = append([]string{Path, ExecArg, strconv.FormatInt(h.RlimitAS, 10), path}, h.Argv...)
+		}
+		err = cmd.Start()
+	}
+	_ = wo.Close()
+	_ = we.Close()
+	if err != nil {
+		in.send('x', exitJSON(Exit{Error: err.Error(), Errno: errnoOf(err)}))
+		return 0
+	}
+	in.mark("program started")
+	pid := cmd.Process.Pid
+	// A backstop: moat kills the container first.
+	time.AfterFunc(time.Duration((h.TimeoutS+30)*float64(time.Second)), func() {
+		_ = unix.Kill(-1, unix.SIGKILL)
+		os.Exit(0)
+	})
+
+	var relays sync.WaitGroup
+	for _, p := range []struct {
+		f *os.File
+		t byte
+	}{{ro, 'o'}, {re, 'e'}} {
+		relays.Add(1)
+		go func() {
+			defer relays.Done()
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := p.f.Read(buf)
+				if n > 0 {
+					in.send(p.t, buf[:n])
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	auditDone := make(chan struct{})
+	if in.fifo != nil {
+		go func() {
+			defer close(auditDone)
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := in.fifo.Read(buf)
+				in.relayAudit(buf[:max(n, 0)])
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+
+	status := reap(pid)
+	relays.Wait() // every writer is dead: the pipes are at their end
+	in.mark("program reaped")
+	if in.fifo != nil {
+		// Everything else is dead: what the hook wrote is in the FIFO.
+		_ = in.fifo.SetReadDeadline(time.Unix(1, 0))
+		<-auditDone
+		in.drainAudit()
+		in.sendWalks()
+		in.mark("walks sent")
+	}
+	if h.Out {
+		w := framer{in, 't'}
+		// A file the program made unreadable, or a cap, ends the tar
+		// there: the host reports what arrived.
+		_ = treecopy.Pack(w, WorkDir, treecopy.Limits{Bytes: h.OutBytes, Files: h.OutFiles})
+		in.send('t', nil)
+		in.mark("work sent")
+	}
+	if h.Trace {
+		var b strings.Builder
+		for _, m := range in.marks {
+			fmt.Fprintf(&b, "%d %s\n", m.ns, m.what)
+		}
+		in.send('T', []byte(b.String()))
+	}
+	var ru unix.Rusage
+	_ = unix.Getrusage(unix.RUSAGE_CHILDREN, &ru)
+	ex := Exit{MaxRSS: ru.Maxrss * 1024}
+	if status.Signaled() {
+		ex.Signal = int(status.Signal())
+	} else {
+		ex.Exit = status.ExitStatus()
+	}
+	in.send('x', exitJSON(ex))
+	// The host closes stdin when it has the exit frame.
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return 0
+}
+
+// reap waits for every child until none is left and returns the
+// program's status. When the program ends, everything else is killed:
+// nothing it started may outlive it or keep writing (this process is the
+// only one kill(-1) spares).
+func reap(pid int) unix.WaitStatus {
+	var status unix.WaitStatus
+	for {
+		var ws unix.WaitStatus
+		p, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil { // ECHILD: nothing left
+			return status
+		}
+		if p == pid {
+			status = ws
+			_ = unix.Kill(-1, unix.SIGKILL)
+		}
+	}
+}
+
+func exitJSON(e Exit) []byte {
+	b, _ := json.Marshal(e)
+	return b
+}
+
+// errnoOf is the errno behind a failed start, as the host maps it to an
+// exit status (ENOENT 127; EACCES, ENOEXEC, EPERM 126).
+func errnoOf(err error) int {
+	var en syscall.Errno
+	switch {
+	case errors.As(err, &en):
+		return int(en)
+	case errors.Is(err, exec.ErrNotFound), errors.Is(err, fs.ErrNotExist):
+		return int(unix.ENOENT)
+	case errors.Is(err, fs.ErrPermission):
+		return int(unix.EACCES)
+	}
+	return 0
+}
+
+// relayAudit sends what the hook wrote, up to the report's byte cap.
+func (in *initProc) relayAudit(b []byte) {
+	if len(b) == 0 || in.relayed >= in.h.Report.MaxAuditBytes {
+		return
+	}
+	in.relayed += int64(len(b))
+	in.send('a', b)
+}
+
+// drainAudit relays what the FIFO still holds, once its reader has stopped.
+func (in *initProc) drainAudit() {
+	rc, err := in.fifo.SyscallConn()
+	if err != nil {
+		return
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		var n int
+		if err := rc.Read(func(fd uintptr) bool {
+			n, _ = unix.Read(int(fd), buf)
+			return true // one attempt: never wait
+		}); err != nil || n <= 0 {
+			return
+		}
+		in.relayAudit(buf[:n])
+	}
+}
+
+// entry is one walked path: [path, size, mode, ino, ctime_ns] in JSON.
+type entry struct {
+	path  string
+	size  int64
+	mode  uint32
+	ino   uint64
+	ctime int64
+}
+
+func (e entry) MarshalJSON() ([]byte, error) {
+	p, err := json.Marshal(e.path)
+	if err != nil {
+		return nil, err
+	}
+	return fmt.Appendf(nil, "[%s,%d,%d,%d,%d]", p, e.size, e.mode, e.ino, e.ctime), nil
+}
+
+func (e entry) same(o entry) bool {
+	return e.size == o.size && e.mode == o.mode && e.ino == o.ino && e.ctime == o.ctime
+}
+
+// walk lists every entry under the report's roots, never following a
+// link, up to MaxEntries and the deadline. The hook's directory is left
+// out.
+func walk(rep *Report, deadline time.Time) []entry {
+	out := []entry{}
+	stack := slices.Clone(rep.Roots)
+	slices.Reverse(stack)
+	for len(stack) > 0 {
+		d := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		f, err := os.Open(d)
+		if err != nil {
+			continue
+		}
+		names, _ := f.Readdirnames(-1)
+		_ = f.Close()
+		for _, name := range names {
+			if len(out) >= rep.MaxEntries || time.Now().After(deadline) {
+				return out
+			}
+			p := d + "/" + name
+			if p == rep.Dir {
+				continue
+			}
+			var st unix.Stat_t
+			if unix.Lstat(p, &st) != nil {
+				continue
+			}
+			out = append(out, entry{p, st.Size, st.Mode, st.Ino, st.Ctim.Nano()})
+			if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+				stack = append(stack, p)
+			}
+		}
+	}
+	return out
+}
+
+// sendWalks sends both walks ('f' frames, an empty one at the end) and the
+// first bytes of every regular file that is new or changed ('c').
+func (in *initProc) sendWalks() {
+	rep := in.h.Report
+	deadline := time.Now().Add(budget(rep))
+	after := walk(rep, deadline)
+	b, _ := json.Marshal(struct {
+		Before []entry `json:"before"`
+		After  []entry `json:"after"`
+	}{in.before, after})
+	_, _ = framer{in, 'f'}.Write(b)
+	in.send('f', nil)
+	old := make(map[string]entry, len(in.before))
+	for _, e := range in.before {
+		old[e.path] = e
+	}
+	var total int64
+	for _, e := range after {
+		if o, ok := old[e.path]; ok && o.same(e) || e.mode&unix.S_IFMT != unix.S_IFREG || e.size > rep.ScanFile {
+			continue
+		}
+		if total > rep.ScanTotal || time.Now().After(deadline) {
+			break
+		}
+		data, err := readFirst(e.path, e.size+1)
+		if err != nil {
+			continue
+		}
+		total += int64(len(data))
+		in.send('c', append(append([]byte(e.path), 0), data...))
+	}
+}
+
+// readFirst reads at most n bytes of a regular file, never through a link
+// and never waiting (a FIFO put in its place).
+func readFirst(path string, n int64) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, n)
+	k, err := unix.Read(fd, buf)
+	if err != nil {
+		return nil, err
+	}
+	return buf[:k], nil
+}
+
+// execShim sets RLIMIT_AS and executes the program: args are the limit,
+// the program's path and its argv.
+func execShim(args []string) int {
+	if len(args) < 3 {
+		fmt.Fprintln(os.Stderr, "moat-init: exec shim: missing arguments")
+		return 127
+	}
+	as, err := strconv.ParseUint(args[0], 10, 64)
+	if err == nil {
+		err = unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: as, Max: as})
+	}
+	if err == nil {
+		err = unix.Exec(args[1], args[2:], os.Environ())
+	}
+	fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
+	return 127
+}
+
+func monoNow() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}

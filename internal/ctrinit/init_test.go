@@ -1,0 +1,134 @@
+//go:build linux
+
+package ctrinit
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestRefusesOutsidePidNamespace: the init kills every process it can
+// signal when the program ends, so it must not run anywhere but as pid 1.
+func TestRefusesOutsidePidNamespace(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, Arg)
+	cmd.Stdin = strings.NewReader("")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(string(out), "not pid 1") {
+		t.Fatalf("err %v, output %q; want exit 125 and a refusal", err, out)
+	}
+}
+
+func frame(payload []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(payload))), payload...)
+}
+
+func TestReadHeader(t *testing.T) {
+	good, _ := json.Marshal(Header{Argv: []string{"python3", "-c", "pass"}, Env: []string{"A=1"}})
+	h, err := readHeader(bytes.NewReader(frame(good)))
+	if err != nil || h.Argv[2] != "pass" || h.Env[0] != "A=1" {
+		t.Fatalf("readHeader = %+v, %v", h, err)
+	}
+	empty, _ := json.Marshal(Header{})
+	huge := binary.BigEndian.AppendUint32(nil, maxHeader+1)
+	for name, in := range map[string][]byte{
+		"no program": frame(empty),
+		"too big":    huge,
+		"truncated":  frame(good)[:10],
+		"not JSON":   frame([]byte("{")),
+		"nothing":    nil,
+	} {
+		if _, err := readHeader(bytes.NewReader(in)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestChunksStopAtTheEnd: the workspace reader never reads past its end
+// chunk: what follows is the program's stdin.
+func TestChunksStopAtTheEnd(t *testing.T) {
+	var in bytes.Buffer
+	in.Write(frame([]byte("abc")))
+	in.Write(frame([]byte("defg")))
+	in.Write([]byte{0, 0, 0, 0})
+	in.WriteString("program's stdin")
+	c := &chunks{r: &in}
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "abcdefg" {
+		t.Fatalf("chunks = %q, %v", got, err)
+	}
+	if in.String() != "program's stdin" {
+		t.Fatalf("left %q", in.String())
+	}
+	c = &chunks{r: bytes.NewReader(frame([]byte("abc"))[:5])}
+	if _, err := io.ReadAll(c); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("truncated chunk: %v", err)
+	}
+}
+
+func TestWalk(t *testing.T) {
+	root := t.TempDir()
+	hook := filepath.Join(root, ".moat")
+	for _, d := range []string{"a/b", ".moat/py"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "a/b/f"), []byte("12345"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "secret"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	rep := &Report{Dir: hook, Roots: []string{root}, MaxEntries: 100}
+	got := map[string]entry{}
+	for _, e := range walk(rep, time.Now().Add(time.Minute)) {
+		got[strings.TrimPrefix(e.path, root)] = e
+	}
+	if len(got) != 4 || got["/a/b/f"].size != 5 || got["/a/b/f"].mode&syscall.S_IFMT != syscall.S_IFREG ||
+		got["/link"].mode&syscall.S_IFMT != syscall.S_IFLNK || got["/a"].mode&syscall.S_IFMT != syscall.S_IFDIR {
+		t.Fatalf("walk = %+v; want /a, /a/b, /a/b/f and /link (not followed), without the hook's dir", got)
+	}
+	rep.MaxEntries = 2
+	if n := len(walk(rep, time.Now().Add(time.Minute))); n != 2 {
+		t.Fatalf("walk past MaxEntries: %d entries", n)
+	}
+	b, err := json.Marshal([]entry{{path: "/w/\"x\"", size: 1, mode: 0o100644, ino: 7, ctime: 9}})
+	if err != nil || string(b) != `[["/w/\"x\"",1,33188,7,9]]` {
+		t.Fatalf("entry JSON = %s, %v", b, err)
+	}
+}
+
+func TestErrnoOf(t *testing.T) {
+	_, notFound := exec.LookPath("moat-no-such-program")
+	for err, want := range map[error]int{
+		notFound:                               2,
+		&fs.PathError{Err: syscall.EACCES}:     13,
+		&fs.PathError{Err: syscall.ENOEXEC}:    8,
+		&exec.Error{Err: fs.ErrPermission}:     13,
+		errors.New("something else entirely"): 0,
+	} {
+		if got := errnoOf(err); got != want {
+			t.Errorf("errnoOf(%v) = %d, want %d", err, got, want)
+		}
+	}
+}

@@ -1,0 +1,102 @@
+// Package ctrinit is the container backends' init: pid 1 of a docker,
+// podman or gVisor-through-Docker container, run as the sandbox user. It is
+// the moat binary itself, from a read-only volume that holds nothing else
+// (see internal/container), started as `/.moat/moat moat-container-init`.
+//
+// It speaks the protocol of internal/container over the container's stdin
+// and stdout: it reads a [Header] and the workspace tar from stdin, sets up
+// the behaviour report, starts the program with stdin inherited (so the
+// program's stdin is exact) and its stdout and stderr on pipes, relays them
+// as frames on its own stdout, reaps every process, kills everything left
+// when the program ends, sends the report's walks and /work back, and ends
+// with the exit frame.
+//
+// Frames are 1 type byte + u32 big-endian length + payload: o and e (the
+// program's stdout and stderr), a (the audit hook's FIFO, as read), f (the
+// JSON of the "before" and "after" walks, in pieces; empty = end), c (path
+// NUL first bytes of a changed file), P (the compiled hook; see
+// Report.Compile), t (tar of /work; empty = end), T (trace marks, with
+// MOAT_TRACE), x (the [Exit] JSON, last).
+//
+// The program cannot forge frames: it holds no descriptor of the init's
+// stdout, and the init is not dumpable, so /proc/1/fd and ptrace are closed
+// to it although both run as the same uid.
+//
+// # Starting early
+//
+// Like internal/nsinit, the init runs from this package's init function,
+// before the CLI's heavy dependencies are initialized; its own imports must
+// stay light (no net, no regexp).
+//
+// A Go init costs about 1 ms where the image's python3 running a bootstrap
+// script cost some 8 ms (an interpreter start and the script's compile) and
+// 3 ms more to fork and exec the program. internal/container keeps that
+// script (bootstrap.py, the same protocol) for engines that cannot run this
+// binary: another OS or architecture.
+package ctrinit
+
+// Arg, as the first argument, starts the init; ExecArg starts the shim that
+// sets RLIMIT_AS and executes the program (a degraded run's memory limit:
+// Go cannot set a limit between fork and exec).
+const (
+	Arg     = "moat-container-init"
+	ExecArg = "moat-container-exec"
+)
+
+// Dir is where the volume with the moat binary is mounted; Path is the
+// binary.
+const (
+	Dir  = "/.moat"
+	Path = Dir + "/moat"
+)
+
+// WorkDir is the program's working directory, a tmpfs.
+const WorkDir = "/work"
+
+// Header is what the init reads first: u32 length + this as JSON.
+type Header struct {
+	Argv     []string          `json:"argv"`
+	Env      []string          `json:"env"`
+	Files    map[string]string `json:"files,omitempty"` // hex
+	Tar      bool              `json:"tar"`
+	Out      bool              `json:"out"`
+	OutBytes int64             `json:"out_bytes"`
+	OutFiles int               `json:"out_files"`
+	TimeoutS float64           `json:"timeout_s"`
+	RlimitAS int64             `json:"rlimit_as,omitempty"`
+	Trace    bool              `json:"trace,omitempty"` // send the T frame
+	Report   *Report           `json:"report,omitempty"`
+}
+
+// Report tells the init what to set up for the behaviour report.
+type Report struct {
+	Dir           string            `json:"dir"`
+	Hook          string            `json:"hook"`
+	Plant         map[string]string `json:"plant"`
+	Roots         []string          `json:"roots"`
+	MaxEntries    int               `json:"max_entries"`
+	ScanFile      int64             `json:"scan_file"`
+	ScanTotal     int64             `json:"scan_total"`
+	MaxAuditBytes int64             `json:"max_audit_bytes"`
+	BudgetS       float64           `json:"budget_s"`
+	// Pyc, if set, is Hook compiled by the image's python3 in an earlier
+	// run, for __pycache__/sitecustomize.PycTag.pyc: Python would
+	// otherwise compile the hook at every start of every process. Else
+	// Compile, if set, is the code the init runs as `python3 -I -S -c
+	// Compile FILE` with Hook on stdin, before the program starts (no code
+	// of the program has run yet: the result is as trusted as the image),
+	// to get it; the output ("TAG\nPYC", or nothing when that fails) goes
+	// to the host as the P frame, which keeps it for the next runs.
+	PycTag  string `json:"pyc_tag,omitempty"`
+	Pyc     []byte `json:"pyc,omitempty"`
+	Compile string `json:"compile,omitempty"`
+}
+
+// Exit is the init's last frame.
+type Exit struct {
+	Exit   int    `json:"exit"`
+	Signal int    `json:"signal"`
+	MaxRSS int64  `json:"maxrss"`
+	Error  string `json:"error"` // the program could not be started
+	Errno  int    `json:"errno"`
+}
