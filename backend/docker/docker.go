@@ -238,7 +238,7 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string) (
 		StdinOnce:       true,
 		NetworkDisabled: true,
 	}
-	pids := int64(lim.Pids + ctr.BootstrapPids)
+	pids := int64(lim.Pids + ctr.InitPids)
 	no := false
 	hc := &container.HostConfig{
 		NetworkMode:    "none",
@@ -306,6 +306,16 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	if err != nil {
 		return nil, err
 	}
+	if vol != "" {
+		// Before the create, which would make an empty volume in use.
+		prov := &ctr.Provisioner{Engine: "docker-" + e.id, Fill: func(v string) error { return e.fillInit(life, cfg.Image, v, b.Progress) }}
+		if err := prov.Ensure(vol, stale); err != nil {
+			if ni := (*errNoImage)(nil); errors.As(err, &ni) {
+				return nil, ni // the image is missing: that is the one line
+			}
+			return nil, fmt.Errorf("docker: %w", err)
+		}
+	}
 	created, err := e.cli.ContainerCreate(life, cfg, hc, nil, nil, "moat-"+id)
 	if err != nil && client.IsErrNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image") {
 		if perr := pull(life, e.cli, cfg.Image, b.Progress); perr != nil {
@@ -315,14 +325,6 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	}
 	if err != nil {
 		return nil, fmt.Errorf("docker: create container: %w", err)
-	}
-	if vol != "" {
-		// After the create: the image is here now, for the helper.
-		prov := &ctr.Provisioner{Engine: "docker-" + e.id, Fill: func(v string) error { return e.fillInit(life, cfg.Image, v) }}
-		if err := prov.Ensure(vol, stale); err != nil {
-			_ = e.cli.ContainerRemove(life, created.ID, container.RemoveOptions{Force: true})
-			return nil, fmt.Errorf("docker: %w", err)
-		}
 	}
 	r := ctr.NewRun(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), ctr.StopGrace)
@@ -452,20 +454,31 @@ func startFailed(res *moat.Result, img string, err error) (*moat.Result, error) 
 
 // fillInit (re)creates the init volume v with this binary in it, through a
 // container of img that never starts (the engine copies into a volume of a
-// created container).
-func (e *engine) fillInit(ctx context.Context, img, v string) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+// created container); img is pulled if missing, with progress on w.
+func (e *engine) fillInit(ctx context.Context, img, v string, w io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	_ = e.cli.VolumeRemove(ctx, v, true) // a partial one; in use: it is filled
+	if err := e.cli.VolumeRemove(ctx, v, false); errdefs.IsConflict(err) {
+		return nil // in use: a run started with it, so it is filled
+	}
 	if _, err := e.cli.VolumeCreate(ctx, volume.CreateOptions{Name: v, Labels: map[string]string{ctr.InitLabel: strings.TrimPrefix(v, "moat-init-")}}); err != nil {
 		return err
 	}
-	c, err := e.cli.ContainerCreate(ctx, &container.Config{Image: img, Entrypoint: []string{ctrinit.Path}, Labels: map[string]string{ctr.Label: "init"}, NetworkDisabled: true},
-		&container.HostConfig{NetworkMode: "none", Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: v, Target: ctrinit.Dir}}}, nil, nil, "")
+	cfg := &container.Config{Image: img, Entrypoint: []string{ctrinit.Path}, Labels: map[string]string{ctr.Label: "init"}, NetworkDisabled: true}
+	hc := &container.HostConfig{NetworkMode: "none", Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: v, Target: ctrinit.Dir}}}
+	c, err := e.cli.ContainerCreate(ctx, cfg, hc, nil, nil, "")
+	if err != nil && client.IsErrNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image") {
+		if perr := pull(ctx, e.cli, img, w); perr != nil {
+			return perr
+		}
+		c, err = e.cli.ContainerCreate(ctx, cfg, hc, nil, nil, "")
+	}
 	if err != nil {
 		return err
 	}
-	defer func() { _ = e.cli.ContainerRemove(context.WithoutCancel(ctx), c.ID, container.RemoveOptions{Force: true}) }()
+	defer func() {
+		_ = e.cli.ContainerRemove(context.WithoutCancel(ctx), c.ID, container.RemoveOptions{Force: true})
+	}()
 	content, err := ctr.InitTar()
 	if err != nil {
 		return err

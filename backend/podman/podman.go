@@ -1,5 +1,5 @@
 // Package podman runs the program in a Podman container, rootless where
-// it can, with the same hardening and the same in-container bootstrap as
+// it can, with the same hardening and the same container init as
 // the docker backend (internal/container).
 //
 // # Through the CLI
@@ -8,7 +8,7 @@
 // Docker-compatible API: that API needs `podman system service` running,
 // a daemon, which is what Podman's design (daemonless, rootless-native)
 // avoids and what the docker backend already covers. The run's stdin and
-// stdout are the CLI's own, so the bootstrap protocol is the same byte for
+// stdout are the CLI's own, so the init's protocol is the same byte for
 // byte; `podman kill` and `podman rm` are used only when a run must be cut
 // short (--rm removes a container that ends by itself).
 //
@@ -270,19 +270,19 @@ func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFil
 	}
 	if m.cgroups {
 		args = append(args, "--memory", strconv.FormatInt(lim.Memory, 10), "--memory-swap", strconv.FormatInt(lim.Memory, 10),
-			"--pids-limit", strconv.Itoa(lim.Pids+ctr.BootstrapPids),
+			"--pids-limit", strconv.Itoa(lim.Pids+ctr.InitPids),
 			"--ulimit", fmt.Sprintf("nproc=%d:%d", nproc(lim.Pids), nproc(lim.Pids)))
 		if lim.CPUs > 0 {
 			args = append(args, "--cpus", strconv.FormatFloat(lim.CPUs, 'f', -1, 64))
 		}
 	} else {
 		// Degraded: rlimits stand in for the cgroup (per user for
-		// processes; RLIMIT_AS per process, set by the bootstrap).
+		// processes; RLIMIT_AS per process, set by the init).
 		// RLIMIT_NPROC counts every process of the host uid the
 		// container's user maps to, and rootless containers of one user
 		// share that uid: slack for runc's init and for runs side by
 		// side, or one run's exec fails for another's processes.
-		n := lim.Pids + ctr.BootstrapPids + 64
+		n := lim.Pids + ctr.InitPids + 64
 		args = append(args, "--ulimit", fmt.Sprintf("nproc=%d:%d", n, n))
 		degraded = append(degraded, "cgroups: "+m.why+"; RLIMIT_AS and RLIMIT_NPROC stand in")
 	}
@@ -367,7 +367,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if !m.cgroups {
 		for i, l := range res.Layers {
 			if l.Name == "limits" {
-				res.Layers[i].Detail = fmt.Sprintf("rlimits only: RLIMIT_AS %d bytes, RLIMIT_NPROC %d", lim.Memory, lim.Pids+ctr.BootstrapPids)
+				res.Layers[i].Detail = fmt.Sprintf("rlimits only: RLIMIT_AS %d bytes, RLIMIT_NPROC %d", lim.Memory, lim.Pids+ctr.InitPids)
 			}
 		}
 	}
@@ -400,9 +400,18 @@ var (
 	errNoInit  = errors.New("init volume empty")
 )
 
+// inUse says whether podman refused to remove a volume that a container
+// uses.
+func inUse(out string) bool {
+	return strings.Contains(out, "in use") || strings.Contains(out, "being used")
+}
+
 // fillInit (re)creates the init volume v with this binary in it.
 func (b *Backend) fillInit(m *mode, v string) error {
-	_, _ = b.output(context.Background(), m, "volume", "rm", "--force", v)
+	// Not --force, which would remove the containers using it.
+	if out, err := b.output(context.Background(), m, "volume", "rm", v); err != nil && inUse(out) {
+		return nil
+	}
 	if out, err := b.output(context.Background(), m, "volume", "create", "--label", ctr.InitLabel+"="+strings.TrimPrefix(v, "moat-init-"), v); err != nil {
 		return fmt.Errorf("podman volume create: %s", firstLine(out))
 	}
@@ -648,7 +657,7 @@ func GC(ctx context.Context) ([]string, error) {
 				continue
 			}
 			if o, err := b.output(ctx, m, "volume", "rm", name); err != nil {
-				if !strings.Contains(o, "in use") && !strings.Contains(o, "being used") { // a moat of that build runs
+				if !inUse(o) { // a moat of that build runs
 					errs = append(errs, fmt.Errorf("podman volume rm %s: %s", name, o))
 				}
 				continue

@@ -12,7 +12,7 @@
 // processes do not mix) into the FIFO [FIFO], which the init drains.
 // The hook finds its channel next to its own directory (DIR/../audit), so
 // other backends put it elsewhere: containers in /tmp/.moat (a FIFO the
-// bootstrap relays), gVisor at the same paths with an append-only file
+// container init relays), gVisor at the same paths with an append-only file
 // that moat tails from the host.
 //
 // # Limits (what it cannot see)

@@ -23,8 +23,8 @@ const (
 	// Label marks every container of moat with its run id, for cleanup
 	// and `moat gc`.
 	Label = "moat.run"
-	// BootstrapPids is the pids limit's slack for the bootstrap (pid 1).
-	BootstrapPids = 1
+	// InitPids is the pids limit's slack for the init (pid 1).
+	InitPids = 1
 )
 
 // RunID returns a fresh identifier for a run's container name and label.
@@ -101,7 +101,7 @@ func Layers(engine, runtime, image, initVol string, lim moat.Limits) []moat.Laye
 		{Name: "network", Detail: "network none: loopback only"},
 		{Name: "masked-paths", Detail: "/sys and sensitive /proc entries masked, /proc/sys read-only"},
 		{Name: "disk", Detail: "tmpfs (nosuid,nodev): " + disk},
-		{Name: "limits", Detail: fmt.Sprintf("memory %d bytes (no swap), pids %d (+%d for the init), cpus %g", lim.Memory, lim.Pids, BootstrapPids, lim.CPUs)},
+		{Name: "limits", Detail: fmt.Sprintf("memory %d bytes (no swap), pids %d (+%d for the init), cpus %g", lim.Memory, lim.Pids, InitPids, lim.CPUs)},
 		{Name: "timeout", Detail: lim.Timeout.String()},
 		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", lim.OutputLimit)},
 		{Name: "no-host-mounts", Detail: "no host path mounted; workspace copied in and out as a tar stream"},

@@ -3,10 +3,10 @@ package container
 import (
 	"archive/tar"
 	"bytes"
-	"debug/elf"
-	"errors"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -133,7 +133,6 @@ var initVolume = sync.OnceValues(func() (string, error) {
 	return name, nil
 })
 
-
 func validVolume(s string) bool {
 	return strings.HasPrefix(s, "moat-init-") && len(s) == len("moat-init-")+20 && !strings.ContainsAny(s, "/\n\x00 ")
 }
@@ -183,8 +182,12 @@ func writeStamp(path, content string) error {
 }
 
 // stampName is where the stamp of volume on engine (a name of the engine
-// and of who runs it, e.g. "docker-ID" or "podman-root") lives.
+// and of who runs it, e.g. "docker-ID" or "podman-root") lives; "" when
+// there is no cache directory (no HOME).
 func stampName(engine, volume string) string {
+	if stampDir() == "" {
+		return ""
+	}
 	clean := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
 			return r
@@ -199,7 +202,9 @@ type Provisioner struct {
 	// Engine names the engine and who runs it, for the stamp.
 	Engine string
 	// Fill (re)creates the volume named by its argument with InitTar's
-	// content, labelled InitLabel; it replaces an empty or partial one.
+	// content, labelled InitLabel; it replaces an empty or partial one,
+	// but leaves one that a container uses alone (it is filled: a run
+	// started with it).
 	Fill func(volume string) error
 }
 
@@ -209,6 +214,14 @@ type Provisioner struct {
 // that started then: a stamp from before it is not believed.
 func (p *Provisioner) Ensure(volume string, stale time.Time) error {
 	stamp := stampName(p.Engine, volume)
+	if stamp == "" {
+		// No cache: believe the volume is filled until a run finds it
+		// empty.
+		if stale.IsZero() {
+			return nil
+		}
+		return p.Fill(volume)
+	}
 	fresh := func() bool {
 		fi, err := os.Stat(stamp)
 		return err == nil && (stale.IsZero() || fi.ModTime().After(stale))

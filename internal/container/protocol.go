@@ -87,7 +87,7 @@ var entrySource = sync.OnceValue(func() string {
 // Exit is the init's last frame.
 type Exit = ctrinit.Exit
 
-// maxFrame bounds one frame; the bootstrap sends at most 1MiB.
+// maxFrame bounds one frame; the init sends at most 1MiB.
 const maxFrame = 4 << 20
 
 // Session is one run of the protocol. Send and Receive run concurrently;
@@ -95,10 +95,10 @@ const maxFrame = 4 << 20
 // output cap is reached.
 type Session struct {
 	// OnExit, if set, runs when the exit frame arrives and before the
-	// container's stdin is closed (which lets the bootstrap exit): the
+	// container's stdin is closed (which lets the init exit): the
 	// moment to read the cgroup while the container still exists.
 	OnExit func()
-	// RlimitAS, if set, is the program's RLIMIT_AS, set by the bootstrap
+	// RlimitAS, if set, is the program's RLIMIT_AS, set by the init
 	// just before exec (a degraded run's memory limit: set by the engine,
 	// it would bind the runtime's own init too).
 	RlimitAS int64
@@ -140,7 +140,7 @@ func NewSession(spec *moat.Spec, lim moat.Limits, stop func(moat.Status)) *Sessi
 }
 
 // Env is the program's environment: the sandbox's own variables, then
-// Spec.Env (later entries win in the bootstrap's dict).
+// Spec.Env (later entries win in the init's environment).
 func Env(spec *moat.Spec) []string {
 	env := []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -150,7 +150,7 @@ func Env(spec *moat.Spec) []string {
 	return append(env, spec.Env...)
 }
 
-// header returns the header as the bootstrap reads it: u32 length + JSON.
+// header returns the header as the init reads it: u32 length + JSON.
 func (s *Session) header() ([]byte, error) {
 	env := Env(s.spec)
 	var rh *ctrinit.Report
@@ -244,13 +244,13 @@ func (c *chunkWriter) end() error {
 	return err
 }
 
-// Exited is closed when the bootstrap reported the program's end.
+// Exited is closed when the init reported the program's end.
 func (s *Session) Exited() <-chan struct{} { return s.exited }
 
 // ErrProtocol: the container's stdout did not follow the protocol.
-var ErrProtocol = errors.New("container: bootstrap protocol violated")
+var ErrProtocol = errors.New("container: init protocol violated")
 
-// Receive reads the bootstrap's frames from r until EOF. It returns nil at
+// Receive reads the init's frames from r until EOF. It returns nil at
 // a clean EOF (with or without an exit frame: the container may have been
 // killed) and ErrProtocol for garbage.
 func (s *Session) Receive(r io.Reader) error {

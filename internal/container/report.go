@@ -12,7 +12,7 @@ import (
 	moatreport "github.com/moat-sandbox/moat/report"
 )
 
-// The behaviour report in a container. The bootstrap (bootstrap.py)
+// The behaviour report in a container. The init (internal/ctrinit, or bootstrap.py)
 // installs internal/audit's hook in HookDir and relays its FIFO as 'a'
 // frames while the program runs; it plants the honeytokens in the home
 // and walks the writable directories before and after the program, then
@@ -30,14 +30,14 @@ import (
 // own directories, and left out of the diff.
 const HookDir = "/tmp/.moat"
 
-// Bounds on what the host takes from the bootstrap for the report.
+// Bounds on what the host takes from the init for the report.
 const (
 	maxWalkBytes    = 16 << 20
 	maxContentTotal = 16 << 20
 	maxAuditBytes   = 4 << 20
 )
 
-// diffRoots are the directories the bootstrap walks.
+// diffRoots are the directories the init walks.
 var diffRoots = []string{WorkDir, HomeDir, "/tmp", "/dev/shm"}
 
 // report is the host side of one run's report.
@@ -105,7 +105,7 @@ func (r *report) events() ([]moat.Event, int) {
 	var w struct{ Before, After [][]json.RawMessage }
 	if !r.walksEnd || json.Unmarshal(r.walks.Bytes(), &w) != nil {
 		evs = append(evs, moat.Event{Source: "moat", Kind: "fs-diff-unavailable", TimeMS: r.endMS,
-			Detail: "the container ended before the bootstrap sent its walk of the writable directories"})
+			Detail: "the container ended before the init sent its walk of the writable directories"})
 		return evs, dropped
 	}
 	d := observe.Differ{Tokens: r.plan.Tokens, Planted: r.plan.Files, Deadline: time.Now().Add(2 * time.Second), At: r.endMS,
@@ -126,7 +126,7 @@ func (e errString) Error() string { return string(e) }
 
 const errNotSent = errString("content not sent")
 
-// snapshot decodes the bootstrap's walk: [path, size, mode, ino, ctime].
+// snapshot decodes the init's walk: [path, size, mode, ino, ctime].
 func snapshot(entries [][]json.RawMessage) observe.Snapshot {
 	m := observe.Snapshot{}
 	for _, e := range entries {
@@ -152,7 +152,7 @@ func reportLayer() moat.Layer {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (MOAT_EVENTS=off)"}
 	}
 	return moat.Layer{Name: "behaviour-report", Detail: "Python audit hook (" + HookDir + "/py, owned by the sandbox user: its events are the program's claims), " +
-		"honeytokens in the home, diff of /work, the home, /tmp and /dev/shm by the bootstrap; " +
+		"honeytokens in the home, diff of /work, the home, /tmp and /dev/shm by the container init; " +
 		"no kernel-side events: neither engine gives moat a seccomp listener or a syscall trace of the container"}
 }
 

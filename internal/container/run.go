@@ -82,7 +82,7 @@ func (r *Run) Cgroup() Cgroup {
 	return r.cg
 }
 
-// FinalStats reads the counters when the bootstrap reports the program's
+// FinalStats reads the counters when the init reports the program's
 // end, while the container (and its cgroup) still exists: Session.OnExit.
 func (r *Run) FinalStats() {
 	select {

@@ -13,7 +13,7 @@ func TestNote(t *testing.T) {
 	}{
 		{"send", nil, ""},
 		{"send", errors.New("broken pipe"), " (send: broken pipe)"},
-		{"", errors.New("bootstrap protocol violated"), " (bootstrap protocol violated)"},
+		{"", errors.New("init protocol violated"), " (init protocol violated)"},
 	} {
 		if got := Note(c.label, c.err); got != c.want {
 			t.Errorf("Note(%q, %v) = %q, want %q", c.label, c.err, got, c.want)

@@ -20,7 +20,7 @@ import (
 type Trace struct {
 	name  string
 	start time.Time
-	mono  int64 // start on CLOCK_MONOTONIC, the bootstrap's clock
+	mono  int64 // start on CLOCK_MONOTONIC, the init's clock
 	mu    sync.Mutex
 }
 
@@ -35,9 +35,9 @@ func NewTrace(name string) *Trace {
 	return &Trace{name: name, start: time.Now(), mono: ts.Nano()}
 }
 
-// Boot prints the bootstrap's steps (its T frame: lines of "NS what", NS on
+// Boot prints the init's steps (its T frame: lines of "NS what", NS on
 // CLOCK_MONOTONIC, which a container shares with the host) on the run's
-// time line. What the bootstrap wrote is bounded and cleaned as any text
+// time line. What the init wrote is bounded and cleaned as any text
 // from the container.
 func (t *Trace) Boot(frame []byte) {
 	if t == nil {
@@ -50,7 +50,7 @@ func (t *Trace) Boot(frame []byte) {
 			break
 		}
 		t.mu.Lock()
-		fmt.Fprintf(os.Stderr, "moat-trace %s %7.2fms bootstrap: %s\n", t.name, float64(n-t.mono)/1e6, termsafe.Name(what, 80))
+		fmt.Fprintf(os.Stderr, "moat-trace %s %7.2fms init: %s\n", t.name, float64(n-t.mono)/1e6, termsafe.Name(what, 80))
 		t.mu.Unlock()
 	}
 }

@@ -417,7 +417,7 @@ func (in *initProc) run() int {
 		}()
 	}
 
-	status := reap(pid)
+	status, ru := reap(pid)
 	relays.Wait() // every writer is dead: the pipes are at their end
 	in.mark("program reaped")
 	if in.fifo != nil {
@@ -443,8 +443,6 @@ func (in *initProc) run() int {
 		}
 		in.send('T', []byte(b.String()))
 	}
-	var ru unix.Rusage
-	_ = unix.Getrusage(unix.RUSAGE_CHILDREN, &ru)
 	ex := Exit{MaxRSS: ru.Maxrss * 1024}
 	if status.Signaled() {
 		ex.Signal = int(status.Signal())
@@ -458,22 +456,25 @@ func (in *initProc) run() int {
 }
 
 // reap waits for every child until none is left and returns the
-// program's status. When the program ends, everything else is killed:
+// program's status and resource usage (its own and its waited-for
+// descendants'). When the program ends, everything else is killed:
 // nothing it started may outlive it or keep writing (this process is the
 // only one kill(-1) spares).
-func reap(pid int) unix.WaitStatus {
+func reap(pid int) (unix.WaitStatus, unix.Rusage) {
 	var status unix.WaitStatus
+	var usage unix.Rusage
 	for {
 		var ws unix.WaitStatus
-		p, err := unix.Wait4(-1, &ws, 0, nil)
+		var ru unix.Rusage
+		p, err := unix.Wait4(-1, &ws, 0, &ru)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil { // ECHILD: nothing left
-			return status
+			return status, usage
 		}
 		if p == pid {
-			status = ws
+			status, usage = ws, ru
 			_ = unix.Kill(-1, unix.SIGKILL)
 		}
 	}

@@ -121,10 +121,10 @@ func TestWalk(t *testing.T) {
 func TestErrnoOf(t *testing.T) {
 	_, notFound := exec.LookPath("moat-no-such-program")
 	for err, want := range map[error]int{
-		notFound:                               2,
-		&fs.PathError{Err: syscall.EACCES}:     13,
-		&fs.PathError{Err: syscall.ENOEXEC}:    8,
-		&exec.Error{Err: fs.ErrPermission}:     13,
+		notFound:                              2,
+		&fs.PathError{Err: syscall.EACCES}:    13,
+		&fs.PathError{Err: syscall.ENOEXEC}:   8,
+		&exec.Error{Err: fs.ErrPermission}:    13,
 		errors.New("something else entirely"): 0,
 	} {
 		if got := errnoOf(err); got != want {

@@ -171,7 +171,7 @@ func ReadBounded(p string, n int64) ([]byte, error) {
 }
 
 // UnixMode converts a stat(2) st_mode to an fs.FileMode, for snapshots
-// taken by something other than Go (the container bootstrap).
+// taken by something other than Go (bootstrap.py, the containers' fallback init).
 func UnixMode(m uint32) fs.FileMode {
 	mode := fs.FileMode(m & 0o777)
 	switch m & unix.S_IFMT {

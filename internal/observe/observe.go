@@ -8,7 +8,7 @@
 //
 //   - native: the sandbox init plants the tokens, reads the hook's FIFO
 //     and walks the directories inside the sandbox; the parent finishes.
-//   - docker, podman: the container bootstrap plants, relays the FIFO's
+//   - docker, podman: the container init plants, relays the FIFO's
 //     bytes and sends its walk (and the changed files' first bytes) as
 //     frames; moat parses, bounds and diffs them on the host.
 //   - gvisor: moat plants and walks on the host tmpfs that the sandbox
