@@ -742,6 +742,11 @@ func testKillInit(t *testing.T, s *suite) {
 import signal, time
 R['kill1'] = attempt(os.kill, 1, signal.SIGKILL)
 R['term1'] = attempt(os.kill, 1, signal.SIGTERM)
+# Every other signal too (not SIGSTOP): an init written in Go dies of a
+# user-sent SIGSEGV or SIGQUIT unless it says otherwise.
+for n in range(1, 65):
+    if n not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGTERM):
+        attempt(os.kill, 1, n)
 time.sleep(0.5)
 R['alive'] = 'yes'
 done()`))

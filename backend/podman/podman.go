@@ -36,6 +36,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -218,7 +219,8 @@ func (b *Backend) Describe(ctx context.Context) []string {
 	for len(f) < 4 {
 		f = append(f, "?")
 	}
-	notes := []string{"podman " + f[0] + ", " + m.who, "runtime " + f[1], "cgroup " + f[2], "storage " + f[3]}
+	notes := []string{"podman " + f[0] + ", " + m.who, "runtime " + f[1], "cgroup " + f[2], "storage " + f[3],
+		ctr.DescribeInit(b.PythonInit, "", "")}
 	if !m.cgroups {
 		notes = append(notes, "limits: "+m.why)
 	}
@@ -491,6 +493,17 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	sess.Trace = r.tr
 	if r.goInit {
 		sess.Bytecode = ctr.NewHookBytecode(r.m.engine, r.b.image(spec))
+		v, ok, err := sess.EnvHeader()
+		if err != nil {
+			return nil, fmt.Errorf("podman: %w", err)
+		}
+		if ok {
+			// Into podman's environment (readable by its user alone),
+			// and from there into the container's: never on a command
+			// line.
+			cmd.Env = append(cmd.Env, ctrinit.HeaderEnv+"="+v)
+			cmd.Args = slices.Insert(cmd.Args, 2, "--env", ctrinit.HeaderEnv)
+		}
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

@@ -60,6 +60,23 @@ func InitFor(goos, arch string) (string, error) {
 
 var errNotStatic = errors.New("not a static binary")
 
+// DescribeInit says, for `moat backends`, which init the containers of an
+// engine of goos and arch run (python: the backend was told to run
+// bootstrap.py).
+func DescribeInit(python bool, goos, arch string) string {
+	if python {
+		return "init: bootstrap.py (as configured)"
+	}
+	v, err := InitFor(goos, arch)
+	switch {
+	case err != nil:
+		return "init: " + err.Error()
+	case v == "":
+		return "init: bootstrap.py by the image's python3 (the engine cannot run this moat binary, or " + InitEnv + "=python)"
+	}
+	return "init: moat's own, from the read-only volume " + v
+}
+
 // static says whether the ELF file f has no program interpreter.
 func static(f *os.File) bool {
 	e, err := elf.NewFile(f)

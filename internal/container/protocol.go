@@ -123,6 +123,9 @@ type Session struct {
 	sawOutput                  bool
 	askedBytecode, sawBytecode bool
 
+	hdr         []byte // the header's JSON, made once
+	headerInEnv bool   // EnvHeader gave it to the engine
+
 	outRep  *treecopy.Report
 	outErr  error
 	outDone chan struct{}
@@ -150,8 +153,40 @@ func Env(spec *moat.Spec) []string {
 	return append(env, spec.Env...)
 }
 
-// header returns the header as the init reads it: u32 length + JSON.
-func (s *Session) header() ([]byte, error) {
+// maxEnvHeader bounds a header sent in the environment: the kernel takes
+// at most 128 KiB for one variable.
+const maxEnvHeader = 96 << 10
+
+// EnvHeader returns the header as the value of the init's environment
+// variable ctrinit.HeaderEnv, and true, when it is small enough to go that
+// way; Send then does not send it. Only moat's init reads it there (not
+// bootstrap.py). The engine puts the variable in the init's environment
+// alone: the program's is the header's Env, and the init is not
+// dumpable. The init can then start the program before the engine
+// forwards the container's stdin, which podman does some 4 ms after the
+// start. Call it before Send, once the Session's fields are set.
+func (s *Session) EnvHeader() (string, bool, error) {
+	b, err := s.headerJSON()
+	if err != nil || len(b) > maxEnvHeader {
+		return "", false, err
+	}
+	s.headerInEnv = true
+	return string(b), true, nil
+}
+
+// headerJSON returns the header, made once.
+func (s *Session) headerJSON() ([]byte, error) {
+	if s.hdr == nil {
+		b, err := s.makeHeader()
+		if err != nil {
+			return nil, err
+		}
+		s.hdr = b
+	}
+	return s.hdr, nil
+}
+
+func (s *Session) makeHeader() ([]byte, error) {
 	env := Env(s.spec)
 	var rh *ctrinit.Report
 	if s.rep != nil {
@@ -178,11 +213,7 @@ func (s *Session) header() ([]byte, error) {
 			h.Files[k] = hex.EncodeToString(v)
 		}
 	}
-	b, err := json.Marshal(h)
-	if err != nil {
-		return nil, err
-	}
-	return append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...), nil
+	return json.Marshal(h)
 }
 
 // Send writes the header, the workspace and the program's stdin to w, the
@@ -191,12 +222,15 @@ func (s *Session) header() ([]byte, error) {
 // comes first. Send returns when the header and workspace are written; the
 // stdin copy goes on in the background.
 func (s *Session) Send(w io.Writer, closeW func()) error {
-	hb, err := s.header()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(hb); err != nil {
-		return fmt.Errorf("send header: %w", err)
+	if !s.headerInEnv {
+		// The header as the init reads it from stdin: u32 length + JSON.
+		b, err := s.headerJSON()
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...)); err != nil {
+			return fmt.Errorf("send header: %w", err)
+		}
 	}
 	if s.spec.Workspace != "" {
 		cw := &chunkWriter{w: w}

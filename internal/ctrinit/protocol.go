@@ -50,10 +50,15 @@ const (
 	Path = Dir + "/moat"
 )
 
+// HeaderEnv, in the init's environment, is the [Header] as JSON; then the
+// init does not read one from stdin (see internal/container.EnvHeader).
+const HeaderEnv = "MOAT_INIT_HEADER"
+
 // WorkDir is the program's working directory, a tmpfs.
 const WorkDir = "/work"
 
-// Header is what the init reads first: u32 length + this as JSON.
+// Header is what the init reads first: u32 length + this as JSON on
+// stdin, or the JSON in HeaderEnv.
 type Header struct {
 	Argv     []string          `json:"argv"`
 	Env      []string          `json:"env"`
