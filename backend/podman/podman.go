@@ -470,16 +470,12 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		args[2] = cidFile
 	}
 	cmd := r.b.command(r.m, args...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, fmt.Errorf("podman: %w", err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, fmt.Errorf("podman: %w", err)
-	}
 	diag := capture.New(nil, 8<<10, func() {})
-	cmd.Stderr = diag
+	t, err := r.transport(cmd, diag)
+	if err != nil {
+		return nil, fmt.Errorf("podman: %w", err)
+	}
+	defer t.closeAll()
 	life := ctr.NewRun(func() { _, _ = r.b.output(context.Background(), r.m, "kill", "--signal", "KILL", "moat-"+r.id) })
 	sess := ctr.NewSession(spec, lim, life.Stop)
 	defer func() {
@@ -509,11 +505,12 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("podman: start: %w", err)
 	}
+	t.started()
 	r.tr.Step("podman started")
 	waitErr := make(chan error, 1)
 	go func() {
 		// Wait only after the output is read (exec.Cmd's rule for pipes).
-		<-sessDone(sess, stdout, life)
+		<-sessDone(sess, t.frames, life)
 		waitErr <- cmd.Wait()
 	}()
 	// Looking for the cgroup stops when ctx is canceled or the run ends.
@@ -524,7 +521,7 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		r.tr.Step("cgroup resolved")
 		life.Resolved(cg)
 	}()
-	sendErr := sess.Send(stdin, func() { _ = stdin.Close() })
+	sendErr := t.send(sess)
 	r.tr.Step("header sent")
 	if sendErr != nil {
 		life.Stop(moat.StatusError)
@@ -560,6 +557,71 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	detail := ctr.Note("podman", werr) + ctr.Note("send", sendErr)
 	defer r.tr.Step("done")
 	return sess.Finish(res, "podman", reason, stats, d, detail, sendErr)
+}
+
+// transport is how the protocol reaches the init. With moat's init, on
+// pipes of its own that podman passes into the container (--preserve-fds;
+// see ctrinit.FDsEnv): one for control, one for frames, one for the
+// program's stdin, while podman's stdin is /dev/null and its stdout and
+// stderr are only diagnostics. Podman's attach of stdin (-i) costs some
+// 3 ms a run, and each frame would pass through conmon and podman. With
+// bootstrap.py, on podman's stdin (-i) and stdout.
+type transport struct {
+	frames io.Reader
+	send   func(*ctr.Session) error
+	theirs []*os.File // the container's ends: closed here once podman has them
+	ours   []*os.File
+}
+
+func (r *run) transport(cmd *exec.Cmd, diag io.Writer) (*transport, error) {
+	if !r.goInit {
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			return nil, err
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, err
+		}
+		cmd.Stderr = diag
+		return &transport{frames: stdout, send: func(s *ctr.Session) error { return s.Send(stdin, func() { _ = stdin.Close() }) }}, nil
+	}
+	t := &transport{}
+	var p [3][2]*os.File
+	for i := range p {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.closeAll()
+			return nil, err
+		}
+		p[i] = [2]*os.File{r, w}
+		t.ours = append(t.ours, r, w)
+	}
+	ctl, frames, stdin := p[0], p[1], p[2]
+	cmd.ExtraFiles = []*os.File{ctl[0], frames[1], stdin[0]} // fds 3, 4, 5: ctrinit.FDControl, FDFrames, FDStdin
+	t.theirs = cmd.ExtraFiles
+	cmd.Stdout, cmd.Stderr = diag, diag
+	cmd.Env = append(cmd.Env, ctrinit.FDsEnv+"=1")
+	rest := slices.DeleteFunc(slices.Clone(cmd.Args[2:]), func(a string) bool { return a == "-i" })
+	cmd.Args = slices.Concat(cmd.Args[:2], []string{"--preserve-fds", "3", "--env", ctrinit.FDsEnv}, rest)
+	t.frames = frames[0]
+	t.send = func(s *ctr.Session) error {
+		return s.SendSplit(ctl[1], func() { _ = ctl[1].Close() }, stdin[1], func() { _ = stdin[1].Close() })
+	}
+	return t, nil
+}
+
+// started closes the container's ends here: podman holds them now.
+func (t *transport) started() {
+	for _, f := range t.theirs {
+		_ = f.Close()
+	}
+}
+
+func (t *transport) closeAll() {
+	for _, f := range t.ours {
+		_ = f.Close()
+	}
 }
 
 // sessDone reads the frames and returns a channel closed at EOF; a

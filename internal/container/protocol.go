@@ -114,6 +114,8 @@ type Session struct {
 
 	stdout, stderr *capture.Stream
 	exited         chan struct{}
+	ended          chan struct{} // closed by Report: the run is over
+	endOnce        sync.Once
 	exitOnce       sync.Once
 	exit           *Exit
 
@@ -135,7 +137,7 @@ type Session struct {
 // NewSession prepares a run of spec under lim; stop is called when an
 // output stream goes past its cap.
 func NewSession(spec *moat.Spec, lim moat.Limits, stop func(moat.Status)) *Session {
-	s := &Session{spec: spec, lim: lim, exited: make(chan struct{}), start: time.Now()}
+	s := &Session{spec: spec, lim: lim, exited: make(chan struct{}), ended: make(chan struct{}), start: time.Now()}
 	s.rep = newReport(spec, s.start)
 	s.stdout = capture.New(spec.Stdout, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
 	s.stderr = capture.New(spec.Stderr, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
@@ -222,18 +224,33 @@ func (s *Session) makeHeader() ([]byte, error) {
 // comes first. Send returns when the header and workspace are written; the
 // stdin copy goes on in the background.
 func (s *Session) Send(w io.Writer, closeW func()) error {
+	var once sync.Once
+	c := func() { once.Do(closeW) }
+	return s.send(w, c, w, c)
+}
+
+// SendSplit is Send for an init that takes the program's stdin apart from
+// the protocol (ctrinit.FDsEnv): ctl gets the header (unless EnvHeader gave
+// it) and the workspace, and is ended (closeCtl) once the exit frame is
+// in; stdin gets Spec.Stdin, and is ended at its end or the program's.
+func (s *Session) SendSplit(ctl io.Writer, closeCtl func(), stdin io.Writer, closeStdin func()) error {
+	var o1, o2 sync.Once
+	return s.send(ctl, func() { o1.Do(closeCtl) }, stdin, func() { o2.Do(closeStdin) })
+}
+
+func (s *Session) send(ctl io.Writer, closeCtl func(), stdin io.Writer, closeStdin func()) error {
 	if !s.headerInEnv {
-		// The header as the init reads it from stdin: u32 length + JSON.
+		// The header as the init reads it: u32 length + JSON.
 		b, err := s.headerJSON()
 		if err != nil {
 			return err
 		}
-		if _, err := w.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...)); err != nil {
+		if _, err := ctl.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...)); err != nil {
 			return fmt.Errorf("send header: %w", err)
 		}
 	}
 	if s.spec.Workspace != "" {
-		cw := &chunkWriter{w: w}
+		cw := &chunkWriter{w: ctl}
 		s.packErr = treecopy.Pack(cw, s.spec.Workspace, treecopy.Limits{Bytes: s.lim.Disk, Files: 1 << 20})
 		if err := cw.end(); err != nil {
 			return fmt.Errorf("send workspace: %w", err)
@@ -242,19 +259,21 @@ func (s *Session) Send(w io.Writer, closeW func()) error {
 			return fmt.Errorf("workspace: %w", s.packErr)
 		}
 	}
-	var once sync.Once
-	closeOnce := func() { once.Do(closeW) }
+	go func() {
+		select {
+		case <-s.exited:
+		case <-s.ended: // no exit frame will come
+		}
+		closeStdin()
+		closeCtl()
+	}()
 	if s.spec.Stdin == nil {
-		closeOnce()
+		closeStdin()
 		return nil
 	}
 	go func() {
-		_, _ = io.Copy(w, s.spec.Stdin)
-		closeOnce()
-	}()
-	go func() {
-		<-s.exited
-		closeOnce()
+		_, _ = io.Copy(stdin, s.spec.Stdin)
+		closeStdin()
 	}()
 	return nil
 }

@@ -159,6 +159,7 @@ func reportLayer() moat.Layer {
 // Report fills res.Events, EventsDropped and Findings (always a list).
 // Call it once the run is over (Receive has returned).
 func (s *Session) Report(res *moat.Result) {
+	s.endOnce.Do(func() { close(s.ended) })
 	if s.rep == nil {
 		moatreport.Finish(res, nil, 0, s.lim)
 		return

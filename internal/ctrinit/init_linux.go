@@ -55,7 +55,14 @@ func Main() int {
 	if os.Getpid() != 1 {
 		return fail("not pid 1 of a PID namespace; refusing to run")
 	}
-	in := &initProc{out: os.Stdout, marks: []mark{{monoNow(), "init started"}}}
+	in := &initProc{ctl: os.Stdin, out: os.Stdout, stdin: os.Stdin, marks: []mark{{monoNow(), "init started"}}}
+	// Nothing inherited may reach the program: whatever the engine
+	// passed beyond 0, 1 and 2 is closed on exec.
+	closeOnExecFrom(3)
+	if os.Getenv(FDsEnv) == "1" {
+		_ = os.Unsetenv(FDsEnv)
+		in.ctl, in.out, in.stdin = os.NewFile(FDControl, "control"), os.NewFile(FDFrames, "frames"), os.NewFile(FDStdin, "stdin")
+	}
 	// As pid 1, the kernel delivers only the signals the init handles, and
 	// Go's runtime handles most; the program (the same uid) may send any.
 	// Those the runtime dies of when they are not notified (HUP, INT,
@@ -84,7 +91,7 @@ func Main() int {
 		_ = os.Unsetenv(HeaderEnv)
 		h, err = parseHeader([]byte(v))
 	} else {
-		h, err = readHeader(os.Stdin)
+		h, err = readHeader(in.ctl)
 	}
 	if err != nil {
 		return fail("header: %v", err)
@@ -111,7 +118,9 @@ type mark struct {
 // initProc is the init's state for its one run.
 type initProc struct {
 	h     *Header
+	ctl   io.Reader // the header (unless in the environment), the workspace, the end
 	out   io.Writer // frames
+	stdin *os.File  // the program's
 	outMu sync.Mutex
 	marks []mark
 
@@ -208,7 +217,7 @@ func (c *chunks) Read(p []byte) (int, error) {
 // workspace writes the workspace tar and the Files into WorkDir.
 func (in *initProc) workspace() error {
 	if in.h.Tar {
-		c := &chunks{r: os.Stdin}
+		c := &chunks{r: in.ctl}
 		// The host packed the tree within the disk limit; the tmpfs
 		// enforces it anyway.
 		if _, err := treecopy.Unpack(c, WorkDir, treecopy.Limits{Bytes: 1 << 62, Files: 1 << 20}, treecopy.Options{KeepLinks: true}); err != nil {
@@ -377,7 +386,7 @@ func (in *initProc) run() int {
 		fmt.Fprintf(os.Stderr, "moat-init: pipes: %v\n", err)
 		return 125
 	}
-	cmd := &exec.Cmd{Args: h.Argv, Env: h.Env, Dir: WorkDir, Stdin: os.Stdin, Stdout: wo, Stderr: we}
+	cmd := &exec.Cmd{Args: h.Argv, Env: h.Env, Dir: WorkDir, Stdin: in.stdin, Stdout: wo, Stderr: we}
 	path, err := exec.LookPath(h.Argv[0])
 	if err == nil {
 		cmd.Path = path
@@ -469,8 +478,8 @@ func (in *initProc) run() int {
 		ex.Exit = status.ExitStatus()
 	}
 	in.send('x', exitJSON(ex))
-	// The host closes stdin when it has the exit frame.
-	_, _ = io.Copy(io.Discard, os.Stdin)
+	// The host ends the control stream when it has the exit frame.
+	_, _ = io.Copy(io.Discard, in.ctl)
 	return 0
 }
 
@@ -670,6 +679,23 @@ func execShim(args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
 	return 127
+}
+
+// closeOnExecFrom marks every descriptor from fd on close-on-exec.
+func closeOnExecFrom(fd int) {
+	if unix.CloseRange(uint(fd), ^uint(0), unix.CLOSE_RANGE_CLOEXEC) == nil {
+		return
+	}
+	// Before Linux 5.11: one at a time.
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if n, err := strconv.Atoi(e.Name()); err == nil && n >= fd {
+			unix.CloseOnExec(n)
+		}
+	}
 }
 
 func monoNow() int64 {

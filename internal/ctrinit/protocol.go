@@ -54,6 +54,19 @@ const (
 // init does not read one from stdin (see internal/container.EnvHeader).
 const HeaderEnv = "MOAT_INIT_HEADER"
 
+// FDsEnv, set to "1" in the init's environment, says the protocol comes
+// on descriptors of its own, which the engine passed (podman's
+// --preserve-fds), not on stdin and stdout: FDControl (the header unless
+// in HeaderEnv, the workspace, and its end when the host has the exit
+// frame), FDFrames (the frames) and FDStdin (the program's stdin). The
+// engine's attach, its relays and their latency are out of the way.
+const (
+	FDsEnv    = "MOAT_INIT_FDS"
+	FDControl = 3
+	FDFrames  = 4
+	FDStdin   = 5
+)
+
 // WorkDir is the program's working directory, a tmpfs.
 const WorkDir = "/work"
 
