@@ -321,13 +321,6 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	sess := ctr.NewSession(spec, lim, func(st moat.Status) { r.Stop(st) })
 	if vol != "" {
 		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, cfg.Image)
-		v, ok, err := sess.EnvHeader()
-		if err != nil {
-			return nil, fmt.Errorf("docker: %w", err)
-		}
-		if ok {
-			cfg.Env = append(cfg.Env, ctrinit.HeaderEnv+"="+v)
-		}
 	}
 	created, err := e.cli.ContainerCreate(life, cfg, hc, nil, nil, "moat-"+id)
 	if err != nil && client.IsErrNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image") {

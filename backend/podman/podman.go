@@ -488,18 +488,10 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	sess.OnExit = life.FinalStats
 	sess.Trace = r.tr
 	if r.goInit {
+		// The header goes on the control pipe, there before the init is:
+		// in the environment it would pass through podman's database and
+		// the runtime's config.
 		sess.Bytecode = ctr.NewHookBytecode(r.m.engine, r.b.image(spec))
-		v, ok, err := sess.EnvHeader()
-		if err != nil {
-			return nil, fmt.Errorf("podman: %w", err)
-		}
-		if ok {
-			// Into podman's environment (readable by its user alone),
-			// and from there into the container's: never on a command
-			// line.
-			cmd.Env = append(cmd.Env, ctrinit.HeaderEnv+"="+v)
-			cmd.Args = slices.Insert(cmd.Args, 2, "--env", ctrinit.HeaderEnv)
-		}
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

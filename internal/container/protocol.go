@@ -125,8 +125,7 @@ type Session struct {
 	sawOutput                  bool
 	askedBytecode, sawBytecode bool
 
-	hdr         []byte // the header's JSON, made once
-	headerInEnv bool   // EnvHeader gave it to the engine
+	hdr []byte // the header's JSON, made once
 
 	outRep  *treecopy.Report
 	outErr  error
@@ -153,27 +152,6 @@ func Env(spec *moat.Spec) []string {
 		"PYTHONUNBUFFERED=1",
 	}
 	return append(env, spec.Env...)
-}
-
-// maxEnvHeader bounds a header sent in the environment: the kernel takes
-// at most 128 KiB for one variable.
-const maxEnvHeader = 96 << 10
-
-// EnvHeader returns the header as the value of the init's environment
-// variable ctrinit.HeaderEnv, and true, when it is small enough to go that
-// way; Send then does not send it. Only moat's init reads it there (not
-// bootstrap.py). The engine puts the variable in the init's environment
-// alone: the program's is the header's Env, and the init is not
-// dumpable. The init can then start the program before the engine
-// forwards the container's stdin, which podman does some 4 ms after the
-// start. Call it before Send, once the Session's fields are set.
-func (s *Session) EnvHeader() (string, bool, error) {
-	b, err := s.headerJSON()
-	if err != nil || len(b) > maxEnvHeader {
-		return "", false, err
-	}
-	s.headerInEnv = true
-	return string(b), true, nil
 }
 
 // headerJSON returns the header, made once.
@@ -230,24 +208,22 @@ func (s *Session) Send(w io.Writer, closeW func()) error {
 }
 
 // SendSplit is Send for an init that takes the program's stdin apart from
-// the protocol (ctrinit.FDsEnv): ctl gets the header (unless EnvHeader gave
-// it) and the workspace, and is ended (closeCtl) once the exit frame is
-// in; stdin gets Spec.Stdin, and is ended at its end or the program's.
+// the protocol (ctrinit.FDsEnv): ctl gets the header and the workspace, and
+// is ended (closeCtl) once the exit frame is in; stdin gets Spec.Stdin, and
+// is ended at its end or the program's.
 func (s *Session) SendSplit(ctl io.Writer, closeCtl func(), stdin io.Writer, closeStdin func()) error {
 	var o1, o2 sync.Once
 	return s.send(ctl, func() { o1.Do(closeCtl) }, stdin, func() { o2.Do(closeStdin) })
 }
 
 func (s *Session) send(ctl io.Writer, closeCtl func(), stdin io.Writer, closeStdin func()) error {
-	if !s.headerInEnv {
-		// The header as the init reads it: u32 length + JSON.
-		b, err := s.headerJSON()
-		if err != nil {
-			return err
-		}
-		if _, err := ctl.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...)); err != nil {
-			return fmt.Errorf("send header: %w", err)
-		}
+	// The header as the init reads it: u32 length + JSON.
+	b, err := s.headerJSON()
+	if err != nil {
+		return err
+	}
+	if _, err := ctl.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...)); err != nil {
+		return fmt.Errorf("send header: %w", err)
 	}
 	if s.spec.Workspace != "" {
 		cw := &chunkWriter{w: ctl}

@@ -85,14 +85,7 @@ func Main() int {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fail("set non-dumpable: %v", err)
 	}
-	var h *Header
-	var err error
-	if v, ok := os.LookupEnv(HeaderEnv); ok {
-		_ = os.Unsetenv(HeaderEnv)
-		h, err = parseHeader([]byte(v))
-	} else {
-		h, err = readHeader(in.ctl)
-	}
+	h, err := readHeader(in.ctl)
 	if err != nil {
 		return fail("header: %v", err)
 	}
@@ -118,7 +111,7 @@ type mark struct {
 // initProc is the init's state for its one run.
 type initProc struct {
 	h     *Header
-	ctl   io.Reader // the header (unless in the environment), the workspace, the end
+	ctl   io.Reader // the header, the workspace, the end
 	out   io.Writer // frames
 	stdin *os.File  // the program's
 	outMu sync.Mutex

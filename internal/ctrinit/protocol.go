@@ -50,14 +50,10 @@ const (
 	Path = Dir + "/moat"
 )
 
-// HeaderEnv, in the init's environment, is the [Header] as JSON; then the
-// init does not read one from stdin (see internal/container.EnvHeader).
-const HeaderEnv = "MOAT_INIT_HEADER"
-
 // FDsEnv, set to "1" in the init's environment, says the protocol comes
 // on descriptors of its own, which the engine passed (podman's
-// --preserve-fds), not on stdin and stdout: FDControl (the header unless
-// in HeaderEnv, the workspace, and its end when the host has the exit
+// --preserve-fds), not on stdin and stdout: FDControl (the header, the
+// workspace, and its end when the host has the exit
 // frame), FDFrames (the frames) and FDStdin (the program's stdin). The
 // engine's attach, its relays and their latency are out of the way.
 const (
@@ -70,8 +66,7 @@ const (
 // WorkDir is the program's working directory, a tmpfs.
 const WorkDir = "/work"
 
-// Header is what the init reads first: u32 length + this as JSON on
-// stdin, or the JSON in HeaderEnv.
+// Header is what the init reads first: u32 length + this as JSON.
 type Header struct {
 	Argv     []string          `json:"argv"`
 	Env      []string          `json:"env"`
