@@ -73,10 +73,15 @@ func Main() int {
 	// runtime drops by itself. Nothing is set to SIG_IGN: the program
 	// starts with every signal at default. (Notifying all 64 would cost
 	// some 3 ms: each one is a round trip between two threads.)
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGQUIT, unix.SIGABRT)
-	signal.Ignore(unix.SIGILL, unix.SIGTRAP, unix.SIGBUS, unix.SIGFPE, unix.SIGSEGV, unix.SIGSTKFLT, unix.SIGSYS)
+	// Setting them up takes Go's runtime some 0.4 ms of round trips
+	// between two threads: it overlaps the setup, and the program starts
+	// once it is done.
+	in.signals = make(chan struct{})
 	go func() {
+		sigs := make(chan os.Signal, 16)
+		signal.Notify(sigs, unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGQUIT, unix.SIGABRT)
+		signal.Ignore(unix.SIGILL, unix.SIGTRAP, unix.SIGBUS, unix.SIGFPE, unix.SIGSEGV, unix.SIGSTKFLT, unix.SIGSYS)
+		close(in.signals)
 		for range sigs {
 		}
 	}()
@@ -117,7 +122,8 @@ type initProc struct {
 	outMu sync.Mutex
 	marks []mark
 
-	fifo     *os.File // the audit hook's FIFO; nil with the report off
+	signals  chan struct{} // closed once the signals are set up
+	fifo     *os.File      // the audit hook's FIFO; nil with the report off
 	relayed  int64
 	before   []entry
 	deadline time.Time // of the report's walks
@@ -387,6 +393,7 @@ func (in *initProc) run() int {
 			cmd.Path = Path
 			cmd.Args = append([]string{Path, ExecArg, strconv.FormatInt(h.RlimitAS, 10), path}, h.Argv...)
 		}
+		<-in.signals
 		err = cmd.Start()
 	}
 	_ = wo.Close()
