@@ -83,8 +83,12 @@ type Config struct {
 	Isolation string // the backend's name, for the report
 	// Python is the host's base interpreter; empty means /usr/bin/python3
 	// when it exists (Debian's, whose dist-packages hold pytest), else
-	// python3 on PATH.
+	// python3 on PATH. Not for Image.
 	Python string
+	// Image, for a backend that runs a container image (docker, podman,
+	// gvisor through Docker), is the image: the venv is made with its
+	// python3 (whose site-packages give pip, and pytest if it has it).
+	Image string
 	// Phases selects among install, import and test; nil means all.
 	Phases []string
 	// Wheelhouse is a host directory of dependencies: pip --no-index
@@ -238,7 +242,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Backend == nil {
 		return rep, errors.New("no backend")
 	}
-	if cfg.Python == "" {
+	if cfg.Image != "" && cfg.Python != "" {
+		return rep, fmt.Errorf("--python names a host interpreter, --image a container's: choose one: %w", ErrUsage)
+	}
+	if cfg.Python == "" && cfg.Image == "" {
 		cfg.Python = DefaultPython()
 	}
 	var installNet moat.Network
@@ -383,7 +390,7 @@ func (cfg Config) spec(phase, in, out string) *moat.Spec {
 		lim.Timeout = DefaultTimeouts[phase]
 	}
 	s := &moat.Spec{
-		Python: cfg.Python, Workspace: in, OutDir: out, OutLinks: true,
+		Python: cfg.Python, Image: cfg.Image, Workspace: in, OutDir: out, OutLinks: true,
 		Limits: lim, AllowDegraded: cfg.AllowDegraded,
 		Env: []string{
 			"PATH=/work/.venv/bin:/usr/local/bin:/usr/bin:/bin",

@@ -3,6 +3,7 @@ package pkgtest_test
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -19,7 +20,9 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	_ "github.com/moat-sandbox/moat/backend/docker"
 	"github.com/moat-sandbox/moat/backend/native"
+	_ "github.com/moat-sandbox/moat/backend/podman"
 	"github.com/moat-sandbox/moat/moattest"
 	"github.com/moat-sandbox/moat/pkgtest"
 )
@@ -61,8 +64,10 @@ func project(t *testing.T, name string) pkgtest.Target {
 // one that did not pass.
 func run(t *testing.T, cfg pkgtest.Config) (*pkgtest.Report, error) {
 	t.Helper()
-	cfg.Backend = requireTools(t)
-	cfg.Isolation = "native"
+	if cfg.Backend == nil {
+		cfg.Backend = requireTools(t)
+		cfg.Isolation = "native"
+	}
 	if cfg.Timeouts == nil {
 		cfg.Timeouts = map[string]time.Duration{pkgtest.PhaseInstall: 2 * time.Minute, pkgtest.PhaseImport: time.Minute, pkgtest.PhaseTest: 2 * time.Minute}
 	}
@@ -110,6 +115,42 @@ func tail(s string) string {
 		return "..." + s[len(s)-1500:]
 	}
 	return s
+}
+
+// TestInContainers runs the phases in docker and podman, with the image's
+// python3 making the venv (.ci/images.sh puts pip and pytest in
+// moat/python:bookworm): the venv is carried from container to container,
+// the tests pass, and a package whose tests fail fails its test phase.
+func TestInContainers(t *testing.T) {
+	image := cmp.Or(os.Getenv("MOAT_TEST_IMAGE"), "moat/python:bookworm")
+	for _, name := range []string{"docker", "podman"} {
+		t.Run(name, func(t *testing.T) {
+			b := moattest.RequireBackend(t, name)
+			rep, err := run(t, pkgtest.Config{Target: project(t, "calc"), Backend: b, Isolation: name, Image: image,
+				AllowDegraded: os.Geteuid() != 0})
+			if err != nil || rep.Status != pkgtest.StatusPassed {
+				dump(t, rep)
+				t.Fatalf("status %s, err %v", rep.Status, err)
+			}
+			want := pkgtest.Tests{Passed: 2, Skipped: 1, Failures: []string{}}
+			if rep.Tests == nil || fmt.Sprint(*rep.Tests) != fmt.Sprint(want) {
+				t.Errorf("tests %+v, want %+v", rep.Tests, want)
+			}
+			if !strings.Contains(phase(rep, "import").Stdout, "moat-import: ok calc") {
+				t.Errorf("import stdout %q", phase(rep, "import").Stdout)
+			}
+			rep, err = run(t, pkgtest.Config{Target: project(t, "failing"), Backend: b, Isolation: name, Image: image,
+				AllowDegraded: os.Geteuid() != 0})
+			if err != nil || phase(rep, "test").Status != pkgtest.StatusFailed || rep.Tests == nil || rep.Tests.Failed != 2 {
+				dump(t, rep)
+				t.Fatalf("failing package: status %s, tests %+v, err %v", rep.Status, rep.Tests, err)
+			}
+			// A host interpreter has no meaning in a container.
+			if _, err := pkgtest.Run(context.Background(), pkgtest.Config{Target: project(t, "calc"), Backend: b, Image: image, Python: "/usr/bin/python3"}); !errors.Is(err, pkgtest.ErrUsage) {
+				t.Errorf("--python with --image: err %v, want a usage error", err)
+			}
+		})
+	}
 }
 
 func TestPurePackage(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/docker"
+	"github.com/moat-sandbox/moat/backend/podman"
 	"github.com/moat-sandbox/moat/internal/termsafe"
 	"github.com/moat-sandbox/moat/pkgtest"
 	"github.com/moat-sandbox/moat/report"
@@ -22,6 +25,7 @@ import (
 
 type testFlags struct {
 	isolation, memory, disk, outputLimit, python string
+	image                                        string
 	wheelhouse, index, phases, command, out      string
 	timeoutInstall, timeoutImport, timeoutTest   string
 	pids                                         int
@@ -68,6 +72,7 @@ JSON, summed up after the phases, and with --sarif / --html in files.`,
 	fl.StringVar(&f.disk, "disk", "1GiB", "writable space of each phase (the venv included)")
 	fl.StringVar(&f.outputLimit, "output-limit", "16MiB", "stdout and stderr of each phase, each")
 	fl.StringVar(&f.python, "python", "", "host base interpreter (default /usr/bin/python3, whose dist-packages has pytest)")
+	fl.StringVar(&f.image, "image", "", "container image for docker, podman (default "+docker.DefaultImage+") and gvisor through Docker; its python3 makes the venv")
 	fl.StringVar(&f.out, "out", "", "empty or new directory for report.json, logs/, junit.xml and work/")
 	fl.BoolVar(&f.requirements, "requirements", false, "TARGET is a requirements file whatever its name")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
@@ -135,6 +140,28 @@ func testConfig(f *testFlags, target string) (pkgtest.Config, error) {
 	return cfg, nil
 }
 
+// testImage is the image the phases run in: --image, or a container
+// backend's default; "" for a backend that runs the host's interpreter
+// (gvisor runs an image only when given one).
+func testImage(b moat.Backend, name string, f *testFlags) (string, error) {
+	var def string
+	switch b := b.(type) {
+	case *docker.Backend:
+		def = cmp.Or(b.Image, docker.DefaultImage)
+	case *podman.Backend:
+		def = cmp.Or(b.Image, podman.DefaultImage)
+	default:
+		if f.image != "" && f.python != "" {
+			return "", errors.New("--python names a host interpreter, --image a container image: choose one")
+		}
+		return f.image, nil
+	}
+	if f.python != "" {
+		return "", fmt.Errorf("--python %s: the %s backend runs the image's python3; choose the image with --image", f.python, name)
+	}
+	return cmp.Or(f.image, def), nil
+}
+
 func doTest(c *cobra.Command, f *testFlags, target string) error {
 	cfg, err := testConfig(f, target)
 	if err != nil {
@@ -147,6 +174,9 @@ func doTest(c *cobra.Command, f *testFlags, target string) error {
 		return testFailure(f.asJSON, nil, err)
 	}
 	cfg.Backend, cfg.Isolation = b, name
+	if cfg.Image, err = testImage(b, name, f); err != nil {
+		return testFailure(f.asJSON, nil, err)
+	}
 	if !f.quiet {
 		start := time.Now()
 		cfg.Progress = func(phase string, pr *pkgtest.PhaseResult) {

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"github.com/moat-sandbox/moat/moattest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,6 +78,16 @@ func TestTestBadInput(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep["status"] != "error" {
 		t.Errorf("--json on a bad input: %v: %s", err, r)
 	}
+}
+
+// TestTestImageFlags: a container backend runs the image's python3, so a
+// host interpreter is a usage error, as is naming both.
+func TestTestImageFlags(t *testing.T) {
+	calc := filepath.Join(projects, "calc")
+	moattest.RequireBackend(t, "native")
+	oneMoatLine(t, moatRun(t, nil, "test", "--isolation", "native", "--image", "moat/python:bookworm", "--python", "/usr/bin/python3", calc), "choose one")
+	moattest.RequireBackend(t, "docker")
+	oneMoatLine(t, moatRun(t, nil, "test", "--isolation", "docker", "--python", "/usr/bin/python3", calc), "runs the image's python3")
 }
 
 func TestTestJSON(t *testing.T) {
