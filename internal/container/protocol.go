@@ -20,8 +20,9 @@
 // trip: one attach carries it all.
 //
 // The init is this very binary, copied once into a volume of the engine
-// (InitVolume, one per build of moat, mounted read-only at /.moat; no host
-// path is mounted). Where the engine runs another OS or architecture than
+// (InitFor, one per build of moat, mounted read-only at /.moat; no host
+// path is mounted). With podman, the protocol runs on pipes of moat's own
+// rather than the container's stdin and stdout (SendSplit). Where the engine runs another OS or architecture than
 // moat (Docker Desktop from a Mac, say), the image's python3 runs
 // bootstrap.py instead: the same protocol, some 10 ms slower per run.
 //
@@ -56,7 +57,7 @@ import (
 var bootstrap string
 
 // Entrypoint is the container's command: moat's init from the init volume
-// (see InitVolume), or, when goInit is false, the image's python3,
+// (see InitFor), or, when goInit is false, the image's python3,
 // isolated from the environment and site, running bootstrap.py.
 func Entrypoint(goInit bool) []string {
 	if goInit {
