@@ -20,8 +20,8 @@ import (
 	"github.com/moat-sandbox/moat/internal/ctrinit"
 )
 
-// The init volume. Each engine gets one volume per build of moat, named
-// InitVolume, holding nothing but this binary (read-only to everyone) as
+// The init volume. Each engine gets one volume per build of moat (InitFor
+// names it), holding nothing but this binary (read-only to everyone) as
 // "moat"; every container mounts it read-only at /.moat and runs
 // /.moat/moat as its init. It is an engine-managed volume, not a host
 // path: the container sees no file of the host but moat's own, public
