@@ -30,7 +30,8 @@ export PATH=/usr/local/go/bin:$PATH CGO_ENABLED=0
 timeout=${MOAT_VM_TIMEOUT:-20m}
 cache=${MOAT_VM_CACHE:-$HOME/.cache/moat-ci/vm}
 image=${MOAT_TEST_IMAGE:-moat/python:bookworm}
-rootfs_tar=${MOAT_IMAGE_CACHE:-/var/cache/moat}/python-bookworm-rootfs.tar
+# images.sh names its tarball by a hash of what goes in; it keeps one.
+rootfs_tar=$(ls -t "${MOAT_IMAGE_CACHE:-/var/cache/moat}"/python-bookworm-rootfs*.tar 2>/dev/null | head -1)
 native_run=${MOAT_VM_RUN:-'^(TestNative|TestNativeNonRoot|TestNetworkSinkhole|TestNetworkAllow)$'}
 # gVisor under TCG is slow (its Sentry takes over a second to boot there, so
 # the 1s-timeout case cannot print first): the cases that exercise its
@@ -102,13 +103,17 @@ fi
 # The guest root: the image, the test binaries, the init.
 root=$work/root
 mkdir -p "$root"
-if [ -f "$rootfs_tar" ]; then
+if [ -n "$rootfs_tar" ] && [ -f "$rootfs_tar" ]; then
   tar -C "$root" -xf "$rootfs_tar"
 else
   cid=$(docker create "$image" /bin/true)
   docker export "$cid" | tar -C "$root" -x
   docker rm "$cid" >/dev/null
 fi
+# The kernel opens /dev/console of the initramfs for the init's output: an
+# exported image has no device nodes.
+mkdir -p "$root/dev"
+[ -e "$root/dev/console" ] || mknod -m 600 "$root/dev/console" c 5 1
 mkdir -p "$root/moat-vm"
 cp -r "$kdir/modules" "$root/moat-vm/"
 go test -c -o "$root/moat-vm/native.test" ./backend/native
