@@ -317,11 +317,6 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 			return nil, fmt.Errorf("docker: %w", err)
 		}
 	}
-	var r *ctr.Run // set before any output can arrive
-	sess := ctr.NewSession(spec, lim, func(st moat.Status) { r.Stop(st) })
-	if vol != "" {
-		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, cfg.Image)
-	}
 	created, err := e.cli.ContainerCreate(life, cfg, hc, nil, nil, "moat-"+id)
 	if err != nil && client.IsErrNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image") {
 		if perr := pull(life, e.cli, cfg.Image, b.Progress); perr != nil {
@@ -332,7 +327,7 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	if err != nil {
 		return nil, fmt.Errorf("docker: create container: %w", err)
 	}
-	r = ctr.NewRun(func() {
+	r := ctr.NewRun(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), ctr.StopGrace)
 		defer cancel()
 		_ = e.cli.ContainerKill(ctx, created.ID, "KILL")
@@ -355,7 +350,11 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	defer cancelWait()
 	waitC, waitErrC := e.cli.ContainerWait(waitCtx, created.ID, container.WaitConditionNextExit)
 
+	sess := ctr.NewSession(spec, lim, r.Stop)
 	sess.OnExit = r.FinalStats
+	if vol != "" {
+		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, cfg.Image)
+	}
 	defer sess.Report(res) // events and findings, whatever the outcome
 	start := time.Now()
 	if err := e.cli.ContainerStart(life, created.ID, container.StartOptions{}); err != nil {

@@ -126,8 +126,6 @@ type Session struct {
 	sawOutput                  bool
 	askedBytecode, sawBytecode bool
 
-	hdr []byte // the header's JSON, made once
-
 	outRep  *treecopy.Report
 	outErr  error
 	outDone chan struct{}
@@ -155,19 +153,8 @@ func Env(spec *moat.Spec) []string {
 	return append(env, spec.Env...)
 }
 
-// headerJSON returns the header, made once.
+// headerJSON returns the header as JSON.
 func (s *Session) headerJSON() ([]byte, error) {
-	if s.hdr == nil {
-		b, err := s.makeHeader()
-		if err != nil {
-			return nil, err
-		}
-		s.hdr = b
-	}
-	return s.hdr, nil
-}
-
-func (s *Session) makeHeader() ([]byte, error) {
 	env := Env(s.spec)
 	var rh *ctrinit.Report
 	if s.rep != nil {
