@@ -284,7 +284,7 @@ tail_pid=
 log "QEMU exited with $rc after $(($(date +%s) - start))s"
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
   log "FAIL: the guest did not finish within $timeout"
-  exit 1
+  exit 2 # a stalled guest, not a test's verdict (see .ci/run)
 fi
 if [ "$rc" != 0 ]; then
   cat "$work/qemu.log" >&2
