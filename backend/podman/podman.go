@@ -181,6 +181,9 @@ func (b *Backend) Check(ctx context.Context) error {
 			return fmt.Errorf("podman: %s is not executable by others, so not as %s: %w", path, m.who, moat.ErrUnavailable)
 		}
 	}
+	if p := m.devProblem(); p != "" {
+		return fmt.Errorf("podman: %s: %w", p, moat.ErrUnavailable)
+	}
 	return nil
 }
 
@@ -212,6 +215,9 @@ func (b *Backend) Describe(ctx context.Context) []string {
 		return nil
 	}
 	out, err := b.output(ctx, m, "info", "--format", "{{.Version.Version}} {{.Host.OCIRuntime.Name}} {{.Host.CgroupsVersion}} {{.Store.GraphDriverName}}")
+	if p := m.devProblem(); p != "" {
+		return []string{m.who, p}
+	}
 	if err != nil {
 		return []string{m.who, "`podman info` failed, so runs will too: " + firstLine(out)}
 	}
@@ -326,6 +332,9 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	m, err := b.mode()
 	if err != nil {
 		return nil, err
+	}
+	if p := m.devProblem(); p != "" {
+		return nil, fmt.Errorf("podman: %s: %w", p, moat.ErrUnavailable)
 	}
 	if !m.cgroups && !spec.AllowDegraded {
 		return nil, fmt.Errorf("podman: %s (pass --allow-degraded to run with rlimits only): %w", m.why, moat.ErrDegraded)
