@@ -242,3 +242,25 @@ type Checker interface {
 type Describer interface {
 	Describe(ctx context.Context) []string
 }
+
+// Supporter is implemented by backends that can tell, before running
+// anything, whether they can enforce what a Spec asks for (a network mode,
+// an image, a host interpreter). Supports returns nil or an error wrapping
+// ErrUnsupported that says what cannot be had; [Select] passes over such a
+// backend under `auto`, and an explicit choice of it fails with that error.
+type Supporter interface {
+	Supports(spec *Spec) error
+}
+
+// Imager is implemented by backends that run a container image: the image
+// used when Spec.Image is empty.
+type Imager interface {
+	DefaultImage() string
+}
+
+// Collector is implemented by backends that can leave something behind
+// when moat itself is killed (cgroups, containers, bundles, volumes):
+// Collect removes what no live run owns and says what it removed.
+type Collector interface {
+	Collect(ctx context.Context) (removed []string, err error)
+}

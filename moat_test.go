@@ -3,8 +3,10 @@ package moat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -85,10 +87,27 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-type fakeBackend struct{ err error }
+type fakeBackend struct {
+	err       error // of Check
+	noNetwork bool  // Supports refuses every network mode but none
+	collected *[]string
+}
 
 func (f *fakeBackend) Run(context.Context, *Spec) (*Result, error) { return &Result{}, nil }
 func (f *fakeBackend) Check(context.Context) error                 { return f.err }
+func (f *fakeBackend) Supports(s *Spec) error {
+	if f.noNetwork && s.Network != NetworkNone {
+		return fmt.Errorf("fake: network %q: %w", s.Network, ErrUnsupported)
+	}
+	return nil
+}
+func (f *fakeBackend) Collect(context.Context) ([]string, error) {
+	if f.collected == nil {
+		return nil, nil
+	}
+	*f.collected = append(*f.collected, "x")
+	return []string{fmt.Sprint("thing ", len(*f.collected))}, nil
+}
 
 func TestRegistry(t *testing.T) {
 	mu.Lock()
@@ -96,6 +115,15 @@ func TestRegistry(t *testing.T) {
 	registry = map[string]Factory{}
 	mu.Unlock()
 	t.Cleanup(func() { mu.Lock(); registry = saved; mu.Unlock() })
+	ctx := context.Background()
+	auto := func(specs ...*Spec) string {
+		t.Helper()
+		c, err := Select(ctx, "auto", specs...)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		return c.Name
+	}
 
 	if _, err := Get("nonsense"); !errors.Is(err, ErrUnknownBackend) {
 		t.Errorf("unknown name: %v", err)
@@ -103,23 +131,50 @@ func TestRegistry(t *testing.T) {
 	if _, err := Get("gvisor"); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("known but not built: %v", err)
 	}
-	if _, _, err := Auto(context.Background()); !errors.Is(err, ErrUnavailable) {
+	if _, err := Select(ctx, "auto"); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("auto with nothing registered: %v", err)
 	}
 	Register("venv", func() Backend { return &fakeBackend{} })
 	Register("native", func() Backend { return &fakeBackend{} })
-	Register("gvisor", func() Backend { return &fakeBackend{err: ErrUnavailable} })
-	name, _, err := Auto(context.Background())
-	if err != nil || name != "native" {
-		t.Errorf("auto = %q, %v; want native (gvisor fails its check, venv never isolates)", name, err)
+	Register("gvisor", func() Backend { return &fakeBackend{err: fmt.Errorf("gvisor: runsc missing: %w", ErrUnavailable)} })
+	c, err := Select(ctx, "auto")
+	if err != nil || c.Name != "native" {
+		t.Fatalf("auto = %v, %v; want native (gvisor fails its check, venv never isolates)", c, err)
 	}
-	Register("docker", func() Backend { return &fakeBackend{} })
-	if name, _, _ := Auto(context.Background()); name != "native" {
-		t.Errorf("auto = %q; native ranks before docker at the same level", name)
+	if len(c.Passed) != 1 || c.Passed[0].Name != "gvisor" || !strings.Contains(c.Passed[0].Reason, "runsc missing") {
+		t.Errorf("auto passed over %+v; want gvisor with its reason", c.Passed)
 	}
-	Register("microvm", func() Backend { return &fakeBackend{} })
-	if name, _, _ := Auto(context.Background()); name != "microvm" {
-		t.Errorf("auto = %q; the strongest that works wins", name)
+	if _, err := Select(ctx, "gvisor"); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "runsc missing") {
+		t.Errorf("explicit gvisor = %v; want its check's error", err)
+	}
+	if _, err := Select(ctx, "nonsense"); !errors.Is(err, ErrUnknownBackend) {
+		t.Errorf("explicit unknown = %v", err)
+	}
+	Register("docker", func() Backend { return &fakeBackend{noNetwork: true} })
+	if got := auto(); got != "native" {
+		t.Errorf("auto = %q; native ranks before docker at the same level", got)
+	}
+	var collected []string
+	Register("microvm", func() Backend { return &fakeBackend{noNetwork: true, collected: &collected} })
+	if got := auto(); got != "microvm" {
+		t.Errorf("auto = %q; the strongest that works wins", got)
+	}
+	// A backend that cannot enforce one of the runs is passed over by
+	// auto, with the reason, and refuses when named.
+	allow := &Spec{Network: NetworkAllow("pypi.org:443")}
+	c, err = Select(ctx, "auto", &Spec{}, nil, allow)
+	if err != nil || c.Name != "native" {
+		t.Fatalf("auto with an allow phase = %v, %v; want native", c, err)
+	}
+	if len(c.Passed) != 2 || c.Passed[0].Name != "microvm" || !strings.Contains(c.Passed[0].Reason, "network") {
+		t.Errorf("passed over %+v; want microvm for its network, then gvisor", c.Passed)
+	}
+	if _, err := Select(ctx, "docker", allow); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("explicit docker with allow = %v; want ErrUnsupported", err)
+	}
+	removed, err := Collect(ctx)
+	if err != nil || len(removed) != 1 || removed[0] != "microvm: thing 1" {
+		t.Errorf("Collect = %q, %v; want microvm's one thing", removed, err)
 	}
 	func() {
 		defer func() {

@@ -130,7 +130,7 @@ func Check(ctx context.Context, b Backend) error {
 
 // Strongest lists the registered backends that isolate (level medium or
 // more), strongest first; among equals, the lower Rank comes first. It
-// checks nothing: callers Check in this order and stop at the first that
+// checks nothing: [Select] checks in this order and stops at the first that
 // works, so a run pays for no more probes than it needs.
 func Strongest() []string {
 	ts := append([]Technique(nil), Techniques...)
@@ -150,21 +150,4 @@ func Strongest() []string {
 		}
 	}
 	return names
-}
-
-// Auto returns the strongest registered backend that passes its Check,
-// with its name.
-func Auto(ctx context.Context) (string, Backend, error) {
-	tried := 0
-	for _, n := range Strongest() {
-		b, err := Get(n)
-		if err != nil {
-			continue
-		}
-		tried++
-		if Check(ctx, b) == nil {
-			return n, b, nil
-		}
-	}
-	return "", nil, fmt.Errorf("auto: no isolating backend works here (%d tried; see `moat backends`): %w", tried, ErrUnavailable)
 }

@@ -383,6 +383,28 @@ func seed(stage string, cfg Config) error {
 
 // spec is the sandbox run of one phase, from the stage directory in to
 // the next one out.
+// Needs returns what the phases of cfg will ask of a backend: one Spec a
+// phase, with its network mode and the interpreter or image the user chose
+// (no program, no workspace). moat.Select takes them, so that `auto` picks
+// a backend that can enforce every phase, as `moat run` does for its one.
+func (cfg Config) Needs() []*moat.Spec {
+	phases := cfg.Phases
+	if phases == nil {
+		phases = Selectable
+	}
+	specs := []*moat.Spec{{Python: cfg.Python, Image: cfg.Image}} // the venv phase
+	for _, p := range phases {
+		s := &moat.Spec{Python: cfg.Python, Image: cfg.Image}
+		if p == PhaseInstall && cfg.Index != "" {
+			if ep, err := IndexEndpoint(cfg.Index); err == nil {
+				s.Network = moat.NetworkAllow(ep)
+			}
+		}
+		specs = append(specs, s)
+	}
+	return specs
+}
+
 func (cfg Config) spec(phase, in, out string) *moat.Spec {
 	lim := cfg.Limits
 	lim.Timeout = cfg.Timeouts[phase]

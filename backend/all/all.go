@@ -1,9 +1,16 @@
-// Package all registers every backend moat has; import it for effect.
+// Package all registers every backend moat has: import it, and call Init
+// first thing in main.
 package all
 
 import (
 	_ "github.com/moat-sandbox/moat/backend/docker"
 	_ "github.com/moat-sandbox/moat/backend/gvisor"
-	_ "github.com/moat-sandbox/moat/backend/native"
+	"github.com/moat-sandbox/moat/backend/native"
 	_ "github.com/moat-sandbox/moat/backend/podman"
 )
+
+// Init runs a backend's sandbox init when this process was started as one
+// (the native sandbox re-executes the binary that runs it) and then exits;
+// otherwise it returns at once. A binary that runs backends calls it first
+// thing in main, before it parses flags or starts anything.
+func Init() { native.Init() }

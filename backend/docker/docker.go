@@ -201,6 +201,15 @@ func (b *Backend) Describe(ctx context.Context) []string {
 
 func (b *Backend) image(spec *moat.Spec) string { return cmp.Or(spec.Image, b.Image, DefaultImage) }
 
+// DefaultImage is the image of a run whose Spec names none.
+func (b *Backend) DefaultImage() string { return cmp.Or(b.Image, DefaultImage) }
+
+// Supports refuses what a container cannot enforce: see ctr.Supports.
+func (b *Backend) Supports(spec *moat.Spec) error { return ctr.Supports(b.name(), spec) }
+
+// Collect removes what killed runs left at this daemon; see [GC].
+func (b *Backend) Collect(ctx context.Context) ([]string, error) { return GC(ctx, b.Host) }
+
 func (b *Backend) runtimeName(e *engine) string {
 	if b.Runtime != "" {
 		return b.Runtime

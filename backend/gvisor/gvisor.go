@@ -34,6 +34,7 @@ package gvisor
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/moat-sandbox/moat"
 )
@@ -49,9 +50,13 @@ type Backend struct {
 	Platform string
 }
 
-var _ moat.Backend = (*Backend)(nil)
-var _ moat.Checker = (*Backend)(nil)
-var _ moat.Describer = (*Backend)(nil)
+var (
+	_ moat.Backend   = (*Backend)(nil)
+	_ moat.Checker   = (*Backend)(nil)
+	_ moat.Describer = (*Backend)(nil)
+	_ moat.Supporter = (*Backend)(nil)
+	_ moat.Collector = (*Backend)(nil)
+)
 
 func init() {
 	moat.Register("gvisor", func() moat.Backend { return &Backend{} })
@@ -68,6 +73,18 @@ func (b *Backend) Check(ctx context.Context) error {
 	_, err := b.probe(ctx)
 	return err
 }
+
+// Supports refuses every network mode but none: runsc runs with
+// --network=none here, and moat's sinkhole is not built for it.
+func (b *Backend) Supports(spec *moat.Spec) error {
+	if spec.Network != moat.NetworkNone {
+		return fmt.Errorf("gvisor: network %q: only none (--network=none, loopback only) is built: %w", spec.Network, moat.ErrUnsupported)
+	}
+	return nil
+}
+
+// Collect removes what killed runs left; see [GC].
+func (b *Backend) Collect(ctx context.Context) ([]string, error) { return GC(ctx) }
 
 // Describe lists the runsc version and platform, for `moat backends`.
 func (b *Backend) Describe(ctx context.Context) []string {

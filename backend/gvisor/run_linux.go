@@ -83,8 +83,8 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("gvisor: %w", err)
 	}
-	if spec.Network != moat.NetworkNone {
-		return nil, fmt.Errorf("gvisor: network %q: only none (--network=none, loopback only) is built: %w", spec.Network, moat.ErrUnsupported)
+	if err := b.Supports(spec); err != nil {
+		return nil, err
 	}
 	if spec.Image != "" {
 		return runImage(ctx, spec)

@@ -16,15 +16,21 @@ package native
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/cgroup"
 )
 
 // Backend is the native sandbox. The zero value is ready to use.
 type Backend struct{}
 
-var _ moat.Backend = (*Backend)(nil)
-var _ moat.Checker = (*Backend)(nil)
+var (
+	_ moat.Backend   = (*Backend)(nil)
+	_ moat.Checker   = (*Backend)(nil)
+	_ moat.Supporter = (*Backend)(nil)
+	_ moat.Collector = (*Backend)(nil)
+)
 
 func init() {
 	moat.Register("native", func() moat.Backend { return &Backend{} })
@@ -38,6 +44,24 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 // Check reports whether the kernel lets this user create the namespaces.
 func (b *Backend) Check(ctx context.Context) error {
 	return check()
+}
+
+// Supports refuses an image: the native sandbox runs the host's Python.
+// Every network mode is enforced here.
+func (b *Backend) Supports(spec *moat.Spec) error {
+	if spec.Image != "" {
+		return fmt.Errorf("native: --image %q: the native sandbox runs the host's Python, not an image: %w", spec.Image, moat.ErrUnsupported)
+	}
+	return nil
+}
+
+// Collect removes the empty moat cgroups that killed runs left.
+func (b *Backend) Collect(ctx context.Context) ([]string, error) {
+	removed, err := cgroup.GC("moat-")
+	for i, r := range removed {
+		removed[i] = "cgroup " + r
+	}
+	return removed, err
 }
 
 // Describe lists what the sandbox can enforce here, for `moat backends`.

@@ -45,8 +45,8 @@ func run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("native: %w", err)
 	}
-	if spec.Image != "" {
-		return nil, fmt.Errorf("native: --image %q: the native sandbox runs the host's Python, not an image: %w", spec.Image, moat.ErrUnsupported)
+	if err := (&Backend{}).Supports(spec); err != nil {
+		return nil, err
 	}
 	if err := check(); err != nil {
 		return nil, err

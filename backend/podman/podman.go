@@ -241,6 +241,15 @@ func (b *Backend) Describe(ctx context.Context) []string {
 
 func (b *Backend) image(spec *moat.Spec) string { return cmp.Or(spec.Image, b.Image, DefaultImage) }
 
+// DefaultImage is the image of a run whose Spec names none.
+func (b *Backend) DefaultImage() string { return cmp.Or(b.Image, DefaultImage) }
+
+// Supports refuses what a container cannot enforce: see ctr.Supports.
+func (b *Backend) Supports(spec *moat.Spec) error { return ctr.Supports("podman", spec) }
+
+// Collect removes what killed runs left; see [GC].
+func (b *Backend) Collect(ctx context.Context) ([]string, error) { return GC(ctx) }
+
 // nofile and nproc are the rlimits every container gets. Podman's defaults
 // are above what moat itself may have (root without CAP_SYS_RESOURCE), and
 // runc then fails to start; these are ordinary values. RLIMIT_NPROC is

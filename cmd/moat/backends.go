@@ -26,7 +26,10 @@ type backendRow struct {
 }
 
 func backendRows(ctx context.Context) []backendRow {
-	auto, _, _ := moat.Auto(ctx)
+	auto := ""
+	if c, err := moat.Select(ctx, "auto"); err == nil {
+		auto = c.Name
+	}
 	var rows []backendRow
 	for _, t := range moat.Techniques {
 		row := backendRow{Name: t.Name, Title: t.Title, Level: t.Level, Auto: t.Name == auto}

@@ -14,13 +14,11 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/moat-sandbox/moat"
-
-	"github.com/moat-sandbox/moat/backend/native"
+	"github.com/moat-sandbox/moat/backend/all"
 	"github.com/moat-sandbox/moat/internal/termsafe"
-
-	_ "github.com/moat-sandbox/moat/backend/all"
 )
 
 // Exit statuses of moat itself; a run otherwise exits with the program's.
@@ -37,7 +35,7 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func main() {
-	native.Init() // the sandbox init re-executes this binary
+	all.Init() // the sandbox init re-executes this binary
 	root := &cobra.Command{
 		Use:           "moat",
 		Short:         "Run untrusted Python in a sandbox",
@@ -70,9 +68,15 @@ func runWantsJSON(args []string) bool {
 	if len(args) == 0 || args[0] != "run" {
 		return false
 	}
-	valued := map[string]bool{"--isolation": true, "--timeout": true, "--memory": true, "--pids": true,
-		"--cpus": true, "--disk": true, "--output-limit": true, "--network": true, "--env": true,
-		"--workspace": true, "--out": true, "--python": true, "--policy": true}
+	valued := map[string]bool{}
+	runCmd().Flags().VisitAll(func(f *pflag.Flag) {
+		if f.NoOptDefVal == "" { // a flag that takes a value
+			valued["--"+f.Name] = true
+			if f.Shorthand != "" {
+				valued["-"+f.Shorthand] = true
+			}
+		}
+	})
 	for i := 1; i < len(args); i++ {
 		a := args[i]
 		switch {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -210,53 +209,6 @@ func placeScript(s *moat.Spec, script string) (string, error) {
 	return name, nil
 }
 
-// runAuto runs spec on b. Under `auto`, a backend that refuses the spec
-// before running anything (ErrUnsupported: e.g. a network mode it cannot
-// enforce) hands it to the next strongest one: auto means the strongest
-// backend that works here and can enforce what was asked. An explicit
-// --isolation never falls back.
-func runAuto(ctx context.Context, isolation, name string, b moat.Backend, spec *moat.Spec) (*moat.Result, error) {
-	res, err := b.Run(ctx, spec)
-	if (isolation != "auto" && isolation != "") || res != nil || !errors.Is(err, moat.ErrUnsupported) {
-		return res, err
-	}
-	names := moat.Strongest()
-	first := err
-	for i, n := range names {
-		if n != name {
-			continue
-		}
-		for _, next := range names[i+1:] {
-			nb, gerr := moat.Get(next)
-			if gerr != nil || moat.Check(ctx, nb) != nil {
-				continue
-			}
-			res, err = nb.Run(ctx, spec)
-			if res != nil || !errors.Is(err, moat.ErrUnsupported) {
-				if res != nil && res.Isolation == "" {
-					res.Isolation = next
-				}
-				return res, err
-			}
-		}
-	}
-	return nil, first
-}
-
-func pickBackend(ctx context.Context, name string) (string, moat.Backend, error) {
-	if name == "auto" || name == "" {
-		return moat.Auto(ctx)
-	}
-	b, err := moat.Get(name)
-	if err != nil {
-		return "", nil, err
-	}
-	if err := moat.Check(ctx, b); err != nil {
-		return "", nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return name, b, nil
-}
-
 // liveWriter is where the program's output goes as it comes: escaped when
 // it is a terminal, raw when it is a file or a pipe (data for scripts).
 func liveWriter(f *os.File) io.Writer {
@@ -273,16 +225,17 @@ func doRun(c *cobra.Command, f *runFlags, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	name, b, err := pickBackend(ctx, isolation)
+	choice, err := moat.Select(ctx, isolation, spec)
 	if err != nil {
 		return reportFailure(f.asJSON, nil, err)
 	}
+	name, b := choice.Name, choice.Backend
 	spec.Stdin = os.Stdin
 	if !f.asJSON {
 		spec.Stdout = liveWriter(os.Stdout)
 		spec.Stderr = liveWriter(os.Stderr)
 	}
-	res, err := runAuto(ctx, isolation, name, b, spec)
+	res, err := b.Run(ctx, spec)
 	for _, w := range []io.Writer{spec.Stdout, spec.Stderr} {
 		if tw, ok := w.(*termsafe.Writer); ok {
 			_ = tw.Flush()

@@ -16,8 +16,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/backend/docker"
-	"github.com/moat-sandbox/moat/backend/podman"
 	"github.com/moat-sandbox/moat/internal/termsafe"
 	"github.com/moat-sandbox/moat/pkgtest"
 	"github.com/moat-sandbox/moat/report"
@@ -72,7 +70,7 @@ JSON, summed up after the phases, and with --sarif / --html in files.`,
 	fl.StringVar(&f.disk, "disk", "1GiB", "writable space of each phase (the venv included)")
 	fl.StringVar(&f.outputLimit, "output-limit", "16MiB", "stdout and stderr of each phase, each")
 	fl.StringVar(&f.python, "python", "", "host base interpreter (default /usr/bin/python3, whose dist-packages has pytest)")
-	fl.StringVar(&f.image, "image", "", "container image for docker, podman (default "+docker.DefaultImage+") and gvisor through Docker; its python3 makes the venv")
+	fl.StringVar(&f.image, "image", "", "container image for docker, podman (default: the backend's) and gvisor through Docker; its python3 makes the venv")
 	fl.StringVar(&f.out, "out", "", "empty or new directory for report.json, logs/, junit.xml and work/")
 	fl.BoolVar(&f.requirements, "requirements", false, "TARGET is a requirements file whatever its name")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
@@ -144,18 +142,14 @@ func testConfig(f *testFlags, target string) (pkgtest.Config, error) {
 // backend's default; "" for a backend that runs the host's interpreter
 // (gvisor runs an image only when given one).
 func testImage(b moat.Backend, name string, f *testFlags) (string, error) {
-	var def string
-	switch b := b.(type) {
-	case *docker.Backend:
-		def = cmp.Or(b.Image, docker.DefaultImage)
-	case *podman.Backend:
-		def = cmp.Or(b.Image, podman.DefaultImage)
-	default:
+	im, ok := b.(moat.Imager)
+	if !ok {
 		if f.image != "" && f.python != "" {
 			return "", errors.New("--python names a host interpreter, --image a container image: choose one")
 		}
 		return f.image, nil
 	}
+	def := im.DefaultImage()
 	if f.python != "" {
 		return "", fmt.Errorf("--python %s: the %s backend runs the image's python3; choose the image with --image", f.python, name)
 	}
@@ -169,10 +163,11 @@ func doTest(c *cobra.Command, f *testFlags, target string) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	name, b, err := pickBackend(ctx, f.isolation)
+	choice, err := moat.Select(ctx, f.isolation, cfg.Needs()...)
 	if err != nil {
 		return testFailure(f.asJSON, nil, err)
 	}
+	name, b := choice.Name, choice.Backend
 	cfg.Backend, cfg.Isolation = b, name
 	if cfg.Image, err = testImage(b, name, f); err != nil {
 		return testFailure(f.asJSON, nil, err)

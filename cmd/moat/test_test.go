@@ -87,7 +87,7 @@ func TestTestImageFlags(t *testing.T) {
 	moattest.RequireBackend(t, "native")
 	oneMoatLine(t, moatRun(t, nil, "test", "--isolation", "native", "--image", "moat/python:bookworm", "--python", "/usr/bin/python3", calc), "choose one")
 	moattest.RequireBackend(t, "docker")
-	oneMoatLine(t, moatRun(t, nil, "test", "--isolation", "docker", "--python", "/usr/bin/python3", calc), "runs the image's python3")
+	oneMoatLine(t, moatRun(t, nil, "test", "--isolation", "docker", "--python", "/usr/bin/python3", calc), "the image's python3")
 }
 
 func TestTestJSON(t *testing.T) {
@@ -304,4 +304,29 @@ with open(sysconfig.get_paths()["purelib"] + "/zz_\x1b[31mpersist.pth", "w") as 
 		!regexp.MustCompile(`(?m)^  import +high +persistence +created a \.pth file`).MatchString(r.stdout) || strings.ContainsRune(r.stdout, 0x1b) {
 		t.Errorf("summary: %s", r)
 	}
+}
+
+// TestTestAutoIndex: under auto, `moat test --index` picks the strongest
+// backend that can enforce the install phase's allow mode. Where gVisor
+// works it is auto's first choice, but it enforces only network none, so
+// the phases run under native (not exit 125 from gVisor's refusal).
+func TestTestAutoIndex(t *testing.T) {
+	requirePyTools(t)
+	moattest.RequireBackend(t, "gvisor")
+	r := moatRun(t, nil, "test", "--json", "--quiet", "--phases", "install", "--index", "http://127.0.0.1:9/simple/",
+		filepath.Join(projects, "calc"))
+	var rep struct {
+		Isolation string `json:"isolation"`
+		Phases    []struct{ Name, Status, Network string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, r)
+	}
+	if r.code == 125 || rep.Isolation != "native" || len(rep.Phases) < 2 || rep.Phases[1].Name != "install" ||
+		rep.Phases[1].Network != "allow=127.0.0.1:9" || rep.Phases[1].Status == "error" {
+		t.Errorf("want the install phase run under native with allow=127.0.0.1:9: %+v: %s", rep, r)
+	}
+	// Named explicitly, gVisor refuses the index in one line.
+	oneMoatLine(t, moatRun(t, nil, "test", "--isolation", "gvisor", "--phases", "install", "--index", "http://127.0.0.1:9/simple/",
+		filepath.Join(projects, "calc")), "only none")
 }

@@ -16,6 +16,13 @@ func Validate(backend string, spec *moat.Spec) error {
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("%s: %w", backend, err)
 	}
+	return Supports(backend, spec)
+}
+
+// Supports says whether a container backend can enforce spec: network
+// none only, and the image's python3 (never a host interpreter). The error
+// wraps moat.ErrUnsupported.
+func Supports(backend string, spec *moat.Spec) error {
 	if spec.Network != moat.NetworkNone {
 		return fmt.Errorf("%s: network mode %q: this backend enforces only none: %w", backend, spec.Network, moat.ErrUnsupported)
 	}
