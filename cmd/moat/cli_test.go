@@ -341,14 +341,20 @@ output_limit = "100"
 env = ["FROM_POLICY=p", "BOTH=policy"]
 timeout = "1s"
 `)
+	// The same without the short timeout, for the cases that must end by
+	// themselves however slow the machine is.
+	untimed := writeFile(t, filepath.Join(dir, "untimed.toml"), `
+output_limit = "100"
+env = ["FROM_POLICY=p", "BOTH=policy"]
+`)
 	printEnv := "import os, time; print(os.environ.get('FROM_POLICY'), os.environ.get('BOTH'))"
 	t.Run("applies", func(t *testing.T) {
 		t.Parallel()
-		r := moatRun(t, nil, "run", "--policy", policy, "-c", printEnv)
+		r := moatRun(t, nil, "run", "--policy", untimed, "-c", printEnv)
 		if r.code != 0 || r.stdout != "p policy\n" {
 			t.Errorf("policy env not applied: %s", r)
 		}
-		r = moatRun(t, nil, "run", "--policy", policy, "-c", "print('x' * 1000)")
+		r = moatRun(t, nil, "run", "--policy", untimed, "-c", "print('x' * 1000)")
 		if r.code != 137 {
 			t.Errorf("policy output_limit not applied: %s", r)
 		}
@@ -359,11 +365,11 @@ timeout = "1s"
 	})
 	t.Run("flags-win", func(t *testing.T) {
 		t.Parallel()
-		r := moatRun(t, nil, "run", "--policy", policy, "--env", "BOTH=flag", "-c", printEnv)
+		r := moatRun(t, nil, "run", "--policy", untimed, "--env", "BOTH=flag", "-c", printEnv)
 		if r.code != 0 || r.stdout != "None flag\n" {
 			t.Errorf("--env did not replace the policy's env: %s", r)
 		}
-		r = moatRun(t, nil, "run", "--policy", policy, "--output-limit", "1MiB", "-c", "print('x' * 1000)")
+		r = moatRun(t, nil, "run", "--policy", untimed, "--output-limit", "1MiB", "-c", "print('x' * 1000)")
 		if r.code != 0 || len(r.stdout) != 1001 {
 			t.Errorf("--output-limit did not win over the policy: %s", r)
 		}

@@ -23,10 +23,8 @@ import (
 
 // Exit statuses of moat itself; a run otherwise exits with the program's.
 const (
-	exitTimeout  = 124
-	exitFailure  = 125 // bad flags, bad file, setup failure
-	exitCannot   = 126
-	exitNotFound = 127
+	exitTimeout = 124
+	exitFailure = 125 // bad flags, bad file, setup failure
 )
 
 // exitError carries an exit status out of a subcommand.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -29,34 +30,51 @@ func writeReports(r *reportFlags, res *moat.Result, spec *moat.Spec, asJSON bool
 	if !asJSON && len(res.Findings) > 0 {
 		report.WriteSummary(os.Stderr, res)
 	}
-	if r.sarif != "" {
-		var b bytes.Buffer
-		artifact := ""
-		if len(spec.Args) > 0 && !strings.HasPrefix(spec.Args[0], "-") {
-			artifact = spec.Args[0]
-			if len(args) > 0 {
-				artifact = args[0] // as the user named it
-			}
-		}
-		if err := report.WriteSARIF(&b, res, report.SARIFOptions{Artifact: artifact, Version: version}); err != nil {
-			return fmt.Errorf("--sarif: %w", err)
-		}
-		if err := os.WriteFile(r.sarif, b.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("--sarif: %w", err)
+	artifact := ""
+	if len(spec.Args) > 0 && !strings.HasPrefix(spec.Args[0], "-") {
+		artifact = spec.Args[0]
+		if len(args) > 0 {
+			artifact = args[0] // as the user named it
 		}
 	}
-	if r.html != "" {
+	return r.write(
+		func(w io.Writer) error {
+			return report.WriteSARIF(w, res, report.SARIFOptions{Artifact: artifact, Version: version})
+		},
+		func(w io.Writer, title string) error {
+			return report.WriteHTML(w, res, report.HTMLOptions{Title: title, Version: version})
+		})
+}
+
+// write makes the --sarif and --html files, each rendered whole before
+// its file is written; the HTML's title is the command line.
+func (r *reportFlags) write(sarif func(io.Writer) error, html func(w io.Writer, title string) error) error {
+	for _, out := range []struct {
+		flag, file string
+		render     func(io.Writer) error
+	}{
+		{"--sarif", r.sarif, sarif},
+		{"--html", r.html, func(w io.Writer) error { return html(w, commandTitle()) }},
+	} {
+		if out.file == "" {
+			continue
+		}
 		var b bytes.Buffer
-		title := "moat run " + strings.Join(os.Args[2:], " ")
-		if len(title) > 300 {
-			title = title[:300] + "…"
+		if err := out.render(&b); err != nil {
+			return fmt.Errorf("%s: %w", out.flag, err)
 		}
-		if err := report.WriteHTML(&b, res, report.HTMLOptions{Title: title, Version: version}); err != nil {
-			return fmt.Errorf("--html: %w", err)
-		}
-		if err := os.WriteFile(r.html, b.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("--html: %w", err)
+		if err := os.WriteFile(out.file, b.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("%s: %w", out.flag, err)
 		}
 	}
 	return nil
+}
+
+// commandTitle is moat's command line, bounded, for a report's title.
+func commandTitle() string {
+	title := "moat " + strings.Join(os.Args[1:], " ")
+	if len(title) > 300 {
+		title = title[:300] + "…"
+	}
+	return title
 }

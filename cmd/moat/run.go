@@ -22,13 +22,12 @@ import (
 const maxScript = 64 << 20
 
 type runFlags struct {
-	isolation, timeout, memory, disk, outputLimit, network string
-	pids                                                   int
-	cpus                                                   float64
-	env                                                    []string
-	workspace, out, python, policy, code, module, image    string
-	asJSON, allowDegraded                                  bool
-	report                                                 reportFlags // report.go
+	isolation, timeout, network string
+	limitFlags
+	env                                                 []string
+	workspace, out, python, policy, code, module, image string
+	asJSON, allowDegraded                               bool
+	report                                              reportFlags // report.go
 }
 
 func runCmd() *cobra.Command {
@@ -46,11 +45,7 @@ is passed to the program.`,
 	fl := c.Flags()
 	fl.StringVar(&f.isolation, "isolation", "auto", "backend: auto or a name from `moat backends`")
 	fl.StringVar(&f.timeout, "timeout", "60s", "wall-clock limit")
-	fl.StringVar(&f.memory, "memory", "512MiB", "memory limit of all processes together")
-	fl.IntVar(&f.pids, "pids", moat.DefaultPids, "limit on processes and threads")
-	fl.Float64Var(&f.cpus, "cpus", 0, "CPU limit in cores (0: no limit)")
-	fl.StringVar(&f.disk, "disk", "1GiB", "limit on all writable space inside")
-	fl.StringVar(&f.outputLimit, "output-limit", "16MiB", "limit on stdout and on stderr, each")
+	addLimitFlags(fl, &f.limitFlags, "all processes together")
 	fl.StringVar(&f.network, "network", "none", "network policy: none, sinkhole or allow=HOST:PORT,...")
 	fl.StringArrayVar(&f.env, "env", nil, "KEY=VALUE, or KEY to pass the host's value (repeatable)")
 	fl.StringVar(&f.workspace, "workspace", "", "directory copied in as the working directory")
@@ -107,25 +102,9 @@ func buildSpec(c *cobra.Command, f *runFlags, args []string) (*moat.Spec, string
 	if s.Limits.Timeout, err = time.ParseDuration(f.timeout); err != nil || s.Limits.Timeout <= 0 {
 		return nil, "", fmt.Errorf("--timeout: invalid duration %q (use e.g. 30s, 5m)", f.timeout)
 	}
-	for _, sz := range []struct {
-		flag, v string
-		dst     *int64
-	}{{"memory", f.memory, &s.Limits.Memory}, {"disk", f.disk, &s.Limits.Disk}, {"output-limit", f.outputLimit, &s.Limits.OutputLimit}} {
-		if *sz.dst, err = parseSize(sz.v); err != nil {
-			return nil, "", fmt.Errorf("--%s: %w", sz.flag, err)
-		}
-		if *sz.dst == 0 {
-			return nil, "", fmt.Errorf("--%s: must be more than 0", sz.flag)
-		}
+	if err := f.limits(&s.Limits); err != nil {
+		return nil, "", err
 	}
-	if f.pids <= 0 {
-		return nil, "", fmt.Errorf("--pids: must be more than 0")
-	}
-	s.Limits.Pids = f.pids
-	if f.cpus < 0 {
-		return nil, "", fmt.Errorf("--cpus: must not be negative")
-	}
-	s.Limits.CPUs = f.cpus
 	if s.Network, err = moat.ParseNetwork(f.network); err != nil {
 		return nil, "", fmt.Errorf("--network: %w", err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -22,14 +21,13 @@ import (
 )
 
 type testFlags struct {
-	isolation, memory, disk, outputLimit, python string
-	image                                        string
-	wheelhouse, index, phases, command, out      string
-	timeoutInstall, timeoutImport, timeoutTest   string
-	pids                                         int
-	cpus                                         float64
-	asJSON, allowDegraded, requirements, quiet   bool
-	report                                       reportFlags // report.go
+	isolation, python                          string
+	image                                      string
+	wheelhouse, index, phases, command, out    string
+	timeoutInstall, timeoutImport, timeoutTest string
+	limitFlags
+	asJSON, allowDegraded, requirements, quiet bool
+	report                                     reportFlags // report.go
 }
 
 func testCmd() *cobra.Command {
@@ -64,11 +62,7 @@ JSON, summed up after the phases, and with --sarif / --html in files.`,
 	fl.StringVar(&f.timeoutInstall, "timeout-install", pkgtest.DefaultTimeouts[pkgtest.PhaseInstall].String(), "wall clock of the install phase")
 	fl.StringVar(&f.timeoutImport, "timeout-import", pkgtest.DefaultTimeouts[pkgtest.PhaseImport].String(), "wall clock of the import phase")
 	fl.StringVar(&f.timeoutTest, "timeout-test", pkgtest.DefaultTimeouts[pkgtest.PhaseTest].String(), "wall clock of the test phase")
-	fl.StringVar(&f.memory, "memory", "512MiB", "memory limit of each phase")
-	fl.IntVar(&f.pids, "pids", moat.DefaultPids, "process limit of each phase")
-	fl.Float64Var(&f.cpus, "cpus", 0, "CPU limit of each phase in cores (0: no limit)")
-	fl.StringVar(&f.disk, "disk", "1GiB", "writable space of each phase (the venv included)")
-	fl.StringVar(&f.outputLimit, "output-limit", "16MiB", "stdout and stderr of each phase, each")
+	addLimitFlags(fl, &f.limitFlags, "each phase; the disk holds the venv")
 	fl.StringVar(&f.python, "python", "", "host base interpreter (default /usr/bin/python3, whose dist-packages has pytest)")
 	fl.StringVar(&f.image, "image", "", "container image for docker, podman (default: the backend's) and gvisor through Docker; its python3 makes the venv")
 	fl.StringVar(&f.out, "out", "", "empty or new directory for report.json, logs/, junit.xml and work/")
@@ -99,24 +93,9 @@ func testConfig(f *testFlags, target string) (pkgtest.Config, error) {
 		}
 		cfg.Timeouts[t.phase] = d
 	}
-	for _, sz := range []struct {
-		flag, v string
-		dst     *int64
-	}{{"memory", f.memory, &cfg.Limits.Memory}, {"disk", f.disk, &cfg.Limits.Disk}, {"output-limit", f.outputLimit, &cfg.Limits.OutputLimit}} {
-		if *sz.dst, err = parseSize(sz.v); err != nil {
-			return cfg, fmt.Errorf("--%s: %w", sz.flag, err)
-		}
-		if *sz.dst == 0 {
-			return cfg, fmt.Errorf("--%s: must be more than 0", sz.flag)
-		}
+	if err := f.limits(&cfg.Limits); err != nil {
+		return cfg, err
 	}
-	if f.pids <= 0 {
-		return cfg, errors.New("--pids: must be more than 0")
-	}
-	if f.cpus < 0 {
-		return cfg, errors.New("--cpus: must not be negative")
-	}
-	cfg.Limits.Pids, cfg.Limits.CPUs = f.pids, f.cpus
 	if f.python != "" {
 		if _, err := os.Stat(f.python); err != nil {
 			return cfg, fmt.Errorf("--python %s: no such interpreter", f.python)
@@ -218,33 +197,17 @@ func phased(rep *pkgtest.Report) *report.Phased {
 // writeTestReports writes the --sarif and --html files of a test whose
 // sandboxes ran (nothing when none did: a bad input).
 func writeTestReports(r *reportFlags, rep *pkgtest.Report, target string) error {
-	if (r.sarif == "" && r.html == "") || rep == nil || len(rep.Phases) == 0 || rep.Phases[0].Status == pkgtest.StatusSkipped {
+	if rep == nil || len(rep.Phases) == 0 || rep.Phases[0].Status == pkgtest.StatusSkipped {
 		return nil
 	}
 	p := phased(rep)
-	if r.sarif != "" {
-		var b bytes.Buffer
-		if err := report.WritePhasedSARIF(&b, p, report.SARIFOptions{Artifact: target, Version: version}); err != nil {
-			return fmt.Errorf("--sarif: %w", err)
-		}
-		if err := os.WriteFile(r.sarif, b.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("--sarif: %w", err)
-		}
-	}
-	if r.html != "" {
-		var b bytes.Buffer
-		title := "moat test " + strings.Join(os.Args[2:], " ")
-		if len(title) > 300 {
-			title = title[:300] + "…"
-		}
-		if err := report.WritePhasedHTML(&b, p, report.HTMLOptions{Title: title, Version: version}); err != nil {
-			return fmt.Errorf("--html: %w", err)
-		}
-		if err := os.WriteFile(r.html, b.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("--html: %w", err)
-		}
-	}
-	return nil
+	return r.write(
+		func(w io.Writer) error {
+			return report.WritePhasedSARIF(w, p, report.SARIFOptions{Artifact: target, Version: version})
+		},
+		func(w io.Writer, title string) error {
+			return report.WritePhasedHTML(w, p, report.HTMLOptions{Title: title, Version: version})
+		})
 }
 
 // testFailure reports moat's failure as one line (after the report, which
