@@ -1,0 +1,54 @@
+package observe
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/moat-sandbox/moat/internal/audit"
+)
+
+// FuzzCollectorWrite feeds the audit stream, which a hostile program
+// writes, to the line splitter in two pieces cut anywhere: the events kept
+// and the count dropped are those of the stream written at once, every
+// complete line is either kept or counted, and nothing over audit.MaxLine
+// is ever parsed.
+func FuzzCollectorWrite(f *testing.F) {
+	f.Add([]byte(`{"k":"open","pid":12,"path":"/home/sandbox/.aws/credentials"}`+"\n"), 10)
+	f.Add([]byte(`{"k":"exec","pid":1,"path":"/bin/sh"}`+"\n"+`{"k":"conn`), 30)
+	f.Add([]byte(strings.Repeat("x", audit.MaxLine+10)+"\n"+`{"k":"open","pid":2,"path":"/etc/passwd"}`+"\n"), audit.MaxLine)
+	f.Add([]byte("\n\n\n"), 1)
+	f.Fuzz(func(t *testing.T, data []byte, cut int) {
+		if len(data) > 1<<16 {
+			return
+		}
+		if cut < 0 {
+			cut = -cut
+		}
+		if len(data) > 0 {
+			cut %= len(data) + 1
+		} else {
+			cut = 0
+		}
+		now := func() int64 { return 0 }
+		whole := NewCollector(now)
+		whole.Write(data)
+		split := NewCollector(now)
+		split.Write(data[:cut])
+		split.Write(data[cut:])
+		ew, dw := whole.Events()
+		es, ds := split.Events()
+		if len(ew) != len(es) || dw != ds {
+			t.Fatalf("whole: %d events, %d dropped; split at %d: %d events, %d dropped", len(ew), dw, cut, len(es), ds)
+		}
+		for i := range ew {
+			if ew[i] != es[i] {
+				t.Fatalf("event %d differs: %+v vs %+v", i, ew[i], es[i])
+			}
+		}
+		lines := bytes.Count(data, []byte("\n"))
+		if len(ew)+dw < lines {
+			t.Fatalf("%d complete lines, but %d kept and %d dropped", lines, len(ew), dw)
+		}
+	})
+}
