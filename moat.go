@@ -118,7 +118,7 @@ func ParseNetwork(s string) (Network, error) {
 // splitHostPort splits HOST:PORT or [IPv6]:PORT for validation. (The
 // net package's SplitHostPort would do, but the root package stays free of
 // net: the sandbox init, which starts before the rest of moat's packages
-// are initialized, depends on it; see internal/nsinit.)
+// are initialized, depends on it; see internal/sandbox/nsinit.)
 func splitHostPort(e string) (host, port string, ok bool) {
 	i := strings.LastIndexByte(e, ':')
 	if i < 0 {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the native backend and internal/cgroup for real under pure cgroup v2:
+# Run the native backend and internal/sandbox/cgroup for real under pure cgroup v2:
 # in a QEMU guest (TCG, no KVM needed) booting Debian bookworm's kernel,
 # with only a cgroup2 file system at /sys/fs/cgroup (no v1 hierarchy).
 #
@@ -16,7 +16,7 @@
 # cpio (installed with apt when missing), and the image's rootfs: the
 # tarball .ci/images.sh caches, or the image in Docker.
 #
-# The guest runs: internal/cgroup's tests (the real v2 ones among them);
+# The guest runs: internal/sandbox/cgroup's tests (the real v2 ones among them);
 # native's TestNative (the conformance and adversarial suites as root, on
 # v2 groups), TestNativeNonRoot (as nobody without cgroups: the refusal and
 # the degraded run) and the network tests; gVisor's cgroup cases (runsc, from

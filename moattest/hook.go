@@ -11,7 +11,7 @@ import (
 
 // HookBytecode checks that the audit hook, installed in dir ("/.moat/py"
 // for a backend that runs the host's interpreter), is loaded from the
-// bytecode moat compiled for the interpreter (internal/audit.Compile, or
+// bytecode moat compiled for the interpreter (internal/observe/audit.Compile, or
 // the image's python3 for the container backends), not compiled at every
 // start of Python.
 func HookBytecode(t *testing.T, newBackend func() moat.Backend, allowDegraded bool, dir string) {

@@ -12,7 +12,7 @@ import (
 var initVolumeName = regexp.MustCompile(`moat-init-[0-9a-f]{20}`)
 
 // InitVolume checks a container backend's init volume
-// (internal/container): the run's layers name it, the program sees it
+// (backend/internal/container): the run's layers name it, the program sees it
 // read-only at /.moat holding the moat binary alone, and when the volume
 // is gone from the engine while moat's cache still says it is filled
 // (`docker volume prune`), the next run fills it again and succeeds.

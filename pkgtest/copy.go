@@ -8,7 +8,7 @@ import (
 	"syscall"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/treecopy"
+	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
 // copyTree copies the tree at src into dst (made if missing) through

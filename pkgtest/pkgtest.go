@@ -23,7 +23,7 @@
 // A phase that does not pass stops the later ones, which are "skipped".
 //
 // Archives (an sdist, a wheel, the wheelhouse's files) are validated on the
-// host by internal/archive before any sandbox starts, and given to the
+// host by internal/transfer/archive before any sandbox starts, and given to the
 // sandbox as they are: pip opens them inside.
 package pkgtest
 
@@ -43,7 +43,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/treecopy"
+	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 	"github.com/moat-sandbox/moat/report"
 )
 

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/moat-sandbox/moat/internal/archive"
+	"github.com/moat-sandbox/moat/internal/transfer/archive"
 )
 
 // ErrUsage marks an error the user caused (bad target, flag or
@@ -35,7 +35,7 @@ type Target struct {
 
 // DetectTarget tells what path is: a project directory, an sdist, a
 // wheel, or (by name requirements*.txt, or when requirements is set) a
-// requirements file. Archives are validated here with internal/archive:
+// requirements file. Archives are validated here with internal/transfer/archive:
 // a hostile or corrupt one is an error wrapping ErrUsage.
 func DetectTarget(path string, requirements bool) (Target, error) {
 	abs, err := filepath.Abs(path)

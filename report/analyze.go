@@ -26,7 +26,7 @@ import (
 	"strings"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/honeytoken"
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 )
 
 // Categories of a finding.

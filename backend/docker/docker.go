@@ -2,14 +2,14 @@
 // Engine API (github.com/docker/docker/client, the API version negotiated
 // with the daemon and reported in the layers).
 //
-// Every container is hardened the same way (see internal/container): no
+// Every container is hardened the same way (see backend/internal/container): no
 // network, a read-only root, size-limited tmpfs mounts for /work, /tmp and
 // the home, every capability dropped, no-new-privileges, a seccomp profile
 // stricter than Docker's default, /sys and sensitive /proc entries masked,
 // pids, memory (no swap) and CPU limits, user 1000:1000, no host mounts and
 // no logging driver (the output never lands on the host's disk). The
 // container's init is moat itself, from a read-only volume (see
-// internal/container); the workspace goes in and out as a tar stream
+// backend/internal/container); the workspace goes in and out as a tar stream
 // through it, over the one attach connection that also carries stdin,
 // stdout and stderr.
 //
@@ -44,9 +44,9 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/capture"
-	ctr "github.com/moat-sandbox/moat/internal/container"
-	"github.com/moat-sandbox/moat/internal/ctrinit"
+	ctr "github.com/moat-sandbox/moat/backend/internal/container"
+	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
+	"github.com/moat-sandbox/moat/internal/transfer/capture"
 )
 
 // DefaultImage is used when neither Spec.Image nor Backend.Image is set.
@@ -66,7 +66,7 @@ type Backend struct {
 	Progress io.Writer
 	// PythonInit runs bootstrap.py as the container's init instead of
 	// moat's own (as MOAT_CONTAINER_INIT=python does; see
-	// internal/container).
+	// backend/internal/container).
 	PythonInit bool
 }
 

@@ -9,8 +9,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/moat-sandbox/moat/internal/audit"
-	"github.com/moat-sandbox/moat/internal/seccomp"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
 // Paths inside the sandbox, as native has them.
@@ -139,7 +139,7 @@ func etcFiles() map[string]string {
 	}
 }
 
-// seccompProfile is native's deny list (internal/seccomp) as an OCI
+// seccompProfile is native's deny list (internal/sandbox/seccomp) as an OCI
 // profile, which runsc --oci-seccomp applies inside the Sentry: the calls
 // are refused before the Sentry's implementation of them is reached, so
 // its attack surface shrinks as the host kernel's does under native.

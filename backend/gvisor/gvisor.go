@@ -5,17 +5,17 @@
 // Direct mode (the default) needs no daemon. For each run moat writes an OCI
 // bundle under /run/moat/gvisor/<id>: a config.json built with the OCI
 // runtime-spec types, whose read-only root holds the host interpreter alone,
-// as native builds it (internal/pyrt's Paths as read-only binds, its Links
+// as native builds it (internal/sandbox/pyrt's Paths as read-only binds, its Links
 // as symlinks; the root's skeleton is built once per interpreter and shared,
 // /run/moat/gvisor/rootfs-<hash>). All writable space — /work, /tmp, the home directory and
 // /dev/shm — is one host tmpfs of Limits.Disk bytes that moat mounts for the
 // run and binds in, so --disk is enforced by the host kernel. The workspace
-// is copied onto it before the run and off it after (internal/treecopy; links
+// is copied onto it before the run and off it after (internal/transfer/treecopy; links
 // are never followed). Then it runs
 //
 //	runsc --root /run/moat/gvisor/state --network=none --platform=P --ignore-cgroups run --bundle DIR ID
 //
-// born in a fresh cgroup (internal/cgroup; start_linux.go) that bounds
+// born in a fresh cgroup (internal/sandbox/cgroup; start_linux.go) that bounds
 // memory, processes and CPU of the whole sandbox: runsc itself, the Sentry,
 // the gofer and the program's stub processes, all born in it, so killing
 // the group ends everything of the run. The platform is probed once:

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/cgroup"
+	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 )
 
 // installHint says how to get runsc on Debian.

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/audit"
 	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
 	moatreport "github.com/moat-sandbox/moat/report"
 )
 
@@ -19,7 +19,7 @@ import (
 // host, on the host tmpfs that the sandbox sees as its writable places:
 //
 //   - honeytokens are planted in scratch/home before the run;
-//   - internal/audit's hook is a root-owned file at /.moat/py in the
+//   - internal/observe/audit's hook is a root-owned file at /.moat/py in the
 //     read-only root; its channel is scratch/.moat-audit, bound at /.moat/audit
 //     (gVisor has no host FIFOs here): the hook appends one line per event,
 //     moat tails the file while the run goes on (so events get the time

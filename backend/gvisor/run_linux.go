@@ -21,13 +21,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/audit"
-	"github.com/moat-sandbox/moat/internal/capture"
-	"github.com/moat-sandbox/moat/internal/cgroup"
-	"github.com/moat-sandbox/moat/internal/nsinit"
 	"github.com/moat-sandbox/moat/internal/observe"
-	"github.com/moat-sandbox/moat/internal/pyrt"
-	"github.com/moat-sandbox/moat/internal/treecopy"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
+	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
+	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
+	"github.com/moat-sandbox/moat/internal/transfer/capture"
+	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
 // idPrefix names every bundle, runsc container and cgroup of this backend.

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moat-sandbox/moat/internal/audit"
-	"github.com/moat-sandbox/moat/internal/pyrt"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 )
 
 // The read-only root of a run (writeRootfs: mount points of the binds, the

@@ -3,8 +3,8 @@ package gvisor
 import (
 	"testing"
 
-	"github.com/moat-sandbox/moat/internal/audit"
-	"github.com/moat-sandbox/moat/internal/pyrt"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 )
 
 // TestSkeletonKey: runs share a root only when everything in it is the

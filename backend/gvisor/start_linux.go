@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/moat-sandbox/moat/internal/cgroup"
+	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 )
 
 // startInGroup starts `runsc run` so that it is born in the run's cgroup:

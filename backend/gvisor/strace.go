@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/audit"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
 )
 
 // The kernel-side events of a gVisor run come from the Sentry's own

@@ -9,8 +9,8 @@ import (
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/cgroup"
-	"github.com/moat-sandbox/moat/internal/pyrt"
+	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
+	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 )
 
 const userNSHint = "unprivileged user namespaces must be enabled (see README: Enabling the native sandbox)"

@@ -4,7 +4,7 @@ import (
 	"os"
 	"runtime"
 
-	"github.com/moat-sandbox/moat/internal/nsinit"
+	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 )
 
 // Init runs the sandbox init of a run with a network (modes sinkhole and

@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/moat-sandbox/moat/internal/audit"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
 )
 
 // Reading a notified process's syscall arguments from /proc/PID/mem

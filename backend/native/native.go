@@ -3,7 +3,7 @@
 //
 // The parent (Backend.Run) re-executes the moat binary as the sandbox init
 // in new user, mount, PID, network, IPC and UTS namespaces, in a fresh
-// cgroup, and sends it one nsinit.Config. The init (internal/nsinit)
+// cgroup, and sends it one nsinit.Config. The init (internal/sandbox/nsinit)
 // builds a root of
 // read-only binds of the interpreter alone, a size-limited tmpfs for all
 // writable space, a new /proc and a five-device /dev; drops every
@@ -19,7 +19,7 @@ import (
 	"fmt"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/cgroup"
+	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 )
 
 // Backend is the native sandbox. The zero value is ready to use.

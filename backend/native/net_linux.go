@@ -6,11 +6,11 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/egress"
-	"github.com/moat-sandbox/moat/internal/nsinit"
+	"github.com/moat-sandbox/moat/internal/observe/egress"
+	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 )
 
-// The sandbox's network in modes sinkhole and allow=... (internal/egress).
+// The sandbox's network in modes sinkhole and allow=... (internal/observe/egress).
 // In mode none nothing here runs: no socket pair, no proxy, no rules.
 //
 // Parent side: a SOCK_SEQPACKET pair whose init end is nsinit.FDNet. The parent

@@ -9,10 +9,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/audit"
-	"github.com/moat-sandbox/moat/internal/nsinit"
 	"github.com/moat-sandbox/moat/internal/observe"
-	"github.com/moat-sandbox/moat/internal/seccomp"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
 // serveNotify takes the init's seccomp listener (pidfd_getfd) and answers

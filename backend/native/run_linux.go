@@ -18,11 +18,11 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/capture"
-	"github.com/moat-sandbox/moat/internal/cgroup"
-	"github.com/moat-sandbox/moat/internal/nsinit"
-	"github.com/moat-sandbox/moat/internal/pyrt"
-	"github.com/moat-sandbox/moat/internal/treecopy"
+	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
+	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
+	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
+	"github.com/moat-sandbox/moat/internal/transfer/capture"
+	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
 // hostSandboxID is the host uid and gid the program runs as when moat runs

@@ -1,6 +1,6 @@
 // Package podman runs the program in a Podman container, rootless where
 // it can, with the same hardening and the same container init as
-// the docker backend (internal/container).
+// the docker backend (backend/internal/container).
 //
 // # Through the CLI
 //
@@ -43,9 +43,9 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/capture"
-	ctr "github.com/moat-sandbox/moat/internal/container"
-	"github.com/moat-sandbox/moat/internal/ctrinit"
+	ctr "github.com/moat-sandbox/moat/backend/internal/container"
+	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
+	"github.com/moat-sandbox/moat/internal/transfer/capture"
 )
 
 // DefaultImage is used when neither Spec.Image nor Backend.Image is set.
@@ -65,7 +65,7 @@ type Backend struct {
 	Podman string
 	// PythonInit runs bootstrap.py as the container's init instead of
 	// moat's own (as MOAT_CONTAINER_INIT=python does; see
-	// internal/container).
+	// backend/internal/container).
 	PythonInit bool
 }
 

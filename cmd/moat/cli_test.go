@@ -553,7 +553,7 @@ func waitMarker(marker string, d time.Duration) bool {
 // network (argv[0] nsinit.Arg) and the container init (first argument
 // ctrinit.Arg) run before the packages they do not need are initialized:
 // the Docker client's reference parser and cobra, among the costliest,
-// must never initialize in them (see internal/nsinit, internal/ctrinit).
+// must never initialize in them (see internal/sandbox/nsinit, backend/internal/ctrinit).
 func TestInitStartsEarly(t *testing.T) {
 	run := func(argv ...string) string {
 		cmd := &exec.Cmd{Path: moatBin, Args: argv, Env: []string{"GODEBUG=inittrace=1"}}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/audit"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
 )
 
 // Collector takes the audit hook's lines, whatever carried them (a FIFO,

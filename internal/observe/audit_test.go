@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moat-sandbox/moat/internal/audit"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
 )
 
 // FuzzCollectorWrite feeds the audit stream, which a hostile program

@@ -13,8 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/audit"
-	"github.com/moat-sandbox/moat/internal/honeytoken"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 )
 
 // FileState is what the diff compares. ctime cannot be set from user

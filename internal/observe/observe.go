@@ -16,7 +16,7 @@
 //
 // Everything read from a sandbox is untrusted: parsed with bounds, control
 // characters escaped, labelled by source. See package report for what the
-// events mean and internal/audit for the hook.
+// events mean and internal/observe/audit for the hook.
 package observe
 
 import (
@@ -25,7 +25,7 @@ import (
 	"strings"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/honeytoken"
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 )
 
 // Bounds on what one run records.

@@ -6,14 +6,14 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/audit"
-	"github.com/moat-sandbox/moat/internal/ctrinit"
+	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
 	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
 	moatreport "github.com/moat-sandbox/moat/report"
 )
 
-// The behaviour report in a container. The init (internal/ctrinit, or bootstrap.py)
-// installs internal/audit's hook in HookDir and relays its FIFO as 'a'
+// The behaviour report in a container. The init (backend/internal/ctrinit, or bootstrap.py)
+// installs internal/observe/audit's hook in HookDir and relays its FIFO as 'a'
 // frames while the program runs; it plants the honeytokens in the home
 // and walks the writable directories before and after the program, then
 // sends both walks ('f') and the first bytes of every changed file ('c').

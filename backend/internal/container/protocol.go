@@ -11,7 +11,7 @@
 // The hardened container has a read-only root and size-limited tmpfs
 // mounts for /work, /tmp and the home; engines cannot copy into a tmpfs of
 // a container that is not running, and moat mounts no host path. So the
-// container's pid 1 is moat's own init (internal/ctrinit), running as the
+// container's pid 1 is moat's own init (backend/internal/ctrinit), running as the
 // sandbox user: it reads a header and the workspace tar from stdin, starts
 // the program with stdin inherited (so the program's stdin is exact) and
 // its stdout and stderr on pipes, relays them as frames on its own stdout,
@@ -47,10 +47,10 @@ import (
 	_ "embed"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/capture"
-	"github.com/moat-sandbox/moat/internal/ctrinit"
+	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
 	"github.com/moat-sandbox/moat/internal/observe"
-	"github.com/moat-sandbox/moat/internal/treecopy"
+	"github.com/moat-sandbox/moat/internal/transfer/capture"
+	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
 //go:embed bootstrap.py

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/moat-sandbox/moat/internal/ctrinit"
+	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
 )
 
 // The init volume. Each engine gets one volume per build of moat (InitFor

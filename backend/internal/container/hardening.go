@@ -9,7 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/ctrinit"
+	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
 )
 
 // What every container gets. The program runs as User, never root, with

@@ -1,9 +1,9 @@
 // Package ctrinit is the container backends' init: pid 1 of a docker,
 // podman or gVisor-through-Docker container, run as the sandbox user. It is
 // the moat binary itself, from a read-only volume that holds nothing else
-// (see internal/container), started as `/.moat/moat moat-container-init`.
+// (see backend/internal/container), started as `/.moat/moat moat-container-init`.
 //
-// It speaks the protocol of internal/container over the container's stdin
+// It speaks the protocol of backend/internal/container over the container's stdin
 // and stdout: it reads a [Header] and the workspace tar from stdin, sets up
 // the behaviour report, starts the program with stdin inherited (so the
 // program's stdin is exact) and its stdout and stderr on pipes, relays them
@@ -24,13 +24,13 @@
 //
 // # Starting early
 //
-// Like internal/nsinit, the init runs from this package's init function,
+// Like internal/sandbox/nsinit, the init runs from this package's init function,
 // before the CLI's heavy dependencies are initialized; its own imports must
 // stay light (no net, no regexp).
 //
 // A Go init costs about 1 ms where the image's python3 running a bootstrap
 // script cost some 8 ms (an interpreter start and the script's compile) and
-// 3 ms more to fork and exec the program. internal/container keeps that
+// 3 ms more to fork and exec the program. backend/internal/container keeps that
 // script (bootstrap.py, the same protocol) for engines that cannot run this
 // binary: another OS or architecture.
 package ctrinit

@@ -22,7 +22,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/moat-sandbox/moat/internal/treecopy"
+	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
 // init runs the container init (or its exec shim) when this process was

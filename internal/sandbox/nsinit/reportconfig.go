@@ -1,8 +1,8 @@
 package nsinit
 
 import (
-	"github.com/moat-sandbox/moat/internal/audit"
-	"github.com/moat-sandbox/moat/internal/honeytoken"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 )
 
 // ReportConfig is the parent's part of Config for the report.

@@ -17,16 +17,16 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/audit"
 	"github.com/moat-sandbox/moat/internal/observe"
-	"github.com/moat-sandbox/moat/internal/seccomp"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
 // The behaviour report, init side. The init (pid 1, trusted) collects
 // three kinds of event while the program runs and sends them to the parent
 // before its exit message:
 //
-//   - "audit": lines from the Python audit hook (internal/audit), read from
+//   - "audit": lines from the Python audit hook (internal/observe/audit), read from
 //     a FIFO. Claims by the program; bounded in rate and total.
 //   - "kernel": seccomp user notifications. The filter of the native
 //     backend is seccomp.NotifyProgram: every execve, execveat and connect,

@@ -6,8 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/moat-sandbox/moat/internal/audit"
-	"github.com/moat-sandbox/moat/internal/ctrinit"
+	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
 )
 
 // HookBytecode keeps the audit hook as compiled by one image's python3 on

@@ -18,9 +18,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/cgroup"
-	"github.com/moat-sandbox/moat/internal/seccomp"
-	"github.com/moat-sandbox/moat/internal/treecopy"
+	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
+	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
 // init runs the sandbox init, when this process was started as one, as
