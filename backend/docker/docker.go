@@ -201,6 +201,15 @@ func (b *Backend) Describe(ctx context.Context) []string {
 
 func (b *Backend) image(spec *moat.Spec) string { return cmp.Or(spec.Image, b.Image, DefaultImage) }
 
+// OnRuntime returns a copy of b that runs its containers on the OCI
+// runtime registered with the daemon under runtime, and names itself name
+// in results (gVisor's image mode: "gvisor", "runsc").
+func (b *Backend) OnRuntime(name, runtime string) moat.Backend {
+	c := *b
+	c.Name, c.Runtime = name, runtime
+	return &c
+}
+
 // DefaultImage is the image of a run whose Spec names none.
 func (b *Backend) DefaultImage() string { return cmp.Or(b.Image, DefaultImage) }
 

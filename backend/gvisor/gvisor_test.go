@@ -12,6 +12,8 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/gvisor"
 	"github.com/moat-sandbox/moat/moattest"
+
+	_ "github.com/moat-sandbox/moat/backend/docker" // image mode runs through it
 )
 
 func newBackend() moat.Backend { return &gvisor.Backend{} }

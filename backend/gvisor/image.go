@@ -5,18 +5,33 @@ import (
 	"fmt"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/backend/docker"
 )
 
+// runtimeRunner is a container backend that can run its containers on
+// another OCI runtime registered with its engine: the docker backend. It
+// is found through the registry, not imported, so gVisor depends on no
+// other backend's package.
+type runtimeRunner interface {
+	OnRuntime(name, runtime string) moat.Backend
+}
+
 // runImage runs spec.Image under gVisor as the runtime of Docker: the
-// docker backend with Runtime "runsc", whose hardening (read-only root,
+// docker backend with runtime "runsc", whose hardening (read-only root,
 // tmpfs, no capabilities, limits, no network) then sits on the Sentry
 // instead of the host kernel. The daemon must have runsc registered
 // (/etc/docker/daemon.json "runtimes"); if not, the run is refused with
 // that reason rather than run on the host's Python.
 func runImage(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
-	b := &docker.Backend{Runtime: "runsc", Name: "gvisor"}
-	if err := b.Check(ctx); err != nil {
+	d, err := moat.Get("docker")
+	if err != nil {
+		return nil, fmt.Errorf("gvisor: --image %q runs through Docker, which this build lacks: %w", spec.Image, err)
+	}
+	rr, ok := d.(runtimeRunner)
+	if !ok {
+		return nil, fmt.Errorf("gvisor: --image %q: the docker backend cannot choose a runtime: %w", spec.Image, moat.ErrUnavailable)
+	}
+	b := rr.OnRuntime("gvisor", "runsc")
+	if err := moat.Check(ctx, b); err != nil {
 		return nil, fmt.Errorf("gvisor: --image %q runs through Docker with runtime runsc: %w", spec.Image, err)
 	}
 	return b.Run(ctx, spec)
