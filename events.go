@@ -6,14 +6,10 @@ package moat
 type Event struct {
 	TimeMS int64  `json:"t_ms"`            // since the run started
 	Phase  string `json:"phase,omitempty"` // the `moat test` phase, if any
-	// Source says who observed it: "audit" (Python's audit hooks, which
-	// the program can evade with native code), "kernel" (seccomp or the
-	// kernel itself: cannot be evaded from inside), "network" (moat's
-	// sinkhole or egress proxy) or "fs" (a diff of the filesystem).
-	Source string `json:"source"`
-	// Kind: open, write, exec, connect, dns, denied, native-import,
-	// file-created, file-changed, file-deleted, honeytoken-read, ...
-	Kind   string `json:"kind"`
+	// Source says who observed it; see [Source].
+	Source Source `json:"source"`
+	// Kind says what happened; see [Kind].
+	Kind   Kind   `json:"kind"`
 	PID    int    `json:"pid,omitempty"`
 	Path   string `json:"path,omitempty"`
 	Addr   string `json:"addr,omitempty"`   // host:port
@@ -26,12 +22,106 @@ type Event struct {
 // flag. Only moat's own analysis creates findings; nothing the program
 // prints can.
 type Finding struct {
-	// Category: credential-access, exfiltration, persistence, execution,
-	// network, evasion, resource-abuse.
-	Category string `json:"category"`
-	// Severity: low, medium, high, critical.
-	Severity string  `json:"severity"`
-	Summary  string  `json:"summary"`
-	Evidence []Event `json:"evidence"`
-	Phase    string  `json:"phase,omitempty"`
+	Category Category `json:"category"`
+	Severity Severity `json:"severity"`
+	Summary  string   `json:"summary"`
+	Evidence []Event  `json:"evidence"`
+	Phase    string   `json:"phase,omitempty"`
+}
+
+// Source is who observed an event. How far a finding can be trusted
+// depends on it: the program can switch off or forge what only the audit
+// hook saw, never what the kernel, the network sink or the fs diff saw.
+type Source string
+
+// Sources of events.
+const (
+	// SourceAudit: Python's audit hook inside the sandbox. Native code
+	// (ctypes, an extension, a static binary) bypasses it, and the program
+	// can tamper with it: the program's own claim.
+	SourceAudit Source = "audit"
+	// SourceKernel: seccomp notifications and limits the kernel enforced
+	// (or, under gVisor, the Sentry's syscall trace). Cannot be evaded from
+	// inside.
+	SourceKernel Source = "kernel"
+	// SourceNetwork: moat's sinkhole or egress proxy, outside the sandbox.
+	SourceNetwork Source = "network"
+	// SourceFS: a diff of the sandbox's writable file system after the run.
+	SourceFS Source = "fs"
+	// SourceMoat: what moat itself did or noted (honeytokens planted, the
+	// layers, limits reached, the hook's hello); never the program.
+	SourceMoat Source = "moat"
+)
+
+// Kind is what an event records.
+type Kind string
+
+// Kinds of events. The audit hook's lines (internal/observe/audit) name
+// theirs the same way.
+const (
+	KindOpen         Kind = "open"          // a file opened (Path, Detail: mode)
+	KindWrite        Kind = "write"         // a file opened for writing
+	KindExec         Kind = "exec"          // a program started (Path, Detail: argv)
+	KindConnect      Kind = "connect"       // a connection attempted (Addr)
+	KindDNS          Kind = "dns"           // a name looked up (Name)
+	KindHTTP         Kind = "http"          // an HTTP request seen by the sink (Name: host, Data)
+	KindListener     Kind = "listener"      // a socket bound or listening
+	KindDenied       Kind = "denied"        // a syscall the sandbox denied (Name)
+	KindNativeImport Kind = "native-import" // an extension module loaded
+	KindNativeLoad   Kind = "native-load"   // a shared library loaded through ctypes
+	KindNativeSymbol Kind = "native-symbol" // a libc function looked up through ctypes
+	KindFileCreated  Kind = "file-created"  // fs diff: a new file (Path, Detail)
+	KindFileChanged  Kind = "file-changed"  // fs diff: a changed file
+	KindFileDeleted  Kind = "file-deleted"  // fs diff: a removed file
+
+	KindHoneytokenPlanted Kind = "honeytoken-planted" // moat: a fake secret planted (Name: id, Path)
+	KindHoneytokenWritten Kind = "honeytoken-written" // fs: a fake secret found in a written file
+	KindLimit             Kind = "limit"              // moat: a limit reached (Detail)
+	KindHello             Kind = "hello"              // audit: the hook started in a process
+	KindTrace             Kind = "trace"              // kernel: the syscall trace's own state
+	KindLayers            Kind = "layers"             // moat: the layers in effect
+	KindEvents            Kind = "events"             // moat: events were dropped (Detail: counts)
+	KindExit              Kind = "exit"               // a process ended
+	KindError             Kind = "error"              // an observer failed (Detail)
+
+	KindKernelEventsUnavailable Kind = "kernel-events-unavailable" // moat: no kernel-side witness
+	KindFSDiffUnavailable       Kind = "fs-diff-unavailable"       // moat: no fs diff (Detail: why)
+)
+
+// Category is what kind of harm a finding is about.
+type Category string
+
+// Categories of findings.
+const (
+	CategoryCredentialAccess Category = "credential-access" // read secrets (the planted fake ones)
+	CategoryExfiltration     Category = "exfiltration"      // sent a secret out (any encoding)
+	CategoryPersistence      Category = "persistence"       // planted code that runs later
+	CategoryExecution        Category = "execution"         // started programs, shells, payloads
+	CategoryNetwork          Category = "network"           // reached for the network
+	CategoryEvasion          Category = "evasion"           // hid from or fought the observers
+	CategoryResourceAbuse    Category = "resource-abuse"    // burnt CPU, memory, processes, time
+)
+
+// Severity grades a finding.
+type Severity string
+
+// Severities, lowest first.
+const (
+	SeverityLow      Severity = "low"
+	SeverityMedium   Severity = "medium"
+	SeverityHigh     Severity = "high"
+	SeverityCritical Severity = "critical"
+)
+
+// Severities lists every severity, lowest first.
+var Severities = []Severity{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
+
+// Rank orders severities: 0 for unknown, 1 low … 4 critical.
+func (s Severity) Rank() int {
+	for i, v := range Severities {
+		if v == s {
+			return i + 1
+		}
+	}
+	return 0
 }

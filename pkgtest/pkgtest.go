@@ -522,7 +522,7 @@ const MaxPhaseEvents = 1000
 func (r *Report) addFindings(pr *PhaseResult) {
 	r.Findings = append(r.Findings, pr.Findings...)
 	sort.SliceStable(r.Findings, func(i, j int) bool {
-		return report.Rank(r.Findings[i].Severity) > report.Rank(r.Findings[j].Severity)
+		return moat.Severity(r.Findings[i].Severity).Rank() > moat.Severity(r.Findings[j].Severity).Rank()
 	})
 	r.Verdict = report.Verdict(r.Findings)
 }

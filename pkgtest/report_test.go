@@ -29,7 +29,7 @@ func writeProject(t *testing.T, files map[string]string) string {
 
 // findings of a category in a phase (and in the report's top level,
 // which must hold every phase's).
-func findings(t *testing.T, rep *pkgtest.Report, phase, cat string) []moat.Finding {
+func findings(t *testing.T, rep *pkgtest.Report, phase string, cat moat.Category) []moat.Finding {
 	t.Helper()
 	var out []moat.Finding
 	for _, f := range phase_(rep, phase).Findings {
@@ -114,16 +114,16 @@ setup(name="stealer", version="0.1", packages=["stealer"])
 	}
 	logFindings(t, rep)
 	checkConsistent(t, rep)
-	cred := findings(t, rep, "install", report.CredentialAccess)
-	if len(cred) == 0 || !strings.Contains(cred[0].Summary, "/.aws/credentials") || report.Rank(cred[0].Severity) < report.Rank("high") {
+	cred := findings(t, rep, "install", moat.CategoryCredentialAccess)
+	if len(cred) == 0 || !strings.Contains(cred[0].Summary, "/.aws/credentials") || moat.Severity(cred[0].Severity).Rank() < moat.SeverityHigh.Rank() {
 		t.Errorf("no credential-access finding of the install phase for ~/.aws/credentials: %+v", cred)
 	}
-	if net := findings(t, rep, "install", report.Network); len(net) == 0 || !strings.Contains(net[0].Summary, "203.0.113.7:443") {
+	if net := findings(t, rep, "install", moat.CategoryNetwork); len(net) == 0 || !strings.Contains(net[0].Summary, "203.0.113.7:443") {
 		t.Errorf("no network finding of the install phase naming 203.0.113.7:443: %+v", net)
 	}
 	for _, p := range []string{"venv", "import"} {
 		for _, f := range phase(rep, p).Findings {
-			if report.Rank(f.Severity) > report.Rank("low") {
+			if f.Severity.Rank() > moat.SeverityLow.Rank() {
 				t.Errorf("phase %s: finding above low: %+v", p, f)
 			}
 		}
@@ -154,11 +154,11 @@ with open(sysconfig.get_paths()["purelib"] + "/zz_persist.pth", "w") as f:
 	}
 	logFindings(t, rep)
 	checkConsistent(t, rep)
-	per := findings(t, rep, "import", report.Persistence)
+	per := findings(t, rep, "import", moat.CategoryPersistence)
 	if len(per) == 0 || !strings.Contains(per[0].Summary, "zz_persist.pth") || per[0].Severity != "high" {
 		t.Errorf("no persistence finding of the import phase for zz_persist.pth: %+v", per)
 	}
-	if got := findings(t, rep, "install", report.Persistence); len(got) != 0 {
+	if got := findings(t, rep, "install", moat.CategoryPersistence); len(got) != 0 {
 		t.Errorf("persistence attributed to install: %+v", got)
 	}
 }
@@ -173,7 +173,7 @@ func TestReportBenign(t *testing.T) {
 	logFindings(t, rep)
 	checkConsistent(t, rep)
 	for _, f := range rep.Findings {
-		if report.Rank(f.Severity) > report.Rank("low") {
+		if f.Severity.Rank() > moat.SeverityLow.Rank() {
 			t.Errorf("benign package: [%s] %s %s: %s %+v", f.Phase, f.Severity, f.Category, f.Summary, f.Evidence)
 		}
 	}

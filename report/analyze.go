@@ -29,30 +29,6 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 )
 
-// Categories of a finding.
-const (
-	CredentialAccess = "credential-access"
-	Exfiltration     = "exfiltration"
-	Persistence      = "persistence"
-	Execution        = "execution"
-	Network          = "network"
-	Evasion          = "evasion"
-	ResourceAbuse    = "resource-abuse"
-)
-
-// Severities, lowest first.
-var Severities = []string{"low", "medium", "high", "critical"}
-
-// Rank orders severities: 0 for unknown, 1 low … 4 critical.
-func Rank(sev string) int {
-	for i, s := range Severities {
-		if s == sev {
-			return i + 1
-		}
-	}
-	return 0
-}
-
 // maxEvidence bounds the events attached to one finding.
 const maxEvidence = 12
 
@@ -73,7 +49,9 @@ func Analyze(events []moat.Event) []moat.Finding {
 	for _, p := range phases {
 		out = append(out, analyzePhase(by[p], p)...)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return Rank(out[i].Severity) > Rank(out[j].Severity) })
+	sort.SliceStable(out, func(i, j int) bool {
+		return moat.Severity(out[i].Severity).Rank() > moat.Severity(out[j].Severity).Rank()
+	})
 	return out
 }
 
@@ -81,12 +59,12 @@ func Analyze(events []moat.Event) []moat.Finding {
 func Verdict(fs []moat.Finding) string {
 	best := 0
 	for _, f := range fs {
-		best = max(best, Rank(f.Severity))
+		best = max(best, f.Severity.Rank())
 	}
 	if best == 0 {
 		return "clean"
 	}
-	return Severities[best-1]
+	return string(moat.Severities[best-1])
 }
 
 type analysis struct {
@@ -97,7 +75,7 @@ type analysis struct {
 	files  map[string]bool // planted token files
 }
 
-func (a *analysis) add(cat, sev, summary string, ev []moat.Event) {
+func (a *analysis) add(cat moat.Category, sev moat.Severity, summary string, ev []moat.Event) {
 	allAudit := len(ev) > 0
 	for _, e := range ev {
 		if e.Source != "audit" {
@@ -154,13 +132,13 @@ func (a *analysis) credentialAccess() {
 	switch len(order) {
 	case 0:
 	case 1:
-		a.add(CredentialAccess, "high", "read the planted fake credential file "+order[0], byPath[order[0]])
+		a.add(moat.CategoryCredentialAccess, "high", "read the planted fake credential file "+order[0], byPath[order[0]])
 	default:
 		var evs []moat.Event
 		for _, p := range order {
 			evs = append(evs, byPath[p]...)
 		}
-		a.add(CredentialAccess, "high", fmt.Sprintf("read %d planted fake credential files: %s", len(order), strings.Join(order, ", ")), evs)
+		a.add(moat.CategoryCredentialAccess, "high", fmt.Sprintf("read %d planted fake credential files: %s", len(order), strings.Join(order, ", ")), evs)
 	}
 }
 
@@ -221,7 +199,7 @@ func (a *analysis) exfiltration() {
 		if len(c.ids) > 1 {
 			what = fmt.Sprintf("%d fake secrets (%s)", len(c.ids), strings.Join(c.ids, ", "))
 		}
-		a.add(Exfiltration, "critical", what+" "+ch, c.events)
+		a.add(moat.CategoryExfiltration, "critical", what+" "+ch, c.events)
 	}
 }
 
@@ -237,7 +215,7 @@ func channelOf(e moat.Event, extra string) string {
 	case e.Kind == "exec":
 		s = "passed to a command"
 	default:
-		s = "seen in a " + e.Kind + " event"
+		s = "seen in a " + string(e.Kind) + " event"
 	}
 	if extra != "" {
 		s += " " + extra
@@ -261,20 +239,20 @@ func (a *analysis) persistence() {
 		switch {
 		case strings.HasSuffix(base, ".pth"):
 			if pthHasCode(e.Data) {
-				a.add(Persistence, "high", fmt.Sprintf("%s a .pth file with code, run by every Python start: %s", verb, p), []moat.Event{e})
+				a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s a .pth file with code, run by every Python start: %s", verb, p), []moat.Event{e})
 			}
 		case base == "sitecustomize.py" || base == "usercustomize.py":
-			a.add(Persistence, "high", fmt.Sprintf("%s %s, run by every Python start: %s", verb, base, p), []moat.Event{e})
+			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s %s, run by every Python start: %s", verb, base, p), []moat.Event{e})
 		case rcFiles[base]:
-			a.add(Persistence, "high", fmt.Sprintf("%s a shell startup file: %s", verb, p), []moat.Event{e})
+			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s a shell startup file: %s", verb, p), []moat.Event{e})
 		case strings.Contains(p, "/cron") || base == "crontab":
-			a.add(Persistence, "high", fmt.Sprintf("%s a crontab: %s", verb, p), []moat.Event{e})
+			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s a crontab: %s", verb, p), []moat.Event{e})
 		case strings.Contains(p, "/.config/autostart/") || strings.Contains(p, "/.config/systemd/user/"):
-			a.add(Persistence, "high", fmt.Sprintf("%s an autostart entry: %s", verb, p), []moat.Event{e})
+			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s an autostart entry: %s", verb, p), []moat.Event{e})
 		case base == "authorized_keys" && strings.Contains(p, "/.ssh/"):
-			a.add(Persistence, "high", fmt.Sprintf("%s SSH authorized_keys: %s", verb, p), []moat.Event{e})
+			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s SSH authorized_keys: %s", verb, p), []moat.Event{e})
 		case strings.Contains(p, "/bin/") && e.Kind == "file-changed":
-			a.add(Persistence, "high", fmt.Sprintf("changed an entry-point script: %s", p), []moat.Event{e})
+			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("changed an entry-point script: %s", p), []moat.Event{e})
 		}
 	}
 }
@@ -328,7 +306,7 @@ func (a *analysis) execution() {
 		if a.pathMiss(i, written) {
 			continue // execvp trying the next directory of PATH: this one failed
 		}
-		key := e.Source + "|" + base
+		key := string(e.Source) + "|" + base
 		if seen[key] {
 			continue
 		}
@@ -339,9 +317,9 @@ func (a *analysis) execution() {
 		switch {
 		case shells[base]:
 			if c, ok := a.connectBefore(e); ok {
-				a.add(Execution, "critical", fmt.Sprintf("reverse shell: connected to %s, then started %s", c.Addr, e.Path), []moat.Event{c, e})
+				a.add(moat.CategoryExecution, "critical", fmt.Sprintf("reverse shell: connected to %s, then started %s", c.Addr, e.Path), []moat.Event{c, e})
 			} else {
-				a.add(Execution, "high", "started a shell: "+firstWords(e.Path, e.Detail), []moat.Event{e})
+				a.add(moat.CategoryExecution, "high", "started a shell: "+firstWords(e.Path, e.Detail), []moat.Event{e})
 			}
 		case writable(e.Path) && (written[e.Path] || !isPython(base)):
 			ev := []moat.Event{e}
@@ -353,7 +331,7 @@ func (a *analysis) execution() {
 				what += " after a download attempt"
 				ev = append(ev, downloads[0])
 			}
-			a.add(Execution, "high", what+": "+e.Path, ev)
+			a.add(moat.CategoryExecution, "high", what+": "+e.Path, ev)
 		case isPython(base):
 		default:
 			others = append(others, e)
@@ -364,7 +342,7 @@ func (a *analysis) execution() {
 		for _, e := range others {
 			names = append(names, path.Base(e.Path))
 		}
-		a.add(Execution, "low", "executed programs: "+strings.Join(uniq(names), ", "), others)
+		a.add(moat.CategoryExecution, "low", "executed programs: "+strings.Join(uniq(names), ", "), others)
 	}
 }
 
@@ -401,7 +379,7 @@ func firstWords(p, detail string) string {
 	return p + " (" + detail + ")"
 }
 
-func (a *analysis) kernelSaw(kind, base string) bool {
+func (a *analysis) kernelSaw(kind moat.Kind, base string) bool {
 	for _, e := range a.evs {
 		if e.Source == "kernel" && e.Kind == kind && path.Base(e.Path) == base {
 			return true
@@ -466,10 +444,10 @@ func (a *analysis) network() {
 		}
 	}
 	if len(conns) > 0 {
-		a.add(Network, "medium", "attempted network connections to "+joinBounded(uniq(targets), 5), conns)
+		a.add(moat.CategoryNetwork, "medium", "attempted network connections to "+joinBounded(uniq(targets), 5), conns)
 	}
 	if len(names) > 0 {
-		a.add(Network, "low", "looked up names: "+joinBounded(uniq(hosts), 5), names)
+		a.add(moat.CategoryNetwork, "low", "looked up names: "+joinBounded(uniq(hosts), 5), names)
 	}
 }
 
@@ -515,10 +493,10 @@ func (a *analysis) evasion() {
 		}
 	}
 	if len(unseen) > 0 {
-		a.add(Evasion, "high", fmt.Sprintf("%d syscall(s) seen by the kernel that Python's audit hook did not report: native code (ctypes or an extension) bypassed it", len(unseen)), unseen)
+		a.add(moat.CategoryEvasion, "high", fmt.Sprintf("%d syscall(s) seen by the kernel that Python's audit hook did not report: native code (ctypes or an extension) bypassed it", len(unseen)), unseen)
 	}
 	if !hello && a.tokens != nil {
-		a.add(Evasion, "low", "the Python audit hook never ran (interpreter started with -I, -E or -S?); only kernel-side events are available", nil)
+		a.add(moat.CategoryEvasion, "low", "the Python audit hook never ran (interpreter started with -I, -E or -S?); only kernel-side events are available", nil)
 	}
 	var ctypes []moat.Event
 	syscallSym := false
@@ -532,9 +510,9 @@ func (a *analysis) evasion() {
 	}
 	switch {
 	case syscallSym:
-		a.add(Evasion, "medium", "called libc's raw syscall or exec/connect functions through ctypes, which bypasses audit hooks", ctypes)
+		a.add(moat.CategoryEvasion, "medium", "called libc's raw syscall or exec/connect functions through ctypes, which bypasses audit hooks", ctypes)
 	case len(ctypes) > 0:
-		a.add(Evasion, "low", "loaded native code through ctypes", ctypes)
+		a.add(moat.CategoryEvasion, "low", "loaded native code through ctypes", ctypes)
 	}
 	var denied, tiocsti []moat.Event
 	var names []string
@@ -549,10 +527,10 @@ func (a *analysis) evasion() {
 		}
 	}
 	if len(tiocsti) > 0 {
-		a.add(Evasion, "high", "tried to inject input into the terminal (ioctl TIOCSTI/TIOCLINUX), denied", tiocsti)
+		a.add(moat.CategoryEvasion, "high", "tried to inject input into the terminal (ioctl TIOCSTI/TIOCLINUX), denied", tiocsti)
 	}
 	if len(denied) > 0 {
-		a.add(Evasion, "medium", "tried syscalls the sandbox denies: "+joinBounded(uniq(names), 8), denied)
+		a.add(moat.CategoryEvasion, "medium", "tried syscalls the sandbox denies: "+joinBounded(uniq(names), 8), denied)
 	}
 }
 
@@ -610,11 +588,11 @@ func (a *analysis) resources() {
 		}
 		switch e.Name {
 		case "timeout":
-			a.add(ResourceAbuse, "medium", "ran until the timeout (a CPU burn, miner or hang): "+e.Detail, []moat.Event{e})
+			a.add(moat.CategoryResourceAbuse, "medium", "ran until the timeout (a CPU burn, miner or hang): "+e.Detail, []moat.Event{e})
 		case "memory", "pids":
-			a.add(ResourceAbuse, "medium", "exhausted a limit and was killed: "+e.Detail, []moat.Event{e})
+			a.add(moat.CategoryResourceAbuse, "medium", "exhausted a limit and was killed: "+e.Detail, []moat.Event{e})
 		default:
-			a.add(ResourceAbuse, "low", "reached a limit: "+e.Detail, []moat.Event{e})
+			a.add(moat.CategoryResourceAbuse, "low", "reached a limit: "+e.Detail, []moat.Event{e})
 		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/moat-sandbox/moat/backend/gvisor"
 	"github.com/moat-sandbox/moat/backend/podman"
 	"github.com/moat-sandbox/moat/moattest"
-	"github.com/moat-sandbox/moat/report"
 )
 
 func testImage() string {
@@ -56,7 +55,7 @@ func TestCorpusBackends(t *testing.T) {
 				t.Run(strings.TrimSuffix(filepath.Base(c.file), ".py"), func(t *testing.T) {
 					res := run(t, b, filepath.Join("testdata", c.file), nil)
 					for _, f := range c.findings {
-						if !has(res.Findings, f[0], f[1]) {
+						if !has(res.Findings, moat.Category(f[0]), moat.Severity(f[1])) {
 							dump(t, res)
 							t.Errorf("no %s finding of severity %s or more", f[0], f[1])
 						}
@@ -88,7 +87,7 @@ func TestCorpusBackends(t *testing.T) {
 					t.Error("the audit hook never said hello")
 				}
 				for _, f := range res.Findings {
-					if report.Rank(f.Severity) > report.Rank("low") {
+					if f.Severity.Rank() > moat.SeverityLow.Rank() {
 						dump(t, res)
 						t.Errorf("benign program got %s %s: %s", f.Severity, f.Category, f.Summary)
 					}

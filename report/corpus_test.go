@@ -55,9 +55,9 @@ func dump(t *testing.T, res *moat.Result) {
 	}
 }
 
-func has(fs []moat.Finding, cat, minSev string) bool {
+func has(fs []moat.Finding, cat moat.Category, minSev moat.Severity) bool {
 	for _, f := range fs {
-		if f.Category == cat && report.Rank(f.Severity) >= report.Rank(minSev) {
+		if f.Category == cat && f.Severity.Rank() >= minSev.Rank() {
 			return true
 		}
 	}
@@ -85,7 +85,7 @@ func TestCorpus(t *testing.T) {
 		t.Run(strings.TrimSuffix(w.file, ".py"), func(t *testing.T) {
 			res := run(t, b, filepath.Join("testdata", "corpus", w.file), w.mod)
 			for _, f := range w.findings {
-				if !has(res.Findings, f[0], f[1]) {
+				if !has(res.Findings, moat.Category(f[0]), moat.Severity(f[1])) {
 					dump(t, res)
 					t.Errorf("no %s finding of severity %s or more", f[0], f[1])
 				}
@@ -126,7 +126,7 @@ func TestBenign(t *testing.T) {
 			t.Fatalf("status %s exit %d", res.Status, res.ExitCode)
 		}
 		for _, f := range res.Findings {
-			if report.Rank(f.Severity) > report.Rank("low") {
+			if f.Severity.Rank() > moat.SeverityLow.Rank() {
 				dump(t, res)
 				t.Errorf("benign program got %s %s: %s", f.Severity, f.Category, f.Summary)
 			}

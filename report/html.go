@@ -23,7 +23,7 @@ var page = sync.OnceValue(func() *template.Template {
 		"target": func(e moat.Event) string {
 			return firstNonEmpty(e.Path, e.Addr, e.Name)
 		},
-		"upper": strings.ToUpper,
+		"upper": func(s any) string { return strings.ToUpper(fmt.Sprint(s)) },
 		"clip": func(s string, n int) string {
 			if len(s) > n {
 				return s[:n] + "…"
@@ -79,7 +79,7 @@ func newHTMLData(res *moat.Result, opt HTMLOptions) *htmlData {
 		d.Now = time.Now()
 	}
 	for _, f := range res.Findings {
-		d.Counts[f.Severity]++
+		d.Counts[string(f.Severity)]++
 	}
 	return d
 }
@@ -98,7 +98,7 @@ func (d *htmlData) addEvent(e moat.Event, room bool) bool {
 	case isNetwork(e):
 		d.Network = append(d.Network, e)
 	}
-	d.Sources[e.Source]++
+	d.Sources[string(e.Source)]++
 	if room {
 		d.Timeline = append(d.Timeline, e)
 		return true

@@ -104,7 +104,9 @@ func (p *Phased) findings() []moat.Finding {
 	for _, ph := range p.Phases {
 		out = append(out, ph.Findings...)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return Rank(out[i].Severity) > Rank(out[j].Severity) })
+	sort.SliceStable(out, func(i, j int) bool {
+		return moat.Severity(out[i].Severity).Rank() > moat.Severity(out[j].Severity).Rank()
+	})
 	return out
 }
 

@@ -21,10 +21,10 @@ func TestForPhase(t *testing.T) {
 	}
 	// The backend's own findings (drawn before it bounded the events) are
 	// kept, stamped, and the result is not changed.
-	own := []moat.Finding{{Category: Persistence, Severity: "high", Summary: "s", Evidence: []moat.Event{{Source: "fs", Kind: "file-created"}}}}
+	own := []moat.Finding{{Category: moat.CategoryPersistence, Severity: "high", Summary: "s", Evidence: []moat.Event{{Source: "fs", Kind: "file-created"}}}}
 	res := &moat.Result{Events: evs, Findings: own}
 	_, gotF = ForPhase("import", res)
-	if len(gotF) != 1 || gotF[0].Category != Persistence || gotF[0].Phase != "import" || gotF[0].Evidence[0].Phase != "import" {
+	if len(gotF) != 1 || gotF[0].Category != moat.CategoryPersistence || gotF[0].Phase != "import" || gotF[0].Evidence[0].Phase != "import" {
 		t.Fatalf("findings %+v", gotF)
 	}
 	if own[0].Phase != "" || own[0].Evidence[0].Phase != "" {
@@ -59,7 +59,7 @@ func TestPathMiss(t *testing.T) {
 	high := func(evs []moat.Event) []string {
 		var out []string
 		for _, f := range Analyze(evs) {
-			if Rank(f.Severity) > Rank("low") {
+			if f.Severity.Rank() > moat.SeverityLow.Rank() {
 				out = append(out, f.Summary)
 			}
 		}

@@ -20,33 +20,33 @@ func TestAnalyze(t *testing.T) {
 	cases := []struct {
 		name string
 		evs  []moat.Event
-		cat  string
-		sev  string // "" means: no finding of cat at all
+		cat  moat.Category
+		sev  moat.Severity // "" means: no finding of cat at all
 	}{
-		{"honeytoken read", []moat.Event{tok, {Source: "audit", Kind: "open", Path: "/home/sandbox/.aws/credentials", PID: 3}}, CredentialAccess, "high"},
-		{"token sent by the network sink", []moat.Event{tok, {Source: "network", Kind: "http", Addr: "1.2.3.4:80", Data: "POST /x\r\n\r\nk=" + secret}}, Exfiltration, "critical"},
-		{"token in a file written", []moat.Event{tok, {Source: "fs", Kind: "honeytoken-written", Path: "/work/x", Name: "aws-secret-access-key", Detail: "hex"}}, Exfiltration, "critical"},
-		{"shell", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/bash", PID: 4}}, Execution, "high"},
-		{"python child is fine", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 4}}, Execution, ""},
-		{"loopback is fine", []moat.Event{{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:8080", PID: 4}}, Network, ""},
-		{"pth without code", []moat.Event{{Source: "fs", Kind: "file-created", Path: "/work/v/x.pth", Data: "/some/dir"}}, Persistence, ""},
-		{"pth with code", []moat.Event{{Source: "fs", Kind: "file-created", Path: "/work/v/x.pth", Data: `/a\x0aimport os`}}, Persistence, "high"},
-		{"timeout", []moat.Event{{Source: "moat", Kind: "limit", Name: "timeout"}}, ResourceAbuse, "medium"},
+		{"honeytoken read", []moat.Event{tok, {Source: "audit", Kind: "open", Path: "/home/sandbox/.aws/credentials", PID: 3}}, moat.CategoryCredentialAccess, "high"},
+		{"token sent by the network sink", []moat.Event{tok, {Source: "network", Kind: "http", Addr: "1.2.3.4:80", Data: "POST /x\r\n\r\nk=" + secret}}, moat.CategoryExfiltration, "critical"},
+		{"token in a file written", []moat.Event{tok, {Source: "fs", Kind: "honeytoken-written", Path: "/work/x", Name: "aws-secret-access-key", Detail: "hex"}}, moat.CategoryExfiltration, "critical"},
+		{"shell", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/bash", PID: 4}}, moat.CategoryExecution, "high"},
+		{"python child is fine", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 4}}, moat.CategoryExecution, ""},
+		{"loopback is fine", []moat.Event{{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:8080", PID: 4}}, moat.CategoryNetwork, ""},
+		{"pth without code", []moat.Event{{Source: "fs", Kind: "file-created", Path: "/work/v/x.pth", Data: "/some/dir"}}, moat.CategoryPersistence, ""},
+		{"pth with code", []moat.Event{{Source: "fs", Kind: "file-created", Path: "/work/v/x.pth", Data: `/a\x0aimport os`}}, moat.CategoryPersistence, "high"},
+		{"timeout", []moat.Event{{Source: "moat", Kind: "limit", Name: "timeout"}}, moat.CategoryResourceAbuse, "medium"},
 		{"unmatched kernel exec in an audited process", []moat.Event{
 			{Source: "audit", Kind: "hello", PID: 7, TimeMS: 1},
-			{Source: "kernel", Kind: "exec", Path: "/bin/true", PID: 7, TimeMS: 5}}, Evasion, "high"},
+			{Source: "kernel", Kind: "exec", Path: "/bin/true", PID: 7, TimeMS: 5}}, moat.CategoryEvasion, "high"},
 		{"matched kernel exec", []moat.Event{
 			{Source: "audit", Kind: "hello", PID: 7, TimeMS: 1},
 			{Source: "audit", Kind: "exec", Path: "true", PID: 7, TimeMS: 4},
-			{Source: "kernel", Kind: "exec", Path: "/bin/true", PID: 8, TimeMS: 5}}, Evasion, ""},
+			{Source: "kernel", Kind: "exec", Path: "/bin/true", PID: 8, TimeMS: 5}}, moat.CategoryEvasion, ""},
 		{"kernel exec of an unaudited process (a shell's child)", []moat.Event{
-			{Source: "kernel", Kind: "exec", Path: "/bin/ls", PID: 9, TimeMS: 5}}, Evasion, ""},
+			{Source: "kernel", Kind: "exec", Path: "/bin/ls", PID: 9, TimeMS: 5}}, moat.CategoryEvasion, ""},
 	}
 	for _, c := range cases {
 		fs := Analyze(c.evs)
-		var got string
+		var got moat.Severity
 		for _, f := range fs {
-			if f.Category == c.cat && Rank(f.Severity) > Rank(got) {
+			if f.Category == c.cat && f.Severity.Rank() > got.Rank() {
 				got = f.Severity
 			}
 		}
@@ -158,7 +158,7 @@ func TestHTMLEscapes(t *testing.T) {
 
 func TestSummary(t *testing.T) {
 	res := sample()
-	res.Findings = append(res.Findings, moat.Finding{Category: Execution, Severity: "low", Summary: "x\x1b[2Jy"})
+	res.Findings = append(res.Findings, moat.Finding{Category: moat.CategoryExecution, Severity: "low", Summary: "x\x1b[2Jy"})
 	var b bytes.Buffer
 	WriteSummary(&b, res)
 	if strings.Contains(b.String(), "\x1b") || !strings.Contains(b.String(), "CRITICAL") {
@@ -169,9 +169,9 @@ func TestSummary(t *testing.T) {
 func FuzzAnalyze(f *testing.F) {
 	f.Add("kernel", "exec", "/bin/sh", "1.2.3.4:5", "name", "data")
 	f.Fuzz(func(t *testing.T, src, kind, p, addr, name, data string) {
-		evs := []moat.Event{planted("t", secret, "/home/sandbox/.netrc"), {Source: src, Kind: kind, Path: p, Addr: addr, Name: name, Data: data}}
+		evs := []moat.Event{planted("t", secret, "/home/sandbox/.netrc"), {Source: moat.Source(src), Kind: moat.Kind(kind), Path: p, Addr: addr, Name: name, Data: data}}
 		for _, f := range Analyze(evs) {
-			if Rank(f.Severity) == 0 || len(f.Evidence) > maxEvidence {
+			if f.Severity.Rank() == 0 || len(f.Evidence) > maxEvidence {
 				t.Fatalf("bad finding %+v", f)
 			}
 		}

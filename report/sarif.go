@@ -74,20 +74,20 @@ type sarifInvocation struct {
 	Properties          map[string]any `json:"properties,omitempty"`
 }
 
-var categoryText = map[string]string{
-	CredentialAccess: "The program read credentials: moat's planted fake secrets (honeytokens).",
-	Exfiltration:     "A planted fake secret, raw or encoded, appeared in network traffic, DNS names, commands or files the program wrote.",
-	Persistence:      "The program wrote something that runs again later: .pth with code, sitecustomize, shell rc files, crontabs, autostart entries, entry-point scripts.",
-	Execution:        "The program started other programs: shells, downloaded files.",
-	Network:          "The program tried to reach the network.",
-	Evasion:          "The program tried to get around observation or confinement: native code bypassing audit hooks, denied syscalls.",
-	ResourceAbuse:    "The program exhausted a limit: CPU time until the timeout, memory, processes.",
+var categoryText = map[moat.Category]string{
+	moat.CategoryCredentialAccess: "The program read credentials: moat's planted fake secrets (honeytokens).",
+	moat.CategoryExfiltration:     "A planted fake secret, raw or encoded, appeared in network traffic, DNS names, commands or files the program wrote.",
+	moat.CategoryPersistence:      "The program wrote something that runs again later: .pth with code, sitecustomize, shell rc files, crontabs, autostart entries, entry-point scripts.",
+	moat.CategoryExecution:        "The program started other programs: shells, downloaded files.",
+	moat.CategoryNetwork:          "The program tried to reach the network.",
+	moat.CategoryEvasion:          "The program tried to get around observation or confinement: native code bypassing audit hooks, denied syscalls.",
+	moat.CategoryResourceAbuse:    "The program exhausted a limit: CPU time until the timeout, memory, processes.",
 }
 
 // Categories lists every category in a fixed order (the SARIF rules).
-var Categories = []string{CredentialAccess, Exfiltration, Persistence, Execution, Network, Evasion, ResourceAbuse}
+var Categories = []moat.Category{moat.CategoryCredentialAccess, moat.CategoryExfiltration, moat.CategoryPersistence, moat.CategoryExecution, moat.CategoryNetwork, moat.CategoryEvasion, moat.CategoryResourceAbuse}
 
-func sarifLevel(sev string) string {
+func sarifLevel(sev moat.Severity) string {
 	switch sev {
 	case "critical", "high":
 		return "error"
@@ -97,7 +97,7 @@ func sarifLevel(sev string) string {
 	return "note"
 }
 
-var securitySeverity = map[string]string{"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
+var securitySeverity = map[moat.Severity]string{"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
 
 // SARIFOptions say what the run was about.
 type SARIFOptions struct {
@@ -115,13 +115,14 @@ func WriteSARIF(w io.Writer, res *moat.Result, opt SARIFOptions) error {
 
 func writeSARIF(w io.Writer, findings []moat.Finding, inv []sarifInvocation, opt SARIFOptions) error {
 	d := sarifDriver{Name: "moat", InformationURI: "https://github.com/moat-sandbox/moat", Version: opt.Version}
-	index := map[string]int{}
-	for i, c := range Categories {
-		index[c] = i
+	index := map[moat.Category]int{}
+	for i, cat := range Categories {
+		c := string(cat)
+		index[cat] = i
 		d.Rules = append(d.Rules, sarifRule{
 			ID: "moat/" + c, Name: ruleName(c),
 			ShortDescription:     sarifText{c},
-			FullDescription:      sarifText{categoryText[c]},
+			FullDescription:      sarifText{categoryText[cat]},
 			DefaultConfiguration: map[string]any{"level": "warning"},
 			Properties:           map[string]any{"tags": []string{"security", "behaviour", c}},
 		})
@@ -132,7 +133,7 @@ func writeSARIF(w io.Writer, findings []moat.Finding, inv []sarifInvocation, opt
 		if !ok {
 			continue
 		}
-		r := sarifResult{RuleID: "moat/" + f.Category, RuleIndex: i, Level: sarifLevel(f.Severity), Message: sarifText{f.Summary},
+		r := sarifResult{RuleID: "moat/" + string(f.Category), RuleIndex: i, Level: sarifLevel(f.Severity), Message: sarifText{f.Summary},
 			Properties: map[string]any{"severity": f.Severity, "security-severity": securitySeverity[f.Severity], "evidence": f.Evidence}}
 		if f.Phase != "" {
 			r.Properties["phase"] = f.Phase

@@ -62,7 +62,7 @@ func runNet(t *testing.T, network moat.Network, prog string) *moat.Result {
 
 // netEvent returns the first network event of kind whose fields contain
 // every one of want (addr, name, detail, path, data, in any of them).
-func netEvent(res *moat.Result, kind string, want ...string) *moat.Event {
+func netEvent(res *moat.Result, kind moat.Kind, want ...string) *moat.Event {
 	for i, ev := range res.Events {
 		if ev.Source != "network" || ev.Kind != kind {
 			continue

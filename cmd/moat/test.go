@@ -315,7 +315,7 @@ func printTestFindings(w io.Writer, rep *pkgtest.Report) {
 			if len(s) > 200 {
 				s = s[:200] + "..."
 			}
-			fmt.Fprintf(w, "  %-8s %-8s %-17s %s\n", pr.Name, f.Severity, termsafe.String(f.Category), termsafe.String(s))
+			fmt.Fprintf(w, "  %-8s %-8s %-17s %s\n", pr.Name, f.Severity, termsafe.String(string(f.Category)), termsafe.String(s))
 		}
 	}
 }

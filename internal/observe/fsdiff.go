@@ -105,7 +105,7 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 		if a.Mode.IsDir() && existed {
 			continue // a directory's ctime moves with every entry
 		}
-		kind := "file-created"
+		kind := moat.KindFileCreated
 		if existed {
 			kind = "file-changed"
 		}

@@ -90,8 +90,8 @@ func Parse(b []byte) (moat.Event, bool) {
 		l.PID = 0
 	}
 	return moat.Event{
-		Source: "audit",
-		Kind:   l.K,
+		Source: moat.SourceAudit,
+		Kind:   moat.Kind(l.K),
 		PID:    l.PID,
 		Path:   Clean(l.Path, 400),
 		Addr:   Clean(l.Addr, 300),

@@ -22,7 +22,7 @@ func TestParse(t *testing.T) {
 	}
 	for _, c := range cases {
 		ev, ok := Parse([]byte(c.in))
-		if ok != c.ok || ev.Kind != c.kind {
+		if ok != c.ok || string(ev.Kind) != c.kind {
 			t.Errorf("%s: got %v %+v", c.in, ok, ev)
 		}
 		if ok && ev.Source != "audit" {
@@ -65,7 +65,7 @@ func FuzzParse(f *testing.F) {
 		if !ok {
 			return
 		}
-		if ev.Source != "audit" || !kinds[ev.Kind] {
+		if ev.Source != "audit" || !kinds[string(ev.Kind)] {
 			t.Fatalf("bad event %+v", ev)
 		}
 		for _, s := range []string{ev.Path, ev.Addr, ev.Name, ev.Detail, ev.Data} {

@@ -237,7 +237,7 @@ func runChild(t *testing.T, mode, probe string) childReport {
 	return rep
 }
 
-func find(evs []moat.Event, kind, addr string) *moat.Event {
+func find(evs []moat.Event, kind moat.Kind, addr string) *moat.Event {
 	for i := range evs {
 		if evs[i].Kind == kind && (addr == "" || evs[i].Addr == addr) {
 			return &evs[i]
@@ -246,7 +246,7 @@ func find(evs []moat.Event, kind, addr string) *moat.Event {
 	return nil
 }
 
-func findDetail(evs []moat.Event, kind, prefix string) *moat.Event {
+func findDetail(evs []moat.Event, kind moat.Kind, prefix string) *moat.Event {
 	for i := range evs {
 		if evs[i].Kind == kind && strings.HasPrefix(evs[i].Detail, prefix) {
 			return &evs[i]
