@@ -11,8 +11,10 @@ type Event struct {
 	// kernel itself: cannot be evaded from inside), "network" (moat's
 	// sinkhole or egress proxy) or "fs" (a diff of the filesystem).
 	Source string `json:"source"`
-	// Kind: open, write, exec, connect, dns, denied, native-import,
-	// file-created, file-changed, file-deleted, honeytoken-read, ...
+	// Kind: open, write, exec, connect, dns, denied, socket (a socket of an
+	// address family the sandbox refuses; Name is the family, AF_VSOCK),
+	// native-import, file-created, file-changed, file-deleted,
+	// honeytoken-read, ...
 	Kind   string `json:"kind"`
 	PID    int    `json:"pid,omitempty"`
 	Path   string `json:"path,omitempty"`

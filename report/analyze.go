@@ -132,6 +132,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	a.persistence()
 	a.execution()
 	a.network()
+	a.sockets()
 	a.evasion()
 	a.resources()
 	return a.out
@@ -553,6 +554,30 @@ func (a *analysis) evasion() {
 	}
 	if len(denied) > 0 {
 		a.add(Evasion, "medium", "tried syscalls the sandbox denies: "+joinBounded(uniq(names), 8), denied)
+	}
+}
+
+// sockets: attempts to open sockets of address families the sandbox
+// refuses (kind "socket", the family in Name). vsock, packet, alg and the
+// like have no use in a test run and are how a program reaches the
+// hypervisor, the link layer or kernel crypto: high. A netlink protocol
+// other than route (sock_diag, uevent, ...) is kernel probing: medium.
+func (a *analysis) sockets() {
+	var evs []moat.Event
+	var names []string
+	sev := "medium"
+	for _, e := range a.evs {
+		if e.Kind != "socket" || (e.Source != "kernel" && e.Source != "audit") {
+			continue
+		}
+		evs = append(evs, e)
+		names = append(names, e.Name)
+		if e.Name != "AF_NETLINK" {
+			sev = "high"
+		}
+	}
+	if len(evs) > 0 {
+		a.add(Network, sev, "tried to open sockets of address families the sandbox refuses: "+joinBounded(uniq(names), 8), evs)
 	}
 }
 
