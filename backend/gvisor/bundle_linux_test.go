@@ -7,7 +7,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/moat-sandbox/moat/internal/seccomp"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
 func TestOCISpec(t *testing.T) {
