@@ -191,6 +191,8 @@ const maxFamily = 64
 // protocol != 0: two arguments, ANDed). The comparisons are on all 64 bits
 // where the Sentry, like the kernel, reads an int: a value with high bits
 // set is >= maxFamily and refused, whatever its low half (fail closed).
+// A runsc older than its support for OCI errnoRet (Debian 12's 20221219)
+// answers EPERM instead, as it does for every rule of this profile.
 func familyRules(call string) []specs.LinuxSyscall {
 	errno := uint(unix.EAFNOSUPPORT)
 	rule := func(args ...specs.LinuxSeccompArg) specs.LinuxSyscall {
