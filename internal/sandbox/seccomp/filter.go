@@ -210,8 +210,8 @@ func activeRules() ([]rule, []uint32, error) {
 }
 
 // Denied lists the syscall names the filter denies (for docs and reporting), sorted.
-// It includes clone, ioctl and personality, which are denied only for the
-// arguments described in the package documentation.
+// It includes clone, ioctl, personality, socket and socketpair, which are
+// denied only for the arguments described in the package documentation.
 func Denied() []string {
 	rules, _, err := activeRules()
 	if err != nil {
