@@ -144,7 +144,7 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 }
 
 // socketEvent records a socket or socketpair the filter refused for its
-// address family (see internal/seccomp's families.go): kind "socket", the
+// address family (see internal/sandbox/seccomp's families.go): kind "socket", the
 // family's name, and the call as the kernel read it (low 32 bits).
 func socketEvent(pid int, call string, args [6]uint64, errno unix.Errno) moat.Event {
 	fam, typ, proto := uint32(args[0]), uint32(args[1]), uint32(args[2])

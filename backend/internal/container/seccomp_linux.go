@@ -44,7 +44,7 @@ func SeccompProfile() ([]byte, error) {
 	return profileJSON, profileErr
 }
 
-// familyRules allow socket(2) for native's families (internal/seccomp's
+// familyRules allow socket(2) for native's families (internal/sandbox/seccomp's
 // FamilyAllowed: unix, inet, inet6, and netlink for NETLINK_ROUTE only)
 // and socketpair(2) for AF_UNIX; every other family falls to the profile's
 // default action, EPERM. (Docker's default refuses AF_VSOCK alone and

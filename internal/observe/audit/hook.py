@@ -128,7 +128,7 @@ def _moat_install():
         "socket.__new__", "socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname",
         "socket.gethostbyname_ex", "socket.gethostbyaddr", "urllib.Request", "ctypes.dlopen", "ctypes.dlsym"))
 
-    # The names the report ranks by (internal/seccomp's FamilyName has all).
+    # The names the report ranks by (internal/sandbox/seccomp's FamilyName has all).
     families = {16: "AF_NETLINK", 17: "AF_PACKET", 15: "AF_KEY", 21: "AF_RDS", 29: "AF_CAN", 30: "AF_TIPC",
                 31: "AF_BLUETOOTH", 38: "AF_ALG", 40: "AF_VSOCK", 41: "AF_KCM", 44: "AF_XDP"}
 
@@ -173,7 +173,7 @@ def _moat_install():
             elif event == "os.system":
                 emit("exec", path="/bin/sh", detail="sh -c " + text(args[0]))
             elif event == "socket.__new__":
-                # Only the families the sandbox refuses (internal/seccomp's
+                # Only the families the sandbox refuses (internal/sandbox/seccomp's
                 # FamilyAllowed): unix, inet, inet6 and netlink route pass.
                 # -1 is "the default" (inet, or the family of a fileno).
                 fam, typ, proto = args[1], args[2], args[3]
