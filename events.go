@@ -67,6 +67,7 @@ const (
 	KindHTTP         Kind = "http"          // an HTTP request seen by the sink (Name: host, Data)
 	KindListener     Kind = "listener"      // a socket bound or listening
 	KindDenied       Kind = "denied"        // a syscall the sandbox denied (Name)
+	KindSocket       Kind = "socket"        // a socket of an address family the sandbox refuses (Name: AF_VSOCK, ...)
 	KindNativeImport Kind = "native-import" // an extension module loaded
 	KindNativeLoad   Kind = "native-load"   // a shared library loaded through ctypes
 	KindNativeSymbol Kind = "native-symbol" // a libc function looked up through ctypes

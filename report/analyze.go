@@ -110,6 +110,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	a.persistence()
 	a.execution()
 	a.network()
+	a.sockets()
 	a.evasion()
 	a.resources()
 	return a.out
@@ -531,6 +532,30 @@ func (a *analysis) evasion() {
 	}
 	if len(denied) > 0 {
 		a.add(moat.CategoryEvasion, "medium", "tried syscalls the sandbox denies: "+joinBounded(uniq(names), 8), denied)
+	}
+}
+
+// sockets: attempts to open sockets of address families the sandbox
+// refuses (kind "socket", the family in Name). vsock, packet, alg and the
+// like have no use in a test run and are how a program reaches the
+// hypervisor, the link layer or kernel crypto: high. A netlink protocol
+// other than route (sock_diag, uevent, ...) is kernel probing: medium.
+func (a *analysis) sockets() {
+	var evs []moat.Event
+	var names []string
+	sev := moat.SeverityMedium
+	for _, e := range a.evs {
+		if e.Kind != moat.KindSocket || (e.Source != moat.SourceKernel && e.Source != moat.SourceAudit) {
+			continue
+		}
+		evs = append(evs, e)
+		names = append(names, e.Name)
+		if e.Name != "AF_NETLINK" {
+			sev = moat.SeverityHigh
+		}
+	}
+	if len(evs) > 0 {
+		a.add(moat.CategoryNetwork, sev, "tried to open sockets of address families the sandbox refuses: "+joinBounded(uniq(names), 8), evs)
 	}
 }
 

@@ -44,6 +44,7 @@ func TestCorpusBackends(t *testing.T) {
 			}{
 				{"corpus/steal_aws_post.py", [][2]string{{"credential-access", "high"}}},
 				{"corpus/pth_persistence.py", [][2]string{{"persistence", "high"}}},
+				{"corpus/vsock_host.py", [][2]string{{"network", "high"}}},
 			}
 			if bk.kernel {
 				cases = append(cases, struct {

@@ -80,6 +80,7 @@ func TestCorpus(t *testing.T) {
 		{"download_exec.py", nil, [][2]string{{"execution", "high"}}},
 		{"miner.py", func(s *moat.Spec) { s.Limits.Timeout = 2 * time.Second }, [][2]string{{"resource-abuse", "medium"}}},
 		{"ctypes_syscall.py", nil, [][2]string{{"evasion", "high"}}},
+		{"vsock_host.py", nil, [][2]string{{"network", "high"}}},
 	}
 	for _, w := range want {
 		t.Run(strings.TrimSuffix(w.file, ".py"), func(t *testing.T) {

@@ -39,6 +39,10 @@ func TestAnalyze(t *testing.T) {
 			{Source: "audit", Kind: "hello", PID: 7, TimeMS: 1},
 			{Source: "audit", Kind: "exec", Path: "true", PID: 7, TimeMS: 4},
 			{Source: "kernel", Kind: "exec", Path: "/bin/true", PID: 8, TimeMS: 5}}, moat.CategoryEvasion, ""},
+		{"vsock socket", []moat.Event{{Source: "kernel", Kind: "socket", Name: "AF_VSOCK", PID: 3}}, moat.CategoryNetwork, "high"},
+		{"packet socket, audit hook only", []moat.Event{{Source: "audit", Kind: "socket", Name: "AF_PACKET", PID: 3}}, moat.CategoryNetwork, "high"},
+		{"netlink sock_diag", []moat.Event{{Source: "kernel", Kind: "socket", Name: "AF_NETLINK", PID: 3}}, moat.CategoryNetwork, "medium"},
+		{"netlink and alg", []moat.Event{{Source: "kernel", Kind: "socket", Name: "AF_NETLINK"}, {Source: "kernel", Kind: "socket", Name: "AF_ALG"}}, moat.CategoryNetwork, "high"},
 		{"kernel exec of an unaudited process (a shell's child)", []moat.Event{
 			{Source: "kernel", Kind: "exec", Path: "/bin/ls", PID: 9, TimeMS: 5}}, moat.CategoryEvasion, ""},
 	}

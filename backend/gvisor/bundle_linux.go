@@ -165,6 +165,8 @@ func seccompProfile() *specs.LinuxSeccomp {
 				p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: []string{"personality"}, Action: specs.ActErrno, ErrnoRet: &eperm,
 					Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0xffffffff, Op: specs.OpNotEqual}, {Index: 0, Value: f, ValueTwo: f, Op: specs.OpMaskedEqual}}})
 			}
+		case name == "socket" || name == "socketpair":
+			p.Syscalls = append(p.Syscalls, familyRules(name)...)
 		case name == "clone3" || strings.HasPrefix(name, "io_uring"):
 			p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: []string{name}, Action: specs.ActErrno, ErrnoRet: &enosys})
 		default:
@@ -173,6 +175,45 @@ func seccompProfile() *specs.LinuxSeccomp {
 	}
 	p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: plain, Action: specs.ActErrno, ErrnoRet: &eperm})
 	return p
+}
+
+// maxFamily bounds the address families familyRules names one by one
+// (linux/socket.h has AF_MAX 46); every value from it up is one rule.
+const maxFamily = 64
+
+// familyRules is native's address-family allow list (seccomp.FamilyAllowed)
+// for socket or socketpair as OCI rules that deny with EAFNOSUPPORT. An OCI
+// rule cannot say "not one of": runsc (as runc) ORs conditions on the same
+// argument and ANDs those on different ones, and the order of rules is not
+// a contract. So every refused family below maxFamily is a rule of its own
+// (family == f), one rule takes the rest (family >= maxFamily), and netlink
+// is refused for every protocol but NETLINK_ROUTE (family == AF_NETLINK and
+// protocol != 0: two arguments, ANDed). The comparisons are on all 64 bits
+// where the Sentry, like the kernel, reads an int: a value with high bits
+// set is >= maxFamily and refused, whatever its low half (fail closed).
+// A runsc older than its support for OCI errnoRet (Debian 12's 20221219)
+// answers EPERM instead, as it does for every rule of this profile.
+func familyRules(call string) []specs.LinuxSyscall {
+	errno := uint(unix.EAFNOSUPPORT)
+	rule := func(args ...specs.LinuxSeccompArg) specs.LinuxSyscall {
+		return specs.LinuxSyscall{Names: []string{call}, Action: specs.ActErrno, ErrnoRet: &errno, Args: args}
+	}
+	var rules []specs.LinuxSyscall
+	for f := uint64(0); f < maxFamily; f++ {
+		allowed := seccomp.FamilyAllowed(uint32(f), 0)
+		if call == "socketpair" {
+			allowed = f == unix.AF_UNIX
+		}
+		if !allowed {
+			rules = append(rules, rule(specs.LinuxSeccompArg{Index: 0, Value: f, Op: specs.OpEqualTo}))
+		}
+	}
+	rules = append(rules, rule(specs.LinuxSeccompArg{Index: 0, Value: maxFamily, Op: specs.OpGreaterEqual}))
+	if call == "socket" {
+		rules = append(rules, rule(specs.LinuxSeccompArg{Index: 0, Value: unix.AF_NETLINK, Op: specs.OpEqualTo},
+			specs.LinuxSeccompArg{Index: 2, Value: unix.NETLINK_ROUTE, Op: specs.OpNotEqual}))
+	}
+	return rules
 }
 
 // personalityFlags are the flag bits of personality(2) (linux/personality.h)

@@ -3,6 +3,11 @@ package gvisor
 import (
 	"slices"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
 func TestOCISpec(t *testing.T) {
@@ -48,9 +53,72 @@ func TestOCISpec(t *testing.T) {
 			t.Errorf("%s is not denied unconditionally", n)
 		}
 	}
-	for _, n := range []string{"clone", "ioctl", "personality", "read"} {
+	for _, n := range []string{"clone", "ioctl", "personality", "read", "socket", "socketpair"} {
 		if denied[n] {
 			t.Errorf("%s is denied whatever its arguments", n)
+		}
+	}
+}
+
+// ociDenies evaluates a deny-list profile as runsc does: a rule matches
+// when its conditions hold, those on the same argument ORed and those on
+// different arguments ANDed; any matching rule denies.
+func ociDenies(p *specs.LinuxSeccomp, name string, args [6]uint64) (uint, bool) {
+	for _, sc := range p.Syscalls {
+		if !slices.Contains(sc.Names, name) || sc.Action != specs.ActErrno {
+			continue
+		}
+		byIndex := map[uint][]bool{}
+		for _, a := range sc.Args {
+			v := args[a.Index]
+			var ok bool
+			switch a.Op {
+			case specs.OpEqualTo:
+				ok = v == a.Value
+			case specs.OpNotEqual:
+				ok = v != a.Value
+			case specs.OpGreaterEqual:
+				ok = v >= a.Value
+			case specs.OpMaskedEqual:
+				ok = v&a.Value == a.ValueTwo
+			default:
+				panic("op " + string(a.Op))
+			}
+			byIndex[a.Index] = append(byIndex[a.Index], ok)
+		}
+		match := true
+		for _, oks := range byIndex {
+			match = match && slices.Contains(oks, true)
+		}
+		if match {
+			return *sc.ErrnoRet, true
+		}
+	}
+	return 0, false
+}
+
+// TestSeccompFamilies: the profile refuses exactly the families native's
+// filter refuses, with EAFNOSUPPORT, and a family with high bits set.
+func TestSeccompFamilies(t *testing.T) {
+	p := seccompProfile()
+	for fam := uint64(0); fam < 200; fam++ {
+		for _, proto := range []uint64{0, unix.NETLINK_SOCK_DIAG, unix.NETLINK_KOBJECT_UEVENT} {
+			errno, denied := ociDenies(p, "socket", [6]uint64{fam, unix.SOCK_STREAM, proto})
+			if want := !seccomp.FamilyAllowed(uint32(fam), uint32(proto)); denied != want {
+				t.Errorf("socket(%s, proto %d): denied %v, want %v", seccomp.FamilyName(uint32(fam)), proto, denied, want)
+			}
+			if denied && errno != uint(unix.EAFNOSUPPORT) {
+				t.Errorf("socket(%d): errno %d", fam, errno)
+			}
+		}
+		_, denied := ociDenies(p, "socketpair", [6]uint64{fam, unix.SOCK_STREAM})
+		if denied != (fam != unix.AF_UNIX) {
+			t.Errorf("socketpair(%d): denied %v", fam, denied)
+		}
+	}
+	for _, fam := range []uint64{1<<32 | unix.AF_VSOCK, 1<<63 | unix.AF_PACKET} {
+		if _, denied := ociDenies(p, "socket", [6]uint64{fam}); !denied {
+			t.Errorf("socket(%#x) allowed", fam)
 		}
 	}
 }

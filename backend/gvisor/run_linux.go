@@ -607,7 +607,7 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "read-only-runtime", Detail: strings.Join(binds, " ")},
 		{Name: "disk", Detail: fmt.Sprintf("one host tmpfs of %d bytes for /work /tmp /home/sandbox /dev/shm", r.lim.Disk)},
 		{Name: "network-none", Detail: "runsc --network=none: loopback only"},
-		{Name: "seccomp", Detail: "native's deny list, applied by the Sentry (runsc --oci-seccomp)"},
+		{Name: "seccomp", Detail: "native's deny list and socket families (unix, inet, inet6, netlink route), applied by the Sentry (runsc --oci-seccomp)"},
 		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privileges", sandboxID)},
 		{Name: fmt.Sprintf("cgroup-v%d", r.group.Version()), Detail: fmt.Sprintf("%s; memory %d bytes (+%d for runsc, the Sentry and gofer), pids %d (+%d for them), cpus %g",
 			strings.Join(r.group.Controllers(), ","), r.lim.Memory, SentryMemory, r.lim.Pids, sentryPids, r.lim.CPUs)},

@@ -17,7 +17,8 @@ import (
 
 // serveNotify takes the init's seccomp listener (pidfd_getfd) and answers
 // every notification until the run is done: denied syscalls get the deny
-// list's errno, execve/execveat/connect continue. Each is recorded as a
+// list's errno (a socket of a refused address family is recorded as kind
+// "socket" with the family's name), execve/execveat/connect continue. Each is recorded as a
 // "kernel" event, with the path or address read from the caller's memory
 // before the answer. That read is evidence, not a decision: another thread
 // of the caller could change the memory between our read and the
@@ -95,6 +96,9 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 		if hostPid == initPid || errno == unix.ENOSYS {
 			return moat.Event{}, false
 		}
+		if name == "socket" || name == "socketpair" {
+			return socketEvent(nsPid(hostPid), name, n.Args, errno), true
+		}
 		return moat.Event{Source: "kernel", Kind: "denied", PID: nsPid(hostPid), Name: name,
 			Detail: fmt.Sprintf("returned %s; args %#x %#x", unix.ErrnoName(errno), n.Args[0], n.Args[1])}, true
 	}
@@ -137,6 +141,15 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 		return ev, false // AF_UNSPEC (disconnect) or no address
 	}
 	return ev, true
+}
+
+// socketEvent records a socket or socketpair the filter refused for its
+// address family (see internal/sandbox/seccomp's families.go): kind "socket", the
+// family's name, and the call as the kernel read it (low 32 bits).
+func socketEvent(pid int, call string, args [6]uint64, errno unix.Errno) moat.Event {
+	fam, typ, proto := uint32(args[0]), uint32(args[1]), uint32(args[2])
+	return moat.Event{Source: "kernel", Kind: "socket", PID: pid, Name: seccomp.FamilyName(fam),
+		Detail: fmt.Sprintf("%s(%s, type %#x, protocol %d) returned %s", call, seccomp.FamilyName(fam), typ, proto, unix.ErrnoName(errno))}
 }
 
 func (r *runner) rtCommand() string { return r.rt.Command }

@@ -96,7 +96,7 @@ func Layers(engine, runtime, image, initVol string, lim moat.Limits) []moat.Laye
 		{Name: "user", Detail: "user " + User + " (never root)"},
 		{Name: "capabilities", Detail: "cap-drop ALL"},
 		{Name: "no-new-privs", Detail: "no-new-privileges"},
-		{Name: "seccomp", Detail: "seccomp: the engine default minus ptrace, process_vm_*, and TIOCSTI/TIOCLINUX ioctls"},
+		{Name: "seccomp", Detail: "seccomp: the engine default minus ptrace, process_vm_*, and TIOCSTI/TIOCLINUX ioctls; socket families unix, inet, inet6, netlink route only"},
 		{Name: "read-only-rootfs", Detail: "read-only root filesystem from the image"},
 		{Name: "network", Detail: "network none: loopback only"},
 		{Name: "masked-paths", Detail: "/sys and sensitive /proc entries masked, /proc/sys read-only"},

@@ -6,6 +6,10 @@ import (
 	"sync"
 
 	"github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	moatseccomp "github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
 var (
@@ -15,16 +19,17 @@ var (
 )
 
 // SeccompProfile returns the profile, in the JSON form Docker and Podman
-// accept: Docker's default profile, without Denied, and with ioctl allowed
+// accept: Docker's default profile, without Denied, with ioctl allowed
 // only when the low 32 bits of the request are neither TIOCSTI nor
-// TIOCLINUX.
+// TIOCLINUX, and with socket and socketpair allowed only for the address
+// families of native's filter (familyRules).
 func SeccompProfile() ([]byte, error) {
 	profileOnce.Do(func() {
 		p := seccomp.DefaultProfile()
 		out := profile{DefaultAction: p.DefaultAction, DefaultErrnoRet: p.DefaultErrnoRet, ArchMap: p.ArchMap}
 		for _, sc := range p.Syscalls {
 			names := slices.DeleteFunc(slices.Clone(sc.Names), func(n string) bool {
-				return slices.Contains(Denied, n) || (n == "ioctl" && len(sc.Args) == 0)
+				return slices.Contains(Denied, n) || (n == "ioctl" && len(sc.Args) == 0) || n == "socket" || n == "socketpair"
 			})
 			if len(names) == 0 {
 				continue
@@ -33,7 +38,31 @@ func SeccompProfile() ([]byte, error) {
 				Args: sc.Args, Includes: sc.Includes, Excludes: sc.Excludes})
 		}
 		out.Syscalls = append(out.Syscalls, ioctlRules()...)
+		out.Syscalls = append(out.Syscalls, familyRules()...)
 		profileJSON, profileErr = json.Marshal(out)
 	})
 	return profileJSON, profileErr
+}
+
+// familyRules allow socket(2) for native's families (internal/sandbox/seccomp's
+// FamilyAllowed: unix, inet, inet6, and netlink for NETLINK_ROUTE only)
+// and socketpair(2) for AF_UNIX; every other family falls to the profile's
+// default action, EPERM. (Docker's default refuses AF_VSOCK alone and
+// allows AF_ALG, AF_PACKET with CAP_NET_RAW, bluetooth, ...) Allow rules
+// compare equal on all 64 bits, so a family with high bits set matches
+// none of them and is refused: stricter than the kernel, which reads the
+// low 32 bits. Each rule has at most one condition per argument: runc
+// ORs conditions on the same argument.
+func familyRules() []rule {
+	var rules []rule
+	for _, f := range moatseccomp.AllowedFamilies() {
+		args := []specs.LinuxSeccompArg{{Index: 0, Value: uint64(f), Op: specs.OpEqualTo}}
+		if f == unix.AF_NETLINK { // the route protocol only
+			args = append(args, specs.LinuxSeccompArg{Index: 2, Value: unix.NETLINK_ROUTE, Op: specs.OpEqualTo})
+		}
+		rules = append(rules, rule{Names: []string{"socket"}, Action: specs.ActAllow, Args: args})
+	}
+	rules = append(rules, rule{Names: []string{"socketpair"}, Action: specs.ActAllow,
+		Args: []specs.LinuxSeccompArg{{Index: 0, Value: unix.AF_UNIX, Op: specs.OpEqualTo}}})
+	return rules
 }

@@ -125,8 +125,12 @@ def _moat_install():
     wanted = frozenset((
         "open", "os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.rename", "os.replace", "os.symlink",
         "os.link", "shutil.rmtree", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system",
-        "socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname",
+        "socket.__new__", "socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname",
         "socket.gethostbyname_ex", "socket.gethostbyaddr", "urllib.Request", "ctypes.dlopen", "ctypes.dlsym"))
+
+    # The names the report ranks by (internal/sandbox/seccomp's FamilyName has all).
+    families = {16: "AF_NETLINK", 17: "AF_PACKET", 15: "AF_KEY", 21: "AF_RDS", 29: "AF_CAN", 30: "AF_TIPC",
+                31: "AF_BLUETOOTH", 38: "AF_ALG", 40: "AF_VSOCK", 41: "AF_KCM", 44: "AF_XDP"}
 
     def hook(event, args):
         # The common case first and cheap: most audit events (imports,
@@ -168,6 +172,16 @@ def _moat_install():
                 emit("exec", path=text(args[0]), detail=argv(args[1]))
             elif event == "os.system":
                 emit("exec", path="/bin/sh", detail="sh -c " + text(args[0]))
+            elif event == "socket.__new__":
+                # Only the families the sandbox refuses (internal/sandbox/seccomp's
+                # FamilyAllowed): unix, inet, inet6 and netlink route pass.
+                # -1 is "the default" (inet, or the family of a fileno).
+                fam, typ, proto = args[1], args[2], args[3]
+                if not isinstance_(fam, int_) or fam in (-1, 1, 2, 10) or (fam == 16 and proto in (-1, 0)):
+                    return
+                name = families.get(fam & 0xFFFFFFFF, "AF_%d" % (fam & 0xFFFFFFFF))
+                emit("socket", once=("socket", fam, typ, proto), name=name,
+                     detail="socket(%s, type %s, protocol %s)" % (name, text(typ, 16), text(proto, 16)))
             elif event in ("socket.connect", "socket.sendto"):
                 emit("connect", once=("connect", repr(args[1])[:300]), **addr(args[1]))
             elif event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex", "socket.gethostbyaddr"):

@@ -166,7 +166,7 @@ func Main(network NetworkFunc) int {
 		}
 		degraded = append(degraded, "seccomp: "+err.Error())
 	} else {
-		layers = append(layers, moat.Layer{Name: "seccomp", Detail: fmt.Sprintf("%d denied syscall rules; ioctl TIOCSTI/TIOCLINUX denied", n)})
+		layers = append(layers, moat.Layer{Name: "seccomp", Detail: fmt.Sprintf("%d denied syscall rules; ioctl TIOCSTI/TIOCLINUX denied; socket families unix, inet, inet6, netlink route only", n)})
 		layers = append(layers, moat.Layer{Name: "no-new-privs"})
 	}
 	rl, err := setRlimits(&cfg)

@@ -9,7 +9,9 @@
 // no capabilities, so most of what it denies would fail anyway. The filter
 // takes away kernel attack surface that namespaces do not: creating more
 // namespaces (each one reachable code in the kernel), mount and keyring APIs,
-// bpf, io_uring, ptrace and cross-process memory access, terminal injection.
+// bpf, io_uring, ptrace and cross-process memory access, terminal injection,
+// and socket address families other than unix, inet, inet6 and netlink
+// route (vsock is not isolated by network namespaces at all).
 // Everything not listed is allowed; the policy is a deny list because Python
 // and its native extensions use too wide and shifting a set of syscalls for an
 // allow list to be maintained by hand.
@@ -50,9 +52,11 @@
 //  2. returns EPERM for a fixed list of syscalls, and ENOSYS for clone3 and
 //     io_uring (ENOSYS means "not implemented", so libc, the Go runtime and
 //     Python libraries fall back to older calls instead of failing);
-//  3. inspects arguments of three syscalls: clone is denied if its flags ask
+//  3. inspects arguments of five syscalls: clone is denied if its flags ask
 //     for a new namespace, ioctl if it is TIOCSTI or TIOCLINUX, personality
-//     unless it only queries;
+//     unless it only queries, socket and socketpair (EAFNOSUPPORT) unless
+//     the address family is one a run needs (unix, inet, inet6, and netlink
+//     for NETLINK_ROUTE only: see families.go for the reasoning);
 //  4. allows everything else.
 //
 // Argument checks compare only the low 32 bits, on purpose: see the comments

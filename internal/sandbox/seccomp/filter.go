@@ -106,6 +106,10 @@ var policy = []rule{
 	{name: "open_by_handle_at", errno: unix.EPERM},
 	{name: "name_to_handle_at", errno: unix.EPERM},
 
+	// Address families: only those a run needs (see families.go).
+	{name: "socket", errno: unix.EAFNOSUPPORT, check: socketFamily},
+	{name: "socketpair", errno: unix.EAFNOSUPPORT, check: socketpairFamily},
+
 	// Terminal injection and execution-domain changes.
 	{name: "ioctl", errno: unix.EPERM, check: ioctlTerminal},
 	{name: "personality", errno: unix.EPERM, check: personalityChange},
@@ -140,6 +144,32 @@ func ioctlTerminal(deny, allow label) []bpf.Instruction {
 		bpf.LoadAbsolute{Off: argLow(1), Size: 4},
 		jumpIf{cond: bpf.JumpEqual, val: unix.TIOCSTI, t: deny},
 		jumpIf{cond: bpf.JumpEqual, val: unix.TIOCLINUX, t: deny, f: allow},
+	}
+}
+
+// socketFamily allows socket(family, type, protocol) for the families of
+// [FamilyAllowed] and denies every other. family is args[0], protocol
+// args[2]; the kernel declares both int, so only the low 32 bits count (as
+// for ioctl): high bits can neither hide a family nor add one.
+func socketFamily(deny, allow label) []bpf.Instruction {
+	return []bpf.Instruction{
+		bpf.LoadAbsolute{Off: argLow(0), Size: 4},
+		jumpIf{cond: bpf.JumpEqual, val: afUnix, t: allow},
+		jumpIf{cond: bpf.JumpEqual, val: afInet, t: allow},
+		jumpIf{cond: bpf.JumpEqual, val: afInet6, t: allow},
+		jumpIf{cond: bpf.JumpEqual, val: afNetlink, f: deny},
+		bpf.LoadAbsolute{Off: argLow(2), Size: 4},
+		jumpIf{cond: bpf.JumpEqual, val: netlinkRoute, t: allow, f: deny},
+	}
+}
+
+// socketpairFamily allows socketpair(AF_UNIX, ...) only: no other family
+// implements it, and the kernel would run the family's socket constructor
+// (vsock's, say) before it found out.
+func socketpairFamily(deny, allow label) []bpf.Instruction {
+	return []bpf.Instruction{
+		bpf.LoadAbsolute{Off: argLow(0), Size: 4},
+		jumpIf{cond: bpf.JumpEqual, val: afUnix, t: allow, f: deny},
 	}
 }
 
@@ -180,8 +210,8 @@ func activeRules() ([]rule, []uint32, error) {
 }
 
 // Denied lists the syscall names the filter denies (for docs and reporting), sorted.
-// It includes clone, ioctl and personality, which are denied only for the
-// arguments described in the package documentation.
+// It includes clone, ioctl, personality, socket and socketpair, which are
+// denied only for the arguments described in the package documentation.
 func Denied() []string {
 	rules, _, err := activeRules()
 	if err != nil {

@@ -140,13 +140,14 @@ func TestDenied(t *testing.T) {
 		{"fanotify_init", true}, {"nfsservctl", true}, {"personality", true},
 		{"io_uring_setup", true}, {"io_uring_enter", true}, {"io_uring_register", true},
 		{"clone3", true}, {"clone", true}, {"ioctl", true},
+		{"socket", true}, {"socketpair", true},
 		// x86 only: arm64 has no port I/O and never had uselib.
 		{"iopl", runtime.GOARCH == "amd64"},
 		{"ioperm", runtime.GOARCH == "amd64"},
 		{"uselib", runtime.GOARCH == "amd64"},
 		// Ordinary syscalls stay allowed.
 		{"read", false}, {"write", false}, {"openat", false}, {"execve", false},
-		{"getpid", false}, {"socket", false}, {"mmap", false}, {"unshare2", false},
+		{"getpid", false}, {"sendto", false}, {"mmap", false}, {"unshare2", false},
 	}
 	var want int
 	for _, tt := range tests {
@@ -216,6 +217,7 @@ func TestProgramDecisions(t *testing.T) {
 	v := vm(t, raw)
 
 	eperm, enosys := retErrno(unix.EPERM), retErrno(unix.ENOSYS)
+	eafnosupport := retErrno(unix.EAFNOSUPPORT)
 	type tc struct {
 		name string
 		arch uint32
@@ -236,6 +238,26 @@ func TestProgramDecisions(t *testing.T) {
 		{"clone high bits only", auditArch, unix.SYS_CLONE, []uint64{0xffffffff_00000000 | sigchld}, retAllow},
 		{"clone NEWUSER high bits", auditArch, unix.SYS_CLONE, []uint64{1<<40 | unix.CLONE_NEWUSER}, eperm},
 		{"ioctl TCGETS", auditArch, unix.SYS_IOCTL, []uint64{0, unix.TCGETS}, retAllow},
+		{"socket unix", auditArch, unix.SYS_SOCKET, []uint64{unix.AF_UNIX, unix.SOCK_STREAM}, retAllow},
+		{"socket inet", auditArch, unix.SYS_SOCKET, []uint64{unix.AF_INET, unix.SOCK_DGRAM}, retAllow},
+		{"socket inet6", auditArch, unix.SYS_SOCKET, []uint64{unix.AF_INET6, unix.SOCK_STREAM}, retAllow},
+		{"socket netlink route", auditArch, unix.SYS_SOCKET, []uint64{unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE}, retAllow},
+		{"socket netlink route high bits", auditArch, unix.SYS_SOCKET, []uint64{1<<32 | unix.AF_NETLINK, unix.SOCK_RAW, 1<<40 | unix.NETLINK_ROUTE}, retAllow},
+		{"socket netlink sock_diag", auditArch, unix.SYS_SOCKET, []uint64{unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_SOCK_DIAG}, eafnosupport},
+		{"socket netlink uevent", auditArch, unix.SYS_SOCKET, []uint64{unix.AF_NETLINK, unix.SOCK_DGRAM, unix.NETLINK_KOBJECT_UEVENT}, eafnosupport},
+		{"socket netlink sock_diag, high word set", auditArch, unix.SYS_SOCKET, []uint64{unix.AF_NETLINK, unix.SOCK_RAW, 1<<32 | unix.NETLINK_SOCK_DIAG}, eafnosupport},
+		{"socket vsock", auditArch, unix.SYS_SOCKET, []uint64{unix.AF_VSOCK, unix.SOCK_STREAM}, eafnosupport},
+		{"socket vsock high bits", auditArch, unix.SYS_SOCKET, []uint64{0xffffffff_00000000 | unix.AF_VSOCK, unix.SOCK_STREAM}, eafnosupport},
+		{"socket inet in the high word", auditArch, unix.SYS_SOCKET, []uint64{unix.AF_INET<<32 | unix.AF_VSOCK}, eafnosupport},
+		{"socket packet", auditArch, unix.SYS_SOCKET, []uint64{unix.AF_PACKET, unix.SOCK_RAW}, eafnosupport},
+		{"socket alg", auditArch, unix.SYS_SOCKET, []uint64{unix.AF_ALG, unix.SOCK_SEQPACKET}, eafnosupport},
+		{"socket xdp", auditArch, unix.SYS_SOCKET, []uint64{unix.AF_XDP, unix.SOCK_RAW}, eafnosupport},
+		{"socket bluetooth", auditArch, unix.SYS_SOCKET, []uint64{unix.AF_BLUETOOTH, unix.SOCK_RAW}, eafnosupport},
+		{"socket unspec", auditArch, unix.SYS_SOCKET, []uint64{unix.AF_UNSPEC, unix.SOCK_STREAM}, eafnosupport},
+		{"socketpair unix", auditArch, unix.SYS_SOCKETPAIR, []uint64{unix.AF_UNIX, unix.SOCK_STREAM}, retAllow},
+		{"socketpair unix high bits", auditArch, unix.SYS_SOCKETPAIR, []uint64{1<<63 | unix.AF_UNIX, unix.SOCK_STREAM}, retAllow},
+		{"socketpair vsock", auditArch, unix.SYS_SOCKETPAIR, []uint64{unix.AF_VSOCK, unix.SOCK_STREAM}, eafnosupport},
+		{"socketpair inet", auditArch, unix.SYS_SOCKETPAIR, []uint64{unix.AF_INET, unix.SOCK_STREAM}, eafnosupport},
 		{"ioctl TIOCSTI", auditArch, unix.SYS_IOCTL, []uint64{0, unix.TIOCSTI}, eperm},
 		{"ioctl TIOCSTI high bits", auditArch, unix.SYS_IOCTL, []uint64{0, 0xdeadbeef_00000000 | unix.TIOCSTI}, eperm},
 		{"ioctl TIOCLINUX", auditArch, unix.SYS_IOCTL, []uint64{0, unix.TIOCLINUX}, eperm},

@@ -63,6 +63,17 @@ func rawResult(_, _ uintptr, errno syscall.Errno) string {
 // a variable so the conversion to uintptr happens at run time.
 var ioctlRequest uint64 = 0xdeadbeef_00000000 | unix.TIOCSTI
 
+// vsockHighBits is AF_VSOCK with bits set above the 32 the kernel reads.
+var vsockHighBits uint64 = 0xdead0000_00000000 | unix.AF_VSOCK
+
+func socketResult(family, typ, proto int) string {
+	fd, err := unix.Socket(family, typ|unix.SOCK_CLOEXEC, proto)
+	if err == nil {
+		unix.Close(fd)
+	}
+	return errnoResult(err)
+}
+
 func behaviours() []behaviour {
 	b := []behaviour{
 		// Baseline: EINVAL, because a multithreaded process may not
@@ -137,6 +148,36 @@ func behaviours() []behaviour {
 		// Baseline: succeeds.
 		{"personality-set", "EPERM", true, func() string {
 			return rawResult(unix.Syscall(unix.SYS_PERSONALITY, addrNoRandomize, 0, 0))
+		}},
+		// Address families. Baselines: vsock and alg succeed where the
+		// kernel has them; packet needs CAP_NET_RAW (the tests run as root).
+		{"socket-vsock", "EAFNOSUPPORT", true, func() string { return socketResult(unix.AF_VSOCK, unix.SOCK_STREAM, 0) }},
+		{"socket-vsock-high-bits", "EAFNOSUPPORT", true, func() string {
+			return rawResult(unix.RawSyscall(unix.SYS_SOCKET, uintptr(vsockHighBits), unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0))
+		}},
+		{"socket-packet", "EAFNOSUPPORT", true, func() string { return socketResult(unix.AF_PACKET, unix.SOCK_RAW, 0) }},
+		{"socket-alg", "EAFNOSUPPORT", true, func() string { return socketResult(unix.AF_ALG, unix.SOCK_SEQPACKET, 0) }},
+		{"socket-netlink-diag", "EAFNOSUPPORT", true, func() string {
+			return socketResult(unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_SOCK_DIAG)
+		}},
+		{"socketpair-vsock", "EAFNOSUPPORT", true, func() string {
+			_, err := unix.Socketpair(unix.AF_VSOCK, unix.SOCK_STREAM, 0)
+			return errnoResult(err)
+		}},
+		{"socket-allowed", "ok", false, func() string {
+			for _, f := range [][3]int{{unix.AF_UNIX, unix.SOCK_STREAM, 0}, {unix.AF_INET, unix.SOCK_DGRAM, 0},
+				{unix.AF_INET6, unix.SOCK_STREAM, 0}, {unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE}} {
+				if r := socketResult(f[0], f[1], f[2]); r != "ok" {
+					return fmt.Sprintf("socket(%d, %d, %d): %s", f[0], f[1], f[2], r)
+				}
+			}
+			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+			if err != nil {
+				return "socketpair(AF_UNIX): " + errnoResult(err)
+			}
+			unix.Close(fds[0])
+			unix.Close(fds[1])
+			return "ok"
 		}},
 		{"ordinary", "ok", false, ordinary},
 		// The filter survives exec: a fresh helper, told not to install

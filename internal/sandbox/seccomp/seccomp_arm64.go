@@ -63,6 +63,8 @@ var syscalls = map[string]uint32{
 	"request_key":       unix.SYS_REQUEST_KEY,
 	"setns":             unix.SYS_SETNS,
 	"settimeofday":      unix.SYS_SETTIMEOFDAY,
+	"socket":            unix.SYS_SOCKET,
+	"socketpair":        unix.SYS_SOCKETPAIR,
 	"swapoff":           unix.SYS_SWAPOFF,
 	"swapon":            unix.SYS_SWAPON,
 	"syslog":            unix.SYS_SYSLOG,
