@@ -231,9 +231,9 @@ func TestPackLeavesNothingOutSilently(t *testing.T) {
 			packErr: ErrLimit,
 		},
 		{
-			name: "count cap",
-			lim:  Limits{Bytes: 1 << 20, Files: 3},
-			make: func(t *testing.T, root string) { write(root, "a", "b", "c", "d/e", "f") },
+			name:  "count cap",
+			lim:   Limits{Bytes: 1 << 20, Files: 3},
+			make:  func(t *testing.T, root string) { write(root, "a", "b", "c", "d/e", "f") },
 			files: []string{"a", "b", "c"},
 			skipped: []string{
 				"d/: over the 3-file count cap", "d/e: over the 3-file count cap", "f: over the 3-file count cap",
