@@ -42,14 +42,17 @@ type Limits struct {
 	Files int   // entries of any kind
 }
 
-// Besides the tree, the stream carries PAX global headers with moat's own
-// records (POSIX vendor keywords): one per entry left out ("MOAT.skip",
-// "MOAT.why"; "MOAT.error" when it could not be read, with "MOAT.partial"
-// when its content was already announced and has been padded with zeros),
-// and a last one ("MOAT.end", with "MOAT.more": entries left out beyond
-// those named, "MOAT.failed": how many could not be read). A stream
-// without the end record is incomplete. Unpack takes them as untrusted
-// text; other global headers are ignored.
+// Besides the tree, the stream carries moat's own records: PAX records
+// (POSIX vendor keywords) on an entry "./" of type directory, which any tar
+// reader takes as the top directory (a PAX global header would do, but
+// Python's tarfile refuses one that ends the archive). One per entry left
+// out ("MOAT.skip", "MOAT.why"; "MOAT.error" when it could not be read,
+// with "MOAT.partial" when its content was already announced and has been
+// padded with zeros), and a last one ("MOAT.end", with "MOAT.more": entries
+// left out beyond those named, "MOAT.failed": how many could not be read).
+// A stream without the end record is incomplete. Unpack takes them as
+// untrusted text; PAX global headers are ignored (they are no files).
+// bootstrap.py in internal/container writes the same stream.
 const (
 	recSkip    = "MOAT.skip"
 	recWhy     = "MOAT.why"
@@ -123,7 +126,7 @@ const (
 
 // record writes one of moat's own records.
 func (p *packer) record(recs map[string]string) error {
-	return p.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeXGlobalHeader, PAXRecords: recs, Format: tar.FormatPAX})
+	return p.tw.WriteHeader(&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755, PAXRecords: recs, Format: tar.FormatPAX})
 }
 
 // leave names name in the stream as left out, or counts it once
@@ -389,11 +392,12 @@ func unpack(tr *tar.Reader, dir string, lim Limits, opt Options, rep *Report) er
 		if err != nil {
 			return fmt.Errorf("unpack: %w", err)
 		}
-		if hdr.Typeflag == tar.TypeXGlobalHeader {
+		recs := hdr.PAXRecords
+		_, isSkip := recs[recSkip]
+		if recs[recEnd] != "" || isSkip {
 			if records++; records > maxRecords {
 				return fmt.Errorf("unpack: more than %d records: %w", maxRecords, ErrLimit)
 			}
-			recs := hdr.PAXRecords
 			if recs[recEnd] != "" {
 				rep.more += count(recs[recMore])
 				rep.failed = max(rep.failed, count(recs[recFailed]))
@@ -419,7 +423,10 @@ func unpack(tr *tar.Reader, dir string, lim Limits, opt Options, rep *Report) er
 				}
 				rep.skip(name, why)
 			}
-			continue // another global header: not a file
+			continue
+		}
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue // not a file
 		}
 		entries++
 		if entries > lim.Files {

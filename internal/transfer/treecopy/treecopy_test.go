@@ -15,11 +15,14 @@ import (
 type entry struct {
 	name, body, link string
 	typ              byte
-	recs             map[string]string // for tar.TypeXGlobalHeader
+	recs             map[string]string // for typRecord and tar.TypeXGlobalHeader
 }
 
 // end is the record Pack writes last.
-var end = entry{typ: tar.TypeXGlobalHeader, recs: map[string]string{recEnd: "1", recMore: "0", recFailed: "0"}}
+var end = entry{typ: typRecord, recs: map[string]string{recEnd: "1", recMore: "0", recFailed: "0"}}
+
+// typRecord marks an entry of mkRaw as one of moat's records.
+const typRecord = 0xff
 
 // mkTar makes a stream of es followed by Pack's end record.
 func mkTar(t testing.TB, es []entry) []byte { return mkRaw(t, append(es, end)) }
@@ -29,8 +32,12 @@ func mkRaw(t testing.TB, es []entry) []byte {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	for _, e := range es {
-		if e.typ == tar.TypeXGlobalHeader {
-			if err := tw.WriteHeader(&tar.Header{Typeflag: e.typ, PAXRecords: e.recs}); err != nil {
+		if e.typ == typRecord || e.typ == tar.TypeXGlobalHeader {
+			h := &tar.Header{Typeflag: e.typ, PAXRecords: e.recs}
+			if e.typ == typRecord {
+				h = &tar.Header{Name: "./", Typeflag: tar.TypeDir, PAXRecords: e.recs}
+			}
+			if err := tw.WriteHeader(h); err != nil {
 				t.Fatal(err)
 			}
 			continue
@@ -166,7 +173,7 @@ func TestLimits(t *testing.T) {
 	// As many records as the sender likes are not accepted.
 	recs := make([]entry, maxRecords+1)
 	for i := range recs {
-		recs[i] = entry{typ: tar.TypeXGlobalHeader, recs: map[string]string{recSkip: "x", recWhy: "y"}}
+		recs[i] = entry{typ: typRecord, recs: map[string]string{recSkip: "x", recWhy: "y"}}
 	}
 	if _, err = Unpack(bytes.NewReader(mkTar(t, recs)), t.TempDir(), big, Options{}); !errors.Is(err, ErrLimit) {
 		t.Errorf("record cap: err = %v", err)
@@ -327,8 +334,8 @@ func TestSenderErrors(t *testing.T) {
 	dst := t.TempDir()
 	rep, err := Unpack(bytes.NewReader(mkTar(t, []entry{
 		{name: "half", body: "abc\x00\x00\x00", typ: tar.TypeReg},
-		{typ: tar.TypeXGlobalHeader, recs: map[string]string{recSkip: "half", recWhy: "could not be read: input/output error", recError: "1", recPartial: "1"}},
-		{typ: tar.TypeXGlobalHeader, recs: map[string]string{recSkip: "gone", recWhy: "vanished during the copy", recError: "1"}},
+		{typ: typRecord, recs: map[string]string{recSkip: "half", recWhy: "could not be read: input/output error", recError: "1", recPartial: "1"}},
+		{typ: typRecord, recs: map[string]string{recSkip: "gone", recWhy: "vanished during the copy", recError: "1"}},
 		{name: "later", body: "x", typ: tar.TypeReg},
 	})), dst, big, Options{})
 	if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "could not read 2 entries") {
