@@ -18,6 +18,9 @@ func TestExitStatus(t *testing.T) {
 	}{
 		{Result{Status: StatusExited, ExitCode: 0}, 0},
 		{Result{Status: StatusExited, ExitCode: 3}, 3},
+		{Result{Status: StatusExited, ExitCode: 3, Out: &OutReport{Skipped: []string{"a: over the cap"}}}, 3},
+		{Result{Status: StatusExited, ExitCode: 0, Out: &OutReport{Error: "unpack: the stream ended before its end record"}}, 125},
+		{Result{Status: StatusTimeout, Out: &OutReport{Error: "x"}}, 124},
 		{Result{Status: StatusTimeout}, 124},
 		{Result{Status: StatusError}, 125},
 		{Result{Status: StatusError, ExitCode: 126}, 126},

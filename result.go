@@ -41,7 +41,8 @@ type Result struct {
 	// Error explains StatusError; for other statuses it is empty.
 	Error string `json:"error,omitempty"`
 	// Out lists what was copied to Spec.OutDir; Skipped what was not
-	// (links, devices, over the caps), with the reason.
+	// (links, devices, over the caps, names with control characters),
+	// with the reason; Out.Error when the copy could not be completed.
 	Out *OutReport `json:"out,omitempty"`
 	// Events is what the program did or tried (bounded; EventsDropped
 	// counts what did not fit); Findings is moat's analysis of it.
@@ -56,14 +57,22 @@ type OutReport struct {
 	Files   int      `json:"files"`
 	Bytes   int64    `json:"bytes"`
 	Skipped []string `json:"skipped,omitempty"`
+	// Error says why the copy is incomplete beyond what Skipped lists:
+	// something in the sandbox could not be read, or the stream broke
+	// off. A program that exited by itself then has exit status 125.
+	Error string `json:"error,omitempty"`
 }
 
 // ExitStatus maps a Result to the exit status of `moat run`: the program's
-// own; 124 timeout; 125 moat failed; 126 cannot execute; 127 not found; 128+N killed by signal N (a memory kill
-// is 137); 130 canceled.
+// own; 124 timeout; 125 moat failed (also: the copy-out of a program that
+// exited could not be completed); 126 cannot execute; 127 not found; 128+N
+// killed by signal N (a memory kill is 137); 130 canceled.
 func (r *Result) ExitStatus() int {
 	switch r.Status {
 	case StatusExited:
+		if r.Out != nil && r.Out.Error != "" {
+			return 125
+		}
 		return r.ExitCode
 	case StatusTimeout:
 		return 124

@@ -28,6 +28,7 @@ func conformanceCases() []testCase {
 		{name: "env", alone: true, fn: testEnv},
 		{name: "files", fn: testFiles},
 		{name: "workspace", fn: testWorkspace},
+		{name: "copy-out-caps", fn: testCopyOutCaps},
 		{name: "limit-timeout", fn: testLimitTimeout},
 		{name: "limit-memory", alone: true, fn: testLimitMemory},
 		{name: "limit-pids", alone: true, fn: testLimitPids},
@@ -248,6 +249,77 @@ done()`)
 	// Nothing the program did changed the workspace on the host.
 	if ents, _ := os.ReadDir(ws); len(ents) != 2 {
 		t.Errorf("the host workspace changed: %d entries, want 2", len(ents))
+	}
+}
+
+// testCopyOutCaps: a file over the copy-out size cap (a sparse one, judged
+// by its size), names with control characters and files past the count
+// cap are each listed as skipped with the reason, and everything else is
+// still copied. The names sort so that each comes before the real results.
+func testCopyOutCaps(t *testing.T, s *suite) {
+	out := filepath.Join(t.TempDir(), "out")
+	spec := s.py(pyProbe + `
+with open('a-huge.bin', 'wb') as f:
+    f.truncate(257 << 20)
+for n in ['b-esc\x1b[31mred', 'b-osc\x1b]0;pwned\x07', 'b-nl\nname']:
+    R[n] = trywrite(n, 'x')
+os.makedirs('c-results/deep')
+for i in range(3):
+    R['r%d' % i] = trywrite('c-results/deep/r%d.txt' % i, 'result %d' % i)
+os.makedirs('d-many')
+for i in range(10010):  # directories: one system call each
+    os.mkdir('d-many/f%05d' % i)
+done()`)
+	spec.OutDir = out
+	spec.Limits.Timeout = 120 * time.Second
+	res := s.run(t, spec)
+	var p probes
+	report(t, res, &p)
+	for k, v := range p {
+		if v != "ok" {
+			t.Fatalf("the program could not write %q: %q", k, v)
+		}
+	}
+	if res.Out == nil {
+		t.Fatal("Result.Out is nil with OutDir set")
+	}
+	if res.Out.Error != "" || res.ExitStatus() != 0 {
+		t.Errorf("Result.Out.Error = %q, exit status %d; want none, 0", res.Out.Error, res.ExitStatus())
+	}
+	for i := range 3 {
+		n := fmt.Sprintf("c-results/deep/r%d.txt", i)
+		if b, err := os.ReadFile(filepath.Join(out, n)); err != nil || string(b) != fmt.Sprintf("result %d", i) {
+			t.Errorf("%s after the big file = %q, %v", n, b, err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(out, "a-huge.bin")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the file over the cap was copied (lstat: %v)", err)
+	}
+	ents, _ := os.ReadDir(out)
+	for _, e := range ents {
+		if strings.ContainsAny(e.Name(), "\x1b\x07\n") {
+			t.Errorf("a name with control characters reached the host: %q", e.Name())
+		}
+	}
+	skipped := strings.Join(res.Out.Skipped, "\n")
+	for _, want := range []string{
+		"a-huge.bin: 257MiB, over the 256MiB total cap",
+		"b-esc?[31mred: name has control characters",
+		"b-osc?]0;pwned?: name has control characters",
+		"b-nl?name: name has control characters",
+		"d-many/f10009/: over the 10000-file count cap",
+	} {
+		if !strings.Contains(skipped, want) {
+			t.Errorf("Result.Out.Skipped does not list %q:\n%.2000s", want, skipped)
+		}
+	}
+	for _, s := range res.Out.Skipped {
+		if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }) {
+			t.Errorf("a skipped entry holds control characters: %q", s)
+		}
+	}
+	if res.Out.Files < 3 || res.Out.Files > moat.DefaultOutFiles {
+		t.Errorf("Result.Out.Files = %d", res.Out.Files)
 	}
 }
 

@@ -11,30 +11,33 @@ import (
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
-// copyTree copies the tree at src into dst (made if missing) through
-// treecopy: no link is ever followed; keepLinks recreates them as links.
+// copyTree copies the user's tree at src into dst (made if missing)
+// through treecopy: no link is ever followed; keepLinks recreates them as
+// links. Anything left out is an error.
 func copyTree(src, dst string, keepLinks bool) error {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return err
 	}
-	_, err := treecopyPipe(src, dst, treecopy.Limits{Bytes: moat.DefaultDisk, Files: 1 << 20}, keepLinks)
+	_, err, perr := treecopyPipe(src, dst, treecopy.Limits{Bytes: moat.DefaultDisk, Files: 1 << 20}, treecopy.Options{KeepLinks: keepLinks, AnyNames: true})
+	if err == nil {
+		err = perr
+	}
 	return err
 }
 
-func treecopyPipe(src, dst string, lim treecopy.Limits, keepLinks bool) (*treecopy.Report, error) {
+// treecopyPipe packs src into dst. Pack's error comes apart: what it left
+// out is in the Report too.
+func treecopyPipe(src, dst string, lim treecopy.Limits, opt treecopy.Options) (rep *treecopy.Report, unpackErr, packErr error) {
 	pr, pw := io.Pipe()
 	errc := make(chan error, 1)
 	go func() {
 		err := treecopy.Pack(pw, src, lim)
-		pw.CloseWithError(err)
+		pw.Close() // a failed Pack lacks its end record: Unpack says so
 		errc <- err
 	}()
-	rep, err := treecopy.Unpack(pr, dst, lim, treecopy.Options{KeepLinks: keepLinks})
+	rep, unpackErr = treecopy.Unpack(pr, dst, lim, opt)
 	_, _ = io.Copy(io.Discard, pr)
-	if perr := <-errc; perr != nil && err == nil {
-		err = perr
-	}
-	return rep, err
+	return rep, unpackErr, <-errc
 }
 
 // copyFile copies the regular file src to dst, making dst's directory.

@@ -160,9 +160,12 @@ type Report struct {
 }
 
 // ExitStatus maps the report to the exit status of `moat test`: 0 all
-// phases passed; 1 a phase failed; 124 a phase timed out; 125 moat failed;
-// 130 interrupted.
+// phases passed; 1 a phase failed; 124 a phase timed out; 125 moat failed
+// (also: the copy of work/ to --out is incomplete); 130 interrupted.
 func (r *Report) ExitStatus() int {
+	if r.Out != nil && r.Out.Error != "" && (r.Status == StatusPassed || r.Status == StatusFailed) {
+		return 125 // the copy of work/ to --out is incomplete
+	}
 	switch r.Status {
 	case StatusPassed:
 		return 0
@@ -647,14 +650,16 @@ func collectOut(dir, stage, tmp string, rep *Report) (*moat.OutReport, error) {
 		if err := os.Mkdir(work, 0o755); err != nil {
 			return out, fmt.Errorf("--out: %w", err)
 		}
-		r, err := treecopyPipe(stage, work, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}, false)
+		// The stage was the sandbox's: what Pack left out is in the
+		// Report, names with control characters are refused.
+		r, err, _ := treecopyPipe(stage, work, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}, treecopy.Options{})
 		if r != nil {
 			out.Files += r.Files
 			out.Bytes += r.Bytes
 			out.Skipped = append(out.Skipped, r.Skipped...)
 		}
 		if err != nil {
-			out.Skipped = append(out.Skipped, "work: copy stopped: "+oneLine(err.Error()))
+			out.Error = "work: " + oneLine(err.Error())
 		}
 	}
 	// The report last, with the out section as it stands.

@@ -288,7 +288,7 @@ func (r *runner) copyIn() error {
 			packErr = treecopy.Pack(pw, r.spec.Workspace, treecopy.Limits{Bytes: r.lim.Disk, Files: 1 << 20})
 			pw.CloseWithError(packErr)
 		}()
-		_, err := treecopy.Unpack(pr, work, treecopy.Limits{Bytes: r.lim.Disk, Files: 1 << 20}, treecopy.Options{Owner: owner, KeepLinks: true})
+		_, err := treecopy.Unpack(pr, work, treecopy.Limits{Bytes: r.lim.Disk, Files: 1 << 20}, treecopy.Options{Owner: owner, KeepLinks: true, AnyNames: true})
 		_, _ = io.Copy(io.Discard, pr)
 		if packErr != nil {
 			return fmt.Errorf("workspace: %w", packErr)
@@ -338,7 +338,7 @@ func (r *runner) copyOut() {
 		out.Files, out.Bytes, out.Skipped = rep.Files, rep.Bytes, rep.Skipped
 	}
 	if err != nil {
-		out.Skipped = append(out.Skipped, "copy stopped: "+err.Error())
+		out.Error = err.Error()
 	}
 	r.res.Out = out
 }

@@ -388,7 +388,7 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	if r.spec.OutDir != "" && outRep != nil {
 		res.Out = &moat.OutReport{Dir: r.spec.OutDir, Files: outRep.Files, Bytes: outRep.Bytes, Skipped: outRep.Skipped}
 		if outErr != nil {
-			res.Out.Skipped = append(res.Out.Skipped, "copy stopped: "+outErr.Error())
+			res.Out.Error = outErr.Error()
 		}
 	}
 	reason := r.stopReason()

@@ -249,6 +249,9 @@ func explain(res *moat.Result, spec *moat.Spec) {
 		for _, s := range res.Out.Skipped {
 			fmt.Fprintln(os.Stderr, "moat: --out: skipped "+termsafe.String(s))
 		}
+		if res.Out.Error != "" {
+			fmt.Fprintln(os.Stderr, "moat: --out: copy incomplete: "+termsafe.String(res.Out.Error))
+		}
 	}
 	l := spec.Limits.WithDefaults()
 	switch res.Status {

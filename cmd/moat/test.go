@@ -281,6 +281,9 @@ func printTestSummary(rep *pkgtest.Report) {
 		for _, s := range rep.Out.Skipped {
 			fmt.Fprintln(w, "  skipped "+termsafe.String(s))
 		}
+		if rep.Out.Error != "" {
+			fmt.Fprintln(w, "  copy incomplete: "+termsafe.String(rep.Out.Error))
+		}
 	}
 }
 

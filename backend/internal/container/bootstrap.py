@@ -131,7 +131,9 @@ def unpack(h):
     c = Chunks()
     tf = tarfile.open(fileobj=c, mode='r|')
     kw = {'filter': 'tar'} if hasattr(tarfile, 'tar_filter') else {}
-    tf.extractall(WORK, **kw)
+    # treecopy's records (entries "./" with MOAT.* PAX records) are no files.
+    files = (m for m in tf if not any(k.startswith('MOAT.') for k in m.pax_headers))
+    tf.extractall(WORK, files, **kw)
     tf.close()
     c.read()  # to the end chunk, whatever tarfile left
 
@@ -273,36 +275,132 @@ class Frames:
 
 
 def pack(h):
-    import tarfile
+    """/work as the tar treecopy.Pack writes: what is left out (caps,
+    special files, unreadable) is named in a record (MOAT.skip, MOAT.why,
+    MOAT.error, MOAT.partial) and the walk goes on; the last record
+    (MOAT.end, MOAT.more, MOAT.failed) says it finished. A record is an
+    entry "./" of type directory with those PAX records."""
+    import tarfile, stat
     w = Frames(b't')
     tf = tarfile.open(fileobj=w, mode='w|', format=tarfile.PAX_FORMAT)
-    total, count = 0, 0
-    for root, dirs, files in os.walk(WORK):
+    st = {'total': 0, 'n': 0, 'listed': 0, 'more': 0, 'failed': 0}
+    max_bytes, max_files = h['out_bytes'], h['out_files']
+
+    def put(buf):
+        tf.fileobj.write(buf)
+        tf.offset += len(buf)
+
+    def record(recs):
+        ti = tarfile.TarInfo('./')
+        ti.type, ti.mode, ti.pax_headers = tarfile.DIRTYPE, 0o755, recs
+        put(ti.tobuf(tf.format, tf.encoding, tf.errors))
+
+    def leave(name, why, failed=False, partial=False):
+        if failed:
+            st['failed'] += 1
+        if st['listed'] >= 100 and not partial:
+            st['more'] += 1
+            return
+        st['listed'] += 1
+        recs = {'MOAT.skip': name, 'MOAT.why': why}
+        if failed:
+            recs['MOAT.error'] = '1'
+        if partial:
+            recs['MOAT.partial'] = '1'
+        record(recs)
+
+    def why(e):
+        if isinstance(e, FileNotFoundError):
+            return 'vanished during the copy'
+        return 'could not be read: ' + (os.strerror(e.errno).lower() if e.errno else type(e).__name__)
+
+    def human(n):
+        for sh, u in ((30, 'GiB'), (20, 'MiB'), (10, 'KiB')):
+            if n >= 1 << sh and n % (1 << sh) == 0:
+                return '%d%s' % (n >> sh, u)
+        return '%d bytes' % n
+
+    def rel(p):
+        return os.path.relpath(p, WORK)
+
+    def walk_error(e):
+        leave(rel(e.filename) + '/', why(e), failed=True)
+
+    def add_file(p, name):
+        try:
+            fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as e:
+            return leave(name, why(e), failed=True)
+        with os.fdopen(fd, 'rb', buffering=0) as f:
+            try:
+                fst = os.fstat(fd)
+            except OSError as e:
+                return leave(name, why(e), failed=True)
+            if not stat.S_ISREG(fst.st_mode):
+                return leave(name, 'special file not copied')
+            size = fst.st_size
+            if size > max_bytes - st['total']:
+                return leave(name, '%s, over the %s total cap' % (human(size), human(max_bytes)))
+            ti = tf.gettarinfo(arcname=name, fileobj=f)
+            ti.uid = ti.gid = 0
+            ti.uname = ti.gname = ''
+            put(ti.tobuf(tf.format, tf.encoding, tf.errors))
+            st['n'] += 1
+            st['total'] += size
+            # Exactly the size announced: a file that shrinks or fails is
+            # padded with zeros and named, so that the host removes it.
+            done, err = 0, None
+            while done < size:
+                try:
+                    b = f.read(min(1 << 20, size - done))
+                except OSError as e:
+                    err = why(e)
+                    break
+                if not b:
+                    err = 'could not be read: file shrank during the copy'
+                    break
+                put(b)
+                done += len(b)
+            pad = size - done
+            while pad > 0:
+                put(bytes(min(pad, 1 << 20)))
+                pad -= min(pad, 1 << 20)
+            if size % tarfile.BLOCKSIZE:
+                put(bytes(tarfile.BLOCKSIZE - size % tarfile.BLOCKSIZE))
+            if err:
+                leave(name, err, failed=True, partial=True)
+
+    for root, dirs, files in os.walk(WORK, onerror=walk_error):
         dirs.sort()
         for name in dirs + sorted(files):
             p = os.path.join(root, name)
-            count += 1
-            if count > h['out_files']:
-                break
+            name = rel(p)
             try:
-                ti = tf.gettarinfo(p, os.path.relpath(p, WORK))
-                if ti is None:
-                    continue
-                ti.uid = ti.gid = 0
-                ti.uname = ti.gname = ''
-                if ti.isreg():
-                    total += ti.size
-                    if total > h['out_bytes']:
-                        break
-                    with open(p, 'rb') as f:
-                        tf.addfile(ti, f)
-                else:
-                    tf.addfile(ti)
-            except (OSError, ValueError):
-                pass  # unreadable or changed: the host reports what arrived
-        else:
-            continue
-        break
+                mode = os.lstat(p).st_mode
+            except OSError as e:
+                leave(name, why(e), failed=True)
+                continue
+            if stat.S_ISDIR(mode):
+                name += '/'
+            elif not stat.S_ISREG(mode) and not stat.S_ISLNK(mode):
+                leave(name, 'special file not copied')
+                continue
+            if st['n'] >= max_files:
+                leave(name, 'over the %d-file count cap' % max_files)
+                continue
+            if stat.S_ISREG(mode):
+                add_file(p, name)
+                continue
+            try:
+                ti = tf.gettarinfo(p, name)
+            except OSError as e:
+                leave(name, why(e), failed=True)
+                continue
+            ti.uid = ti.gid = 0
+            ti.uname = ti.gname = ''
+            put(ti.tobuf(tf.format, tf.encoding, tf.errors))
+            st['n'] += 1
+    record({'MOAT.end': '1', 'MOAT.more': str(st['more']), 'MOAT.failed': str(st['failed'])})
     tf.close()
     send(b't')
 

@@ -420,10 +420,10 @@ func (s *Session) Fill(res *moat.Result) {
 		if s.outRep != nil {
 			res.Out.Files, res.Out.Bytes, res.Out.Skipped = s.outRep.Files, s.outRep.Bytes, s.outRep.Skipped
 		} else if s.ExitReport() != nil {
-			res.Out.Skipped = append(res.Out.Skipped, "nothing came back from the container")
+			res.Out.Error = "nothing came back from the container"
 		}
 		if s.outErr != nil {
-			res.Out.Skipped = append(res.Out.Skipped, "copy stopped: "+s.outErr.Error())
+			res.Out.Error = s.outErr.Error()
 		}
 	}
 }

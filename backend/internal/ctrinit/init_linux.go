@@ -219,7 +219,7 @@ func (in *initProc) workspace() error {
 		c := &chunks{r: in.ctl}
 		// The host packed the tree within the disk limit; the tmpfs
 		// enforces it anyway.
-		if _, err := treecopy.Unpack(c, WorkDir, treecopy.Limits{Bytes: 1 << 62, Files: 1 << 20}, treecopy.Options{KeepLinks: true}); err != nil {
+		if _, err := treecopy.Unpack(c, WorkDir, treecopy.Limits{Bytes: 1 << 62, Files: 1 << 20}, treecopy.Options{KeepLinks: true, AnyNames: true}); err != nil {
 			return err
 		}
 		if _, err := io.Copy(io.Discard, c); err != nil { // to the end chunk, whatever tar left
@@ -458,8 +458,10 @@ func (in *initProc) run() int {
 	}
 	if h.Out {
 		w := framer{in, 't'}
-		// A file the program made unreadable, or a cap, ends the tar
-		// there: the host reports what arrived.
+		// What Pack leaves out (caps, unreadable files) is named in the
+		// stream and the walk goes on; its error needs no answer here:
+		// the host lists it, and a stream cut short lacks Pack's end
+		// record, which the host reports as an incomplete copy.
 		_ = treecopy.Pack(w, WorkDir, treecopy.Limits{Bytes: h.OutBytes, Files: h.OutFiles})
 		in.send('t', nil)
 		in.mark("work sent")

@@ -127,7 +127,7 @@ func Main(network NetworkFunc) int {
 	)
 	owner := &treecopy.Owner{UID: cfg.UID, GID: cfg.GID}
 	if cfg.HasTarIn {
-		if _, err := treecopy.Unpack(os.NewFile(FDTarIn, "tarin"), WorkDir, treecopy.Limits{Bytes: cfg.Disk, Files: 1 << 20}, treecopy.Options{Owner: owner, KeepLinks: true}); err != nil {
+		if _, err := treecopy.Unpack(os.NewFile(FDTarIn, "tarin"), WorkDir, treecopy.Limits{Bytes: cfg.Disk, Files: 1 << 20}, treecopy.Options{Owner: owner, KeepLinks: true, AnyNames: true}); err != nil {
 			return fail("workspace", err)
 		}
 	}
@@ -229,6 +229,8 @@ func Main(network NetworkFunc) int {
 	_ = enc.Encode(exit)
 	if cfg.WantOut {
 		out := os.NewFile(FDTarOut, "tarout")
+		// What Pack leaves out is named in the stream; a stream cut
+		// short lacks its end record, which the host reports.
 		_ = treecopy.Pack(out, WorkDir, treecopy.Limits{Bytes: cfg.OutLim.Bytes, Files: cfg.OutLim.Files})
 		_ = out.Close()
 	}

@@ -286,6 +286,10 @@ func checkName(raw string) (string, error) {
 	return path.Clean(raw), nil
 }
 
+// globalRecordOK are the PAX global header records CheckTarGz accepts:
+// git archive writes "comment" (the commit id).
+var globalRecordOK = map[string]bool{"comment": true, "mtime": true, "atime": true, "ctime": true}
+
 // CheckTarGz validates a gzip-compressed tar stream of size bytes.
 func CheckTarGz(r io.Reader, size int64, lim Limits) (*Info, error) {
 	c := newChecker(lim, size)
@@ -311,6 +315,18 @@ func CheckTarGz(r io.Reader, size int64, lim Limits) (*Info, error) {
 		}
 		var kind byte
 		switch h.Typeflag {
+		case tar.TypeXGlobalHeader:
+			// A PAX global header (git archive's pax_global_header, so
+			// GitHub's release tarballs) is no file. Its records apply to
+			// every later entry in readers that honour them (Python's
+			// tarfile), which Go's reader does not: only records that
+			// change no name, link, size or owner are accepted.
+			for k := range h.PAXRecords {
+				if !globalRecordOK[k] {
+					return nil, fmt.Errorf("global header sets %q for every entry: %w", clean(k), ErrHostile)
+				}
+			}
+			continue
 		case tar.TypeReg, tar.TypeRegA:
 			kind = 'f'
 		case tar.TypeDir:

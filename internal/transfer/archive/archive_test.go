@@ -6,8 +6,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +21,7 @@ type member struct {
 	typ              byte // tar type flag; 0 = regular
 	mode             int64
 	size             int64 // for zeros bodies; 0 = len(body)
+	pax              map[string]string
 }
 
 func makeTarGz(t testing.TB, ms []member) []byte {
@@ -27,6 +30,12 @@ func makeTarGz(t testing.TB, ms []member) []byte {
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	tw := tar.NewWriter(zw)
 	for _, m := range ms {
+		if m.typ == tar.TypeXGlobalHeader {
+			if err := tw.WriteHeader(&tar.Header{Name: m.name, Typeflag: m.typ, PAXRecords: m.pax}); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		h := &tar.Header{Name: m.name, Linkname: m.link, Typeflag: m.typ, Mode: 0o644, Format: tar.FormatPAX}
 		if m.mode != 0 {
 			h.Mode = m.mode
@@ -190,6 +199,74 @@ func TestCorrupt(t *testing.T) {
 			t.Errorf("zip %q...: err = %v, want ErrCorrupt", bad[:min(len(bad), 8)], err)
 		}
 	}
+}
+
+// TestGitArchive: a tarball made by git archive (as GitHub's release
+// tarballs are) starts with a PAX global header; it is accepted, and one
+// whose global records would rename or resize every entry is not.
+func TestGitArchive(t *testing.T) {
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("git not installed")
+	}
+	src := t.TempDir()
+	os.MkdirAll(filepath.Join(src, "proj"), 0o755)
+	os.WriteFile(filepath.Join(src, "pyproject.toml"), []byte("[project]\nname = 'proj'\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "proj", "__init__.py"), []byte("X = 1\n"), 0o644)
+	run := func(args ...string) {
+		cmd := exec.Command(git, args...)
+		cmd.Dir = src
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+src,
+			"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("init", "-q")
+	run("add", ".")
+	run("commit", "-q", "-m", "x")
+	p := filepath.Join(t.TempDir(), "proj-1.0.tar.gz")
+	run("archive", "--format=tar.gz", "--prefix=proj-1.0/", "-o", p, "HEAD")
+	// The archive has the global header this is about.
+	if b, _ := os.ReadFile(p); !bytes.Contains(gunzip(t, b), []byte("pax_global_header")) {
+		t.Fatal("git archive wrote no pax_global_header")
+	}
+	info, err := CheckFile(p, Limits{})
+	if err != nil {
+		t.Fatalf("git archive's tarball refused: %v", err)
+	}
+	if info.Root != "proj-1.0" || info.Files != 4 { // the root, proj/ and two files
+		t.Errorf("info = %+v", info)
+	}
+
+	small := Limits{Bytes: 64 << 20, Files: 100, Ratio: 200}
+	for _, tc := range []struct {
+		name string
+		ms   []member
+		msg  string
+	}{
+		{"global path", []member{{name: "pax_global_header", typ: tar.TypeXGlobalHeader, pax: map[string]string{"path": "../../etc/cron.d/x"}}, {name: "p/a", body: "x"}}, "global header sets \"path\""},
+		{"global linkpath", []member{{typ: tar.TypeXGlobalHeader, pax: map[string]string{"comment": "c", "linkpath": "/etc"}}, {name: "p/a", body: "x"}}, "global header sets \"linkpath\""},
+		{"global size", []member{{typ: tar.TypeXGlobalHeader, pax: map[string]string{"size": "99"}}, {name: "p/a", body: "x"}}, "global header sets \"size\""},
+		{"traversal after a global header", []member{{typ: tar.TypeXGlobalHeader, pax: map[string]string{"comment": "c"}}, {name: "p/../../evil", body: "x"}}, "path traversal"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := makeTarGz(t, tc.ms)
+			_, err := CheckTarGz(bytes.NewReader(b), int64(len(b)), small)
+			if !errors.Is(err, ErrHostile) || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("err = %v, want %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+func gunzip(t *testing.T, b []byte) []byte {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(zr)
+	return out
 }
 
 func TestCheckFile(t *testing.T) {

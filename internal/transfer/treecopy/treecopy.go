@@ -19,14 +19,22 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/moat-sandbox/moat/internal/termsafe"
 )
 
-// ErrLimit is returned (wrapped) when a stream exceeds the caps.
+// ErrLimit is returned (wrapped) when a stream exceeds the caps, or when
+// Pack left something out because of them.
 var ErrLimit = errors.New("size or count limit exceeded")
+
+// ErrIncomplete is returned (wrapped) by Pack when it could not read
+// something below root, and by Unpack when the sender said so or the
+// stream ended before the sender's end record.
+var ErrIncomplete = errors.New("not everything could be copied")
 
 // Limits caps one transfer. Zero fields mean nothing may be transferred.
 type Limits struct {
@@ -34,90 +42,286 @@ type Limits struct {
 	Files int   // entries of any kind
 }
 
-// Pack writes the tree below root to w. It stops with an error wrapping
-// ErrLimit when the caps would be exceeded.
+// Besides the tree, the stream carries moat's own records: PAX records
+// (POSIX vendor keywords) on an entry "./" of type directory, which any tar
+// reader takes as the top directory (a PAX global header would do, but
+// Python's tarfile refuses one that ends the archive). One per entry left
+// out ("MOAT.skip", "MOAT.why"; "MOAT.error" when it could not be read,
+// with "MOAT.partial" when its content was already announced and has been
+// padded with zeros), and a last one ("MOAT.end", with "MOAT.more": entries
+// left out beyond those named, "MOAT.failed": how many could not be read).
+// A stream without the end record is incomplete. Unpack takes them as
+// untrusted text; PAX global headers are ignored (they are no files).
+// bootstrap.py in internal/container writes the same stream.
+const (
+	recSkip    = "MOAT.skip"
+	recWhy     = "MOAT.why"
+	recError   = "MOAT.error"
+	recPartial = "MOAT.partial"
+	recEnd     = "MOAT.end"
+	recMore    = "MOAT.more"
+	recFailed  = "MOAT.failed"
+
+	// maxListed entries left out are named, in the stream and in a
+	// Report; the rest are counted.
+	maxListed = 100
+	// maxRecords bounds the records Unpack accepts from one stream.
+	maxRecords = 4 * maxListed
+)
+
+// Pack writes the tree below root to w. Nothing is left out silently: a
+// file larger than what remains of lim.Bytes (judged by its size, so a
+// sparse file counts what it would write), every entry past lim.Files, a
+// special file, or one that cannot be read is named in the stream with the
+// reason, and the walk goes on with the rest.
+//
+// The error is non-nil when w failed (the stream then lacks its end
+// record), and when anything other than special files was left out:
+// wrapping ErrLimit for the caps, else ErrIncomplete. The stream is
+// complete in the second case; a copy-in treats it as a failure, a
+// copy-out lets the receiver report it.
 func Pack(w io.Writer, root string, lim Limits) error {
-	tw := tar.NewWriter(w)
-	var total int64
-	n := 0
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		if rel == "." {
-			return nil
-		}
-		info, err := d.Info() // Lstat semantics: WalkDir never follows links
-		if err != nil {
-			return err
-		}
-		n++
-		if n > lim.Files {
-			return fmt.Errorf("more than %d files: %w", lim.Files, ErrLimit)
-		}
-		var link string
-		if info.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		if !info.Mode().IsRegular() && !info.IsDir() && info.Mode()&fs.ModeSymlink == 0 {
-			return nil // sockets, fifos, devices: nothing to carry
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		if info.IsDir() {
-			hdr.Name += "/"
-		}
-		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
-		if info.Mode().IsRegular() {
-			total += info.Size()
-			if total > lim.Bytes {
-				return fmt.Errorf("more than %d bytes: %w", lim.Bytes, ErrLimit)
-			}
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if !info.Mode().IsRegular() {
-			return nil
-		}
-		f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		// Copy exactly the size announced: a file that grows is cut, one
-		// that shrinks fails the stream rather than desynchronising it.
-		if _, err := io.CopyN(tw, f, hdr.Size); err != nil {
-			return fmt.Errorf("%s: %w", rel, err)
-		}
-		return nil
-	})
+	p := &packer{tw: tar.NewWriter(w), lim: lim, root: root}
+	err := filepath.WalkDir(root, p.visit)
+	if err == nil {
+		err = p.record(map[string]string{recEnd: "1", recMore: strconv.Itoa(p.more), recFailed: strconv.Itoa(p.failed)})
+	}
+	if err == nil {
+		err = p.tw.Close()
+	}
 	if err != nil {
 		return fmt.Errorf("pack %s: %w", root, err)
 	}
-	return tw.Close()
+	switch {
+	case p.capped > 0:
+		return fmt.Errorf("pack %s: %d entries left out, first %s: %w", root, p.capped+p.failed, p.first, ErrLimit)
+	case p.failed > 0:
+		return fmt.Errorf("pack %s: %d entries could not be read, first %s: %w", root, p.failed, p.first, ErrIncomplete)
+	}
+	return nil
+}
+
+type packer struct {
+	tw     *tar.Writer
+	lim    Limits
+	root   string
+	buf    []byte
+	total  int64 // content written
+	n      int   // entries written
+	listed int   // entries left out and named in the stream
+	more   int   // entries left out beyond maxListed
+	capped int   // left out because of a cap
+	failed int   // left out because they could not be read
+	first  string
+}
+
+type leaveKind int
+
+const (
+	leaveCap leaveKind = iota
+	leaveSpecial
+	leaveFailed
+	leavePartial // failed after its header and part of its content went out
+)
+
+// record writes one of moat's own records.
+func (p *packer) record(recs map[string]string) error {
+	return p.tw.WriteHeader(&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755, PAXRecords: recs, Format: tar.FormatPAX})
+}
+
+// leave names name in the stream as left out, or counts it once
+// maxListed are named. A partial entry is always named: the receiver must
+// remove what it wrote of it.
+func (p *packer) leave(name, why string, kind leaveKind) error {
+	switch kind {
+	case leaveCap:
+		p.capped++
+	case leaveFailed, leavePartial:
+		p.failed++
+	}
+	if p.first == "" && kind != leaveSpecial {
+		p.first = clean(name) + " (" + why + ")"
+	}
+	if p.listed >= maxListed && kind != leavePartial {
+		p.more++
+		return nil
+	}
+	p.listed++
+	recs := map[string]string{recSkip: name, recWhy: why}
+	if kind == leaveFailed || kind == leavePartial {
+		recs[recError] = "1"
+	}
+	if kind == leavePartial {
+		recs[recPartial] = "1"
+	}
+	return p.record(recs)
+}
+
+// unreadable says why an entry could not be read, without its host path.
+func unreadable(err error) string {
+	if errors.Is(err, fs.ErrNotExist) {
+		return "vanished during the copy"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return "could not be read: " + err.Error()
+}
+
+func (p *packer) visit(path string, d fs.DirEntry, err error) error {
+	rel, rerr := filepath.Rel(p.root, path)
+	if rerr != nil {
+		return rerr
+	}
+	name := filepath.ToSlash(rel)
+	if err != nil {
+		if rel == "." {
+			return err // the root itself
+		}
+		if d != nil && d.IsDir() {
+			name += "/"
+		}
+		// Returning nil for a directory whose listing failed goes on
+		// with its siblings.
+		return p.leave(name, unreadable(err), leaveFailed)
+	}
+	if rel == "." {
+		return nil
+	}
+	info, err := d.Info() // Lstat semantics: WalkDir never follows links
+	if err != nil {
+		return p.leave(name, unreadable(err), leaveFailed)
+	}
+	mode := info.Mode()
+	if mode.IsDir() {
+		name += "/"
+	}
+	if !mode.IsRegular() && !mode.IsDir() && mode&fs.ModeSymlink == 0 {
+		return p.leave(name, "special file not copied", leaveSpecial)
+	}
+	if p.n >= p.lim.Files {
+		// Everything below a directory over the cap is walked and named
+		// too.
+		return p.leave(name, fmt.Sprintf("over the %d-file count cap", p.lim.Files), leaveCap)
+	}
+	var link string
+	var f *os.File
+	switch {
+	case mode&fs.ModeSymlink != 0:
+		if link, err = os.Readlink(path); err != nil {
+			return p.leave(name, unreadable(err), leaveFailed)
+		}
+	case mode.IsRegular():
+		// Opened before its header goes out, and sized by the open file.
+		f, err = os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return p.leave(name, unreadable(err), leaveFailed)
+		}
+		defer f.Close()
+		if info, err = f.Stat(); err != nil {
+			return p.leave(name, unreadable(err), leaveFailed)
+		}
+		if !info.Mode().IsRegular() {
+			return p.leave(name, "special file not copied", leaveSpecial)
+		}
+		if info.Size() > p.lim.Bytes-p.total {
+			return p.leave(name, fmt.Sprintf("%s, over the %s total cap", human(info.Size()), human(p.lim.Bytes)), leaveCap)
+		}
+	}
+	hdr, err := tar.FileInfoHeader(info, link)
+	if err != nil {
+		return p.leave(name, err.Error(), leaveFailed)
+	}
+	hdr.Name = name
+	hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
+	if err := p.tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	p.n++
+	if f == nil {
+		return nil
+	}
+	p.total += hdr.Size
+	// Exactly the size announced goes out: a file that grows is cut; one
+	// that shrinks or fails to read is padded with zeros to keep the
+	// stream whole, and named as failed so the receiver removes it.
+	rerr, werr := p.copyExact(f, hdr.Size)
+	if werr != nil {
+		return fmt.Errorf("%s: %w", clean(name), werr)
+	}
+	if rerr != nil {
+		return p.leave(name, unreadable(rerr), leavePartial)
+	}
+	return nil
+}
+
+// copyExact copies size bytes of f to the tar stream, padding with zeros
+// when f ends early or fails.
+func (p *packer) copyExact(f *os.File, size int64) (rerr, werr error) {
+	if p.buf == nil {
+		p.buf = make([]byte, 64<<10)
+	}
+	var done int64
+	for done < size && rerr == nil {
+		n, err := f.Read(p.buf[:min(int64(len(p.buf)), size-done)])
+		if n > 0 {
+			if _, err := p.tw.Write(p.buf[:n]); err != nil {
+				return nil, err
+			}
+			done += int64(n)
+		}
+		switch {
+		case err == io.EOF && done < size:
+			rerr = errors.New("file shrank during the copy")
+		case err != nil && err != io.EOF:
+			rerr = err
+		}
+	}
+	clear(p.buf)
+	for done < size {
+		n := min(int64(len(p.buf)), size-done)
+		if _, err := p.tw.Write(p.buf[:n]); err != nil {
+			return rerr, err
+		}
+		done += n
+	}
+	return rerr, nil
+}
+
+// human formats a byte count the way the README writes caps.
+func human(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // Report says what Unpack did.
 type Report struct {
-	Files   int      // regular files written
-	Dirs    int      // directories made
-	Bytes   int64    // content written
-	Skipped []string // "name: reason", capped at 100 entries
+	Files int   // regular files written
+	Dirs  int   // directories made
+	Bytes int64 // content written
+	// Skipped names what was left out, "name: reason", whether the sender
+	// or Unpack left it out; at most 100 entries and a last one counting
+	// the rest.
+	Skipped []string
+
+	more   int    // left out beyond those listed
+	failed int    // entries the sender could not read
+	first  string // the first of them
 }
 
 func (r *Report) skip(name, why string) {
-	if len(r.Skipped) < 100 {
-		r.Skipped = append(r.Skipped, clean(name)+": "+why)
+	if len(r.Skipped) < maxListed {
+		r.Skipped = append(r.Skipped, clean(name)+": "+clean(why))
+	} else {
+		r.more++
 	}
 }
 
@@ -128,41 +332,124 @@ func clean(s string) string { return termsafe.Name(s, 200) }
 type Owner struct{ UID, GID int }
 
 // Options of Unpack. The zero value writes regular files and directories
-// only, owned by the caller.
+// with printable UTF-8 names only, owned by the caller.
 type Options struct {
 	Owner *Owner
 	// KeepLinks recreates symlinks as symlinks (never following one to
 	// write). Only for moat's private staging directories, whose only
 	// reader is Pack; never for a directory a person will open.
 	KeepLinks bool
+	// AnyNames writes names with control characters or bytes that are not
+	// UTF-8. Only for a copy-in of the user's own tree; a copy-out refuses
+	// them (listed as skipped, the name escaped) so that none reaches a
+	// host terminal or script as is.
+	AnyNames bool
 }
 
-// Unpack extracts the tar stream r into dir, which must exist and should be
-// empty. Symlinks (unless opt.KeepLinks) and special files are skipped and
-// reported; names that
-// are absolute or climb out with ".." are skipped. Exceeding lim stops the
-// extraction with an error wrapping ErrLimit; what was written stays.
+// Unpack extracts the tar stream r, made by Pack, into dir, which must
+// exist and should be empty. Symlinks (unless opt.KeepLinks), special
+// files, names that are absolute or climb out with "..", names with control
+// characters (unless opt.AnyNames) and files larger than what remains of
+// lim.Bytes are left out and reported, and the extraction goes on.
+//
+// The error wraps ErrLimit when the stream breaks the caps in a way Pack
+// never does (more than lim.Files entries, or more than lim.Bytes of
+// content left out); ErrIncomplete when the sender could not read some
+// entries or the stream ended before its end record. What was written
+// stays, and the Report is filled in every case.
 func Unpack(r io.Reader, dir string, lim Limits, opt Options) (*Report, error) {
-	owner := opt.Owner
 	rep := &Report{}
-	tr := tar.NewReader(r)
-	entries := 0
+	err := unpack(tar.NewReader(r), dir, lim, opt, rep)
+	if rep.more > 0 {
+		rep.Skipped = append(rep.Skipped, fmt.Sprintf("and %d more entries left out", rep.more))
+	}
+	if err == nil && rep.failed > 0 {
+		err = fmt.Errorf("unpack: the sender could not read %d entries, first %s: %w", rep.failed, rep.first, ErrIncomplete)
+	}
+	return rep, err
+}
+
+func unpack(tr *tar.Reader, dir string, lim Limits, opt Options, rep *Report) error {
+	owner := opt.Owner
+	entries, records := 0, 0
+	var discarded int64
+	// The last regular file written, removed if the sender says its
+	// content was padded.
+	var lastName, lastTarget string
+	var lastSize int64
+	leave := func(name, why string, n int64) error {
+		rep.skip(name, why)
+		if discarded += n; discarded > lim.Bytes {
+			return fmt.Errorf("unpack: more than %d bytes left out: %w", lim.Bytes, ErrLimit)
+		}
+		return nil
+	}
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			return rep, nil
+			return fmt.Errorf("unpack: the stream ended before its end record: %w", ErrIncomplete)
 		}
 		if err != nil {
-			return rep, fmt.Errorf("unpack: %w", err)
+			return fmt.Errorf("unpack: %w", err)
+		}
+		recs := hdr.PAXRecords
+		_, isSkip := recs[recSkip]
+		if recs[recEnd] != "" || isSkip {
+			if records++; records > maxRecords {
+				return fmt.Errorf("unpack: more than %d records: %w", maxRecords, ErrLimit)
+			}
+			if recs[recEnd] != "" {
+				rep.more += count(recs[recMore])
+				rep.failed = max(rep.failed, count(recs[recFailed]))
+				// Only the archive's end may follow.
+				if _, err := tr.Next(); err != io.EOF && err == nil {
+					return fmt.Errorf("unpack: entries after the end record: %w", ErrIncomplete)
+				}
+				return nil
+			}
+			if name, ok := recs[recSkip]; ok {
+				why := recs[recWhy]
+				if recs[recPartial] != "" && name == lastName && lastTarget != "" {
+					if os.Remove(lastTarget) == nil {
+						rep.Files--
+						rep.Bytes -= lastSize
+					}
+					lastTarget = ""
+				}
+				if recs[recError] != "" {
+					if rep.failed++; rep.first == "" {
+						rep.first = clean(name) + " (" + clean(why) + ")"
+					}
+				}
+				rep.skip(name, why)
+			}
+			continue
+		}
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue // not a file
 		}
 		entries++
 		if entries > lim.Files {
-			return rep, fmt.Errorf("unpack: more than %d entries: %w", lim.Files, ErrLimit)
+			return fmt.Errorf("unpack: more than %d entries: %w", lim.Files, ErrLimit)
+		}
+		var size int64
+		if hdr.Typeflag == tar.TypeReg {
+			size = hdr.Size
 		}
 		name, ok := safeName(hdr.Name)
 		if !ok {
-			rep.skip(hdr.Name, "path escapes the directory")
+			if err := leave(hdr.Name, "path escapes the directory", size); err != nil {
+				return err
+			}
 			continue
+		}
+		if !opt.AnyNames {
+			if why := badName(hdr.Name); why != "" {
+				if err := leave(hdr.Name, why, size); err != nil {
+					return err
+				}
+				continue
+			}
 		}
 		target := filepath.Join(dir, filepath.FromSlash(name))
 		switch hdr.Typeflag {
@@ -173,9 +460,12 @@ func Unpack(r io.Reader, dir string, lim Limits, opt Options) (*Report, error) {
 			}
 			rep.Dirs++
 		case tar.TypeReg:
-			if rep.Bytes+hdr.Size > lim.Bytes {
-				rep.skip(hdr.Name, "over the size cap")
-				return rep, fmt.Errorf("unpack: more than %d bytes: %w", lim.Bytes, ErrLimit)
+			if hdr.Size > lim.Bytes-rep.Bytes {
+				why := fmt.Sprintf("%s, over the %s total cap", human(hdr.Size), human(lim.Bytes))
+				if err := leave(hdr.Name, why, hdr.Size); err != nil {
+					return err
+				}
+				continue
 			}
 			if err := mkdirAll(dir, path.Dir(name), owner); err != nil {
 				rep.skip(hdr.Name, err.Error())
@@ -188,6 +478,7 @@ func Unpack(r io.Reader, dir string, lim Limits, opt Options) (*Report, error) {
 				continue
 			}
 			rep.Files++
+			lastName, lastTarget, lastSize = hdr.Name, target, n
 		case tar.TypeSymlink:
 			if !opt.KeepLinks {
 				rep.skip(hdr.Name, "link not copied (links are never followed)")
@@ -207,9 +498,33 @@ func Unpack(r io.Reader, dir string, lim Limits, opt Options) (*Report, error) {
 		case tar.TypeLink:
 			rep.skip(hdr.Name, "hard link not copied (links are never followed)")
 		default:
-			rep.skip(hdr.Name, "special file not copied")
+			if err := leave(hdr.Name, "special file not copied", size); err != nil {
+				return err
+			}
 		}
 	}
+}
+
+// count reads a count from a record, 0 when it is not one.
+func count(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return min(n, 1<<30)
+}
+
+// badName says why a name may not be written on the host, or "".
+func badName(n string) string {
+	if !utf8.ValidString(n) {
+		return "name is not valid UTF-8"
+	}
+	for _, r := range n {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return "name has control characters"
+		}
+	}
+	return ""
 }
 
 // safeName turns a tar name into a clean relative slash path, or reports

@@ -4,21 +4,44 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
 type entry struct {
 	name, body, link string
 	typ              byte
+	recs             map[string]string // for typRecord and tar.TypeXGlobalHeader
 }
 
-func mkTar(t testing.TB, es []entry) []byte {
+// end is the record Pack writes last.
+var end = entry{typ: typRecord, recs: map[string]string{recEnd: "1", recMore: "0", recFailed: "0"}}
+
+// typRecord marks an entry of mkRaw as one of moat's records.
+const typRecord = 0xff
+
+// mkTar makes a stream of es followed by Pack's end record.
+func mkTar(t testing.TB, es []entry) []byte { return mkRaw(t, append(es, end)) }
+
+// mkRaw makes a stream of es only.
+func mkRaw(t testing.TB, es []entry) []byte {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	for _, e := range es {
+		if e.typ == typRecord || e.typ == tar.TypeXGlobalHeader {
+			h := &tar.Header{Typeflag: e.typ, PAXRecords: e.recs}
+			if e.typ == typRecord {
+				h = &tar.Header{Name: "./", Typeflag: tar.TypeDir, PAXRecords: e.recs}
+			}
+			if err := tw.WriteHeader(h); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		h := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: 0o644, Size: int64(len(e.body)), Linkname: e.link}
 		if e.typ != tar.TypeReg {
 			h.Size = 0
@@ -115,12 +138,31 @@ func TestUnpackHostile(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
-	es := []entry{{name: "a", body: strings.Repeat("x", 600), typ: tar.TypeReg}, {name: "b", body: strings.Repeat("x", 600), typ: tar.TypeReg}}
-	_, err := Unpack(bytes.NewReader(mkTar(t, es)), t.TempDir(), Limits{Bytes: 1000, Files: 10}, Options{})
-	if !errors.Is(err, ErrLimit) {
-		t.Errorf("byte cap: err = %v", err)
+	// A file over what remains of the byte cap is left out, the next
+	// one that fits is still written.
+	es := []entry{
+		{name: "a", body: strings.Repeat("x", 600), typ: tar.TypeReg},
+		{name: "b", body: strings.Repeat("x", 600), typ: tar.TypeReg},
+		{name: "c", body: strings.Repeat("x", 300), typ: tar.TypeReg},
 	}
-	many := make([]entry, 20)
+	dst := t.TempDir()
+	rep, err := Unpack(bytes.NewReader(mkTar(t, es)), dst, Limits{Bytes: 1000, Files: 10}, Options{})
+	if err != nil || rep.Files != 2 || len(rep.Skipped) != 1 || !strings.HasPrefix(rep.Skipped[0], "b: 600 bytes, over the 1000 bytes total cap") {
+		t.Errorf("byte cap: %+v, %v", rep, err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "c")); err != nil {
+		t.Errorf("c after the big one: %v", err)
+	}
+	// A stream that makes Unpack read past more than the cap is cut.
+	many := []entry{}
+	for i := range 5 {
+		many = append(many, entry{name: strings.Repeat("f", i+1), body: strings.Repeat("x", 1001), typ: tar.TypeReg})
+	}
+	if _, err = Unpack(bytes.NewReader(mkTar(t, many)), t.TempDir(), Limits{Bytes: 1000, Files: 10}, Options{}); !errors.Is(err, ErrLimit) {
+		t.Errorf("discard cap: err = %v", err)
+	}
+	// Pack never sends more entries than the cap: a stream that does is cut.
+	many = make([]entry, 20)
 	for i := range many {
 		many[i] = entry{name: strings.Repeat("f", i+1), typ: tar.TypeReg}
 	}
@@ -128,10 +170,206 @@ func TestLimits(t *testing.T) {
 	if !errors.Is(err, ErrLimit) {
 		t.Errorf("count cap: err = %v", err)
 	}
+	// As many records as the sender likes are not accepted.
+	recs := make([]entry, maxRecords+1)
+	for i := range recs {
+		recs[i] = entry{typ: typRecord, recs: map[string]string{recSkip: "x", recWhy: "y"}}
+	}
+	if _, err = Unpack(bytes.NewReader(mkTar(t, recs)), t.TempDir(), big, Options{}); !errors.Is(err, ErrLimit) {
+		t.Errorf("record cap: err = %v", err)
+	}
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "big"), make([]byte, 5000), 0o644)
 	if err := Pack(&bytes.Buffer{}, src, Limits{Bytes: 1000, Files: 10}); !errors.Is(err, ErrLimit) {
 		t.Errorf("pack cap: err = %v", err)
+	}
+}
+
+// TestPackLeavesNothingOutSilently packs a real tree and unpacks it: every
+// entry not copied is listed with its reason, and the rest is copied.
+func TestPackLeavesNothingOutSilently(t *testing.T) {
+	sparse := func(t *testing.T, p string, n int64) {
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(n); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	write := func(root string, names ...string) {
+		for _, n := range names {
+			os.MkdirAll(filepath.Dir(filepath.Join(root, n)), 0o755)
+			if err := os.WriteFile(filepath.Join(root, n), []byte("result "+n), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		lim     Limits
+		make    func(t *testing.T, root string)
+		files   []string // copied
+		skipped []string // prefixes of Report.Skipped, in order
+		packErr error
+	}{
+		{
+			name: "sparse file over the cap, then small files",
+			lim:  Limits{Bytes: 256 << 20, Files: 10000},
+			make: func(t *testing.T, root string) {
+				sparse(t, filepath.Join(root, "a-huge"), 257<<20)
+				write(root, "b-result.txt", "c/d-result.txt")
+			},
+			files:   []string{"b-result.txt", "c/d-result.txt"},
+			skipped: []string{"a-huge: 257MiB, over the 256MiB total cap"},
+			packErr: ErrLimit,
+		},
+		{
+			name: "a big file uses the budget, a later small one still fits",
+			lim:  Limits{Bytes: 1 << 20, Files: 100},
+			make: func(t *testing.T, root string) {
+				sparse(t, filepath.Join(root, "a"), 1<<20-100)
+				sparse(t, filepath.Join(root, "b"), 200)
+				write(root, "c")
+			},
+			files:   []string{"a", "c"},
+			skipped: []string{"b: 200 bytes, over the 1MiB total cap"},
+			packErr: ErrLimit,
+		},
+		{
+			name:  "count cap",
+			lim:   Limits{Bytes: 1 << 20, Files: 3},
+			make:  func(t *testing.T, root string) { write(root, "a", "b", "c", "d/e", "f") },
+			files: []string{"a", "b", "c"},
+			skipped: []string{
+				"d/: over the 3-file count cap", "d/e: over the 3-file count cap", "f: over the 3-file count cap",
+			},
+			packErr: ErrLimit,
+		},
+		{
+			name: "control characters in names",
+			lim:  big,
+			make: func(t *testing.T, root string) {
+				write(root, "a\nb", "esc\x1b[31m", "osc\x1b]0;title\x07", "c1\u009b2J", "bad\xffutf8", "ok", "dir\r/inner")
+			},
+			files: []string{"ok"},
+			skipped: []string{
+				"a?b: name has control characters", "bad\ufffdutf8: name is not valid UTF-8", "c1?2J: name has control characters",
+				"dir?/: name has control characters", "dir?/inner: name has control characters",
+				"esc?[31m: name has control characters", "osc?]0;title?: name has control characters",
+			},
+		},
+		{
+			name:    "special file",
+			lim:     big,
+			make:    func(t *testing.T, root string) { syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644); write(root, "z") },
+			files:   []string{"z"},
+			skipped: []string{"fifo: special file not copied"},
+		},
+		{
+			name: "more left out than listed",
+			lim:  Limits{Bytes: 1 << 20, Files: 1},
+			make: func(t *testing.T, root string) {
+				for i := range maxListed + 6 {
+					write(root, fmt.Sprintf("f%03d", i))
+				}
+			},
+			files:   []string{"f000"},
+			packErr: ErrLimit,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, dst := t.TempDir(), t.TempDir()
+			tc.make(t, src)
+			var b bytes.Buffer
+			if err := Pack(&b, src, tc.lim); !errors.Is(err, tc.packErr) || (tc.packErr == nil) != (err == nil) {
+				t.Errorf("pack: err = %v, want %v", err, tc.packErr)
+			}
+			rep, err := Unpack(&b, dst, tc.lim, Options{})
+			if err != nil {
+				t.Fatalf("unpack: %v", err)
+			}
+			for _, f := range tc.files {
+				got, err := os.ReadFile(filepath.Join(dst, f))
+				if err != nil || (bytes.HasPrefix(got, []byte("result ")) && string(got) != "result "+f) {
+					t.Errorf("%s: %.40q, %v", f, got, err)
+				}
+			}
+			if rep.Files != len(tc.files) {
+				t.Errorf("%d files copied, want %d: %q", rep.Files, len(tc.files), rep.Skipped)
+			}
+			if tc.skipped != nil && len(rep.Skipped) != len(tc.skipped) {
+				t.Fatalf("skipped = %q, want %q", rep.Skipped, tc.skipped)
+			}
+			for i, want := range tc.skipped {
+				if !strings.HasPrefix(rep.Skipped[i], want) {
+					t.Errorf("skipped[%d] = %q, want %q", i, rep.Skipped[i], want)
+				}
+			}
+			for _, s := range rep.Skipped {
+				if badName(s) != "" {
+					t.Errorf("skipped entry not escaped: %q", s)
+				}
+			}
+			if tc.name == "more left out than listed" {
+				if len(rep.Skipped) != maxListed+1 || rep.Skipped[maxListed] != "and 5 more entries left out" {
+					t.Errorf("skipped = %d entries, last %q", len(rep.Skipped), rep.Skipped[len(rep.Skipped)-1])
+				}
+			}
+			// Nothing with a bad name reached dst.
+			filepath.WalkDir(dst, func(p string, d os.DirEntry, err error) error {
+				if badName(p) != "" {
+					t.Errorf("written: %q", p)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// TestSenderErrors: what the sender could not read reaches Unpack's error,
+// and a stream cut short is never taken for a whole one.
+func TestSenderErrors(t *testing.T) {
+	dst := t.TempDir()
+	rep, err := Unpack(bytes.NewReader(mkTar(t, []entry{
+		{name: "half", body: "abc\x00\x00\x00", typ: tar.TypeReg},
+		{typ: typRecord, recs: map[string]string{recSkip: "half", recWhy: "could not be read: input/output error", recError: "1", recPartial: "1"}},
+		{typ: typRecord, recs: map[string]string{recSkip: "gone", recWhy: "vanished during the copy", recError: "1"}},
+		{name: "later", body: "x", typ: tar.TypeReg},
+	})), dst, big, Options{})
+	if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "could not read 2 entries") {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "half")); !os.IsNotExist(err) {
+		t.Errorf("the padded file stays: %v", err)
+	}
+	if rep.Files != 1 || len(rep.Skipped) != 2 || !strings.HasPrefix(rep.Skipped[0], "half: could not be read") {
+		t.Errorf("report = %+v", rep)
+	}
+
+	// No end record: the sender stopped early.
+	_, err = Unpack(bytes.NewReader(mkRaw(t, []entry{{name: "a", body: "x", typ: tar.TypeReg}})), t.TempDir(), big, Options{})
+	if !errors.Is(err, ErrIncomplete) {
+		t.Errorf("cut stream: err = %v", err)
+	}
+	// Entries after the end record.
+	_, err = Unpack(bytes.NewReader(mkRaw(t, []entry{end, {name: "a", body: "x", typ: tar.TypeReg}})), t.TempDir(), big, Options{})
+	if !errors.Is(err, ErrIncomplete) {
+		t.Errorf("after the end: err = %v", err)
+	}
+	// A global header that is not moat's (git archive writes one) is no file.
+	rep, err = Unpack(bytes.NewReader(mkTar(t, []entry{{typ: tar.TypeXGlobalHeader, recs: map[string]string{"comment": "abc"}}})), t.TempDir(), big, Options{})
+	if err != nil || len(rep.Skipped) != 0 {
+		t.Errorf("foreign global header: %+v, %v", rep, err)
+	}
+	// Control characters are kept when asked (a copy-in of the user's tree).
+	dst = t.TempDir()
+	if _, err := Unpack(bytes.NewReader(mkTar(t, []entry{{name: "a\nb", body: "x", typ: tar.TypeReg}})), dst, big, Options{AnyNames: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "a\nb")); err != nil {
+		t.Errorf("AnyNames: %v", err)
 	}
 }
 
