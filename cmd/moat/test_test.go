@@ -344,7 +344,7 @@ func TestTestUserlandFlag(t *testing.T) {
 		}
 		f := cmd.Flags()
 		on, _ := f.GetBool("userland")
-		cfg, err := testConfig(&testFlags{userland: on, memory: "1GiB", disk: "1GiB", outputLimit: "1MiB", pids: 10,
+		cfg, err := testConfig(&testFlags{userland: on, limitFlags: limitFlags{memory: "1GiB", disk: "1GiB", outputLimit: "1MiB", pids: 10},
 			phases: "test", timeoutInstall: "1m", timeoutImport: "1m", timeoutTest: "1m"}, filepath.Join(projects, "calc"))
 		if err != nil {
 			t.Fatal(err)
