@@ -208,6 +208,14 @@ type Spec struct {
 	// AllowDegraded lets the run go on when a protection layer cannot be
 	// had; Result.Layers and Result.Degraded say what was in effect.
 	AllowDegraded bool
+	// Userland, for the backends that run the host's interpreter (native,
+	// gvisor without an image), also binds a small userland of the host
+	// read-only: /bin/sh and a fixed set of core utilities (echo, cat, env,
+	// sed, grep, ...) with their shared libraries, never a set-uid file,
+	// for programs and test suites that shell out. Off, the sandbox has no
+	// shell at all. Container images bring their own, so container
+	// backends ignore it.
+	Userland bool
 }
 
 // SandboxEnv names the variables every backend sets for the program, to

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 )
 
 // conformanceCases check the contract of Backend.Run.
@@ -37,6 +38,7 @@ func conformanceCases() []testCase {
 		{name: "signaled", fn: testSignaled},
 		{name: "cancel", fn: testCancel},
 		{name: "readonly-runtime", fn: testReadonlyRuntime},
+		{name: "userland", fn: testUserland},
 		{name: "network-none", fn: testNetworkNone},
 		{name: "cleanup", fn: testCleanup},
 		{name: "concurrency", fn: testConcurrency},
@@ -505,6 +507,97 @@ done()`))
 	var p probes
 	report(t, res, &p)
 	p.wantErr(t, "bindir", "stdlib", "etc", "root", "exe", "chmod", "os_py")
+}
+
+// userlandProbe shells out and looks at the tools a userland would hold
+// (argv[1]: their names, comma-separated).
+const userlandProbe = pyProbe + `
+import stat, subprocess
+def run(*a, **k):
+    try:
+        r = subprocess.run(*a, capture_output=True, text=True, timeout=30, **k)
+        return 'ok:%d:%s' % (r.returncode, r.stdout.strip())
+    except Exception as e:
+        return _e(e)
+def mount_of(p):
+    best, opts = '', ''
+    with open('/proc/self/mountinfo') as f:
+        for line in f:
+            x = line.split()
+            mp = x[4]
+            if (p == mp or p.startswith(mp.rstrip('/') + '/')) and len(mp) >= len(best):
+                best, opts = mp, x[5]
+    return best + ' ' + opts
+R['shell'] = run('echo hi | tr a-z A-Z', shell=True)
+R['env'] = run(['/usr/bin/env', 'python3', '-c', 'print(7)'])
+found = []
+for name in sys.argv[1].split(','):
+    for d in ('/bin', '/usr/bin'):
+        p = d + '/' + name
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue
+        found.append(p)
+        if st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+            R['set-id ' + p] = oct(st.st_mode)
+R['found'] = str(len(found))
+R['append_sh'] = attempt(lambda: open('/bin/sh', 'ab').close())
+R['append_cat'] = attempt(lambda: open('/usr/bin/cat', 'ab').close())
+R['chmod_cat'] = attempt(os.chmod, '/usr/bin/cat', 0o4755)
+R['create'] = trywrite('/usr/bin/moat-x')
+R['mount_sh'] = mount_of(os.path.realpath('/bin/sh')) if os.path.exists('/bin/sh') else 'none'
+done()`
+
+// testUserland: Spec.Userland gives a shell and core utilities that are
+// read-only and never set-uid; without it a sandbox of the host's Python
+// has no /bin/sh. An image (Container.Shell) has its own either way.
+func testUserland(t *testing.T, s *suite) {
+	tools := strings.Join(pyrt.UserlandTools, ",")
+	imageShell := s.opts.Container != nil && s.opts.Container.Shell
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprintf("userland=%v", on), func(t *testing.T) {
+			spec := s.py(userlandProbe, tools)
+			spec.Userland = on
+			res := s.run(t, spec)
+			var p probes
+			report(t, res, &p)
+			if !on && !imageShell {
+				// (A system Python's /usr may hold the tools: no /bin/sh.)
+				if p["shell"] != "err:ENOENT" {
+					t.Errorf("without the userland: shell=True gave %q, want err:ENOENT (no /bin/sh)", p["shell"])
+				}
+				return
+			}
+			if p["shell"] != "ok:0:HI" {
+				t.Errorf("shell=True pipeline: %q, want ok:0:HI", p["shell"])
+			}
+			if p["env"] != "ok:0:7" {
+				t.Errorf("/usr/bin/env python3: %q, want ok:0:7", p["env"])
+			}
+			p.wantErr(t, "append_sh", "append_cat", "chmod_cat", "create")
+			if opts := strings.Fields(p["mount_sh"]); len(opts) != 2 || !slices.Contains(strings.Split(opts[1], ","), "ro") {
+				t.Errorf("the mount holding /bin/sh is not read-only: %q", p["mount_sh"])
+			}
+			if imageShell {
+				return // the image's files are the image's business
+			}
+			for k, v := range p {
+				if strings.HasPrefix(k, "set-id ") {
+					t.Errorf("%s is set-uid or set-gid (%s)", strings.TrimPrefix(k, "set-id "), v)
+				}
+			}
+			var layer string
+			for _, l := range res.Layers {
+				if l.Name == "userland" {
+					layer = l.Detail
+				}
+			}
+			if !strings.HasPrefix(layer, "sh + ") {
+				t.Errorf("layer userland = %q, want it to list sh and the tools", layer)
+			}
+		})
+	}
 }
 
 func testNetworkNone(t *testing.T, s *suite) {

@@ -92,10 +92,14 @@ type Container struct {
 	// mounts only; no_new_privs, which the capabilities case requires,
 	// makes set-uid bits inert.
 	SuidRoot bool
+	// Shell: the image brings its own /bin/sh and tools, so Spec.Userland
+	// changes nothing; the userland case then requires a working, read-only
+	// shell with and without it.
+	Shell bool
 }
 
 // ContainerOptions is the Container of Docker and Podman under runc.
-var ContainerOptions = &Container{ExtraDevices: []string{"tty", "ptmx", "pts", "mqueue", "core", "console"}, SuidRoot: true}
+var ContainerOptions = &Container{ExtraDevices: []string{"tty", "ptmx", "pts", "mqueue", "core", "console"}, SuidRoot: true, Shell: true}
 
 // Sentry describes a backend whose program runs on a user-space kernel
 // (gVisor's Sentry): its processes are the Sentry's tasks, not host

@@ -105,6 +105,10 @@ type Config struct {
 	// Limits of every phase (the Timeout field is ignored).
 	Limits        moat.Limits
 	AllowDegraded bool
+	// NoUserland runs the phases without the host's read-only userland
+	// (moat.Spec.Userland: /bin/sh and core utilities), which is on by
+	// default: test suites and build steps shell out.
+	NoUserland bool
 	// Out, if set, is an empty or new directory that receives the report,
 	// each phase's logs, the JUnit XML and the final /work (without the
 	// venv and the wheelhouse), never following links, with size caps.
@@ -416,7 +420,7 @@ func (cfg Config) spec(phase, in, out string) *moat.Spec {
 	}
 	s := &moat.Spec{
 		Python: cfg.Python, Image: cfg.Image, Workspace: in, OutDir: out, OutLinks: true,
-		Limits: lim, AllowDegraded: cfg.AllowDegraded,
+		Limits: lim, AllowDegraded: cfg.AllowDegraded, Userland: !cfg.NoUserland,
 		Env: []string{
 			"PATH=/work/.venv/bin:/usr/local/bin:/usr/bin:/bin",
 			"VIRTUAL_ENV=" + venvDir,

@@ -192,6 +192,31 @@ func TestVenvCarriedAndCommand(t *testing.T) {
 	}
 }
 
+// TestShellOut: a test suite that shells out (subprocess with shell=True,
+// sh -c, /usr/bin/env, uname) passes under native, whose sandbox has the
+// host's read-only userland by default. Without it, shell=True fails: no
+// /bin/sh (Debian's python3 brings all of /usr, so sh and uname on PATH
+// are there even then; /bin is not).
+func TestShellOut(t *testing.T) {
+	rep, err := run(t, pkgtest.Config{Target: project(t, "shellout")})
+	if err != nil || rep.Status != pkgtest.StatusPassed {
+		dump(t, rep)
+		t.Fatalf("status %s, err %v", rep.Status, err)
+	}
+	if want := (pkgtest.Tests{Passed: 3, Failures: []string{}}); rep.Tests == nil || fmt.Sprint(*rep.Tests) != fmt.Sprint(want) {
+		t.Errorf("tests %+v, want %+v", rep.Tests, want)
+	}
+
+	rep, err = run(t, pkgtest.Config{Target: project(t, "shellout"), NoUserland: true, Phases: []string{pkgtest.PhaseInstall, pkgtest.PhaseTest}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != pkgtest.StatusFailed || rep.Tests == nil || !slices.Contains(rep.Tests.Failures, "tests.test_shellout::test_shell_true") {
+		dump(t, rep)
+		t.Errorf("without the userland: status %s, tests %+v; want test_shell_true failed", rep.Status, rep.Tests)
+	}
+}
+
 func TestFailingTests(t *testing.T) {
 	rep, err := run(t, pkgtest.Config{Target: project(t, "failing")})
 	if err != nil {

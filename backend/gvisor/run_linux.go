@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -100,8 +101,15 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err != nil {
 		return nil, fmt.Errorf("gvisor: %w", err)
 	}
+	var ul *pyrt.Userland
+	if spec.Userland {
+		if ul, err = pyrt.ResolveUserland(cacheDir()); err != nil {
+			return nil, fmt.Errorf("gvisor: %w", err)
+		}
+		rt = rt.WithUserland(ul)
+	}
 	tr.step("runtime resolved")
-	r := &runner{h: h, spec: spec, lim: lim, rt: rt, id: idPrefix + newID(), res: &moat.Result{Isolation: "gvisor"}, tr: tr}
+	r := &runner{h: h, spec: spec, lim: lim, rt: rt, userland: ul, id: idPrefix + newID(), res: &moat.Result{Isolation: "gvisor"}, tr: tr}
 	runStarted(r.id)
 	defer runEnded(r.id)
 	defer func() {
@@ -140,10 +148,12 @@ type runner struct {
 	h    *host
 	spec *moat.Spec
 	lim  moat.Limits
-	rt   *pyrt.Runtime
-	id   string
-	res  *moat.Result
-	tr   *tracer
+	rt   *pyrt.Runtime // with the userland's paths, if any
+	// userland is what Spec.Userland added, or nil.
+	userland *pyrt.Userland
+	id       string
+	res      *moat.Result
+	tr       *tracer
 
 	dir, scratch string
 	mounted      bool
@@ -601,7 +611,7 @@ func (r *runner) watchGroup(done <-chan struct{}) {
 func (r *runner) layers() []moat.Layer {
 	binds := append([]string(nil), r.rt.Paths...)
 	sort.Strings(binds)
-	return []moat.Layer{
+	ls := []moat.Layer{
 		{Name: "gvisor", Detail: fmt.Sprintf("%s, platform %s: the Sentry, a user-space kernel, answers every system call", r.h.Version, r.h.Platform)},
 		{Name: "oci-bundle", Detail: "read-only root of the interpreter alone; gVisor's own /proc and /dev"},
 		{Name: "read-only-runtime", Detail: strings.Join(binds, " ")},
@@ -615,6 +625,10 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "timeout", Detail: r.lim.Timeout.String()},
 		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", r.lim.OutputLimit)},
 	}
+	if r.userland != nil {
+		ls = slices.Insert(ls, 3, moat.Layer{Name: "userland", Detail: r.userland.Summary()})
+	}
+	return ls
 }
 
 // cleanup removes everything of the run: the runsc container (if runsc

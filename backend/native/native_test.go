@@ -80,7 +80,7 @@ func TestNative(t *testing.T) {
 		}
 		o := opts
 		o.Python = systemPython
-		o.Cases = []string{"exit-code", "stdout-stderr", "args", "files", "workspace", "readonly-runtime", "syscalls", "capabilities", "layers"}
+		o.Cases = []string{"exit-code", "stdout-stderr", "args", "files", "workspace", "readonly-runtime", "userland", "syscalls", "capabilities", "layers"}
 		moattest.Run(t, newBackend, o)
 	})
 }
@@ -91,7 +91,7 @@ func TestNative(t *testing.T) {
 var nonRootCases = []string{
 	"exit-code", "stdout-stderr", "stdin", "args", "env", "files", "workspace",
 	"limit-timeout", "limit-memory", "limit-pids", "limit-output", "limit-disk", "signaled", "cancel",
-	"readonly-runtime", "network-none", "cleanup", "concurrency", "layers",
+	"readonly-runtime", "userland", "network-none", "cleanup", "concurrency", "layers",
 	"host-files", "host-env", "host-proc", "net-exfil", "fork-bomb", "memory-bomb", "disk-bomb",
 	"output-bomb", "busy-loop", "orphan-daemon", "syscalls", "proc-sys-writes", "devices", "tiocsti",
 	"signal-host", "inherited-fds", "capabilities", "uid", "nosuid", "oom-score-adj", "hostname", "kill-init",

@@ -57,6 +57,13 @@ func run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 		return nil, fmt.Errorf("native: %w", err)
 	}
 	r := &runner{spec: spec, lim: lim, rt: rt, res: &moat.Result{Isolation: "native"}}
+	if spec.Userland {
+		ul, err := pyrt.ResolveUserland(cacheDir())
+		if err != nil {
+			return nil, fmt.Errorf("native: %w", err)
+		}
+		r.rt, r.userland = rt.WithUserland(ul), ul
+	}
 	return r.finishReport(r.run(ctx))
 }
 
@@ -69,11 +76,13 @@ func cacheDir() string {
 }
 
 type runner struct {
-	spec  *moat.Spec
-	lim   moat.Limits
-	rt    *pyrt.Runtime
-	res   *moat.Result
-	group cgroup.Group
+	spec *moat.Spec
+	lim  moat.Limits
+	rt   *pyrt.Runtime // with the userland's paths, if any
+	res  *moat.Result
+	// userland is what Spec.Userland added, or nil.
+	userland *pyrt.Userland
+	group    cgroup.Group
 
 	mu       sync.Mutex
 	reason   moat.Status // why moat stopped the run; "" if it did not
@@ -160,6 +169,9 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	defer nr.close()
 	r.prepareReport(cfg, mono0)
 	var extra []moat.Layer
+	if r.userland != nil {
+		extra = append(extra, moat.Layer{Name: "userland", Detail: r.userland.Summary()})
+	}
 
 	// Cgroup first: the init is born in it or enters it before it starts
 	// the program, so nothing untrusted ever runs outside it.

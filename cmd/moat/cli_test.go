@@ -332,6 +332,36 @@ func TestJSON(t *testing.T) {
 	}
 }
 
+// TestUserlandFlag: --userland (or userland = true in a policy) gives
+// the program /bin/sh; without it there is none.
+func TestUserlandFlag(t *testing.T) {
+	requireNative(t)
+	t.Parallel()
+	policy := writeFile(t, filepath.Join(t.TempDir(), "policy.toml"), "userland = true\n")
+	code := "import subprocess; print(subprocess.run('echo hi | tr a-z A-Z', shell=True, capture_output=True, text=True).stdout, end='')"
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"flag", []string{"--userland"}, "HI\n"},
+		{"policy", []string{"--policy", policy}, "HI\n"},
+		{"flag-wins", []string{"--policy", policy, "--userland=false"}, ""},
+		{"default", nil, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := moatRun(t, nil, append(append([]string{"run"}, c.args...), "-c", code)...)
+			if c.want != "" && (r.code != 0 || r.stdout != c.want) {
+				t.Errorf("want %q from the shell: %s", c.want, r)
+			}
+			if c.want == "" && (r.code != 1 || !strings.Contains(r.stderr, "No such file or directory: '/bin/sh'")) {
+				t.Errorf("want no /bin/sh: %s", r)
+			}
+		})
+	}
+}
+
 func TestPolicy(t *testing.T) {
 	requireNative(t)
 	t.Parallel()

@@ -28,6 +28,7 @@ type policy struct {
 	Python        string   `toml:"python"`
 	Image         string   `toml:"image"`
 	AllowDegraded bool     `toml:"allow_degraded"`
+	Userland      bool     `toml:"userland"`
 }
 
 func loadPolicy(path string) (*policy, error) {

@@ -26,7 +26,7 @@ type runFlags struct {
 	limitFlags
 	env                                                 []string
 	workspace, out, python, policy, code, module, image string
-	asJSON, allowDegraded                               bool
+	asJSON, allowDegraded, userland                     bool
 	report                                              reportFlags // report.go
 }
 
@@ -57,6 +57,7 @@ is passed to the program.`,
 	fl.StringVarP(&f.module, "module", "m", "", "run a module as a script")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON result instead of the program's output")
 	fl.BoolVar(&f.allowDegraded, "allow-degraded", false, "run even if a protection layer cannot be had (the result lists what was in effect)")
+	fl.BoolVar(&f.userland, "userland", false, "also bind the host's /bin/sh and core utilities read-only (native, gvisor; images have their own)")
 	addReportFlags(fl, &f.report)
 	return c
 }
@@ -96,8 +97,11 @@ func buildSpec(c *cobra.Command, f *runFlags, args []string) (*moat.Spec, string
 		if p.AllowDegraded && !c.Flags().Changed("allow-degraded") {
 			f.allowDegraded = true
 		}
+		if p.Userland && !c.Flags().Changed("userland") {
+			f.userland = true
+		}
 	}
-	s := &moat.Spec{Python: f.python, Image: f.image, AllowDegraded: f.allowDegraded, Files: map[string][]byte{}}
+	s := &moat.Spec{Python: f.python, Image: f.image, AllowDegraded: f.allowDegraded, Userland: f.userland, Files: map[string][]byte{}}
 	var err error
 	if s.Limits.Timeout, err = time.ParseDuration(f.timeout); err != nil || s.Limits.Timeout <= 0 {
 		return nil, "", fmt.Errorf("--timeout: invalid duration %q (use e.g. 30s, 5m)", f.timeout)

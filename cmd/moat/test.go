@@ -27,6 +27,7 @@ type testFlags struct {
 	timeoutInstall, timeoutImport, timeoutTest string
 	limitFlags
 	asJSON, allowDegraded, requirements, quiet bool
+	userland                                   bool
 	report                                     reportFlags // report.go
 }
 
@@ -70,6 +71,7 @@ JSON, summed up after the phases, and with --sarif / --html in files.`,
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress lines on stderr")
 	fl.BoolVar(&f.allowDegraded, "allow-degraded", false, "run even if a protection layer cannot be had")
+	fl.BoolVar(&f.userland, "userland", true, "bind the host's /bin/sh and core utilities read-only (native, gvisor); --userland=false: no shell")
 	addReportFlags(fl, &f.report)
 	return c
 }
@@ -78,7 +80,7 @@ JSON, summed up after the phases, and with --sarif / --html in files.`,
 // user's (exit 125).
 func testConfig(f *testFlags, target string) (pkgtest.Config, error) {
 	cfg := pkgtest.Config{Wheelhouse: f.wheelhouse, Index: f.index, Command: f.command, Out: f.out,
-		Python: f.python, AllowDegraded: f.allowDegraded, Timeouts: map[string]time.Duration{}}
+		Python: f.python, AllowDegraded: f.allowDegraded, NoUserland: !f.userland, Timeouts: map[string]time.Duration{}}
 	var err error
 	if cfg.Phases, err = pkgtest.ParsePhases(f.phases); err != nil {
 		return cfg, err

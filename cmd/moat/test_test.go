@@ -330,3 +330,27 @@ func TestTestAutoIndex(t *testing.T) {
 	oneMoatLine(t, moatRun(t, nil, "test", "--isolation", "gvisor", "--phases", "install", "--index", "http://127.0.0.1:9/simple/",
 		filepath.Join(projects, "calc")), "only none")
 }
+
+// TestTestUserlandFlag: the userland is on by default for moat test, and
+// --userland=false turns it off.
+func TestTestUserlandFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		off  bool
+	}{{nil, false}, {[]string{"--userland=false"}, true}, {[]string{"--userland"}, false}} {
+		cmd := testCmd()
+		if err := cmd.ParseFlags(c.args); err != nil {
+			t.Fatal(err)
+		}
+		f := cmd.Flags()
+		on, _ := f.GetBool("userland")
+		cfg, err := testConfig(&testFlags{userland: on, limitFlags: limitFlags{memory: "1GiB", disk: "1GiB", outputLimit: "1MiB", pids: 10},
+			phases: "test", timeoutInstall: "1m", timeoutImport: "1m", timeoutTest: "1m"}, filepath.Join(projects, "calc"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.NoUserland != c.off {
+			t.Errorf("%q: NoUserland = %v, want %v", c.args, cfg.NoUserland, c.off)
+		}
+	}
+}

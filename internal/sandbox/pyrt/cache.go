@@ -78,16 +78,18 @@ func storeCache(dir, requested, ctx string, deps []string, rt *Runtime) {
 		}
 		e.Deps = append(e.Deps, dep{Path: p, ID: id})
 	}
-	if err := writeCache(dir, cacheFile(dir, requested, ctx), &e); err != nil {
+	b, err := json.MarshalIndent(&e, "", "  ")
+	if err == nil {
+		err = writeFileAtomic(dir, cacheFile(dir, requested, ctx), b)
+	}
+	if err != nil {
 		slog.Debug("pyrt: cache not written", "dir", dir, "err", err)
 	}
 }
 
-func writeCache(dir, name string, e *cacheEntry) error {
-	b, err := json.MarshalIndent(e, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode cache: %w", err)
-	}
+// writeFileAtomic writes b to name in dir (created 0700) through a
+// temporary file and a rename, so a reader never sees half of it.
+func writeFileAtomic(dir, name string, b []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create cache dir: %w", err)
 	}

@@ -44,6 +44,15 @@
 // parent directory is a real directory on the host, so creating the parent
 // as a plain directory reproduces the host's resolution.
 //
+// # A userland
+//
+// ResolveUserland finds a fixed list of host tools (UserlandTools: sh and
+// core utilities) the same way, for a sandbox that should let programs
+// shell out; Runtime.WithUserland merges its paths and links into a
+// Runtime's. Each tool's real file is bound alone, never its directory,
+// and a set-uid, set-gid, foreign-owned or group/world-writable file is
+// skipped, as is a script whose #! interpreter is not a bound tool.
+//
 // # Security notes
 //
 // Resolution runs the interpreter (or shim) on the host, outside any

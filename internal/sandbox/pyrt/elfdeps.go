@@ -55,28 +55,10 @@ type libWalker struct {
 // walkLibraries walks exe (a real path) and every extension module in the
 // dynload directories.
 func walkLibraries(exe string, dynload []string) (*libraries, error) {
-	f, err := elf.Open(exe)
+	w, err := newLibWalker(exe)
 	if err != nil {
-		return nil, fmt.Errorf("read elf %s: %w", exe, err)
+		return nil, err
 	}
-	w := &libWalker{
-		class:   f.Class,
-		machine: f.Machine,
-		bySO:    map[string]string{},
-		done:    map[string]bool{},
-	}
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			b := make([]byte, p.Filesz)
-			if _, err := p.ReadAt(b, 0); err == nil {
-				w.res.interp = strings.TrimRight(string(b), "\x00")
-			}
-		}
-	}
-	f.Close()
-	w.search = append(ldSoConfDirs("/etc/ld.so.conf"), standardDirs(runtime.GOARCH)...)
-	w.search = dedupe(w.search)
-
 	exeRpath, err := w.object(exe, nil)
 	if err != nil {
 		return nil, err
@@ -96,6 +78,54 @@ func walkLibraries(exe string, dynload []string) (*libraries, error) {
 			_, _ = w.object(filepath.Join(dir, name), exeRpath)
 		}
 	}
+	return w.result(), nil
+}
+
+// walkObjects walks several executables (real paths) of the class and
+// machine of the first. The ELF interpreter of the first is interp; those
+// of the others, if they differ, are listed in found.
+func walkObjects(exes []string) (*libraries, error) {
+	if len(exes) == 0 {
+		return &libraries{}, nil
+	}
+	w, err := newLibWalker(exes[0])
+	if err != nil {
+		return nil, err
+	}
+	for _, exe := range exes {
+		if exe != exes[0] {
+			if in := readInterp(exe); in != "" && in != w.res.interp && !slices.Contains(w.res.found, in) {
+				w.res.found = append(w.res.found, in)
+			}
+		}
+		if _, err := w.object(exe, nil); err != nil {
+			return nil, err
+		}
+	}
+	return w.result(), nil
+}
+
+// newLibWalker makes a walker for objects of exe's class and machine.
+func newLibWalker(exe string) (*libWalker, error) {
+	f, err := elf.Open(exe)
+	if err != nil {
+		return nil, fmt.Errorf("read elf %s: %w", exe, err)
+	}
+	defer f.Close()
+	w := &libWalker{
+		class:   f.Class,
+		machine: f.Machine,
+		bySO:    map[string]string{},
+		done:    map[string]bool{},
+	}
+	w.res.interp = interpOf(f)
+	w.search = append(ldSoConfDirs("/etc/ld.so.conf"), standardDirs(runtime.GOARCH)...)
+	w.search = dedupe(w.search)
+	return w, nil
+}
+
+// result finishes the walk: the missing sonames, everything sorted.
+func (w *libWalker) result() *libraries {
 	for so, p := range w.bySO {
 		if p == "" {
 			w.res.missing = append(w.res.missing, so)
@@ -103,7 +133,30 @@ func walkLibraries(exe string, dynload []string) (*libraries, error) {
 	}
 	slices.Sort(w.res.missing)
 	slices.Sort(w.res.found)
-	return &w.res, nil
+	return &w.res
+}
+
+// interpOf returns PT_INTERP as written in f, or "".
+func interpOf(f *elf.File) string {
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(b, 0); err == nil {
+				return strings.TrimRight(string(b), "\x00")
+			}
+		}
+	}
+	return ""
+}
+
+// readInterp returns the PT_INTERP of the file at p, or "".
+func readInterp(p string) string {
+	f, err := elf.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	return interpOf(f)
 }
 
 // object walks the ELF file at path (as the loader would name it) and its
