@@ -22,8 +22,9 @@ type Ending struct {
 	// a kernel that does not count kills); PidsHits counts forks refused
 	// by the process limit.
 	OOMKills, PidsHits int64
-	// StartErr, if set, says why the program could not be started, and
-	// StartErrno is the errno of its exec (0 if there was none).
+	// StartErr, if set, says why the program could not be started (the
+	// Result's Error, as the backend words it), and StartErrno is the
+	// errno of its exec (0 if there was none: the sandbox's setup failed).
 	StartErr   string
 	StartErrno syscall.Errno
 	// Exited says that the program's end is known: ExitCode, or Signal
@@ -58,7 +59,7 @@ func (e Ending) Classify(backend string, res *Result) error {
 		setExit()
 	case e.StartErr != "":
 		res.Status = StatusError
-		res.Error = "start the program: " + e.StartErr
+		res.Error = e.StartErr
 		switch e.StartErrno {
 		case syscall.ENOENT:
 			res.ExitCode = 127
@@ -75,7 +76,7 @@ func (e Ending) Classify(backend string, res *Result) error {
 		setExit()
 	case !e.Exited:
 		res.Status = StatusError
-		res.Error = "the sandbox ended without a report"
+		res.Error = "ended without a report"
 		if e.Lost != "" {
 			res.Error += ": " + e.Lost
 		}

@@ -32,7 +32,7 @@ func TestClassify(t *testing.T) {
 		{"oom on an old kernel", with(exit(1), func(e *Ending) { e.OOMKills = -1 }), StatusMemory, 1, 0, false, ""},
 		{"pids", with(exit(1), func(e *Ending) { e.PidsHits = 3 }), StatusPids, 1, 0, false, ""},
 		{"memory before pids", with(exit(1), func(e *Ending) { e.PidsHits = 3; e.OOMKills = 1 }), StatusMemory, 1, 0, false, ""},
-		{"not found", Ending{StartErr: "exec: no such file", StartErrno: syscall.ENOENT}, StatusError, 127, 0, false, "start the program"},
+		{"not found", Ending{StartErr: "start the program: exec: no such file", StartErrno: syscall.ENOENT}, StatusError, 127, 0, false, "start the program"},
 		{"not executable", Ending{StartErr: "exec: permission denied", StartErrno: syscall.EACCES}, StatusError, 126, 0, false, ""},
 		{"bad format", Ending{StartErr: "exec format error", StartErrno: syscall.ENOEXEC}, StatusError, 126, 0, false, ""},
 		{"start failed otherwise", Ending{StartErr: "setup: mount failed", StartErrno: syscall.EINVAL}, StatusError, 0, 0, true, "mount failed"},

@@ -543,36 +543,30 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		code = ee.ExitCode()
 	}
 	runscErr := r.runscError()
-	switch reason := r.stopReason(); {
-	case reason != "":
-		res.Status = reason
-	case stats.OOMKills != 0:
-		res.Status = moat.StatusMemory
-	case stats.PidsMaxHits > 0:
-		res.Status = moat.StatusPids
+	e := moat.Ending{Stop: r.stopReason(), OOMKills: stats.OOMKills, PidsHits: stats.PidsMaxHits}
+	switch {
 	case code == 128 && runscErr != "" || code < 0:
-		res.Status = moat.StatusError
-		res.Error = "runsc: " + runscErr
+		// runsc itself failed: the program never ran, or moat cannot tell.
+		msg := "runsc: " + runscErr
 		if runscErr == "" {
-			res.Error = "runsc: " + waitErr.Error()
+			msg = "runsc: " + waitErr.Error()
 		}
 		switch {
 		case strings.Contains(runscErr, "failed to load") && strings.Contains(runscErr, "no such file"):
-			res.ExitCode = 127
-			return res, nil
+			e.StartErr, e.StartErrno = msg, syscall.ENOENT
 		case strings.Contains(runscErr, "failed to load") && strings.Contains(runscErr, "permission denied"):
-			res.ExitCode = 126
-			return res, nil
+			e.StartErr, e.StartErrno = msg, syscall.EACCES
+		default:
+			e.Lost = msg
 		}
-		return res, fmt.Errorf("gvisor: %s", res.Error)
 	case code > 128 && code <= 128+64:
 		// runsc reports a program killed by signal N as 128+N, as a shell
 		// does; a program that exits with such a code itself looks the same.
-		res.Status, res.Signal = moat.StatusSignaled, code-128
+		e.Exited, e.Signal = true, code-128
 	default:
-		res.Status, res.ExitCode = moat.StatusExited, code
+		e.Exited, e.ExitCode = true, code
 	}
-	return res, nil
+	return res, e.Classify("gvisor", res)
 }
 
 // runscError is the last error runsc logged, if any.

@@ -403,51 +403,21 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 			res.Out.Error = outErr.Error()
 		}
 	}
-	reason := r.stopReason()
-	switch {
-	case reason != "" && reason != moat.StatusError:
-		res.Status = reason
-		if exit != nil {
-			res.ExitCode, res.Signal = exit.ExitCode, exit.Signal
-		}
-	case setupErr != nil:
-		res.Status = moat.StatusError
-		res.Error = "sandbox setup: " + setupErr.Error
-		switch syscall.Errno(setupErr.ExecErrno) {
-		case syscall.ENOENT:
-			res.ExitCode = 127
-		case syscall.EACCES, syscall.ENOEXEC, syscall.EPERM:
-			res.ExitCode = 126
-		}
-		if packErr != nil {
-			res.Error += " (workspace: " + packErr.Error() + ")"
-		}
-		if res.ExitCode == 0 {
-			return res, fmt.Errorf("native: %s", res.Error)
-		}
-	case stats.OOMKills != 0: // -1: an old kernel saw the limit hit
-		res.Status = moat.StatusMemory
-		if exit != nil {
-			res.ExitCode, res.Signal = exit.ExitCode, exit.Signal
-		}
-	case stats.PidsMaxHits > 0: // the program died of a failed fork first
-		res.Status = moat.StatusPids
-		if exit != nil {
-			res.ExitCode, res.Signal = exit.ExitCode, exit.Signal
-		}
-	case exit == nil:
-		res.Status = moat.StatusError
-		res.Error = fmt.Sprintf("sandbox init ended without a report: %v", waitErr)
-		if d, _ := diag.Result(); d != "" {
-			res.Error += ": " + firstLine(d)
-		}
-		return res, fmt.Errorf("native: %s", res.Error)
-	case exit.Signal != 0:
-		res.Status, res.Signal = moat.StatusSignaled, exit.Signal
-	default:
-		res.Status, res.ExitCode = moat.StatusExited, exit.ExitCode
+	e := moat.Ending{Stop: r.stopReason(), OOMKills: stats.OOMKills, PidsHits: stats.PidsMaxHits}
+	if exit != nil {
+		e.Exited, e.ExitCode, e.Signal = true, exit.ExitCode, exit.Signal
 	}
-	return res, nil
+	if setupErr != nil {
+		e.StartErr, e.StartErrno = "sandbox setup: "+setupErr.Error, syscall.Errno(setupErr.ExecErrno)
+		if packErr != nil {
+			e.StartErr += " (workspace: " + packErr.Error() + ")"
+		}
+	}
+	e.Lost = fmt.Sprintf("sandbox init: %v", waitErr)
+	if d, _ := diag.Result(); d != "" {
+		e.Lost += ": " + firstLine(d)
+	}
+	return res, e.Classify("native", res)
 }
 
 // watchGroup ends the run with the status of a cgroup limit breach.
