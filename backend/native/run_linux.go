@@ -147,6 +147,9 @@ func (r *runner) initConfig() (*nsinit.Config, error) {
 	return cfg, nil
 }
 
+// run is one run in its phases: the config and network, the cgroup, the
+// init started into its namespaces, the streams to and from it, the
+// watchers that stop it, the init's messages, and the Result.
 func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	start := time.Now()
 	trace := os.Getenv("MOAT_TRACE") != ""
@@ -168,15 +171,63 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	}
 	defer nr.close()
 	r.prepareReport(cfg, mono0)
+
+	extra, err := r.limits(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if r.group != nil {
+		defer func() {
+			_ = r.group.Destroy()
+			tr("cgroup destroyed")
+		}()
+	}
+	tr("cgroup created")
+	p, err := newPipes(r.spec.Workspace != "", r.spec.OutDir != "")
+	if err != nil {
+		return nil, fmt.Errorf("native: %w", err)
+	}
+	defer p.closeAll()
+	r.ctlW = p.ctlW
+	if err := r.startInit(cfg, p, nr, tr); err != nil {
+		return nil, err
+	}
+	tr("init started")
+
+	st := r.startStreams(p)
+	if err := json.NewEncoder(p.cfgW).Encode(cfg); err != nil {
+		r.stop(moat.StatusError)
+	}
+	p.cfgW.Close()
+	tr("config sent")
+	done := make(chan struct{})
+	defer close(done)
+	stopWatch := r.watch(ctx, done)
+	defer stopWatch()
+
+	m := r.messages(p, mono0, done, trm, tr)
+	tr("messages done")
+	waitErr := r.cmd.Wait()
+	r.finishNet(nr)
+	tr("init reaped")
+	r.stopOnce.Do(func() {}) // no stop after the end
+	st.wg.Wait()
+	tr("streams done")
+	r.res.DurationMS = time.Since(start).Milliseconds()
+	return r.finish(m, st, extra, waitErr)
+}
+
+// limits makes the run's cgroup (r.group), or, where none can be had and
+// the Spec allows it, sets the rlimits that stand in. It returns the
+// layers that say which.
+func (r *runner) limits(cfg *nsinit.Config) ([]moat.Layer, error) {
 	var extra []moat.Layer
 	if r.userland != nil {
 		extra = append(extra, moat.Layer{Name: "userland", Detail: r.userland.Summary()})
 	}
-
 	// Cgroup first: the init is born in it or enters it before it starts
 	// the program, so nothing untrusted ever runs outside it.
-	id := runID()
-	g, err := cgroup.New("moat-"+id, cgroup.Limits{Memory: r.lim.Memory, Pids: r.lim.Pids + initThreads, CPUs: r.lim.CPUs})
+	g, err := cgroup.New("moat-"+runID(), cgroup.Limits{Memory: r.lim.Memory, Pids: r.lim.Pids + initThreads, CPUs: r.lim.CPUs})
 	if err != nil {
 		if !r.spec.AllowDegraded {
 			return nil, fmt.Errorf("native: %w (pass --allow-degraded to run with rlimits only): %w", err, moat.ErrDegraded)
@@ -188,26 +239,19 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		// backstop, so a breach is seen (and reported) by the cgroup.
 		cfg.Nproc += 2 * initThreads
 		r.group = g
-		defer func() {
-			_ = g.Destroy()
-			tr("cgroup destroyed")
-		}()
 		extra = append(extra, moat.Layer{Name: fmt.Sprintf("cgroup-v%d", g.Version()),
 			Detail: fmt.Sprintf("%s; memory %d bytes, pids %d (+%d for the init), cpus %g", strings.Join(g.Controllers(), ","), r.lim.Memory, r.lim.Pids, initThreads, r.lim.CPUs)})
 	}
-	extra = append(extra,
+	return append(extra,
 		moat.Layer{Name: "timeout", Detail: r.lim.Timeout.String()},
 		moat.Layer{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", r.lim.OutputLimit)},
-	)
+	), nil
+}
 
-	tr("cgroup created")
-	p, err := newPipes(r.spec.Workspace != "", r.spec.OutDir != "")
-	if err != nil {
-		return nil, fmt.Errorf("native: %w", err)
-	}
-	defer p.closeAll()
-	r.ctlW = p.ctlW
-
+// startInit starts the sandbox init (this binary again) in new user,
+// mount, PID, network, IPC and UTS namespaces, inside the run's cgroup,
+// with the child ends of p; it sets r.cmd.
+func (r *runner) startInit(cfg *nsinit.Config, p *pipes, nr *netRun, tr func(string)) error {
 	uid, gid := os.Geteuid(), os.Getegid()
 	sys := &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
@@ -225,8 +269,9 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	}
 	var entry *cgroup.Entry
 	if r.group != nil {
+		var err error
 		if entry, err = r.group.Entry(); err != nil {
-			return nil, fmt.Errorf("native: %w", err)
+			return fmt.Errorf("native: %w", err)
 		}
 		defer entry.Close()
 	}
@@ -277,7 +322,7 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	r.cmd = cmd
 	if cmd.Process == nil {
 		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("native: start sandbox: %w", explainStart(err))
+			return fmt.Errorf("native: start sandbox: %w", explainStart(err))
 		}
 	}
 	if entry != nil {
@@ -285,40 +330,79 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	}
 	p.closeChildEnds()
 	nr.started()
-	tr("init started")
+	return nil
+}
 
-	var wg sync.WaitGroup
-	stdout := capture.New(r.spec.Stdout, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
-	stderr := capture.New(r.spec.Stderr, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
-	diag := capture.New(nil, 8<<10, func() {})
-	wg.Add(3)
-	go func() { defer wg.Done(); diag.Drain(p.diagR) }()
-	go func() { defer wg.Done(); stdout.Drain(p.stdoutR) }()
-	go func() { defer wg.Done(); stderr.Drain(p.stderrR) }()
+// streams are the run's data flows with the init: the program's output,
+// the init's diagnostics, the workspace in and the working directory out.
+type streams struct {
+	wg                   sync.WaitGroup
+	stdout, stderr, diag *capture.Stream
+	packErr              error // of the workspace, when it failed
+	outRep               *treecopy.Report
+	outErr               error
+}
+
+func (r *runner) startStreams(p *pipes) *streams {
+	st := &streams{
+		stdout: capture.New(r.spec.Stdout, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) }),
+		stderr: capture.New(r.spec.Stderr, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) }),
+		diag:   capture.New(nil, 8<<10, func() {}),
+	}
+	st.wg.Add(3)
+	go func() { defer st.wg.Done(); st.diag.Drain(p.diagR) }()
+	go func() { defer st.wg.Done(); st.stdout.Drain(p.stdoutR) }()
+	go func() { defer st.wg.Done(); st.stderr.Drain(p.stderrR) }()
 	if r.spec.Stdin != nil {
 		go func() { _, _ = io.Copy(p.stdinW, r.spec.Stdin); p.stdinW.Close() }()
 	} else {
 		p.stdinW.Close()
 	}
-	var packErr error
 	if p.tarInW != nil {
-		wg.Add(1)
+		st.wg.Add(1)
 		go func() {
-			defer wg.Done()
-			packErr = treecopy.Pack(p.tarInW, r.spec.Workspace, treecopy.Limits{Bytes: r.lim.Disk, Files: 1 << 20})
+			defer st.wg.Done()
+			st.packErr = treecopy.Pack(p.tarInW, r.spec.Workspace, treecopy.Limits{Bytes: r.lim.Disk, Files: 1 << 20})
 			p.tarInW.Close()
 		}()
 	}
-	var outRep *treecopy.Report
-	var outErr error
 	if p.tarOutR != nil {
-		wg.Add(1)
+		st.wg.Add(1)
 		go func() {
-			defer wg.Done()
-			outRep, outErr = treecopy.Unpack(p.tarOutR, r.spec.OutDir, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}, treecopy.Options{KeepLinks: r.spec.OutLinks})
+			defer st.wg.Done()
+			st.outRep, st.outErr = treecopy.Unpack(p.tarOutR, r.spec.OutDir, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}, treecopy.Options{KeepLinks: r.spec.OutLinks})
 			_, _ = io.Copy(io.Discard, p.tarOutR)
 		}()
 	}
+	return st
+}
+
+// watch stops the run at its timeout, when ctx is canceled and when the
+// cgroup sees a limit breached, until done is closed. The returned
+// function stops the timer.
+func (r *runner) watch(ctx context.Context, done <-chan struct{}) func() {
+	timer := time.AfterFunc(r.lim.Timeout, func() { r.stop(moat.StatusTimeout) })
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.stop(moat.StatusCanceled)
+		case <-done:
+		}
+	}()
+	if r.group != nil {
+		go r.watchGroup(done)
+	}
+	return func() { timer.Stop() }
+}
+
+// initReport is what the init said: the layers it put in place, how the
+// program ended, or why the setup failed.
+type initReport struct {
+	layers, exit, setupErr *nsinit.Message
+}
+
+// messages reads the init's status messages until it closes the pipe.
+func (r *runner) messages(p *pipes, mono0 int64, done chan struct{}, trm func(int64, string), tr func(string)) initReport {
 	msgs := make(chan nsinit.Message, 4)
 	go func() {
 		defer close(msgs)
@@ -331,28 +415,7 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 			}
 		}
 	}()
-
-	if err := json.NewEncoder(p.cfgW).Encode(cfg); err != nil {
-		r.stop(moat.StatusError)
-	}
-	p.cfgW.Close()
-	tr("config sent")
-	timer := time.AfterFunc(r.lim.Timeout, func() { r.stop(moat.StatusTimeout) })
-	defer timer.Stop()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-ctx.Done():
-			r.stop(moat.StatusCanceled)
-		case <-done:
-		}
-	}()
-	if r.group != nil {
-		go r.watchGroup(done)
-	}
-
-	var layers, exit, setupErr *nsinit.Message
+	var rep initReport
 	for m := range msgs {
 		m := m
 		if m.Kind == "trace" {
@@ -362,59 +425,56 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		tr("message " + m.Kind)
 		switch m.Kind {
 		case "layers":
-			layers = &m
+			rep.layers = &m
 		case "exit":
-			exit = &m
+			rep.exit = &m
 		case "error":
-			setupErr = &m
+			rep.setupErr = &m
 		case "events":
 			r.addEvents(&m)
 		case "listener":
 			r.serveNotify(m.ListenerFD, mono0, done)
 		}
 	}
-	tr("messages done")
-	waitErr := cmd.Wait()
-	r.finishNet(nr)
-	tr("init reaped")
-	r.stopOnce.Do(func() {}) // no stop after the end
-	wg.Wait()
-	tr("streams done")
-	r.res.DurationMS = time.Since(start).Milliseconds()
+	return rep
+}
 
+// finish builds the Result from what the init said, the streams, the
+// cgroup's counters and how the init process ended.
+func (r *runner) finish(m initReport, st *streams, extra []moat.Layer, waitErr error) (*moat.Result, error) {
 	res := r.res
-	res.Stdout, res.StdoutTruncated = stdout.Result()
-	res.Stderr, res.StderrTruncated = stderr.Result()
-	if layers != nil {
-		res.Layers = append(layers.Layers, extra...)
-		res.Degraded = append(res.Degraded, layers.Degraded...)
+	res.Stdout, res.StdoutTruncated = st.stdout.Result()
+	res.Stderr, res.StderrTruncated = st.stderr.Result()
+	if m.layers != nil {
+		res.Layers = append(m.layers.Layers, extra...)
+		res.Degraded = append(res.Degraded, m.layers.Degraded...)
 	}
 	var stats cgroup.Stats
 	if r.group != nil {
 		stats, _ = r.group.Stats()
 		res.MaxRSSBytes = stats.PeakMemory
 	}
-	if exit != nil && res.MaxRSSBytes == 0 {
-		res.MaxRSSBytes = exit.MaxRSS
+	if m.exit != nil && res.MaxRSSBytes == 0 {
+		res.MaxRSSBytes = m.exit.MaxRSS
 	}
-	if r.spec.OutDir != "" && outRep != nil {
-		res.Out = &moat.OutReport{Dir: r.spec.OutDir, Files: outRep.Files, Bytes: outRep.Bytes, Skipped: outRep.Skipped}
-		if outErr != nil {
-			res.Out.Error = outErr.Error()
+	if r.spec.OutDir != "" && st.outRep != nil {
+		res.Out = &moat.OutReport{Dir: r.spec.OutDir, Files: st.outRep.Files, Bytes: st.outRep.Bytes, Skipped: st.outRep.Skipped}
+		if st.outErr != nil {
+			res.Out.Error = st.outErr.Error()
 		}
 	}
 	e := moat.Ending{Stop: r.stopReason(), OOMKills: stats.OOMKills, PidsHits: stats.PidsMaxHits}
-	if exit != nil {
-		e.Exited, e.ExitCode, e.Signal = true, exit.ExitCode, exit.Signal
+	if m.exit != nil {
+		e.Exited, e.ExitCode, e.Signal = true, m.exit.ExitCode, m.exit.Signal
 	}
-	if setupErr != nil {
-		e.StartErr, e.StartErrno = "sandbox setup: "+setupErr.Error, syscall.Errno(setupErr.ExecErrno)
-		if packErr != nil {
-			e.StartErr += " (workspace: " + packErr.Error() + ")"
+	if m.setupErr != nil {
+		e.StartErr, e.StartErrno = "sandbox setup: "+m.setupErr.Error, syscall.Errno(m.setupErr.ExecErrno)
+		if st.packErr != nil {
+			e.StartErr += " (workspace: " + st.packErr.Error() + ")"
 		}
 	}
 	e.Lost = fmt.Sprintf("sandbox init: %v", waitErr)
-	if d, _ := diag.Result(); d != "" {
+	if d, _ := st.diag.Result(); d != "" {
 		e.Lost += ": " + firstLine(d)
 	}
 	return res, e.Classify("native", res)
