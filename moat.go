@@ -216,6 +216,10 @@ type Spec struct {
 	// shell at all. Container images bring their own, so container
 	// backends ignore it.
 	Userland bool
+	// NoReport switches the behaviour report off (no honeytokens, no
+	// audit hook, no kernel events, no findings), for measuring its cost.
+	// The zero value observes the run.
+	NoReport bool
 }
 
 // SandboxEnv names the variables every backend sets for the program, to

@@ -105,6 +105,8 @@ type Config struct {
 	// Limits of every phase (the Timeout field is ignored).
 	Limits        moat.Limits
 	AllowDegraded bool
+	// NoReport runs the phases without the behaviour report.
+	NoReport bool
 	// NoUserland runs the phases without the host's read-only userland
 	// (moat.Spec.Userland: /bin/sh and core utilities), which is on by
 	// default: test suites and build steps shell out.
@@ -420,7 +422,7 @@ func (cfg Config) spec(phase, in, out string) *moat.Spec {
 	}
 	s := &moat.Spec{
 		Python: cfg.Python, Image: cfg.Image, Workspace: in, OutDir: out, OutLinks: true,
-		Limits: lim, AllowDegraded: cfg.AllowDegraded, Userland: !cfg.NoUserland,
+		Limits: lim, AllowDegraded: cfg.AllowDegraded, Userland: !cfg.NoUserland, NoReport: cfg.NoReport,
 		Env: []string{
 			"PATH=/work/.venv/bin:/usr/local/bin:/usr/bin:/bin",
 			"VIRTUAL_ENV=" + venvDir,

@@ -49,7 +49,7 @@ type report struct {
 // prepareReport plants the tokens, writes the hook and takes the "before"
 // walk. It returns the extra environment of the program.
 func (r *runner) prepareReport(start time.Time) ([]string, error) {
-	if observe.Off() {
+	if r.spec.NoReport {
 		return nil, nil
 	}
 	rep := &report{plan: observe.NewPlan(homeDir, r.spec.Env), start: start}
@@ -197,7 +197,7 @@ func (r *runner) straceEvents() ([]moat.Event, int) {
 // reportLayer says what the report of this run is made of.
 func (r *runner) reportLayer() moat.Layer {
 	if r.rep == nil {
-		return moat.Layer{Name: "behaviour-report", Detail: "off (MOAT_EVENTS=off)"}
+		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
 	return moat.Layer{Name: "behaviour-report", Detail: "kernel: the Sentry's syscall trace (runsc --strace, " + straceSyscalls +
 		"); audit hook read-only at " + audit.Dir + "; honeytokens in the home; diff of /work, the home, /tmp and /dev/shm"}

@@ -22,7 +22,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
@@ -232,7 +231,7 @@ func (r *runner) prepare() error {
 		return err
 	}
 	r.tr.step("workspace copied in")
-	hook := !observe.Off()
+	hook := !r.spec.NoReport
 	var bc *audit.Bytecode
 	if hook {
 		bc, _ = audit.Compile(r.rt.Executable, cacheDir()) // nil: Python compiles the hook

@@ -8,13 +8,10 @@ import (
 	"github.com/moat-sandbox/moat/report"
 )
 
-// eventsOff reports whether the behaviour report is switched off.
-func eventsOff() bool { return observe.Off() }
-
 // prepareReport makes this run's honeytokens and tells the init to plant
 // them, to install the audit hook and to serve seccomp notifications.
 func (r *runner) prepareReport(cfg *nsinit.Config, startMono int64) {
-	if eventsOff() {
+	if r.spec.NoReport {
 		return
 	}
 	plan := observe.NewPlan(nsinit.HomeDir, r.spec.Env)
@@ -38,10 +35,13 @@ func (r *runner) finishReport(res *moat.Result, err error) (*moat.Result, error)
 	if res == nil {
 		return res, err
 	}
-	if eventsOff() {
+	if r.spec.NoReport {
+		res.Layers = append(res.Layers, moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"})
 		report.Finish(res, nil, 0, r.lim)
 		return res, err
 	}
+	res.Layers = append(res.Layers, moat.Layer{Name: "behaviour-report", Detail: "kernel: seccomp notifications from the init's listener (where the kernel has them); " +
+		"the Python audit hook (its events are the program's claims); network sink events; fs diff of the writable space; honeytokens"})
 	r.notifyWG.Wait()
 	if r.notifyErr != nil && res.Status == moat.StatusError && res.Error == "" {
 		res.Error = r.notifyErr.Error()

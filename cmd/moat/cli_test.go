@@ -613,3 +613,43 @@ func TestInitStartsEarly(t *testing.T) {
 		}
 	}
 }
+
+// TestNoReport: --no-report and MOAT_EVENTS=off both reach the Spec: no
+// honeytoken in the environment, no findings, the layer says off. With
+// the report on, the same program is seen reading a planted secret.
+func TestNoReport(t *testing.T) {
+	requireNative(t)
+	t.Parallel()
+	code := "import os; print(bool(os.environ.get('AWS_SECRET_ACCESS_KEY'))); open(os.path.expanduser('~/.aws/credentials')).read() if os.path.exists(os.path.expanduser('~/.aws/credentials')) else None"
+	layer := func(r result) (string, int) {
+		var res moat.Result
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+			t.Fatalf("not JSON: %v: %s", err, r)
+		}
+		for _, l := range res.Layers {
+			if l.Name == "behaviour-report" {
+				return l.Detail, len(res.Findings)
+			}
+		}
+		return "", len(res.Findings)
+	}
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+		off  bool
+	}{
+		{"on", nil, nil, false},
+		{"flag", nil, []string{"--no-report"}, true},
+		{"env", []string{"MOAT_EVENTS=off"}, nil, true},
+	} {
+		args := append(append([]string{"run", "--isolation", "native", "--json"}, c.args...), "-c", code)
+		r := moatRun(t, c.env, args...)
+		detail, findings := layer(r)
+		var res moat.Result
+		_ = json.Unmarshal([]byte(r.stdout), &res)
+		if c.off != strings.HasPrefix(detail, "off") || c.off != (res.Stdout == "False\n") || (c.off && findings != 0) || (!c.off && findings == 0) {
+			t.Errorf("%s: layer %q, program saw a token: %q, %d findings; want report off=%v: %s", c.name, detail, res.Stdout, findings, c.off, r)
+		}
+	}
+}

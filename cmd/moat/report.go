@@ -16,11 +16,18 @@ import (
 // reportFlags are the behaviour-report outputs of `moat run`.
 type reportFlags struct {
 	sarif, html string
+	off         bool
 }
+
+// noReport says whether the behaviour report is off: --no-report, or
+// MOAT_EVENTS=off in the environment (for benchmarks that cannot pass a
+// flag).
+func (r *reportFlags) noReport() bool { return r.off || os.Getenv("MOAT_EVENTS") == "off" }
 
 func addReportFlags(fl *pflag.FlagSet, r *reportFlags) {
 	fl.StringVar(&r.sarif, "sarif", "", "write the findings as SARIF 2.1.0 to FILE (for code scanning)")
 	fl.StringVar(&r.html, "html", "", "write a self-contained HTML behaviour report to FILE")
+	fl.BoolVar(&r.off, "no-report", false, "no behaviour report: no honeytokens, hook, kernel events or findings (also MOAT_EVENTS=off)")
 }
 
 // writeReports writes the --sarif and --html files of a finished run, and

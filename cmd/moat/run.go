@@ -101,7 +101,7 @@ func buildSpec(c *cobra.Command, f *runFlags, args []string) (*moat.Spec, string
 			f.userland = true
 		}
 	}
-	s := &moat.Spec{Python: f.python, Image: f.image, AllowDegraded: f.allowDegraded, Userland: f.userland, Files: map[string][]byte{}}
+	s := &moat.Spec{Python: f.python, Image: f.image, AllowDegraded: f.allowDegraded, Userland: f.userland, Files: map[string][]byte{}, NoReport: f.report.noReport()}
 	var err error
 	if s.Limits.Timeout, err = time.ParseDuration(f.timeout); err != nil || s.Limits.Timeout <= 0 {
 		return nil, "", fmt.Errorf("--timeout: invalid duration %q (use e.g. 30s, 5m)", f.timeout)

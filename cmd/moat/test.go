@@ -80,7 +80,7 @@ JSON, summed up after the phases, and with --sarif / --html in files.`,
 // user's (exit 125).
 func testConfig(f *testFlags, target string) (pkgtest.Config, error) {
 	cfg := pkgtest.Config{Wheelhouse: f.wheelhouse, Index: f.index, Command: f.command, Out: f.out,
-		Python: f.python, AllowDegraded: f.allowDegraded, NoUserland: !f.userland, Timeouts: map[string]time.Duration{}}
+		Python: f.python, AllowDegraded: f.allowDegraded, NoUserland: !f.userland, NoReport: f.report.noReport(), Timeouts: map[string]time.Duration{}}
 	var err error
 	if cfg.Phases, err = pkgtest.ParsePhases(f.phases); err != nil {
 		return cfg, err

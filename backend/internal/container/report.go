@@ -149,7 +149,7 @@ func snapshot(entries [][]json.RawMessage) observe.Snapshot {
 // reportLayer describes the report of a container run.
 func reportLayer() moat.Layer {
 	if observe.Off() {
-		return moat.Layer{Name: "behaviour-report", Detail: "off (MOAT_EVENTS=off)"}
+		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
 	return moat.Layer{Name: "behaviour-report", Detail: "Python audit hook (" + HookDir + "/py, owned by the sandbox user: its events are the program's claims), " +
 		"honeytokens in the home, diff of /work, the home, /tmp and /dev/shm by the container init; " +
