@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,7 +54,7 @@ func ParsePhases(s string) ([]Phase, error) {
 // Config is what every run of a soak shares.
 type Config struct {
 	Python string // native, gvisor: the host interpreter ("" for the default)
-	Image  string // container backends ("" for the backend's default)
+	Image  string // backends other than native ("" for the backend's default)
 	// Marker is an argument of every program: its processes carry it in
 	// their command line, which is how the soak finds any left behind.
 	Marker string
@@ -147,7 +148,12 @@ func (r *PhaseResult) RunsPerSecond() float64 { return float64(r.Runs) / r.Wall.
 func RunPhase(ctx context.Context, b moat.Backend, p Phase, cfg Config) *PhaseResult {
 	res := &PhaseResult{Phase: p, Statuses: map[string]int{}, Time: map[string]time.Duration{}, Count: map[string]int{}}
 	slow := p.Backend != "native"
-	sample := func(i int) { res.FDs[i], res.Goroutines[i] = countFDs(), runtime.NumGoroutine() }
+	sample := func(i int) {
+		if i != 1 {
+			runtime.GC() // an unreachable *os.File is closed, not leaked
+		}
+		res.FDs[i], res.Goroutines[i] = countFDs(), runtime.NumGoroutine()
+	}
 	var mu sync.Mutex
 	var next, done atomic.Int64
 	batch := func(upto int64, mid int64) {
@@ -211,8 +217,10 @@ func runOne(ctx context.Context, b moat.Backend, k kind, slow bool, cfg Config) 
 	spec := &moat.Spec{
 		Args:   []string{"-c", k.code, cfg.Marker},
 		Python: cfg.Python,
-		Image:  cfg.Image,
 		Limits: moat.Limits{Timeout: 60 * time.Second, Memory: 256 << 20},
+	}
+	if slow {
+		spec.Image = cfg.Image // native runs the host's Python alone
 	}
 	if k.set != nil {
 		k.set(&spec.Limits, slow)
@@ -284,16 +292,27 @@ func things(tmp, marker string) Snapshot {
 			}
 		}
 	}
+	gv := gvisor.Leftovers()
+	add("gvisor", gv...)
 	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(l); len(f) > 4 && strings.Contains(f[4], "moat") {
-				add("mount", f[4])
+			f := strings.Fields(l)
+			if len(f) <= 4 || !strings.Contains(f[4], "moat") {
+				continue
 			}
+			// A run's mounts in its gVisor bundle: this process's if
+			// its bundle is (a bundle with a mount in it stays).
+			if rest, ok := strings.CutPrefix(f[4], "/run/moat/gvisor/"); ok {
+				id, _, _ := strings.Cut(rest, "/")
+				if !slices.Contains(gv, "bundle "+id) {
+					continue
+				}
+			}
+			add("mount", f[4])
 		}
 	}
 	m, _ := filepath.Glob(tmp + "/*")
 	add("file", m...)
-	add("gvisor", gvisor.Leftovers()...)
 	vol, _ := ctr.InitFor("", "")
 	for _, engine := range []string{"docker", "podman"} {
 		if _, err := exec.LookPath(engine); err != nil {
