@@ -4,9 +4,9 @@
 // status checked against the one its kind may have. It prints runs per
 // second per phase and then checks that nothing leaked: processes (this
 // process's children, and any process carrying the soak's marker),
-// moat's cgroups, mounts, temporary files (moat's own under a private
-// TMPDIR, /tmp/moat-*, /run/moat), runsc state, containers and volumes
-// labelled by moat, and that this process's descriptors and goroutines
+// moat's cgroups, mounts, files (under a private TMPDIR that is also the
+// working directory), gVisor's bundles and sandboxes, containers and
+// volumes of moat's, and that this process's descriptors and goroutines
 // came back to where they were after each phase's warm-up.
 //
 //	go run ./bench/soak                      # the full plan
@@ -66,6 +66,10 @@ func soak(ctx context.Context, ps []Phase, cfg Config, grace time.Duration) erro
 		return fmt.Errorf("private tmp: %w", err)
 	}
 	os.Setenv("TMPDIR", tmp) // moat's own temporary files land here
+	// and whatever a run leaves in its caller's working directory.
+	if err := os.Chdir(tmp); err != nil {
+		return fmt.Errorf("private tmp: %w", err)
+	}
 	cfg.Marker = fmt.Sprintf("moat-soak-%d-%d", os.Getpid(), time.Now().UnixNano())
 	before := things(tmp, cfg.Marker)
 	fmt.Printf("soak: marker %s; %d things of moat's on the host before\n", cfg.Marker, len(before))

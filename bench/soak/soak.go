@@ -274,7 +274,7 @@ type Snapshot map[string]bool
 // gVisor's bundles and sandboxes when gvisor.Leftovers names them (runs of
 // this process that have ended), a cgroup is another's while processes
 // without the marker live in it; moat's temporary files go to the soak's
-// private TMPDIR.
+// private TMPDIR, tmp, which is also its working directory.
 func things(tmp, marker string) Snapshot {
 	s := Snapshot{}
 	add := func(what string, names ...string) {

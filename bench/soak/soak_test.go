@@ -36,6 +36,7 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("TMPDIR", tmp)
+	t.Chdir(tmp) // a run must leave nothing in its caller's directory either
 	cfg := Config{Image: os.Getenv("MOAT_TEST_IMAGE"), Marker: fmt.Sprintf("moat-soak-test-%d-%d", os.Getpid(), time.Now().UnixNano())}
 	before := things(tmp, cfg.Marker)
 	for _, p := range []Phase{{"native", 60, 4}, {"docker", 12, 2}, {"podman", 12, 2}, {"gvisor", 6, 2}} {
