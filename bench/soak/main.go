@@ -114,6 +114,9 @@ func soak(ctx context.Context, ps []Phase, cfg Config, grace time.Duration) erro
 		if err := r.Flat(2); err != nil {
 			bad = append(bad, "not flat: "+err.Error())
 		}
+		if err := CheckVolume(p.Backend); err != nil {
+			bad = append(bad, err.Error())
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +22,6 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/gvisor"
-	ctr "github.com/moat-sandbox/moat/internal/container"
 )
 
 // Phase is one batch of runs on one backend.
@@ -313,23 +315,67 @@ func things(tmp, marker string) Snapshot {
 	}
 	m, _ := filepath.Glob(tmp + "/*")
 	add("file", m...)
-	vol, _ := ctr.InitFor("", "")
+	vol := initVolume()
 	for _, engine := range []string{"docker", "podman"} {
 		if _, err := exec.LookPath(engine); err != nil {
 			continue
 		}
 		if vol != "" {
-			add(engine+" container", lines(engine, "ps", "--all", "--filter", "label="+ctr.Label, "--filter", "volume="+vol, "--format", "{{.Names}}")...)
+			add(engine+" container", lines(engine, "ps", "--all", "--filter", "label="+runLabel, "--filter", "volume="+vol, "--format", "{{.Names}}")...)
 		}
 		// Volumes of runs (an image's anonymous VOLUME); the init
 		// volumes are moat's cache, one per build.
 		for _, v := range lines(engine, "volume", "ls", "--format", "{{.Name}} {{.Labels}}") {
-			if !strings.Contains(v, ctr.InitLabel) {
+			if !strings.Contains(v, initLabel) {
 				add(engine+" volume", v)
 			}
 		}
 	}
 	return s
+}
+
+// The container backends' label of a run's container and of an init
+// volume (backend/internal/container, which the soak cannot import).
+const (
+	runLabel  = "moat.run"
+	initLabel = "moat.init"
+)
+
+// initVolume is the init volume of this binary, which the containers of
+// its runs mount: "moat-init-" and the first 20 hex digits of the
+// binary's SHA-256, as backend/internal/container names it. CheckVolume
+// fails a container phase whose engine has no such volume, so that a
+// change of that name cannot make the containers' check prove nothing.
+var initVolume = sync.OnceValue(func() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return "moat-init-" + hex.EncodeToString(h.Sum(nil))[:20]
+})
+
+// CheckVolume fails unless the engine of a container backend has this
+// binary's init volume: without it, its containers cannot be told apart.
+func CheckVolume(backend string) error {
+	if backend != "docker" && backend != "podman" {
+		return nil
+	}
+	v := initVolume()
+	for _, n := range lines(backend, "volume", "ls", "--quiet", "--filter", "label="+initLabel) {
+		if n == v {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s has no init volume %q of this binary: its containers cannot be told from others'", backend, v)
 }
 
 // othersLiveIn reports whether a process without the marker is in the

@@ -50,6 +50,9 @@ func TestSoak(t *testing.T) {
 			if err := r.Flat(2); err != nil {
 				t.Errorf("a run's descriptors or goroutines stayed: %v", err)
 			}
+			if err := CheckVolume(p.Backend); err != nil {
+				t.Error(err)
+			}
 		})
 	}
 	for _, l := range Leaks(before, tmp, cfg.Marker, 30*time.Second) {
