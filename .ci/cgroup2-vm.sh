@@ -17,6 +17,7 @@
 # tarball .ci/images.sh caches, or the image in Docker.
 #
 # The guest runs: internal/sandbox/cgroup's tests (the real v2 ones among them);
+# internal/sandbox/pid1's (bookworm's 6.1 kills an init with a blocked signal 34);
 # native's TestNative (the conformance and adversarial suites as root, on
 # v2 groups), TestNativeNonRoot (as nobody without cgroups: the refusal and
 # the degraded run) and the network tests; gVisor's cgroup cases (runsc, from
@@ -117,7 +118,8 @@ mkdir -p "$root/dev"
 mkdir -p "$root/moat-vm"
 cp -r "$kdir/modules" "$root/moat-vm/"
 go test -c -o "$root/moat-vm/native.test" ./backend/native
-go test -c -o "$root/moat-vm/cgroup.test" ./internal/cgroup
+go test -c -o "$root/moat-vm/cgroup.test" ./internal/sandbox/cgroup
+go test -c -o "$root/moat-vm/pid1.test" ./internal/sandbox/pid1
 go build -o "$root/moat-vm/moat" ./cmd/moat
 go test -c -o "$root/moat-vm/gvisor.test" ./backend/gvisor
 runsc=$(command -v runsc || true)
@@ -229,6 +231,7 @@ step() {
   [ \$rc = 0 ] || status=FAIL
 }
 step ./cgroup.test -test.v -test.count=1 -test.timeout=5m
+step ./pid1.test -test.v -test.count=1 -test.timeout=2m
 step env MOAT_REQUIRE_BACKENDS=native ./native.test -test.v -test.count=1 -test.timeout=15m -test.run '$native_run'
 step env MOAT_REQUIRE_BACKENDS=gvisor ./gvisor.test -test.v -test.count=1 -test.timeout=10m -test.run '$gvisor_run'
 echo "moat-vm: root subtree_control: \$(cat /sys/fs/cgroup/cgroup.subtree_control)"

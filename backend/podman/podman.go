@@ -472,22 +472,25 @@ func (e *noImage) Error() string { return e.msg }
 func (e *noImage) Unwrap() error { return moat.ErrNotFound }
 
 func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []string, res *moat.Result) (*moat.Result, error) {
-	cidFile := filepath.Join(os.TempDir(), "moat-cid-"+r.id)
-	args = append([]string{args[0], "--cidfile", cidFile}, args[1:]...)
-	defer os.Remove(cidFile)
+	// A directory of the run's own, removed after it, for podman to write
+	// the cidfile in (as the user it runs as) and to work in: conmon, which
+	// it starts in its working directory, leaves a file "oom" there after
+	// a memory kill (conmon 2.1), which would otherwise land in the
+	// caller's directory or the user's home.
+	dir, err := os.MkdirTemp("", "moat-podman-")
+	if err != nil {
+		return nil, fmt.Errorf("podman: %w", err)
+	}
+	defer os.RemoveAll(dir)
 	if r.m.cred != nil {
-		// The user's podman writes the cidfile: give it a directory of
-		// its own it can write in.
-		dir, err := os.MkdirTemp("", "moat-podman-")
-		if err != nil {
+		if err := os.Chown(dir, int(r.m.cred.Uid), int(r.m.cred.Gid)); err != nil {
 			return nil, fmt.Errorf("podman: %w", err)
 		}
-		defer os.RemoveAll(dir)
-		_ = os.Chown(dir, int(r.m.cred.Uid), int(r.m.cred.Gid))
-		cidFile = filepath.Join(dir, "cid")
-		args[2] = cidFile
 	}
+	cidFile := filepath.Join(dir, "cid")
+	args = append([]string{args[0], "--cidfile", cidFile}, args[1:]...)
 	cmd := r.b.command(r.m, args...)
+	cmd.Dir = dir
 	diag := capture.New(nil, 8<<10, func() {})
 	t, err := r.transport(cmd, diag)
 	if err != nil {

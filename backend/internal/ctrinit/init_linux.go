@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/internal/sandbox/pid1"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
@@ -70,8 +71,9 @@ func Main() int {
 	// throws on when a process sends them (ILL, TRAP, BUS, FPE, SEGV,
 	// STKFLT, SYS) are ignored, which for them changes only Go's reading
 	// of a user-sent one, not the kernel's handler. Everything else the
-	// runtime drops by itself. Nothing is set to SIG_IGN: the program
-	// starts with every signal at default. (Notifying all 64 would cost
+	// runtime drops by itself, but for 32 and 34, which it leaves at
+	// SIG_DFL: those are set to SIG_IGN once the program started (run).
+	// The program starts with every signal at default. (Notifying all 64 would cost
 	// some 3 ms: each one is a round trip between two threads.)
 	// Setting them up takes Go's runtime some 0.4 ms of round trips
 	// between two threads: it overlaps the setup, and the program starts
@@ -404,6 +406,15 @@ func (in *initProc) run() int {
 	}
 	in.mark("program started")
 	pid := cmd.Process.Pid
+	// The signals the runtime leaves at their default (32 and 34) could
+	// still kill this init on some kernels when the program sends one
+	// (package pid1): ignored from now on, once the program started with
+	// every signal at its default; its startup runs no untrusted code.
+	if _, err := pid1.IgnoreDefaults(); err != nil {
+		_ = unix.Kill(-1, unix.SIGKILL)
+		in.send('x', exitJSON(Exit{Error: "signals: " + err.Error()}))
+		return 0
+	}
 	// A backstop: moat kills the container first.
 	time.AfterFunc(time.Duration((h.TimeoutS+30)*float64(time.Second)), func() {
 		_ = unix.Kill(-1, unix.SIGKILL)

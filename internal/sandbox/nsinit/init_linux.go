@@ -19,6 +19,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
+	"github.com/moat-sandbox/moat/internal/sandbox/pid1"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
@@ -56,6 +57,8 @@ func Main(network NetworkFunc) int {
 	}
 	// As pid 1 of a namespace, the kernel delivers only signals the init
 	// handles: take all of them (the program may send any), act on none.
+	// The two the runtime leaves at their default are ignored once the
+	// program runs (pid1.IgnoreDefaults, below).
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs)
 	go func() {
@@ -207,6 +210,15 @@ func Main(network NetworkFunc) int {
 		errors.As(err, &errno)
 		_ = enc.Encode(Message{Kind: "error", Error: "start program: " + err.Error(), ExecErrno: int(errno)})
 		return 1
+	}
+	// The signals Go's runtime leaves at their default (32 and 34) could
+	// still kill this init on some kernels when the program sends one (see
+	// package pid1): ignored from now on. Not before the program started,
+	// which must inherit every signal at its default; its startup runs no
+	// untrusted code, so nothing of it can send one in between.
+	if _, err := pid1.IgnoreDefaults(); err != nil {
+		_ = cmd.Process.Kill()
+		return fail("signals", err)
 	}
 	trace("program started")
 	_ = enc.Encode(Message{Kind: "layers", Layers: layers, Degraded: degraded})
