@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,11 +153,13 @@ func (r *runner) initConfig() (*nsinit.Config, error) {
 // watchers that stop it, the init's messages, and the Result.
 func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	start := time.Now()
-	trace := os.Getenv("MOAT_TRACE") != ""
+	// The steps' times go to log/slog at debug level (MOAT_TRACE=1 in the
+	// CLI); the init sends its own only then.
+	trace := slog.Default().Enabled(ctx, slog.LevelDebug)
 	mono0 := nsinit.MonoNow()
 	trm := func(mono int64, what string) {
 		if trace {
-			fmt.Fprintf(os.Stderr, "moat-trace %6.2fms %s\n", float64(mono-mono0)/1e6, what)
+			slog.Debug("step", "backend", "native", "ms", float64(mono-mono0)/1e6, "step", what)
 		}
 	}
 	tr := func(what string) { trm(nsinit.MonoNow(), what) }

@@ -10,6 +10,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -34,6 +35,17 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func main() {
 	all.Init() // the sandbox init re-executes this binary
+	if os.Getenv("MOAT_TRACE") != "" {
+		// Each step of a run and its time, on stderr (the program's own
+		// output is captured apart and never mixed in).
+		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug,
+			ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey && len(groups) == 0 {
+					return slog.Attr{}
+				}
+				return a
+			}})))
+	}
 	root := &cobra.Command{
 		Use:           "moat",
 		Short:         "Run untrusted Python in a sandbox",
