@@ -32,6 +32,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/moat-sandbox/moat/internal/termsafe"
 	"io"
 	"net"
 	"net/url"
@@ -502,7 +503,7 @@ func fill(pr *PhaseResult, res *moat.Result, err error) {
 	}
 	switch {
 	case err != nil:
-		pr.Status, pr.Error = StatusError, oneLine(err.Error())
+		pr.Status, pr.Error = StatusError, termsafe.Line(err.Error(), 0)
 	case res.Status == moat.StatusExited && res.ExitCode == 0:
 		pr.Status = StatusPassed
 	case res.Status == moat.StatusExited:
@@ -512,7 +513,7 @@ func fill(pr *PhaseResult, res *moat.Result, err error) {
 	case res.Status == moat.StatusCanceled:
 		pr.Status, pr.Note = StatusCanceled, "interrupted: sandbox killed"
 	case res.Status == moat.StatusError:
-		pr.Status, pr.Error = StatusError, oneLine(res.Error)
+		pr.Status, pr.Error = StatusError, termsafe.Line(res.Error, 0)
 	default: // memory, pids, output-limit, signaled
 		pr.Status, pr.Note = StatusFailed, "killed: "+string(res.Status)
 		if res.Status == moat.StatusSignaled {
@@ -548,7 +549,7 @@ func (cfg Config) readTests(rep *Report, pr *PhaseResult, stage string) {
 	defer f.Close()
 	t, err := ParseJUnit(f)
 	if err != nil {
-		pr.Note = oneLine(err.Error())
+		pr.Note = termsafe.Line(err.Error(), 0)
 		return
 	}
 	rep.Tests = t
@@ -665,7 +666,7 @@ func collectOut(dir, stage, tmp string, rep *Report) (*moat.OutReport, error) {
 			out.Skipped = append(out.Skipped, r.Skipped...)
 		}
 		if err != nil {
-			out.Error = "work: " + oneLine(err.Error())
+			out.Error = "work: " + termsafe.Line(err.Error(), 0)
 		}
 	}
 	// The report last, with the out section as it stands.
@@ -675,11 +676,4 @@ func collectOut(dir, stage, tmp string, rep *Report) (*moat.OutReport, error) {
 		return out, err
 	}
 	return out, write(filepath.Join(dir, "report.json"), append(data, '\n'))
-}
-
-func oneLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/moat-sandbox/moat/internal/termsafe"
 	"io"
 	"log/slog"
 	"os"
@@ -478,7 +479,7 @@ func (r *runner) finish(m initReport, st *streams, extra []moat.Layer, waitErr e
 	}
 	e.Lost = fmt.Sprintf("sandbox init: %v", waitErr)
 	if d, _ := st.diag.Result(); d != "" {
-		e.Lost += ": " + firstLine(d)
+		e.Lost += ": " + termsafe.Line(d, 300)
 	}
 	return res, e.Classify("native", res)
 }
@@ -509,16 +510,4 @@ func explainStart(err error) error {
 		return fmt.Errorf("%w: the kernel refused to create namespaces (%v); %s", moat.ErrUnavailable, err, userNSHint)
 	}
 	return err
-}
-
-// firstLine bounds a diagnostic from the init for an error message.
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	if len(s) > 300 {
-		s = s[:300]
-	}
-	return s
 }

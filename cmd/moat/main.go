@@ -65,9 +65,9 @@ func main() {
 		var ue usageError
 		if errors.As(err, &ue) && runWantsJSON(os.Args[1:]) {
 			// A script that asked for JSON gets it, even for a bad flag.
-			_ = printJSON(&moat.Result{Status: moat.StatusError, Error: oneLine(err.Error())})
+			_ = printJSON(&moat.Result{Status: moat.StatusError, Error: termsafe.Line(err.Error(), 0)})
 		}
-		fmt.Fprintln(os.Stderr, "moat: "+termsafe.String(oneLine(err.Error())))
+		fmt.Fprintln(os.Stderr, "moat: "+termsafe.String(termsafe.Line(err.Error(), 0)))
 		os.Exit(exitFailure)
 	}
 }
@@ -104,12 +104,3 @@ func runWantsJSON(args []string) bool {
 }
 
 type usageError struct{ error }
-
-func oneLine(s string) string {
-	for i, c := range s {
-		if c == '\n' {
-			return s[:i]
-		}
-	}
-	return s
-}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/moat-sandbox/moat/internal/termsafe"
 	"os"
 	"strings"
 
@@ -44,9 +45,9 @@ func loadPolicy(path string) (*policy, error) {
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
-			return nil, fmt.Errorf("policy %s: line %d: %s", path, perr.Position.Line, oneLine(perr.Message))
+			return nil, fmt.Errorf("policy %s: line %d: %s", path, perr.Position.Line, termsafe.Line(perr.Message, 0))
 		}
-		return nil, fmt.Errorf("policy %s: %s", path, oneLine(err.Error()))
+		return nil, fmt.Errorf("policy %s: %s", path, termsafe.Line(err.Error(), 0))
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		keys := make([]string, len(und))

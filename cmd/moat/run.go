@@ -301,6 +301,6 @@ func reportFailure(asJSON bool, res *moat.Result, err error) error {
 	if asJSON {
 		_ = printJSON(res)
 	}
-	fmt.Fprintln(os.Stderr, "moat: "+termsafe.String(oneLine(err.Error())))
+	fmt.Fprintln(os.Stderr, "moat: "+termsafe.String(termsafe.Line(err.Error(), 0)))
 	return exitError{res.ExitStatus()}
 }

@@ -167,7 +167,7 @@ func doTest(c *cobra.Command, f *testFlags, target string) error {
 	rep, err := pkgtest.Run(ctx, cfg)
 	if err != nil {
 		if rerr := writeTestReports(&f.report, rep, target); rerr != nil {
-			fmt.Fprintln(os.Stderr, "moat: "+termsafe.String(oneLine(rerr.Error())))
+			fmt.Fprintln(os.Stderr, "moat: "+termsafe.String(termsafe.Line(rerr.Error(), 0)))
 		}
 		return testFailure(f.asJSON, rep, err)
 	}
@@ -224,7 +224,7 @@ func testFailure(asJSON bool, rep *pkgtest.Report, err error) error {
 	} else if rep != nil && len(rep.Phases) > 0 && rep.Phases[0].Status != pkgtest.StatusSkipped {
 		printTestSummary(rep)
 	}
-	fmt.Fprintln(os.Stderr, "moat: "+termsafe.String(oneLine(err.Error())))
+	fmt.Fprintln(os.Stderr, "moat: "+termsafe.String(termsafe.Line(err.Error(), 0)))
 	return exitError{exitFailure}
 }
 

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // Writer escapes control characters on the way to W.
@@ -85,4 +86,22 @@ func Name(s string, max int) string {
 		}
 		return r
 	}, s)
+}
+
+// Line returns the first line of s, trimmed of surrounding white space and,
+// when max > 0, cut to at most max bytes on a rune boundary: for texts from
+// outside moat (a tool's stderr, an init's diagnostics) shown as one line of
+// an error. It does not escape; String does.
+func Line(s string, max int) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = strings.TrimSpace(s[:i])
+	}
+	if max > 0 && len(s) > max {
+		s = s[:max]
+		for len(s) > 0 && !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+	}
+	return s
 }

@@ -54,3 +54,22 @@ func FuzzWriter(f *testing.F) {
 		}
 	})
 }
+
+func TestLine(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"one", 0, "one"},
+		{"  first \nsecond\n", 0, "first"},
+		{"\n\nlate", 0, "late"},
+		{"abcdef", 3, "abc"},
+		{"héllo", 2, "h"}, // never half a rune
+		{"x\r\ny", 0, "x"},
+	} {
+		if got := Line(c.in, c.max); got != c.want {
+			t.Errorf("Line(%q, %d) = %q, want %q", c.in, c.max, got, c.want)
+		}
+	}
+}
