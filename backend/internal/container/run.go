@@ -172,7 +172,16 @@ func (r *Run) watch(done, exited <-chan struct{}) {
 // error prefixed by backend for a failure of the sandbox: detail (say,
 // what the engine reported) is appended to the outcome's error, and cause,
 // if any, names why moat stopped the run with StatusError.
+//
+// A protocol violation (Receive) wins over everything: the run is an
+// error, whatever the frames before it said (the program may have written
+// them), and the report has an evasion finding.
 func (s *Session) Finish(res *moat.Result, backend string, reason moat.Status, st Stats, diag, detail string, cause error) (*moat.Result, error) {
+	if s.violation != nil {
+		res.Status, res.ExitCode, res.Signal = moat.StatusError, 0, 0
+		res.Error = s.violation.Error()
+		return res, fmt.Errorf("%s: %w", backend, s.violation)
+	}
 	if err := s.Outcome(res, reason, st, diag); err != nil {
 		res.Error = err.Error() + detail
 		return res, fmt.Errorf("%s: %s", backend, res.Error)
