@@ -506,6 +506,8 @@ func (a *analysis) evasion() {
 		switch e.Kind {
 		case "protocol-violation":
 			a.add(Evasion, "critical", "something other than moat's init wrote into its output (forged or broken frames); the run's report is not believed: "+e.Detail, []moat.Event{e})
+		case "init-killed":
+			a.add(Evasion, "high", "killed the sandbox's init: "+e.Detail, []moat.Event{e})
 		case "report-tampered":
 			a.add(Evasion, "high", "changed moat's reporting path inside the sandbox: "+e.Detail, []moat.Event{e})
 		case "report-cut":

@@ -425,6 +425,9 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	}
 	reason := r.End() // no stop after the end
 	res.DurationMS = time.Since(start).Milliseconds()
+	if reason == "" && exitCode > 128 {
+		sess.InitKilled(int(exitCode - 128))
+	}
 
 	stats := r.Stats()
 	if !r.Cgroup().Found() && sess.ExitReport() == nil {
@@ -440,7 +443,7 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	if exitCode >= 0 {
 		detail += fmt.Sprintf(" (container exit %d)", exitCode)
 	}
-	return sess.Finish(res, "docker", reason, stats, d, detail, cmp.Or(sendErr, protoErr))
+	return sess.Finish(res, b.name(), reason, stats, d, detail, cmp.Or(sendErr, protoErr))
 }
 
 // cgroupOf finds the container's cgroup from its init's host pid; the

@@ -88,7 +88,8 @@ def loads(b):
 
 def dumps(d):
     """JSON of a flat dict of ints and strs, as the exit frames are."""
-    return ('{' + ','.join('"%s":%s' % (k, v if type(v) is int else jstr(v)) for k, v in d.items()) + '}').encode()
+    return ('{' + ','.join('"%s":%s' % (k, ('true' if v else 'false') if type(v) is bool else v if type(v) is int else jstr(v))
+                           for k, v in d.items()) + '}').encode()
 
 
 def rd(n):
@@ -263,6 +264,34 @@ if REPORT:
 
 
 
+def confinement():
+    """Seccomp mode (/proc/self/status) and no_new_privs (prctl: gVisor's
+    status has no NoNewPrivs) of this process, which the program inherits;
+    -1 when unknown."""
+    r = {'seccomp': -1, 'no_new_privs': -1}
+    try:
+        r['no_new_privs'] = prctl(39, 0, 0, 0, 0)  # PR_GET_NO_NEW_PRIVS
+    except Exception:
+        pass
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                k, _, v = line.partition(':')
+                if k == 'Seccomp':
+                    r['seccomp'] = int(v)
+    except (OSError, ValueError):
+        pass
+    return r
+
+
+CONF = confinement()
+if h.get('confined') and (CONF['seccomp'] != 2 or CONF['no_new_privs'] != 1):
+    send(b'x', dumps(dict(CONF, refused=True, error="the container's seccomp profile is not in effect "
+                          '(/proc/self/status: Seccomp %d, NoNewPrivs %d): the runtime did not apply it' % (CONF['seccomp'], CONF['no_new_privs']))))
+    while os.read(0, 1 << 16):
+        pass
+    os._exit(0)
+
 ro, wo = os.pipe()
 re_, we = os.pipe()
 er, ew = os.pipe()  # close-on-exec: EOF means exec worked
@@ -301,7 +330,7 @@ while True:
     err += c
 if err:
     os.waitpid(pid, 0)
-    send(b'x', dumps({'error': err[4:].decode('utf-8', 'replace'), 'errno': struct.unpack('>i', err[:4])[0]}))
+    send(b'x', dumps(dict(CONF, error=err[4:].decode('utf-8', 'replace'), errno=struct.unpack('>i', err[:4])[0])))
     sys.exit(0)
 
 marks.append((monotonic_ns(), 'program exec\'d'))
@@ -552,13 +581,17 @@ import select, resource
 deadline = time.monotonic() + h['timeout_s'] + 30  # backstop: moat kills first
 status = None
 open_fds = {ro: b'o', re_: b'e'}
+# poll, not select: runsc's seccomp (--oci-seccomp) refuses select(2).
+poller = select.poll()
+for fd in list(open_fds) + [wake_r] + ([fifo] if fifo is not None else []):
+    poller.register(fd, select.POLLIN)
 while open_fds:
     left = deadline - time.monotonic()
     if left <= 0:
         os.kill(-1, signal.SIGKILL)
         sys.exit(0)
     try:
-        ready, _, _ = select.select(list(open_fds) + [wake_r] + ([fifo] if fifo is not None else []), [], [], min(left, 5))
+        ready = [fd for fd, _ in poller.poll(min(left, 5) * 1000)]
     except InterruptedError:
         continue
     for fd in ready:
@@ -576,6 +609,7 @@ while open_fds:
             send(open_fds[fd], data)
         else:
             del open_fds[fd]
+            poller.unregister(fd)
     while status is None:
         try:
             p, st = os.waitpid(-1, os.WNOHANG)
@@ -613,7 +647,7 @@ if h.get('out'):
     marks.append((monotonic_ns(), 'work sent'))
 if h.get('trace'):
     send(b'T', ''.join('%d %s\n' % m for m in marks).encode())
-ex = {'maxrss': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}
+ex = dict(CONF, maxrss=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
 if os.WIFSIGNALED(status):
     ex['signal'] = os.WTERMSIG(status)
 else:

@@ -118,7 +118,8 @@ type Session struct {
 	lim  moat.Limits
 	key  []byte // the frames' tags (ctrinit.Tagger)
 
-	violation error // the protocol violation Receive returned, if any
+	violation error  // the protocol violation Receive returned, if any
+	lost      string // InitKilled's account
 
 	stdout, stderr *capture.Stream
 	exited         chan struct{}
@@ -184,6 +185,7 @@ func (s *Session) headerJSON() ([]byte, error) {
 		TimeoutS: s.lim.Timeout.Seconds(),
 		RlimitAS: s.RlimitAS,
 		Trace:    s.Trace != nil,
+		Confined: !s.spec.AllowDegraded,
 	}
 	if len(s.spec.Files) > 0 {
 		h.Files = map[string]string{}

@@ -244,9 +244,23 @@ func (s *Session) Report(res *moat.Result) {
 	if s.rep != nil {
 		evs, dropped = s.rep.events()
 	}
+	if s.lost != "" {
+		evs = append(evs, moat.Event{Source: "moat", Kind: "init-killed", TimeMS: time.Since(s.start).Milliseconds(), Detail: s.lost})
+	}
 	if s.violation != nil {
 		evs = append(evs, moat.Event{Source: "moat", Kind: "protocol-violation", TimeMS: time.Since(s.start).Milliseconds(),
 			Detail: s.violation.Error()})
 	}
 	moatreport.Finish(res, evs, dropped, s.lim)
+}
+
+// InitKilled records that the container's init died of signal sig before
+// its exit frame, and not by moat's hand: the program killed it (under
+// gVisor as Docker's runtime, a SIGKILL from inside reaches pid 1). The
+// run fails as an error; the report gets an evasion finding.
+func (s *Session) InitKilled(sig int) {
+	if s.ExitReport() != nil || s.violation != nil {
+		return
+	}
+	s.lost = fmt.Sprintf("moat's init (pid 1 of the container) was killed by signal %d before its report; nothing of the run is believed", sig)
 }

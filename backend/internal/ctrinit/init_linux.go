@@ -401,6 +401,13 @@ func (in *initProc) run() int {
 		return 125
 	}
 	cmd := &exec.Cmd{Args: h.Argv, Env: h.Env, Dir: WorkDir, Stdin: in.stdin, Stdout: wo, Stderr: we}
+	sc, nnp := confinement()
+	if h.Confined && (sc != 2 || nnp != 1) {
+		in.send('x', exitJSON(Exit{Seccomp: sc, NoNewPrivs: nnp, Refused: true,
+			Error: fmt.Sprintf("the container's seccomp profile is not in effect (/proc/self/status: Seccomp %d, NoNewPrivs %d): the runtime did not apply it", sc, nnp)}))
+		_, _ = io.Copy(io.Discard, in.ctl)
+		return 0
+	}
 	path, err := exec.LookPath(h.Argv[0])
 	if err == nil {
 		cmd.Path = path
@@ -414,7 +421,7 @@ func (in *initProc) run() int {
 	_ = wo.Close()
 	_ = we.Close()
 	if err != nil {
-		in.send('x', exitJSON(Exit{Error: err.Error(), Errno: errnoOf(err)}))
+		in.send('x', exitJSON(Exit{Seccomp: sc, NoNewPrivs: nnp, Error: err.Error(), Errno: errnoOf(err)}))
 		return 0
 	}
 	in.mark("program started")
@@ -497,7 +504,7 @@ func (in *initProc) run() int {
 		}
 		in.send('T', []byte(b.String()))
 	}
-	ex := Exit{MaxRSS: ru.Maxrss * 1024}
+	ex := Exit{Seccomp: sc, NoNewPrivs: nnp, MaxRSS: ru.Maxrss * 1024}
 	if status.Signaled() {
 		ex.Signal = int(status.Signal())
 	} else {
@@ -507,6 +514,34 @@ func (in *initProc) run() int {
 	// The host ends the control stream when it has the exit frame.
 	_, _ = io.Copy(io.Discard, in.ctl)
 	return 0
+}
+
+// confinement reads the seccomp mode of this process from
+// /proc/self/status and its no_new_privs from prctl (gVisor's status has
+// no NoNewPrivs); -1 each when it cannot.
+func confinement() (seccomp, nnp int) {
+	seccomp, nnp = -1, -1
+	if n, err := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); err == nil {
+		nnp = n
+	}
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			continue
+		}
+		if k == "Seccomp" {
+			seccomp = n
+		}
+	}
+	return
 }
 
 // reap waits for every child until none is left and returns the

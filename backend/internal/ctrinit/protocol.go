@@ -99,7 +99,12 @@ type Header struct {
 	TimeoutS float64           `json:"timeout_s"`
 	RlimitAS int64             `json:"rlimit_as,omitempty"`
 	Trace    bool              `json:"trace,omitempty"` // send the T frame
-	Report   *Report           `json:"report,omitempty"`
+	// Confined: start the program only under a seccomp filter with
+	// no_new_privs, as the init's /proc/self/status shows them (the
+	// program inherits both); else the exit frame refuses. A runtime may
+	// take the profile and not apply it (runsc without --oci-seccomp).
+	Confined bool    `json:"confined,omitempty"`
+	Report   *Report `json:"report,omitempty"`
 }
 
 // Report tells the init what to set up for the behaviour report.
@@ -179,9 +184,16 @@ func (g *Tagger) Seq() uint64 { return g.seq }
 
 // Exit is the init's last frame.
 type Exit struct {
-	Exit   int    `json:"exit"`
-	Signal int    `json:"signal"`
-	MaxRSS int64  `json:"maxrss"`
-	Error  string `json:"error"` // the program could not be started
-	Errno  int    `json:"errno"`
+	// Seccomp and NoNewPrivs are the init's (and so the program's), from
+	// /proc/self/status: 2 and 1 when the profile is in effect; -1 unknown.
+	Seccomp    int `json:"seccomp"`
+	NoNewPrivs int `json:"no_new_privs"`
+	// Refused says the program was not started: Header.Confined, and the
+	// layers were not in effect (Error says which).
+	Refused bool   `json:"refused,omitempty"`
+	Exit    int    `json:"exit"`
+	Signal  int    `json:"signal"`
+	MaxRSS  int64  `json:"maxrss"`
+	Error   string `json:"error"` // the program could not be started
+	Errno   int    `json:"errno"`
 }
