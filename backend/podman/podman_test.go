@@ -120,6 +120,15 @@ func TestPodmanRootless(t *testing.T) {
 			t.Fatalf("rootless podman on cgroup v1 without AllowDegraded: err = %v, want a refusal", err)
 		}
 		opts.AllowDegraded = true
+		// Degraded says plainly what the rlimits bound: each process's
+		// address space, not the memory of all together.
+		res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", "pass"}, AllowDegraded: true})
+		if err != nil {
+			t.Fatalf("degraded run: %v", err)
+		}
+		if d := strings.Join(res.Degraded, "; "); !strings.Contains(d, "address space of each process, not the memory of all together") {
+			t.Fatalf("Degraded = %q: it does not say that RLIMIT_AS is per process", d)
+		}
 	}
 	moattest.Run(t, newB, opts)
 	t.Run("no-leftover-containers", func(t *testing.T) { wantNoContainers(t, u) })
