@@ -42,8 +42,9 @@ type Poison struct {
 	AllowDegraded bool
 }
 
-// CachePoison runs the poisoned image, then the clean one under the same
-// name: both runs see only moat in /.moat, and the clean image's run
+// CachePoison runs the poisoned image (twice: the second after its init
+// volume was removed), then the clean one under the same name: the runs
+// see only moat in /.moat, and the clean image's run
 // reports the planted credential the program reads (its hook's bytecode
 // is not the poisoned image's).
 func CachePoison(t *testing.T, p Poison) {
@@ -64,7 +65,9 @@ open(os.path.expanduser('~/.aws/credentials')).read()
 		}
 		return res, stdout.String()
 	}
-	if err := p.Point(false); err != nil {
+	// The poisoned image first: its python3 compiles the hook for moat's
+	// cache, and it fills the init volume once that is gone.
+	if err := p.Point(true); err != nil {
 		t.Fatal(err)
 	}
 	res, _ := run()
@@ -76,9 +79,6 @@ open(os.path.expanduser('~/.aws/credentials')).read()
 	}
 	if vol == "" {
 		t.Fatalf("no init volume in the layers: %+v", res.Layers)
-	}
-	if err := p.Point(true); err != nil {
-		t.Fatal(err)
 	}
 	if err := p.RemoveVolume(vol); err != nil {
 		t.Logf("remove the init volume %s (in use by a run elsewhere?): %v; its refill is not tested", vol, err)
