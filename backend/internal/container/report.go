@@ -231,7 +231,7 @@ func reportLayer() moat.Layer {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
 	return moat.Layer{Name: "behaviour-report", Detail: "Python audit hook (" + HookDir + "/py, owned by the sandbox user: its events are the program's claims), " +
-		"honeytokens in the home, diff of /work, the home, /tmp and /dev/shm by the container init; " +
+		"honeytokens in the home, diff of /work, the home, /tmp and /dev/shm by the container init (any change to " + HookDir + " is an evasion finding); " +
 		"no kernel-side events: neither engine gives moat a seccomp listener or a syscall trace of the container"}
 }
 
