@@ -459,13 +459,26 @@ func (b *Backend) fillInit(m *mode, v string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("podman volume import: %s", firstLine(string(out)))
 	}
-	exp := b.command(m, "volume", "export", v)
-	var out bytes.Buffer
-	exp.Stdout = &out
-	if err := exp.Run(); err != nil {
-		return fmt.Errorf("podman volume export: %w", err)
+	// podman opens its output by name (/dev/stdout is root's pipe, not
+	// the user's): a file in a directory of the user's.
+	dir, err := os.MkdirTemp("", "moat-podman-")
+	if err != nil {
+		return err
 	}
-	if err := ctr.CheckInitTar(&out); err != nil {
+	defer os.RemoveAll(dir)
+	if m.cred != nil {
+		_ = os.Chown(dir, int(m.cred.Uid), int(m.cred.Gid))
+	}
+	tarPath := filepath.Join(dir, "init.tar")
+	if out, err := b.output(context.Background(), m, "volume", "export", "--output", tarPath, v); err != nil {
+		return fmt.Errorf("podman volume export: %s", firstLine(out))
+	}
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := ctr.CheckInitTar(f); err != nil {
 		_, _ = b.output(context.Background(), m, "volume", "rm", v)
 		return err
 	}
