@@ -42,7 +42,7 @@ func (s *suite) runOrErr(t *testing.T, spec *moat.Spec) (*moat.Result, error) {
 
 func hasFinding(res *moat.Result, category, summary string) bool {
 	for _, f := range res.Findings {
-		if f.Category == category && strings.Contains(f.Summary, summary) {
+		if string(f.Category) == category && strings.Contains(f.Summary, summary) {
 			return true
 		}
 	}

@@ -500,18 +500,18 @@ func (a *analysis) evasion() {
 	// itself: the program wrote into the init's output, changed moat's
 	// hook directory, or pushed a walk or the event stream past its cap.
 	for _, e := range a.evs {
-		if e.Source != "moat" {
+		if e.Source != moat.SourceMoat {
 			continue
 		}
 		switch e.Kind {
-		case "protocol-violation":
-			a.add(Evasion, "critical", "something other than moat's init wrote into its output (forged or broken frames); the run's report is not believed: "+e.Detail, []moat.Event{e})
-		case "init-killed":
-			a.add(Evasion, "high", "killed the sandbox's init: "+e.Detail, []moat.Event{e})
-		case "report-tampered":
-			a.add(Evasion, "high", "changed moat's reporting path inside the sandbox: "+e.Detail, []moat.Event{e})
-		case "report-cut":
-			a.add(Evasion, "medium", "the report is incomplete: "+e.Detail, []moat.Event{e})
+		case moat.KindProtocolViolation:
+			a.add(moat.CategoryEvasion, "critical", "something other than moat's init wrote into its output (forged or broken frames); the run's report is not believed: "+e.Detail, []moat.Event{e})
+		case moat.KindInitKilled:
+			a.add(moat.CategoryEvasion, "high", "killed the sandbox's init: "+e.Detail, []moat.Event{e})
+		case moat.KindReportTampered:
+			a.add(moat.CategoryEvasion, "high", "changed moat's reporting path inside the sandbox: "+e.Detail, []moat.Event{e})
+		case moat.KindReportCut:
+			a.add(moat.CategoryEvasion, "medium", "the report is incomplete: "+e.Detail, []moat.Event{e})
 		}
 	}
 	if !hello && a.tokens != nil {

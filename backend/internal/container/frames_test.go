@@ -115,7 +115,7 @@ func TestReceiveAuthenticates(t *testing.T) {
 
 func hasFinding(fs []moat.Finding, cat, summary string) bool {
 	for _, f := range fs {
-		if f.Category == cat && strings.Contains(f.Summary, summary) {
+		if string(f.Category) == cat && strings.Contains(f.Summary, summary) {
 			return true
 		}
 	}

@@ -119,24 +119,24 @@ func (r *report) events() ([]moat.Event, int) {
 	case r.walksCut:
 		// The init bounds each walk well below this: these walks are
 		// not its own.
-		ev := moat.Event{Source: "moat", Kind: "report-cut", TimeMS: r.endMS,
+		ev := moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS,
 			Detail: fmt.Sprintf("the init's walks of the writable directories passed the host's cap of %d bytes; no diff of them", maxWalkBytes)}
-		return append(evs, ev, moat.Event{Source: "moat", Kind: "fs-diff-unavailable", TimeMS: r.endMS, Detail: ev.Detail}), dropped
+		return append(evs, ev, moat.Event{Source: moat.SourceMoat, Kind: moat.KindFSDiffUnavailable, TimeMS: r.endMS, Detail: ev.Detail}), dropped
 	case !r.walksEnd:
-		return append(evs, moat.Event{Source: "moat", Kind: "fs-diff-unavailable", TimeMS: r.endMS,
+		return append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindFSDiffUnavailable, TimeMS: r.endMS,
 			Detail: "the container ended before the init sent its walk of the writable directories"}), dropped
 	case json.Unmarshal(r.walks.Bytes(), &w) != nil:
-		ev := moat.Event{Source: "moat", Kind: "report-cut", TimeMS: r.endMS, Detail: "the init's walks of the writable directories are not JSON; no diff of them"}
-		return append(evs, ev, moat.Event{Source: "moat", Kind: "fs-diff-unavailable", TimeMS: r.endMS, Detail: ev.Detail}), dropped
+		ev := moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS, Detail: "the init's walks of the writable directories are not JSON; no diff of them"}
+		return append(evs, ev, moat.Event{Source: moat.SourceMoat, Kind: moat.KindFSDiffUnavailable, TimeMS: r.endMS, Detail: ev.Detail}), dropped
 	}
 	for _, c := range []struct{ which, why string }{{"before the program", w.BeforeCut}, {"after the program", w.AfterCut}} {
 		if c.why != "" {
-			evs = append(evs, moat.Event{Source: "moat", Kind: "report-cut", TimeMS: r.endMS,
+			evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS,
 				Detail: "the walk of the writable directories " + c.which + " " + audit.Clean(c.why, 200) + ": changes past it are not seen"})
 		}
 	}
 	if w.AuditCut > 0 {
-		evs = append(evs, moat.Event{Source: "moat", Kind: "report-cut", TimeMS: r.endMS,
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS,
 			Detail: fmt.Sprintf("the audit hook's events passed their cap of %d bytes: %d bytes not relayed", maxAuditBytes, w.AuditCut)})
 	}
 	before, after := snapshot(w.Before), snapshot(w.After)
@@ -193,7 +193,7 @@ func hookTamper(before, after observe.Snapshot, at int64) []moat.Event {
 		return nil
 	}
 	slices.Sort(changed)
-	evs := []moat.Event{{Source: "moat", Kind: "report-tampered", TimeMS: at,
+	evs := []moat.Event{{Source: moat.SourceMoat, Kind: moat.KindReportTampered, TimeMS: at,
 		Detail: "moat's hook directory " + HookDir + " changed (the audit hook of every process started after may have reported nothing): " +
 			audit.Clean(strings.Join(changed[:min(len(changed), 8)], "; "), 800)}}
 	return evs
@@ -245,10 +245,10 @@ func (s *Session) Report(res *moat.Result) {
 		evs, dropped = s.rep.events()
 	}
 	if s.lost != "" {
-		evs = append(evs, moat.Event{Source: "moat", Kind: "init-killed", TimeMS: time.Since(s.start).Milliseconds(), Detail: s.lost})
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindInitKilled, TimeMS: time.Since(s.start).Milliseconds(), Detail: s.lost})
 	}
 	if s.violation != nil {
-		evs = append(evs, moat.Event{Source: "moat", Kind: "protocol-violation", TimeMS: time.Since(s.start).Milliseconds(),
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindProtocolViolation, TimeMS: time.Since(s.start).Milliseconds(),
 			Detail: s.violation.Error()})
 	}
 	moatreport.Finish(res, evs, dropped, s.lim)

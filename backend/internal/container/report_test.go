@@ -11,7 +11,7 @@ import (
 func kinds(evs []moat.Event, kind string) []string {
 	var out []string
 	for _, e := range evs {
-		if e.Kind == kind {
+		if string(e.Kind) == kind {
 			out = append(out, e.Detail)
 		}
 	}
