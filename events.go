@@ -87,6 +87,12 @@ const (
 
 	KindKernelEventsUnavailable Kind = "kernel-events-unavailable" // moat: no kernel-side witness
 	KindFSDiffUnavailable       Kind = "fs-diff-unavailable"       // moat: no fs diff (Detail: why)
+
+	// What moat found wrong with the report itself (evasion findings).
+	KindProtocolViolation Kind = "protocol-violation" // moat: a container init's frames failed their tags or form (Detail)
+	KindInitKilled        Kind = "init-killed"        // moat: a container init was killed before its report
+	KindReportTampered    Kind = "report-tampered"    // moat: the hook's directory in the container changed (Detail: what)
+	KindReportCut         Kind = "report-cut"         // moat: a walk or the audit stream stopped at a cap (Detail: which, why)
 )
 
 // Category is what kind of harm a finding is about.

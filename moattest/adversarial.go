@@ -883,9 +883,12 @@ done()`))
 }
 
 // testKillInit: the program cannot end the sandbox early by killing its
-// pid 1; it keeps running and exits by itself.
+// pid 1; it keeps running and exits by itself. Where a runtime lets the
+// signal through (gVisor as Docker's runtime: SIGKILL reaches pid 1 from
+// inside), the run must fail closed: an error, and a finding that says
+// the init was killed.
 func testKillInit(t *testing.T, s *suite) {
-	res := s.run(t, s.py(pyProbe+`
+	res, err := s.runOrErr(t, s.py(pyProbe+`
 import signal, time
 R['kill1'] = attempt(os.kill, 1, signal.SIGKILL)
 R['term1'] = attempt(os.kill, 1, signal.SIGTERM)
@@ -913,6 +916,12 @@ R['alive'] = 'yes'
 done()`))
 	if s.opts.Sentry != nil && res.Status == moat.StatusSignaled && res.Signal == 9 {
 		return // the program is pid 1 of its own kernel: it killed only itself
+	}
+	if err != nil || res.Status == moat.StatusError {
+		if res.Status != moat.StatusError || !hasFinding(res, "evasion", "killed the sandbox's init") {
+			t.Fatalf("the init died (err %v) without failing closed with a finding: status %s, findings %+v", err, res.Status, res.Findings)
+		}
+		return
 	}
 	var p probes
 	report(t, res, &p)

@@ -131,7 +131,7 @@ func CaseNames() []string {
 	for _, c := range conformanceCases() {
 		names = append(names, c.name)
 	}
-	for _, c := range adversarialCases() {
+	for _, c := range append(adversarialCases(), integrityCases()...) {
 		names = append(names, c.name)
 	}
 	return names
@@ -161,7 +161,7 @@ func Run(t *testing.T, newBackend func() moat.Backend, opts Options) {
 	for _, group := range []struct {
 		name  string
 		cases []testCase
-	}{{"conformance", conformanceCases()}, {"adversarial", adversarialCases()}} {
+	}{{"conformance", conformanceCases()}, {"adversarial", append(adversarialCases(), integrityCases()...)}} {
 		t.Run(group.name, func(t *testing.T) {
 			// Cases that must run alone go first: parallel subtests only
 			// start once this function has returned.

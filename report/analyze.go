@@ -496,6 +496,24 @@ func (a *analysis) evasion() {
 	if len(unseen) > 0 {
 		a.add(moat.CategoryEvasion, "high", fmt.Sprintf("%d syscall(s) seen by the kernel that Python's audit hook did not report: native code (ctypes or an extension) bypassed it", len(unseen)), unseen)
 	}
+	// What a container's init or the host found wrong with the report
+	// itself: the program wrote into the init's output, changed moat's
+	// hook directory, or pushed a walk or the event stream past its cap.
+	for _, e := range a.evs {
+		if e.Source != moat.SourceMoat {
+			continue
+		}
+		switch e.Kind {
+		case moat.KindProtocolViolation:
+			a.add(moat.CategoryEvasion, "critical", "something other than moat's init wrote into its output (forged or broken frames); the run's report is not believed: "+e.Detail, []moat.Event{e})
+		case moat.KindInitKilled:
+			a.add(moat.CategoryEvasion, "high", "killed the sandbox's init: "+e.Detail, []moat.Event{e})
+		case moat.KindReportTampered:
+			a.add(moat.CategoryEvasion, "high", "changed moat's reporting path inside the sandbox: "+e.Detail, []moat.Event{e})
+		case moat.KindReportCut:
+			a.add(moat.CategoryEvasion, "medium", "the report is incomplete: "+e.Detail, []moat.Event{e})
+		}
+	}
 	if !hello && a.tokens != nil {
 		a.add(moat.CategoryEvasion, "low", "the Python audit hook never ran (interpreter started with -I, -E or -S?); only kernel-side events are available", nil)
 	}

@@ -325,6 +325,14 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	if err != nil {
 		return nil, err
 	}
+	// The image is pinned by its ID: the run, its layers and the hook's
+	// bytecode cache (keyed by the ID) are of the same image, whatever
+	// the name points to meanwhile.
+	name := cfg.Image
+	imageID := ""
+	if ins, err := e.cli.ImageInspect(life, cfg.Image); err == nil && ins.ID != "" {
+		imageID, cfg.Image = ins.ID, ins.ID
+	}
 	if vol != "" {
 		// Before the create, which would make an empty volume in use.
 		prov := &ctr.Provisioner{Engine: "docker-" + e.id, Fill: func(v string) error { return e.fillInit(life, cfg.Image, v, b.Progress) }}
@@ -356,8 +364,12 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 		_ = e.cli.ContainerRemove(rctx, created.ID, container.RemoveOptions{Force: true})
 	}()
 	res := &moat.Result{Isolation: b.name()}
+	img := name
+	if imageID != "" {
+		img += " (" + imageID + ")"
+	}
 	res.Layers = ctr.Layers(fmt.Sprintf("docker %s, API %s (negotiated)", e.version, e.cli.ClientVersion()),
-		"runtime "+b.runtimeName(e), cfg.Image, vol, lim)
+		"runtime "+b.runtimeName(e), img, vol, lim)
 
 	hj, err := e.cli.ContainerAttach(life, created.ID, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {
@@ -371,7 +383,7 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	sess := ctr.NewSession(spec, lim, r.Stop)
 	sess.OnExit = r.FinalStats
 	if vol != "" {
-		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, cfg.Image)
+		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, func() string { return imageID })
 	}
 	defer sess.Report(res) // events and findings, whatever the outcome
 	start := time.Now()
@@ -379,7 +391,7 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 		if vol != "" && stale.IsZero() && ctr.InitMissing(err.Error()) {
 			return nil, errNoInit
 		}
-		return startFailed(res, cfg.Image, err)
+		return startFailed(res, name, err)
 	}
 	go func() { r.Resolved(cgroupOf(life, e.cli, created.ID)) }()
 
@@ -425,6 +437,9 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	}
 	reason := r.End() // no stop after the end
 	res.DurationMS = time.Since(start).Milliseconds()
+	if reason == "" && exitCode > 128 {
+		sess.InitKilled(int(exitCode - 128))
+	}
 
 	stats := r.Stats()
 	if !r.Cgroup().Found() && sess.ExitReport() == nil {
@@ -440,7 +455,7 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	if exitCode >= 0 {
 		detail += fmt.Sprintf(" (container exit %d)", exitCode)
 	}
-	return sess.Finish(res, "docker", reason, stats, d, detail, cmp.Or(sendErr, protoErr))
+	return sess.Finish(res, b.name(), reason, stats, d, detail, cmp.Or(sendErr, protoErr))
 }
 
 // cgroupOf finds the container's cgroup from its init's host pid; the
@@ -484,7 +499,10 @@ func (e *engine) fillInit(ctx context.Context, img, v string, w io.Writer) error
 		return err
 	}
 	cfg := &container.Config{Image: img, Entrypoint: []string{ctrinit.Path}, Labels: map[string]string{ctr.Label: "init"}, NetworkDisabled: true}
-	hc := &container.HostConfig{NetworkMode: "none", Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: v, Target: ctrinit.Dir}}}
+	// NoCopy: the volume starts empty; without it Docker copies what the
+	// image holds at /.moat into it, for every later run of any image.
+	hc := &container.HostConfig{NetworkMode: "none", Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: v, Target: ctrinit.Dir,
+		VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}}
 	c, err := e.cli.ContainerCreate(ctx, cfg, hc, nil, nil, "")
 	if err != nil && client.IsErrNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image") {
 		if perr := pull(ctx, e.cli, img, w); perr != nil {
@@ -502,7 +520,19 @@ func (e *engine) fillInit(ctx context.Context, img, v string, w io.Writer) error
 	if err != nil {
 		return err
 	}
-	return e.cli.CopyToContainer(ctx, c.ID, ctrinit.Dir, content, container.CopyToContainerOptions{})
+	if err := e.cli.CopyToContainer(ctx, c.ID, ctrinit.Dir, content, container.CopyToContainerOptions{}); err != nil {
+		return err
+	}
+	rc, _, err := e.cli.CopyFromContainer(ctx, c.ID, ctrinit.Dir)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := ctr.CheckInitTar(rc); err != nil {
+		_ = e.cli.VolumeRemove(ctx, v, true)
+		return err
+	}
+	return nil
 }
 
 // errNoImage is the one-line error for a missing image without a registry.

@@ -3,9 +3,11 @@ package docker_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -168,4 +170,42 @@ func TestPullFromRegistry(t *testing.T) {
 		t.Errorf("registry down: err = %v", err)
 	}
 	wantNoContainers(t)
+}
+
+// TestCachePoison: an image published under a name that later points to
+// another image poisons nothing of moat's: its hook bytecode is not used
+// for the other image, and its /.moat never enters the init volume.
+func TestCachePoison(t *testing.T) {
+	moattest.RequireBackend(t, "docker")
+	ctx := context.Background()
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strconv.FormatInt(time.Now().UnixNano(), 36)
+	poisoned, name, ctrName := "moat-test/poisoned:"+id, "moat-test/name:"+id, "moat-poison-"+id
+	cmd := func(args ...string) error {
+		if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("docker %s: %v: %s", args[0], err, out)
+		}
+		return nil
+	}
+	if err := cmd("run", "--name", ctrName, "--user", "0", "--network", "none", "--entrypoint", "sh", testImage(), "-c", moattest.PoisonScript); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd("rm", "-f", ctrName)
+	if err := cmd("commit", ctrName, poisoned); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd("rmi", "-f", poisoned, name)
+	moattest.CachePoison(t, moattest.Poison{
+		Point: func(p bool) error {
+			if p {
+				return cmd("tag", poisoned, name)
+			}
+			return cmd("tag", testImage(), name)
+		},
+		NewBackend:   func() moat.Backend { return docker.New(name, "", "") },
+		RemoveVolume: func(v string) error { return cli.VolumeRemove(ctx, v, false) },
+	})
 }

@@ -57,6 +57,37 @@ func TestGVisorImage(t *testing.T) {
 	}
 }
 
+// imageBackend runs every spec in an image: gVisor as Docker's runtime.
+type imageBackend struct {
+	*gvisor.Backend
+	image string
+}
+
+func (b imageBackend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	spec.Image = b.image
+	return b.Backend.Run(ctx, spec)
+}
+
+// TestGVisorImageSuite runs the cases that attack the container init and
+// its report, and those of the layers gVisor's --image mode must have in
+// effect, with the image under gVisor as Docker's runtime: there the
+// program can open the init's /proc/1/fd, the layers are Docker's
+// runtime's to apply, and a signal to pid 1 reaches the init.
+func TestGVisorImageSuite(t *testing.T) {
+	image := os.Getenv("MOAT_TEST_IMAGE")
+	if image == "" {
+		t.Skip("MOAT_TEST_IMAGE is not set (no local Python image)")
+	}
+	moattest.RequireBackend(t, "gvisor")
+	moattest.RequireBackend(t, "docker")
+	moattest.Run(t, func() moat.Backend { return imageBackend{&gvisor.Backend{}, image} }, moattest.Options{
+		Layers:    []string{"engine", "runtime", "init", "user", "capabilities", "no-new-privs", "seccomp", "read-only-rootfs", "network", "disk", "limits", "timeout", "output-limit"},
+		Container: &moattest.Container{ExtraDevices: []string{"tty", "ptmx", "pts", "fuse", "net", "mqueue", "core", "console"}, SuidRoot: true},
+		Sentry:    &moattest.Sentry{Leftovers: gvisor.Leftovers, MemoryOverhead: gvisor.SentryMemory},
+		Cases:     []string{"exit-code", "forged-frames", "report-tamper", "walk-flood", "kill-init", "syscalls", "tiocsti"},
+	})
+}
+
 // TestNetworkRefused: modes other than none are refused, not weakened.
 func TestNetworkRefused(t *testing.T) {
 	_, err := (&gvisor.Backend{}).Run(context.Background(), &moat.Spec{Args: []string{"-c", "pass"}, Network: moat.NetworkSinkhole})

@@ -277,7 +277,9 @@ func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFil
 	entry := ctr.Entrypoint(initVol != "")
 	args = append(args, "--entrypoint", entry[0])
 	if initVol != "" {
-		args = append(args, "--mount", "type=volume,source="+initVol+",destination="+ctrinit.Dir+",ro=true")
+		// nocopy: if the volume is gone, podman makes an empty one, never
+		// a copy of what the image holds at /.moat.
+		args = append(args, "--volume", initVol+":"+ctrinit.Dir+":ro,nocopy")
 	}
 	for _, mt := range mounts {
 		// Podman spells the owner U (chown to the container user), and
@@ -301,11 +303,24 @@ func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFil
 		// side, or one run's exec fails for another's processes.
 		n := lim.Pids + ctr.InitPids + 64
 		args = append(args, "--ulimit", fmt.Sprintf("nproc=%d:%d", n, n))
-		degraded = append(degraded, "cgroups: "+m.why+"; RLIMIT_AS and RLIMIT_NPROC stand in")
+		degraded = append(degraded, "cgroups: "+m.why+"; rlimits stand in, and bound less: "+degradedBounds(lim))
 	}
 	args = append(args, b.image(spec))
 	args = append(args, entry[1:]...)
 	return args, degraded
+}
+
+// degradedBounds says plainly what the rlimits of a run without cgroups
+// bound, and what they do not.
+func degradedBounds(lim moat.Limits) string {
+	cpu := ""
+	if lim.CPUs > 0 {
+		cpu = fmt.Sprintf("; cpus %g is not enforced", lim.CPUs)
+	}
+	return fmt.Sprintf("memory %d bytes is RLIMIT_AS, the address space of each process, not the memory of all together "+
+		"(n processes may hold n times that; no memory status, the program sees MemoryError or a failed mmap); "+
+		"pids %d is RLIMIT_NPROC, counted over every process of the host uid the container user maps to, "+
+		"with slack of 64 for runs side by side%s", lim.Memory, lim.Pids+ctr.InitPids, cpu)
 }
 
 func firstLine(s string) string {
@@ -387,7 +402,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if !m.cgroups {
 		for i, l := range res.Layers {
 			if l.Name == "limits" {
-				res.Layers[i].Detail = fmt.Sprintf("rlimits only: RLIMIT_AS %d bytes, RLIMIT_NPROC %d", lim.Memory, lim.Pids+ctr.InitPids)
+				res.Layers[i].Detail = "rlimits only (no cgroup): " + degradedBounds(lim)
 			}
 		}
 	}
@@ -443,6 +458,29 @@ func (b *Backend) fillInit(m *mode, v string) error {
 	cmd.Stdin = content
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("podman volume import: %s", firstLine(string(out)))
+	}
+	// podman opens its output by name (/dev/stdout is root's pipe, not
+	// the user's): a file in a directory of the user's.
+	dir, err := os.MkdirTemp("", "moat-podman-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if m.cred != nil {
+		_ = os.Chown(dir, int(m.cred.Uid), int(m.cred.Gid))
+	}
+	tarPath := filepath.Join(dir, "init.tar")
+	if out, err := b.output(context.Background(), m, "volume", "export", "--output", tarPath, v); err != nil {
+		return fmt.Errorf("podman volume export: %s", firstLine(out))
+	}
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := ctr.CheckInitTar(f); err != nil {
+		_, _ = b.output(context.Background(), m, "volume", "rm", v)
+		return err
 	}
 	return nil
 }
@@ -512,7 +550,26 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		// The header goes on the control pipe, there before the init is:
 		// in the environment it would pass through podman's database and
 		// the runtime's config.
-		sess.Bytecode = ctr.NewHookBytecode(r.m.engine, r.b.image(spec))
+		// The cache is keyed by the image's ID, asked for alongside the
+		// run (a podman process costs some 20 ms and more): the header
+		// waits for it.
+		idC := make(chan string, 1)
+		go func() {
+			out, err := r.b.output(ctx, r.m, "image", "inspect", "--format", "{{.Id}}", r.b.image(spec))
+			id := strings.TrimSpace(out)
+			if err != nil || len(id) != 64 || strings.Trim(id, "0123456789abcdef") != "" {
+				id = ""
+			}
+			idC <- id
+		}()
+		sess.Bytecode = ctr.NewHookBytecode(r.m.engine, func() string {
+			select {
+			case id := <-idC:
+				return id
+			case <-time.After(10 * time.Second):
+				return ""
+			}
+		})
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

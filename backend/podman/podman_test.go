@@ -9,8 +9,10 @@ import (
 	"os/user"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/podman"
@@ -120,6 +122,15 @@ func TestPodmanRootless(t *testing.T) {
 			t.Fatalf("rootless podman on cgroup v1 without AllowDegraded: err = %v, want a refusal", err)
 		}
 		opts.AllowDegraded = true
+		// Degraded says plainly what the rlimits bound: each process's
+		// address space, not the memory of all together.
+		res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", "pass"}, AllowDegraded: true})
+		if err != nil {
+			t.Fatalf("degraded run: %v", err)
+		}
+		if d := strings.Join(res.Degraded, "; "); !strings.Contains(d, "address space of each process, not the memory of all together") {
+			t.Fatalf("Degraded = %q: it does not say that RLIMIT_AS is per process", d)
+		}
 	}
 	moattest.Run(t, newB, opts)
 	t.Run("no-leftover-containers", func(t *testing.T) { wantNoContainers(t, u) })
@@ -197,4 +208,39 @@ func TestPullFromRegistry(t *testing.T) {
 		t.Errorf("registry down: err = %v", err)
 	}
 	wantNoContainers(t, "")
+}
+
+// TestCachePoison: see moattest.CachePoison (rootful podman).
+func TestCachePoison(t *testing.T) {
+	moattest.RequireBackend(t, "podman")
+	if os.Geteuid() != 0 {
+		t.Skip("builds an image in root's store")
+	}
+	id := strconv.FormatInt(time.Now().UnixNano(), 36)
+	poisoned, name, ctrName := "localhost/moat-test/poisoned:"+id, "localhost/moat-test/name:"+id, "moat-poison-"+id
+	cmd := func(args ...string) error {
+		if out, err := exec.Command("podman", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("podman %s: %v: %s", args[0], err, out)
+		}
+		return nil
+	}
+	if err := cmd("run", "--name", ctrName, "--user", "0", "--network", "none", "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
+		"--entrypoint", "sh", testImage(), "-c", moattest.PoisonScript); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd("rm", "-f", ctrName)
+	if err := cmd("commit", "--quiet", ctrName, poisoned); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd("rmi", "-f", poisoned, name)
+	moattest.CachePoison(t, moattest.Poison{
+		Point: func(p bool) error {
+			if p {
+				return cmd("tag", poisoned, name)
+			}
+			return cmd("tag", testImage(), name)
+		},
+		NewBackend:   func() moat.Backend { return podman.New(name, "") },
+		RemoveVolume: func(v string) error { return cmd("volume", "rm", v) },
+	})
 }

@@ -4,14 +4,17 @@
 # In (fd 0): u32 length + JSON header; if header["tar"], the workspace as
 # chunks (u32 length + bytes) ending with an empty chunk; then the program's
 # stdin, untouched (the program inherits fd 0 itself).
-# Out (fd 1): frames of 1 type byte + u32 length + payload: o (program
+# Out (fd 1): frames of 1 type byte + u32 length + payload + 16-byte tag
+# (HMAC-SHA256 under header["key"] of the u64 sequence number, type, length
+# and payload; see ctrinit's package doc): o (program
 # stdout), e (program stderr), t (tar of /work; empty = end), x (exit JSON);
 # with the behaviour report on (header["report"]): a (bytes of the audit
 # hook's FIFO, as read), f (JSON of the "before" and "after" walks, in
 # pieces; empty = end), c (path NUL first bytes of a changed file).
-# Nothing else ever writes to fd 1: the program's stdout and stderr are
-# pipes, and this process is not dumpable, so the program (same uid) cannot
-# open /proc/1/fd/1 or ptrace it.
+# The program's stdout and stderr are pipes, and this process is not
+# dumpable; where a runtime still lets the program (same uid) open
+# /proc/1/fd/1, what it writes fails its tag at the host. The key is read
+# before the program exists and is kept only in this process's memory.
 # Every import here is paid on every run, mostly before the program starts:
 # the C modules _signal and _json stand in for signal and json, which pull
 # in enum and re (some 7 ms of a 200 ms run).
@@ -85,7 +88,8 @@ def loads(b):
 
 def dumps(d):
     """JSON of a flat dict of ints and strs, as the exit frames are."""
-    return ('{' + ','.join('"%s":%s' % (k, v if type(v) is int else jstr(v)) for k, v in d.items()) + '}').encode()
+    return ('{' + ','.join('"%s":%s' % (k, ('true' if v else 'false') if type(v) is bool else v if type(v) is int else jstr(v))
+                           for k, v in d.items()) + '}').encode()
 
 
 def rd(n):
@@ -104,8 +108,38 @@ def wall(b):
         mv = mv[os.write(1, mv):]
 
 
+def sha256():
+    try:
+        from _sha2 import sha256 as f  # 3.12
+    except ImportError:
+        try:
+            from _sha256 import sha256 as f
+        except ImportError:
+            from hashlib import sha256 as f
+    return f
+
+
+def tagger(key):
+    """HMAC-SHA256 (RFC 2104) of each frame, from the pads' hashed states."""
+    h = sha256()
+    k = key + bytes(64 - len(key))
+    inner, outer = h(bytes(b ^ 0x36 for b in k)), h(bytes(b ^ 0x5c for b in k))
+    seq = [0]
+
+    def tag(head, data):
+        i = inner.copy()
+        i.update(struct.pack('>Q', seq[0]) + head)
+        i.update(data)
+        o = outer.copy()
+        o.update(i.digest())
+        seq[0] += 1
+        return o.digest()[:16]
+    return tag
+
+
 def send(t, data=b''):
-    wall(struct.pack('>cI', t, len(data)) + data)
+    head = struct.pack('>cI', t, len(data))
+    wall(head + data + TAG(head, data))
 
 
 class Chunks:
@@ -141,6 +175,8 @@ def unpack(h):
 marks.append((monotonic_ns(), 'bootstrap ready'))
 WORK = '/work'
 h = loads(rd(struct.unpack('>I', rd(4))[0]))
+from binascii import a2b_base64
+TAG = tagger(a2b_base64(h.pop('key')))  # JSON of Go's []byte: base64
 marks.append((monotonic_ns(), 'header read'))
 if h.get('tar'):
     unpack(h)
@@ -154,29 +190,49 @@ before = None
 
 
 def walk(rep, deadline):
-    """Every entry under the report's roots: [path, size, mode, ino, ctime_ns]."""
+    """Every root and every entry under it: [path, size, mode, ino,
+    ctime_ns], and why the walk stopped short ('' when it did not); see
+    ctrinit's walk. rep['dir'] is walked only as a root of its own."""
     import stat
-    out, stack = [], list(reversed(rep['roots']))
-    while stack:
-        d = stack.pop()
+    out, size, cap = [], [0], rep.get('max_walk_bytes', 0)
+
+    def add(p):
+        if len(out) >= rep['max_entries']:
+            return 'stopped at its cap of %d entries' % rep['max_entries']
+        if cap and size[0] > cap:
+            return 'stopped at its cap of %d bytes' % cap
+        if time.monotonic() > deadline:
+            return 'stopped at its time budget of %gs' % rep['budget_s']
         try:
-            it = os.scandir(d)
+            st = os.lstat(p)
         except OSError:
-            continue
-        with it:
-            for e in it:
-                if len(out) >= rep['max_entries'] or time.monotonic() > deadline:
-                    return out
-                if e.path == rep['dir']:
+            return None
+        e = [p, st.st_size, st.st_mode, st.st_ino, st.st_ctime_ns]
+        size[0] += len(jstr(p)) + 48
+        out.append(e)
+        return stat.S_ISDIR(st.st_mode)
+
+    for root in rep['roots']:
+        r = add(root)
+        if isinstance(r, str):
+            return out, r
+        stack = [root]
+        while stack:
+            d = stack.pop()
+            try:
+                names = os.listdir(d)
+            except OSError:
+                continue
+            for name in names:
+                p = d + '/' + name
+                if p == rep['dir']:
                     continue
-                try:
-                    st = e.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                out.append([e.path, st.st_size, st.st_mode, st.st_ino, st.st_ctime_ns])
-                if stat.S_ISDIR(st.st_mode):
-                    stack.append(e.path)
-    return out
+                r = add(p)
+                if isinstance(r, str):
+                    return out, r
+                if r:
+                    stack.append(p)
+    return out, ''
 
 
 import time
@@ -203,10 +259,38 @@ if REPORT:
                 mv = mv[os.write(fd, mv):]
         finally:
             os.close(fd)
-    before = walk(REPORT, time.monotonic() + REPORT['budget_s'])
+    before, before_cut = walk(REPORT, time.monotonic() + REPORT['budget_s'])
     marks.append((monotonic_ns(), 'report set up'))
 
 
+
+def confinement():
+    """Seccomp mode (/proc/self/status) and no_new_privs (prctl: gVisor's
+    status has no NoNewPrivs) of this process, which the program inherits;
+    -1 when unknown."""
+    r = {'seccomp': -1, 'no_new_privs': -1}
+    try:
+        r['no_new_privs'] = prctl(39, 0, 0, 0, 0)  # PR_GET_NO_NEW_PRIVS
+    except Exception:
+        pass
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                k, _, v = line.partition(':')
+                if k == 'Seccomp':
+                    r['seccomp'] = int(v)
+    except (OSError, ValueError):
+        pass
+    return r
+
+
+CONF = confinement()
+if h.get('confined') and (CONF['seccomp'] != 2 or CONF['no_new_privs'] != 1):
+    send(b'x', dumps(dict(CONF, refused=True, error="the container's seccomp profile is not in effect "
+                          '(/proc/self/status: Seccomp %d, NoNewPrivs %d): the runtime did not apply it' % (CONF['seccomp'], CONF['no_new_privs']))))
+    while os.read(0, 1 << 16):
+        pass
+    os._exit(0)
 
 ro, wo = os.pipe()
 re_, we = os.pipe()
@@ -246,7 +330,7 @@ while True:
     err += c
 if err:
     os.waitpid(pid, 0)
-    send(b'x', dumps({'error': err[4:].decode('utf-8', 'replace'), 'errno': struct.unpack('>i', err[:4])[0]}))
+    send(b'x', dumps(dict(CONF, error=err[4:].decode('utf-8', 'replace'), errno=struct.unpack('>i', err[:4])[0])))
     sys.exit(0)
 
 marks.append((monotonic_ns(), 'program exec\'d'))
@@ -435,12 +519,12 @@ def hook_pyc():
             pass
 
 
-relayed = 0
+relayed = audit_cut = 0
 
 
 def relay_audit():
     """Sends what the FIFO holds now, up to the report's byte cap."""
-    global relayed
+    global relayed, audit_cut
     while True:
         try:
             b = os.read(fifo, 1 << 16)
@@ -451,13 +535,16 @@ def relay_audit():
         if relayed < REPORT['max_audit_bytes']:
             relayed += len(b)
             send(b'a', b)
+        else:
+            audit_cut += len(b)
 
 
 def send_walks():
     deadline = time.monotonic() + REPORT['budget_s']
-    after = walk(REPORT, deadline)
+    after, after_cut = walk(REPORT, deadline)
     w = Frames(b'f')
-    w.write(('{"before":%s,"after":%s}' % (dump_walk(before), dump_walk(after))).encode())
+    w.write(('{"before":%s,"after":%s,"before_cut":%s,"after_cut":%s,"audit_cut":%d}' % (
+        dump_walk(before), dump_walk(after), jstr(before_cut), jstr(after_cut), audit_cut)).encode())
     send(b'f')
     old = {e[0]: e[1:] for e in before}
     total = 0
@@ -481,18 +568,30 @@ def send_walks():
 
 if REPORT:
     hook_pyc()
+    # The walk before the program predates the hook's bytecode, which
+    # this init wrote: take the cache directory as it is now (the host
+    # checks every other change to the hook's directory).
+    cache = REPORT['dir'] + '/py/__pycache__'
+    before = [e for e in before if not e[0].startswith(cache)]
+    for p in [cache] + [cache + '/' + n for n in os.listdir(cache)]:
+        st = os.lstat(p)
+        before.append([p, st.st_size, st.st_mode, st.st_ino, st.st_ctime_ns])
     marks.append((monotonic_ns(), 'hook compiled'))
 import select, resource
 deadline = time.monotonic() + h['timeout_s'] + 30  # backstop: moat kills first
 status = None
 open_fds = {ro: b'o', re_: b'e'}
+# poll, not select: runsc's seccomp (--oci-seccomp) refuses select(2).
+poller = select.poll()
+for fd in list(open_fds) + [wake_r] + ([fifo] if fifo is not None else []):
+    poller.register(fd, select.POLLIN)
 while open_fds:
     left = deadline - time.monotonic()
     if left <= 0:
         os.kill(-1, signal.SIGKILL)
         sys.exit(0)
     try:
-        ready, _, _ = select.select(list(open_fds) + [wake_r] + ([fifo] if fifo is not None else []), [], [], min(left, 5))
+        ready = [fd for fd, _ in poller.poll(min(left, 5) * 1000)]
     except InterruptedError:
         continue
     for fd in ready:
@@ -510,6 +609,7 @@ while open_fds:
             send(open_fds[fd], data)
         else:
             del open_fds[fd]
+            poller.unregister(fd)
     while status is None:
         try:
             p, st = os.waitpid(-1, os.WNOHANG)
@@ -547,7 +647,7 @@ if h.get('out'):
     marks.append((monotonic_ns(), 'work sent'))
 if h.get('trace'):
     send(b'T', ''.join('%d %s\n' % m for m in marks).encode())
-ex = {'maxrss': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}
+ex = dict(CONF, maxrss=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
 if os.WIFSIGNALED(status):
     ex['signal'] = os.WTERMSIG(status)
 else:

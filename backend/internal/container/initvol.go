@@ -179,6 +179,58 @@ func InitTar() (io.Reader, error) {
 	return &buf, nil
 }
 
+// CheckInitTar checks an init volume's content, as a tar stream (of the
+// volume, or of its mount point's directory): this binary as "moat" and
+// nothing else. A volume is filled empty (NoCopy: an image's own /.moat is
+// never copied in) and checked once after, before any run uses it.
+func CheckInitTar(r io.Reader) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	want := sha256.New()
+	size, err := io.Copy(want, f)
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(r)
+	found := false
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("init volume: read its content: %w", err)
+		}
+		name := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), strings.TrimPrefix(ctrinit.Dir, "/")+"/"), "./")
+		name = strings.TrimSuffix(name, "/")
+		switch {
+		case h.Typeflag == tar.TypeDir && (name == "" || name == "." || name == strings.TrimPrefix(ctrinit.Dir, "/")):
+		case name == filepath.Base(ctrinit.Path) && h.Typeflag == tar.TypeReg && h.Size == size && !found:
+			got := sha256.New()
+			if _, err := io.Copy(got, tr); err != nil {
+				return fmt.Errorf("init volume: read its content: %w", err)
+			}
+			if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+				return errors.New("init volume: its moat is not this binary")
+			}
+			found = true
+		default:
+			return fmt.Errorf("init volume: holds %q besides moat", h.Name)
+		}
+	}
+	if !found {
+		return errors.New("init volume: no moat binary in it")
+	}
+	return nil
+}
+
 func stampDir() string {
 	d, err := os.UserCacheDir()
 	if err != nil {

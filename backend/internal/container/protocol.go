@@ -26,13 +26,17 @@
 // moat (Docker Desktop from a Mac, say), the image's python3 runs
 // bootstrap.py instead: the same protocol, some 10 ms slower per run.
 //
-// The program cannot forge frames: it has no descriptor of the init's
-// stdout, and the init makes itself non-dumpable, so /proc/1/fd and ptrace
-// are closed to the program even though both run as the same uid.
-// Whatever it sends is parsed with bounds anyway.
+// The host believes no frame for where it came from: each is tagged with a
+// key of the run that only the init holds (see ctrinit's package doc), so
+// a program that gets at the init's output (gVisor honours no
+// non-dumpable /proc/1/fd) can only break the run, which then fails as an
+// error with an evasion finding. Whatever arrives is parsed with bounds.
 package container
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -112,6 +116,10 @@ type Session struct {
 
 	spec *moat.Spec
 	lim  moat.Limits
+	key  []byte // the frames' tags (ctrinit.Tagger)
+
+	violation error  // the protocol violation Receive returned, if any
+	lost      string // InitKilled's account
 
 	stdout, stderr *capture.Stream
 	exited         chan struct{}
@@ -136,6 +144,8 @@ type Session struct {
 // output stream goes past its cap.
 func NewSession(spec *moat.Spec, lim moat.Limits, stop func(moat.Status)) *Session {
 	s := &Session{spec: spec, lim: lim, exited: make(chan struct{}), ended: make(chan struct{}), start: time.Now()}
+	s.key = make([]byte, ctrinit.KeySize)
+	_, _ = rand.Read(s.key) // never fails (crypto/rand)
 	s.rep = newReport(spec, s.start)
 	s.stdout = capture.New(spec.Stdout, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
 	s.stderr = capture.New(spec.Stderr, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
@@ -164,6 +174,7 @@ func (s *Session) headerJSON() ([]byte, error) {
 		s.askedBytecode = rh.Compile != ""
 	}
 	h := ctrinit.Header{
+		Key:      s.key,
 		Argv:     append([]string{"python3"}, s.spec.Args...),
 		Env:      env,
 		Report:   rh,
@@ -174,6 +185,7 @@ func (s *Session) headerJSON() ([]byte, error) {
 		TimeoutS: s.lim.Timeout.Seconds(),
 		RlimitAS: s.RlimitAS,
 		Trace:    s.Trace != nil,
+		Confined: !s.spec.AllowDegraded,
 	}
 	if len(s.spec.Files) > 0 {
 		h.Files = map[string]string{}
@@ -269,8 +281,19 @@ var ErrProtocol = errors.New("container: init protocol violated")
 
 // Receive reads the init's frames from r until EOF. It returns nil at
 // a clean EOF (with or without an exit frame: the container may have been
-// killed) and ErrProtocol for garbage.
+// killed) and ErrProtocol for garbage: a frame that is malformed or fails
+// its tag (see ctrinit's package doc), which also makes an evasion finding
+// of the report (Session.Report). Nothing of a frame is used before its
+// tag is checked.
 func (s *Session) Receive(r io.Reader) error {
+	err := s.receive(r)
+	if errors.Is(err, ErrProtocol) {
+		s.violation = err
+	}
+	return err
+}
+
+func (s *Session) receive(r io.Reader) error {
 	var tarW *io.PipeWriter
 	defer func() {
 		if tarW != nil {
@@ -278,23 +301,35 @@ func (s *Session) Receive(r io.Reader) error {
 			<-s.outDone
 		}
 	}()
+	tags := ctrinit.NewTagger(s.key)
 	var hdr [5]byte
-	buf := make([]byte, 64<<10)
+	var buf []byte
 	for {
+		// A stream that ends inside a frame was cut: the container was
+		// killed (by moat, at a limit, or by the program, which then
+		// leaves no exit frame). Nothing of the cut frame is used, and
+		// nothing can follow an exit frame: the init sends it once every
+		// other process is dead.
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			if err == io.EOF {
-				return nil
-			}
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return fmt.Errorf("%w: truncated frame", ErrProtocol)
-			}
-			return nil // the stream was cut: the container was killed
+			return nil
 		}
 		n := int64(binary.BigEndian.Uint32(hdr[1:]))
 		if n > maxFrame {
-			return fmt.Errorf("%w: frame of %d bytes", ErrProtocol, n)
+			return fmt.Errorf("%w: frame %d of %d bytes (not moat's init: the stream was written into)", ErrProtocol, tags.Seq(), n)
 		}
-		body := io.LimitReader(r, n)
+		if int64(cap(buf)) < n+ctrinit.TagSize {
+			buf = make([]byte, n+ctrinit.TagSize)
+		}
+		frame := buf[:n+ctrinit.TagSize]
+		if _, err := io.ReadFull(r, frame); err != nil {
+			return nil // cut, as above
+		}
+		body, tag := frame[:n], frame[n:]
+		seq := tags.Seq()
+		var want [ctrinit.TagSize]byte
+		if !hmac.Equal(tags.Tag(want[:0], hdr[0], body), tag) {
+			return fmt.Errorf("%w: frame %d (type %q, %d bytes) fails its tag: something other than moat's init wrote to its output", ErrProtocol, seq, hdr[0], n)
+		}
 		switch hdr[0] {
 		case 'o', 'e':
 			if !s.sawOutput {
@@ -305,18 +340,9 @@ func (s *Session) Receive(r io.Reader) error {
 			if hdr[0] == 'e' {
 				c = s.stderr
 			}
-			for {
-				k, err := body.Read(buf)
-				if k > 0 {
-					c.Add(buf[:k])
-				}
-				if err != nil {
-					break
-				}
-			}
+			c.Add(body)
 		case 't':
 			if s.spec.OutDir == "" {
-				_, _ = io.Copy(io.Discard, body)
 				continue
 			}
 			if tarW == nil && s.outDone == nil {
@@ -340,20 +366,17 @@ func (s *Session) Receive(r io.Reader) error {
 				continue
 			}
 			if tarW != nil {
-				if _, err := io.Copy(tarW, body); err != nil {
+				if _, err := tarW.Write(body); err != nil {
 					return err
 				}
-			} else {
-				_, _ = io.Copy(io.Discard, body)
 			}
 		case 'x':
-			b, err := io.ReadAll(body)
-			if err != nil {
-				return nil
-			}
 			var e Exit
-			if err := json.Unmarshal(b, &e); err != nil {
-				return fmt.Errorf("%w: exit report %q", ErrProtocol, clip(string(b)))
+			if err := json.Unmarshal(body, &e); err != nil {
+				return fmt.Errorf("%w: exit report %q", ErrProtocol, clip(string(body)))
+			}
+			if s.ExitReport() != nil {
+				return fmt.Errorf("%w: a second exit frame", ErrProtocol)
 			}
 			s.exitOnce.Do(func() {
 				s.Trace.Step("exit frame")
@@ -367,35 +390,20 @@ func (s *Session) Receive(r io.Reader) error {
 			if s.Trace == nil {
 				return fmt.Errorf("%w: trace frame without MOAT_TRACE", ErrProtocol)
 			}
-			b, err := io.ReadAll(body)
-			if err != nil {
-				return nil
-			}
-			s.Trace.Boot(b)
+			s.Trace.Boot(bytes.Clone(body))
 		case 'P':
 			if !s.askedBytecode || s.sawBytecode {
 				return fmt.Errorf("%w: unasked bytecode frame", ErrProtocol)
 			}
 			s.sawBytecode = true
-			b, err := io.ReadAll(body)
-			if err != nil {
-				return nil
-			}
-			s.Bytecode.store(b)
+			s.Bytecode.store(bytes.Clone(body))
 		case 'a', 'f', 'c':
 			if s.rep == nil {
 				return fmt.Errorf("%w: report frame %q with the report off", ErrProtocol, hdr[0])
 			}
-			b, err := io.ReadAll(body)
-			if err != nil {
-				return nil
-			}
-			s.rep.frame(hdr[0], b, time.Since(s.start).Milliseconds())
+			s.rep.frame(hdr[0], bytes.Clone(body), time.Since(s.start).Milliseconds())
 		default:
 			return fmt.Errorf("%w: frame type %q", ErrProtocol, hdr[0])
-		}
-		if _, err := io.Copy(io.Discard, body); err != nil {
-			return nil
 		}
 	}
 }

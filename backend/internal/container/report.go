@@ -3,6 +3,9 @@ package container
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/moat-sandbox/moat"
@@ -27,8 +30,16 @@ import (
 
 // HookDir holds the hook (py/sitecustomize.py) and its FIFO (audit) inside
 // the container: on /tmp, the only writable place outside the program's
-// own directories, and left out of the diff.
+// own directories. The init runs as the program's uid, so it cannot make
+// them the program's to read only; instead both walks take HookDir first,
+// as a root of its own, and any change to it (an entry removed, renamed,
+// added or replaced; the FIFO's times move with every write, so only its
+// identity counts) is an evasion finding: a renamed FIFO silences the hook
+// of every process started after.
 const HookDir = "/tmp/.moat"
+
+// auditFIFO is the hook's FIFO in HookDir.
+const auditFIFO = HookDir + "/audit"
 
 // Bounds on what the host takes from the init for the report.
 const (
@@ -37,8 +48,8 @@ const (
 	maxAuditBytes   = 4 << 20
 )
 
-// diffRoots are the directories the init walks.
-var diffRoots = []string{WorkDir, HomeDir, "/tmp", "/dev/shm"}
+// diffRoots are the directories the init walks, HookDir first.
+var diffRoots = []string{HookDir, WorkDir, HomeDir, "/tmp", "/dev/shm"}
 
 // report is the host side of one run's report.
 type report struct {
@@ -46,6 +57,7 @@ type report struct {
 	audit    *observe.Collector
 	walks    bytes.Buffer
 	walksEnd bool
+	walksCut bool // past maxWalkBytes
 	content  map[string][]byte
 	ctotal   int64
 	dropped  int
@@ -65,7 +77,7 @@ func newReport(spec *moat.Spec, start time.Time) *report {
 
 func (r *report) header() *ctrinit.Report {
 	return &ctrinit.Report{Dir: HookDir, Hook: audit.Hook, Plant: r.plan.Files, Roots: diffRoots, MaxEntries: observe.MaxFSEntries,
-		ScanFile: observe.MaxScanFile, ScanTotal: maxContentTotal, MaxAuditBytes: maxAuditBytes, BudgetS: 1.5}
+		MaxWalkBytes: maxWalkBytes/2 - 256<<10, ScanFile: observe.MaxScanFile, ScanTotal: maxContentTotal, MaxAuditBytes: maxAuditBytes, BudgetS: 1.5}
 }
 
 // frame takes one report frame; it reports false for a frame type that
@@ -80,7 +92,7 @@ func (r *report) frame(t byte, body []byte, at int64) bool {
 		} else if r.walks.Len()+len(body) <= maxWalkBytes {
 			r.walks.Write(body)
 		} else {
-			r.dropped++
+			r.walksCut = true
 		}
 	case 'c':
 		i := bytes.IndexByte(body, 0)
@@ -102,12 +114,37 @@ func (r *report) events() ([]moat.Event, int) {
 	auditEvs, dropped := r.audit.Events()
 	evs = append(evs, auditEvs...)
 	dropped += r.dropped
-	var w struct{ Before, After [][]json.RawMessage }
-	if !r.walksEnd || json.Unmarshal(r.walks.Bytes(), &w) != nil {
-		evs = append(evs, moat.Event{Source: "moat", Kind: "fs-diff-unavailable", TimeMS: r.endMS,
-			Detail: "the container ended before the init sent its walk of the writable directories"})
-		return evs, dropped
+	var w ctrinit.Walks[[]json.RawMessage]
+	switch {
+	case r.walksCut:
+		// The init bounds each walk well below this: these walks are
+		// not its own.
+		ev := moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS,
+			Detail: fmt.Sprintf("the init's walks of the writable directories passed the host's cap of %d bytes; no diff of them", maxWalkBytes)}
+		return append(evs, ev, moat.Event{Source: moat.SourceMoat, Kind: moat.KindFSDiffUnavailable, TimeMS: r.endMS, Detail: ev.Detail}), dropped
+	case !r.walksEnd:
+		return append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindFSDiffUnavailable, TimeMS: r.endMS,
+			Detail: "the container ended before the init sent its walk of the writable directories"}), dropped
+	case json.Unmarshal(r.walks.Bytes(), &w) != nil:
+		ev := moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS, Detail: "the init's walks of the writable directories are not JSON; no diff of them"}
+		return append(evs, ev, moat.Event{Source: moat.SourceMoat, Kind: moat.KindFSDiffUnavailable, TimeMS: r.endMS, Detail: ev.Detail}), dropped
 	}
+	for _, c := range []struct{ which, why string }{{"before the program", w.BeforeCut}, {"after the program", w.AfterCut}} {
+		if c.why != "" {
+			evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS,
+				Detail: "the walk of the writable directories " + c.which + " " + audit.Clean(c.why, 200) + ": changes past it are not seen"})
+		}
+	}
+	if w.AuditCut > 0 {
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS,
+			Detail: fmt.Sprintf("the audit hook's events passed their cap of %d bytes: %d bytes not relayed", maxAuditBytes, w.AuditCut)})
+	}
+	before, after := snapshot(w.Before), snapshot(w.After)
+	evs = append(evs, hookTamper(before, after, r.endMS)...)
+	// The FIFO's times move with every write of the hook; its identity
+	// was checked.
+	delete(before, auditFIFO)
+	delete(after, auditFIFO)
 	d := observe.Differ{Tokens: r.plan.Tokens, Planted: r.plan.Files, Deadline: time.Now().Add(2 * time.Second), At: r.endMS,
 		Read: func(p string, n int64) ([]byte, error) {
 			b, ok := r.content[p]
@@ -116,8 +153,50 @@ func (r *report) events() ([]moat.Event, int) {
 			}
 			return b[:min(int64(len(b)), n)], nil
 		}}
-	fsEvs, fsDropped := d.Diff(snapshot(w.Before), snapshot(w.After))
+	fsEvs, fsDropped := d.Diff(before, after)
+	if w.AfterCut != "" {
+		// What the cut walk did not reach is not gone.
+		fsEvs = slices.DeleteFunc(fsEvs, func(e moat.Event) bool { return e.Kind == "file-deleted" })
+	}
 	return append(evs, fsEvs...), dropped + fsDropped
+}
+
+// hookTamper compares HookDir in both walks: anything removed, added or
+// changed there is a "report-tampered" event. The FIFO's size and times
+// move with the hook's writes; only its inode and mode count.
+func hookTamper(before, after observe.Snapshot, at int64) []moat.Event {
+	in := func(p string) bool { return p == HookDir || strings.HasPrefix(p, HookDir+"/") }
+	var changed []string
+	for p, b := range before {
+		if !in(p) {
+			continue
+		}
+		a, ok := after[p]
+		switch {
+		case !ok:
+			changed = append(changed, p+" removed or renamed")
+		case a.Ino != b.Ino || a.Mode != b.Mode:
+			changed = append(changed, p+" replaced or its mode changed")
+		case p != auditFIFO && (a.Ctime != b.Ctime || a.Size != b.Size):
+			changed = append(changed, p+" changed")
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; in(p) && !ok {
+			changed = append(changed, p+" added")
+		}
+	}
+	if _, ok := before[auditFIFO]; !ok {
+		changed = append(changed, auditFIFO+" missing before the program started")
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	slices.Sort(changed)
+	evs := []moat.Event{{Source: moat.SourceMoat, Kind: moat.KindReportTampered, TimeMS: at,
+		Detail: "moat's hook directory " + HookDir + " changed (the audit hook of every process started after may have reported nothing): " +
+			audit.Clean(strings.Join(changed[:min(len(changed), 8)], "; "), 800)}}
+	return evs
 }
 
 type errString string
@@ -152,7 +231,7 @@ func reportLayer() moat.Layer {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
 	return moat.Layer{Name: "behaviour-report", Detail: "Python audit hook (" + HookDir + "/py, owned by the sandbox user: its events are the program's claims), " +
-		"honeytokens in the home, diff of /work, the home, /tmp and /dev/shm by the container init; " +
+		"honeytokens in the home, diff of /work, the home, /tmp and /dev/shm by the container init (any change to " + HookDir + " is an evasion finding); " +
 		"no kernel-side events: neither engine gives moat a seccomp listener or a syscall trace of the container"}
 }
 
@@ -160,10 +239,28 @@ func reportLayer() moat.Layer {
 // Call it once the run is over (Receive has returned).
 func (s *Session) Report(res *moat.Result) {
 	s.endOnce.Do(func() { close(s.ended) })
-	if s.rep == nil {
-		moatreport.Finish(res, nil, 0, s.lim)
+	var evs []moat.Event
+	dropped := 0
+	if s.rep != nil {
+		evs, dropped = s.rep.events()
+	}
+	if s.lost != "" {
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindInitKilled, TimeMS: time.Since(s.start).Milliseconds(), Detail: s.lost})
+	}
+	if s.violation != nil {
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindProtocolViolation, TimeMS: time.Since(s.start).Milliseconds(),
+			Detail: s.violation.Error()})
+	}
+	moatreport.Finish(res, evs, dropped, s.lim)
+}
+
+// InitKilled records that the container's init died of signal sig before
+// its exit frame, and not by moat's hand: the program killed it (under
+// gVisor as Docker's runtime, a SIGKILL from inside reaches pid 1). The
+// run fails as an error; the report gets an evasion finding.
+func (s *Session) InitKilled(sig int) {
+	if s.ExitReport() != nil || s.violation != nil {
 		return
 	}
-	evs, dropped := s.rep.events()
-	moatreport.Finish(res, evs, dropped, s.lim)
+	s.lost = fmt.Sprintf("moat's init (pid 1 of the container) was killed by signal %d before its report; nothing of the run is believed", sig)
 }

@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -172,7 +173,23 @@ func (r *Run) watch(done, exited <-chan struct{}) {
 // error prefixed by backend for a failure of the sandbox: detail (say,
 // what the engine reported) is appended to the outcome's error, and cause,
 // if any, names why moat stopped the run with StatusError.
+//
+// A protocol violation (Receive) wins over everything: the run is an
+// error, whatever the frames before it said (the program may have written
+// them), and the report has an evasion finding.
 func (s *Session) Finish(res *moat.Result, backend string, reason moat.Status, st Stats, diag, detail string, cause error) (*moat.Result, error) {
+	if s.violation != nil {
+		res.Status, res.ExitCode, res.Signal = moat.StatusError, 0, 0
+		res.Error = s.violation.Error()
+		return res, fmt.Errorf("%s: %w", backend, s.violation)
+	}
+	if e := s.ExitReport(); e != nil {
+		if e.Refused {
+			res.Status, res.Error = moat.StatusError, e.Error
+			return res, fmt.Errorf("%s: %s (pass --allow-degraded to run without it): %w", backend, e.Error, moat.ErrDegraded)
+		}
+		verifyLayers(res, e)
+	}
 	if err := s.Outcome(res, reason, st, diag); err != nil {
 		res.Error = err.Error() + detail
 		return res, fmt.Errorf("%s: %s", backend, res.Error)
@@ -198,4 +215,29 @@ func Note(label string, err error) string {
 		return " (" + err.Error() + ")"
 	}
 	return " (" + label + ": " + err.Error() + ")"
+}
+
+// verifyLayers keeps in res.Layers the confinement layers the init found
+// in effect (its /proc/self/status, which the program inherits), and moves
+// the others to res.Degraded: a runtime may take the profile and not apply
+// it (runsc without --oci-seccomp).
+func verifyLayers(res *moat.Result, e *Exit) {
+	for _, c := range []struct {
+		layer string
+		ok    bool
+		why   string
+	}{
+		{"seccomp", e.Seccomp == 2, fmt.Sprintf("seccomp: the profile is not in effect in the container (Seccomp %d in /proc/self/status): the runtime did not apply it (runsc needs --oci-seccomp)", e.Seccomp)},
+		{"no-new-privs", e.NoNewPrivs == 1, fmt.Sprintf("no-new-privs: not in effect in the container (NoNewPrivs %d in /proc/self/status)", e.NoNewPrivs)},
+	} {
+		if c.ok {
+			continue
+		}
+		i := slices.IndexFunc(res.Layers, func(l moat.Layer) bool { return l.Name == c.layer })
+		if i < 0 {
+			continue
+		}
+		res.Layers = slices.Delete(res.Layers, i, i+1)
+		res.Degraded = append(res.Degraded, c.why)
+	}
 }

