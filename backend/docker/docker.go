@@ -27,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/moat-sandbox/moat/internal/termsafe"
 	"io"
 	"os"
 	"strings"
@@ -369,7 +370,7 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 		img += " (" + imageID + ")"
 	}
 	res.Layers = ctr.Layers(fmt.Sprintf("docker %s, API %s (negotiated)", e.version, e.cli.ClientVersion()),
-		"runtime "+b.runtimeName(e), img, vol, lim)
+		"runtime "+b.runtimeName(e), img, vol, spec, lim)
 
 	hj, err := e.cli.ContainerAttach(life, created.ID, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {
@@ -551,7 +552,7 @@ func pull(ctx context.Context, cli *client.Client, img string, w io.Writer) erro
 		if registryDown(err) {
 			return unreachable
 		}
-		return &errNoImage{fmt.Sprintf("docker: image %s not found and the pull failed: %s; build one with .ci/images.sh or pass --image", img, oneLine(err))}
+		return &errNoImage{fmt.Sprintf("docker: image %s not found and the pull failed: %s; build one with .ci/images.sh or pass --image", img, termsafe.Line(err.Error(), 0))}
 	}
 	defer rc.Close()
 	if w == nil {
@@ -567,7 +568,7 @@ func pull(ctx context.Context, cli *client.Client, img string, w io.Writer) erro
 		if registryDown(err) {
 			return unreachable
 		}
-		return &errNoImage{fmt.Sprintf("docker: image %s not found and the pull failed: %s; build one with .ci/images.sh or pass --image", img, oneLine(err))}
+		return &errNoImage{fmt.Sprintf("docker: image %s not found and the pull failed: %s; build one with .ci/images.sh or pass --image", img, termsafe.Line(err.Error(), 0))}
 	}
 	return nil
 }
@@ -580,14 +581,6 @@ func registryDown(err error) bool {
 		}
 	}
 	return false
-}
-
-func oneLine(err error) string {
-	s := strings.TrimSpace(err.Error())
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }
 
 func isTerminal(fd uintptr) bool {

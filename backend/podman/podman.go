@@ -31,6 +31,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/moat-sandbox/moat/internal/termsafe"
 	"io"
 	"os"
 	"os/exec"
@@ -219,7 +220,7 @@ func (b *Backend) Describe(ctx context.Context) []string {
 		return []string{m.who, p}
 	}
 	if err != nil {
-		return []string{m.who, "`podman info` failed, so runs will too: " + firstLine(out)}
+		return []string{m.who, "`podman info` failed, so runs will too: " + termsafe.Line(out, 0)}
 	}
 	f := strings.Fields(out)
 	for len(f) < 4 {
@@ -323,11 +324,6 @@ func degradedBounds(lim moat.Limits) string {
 		"with slack of 64 for runs side by side%s", lim.Memory, lim.Pids+ctr.InitPids, cpu)
 }
 
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return s
-}
-
 func modeOf(opts string) string {
 	for _, o := range strings.Split(opts, ",") {
 		if v, ok := strings.CutPrefix(o, "mode="); ok {
@@ -398,7 +394,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	}
 	args, degraded := b.args(m, spec, lim, id, f.Name(), vol)
 	res := &moat.Result{Isolation: "podman", Degraded: degraded}
-	res.Layers = ctr.Layers("podman CLI, "+m.who, "runtime: podman's configured OCI runtime", b.image(spec), vol, lim)
+	res.Layers = ctr.Layers("podman CLI, "+m.who, "runtime: podman's configured OCI runtime", b.image(spec), vol, spec, lim)
 	if !m.cgroups {
 		for i, l := range res.Layers {
 			if l.Name == "limits" {
@@ -448,7 +444,7 @@ func (b *Backend) fillInit(m *mode, v string) error {
 		return nil
 	}
 	if out, err := b.output(context.Background(), m, "volume", "create", "--label", ctr.InitLabel+"="+strings.TrimPrefix(v, "moat-init-"), v); err != nil {
-		return fmt.Errorf("podman volume create: %s", firstLine(out))
+		return fmt.Errorf("podman volume create: %s", termsafe.Line(out, 0))
 	}
 	content, err := ctr.InitTar()
 	if err != nil {
@@ -457,7 +453,7 @@ func (b *Backend) fillInit(m *mode, v string) error {
 	cmd := b.command(m, "volume", "import", v, "-")
 	cmd.Stdin = content
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("podman volume import: %s", firstLine(string(out)))
+		return fmt.Errorf("podman volume import: %s", termsafe.Line(string(out), 0))
 	}
 	// podman opens its output by name (/dev/stdout is root's pipe, not
 	// the user's): a file in a directory of the user's.
@@ -471,7 +467,7 @@ func (b *Backend) fillInit(m *mode, v string) error {
 	}
 	tarPath := filepath.Join(dir, "init.tar")
 	if out, err := b.output(context.Background(), m, "volume", "export", "--output", tarPath, v); err != nil {
-		return fmt.Errorf("podman volume export: %s", firstLine(out))
+		return fmt.Errorf("podman volume export: %s", termsafe.Line(out, 0))
 	}
 	f, err := os.Open(tarPath)
 	if err != nil {

@@ -20,7 +20,6 @@
 package observe
 
 import (
-	"os"
 	"sort"
 	"strings"
 
@@ -43,9 +42,6 @@ const (
 	MaxResultEvents = 3000
 )
 
-// Off reports whether the behaviour report is switched off, for measuring
-// its cost: MOAT_EVENTS=off. Findings are then always an empty list.
-func Off() bool { return os.Getenv("MOAT_EVENTS") == "off" }
 
 // Plan is one run's honeytokens: the files to plant in the home, the
 // variables to add to the program's environment, and the "moat" events

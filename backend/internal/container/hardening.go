@@ -77,7 +77,7 @@ var ReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", 
 // Layers lists what a container run has in effect: the engine, runtime and
 // image (as the backend describes them), the init (initVol; "" for
 // bootstrap.py), the hardening, and the report.
-func Layers(engine, runtime, image, initVol string, lim moat.Limits) []moat.Layer {
+func Layers(engine, runtime, image, initVol string, spec *moat.Spec, lim moat.Limits) []moat.Layer {
 	init := "moat's init (" + ctrinit.Path + " from the read-only volume " + initVol + ": this moat binary, nothing of the host)"
 	if initVol == "" {
 		init = "bootstrap.py run by the image's python3 (the engine cannot run this moat binary)"
@@ -105,7 +105,7 @@ func Layers(engine, runtime, image, initVol string, lim moat.Limits) []moat.Laye
 		{Name: "timeout", Detail: lim.Timeout.String()},
 		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", lim.OutputLimit)},
 		{Name: "no-host-mounts", Detail: "no host path mounted; workspace copied in and out as a tar stream"},
-		reportLayer(),
+		reportLayer(spec.NoReport),
 	}
 }
 

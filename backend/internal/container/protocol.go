@@ -42,10 +42,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/moat-sandbox/moat/internal/termsafe"
 	"io"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	_ "embed"
@@ -373,7 +375,7 @@ func (s *Session) receive(r io.Reader) error {
 		case 'x':
 			var e Exit
 			if err := json.Unmarshal(body, &e); err != nil {
-				return fmt.Errorf("%w: exit report %q", ErrProtocol, clip(string(body)))
+				return fmt.Errorf("%w: exit report %q", ErrProtocol, termsafe.Line(string(body), 300))
 			}
 			if s.ExitReport() != nil {
 				return fmt.Errorf("%w: a second exit frame", ErrProtocol)
@@ -438,67 +440,26 @@ func (s *Session) Fill(res *moat.Result) {
 
 // Outcome sets res.Status, ExitCode and Signal from what moat saw: the
 // reason moat stopped the run (if any), the cgroup's counters, and the exit
-// report. It returns an error for a failure of the sandbox itself.
-func (s *Session) Outcome(res *moat.Result, reason moat.Status, st Stats, diag string) error {
+// report, through moat.Ending.Classify. It returns an error wrapping
+// moat.ErrSandbox for a failure of the sandbox itself.
+func (s *Session) Outcome(res *moat.Result, backend string, reason moat.Status, st Stats, diag string) error {
 	e := s.ExitReport()
-	if e != nil {
-		if res.MaxRSSBytes == 0 {
-			res.MaxRSSBytes = e.MaxRSS
-		}
+	if e != nil && res.MaxRSSBytes == 0 {
+		res.MaxRSSBytes = e.MaxRSS
 	}
-	setExit := func() {
-		if e != nil && e.Error == "" {
-			res.ExitCode, res.Signal = e.Exit, e.Signal
-		}
-	}
+	end := moat.Ending{Stop: reason, OOMKills: st.OOMKills, PidsHits: st.PidsMax}
 	switch {
-	case reason != "" && reason != moat.StatusError:
-		res.Status = reason
-		setExit()
-	case st.OOMKills > 0:
-		res.Status = moat.StatusMemory
-		setExit()
-	case st.PidsMax > 0:
-		res.Status = moat.StatusPids
-		setExit()
 	case e == nil:
-		res.Status = moat.StatusError
-		res.Error = "the container ended without a report"
-		if diag = strings.TrimSpace(diag); diag != "" {
-			res.Error += ": " + clip(firstLine(diag))
+		end.Lost = "the container's init said nothing"
+		if d := termsafe.Line(diag, 300); d != "" {
+			end.Lost = "the container: " + d
 		}
-		return errors.New(res.Error)
 	case e.Error != "":
-		res.Status = moat.StatusError
-		res.Error = "start the program: " + e.Error
-		switch e.Errno {
-		case 2: // ENOENT
-			res.ExitCode = 127
-		case 13, 8, 1: // EACCES, ENOEXEC, EPERM
-			res.ExitCode = 126
-		default:
-			return errors.New(res.Error)
-		}
-	case e.Signal != 0:
-		res.Status, res.Signal = moat.StatusSignaled, e.Signal
+		end.StartErr, end.StartErrno = "start the program: "+e.Error, syscall.Errno(e.Errno)
 	default:
-		res.Status, res.ExitCode = moat.StatusExited, e.Exit
+		end.Exited, end.ExitCode, end.Signal = true, e.Exit, e.Signal
 	}
-	return nil
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
-func clip(s string) string {
-	if len(s) > 300 {
-		return s[:300] + "…"
-	}
-	return s
+	return end.Classify(backend, res)
 }
 
 // StopGrace is how long a backend waits for a killed container to go.

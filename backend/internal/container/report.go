@@ -65,7 +65,7 @@ type report struct {
 }
 
 func newReport(spec *moat.Spec, start time.Time) *report {
-	if observe.Off() {
+	if spec.NoReport {
 		return nil
 	}
 	return &report{
@@ -226,8 +226,8 @@ func snapshot(entries [][]json.RawMessage) observe.Snapshot {
 }
 
 // reportLayer describes the report of a container run.
-func reportLayer() moat.Layer {
-	if observe.Off() {
+func reportLayer(off bool) moat.Layer {
+	if off {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
 	return moat.Layer{Name: "behaviour-report", Detail: "Python audit hook (" + HookDir + "/py, owned by the sandbox user: its events are the program's claims), " +

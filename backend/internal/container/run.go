@@ -190,9 +190,9 @@ func (s *Session) Finish(res *moat.Result, backend string, reason moat.Status, s
 		}
 		verifyLayers(res, e)
 	}
-	if err := s.Outcome(res, reason, st, diag); err != nil {
-		res.Error = err.Error() + detail
-		return res, fmt.Errorf("%s: %s", backend, res.Error)
+	if err := s.Outcome(res, backend, reason, st, diag); err != nil {
+		res.Error += detail
+		return res, fmt.Errorf("%s: %s: %w", backend, res.Error, moat.ErrSandbox)
 	}
 	if reason == moat.StatusError && res.Status != moat.StatusError {
 		// moat killed the container for a failure of its own.

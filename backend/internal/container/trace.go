@@ -1,11 +1,10 @@
 package container
 
 import (
-	"fmt"
-	"os"
+	"context"
+	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -13,21 +12,20 @@ import (
 	"github.com/moat-sandbox/moat/internal/termsafe"
 )
 
-// Trace prints the steps of a run with their time since its start to
-// stderr when MOAT_TRACE is set ("moat-trace" lines, as the other backends
-// print them); otherwise it does nothing. The program's own output never
+// Trace logs the steps of a run with their time since its start, at debug
+// level through log/slog (the CLI enables it with MOAT_TRACE=1, as for the
+// other backends); otherwise it does nothing. The program's own output never
 // goes there: it is captured apart. A nil *Trace does nothing too.
 type Trace struct {
 	name  string
 	start time.Time
 	mono  int64 // start on CLOCK_MONOTONIC, the init's clock
-	mu    sync.Mutex
 }
 
 // NewTrace returns the trace of one run of backend name, or nil when
-// MOAT_TRACE is not set.
+// debug records are not wanted.
 func NewTrace(name string) *Trace {
-	if os.Getenv("MOAT_TRACE") == "" {
+	if !slog.Default().Enabled(context.Background(), slog.LevelDebug) {
 		return nil
 	}
 	var ts unix.Timespec
@@ -49,9 +47,7 @@ func (t *Trace) Boot(frame []byte) {
 		if !ok || err != nil || i >= 32 {
 			break
 		}
-		t.mu.Lock()
-		fmt.Fprintf(os.Stderr, "moat-trace %s %7.2fms init: %s\n", t.name, float64(n-t.mono)/1e6, termsafe.Name(what, 80))
-		t.mu.Unlock()
+		slog.Debug("step", "backend", t.name, "ms", float64(n-t.mono)/1e6, "step", "init: "+termsafe.Name(what, 80))
 	}
 }
 
@@ -60,7 +56,5 @@ func (t *Trace) Step(what string) {
 	if t == nil {
 		return
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	fmt.Fprintf(os.Stderr, "moat-trace %s %7.2fms %s\n", t.name, float64(time.Since(t.start).Microseconds())/1000, what)
+	slog.Debug("step", "backend", t.name, "ms", float64(time.Since(t.start).Microseconds())/1000, "step", what)
 }
