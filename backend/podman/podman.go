@@ -611,6 +611,15 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		_, _ = r.b.output(context.Background(), r.m, "rm", "--force", "--time", "0", "--ignore", "moat-"+r.id)
 	}
 	stats := life.Stats()
+	if stats.OOMKills == 0 && r.m.cgroups {
+		// conmon writes "oom" in its working directory when the kernel
+		// killed in the container's memory cgroup: a witness that does not
+		// depend on moat having found the cgroup before --rm removed it (a
+		// container that breaches its limit at once, on a loaded host).
+		if _, err := os.Stat(filepath.Join(dir, "oom")); err == nil {
+			stats.OOMKills = 1
+		}
+	}
 	res.MaxRSSBytes = stats.Peak
 	sess.Fill(res)
 	d, _ := diag.Result()
@@ -708,8 +717,12 @@ func sessDone(sess *ctr.Session, stdout io.Reader, life *ctr.Run) <-chan struct{
 // (rootful podman with cgroupfs: libpod_parent/libpod-ID; with systemd:
 // machine.slice/libpod-ID.scope), until ctx is done; the zero Cgroup if
 // it cannot.
+// findCgroup is false only in tests, to play a container that died
+// before its cgroup was found.
+var findCgroup = true
+
 func (r *run) cgroupOf(ctx context.Context, cidFile string) ctr.Cgroup {
-	if !r.m.cgroups || r.m.rootless {
+	if !r.m.cgroups || r.m.rootless || !findCgroup {
 		return ctr.Cgroup{} // a rootless user's cgroups are not ours to read here
 	}
 	deadline := time.Now().Add(10 * time.Second)
