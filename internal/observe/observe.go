@@ -42,7 +42,6 @@ const (
 	MaxResultEvents = 3000
 )
 
-
 // Plan is one run's honeytokens: the files to plant in the home, the
 // variables to add to the program's environment, and the "moat" events
 // that tell the analysis what to look for.
