@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/moat-sandbox/moat/internal/termsafe"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,7 +85,7 @@ func Compile(python, cacheDir string) (*Bytecode, error) {
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("compile the audit hook with %s: %w (%s)", python, err, Clean(firstLine(errOut.String()), 200))
+		return nil, fmt.Errorf("compile the audit hook with %s: %w (%s)", python, err, Clean(termsafe.Line(errOut.String(), 0), 200))
 	}
 	if out.Len() > maxPyc {
 		return nil, fmt.Errorf("compile the audit hook with %s: %d bytes of output", python, out.Len())
@@ -134,11 +135,4 @@ func ParseCompiled(b []byte) (*Bytecode, error) {
 		return nil, errors.New("not an unchecked hash-based .pyc")
 	}
 	return &Bytecode{Tag: string(tag), Data: append([]byte(nil), pyc...)}, nil
-}
-
-func firstLine(s string) string {
-	if i := bytes.IndexByte([]byte(s), '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
