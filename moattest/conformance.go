@@ -340,12 +340,15 @@ func mustWrite(t *testing.T, p, content string) {
 const hangLimit = 15 * time.Second
 
 func testLimitTimeout(t *testing.T, s *suite) {
-	spec := s.py("import time; print('sleeping', flush=True); time.sleep(30)")
-	spec.Limits.Timeout = time.Second
+	// 5s, not 1s: the program must have printed before the timeout, and
+	// a loaded machine can take more than a second to start a container
+	// and its Python (the test is about keeping that output, not speed).
+	spec := s.py("import time; print('sleeping', flush=True); time.sleep(60)")
+	spec.Limits.Timeout = 5 * time.Second
 	start := time.Now()
 	res := s.run(t, spec)
 	if d := time.Since(start); d > hangLimit {
-		t.Errorf("a 1s timeout returned after %s", d)
+		t.Errorf("a 5s timeout returned after %s", d)
 	}
 	wantStatus(t, res, moat.StatusTimeout, 124)
 	if res.Stdout != "sleeping\n" {
