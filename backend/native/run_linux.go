@@ -95,6 +95,7 @@ type runner struct {
 	events        []moat.Event // the behaviour report (report_linux.go)
 	eventsDropped int
 	kernelEvents  []moat.Event // from the seccomp listener (notify_linux.go)
+	kernelBudget  kernelBudget // per-kind reserves of kernelEvents (exec_linux.go)
 	notifyWG      sync.WaitGroup
 	notifyErr     error
 }
