@@ -113,7 +113,7 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 		if merr == nil {
 			raw := readCString(mem, pathArg, 4096)
 			ev.Path = audit.Clean(raw, 400)
-			ev.Detail = audit.Clean(readArgv(mem, argvArg), 400)
+			ev.Detail = audit.Clean(readArgv(mem, argvArg), maxArgv)
 			if nr == unix.SYS_EXECVE {
 				var failed bool
 				ev.SHA256, failed = execTarget(hostPid, raw)
@@ -143,7 +143,14 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 	}
 	if ev.Kind != "connect" && !*sawFirst && ev.Path == r.rtCommand() {
 		*sawFirst = true // moat starting the interpreter
+		r.firstPid = hostPid
 		return ev, false
+	}
+	if r.spec.Launcher && r.firstPid == hostPid && ev.Kind == moat.KindExec {
+		// moat's launcher (Spec.Launcher) starting the phase's program:
+		// kept, as moat's own, so that no finding rests on it.
+		r.firstPid = 0
+		ev.Source, ev.Detail = moat.SourceMoat, "moat's launcher: "+ev.Detail
 	}
 	if ev.Kind == "connect" && ev.Addr == "" && ev.Path == "" {
 		return ev, false // AF_UNSPEC (disconnect) or no address
@@ -159,5 +166,9 @@ func socketEvent(pid int, call string, args [6]uint64, errno unix.Errno) moat.Ev
 	return moat.Event{Source: "kernel", Kind: "socket", PID: pid, Name: seccomp.FamilyName(fam),
 		Detail: fmt.Sprintf("%s(%s, type %#x, protocol %d) returned %s", call, seccomp.FamilyName(fam), typ, proto, unix.ErrnoName(errno))}
 }
+
+// maxArgv bounds an exec event's command line: long enough for a
+// `sh -c` one-liner with an encoded payload and the pipe that runs it.
+const maxArgv = 2000
 
 func (r *runner) rtCommand() string { return r.rt.Command }
