@@ -76,6 +76,7 @@ type analysis struct {
 
 	own     map[int]bool    // pids of pip's probes (commands.go)
 	interps map[string]bool // the interpreter's sha256s (commands.go)
+	failed  map[string]bool // paths of kernel exec-failed events (commands.go)
 }
 
 func (a *analysis) add(cat moat.Category, sev moat.Severity, summary string, ev []moat.Event) {
@@ -310,7 +311,7 @@ func (a *analysis) execution() {
 	seen := map[string]bool{}
 	var others []moat.Event
 	for i, e := range a.evs {
-		if e.Kind != "exec" || e.Source == "moat" || a.isOwn(e) {
+		if e.Kind != "exec" || e.Source == "moat" || a.isOwn(e) || a.failedExec(e) {
 			continue
 		}
 		base := path.Base(e.Path)
@@ -349,7 +350,7 @@ func (a *analysis) execution() {
 		for _, e := range others {
 			names = append(names, path.Base(e.Path))
 		}
-		a.add(moat.CategoryExecution, "low", "executed programs: "+strings.Join(uniq(names), ", "), others)
+		a.add(moat.CategoryExecution, "low", "executed programs: "+joinBounded(uniq(names), 12), others)
 	}
 }
 
@@ -465,7 +466,7 @@ func (a *analysis) evasion() {
 		if e.Source == "audit" && e.Kind == "hello" {
 			hello = true
 		}
-		if e.Source != "kernel" || (e.Kind != "exec" && e.Kind != "connect") {
+		if e.Source != "kernel" || (e.Kind != "exec" && e.Kind != "connect" && e.Kind != moat.KindExecFailed) {
 			continue
 		}
 		if e.Kind == "connect" && e.Addr == "" {
@@ -590,7 +591,7 @@ func (a *analysis) auditMatch(k moat.Event) bool {
 			continue
 		}
 		switch k.Kind {
-		case "exec":
+		case "exec", moat.KindExecFailed:
 			if e.Kind == "exec" && e.TimeMS >= k.TimeMS-5*slackMS && path.Base(e.Path) == path.Base(k.Path) {
 				return true
 			}

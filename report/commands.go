@@ -19,6 +19,9 @@ import (
 // rest are counted.
 const maxListed = 6
 
+// maxCommands bounds the command lines judged in one phase.
+const maxCommands = 2000
+
 // cmdRule is one thing a command line can give away.
 type cmdRule struct {
 	cat  moat.Category
@@ -110,8 +113,12 @@ func argsOf(cmd string) string {
 // shows (the same pid and arguments).
 func (a *analysis) commandEvents() []moat.Event {
 	var out []moat.Event
-	for _, e := range a.evs {
-		if e.Kind != moat.KindExec || (e.Source != moat.SourceKernel && e.Source != moat.SourceAudit) || a.isOwn(e) {
+	for i, e := range a.evs {
+		if e.Kind == moat.KindExecFailed && e.Source == moat.SourceKernel && !a.retried(i) && !a.isOwn(e) {
+			out = append(out, e) // an attempt that failed is still the intent
+			continue
+		}
+		if e.Kind != moat.KindExec || (e.Source != moat.SourceKernel && e.Source != moat.SourceAudit) || a.isOwn(e) || a.failedExec(e) {
 			continue
 		}
 		if e.Source == moat.SourceAudit && a.kernelCommand(e) {
@@ -120,6 +127,36 @@ func (a *analysis) commandEvents() []moat.Event {
 		out = append(out, e)
 	}
 	return out
+}
+
+// retried: the failed exec i was followed by the same process trying the
+// same command elsewhere (execvp's search of PATH).
+func (a *analysis) retried(i int) bool {
+	k := a.evs[i]
+	for _, e := range a.evs[i+1:] {
+		if e.Source == moat.SourceKernel && (e.Kind == moat.KindExec || e.Kind == moat.KindExecFailed) && e.PID == k.PID &&
+			path.Base(e.Path) == path.Base(k.Path) && e.Detail == k.Detail {
+			return true
+		}
+	}
+	return false
+}
+
+// failedExec: e is the audit hook's report of an exec that the kernel saw
+// fail (the file did not exist or could not run).
+func (a *analysis) failedExec(e moat.Event) bool {
+	if e.Source != moat.SourceAudit {
+		return false
+	}
+	if a.failed == nil {
+		a.failed = map[string]bool{}
+		for _, k := range a.evs {
+			if k.Source == moat.SourceKernel && k.Kind == moat.KindExecFailed {
+				a.failed[k.Path] = true
+			}
+		}
+	}
+	return a.failed[e.Path] && !a.kernelSaw(moat.KindExec, path.Base(e.Path))
 }
 
 func (a *analysis) kernelCommand(e moat.Event) bool {
@@ -138,6 +175,9 @@ func (a *analysis) kernelCommand(e moat.Event) bool {
 // shell commands that broke none at low severity.
 func (a *analysis) commands() {
 	cmds := a.commandEvents()
+	if len(cmds) > maxCommands {
+		cmds = cmds[:maxCommands] // bounded; the kernel's own reserves bound them first
+	}
 	byRule := make([][]moat.Event, len(cmdRules))
 	judged := map[int]bool{}
 	for i, e := range cmds {
@@ -168,7 +208,7 @@ func (a *analysis) commands() {
 		case e.Stdio != "":
 			reverse = append(reverse, e)
 			notes = append(notes, fmt.Sprintf("%s with fds %s on a socket", e.Path, e.Stdio))
-		case a.connectedBefore(e):
+		case !hasScript(args) && a.connectedBefore(e):
 			c, _ := a.connectOf(e)
 			reverse = append(reverse, c, e)
 			notes = append(notes, fmt.Sprintf("connected to %s, then started %s (pid %d, parent %d)", c.Addr, e.Path, e.PID, e.PPID))
@@ -205,8 +245,9 @@ func hasScript(args []string) bool {
 }
 
 // connectedBefore: e's process, or its parent, tried to connect to a
-// non-loopback address before e ran: the shell's stdio is likely that
-// connection (a pty between them included).
+// non-loopback address before e ran. For a shell with no command or
+// script to run, its stdio is then likely that connection (a pty between
+// them included, as pty.spawn makes).
 func (a *analysis) connectedBefore(e moat.Event) bool {
 	_, ok := a.connectOf(e)
 	return ok
