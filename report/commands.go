@@ -154,9 +154,13 @@ func (a *analysis) failedExec(e moat.Event) bool {
 			if k.Source == moat.SourceKernel && k.Kind == moat.KindExecFailed {
 				a.failed[k.Path] = true
 			}
+			// failing execs over their reserve: counted, not kept
+			if k.Source == moat.SourceMoat && k.Kind == moat.KindEvents && strings.Contains(k.Detail, string(moat.KindExecFailed)) {
+				a.failed[""] = true
+			}
 		}
 	}
-	return a.failed[e.Path] && !a.kernelSaw(moat.KindExec, path.Base(e.Path))
+	return (a.failed[e.Path] || a.failed[""]) && !a.kernelSaw(moat.KindExec, path.Base(e.Path))
 }
 
 func (a *analysis) kernelCommand(e moat.Event) bool {
