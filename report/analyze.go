@@ -329,7 +329,7 @@ func (a *analysis) execution() {
 		switch {
 		case shells[base]:
 			// judged by its command line, each one (commands.go)
-		case writable(e.Path) && (written[e.Path] || !a.interpreter(e)):
+		case writable(e.Path) && (written[e.Path] || !a.interpreter(e) && !a.venvScript(e)):
 			ev := []moat.Event{e}
 			what := "executed a file from a writable directory"
 			if written[e.Path] {

@@ -338,6 +338,14 @@ func (a *analysis) interpreter(e moat.Event) bool {
 	return isPython(path.Base(e.Path))
 }
 
+// venvScript: e ran a Python entry point of a venv's bin directory
+// (pytest, pip), a script whose hash is its own, not the interpreter's.
+// Not a finding from a writable directory unless the run wrote it; still
+// listed, with its hash, among the programs run.
+func (a *analysis) venvScript(e moat.Event) bool {
+	return isPython(path.Base(e.Path)) && path.Base(path.Dir(e.Path)) == "bin"
+}
+
 // drops: events that were counted and not kept are themselves a finding:
 // a flood that fills a budget is how a program hides what follows. The
 // kernel's are medium (a benign program does not make hundreds of execs
