@@ -11,13 +11,15 @@ type Event struct {
 	// Kind says what happened; see [Kind].
 	Kind Kind `json:"kind"`
 	PID  int  `json:"pid,omitempty"`
-	// PPID is the parent's pid (kernel events of the native backend).
-	PPID   int    `json:"ppid,omitempty"`
-	Path   string `json:"path,omitempty"`
-	Addr   string `json:"addr,omitempty"`   // host:port
-	Name   string `json:"name,omitempty"`   // DNS name, TLS SNI, HTTP Host, syscall
-	Detail string `json:"detail,omitempty"` // bounded
-	Data   string `json:"data,omitempty"`   // first bytes sent, bounded
+	// PPID is the parent's pid, and Ancestors the pids above it, nearest
+	// first, comma-separated (kernel events of the native backend).
+	PPID      int    `json:"ppid,omitempty"`
+	Ancestors string `json:"ancestors,omitempty"`
+	Path      string `json:"path,omitempty"`
+	Addr      string `json:"addr,omitempty"`   // host:port
+	Name      string `json:"name,omitempty"`   // DNS name, TLS SNI, HTTP Host, syscall
+	Detail    string `json:"detail,omitempty"` // bounded
+	Data      string `json:"data,omitempty"`   // first bytes sent, bounded
 	// SHA256 of the file a kernel exec event ran, read by moat from the
 	// sandbox's file system (hex; empty where it could not be read).
 	SHA256 string `json:"sha256,omitempty"`

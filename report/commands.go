@@ -5,6 +5,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/moat-sandbox/moat"
@@ -69,12 +70,45 @@ func (a *analysis) ownSet() map[int]bool {
 		if e.Kind != moat.KindExec || e.Source != moat.SourceKernel {
 			continue
 		}
-		if (pipProbes[e.Detail] && !writable(e.Path)) || (e.PPID != 0 && a.own[e.PPID]) {
+		if (pipProbes[e.Detail] && !writable(e.Path)) || a.ownAncestor(e) {
 			a.own[e.PID] = true
 		}
 	}
 	return a.own
 }
+
+// ownAncestor: a process above e (its parent, or the subshell's parent
+// that forked without exec) is one of pip's probes.
+func (a *analysis) ownAncestor(e moat.Event) bool {
+	for _, p := range ancestors(e, maxAncestorsJudged) {
+		if a.own[p] {
+			return true
+		}
+	}
+	return false
+}
+
+// ancestors lists e's parent and the pids above it, nearest first, at
+// most n.
+func ancestors(e moat.Event, n int) []int {
+	var out []int
+	if e.PPID != 0 {
+		out = append(out, e.PPID)
+	}
+	for _, f := range strings.Split(e.Ancestors, ",") {
+		if len(out) >= n {
+			break
+		}
+		if p, err := strconv.Atoi(f); err == nil && p > 1 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// maxAncestorsJudged: how far up a probe or a connection is looked for
+// (a probe's shell script forks subshells that run cut and tr).
+const maxAncestorsJudged = 4
 
 // isOwn reports whether exec event e is moat's or pip's, not the
 // program's: a "moat" event (moat's launcher), pip's probes and their
@@ -84,7 +118,7 @@ func (a *analysis) isOwn(e moat.Event) bool {
 	case moat.SourceMoat:
 		return true
 	case moat.SourceKernel:
-		return a.ownSet()[e.PID] && ((pipProbes[e.Detail] && !writable(e.Path)) || (e.PPID != 0 && a.ownSet()[e.PPID]))
+		return a.ownSet()[e.PID] && ((pipProbes[e.Detail] && !writable(e.Path)) || a.ownAncestor(e))
 	case moat.SourceAudit:
 		if pipProbes[e.Detail] {
 			return true
@@ -265,7 +299,7 @@ func (a *analysis) connectOf(e moat.Event) (moat.Event, bool) {
 		if c.Kind != moat.KindConnect || c.Addr == "" || loopback(c.Addr) || port(c.Addr) == 53 {
 			continue
 		}
-		if c.PID == e.PID || (e.PPID != 0 && c.PID == e.PPID) {
+		if c.PID == e.PID || slices.Contains(ancestors(e, 2), c.PID) {
 			return c, true
 		}
 	}

@@ -54,7 +54,8 @@ func TestAnalyze(t *testing.T) {
 			{Source: "audit", Kind: "exec", Path: "lsb_release", Detail: "lsb_release -a", PID: 10},
 			{Source: "kernel", Kind: "exec", Path: "/usr/bin/lsb_release", Detail: "lsb_release -a", PID: 11, PPID: 10},
 			{Source: "kernel", Kind: "exec", Path: "/usr/bin/getopt", Detail: "getopt --name lsb_release -o hvidrcas -- -a", PID: 12, PPID: 11},
-			{Source: "kernel", Kind: "exec", Path: "/usr/bin/uname", Detail: "uname -rs", PID: 13, PPID: 10}}, moat.CategoryExecution, ""},
+			{Source: "kernel", Kind: "exec", Path: "/usr/bin/uname", Detail: "uname -rs", PID: 13, PPID: 10},
+			{Source: "kernel", Kind: "exec", Path: "/usr/bin/cut", Detail: "cut -c1", PID: 15, PPID: 14, Ancestors: "11,10"}}, moat.CategoryExecution, ""},
 		{"a probe put first on PATH is the program's", []moat.Event{
 			{Source: "kernel", Kind: "exec", Path: "/work/.venv/bin/lsb_release", Detail: "lsb_release -a", PID: 11, PPID: 10},
 			{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh -c cat /etc/shadow", PID: 12, PPID: 11}}, moat.CategoryExecution, "high"},

@@ -103,17 +103,34 @@ func execTarget(hostPid int, p string) (sum string, failed bool) {
 }
 
 // procIDs returns the thread group id (the pid that os.getpid() gives
-// and the audit hook reports) and the parent's pid of the host thread
-// tid, both as the sandbox sees them. A seccomp notification names the
-// calling thread, not its process: keying on it would make every thread
-// of an audited process look unaudited.
-func procIDs(tid int) (pid, ppid int) {
-	pid, hostPPid := statusIDs(tid)
-	if hostPPid > 0 {
-		ppid, _ = statusIDs(hostPPid)
+// and the audit hook reports), the parent's pid and the pids above it
+// (nearest first, at most maxAncestors) of the host thread tid, all as
+// the sandbox sees them. A seccomp notification names the calling thread,
+// not its process: keying on it would make every thread of an audited
+// process look unaudited.
+func procIDs(tid int) (pid, ppid int, ancestors string) {
+	pid, host := statusIDs(tid)
+	var up []string
+	for i := 0; host > 1 && i < maxAncestors; i++ {
+		ns, next := statusIDs(host)
+		if ns <= 0 {
+			break
+		}
+		if i == 0 {
+			ppid = ns
+		} else {
+			up = append(up, strconv.Itoa(ns))
+		}
+		if ns == 1 {
+			break // the sandbox's init
+		}
+		host = next
 	}
-	return pid, ppid
+	return pid, ppid, strings.Join(up, ",")
 }
+
+// maxAncestors bounds the walk up the process tree.
+const maxAncestors = 12
 
 // statusIDs reads NStgid (its last field: the innermost namespace) and
 // PPid (as the host sees it) from /proc/ID/status.
@@ -155,7 +172,9 @@ type kernelBudget struct {
 
 // maxRepeats: an exec of the same file with the same argv is kept this
 // many times, then counted: a loop of `true` cannot fill the reserve.
-const maxRepeats = 3
+const maxRepeats = 10
+
+const repeatedExec = moat.KindExec + " (repeated)"
 
 func (b *kernelBudget) keep(ev moat.Event) bool {
 	if b.kept == nil {
@@ -164,7 +183,7 @@ func (b *kernelBudget) keep(ev moat.Event) bool {
 	if ev.Kind == moat.KindExec {
 		k := ev.Path + "\x00" + ev.Detail
 		if b.repeats[k] >= maxRepeats {
-			b.dropped[moat.KindExec+" (repeated)"]++
+			b.dropped[repeatedExec]++
 			return false
 		}
 		if len(b.repeats) < 10000 {
@@ -187,11 +206,15 @@ func (b *kernelBudget) event() (moat.Event, int, bool) {
 	}
 	var parts []string
 	n := 0
+	name := "kernel-repeats" // only repeats dropped: a loop, not a flood that hides
 	for k, c := range b.dropped {
 		parts = append(parts, fmt.Sprintf("%s %d", k, c))
 		n += c
+		if k != repeatedExec {
+			name = string(moat.SourceKernel)
+		}
 	}
 	sort.Strings(parts)
-	return moat.Event{Source: moat.SourceMoat, Kind: moat.KindEvents, Name: string(moat.SourceKernel),
+	return moat.Event{Source: moat.SourceMoat, Kind: moat.KindEvents, Name: name,
 		Detail: "kernel events over their reserve, counted and dropped: " + strings.Join(parts, ", ")}, n, true
 }

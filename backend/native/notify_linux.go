@@ -93,15 +93,15 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 			return moat.Event{}, false
 		}
 		if name == "socket" || name == "socketpair" {
-			pid, _ := procIDs(hostPid)
+			pid, _, _ := procIDs(hostPid)
 			return socketEvent(pid, name, n.Args, errno), true
 		}
-		pid, _ := procIDs(hostPid)
+		pid, _, _ := procIDs(hostPid)
 		return moat.Event{Source: "kernel", Kind: "denied", PID: pid, Name: name,
 			Detail: fmt.Sprintf("returned %s; args %#x %#x", unix.ErrnoName(errno), n.Args[0], n.Args[1])}, true
 	}
-	pid, ppid := procIDs(hostPid)
-	ev := moat.Event{Source: "kernel", PID: pid, PPID: ppid, Name: seccomp.Watched[nr]}
+	pid, ppid, up := procIDs(hostPid)
+	ev := moat.Event{Source: "kernel", PID: pid, PPID: ppid, Ancestors: up, Name: seccomp.Watched[nr]}
 	mem, merr := os.Open("/proc/" + strconv.Itoa(hostPid) + "/mem")
 	switch nr {
 	case unix.SYS_EXECVE, unix.SYS_EXECVEAT:
