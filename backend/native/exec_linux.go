@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -17,9 +18,13 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe"
 )
 
-// maxHashFile bounds the files hashed for exec events; a bigger one gets
-// no hash (and so is never taken for the interpreter).
-const maxHashFile = 256 << 20
+// maxHashFile bounds the files hashed for exec events (the hash is made
+// while the exec waits); a bigger one gets no hash, and the report then
+// judges it by its path and name alone.
+const maxHashFile = 64 << 20
+
+// maxHashes bounds the cache of hashes kept across runs.
+const maxHashes = 4096
 
 // hashKey identifies one version of a file: a file the run rewrites gets
 // a new ctime and so a new hash.
@@ -31,7 +36,10 @@ type hashKey struct {
 
 // hashes caches sha256s across runs: the interpreter and the userland
 // are hashed once per moat process.
-var hashes sync.Map // hashKey → string
+var (
+	hashes  sync.Map // hashKey → string
+	nHashes atomic.Int64
+)
 
 // fileHash returns the hex sha256 of the open regular file f.
 func fileHash(f *os.File, st *unix.Stat_t) (string, error) {
@@ -47,7 +55,9 @@ func fileHash(f *os.File, st *unix.Stat_t) (string, error) {
 		return "", err
 	}
 	s := hex.EncodeToString(h.Sum(nil))
-	hashes.Store(k, s)
+	if nHashes.Add(1) <= maxHashes {
+		hashes.Store(k, s)
+	}
 	return s, nil
 }
 
