@@ -9,13 +9,23 @@ type Event struct {
 	// Source says who observed it; see [Source].
 	Source Source `json:"source"`
 	// Kind says what happened; see [Kind].
-	Kind   Kind   `json:"kind"`
-	PID    int    `json:"pid,omitempty"`
-	Path   string `json:"path,omitempty"`
-	Addr   string `json:"addr,omitempty"`   // host:port
-	Name   string `json:"name,omitempty"`   // DNS name, TLS SNI, HTTP Host, syscall
-	Detail string `json:"detail,omitempty"` // bounded
-	Data   string `json:"data,omitempty"`   // first bytes sent, bounded
+	Kind Kind `json:"kind"`
+	PID  int  `json:"pid,omitempty"`
+	// PPID is the parent's pid, and Ancestors the pids above it, nearest
+	// first, comma-separated (kernel events of the native backend).
+	PPID      int    `json:"ppid,omitempty"`
+	Ancestors string `json:"ancestors,omitempty"`
+	Path      string `json:"path,omitempty"`
+	Addr      string `json:"addr,omitempty"`   // host:port
+	Name      string `json:"name,omitempty"`   // DNS name, TLS SNI, HTTP Host, syscall
+	Detail    string `json:"detail,omitempty"` // bounded
+	Data      string `json:"data,omitempty"`   // first bytes sent, bounded
+	// SHA256 of the file a kernel exec event ran, read by moat from the
+	// sandbox's file system (hex; empty where it could not be read).
+	SHA256 string `json:"sha256,omitempty"`
+	// Stdio names which of fds 0, 1, 2 were sockets when a kernel exec
+	// event ran ("0,1,2"): a shell wired to a connection.
+	Stdio string `json:"stdio,omitempty"`
 }
 
 // Finding is a conclusion drawn from events: what a security tester would
@@ -83,6 +93,8 @@ const (
 	KindLayers            Kind = "layers"             // moat: the layers in effect
 	KindEvents            Kind = "events"             // moat: events were dropped (Detail: counts)
 	KindExit              Kind = "exit"               // a process ended
+	KindInterpreter       Kind = "interpreter"        // moat: the runtime's real interpreter file (Path, SHA256)
+	KindExecFailed        Kind = "exec-failed"        // kernel: an exec of a file that could not be opened (Path, Detail: argv)
 	KindError             Kind = "error"              // an observer failed (Detail)
 
 	KindKernelEventsUnavailable Kind = "kernel-events-unavailable" // moat: no kernel-side witness

@@ -220,6 +220,11 @@ type Spec struct {
 	// audit hook, no kernel events, no findings), for measuring its cost.
 	// The zero value observes the run.
 	NoReport bool
+	// Launcher says that Args run a launcher of moat's own (such as
+	// `moat test`'s, which changes directory and execs the phase's
+	// program): the first exec of the first process is moat's, not the
+	// program's, and the behaviour report records it as moat's.
+	Launcher bool
 }
 
 // SandboxEnv names the variables every backend sets for the program, to

@@ -423,7 +423,7 @@ func (cfg Config) spec(phase, in, out string) *moat.Spec {
 	}
 	s := &moat.Spec{
 		Python: cfg.Python, Image: cfg.Image, Workspace: in, OutDir: out, OutLinks: true,
-		Limits: lim, AllowDegraded: cfg.AllowDegraded, Userland: !cfg.NoUserland, NoReport: cfg.NoReport,
+		Limits: lim, AllowDegraded: cfg.AllowDegraded, Userland: !cfg.NoUserland, NoReport: cfg.NoReport, Launcher: true,
 		Env: []string{
 			"PATH=/work/.venv/bin:/usr/local/bin:/usr/bin:/bin",
 			"VIRTUAL_ENV=" + venvDir,

@@ -183,3 +183,23 @@ func TestReportBenign(t *testing.T) {
 		}
 	}
 }
+
+// moat's own processes are never findings: the launcher's `sh -c` that
+// runs --command, and pip's lsb_release/uname probes in the install phase
+// (the userland gives them a /bin/sh).
+func TestReportOwnProcesses(t *testing.T) {
+	rep, err := run(t, pkgtest.Config{Target: project(t, "calc"),
+		Command: `python -m pytest -q -p no:cacheprovider --junitxml="$MOAT_JUNIT" tests`})
+	if err != nil || rep.Status != pkgtest.StatusPassed {
+		dump(t, rep)
+		t.Fatalf("status %s, err %v", rep.Status, err)
+	}
+	logFindings(t, rep)
+	for _, f := range rep.Findings {
+		for _, w := range []string{"lsb_release", "uname", "pytest -q", "getopt"} {
+			if strings.Contains(f.Summary, w) {
+				t.Errorf("[%s] %s %s names moat's or pip's own %q: %s", f.Phase, f.Severity, f.Category, w, f.Summary)
+			}
+		}
+	}
+}

@@ -73,6 +73,10 @@ type analysis struct {
 	out    []moat.Finding
 	tokens []honeytoken.Token
 	files  map[string]bool // planted token files
+
+	own     map[int]bool    // pids of pip's probes (commands.go)
+	interps map[string]bool // the interpreter's sha256s (commands.go)
+	failed  map[string]bool // paths of kernel exec-failed events (commands.go)
 }
 
 func (a *analysis) add(cat moat.Category, sev moat.Severity, summary string, ev []moat.Event) {
@@ -106,9 +110,13 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 		}
 	}
 	a.credentialAccess()
+	a.netrcLookups()
 	a.exfiltration()
 	a.persistence()
 	a.execution()
+	a.commands()
+	a.metadata()
+	a.drops()
 	a.network()
 	a.sockets()
 	a.evasion()
@@ -124,6 +132,9 @@ func (a *analysis) credentialAccess() {
 			continue
 		}
 		if a.files[e.Path] {
+			if a.netrcForRequest(e) {
+				continue // an HTTP library's own netrc lookup (commands.go)
+			}
 			if byPath[e.Path] == nil {
 				order = append(order, e.Path)
 			}
@@ -300,14 +311,14 @@ func (a *analysis) execution() {
 	seen := map[string]bool{}
 	var others []moat.Event
 	for i, e := range a.evs {
-		if e.Kind != "exec" || e.Source == "moat" {
+		if e.Kind != "exec" || e.Source == "moat" || a.isOwn(e) || a.failedExec(e) {
 			continue
 		}
 		base := path.Base(e.Path)
 		if a.pathMiss(i, written) {
 			continue // execvp trying the next directory of PATH: this one failed
 		}
-		key := string(e.Source) + "|" + base
+		key := string(e.Source) + "|" + e.Path
 		if seen[key] {
 			continue
 		}
@@ -317,12 +328,8 @@ func (a *analysis) execution() {
 		}
 		switch {
 		case shells[base]:
-			if c, ok := a.connectBefore(e); ok {
-				a.add(moat.CategoryExecution, "critical", fmt.Sprintf("reverse shell: connected to %s, then started %s", c.Addr, e.Path), []moat.Event{c, e})
-			} else {
-				a.add(moat.CategoryExecution, "high", "started a shell: "+firstWords(e.Path, e.Detail), []moat.Event{e})
-			}
-		case writable(e.Path) && (written[e.Path] || !isPython(base)):
+			// judged by its command line, each one (commands.go)
+		case writable(e.Path) && (written[e.Path] || !a.interpreter(e) && !a.venvScript(e)):
 			ev := []moat.Event{e}
 			what := "executed a file from a writable directory"
 			if written[e.Path] {
@@ -333,7 +340,7 @@ func (a *analysis) execution() {
 				ev = append(ev, downloads[0])
 			}
 			a.add(moat.CategoryExecution, "high", what+": "+e.Path, ev)
-		case isPython(base):
+		case a.interpreter(e):
 		default:
 			others = append(others, e)
 		}
@@ -343,7 +350,7 @@ func (a *analysis) execution() {
 		for _, e := range others {
 			names = append(names, path.Base(e.Path))
 		}
-		a.add(moat.CategoryExecution, "low", "executed programs: "+strings.Join(uniq(names), ", "), others)
+		a.add(moat.CategoryExecution, "low", "executed programs: "+joinBounded(uniq(names), 12), others)
 	}
 }
 
@@ -370,16 +377,6 @@ func (a *analysis) pathMiss(i int, written map[string]bool) bool {
 	return false
 }
 
-func firstWords(p, detail string) string {
-	if detail == "" {
-		return p
-	}
-	if len(detail) > 120 {
-		detail = detail[:120] + "…"
-	}
-	return p + " (" + detail + ")"
-}
-
 func (a *analysis) kernelSaw(kind moat.Kind, base string) bool {
 	for _, e := range a.evs {
 		if e.Source == "kernel" && e.Kind == kind && path.Base(e.Path) == base {
@@ -387,20 +384,6 @@ func (a *analysis) kernelSaw(kind moat.Kind, base string) bool {
 		}
 	}
 	return false
-}
-
-// connectBefore finds a connection attempt to a non-loopback address by
-// the same process before e.
-func (a *analysis) connectBefore(e moat.Event) (moat.Event, bool) {
-	for _, c := range a.evs {
-		if c.TimeMS > e.TimeMS {
-			break
-		}
-		if c.Kind == "connect" && c.PID == e.PID && c.Addr != "" && !loopback(c.Addr) {
-			return c, true
-		}
-	}
-	return moat.Event{}, false
 }
 
 func loopback(hostport string) bool {
@@ -483,7 +466,7 @@ func (a *analysis) evasion() {
 		if e.Source == "audit" && e.Kind == "hello" {
 			hello = true
 		}
-		if e.Source != "kernel" || (e.Kind != "exec" && e.Kind != "connect") {
+		if e.Source != "kernel" || (e.Kind != "exec" && e.Kind != "connect" && e.Kind != moat.KindExecFailed) {
 			continue
 		}
 		if e.Kind == "connect" && e.Addr == "" {
@@ -608,7 +591,7 @@ func (a *analysis) auditMatch(k moat.Event) bool {
 			continue
 		}
 		switch k.Kind {
-		case "exec":
+		case "exec", moat.KindExecFailed:
 			if e.Kind == "exec" && e.TimeMS >= k.TimeMS-5*slackMS && path.Base(e.Path) == path.Base(k.Path) {
 				return true
 			}

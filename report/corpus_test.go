@@ -55,6 +55,10 @@ func dump(t *testing.T, res *moat.Result) {
 	}
 }
 
+// userland gives the sandbox a shell and core utilities, as `moat test`
+// does by default.
+func userland(s *moat.Spec) { s.Userland = true }
+
 func has(fs []moat.Finding, cat moat.Category, minSev moat.Severity) bool {
 	for _, f := range fs {
 		if f.Category == cat && f.Severity.Rank() >= minSev.Rank() {
@@ -81,6 +85,10 @@ func TestCorpus(t *testing.T) {
 		{"miner.py", func(s *moat.Spec) { s.Limits.Timeout = 2 * time.Second }, [][2]string{{"resource-abuse", "medium"}}},
 		{"ctypes_syscall.py", nil, [][2]string{{"evasion", "high"}}},
 		{"vsock_host.py", nil, [][2]string{{"network", "high"}}},
+		{"shell_commands.py", userland, [][2]string{{"credential-access", "high"}, {"execution", "critical"}}},
+		{"pty_reverse_shell.py", userland, [][2]string{{"execution", "critical"}}},
+		{"exec_flood.py", userland, [][2]string{{"evasion", "medium"}, {"network", "medium"}, {"credential-access", "high"}}},
+		{"ctypes_thread.py", nil, [][2]string{{"evasion", "high"}}},
 	}
 	for _, w := range want {
 		t.Run(strings.TrimSuffix(w.file, ".py"), func(t *testing.T) {
@@ -102,6 +110,44 @@ func TestCorpus(t *testing.T) {
 		}
 		dump(t, res)
 		t.Error("no native-import event for the extension loaded from /tmp/payload")
+	})
+	t.Run("every-command", func(t *testing.T) {
+		// each command line is judged on kernel evidence, none dropped
+		res := run(t, b, filepath.Join("testdata", "corpus", "shell_commands.py"), userland)
+		for _, want := range []string{"169.254.169.254", "/etc/shadow", ".aws/credentials", "/dev/tcp/203.0.113.9"} {
+			found := false
+			for _, f := range res.Findings {
+				for _, e := range f.Evidence {
+					found = found || (e.Source == moat.SourceKernel && strings.Contains(f.Summary, want))
+				}
+			}
+			if !found {
+				dump(t, res)
+				t.Errorf("no finding on kernel evidence names %q", want)
+			}
+		}
+	})
+	t.Run("exec-flood-hides-nothing", func(t *testing.T) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "exec_flood.py"), userland)
+		var exec, conn bool
+		for _, e := range res.Events {
+			exec = exec || (e.Source == moat.SourceKernel && e.Kind == moat.KindExec && strings.Contains(e.Detail, "cat /etc/shadow"))
+			conn = conn || (e.Source == moat.SourceKernel && e.Kind == moat.KindConnect && e.Addr == "203.0.113.7:443")
+		}
+		if !exec || !conn || res.EventsDropped == 0 {
+			dump(t, res)
+			t.Errorf("payload exec kept %v, connect kept %v, dropped %d", exec, conn, res.EventsDropped)
+		}
+	})
+	t.Run("exec-hash", func(t *testing.T) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "download_exec.py"), nil)
+		for _, e := range res.Events {
+			if e.Source == moat.SourceKernel && e.Kind == moat.KindExec && e.Path == "/tmp/.cache-update" && len(e.SHA256) == 64 {
+				return
+			}
+		}
+		dump(t, res)
+		t.Error("no kernel exec event of the dropped payload with its sha256")
 	})
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)
@@ -133,9 +179,9 @@ func TestBenign(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range []string{"numeric.py", "fileio.py"} {
+	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py"} {
 		t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
-			check(t, run(t, b, filepath.Join("testdata", "benign", f), nil))
+			check(t, run(t, b, filepath.Join("testdata", "benign", f), userland))
 		})
 	}
 	t.Run("pytest", func(t *testing.T) {
@@ -180,7 +226,8 @@ func TestForgery(t *testing.T) {
 		}
 	}
 	for _, e := range res.Events {
-		if e.Source == "moat" && (e.Kind != "honeytoken-planted" || strings.Contains(e.Data, "FORGED")) {
+		ownKind := e.Kind == moat.KindHoneytokenPlanted || e.Kind == moat.KindInterpreter || e.Kind == moat.KindEvents
+		if e.Source == "moat" && (!ownKind || strings.Contains(e.Data+e.Detail+e.Path, "FORGED")) {
 			t.Errorf("forged moat event: %+v", e)
 		}
 		if e.Source == "audit" && (e.Kind == "honeytoken-planted" || e.Kind == "limit" || e.Kind == "finding") {

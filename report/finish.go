@@ -2,6 +2,7 @@ package report
 
 import (
 	"sort"
+	"strconv"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
@@ -22,6 +23,10 @@ func Finish(res *moat.Result, evs []moat.Event, dropped int, lim moat.Limits) {
 	case moat.StatusTimeout, moat.StatusMemory, moat.StatusPids, moat.StatusOutputLimit:
 		evs = append(evs, moat.Event{TimeMS: res.DurationMS, Source: "moat", Kind: "limit", Name: string(res.Status),
 			Detail: limitDetail(res, lim)})
+	}
+	if dropped > 0 {
+		evs = append(evs, moat.Event{TimeMS: res.DurationMS, Source: moat.SourceMoat, Kind: moat.KindEvents, Name: "all",
+			Detail: strconv.Itoa(dropped) + " events over their budgets were counted and not kept"})
 	}
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].TimeMS < evs[j].TimeMS })
 	res.Findings = Analyze(evs)

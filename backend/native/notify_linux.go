@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
@@ -74,10 +72,8 @@ func (r *runner) serveNotify(initFD int, mono0 int64, done <-chan struct{}) {
 			if keep {
 				ev.TimeMS = (nsinit.MonoNow() - mono0) / 1e6
 				r.mu.Lock()
-				if len(r.kernelEvents) < observe.MaxKernelEvents {
+				if r.kernelBudget.keep(ev) {
 					r.kernelEvents = append(r.kernelEvents, ev)
-				} else {
-					r.eventsDropped++
 				}
 				r.mu.Unlock()
 			}
@@ -97,12 +93,15 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 			return moat.Event{}, false
 		}
 		if name == "socket" || name == "socketpair" {
-			return socketEvent(nsPid(hostPid), name, n.Args, errno), true
+			pid, _, _ := procIDs(hostPid)
+			return socketEvent(pid, name, n.Args, errno), true
 		}
-		return moat.Event{Source: "kernel", Kind: "denied", PID: nsPid(hostPid), Name: name,
+		pid, _, _ := procIDs(hostPid)
+		return moat.Event{Source: "kernel", Kind: "denied", PID: pid, Name: name,
 			Detail: fmt.Sprintf("returned %s; args %#x %#x", unix.ErrnoName(errno), n.Args[0], n.Args[1])}, true
 	}
-	ev := moat.Event{Source: "kernel", PID: nsPid(hostPid), Name: seccomp.Watched[nr]}
+	pid, ppid, up := procIDs(hostPid)
+	ev := moat.Event{Source: "kernel", PID: pid, PPID: ppid, Ancestors: up, Name: seccomp.Watched[nr]}
 	mem, merr := os.Open("/proc/" + strconv.Itoa(hostPid) + "/mem")
 	switch nr {
 	case unix.SYS_EXECVE, unix.SYS_EXECVEAT:
@@ -112,8 +111,17 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 			pathArg, argvArg = n.Args[1], n.Args[2]
 		}
 		if merr == nil {
-			ev.Path = audit.Clean(readCString(mem, pathArg, 400), 400)
-			ev.Detail = audit.Clean(readArgv(mem, argvArg), 400)
+			raw := readCString(mem, pathArg, 4096)
+			ev.Path = audit.Clean(raw, 400)
+			ev.Detail = audit.Clean(readArgv(mem, argvArg), maxArgv)
+			if nr == unix.SYS_EXECVE {
+				var failed bool
+				ev.SHA256, failed = execTarget(hostPid, raw)
+				if failed {
+					ev.Kind = moat.KindExecFailed
+				}
+			}
+			ev.Stdio = stdioSockets(hostPid)
 		}
 	default:
 		ev.Kind = "connect"
@@ -133,9 +141,16 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 	if hostPid == initPid {
 		return ev, false // the init's own (there is none after the filter)
 	}
-	if ev.Kind == "exec" && !*sawFirst && ev.Path == r.rtCommand() {
+	if ev.Kind != "connect" && !*sawFirst && ev.Path == r.rtCommand() {
 		*sawFirst = true // moat starting the interpreter
+		r.firstPid = hostPid
 		return ev, false
+	}
+	if r.spec.Launcher && r.firstPid == hostPid && ev.Kind == moat.KindExec {
+		// moat's launcher (Spec.Launcher) starting the phase's program:
+		// kept, as moat's own, so that no finding rests on it.
+		r.firstPid = 0
+		ev.Source, ev.Detail = moat.SourceMoat, "moat's launcher: "+ev.Detail
 	}
 	if ev.Kind == "connect" && ev.Addr == "" && ev.Path == "" {
 		return ev, false // AF_UNSPEC (disconnect) or no address
@@ -152,23 +167,8 @@ func socketEvent(pid int, call string, args [6]uint64, errno unix.Errno) moat.Ev
 		Detail: fmt.Sprintf("%s(%s, type %#x, protocol %d) returned %s", call, seccomp.FamilyName(fam), typ, proto, unix.ErrnoName(errno))}
 }
 
-func (r *runner) rtCommand() string { return r.rt.Command }
+// maxArgv bounds an exec event's command line: long enough for a
+// `sh -c` one-liner with an encoded payload and the pipe that runs it.
+const maxArgv = 2000
 
-// nsPid maps a host pid to the pid inside the sandbox (the last field of
-// NSpid), so that kernel and audit events name processes alike.
-func nsPid(hostPid int) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(hostPid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(l, "NSpid:"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				n, _ := strconv.Atoi(f[len(f)-1])
-				return n
-			}
-		}
-	}
-	return 0
-}
+func (r *runner) rtCommand() string { return r.rt.Command }

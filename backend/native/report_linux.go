@@ -46,6 +46,18 @@ func (r *runner) finishReport(res *moat.Result, err error) (*moat.Result, error)
 	if r.notifyErr != nil && res.Status == moat.StatusError && res.Error == "" {
 		res.Error = r.notifyErr.Error()
 	}
-	report.Finish(res, append(append([]moat.Event{}, r.events...), r.kernelEvents...), r.eventsDropped, r.lim)
+	evs := append(append([]moat.Event{}, r.events...), r.kernelEvents...)
+	dropped := r.eventsDropped
+	if ev, n, ok := r.kernelBudget.event(); ok {
+		ev.TimeMS = res.DurationMS
+		evs = append(evs, ev)
+		dropped += n
+	}
+	// The runtime's real interpreter: an exec event is the interpreter
+	// only if it ran this file (by hash), whatever its name.
+	if sum, herr := hostFileHash(r.rt.Executable); herr == nil {
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: r.rt.Executable, SHA256: sum})
+	}
+	report.Finish(res, evs, dropped, r.lim)
 	return res, err
 }

@@ -95,6 +95,8 @@ type runner struct {
 	events        []moat.Event // the behaviour report (report_linux.go)
 	eventsDropped int
 	kernelEvents  []moat.Event // from the seccomp listener (notify_linux.go)
+	kernelBudget  kernelBudget // per-kind reserves of kernelEvents (exec_linux.go)
+	firstPid      int          // host pid of the process moat started (Spec.Launcher)
 	notifyWG      sync.WaitGroup
 	notifyErr     error
 }

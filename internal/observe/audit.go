@@ -11,15 +11,18 @@ import (
 
 // Collector takes the audit hook's lines, whatever carried them (a FIFO,
 // container frames, a file), and keeps what fits: lines are parsed by
-// audit.Parse (so always Source "audit"), at most MaxAuditEvents, at a
-// sustained AuditRate per second after a burst of AuditBurst; the rest is
-// counted as dropped. Safe for concurrent use.
+// audit.Parse (so always Source "audit"), at most MaxAuditEvents: up to
+// AuditReserve of them of the [Priority] kinds, the others at a sustained
+// AuditRate per second after a burst of AuditBurst; the rest is counted
+// as dropped. Safe for concurrent use.
 type Collector struct {
 	now func() int64 // ms since the run's start, for TimeMS
 
 	mu      sync.Mutex
 	events  []moat.Event
 	dropped int
+	prio    int // kept events of Priority kinds, at most AuditReserve
+	bulk    int // the others, at most MaxAuditEvents-AuditReserve
 	bucket  float64
 	last    time.Time
 	partial []byte
@@ -44,14 +47,23 @@ func (c *Collector) line(b []byte) {
 		c.dropped++
 		return
 	}
-	now := time.Now()
-	c.bucket = min(AuditBurst, c.bucket+now.Sub(c.last).Seconds()*AuditRate)
-	c.last = now
-	if c.bucket < 1 || len(c.events) >= MaxAuditEvents {
-		c.dropped++
-		return
+	if Priority(ev) {
+		if c.prio >= AuditReserve {
+			c.dropped++
+			return
+		}
+		c.prio++
+	} else {
+		now := time.Now()
+		c.bucket = min(AuditBurst, c.bucket+now.Sub(c.last).Seconds()*AuditRate)
+		c.last = now
+		if c.bucket < 1 || c.bulk >= MaxAuditEvents-AuditReserve {
+			c.dropped++
+			return
+		}
+		c.bucket--
+		c.bulk++
 	}
-	c.bucket--
 	ev.TimeMS = c.now()
 	c.events = append(c.events, ev)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 )
 
@@ -51,4 +52,37 @@ func FuzzCollectorWrite(f *testing.F) {
 			t.Fatalf("%d complete lines, but %d kept and %d dropped", lines, len(ew), dw)
 		}
 	})
+}
+
+// A burst of ordinary opens (pip's own) does not crowd out what tells:
+// the credential read and the exec that follow it are kept, and the
+// opens over the bulk's share are counted.
+func TestCollectorReserve(t *testing.T) {
+	c := NewCollector(func() int64 { return 0 })
+	var b bytes.Buffer
+	for i := 0; i < MaxAuditEvents; i++ {
+		b.WriteString(`{"k":"open","pid":5,"path":"/usr/lib/python3/x` + strings.Repeat("y", i%7) + `.py"}` + "\n")
+	}
+	b.WriteString(`{"k":"open","pid":5,"path":"/home/sandbox/.ssh/id_rsa"}` + "\n")
+	b.WriteString(`{"k":"exec","pid":5,"path":"/bin/sh","detail":"sh -c id"}` + "\n")
+	c.Write(b.Bytes())
+	evs, dropped := c.Events()
+	var cred, exec bool
+	for _, e := range evs {
+		cred = cred || e.Path == "/home/sandbox/.ssh/id_rsa"
+		exec = exec || e.Kind == "exec"
+	}
+	if !cred || !exec || dropped == 0 {
+		t.Fatalf("credential read kept %v, exec kept %v, dropped %d", cred, exec, dropped)
+	}
+}
+
+func TestKernelReserves(t *testing.T) {
+	sum := 0
+	for _, k := range []string{"exec", "connect", "exec-failed", "denied"} {
+		sum += KernelReserve(moat.Kind(k))
+	}
+	if sum != MaxKernelEvents {
+		t.Fatalf("reserves sum to %d, want MaxKernelEvents %d", sum, MaxKernelEvents)
+	}
 }

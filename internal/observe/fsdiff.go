@@ -75,8 +75,8 @@ type Differ struct {
 	At       int64 // TimeMS of the events
 }
 
-// Diff compares before with after. It returns at most MaxFSEvents events
-// and counts the rest as dropped.
+// Diff compares before with after. It returns at most MaxFSEvents events,
+// the Interesting paths first, and counts the rest as dropped.
 func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 	add := func(ev moat.Event) {
 		if len(evs) >= MaxFSEvents {
@@ -90,7 +90,16 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 	for p := range after {
 		paths = append(paths, p)
 	}
-	sort.Strings(paths)
+	// Paths that run code later (Interesting: .pth, rc files, cron, ...)
+	// come first, so that neither MaxFSEvents nor the scan budget can be
+	// used up by throwaway files written to hide them.
+	sort.Slice(paths, func(i, j int) bool {
+		ii, ij := Interesting(paths[i]), Interesting(paths[j])
+		if ii != ij {
+			return ii
+		}
+		return paths[i] < paths[j]
+	})
 	var scanned int64
 	variants := make([][]honeytoken.Variant, len(d.Tokens))
 	for i, t := range d.Tokens {

@@ -32,15 +32,57 @@ const (
 	MaxAuditEvents  = 2000
 	AuditRate       = 200 // per second, sustained
 	AuditBurst      = 500
-	MaxKernelEvents = 1000
-	MaxFSEvents     = 600
-	MaxFSEntries    = 50000
-	MaxScanFile     = 1 << 20
-	MaxScanTotal    = 64 << 20
+	MaxKernelEvents = 1000 // the sum of the KernelReserve of every kind
+	// AuditReserve of MaxAuditEvents is kept for the kinds that are rare
+	// and telling (see [Priority]), outside the rate limit, so that a
+	// burst of ordinary opens (pip's own) cannot crowd them out.
+	AuditReserve = 600
+	MaxFSEvents  = 600
+	MaxFSEntries = 50000
+	MaxScanFile  = 1 << 20
+	MaxScanTotal = 64 << 20
 	// MaxResultEvents bounds Result.Events; the rest is counted in
 	// EventsDropped. Findings are drawn from all events.
 	MaxResultEvents = 3000
 )
+
+// KernelReserve is how many kernel events of kind k one run keeps. The
+// reserves sum to MaxKernelEvents, so that a flood of one kind cannot hide
+// another: failing execve calls from a thread (the cheapest flood) fill
+// their own small reserve and are then counted, and the payload's exec
+// and connect that follow are still kept. Every event over a reserve is
+// counted by kind, and the count is itself a finding.
+func KernelReserve(k moat.Kind) int {
+	switch k {
+	case moat.KindExec, moat.KindConnect:
+		return 400
+	case moat.KindExecFailed:
+		return 50
+	}
+	return 150 // denied, socket, ...
+}
+
+// Priority reports whether an audit event is of the rare, telling kinds
+// that AuditReserve keeps apart from the bulk (file opens under system
+// and project paths): execs, connections, lookups, native code, the hook's
+// hello, and opens of home, /etc, /proc and /root files, where
+// credentials are, or of paths spelled to look elsewhere.
+func Priority(e moat.Event) bool {
+	switch e.Kind {
+	case moat.KindOpen, moat.KindWrite:
+		for _, d := range []string{"/home/", "/root/", "/etc/", "/proc/", "/var/run/secrets/", "/run/secrets/"} {
+			if strings.HasPrefix(e.Path, d) {
+				return true
+			}
+		}
+		// a path spelled to look elsewhere (//, /../, /./) is telling too
+		return strings.Contains(e.Path, "//") || strings.Contains(e.Path, "/../") || strings.Contains(e.Path, "/./")
+	case moat.KindExec, moat.KindConnect, moat.KindDNS, moat.KindHTTP, moat.KindSocket, moat.KindHello,
+		moat.KindNativeLoad, moat.KindNativeSymbol, moat.KindNativeImport:
+		return true
+	}
+	return false
+}
 
 // Plan is one run's honeytokens: the files to plant in the home, the
 // variables to add to the program's environment, and the "moat" events

@@ -1,0 +1,230 @@
+package native
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
+)
+
+// maxHashFile bounds the files hashed for exec events (the hash is made
+// while the exec waits); a bigger one gets no hash, and the report then
+// judges it by its path and name alone.
+const maxHashFile = 64 << 20
+
+// maxHashes bounds the cache of hashes kept across runs.
+const maxHashes = 4096
+
+// hashKey identifies one version of a file: a file the run rewrites gets
+// a new ctime and so a new hash.
+type hashKey struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime unix.Timespec
+}
+
+// hashes caches sha256s across runs: the interpreter and the userland
+// are hashed once per moat process.
+var (
+	hashes  sync.Map // hashKey → string
+	nHashes atomic.Int64
+)
+
+// fileHash returns the hex sha256 of the open regular file f.
+func fileHash(f *os.File, st *unix.Stat_t) (string, error) {
+	k := hashKey{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim, ctime: st.Ctim}
+	if h, ok := hashes.Load(k); ok {
+		return h.(string), nil
+	}
+	if st.Size > maxHashFile {
+		return "", fmt.Errorf("%d bytes, over %d", st.Size, maxHashFile)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(f, maxHashFile)); err != nil {
+		return "", err
+	}
+	s := hex.EncodeToString(h.Sum(nil))
+	if nHashes.Add(1) <= maxHashes {
+		hashes.Store(k, s)
+	}
+	return s, nil
+}
+
+// hostFileHash hashes a file of the host (the runtime's interpreter).
+func hostFileHash(p string) (string, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return "", err
+	}
+	return fileHash(f, &st)
+}
+
+// execTarget looks at the file an execve of the sandboxed process hostPid
+// names, in that process's own root: every symlink is resolved inside
+// the sandbox's root (RESOLVE_IN_ROOT), never on the host. It returns the
+// file's hash, or failed when the exec cannot succeed (no such file, not
+// a regular file, no execute bit). A relative path or one that cannot be
+// read gives neither: the event is kept as it is.
+func execTarget(hostPid int, p string) (sum string, failed bool) {
+	if !strings.HasPrefix(p, "/") {
+		return "", false
+	}
+	root, err := unix.Open("/proc/"+strconv.Itoa(hostPid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", false
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, p, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+	switch err {
+	case nil:
+	case unix.ENOENT, unix.ENOTDIR, unix.ELOOP, unix.ENAMETOOLONG:
+		return "", true
+	default:
+		return "", false
+	}
+	f := os.NewFile(uintptr(fd), p)
+	defer f.Close()
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return "", false
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
+		return "", true
+	}
+	sum, _ = fileHash(f, &st)
+	return sum, false
+}
+
+// procIDs returns the thread group id (the pid that os.getpid() gives
+// and the audit hook reports), the parent's pid and the pids above it
+// (nearest first, at most maxAncestors) of the host thread tid, all as
+// the sandbox sees them. A seccomp notification names the calling thread,
+// not its process: keying on it would make every thread of an audited
+// process look unaudited.
+func procIDs(tid int) (pid, ppid int, ancestors string) {
+	pid, host := statusIDs(tid)
+	var up []string
+	for i := 0; host > 1 && i < maxAncestors; i++ {
+		ns, next := statusIDs(host)
+		if ns <= 0 {
+			break
+		}
+		if i == 0 {
+			ppid = ns
+		} else {
+			up = append(up, strconv.Itoa(ns))
+		}
+		if ns == 1 {
+			break // the sandbox's init
+		}
+		host = next
+	}
+	return pid, ppid, strings.Join(up, ",")
+}
+
+// maxAncestors bounds the walk up the process tree.
+const maxAncestors = 12
+
+// statusIDs reads NStgid (its last field: the innermost namespace) and
+// PPid (as the host sees it) from /proc/ID/status.
+func statusIDs(id int) (nsTgid, hostPPid int) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(id) + "/status")
+	if err != nil {
+		return 0, 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "NStgid:"); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				nsTgid, _ = strconv.Atoi(f[len(f)-1])
+			}
+		} else if rest, ok := strings.CutPrefix(l, "PPid:"); ok {
+			hostPPid, _ = strconv.Atoi(strings.TrimSpace(rest))
+		}
+	}
+	return nsTgid, hostPPid
+}
+
+// stdioSockets names which of the thread's fds 0, 1 and 2 are sockets.
+func stdioSockets(tid int) string {
+	var s []string
+	for fd := 0; fd <= 2; fd++ {
+		l, err := os.Readlink("/proc/" + strconv.Itoa(tid) + "/fd/" + strconv.Itoa(fd))
+		if err == nil && strings.HasPrefix(l, "socket:") {
+			s = append(s, strconv.Itoa(fd))
+		}
+	}
+	return strings.Join(s, ",")
+}
+
+// kernelBudget keeps kernel events within per-kind reserves
+// (observe.KernelReserve) and counts the rest by kind.
+type kernelBudget struct {
+	kept, dropped map[moat.Kind]int
+	repeats       map[string]int // exec path and argv → times seen
+}
+
+// maxRepeats: an exec of the same file with the same argv is kept this
+// many times, then counted: a loop of `true` cannot fill the reserve.
+const maxRepeats = 10
+
+const repeatedExec = moat.KindExec + " (repeated)"
+
+func (b *kernelBudget) keep(ev moat.Event) bool {
+	if b.kept == nil {
+		b.kept, b.dropped, b.repeats = map[moat.Kind]int{}, map[moat.Kind]int{}, map[string]int{}
+	}
+	if ev.Kind == moat.KindExec {
+		k := ev.Path + "\x00" + ev.Detail
+		if b.repeats[k] >= maxRepeats {
+			b.dropped[repeatedExec]++
+			return false
+		}
+		if len(b.repeats) < 10000 {
+			b.repeats[k]++
+		}
+	}
+	if b.kept[ev.Kind] >= observe.KernelReserve(ev.Kind) {
+		b.dropped[ev.Kind]++
+		return false
+	}
+	b.kept[ev.Kind]++
+	return true
+}
+
+// event returns the "moat" event that counts what was dropped, by kind,
+// and the total; false if nothing was.
+func (b *kernelBudget) event() (moat.Event, int, bool) {
+	if len(b.dropped) == 0 {
+		return moat.Event{}, 0, false
+	}
+	var parts []string
+	n := 0
+	name := "kernel-repeats" // only repeats dropped: a loop, not a flood that hides
+	for k, c := range b.dropped {
+		parts = append(parts, fmt.Sprintf("%s %d", k, c))
+		n += c
+		if k != repeatedExec {
+			name = string(moat.SourceKernel)
+		}
+	}
+	sort.Strings(parts)
+	return moat.Event{Source: moat.SourceMoat, Kind: moat.KindEvents, Name: name,
+		Detail: "kernel events over their reserve, counted and dropped: " + strings.Join(parts, ", ")}, n, true
+}

@@ -1,0 +1,451 @@
+package report
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// Every command the program ran is judged by its command line, each one:
+// none is deduplicated away. A command line is what the kernel read from
+// the caller's argv (native), or what the audit hook reported where the
+// kernel saw no exec of it.
+
+// maxListed bounds the command lines named in one finding's summary; the
+// rest are counted.
+const maxListed = 6
+
+// maxCommands bounds the command lines judged in one phase.
+const maxCommands = 2000
+
+// cmdRule is one thing a command line can give away.
+type cmdRule struct {
+	cat  moat.Category
+	sev  moat.Severity
+	what string
+	re   *regexp.Regexp
+}
+
+// shellName matches a shell as the last word of a pipe.
+const shellName = `(?:\S*/)?(?:ba|da|z|k|c|tc|fi|a|mk)?sh\b`
+
+var cmdRules = []cmdRule{
+	{moat.CategoryExecution, moat.SeverityCritical, "opened a reverse shell over /dev/tcp or /dev/udp",
+		regexp.MustCompile(`/dev/(?:tcp|udp)/`)},
+	{moat.CategoryExecution, moat.SeverityCritical, "wired a socket to a shell",
+		regexp.MustCompile(`(?i)\b(?:nc|ncat|netcat)\b[^|;&]*\s-[a-z]*[ec]\b|\bsocat\b.*\bexec:|mkfifo\b.*\b(?:nc|ncat|netcat)\b|(?s)\bsocket\b.*\bdup2\b.*(?:pty\.spawn|/bin/(?:ba)?sh|subprocess)`)},
+	{moat.CategoryExecution, moat.SeverityCritical, "piped a download into a shell or interpreter",
+		regexp.MustCompile(`\b(?:curl|wget|fetch)\b[^;&]*\|\s*(?:sudo\s+)?(?:` + shellName + `|(?:\S*/)?python[0-9.]*|(?:\S*/)?perl)`)},
+	{moat.CategoryExecution, moat.SeverityHigh, "decoded a hidden command and ran it",
+		regexp.MustCompile(`\b(?:base64|base32|xxd)\b[^|]*(?:\s-d|\s--decode|\s-r)\b[^|]*\|\s*(?:sudo\s+)?(?:` + shellName + `|(?:\S*/)?python[0-9.]*)`)},
+	{moat.CategoryCredentialAccess, moat.SeverityHigh, "reached for the cloud metadata service",
+		regexp.MustCompile(`169\.254\.169\.254|(?i)metadata\.google\.internal|fd00:ec2::254|100\.100\.100\.200|169\.254\.170\.2`)},
+	{moat.CategoryCredentialAccess, moat.SeverityHigh, "named a credential file",
+		regexp.MustCompile(`\.aws/credentials|\.aws/config|/etc/shadow|/etc/gshadow|\.ssh/id_|\.kube/config|\.git-credentials|\.netrc\b|` +
+			`\.docker/config\.json|\.config/gcloud|\.azure/|\.npmrc|\.pypirc|\.gnupg/|_history\b|\.config/filezilla|\.electrum|` +
+			`\btdata\b|\.mozilla/firefox|Login Data|/var/run/secrets/kubernetes\.io|\.vault-token`)},
+	{moat.CategoryPersistence, moat.SeverityHigh, "installed something that runs later",
+		regexp.MustCompile(`\bcrontab\b|/cron|\bsystemctl\b[^|;&]*\benable\b|authorized_keys|>>?\s*\S*\.(?:bashrc|profile|zshrc|bash_profile)\b|\.config/autostart`)},
+}
+
+// pipProbes are the command lines pip itself runs while it installs (its
+// vendored distro and platform modules), on any package: moat's test
+// harness, not the package. What such a probe starts is the probe's.
+var pipProbes = map[string]bool{"lsb_release -a": true, "uname -rs": true, "uname -p": true, "uname -m": true, "uname -s": true}
+
+// ownSet is the pids of pip's probes and of what they started: a probe
+// counts only when it ran a system file, never one the run could have put
+// first on PATH.
+func (a *analysis) ownSet() map[int]bool {
+	if a.own != nil {
+		return a.own
+	}
+	a.own = map[int]bool{}
+	for _, e := range a.evs {
+		if e.Kind != moat.KindExec || e.Source != moat.SourceKernel {
+			continue
+		}
+		if (pipProbes[e.Detail] && !writable(e.Path)) || a.ownAncestor(e) {
+			a.own[e.PID] = true
+		}
+	}
+	return a.own
+}
+
+// ownAncestor: a process above e (its parent, or the subshell's parent
+// that forked without exec) is one of pip's probes.
+func (a *analysis) ownAncestor(e moat.Event) bool {
+	for _, p := range ancestors(e, maxAncestorsJudged) {
+		if a.own[p] {
+			return true
+		}
+	}
+	return false
+}
+
+// ancestors lists e's parent and the pids above it, nearest first, at
+// most n.
+func ancestors(e moat.Event, n int) []int {
+	var out []int
+	if e.PPID != 0 {
+		out = append(out, e.PPID)
+	}
+	for _, f := range strings.Split(e.Ancestors, ",") {
+		if len(out) >= n {
+			break
+		}
+		if p, err := strconv.Atoi(f); err == nil && p > 1 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// maxAncestorsJudged: how far up a probe or a connection is looked for
+// (a probe's shell script forks subshells that run cut and tr).
+const maxAncestorsJudged = 4
+
+// isOwn reports whether exec event e is moat's or pip's, not the
+// program's: a "moat" event (moat's launcher), pip's probes and their
+// children, and the audit hook's report of either.
+func (a *analysis) isOwn(e moat.Event) bool {
+	switch e.Source {
+	case moat.SourceMoat:
+		return true
+	case moat.SourceKernel:
+		return a.ownSet()[e.PID] && ((pipProbes[e.Detail] && !writable(e.Path)) || a.ownAncestor(e))
+	case moat.SourceAudit:
+		if pipProbes[e.Detail] {
+			return true
+		}
+		for _, m := range a.evs {
+			if m.Source == moat.SourceMoat && m.Kind == moat.KindExec && m.PID == e.PID &&
+				strings.HasSuffix(m.Detail, argsOf(e.Detail)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// argsOf is a command line without its first word (argv[0] is spelled
+// differently by the kernel and the hook).
+func argsOf(cmd string) string {
+	if i := strings.IndexByte(cmd, ' '); i >= 0 {
+		return cmd[i:]
+	}
+	return ""
+}
+
+// commandEvents returns the exec events whose command lines are the
+// program's: every kernel one, and every audit one that no kernel event
+// shows (the same pid and arguments).
+func (a *analysis) commandEvents() []moat.Event {
+	var out []moat.Event
+	for i, e := range a.evs {
+		if e.Kind == moat.KindExecFailed && e.Source == moat.SourceKernel && !a.retried(i) && !a.isOwn(e) {
+			out = append(out, e) // an attempt that failed is still the intent
+			continue
+		}
+		if e.Kind != moat.KindExec || (e.Source != moat.SourceKernel && e.Source != moat.SourceAudit) || a.isOwn(e) || a.failedExec(e) {
+			continue
+		}
+		if e.Source == moat.SourceAudit && a.kernelCommand(e) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// retried: the failed exec i was followed by the same process trying the
+// same command elsewhere (execvp's search of PATH).
+func (a *analysis) retried(i int) bool {
+	k := a.evs[i]
+	for _, e := range a.evs[i+1:] {
+		if e.Source == moat.SourceKernel && (e.Kind == moat.KindExec || e.Kind == moat.KindExecFailed) && e.PID == k.PID &&
+			path.Base(e.Path) == path.Base(k.Path) && e.Detail == k.Detail {
+			return true
+		}
+	}
+	return false
+}
+
+// failedExec: e is the audit hook's report of an exec that the kernel saw
+// fail (the file did not exist or could not run).
+func (a *analysis) failedExec(e moat.Event) bool {
+	if e.Source != moat.SourceAudit {
+		return false
+	}
+	if a.failed == nil {
+		a.failed = map[string]bool{}
+		for _, k := range a.evs {
+			if k.Source == moat.SourceKernel && k.Kind == moat.KindExecFailed {
+				a.failed[k.Path] = true
+			}
+			// failing execs over their reserve: counted, not kept
+			if k.Source == moat.SourceMoat && k.Kind == moat.KindEvents && strings.Contains(k.Detail, string(moat.KindExecFailed)) {
+				a.failed[""] = true
+			}
+		}
+	}
+	return (a.failed[e.Path] || a.failed[""]) && !a.kernelSaw(moat.KindExec, path.Base(e.Path))
+}
+
+func (a *analysis) kernelCommand(e moat.Event) bool {
+	args := argsOf(e.Detail)
+	for _, k := range a.evs {
+		if k.Source == moat.SourceKernel && k.Kind == moat.KindExec && path.Base(k.Path) == path.Base(e.Path) &&
+			argsOf(k.Detail) == args {
+			return true
+		}
+	}
+	return false
+}
+
+// commands judges every command line (cmdRules, shells wired to sockets),
+// one finding per rule naming every command that broke it, and lists the
+// shell commands that broke none at low severity.
+func (a *analysis) commands() {
+	cmds := a.commandEvents()
+	if len(cmds) > maxCommands {
+		cmds = cmds[:maxCommands] // bounded; the kernel's own reserves bound them first
+	}
+	byRule := make([][]moat.Event, len(cmdRules))
+	judged := map[int]bool{}
+	for i, e := range cmds {
+		line := e.Detail
+		if line == "" {
+			line = e.Path
+		}
+		for r, rule := range cmdRules {
+			if rule.re.MatchString(line) {
+				byRule[r] = append(byRule[r], e)
+				judged[i] = true
+			}
+		}
+	}
+	for r, evs := range byRule {
+		if len(evs) > 0 {
+			a.add(cmdRules[r].cat, cmdRules[r].sev, cmdRules[r].what+": "+listCommands(evs), evs)
+		}
+	}
+	var reverse, interactive, stdin, plain []moat.Event
+	var notes []string
+	for i, e := range cmds {
+		if !shells[path.Base(e.Path)] {
+			continue
+		}
+		args := strings.Fields(argsOf(e.Detail))
+		switch {
+		case e.Stdio != "":
+			reverse = append(reverse, e)
+			notes = append(notes, fmt.Sprintf("%s with fds %s on a socket", e.Path, e.Stdio))
+		case !hasScript(args) && a.connectedBefore(e):
+			c, _ := a.connectOf(e)
+			reverse = append(reverse, c, e)
+			notes = append(notes, fmt.Sprintf("connected to %s, then started %s (pid %d, parent %d)", c.Addr, e.Path, e.PID, e.PPID))
+		case slices.Contains(args, "-i") || slices.Contains(args, "-il") || slices.Contains(args, "-li"):
+			interactive = append(interactive, e)
+		case !judged[i] && !hasScript(args):
+			stdin = append(stdin, e)
+		case !judged[i]:
+			plain = append(plain, e)
+		}
+	}
+	if len(reverse) > 0 {
+		a.add(moat.CategoryExecution, moat.SeverityCritical, "reverse shell: "+joinBounded(uniq(notes), 3), reverse)
+	}
+	if len(interactive) > 0 {
+		a.add(moat.CategoryExecution, moat.SeverityHigh, "started an interactive shell: "+listCommands(interactive), interactive)
+	}
+	if len(stdin) > 0 {
+		a.add(moat.CategoryExecution, moat.SeverityMedium, "started a shell that reads its commands from stdin: "+listCommands(stdin), stdin)
+	}
+	if len(plain) > 0 {
+		a.add(moat.CategoryExecution, moat.SeverityLow, "ran shell commands: "+listCommands(plain), plain)
+	}
+}
+
+// hasScript: a shell's arguments name a command (-c) or a script file.
+func hasScript(args []string) bool {
+	for _, a := range args {
+		if a == "-c" || !strings.HasPrefix(a, "-") {
+			return true
+		}
+	}
+	return false
+}
+
+// connectedBefore: e's process, or its parent, tried to connect to a
+// non-loopback address before e ran. For a shell with no command or
+// script to run, its stdio is then likely that connection (a pty between
+// them included, as pty.spawn makes).
+func (a *analysis) connectedBefore(e moat.Event) bool {
+	_, ok := a.connectOf(e)
+	return ok
+}
+
+func (a *analysis) connectOf(e moat.Event) (moat.Event, bool) {
+	for _, c := range a.evs {
+		if c.TimeMS > e.TimeMS {
+			break
+		}
+		if c.Kind != moat.KindConnect || c.Addr == "" || loopback(c.Addr) || port(c.Addr) == 53 {
+			continue
+		}
+		if c.PID == e.PID || slices.Contains(ancestors(e, 2), c.PID) {
+			return c, true
+		}
+	}
+	return moat.Event{}, false
+}
+
+// listCommands names the command lines of evs, each bounded, the first
+// maxListed of them, and counts the rest.
+func listCommands(evs []moat.Event) string {
+	var s []string
+	for _, e := range evs {
+		c := e.Detail
+		if c == "" {
+			c = e.Path
+		}
+		if len(c) > 160 {
+			c = c[:160] + "…"
+		}
+		s = append(s, "`"+c+"`")
+	}
+	s = uniq(s)
+	out := joinBounded(s, maxListed)
+	if len(evs) > 1 {
+		out = fmt.Sprintf("%d commands: %s", len(evs), out)
+	}
+	return out
+}
+
+// metadata: a connection or lookup of the cloud instance metadata
+// service, where a stealer gets the machine's cloud credentials.
+func (a *analysis) metadata() {
+	var evs []moat.Event
+	for _, e := range a.evs {
+		if e.Source == moat.SourceMoat || e.Source == moat.SourceFS {
+			continue
+		}
+		host := e.Addr
+		if i := strings.LastIndexByte(host, ':'); i >= 0 {
+			host = strings.Trim(host[:i], "[]")
+		}
+		name := strings.ToLower(strings.TrimSuffix(e.Name, "."))
+		if metadataHost[host] || metadataHost[name] {
+			evs = append(evs, e)
+		}
+	}
+	if len(evs) > 0 {
+		a.add(moat.CategoryCredentialAccess, moat.SeverityHigh, "reached for the cloud instance metadata service (cloud credentials)", evs)
+	}
+}
+
+var metadataHost = map[string]bool{"169.254.169.254": true, "metadata.google.internal": true, "fd00:ec2::254": true,
+	"100.100.100.200": true, "169.254.170.2": true, "metadata": true}
+
+// interpreter reports whether exec event e ran the runtime's real
+// interpreter: the file's hash is that of a "moat" interpreter event.
+// Only where no hash could be had (audit events, other backends) does
+// the name decide.
+func (a *analysis) interpreter(e moat.Event) bool {
+	if a.interps == nil {
+		a.interps = map[string]bool{}
+		for _, m := range a.evs {
+			if m.Source == moat.SourceMoat && m.Kind == moat.KindInterpreter && m.SHA256 != "" {
+				a.interps[m.SHA256] = true
+			}
+		}
+	}
+	if e.SHA256 != "" && len(a.interps) > 0 {
+		return a.interps[e.SHA256]
+	}
+	return isPython(path.Base(e.Path))
+}
+
+// venvScript: e ran a Python entry point of a venv's bin directory
+// (pytest, pip), a script whose hash is its own, not the interpreter's.
+// Not a finding from a writable directory unless the run wrote it; still
+// listed, with its hash, among the programs run.
+func (a *analysis) venvScript(e moat.Event) bool {
+	return isPython(path.Base(e.Path)) && path.Base(path.Dir(e.Path)) == "bin"
+}
+
+// drops: events that were counted and not kept are themselves a finding:
+// a flood that fills a budget is how a program hides what follows. The
+// kernel's are medium (a benign program does not make hundreds of execs
+// or failing execs); the rest low.
+func (a *analysis) drops() {
+	var kernel, other []moat.Event
+	for _, e := range a.evs {
+		if e.Source != moat.SourceMoat || e.Kind != moat.KindEvents {
+			continue
+		}
+		if e.Name == string(moat.SourceKernel) {
+			kernel = append(kernel, e)
+		} else {
+			other = append(other, e)
+		}
+	}
+	if len(kernel) > 0 {
+		a.add(moat.CategoryEvasion, moat.SeverityMedium, "flooded the kernel-side witness: "+kernel[0].Detail, kernel)
+	}
+	if len(other) > 0 {
+		a.add(moat.CategoryEvasion, moat.SeverityLow, other[0].Detail, other)
+	}
+	var failed []moat.Event
+	for _, e := range a.evs {
+		if e.Source == moat.SourceKernel && e.Kind == moat.KindExecFailed {
+			failed = append(failed, e)
+		}
+	}
+	if len(failed) >= failedExecFlood {
+		a.add(moat.CategoryEvasion, moat.SeverityMedium, fmt.Sprintf("%d execs of files that do not exist or cannot run (a flood that fills event budgets)", len(failed)), failed)
+	}
+}
+
+// failedExecFlood: this many failing execs in one run is a flood; a PATH
+// search fails a few times per command.
+const failedExecFlood = 40
+
+// netrcForRequest: e is a read of ~/.netrc by a process that read no other
+// planted credential file: what requests, pip and curl do to find
+// credentials for the host they request (documented behaviour; pip reads
+// it even when the request then fails offline), not theft. Sending the
+// netrc's secret anywhere is still exfiltration, and a process that also
+// reads another credential file (a stealer's sweep) is still high.
+func (a *analysis) netrcForRequest(e moat.Event) bool {
+	if path.Base(e.Path) != ".netrc" || e.Kind != moat.KindOpen {
+		return false
+	}
+	for _, o := range a.evs {
+		if o.PID == e.PID && o.Source != moat.SourceMoat && (o.Kind == moat.KindOpen || o.Kind == moat.KindWrite) &&
+			a.files[o.Path] && path.Base(o.Path) != ".netrc" {
+			return false
+		}
+	}
+	return true
+}
+
+// netrcLookups notes, at low severity, the netrc reads that
+// netrcForRequest took for a library's own.
+func (a *analysis) netrcLookups() {
+	var evs []moat.Event
+	for _, e := range a.evs {
+		if e.Source != moat.SourceMoat && a.files[e.Path] && a.netrcForRequest(e) {
+			evs = append(evs, e)
+		}
+	}
+	if len(evs) > 0 {
+		a.add(moat.CategoryCredentialAccess, moat.SeverityLow, "read the planted ~/.netrc and no other credential file, as HTTP libraries and pip do to find a host's credentials", evs)
+	}
+}
