@@ -87,6 +87,7 @@ const (
 
 	KindHoneytokenPlanted Kind = "honeytoken-planted" // moat: a fake secret planted (Name: id, Path)
 	KindHoneytokenWritten Kind = "honeytoken-written" // fs: a fake secret found in a written file
+	KindHoneytokenOutput  Kind = "honeytoken-output"  // moat: a fake secret found in what the run printed (Path: stdout or stderr)
 	KindLimit             Kind = "limit"              // moat: a limit reached (Detail)
 	KindHello             Kind = "hello"              // audit: the hook started in a process
 	KindTrace             Kind = "trace"              // kernel: the syscall trace's own state

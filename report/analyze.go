@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -152,87 +151,6 @@ func (a *analysis) credentialAccess() {
 		}
 		a.add(moat.CategoryCredentialAccess, "high", fmt.Sprintf("read %d planted fake credential files: %s", len(order), strings.Join(order, ", ")), evs)
 	}
-}
-
-// exfiltration looks for a honeytoken's value, raw or encoded, anywhere it
-// could leave the sandbox or be left behind. One finding per channel (e.g.
-// "sent over the network (raw)") names every token that took it, so one
-// request carrying five secrets is one finding, not five.
-func (a *analysis) exfiltration() {
-	type channel struct {
-		ids    []string
-		events []moat.Event
-		seen   map[moat.Event]bool
-	}
-	channels := map[string]*channel{}
-	var order []string
-	note := func(ch, id string, e moat.Event) {
-		c := channels[ch]
-		if c == nil {
-			c = &channel{seen: map[moat.Event]bool{}}
-			channels[ch] = c
-			order = append(order, ch)
-		}
-		if !slices.Contains(c.ids, id) {
-			c.ids = append(c.ids, id)
-		}
-		if !c.seen[e] {
-			c.seen[e] = true
-			c.events = append(c.events, e)
-		}
-	}
-	for _, t := range a.tokens {
-		for _, e := range a.evs {
-			if e.Source == "moat" {
-				continue
-			}
-			if e.Source == "fs" && e.Kind == "honeytoken-written" && e.Name == t.ID {
-				note("written to "+e.Path+" ("+e.Detail+")", t.ID, e)
-				continue
-			}
-			if e.Source == "fs" {
-				continue
-			}
-			if enc, ok := honeytoken.FindInName(e.Name, t.Value); ok {
-				note(channelOf(e, "in the name "+e.Name)+" ("+enc+")", t.ID, e)
-				continue
-			}
-			for _, s := range []string{e.Data, e.Detail, e.Addr, e.Path} {
-				if enc, ok := honeytoken.Find(s, t.Value); ok {
-					note(channelOf(e, "")+" ("+enc+")", t.ID, e)
-					break
-				}
-			}
-		}
-	}
-	for _, ch := range order {
-		c := channels[ch]
-		what := "fake secret " + c.ids[0]
-		if len(c.ids) > 1 {
-			what = fmt.Sprintf("%d fake secrets (%s)", len(c.ids), strings.Join(c.ids, ", "))
-		}
-		a.add(moat.CategoryExfiltration, "critical", what+" "+ch, c.events)
-	}
-}
-
-func channelOf(e moat.Event, extra string) string {
-	var s string
-	switch {
-	case e.Source == "network":
-		s = "sent over the network"
-	case e.Kind == "dns":
-		s = "put in a DNS lookup"
-	case e.Kind == "http" || e.Kind == "connect":
-		s = "put in a network request"
-	case e.Kind == "exec":
-		s = "passed to a command"
-	default:
-		s = "seen in a " + string(e.Kind) + " event"
-	}
-	if extra != "" {
-		s += " " + extra
-	}
-	return s
 }
 
 var rcFiles = map[string]bool{".bashrc": true, ".profile": true, ".bash_profile": true, ".bash_login": true, ".bash_logout": true,

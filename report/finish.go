@@ -28,6 +28,7 @@ func Finish(res *moat.Result, evs []moat.Event, dropped int, lim moat.Limits) {
 		evs = append(evs, moat.Event{TimeMS: res.DurationMS, Source: moat.SourceMoat, Kind: moat.KindEvents, Name: "all",
 			Detail: strconv.Itoa(dropped) + " events over their budgets were counted and not kept"})
 	}
+	evs = append(evs, OutputEvents(evs, res.Stdout, res.Stderr, res.DurationMS)...)
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].TimeMS < evs[j].TimeMS })
 	res.Findings = Analyze(evs)
 	res.EventsDropped = dropped

@@ -1,0 +1,221 @@
+package honeytoken
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+const val = "Q7hZk2mVfP9xLr4TnW8bYc3JdS6gHa1Ee5uKo0Ri"
+
+func gz(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func zl(b []byte) []byte {
+	var buf bytes.Buffer
+	w := zlib.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func deflate(b []byte) []byte {
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, 9)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func xor(b []byte, k byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		out[i] = c ^ k
+	}
+	return out
+}
+
+func rev(s string) string { return string(reverse([]byte(s))) }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// escape is moat's own escaping of event data (egress.Escape).
+func escape(b []byte) string {
+	var sb strings.Builder
+	for _, c := range b {
+		switch {
+		case c == '\\':
+			sb.WriteString(`\\`)
+		case c >= 0x20 && c < 0x7f:
+			sb.WriteByte(c)
+		default:
+			fmt.Fprintf(&sb, `\x%02x`, c)
+		}
+	}
+	return sb.String()
+}
+
+func chunked(s string, n int) string {
+	var sb strings.Builder
+	sb.WriteString("POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+	for len(s) > 0 {
+		k := min(n, len(s))
+		fmt.Fprintf(&sb, "%x\r\n%s\r\n", k, s[:k])
+		s = s[k:]
+	}
+	sb.WriteString("0\r\n\r\n")
+	return sb.String()
+}
+
+func TestMatchEncodings(t *testing.T) {
+	v := []byte(val)
+	pad := strings.Repeat("A", 4096)
+	pad1 := strings.Repeat("x", 4097)
+	js, _ := json.Marshal(map[string]string{"k": "\n" + val})
+	jsu := ""
+	for _, c := range val {
+		jsu += fmt.Sprintf(`\u%04x`, c)
+	}
+	pct := ""
+	for _, c := range []byte(val) {
+		pct += fmt.Sprintf("%%%02X", c)
+	}
+	cases := []struct {
+		name, data, enc string
+	}{
+		{"raw", "key=" + val, "raw"},
+		{"raw after 4 KiB of padding", pad + val + pad, "raw"},
+		{"hex", "d=" + hex.EncodeToString(v), "hex"},
+		{"upper hex (base16)", "d=" + strings.ToUpper(hex.EncodeToString(v)), "hex"},
+		{"hex after odd padding of hex digits", strings.Repeat("a", 4097) + hex.EncodeToString(v), "hex"},
+		{"base64", "d=" + b64(v), "base64"},
+		{"base64 at offset 1", "d=" + b64(append([]byte("z"), v...)), "base64"},
+		{"base64 at offset 2", b64(append([]byte("zz"), v...)), "base64"},
+		{"base64 after 4 KiB", pad1 + b64(v), "base64"},
+		{"base64 in lines", func() string {
+			s := b64(append(bytes.Repeat([]byte{7}, 50), v...))
+			return s[:30] + "\n" + s[30:60] + "\r\n" + s[60:]
+		}(), "base64"},
+		{"urlsafe base64", base64.URLEncoding.EncodeToString(append([]byte{0xfb, 0xff}, v...)), "urlsafe-base64"},
+		{"raw urlsafe base64", "t=" + base64.RawURLEncoding.EncodeToString(v), "base64"},
+		{"base32", base32.StdEncoding.EncodeToString(v), "base32"},
+		{"lower base32 without padding", strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(append([]byte("abc"), v...))), "base32"},
+		{"reversed", "x" + rev(val), "reversed"},
+		{"base64 reversed", rev(b64(v)), "reversed, base64"},
+		{"base64 of reversed", b64([]byte(rev(val))), "base64, reversed"},
+		{"xor 0x5a escaped", escape(xor(v, 0x5a)), "escaped, xor 0x5a"},
+		{"xor 0x01 base64", b64(xor(v, 1)), "base64, xor 0x01"},
+		{"xor of reversed, hex", hex.EncodeToString(xor([]byte(rev(val)), 0x77)), "hex, reversed, xor 0x77"},
+		{"gzip base64", b64(gz(v)), "base64, gzip"},
+		{"gzip escaped", escape(gz([]byte(pad + val))), "escaped, gzip"},
+		{"zlib escaped", "POST / HTTP/1.1\r\n\r\n" + escape(zl(v)), "escaped, zlib"},
+		{"zlib hex", hex.EncodeToString(zl(v)), "hex, zlib"},
+		{"raw deflate base64", b64(deflate(v)), "base64, deflate"},
+		{"json escapes", string(js), "raw"},
+		{"json unicode escapes", `{"k":"` + jsu + `"}`, "escaped"},
+		{"json escaped then moat-escaped", escape([]byte(`{"k":"` + jsu + `"}`)), "escaped, escaped"},
+		{"url escaped", "q=" + pct, "escaped"},
+		{"url query escape of base64", "q=" + url.QueryEscape(b64(append([]byte{0xfb, 0xef}, v...))), "base64|escaped, base64"},
+		{"http chunked", chunked(val, 5), "http chunked"},
+		{"case changed (a resolver's 0x20)", strings.ToUpper(val), "case-changed"},
+		{"base64 of gzip of xor", b64(gz(xor(v, 0x42))), "base64, gzip, xor 0x42"},
+	}
+	m := NewMatcher([]Token{{ID: "t", Value: val}, {ID: "other", Value: "m3Xq8LwP0vRt6YsN2bKc"}})
+	for _, c := range cases {
+		hits := m.Match([]byte(c.data))
+		if len(hits) != 1 || hits[0].ID != "t" {
+			t.Errorf("%s: hits %+v, want t", c.name, hits)
+			continue
+		}
+		if !strings.Contains("|"+c.enc+"|", "|"+hits[0].Encoding+"|") {
+			t.Errorf("%s: encoding %q, want %q", c.name, hits[0].Encoding, c.enc)
+		}
+	}
+}
+
+func TestMatchNothing(t *testing.T) {
+	m := NewMatcher([]Token{{ID: "t", Value: val}, {ID: "short", Value: "abc"}})
+	for _, d := range []string{
+		"",
+		val[:20],
+		val[:20] + " " + val[20:],
+		strings.Repeat("A", 1<<16),
+		b64([]byte(val[:14])),
+		hex.EncodeToString([]byte(val[1:])),
+		"GET /simple/requests/ HTTP/1.1\r\nHost: pypi.org\r\n\r\n",
+	} {
+		if hits := m.Match([]byte(d)); hits != nil {
+			t.Errorf("%.40q: hits %+v", d, hits)
+		}
+	}
+	if hits := m.Match([]byte("abcabcabcabcabcabcabc")); hits != nil {
+		t.Errorf("a short value matched: %+v", hits)
+	}
+	// A value of few distinct bytes is no secret: padding XOR-ed would match it.
+	m = NewMatcher([]Token{{ID: "flat", Value: strings.Repeat("Z", 20)}})
+	if hits := m.Match([]byte(strings.Repeat("A", 100))); hits != nil {
+		t.Errorf("a flat value matched padding: %+v", hits)
+	}
+}
+
+func TestMatchSeveral(t *testing.T) {
+	m := NewMatcher([]Token{{ID: "a", Value: val}, {ID: "b", Value: rev(val) + "xyz"}})
+	hits := m.Match([]byte(b64([]byte(val)) + " " + hex.EncodeToString([]byte(rev(val)+"xyz"))))
+	if len(hits) != 2 {
+		t.Fatalf("%+v", hits)
+	}
+}
+
+// FuzzMatch: any input, any wrapping of a token, never panics; a token
+// wrapped in an encoding the matcher knows is always found.
+func FuzzMatch(f *testing.F) {
+	f.Add([]byte("hello"), byte(0), uint8(0))
+	f.Add([]byte(strings.Repeat("A", 5000)), byte(0x33), uint8(3))
+	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0}, byte(1), uint8(5))
+	f.Add([]byte{0x78, 0x9c, 1, 2}, byte(9), uint8(7))
+	f.Add([]byte(`\u00\x4%4`), byte(9), uint8(2))
+	m := NewMatcher([]Token{{ID: "t", Value: val}})
+	f.Fuzz(func(t *testing.T, pad []byte, k byte, how uint8) {
+		if len(pad) > 1<<16 {
+			return
+		}
+		_ = m.Match(pad) // arbitrary input
+		v := []byte(val)
+		var data []byte
+		switch how % 8 {
+		case 0:
+			data = append(append(pad, v...), pad...)
+		case 1:
+			data = append(pad, hex.EncodeToString(v)...)
+		case 2:
+			data = append(append(pad, ' '), b64(v)...)
+		case 3:
+			data = append(pad, xor(v, k|1)...)
+		case 4:
+			data = append(append(pad, ' '), b64(gz(v))...)
+		case 5:
+			data = append(pad, reverse(v)...)
+		case 6:
+			data = append(append([]byte{}, pad...), escape(append(pad, v...))...)
+		case 7:
+			data = append(append(pad, '&'), url.QueryEscape(base64.URLEncoding.EncodeToString(append(pad[:min(len(pad), 2)], v...)))...)
+		}
+		if hits := m.Match(data); len(hits) != 1 {
+			t.Fatalf("how %d: %+v in %.80q", how%8, hits, data)
+		}
+	})
+}

@@ -1,0 +1,260 @@
+package report
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
+)
+
+// maxJoined bounds one reassembled stream (a domain's DNS labels, a
+// destination's flows) searched for secrets.
+const maxJoined = 4 << 20
+
+// exfiltration looks for a honeytoken's value, raw or encoded (see
+// honeytoken.Matcher), anywhere it could leave the sandbox or be left
+// behind: each event's fields, DNS names and file names, the run's
+// stdout and stderr, and the streams reassembled per destination (the
+// labels of every query to one domain, in order; every flow's data to
+// one address), so a secret split over many queries, packets or requests
+// is found whole. One finding per channel (e.g. "sent over the network
+// (raw)") names every token that took it, so one request carrying five
+// secrets is one finding, not five.
+func (a *analysis) exfiltration() {
+	if len(a.tokens) == 0 {
+		return
+	}
+	m := honeytoken.NewMatcher(a.tokens)
+	type channel struct {
+		ids    []string
+		events []moat.Event
+		seen   map[moat.Event]bool
+		sev    moat.Severity
+	}
+	channels := map[string]*channel{}
+	var order []string
+	note := func(ch, id string, sev moat.Severity, evs ...moat.Event) {
+		c := channels[ch]
+		if c == nil {
+			c = &channel{seen: map[moat.Event]bool{}, sev: sev}
+			channels[ch] = c
+			order = append(order, ch)
+		}
+		if !slices.Contains(c.ids, id) {
+			c.ids = append(c.ids, id)
+		}
+		for _, e := range evs {
+			if !c.seen[e] {
+				c.seen[e] = true
+				c.events = append(c.events, e)
+			}
+		}
+	}
+	found := map[string]bool{} // "id|event index": found in one event already
+	for i, e := range a.evs {
+		switch {
+		case e.Source == moat.SourceMoat && e.Kind == moat.KindHoneytokenOutput:
+			sev := moat.SeverityCritical
+			if e.Detail == "raw" {
+				sev = moat.SeverityHigh // printed as is: maybe a debug dump of the environment
+			}
+			note("printed to "+e.Path+" ("+e.Detail+")", e.Name, sev, e)
+			continue
+		case e.Source == moat.SourceMoat:
+			continue
+		case e.Source == moat.SourceFS && e.Kind == moat.KindHoneytokenWritten:
+			note("written to "+e.Path+" ("+e.Detail+")", e.Name, moat.SeverityCritical, e)
+			continue
+		case e.Source == moat.SourceFS:
+			if e.Kind == moat.KindFileCreated || e.Kind == moat.KindFileChanged {
+				for _, h := range m.Match([]byte(nameForm(e.Path))) {
+					note("written into a file name "+e.Path+" ("+h.Encoding+")", h.ID, moat.SeverityCritical, e)
+				}
+			}
+			continue
+		}
+		if e.Name != "" {
+			for _, h := range m.Match([]byte(nameForm(e.Name))) {
+				found[h.ID+"|"+fmt.Sprint(i)] = true
+				note(channelOf(e, "in the name "+e.Name)+" ("+h.Encoding+")", h.ID, moat.SeverityCritical, e)
+			}
+		}
+		for _, s := range []string{e.Data, e.Detail, e.Addr, e.Path} {
+			for _, h := range m.Match([]byte(s)) {
+				if !found[h.ID+"|"+fmt.Sprint(i)] {
+					found[h.ID+"|"+fmt.Sprint(i)] = true
+					note(channelOf(e, "")+" ("+h.Encoding+")", h.ID, moat.SeverityCritical, e)
+				}
+			}
+		}
+	}
+	for _, s := range a.streams() {
+		for _, h := range m.Match(s.data) {
+			if s.single(h.ID, found) {
+				continue // one event carried it whole: noted above
+			}
+			note(s.what+" ("+h.Encoding+")", h.ID, moat.SeverityCritical, s.evs...)
+		}
+	}
+	for _, ch := range order {
+		c := channels[ch]
+		what := "fake secret " + c.ids[0]
+		if len(c.ids) > 1 {
+			what = fmt.Sprintf("%d fake secrets (%s)", len(c.ids), strings.Join(c.ids, ", "))
+		}
+		a.add(moat.CategoryExfiltration, c.sev, what+" "+ch, c.events)
+	}
+}
+
+// nameForm joins a DNS name's labels or a path's components, so a
+// secret split over them reads whole (the separators are not in any
+// token or in the alphabets of its encodings but base64's /).
+func nameForm(s string) string {
+	return s + "\n" + strings.NewReplacer(".", "", "/", "").Replace(s)
+}
+
+// stream is data reassembled from several events of one destination.
+type stream struct {
+	what string
+	data []byte
+	evs  []moat.Event
+	idx  []int
+}
+
+// single: every event of s was matched alone for id already.
+func (s *stream) single(id string, found map[string]bool) bool {
+	for _, i := range s.idx {
+		if found[id+"|"+fmt.Sprint(i)] {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *stream) add(i int, e moat.Event, b string) {
+	if len(s.data)+len(b) > maxJoined {
+		return
+	}
+	s.data = append(s.data, b...)
+	s.idx = append(s.idx, i)
+	if len(s.evs) < maxEvidence {
+		s.evs = append(s.evs, e)
+	}
+}
+
+// streams reassembles, per source (the audit hook and the sink see the
+// same query twice), the labels of DNS queries below each domain (its
+// last two labels), each name once, in order; and per destination
+// address or host, the payloads of every flow (HTTP bodies without
+// their headers) and the last component of every request path.
+func (a *analysis) streams() []*stream {
+	by := map[string]*stream{}
+	var keys []string
+	get := func(key, what string) *stream {
+		s := by[key]
+		if s == nil {
+			s = &stream{what: what}
+			by[key] = s
+			keys = append(keys, key)
+		}
+		return s
+	}
+	names := map[string]bool{}
+	for i, e := range a.evs {
+		if e.Source == moat.SourceMoat || e.Source == moat.SourceFS {
+			continue
+		}
+		src := string(e.Source)
+		if e.Kind == moat.KindDNS && e.Name != "" {
+			labels := strings.Split(strings.TrimSuffix(strings.ToLower(e.Name), "."), ".")
+			if len(labels) < 3 || names[src+"|"+e.Name] {
+				continue
+			}
+			names[src+"|"+e.Name] = true
+			dom := strings.Join(labels[len(labels)-2:], ".")
+			get(src+"|dns|"+dom, "split over DNS lookups below "+dom).add(i, e, strings.Join(labels[:len(labels)-2], ""))
+			continue
+		}
+		dst := firstNonEmpty(e.Name, e.Addr)
+		if dst == "" || (e.Data == "" && e.Path == "") {
+			continue
+		}
+		if e.Data != "" {
+			get(src+"|data|"+dst, "split over the flows to "+dst).add(i, e, body(e.Data))
+		}
+		if e.Path != "" {
+			p := e.Path
+			if j := strings.LastIndexAny(p, "/=?&"); j >= 0 {
+				p = p[j+1:]
+			}
+			get(src+"|path|"+dst, "split over the requests to "+dst).add(i, e, p)
+		}
+	}
+	sort.Strings(keys)
+	out := make([]*stream, 0, len(keys))
+	for _, k := range keys {
+		if s := by[k]; len(s.idx) > 1 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// body is an HTTP request's body (its data as moat's events escape it:
+// CRLF spelled \r\n), or the data itself.
+func body(data string) string {
+	if _, b, ok := strings.Cut(data, `\r\n\r\n`); ok {
+		return b
+	}
+	return data
+}
+
+func channelOf(e moat.Event, extra string) string {
+	var s string
+	switch {
+	case e.Source == moat.SourceNetwork:
+		s = "sent over the network"
+	case e.Kind == moat.KindDNS:
+		s = "put in a DNS lookup"
+	case e.Kind == moat.KindHTTP || e.Kind == moat.KindConnect:
+		s = "put in a network request"
+	case e.Kind == moat.KindExec:
+		s = "passed to a command"
+	default:
+		s = "seen in a " + string(e.Kind) + " event"
+	}
+	if extra != "" {
+		s += " " + extra
+	}
+	return s
+}
+
+// OutputEvents looks for the planted tokens of evs in what the run
+// printed, and returns a "honeytoken-output" event for each one found
+// (Path: stdout or stderr, Detail: how it was encoded). The output is
+// moat's own observation: the program cannot unsay what it printed.
+func OutputEvents(evs []moat.Event, stdout, stderr string, atMS int64) []moat.Event {
+	var tokens []honeytoken.Token
+	phase := ""
+	for _, e := range evs {
+		if e.Source == moat.SourceMoat && e.Kind == moat.KindHoneytokenPlanted && e.Data != "" {
+			tokens = append(tokens, honeytoken.Token{ID: e.Name, Value: e.Data})
+			phase = e.Phase
+		}
+	}
+	if len(tokens) == 0 {
+		return nil
+	}
+	m := honeytoken.NewMatcher(tokens)
+	var out []moat.Event
+	for _, o := range []struct{ name, data string }{{"stdout", stdout}, {"stderr", stderr}} {
+		for _, h := range m.Match([]byte(o.data)) {
+			out = append(out, moat.Event{TimeMS: atMS, Phase: phase, Source: moat.SourceMoat, Kind: moat.KindHoneytokenOutput,
+				Path: o.name, Name: h.ID, Detail: h.Encoding})
+		}
+	}
+	return out
+}
