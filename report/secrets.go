@@ -175,7 +175,19 @@ func (a *analysis) streams() []*stream {
 			}
 			names[src+"|"+e.Name] = true
 			dom := strings.Join(labels[len(labels)-2:], ".")
-			get(src+"|dns|"+dom, "split over DNS lookups below "+dom).add(i, e, strings.Join(labels[:len(labels)-2], ""))
+			sub := labels[:len(labels)-2]
+			longest := ""
+			for _, l := range sub {
+				if len(l) > len(longest) {
+					longest = l
+				}
+			}
+			// The chunks may come with sequence numbers or a session id
+			// in other labels: also each query's first, and longest, label.
+			what := "split over DNS lookups below " + dom
+			get(src+"|dns|"+dom, what).add(i, e, strings.Join(sub, ""))
+			get(src+"|dns-first|"+dom, what).add(i, e, sub[0])
+			get(src+"|dns-longest|"+dom, what).add(i, e, longest)
 			continue
 		}
 		dst := firstNonEmpty(e.Name, e.Addr)

@@ -17,7 +17,7 @@
 //     sandbox's loopback (127.0.0.0/8, ::1) to the init's listeners. The
 //     kernel keeps the original destination as the accepted socket's
 //     local address (TCP) or IP_ORIGDSTADDR (UDP): no conntrack lookups.
-//   - Sinkhole: a TCP connection is read (at most [MaxCapture] bytes),
+//   - Sinkhole: a TCP connection is read (at most [MaxCapture] bytes, the whole of most flows),
 //     sniffed for a TLS ClientHello's SNI or an HTTP request line and
 //     Host, answered harmlessly (HTTP: 200 with an empty body; anything
 //     else: closed), and recorded. UDP datagrams are recorded and dropped.

@@ -210,3 +210,21 @@ func FuzzResolver(f *testing.F) {
 		_ = queryName(q)
 	})
 }
+
+// Past the run's capture budget, events keep a short prefix and say so.
+func TestRecorderCaptureBudget(t *testing.T) {
+	var evs []moat.Event
+	rec := NewRecorder(func(ev moat.Event) { evs = append(evs, ev) })
+	big := strings.Repeat("x", MaxCapture)
+	for i := 0; i < MaxRunCapture/MaxCapture+5; i++ {
+		rec.Record(moat.Event{Kind: "connect", Data: big})
+	}
+	total := 0
+	for _, e := range evs {
+		total += len(e.Data)
+	}
+	last := evs[len(evs)-1]
+	if len(evs[0].Data) != MaxCapture || len(last.Data) > SmallCapture+3 || !strings.Contains(last.Detail, "capture budget") || total > MaxRunCapture+5*(SmallCapture+3) {
+		t.Fatalf("first %d, last %d %q, total %d", len(evs[0].Data), len(last.Data), last.Detail, total)
+	}
+}

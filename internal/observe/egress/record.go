@@ -13,8 +13,15 @@ const (
 	// counted as dropped.
 	MaxEvents = 1000
 	// MaxCapture is how many bytes of a flow are kept, sniffed and
-	// reported (escaped) as Event.Data.
-	MaxCapture = 4096
+	// reported (escaped, at most MaxCapture characters) as Event.Data:
+	// enough that a secret behind kilobytes of padding is still in it
+	// (report's matcher searches the whole of Data).
+	MaxCapture = 128 << 10
+	// MaxRunCapture bounds the Data of all of a run's events together;
+	// past it each event keeps its first SmallCapture characters and
+	// says so in Detail.
+	MaxRunCapture = 8 << 20
+	SmallCapture  = 4096
 	// maxField bounds names, paths and details taken from traffic.
 	maxField = 512
 )
@@ -56,6 +63,7 @@ type Recorder struct {
 	mu      sync.Mutex
 	n       int
 	dropped int
+	data    int // bytes of Data passed on
 	sink    func(moat.Event)
 }
 
@@ -74,6 +82,11 @@ func (r *Recorder) Record(ev moat.Event) {
 		return
 	}
 	r.n++
+	if r.data+len(ev.Data) > MaxRunCapture && len(ev.Data) > SmallCapture {
+		ev.Data = ev.Data[:SmallCapture] + "..."
+		ev.Detail += " (data cut: the run's capture budget is spent)"
+	}
+	r.data += len(ev.Data)
 	r.sink(ev)
 }
 

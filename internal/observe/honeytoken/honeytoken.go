@@ -7,8 +7,8 @@
 // password in ~/.netrc, and GITHUB_TOKEN and AWS_SECRET_ACCESS_KEY in the
 // environment. None of them is valid anywhere: they are bait. A program
 // that reads them is looking for credentials; a program whose traffic,
-// DNS names or output files contain one of them (as is, base64, hex,
-// base32, or split across DNS labels) is exfiltrating.
+// DNS names, output or files contain one of them, in any encoding a
+// [Matcher] undoes, is exfiltrating.
 //
 // Values use only letters and digits, so URL or form encoding leaves them
 // unchanged, and are long enough (16+ characters of randomness) that a

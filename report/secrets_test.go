@@ -1,0 +1,95 @@
+package report
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/moat-sandbox/moat"
+)
+
+func exfil(fs []moat.Finding) (moat.Severity, string) {
+	var sev moat.Severity
+	var sum string
+	for _, f := range fs {
+		if f.Category == moat.CategoryExfiltration && f.Severity.Rank() > sev.Rank() {
+			sev, sum = f.Severity, f.Summary
+		}
+	}
+	return sev, sum
+}
+
+func TestSecretsReassembled(t *testing.T) {
+	tok := planted("aws-secret-access-key", secret, "/home/sandbox/.aws/credentials")
+	hx := hex.EncodeToString([]byte(secret)) // 80 characters
+	var dnsSplit, dnsNoise, flows, paths, otherDst []moat.Event
+	for i := 0; i < 4; i++ {
+		part := hx[i*20 : (i+1)*20]
+		// the same query twice (A and AAAA), and a query to another domain between
+		dnsSplit = append(dnsSplit,
+			moat.Event{TimeMS: int64(i), Source: "network", Kind: "dns", Name: fmt.Sprintf("%s.%d.x.evil.example", part, i)},
+			moat.Event{TimeMS: int64(i), Source: "network", Kind: "dns", Name: fmt.Sprintf("%s.%d.x.evil.example", part, i)},
+			moat.Event{TimeMS: int64(i), Source: "network", Kind: "dns", Name: "pypi.org"})
+		dnsNoise = append(dnsNoise, moat.Event{Source: "network", Kind: "dns", Name: part + ".a" + fmt.Sprint(i) + ".example"})
+		flows = append(flows, moat.Event{TimeMS: int64(i), Source: "network", Kind: "http", Addr: "203.0.113.7:80",
+			Data: `POST /c HTTP/1.1\r\nHost: x\r\n\r\n` + secret[i*10:(i+1)*10]})
+		paths = append(paths, moat.Event{TimeMS: int64(i), Source: "network", Kind: "http", Addr: "203.0.113.7:80", Path: "/p?d=" + secret[i*10:(i+1)*10]})
+		otherDst = append(otherDst, moat.Event{Source: "network", Kind: "connect", Addr: fmt.Sprintf("203.0.113.%d:80", i), Data: secret[i*10 : (i+1)*10]})
+	}
+	cases := []struct {
+		name string
+		evs  []moat.Event
+		sev  moat.Severity
+		in   string // in the summary
+	}{
+		{"hex split over DNS queries to one domain", dnsSplit, "critical", "below evil.example (hex)"},
+		{"split over queries to different domains", dnsNoise, "", ""},
+		{"split over HTTP bodies to one address", flows, "critical", "split over the flows to 203.0.113.7:80"},
+		{"split over request paths", paths, "critical", "split over the requests to 203.0.113.7:80"},
+		{"split over different addresses", otherDst, "", ""},
+		{"in a file name, split over directories", []moat.Event{{Source: "fs", Kind: "file-created", Path: "/tmp/" + secret[:20] + "/" + secret[20:]}},
+			"critical", "file name"},
+		{"reversed, XOR-ed, hex in a UDP datagram after padding", []moat.Event{{Source: "network", Kind: "connect", Addr: "203.0.113.7:9",
+			Data: strings.Repeat(`\x00`, 4096) + hex.EncodeToString(xorBytes([]byte(reverseString(secret)), 0x21))}}, "critical", "hex, reversed, xor 0x21"},
+		{"printed raw", []moat.Event{{Source: "moat", Kind: "honeytoken-output", Path: "stdout", Name: "aws-secret-access-key", Detail: "raw"}}, "high", "printed to stdout"},
+		{"printed encoded", []moat.Event{{Source: "moat", Kind: "honeytoken-output", Path: "stderr", Name: "aws-secret-access-key", Detail: "base64"}}, "critical", "printed to stderr"},
+	}
+	for _, c := range cases {
+		sev, sum := exfil(Analyze(append([]moat.Event{tok}, c.evs...)))
+		if sev != c.sev || !strings.Contains(sum, c.in) {
+			t.Errorf("%s: %q %q, want %q with %q", c.name, sev, sum, c.sev, c.in)
+		}
+	}
+}
+
+func xorBytes(b []byte, k byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		out[i] = c ^ k
+	}
+	return out
+}
+
+func reverseString(s string) string {
+	b := []byte(s)
+	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
+		b[i], b[j] = b[j], b[i]
+	}
+	return string(b)
+}
+
+// Finish finds a secret in what the run printed, in any encoding.
+func TestFinishOutput(t *testing.T) {
+	res := &moat.Result{Status: moat.StatusExited, Stdout: "ok\n" + base64.StdEncoding.EncodeToString([]byte("k="+secret)) + "\n"}
+	Finish(res, []moat.Event{planted("aws-secret-access-key", secret, "/home/sandbox/.aws/credentials")}, 0, moat.Limits{})
+	if sev, sum := exfil(res.Findings); sev != "critical" || !strings.Contains(sum, "printed to stdout (base64)") {
+		t.Fatalf("%q %q", sev, sum)
+	}
+	res = &moat.Result{Status: moat.StatusExited, Stdout: "nothing here", Stderr: secret[:20]}
+	Finish(res, []moat.Event{planted("aws-secret-access-key", secret, "/home/sandbox/.aws/credentials")}, 0, moat.Limits{})
+	if sev, _ := exfil(res.Findings); sev != "" {
+		t.Fatalf("%+v", res.Findings)
+	}
+}
