@@ -260,3 +260,37 @@ func TestCorpusSinkhole(t *testing.T) {
 		})
 	}
 }
+
+// TestCorpusHiddenSecrets: a secret hidden by encodings, padding and
+// splitting is found in every channel it took, each on moat's own
+// evidence (network sink, output, fs diff).
+func TestCorpusHiddenSecrets(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	res := run(t, b, filepath.Join("testdata", "corpus", "hidden_exfil.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+	want := map[string]bool{
+		"split over DNS lookups below evil-cdn.example (hex, reversed, xor 0x5a)": false,
+		"sent over the network":                  false,
+		"printed to stdout":                      false,
+		"split over the names of files in /tmp/": false,
+	}
+	for _, f := range res.Findings {
+		if f.Category != moat.CategoryExfiltration || f.Severity != moat.SeverityCritical {
+			continue
+		}
+		own := false
+		for _, e := range f.Evidence {
+			own = own || e.Source != moat.SourceAudit
+		}
+		for w := range want {
+			if strings.Contains(f.Summary, w) && own {
+				want[w] = true
+			}
+		}
+	}
+	for w, ok := range want {
+		if !ok {
+			dump(t, res)
+			t.Errorf("no critical exfiltration finding %q on moat's own evidence", w)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -164,6 +165,11 @@ func (a *analysis) streams() []*stream {
 	}
 	names := map[string]bool{}
 	for i, e := range a.evs {
+		if e.Source == moat.SourceFS && (e.Kind == moat.KindFileCreated || e.Kind == moat.KindFileChanged) {
+			dir, base := path.Split(e.Path)
+			get("fs|"+dir, "split over the names of files in "+dir).add(i, e, longestAlnum(base))
+			continue
+		}
 		if e.Source == moat.SourceMoat || e.Source == moat.SourceFS {
 			continue
 		}
@@ -213,6 +219,23 @@ func (a *analysis) streams() []*stream {
 		}
 	}
 	return out
+}
+
+// longestAlnum is the longest run of letters and digits in s: the part of
+// a name that can carry a chunk of an encoded secret.
+func longestAlnum(s string) string {
+	best, cur := "", 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z') {
+			cur++
+			continue
+		}
+		if cur > len(best) {
+			best = s[i-cur : i]
+		}
+		cur = 0
+	}
+	return best
 }
 
 // body is an HTTP request's body (its data as moat's events escape it:

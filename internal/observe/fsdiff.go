@@ -63,8 +63,9 @@ func Walk(roots []Root, deadline time.Time) Snapshot {
 
 // Differ turns two snapshots into "fs" events: files created, changed and
 // deleted, with the first bytes of persistence-relevant files, and a
-// "honeytoken-written" event for every planted token found (in any of
-// honeytoken.Variants) in a changed file other than its own.
+// "honeytoken-written" event for every planted token found (in any
+// encoding a honeytoken.Matcher undoes) in a changed file other than its
+// own.
 type Differ struct {
 	Tokens  []honeytoken.Token
 	Planted map[string]string // the token files: never scanned
@@ -101,10 +102,7 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 		return paths[i] < paths[j]
 	})
 	var scanned int64
-	variants := make([][]honeytoken.Variant, len(d.Tokens))
-	for i, t := range d.Tokens {
-		variants[i] = honeytoken.Variants(t.Value)
-	}
+	matcher := honeytoken.NewMatcher(d.Tokens)
 	for _, p := range paths {
 		a := after[p]
 		b, existed := before[p]
@@ -126,10 +124,8 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 					ev.Data = audit.Clean(string(data[:min(len(data), 1024)]), 1024)
 				}
 				if _, planted := d.Planted[p]; !planted {
-					for i, t := range d.Tokens {
-						if enc, ok := honeytoken.FindVariants(string(data), variants[i]); ok {
-							add(moat.Event{Kind: "honeytoken-written", Path: ev.Path, Name: t.ID, Detail: enc})
-						}
+					for _, h := range matcher.Match(data) {
+						add(moat.Event{Kind: "honeytoken-written", Path: ev.Path, Name: h.ID, Detail: h.Encoding})
 					}
 				}
 			}

@@ -17,9 +17,7 @@ package honeytoken
 
 import (
 	"crypto/rand"
-	"encoding/base32"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"strings"
 )
@@ -97,102 +95,4 @@ func New(home string) *Set {
 	add("env-github-token", ghToken, "", "GITHUB_TOKEN")
 	add("env-aws-secret-access-key", envSecret, "", "AWS_SECRET_ACCESS_KEY")
 	return s
-}
-
-// Variant is one encoding of a token's value as it would appear in data.
-type Variant struct {
-	Encoding string
-	Needle   string
-	Fold     bool // compare case-insensitively
-}
-
-// minNeedle keeps partial encodings long enough to be unambiguous.
-const minNeedle = 16
-
-// Variants lists the encodings moat looks for. Encodings that work on
-// groups (base64 on 3 bytes, base32 on 5) depend on where the value sits
-// in the encoded data, so every alignment is listed, trimmed of the
-// groups that mix in unknown neighbouring bytes.
-func Variants(value string) []Variant {
-	v := []Variant{
-		{"raw", value, false},
-		{"hex", hex.EncodeToString([]byte(value)), true},
-	}
-	type enc struct {
-		name  string
-		group int // input bytes per output group
-		chars int // output chars per group
-		f     func([]byte) string
-		fold  bool
-	}
-	for _, e := range []enc{
-		{"base64", 3, 4, base64.StdEncoding.EncodeToString, false},
-		{"urlsafe-base64", 3, 4, base64.URLEncoding.EncodeToString, false},
-		{"base32", 5, 8, base32.StdEncoding.EncodeToString, true},
-	} {
-		for k := 0; k < e.group; k++ {
-			in := append(make([]byte, k), value...)
-			out := e.f(in)
-			start := 0
-			if k > 0 {
-				start = e.chars
-			}
-			end := len(out) - e.chars // the last group may mix in what follows
-			if end-start < minNeedle {
-				continue
-			}
-			n := out[start:end]
-			if e.name == "urlsafe-base64" && n == base64.StdEncoding.EncodeToString(in)[start:end] {
-				continue // same as standard base64 for this value
-			}
-			v = append(v, Variant{fmt.Sprintf("%s", e.name), n, e.fold})
-		}
-	}
-	return v
-}
-
-// Find reports the first encoding of value found in data. Names in DNS
-// are handled by FindInName.
-func Find(data, value string) (encoding string, ok bool) {
-	if value == "" {
-		return "", false
-	}
-	return FindVariants(data, Variants(value))
-}
-
-// FindVariants is Find with the variants of a value computed once, for
-// scanning many files.
-func FindVariants(data string, vs []Variant) (encoding string, ok bool) {
-	var lower string
-	for _, v := range vs {
-		if v.Fold {
-			if lower == "" {
-				lower = strings.ToLower(data)
-			}
-			if strings.Contains(lower, strings.ToLower(v.Needle)) {
-				return v.Encoding, true
-			}
-		} else if strings.Contains(data, v.Needle) {
-			return v.Encoding, true
-		}
-	}
-	return "", false
-}
-
-// FindInName looks for value in a DNS name, also split across labels and
-// case-folded (resolvers may change case).
-func FindInName(name, value string) (encoding string, ok bool) {
-	if enc, ok := Find(name, value); ok {
-		return enc, true
-	}
-	joined := strings.ToLower(strings.ReplaceAll(name, ".", ""))
-	if strings.Contains(joined, strings.ToLower(value)) {
-		return "split across DNS labels", true
-	}
-	for _, v := range Variants(value) {
-		if strings.Contains(joined, strings.ToLower(v.Needle)) {
-			return v.Encoding + " split across DNS labels", true
-		}
-	}
-	return "", false
 }

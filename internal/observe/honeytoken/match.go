@@ -37,6 +37,10 @@ const (
 	MaxInflate   = 1 << 20
 )
 
+// minNeedle is the shortest value matched: long enough that a match is
+// never a coincidence.
+const minNeedle = 16
+
 // minRun is the shortest run of an encoding's alphabet worth decoding:
 // the shortest token value (16 bytes) in hex.
 const minRun = 2 * minNeedle
