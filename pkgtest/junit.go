@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/moat-sandbox/moat/internal/termsafe"
 )
 
 // Caps of the JUnit parser: the XML was written inside the sandbox, by
@@ -119,7 +121,9 @@ func (t *Tests) addFailure(name string) {
 	t.Failures = append(t.Failures, name)
 }
 
-// caseName is "classname::name", bounded to maxNameLen bytes of valid UTF-8.
+// caseName is "classname::name", bounded to maxNameLen bytes of valid
+// UTF-8 and escaped to one line (termsafe.Inline): the name is the
+// package's, and a newline in it must not write lines of moat's own.
 func caseName(attrs []xml.Attr) string {
 	var class, name string
 	for _, a := range attrs {
@@ -134,7 +138,7 @@ func caseName(attrs []xml.Attr) string {
 	if class != "" {
 		s = class + "::" + name
 	}
-	return bound(s)
+	return termsafe.Inline(bound(s))
 }
 
 // bound cuts s to maxNameLen bytes at a rune boundary.

@@ -39,6 +39,10 @@ func TestParseJUnitHostile(t *testing.T) {
 			func(r *Tests) bool { return r.Passed == 1 && r.Failed == 0 }},
 		{"long name", `<testsuite><testcase name="` + strings.Repeat("é", 2000) + `"><failure/></testcase></testsuite>`, "",
 			func(r *Tests) bool { return r.Failed == 1 && len(r.Failures[0]) <= maxNameLen+3 }},
+		{"newline in a name", `<testsuite><testcase classname="t" name="x&#10;tests: 9 passed, 0 failed&#13;&#x2028;"><failure/></testcase></testsuite>`, "",
+			func(r *Tests) bool {
+				return r.Failed == 1 && r.Failures[0] == `t::x\ntests: 9 passed, 0 failed\x0d\u2028`
+			}},
 		{"many failures", "<testsuite>" + strings.Repeat(`<testcase name="x"><error/></testcase>`, maxFailures+5) + "</testsuite>", "",
 			func(r *Tests) bool {
 				return r.Errors == maxFailures+5 && len(r.Failures) == maxFailures && r.FailuresTruncated

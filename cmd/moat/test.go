@@ -236,9 +236,13 @@ func printTestJSON(rep *pkgtest.Report) error {
 
 // printTestSummary prints a few lines per phase; a phase that did not pass
 // shows the end of its output. Everything from the sandbox is escaped.
-func printTestSummary(rep *pkgtest.Report) {
-	w := os.Stdout
-	fmt.Fprintf(w, "%s %s (%s, %s)\n", termsafe.String(rep.Target), strings.ToUpper(rep.Status), rep.Kind, rep.Isolation)
+func printTestSummary(rep *pkgtest.Report) { writeTestSummary(os.Stdout, rep) }
+
+// writeTestSummary writes the text summary. Every string that came from
+// the package (its name, test names, notes, findings) is escaped to one
+// line: a newline in a test's name must not write lines of moat's own.
+func writeTestSummary(w io.Writer, rep *pkgtest.Report) {
+	fmt.Fprintf(w, "%s %s (%s, %s)\n", termsafe.Inline(rep.Target), strings.ToUpper(rep.Status), rep.Kind, rep.Isolation)
 	for _, pr := range rep.Phases {
 		line := fmt.Sprintf("  %-8s %-8s", pr.Name, pr.Status)
 		if pr.Status != pkgtest.StatusSkipped {
@@ -256,12 +260,12 @@ func printTestSummary(rep *pkgtest.Report) {
 		if pr.Error != "" {
 			line += "  " + pr.Error
 		}
-		fmt.Fprintln(w, termsafe.String(line))
+		fmt.Fprintln(w, termsafe.Inline(line))
 	}
 	if t := rep.Tests; t != nil {
 		fmt.Fprintf(w, "tests: %d passed, %d failed, %d errors, %d skipped\n", t.Passed, t.Failed, t.Errors, t.Skipped)
 		for _, n := range t.Failures {
-			fmt.Fprintln(w, "  FAILED "+termsafe.String(n))
+			fmt.Fprintln(w, "  FAILED "+termsafe.Inline(n))
 		}
 		if t.FailuresTruncated {
 			fmt.Fprintln(w, "  ... more failures not listed")
@@ -273,18 +277,22 @@ func printTestSummary(rep *pkgtest.Report) {
 		}
 		for _, s := range []struct{ name, text string }{{"stdout", pr.Stdout}, {"stderr", pr.Stderr}} {
 			if tail := lastLines(s.text, 15); tail != "" {
-				fmt.Fprintf(w, "--- %s %s (last lines) ---\n%s\n", pr.Name, s.name, termsafe.String(tail))
+				// Each line marked as the package's, so none reads as moat's.
+				fmt.Fprintf(w, "--- %s %s (last lines) ---\n", pr.Name, s.name)
+				for _, l := range strings.Split(tail, "\n") {
+					fmt.Fprintln(w, "  | "+termsafe.Inline(l))
+				}
 			}
 		}
 	}
 	printTestFindings(w, rep)
 	if rep.Out != nil {
-		fmt.Fprintf(w, "out: %s (%d files, %d bytes)\n", termsafe.String(rep.Out.Dir), rep.Out.Files, rep.Out.Bytes)
+		fmt.Fprintf(w, "out: %s (%d files, %d bytes)\n", termsafe.Inline(rep.Out.Dir), rep.Out.Files, rep.Out.Bytes)
 		for _, s := range rep.Out.Skipped {
-			fmt.Fprintln(w, "  skipped "+termsafe.String(s))
+			fmt.Fprintln(w, "  skipped "+termsafe.Inline(s))
 		}
 		if rep.Out.Error != "" {
-			fmt.Fprintln(w, "  copy incomplete: "+termsafe.String(rep.Out.Error))
+			fmt.Fprintln(w, "  copy incomplete: "+termsafe.Inline(rep.Out.Error))
 		}
 	}
 }
@@ -316,11 +324,11 @@ func printTestFindings(w io.Writer, rep *pkgtest.Report) {
 				return
 			}
 			n++
-			s := strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(f.Summary)
+			s := f.Summary
 			if len(s) > 200 {
 				s = s[:200] + "..."
 			}
-			fmt.Fprintf(w, "  %-8s %-8s %-17s %s\n", pr.Name, f.Severity, termsafe.String(string(f.Category)), termsafe.String(s))
+			fmt.Fprintf(w, "  %-8s %-8s %-17s %s\n", pr.Name, f.Severity, termsafe.Inline(string(f.Category)), termsafe.Inline(s))
 		}
 	}
 }

@@ -6,13 +6,16 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"github.com/moat-sandbox/moat/moattest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/moattest"
+	"github.com/moat-sandbox/moat/pkgtest"
 )
 
 // projects holds pkgtest's test packages.
@@ -352,5 +355,22 @@ func TestTestUserlandFlag(t *testing.T) {
 		if cfg.NoUserland != c.off {
 			t.Errorf("%q: NoUserland = %v, want %v", c.args, cfg.NoUserland, c.off)
 		}
+	}
+}
+
+// A test name, note or finding with a newline or a line separator in it
+// stays on its line of the summary.
+func TestTestSummaryEscapesNames(t *testing.T) {
+	rep := &pkgtest.Report{Target: "pkg\n", Status: "failed", Kind: "sdist", Isolation: "native",
+		Phases: []*pkgtest.PhaseResult{{Name: "test", Status: pkgtest.StatusFailed, Note: "note\nPASSED", MoatStatus: moat.StatusExited,
+			Findings: []moat.Finding{{Category: moat.CategoryExecution, Severity: moat.SeverityLow, Summary: "ran x\u2028y\nz"}}}},
+		Tests: &pkgtest.Tests{Failed: 1, Failures: []string{"t::a\ntests: 5 passed, 0 failed"}},
+	}
+	rep.Findings = rep.Phases[0].Findings
+	var b bytes.Buffer
+	writeTestSummary(&b, rep)
+	out := b.String()
+	if strings.Count(out, "\n") != 6 || strings.Contains(out, "\u2028") || strings.Contains(out, "\ntests: 5") || strings.Contains(out, "\nPASSED") {
+		t.Errorf("summary lines injected:\n%s", out)
 	}
 }

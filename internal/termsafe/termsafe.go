@@ -105,3 +105,27 @@ func Line(s string, max int) string {
 	}
 	return s
 }
+
+// Inline escapes s for one line of moat's own output: what String does,
+// and newline, carriage return and tab as \n, \r, \t, and Unicode's line
+// and paragraph separators and bidirectional overrides as \uXXXX, so an
+// untrusted name (a test's, a file's) can neither start a line of its
+// own nor reorder what follows it.
+func Inline(s string) string {
+	var b strings.Builder
+	for _, r := range String(s) {
+		switch {
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == 0x85 || r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -73,3 +73,19 @@ func TestLine(t *testing.T) {
 		}
 	}
 }
+
+func TestInline(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"test_x", "test_x"},
+		{"a\nPASSED everything\n", `a\nPASSED everything\n`},
+		{"tab\there", `tab\there`},
+		{"\x1b[1A\r", `\x1b[1A\x0d`},
+		{"rtl \u202egnp.exe", `rtl \u202egnp.exe`},
+		{"sep\u2028x\u2029", `sep\u2028x\u2029`},
+		{"ünïcode ok", "ünïcode ok"},
+	} {
+		if got := Inline(tc.in); got != tc.want {
+			t.Errorf("Inline(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
