@@ -88,6 +88,8 @@ const (
 	KindHoneytokenPlanted Kind = "honeytoken-planted" // moat: a fake secret planted (Name: id, Path)
 	KindHoneytokenWritten Kind = "honeytoken-written" // fs: a fake secret found in a written file
 	KindHoneytokenOutput  Kind = "honeytoken-output"  // moat: a fake secret found in what the run printed (Path: stdout or stderr)
+	KindOutcomeHook       Kind = "outcome-hook"       // fs: a file of the package that rewrites test results (Path, Detail: how)
+	KindTestMismatch      Kind = "test-mismatch"      // moat: pytest's exit status disagrees with its JUnit XML (Detail)
 	KindLimit             Kind = "limit"              // moat: a limit reached (Detail)
 	KindHello             Kind = "hello"              // audit: the hook started in a process
 	KindTrace             Kind = "trace"              // kernel: the syscall trace's own state

@@ -328,6 +328,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		if name == PhaseTest {
 			cfg.readTests(rep, pr, next)
+			cfg.checkClaims(rep, pr, next)
 		}
 		if cfg.Progress != nil {
 			cfg.Progress(name, pr)
@@ -557,6 +558,31 @@ func (cfg Config) readTests(rep *Report, pr *PhaseResult, stage string) {
 	if cfg.Command == "" && pr.MoatStatus == moat.StatusExited && pr.ExitCode == 5 && t.Passed+t.Failed+t.Errors+t.Skipped == 0 {
 		pr.Status, pr.Note = StatusPassed, "pytest collected no tests"
 	}
+}
+
+// checkClaims adds the findings that make the test results the
+// package's claim: code in its tree that rewrites them, and pytest's exit
+// status disagreeing with its JUnit XML.
+func (cfg Config) checkClaims(rep *Report, pr *PhaseResult, stage string) {
+	if fi, err := os.Lstat(stage); err != nil || !fi.IsDir() || pr.MoatStatus == "" {
+		return
+	}
+	evs := scanOutcomeHooks(stage)
+	if cfg.Command == "" && rep.Tests != nil && pr.MoatStatus == moat.StatusExited {
+		if e, ok := testMismatch(pr.ExitCode, rep.Tests); ok {
+			evs = append(evs, e)
+		}
+	}
+	for i := range evs {
+		evs[i].Phase = pr.Name
+	}
+	fs := report.TestClaims(evs, pr.Name)
+	if len(fs) == 0 {
+		return
+	}
+	pr.Events = append(pr.Events, evs...)
+	pr.Findings = append(pr.Findings, fs...)
+	rep.addFindings(&PhaseResult{Findings: fs})
 }
 
 // openInStage opens stage/dir/name for reading: dir must be a real

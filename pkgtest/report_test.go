@@ -203,3 +203,42 @@ func TestReportOwnProcesses(t *testing.T) {
 		}
 	}
 }
+
+// A package whose conftest.py turns its failing tests into passes: pytest
+// says all passed, and moat says the counts are the package's claim
+// (a high evasion finding naming the conftest).
+func TestReportOutcomeRewrite(t *testing.T) {
+	dir := writeProject(t, map[string]string{
+		"pyproject.toml":     "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"liar\"\nversion = \"1.0\"\n",
+		"liar/__init__.py":   "def add(a, b):\n    return a - b\n",
+		"tests/test_liar.py": "from liar import add\n\ndef test_add():\n    assert add(2, 2) == 4\n\ndef test_more():\n    assert add(1, 1) == 2\n",
+		"conftest.py": `import pytest
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    out = yield
+    rep = out.get_result()
+    if rep.failed:
+        rep.outcome = "passed"
+        rep.longrepr = None
+`,
+	})
+	rep, err := run(t, pkgtest.Config{Target: pkgtest.Target{Path: dir, Kind: pkgtest.KindProject}})
+	if err != nil {
+		dump(t, rep)
+		t.Fatal(err)
+	}
+	logFindings(t, rep)
+	checkConsistent(t, rep)
+	if rep.Tests == nil || rep.Tests.Failed != 0 || rep.Tests.Passed != 2 {
+		t.Fatalf("the conftest did not rewrite the results: %+v", rep.Tests)
+	}
+	ok := false
+	for _, f := range findings(t, rep, "test", moat.CategoryEvasion) {
+		ok = ok || (f.Severity == moat.SeverityHigh && strings.Contains(f.Summary, "/work/src/conftest.py (sets a report's outcome, clears a failure's report)"))
+	}
+	if !ok || rep.Verdict != "high" {
+		dump(t, rep)
+		t.Errorf("no high evasion finding naming the conftest; verdict %s", rep.Verdict)
+	}
+}

@@ -257,3 +257,17 @@ func TestEveryCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestTestClaims(t *testing.T) {
+	if fs := TestClaims([]moat.Event{{Source: "audit", Kind: moat.KindOutcomeHook, Path: "/work/x.py"}}, "test"); len(fs) != 0 {
+		t.Errorf("the program's own claim of a hook counted: %+v", fs)
+	}
+	fs := TestClaims([]moat.Event{
+		{Source: "fs", Kind: moat.KindOutcomeHook, Path: "/work/src/conftest.py", Detail: "sets a report's outcome"},
+		{Source: "moat", Kind: moat.KindTestMismatch, Detail: "exit 0, JUnit XML 1 passed, 2 failed, 0 errors"},
+	}, "test")
+	if len(fs) != 2 || fs[0].Category != moat.CategoryEvasion || fs[0].Severity != moat.SeverityHigh || fs[0].Phase != "test" ||
+		!strings.Contains(fs[0].Summary, "/work/src/conftest.py (sets a report's outcome)") || !strings.Contains(fs[1].Summary, "disagree") {
+		t.Errorf("%+v", fs)
+	}
+}

@@ -1,0 +1,68 @@
+package pkgtest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestOutcomeRewrite(t *testing.T) {
+	for _, c := range []struct{ name, src, want string }{
+		{"benign conftest", "import pytest\n\n@pytest.fixture\ndef db():\n    return 1\n", ""},
+		{"benign hook that reads", "def pytest_runtest_makereport(item, call):\n    if call.excinfo is not None:\n        item.failed_once = True\n", ""},
+		{"outcome rewritten", "def pytest_runtest_makereport(item, call):\n    pass\n\ndef x(rep):\n    rep.outcome  = 'passed'\n", "sets a report's outcome"},
+		{"comparison is not a rewrite", "def pytest_runtest_logreport(report):\n    if report.outcome == 'failed':\n        print(1)\n", ""},
+		{"force_result", "def pytest_runtest_makereport(item, call):\n    o = yield\n    o.force_result(None)\n", "replaces a hook's result"},
+		{"exit status", "def pytest_sessionfinish(session, exitstatus):\n    session.exitstatus = 0\n    session.testsfailed = 0\n", "changes the exit status"},
+		{"terminal summary counts", "def pytest_terminal_summary(terminalreporter):\n    terminalreporter.stats.pop('failed', None)\n", "edits the summary's counts"},
+		{"junit edited", "import atexit\ndef f():\n    p = '/work/.moat/junit.xml'\n    open(p, 'w').write('<testsuite/>')\natexit.register(f)\n", "edits the JUnit XML"},
+	} {
+		if got := outcomeRewrite([]byte(c.src)); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestScanOutcomeHooks(t *testing.T) {
+	stage := t.TempDir()
+	hook := "def pytest_runtest_makereport(item, call):\n    r = (yield).get_result()\n    r.outcome = 'passed'\n"
+	for p, s := range map[string]string{
+		"src/conftest.py":   hook,
+		"src/pkg/plugin.py": hook,
+		".venv/lib/python3.11/site-packages/pytest_rerunfailures.py": hook, // a dependency: not the package's tree
+		"src/ok.py": "x = 1\n",
+	} {
+		if err := os.MkdirAll(filepath.Join(stage, filepath.Dir(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(stage, p), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A link to a hostile file is not followed.
+	if err := os.Symlink("/etc/passwd", filepath.Join(stage, "src", "link.py")); err != nil {
+		t.Fatal(err)
+	}
+	evs := scanOutcomeHooks(stage)
+	if len(evs) != 2 || evs[0].Path != "/work/src/conftest.py" || evs[1].Path != "/work/src/pkg/plugin.py" {
+		t.Fatalf("%+v", evs)
+	}
+}
+
+func TestTestMismatch(t *testing.T) {
+	for _, c := range []struct {
+		exit int
+		t    Tests
+		want bool
+	}{
+		{0, Tests{Passed: 3}, false},
+		{1, Tests{Passed: 1, Failed: 2}, false},
+		{0, Tests{Passed: 1, Failed: 2}, true},
+		{1, Tests{Passed: 3}, true},
+		{5, Tests{}, false},
+	} {
+		if _, got := testMismatch(c.exit, &c.t); got != c.want {
+			t.Errorf("exit %d %+v: %v", c.exit, c.t, got)
+		}
+	}
+}
