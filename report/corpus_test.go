@@ -84,11 +84,11 @@ func TestCorpus(t *testing.T) {
 		{"download_exec.py", nil, [][2]string{{"execution", "high"}}},
 		{"miner.py", func(s *moat.Spec) { s.Limits.Timeout = 2 * time.Second }, [][2]string{{"resource-abuse", "medium"}}},
 		{"ctypes_syscall.py", nil, [][2]string{{"evasion", "high"}}},
+		{"ctypes_thread.py", nil, [][2]string{{"evasion", "high"}}},
 		{"vsock_host.py", nil, [][2]string{{"network", "high"}}},
 		{"shell_commands.py", userland, [][2]string{{"credential-access", "high"}, {"execution", "critical"}}},
 		{"pty_reverse_shell.py", userland, [][2]string{{"execution", "critical"}}},
 		{"exec_flood.py", userland, [][2]string{{"evasion", "medium"}, {"network", "medium"}, {"credential-access", "high"}}},
-		{"ctypes_thread.py", nil, [][2]string{{"evasion", "high"}}},
 	}
 	for _, w := range want {
 		t.Run(strings.TrimSuffix(w.file, ".py"), func(t *testing.T) {
