@@ -92,6 +92,7 @@ const (
 	KindTestMismatch      Kind = "test-mismatch"      // moat: pytest's exit status disagrees with its JUnit XML (Detail)
 	KindLimit             Kind = "limit"              // moat: a limit reached (Detail)
 	KindHello             Kind = "hello"              // audit: the hook started in a process
+	KindTamper            Kind = "tamper"             // audit: the program reached for the hook's state (Name: the audit event)
 	KindTrace             Kind = "trace"              // kernel: the syscall trace's own state
 	KindLayers            Kind = "layers"             // moat: the layers in effect
 	KindEvents            Kind = "events"             // moat: events were dropped (Detail: counts)

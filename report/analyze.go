@@ -119,6 +119,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	a.network()
 	a.sockets()
 	a.evasion()
+	a.hookIntegrity()
 	a.resources()
 	return a.out
 }

@@ -85,6 +85,7 @@ func TestCorpus(t *testing.T) {
 		{"miner.py", func(s *moat.Spec) { s.Limits.Timeout = 2 * time.Second }, [][2]string{{"resource-abuse", "medium"}}},
 		{"ctypes_syscall.py", nil, [][2]string{{"evasion", "high"}}},
 		{"ctypes_thread.py", nil, [][2]string{{"evasion", "high"}}},
+		{"tamper_hook.py", nil, [][2]string{{"evasion", "medium"}}},
 		{"vsock_host.py", nil, [][2]string{{"network", "high"}}},
 		{"shell_commands.py", userland, [][2]string{{"credential-access", "high"}, {"execution", "critical"}}},
 		{"pty_reverse_shell.py", userland, [][2]string{{"execution", "critical"}}},

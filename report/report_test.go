@@ -271,3 +271,49 @@ func TestTestClaims(t *testing.T) {
 		t.Errorf("%+v", fs)
 	}
 }
+
+func TestHookIntegrity(t *testing.T) {
+	cases := []struct {
+		name string
+		evs  []moat.Event
+		sev  moat.Severity // of the evasion finding; "" none
+	}{
+		{"python with hello", []moat.Event{
+			{TimeMS: 1, Source: "kernel", Kind: "exec", Path: "/usr/bin/python3.11", PID: 5},
+			{TimeMS: 9, Source: "audit", Kind: "hello", PID: 5}}, ""},
+		{"hello recorded a little before the kernel's exec", []moat.Event{
+			{TimeMS: 8, Source: "audit", Kind: "hello", PID: 5},
+			{TimeMS: 9, Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 5}}, ""},
+		{"python without hello", []moat.Event{
+			{TimeMS: 1, Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 5, Detail: "python3 -I -c x"}}, "medium"},
+		{"hello of another process", []moat.Event{
+			{TimeMS: 1, Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 5},
+			{TimeMS: 2, Source: "audit", Kind: "hello", PID: 6}}, "medium"},
+		{"hello of the image before", []moat.Event{
+			{TimeMS: 1, Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 5},
+			{TimeMS: 2, Source: "audit", Kind: "hello", PID: 5},
+			{TimeMS: 3000, Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 5}}, "medium"},
+		{"pytest is not an interpreter", []moat.Event{
+			{TimeMS: 1, Source: "kernel", Kind: "exec", Path: "/work/.venv/bin/pytest", PID: 5}}, ""},
+		{"a PATH miss", []moat.Event{
+			{TimeMS: 1, Source: "kernel", Kind: "exec", Path: "/usr/local/bin/python3", PID: 5, Detail: "python3 x"},
+			{TimeMS: 1, Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 5, Detail: "python3 x"},
+			{TimeMS: 3, Source: "audit", Kind: "hello", PID: 5}}, ""},
+		{"objects listed", []moat.Event{{Source: "audit", Kind: "tamper", Name: "gc.get_objects", PID: 5}}, "low"},
+		{"frames walked from inside the hook", []moat.Event{{Source: "audit", Kind: "tamper", Name: "sys._getframe", PID: 5}}, "medium"},
+	}
+	for _, c := range cases {
+		var got moat.Severity
+		for _, f := range Analyze(c.evs) {
+			if f.Category == moat.CategoryEvasion && (strings.Contains(f.Summary, "audit hook") && !strings.Contains(f.Summary, "did not report")) && f.Severity.Rank() > got.Rank() {
+				got = f.Severity
+			}
+		}
+		if got != c.sev {
+			t.Errorf("%s: %q, want %q (%+v)", c.name, got, c.sev, Analyze(c.evs))
+		}
+	}
+	if !isInterpreter("python3.12") || !isInterpreter("python") || isInterpreter("python-config") || isInterpreter("pytest") {
+		t.Error("isInterpreter")
+	}
+}

@@ -11,7 +11,7 @@ import sys as _sys
 
 def _moat_install():
     if not hasattr(_sys, "addaudithook"):
-        return
+        return None
     root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
     fifo = root + "/audit"
     # O_APPEND: where the channel is a file, lines of concurrent processes
@@ -49,19 +49,30 @@ def _moat_install():
     seen = set()
     # A per-process budget: past it the hook stays silent (the init bounds
     # the total anyway; this bounds the cost to the program).
-    state = {"busy": False, "budget": 5000}
+    state = {"busy": False, "budget": 5000, "tamper": ""}
+
+    # No code of the program runs inside the hook: a str or bytes subclass
+    # is copied by the base type's own methods, only pathlib's paths are
+    # asked for their path, anything else is named by its type. (Code of
+    # the program running here could walk the frames to the hook's state.)
+    str_copy, bytes_slice, type_ = str.__str__, bytes.__getitem__, type
+    pathtypes = ("pathlib", "pathlib._local")
 
     def text(x, n=400):
+        if isinstance_(x, str_):
+            return str_copy(x)[:n]
         if isinstance_(x, bytes_):
-            x = x.decode("utf-8", "replace")
-        elif not isinstance_(x, str_):
+            return bytes_slice(x, slice(0, n * 4)).decode("utf-8", "replace")[:n]
+        if type_(x).__module__ in pathtypes:
             try:
-                x = fspath(x)
-                if isinstance_(x, bytes_):
-                    x = x.decode("utf-8", "replace")
-            except TypeError:
-                x = str_(x)
-        return x[:n]
+                return text(fspath(x), n)
+            except Exception:
+                pass
+        if isinstance_(x, int_):
+            return "%d" % int_.__index__(x)
+        if x is None:
+            return "None"
+        return "<" + str_copy(type_(x).__name__)[:60] + ">"
 
     def absolute(p):
         p = text(p, 1024)
@@ -107,12 +118,9 @@ def _moat_install():
             close(fd)
 
     def argv(a):
-        if isinstance_(a, (str_, bytes_)):
-            return text(a)
-        try:
-            return " ".join(text(x, 200) for x in list(a)[:16])[:400]
-        except TypeError:
-            return text(a)
+        if isinstance_(a, (list, tuple)):
+            return " ".join(text(x, 200) for x in tuple.__getitem__(tuple(list.copy(a) if isinstance_(a, list) else a), slice(0, 16)))[:400]
+        return text(a)
 
     def addr(a):
         if isinstance_(a, tuple) and len(a) >= 2:
@@ -126,20 +134,83 @@ def _moat_install():
         "open", "os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.rename", "os.replace", "os.symlink",
         "os.link", "shutil.rmtree", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system",
         "socket.__new__", "socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname",
-        "socket.gethostbyname_ex", "socket.gethostbyaddr", "urllib.Request", "ctypes.dlopen", "ctypes.dlsym"))
+        "socket.gethostbyname_ex", "socket.gethostbyaddr", "urllib.Request", "ctypes.dlopen", "ctypes.dlsym",
+        "_imp.create_dynamic", "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.addaudithook",
+        "object.__setattr__", "sys._getframe", "sys._getframemodulename"))
+    # Ways to reach the hook's state from Python: the garbage collector's
+    # lists of objects, and the frames of code running inside the hook.
+    introspection = frozenset(("gc.get_objects", "gc.get_referrers", "gc.get_referents"))
 
     # The names the report ranks by (internal/sandbox/seccomp's FamilyName has all).
     families = {16: "AF_NETLINK", 17: "AF_PACKET", 15: "AF_KEY", 21: "AF_RDS", 29: "AF_CAN", 30: "AF_TIPC",
                 31: "AF_BLUETOOTH", 38: "AF_ALG", 40: "AF_VSOCK", 41: "AF_KCM", 44: "AF_XDP"}
 
+    # PYTHONPATH: moat's directory is hidden from os.environ (the mapping
+    # shows the caller's value, or none), while the C environment that
+    # children inherit keeps it, and an environment the program builds for
+    # a child (os.environ.copy(), {...}) gets it back before Popen uses it.
+    here = _os.path.dirname(_os.path.abspath(__file__))
+    environ = _os.environ
+    data = getattr(environ, "_data", None)
+    pkey = "PYTHONPATH"
+    pp = environ.get(pkey)
+    if type_(data) is dict and pp is not None:
+        rest = ":".join(p for p in pp.split(":") if p and _os.path.abspath(p) != here)
+        k = environ.encodekey(pkey)
+        if rest:
+            data[k] = environ.encodevalue(rest)
+        else:
+            data.pop(k, None)
+
+    def keep_hook(env):
+        if type_(env) is not dict:
+            return
+        v = env.get(pkey)
+        if v is None:
+            env[pkey] = here
+        elif type_(v) is str_ and here not in v.split(":"):
+            env[pkey] = here + ":" + v
+
+    # This module must stay in sys.modules until its import ends (the
+    # import system looks it up then); the hook takes it out at the first
+    # event after, so that, as on a machine without one, there is no
+    # sitecustomize module (or there is the environment's own).
+    pending = []  # filled at the end of this module's body
+
     def hook(event, args):
+        if pending:
+            mods, name = pending
+            del pending[:]
+            m = mods.get(name)
+            if m is not None and getattr(m, "__file__", None) == __file__:
+                del mods[name]
         # The common case first and cheap: most audit events (imports,
         # compile, sys._getframe, ...) are not wanted.
-        if event not in wanted or state["busy"]:
+        if event not in wanted:
+            return
+        if state["busy"]:
+            if event in ("sys._getframe", "sys._getframemodulename"):
+                state["tamper"] = event  # the program's code, running inside the hook, walks its frames
             return
         state["busy"] = True
         try:
-            if event == "open":
+            if state["tamper"]:
+                t, state["tamper"] = state["tamper"], ""
+                emit("tamper", once=("tamper", t), name=t, detail="reached into the audit hook's frames")
+            if event in introspection:
+                emit("tamper", once=("tamper", event), name=event, detail="listed the interpreter's objects (the audit hook's among them)")
+            elif event == "sys.addaudithook":
+                emit("tamper", once=("tamper", event), name=event, detail="added an audit hook of its own")
+            elif event == "object.__setattr__":
+                if len(args) > 1 and args[1] == "__code__":
+                    emit("tamper", once=("tamper", event, text(args[1], 40)), name=event, detail="replaced a function's " + text(args[1], 40))
+            elif event in ("sys._getframe", "sys._getframemodulename"):
+                pass
+            elif event == "_imp.create_dynamic":
+                origin = text(args[0] if args else "")
+                if not origin.startswith(base):
+                    emit("native-import", once=("ext", origin), path=origin, name=text(args[1] if len(args) > 1 else "", 200))
+            elif event == "open":
                 path, mode, flags = args
                 if isinstance_(path, int_):
                     return
@@ -164,6 +235,7 @@ def _moat_install():
                 emit(kind, once=(kind, kw["path"], kw.get("detail")), **kw)
             elif event == "subprocess.Popen":
                 exe, a = args[0], args[1]
+                keep_hook(args[3] if len(args) > 3 else None)
                 first = a if isinstance_(a, (str_, bytes_)) else (list(a)[:1] or [""])[0]
                 emit("exec", path=text(exe if exe is not None else first), detail=argv(a))
             elif event in ("os.exec", "os.posix_spawn", "os.spawn"):
@@ -183,7 +255,8 @@ def _moat_install():
                 emit("socket", once=("socket", fam, typ, proto), name=name,
                      detail="socket(%s, type %s, protocol %s)" % (name, text(typ, 16), text(proto, 16)))
             elif event in ("socket.connect", "socket.sendto"):
-                emit("connect", once=("connect", repr(args[1])[:300]), **addr(args[1]))
+                kw = addr(args[1])
+                emit("connect", once=("connect", kw.get("addr"), kw.get("path")), **kw)
             elif event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex", "socket.gethostbyaddr"):
                 emit("dns", once=("dns", text(args[0], 300)), name=text(args[0], 300))
             elif event == "urllib.Request":
@@ -201,8 +274,11 @@ def _moat_install():
         finally:
             state["busy"] = False
 
-    _sys.addaudithook(hook)
-    # Extension modules load without an audit event of their own.
+    # Extension modules load without an audit event of their own: the
+    # loader raises one, which the hook reads like any other. The wrapper
+    # holds nothing but sys.audit and the original method, so nothing in
+    # the import system leads to the hook's state, and it reads as the
+    # original (name, file, line).
     try:
         # The loader class itself, from the import system already loaded:
         # importing importlib.machinery (and warnings with it) would cost
@@ -212,20 +288,25 @@ def _moat_install():
             from importlib import machinery
 
         orig = machinery.ExtensionFileLoader.create_module
+        raise_ = _sys.audit
 
         def create_module(self, spec):
-            origin = text(getattr(spec, "origin", "") or "")
-            if not origin.startswith(base):
-                emit("native-import", once=("ext", origin), path=origin, name=text(spec.name, 200))
+            raise_("_imp.create_dynamic", getattr(spec, "origin", None), getattr(spec, "name", None))
             return orig(self, spec)
 
+        code = orig.__code__
+        create_module.__code__ = create_module.__code__.replace(co_filename=code.co_filename, co_firstlineno=code.co_firstlineno)
+        for a in ("__qualname__", "__module__", "__doc__"):
+            setattr(create_module, a, getattr(orig, a))
         machinery.ExtensionFileLoader.create_module = create_module
     except Exception:
         pass
+    _sys.addaudithook(hook)
     emit("hello", path=text(_sys.executable), detail=argv(_sys.argv))
+    return pending
 
 
-_moat_install()
+_pending = _moat_install()
 del _moat_install
 
 # Step aside: let a sitecustomize of the environment (a venv's) still run.
@@ -236,4 +317,7 @@ try:
     import sitecustomize  # noqa: F401  (the environment's own, if any)
 except ImportError:
     if _self is not None:
-        _sys.modules["sitecustomize"] = _self
+        _sys.modules["sitecustomize"] = _self  # until the import ends (see pending)
+        if _pending is not None:
+            _pending.extend((_sys.modules, __name__))
+del _here, _self, _pending
