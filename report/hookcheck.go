@@ -19,9 +19,9 @@ import (
 //     keyed on the process id, which the kernel events give per process
 //     (tgid), as the hook does;
 //   - "tamper" events of the hook: code running inside the hook walked its
-//     frames, or a function's code or closure was replaced (medium); the
-//     interpreter's object lists were read or another audit hook added
-//     (low: debuggers and leak checks do it too).
+//     frames (medium); the interpreter's object lists were read or another
+//     audit hook added (low: debuggers and leak checks do it too). (pip
+//     replaces functions' __code__: not a tell.)
 //
 // The tamper events are the program's own claims; the missing hello rests
 // on the kernel's exec event.

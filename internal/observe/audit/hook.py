@@ -136,7 +136,7 @@ def _moat_install():
         "socket.__new__", "socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname",
         "socket.gethostbyname_ex", "socket.gethostbyaddr", "urllib.Request", "ctypes.dlopen", "ctypes.dlsym",
         "_imp.create_dynamic", "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.addaudithook",
-        "object.__setattr__", "sys._getframe", "sys._getframemodulename"))
+        "sys._getframe", "sys._getframemodulename"))
     # Ways to reach the hook's state from Python: the garbage collector's
     # lists of objects, and the frames of code running inside the hook.
     introspection = frozenset(("gc.get_objects", "gc.get_referrers", "gc.get_referents"))
@@ -201,9 +201,6 @@ def _moat_install():
                 emit("tamper", once=("tamper", event), name=event, detail="listed the interpreter's objects (the audit hook's among them)")
             elif event == "sys.addaudithook":
                 emit("tamper", once=("tamper", event), name=event, detail="added an audit hook of its own")
-            elif event == "object.__setattr__":
-                if len(args) > 1 and args[1] == "__code__":
-                    emit("tamper", once=("tamper", event, text(args[1], 40)), name=event, detail="replaced a function's " + text(args[1], 40))
             elif event in ("sys._getframe", "sys._getframemodulename"):
                 pass
             elif event == "_imp.create_dynamic":
