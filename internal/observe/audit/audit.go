@@ -18,8 +18,19 @@
 // # Limits (what it cannot see)
 //
 //   - Interpreters started with -I, -E or -S (by the program, for a child,
-//     or in Spec.Args) skip PYTHONPATH or site, and so the hook. moat
-//     notices when the main program never said hello.
+//     or in Spec.Args) skip PYTHONPATH or site, and so the hook. Where the
+//     kernel sees execs (native, gVisor direct), a Python process that
+//     never said hello is an evasion finding.
+//   - Python code can reach any object, the hook's state too (through the
+//     garbage collector's lists). The hook leaves no path to it in the
+//     import system (the extension loader it wraps raises an audit event
+//     and holds nothing else), runs no code of the program inside itself
+//     (which could walk its frames), and reports what it sees done: the
+//     object lists read, another audit hook added, its frames walked
+//     ("tamper" events). PYTHONPATH is hidden from os.environ (children
+//     still inherit it, and an environment built for a child gets it
+//     back), and no sitecustomize module of moat's stays in sys.modules;
+//     /proc/self/environ still shows it.
 //   - Native code (ctypes, extension modules, a compiled binary) does not
 //     raise audit events. The kernel-side events of the native backend
 //     (seccomp user notification: every execve and connect) do not depend
