@@ -15,7 +15,7 @@ import (
 // from package nsinit's init function, before the packages it does not
 // need are initialized.
 func Init() {
-	if len(os.Args) == 0 || os.Args[0] != nsinit.ArgNet {
+	if !nsinit.Started(nsinit.ArgNet) {
 		return
 	}
 	// Namespaces joined later (cgroup), the capability bounding set,

@@ -14,7 +14,7 @@ func (r *runner) prepareReport(cfg *nsinit.Config, startMono int64) {
 	if r.spec.NoReport {
 		return
 	}
-	plan := observe.NewPlan(nsinit.HomeDir, r.spec.Env)
+	plan := observe.NewPlan(cfg.Persona.Home, r.spec.Env)
 	cfg.Report = &nsinit.ReportConfig{StartMono: startMono, Files: plan.Files, Tokens: plan.Tokens}
 	if bc, err := audit.Compile(r.rt.Executable, cacheDir()); err == nil {
 		cfg.Report.Bytecode = bc

@@ -2,6 +2,7 @@ package native
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
@@ -85,6 +87,7 @@ type runner struct {
 	// userland is what Spec.Userland added, or nil.
 	userland *pyrt.Userland
 	group    cgroup.Group
+	initName string // pid 1's argv[0] inside: the persona's
 
 	mu       sync.Mutex
 	reason   moat.Status // why moat stopped the run; "" if it did not
@@ -139,11 +142,15 @@ func (r *runner) initConfig() (*nsinit.Config, error) {
 	} else {
 		cfg.Nproc += initThreads // the program shares uid 0 with the init
 	}
+	// A persona of its own for every run: no cheap tell that this is moat.
+	p := observe.NewPersona()
+	cfg.Persona = nsinit.Persona{Host: p.Host, User: p.User, Gecos: p.Gecos, Home: p.Home}
+	r.initName = p.Init
 	python := r.rt.Command // a venv's bin/python, so pyvenv.cfg is found
 	cfg.Argv = append([]string{python}, r.spec.Args...)
 	cfg.Env = []string{
 		"PATH=" + filepath.Dir(python) + ":/usr/local/bin:/usr/bin:/bin",
-		"HOME=" + nsinit.HomeDir, "TMPDIR=" + nsinit.TmpDir, "LANG=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox",
+		"HOME=" + p.Home, "TMPDIR=" + nsinit.TmpDir, "LANG=C.UTF-8", "USER=" + p.User, "LOGNAME=" + p.User,
 		// Unbuffered: what the program printed before a kill is not lost.
 		"PYTHONUNBUFFERED=1",
 	}
@@ -290,8 +297,8 @@ func (r *runner) startInit(cfg *nsinit.Config, p *pipes, nr *netRun, tr func(str
 	newCmd := func(sys *syscall.SysProcAttr) *exec.Cmd {
 		cmd := &exec.Cmd{
 			Path:        "/proc/self/exe",
-			Args:        []string{argv0},
-			Env:         []string{},
+			Args:        []string{cmp.Or(r.initName, argv0)},
+			Env:         []string{nsinit.EnvInit + "=" + argv0},
 			Stdin:       p.stdinR,
 			Stdout:      p.stdoutW,
 			Stderr:      p.diagW,

@@ -10,9 +10,9 @@
 // DNS names, output or files contain one of them, in any encoding a
 // [Matcher] undoes, is exfiltrating.
 //
-// Values use only letters and digits, so URL or form encoding leaves them
-// unchanged, and are long enough (16+ characters of randomness) that a
-// match is never a coincidence.
+// Values have the shapes of real ones, with parts (region, netrc host and
+// login) varied per run, and are long enough (16+ characters of
+// randomness) that a match is never a coincidence.
 package honeytoken
 
 import (
@@ -50,16 +50,33 @@ func random(n int, alphabet string) string {
 	return string(b)
 }
 
+// Parts that vary from run to run, so that no fixed shape marks moat's
+// files.
+var (
+	regions    = []string{"us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"}
+	netrcHosts = []string{"github.com", "gitlab.com", "bitbucket.org", "api.heroku.com", "git.internal.example.com"}
+	logins     = []string{"ci-bot", "deploy", "build-user", "release-bot", "svc-ci", "jenkins"}
+)
+
+func pick(s []string) string {
+	b := make([]byte, 1)
+	_, _ = rand.Read(b)
+	return s[int(b[0])%len(s)]
+}
+
 // New makes a fresh set for a sandbox whose home directory is home.
 func New(home string) *Set {
 	upper := "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 	keyID := "AKIA" + random(16, upper)
-	secret := random(40, alnum)
+	// As real ones: AWS secrets are base64 (+ and / too), PyPI tokens a
+	// macaroon's URL-safe base64, an OpenSSH key's lines 70 characters.
+	b64 := alnum + "+/"
+	secret := random(40, b64)
 	ghToken := "ghp_" + random(36, alnum)
-	envSecret := random(40, alnum)
-	pypi := "pypi-" + random(48, alnum)
+	envSecret := random(40, b64)
+	pypi := "pypi-AgEIcHlwaS5vcmc" + random(60, alnum+"-_")
 	netrc := random(24, alnum)
-	sshBody := random(64, alnum)
+	sshBody := random(70, alnum)
 
 	var key strings.Builder
 	key.WriteString("-----BEGIN OPENSSH PRIVATE KEY-----\n")
@@ -79,7 +96,7 @@ func New(home string) *Set {
 		s.Tokens = append(s.Tokens, Token{ID: id, Value: value, Path: path, Env: env})
 	}
 	aws := home + "/.aws/credentials"
-	s.Files[aws] = fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = us-east-1\n", keyID, secret)
+	s.Files[aws] = fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s\n", keyID, secret, pick(regions))
 	add("aws-access-key-id", keyID, aws, "")
 	add("aws-secret-access-key", secret, aws, "")
 	ssh := home + "/.ssh/id_rsa"
@@ -89,7 +106,7 @@ func New(home string) *Set {
 	s.Files[pypirc] = fmt.Sprintf("[distutils]\nindex-servers =\n    pypi\n\n[pypi]\nusername = __token__\npassword = %s\n", pypi)
 	add("pypi-token", pypi, pypirc, "")
 	netrcPath := home + "/.netrc"
-	s.Files[netrcPath] = fmt.Sprintf("machine github.com\n  login deploy-bot\n  password %s\n", netrc)
+	s.Files[netrcPath] = fmt.Sprintf("machine %s\n  login %s\n  password %s\n", pick(netrcHosts), pick(logins), netrc)
 	add("netrc-password", netrc, netrcPath, "")
 	s.Env = []string{"GITHUB_TOKEN=" + ghToken, "AWS_SECRET_ACCESS_KEY=" + envSecret}
 	add("env-github-token", ghToken, "", "GITHUB_TOKEN")

@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path"
 	"runtime"
 	"strconv"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
@@ -30,7 +32,7 @@ import (
 // client's, otel, net/http, cobra, html/template: milliseconds of
 // package initialization) never run in the init. See the package doc.
 func init() {
-	if len(os.Args) == 0 || os.Args[0] != Arg {
+	if !Started(Arg) {
 		return
 	}
 	runtime.LockOSThread() // init functions run on the main thread, locked; say so
@@ -70,9 +72,22 @@ func Main(network NetworkFunc) int {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fail("set non-dumpable", err)
 	}
+	// pid 1's name (/proc/1/comm) as its argv[0] says, not "exe".
+	_ = os.Unsetenv(EnvInit)
+	if len(os.Args) > 0 && os.Args[0] != "" {
+		if name, err := unix.BytePtrFromString(path.Base(os.Args[0])); err == nil {
+			_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0)
+		}
+	}
 	var cfg Config
 	if err := json.NewDecoder(io.LimitReader(os.NewFile(FDConfig, "config"), 256<<20)).Decode(&cfg); err != nil {
 		return fail("read config", err)
+	}
+	if h := cfg.Persona.Home; h != "" {
+		if path.Clean(h) != h || path.Dir(h) != "/home" {
+			return fail("read config", fmt.Errorf("persona home %q is not a directory of /home", h))
+		}
+		home = h
 	}
 	trace := func(step string) {
 		if cfg.Trace {
@@ -106,7 +121,7 @@ func Main(network NetworkFunc) int {
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return fail("cgroup namespace", err)
 	}
-	if err := unix.Sethostname([]byte("moat")); err != nil {
+	if err := unix.Sethostname([]byte(cfg.Persona.host())); err != nil {
 		return fail("hostname", err)
 	}
 	if err := loopbackUp(); err != nil {
@@ -376,13 +391,13 @@ func applyLandlock() (moat.Layer, error) {
 		landlock.RODirs("/"),
 		// WithRefer: renames across the writable directories (setuptools
 		// builds wheels that way) would otherwise fail with EXDEV.
-		landlock.RWDirs(WorkDir, TmpDir, HomeDir, "/dev/shm").WithRefer(),
+		landlock.RWDirs(WorkDir, TmpDir, home, "/dev/shm").WithRefer(),
 		landlock.RWFiles(devs...),
 	)
 	if err != nil {
 		return moat.Layer{}, err
 	}
-	return moat.Layer{Name: "landlock", Detail: fmt.Sprintf("ABI %d: read-only everywhere but /work /tmp /home/sandbox /dev/shm", abi)}, nil
+	return moat.Layer{Name: "landlock", Detail: fmt.Sprintf("ABI %d: read-only everywhere but /work /tmp %s /dev/shm", abi, home)}, nil
 }
 
 // setRlimits sets the program's rlimits, hard and soft, on the init just

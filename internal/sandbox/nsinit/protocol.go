@@ -2,6 +2,7 @@ package nsinit
 
 import (
 	"encoding/json"
+	"os"
 
 	"github.com/moat-sandbox/moat"
 )
@@ -32,10 +33,20 @@ const FDCgroup = 10
 // these. Arg starts it early (package nsinit's init function) with no
 // network beyond loopback; ArgNet late, from main through the caller's
 // hook (backend/native.Init), with the network packages it needs.
+// The parent names it in the environment variable EnvInit instead, so that
+// argv[0], pid 1's command line inside, can be a persona's (/sbin/init,
+// bash ...): the program cannot read pid 1's environment (non-dumpable).
 const (
-	Arg    = "moat-sandbox-init"
-	ArgNet = "moat-sandbox-init-net"
+	Arg     = "moat-sandbox-init"
+	ArgNet  = "moat-sandbox-init-net"
+	EnvInit = "MOAT_SANDBOX_INIT"
 )
+
+// Started reports whether this process was started as the init named
+// (Arg or ArgNet), by argv[0] or EnvInit.
+func Started(name string) bool {
+	return (len(os.Args) > 0 && os.Args[0] == name) || os.Getenv(EnvInit) == name
+}
 
 // Network is the sandbox's network beyond loopback.
 type Network interface {
@@ -53,12 +64,41 @@ type noNetwork struct{}
 
 func (noNetwork) Stop() {}
 
-// Paths inside the sandbox.
+// Paths inside the sandbox. The home is HomeDir unless the config gives
+// a persona's.
 const (
 	WorkDir = "/work"
 	HomeDir = "/home/sandbox"
 	TmpDir  = "/tmp"
 )
+
+// Persona is how the sandbox presents itself inside (observe.Persona):
+// the host name, the user and their home. The zero value is moat's
+// plain one (moat, sandbox, HomeDir).
+type Persona struct {
+	Host  string `json:"host,omitempty"`
+	User  string `json:"user,omitempty"`
+	Gecos string `json:"gecos,omitempty"`
+	Home  string `json:"home,omitempty"`
+}
+
+// home is the home directory of this init's run (Main sets it from the
+// config before anything uses it).
+var home = HomeDir
+
+func (p Persona) host() string {
+	if p.Host == "" {
+		return "moat"
+	}
+	return p.Host
+}
+
+func (p Persona) user() (name, gecos string) {
+	if p.User == "" {
+		return "sandbox", "moat sandbox"
+	}
+	return p.User, p.Gecos
+}
 
 // Config is everything the init needs, sent once over FDConfig. It is
 // produced by the trusted parent; nothing in it comes from the program.
@@ -93,6 +133,8 @@ type Config struct {
 	// Net is the network policy of modes sinkhole and allow, for the
 	// NetworkFunc of an init started as ArgNet; empty: none.
 	Net json.RawMessage `json:"net,omitempty"`
+	// Persona: host name, user, home as the program sees them.
+	Persona Persona `json:"persona,omitempty"`
 	// Report turns on the behaviour report (events_linux.go); nil: off.
 	Report *ReportConfig `json:"report,omitempty"`
 }

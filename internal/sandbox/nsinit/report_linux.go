@@ -82,13 +82,13 @@ func startReport(cfg *Config) (*reporter, error) {
 	r := &reporter{cfg: cfg.Report, uid: cfg.UID, gid: cfg.GID, argv0: cfg.Argv[0]}
 	r.audit = observe.NewCollector(r.now)
 	for _, p := range sortedKeys(r.cfg.Files) {
-		if !strings.HasPrefix(p, HomeDir+"/") {
+		if !strings.HasPrefix(p, home+"/") {
 			return nil, fmt.Errorf("honeytoken %s outside home", p)
 		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			return nil, err
 		}
-		for d := filepath.Dir(p); d != HomeDir; d = filepath.Dir(d) {
+		for d := filepath.Dir(p); d != home && d != "/"; d = filepath.Dir(d) {
 			_ = os.Chown(d, cfg.UID, cfg.GID)
 		}
 		if err := os.WriteFile(p, []byte(r.cfg.Files[p]), 0o600); err != nil {
@@ -131,7 +131,7 @@ func startReport(cfg *Config) (*reporter, error) {
 	r.endMark = []byte(fmt.Sprintf("\x00moat-end %x\n", nonce))
 	r.readDone = make(chan struct{})
 	go r.readAudit()
-	r.before = observe.Walk(diffRoots, time.Now().Add(fsDiffBudget))
+	r.before = observe.Walk(diffRoots(), time.Now().Add(fsDiffBudget))
 	return r, nil
 }
 
@@ -206,7 +206,9 @@ func (r *reporter) installSeccomp(plain func() (int, error), send func(any) erro
 	return n, nil
 }
 
-var diffRoots = []observe.Root{{Path: WorkDir, Host: WorkDir}, {Path: HomeDir, Host: HomeDir}, {Path: TmpDir, Host: TmpDir}, {Path: "/dev/shm", Host: "/dev/shm"}}
+func diffRoots() []observe.Root {
+	return []observe.Root{{Path: WorkDir, Host: WorkDir}, {Path: home, Host: home}, {Path: TmpDir, Host: TmpDir}, {Path: "/dev/shm", Host: "/dev/shm"}}
+}
 
 // finish stops the audit reader, diffs the file system, and sends every
 // event to the parent. The program and all it started are dead.
@@ -220,7 +222,7 @@ func (r *reporter) finish(send func(any) error) {
 	_ = r.fifo.SetReadDeadline(time.Now().Add(time.Second))
 	<-r.readDone
 	deadline := time.Now().Add(fsDiffBudget)
-	after := observe.Walk(diffRoots, deadline)
+	after := observe.Walk(diffRoots(), deadline)
 	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, Deadline: deadline, At: r.now()}
 	fsEvents, fsDropped := d.Diff(r.before, after)
 	auditEvents, auditDropped := r.audit.Events()

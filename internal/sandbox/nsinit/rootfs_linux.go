@@ -185,7 +185,7 @@ func setupScratch(cfg *Config) error {
 	for _, d := range []struct {
 		name, dst string
 		mode      os.FileMode
-	}{{"work", WorkDir, 0o755}, {"tmp", TmpDir, 0o1777}, {"home", HomeDir, 0o755}, {"shm", "/dev/shm", 0o1777}} {
+	}{{"work", WorkDir, 0o755}, {"tmp", TmpDir, 0o1777}, {"home", home, 0o755}, {"shm", "/dev/shm", 0o1777}} {
 		src := scratch + "/" + d.name
 		if err := os.Mkdir(src, d.mode); err != nil {
 			return err
@@ -273,15 +273,16 @@ func setupEtc(cfg *Config) error {
 	if err := os.MkdirAll("/etc", 0o755); err != nil {
 		return err
 	}
-	user := "sandbox"
+	user, gecos := cfg.Persona.user()
+	host := cfg.Persona.host()
 	files := map[string]string{
-		"passwd":   fmt.Sprintf("root:x:0:0:root:/root:/usr/sbin/nologin\n%s:x:%d:%d:moat sandbox:%s:/usr/sbin/nologin\n", user, cfg.UID, cfg.GID, HomeDir),
+		"passwd":   fmt.Sprintf("root:x:0:0:root:/root:/bin/bash\n%s:x:%d:%d:%s:%s:/bin/bash\n", user, cfg.UID, cfg.GID, gecos, home),
 		"group":    fmt.Sprintf("root:x:0:\n%s:x:%d:\n", user, cfg.GID),
-		"hosts":    "127.0.0.1\tlocalhost moat\n::1\tlocalhost ip6-localhost\n",
-		"hostname": "moat\n",
+		"hosts":    "127.0.0.1\tlocalhost\n127.0.1.1\t" + host + "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+		"hostname": host + "\n",
 	}
 	if cfg.UID == 0 {
-		files["passwd"] = fmt.Sprintf("%s:x:0:0:moat sandbox:%s:/usr/sbin/nologin\n", user, HomeDir)
+		files["passwd"] = fmt.Sprintf("%s:x:0:0:%s:%s:/bin/bash\n", user, gecos, home)
 		files["group"] = user + ":x:0:\n"
 	}
 	for name, content := range files {
