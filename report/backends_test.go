@@ -50,7 +50,10 @@ func TestCorpusBackends(t *testing.T) {
 				cases = append(cases, struct {
 					file     string
 					findings [][2]string
-				}{"corpus/ctypes_syscall.py", [][2]string{{"evasion", "high"}}})
+				}{"corpus/ctypes_syscall.py", [][2]string{{"evasion", "high"}}}, struct {
+					file     string
+					findings [][2]string
+				}{"corpus/tamper_hook.py", [][2]string{{"evasion", "medium"}}})
 			}
 			for _, c := range cases {
 				t.Run(strings.TrimSuffix(filepath.Base(c.file), ".py"), func(t *testing.T) {
