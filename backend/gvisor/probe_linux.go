@@ -134,14 +134,16 @@ func hashKey(k string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// try runs `true` in a throwaway sandbox on platform p.
+// try runs `true` in a throwaway sandbox on platform p. A minute: under
+// emulation (a TCG guest) on a busy host ptrace's first sandbox has taken
+// more than 20 s; the answer is cached, so a hanging platform costs it once.
 func (h *host) try(ctx context.Context, p string) error {
 	root, err := os.MkdirTemp(stateBase(), "probe-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(root)
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	args := []string{"--root", root, "--network=none", "--platform=" + p}
 	truePath := "/bin/true"
