@@ -12,8 +12,13 @@
 //	import   import every top-level module of what install asked for
 //	test     pytest with --junitxml, or a command of the user's
 //
-// Each phase has its own limits, timeout and network (none; only install
-// may reach the --index host:port) and its own [PhaseResult]. /work, with
+// Each phase has its own limits, timeout and network and its own
+// [PhaseResult]. The network of a phase is Config.Network's entry for it,
+// else [DefaultNetwork]: a sinkhole for install and import (where most
+// malicious packages act: setup.py, a module's top level), so what they
+// send is seen and answered while nothing leaves the machine; none for
+// the test phase and the venv. With --index the install phase may reach
+// that host:port alone (allow). /work, with
 // the venv inside, is carried from one phase to the next through private
 // staging directories on the host: the phase's Spec.OutDir (symlinks kept,
 // Spec.OutLinks) becomes the next phase's Spec.Workspace. Nothing in a
@@ -38,6 +43,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -69,6 +75,55 @@ const (
 	StatusSkipped  = "skipped"  // not selected, or an earlier phase did not pass
 )
 
+// DefaultNetwork is the network of a phase that Config.Network does not
+// name. The venv phase is always none.
+var DefaultNetwork = map[string]moat.Network{
+	PhaseVenv:    moat.NetworkNone,
+	PhaseInstall: moat.NetworkSinkhole,
+	PhaseImport:  moat.NetworkSinkhole,
+	PhaseTest:    moat.NetworkNone,
+}
+
+// PhaseNetwork is the network mode of one phase: the venv's is none;
+// with Index the install phase's is allow=INDEX-HOST:PORT (an explicit
+// install mode must then be that one); otherwise Network's entry, else
+// DefaultNetwork's. The error wraps ErrUsage.
+func (cfg Config) PhaseNetwork(phase string) (moat.Network, error) {
+	if phase == PhaseVenv {
+		return moat.NetworkNone, nil
+	}
+	n, set := cfg.Network[phase]
+	if set {
+		pn, err := moat.ParseNetwork(string(n))
+		if err != nil {
+			return "", fmt.Errorf("--network-%s: %w: %w", phase, err, ErrUsage)
+		}
+		n = pn
+	}
+	if phase == PhaseInstall && cfg.Index != "" {
+		ep, err := IndexEndpoint(cfg.Index)
+		if err != nil {
+			return "", err
+		}
+		if set && n != moat.NetworkAllow(ep) {
+			return "", fmt.Errorf("--network-install %s: --index gives the install phase allow=%s; drop one of them: %w", networkName(n), ep, ErrUsage)
+		}
+		return moat.NetworkAllow(ep), nil
+	}
+	if !set {
+		n = DefaultNetwork[phase]
+	}
+	return n, nil
+}
+
+// networkName is a mode as the CLI spells it.
+func networkName(n moat.Network) string {
+	if n == moat.NetworkNone {
+		return "none"
+	}
+	return string(n)
+}
+
 // Default timeouts per phase.
 var DefaultTimeouts = map[string]time.Duration{
 	PhaseVenv:    2 * time.Minute,
@@ -97,6 +152,10 @@ type Config struct {
 	// alone may reach. Neither: pip --no-index, nothing can be fetched.
 	Wheelhouse string
 	Index      string
+	// Network maps a phase (install, import, test) to its network mode; a
+	// phase not in it takes DefaultNetwork, the install phase with Index
+	// the index's allow mode. See PhaseNetwork.
+	Network map[string]moat.Network
 	// Command replaces pytest in the test phase; it runs in a shell with
 	// the venv's bin first on PATH, in the project's directory, and may
 	// write JUnit XML to $MOAT_JUNIT.
@@ -258,13 +317,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Python == "" && cfg.Image == "" {
 		cfg.Python = DefaultPython()
 	}
-	var installNet moat.Network
-	if cfg.Index != "" {
-		ep, err := IndexEndpoint(cfg.Index)
+	nets := map[string]moat.Network{}
+	for _, name := range append([]string{PhaseVenv}, Selectable...) {
+		n, err := cfg.PhaseNetwork(name)
 		if err != nil {
 			return rep, err
 		}
-		installNet = moat.NetworkAllow(ep)
+		nets[name] = n
+	}
+	for p := range cfg.Network {
+		if !slices.Contains(Selectable, p) {
+			return rep, fmt.Errorf("network of phase %q: no such phase (want %s): %w", p, strings.Join(Selectable, ","), ErrUsage)
+		}
 	}
 	if cfg.Wheelhouse != "" {
 		if err := checkWheelhouse(cfg.Wheelhouse); err != nil {
@@ -309,13 +373,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		pr.Note = ""
 		next := filepath.Join(tmp, fmt.Sprintf("stage%d", i+1))
 		spec := cfg.spec(name, stage, next)
-		if name == PhaseInstall {
-			spec.Network = installNet
-		}
-		pr.Network = "none"
-		if spec.Network != moat.NetworkNone {
-			pr.Network = string(spec.Network)
-		}
+		spec.Network = nets[name]
+		pr.Network = networkName(spec.Network)
 		pr.TimeoutMS = spec.Limits.Timeout.Milliseconds()
 		if cfg.Progress != nil {
 			cfg.Progress(name, nil)
@@ -392,8 +451,6 @@ func seed(stage string, cfg Config) error {
 	return nil
 }
 
-// spec is the sandbox run of one phase, from the stage directory in to
-// the next one out.
 // Needs returns what the phases of cfg will ask of a backend: one Spec a
 // phase, with its network mode and the interpreter or image the user chose
 // (no program, no workspace). moat.Select takes them, so that `auto` picks
@@ -406,16 +463,14 @@ func (cfg Config) Needs() []*moat.Spec {
 	specs := []*moat.Spec{{Python: cfg.Python, Image: cfg.Image}} // the venv phase
 	for _, p := range phases {
 		s := &moat.Spec{Python: cfg.Python, Image: cfg.Image}
-		if p == PhaseInstall && cfg.Index != "" {
-			if ep, err := IndexEndpoint(cfg.Index); err == nil {
-				s.Network = moat.NetworkAllow(ep)
-			}
-		}
+		s.Network, _ = cfg.PhaseNetwork(p) // a bad mode fails Run, before any sandbox
 		specs = append(specs, s)
 	}
 	return specs
 }
 
+// spec is the sandbox run of one phase, from the stage directory in to
+// the next one out (its network is set by Run).
 func (cfg Config) spec(phase, in, out string) *moat.Spec {
 	lim := cfg.Limits
 	lim.Timeout = cfg.Timeouts[phase]

@@ -25,6 +25,7 @@ type testFlags struct {
 	image                                      string
 	wheelhouse, index, phases, command, out    string
 	timeoutInstall, timeoutImport, timeoutTest string
+	netInstall, netImport, netTest             string
 	limitFlags
 	asJSON, allowDegraded, requirements, quiet bool
 	userland                                   bool
@@ -38,8 +39,11 @@ func testCmd() *cobra.Command {
 		Short: "Install, import and test an untrusted Python package, each phase in its own sandbox",
 		Long: `Test a Python package you do not trust: make a venv, pip install the
 package, import its top-level modules and run its tests (pytest, or
---command), each phase in a fresh sandbox with its own limits and timeout,
-and no network (the install phase may reach the --index host alone).
+--command), each phase in a fresh sandbox with its own limits, timeout and
+network: by default a sinkhole for install and import (every name
+resolves, every connection is accepted, recorded and answered by moat,
+HTTPS included, and nothing leaves the machine) and none for the test
+phase; with --index the install phase may reach that host alone.
 
 TARGET is a project directory (pyproject.toml or setup.py), an sdist
 (.tar.gz), a wheel (.whl) or a requirements file (requirements*.txt, or
@@ -63,6 +67,9 @@ JSON, summed up after the phases, and with --sarif / --html in files.`,
 	fl.StringVar(&f.timeoutInstall, "timeout-install", pkgtest.DefaultTimeouts[pkgtest.PhaseInstall].String(), "wall clock of the install phase")
 	fl.StringVar(&f.timeoutImport, "timeout-import", pkgtest.DefaultTimeouts[pkgtest.PhaseImport].String(), "wall clock of the import phase")
 	fl.StringVar(&f.timeoutTest, "timeout-test", pkgtest.DefaultTimeouts[pkgtest.PhaseTest].String(), "wall clock of the test phase")
+	fl.StringVar(&f.netInstall, "network-install", "", "network of the install phase: none, sinkhole or allow=HOST:PORT,... (default sinkhole; allow=INDEX with --index)")
+	fl.StringVar(&f.netImport, "network-import", "", "network of the import phase (default sinkhole)")
+	fl.StringVar(&f.netTest, "network-test", "", "network of the test phase (default none)")
 	addLimitFlags(fl, &f.limitFlags, "each phase; the disk holds the venv")
 	fl.StringVar(&f.python, "python", "", "host base interpreter (default /usr/bin/python3, whose dist-packages has pytest)")
 	fl.StringVar(&f.image, "image", "", "container image for docker, podman (default: the backend's) and gvisor through Docker; its python3 makes the venv")
@@ -113,6 +120,17 @@ func testConfig(f *testFlags, target string) (pkgtest.Config, error) {
 			return cfg, err
 		}
 	}
+	cfg.Network = map[string]moat.Network{}
+	for _, n := range []struct{ phase, v string }{
+		{pkgtest.PhaseInstall, f.netInstall}, {pkgtest.PhaseImport, f.netImport}, {pkgtest.PhaseTest, f.netTest}} {
+		if n.v == "" {
+			continue
+		}
+		cfg.Network[n.phase] = moat.Network(n.v)
+		if _, err := cfg.PhaseNetwork(n.phase); err != nil {
+			return cfg, err
+		}
+	}
 	if cfg.Target, err = pkgtest.DetectTarget(target, f.requirements); err != nil {
 		return cfg, err
 	}
@@ -146,7 +164,7 @@ func doTest(c *cobra.Command, f *testFlags, target string) error {
 	defer stop()
 	choice, err := moat.Select(ctx, f.isolation, cfg.Needs()...)
 	if err != nil {
-		return testFailure(f.asJSON, nil, err)
+		return testFailure(f.asJSON, nil, networkHint(err, cfg))
 	}
 	name, b := choice.Name, choice.Backend
 	cfg.Backend, cfg.Isolation = b, name
@@ -182,6 +200,24 @@ func doTest(c *cobra.Command, f *testFlags, target string) error {
 		return testFailure(false, nil, err)
 	}
 	return exitError{rep.ExitStatus()}
+}
+
+// networkHint adds to a backend's refusal which phases asked for a
+// network mode it may not enforce, and the flags that lower them.
+func networkHint(err error, cfg pkgtest.Config) error {
+	if !errors.Is(err, moat.ErrUnsupported) {
+		return err
+	}
+	var flags []string
+	for _, p := range cmp.Or(cfg.Phases, pkgtest.Selectable) {
+		if n, nerr := cfg.PhaseNetwork(p); nerr == nil && n != moat.NetworkNone {
+			flags = append(flags, "--network-"+p+" none")
+		}
+	}
+	if len(flags) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (phases with a network by default: pass %s to run them without one, or use --isolation native)", err, strings.Join(flags, " "))
 }
 
 // phased is the report's view of a test: its phases with their events
