@@ -125,6 +125,20 @@ func NewPlan(home string, specEnv []string) *Plan {
 	return p
 }
 
+// ServeMetadata makes the fake instance credentials that the network
+// sink serves at the metadata address, adds them to the plan's tokens
+// and returns them. For runs whose network is a sinkhole; call it before
+// handing Tokens to the sandbox.
+func (p *Plan) ServeMetadata() *honeytoken.Metadata {
+	m := honeytoken.NewMetadata()
+	for _, t := range m.Tokens() {
+		p.Tokens = append(p.Tokens, t)
+		p.Planted = append(p.Planted, moat.Event{Source: moat.SourceMoat, Kind: moat.KindHoneytokenPlanted, Path: t.Path, Name: t.ID, Data: t.Value,
+			Detail: "fake instance credential served by moat's network sink"})
+	}
+	return m
+}
+
 // FilePaths lists the planted files, sorted.
 func (p *Plan) FilePaths() []string {
 	out := make([]string, 0, len(p.Files))

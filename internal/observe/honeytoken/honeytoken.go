@@ -4,8 +4,14 @@
 //
 // Each run gets fresh random values: an AWS key pair in ~/.aws/credentials,
 // an SSH private key in ~/.ssh/id_rsa, a PyPI token in ~/.pypirc, a
-// password in ~/.netrc, and GITHUB_TOKEN and AWS_SECRET_ACCESS_KEY in the
-// environment. None of them is valid anywhere: they are bait. A program
+// password in ~/.netrc, GITHUB_TOKEN and AWS_SECRET_ACCESS_KEY in the
+// environment, and what stealers look for beyond those (bait.go):
+// ~/.git-credentials, ~/.kube/config, ~/.docker/config.json, gcloud's
+// application_default_credentials.json, Azure's msal_token_cache.json and
+// accessTokens.json, Chrome's Login Data, Firefox's logins.json, Telegram's
+// tdata, Discord's LevelDB, Electrum's and Exodus's wallets and
+// ~/.bash_history. [Metadata] is what the network sink serves as a cloud
+// instance's credentials. None of them is valid anywhere: they are bait. A program
 // that reads them is looking for credentials; a program whose traffic,
 // DNS names, output or files contain one of them, in any encoding a
 // [Matcher] undoes, is exfiltrating.
@@ -111,5 +117,6 @@ func New(home string) *Set {
 	s.Env = []string{"GITHUB_TOKEN=" + ghToken, "AWS_SECRET_ACCESS_KEY=" + envSecret}
 	add("env-github-token", ghToken, "", "GITHUB_TOKEN")
 	add("env-aws-secret-access-key", envSecret, "", "AWS_SECRET_ACCESS_KEY")
+	s.addBait(home)
 	return s
 }

@@ -10,12 +10,15 @@ import (
 
 func TestFind(t *testing.T) {
 	s := New("/home/sandbox")
-	if len(s.Tokens) < 6 || len(s.Env) != 2 || len(s.Files) != 4 {
+	if len(s.Tokens) < 20 || len(s.Env) != 2 || len(s.Files) < 18 {
 		t.Fatalf("set: %+v", s)
 	}
 	for _, tok := range s.Tokens {
-		if tok.Path != "" && !strings.Contains(s.Files[tok.Path], tok.Value) {
+		if _, ok := Find(s.Files[tok.Path], tok.Value); tok.Path != "" && !ok {
 			t.Errorf("%s: value not in %s", tok.ID, tok.Path)
+		}
+		if len(tok.Value) < 16 || strings.Trim(tok.Value, alnum+"_-.") != "" {
+			t.Errorf("%s: value %q is short or has characters that URL encoding changes", tok.ID, tok.Value)
 		}
 	}
 	v := s.Tokens[1].Value
@@ -44,6 +47,40 @@ func TestFind(t *testing.T) {
 	for _, tok := range s.Tokens {
 		if hits := m.Match([]byte("x " + tok.Value)); len(hits) != 1 || hits[0].ID != tok.ID {
 			t.Errorf("%s: %+v", tok.ID, hits)
+		}
+	}
+}
+
+// TestBait: the stealers' targets are planted where they look, each file
+// holding its token.
+func TestBait(t *testing.T) {
+	s := New("/home/u")
+	for _, p := range []string{".git-credentials", ".kube/config", ".docker/config.json",
+		".config/gcloud/application_default_credentials.json", ".azure/msal_token_cache.json", ".azure/accessTokens.json",
+		".config/google-chrome/Default/Login Data", ".local/share/TelegramDesktop/tdata/key_datas",
+		".config/discord/Local Storage/leveldb/000005.ldb", ".electrum/wallets/default_wallet",
+		".config/Exodus/exodus.wallet/seed.seco", ".bash_history"} {
+		found := false
+		for _, tok := range s.Tokens {
+			found = found || tok.Path == "/home/u/"+p
+		}
+		if !found {
+			t.Errorf("no token planted in ~/%s", p)
+		}
+	}
+	ff := 0
+	for p := range s.Files {
+		if strings.HasPrefix(p, "/home/u/.mozilla/firefox/") && strings.HasSuffix(p, "/logins.json") {
+			ff++
+		}
+	}
+	if ff != 1 || !strings.Contains(s.Files["/home/u/.mozilla/firefox/profiles.ini"], "Path=") {
+		t.Errorf("firefox profile: %d logins.json", ff)
+	}
+	m := NewMetadata()
+	for _, tok := range m.Tokens() {
+		if len(tok.Value) < 16 || !strings.HasPrefix(tok.Path, "http://") {
+			t.Errorf("metadata token %+v", tok)
 		}
 	}
 }

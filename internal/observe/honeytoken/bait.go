@@ -1,0 +1,161 @@
+package honeytoken
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+)
+
+// The files that real stealers go for, beyond the developer's classics:
+// git, container and cloud CLIs, browser profiles, chat apps, wallets and
+// the shell history. Each holds one fresh value (a Token whose Path is the
+// file), in the shape the genuine file has, so a stealer that parses it
+// finds what it looks for. The contents are text: the files that are
+// databases in real life (Chrome's "Login Data", Telegram's key_datas)
+// start with the right magic, and are bait, not working databases.
+
+const (
+	b58    = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+	hexLow = "0123456789abcdef"
+)
+
+// addBait plants the stealers' targets under home.
+func (s *Set) addBait(home string) {
+	file := func(rel, id, value, content string) {
+		p := home + "/" + rel
+		s.Files[p] = content
+		s.Tokens = append(s.Tokens, Token{ID: id, Value: value, Path: p})
+	}
+	// git's credential store: one URL with the password in it.
+	gitPass := "ghp_" + random(36, alnum)
+	file(".git-credentials", "git-credentials", gitPass, "https://deploy-bot:"+gitPass+"@github.com\n")
+
+	kube := random(40, alnum)
+	file(".kube/config", "kube-token", kube, fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- cluster:
+    certificate-authority-data: %s
+    server: https://10.20.0.1:6443
+  name: prod
+contexts:
+- context:
+    cluster: prod
+    user: deployer
+  name: prod
+current-context: prod
+users:
+- name: deployer
+  user:
+    token: %s
+`, base64.StdEncoding.EncodeToString([]byte("-----BEGIN CERTIFICATE-----\n"+random(64, alnum)+"\n")), kube))
+
+	dockerPass := random(32, alnum)
+	auth := base64.StdEncoding.EncodeToString([]byte("deploy-bot:" + dockerPass))
+	file(".docker/config.json", "docker-auth", dockerPass,
+		`{"auths":{"https://index.docker.io/v1/":{"auth":"`+auth+`"},"ghcr.io":{"auth":"`+auth+`"}}}`+"\n")
+
+	gRefresh := random(40, alnum)
+	file(".config/gcloud/application_default_credentials.json", "gcloud-refresh-token", gRefresh, fmt.Sprintf(`{
+  "client_id": "764086051850-%s.apps.googleusercontent.com",
+  "client_secret": "d-FL95Q19q7MQmFpd7hHD0Ty",
+  "refresh_token": "1//0%s",
+  "type": "authorized_user"
+}
+`, random(32, "abcdefghijklmnopqrstuvwxyz0123456789"), gRefresh))
+
+	azRefresh := "0.A" + random(60, alnum)
+	file(".azure/msal_token_cache.json", "azure-refresh-token", azRefresh, fmt.Sprintf(`{"RefreshToken": {"%s.login.microsoftonline.com-refreshtoken-04b07795-8ddb-461a-bbee-02f9e1bf7b46--": {"credential_type": "RefreshToken", "secret": "%s", "home_account_id": "%s", "environment": "login.microsoftonline.com", "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46"}}}
+`, uuid(), azRefresh, uuid()))
+	azAccess := "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9" + random(48, alnum)
+	file(".azure/accessTokens.json", "azure-access-token", azAccess, fmt.Sprintf(`[{"tokenType": "Bearer", "expiresIn": 3599, "resource": "https://management.core.windows.net/", "accessToken": "%s", "_clientId": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "_authority": "https://login.microsoftonline.com/common"}]
+`, azAccess))
+
+	// Browsers: Chrome's saved logins (an SQLite file in life) and
+	// Firefox's, found through profiles.ini.
+	chrome := random(24, alnum)
+	file(".config/google-chrome/Default/Login Data", "chrome-login-data", chrome,
+		"SQLite format 3\x00"+strings.Repeat("\x01", 16)+"https://accounts.example.com/login\x00admin\x00v10"+chrome+"\x00\n")
+	profile := random(8, "abcdefghijklmnopqrstuvwxyz0123456789") + ".default-release"
+	s.Files[home+"/.mozilla/firefox/profiles.ini"] = "[Profile0]\nName=default-release\nIsRelative=1\nPath=" + profile + "\nDefault=1\n\n[General]\nStartWithLastProfile=1\nVersion=2\n"
+	ffPass := random(32, alnum)
+	file(".mozilla/firefox/"+profile+"/logins.json", "firefox-logins", ffPass, fmt.Sprintf(`{"nextId":2,"logins":[{"id":1,"hostname":"https://accounts.example.com","httpRealm":null,"formSubmitURL":"https://accounts.example.com","usernameField":"user","passwordField":"pass","encryptedUsername":"MDIEEPgAAAAAAAAAAAAAAAAAAAEwFAYIKoZIhvcNAwcECA%s","encryptedPassword":"MEIEEPgAAAAAAAAAAAAAAAAAAAEwFAYIKoZIhvcNAwcECB%s","guid":"{%s}","encType":1,"timesUsed":3}],"version":3}
+`, random(16, alnum), ffPass, uuid()))
+
+	// Telegram Desktop's session directory.
+	tg := random(32, alnum)
+	file(".local/share/TelegramDesktop/tdata/key_datas", "telegram-tdata", tg, "TDF$\x00\x00\x00\x00"+tg+"\n")
+
+	// Discord keeps its token in LevelDB files that stealers grep.
+	dToken := base64.RawStdEncoding.EncodeToString([]byte(random(18, "0123456789"))) + "." + random(6, alnum) + "."
+	dSecret := random(27, alnum)
+	file(".config/discord/Local Storage/leveldb/000005.ldb", "discord-token", dSecret,
+		"\x00\x00_https://discord.com\x00\x01token\x01\""+dToken+dSecret+"\"\n")
+
+	// Wallets: Electrum's default wallet, Exodus's seed.
+	xprv := "xprv9s21ZrQH143K" + random(95, b58)
+	file(".electrum/wallets/default_wallet", "electrum-wallet", xprv, fmt.Sprintf(`{
+    "keystore": {
+        "type": "bip32",
+        "xprv": "%s",
+        "xpub": "xpub661MyMwAqRbc%s"
+    },
+    "seed_version": 18,
+    "wallet_type": "standard"
+}
+`, xprv, random(95, b58)))
+	seco := random(48, alnum)
+	file(".config/Exodus/exodus.wallet/seed.seco", "exodus-seed", seco, "SECO\x00\x00\x00\x01"+seco+"\n")
+
+	// The shell history, with a token typed on a command line.
+	hist := "glpat-" + random(20, alnum)
+	file(".bash_history", "shell-history-token", hist, strings.Join([]string{
+		"cd ~/src/api", "git pull", "make test",
+		"export GITLAB_TOKEN=" + hist,
+		"curl -H \"PRIVATE-TOKEN: " + hist + "\" https://gitlab.example.com/api/v4/projects",
+		"ssh deploy@10.20.0.15", "ls", ""}, "\n"))
+}
+
+func uuid() string {
+	r := random(32, hexLow)
+	return r[:8] + "-" + r[8:12] + "-4" + r[13:16] + "-a" + r[17:20] + "-" + r[20:]
+}
+
+// Metadata is what moat's network sink serves as a cloud instance's
+// metadata service (169.254.169.254, metadata.google.internal): fake
+// credentials of an instance role, each also a Token.
+type Metadata struct {
+	Role            string `json:"role"`
+	AccessKeyID     string `json:"access_key_id"`
+	SecretAccessKey string `json:"secret_access_key"`
+	SessionToken    string `json:"session_token"`
+	GCPToken        string `json:"gcp_token"`
+}
+
+// Metadata URLs, for the Tokens' Path: where the value is served.
+const (
+	AWSCredentialsURL = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+	GCPTokenURL       = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
+)
+
+// NewMetadata makes fresh instance credentials.
+func NewMetadata() *Metadata {
+	return &Metadata{
+		Role:            "ec2-app-role",
+		AccessKeyID:     "ASIA" + random(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+		SecretAccessKey: random(40, alnum),
+		SessionToken:    "IQoJb3JpZ2luX2VjE" + random(120, alnum),
+		GCPToken:        "ya29.c." + random(100, alnum),
+	}
+}
+
+// Tokens lists m's values as Tokens, their Path the URL that serves them.
+func (m *Metadata) Tokens() []Token {
+	aws := AWSCredentialsURL + m.Role
+	return []Token{
+		{ID: "imds-aws-access-key-id", Value: m.AccessKeyID, Path: aws},
+		{ID: "imds-aws-secret-access-key", Value: m.SecretAccessKey, Path: aws},
+		{ID: "imds-aws-session-token", Value: m.SessionToken[len(m.SessionToken)-60:], Path: aws},
+		{ID: "gcp-metadata-token", Value: m.GCPToken[len("ya29.c."):], Path: GCPTokenURL},
+	}
+}
