@@ -75,6 +75,7 @@ const (
 	KindConnect      Kind = "connect"       // a connection attempted (Addr)
 	KindDNS          Kind = "dns"           // a name looked up (Name)
 	KindHTTP         Kind = "http"          // an HTTP request seen by the sink (Name: host, Data)
+	KindMetadata     Kind = "metadata"      // network: the sink served fake instance credentials (Path, Detail: token ids)
 	KindListener     Kind = "listener"      // a socket bound or listening
 	KindDenied       Kind = "denied"        // a syscall the sandbox denied (Name)
 	KindSocket       Kind = "socket"        // a socket of an address family the sandbox refuses (Name: AF_VSOCK, ...)

@@ -208,8 +208,12 @@ func networkHint(err error, cfg pkgtest.Config) error {
 	if !errors.Is(err, moat.ErrUnsupported) {
 		return err
 	}
+	phases := cfg.Phases
+	if phases == nil {
+		phases = pkgtest.Selectable
+	}
 	var flags []string
-	for _, p := range cmp.Or(cfg.Phases, pkgtest.Selectable) {
+	for _, p := range phases {
 		if n, nerr := cfg.PhaseNetwork(p); nerr == nil && n != moat.NetworkNone {
 			flags = append(flags, "--network-"+p+" none")
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 )
 
 // Modes of a Config.
@@ -22,6 +23,10 @@ const (
 type Config struct {
 	Mode  string     `json:"mode"`
 	Allow []Endpoint `json:"allow,omitempty"`
+	// Metadata, in sinkhole mode, is what the sink serves at the instance
+	// metadata address: honeytokens of the run's plan. Nil: fresh values
+	// that no report looks for (the report is off).
+	Metadata *honeytoken.Metadata `json:"metadata,omitempty"`
 }
 
 // Endpoint is one allowed HOST:PORT; Host is lower case, an IP literal or
@@ -101,7 +106,7 @@ func (c *Config) Describe() string {
 		return "none: private loopback only"
 	}
 	if c.Mode == ModeSinkhole {
-		return "sinkhole: every name resolves to 198.18.0.0/15, every TCP/UDP flow is accepted by moat, recorded and answered harmlessly; nothing leaves the machine"
+		return "sinkhole: every name resolves to 198.18.0.0/15, every TCP/UDP flow is accepted by moat, recorded and answered harmlessly (HTTPS terminated with a CA made for the run, 169.254.169.254 answered with fake instance credentials); nothing leaves the machine"
 	}
 	eps := make([]string, len(c.Allow))
 	for i, e := range c.Allow {

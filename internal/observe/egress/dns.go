@@ -101,6 +101,9 @@ func (r *Resolver) Answer(q []byte, via string) []byte {
 			ans = netip.MustParseAddr("127.0.0.1")
 		}
 		detail = "local localhost"
+	case r.cfg.Mode == ModeSinkhole && metadataNames[name] && question.Type == dnsmessage.TypeA:
+		ans = MetadataAddr
+		detail = "sinkholed " + MetadataAddr.String()
 	case r.cfg.Mode == ModeAllow && !r.cfg.allowedName(name):
 		rh.RCode = dnsmessage.RCodeNameError
 		detail = "refused NXDOMAIN"

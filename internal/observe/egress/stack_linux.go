@@ -1,7 +1,9 @@
 package egress
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 )
 
 // Dialer connects to an allowed endpoint from outside the sandbox.
@@ -41,6 +44,8 @@ type Stack struct {
 	rec  *Recorder
 	res  *Resolver
 	dial Dialer
+	ca   *CA                  // sinkhole: terminates TLS
+	md   *honeytoken.Metadata // sinkhole: served at MetadataAddr
 
 	closers []io.Closer
 	flows   chan struct{}
@@ -52,6 +57,15 @@ type Stack struct {
 	accepting int // accepted, not yet tracked
 }
 
+// CAPEM is the certificate of the CA that terminates the sinkhole's TLS,
+// for the sandbox's trust store ([WriteCA]); nil in allow mode.
+func (s *Stack) CAPEM() []byte {
+	if s.ca == nil {
+		return nil
+	}
+	return s.ca.PEM()
+}
+
 // Start brings up the network for cfg in the calling process's network
 // namespace, which must be the sandbox's own: the caller needs
 // CAP_NET_ADMIN there and lo must be up. d dials allowed endpoints (allow
@@ -61,6 +75,13 @@ func Start(cfg *Config, rec *Recorder, d Dialer) (*Stack, error) {
 		return nil, errors.New("allow mode without a dialer")
 	}
 	s := &Stack{cfg: cfg, rec: rec, res: NewResolver(cfg, rec), dial: d, flows: make(chan struct{}, maxFlows), conns: map[net.Conn]struct{}{}}
+	if cfg.Mode == ModeSinkhole {
+		ca, err := NewCA(time.Now())
+		if err != nil {
+			return nil, err
+		}
+		s.ca, s.md = ca, cmp.Or(cfg.Metadata, honeytoken.NewMetadata())
+	}
 	if err := s.start(); err != nil {
 		s.Close(0)
 		return nil, err
@@ -327,21 +348,33 @@ func unmapped(ap netip.AddrPort) netip.AddrPort {
 func (s *Stack) serveTCP(c net.Conn) {
 	dst := unmapped(c.LocalAddr().(*net.TCPAddr).AddrPort())
 	name := s.res.NameOf(dst.Addr())
-	ev := moat.Event{Kind: "connect", Addr: dst.String(), Name: Escape([]byte(name), maxField)}
+	ev := moat.Event{Kind: moat.KindConnect, Addr: dst.String(), Name: Escape([]byte(name), maxField)}
 	var first []byte
+	var f flow
 	verdict := "sinkholed"
 	if s.cfg.Mode == ModeAllow {
 		verdict, first = s.relay(c, dst, name)
 	} else {
-		first = s.sink(c)
+		first, f = s.sink(c, dst, name)
 	}
-	describe(&ev, verdict, "tcp", first)
+	describe(&ev, verdict, "tcp", first, f)
 	s.rec.Record(ev)
+	if f.served != "" {
+		s.rec.Record(moat.Event{Kind: moat.KindMetadata, Addr: ev.Addr, Name: ev.Name, Path: ev.Path,
+			Detail: "served fake instance credentials: " + f.served})
+	}
+}
+
+// flow is what the sink learnt beyond a flow's first bytes.
+type flow struct {
+	tls    string // "decrypted", or why not
+	clear  []byte // the request in clear, from inside TLS
+	served string // the honeytokens the answer carried
 }
 
 // describe fills an event's detail from the verdict and what the first
-// bytes say.
-func describe(ev *moat.Event, verdict, proto string, first []byte) {
+// bytes say; for a flow the sink decrypted, from the request in clear.
+func describe(ev *moat.Event, verdict, proto string, first []byte, f flow) {
 	sn := Sniff(first)
 	d := verdict + " " + proto
 	switch sn.Proto {
@@ -356,13 +389,25 @@ func describe(ev *moat.Event, verdict, proto string, first []byte) {
 		if sn.SNI != "" {
 			d += " sni=" + Escape([]byte(sn.SNI), maxField)
 		}
+		if f.tls != "" {
+			d += " " + f.tls
+		}
+	}
+	host := sn.Host
+	if cs := Sniff(f.clear); cs.Proto == "http" {
+		d += " https " + Escape([]byte(cs.Method), 16)
+		if cs.Host != "" {
+			d += " host=" + Escape([]byte(cs.Host), maxField)
+		}
+		ev.Path = Escape([]byte(cs.Path), maxField)
+		host = cs.Host
 	}
 	if ev.Name == "" {
 		switch {
 		case sn.SNI != "":
 			ev.Name = Escape([]byte(sn.SNI), maxField)
-		case sn.Host != "":
-			h := sn.Host
+		case host != "":
+			h := host
 			if hh, _, err := net.SplitHostPort(h); err == nil {
 				h = hh
 			}
@@ -370,15 +415,52 @@ func describe(ev *moat.Event, verdict, proto string, first []byte) {
 		}
 	}
 	ev.Detail = d
-	if len(first) > 0 {
+	switch {
+	case len(f.clear) > 0: // what was sent, not the ClientHello
+		ev.Data = Escape(f.clear, MaxCapture)
+	case len(first) > 0:
 		ev.Data = Escape(first, MaxCapture)
 	}
 }
 
 // sink reads what the program sends (bounded in bytes and time), answers
-// an HTTP request with an empty 200, and closes.
-func (s *Stack) sink(c net.Conn) []byte {
+// an HTTP request (the instance metadata service's paths with fake
+// credentials, anything else with an empty 200), terminates TLS with a
+// leaf of the run's CA and does the same inside, and closes.
+func (s *Stack) sink(c net.Conn, dst netip.AddrPort, name string) (first []byte, f flow) {
 	defer c.Close()
+	first = readRequest(c)
+	switch sn := Sniff(first); {
+	case sn.Proto == "http":
+		f.served = s.reply(c, dst, first)
+	case sn.Proto == "tls" && s.ca != nil:
+		tc := tls.Server(&replayConn{Conn: c, pre: first}, &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			NextProtos: []string{"http/1.1"},
+			GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+				return s.ca.Leaf(cmp.Or(h.ServerName, name, dst.Addr().String()))
+			},
+		})
+		_ = c.SetDeadline(time.Now().Add(flowTimeout))
+		if err := tc.Handshake(); err != nil {
+			// The client refused the certificate (a pinned key, its own
+			// bundle) or spoke something else: the ClientHello is all.
+			f.tls = "not decrypted (" + Escape([]byte(err.Error()), 160) + ")"
+			return first, f
+		}
+		_ = c.SetDeadline(time.Time{})
+		f.tls = "decrypted"
+		f.clear = readRequest(tc)
+		if Sniff(f.clear).Proto == "http" {
+			f.served = s.reply(tc, dst, f.clear)
+		}
+	}
+	return first, f
+}
+
+// readRequest reads the start of a flow until it is a whole request, the
+// cap, EOF or a timeout.
+func readRequest(c net.Conn) []byte {
 	buf := make([]byte, 0, MaxCapture)
 	end := time.Now().Add(flowTimeout)
 	for len(buf) < cap(buf) {
@@ -393,18 +475,39 @@ func (s *Stack) sink(c net.Conn) []byte {
 			break
 		}
 	}
-	if Sniff(buf).Proto == "http" {
-		_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
-		_, _ = c.Write(http200)
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.CloseWrite()
-		}
-		// Let the client read the answer before unread bytes turn the
-		// close into a reset.
-		_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
-		_, _ = io.Copy(io.Discard, io.LimitReader(c, 1<<20))
-	}
 	return buf
+}
+
+// reply answers one HTTP request and half-closes; it returns the
+// honeytokens the answer carried.
+func (s *Stack) reply(c net.Conn, dst netip.AddrPort, req []byte) string {
+	resp, served := sinkAnswer(s.md, dst, req)
+	_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
+	_, _ = c.Write(resp)
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	// Let the client read the answer before unread bytes turn the close
+	// into a reset.
+	_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c, 1<<20))
+	return served
+}
+
+// replayConn is a connection whose first reads return bytes already read
+// from it (the ClientHello the sink sniffed).
+type replayConn struct {
+	net.Conn
+	pre []byte
+}
+
+func (r *replayConn) Read(p []byte) (int, error) {
+	if len(r.pre) > 0 {
+		n := copy(p, r.pre)
+		r.pre = r.pre[n:]
+		return n, nil
+	}
+	return r.Conn.Read(p)
 }
 
 // relay asks the parent to dial an allowed destination and splices; it

