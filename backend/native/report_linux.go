@@ -15,6 +15,9 @@ func (r *runner) prepareReport(cfg *nsinit.Config, startMono int64) {
 		return
 	}
 	plan := observe.NewPlan(cfg.Persona.Home, r.spec.Env)
+	if r.spec.Network == moat.NetworkSinkhole {
+		r.metadata = plan.ServeMetadata() // before the tokens go to the init
+	}
 	cfg.Report = &nsinit.ReportConfig{StartMono: startMono, Files: plan.Files, Tokens: plan.Tokens}
 	if bc, err := audit.Compile(r.rt.Executable, cacheDir()); err == nil {
 		cfg.Report.Bytecode = bc

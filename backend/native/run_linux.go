@@ -22,6 +22,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
@@ -97,9 +98,10 @@ type runner struct {
 
 	events        []moat.Event // the behaviour report (report_linux.go)
 	eventsDropped int
-	kernelEvents  []moat.Event // from the seccomp listener (notify_linux.go)
-	kernelBudget  kernelBudget // per-kind reserves of kernelEvents (exec_linux.go)
-	firstPid      int          // host pid of the process moat started (Spec.Launcher)
+	metadata      *honeytoken.Metadata // served by the sinkhole; nil without one or without a report
+	kernelEvents  []moat.Event         // from the seccomp listener (notify_linux.go)
+	kernelBudget  kernelBudget         // per-kind reserves of kernelEvents (exec_linux.go)
+	firstPid      int                  // host pid of the process moat started (Spec.Launcher)
 	notifyWG      sync.WaitGroup
 	notifyErr     error
 }
@@ -178,12 +180,12 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 		return nil, err
 	}
 	cfg.Trace = trace
-	nr, err := startNet(r.spec, cfg, mono0) // nil in mode none (net_linux.go)
+	r.prepareReport(cfg, mono0)
+	nr, err := startNet(r.spec, cfg, mono0, r.metadata) // nil in mode none (net_linux.go)
 	if err != nil {
 		return nil, fmt.Errorf("native: network: %w", err)
 	}
 	defer nr.close()
-	r.prepareReport(cfg, mono0)
 
 	extra, err := r.limits(cfg)
 	if err != nil {
