@@ -221,7 +221,7 @@ func networkHint(err error, cfg pkgtest.Config) error {
 	if len(flags) == 0 {
 		return err
 	}
-	return fmt.Errorf("%w (phases with a network by default: pass %s to run them without one, or use --isolation native)", err, strings.Join(flags, " "))
+	return fmt.Errorf("%w (phases with a network: pass %s to run them without one, or use --isolation native)", err, strings.Join(flags, " "))
 }
 
 // phased is the report's view of a test: its phases with their events

@@ -69,6 +69,8 @@ func TestTestBadInput(t *testing.T) {
 		{[]string{"test", "--timeout-test", "soon", calc}, "--timeout-test"},
 		{[]string{"test", "--index", "ftp://mirror", calc}, "--index"},
 		{[]string{"test", "--memory", "lots", calc}, "--memory"},
+		{[]string{"test", "--network-test", "bogus", calc}, "--network-test"},
+		{[]string{"test", "--network-install", "sinkhole", "--index", "http://127.0.0.1:9/simple/", calc}, "--index gives the install phase allow=127.0.0.1:9"},
 		{[]string{"test", filepath.Join(dir, "nothing-here")}, "no such file"},
 		{[]string{"test"}, "arg"},
 		{[]string{"test", "--bogus", calc}, "unknown flag"},
@@ -90,7 +92,8 @@ func TestTestImageFlags(t *testing.T) {
 	moattest.RequireBackend(t, "native")
 	oneMoatLine(t, moatRun(t, nil, "test", "--isolation", "native", "--image", "moat/python:bookworm", "--python", "/usr/bin/python3", calc), "choose one")
 	moattest.RequireBackend(t, "docker")
-	oneMoatLine(t, moatRun(t, nil, "test", "--isolation", "docker", "--python", "/usr/bin/python3", calc), "the image's python3")
+	oneMoatLine(t, moatRun(t, nil, "test", "--isolation", "docker", "--network-install", "none", "--network-import", "none",
+		"--python", "/usr/bin/python3", calc), "the image's python3")
 }
 
 func TestTestJSON(t *testing.T) {
@@ -332,6 +335,16 @@ func TestTestAutoIndex(t *testing.T) {
 	// Named explicitly, gVisor refuses the index in one line.
 	oneMoatLine(t, moatRun(t, nil, "test", "--isolation", "gvisor", "--phases", "install", "--index", "http://127.0.0.1:9/simple/",
 		filepath.Join(projects, "calc")), "only none")
+}
+
+// TestTestNetworkRefused: gVisor enforces only network none, so named
+// explicitly it refuses the default sinkhole of install and import in
+// one line that says how to run without one.
+func TestTestNetworkRefused(t *testing.T) {
+	moattest.RequireBackend(t, "gvisor")
+	calc := filepath.Join(projects, "calc")
+	oneMoatLine(t, moatRun(t, nil, "test", "--isolation", "gvisor", calc), "pass --network-install none --network-import none")
+	oneMoatLine(t, moatRun(t, nil, "test", "--isolation", "gvisor", "--phases", "import", calc), "pass --network-import none to run")
 }
 
 // TestTestUserlandFlag: the userland is on by default for moat test, and

@@ -20,6 +20,9 @@ var MetadataAddr = netip.MustParseAddr("169.254.169.254")
 // metadataNames resolve to MetadataAddr in sinkhole mode, as on GCP.
 var metadataNames = map[string]bool{"metadata.google.internal": true, "metadata": true}
 
+// http200 is the answer to every other request: harmless, empty.
+var http200 = []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
+
 // sinkAnswer is the sink's reply to one HTTP request (req: its raw bytes,
 // as far as read) sent to dst. served names the honeytokens the reply
 // carries ("" for none).

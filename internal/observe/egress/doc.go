@@ -20,7 +20,13 @@
 //   - Sinkhole: a TCP connection is read (at most [MaxCapture] bytes, the whole of most flows),
 //     sniffed for a TLS ClientHello's SNI or an HTTP request line and
 //     Host, answered harmlessly (HTTP: 200 with an empty body; anything
-//     else: closed), and recorded. UDP datagrams are recorded and dropped.
+//     else: closed), and recorded. TLS is terminated with a leaf of the
+//     run's [CA] (ca.go), which the sandbox trusts, and the request inside
+//     is read, answered and recorded in clear. The instance metadata
+//     address ([MetadataAddr]; metadata.google.internal resolves to it) is
+//     answered as a cloud instance's, with the run's fake credentials
+//     (answer.go), and a [moat.KindMetadata] event says what was served.
+//     UDP datagrams are recorded and dropped.
 //   - Allow: a connection to an allowed HOST:PORT is dialed by the parent
 //     moat process in the host's network namespace, which checks the list
 //     itself, and the connected socket is passed back over a unix socket

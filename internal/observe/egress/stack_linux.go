@@ -35,7 +35,6 @@ const (
 	maxFlows = 256
 )
 
-var http200 = []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
 
 // Stack is the running network of one sandbox: resolver, interception
 // rules and proxy. It lives in the sandbox init.
