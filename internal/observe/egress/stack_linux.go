@@ -35,7 +35,6 @@ const (
 	maxFlows = 256
 )
 
-
 // Stack is the running network of one sandbox: resolver, interception
 // rules and proxy. It lives in the sandbox init.
 type Stack struct {
