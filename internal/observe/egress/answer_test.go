@@ -1,0 +1,53 @@
+package egress
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
+)
+
+func TestSinkAnswer(t *testing.T) {
+	md := honeytoken.NewMetadata()
+	imds := netip.AddrPortFrom(MetadataAddr, 80)
+	other := netip.MustParseAddrPort("198.18.0.7:80")
+	for _, c := range []struct {
+		dst    netip.AddrPort
+		req    string
+		status string
+		body   string
+		served string
+	}{
+		{other, "GET /latest/meta-data/iam/security-credentials/ HTTP/1.1\r\nHost: evil.example\r\n\r\n", "200 OK", "", ""},
+		{imds, "PUT /latest/api/token HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n", "200 OK", "AQAEA", ""},
+		{imds, "GET /latest/meta-data/iam/security-credentials/ HTTP/1.1\r\n\r\n", "200 OK", md.Role, ""},
+		{imds, "GET /latest/meta-data/iam/security-credentials/" + md.Role + " HTTP/1.1\r\n\r\n", "200 OK", md.SecretAccessKey, "imds-aws-secret-access-key"},
+		{imds, "GET http://169.254.169.254/latest/meta-data/iam/security-credentials/" + md.Role + " HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n", "200 OK", md.AccessKeyID, "imds-aws-access-key-id"},
+		{imds, "GET /latest/meta-data/nothing HTTP/1.1\r\n\r\n", "404 Not Found", "", ""},
+		{other, "GET /computeMetadata/v1/instance/service-accounts/default/token HTTP/1.1\r\nHost: metadata.google.internal\r\nMetadata-Flavor: Google\r\n\r\n", "200 OK", md.GCPToken, "gcp-metadata-token"},
+		{imds, "GET /computeMetadata/v1/instance/service-accounts/default/token HTTP/1.1\r\nHost: metadata.google.internal\r\n\r\n", "403 Forbidden", "Metadata-Flavor", ""},
+	} {
+		resp, served := sinkAnswer(md, c.dst, []byte(c.req))
+		r := string(resp)
+		if !strings.HasPrefix(r, "HTTP/1.1 "+c.status+"\r\n") || !strings.Contains(r, c.body) || !strings.Contains(served, c.served) || (c.served == "") != (served == "") {
+			t.Errorf("%q to %s: %q, served %q", c.req, c.dst, r, served)
+		}
+	}
+	// No metadata to serve (the report is off): plain 200 everywhere.
+	if resp, served := sinkAnswer(nil, imds, []byte("GET /latest/meta-data/ HTTP/1.1\r\n\r\n")); string(resp) != string(http200) || served != "" {
+		t.Errorf("nil metadata: %q %q", resp, served)
+	}
+}
+
+func FuzzSinkAnswer(f *testing.F) {
+	f.Add([]byte("GET /latest/meta-data/iam/security-credentials/ec2-app-role HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n"))
+	f.Add([]byte("GET /computeMetadata/v1/ HTTP/1.1\r\nHost: metadata.google.internal:80\r\nMetadata-Flavor: Google\r\n\r\n"))
+	md := honeytoken.NewMetadata()
+	f.Fuzz(func(t *testing.T, req []byte) {
+		resp, _ := sinkAnswer(md, netip.AddrPortFrom(MetadataAddr, 80), req)
+		if !strings.HasPrefix(string(resp), "HTTP/1.1 ") {
+			t.Fatalf("not an HTTP answer: %q", resp)
+		}
+	})
+}
