@@ -24,18 +24,20 @@ var metadataNames = map[string]bool{"metadata.google.internal": true, "metadata"
 var http200 = []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
 
 // sinkAnswer is the sink's reply to one HTTP request (req: its raw bytes,
-// as far as read) sent to dst. served names the honeytokens the reply
-// carries ("" for none).
-func sinkAnswer(md *honeytoken.Metadata, dst netip.AddrPort, req []byte) (reply []byte, served string) {
+// as far as read) sent to dst. meta says the request was for the
+// metadata service; served names the honeytokens the reply carries (""
+// for none).
+func sinkAnswer(md *honeytoken.Metadata, dst netip.AddrPort, req []byte) (reply []byte, meta bool, served string) {
 	sn := Sniff(req)
 	host := strings.ToLower(sn.Host)
 	if h, _, ok := strings.Cut(host, ":"); ok {
 		host = h
 	}
 	if md != nil && (dst.Addr() == MetadataAddr || metadataNames[host]) {
-		return metadataAnswer(md, sn, req)
+		reply, served = metadataAnswer(md, sn, req)
+		return reply, true, served
 	}
-	return http200, ""
+	return http200, false, ""
 }
 
 // metadataAnswer answers like the metadata services of AWS (IMDSv1 and

@@ -28,14 +28,15 @@ func TestSinkAnswer(t *testing.T) {
 		{other, "GET /computeMetadata/v1/instance/service-accounts/default/token HTTP/1.1\r\nHost: metadata.google.internal\r\nMetadata-Flavor: Google\r\n\r\n", "200 OK", md.GCPToken, "gcp-metadata-token"},
 		{imds, "GET /computeMetadata/v1/instance/service-accounts/default/token HTTP/1.1\r\nHost: metadata.google.internal\r\n\r\n", "403 Forbidden", "Metadata-Flavor", ""},
 	} {
-		resp, served := sinkAnswer(md, c.dst, []byte(c.req))
+		resp, meta, served := sinkAnswer(md, c.dst, []byte(c.req))
 		r := string(resp)
-		if !strings.HasPrefix(r, "HTTP/1.1 "+c.status+"\r\n") || !strings.Contains(r, c.body) || !strings.Contains(served, c.served) || (c.served == "") != (served == "") {
+		if !strings.HasPrefix(r, "HTTP/1.1 "+c.status+"\r\n") || !strings.Contains(r, c.body) || !strings.Contains(served, c.served) || (c.served == "") != (served == "") ||
+			meta != (c.dst != other || strings.Contains(c.req, "metadata.google.internal")) {
 			t.Errorf("%q to %s: %q, served %q", c.req, c.dst, r, served)
 		}
 	}
 	// No metadata to serve (the report is off): plain 200 everywhere.
-	if resp, served := sinkAnswer(nil, imds, []byte("GET /latest/meta-data/ HTTP/1.1\r\n\r\n")); string(resp) != string(http200) || served != "" {
+	if resp, _, served := sinkAnswer(nil, imds, []byte("GET /latest/meta-data/ HTTP/1.1\r\n\r\n")); string(resp) != string(http200) || served != "" {
 		t.Errorf("nil metadata: %q %q", resp, served)
 	}
 }
@@ -45,7 +46,7 @@ func FuzzSinkAnswer(f *testing.F) {
 	f.Add([]byte("GET /computeMetadata/v1/ HTTP/1.1\r\nHost: metadata.google.internal:80\r\nMetadata-Flavor: Google\r\n\r\n"))
 	md := honeytoken.NewMetadata()
 	f.Fuzz(func(t *testing.T, req []byte) {
-		resp, _ := sinkAnswer(md, netip.AddrPortFrom(MetadataAddr, 80), req)
+		resp, _, _ := sinkAnswer(md, netip.AddrPortFrom(MetadataAddr, 80), req)
 		if !strings.HasPrefix(string(resp), "HTTP/1.1 ") {
 			t.Fatalf("not an HTTP answer: %q", resp)
 		}

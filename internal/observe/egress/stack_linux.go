@@ -357,9 +357,12 @@ func (s *Stack) serveTCP(c net.Conn) {
 	}
 	describe(&ev, verdict, "tcp", first, f)
 	s.rec.Record(ev)
-	if f.served != "" {
-		s.rec.Record(moat.Event{Kind: moat.KindMetadata, Addr: ev.Addr, Name: ev.Name, Path: ev.Path,
-			Detail: "served fake instance credentials: " + f.served})
+	if f.meta {
+		d := "answered without credentials"
+		if f.served != "" {
+			d = "served fake instance credentials: " + f.served
+		}
+		s.rec.Record(moat.Event{Kind: moat.KindMetadata, Addr: ev.Addr, Name: ev.Name, Path: ev.Path, Detail: d})
 	}
 }
 
@@ -367,6 +370,7 @@ func (s *Stack) serveTCP(c net.Conn) {
 type flow struct {
 	tls    string // "decrypted", or why not
 	clear  []byte // the request in clear, from inside TLS
+	meta   bool   // a request for the instance metadata service
 	served string // the honeytokens the answer carried
 }
 
@@ -430,7 +434,7 @@ func (s *Stack) sink(c net.Conn, dst netip.AddrPort, name string) (first []byte,
 	first = readRequest(c)
 	switch sn := Sniff(first); {
 	case sn.Proto == "http":
-		f.served = s.reply(c, dst, first)
+		f.meta, f.served = s.reply(c, dst, first)
 	case sn.Proto == "tls" && s.ca != nil:
 		tc := tls.Server(&replayConn{Conn: c, pre: first}, &tls.Config{
 			MinVersion: tls.VersionTLS12,
@@ -450,7 +454,7 @@ func (s *Stack) sink(c net.Conn, dst netip.AddrPort, name string) (first []byte,
 		f.tls = "decrypted"
 		f.clear = readRequest(tc)
 		if Sniff(f.clear).Proto == "http" {
-			f.served = s.reply(tc, dst, f.clear)
+			f.meta, f.served = s.reply(tc, dst, f.clear)
 		}
 	}
 	return first, f
@@ -476,10 +480,11 @@ func readRequest(c net.Conn) []byte {
 	return buf
 }
 
-// reply answers one HTTP request and half-closes; it returns the
-// honeytokens the answer carried.
-func (s *Stack) reply(c net.Conn, dst netip.AddrPort, req []byte) string {
-	resp, served := sinkAnswer(s.md, dst, req)
+// reply answers one HTTP request and half-closes; it returns whether the
+// request was for the metadata service and the honeytokens the answer
+// carried.
+func (s *Stack) reply(c net.Conn, dst netip.AddrPort, req []byte) (meta bool, served string) {
+	resp, meta, served := sinkAnswer(s.md, dst, req)
 	_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
 	_, _ = c.Write(resp)
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
@@ -489,7 +494,7 @@ func (s *Stack) reply(c net.Conn, dst netip.AddrPort, req []byte) string {
 	// into a reset.
 	_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
 	_, _ = io.Copy(io.Discard, io.LimitReader(c, 1<<20))
-	return served
+	return meta, served
 }
 
 // replayConn is a connection whose first reads return bytes already read

@@ -377,7 +377,7 @@ func TestSinkholeMetadata(t *testing.T) {
 	}
 	var served []string
 	for _, e := range rep.Events {
-		if e.Kind == moat.KindMetadata {
+		if e.Kind == moat.KindMetadata && strings.HasPrefix(e.Detail, "served") {
 			served = append(served, e.Path+" "+e.Detail)
 		}
 	}
