@@ -119,10 +119,11 @@ for p in paths:
     full = p if p.startswith("/") else os.path.join(home, p)
     with open(full, "rb") as f:
         f.read()
-print("read", len(paths))
+print("read", len(paths), "home", home)
 `
 	res := runNet(t, moat.NetworkNone, prog)
-	if !strings.Contains(res.Stdout, "read 13") {
+	_, home, ok := strings.Cut(strings.TrimSpace(res.Stdout), "read 13 home ")
+	if !ok {
 		t.Fatalf("stdout: %s\n%s", res.Stdout, res.Stderr)
 	}
 	ca := findingsOf(res, moat.CategoryCredentialAccess)
@@ -130,7 +131,7 @@ print("read", len(paths))
 		t.Fatalf("credential access: %+v", res.Findings)
 	}
 	for _, f := range append(files, ".mozilla/firefox/") {
-		if !strings.Contains(ca[0].Summary, "/home/sandbox/"+f) {
+		if !strings.Contains(ca[0].Summary, home+"/"+f) {
 			t.Errorf("finding does not name ~/%s: %s", f, ca[0].Summary)
 		}
 	}
