@@ -623,10 +623,14 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	res.MaxRSSBytes = stats.Peak
 	sess.Fill(res)
 	d, _ := diag.Result()
-	if sess.ExitReport() == nil && reason == "" && strings.Contains(d, "image not known") {
+	// podman refused before the container started: moat's own send may
+	// have failed on the closed pipe first (StatusError), which is no
+	// reason of the run's.
+	refused := sess.ExitReport() == nil && (reason == "" || reason == moat.StatusError)
+	if refused && strings.Contains(d, "image not known") {
 		return nil, errNoImage
 	}
-	if sess.ExitReport() == nil && reason == "" && ctr.InitMissing(d) {
+	if refused && ctr.InitMissing(d) {
 		return nil, errNoInit
 	}
 	detail := ctr.Note("podman", werr) + ctr.Note("send", sendErr)
