@@ -662,7 +662,11 @@ func (r *runner) releaseNow() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = r.group.Destroy()
+			// The Sentry's processes can still be dying when the first
+			// rmdir comes (EBUSY): kill and remove again, for up to 3s.
+			for i := 0; i < 60 && r.group.Destroy() != nil; i++ {
+				time.Sleep(50 * time.Millisecond)
+			}
 			removeRunscCgroups(r.id)
 			r.tr.step("cgroups removed")
 		}()
