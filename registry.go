@@ -51,7 +51,7 @@ type Technique struct {
 // Techniques is the seed's table, every row, whether built or not.
 var Techniques = []Technique{
 	{Name: "venv", Title: "venv / conda", Level: LevelNone, Description: "dependency management only; the code has the user's full access"},
-	{Name: "restrictedpython", Title: "RestrictedPython / PyPy sandbox", Level: LevelLow, Description: "software-level restriction; hard to close all escape vectors"},
+	{Name: "restricted", Title: "RestrictedPython", Level: LevelLow, Description: "software-level restriction; hard to close all escape vectors (moat stacks it on native)"},
 	{Name: "native", Title: "moat native sandbox", Level: LevelMedium, Rank: 0, Description: "namespaces, seccomp, Landlock, cgroups, rlimits; shares the host kernel"},
 	{Name: "podman", Title: "Podman (rootless)", Level: LevelMedium, Rank: 1, Description: "daemonless rootless containers; shares the host kernel"},
 	{Name: "docker", Title: "Docker", Level: LevelMedium, Rank: 2, Description: "containers through a root daemon; shares the host kernel"},

@@ -12,6 +12,7 @@ const (
 	StatusPids        Status = "pids"         // process limit reached, killed
 	StatusOutputLimit Status = "output-limit" // output cap reached, killed
 	StatusCanceled    Status = "canceled"     // moat was interrupted
+	StatusRefused     Status = "refused"      // the backend's policy refused the program (restricted: RestrictedPython); see Error
 	StatusError       Status = "error"        // the sandbox failed; see Error
 )
 
@@ -38,7 +39,8 @@ type Result struct {
 	// Degraded names required layers that were missing, when the Spec
 	// allowed running without them.
 	Degraded []string `json:"degraded,omitempty"`
-	// Error explains StatusError; for other statuses it is empty.
+	// Error explains StatusError and StatusRefused; for other statuses it
+	// is empty.
 	Error string `json:"error,omitempty"`
 	// Out lists what was copied to Spec.OutDir; Skipped what was not
 	// (links, devices, over the caps, names with control characters),
@@ -65,7 +67,8 @@ type OutReport struct {
 
 // ExitStatus maps a Result to the exit status of `moat run`: the program's
 // own; 124 timeout; 125 moat failed (also: the copy-out of a program that
-// exited could not be completed); 126 cannot execute; 127 not found; 128+N
+// exited could not be completed); 126 cannot execute (also: refused by
+// the backend's policy); 127 not found; 128+N
 // killed by signal N (a memory kill is 137); 130 canceled.
 func (r *Result) ExitStatus() int {
 	switch r.Status {
@@ -82,6 +85,8 @@ func (r *Result) ExitStatus() int {
 		return 128 + r.Signal
 	case StatusCanceled:
 		return 130
+	case StatusRefused:
+		return 126
 	case StatusError:
 		if r.ExitCode == 126 || r.ExitCode == 127 {
 			return r.ExitCode // cannot execute, not found

@@ -26,7 +26,7 @@ type runFlags struct {
 	limitFlags
 	env                                                 []string
 	workspace, out, python, policy, code, module, image string
-	asJSON, allowDegraded, userland                     bool
+	asJSON, allowDegraded, userland, noIsolation        bool
 	report                                              reportFlags // report.go
 }
 
@@ -59,6 +59,7 @@ is passed to the program.`,
 	fl.BoolVar(&f.allowDegraded, "allow-degraded", false, "run even if a protection layer cannot be had (the result lists what was in effect)")
 	fl.BoolVar(&f.userland, "userland", false, "also bind the host's /bin/sh and core utilities read-only (native, gvisor; images have their own)")
 	addReportFlags(fl, &f.report)
+	addAckFlag(fl, &f.noIsolation)
 	return c
 }
 
@@ -213,6 +214,9 @@ func doRun(c *cobra.Command, f *runFlags, args []string) error {
 		return reportFailure(f.asJSON, nil, err)
 	}
 	name, b := choice.Name, choice.Backend
+	if err := gateNoIsolation(name, f.noIsolation); err != nil {
+		return reportFailure(f.asJSON, nil, err)
+	}
 	spec.Stdin = os.Stdin
 	if !f.asJSON {
 		spec.Stdout = liveWriter(os.Stdout)
@@ -271,7 +275,7 @@ func explain(res *moat.Result, spec *moat.Spec) {
 		fmt.Fprintln(os.Stderr, "moat: interrupted: sandbox killed")
 	case moat.StatusSignaled:
 		fmt.Fprintf(os.Stderr, "moat: program killed by signal %d\n", res.Signal)
-	case moat.StatusError:
+	case moat.StatusError, moat.StatusRefused:
 		fmt.Fprintln(os.Stderr, "moat: "+termsafe.String(res.Error))
 	}
 }

@@ -28,7 +28,7 @@ type testFlags struct {
 	netInstall, netImport, netTest             string
 	limitFlags
 	asJSON, allowDegraded, requirements, quiet bool
-	userland                                   bool
+	userland, noIsolation                      bool
 	report                                     reportFlags // report.go
 }
 
@@ -78,6 +78,7 @@ JSON, summed up after the phases, and with --sarif / --html in files.`,
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress lines on stderr")
 	fl.BoolVar(&f.allowDegraded, "allow-degraded", false, "run even if a protection layer cannot be had")
+	addAckFlag(fl, &f.noIsolation)
 	fl.BoolVar(&f.userland, "userland", true, "bind the host's /bin/sh and core utilities read-only (native, gvisor); --userland=false: no shell")
 	addReportFlags(fl, &f.report)
 	return c
@@ -167,6 +168,9 @@ func doTest(c *cobra.Command, f *testFlags, target string) error {
 		return testFailure(f.asJSON, nil, networkHint(err, cfg))
 	}
 	name, b := choice.Name, choice.Backend
+	if err := gateNoIsolation(name, f.noIsolation); err != nil {
+		return testFailure(f.asJSON, nil, err)
+	}
 	cfg.Backend, cfg.Isolation = b, name
 	if cfg.Image, err = testImage(b, name, f); err != nil {
 		return testFailure(f.asJSON, nil, err)
