@@ -43,8 +43,6 @@ func init() {
 	moat.Register("venv", func() moat.Backend { return &Backend{} })
 }
 
-
-
 // Check needs a host Python with the venv module.
 func (b *Backend) Check(ctx context.Context) error {
 	py, err := hostPython("")
