@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moat-sandbox/moat"
@@ -196,9 +197,28 @@ except Exception:
     print("unknown")
 `
 
+// found caches what interpreter found, by the name asked for and PATH:
+// asking costs two Python start-ups (and a pyenv shim's resolution).
+var found sync.Map
+
+type foundPython struct{ py, version string }
+
 // interpreter finds a Python with a working RestrictedPython: the one
-// asked for, else python3 on PATH, else the distribution's.
+// asked for, else python3 on PATH, else the distribution's. Only a
+// success is cached, so that installing RestrictedPython takes effect.
 func interpreter(ctx context.Context, asked string) (py, version string, err error) {
+	key := asked + "\x00" + os.Getenv("PATH") + "\x00" + fallbackPython
+	if f, ok := found.Load(key); ok {
+		return f.(foundPython).py, f.(foundPython).version, nil
+	}
+	py, version, err = findInterpreter(ctx, asked)
+	if err == nil {
+		found.Store(key, foundPython{py, version})
+	}
+	return py, version, err
+}
+
+func findInterpreter(ctx context.Context, asked string) (py, version string, err error) {
 	cands := []string{asked}
 	if asked == "" {
 		cands = []string{"", fallbackPython}
