@@ -225,7 +225,7 @@ func findInterpreter(ctx context.Context, asked string) (py, version string, err
 	}
 	var why []string
 	for _, c := range cands {
-		rt, err := pyrt.Resolve(c, os.Getenv("PATH"), "")
+		rt, err := pyrt.Resolve(c, os.Getenv("PATH"), pyrt.DefaultCacheDir())
 		if err != nil {
 			why = append(why, err.Error())
 			continue

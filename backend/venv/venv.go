@@ -100,8 +100,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err != nil {
 		return nil, fmt.Errorf("venv: make the venv with %s: %s: %w", py, firstLine(out, err), moat.ErrUnavailable)
 	}
-	r := &hostrun.Run{Python: filepath.Join(env, "bin", "python"), Args: spec.Args, Dir: dir, Spec: spec,
-		ExtraEnv: []string{"VIRTUAL_ENV=" + env}}
+	r := &hostrun.Run{Python: filepath.Join(env, "bin", "python"), Args: spec.Args, Dir: dir, Spec: spec}
 	res, err := r.Do(ctx)
 	if res != nil {
 		res.Isolation = "venv"
@@ -114,9 +113,10 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 }
 
 // hostPython resolves the interpreter as the other backends do (python3 on
-// PATH; pyenv shims and venvs resolved to the real binary).
+// PATH; pyenv shims and venvs resolved to the real binary), with the
+// cache they share.
 func hostPython(name string) (string, error) {
-	rt, err := pyrt.Resolve(name, os.Getenv("PATH"), "")
+	rt, err := pyrt.Resolve(name, os.Getenv("PATH"), pyrt.DefaultCacheDir())
 	if err != nil {
 		return "", err
 	}

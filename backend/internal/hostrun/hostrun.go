@@ -48,8 +48,6 @@ type Run struct {
 	// the program's working directory is Dir/work.
 	Dir  string
 	Spec *moat.Spec
-	// ExtraEnv is added after the sandbox variables and Spec.Env.
-	ExtraEnv []string
 }
 
 // bootstrap sets the rlimits and then replaces itself with the program:
@@ -115,7 +113,6 @@ func (r *Run) Do(ctx context.Context) (*moat.Result, error) {
 	cmd.Dir = work
 	cmd.Env = append([]string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home, "TMPDIR=" + tmp, "LANG=C.UTF-8",
 		"USER=sandbox", "LOGNAME=sandbox", "PYTHONUNBUFFERED=1"}, spec.Env...)
-	cmd.Env = append(cmd.Env, r.ExtraEnv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if spec.Stdin != nil {
 		cmd.Stdin = spec.Stdin

@@ -110,3 +110,13 @@ func writeFileAtomic(dir, name string, b []byte) error {
 	}
 	return nil
 }
+
+// DefaultCacheDir is where backends keep Resolve's cache: moat's directory
+// in the user's cache directory, or "" (no cache) when there is none.
+func DefaultCacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "moat")
+}
