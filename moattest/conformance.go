@@ -514,7 +514,7 @@ done()`))
 
 // userlandProbe shells out and looks at the tools a userland would hold
 // (argv[1]: their names, comma-separated).
-const userlandProbe = pyProbe + `
+var userlandProbe = pyProbe + `
 import stat, subprocess
 def run(*a, **k):
     try:

@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/audit"
 )
 
 // Options describe the backend under test and what of the suite to run.
@@ -298,41 +299,9 @@ func (p probes) wantErr(t *testing.T, names ...string) {
 }
 
 // pyProbe is Python shared by the probing cases: helpers that never raise
-// and describe an outcome as "ok", "read:…", "err:ERRNAME".
-const pyProbe = `
-import errno, json, os, sys
-def _e(e):
-    if isinstance(e, OSError) and e.errno:
-        return 'err:' + errno.errorcode.get(e.errno, str(e.errno))
-    return 'err:' + type(e).__name__
-def tryread(p, n=64):
-    try:
-        with open(p, 'rb') as f:
-            return 'read:' + f.read(n).decode('latin1')
-    except Exception as e:
-        return _e(e)
-def trywrite(p, data='x'):
-    try:
-        with open(p, 'w') as f:
-            f.write(data)
-        return 'ok'
-    except Exception as e:
-        return _e(e)
-def trylist(p):
-    try:
-        return 'list:' + ','.join(sorted(os.listdir(p)))
-    except Exception as e:
-        return _e(e)
-def attempt(fn, *a):
-    try:
-        r = fn(*a)
-        return 'ok' if r is None else 'ok:' + str(r)
-    except Exception as e:
-        return _e(e)
-R = {}
-def done():
-    print(json.dumps(R))
-`
+// and describe an outcome as "ok", "read:…", "err:ERRNAME". It is the
+// prelude of moat audit's probes, one source for both.
+var pyProbe = audit.Prelude
 
 // randomID returns a fresh identifier for markers and secrets.
 func randomID() string {
