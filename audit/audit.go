@@ -89,12 +89,24 @@ type Row struct {
 	Probes       []Outcome `json:"probes,omitempty"`
 }
 
-// Progress, if set, is told about each probe as it ends.
-type Progress func(backend string, o Outcome)
+// Options of a battery. The zero value runs every probe.
+type Options struct {
+	// Probes, if not empty, selects probes by name.
+	Probes []string
+	// Image is given to backends that run container images
+	// ([moat.Imager]); empty means their default.
+	Image string
+	// Progress, if set, is told about each probe as it ends.
+	Progress func(backend string, o Outcome)
+}
 
 // Backend runs the battery against b (named name) and returns its row.
-// names, if not empty, selects probes by name.
-func Backend(ctx context.Context, name string, b moat.Backend, names []string, progress Progress) (Row, error) {
+func Backend(ctx context.Context, name string, b moat.Backend, opts Options) (Row, error) {
+	names, progress := opts.Probes, opts.Progress
+	image := ""
+	if _, ok := b.(moat.Imager); ok {
+		image = opts.Image
+	}
 	t, _ := moat.LookupTechnique(name)
 	row := Row{Backend: name, Title: t.Title, Level: t.Level, Available: true, NotContained: []string{}, Layers: []string{}}
 	h, err := newHost()
@@ -110,7 +122,7 @@ func Backend(ctx context.Context, name string, b moat.Backend, names []string, p
 		if ctx.Err() != nil {
 			return row, ctx.Err()
 		}
-		o, res := p.run(ctx, h, b)
+		o, res := p.run(ctx, h, b, image)
 		if res != nil {
 			for _, l := range res.Layers {
 				if !layers[l.Name] {
@@ -155,9 +167,9 @@ func contains(list []string, s string) bool {
 }
 
 // run runs one probe: the spec, the run, the judgement, the cleanup.
-func (p *Probe) run(ctx context.Context, h *host, b moat.Backend) (Outcome, *moat.Result) {
+func (p *Probe) run(ctx context.Context, h *host, b moat.Backend, image string) (Outcome, *moat.Result) {
 	mark := randomID()
-	spec := &moat.Spec{Args: []string{"-c", Source(p.Name)}, Env: []string{"MARK=" + mark},
+	spec := &moat.Spec{Args: []string{"-c", Source(p.Name)}, Env: []string{"MARK=" + mark}, Image: image,
 		Limits: moat.Limits{Timeout: 60 * time.Second}}
 	if p.setup != nil {
 		p.setup(spec, h, mark)

@@ -22,9 +22,9 @@ func TestMain(m *testing.M) {
 func battery(t *testing.T, name string) audit.Row {
 	t.Helper()
 	b := moattest.RequireBackend(t, name)
-	row, err := audit.Backend(context.Background(), name, b, nil, func(_ string, o audit.Outcome) {
+	row, err := audit.Backend(context.Background(), name, b, audit.Options{Progress: func(_ string, o audit.Outcome) {
 		t.Logf("%-15s contained=%v refused=%v %s", o.Probe, o.Contained, o.Refused, o.Detail)
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 
 func auditCmd() *cobra.Command {
 	var asJSON bool
-	var isolation, probes string
+	var isolation, probes, image string
 	c := &cobra.Command{
 		Use:   "audit [--isolation NAME,...] [--json]",
 		Short: "Run moat's containment probes against each backend and print the measured comparison",
@@ -34,16 +34,17 @@ marked file in /tmp, which the audit removes, as it kills what a probe left
 running. Progress goes to stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			return doAudit(c, isolation, probes, asJSON)
+			return doAudit(c, isolation, probes, image, asJSON)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON list of rows")
 	c.Flags().StringVar(&isolation, "isolation", "", "comma list of backends (default: every backend of the comparison)")
+	c.Flags().StringVar(&image, "image", "", "container image for the backends that run images (default: each one's)")
 	c.Flags().StringVar(&probes, "probe", "", "comma list of probes (default: all: "+strings.Join(audit.Names(), ",")+")")
 	return c
 }
 
-func doAudit(c *cobra.Command, isolation, probes string, asJSON bool) error {
+func doAudit(c *cobra.Command, isolation, probes, image string, asJSON bool) error {
 	ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	var names []string
@@ -99,7 +100,7 @@ func doAudit(c *cobra.Command, isolation, probes string, asJSON bool) error {
 			total = len(audit.Names())
 		}
 		fmt.Fprintf(os.Stderr, "moat: audit: %s: %d probes\n", n, total)
-		row, err = audit.Backend(ctx, n, b, sel, progress)
+		row, err = audit.Backend(ctx, n, b, audit.Options{Probes: sel, Image: image, Progress: progress})
 		if err != nil {
 			return fmt.Errorf("audit %s: %w", n, err)
 		}
