@@ -4,6 +4,7 @@
 //	moat run [flags] -c CODE [ARGS...]
 //	moat run [flags] -m MODULE [ARGS...]
 //	moat backends [--json]
+//	moat audit [--isolation NAME,...] [--json]
 //	moat version
 package main
 
