@@ -113,7 +113,7 @@ func (r *Run) Do(ctx context.Context) (*moat.Result, error) {
 	cmd.Dir = work
 	cmd.Env = append([]string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home, "TMPDIR=" + tmp, "LANG=C.UTF-8",
 		"USER=sandbox", "LOGNAME=sandbox", "PYTHONUNBUFFERED=1"}, spec.Env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = procAttr()
 	if spec.Stdin != nil {
 		cmd.Stdin = spec.Stdin
 	}
