@@ -28,6 +28,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -116,7 +117,7 @@ func Backend(ctx context.Context, name string, b moat.Backend, opts Options) (Ro
 	defer h.close()
 	layers := map[string]bool{}
 	for _, p := range Probes {
-		if len(names) > 0 && !contains(names, p.Name) {
+		if len(names) > 0 && !slices.Contains(names, p.Name) {
 			continue
 		}
 		if ctx.Err() != nil {
@@ -155,15 +156,6 @@ func Names() []string {
 		n = append(n, p.Name)
 	}
 	return n
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // run runs one probe: the spec, the run, the judgement, the cleanup.

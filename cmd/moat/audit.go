@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -65,7 +66,7 @@ func doAudit(c *cobra.Command, isolation, probes, image string, asJSON bool) err
 	if probes != "" {
 		for _, p := range strings.Split(probes, ",") {
 			p = strings.TrimSpace(p)
-			if !contains(audit.Names(), p) {
+			if !slices.Contains(audit.Names(), p) {
 				return fmt.Errorf("--probe %q: no such probe (known: %s)", p, strings.Join(audit.Names(), ", "))
 			}
 			sel = append(sel, p)
@@ -143,15 +144,6 @@ func printAudit(c *cobra.Command, rows []audit.Row) {
 		fmt.Fprintf(c.OutOrStdout(), "%s: its policy refused %d of %d probes before they acted; %d ran past it (%s) and were stopped, if at all, by the layers under it only\n",
 			r.Backend, len(r.Refused), r.Total, len(ran), strings.Join(ran, ", "))
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func oneLineErr(err error) string { return termsafe.Line(err.Error(), 0) }
