@@ -91,7 +91,7 @@ func doAudit(c *cobra.Command, isolation, probes, image string, asJSON bool) err
 			err = moat.Check(ctx, b)
 		}
 		if err != nil {
-			row.Reason = strings.TrimPrefix(oneLineErr(err), n+": ")
+			row.Reason = strings.TrimPrefix(strings.TrimPrefix(oneLineErr(err), n+": "), fmt.Sprintf("%q: ", n))
 			fmt.Fprintf(os.Stderr, "moat: audit: %s: unavailable: %s\n", n, termsafe.String(row.Reason))
 			rows = append(rows, row)
 			continue
