@@ -53,7 +53,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(runCmd(), backendsCmd(), versionCmd(), gcCmd(), testCmd())
+	root.AddCommand(runCmd(), backendsCmd(), versionCmd(), gcCmd(), testCmd(), scanCmd())
 	err := root.Execute()
 	var ee exitError
 	switch {
