@@ -36,6 +36,19 @@ def rel(p):
 
 
 out = {}
+_lines = {}
+
+
+def line_of(path, n):
+    # the line itself, read here: the analysers' snippets are HTML or
+    # numbered excerpts
+    try:
+        if path not in _lines:
+            with open(path, "rb") as f:
+                _lines[path] = f.read(4 << 20).decode("utf-8", "replace").split("\n")
+        return _lines[path][n - 1].strip()[:300]
+    except Exception:
+        return ""
 
 
 def bandit():
@@ -49,31 +62,36 @@ def bandit():
     for r in data.get("results", []):
         res.append({"file": rel(r.get("filename", "")), "line": r.get("line_number", 0),
                     "rule": r.get("test_id", ""), "name": r.get("test_name", "") + ": " + r.get("issue_text", ""),
-                    "severity": r.get("issue_severity", ""), "text": (r.get("code") or "").strip().split("\n")[0][:300]})
+                    "severity": r.get("issue_severity", ""), "text": line_of(r.get("filename", ""), r.get("line_number", 0))})
     return res
 
 
 def codeaudit():
+    if not os.path.isfile(os.path.join(ca_dir, "codeaudit", "__init__.py")):
+        raise RuntimeError("no codeaudit in %r" % ca_dir)
     sys.path.insert(0, ca_dir)
     from codeaudit.api_interfaces import filescan
     data = filescan(src)
+    infos = list((data.get("file_security_info") or {}).values())
     if "Error" in data:
-        if "no Python files" in data["Error"]:
-            return []
-        raise RuntimeError(data["Error"])
+        if "no Python files" not in data["Error"]:
+            raise RuntimeError(data["Error"])
+        # A directory of one Python file: codeaudit scans it as a file.
+        for dirpath, dirs, files in os.walk(src):
+            for f in files:
+                if f.endswith(".py"):
+                    one = filescan(os.path.join(dirpath, f))
+                    infos += list((one.get("file_security_info") or {}).values())
     res = []
-    for info in (data.get("file_security_info") or {}).values():
+    for info in infos:
         fp = info.get("FilePath", "")
         for entries in (info.get("sast_result") or {}).values():
             if not isinstance(entries, list):
                 entries = [entries]
             for e in entries:
-                code = e.get("code") or ""
-                if isinstance(code, dict):
-                    code = code.get(str(e.get("line")), "") or ""
                 res.append({"file": rel(fp), "line": e.get("line", 0), "rule": e.get("validation", ""),
                             "name": str(e.get("validation", "")) + ": " + str(e.get("info", ""))[:200],
-                            "severity": e.get("severity", ""), "text": str(code).strip().split("\n")[0][:300]})
+                            "severity": e.get("severity", ""), "text": line_of(fp, e.get("line", 0))})
     return res
 
 
