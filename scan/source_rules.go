@@ -27,6 +27,9 @@ var (
 	// reHidden: code after a long run of blanks inside a line (past the
 	// edge of an editor's window).
 	reHidden = regexp.MustCompile(`\S[ \t]{100,}\S`)
+	// reHiddenTail: what follows the blanks reads as a statement (a
+	// column of aligned data does not).
+	reHiddenTail = regexp.MustCompile(`^(;|(import|from|exec|eval|compile|__import__|os\.|subprocess|sys\.|base64|zlib|marshal|requests|urllib|socket)\b)`)
 	// reB64Exe: a base64 literal that decodes to a PE, ELF or Mach-O file.
 	reB64Exe = regexp.MustCompile(`['"](TVqQ|TVpQ|TVoA|TVqA|f0VMR|z/rt/|zvrt/)[A-Za-z0-9+/=]{200,}`)
 	reLongB64 = regexp.MustCompile(`[A-Za-z0-9+/]{300,}={0,2}`)
@@ -37,7 +40,10 @@ var (
 	reExfilHost = regexp.MustCompile(`(?i)(discord(app)?\.com/api/webhooks|hooks\.slack\.com|api\.telegram\.org/bot|webhook\.site|\.oast\.(me|fun|live|site|online|pro)\b|\boast\.(me|fun|live|site|online|pro)\b|interact\.sh|burpcollaborator\.net|\.dnslog\.cn|\.ceye\.io|canarytokens\.|requestbin\.|\.pipedream\.net|\.m\.pipedream|\.ngrok(-free)?\.(io|app)|eo[a-z0-9]+\.m\.pipedream)`)
 	// rePayloadHost: paste sites, shorteners and free hosting, where a
 	// second stage is fetched from.
-	rePayloadHost = regexp.MustCompile(`(?i)\b(pastebin\.com|paste\.ee|paste\.website|hastebin\.com|ghostbin\.|rentry\.(co|org)|transfer\.sh|anonfiles\.|file\.io\b|bit\.ly/|bitly\.com/|tinyurl\.com/|[a-z0-9-]+\.pythonanywhere\.com|[a-z0-9-]+\.netlify\.app|[a-z0-9-]+\.glitch\.me|[a-z0-9-]+\.repl\.co|[a-z0-9-]+\.workers\.dev|gist\.githubusercontent\.com)`)
+	rePayloadHost = regexp.MustCompile(`(?i)\b(pastebin\.com|paste\.ee|paste\.website|hastebin\.com|ghostbin\.|rentry\.(co|org)|transfer\.sh|anonfiles\.|file\.io\b|[a-z0-9-]+\.pythonanywhere\.com|[a-z0-9-]+\.netlify\.app|[a-z0-9-]+\.glitch\.me|[a-z0-9-]+\.repl\.co|[a-z0-9-]+\.workers\.dev|gist\.githubusercontent\.com)`)
+	// reShortener: a URL shortener hides where a link leads; benign code
+	// has them in messages and docstrings too.
+	reShortener = regexp.MustCompile(`(?i)\b(bit\.ly|bitly\.com|tinyurl\.com|goo\.gl|is\.gd|t\.co|cutt\.ly|rb\.gy)/[A-Za-z0-9]`)
 	reURLIP        = regexp.MustCompile(`(?i)\b(?:https?|ftp|tcp|udp)://(\d{1,3}(?:\.\d{1,3}){3})`)
 	reIPPort       = regexp.MustCompile(`['"](\d{1,3}(?:\.\d{1,3}){3})['"]\s*,\s*\d{2,5}\b|['"](\d{1,3}(?:\.\d{1,3}){3}):\d{2,5}\b`)
 
@@ -47,6 +53,8 @@ var (
 	reWriteish = regexp.MustCompile(`(?i)open\s*\([^)]*['"](a|w|wb|ab|a\+|w\+)['"]|>>|\becho\b|write\(|\bcopy(file)?\(|\bappend`)
 
 	reCmd     = regexp.MustCompile(`\b(os\.system|os\.popen|subprocess\.|Popen\s*\(|pty\.spawn|os\.exec[lv]p?e?\s*\(|os\.spawn)`)
+	// reNetCall: a call that reaches the network right away.
+	reNetCall = regexp.MustCompile(`\b(urlopen|requests\.(get|post|put|request)|create_connection|gethostbyname|getaddrinfo|httpx\.(get|post|request)|\.connect)\s*\(`)
 	reNet     = regexp.MustCompile(`\b(urlopen|urllib\.request|urllib2\.|requests\.(get|post|put|request|Session)|http\.client|HTTPS?Connection|socket\.socket|socket\.create_connection|httpx\.|aiohttp\.|urllib3\.|gethostbyname|getaddrinfo|dns\.resolver)\b`)
 	// reDecodedVar: a name assigned the result of a decoder; reExecVar:
 	// exec or eval of a bare name.
@@ -104,7 +112,7 @@ func (a *analysis) source(f *file) {
 		h := hit{path: f.name, line: n, text: clip(trim)}
 		// Checks on the raw line first: the hidden tail is past a long
 		// run of blanks, the encoded executable may be megabytes long.
-		if a.match(reHidden, line) {
+		if a.match(reHidden, line) && hiddenCode(line) {
 			a.add("hidden-code", moat.CategoryEvasion, moat.SeverityHigh, "code hidden after a long run of whitespace on the line", hidden(h, line))
 		}
 		if a.match(reB64Exe, line) {
@@ -135,7 +143,7 @@ func (a *analysis) source(f *file) {
 			if a.match(reEnvDump, line) {
 				a.add("install-environment", moat.CategoryCredentialAccess, moat.SeverityMedium, "install-time code collects the whole environment", h)
 			}
-		} else if py && len(line) > 0 && line[0] != ' ' && line[0] != '\t' && a.match(reNet, line) && topLevelCall(trim) {
+		} else if py && len(line) > 0 && line[0] != ' ' && line[0] != '\t' && a.match(reNet, line) && reNetCall.MatchString(line) && topLevelCall(trim) {
 			a.add("import-network", moat.CategoryNetwork, moat.SeverityMedium, "reaches for the network at import (module top level)", h)
 		}
 	}
@@ -144,7 +152,7 @@ func (a *analysis) source(f *file) {
 
 // lineChecks are the expressions source runs line by line.
 var lineChecks = []*regexp.Regexp{reExec, reDecoder, reDownloadExec, rePipeShell, reHidden, reB64Exe, reMetadataAddr, reExfilHost,
-	rePayloadHost, reURLIP, reIPPort, reCredPath, rePersist, reCmd, reNet, reEnvDump}
+	rePayloadHost, reShortener, reURLIP, reIPPort, reCredPath, rePersist, reCmd, reNet, reEnvDump}
 
 // needles: a check runs over a file only if the file (lowercased) holds
 // one of its needles; regular expressions over whole files are slow.
@@ -157,7 +165,8 @@ var needles = map[*regexp.Regexp][]string{
 	reB64Exe:       {"tvq", "tvp", "tvo", "f0vmr", "z/rt/", "zvrt/"},
 	reMetadataAddr: {"169.254.", "metadata.", "100.100.100.200", "fd00:ec2"},
 	reExfilHost:    {"webhook", "slack", "telegram", "oast", "interact.sh", "burpcollaborator", "dnslog", "ceye", "canarytokens", "requestbin", "pipedream", "ngrok"},
-	rePayloadHost:  {"paste", "hastebin", "ghostbin", "rentry", "transfer.sh", "anonfiles", "file.io", "bit.ly", "bitly", "tinyurl", "pythonanywhere", "netlify", "glitch.me", "repl.co", "workers.dev", "gist."},
+	reShortener:    {"bit.ly", "bitly", "tinyurl", "goo.gl", "is.gd", "t.co/", "cutt.ly", "rb.gy"},
+	rePayloadHost:  {"paste", "hastebin", "ghostbin", "rentry", "transfer.sh", "anonfiles", "file.io", "pythonanywhere", "netlify", "glitch.me", "repl.co", "workers.dev", "gist."},
 	reURLIP:        {"://"},
 	reIPPort:       {"', ", "\", ", "',", "\",", ":"},
 	reCredPath:     {".ssh", "aws/", "kube", "docker/config", "git-cred", "pypirc", "shadow", "history", "login data", "local state", "wallet", "gcloud", ".azure", "leveldb", "telegram", "gnupg", "keychain", "netrc", "passwd"},
@@ -275,7 +284,10 @@ func (a *analysis) indicators(f *file, h hit, line string, inst bool) {
 		a.add("exfil-host", moat.CategoryExfiltration, up(moat.SeverityMedium), "names a webhook or out-of-band collection host", h)
 	}
 	if a.match(rePayloadHost, line) {
-		a.add("payload-host", moat.CategoryNetwork, up(moat.SeverityMedium), "names a paste site, URL shortener or free host (where second stages are fetched)", h)
+		a.add("payload-host", moat.CategoryNetwork, up(moat.SeverityMedium), "names a paste site or free host (where second stages are fetched)", h)
+	}
+	if a.match(reShortener, line) {
+		a.add("shortener-url", moat.CategoryNetwork, up(moat.SeverityLow), "names a shortened URL (where it leads is hidden)", h)
 	}
 	if a.match(reURLIP, line) {
 		for _, m := range reURLIP.FindAllStringSubmatch(line, 4) {
@@ -332,6 +344,13 @@ func topLevelCall(trim string) bool {
 		}
 	}
 	return strings.Contains(trim, "(")
+}
+
+// hiddenCode says whether the text after the line's long run of blanks
+// reads as a statement.
+func hiddenCode(line string) bool {
+	loc := reHidden.FindStringIndex(line)
+	return reHiddenTail.MatchString(strings.TrimSpace(line[loc[0]+1:]))
 }
 
 // hidden shows what follows the run of blanks.
