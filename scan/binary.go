@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"debug/macho"
 	"debug/pe"
+	"encoding/binary"
 	"fmt"
 	"path"
 	"strings"
@@ -21,7 +22,9 @@ func identify(data []byte) (format, typ, arch string, ok bool) {
 	switch {
 	case bytes.HasPrefix(data, []byte("\x7fELF")):
 		format, typ = "elf", "elf"
-		if f, err := elf.NewFile(r); err == nil {
+		if t, m, interp, ok := elfHeader(data); ok {
+			typ, arch = elfType(t, interp), strings.TrimPrefix(m.String(), "EM_")
+		} else if f, err := elf.NewFile(r); err == nil {
 			arch = strings.TrimPrefix(f.Machine.String(), "EM_")
 			switch f.Type {
 			case elf.ET_EXEC:
@@ -60,6 +63,55 @@ func identify(data []byte) (format, typ, arch string, ok bool) {
 		}
 	}
 	return "", "", "", false
+}
+
+func elfType(t elf.Type, interp bool) string {
+	switch t {
+	case elf.ET_EXEC:
+		return "executable"
+	case elf.ET_DYN:
+		if interp {
+			return "executable" // position-independent, with a loader
+		}
+		return "shared-object"
+	case elf.ET_REL:
+		return "object"
+	}
+	return "elf"
+}
+
+// elfHeader reads an ELF file's type, machine and whether it asks for a
+// loader (PT_INTERP) from its header and program headers, which lie at
+// its start: a file cut short still tells.
+func elfHeader(d []byte) (elf.Type, elf.Machine, bool, bool) {
+	if len(d) < 64 {
+		return 0, 0, false, false
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	if d[5] == 2 {
+		bo = binary.BigEndian
+	}
+	t, m := elf.Type(bo.Uint16(d[16:])), elf.Machine(bo.Uint16(d[18:]))
+	var off, ent, num uint64
+	switch d[4] {
+	case 2: // 64-bit
+		off, ent, num = bo.Uint64(d[32:]), uint64(bo.Uint16(d[54:])), uint64(bo.Uint16(d[56:]))
+	case 1:
+		off, ent, num = uint64(bo.Uint32(d[28:])), uint64(bo.Uint16(d[42:])), uint64(bo.Uint16(d[44:]))
+	default:
+		return 0, 0, false, false
+	}
+	interp := false
+	for i := uint64(0); i < num && i < 256; i++ {
+		p := off + i*ent
+		if ent < 4 || p+4 > uint64(len(d)) {
+			break
+		}
+		if bo.Uint32(d[p:]) == uint32(elf.PT_INTERP) {
+			interp = true
+		}
+	}
+	return t, m, interp, true
 }
 
 // binariesCheck lists every native binary and judges how it can be

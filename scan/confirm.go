@@ -70,7 +70,7 @@ func agree(s, r moat.Finding) int {
 		return 0
 	}
 	switch s.Rule {
-	case "metadata-address":
+	case "cloud-metadata":
 		return score(r.Category == moat.CategoryCredentialAccess && strings.Contains(strings.ToLower(r.Summary), "metadata") || mentions(r, "169.254.169.254"), 3)
 	case "exfil-host", "payload-host", "ip-address":
 		for _, e := range s.Evidence {

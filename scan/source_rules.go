@@ -3,9 +3,9 @@ package scan
 import (
 	"bytes"
 	"encoding/base64"
-	"slices"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,7 +31,7 @@ var (
 	// column of aligned data does not).
 	reHiddenTail = regexp.MustCompile(`^(;|(import|from|exec|eval|compile|__import__|os\.|subprocess|sys\.|base64|zlib|marshal|requests|urllib|socket)\b)`)
 	// reB64Exe: a base64 literal that decodes to a PE, ELF or Mach-O file.
-	reB64Exe = regexp.MustCompile(`['"](TVqQ|TVpQ|TVoA|TVqA|f0VMR|z/rt/|zvrt/)[A-Za-z0-9+/=]{200,}`)
+	reB64Exe  = regexp.MustCompile(`['"](TVqQ|TVpQ|TVoA|TVqA|f0VMR|z/rt/|zvrt/)[A-Za-z0-9+/=]{200,}`)
 	reLongB64 = regexp.MustCompile(`[A-Za-z0-9+/]{300,}={0,2}`)
 
 	reMetadataAddr = regexp.MustCompile(`169\.254\.169\.254|169\.254\.170\.2\b|metadata\.google\.internal|100\.100\.100\.200|fd00:ec2::254|metadata\.azure\.com`)
@@ -44,15 +44,15 @@ var (
 	// reShortener: a URL shortener hides where a link leads; benign code
 	// has them in messages and docstrings too.
 	reShortener = regexp.MustCompile(`(?i)\b(bit\.ly|bitly\.com|tinyurl\.com|goo\.gl|is\.gd|t\.co|cutt\.ly|rb\.gy)/[A-Za-z0-9]`)
-	reURLIP        = regexp.MustCompile(`(?i)\b(?:https?|ftp|tcp|udp)://(\d{1,3}(?:\.\d{1,3}){3})`)
-	reIPPort       = regexp.MustCompile(`['"](\d{1,3}(?:\.\d{1,3}){3})['"]\s*,\s*\d{2,5}\b|['"](\d{1,3}(?:\.\d{1,3}){3}):\d{2,5}\b`)
+	reURLIP     = regexp.MustCompile(`(?i)\b(?:https?|ftp|tcp|udp)://(\d{1,3}(?:\.\d{1,3}){3})`)
+	reIPPort    = regexp.MustCompile(`['"](\d{1,3}(?:\.\d{1,3}){3})['"]\s*,\s*\d{2,5}\b|['"](\d{1,3}(?:\.\d{1,3}){3}):\d{2,5}\b`)
 
 	reCredPath = regexp.MustCompile(`(?i)\.ssh/id_(rsa|dsa|ecdsa|ed25519)|\.aws/credentials|\.kube/config|\.docker/config\.json|\.git-credentials|\.pypirc|/etc/shadow|\.bash_history|\.zsh_history|\\?login data|\\?local state['"]|wallet\.dat|\.config/gcloud|\.azure/|local storage[\\/]+leveldb|telegram desktop|\.gnupg|keychain-db|\.netrc|/etc/passwd`)
 	// rePersist: places code is planted to run later.
 	rePersist  = regexp.MustCompile(`(?i)\bcrontab\b|/etc/cron|\.bashrc|\.zshrc|\.bash_profile|\.profile['"]|\.config/systemd/user|/etc/systemd/system|systemctl\s+(--user\s+)?enable|authorized_keys|\.config/autostart|LaunchAgents|CurrentVersion\\+Run|schtasks\b|Startup['"\\]`)
 	reWriteish = regexp.MustCompile(`(?i)open\s*\([^)]*['"](a|w|wb|ab|a\+|w\+)['"]|>>|\becho\b|write\(|\bcopy(file)?\(|\bappend`)
 
-	reCmd     = regexp.MustCompile(`\b(os\.system|os\.popen|subprocess\.|Popen\s*\(|pty\.spawn|os\.exec[lv]p?e?\s*\(|os\.spawn)`)
+	reCmd = regexp.MustCompile(`\b(os\.system|os\.popen|subprocess\.|Popen\s*\(|pty\.spawn|os\.exec[lv]p?e?\s*\(|os\.spawn)`)
 	// reNetCall: a call that reaches the network right away.
 	reNetCall = regexp.MustCompile(`\b(urlopen|requests\.(get|post|put|request)|create_connection|gethostbyname|getaddrinfo|httpx\.(get|post|request)|\.connect)\s*\(`)
 	reNet     = regexp.MustCompile(`\b(urlopen|urllib\.request|urllib2\.|requests\.(get|post|put|request|Session)|http\.client|HTTPS?Connection|socket\.socket|socket\.create_connection|httpx\.|aiohttp\.|urllib3\.|gethostbyname|getaddrinfo|dns\.resolver)\b`)
@@ -62,7 +62,7 @@ var (
 	reExecVar    = regexp.MustCompile(`\b(exec|eval)\s*\(\s*(\w+)\s*[,)]`)
 	// reB64Lit: a string literal that may be base64 (indicators hidden in
 	// it are decoded and checked).
-	reB64Lit = regexp.MustCompile(`['"]([A-Za-z0-9+/_-]{16,}={0,2})['"]`)
+	reB64Lit  = regexp.MustCompile(`['"]([A-Za-z0-9+/_-]{16,}={0,2})['"]`)
 	reEnvDump = regexp.MustCompile(`\bos\.environ\.items\(\)|dict\(\s*os\.environ\s*\)|json\.dumps\(\s*(dict\()?os\.environ|str\(\s*os\.environ\s*\)|\bos\.environ\s*\)\s*$`)
 )
 
@@ -278,7 +278,7 @@ func (a *analysis) indicators(f *file, h hit, line string, inst bool) {
 		return sev
 	}
 	if a.match(reMetadataAddr, line) {
-		a.add("metadata-address", moat.CategoryCredentialAccess, moat.SeverityHigh, "names the cloud instance metadata service (cloud credentials)", h)
+		a.add("cloud-metadata", moat.CategoryCredentialAccess, moat.SeverityHigh, "names the cloud instance metadata service (cloud credentials)", h)
 	}
 	if a.match(reExfilHost, line) {
 		a.add("exfil-host", moat.CategoryExfiltration, up(moat.SeverityMedium), "names a webhook or out-of-band collection host", h)
@@ -301,8 +301,8 @@ func (a *analysis) indicators(f *file, h hit, line string, inst bool) {
 	}
 	if a.match(reCredPath, line) {
 		sev := moat.SeverityLow
-		if inst {
-			sev = moat.SeverityHigh
+		if inst || reNetCall.MatchString(line) || reExfilHost.MatchString(line) {
+			sev = moat.SeverityHigh // read at install, or sent on the same line
 		}
 		a.add("credential-path", moat.CategoryCredentialAccess, sev, "names a credential file", h)
 	}
