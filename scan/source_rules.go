@@ -213,7 +213,7 @@ func (a *analysis) encoded(f *file, inst bool) {
 			if !ok {
 				continue
 			}
-			h := hit{path: f.name, line: c.line, text: "base64 of: " + clip(text)}
+			h := hit{path: f.name, line: c.line, text: "base64 of: …" + around(text) + "…"}
 			before := len(a.order)
 			n := 0
 			for _, k := range a.order {
@@ -246,6 +246,22 @@ func (a *analysis) encoded(f *file, inst bool) {
 		last = i
 	}
 	flush()
+}
+
+// around is the part of a decoded text where an indicator is: from 20
+// characters before the first match to 80 after.
+func around(text string) string {
+	best := -1
+	var end int
+	for _, re := range []*regexp.Regexp{reMetadataAddr, reExfilHost, rePayloadHost, reShortener, reURLIP, reIPPort, reCredPath, rePersist} {
+		if loc := re.FindStringIndex(text); loc != nil && (best < 0 || loc[0] < best) {
+			best, end = loc[0], loc[1]
+		}
+	}
+	if best < 0 {
+		return clip(text)
+	}
+	return clip(text[max(0, best-20):min(len(text), end+80)])
 }
 
 // decodeText decodes s as base64 (standard or URL alphabet) and returns
