@@ -473,3 +473,28 @@ func BenchmarkScanSdist(b *testing.B) {
 		}
 	}
 }
+
+// FuzzTriage: any bytes in any of a package's files never panic the
+// checks, and every finding names a file and has escaped, one-line text.
+func FuzzTriage(f *testing.F) {
+	f.Add("setup.py", "exec(base64.b64decode('aW1wb3J0IG9z'))\nimport x"+strings.Repeat(" ", 120)+";exec(1)\n")
+	f.Add("pkg/__init__.py", "U = 'aHR0cHM6Ly9ob29rcy5zbGFjay5jb20v'\ns.connect(('45.77.1.2', 1))\n")
+	f.Add("pyproject.toml", "[build-system]\nbuild-backend = 'x'\nbackend-path = ['.']\n[tool.hatch.build.hooks.custom]\n")
+	f.Add("x.pth", "import os\x1b[31m\n")
+	f.Add("PKG-INFO", "Name: reqeusts\nVersion: 1\n\n")
+	f.Add("a.bin", "\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00\x3e\x00")
+	f.Fuzz(func(t *testing.T, name, body string) {
+		if name == "" {
+			name = "setup.py"
+		}
+		p := &pkg{kind: KindSdist, file: "f-1.0.tar.gz", root: "f-1.0", byName: map[string]*file{}}
+		p.add(name, 0, strings.NewReader(body))
+		p.add("setup.py", 0, strings.NewReader(body))
+		p.readMeta()
+		for _, fd := range triage(p).out {
+			if strings.ContainsAny(fd.Summary, "\n\r\x1b") || fd.Severity.Rank() == 0 || fd.Rule == "" {
+				t.Fatalf("finding %+v", fd)
+			}
+		}
+	})
+}

@@ -112,21 +112,26 @@ func (f *finding) finding(phase string) moat.Finding {
 			break
 		}
 		evs = append(evs, moat.Event{Source: moat.SourceScan, Kind: f.kind, Phase: phase, Path: clean(h.path), Line: h.line, Name: f.rule,
-			Detail: termsafe.Line(h.text, 200), SHA256: h.sha256})
+			Detail: oneLine(h.text, 200), SHA256: h.sha256})
 	}
 	loc := clean(f.hits[0].path)
 	if f.hits[0].line > 0 {
 		loc += fmt.Sprintf(":%d", f.hits[0].line)
 	}
-	s := loc + ": " + f.what
+	s := loc + ": " + oneLine(f.what, 200)
 	if t := strings.TrimSpace(f.hits[0].text); t != "" {
-		s += ": " + termsafe.Line(t, 120)
+		s += ": " + oneLine(t, 120)
 	}
 	if n := len(f.hits) - 1; n > 0 {
 		s += fmt.Sprintf(" (and %d more)", n)
 	}
 	return moat.Finding{Category: f.cat, Severity: f.sev, Summary: s, Evidence: evs, Rule: f.rule}
 }
+
+// oneLine bounds text from the package to n bytes and escapes it to one
+// line: control characters, line separators and bidirectional overrides
+// can neither reach a terminal nor start a line of their own.
+func oneLine(s string, n int) string { return termsafe.Inline(termsafe.Line(s, n)) }
 
 // isSource says whether f is Python source (or a script moat reads as
 // one).

@@ -3,6 +3,8 @@
 //	moat run [flags] SCRIPT.py [ARGS...]
 //	moat run [flags] -c CODE [ARGS...]
 //	moat run [flags] -m MODULE [ARGS...]
+//	moat test [flags] TARGET
+//	moat scan [flags] TARGET
 //	moat backends [--json]
 //	moat version
 package main

@@ -1,7 +1,9 @@
 // Package archive validates Python package archives (sdists as .tar.gz,
 // wheels as .zip) before anything else touches them. It never extracts:
 // it reads every entry once, checks its name, type and size, and returns
-// an error for anything an extractor could be tricked by.
+// an error for anything an extractor could be tricked by. [ReadFile] does
+// the same and hands each regular file's content to its caller, in memory
+// (moat scan reads packages so).
 //
 // An archive is rejected when an entry
 //   - has an absolute name, a ".." component, a backslash, a NUL or another
