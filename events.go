@@ -26,6 +26,8 @@ type Event struct {
 	// Stdio names which of fds 0, 1, 2 were sockets when a kernel exec
 	// event ran ("0,1,2"): a shell wired to a connection.
 	Stdio string `json:"stdio,omitempty"`
+	// Line is the line in Path a scan event points at (1-based).
+	Line int `json:"line,omitempty"`
 }
 
 // Finding is a conclusion drawn from events: what a security tester would
@@ -37,6 +39,13 @@ type Finding struct {
 	Summary  string   `json:"summary"`
 	Evidence []Event  `json:"evidence"`
 	Phase    string   `json:"phase,omitempty"`
+	// Rule names the check of a static finding (`moat scan`): "decode-exec",
+	// "bandit/B102", "codeaudit/exec".
+	Rule string `json:"rule,omitempty"`
+	// Confirmed names what the other side saw, when both the scan and the
+	// run did (`moat test --scan`): the run's finding for a scan finding,
+	// the scan's for a run finding.
+	Confirmed string `json:"confirmed,omitempty"`
 }
 
 // Source is who observed an event. How far a finding can be trusted
@@ -58,6 +67,10 @@ const (
 	SourceNetwork Source = "network"
 	// SourceFS: a diff of the sandbox's writable file system after the run.
 	SourceFS Source = "fs"
+	// SourceScan: moat scan's reading of the package's files (its own
+	// triage and the analysers it ran in a sandbox); no code of the
+	// package ran. What the files say they would do, not what they did.
+	SourceScan Source = "scan"
 	// SourceMoat: what moat itself did or noted (honeytokens planted, the
 	// layers, limits reached, the hook's hello); never the program.
 	SourceMoat Source = "moat"
@@ -101,6 +114,8 @@ const (
 	KindInterpreter       Kind = "interpreter"        // moat: the runtime's real interpreter file (Path, SHA256)
 	KindExecFailed        Kind = "exec-failed"        // kernel: an exec of a file that could not be opened (Path, Detail: argv)
 	KindError             Kind = "error"              // an observer failed (Detail)
+	KindCode              Kind = "code"               // scan: a construct in the package's files (Path, Line, Name: rule, Detail: the line)
+	KindBinary            Kind = "binary"             // scan: a native binary in the package (Path, SHA256, Detail: format)
 
 	KindKernelEventsUnavailable Kind = "kernel-events-unavailable" // moat: no kernel-side witness
 	KindFSDiffUnavailable       Kind = "fs-diff-unavailable"       // moat: no fs diff (Detail: why)

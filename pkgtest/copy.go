@@ -25,19 +25,9 @@ func copyTree(src, dst string, keepLinks bool) error {
 	return err
 }
 
-// treecopyPipe packs src into dst. Pack's error comes apart: what it left
-// out is in the Report too.
+// treecopyPipe packs src into dst (treecopy.Copy).
 func treecopyPipe(src, dst string, lim treecopy.Limits, opt treecopy.Options) (rep *treecopy.Report, unpackErr, packErr error) {
-	pr, pw := io.Pipe()
-	errc := make(chan error, 1)
-	go func() {
-		err := treecopy.Pack(pw, src, lim)
-		pw.Close() // a failed Pack lacks its end record: Unpack says so
-		errc <- err
-	}()
-	rep, unpackErr = treecopy.Unpack(pr, dst, lim, opt)
-	_, _ = io.Copy(io.Discard, pr)
-	return rep, unpackErr, <-errc
+	return treecopy.Copy(src, dst, lim, opt)
 }
 
 // copyFile copies the regular file src to dst, making dst's directory.

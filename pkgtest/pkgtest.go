@@ -52,6 +52,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 	"github.com/moat-sandbox/moat/report"
+	"github.com/moat-sandbox/moat/scan"
 )
 
 // Phase names, in the order they run.
@@ -177,6 +178,10 @@ type Config struct {
 	Out string
 	// Progress, if set, is called as each phase starts and ends.
 	Progress func(phase string, done *PhaseResult)
+	// Scan, if set, runs `moat scan` over the target before the phases
+	// (its Target is set from Target); its findings go beside the
+	// behaviour report's, and those both saw are marked (scan.Confirm).
+	Scan *scan.Config
 }
 
 // PhaseResult is one phase. Stdout and Stderr came from the sandbox and
@@ -223,6 +228,10 @@ type Report struct {
 	// Verdict is the highest severity among them, or "clean".
 	Findings []moat.Finding `json:"findings"`
 	Verdict  string         `json:"verdict"`
+	// Scan is the static scan's report (--scan), with its own findings
+	// and verdict; a finding the run confirmed says so (Confirmed), as
+	// does the run's finding it matched.
+	Scan *scan.Report `json:"scan,omitempty"`
 }
 
 // ExitStatus maps the report to the exit status of `moat test`: 0 all
@@ -344,6 +353,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 
+	if cfg.Scan != nil {
+		sc := *cfg.Scan
+		sc.Target = scan.Target{Kind: string(cfg.Target.Kind), Path: cfg.Target.Path, Root: cfg.Target.Root}
+		sr, err := scan.Run(ctx, sc)
+		rep.Scan = sr
+		if err != nil {
+			return rep, fmt.Errorf("scan: %w", err)
+		}
+	}
+
 	tmp, err := os.MkdirTemp("", "moat-test-")
 	if err != nil {
 		return rep, fmt.Errorf("staging: %w", err)
@@ -407,6 +426,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			break
 		}
 	}
+	rep.confirm()
 	if cfg.Out != "" {
 		out, err := collectOut(cfg.Out, stage, tmp, rep)
 		rep.Out = out
@@ -591,6 +611,18 @@ func (r *Report) addFindings(pr *PhaseResult) {
 		return moat.Severity(r.Findings[i].Severity).Rank() > moat.Severity(r.Findings[j].Severity).Rank()
 	})
 	r.Verdict = report.Verdict(r.Findings)
+}
+
+// confirm marks the scan's findings and the phases' that agree.
+func (r *Report) confirm() {
+	if r.Scan == nil {
+		return
+	}
+	scan.Confirm(r.Scan.Findings, r.Findings)
+	for _, pr := range r.Phases {
+		fs := slices.Clone(r.Scan.Findings)
+		scan.Confirm(fs, pr.Findings)
+	}
 }
 
 // readTests parses the JUnit XML the test phase left in its stage.

@@ -14,6 +14,10 @@ import (
 // directory): the CLI exits 125 with the message.
 var ErrUsage = errors.New("usage")
 
+// ErrNoRoot marks an sdist without a single top-level directory: `moat
+// test` refuses it (pip could not build it as one), `moat scan` reads it.
+var ErrNoRoot = errors.New("no single top-level directory (not an sdist)")
+
 // Kind is what a target is.
 type Kind string
 
@@ -71,7 +75,7 @@ func DetectTarget(path string, requirements bool) (Target, error) {
 			return Target{}, fmt.Errorf("sdist %s: %w: %w", filepath.Base(abs), err, ErrUsage)
 		}
 		if info.Root == "" {
-			return Target{}, fmt.Errorf("sdist %s: no single top-level directory (not an sdist): %w", filepath.Base(abs), ErrUsage)
+			return Target{Kind: KindSdist, Path: abs}, fmt.Errorf("sdist %s: %w: %w", filepath.Base(abs), ErrNoRoot, ErrUsage)
 		}
 		return Target{Kind: KindSdist, Path: abs, Root: info.Root}, nil
 	case strings.HasSuffix(base, ".whl"):

@@ -64,7 +64,12 @@ type sarifLocation struct {
 		ArtifactLocation struct {
 			URI string `json:"uri"`
 		} `json:"artifactLocation"`
+		Region *sarifRegion `json:"region,omitempty"`
 	} `json:"physicalLocation"`
+}
+
+type sarifRegion struct {
+	StartLine int `json:"startLine"`
 }
 
 type sarifInvocation struct {
@@ -138,7 +143,15 @@ func writeSARIF(w io.Writer, findings []moat.Finding, inv []sarifInvocation, opt
 		if f.Phase != "" {
 			r.Properties["phase"] = f.Phase
 		}
-		if opt.Artifact != "" {
+		if f.Rule != "" {
+			r.Properties["rule"] = f.Rule
+		}
+		if f.Confirmed != "" {
+			r.Properties["confirmed"] = f.Confirmed
+		}
+		if locs := scanLocations(f, opt.Artifact); len(locs) > 0 {
+			r.Locations = locs
+		} else if opt.Artifact != "" {
 			var l sarifLocation
 			l.PhysicalLocation.ArtifactLocation.URI = opt.Artifact
 			r.Locations = []sarifLocation{l}
@@ -151,6 +164,35 @@ func writeSARIF(w io.Writer, findings []moat.Finding, inv []sarifInvocation, opt
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(log)
+}
+
+// WriteFindingsSARIF writes findings of `moat scan` as a SARIF 2.1.0 log:
+// each located at the file and line its evidence names (inside the
+// artifact for an archive).
+func WriteFindingsSARIF(w io.Writer, findings []moat.Finding, opt SARIFOptions) error {
+	return writeSARIF(w, findings, []sarifInvocation{{ExecutionSuccessful: true}}, opt)
+}
+
+// scanLocations are the files and lines a scan finding's evidence names:
+// relative to a project directory, or below an archive's name.
+func scanLocations(f moat.Finding, artifact string) []sarifLocation {
+	var out []sarifLocation
+	for _, e := range f.Evidence {
+		if e.Source != moat.SourceScan || e.Path == "" || len(out) == 5 {
+			continue
+		}
+		var l sarifLocation
+		uri := e.Path
+		if artifact != "" && (strings.HasSuffix(artifact, ".tar.gz") || strings.HasSuffix(artifact, ".tgz") || strings.HasSuffix(artifact, ".whl") || strings.HasSuffix(artifact, ".zip")) {
+			uri = strings.TrimSuffix(artifact, "/") + "/" + e.Path
+		}
+		l.PhysicalLocation.ArtifactLocation.URI = uri
+		if e.Line > 0 {
+			l.PhysicalLocation.Region = &sarifRegion{StartLine: e.Line}
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 func ruleName(c string) string {

@@ -3,6 +3,8 @@
 //	moat run [flags] SCRIPT.py [ARGS...]
 //	moat run [flags] -c CODE [ARGS...]
 //	moat run [flags] -m MODULE [ARGS...]
+//	moat test [flags] TARGET
+//	moat scan [flags] TARGET
 //	moat backends [--json]
 //	moat audit [--isolation NAME,...] [--json]
 //	moat version
@@ -54,7 +56,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(runCmd(), backendsCmd(), versionCmd(), gcCmd(), testCmd(), auditCmd())
+	root.AddCommand(runCmd(), backendsCmd(), versionCmd(), gcCmd(), testCmd(), scanCmd(), auditCmd())
 	err := root.Execute()
 	var ee exitError
 	switch {

@@ -18,6 +18,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/termsafe"
 	"github.com/moat-sandbox/moat/pkgtest"
 	"github.com/moat-sandbox/moat/report"
+	"github.com/moat-sandbox/moat/scan"
 )
 
 type testFlags struct {
@@ -29,6 +30,8 @@ type testFlags struct {
 	limitFlags
 	asJSON, allowDegraded, requirements, quiet bool
 	userland, noIsolation                      bool
+	scan                                       bool
+	scanAnalysers                              string
 	report                                     reportFlags // report.go
 }
 
@@ -80,6 +83,8 @@ JSON, summed up after the phases, and with --sarif / --html in files.`,
 	fl.BoolVar(&f.allowDegraded, "allow-degraded", false, "run even if a protection layer cannot be had")
 	addAckFlag(fl, &f.noIsolation)
 	fl.BoolVar(&f.userland, "userland", true, "bind the host's /bin/sh and core utilities read-only (native, gvisor); --userland=false: no shell")
+	fl.BoolVar(&f.scan, "scan", false, "scan the package first (moat scan, no code run) and put its findings beside the run's; those both saw are marked confirmed")
+	fl.StringVar(&f.scanAnalysers, "scan-analysers", "none", "with --scan: external analysers, run in a native sandbox with no network: none, all or some of "+strings.Join(scan.Analysers, ","))
 	addReportFlags(fl, &f.report)
 	return c
 }
@@ -135,6 +140,20 @@ func testConfig(f *testFlags, target string) (pkgtest.Config, error) {
 	if cfg.Target, err = pkgtest.DetectTarget(target, f.requirements); err != nil {
 		return cfg, err
 	}
+	if f.scan {
+		names, strict, err := scan.ParseAnalysers(f.scanAnalysers)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Scan = &scan.Config{Analysers: names}
+		for _, n := range names {
+			if why := scan.Unavailable(n, *cfg.Scan); why != "" && strict {
+				return cfg, fmt.Errorf("--scan-analysers %s: %s", n, why)
+			}
+		}
+	} else if f.scanAnalysers != "none" {
+		return cfg, errors.New("--scan-analysers: needs --scan")
+	}
 	return cfg, nil
 }
 
@@ -172,6 +191,14 @@ func doTest(c *cobra.Command, f *testFlags, target string) error {
 		return testFailure(f.asJSON, nil, err)
 	}
 	cfg.Backend, cfg.Isolation = b, name
+	if cfg.Scan != nil && len(cfg.Scan.Analysers) > 0 {
+		// The analysers run on the host's Debian Python, natively.
+		nc, err := moat.Select(ctx, "native", &moat.Spec{})
+		if err != nil {
+			return testFailure(f.asJSON, nil, fmt.Errorf("--scan-analysers: %w", err))
+		}
+		cfg.Scan.Backend = nc.Backend
+	}
 	if cfg.Image, err = testImage(b, name, f); err != nil {
 		return testFailure(f.asJSON, nil, err)
 	}
@@ -236,6 +263,15 @@ func phased(rep *pkgtest.Report) *report.Phased {
 		p.Phases = append(p.Phases, report.PhaseRun{Name: pr.Name, Status: pr.Status, Ran: pr.MoatStatus != "" || pr.Error != "",
 			ExitCode: pr.ExitCode, DurationMS: pr.DurationMS, Events: pr.Events, EventsDropped: pr.EventsDropped,
 			Findings: pr.Findings, Degraded: pr.Degraded})
+	}
+	if rep.Scan != nil {
+		// The scan as a phase of its own: no code ran in it.
+		fs := make([]moat.Finding, len(rep.Scan.Findings))
+		for i, f := range rep.Scan.Findings {
+			f.Phase = "scan"
+			fs[i] = f
+		}
+		p.Phases = append([]report.PhaseRun{{Name: "scan", Status: "read " + rep.Scan.Verdict, DurationMS: rep.Scan.DurationMS, Findings: fs}}, p.Phases...)
 	}
 	return p
 }
@@ -332,6 +368,10 @@ func writeTestSummary(w io.Writer, rep *pkgtest.Report) {
 		}
 	}
 	printTestFindings(w, rep)
+	if rep.Scan != nil {
+		fmt.Fprintf(w, "scan (no code ran): %d finding(s), verdict %s\n", len(rep.Scan.Findings), strings.ToUpper(rep.Scan.Verdict))
+		writeScanFindings(w, rep.Scan.Findings, "  ")
+	}
 	if rep.Out != nil {
 		fmt.Fprintf(w, "out: %s (%d files, %d bytes)\n", termsafe.Inline(rep.Out.Dir), rep.Out.Files, rep.Out.Bytes)
 		for _, s := range rep.Out.Skipped {
@@ -373,6 +413,9 @@ func printTestFindings(w io.Writer, rep *pkgtest.Report) {
 			s := f.Summary
 			if len(s) > 200 {
 				s = s[:200] + "..."
+			}
+			if f.Confirmed != "" {
+				s += " [confirmed by the " + f.Confirmed + "]"
 			}
 			fmt.Fprintf(w, "  %-8s %-8s %-17s %s\n", pr.Name, f.Severity, termsafe.Inline(string(f.Category)), termsafe.Inline(s))
 		}

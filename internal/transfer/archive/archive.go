@@ -1,7 +1,9 @@
 // Package archive validates Python package archives (sdists as .tar.gz,
 // wheels as .zip) before anything else touches them. It never extracts:
 // it reads every entry once, checks its name, type and size, and returns
-// an error for anything an extractor could be tricked by.
+// an error for anything an extractor could be tricked by. [ReadFile] does
+// the same and hands each regular file's content to its caller, in memory
+// (moat scan reads packages so).
 //
 // An archive is rejected when an entry
 //   - has an absolute name, a ".." component, a backslash, a NUL or another
@@ -128,6 +130,36 @@ func CheckFile(p string, lim Limits) (*Info, error) {
 	return CheckZip(f, fi.Size(), lim)
 }
 
+// ReadFile validates the archive at p exactly as CheckFile does and
+// gives each regular file's content to fn as it goes, never writing
+// anything anywhere. The archive may still be rejected after fn saw some
+// of its files (a later entry, or a check that needs every entry): on an
+// error, discard what fn collected.
+func ReadFile(p string, lim Limits, fn FileFunc) (*Info, error) {
+	k := KindOf(p)
+	if k == Unknown {
+		return nil, fmt.Errorf("%s: not a .tar.gz, .whl or .zip: %w", clean(path.Base(p)), ErrCorrupt)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file: %w", clean(path.Base(p)), ErrCorrupt)
+	}
+	c := newChecker(lim, fi.Size())
+	c.file = fn
+	if k == TarGz {
+		return checkTarGz(c, f)
+	}
+	return checkZip(c, f, fi.Size())
+}
+
 // entry is what the link checks need of one member.
 type entry struct {
 	name   string // cleaned, relative
@@ -143,7 +175,16 @@ type checker struct {
 	bytes   int64
 	entries []entry
 	byName  map[string]byte
+	// file, if set, is given each regular file's content as it is read
+	// (ReadFile): counted against the caps like everything else.
+	file FileFunc
 }
+
+// FileFunc receives one regular file of an archive: its cleaned relative
+// name and a reader of its content (already counted against the caps;
+// what the function leaves unread is read and counted after it). An
+// error stops the reading and is returned as is.
+type FileFunc func(name string, size int64, r io.Reader) error
 
 func newChecker(lim Limits, size int64) *checker {
 	return &checker{lim: lim.withDefaults(), size: size, byName: map[string]byte{}}
@@ -292,7 +333,10 @@ var globalRecordOK = map[string]bool{"comment": true, "mtime": true, "atime": tr
 
 // CheckTarGz validates a gzip-compressed tar stream of size bytes.
 func CheckTarGz(r io.Reader, size int64, lim Limits) (*Info, error) {
-	c := newChecker(lim, size)
+	return checkTarGz(newChecker(lim, size), r)
+}
+
+func checkTarGz(c *checker, r io.Reader) (*Info, error) {
 	zr, err := gzip.NewReader(bufio.NewReader(r))
 	if err != nil {
 		return nil, fmt.Errorf("not gzip: %w: %w", err, ErrCorrupt)
@@ -346,6 +390,14 @@ func CheckTarGz(r io.Reader, size int64, lim Limits) (*Info, error) {
 		if err := c.add(h.Name, kind, h.Linkname); err != nil {
 			return nil, err
 		}
+		if kind == 'f' && c.file != nil {
+			if err := c.file(c.entries[len(c.entries)-1].name, h.Size, tr); err != nil {
+				if cr.err != nil {
+					return nil, cr.err
+				}
+				return nil, err
+			}
+		}
 		if _, err := io.Copy(io.Discard, tr); err != nil {
 			if cr.err != nil {
 				return nil, cr.err
@@ -385,7 +437,10 @@ func (cr *countReader) Read(p []byte) (int, error) {
 
 // CheckZip validates a zip archive (a wheel) of size bytes.
 func CheckZip(r io.ReaderAt, size int64, lim Limits) (*Info, error) {
-	c := newChecker(lim, size)
+	return checkZip(newChecker(lim, size), r, size)
+}
+
+func checkZip(c *checker, r io.ReaderAt, size int64) (*Info, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("read zip: %w: %w", err, ErrCorrupt)
@@ -426,12 +481,39 @@ func CheckZip(r io.ReaderAt, size int64, lim Limits) (*Info, error) {
 			return nil, err
 		}
 		if kind == 'f' {
-			if _, err := readEntry(f, c, -1); err != nil {
+			if err := fileEntry(f, c); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return c.finish()
+}
+
+// fileEntry reads one regular zip member, through c.file if set.
+func fileEntry(f *zip.File, c *checker) error {
+	if c.file == nil {
+		_, err := readEntry(f, c, -1)
+		return err
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return fmt.Errorf("entry %q: %w: %w", clean(f.Name), err, ErrCorrupt)
+	}
+	defer rc.Close()
+	cr := &countReader{r: rc, c: c}
+	if err := c.file(c.entries[len(c.entries)-1].name, int64(min(f.UncompressedSize64, 1<<62)), cr); err != nil {
+		if cr.err != nil {
+			return cr.err
+		}
+		return err
+	}
+	if _, err := io.Copy(io.Discard, cr); err != nil {
+		if cr.err != nil {
+			return cr.err
+		}
+		return fmt.Errorf("entry %q: %w: %w", clean(f.Name), err, ErrCorrupt)
+	}
+	return nil
 }
 
 // readEntry decompresses one zip member, counting it; it keeps at most

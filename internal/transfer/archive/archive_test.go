@@ -311,3 +311,39 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// TestReadFile: the contents of every regular file, in both kinds, with
+// the same refusals as CheckFile; content read through ReadFile counts
+// against the caps like the rest.
+func TestReadFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{{"pkg-1.0.tar.gz", makeTarGz(t, good)}, {"pkg-1.0-py3-none-any.whl", makeZip(t, good[:4])}} {
+		p := filepath.Join(dir, c.name)
+		os.WriteFile(p, c.data, 0o644)
+		got := map[string]string{}
+		if _, err := ReadFile(p, Limits{}, func(name string, size int64, r io.Reader) error {
+			b, err := io.ReadAll(io.LimitReader(r, 3)) // the rest is read and counted by ReadFile
+			got[name] = string(b)
+			return err
+		}); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		want := map[string]string{"pkg-1.0/setup.py": "fro", "pkg-1.0/pkg/__init__.py": "x ="}
+		if len(got) != len(want) || got["pkg-1.0/setup.py"] != "fro" || got["pkg-1.0/pkg/__init__.py"] != "x =" {
+			t.Fatalf("%s: read %q, want %q (regular files only)", c.name, got, want)
+		}
+	}
+	bad := filepath.Join(dir, "evil-1.0.tar.gz")
+	os.WriteFile(bad, makeTarGz(t, []member{{name: "evil-1.0/a", body: "x"}, {name: "evil-1.0/../../x", body: "y"}}), 0o644)
+	if _, err := ReadFile(bad, Limits{}, func(string, int64, io.Reader) error { return nil }); !errors.Is(err, ErrHostile) {
+		t.Fatalf("traversal: %v", err)
+	}
+	bomb := filepath.Join(dir, "bomb-1.0.tar.gz")
+	os.WriteFile(bomb, makeTarGz(t, []member{{name: "bomb-1.0/z", size: 64 << 20}}), 0o644)
+	if _, err := ReadFile(bomb, Limits{}, func(_ string, _ int64, r io.Reader) error { _, err := io.Copy(io.Discard, r); return err }); !errors.Is(err, ErrLimit) {
+		t.Fatalf("bomb read through the callback: %v", err)
+	}
+}

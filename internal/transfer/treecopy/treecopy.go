@@ -586,3 +586,23 @@ func writeFile(target string, r io.Reader, size int64, perm fs.FileMode, owner *
 	}
 	return n, err
 }
+
+// Copy packs the tree at src into dst on this host, through a pipe: the
+// same walk and checks as across the sandbox boundary, no link followed.
+// Pack's error comes apart from Unpack's: what Pack left out is in the
+// Report too. dst is made if missing.
+func Copy(src, dst string, lim Limits, opt Options) (rep *Report, unpackErr, packErr error) {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return &Report{}, err, nil
+	}
+	pr, pw := io.Pipe()
+	errc := make(chan error, 1)
+	go func() {
+		err := Pack(pw, src, lim)
+		pw.Close() // a failed Pack lacks its end record: Unpack says so
+		errc <- err
+	}()
+	rep, unpackErr = Unpack(pr, dst, lim, opt)
+	_, _ = io.Copy(io.Discard, pr)
+	return rep, unpackErr, <-errc
+}
