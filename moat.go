@@ -269,6 +269,15 @@ type Supporter interface {
 	Supports(spec *Spec) error
 }
 
+// AutoPicker is implemented by backends that work here but that `auto`
+// should pass over all the same (a micro-VM under CPU emulation: it
+// isolates best but takes seconds per run). AutoPick returns nil, or why
+// [Select] passes the backend over under `auto`; naming the backend still
+// runs it.
+type AutoPicker interface {
+	AutoPick(ctx context.Context) error
+}
+
 // Imager is implemented by backends that run a container image: the image
 // used when Spec.Image is empty.
 type Imager interface {

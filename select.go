@@ -24,7 +24,8 @@ type Passed struct {
 
 // Select picks the backend for name and the specs it will run: under
 // "auto" (or ""), the strongest registered backend that works on this host
-// ([Check]) and can enforce every spec ([Supporter]); otherwise the named
+// ([Check]), can enforce every spec ([Supporter]) and does not ask to be
+// passed over ([AutoPicker]); otherwise the named
 // backend, which must do both. It is the one place where moat chooses a
 // backend: `moat run`, `moat test` and the service all ask it.
 //
@@ -60,6 +61,12 @@ func Select(ctx context.Context, name string, specs ...*Spec) (*Choice, error) {
 		if err := supports(b, specs); err != nil {
 			c.Passed = append(c.Passed, Passed{Name: n, Reason: reason(n, err)})
 			continue
+		}
+		if a, ok := b.(AutoPicker); ok {
+			if err := a.AutoPick(ctx); err != nil {
+				c.Passed = append(c.Passed, Passed{Name: n, Reason: reason(n, err)})
+				continue
+			}
 		}
 		c.Name, c.Backend = n, b
 		return c, nil

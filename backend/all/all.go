@@ -5,6 +5,7 @@ package all
 import (
 	_ "github.com/moat-sandbox/moat/backend/docker"
 	_ "github.com/moat-sandbox/moat/backend/gvisor"
+	"github.com/moat-sandbox/moat/backend/microvm"
 	"github.com/moat-sandbox/moat/backend/native"
 	_ "github.com/moat-sandbox/moat/backend/podman"
 	_ "github.com/moat-sandbox/moat/backend/restricted"
@@ -12,7 +13,11 @@ import (
 )
 
 // Init runs a backend's sandbox init when this process was started as one
-// (the native sandbox re-executes the binary that runs it) and then exits;
-// otherwise it returns at once. A binary that runs backends calls it first
-// thing in main, before it parses flags or starts anything.
-func Init() { native.Init() }
+// (the native sandbox re-executes the binary that runs it; the microvm
+// backend boots it as the guest's init and agent) and then exits or powers
+// the guest off; otherwise it returns at once. A binary that runs backends
+// calls it first thing in main, before it parses flags or starts anything.
+func Init() {
+	microvm.Init()
+	native.Init()
+}

@@ -1,0 +1,96 @@
+package microvm
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// vmConfig is one VM to boot.
+type vmConfig struct {
+	Dir       string // the run's private directory
+	Kernel    string
+	Initrd    string
+	Root      string // the runtime image, read-only: the guest's root
+	Cmdline   string
+	MemoryMiB int64
+	CPUs      int
+	Accel     string // kvm or tcg
+	// Channel is the Unix socket moat listens on; the engine connects the
+	// guest's virtio-serial port "moat" to it.
+	Channel string
+	// Console is a file for the guest's serial console (kernel messages
+	// and the agent's errors), bounded by the reader.
+	Console string
+}
+
+// machine is a running VM.
+type machine interface {
+	// Wait waits for the VM's process to end.
+	Wait() error
+	// Kill ends the VM at once.
+	Kill()
+	// Pid is the host process of the VM.
+	Pid() int
+}
+
+// engine boots VMs.
+type engine interface {
+	name() string
+	version(ctx context.Context) (string, error)
+	start(cfg *vmConfig) (machine, error)
+}
+
+// hostTSCKHz is the host's TSC rate as /proc/cpuinfo gives it ("cpu MHz"
+// of the first CPU), or 0.
+func hostTSCKHz() int64 {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.TrimSpace(k) == "cpu MHz" {
+			mhz, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || mhz <= 0 {
+				return 0
+			}
+			return int64(mhz * 1000)
+		}
+	}
+	return 0
+}
+
+// kernelCmdline is the guest kernel's command line: the serial console
+// for the kernel's own messages, no reboot (a panic ends the VM), moat's
+// agent as init, no PCI, no watchdog, the CPU's random numbers trusted for
+// the early pool (Python wants entropy at once).
+func kernelCmdline(accel string, tscKHz int64) string {
+	c := []string{
+		"console=ttyS0", "quiet", "loglevel=3", "panic=-1", "reboot=t",
+		"rdinit=" + guestInit, guestEnv + "=1",
+		"pci=off", "nowatchdog", "nmi_watchdog=0", "random.trust_cpu=on",
+		"i8042.noaux", "i8042.nomux", "i8042.dumbkbd", "cryptomgr.notests",
+		"lsm=landlock,yama", "cgroup_no_v1=all", "swiotlb=noforce",
+	}
+	if accel != "kvm" && tscKHz > 0 {
+		// Under emulation the guest's TSC is the host's, and the microvm
+		// machine has no HPET or PM timer to calibrate it against: the
+		// kernel is told its rate (without it, it hangs once it marks the
+		// TSC unstable).
+		c = append(c, fmt.Sprintf("tsc_early_khz=%d", tscKHz), "tsc=reliable")
+	}
+	return strings.Join(c, " ")
+}
+
+func engineByName(name string) (engine, error) {
+	switch name {
+	case "", "qemu":
+		return &qemu{}, nil
+	case "firecracker":
+		return &firecracker{}, nil
+	}
+	return nil, fmt.Errorf("microvm: engine %q: want qemu or firecracker", name)
+}

@@ -1,0 +1,489 @@
+package microvm
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
+	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
+)
+
+// guestEnv is set on the guest kernel's command line; the kernel passes it
+// to init's environment. With pid 1 it says this process is the agent.
+const guestEnv = "MOAT_MICROVM_GUEST"
+
+// portName is the name of moat's virtio-serial port.
+const portName = "moat"
+
+// Init runs the guest agent when this process is the init of a moat
+// micro-VM, and powers the guest off when it is done; otherwise it returns
+// at once. Every binary that runs the microvm backend calls it first thing
+// in main (backend/all's Init does), so that moat's own binary is the
+// guest's /init.
+func Init() {
+	if os.Getpid() != 1 || os.Getenv(guestEnv) != "1" {
+		return
+	}
+	runtime.LockOSThread()
+	err := agent()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "moat-agent: %v\n", err)
+	}
+	unix.Sync()
+	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	for {
+		time.Sleep(time.Hour) // pid 1 must not exit
+	}
+}
+
+// agent is the guest's side of a run: set up, take the job, run it, send
+// the result.
+func agent() error {
+	t0 := time.Now()
+	for _, m := range []struct{ src, dst, fstype, data string }{
+		{"dev", "/dev", "devtmpfs", "mode=0755"},
+		{"proc", "/proc", "proc", ""},
+		{"sys", "/sys", "sysfs", ""},
+	} {
+		if err := unix.Mount(m.src, m.dst, m.fstype, unix.MS_NOSUID|unix.MS_NOEXEC, m.data); err != nil {
+			return fmt.Errorf("mount %s: %w", m.dst, err)
+		}
+	}
+	if err := loadModules(guestModDir); err != nil {
+		return err
+	}
+	// No module can be loaded from now on, by anyone.
+	if err := os.WriteFile("/proc/sys/kernel/modules_disabled", []byte("1"), 0); err != nil {
+		return fmt.Errorf("modules_disabled: %w", err)
+	}
+	if err := switchRoot(10 * time.Second); err != nil {
+		return err
+	}
+	if err := unix.Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV, ""); err != nil {
+		return fmt.Errorf("mount cgroup2: %w", err)
+	}
+	port, err := openPort(10 * time.Second)
+	if err != nil {
+		return err
+	}
+	fw := &frameWriter{w: port}
+	logf := func(format string, a ...any) {
+		_ = fw.write(frameLog, []byte(fmt.Sprintf(format, a...)))
+	}
+	_ = fw.write(frameReady, []byte(strconv.FormatInt(time.Since(t0).Microseconds(), 10)))
+	if err := runJob(port, fw); err != nil {
+		logf("%v", err)
+		return err
+	}
+	return nil
+}
+
+// loadModules loads every .ko in dir, in name order (the host numbers them
+// dependencies first). A module the kernel already has is fine.
+func loadModules(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	names := make([]string, 0, len(ents))
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		f, err := os.Open(filepath.Join(dir, n))
+		if err != nil {
+			return err
+		}
+		err = unix.FinitModule(int(f.Fd()), "", 0)
+		f.Close()
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("load module %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// switchRoot mounts the runtime image (the first virtio disk, squashfs,
+// read-only) and makes it the root, /dev, /proc and /sys moved along.
+func switchRoot(wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := unix.Mount("/dev/vda", guestNewRoot, "squashfs", unix.MS_RDONLY|unix.MS_NODEV|unix.MS_NOSUID, "")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("mount the runtime image /dev/vda: %w", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, d := range []string{"/dev", "/proc", "/sys"} {
+		if err := unix.Mount(d, guestNewRoot+d, "", unix.MS_MOVE, ""); err != nil {
+			return fmt.Errorf("move %s: %w", d, err)
+		}
+	}
+	if err := unix.Chdir(guestNewRoot); err != nil {
+		return err
+	}
+	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move the root: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// openPort waits for moat's virtio-serial port to appear and opens it.
+func openPort(wait time.Duration) (*os.File, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		ents, _ := os.ReadDir("/sys/class/virtio-ports")
+		for _, e := range ents {
+			name, err := os.ReadFile(filepath.Join("/sys/class/virtio-ports", e.Name(), "name"))
+			if err == nil && strings.TrimSpace(string(name)) == portName {
+				f, err := os.OpenFile("/dev/"+e.Name(), os.O_RDWR, 0)
+				if err == nil {
+					return f, nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no virtio-serial port %q after %s", portName, wait)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// runJob reads the job and the workspace, runs the program and sends its
+// output, its end and the work directory back.
+func runJob(port *os.File, fw *frameWriter) error {
+	buf := make([]byte, 64<<10)
+	kind, p, err := readFrame(port, buf, maxHostFrame)
+	if err != nil {
+		return fmt.Errorf("read job: %w", err)
+	}
+	if kind != frameJob {
+		return fmt.Errorf("first frame %q, want the job: %w", kind, errFrame)
+	}
+	var job Job
+	if err := json.Unmarshal(p, &job); err != nil {
+		return fmt.Errorf("job: %w", err)
+	}
+	if len(job.Argv) == 0 {
+		return errors.New("job: no argv")
+	}
+	if err := setupDisk(job.Disk); err != nil {
+		return err
+	}
+	_ = unix.Sethostname([]byte("moat"))
+	_ = loopbackUp()
+	// The workspace, then the files: the tar stream goes to treecopy as it
+	// comes.
+	pr, pw := io.Pipe()
+	unpacked := make(chan error, 1)
+	go func() {
+		owner := &treecopy.Owner{UID: sandboxID, GID: sandboxID}
+		_, err := treecopy.Unpack(pr, guestWork, treecopy.Limits{Bytes: job.Disk, Files: 1 << 20}, treecopy.Options{Owner: owner, KeepLinks: true, AnyNames: true})
+		_, _ = io.Copy(io.Discard, pr)
+		unpacked <- err
+	}()
+	files := map[string][]byte{}
+	tree := false
+read:
+	for {
+		kind, p, err := readFrame(port, buf, maxHostFrame)
+		if err != nil {
+			pw.CloseWithError(err)
+			return fmt.Errorf("read workspace: %w", err)
+		}
+		switch kind {
+		case frameTree:
+			tree = true
+			if _, err := pw.Write(p); err != nil {
+				return fmt.Errorf("workspace: %w", err)
+			}
+		case frameFile:
+			name, content, ok := strings.Cut(string(p), "\x00")
+			if !ok || name == "" || strings.ContainsAny(name, "/") || name == "." || name == ".." {
+				return fmt.Errorf("file frame without a plain name: %w", errFrame)
+			}
+			files[name] = []byte(content)
+		case frameTreeEnd:
+			break read
+		default:
+			return fmt.Errorf("frame %q before the workspace's end: %w", kind, errFrame)
+		}
+	}
+	pw.Close()
+	if err := <-unpacked; err != nil && tree {
+		return fmt.Errorf("workspace: %w", err)
+	}
+	for name, content := range files {
+		p := filepath.Join(guestWork, name)
+		_ = os.Remove(p)
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o644)
+		if err != nil {
+			return fmt.Errorf("file %s: %w", name, err)
+		}
+		_, err = f.Write(content)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Lchown(p, sandboxID, sandboxID)
+		}
+		if err != nil {
+			return fmt.Errorf("file %s: %w", name, err)
+		}
+	}
+	files = nil
+	if err := makeCgroup(job); err != nil {
+		return err
+	}
+	ex := run(port, fw, job, buf)
+	b, _ := json.Marshal(ex)
+	if err := fw.write(frameExit, b); err != nil {
+		return err
+	}
+	if job.Out {
+		w := fw.stream(frameOut)
+		err := treecopy.Pack(w, guestWork, treecopy.Limits{Bytes: 256 << 20, Files: 10000})
+		if err != nil && !errors.Is(err, treecopy.ErrLimit) && !errors.Is(err, treecopy.ErrIncomplete) {
+			return fmt.Errorf("pack work: %w", err)
+		}
+		if err := fw.write(frameOutEnd, nil); err != nil {
+			return err
+		}
+	}
+	return fw.write(frameDone, nil)
+}
+
+// setupDisk mounts one tmpfs of size bytes and binds its directories as
+// the only writable places: /work, /tmp, the home directory, /dev/shm.
+func setupDisk(size int64) error {
+	opts := fmt.Sprintf("mode=0755,size=%d,nr_inodes=%d", size, 1<<20)
+	if err := unix.Mount("scratch", guestScratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		return fmt.Errorf("mount scratch: %w", err)
+	}
+	_ = os.Mkdir("/dev/shm", 0o755)
+	for _, d := range []struct {
+		name, at string
+		mode     fs.FileMode
+	}{{"work", guestWork, 0o755}, {"tmp", guestTmp, 0o777 | fs.ModeSticky}, {"home", guestHome, 0o755}, {"shm", "/dev/shm", 0o777 | fs.ModeSticky}} {
+		p := filepath.Join(guestScratch, d.name)
+		if err := os.Mkdir(p, 0o700); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, d.mode); err != nil {
+			return err
+		}
+		if err := os.Chown(p, sandboxID, sandboxID); err != nil {
+			return err
+		}
+		if err := unix.Mount(p, d.at, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", d.at, err)
+		}
+		if err := unix.Mount("", d.at, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+			return fmt.Errorf("remount %s: %w", d.at, err)
+		}
+	}
+	return nil
+}
+
+// loopbackUp brings lo up (127.0.0.1 comes with it).
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+// cgroupDir is the program's cgroup in the guest.
+const cgroupDir = "/sys/fs/cgroup/run"
+
+// makeCgroup makes the program's cgroup with the job's limits.
+func makeCgroup(job Job) error {
+	if err := os.WriteFile("/sys/fs/cgroup/cgroup.subtree_control", []byte("+memory +pids +cpu"), 0); err != nil {
+		return fmt.Errorf("cgroup controllers: %w", err)
+	}
+	if err := os.Mkdir(cgroupDir, 0o755); err != nil {
+		return fmt.Errorf("cgroup: %w", err)
+	}
+	set := map[string]string{
+		"memory.max":      strconv.FormatInt(job.Memory, 10),
+		"memory.swap.max": "0",
+		"pids.max":        strconv.Itoa(job.Pids),
+	}
+	if job.CPUs > 0 {
+		set["cpu.max"] = fmt.Sprintf("%d 100000", int64(job.CPUs*100000))
+	}
+	for k, v := range set {
+		if err := os.WriteFile(filepath.Join(cgroupDir, k), []byte(v), 0); err != nil && k != "memory.swap.max" {
+			return fmt.Errorf("cgroup %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// run starts the program as the sandbox user in its cgroup and waits for
+// it, streaming its output and stdin.
+func run(port *os.File, fw *frameWriter, job Job, buf []byte) Exit {
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return Exit{StartErr: "stdin pipe: " + err.Error()}
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return Exit{StartErr: "stdout pipe: " + err.Error()}
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return Exit{StartErr: "stderr pipe: " + err.Error()}
+	}
+	_ = unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
+	_ = unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 1024, Max: 1024})
+	// native's deny list, on every thread of the agent too (it needs
+	// none of those calls from here on); no_new_privs with it.
+	if _, err := seccomp.Install(); err != nil {
+		return Exit{StartErr: "seccomp: " + err.Error()}
+	}
+	attr := &os.ProcAttr{
+		Dir:   guestWork,
+		Env:   job.Env,
+		Files: []*os.File{inR, outW, errW},
+		Sys: &syscall.SysProcAttr{
+			Setsid:     true,
+			Credential: &syscall.Credential{Uid: sandboxID, Gid: sandboxID, Groups: []uint32{}},
+		},
+	}
+	// The program is born in its cgroup: the agent steps into it for the
+	// fork and back out (the deny list refuses clone3, so no
+	// CLONE_INTO_CGROUP; what the agent has used stays charged to the root).
+	if err := os.WriteFile(filepath.Join(cgroupDir, "cgroup.procs"), []byte("1"), 0); err != nil {
+		return Exit{StartErr: "enter cgroup: " + err.Error()}
+	}
+	proc, err := os.StartProcess(job.Argv[0], job.Argv, attr)
+	if err := os.WriteFile("/sys/fs/cgroup/cgroup.procs", []byte("1"), 0); err != nil && proc != nil {
+		_ = proc.Kill()
+		return Exit{StartErr: "leave cgroup: " + err.Error()}
+	}
+	inR.Close()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		ex := Exit{StartErr: err.Error()}
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			ex.StartErrno = int(errno)
+		}
+		return ex
+	}
+	drained := make(chan struct{}, 2)
+	for _, s := range []struct {
+		r    *os.File
+		kind byte
+	}{{outR, frameStdout}, {errR, frameStderr}} {
+		go func() {
+			_, _ = io.Copy(fw.stream(s.kind), s.r)
+			s.r.Close()
+			drained <- struct{}{}
+		}()
+	}
+	go func() { // stdin from the host
+		for {
+			kind, p, err := readFrame(port, buf, maxHostFrame)
+			if err != nil || kind == frameStdinEOF {
+				inW.Close()
+				if err != nil {
+					return
+				}
+				continue
+			}
+			if kind == frameStdin {
+				if _, err := inW.Write(p); err != nil {
+					inW.Close()
+				}
+			}
+		}
+	}()
+	// pid 1 reaps every orphan; the program's own status is kept.
+	var ex Exit
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			break
+		}
+		if pid == proc.Pid {
+			ex.Exited = true
+			if ws.Signaled() {
+				ex.Signal = int(ws.Signal())
+			} else {
+				ex.Code = ws.ExitStatus()
+			}
+			break
+		}
+	}
+	// Nothing of the program outlives it.
+	_ = os.WriteFile(filepath.Join(cgroupDir, "cgroup.kill"), []byte("1"), 0)
+	go func() {
+		for {
+			var ws unix.WaitStatus
+			if _, err := unix.Wait4(-1, &ws, 0, nil); errors.Is(err, unix.ECHILD) {
+				return
+			}
+		}
+	}()
+	<-drained
+	<-drained
+	ex.OOMKills = eventCount(filepath.Join(cgroupDir, "memory.events"), "oom_kill")
+	ex.PidsHits = eventCount(filepath.Join(cgroupDir, "pids.events"), "max")
+	if b, err := os.ReadFile(filepath.Join(cgroupDir, "memory.peak")); err == nil {
+		ex.PeakMemory, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	}
+	return ex
+}
+
+// eventCount reads one counter of a cgroup events file.
+func eventCount(file, key string) int64 {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, " ")
+		if ok && k == key {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}

@@ -1,0 +1,475 @@
+package microvm
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/u-root/u-root/pkg/cpio"
+
+	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
+)
+
+// imageFormat changes whenever what the images hold changes, so
+// that cached images of the old layout are not used.
+const imageFormat = 1
+
+// Guest paths.
+const (
+	guestInit    = "/init"
+	guestNewRoot = "/newroot"
+	guestModDir  = "/moat/modules"
+	guestWork    = "/work"
+	guestHome    = "/home/sandbox"
+	guestTmp     = "/tmp"
+	guestScratch = "/moat/scratch"
+	sandboxID    = 1000
+)
+
+// skipStdlib are top-level names of the standard library directory left
+// out of the guest: the test suite, IDLE and Tk (no display), the build
+// configuration, and site-packages (the host's third-party packages are
+// not the program's; a workspace or an image brings its own).
+func skipStdlib(name string) bool {
+	switch name {
+	case "test", "idlelib", "tkinter", "turtledemo", "site-packages", "dist-packages":
+		return true
+	}
+	return strings.HasPrefix(name, "config-")
+}
+
+// etcFiles are the guest's /etc besides ld.so.cache.
+func etcFiles() map[string]string {
+	return map[string]string{
+		"passwd":   "root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:1000:1000:moat sandbox:" + guestHome + ":/usr/sbin/nologin\n",
+		"group":    "root:x:0:\nsandbox:x:1000:\n",
+		"hosts":    "127.0.0.1\tlocalhost moat\n::1\tlocalhost ip6-localhost\n",
+		"hostname": "moat\n",
+	}
+}
+
+// fileKey hashes the identity (path, size, change time) of files.
+func fileKey(prefix string, paths []string, extra []byte) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s format %d\n", prefix, imageFormat)
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %d %d\n", p, fi.Size(), fi.ModTime().UnixNano())
+	}
+	h.Write(extra)
+	return hex.EncodeToString(h.Sum(nil))[:24], nil
+}
+
+// cached returns dir/name, made by build into a temporary file the first
+// time (a later call finds it by its name). Files of the same kind not
+// used for an hour are removed.
+func cached(dir, kind, key, ext string, build func(tmp string) error) (string, error) {
+	p := filepath.Join(dir, kind+"-"+key+ext)
+	if _, err := os.Stat(p); err == nil {
+		now := time.Now()
+		_ = os.Chtimes(p, now, now)
+		return p, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(dir, "."+kind+"-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	out := filepath.Join(tmp, "out")
+	if err := build(out); err != nil {
+		return "", fmt.Errorf("%s: %w", kind, err)
+	}
+	if err := os.Rename(out, p); err != nil {
+		return "", err
+	}
+	old, _ := filepath.Glob(filepath.Join(dir, kind+"-*"+ext))
+	for _, o := range old {
+		if fi, err := os.Stat(o); err == nil && o != p && time.Since(fi.ModTime()) > time.Hour {
+			_ = os.Remove(o)
+		}
+	}
+	return p, nil
+}
+
+// initramfs returns the guest's initramfs for this binary and kernel.
+func initramfs(dir, self string, k *Kernel) (string, error) {
+	key, err := fileKey("initramfs", append([]string{self}, k.Modules...), nil)
+	if err != nil {
+		return "", fmt.Errorf("initramfs: %w", err)
+	}
+	return cached(dir, "initrd", key, ".cpio", func(out string) error {
+		f, err := os.Create(out)
+		if err != nil {
+			return err
+		}
+		bw := bufio.NewWriterSize(f, 1<<20)
+		err = writeInitramfs(bw, self, k)
+		if err == nil {
+			err = bw.Flush()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+}
+
+// runtimeImage returns the guest's root file system for rt, a squashfs
+// image (uncompressed: under emulation, decompressing costs more than
+// reading) built with mksquashfs, keyed by the runtime (which pyrt's cache
+// guards by the interpreter's identity) and its standard library's
+// change times.
+func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime) (string, error) {
+	b, err := json.Marshal(rt)
+	if err != nil {
+		return "", err
+	}
+	key, err := fileKey("runtime", rt.Stdlib(), b)
+	if err != nil {
+		return "", fmt.Errorf("runtime image: %w", err)
+	}
+	return cached(dir, "runtime", key, ".squashfs", func(out string) error {
+		root := out + ".root"
+		if err := os.Mkdir(root, 0o755); err != nil {
+			return err
+		}
+		if err := writeRuntime(&stage{root: root, seen: map[string]bool{}}, rt); err != nil {
+			return err
+		}
+		cmd := exec.CommandContext(ctx, "mksquashfs", root, out, "-noappend", "-all-root", "-no-xattrs", "-noI", "-noD", "-noF", "-noX", "-quiet", "-no-progress")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("mksquashfs: %w: %s", err, strings.TrimSpace(string(b[:min(len(b), 500)])))
+		}
+		return nil
+	})
+}
+
+// sink is where a root file system is written: a cpio archive (the
+// initramfs) or a staging directory (the runtime image).
+type sink interface {
+	dir(p string, mode fs.FileMode) error
+	file(p string, mode fs.FileMode, r io.ReaderAt, size int64) error
+	symlink(p, target string) error
+}
+
+// archive writes a cpio (newc) stream, each path once, parents first.
+type archive struct {
+	w    cpio.RecordWriter
+	seen map[string]bool
+	ino  uint64
+}
+
+func (a *archive) record(r cpio.Record) error {
+	a.ino++
+	r.Ino, r.NLink = a.ino, 1
+	return a.w.WriteRecord(r)
+}
+
+// claim marks p as written, after its parent directories; false if it was
+// already.
+func (a *archive) claim(p string) (bool, error) {
+	if a.seen[p] {
+		return false, nil
+	}
+	if err := a.dir(filepath.Dir(p), 0o755); err != nil {
+		return false, err
+	}
+	a.seen[p] = true
+	return true, nil
+}
+
+func (a *archive) dir(p string, mode fs.FileMode) error {
+	p = filepath.Clean(p)
+	if p == "/" {
+		return nil
+	}
+	if ok, err := a.claim(p); !ok {
+		return err
+	}
+	return a.record(cpio.Directory(strings.TrimPrefix(p, "/"), uint64(unixPerm(mode))))
+}
+
+func (a *archive) file(p string, mode fs.FileMode, r io.ReaderAt, size int64) error {
+	p = filepath.Clean(p)
+	if ok, err := a.claim(p); !ok {
+		return err
+	}
+	return a.record(cpio.Record{ReaderAt: io.NewSectionReader(r, 0, size), Info: cpio.Info{
+		Name: strings.TrimPrefix(p, "/"), Mode: cpio.S_IFREG | uint64(unixPerm(mode)&0o1777), FileSize: uint64(size)}})
+}
+
+func (a *archive) symlink(p, target string) error {
+	p = filepath.Clean(p)
+	if ok, err := a.claim(p); !ok {
+		return err
+	}
+	return a.record(cpio.Symlink(strings.TrimPrefix(p, "/"), target))
+}
+
+func (a *archive) charDev(p string, mode fs.FileMode, major, minor uint64) error {
+	if ok, err := a.claim(p); !ok {
+		return err
+	}
+	return a.record(cpio.CharDev(strings.TrimPrefix(p, "/"), uint64(mode.Perm()), major, minor))
+}
+
+// unixPerm is mode's permission and sticky bits as Linux spells them;
+// set-uid and set-gid are dropped.
+func unixPerm(mode fs.FileMode) uint32 {
+	m := uint32(mode.Perm())
+	if mode&fs.ModeSticky != 0 {
+		m |= 0o1000
+	}
+	return m
+}
+
+// hostFile copies the host file at p (absolute) to the same path,
+// reproducing every symlink on the way as a symlink, so that the loader
+// and Python find what they find on the host. Set-uid and set-gid bits
+// are dropped. depth bounds chains of links.
+func hostFile(a sink, p string, depth int) error {
+	if depth > 40 {
+		return fmt.Errorf("%s: too many links", p)
+	}
+	p = filepath.Clean(p)
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	cur := "/"
+	for i, part := range parts {
+		next := filepath.Join(cur, part)
+		fi, err := os.Lstat(next)
+		if err != nil {
+			return err
+		}
+		rest := filepath.Join(parts[i+1:]...)
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(next)
+			if err != nil {
+				return err
+			}
+			if err := a.symlink(next, target); err != nil {
+				return err
+			}
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(cur, target)
+			}
+			return hostFile(a, filepath.Join(target, rest), depth+1)
+		case fi.IsDir():
+			if rest == "" {
+				return a.dir(next, fi.Mode())
+			}
+			if err := a.dir(next, 0o755); err != nil {
+				return err
+			}
+		case fi.Mode().IsRegular() && rest == "":
+			f, err := os.Open(next)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return a.file(next, fi.Mode(), f, fi.Size())
+		default:
+			return nil // not a file, or a file in the middle of the path
+		}
+		cur = next
+	}
+	return nil
+}
+
+// tree copies the directory d (real path) below, regular files, dirs and
+// symlinks only, skipping the top-level names skip says so.
+func tree(a sink, d string, skip func(string) bool) error {
+	return filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != d && filepath.Dir(p) == d && skip != nil && skip(e.Name()) {
+			if e.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case e.IsDir():
+			return a.dir(p, fi.Mode())
+		case fi.Mode()&fs.ModeSymlink != 0:
+			t, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return a.symlink(p, t)
+		case fi.Mode().IsRegular():
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return a.file(p, fi.Mode(), f, fi.Size())
+		}
+		return nil
+	})
+}
+
+// writeInitramfs writes the initramfs: moat's binary as /init, the
+// modules, /dev/console and /dev/null, and the mount point of the runtime
+// image, which becomes the root.
+func writeInitramfs(w io.Writer, self string, k *Kernel) error {
+	a := &archive{w: cpio.Newc.Writer(w), seen: map[string]bool{}}
+	for _, d := range []string{"/dev", "/proc", "/sys", guestNewRoot} {
+		if err := a.dir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	// The kernel opens /dev/console of the initramfs for init's output
+	// (and Go's runtime wants fds 0-2 open, or /dev/null).
+	if err := a.charDev("/dev/console", 0o600, 5, 1); err != nil {
+		return err
+	}
+	if err := a.charDev("/dev/null", 0o666, 1, 3); err != nil {
+		return err
+	}
+	for i, p := range append([]string{self}, k.Modules...) {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		fi, err := f.Stat()
+		if err == nil {
+			dst := guestInit
+			if i > 0 {
+				dst = fmt.Sprintf("%s/%02d-%s", guestModDir, i, filepath.Base(p))
+			}
+			err = a.file(dst, 0o755, f, fi.Size())
+		}
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return cpio.WriteTrailer(a.w)
+}
+
+// stage writes a root into a host directory, for mksquashfs.
+type stage struct {
+	root string
+	seen map[string]bool
+}
+
+func (s *stage) claim(p string) (string, bool, error) {
+	p = filepath.Clean(p)
+	if s.seen[p] {
+		return "", false, nil
+	}
+	if err := s.dir(filepath.Dir(p), 0o755); err != nil {
+		return "", false, err
+	}
+	s.seen[p] = true
+	return filepath.Join(s.root, p), true, nil
+}
+
+func (s *stage) dir(p string, mode fs.FileMode) error {
+	if filepath.Clean(p) == "/" {
+		return nil
+	}
+	dst, ok, err := s.claim(p)
+	if !ok {
+		return err
+	}
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		return err
+	}
+	return os.Chmod(dst, mode&(fs.ModePerm|fs.ModeSticky))
+}
+
+func (s *stage) file(p string, mode fs.FileMode, r io.ReaderAt, size int64) error {
+	dst, ok, err := s.claim(p)
+	if !ok {
+		return err
+	}
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode.Perm())
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, io.NewSectionReader(r, 0, size))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (s *stage) symlink(p, target string) error {
+	dst, ok, err := s.claim(p)
+	if !ok {
+		return err
+	}
+	return os.Symlink(target, dst)
+}
+
+// writeRuntime writes the guest's root file system: the mount points,
+// /etc, and the runtime (executable, libraries, standard library) at its
+// host paths.
+func writeRuntime(s sink, rt *pyrt.Runtime) error {
+	for _, d := range []struct {
+		p    string
+		mode fs.FileMode
+	}{{"/dev", 0o755}, {"/proc", 0o555}, {"/sys", 0o555}, {"/etc", 0o755}, {"/run", 0o755}, {guestWork, 0o755}, {guestTmp, 0o777 | fs.ModeSticky}, {guestHome, 0o755}, {guestScratch, 0o755}} {
+		if err := s.dir(d.p, d.mode); err != nil {
+			return err
+		}
+	}
+	for name, content := range etcFiles() {
+		if err := s.file("/etc/"+name, 0o644, strings.NewReader(content), int64(len(content))); err != nil {
+			return err
+		}
+	}
+	libs, interp, err := rt.Libraries()
+	if err != nil {
+		return fmt.Errorf("python libraries: %w", err)
+	}
+	files := []string{rt.Command, rt.Executable}
+	if interp != "" {
+		files = append(files, interp)
+	}
+	files = append(files, libs...)
+	if _, err := os.Stat("/etc/ld.so.cache"); err == nil {
+		files = append(files, "/etc/ld.so.cache")
+	}
+	for _, p := range files {
+		if err := hostFile(s, p, 0); err != nil {
+			return fmt.Errorf("runtime file %s: %w", p, err)
+		}
+	}
+	for _, d := range rt.Stdlib() {
+		if err := tree(s, d, skipStdlib); err != nil {
+			return fmt.Errorf("standard library %s: %w", d, err)
+		}
+	}
+	for l, t := range rt.Links {
+		if _, err := os.Lstat(l); err == nil {
+			if err := s.symlink(l, t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

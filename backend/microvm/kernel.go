@@ -1,0 +1,153 @@
+package microvm
+
+import (
+	"bufio"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// guestModules are the kernel modules the guest needs for moat's channel
+// (virtio-mmio transport, virtio-serial port) and its root (virtio-blk,
+// squashfs), each after its dependencies. Those built into the kernel are
+// skipped.
+var guestModules = []string{"virtio_ring", "virtio", "virtio_mmio", "virtio_console", "virtio_blk", "squashfs"}
+
+// Kernel is a guest kernel and the directory its modules come from.
+type Kernel struct {
+	Path    string // vmlinuz (bzImage)
+	Modules []string
+	Source  string // where it was found, for `moat backends`
+}
+
+// systemCache is where .ci/setup-microvm.sh (as root) puts the kernel it
+// fetched with apt: vmlinuz and modules/ (flat .ko files).
+const systemCache = "/var/cache/moat/microvm/kernel"
+
+// findKernel returns the kernel to boot: explicit (Backend.Kernel, then
+// MOAT_MICROVM_KERNEL), else the newest /boot/vmlinuz-* whose modules are
+// in /lib/modules, else the one in moat's caches.
+func findKernel(explicit string) (*Kernel, error) {
+	if explicit == "" {
+		explicit = os.Getenv("MOAT_MICROVM_KERNEL")
+	}
+	if explicit != "" {
+		if _, err := os.Stat(explicit); err != nil {
+			return nil, fmt.Errorf("microvm: kernel: %w: %w", err, moat.ErrUnavailable)
+		}
+		k, err := kernelAt(explicit)
+		if err != nil {
+			return nil, fmt.Errorf("microvm: kernel %s: %w: %w", explicit, err, moat.ErrUnavailable)
+		}
+		return k, nil
+	}
+	boots, _ := filepath.Glob("/boot/vmlinuz-*")
+	sort.Sort(sort.Reverse(sort.StringSlice(boots)))
+	var tried []string
+	for _, p := range boots {
+		k, err := kernelAt(p)
+		if err == nil {
+			return k, nil
+		}
+		tried = append(tried, p+": "+err.Error())
+	}
+	caches := []string{systemCache}
+	if d, err := os.UserCacheDir(); err == nil {
+		caches = append(caches, filepath.Join(d, "moat", "microvm", "kernel"))
+	}
+	for _, d := range caches {
+		p := filepath.Join(d, "vmlinuz")
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		k, err := kernelAt(p)
+		if err == nil {
+			return k, nil
+		}
+		tried = append(tried, p+": "+err.Error())
+	}
+	why := "no kernel in /boot or " + strings.Join(caches, " or ")
+	if len(tried) > 0 {
+		why = strings.Join(tried, "; ")
+	}
+	return nil, fmt.Errorf("microvm: %s (give one with --kernel or MOAT_MICROVM_KERNEL, or run .ci/setup-microvm.sh, which fetches Debian's with apt): %w", why, moat.ErrUnavailable)
+}
+
+// kernelAt finds the modules of the kernel at p: a modules/ directory
+// beside it (moat's cache: flat .ko files), else /lib/modules/RELEASE for
+// a /boot/vmlinuz-RELEASE.
+func kernelAt(p string) (*Kernel, error) {
+	dir := filepath.Join(filepath.Dir(p), "modules")
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		mods, err := modulesIn(dir, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &Kernel{Path: p, Modules: mods, Source: p}, nil
+	}
+	release, ok := strings.CutPrefix(filepath.Base(p), "vmlinuz-")
+	if !ok {
+		return nil, fmt.Errorf("no modules/ beside it and no release in its name")
+	}
+	mdir := filepath.Join("/lib/modules", release)
+	builtin := map[string]bool{}
+	if f, err := os.Open(filepath.Join(mdir, "modules.builtin")); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			builtin[strings.TrimSuffix(filepath.Base(sc.Text()), ".ko")] = true
+		}
+		f.Close()
+	}
+	mods, err := modulesIn(mdir, builtin)
+	if err != nil {
+		return nil, err
+	}
+	return &Kernel{Path: p, Modules: mods, Source: p}, nil
+}
+
+// modulesIn finds each of guestModules below dir (skipping built-ins), in
+// guestModules' order.
+func modulesIn(dir string, builtin map[string]bool) ([]string, error) {
+	found := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.Type().IsRegular() {
+			for _, ext := range []string{".ko.xz", ".ko.zst", ".ko.gz"} {
+				if m, ok := strings.CutSuffix(name, ext); ok {
+					if _, ok := found[m]; !ok {
+						found[m] = "compressed:" + p
+					}
+				}
+			}
+			if m, ok := strings.CutSuffix(name, ".ko"); ok {
+				found[strings.ReplaceAll(m, "-", "_")] = p
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("modules: %w", err)
+	}
+	var mods []string
+	for _, m := range guestModules {
+		p, ok := found[m]
+		switch {
+		case builtin[m]:
+		case !ok:
+			return nil, fmt.Errorf("module %s not found in %s", m, dir)
+		case strings.HasPrefix(p, "compressed:"):
+			return nil, fmt.Errorf("module %s is compressed (%s); moat's init loads plain .ko files", m, strings.TrimPrefix(p, "compressed:"))
+		default:
+			mods = append(mods, p)
+		}
+	}
+	return mods, nil
+}

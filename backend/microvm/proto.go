@@ -1,0 +1,134 @@
+package microvm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// The channel between moat and its agent in the guest is one byte stream
+// (a virtio-serial port): frames of a one-byte kind, a four-byte big-endian
+// length and the payload. Everything the guest sends is untrusted: the host
+// reads a frame's payload only up to maxGuestFrame and ends the run on
+// anything else.
+const (
+	// host to guest
+	frameJob      = 'J' // the Job, JSON
+	frameTree     = 'T' // a piece of the workspace's tar stream (treecopy)
+	frameTreeEnd  = 't' // the workspace is complete
+	frameFile     = 'F' // one of Spec.Files: name, NUL, content
+	frameStdin    = 'I' // a piece of stdin
+	frameStdinEOF = 'i' // stdin is closed
+
+	// guest to host
+	frameReady  = 'R' // the agent is up and waits for its job
+	frameStdout = 'O' // a piece of the program's stdout
+	frameStderr = 'E' // a piece of its stderr
+	frameExit   = 'X' // how the program ended: an Exit, JSON
+	frameOut    = 'U' // a piece of the work directory's tar stream (treecopy)
+	frameOutEnd = 'u' // the work directory is complete
+	frameLog    = 'L' // an error of the agent, text
+	frameDone   = 'D' // the agent is finished
+)
+
+// maxGuestFrame bounds a frame from the guest; maxHostFrame one from the
+// host (Spec.Files are sent whole, one frame each).
+const (
+	maxGuestFrame = 64 << 10
+	maxHostFrame  = 64 << 20
+	chunkSize     = 32 << 10
+)
+
+// errFrame is wrapped by every error about a malformed frame.
+var errFrame = errors.New("malformed frame")
+
+// Job is what the agent runs, sent as the first frame.
+type Job struct {
+	Argv    []string `json:"argv"` // the interpreter first
+	Env     []string `json:"env"`
+	Memory  int64    `json:"memory"`
+	Pids    int      `json:"pids"`
+	Disk    int64    `json:"disk"`
+	CPUs    float64  `json:"cpus,omitempty"`
+	Out     bool     `json:"out"`     // send /work back after the run
+	Network bool     `json:"network"` // a NIC to moat's sink is there
+}
+
+// Exit is how the program ended, as the agent saw it.
+type Exit struct {
+	Exited     bool   `json:"exited"`
+	Code       int    `json:"code"`
+	Signal     int    `json:"signal,omitempty"`
+	OOMKills   int64  `json:"oom_kills,omitempty"`
+	PidsHits   int64  `json:"pids_hits,omitempty"`
+	StartErr   string `json:"start_err,omitempty"`
+	StartErrno int    `json:"start_errno,omitempty"`
+	PeakMemory int64  `json:"peak_memory,omitempty"`
+}
+
+// frameWriter writes frames; it is safe for concurrent use.
+type frameWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (fw *frameWriter) write(kind byte, p []byte) error {
+	var h [5]byte
+	h[0] = kind
+	binary.BigEndian.PutUint32(h[1:], uint32(len(p)))
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if _, err := fw.w.Write(h[:]); err != nil {
+		return err
+	}
+	_, err := fw.w.Write(p)
+	return err
+}
+
+// stream returns a writer that sends what is written as frames of kind,
+// at most chunkSize each.
+func (fw *frameWriter) stream(kind byte) io.Writer { return chunker{fw, kind} }
+
+type chunker struct {
+	fw   *frameWriter
+	kind byte
+}
+
+func (c chunker) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		k := min(len(p), chunkSize)
+		if err := c.fw.write(c.kind, p[:k]); err != nil {
+			return n, err
+		}
+		n += k
+		p = p[k:]
+	}
+	return n, nil
+}
+
+// readFrame reads one frame of at most max bytes of payload into buf
+// (grown as needed) and returns its kind and payload.
+func readFrame(r io.Reader, buf []byte, max int) (byte, []byte, error) {
+	var h [5]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(h[1:])
+	if uint64(n) > uint64(max) {
+		return 0, nil, fmt.Errorf("frame %q of %d bytes, over %d: %w", h[0], n, max, errFrame)
+	}
+	if cap(buf) < int(n) {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, nil, err
+	}
+	return h[0], buf, nil
+}

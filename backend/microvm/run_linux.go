@@ -1,0 +1,589 @@
+package microvm
+
+import (
+	"context"
+	"crypto/rand"
+	"debug/elf"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
+	"github.com/moat-sandbox/moat/internal/transfer/capture"
+	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
+)
+
+// idPrefix names every run directory and VM of this backend.
+const idPrefix = "moat-microvm-"
+
+// Guest memory beyond the program's limit: the kernel, the agent and the
+// initramfs (held twice while the kernel unpacks it).
+const guestOverhead = 96 << 20
+
+// bootTimeout bounds how long the guest may take to boot and report
+// ready. The run's wall clock starts when the job is sent: under TCG the
+// boot alone takes seconds.
+const bootTimeout = 90 * time.Second
+
+// host is what a run needs of this machine, found once per process.
+type host struct {
+	engine        engine
+	engineVersion string
+	accel, kvmWhy string
+	kernel        *Kernel
+	self          string
+}
+
+var hostCache struct {
+	sync.Mutex
+	m map[string]*host
+}
+
+func (b *Backend) host() (*host, error) {
+	key := b.Engine + "\x00" + b.Kernel + "\x00" + os.Getenv("MOAT_MICROVM_KERNEL")
+	hostCache.Lock()
+	defer hostCache.Unlock()
+	if h := hostCache.m[key]; h != nil {
+		return h, nil
+	}
+	h, err := b.probe()
+	if err != nil {
+		return nil, err
+	}
+	if hostCache.m == nil {
+		hostCache.m = map[string]*host{}
+	}
+	hostCache.m[key] = h
+	return h, nil
+}
+
+func (b *Backend) probe() (*host, error) {
+	e, err := engineByName(b.Engine)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", err, moat.ErrUnavailable)
+	}
+	v, err := e.version(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("microvm: %w: %w", err, moat.ErrUnavailable)
+	}
+	k, err := findKernel(b.Kernel)
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("microvm: moat's own binary: %w: %w", err, moat.ErrUnavailable)
+	}
+	if _, err := exec.LookPath("mksquashfs"); err != nil {
+		return nil, fmt.Errorf("microvm: mksquashfs not found (apt-get install squashfs-tools): %w", moat.ErrUnavailable)
+	}
+	if err := checkStatic(self); err != nil {
+		return nil, fmt.Errorf("microvm: moat's binary %s cannot be the guest's init: %w: %w", self, err, moat.ErrUnavailable)
+	}
+	h := &host{engine: e, engineVersion: v, kernel: k, self: self, accel: "tcg"}
+	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
+		f.Close()
+		h.accel = "kvm"
+	} else {
+		h.kvmWhy = strings.TrimPrefix(err.Error(), "open /dev/kvm: ")
+	}
+	if a := os.Getenv("MOAT_MICROVM_ACCEL"); a == "tcg" {
+		h.accel, h.kvmWhy = "tcg", "MOAT_MICROVM_ACCEL=tcg"
+	}
+	return h, nil
+}
+
+// checkStatic requires a statically linked ELF file: the guest has no
+// dynamic loader of moat's.
+func checkStatic(p string) error {
+	f, err := elf.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return errors.New("it is dynamically linked (build it with CGO_ENABLED=0)")
+		}
+	}
+	return nil
+}
+
+func cacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "moat")
+}
+
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// runBase holds the runs' private directories.
+func runBase() string {
+	if os.Geteuid() == 0 {
+		return "/run/moat/microvm"
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("moat-microvm-%d", os.Geteuid()))
+}
+
+// ours holds the ids of this process's runs that ended, for Leftovers.
+var ours = struct {
+	sync.Mutex
+	ended map[string]bool
+	pids  map[string]int
+}{ended: map[string]bool{}, pids: map[string]int{}}
+
+// Leftovers lists what this process's ended runs left on the host: run
+// directories and VM processes. For tests: it must be empty whenever no
+// run of this process is in progress.
+func Leftovers() []string {
+	ours.Lock()
+	defer ours.Unlock()
+	var left []string
+	for id := range ours.ended {
+		if _, err := os.Lstat(filepath.Join(runBase(), id)); err == nil {
+			left = append(left, "run directory "+id)
+		}
+		if pid := ours.pids[id]; pid > 0 {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && strings.Contains(string(b), id) {
+				left = append(left, fmt.Sprintf("VM process %d of %s", pid, id))
+			}
+		}
+	}
+	sort.Strings(left)
+	return left
+}
+
+type runner struct {
+	h    *host
+	spec *moat.Spec
+	lim  moat.Limits
+	rt   *pyrt.Runtime
+	id   string
+	dir  string
+	res  *moat.Result
+	vm   machine
+
+	mu       sync.Mutex
+	reason   moat.Status
+	stopOnce sync.Once
+}
+
+func (r *runner) stop(reason moat.Status) {
+	r.stopOnce.Do(func() {
+		r.mu.Lock()
+		r.reason = reason
+		vm := r.vm
+		r.mu.Unlock()
+		if vm != nil {
+			vm.Kill()
+		}
+	})
+}
+
+func (r *runner) stopReason() moat.Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reason
+}
+
+func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("microvm: %w", err)
+	}
+	if err := b.Supports(spec); err != nil {
+		return nil, err
+	}
+	h, err := b.host()
+	if err != nil {
+		return nil, err
+	}
+	rt, err := pyrt.Resolve(spec.Python, os.Getenv("PATH"), cacheDir())
+	if err != nil {
+		return nil, fmt.Errorf("microvm: %w", err)
+	}
+	initrd, err := initramfs(filepath.Join(cacheDir(), "microvm"), h.self, h.kernel)
+	if err != nil {
+		return nil, fmt.Errorf("microvm: %w", err)
+	}
+	image, err := runtimeImage(ctx, filepath.Join(cacheDir(), "microvm"), rt)
+	if err != nil {
+		return nil, fmt.Errorf("microvm: %w", err)
+	}
+	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, id: idPrefix + newID(), res: &moat.Result{Isolation: "microvm"}}
+	defer func() {
+		if r.vm != nil {
+			r.vm.Kill()
+			_ = r.vm.Wait()
+		}
+		if r.dir != "" {
+			_ = os.RemoveAll(r.dir)
+		}
+		ours.Lock()
+		ours.ended[r.id] = true
+		ours.Unlock()
+	}()
+	return r.run(ctx, initrd, image)
+}
+
+func (r *runner) run(ctx context.Context, initrd, image string) (*moat.Result, error) {
+	start := time.Now()
+	if err := os.MkdirAll(runBase(), 0o700); err != nil {
+		return nil, fmt.Errorf("microvm: %w", err)
+	}
+	r.dir = filepath.Join(runBase(), r.id)
+	if err := os.Mkdir(r.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("microvm: %w", err)
+	}
+	sock := filepath.Join(r.dir, "channel")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("microvm: channel: %w", err)
+	}
+	defer ln.Close()
+	fi, err := os.Stat(initrd)
+	if err != nil {
+		return nil, fmt.Errorf("microvm: %w", err)
+	}
+	cpus := 1
+	if r.lim.CPUs > 1 {
+		cpus = int(r.lim.CPUs + 0.999)
+	}
+	cfg := &vmConfig{
+		Dir: r.dir, Kernel: r.h.kernel.Path, Initrd: initrd, Root: image, Cmdline: kernelCmdline(r.h.accel, hostTSCKHz()),
+		MemoryMiB: (r.lim.Memory + guestOverhead + 2*fi.Size() + (1<<20 - 1)) >> 20,
+		CPUs:      cpus, Accel: r.h.accel, Channel: sock, Console: filepath.Join(r.dir, "console"),
+	}
+	vm, err := r.h.engine.start(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("microvm: %w", err)
+	}
+	r.mu.Lock()
+	r.vm = vm
+	r.mu.Unlock()
+	ours.Lock()
+	ours.pids[r.id] = vm.Pid()
+	ours.Unlock()
+	exited := make(chan struct{})
+	go func() { _ = vm.Wait(); close(exited) }()
+
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.stop(moat.StatusCanceled)
+		case <-done:
+		}
+	}()
+	// The guest connects to the channel as QEMU starts; it must boot
+	// and say it is ready within bootTimeout.
+	bootTimer := time.AfterFunc(bootTimeout, func() { r.stop(moat.StatusError) })
+	defer bootTimer.Stop()
+	go func() {
+		select {
+		case <-exited:
+			ln.Close()
+		case <-done:
+		}
+	}()
+	conn, err := ln.AcceptUnix()
+	if err != nil {
+		return r.lost(start, "the VM did not connect its channel: "+r.vmError())
+	}
+	defer conn.Close()
+	go func() {
+		<-exited
+		conn.Close()
+	}()
+	buf := make([]byte, maxGuestFrame)
+	kind, p, err := readFrame(conn, buf, maxGuestFrame)
+	if err != nil || kind != frameReady {
+		why := "the guest did not report ready"
+		if err != nil {
+			why += ": " + err.Error()
+		} else {
+			why += fmt.Sprintf(": frame %q", kind)
+		}
+		return r.lost(start, why+"; "+r.vmError())
+	}
+	bootTimer.Stop()
+	booted := time.Now()
+	timer := time.AfterFunc(r.lim.Timeout, func() { r.stop(moat.StatusTimeout) })
+	defer timer.Stop()
+
+	fw := &frameWriter{w: conn}
+	sendErr := make(chan error, 1)
+	go func() { sendErr <- r.send(fw) }()
+
+	stdout := capture.New(r.spec.Stdout, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
+	stderr := capture.New(r.spec.Stderr, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) })
+	var ex *Exit
+	var outW *io.PipeWriter
+	var outDone chan struct{}
+	var agentLog []string
+	finished := false
+	var readErr error
+loop:
+	for {
+		kind, p, err = readFrame(conn, buf, maxGuestFrame)
+		if err != nil {
+			readErr = err
+			break
+		}
+		switch kind {
+		case frameStdout:
+			stdout.Add(p)
+		case frameStderr:
+			stderr.Add(p)
+		case frameExit:
+			if ex != nil {
+				readErr = fmt.Errorf("a second exit frame: %w", errFrame)
+				break loop
+			}
+			ex = &Exit{}
+			if err := json.Unmarshal(p, ex); err != nil {
+				readErr = fmt.Errorf("exit frame: %w", errFrame)
+				break loop
+			}
+			timer.Stop() // the program is over; the copy-out is bounded by its caps
+		case frameOut:
+			if ex == nil || r.spec.OutDir == "" {
+				readErr = fmt.Errorf("work directory before the exit, or unasked: %w", errFrame)
+				break loop
+			}
+			if outW == nil {
+				outW, outDone = r.startCopyOut()
+			}
+			if _, err := outW.Write(p); err != nil {
+				readErr = fmt.Errorf("copy out: %w", err)
+				break loop
+			}
+		case frameOutEnd:
+			if outW == nil && r.spec.OutDir != "" {
+				outW, outDone = r.startCopyOut()
+			}
+			if outW != nil {
+				outW.Close()
+				<-outDone
+				outW = nil
+			}
+		case frameLog:
+			if len(agentLog) < 8 {
+				agentLog = append(agentLog, string(p[:min(len(p), 500)]))
+			}
+		case frameDone:
+			finished = true
+			break loop
+		default:
+			readErr = fmt.Errorf("frame %q from the guest: %w", kind, errFrame)
+			break loop
+		}
+	}
+	if outW != nil {
+		outW.CloseWithError(errors.New("the guest's stream broke off"))
+		<-outDone
+	}
+	r.stopOnce.Do(func() {}) // no stop reason after the end
+	r.vm.Kill()
+
+	<-exited
+	r.res.DurationMS = time.Since(start).Milliseconds()
+	res := r.res
+	res.Stdout, res.StdoutTruncated = stdout.Result()
+	res.Stderr, res.StderrTruncated = stderr.Result()
+	res.Layers = r.layers()
+	_ = booted
+	if r.spec.OutDir != "" && res.Out == nil {
+		res.Out = &moat.OutReport{Dir: r.spec.OutDir, Error: "the guest sent no work directory"}
+	}
+	if err := <-sendErr; err != nil && ex == nil && r.stopReason() == "" {
+		agentLog = append(agentLog, "send: "+err.Error())
+	}
+	e := moat.Ending{Stop: r.stopReason()}
+	if ex != nil {
+		e.OOMKills, e.PidsHits = ex.OOMKills, ex.PidsHits
+		res.MaxRSSBytes = min(max(ex.PeakMemory, 0), r.lim.Memory)
+		switch {
+		case ex.StartErr != "":
+			e.StartErr, e.StartErrno = "start "+r.rt.Command+": "+clean(ex.StartErr), syscall.Errno(ex.StartErrno)
+		case ex.Exited:
+			e.Exited, e.ExitCode, e.Signal = true, ex.Code, ex.Signal
+		}
+	}
+	if !finished && e.Lost == "" {
+		why := "the guest's channel closed"
+		if readErr != nil && !errors.Is(readErr, io.EOF) {
+			why = "the guest's channel: " + readErr.Error()
+		}
+		if len(agentLog) > 0 {
+			why += "; agent: " + clean(strings.Join(agentLog, "; "))
+		}
+		e.Lost = why
+		if ex != nil && r.spec.OutDir != "" && res.Out != nil && res.Out.Error == "" && e.Stop == "" {
+			res.Out.Error = why
+		}
+	}
+	return res, e.Classify("microvm", res)
+}
+
+// lost ends a run whose guest never took its job.
+func (r *runner) lost(start time.Time, why string) (*moat.Result, error) {
+	r.vm.Kill()
+	r.res.DurationMS = time.Since(start).Milliseconds()
+	r.res.Layers = r.layers()
+	e := moat.Ending{Stop: r.stopReason(), Lost: why}
+	if e.Stop == moat.StatusError {
+		e.Stop, e.Lost = "", fmt.Sprintf("the guest did not boot within %s; %s", bootTimeout, why)
+	}
+	return r.res, e.Classify("microvm", r.res)
+}
+
+// vmError is the end of the VM's own log and console, for an error.
+func (r *runner) vmError() string {
+	var parts []string
+	for _, f := range []string{"qemu.log", "console"} {
+		if t := tail(filepath.Join(r.dir, f), 600); t != "" {
+			parts = append(parts, f+": "+t)
+		}
+	}
+	if len(parts) == 0 {
+		return "no output from the VM"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// tail is the last n bytes of a file, made safe to print.
+func tail(p string, n int64) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := max(fi.Size()-n, 0)
+	b := make([]byte, fi.Size()-off)
+	_, _ = f.ReadAt(b, off)
+	return clean(strings.TrimSpace(string(b)))
+}
+
+// clean makes text from the guest printable on one line.
+func clean(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		switch {
+		case c == '\n' || c == '\r':
+			b.WriteString(" | ")
+		case c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0):
+			fmt.Fprintf(&b, "\\x%02x", c)
+		default:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// send gives the guest its job, the workspace, the files and stdin.
+func (r *runner) send(fw *frameWriter) error {
+	env := []string{
+		"PATH=" + filepath.Dir(r.rt.Command) + ":/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + guestHome, "TMPDIR=" + guestTmp, "LANG=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox",
+		"PYTHONUNBUFFERED=1",
+	}
+	job := Job{
+		Argv: append([]string{r.rt.Command}, r.spec.Args...), Env: append(env, r.spec.Env...),
+		Memory: r.lim.Memory, Pids: r.lim.Pids, Disk: r.lim.Disk, CPUs: r.lim.CPUs, Out: r.spec.OutDir != "",
+	}
+	b, err := json.Marshal(job)
+	if err != nil {
+		return err
+	}
+	if err := fw.write(frameJob, b); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(r.spec.Files))
+	for n := range r.spec.Files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if len(r.spec.Files[n])+len(n)+1 > maxHostFrame {
+			return fmt.Errorf("file %s: over %d bytes: %w", n, maxHostFrame, moat.ErrInvalidSpec)
+		}
+		if err := fw.write(frameFile, append([]byte(n+"\x00"), r.spec.Files[n]...)); err != nil {
+			return err
+		}
+	}
+	if r.spec.Workspace != "" {
+		if err := treecopy.Pack(fw.stream(frameTree), r.spec.Workspace, treecopy.Limits{Bytes: r.lim.Disk, Files: 1 << 20}); err != nil {
+			return fmt.Errorf("workspace: %w", err)
+		}
+	}
+	if err := fw.write(frameTreeEnd, nil); err != nil {
+		return err
+	}
+	if r.spec.Stdin != nil {
+		if _, err := io.Copy(fw.stream(frameStdin), r.spec.Stdin); err != nil {
+			return err
+		}
+	}
+	return fw.write(frameStdinEOF, nil)
+}
+
+// startCopyOut unpacks the guest's tar stream into Spec.OutDir as it
+// comes, with the caps of every backend; links are never followed.
+func (r *runner) startCopyOut() (*io.PipeWriter, chan struct{}) {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rep, err := treecopy.Unpack(pr, r.spec.OutDir, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}, treecopy.Options{KeepLinks: r.spec.OutLinks})
+		_, _ = io.Copy(io.Discard, pr)
+		out := &moat.OutReport{Dir: r.spec.OutDir}
+		if rep != nil {
+			out.Files, out.Bytes, out.Skipped = rep.Files, rep.Bytes, rep.Skipped
+		}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		r.res.Out = out
+	}()
+	return pw, done
+}
+
+func (r *runner) layers() []moat.Layer {
+	return []moat.Layer{
+		{Name: "microvm", Detail: fmt.Sprintf("%s %s, accelerator %s: the program runs on a kernel of its own in a VM of %d vCPU(s)", r.h.engine.name(), r.h.engineVersion, r.h.accel, max(1, int(r.lim.CPUs+0.999)))},
+		{Name: "guest-kernel", Detail: r.h.kernel.Source + "; module loading off after moat's virtio modules"},
+		{Name: "read-only-runtime", Detail: "initramfs root, read-only: moat's agent, " + r.rt.Executable + ", its libraries and standard library"},
+		{Name: "channel", Detail: "one virtio-serial port to moat; no network device, no vsock, no shared directory"},
+		{Name: "disk", Detail: fmt.Sprintf("one guest tmpfs of %d bytes for /work /tmp /home/sandbox /dev/shm", r.lim.Disk)},
+		{Name: "network-none", Detail: "no network device: loopback only"},
+		{Name: "seccomp", Detail: "native's deny list in the guest"},
+		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privs", sandboxID)},
+		{Name: "cgroup-v2", Detail: fmt.Sprintf("in the guest: memory %d bytes, pids %d, cpus %g; guest RAM %d bytes more", r.lim.Memory, r.lim.Pids, r.lim.CPUs, guestOverhead)},
+		{Name: "rlimits", Detail: "nofile 1024, core 0"},
+		{Name: "timeout", Detail: r.lim.Timeout.String() + " from the guest's start of the job (boot not counted)"},
+		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", r.lim.OutputLimit)},
+	}
+}
