@@ -79,6 +79,9 @@ func agent() error {
 	if err != nil {
 		return err
 	}
+	if err := minimalDev(); err != nil {
+		return err
+	}
 	fw := &frameWriter{w: port}
 	logf := func(format string, a ...any) {
 		_ = fw.write(frameLog, []byte(fmt.Sprintf(format, a...)))
@@ -149,6 +152,33 @@ func switchRoot(wait time.Duration) error {
 		return fmt.Errorf("chroot: %w", err)
 	}
 	return unix.Chdir("/")
+}
+
+// minimalDev replaces the kernel's /dev (every device of the guest) by a
+// tmpfs with native's five devices and the usual links; moat's port and
+// disk stay open or mounted below it.
+func minimalDev() error {
+	if err := unix.Mount("dev", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k"); err != nil {
+		return fmt.Errorf("mount /dev: %w", err)
+	}
+	for _, d := range []struct {
+		name  string
+		minor uint32
+	}{{"null", 3}, {"zero", 5}, {"full", 7}, {"random", 8}, {"urandom", 9}} {
+		p := "/dev/" + d.name
+		if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(1, d.minor))); err != nil {
+			return fmt.Errorf("mknod %s: %w", p, err)
+		}
+		if err := unix.Chmod(p, 0o666); err != nil {
+			return err
+		}
+	}
+	for name, target := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"} {
+		if err := os.Symlink(target, "/dev/"+name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // openPort waits for moat's virtio-serial port to appear and opens it.
