@@ -56,6 +56,12 @@ type Job struct {
 	Network bool     `json:"network"` // a NIC to moat's sink is there
 }
 
+// Ready is the agent's first frame: how long the guest took to get there.
+type Ready struct {
+	UptimeMS int64 `json:"uptime_ms"` // the guest kernel's uptime
+	AgentMS  int64 `json:"agent_ms"`  // of which the agent's setup
+}
+
 // Exit is how the program ended, as the agent saw it.
 type Exit struct {
 	Exited     bool   `json:"exited"`

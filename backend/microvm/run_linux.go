@@ -35,7 +35,10 @@ const guestOverhead = 96 << 20
 // bootTimeout bounds how long the guest may take to boot and report
 // ready. The run's wall clock starts when the job is sent: under TCG the
 // boot alone takes seconds.
-const bootTimeout = 90 * time.Second
+const bootTimeout = 105 * time.Second
+
+// trace: MOAT_TRACE=1 prints the breakdown of a run's time to stderr.
+var trace = os.Getenv("MOAT_TRACE") == "1"
 
 // host is what a run needs of this machine, found once per process.
 type host struct {
@@ -309,6 +312,7 @@ func (r *runner) run(ctx context.Context, initrd, image string) (*moat.Result, e
 		return r.lost(start, "the VM did not connect its channel: "+r.vmError())
 	}
 	defer conn.Close()
+	connected := time.Now()
 	go func() {
 		<-exited
 		conn.Close()
@@ -326,6 +330,12 @@ func (r *runner) run(ctx context.Context, initrd, image string) (*moat.Result, e
 	}
 	bootTimer.Stop()
 	booted := time.Now()
+	if trace {
+		var rd Ready
+		_ = json.Unmarshal(p, &rd)
+		fmt.Fprintf(os.Stderr, "moat: microvm: accelerator %s; QEMU start to channel %dms; guest ready %dms after QEMU start (guest uptime %dms: kernel %dms, agent %dms)\n",
+			r.h.accel, connected.Sub(start).Milliseconds(), booted.Sub(start).Milliseconds(), rd.UptimeMS, rd.UptimeMS-rd.AgentMS, rd.AgentMS)
+	}
 	timer := time.AfterFunc(r.lim.Timeout, func() { r.stop(moat.StatusTimeout) })
 	defer timer.Stop()
 
@@ -364,6 +374,9 @@ loop:
 				break loop
 			}
 			timer.Stop() // the program is over; the copy-out is bounded by its caps
+			if trace {
+				fmt.Fprintf(os.Stderr, "moat: microvm: job to exit %dms (Python's start and the program)\n", time.Since(booted).Milliseconds())
+			}
 		case frameOut:
 			if ex == nil || r.spec.OutDir == "" {
 				readErr = fmt.Errorf("work directory before the exit, or unasked: %w", errFrame)
@@ -410,7 +423,6 @@ loop:
 	res.Stdout, res.StdoutTruncated = stdout.Result()
 	res.Stderr, res.StderrTruncated = stderr.Result()
 	res.Layers = r.layers()
-	_ = booted
 	if r.spec.OutDir != "" && res.Out == nil {
 		res.Out = &moat.OutReport{Dir: r.spec.OutDir, Error: "the guest sent no work directory"}
 	}
