@@ -84,13 +84,3 @@ func kernelCmdline(accel string, tscKHz int64) string {
 	}
 	return strings.Join(c, " ")
 }
-
-func engineByName(name string) (engine, error) {
-	switch name {
-	case "", "qemu":
-		return &qemu{}, nil
-	case "firecracker":
-		return &firecracker{}, nil
-	}
-	return nil, fmt.Errorf("microvm: engine %q: want qemu or firecracker", name)
-}

@@ -21,13 +21,6 @@ import (
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
-// guestEnv is set on the guest kernel's command line; the kernel passes it
-// to init's environment. With pid 1 it says this process is the agent.
-const guestEnv = "MOAT_MICROVM_GUEST"
-
-// portName is the name of moat's virtio-serial port.
-const portName = "moat"
-
 // Init runs the guest agent when this process is the init of a moat
 // micro-VM, and powers the guest off when it is done; otherwise it returns
 // at once. Every binary that runs the microvm backend calls it first thing

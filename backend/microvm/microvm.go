@@ -59,6 +59,15 @@ func init() {
 	moat.Register("microvm", func() moat.Backend { return &Backend{} })
 }
 
+// host is what a run needs of this machine, found once per process.
+type host struct {
+	engine        engine
+	engineVersion string
+	accel, kvmWhy string
+	kernel        *Kernel
+	self          string
+}
+
 // Run boots a VM for spec and runs it there; see the package doc.
 func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	return b.run(ctx, spec)

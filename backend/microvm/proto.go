@@ -33,6 +33,13 @@ const (
 	frameDone   = 'D' // the agent is finished
 )
 
+// guestEnv is set on the guest kernel's command line; the kernel passes it
+// to init's environment. With pid 1 it says this process is the agent.
+const guestEnv = "MOAT_MICROVM_GUEST"
+
+// portName is the name of moat's virtio-serial port.
+const portName = "moat"
+
 // maxGuestFrame bounds a frame from the guest; maxHostFrame one from the
 // host (Spec.Files are sent whole, one frame each).
 const (

@@ -40,15 +40,6 @@ const bootTimeout = 105 * time.Second
 // trace: MOAT_TRACE=1 prints the breakdown of a run's time to stderr.
 var trace = os.Getenv("MOAT_TRACE") == "1"
 
-// host is what a run needs of this machine, found once per process.
-type host struct {
-	engine        engine
-	engineVersion string
-	accel, kvmWhy string
-	kernel        *Kernel
-	self          string
-}
-
 var hostCache struct {
 	sync.Mutex
 	m map[string]*host
@@ -598,4 +589,14 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "timeout", Detail: r.lim.Timeout.String() + " from the guest's start of the job (boot not counted)"},
 		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", r.lim.OutputLimit)},
 	}
+}
+
+func engineByName(name string) (engine, error) {
+	switch name {
+	case "", "qemu":
+		return &qemu{}, nil
+	case "firecracker":
+		return &firecracker{}, nil
+	}
+	return nil, fmt.Errorf("microvm: engine %q: want qemu or firecracker", name)
 }
