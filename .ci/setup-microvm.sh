@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The microvm backend's needs: QEMU (qemu-system-x86), mksquashfs
-# (squashfs-tools), and a guest kernel with the modules moat's agent loads
+# (squashfs-tools), xz (xz-utils), and a guest kernel with the modules moat's agent loads
 # (virtio-mmio, virtio-serial, virtio-blk, squashfs): bookworm's
 # linux-image-amd64, fetched with apt (not installed: this machine's /boot
 # stays as it is) into /var/cache/moat/microvm/kernel, where moat looks
@@ -11,6 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v mksquashfs >/dev/null || need+=(squashfs-tools)
+command -v xz >/dev/null || need+=(xz-utils)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
@@ -18,7 +19,7 @@ fi
 
 modules="virtio_ring virtio virtio_mmio virtio_console virtio_blk squashfs"
 kdir=/var/cache/moat/microvm/kernel
-if [ "$(cat "$kdir/modules.list" 2>/dev/null)" = "$modules" ] && [ -s "$kdir/vmlinuz" ]; then
+if [ "$(cat "$kdir/modules.list" 2>/dev/null)" = "$modules" ] && [ -s "$kdir/vmlinuz" ] && [ -s "$kdir/vmlinux" ]; then
   exit 0
 fi
 work=$(mktemp -d)
@@ -30,6 +31,13 @@ if [ -z "$pkg" ]; then apt-get update -qq; pkg=$(apt-cache depends linux-image-a
 rm -rf "$kdir.new"
 mkdir -p "$kdir.new/modules"
 cp "$work"/x/boot/vmlinuz-* "$kdir.new/vmlinuz"
+# The uncompressed kernel too (as the kernel's scripts/extract-vmlinux
+# does: the xz stream inside the bzImage), which QEMU boots through PVH:
+# under emulation the guest's own decompression takes tens of seconds.
+off=$(grep -abo $'\xfd7zXZ\x00' "$kdir.new/vmlinuz" | head -1 | cut -d: -f1)
+[ -n "$off" ] || { echo "setup-microvm: no xz stream in $pkg's vmlinuz" >&2; exit 1; }
+tail -c +$((off + 1)) "$kdir.new/vmlinuz" | xz -dc 2>/dev/null >"$kdir.new/vmlinux" || true
+head -c 4 "$kdir.new/vmlinux" | grep -q ELF || { echo "setup-microvm: could not extract vmlinux" >&2; exit 1; }
 for m in $modules; do
   f=$(find "$work"/x/lib/modules -name "$m.ko" -print -quit)
   [ -n "$f" ] || { echo "setup-microvm: no module $m in $pkg" >&2; exit 1; }

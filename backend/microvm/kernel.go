@@ -20,7 +20,7 @@ var guestModules = []string{"virtio_ring", "virtio", "virtio_mmio", "virtio_cons
 
 // Kernel is a guest kernel and the directory its modules come from.
 type Kernel struct {
-	Path    string // vmlinuz (bzImage)
+	Path    string // vmlinuz (bzImage), or an uncompressed vmlinux (PVH)
 	Modules []string
 	Source  string // where it was found, for `moat backends`
 }
@@ -61,7 +61,13 @@ func findKernel(explicit string) (*Kernel, error) {
 		caches = append(caches, filepath.Join(d, "moat", "microvm", "kernel"))
 	}
 	for _, d := range caches {
-		p := filepath.Join(d, "vmlinuz")
+		// The uncompressed kernel first, when the setup extracted it:
+		// QEMU boots it through PVH, and the guest does not spend its
+		// first seconds (tens, under emulation) decompressing itself.
+		p := filepath.Join(d, "vmlinux")
+		if _, err := os.Stat(p); err != nil {
+			p = filepath.Join(d, "vmlinuz")
+		}
 		if _, err := os.Stat(p); err != nil {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 )
 
@@ -144,4 +145,20 @@ func readFrame(r io.Reader, buf []byte, max int) (byte, []byte, error) {
 		return 0, nil, err
 	}
 	return h[0], buf, nil
+}
+
+// clean makes text from the guest printable on one line.
+func clean(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		switch {
+		case c == '\n' || c == '\r':
+			b.WriteString(" | ")
+		case c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0):
+			fmt.Fprintf(&b, "\\x%02x", c)
+		default:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
 }

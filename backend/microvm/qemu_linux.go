@@ -48,7 +48,7 @@ func (q *qemu) args(cfg *vmConfig) []string {
 		cpu = "host"
 	}
 	return []string{
-		"-M", "microvm,accel=" + cfg.Accel + ",x-option-roms=off,rtc=off",
+		"-M", "microvm,accel=" + cfg.Accel + ",x-option-roms=off",
 		"-cpu", cpu,
 		"-m", fmt.Sprintf("%dM", cfg.MemoryMiB),
 		"-smp", fmt.Sprint(cfg.CPUs),

@@ -490,22 +490,6 @@ func tail(p string, n int64) string {
 	return clean(strings.TrimSpace(string(b)))
 }
 
-// clean makes text from the guest printable on one line.
-func clean(s string) string {
-	var b strings.Builder
-	for _, c := range s {
-		switch {
-		case c == '\n' || c == '\r':
-			b.WriteString(" | ")
-		case c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0):
-			fmt.Fprintf(&b, "\\x%02x", c)
-		default:
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
-}
-
 // send gives the guest its job, the workspace, the files and stdin.
 func (r *runner) send(fw *frameWriter) error {
 	env := []string{
