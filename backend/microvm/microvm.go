@@ -53,6 +53,7 @@ var (
 	_ moat.Describer  = (*Backend)(nil)
 	_ moat.Supporter  = (*Backend)(nil)
 	_ moat.AutoPicker = (*Backend)(nil)
+	_ moat.Collector  = (*Backend)(nil)
 )
 
 func init() {
@@ -107,6 +108,9 @@ func (b *Backend) Supports(spec *moat.Spec) error {
 	}
 	return nil
 }
+
+// Collect removes what killed runs left; see [GC].
+func (b *Backend) Collect(ctx context.Context) ([]string, error) { return GC(ctx) }
 
 // Describe names the engine, the accelerator and the kernel.
 func (b *Backend) Describe(ctx context.Context) []string {

@@ -22,3 +22,6 @@ func Init() {}
 
 // Leftovers finds nothing off Linux.
 func Leftovers() []string { return nil }
+
+// GC does nothing off Linux.
+func GC(ctx context.Context) ([]string, error) { return nil, nil }

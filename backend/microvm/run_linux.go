@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
@@ -144,6 +146,39 @@ var ours = struct {
 	pids  map[string]int
 }{ended: map[string]bool{}, pids: map[string]int{}}
 
+// GC removes the run directories of VMs that are gone (a moat killed with
+// SIGKILL leaves its directory; its QEMU dies with it, by Pdeathsig).
+func GC(ctx context.Context) ([]string, error) {
+	ents, err := os.ReadDir(runBase())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), idPrefix) {
+			continue
+		}
+		dir := filepath.Join(runBase(), e.Name())
+		f, err := os.Open(filepath.Join(dir, "lock"))
+		if err == nil {
+			err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+			f.Close()
+			if err != nil {
+				continue // a live run holds it
+			}
+		} else if fi, serr := os.Stat(dir); serr != nil || time.Since(fi.ModTime()) < time.Minute {
+			continue // being made, or gone
+		}
+		if err := os.RemoveAll(dir); err == nil {
+			removed = append(removed, "run directory "+e.Name())
+		}
+	}
+	return removed, nil
+}
+
 // Leftovers lists what this process's ended runs left on the host: run
 // directories and VM processes. For tests: it must be empty whenever no
 // run of this process is in progress.
@@ -245,6 +280,15 @@ func (r *runner) run(ctx context.Context, initrd, image string) (*moat.Result, e
 	r.dir = filepath.Join(runBase(), r.id)
 	if err := os.Mkdir(r.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("microvm: %w", err)
+	}
+	// Held for the whole run: GC takes the directories no one holds.
+	lock, err := os.OpenFile(filepath.Join(r.dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("microvm: %w", err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return nil, fmt.Errorf("microvm: lock run directory: %w", err)
 	}
 	sock := filepath.Join(r.dir, "channel")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
