@@ -223,6 +223,12 @@ func runJob(port *os.File, fw *frameWriter) error {
 		return err
 	}
 	_ = unix.Sethostname([]byte("moat"))
+	// The guest's RAM is the memory limit and a little more: the kernel's
+	// overcommit heuristic would refuse a large allocation outright (a
+	// MemoryError, not the limit's kill); let the cgroup decide.
+	if err := os.WriteFile("/proc/sys/vm/overcommit_memory", []byte("1"), 0); err != nil {
+		return fmt.Errorf("overcommit: %w", err)
+	}
 	_ = loopbackUp()
 	// The workspace, then the files: the tar stream goes to treecopy as it
 	// comes.
