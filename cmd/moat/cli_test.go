@@ -223,7 +223,7 @@ func TestUsageErrors(t *testing.T) {
 		{"out-not-empty", []string{"run", "--out", nonEmpty, "-c", "pass"}, "empty"},
 		{"out-unwritable", []string{"run", "--out", filepath.Join(aFile, "out"), "-c", "pass"}, "out"},
 		{"isolation-unknown", []string{"run", "--isolation", "bogus", "-c", "pass"}, "bogus"},
-		{"isolation-not-built", []string{"run", "--isolation", "microvm", "-c", "pass"}, "microvm"},
+		{"isolation-not-built", []string{"run", "--isolation", "jail", "-c", "pass"}, "jail"},
 		{"network-bogus", []string{"run", "--network", "bogus", "-c", "pass"}, "bogus"},
 		{"c-and-m", []string{"run", "-c", "pass", "-m", "x"}, "-m"},
 		{"env-empty-name", []string{"run", "--env", "=x", "-c", "pass"}, "--env"},
