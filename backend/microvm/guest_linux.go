@@ -405,6 +405,11 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte) Exit {
 	}
 	_ = unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
 	_ = unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 1024, Max: 1024})
+	// No capability can come back through an exec: the bounding set is
+	// emptied (the agent keeps what it has; it execs nothing else).
+	if err := dropBounding(); err != nil {
+		return Exit{StartErr: "capability bounding set: " + err.Error()}
+	}
 	// native's deny list, on every thread of the agent too (it needs
 	// none of those calls from here on); no_new_privs with it.
 	if _, err := seccomp.Install(); err != nil {
@@ -505,6 +510,27 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte) Exit {
 		ex.PeakMemory, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	}
 	return ex
+}
+
+// dropBounding empties the capability bounding set of every thread of
+// the agent.
+func dropBounding() error {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return err
+	}
+	last, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return err
+	}
+	// prctl acts on the calling thread: the agent's main thread is locked
+	// (Init) and is the one that forks.
+	for c := 0; c <= last; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("drop %d: %w", c, err)
+		}
+	}
+	return nil
 }
 
 // eventCount reads one counter of a cgroup events file.
