@@ -11,7 +11,6 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
-	"github.com/moat-sandbox/moat/internal/observe/audit"
 	moatreport "github.com/moat-sandbox/moat/report"
 )
 
@@ -52,13 +51,13 @@ func (r *runner) prepareReport(start time.Time) ([]string, error) {
 	if r.spec.NoReport {
 		return nil, nil
 	}
-	rep := &report{plan: observe.NewPlan(homeDir, r.spec.Env), start: start}
+	rep := &report{plan: observe.NewPlan(r.persona.Home, r.spec.Env), start: start}
 	rep.audit = observe.NewCollector(func() int64 { return time.Since(start).Milliseconds() })
-	for _, d := range scratchDirs {
+	for _, d := range scratchDirs(r.persona.Home) {
 		rep.roots = append(rep.roots, observe.Root{Path: d.dst, Host: filepath.Join(r.scratch, d.name)})
 	}
 	for _, p := range rep.plan.FilePaths() {
-		rel, ok := strings.CutPrefix(p, homeDir+"/")
+		rel, ok := strings.CutPrefix(p, r.persona.Home+"/")
 		if !ok {
 			return nil, fmt.Errorf("honeytoken %s outside home", p)
 		}
@@ -76,7 +75,7 @@ func (r *runner) prepareReport(start time.Time) ([]string, error) {
 			return nil, err
 		}
 	}
-	// The hook itself is in the shared read-only root (skeleton).
+	// The hook itself is the skeleton's, bound read-only.
 	af := filepath.Join(r.scratch, auditFile)
 	if err := os.WriteFile(af, nil, 0o600); err != nil {
 		return nil, err
@@ -86,7 +85,7 @@ func (r *runner) prepareReport(start time.Time) ([]string, error) {
 	}
 	rep.before = observe.Walk(rep.roots, time.Now().Add(fsBudget))
 	r.rep = rep
-	return observe.WithHookPath(append([]string(nil), rep.plan.Env...), audit.Dir), nil
+	return observe.WithHookPath(append([]string(nil), rep.plan.Env...), r.persona.Tools+"/py"), nil
 }
 
 // auditMount is the host file bound at audit.FIFO, "" with the report off.
@@ -169,7 +168,7 @@ func (r *runner) finishReport(res *moat.Result) {
 
 // hostPath maps a path of a writable place inside to the scratch tmpfs.
 func (r *runner) hostPath(p string) string {
-	for _, d := range scratchDirs {
+	for _, d := range scratchDirs(r.persona.Home) {
 		if rest, ok := strings.CutPrefix(p, d.dst+"/"); ok {
 			return filepath.Join(r.scratch, d.name, rest)
 		}
@@ -200,5 +199,5 @@ func (r *runner) reportLayer() moat.Layer {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
 	return moat.Layer{Name: "behaviour-report", Detail: "kernel: the Sentry's syscall trace (runsc --strace, " + straceSyscalls +
-		"); audit hook read-only at " + audit.Dir + "; honeytokens in the home; diff of /work, the home, /tmp and /dev/shm"}
+		"); audit hook read-only at " + r.persona.Tools + "/py; honeytokens in the home; diff of /work, the home, /tmp and /dev/shm"}
 }

@@ -36,6 +36,11 @@ import (
 // InitLabel marks init volumes, with the binary's hash as the value.
 const InitLabel = "moat.init"
 
+// InitVolumePrefix begins an init volume's name, then 20 hex digits of the
+// binary's hash. The program sees the name (the volume's host path in
+// /proc/self/mountinfo): nothing in it says moat.
+const InitVolumePrefix = "toolcache-"
+
 // InitEnv, set to "python", makes the backends use bootstrap.py instead of
 // moat's init (the way for engines of another OS or architecture, and for
 // testing it here).
@@ -143,7 +148,7 @@ var initVolume = sync.OnceValues(func() (string, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return "", fmt.Errorf("init volume: %w", err)
 	}
-	name := "moat-init-" + hex.EncodeToString(h.Sum(nil))[:20]
+	name := InitVolumePrefix + hex.EncodeToString(h.Sum(nil))[:20]
 	if dir != "" {
 		_ = writeStamp(filepath.Join(dir, key), name)
 	}
@@ -151,7 +156,7 @@ var initVolume = sync.OnceValues(func() (string, error) {
 })
 
 func validVolume(s string) bool {
-	return strings.HasPrefix(s, "moat-init-") && len(s) == len("moat-init-")+20 && !strings.ContainsAny(s, "/\n\x00 ")
+	return strings.HasPrefix(s, InitVolumePrefix) && len(s) == len(InitVolumePrefix)+20 && !strings.ContainsAny(s, "/\n\x00 ")
 }
 
 // InitTar is the volume's content as a tar stream: this binary as "moat",
@@ -322,5 +327,5 @@ func (p *Provisioner) Ensure(volume string, stale time.Time) error {
 // InitMissing says whether an engine's error (or the container's stderr)
 // says the init binary was not found: the volume is gone or empty.
 func InitMissing(msg string) bool {
-	return strings.Contains(msg, ctrinit.Path) && (strings.Contains(msg, "no such file") || strings.Contains(msg, "not found"))
+	return strings.Contains(msg, "/"+ctrinit.Bin) && (strings.Contains(msg, "no such file") || strings.Contains(msg, "not found"))
 }
