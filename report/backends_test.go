@@ -34,6 +34,11 @@ func TestCorpusBackends(t *testing.T) {
 		{"podman", func() moat.Backend { return podman.New(testImage(), "") }, false},
 		{"gvisor", func() moat.Backend { return &gvisor.Backend{} }, true},
 	}
+	t.Run("gvisor-image-tells", func(t *testing.T) {
+		// gVisor with an image runs through Docker with runsc.
+		moattest.RequireBackend(t, "gvisor")
+		noTells(t, &gvisor.Backend{}, func(s *moat.Spec) { s.Image = testImage() })
+	})
 	for _, bk := range backends {
 		t.Run(bk.name, func(t *testing.T) {
 			moattest.RequireBackend(t, bk.name)
@@ -76,6 +81,7 @@ func TestCorpusBackends(t *testing.T) {
 					}
 				})
 			}
+			t.Run("tells", func(t *testing.T) { noTells(t, b, nil) })
 			t.Run("benign", func(t *testing.T) {
 				res := run(t, b, filepath.Join("testdata", "benign", "fileio.py"), nil)
 				if res.Status != moat.StatusExited || res.ExitCode != 0 {

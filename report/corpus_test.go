@@ -3,6 +3,7 @@ package report_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,6 +163,37 @@ func TestCorpus(t *testing.T) {
 			t.Errorf(".pth %v, .bashrc %v: want both", pth, rc)
 		}
 	})
+}
+
+// TestTells: a program that looks for the cheap tells of moat finds none,
+// and the machine it sees is another each run (the persona).
+func TestTells(t *testing.T) {
+	noTells(t, moattest.RequireBackend(t, "native"), nil)
+}
+
+// noTells runs tells.py three times on b: no tell, and at least two host
+// names among the three runs.
+func noTells(t *testing.T, b moat.Backend, mod func(*moat.Spec)) {
+	t.Helper()
+	hosts := map[string]bool{}
+	for range 3 {
+		res := run(t, b, filepath.Join("testdata", "corpus", "tells.py"), mod)
+		var out struct {
+			Tells []string `json:"tells"`
+			Host  string   `json:"host"`
+		}
+		if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil || out.Host == "" {
+			dump(t, res)
+			t.Fatalf("tells.py: %v", err)
+		}
+		for _, tell := range out.Tells {
+			t.Errorf("tell: %s", tell)
+		}
+		hosts[out.Host] = true
+	}
+	if len(hosts) < 2 {
+		t.Errorf("three runs, one host name: %v", hosts)
+	}
 }
 
 // TestBenign: ordinary programs yield nothing above low.

@@ -259,12 +259,16 @@ const nofile = 4096
 
 func nproc(pids int) int { return max(4096, pids+64) }
 
+// containerName names a run's container. Podman writes the name into the
+// container's /etc/hosts, so it says nothing of moat (the label does).
+func containerName(id string) string { return "build-" + id }
+
 // args returns `podman run` arguments for spec.
 // initVol is the init volume, or "" to run bootstrap.py (ctr.UseGoInit).
 func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFile, initVol string, p ctr.Persona) (args []string, degraded []string) {
 	mounts, shm := ctr.Tmpfs(lim.Disk, p.Home)
 	args = []string{"run", "--rm", "-i", "--pull", "never",
-		"--name", "moat-" + id, "--label", ctr.Label + "=" + id,
+		"--name", containerName(id), "--label", ctr.Label + "=" + id,
 		"--network", "none", "--read-only", "--read-only-tmpfs=false",
 		"--cap-drop", "all", "--security-opt", "no-new-privileges",
 		"--security-opt", "seccomp=" + seccompFile,
@@ -535,7 +539,7 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		return nil, fmt.Errorf("podman: %w", err)
 	}
 	defer t.closeAll()
-	life := ctr.NewRun(func() { _, _ = r.b.output(context.Background(), r.m, "kill", "--signal", "KILL", "moat-"+r.id) })
+	life := ctr.NewRun(func() { _, _ = r.b.output(context.Background(), r.m, "kill", "--signal", "KILL", containerName(r.id)) })
 	sess := ctr.NewSession(spec, lim, r.persona, life.Stop)
 	defer func() {
 		sess.Report(res) // events and findings, whatever the outcome
@@ -612,7 +616,7 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	if reason != "" || sess.ExitReport() == nil {
 		// Cut short: make sure the container is gone (--rm may not have
 		// run when the CLI saw the kill first).
-		_, _ = r.b.output(context.Background(), r.m, "rm", "--force", "--time", "0", "--ignore", "moat-"+r.id)
+		_, _ = r.b.output(context.Background(), r.m, "rm", "--force", "--time", "0", "--ignore", containerName(r.id))
 	}
 	stats := life.Stats()
 	if stats.OOMKills == 0 && r.m.cgroups {

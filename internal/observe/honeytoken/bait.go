@@ -21,6 +21,7 @@ const (
 
 // addBait plants the stealers' targets under home.
 func (s *Set) addBait(home string) {
+	org := pick(orgDomains) // the employer of this machine's user
 	file := func(rel, id, value, content string) {
 		p := home + "/" + rel
 		s.Files[p] = content
@@ -75,12 +76,12 @@ users:
 	// Firefox's, found through profiles.ini.
 	chrome := random(24, alnum)
 	file(".config/google-chrome/Default/Login Data", "chrome-login-data", chrome,
-		"SQLite format 3\x00"+strings.Repeat("\x01", 16)+"https://accounts.example.com/login\x00admin\x00v10"+chrome+"\x00\n")
+		"SQLite format 3\x00"+strings.Repeat("\x01", 16)+"https://accounts."+org+"/login\x00admin\x00v10"+chrome+"\x00\n")
 	profile := random(8, "abcdefghijklmnopqrstuvwxyz0123456789") + ".default-release"
 	s.Files[home+"/.mozilla/firefox/profiles.ini"] = "[Profile0]\nName=default-release\nIsRelative=1\nPath=" + profile + "\nDefault=1\n\n[General]\nStartWithLastProfile=1\nVersion=2\n"
 	ffPass := random(32, alnum)
-	file(".mozilla/firefox/"+profile+"/logins.json", "firefox-logins", ffPass, fmt.Sprintf(`{"nextId":2,"logins":[{"id":1,"hostname":"https://accounts.example.com","httpRealm":null,"formSubmitURL":"https://accounts.example.com","usernameField":"user","passwordField":"pass","encryptedUsername":"MDIEEPgAAAAAAAAAAAAAAAAAAAEwFAYIKoZIhvcNAwcECA%s","encryptedPassword":"MEIEEPgAAAAAAAAAAAAAAAAAAAEwFAYIKoZIhvcNAwcECB%s","guid":"{%s}","encType":1,"timesUsed":3}],"version":3}
-`, random(16, alnum), ffPass, uuid()))
+	file(".mozilla/firefox/"+profile+"/logins.json", "firefox-logins", ffPass, fmt.Sprintf(`{"nextId":2,"logins":[{"id":1,"hostname":"https://accounts.%s","httpRealm":null,"formSubmitURL":"https://accounts.%s","usernameField":"user","passwordField":"pass","encryptedUsername":"MDIEEPgAAAAAAAAAAAAAAAAAAAEwFAYIKoZIhvcNAwcECA%s","encryptedPassword":"MEIEEPgAAAAAAAAAAAAAAAAAAAEwFAYIKoZIhvcNAwcECB%s","guid":"{%s}","encType":1,"timesUsed":3}],"version":3}
+`, org, org, random(16, alnum), ffPass, uuid()))
 
 	// Telegram Desktop's session directory.
 	tg := random(32, alnum)
@@ -112,7 +113,7 @@ users:
 	file(".bash_history", "shell-history-token", hist, strings.Join([]string{
 		"cd ~/src/api", "git pull", "make test",
 		"export GITLAB_TOKEN=" + hist,
-		"curl -H \"PRIVATE-TOKEN: " + hist + "\" https://gitlab.example.com/api/v4/projects",
+		"curl -H \"PRIVATE-TOKEN: " + hist + "\" https://gitlab." + org + "/api/v4/projects",
 		"ssh deploy@10.20.0.15", "ls", ""}, "\n"))
 }
 
