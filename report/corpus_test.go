@@ -294,6 +294,29 @@ func TestCorpusSinkhole(t *testing.T) {
 	}
 }
 
+// TestCorpusAzureMetadata: the sink answers Azure's instance metadata
+// service (the header "Metadata: true") with a fake managed identity
+// token: taking it is credential access, sending it on exfiltration, both
+// on the sink's evidence.
+func TestCorpusAzureMetadata(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	res := run(t, b, filepath.Join("testdata", "corpus", "azure_imds.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+	if !strings.Contains(res.Stdout, "token Bearer") || !strings.Contains(res.Stdout, "vm Standard_") {
+		dump(t, res)
+		t.Fatalf("the metadata service did not answer as Azure's")
+	}
+	var took, sent bool
+	for _, f := range res.Findings {
+		took = took || f.Category == moat.CategoryCredentialAccess && f.Severity == moat.SeverityHigh && strings.Contains(f.Summary, "azure-metadata-token")
+		sent = sent || f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
+			strings.Contains(f.Summary, "azure-metadata-token sent over the network") && !strings.Contains(f.Summary, "audit hook")
+	}
+	if !took || !sent {
+		dump(t, res)
+		t.Errorf("credential access %v, exfiltration %v: want both", took, sent)
+	}
+}
+
 // TestCorpusHiddenSecrets: a secret hidden by encodings, padding and
 // splitting is found in every channel it took, each on moat's own
 // evidence (network sink, output, fs diff).

@@ -131,12 +131,20 @@ type Metadata struct {
 	SecretAccessKey string `json:"secret_access_key"`
 	SessionToken    string `json:"session_token"`
 	GCPToken        string `json:"gcp_token"`
+	// AzureToken is the managed identity's access token (a JWT's shape);
+	// AzureClientID its client id; ProfileID the AWS instance profile's id
+	// and InstanceID the instance's.
+	AzureToken    string `json:"azure_token"`
+	AzureClientID string `json:"azure_client_id"`
+	ProfileID     string `json:"profile_id"`
+	InstanceID    string `json:"instance_id"`
 }
 
 // Metadata URLs, for the Tokens' Path: where the value is served.
 const (
 	AWSCredentialsURL = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
 	GCPTokenURL       = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
+	AzureTokenURL     = "http://169.254.169.254/metadata/identity/oauth2/token"
 )
 
 // NewMetadata makes fresh instance credentials.
@@ -147,6 +155,11 @@ func NewMetadata() *Metadata {
 		SecretAccessKey: random(40, alnum),
 		SessionToken:    "IQoJb3JpZ2luX2VjE" + random(120, alnum),
 		GCPToken:        "ya29.c." + random(100, alnum),
+		// A JWT: header {"typ":"JWT","alg":"RS256","x5t":...}, payload, signature.
+		AzureToken:    "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsIng1dCI6I" + random(40, alnum) + ".eyJhdWQiOiJodHRwczovL21hbmFnZW1lbnQuYXp1cmUuY29tLyIs" + random(300, alnum) + "." + random(342, alnum+"-_"),
+		AzureClientID: uuid(),
+		ProfileID:     "AIPA" + random(17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+		InstanceID:    "i-0" + random(16, hexLow),
 	}
 }
 
@@ -158,5 +171,6 @@ func (m *Metadata) Tokens() []Token {
 		{ID: "imds-aws-secret-access-key", Value: m.SecretAccessKey, Path: aws},
 		{ID: "imds-aws-session-token", Value: m.SessionToken[len(m.SessionToken)-60:], Path: aws},
 		{ID: "gcp-metadata-token", Value: m.GCPToken[len("ya29.c."):], Path: GCPTokenURL},
+		{ID: "azure-metadata-token", Value: m.AzureToken[len(m.AzureToken)-80:], Path: AzureTokenURL},
 	}
 }
