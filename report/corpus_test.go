@@ -317,6 +317,35 @@ func TestCorpusAzureMetadata(t *testing.T) {
 	}
 }
 
+// TestCorpusKeepAlive: every request of a connection to the sink is read
+// and recorded, not only the first: a secret in a later request (kept
+// alive, or pipelined inside TLS) is exfiltration on the sink's evidence.
+func TestCorpusKeepAlive(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	res := run(t, b, filepath.Join("testdata", "corpus", "keepalive_exfil.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+	var plain, tls bool
+	for _, e := range res.Events {
+		if e.Source != moat.SourceNetwork || e.Kind != moat.KindConnect {
+			continue
+		}
+		plain = plain || strings.Contains(e.Detail, "http POST host=updates.cdn-metrics.example (request 2 on the connection)")
+		tls = tls || strings.Contains(e.Detail, "decrypted https PUT host=api.cdn-metrics.example (request 3 on the connection)")
+	}
+	var sent bool
+	for _, f := range res.Findings {
+		own := false
+		for _, e := range f.Evidence {
+			own = own || e.Source == moat.SourceNetwork
+		}
+		// the reversed secret is only in the second request
+		sent = sent || f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical && own && strings.Contains(f.Summary, "revers")
+	}
+	if !plain || !tls || !sent || !strings.Contains(res.Stdout, "tls answers 3") {
+		dump(t, res)
+		t.Errorf("second request recorded %v, third TLS request %v, exfiltration on the sink's evidence %v", plain, tls, sent)
+	}
+}
+
 // TestCorpusHiddenSecrets: a secret hidden by encodings, padding and
 // splitting is found in every channel it took, each on moat's own
 // evidence (network sink, output, fs diff).

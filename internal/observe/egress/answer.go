@@ -134,6 +134,12 @@ func azureAnswer(md *honeytoken.Metadata, path, query string, lower []byte, now 
 	return response(404, "application/json", `{"error":"Not found"}`, nil), ""
 }
 
+// keepAlive turns an answer's "Connection: close" into keep-alive: the
+// sink reads the client's next request on the same connection.
+func keepAlive(resp []byte) []byte {
+	return bytes.Replace(resp, []byte("\r\nConnection: close\r\n"), []byte("\r\nConnection: keep-alive\r\n"), 1)
+}
+
 func response(code int, ctype, body string, headers []string) []byte {
 	status := map[int]string{200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}[code]
 	var b strings.Builder
