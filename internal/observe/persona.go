@@ -29,13 +29,13 @@ type Persona struct {
 
 // The pools a persona is drawn from.
 var (
-	devUsers  = []string{"alex", "sam", "jordan", "taylor", "chris", "dana", "kim", "lee", "max", "robin", "jamie", "pat"}
-	devGecos  = []string{"Alex Miller", "Sam Carter", "Jordan Lee", "Taylor Brooks", "Chris Novak", "Dana Weiss", "Kim Park", "Lee Chen", "Max Berg", "Robin Hall", "Jamie Cole", "Pat Young"}
-	devHosts  = []string{"%s-laptop", "%s-thinkpad", "%s-xps", "%s-desktop", "%s-dev", "%s-workstation"}
-	ciUsers   = []string{"runner", "builder", "ci", "gitlab-runner", "jenkins", "buildkite-agent", "circleci"}
-	devInits  = []string{"/sbin/init", "/lib/systemd/systemd"}
-	ciInits   = []string{"/bin/sh", "bash", "/usr/bin/dumb-init", "/sbin/tini", "/bin/bash"}
-	toolDirs  = []string{"/opt/toolcache", "/opt/hostedtoolcache", "/opt/tools", "/opt/devtools", "/opt/buildtools",
+	devUsers = []string{"alex", "sam", "jordan", "taylor", "chris", "dana", "kim", "lee", "max", "robin", "jamie", "pat"}
+	devGecos = []string{"Alex Miller", "Sam Carter", "Jordan Lee", "Taylor Brooks", "Chris Novak", "Dana Weiss", "Kim Park", "Lee Chen", "Max Berg", "Robin Hall", "Jamie Cole", "Pat Young"}
+	devHosts = []string{"%s-laptop", "%s-thinkpad", "%s-xps", "%s-desktop", "%s-dev", "%s-workstation"}
+	ciUsers  = []string{"runner", "builder", "ci", "gitlab-runner", "jenkins", "buildkite-agent", "circleci"}
+	devInits = []string{"/sbin/init", "/lib/systemd/systemd"}
+	ciInits  = []string{"/bin/sh", "bash", "/usr/bin/dumb-init", "/sbin/tini", "/bin/bash"}
+	toolDirs = []string{"/opt/toolcache", "/opt/hostedtoolcache", "/opt/tools", "/opt/devtools", "/opt/buildtools",
 		"/usr/local/lib/site-python", "/usr/local/share/python-support", "/opt/ci"}
 	hexDigits = "0123456789abcdef"
 	tmpChars  = "abcdefghijklmnopqrstuvwxyz0123456789_"

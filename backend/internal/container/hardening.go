@@ -18,8 +18,8 @@ import (
 // user name, home, pid 1's command line and where moat's files are come
 // from the run's persona (NewPersona).
 const (
-	User     = "1000:1000"
-	WorkDir  = ctrinit.WorkDir
+	User    = "1000:1000"
+	WorkDir = ctrinit.WorkDir
 	// Label marks every container of moat with its run id, for cleanup
 	// and `moat gc`.
 	Label = "moat.run"

@@ -380,7 +380,7 @@ func (s *Stack) serveTCP(c net.Conn) {
 	if f.rest > 0 {
 		s.rec.Record(moat.Event{Kind: moat.KindConnect, Addr: ev.Addr, Name: ev.Name,
 			Detail: fmt.Sprintf("%s tcp: %d more bytes on the connection after its last request moat read (%d requests at most)", verdict, f.rest, maxRequests),
-			Data: Escape(f.tail, MaxCapture)})
+			Data:   Escape(f.tail, MaxCapture)})
 	}
 }
 

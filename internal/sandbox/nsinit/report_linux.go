@@ -138,8 +138,8 @@ func startReport(cfg *Config) (*reporter, error) {
 // reportFiles are the files outside the writable directories that the
 // program must be able to open for writing: the audit FIFO.
 func reportFiles() []string {
-	if fi, err := os.Lstat(hookRoot+"/audit"); err == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
-		return []string{hookRoot+"/audit"}
+	if fi, err := os.Lstat(hookRoot + "/audit"); err == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
+		return []string{hookRoot + "/audit"}
 	}
 	return nil
 }
