@@ -219,6 +219,12 @@ const maxFamily = 64
 // set is >= maxFamily and refused, whatever its low half (fail closed).
 // A runsc older than its support for OCI errnoRet (Debian 12's 20221219)
 // answers EPERM instead, as it does for every rule of this profile.
+//
+// Families the Sentry has no implementation of (vsock, alg, bluetooth,
+// xdp, ...) it refuses itself with EAFNOSUPPORT, after its syscall trace
+// saw the call: those are left to it, so that every attempt is a kernel
+// "socket" event (strace.go). A rule here would refuse the call before
+// the trace, unseen.
 func familyRules(call string) []specs.LinuxSyscall {
 	errno := uint(unix.EAFNOSUPPORT)
 	rule := func(args ...specs.LinuxSeccompArg) specs.LinuxSyscall {
@@ -230,7 +236,7 @@ func familyRules(call string) []specs.LinuxSyscall {
 		if call == "socketpair" {
 			allowed = f == unix.AF_UNIX
 		}
-		if !allowed {
+		if !allowed && sentryFamilies[f] {
 			rules = append(rules, rule(specs.LinuxSeccompArg{Index: 0, Value: f, Op: specs.OpEqualTo}))
 		}
 	}
@@ -241,6 +247,11 @@ func familyRules(call string) []specs.LinuxSyscall {
 	}
 	return rules
 }
+
+// sentryFamilies are the address families gVisor's Sentry implements
+// (unix, inet, inet6, netlink, packet): moat's rules refuse those it does
+// not allow; the Sentry refuses every other itself.
+var sentryFamilies = map[uint64]bool{unix.AF_UNIX: true, unix.AF_INET: true, unix.AF_INET6: true, unix.AF_NETLINK: true, unix.AF_PACKET: true}
 
 // personalityFlags are the flag bits of personality(2) (linux/personality.h)
 // and the low byte of the execution domains.

@@ -1,13 +1,18 @@
 package gvisor
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
@@ -18,8 +23,9 @@ import (
 // host, on the host tmpfs that the sandbox sees as its writable places:
 //
 //   - honeytokens are planted in scratch/home before the run;
-//   - internal/observe/audit's hook is a root-owned file at /.moat/py in the
-//     read-only root; its channel is scratch/.moat-audit, bound at /.moat/audit
+//   - internal/observe/audit's hook is a root-owned file of the skeleton,
+//     bound read-only at the persona's TOOLS/py; its channel is
+//     scratch/.moat-audit, bound at TOOLS/audit
 //     (gVisor has no host FIFOs here): the hook appends one line per event,
 //     moat tails the file while the run goes on (so events get the time
 //     they arrived), bounded by maxAuditFile and the Collector;
@@ -162,8 +168,85 @@ func (r *runner) finishReport(res *moat.Result) {
 		dropped += fsDropped
 	}
 	kEvs, kDropped := r.straceEvents()
+	hashed := 0
+	for i := range kEvs {
+		if kEvs[i].Kind == moat.KindExec && hashed < maxExecHashes {
+			hashed++
+			kEvs[i].SHA256 = r.execHash(kEvs[i].Path)
+		}
+	}
+	if sum := hashFile("/", strings.TrimPrefix(r.rt.Executable, "/"), unix.RESOLVE_NO_MAGICLINKS); sum != "" {
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: r.rt.Executable, SHA256: sum})
+	}
 	evs = append(evs, kEvs...)
 	moatreport.Finish(res, evs, dropped+kDropped, r.lim)
+}
+
+// Bounds of the hashes of executed files.
+const (
+	maxExecHashes = 256
+	maxHashFile   = 64 << 20
+)
+
+// execHash hashes the file an exec event names, as it is after the run
+// (a payload deleted after its exec gets none): in a scratch directory,
+// resolved beneath it without following any link (the program's); in a
+// read-only bind of the host's runtime, resolved on the host (its links
+// are the runtime's own) and only if it stays in a bind. "" where it
+// cannot be had.
+func (r *runner) execHash(p string) string {
+	p = path.Clean(p)
+	if !path.IsAbs(p) {
+		return ""
+	}
+	for _, d := range scratchDirs(r.persona.Home) {
+		if rest, ok := strings.CutPrefix(p, d.dst+"/"); ok {
+			return hashFile(filepath.Join(r.scratch, d.name), rest, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS)
+		}
+	}
+	for _, b := range r.rt.Paths {
+		if p == b || strings.HasPrefix(p, b+"/") {
+			sum := hashFile("/", p[1:], unix.RESOLVE_NO_MAGICLINKS, r.rt.Paths...)
+			return sum
+		}
+	}
+	return ""
+}
+
+// hashFile returns the sha256 of the regular file rel under dir, opened
+// with resolve; with within, only if the file reached is in one of those
+// host paths.
+func hashFile(dir, rel string, resolve uint64, within ...string) string {
+	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return ""
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, rel, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY, Resolve: resolve})
+	if err != nil {
+		return ""
+	}
+	f := os.NewFile(uintptr(fd), rel)
+	defer f.Close()
+	if len(within) > 0 {
+		real, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+		in := false
+		for _, w := range within {
+			in = in || (err == nil && (real == w || strings.HasPrefix(real, w+"/")))
+		}
+		if !in {
+			return ""
+		}
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxHashFile {
+		return ""
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(f, maxHashFile)); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // hostPath maps a path of a writable place inside to the scratch tmpfs.
