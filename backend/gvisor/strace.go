@@ -38,10 +38,10 @@ var (
 	// X (exit), the call and its arguments.
 	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] (.{0,16}?) ([EX]) (execve|execveat|connect|clone|fork|vfork|socket)\((.*)$`)
 	// an exit's return value and errno, after the arguments
-	straceRet  = lazyRE(`\) = (-?\d+) \(0x[0-9a-f]+\)(?: errno=(\d+) \(([^)]*)\))?(?: \([^)]*\))?\s*$`)
-	execPath   = lazyRE(`0x[0-9a-f]+ ([^,]*), 0x[0-9a-f]+ \[`)
-	inetAddr   = lazyRE(`\{Family: AF_INET6?, Addr: ([^,]*), Port: (\d+)\}`)
-	unixAddr   = lazyRE(`\{Family: AF_UNIX, Addr: ("(?:[^"\\]|\\.)*")`)
+	straceRet = lazyRE(`\) = (-?\d+) \(0x[0-9a-f]+\)(?: errno=(\d+) \(([^)]*)\))?(?: \([^)]*\))?\s*$`)
+	execPath  = lazyRE(`0x[0-9a-f]+ ([^,]*), 0x[0-9a-f]+ \[`)
+	inetAddr  = lazyRE(`\{Family: AF_INET6?, Addr: ([^,]*), Port: (\d+)\}`)
+	unixAddr  = lazyRE(`\{Family: AF_UNIX, Addr: ("(?:[^"\\]|\\.)*")`)
 )
 
 // parseStrace reads the Sentry's debug log and returns the "kernel" exec
