@@ -79,6 +79,10 @@ func ociSpec(c bundleConfig) *specs.Spec {
 	for _, p := range binds {
 		mounts = append(mounts, specs.Mount{Destination: p, Type: "bind", Source: p, Options: ro})
 	}
+	// /home holds the persona's home alone: a per-run directory, so that
+	// no mount point is ever made in the shared skeleton (runsc makes a
+	// missing one in the host directory of the mount above it).
+	mounts = append(mounts, specs.Mount{Destination: "/home", Type: "bind", Source: c.Scratch + "/homes", Options: ro})
 	for _, d := range scratchDirs(c.Persona.Home) {
 		mounts = append(mounts, specs.Mount{Destination: d.dst, Type: "bind", Source: c.Scratch + "/" + d.name,
 			Options: []string{"bind", "rw", "nosuid", "nodev"}})

@@ -9,9 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -114,7 +114,9 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		persona: observe.NewPersona()}
 	// A persona of its own for every run, as native's; moat's hook in its
 	// tools directory, never in or above a path bound from the host.
-	r.persona.AvoidPaths(append(slices.Collect(maps.Keys(rt.Links)), rt.Paths...))
+	// The hook's place is the skeleton's (its mount point is made there,
+	// once per interpreter): it varies between machines, not runs.
+	r.persona.Tools = skeletonTools(rt)
 	runStarted(r.id)
 	defer runEnded(r.id)
 	defer func() {
@@ -251,6 +253,9 @@ func (r *runner) prepare() error {
 	if err := os.Mkdir(etc, 0o755); err != nil {
 		return err
 	}
+	if err := os.MkdirAll(filepath.Join(r.scratch, "homes", path.Base(r.persona.Home)), 0o755); err != nil {
+		return err
+	}
 	for name, content := range etcFiles(r.persona) {
 		if err := os.WriteFile(filepath.Join(etc, name), []byte(content), 0o644); err != nil {
 			return err
@@ -373,8 +378,8 @@ func (r *runner) copyOut() {
 
 // writeRootfs writes the read-only root: mount points of the binds, the
 // runtime's links, /etc (mount points of the run's own files) and the
-// directories the scratch is bound on (the home's own and the hook's are
-// made by runsc, in its overlay of the root). See skeleton: one root serves
+// directories the scratch is bound on, and the mount points of the hook
+// (skeletonTools). See skeleton: one root serves
 // every run of an interpreter (change skeletonVersion with what this makes).
 func writeRootfs(root string, rt *pyrt.Runtime) error {
 	if err := os.Mkdir(root, 0o755); err != nil {
@@ -404,10 +409,14 @@ func writeRootfs(root string, rt *pyrt.Runtime) error {
 			return fmt.Errorf("link %s: %w", l, err)
 		}
 	}
-	for _, d := range []string{"proc", "dev", "sys", "etc", "work", "tmp", "home"} {
+	tools := strings.TrimPrefix(skeletonTools(rt), "/")
+	for _, d := range []string{"proc", "dev", "sys", "etc", "work", "tmp", "home", tools + "/py"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return err
 		}
+	}
+	if err := os.WriteFile(filepath.Join(root, tools, "audit"), nil, 0o644); err != nil {
+		return err
 	}
 	for _, name := range etcNames {
 		p := filepath.Join(root, "etc", name)

@@ -5,12 +5,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 )
@@ -32,7 +35,7 @@ const skeletonPrefix = "rootfs-"
 // skeletonVersion is part of every skeleton's key: change it whenever
 // writeRootfs or buildSkeleton make something else from the same inputs,
 // or runs would share a root of the old make.
-const skeletonVersion = 2
+const skeletonVersion = 3
 
 // skeleton returns the shared root for rt (dir/root), with the audit hook
 // (and its bytecode bc, if any) in dir/py when hook is set: outside the
@@ -144,4 +147,21 @@ func gcSkeletons() []string {
 		}
 	}
 	return removed
+}
+
+// skeletonTools is where a skeleton of rt has the hook's mount points: a
+// persona's tools directory (observe.ToolDirs) drawn by the runtime's
+// paths, never in or above one of them.
+func skeletonTools(rt *pyrt.Runtime) string {
+	h := sha256.Sum256([]byte(strings.Join(rt.Paths, "\x00")))
+	dirs := observe.ToolDirs()
+	for i := range dirs {
+		d := dirs[(int(h[0])+i)%len(dirs)]
+		p := observe.Persona{Tools: d}
+		p.AvoidPaths(append(slices.Collect(maps.Keys(rt.Links)), rt.Paths...))
+		if p.Tools == d {
+			return d
+		}
+	}
+	return "/opt/.cache-" + hex.EncodeToString(h[:4])
 }
