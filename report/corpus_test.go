@@ -82,6 +82,7 @@ func TestCorpus(t *testing.T) {
 		{"dns_exfil.py", nil, [][2]string{{"exfiltration", "critical"}}},
 		{"reverse_shell.py", nil, [][2]string{{"execution", "critical"}, {"network", "medium"}}},
 		{"pth_persistence.py", nil, [][2]string{{"persistence", "high"}}},
+		{"bashrc_edit.py", nil, [][2]string{{"persistence", "high"}}},
 		{"download_exec.py", nil, [][2]string{{"execution", "high"}}},
 		{"miner.py", func(s *moat.Spec) { s.Limits.Timeout = 2 * time.Second }, [][2]string{{"resource-abuse", "medium"}}},
 		{"ctypes_syscall.py", nil, [][2]string{{"evasion", "high"}}},

@@ -22,6 +22,10 @@ const (
 // addBait plants the stealers' targets under home.
 func (s *Set) addBait(home string) {
 	org := pick(orgDomains) // the employer of this machine's user
+	// An ordinary home has the shell's startup files (no secret in them):
+	// a payload that edits ~/.bashrc must find one to edit.
+	s.Files[home+"/.bashrc"] = bashrc
+	s.Files[home+"/.profile"] = profile
 	file := func(rel, id, value, content string) {
 		p := home + "/" + rel
 		s.Files[p] = content
@@ -174,3 +178,54 @@ func (m *Metadata) Tokens() []Token {
 		{ID: "azure-metadata-token", Value: m.AzureToken[len(m.AzureToken)-80:], Path: AzureTokenURL},
 	}
 }
+
+// bashrc and profile are a home's startup files, as Debian's skeleton
+// has them, shortened.
+const (
+	bashrc = `# ~/.bashrc: executed by bash(1) for non-login shells.
+
+# If not running interactively, don't do anything
+case $- in
+    *i*) ;;
+      *) return;;
+esac
+
+HISTCONTROL=ignoreboth
+shopt -s histappend
+HISTSIZE=1000
+HISTFILESIZE=2000
+shopt -s checkwinsize
+
+if [ -x /usr/bin/dircolors ]; then
+    test -r ~/.dircolors && eval "$(dircolors -b ~/.dircolors)" || eval "$(dircolors -b)"
+    alias ls='ls --color=auto'
+    alias grep='grep --color=auto'
+fi
+
+alias ll='ls -alF'
+alias la='ls -A'
+alias l='ls -CF'
+
+if [ -f ~/.bash_aliases ]; then
+    . ~/.bash_aliases
+fi
+
+export PATH="$HOME/.local/bin:$PATH"
+`
+	profile = `# ~/.profile: executed by the command interpreter for login shells.
+
+if [ -n "$BASH_VERSION" ]; then
+    if [ -f "$HOME/.bashrc" ]; then
+	. "$HOME/.bashrc"
+    fi
+fi
+
+if [ -d "$HOME/bin" ] ; then
+    PATH="$HOME/bin:$PATH"
+fi
+
+if [ -d "$HOME/.local/bin" ] ; then
+    PATH="$HOME/.local/bin:$PATH"
+fi
+`
+)
