@@ -22,8 +22,8 @@ import (
 
 // The init volume. Each engine gets one volume per build of moat (InitFor
 // names it), holding nothing but this binary (read-only to everyone) as
-// "moat"; every container mounts it read-only at /.moat and runs
-// /.moat/moat as its init. It is an engine-managed volume, not a host
+// ctrinit.Bin; every container mounts it read-only at its persona's tools
+// directory and runs it from there as its init (Entrypoint). It is an engine-managed volume, not a host
 // path: the container sees no file of the host but moat's own, public
 // code. `moat gc` removes the volumes of other builds.
 //
@@ -159,7 +159,7 @@ func validVolume(s string) bool {
 	return strings.HasPrefix(s, InitVolumePrefix) && len(s) == len(InitVolumePrefix)+20 && !strings.ContainsAny(s, "/\n\x00 ")
 }
 
-// InitTar is the volume's content as a tar stream: this binary as "moat",
+// InitTar is the volume's content as a tar stream: this binary as ctrinit.Bin,
 // mode 0555.
 func InitTar() (io.Reader, error) {
 	exe, err := os.Executable()
@@ -185,7 +185,7 @@ func InitTar() (io.Reader, error) {
 }
 
 // CheckInitTar checks an init volume's content, as a tar stream (of the
-// volume, or of its mount point's directory): this binary as "moat" and
+// volume, or of its mount point's directory): this binary as ctrinit.Bin and
 // nothing else. A volume is filled empty (NoCopy: an image's own /.moat is
 // never copied in) and checked once after, before any run uses it.
 func CheckInitTar(r io.Reader) error {
