@@ -6,6 +6,12 @@
 # what moat found (findings with severity and phase), verdict.
 # Each sample is unzipped into a fresh temporary directory that is removed
 # after its run. Needs root (unshare -n) and unzip.
+# The dependencies PyPI would have given a sample (requests, urllib3,
+# boto3, paramiko, invoke; hatchling for a benign build) come from Debian:
+# the runs use Debian's /usr/bin/python3 (MOAT_CORPUS_PYTHON), whose
+# dist-packages the venv sees (moat test makes it with the system
+# site-packages), after `apt-get install python3-requests python3-boto3
+# python3-paramiko python3-invoke python3-hatchling`. Nothing is fetched.
 # Usage: bench/corpus.sh [CORPUS] [OUTDIR]   (OUTDIR keeps each report.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +28,7 @@ tail -n +2 "$corpus/samples.tsv" | while IFS=$'\t' read -r file pkg ver phase wh
   *) cp "$corpus/$file" "$d/" ;;
   esac
   sdist=$(find "$d" -maxdepth 1 -name '*.tar.gz' | head -n1)
-  unshare -n -- "$tmp/moat" test --isolation native --quiet --json --timeout-install 3m --timeout-import 1m \
+  unshare -n -- "$tmp/moat" test --isolation native --python "${MOAT_CORPUS_PYTHON:-/usr/bin/python3}" --quiet --json --timeout-install 3m --timeout-import 1m \
     --timeout-test 1m --out "$d/out" "$sdist" >/dev/null 2>"$d/stderr" || true
   name="$pkg-$ver"
   if [ -f "$d/out/report.json" ]; then

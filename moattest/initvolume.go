@@ -9,21 +9,17 @@ import (
 	"github.com/moat-sandbox/moat"
 )
 
-var initVolumeName = regexp.MustCompile(`moat-init-[0-9a-f]{20}`)
+var initVolumeName = regexp.MustCompile(`toolcache-[0-9a-f]{20}`)
 
 // InitVolume checks a container backend's init volume
 // (backend/internal/container): the run's layers name it, the program sees it
-// read-only at /.moat holding the moat binary alone, and when the volume
+// read-only where its persona says, holding the moat binary alone, and when the volume
 // is gone from the engine while moat's cache still says it is filled
 // (`docker volume prune`), the next run fills it again and succeeds.
 // remove deletes a volume from the engine. It returns the volume's name.
 func InitVolume(t *testing.T, newBackend func() moat.Backend, allowDegraded bool, remove func(name string) error) string {
 	t.Helper()
-	code := `import os
-print(sorted(os.listdir('/.moat')))
-opts = [l.split()[5] for l in open('/proc/self/mountinfo') if l.split()[4] == '/.moat']
-print(opts[0].split(',')[0] if opts else 'not mounted')
-`
+	code := initListing
 	run := func() (*moat.Result, string) {
 		t.Helper()
 		var stdout bytes.Buffer
@@ -37,8 +33,8 @@ print(opts[0].split(',')[0] if opts else 'not mounted')
 		return res, stdout.String()
 	}
 	res, out := run()
-	if out != "['moat']\nro\n" {
-		t.Errorf("the program sees /.moat as %q, want only moat, read-only", out)
+	if out != "['entrypoint']\nro\n" {
+		t.Errorf("the program sees the init volume as %q, want only moat's init, read-only", out)
 	}
 	var name string
 	for _, l := range res.Layers {
@@ -52,8 +48,17 @@ print(opts[0].split(',')[0] if opts else 'not mounted')
 	if err := remove(name); err != nil {
 		t.Fatalf("remove volume %s: %v", name, err)
 	}
-	if _, out := run(); out != "['moat']\nro\n" {
-		t.Errorf("after the volume was removed, the program sees /.moat as %q", out)
+	if _, out := run(); out != "['entrypoint']\nro\n" {
+		t.Errorf("after the volume was removed, the program sees the init volume as %q", out)
 	}
 	return name
 }
+
+// initListing prints what the mount holding moat's init (found by its
+// binary, backend/internal/ctrinit.Bin) lists, and how it is mounted.
+const initListing = `import os
+m = [l.split() for l in open('/proc/self/mountinfo')]
+d = [x for x in m if os.path.isfile(x[4] + '/entrypoint')]
+print(sorted(os.listdir(d[0][4])) if d else 'no init mount')
+print(d[0][5].split(',')[0] if d else 'not mounted')
+`

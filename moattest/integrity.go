@@ -107,7 +107,10 @@ func testReportTamper(t *testing.T, s *suite) {
 	}
 	res := s.run(t, s.py(`
 import os, subprocess
-for a, b in (('/tmp/.moat/audit', '/tmp/.moat/gone'), ('/tmp/.moat', '/tmp/.moat-gone')):
+# The hook's directory, first on PYTHONPATH in the C environment.
+env = dict(kv.split(b'=', 1) for kv in open('/proc/self/environ', 'rb').read().split(b'\0') if b'=' in kv)
+d = os.path.dirname(env.get(b'PYTHONPATH', b'/nonexistent/py').split(b':')[0].decode())
+for a, b in ((d + '/audit', d + '/gone'), (d, d + '-gone')):
     try:
         os.rename(a, b)
     except OSError:

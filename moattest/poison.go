@@ -3,21 +3,26 @@ package moattest
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
 )
 
 // PoisonScript, run as root in a copy of the test image, makes the image
 // an attacker would publish under a name another image later takes: a
 // python3 first on PATH that, asked to compile moat's audit hook, returns
-// bytecode of nothing under the hook's true source hash, and a /.moat of
-// its own for an engine to copy into moat's init volume.
-const PoisonScript = `set -e
-mkdir -p /.moat
-printf '#!/bin/sh\necho poisoned init\n' > /.moat/moat
-chmod 755 /.moat/moat
-echo planted > /.moat/evil
+// bytecode of nothing under the hook's true source hash, and, where moat
+// mounts its init volume (every tools directory a persona may name),
+// files of its own for an engine to copy into the volume.
+var PoisonScript = `set -e
+for d in /.moat ` + strings.Join(observe.ToolDirs(), " ") + `; do
+mkdir -p $d
+printf '#!/bin/sh\necho poisoned init\n' > $d/entrypoint
+chmod 755 $d/entrypoint
+echo planted > $d/evil
+done
 cat > /usr/local/bin/python3 <<'END'
 #!/bin/sh
 case "$4" in *_code_to_hash_pyc*)
@@ -44,13 +49,12 @@ type Poison struct {
 
 // CachePoison runs the poisoned image (twice: the second after its init
 // volume was removed), then the clean one under the same name: the runs
-// see only moat in /.moat, and the clean image's run
+// see only moat's init in its volume, and the clean image's run
 // reports the planted credential the program reads (its hook's bytecode
 // is not the poisoned image's).
 func CachePoison(t *testing.T, p Poison) {
 	t.Helper()
-	code := `import os
-print(sorted(os.listdir('/.moat')))
+	code := initListing + `
 open(os.path.expanduser('~/.aws/credentials')).read()
 `
 	run := func() (*moat.Result, string) {
@@ -83,15 +87,15 @@ open(os.path.expanduser('~/.aws/credentials')).read()
 	if err := p.RemoveVolume(vol); err != nil {
 		t.Logf("remove the init volume %s (in use by a run elsewhere?): %v; its refill is not tested", vol, err)
 	}
-	if _, out := run(); out != "['moat']\n" {
-		t.Errorf("the poisoned image's run sees /.moat as %q: the image's own /.moat was copied into the init volume", out)
+	if _, out := run(); out != "['entrypoint']\nro\n" {
+		t.Errorf("the poisoned image's run sees the init volume as %q: the image's own /.moat was copied into the init volume", out)
 	}
 	if err := p.Point(false); err != nil {
 		t.Fatal(err)
 	}
 	res, out := run()
-	if out != "['moat']\n" {
-		t.Errorf("the clean image's run sees /.moat as %q: the poisoned image's files are in the init volume", out)
+	if out != "['entrypoint']\nro\n" {
+		t.Errorf("the clean image's run sees the init volume as %q: the poisoned image's files are in the init volume", out)
 	}
 	if !hasFinding(res, "credential-access", "") {
 		t.Errorf("the clean image's run reported no credential read (the poisoned image's hook bytecode was used?): %+v", res.Findings)

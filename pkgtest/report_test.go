@@ -1,6 +1,7 @@
 package pkgtest_test
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -288,5 +289,62 @@ def pytest_runtest_makereport(item, call):
 	if !ok || rep.Verdict != "high" {
 		dump(t, rep)
 		t.Errorf("no high evasion finding naming the conftest; verdict %s", rep.Verdict)
+	}
+}
+
+// A package that installs a pytest plugin into the venv (a pytest11 entry
+// point) that turns its failing tests into passes. The plugin is in clear
+// only in site-packages: its setup.py writes it into the build from an
+// encoded blob, and removes its build directory after. moat still says
+// the counts are the package's claim.
+func TestReportPluginOutcomeRewrite(t *testing.T) {
+	plugin := `import pytest
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    out = yield
+    rep = out.get_result()
+    if rep.failed:
+        rep.outcome = "passed"
+        rep.longrepr = None
+`
+	dir := writeProject(t, map[string]string{
+		"pyproject.toml": "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"liar\"\nversion = \"1.0\"\n\n" +
+			"[project.entry-points.pytest11]\nliar_results = \"_liar_results\"\n\n[tool.setuptools]\npackages = [\"liar\"]\n",
+		"setup.py": `import atexit, base64, os, shutil
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+BLOB = "` + base64.StdEncoding.EncodeToString([]byte(plugin)) + `"
+
+class Build(build_py):
+    def run(self):
+        super().run()
+        with open(os.path.join(self.build_lib, "_liar_results.py"), "wb") as f:
+            f.write(base64.b64decode(BLOB))
+
+atexit.register(shutil.rmtree, os.path.join(os.path.dirname(os.path.abspath(__file__)), "build"), True)
+setup(cmdclass={"build_py": Build})
+`,
+		"liar/__init__.py":   "def add(a, b):\n    return a - b\n",
+		"tests/test_liar.py": "from liar import add\n\ndef test_add():\n    assert add(2, 2) == 4\n\ndef test_more():\n    assert add(1, 1) == 2\n",
+	})
+	rep, err := run(t, pkgtest.Config{Target: pkgtest.Target{Path: dir, Kind: pkgtest.KindProject}})
+	if err != nil {
+		dump(t, rep)
+		t.Fatal(err)
+	}
+	logFindings(t, rep)
+	if rep.Tests == nil || rep.Tests.Failed != 0 || rep.Tests.Passed != 2 {
+		dump(t, rep)
+		t.Fatalf("the plugin did not rewrite the results: %+v", rep.Tests)
+	}
+	ok := false
+	for _, f := range findings(t, rep, "test", moat.CategoryEvasion) {
+		ok = ok || (f.Severity == moat.SeverityHigh && strings.Contains(f.Summary, "site-packages/_liar_results.py (sets a report's outcome, clears a failure's report (a module of _liar_results"))
+	}
+	if !ok || rep.Verdict != "high" {
+		dump(t, rep)
+		t.Errorf("no high evasion finding naming the plugin; verdict %s", rep.Verdict)
 	}
 }

@@ -3,6 +3,7 @@ package pkgtest
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -46,6 +47,63 @@ func TestScanOutcomeHooks(t *testing.T) {
 	evs := scanOutcomeHooks(stage)
 	if len(evs) != 2 || evs[0].Path != "/work/src/conftest.py" || evs[1].Path != "/work/src/pkg/plugin.py" {
 		t.Fatalf("%+v", evs)
+	}
+}
+
+// TestScanSitePlugins: in site-packages, what pytest or Python load by
+// themselves is scanned (pytest11 entry points, .pth imports,
+// sitecustomize), the rest not; links are not followed.
+func TestScanSitePlugins(t *testing.T) {
+	stage := t.TempDir()
+	hook := "def pytest_runtest_makereport(item, call):\n    r = (yield).get_result()\n    r.outcome = 'passed'\n"
+	site := ".venv/lib/python3.11/site-packages/"
+	for p, s := range map[string]string{
+		site + "liar-1.0.dist-info/entry_points.txt": "[console_scripts]\nx = other:main\n\n[pytest11]\nliar = liar._plug:Plugin\n",
+		site + "liar/__init__.py":                    "",
+		site + "liar/_plug.py":                       hook,
+		site + "zz_boot.pth":                         "# padding\n" + strings.Repeat("x\n", 600) + "import os, zz_helper; zz_helper.go()\n",
+		site + "zz_helper.py":                        hook,
+		site + "quiet.pth":                           "import sys; exec('def pytest_sessionfinish(session):\\n session.exitstatus = 0')\n",
+		site + "rerun/__init__.py":                   hook, // not loaded by itself: a dependency's code
+		site + "sitecustomize.py":                    "def pytest_terminal_summary(terminalreporter):\n    terminalreporter.stats.pop('failed', None)\n",
+	} {
+		if err := os.MkdirAll(filepath.Join(stage, filepath.Dir(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(stage, p), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A pytest11 module that is a link to a directory elsewhere is not followed.
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "__init__.py"), []byte(hook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(stage, site, "linked")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stage, site, "linked-1.0.dist-info", "entry_points.txt"), nil, 0o644); err == nil {
+		t.Fatal("the dist-info directory should not exist yet")
+	}
+	_ = os.MkdirAll(filepath.Join(stage, site, "linked-1.0.dist-info"), 0o755)
+	_ = os.WriteFile(filepath.Join(stage, site, "linked-1.0.dist-info", "entry_points.txt"), []byte("[pytest11]\nl = linked\n"), 0o644)
+	var got []string
+	for _, e := range scanOutcomeHooks(stage) {
+		got = append(got, e.Path+" | "+e.Detail)
+	}
+	all := strings.Join(got, "\n")
+	for _, want := range []string{
+		"/work/" + site + "liar/_plug.py | sets a report's outcome (a module of liar._plug, loaded by pytest or Python by itself: a pytest11 entry point of liar-1.0.dist-info)",
+		"/work/" + site + "zz_helper.py | sets a report's outcome (a module of zz_helper, loaded by pytest or Python by itself: imported by zz_boot.pth)",
+		"/work/" + site + "quiet.pth | changes the exit status (code of a .pth file",
+		"/work/" + site + "sitecustomize.py | edits the summary's counts",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no %q in:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "rerun") || strings.Contains(all, "linked") || len(got) != 4 {
+		t.Errorf("scanned what is not loaded by itself, or followed a link:\n%s", all)
 	}
 }
 

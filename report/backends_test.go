@@ -34,6 +34,11 @@ func TestCorpusBackends(t *testing.T) {
 		{"podman", func() moat.Backend { return podman.New(testImage(), "") }, false},
 		{"gvisor", func() moat.Backend { return &gvisor.Backend{} }, true},
 	}
+	t.Run("gvisor-image-tells", func(t *testing.T) {
+		// gVisor with an image runs through Docker with runsc.
+		moattest.RequireBackend(t, "gvisor")
+		noTells(t, &gvisor.Backend{}, func(s *moat.Spec) { s.Image = testImage() })
+	})
 	for _, bk := range backends {
 		t.Run(bk.name, func(t *testing.T) {
 			moattest.RequireBackend(t, bk.name)
@@ -76,6 +81,7 @@ func TestCorpusBackends(t *testing.T) {
 					}
 				})
 			}
+			t.Run("tells", func(t *testing.T) { noTells(t, b, nil) })
 			t.Run("benign", func(t *testing.T) {
 				res := run(t, b, filepath.Join("testdata", "benign", "fileio.py"), nil)
 				if res.Status != moat.StatusExited || res.ExitCode != 0 {
@@ -108,4 +114,61 @@ func TestCorpusBackends(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestCorpusGVisorKernel: under gVisor the Sentry's trace is the kernel
+// witness: every command judged on it (threads and posix_spawn work),
+// processes with their parents (a connection in one, a shell in its
+// child), the executed payload's hash, refused socket families.
+func TestCorpusGVisorKernel(t *testing.T) {
+	moattest.RequireBackend(t, "gvisor")
+	b := &gvisor.Backend{}
+	t.Run("every-command", func(t *testing.T) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "shell_commands.py"), userland)
+		for _, want := range []string{"169.254.169.254", "/etc/shadow", ".aws/credentials", "/dev/tcp/203.0.113.9"} {
+			found := false
+			for _, f := range res.Findings {
+				for _, e := range f.Evidence {
+					found = found || (e.Source == moat.SourceKernel && strings.Contains(f.Summary, want))
+				}
+			}
+			if !found {
+				dump(t, res)
+				t.Errorf("no finding on kernel evidence names %q", want)
+			}
+		}
+	})
+	t.Run("pty-reverse-shell", func(t *testing.T) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "pty_reverse_shell.py"), userland)
+		parent := false
+		for _, e := range res.Events {
+			parent = parent || (e.Source == moat.SourceKernel && e.Kind == moat.KindExec && e.PPID > 0)
+		}
+		if !has(res.Findings, moat.CategoryExecution, moat.SeverityCritical) || !parent {
+			dump(t, res)
+			t.Errorf("critical execution %v, kernel exec events with a parent %v", has(res.Findings, moat.CategoryExecution, moat.SeverityCritical), parent)
+		}
+	})
+	t.Run("exec-hash", func(t *testing.T) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "download_exec.py"), nil)
+		for _, e := range res.Events {
+			if e.Source == moat.SourceKernel && e.Kind == moat.KindExec && e.Path == "/tmp/.cache-update" && len(e.SHA256) == 64 {
+				return
+			}
+		}
+		dump(t, res)
+		t.Error("no kernel exec event of the dropped payload with its sha256")
+	})
+	t.Run("vsock", func(t *testing.T) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "vsock_host.py"), nil)
+		for _, f := range res.Findings {
+			for _, e := range f.Evidence {
+				if f.Category == moat.CategoryNetwork && f.Severity == moat.SeverityHigh && e.Source == moat.SourceKernel && e.Name == "AF_VSOCK" {
+					return
+				}
+			}
+		}
+		dump(t, res)
+		t.Error("no high network finding on a kernel socket event of AF_VSOCK")
+	})
 }

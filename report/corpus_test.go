@@ -3,6 +3,7 @@ package report_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,6 +82,7 @@ func TestCorpus(t *testing.T) {
 		{"dns_exfil.py", nil, [][2]string{{"exfiltration", "critical"}}},
 		{"reverse_shell.py", nil, [][2]string{{"execution", "critical"}, {"network", "medium"}}},
 		{"pth_persistence.py", nil, [][2]string{{"persistence", "high"}}},
+		{"bashrc_edit.py", nil, [][2]string{{"persistence", "high"}}},
 		{"download_exec.py", nil, [][2]string{{"execution", "high"}}},
 		{"miner.py", func(s *moat.Spec) { s.Limits.Timeout = 2 * time.Second }, [][2]string{{"resource-abuse", "medium"}}},
 		{"ctypes_syscall.py", nil, [][2]string{{"evasion", "high"}}},
@@ -162,6 +164,37 @@ func TestCorpus(t *testing.T) {
 			t.Errorf(".pth %v, .bashrc %v: want both", pth, rc)
 		}
 	})
+}
+
+// TestTells: a program that looks for the cheap tells of moat finds none,
+// and the machine it sees is another each run (the persona).
+func TestTells(t *testing.T) {
+	noTells(t, moattest.RequireBackend(t, "native"), nil)
+}
+
+// noTells runs tells.py three times on b: no tell, and at least two host
+// names among the three runs.
+func noTells(t *testing.T, b moat.Backend, mod func(*moat.Spec)) {
+	t.Helper()
+	hosts := map[string]bool{}
+	for range 3 {
+		res := run(t, b, filepath.Join("testdata", "corpus", "tells.py"), mod)
+		var out struct {
+			Tells []string `json:"tells"`
+			Host  string   `json:"host"`
+		}
+		if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil || out.Host == "" {
+			dump(t, res)
+			t.Fatalf("tells.py: %v", err)
+		}
+		for _, tell := range out.Tells {
+			t.Errorf("tell: %s", tell)
+		}
+		hosts[out.Host] = true
+	}
+	if len(hosts) < 2 {
+		t.Errorf("three runs, one host name: %v", hosts)
+	}
 }
 
 // TestBenign: ordinary programs yield nothing above low.
@@ -259,6 +292,58 @@ func TestCorpusSinkhole(t *testing.T) {
 				t.Error("no critical exfiltration finding with network evidence")
 			}
 		})
+	}
+}
+
+// TestCorpusAzureMetadata: the sink answers Azure's instance metadata
+// service (the header "Metadata: true") with a fake managed identity
+// token: taking it is credential access, sending it on exfiltration, both
+// on the sink's evidence.
+func TestCorpusAzureMetadata(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	res := run(t, b, filepath.Join("testdata", "corpus", "azure_imds.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+	if !strings.Contains(res.Stdout, "token Bearer") || !strings.Contains(res.Stdout, "vm Standard_") {
+		dump(t, res)
+		t.Fatalf("the metadata service did not answer as Azure's")
+	}
+	var took, sent bool
+	for _, f := range res.Findings {
+		took = took || f.Category == moat.CategoryCredentialAccess && f.Severity == moat.SeverityHigh && strings.Contains(f.Summary, "azure-metadata-token")
+		sent = sent || f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
+			strings.Contains(f.Summary, "azure-metadata-token sent over the network") && !strings.Contains(f.Summary, "audit hook")
+	}
+	if !took || !sent {
+		dump(t, res)
+		t.Errorf("credential access %v, exfiltration %v: want both", took, sent)
+	}
+}
+
+// TestCorpusKeepAlive: every request of a connection to the sink is read
+// and recorded, not only the first: a secret in a later request (kept
+// alive, or pipelined inside TLS) is exfiltration on the sink's evidence.
+func TestCorpusKeepAlive(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	res := run(t, b, filepath.Join("testdata", "corpus", "keepalive_exfil.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+	var plain, tls bool
+	for _, e := range res.Events {
+		if e.Source != moat.SourceNetwork || e.Kind != moat.KindConnect {
+			continue
+		}
+		plain = plain || strings.Contains(e.Detail, "http POST host=updates.cdn-metrics.example (request 2 on the connection)")
+		tls = tls || strings.Contains(e.Detail, "decrypted https PUT host=api.cdn-metrics.example (request 3 on the connection)")
+	}
+	var sent bool
+	for _, f := range res.Findings {
+		own := false
+		for _, e := range f.Evidence {
+			own = own || e.Source == moat.SourceNetwork
+		}
+		// the reversed secret is only in the second request
+		sent = sent || f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical && own && strings.Contains(f.Summary, "revers")
+	}
+	if !plain || !tls || !sent || !strings.Contains(res.Stdout, "tls answers 3") {
+		dump(t, res)
+		t.Errorf("second request recorded %v, third TLS request %v, exfiltration on the sink's evidence %v", plain, tls, sent)
 	}
 }
 

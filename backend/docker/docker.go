@@ -232,23 +232,23 @@ func (b *Backend) runtimeName(e *engine) string {
 
 // config returns the container's configuration for spec.
 // initVol is the init volume, or "" to run bootstrap.py.
-func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string) (*container.Config, *container.HostConfig, error) {
+func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p ctr.Persona) (*container.Config, *container.HostConfig, error) {
 	prof, err := ctr.SeccompProfile()
 	if err != nil {
 		return nil, nil, fmt.Errorf("docker: seccomp profile: %w", err)
 	}
-	mounts, shm := ctr.Tmpfs(lim.Disk)
+	mounts, shm := ctr.Tmpfs(lim.Disk, p.Home)
 	tmpfs := map[string]string{}
 	for _, m := range mounts {
 		tmpfs[m.Path] = m.Options
 	}
 	cfg := &container.Config{
 		Image:           b.image(spec),
-		Entrypoint:      ctr.Entrypoint(initVol != ""),
+		Entrypoint:      ctr.Entrypoint(initVol != "", p),
 		Cmd:             []string{},
 		User:            ctr.User,
 		WorkingDir:      ctr.WorkDir,
-		Hostname:        ctr.Hostname,
+		Hostname:        p.Host,
 		Env:             []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		Labels:          map[string]string{ctr.Label: id},
 		AttachStdin:     true,
@@ -281,7 +281,7 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string) (
 		},
 	}
 	if initVol != "" {
-		hc.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: initVol, Target: ctrinit.Dir, ReadOnly: true,
+		hc.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: initVol, Target: p.Tools, ReadOnly: true,
 			VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}
 	}
 	return cfg, hc, nil
@@ -322,7 +322,8 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	lim := spec.Limits.WithDefaults()
 	life := context.WithoutCancel(ctx)
 	id := ctr.RunID()
-	cfg, hc, err := b.config(spec, lim, id, vol)
+	persona := ctr.NewPersona()
+	cfg, hc, err := b.config(spec, lim, id, vol, persona)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +371,7 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 		img += " (" + imageID + ")"
 	}
 	res.Layers = ctr.Layers(fmt.Sprintf("docker %s, API %s (negotiated)", e.version, e.cli.ClientVersion()),
-		"runtime "+b.runtimeName(e), img, vol, spec, lim)
+		"runtime "+b.runtimeName(e), img, vol, spec, lim, persona)
 
 	hj, err := e.cli.ContainerAttach(life, created.ID, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {
@@ -381,7 +382,7 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	defer cancelWait()
 	waitC, waitErrC := e.cli.ContainerWait(waitCtx, created.ID, container.WaitConditionNextExit)
 
-	sess := ctr.NewSession(spec, lim, r.Stop)
+	sess := ctr.NewSession(spec, lim, persona, r.Stop)
 	sess.OnExit = r.FinalStats
 	if vol != "" {
 		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, func() string { return imageID })
@@ -496,7 +497,7 @@ func (e *engine) fillInit(ctx context.Context, img, v string, w io.Writer) error
 	if err := e.cli.VolumeRemove(ctx, v, false); errdefs.IsConflict(err) {
 		return nil // in use: a run started with it, so it is filled
 	}
-	if _, err := e.cli.VolumeCreate(ctx, volume.CreateOptions{Name: v, Labels: map[string]string{ctr.InitLabel: strings.TrimPrefix(v, "moat-init-")}}); err != nil {
+	if _, err := e.cli.VolumeCreate(ctx, volume.CreateOptions{Name: v, Labels: map[string]string{ctr.InitLabel: strings.TrimPrefix(v, ctr.InitVolumePrefix)}}); err != nil {
 		return err
 	}
 	cfg := &container.Config{Image: img, Entrypoint: []string{ctrinit.Path}, Labels: map[string]string{ctr.Label: "init"}, NetworkDisabled: true}

@@ -66,7 +66,7 @@ func TestInitVolume(t *testing.T) {
 	}
 	name := moattest.InitVolume(t, newBackend, false, func(v string) error { return cli.VolumeRemove(ctx, v, true) })
 	for range 2 { // the first may compile the hook, the second has it from moat's cache
-		moattest.HookBytecode(t, newBackend, false, "/tmp/.moat/py")
+		moattest.HookBytecode(t, newBackend, false)
 	}
 	old := "moat-init-" + strings.Repeat("0", 20)
 	if _, err := cli.VolumeCreate(ctx, volume.CreateOptions{Name: old, Labels: map[string]string{"moat.init": strings.Repeat("0", 20)}}); err != nil {

@@ -9,14 +9,14 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
-// Paths inside the sandbox, as native has them.
+// Paths inside the sandbox, as native has them (the home is the run's
+// persona's).
 const (
 	workDir = "/work"
-	homeDir = "/home/sandbox"
 	tmpDir  = "/tmp"
 	shmDir  = "/dev/shm"
 	// sandboxID is the uid and gid of the program: never root. Inside
@@ -26,12 +26,17 @@ const (
 	sandboxID = 1000
 )
 
-// scratchDirs are the directories of the one writable tmpfs and where
-// each is bound inside.
-var scratchDirs = []struct {
+// scratchDir is a directory of the one writable tmpfs and where it is
+// bound inside.
+type scratchDir struct {
 	name, dst string
 	mode      uint32
-}{{"work", workDir, 0o755}, {"tmp", tmpDir, 0o1777}, {"home", homeDir, 0o755}, {"shm", shmDir, 0o1777}}
+}
+
+// scratchDirs are the scratch directories of a run whose home is home.
+func scratchDirs(home string) []scratchDir {
+	return []scratchDir{{"work", workDir, 0o755}, {"tmp", tmpDir, 0o1777}, {"home", home, 0o755}, {"shm", shmDir, 0o1777}}
+}
 
 // bundleConfig is what a run's config.json is built from.
 type bundleConfig struct {
@@ -41,10 +46,16 @@ type bundleConfig struct {
 	Scratch     string   // host directory holding scratchDirs
 	Root        string   // the read-only root (a shared skeleton)
 	CgroupsPath string
-	// AuditFile (host) is bound read-write at audit.FIFO: the channel of
-	// the behaviour report's hook (which is in the read-only root). Empty:
-	// the report is off.
+	// Persona: the host name, the home, and where the hook is (Tools).
+	Persona observe.Persona
+	// Etc (host) holds the run's passwd, group, hosts and hostname, bound
+	// read-only over the skeleton's.
+	Etc string
+	// AuditFile (host) is bound read-write at Tools/audit: the channel of
+	// the behaviour report's hook, which Hook (host, the skeleton's)
+	// holds, bound read-only at Tools/py. Empty: the report is off.
 	AuditFile string
+	Hook      string
 	Disk      int64
 	Pids      int
 }
@@ -68,13 +79,21 @@ func ociSpec(c bundleConfig) *specs.Spec {
 	for _, p := range binds {
 		mounts = append(mounts, specs.Mount{Destination: p, Type: "bind", Source: p, Options: ro})
 	}
-	for _, d := range scratchDirs {
+	// /home holds the persona's home alone: a per-run directory, so that
+	// no mount point is ever made in the shared skeleton (runsc makes a
+	// missing one in the host directory of the mount above it).
+	mounts = append(mounts, specs.Mount{Destination: "/home", Type: "bind", Source: c.Scratch + "/homes", Options: ro})
+	for _, d := range scratchDirs(c.Persona.Home) {
 		mounts = append(mounts, specs.Mount{Destination: d.dst, Type: "bind", Source: c.Scratch + "/" + d.name,
 			Options: []string{"bind", "rw", "nosuid", "nodev"}})
 	}
+	for _, n := range etcNames {
+		mounts = append(mounts, specs.Mount{Destination: "/etc/" + n, Type: "bind", Source: c.Etc + "/" + n, Options: ro})
+	}
 	if c.AuditFile != "" {
 		mounts = append(mounts,
-			specs.Mount{Destination: audit.FIFO, Type: "bind", Source: c.AuditFile, Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
+			specs.Mount{Destination: c.Persona.Tools + "/py", Type: "bind", Source: c.Hook, Options: ro},
+			specs.Mount{Destination: c.Persona.Tools + "/audit", Type: "bind", Source: c.AuditFile, Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
 	}
 	noCaps := []string{}
 	return &specs.Spec{
@@ -94,7 +113,7 @@ func ociSpec(c bundleConfig) *specs.Spec {
 			},
 		},
 		Root:     &specs.Root{Path: c.Root, Readonly: true},
-		Hostname: "moat",
+		Hostname: c.Persona.Host,
 		Mounts:   mounts,
 		Linux: &specs.Linux{
 			CgroupsPath: c.CgroupsPath,
@@ -129,13 +148,18 @@ func exclusiveHints(mounts []specs.Mount) map[string]string {
 	return a
 }
 
-// etcFiles are the files of the skeleton's /etc.
-func etcFiles() map[string]string {
+// etcNames are the files of /etc a run has of its own (etcFiles), bound
+// over the skeleton's.
+var etcNames = []string{"passwd", "group", "hosts", "hostname"}
+
+// etcFiles are the files of /etc for persona p; the skeleton holds them for
+// the zero persona, as mount points.
+func etcFiles(p observe.Persona) map[string]string {
 	return map[string]string{
-		"passwd":   "root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:1000:1000:moat sandbox:" + homeDir + ":/usr/sbin/nologin\n",
-		"group":    "root:x:0:\nsandbox:x:1000:\n",
-		"hosts":    "127.0.0.1\tlocalhost moat\n::1\tlocalhost ip6-localhost\n",
-		"hostname": "moat\n",
+		"passwd":   "root:x:0:0:root:/root:/usr/sbin/nologin\n" + p.User + ":x:1000:1000:" + p.Gecos + ":" + p.Home + ":/bin/bash\n",
+		"group":    "root:x:0:\n" + p.User + ":x:1000:\n",
+		"hosts":    "127.0.0.1\tlocalhost " + p.Host + "\n::1\tlocalhost ip6-localhost\n",
+		"hostname": p.Host + "\n",
 	}
 }
 
@@ -167,7 +191,13 @@ func seccompProfile() *specs.LinuxSeccomp {
 			}
 		case name == "socket" || name == "socketpair":
 			p.Syscalls = append(p.Syscalls, familyRules(name)...)
-		case name == "clone3" || strings.HasPrefix(name, "io_uring"):
+		case name == "clone3":
+			// Left to the Sentry, which answers ENOSYS itself: a runsc
+			// that predates errnoRet would answer this rule with EPERM,
+			// and glibc falls back to clone (whose namespace flags the
+			// rules above refuse) only on ENOSYS; with EPERM no thread
+			// and no posix_spawn (os.system, subprocess) could start.
+		case strings.HasPrefix(name, "io_uring"):
 			p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: []string{name}, Action: specs.ActErrno, ErrnoRet: &enosys})
 		default:
 			plain = append(plain, name)
@@ -193,6 +223,12 @@ const maxFamily = 64
 // set is >= maxFamily and refused, whatever its low half (fail closed).
 // A runsc older than its support for OCI errnoRet (Debian 12's 20221219)
 // answers EPERM instead, as it does for every rule of this profile.
+//
+// Families the Sentry has no implementation of (vsock, alg, bluetooth,
+// xdp, ...) it refuses itself with EAFNOSUPPORT, after its syscall trace
+// saw the call: those are left to it, so that every attempt is a kernel
+// "socket" event (strace.go). A rule here would refuse the call before
+// the trace, unseen.
 func familyRules(call string) []specs.LinuxSyscall {
 	errno := uint(unix.EAFNOSUPPORT)
 	rule := func(args ...specs.LinuxSeccompArg) specs.LinuxSyscall {
@@ -204,7 +240,7 @@ func familyRules(call string) []specs.LinuxSyscall {
 		if call == "socketpair" {
 			allowed = f == unix.AF_UNIX
 		}
-		if !allowed {
+		if !allowed && sentryFamilies[f] {
 			rules = append(rules, rule(specs.LinuxSeccompArg{Index: 0, Value: f, Op: specs.OpEqualTo}))
 		}
 	}
@@ -215,6 +251,11 @@ func familyRules(call string) []specs.LinuxSyscall {
 	}
 	return rules
 }
+
+// sentryFamilies are the address families gVisor's Sentry implements
+// (unix, inet, inet6, netlink, packet): moat's rules refuse those it does
+// not allow; the Sentry refuses every other itself.
+var sentryFamilies = map[uint64]bool{unix.AF_UNIX: true, unix.AF_INET: true, unix.AF_INET6: true, unix.AF_NETLINK: true, unix.AF_PACKET: true}
 
 // personalityFlags are the flag bits of personality(2) (linux/personality.h)
 // and the low byte of the execution domains.

@@ -11,5 +11,5 @@ import (
 // TestGVisorHookBytecode: the audit hook comes from cached bytecode.
 func TestGVisorHookBytecode(t *testing.T) {
 	moattest.RequireBackend(t, "gvisor")
-	moattest.HookBytecode(t, newBackend, false, "/.moat/py")
+	moattest.HookBytecode(t, newBackend, false)
 }

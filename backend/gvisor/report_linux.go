@@ -1,17 +1,21 @@
 package gvisor
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
-	"github.com/moat-sandbox/moat/internal/observe/audit"
 	moatreport "github.com/moat-sandbox/moat/report"
 )
 
@@ -19,8 +23,9 @@ import (
 // host, on the host tmpfs that the sandbox sees as its writable places:
 //
 //   - honeytokens are planted in scratch/home before the run;
-//   - internal/observe/audit's hook is a root-owned file at /.moat/py in the
-//     read-only root; its channel is scratch/.moat-audit, bound at /.moat/audit
+//   - internal/observe/audit's hook is a root-owned file of the skeleton,
+//     bound read-only at the persona's TOOLS/py; its channel is
+//     scratch/.moat-audit, bound at TOOLS/audit
 //     (gVisor has no host FIFOs here): the hook appends one line per event,
 //     moat tails the file while the run goes on (so events get the time
 //     they arrived), bounded by maxAuditFile and the Collector;
@@ -52,13 +57,13 @@ func (r *runner) prepareReport(start time.Time) ([]string, error) {
 	if r.spec.NoReport {
 		return nil, nil
 	}
-	rep := &report{plan: observe.NewPlan(homeDir, r.spec.Env), start: start}
+	rep := &report{plan: observe.NewPlan(r.persona.Home, r.spec.Env), start: start}
 	rep.audit = observe.NewCollector(func() int64 { return time.Since(start).Milliseconds() })
-	for _, d := range scratchDirs {
+	for _, d := range scratchDirs(r.persona.Home) {
 		rep.roots = append(rep.roots, observe.Root{Path: d.dst, Host: filepath.Join(r.scratch, d.name)})
 	}
 	for _, p := range rep.plan.FilePaths() {
-		rel, ok := strings.CutPrefix(p, homeDir+"/")
+		rel, ok := strings.CutPrefix(p, r.persona.Home+"/")
 		if !ok {
 			return nil, fmt.Errorf("honeytoken %s outside home", p)
 		}
@@ -76,7 +81,7 @@ func (r *runner) prepareReport(start time.Time) ([]string, error) {
 			return nil, err
 		}
 	}
-	// The hook itself is in the shared read-only root (skeleton).
+	// The hook itself is the skeleton's, bound read-only.
 	af := filepath.Join(r.scratch, auditFile)
 	if err := os.WriteFile(af, nil, 0o600); err != nil {
 		return nil, err
@@ -86,7 +91,7 @@ func (r *runner) prepareReport(start time.Time) ([]string, error) {
 	}
 	rep.before = observe.Walk(rep.roots, time.Now().Add(fsBudget))
 	r.rep = rep
-	return observe.WithHookPath(append([]string(nil), rep.plan.Env...), audit.Dir), nil
+	return observe.WithHookPath(append([]string(nil), rep.plan.Env...), r.persona.Tools+"/py"), nil
 }
 
 // auditMount is the host file bound at audit.FIFO, "" with the report off.
@@ -163,13 +168,90 @@ func (r *runner) finishReport(res *moat.Result) {
 		dropped += fsDropped
 	}
 	kEvs, kDropped := r.straceEvents()
+	hashed := 0
+	for i := range kEvs {
+		if kEvs[i].Kind == moat.KindExec && hashed < maxExecHashes {
+			hashed++
+			kEvs[i].SHA256 = r.execHash(kEvs[i].Path)
+		}
+	}
+	if sum := hashFile("/", strings.TrimPrefix(r.rt.Executable, "/"), unix.RESOLVE_NO_MAGICLINKS); sum != "" {
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: r.rt.Executable, SHA256: sum})
+	}
 	evs = append(evs, kEvs...)
 	moatreport.Finish(res, evs, dropped+kDropped, r.lim)
 }
 
+// Bounds of the hashes of executed files.
+const (
+	maxExecHashes = 256
+	maxHashFile   = 64 << 20
+)
+
+// execHash hashes the file an exec event names, as it is after the run
+// (a payload deleted after its exec gets none): in a scratch directory,
+// resolved beneath it without following any link (the program's); in a
+// read-only bind of the host's runtime, resolved on the host (its links
+// are the runtime's own) and only if it stays in a bind. "" where it
+// cannot be had.
+func (r *runner) execHash(p string) string {
+	p = path.Clean(p)
+	if !path.IsAbs(p) {
+		return ""
+	}
+	for _, d := range scratchDirs(r.persona.Home) {
+		if rest, ok := strings.CutPrefix(p, d.dst+"/"); ok {
+			return hashFile(filepath.Join(r.scratch, d.name), rest, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS)
+		}
+	}
+	for _, b := range r.rt.Paths {
+		if p == b || strings.HasPrefix(p, b+"/") {
+			sum := hashFile("/", p[1:], unix.RESOLVE_NO_MAGICLINKS, r.rt.Paths...)
+			return sum
+		}
+	}
+	return ""
+}
+
+// hashFile returns the sha256 of the regular file rel under dir, opened
+// with resolve; with within, only if the file reached is in one of those
+// host paths.
+func hashFile(dir, rel string, resolve uint64, within ...string) string {
+	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return ""
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, rel, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY, Resolve: resolve})
+	if err != nil {
+		return ""
+	}
+	f := os.NewFile(uintptr(fd), rel)
+	defer f.Close()
+	if len(within) > 0 {
+		real, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+		in := false
+		for _, w := range within {
+			in = in || (err == nil && (real == w || strings.HasPrefix(real, w+"/")))
+		}
+		if !in {
+			return ""
+		}
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxHashFile {
+		return ""
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(f, maxHashFile)); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // hostPath maps a path of a writable place inside to the scratch tmpfs.
 func (r *runner) hostPath(p string) string {
-	for _, d := range scratchDirs {
+	for _, d := range scratchDirs(r.persona.Home) {
 		if rest, ok := strings.CutPrefix(p, d.dst+"/"); ok {
 			return filepath.Join(r.scratch, d.name, rest)
 		}
@@ -200,5 +282,5 @@ func (r *runner) reportLayer() moat.Layer {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
 	return moat.Layer{Name: "behaviour-report", Detail: "kernel: the Sentry's syscall trace (runsc --strace, " + straceSyscalls +
-		"); audit hook read-only at " + audit.Dir + "; honeytokens in the home; diff of /work, the home, /tmp and /dev/shm"}
+		"); audit hook read-only at " + r.persona.Tools + "/py; honeytokens in the home; diff of /work, the home, /tmp and /dev/shm"}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
@@ -108,7 +110,13 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		rt = rt.WithUserland(ul)
 	}
 	tr.step("runtime resolved")
-	r := &runner{h: h, spec: spec, lim: lim, rt: rt, userland: ul, id: idPrefix + newID(), res: &moat.Result{Isolation: "gvisor"}, tr: tr}
+	r := &runner{h: h, spec: spec, lim: lim, rt: rt, userland: ul, id: idPrefix + newID(), res: &moat.Result{Isolation: "gvisor"}, tr: tr,
+		persona: observe.NewPersona()}
+	// A persona of its own for every run, as native's; moat's hook in its
+	// tools directory, never in or above a path bound from the host.
+	// The hook's place is the skeleton's (its mount point is made there,
+	// once per interpreter): it varies between machines, not runs.
+	r.persona.Tools = skeletonTools(rt)
 	runStarted(r.id)
 	defer runEnded(r.id)
 	defer func() {
@@ -150,6 +158,7 @@ type runner struct {
 	rt   *pyrt.Runtime // with the userland's paths, if any
 	// userland is what Spec.Userland added, or nil.
 	userland *pyrt.Userland
+	persona  observe.Persona
 	id       string
 	res      *moat.Result
 	tr       *tracer
@@ -215,7 +224,7 @@ func (r *runner) prepare() error {
 	}
 	r.mounted = true
 	r.tr.step("bundle dir, scratch tmpfs")
-	for _, d := range scratchDirs {
+	for _, d := range scratchDirs(r.persona.Home) {
 		p := filepath.Join(r.scratch, d.name)
 		if err := os.Mkdir(p, 0o700); err != nil {
 			return err
@@ -236,9 +245,21 @@ func (r *runner) prepare() error {
 	if hook {
 		bc, _ = audit.Compile(r.rt.Executable, cacheDir()) // nil: Python compiles the hook
 	}
-	root, err := skeleton(r.rt, hook, bc)
+	skel, err := skeleton(r.rt, hook, bc)
 	if err != nil {
 		return fmt.Errorf("root skeleton: %w", err)
+	}
+	etc := filepath.Join(r.scratch, "etc")
+	if err := os.Mkdir(etc, 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(r.scratch, "homes", path.Base(r.persona.Home)), 0o755); err != nil {
+		return err
+	}
+	for name, content := range etcFiles(r.persona) {
+		if err := os.WriteFile(filepath.Join(etc, name), []byte(content), 0o644); err != nil {
+			return err
+		}
 	}
 	r.tr.step("root skeleton")
 	repEnv, err := r.prepareReport(time.Now())
@@ -255,7 +276,7 @@ func (r *runner) prepare() error {
 	python := r.rt.Command
 	env := []string{
 		"PATH=" + filepath.Dir(python) + ":/usr/local/bin:/usr/bin:/bin",
-		"HOME=" + homeDir, "TMPDIR=" + tmpDir, "LANG=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox",
+		"HOME=" + r.persona.Home, "TMPDIR=" + tmpDir, "LANG=C.UTF-8", "USER=" + r.persona.User, "LOGNAME=" + r.persona.User,
 		"PYTHONUNBUFFERED=1",
 	}
 	auditPath := r.auditMount()
@@ -263,10 +284,13 @@ func (r *runner) prepare() error {
 		Argv:        append([]string{python}, r.spec.Args...),
 		Env:         append(append(env, r.spec.Env...), repEnv...),
 		AuditFile:   auditPath,
+		Hook:        filepath.Join(skel, "py"),
+		Persona:     r.persona,
+		Etc:         etc,
 		Binds:       r.rt.Paths,
 		Scratch:     r.scratch,
 		CgroupsPath: "/moat/" + r.id,
-		Root:        root,
+		Root:        filepath.Join(skel, "root"),
 		Disk:        r.lim.Disk,
 		Pids:        r.lim.Pids,
 	})
@@ -353,12 +377,11 @@ func (r *runner) copyOut() {
 }
 
 // writeRootfs writes the read-only root: mount points of the binds, the
-// runtime's links, /etc and the directories the scratch is bound on; with
-// hook, the directory of the behaviour report's hook (audit.Dir, filled by
-// buildSkeleton: part of the read-only root, so no bind of its own) and the
-// mount point of its channel. See skeleton: one root serves every run of an
-// interpreter (change skeletonVersion with what this makes).
-func writeRootfs(root string, rt *pyrt.Runtime, hook bool) error {
+// runtime's links, /etc (mount points of the run's own files) and the
+// directories the scratch is bound on, and the mount points of the hook
+// (skeletonTools). See skeleton: one root serves
+// every run of an interpreter (change skeletonVersion with what this makes).
+func writeRootfs(root string, rt *pyrt.Runtime) error {
 	if err := os.Mkdir(root, 0o755); err != nil {
 		return err
 	}
@@ -386,25 +409,21 @@ func writeRootfs(root string, rt *pyrt.Runtime, hook bool) error {
 			return fmt.Errorf("link %s: %w", l, err)
 		}
 	}
-	for _, d := range []string{"proc", "dev", "sys", "etc", "work", "tmp", "home/sandbox"} {
+	tools := strings.TrimPrefix(skeletonTools(rt), "/")
+	for _, d := range []string{"proc", "dev", "sys", "etc", "work", "tmp", "home", tools + "/py"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return err
 		}
 	}
-	if hook { // the hook's directory and its channel's mount point
-		if err := os.MkdirAll(filepath.Join(root, audit.Dir), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(root, audit.FIFO), nil, 0o644); err != nil {
-			return err
-		}
+	if err := os.WriteFile(filepath.Join(root, tools, "audit"), nil, 0o644); err != nil {
+		return err
 	}
-	for name, content := range etcFiles() {
+	for _, name := range etcNames {
 		p := filepath.Join(root, "etc", name)
 		if _, err := os.Lstat(p); err == nil {
 			continue
 		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
 			return err
 		}
 	}
@@ -608,7 +627,7 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "gvisor", Detail: fmt.Sprintf("%s, platform %s: the Sentry, a user-space kernel, answers every system call", r.h.Version, r.h.Platform)},
 		{Name: "oci-bundle", Detail: "read-only root of the interpreter alone; gVisor's own /proc and /dev"},
 		{Name: "read-only-runtime", Detail: strings.Join(binds, " ")},
-		{Name: "disk", Detail: fmt.Sprintf("one host tmpfs of %d bytes for /work /tmp /home/sandbox /dev/shm", r.lim.Disk)},
+		{Name: "disk", Detail: fmt.Sprintf("one host tmpfs of %d bytes for /work /tmp %s /dev/shm", r.lim.Disk, r.persona.Home)},
 		{Name: "network-none", Detail: "runsc --network=none: loopback only"},
 		{Name: "seccomp", Detail: "native's deny list and socket families (unix, inet, inet6, netlink route), applied by the Sentry (runsc --oci-seccomp)"},
 		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privileges", sandboxID)},

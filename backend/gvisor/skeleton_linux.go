@@ -5,12 +5,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 )
@@ -32,13 +35,14 @@ const skeletonPrefix = "rootfs-"
 // skeletonVersion is part of every skeleton's key: change it whenever
 // writeRootfs or buildSkeleton make something else from the same inputs,
 // or runs would share a root of the old make.
-const skeletonVersion = 1
+const skeletonVersion = 3
 
-// skeleton returns the shared root for rt, with the audit hook (and its
-// bytecode bc, if any) when hook is set.
-func skeleton(rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) (string, error) {
+// skeleton returns the shared root for rt (dir/root), with the audit hook
+// (and its bytecode bc, if any) in dir/py when hook is set: outside the
+// root, bound where the run's persona says.
+func skeleton(rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) (dir string, err error) {
 	key := skeletonKey(rt, hook, bc)
-	dir := filepath.Join(stateBase(), skeletonPrefix+key)
+	dir = filepath.Join(stateBase(), skeletonPrefix+key)
 	if fi, err := os.Lstat(dir); err == nil && fi.IsDir() {
 		return dir, nil
 	}
@@ -57,14 +61,20 @@ func skeleton(rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) (string, error) {
 	return dir, nil
 }
 
-func buildSkeleton(root string, rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) error {
-	if err := writeRootfs(root, rt, hook); err != nil {
+func buildSkeleton(dir string, rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) error {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	if err := writeRootfs(filepath.Join(dir, "root"), rt); err != nil {
 		return err
 	}
 	if !hook {
 		return nil
 	}
-	py := filepath.Join(root, audit.Dir)
+	py := filepath.Join(dir, "py")
+	if err := os.Mkdir(py, 0o755); err != nil {
+		return err
+	}
 	if err := os.WriteFile(filepath.Join(py, "sitecustomize.py"), []byte(audit.Hook), 0o644); err != nil {
 		return err
 	}
@@ -106,14 +116,8 @@ func skeletonKey(rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) string {
 	for _, l := range links {
 		fmt.Fprintf(h, "link %s %s\x00", l, rt.Links[l])
 	}
-	etc := etcFiles()
-	names := make([]string, 0, len(etc))
-	for n := range etc {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(h, "etc %s %q\x00", n, etc[n])
+	for _, n := range etcNames {
+		fmt.Fprintf(h, "etc %s\x00", n)
 	}
 	if hook {
 		fmt.Fprintf(h, "hook %q\x00", audit.Hook)
@@ -143,4 +147,21 @@ func gcSkeletons() []string {
 		}
 	}
 	return removed
+}
+
+// skeletonTools is where a skeleton of rt has the hook's mount points: a
+// persona's tools directory (observe.ToolDirs) drawn by the runtime's
+// paths, never in or above one of them.
+func skeletonTools(rt *pyrt.Runtime) string {
+	h := sha256.Sum256([]byte(strings.Join(rt.Paths, "\x00")))
+	dirs := observe.ToolDirs()
+	for i := range dirs {
+		d := dirs[(int(h[0])+i)%len(dirs)]
+		p := observe.Persona{Tools: d}
+		p.AvoidPaths(append(slices.Collect(maps.Keys(rt.Links)), rt.Paths...))
+		if p.Tools == d {
+			return d
+		}
+	}
+	return "/opt/.cache-" + hex.EncodeToString(h[:4])
 }

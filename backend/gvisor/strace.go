@@ -11,6 +11,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
 // The kernel-side events of a gVisor run come from the Sentry's own
@@ -22,17 +23,25 @@ import (
 // the Sentry prints quoted, and its task name (comm, at most 15 bytes):
 // a forged-looking name can only add events that accuse the program.
 
-// straceSyscalls are the calls traced.
-const straceSyscalls = "execve,execveat,connect"
+// straceSyscalls are the calls traced: execs and connects are events;
+// the returns of clone, fork and vfork give each process its parent; a
+// socket of a family the Sentry has no implementation of returns
+// EAFNOSUPPORT, an event of kind socket (the families moat refuses that
+// the Sentry has are refused by the OCI profile, before the trace).
+const straceSyscalls = "execve,execveat,connect,clone,fork,vfork,socket"
 
 // maxStraceBytes bounds how much of the debug log is read.
 const maxStraceBytes = 32 << 20
 
 var (
-	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] (.{0,16}?) E (execve|execveat|connect)\((.*)\)\s*$`)
-	execPath   = lazyRE(`0x[0-9a-f]+ ([^,]*), 0x[0-9a-f]+ \[`)
-	inetAddr   = lazyRE(`\{Family: AF_INET6?, Addr: ([^,]*), Port: (\d+)\}`)
-	unixAddr   = lazyRE(`\{Family: AF_UNIX, Addr: ("(?:[^"\\]|\\.)*")`)
+	// [tgid:tid] in the sandbox's root PID namespace, comm, E (entry) or
+	// X (exit), the call and its arguments.
+	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] (.{0,16}?) ([EX]) (execve|execveat|connect|clone|fork|vfork|socket)\((.*)$`)
+	// an exit's return value and errno, after the arguments
+	straceRet = lazyRE(`\) = (-?\d+) \(0x[0-9a-f]+\)(?: errno=(\d+) \(([^)]*)\))?(?: \([^)]*\))?\s*$`)
+	execPath  = lazyRE(`0x[0-9a-f]+ ([^,]*), 0x[0-9a-f]+ \[`)
+	inetAddr  = lazyRE(`\{Family: AF_INET6?, Addr: ([^,]*), Port: (\d+)\}`)
+	unixAddr  = lazyRE(`\{Family: AF_UNIX, Addr: ("(?:[^"\\]|\\.)*")`)
 )
 
 // parseStrace reads the Sentry's debug log and returns the "kernel" exec
@@ -41,39 +50,75 @@ var (
 func parseStrace(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int) {
 	sc := bufio.NewScanner(io.LimitReader(r, maxStraceBytes))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	parent := map[int]int{} // child pid -> parent pid (fork, vfork, clone without CLONE_THREAD)
 	for sc.Scan() {
 		m := straceLine().FindStringSubmatch(sc.Text())
 		if m == nil {
 			continue
 		}
 		pid, _ := strconv.Atoi(m[3])
-		ev := moat.Event{Source: "kernel", PID: pid, Name: m[5], TimeMS: stamp(m[1], m[2], start)}
-		args := m[6]
-		if m[5] == "connect" {
-			ev.Kind = "connect"
-			if a := inetAddr().FindStringSubmatch(args); a != nil {
-				host := a[1]
-				if strings.Contains(host, ":") {
-					host = "[" + host + "]"
-				}
-				ev.Addr = audit.Clean(host+":"+a[2], 300)
-			} else if a := unixAddr().FindStringSubmatch(args); a != nil {
-				p, err := strconv.Unquote(a[1])
-				if err != nil {
-					p = a[1]
-				}
-				ev.Path = audit.Clean(p, 200)
-			} else {
-				continue // AF_UNSPEC (disconnect) or no address
-			}
-		} else {
-			ev.Kind = "exec"
-			loc := execPath().FindStringSubmatchIndex(args)
+		call, rest := m[6], m[7]
+		ev := moat.Event{Source: moat.SourceKernel, PID: pid, Name: call, TimeMS: stamp(m[1], m[2], start)}
+		if m[5] == "X" {
+			loc := straceRet().FindStringSubmatchIndex(rest)
 			if loc == nil {
 				continue
 			}
-			ev.Path = audit.Clean(args[loc[2]:loc[3]], 400)
-			ev.Detail = audit.Clean(argv(args[loc[1]:]), 400)
+			args, ret, errno := rest[:loc[0]], rest[loc[2]:loc[3]], ""
+			if loc[4] >= 0 {
+				errno = rest[loc[4]:loc[5]]
+			}
+			switch call {
+			case "clone", "fork", "vfork":
+				if child, err := strconv.Atoi(ret); err == nil && child > 0 && errno == "" && !strings.Contains(args, "CLONE_THREAD") &&
+					len(parent) < maxProcs {
+					parent[child] = pid
+				}
+				continue
+			case "socket":
+				if errno != "97" { // EAFNOSUPPORT: a family the Sentry lacks
+					continue
+				}
+				fam, _, _ := strings.Cut(args, ",")
+				if n, err := strconv.ParseUint(strings.TrimPrefix(fam, "0x"), 16, 32); err == nil && strings.HasPrefix(fam, "0x") {
+					fam = seccomp.FamilyName(uint32(n))
+				}
+				ev.Kind, ev.Name = moat.KindSocket, audit.Clean(fam, 40)
+				ev.Detail = audit.Clean("socket("+args+") returned EAFNOSUPPORT", 300)
+			default:
+				continue
+			}
+		} else {
+			args := strings.TrimSuffix(strings.TrimRight(rest, " "), ")")
+			switch call {
+			case "connect":
+				ev.Kind = moat.KindConnect
+				if a := inetAddr().FindStringSubmatch(args); a != nil {
+					host := a[1]
+					if strings.Contains(host, ":") {
+						host = "[" + host + "]"
+					}
+					ev.Addr = audit.Clean(host+":"+a[2], 300)
+				} else if a := unixAddr().FindStringSubmatch(args); a != nil {
+					p, err := strconv.Unquote(a[1])
+					if err != nil {
+						p = a[1]
+					}
+					ev.Path = audit.Clean(p, 200)
+				} else {
+					continue // AF_UNSPEC (disconnect) or no address
+				}
+			case "execve", "execveat":
+				ev.Kind = moat.KindExec
+				loc := execPath().FindStringSubmatchIndex(args)
+				if loc == nil {
+					continue
+				}
+				ev.Path = audit.Clean(args[loc[2]:loc[3]], 400)
+				ev.Detail = audit.Clean(argv(args[loc[1]:]), 400)
+			default:
+				continue
+			}
 		}
 		if len(evs) >= max {
 			dropped++
@@ -81,8 +126,27 @@ func parseStrace(r io.Reader, start time.Time, max int) (evs []moat.Event, dropp
 		}
 		evs = append(evs, ev)
 	}
+	// The parents, once every fork is known: a vfork's child may exec
+	// before its parent's return is logged.
+	for i := range evs {
+		var up []string
+		for p, n := parent[evs[i].PID], 0; p > 0 && n < maxAncestors; p, n = parent[p], n+1 {
+			if n == 0 {
+				evs[i].PPID = p
+			} else {
+				up = append(up, strconv.Itoa(p))
+			}
+		}
+		evs[i].Ancestors = strings.Join(up, ",")
+	}
 	return evs, dropped
 }
+
+// Bounds of the process tree kept from the trace.
+const (
+	maxProcs     = 1 << 16
+	maxAncestors = 12
+)
 
 // argv decodes the Sentry's quoted argument list ("a", "b"], ...) into
 // one line, at most 16 arguments.

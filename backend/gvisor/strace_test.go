@@ -1,6 +1,7 @@
 package gvisor
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,34 @@ func TestParseStrace(t *testing.T) {
 	}
 	if _, d := parseStrace(strings.NewReader(straceLog), start, 1); d != 2 {
 		t.Errorf("bound: %d dropped, want 2", d)
+	}
+}
+
+// The process tree and refused families, as runsc 20221219 writes them: a
+// thread (CLONE_THREAD, not a process) whose posix_spawn vforks a shell,
+// which forks an exec; sockets of families the Sentry lacks.
+const straceTree = `I1204 19:43:10.100000   15455 strace.go:611] [   1:   1] python3.11 X clone(CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, 0x7f4d75dfff70, 0x7f4d75e00990, 0x7f4d75e00990, 0x7f4d75e00640) = 2 (0x2) (1.2ms)
+I1204 19:43:10.200000   15455 strace.go:567] [   3:   3] python3.11 E execve(0x7f4d765b5031 /bin/sh, 0x7f4d75dff740 ["sh", "-c", "cat /etc/shadow"], 0x7fe9100cdcc0 ["A=1"])
+I1204 19:43:10.210000   15455 strace.go:611] [   1:   2] python3.11 X clone(CLONE_VM|CLONE_VFORK|0x11, 0x7f4d75e98ff0, 0x0, 0x0, 0x0) = 3 (0x3) (211.822µs)
+I1204 19:43:10.300000   15455 strace.go:611] [   3:   3] sh X clone(CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|0x11, 0x0, 0x0, 0x7f68fbe55e50, 0x0) = 4 (0x4) (36.270151ms)
+I1204 19:43:10.400000   15455 strace.go:567] [   4:   4] sh E execve(0x55 /usr/bin/cat, 0x56 ["cat", "/etc/shadow"], 0x57 ["A=1"])
+I1204 19:43:10.500000   15455 strace.go:611] [   1:   1] python3.11 X fork() = -1 (0xffffffffffffffff) errno=11 (resource temporarily unavailable) (3µs)
+I1204 19:43:10.600000   15455 strace.go:605] [   1:   1] python3.11 X socket(AF_VSOCK, SOCK_STREAM|SOCK_CLOEXEC, 0x0) = 0 (0x0) errno=97 (address family not supported by protocol) (25.629µs)
+I1204 19:43:10.700000   15455 strace.go:605] [   1:   1] python3.11 X socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, 0x0) = 3 (0x3) (25.629µs)
+I1204 19:43:10.800000   15455 strace.go:567] [   1:   1] python3.11 E socket(AF_ALG, SOCK_SEQPACKET|SOCK_CLOEXEC, 0x0)
+I1204 19:43:10.800100   15455 strace.go:605] [   1:   1] python3.11 X socket(AF_ALG, SOCK_SEQPACKET|SOCK_CLOEXEC, 0x0) = 0 (0x0) errno=97 (address family not supported by protocol) (3.146µs)
+`
+
+func TestParseStraceTree(t *testing.T) {
+	start := time.Date(2026, 12, 4, 19, 43, 10, 0, time.Local)
+	evs, _ := parseStrace(strings.NewReader(straceTree), start, 10)
+	var got []string
+	for _, e := range evs {
+		got = append(got, fmt.Sprintf("%s %d<%d<%s %s%s", e.Kind, e.PID, e.PPID, e.Ancestors, e.Name, e.Path))
+	}
+	want := []string{"exec 3<1< execve/bin/sh", "exec 4<3<1 execve/usr/bin/cat", "socket 1<0< AF_VSOCK", "socket 1<0< AF_ALG"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
 

@@ -306,5 +306,5 @@ func TestNativeHookBytecode(t *testing.T) {
 		t.Skip("re-executed for TestNativeNonRoot")
 	}
 	moattest.RequireBackend(t, "native")
-	moattest.HookBytecode(t, newBackend, os.Geteuid() != 0, "/.moat/py")
+	moattest.HookBytecode(t, newBackend, os.Geteuid() != 0)
 }

@@ -1,11 +1,13 @@
 package native
 
 import (
+	"cmp"
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/report"
+	"path"
 )
 
 // prepareReport makes this run's honeytokens and tells the init to plant
@@ -18,11 +20,11 @@ func (r *runner) prepareReport(cfg *nsinit.Config, startMono int64) {
 	if r.spec.Network == moat.NetworkSinkhole {
 		r.metadata = plan.ServeMetadata() // before the tokens go to the init
 	}
-	cfg.Report = &nsinit.ReportConfig{StartMono: startMono, Files: plan.Files, Tokens: plan.Tokens}
+	cfg.Report = &nsinit.ReportConfig{StartMono: startMono, Files: plan.Files, Tokens: plan.Tokens, HookRoot: r.hookRoot}
 	if bc, err := audit.Compile(r.rt.Executable, cacheDir()); err == nil {
 		cfg.Report.Bytecode = bc
 	}
-	cfg.Env = observe.WithHookPath(append(cfg.Env, plan.Env...), audit.Dir)
+	cfg.Env = observe.WithHookPath(append(cfg.Env, plan.Env...), cmp.Or(r.hookRoot, path.Dir(audit.Dir))+"/py")
 	r.events = append(r.events, plan.Planted...)
 }
 

@@ -12,9 +12,11 @@ import (
 	"github.com/moat-sandbox/moat/internal/termsafe"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -89,6 +91,7 @@ type runner struct {
 	userland *pyrt.Userland
 	group    cgroup.Group
 	initName string // pid 1's argv[0] inside: the persona's
+	hookRoot string // the audit hook's directory: the persona's tools
 
 	mu       sync.Mutex
 	reason   moat.Status // why moat stopped the run; "" if it did not
@@ -146,8 +149,11 @@ func (r *runner) initConfig() (*nsinit.Config, error) {
 	}
 	// A persona of its own for every run: no cheap tell that this is moat.
 	p := observe.NewPersona()
+	// The hook goes in the persona's tools directory, in the root's own
+	// tmpfs: never in or above a path of the runtime bound from the host.
+	p.AvoidPaths(append(slices.Collect(maps.Keys(cfg.Links)), cfg.Binds...))
 	cfg.Persona = nsinit.Persona{Host: p.Host, User: p.User, Gecos: p.Gecos, Home: p.Home}
-	r.initName = p.Init
+	r.initName, r.hookRoot = p.Init, p.Tools
 	python := r.rt.Command // a venv's bin/python, so pyvenv.cfg is found
 	cfg.Argv = append([]string{python}, r.spec.Args...)
 	cfg.Env = []string{

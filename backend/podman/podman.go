@@ -259,28 +259,33 @@ const nofile = 4096
 
 func nproc(pids int) int { return max(4096, pids+64) }
 
+// containerName names a run's container. Podman writes the name into the
+// container's /etc/hosts, so it says nothing of moat (the label does).
+func containerName(id string) string { return "build-" + id }
+
 // args returns `podman run` arguments for spec.
 // initVol is the init volume, or "" to run bootstrap.py (ctr.UseGoInit).
-func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFile, initVol string) (args []string, degraded []string) {
-	mounts, shm := ctr.Tmpfs(lim.Disk)
+func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFile, initVol string, p ctr.Persona) (args []string, degraded []string) {
+	mounts, shm := ctr.Tmpfs(lim.Disk, p.Home)
 	args = []string{"run", "--rm", "-i", "--pull", "never",
-		"--name", "moat-" + id, "--label", ctr.Label + "=" + id,
+		"--name", containerName(id), "--label", ctr.Label + "=" + id,
 		"--network", "none", "--read-only", "--read-only-tmpfs=false",
 		"--cap-drop", "all", "--security-opt", "no-new-privileges",
 		"--security-opt", "seccomp=" + seccompFile,
 		"--security-opt", "mask=" + strings.Join(ctr.MaskedPaths, ":"),
-		"--user", ctr.User, "--hostname", ctr.Hostname, "--workdir", ctr.WorkDir,
+		"--user", ctr.User, "--hostname", p.Host, "--workdir", ctr.WorkDir,
+		"--passwd-entry", p.PasswdEntry(),
 		"--ipc", "private", "--shm-size", strconv.FormatInt(shm, 10),
 		"--log-driver", "none", "--init=false",
 		"--ulimit", fmt.Sprintf("nofile=%d:%d", nofile, nofile),
 		"--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 	}
-	entry := ctr.Entrypoint(initVol != "")
+	entry := ctr.Entrypoint(initVol != "", p)
 	args = append(args, "--entrypoint", entry[0])
 	if initVol != "" {
 		// nocopy: if the volume is gone, podman makes an empty one, never
-		// a copy of what the image holds at /.moat.
-		args = append(args, "--volume", initVol+":"+ctrinit.Dir+":ro,nocopy")
+		// a copy of what the image holds at that path.
+		args = append(args, "--volume", initVol+":"+p.Tools+":ro,nocopy")
 	}
 	for _, mt := range mounts {
 		// Podman spells the owner U (chown to the container user), and
@@ -341,6 +346,8 @@ type run struct {
 	id     string
 	tr     *ctr.Trace
 	goInit bool
+
+	persona ctr.Persona
 }
 
 // Run runs spec in a new container; see the package doc.
@@ -392,9 +399,10 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		}
 		tr.Step("init volume ready")
 	}
-	args, degraded := b.args(m, spec, lim, id, f.Name(), vol)
+	persona := ctr.NewPersona()
+	args, degraded := b.args(m, spec, lim, id, f.Name(), vol, persona)
 	res := &moat.Result{Isolation: "podman", Degraded: degraded}
-	res.Layers = ctr.Layers("podman CLI, "+m.who, "runtime: podman's configured OCI runtime", b.image(spec), vol, spec, lim)
+	res.Layers = ctr.Layers("podman CLI, "+m.who, "runtime: podman's configured OCI runtime", b.image(spec), vol, spec, lim, persona)
 	if !m.cgroups {
 		for i, l := range res.Layers {
 			if l.Name == "limits" {
@@ -402,7 +410,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 			}
 		}
 	}
-	r := &run{b: b, m: m, id: id, tr: tr, goInit: vol != ""}
+	r := &run{b: b, m: m, id: id, tr: tr, goInit: vol != "", persona: persona}
 	pulled, refilled := false, false
 	for {
 		began := time.Now()
@@ -443,7 +451,7 @@ func (b *Backend) fillInit(m *mode, v string) error {
 	if out, err := b.output(context.Background(), m, "volume", "rm", v); err != nil && inUse(out) {
 		return nil
 	}
-	if out, err := b.output(context.Background(), m, "volume", "create", "--label", ctr.InitLabel+"="+strings.TrimPrefix(v, "moat-init-"), v); err != nil {
+	if out, err := b.output(context.Background(), m, "volume", "create", "--label", ctr.InitLabel+"="+strings.TrimPrefix(v, ctr.InitVolumePrefix), v); err != nil {
 		return fmt.Errorf("podman volume create: %s", termsafe.Line(out, 0))
 	}
 	content, err := ctr.InitTar()
@@ -531,8 +539,8 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		return nil, fmt.Errorf("podman: %w", err)
 	}
 	defer t.closeAll()
-	life := ctr.NewRun(func() { _, _ = r.b.output(context.Background(), r.m, "kill", "--signal", "KILL", "moat-"+r.id) })
-	sess := ctr.NewSession(spec, lim, life.Stop)
+	life := ctr.NewRun(func() { _, _ = r.b.output(context.Background(), r.m, "kill", "--signal", "KILL", containerName(r.id)) })
+	sess := ctr.NewSession(spec, lim, r.persona, life.Stop)
 	defer func() {
 		sess.Report(res) // events and findings, whatever the outcome
 		r.tr.Step("report done")
@@ -608,7 +616,7 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	if reason != "" || sess.ExitReport() == nil {
 		// Cut short: make sure the container is gone (--rm may not have
 		// run when the CLI saw the kill first).
-		_, _ = r.b.output(context.Background(), r.m, "rm", "--force", "--time", "0", "--ignore", "moat-"+r.id)
+		_, _ = r.b.output(context.Background(), r.m, "rm", "--force", "--time", "0", "--ignore", containerName(r.id))
 	}
 	stats := life.Stats()
 	if stats.OOMKills == 0 && r.m.cgroups {

@@ -342,7 +342,7 @@ const (
 )
 
 // initVolume is the init volume of this binary, which the containers of
-// its runs mount: "moat-init-" and the first 20 hex digits of the
+// its runs mount: "toolcache-" and the first 20 hex digits of the
 // binary's SHA-256, as backend/internal/container names it. CheckVolume
 // fails a container phase whose engine has no such volume, so that a
 // change of that name cannot make the containers' check prove nothing.
@@ -360,7 +360,7 @@ var initVolume = sync.OnceValue(func() string {
 	if _, err := io.Copy(h, f); err != nil {
 		return ""
 	}
-	return "moat-init-" + hex.EncodeToString(h.Sum(nil))[:20]
+	return "toolcache-" + hex.EncodeToString(h.Sum(nil))[:20]
 })
 
 // CheckVolume fails unless the engine of a container backend has this

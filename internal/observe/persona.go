@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"math/big"
+	"strings"
 )
 
 // Persona is what the sandbox looks like from inside, so that a program
@@ -16,17 +17,28 @@ type Persona struct {
 	Gecos string // the user's full name in /etc/passwd
 	Home  string // home directory, /home/USER
 	Init  string // pid 1's command name (argv[0], comm)
+	// Tools is a directory where moat keeps its own read-only files (the
+	// audit hook; the containers' init volume): a path such a machine
+	// might have, never named after moat.
+	Tools string
+	// Scratch is a temporary directory's name of Python's tempfile shape
+	// (/tmp/tmpXXXXXXXX), for what moat must keep on /tmp (the
+	// containers' hook).
+	Scratch string
 }
 
 // The pools a persona is drawn from.
 var (
-	devUsers  = []string{"alex", "sam", "jordan", "taylor", "chris", "dana", "kim", "lee", "max", "robin", "jamie", "pat"}
-	devGecos  = []string{"Alex Miller", "Sam Carter", "Jordan Lee", "Taylor Brooks", "Chris Novak", "Dana Weiss", "Kim Park", "Lee Chen", "Max Berg", "Robin Hall", "Jamie Cole", "Pat Young"}
-	devHosts  = []string{"%s-laptop", "%s-thinkpad", "%s-xps", "%s-desktop", "%s-dev", "%s-workstation"}
-	ciUsers   = []string{"runner", "builder", "ci", "gitlab-runner", "jenkins", "buildkite-agent", "circleci"}
-	devInits  = []string{"/sbin/init", "/lib/systemd/systemd"}
-	ciInits   = []string{"/bin/sh", "bash", "/usr/bin/dumb-init", "/sbin/tini", "/bin/bash"}
+	devUsers = []string{"alex", "sam", "jordan", "taylor", "chris", "dana", "kim", "lee", "max", "robin", "jamie", "pat"}
+	devGecos = []string{"Alex Miller", "Sam Carter", "Jordan Lee", "Taylor Brooks", "Chris Novak", "Dana Weiss", "Kim Park", "Lee Chen", "Max Berg", "Robin Hall", "Jamie Cole", "Pat Young"}
+	devHosts = []string{"%s-laptop", "%s-thinkpad", "%s-xps", "%s-desktop", "%s-dev", "%s-workstation"}
+	ciUsers  = []string{"runner", "builder", "ci", "gitlab-runner", "jenkins", "buildkite-agent", "circleci"}
+	devInits = []string{"/sbin/init", "/lib/systemd/systemd"}
+	ciInits  = []string{"/bin/sh", "bash", "/usr/bin/dumb-init", "/sbin/tini", "/bin/bash"}
+	toolDirs = []string{"/opt/toolcache", "/opt/hostedtoolcache", "/opt/tools", "/opt/devtools", "/opt/buildtools",
+		"/usr/local/lib/site-python", "/usr/local/share/python-support", "/opt/ci"}
 	hexDigits = "0123456789abcdef"
+	tmpChars  = "abcdefghijklmnopqrstuvwxyz0123456789_"
 )
 
 func pick[T any](s []T) T {
@@ -34,10 +46,12 @@ func pick[T any](s []T) T {
 	return s[n.Int64()]
 }
 
-func randomHex(n int) string {
+func randomHex(n int) string { return randomOf(hexDigits, n) }
+
+func randomOf(chars string, n int) string {
 	b := make([]byte, n)
 	for i := range b {
-		b[i] = pick([]byte(hexDigits))
+		b[i] = pick([]byte(chars))
 	}
 	return string(b)
 }
@@ -46,6 +60,12 @@ func randomHex(n int) string {
 // half a CI runner (a container-style host name of 12 hex digits, or a
 // cloud one).
 func NewPersona() Persona {
+	p := newPersona()
+	p.Tools, p.Scratch = pick(toolDirs), "/tmp/tmp"+randomOf(tmpChars, 8)
+	return p
+}
+
+func newPersona() Persona {
 	if pick([]bool{true, false}) {
 		i, _ := rand.Int(rand.Reader, big.NewInt(int64(len(devUsers))))
 		u := devUsers[i.Int64()]
@@ -59,4 +79,28 @@ func NewPersona() Persona {
 		host = fmt.Sprintf("ip-10-%d-%d-%d", pick([]int{0, 1, 2, 3, 16, 32}), n.Int64()+1, m.Int64()+1)
 	}
 	return Persona{Host: host, User: u, Gecos: u, Home: "/home/" + u, Init: pick(ciInits)}
+}
+
+// ToolDirs lists every directory a persona's Tools may be.
+func ToolDirs() []string { return append([]string(nil), toolDirs...) }
+
+// AvoidPaths draws Tools again until it is none of paths, nor above or
+// below one (the runtime's paths bound from the host: moat's files must
+// go in the sandbox's own root); past a few tries, a hidden directory of
+// /opt named at random.
+func (p *Persona) AvoidPaths(paths []string) {
+	overlaps := func(dir string) bool {
+		for _, b := range paths {
+			if b == dir || strings.HasPrefix(b, dir+"/") || strings.HasPrefix(dir, b+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i < 32 && overlaps(p.Tools); i++ {
+		p.Tools = pick(toolDirs)
+	}
+	for overlaps(p.Tools) {
+		p.Tools = "/opt/.cache-" + randomOf(tmpChars, 8)
+	}
 }

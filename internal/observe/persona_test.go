@@ -12,11 +12,12 @@ func TestPersona(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 200; i++ {
 		p := NewPersona()
-		all := strings.ToLower(p.Host + p.User + p.Gecos + p.Home + p.Init)
+		all := strings.ToLower(p.Host + p.User + p.Gecos + p.Home + p.Init + p.Tools + p.Scratch)
 		if strings.Contains(all, "moat") || strings.Contains(all, "sandbox") {
 			t.Fatalf("persona says what it is: %+v", p)
 		}
-		if !name.MatchString(p.User) || !host.MatchString(p.Host) || p.Home != "/home/"+p.User || p.Init == "" || strings.ContainsAny(p.Gecos, ":\n") {
+		if !name.MatchString(p.User) || !host.MatchString(p.Host) || p.Home != "/home/"+p.User || p.Init == "" || strings.ContainsAny(p.Gecos, ":\n") ||
+			!strings.HasPrefix(p.Tools, "/") || !regexp.MustCompile(`^/tmp/tmp[a-z0-9_]{8}$`).MatchString(p.Scratch) {
 			t.Fatalf("bad persona %+v", p)
 		}
 		seen[p.Host] = true

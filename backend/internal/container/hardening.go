@@ -14,12 +14,12 @@ import (
 
 // What every container gets. The program runs as User, never root, with
 // no capabilities, no_new_privs, the Seccomp profile, no network, a
-// read-only root and only the tmpfs mounts below writable.
+// read-only root and only the tmpfs mounts below writable. Its host name,
+// user name, home, pid 1's command line and where moat's files are come
+// from the run's persona (NewPersona).
 const (
-	User     = "1000:1000"
-	Hostname = "moat"
-	WorkDir  = ctrinit.WorkDir
-	HomeDir  = "/home/sandbox"
+	User    = "1000:1000"
+	WorkDir = ctrinit.WorkDir
 	// Label marks every container of moat with its run id, for cleanup
 	// and `moat gc`.
 	Label = "moat.run"
@@ -46,13 +46,13 @@ type Mount struct {
 // engines cannot bind one into several places): /work a half, /tmp a
 // quarter, the home an eighth, and /dev/shm (returned apart, as engines size
 // it with their own option) the last eighth.
-func Tmpfs(disk int64) (mounts []Mount, shm int64) {
+func Tmpfs(disk int64, home string) (mounts []Mount, shm int64) {
 	part := func(d int64) int64 { return max(disk/d/4096*4096, 64<<10) }
 	for _, m := range []struct {
 		path string
 		div  int64
 		mode string
-	}{{WorkDir, 2, "0700"}, {"/tmp", 4, "1777"}, {HomeDir, 8, "0700"}} {
+	}{{WorkDir, 2, "0700"}, {"/tmp", 4, "1777"}, {home, 8, "0700"}} {
 		size := part(m.div)
 		mounts = append(mounts, Mount{Path: m.path, Size: size,
 			Options: fmt.Sprintf("rw,nosuid,nodev,size=%d,uid=1000,gid=1000,mode=%s", size, m.mode)})
@@ -77,12 +77,12 @@ var ReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", 
 // Layers lists what a container run has in effect: the engine, runtime and
 // image (as the backend describes them), the init (initVol; "" for
 // bootstrap.py), the hardening, and the report.
-func Layers(engine, runtime, image, initVol string, spec *moat.Spec, lim moat.Limits) []moat.Layer {
-	init := "moat's init (" + ctrinit.Path + " from the read-only volume " + initVol + ": this moat binary, nothing of the host)"
+func Layers(engine, runtime, image, initVol string, spec *moat.Spec, lim moat.Limits, p Persona) []moat.Layer {
+	init := "moat's init (" + p.InitPath() + " from the read-only volume " + initVol + ": this moat binary, nothing of the host)"
 	if initVol == "" {
 		init = "bootstrap.py run by the image's python3 (the engine cannot run this moat binary)"
 	}
-	mounts, shm := Tmpfs(lim.Disk)
+	mounts, shm := Tmpfs(lim.Disk, p.Home)
 	disk := ""
 	for _, m := range mounts {
 		disk += fmt.Sprintf("%s %d, ", m.Path, m.Size)

@@ -22,8 +22,8 @@ import (
 
 // The init volume. Each engine gets one volume per build of moat (InitFor
 // names it), holding nothing but this binary (read-only to everyone) as
-// "moat"; every container mounts it read-only at /.moat and runs
-// /.moat/moat as its init. It is an engine-managed volume, not a host
+// ctrinit.Bin; every container mounts it read-only at its persona's tools
+// directory and runs it from there as its init (Entrypoint). It is an engine-managed volume, not a host
 // path: the container sees no file of the host but moat's own, public
 // code. `moat gc` removes the volumes of other builds.
 //
@@ -35,6 +35,11 @@ import (
 
 // InitLabel marks init volumes, with the binary's hash as the value.
 const InitLabel = "moat.init"
+
+// InitVolumePrefix begins an init volume's name, then 20 hex digits of the
+// binary's hash. The program sees the name (the volume's host path in
+// /proc/self/mountinfo): nothing in it says moat.
+const InitVolumePrefix = "toolcache-"
 
 // InitEnv, set to "python", makes the backends use bootstrap.py instead of
 // moat's init (the way for engines of another OS or architecture, and for
@@ -143,7 +148,7 @@ var initVolume = sync.OnceValues(func() (string, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return "", fmt.Errorf("init volume: %w", err)
 	}
-	name := "moat-init-" + hex.EncodeToString(h.Sum(nil))[:20]
+	name := InitVolumePrefix + hex.EncodeToString(h.Sum(nil))[:20]
 	if dir != "" {
 		_ = writeStamp(filepath.Join(dir, key), name)
 	}
@@ -151,10 +156,10 @@ var initVolume = sync.OnceValues(func() (string, error) {
 })
 
 func validVolume(s string) bool {
-	return strings.HasPrefix(s, "moat-init-") && len(s) == len("moat-init-")+20 && !strings.ContainsAny(s, "/\n\x00 ")
+	return strings.HasPrefix(s, InitVolumePrefix) && len(s) == len(InitVolumePrefix)+20 && !strings.ContainsAny(s, "/\n\x00 ")
 }
 
-// InitTar is the volume's content as a tar stream: this binary as "moat",
+// InitTar is the volume's content as a tar stream: this binary as ctrinit.Bin,
 // mode 0555.
 func InitTar() (io.Reader, error) {
 	exe, err := os.Executable()
@@ -180,7 +185,7 @@ func InitTar() (io.Reader, error) {
 }
 
 // CheckInitTar checks an init volume's content, as a tar stream (of the
-// volume, or of its mount point's directory): this binary as "moat" and
+// volume, or of its mount point's directory): this binary as ctrinit.Bin and
 // nothing else. A volume is filled empty (NoCopy: an image's own /.moat is
 // never copied in) and checked once after, before any run uses it.
 func CheckInitTar(r io.Reader) error {
@@ -322,5 +327,5 @@ func (p *Provisioner) Ensure(volume string, stale time.Time) error {
 // InitMissing says whether an engine's error (or the container's stderr)
 // says the init binary was not found: the volume is gone or empty.
 func InitMissing(msg string) bool {
-	return strings.Contains(msg, ctrinit.Path) && (strings.Contains(msg, "no such file") || strings.Contains(msg, "not found"))
+	return strings.Contains(msg, "/"+ctrinit.Bin) && (strings.Contains(msg, "no such file") || strings.Contains(msg, "not found"))
 }

@@ -65,9 +65,9 @@ var bootstrap string
 // Entrypoint is the container's command: moat's init from the init volume
 // (see InitFor), or, when goInit is false, the image's python3,
 // isolated from the environment and site, running bootstrap.py.
-func Entrypoint(goInit bool) []string {
+func Entrypoint(goInit bool, p Persona) []string {
 	if goInit {
-		return []string{ctrinit.Path, ctrinit.Arg}
+		return []string{p.InitPath(), ctrinit.Arg, p.Init}
 	}
 	return []string{"python3", "-I", "-S", "-c", entrySource()}
 }
@@ -120,6 +120,8 @@ type Session struct {
 	lim  moat.Limits
 	key  []byte // the frames' tags (ctrinit.Tagger)
 
+	persona Persona
+
 	violation error  // the protocol violation Receive returned, if any
 	lost      string // InitKilled's account
 
@@ -144,11 +146,11 @@ type Session struct {
 
 // NewSession prepares a run of spec under lim; stop is called when an
 // output stream goes past its cap.
-func NewSession(spec *moat.Spec, lim moat.Limits, stop func(moat.Status)) *Session {
-	s := &Session{spec: spec, lim: lim, exited: make(chan struct{}), ended: make(chan struct{}), start: time.Now()}
+func NewSession(spec *moat.Spec, lim moat.Limits, p Persona, stop func(moat.Status)) *Session {
+	s := &Session{spec: spec, lim: lim, persona: p, exited: make(chan struct{}), ended: make(chan struct{}), start: time.Now()}
 	s.key = make([]byte, ctrinit.KeySize)
 	_, _ = rand.Read(s.key) // never fails (crypto/rand)
-	s.rep = newReport(spec, s.start)
+	s.rep = newReport(spec, s.start, p)
 	s.stdout = capture.New(spec.Stdout, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
 	s.stderr = capture.New(spec.Stderr, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
 	return s
@@ -156,10 +158,10 @@ func NewSession(spec *moat.Spec, lim moat.Limits, stop func(moat.Status)) *Sessi
 
 // Env is the program's environment: the sandbox's own variables, then
 // Spec.Env (later entries win in the init's environment).
-func Env(spec *moat.Spec) []string {
+func Env(spec *moat.Spec, p Persona) []string {
 	env := []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOME=" + HomeDir, "TMPDIR=/tmp", "LANG=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox",
+		"HOME=" + p.Home, "TMPDIR=/tmp", "LANG=C.UTF-8", "USER=" + p.User, "LOGNAME=" + p.User,
 		"PYTHONUNBUFFERED=1",
 	}
 	return append(env, spec.Env...)
@@ -167,10 +169,10 @@ func Env(spec *moat.Spec) []string {
 
 // headerJSON returns the header as JSON.
 func (s *Session) headerJSON() ([]byte, error) {
-	env := Env(s.spec)
+	env := Env(s.spec, s.persona)
 	var rh *ctrinit.Report
 	if s.rep != nil {
-		env = observe.WithHookPath(append(env, s.rep.plan.Env...), HookDir+"/py")
+		env = observe.WithHookPath(append(env, s.rep.plan.Env...), s.rep.dir+"/py")
 		rh = s.rep.header()
 		s.Bytecode.fill(rh)
 		s.askedBytecode = rh.Compile != ""

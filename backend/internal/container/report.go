@@ -16,7 +16,7 @@ import (
 )
 
 // The behaviour report in a container. The init (backend/internal/ctrinit, or bootstrap.py)
-// installs internal/observe/audit's hook in HookDir and relays its FIFO as 'a'
+// installs internal/observe/audit's hook in the hook's directory and relays its FIFO as 'a'
 // frames while the program runs; it plants the honeytokens in the home
 // and walks the writable directories before and after the program, then
 // sends both walks ('f') and the first bytes of every changed file ('c').
@@ -28,18 +28,16 @@ import (
 // host's audit or tracing facilities would need privileges and host
 // configuration moat does not assume. The layer says so.
 
-// HookDir holds the hook (py/sitecustomize.py) and its FIFO (audit) inside
-// the container: on /tmp, the only writable place outside the program's
-// own directories. The init runs as the program's uid, so it cannot make
-// them the program's to read only; instead both walks take HookDir first,
-// as a root of its own, and any change to it (an entry removed, renamed,
-// added or replaced; the FIFO's times move with every write, so only its
-// identity counts) is an evasion finding: a renamed FIFO silences the hook
-// of every process started after.
-const HookDir = "/tmp/.moat"
-
-// auditFIFO is the hook's FIFO in HookDir.
-const auditFIFO = HookDir + "/audit"
+// The hook's directory (Persona.HookDir) holds the hook
+// (py/sitecustomize.py) and its FIFO (audit) inside the container: on
+// /tmp, the only writable place outside the program's own directories,
+// under a name of Python's tempfile shape, new each run. The init runs as
+// the program's uid, so it cannot make them the program's to read only;
+// instead both walks take the directory first, as a root of its own, and
+// any change to it (an entry removed, renamed, added or replaced; the
+// FIFO's times move with every write, so only its identity counts) is an
+// evasion finding: a renamed FIFO silences the hook of every process
+// started after.
 
 // Bounds on what the host takes from the init for the report.
 const (
@@ -48,11 +46,13 @@ const (
 	maxAuditBytes   = 4 << 20
 )
 
-// diffRoots are the directories the init walks, HookDir first.
-var diffRoots = []string{HookDir, WorkDir, HomeDir, "/tmp", "/dev/shm"}
+// diffRoots are the directories the init walks, the hook's first.
+func (r *report) diffRoots() []string { return []string{r.dir, WorkDir, r.home, "/tmp", "/dev/shm"} }
 
 // report is the host side of one run's report.
 type report struct {
+	dir      string // the hook's directory
+	home     string
 	plan     *observe.Plan
 	audit    *observe.Collector
 	walks    bytes.Buffer
@@ -64,19 +64,21 @@ type report struct {
 	endMS    int64
 }
 
-func newReport(spec *moat.Spec, start time.Time) *report {
+func newReport(spec *moat.Spec, start time.Time, p Persona) *report {
 	if spec.NoReport {
 		return nil
 	}
 	return &report{
-		plan:    observe.NewPlan(HomeDir, spec.Env),
+		dir:     p.HookDir(),
+		home:    p.Home,
+		plan:    observe.NewPlan(p.Home, spec.Env),
 		audit:   observe.NewCollector(func() int64 { return time.Since(start).Milliseconds() }),
 		content: map[string][]byte{},
 	}
 }
 
 func (r *report) header() *ctrinit.Report {
-	return &ctrinit.Report{Dir: HookDir, Hook: audit.Hook, Plant: r.plan.Files, Roots: diffRoots, MaxEntries: observe.MaxFSEntries,
+	return &ctrinit.Report{Dir: r.dir, Hook: audit.Hook, Plant: r.plan.Files, Roots: r.diffRoots(), MaxEntries: observe.MaxFSEntries,
 		MaxWalkBytes: maxWalkBytes/2 - 256<<10, ScanFile: observe.MaxScanFile, ScanTotal: maxContentTotal, MaxAuditBytes: maxAuditBytes, BudgetS: 1.5}
 }
 
@@ -140,11 +142,11 @@ func (r *report) events() ([]moat.Event, int) {
 			Detail: fmt.Sprintf("the audit hook's events passed their cap of %d bytes: %d bytes not relayed", maxAuditBytes, w.AuditCut)})
 	}
 	before, after := snapshot(w.Before), snapshot(w.After)
-	evs = append(evs, hookTamper(before, after, r.endMS)...)
+	evs = append(evs, hookTamper(r.dir, before, after, r.endMS)...)
 	// The FIFO's times move with every write of the hook; its identity
 	// was checked.
-	delete(before, auditFIFO)
-	delete(after, auditFIFO)
+	delete(before, r.dir+"/audit")
+	delete(after, r.dir+"/audit")
 	d := observe.Differ{Tokens: r.plan.Tokens, Planted: r.plan.Files, Deadline: time.Now().Add(2 * time.Second), At: r.endMS,
 		Read: func(p string, n int64) ([]byte, error) {
 			b, ok := r.content[p]
@@ -161,11 +163,12 @@ func (r *report) events() ([]moat.Event, int) {
 	return append(evs, fsEvs...), dropped + fsDropped
 }
 
-// hookTamper compares HookDir in both walks: anything removed, added or
+// hookTamper compares the hook's directory in both walks: anything removed, added or
 // changed there is a "report-tampered" event. The FIFO's size and times
 // move with the hook's writes; only its inode and mode count.
-func hookTamper(before, after observe.Snapshot, at int64) []moat.Event {
-	in := func(p string) bool { return p == HookDir || strings.HasPrefix(p, HookDir+"/") }
+func hookTamper(dir string, before, after observe.Snapshot, at int64) []moat.Event {
+	auditFIFO := dir + "/audit"
+	in := func(p string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
 	var changed []string
 	for p, b := range before {
 		if !in(p) {
@@ -194,7 +197,7 @@ func hookTamper(before, after observe.Snapshot, at int64) []moat.Event {
 	}
 	slices.Sort(changed)
 	evs := []moat.Event{{Source: moat.SourceMoat, Kind: moat.KindReportTampered, TimeMS: at,
-		Detail: "moat's hook directory " + HookDir + " changed (the audit hook of every process started after may have reported nothing): " +
+		Detail: "moat's hook directory " + dir + " changed (the audit hook of every process started after may have reported nothing): " +
 			audit.Clean(strings.Join(changed[:min(len(changed), 8)], "; "), 800)}}
 	return evs
 }
@@ -230,8 +233,8 @@ func reportLayer(off bool) moat.Layer {
 	if off {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
-	return moat.Layer{Name: "behaviour-report", Detail: "Python audit hook (" + HookDir + "/py, owned by the sandbox user: its events are the program's claims), " +
-		"honeytokens in the home, diff of /work, the home, /tmp and /dev/shm by the container init (any change to " + HookDir + " is an evasion finding); " +
+	return moat.Layer{Name: "behaviour-report", Detail: "Python audit hook (in a directory of /tmp named anew each run, owned by the sandbox user: its events are the program's claims), " +
+		"honeytokens in the home, diff of /work, the home, /tmp and /dev/shm by the container init (any change to the hook's directory is an evasion finding); " +
 		"no kernel-side events: neither engine gives moat a seccomp listener or a syscall trace of the container"}
 }
 

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -29,11 +30,26 @@ import (
 // init runs the container init (or its exec shim) when this process was
 // started as one, and exits; see the package doc.
 func init() {
+	if os.Getenv(ReexecEnv) == "1" {
+		_ = os.Unsetenv(ReexecEnv)
+		if len(os.Args) > 0 && os.Args[0] != "" {
+			if name, err := unix.BytePtrFromString(filepath.Base(os.Args[0])); err == nil {
+				_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0)
+			}
+		}
+		os.Exit(Main())
+	}
 	if len(os.Args) < 2 {
 		return
 	}
 	switch os.Args[1] {
 	case Arg:
+		if len(os.Args) > 2 && os.Args[2] != "" {
+			// The persona's command line: pid 1 again, under that argv.
+			err := unix.Exec("/proc/self/exe", []string{os.Args[2]}, append(os.Environ(), ReexecEnv+"=1"))
+			fmt.Fprintf(os.Stderr, "moat-init: re-execute: %v\n", err)
+			os.Exit(125)
+		}
 		os.Exit(Main())
 	case ExecArg:
 		os.Exit(execShim(os.Args[2:]))
@@ -412,8 +428,8 @@ func (in *initProc) run() int {
 	if err == nil {
 		cmd.Path = path
 		if h.RlimitAS > 0 {
-			cmd.Path = Path
-			cmd.Args = append([]string{Path, ExecArg, strconv.FormatInt(h.RlimitAS, 10), path}, h.Argv...)
+			cmd.Path = "/proc/self/exe"
+			cmd.Args = append([]string{Bin, ExecArg, strconv.FormatInt(h.RlimitAS, 10), path}, h.Argv...)
 		}
 		<-in.signals
 		err = cmd.Start()

@@ -1,7 +1,9 @@
 // Package ctrinit is the container backends' init: pid 1 of a docker,
 // podman or gVisor-through-Docker container, run as the sandbox user. It is
 // the moat binary itself, from a read-only volume that holds nothing else
-// (see backend/internal/container), started as `/.moat/moat moat-container-init`.
+// (see backend/internal/container), started as `DIR/entrypoint moat-container-init INIT`,
+// DIR a per-run directory where the volume is mounted, INIT the command
+// line pid 1 shows (the run's persona: /sbin/init, bash ...).
 //
 // It speaks the protocol of backend/internal/container over the container's stdin
 // and stdout: it reads a [Header] and the workspace tar from stdin, sets up
@@ -62,12 +64,19 @@ const (
 	ExecArg = "moat-container-exec"
 )
 
-// Dir is where the volume with the moat binary is mounted; Path is the
-// binary.
+// Bin is the moat binary's name in the init volume. Dir is where the
+// volume is mounted to fill it, Path the binary there; a run mounts it
+// where its persona says (a tools directory such a machine might have).
 const (
+	Bin  = "entrypoint"
 	Dir  = "/.moat"
-	Path = Dir + "/moat"
+	Path = Dir + "/" + Bin
 )
+
+// ReexecEnv, set to "1" in the init's environment, says that this process
+// is the init re-executed under its persona's command line (argv[0]): pid
+// 1's /proc/1/cmdline and comm then say nothing of moat.
+const ReexecEnv = "MOAT_CONTAINER_REEXEC"
 
 // FDsEnv, set to "1" in the init's environment, says the protocol comes
 // on descriptors of its own, which the engine passed (podman's

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -41,12 +42,16 @@ func sinkAnswer(md *honeytoken.Metadata, dst netip.AddrPort, req []byte) (reply 
 }
 
 // metadataAnswer answers like the metadata services of AWS (IMDSv1 and
-// v2) and GCP: the paths that malware asks for, the role's credentials.
+// v2), GCP and Azure: the paths that malware asks for, the role's or
+// managed identity's credentials.
 func metadataAnswer(md *honeytoken.Metadata, sn Sniffed, req []byte) ([]byte, string) {
-	path, _, _ := strings.Cut(sn.Path, "?")
+	path, query, _ := strings.Cut(sn.Path, "?")
 	path = strings.TrimPrefix(path, "http://"+sn.Host) // an absolute request target
 	now := time.Now().UTC()
 	lower := bytes.ToLower(req)
+	if strings.HasPrefix(path, "/metadata/") {
+		return azureAnswer(md, path, query, lower, now)
+	}
 	if strings.HasPrefix(path, "/computeMetadata/") {
 		if !bytes.Contains(lower, []byte("metadata-flavor: google")) {
 			return response(403, "text/html", "Missing Metadata-Flavor:Google header.\n", nil), ""
@@ -86,19 +91,57 @@ func metadataAnswer(md *honeytoken.Metadata, sn Sniffed, req []byte) ([]byte, st
 		}, "", "  ")
 		return response(200, "text/plain", string(b), nil), "imds-aws-access-key-id,imds-aws-secret-access-key,imds-aws-session-token"
 	case path == "/latest/meta-data/iam/info":
-		return response(200, "text/plain", `{"Code":"Success","InstanceProfileArn":"arn:aws:iam::482910374651:instance-profile/`+md.Role+`","InstanceProfileId":"AIPAXJ3Q7EXAMPLE5T2QK"}`, nil), ""
+		return response(200, "text/plain", `{"Code":"Success","InstanceProfileArn":"arn:aws:iam::482910374651:instance-profile/`+md.Role+`","InstanceProfileId":"`+md.ProfileID+`"}`, nil), ""
 	case path == "/latest/meta-data/instance-id":
-		return response(200, "text/plain", "i-0b22a22eec53b9321", nil), ""
+		return response(200, "text/plain", md.InstanceID, nil), ""
 	case path == "/latest/meta-data/placement/region", path == "/latest/meta-data/placement/availability-zone":
 		return response(200, "text/plain", "us-east-1", nil), ""
 	case path == "/latest/dynamic/instance-identity/document":
-		return response(200, "text/plain", `{"accountId":"482910374651","instanceId":"i-0b22a22eec53b9321","region":"us-east-1","instanceType":"m5.large"}`, nil), ""
+		return response(200, "text/plain", `{"accountId":"482910374651","instanceId":"`+md.InstanceID+`","region":"us-east-1","instanceType":"m5.large"}`, nil), ""
 	}
 	return response(404, "text/html", "404 - Not Found\n", nil), ""
 }
 
+// azureAnswer answers like Azure's instance metadata service: it wants the
+// header "Metadata: true" (and no X-Forwarded-For), then serves the
+// managed identity's token and the instance document.
+func azureAnswer(md *honeytoken.Metadata, path, query string, lower []byte, now time.Time) ([]byte, string) {
+	if !hasHeader(lower, "metadata", "true") || hasHeader(lower, "x-forwarded-for", "") {
+		return response(400, "application/json", `{"error":"bad_request","error_description":"Required metadata header not specified"}`, nil), ""
+	}
+	q, _ := url.ParseQuery(query)
+	switch strings.TrimSuffix(path, "/") {
+	case "/metadata/identity/oauth2/token":
+		resource := q.Get("resource")
+		if resource == "" {
+			return response(400, "application/json", `{"error":"invalid_request","error_description":"Required query variable 'resource' is missing"}`, nil), ""
+		}
+		exp := strconv.FormatInt(now.Add(24*time.Hour).Unix(), 10)
+		b, _ := json.Marshal(map[string]string{
+			"access_token": md.AzureToken, "client_id": md.AzureClientID, "expires_in": "86399", "expires_on": exp,
+			"ext_expires_in": "86399", "not_before": strconv.FormatInt(now.Add(-5*time.Minute).Unix(), 10),
+			"resource": resource, "token_type": "Bearer",
+		})
+		return response(200, "application/json; charset=utf-8", string(b), nil), "azure-metadata-token"
+	case "/metadata/instance", "/metadata/instance/compute":
+		b, _ := json.Marshal(map[string]any{"compute": map[string]any{
+			"azEnvironment": "AzurePublicCloud", "location": "westeurope", "name": "app-vm-1", "osType": "Linux",
+			"resourceGroupName": "prod-app", "subscriptionId": "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b", "vmId": md.AzureClientID,
+			"vmSize": "Standard_D2s_v3",
+		}, "network": map[string]any{"interface": []any{map[string]any{"ipv4": map[string]any{"ipAddress": []any{map[string]string{"privateIpAddress": "10.0.0.4"}}}}}}})
+		return response(200, "application/json; charset=utf-8", string(b), nil), ""
+	}
+	return response(404, "application/json", `{"error":"Not found"}`, nil), ""
+}
+
+// keepAlive turns an answer's "Connection: close" into keep-alive: the
+// sink reads the client's next request on the same connection.
+func keepAlive(resp []byte) []byte {
+	return bytes.Replace(resp, []byte("\r\nConnection: close\r\n"), []byte("\r\nConnection: keep-alive\r\n"), 1)
+}
+
 func response(code int, ctype, body string, headers []string) []byte {
-	status := map[int]string{200: "OK", 403: "Forbidden", 404: "Not Found"}[code]
+	status := map[int]string{200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}[code]
 	var b strings.Builder
 	b.WriteString("HTTP/1.1 " + strconv.Itoa(code) + " " + status + "\r\n")
 	b.WriteString("Content-Type: " + ctype + "\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n")
@@ -107,4 +150,17 @@ func response(code int, ctype, body string, headers []string) []byte {
 	}
 	b.WriteString("Connection: close\r\n\r\n" + body)
 	return []byte(b.String())
+}
+
+// hasHeader reports whether the request (lower-cased) has the header name,
+// with the value value if that is not "".
+func hasHeader(lower []byte, name, value string) bool {
+	head, _, _ := bytes.Cut(lower, []byte("\r\n\r\n"))
+	for _, line := range bytes.Split(head, []byte("\n"))[1:] {
+		k, v, ok := bytes.Cut(bytes.TrimRight(line, "\r"), []byte(":"))
+		if ok && string(bytes.TrimSpace(k)) == name && (value == "" || string(bytes.TrimSpace(v)) == value) {
+			return true
+		}
+	}
+	return false
 }

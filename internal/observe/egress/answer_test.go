@@ -27,6 +27,12 @@ func TestSinkAnswer(t *testing.T) {
 		{imds, "GET /latest/meta-data/nothing HTTP/1.1\r\n\r\n", "404 Not Found", "", ""},
 		{other, "GET /computeMetadata/v1/instance/service-accounts/default/token HTTP/1.1\r\nHost: metadata.google.internal\r\nMetadata-Flavor: Google\r\n\r\n", "200 OK", md.GCPToken, "gcp-metadata-token"},
 		{imds, "GET /computeMetadata/v1/instance/service-accounts/default/token HTTP/1.1\r\nHost: metadata.google.internal\r\n\r\n", "403 Forbidden", "Metadata-Flavor", ""},
+		{imds, "GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com%2F HTTP/1.1\r\nHost: 169.254.169.254\r\nMetadata:true\r\n\r\n", "200 OK", md.AzureToken, "azure-metadata-token"},
+		{imds, "GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://vault.azure.net HTTP/1.1\r\nMetadata: true\r\n\r\n", "200 OK", `"resource":"https://vault.azure.net"`, "azure-metadata-token"},
+		{imds, "GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=x HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n", "400 Bad Request", "Required metadata header", ""},
+		{imds, "GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=x HTTP/1.1\r\nMetadata: true\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n", "400 Bad Request", "", ""},
+		{imds, "GET /metadata/identity/oauth2/token?api-version=2018-02-01 HTTP/1.1\r\nMetadata: true\r\n\r\n", "400 Bad Request", "resource", ""},
+		{imds, "GET /metadata/instance?api-version=2021-02-01 HTTP/1.1\r\nMetadata: true\r\n\r\n", "200 OK", `"vmSize":"Standard_D2s_v3"`, ""},
 	} {
 		resp, meta, served := sinkAnswer(md, c.dst, []byte(c.req))
 		r := string(resp)
@@ -44,6 +50,7 @@ func TestSinkAnswer(t *testing.T) {
 func FuzzSinkAnswer(f *testing.F) {
 	f.Add([]byte("GET /latest/meta-data/iam/security-credentials/ec2-app-role HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n"))
 	f.Add([]byte("GET /computeMetadata/v1/ HTTP/1.1\r\nHost: metadata.google.internal:80\r\nMetadata-Flavor: Google\r\n\r\n"))
+	f.Add([]byte("GET /metadata/identity/oauth2/token?resource=x HTTP/1.1\r\nMetadata: true\r\n\r\n"))
 	md := honeytoken.NewMetadata()
 	f.Fuzz(func(t *testing.T, req []byte) {
 		resp, _, _ := sinkAnswer(md, netip.AddrPortFrom(MetadataAddr, 80), req)

@@ -228,3 +228,24 @@ func TestRecorderCaptureBudget(t *testing.T) {
 		t.Fatalf("first %d, last %d %q, total %d", len(evs[0].Data), len(last.Data), last.Detail, total)
 	}
 }
+
+// TestSniffLen: a whole request's length, so that the next request of a
+// pipelined connection is read apart.
+func TestSniffLen(t *testing.T) {
+	for _, c := range []struct {
+		req, next string
+		complete  bool
+	}{
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET /2 HTTP/1.1\r\n\r\n", true},
+		{"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", "PUT /x HTTP/1.1\r\n\r\n", true},
+		{"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n7;x=y\r\n\n0\r\n\r\nx\r\n0\r\n\r\n", "GET / HTTP/1.1\r\n\r\n", true},
+		{"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nTrailer: v\r\n\r\n", "GET / HTTP/1.1\r\n\r\n", true},
+		{"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "", false},
+		{"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "", false},
+	} {
+		s := Sniff([]byte(c.req + c.next))
+		if s.Complete != c.complete || (c.complete && s.Len != len(c.req)) {
+			t.Errorf("%q: complete %v len %d, want %v %d", c.req, s.Complete, s.Len, c.complete, len(c.req))
+		}
+	}
+}

@@ -18,6 +18,9 @@ type Sniffed struct {
 	// the TLS ClientHello record has fully arrived, so the sinkhole can
 	// answer without waiting for more.
 	Complete bool
+	// Len is, for a Complete HTTP request, its length: what follows is the
+	// next request on the connection (pipelined).
+	Len int
 }
 
 var httpMethods = []string{"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "}
@@ -70,12 +73,47 @@ func sniffHTTP(b []byte) Sniffed {
 		body := len(b) - (end + 4)
 		switch {
 		case chunked:
-			s.Complete = bytes.HasSuffix(b, []byte("0\r\n\r\n"))
+			s.Len = chunkedEnd(b, end+4)
+			s.Complete = s.Len > 0
 		default:
 			s.Complete = body >= clen
+			if s.Complete {
+				s.Len = end + 4 + clen
+			}
 		}
 	}
 	return s
+}
+
+// chunkedEnd walks the chunks of a body that starts at b[i:] and returns
+// where the request ends (after the last chunk and the trailers), or 0
+// when it has not all arrived (or is not chunked as it says).
+func chunkedEnd(b []byte, i int) int {
+	for i < len(b) {
+		eol := bytes.Index(b[i:], []byte("\r\n"))
+		if eol < 0 {
+			return 0
+		}
+		size, _, _ := strings.Cut(string(b[i:i+eol]), ";")
+		n, err := strconv.ParseInt(strings.TrimSpace(size), 16, 64)
+		if err != nil || n < 0 || n > int64(len(b)) {
+			return 0
+		}
+		i += eol + 2
+		if n == 0 { // the last chunk, the trailers, an empty line
+			t := bytes.Index(b[i:], []byte("\r\n"))
+			for t > 0 { // a trailer line
+				i += t + 2
+				t = bytes.Index(b[i:], []byte("\r\n"))
+			}
+			if t < 0 {
+				return 0
+			}
+			return i + 2
+		}
+		i += int(n) + 2
+	}
+	return 0
 }
 
 // sniffTLS reads the SNI from a ClientHello in the first TLS record

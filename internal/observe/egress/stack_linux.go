@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/tls"
@@ -355,24 +356,72 @@ func (s *Stack) serveTCP(c net.Conn) {
 	} else {
 		first, f = s.sink(c, dst, name)
 	}
-	describe(&ev, verdict, "tcp", first, f)
-	s.rec.Record(ev)
-	if f.meta {
-		d := "answered without credentials"
-		if f.served != "" {
-			d = "served fake instance credentials: " + f.served
+	// One event per request the connection carried (keep-alive): the
+	// first describes the connection, each later one its own request.
+	for i, x := range f.more {
+		e := ev
+		if i == 0 {
+			describe(&e, verdict, "tcp", first, f)
+		} else if f.tls == "decrypted" {
+			describe(&e, verdict, "tcp", first, flow{tls: f.tls, clear: x.req})
+		} else {
+			describe(&e, verdict, "tcp", x.req, flow{})
 		}
-		s.rec.Record(moat.Event{Kind: moat.KindMetadata, Addr: ev.Addr, Name: ev.Name, Path: ev.Path, Detail: d})
+		if i > 0 {
+			e.Detail += fmt.Sprintf(" (request %d on the connection)", i+1)
+		}
+		s.rec.Record(e)
+		s.recordMeta(e, x)
 	}
+	if len(f.more) == 0 {
+		describe(&ev, verdict, "tcp", first, f)
+		s.rec.Record(ev)
+	}
+	if f.rest > 0 {
+		s.rec.Record(moat.Event{Kind: moat.KindConnect, Addr: ev.Addr, Name: ev.Name,
+			Detail: fmt.Sprintf("%s tcp: %d more bytes on the connection after its last request moat read (%d requests at most)", verdict, f.rest, maxRequests),
+			Data:   Escape(f.tail, MaxCapture)})
+	}
+}
+
+// recordMeta records a request for the metadata service.
+func (s *Stack) recordMeta(ev moat.Event, x exchange) {
+	if !x.meta {
+		return
+	}
+	d := "answered without credentials"
+	if x.served != "" {
+		d = "served fake instance credentials: " + x.served
+	}
+	s.rec.Record(moat.Event{Kind: moat.KindMetadata, Addr: ev.Addr, Name: ev.Name, Path: ev.Path, Detail: d})
 }
 
 // flow is what the sink learnt beyond a flow's first bytes.
 type flow struct {
-	tls    string // "decrypted", or why not
-	clear  []byte // the request in clear, from inside TLS
+	tls   string // "decrypted", or why not
+	clear []byte // the first request in clear, from inside TLS
+	// more: every HTTP request of the connection, the first included
+	// (keep-alive), at most maxRequests.
+	more []exchange
+	// rest counts the bytes the client sent after the last request moat
+	// read; tail keeps the first MaxCapture of them.
+	rest int64
+	tail []byte
+}
+
+// exchange is one HTTP request and what the sink's answer carried.
+type exchange struct {
+	req    []byte
 	meta   bool   // a request for the instance metadata service
 	served string // the honeytokens the answer carried
 }
+
+// maxRequests bounds the HTTP requests the sink reads and answers on one
+// connection; keepAliveTimeout the connection's life.
+const (
+	maxRequests      = 64
+	keepAliveTimeout = 20 * time.Second
+)
 
 // describe fills an event's detail from the verdict and what the first
 // bytes say; for a flow the sink decrypted, from the request in clear.
@@ -426,15 +475,16 @@ func describe(ev *moat.Event, verdict, proto string, first []byte, f flow) {
 }
 
 // sink reads what the program sends (bounded in bytes and time), answers
-// an HTTP request (the instance metadata service's paths with fake
-// credentials, anything else with an empty 200), terminates TLS with a
-// leaf of the run's CA and does the same inside, and closes.
+// each HTTP request (the instance metadata service's paths with fake
+// credentials, anything else with an empty 200), on one connection as
+// long as the client keeps it alive, terminates TLS with a leaf of the
+// run's CA and does the same inside, and closes.
 func (s *Stack) sink(c net.Conn, dst netip.AddrPort, name string) (first []byte, f flow) {
 	defer c.Close()
-	first = readRequest(c)
+	first = readRequest(c, nil, time.Now().Add(flowTimeout))
 	switch sn := Sniff(first); {
 	case sn.Proto == "http":
-		f.meta, f.served = s.reply(c, dst, first)
+		s.serveHTTP(c, dst, first, &f)
 	case sn.Proto == "tls" && s.ca != nil:
 		tc := tls.Server(&replayConn{Conn: c, pre: first}, &tls.Config{
 			MinVersion: tls.VersionTLS12,
@@ -452,49 +502,92 @@ func (s *Stack) sink(c net.Conn, dst netip.AddrPort, name string) (first []byte,
 		}
 		_ = c.SetDeadline(time.Time{})
 		f.tls = "decrypted"
-		f.clear = readRequest(tc)
+		f.clear = readRequest(tc, nil, time.Now().Add(flowTimeout))
 		if Sniff(f.clear).Proto == "http" {
-			f.meta, f.served = s.reply(tc, dst, f.clear)
+			s.serveHTTP(tc, dst, f.clear, &f)
 		}
 	}
 	return first, f
 }
 
-// readRequest reads the start of a flow until it is a whole request, the
-// cap, EOF or a timeout.
-func readRequest(c net.Conn) []byte {
-	buf := make([]byte, 0, MaxCapture)
-	end := time.Now().Add(flowTimeout)
-	for len(buf) < cap(buf) {
-		dl := time.Now().Add(idleTimeout)
-		if dl.After(end) {
-			dl = end
+// serveHTTP answers the request in buf and every later one on c while the
+// client keeps the connection alive (or pipelines), up to maxRequests and
+// keepAliveTimeout; then it half-closes, and keeps (bounded) what the
+// client still sends.
+func (s *Stack) serveHTTP(c net.Conn, dst netip.AddrPort, buf []byte, f *flow) {
+	end := time.Now().Add(keepAliveTimeout)
+	for {
+		sn := Sniff(buf)
+		req, rest := buf, []byte(nil)
+		if sn.Complete && sn.Len > 0 && sn.Len < len(buf) {
+			req, rest = buf[:sn.Len], buf[sn.Len:]
 		}
-		_ = c.SetReadDeadline(dl)
+		last := len(f.more)+1 >= maxRequests || !sn.Complete || !time.Now().Before(end) || wantsClose(req)
+		resp, meta, served := sinkAnswer(s.md, dst, req)
+		if !last {
+			resp = keepAlive(resp)
+		}
+		_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
+		_, _ = c.Write(resp)
+		f.more = append(f.more, exchange{req: req, meta: meta, served: served})
+		if last {
+			f.tail = rest
+			break
+		}
+		buf = readRequest(c, rest, end)
+		if len(buf) == 0 {
+			return // the client closed, or sent nothing more
+		}
+		if Sniff(buf).Proto != "http" {
+			f.tail = buf
+			break
+		}
+	}
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	// Let the client read the answer before unread bytes turn the close
+	// into a reset; what it still sends is counted, its start kept.
+	_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
+	tail := &capture{max: MaxCapture, b: f.tail}
+	n, _ := io.Copy(tail, io.LimitReader(c, 1<<20))
+	f.tail, f.rest = tail.b, int64(len(f.tail))+n
+}
+
+// wantsClose reports whether an HTTP request asks the server to close
+// after answering: "Connection: close", or HTTP/1.0 without keep-alive.
+func wantsClose(req []byte) bool {
+	head, _, _ := bytes.Cut(req, []byte("\r\n\r\n"))
+	lower := bytes.ToLower(head)
+	line, _, _ := bytes.Cut(lower, []byte("\r\n"))
+	if hasHeader(lower, "connection", "close") {
+		return true
+	}
+	return bytes.HasSuffix(line, []byte("http/1.0")) && !hasHeader(lower, "connection", "keep-alive")
+}
+
+// readRequest reads a request on c after the bytes pre already read,
+// until it is whole, the cap, EOF or a timeout (end at the latest).
+func readRequest(c net.Conn, pre []byte, end time.Time) []byte {
+	buf := make([]byte, 0, MaxCapture)
+	buf = append(buf, pre[:min(len(pre), MaxCapture)]...)
+	end = minTime(end, time.Now().Add(flowTimeout))
+	for len(buf) < cap(buf) && !Sniff(buf).Complete {
+		_ = c.SetReadDeadline(minTime(end, time.Now().Add(idleTimeout)))
 		n, err := c.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		if Sniff(buf).Complete || err != nil {
+		if err != nil {
 			break
 		}
 	}
 	return buf
 }
 
-// reply answers one HTTP request and half-closes; it returns whether the
-// request was for the metadata service and the honeytokens the answer
-// carried.
-func (s *Stack) reply(c net.Conn, dst netip.AddrPort, req []byte) (meta bool, served string) {
-	resp, meta, served := sinkAnswer(s.md, dst, req)
-	_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
-	_, _ = c.Write(resp)
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		_ = cw.CloseWrite()
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
 	}
-	// Let the client read the answer before unread bytes turn the close
-	// into a reset.
-	_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
-	_, _ = io.Copy(io.Discard, io.LimitReader(c, 1<<20))
-	return meta, served
+	return b
 }
 
 // replayConn is a connection whose first reads return bytes already read

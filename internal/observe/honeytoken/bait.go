@@ -21,6 +21,11 @@ const (
 
 // addBait plants the stealers' targets under home.
 func (s *Set) addBait(home string) {
+	org := pick(orgDomains) // the employer of this machine's user
+	// An ordinary home has the shell's startup files (no secret in them):
+	// a payload that edits ~/.bashrc must find one to edit.
+	s.Files[home+"/.bashrc"] = bashrc
+	s.Files[home+"/.profile"] = profile
 	file := func(rel, id, value, content string) {
 		p := home + "/" + rel
 		s.Files[p] = content
@@ -75,12 +80,12 @@ users:
 	// Firefox's, found through profiles.ini.
 	chrome := random(24, alnum)
 	file(".config/google-chrome/Default/Login Data", "chrome-login-data", chrome,
-		"SQLite format 3\x00"+strings.Repeat("\x01", 16)+"https://accounts.example.com/login\x00admin\x00v10"+chrome+"\x00\n")
+		"SQLite format 3\x00"+strings.Repeat("\x01", 16)+"https://accounts."+org+"/login\x00admin\x00v10"+chrome+"\x00\n")
 	profile := random(8, "abcdefghijklmnopqrstuvwxyz0123456789") + ".default-release"
 	s.Files[home+"/.mozilla/firefox/profiles.ini"] = "[Profile0]\nName=default-release\nIsRelative=1\nPath=" + profile + "\nDefault=1\n\n[General]\nStartWithLastProfile=1\nVersion=2\n"
 	ffPass := random(32, alnum)
-	file(".mozilla/firefox/"+profile+"/logins.json", "firefox-logins", ffPass, fmt.Sprintf(`{"nextId":2,"logins":[{"id":1,"hostname":"https://accounts.example.com","httpRealm":null,"formSubmitURL":"https://accounts.example.com","usernameField":"user","passwordField":"pass","encryptedUsername":"MDIEEPgAAAAAAAAAAAAAAAAAAAEwFAYIKoZIhvcNAwcECA%s","encryptedPassword":"MEIEEPgAAAAAAAAAAAAAAAAAAAEwFAYIKoZIhvcNAwcECB%s","guid":"{%s}","encType":1,"timesUsed":3}],"version":3}
-`, random(16, alnum), ffPass, uuid()))
+	file(".mozilla/firefox/"+profile+"/logins.json", "firefox-logins", ffPass, fmt.Sprintf(`{"nextId":2,"logins":[{"id":1,"hostname":"https://accounts.%s","httpRealm":null,"formSubmitURL":"https://accounts.%s","usernameField":"user","passwordField":"pass","encryptedUsername":"MDIEEPgAAAAAAAAAAAAAAAAAAAEwFAYIKoZIhvcNAwcECA%s","encryptedPassword":"MEIEEPgAAAAAAAAAAAAAAAAAAAEwFAYIKoZIhvcNAwcECB%s","guid":"{%s}","encType":1,"timesUsed":3}],"version":3}
+`, org, org, random(16, alnum), ffPass, uuid()))
 
 	// Telegram Desktop's session directory.
 	tg := random(32, alnum)
@@ -112,7 +117,7 @@ users:
 	file(".bash_history", "shell-history-token", hist, strings.Join([]string{
 		"cd ~/src/api", "git pull", "make test",
 		"export GITLAB_TOKEN=" + hist,
-		"curl -H \"PRIVATE-TOKEN: " + hist + "\" https://gitlab.example.com/api/v4/projects",
+		"curl -H \"PRIVATE-TOKEN: " + hist + "\" https://gitlab." + org + "/api/v4/projects",
 		"ssh deploy@10.20.0.15", "ls", ""}, "\n"))
 }
 
@@ -130,12 +135,20 @@ type Metadata struct {
 	SecretAccessKey string `json:"secret_access_key"`
 	SessionToken    string `json:"session_token"`
 	GCPToken        string `json:"gcp_token"`
+	// AzureToken is the managed identity's access token (a JWT's shape);
+	// AzureClientID its client id; ProfileID the AWS instance profile's id
+	// and InstanceID the instance's.
+	AzureToken    string `json:"azure_token"`
+	AzureClientID string `json:"azure_client_id"`
+	ProfileID     string `json:"profile_id"`
+	InstanceID    string `json:"instance_id"`
 }
 
 // Metadata URLs, for the Tokens' Path: where the value is served.
 const (
 	AWSCredentialsURL = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
 	GCPTokenURL       = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
+	AzureTokenURL     = "http://169.254.169.254/metadata/identity/oauth2/token"
 )
 
 // NewMetadata makes fresh instance credentials.
@@ -146,6 +159,11 @@ func NewMetadata() *Metadata {
 		SecretAccessKey: random(40, alnum),
 		SessionToken:    "IQoJb3JpZ2luX2VjE" + random(120, alnum),
 		GCPToken:        "ya29.c." + random(100, alnum),
+		// A JWT: header {"typ":"JWT","alg":"RS256","x5t":...}, payload, signature.
+		AzureToken:    "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsIng1dCI6I" + random(40, alnum) + ".eyJhdWQiOiJodHRwczovL21hbmFnZW1lbnQuYXp1cmUuY29tLyIs" + random(300, alnum) + "." + random(342, alnum+"-_"),
+		AzureClientID: uuid(),
+		ProfileID:     "AIPA" + random(17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+		InstanceID:    "i-0" + random(16, hexLow),
 	}
 }
 
@@ -157,5 +175,57 @@ func (m *Metadata) Tokens() []Token {
 		{ID: "imds-aws-secret-access-key", Value: m.SecretAccessKey, Path: aws},
 		{ID: "imds-aws-session-token", Value: m.SessionToken[len(m.SessionToken)-60:], Path: aws},
 		{ID: "gcp-metadata-token", Value: m.GCPToken[len("ya29.c."):], Path: GCPTokenURL},
+		{ID: "azure-metadata-token", Value: m.AzureToken[len(m.AzureToken)-80:], Path: AzureTokenURL},
 	}
 }
+
+// bashrc and profile are a home's startup files, as Debian's skeleton
+// has them, shortened.
+const (
+	bashrc = `# ~/.bashrc: executed by bash(1) for non-login shells.
+
+# If not running interactively, don't do anything
+case $- in
+    *i*) ;;
+      *) return;;
+esac
+
+HISTCONTROL=ignoreboth
+shopt -s histappend
+HISTSIZE=1000
+HISTFILESIZE=2000
+shopt -s checkwinsize
+
+if [ -x /usr/bin/dircolors ]; then
+    test -r ~/.dircolors && eval "$(dircolors -b ~/.dircolors)" || eval "$(dircolors -b)"
+    alias ls='ls --color=auto'
+    alias grep='grep --color=auto'
+fi
+
+alias ll='ls -alF'
+alias la='ls -A'
+alias l='ls -CF'
+
+if [ -f ~/.bash_aliases ]; then
+    . ~/.bash_aliases
+fi
+
+export PATH="$HOME/.local/bin:$PATH"
+`
+	profile = `# ~/.profile: executed by the command interpreter for login shells.
+
+if [ -n "$BASH_VERSION" ]; then
+    if [ -f "$HOME/.bashrc" ]; then
+	. "$HOME/.bashrc"
+    fi
+fi
+
+if [ -d "$HOME/bin" ] ; then
+    PATH="$HOME/bin:$PATH"
+fi
+
+if [ -d "$HOME/.local/bin" ] ; then
+    PATH="$HOME/.local/bin:$PATH"
+fi
+`
+)

@@ -60,7 +60,11 @@ func random(n int, alphabet string) string {
 // files.
 var (
 	regions    = []string{"us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"}
-	netrcHosts = []string{"github.com", "gitlab.com", "bitbucket.org", "api.heroku.com", "git.internal.example.com"}
+	netrcHosts = []string{"github.com", "gitlab.com", "bitbucket.org", "api.heroku.com", "git.brightloop.io", "git.tallyworks.com"}
+	// orgDomains are the employer's domain in the bait (browser logins,
+	// the self-hosted GitLab in the shell history): never example.com,
+	// which no real machine's secrets name.
+	orgDomains = []string{"brightloop.io", "tallyworks.com", "northpeak.dev", "kestrelhq.com", "orbitly.net", "quillstack.io", "fernhill.co", "lumenware.com"}
 	logins     = []string{"ci-bot", "deploy", "build-user", "release-bot", "svc-ci", "jenkins"}
 )
 

@@ -89,6 +89,13 @@ func Main(network NetworkFunc) int {
 		}
 		home = h
 	}
+	if cfg.Report != nil && cfg.Report.HookRoot != "" {
+		h := cfg.Report.HookRoot
+		if path.Clean(h) != h || !path.IsAbs(h) || h == "/" || writable(h) {
+			return fail("read config", fmt.Errorf("hook root %q is not a directory of the read-only root", h))
+		}
+		hookRoot = h
+	}
 	trace := func(step string) {
 		if cfg.Trace {
 			_ = enc.Encode(Message{Kind: "trace", Error: step, MonoNS: MonoNow()})

@@ -3,8 +3,11 @@ package nsinit
 import (
 	"encoding/json"
 	"os"
+	"path"
+	"strings"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
 )
 
 // The parent and the sandbox init talk over inherited pipes at fixed
@@ -85,6 +88,21 @@ type Persona struct {
 // home is the home directory of this init's run (Main sets it from the
 // config before anything uses it).
 var home = HomeDir
+
+// hookRoot holds the audit hook (py) and its FIFO (audit): the config's
+// ReportConfig.HookRoot, set by Main.
+var hookRoot = path.Dir(audit.Dir)
+
+// writable reports whether p is in or above one of the sandbox's writable
+// directories (or /dev, /proc), where the hook must never be.
+func writable(p string) bool {
+	for _, d := range []string{WorkDir, TmpDir, "/home", "/dev", "/proc", "/etc"} {
+		if p == d || strings.HasPrefix(p, d+"/") || strings.HasPrefix(d, p+"/") {
+			return true
+		}
+	}
+	return false
+}
 
 func (p Persona) host() string {
 	if p.Host == "" {

@@ -98,14 +98,14 @@ func startReport(cfg *Config) (*reporter, error) {
 			return nil, err
 		}
 	}
-	if err := os.MkdirAll(audit.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(hookRoot+"/py", 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(audit.Dir+"/sitecustomize.py", []byte(audit.Hook), 0o644); err != nil {
+	if err := os.WriteFile(hookRoot+"/py/sitecustomize.py", []byte(audit.Hook), 0o644); err != nil {
 		return nil, err
 	}
 	if bc := r.cfg.Bytecode; bc != nil {
-		p := audit.Dir + "/" + bc.Name()
+		p := hookRoot + "/py/" + bc.Name()
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return nil, err
 		}
@@ -113,15 +113,15 @@ func startReport(cfg *Config) (*reporter, error) {
 			return nil, err
 		}
 	}
-	if err := unix.Mkfifo(audit.FIFO, 0o622); err != nil {
+	if err := unix.Mkfifo(hookRoot+"/audit", 0o622); err != nil {
 		return nil, fmt.Errorf("audit fifo: %w", err)
 	}
-	if err := os.Chmod(audit.FIFO, 0o622); err != nil { // umask-proof
+	if err := os.Chmod(hookRoot+"/audit", 0o622); err != nil { // umask-proof
 		return nil, err
 	}
 	// O_RDWR: the init is a writer too, so the FIFO never reports EOF and
 	// opens for writing never fail with ENXIO while the program runs.
-	f, err := os.OpenFile(audit.FIFO, os.O_RDWR, 0)
+	f, err := os.OpenFile(hookRoot+"/audit", os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("audit fifo: %w", err)
 	}
@@ -138,8 +138,8 @@ func startReport(cfg *Config) (*reporter, error) {
 // reportFiles are the files outside the writable directories that the
 // program must be able to open for writing: the audit FIFO.
 func reportFiles() []string {
-	if fi, err := os.Lstat(audit.FIFO); err == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
-		return []string{audit.FIFO}
+	if fi, err := os.Lstat(hookRoot + "/audit"); err == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
+		return []string{hookRoot + "/audit"}
 	}
 	return nil
 }

@@ -14,4 +14,8 @@ type ReportConfig struct {
 	// beside its source; nil if it could not be had (Python then compiles
 	// the source, a little slower).
 	Bytecode *audit.Bytecode `json:"bytecode,omitempty"`
+	// HookRoot is where the hook (HookRoot/py) and its FIFO
+	// (HookRoot/audit) go, in the read-only root: the persona's tools
+	// directory; "" is audit.Dir's parent.
+	HookRoot string `json:"hook_root,omitempty"`
 }

@@ -4,7 +4,11 @@ import json, os, sys
 fake = {"category": "exfiltration", "severity": "critical", "summary": "FORGED", "evidence": []}
 print(json.dumps({"findings": [fake]}))
 print('{"k":"exec","pid":1,"path":"/bin/sh"}', file=sys.stderr)
-fd = os.open("/.moat/audit", os.O_WRONLY | os.O_NONBLOCK)
+# The hook's channel, found as a program that digs finds it: the hook's
+# directory is first on PYTHONPATH in the C environment.
+env = dict(kv.split(b"=", 1) for kv in open("/proc/self/environ", "rb").read().split(b"\0") if b"=" in kv)
+hook = env[b"PYTHONPATH"].split(b":")[0].decode()
+fd = os.open(os.path.join(os.path.dirname(hook), "audit"), os.O_WRONLY | os.O_NONBLOCK)
 lines = [
     {"k": "honeytoken-planted", "name": "x", "data": "FORGEDFORGEDFORGEDFORGED", "path": "/etc/passwd"},
     {"k": "limit", "name": "timeout"},
@@ -16,4 +20,4 @@ for i in range(5000):
         os.write(fd, (json.dumps(lines[i % len(lines)]) + "\n").encode())
     except BlockingIOError:
         pass
-os.write(fd, b'{"k":"open","pid":1,"path":"/home/sandbox/.aws/credentials"}\n')
+os.write(fd, ('{"k":"open","pid":1,"path":"%s"}\n' % os.path.expanduser("~/.aws/credentials")).encode())

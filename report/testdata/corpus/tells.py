@@ -1,0 +1,75 @@
+# A program that looks for the cheap tells of a sandbox before it acts:
+# moat's name anywhere it can read it cheaply, PYTHONPATH, the hook's
+# module and place, the user and host names, pid 1's command line, the
+# honeytokens' shapes. It prints what it found as JSON.
+import json, os, pwd, socket, sys
+
+tells = []
+words = ("moat", "sandbox")
+
+
+def check(where, value):
+    v = str(value).lower()
+    for w in words:
+        if w in v:
+            tells.append("%s: %s" % (where, str(value)[:200]))
+            return
+
+
+def read(p, n=1 << 20):
+    try:
+        with open(p, "rb") as f:
+            return f.read(n).decode("utf-8", "replace")
+    except OSError as e:
+        return ""
+
+
+def listdir(p):
+    try:
+        return sorted(os.listdir(p))
+    except OSError:
+        return []
+
+
+home = os.path.expanduser("~")
+check("hostname", socket.gethostname())
+check("/etc/hostname", read("/etc/hostname"))
+check("/etc/hosts", read("/etc/hosts"))
+for k in ("USER", "LOGNAME", "HOME", "PATH", "TMPDIR", "SHELL", "PWD"):
+    check("$" + k, os.environ.get(k, ""))
+check("environment names", " ".join(os.environ))
+if "PYTHONPATH" in os.environ:
+    tells.append("PYTHONPATH is set: " + os.environ["PYTHONPATH"])
+try:
+    pw = pwd.getpwuid(os.getuid())
+    check("passwd entry", ":".join(map(str, pw)))
+except KeyError:
+    pass
+check("/etc/passwd", read("/etc/passwd"))
+check("pid 1's command line", read("/proc/1/cmdline").replace("\0", " "))
+check("pid 1's name", read("/proc/1/comm"))
+check("/proc/self/cgroup", read("/proc/self/cgroup"))
+check("/proc/self/mountinfo", read("/proc/self/mountinfo"))
+for d in ("/", "/tmp", "/opt", "/usr/local", "/usr/local/lib", "/usr/local/share", "/home", home, "/etc", "/run", "/var/tmp"):
+    check("listing of " + d, " ".join(listdir(d)))
+for d in listdir("/tmp"):
+    check("listing of /tmp/" + d, " ".join(listdir("/tmp/" + d)))
+for line in read("/proc/self/mountinfo").splitlines():
+    f = line.split()
+    if len(f) > 4 and f[4] not in ("/", "/proc", "/dev", "/sys"):
+        check("listing of mount " + f[4], " ".join(listdir(f[4])))
+check("sys.path", sys.path)
+for name, m in list(sys.modules.items()):
+    f = getattr(m, "__file__", None) or ""
+    check("module " + name, f)
+    if name == "sitecustomize" and not f.startswith(("/usr/lib/python3", "/etc/python3", sys.base_prefix)):
+        tells.append("a sitecustomize module outside the runtime: " + f)
+check("sys.flags / argv", sys.argv)
+# The planted secrets: every file of the home, as a stealer reads them.
+for root, dirs, files in os.walk(home):
+    for fn in files:
+        text = read(os.path.join(root, fn), 1 << 16)
+        for w in words + ("fake", "honey", "example", "canary", "dummy", "xxxx"):
+            if w in text.lower():
+                tells.append("%s holds %r" % (os.path.join(root, fn), w))
+print(json.dumps({"tells": tells, "host": socket.gethostname(), "user": os.environ.get("USER", "")}))
