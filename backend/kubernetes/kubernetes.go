@@ -119,7 +119,10 @@ var (
 
 // errNoConfig says there is no kubeconfig and no in-cluster config.
 func errNoConfig(err error) error {
-	return fmt.Errorf("kubernetes: no cluster configured (set KUBECONFIG or write ~/.kube/config; inside a Pod, its service account): %v: %w", err, moat.ErrUnavailable)
+	if clientcmd.IsEmptyConfig(err) {
+		return fmt.Errorf("kubernetes: no cluster configured: set KUBECONFIG or write ~/.kube/config (inside a Pod, its service account is used): %w", moat.ErrUnavailable)
+	}
+	return fmt.Errorf("kubernetes: kubeconfig: %s: %w", firstLine(err), moat.ErrUnavailable)
 }
 
 func (b *Backend) cluster() (*cluster, error) {
