@@ -84,7 +84,7 @@ deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian
 deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
 SRC
   opts=(-o "Dir::Etc::SourceList=$d/sources.list" -o Dir::Etc::SourceParts=/dev/null
-        -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache" -o APT::Get::List-Cleanup=0)
+        -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache" -o APT::Get::List-Cleanup=0 -o APT::Sandbox::User=root)
   apt-get "${opts[@]}" update -qq
   (cd "$d/debs" && apt-get "${opts[@]}" download -qq containerd/sid containernetworking-plugins/sid etcd-server/trixie)
   for deb in "$d"/debs/*.deb; do dpkg-deb -x "$deb" "$d/root"; done

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -97,8 +98,9 @@ func policy(id string) *networkingv1.NetworkPolicy {
 }
 
 // podSpec builds the run's Pod: see the package doc. goInit says whether
-// an init container brings moat's binary (else bootstrap.py runs).
-func podSpec(id, image, runtimeClass string, lim moat.Limits, goInit bool) (*corev1.Pod, error) {
+// an init container brings moat's binary (else bootstrap.py runs); idle
+// is how long it may wait for its run.
+func podSpec(id, image, runtimeClass string, lim moat.Limits, goInit bool, idle time.Duration) (*corev1.Pod, error) {
 	no, yes := false, true
 	user, group := int64(uid), int64(gid)
 	sc := &corev1.SecurityContext{
@@ -136,7 +138,7 @@ func podSpec(id, image, runtimeClass string, lim moat.Limits, goInit bool) (*cor
 		add("moat-tmp"+strconv.Itoa(i), m.Path, m.Size)
 	}
 	add("moat-shm", "/dev/shm", shm)
-	deadline := int64(math.Ceil(lim.Timeout.Seconds())) + deadlineSlack
+	deadline := int64(math.Ceil((lim.Timeout + idle).Seconds())) + deadlineSlack
 	main := corev1.Container{
 		Name:                     mainName,
 		Image:                    image,

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -80,6 +82,34 @@ func (b *Backend) runtimeClass(ctx context.Context, c *cluster) (string, bool, e
 
 // Run runs spec in a new Pod; see the package doc.
 func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	pr, err := b.Prepare(ctx, spec, 0)
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, moat.ErrDegraded) && !errors.Is(err, moat.ErrUnsupported) && !errors.Is(err, moat.ErrInvalidSpec) {
+			res := &moat.Result{Isolation: "kubernetes", Status: moat.StatusCanceled, Error: "canceled before the pod ran"}
+			ctr.NewSession(spec, spec.Limits.WithDefaults(), func(moat.Status) {}).Report(res)
+			return res, nil
+		}
+		return nil, err
+	}
+	return pr.Run(ctx, spec)
+}
+
+// Prepared is a Pod made ready for one run: scheduled, its image
+// started, moat's init in it and waiting on its attach stream. A pool of
+// them takes scheduling and the container start off a run's path (moat
+// serve). Each is used once: Run it, or Close it.
+type Prepared struct {
+	p         *podRun
+	w         watch.Interface
+	image     string
+	degraded  []string
+	closeOnce sync.Once
+}
+
+// Prepare makes a Pod ready for a run of spec's image and limits (its
+// program, files and workspace come with Run). idle is how long the Pod
+// may wait for its run: the cluster's deadline for the Pod grows by it.
+func (b *Backend) Prepare(ctx context.Context, spec *moat.Spec, idle time.Duration) (*Prepared, error) {
 	if err := ctr.Validate("kubernetes", spec); err != nil {
 		return nil, err
 	}
@@ -108,10 +138,88 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		}
 		degraded = append(degraded, what)
 	}
-	p := &podRun{b: b, c: c, spec: spec, lim: spec.Limits.WithDefaults(), id: ctr.RunID(), ns: b.namespace(c), rc: rc, gvisor: gvisor, goInit: goInit}
-	res, err := p.run(ctx)
+	p := &podRun{b: b, c: c, lim: spec.Limits.WithDefaults(), id: ctr.RunID(), ns: b.namespace(c), rc: rc, gvisor: gvisor, goInit: goInit}
+	pr := &Prepared{p: p, image: b.image(spec), degraded: degraded}
+	if err := pr.prepare(ctx, idle); err != nil {
+		pr.Close()
+		return nil, err
+	}
+	return pr, nil
+}
+
+// Close deletes the Pod and its policy, and waits until the Pod is gone.
+func (pr *Prepared) Close() {
+	pr.closeOnce.Do(func() {
+		p := pr.p
+		if pr.w != nil {
+			pr.w.Stop()
+		}
+		dctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if p.name != "" {
+			_ = deletePod(dctx, p.c, p.ns, p.name)
+			p.waitGone(dctx)
+		}
+		_ = p.c.cs.NetworkingV1().NetworkPolicies(p.ns).Delete(dctx, "moat-"+p.id, metav1.DeleteOptions{})
+	})
+}
+
+func (pr *Prepared) prepare(ctx context.Context, idle time.Duration) error {
+	p := pr.p
+	life := context.WithoutCancel(ctx)
+	pod, err := podSpec(p.id, pr.image, p.rc, p.lim, p.goInit, idle)
+	if err != nil {
+		return fmt.Errorf("kubernetes: %w", err)
+	}
+	// The policy first, so the Pod never runs without it; both go when
+	// the run is over (Close), whatever happened.
+	if _, err := p.c.cs.NetworkingV1().NetworkPolicies(p.ns).Create(life, policy(p.id), metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("kubernetes: create network policy in namespace %s: %w", p.ns, err)
+	}
+	created, err := p.pods().Create(life, pod, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("kubernetes: create pod in namespace %s: %w", p.ns, err)
+	}
+	p.name = created.Name
+	if pr.w, err = p.watch(life, created.ResourceVersion); err != nil {
+		return err
+	}
+	if p.goInit {
+		st, err := p.waitContainer(ctx, pr.w, initName, true)
+		if err != nil {
+			return p.notStarted(err)
+		}
+		if st.Running != nil {
+			if err := p.sendBinary(life); err != nil {
+				return err
+			}
+		}
+	}
+	st, err := p.waitContainer(ctx, pr.w, mainName, false)
+	if err != nil {
+		return p.notStarted(err)
+	}
+	if st.Terminated != nil {
+		return fmt.Errorf("kubernetes: the container ended before moat attached: %s", describeTerminated(st.Terminated))
+	}
+	return nil
+}
+
+// Run runs spec in the prepared Pod, which must be of spec's image and
+// limits, and deletes the Pod.
+func (pr *Prepared) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	defer pr.Close()
+	if err := ctr.Validate("kubernetes", spec); err != nil {
+		return nil, err
+	}
+	if l := spec.Limits.WithDefaults(); l != pr.p.lim || pr.p.b.image(spec) != pr.image {
+		return nil, fmt.Errorf("kubernetes: the prepared pod is for image %s and other limits: %w", pr.image, moat.ErrInvalidSpec)
+	}
+	p := pr.p
+	p.spec = spec
+	res, err := p.run(ctx, pr.w, pr.image)
 	if res != nil {
-		res.Degraded = append(degraded, res.Degraded...)
+		res.Degraded = append(slices.Clone(pr.degraded), res.Degraded...)
 	}
 	return res, err
 }
@@ -130,37 +238,9 @@ type podRun struct {
 
 func (p *podRun) pods() typedcorev1.PodInterface { return p.c.cs.CoreV1().Pods(p.ns) }
 
-func (p *podRun) run(ctx context.Context) (*moat.Result, error) {
+// run speaks the protocol with the Pod's init over its attach stream.
+func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moat.Result, error) {
 	life := context.WithoutCancel(ctx)
-	image := p.b.image(p.spec)
-	pod, err := podSpec(p.id, image, p.rc, p.lim, p.goInit)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes: %w", err)
-	}
-	p.name = pod.Name
-	// The policy first, so the Pod never runs without it; both go when
-	// Run returns, whatever happened.
-	pols := p.c.cs.NetworkingV1().NetworkPolicies(p.ns)
-	if _, err := pols.Create(life, policy(p.id), metav1.CreateOptions{}); err != nil {
-		return nil, fmt.Errorf("kubernetes: create network policy in namespace %s: %w", p.ns, err)
-	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		_ = deletePod(dctx, p.c, p.ns, p.name)
-		p.waitGone(dctx)
-		_ = pols.Delete(dctx, "moat-"+p.id, metav1.DeleteOptions{})
-	}()
-	created, err := p.c.cs.CoreV1().Pods(p.ns).Create(life, pod, metav1.CreateOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes: create pod in namespace %s: %w", p.ns, err)
-	}
-	w, err := p.watch(life, created.ResourceVersion)
-	if err != nil {
-		return nil, err
-	}
-	defer w.Stop()
-
 	r := ctr.NewRun(func() {
 		dctx, cancel := context.WithTimeout(context.Background(), ctr.StopGrace)
 		defer cancel()
@@ -172,32 +252,7 @@ func (p *podRun) run(ctx context.Context) (*moat.Result, error) {
 	sess := ctr.NewSession(p.spec, p.lim, r.Stop)
 	sess.OnExit = r.FinalStats
 	defer sess.Report(res)
-
-	// Scheduling, the image and the init container happen before the
-	// wall clock starts, as for the other backends' container start; the
-	// Pod's own deadline bounds them.
-	waitCtx, cancelWait := context.WithCancel(ctx)
-	defer cancelWait()
-	if p.goInit {
-		st, err := p.waitContainer(waitCtx, w, initName, true)
-		if err != nil {
-			return p.notStarted(ctx, res, err)
-		}
-		if st.Running != nil {
-			if err := p.sendBinary(life); err != nil {
-				return nil, err
-			}
-		}
-	}
-	st, err := p.waitContainer(waitCtx, w, mainName, false)
-	if err != nil {
-		return p.notStarted(ctx, res, err)
-	}
 	start := time.Now()
-	if st.Terminated != nil {
-		return nil, fmt.Errorf("kubernetes: the container ended before moat attached: %s", describeTerminated(st.Terminated))
-	}
-
 	stdinR, stdinW := io.Pipe()
 	framesR, framesW := io.Pipe()
 	diag := capture.New(nil, 8<<10, func() {})
@@ -329,22 +384,17 @@ func (p *podRun) waitContainer(ctx context.Context, w watch.Interface, name stri
 }
 
 // notStarted maps a Pod that never ran the program: an image that cannot
-// be had is moat's error (125) with one clear line; a canceled wait is
-// canceled.
-func (p *podRun) notStarted(ctx context.Context, res *moat.Result, err error) (*moat.Result, error) {
-	if ctx.Err() != nil {
-		res.Status, res.Error = moat.StatusCanceled, "canceled before the pod ran"
-		return res, nil
-	}
+// be had is ErrNotFound, with one clear line.
+func (p *podRun) notStarted(err error) error {
 	var ns *errNotStarted
 	if errors.As(err, &ns) {
 		msg := termsafe.Line(ns.why, 400)
 		if strings.Contains(ns.why, "Image") || strings.Contains(ns.why, "image") {
-			return nil, fmt.Errorf("kubernetes: pod %s could not start: %s: %w", p.name, msg, moat.ErrNotFound)
+			return fmt.Errorf("kubernetes: pod %s could not start: %s: %w", p.name, msg, moat.ErrNotFound)
 		}
-		return nil, fmt.Errorf("kubernetes: pod %s could not start: %s: %w", p.name, msg, moat.ErrSandbox)
+		return fmt.Errorf("kubernetes: pod %s could not start: %s: %w", p.name, msg, moat.ErrSandbox)
 	}
-	return nil, err
+	return err
 }
 
 // podLost says why the Pod ended without the program's doing: evicted, or
