@@ -51,7 +51,8 @@ type Technique struct {
 	Explicit bool `json:"explicit,omitempty"`
 }
 
-// Techniques is the seed's table, every row, whether built or not.
+// Techniques is the seed's table, every row, whether built or not, and
+// kubernetes: the same sandbox as a Pod on a cluster.
 var Techniques = []Technique{
 	{Name: "venv", Title: "venv / conda", Level: LevelNone, Description: "dependency management only; the code has the user's full access"},
 	{Name: "restricted", Title: "RestrictedPython", Level: LevelLow, Description: "software-level restriction; hard to close all escape vectors (moat stacks it on native)"},
