@@ -46,9 +46,13 @@ type Technique struct {
 	Description string `json:"description"`
 	// Rank orders techniques of one level for `auto`: lower is preferred.
 	Rank int `json:"-"`
+	// Explicit: `auto` never picks it; it runs only when named (it sends
+	// the code elsewhere, to a cluster).
+	Explicit bool `json:"explicit,omitempty"`
 }
 
-// Techniques is the seed's table, every row, whether built or not.
+// Techniques is the seed's table, every row, whether built or not, and
+// kubernetes: the same sandbox as a Pod on a cluster.
 var Techniques = []Technique{
 	{Name: "venv", Title: "venv / conda", Level: LevelNone, Description: "dependency management only; the code has the user's full access"},
 	{Name: "restricted", Title: "RestrictedPython", Level: LevelLow, Description: "software-level restriction; hard to close all escape vectors (moat stacks it on native)"},
@@ -57,6 +61,7 @@ var Techniques = []Technique{
 	{Name: "docker", Title: "Docker", Level: LevelMedium, Rank: 2, Description: "containers through a root daemon; shares the host kernel"},
 	{Name: "jail", Title: "FreeBSD jail", Level: LevelHigh, Rank: 1, Description: "OS-level virtualisation on FreeBSD"},
 	{Name: "gvisor", Title: "gVisor (runsc)", Level: LevelHigh, Rank: 0, Description: "user-space kernel intercepts every system call"},
+	{Name: "kubernetes", Title: "Kubernetes Pods", Level: LevelHigh, Rank: 2, Explicit: true, Description: "a Pod per run on a cluster, under a gVisor RuntimeClass (plain runc Pods are medium)"},
 	{Name: "microvm", Title: "Firecracker / micro-VM", Level: LevelHighest, Rank: 0, Description: "own kernel in a small virtual machine"},
 	{Name: "dedicated", Title: "dedicated disposable host", Level: LevelHighest, Rank: 1, Description: "a separate machine, wiped after the run"},
 }

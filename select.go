@@ -49,6 +49,9 @@ func Select(ctx context.Context, name string, specs ...*Spec) (*Choice, error) {
 	c := &Choice{}
 	tried := 0
 	for _, n := range Strongest() {
+		if t, _ := LookupTechnique(n); t.Explicit {
+			continue // runs elsewhere: only when named
+		}
 		b, err := Get(n)
 		if err != nil {
 			continue

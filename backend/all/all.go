@@ -5,6 +5,7 @@ package all
 import (
 	_ "github.com/moat-sandbox/moat/backend/docker"
 	_ "github.com/moat-sandbox/moat/backend/gvisor"
+	_ "github.com/moat-sandbox/moat/backend/kubernetes"
 	"github.com/moat-sandbox/moat/backend/microvm"
 	"github.com/moat-sandbox/moat/backend/native"
 	_ "github.com/moat-sandbox/moat/backend/podman"

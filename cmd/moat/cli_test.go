@@ -442,8 +442,8 @@ func TestBackends(t *testing.T) {
 			t.Errorf("moat backends does not list %s:\n%s", tech.Name, r.stdout)
 		}
 	}
-	if len(moat.Techniques) != 9 {
-		t.Errorf("%d techniques, want the seed's 9", len(moat.Techniques))
+	if len(moat.Techniques) != 10 {
+		t.Errorf("%d techniques, want the seed's 9 and kubernetes", len(moat.Techniques))
 	}
 
 	r = moatRun(t, nil, "backends", "--json")
@@ -460,8 +460,8 @@ func TestBackends(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
 		t.Fatalf("moat backends --json is not JSON: %v\n%s", err, r.stdout)
 	}
-	if len(rows) != 9 {
-		t.Errorf("%d rows, want 9", len(rows))
+	if len(rows) != 10 {
+		t.Errorf("%d rows, want 10", len(rows))
 	}
 	for _, row := range rows {
 		if row.Level == "" {

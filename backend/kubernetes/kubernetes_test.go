@@ -1,0 +1,192 @@
+package kubernetes_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8s "k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/kubernetes"
+	"github.com/moat-sandbox/moat/moattest"
+)
+
+// KubeconfigEnv names the kubeconfig of the cluster the tests run on
+// (.ci/kube-up.sh prints it); unset, they skip.
+const KubeconfigEnv = "MOAT_TEST_KUBECONFIG"
+
+func testImage() string {
+	if i := os.Getenv("MOAT_TEST_IMAGE"); i != "" {
+		return i
+	}
+	return "moat/python:bookworm"
+}
+
+func newBackend() *kubernetes.Backend {
+	return &kubernetes.Backend{Kubeconfig: os.Getenv(KubeconfigEnv), Image: testImage()}
+}
+
+// requireCluster skips the test, with the reason, when there is no
+// cluster to run on; when CI requires the backend it fails instead.
+func requireCluster(t *testing.T) *kubernetes.Backend {
+	t.Helper()
+	fail := t.Skipf
+	if moattest.Required("kubernetes") {
+		fail = t.Fatalf
+	}
+	if os.Getenv(KubeconfigEnv) == "" {
+		fail("%s is not set: no cluster to run Pods on (.ci/kube-up.sh brings one up and prints its kubeconfig)", KubeconfigEnv)
+		return nil
+	}
+	b := newBackend()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := b.Check(ctx); err != nil {
+		fail("backend kubernetes is unavailable: %v", err)
+	}
+	return b
+}
+
+func leftovers() []string {
+	left, err := newBackend().Leftovers(context.Background())
+	if err != nil {
+		return []string{"cannot list: " + err.Error()}
+	}
+	return left
+}
+
+// TestKubernetes runs the shared suites against Pods under the cluster's
+// gVisor RuntimeClass, moat's init in them.
+func TestKubernetes(t *testing.T) {
+	requireCluster(t)
+	var cases []string
+	for _, c := range moattest.CaseNames() {
+		// A Pod has no pids limit of its own (only the node's
+		// podPidsLimit): the Spec's cannot be enforced per run.
+		if c != "limit-pids" {
+			cases = append(cases, c)
+		}
+	}
+	moattest.Run(t, func() moat.Backend { return newBackend() }, moattest.Options{
+		Layers:    []string{"engine", "runtime", "init", "user", "capabilities", "no-new-privs", "seccomp", "read-only-rootfs", "network", "disk", "limits", "timeout", "output-limit", "service-account", "pod-deadline"},
+		Container: &moattest.Container{ExtraDevices: []string{"tty", "ptmx", "pts", "fuse", "net", "mqueue", "core", "console"}, SuidRoot: true, Shell: true},
+		Sentry:    &moattest.Sentry{Leftovers: leftovers, MemoryOverhead: 64 << 20},
+		Cases:     cases,
+	})
+	if left := leftovers(); len(left) > 0 {
+		t.Errorf("left on the cluster after the suite: %q", left)
+	}
+}
+
+// TestRunc: without a gVisor RuntimeClass a run is refused unless
+// degraded is allowed; then it runs as a plain runc Pod and says so.
+func TestRunc(t *testing.T) {
+	requireCluster(t)
+	b := newBackend()
+	b.RuntimeClass = kubernetes.Runc
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err := b.Run(ctx, &moat.Spec{Args: []string{"-c", "print(1)"}})
+	if !errors.Is(err, moat.ErrDegraded) {
+		t.Fatalf("runc without AllowDegraded: %v, want ErrDegraded", err)
+	}
+	res, err := b.Run(ctx, &moat.Spec{Args: []string{"-c", "import os; print(os.getuid())"}, AllowDegraded: true})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Status != moat.StatusExited || res.Stdout != "1000\n" {
+		t.Fatalf("result: %s %q %q", res.Status, res.Stdout, res.Stderr)
+	}
+	if len(res.Degraded) == 0 || !strings.Contains(res.Degraded[0], "runc") {
+		t.Errorf("Degraded = %q, want it to say the Pod ran on runc", res.Degraded)
+	}
+	i := slices.IndexFunc(res.Layers, func(l moat.Layer) bool { return l.Name == "runtime" })
+	if i < 0 || !strings.Contains(res.Layers[i].Detail, "no RuntimeClass") {
+		t.Errorf("runtime layer: %+v", res.Layers)
+	}
+	if left := leftovers(); len(left) > 0 {
+		t.Errorf("left on the cluster: %q", left)
+	}
+}
+
+// TestDefaultGVisor: with no RuntimeClass named, the cluster's gVisor one
+// is used, and the program runs on gVisor's kernel.
+func TestDefaultGVisor(t *testing.T) {
+	b := requireCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := b.Run(ctx, &moat.Spec{Args: []string{"-c", "print(open('/proc/version').read())"}})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Status != moat.StatusExited || !strings.Contains(res.Stdout, "gVisor") && !strings.Contains(res.Stdout, "#1 SMP Sun Jan 10 15:06:54 PST 2016") {
+		t.Fatalf("not on gVisor: %s %q %q", res.Status, res.Stdout, res.Stderr)
+	}
+	if len(res.Degraded) > 0 {
+		t.Errorf("Degraded = %q under gVisor", res.Degraded)
+	}
+}
+
+// TestMissingImage: an image the node cannot have is one clear error,
+// ErrNotFound, and nothing is left.
+func TestMissingImage(t *testing.T) {
+	b := requireCluster(t)
+	b.Image = "moat-test/no-such-image:" + time.Now().Format("150405")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	_, err := b.Run(ctx, &moat.Spec{Args: []string{"-c", "pass"}})
+	if !errors.Is(err, moat.ErrNotFound) || !strings.Contains(err.Error(), "no-such-image") {
+		t.Fatalf("err = %v, want ErrNotFound naming the image", err)
+	}
+	if left := leftovers(); len(left) > 0 {
+		t.Errorf("left on the cluster: %q", left)
+	}
+}
+
+// TestCollect: a Pod that a killed moat left (labelled moat.run) is
+// deleted by gc; a Pod of someone else is not.
+func TestCollect(t *testing.T) {
+	b := requireCluster(t)
+	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv(KubeconfigEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := k8s.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	mk := func(name string, labels map[string]string) {
+		_, err := cs.CoreV1().Pods("default").Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: testImage(), ImagePullPolicy: corev1.PullNever,
+				Command: []string{"sleep", "600"}}}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("moat-left", map[string]string{"moat.run": "left"})
+	mk("not-moat", map[string]string{"app": "other"})
+	t.Cleanup(func() {
+		_ = cs.CoreV1().Pods("default").Delete(context.Background(), "not-moat", metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
+	})
+	removed, err := b.Collect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(removed, "pod default/moat-left") || slices.ContainsFunc(removed, func(s string) bool { return strings.Contains(s, "not-moat") }) {
+		t.Fatalf("gc removed %q", removed)
+	}
+	if _, err := cs.CoreV1().Pods("default").Get(ctx, "not-moat", metav1.GetOptions{}); err != nil {
+		t.Errorf("the other Pod: %v", err)
+	}
+}

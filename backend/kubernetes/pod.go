@@ -1,0 +1,227 @@
+package kubernetes
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/moat-sandbox/moat"
+	ctr "github.com/moat-sandbox/moat/backend/internal/container"
+	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
+)
+
+// Names of the Pod's containers and volumes.
+const (
+	mainName = "moat"
+	initName = "moat-init"
+	binVol   = "moat-bin"
+	// ManagedBy is the value of app.kubernetes.io/managed-by on what moat
+	// creates.
+	ManagedBy = "moat"
+)
+
+// deadlineSlack is how far past its wall clock the cluster ends a Pod by
+// itself (activeDeadlineSeconds): moat stops it at the timeout; this is
+// for a moat that is gone. It covers scheduling and the image's start.
+const deadlineSlack = 60
+
+// uid and gid of the program, as for every container backend.
+const uid, gid = 1000, 1000
+
+// loader is the init container's program, run by the image's python3 as
+// `python3 -I -S -c loader SHA256 SIZE` before any code of the run: it
+// reads SIZE bytes (moat's binary) from its stdin into the emptyDir, and
+// keeps it only if it has the SHA-256 the host sent.
+const loader = `import hashlib, os, sys
+want, left = sys.argv[1], int(sys.argv[2])
+p = '` + ctrinit.Path + `'
+h = hashlib.sha256()
+r = sys.stdin.buffer
+with open(p + '.part', 'wb') as f:
+    while left:
+        b = r.read(min(left, 1 << 20))
+        if not b:
+            sys.exit('moat-init: the binary was cut short')
+        h.update(b); f.write(b); left -= len(b)
+if h.hexdigest() != want:
+    os.remove(p + '.part')
+    sys.exit('moat-init: the binary does not have the hash moat sent')
+os.chmod(p + '.part', 0o555)
+os.rename(p + '.part', p)
+`
+
+// self is this binary, read once: what the init container receives.
+var self = sync.OnceValues(func() ([]byte, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(exe)
+})
+
+func selfHash() (string, int, error) {
+	b, err := self()
+	if err != nil {
+		return "", 0, err
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:]), len(b), nil
+}
+
+func labels(id string) map[string]string {
+	return map[string]string{ctr.Label: id, "app.kubernetes.io/managed-by": ManagedBy}
+}
+
+// policy denies the run's Pod every ingress and egress, for network
+// plugins that enforce NetworkPolicy.
+func policy(id string) *networkingv1.NetworkPolicy {
+	return &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "moat-" + id, Labels: labels(id)},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{ctr.Label: id}},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+		},
+	}
+}
+
+// podSpec builds the run's Pod: see the package doc. goInit says whether
+// an init container brings moat's binary (else bootstrap.py runs); idle
+// is how long it may wait for its run.
+func podSpec(id, image, runtimeClass string, lim moat.Limits, goInit bool, idle time.Duration, persona ctr.Persona) (*corev1.Pod, error) {
+	no, yes := false, true
+	user, group := int64(uid), int64(gid)
+	sc := &corev1.SecurityContext{
+		RunAsUser:                &user,
+		RunAsGroup:               &group,
+		RunAsNonRoot:             &yes,
+		Privileged:               &no,
+		AllowPrivilegeEscalation: &no,
+		ReadOnlyRootFilesystem:   &yes,
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+	// The memory limit holds the program, the init and the memory-backed
+	// emptyDirs (tmpfs pages count where they are written).
+	mem := resource.NewQuantity(lim.Memory, resource.BinarySI)
+	res := corev1.ResourceRequirements{
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: *mem},
+		Requests: corev1.ResourceList{corev1.ResourceMemory: *mem},
+	}
+	if lim.CPUs > 0 {
+		cpu := resource.NewMilliQuantity(int64(math.Ceil(lim.CPUs*1000)), resource.DecimalSI)
+		res.Limits[corev1.ResourceCPU] = *cpu
+		res.Requests[corev1.ResourceCPU] = *cpu
+	}
+	mounts, shm := ctr.Tmpfs(lim.Disk, persona.Home)
+	var vols []corev1.Volume
+	var vms []corev1.VolumeMount
+	add := func(name, path string, size int64) {
+		q := resource.NewQuantity(size, resource.BinarySI)
+		vols = append(vols, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
+			EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: q}}})
+		vms = append(vms, corev1.VolumeMount{Name: name, MountPath: path})
+	}
+	for i, m := range mounts {
+		add("moat-tmp"+strconv.Itoa(i), m.Path, m.Size)
+	}
+	add("moat-shm", "/dev/shm", shm)
+	deadline := int64(math.Ceil((lim.Timeout + idle).Seconds())) + deadlineSlack
+	main := corev1.Container{
+		Name:                     mainName,
+		Image:                    image,
+		ImagePullPolicy:          corev1.PullIfNotPresent,
+		Command:                  ctr.Entrypoint(goInit, persona),
+		Args:                     []string{},
+		WorkingDir:               ctr.WorkDir,
+		Env:                      []corev1.EnvVar{{Name: "PATH", Value: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
+		Stdin:                    true,
+		StdinOnce:                true,
+		SecurityContext:          sc,
+		Resources:                res,
+		VolumeMounts:             vms,
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "moat-" + id, Labels: labels(id)},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			ActiveDeadlineSeconds:         &deadline,
+			AutomountServiceAccountToken:  &no,
+			EnableServiceLinks:            &no,
+			HostNetwork:                   false,
+			HostPID:                       false,
+			HostIPC:                       false,
+			ShareProcessNamespace:         &no,
+			Hostname:                      persona.Host,
+			TerminationGracePeriodSeconds: ptr(int64(1)),
+			// No resolver: names do not resolve even where the Pod has
+			// a network (runc).
+			DNSPolicy: corev1.DNSNone,
+			DNSConfig: &corev1.PodDNSConfig{Nameservers: []string{"127.0.0.1"}},
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsUser: &user, RunAsGroup: &group, RunAsNonRoot: &yes,
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			Containers: []corev1.Container{main},
+			Volumes:    vols,
+		},
+	}
+	if runtimeClass != "" {
+		pod.Spec.RuntimeClassName = &runtimeClass
+	}
+	if goInit {
+		sum, size, err := selfHash()
+		if err != nil {
+			return nil, fmt.Errorf("init binary: %w", err)
+		}
+		// Disk-backed: the binary is not charged to the run's memory.
+		q := resource.NewQuantity(int64(size)+1<<20, resource.BinarySI)
+		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: binVol, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: q}}})
+		pod.Spec.Containers[0].VolumeMounts = append(pod.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: binVol, MountPath: persona.Tools, ReadOnly: true})
+		pod.Spec.InitContainers = []corev1.Container{{
+			Name:            initName,
+			Image:           image,
+			ImagePullPolicy: corev1.PullIfNotPresent,
+			Command:         []string{"python3", "-I", "-S", "-c", loader, sum, strconv.Itoa(size)},
+			Stdin:           true,
+			StdinOnce:       true,
+			SecurityContext: sc,
+			Resources:       res,
+			VolumeMounts:    []corev1.VolumeMount{{Name: binVol, MountPath: ctrinit.Dir}},
+		}}
+	}
+	return pod, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func deletePod(ctx context.Context, c *cluster, ns, name string) error {
+	err := c.cs.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(1))})
+	if err != nil && !notFound(err) {
+		return fmt.Errorf("kubernetes: delete pod %s: %w", name, err)
+	}
+	return nil
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func joinErrs(errs []error) error { return errors.Join(errs...) }
