@@ -76,7 +76,7 @@ func TestPodSpec(t *testing.T) {
 			t.Errorf("moat's binary is mounted %+v, want read-only at %s", m, persona.Tools)
 		}
 	}
-	if c := s.Containers[0]; !c.Stdin || !c.StdinOnce || c.TTY || c.Command[0] != ctrinit.Path {
+	if c := s.Containers[0]; !c.Stdin || !c.StdinOnce || c.TTY || c.Command[0] != persona.InitPath() {
 		t.Errorf("program container: stdin %v once %v tty %v command %q", c.Stdin, c.StdinOnce, c.TTY, c.Command)
 	}
 	// Without moat's binary: no init container, bootstrap.py by python3.
