@@ -46,6 +46,9 @@ type Technique struct {
 	Description string `json:"description"`
 	// Rank orders techniques of one level for `auto`: lower is preferred.
 	Rank int `json:"-"`
+	// Explicit: never picked by `auto`, only by name (a remote host runs
+	// the code only when the user names it).
+	Explicit bool `json:"explicit,omitempty"`
 }
 
 // Techniques is the seed's table, every row, whether built or not.
@@ -58,7 +61,7 @@ var Techniques = []Technique{
 	{Name: "jail", Title: "FreeBSD jail", Level: LevelHigh, Rank: 1, Description: "OS-level virtualisation on FreeBSD"},
 	{Name: "gvisor", Title: "gVisor (runsc)", Level: LevelHigh, Rank: 0, Description: "user-space kernel intercepts every system call"},
 	{Name: "microvm", Title: "Firecracker / micro-VM", Level: LevelHighest, Rank: 0, Description: "own kernel in a small virtual machine"},
-	{Name: "dedicated", Title: "dedicated disposable host", Level: LevelHighest, Rank: 1, Description: "a separate machine, wiped after the run"},
+	{Name: "ssh", Title: "dedicated disposable host (over SSH)", Level: LevelHigh, Rank: 2, Explicit: true, Description: "a separate machine reached over SSH, wiped (and reset) after the run: the device is what is isolated"},
 }
 
 // Factory builds a backend. It must be cheap: no probing of the host.
@@ -142,8 +145,8 @@ func Strongest() []string {
 	})
 	var names []string
 	for _, t := range ts {
-		if t.Level < LevelMedium {
-			continue // never pick a technique that does not isolate
+		if t.Level < LevelMedium || t.Explicit {
+			continue // never pick a technique that does not isolate, or one that must be named
 		}
 		if _, err := Get(t.Name); err == nil {
 			names = append(names, t.Name)

@@ -9,6 +9,7 @@ import (
 	_ "github.com/moat-sandbox/moat/backend/podman"
 	_ "github.com/moat-sandbox/moat/backend/restricted"
 	_ "github.com/moat-sandbox/moat/backend/venv"
+	_ "github.com/moat-sandbox/moat/backend/ssh"
 )
 
 // Init runs a backend's sandbox init when this process was started as one
