@@ -5,6 +5,7 @@ package all
 import (
 	_ "github.com/moat-sandbox/moat/backend/docker"
 	_ "github.com/moat-sandbox/moat/backend/gvisor"
+	_ "github.com/moat-sandbox/moat/backend/jail"
 	"github.com/moat-sandbox/moat/backend/native"
 	_ "github.com/moat-sandbox/moat/backend/podman"
 	_ "github.com/moat-sandbox/moat/backend/restricted"

@@ -167,11 +167,26 @@ class _F(_ctypes.CFuncPtr):
     _restype_ = _I
 class _L:
     _handle = _ctypes.dlopen(None)
-def _mount(src, dst, fs, flags, data):
+def _mount(src, dst, fs, flags, data, may_fail=False):
     if _F(('mount', _L))(src.encode(), dst.encode(), fs.encode() if fs else None, flags, data.encode() if data else None) != 0:
         e = _ctypes.get_errno()
+        if may_fail or (flags & 32 and e in (2, 13)):  # a remount of what the user cannot reach (ENOENT, EACCES)
+            return
         sys.stderr.write('moat-prelude: mount %s: %s\n' % (dst, os.strerror(e)))
         os._exit(125)
+`)
+	// Every mount of the host read-only in the run's namespace (each one
+	// alone: a bind remount keeps the flags it has, which it must repeat).
+	b.WriteString(`_fl = {'nosuid': 2, 'nodev': 4, 'noexec': 8, 'noatime': 1024, 'nodiratime': 2048, 'relatime': 2097152}
+with open('/proc/self/mountinfo') as _m:
+    _mps = [(_x.split()[4].replace('\\040', ' '), _x.split()[5]) for _x in _m]
+for _mp, _o in _mps:
+    if _mp == '/proc' or _mp.startswith('/proc/'):
+        continue  # the run's own (the nested user namespace writes its uid_map there)
+    _f = 32 | 4096 | 1  # MS_REMOUNT | MS_BIND | MS_RDONLY
+    for _k in _o.split(','):
+        _f |= _fl.get(_k, 0)
+    _mount('none', _mp, None, _f, None, _mp.startswith('/sys/'))
 `)
 	fmt.Fprintf(&b, "_d = %s\n", pyQuote(p.Dir))
 	fmt.Fprintf(&b, "_mount('moat', _d, 'tmpfs', 6, 'size=%d,mode=0700')\n", p.Disk) // MS_NOSUID|MS_NODEV
@@ -192,7 +207,7 @@ _s.close()
 	b.WriteString("import resource\n")
 	fmt.Fprintf(&b, "for _r, _v in ((resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, %d), (resource.RLIMIT_NPROC, %d)):\n    resource.setrlimit(_r, (_v, _v))\n", p.Fsize, p.Nproc)
 	b.WriteString("sys.stderr.write('moat-ns=%s\\n' % os.readlink('/proc/self/ns/pid'))\nsys.stderr.flush()\n")
-	b.WriteString("del _I, _F, _L, _mount, _d\n")
+	b.WriteString("del _I, _F, _L, _mount, _d, _fl, _mps\n")
 	return b.String()
 }
 
@@ -215,7 +230,24 @@ func wipeCommand(dir string, pid int, ns string) string {
 	}
 	left := "0"
 	if ns != "" {
-		fmt.Fprintf(&b, `i=0; while :; do left=0; for f in /proc/[0-9]*/ns/pid; do if [ "$(readlink "$f" 2>/dev/null)" = %s ]; then p=${f#/proc/}; kill -KILL "${p%%%%/*}" 2>/dev/null; left=$((left+1)); fi; done; [ $left = 0 ] && break; i=$((i+1)); [ $i -ge 50 ] && break; sleep 0.1; done; `, quote(ns))
+		// One python3 process reads every /proc/N/ns/pid: a shell would
+		// fork a readlink for each process of the host, for seconds.
+		py := `import os, time
+ns, left = sys.argv[1], 0
+for i in range(50):
+    left = 0
+    for p in os.listdir('/proc'):
+        try:
+            if p.isdigit() and os.readlink('/proc/%s/ns/pid' % p) == ns:
+                left += 1
+                os.kill(int(p), 9)
+        except OSError:
+            pass
+    if not left:
+        break
+    time.sleep(0.1)
+print(left)`
+		fmt.Fprintf(&b, `left=$(python3 -I -S -c %s %s); `, quote("import sys\n"+py), quote(ns))
 		left = "$left"
 	}
 	fmt.Fprintf(&b, `chmod -R u+rwx %s 2>/dev/null; rm -rf %s; echo left=%s`, quote(dir), quote(dir), left)

@@ -47,7 +47,7 @@ func TestSSH(t *testing.T) {
 	moattest.Run(t, func() moat.Backend { return &ssh.Backend{Config: cfg} }, moattest.Options{
 		AllowDegraded: true,
 		NonRoot:       true,
-		Layers:        []string{"dedicated-host", "host-key", "user-namespace", "pid-namespace", "network-none", "disk", "rlimits", "timeout", "output-limit", "wipe"},
+		Layers:        []string{"dedicated-host", "host-key", "user-namespace", "pid-namespace", "network-none", "read-only-host", "disk", "rlimits", "timeout", "output-limit", "wipe"},
 		Container:     &moattest.Container{Shell: true, SuidRoot: true, ExtraDevices: hostDevices},
 		Cases:         cases,
 	})
@@ -59,7 +59,16 @@ func TestSSH(t *testing.T) {
 // cannotHold are the suite's cases that assume a sandbox moat builds on
 // this machine; a remote host is another machine the program may use as
 // it likes (see docs/ssh.md).
-var cannotHold = map[string]bool{}
+var cannotHold = map[string]bool{
+	// The host's own files, devices, /proc and /sys, hostname: the
+	// program sees the device as its user does (read-only).
+	"host-files": true, "devices": true, "proc-sys-writes": true, "hostname": true,
+	// No seccomp filter and no capability bounding on the host: the
+	// system calls and socket families an ordinary user has.
+	"syscalls": true, "capabilities": true, "socket-families": true, "tiocsti": true,
+	// No behaviour report on a remote host yet.
+	"report-tamper": true, "walk-flood": true,
+}
 
 // hostDevices: the remote host's /dev is its own.
 var hostDevices = []string{}
@@ -168,4 +177,13 @@ func TestSmoke(t *testing.T) {
 	cfg.Dir = runsDir(t)
 	res, err := run(t, cfg, &moat.Spec{Args: []string{"-c", "import os,sys; print(os.getuid(), os.getcwd(), os.environ['HOME']); print('err', file=sys.stderr); sys.exit(3)"}, AllowDegraded: true})
 	t.Logf("res=%+v err=%v", res, err)
+}
+
+func TestTimeoutSmoke(t *testing.T) {
+	s := startSSHD(t)
+	cfg := s.config()
+	cfg.Dir = runsDir(t)
+	st := time.Now()
+	res, err := run(t, cfg, &moat.Spec{Args: []string{"-c", "import time; print('sleeping', flush=True); time.sleep(60)"}, Limits: moat.Limits{Timeout: 5 * time.Second}, AllowDegraded: true})
+	t.Logf("%s res=%+v err=%v", time.Since(st), res.Status, err)
 }
