@@ -122,7 +122,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err := run(mounts[0]); err != nil {
 		return nil, fmt.Errorf("jail: root: %w", err)
 	}
-	for _, d := range append(append([]string{"/dev", "/work", "/tmp", "/home/sandbox"}, RuntimeDirs...)) {
+	for _, d := range append([]string{"/dev", "/work", "/tmp", "/home/sandbox"}, RuntimeDirs...) {
 		if err := os.MkdirAll(root+d, 0o755); err != nil {
 			return nil, fmt.Errorf("jail: %w", err)
 		}
