@@ -170,20 +170,3 @@ func TestReset(t *testing.T) {
 		t.Errorf("a failing reset: result %+v, want the output kept and status error", res)
 	}
 }
-
-func TestSmoke(t *testing.T) {
-	s := startSSHD(t)
-	cfg := s.config()
-	cfg.Dir = runsDir(t)
-	res, err := run(t, cfg, &moat.Spec{Args: []string{"-c", "import os,sys; print(os.getuid(), os.getcwd(), os.environ['HOME']); print('err', file=sys.stderr); sys.exit(3)"}, AllowDegraded: true})
-	t.Logf("res=%+v err=%v", res, err)
-}
-
-func TestTimeoutSmoke(t *testing.T) {
-	s := startSSHD(t)
-	cfg := s.config()
-	cfg.Dir = runsDir(t)
-	st := time.Now()
-	res, err := run(t, cfg, &moat.Spec{Args: []string{"-c", "import time; print('sleeping', flush=True); time.sleep(60)"}, Limits: moat.Limits{Timeout: 5 * time.Second}, AllowDegraded: true})
-	t.Logf("%s res=%+v err=%v", time.Since(st), res.Status, err)
-}

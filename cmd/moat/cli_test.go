@@ -653,3 +653,29 @@ func TestNoReport(t *testing.T) {
 		}
 	}
 }
+
+// TestBackendsUnverifiedJail: off FreeBSD, `moat backends` says the jail
+// backend is unavailable here and unverified, with the reason.
+func TestBackendsUnverifiedJail(t *testing.T) {
+	t.Parallel()
+	r := moatRun(t, nil, "backends", "--json")
+	var rows []struct {
+		Name      string `json:"name"`
+		Built     bool   `json:"built"`
+		Available bool   `json:"available"`
+		Reason    string `json:"reason"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		t.Fatalf("moat backends --json: %v\n%s", err, r.stdout)
+	}
+	for _, row := range rows {
+		if row.Name != "jail" {
+			continue
+		}
+		if !row.Built || row.Available || !strings.Contains(row.Reason, "FreeBSD only") || !strings.Contains(row.Reason, "unverified") {
+			t.Errorf("jail row: %+v", row)
+		}
+		return
+	}
+	t.Error("no jail row")
+}
