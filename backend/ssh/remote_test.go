@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/moat-sandbox/moat"
 )
 
 // TestQuote: every word survives a real sh unchanged.
@@ -83,5 +85,19 @@ func TestWipeCommand(t *testing.T) {
 	}
 	if c := wipeCommand("/x", 42, ""); !strings.Contains(c, "/proc/42/comm") || !strings.Contains(c, "kill -KILL 42") {
 		t.Errorf("wipe without a namespace: %s", c)
+	}
+}
+
+// TestNeverAuto: auto never runs code on a remote host, even a configured
+// one; it is run only by name.
+func TestNeverAuto(t *testing.T) {
+	t.Setenv(EnvHost, "127.0.0.1")
+	for _, n := range moat.Strongest() {
+		if n == "ssh" {
+			t.Fatalf("auto may pick ssh: %q", moat.Strongest())
+		}
+	}
+	if tech, ok := moat.LookupTechnique("ssh"); !ok || !tech.Explicit || tech.Level != moat.LevelHigh {
+		t.Errorf("technique ssh = %+v", tech)
 	}
 }
