@@ -249,18 +249,18 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (res *moat.Result, e
 	if err != nil {
 		return nil, fmt.Errorf("ssh: %s: %w: %w", cfg.Host, err, moat.ErrSandbox)
 	}
+	if !p.Made {
+		return nil, fmt.Errorf("ssh: %s: could not create the run directory %s in %s: %w", cfg.Host, dir, cfg.dir(), moat.ErrSandbox)
+	}
 	w := &wiper{c: c, cfg: cfg, dir: dir}
 	defer func() {
 		if werr := w.wipe(); werr != nil {
 			if res != nil && res.Status != moat.StatusError {
 				res.Status, res.Error = moat.StatusError, werr.Error()
 			}
-			err = errors.Join(err, werr)
+			err = join(err, werr)
 		}
 	}()
-	if !p.Made {
-		return nil, fmt.Errorf("ssh: %s: could not create the run directory %s in %s: %w", cfg.Host, dir, cfg.dir(), moat.ErrSandbox)
-	}
 	if err := usable(cfg, p); err != nil {
 		return nil, err
 	}
@@ -461,7 +461,22 @@ func (w *wiper) wipe() error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	var all error
+	for _, e := range errs {
+		all = join(all, e)
+	}
+	return all
+}
+
+// join is both errors on one line.
+func join(a, b error) error {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return fmt.Errorf("%w; %w", a, b)
 }
 
 // reset runs the configured reset command on this machine.
