@@ -38,10 +38,15 @@ func TestSSH(t *testing.T) {
 	s := startSSHD(t)
 	cfg := s.config()
 	cfg.Dir = runsDir(t)
-	cases := []string{}
-	for _, c := range moattest.CaseNames() {
-		if !cannotHold[c] {
-			cases = append(cases, c)
+	// MOAT_SSH_CASES=a,b runs only those cases (a rerun of one).
+	var cases []string
+	if only := os.Getenv("MOAT_SSH_CASES"); only != "" {
+		cases = strings.Split(only, ",")
+	} else {
+		for _, c := range moattest.CaseNames() {
+			if !cannotHold[c] {
+				cases = append(cases, c)
+			}
 		}
 	}
 	moattest.Run(t, func() moat.Backend { return &ssh.Backend{Config: cfg} }, moattest.Options{
