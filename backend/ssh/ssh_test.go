@@ -175,3 +175,19 @@ func TestReset(t *testing.T) {
 		t.Errorf("a failing reset: result %+v, want the output kept and status error", res)
 	}
 }
+
+// TestCheckDescribe: the server's host works (Check), and `moat backends`
+// says which host, its verified key, and what it enforces.
+func TestCheckDescribe(t *testing.T) {
+	s := startSSHD(t)
+	b := &ssh.Backend{Config: s.config()}
+	if err := b.Check(context.Background()); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	d := strings.Join(b.Describe(context.Background()), "\n")
+	for _, want := range []string{"host moatssh@127.0.0.1:", "host key ssh-ed25519 SHA256:", "network none: a network namespace", "no reset command"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("Describe lacks %q:\n%s", want, d)
+		}
+	}
+}

@@ -3,6 +3,7 @@
 package ssh_test
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
@@ -124,7 +125,8 @@ LogLevel ERROR
 		t.Fatal(err)
 	}
 	cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
-	cmd.Stderr = os.Stderr
+	var logs bytes.Buffer // read only once sshd has exited
+	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +145,7 @@ LogLevel ERROR
 		}
 		select {
 		case <-exited:
-			t.Fatalf("sshd exited at start")
+			t.Fatalf("sshd exited at start: %s", logs.String())
 		default:
 		}
 		if time.Now().After(deadline) {
