@@ -34,12 +34,13 @@ func safePath(p string) bool {
 // nsFlags are unshare's options for the run's namespaces: a user
 // namespace where the remote user is root (so it may mount and bring up a
 // loopback in namespaces it owns, and nowhere else), a mount namespace
-// with a /proc of its own, a PID namespace whose init is the bootstrap
+// with a /proc of its own, a UTS namespace (host name sandbox), a PID
+// namespace whose init is the bootstrap
 // (when it dies, the kernel kills every process left in it), and, for
 // network none, a network namespace. --kill-child: if unshare dies (moat
 // kills it), so does the namespace's init.
 func nsFlags(network bool) []string {
-	f := []string{"unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"}
+	f := []string{"unshare", "--user", "--map-root-user", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc"}
 	if network {
 		f = append(f, "--net")
 	}
@@ -188,6 +189,7 @@ for _mp, _o in _mps:
         _f |= _fl.get(_k, 0)
     _mount('none', _mp, None, _f, None, _mp.startswith('/sys/'))
 `)
+	b.WriteString("if _F(('sethostname', _L))(b'sandbox', 7) != 0:\n    sys.stderr.write('moat-prelude: sethostname: %s\\n' % os.strerror(_ctypes.get_errno()))\n    os._exit(125)\n")
 	fmt.Fprintf(&b, "_d = %s\n", pyQuote(p.Dir))
 	fmt.Fprintf(&b, "_mount('moat', _d, 'tmpfs', 6, 'size=%d,mode=0700')\n", p.Disk) // MS_NOSUID|MS_NODEV
 	b.WriteString("for _n in ('work', 'home', 'tmp', 'shm'):\n    os.mkdir(_d + '/' + _n, 0o700 if _n != 'tmp' else 0o1777)\nos.chmod(_d + '/tmp', 0o1777)\n")

@@ -15,13 +15,14 @@
 // # On the host
 //
 // The remote user's login shell (a POSIX sh) runs unshare (util-linux)
-// with a user namespace where that user is root, a mount namespace, a PID
-// namespace and, for network none, a network namespace; the namespaces'
+// with a user namespace where that user is root, a mount namespace, a UTS
+// namespace, a PID namespace and, for network none, a network namespace; the namespaces'
 // init is moat's container bootstrap (backend/internal/container's
 // bootstrap.py, run by the host's python3 -I -S) after a prelude that
 // mounts the run's tmpfs (its working directory, home and /tmp, bound
 // over the host's /tmp, /dev/shm and the user's home, sized by the disk
-// limit), brings up the loopback, and sets the rlimits. The bootstrap
+// limit), remounts every other mount of the host read-only, brings up the
+// loopback, and sets the rlimits. The bootstrap
 // speaks the containers' protocol over the session's stdin and stdout
 // (header, workspace, the program's output in tagged frames, the copy-out,
 // the exit frame), and starts the program in a nested user namespace as
@@ -284,6 +285,7 @@ func layers(cfg Config, c *conn, p *probe, spec *moat.Spec, lim moat.Limits, dir
 		{Name: "user-namespace", Detail: fmt.Sprintf("the program runs as uid %d with no capability, in a user namespace nested in the run's", p.UID)},
 		{Name: "pid-namespace", Detail: "the run's own; its init is moat's bootstrap: when it ends, the kernel kills every process left"},
 		{Name: "mount-namespace", Detail: "private, with its own /proc"},
+		{Name: "uts-namespace", Detail: "host name sandbox"},
 		{Name: "read-only-host", Detail: "every mount of the host read-only in the run's mount namespace (those the user can reach), but the run's tmpfs"},
 		{Name: "disk", Detail: fmt.Sprintf("tmpfs of %d bytes at %s for the working directory, and bound over the user's home, /tmp and /dev/shm; RLIMIT_FSIZE %d", lim.Disk, dir, lim.Disk)},
 		{Name: "rlimits", Detail: fmt.Sprintf("RLIMIT_AS %d, RLIMIT_NPROC %d (all of the user's processes), RLIMIT_CORE 0", lim.Memory, lim.Pids)},

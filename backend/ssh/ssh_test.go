@@ -52,7 +52,7 @@ func TestSSH(t *testing.T) {
 	moattest.Run(t, func() moat.Backend { return &ssh.Backend{Config: cfg} }, moattest.Options{
 		AllowDegraded: true,
 		NonRoot:       true,
-		Layers:        []string{"dedicated-host", "host-key", "user-namespace", "pid-namespace", "network-none", "read-only-host", "disk", "rlimits", "timeout", "output-limit", "wipe"},
+		Layers:        []string{"dedicated-host", "host-key", "user-namespace", "pid-namespace", "uts-namespace", "network-none", "read-only-host", "disk", "rlimits", "timeout", "output-limit", "wipe"},
 		Container:     &moattest.Container{Shell: true, SuidRoot: true, ExtraDevices: hostDevices},
 		Cases:         cases,
 	})
@@ -65,9 +65,9 @@ func TestSSH(t *testing.T) {
 // this machine; a remote host is another machine the program may use as
 // it likes (see docs/ssh.md).
 var cannotHold = map[string]bool{
-	// The host's own files, devices, /proc and /sys, hostname: the
-	// program sees the device as its user does (read-only).
-	"host-files": true, "devices": true, "proc-sys-writes": true, "hostname": true,
+	// The host's own files, devices, /proc and /sys: the program sees
+	// the device as its user does (read-only).
+	"host-files": true, "devices": true, "proc-sys-writes": true,
 	// No seccomp filter and no capability bounding on the host: the
 	// system calls and socket families an ordinary user has.
 	"syscalls": true, "capabilities": true, "socket-families": true, "tiocsti": true,
