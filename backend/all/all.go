@@ -9,8 +9,8 @@ import (
 	"github.com/moat-sandbox/moat/backend/native"
 	_ "github.com/moat-sandbox/moat/backend/podman"
 	_ "github.com/moat-sandbox/moat/backend/restricted"
-	_ "github.com/moat-sandbox/moat/backend/venv"
 	_ "github.com/moat-sandbox/moat/backend/ssh"
+	_ "github.com/moat-sandbox/moat/backend/venv"
 )
 
 // Init runs a backend's sandbox init when this process was started as one
