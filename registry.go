@@ -46,8 +46,8 @@ type Technique struct {
 	Description string `json:"description"`
 	// Rank orders techniques of one level for `auto`: lower is preferred.
 	Rank int `json:"-"`
-	// Explicit: `auto` never picks it; it runs only when named (it sends
-	// the code elsewhere, to a cluster).
+	// Explicit: never picked by `auto`, only by name: it sends the code
+	// elsewhere (a cluster, a remote host).
 	Explicit bool `json:"explicit,omitempty"`
 }
 
@@ -63,7 +63,7 @@ var Techniques = []Technique{
 	{Name: "gvisor", Title: "gVisor (runsc)", Level: LevelHigh, Rank: 0, Description: "user-space kernel intercepts every system call"},
 	{Name: "kubernetes", Title: "Kubernetes Pods", Level: LevelHigh, Rank: 2, Explicit: true, Description: "a Pod per run on a cluster, under a gVisor RuntimeClass (plain runc Pods are medium)"},
 	{Name: "microvm", Title: "Firecracker / micro-VM", Level: LevelHighest, Rank: 0, Description: "own kernel in a small virtual machine"},
-	{Name: "dedicated", Title: "dedicated disposable host", Level: LevelHighest, Rank: 1, Description: "a separate machine, wiped after the run"},
+	{Name: "ssh", Title: "dedicated disposable host (over SSH)", Level: LevelHigh, Rank: 2, Explicit: true, Description: "a separate machine reached over SSH, wiped (and reset) after the run: the device is what is isolated"},
 }
 
 // Factory builds a backend. It must be cheap: no probing of the host.
@@ -147,8 +147,8 @@ func Strongest() []string {
 	})
 	var names []string
 	for _, t := range ts {
-		if t.Level < LevelMedium {
-			continue // never pick a technique that does not isolate
+		if t.Level < LevelMedium || t.Explicit {
+			continue // never pick a technique that does not isolate, or one that must be named
 		}
 		if _, err := Get(t.Name); err == nil {
 			names = append(names, t.Name)

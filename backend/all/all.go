@@ -5,11 +5,13 @@ package all
 import (
 	_ "github.com/moat-sandbox/moat/backend/docker"
 	_ "github.com/moat-sandbox/moat/backend/gvisor"
+	_ "github.com/moat-sandbox/moat/backend/jail"
 	_ "github.com/moat-sandbox/moat/backend/kubernetes"
 	"github.com/moat-sandbox/moat/backend/microvm"
 	"github.com/moat-sandbox/moat/backend/native"
 	_ "github.com/moat-sandbox/moat/backend/podman"
 	_ "github.com/moat-sandbox/moat/backend/restricted"
+	_ "github.com/moat-sandbox/moat/backend/ssh"
 	_ "github.com/moat-sandbox/moat/backend/venv"
 )
 

@@ -8,7 +8,6 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	ctr "github.com/moat-sandbox/moat/backend/internal/container"
-	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
 )
 
 // TestPodSpec: the Pod of a run carries every hardening the package doc

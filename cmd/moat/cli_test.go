@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/moattest"
@@ -650,6 +655,66 @@ func TestNoReport(t *testing.T) {
 		_ = json.Unmarshal([]byte(r.stdout), &res)
 		if c.off != strings.HasPrefix(detail, "off") || c.off != (res.Stdout == "False\n") || (c.off && findings != 0) || (!c.off && findings == 0) {
 			t.Errorf("%s: layer %q, program saw a token: %q, %d findings; want report off=%v: %s", c.name, detail, res.Stdout, findings, c.off, r)
+		}
+	}
+}
+
+// TestBackendsUnverifiedJail: off FreeBSD, `moat backends` says the jail
+// backend is unavailable here and unverified, with the reason.
+func TestBackendsUnverifiedJail(t *testing.T) {
+	t.Parallel()
+	r := moatRun(t, nil, "backends", "--json")
+	var rows []struct {
+		Name      string `json:"name"`
+		Built     bool   `json:"built"`
+		Available bool   `json:"available"`
+		Reason    string `json:"reason"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		t.Fatalf("moat backends --json: %v\n%s", err, r.stdout)
+	}
+	for _, row := range rows {
+		if row.Name != "jail" {
+			continue
+		}
+		if !row.Built || row.Available || !strings.Contains(row.Reason, "FreeBSD only") || !strings.Contains(row.Reason, "unverified") {
+			t.Errorf("jail row: %+v", row)
+		}
+		return
+	}
+	t.Error("no jail row")
+}
+
+// TestSSHBadHostCLI: a host that cannot be reached, a key that is not
+// there, a policy that names a bad port: one line, exit 125, no panic.
+func TestSSHBadHostCLI(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key")
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	blk, _ := gossh.MarshalPrivateKey(priv, "")
+	os.WriteFile(key, pem.EncodeToMemory(blk), 0o600)
+	kh := filepath.Join(dir, "known_hosts")
+	os.WriteFile(kh, nil, 0o600)
+	base := []string{"MOAT_SSH_HOST=127.0.0.1", "MOAT_SSH_KEY=" + key, "MOAT_SSH_KNOWN_HOSTS=" + kh}
+	for _, c := range []struct {
+		env  []string
+		want string
+	}{
+		{append(base, "MOAT_SSH_PORT="+strconv.Itoa(port)), "connection refused"},
+		{append(base, "MOAT_SSH_PORT=99999"), "is not a port"},
+		{[]string{"MOAT_SSH_HOST=127.0.0.1", "MOAT_SSH_KEY=" + filepath.Join(dir, "none")}, "no such file"},
+	} {
+		r := moatRun(t, c.env, "run", "--isolation", "ssh", "--allow-degraded", "-c", "print(1)")
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if r.code != 125 || len(lines) != 1 || !strings.HasPrefix(lines[0], "moat: ") || !strings.Contains(lines[0], c.want) {
+			t.Errorf("%q: %s; want exit 125 and one line saying %q", c.env, r, c.want)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	sshbackend "github.com/moat-sandbox/moat/backend/ssh"
 )
 
 // policy is the TOML policy file: the same settings as the flags of
@@ -30,6 +32,9 @@ type policy struct {
 	Image         string   `toml:"image"`
 	AllowDegraded bool     `toml:"allow_degraded"`
 	Userland      bool     `toml:"userland"`
+	// SSH configures the ssh backend (host, user, port, key, known_hosts,
+	// reset, dir), over its MOAT_SSH_* variables.
+	SSH *sshbackend.Config `toml:"ssh"`
 }
 
 func loadPolicy(path string) (*policy, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/moat-sandbox/moat"
+	sshbackend "github.com/moat-sandbox/moat/backend/ssh"
 	"github.com/moat-sandbox/moat/internal/termsafe"
 )
 
@@ -100,6 +101,9 @@ func buildSpec(c *cobra.Command, f *runFlags, args []string) (*moat.Spec, string
 		}
 		if p.Userland && !c.Flags().Changed("userland") {
 			f.userland = true
+		}
+		if p.SSH != nil {
+			sshbackend.Configure(*p.SSH)
 		}
 	}
 	s := &moat.Spec{Python: f.python, Image: f.image, AllowDegraded: f.allowDegraded, Userland: f.userland, Files: map[string][]byte{}, NoReport: f.report.noReport()}

@@ -115,6 +115,9 @@ type Session struct {
 	// python3 between runs; only moat's init uses it (bootstrap.py
 	// compiles the hook at every run).
 	Bytecode *HookBytecode
+	// Host, if set, runs bootstrap.py on a host of its own rather than in
+	// a container (the ssh backend): see HostInit.
+	Host *HostInit
 
 	spec *moat.Spec
 	lim  moat.Limits
@@ -167,6 +170,36 @@ func Env(spec *moat.Spec, p Persona) []string {
 	return append(env, spec.Env...)
 }
 
+// HostInit says how bootstrap.py runs on a host that is no container:
+// the ssh backend's remote host, where it is pid 1 of a PID namespace of
+// its own (so its kill(-1) reaches the run's processes only) and no
+// seccomp profile is applied, so the header asks for none.
+type HostInit struct {
+	// Work is the program's working directory there.
+	Work string
+	// Launcher runs the program: it precedes the program's arguments, and
+	// ends with the interpreter (e.g. unshare ... -- python3).
+	Launcher []string
+}
+
+func (h *HostInit) launcher() []string {
+	if h == nil || len(h.Launcher) == 0 {
+		return []string{"python3"}
+	}
+	return h.Launcher
+}
+
+func (h *HostInit) work() string {
+	if h == nil {
+		return ""
+	}
+	return h.Work
+}
+
+// BootstrapSource is bootstrap.py as the argument of python3 -I -S -c
+// (see Entrypoint).
+func BootstrapSource() string { return entrySource() }
+
 // headerJSON returns the header as JSON.
 func (s *Session) headerJSON() ([]byte, error) {
 	env := Env(s.spec, s.persona)
@@ -179,7 +212,7 @@ func (s *Session) headerJSON() ([]byte, error) {
 	}
 	h := ctrinit.Header{
 		Key:      s.key,
-		Argv:     append([]string{"python3"}, s.spec.Args...),
+		Argv:     append(s.Host.launcher(), s.spec.Args...),
 		Env:      env,
 		Report:   rh,
 		Tar:      s.spec.Workspace != "",
@@ -189,7 +222,8 @@ func (s *Session) headerJSON() ([]byte, error) {
 		TimeoutS: s.lim.Timeout.Seconds(),
 		RlimitAS: s.RlimitAS,
 		Trace:    s.Trace != nil,
-		Confined: !s.spec.AllowDegraded,
+		Confined: !s.spec.AllowDegraded && s.Host == nil,
+		Work:     s.Host.work(),
 	}
 	if len(s.spec.Files) > 0 {
 		h.Files = map[string]string{}

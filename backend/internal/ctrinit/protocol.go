@@ -114,6 +114,10 @@ type Header struct {
 	// take the profile and not apply it (runsc without --oci-seccomp).
 	Confined bool    `json:"confined,omitempty"`
 	Report   *Report `json:"report,omitempty"`
+	// Work, if set, is the working directory instead of WorkDir: the ssh
+	// backend's run directory on a remote host, where bootstrap.py is the
+	// init (moat's own init, in containers only, ignores it).
+	Work string `json:"work,omitempty"`
 }
 
 // Report tells the init what to set up for the behaviour report.

@@ -1,0 +1,103 @@
+package ssh
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// TestQuote: every word survives a real sh unchanged.
+func TestQuote(t *testing.T) {
+	for _, s := range []string{"", "a b", "it's", `"$HOME"`, "`id`", "a\nb", "'''", "\\"} {
+		out, err := exec.Command("/bin/sh", "-c", "printf %s "+quote(s)).Output()
+		if err != nil || string(out) != s {
+			t.Errorf("quote(%q) through sh = %q, %v", s, out, err)
+		}
+	}
+}
+
+func TestSafePath(t *testing.T) {
+	for p, want := range map[string]bool{"/var/tmp": true, "/home/a_b-c.d": true, "var/tmp": false, "/a b": false,
+		"/a/../b": false, "/a/..": false, "/a;b": false, "/a$b": false, "/a'b": false, "": false} {
+		if got := safePath(p); got != want {
+			t.Errorf("safePath(%q) = %v", p, got)
+		}
+	}
+}
+
+// TestParseProbe: what the host says is read strictly.
+func TestParseProbe(t *testing.T) {
+	p, err := parseProbe("os=Linux\nuid=1002\ngid=1003\nhome=/home/u\npython3=yes\nns=yes\nnet=no unshare: unshare failed: Operation not permitted\nsystemd=no Failed to connect\nmade=yes\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.OS != "Linux" || p.UID != 1002 || p.GID != 1003 || p.Home != "/home/u" || !p.Python || !p.NS || p.Net || !p.Made || p.Systemd {
+		t.Errorf("probe = %+v", p)
+	}
+	if p.NetWhy != "unshare: unshare failed: Operation not permitted" {
+		t.Errorf("NetWhy = %q", p.NetWhy)
+	}
+	for _, bad := range []string{"", "os=Linux\n", "uid=-1\ngid=0\n", "uid=x\ngid=0\n"} {
+		if _, err := parseProbe(bad); err == nil {
+			t.Errorf("parseProbe(%q) took it", bad)
+		}
+	}
+}
+
+// TestRunCommand: the namespaces, and the network one only for none.
+func TestRunCommand(t *testing.T) {
+	p := runParams{Dir: "/var/tmp/moat-ssh-1", Home: "/home/u", Net: true, Disk: 1 << 20, Fsize: 1 << 20, Nproc: 16, Program: "print('x')\n"}
+	c := runCommand(p)
+	for _, want := range []string{"echo moat-pid=$$ >&2;", "exec 'unshare' '--user' '--map-root-user' '--mount' '--uts' '--pid' '--fork' '--kill-child' '--mount-proc' '--net' '--' 'python3' '-I' '-S' '-c'",
+		"size=1048576", "RLIMIT_NPROC, 16", "0x8914", "'/home/u'"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("run command lacks %q:\n%s", want, c)
+		}
+	}
+	p.Net = false
+	if c := runCommand(p); strings.Contains(c, "'--net'") || strings.Contains(c, "0x8914") {
+		t.Errorf("network namespace without network none:\n%s", c)
+	}
+	if got := launcher(1002, 1003); strings.Join(got, " ") != "unshare --map-user=1002 --map-group=1003 -- python3" {
+		t.Errorf("launcher = %q", got)
+	}
+	// The prelude compiles.
+	if out, err := exec.Command("python3", "-c", "import sys; compile(sys.argv[1], 'prelude', 'exec')", prelude(p)).CombinedOutput(); err != nil {
+		t.Errorf("prelude does not compile: %s", out)
+	}
+}
+
+// TestWipeCommand: a real sh runs it; with nothing to kill it removes the
+// directory, even one the program made unreadable, and says left=0.
+func TestWipeCommand(t *testing.T) {
+	d := t.TempDir() + "/run"
+	if err := exec.Command("/bin/sh", "-c", "mkdir -p "+d+"/work/x && touch "+d+"/work/x/f && chmod 000 "+d+"/work/x").Run(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("/bin/sh", "-c", wipeCommand(d, 0, "pid:[1]")).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "left=0" {
+		t.Fatalf("wipe: %q, %v", out, err)
+	}
+	if err := exec.Command("test", "-e", d).Run(); err == nil {
+		t.Errorf("%s still there", d)
+	}
+	if c := wipeCommand("/x", 42, ""); !strings.Contains(c, "/proc/42/comm") || !strings.Contains(c, "kill -KILL 42") {
+		t.Errorf("wipe without a namespace: %s", c)
+	}
+}
+
+// TestNeverAuto: auto never runs code on a remote host, even a configured
+// one; it is run only by name.
+func TestNeverAuto(t *testing.T) {
+	t.Setenv(EnvHost, "127.0.0.1")
+	for _, n := range moat.Strongest() {
+		if n == "ssh" {
+			t.Fatalf("auto may pick ssh: %q", moat.Strongest())
+		}
+	}
+	if tech, ok := moat.LookupTechnique("ssh"); !ok || !tech.Explicit || tech.Level != moat.LevelHigh {
+		t.Errorf("technique ssh = %+v", tech)
+	}
+}
