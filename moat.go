@@ -39,6 +39,12 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrUnknownBackend: no backend of that name is registered.
 	ErrUnknownBackend = errors.New("unknown isolation backend")
+	// ErrMismatch: a Spec does not fit the sandbox prepared for another
+	// (Prepared.Run); the sandbox is unused and the Spec may run elsewhere.
+	ErrMismatch = errors.New("spec does not fit the prepared sandbox")
+	// ErrStale: a prepared sandbox died or was used before the run; the
+	// Spec may run elsewhere.
+	ErrStale = errors.New("prepared sandbox gone")
 )
 
 // Default limits, used where a Limits field is zero.
@@ -276,6 +282,26 @@ type Supporter interface {
 // runs it.
 type AutoPicker interface {
 	AutoPick(ctx context.Context) error
+}
+
+// Preparer is implemented by backends that can prepare a sandbox ahead of
+// its run (a warm pool): Prepare does the setup that does not depend on
+// the program, for runs like tmpl (its Args, Env, Files, streams, timeout
+// and output cap are the run's own), and returns the sandbox waiting.
+type Preparer interface {
+	Prepare(ctx context.Context, tmpl *Spec) (Prepared, error)
+}
+
+// Prepared is a sandbox waiting for its one program. Run runs a Spec that
+// fits the template with the same guarantees as Backend.Run (limits,
+// report, cleanup); a Spec that does not fit gives ErrMismatch, a sandbox
+// that died while waiting ErrStale, and the Spec may then run elsewhere.
+// Done is closed once the sandbox is gone; Close destroys an unused one
+// and is safe to call at any time.
+type Prepared interface {
+	Run(ctx context.Context, spec *Spec) (*Result, error)
+	Done() <-chan struct{}
+	Close() error
 }
 
 // Imager is implemented by backends that run a container image: the image

@@ -3,6 +3,7 @@ package native
 import (
 	"encoding/json"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/moat-sandbox/moat"
@@ -32,7 +33,7 @@ type netRun struct {
 	cfg     *egress.Config
 	parent  *os.File
 	child   *os.File
-	mono0   int64
+	mono0   atomic.Int64 // the zero of the events' times
 	done    chan struct{}
 	events  []moat.Event
 	dropped int
@@ -48,8 +49,7 @@ func startNet(spec *moat.Spec, cfg *nsinit.Config, mono0 int64, md *honeytoken.M
 		return nil, err
 	}
 	if ec.Mode == egress.ModeSinkhole {
-		ec.Metadata = md
-		cfg.Env = egress.CAEnv(cfg.Env)
+		ec.Metadata = md // and the CA variables go into the Start (startMessage)
 	}
 	p, c, err := egress.SocketPair()
 	if err != nil {
@@ -58,7 +58,9 @@ func startNet(spec *moat.Spec, cfg *nsinit.Config, mono0 int64, md *honeytoken.M
 	if cfg.Net, err = json.Marshal(ec); err != nil {
 		return nil, err
 	}
-	return &netRun{cfg: ec, parent: p, child: c, mono0: mono0, done: make(chan struct{})}, nil
+	n := &netRun{cfg: ec, parent: p, child: c, done: make(chan struct{})}
+	n.mono0.Store(mono0)
+	return n, nil
 }
 
 // files puts the init's end at nsinit.FDNet among the init's extra files.
@@ -88,10 +90,18 @@ func (n *netRun) started() {
 				return
 			}
 			ev.Source = "network"
-			ev.TimeMS = max(0, (mono-n.mono0)/1e6)
+			ev.TimeMS = max(0, (mono-n.mono0.Load())/1e6)
 			n.events = append(n.events, ev)
 		})
 	}()
+}
+
+// setMono0 moves the zero of the events' times to the start of a run
+// prepared ahead.
+func (n *netRun) setMono0(mono int64) {
+	if n != nil {
+		n.mono0.Store(mono)
+	}
 }
 
 // close releases both ends; deferred, for runs that end before started.

@@ -1,13 +1,11 @@
 package native
 
 import (
-	"cmp"
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/report"
-	"path"
 )
 
 // prepareReport makes this run's honeytokens and tells the init to plant
@@ -24,7 +22,7 @@ func (r *runner) prepareReport(cfg *nsinit.Config, startMono int64) {
 	if bc, err := audit.Compile(r.rt.Executable, cacheDir()); err == nil {
 		cfg.Report.Bytecode = bc
 	}
-	cfg.Env = observe.WithHookPath(append(cfg.Env, plan.Env...), cmp.Or(r.hookRoot, path.Dir(audit.Dir))+"/py")
+	r.planEnv = plan.Env // with the hook's path, in startMessage
 	r.events = append(r.events, plan.Planted...)
 }
 

@@ -15,6 +15,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,6 +25,8 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
@@ -49,6 +52,18 @@ const initThreads = 16
 const stopGrace = 3 * time.Second
 
 func run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	r, err := newRunner(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.prepare(false); err != nil {
+		return r.finishReport(nil, err)
+	}
+	return r.start(ctx, spec)
+}
+
+// newRunner checks spec and resolves its interpreter (and userland).
+func newRunner(spec *moat.Spec) (*runner, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("native: %w", err)
 	}
@@ -71,7 +86,7 @@ func run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 		}
 		r.rt, r.userland = rt.WithUserland(ul), ul
 	}
-	return r.finishReport(r.run(ctx))
+	return r, nil
 }
 
 func cacheDir() string {
@@ -83,6 +98,7 @@ func cacheDir() string {
 }
 
 type runner struct {
+	// spec is the template while prepared, the run's own once started.
 	spec *moat.Spec
 	lim  moat.Limits
 	rt   *pyrt.Runtime // with the userland's paths, if any
@@ -107,6 +123,22 @@ type runner struct {
 	firstPid      int                  // host pid of the process moat started (Spec.Launcher)
 	notifyWG      sync.WaitGroup
 	notifyErr     error
+
+	// Prepared (prepare) and not yet started (start).
+	cfg      *nsinit.Config
+	baseEnv  []string // the sandbox's own variables, before the Spec's
+	planEnv  []string // the report's honeytoken variables
+	p        *pipes
+	nr       *netRun
+	extra    []moat.Layer
+	begin    time.Time
+	mono0    int64
+	trace    bool
+	ready    bool           // prepared ahead: the init said "ready"
+	status   *bufio.Scanner // FDStatus, read by prepare up to "ready", then by messages
+	exited   chan struct{}  // closed when the init has exited and been reaped
+	waitErr  error
+	cleanups []func()
 }
 
 // stop ends the run for reason: the first reason wins. The init is asked
@@ -133,7 +165,6 @@ func (r *runner) initConfig() (*nsinit.Config, error) {
 	cfg := &nsinit.Config{
 		Binds:         r.rt.Paths,
 		Links:         r.rt.Links,
-		Files:         r.spec.Files,
 		Disk:          r.lim.Disk,
 		Fsize:         uint64(r.lim.Disk),
 		Nproc:         uint64(r.lim.Pids),
@@ -154,88 +185,177 @@ func (r *runner) initConfig() (*nsinit.Config, error) {
 	p.AvoidPaths(append(slices.Collect(maps.Keys(cfg.Links)), cfg.Binds...))
 	cfg.Persona = nsinit.Persona{Host: p.Host, User: p.User, Gecos: p.Gecos, Home: p.Home}
 	r.initName, r.hookRoot = p.Init, p.Tools
-	python := r.rt.Command // a venv's bin/python, so pyvenv.cfg is found
-	cfg.Argv = append([]string{python}, r.spec.Args...)
-	cfg.Env = []string{
-		"PATH=" + filepath.Dir(python) + ":/usr/local/bin:/usr/bin:/bin",
+	r.baseEnv = []string{
+		"PATH=" + filepath.Dir(r.rt.Command) + ":/usr/local/bin:/usr/bin:/bin",
 		"HOME=" + p.Home, "TMPDIR=" + nsinit.TmpDir, "LANG=C.UTF-8", "USER=" + p.User, "LOGNAME=" + p.User,
 		// Unbuffered: what the program printed before a kill is not lost.
 		"PYTHONUNBUFFERED=1",
 	}
-	cfg.Env = append(cfg.Env, r.spec.Env...)
 	return cfg, nil
 }
 
-// run is one run in its phases: the config and network, the cgroup, the
-// init started into its namespaces, the streams to and from it, the
-// watchers that stop it, the init's messages, and the Result.
-func (r *runner) run(ctx context.Context) (*moat.Result, error) {
-	start := time.Now()
+// startMessage is what the prepared init runs: the Spec's program with
+// the sandbox's variables, the Spec's, the report's and the network's.
+func (r *runner) startMessage(mono int64) *nsinit.Start {
+	python := r.rt.Command // a venv's bin/python, so pyvenv.cfg is found
+	env := append(append([]string(nil), r.baseEnv...), r.spec.Env...)
+	if r.cfg.Report != nil {
+		env = observe.WithHookPath(append(env, r.planEnv...), cmp.Or(r.hookRoot, path.Dir(audit.Dir))+"/py")
+	}
+	if r.nr != nil && r.nr.cfg.Mode == egress.ModeSinkhole {
+		env = egress.CAEnv(env)
+	}
+	return &nsinit.Start{Argv: append([]string{python}, r.spec.Args...), Env: env, Files: r.spec.Files, StartMono: mono}
+}
+
+// prepare is the first half of a run: the config and network, the
+// cgroup, the init started into its namespaces and sent the Config. With
+// wait, it returns once the init is ready for the program (or failed);
+// without, the Start may follow at once. On error, what was made is
+// undone (r.cleanup).
+func (r *runner) prepare(wait bool) (err error) {
+	defer func() {
+		if err != nil {
+			r.cleanup()
+		}
+	}()
 	// The steps' times go to log/slog at debug level (MOAT_TRACE=1 in the
 	// CLI); the init sends its own only then.
-	trace := slog.Default().Enabled(ctx, slog.LevelDebug)
-	mono0 := nsinit.MonoNow()
-	trm := func(mono int64, what string) {
-		if trace {
-			slog.Debug("step", "backend", "native", "ms", float64(mono-mono0)/1e6, "step", what)
-		}
-	}
-	tr := func(what string) { trm(nsinit.MonoNow(), what) }
+	r.trace = slog.Default().Enabled(context.Background(), slog.LevelDebug)
+	r.begin, r.mono0 = time.Now(), nsinit.MonoNow()
 	cfg, err := r.initConfig()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	cfg.Trace = trace
-	r.prepareReport(cfg, mono0)
-	nr, err := startNet(r.spec, cfg, mono0, r.metadata) // nil in mode none (net_linux.go)
+	r.cfg = cfg
+	cfg.Trace = r.trace
+	r.prepareReport(cfg, r.mono0)
+	r.nr, err = startNet(r.spec, cfg, r.mono0, r.metadata) // nil in mode none (net_linux.go)
 	if err != nil {
-		return nil, fmt.Errorf("native: network: %w", err)
+		return fmt.Errorf("native: network: %w", err)
 	}
-	defer nr.close()
-
-	extra, err := r.limits(cfg)
+	r.cleanups = append(r.cleanups, r.nr.close)
+	r.extra, err = r.limits(cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if r.group != nil {
-		defer func() {
+		r.cleanups = append(r.cleanups, func() {
 			_ = r.group.Destroy()
-			tr("cgroup destroyed")
-		}()
+			r.tr("cgroup destroyed")
+		})
 	}
-	tr("cgroup created")
-	p, err := newPipes(r.spec.Workspace != "", r.spec.OutDir != "")
+	r.tr("cgroup created")
+	r.p, err = newPipes(r.spec.Workspace != "", r.spec.OutDir != "")
 	if err != nil {
-		return nil, fmt.Errorf("native: %w", err)
+		return fmt.Errorf("native: %w", err)
 	}
-	defer p.closeAll()
-	r.ctlW = p.ctlW
-	if err := r.startInit(cfg, p, nr, tr); err != nil {
-		return nil, err
+	r.cleanups = append(r.cleanups, r.p.closeAll)
+	r.ctlW = r.p.ctlW
+	if err := r.startInit(cfg, r.p, r.nr, r.tr); err != nil {
+		return err
 	}
-	tr("init started")
+	r.exited = make(chan struct{})
+	go func() {
+		r.waitErr = r.cmd.Wait()
+		close(r.exited)
+	}()
+	r.tr("init started")
+	r.status = bufio.NewScanner(r.p.statusR)
+	r.status.Buffer(make([]byte, 64<<10), 1<<20)
+	if err := json.NewEncoder(r.p.cfgW).Encode(cfg); err != nil {
+		return r.lost(fmt.Errorf("native: send config: %w", err))
+	}
+	r.tr("config sent")
+	if !wait {
+		return nil
+	}
+	for r.status.Scan() {
+		var m nsinit.Message
+		if json.Unmarshal(r.status.Bytes(), &m) != nil {
+			continue
+		}
+		switch m.Kind {
+		case "ready":
+			r.tr("init ready")
+			r.ready = true
+			return nil
+		case "trace":
+			r.trm(m.MonoNS, "init: "+m.Error)
+		case "error":
+			return r.lost(fmt.Errorf("native: sandbox setup: %s", termsafe.Line(m.Error, 300)))
+		}
+	}
+	return r.lost(errors.New("native: sandbox init exited before it was ready"))
+}
 
-	st := r.startStreams(p)
-	if err := json.NewEncoder(p.cfgW).Encode(cfg); err != nil {
-		r.stop(moat.StatusError)
+// lost kills the init of a run that cannot go on and returns err.
+func (r *runner) lost(err error) error {
+	_ = r.cmd.Process.Kill()
+	if r.exited != nil {
+		<-r.exited
 	}
-	p.cfgW.Close()
-	tr("config sent")
+	return err
+}
+
+// cleanup undoes prepare, last step first: the init is dead by now.
+func (r *runner) cleanup() {
+	for i := len(r.cleanups) - 1; i >= 0; i-- {
+		r.cleanups[i]()
+	}
+	r.cleanups = nil
+}
+
+func (r *runner) trm(mono int64, what string) {
+	if r.trace {
+		slog.Debug("step", "backend", "native", "ms", float64(mono-r.mono0)/1e6, "step", what)
+	}
+}
+
+func (r *runner) tr(what string) { r.trm(nsinit.MonoNow(), what) }
+
+// start is the second half: the program sent to the prepared init, the
+// streams, the watchers that stop it, the init's messages, and the
+// Result. spec is the run's own; it fits the template (fits).
+func (r *runner) start(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	res, err := r.startRun(ctx, spec)
+	r.cleanup()
+	return r.finishReport(res, err)
+}
+
+func (r *runner) startRun(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	r.spec = spec
+	r.lim = spec.Limits.WithDefaults()
+	if r.ready {
+		// Prepared ahead: the run, and the report's times, start now.
+		r.begin, r.mono0 = time.Now(), nsinit.MonoNow()
+		r.nr.setMono0(r.mono0)
+	}
+	// The Start goes before anything of the Spec is touched (its stdin):
+	// an init that died while it waited cannot read it, and the Spec may
+	// then run elsewhere.
+	if err := json.NewEncoder(r.p.cfgW).Encode(r.startMessage(r.mono0)); err != nil {
+		_ = r.lost(nil)
+		return nil, fmt.Errorf("native: send the program to the sandbox (%v): %w", err, moat.ErrStale)
+	}
+	r.p.cfgW.Close()
+	r.tr("start sent")
+	st := r.startStreams(r.p)
 	done := make(chan struct{})
 	defer close(done)
 	stopWatch := r.watch(ctx, done)
 	defer stopWatch()
 
-	m := r.messages(p, mono0, done, trm, tr)
-	tr("messages done")
-	waitErr := r.cmd.Wait()
-	r.finishNet(nr)
-	tr("init reaped")
+	m := r.messages(r.p, r.mono0, done, r.trm, r.tr)
+	r.tr("messages done")
+	<-r.exited
+	r.finishNet(r.nr)
+	r.tr("init reaped")
 	r.stopOnce.Do(func() {}) // no stop after the end
 	st.wg.Wait()
-	tr("streams done")
-	r.res.DurationMS = time.Since(start).Milliseconds()
-	return r.finish(m, st, extra, waitErr)
+	r.tr("streams done")
+	r.res.DurationMS = time.Since(r.begin).Milliseconds()
+	return r.finish(m, st, r.extra, r.waitErr)
 }
 
 // limits makes the run's cgroup (r.group), or, where none can be had and
@@ -427,8 +547,7 @@ func (r *runner) messages(p *pipes, mono0 int64, done chan struct{}, trm func(in
 	msgs := make(chan nsinit.Message, 4)
 	go func() {
 		defer close(msgs)
-		sc := bufio.NewScanner(p.statusR)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		sc := r.status
 		for sc.Scan() {
 			var m nsinit.Message
 			if json.Unmarshal(sc.Bytes(), &m) == nil {

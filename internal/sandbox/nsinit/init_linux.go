@@ -80,7 +80,8 @@ func Main(network NetworkFunc) int {
 		}
 	}
 	var cfg Config
-	if err := json.NewDecoder(io.LimitReader(os.NewFile(FDConfig, "config"), 256<<20)).Decode(&cfg); err != nil {
+	dec := json.NewDecoder(io.LimitReader(os.NewFile(FDConfig, "config"), 256<<20))
+	if err := dec.Decode(&cfg); err != nil {
 		return fail("read config", err)
 	}
 	if h := cfg.Persona.Home; h != "" {
@@ -150,19 +151,32 @@ func Main(network NetworkFunc) int {
 		moat.Layer{Name: "network-namespace", Detail: netDetail},
 		moat.Layer{Name: "ipc-namespace"}, moat.Layer{Name: "uts-namespace"}, moat.Layer{Name: "cgroup-namespace"},
 	)
+	// Prepared: nothing of a run is in the sandbox yet. Wait for it.
+	_ = enc.Encode(Message{Kind: "ready"})
+	var start Start
+	if err := dec.Decode(&start); err != nil {
+		return fail("read start", err)
+	}
+	if len(start.Argv) == 0 {
+		return fail("read start", errors.New("no program"))
+	}
+	if cfg.Report != nil && start.StartMono != 0 {
+		cfg.Report.StartMono = start.StartMono
+	}
+	trace("start read")
 	owner := &treecopy.Owner{UID: cfg.UID, GID: cfg.GID}
 	if cfg.HasTarIn {
 		if _, err := treecopy.Unpack(os.NewFile(FDTarIn, "tarin"), WorkDir, treecopy.Limits{Bytes: cfg.Disk, Files: 1 << 20}, treecopy.Options{Owner: owner, KeepLinks: true, AnyNames: true}); err != nil {
 			return fail("workspace", err)
 		}
 	}
-	for name, data := range cfg.Files {
+	for name, data := range start.Files {
 		if err := writeWorkFile(name, data, owner); err != nil {
 			return fail("file "+name, err)
 		}
 	}
 	trace("workspace")
-	rep, err := startReport(&cfg) // honeytokens, audit hook, fs "before"
+	rep, err := startReport(&cfg, start.Argv[0]) // honeytokens, audit hook, fs "before"
 	if err != nil {
 		return fail("behaviour report", err)
 	}
@@ -201,9 +215,9 @@ func Main(network NetworkFunc) int {
 	layers = append(layers, rl)
 
 	cmd := &exec.Cmd{
-		Path:   cfg.Argv[0],
-		Args:   cfg.Argv,
-		Env:    cfg.Env,
+		Path:   start.Argv[0],
+		Args:   start.Argv,
+		Env:    start.Env,
 		Dir:    WorkDir,
 		Stdin:  os.Stdin,
 		Stdout: os.Stdout,

@@ -14,7 +14,7 @@ import (
 // descriptors. The init closes-on-exec every one of them before it starts
 // the program, so none reaches untrusted code.
 const (
-	FDConfig  = 3 // parent → init: one Config in JSON, then EOF
+	FDConfig  = 3 // parent → init: one Config in JSON, then one Start, then EOF
 	FDTarIn   = 4 // parent → init: the workspace as a tar stream
 	FDStatus  = 5 // init → parent: JSON messages, one per line
 	FDControl = 6 // parent → init: EOF or any byte means "stop now"
@@ -118,14 +118,20 @@ func (p Persona) user() (name, gecos string) {
 	return p.User, p.Gecos
 }
 
-// Config is everything the init needs, sent once over FDConfig. It is
-// produced by the trusted parent; nothing in it comes from the program.
+// Config is everything the init needs to prepare the sandbox, sent first
+// over FDConfig. It is produced by the trusted parent; nothing in it comes
+// from the program.
+//
+// The init builds the root, enters the cgroup and brings the network up
+// from the Config alone, says "ready" and waits for the [Start] that
+// follows it on FDConfig: what to run. Everything from there on (the
+// working directory's files, the report's honeytokens and hook, the
+// read-only root, capabilities, Landlock, seccomp, rlimits, the program)
+// happens after the Start, in the same order for a sandbox started at once
+// and for one prepared ahead of its run (backend/native.Prepare).
 type Config struct {
-	Argv  []string          `json:"argv"` // argv[0] is the interpreter's path inside (= on the host)
-	Env   []string          `json:"env"`
 	Binds []string          `json:"binds"` // host paths bound read-only at the same path
 	Links map[string]string `json:"links"` // symlinks to recreate: path → target
-	Files map[string][]byte `json:"files"` // extra files for the working directory
 	// UID and GID the program runs as inside; the init itself is uid 0.
 	UID  int   `json:"uid"`
 	GID  int   `json:"gid"`
@@ -157,10 +163,22 @@ type Config struct {
 	Report *ReportConfig `json:"report,omitempty"`
 }
 
+// Start is the second message on FDConfig: the program of the run. A
+// sandbox runs exactly one.
+type Start struct {
+	Argv  []string          `json:"argv"` // argv[0] is the interpreter's path inside (= on the host)
+	Env   []string          `json:"env"`
+	Files map[string][]byte `json:"files"` // extra files for the working directory
+	// StartMono is CLOCK_MONOTONIC at the run's start, the zero of the
+	// report's event times; 0 keeps the Config's.
+	StartMono int64 `json:"start_mono,omitempty"`
+}
+
 // Message is one line on FDStatus.
 type Message struct {
-	// Kind is "layers" (setup done, the program starts), "error" (setup
-	// failed; Error says where) or "exit" (the program ended).
+	// Kind is "ready" (prepared, waiting for the Start), "layers" (setup
+	// done, the program starts), "error" (setup failed; Error says where)
+	// or "exit" (the program ended).
 	Kind     string       `json:"kind"`
 	Layers   []moat.Layer `json:"layers,omitempty"`
 	Degraded []string     `json:"degraded,omitempty"`

@@ -75,11 +75,11 @@ type reporter struct {
 // FIFO, and takes the "before" picture of the writable directories. It
 // runs before the root is made read-only. A nil cfg (events switched off)
 // returns nil; every method of a nil *reporter does nothing.
-func startReport(cfg *Config) (*reporter, error) {
+func startReport(cfg *Config, argv0 string) (*reporter, error) {
 	if cfg.Report == nil {
 		return nil, nil
 	}
-	r := &reporter{cfg: cfg.Report, uid: cfg.UID, gid: cfg.GID, argv0: cfg.Argv[0]}
+	r := &reporter{cfg: cfg.Report, uid: cfg.UID, gid: cfg.GID, argv0: argv0}
 	r.audit = observe.NewCollector(r.now)
 	for _, p := range sortedKeys(r.cfg.Files) {
 		if !strings.HasPrefix(p, home+"/") {

@@ -1,0 +1,156 @@
+package native
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// Prepare starts a sandbox for runs like tmpl and returns it once it waits
+// for its program: the init is in its namespaces and cgroup, the root is
+// built and the network is up. Nothing of a run is in it yet; the rest of
+// the setup (the working directory's files, honeytokens and audit hook,
+// the read-only root, capabilities, Landlock, seccomp, rlimits) happens
+// when [Prepared.Run] hands it a program, in the same code and order as
+// a sandbox started at once by [Backend.Run]. tmpl's Args, Env, Files,
+// Stdin, Stdout, Stderr, Limits.Timeout and Limits.OutputLimit are the
+// run's own and are ignored here; everything else fixes the sandbox.
+//
+// ctx is checked before the preparation, which is short and not canceled
+// midway. A Prepared runs once; one that is not
+// run must be closed.
+func (b *Backend) Prepare(ctx context.Context, tmpl *moat.Spec) (moat.Prepared, error) {
+	t := *tmpl
+	if len(t.Args) == 0 {
+		t.Args = []string{"-c", "pass"} // Validate wants a program
+	}
+	t.Stdin, t.Stdout, t.Stderr, t.Files = nil, nil, nil, nil
+	r, err := newRunner(&t)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("native: prepare: %w", err)
+	}
+	if err := r.prepare(true); err != nil {
+		return nil, err
+	}
+	return &Prepared{r: r, tmpl: &t}, nil
+}
+
+// Prepared is a sandbox waiting for its one program; see [Backend.Prepare].
+type Prepared struct {
+	r    *runner
+	tmpl *moat.Spec
+	once sync.Once
+	used bool
+}
+
+var _ moat.Prepared = (*Prepared)(nil)
+
+// Done is closed when the sandbox has died: once run, or killed while it
+// waited.
+func (p *Prepared) Done() <-chan struct{} { return p.r.exited }
+
+// Run runs spec in the prepared sandbox, as [Backend.Run] would in a new
+// one. spec must fit the template (the error then wraps
+// moat.ErrMismatch and the sandbox is still unused); a sandbox that died
+// while it waited gives an error wrapping moat.ErrStale. Either way the
+// caller may run spec elsewhere. A Prepared runs at most once.
+func (p *Prepared) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("native: %w", err)
+	}
+	if err := p.fits(spec); err != nil {
+		return nil, err
+	}
+	var run bool
+	p.once.Do(func() { run = true })
+	if !run {
+		return nil, fmt.Errorf("native: prepared sandbox already used: %w", moat.ErrStale)
+	}
+	if !p.alive() {
+		_ = p.r.lost(nil)
+		p.r.cleanup()
+		return nil, fmt.Errorf("native: prepared sandbox died while waiting: %w", moat.ErrStale)
+	}
+	s := *spec
+	return p.r.start(ctx, &s)
+}
+
+// Close destroys the sandbox if it was not run. It is safe to call at any
+// time, also after Run.
+func (p *Prepared) Close() error {
+	p.once.Do(func() {
+		_ = p.r.cmd.Process.Kill() // pid 1: the namespace dies with it
+		<-p.r.exited
+		p.r.cleanup()
+	})
+	return nil
+}
+
+// fits says whether spec can run in the sandbox prepared for the
+// template: the same interpreter, network, limits (but the timeout and
+// the output cap, which are the parent's), report, userland, no
+// workspace or out directory, and no variable the report planted a
+// honeytoken in.
+func (p *Prepared) fits(spec *moat.Spec) error {
+	t := p.tmpl
+	a, b := spec.Limits.WithDefaults(), t.Limits.WithDefaults()
+	a.Timeout, a.OutputLimit, b.Timeout, b.OutputLimit = 0, 0, 0, 0
+	var why []string
+	if a != b {
+		why = append(why, "limits")
+	}
+	if spec.Python != t.Python || spec.Image != t.Image {
+		why = append(why, "interpreter")
+	}
+	if spec.Network != t.Network {
+		why = append(why, "network")
+	}
+	if spec.Workspace != t.Workspace || spec.OutDir != t.OutDir || spec.OutLinks != t.OutLinks {
+		why = append(why, "workspace")
+	}
+	if spec.AllowDegraded != t.AllowDegraded || spec.Userland != t.Userland || spec.NoReport != t.NoReport || spec.Launcher != t.Launcher {
+		why = append(why, "options")
+	}
+	for _, kv := range spec.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		if slices.ContainsFunc(p.r.planEnv, func(pe string) bool { return strings.HasPrefix(pe, k+"=") }) {
+			why = append(why, "environment "+k)
+			break
+		}
+	}
+	if len(why) > 0 {
+		return fmt.Errorf("native: the prepared sandbox differs in %s: %w", strings.Join(why, ", "), moat.ErrMismatch)
+	}
+	return nil
+}
+
+// Pid is the host pid of the sandbox's init (pid 1 inside), for watching
+// it from outside.
+func (p *Prepared) Pid() int { return p.r.cmd.Process.Pid }
+
+// alive reports whether the init has not exited (a zombie not yet reaped
+// counts as exited: its pidfd polls readable).
+func (p *Prepared) alive() bool {
+	select {
+	case <-p.r.exited:
+		return false
+	default:
+	}
+	fd, err := unix.PidfdOpen(p.r.cmd.Process.Pid, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(pfd, 0)
+	return err == nil && n == 0
+}

@@ -1,0 +1,236 @@
+//go:build linux
+
+package native_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/native"
+	"github.com/moat-sandbox/moat/internal/pool"
+	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
+	"github.com/moat-sandbox/moat/moattest"
+)
+
+// prepared runs every Spec in a sandbox prepared ahead for it
+// (Backend.Prepare, then Prepared.Run), so that the shared suite holds the
+// prepared path to the guarantees of the cold one.
+type prepared struct{ native.Backend }
+
+func (b *prepared) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	sb, err := b.Prepare(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	defer sb.Close()
+	return sb.Run(ctx, spec)
+}
+
+func TestPrepared(t *testing.T) {
+	if os.Getenv(nonRootEnv) != "" {
+		t.Skip("re-executed for TestNativeNonRoot")
+	}
+	moattest.RequireBackend(t, "native")
+	if os.Geteuid() != 0 {
+		t.Skip("the prepared path is tested as root (TestNative covers an ordinary user)")
+	}
+	opts := moattest.Options{Layers: layers()}
+	if info, err := cgroup.Probe(); err == nil {
+		opts.Layers = append(opts.Layers, fmt.Sprintf("cgroup-v%d", info.Version))
+	}
+	moattest.Run(t, func() moat.Backend { return &prepared{} }, opts)
+}
+
+// probe is what a pooled run sees of its sandbox, and what it leaves.
+const probe = `
+import json, os, subprocess, sys
+seen = {
+  "work": sorted(os.listdir(".")),
+  "tmp": sorted(os.listdir("/tmp")),
+  "shm": sorted(os.listdir("/dev/shm")),
+  "home": sorted(os.listdir(os.path.expanduser("~"))),
+  "env": {k: v for k, v in os.environ.items()},
+  "procs": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+  "host": os.uname().nodename,
+  "aws": open(os.path.expanduser("~/.aws/credentials")).read() if os.path.exists(os.path.expanduser("~/.aws/credentials")) else "",
+}
+# Leave traces everywhere a next run could look.
+for d in (".", "/tmp", "/dev/shm", os.path.expanduser("~")):
+    open(os.path.join(d, "left-by-" + sys.argv[1]), "w").write("x")
+os.environ["LEFT_BY"] = sys.argv[1]
+if os.fork() == 0:
+    os.setsid()
+    import time
+    time.sleep(600)
+print(json.dumps(seen))
+`
+
+type seen struct {
+	Work, Tmp, Shm, Home []string
+	Env                  map[string]string
+	Procs                []int
+	Host, AWS            string
+}
+
+// TestPoolIsolation: runs of one pool see nothing of each other: no file
+// in /work, /tmp, /dev/shm or home, no variable, no process, and their
+// own honeytokens and persona.
+func TestPoolIsolation(t *testing.T) {
+	moattest.RequireBackend(t, "native")
+	p, err := pool.New(&native.Backend{}, moat.Spec{}, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var runs []seen
+	for i := range 4 {
+		waitReady(t, p, 1)
+		res, pooled, err := p.Run(context.Background(), &moat.Spec{Args: []string{"-c", probe, fmt.Sprint(i)}, Files: map[string][]byte{fmt.Sprintf("code%d.py", i): []byte("pass")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !pooled {
+			t.Fatalf("run %d: not served by the pool", i)
+		}
+		if res.Status != moat.StatusExited || res.ExitCode != 0 {
+			t.Fatalf("run %d: %s %d: %s", i, res.Status, res.ExitCode, res.Stderr)
+		}
+		var s seen
+		if err := json.Unmarshal([]byte(res.Stdout), &s); err != nil {
+			t.Fatalf("run %d: %v: %q", i, err, res.Stdout)
+		}
+		runs = append(runs, s)
+	}
+	for i, s := range runs {
+		for _, l := range [][]string{s.Work, s.Tmp, s.Shm, s.Home} {
+			for _, name := range l {
+				if strings.HasPrefix(name, "left-by-") {
+					t.Errorf("run %d sees %s of an earlier run", i, name)
+				}
+				if strings.HasPrefix(name, "code") && name != fmt.Sprintf("code%d.py", i) {
+					t.Errorf("run %d sees the file %s of another run", i, name)
+				}
+			}
+		}
+		if !contains(s.Work, fmt.Sprintf("code%d.py", i)) {
+			t.Errorf("run %d: its own file is missing: %v", i, s.Work)
+		}
+		if _, ok := s.Env["LEFT_BY"]; ok {
+			t.Errorf("run %d sees LEFT_BY", i)
+		}
+		if len(s.Procs) > 2 { // pid 1 (the init) and the program itself
+			t.Errorf("run %d sees processes %v: an earlier run's daemon?", i, s.Procs)
+		}
+		for j := range i {
+			o := runs[j]
+			if s.Env["GITHUB_TOKEN"] == "" || s.Env["GITHUB_TOKEN"] == o.Env["GITHUB_TOKEN"] {
+				t.Errorf("runs %d and %d: the same (or no) GITHUB_TOKEN honeytoken %q", j, i, s.Env["GITHUB_TOKEN"])
+			}
+			if s.AWS == "" || s.AWS == o.AWS {
+				t.Errorf("runs %d and %d: the same (or no) AWS credentials honeytoken", j, i)
+			}
+		}
+	}
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// waitReady waits until the pool has n sandboxes ready.
+func waitReady(t *testing.T, p *pool.Pool, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for p.Stats().Ready < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("pool not ready after 2 minutes: %+v", p.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPreparedDiesWaiting: a prepared sandbox killed while it waits is
+// refused as stale, leaves nothing behind, and the pool runs the Spec
+// cold instead.
+func TestPreparedDiesWaiting(t *testing.T) {
+	moattest.RequireBackend(t, "native")
+	b := &native.Backend{}
+	sb, err := b.Prepare(context.Background(), &moat.Spec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := sb.(*native.Prepared).Pid()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-sb.Done()
+	_, err = sb.Run(context.Background(), &moat.Spec{Args: []string{"-c", "print(1)"}})
+	if !errors.Is(err, moat.ErrStale) {
+		t.Fatalf("run in a dead sandbox: %v, want ErrStale", err)
+	}
+	sb.Close()
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+		t.Errorf("the init %d is still there", pid)
+	}
+
+	p, err := pool.New(b, moat.Spec{}, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	waitReady(t, p, 1)
+	// Kill every sandbox the pool holds: their inits are moat's children
+	// whose command line is the init's persona; find them by cgroup.
+	killPooled(t)
+	res, _, err := p.Run(context.Background(), &moat.Spec{Args: []string{"-c", "print(42)"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != moat.StatusExited || strings.TrimSpace(res.Stdout) != "42" {
+		t.Fatalf("after the pool's sandbox died: %s %q %q", res.Status, res.Stdout, res.Error)
+	}
+}
+
+// killPooled kills this process's children that are sandbox inits.
+func killPooled(t *testing.T) {
+	t.Helper()
+	ents, _ := os.ReadDir("/proc")
+	killed := 0
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 2 || f[1] != fmt.Sprint(os.Getpid()) {
+			continue
+		}
+		var pid int
+		fmt.Sscan(e.Name(), &pid)
+		if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
+			killed++
+		}
+	}
+	if killed == 0 {
+		t.Fatal("no pooled sandbox to kill")
+	}
+}

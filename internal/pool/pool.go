@@ -1,0 +1,201 @@
+// Package pool keeps sandboxes of a backend prepared ahead of their runs
+// (a warm pool): each runs exactly one Spec and is then destroyed, and the
+// pool refills in the background.
+//
+// A Spec that does not fit the pool's template, a pool that is empty, and
+// a prepared sandbox that died while it waited are misses: the run goes to
+// the backend's cold path instead, with the same guarantees.
+package pool
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// Pool is a set of prepared sandboxes for one template.
+type Pool struct {
+	b    moat.Backend
+	prep moat.Preparer
+	tmpl moat.Spec
+	size int
+
+	mu     sync.Mutex
+	ready  []moat.Prepared
+	closed bool
+	wake   chan struct{}
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+
+	hits, misses, stale, failures atomic.Int64
+}
+
+// Stats are the pool's counters.
+type Stats struct {
+	Size     int   // prepared sandboxes wanted
+	Ready    int   // prepared and waiting now
+	Hits     int64 // runs served by a prepared sandbox
+	Misses   int64 // runs that went cold (no fit, none ready, stale)
+	Stale    int64 // prepared sandboxes found dead before their run
+	Failures int64 // preparations that failed
+}
+
+// New starts a pool of size sandboxes of b (which must be a
+// moat.Preparer) prepared for tmpl, refilled by workers goroutines.
+func New(b moat.Backend, tmpl moat.Spec, size, workers int) (*Pool, error) {
+	prep, ok := b.(moat.Preparer)
+	if !ok {
+		return nil, errors.New("pool: backend cannot prepare sandboxes ahead")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Pool{b: b, prep: prep, tmpl: tmpl, size: size, wake: make(chan struct{}, 1), stop: cancel}
+	for range max(workers, 1) {
+		p.wg.Add(1)
+		go p.refill(ctx)
+	}
+	return p, nil
+}
+
+// Run runs spec in a prepared sandbox when one fits and is ready, else
+// cold in the backend. pooled says which.
+func (p *Pool) Run(ctx context.Context, spec *moat.Spec) (res *moat.Result, pooled bool, err error) {
+	for {
+		sb := p.take()
+		if sb == nil {
+			break
+		}
+		res, err = sb.Run(ctx, spec)
+		switch {
+		case errors.Is(err, moat.ErrStale):
+			p.stale.Add(1)
+			continue // another, or cold
+		case errors.Is(err, moat.ErrMismatch):
+			p.put(sb)
+		default:
+			p.hits.Add(1)
+			return res, true, err
+		}
+		break
+	}
+	p.misses.Add(1)
+	res, err = p.b.Run(ctx, spec)
+	return res, false, err
+}
+
+// take pops a prepared sandbox that is still alive, or nil.
+func (p *Pool) take() moat.Prepared {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	defer p.kick()
+	for len(p.ready) > 0 {
+		sb := p.ready[len(p.ready)-1]
+		p.ready = p.ready[:len(p.ready)-1]
+		select {
+		case <-sb.Done():
+			p.stale.Add(1)
+			go sb.Close()
+			continue
+		default:
+			return sb
+		}
+	}
+	return nil
+}
+
+func (p *Pool) put(sb moat.Prepared) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || len(p.ready) >= p.size {
+		go sb.Close()
+		return
+	}
+	p.ready = append(p.ready, sb)
+}
+
+func (p *Pool) kick() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// refill prepares sandboxes while fewer than size are ready, and drops
+// those that die while they wait.
+func (p *Pool) refill(ctx context.Context) {
+	defer p.wg.Done()
+	backoff := time.Duration(0)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		p.mu.Lock()
+		// Drop the dead ones (a sandbox killed while it waited).
+		live := p.ready[:0]
+		for _, sb := range p.ready {
+			select {
+			case <-sb.Done():
+				p.stale.Add(1)
+				go sb.Close()
+			default:
+				live = append(live, sb)
+			}
+		}
+		clear(p.ready[len(live):])
+		p.ready = live
+		need := !p.closed && len(p.ready) < p.size
+		p.mu.Unlock()
+		if need && backoff == 0 {
+			sb, err := p.prep.Prepare(ctx, &p.tmpl)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				p.failures.Add(1)
+				slog.Warn("pool: prepare failed", "err", err)
+				backoff = time.Second
+			} else {
+				p.put(sb)
+				p.kick() // the other workers may be needed too
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.wake:
+		case <-tick.C:
+			backoff = 0 // try again after a failure, once a second
+		}
+	}
+}
+
+// Stats returns the counters.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	n := len(p.ready)
+	p.mu.Unlock()
+	return Stats{Size: p.size, Ready: n, Hits: p.hits.Load(), Misses: p.misses.Load(), Stale: p.stale.Load(), Failures: p.failures.Load()}
+}
+
+// Close destroys every waiting sandbox and stops the refill; runs in
+// progress are not touched.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	p.closed = true
+	ready := p.ready
+	p.ready = nil
+	p.mu.Unlock()
+	p.stop()
+	p.wg.Wait()
+	p.mu.Lock()
+	ready = append(ready, p.ready...) // put by a worker in the meantime
+	p.ready = nil
+	p.mu.Unlock()
+	for _, sb := range ready {
+		sb.Close()
+	}
+}
