@@ -1,0 +1,503 @@
+package server
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/termsafe"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPI)
+	})
+	m.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	m.HandleFunc("GET /v1/ready", s.ready)
+	m.Handle("POST /v1/runs", s.auth(s.createRun))
+	m.Handle("GET /v1/runs/{id}", s.auth(s.getRun))
+	m.Handle("GET /v1/runs/{id}/stream", s.auth(s.streamRun))
+	m.Handle("POST /v1/runs/{id}/cancel", s.auth(s.cancelRun))
+	m.Handle("DELETE /v1/runs/{id}", s.auth(s.cancelRun))
+	m.Handle("POST /v1/tests", s.auth(s.createTest))
+	m.Handle("GET /v1/backends", s.auth(s.backends))
+	m.Handle("GET /v1/metrics", s.auth(func(w http.ResponseWriter, r *http.Request, _ string) { s.metrics.handler.ServeHTTP(w, r) }))
+	m.Handle("/v1/mcp", s.auth(s.mcpHandler()))
+	s.mux = m
+}
+
+type ownerFunc func(w http.ResponseWriter, r *http.Request, owner string)
+
+// auth lets through a request from a Unix socket peer (its identity is
+// its uid) or with one of the bearer tokens; anything else is 401.
+func (s *Server) auth(h ownerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		owner := ""
+		if uid, ok := r.Context().Value(peerUIDKey{}).(int); ok {
+			owner = "uid:" + strconv.Itoa(uid)
+		} else if s.cfg.Tokens != nil {
+			owner = s.cfg.Tokens.owner(r.Header.Get("Authorization"))
+		}
+		if owner == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="moat"`)
+			writeError(w, http.StatusUnauthorized, "a bearer token is required (Authorization: Bearer TOKEN)")
+			return
+		}
+		h(w, r, owner)
+	})
+}
+
+type peerUIDKey struct{}
+
+// PeerContext is the http.Server ConnContext of a Unix socket listener:
+// it records the peer's uid (SO_PEERCRED), which is then its identity.
+// A peer whose credentials cannot be read gets none, and so no access.
+func PeerContext(ctx context.Context, c net.Conn) context.Context {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return ctx
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return ctx
+	}
+	uid := -1
+	_ = raw.Control(func(fd uintptr) {
+		if cred, err := getPeerUID(int(fd)); err == nil {
+			uid = cred
+		}
+	})
+	if uid < 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, peerUIDKey{}, uid)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": termsafe.Line(msg, 500)})
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		writeError(w, http.StatusServiceUnavailable, errClosing.Error())
+		return
+	}
+	if _, err := s.selectBackend(r.Context(), &moat.Spec{}, ""); err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	out := map[string]any{"status": "ready"}
+	if p := s.cfg.Pool; p != nil {
+		out["pool"] = p.Stats()
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// runRequest is the body of POST /v1/runs.
+type runRequest struct {
+	Code      string            `json:"code,omitempty"`
+	Module    string            `json:"module,omitempty"`
+	Script    string            `json:"script,omitempty"`
+	Args      []string          `json:"args,omitempty"`
+	Files     map[string]string `json:"files,omitempty"`
+	Stdin     string            `json:"stdin,omitempty"`
+	Env       []string          `json:"env,omitempty"`
+	Isolation string            `json:"isolation,omitempty"`
+	Network   string            `json:"network,omitempty"`
+	Limits    limitsRequest     `json:"limits"`
+	NoReport  bool              `json:"no_report,omitempty"`
+}
+
+// limitsRequest is a run's limits; zero fields are the server's defaults.
+type limitsRequest struct {
+	TimeoutMS   int64   `json:"timeout_ms,omitempty"`
+	Memory      int64   `json:"memory,omitempty"`
+	Pids        int     `json:"pids,omitempty"`
+	CPUs        float64 `json:"cpus,omitempty"`
+	Disk        int64   `json:"disk,omitempty"`
+	OutputLimit int64   `json:"output_limit,omitempty"`
+}
+
+// spec turns a request into a Spec within the server's maxima. Every
+// error is the caller's (400).
+func (s *Server) spec(req *runRequest) (*moat.Spec, error) {
+	sp := &moat.Spec{Env: req.Env, NoReport: req.NoReport}
+	n := 0
+	for _, set := range []bool{req.Code != "", req.Module != "", req.Script != ""} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, errors.New("give exactly one of code, module or script")
+	}
+	switch {
+	case req.Code != "":
+		sp.Args = append([]string{"-c", req.Code}, req.Args...)
+	case req.Module != "":
+		sp.Args = append([]string{"-m", req.Module}, req.Args...)
+	default:
+		if _, ok := req.Files[req.Script]; !ok {
+			return nil, fmt.Errorf("script %q is not among the files", req.Script)
+		}
+		sp.Args = append([]string{req.Script}, req.Args...)
+	}
+	if len(req.Files) > 0 {
+		sp.Files = make(map[string][]byte, len(req.Files))
+		for k, v := range req.Files {
+			sp.Files[k] = []byte(v)
+		}
+	}
+	if req.Stdin != "" {
+		sp.Stdin = strings.NewReader(req.Stdin)
+	}
+	for _, kv := range req.Env {
+		if !strings.Contains(kv, "=") {
+			return nil, fmt.Errorf("env entry %q is not KEY=VALUE (nothing of the server's environment is passed)", kv)
+		}
+	}
+	// Only modes that reach nothing of the host: an allow list would let
+	// a caller dial the server's own loopback services.
+	switch req.Network {
+	case "", "none":
+	case "sinkhole":
+		sp.Network = moat.NetworkSinkhole
+	default:
+		return nil, fmt.Errorf("network %q: the service allows none or sinkhole", req.Network)
+	}
+	l, max := req.Limits, s.cfg.Max
+	over := func(name string, v, m int64) error {
+		if v < 0 {
+			return fmt.Errorf("limit %s is negative", name)
+		}
+		if v > m {
+			return fmt.Errorf("limit %s %d is above the server's maximum %d", name, v, m)
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		name string
+		v, m int64
+	}{{"timeout_ms", l.TimeoutMS, max.Timeout.Milliseconds()}, {"memory", l.Memory, max.Memory}, {"pids", int64(l.Pids), int64(max.Pids)},
+		{"disk", l.Disk, max.Disk}, {"output_limit", l.OutputLimit, max.OutputLimit}} {
+		if err := over(c.name, c.v, c.m); err != nil {
+			return nil, err
+		}
+	}
+	if l.CPUs < 0 || (max.CPUs > 0 && l.CPUs > max.CPUs) {
+		return nil, fmt.Errorf("limit cpus %g is outside 0..%g", l.CPUs, max.CPUs)
+	}
+	// A zero field is the server's maximum where that is below moat's
+	// default, else the default.
+	def := moat.Limits{}.WithDefaults()
+	pick := func(v, d, m int64) int64 {
+		if v != 0 {
+			return v
+		}
+		return min(d, m)
+	}
+	sp.Limits = moat.Limits{
+		Timeout:     time.Duration(pick(l.TimeoutMS, def.Timeout.Milliseconds(), max.Timeout.Milliseconds())) * time.Millisecond,
+		Memory:      pick(l.Memory, def.Memory, max.Memory),
+		Pids:        int(pick(int64(l.Pids), int64(def.Pids), int64(max.Pids))),
+		CPUs:        l.CPUs,
+		Disk:        pick(l.Disk, def.Disk, max.Disk),
+		OutputLimit: pick(l.OutputLimit, def.OutputLimit, max.OutputLimit),
+	}
+	if sp.Limits.CPUs == 0 {
+		sp.Limits.CPUs = max.CPUs
+	}
+	if err := sp.Validate(); err != nil {
+		return nil, err
+	}
+	return sp, nil
+}
+
+// decode reads a JSON body of at most the server's MaxBody.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body above %d bytes", s.cfg.MaxBody))
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "bad request body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (s *Server) createRun(w http.ResponseWriter, r *http.Request, owner string) {
+	var req runRequest
+	if !s.decode(w, r, &req) {
+		return
+	}
+	spec, err := s.spec(&req)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	wait := r.URL.Query().Get("wait") == "true"
+	rn, err := s.submit(r.Context(), owner, &req, spec, wait)
+	if err != nil {
+		if errors.Is(err, errBusy) || errors.Is(err, errClosing) {
+			refuse(w, err)
+			return
+		}
+		code := http.StatusBadRequest
+		if errors.Is(err, moat.ErrUnavailable) {
+			code = http.StatusServiceUnavailable
+		}
+		writeError(w, code, err.Error())
+		return
+	}
+	s.respond(w, r, rn, wait)
+}
+
+// submit selects the backend of a run and starts it (see start).
+func (s *Server) submit(ctx context.Context, owner string, req *runRequest, spec *moat.Spec, wait bool) (*run, error) {
+	choice, err := s.selectBackend(ctx, spec, req.Isolation)
+	if err != nil {
+		return nil, err
+	}
+	return s.start(ctx, owner, "run", spec.Limits.OutputLimit*2, wait, func(ctx context.Context, rn *run) {
+		s.execRun(ctx, rn, spec, choice)
+	})
+}
+
+// start admits a run, records it and starts it; with wait the run ends
+// when reqCtx does (a client that goes away cancels its run). The error
+// is errBusy or errClosing.
+func (s *Server) start(reqCtx context.Context, owner, kind string, outCap int64, wait bool, exec func(context.Context, *run)) (*run, error) {
+	if err := s.admit(); err != nil {
+		s.metrics.rejected.Inc()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	if wait {
+		context.AfterFunc(reqCtx, cancel)
+	}
+	rn := newRun(newID(), owner, kind, outCap, cancel)
+	s.store(rn)
+	s.log.Info("run queued", "run", rn.id, "kind", kind, "owner", owner)
+	go func() {
+		defer s.active.Done()
+		defer cancel()
+		select {
+		case s.sem <- struct{}{}:
+			s.queued.Add(-1)
+		case <-ctx.Done():
+			s.queued.Add(-1)
+			rn.finish(&moat.Result{Status: moat.StatusCanceled, Error: "canceled while queued", Findings: []moat.Finding{}}, false, "canceled while queued")
+			s.finished1(rn)
+			s.log.Info("run canceled while queued", "run", rn.id)
+			return
+		}
+		defer func() { <-s.sem }()
+		exec(ctx, rn)
+		s.finished1(rn)
+	}()
+	return rn, nil
+}
+
+// refuse answers a run the queue did not admit: 429 with Retry-After
+// when it is full, 503 while shutting down.
+func refuse(w http.ResponseWriter, err error) {
+	if errors.Is(err, errBusy) {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, err.Error())
+		return
+	}
+	writeError(w, http.StatusServiceUnavailable, err.Error())
+}
+
+func (s *Server) execRun(ctx context.Context, rn *run, spec *moat.Spec, choice *moat.Choice) {
+	rn.setRunning(choice.Name)
+	spec.Stdout, spec.Stderr = writer{rn, "stdout"}, writer{rn, "stderr"}
+	start := time.Now()
+	var res *moat.Result
+	var err error
+	pooled := false
+	if p := s.cfg.Pool; p != nil && choice.Name == "native" {
+		res, pooled, err = p.Run(ctx, spec)
+	} else {
+		res, err = choice.Backend.Run(ctx, spec)
+	}
+	errText := ""
+	if err != nil {
+		errText = err.Error()
+		if res == nil {
+			res = &moat.Result{Status: moat.StatusError, Isolation: choice.Name, Error: errText, Findings: []moat.Finding{}}
+		}
+	}
+	s.metrics.observe(choice.Name, string(res.Status), pooled, time.Since(start))
+	s.log.Info("run done", "run", rn.id, "backend", choice.Name, "pooled", pooled, "status", res.Status, "exit", res.ExitCode, "ms", time.Since(start).Milliseconds())
+	rn.finish(res, pooled, errText)
+}
+
+// respond answers a create: 202 with the run, or with wait the finished
+// result alone, as `moat run --json` prints it.
+func (s *Server) respond(w http.ResponseWriter, r *http.Request, rn *run, wait bool) {
+	w.Header().Set("Location", "/v1/runs/"+rn.id)
+	w.Header().Set("Moat-Run-Id", rn.id)
+	if !wait {
+		writeJSON(w, http.StatusAccepted, rn.view())
+		return
+	}
+	extendWrite(w)
+	select {
+	case <-rn.done:
+	case <-r.Context().Done():
+		<-rn.done // canceled with the request: wait for the sandbox to go
+		return
+	}
+	b, err := rn.resultJSON()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	rn.mu.Lock()
+	if rn.pooled {
+		w.Header().Set("Moat-Pooled", "true")
+	}
+	rn.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// extendWrite lifts the write deadline of a response that waits for a
+// run (the run's own timeout bounds it).
+func extendWrite(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request, owner string) {
+	rn := s.lookup(r.PathValue("id"), owner)
+	if rn == nil {
+		writeError(w, http.StatusNotFound, "no such run")
+		return
+	}
+	writeJSON(w, http.StatusOK, rn.view())
+}
+
+func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request, owner string) {
+	rn := s.lookup(r.PathValue("id"), owner)
+	if rn == nil {
+		writeError(w, http.StatusNotFound, "no such run")
+		return
+	}
+	rn.cancel()
+	s.log.Info("run cancel requested", "run", rn.id)
+	if r.URL.Query().Get("wait") == "true" {
+		extendWrite(w)
+		select {
+		case <-rn.done:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	writeJSON(w, http.StatusAccepted, rn.view())
+}
+
+// streamRun sends the run's output as it comes, one JSON object per line
+// ({"stream","data"}), and at the end {"state":"done","result":...}.
+func (s *Server) streamRun(w http.ResponseWriter, r *http.Request, owner string) {
+	rn := s.lookup(r.PathValue("id"), owner)
+	if rn == nil {
+		writeError(w, http.StatusNotFound, "no such run")
+		return
+	}
+	extendWrite(w)
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	sent := 0
+	for {
+		rn.mu.Lock()
+		chunks := rn.chunks[sent:]
+		sent = len(rn.chunks)
+		state, changed := rn.state, rn.changed
+		rn.mu.Unlock()
+		for _, c := range chunks {
+			if enc.Encode(c) != nil {
+				return
+			}
+		}
+		if state == stateDone {
+			v := rn.view()
+			_ = enc.Encode(map[string]any{"state": stateDone, "result": v.Result, "error": v.Error})
+			return
+		}
+		_ = rc.Flush()
+		select {
+		case <-changed:
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+func (s *Server) backends(w http.ResponseWriter, r *http.Request, _ string) {
+	type row struct {
+		Name      string     `json:"name"`
+		Level     moat.Level `json:"level"`
+		Available bool       `json:"available"`
+		Reason    string     `json:"reason,omitempty"`
+		Pool      bool       `json:"pool"`
+	}
+	var rows []row
+	for _, n := range moat.Registered() {
+		b, err := moat.Get(n)
+		if err != nil {
+			continue
+		}
+		t, _ := moat.LookupTechnique(n)
+		rw := row{Name: n, Level: t.Level, Available: true, Pool: n == "native" && s.cfg.Pool != nil}
+		if err := moat.Check(r.Context(), b); err != nil {
+			rw.Available, rw.Reason = false, err.Error()
+		}
+		rows = append(rows, rw)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"default": s.cfg.Isolation, "backends": rows})
+}
+
+// readAll reads at most n bytes of r.
+func readAll(r io.Reader, n int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, n+1))
+	if int64(len(b)) > n {
+		return nil, fmt.Errorf("above %d bytes", n)
+	}
+	return b, err
+}

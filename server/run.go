@@ -1,0 +1,134 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// Run states.
+const (
+	stateQueued  = "queued"
+	stateRunning = "running"
+	stateDone    = "done"
+)
+
+// run is one run or test and what the API shows of it.
+type run struct {
+	id, owner, kind string
+	created         time.Time
+	cancel          context.CancelFunc
+
+	mu        sync.Mutex
+	state     string
+	started   time.Time
+	ended     time.Time
+	isolation string
+	pooled    bool
+	result    any // *moat.Result or *pkgtest.Report
+	errText   string
+	chunks    []chunk
+	outBytes  int64
+	outCap    int64
+	dropped   bool
+	changed   chan struct{} // closed and replaced on every change
+	done      chan struct{}
+}
+
+// chunk is a piece of the program's output as it came.
+type chunk struct {
+	Stream string `json:"stream"`
+	Data   string `json:"data"`
+}
+
+func newRun(id, owner, kind string, outCap int64, cancel context.CancelFunc) *run {
+	return &run{id: id, owner: owner, kind: kind, created: time.Now(), cancel: cancel, state: stateQueued,
+		outCap: outCap, changed: make(chan struct{}), done: make(chan struct{})}
+}
+
+// notify wakes the streams; r.mu is held.
+func (r *run) notify() {
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+func (r *run) setRunning(isolation string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.state, r.started, r.isolation = stateRunning, time.Now(), isolation
+	r.notify()
+}
+
+func (r *run) finish(res any, pooled bool, errText string) {
+	r.mu.Lock()
+	r.state, r.ended, r.result, r.pooled, r.errText = stateDone, time.Now(), res, pooled, errText
+	r.notify()
+	r.mu.Unlock()
+	close(r.done)
+}
+
+// writer is an io.Writer that appends to the run's output for streaming,
+// up to the cap (the Result holds the capped copy in any case).
+type writer struct {
+	r      *run
+	stream string
+}
+
+func (w writer) Write(p []byte) (int, error) {
+	r := w.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.outBytes+int64(len(p)) > r.outCap {
+		r.dropped = true
+		return len(p), nil
+	}
+	r.outBytes += int64(len(p))
+	r.chunks = append(r.chunks, chunk{Stream: w.stream, Data: string(p)})
+	r.notify()
+	return len(p), nil
+}
+
+// view is a run as GET shows it.
+type view struct {
+	ID        string     `json:"id"`
+	Kind      string     `json:"kind"`
+	State     string     `json:"state"`
+	Created   time.Time  `json:"created"`
+	Started   *time.Time `json:"started,omitempty"`
+	Ended     *time.Time `json:"ended,omitempty"`
+	Isolation string     `json:"isolation,omitempty"`
+	Pooled    bool       `json:"pooled"`
+	Error     string     `json:"error,omitempty"`
+	Result    any        `json:"result,omitempty"`
+}
+
+func (r *run) view() view {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := view{ID: r.id, Kind: r.kind, State: r.state, Created: r.created, Isolation: r.isolation, Pooled: r.pooled, Error: r.errText, Result: r.result}
+	if !r.started.IsZero() {
+		t := r.started
+		v.Started = &t
+	}
+	if !r.ended.IsZero() {
+		t := r.ended
+		v.Ended = &t
+	}
+	return v
+}
+
+// resultJSON is the finished result alone, as `moat run --json` prints it.
+func (r *run) resultJSON() ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if res, ok := r.result.(*moat.Result); ok || r.result != nil {
+		if ok {
+			return json.Marshal(res)
+		}
+		return json.Marshal(r.result)
+	}
+	return json.Marshal(&moat.Result{Status: moat.StatusError, Error: r.errText, Findings: []moat.Finding{}})
+}

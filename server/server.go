@@ -1,0 +1,254 @@
+// Package server is moat as a service: an HTTP+JSON API under /v1 (runs,
+// tests of uploaded packages, backends, health, Prometheus metrics, and
+// the MCP tools), described by the OpenAPI document at /v1/openapi.json.
+//
+// A Server runs each request's Spec on a backend chosen with moat.Select,
+// native runs through a warm pool (internal/pool) when one fits. It is
+// built to face untrusted callers on a loopback address: every request
+// but health and the API document needs a bearer token; a run is visible
+// only to the token (or socket user) that created it; request bodies and
+// uploads are bounded; a run's limits may not exceed the server's maxima;
+// the queue is bounded (429 with Retry-After when full); and Shutdown
+// cancels what is left and waits until every sandbox is gone.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/pool"
+)
+
+// Config is a Server's settings. The zero value of each field is the
+// restrictive default.
+type Config struct {
+	// Tokens are accepted on TCP; nil refuses every TCP request (Unix
+	// socket requests are authenticated by the peer's uid instead).
+	Tokens *Tokens
+	// Isolation is the backend of a request that names none ("auto").
+	Isolation string
+	// Max caps every run's limits; a request above it is refused. Zero
+	// fields are moat's defaults.
+	Max moat.Limits
+	// Workers is how many runs go at once (default 2); Queue how many
+	// more may wait (default 64). Beyond that: 429.
+	Workers, Queue int
+	// MaxBody bounds a run request (default 1MiB), MaxUpload a package
+	// upload (default 64MiB).
+	MaxBody, MaxUpload int64
+	// StateDir holds uploads while their test runs; required for tests.
+	StateDir string
+	// Pool, if set, serves the runs it fits.
+	Pool *pool.Pool
+	// Keep is how many finished runs are kept for GET (default 1000),
+	// KeepFor how long (default 1h).
+	Keep    int
+	KeepFor time.Duration
+	Log     *slog.Logger
+}
+
+// Server is the service; see the package doc.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	mux     *http.ServeMux
+
+	ctx    context.Context // canceled by Shutdown: every run ends
+	cancel context.CancelFunc
+	sem    chan struct{}
+	queued atomic.Int64 // waiting for a worker
+	active sync.WaitGroup
+
+	mu       sync.Mutex
+	runs     map[string]*run
+	finished []string // ids, oldest first
+	closing  bool
+
+	selMu sync.Mutex
+	sel   map[selKey]selEntry
+}
+
+// New makes a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 64
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = 64 << 20
+	}
+	if cfg.Keep <= 0 {
+		cfg.Keep = 1000
+	}
+	if cfg.KeepFor <= 0 {
+		cfg.KeepFor = time.Hour
+	}
+	if cfg.Isolation == "" {
+		cfg.Isolation = "auto"
+	}
+	cfg.Max = cfg.Max.WithDefaults()
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel, sem: make(chan struct{}, cfg.Workers),
+		runs: map[string]*run{}, sel: map[selKey]selEntry{}}
+	s.metrics = newMetrics(s)
+	s.routes()
+	return s, nil
+}
+
+// Handler is the API; serve it with http.Server (see Serve for the
+// timeouts moat uses).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Shutdown refuses new runs, lets runs in progress go on until ctx is
+// done, then cancels them, and returns once every run has ended (every
+// sandbox is gone) and the pool is emptied.
+func (s *Server) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.active.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.log.Info("shutdown: canceling the runs left")
+		s.cancel()
+		<-done
+	}
+	s.cancel()
+	if s.cfg.Pool != nil {
+		s.cfg.Pool.Close()
+	}
+}
+
+// Serve serves h on ln-like servers with moat's timeouts: a slow client
+// cannot hold a connection (headers 5s, body 60s, idle 60s); responses
+// that wait for a run extend their own write deadline.
+func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "r-" + hex.EncodeToString(b[:])
+}
+
+// errBusy: the queue is full.
+var errBusy = errors.New("too many runs queued; retry later")
+
+// errClosing: the server is shutting down.
+var errClosing = errors.New("the server is shutting down")
+
+// admit reserves a place in the queue, or says why not.
+func (s *Server) admit() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return errClosing
+	}
+	if s.queued.Load() >= int64(s.cfg.Queue) {
+		return errBusy
+	}
+	s.queued.Add(1)
+	s.active.Add(1)
+	return nil
+}
+
+// store records r and forgets the oldest finished runs beyond Keep.
+func (s *Server) store(r *run) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runs[r.id] = r
+}
+
+func (s *Server) finished1(r *run) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.finished = append(s.finished, r.id)
+	now := time.Now()
+	for len(s.finished) > 0 {
+		old := s.runs[s.finished[0]]
+		if len(s.finished) <= s.cfg.Keep && (old == nil || now.Sub(old.ended) < s.cfg.KeepFor) {
+			break
+		}
+		delete(s.runs, s.finished[0])
+		s.finished = s.finished[1:]
+	}
+}
+
+// lookup returns the run id of owner, or nil: another owner's run is
+// indistinguishable from none.
+func (s *Server) lookup(id, owner string) *run {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.runs[id]
+	if r == nil || r.owner != owner {
+		return nil
+	}
+	return r
+}
+
+// selKey and selEntry cache moat.Select for a few seconds: under auto it
+// checks every backend, which costs more than a pooled run.
+type selKey struct {
+	name     string
+	network  moat.Network
+	userland bool
+}
+
+type selEntry struct {
+	c   *moat.Choice
+	err error
+	at  time.Time
+}
+
+func (s *Server) selectBackend(ctx context.Context, spec *moat.Spec, name string) (*moat.Choice, error) {
+	if name == "" {
+		name = s.cfg.Isolation
+	}
+	k := selKey{name, spec.Network, spec.Userland}
+	s.selMu.Lock()
+	e, ok := s.sel[k]
+	s.selMu.Unlock()
+	if ok && time.Since(e.at) < 10*time.Second {
+		return e.c, e.err
+	}
+	c, err := moat.Select(ctx, name, spec)
+	if err != nil {
+		err = fmt.Errorf("isolation %s: %w", name, err)
+	}
+	s.selMu.Lock()
+	s.sel[k] = selEntry{c, err, time.Now()}
+	s.selMu.Unlock()
+	return c, err
+}
+
+// StateDir is the directory uploads go to.
+func (s *Server) StateDir() string { return s.cfg.StateDir }

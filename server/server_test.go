@@ -1,0 +1,533 @@
+//go:build linux
+
+package server_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/all"
+	"github.com/moat-sandbox/moat/backend/native"
+	"github.com/moat-sandbox/moat/internal/pool"
+	"github.com/moat-sandbox/moat/moattest"
+	"github.com/moat-sandbox/moat/server"
+)
+
+func TestMain(m *testing.M) {
+	all.Init() // the sandbox init re-executes this test binary
+	os.Exit(m.Run())
+}
+
+const (
+	tokenA = "token-a-0123456789abcdef"
+	tokenB = "token-b-0123456789abcdef"
+)
+
+type fixture struct {
+	t   *testing.T
+	srv *server.Server
+	ts  *httptest.Server
+}
+
+// newFixture starts a Server on loopback with two tokens, native runs.
+func newFixture(t *testing.T, cfg server.Config) *fixture {
+	t.Helper()
+	moattest.RequireBackend(t, "native")
+	toks, err := server.NewTokens(tokenA, tokenB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Tokens = toks
+	if cfg.Isolation == "" {
+		cfg.Isolation = "native"
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(s.Handler())
+	ts.Config = server.NewHTTPServer(s.Handler(), cfg.Log)
+	ts.Start()
+	f := &fixture{t: t, srv: s, ts: ts}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+		ts.Close()
+		noChildren(t)
+	})
+	return f
+}
+
+// do sends a request with token tok ("" for none) and decodes the answer.
+func (f *fixture) do(method, path, tok string, body any) (*http.Response, map[string]any) {
+	f.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequest(method, f.ts.URL+path, rd)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	if m == nil {
+		m = map[string]any{"raw": string(raw)}
+	}
+	return resp, m
+}
+
+// noChildren checks that no process this test started is left: every
+// sandbox init is a child of the test process.
+func noChildren(t *testing.T) {
+	t.Helper()
+	var left []string
+	for range 50 {
+		left = children()
+		if len(left) == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("processes left: %v", left)
+}
+
+func children() []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	me := strconv.Itoa(os.Getpid())
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[1] == me {
+			out = append(out, e.Name()+" "+s[:i+1])
+		}
+	}
+	return out
+}
+
+func TestRunWaitAndAuth(t *testing.T) {
+	f := newFixture(t, server.Config{})
+	resp, m := f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "import sys; print(sys.argv[1:]); print(input())", "args": []string{"a"}, "stdin": "in\n"})
+	if resp.StatusCode != 200 {
+		t.Fatalf("create: %d %v", resp.StatusCode, m)
+	}
+	if m["status"] != "exited" || m["stdout"] != "['a']\nin\n" || m["isolation"] != "native" {
+		t.Fatalf("result: %v", m)
+	}
+	id := resp.Header.Get("Moat-Run-Id")
+	if id == "" {
+		t.Fatal("no Moat-Run-Id")
+	}
+	resp, m = f.do("GET", "/v1/runs/"+id, tokenA, nil)
+	if resp.StatusCode != 200 || m["state"] != "done" || m["result"].(map[string]any)["stdout"] != "['a']\nin\n" {
+		t.Fatalf("get: %d %v", resp.StatusCode, m)
+	}
+	// Another token sees no such run; no token, a wrong one: 401.
+	if resp, _ := f.do("GET", "/v1/runs/"+id, tokenB, nil); resp.StatusCode != 404 {
+		t.Errorf("other token: %d, want 404", resp.StatusCode)
+	}
+	if resp, _ := f.do("POST", "/v1/runs/"+id+"/cancel", tokenB, nil); resp.StatusCode != 404 {
+		t.Errorf("other token cancels: %d, want 404", resp.StatusCode)
+	}
+	if resp, _ := f.do("GET", "/v1/runs/"+id, tokenB, nil); resp.StatusCode != 404 {
+		t.Errorf("other token: %d, want 404", resp.StatusCode)
+	}
+	for _, tok := range []string{"", "token-a-0123456789abcdeX", tokenA + "x", "x"} {
+		if resp, _ := f.do("POST", "/v1/runs?wait=true", tok, map[string]any{"code": "print(1)"}); resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("token %q: %d, want 401", tok, resp.StatusCode)
+		}
+	}
+	for _, p := range []string{"/v1/backends", "/v1/metrics", "/v1/runs/" + id + "/stream"} {
+		if resp, _ := f.do("GET", p, "", nil); resp.StatusCode != 401 {
+			t.Errorf("GET %s without a token: %d, want 401", p, resp.StatusCode)
+		}
+	}
+	// Open: health, readiness, the API document.
+	for _, p := range []string{"/v1/health", "/v1/ready", "/v1/openapi.json"} {
+		if resp, m := f.do("GET", p, "", nil); resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d %v", p, resp.StatusCode, m)
+		}
+	}
+}
+
+func TestRequestLimits(t *testing.T) {
+	f := newFixture(t, server.Config{Max: moat.Limits{Timeout: 10 * time.Second, Memory: 256 << 20}, MaxBody: 4096})
+	cases := map[string]struct {
+		body any
+		code int
+		want string
+	}{
+		"timeout above max": {map[string]any{"code": "1", "limits": map[string]any{"timeout_ms": 11000}}, 400, "maximum"},
+		"memory above max":  {map[string]any{"code": "1", "limits": map[string]any{"memory": 512 << 20}}, 400, "maximum"},
+		"negative":          {map[string]any{"code": "1", "limits": map[string]any{"pids": -1}}, 400, "negative"},
+		"allow network":     {map[string]any{"code": "1", "network": "allow=127.0.0.1:22"}, 400, "none or sinkhole"},
+		"host env":          {map[string]any{"code": "1", "env": []string{"HOME"}}, 400, "KEY=VALUE"},
+		"two programs":      {map[string]any{"code": "1", "module": "x"}, 400, "exactly one"},
+		"unknown field":     {map[string]any{"code": "1", "python": "/bin/sh"}, 400, "unknown field"},
+		"bad file name":     {map[string]any{"script": "../x", "files": map[string]string{"../x": "1"}}, 400, "plain name"},
+		"too large":         {map[string]any{"code": strings.Repeat("#", 5000)}, 413, "above 4096"},
+		"not json":          {"{", 400, "bad request"},
+	}
+	for name, c := range cases {
+		resp, m := f.do("POST", "/v1/runs?wait=true", tokenA, c.body)
+		if resp.StatusCode != c.code || !strings.Contains(fmt.Sprint(m["error"]), c.want) {
+			t.Errorf("%s: %d %v, want %d %q", name, resp.StatusCode, m, c.code, c.want)
+		}
+	}
+	// Within the maxima: the run gets them, and the server's maximum is
+	// the default where it is below moat's.
+	resp, m := f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "print(1)", "limits": map[string]any{"timeout_ms": 5000}})
+	if resp.StatusCode != 200 || m["status"] != "exited" {
+		t.Fatalf("within limits: %d %v", resp.StatusCode, m)
+	}
+	if !hasLayer(m, "timeout", "5s") || !hasLayer(m, "cgroup", "memory 268435456 bytes") {
+		t.Errorf("layers do not show the limits: %v", m["layers"])
+	}
+}
+
+func hasLayer(m map[string]any, name, detail string) bool {
+	ls, _ := m["layers"].([]any)
+	for _, l := range ls {
+		lm := l.(map[string]any)
+		if strings.HasPrefix(fmt.Sprint(lm["name"]), name) && strings.Contains(fmt.Sprint(lm["detail"]), detail) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestQueueFull: beyond the workers and the queue, 429 with Retry-After;
+// canceled runs free their places.
+func TestQueueFull(t *testing.T) {
+	f := newFixture(t, server.Config{Workers: 1, Queue: 1})
+	var ids []string
+	for i := range 2 {
+		resp, m := f.do("POST", "/v1/runs", tokenA, map[string]any{"code": "import time; time.sleep(60)"})
+		if resp.StatusCode != 202 {
+			t.Fatalf("run %d: %d %v", i, resp.StatusCode, m)
+		}
+		ids = append(ids, m["id"].(string))
+		if i == 0 {
+			waitState(t, f, ids[0], "running")
+		}
+	}
+	resp, m := f.do("POST", "/v1/runs", tokenA, map[string]any{"code": "print(1)"})
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("third run: %d %v, want 429 with Retry-After", resp.StatusCode, m)
+	}
+	for _, id := range ids {
+		resp, m := f.do("POST", "/v1/runs/"+id+"/cancel?wait=true", tokenA, nil)
+		if resp.StatusCode != 202 || m["state"] != "done" || m["result"].(map[string]any)["status"] != "canceled" {
+			t.Fatalf("cancel %s: %d %v", id, resp.StatusCode, m)
+		}
+	}
+	resp, m = f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "print(1)"})
+	if resp.StatusCode != 200 || m["stdout"] != "1\n" {
+		t.Fatalf("after the queue emptied: %d %v", resp.StatusCode, m)
+	}
+	noChildren(t)
+}
+
+func waitState(t *testing.T, f *fixture, id, state string) map[string]any {
+	t.Helper()
+	for range 600 {
+		_, m := f.do("GET", "/v1/runs/"+id, tokenA, nil)
+		if m["state"] == state {
+			return m
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("run %s never %s", id, state)
+	return nil
+}
+
+// TestStream: the output comes as it is printed, then the result.
+func TestStream(t *testing.T) {
+	f := newFixture(t, server.Config{})
+	resp, m := f.do("POST", "/v1/runs", tokenA, map[string]any{"code": "import sys, time\nfor i in range(3):\n    print(i, flush=True); time.sleep(0.2)\nprint('e', file=sys.stderr)"})
+	if resp.StatusCode != 202 {
+		t.Fatalf("create: %d %v", resp.StatusCode, m)
+	}
+	id := m["id"].(string)
+	req, _ := http.NewRequest("GET", f.ts.URL+"/v1/runs/"+id+"/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+tokenA)
+	sresp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sresp.Body.Close()
+	dec := json.NewDecoder(sresp.Body)
+	var out, errOut string
+	var last map[string]any
+	for dec.More() {
+		var line map[string]any
+		if err := dec.Decode(&line); err != nil {
+			t.Fatal(err)
+		}
+		switch line["stream"] {
+		case "stdout":
+			out += line["data"].(string)
+		case "stderr":
+			errOut += line["data"].(string)
+		default:
+			last = line
+		}
+	}
+	if out != "0\n1\n2\n" || errOut != "e\n" {
+		t.Errorf("streamed %q %q", out, errOut)
+	}
+	if last == nil || last["state"] != "done" || last["result"].(map[string]any)["stdout"] != "0\n1\n2\n" {
+		t.Errorf("last line: %v", last)
+	}
+}
+
+// TestClientDisconnect: a client that goes away while it waits cancels
+// its run; the sandbox is gone.
+func TestClientDisconnect(t *testing.T) {
+	f := newFixture(t, server.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	body, _ := json.Marshal(map[string]any{"code": "import time; print('started', flush=True); time.sleep(60)"})
+	req, _ := http.NewRequestWithContext(ctx, "POST", f.ts.URL+"/v1/runs?wait=true", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tokenA)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	// Wait until the program runs (its init is our child), then go away.
+	for len(children()) == 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	<-done
+	noChildren(t)
+	_, m := f.do("GET", "/v1/metrics", tokenA, nil)
+	if !strings.Contains(m["raw"].(string), `moat_runs_total{backend="native",pooled="false",status="canceled"} 1`) {
+		t.Errorf("metrics do not count the canceled run:\n%s", m["raw"])
+	}
+}
+
+// TestSandboxKilled: a sandbox killed from outside mid-run ends its run
+// with a result, not a hang, and the server goes on.
+func TestSandboxKilled(t *testing.T) {
+	f := newFixture(t, server.Config{})
+	resp, m := f.do("POST", "/v1/runs", tokenA, map[string]any{"code": "import time; print('x', flush=True); time.sleep(60)"})
+	if resp.StatusCode != 202 {
+		t.Fatalf("create: %d %v", resp.StatusCode, m)
+	}
+	id := m["id"].(string)
+	var kids []string
+	for kids = children(); len(kids) == 0; kids = children() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	pid, _ := strconv.Atoi(strings.Fields(kids[0])[0])
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	m = waitState(t, f, id, "done")
+	res := m["result"].(map[string]any)
+	if res["status"] == "exited" {
+		t.Errorf("a killed sandbox reported a normal exit: %v", res)
+	}
+	resp, m = f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "print(2)"})
+	if resp.StatusCode != 200 || m["stdout"] != "2\n" {
+		t.Fatalf("after the kill: %d %v", resp.StatusCode, m)
+	}
+}
+
+// TestShutdownUnderLoad: Shutdown with runs going and queued cancels them
+// after the grace, and leaves no sandbox behind; new runs are refused.
+func TestShutdownUnderLoad(t *testing.T) {
+	f := newFixture(t, server.Config{Workers: 2, Queue: 8})
+	var ids []string
+	for range 6 {
+		resp, m := f.do("POST", "/v1/runs", tokenA, map[string]any{"code": "import time; time.sleep(60)"})
+		if resp.StatusCode != 202 {
+			t.Fatalf("create: %d %v", resp.StatusCode, m)
+		}
+		ids = append(ids, m["id"].(string))
+	}
+	waitState(t, f, ids[0], "running")
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	f.srv.Shutdown(ctx)
+	noChildren(t)
+	for _, id := range ids {
+		_, m := f.do("GET", "/v1/runs/"+id, tokenA, nil)
+		if m["state"] != "done" || m["result"].(map[string]any)["status"] != "canceled" {
+			t.Errorf("run %s after shutdown: %v", id, m)
+		}
+	}
+	if resp, _ := f.do("POST", "/v1/runs", tokenA, map[string]any{"code": "1"}); resp.StatusCode != 503 {
+		t.Errorf("run after shutdown: %d, want 503", resp.StatusCode)
+	}
+	if resp, _ := f.do("GET", "/v1/ready", "", nil); resp.StatusCode != 503 {
+		t.Errorf("ready after shutdown: %d, want 503", resp.StatusCode)
+	}
+}
+
+// TestPoolThroughAPI: runs go through the warm pool, say so, and the
+// metrics count them.
+func TestPoolThroughAPI(t *testing.T) {
+	moattest.RequireBackend(t, "native")
+	p, err := pool.New(&native.Backend{}, moat.Spec{}, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, server.Config{Pool: p})
+	for p.Stats().Ready < 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp, m := f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "print(1)"})
+	if resp.StatusCode != 200 || m["stdout"] != "1\n" || resp.Header.Get("Moat-Pooled") != "true" {
+		t.Fatalf("pooled run: %d %v %v", resp.StatusCode, resp.Header, m)
+	}
+	// Limits the pool was not prepared for: cold, same answer.
+	resp, m = f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "print(1)", "limits": map[string]any{"memory": 128 << 20}})
+	if resp.StatusCode != 200 || m["stdout"] != "1\n" || resp.Header.Get("Moat-Pooled") != "" {
+		t.Fatalf("cold run: %d %v %v", resp.StatusCode, resp.Header, m)
+	}
+	_, m = f.do("GET", "/v1/metrics", tokenA, nil)
+	for _, want := range []string{"moat_pool_hits_total 1", "moat_pool_misses_total 1", "moat_pool_size 2", "moat_queue_length 0",
+		`moat_runs_total{backend="native",pooled="true",status="exited"} 1`, `moat_run_duration_seconds_count{backend="native",pooled="true"} 1`} {
+		if !strings.Contains(m["raw"].(string), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// TestFullStateDir: an upload into a full state directory is 507, leaves
+// nothing, and the server goes on.
+func TestFullStateDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=256k"); err != nil {
+		t.Skipf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
+	f := newFixture(t, server.Config{StateDir: dir})
+	resp, m := f.do("POST", "/v1/tests?wait=true&filename=big-1.0.tar.gz", tokenA, bytes.Repeat([]byte("x"), 1<<20))
+	if resp.StatusCode != 507 || !strings.Contains(fmt.Sprint(m["error"]), "no space left") {
+		t.Fatalf("upload into a full disk: %d %v", resp.StatusCode, m)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left in the state dir: %v", ents)
+	}
+	resp, m = f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "print(1)"})
+	if resp.StatusCode != 200 || m["stdout"] != "1\n" {
+		t.Fatalf("after the full disk: %d %v", resp.StatusCode, m)
+	}
+}
+
+// TestPackageUpload: `moat test` of an uploaded sdist, as a run.
+func TestPackageUpload(t *testing.T) {
+	f := newFixture(t, server.Config{StateDir: t.TempDir()})
+	sdist := makeSdist(t, "../pkgtest/testdata/projects/calc", "calc-0.1")
+	resp, m := f.do("POST", "/v1/tests?wait=true&filename=calc-0.1.tar.gz", tokenA, sdist)
+	if resp.StatusCode != 200 {
+		t.Fatalf("test: %d %v", resp.StatusCode, m)
+	}
+	if m["status"] != "passed" || m["target"] != "calc-0.1.tar.gz" {
+		b, _ := json.MarshalIndent(m, "", " ")
+		t.Fatalf("report: %s", b)
+	}
+	if resp, m := f.do("POST", "/v1/tests?filename=../x.tar.gz", tokenA, sdist); resp.StatusCode != 400 {
+		t.Errorf("bad file name: %d %v", resp.StatusCode, m)
+	}
+	if ents, _ := os.ReadDir(f.srv.StateDir()); len(ents) != 0 {
+		t.Errorf("left in the state dir: %v", ents)
+	}
+}
+
+func makeSdist(t *testing.T, dir, root string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fi, _ := d.Info()
+		h, _ := tar.FileInfoHeader(fi, "")
+		h.Name = filepath.ToSlash(filepath.Join(root, rel))
+		if d.IsDir() {
+			h.Name += "/"
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			_, _ = tw.Write(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	zw.Close()
+	return buf.Bytes()
+}
+
+var (
+	_ = exec.Command
+	_ sync.Mutex
+)
