@@ -56,7 +56,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(runCmd(), backendsCmd(), versionCmd(), gcCmd(), testCmd(), scanCmd(), auditCmd())
+	root.AddCommand(runCmd(), backendsCmd(), versionCmd(), gcCmd(), testCmd(), scanCmd(), auditCmd(), serveCmd(), mcpCmd())
 	err := root.Execute()
 	var ee exitError
 	switch {

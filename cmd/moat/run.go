@@ -217,7 +217,7 @@ func doRun(c *cobra.Command, f *runFlags, args []string) error {
 	if err != nil {
 		return reportFailure(f.asJSON, nil, err)
 	}
-	name, b := choice.Name, choice.Backend
+	name := choice.Name
 	if err := gateNoIsolation(name, f.noIsolation); err != nil {
 		return reportFailure(f.asJSON, nil, err)
 	}
@@ -226,7 +226,13 @@ func doRun(c *cobra.Command, f *runFlags, args []string) error {
 		spec.Stdout = liveWriter(os.Stdout)
 		spec.Stderr = liveWriter(os.Stderr)
 	}
-	res, err := b.Run(ctx, spec)
+	// A local `moat serve` runs it in its warm pool when it can
+	// (runserver.go); else it runs here.
+	res, _, served := viaServer(ctx, spec, name)
+	var runErr error
+	if !served {
+		res, runErr = choice.Backend.Run(ctx, spec)
+	}
 	for _, w := range []io.Writer{spec.Stdout, spec.Stderr} {
 		if tw, ok := w.(*termsafe.Writer); ok {
 			_ = tw.Flush()
@@ -235,8 +241,8 @@ func doRun(c *cobra.Command, f *runFlags, args []string) error {
 	if res != nil && res.Isolation == "" {
 		res.Isolation = name
 	}
-	if err != nil {
-		return reportFailure(f.asJSON, res, err)
+	if runErr != nil {
+		return reportFailure(f.asJSON, res, runErr)
 	}
 	if f.asJSON {
 		if err := printJSON(res); err != nil {
