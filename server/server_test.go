@@ -531,3 +531,23 @@ var (
 	_ = exec.Command
 	_ sync.Mutex
 )
+
+// TestOpenAPI: the document is valid JSON and names every route.
+func TestOpenAPI(t *testing.T) {
+	f := newFixture(t, server.Config{})
+	resp, m := f.do("GET", "/v1/openapi.json", "", nil)
+	if resp.StatusCode != 200 || m["openapi"] != "3.1.0" {
+		t.Fatalf("openapi: %d %v", resp.StatusCode, m["raw"])
+	}
+	paths := m["paths"].(map[string]any)
+	for _, p := range []string{"/v1/runs", "/v1/runs/{id}", "/v1/runs/{id}/cancel", "/v1/runs/{id}/stream", "/v1/tests", "/v1/backends",
+		"/v1/metrics", "/v1/mcp", "/v1/health", "/v1/ready", "/v1/openapi.json"} {
+		if _, ok := paths[p]; !ok {
+			t.Errorf("openapi.json lacks %s", p)
+		}
+	}
+}
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}

@@ -1,0 +1,182 @@
+// Command serve times `print(1)` through moat serve's API: one client
+// after another (latency: p50, p99) and many at once (runs per second),
+// with the warm pool and cold (a limit the pool was not prepared for),
+// beside bare `python3 -I -S -c pass`. It starts its own `moat serve`
+// on a Unix socket in a temporary directory.
+//
+//	go build -o moat ./cmd/moat && go run ./bench/serve -moat ./moat -n 200 -c 8
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+)
+
+func main() {
+	moat := flag.String("moat", "./moat", "moat binary")
+	python := flag.String("python", "/usr/bin/python3", "interpreter of the bare peer (and of the runs)")
+	n := flag.Int("n", 200, "sequential runs per measurement")
+	conc := flag.Int("c", 8, "clients at once for the throughput")
+	dur := flag.Duration("d", 10*time.Second, "length of each throughput measurement")
+	poolSize := flag.Int("pool", 8, "warm pool size")
+	flag.Parse()
+	if err := run(*moat, *python, *n, *conc, *dur, *poolSize); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/serve:", err)
+		os.Exit(1)
+	}
+}
+
+func run(moat, python string, n, conc int, dur time.Duration, poolSize int) error {
+	dir, err := os.MkdirTemp("", "moat-bench-serve-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "s.sock")
+	srv := exec.Command(moat, "serve", "--listen", "", "--socket", sock, "--state-dir", filepath.Join(dir, "state"),
+		"--isolation", "native", "--pool", strconv.Itoa(poolSize), "--workers", strconv.Itoa(max(conc, 2)), "--queue", "1024")
+	var logs bytes.Buffer
+	srv.Stderr = &logs
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		_ = srv.Process.Signal(os.Interrupt)
+		_ = srv.Wait()
+	}()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}}
+	if err := waitReady(hc, poolSize); err != nil {
+		return fmt.Errorf("%w\n%s", err, logs.String())
+	}
+	warm := []byte(`{"code":"print(1)"}`)
+	cold := []byte(`{"code":"print(1)","limits":{"memory":268435456}}`) // not the pool's template
+	call := func(body []byte) (time.Duration, bool, error) {
+		t0 := time.Now()
+		resp, err := hc.Post("http://moat/v1/runs?wait=true", "application/json", bytes.NewReader(body))
+		if err != nil {
+			return 0, false, err
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		d := time.Since(t0)
+		var res struct {
+			Status string `json:"status"`
+			Stdout string `json:"stdout"`
+		}
+		if resp.StatusCode != 200 || json.Unmarshal(raw, &res) != nil || res.Stdout != "1\n" {
+			return d, false, fmt.Errorf("%d %.200s", resp.StatusCode, raw)
+		}
+		return d, resp.Header.Get("Moat-Pooled") == "true", nil
+	}
+	bare := func() (time.Duration, bool, error) {
+		t0 := time.Now()
+		err := exec.Command(python, "-I", "-S", "-c", "pass").Run()
+		return time.Since(t0), false, err
+	}
+	fmt.Printf("%-34s %9s %9s %9s %8s\n", "what", "p50", "p99", "runs/s", "pooled")
+	seq := func(name string, f func() (time.Duration, bool, error)) error {
+		var ds []time.Duration
+		pooled := 0
+		for range n {
+			if name != "bare python3 -I -S -c pass" {
+				_ = waitReady(hc, poolSize) // one client after another: a full pool each time
+			}
+			d, p, err := f()
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			ds = append(ds, d)
+			if p {
+				pooled++
+			}
+		}
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		fmt.Printf("%-34s %9s %9s %9s %8s\n", name, ms(ds[len(ds)/2]), ms(ds[len(ds)*99/100]), "", fmt.Sprintf("%d/%d", pooled, n))
+		return nil
+	}
+	par := func(name string, f func() (time.Duration, bool, error)) error {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		count, pooled := 0, 0
+		var firstErr error
+		end := time.Now().Add(dur)
+		t0 := time.Now()
+		for range conc {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(end) {
+					_, p, err := f()
+					mu.Lock()
+					if err != nil && firstErr == nil {
+						firstErr = err
+					}
+					count++
+					if p {
+						pooled++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if firstErr != nil {
+			return fmt.Errorf("%s: %w", name, firstErr)
+		}
+		fmt.Printf("%-34s %9s %9s %9.1f %8s\n", name, "", "", float64(count)/time.Since(t0).Seconds(), fmt.Sprintf("%d/%d", pooled, count))
+		return nil
+	}
+	for _, step := range []func() error{
+		func() error { return seq("bare python3 -I -S -c pass", bare) },
+		func() error { return seq("API print(1), warm pool", func() (time.Duration, bool, error) { return call(warm) }) },
+		func() error { return seq("API print(1), cold", func() (time.Duration, bool, error) { return call(cold) }) },
+		func() error { return par(fmt.Sprintf("bare, %d at once", conc), bare) },
+		func() error {
+			return par(fmt.Sprintf("API warm pool, %d at once", conc), func() (time.Duration, bool, error) { return call(warm) })
+		},
+		func() error {
+			return par(fmt.Sprintf("API cold, %d at once", conc), func() (time.Duration, bool, error) { return call(cold) })
+		},
+	} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func waitReady(hc *http.Client, want int) error {
+	for i := 0; i < 6000; i++ {
+		resp, err := hc.Get("http://moat/v1/ready")
+		if err == nil {
+			var m struct {
+				Pool struct{ Ready int }
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&m)
+			resp.Body.Close()
+			if m.Pool.Ready >= want {
+				return nil
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("moat serve: the pool did not fill")
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }

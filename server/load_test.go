@@ -1,0 +1,169 @@
+//go:build linux
+
+package server_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/native"
+	"github.com/moat-sandbox/moat/internal/pool"
+	"github.com/moat-sandbox/moat/server"
+)
+
+var (
+	loadRuns        = flag.Int("load-runs", 64, "runs of TestLoad (the issue's load test is 10000)")
+	loadConcurrency = flag.Int("load-concurrency", 32, "clients of TestLoad at once")
+)
+
+// TestLoad sends -load-runs runs through the API, -load-concurrency at a
+// time, with a warm pool: every run must come back with its own output
+// (a nonce of its own in its argv, its stdin and a file), none lost or
+// mixed up, and nothing may be left: no process, no cgroup of the runs,
+// no temporary file, no new mount.
+func TestLoad(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	mountsBefore := mounts(t)
+	cgBefore := moatCgroups()
+	p, err := pool.New(&native.Backend{}, moat.Spec{}, 8, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, server.Config{Pool: p, Workers: *loadConcurrency, Queue: 4 * *loadConcurrency})
+	var (
+		wg                            sync.WaitGroup
+		next, ok, pooled, busy, fails atomic.Int64
+		mu                            sync.Mutex
+		firstErrs                     []string
+	)
+	fail := func(s string) {
+		fails.Add(1)
+		mu.Lock()
+		if len(firstErrs) < 10 {
+			firstErrs = append(firstErrs, s)
+		}
+		mu.Unlock()
+	}
+	start := time.Now()
+	for range *loadConcurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(*loadRuns) {
+				var b [8]byte
+				_, _ = rand.Read(b[:])
+				nonce := hex.EncodeToString(b[:])
+				body, _ := json.Marshal(map[string]any{
+					"script": "n.py", "args": []string{nonce}, "stdin": nonce,
+					"files": map[string]string{"n.py": "import sys; print(sys.argv[1], sys.stdin.read(), open('f').read())", "f": nonce}})
+				for {
+					req, _ := http.NewRequest("POST", f.ts.URL+"/v1/runs?wait=true", bytes.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+tokenA)
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						fail(err.Error())
+						break
+					}
+					raw, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusTooManyRequests {
+						busy.Add(1)
+						time.Sleep(50 * time.Millisecond)
+						continue
+					}
+					var res moat.Result
+					if resp.StatusCode != 200 || json.Unmarshal(raw, &res) != nil {
+						fail(fmt.Sprintf("%d %.300s", resp.StatusCode, raw))
+						break
+					}
+					if want := nonce + " " + nonce + " " + nonce + "\n"; res.Status != moat.StatusExited || res.Stdout != want {
+						fail(fmt.Sprintf("want %q, got %s %q %q %q", want, res.Status, res.Stdout, res.Stderr, res.Error))
+						break
+					}
+					ok.Add(1)
+					if resp.Header.Get("Moat-Pooled") == "true" {
+						pooled.Add(1)
+					}
+					break
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	d := time.Since(start)
+	t.Logf("%d runs at concurrency %d in %s: %.1f runs/s; %d ok, %d from the warm pool, %d failed, %d answers 429 (retried); pool %+v",
+		*loadRuns, *loadConcurrency, d.Round(time.Millisecond), float64(*loadRuns)/d.Seconds(), ok.Load(), pooled.Load(), fails.Load(), busy.Load(), p.Stats())
+	if fails.Load() != 0 || ok.Load() != int64(*loadRuns) {
+		t.Fatalf("%d of %d runs lost or wrong; first: %s", int64(*loadRuns)-ok.Load(), *loadRuns, strings.Join(firstErrs, "\n"))
+	}
+	ctx, cancel := contextWithTimeout(5 * time.Second)
+	defer cancel()
+	f.srv.Shutdown(ctx)
+	noChildren(t)
+	// Mounts: the host's table is shared with every other process here
+	// (containers come and go), so only a new one that could be a run's
+	// counts: under the temporary directory, or named moat.
+	for m := range mounts(t) {
+		if !mountsBefore[m] && (strings.HasPrefix(m, tmp) || strings.HasPrefix(m, "/tmp/") || strings.Contains(m, "moat")) {
+			t.Errorf("mount left: %s", m)
+		}
+	}
+	// The runs' cgroups: any moat-* cgroup new since the start that is
+	// still there and empty is one of ours left behind (other processes'
+	// live runs have processes in theirs).
+	for cg := range moatCgroups() {
+		if !cgBefore[cg] {
+			if b, err := os.ReadFile(filepath.Join(cg, "cgroup.procs")); err == nil && len(bytes.TrimSpace(b)) == 0 {
+				t.Errorf("cgroup left: %s", cg)
+			}
+		}
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("temporary files left: %v", names)
+	}
+}
+
+// mounts are the mount points of this process's mount namespace.
+func mounts(t *testing.T) map[string]bool {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 {
+			out[f[4]] = true
+		}
+	}
+	return out
+}
+
+func moatCgroups() map[string]bool {
+	out := map[string]bool{}
+	for _, pat := range []string{"/sys/fs/cgroup/*/moat-*", "/sys/fs/cgroup/moat-*", "/sys/fs/cgroup/*/*/moat-*"} {
+		m, _ := filepath.Glob(pat)
+		for _, p := range m {
+			out[p] = true
+		}
+	}
+	return out
+}
