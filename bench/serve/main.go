@@ -144,8 +144,12 @@ func run(moat, python string, n, conc int, dur time.Duration, poolSize int) erro
 	}
 	for _, step := range []func() error{
 		func() error { return seq("bare python3 -I -S -c pass", bare) },
-		func() error { return seq("API print(1), warm pool", func() (time.Duration, bool, error) { return call(warm) }) },
-		func() error { return seq("API print(1), cold", func() (time.Duration, bool, error) { return call(cold) }) },
+		func() error {
+			return seq("API print(1), warm pool", func() (time.Duration, bool, error) { return call(warm) })
+		},
+		func() error {
+			return seq("API print(1), cold", func() (time.Duration, bool, error) { return call(cold) })
+		},
 		func() error { return par(fmt.Sprintf("bare, %d at once", conc), bare) },
 		func() error {
 			return par(fmt.Sprintf("API warm pool, %d at once", conc), func() (time.Duration, bool, error) { return call(warm) })

@@ -327,5 +327,3 @@ func tgzDir(t *testing.T, dir, root string) []byte {
 	zw.Close()
 	return buf.Bytes()
 }
-
-
