@@ -11,6 +11,11 @@
 // unprivileged user. It is pid 1: when it exits, the kernel kills every
 // process left in the namespace, so nothing outlives a run.
 //
+// Backend.Prepare does the first part of that ahead of a run, up to the
+// root, the cgroup and the network: the init then waits for its program,
+// and Prepared.Run hands it over, for a warm pool (internal/pool, moat
+// serve). Everything after that is the same code for both.
+//
 // Binaries using this backend must call Init first thing in main.
 package native
 

@@ -2,7 +2,10 @@
 // namespaces, started by backend/native as a re-execution of the moat
 // binary. It reads one Config from a descriptor, builds the root (a tmpfs
 // with read-only binds of the interpreter alone), enters the run's cgroup,
-// drops every capability, applies Landlock and seccomp, forks the program
+// brings the network up, says "ready" and waits for the Start (the
+// program, its variables and files) on the same descriptor: a sandbox can
+// be prepared ahead of its run (backend/native.Prepare). Then it writes the
+// files, drops every capability, applies Landlock and seccomp, forks the program
 // from its one locked thread, reaps every process, and reports over a
 // status pipe (Message, one JSON object per line).
 //
