@@ -551,3 +551,28 @@ func TestOpenAPI(t *testing.T) {
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
+
+// TestWaitBeyondReadTimeout: a client that waits for a run longer than the
+// connection's read timeout still gets its result (the deadline that
+// bounds a slow request must not cancel a run that is going).
+func TestWaitBeyondReadTimeout(t *testing.T) {
+	f := newFixture(t, server.Config{})
+	hs := server.NewHTTPServer(f.srv.Handler(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hs.ReadTimeout, hs.WriteTimeout = time.Second, time.Second
+	ts := httptest.NewUnstartedServer(f.srv.Handler())
+	ts.Config = hs
+	ts.Start()
+	defer ts.Close()
+	req, _ := http.NewRequest("POST", ts.URL+"/v1/runs?wait=true", strings.NewReader(`{"code":"import time; time.sleep(3); print('late')"}`))
+	req.Header.Set("Authorization", "Bearer "+tokenA)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	if resp.StatusCode != 200 || m["status"] != "exited" || m["stdout"] != "late\n" {
+		t.Fatalf("a run longer than the read timeout: %d %v", resp.StatusCode, m)
+	}
+}
