@@ -132,3 +132,15 @@ func (r *run) resultJSON() ([]byte, error) {
 	}
 	return json.Marshal(&moat.Result{Status: moat.StatusError, Error: r.errText, Findings: []moat.Finding{}})
 }
+
+// size is what a finished run holds in memory: its streamed output and
+// its result's.
+func (r *run) size() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.outBytes + int64(len(r.errText))
+	if res, ok := r.result.(*moat.Result); ok && res != nil {
+		n += int64(len(res.Stdout) + len(res.Stderr))
+	}
+	return n + 1<<10 // the rest, roughly
+}

@@ -50,10 +50,12 @@ type Config struct {
 	// Pool, if set, serves the runs it fits.
 	Pool *pool.Pool
 	// Keep is how many finished runs are kept for GET (default 1000),
-	// KeepFor how long (default 1h).
-	Keep    int
-	KeepFor time.Duration
-	Log     *slog.Logger
+	// KeepFor how long (default 1h), KeepBytes how much of their output
+	// (default 256MiB); the oldest go first.
+	Keep      int
+	KeepFor   time.Duration
+	KeepBytes int64
+	Log       *slog.Logger
 }
 
 // Server is the service; see the package doc.
@@ -72,6 +74,7 @@ type Server struct {
 	mu       sync.Mutex
 	runs     map[string]*run
 	finished []string // ids, oldest first
+	kept     int64    // bytes of output the finished runs hold
 	closing  bool
 
 	selMu sync.Mutex
@@ -97,6 +100,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.KeepFor <= 0 {
 		cfg.KeepFor = time.Hour
+	}
+	if cfg.KeepBytes <= 0 {
+		cfg.KeepBytes = 256 << 20
 	}
 	if cfg.Isolation == "" {
 		cfg.Isolation = "auto"
@@ -192,11 +198,15 @@ func (s *Server) finished1(r *run) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.finished = append(s.finished, r.id)
+	s.kept += r.size()
 	now := time.Now()
 	for len(s.finished) > 0 {
 		old := s.runs[s.finished[0]]
-		if len(s.finished) <= s.cfg.Keep && (old == nil || now.Sub(old.ended) < s.cfg.KeepFor) {
+		if len(s.finished) <= s.cfg.Keep && s.kept <= s.cfg.KeepBytes && (old == nil || now.Sub(old.ended) < s.cfg.KeepFor) {
 			break
+		}
+		if old != nil {
+			s.kept -= old.size()
 		}
 		delete(s.runs, s.finished[0])
 		s.finished = s.finished[1:]

@@ -576,3 +576,23 @@ func TestWaitBeyondReadTimeout(t *testing.T) {
 		t.Fatalf("a run longer than the read timeout: %d %v", resp.StatusCode, m)
 	}
 }
+
+// TestKeepBytes: finished runs are forgotten, oldest first, once their
+// output passes the server's budget.
+func TestKeepBytes(t *testing.T) {
+	f := newFixture(t, server.Config{KeepBytes: 3 << 20})
+	var ids []string
+	for range 3 {
+		resp, m := f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "print('x' * (1 << 20))"})
+		if resp.StatusCode != 200 || m["status"] != "exited" {
+			t.Fatalf("run: %d %v", resp.StatusCode, m["status"])
+		}
+		ids = append(ids, resp.Header.Get("Moat-Run-Id"))
+	}
+	if resp, _ := f.do("GET", "/v1/runs/"+ids[0], tokenA, nil); resp.StatusCode != 404 {
+		t.Errorf("the oldest run is still kept past the budget: %d", resp.StatusCode)
+	}
+	if resp, _ := f.do("GET", "/v1/runs/"+ids[2], tokenA, nil); resp.StatusCode != 200 {
+		t.Errorf("the newest run is gone: %d", resp.StatusCode)
+	}
+}
