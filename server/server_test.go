@@ -61,7 +61,8 @@ func newFixture(t *testing.T, cfg server.Config) *fixture {
 		cfg.Isolation = "native"
 	}
 	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		// Warnings (the HTTP server's own errors) go to the test's log.
+		cfg.Log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	s, err := server.New(cfg)
 	if err != nil {
@@ -595,4 +596,12 @@ func TestKeepBytes(t *testing.T) {
 	if resp, _ := f.do("GET", "/v1/runs/"+ids[2], tokenA, nil); resp.StatusCode != 200 {
 		t.Errorf("the newest run is gone: %d", resp.StatusCode)
 	}
+}
+
+// testWriter writes log lines to the test's log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
