@@ -250,7 +250,7 @@ func (s *Server) selectBackend(ctx context.Context, spec *moat.Spec, name string
 	if ok && time.Since(e.at) < 10*time.Second {
 		return e.c, e.err
 	}
-	c, err := moat.Select(ctx, name, spec)
+	c, err := selectIsolating(ctx, name, spec)
 	if err != nil {
 		err = fmt.Errorf("isolation %s: %w", name, err)
 	}
@@ -262,3 +262,17 @@ func (s *Server) selectBackend(ctx context.Context, spec *moat.Spec, name string
 
 // StateDir is the directory uploads go to.
 func (s *Server) StateDir() string { return s.cfg.StateDir }
+
+// selectIsolating is moat.Select, refusing a backend that does not
+// isolate (level none: the program would run as the server's user on
+// the host); `moat run --no-isolation` has no counterpart here.
+func selectIsolating(ctx context.Context, name string, specs ...*moat.Spec) (*moat.Choice, error) {
+	c, err := moat.Select(ctx, name, specs...)
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := moat.LookupTechnique(c.Name); ok && t.Level <= moat.LevelNone {
+		return nil, fmt.Errorf("%s does not isolate; the service runs only isolating backends: %w", c.Name, moat.ErrUnsupported)
+	}
+	return c, nil
+}

@@ -210,6 +210,7 @@ func TestRequestLimits(t *testing.T) {
 		"host env":          {map[string]any{"code": "1", "env": []string{"HOME"}}, 400, "KEY=VALUE"},
 		"two programs":      {map[string]any{"code": "1", "module": "x"}, 400, "exactly one"},
 		"unknown field":     {map[string]any{"code": "1", "python": "/bin/sh"}, 400, "unknown field"},
+		"no isolation":      {map[string]any{"code": "1", "isolation": "venv"}, 400, "does not isolate"},
 		"bad file name":     {map[string]any{"script": "../x", "files": map[string]string{"../x": "1"}}, 400, "plain name"},
 		"too large":         {map[string]any{"code": strings.Repeat("#", 5000)}, 413, "above 4096"},
 		"not json":          {"{", 400, "bad request"},

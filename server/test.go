@@ -96,7 +96,7 @@ func (s *Server) testConfig(ctx context.Context, path, phases, isolation string,
 	if cfg.Target, err = pkgtest.DetectTarget(path, false); err != nil {
 		return cfg, nil, err
 	}
-	choice, err := moat.Select(ctx, cmpOr(isolation, s.cfg.Isolation), cfg.Needs()...)
+	choice, err := selectIsolating(ctx, cmpOr(isolation, s.cfg.Isolation), cfg.Needs()...)
 	if err != nil {
 		return cfg, nil, err
 	}
