@@ -225,18 +225,49 @@ func pyQuote(s string) string {
 // any it finds; removes the run's directory (its tmpfs went with the
 // namespace; this is what was left if the run never got that far). It
 // prints left=N: the processes still there after five seconds.
+//
+// The kernel gives a freed namespace's number to the next namespace made
+// (often at once, another run's or a probe's), so ns names the run's
+// namespace only while something holds it: the wipe first holds it open
+// through its init (unshare's child), and looks for its processes only
+// then. If it cannot (unshare or its init already gone), the init has
+// ended, and the kernel has killed every process of the namespace with
+// it; the wipe then kills nothing by number.
 func wipeCommand(dir string, pid int, ns string) string {
 	var b strings.Builder
-	if pid > 0 {
-		fmt.Fprintf(&b, `[ "$(cat /proc/%d/comm 2>/dev/null)" = unshare ] && kill -KILL %d 2>/dev/null; `, pid, pid)
-	}
 	left := "0"
-	if ns != "" {
+	switch {
+	case ns != "":
 		// One python3 process reads every /proc/N/ns/pid: a shell would
 		// fork a readlink for each process of the host, for seconds.
-		py := `import os, time
-ns, left = sys.argv[1], 0
-for i in range(50):
+		py := `import os, sys, time
+pid, ns = int(sys.argv[1]), sys.argv[2]
+ino, pin, left = int(ns[5:-1]), None, 0
+def _read(p):
+    try:
+        with open(p) as f:
+            return f.read()
+    except OSError:
+        return ''
+if pid > 0 and _read('/proc/%d/comm' % pid) == 'unshare\n':
+    for p in os.listdir('/proc'):
+        st = _read('/proc/%s/stat' % p) if p.isdigit() else ''
+        if st[st.rfind(')') + 1:].split()[1:2] != [str(pid)]:
+            continue
+        try:
+            fd = os.open('/proc/%s/ns/pid' % p, os.O_RDONLY)
+        except OSError:
+            continue
+        if os.fstat(fd).st_ino == ino and pin is None:
+            pin = fd
+        else:
+            os.close(fd)
+    if _read('/proc/%d/comm' % pid) == 'unshare\n':
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+for i in range(50 if pin is not None else 0):
     left = 0
     for p in os.listdir('/proc'):
         try:
@@ -249,8 +280,10 @@ for i in range(50):
         break
     time.sleep(0.1)
 print(left)`
-		fmt.Fprintf(&b, `left=$(python3 -I -S -c %s %s); `, quote("import sys\n"+py), quote(ns))
+		fmt.Fprintf(&b, `left=$(python3 -I -S -c %s %d %s); `, quote(py), pid, quote(ns))
 		left = "$left"
+	case pid > 0:
+		fmt.Fprintf(&b, `[ "$(cat /proc/%d/comm 2>/dev/null)" = unshare ] && kill -KILL %d 2>/dev/null; `, pid, pid)
 	}
 	fmt.Fprintf(&b, `chmod -R u+rwx %s 2>/dev/null; rm -rf %s; echo left=%s`, quote(dir), quote(dir), left)
 	return b.String()
