@@ -40,7 +40,8 @@
 // Whatever the end, moat kills unshare (the SSH session's signal, then its
 // pid), which takes the PID namespace's init and so, by the kernel, every
 // process of the run; checks that no process is left in that namespace
-// (and kills any it finds); removes the run's directory (its tmpfs went
+// (and kills any it finds), while it holds the namespace open (a freed
+// namespace's number goes to the next one made); removes the run's directory (its tmpfs went
 // with the namespace); and runs the reset command, if configured, on the
 // machine that runs moat. What the program wrote outside its tmpfs (the
 // host's /var/tmp, say, where the user may write) stays until that reset:
