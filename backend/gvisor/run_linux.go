@@ -682,8 +682,9 @@ func (r *runner) releaseNow() {
 		go func() {
 			defer wg.Done()
 			// The Sentry's processes can still be dying when the first
-			// rmdir comes (EBUSY): kill and remove again, for up to 3s.
-			for i := 0; i < 60 && r.group.Destroy() != nil; i++ {
+			// rmdir comes (EBUSY): kill and remove again, for up to 10s (ptrace
+			// stubs of a loaded host have taken more than 3s to exit).
+			for i := 0; i < 200 && r.group.Destroy() != nil; i++ {
 				time.Sleep(50 * time.Millisecond)
 			}
 			removeRunscCgroups(r.id)

@@ -51,7 +51,7 @@ type auditRow struct {
 func TestAuditJSON(t *testing.T) {
 	moattest.RequireBackend(t, "venv")
 	requireNative(t)
-	r := moatRun(t, nil, "audit", "--json", "--isolation", "venv,native,microvm", "--probe", "env,signals,fds")
+	r := moatRun(t, nil, "audit", "--json", "--isolation", "venv,native,jail", "--probe", "env,signals,fds")
 	if r.code != 0 {
 		t.Fatalf("%v", r)
 	}
@@ -67,10 +67,10 @@ func TestAuditJSON(t *testing.T) {
 	if n.Backend != "native" || n.Level != "medium" || n.Total != 3 || n.Contained != 3 || len(n.NotContained) != 0 || !slices.Contains(n.Layers, "seccomp") {
 		t.Errorf("native row: %+v", n)
 	}
-	if m.Backend != "microvm" || m.Available || m.Total != 0 || m.NotContained == nil {
-		t.Errorf("microvm row: %+v", m)
+	if m.Backend != "jail" || m.Available || m.Total != 0 || m.NotContained == nil {
+		t.Errorf("jail row (FreeBSD only): %+v", m)
 	}
-	for _, want := range []string{"moat: audit: venv: env", "NOT CONTAINED", "moat: audit: native: fds", "contained", "moat: audit: microvm: unavailable"} {
+	for _, want := range []string{"moat: audit: venv: env", "NOT CONTAINED", "moat: audit: native: fds", "contained", "moat: audit: jail: unavailable"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("progress on stderr lacks %q:\n%s", want, r.stderr)
 		}

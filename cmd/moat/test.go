@@ -151,7 +151,7 @@ func testConfig(f *testFlags, target string) (pkgtest.Config, error) {
 				return cfg, fmt.Errorf("--scan-analysers %s: %s", n, why)
 			}
 		}
-	} else if f.scanAnalysers != "none" {
+	} else if f.scanAnalysers != "" && f.scanAnalysers != "none" {
 		return cfg, errors.New("--scan-analysers: needs --scan")
 	}
 	return cfg, nil
