@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"strings"
 	"syscall"
@@ -226,9 +227,22 @@ func killPooled(t *testing.T) {
 		}
 		var pid int
 		fmt.Sscan(e.Name(), &pid)
+		// Wait until it has exited (its pidfd polls readable): a kill
+		// is not a death, and the pool can only tell a dead sandbox.
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue
+		}
 		if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
 			killed++
+			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			for {
+				if _, err := unix.Poll(pfd, -1); err != unix.EINTR {
+					break
+				}
+			}
 		}
+		unix.Close(fd)
 	}
 	if killed == 0 {
 		t.Fatal("no pooled sandbox to kill")
