@@ -31,6 +31,8 @@ type Pool struct {
 	wake   chan struct{}
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
+	// closing counts the background closes of closeLater.
+	closing sync.WaitGroup
 
 	hits, misses, stale, failures atomic.Int64
 }
@@ -98,7 +100,7 @@ func (p *Pool) take() moat.Prepared {
 		select {
 		case <-sb.Done():
 			p.stale.Add(1)
-			go sb.Close()
+			p.closeLater(sb)
 			continue
 		default:
 			return sb
@@ -111,7 +113,7 @@ func (p *Pool) put(sb moat.Prepared) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || len(p.ready) >= p.size {
-		go sb.Close()
+		p.closeLater(sb)
 		return
 	}
 	p.ready = append(p.ready, sb)
@@ -139,7 +141,7 @@ func (p *Pool) refill(ctx context.Context) {
 			select {
 			case <-sb.Done():
 				p.stale.Add(1)
-				go sb.Close()
+				p.closeLater(sb)
 			default:
 				live = append(live, sb)
 			}
@@ -198,4 +200,15 @@ func (p *Pool) Close() {
 	for _, sb := range ready {
 		sb.Close()
 	}
+	p.closing.Wait() // the dead and surplus ones being closed
+}
+
+// closeLater closes sb in the background; Close waits for it, so nothing
+// of a sandbox (its cgroup, its files) outlives the pool.
+func (p *Pool) closeLater(sb moat.Prepared) {
+	p.closing.Add(1)
+	go func() {
+		defer p.closing.Done()
+		sb.Close()
+	}()
 }
