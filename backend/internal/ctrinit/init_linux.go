@@ -13,6 +13,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -767,21 +769,54 @@ func readFirst(path string, n int64) ([]byte, error) {
 
 // execShim sets RLIMIT_AS and executes the program: args are the limit,
 // the program's path and its argv.
+//
+// This process is a Go program whose address space may already exceed the
+// limit (the runtime reserves much it never touches), so once the limit is
+// set no allocation may happen: a failed mmap is a fatal runtime error, not
+// an error value. Everything execve needs is built first; the limit and the
+// exec are raw system calls with nothing between them.
 func execShim(args []string) int {
 	if len(args) < 3 {
 		fmt.Fprintln(os.Stderr, "moat-init: exec shim: missing arguments")
 		return 127
 	}
 	as, err := strconv.ParseUint(args[0], 10, 64)
-	if err == nil {
-		err = unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: as, Max: as})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "moat-init: exec shim: limit %q: %v\n", args[0], err)
+		return 127
 	}
-	if err == nil {
-		err = unix.Exec(args[1], args[2:], os.Environ())
+	path, err := unix.BytePtrFromString(args[1])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
+		return 127
 	}
-	fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
+	argv, err := syscall.SlicePtrFromStrings(args[2:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
+		return 127
+	}
+	envv, err := syscall.SlicePtrFromStrings(os.Environ())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
+		return 127
+	}
+	lim := unix.Rlimit{Cur: as, Max: as}
+	debug.SetGCPercent(-1)
+	runtime.LockOSThread()
+	_, _, e := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_AS, uintptr(unsafe.Pointer(&lim)), 0, 0, 0)
+	if e == 0 {
+		_, _, e = unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(path)),
+			uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])))
+	}
+	// Only an error comes back; the message is written without the
+	// allocator where it can be (the limit may be in force).
+	_, _ = unix.Write(2, shimFailed)
+	_, _ = unix.Write(2, []byte(e.Error()+"\n"))
 	return 127
 }
+
+// shimFailed prefixes the exec shim's error, allocated before any limit.
+var shimFailed = []byte("moat-init: exec shim: ")
 
 // closeOnExecFrom marks every descriptor from fd on close-on-exec.
 func closeOnExecFrom(fd int) {
