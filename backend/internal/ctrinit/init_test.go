@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -142,5 +143,27 @@ func TestErrnoOf(t *testing.T) {
 		if got := errnoOf(err); got != want {
 			t.Errorf("errnoOf(%v) = %d, want %d", err, got, want)
 		}
+	}
+}
+
+// TestExecShimUnderLimit: the shim is a Go program whose own address space
+// is over the limit it sets (the runtime reserves far more than 64 MiB), and
+// it must still execute the program: nothing may be allocated after the
+// limit. A large environment makes an allocation after it certain.
+func TestExecShimUnderLimit(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const limit = 64 << 20
+	cmd := exec.Command(exe, ExecArg, "67108864", "/bin/sh", "sh", "-c", "ulimit -v")
+	cmd.Env = os.Environ()
+	pad := strings.Repeat("x", 4000)
+	for i := range 400 {
+		cmd.Env = append(cmd.Env, "MOAT_PAD_"+strings.Repeat("y", i%7)+string(rune('a'+i%26))+"_"+strconv.Itoa(i)+"="+pad)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != strconv.Itoa(limit>>10) {
+		t.Fatalf("err %v, output %.300q; want ulimit -v %d", err, out, limit>>10)
 	}
 }
