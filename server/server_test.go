@@ -3,20 +3,16 @@
 package server_test
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -476,7 +472,7 @@ func TestFullStateDir(t *testing.T) {
 // TestPackageUpload: `moat test` of an uploaded sdist, as a run.
 func TestPackageUpload(t *testing.T) {
 	f := newFixture(t, server.Config{StateDir: t.TempDir()})
-	sdist := makeSdist(t, "../pkgtest/testdata/projects/calc", "calc-0.1")
+	sdist := moattest.Sdist(t, "../pkgtest/testdata/projects/calc", "calc-0.1")
 	resp, m := f.do("POST", "/v1/tests?wait=true&filename=calc-0.1.tar.gz", tokenA, sdist)
 	if resp.StatusCode != 200 {
 		t.Fatalf("test: %d %v", resp.StatusCode, m)
@@ -491,42 +487,6 @@ func TestPackageUpload(t *testing.T) {
 	if ents, _ := os.ReadDir(f.srv.StateDir()); len(ents) != 0 {
 		t.Errorf("left in the state dir: %v", ents)
 	}
-}
-
-func makeSdist(t *testing.T, dir, root string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		fi, _ := d.Info()
-		h, _ := tar.FileInfoHeader(fi, "")
-		h.Name = filepath.ToSlash(filepath.Join(root, rel))
-		if d.IsDir() {
-			h.Name += "/"
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			_, _ = tw.Write(b)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tw.Close()
-	zw.Close()
-	return buf.Bytes()
 }
 
 var (

@@ -3,13 +3,9 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
-	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -213,7 +209,7 @@ func TestMCPClient(t *testing.T) {
 		t.Skipf("no node or no @modelcontextprotocol/sdk in %s (run .ci/setup-serve.sh): %v", dir, err)
 	}
 	sdist := filepath.Join(t.TempDir(), "calc-0.1.tar.gz")
-	if err := os.WriteFile(sdist, tgzDir(t, "../../pkgtest/testdata/projects/calc", "calc-0.1"), 0o644); err != nil {
+	if err := os.WriteFile(sdist, moattest.Sdist(t, "../../pkgtest/testdata/projects/calc", "calc-0.1"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	check := func(t *testing.T, args ...string) {
@@ -288,42 +284,4 @@ func TestMCPClient(t *testing.T) {
 			t.Errorf("/v1/mcp without a token: %d", resp.StatusCode)
 		}
 	})
-}
-
-func tgzDir(t *testing.T, dir, root string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		fi, _ := d.Info()
-		h, _ := tar.FileInfoHeader(fi, "")
-		h.Name = filepath.ToSlash(filepath.Join(root, rel))
-		if d.IsDir() {
-			h.Name += "/"
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			_, err = io.Copy(tw, f)
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tw.Close()
-	zw.Close()
-	return buf.Bytes()
 }
