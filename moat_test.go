@@ -147,8 +147,8 @@ func TestRegistry(t *testing.T) {
 	if len(c.Passed) != 1 || c.Passed[0].Name != "gvisor" || !strings.Contains(c.Passed[0].Reason, "runsc missing") {
 		t.Errorf("auto passed over %+v; want gvisor with its reason", c.Passed)
 	}
-	if _, err := Select(ctx, "gvisor"); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "runsc missing") {
-		t.Errorf("explicit gvisor = %v; want its check's error", err)
+	if _, err := Select(ctx, "gvisor"); !errors.Is(err, ErrUnavailable) || !strings.HasPrefix(err.Error(), "gvisor: runsc missing") {
+		t.Errorf("explicit gvisor = %v; want its check's error, named once", err)
 	}
 	if _, err := Select(ctx, "nonsense"); !errors.Is(err, ErrUnknownBackend) {
 		t.Errorf("explicit unknown = %v", err)

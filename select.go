@@ -39,7 +39,7 @@ func Select(ctx context.Context, name string, specs ...*Spec) (*Choice, error) {
 			return nil, err
 		}
 		if err := Check(ctx, b); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, named(name, err)
 		}
 		if err := supports(b, specs); err != nil {
 			return nil, err
@@ -116,6 +116,15 @@ func reason(name string, err error) string {
 	return r
 }
 
+// named prefixes err with the backend's name, unless its message begins
+// with it already (backends name themselves in their errors).
+func named(name string, err error) error {
+	if strings.HasPrefix(err.Error(), name+": ") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
 // Collect runs every registered backend's [Collector], strongest first (a
 // backend built on another's pieces, as gVisor's sandboxes live in moat
 // cgroups that native also collects, is collected before them), and
@@ -137,7 +146,7 @@ func Collect(ctx context.Context) ([]string, error) {
 			removed = append(removed, n+": "+x)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", n, err))
+			errs = append(errs, named(n, err))
 		}
 	}
 	return removed, errors.Join(errs...)

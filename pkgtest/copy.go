@@ -1,7 +1,6 @@
 package pkgtest
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -34,7 +33,7 @@ func treecopyPipe(src, dst string, lim treecopy.Limits, opt treecopy.Options) (r
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
-		return fmt.Errorf("%s: %w: %w", src, err, ErrUsage)
+		return usagef("%s: %w", src, err)
 	}
 	defer in.Close()
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {

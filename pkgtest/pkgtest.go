@@ -97,7 +97,7 @@ func (cfg Config) PhaseNetwork(phase string) (moat.Network, error) {
 	if set {
 		pn, err := moat.ParseNetwork(string(n))
 		if err != nil {
-			return "", fmt.Errorf("--network-%s: %w: %w", phase, err, ErrUsage)
+			return "", usagef("--network-%s: %w", phase, err)
 		}
 		n = pn
 	}
@@ -107,7 +107,7 @@ func (cfg Config) PhaseNetwork(phase string) (moat.Network, error) {
 			return "", err
 		}
 		if set && n != moat.NetworkAllow(ep) {
-			return "", fmt.Errorf("--network-install %s: --index gives the install phase allow=%s; drop one of them: %w", networkName(n), ep, ErrUsage)
+			return "", usagef("--network-install %s: --index gives the install phase allow=%s; drop one of them", networkName(n), ep)
 		}
 		return moat.NetworkAllow(ep), nil
 	}
@@ -267,12 +267,12 @@ func ParsePhases(s string) ([]string, error) {
 			ok = ok || k == p
 		}
 		if !ok {
-			return nil, fmt.Errorf("--phases: unknown phase %q (want some of %s): %w", p, strings.Join(Selectable, ","), ErrUsage)
+			return nil, usagef("--phases: unknown phase %q (want some of %s)", p, strings.Join(Selectable, ","))
 		}
 		out = append(out, p)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("--phases: no phase given (want some of %s): %w", strings.Join(Selectable, ","), ErrUsage)
+		return nil, usagef("--phases: no phase given (want some of %s)", strings.Join(Selectable, ","))
 	}
 	return out, nil
 }
@@ -282,7 +282,7 @@ func ParsePhases(s string) ([]string, error) {
 func IndexEndpoint(index string) (string, error) {
 	u, err := url.Parse(index)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return "", fmt.Errorf("--index %q: want an http or https URL: %w", index, ErrUsage)
+		return "", usagef("--index %q: want an http or https URL", index)
 	}
 	port := u.Port()
 	if port == "" {
@@ -321,7 +321,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return rep, errors.New("no backend")
 	}
 	if cfg.Image != "" && cfg.Python != "" {
-		return rep, fmt.Errorf("--python names a host interpreter, --image a container's: choose one: %w", ErrUsage)
+		return rep, usagef("--python names a host interpreter, --image a container's: choose one")
 	}
 	if cfg.Python == "" && cfg.Image == "" {
 		cfg.Python = DefaultPython()
@@ -336,7 +336,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	for p := range cfg.Network {
 		if !slices.Contains(Selectable, p) {
-			return rep, fmt.Errorf("network of phase %q: no such phase (want %s): %w", p, strings.Join(Selectable, ","), ErrUsage)
+			return rep, usagef("network of phase %q: no such phase (want %s)", p, strings.Join(Selectable, ","))
 		}
 	}
 	if cfg.Wheelhouse != "" {
@@ -345,7 +345,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	if cfg.Command != "" && strings.ContainsRune(cfg.Command, 0) {
-		return rep, fmt.Errorf("--command: contains a NUL byte: %w", ErrUsage)
+		return rep, usagef("--command: contains a NUL byte")
 	}
 	if cfg.Out != "" {
 		if err := prepareOut(cfg.Out); err != nil {
@@ -450,7 +450,7 @@ func seed(stage string, cfg Config) error {
 	case KindProject:
 		// The project keeps its links (as links: nothing follows them).
 		if err := copyTree(t.Path, filepath.Join(stage, "src"), true); err != nil {
-			return fmt.Errorf("project %s: %w: %w", t.Path, err, ErrUsage)
+			return usagef("project %s: %w", t.Path, err)
 		}
 	case KindSdist, KindWheel:
 		if err := copyFile(t.Path, filepath.Join(stage, "dist", filepath.Base(t.Path))); err != nil {
@@ -461,11 +461,11 @@ func seed(stage string, cfg Config) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("target kind %q: %w", t.Kind, ErrUsage)
+		return usagef("target kind %q", t.Kind)
 	}
 	if cfg.Wheelhouse != "" {
 		if err := copyTree(cfg.Wheelhouse, filepath.Join(stage, "wheelhouse"), false); err != nil {
-			return fmt.Errorf("--wheelhouse: %w: %w", err, ErrUsage)
+			return usagef("--wheelhouse: %w", err)
 		}
 	}
 	return nil
@@ -697,20 +697,20 @@ func prepareOut(dir string) error {
 	switch {
 	case os.IsNotExist(err):
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("--out: %w: %w", err, ErrUsage)
+			return usagef("--out: %w", err)
 		}
 		return nil
 	case err != nil:
-		return fmt.Errorf("--out: %w: %w", err, ErrUsage)
+		return usagef("--out: %w", err)
 	case !fi.IsDir():
-		return fmt.Errorf("--out %s: not a directory: %w", dir, ErrUsage)
+		return usagef("--out %s: not a directory", dir)
 	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("--out: %w: %w", err, ErrUsage)
+		return usagef("--out: %w", err)
 	}
 	if len(ents) > 0 {
-		return fmt.Errorf("--out %s: not empty: %w", dir, ErrUsage)
+		return usagef("--out %s: not empty", dir)
 	}
 	return nil
 }

@@ -14,6 +14,15 @@ import (
 // directory): the CLI exits 125 with the message.
 var ErrUsage = errors.New("usage")
 
+// usagef is fmt.Errorf for an error the user caused: it matches ErrUsage
+// without adding a word to the message.
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error        { return e.error }
+func (e usageError) Is(target error) bool { return target == ErrUsage }
+
 // ErrNoRoot marks an sdist without a single top-level directory: `moat
 // test` refuses it (pip could not build it as one), `moat scan` reads it.
 var ErrNoRoot = errors.New("no single top-level directory (not an sdist)")
@@ -44,47 +53,47 @@ type Target struct {
 func DetectTarget(path string, requirements bool) (Target, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return Target{}, fmt.Errorf("target %s: %w: %w", path, err, ErrUsage)
+		return Target{}, usagef("target %s: %w", path, err)
 	}
 	fi, err := os.Stat(abs)
 	if err != nil {
-		return Target{}, fmt.Errorf("target %s: no such file or directory: %w", path, ErrUsage)
+		return Target{}, usagef("target %s: no such file or directory", path)
 	}
 	base := strings.ToLower(filepath.Base(abs))
 	switch {
 	case fi.IsDir():
 		if requirements {
-			return Target{}, fmt.Errorf("target %s: a directory, not a requirements file: %w", path, ErrUsage)
+			return Target{}, usagef("target %s: a directory, not a requirements file", path)
 		}
 		for _, f := range []string{"pyproject.toml", "setup.py"} {
 			if st, err := os.Stat(filepath.Join(abs, f)); err == nil && st.Mode().IsRegular() {
 				return Target{Kind: KindProject, Path: abs}, nil
 			}
 		}
-		return Target{}, fmt.Errorf("target %s: no Python project here (no pyproject.toml or setup.py): %w", path, ErrUsage)
+		return Target{}, usagef("target %s: no Python project here (no pyproject.toml or setup.py)", path)
 	case !fi.Mode().IsRegular():
-		return Target{}, fmt.Errorf("target %s: not a regular file: %w", path, ErrUsage)
+		return Target{}, usagef("target %s: not a regular file", path)
 	case requirements || (strings.HasPrefix(base, "requirements") && strings.HasSuffix(base, ".txt")):
 		if fi.Size() > 1<<20 {
-			return Target{}, fmt.Errorf("target %s: requirements file larger than 1MiB: %w", path, ErrUsage)
+			return Target{}, usagef("target %s: requirements file larger than 1MiB", path)
 		}
 		return Target{Kind: KindRequirements, Path: abs}, nil
 	case strings.HasSuffix(base, ".tar.gz") || strings.HasSuffix(base, ".tgz"):
 		info, err := archive.CheckFile(abs, archive.Limits{})
 		if err != nil {
-			return Target{}, fmt.Errorf("sdist %s: %w: %w", filepath.Base(abs), err, ErrUsage)
+			return Target{}, usagef("sdist %s: %w", filepath.Base(abs), err)
 		}
 		if info.Root == "" {
-			return Target{Kind: KindSdist, Path: abs}, fmt.Errorf("sdist %s: %w: %w", filepath.Base(abs), ErrNoRoot, ErrUsage)
+			return Target{Kind: KindSdist, Path: abs}, usagef("sdist %s: %w", filepath.Base(abs), ErrNoRoot)
 		}
 		return Target{Kind: KindSdist, Path: abs, Root: info.Root}, nil
 	case strings.HasSuffix(base, ".whl"):
 		if _, err := archive.CheckFile(abs, archive.Limits{}); err != nil {
-			return Target{}, fmt.Errorf("wheel %s: %w: %w", filepath.Base(abs), err, ErrUsage)
+			return Target{}, usagef("wheel %s: %w", filepath.Base(abs), err)
 		}
 		return Target{Kind: KindWheel, Path: abs}, nil
 	}
-	return Target{}, fmt.Errorf("target %s: not a project directory, .tar.gz sdist, .whl wheel or requirements*.txt (use --requirements for another name): %w", path, ErrUsage)
+	return Target{}, usagef("target %s: not a project directory, .tar.gz sdist, .whl wheel or requirements*.txt (use --requirements for another name)", path)
 }
 
 // checkWheelhouse validates every archive in dir (only the top level is
@@ -92,21 +101,21 @@ func DetectTarget(path string, requirements bool) (Target, error) {
 func checkWheelhouse(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return fmt.Errorf("--wheelhouse %s: no such directory: %w", dir, ErrUsage)
+		return usagef("--wheelhouse %s: no such directory", dir)
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("--wheelhouse %s: not a directory: %w", dir, ErrUsage)
+		return usagef("--wheelhouse %s: not a directory", dir)
 	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("--wheelhouse %s: %w: %w", dir, err, ErrUsage)
+		return usagef("--wheelhouse %s: %w", dir, err)
 	}
 	for _, e := range ents {
 		if !e.Type().IsRegular() || archive.KindOf(e.Name()) == archive.Unknown {
 			continue
 		}
 		if _, err := archive.CheckFile(filepath.Join(dir, e.Name()), archive.Limits{}); err != nil {
-			return fmt.Errorf("--wheelhouse: %s: %w: %w", e.Name(), err, ErrUsage)
+			return usagef("--wheelhouse: %s: %w", e.Name(), err)
 		}
 	}
 	return nil
