@@ -24,7 +24,7 @@ import (
 //
 // If the listener cannot be taken the run cannot go on (the init's first
 // execve waits for an answer), so it is stopped with an error.
-func (r *runner) serveNotify(initFD int, mono0 int64, done <-chan struct{}) {
+func (r *runner) serveNotify(initFD int, done <-chan struct{}) {
 	initPid := r.cmd.Process.Pid
 	pidfd, err := unix.PidfdOpen(initPid, 0)
 	var fd int
@@ -70,7 +70,8 @@ func (r *runner) serveNotify(initFD int, mono0 int64, done <-chan struct{}) {
 			}
 			ev, keep := r.notification(fd, nt, initPid, &sawFirst)
 			if keep {
-				ev.TimeMS = (nsinit.MonoNow() - mono0) / 1e6
+				// Before a prestarted run began (its interpreter's startup): 0.
+				ev.TimeMS = max(0, (nsinit.MonoNow()-r.monoZero.Load())/1e6)
 				r.mu.Lock()
 				if r.kernelBudget.keep(ev) {
 					r.kernelEvents = append(r.kernelEvents, ev)

@@ -41,7 +41,7 @@ func (b *Backend) Prepare(ctx context.Context, tmpl *moat.Spec) (moat.Prepared, 
 	if err := r.prepare(true); err != nil {
 		return nil, err
 	}
-	return &Prepared{r: r, tmpl: &t}, nil
+	return &Prepared{r: r, tmpl: &t, tidied: make(chan struct{})}, nil
 }
 
 // Prepared is a sandbox waiting for its one program; see [Backend.Prepare].
@@ -49,7 +49,10 @@ type Prepared struct {
 	r    *runner
 	tmpl *moat.Spec
 	once sync.Once
-	used bool
+	// tidied is closed once the sandbox is gone and cleaned up (its
+	// cgroup removed, its pipes closed): after the Result of a run, in
+	// the background, or by Close.
+	tidied chan struct{}
 }
 
 var _ moat.Prepared = (*Prepared)(nil)
@@ -77,21 +80,36 @@ func (p *Prepared) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, erro
 	}
 	if !p.alive() {
 		_ = p.r.lost(nil)
+		close(p.r.done)
+		p.r.notifyWG.Wait()
 		p.r.cleanup()
+		close(p.tidied)
 		return nil, fmt.Errorf("native: prepared sandbox died while waiting: %w", moat.ErrStale)
 	}
 	s := *spec
-	return p.r.start(ctx, &s)
+	// The Result is final once the init is reaped and the streams are
+	// drained: the cgroup's removal and the rest of the cleanup are
+	// not the caller's to wait for (Close is).
+	res, err := p.r.startRun(ctx, &s)
+	go func() {
+		p.r.cleanup()
+		close(p.tidied)
+	}()
+	return p.r.finishReport(res, err)
 }
 
-// Close destroys the sandbox if it was not run. It is safe to call at any
-// time, also after Run.
+// Close destroys the sandbox if it was not run, and returns once it is
+// gone and cleaned up. It is safe to call at any time, also after Run.
 func (p *Prepared) Close() error {
 	p.once.Do(func() {
 		_ = p.r.cmd.Process.Kill() // pid 1: the namespace dies with it
 		<-p.r.exited
+		close(p.r.done)
+		p.r.notifyWG.Wait()
 		p.r.cleanup()
+		close(p.tidied)
 	})
+	<-p.tidied
 	return nil
 }
 
@@ -117,6 +135,11 @@ func (p *Prepared) fits(spec *moat.Spec) error {
 	if spec.Workspace != t.Workspace || spec.OutDir != t.OutDir || spec.OutLinks != t.OutLinks {
 		why = append(why, "workspace")
 	}
+	if p.r.warm {
+		if err := warmFits(spec); err != "" {
+			why = append(why, err)
+		}
+	}
 	if spec.AllowDegraded != t.AllowDegraded || spec.Userland != t.Userland || spec.NoReport != t.NoReport || spec.Launcher != t.Launcher {
 		why = append(why, "options")
 	}
@@ -131,6 +154,44 @@ func (p *Prepared) fits(spec *moat.Spec) error {
 		return fmt.Errorf("native: the prepared sandbox differs in %s: %w", strings.Join(why, ", "), moat.ErrMismatch)
 	}
 	return nil
+}
+
+// prestartable says whether sandboxes prepared for tmpl start their
+// interpreter ahead (nsinit.Prestart): not for moat's launcher, nor for
+// a template with a workspace (its tree goes in before the program),
+// variables of its own or a program that could not be handed over
+// (warmFits).
+func prestartable(tmpl *moat.Spec) bool {
+	return !tmpl.Launcher && tmpl.Workspace == "" && len(tmpl.Env) == 0 && warmFits(tmpl) == ""
+}
+
+// warmFits says why spec cannot be handed to an interpreter started
+// ahead, or "": its arguments must be `-c CODE [ARG...]` or
+// `SCRIPT [ARG...]` with the script one of its files (no interpreter
+// option: they are fixed at the start), and its environment must leave
+// alone what Python reads while it starts.
+func warmFits(spec *moat.Spec) string {
+	a := spec.Args
+	switch {
+	case len(a) >= 2 && a[0] == "-c":
+	case len(a) >= 1 && a[0] != "" && a[0][0] != '-' && hasFile(spec, a[0]):
+	default:
+		return "arguments (interpreter options, or a program neither -c nor a script of its files)"
+	}
+	seen := make(map[string]bool, len(spec.Env))
+	for _, kv := range spec.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		if seen[k] || strings.HasPrefix(k, "PYTHON") || strings.HasPrefix(k, "LC_") || k == "LANG" || k == "LANGUAGE" || k == "HOME" {
+			return "environment " + k
+		}
+		seen[k] = true
+	}
+	return ""
+}
+
+func hasFile(spec *moat.Spec, name string) bool {
+	_, ok := spec.Files[name]
+	return ok
 }
 
 // Pid is the host pid of the sandbox's init (pid 1 inside), for watching

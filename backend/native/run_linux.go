@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -123,6 +124,7 @@ type runner struct {
 	firstPid      int                  // host pid of the process moat started (Spec.Launcher)
 	notifyWG      sync.WaitGroup
 	notifyErr     error
+	monoZero      atomic.Int64 // mono0, for the listener's goroutine
 
 	// Prepared (prepare) and not yet started (start).
 	cfg      *nsinit.Config
@@ -135,6 +137,8 @@ type runner struct {
 	mono0    int64
 	trace    bool
 	ready    bool           // prepared ahead: the init said "ready"
+	warm     bool           // and its interpreter waits for the program (nsinit.Prestart)
+	done     chan struct{}  // closed when the run is over (or never was)
 	status   *bufio.Scanner // FDStatus, read by prepare up to "ready", then by messages
 	exited   chan struct{}  // closed when the init has exited and been reaped
 	waitErr  error
@@ -252,6 +256,14 @@ func (r *runner) prepare(wait bool) (err error) {
 	}
 	r.cleanups = append(r.cleanups, r.p.closeAll)
 	r.ctlW = r.p.ctlW
+	r.done = make(chan struct{})
+	r.monoZero.Store(r.mono0)
+	if wait && prestartable(r.spec) {
+		// The interpreter too, started with the environment of a run of
+		// this template; the run's own goes to it at the handover.
+		env := r.startMessage(r.mono0).Env
+		cfg.Prestart = &nsinit.Prestart{Python: r.rt.Command, Env: append(env, nsinit.WarmEnv+"=1")}
+	}
 	if err := r.startInit(cfg, r.p, r.nr, r.tr); err != nil {
 		return err
 	}
@@ -278,8 +290,10 @@ func (r *runner) prepare(wait bool) (err error) {
 		switch m.Kind {
 		case "ready":
 			r.tr("init ready")
-			r.ready = true
+			r.ready, r.warm = true, cfg.Prestart != nil
 			return nil
+		case "listener": // the prestarted interpreter's execve waits for it
+			r.serveNotify(m.ListenerFD, r.done)
 		case "trace":
 			r.trm(m.MonoNS, "init: "+m.Error)
 		case "error":
@@ -329,6 +343,7 @@ func (r *runner) startRun(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 	if r.ready {
 		// Prepared ahead: the run, and the report's times, start now.
 		r.begin, r.mono0 = time.Now(), nsinit.MonoNow()
+		r.monoZero.Store(r.mono0)
 		r.nr.setMono0(r.mono0)
 	}
 	// The Start goes before anything of the Spec is touched (its stdin):
@@ -336,17 +351,34 @@ func (r *runner) startRun(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 	// then run elsewhere.
 	if err := json.NewEncoder(r.p.cfgW).Encode(r.startMessage(r.mono0)); err != nil {
 		_ = r.lost(nil)
+		close(r.done)
+		r.notifyWG.Wait()
 		return nil, fmt.Errorf("native: send the program to the sandbox (%v): %w", err, moat.ErrStale)
 	}
 	r.p.cfgW.Close()
 	r.tr("start sent")
+	var m initReport
+	if r.warm {
+		if testHookHandover != nil {
+			testHookHandover(r.cmd.Process.Pid)
+		}
+		// Nothing of the Spec is touched until the init took the program
+		// ("layers"): one that died first gives it back.
+		var ok bool
+		if m, ok = r.handedOver(); !ok {
+			_ = r.lost(nil)
+			close(r.done)
+			r.notifyWG.Wait()
+			return nil, fmt.Errorf("native: the prepared sandbox died at the handover: %w", moat.ErrStale)
+		}
+	}
 	st := r.startStreams(r.p)
-	done := make(chan struct{})
+	done := r.done
 	defer close(done)
 	stopWatch := r.watch(ctx, done)
 	defer stopWatch()
 
-	m := r.messages(r.p, r.mono0, done, r.trm, r.tr)
+	m = r.messages(r.p, m, done, r.trm, r.tr)
 	r.tr("messages done")
 	<-r.exited
 	r.finishNet(r.nr)
@@ -542,8 +574,37 @@ type initReport struct {
 	layers, exit, setupErr *nsinit.Message
 }
 
-// messages reads the init's status messages until it closes the pipe.
-func (r *runner) messages(p *pipes, mono0 int64, done chan struct{}, trm func(int64, string), tr func(string)) initReport {
+// testHookHandover, when set (tests), is called with the init's pid
+// when the program of a prestarted sandbox was sent and not yet taken.
+var testHookHandover func(initPid int)
+
+// handedOver reads the init's messages until it took the program of a
+// prestarted sandbox ("layers") or failed ("error"); ok is false when
+// the init died first.
+func (r *runner) handedOver() (m initReport, ok bool) {
+	for r.status.Scan() {
+		var msg nsinit.Message
+		if json.Unmarshal(r.status.Bytes(), &msg) != nil {
+			continue
+		}
+		switch msg.Kind {
+		case "trace":
+			r.trm(msg.MonoNS, "init: "+msg.Error)
+		case "layers":
+			r.tr("message layers")
+			m.layers = &msg
+			return m, true
+		case "error":
+			m.setupErr = &msg
+			return m, true
+		}
+	}
+	return m, false
+}
+
+// messages reads the init's status messages until it closes the pipe;
+// rep holds what was read already.
+func (r *runner) messages(p *pipes, rep initReport, done chan struct{}, trm func(int64, string), tr func(string)) initReport {
 	msgs := make(chan nsinit.Message, 4)
 	go func() {
 		defer close(msgs)
@@ -555,7 +616,6 @@ func (r *runner) messages(p *pipes, mono0 int64, done chan struct{}, trm func(in
 			}
 		}
 	}()
-	var rep initReport
 	for m := range msgs {
 		m := m
 		if m.Kind == "trace" {
@@ -573,7 +633,7 @@ func (r *runner) messages(p *pipes, mono0 int64, done chan struct{}, trm func(in
 		case "events":
 			r.addEvents(&m)
 		case "listener":
-			r.serveNotify(m.ListenerFD, mono0, done)
+			r.serveNotify(m.ListenerFD, done)
 		}
 	}
 	return rep

@@ -75,11 +75,14 @@ func (p *Pool) Run(ctx context.Context, spec *moat.Spec) (res *moat.Result, pool
 		switch {
 		case errors.Is(err, moat.ErrStale):
 			p.stale.Add(1)
+			p.closeLater(sb)
 			continue // another, or cold
 		case errors.Is(err, moat.ErrMismatch):
 			p.put(sb)
 		default:
 			p.hits.Add(1)
+			// Its teardown goes on in the background; Close waits for it.
+			p.closeLater(sb)
 			return res, true, err
 		}
 		break

@@ -49,7 +49,9 @@ def _moat_install():
     seen = set()
     # A per-process budget: past it the hook stays silent (the init bounds
     # the total anyway; this bounds the cost to the program).
-    state = {"busy": False, "budget": 5000, "tamper": ""}
+    # warm: a prestarted interpreter (internal/sandbox/nsinit's warm.py)
+    # says "hello" when its run is handed over, with the run's argv.
+    state = {"busy": False, "budget": 5000, "tamper": "", "warm": _os.environ.get("MOAT_WARM") == "1"}
 
     # No code of the program runs inside the hook: a str or bytes subclass
     # is copied by the base type's own methods, only pathlib's paths are
@@ -136,7 +138,7 @@ def _moat_install():
         "socket.__new__", "socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname",
         "socket.gethostbyname_ex", "socket.gethostbyaddr", "urllib.Request", "ctypes.dlopen", "ctypes.dlsym",
         "_imp.create_dynamic", "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.addaudithook",
-        "sys._getframe", "sys._getframemodulename"))
+        "sys._getframe", "sys._getframemodulename", "moat.warm"))
     # Ways to reach the hook's state from Python: the garbage collector's
     # lists of objects, and the frames of code running inside the hook.
     introspection = frozenset(("gc.get_objects", "gc.get_referrers", "gc.get_referents"))
@@ -203,6 +205,10 @@ def _moat_install():
                 emit("tamper", once=("tamper", event), name=event, detail="added an audit hook of its own")
             elif event in ("sys._getframe", "sys._getframemodulename"):
                 pass
+            elif event == "moat.warm":
+                if state["warm"]:
+                    state["warm"] = False
+                    emit("hello", path=text(_sys.executable), detail=argv(_sys.argv))
             elif event == "_imp.create_dynamic":
                 origin = text(args[0] if args else "")
                 if not origin.startswith(base):
@@ -299,7 +305,8 @@ def _moat_install():
     except Exception:
         pass
     _sys.addaudithook(hook)
-    emit("hello", path=text(_sys.executable), detail=argv(_sys.argv))
+    if not state["warm"]:
+        emit("hello", path=text(_sys.executable), detail=argv(_sys.argv))
     return pending
 
 

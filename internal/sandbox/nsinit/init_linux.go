@@ -11,6 +11,7 @@ import (
 	"path"
 	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -151,6 +152,9 @@ func Main(network NetworkFunc) int {
 		moat.Layer{Name: "network-namespace", Detail: netDetail},
 		moat.Layer{Name: "ipc-namespace"}, moat.Layer{Name: "uts-namespace"}, moat.Layer{Name: "cgroup-namespace"},
 	)
+	if cfg.Prestart != nil {
+		return prestarted(&cfg, dec, enc, layers, nw, trace)
+	}
 	// Prepared: nothing of a run is in the sandbox yet. Wait for it.
 	_ = enc.Encode(Message{Kind: "ready"})
 	var start Start
@@ -164,64 +168,100 @@ func Main(network NetworkFunc) int {
 		cfg.Report.StartMono = start.StartMono
 	}
 	trace("start read")
+	if stage, err := workspace(&cfg, &start); err != nil {
+		return fail(stage, err)
+	}
+	trace("workspace")
+	rep, layers, degraded, stage, err := confine(&cfg, start.Argv[0], layers, enc)
+	if err != nil {
+		return fail(stage, err)
+	}
+	trace("caps+landlock")
+	cmd, stage, err := startProgram(&cfg, start.Argv, start.Env, nil, enc)
+	if err != nil {
+		if stage != "" {
+			return fail(stage, err)
+		}
+		return 1
+	}
+	trace("program started")
+	_ = enc.Encode(Message{Kind: "layers", Layers: layers, Degraded: degraded})
+	return supervise(&cfg, cmd.Process.Pid, rep, nw, enc, trace)
+}
+
+// workspace fills the working directory: the workspace's tree, then the
+// Start's files. It returns the stage that failed.
+func workspace(cfg *Config, start *Start) (string, error) {
 	owner := &treecopy.Owner{UID: cfg.UID, GID: cfg.GID}
 	if cfg.HasTarIn {
 		if _, err := treecopy.Unpack(os.NewFile(FDTarIn, "tarin"), WorkDir, treecopy.Limits{Bytes: cfg.Disk, Files: 1 << 20}, treecopy.Options{Owner: owner, KeepLinks: true, AnyNames: true}); err != nil {
-			return fail("workspace", err)
+			return "workspace", err
 		}
 	}
 	for name, data := range start.Files {
 		if err := writeWorkFile(name, data, owner); err != nil {
-			return fail("file "+name, err)
+			return "file " + name, err
 		}
 	}
-	trace("workspace")
-	rep, err := startReport(&cfg, start.Argv[0]) // honeytokens, audit hook, fs "before"
+	return "", nil
+}
+
+// confine is the part of the setup that follows the working directory:
+// the report's honeytokens, hook and "before" picture, the read-only
+// root, capabilities, Landlock, seccomp and rlimits. It returns the
+// layers in effect, what was degraded, or the stage that failed.
+func confine(cfg *Config, python string, layers []moat.Layer, enc *json.Encoder) (*reporter, []moat.Layer, []string, string, error) {
+	rep, err := startReport(cfg, python) // honeytokens, audit hook, fs "before"
 	if err != nil {
-		return fail("behaviour report", err)
+		return nil, nil, nil, "behaviour report", err
 	}
 	if err := finishRoot(); err != nil {
-		return fail("root filesystem", err)
+		return nil, nil, nil, "root filesystem", err
 	}
 	var degraded []string
 	capLayer, err := dropCapabilities()
 	if err != nil {
-		return fail("capabilities", err)
+		return nil, nil, nil, "capabilities", err
 	}
 	layers = append(layers, capLayer)
 	if l, err := applyLandlock(); err != nil {
 		if !cfg.AllowDegraded {
-			return fail("landlock", err)
+			return nil, nil, nil, "landlock", err
 		}
 		degraded = append(degraded, "landlock: "+err.Error())
 	} else if l.Name != "" {
 		layers = append(layers, l)
 	}
-	trace("caps+landlock")
 	n, err := rep.installSeccomp(seccomp.Install, enc.Encode) // with a listener when the report is on
 	if err != nil {
 		if !cfg.AllowDegraded {
-			return fail("seccomp", err)
+			return nil, nil, nil, "seccomp", err
 		}
 		degraded = append(degraded, "seccomp: "+err.Error())
 	} else {
 		layers = append(layers, moat.Layer{Name: "seccomp", Detail: fmt.Sprintf("%d denied syscall rules; ioctl TIOCSTI/TIOCLINUX denied; socket families unix, inet, inet6, netlink route only", n)})
 		layers = append(layers, moat.Layer{Name: "no-new-privs"})
 	}
-	rl, err := setRlimits(&cfg)
+	rl, err := setRlimits(cfg)
 	if err != nil {
-		return fail("rlimits", err)
+		return nil, nil, nil, "rlimits", err
 	}
-	layers = append(layers, rl)
+	return rep, append(layers, rl), degraded, "", nil
+}
 
+// startProgram starts argv as the program (with extra as its descriptors
+// from 3 on). A failed start is reported here, with its errno, and
+// returns an empty stage; any other failure names its stage.
+func startProgram(cfg *Config, argv, env []string, extra []*os.File, enc *json.Encoder) (*exec.Cmd, string, error) {
 	cmd := &exec.Cmd{
-		Path:   start.Argv[0],
-		Args:   start.Argv,
-		Env:    start.Env,
-		Dir:    WorkDir,
-		Stdin:  os.Stdin,
-		Stdout: os.Stdout,
-		Stderr: os.NewFile(FDProgErr, "stderr"),
+		Path:       argv[0],
+		Args:       argv,
+		Env:        env,
+		Dir:        WorkDir,
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.NewFile(FDProgErr, "stderr"),
+		ExtraFiles: extra,
 		SysProcAttr: &syscall.SysProcAttr{
 			Setsid:    true, // no controlling terminal
 			Pdeathsig: syscall.SIGKILL,
@@ -230,7 +270,7 @@ func Main(network NetworkFunc) int {
 	if cfg.UID != 0 {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: []uint32{}}
 	}
-	err = cmd.Start()
+	err := cmd.Start()
 	if err == nil && cfg.AS > 0 {
 		// RLIMIT_AS would starve the init's own runtime, so it is set on
 		// the program alone. Start returns only after the execve, and the
@@ -238,14 +278,14 @@ func Main(network NetworkFunc) int {
 		// place before the program's first line.
 		if perr := unix.Prlimit(cmd.Process.Pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: cfg.AS, Max: cfg.AS}, nil); perr != nil {
 			_ = cmd.Process.Kill()
-			return fail("rlimit as", perr)
+			return nil, "rlimit as", perr
 		}
 	}
 	if err != nil {
 		var errno syscall.Errno
 		errors.As(err, &errno)
 		_ = enc.Encode(Message{Kind: "error", Error: "start program: " + err.Error(), ExecErrno: int(errno)})
-		return 1
+		return nil, "", err
 	}
 	// The signals Go's runtime leaves at their default (32 and 34) could
 	// still kill this init on some kernels when the program sends one (see
@@ -254,11 +294,15 @@ func Main(network NetworkFunc) int {
 	// untrusted code, so nothing of it can send one in between.
 	if _, err := pid1.IgnoreDefaults(); err != nil {
 		_ = cmd.Process.Kill()
-		return fail("signals", err)
+		return nil, "signals", err
 	}
-	trace("program started")
-	_ = enc.Encode(Message{Kind: "layers", Layers: layers, Degraded: degraded})
+	return cmd, "", nil
+}
 
+// supervise runs the program (pid main) to its end: it stops everything
+// on the parent's word, reaps, and reports the events, the exit and the
+// working directory.
+func supervise(cfg *Config, main int, rep *reporter, nw Network, enc *json.Encoder, trace func(string)) int {
 	ctl := os.NewFile(FDControl, "control")
 	var stopped atomic.Bool
 	go func() {
@@ -268,7 +312,7 @@ func Main(network NetworkFunc) int {
 		stopped.Store(true)
 		_ = unix.Kill(-1, unix.SIGKILL)
 	}()
-	exit := reap(cmd.Process.Pid)
+	exit := reap(main)
 	trace("program reaped")
 	exit.Stopped = stopped.Load()
 	// The network's last flows are recorded before the report's end.
@@ -283,6 +327,78 @@ func Main(network NetworkFunc) int {
 		_ = out.Close()
 	}
 	return 0
+}
+
+// prestarted is the rest of Main for a [Prestart] sandbox: the whole
+// setup, the interpreter started on the stub, "ready"; then the Start,
+// its files, the handover and the run. If the interpreter dies before
+// the handover, the init exits without a word: the parent sees a
+// sandbox that died while it waited, and runs the Start elsewhere.
+func prestarted(cfg *Config, dec *json.Decoder, enc *json.Encoder, layers []moat.Layer, nw Network, trace func(string)) int {
+	fail := func(stage string, err error) int {
+		_ = enc.Encode(Message{Kind: "error", Error: stage + ": " + err.Error()})
+		return 1
+	}
+	pre := cfg.Prestart
+	rep, layers, degraded, stage, err := confine(cfg, pre.Python, layers, enc)
+	if err != nil {
+		return fail(stage, err)
+	}
+	trace("caps+landlock")
+	codeR, codeW, err := os.Pipe()
+	if err != nil {
+		return fail("stub pipe", err)
+	}
+	cmd, stage, err := startProgram(cfg, []string{pre.Python, "-c", WarmStub}, pre.Env, []*os.File{codeR}, enc)
+	codeR.Close()
+	if err != nil {
+		if stage != "" {
+			return fail(stage, err)
+		}
+		return 1
+	}
+	pid := cmd.Process.Pid
+	// The interpreter dead before its handover: this sandbox is stale.
+	var mu sync.Mutex
+	handed := false
+	go func() {
+		var si unix.Siginfo
+		for unix.Waitid(unix.P_PID, pid, &si, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !handed {
+			os.Exit(3)
+		}
+	}()
+	trace("interpreter started")
+	_ = enc.Encode(Message{Kind: "ready"})
+	var start Start
+	if err := dec.Decode(&start); err != nil {
+		return fail("read start", err)
+	}
+	if len(start.Argv) < 2 {
+		return fail("read start", errors.New("no program"))
+	}
+	if cfg.Report != nil && start.StartMono != 0 {
+		cfg.Report.StartMono = start.StartMono
+	}
+	trace("start read")
+	if stage, err := workspace(cfg, &start); err != nil {
+		return fail(stage, err)
+	}
+	rep.rewalk() // the files are the run's, not the program's doing
+	trace("workspace")
+	mu.Lock()
+	if _, err := codeW.Write(warmMessage(start.Argv, start.Env)); err != nil {
+		os.Exit(3) // the interpreter died: stale, as above
+	}
+	handed = true
+	mu.Unlock()
+	codeW.Close()
+	trace("program handed over")
+	_ = enc.Encode(Message{Kind: "layers", Layers: layers, Degraded: degraded})
+	return supervise(cfg, pid, rep, nw, enc, trace)
 }
 
 // reap waits for every child; when the program (pid main) ends it kills

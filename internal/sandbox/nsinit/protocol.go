@@ -161,7 +161,31 @@ type Config struct {
 	Persona Persona `json:"persona,omitempty"`
 	// Report turns on the behaviour report (events_linux.go); nil: off.
 	Report *ReportConfig `json:"report,omitempty"`
+	// Prestart, when set, has the init go on past "ready" for a sandbox
+	// prepared ahead (a warm pool): see [Prestart].
+	Prestart *Prestart `json:"prestart,omitempty"`
 }
+
+// Prestart is a sandbox whose interpreter is started ahead of its run.
+// The init does the whole setup of a run (the report's honeytokens and
+// hook, the read-only root, capabilities, Landlock, seccomp, rlimits)
+// and starts the interpreter running [WarmStub], which blocks reading
+// the program from its descriptor 3; then it says "ready". The [Start]
+// that follows must be the interpreter's `-c CODE [ARG...]` or
+// `SCRIPT [ARG...]`, with no interpreter option and no variable that
+// Python reads at startup (the parent checks: backend/native's fits):
+// the init writes its files into the working directory and hands the
+// argv and environment to the stub, which runs the program as __main__
+// as the interpreter would have.
+type Prestart struct {
+	Python string   `json:"python"` // the interpreter's path inside
+	Env    []string `json:"env"`    // its environment until the handover
+}
+
+// WarmEnv is set in a prestarted interpreter's environment until the
+// handover: the audit hook then sends its "hello" at the handover, with
+// the run's own argv.
+const WarmEnv = "MOAT_WARM"
 
 // Start is the second message on FDConfig: the program of the run. A
 // sandbox runs exactly one.
@@ -177,7 +201,9 @@ type Start struct {
 // Message is one line on FDStatus.
 type Message struct {
 	// Kind is "ready" (prepared, waiting for the Start), "layers" (setup
-	// done, the program starts), "error" (setup failed; Error says where)
+	// done, the program starts; for a [Prestart] sandbox: the program
+	// was handed over, and until this message nothing of the run is in the
+	// sandbox), "error" (setup failed; Error says where)
 	// or "exit" (the program ended).
 	Kind     string       `json:"kind"`
 	Layers   []moat.Layer `json:"layers,omitempty"`

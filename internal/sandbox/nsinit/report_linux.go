@@ -243,3 +243,13 @@ func (r *reporter) finish(send func(any) error) {
 		}
 	}
 }
+
+// rewalk takes the "before" picture again: after the init wrote a
+// prestarted run's files (Prestart), which are the run's, not the
+// program's doing.
+func (r *reporter) rewalk() {
+	if r == nil {
+		return
+	}
+	r.before = observe.Walk(diffRoots(), time.Now().Add(fsDiffBudget))
+}
