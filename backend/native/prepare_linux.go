@@ -22,6 +22,17 @@ import (
 // Stdin, Stdout, Stderr, Limits.Timeout and Limits.OutputLimit are the
 // run's own and are ignored here; everything else fixes the sandbox.
 //
+// Where tmpl allows (prestartable), the interpreter is started too: the
+// init does the whole setup with the template's environment and starts
+// Python on a stub (nsinit.WarmStub) that reads the program from a
+// descriptor; Run then only writes the files, argv and variables of its
+// Spec, which must be `-c CODE` or a script of its files with no option
+// and no variable Python reads at startup (warmFits; else
+// moat.ErrMismatch). The stub runs it as __main__ with the same argv,
+// globals, environment, traceback and exit status as a cold start; what
+// differs is the call stack under the program (the stub's two frames)
+// and the order of the variables in the C environment its children get.
+//
 // ctx is checked before the preparation, which is short and not canceled
 // midway. A Prepared runs once; one that is not
 // run must be closed.
@@ -193,6 +204,10 @@ func hasFile(spec *moat.Spec, name string) bool {
 	_, ok := spec.Files[name]
 	return ok
 }
+
+// Prestarted reports whether the sandbox's interpreter is started and
+// waits for its program (nsinit.Prestart); see [Backend.Prepare].
+func (p *Prepared) Prestarted() bool { return p.r.warm }
 
 // Pid is the host pid of the sandbox's init (pid 1 inside), for watching
 // it from outside.

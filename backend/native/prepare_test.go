@@ -248,3 +248,166 @@ func killPooled(t *testing.T) {
 		t.Fatal("no pooled sandbox to kill")
 	}
 }
+
+// warmProbe shows what a program sees of how it was started.
+const warmProbe = `
+import json, os, sys
+print(json.dumps({"argv": sys.argv, "orig": sys.orig_argv[1:], "path0": sys.path[0],
+  "globals": sorted(globals()), "file": globals().get("__file__"), "cached": repr(globals().get("__cached__", "-")),
+  "loader": type(__loader__).__name__ if not isinstance(__loader__, type) else __loader__.__name__,
+  "env": [k for k in os.environ], "foo": os.environ.get("FOO"), "modules": "_moat_warm" in sys.modules,
+  "stdin": sys.stdin.read()}))
+`
+
+// TestPrestartedAsCold: a program handed to a prestarted interpreter
+// sees and does what it would in a sandbox started for it: argv,
+// sys.path[0], __main__'s globals, the environment (names and order),
+// stdin, tracebacks, exit statuses, and the audit hook's hello.
+func TestPrestartedAsCold(t *testing.T) {
+	moattest.RequireBackend(t, "native")
+	b := &native.Backend{}
+	script := map[string][]byte{"main.py": []byte(warmProbe)}
+	cases := []struct {
+		name string
+		spec moat.Spec
+	}{
+		{"code", moat.Spec{Args: []string{"-c", warmProbe, "a b", "-x"}, Env: []string{"FOO=bar", "ZED=1"}}},
+		{"script", moat.Spec{Args: []string{"main.py", "one"}, Files: script}},
+		{"raise", moat.Spec{Args: []string{"-c", "import sys\ndef f():\n    1/0\nf()"}}},
+		{"raise-script", moat.Spec{Args: []string{"main.py"}, Files: map[string][]byte{"main.py": []byte("x = 1\nraise ValueError('no')\n")}}},
+		{"syntax", moat.Spec{Args: []string{"-c", "1 +"}}},
+		{"exit", moat.Spec{Args: []string{"-c", "import sys; print('out'); sys.exit(3)"}}},
+		{"exit-text", moat.Spec{Args: []string{"-c", "raise SystemExit('bye')"}}},
+		{"interrupt", moat.Spec{Args: []string{"-c", "import atexit; atexit.register(print, 'atexit'); raise KeyboardInterrupt"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			spec := c.spec
+			spec.Stdin = strings.NewReader("in put")
+			cold, err := b.Run(context.Background(), &spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sb, err := b.Prepare(context.Background(), &moat.Spec{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sb.Close()
+			if !sb.(*native.Prepared).Prestarted() {
+				t.Fatal("the pool's template was not prestarted")
+			}
+			spec.Stdin = strings.NewReader("in put")
+			warm, err := sb.Run(context.Background(), &spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if warm.Status != cold.Status || warm.ExitCode != cold.ExitCode || warm.Signal != cold.Signal {
+				t.Errorf("status %s %d %d, cold %s %d %d", warm.Status, warm.ExitCode, warm.Signal, cold.Status, cold.ExitCode, cold.Signal)
+			}
+			if warm.Stdout != cold.Stdout {
+				t.Errorf("stdout\n%s\ncold\n%s", warm.Stdout, cold.Stdout)
+			}
+			if warm.Stderr != cold.Stderr {
+				t.Errorf("stderr\n%s\ncold\n%s", warm.Stderr, cold.Stderr)
+			}
+			if w, c := audited(warm), audited(cold); w != c {
+				t.Errorf("audit events\n%s\ncold\n%s", w, c)
+			}
+		})
+	}
+}
+
+// audited lists the audit hook's events of res, without times and pids.
+func audited(res *moat.Result) string {
+	var b strings.Builder
+	for _, e := range res.Events {
+		if e.Source == moat.SourceAudit {
+			fmt.Fprintf(&b, "%s %s %s %s\n", e.Kind, e.Path, e.Name, e.Detail)
+		}
+	}
+	return b.String()
+}
+
+// TestPreparedDiesAtHandover: a prestarted sandbox that dies after the
+// pool took it, as the program is handed over (its init, or its waiting
+// interpreter, killed there through the test hook), gives the Spec
+// back: the pool runs it cold, whole, and nothing is left behind.
+func TestPreparedDiesAtHandover(t *testing.T) {
+	moattest.RequireBackend(t, "native")
+	for _, victim := range []string{"init", "interpreter"} {
+		t.Run(victim, func(t *testing.T) {
+			killed := 0
+			defer native.SetHandoverHook(func(initPid int) {
+				pid := initPid
+				if victim == "interpreter" {
+					pid = childOf(t, initPid)
+				}
+				if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+					t.Errorf("kill %s: %v", victim, err)
+				}
+				// Dead, not only killed; an init whose interpreter died
+				// may still read the program, but never takes it.
+				waitExit(pid)
+				killed++
+			})()
+			p, err := pool.New(&native.Backend{}, moat.Spec{}, 1, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitReady(t, p, 1)
+			res, pooled, err := p.Run(context.Background(), &moat.Spec{Args: []string{"-c", "import sys; print(sys.stdin.read())"}, Stdin: strings.NewReader("whole")})
+			p.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if killed != 1 {
+				t.Fatalf("the hook killed %d sandboxes, want 1", killed)
+			}
+			if pooled || res.Status != moat.StatusExited || strings.TrimSpace(res.Stdout) != "whole" {
+				t.Fatalf("after the sandbox died at the handover: pooled %v, %s %q %q", pooled, res.Status, res.Stdout, res.Error)
+			}
+			if st := p.Stats(); st.Stale != 1 || st.Misses != 1 {
+				t.Errorf("stats %+v, want 1 stale and 1 miss", st)
+			}
+		})
+	}
+}
+
+// childOf returns the one child of pid.
+func childOf(t *testing.T, pid int) int {
+	t.Helper()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		if f := strings.Fields(s[i+1:]); len(f) >= 2 && f[1] == fmt.Sprint(pid) {
+			var c int
+			fmt.Sscan(e.Name(), &c)
+			return c
+		}
+	}
+	t.Fatalf("no child of %d", pid)
+	return 0
+}
+
+// waitExit returns once pid has exited (its pidfd polls readable).
+func waitExit(pid int) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(pfd, -1); err != unix.EINTR {
+			return
+		}
+	}
+}

@@ -346,6 +346,9 @@ func (r *runner) startRun(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 		r.monoZero.Store(r.mono0)
 		r.nr.setMono0(r.mono0)
 	}
+	if r.warm && testHookHandover != nil {
+		testHookHandover(r.cmd.Process.Pid)
+	}
 	// The Start goes before anything of the Spec is touched (its stdin):
 	// an init that died while it waited cannot read it, and the Spec may
 	// then run elsewhere.
@@ -359,9 +362,6 @@ func (r *runner) startRun(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 	r.tr("start sent")
 	var m initReport
 	if r.warm {
-		if testHookHandover != nil {
-			testHookHandover(r.cmd.Process.Pid)
-		}
 		// Nothing of the Spec is touched until the init took the program
 		// ("layers"): one that died first gives it back.
 		var ok bool
@@ -574,8 +574,8 @@ type initReport struct {
 	layers, exit, setupErr *nsinit.Message
 }
 
-// testHookHandover, when set (tests), is called with the init's pid
-// when the program of a prestarted sandbox was sent and not yet taken.
+// testHookHandover, when set (tests), is called with the init's pid as
+// the program is handed to a prestarted sandbox, which the pool took.
 var testHookHandover func(initPid int)
 
 // handedOver reads the init's messages until it took the program of a

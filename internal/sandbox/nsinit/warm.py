@@ -46,11 +46,11 @@ def _moat_warm(g):
     del order, data, environ, env
     sys.orig_argv = argv
     args = argv[1:]
+    sys.argv = ["-c"] + args[2:] if args[0] == "-c" else args
+    sys.audit("moat.warm")  # the audit hook's "hello", with this argv
     if args[0] == "-c":
-        sys.argv = ["-c"] + args[2:]
         src, name = args[1], "<string>"
     else:
-        sys.argv = args
         name = os.path.abspath(args[0])
         sys.path[0] = os.path.dirname(os.path.realpath(args[0]))
         try:
@@ -62,7 +62,6 @@ def _moat_warm(g):
         g["__file__"], g["__cached__"] = name, None
         g["__loader__"] = sys.modules["_frozen_importlib_external"].SourceFileLoader("__main__", name)
     del argv, args
-    sys.audit("moat.warm")  # the audit hook's "hello", with this argv
     try:
         exec(compile(src, name, "exec", dont_inherit=True), g)
     except SystemExit:
