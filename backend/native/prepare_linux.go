@@ -103,6 +103,7 @@ func (p *Prepared) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, erro
 	// not the caller's to wait for (Close is).
 	res, err := p.r.startRun(ctx, &s)
 	go func() {
+		<-p.r.exited // startRun may not have waited (early)
 		p.r.cleanup()
 		close(p.tidied)
 	}()

@@ -378,16 +378,25 @@ func (r *runner) startRun(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 	stopWatch := r.watch(ctx, done)
 	defer stopWatch()
 
-	m = r.messages(r.p, m, done, r.trm, r.tr)
+	// A prestarted sandbox's Result is final at the init's "exit" (its
+	// program and every process are dead, its copies of the streams
+	// closed): its own end is waited for by the cleanup (Prepared).
+	early := r.warm && r.nr == nil && r.spec.OutDir == ""
+	m = r.messages(r.p, m, done, early, r.trm, r.tr)
 	r.tr("messages done")
-	<-r.exited
-	r.finishNet(r.nr)
-	r.tr("init reaped")
+	var waitErr error
+	if !early || m.exit == nil {
+		<-r.exited
+		waitErr = r.waitErr
+		r.finishNet(r.nr)
+		r.tr("init reaped")
+		st.diagWG.Wait()
+	}
 	r.stopOnce.Do(func() {}) // no stop after the end
 	st.wg.Wait()
 	r.tr("streams done")
 	r.res.DurationMS = time.Since(r.begin).Milliseconds()
-	return r.finish(m, st, r.extra, r.waitErr)
+	return r.finish(m, st, r.extra, waitErr)
 }
 
 // limits makes the run's cgroup (r.group), or, where none can be had and
@@ -509,7 +518,8 @@ func (r *runner) startInit(cfg *nsinit.Config, p *pipes, nr *netRun, tr func(str
 // streams are the run's data flows with the init: the program's output,
 // the init's diagnostics, the workspace in and the working directory out.
 type streams struct {
-	wg                   sync.WaitGroup
+	wg                   sync.WaitGroup // all but diag
+	diagWG               sync.WaitGroup
 	stdout, stderr, diag *capture.Stream
 	packErr              error // of the workspace, when it failed
 	outRep               *treecopy.Report
@@ -522,8 +532,9 @@ func (r *runner) startStreams(p *pipes) *streams {
 		stderr: capture.New(r.spec.Stderr, r.lim.OutputLimit, func() { r.stop(moat.StatusOutputLimit) }),
 		diag:   capture.New(nil, 8<<10, func() {}),
 	}
-	st.wg.Add(3)
-	go func() { defer st.wg.Done(); st.diag.Drain(p.diagR) }()
+	st.wg.Add(2)
+	st.diagWG.Add(1)
+	go func() { defer st.diagWG.Done(); st.diag.Drain(p.diagR) }()
 	go func() { defer st.wg.Done(); st.stdout.Drain(p.stdoutR) }()
 	go func() { defer st.wg.Done(); st.stderr.Drain(p.stderrR) }()
 	if r.spec.Stdin != nil {
@@ -602,9 +613,9 @@ func (r *runner) handedOver() (m initReport, ok bool) {
 	return m, false
 }
 
-// messages reads the init's status messages until it closes the pipe;
-// rep holds what was read already.
-func (r *runner) messages(p *pipes, rep initReport, done chan struct{}, trm func(int64, string), tr func(string)) initReport {
+// messages reads the init's status messages until it closes the pipe,
+// or with early until its "exit"; rep holds what was read already.
+func (r *runner) messages(p *pipes, rep initReport, done chan struct{}, early bool, trm func(int64, string), tr func(string)) initReport {
 	msgs := make(chan nsinit.Message, 4)
 	go func() {
 		defer close(msgs)
@@ -628,6 +639,13 @@ func (r *runner) messages(p *pipes, rep initReport, done chan struct{}, trm func
 			rep.layers = &m
 		case "exit":
 			rep.exit = &m
+			if early {
+				go func() {
+					for range msgs { // the rest, until the init is gone
+					}
+				}()
+				return rep
+			}
 		case "error":
 			rep.setupErr = &m
 		case "events":
@@ -673,9 +691,11 @@ func (r *runner) finish(m initReport, st *streams, extra []moat.Layer, waitErr e
 			e.StartErr += " (workspace: " + st.packErr.Error() + ")"
 		}
 	}
-	e.Lost = fmt.Sprintf("sandbox init: %v", waitErr)
-	if d, _ := st.diag.Result(); d != "" {
-		e.Lost += ": " + termsafe.Line(d, 300)
+	if m.exit == nil { // the init is gone (startRun waited)
+		e.Lost = fmt.Sprintf("sandbox init: %v", waitErr)
+		if d, _ := st.diag.Result(); d != "" {
+			e.Lost += ": " + termsafe.Line(d, 300)
+		}
 	}
 	return res, e.Classify("native", res)
 }

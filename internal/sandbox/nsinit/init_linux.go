@@ -314,6 +314,15 @@ func supervise(cfg *Config, main int, rep *reporter, nw Network, enc *json.Encod
 	}()
 	exit := reap(main)
 	trace("program reaped")
+	// Every writer of the program's streams is dead: the init's own
+	// copies go too, so the parent has all of the output now.
+	if null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0); err == nil {
+		// Over them, not closed: *os.Files hold these numbers.
+		for _, fd := range []int{0, 1, FDProgErr} {
+			_ = unix.Dup2(null, fd)
+		}
+		_ = unix.Close(null)
+	}
 	exit.Stopped = stopped.Load()
 	// The network's last flows are recorded before the report's end.
 	nw.Stop()
