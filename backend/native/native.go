@@ -11,10 +11,12 @@
 // unprivileged user. It is pid 1: when it exits, the kernel kills every
 // process left in the namespace, so nothing outlives a run.
 //
-// Backend.Prepare does the first part of that ahead of a run, up to the
-// root, the cgroup and the network: the init then waits for its program,
-// and Prepared.Run hands it over, for a warm pool (internal/pool, moat
-// serve). Everything after that is the same code for both.
+// Backend.Prepare does that ahead of a run, for a warm pool
+// (internal/pool, moat serve): up to the root, the cgroup and the
+// network, and where the template allows, every layer too with Python
+// started on a stub that waits for its program (nsinit.Prestart).
+// Prepared.Run hands the program over; the stub runs it as the
+// interpreter would have. The setup is the same code for both.
 //
 // Binaries using this backend must call Init first thing in main.
 package native

@@ -14,11 +14,12 @@ import (
 
 // Prepare starts a sandbox for runs like tmpl and returns it once it waits
 // for its program: the init is in its namespaces and cgroup, the root is
-// built and the network is up. Nothing of a run is in it yet; the rest of
-// the setup (the working directory's files, honeytokens and audit hook,
-// the read-only root, capabilities, Landlock, seccomp, rlimits) happens
-// when [Prepared.Run] hands it a program, in the same code and order as
-// a sandbox started at once by [Backend.Run]. tmpl's Args, Env, Files,
+// built and the network is up. Nothing of a run is in it yet; without a
+// prestarted interpreter (below), the rest of the setup (the working
+// directory's files, honeytokens and audit hook, the read-only root,
+// capabilities, Landlock, seccomp, rlimits) happens when [Prepared.Run]
+// hands it a program, in the same code and order as a sandbox started at
+// once by [Backend.Run]. tmpl's Args, Env, Files,
 // Stdin, Stdout, Stderr, Limits.Timeout and Limits.OutputLimit are the
 // run's own and are ignored here; everything else fixes the sandbox.
 //

@@ -396,7 +396,9 @@ func prestarted(cfg *Config, dec *json.Decoder, enc *json.Encoder, layers []moat
 	if stage, err := workspace(cfg, &start); err != nil {
 		return fail(stage, err)
 	}
-	rep.rewalk() // the files are the run's, not the program's doing
+	if len(start.Files) > 0 {
+		rep.rewalk() // the files are the run's, not the program's doing
+	}
 	trace("workspace")
 	mu.Lock()
 	if _, err := codeW.Write(warmMessage(start.Argv, start.Env)); err != nil {

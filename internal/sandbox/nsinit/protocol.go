@@ -128,7 +128,8 @@ func (p Persona) user() (name, gecos string) {
 // working directory's files, the report's honeytokens and hook, the
 // read-only root, capabilities, Landlock, seccomp, rlimits, the program)
 // happens after the Start, in the same order for a sandbox started at once
-// and for one prepared ahead of its run (backend/native.Prepare).
+// and for one prepared ahead of its run (backend/native.Prepare), but
+// for a [Prestart] one, which does it all before, with the interpreter.
 type Config struct {
 	Binds []string          `json:"binds"` // host paths bound read-only at the same path
 	Links map[string]string `json:"links"` // symlinks to recreate: path → target
