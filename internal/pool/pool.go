@@ -64,7 +64,8 @@ func New(b moat.Backend, tmpl moat.Spec, size, workers int) (*Pool, error) {
 }
 
 // Run runs spec in a prepared sandbox when one fits and is ready, else
-// cold in the backend. pooled says which.
+// cold in the backend. pooled says which. A sandbox that ran is closed in
+// the background: its Result does not wait for its teardown.
 func (p *Pool) Run(ctx context.Context, spec *moat.Spec) (res *moat.Result, pooled bool, err error) {
 	for {
 		sb := p.take()
@@ -186,8 +187,10 @@ func (p *Pool) Stats() Stats {
 	return Stats{Size: p.size, Ready: n, Hits: p.hits.Load(), Misses: p.misses.Load(), Stale: p.stale.Load(), Failures: p.failures.Load()}
 }
 
-// Close destroys every waiting sandbox and stops the refill; runs in
-// progress are not touched.
+// Close destroys every waiting sandbox, stops the refill, and waits for
+// the background teardown of the sandboxes that ran. Call it once the
+// runs in progress have ended (it does not touch them, and the teardown
+// of one that ends later is not waited for).
 func (p *Pool) Close() {
 	p.mu.Lock()
 	p.closed = true
