@@ -168,7 +168,7 @@ func killUnshareCommand(pid int, start uint64) string {
 // and pid 1 of its PID namespace: the run's tmpfs on its directory (work,
 // home, tmp), bound over the host's /tmp, /dev/shm and the user's home,
 // so that what the program writes there is bounded and goes with the
-// namespace; the loopback up for network none; the rlimits; and the PID
+// namespace; an empty /run over the host's (its services' sockets); the loopback up for network none; the rlimits; and the PID
 // namespace named on stderr for the wipe's check.
 func prelude(p runParams) string {
 	var b strings.Builder
@@ -211,6 +211,11 @@ for _mp, _o in _mps:
 		fmt.Fprintf(&b, ", ('home', %s)", pyQuote(p.Home))
 	}
 	b.WriteString("):\n    if os.path.isdir(_t):\n        _mount(_d + '/' + _s, _t, None, 4096, None)\n") // MS_BIND
+	// An empty, read-only /run: a network namespace does not hold back
+	// a Unix socket that has a path, and under /run are the user's
+	// systemd and D-Bus (which start processes outside the run's
+	// namespaces, beyond the wipe), the system's, docker's.
+	b.WriteString("for _t in ('/run', '/var/run'):\n    if os.path.isdir(_t) and not os.path.islink(_t) and not (_d + '/').startswith(_t + '/'):\n        _mount('moat', _t, 'tmpfs', 15, 'size=4k,mode=0755')\n") // MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC
 	if p.Net {
 		b.WriteString(`import socket, fcntl, struct
 _s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

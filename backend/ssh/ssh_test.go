@@ -191,3 +191,56 @@ func TestCheckDescribe(t *testing.T) {
 		}
 	}
 }
+
+// TestHostSockets: network none on the host is a network namespace, which
+// does not hold back a Unix socket that has a path: the user's systemd and
+// D-Bus (/run/user/UID), the system's (/run/dbus, /run/docker.sock), any
+// service listening under /run. Through them the program could start
+// processes outside its namespaces, which the wipe would not find. The run
+// sees an empty /run of its own.
+func TestHostSockets(t *testing.T) {
+	s := startSSHD(t)
+	cfg := s.config()
+	cfg.Dir = runsDir(t)
+	d, err := os.MkdirTemp("/run", "moat-ssh-sock-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	if err := os.Chmod(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(d, "bus")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("host service\n"))
+			c.Close()
+		}
+	}()
+	code := `import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+    print('reached:', s.recv(64).decode().strip())
+except OSError as e:
+    print('refused:', e)`
+	res, err := run(t, cfg, &moat.Spec{Args: []string{"-c", code, path}, AllowDegraded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.Stdout, "refused:") {
+		t.Errorf("the run reached a Unix socket of the host under /run: %q %q", res.Stdout, res.Stderr)
+	}
+}
