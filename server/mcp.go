@@ -123,6 +123,11 @@ func (s *Server) mcpTest(ctx context.Context, owner string, in TestPackageInput)
 	if !uploadName.MatchString(in.Filename) {
 		return toolError(fmt.Errorf("filename: want the plain name of a wheel or sdist")), TestPackageOutput{}, nil
 	}
+	release, err := s.admitUpload()
+	if err != nil {
+		return toolError(err), TestPackageOutput{}, nil
+	}
+	defer release()
 	data, err := base64.StdEncoding.DecodeString(in.ContentBase64)
 	if err != nil || int64(len(data)) > s.cfg.MaxUpload {
 		return toolError(fmt.Errorf("content_base64: not base64 of at most %d bytes", s.cfg.MaxUpload)), TestPackageOutput{}, nil
@@ -146,6 +151,7 @@ func (s *Server) mcpTest(ctx context.Context, owner string, in TestPackageInput)
 		return toolError(err), TestPackageOutput{}, nil
 	}
 	rn, err := s.start(ctx, owner, "test", 1<<20, true, s.execTest(cfg, choice, dir, in.Filename))
+	release()
 	if err != nil {
 		return toolError(err), TestPackageOutput{}, nil
 	}

@@ -69,6 +69,10 @@ type Server struct {
 	cancel context.CancelFunc
 	sem    chan struct{}
 	queued atomic.Int64 // waiting for a worker
+	// uploads are the packages being received and checked, before the
+	// queue admits their test: as many as the queue holds, else 429 (the
+	// disk and the archive checks of uploads are bounded too).
+	uploads chan struct{}
 	active sync.WaitGroup
 
 	mu       sync.Mutex
@@ -112,7 +116,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Log = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel, sem: make(chan struct{}, cfg.Workers),
+	s := &Server{cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel, sem: make(chan struct{}, cfg.Workers), uploads: make(chan struct{}, cfg.Queue),
 		runs: map[string]*run{}, sel: map[selKey]selEntry{}}
 	s.metrics = newMetrics(s)
 	s.routes()
@@ -185,6 +189,19 @@ func (s *Server) admit() error {
 	s.queued.Add(1)
 	s.active.Add(1)
 	return nil
+}
+
+// admitUpload reserves a place for an upload being received and checked;
+// release gives it back (once, however often it is called): when the
+// queue has taken the test, or refused it.
+func (s *Server) admitUpload() (release func(), err error) {
+	select {
+	case s.uploads <- struct{}{}:
+		return sync.OnceFunc(func() { <-s.uploads }), nil
+	default:
+		s.metrics.rejected.Inc()
+		return nil, errBusy
+	}
 }
 
 // store records r and forgets the oldest finished runs beyond Keep.

@@ -566,3 +566,50 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// TestUploadsBounded: uploads being received count against the queue
+// before their test is queued: without that, any number of clients could
+// each hold an upload of MaxUpload bytes on the state directory's disk
+// (and an archive check on the CPU) at once, past the 429.
+func TestUploadsBounded(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture(t, server.Config{Workers: 1, Queue: 1, StateDir: dir})
+	pr, pw := io.Pipe()
+	first := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", f.ts.URL+"/v1/tests?filename=slow-1.0.tar.gz", pr)
+		req.Header.Set("Authorization", "Bearer "+tokenA)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	if _, err := pw.Write(bytes.Repeat([]byte("x"), 4096)); err != nil {
+		t.Fatal(err)
+	}
+	// The first upload is being received once its file is there.
+	for got := false; !got; {
+		m, _ := filepath.Glob(filepath.Join(dir, "upload-*", "slow-1.0.tar.gz"))
+		if got = len(m) > 0; !got {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	resp, m := f.do("POST", "/v1/tests?filename=other-1.0.tar.gz", tokenB, []byte("not an sdist"))
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("a second upload while the first is received (queue 1): %d %v, want 429", resp.StatusCode, m)
+	}
+	pw.Close()
+	if code := <-first; code != 400 {
+		t.Errorf("the first upload (not an sdist): %d, want 400", code)
+	}
+	resp, m = f.do("POST", "/v1/tests?filename=other-1.0.tar.gz", tokenB, []byte("not an sdist"))
+	if resp.StatusCode != 400 {
+		t.Errorf("an upload after the first ended: %d %v, want 400", resp.StatusCode, m)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left in the state dir: %v", ents)
+	}
+}
