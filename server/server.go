@@ -73,7 +73,7 @@ type Server struct {
 	// queue admits their test: as many as the queue holds, else 429 (the
 	// disk and the archive checks of uploads are bounded too).
 	uploads chan struct{}
-	active sync.WaitGroup
+	active  sync.WaitGroup
 
 	mu       sync.Mutex
 	runs     map[string]*run
