@@ -446,11 +446,21 @@ func (s *Server) streamRun(w http.ResponseWriter, r *http.Request, owner string)
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	enc := json.NewEncoder(w)
-	sent := 0
+	// Sent so far: the pieces before idx, and off bytes of piece idx
+	// (the last one, which may still grow).
+	idx, off := 0, 0
 	for {
 		rn.mu.Lock()
-		chunks := rn.chunks[sent:]
-		sent = len(rn.chunks)
+		var chunks []chunk
+		for ; idx < len(rn.pieces); idx++ {
+			if d := rn.pieces[idx].data; off < len(d) {
+				chunks = append(chunks, chunk{Stream: rn.pieces[idx].stream, Data: string(d[off:])})
+			}
+			off = 0
+		}
+		if n := len(rn.pieces); n > 0 {
+			idx, off = n-1, len(rn.pieces[n-1].data)
+		}
 		state, changed := rn.state, rn.changed
 		rn.mu.Unlock()
 		for _, c := range chunks {

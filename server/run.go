@@ -30,7 +30,7 @@ type run struct {
 	pooled    bool
 	result    any // *moat.Result or *pkgtest.Report
 	errText   string
-	chunks    []chunk
+	pieces    []piece
 	outBytes  int64
 	outCap    int64
 	dropped   bool
@@ -38,11 +38,24 @@ type run struct {
 	done      chan struct{}
 }
 
-// chunk is a piece of the program's output as it came.
+// chunk is a piece of the program's output as the stream sends it.
 type chunk struct {
 	Stream string `json:"stream"`
 	Data   string `json:"data"`
 }
+
+// piece is the output of one stream between two writes of the other:
+// consecutive writes to one stream are appended to one piece, so that a
+// program that writes a byte at a time costs a byte a write, not a chunk.
+type piece struct {
+	stream string
+	data   []byte
+}
+
+// pieceCost is what a piece costs of a run's output cap beyond its bytes
+// (its header, roughly): a program that alternates stdout and stderr a
+// byte at a time reaches the cap sooner, not the server's memory.
+const pieceCost = 64
 
 func newRun(id, owner, kind string, outCap int64, cancel context.CancelFunc) *run {
 	return &run{id: id, owner: owner, kind: kind, created: time.Now(), cancel: cancel, state: stateQueued,
@@ -81,12 +94,22 @@ func (w writer) Write(p []byte) (int, error) {
 	r := w.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.outBytes+int64(len(p)) > r.outCap {
+	last := len(r.pieces) - 1
+	merge := last >= 0 && r.pieces[last].stream == w.stream
+	cost := int64(len(p))
+	if !merge {
+		cost += pieceCost
+	}
+	if r.outBytes+cost > r.outCap {
 		r.dropped = true
 		return len(p), nil
 	}
-	r.outBytes += int64(len(p))
-	r.chunks = append(r.chunks, chunk{Stream: w.stream, Data: string(p)})
+	r.outBytes += cost
+	if merge {
+		r.pieces[last].data = append(r.pieces[last].data, p...)
+	} else {
+		r.pieces = append(r.pieces, piece{stream: w.stream, data: append([]byte(nil), p...)})
+	}
 	r.notify()
 	return len(p), nil
 }

@@ -613,3 +613,44 @@ func TestUploadsBounded(t *testing.T) {
 		t.Errorf("left in the state dir: %v", ents)
 	}
 }
+
+// TestStreamSmallWrites: a program that writes its output a byte at a
+// time is kept as its bytes, not as a chunk a write (each of which cost
+// the server some fifty bytes beyond the byte: 3 MB of output held 200 MB
+// of the server's memory); the stream still sends every byte, in order.
+func TestStreamSmallWrites(t *testing.T) {
+	f := newFixture(t, server.Config{})
+	const n = 100000
+	resp, m := f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": fmt.Sprintf("import os\nfor i in range(%d):\n    os.write(1, b'%%d' %% (i %% 10))\nos.write(2, b'e')\nos.write(1, b'!')", n)})
+	if resp.StatusCode != 200 || m["status"] != "exited" {
+		t.Fatalf("run: %d %v", resp.StatusCode, m)
+	}
+	id := resp.Header.Get("Moat-Run-Id")
+	resp, m = f.do("GET", "/v1/runs/"+id+"/stream", tokenA, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("stream: %d %v", resp.StatusCode, m)
+	}
+	raw := m["raw"].(string)
+	var want strings.Builder
+	for i := range n {
+		want.WriteByte(byte('0' + i%10))
+	}
+	var out string
+	lines := strings.Split(strings.TrimSpace(raw), "\n")
+	for _, l := range lines {
+		var c map[string]any
+		if err := json.Unmarshal([]byte(l), &c); err != nil {
+			t.Fatalf("stream line %q: %v", l, err)
+		}
+		if c["stream"] == "stdout" {
+			out += c["data"].(string)
+		}
+	}
+	if out != want.String()+"!" {
+		t.Errorf("streamed %d bytes of stdout, want %d", len(out), n+1)
+	}
+	// stdout, stderr, stdout, the end: one chunk each.
+	if len(lines) != 4 {
+		t.Errorf("the finished run streams as %d lines, want 4 (its output is kept as %d writes, not as its bytes)", len(lines), len(lines)-1)
+	}
+}
