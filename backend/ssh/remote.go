@@ -34,13 +34,15 @@ func safePath(p string) bool {
 // nsFlags are unshare's options for the run's namespaces: a user
 // namespace where the remote user is root (so it may mount and bring up a
 // loopback in namespaces it owns, and nowhere else), a mount namespace
-// with a /proc of its own, a UTS namespace (host name sandbox), a PID
+// with a /proc of its own, a UTS namespace (host name sandbox), an IPC
+// namespace (System V IPC objects outlive their processes: in the host's
+// they would outlive the wipe too), a PID
 // namespace whose init is the bootstrap
 // (when it dies, the kernel kills every process left in it), and, for
 // network none, a network namespace. --kill-child: if unshare dies (moat
 // kills it), so does the namespace's init.
 func nsFlags(network bool) []string {
-	f := []string{"unshare", "--user", "--map-root-user", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc"}
+	f := []string{"unshare", "--user", "--map-root-user", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child", "--mount-proc"}
 	if network {
 		f = append(f, "--net")
 	}

@@ -50,7 +50,7 @@ func TestParseProbe(t *testing.T) {
 func TestRunCommand(t *testing.T) {
 	p := runParams{Dir: "/var/tmp/moat-ssh-1", Home: "/home/u", Net: true, Disk: 1 << 20, Fsize: 1 << 20, Nproc: 16, Program: "print('x')\n"}
 	c := runCommand(p)
-	for _, want := range []string{"echo moat-pid=$$ >&2;", "echo moat-start=$1 >&2;", "exec 'unshare' '--user' '--map-root-user' '--mount' '--uts' '--pid' '--fork' '--kill-child' '--mount-proc' '--net' '--' 'python3' '-I' '-S' '-c'",
+	for _, want := range []string{"echo moat-pid=$$ >&2;", "echo moat-start=$1 >&2;", "exec 'unshare' '--user' '--map-root-user' '--mount' '--uts' '--ipc' '--pid' '--fork' '--kill-child' '--mount-proc' '--net' '--' 'python3' '-I' '-S' '-c'",
 		"size=1048576", "RLIMIT_NPROC, 16", "0x8914", "'/home/u'"} {
 		if !strings.Contains(c, want) {
 			t.Errorf("run command lacks %q:\n%s", want, c)

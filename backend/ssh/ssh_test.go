@@ -7,7 +7,9 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -242,5 +244,40 @@ except OSError as e:
 	}
 	if !strings.HasPrefix(res.Stdout, "refused:") {
 		t.Errorf("the run reached a Unix socket of the host under /run: %q %q", res.Stdout, res.Stderr)
+	}
+}
+
+// TestHostIPC: System V IPC objects outlive the processes that made them;
+// in the host's IPC namespace, a run's shared memory and message queues
+// would be left after the wipe, for the host's processes and the next run
+// to read. The run has an IPC namespace of its own, gone with it.
+func TestHostIPC(t *testing.T) {
+	s := startSSHD(t)
+	cfg := s.config()
+	cfg.Dir = runsDir(t)
+	key := 0x6d6f0000 + int(time.Now().UnixNano()%0xffff)
+	code := `import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+key = int(sys.argv[1])
+print('shm', libc.shmget(key, 4096, 0o1600), 'msg', libc.msgget(key, 0o1600))`
+	res, err := run(t, cfg, &moat.Spec{Args: []string{"-c", code, strconv.Itoa(key)}, AllowDegraded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.Stdout, "shm ") || strings.Contains(res.Stdout, "-1") {
+		t.Fatalf("the run could not make its IPC objects: %q %q", res.Stdout, res.Stderr)
+	}
+	k := strconv.Itoa(key)
+	for _, f := range []string{"/proc/sysvipc/shm", "/proc/sysvipc/msg"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if fs := strings.Fields(line); len(fs) > 1 && fs[0] == k {
+				_ = exec.Command("ipcrm", map[bool]string{true: "-m", false: "-q"}[f == "/proc/sysvipc/shm"], fs[1]).Run()
+				t.Errorf("the run left an IPC object on the host (%s): %s", f, line)
+			}
+		}
 	}
 }
