@@ -5,12 +5,14 @@ package ssh_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -281,3 +283,40 @@ print('shm', libc.shmget(key, 4096, 0o1600), 'msg', libc.msgget(key, 0o1600))`
 		}
 	}
 }
+
+// TestNestedNamespaceSurvivor: a program that makes a user and PID
+// namespace of its own and leaves a daemon in it, under another name: the
+// daemon is in the run's PID namespace too (a child namespace's processes
+// are), and dies with the run's init, which the wipe's check of the run's
+// own namespace alone would not see.
+func TestNestedNamespaceSurvivor(t *testing.T) {
+	s := startSSHD(t)
+	cfg := s.config()
+	cfg.Dir = runsDir(t)
+	mark := fmt.Sprintf("moat-survivor-%d", time.Now().UnixNano())
+	code := `import os, sys, subprocess
+subprocess.Popen(['unshare', '--user', '--pid', '--fork', '--mount-proc', 'sh', '-c', 'exec -a ' + sys.argv[1] + ' sleep 300'],
+                 start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+import time; time.sleep(1)
+seen = [p for p in os.listdir('/proc') if p.isdigit() and sys.argv[1].encode() in open('/proc/%s/cmdline' % p, 'rb').read()]
+print('started' if seen else 'not started')`
+	res, err := run(t, cfg, &moat.Spec{Args: []string{"-c", code, mark}, AllowDegraded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stdout != "started\n" {
+		t.Fatalf("run: %q %q", res.Stdout, res.Stderr)
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && strings.Contains(string(b), mark) {
+			if pid, err := strconv.Atoi(e.Name()); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			t.Errorf("a process of the run outlived its wipe: %d %q", pid(e.Name()), b)
+		}
+	}
+}
+
+func pid(s string) int { n, _ := strconv.Atoi(s); return n }
