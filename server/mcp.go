@@ -67,7 +67,7 @@ func (s *Server) MCPServer(owner, version string) *mcp.Server {
 
 func (s *Server) mcpHandler() ownerFunc {
 	return func(w http.ResponseWriter, r *http.Request, owner string) {
-		extendWrite(w)
+		w = s.extendWrite(w)
 		h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.MCPServer(owner, "serve") },
 			&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true})
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload)

@@ -55,7 +55,11 @@ type Config struct {
 	Keep      int
 	KeepFor   time.Duration
 	KeepBytes int64
-	Log       *slog.Logger
+	// WriteStall is how long a response that waits for a run (wait=true,
+	// a stream, MCP) may wait for its client to read, per piece it
+	// writes (default 60s); beyond, the connection is closed.
+	WriteStall time.Duration
+	Log        *slog.Logger
 }
 
 // Server is the service; see the package doc.
@@ -107,6 +111,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.KeepBytes <= 0 {
 		cfg.KeepBytes = 256 << 20
+	}
+	if cfg.WriteStall <= 0 {
+		cfg.WriteStall = 60 * time.Second
 	}
 	if cfg.Isolation == "" {
 		cfg.Isolation = "auto"
