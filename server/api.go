@@ -374,7 +374,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, rn *run, wait b
 	w.Header().Set("Location", "/v1/runs/"+rn.id)
 	w.Header().Set("Moat-Run-Id", rn.id)
 	if !wait {
-		writeJSON(w, http.StatusAccepted, rn.view())
+		writeView(w, http.StatusAccepted, rn.view())
 		return
 	}
 	w = s.extendWrite(w)
@@ -396,7 +396,8 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, rn *run, wait b
 	rn.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b)
+	_, _ = w.Write([]byte("\n"))
 }
 
 // extendWrite lifts the write deadline of a response that waits for a
@@ -448,7 +449,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request, owner string) {
 		writeError(w, http.StatusNotFound, "no such run")
 		return
 	}
-	writeJSON(w, http.StatusOK, rn.view())
+	writeView(w, http.StatusOK, rn.view())
 }
 
 func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request, owner string) {
@@ -467,7 +468,7 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request, owner string)
 			return
 		}
 	}
-	writeJSON(w, http.StatusAccepted, rn.view())
+	writeView(w, http.StatusAccepted, rn.view())
 }
 
 // streamRun sends the run's output as it comes, one JSON object per line
@@ -519,7 +520,16 @@ func (s *Server) streamRun(w http.ResponseWriter, r *http.Request, owner string)
 		}
 		if state == stateDone {
 			v := rn.view()
-			_ = enc.Encode(map[string]any{"state": stateDone, "result": v.Result, "error": v.Error})
+			tail, _ := json.Marshal(v.Error)
+			raw := v.raw
+			if raw == nil {
+				raw = []byte("null")
+			}
+			for _, b := range [][]byte{[]byte(`{"error":`), tail, []byte(`,"result":`), raw, []byte(`,"state":"done"}` + "\n")} {
+				if _, err := w.Write(b); err != nil {
+					return
+				}
+			}
 			return
 		}
 		_ = rc.Flush()

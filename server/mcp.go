@@ -91,12 +91,12 @@ func (s *Server) mcpRun(ctx context.Context, owner string, in RunPythonInput) (*
 		return toolError(err), RunPythonOutput{}, nil
 	}
 	<-rn.done
-	v := rn.view()
-	res, _ := v.Result.(*moat.Result)
+	result, pooled, errText := rn.outcome()
+	res, _ := result.(*moat.Result)
 	if res == nil {
-		return toolError(fmt.Errorf("run %s: %s", rn.id, v.Error)), RunPythonOutput{}, nil
+		return toolError(fmt.Errorf("run %s: %s", rn.id, errText)), RunPythonOutput{}, nil
 	}
-	out := RunPythonOutput{RunID: rn.id, Pooled: v.Pooled, Result: res}
+	out := RunPythonOutput{RunID: rn.id, Pooled: pooled, Result: res}
 	var b strings.Builder
 	fmt.Fprintf(&b, "status %s, exit code %d (%s, %d ms)\n", res.Status, res.ExitStatus(), res.Isolation, res.DurationMS)
 	if res.Error != "" {
@@ -157,10 +157,10 @@ func (s *Server) mcpTest(ctx context.Context, owner string, in TestPackageInput)
 	}
 	keep = true
 	<-rn.done
-	v := rn.view()
-	rep, _ := v.Result.(*pkgtest.Report)
+	result, _, errText := rn.outcome()
+	rep, _ := result.(*pkgtest.Report)
 	if rep == nil {
-		return toolError(fmt.Errorf("test %s: %s", rn.id, v.Error)), TestPackageOutput{}, nil
+		return toolError(fmt.Errorf("test %s: %s", rn.id, errText)), TestPackageOutput{}, nil
 	}
 	b, _ := json.MarshalIndent(rep, "", " ")
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(b)}}}, TestPackageOutput{RunID: rn.id, Report: rep}, nil

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"sync"
 	"time"
 
@@ -28,7 +29,8 @@ type run struct {
 	ended     time.Time
 	isolation string
 	pooled    bool
-	result    any // *moat.Result or *pkgtest.Report
+	result    any    // *moat.Result or *pkgtest.Report
+	raw       []byte // result as JSON, made once when the run ends; never changed
 	errText   string
 	pieces    []piece
 	outBytes  int64
@@ -76,8 +78,15 @@ func (r *run) setRunning(isolation string) {
 }
 
 func (r *run) finish(res any, pooled bool, errText string) {
+	// The result as JSON, once: every answer that shows it writes these
+	// bytes, rather than encode a copy each (a result of control
+	// characters is six times its output as JSON).
+	raw, err := json.Marshal(res)
+	if err != nil || string(raw) == "null" {
+		raw = nil
+	}
 	r.mu.Lock()
-	r.state, r.ended, r.result, r.pooled, r.errText = stateDone, time.Now(), res, pooled, errText
+	r.state, r.ended, r.result, r.pooled, r.errText, r.raw = stateDone, time.Now(), res, pooled, errText, raw
 	r.notify()
 	r.mu.Unlock()
 	close(r.done)
@@ -125,13 +134,39 @@ type view struct {
 	Isolation string     `json:"isolation,omitempty"`
 	Pooled    bool       `json:"pooled"`
 	Error     string     `json:"error,omitempty"`
-	Result    any        `json:"result,omitempty"`
+	// raw is the result as JSON (see run.raw); writeView puts it in.
+	raw []byte
+}
+
+// outcome is the run's result as it is (*moat.Result, *pkgtest.Report
+// or nil) and its error text.
+func (r *run) outcome() (any, bool, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.result, r.pooled, r.errText
+}
+
+// writeView answers with v, its result spliced in from the run's own
+// bytes.
+func writeView(w http.ResponseWriter, code int, v view) {
+	head, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	if v.raw == nil {
+		_, _ = w.Write(append(head, '\n'))
+		return
+	}
+	_, _ = w.Write(head[:len(head)-1])
+	_, _ = w.Write([]byte(`,"result":`))
+	_, _ = w.Write(v.raw)
+	_, _ = w.Write([]byte("}\n"))
 }
 
 func (r *run) view() view {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	v := view{ID: r.id, Kind: r.kind, State: r.state, Created: r.created, Isolation: r.isolation, Pooled: r.pooled, Error: r.errText, Result: r.result}
+	v := view{ID: r.id, Kind: r.kind, State: r.state, Created: r.created, Isolation: r.isolation, Pooled: r.pooled, Error: r.errText, raw: r.raw}
 	if !r.started.IsZero() {
 		t := r.started
 		v.Started = &t
@@ -144,26 +179,20 @@ func (r *run) view() view {
 }
 
 // resultJSON is the finished result alone, as `moat run --json` prints it.
+// The bytes are shared: never change them.
 func (r *run) resultJSON() ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if res, ok := r.result.(*moat.Result); ok || r.result != nil {
-		if ok {
-			return json.Marshal(res)
-		}
-		return json.Marshal(r.result)
+	if r.raw != nil {
+		return r.raw, nil
 	}
 	return json.Marshal(&moat.Result{Status: moat.StatusError, Error: r.errText, Findings: []moat.Finding{}})
 }
 
 // size is what a finished run holds in memory: its streamed output and
-// its result's.
+// its result as JSON.
 func (r *run) size() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := r.outBytes + int64(len(r.errText))
-	if res, ok := r.result.(*moat.Result); ok && res != nil {
-		n += int64(len(res.Stdout) + len(res.Stderr))
-	}
-	return n + 1<<10 // the rest, roughly
+	return r.outBytes + int64(len(r.errText)+len(r.raw)) + 1<<10 // the rest, roughly
 }
