@@ -13,6 +13,11 @@ func (s *Spec) Validate() error {
 	if len(s.Args) == 0 {
 		return fmt.Errorf("no program to run: %w", ErrInvalidSpec)
 	}
+	for i, a := range s.Args {
+		if strings.ContainsRune(a, 0) {
+			return fmt.Errorf("argument %d of the interpreter contains a NUL byte: %w", i+1, ErrInvalidSpec)
+		}
+	}
 	for _, kv := range s.Env {
 		k, _, ok := strings.Cut(kv, "=")
 		if !ok || k == "" || strings.ContainsAny(k, "\x00") || strings.ContainsRune(kv, 0) {
@@ -21,7 +26,7 @@ func (s *Spec) Validate() error {
 	}
 	for name := range s.Files {
 		c := path.Clean(name)
-		if name == "" || c != name || strings.HasPrefix(c, "/") || c == ".." || strings.HasPrefix(c, "../") || strings.Contains(c, "/") {
+		if name == "" || c != name || strings.HasPrefix(c, "/") || c == "." || c == ".." || strings.ContainsRune(c, 0) || strings.HasPrefix(c, "../") || strings.Contains(c, "/") {
 			return fmt.Errorf("file name %q must be a plain name in the working directory: %w", name, ErrInvalidSpec)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/termsafe"
@@ -373,10 +374,10 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, rn *run, wait b
 	w.Header().Set("Location", "/v1/runs/"+rn.id)
 	w.Header().Set("Moat-Run-Id", rn.id)
 	if !wait {
-		writeJSON(w, http.StatusAccepted, rn.view())
+		writeView(w, http.StatusAccepted, rn.view())
 		return
 	}
-	extendWrite(w)
+	w = s.extendWrite(w)
 	select {
 	case <-rn.done:
 	case <-r.Context().Done():
@@ -395,14 +396,52 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, rn *run, wait b
 	rn.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b)
+	_, _ = w.Write([]byte("\n"))
 }
 
 // extendWrite lifts the write deadline of a response that waits for a
-// run (the run's own timeout bounds it).
-func extendWrite(w http.ResponseWriter) {
+// run (the run's own timeout bounds the wait) and returns the writer to
+// answer with: each piece of what it writes must go out within the
+// server's WriteStall, so that a client that stops reading cannot hold
+// the response, and what it holds of a run, for ever.
+func (s *Server) extendWrite(w http.ResponseWriter) http.ResponseWriter {
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	return &stallWriter{ResponseWriter: w, rc: http.NewResponseController(w), stall: s.cfg.WriteStall}
 }
+
+// stallWriter sets a write deadline of stall before each piece of at
+// most stallPiece bytes it writes, and before each flush.
+type stallWriter struct {
+	http.ResponseWriter
+	rc    *http.ResponseController
+	stall time.Duration
+}
+
+const stallPiece = 64 << 10
+
+func (sw *stallWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		k := min(len(p), stallPiece)
+		_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.stall))
+		m, err := sw.ResponseWriter.Write(p[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+	}
+	return n, nil
+}
+
+func (sw *stallWriter) Flush() {
+	_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.stall))
+	_ = sw.rc.Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (sw *stallWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request, owner string) {
 	rn := s.lookup(r.PathValue("id"), owner)
@@ -410,7 +449,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request, owner string) {
 		writeError(w, http.StatusNotFound, "no such run")
 		return
 	}
-	writeJSON(w, http.StatusOK, rn.view())
+	writeView(w, http.StatusOK, rn.view())
 }
 
 func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request, owner string) {
@@ -422,14 +461,14 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request, owner string)
 	rn.cancel()
 	s.log.Info("run cancel requested", "run", rn.id)
 	if r.URL.Query().Get("wait") == "true" {
-		extendWrite(w)
+		w = s.extendWrite(w)
 		select {
 		case <-rn.done:
 		case <-r.Context().Done():
 			return
 		}
 	}
-	writeJSON(w, http.StatusAccepted, rn.view())
+	writeView(w, http.StatusAccepted, rn.view())
 }
 
 // streamRun sends the run's output as it comes, one JSON object per line
@@ -440,17 +479,35 @@ func (s *Server) streamRun(w http.ResponseWriter, r *http.Request, owner string)
 		writeError(w, http.StatusNotFound, "no such run")
 		return
 	}
-	extendWrite(w)
+	w = s.extendWrite(w)
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	enc := json.NewEncoder(w)
-	sent := 0
+	// Sent so far: the pieces before idx, and off bytes of piece idx
+	// (the last one may still grow). Each turn copies at most
+	// streamBatch bytes, in chunks of at most streamChunk, so that what a
+	// stream holds is bounded whatever the run's output.
+	idx, off := 0, 0
 	for {
 		rn.mu.Lock()
-		chunks := rn.chunks[sent:]
-		sent = len(rn.chunks)
+		var chunks []chunk
+		budget := streamBatch
+		for idx < len(rn.pieces) && budget > 0 {
+			d := rn.pieces[idx].data
+			for off < len(d) && budget > 0 {
+				end := cutAt(d, off, min(streamChunk, budget))
+				chunks = append(chunks, chunk{Stream: rn.pieces[idx].stream, Data: string(d[off:end])})
+				budget -= end - off
+				off = end
+			}
+			if off < len(d) || idx == len(rn.pieces)-1 {
+				break // the rest next turn; the last piece may grow
+			}
+			idx, off = idx+1, 0
+		}
+		more := idx < len(rn.pieces) && (off < len(rn.pieces[idx].data) || idx < len(rn.pieces)-1)
 		state, changed := rn.state, rn.changed
 		rn.mu.Unlock()
 		for _, c := range chunks {
@@ -458,9 +515,21 @@ func (s *Server) streamRun(w http.ResponseWriter, r *http.Request, owner string)
 				return
 			}
 		}
+		if more {
+			continue
+		}
 		if state == stateDone {
 			v := rn.view()
-			_ = enc.Encode(map[string]any{"state": stateDone, "result": v.Result, "error": v.Error})
+			tail, _ := json.Marshal(v.Error)
+			raw := v.raw
+			if raw == nil {
+				raw = []byte("null")
+			}
+			for _, b := range [][]byte{[]byte(`{"error":`), tail, []byte(`,"result":`), raw, []byte(`,"state":"done"}` + "\n")} {
+				if _, err := w.Write(b); err != nil {
+					return
+				}
+			}
 			return
 		}
 		_ = rc.Flush()
@@ -494,6 +563,28 @@ func (s *Server) backends(w http.ResponseWriter, r *http.Request, _ string) {
 		rows = append(rows, rw)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"default": s.cfg.Isolation, "backends": rows})
+}
+
+// streamBatch and streamChunk bound a stream's turn and its lines.
+const (
+	streamBatch = 1 << 20
+	streamChunk = 32 << 10
+)
+
+// cutAt is where a chunk of d from off of at most n bytes ends: at a
+// UTF-8 character's start when one is near, so that a character is not
+// split between two lines (JSON would turn each half into U+FFFD).
+func cutAt(d []byte, off, n int) int {
+	end := off + n
+	if end >= len(d) {
+		return len(d)
+	}
+	for i := end; i > end-utf8.UTFMax && i > off; i-- {
+		if utf8.RuneStart(d[i]) {
+			return i
+		}
+	}
+	return end
 }
 
 // readAll reads at most n bytes of r.

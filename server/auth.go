@@ -20,8 +20,8 @@ type Tokens struct {
 }
 
 // ReadTokenFile reads one token per line (blank lines and lines starting
-// with # are skipped). The file must not be readable by others, and each
-// token must be at least 16 characters.
+// with # are skipped). The file must belong to the server's user and not
+// be readable by others, and each token must be at least 16 characters.
 func ReadTokenFile(path string) (*Tokens, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -34,6 +34,10 @@ func ReadTokenFile(path string) (*Tokens, error) {
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("token file %s is readable by others (mode %v); chmod 600 it", path, fi.Mode().Perm())
+	}
+	// Someone else's file is someone else's tokens, whatever its mode.
+	if uid, ok := fileOwner(fi); ok && uid != os.Geteuid() {
+		return nil, fmt.Errorf("token file %s belongs to uid %d, not to this server's user (%d)", path, uid, os.Geteuid())
 	}
 	var lines []string
 	sc := bufio.NewScanner(io.LimitReader(f, 1<<20))

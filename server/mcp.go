@@ -67,7 +67,7 @@ func (s *Server) MCPServer(owner, version string) *mcp.Server {
 
 func (s *Server) mcpHandler() ownerFunc {
 	return func(w http.ResponseWriter, r *http.Request, owner string) {
-		extendWrite(w)
+		w = s.extendWrite(w)
 		h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.MCPServer(owner, "serve") },
 			&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true})
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload)
@@ -91,12 +91,12 @@ func (s *Server) mcpRun(ctx context.Context, owner string, in RunPythonInput) (*
 		return toolError(err), RunPythonOutput{}, nil
 	}
 	<-rn.done
-	v := rn.view()
-	res, _ := v.Result.(*moat.Result)
+	result, pooled, errText := rn.outcome()
+	res, _ := result.(*moat.Result)
 	if res == nil {
-		return toolError(fmt.Errorf("run %s: %s", rn.id, v.Error)), RunPythonOutput{}, nil
+		return toolError(fmt.Errorf("run %s: %s", rn.id, errText)), RunPythonOutput{}, nil
 	}
-	out := RunPythonOutput{RunID: rn.id, Pooled: v.Pooled, Result: res}
+	out := RunPythonOutput{RunID: rn.id, Pooled: pooled, Result: res}
 	var b strings.Builder
 	fmt.Fprintf(&b, "status %s, exit code %d (%s, %d ms)\n", res.Status, res.ExitStatus(), res.Isolation, res.DurationMS)
 	if res.Error != "" {
@@ -123,6 +123,11 @@ func (s *Server) mcpTest(ctx context.Context, owner string, in TestPackageInput)
 	if !uploadName.MatchString(in.Filename) {
 		return toolError(fmt.Errorf("filename: want the plain name of a wheel or sdist")), TestPackageOutput{}, nil
 	}
+	release, err := s.admitUpload()
+	if err != nil {
+		return toolError(err), TestPackageOutput{}, nil
+	}
+	defer release()
 	data, err := base64.StdEncoding.DecodeString(in.ContentBase64)
 	if err != nil || int64(len(data)) > s.cfg.MaxUpload {
 		return toolError(fmt.Errorf("content_base64: not base64 of at most %d bytes", s.cfg.MaxUpload)), TestPackageOutput{}, nil
@@ -146,15 +151,16 @@ func (s *Server) mcpTest(ctx context.Context, owner string, in TestPackageInput)
 		return toolError(err), TestPackageOutput{}, nil
 	}
 	rn, err := s.start(ctx, owner, "test", 1<<20, true, s.execTest(cfg, choice, dir, in.Filename))
+	release()
 	if err != nil {
 		return toolError(err), TestPackageOutput{}, nil
 	}
 	keep = true
 	<-rn.done
-	v := rn.view()
-	rep, _ := v.Result.(*pkgtest.Report)
+	result, _, errText := rn.outcome()
+	rep, _ := result.(*pkgtest.Report)
 	if rep == nil {
-		return toolError(fmt.Errorf("test %s: %s", rn.id, v.Error)), TestPackageOutput{}, nil
+		return toolError(fmt.Errorf("test %s: %s", rn.id, errText)), TestPackageOutput{}, nil
 	}
 	b, _ := json.MarshalIndent(rep, "", " ")
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(b)}}}, TestPackageOutput{RunID: rn.id, Report: rep}, nil

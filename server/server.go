@@ -55,7 +55,11 @@ type Config struct {
 	Keep      int
 	KeepFor   time.Duration
 	KeepBytes int64
-	Log       *slog.Logger
+	// WriteStall is how long a response that waits for a run (wait=true,
+	// a stream, MCP) may wait for its client to read, per piece it
+	// writes (default 60s); beyond, the connection is closed.
+	WriteStall time.Duration
+	Log        *slog.Logger
 }
 
 // Server is the service; see the package doc.
@@ -69,7 +73,11 @@ type Server struct {
 	cancel context.CancelFunc
 	sem    chan struct{}
 	queued atomic.Int64 // waiting for a worker
-	active sync.WaitGroup
+	// uploads are the packages being received and checked, before the
+	// queue admits their test: as many as the queue holds, else 429 (the
+	// disk and the archive checks of uploads are bounded too).
+	uploads chan struct{}
+	active  sync.WaitGroup
 
 	mu       sync.Mutex
 	runs     map[string]*run
@@ -104,6 +112,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.KeepBytes <= 0 {
 		cfg.KeepBytes = 256 << 20
 	}
+	if cfg.WriteStall <= 0 {
+		cfg.WriteStall = 60 * time.Second
+	}
 	if cfg.Isolation == "" {
 		cfg.Isolation = "auto"
 	}
@@ -112,7 +123,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Log = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel, sem: make(chan struct{}, cfg.Workers),
+	s := &Server{cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel, sem: make(chan struct{}, cfg.Workers), uploads: make(chan struct{}, cfg.Queue),
 		runs: map[string]*run{}, sel: map[selKey]selEntry{}}
 	s.metrics = newMetrics(s)
 	s.routes()
@@ -185,6 +196,19 @@ func (s *Server) admit() error {
 	s.queued.Add(1)
 	s.active.Add(1)
 	return nil
+}
+
+// admitUpload reserves a place for an upload being received and checked;
+// release gives it back (once, however often it is called): when the
+// queue has taken the test, or refused it.
+func (s *Server) admitUpload() (release func(), err error) {
+	select {
+	case s.uploads <- struct{}{}:
+		return sync.OnceFunc(func() { <-s.uploads }), nil
+	default:
+		s.metrics.rejected.Inc()
+		return nil, errBusy
+	}
 }
 
 // store records r and forgets the oldest finished runs beyond Keep.

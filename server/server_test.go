@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -565,4 +567,118 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// TestUploadsBounded: uploads being received count against the queue
+// before their test is queued: without that, any number of clients could
+// each hold an upload of MaxUpload bytes on the state directory's disk
+// (and an archive check on the CPU) at once, past the 429.
+func TestUploadsBounded(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture(t, server.Config{Workers: 1, Queue: 1, StateDir: dir})
+	pr, pw := io.Pipe()
+	first := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", f.ts.URL+"/v1/tests?filename=slow-1.0.tar.gz", pr)
+		req.Header.Set("Authorization", "Bearer "+tokenA)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	if _, err := pw.Write(bytes.Repeat([]byte("x"), 4096)); err != nil {
+		t.Fatal(err)
+	}
+	// The first upload is being received once its file is there.
+	for got := false; !got; {
+		m, _ := filepath.Glob(filepath.Join(dir, "upload-*", "slow-1.0.tar.gz"))
+		if got = len(m) > 0; !got {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	resp, m := f.do("POST", "/v1/tests?filename=other-1.0.tar.gz", tokenB, []byte("not an sdist"))
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("a second upload while the first is received (queue 1): %d %v, want 429", resp.StatusCode, m)
+	}
+	pw.Close()
+	if code := <-first; code != 400 {
+		t.Errorf("the first upload (not an sdist): %d, want 400", code)
+	}
+	resp, m = f.do("POST", "/v1/tests?filename=other-1.0.tar.gz", tokenB, []byte("not an sdist"))
+	if resp.StatusCode != 400 {
+		t.Errorf("an upload after the first ended: %d %v, want 400", resp.StatusCode, m)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left in the state dir: %v", ents)
+	}
+}
+
+// TestStreamSmallWrites: a program that writes its output a byte at a
+// time is kept as its bytes, not as a chunk a write (each of which cost
+// the server some fifty bytes beyond the byte: 3 MB of output held 200 MB
+// of the server's memory); the stream still sends every byte, in order.
+func TestStreamSmallWrites(t *testing.T) {
+	f := newFixture(t, server.Config{})
+	const n = 100000
+	resp, m := f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": fmt.Sprintf("import os\nfor i in range(%d):\n    os.write(1, b'%%d' %% (i %% 10))\nos.write(2, b'e')\nos.write(1, b'!')", n)})
+	if resp.StatusCode != 200 || m["status"] != "exited" {
+		t.Fatalf("run: %d %v", resp.StatusCode, m)
+	}
+	id := resp.Header.Get("Moat-Run-Id")
+	resp, m = f.do("GET", "/v1/runs/"+id+"/stream", tokenA, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("stream: %d %v", resp.StatusCode, m)
+	}
+	raw := m["raw"].(string)
+	var want strings.Builder
+	for i := range n {
+		want.WriteByte(byte('0' + i%10))
+	}
+	var out string
+	lines := strings.Split(strings.TrimSpace(raw), "\n")
+	for _, l := range lines {
+		var c map[string]any
+		if err := json.Unmarshal([]byte(l), &c); err != nil {
+			t.Fatalf("stream line %q: %v", l, err)
+		}
+		if c["stream"] == "stdout" {
+			out += c["data"].(string)
+		}
+	}
+	if out != want.String()+"!" {
+		t.Errorf("streamed %d bytes of stdout, want %d", len(out), n+1)
+	}
+	// stdout (in chunks of at most 32 KiB), stderr, stdout, the end.
+	if len(lines) > 8 {
+		t.Errorf("the finished run streams as %d lines, want at most 8 (its output is kept as %d writes, not as its bytes)", len(lines), len(lines)-1)
+	}
+}
+
+// TestStalledReader: a client that stops reading a stream (or a waiting
+// response) is dropped after the server's WriteStall; it held the
+// response, and the copies of the run's output it was being sent, for
+// ever (eight such streams of a run's 12 MiB held a gigabyte).
+func TestStalledReader(t *testing.T) {
+	f := newFixture(t, server.Config{WriteStall: 300 * time.Millisecond})
+	// 8 MiB of control characters: 48 MiB as JSON, beyond any socket's
+	// buffers.
+	resp, m := f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "import os\nos.write(1, b'\\x01' * (8 << 20))"})
+	if resp.StatusCode != 200 || m["status"] != "exited" {
+		t.Fatalf("run: %d %v", resp.StatusCode, m["status"])
+	}
+	id := resp.Header.Get("Moat-Run-Id")
+	c, err := net.Dial("tcp", f.ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /v1/runs/%s/stream HTTP/1.1\r\nHost: moat\r\nAuthorization: Bearer %s\r\n\r\n", id, tokenA)
+	time.Sleep(5 * time.Second) // the stall: far beyond WriteStall
+	b, _ := io.ReadAll(c)
+	if bytes.Contains(b, []byte(`"state":"done"`)) {
+		t.Errorf("a client that stopped reading got the whole stream (%d bytes): the server waited for it", len(b))
+	}
 }

@@ -36,6 +36,12 @@ func (s *Server) createTest(w http.ResponseWriter, r *http.Request, owner string
 		writeError(w, http.StatusBadRequest, "filename: want the plain name of a wheel or sdist (NAME.whl, NAME.tar.gz)")
 		return
 	}
+	release, err := s.admitUpload()
+	if err != nil {
+		refuse(w, err)
+		return
+	}
+	defer release()
 	// Network: the defaults (a sinkhole for install and import, none for
 	// the tests): nothing leaves the machine, no index is reachable.
 	dir, err := os.MkdirTemp(filepath.Join(s.cfg.StateDir), "upload-")
@@ -67,6 +73,7 @@ func (s *Server) createTest(w http.ResponseWriter, r *http.Request, owner string
 	}
 	wait := q.Get("wait") == "true"
 	rn, err := s.start(r.Context(), owner, "test", 1<<20, wait, s.execTest(cfg, choice, dir, name))
+	release()
 	if err != nil {
 		refuse(w, err)
 		return

@@ -34,13 +34,15 @@ func safePath(p string) bool {
 // nsFlags are unshare's options for the run's namespaces: a user
 // namespace where the remote user is root (so it may mount and bring up a
 // loopback in namespaces it owns, and nowhere else), a mount namespace
-// with a /proc of its own, a UTS namespace (host name sandbox), a PID
+// with a /proc of its own, a UTS namespace (host name sandbox), an IPC
+// namespace (System V IPC objects outlive their processes: in the host's
+// they would outlive the wipe too), a PID
 // namespace whose init is the bootstrap
 // (when it dies, the kernel kills every process left in it), and, for
 // network none, a network namespace. --kill-child: if unshare dies (moat
 // kills it), so does the namespace's init.
 func nsFlags(network bool) []string {
-	f := []string{"unshare", "--user", "--map-root-user", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc"}
+	f := []string{"unshare", "--user", "--map-root-user", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child", "--mount-proc"}
 	if network {
 		f = append(f, "--net")
 	}
@@ -140,22 +142,35 @@ type runParams struct {
 }
 
 // runCommand is the run's command line: it says the pid of unshare (this
-// shell, which execs it) on stderr, then unshare starts the prelude and
-// the bootstrap as pid 1 of the run's namespaces.
+// shell, which execs it) and its start time (field 22 of /proc/PID/stat,
+// which an exec keeps) on stderr, then unshare starts the prelude and the
+// bootstrap as pid 1 of the run's namespaces.
 func runCommand(p runParams) string {
 	argv := append(nsFlags(p.Net), "--", "python3", "-I", "-S", "-c", prelude(p)+p.Program)
 	words := make([]string, len(argv))
 	for i, a := range argv {
 		words[i] = quote(a)
 	}
-	return "echo moat-pid=$$ >&2; cd / && exec " + strings.Join(words, " ")
+	return `s=$(cat /proc/$$/stat) && s=${s##*") "} && set -- $s && shift 19 && echo moat-start=$1 >&2; echo moat-pid=$$ >&2; cd / && exec ` + strings.Join(words, " ")
+}
+
+// killUnshareCommand kills pid if it is still the run's unshare: its name
+// is unshare and it started at start (clock ticks after boot, as
+// /proc/PID/stat says). A pid is reused by the kernel, also for another
+// run's unshare; the name alone would let a late kill hit that run. The
+// stat file is read once, so both hold for the same process.
+func killUnshareCommand(pid int, start uint64) string {
+	if pid <= 0 || start == 0 {
+		return "true"
+	}
+	return fmt.Sprintf(`s=$(cat /proc/%[1]d/stat 2>/dev/null); case "$s" in "%[1]d (unshare) "*) [ "$(echo "$s" | cut -d' ' -f22)" = %[2]d ] && kill -KILL %[1]d 2>/dev/null;; esac`, pid, start)
 }
 
 // prelude runs before the bootstrap, as root of the run's user namespace
 // and pid 1 of its PID namespace: the run's tmpfs on its directory (work,
 // home, tmp), bound over the host's /tmp, /dev/shm and the user's home,
 // so that what the program writes there is bounded and goes with the
-// namespace; the loopback up for network none; the rlimits; and the PID
+// namespace; an empty /run over the host's (its services' sockets); the loopback up for network none; the rlimits; and the PID
 // namespace named on stderr for the wipe's check.
 func prelude(p runParams) string {
 	var b strings.Builder
@@ -198,6 +213,11 @@ for _mp, _o in _mps:
 		fmt.Fprintf(&b, ", ('home', %s)", pyQuote(p.Home))
 	}
 	b.WriteString("):\n    if os.path.isdir(_t):\n        _mount(_d + '/' + _s, _t, None, 4096, None)\n") // MS_BIND
+	// An empty, read-only /run: a network namespace does not hold back
+	// a Unix socket that has a path, and under /run are the user's
+	// systemd and D-Bus (which start processes outside the run's
+	// namespaces, beyond the wipe), the system's, docker's.
+	b.WriteString("for _t in ('/run', '/var/run'):\n    if os.path.isdir(_t) and not os.path.islink(_t) and not (_d + '/').startswith(_t + '/'):\n        _mount('moat', _t, 'tmpfs', 15, 'size=4k,mode=0755')\n") // MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC
 	if p.Net {
 		b.WriteString(`import socket, fcntl, struct
 _s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -219,7 +239,8 @@ func pyQuote(s string) string {
 }
 
 // wipeCommand ends a run on the remote host, whatever state it is in:
-// kills unshare (pid, if known and still unshare), which takes the PID
+// kills unshare (pid, if known and still the run's unshare: its name and
+// start time, see killUnshareCommand), which takes the PID
 // namespace's init and so every process of the run with it; waits until no
 // process is left in the namespace (ns, as the prelude named it), killing
 // any it finds; removes the run's directory (its tmpfs went with the
@@ -233,7 +254,7 @@ func pyQuote(s string) string {
 // then. If it cannot (unshare or its init already gone), the init has
 // ended, and the kernel has killed every process of the namespace with
 // it; the wipe then kills nothing by number.
-func wipeCommand(dir string, pid int, ns string) string {
+func wipeCommand(dir string, pid int, start uint64, ns string) string {
 	var b strings.Builder
 	left := "0"
 	switch {
@@ -241,7 +262,7 @@ func wipeCommand(dir string, pid int, ns string) string {
 		// One python3 process reads every /proc/N/ns/pid: a shell would
 		// fork a readlink for each process of the host, for seconds.
 		py := `import os, sys, time
-pid, ns = int(sys.argv[1]), sys.argv[2]
+pid, start, ns = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 ino, pin, left = int(ns[5:-1]), None, 0
 def _read(p):
     try:
@@ -249,7 +270,11 @@ def _read(p):
             return f.read()
     except OSError:
         return ''
-if pid > 0 and _read('/proc/%d/comm' % pid) == 'unshare\n':
+def _ours():
+    st = _read('/proc/%d/stat' % pid)
+    f = st[st.rfind(')') + 2:].split()
+    return pid > 0 and st.startswith('%d (unshare) ' % pid) and len(f) > 19 and f[19] == start
+if _ours():
     for p in os.listdir('/proc'):
         st = _read('/proc/%s/stat' % p) if p.isdigit() else ''
         if st[st.rfind(')') + 1:].split()[1:2] != [str(pid)]:
@@ -262,7 +287,7 @@ if pid > 0 and _read('/proc/%d/comm' % pid) == 'unshare\n':
             pin = fd
         else:
             os.close(fd)
-    if _read('/proc/%d/comm' % pid) == 'unshare\n':
+    if pin is not None and _ours():
         try:
             os.kill(pid, 9)
         except OSError:
@@ -280,10 +305,13 @@ for i in range(50 if pin is not None else 0):
         break
     time.sleep(0.1)
 print(left)`
-		fmt.Fprintf(&b, `left=$(python3 -I -S -c %s %d %s); `, quote(py), pid, quote(ns))
+		if start == 0 {
+			pid = 0 // not known to be the run's
+		}
+		fmt.Fprintf(&b, `left=$(python3 -I -S -c %s %d %d %s); `, quote(py), pid, start, quote(ns))
 		left = "$left"
-	case pid > 0:
-		fmt.Fprintf(&b, `[ "$(cat /proc/%d/comm 2>/dev/null)" = unshare ] && kill -KILL %d 2>/dev/null; `, pid, pid)
+	default:
+		b.WriteString(killUnshareCommand(pid, start) + "; ")
 	}
 	fmt.Fprintf(&b, `chmod -R u+rwx %s 2>/dev/null; rm -rf %s; echo left=%s`, quote(dir), quote(dir), left)
 	return b.String()

@@ -50,7 +50,7 @@ func TestParseProbe(t *testing.T) {
 func TestRunCommand(t *testing.T) {
 	p := runParams{Dir: "/var/tmp/moat-ssh-1", Home: "/home/u", Net: true, Disk: 1 << 20, Fsize: 1 << 20, Nproc: 16, Program: "print('x')\n"}
 	c := runCommand(p)
-	for _, want := range []string{"echo moat-pid=$$ >&2;", "exec 'unshare' '--user' '--map-root-user' '--mount' '--uts' '--pid' '--fork' '--kill-child' '--mount-proc' '--net' '--' 'python3' '-I' '-S' '-c'",
+	for _, want := range []string{"echo moat-pid=$$ >&2;", "echo moat-start=$1 >&2;", "exec 'unshare' '--user' '--map-root-user' '--mount' '--uts' '--ipc' '--pid' '--fork' '--kill-child' '--mount-proc' '--net' '--' 'python3' '-I' '-S' '-c'",
 		"size=1048576", "RLIMIT_NPROC, 16", "0x8914", "'/home/u'"} {
 		if !strings.Contains(c, want) {
 			t.Errorf("run command lacks %q:\n%s", want, c)
@@ -76,15 +76,18 @@ func TestWipeCommand(t *testing.T) {
 	if err := exec.Command("/bin/sh", "-c", "mkdir -p "+d+"/work/x && touch "+d+"/work/x/f && chmod 000 "+d+"/work/x").Run(); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("/bin/sh", "-c", wipeCommand(d, 0, "pid:[1]")).CombinedOutput()
+	out, err := exec.Command("/bin/sh", "-c", wipeCommand(d, 0, 0, "pid:[1]")).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "left=0" {
 		t.Fatalf("wipe: %q, %v", out, err)
 	}
 	if err := exec.Command("test", "-e", d).Run(); err == nil {
 		t.Errorf("%s still there", d)
 	}
-	if c := wipeCommand("/x", 42, ""); !strings.Contains(c, "/proc/42/comm") || !strings.Contains(c, "kill -KILL 42") {
+	if c := wipeCommand("/x", 42, 7, ""); !strings.Contains(c, "/proc/42/stat") || !strings.Contains(c, "= 7 ] && kill -KILL 42") {
 		t.Errorf("wipe without a namespace: %s", c)
+	}
+	if c := wipeCommand("/x", 42, 0, ""); strings.Contains(c, "kill") {
+		t.Errorf("wipe kills a pid whose start time it does not know: %s", c)
 	}
 }
 

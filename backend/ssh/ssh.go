@@ -285,8 +285,9 @@ func layers(cfg Config, c *conn, p *probe, spec *moat.Spec, lim moat.Limits, dir
 		{Name: "host-key", Detail: c.hostKey + " as in " + cfg.knownHosts()},
 		{Name: "user-namespace", Detail: fmt.Sprintf("the program runs as uid %d with no capability, in a user namespace nested in the run's", p.UID)},
 		{Name: "pid-namespace", Detail: "the run's own; its init is moat's bootstrap: when it ends, the kernel kills every process left"},
-		{Name: "mount-namespace", Detail: "private, with its own /proc"},
+		{Name: "mount-namespace", Detail: "private, with its own /proc and an empty read-only /run (the host's Unix sockets)"},
 		{Name: "uts-namespace", Detail: "host name sandbox"},
+		{Name: "ipc-namespace", Detail: "the run's own System V IPC and POSIX message queues, gone with it"},
 		{Name: "read-only-host", Detail: "every mount of the host read-only in the run's mount namespace (those the user can reach), but the run's tmpfs"},
 		{Name: "disk", Detail: fmt.Sprintf("tmpfs of %d bytes at %s for the working directory, and bound over the user's home, /tmp and /dev/shm; RLIMIT_FSIZE %d", lim.Disk, dir, lim.Disk)},
 		{Name: "rlimits", Detail: fmt.Sprintf("RLIMIT_AS %d, RLIMIT_NPROC %d (all of the user's processes), RLIMIT_CORE 0", lim.Memory, lim.Pids)},
@@ -336,11 +337,11 @@ func (b *Backend) run(ctx context.Context, c *conn, p *probe, spec *moat.Spec, l
 	s.Stderr = diag
 	life := ctr.NewRun(func() {
 		_ = s.Signal(ssh.SIGKILL)
-		if pid := diag.value("moat-pid"); pid != "" {
-			n, _ := strconv.Atoi(pid)
+		pid, start := diag.unshare()
+		if pid > 0 && start > 0 {
 			kctx, cancel := context.WithTimeout(context.Background(), wipeTimeout)
 			defer cancel()
-			_, _, _ = output(kctx, c, fmt.Sprintf(`[ "$(cat /proc/%d/comm 2>/dev/null)" = unshare ] && kill -KILL %d`, n, n), 1024)
+			_, _, _ = output(kctx, c, killUnshareCommand(pid, start), 1024)
 		}
 	})
 	// The program's environment: the sandbox's variables for this host,
@@ -396,7 +397,7 @@ func (b *Backend) run(ctx context.Context, c *conn, p *probe, spec *moat.Spec, l
 	}
 	reason := life.End()
 	res.DurationMS = time.Since(start).Milliseconds()
-	w.pid, _ = strconv.Atoi(diag.value("moat-pid"))
+	w.pid, w.start = diag.unshare()
 	w.ns = diag.value("moat-ns")
 	sess.Fill(res)
 	var ee *ssh.ExitError
@@ -408,7 +409,7 @@ func (b *Backend) run(ctx context.Context, c *conn, p *probe, spec *moat.Spec, l
 }
 
 // diagWriter is the session's stderr: the shell's and the prelude's
-// marks (moat-pid=, moat-ns=), then whatever the bootstrap says on
+// marks (moat-start=, moat-pid=, moat-ns=), then whatever the bootstrap says on
 // failure. The program has no descriptor of it.
 type diagWriter struct{ *capture.Stream }
 
@@ -423,10 +424,18 @@ func (d *diagWriter) value(key string) string {
 	return ""
 }
 
+// unshare returns the pid of the run's unshare and its start time, 0 for
+// what the shell did not say.
+func (d *diagWriter) unshare() (pid int, start uint64) {
+	pid, _ = strconv.Atoi(d.value("moat-pid"))
+	start, _ = strconv.ParseUint(d.value("moat-start"), 10, 64)
+	return pid, start
+}
+
 func stripMarks(s string) string {
 	var keep []string
 	for _, line := range strings.Split(s, "\n") {
-		if !strings.HasPrefix(line, "moat-pid=") && !strings.HasPrefix(line, "moat-ns=") && line != "" {
+		if !strings.HasPrefix(line, "moat-pid=") && !strings.HasPrefix(line, "moat-ns=") && !strings.HasPrefix(line, "moat-start=") && line != "" {
 			keep = append(keep, line)
 		}
 	}
@@ -435,11 +444,12 @@ func stripMarks(s string) string {
 
 // wiper ends a run on the host and resets it.
 type wiper struct {
-	c   *conn
-	cfg Config
-	dir string
-	pid int
-	ns  string
+	c     *conn
+	cfg   Config
+	dir   string
+	pid   int
+	start uint64 // unshare's start time: the pid is the run's only then
+	ns    string
 }
 
 // wipe runs wipeCommand, checks that nothing is left, then the reset
@@ -451,7 +461,7 @@ func (w *wiper) wipe() error {
 	if !strings.HasPrefix(ns, "pid:[") || strings.Trim(ns[5:len(ns)-1], "0123456789") != "" || !strings.HasSuffix(ns, "]") {
 		ns = ""
 	}
-	out, _, err := output(ctx, w.c, wipeCommand(w.dir, w.pid, ns), 1024)
+	out, _, err := output(ctx, w.c, wipeCommand(w.dir, w.pid, w.start, ns), 1024)
 	var errs []error
 	switch left := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(out), "left=")); {
 	case err != nil:

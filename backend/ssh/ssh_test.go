@@ -5,10 +5,14 @@ package ssh_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -191,3 +195,128 @@ func TestCheckDescribe(t *testing.T) {
 		}
 	}
 }
+
+// TestHostSockets: network none on the host is a network namespace, which
+// does not hold back a Unix socket that has a path: the user's systemd and
+// D-Bus (/run/user/UID), the system's (/run/dbus, /run/docker.sock), any
+// service listening under /run. Through them the program could start
+// processes outside its namespaces, which the wipe would not find. The run
+// sees an empty /run of its own.
+func TestHostSockets(t *testing.T) {
+	s := startSSHD(t)
+	cfg := s.config()
+	cfg.Dir = runsDir(t)
+	d, err := os.MkdirTemp("/run", "moat-ssh-sock-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	if err := os.Chmod(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(d, "bus")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("host service\n"))
+			c.Close()
+		}
+	}()
+	code := `import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+    print('reached:', s.recv(64).decode().strip())
+except OSError as e:
+    print('refused:', e)`
+	res, err := run(t, cfg, &moat.Spec{Args: []string{"-c", code, path}, AllowDegraded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.Stdout, "refused:") {
+		t.Errorf("the run reached a Unix socket of the host under /run: %q %q", res.Stdout, res.Stderr)
+	}
+}
+
+// TestHostIPC: System V IPC objects outlive the processes that made them;
+// in the host's IPC namespace, a run's shared memory and message queues
+// would be left after the wipe, for the host's processes and the next run
+// to read. The run has an IPC namespace of its own, gone with it.
+func TestHostIPC(t *testing.T) {
+	s := startSSHD(t)
+	cfg := s.config()
+	cfg.Dir = runsDir(t)
+	key := 0x6d6f0000 + int(time.Now().UnixNano()%0xffff)
+	code := `import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+key = int(sys.argv[1])
+print('shm', libc.shmget(key, 4096, 0o1600), 'msg', libc.msgget(key, 0o1600))`
+	res, err := run(t, cfg, &moat.Spec{Args: []string{"-c", code, strconv.Itoa(key)}, AllowDegraded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.Stdout, "shm ") || strings.Contains(res.Stdout, "-1") {
+		t.Fatalf("the run could not make its IPC objects: %q %q", res.Stdout, res.Stderr)
+	}
+	k := strconv.Itoa(key)
+	for _, f := range []string{"/proc/sysvipc/shm", "/proc/sysvipc/msg"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if fs := strings.Fields(line); len(fs) > 1 && fs[0] == k {
+				_ = exec.Command("ipcrm", map[bool]string{true: "-m", false: "-q"}[f == "/proc/sysvipc/shm"], fs[1]).Run()
+				t.Errorf("the run left an IPC object on the host (%s): %s", f, line)
+			}
+		}
+	}
+}
+
+// TestNestedNamespaceSurvivor: a program that makes a user and PID
+// namespace of its own and leaves a daemon in it, under another name: the
+// daemon is in the run's PID namespace too (a child namespace's processes
+// are), and dies with the run's init, which the wipe's check of the run's
+// own namespace alone would not see.
+func TestNestedNamespaceSurvivor(t *testing.T) {
+	s := startSSHD(t)
+	cfg := s.config()
+	cfg.Dir = runsDir(t)
+	mark := fmt.Sprintf("moat-survivor-%d", time.Now().UnixNano())
+	code := `import os, sys, subprocess
+subprocess.Popen(['unshare', '--user', '--pid', '--fork', '--mount-proc', 'sh', '-c', 'exec -a ' + sys.argv[1] + ' sleep 300'],
+                 start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+import time; time.sleep(1)
+seen = [p for p in os.listdir('/proc') if p.isdigit() and sys.argv[1].encode() in open('/proc/%s/cmdline' % p, 'rb').read()]
+print('started' if seen else 'not started')`
+	res, err := run(t, cfg, &moat.Spec{Args: []string{"-c", code, mark}, AllowDegraded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stdout != "started\n" {
+		t.Fatalf("run: %q %q", res.Stdout, res.Stderr)
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && strings.Contains(string(b), mark) {
+			if pid, err := strconv.Atoi(e.Name()); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			t.Errorf("a process of the run outlived its wipe: %d %q", pid(e.Name()), b)
+		}
+	}
+}
+
+func pid(s string) int { n, _ := strconv.Atoi(s); return n }

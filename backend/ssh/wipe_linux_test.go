@@ -3,7 +3,9 @@ package ssh
 import (
 	"bufio"
 	"io"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -48,7 +50,7 @@ func TestWipeReusedNamespace(t *testing.T) {
 			_ = other.Wait()
 			continue // the number went elsewhere this time: try again
 		}
-		out, err := exec.Command("/bin/sh", "-c", wipeCommand(t.TempDir()+"/run", 0, old)).CombinedOutput()
+		out, err := exec.Command("/bin/sh", "-c", wipeCommand(t.TempDir()+"/run", 0, 0, old)).CombinedOutput()
 		in.Close()
 		said, _ := r.ReadString('\n')
 		werr := other.Wait()
@@ -68,7 +70,7 @@ func TestWipeReusedNamespace(t *testing.T) {
 func TestWipeKillsRun(t *testing.T) {
 	run, in, r, ns := nsProcess(t)
 	defer in.Close()
-	out, err := exec.Command("/bin/sh", "-c", wipeCommand(t.TempDir()+"/run", run.Process.Pid, ns)).CombinedOutput()
+	out, err := exec.Command("/bin/sh", "-c", wipeCommand(t.TempDir()+"/run", run.Process.Pid, startTime(t, run.Process.Pid), ns)).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "left=0" {
 		t.Errorf("wipe: %q, %v", out, err)
 	}
@@ -76,5 +78,44 @@ func TestWipeKillsRun(t *testing.T) {
 	said, _ := r.ReadString('\n')
 	if werr := run.Wait(); werr == nil || said != "" {
 		t.Errorf("the run outlived its wipe: said %q, %v", said, werr)
+	}
+}
+
+// startTime is field 22 of /proc/PID/stat.
+func startTime(t *testing.T, pid int) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	n, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		t.Fatalf("stat of %d: %q", pid, s)
+	}
+	return n
+}
+
+// TestWipeReusedPid: the kernel reuses pids too, also for another run's
+// unshare; a wipe (or a stop) that comes late must not kill an unshare
+// that has the run's pid but not its start time, whether it knows the
+// run's namespace or not.
+func TestWipeReusedPid(t *testing.T) {
+	other, in, r, ns := nsProcess(t) // another run's unshare, alive
+	start := startTime(t, other.Process.Pid)
+	for _, c := range []struct{ name, cmd string }{
+		{"wipe with the namespace", wipeCommand(t.TempDir()+"/run", other.Process.Pid, start-1, ns)},
+		{"wipe without it", wipeCommand(t.TempDir()+"/run", other.Process.Pid, start-1, "")},
+		{"stop", killUnshareCommand(other.Process.Pid, start+1)},
+	} {
+		if out, err := exec.Command("/bin/sh", "-c", c.cmd).CombinedOutput(); err != nil && c.name != "stop" {
+			t.Errorf("%s: %q, %v", c.name, out, err)
+		}
+	}
+	in.Close()
+	said, _ := r.ReadString('\n')
+	if werr := other.Wait(); said != "alive\n" || werr != nil {
+		t.Fatalf("a wipe of a pid now another process's killed it: said %q, %v (namespace %s)", said, werr, ns)
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -20,6 +22,32 @@ func TestVenvNeedsAcknowledgement(t *testing.T) {
 	r = moatRun(t, nil, "run", "--isolation", "venv", "--i-accept-no-isolation", "-c", "print('ran')")
 	if r.code != 0 || r.stdout != "ran\n" || !strings.Contains(r.stderr, "moat: warning: --isolation venv does not isolate") {
 		t.Fatalf("with the flag: %v", r)
+	}
+}
+
+// Every other way to a backend that does not isolate asks for the flag
+// too: a policy file, moat test, and moat scan's analysers (which read the
+// untrusted package).
+func TestVenvNeedsAcknowledgementEverywhere(t *testing.T) {
+	moattest.RequireBackend(t, "venv")
+	dir := t.TempDir()
+	policy := writeFile(t, filepath.Join(dir, "policy.toml"), "isolation = \"venv\"\n")
+	proj := filepath.Join(dir, "proj")
+	writeFile(t, filepath.Join(proj, "pyproject.toml"), "[project]\nname = \"p\"\nversion = \"1\"\n")
+	writeFile(t, filepath.Join(proj, "setup.py"), "import os\nos.system('echo hi')\n")
+	for _, args := range [][]string{
+		{"run", "--policy", policy, "-c", "print('ran')"},
+		{"test", "--isolation", "venv", "--network-install", "none", "--network-import", "none", proj},
+		{"scan", "--isolation", "venv", "--analysers", "bandit", proj},
+	} {
+		// Not moatRun: it would pin the run to native.
+		cmd := exec.Command(moatBin, args...)
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 125 || !strings.Contains(errb.String(), "--i-accept-no-isolation") || strings.Contains(errb.String(), "moat-venv-") {
+			t.Errorf("%q without the flag: %v\nstdout: %s\nstderr: %s", args, err, out.String(), errb.String())
+		}
 	}
 }
 

@@ -21,7 +21,7 @@ import (
 
 type scanFlags struct {
 	isolation, python, codeaudit, analysers string
-	asJSON, requirements                    bool
+	asJSON, requirements, noIsolation       bool
 	sarif, html                             string
 }
 
@@ -52,6 +52,7 @@ failed (bad input included), 130 interrupted.`,
 	fl := c.Flags()
 	fl.StringVar(&f.analysers, "analysers", "none", "external analysers run in a sandbox: none, all (those installed) or some of "+strings.Join(scan.Analysers, ","))
 	fl.StringVar(&f.isolation, "isolation", "native", "backend the analysers run in")
+	addAckFlag(fl, &f.noIsolation)
 	fl.StringVar(&f.python, "python", "", "host interpreter the analysers run with (default /usr/bin/python3)")
 	fl.StringVar(&f.codeaudit, "codeaudit", "", "directory holding Python Code Audit's source (default $MOAT_CODEAUDIT, /usr/local/share/moat/codeaudit)")
 	fl.BoolVar(&f.requirements, "requirements", false, "TARGET is a requirements file whatever its name")
@@ -94,6 +95,12 @@ func scanConfig(c *cobra.Command, f *scanFlags, target string) (cfg scan.Config,
 		choice, err := moat.Select(c.Context(), f.isolation, &moat.Spec{Python: cfg.Python})
 		if err != nil {
 			return cfg, fmt.Errorf("analysers: %w", err)
+		}
+		// The analysers read the untrusted package: on a backend that
+		// does not isolate, a flaw in one is the package's way onto the
+		// host.
+		if err := gateNoIsolation(choice.Name, f.noIsolation); err != nil {
+			return cfg, err
 		}
 		cfg.Backend = choice.Backend
 	}

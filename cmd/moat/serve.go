@@ -110,6 +110,9 @@ func doServe(c *cobra.Command, f *serveFlags) error {
 	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
 		return fmt.Errorf("--state-dir: %w", err)
 	}
+	if err := checkStateDir(f.stateDir); err != nil {
+		return err
+	}
 	cfg := server.Config{Isolation: f.isolation, Max: max, Workers: f.workers, Queue: f.queue, StateDir: f.stateDir, Log: log}
 	var ln net.Listener
 	if f.listen != "" {
@@ -203,6 +206,25 @@ func checkLoopback(addr string, allow bool) error {
 	ip := net.ParseIP(host)
 	if ip == nil || !ip.IsLoopback() {
 		return fmt.Errorf("--listen %q is not a loopback address; pass --allow-remote to serve beyond this machine", addr)
+	}
+	return nil
+}
+
+// checkStateDir refuses a state directory that another user owns or may
+// write to: the generated token and the uploads live there.
+func checkStateDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("--state-dir: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("--state-dir %s is not a directory", dir)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("--state-dir %s belongs to uid %d, not to this server's user (%d)", dir, st.Uid, os.Geteuid())
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("--state-dir %s may be written by others (mode %v); chmod 700 it", dir, fi.Mode().Perm())
 	}
 	return nil
 }

@@ -285,3 +285,30 @@ func TestMCPClient(t *testing.T) {
 		}
 	})
 }
+
+// TestServeStateDirOwner: a state directory that others may write to, or
+// another user's, is refused: the generated token and the uploads live
+// there (another user could have put a token of theirs in it).
+func TestServeStateDirOwner(t *testing.T) {
+	loose := t.TempDir()
+	if err := os.Chmod(loose, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	r := moatRun(t, nil, "serve", "--listen", "127.0.0.1:0", "--socket", "", "--pool", "0", "--state-dir", loose)
+	if r.code != exitFailure {
+		t.Fatalf("world-writable state dir: %v", r)
+	}
+	wantOneLine(t, r.stderr, "may be written by others")
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the directory to another user")
+	}
+	theirs := t.TempDir()
+	if err := os.Chown(theirs, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	r = moatRun(t, nil, "serve", "--listen", "127.0.0.1:0", "--socket", "", "--pool", "0", "--state-dir", theirs)
+	if r.code != exitFailure {
+		t.Fatalf("another user's state dir: %v", r)
+	}
+	wantOneLine(t, r.stderr, "belongs to uid 65534")
+}
