@@ -142,24 +142,8 @@ func startReport(cfg *Config, argv0 string) (*reporter, error) {
 // (observe.Witness). If it cannot, the run goes on and the report says
 // that reads of the planted files rest on the audit hook alone.
 func (r *reporter) armWitness() {
-	seen := map[string]bool{}
-	var files []observe.Root
-	for _, t := range r.cfg.Tokens {
-		if t.Path != "" && !seen[t.Path] {
-			if _, planted := r.cfg.Files[t.Path]; planted {
-				seen[t.Path] = true
-				files = append(files, observe.Root{Path: t.Path, Host: t.Path})
-			}
-		}
-	}
-	w, err := observe.ArmWitness(files)
-	if err != nil {
-		r.armed = moat.Event{Source: moat.SourceMoat, Kind: moat.KindHoneytokenWitness, Detail: "off: " + audit.Clean(err.Error(), 300)}
-		return
-	}
-	r.witness = w
-	r.armed = moat.Event{Source: moat.SourceMoat, Kind: moat.KindHoneytokenWitness,
-		Detail: fmt.Sprintf("on: the access and change times of %d planted files, kept by the kernel", len(files))}
+	files := observe.TokenFiles(r.cfg.Tokens, r.cfg.Files, func(p string) string { return p })
+	r.witness, r.armed = observe.ArmWitnessEvent(files)
 }
 
 // reportFiles are the files outside the writable directories that the
