@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/docker"
 	"github.com/moat-sandbox/moat/backend/gvisor"
+	"github.com/moat-sandbox/moat/backend/podman"
 	"github.com/moat-sandbox/moat/moattest"
 )
 
@@ -130,4 +132,21 @@ func witnessCases(t *testing.T, b moat.Backend) {
 func TestWitnessGVisor(t *testing.T) {
 	moattest.RequireBackend(t, "gvisor")
 	witnessCases(t, &gvisor.Backend{})
+}
+
+// TestWitnessContainers: the same on docker and podman, whose init
+// plants the files, watches them and sends what it saw.
+func TestWitnessContainers(t *testing.T) {
+	for _, bk := range []struct {
+		name string
+		new  func() moat.Backend
+	}{
+		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }},
+		{"podman", func() moat.Backend { return podman.New(testImage(), "") }},
+	} {
+		t.Run(bk.name, func(t *testing.T) {
+			moattest.RequireBackend(t, bk.name)
+			witnessCases(t, bk.new())
+		})
+	}
 }

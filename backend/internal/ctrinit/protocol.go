@@ -125,6 +125,9 @@ type Report struct {
 	Dir   string            `json:"dir"`
 	Hook  string            `json:"hook"`
 	Plant map[string]string `json:"plant"`
+	// Witness are the planted files whose reads the init watches
+	// (observe.Witness); its findings come back in Walks.
+	Witness []string `json:"witness,omitempty"`
 	// Roots are walked in order, each with its own entry; Dir, when it
 	// is found under another root, is left to its own root.
 	Roots      []string `json:"roots"`
@@ -159,6 +162,12 @@ type Walks[E any] struct {
 	BeforeCut string `json:"before_cut,omitempty"`
 	AfterCut  string `json:"after_cut,omitempty"`
 	AuditCut  int64  `json:"audit_cut,omitempty"`
+	// The witness of the planted files: on (the number of files watched)
+	// or why not, and the files it saw read and altered.
+	WitnessOn  int      `json:"witness_on,omitempty"`
+	WitnessOff string   `json:"witness_off,omitempty"`
+	Read       []string `json:"read,omitempty"`
+	Altered    []string `json:"altered,omitempty"`
 }
 
 // KeySize is the length of the frames' key; TagSize of a frame's tag.

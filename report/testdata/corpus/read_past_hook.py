@@ -29,7 +29,10 @@ if how == "ctypes":
 elif how == "static":
     # a static binary shipped in the workspace reads it
     os.chmod("reader", 0o755)
-    subprocess.run(["./reader", path], check=True)
+    try:
+        subprocess.run(["./reader", path], check=True)
+    except PermissionError:
+        print("static binaries unsupported")  # docker: /work is noexec
 elif how == "isolated":
     subprocess.run([sys.executable, "-I", "-c", "import sys; print(len(open(sys.argv[1]).read()))", path], check=True)
 elif how == "dirfd":
@@ -48,7 +51,7 @@ elif how == "splice":
     r, w = os.pipe()
     print("spliced", os.splice(raw_open(path), w, 4096))
 elif how == "copy_file_range":
-    out = os.open("copy", os.O_WRONLY | os.O_CREAT, 0o600)
+    out = os.open(os.path.join(home, ".copy"), os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         print("copied", os.copy_file_range(raw_open(path), out, 4096))
     except OSError as e:
