@@ -34,7 +34,7 @@ import (
 // init runs the container init (or its exec shim) when this process was
 // started as one, and exits; see the package doc.
 func init() {
-	if os.Getenv(ReexecEnv) == "1" {
+	if os.Getenv(ReexecEnv) == ReexecValue && os.Getpid() == 1 && len(os.Args) == 1 {
 		_ = os.Unsetenv(ReexecEnv)
 		if len(os.Args) > 0 && os.Args[0] != "" {
 			if name, err := unix.BytePtrFromString(filepath.Base(os.Args[0])); err == nil {
@@ -50,7 +50,7 @@ func init() {
 	case Arg:
 		if len(os.Args) > 2 && os.Args[2] != "" {
 			// The persona's command line: pid 1 again, under that argv.
-			err := unix.Exec("/proc/self/exe", []string{os.Args[2]}, append(os.Environ(), ReexecEnv+"=1"))
+			err := unix.Exec("/proc/self/exe", []string{os.Args[2]}, append(os.Environ(), ReexecEnv+"="+ReexecValue))
 			fmt.Fprintf(os.Stderr, "moat-init: re-execute: %v\n", err)
 			os.Exit(125)
 		}

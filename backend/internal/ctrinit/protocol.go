@@ -73,10 +73,16 @@ const (
 	Path = Dir + "/" + Bin
 )
 
-// ReexecEnv, set to "1" in the init's environment, says that this process
-// is the init re-executed under its persona's command line (argv[0]): pid
-// 1's /proc/1/cmdline and comm then say nothing of moat.
-const ReexecEnv = "MOAT_CONTAINER_REEXEC"
+// ReexecEnv, set to ReexecValue in the environment of pid 1, says that
+// this process is the init re-executed under its persona's command line
+// (argv[0]): pid 1's /proc/1/cmdline and comm then say nothing of moat.
+// /proc/1/environ keeps it (a program may read it, under gVisor), so it
+// is named as dumb-init's own setting, which a CI container's pid 1 may
+// well have, never after moat.
+const (
+	ReexecEnv   = "DUMB_INIT_SETSID"
+	ReexecValue = "0"
+)
 
 // FDsEnv, set to "1" in the init's environment, says the protocol comes
 // on descriptors of its own, which the engine passed (podman's
