@@ -233,7 +233,7 @@ func behaviours() []behaviour {
 	if runtime.GOARCH == "amd64" {
 		b = append(b, behaviour{"open-noatime", "EPERM", true, func() string {
 			p, _ := unix.BytePtrFromString("/dev/null")
-			r, _, errno := unix.Syscall(unix.SYS_OPEN, uintptr(unsafe.Pointer(p)), unix.O_RDONLY|unix.O_NOATIME|unix.O_CLOEXEC, 0)
+			r, _, errno := unix.Syscall(uintptr(syscalls["open"]), uintptr(unsafe.Pointer(p)), unix.O_RDONLY|unix.O_NOATIME|unix.O_CLOEXEC, 0)
 			if errno == 0 {
 				unix.Close(int(r))
 			}
