@@ -102,6 +102,9 @@ const (
 	KindHoneytokenPlanted Kind = "honeytoken-planted" // moat: a fake secret planted (Name: id, Path)
 	KindHoneytokenWritten Kind = "honeytoken-written" // fs: a fake secret found in a written file
 	KindHoneytokenOutput  Kind = "honeytoken-output"  // moat: a fake secret found in what the run printed (Path: stdout or stderr)
+	KindHoneytokenRead    Kind = "honeytoken-read"    // kernel: a planted file's access time moved, its content was read (Path)
+	KindHoneytokenAltered Kind = "honeytoken-altered" // kernel: a planted file's change time moved: times reset, mode, links or content changed (Path)
+	KindHoneytokenWitness Kind = "honeytoken-witness" // moat: the kernel-side witness of planted file reads, on or off (Detail: how, or why not)
 	KindOutcomeHook       Kind = "outcome-hook"       // fs: a file of the package that rewrites test results (Path, Detail: how)
 	KindTestMismatch      Kind = "test-mismatch"      // moat: pytest's exit status disagrees with its JUnit XML (Detail)
 	KindLimit             Kind = "limit"              // moat: a limit reached (Detail)

@@ -14,7 +14,10 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-dst=/usr/local/share/moat/codeaudit
+# Not under a directory named moat: native runs with the system's Python
+# see the host's /usr/local, and a program must not find moat's name there.
+dst=/usr/local/share/codeaudit
+rm -rf /usr/local/share/moat/codeaudit && rmdir /usr/local/share/moat 2>/dev/null || true
 if ! diff -qr third_party/codeaudit "$dst" >/dev/null 2>&1; then
   rm -rf "$dst" && mkdir -p "$(dirname "$dst")" && cp -r third_party/codeaudit "$dst"
 fi

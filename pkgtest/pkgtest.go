@@ -503,10 +503,12 @@ func (cfg Config) spec(phase, in, out string) *moat.Spec {
 		Env: []string{
 			"PATH=/work/.venv/bin:/usr/local/bin:/usr/bin:/bin",
 			"VIRTUAL_ENV=" + venvDir,
-			"MOAT_PHASE=" + phase,
-			"MOAT_JUNIT=" + junitPath,
 			"PIP_NO_INPUT=1", "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_CACHE_DIR=1",
 		},
+	}
+	if phase == PhaseTest && cfg.Command != "" {
+		// the user's command asked for it; pytest's run has no MOAT_ name
+		s.Env = append(s.Env, "MOAT_JUNIT="+junitPath)
 	}
 	run := func(cwd string, argv ...string) {
 		s.Args = append([]string{"-s", "-c", trampoline, cwd}, argv...)
@@ -627,7 +629,7 @@ func (r *Report) confirm() {
 
 // readTests parses the JUnit XML the test phase left in its stage.
 func (cfg Config) readTests(rep *Report, pr *PhaseResult, stage string) {
-	f, err := openInStage(stage, ".moat", "junit.xml")
+	f, err := openInStage(stage, reportsDir, "junit.xml")
 	if err != nil {
 		if cfg.Command == "" && pr.Status == StatusPassed {
 			pr.Note = "pytest wrote no JUnit XML"
@@ -750,7 +752,7 @@ func collectOut(dir, stage, tmp string, rep *Report) (*moat.OutReport, error) {
 			return out, err
 		}
 	}
-	if f, err := openInStage(stage, ".moat", "junit.xml"); err == nil {
+	if f, err := openInStage(stage, reportsDir, "junit.xml"); err == nil {
 		data, err := io.ReadAll(io.LimitReader(f, maxJUnitBytes))
 		f.Close()
 		if err == nil {

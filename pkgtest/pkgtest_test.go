@@ -135,7 +135,7 @@ func TestInContainers(t *testing.T) {
 			if rep.Tests == nil || fmt.Sprint(*rep.Tests) != fmt.Sprint(want) {
 				t.Errorf("tests %+v, want %+v", rep.Tests, want)
 			}
-			if !strings.Contains(phase(rep, "import").Stdout, "moat-import: ok calc") {
+			if !strings.Contains(phase(rep, "import").Stdout, "import-check: ok calc") {
 				t.Errorf("import stdout %q", phase(rep, "import").Stdout)
 			}
 			rep, err = run(t, pkgtest.Config{Target: project(t, "failing"), Backend: b, Isolation: name, Image: image,
@@ -213,7 +213,7 @@ func TestPurePackage(t *testing.T) {
 			t.Errorf("phase %s: status %s network %s (want %s) duration %d", p.Name, p.Status, p.Network, nets[p.Name], p.DurationMS)
 		}
 	}
-	if !strings.Contains(phase(rep, "import").Stdout, "moat-import: ok calc") {
+	if !strings.Contains(phase(rep, "import").Stdout, "import-check: ok calc") {
 		t.Errorf("import stdout %q", phase(rep, "import").Stdout)
 	}
 	want := pkgtest.Tests{Passed: 2, Skipped: 1, Failures: []string{}}
@@ -292,7 +292,7 @@ func TestImportFails(t *testing.T) {
 		dump(t, rep)
 		t.Fatalf("status %s", rep.Status)
 	}
-	if !strings.Contains(imp.Stderr, "this_module_does_not_exist_anywhere") || !strings.Contains(imp.Stderr, "moat-import: FAILED badimport") {
+	if !strings.Contains(imp.Stderr, "this_module_does_not_exist_anywhere") || !strings.Contains(imp.Stderr, "import-check: FAILED badimport") {
 		t.Errorf("import stderr %q", imp.Stderr)
 	}
 	if rep.Tests != nil {

@@ -6,9 +6,11 @@ const (
 	workDir    = "/work"
 	venvDir    = "/work/.venv"
 	venvPython = "/work/.venv/bin/python"
-	moatDir    = "/work/.moat" // moat's files inside: report, junit
-	junitPath  = "/work/.moat/junit.xml"
-	reportPath = "/work/.moat/install-report.json"
+	// moat's files inside (pip's report, the JUnit XML), named as a CI
+	// job names its own: nothing in the sandbox says moat.
+	reportsDir = "reports"
+	junitPath  = "/work/reports/junit.xml"
+	reportPath = "/work/reports/install-report.json"
 	srcDir     = "/work/src"
 	distDir    = "/work/dist"
 	wheelDir   = "/work/wheelhouse"
@@ -36,7 +38,7 @@ def _wrap(f):
             shutil.copytree(src, dst, symlinks=True)
             shutil.rmtree(src)
             return None
-        tmp = os.path.join(os.path.dirname(os.path.abspath(dst)), ".moat-xdev-" + uuid.uuid4().hex)
+        tmp = os.path.join(os.path.dirname(os.path.abspath(dst)), ".tmp" + uuid.uuid4().hex[:8])
         shutil.copy2(src, tmp, follow_symlinks=False)
         _replace(tmp, dst)
         os.unlink(src)
@@ -49,7 +51,7 @@ for name in ("pytest", "py.test"):
     with open(p, "w") as f:
         f.write("#!/work/.venv/bin/python\nimport sys\nfrom pytest import console_main\nsys.exit(console_main())\n")
     os.chmod(p, 0o755)
-os.makedirs("/work/.moat", exist_ok=True)
+os.makedirs("/work/reports", exist_ok=True)
 os.makedirs("/work/src", exist_ok=True)
 # The venv's python is checked without running it: this phase is moat's
 # own code, and running a file it has just written would be a finding of
@@ -60,18 +62,23 @@ if not os.access(exe, os.X_OK) or not os.path.isfile("/work/.venv/pyvenv.cfg"):
 # Stopgap: a sandbox whose Landlock lacks the REFER right refuses every
 # cross-directory rename with EXDEV, which breaks setuptools' wheel build.
 # Only then, os.rename and os.replace fall back to copy-and-delete.
-os.makedirs("/tmp/.moat-a", exist_ok=True); os.makedirs("/tmp/.moat-b", exist_ok=True)
-open("/tmp/.moat-a/f", "w").close()
+# The shim is named as virtualenv names its own start-up shim.
+import shutil, tempfile
+probe = tempfile.mkdtemp()
+os.makedirs(probe + "/a"); os.makedirs(probe + "/b")
+open(probe + "/a/f", "w").close()
 try:
-    os.rename("/tmp/.moat-a/f", "/tmp/.moat-b/f")
+    os.rename(probe + "/a/f", probe + "/b/f")
 except OSError as e:
     if e.errno != 18:
         raise
     site = "/work/.venv/lib/python%d.%d/site-packages" % sys.version_info[:2]
-    with open(site + "/_moat_exdev.py", "w") as f:
+    with open(site + "/_virtualenv.py", "w") as f:
         f.write(EXDEV_SHIM)
-    with open(site + "/_moat_exdev.pth", "w") as f:
-        f.write("import _moat_exdev\n")
+    with open(site + "/_virtualenv.pth", "w") as f:
+        f.write("import _virtualenv\n")
+finally:
+    shutil.rmtree(probe, ignore_errors=True)
     print("moat: this sandbox refuses cross-directory renames (EXDEV): os.rename/os.replace fall back to copying in the venv")
 if len(sys.argv) > 1 and sys.argv[1]:
     with tarfile.open(sys.argv[1]) as t:
@@ -110,7 +117,7 @@ def norm(n): return re.sub(r"[-_.]+", "-", n or "").lower()
 site = {os.path.realpath(sysconfig.get_paths()[k]) for k in ("purelib", "platlib")}
 want = None
 try:
-    with open("/work/.moat/install-report.json") as f:
+    with open("/work/reports/install-report.json") as f:
         rep = json.load(f)
     want = {norm(i["metadata"]["name"]) for i in rep.get("install", []) if i.get("requested")}
 except FileNotFoundError:
@@ -142,15 +149,15 @@ for d in md.distributions():
         if m.isidentifier() and m not in mods:
             mods.append(m)
 if not mods:
-    sys.exit("moat-import: no top-level module found in the installed distributions")
+    sys.exit("import-check: no top-level module found in the installed distributions")
 failed = []
 for m in mods:
     try:
         importlib.import_module(m)
-        print("moat-import: ok", m)
+        print("import-check: ok", m)
     except BaseException as e:
         traceback.print_exc()
-        print("moat-import: FAILED", m, "-", type(e).__name__, file=sys.stderr)
+        print("import-check: FAILED", m, "-", type(e).__name__, file=sys.stderr)
         failed.append(m)
 sys.exit(1 if failed else 0)
 `

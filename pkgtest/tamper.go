@@ -63,7 +63,7 @@ func scanOutcomeHooks(stage string) []moat.Event {
 			return nil
 		}
 		if d.IsDir() {
-			if d.Name() == "site-packages" || d.Name() == "__pycache__" || (p != stage && d.Name() == ".moat") {
+			if d.Name() == "site-packages" || d.Name() == "__pycache__" || filepath.Dir(p) == stage && d.Name() == reportsDir {
 				return filepath.SkipDir
 			}
 			return nil

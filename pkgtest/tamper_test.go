@@ -16,7 +16,7 @@ func TestOutcomeRewrite(t *testing.T) {
 		{"force_result", "def pytest_runtest_makereport(item, call):\n    o = yield\n    o.force_result(None)\n", "replaces a hook's result"},
 		{"exit status", "def pytest_sessionfinish(session, exitstatus):\n    session.exitstatus = 0\n    session.testsfailed = 0\n", "changes the exit status"},
 		{"terminal summary counts", "def pytest_terminal_summary(terminalreporter):\n    terminalreporter.stats.pop('failed', None)\n", "edits the summary's counts"},
-		{"junit edited", "import atexit\ndef f():\n    p = '/work/.moat/junit.xml'\n    open(p, 'w').write('<testsuite/>')\natexit.register(f)\n", "edits the JUnit XML"},
+		{"junit edited", "import atexit\ndef f():\n    p = '/work/reports/junit.xml'\n    open(p, 'w').write('<testsuite/>')\natexit.register(f)\n", "edits the JUnit XML"},
 	} {
 		if got := outcomeRewrite([]byte(c.src)); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)

@@ -126,12 +126,14 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 
 func (a *analysis) credentialAccess() {
 	byPath := map[string][]moat.Event{}
+	hookSaw := map[string]bool{}
 	var order []string
 	for _, e := range a.evs {
 		if e.Source == "moat" || (e.Kind != "open" && e.Kind != "write") {
 			continue
 		}
 		if a.files[e.Path] {
+			hookSaw[e.Path] = true
 			if a.netrcForRequest(e) {
 				continue // an HTTP library's own netrc lookup (commands.go)
 			}
@@ -141,16 +143,54 @@ func (a *analysis) credentialAccess() {
 			byPath[e.Path] = append(byPath[e.Path], e)
 		}
 	}
+	// The kernel's witness (observe.Witness): a planted file whose access
+	// time moved was read, by whatever means. It backs the hook's claim,
+	// or, where the hook saw no open of the file, is the only witness of
+	// a read done past the hook: also an evasion.
+	var past []string
+	var pastEv, altered []moat.Event
+	var alteredPaths []string
+	for _, e := range a.evs {
+		if e.Source != moat.SourceKernel || !a.files[e.Path] {
+			continue
+		}
+		switch e.Kind {
+		case moat.KindHoneytokenRead:
+			switch {
+			case byPath[e.Path] != nil:
+				byPath[e.Path] = append([]moat.Event{e}, byPath[e.Path]...)
+			case hookSaw[e.Path]:
+				// the hook's open was judged a library's own (netrc)
+			default:
+				order = append(order, e.Path)
+				byPath[e.Path] = []moat.Event{e}
+				past = append(past, e.Path)
+				pastEv = append(pastEv, e)
+			}
+		case moat.KindHoneytokenAltered:
+			altered = append(altered, e)
+			alteredPaths = append(alteredPaths, e.Path)
+		}
+	}
 	switch len(order) {
 	case 0:
 	case 1:
 		a.add(moat.CategoryCredentialAccess, "high", "read the planted fake credential file "+order[0], byPath[order[0]])
 	default:
-		var evs []moat.Event
+		// each file's first event (the kernel's where there is one) leads,
+		// so that the evidence bound keeps every file
+		var evs, rest []moat.Event
 		for _, p := range order {
-			evs = append(evs, byPath[p]...)
+			evs = append(evs, byPath[p][0])
+			rest = append(rest, byPath[p][1:]...)
 		}
-		a.add(moat.CategoryCredentialAccess, "high", fmt.Sprintf("read %d planted fake credential files: %s", len(order), strings.Join(order, ", ")), evs)
+		a.add(moat.CategoryCredentialAccess, "high", fmt.Sprintf("read %d planted fake credential files: %s", len(order), strings.Join(order, ", ")), append(evs, rest...))
+	}
+	if len(past) > 0 {
+		a.add(moat.CategoryEvasion, moat.SeverityHigh, "read planted fake credential files past the audit hook (the kernel's access times show the reads, the hook saw no open): "+joinBounded(past, 8), pastEv)
+	}
+	if len(altered) > 0 {
+		a.add(moat.CategoryEvasion, moat.SeverityHigh, "altered planted fake credential files (their change times moved: access times set back, mode, links or content changed, or removed): "+joinBounded(uniq(alteredPaths), 8), altered)
 	}
 }
 

@@ -3,6 +3,7 @@ package report
 import (
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
@@ -30,6 +31,7 @@ func Finish(res *moat.Result, evs []moat.Event, dropped int, lim moat.Limits) {
 	}
 	evs = append(evs, OutputEvents(evs, res.Stdout, res.Stderr, res.DurationMS)...)
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].TimeMS < evs[j].TimeMS })
+	res.Layers = append(res.Layers, witnessLayer(evs))
 	res.Findings = Analyze(evs)
 	res.EventsDropped = dropped
 	if len(evs) > observe.MaxResultEvents {
@@ -49,4 +51,20 @@ func limitDetail(res *moat.Result, l moat.Limits) string {
 		return "process limit reached"
 	}
 	return "output limit reached"
+}
+
+// witnessLayer says what witnesses reads of the planted files: the
+// kernel (observe.Witness), or, where the backend has no witness or it
+// could not be armed, the audit hook alone.
+func witnessLayer(evs []moat.Event) moat.Layer {
+	why := "no kernel-side witness on this backend"
+	for _, e := range evs {
+		if e.Source == moat.SourceMoat && e.Kind == moat.KindHoneytokenWitness {
+			if rest, on := strings.CutPrefix(e.Detail, "on: "); on {
+				return moat.Layer{Name: "honeytoken-witness", Detail: "kernel: " + rest}
+			}
+			why = strings.TrimPrefix(e.Detail, "off: ")
+		}
+	}
+	return moat.Layer{Name: "honeytoken-witness", Detail: "off (" + why + "): reads of the planted files rest on the audit hook alone"}
 }

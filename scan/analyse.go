@@ -32,10 +32,11 @@ var driver string
 
 // FindCodeAudit returns the directory holding Python Code Audit's
 // source (the codeaudit package inside it): dir if given, else
-// $MOAT_CODEAUDIT, else /usr/local/share/moat/codeaudit or
-// /usr/share/moat/codeaudit; "" if none holds it.
+// $MOAT_CODEAUDIT, else /usr/local/share/codeaudit or
+// /usr/share/codeaudit (never under a directory named moat, which a
+// native sandbox with the system's Python could list); "" if none holds it.
 func FindCodeAudit(dir string) string {
-	for _, d := range []string{dir, os.Getenv("MOAT_CODEAUDIT"), "/usr/local/share/moat/codeaudit", "/usr/share/moat/codeaudit"} {
+	for _, d := range []string{dir, os.Getenv("MOAT_CODEAUDIT"), "/usr/local/share/codeaudit", "/usr/share/codeaudit"} {
 		if d == "" {
 			continue
 		}
@@ -74,7 +75,7 @@ func Unavailable(name string, cfg Config) string {
 		return "bandit is not installed (Debian: apt-get install bandit)"
 	case "codeaudit":
 		if FindCodeAudit(cfg.CodeAudit) == "" {
-			return "Python Code Audit's source not found (--codeaudit DIR, $MOAT_CODEAUDIT or /usr/local/share/moat/codeaudit; .ci/setup-scan.sh installs it from third_party/codeaudit)"
+			return "Python Code Audit's source not found (--codeaudit DIR, $MOAT_CODEAUDIT or /usr/local/share/codeaudit; .ci/setup-scan.sh installs it from third_party/codeaudit)"
 		}
 		if _, err := os.Stat("/usr/lib/python3/dist-packages/pandas"); err != nil {
 			return "pandas is not installed (Debian: apt-get install python3-pandas python3-altair)"

@@ -197,7 +197,19 @@ func seccompProfile() *specs.LinuxSeccomp {
 			// and glibc falls back to clone (whose namespace flags the
 			// rules above refuse) only on ENOSYS; with EPERM no thread
 			// and no posix_spawn (os.system, subprocess) could start.
-		case strings.HasPrefix(name, "io_uring"):
+		case name == "open" || name == "openat":
+			// O_NOATIME only, in the flags: args[1] of open, args[2] of openat.
+			i := uint(1)
+			if name == "openat" {
+				i = 2
+			}
+			p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: []string{name}, Action: specs.ActErrno, ErrnoRet: &eperm,
+				Args: []specs.LinuxSeccompArg{{Index: i, Value: unix.O_NOATIME, ValueTwo: unix.O_NOATIME, Op: specs.OpMaskedEqual}}})
+		case name == "fcntl":
+			p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: []string{name}, Action: specs.ActErrno, ErrnoRet: &eperm,
+				Args: []specs.LinuxSeccompArg{{Index: 1, Value: unix.F_SETFL, Op: specs.OpEqualTo},
+					{Index: 2, Value: unix.O_NOATIME, ValueTwo: unix.O_NOATIME, Op: specs.OpMaskedEqual}}})
+		case strings.HasPrefix(name, "io_uring") || name == "openat2":
 			p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: []string{name}, Action: specs.ActErrno, ErrnoRet: &enosys})
 		default:
 			plain = append(plain, name)

@@ -44,6 +44,11 @@ type report struct {
 	start  time.Time
 	before observe.Snapshot
 	roots  []observe.Root
+	// witness keeps the planted files' times on the host tmpfs, where
+	// the Sentry's reads of them land (observe.Witness); nil: reads rest
+	// on the hook. armed says which.
+	witness *observe.Witness
+	armed   moat.Event
 
 	tailMu sync.Mutex
 	off    int64
@@ -81,6 +86,7 @@ func (r *runner) prepareReport(start time.Time) ([]string, error) {
 			return nil, err
 		}
 	}
+	rep.armWitness(r.scratch, r.persona.Home)
 	// The hook itself is the skeleton's, bound read-only.
 	af := filepath.Join(r.scratch, auditFile)
 	if err := os.WriteFile(af, nil, 0o600); err != nil {
@@ -92,6 +98,15 @@ func (r *runner) prepareReport(start time.Time) ([]string, error) {
 	rep.before = observe.Walk(rep.roots, time.Now().Add(fsBudget))
 	r.rep = rep
 	return observe.WithHookPath(append([]string(nil), rep.plan.Env...), r.persona.Tools+"/py"), nil
+}
+
+// armWitness starts the kernel-side witness of reads of the planted
+// token files, on their host paths under scratch/home.
+func (rep *report) armWitness(scratch, home string) {
+	files := observe.TokenFiles(rep.plan.Tokens, rep.plan.Files, func(p string) string {
+		return filepath.Join(scratch, "home", strings.TrimPrefix(p, home+"/"))
+	})
+	rep.witness, rep.armed = observe.ArmWitnessEvent(files)
 }
 
 // auditMount is the host file bound at audit.FIFO, "" with the report off.
@@ -142,10 +157,13 @@ func (rep *report) tail(path string) {
 // finishReport collects the last audit lines, diffs the file system and
 // parses the Sentry's trace into res. Everything in the sandbox is dead.
 func (r *runner) finishReport(res *moat.Result) {
+	rep := r.rep
 	if res == nil {
+		if rep != nil {
+			rep.witness.Close()
+		}
 		return
 	}
-	rep := r.rep
 	if rep == nil {
 		moatreport.Finish(res, nil, 0, r.lim)
 		return
@@ -156,6 +174,8 @@ func (r *runner) finishReport(res *moat.Result) {
 	}
 	rep.tail(filepath.Join(r.scratch, auditFile))
 	evs := append([]moat.Event(nil), rep.plan.Planted...)
+	// The witness first: nothing of moat's has read the files yet.
+	evs = append(append(evs, rep.armed), rep.witness.Check(time.Since(rep.start).Milliseconds())...)
 	auditEvs, dropped := rep.audit.Events()
 	evs = append(evs, auditEvs...)
 	if res.Status != moat.StatusError || res.DurationMS > 0 {

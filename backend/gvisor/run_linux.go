@@ -111,7 +111,7 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	}
 	tr.step("runtime resolved")
 	r := &runner{h: h, spec: spec, lim: lim, rt: rt, userland: ul, id: idPrefix + newID(), res: &moat.Result{Isolation: "gvisor"}, tr: tr,
-		persona: observe.NewPersona()}
+		persona: observe.NewRunnerPersona()}
 	// A persona of its own for every run, as native's; moat's hook in its
 	// tools directory, never in or above a path bound from the host.
 	// The hook's place is the skeleton's (its mount point is made there,

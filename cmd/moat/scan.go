@@ -54,7 +54,7 @@ failed (bad input included), 130 interrupted.`,
 	fl.StringVar(&f.isolation, "isolation", "native", "backend the analysers run in")
 	addAckFlag(fl, &f.noIsolation)
 	fl.StringVar(&f.python, "python", "", "host interpreter the analysers run with (default /usr/bin/python3)")
-	fl.StringVar(&f.codeaudit, "codeaudit", "", "directory holding Python Code Audit's source (default $MOAT_CODEAUDIT, /usr/local/share/moat/codeaudit)")
+	fl.StringVar(&f.codeaudit, "codeaudit", "", "directory holding Python Code Audit's source (default $MOAT_CODEAUDIT, /usr/local/share/codeaudit)")
 	fl.BoolVar(&f.requirements, "requirements", false, "TARGET is a requirements file whatever its name")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
 	fl.StringVar(&f.sarif, "sarif", "", "write the findings as SARIF 2.1.0 to FILE")

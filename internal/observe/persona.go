@@ -65,12 +65,25 @@ func NewPersona() Persona {
 	return p
 }
 
+// NewRunnerPersona draws a CI runner's persona only: for a sandbox that
+// is a container, whose engine's marks (/.dockerenv, /run/.containerenv,
+// pid 1 not an init) a laptop would not have, as a CI job's container has.
+func NewRunnerPersona() Persona {
+	p := runnerPersona()
+	p.Tools, p.Scratch = pick(toolDirs), "/tmp/tmp"+randomOf(tmpChars, 8)
+	return p
+}
+
 func newPersona() Persona {
 	if pick([]bool{true, false}) {
 		i, _ := rand.Int(rand.Reader, big.NewInt(int64(len(devUsers))))
 		u := devUsers[i.Int64()]
 		return Persona{Host: fmt.Sprintf(pick(devHosts), u), User: u, Gecos: devGecos[i.Int64()] + ",,,", Home: "/home/" + u, Init: pick(devInits)}
 	}
+	return runnerPersona()
+}
+
+func runnerPersona() Persona {
 	u := pick(ciUsers)
 	host := randomHex(12)
 	if pick([]bool{true, false}) {

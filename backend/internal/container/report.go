@@ -78,7 +78,11 @@ func newReport(spec *moat.Spec, start time.Time, p Persona) *report {
 }
 
 func (r *report) header() *ctrinit.Report {
-	return &ctrinit.Report{Dir: r.dir, Hook: audit.Hook, Plant: r.plan.Files, Roots: r.diffRoots(), MaxEntries: observe.MaxFSEntries,
+	var witness []string
+	for _, f := range observe.TokenFiles(r.plan.Tokens, r.plan.Files, func(p string) string { return p }) {
+		witness = append(witness, f.Path)
+	}
+	return &ctrinit.Report{Dir: r.dir, Hook: audit.Hook, Plant: r.plan.Files, Witness: witness, Roots: r.diffRoots(), MaxEntries: observe.MaxFSEntries,
 		MaxWalkBytes: maxWalkBytes/2 - 256<<10, ScanFile: observe.MaxScanFile, ScanTotal: maxContentTotal, MaxAuditBytes: maxAuditBytes, BudgetS: 1.5}
 }
 
@@ -141,6 +145,7 @@ func (r *report) events() ([]moat.Event, int) {
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS,
 			Detail: fmt.Sprintf("the audit hook's events passed their cap of %d bytes: %d bytes not relayed", maxAuditBytes, w.AuditCut)})
 	}
+	evs = append(evs, r.witnessEvents(w)...)
 	before, after := snapshot(w.Before), snapshot(w.After)
 	evs = append(evs, hookTamper(r.dir, before, after, r.endMS)...)
 	// The FIFO's times move with every write of the hook; its identity
@@ -161,6 +166,39 @@ func (r *report) events() ([]moat.Event, int) {
 		fsEvs = slices.DeleteFunc(fsEvs, func(e moat.Event) bool { return e.Kind == "file-deleted" })
 	}
 	return append(evs, fsEvs...), dropped + fsDropped
+}
+
+// witnessEvents turns what the init's witness saw into events: only
+// planted files count, each once. An init that sends no witness (the
+// fallback init, bootstrap.py) leaves reads to the audit hook alone.
+func (r *report) witnessEvents(w ctrinit.Walks[[]json.RawMessage]) []moat.Event {
+	if w.WitnessOn == 0 {
+		why := "the container's init has no witness"
+		if w.WitnessOff != "" {
+			why = audit.Clean(w.WitnessOff, 300)
+		}
+		return []moat.Event{{Source: moat.SourceMoat, Kind: moat.KindHoneytokenWitness, TimeMS: r.endMS, Detail: "off: " + why}}
+	}
+	evs := []moat.Event{{Source: moat.SourceMoat, Kind: moat.KindHoneytokenWitness, TimeMS: r.endMS,
+		Detail: fmt.Sprintf("on: the access and change times of %d planted files, kept by the kernel, read by the container's init", w.WitnessOn)}}
+	seen := map[string]bool{}
+	for _, c := range []struct {
+		kind   moat.Kind
+		paths  []string
+		detail string
+	}{
+		{moat.KindHoneytokenRead, w.Read, "the file's access time moved: its content was read"},
+		{moat.KindHoneytokenAltered, w.Altered, "the file's change time moved: its times were set, or its mode, links or content changed"},
+	} {
+		for _, p := range c.paths {
+			if _, planted := r.plan.Files[p]; !planted || seen[string(c.kind)+p] {
+				continue
+			}
+			seen[string(c.kind)+p] = true
+			evs = append(evs, moat.Event{Source: moat.SourceKernel, Kind: c.kind, Path: p, TimeMS: r.endMS, Detail: c.detail})
+		}
+	}
+	return evs
 }
 
 // hookTamper compares the hook's directory in both walks: anything removed, added or

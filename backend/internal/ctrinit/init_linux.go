@@ -25,6 +25,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/sandbox/pid1"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
@@ -32,7 +34,7 @@ import (
 // init runs the container init (or its exec shim) when this process was
 // started as one, and exits; see the package doc.
 func init() {
-	if os.Getenv(ReexecEnv) == "1" {
+	if os.Getenv(ReexecEnv) == ReexecValue && os.Getpid() == 1 && len(os.Args) == 1 {
 		_ = os.Unsetenv(ReexecEnv)
 		if len(os.Args) > 0 && os.Args[0] != "" {
 			if name, err := unix.BytePtrFromString(filepath.Base(os.Args[0])); err == nil {
@@ -48,7 +50,7 @@ func init() {
 	case Arg:
 		if len(os.Args) > 2 && os.Args[2] != "" {
 			// The persona's command line: pid 1 again, under that argv.
-			err := unix.Exec("/proc/self/exe", []string{os.Args[2]}, append(os.Environ(), ReexecEnv+"=1"))
+			err := unix.Exec("/proc/self/exe", []string{os.Args[2]}, append(os.Environ(), ReexecEnv+"="+ReexecValue))
 			fmt.Fprintf(os.Stderr, "moat-init: re-execute: %v\n", err)
 			os.Exit(125)
 		}
@@ -157,6 +159,8 @@ type initProc struct {
 	before    []entry
 	beforeCut string
 	deadline  time.Time // of the report's walks
+	witness   *observe.Witness
+	witnessed Walks[entry] // the witness's fields only
 }
 
 func (in *initProc) mark(what string) { in.marks = append(in.marks, mark{monoNow(), what}) }
@@ -332,8 +336,39 @@ func (in *initProc) setupReport() error {
 			return err
 		}
 	}
+	in.armWitness()
 	in.before, in.beforeCut = walk(rep, time.Now().Add(budget(rep)))
 	return nil
+}
+
+// armWitness starts the kernel-side witness of reads of the planted
+// files (observe.Witness), after they are planted and before the program.
+func (in *initProc) armWitness() {
+	var files []observe.Root
+	for _, p := range in.h.Report.Witness {
+		if _, planted := in.h.Report.Plant[p]; planted {
+			files = append(files, observe.Root{Path: p, Host: p})
+		}
+	}
+	w, err := observe.ArmWitness(files)
+	if err != nil {
+		in.witnessed.WitnessOff = err.Error()
+		return
+	}
+	in.witness, in.witnessed.WitnessOn = w, len(files)
+}
+
+// checkWitness reads the witness once the program is dead, before the
+// init's walk or any read of the files.
+func (in *initProc) checkWitness() {
+	for _, e := range in.witness.Check(0) {
+		switch e.Kind {
+		case moat.KindHoneytokenRead:
+			in.witnessed.Read = append(in.witnessed.Read, e.Path)
+		case moat.KindHoneytokenAltered:
+			in.witnessed.Altered = append(in.witnessed.Altered, e.Path)
+		}
+	}
 }
 
 // maxPyc bounds the compiled hook.
@@ -725,9 +760,12 @@ func walk(rep *Report, deadline time.Time) ([]entry, string) {
 // first bytes of every regular file that is new or changed ('c').
 func (in *initProc) sendWalks() {
 	rep := in.h.Report
+	in.checkWitness()
 	deadline := time.Now().Add(budget(rep))
 	after, afterCut := walk(rep, deadline)
-	b, _ := json.Marshal(Walks[entry]{Before: in.before, After: after, BeforeCut: in.beforeCut, AfterCut: afterCut, AuditCut: in.auditCut})
+	ws := in.witnessed
+	ws.Before, ws.After, ws.BeforeCut, ws.AfterCut, ws.AuditCut = in.before, after, in.beforeCut, afterCut, in.auditCut
+	b, _ := json.Marshal(ws)
 	_, _ = framer{in, 'f'}.Write(b)
 	in.send('f', nil)
 	old := make(map[string]entry, len(in.before))

@@ -73,10 +73,16 @@ const (
 	Path = Dir + "/" + Bin
 )
 
-// ReexecEnv, set to "1" in the init's environment, says that this process
-// is the init re-executed under its persona's command line (argv[0]): pid
-// 1's /proc/1/cmdline and comm then say nothing of moat.
-const ReexecEnv = "MOAT_CONTAINER_REEXEC"
+// ReexecEnv, set to ReexecValue in the environment of pid 1, says that
+// this process is the init re-executed under its persona's command line
+// (argv[0]): pid 1's /proc/1/cmdline and comm then say nothing of moat.
+// /proc/1/environ keeps it (a program may read it, under gVisor), so it
+// is named as dumb-init's own setting, which a CI container's pid 1 may
+// well have, never after moat.
+const (
+	ReexecEnv   = "DUMB_INIT_SETSID"
+	ReexecValue = "0"
+)
 
 // FDsEnv, set to "1" in the init's environment, says the protocol comes
 // on descriptors of its own, which the engine passed (podman's
@@ -125,6 +131,9 @@ type Report struct {
 	Dir   string            `json:"dir"`
 	Hook  string            `json:"hook"`
 	Plant map[string]string `json:"plant"`
+	// Witness are the planted files whose reads the init watches
+	// (observe.Witness); its findings come back in Walks.
+	Witness []string `json:"witness,omitempty"`
 	// Roots are walked in order, each with its own entry; Dir, when it
 	// is found under another root, is left to its own root.
 	Roots      []string `json:"roots"`
@@ -159,6 +168,12 @@ type Walks[E any] struct {
 	BeforeCut string `json:"before_cut,omitempty"`
 	AfterCut  string `json:"after_cut,omitempty"`
 	AuditCut  int64  `json:"audit_cut,omitempty"`
+	// The witness of the planted files: on (the number of files watched)
+	// or why not, and the files it saw read and altered.
+	WitnessOn  int      `json:"witness_on,omitempty"`
+	WitnessOff string   `json:"witness_off,omitempty"`
+	Read       []string `json:"read,omitempty"`
+	Altered    []string `json:"altered,omitempty"`
 }
 
 // KeySize is the length of the frames' key; TagSize of a frame's tag.

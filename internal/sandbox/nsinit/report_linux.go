@@ -69,6 +69,8 @@ type reporter struct {
 	endMark []byte
 	before  observe.Snapshot
 	argv0   string
+	witness *observe.Witness // the planted files' times; nil: reads rest on the hook
+	armed   moat.Event       // the witness on, or why not
 }
 
 // startReport plants the honeytokens, installs the audit hook and its
@@ -98,6 +100,7 @@ func startReport(cfg *Config, argv0 string) (*reporter, error) {
 			return nil, err
 		}
 	}
+	r.armWitness()
 	if err := os.MkdirAll(hookRoot+"/py", 0o755); err != nil {
 		return nil, err
 	}
@@ -133,6 +136,14 @@ func startReport(cfg *Config, argv0 string) (*reporter, error) {
 	go r.readAudit()
 	r.before = observe.Walk(diffRoots(), time.Now().Add(fsDiffBudget))
 	return r, nil
+}
+
+// armWitness starts the kernel-side witness of the planted files' reads
+// (observe.Witness). If it cannot, the run goes on and the report says
+// that reads of the planted files rest on the audit hook alone.
+func (r *reporter) armWitness() {
+	files := observe.TokenFiles(r.cfg.Tokens, r.cfg.Files, func(p string) string { return p })
+	r.witness, r.armed = observe.ArmWitnessEvent(files)
 }
 
 // reportFiles are the files outside the writable directories that the
@@ -221,6 +232,8 @@ func (r *reporter) finish(send func(any) error) {
 	_, _ = r.fifo.Write(r.endMark)
 	_ = r.fifo.SetReadDeadline(time.Now().Add(time.Second))
 	<-r.readDone
+	// The witness first: nothing of moat's has read the files yet.
+	witnessed := append([]moat.Event{r.armed}, r.witness.Check(r.now())...)
 	deadline := time.Now().Add(fsDiffBudget)
 	after := observe.Walk(diffRoots(), deadline)
 	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, Deadline: deadline, At: r.now()}
@@ -228,7 +241,7 @@ func (r *reporter) finish(send func(any) error) {
 	auditEvents, auditDropped := r.audit.Events()
 
 	r.mu.Lock()
-	all := append(append(append([]moat.Event(nil), r.kernel...), auditEvents...), fsEvents...)
+	all := append(append(append(append([]moat.Event(nil), r.kernel...), witnessed...), auditEvents...), fsEvents...)
 	dropped := r.dropped + fsDropped + auditDropped
 	r.mu.Unlock()
 	sort.SliceStable(all, func(i, j int) bool { return all[i].TimeMS < all[j].TimeMS })

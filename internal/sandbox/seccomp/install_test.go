@@ -66,6 +66,16 @@ var ioctlRequest uint64 = 0xdeadbeef_00000000 | unix.TIOCSTI
 // vsockHighBits is AF_VSOCK with bits set above the 32 the kernel reads.
 var vsockHighBits uint64 = 0xdead0000_00000000 | unix.AF_VSOCK
 
+// atFDCWD is AT_FDCWD as a raw syscall argument.
+var atFDCWD = func() uintptr { fd := unix.AT_FDCWD; return uintptr(fd) }()
+
+func fdResult(fd int, err error) string {
+	if err == nil {
+		unix.Close(fd)
+	}
+	return errnoResult(err)
+}
+
 func socketResult(family, typ, proto int) string {
 	fd, err := unix.Socket(family, typ|unix.SOCK_CLOEXEC, proto)
 	if err == nil {
@@ -179,6 +189,30 @@ func behaviours() []behaviour {
 			unix.Close(fds[1])
 			return "ok"
 		}},
+		// Baselines: ok (the tests run as root, whose CAP_FOWNER allows
+		// O_NOATIME on any file), and EINVAL for openat2's zero size.
+		{"openat-noatime", "EPERM", true, func() string {
+			return fdResult(unix.Openat(unix.AT_FDCWD, "/dev/null", unix.O_RDONLY|unix.O_NOATIME|unix.O_CLOEXEC, 0))
+		}},
+		{"fcntl-setfl-noatime", "EPERM", true, func() string {
+			fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return "open: " + errnoResult(err)
+			}
+			defer unix.Close(fd)
+			return rawResult(unix.Syscall(unix.SYS_FCNTL, uintptr(fd), unix.F_SETFL, unix.O_NOATIME))
+		}},
+		{"fcntl-setfl", "ok", false, func() string {
+			fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return "open: " + errnoResult(err)
+			}
+			defer unix.Close(fd)
+			return rawResult(unix.Syscall(unix.SYS_FCNTL, uintptr(fd), unix.F_SETFL, unix.O_NONBLOCK))
+		}},
+		{"openat2", "ENOSYS", true, func() string {
+			return rawResult(unix.Syscall6(unix.SYS_OPENAT2, atFDCWD, 0, 0, 0, 0, 0))
+		}},
 		{"ordinary", "ok", false, ordinary},
 		// The filter survives exec: a fresh helper, told not to install
 		// anything, still cannot unshare.
@@ -197,6 +231,14 @@ func behaviours() []behaviour {
 		}},
 	}
 	if runtime.GOARCH == "amd64" {
+		b = append(b, behaviour{"open-noatime", "EPERM", true, func() string {
+			p, _ := unix.BytePtrFromString("/dev/null")
+			r, _, errno := unix.Syscall(uintptr(syscalls["open"]), uintptr(unsafe.Pointer(p)), unix.O_RDONLY|unix.O_NOATIME|unix.O_CLOEXEC, 0)
+			if errno == 0 {
+				unix.Close(int(r))
+			}
+			return rawResult(0, 0, errno)
+		}})
 		// Baseline: ENOSYS (no x32 support) or a pid.
 		b = append(b, behaviour{"x32-getpid", "SIGSYS", true, func() string {
 			return rawResult(unix.RawSyscall(0x40000000|unix.SYS_GETPID, 0, 0, 0))

@@ -16,6 +16,10 @@ const x32Bit = 0x40000000
 
 // syscalls maps every name in the policy to its x86_64 number.
 var syscalls = map[string]uint32{
+	"open":              unix.SYS_OPEN,
+	"openat":            unix.SYS_OPENAT,
+	"openat2":           unix.SYS_OPENAT2,
+	"fcntl":             unix.SYS_FCNTL,
 	"acct":              unix.SYS_ACCT,
 	"add_key":           unix.SYS_ADD_KEY,
 	"adjtimex":          unix.SYS_ADJTIMEX,

@@ -16,6 +16,10 @@ const x32Bit = 0
 // syscalls maps every name in the policy to its arm64 number. arm64 never
 // had iopl, ioperm or uselib.
 var syscalls = map[string]uint32{
+	"open":              absent,
+	"openat":            unix.SYS_OPENAT,
+	"openat2":           unix.SYS_OPENAT2,
+	"fcntl":             unix.SYS_FCNTL,
 	"acct":              unix.SYS_ACCT,
 	"add_key":           unix.SYS_ADD_KEY,
 	"adjtimex":          unix.SYS_ADJTIMEX,

@@ -2,7 +2,7 @@
 # moat's name anywhere it can read it cheaply, PYTHONPATH, the hook's
 # module and place, the user and host names, pid 1's command line, the
 # honeytokens' shapes. It prints what it found as JSON.
-import json, os, pwd, socket, sys
+import json, os, pwd, re, socket, sys
 
 tells = []
 words = ("moat", "sandbox")
@@ -58,6 +58,24 @@ for line in read("/proc/self/mountinfo").splitlines():
     f = line.split()
     if len(f) > 4 and f[4] not in ("/", "/proc", "/dev", "/sys"):
         check("listing of mount " + f[4], " ".join(listdir(f[4])))
+# The C environment (what children inherit, what /proc shows), and every
+# process's command line and environment that can be read.
+check("/proc/self/environ", read("/proc/self/environ").replace("\0", " "))
+for pid in listdir("/proc"):
+    if pid.isdigit():
+        check("pid %s's command line" % pid, read("/proc/%s/cmdline" % pid).replace("\0", " "))
+        check("pid %s's environment" % pid, read("/proc/%s/environ" % pid).replace("\0", " "))
+# The working directory and those above it (moat test's /work).
+d = os.getcwd()
+while d != "/":
+    check("listing of " + d, " ".join(listdir(d)))
+    d = os.path.dirname(d)
+# A container's marks on a machine that claims to be a workstation.
+marks = [p for p in ("/.dockerenv", "/run/.containerenv") if os.path.exists(p)]
+init = read("/proc/1/cmdline").split("\0")[0]
+host = socket.gethostname()
+if marks and (init in ("/sbin/init", "/lib/systemd/systemd") or re.search(r"-(laptop|thinkpad|xps|desktop|dev|workstation)$", host)):
+    tells.append("a container (%s) that claims to be a workstation: host %s, pid 1 %s" % (" ".join(marks), host, init))
 check("sys.path", sys.path)
 for name, m in list(sys.modules.items()):
     f = getattr(m, "__file__", None) or ""

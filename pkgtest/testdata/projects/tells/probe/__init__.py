@@ -1,0 +1,1 @@
+"""An ordinary package: its test looks for moat."""

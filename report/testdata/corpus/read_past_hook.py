@@ -1,0 +1,77 @@
+# Read a planted credential file in a way Python's audit hook does not
+# see (argv[1] names the way), or hide the read afterwards. Only the
+# kernel's access and change times of the file can tell.
+import ctypes, mmap, os, subprocess, sys
+
+how = sys.argv[1]
+home = os.path.expanduser("~")
+rel = ".aws/credentials"
+path = os.path.join(home, rel)
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def raw_open(p, flags=os.O_RDONLY):
+    # open(2) through libc: no audit event
+    fd = libc.open(p.encode(), flags)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), p)
+    return fd
+
+
+def sink():
+    return os.open("/dev/null", os.O_WRONLY)
+
+
+if how == "ctypes":
+    fd = raw_open(path)
+    buf = ctypes.create_string_buffer(4096)
+    print("read", libc.read(fd, buf, 4096))
+elif how == "static":
+    # a static binary shipped in the workspace reads it
+    os.chmod("reader", 0o755)
+    try:
+        subprocess.run(["./reader", path], check=True)
+    except PermissionError:
+        print("static binaries unsupported")  # docker: /work is noexec
+elif how == "isolated":
+    subprocess.run([sys.executable, "-I", "-c", "import sys; print(len(open(sys.argv[1]).read()))", path], check=True)
+elif how == "dirfd":
+    d = os.open(os.path.join(home, ".aws"), os.O_RDONLY | os.O_DIRECTORY)
+    fd = os.open("credentials", os.O_RDONLY, dir_fd=d)
+    print("read", len(os.read(fd, 4096)))
+elif how == "procroot":
+    print("read", len(open("/proc/self/root" + path).read()))
+elif how == "mmap":
+    fd = raw_open(path)
+    m = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+    print("mapped", len(m[:]))
+elif how == "sendfile":
+    print("sent", os.sendfile(sink(), raw_open(path), 0, 4096))
+elif how == "splice":
+    r, w = os.pipe()
+    print("spliced", os.splice(raw_open(path), w, 4096))
+elif how == "copy_file_range":
+    out = os.open(os.path.join(home, ".copy"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        print("copied", os.copy_file_range(raw_open(path), out, 4096))
+    except OSError as e:
+        if e.errno != 38:
+            raise
+        print("copy_file_range unsupported")  # gVisor: ENOSYS
+elif how == "noatime":
+    # O_NOATIME reads without moving the access time: refused
+    try:
+        fd = raw_open(path, os.O_RDONLY | os.O_NOATIME)
+        print("noatime opened")
+    except OSError as e:
+        print("noatime refused", e.errno)
+elif how == "utime":
+    # read, then set the access time back
+    st = os.stat(path)
+    fd = raw_open(path)
+    os.read(fd, 4096)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    print("times set back")
+elif how == "touch":
+    subprocess.run(["touch", "-a", "-d", "2020-01-01", path], check=True)
+    print("touched")

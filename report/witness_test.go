@@ -1,0 +1,152 @@
+package report_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/docker"
+	"github.com/moat-sandbox/moat/backend/gvisor"
+	"github.com/moat-sandbox/moat/backend/podman"
+	"github.com/moat-sandbox/moat/moattest"
+)
+
+// staticReader builds testdata/witness/reader.go: a static binary that
+// reads a file without Python.
+func staticReader(t *testing.T) []byte {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "reader")
+	cmd := exec.Command("go", "build", "-o", out, "./testdata/witness/reader.go")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the static reader: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// kernelRead reports whether a high credential-access finding rests on
+// the kernel's witness of a read of the planted ~/.aws/credentials.
+func kernelRead(res *moat.Result) bool {
+	for _, f := range res.Findings {
+		if f.Category != moat.CategoryCredentialAccess || f.Severity != moat.SeverityHigh || strings.Contains(f.Summary, "audit hook") {
+			continue
+		}
+		for _, e := range f.Evidence {
+			if e.Source == moat.SourceKernel && e.Kind == moat.KindHoneytokenRead && strings.HasSuffix(e.Path, "/.aws/credentials") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func evasion(res *moat.Result, what string) bool {
+	for _, f := range res.Findings {
+		if f.Category == moat.CategoryEvasion && f.Severity == moat.SeverityHigh && strings.Contains(f.Summary, what) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestWitness: a planted credential file read in any way the audit hook
+// cannot see is a credential-access finding on the kernel's evidence (the
+// file's access time), and one read past the hook is also an evasion;
+// reading with O_NOATIME is refused, and setting the times back is itself
+// a finding (the change time).
+func TestWitness(t *testing.T) {
+	witnessCases(t, moattest.RequireBackend(t, "native"))
+}
+
+func witnessCases(t *testing.T, b moat.Backend) {
+	reader := staticReader(t)
+	for _, how := range []string{"ctypes", "static", "isolated", "dirfd", "procroot", "mmap", "sendfile", "splice", "copy_file_range", "utime", "touch", "noatime"} {
+		t.Run(how, func(t *testing.T) {
+			res := run(t, b, filepath.Join("testdata", "corpus", "read_past_hook.py"), func(s *moat.Spec) {
+				s.Args = append(s.Args, how)
+				s.Files["reader"] = reader
+				s.Userland = how == "touch"
+			})
+			if res.Status != moat.StatusExited || res.ExitCode != 0 {
+				dump(t, res)
+				t.Fatalf("status %s exit %d", res.Status, res.ExitCode)
+			}
+			switch how {
+			case "noatime":
+				if !strings.Contains(res.Stdout, "noatime refused 1") {
+					dump(t, res)
+					t.Errorf("an O_NOATIME open of the planted file was not refused with EPERM")
+				}
+			case "utime", "touch":
+				if !evasion(res, "altered planted fake credential files") {
+					dump(t, res)
+					t.Errorf("setting the access time back is no evasion finding")
+				}
+			default:
+				if strings.Contains(res.Stdout, "unsupported") {
+					t.Skipf("%s: %s", how, res.Stdout)
+				}
+				if !kernelRead(res) {
+					dump(t, res)
+					t.Errorf("no credential-access finding on the kernel's witness of the read")
+				}
+			}
+			if how == "ctypes" || how == "static" || how == "isolated" {
+				if !evasion(res, "past the audit hook") {
+					dump(t, res)
+					t.Errorf("a read the hook did not see is no evasion finding")
+				}
+			}
+		})
+	}
+	t.Run("benign", func(t *testing.T) {
+		// the witness itself reads nothing: no read, no alteration
+		for _, f := range []string{"numeric.py", "fileio.py"} {
+			res := run(t, b, filepath.Join("testdata", "benign", f), nil)
+			on := false
+			for _, l := range res.Layers {
+				on = on || (l.Name == "honeytoken-witness" && strings.HasPrefix(l.Detail, "kernel: "))
+			}
+			if !on {
+				t.Errorf("%s: the witness is not on: %+v", f, res.Layers)
+			}
+			for _, e := range res.Events {
+				if e.Kind == moat.KindHoneytokenRead || e.Kind == moat.KindHoneytokenAltered {
+					dump(t, res)
+					t.Errorf("%s: %s %s", f, e.Kind, e.Path)
+				}
+			}
+		}
+	})
+}
+
+// TestWitnessGVisor: the same on gVisor (direct), whose home is a host
+// tmpfs that moat plants on and watches.
+func TestWitnessGVisor(t *testing.T) {
+	moattest.RequireBackend(t, "gvisor")
+	witnessCases(t, &gvisor.Backend{})
+}
+
+// TestWitnessContainers: the same on docker and podman, whose init
+// plants the files, watches them and sends what it saw.
+func TestWitnessContainers(t *testing.T) {
+	for _, bk := range []struct {
+		name string
+		new  func() moat.Backend
+	}{
+		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }},
+		{"podman", func() moat.Backend { return podman.New(testImage(), "") }},
+	} {
+		t.Run(bk.name, func(t *testing.T) {
+			moattest.RequireBackend(t, bk.name)
+			witnessCases(t, bk.new())
+		})
+	}
+}
