@@ -196,7 +196,7 @@ while True:
 	spec.Limits.Timeout = 10 * time.Second
 	start := time.Now()
 	res := s.run(t, spec)
-	if d := time.Since(start); d > 60*time.Second {
+	if d := time.Since(start); d > s.bound(60*time.Second) {
 		t.Errorf("the run took %s", d)
 	}
 	wantNoProcs(t, marker, "after the fork bomb")
@@ -223,7 +223,7 @@ while True:
 	spec.Limits.Timeout = 30 * time.Second
 	start := time.Now()
 	res := s.run(t, spec)
-	if d := time.Since(start); d > 25*time.Second {
+	if d := time.Since(start); d > s.bound(25*time.Second) {
 		t.Errorf("the run took %s", d)
 	}
 	hostResponsive(t)
@@ -301,7 +301,7 @@ func testOutputBomb(t *testing.T, s *suite) {
 			spec.Limits.Timeout = 30 * time.Second
 			start := time.Now()
 			res := s.run(t, spec)
-			if d := time.Since(start); d > hangLimit {
+			if d := time.Since(start); d > s.bound(hangLimit) {
 				t.Errorf("the run took %s", d)
 			}
 			wantStatus(t, res, moat.StatusOutputLimit, 137)
@@ -320,7 +320,7 @@ func testBusyLoop(t *testing.T, s *suite) {
 	spec.Limits.Timeout = time.Second
 	start := time.Now()
 	res := s.run(t, spec)
-	if d := time.Since(start); d > hangLimit {
+	if d := time.Since(start); d > s.bound(hangLimit) {
 		t.Errorf("a 1s timeout returned after %s", d)
 	}
 	wantStatus(t, res, moat.StatusTimeout, 124)
@@ -353,7 +353,7 @@ sys.exit(0)`)
 	seen := make(chan bool, 1)
 	go func() {
 		defer stdinW.Close()
-		ok := w.waitSeen(hangLimit, nil) && (s.opts.Sentry != nil || waitProcs(t, marker, 5*time.Second))
+		ok := w.waitSeen(s.bound(hangLimit), nil) && (s.opts.Sentry != nil || waitProcs(t, marker, 5*time.Second))
 		seen <- ok
 		io.WriteString(stdinW, "\n")
 	}()

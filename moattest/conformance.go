@@ -347,7 +347,7 @@ func testLimitTimeout(t *testing.T, s *suite) {
 	spec.Limits.Timeout = 5 * time.Second
 	start := time.Now()
 	res := s.run(t, spec)
-	if d := time.Since(start); d > hangLimit {
+	if d := time.Since(start); d > s.bound(hangLimit) {
 		t.Errorf("a 5s timeout returned after %s", d)
 	}
 	wantStatus(t, res, moat.StatusTimeout, 124)
@@ -382,7 +382,7 @@ print('forked 100')`)
 	spec.Limits.Timeout = 30 * time.Second
 	start := time.Now()
 	res := s.run(t, spec)
-	if d := time.Since(start); d > hangLimit {
+	if d := time.Since(start); d > s.bound(hangLimit) {
 		t.Errorf("the run took %s", d)
 	}
 	if strings.Contains(res.Stdout, "forked 100") {
@@ -480,7 +480,7 @@ func testCancel(t *testing.T, s *suite) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if w.waitSeen(hangLimit, nil) {
+		if w.waitSeen(s.bound(hangLimit), nil) {
 			canceledAt = time.Now()
 			cancel()
 		}
@@ -669,7 +669,7 @@ if sys.argv[1] == 'cancel':
 			go func() {
 				defer close(helperDone)
 				defer stdinW.Close()
-				if !w.waitSeen(hangLimit, runDone) {
+				if !w.waitSeen(s.bound(hangLimit), runDone) {
 					return
 				}
 				sawDaemon = s.opts.Sentry != nil || waitProcs(t, marker, 5*time.Second)
@@ -679,7 +679,7 @@ if sys.argv[1] == 'cancel':
 					io.WriteString(stdinW, "go\n")
 				}
 			}()
-			ctx2, cancel2 := context.WithTimeout(ctx, hangBound)
+			ctx2, cancel2 := context.WithTimeout(ctx, s.bound(hangBound))
 			defer cancel2()
 			res, err := s.newBackend().Run(ctx2, spec)
 			close(runDone)
@@ -717,7 +717,7 @@ func testConcurrency(t *testing.T, s *suite) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+			ctx, cancel := context.WithTimeout(context.Background(), s.bound(hangBound))
 			defer cancel()
 			spec := s.py("import sys, time; time.sleep(0.2); print(sys.argv[1] * 3); sys.exit(int(sys.argv[1]))", fmt.Sprint(i))
 			spec.Stdin = strings.NewReader("")

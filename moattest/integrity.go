@@ -26,7 +26,7 @@ func integrityCases() []testCase {
 // the cases where failing closed (an error) is a right answer.
 func (s *suite) runOrErr(t *testing.T, spec *moat.Spec) (*moat.Result, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+	ctx, cancel := context.WithTimeout(context.Background(), s.bound(hangBound))
 	defer cancel()
 	res, err := s.newBackend().Run(ctx, spec)
 	if res == nil {

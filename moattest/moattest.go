@@ -29,7 +29,10 @@
 // processes, cgroups) look at /proc and /sys/fs/cgroup of the host.
 //
 // Bombs and the cases that change the test process's environment run
-// alone; the others run in parallel.
+// alone; the others run in parallel, unless the backend asks for every case
+// alone (Options.Serial). A backend slow to start a run (a VM under
+// emulation) declares how slow (Options.StartBound), and every bound on how
+// long a case may take before it is called hung grows by that much.
 package moattest
 
 import (
@@ -74,6 +77,15 @@ type Options struct {
 	// kernel, for backends that run it on a user-space kernel (gVisor);
 	// nil for every other backend.
 	Sentry *Sentry
+	// Serial runs every case alone, none in parallel: for a backend whose
+	// runs are heavy (a VM under emulation), where parallel cases would
+	// only queue for the CPU and overrun their bounds.
+	Serial bool
+	// StartBound is how long a run may take to start before its program
+	// does (a guest kernel's boot under emulation). It is added to every
+	// bound on how long a case may take before the suite calls it hung;
+	// it asserts nothing about speed.
+	StartBound time.Duration
 	// Cases, if not empty, runs only the named cases ("exit-code",
 	// "fork-bomb"; see [CaseNames]). An unknown name fails the test.
 	Cases []string
@@ -173,7 +185,7 @@ func Run(t *testing.T, newBackend func() moat.Backend, opts Options) {
 					continue
 				}
 				t.Run(c.name, func(t *testing.T) {
-					if !c.alone {
+					if !c.alone && !opts.Serial {
 						t.Parallel()
 					}
 					c.fn(t, s)
@@ -198,15 +210,19 @@ func (s *suite) py(code string, extra ...string) *moat.Spec {
 }
 
 // hangBound is how long any single Run may take before the suite calls it
-// a hang; every case's own limit is far below it.
+// a hang; every case's own limit is far below it. Cases use s.bound(hangBound).
 const hangBound = 2 * time.Minute
+
+// bound is d, a bound on how long a run may take, plus the backend's
+// StartBound.
+func (s *suite) bound(d time.Duration) time.Duration { return d + s.opts.StartBound }
 
 // run runs spec on a fresh backend; a sandbox failure fails the test. On
 // failure the Result is logged, since the program's output is the only
 // witness of what happened inside.
 func (s *suite) run(t *testing.T, spec *moat.Spec) *moat.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), hangBound)
+	ctx, cancel := context.WithTimeout(context.Background(), s.bound(hangBound))
 	defer cancel()
 	return s.runCtx(t, ctx, spec)
 }
@@ -221,7 +237,7 @@ func (s *suite) runCtx(t *testing.T, ctx context.Context, spec *moat.Spec) *moat
 	if res == nil {
 		t.Fatal("Run returned a nil Result and no error")
 	}
-	if time.Since(start) > hangBound-time.Second {
+	if time.Since(start) > s.bound(hangBound)-time.Second {
 		t.Fatalf("Run took %s: it hung until the test's own deadline", time.Since(start))
 	}
 	t.Cleanup(func() {

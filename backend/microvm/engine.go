@@ -24,6 +24,10 @@ type vmConfig struct {
 	// Console is a file for the guest's serial console (kernel messages
 	// and the agent's errors), bounded by the reader.
 	Console string
+	// QMP, if set, is a QMP socket for moat (to save the VM); Incoming, if
+	// set, a saved VM to restore instead of booting (see snapshot_linux.go).
+	QMP      string
+	Incoming string
 }
 
 // machine is a running VM.

@@ -219,6 +219,16 @@ func runJob(port *os.File, fw *frameWriter) error {
 	if len(job.Argv) == 0 {
 		return errors.New("job: no argv")
 	}
+	if err := reseed(job.Seed); err != nil {
+		return fmt.Errorf("reseed the guest's random pool: %w", err)
+	}
+	tv := unix.NsecToTimeval(job.NowNS)
+	if err := unix.Settimeofday(&tv); err != nil {
+		return fmt.Errorf("set the guest's clock: %w", err)
+	}
+	if err := fw.write(frameAccepted, nil); err != nil {
+		return err
+	}
 	if err := setupDisk(job.Disk); err != nil {
 		return err
 	}
@@ -309,6 +319,28 @@ read:
 		}
 	}
 	return fw.write(frameDone, nil)
+}
+
+// rndReseedCRNG is the RNDRESEEDCRNG ioctl, _IO('R', 0x07): the kernel's
+// CRNG takes a new key from the input pool at once.
+const rndReseedCRNG = 0x5207
+
+// reseed mixes the host's seed into the guest kernel's input pool and
+// makes the CRNG reseed from it, so that guests restored from one
+// snapshot (one pool, one key) part ways before the program draws a byte.
+func reseed(seed []byte) error {
+	if len(seed) < 32 {
+		return fmt.Errorf("a seed of %d bytes, want 32 or more", len(seed))
+	}
+	f, err := os.OpenFile("/dev/urandom", os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Write(seed); err != nil {
+		return err
+	}
+	return unix.IoctlSetInt(int(f.Fd()), rndReseedCRNG, 0)
 }
 
 // setupDisk mounts one tmpfs of size bytes and binds its directories as

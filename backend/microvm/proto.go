@@ -24,14 +24,15 @@ const (
 	frameStdinEOF = 'i' // stdin is closed
 
 	// guest to host
-	frameReady  = 'R' // the agent is up and waits for its job
-	frameStdout = 'O' // a piece of the program's stdout
-	frameStderr = 'E' // a piece of its stderr
-	frameExit   = 'X' // how the program ended: an Exit, JSON
-	frameOut    = 'U' // a piece of the work directory's tar stream (treecopy)
-	frameOutEnd = 'u' // the work directory is complete
-	frameLog    = 'L' // an error of the agent, text
-	frameDone   = 'D' // the agent is finished
+	frameReady    = 'R' // the agent is up and waits for its job
+	frameAccepted = 'A' // the agent took the job and reseeded the guest
+	frameStdout   = 'O' // a piece of the program's stdout
+	frameStderr   = 'E' // a piece of its stderr
+	frameExit     = 'X' // how the program ended: an Exit, JSON
+	frameOut      = 'U' // a piece of the work directory's tar stream (treecopy)
+	frameOutEnd   = 'u' // the work directory is complete
+	frameLog      = 'L' // an error of the agent, text
+	frameDone     = 'D' // the agent is finished
 )
 
 // guestEnv is set on the guest kernel's command line; the kernel passes it
@@ -62,6 +63,13 @@ type Job struct {
 	CPUs    float64  `json:"cpus,omitempty"`
 	Out     bool     `json:"out"`     // send /work back after the run
 	Network bool     `json:"network"` // a NIC to moat's sink is there
+	// Seed is fresh randomness from the host and NowNS the host's clock
+	// (Unix nanoseconds): a guest restored from a snapshot has the
+	// snapshot's random pool and clock, shared with every other restore,
+	// until the agent mixes Seed in, forces the kernel's CRNG to reseed
+	// and sets the clock, before anything of the program runs.
+	Seed  []byte `json:"seed"`
+	NowNS int64  `json:"now_ns"`
 }
 
 // Ready is the agent's first frame: how long the guest took to get there.

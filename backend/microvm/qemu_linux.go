@@ -47,7 +47,7 @@ func (q *qemu) args(cfg *vmConfig) []string {
 	if cfg.Accel == "kvm" {
 		cpu = "host"
 	}
-	return []string{
+	a := []string{
 		"-M", "microvm,accel=" + cfg.Accel + ",x-option-roms=off",
 		"-cpu", cpu,
 		"-m", fmt.Sprintf("%dM", cfg.MemoryMiB),
@@ -61,6 +61,15 @@ func (q *qemu) args(cfg *vmConfig) []string {
 		"-chardev", "socket,id=moat,path=" + cfg.Channel,
 		"-device", "virtserialport,chardev=moat,name=" + portName,
 	}
+	if cfg.QMP != "" {
+		a = append(a, "-qmp", "unix:"+cfg.QMP+",server=on,wait=off")
+	}
+	if cfg.Incoming != "" {
+		// QEMU 7.2 has no file: migration; the path is moat's cache, and
+		// planSnapshot refuses one with a quote.
+		a = append(a, "-incoming", "exec:cat '"+cfg.Incoming+"'")
+	}
+	return a
 }
 
 type qemuMachine struct {

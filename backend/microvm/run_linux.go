@@ -213,6 +213,9 @@ type runner struct {
 	mu       sync.Mutex
 	reason   moat.Status
 	stopOnce sync.Once
+
+	snapNote string // how the guest came to be: booted cold or restored
+	retry    bool   // a restore failed before the job: boot cold instead
 }
 
 func (r *runner) stop(reason moat.Status) {
@@ -256,6 +259,19 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err != nil {
 		return nil, fmt.Errorf("microvm: %w", err)
 	}
+	res, again, err := b.attempt(ctx, spec, h, rt, initrd, image, true)
+	if again {
+		// The saved guest would not restore (QEMU refused the state):
+		// it is gone, and this run boots cold.
+		res, _, err = b.attempt(ctx, spec, h, rt, initrd, image, false)
+	}
+	return res, err
+}
+
+// attempt is one VM for the run; again says that a restore failed before
+// the guest took the job (nothing of the spec consumed) and a cold boot
+// should follow.
+func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyrt.Runtime, initrd, image string, allowRestore bool) (*moat.Result, bool, error) {
 	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, id: idPrefix + newID(), res: &moat.Result{Isolation: "microvm"}}
 	defer func() {
 		if r.vm != nil {
@@ -269,10 +285,11 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		ours.ended[r.id] = true
 		ours.Unlock()
 	}()
-	return r.run(ctx, initrd, image)
+	res, err := r.run(ctx, initrd, image, allowRestore)
+	return res, r.retry, err
 }
 
-func (r *runner) run(ctx context.Context, initrd, image string) (*moat.Result, error) {
+func (r *runner) run(ctx context.Context, initrd, image string, allowRestore bool) (*moat.Result, error) {
 	start := time.Now()
 	if err := os.MkdirAll(runBase(), 0o700); err != nil {
 		return nil, fmt.Errorf("microvm: %w", err)
@@ -308,6 +325,18 @@ func (r *runner) run(ctx context.Context, initrd, image string) (*moat.Result, e
 		Dir: r.dir, Kernel: r.h.kernel.Path, Initrd: initrd, Root: image, Cmdline: kernelCmdline(r.h.accel, hostTSCKHz()),
 		MemoryMiB: (r.lim.Memory + guestOverhead + 2*fi.Size() + (1<<20 - 1)) >> 20,
 		CPUs:      cpus, Accel: r.h.accel, Channel: sock, Console: filepath.Join(r.dir, "console"),
+	}
+	var plan *snapPlan
+	if q, ok := r.h.engine.(*qemu); ok {
+		plan = planSnapshot(q, r.h.engineVersion, cfg, filepath.Join(cacheDir(), "microvm"), allowRestore)
+	}
+	if plan != nil && plan.lock != nil {
+		defer plan.lock.Close()
+	}
+	restored := plan != nil && plan.restore
+	r.snapNote = "booted cold"
+	if restored {
+		r.snapNote = "restored from a saved guest waiting for work (this restore used once)"
 	}
 	vm, err := r.h.engine.start(cfg)
 	if err != nil {
@@ -353,28 +382,78 @@ func (r *runner) run(ctx context.Context, initrd, image string) (*moat.Result, e
 		conn.Close()
 	}()
 	buf := make([]byte, maxGuestFrame)
-	kind, p, err := readFrame(conn, buf, maxGuestFrame)
-	if err != nil || kind != frameReady {
-		why := "the guest did not report ready"
-		if err != nil {
-			why += ": " + err.Error()
-		} else {
-			why += fmt.Sprintf(": frame %q", kind)
+	var kind byte
+	var p []byte
+	if !restored {
+		kind, p, err = readFrame(conn, buf, maxGuestFrame)
+		if err != nil || kind != frameReady {
+			why := "the guest did not report ready"
+			if err != nil {
+				why += ": " + err.Error()
+			} else {
+				why += fmt.Sprintf(": frame %q", kind)
+			}
+			return r.lost(start, why+"; "+r.vmError())
 		}
-		return r.lost(start, why+"; "+r.vmError())
+		if trace {
+			var rd Ready
+			_ = json.Unmarshal(p, &rd)
+			fmt.Fprintf(os.Stderr, "moat: microvm: accelerator %s; QEMU start to channel %dms; guest ready %dms after QEMU start (guest uptime %dms: kernel %dms, agent %dms)\n",
+				r.h.accel, connected.Sub(start).Milliseconds(), time.Since(start).Milliseconds(), rd.UptimeMS, rd.UptimeMS-rd.AgentMS, rd.AgentMS)
+		}
+		if plan != nil && plan.lock != nil {
+			t := time.Now()
+			if err := plan.save(cfg.QMP); err != nil {
+				r.snapNote = "booted cold; saving it for later runs failed: " + err.Error()
+			} else {
+				r.snapNote = "booted cold, and saved for later runs to restore"
+			}
+			if trace {
+				fmt.Fprintf(os.Stderr, "moat: microvm: %s (%dms)\n", r.snapNote, time.Since(t).Milliseconds())
+			}
+		}
+	}
+	// The job first, alone: the guest reseeds and sets its clock, and
+	// says so, before the workspace, the files and stdin follow (a
+	// restore that fails has consumed nothing of the spec).
+	fw := &frameWriter{w: conn}
+	if err := r.sendJob(fw); err != nil {
+		return r.lost(start, "send the job: "+err.Error()+"; "+r.vmError())
+	}
+	var agentLog []string
+	for accepted := false; !accepted; {
+		kind, p, err = readFrame(conn, buf, maxGuestFrame)
+		switch {
+		case err != nil:
+			why := "the guest did not take its job: " + err.Error()
+			if len(agentLog) > 0 {
+				why += "; agent: " + clean(strings.Join(agentLog, "; "))
+			}
+			if restored && r.stopReason() == "" {
+				// QEMU would not restore the saved guest, or it died:
+				// the snapshot goes, and the run boots cold.
+				_ = os.Remove(plan.path)
+				r.retry = true
+			}
+			return r.lost(start, why+"; "+r.vmError())
+		case kind == frameLog:
+			if len(agentLog) < 8 {
+				agentLog = append(agentLog, string(p[:min(len(p), 500)]))
+			}
+		case kind == frameAccepted:
+			accepted = true
+		default:
+			return r.lost(start, fmt.Sprintf("the guest sent %q before taking its job: %s", kind, errFrame))
+		}
 	}
 	bootTimer.Stop()
 	booted := time.Now()
 	if trace {
-		var rd Ready
-		_ = json.Unmarshal(p, &rd)
-		fmt.Fprintf(os.Stderr, "moat: microvm: accelerator %s; QEMU start to channel %dms; guest ready %dms after QEMU start (guest uptime %dms: kernel %dms, agent %dms)\n",
-			r.h.accel, connected.Sub(start).Milliseconds(), booted.Sub(start).Milliseconds(), rd.UptimeMS, rd.UptimeMS-rd.AgentMS, rd.AgentMS)
+		fmt.Fprintf(os.Stderr, "moat: microvm: %s; job taken %dms after QEMU start\n", r.snapNote, booted.Sub(start).Milliseconds())
 	}
 	timer := time.AfterFunc(r.lim.Timeout, func() { r.stop(moat.StatusTimeout) })
 	defer timer.Stop()
 
-	fw := &frameWriter{w: conn}
 	sendErr := make(chan error, 1)
 	go func() { sendErr <- r.send(fw) }()
 
@@ -383,7 +462,6 @@ func (r *runner) run(ctx context.Context, initrd, image string) (*moat.Result, e
 	var ex *Exit
 	var outW *io.PipeWriter
 	var outDone chan struct{}
-	var agentLog []string
 	finished := false
 	var readErr error
 loop:
@@ -534,8 +612,8 @@ func tail(p string, n int64) string {
 	return clean(strings.TrimSpace(string(b)))
 }
 
-// send gives the guest its job, the workspace, the files and stdin.
-func (r *runner) send(fw *frameWriter) error {
+// sendJob gives the guest its job, with fresh randomness and the clock.
+func (r *runner) sendJob(fw *frameWriter) error {
 	env := []string{
 		"PATH=" + filepath.Dir(r.rt.Command) + ":/usr/local/bin:/usr/bin:/bin",
 		"HOME=" + guestHome, "TMPDIR=" + guestTmp, "LANG=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox",
@@ -545,13 +623,20 @@ func (r *runner) send(fw *frameWriter) error {
 		Argv: append([]string{r.rt.Command}, r.spec.Args...), Env: append(env, r.spec.Env...),
 		Memory: r.lim.Memory, Pids: r.lim.Pids, Disk: r.lim.Disk, CPUs: r.lim.CPUs, Out: r.spec.OutDir != "",
 	}
+	job.Seed = make([]byte, 64)
+	if _, err := rand.Read(job.Seed); err != nil {
+		return err
+	}
+	job.NowNS = time.Now().UnixNano()
 	b, err := json.Marshal(job)
 	if err != nil {
 		return err
 	}
-	if err := fw.write(frameJob, b); err != nil {
-		return err
-	}
+	return fw.write(frameJob, b)
+}
+
+// send gives the guest the files, the workspace and stdin.
+func (r *runner) send(fw *frameWriter) error {
 	names := make([]string, 0, len(r.spec.Files))
 	for n := range r.spec.Files {
 		names = append(names, n)
@@ -604,7 +689,7 @@ func (r *runner) startCopyOut() (*io.PipeWriter, chan struct{}) {
 
 func (r *runner) layers() []moat.Layer {
 	return []moat.Layer{
-		{Name: "microvm", Detail: fmt.Sprintf("%s %s, accelerator %s: the program runs on a kernel of its own in a VM of %d vCPU(s)", r.h.engine.name(), r.h.engineVersion, r.h.accel, max(1, int(r.lim.CPUs+0.999)))},
+		{Name: "microvm", Detail: fmt.Sprintf("%s %s, accelerator %s: the program runs on a kernel of its own in a VM of %d vCPU(s); %s", r.h.engine.name(), r.h.engineVersion, r.h.accel, max(1, int(r.lim.CPUs+0.999)), r.snapNote)},
 		{Name: "guest-kernel", Detail: r.h.kernel.Source + "; module loading off after moat's virtio modules"},
 		{Name: "read-only-runtime", Detail: "initramfs root, read-only: moat's agent, " + r.rt.Executable + ", its libraries and standard library"},
 		{Name: "channel", Detail: "one virtio-serial port to moat; no network device, no vsock, no shared directory"},
@@ -614,7 +699,7 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privs", sandboxID)},
 		{Name: "cgroup-v2", Detail: fmt.Sprintf("in the guest: memory %d bytes, pids %d, cpus %g; guest RAM %d bytes more", r.lim.Memory, r.lim.Pids, r.lim.CPUs, guestOverhead)},
 		{Name: "rlimits", Detail: "nofile 1024, core 0"},
-		{Name: "timeout", Detail: r.lim.Timeout.String() + " from the guest's start of the job (boot not counted)"},
+		{Name: "timeout", Detail: r.lim.Timeout.String() + " from the guest's taking of the job (boot or restore not counted)"},
 		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", r.lim.OutputLimit)},
 	}
 }
