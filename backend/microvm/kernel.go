@@ -2,7 +2,12 @@ package microvm
 
 import (
 	"bufio"
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,8 +42,8 @@ func findKernel(explicit string) (*Kernel, error) {
 		explicit = os.Getenv("MOAT_MICROVM_KERNEL")
 	}
 	if explicit != "" {
-		if _, err := os.Stat(explicit); err != nil {
-			return nil, fmt.Errorf("microvm: kernel: %w: %w", err, moat.ErrUnavailable)
+		if err := CheckKernel(explicit); err != nil {
+			return nil, fmt.Errorf("microvm: kernel %s: %w: %w", explicit, err, moat.ErrUnavailable)
 		}
 		k, err := kernelAt(explicit)
 		if err != nil {
@@ -156,4 +161,67 @@ func modulesIn(dir string, builtin map[string]bool) ([]string, error) {
 		}
 	}
 	return mods, nil
+}
+
+// CheckKernel says whether the file at p is a kernel QEMU can boot on
+// x86-64: a bzImage (the "HdrS" setup header), or an uncompressed ELF
+// vmlinux with a PVH entry point (the Xen ELF note QEMU looks for).
+func CheckKernel(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return errors.Unwrap(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return errors.New("not a regular file")
+	}
+	var hdr [0x206]byte
+	n, _ := io.ReadFull(f, hdr[:])
+	switch {
+	case n == len(hdr) && string(hdr[0x202:0x206]) == "HdrS":
+		return nil
+	case n >= 4 && string(hdr[:4]) == elf.ELFMAG:
+		return pvhNote(f)
+	}
+	return errors.New("not a bootable kernel (neither a bzImage nor an ELF vmlinux)")
+}
+
+// xenElfNotePhys32Entry is the ELF note of a PVH entry point.
+const xenElfNotePhys32Entry = 18
+
+// pvhNote requires an x86-64 ELF file with a PVH entry note.
+func pvhNote(r io.ReaderAt) error {
+	ef, err := elf.NewFile(r)
+	if err != nil {
+		return fmt.Errorf("not a bootable kernel: %w", err)
+	}
+	if ef.Machine != elf.EM_X86_64 {
+		return fmt.Errorf("not a bootable kernel: an ELF file for %s, not x86-64", ef.Machine)
+	}
+	for _, prog := range ef.Progs {
+		if prog.Type != elf.PT_NOTE || prog.Filesz > 1<<20 {
+			continue
+		}
+		b := make([]byte, prog.Filesz)
+		if _, err := prog.ReadAt(b, 0); err != nil {
+			continue
+		}
+		for len(b) >= 12 {
+			nameSz, descSz, typ := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:]), binary.LittleEndian.Uint32(b[8:])
+			off := 12 + (uint64(nameSz)+3)&^3
+			end := off + (uint64(descSz)+3)&^3
+			if end > uint64(len(b)) {
+				break
+			}
+			if typ == xenElfNotePhys32Entry && bytes.Equal(bytes.TrimRight(b[12:12+nameSz], "\x00"), []byte("Xen")) {
+				return nil
+			}
+			b = b[end:]
+		}
+	}
+	return errors.New("not a bootable kernel: an ELF vmlinux without a PVH entry note (QEMU boots only those uncompressed; give the bzImage)")
 }

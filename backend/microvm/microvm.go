@@ -30,6 +30,7 @@ package microvm
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/moat-sandbox/moat"
 )
@@ -39,8 +40,8 @@ import (
 type Backend struct {
 	// Engine is "qemu" (the default) or "firecracker".
 	Engine string
-	// Kernel is the guest kernel (a bzImage, vmlinuz); "" uses
-	// MOAT_MICROVM_KERNEL, else the newest /boot/vmlinuz-*, else the one
+	// Kernel is the guest kernel (a bzImage, vmlinuz); "" uses the one
+	// given to [SetKernel], else MOAT_MICROVM_KERNEL, else the newest /boot/vmlinuz-*, else the one
 	// .ci/setup-microvm.sh fetched into /var/cache/moat/microvm/kernel or
 	// ~/.cache/moat/microvm/kernel. Its modules are taken from a modules/
 	// directory beside it, or from /lib/modules/RELEASE.
@@ -58,6 +59,31 @@ var (
 
 func init() {
 	moat.Register("microvm", func() moat.Backend { return &Backend{} })
+}
+
+var configured struct {
+	sync.Mutex
+	kernel string
+}
+
+// SetKernel sets the guest kernel of every Backend whose Kernel is "",
+// over MOAT_MICROVM_KERNEL: `moat run --kernel` and a policy's kernel key.
+// [CheckKernel] first: a kernel that will not boot is refused when the
+// backend is checked.
+func SetKernel(path string) {
+	configured.Lock()
+	configured.kernel = path
+	configured.Unlock()
+}
+
+// kernel is the kernel asked for, "" to find one.
+func (b *Backend) kernel() string {
+	if b.Kernel != "" {
+		return b.Kernel
+	}
+	configured.Lock()
+	defer configured.Unlock()
+	return configured.kernel
 }
 
 // host is what a run needs of this machine, found once per process.

@@ -48,7 +48,7 @@ var hostCache struct {
 }
 
 func (b *Backend) host() (*host, error) {
-	key := b.Engine + "\x00" + b.Kernel + "\x00" + os.Getenv("MOAT_MICROVM_KERNEL")
+	key := b.Engine + "\x00" + b.kernel() + "\x00" + os.Getenv("MOAT_MICROVM_KERNEL")
 	hostCache.Lock()
 	defer hostCache.Unlock()
 	if h := hostCache.m[key]; h != nil {
@@ -74,7 +74,7 @@ func (b *Backend) probe() (*host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("microvm: %w: %w", err, moat.ErrUnavailable)
 	}
-	k, err := findKernel(b.Kernel)
+	k, err := findKernel(b.kernel())
 	if err != nil {
 		return nil, err
 	}

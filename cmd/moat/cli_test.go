@@ -200,6 +200,7 @@ func TestUsageErrors(t *testing.T) {
 	badSyntax := writeFile(t, filepath.Join(dir, "syntax.toml"), "timeout = \"1s\nmemory = [\n")
 	unknownKey := writeFile(t, filepath.Join(dir, "unknown.toml"), "timeout = \"1s\"\nmemroy = \"1GiB\"\n")
 	badValue := writeFile(t, filepath.Join(dir, "badvalue.toml"), "memory = \"lots\"\n")
+	badKernel := writeFile(t, filepath.Join(dir, "kernel.toml"), "isolation = \"microvm\"\nkernel = \""+aFile+"\"\n")
 	for _, c := range []struct {
 		name string
 		args []string
@@ -234,6 +235,9 @@ func TestUsageErrors(t *testing.T) {
 		{"env-empty-name", []string{"run", "--env", "=x", "-c", "pass"}, "--env"},
 		{"workspace-missing", []string{"run", "--workspace", filepath.Join(dir, "nows"), "-c", "pass"}, "workspace"},
 		{"backends-extra-arg", []string{"backends", "x"}, "x"},
+		{"kernel-missing", []string{"run", "--isolation", "microvm", "--kernel", filepath.Join(dir, "vmlinuz"), "-c", "pass"}, "--kernel " + filepath.Join(dir, "vmlinuz") + ": no such file"},
+		{"kernel-not-bootable", []string{"run", "--isolation", "microvm", "--kernel", aFile, "-c", "pass"}, "not a bootable kernel"},
+		{"policy-kernel-not-bootable", []string{"run", "--policy", badKernel, "-c", "pass"}, "not a bootable kernel"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -717,4 +721,36 @@ func TestSSHBadHostCLI(t *testing.T) {
 			t.Errorf("%q: %s; want exit 125 and one line saying %q", c.env, r, c.want)
 		}
 	}
+}
+
+// TestKernelFlag: --kernel is for microvm only, and a kernel that passes
+// the flag's check but that microvm cannot use (no modules for it) is
+// one line naming the backend once.
+func TestKernelFlag(t *testing.T) {
+	dir := t.TempDir()
+	// The setup header of a bzImage, and nothing else.
+	hdr := make([]byte, 0x400)
+	copy(hdr[0x202:], "HdrS")
+	fake := filepath.Join(dir, "vmlinuz")
+	if err := os.WriteFile(fake, hdr, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("microvm", func(t *testing.T) {
+		r := moatRun(t, nil, "run", "--isolation", "microvm", "--kernel", fake, "-c", "pass")
+		if r.code != exitFailure {
+			t.Errorf("exit %d, want %d\n%s", r.code, exitFailure, r)
+		}
+		wantOneLine(t, r.stderr, "moat: microvm: ")
+		if strings.Contains(r.stderr, "microvm: microvm:") {
+			t.Errorf("the backend is named twice: %q", r.stderr)
+		}
+	})
+	t.Run("other-backend", func(t *testing.T) {
+		requireNative(t)
+		r := moatRun(t, nil, "run", "--isolation", "native", "--kernel", fake, "-c", "pass")
+		if r.code != exitFailure {
+			t.Errorf("exit %d, want %d\n%s", r.code, exitFailure, r)
+		}
+		wantOneLine(t, r.stderr, "--kernel: only the microvm backend")
+	})
 }

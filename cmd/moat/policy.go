@@ -30,6 +30,7 @@ type policy struct {
 	Out           string   `toml:"out"`
 	Python        string   `toml:"python"`
 	Image         string   `toml:"image"`
+	Kernel        string   `toml:"kernel"` // microvm's guest kernel
 	AllowDegraded bool     `toml:"allow_degraded"`
 	Userland      bool     `toml:"userland"`
 	// SSH configures the ssh backend (host, user, port, key, known_hosts,

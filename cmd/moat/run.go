@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/microvm"
 	sshbackend "github.com/moat-sandbox/moat/backend/ssh"
 	"github.com/moat-sandbox/moat/internal/termsafe"
 )
@@ -27,6 +28,7 @@ type runFlags struct {
 	limitFlags
 	env                                                 []string
 	workspace, out, python, policy, code, module, image string
+	kernel                                              string
 	asJSON, allowDegraded, userland, noIsolation        bool
 	report                                              reportFlags // report.go
 }
@@ -52,6 +54,7 @@ is passed to the program.`,
 	fl.StringVar(&f.workspace, "workspace", "", "directory copied in as the working directory")
 	fl.StringVar(&f.out, "out", "", "empty or new directory that receives the working directory after the run")
 	fl.StringVar(&f.image, "image", "", "container image for container backends (default: the backend's)")
+	fl.StringVar(&f.kernel, "kernel", "", "guest kernel for microvm: a bzImage, or a vmlinux with a PVH entry (default: one moat finds; see docs/microvm.md)")
 	fl.StringVar(&f.python, "python", "", "host Python interpreter to use (default: python3 on PATH, resolved)")
 	fl.StringVar(&f.policy, "policy", "", "TOML policy file with the same settings (flags win)")
 	fl.StringVarP(&f.code, "code", "c", "", "program passed in as a string")
@@ -87,6 +90,7 @@ func buildSpec(c *cobra.Command, f *runFlags, args []string) (*moat.Spec, string
 		set("out", &f.out, p.Out)
 		set("python", &f.python, p.Python)
 		set("image", &f.image, p.Image)
+		set("kernel", &f.kernel, p.Kernel)
 		if p.Pids != 0 && !c.Flags().Changed("pids") {
 			f.pids = p.Pids
 		}
@@ -135,6 +139,16 @@ func buildSpec(c *cobra.Command, f *runFlags, args []string) (*moat.Spec, string
 		if _, err := os.Stat(f.python); err != nil {
 			return nil, "", fmt.Errorf("--python %s: no such interpreter", f.python)
 		}
+	}
+	if f.kernel != "" {
+		if err := microvm.CheckKernel(f.kernel); err != nil {
+			return nil, "", fmt.Errorf("--kernel %s: %w", f.kernel, err)
+		}
+		abs, err := filepath.Abs(f.kernel)
+		if err != nil {
+			return nil, "", fmt.Errorf("--kernel: %w", err)
+		}
+		microvm.SetKernel(abs)
 	}
 	if f.workspace != "" {
 		if s.Workspace, err = filepath.Abs(f.workspace); err != nil {
@@ -220,6 +234,9 @@ func doRun(c *cobra.Command, f *runFlags, args []string) error {
 	name := choice.Name
 	if err := gateNoIsolation(name, f.noIsolation); err != nil {
 		return reportFailure(f.asJSON, nil, err)
+	}
+	if c.Flags().Changed("kernel") && name != "microvm" {
+		return reportFailure(f.asJSON, nil, fmt.Errorf("--kernel: only the microvm backend boots a kernel of its own, and this run's is %s (add --isolation microvm)", name))
 	}
 	spec.Stdin = os.Stdin
 	if !f.asJSON {
