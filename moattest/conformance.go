@@ -558,7 +558,28 @@ done()`
 func testUserland(t *testing.T, s *suite) {
 	tools := strings.Join(pyrt.UserlandTools, ",")
 	imageShell := s.opts.Container != nil && s.opts.Container.Shell
+	// A backend may refuse the userland (Supporter): then Run refuses it
+	// too, with ErrUnsupported, rather than run without it.
+	refused := false
+	if sup, ok := s.newBackend().(moat.Supporter); ok {
+		spec := s.py("pass")
+		spec.Userland = true
+		if err := sup.Supports(spec); err != nil {
+			if !errors.Is(err, moat.ErrUnsupported) {
+				t.Fatalf("Supports(userland): %v, want nil or ErrUnsupported", err)
+			}
+			refused = true
+			ctx, cancel := context.WithTimeout(context.Background(), s.bound(hangBound))
+			defer cancel()
+			if _, err := s.newBackend().Run(ctx, spec); !errors.Is(err, moat.ErrUnsupported) {
+				t.Errorf("Supports refuses the userland but Run gave %v, want ErrUnsupported", err)
+			}
+		}
+	}
 	for _, on := range []bool{true, false} {
+		if on && refused {
+			continue
+		}
 		t.Run(fmt.Sprintf("userland=%v", on), func(t *testing.T) {
 			spec := s.py(userlandProbe, tools)
 			spec.Userland = on

@@ -49,7 +49,9 @@ func hasFinding(res *moat.Result, category, summary string) bool {
 	return false
 }
 
-func reportOff() bool { return os.Getenv("MOAT_EVENTS") == "off" }
+// reportOff: no behaviour report to check, the backend's (NoReport) or
+// the environment's choice.
+func (s *suite) reportOff() bool { return s.opts.NoReport || os.Getenv("MOAT_EVENTS") == "off" }
 
 // testForgedFrames: the program writes, into every descriptor of pid 1 and
 // of its parent that it can open, what a container init's frames look
@@ -102,8 +104,8 @@ sys.exit(7)`))
 // still see the startup file written, and either the credential read or
 // the tampering (an evasion finding).
 func testReportTamper(t *testing.T, s *suite) {
-	if reportOff() {
-		t.Skip("MOAT_EVENTS=off")
+	if s.reportOff() {
+		t.Skip("no behaviour report (Options.NoReport or MOAT_EVENTS=off)")
 	}
 	res := s.run(t, s.py(`
 import os, subprocess
@@ -143,8 +145,8 @@ except OSError:
 // The report must say the walk was cut, and why (an evasion finding), or
 // still see the file.
 func testWalkFlood(t *testing.T, s *suite) {
-	if reportOff() {
-		t.Skip("MOAT_EVENTS=off")
+	if s.reportOff() {
+		t.Skip("no behaviour report (Options.NoReport or MOAT_EVENTS=off)")
 	}
 	if s.opts.Container == nil {
 		t.Skip("the container init's walk")

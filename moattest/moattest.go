@@ -86,6 +86,10 @@ type Options struct {
 	// bound on how long a case may take before the suite calls it hung;
 	// it asserts nothing about speed.
 	StartBound time.Duration
+	// NoReport says the backend makes no behaviour report (no events,
+	// no findings): the parts of cases that check the report are skipped,
+	// and say so; what the program could do is still checked.
+	NoReport bool
 	// Cases, if not empty, runs only the named cases ("exit-code",
 	// "fork-bomb"; see [CaseNames]). An unknown name fails the test.
 	Cases []string

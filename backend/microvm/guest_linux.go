@@ -48,7 +48,10 @@ func agent() error {
 	t0 := time.Now()
 	for _, m := range []struct{ src, dst, fstype, data string }{
 		{"dev", "/dev", "devtmpfs", "mode=0755"},
-		{"proc", "/proc", "proc", ""},
+		// hidepid=invisible: the program (another uid, no capabilities)
+		// sees its own processes only, not the agent or the kernel's
+		// threads.
+		{"proc", "/proc", "proc", "hidepid=invisible"},
 		{"sys", "/sys", "sysfs", ""},
 	} {
 		if err := unix.Mount(m.src, m.dst, m.fstype, unix.MS_NOSUID|unix.MS_NOEXEC, m.data); err != nil {
@@ -170,6 +173,16 @@ func minimalDev() error {
 		}
 		if err := unix.Chmod(p, 0o666); err != nil {
 			return err
+		}
+	}
+	// The kernel's symbol table and memory and the sysrq trigger read as
+	// /dev/null (the program's uid cannot use most of them anyway).
+	for _, p := range []string{"/proc/kallsyms", "/proc/kcore", "/proc/sysrq-trigger", "/proc/timer_list", "/proc/keys"} {
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		if err := unix.Mount("/dev/null", p, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("mask %s: %w", p, err)
 		}
 	}
 	for name, target := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"} {
@@ -435,6 +448,16 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte) Exit {
 	if err != nil {
 		return Exit{StartErr: "stderr pipe: " + err.Error()}
 	}
+	// From here on the agent reaches the cgroups by descriptor: /sys is
+	// covered by an empty read-only tmpfs, so the program sees no device,
+	// driver or cgroup of the guest.
+	cg, err := openCgroups()
+	if err != nil {
+		return Exit{StartErr: "cgroups: " + err.Error()}
+	}
+	if err := unix.Mount("nosys", "/sys", "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=4k,mode=0555"); err != nil {
+		return Exit{StartErr: "cover /sys: " + err.Error()}
+	}
 	_ = unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
 	_ = unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 1024, Max: 1024})
 	// No capability can come back through an exec: the bounding set is
@@ -459,11 +482,11 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte) Exit {
 	// The program is born in its cgroup: the agent steps into it for the
 	// fork and back out (the deny list refuses clone3, so no
 	// CLONE_INTO_CGROUP; what the agent has used stays charged to the root).
-	if err := os.WriteFile(filepath.Join(cgroupDir, "cgroup.procs"), []byte("1"), 0); err != nil {
+	if err := cg.write(cg.run, "cgroup.procs", "1"); err != nil {
 		return Exit{StartErr: "enter cgroup: " + err.Error()}
 	}
 	proc, err := os.StartProcess(job.Argv[0], job.Argv, attr)
-	if err := os.WriteFile("/sys/fs/cgroup/cgroup.procs", []byte("1"), 0); err != nil && proc != nil {
+	if err := cg.write(cg.root, "cgroup.procs", "1"); err != nil && proc != nil {
 		_ = proc.Kill()
 		return Exit{StartErr: "leave cgroup: " + err.Error()}
 	}
@@ -506,6 +529,10 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte) Exit {
 			}
 		}
 	}()
+	// A limit reached ends the run, as on every backend: a fork bomb
+	// that swallows its EAGAINs would otherwise run until the timeout.
+	watchDone := make(chan struct{})
+	go watchLimits(cg, watchDone)
 	// pid 1 reaps every orphan; the program's own status is kept.
 	var ex Exit
 	for {
@@ -524,8 +551,9 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte) Exit {
 			break
 		}
 	}
+	close(watchDone)
 	// Nothing of the program outlives it.
-	_ = os.WriteFile(filepath.Join(cgroupDir, "cgroup.kill"), []byte("1"), 0)
+	_ = cg.write(cg.run, "cgroup.kill", "1")
 	go func() {
 		for {
 			var ws unix.WaitStatus
@@ -536,12 +564,31 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte) Exit {
 	}()
 	<-drained
 	<-drained
-	ex.OOMKills = eventCount(filepath.Join(cgroupDir, "memory.events"), "oom_kill")
-	ex.PidsHits = eventCount(filepath.Join(cgroupDir, "pids.events"), "max")
-	if b, err := os.ReadFile(filepath.Join(cgroupDir, "memory.peak")); err == nil {
+	ex.OOMKills = eventCount(cg.read(cg.run, "memory.events"), "oom_kill")
+	ex.PidsHits = eventCount(cg.read(cg.run, "pids.events"), "max")
+	if b := cg.read(cg.run, "memory.peak"); b != nil {
 		ex.PeakMemory, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	}
 	return ex
+}
+
+// watchLimits kills the program's cgroup once the memory limit has
+// killed a process or the pids limit has refused a fork (the counts go
+// to the host in the Exit, which names the limit).
+func watchLimits(cg *cgroups, done <-chan struct{}) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		if eventCount(cg.read(cg.run, "memory.events"), "oom_kill") > 0 || eventCount(cg.read(cg.run, "pids.events"), "max") > 0 {
+			_ = cg.write(cg.run, "cgroup.kill", "1")
+			return
+		}
+	}
 }
 
 // dropBounding empties the capability bounding set of every thread of
@@ -565,12 +612,49 @@ func dropBounding() error {
 	return nil
 }
 
-// eventCount reads one counter of a cgroup events file.
-func eventCount(file, key string) int64 {
-	b, err := os.ReadFile(file)
+// cgroups are the guest's root cgroup and the program's, open.
+type cgroups struct{ root, run int }
+
+func openCgroups() (*cgroups, error) {
+	root, err := unix.Open("/sys/fs/cgroup", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0
+		return nil, err
 	}
+	run, err := unix.Open(cgroupDir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(root)
+		return nil, err
+	}
+	return &cgroups{root: root, run: run}, nil
+}
+
+func (c *cgroups) write(dir int, name, v string) error {
+	fd, err := unix.Openat(dir, name, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	_, err = unix.Write(fd, []byte(v))
+	return err
+}
+
+// read is a small cgroup file's content, nil if it cannot be read.
+func (c *cgroups) read(dir int, name string) []byte {
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	b := make([]byte, 4096)
+	n, err := unix.Read(fd, b)
+	if err != nil {
+		return nil
+	}
+	return b[:n]
+}
+
+// eventCount reads one counter of a cgroup events file's content.
+func eventCount(b []byte, key string) int64 {
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, ok := strings.Cut(line, " ")
 		if ok && k == key {
