@@ -449,7 +449,7 @@ func (r *runner) run(ctx context.Context, initrd, image string, allowRestore boo
 	bootTimer.Stop()
 	booted := time.Now()
 	if trace {
-		fmt.Fprintf(os.Stderr, "moat: microvm: %s; job taken %dms after QEMU start\n", r.snapNote, booted.Sub(start).Milliseconds())
+		fmt.Fprintf(os.Stderr, "moat: microvm: %s; QEMU start to channel %dms; job taken %dms after QEMU start\n", r.snapNote, connected.Sub(start).Milliseconds(), booted.Sub(start).Milliseconds())
 	}
 	timer := time.AfterFunc(r.lim.Timeout, func() { r.stop(moat.StatusTimeout) })
 	defer timer.Stop()
