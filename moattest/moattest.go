@@ -86,6 +86,11 @@ type Options struct {
 	// bound on how long a case may take before the suite calls it hung;
 	// it asserts nothing about speed.
 	StartBound time.Duration
+	// ProgramStart is how long the interpreter may take to start inside
+	// once the run has begun (Python under emulation takes seconds). It is
+	// added to the timeout of the case whose program must print before
+	// its timeout ends it (limit-timeout).
+	ProgramStart time.Duration
 	// NoReport says the backend makes no behaviour report (no events,
 	// no findings): the parts of cases that check the report are skipped,
 	// and say so; what the program could do is still checked.

@@ -41,7 +41,7 @@ func options(emulated bool) moattest.Options {
 		NoReport: true,
 	}
 	if emulated {
-		o.Serial, o.StartBound = true, 90*time.Second
+		o.Serial, o.StartBound, o.ProgramStart = true, 90*time.Second, 20*time.Second
 	}
 	return o
 }
