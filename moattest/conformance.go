@@ -728,7 +728,10 @@ if sys.argv[1] == 'cancel':
 }
 
 func testConcurrency(t *testing.T, s *suite) {
-	const n = 8
+	n := 8
+	if s.opts.Serial {
+		n = 4 // heavy runs (a VM each under emulation): fewer, still side by side
+	}
 	type out struct {
 		res *moat.Result
 		err error
@@ -743,6 +746,8 @@ func testConcurrency(t *testing.T, s *suite) {
 			defer cancel()
 			spec := s.py("import sys, time; time.sleep(0.2); print(sys.argv[1] * 3); sys.exit(int(sys.argv[1]))", fmt.Sprint(i))
 			spec.Stdin = strings.NewReader("")
+			// n interpreters start at once, each as slow as the backend's.
+			spec.Limits.Timeout = moat.DefaultTimeout + time.Duration(n)*s.opts.ProgramStart
 			outs[i].res, outs[i].err = s.newBackend().Run(ctx, spec)
 		}()
 	}

@@ -79,7 +79,8 @@ type Options struct {
 	Sentry *Sentry
 	// Serial runs every case alone, none in parallel: for a backend whose
 	// runs are heavy (a VM under emulation), where parallel cases would
-	// only queue for the CPU and overrun their bounds.
+	// only queue for the CPU and overrun their bounds. The concurrency
+	// case then runs 4 at once, not 8.
 	Serial bool
 	// StartBound is how long a run may take to start before its program
 	// does (a guest kernel's boot under emulation). It is added to every
@@ -89,7 +90,8 @@ type Options struct {
 	// ProgramStart is how long the interpreter may take to start inside
 	// once the run has begun (Python under emulation takes seconds). It is
 	// added to the timeout of the case whose program must print before
-	// its timeout ends it (limit-timeout).
+	// its timeout ends it (limit-timeout), and once per run started at
+	// once to the concurrency case's.
 	ProgramStart time.Duration
 	// NoReport says the backend makes no behaviour report (no events,
 	// no findings): the parts of cases that check the report are skipped,
