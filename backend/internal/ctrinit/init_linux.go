@@ -25,8 +25,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/witness"
 	"github.com/moat-sandbox/moat/internal/sandbox/pid1"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
@@ -159,7 +158,7 @@ type initProc struct {
 	before    []entry
 	beforeCut string
 	deadline  time.Time // of the report's walks
-	witness   *observe.Witness
+	witness   *witness.Witness
 	witnessed Walks[entry] // the witness's fields only
 }
 
@@ -342,15 +341,15 @@ func (in *initProc) setupReport() error {
 }
 
 // armWitness starts the kernel-side witness of reads of the planted
-// files (observe.Witness), after they are planted and before the program.
+// files (package witness), after they are planted and before the program.
 func (in *initProc) armWitness() {
-	var files []observe.Root
+	var files []witness.File
 	for _, p := range in.h.Report.Witness {
 		if _, planted := in.h.Report.Plant[p]; planted {
-			files = append(files, observe.Root{Path: p, Host: p})
+			files = append(files, witness.File{Path: p, Host: p})
 		}
 	}
-	w, err := observe.ArmWitness(files)
+	w, err := witness.Arm(files)
 	if err != nil {
 		in.witnessed.WitnessOff = err.Error()
 		return
@@ -361,11 +360,11 @@ func (in *initProc) armWitness() {
 // checkWitness reads the witness once the program is dead, before the
 // init's walk or any read of the files.
 func (in *initProc) checkWitness() {
-	for _, e := range in.witness.Check(0) {
+	for _, e := range in.witness.Check() {
 		switch e.Kind {
-		case moat.KindHoneytokenRead:
+		case witness.Read:
 			in.witnessed.Read = append(in.witnessed.Read, e.Path)
-		case moat.KindHoneytokenAltered:
+		case witness.Altered:
 			in.witnessed.Altered = append(in.witnessed.Altered, e.Path)
 		}
 	}

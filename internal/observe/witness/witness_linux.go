@@ -1,4 +1,4 @@
-package observe
+package witness
 
 import (
 	"crypto/rand"
@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/moat-sandbox/moat"
 )
 
 // Witness watches the planted honeytoken files from outside the program:
@@ -21,7 +19,7 @@ import (
 // without moving ctime, which no one can set. So a read the audit hook
 // never saw still shows, and hiding it is itself seen.
 //
-// What the witness needs, and checks at [ArmWitness]: a mount that is not
+// What the witness needs, and checks at [Arm]: a mount that is not
 // noatime, and nothing in the sandbox able to open with O_NOATIME (the
 // native seccomp filter refuses the flag; see internal/sandbox/seccomp).
 // It holds an O_PATH descriptor of each file, so a file renamed or removed
@@ -37,13 +35,13 @@ type witnessed struct {
 	atime, ctime unix.Timespec
 }
 
-// ArmWitness sets each file's access and modification times to a moment
+// Arm sets each file's access and modification times to a moment
 // days back (as an old credentials file has; a read then moves the access
 // time under relatime as under strictatime), opens it O_PATH without
 // following links and records its times. files maps where the witness
 // opens each file to its path inside the sandbox. On error nothing is
 // held, and the reads of the planted files rest on the audit hook alone.
-func ArmWitness(files []Root) (*Witness, error) {
+func Arm(files []File) (*Witness, error) {
 	w := &Witness{}
 	now := time.Now()
 	for _, f := range files {
@@ -79,26 +77,24 @@ func ArmWitness(files []Root) (*Witness, error) {
 	return w, nil
 }
 
-// Check reports, as "kernel" events at time at, every file whose access
-// time moved (KindHoneytokenRead) and every file whose change time moved
-// (KindHoneytokenAltered), then closes the witness. Call it once the
+// Check reports every file whose access time moved (Read) and every file
+// whose change time moved (Altered), then closes the witness. Call it once the
 // program and all it started are dead, before anything of moat's reads
 // the files. A nil Witness reports nothing.
-func (w *Witness) Check(at int64) []moat.Event {
+func (w *Witness) Check() []Change {
 	if w == nil {
 		return nil
 	}
 	defer w.Close()
-	var evs []moat.Event
+	var evs []Change
 	for _, f := range w.files {
 		var s unix.Stat_t
 		if err := unix.Fstat(f.fd, &s); err != nil {
-			evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindError, Path: f.path, TimeMS: at,
-				Detail: "honeytoken witness: " + err.Error()})
+			evs = append(evs, Change{Path: f.path, Kind: Failed, Detail: "honeytoken witness: " + err.Error()})
 			continue
 		}
 		if s.Atim != f.atime {
-			evs = append(evs, moat.Event{Source: moat.SourceKernel, Kind: moat.KindHoneytokenRead, Path: f.path, TimeMS: at,
+			evs = append(evs, Change{Path: f.path, Kind: Read,
 				Detail: "the file's access time moved to " + stamp(s.Atim) + ": its content was read"})
 		}
 		if s.Ctim != f.ctime {
@@ -106,7 +102,7 @@ func (w *Witness) Check(at int64) []moat.Event {
 			if s.Nlink == 0 {
 				what = "it was removed"
 			}
-			evs = append(evs, moat.Event{Source: moat.SourceKernel, Kind: moat.KindHoneytokenAltered, Path: f.path, TimeMS: at,
+			evs = append(evs, Change{Path: f.path, Kind: Altered,
 				Detail: "the file's change time moved to " + stamp(s.Ctim) + ": " + what})
 		}
 	}
