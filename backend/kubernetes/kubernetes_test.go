@@ -190,3 +190,66 @@ func TestCollect(t *testing.T) {
 		t.Errorf("the other Pod: %v", err)
 	}
 }
+
+// TestPrepared: a Pod of Prepare (the warm pool's) runs one fitting Spec
+// and is then gone; a Spec that does not fit leaves it unused; a second
+// run, and a run of a Pod that died while it waited, are stale.
+func TestPrepared(t *testing.T) {
+	b := requireCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	tmpl := moat.Spec{Limits: moat.Limits{Timeout: 30 * time.Second}}
+	sb, err := b.Prepare(ctx, &tmpl)
+	if err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	defer sb.Close()
+	select {
+	case <-sb.Done():
+		t.Fatal("Done closed before the run")
+	default:
+	}
+	if _, err := sb.Run(ctx, &moat.Spec{Args: []string{"-c", "pass"}, Limits: moat.Limits{Memory: 300 << 20}}); !errors.Is(err, moat.ErrMismatch) {
+		t.Fatalf("other limits: %v, want ErrMismatch", err)
+	}
+	if _, err := sb.Run(ctx, &moat.Spec{Args: []string{"-c", "pass"}, Limits: moat.Limits{Timeout: time.Minute}}); !errors.Is(err, moat.ErrMismatch) {
+		t.Fatalf("a longer timeout: %v, want ErrMismatch", err)
+	}
+	res, err := sb.Run(ctx, &moat.Spec{Args: []string{"-c", "import sys; print(sys.stdin.read().upper())"}, Stdin: strings.NewReader("warm"), Limits: moat.Limits{Timeout: 20 * time.Second}})
+	if err != nil || res.Status != moat.StatusExited || res.Stdout != "WARM\n" {
+		t.Fatalf("Run: %v %+v", err, res)
+	}
+	select {
+	case <-sb.Done():
+	default:
+		t.Error("Done not closed after the run")
+	}
+	if _, err := sb.Run(ctx, &moat.Spec{Args: []string{"-c", "pass"}}); !errors.Is(err, moat.ErrStale) {
+		t.Errorf("second run: %v, want ErrStale", err)
+	}
+	if left := leftovers(); len(left) > 0 {
+		t.Errorf("left on the cluster: %q", left)
+	}
+
+	// A Pod deleted while it waits: Done closes, and its run is stale.
+	sb, err = b.Prepare(ctx, &tmpl)
+	if err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	defer sb.Close()
+	if _, err := newBackend().Collect(ctx); err != nil {
+		t.Fatalf("Collect: %v", err)
+	}
+	select {
+	case <-sb.Done():
+	case <-ctx.Done():
+		t.Fatal("Done not closed after the Pod was deleted")
+	}
+	if _, err := sb.Run(ctx, &moat.Spec{Args: []string{"-c", "pass"}}); !errors.Is(err, moat.ErrStale) {
+		t.Errorf("run of a deleted Pod: %v, want ErrStale", err)
+	}
+	sb.Close()
+	if left := leftovers(); len(left) > 0 {
+		t.Errorf("left on the cluster: %q", left)
+	}
+}
