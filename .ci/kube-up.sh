@@ -77,16 +77,21 @@ waitfor() { # name, command, seconds
 [ -f "$K/run/sysctl.orig" ] || sysctl -e vm.overcommit_memory kernel.panic kernel.panic_on_oops >"$K/run/sysctl.orig"
 [ -f "$K/run/iptables.before" ] || iptables-save >"$K/run/iptables.before"
 [ -f "$K/run/ip6tables.before" ] || ip6tables-save >"$K/run/ip6tables.before" 2>/dev/null || true
+# Host paths the kubelet, containerd's runc shim and the CNI cache use
+# whatever they are told: those that do not exist yet are removed again.
+[ -f "$K/run/paths.new" ] || for d in /var/lib/kubelet /var/lib/cni /var/log/containers /run/containerd/runc; do
+  [ -e "$d" ] || echo "$d"; done >"$K/run/paths.new"
 
 # 1. PKI: a CA, a certificate per component, kubeconfigs.
 P=$K/pki
 if [ ! -f "$P/ca.crt" ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/ca.key" -out "$P/ca.crt" -days 30 -subj /CN=moat-ci-ca 2>/dev/null
   cert() { # name CN O SAN
-    local subj="/CN=$2"; [ -n "$3" ] && subj="/O=$3/CN=$2"
+    local subj="/CN=$2" o=${3:-} san=${4:-}
+    if [ -n "$o" ]; then subj="/O=$o/CN=$2"; fi
     openssl req -newkey rsa:2048 -nodes -keyout "$P/$1.key" -out "$P/$1.csr" -subj "$subj" 2>/dev/null
     { echo basicConstraints=CA:FALSE; echo keyUsage=critical,digitalSignature,keyEncipherment
-      if [ -n "$4" ]; then echo extendedKeyUsage=serverAuth,clientAuth; echo "subjectAltName=$4"; else echo extendedKeyUsage=clientAuth; fi
+      if [ -n "$san" ]; then echo extendedKeyUsage=serverAuth,clientAuth; echo "subjectAltName=$san"; else echo extendedKeyUsage=clientAuth; fi
     } >"$P/$1.ext"
     openssl x509 -req -in "$P/$1.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial -out "$P/$1.crt" -days 30 -extfile "$P/$1.ext" 2>/dev/null
     rm -f "$P/$1.csr" "$P/$1.ext"

@@ -224,7 +224,8 @@ func TestPrepared(t *testing.T) {
 	default:
 		t.Error("Done not closed after the run")
 	}
-	if _, err := sb.Run(ctx, &moat.Spec{Args: []string{"-c", "pass"}}); !errors.Is(err, moat.ErrStale) {
+	short := moat.Limits{Timeout: 10 * time.Second}
+	if _, err := sb.Run(ctx, &moat.Spec{Args: []string{"-c", "pass"}, Limits: short}); !errors.Is(err, moat.ErrStale) {
 		t.Errorf("second run: %v, want ErrStale", err)
 	}
 	if left := leftovers(); len(left) > 0 {
@@ -245,7 +246,7 @@ func TestPrepared(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("Done not closed after the Pod was deleted")
 	}
-	if _, err := sb.Run(ctx, &moat.Spec{Args: []string{"-c", "pass"}}); !errors.Is(err, moat.ErrStale) {
+	if _, err := sb.Run(ctx, &moat.Spec{Args: []string{"-c", "pass"}, Limits: short}); !errors.Is(err, moat.ErrStale) {
 		t.Errorf("run of a deleted Pod: %v, want ErrStale", err)
 	}
 	sb.Close()

@@ -343,6 +343,8 @@ func (pr *Prepared) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, err
 		if l := spec.Limits.WithDefaults(); l != p.lim || p.b.image(spec) != pr.image {
 			return nil, fmt.Errorf("kubernetes: the prepared pod is for image %s and other limits: %w", pr.image, moat.ErrInvalidSpec)
 		}
+	} else if pr.used.Load() {
+		return nil, fmt.Errorf("kubernetes: prepared pod already used: %w", moat.ErrStale)
 	} else if err := pr.fits(spec); err != nil {
 		return nil, err
 	}
