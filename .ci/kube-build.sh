@@ -14,6 +14,10 @@ export PATH=/usr/local/go/bin:$PATH CGO_ENABLED=0 GOFLAGS=-mod=mod
 V=${MOAT_KUBE_VERSION:-1.37.2}
 C=${MOAT_KUBE_CACHE:-$HOME/.cache/moat-ci/kube-$V}
 mkdir -p "$C"
+# What kube-up.sh runs from Debian (a brand-new machine may lack some).
+need=()
+for p in openssl iptables iproute2 runc runsc; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 here=$(cd "$(dirname "$0")" && pwd)
 

@@ -74,6 +74,16 @@ restore_chains ip6tables "$K/run/ip6tables.before"
 for c in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
   [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
 done
-# 8. State.
+# 8. What they left in host paths: the container log links, the CNI
+#    cache of our network, the kubelet's device-plugin socket, runc's
+#    state of namespace k8s.io (ours: Docker's containerd keeps its own
+#    elsewhere); the directories themselves if kube-up found them absent.
+find /var/log/containers -maxdepth 1 -type l -lname "$K/*" -delete 2>/dev/null
+rm -f /var/lib/cni/results/moat-ci-* /var/lib/kubelet/device-plugins/kubelet.sock 2>/dev/null
+rmdir /run/containerd/runc/k8s.io 2>/dev/null
+if [ -f "$K/run/paths.new" ]; then
+  while read -r d; do find "$d" -depth -type d -empty -delete 2>/dev/null; done <"$K/run/paths.new"
+fi
+# 9. State.
 rm -rf "$K"
 log "done"

@@ -31,9 +31,36 @@ log() { echo "kube-up: $*" >&2; }
 
 "$here/kube-build.sh" >&2
 BIN=$C/bin ROOT=$C/root
-if [ -f "$K/run/up" ]; then
-  log "a cluster is already up in $K"; echo "$K/pki/admin.kubeconfig"; exit 0
+# A cluster already up and healthy is used as it is; anything else found
+# in $K (a run that crashed half way, a machine rebooted under it) is
+# removed first, as kube-down.sh removes a cluster.
+if [ -d "$K" ]; then
+  healthy=no
+  if [ -f "$K/run/up" ]; then
+    healthy=yes
+    for n in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet; do
+      { [ -f "$K/run/$n.pid" ] && kill -0 "$(cat "$K/run/$n.pid")" 2>/dev/null; } || healthy=no
+    done
+    [ $healthy = yes ] && timeout 10 "$BIN/kubectl" --kubeconfig "$K/pki/admin.kubeconfig" get --raw /readyz >/dev/null 2>&1 || healthy=no
+  fi
+  if [ $healthy = yes ]; then
+    log "a cluster is already up in $K"; echo "$K/pki/admin.kubeconfig"; exit 0
+  fi
+  log "removing what an earlier cluster left in $K"
+  MOAT_KUBE_DIR=$K "$here/kube-down.sh"
 fi
+# Processes of an earlier cluster whose state directory is gone (say
+# /tmp was cleared) still hold the ports: ours (binaries of this cache)
+# are ended; anything else on them is a clear error.
+for port in 2379 2380 6443 10248 10250 10257 10259; do
+  for pid in $(ss -Htlnp "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+    exe=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
+    case $exe in
+      "$BIN"/*|"$ROOT"/*) log "ending $exe (pid $pid) of an earlier cluster on port $port"; kill -9 "$pid" 2>/dev/null || true ;;
+      *) log "port $port is taken by ${exe:-pid $pid}: cannot bring the cluster up"; exit 1 ;;
+    esac
+  done
+done
 mkdir -p "$K"/{log,run,etcd,containerd,kubelet,cni/ipam,runsc,etc/cni/net.d,pki}
 export PATH=$BIN:$ROOT/usr/bin:$PATH   # containerd 2.1, its runc shim and gVisor's first
 NODE=$(hostname | tr 'A-Z' 'a-z')
@@ -50,16 +77,21 @@ waitfor() { # name, command, seconds
 [ -f "$K/run/sysctl.orig" ] || sysctl -e vm.overcommit_memory kernel.panic kernel.panic_on_oops >"$K/run/sysctl.orig"
 [ -f "$K/run/iptables.before" ] || iptables-save >"$K/run/iptables.before"
 [ -f "$K/run/ip6tables.before" ] || ip6tables-save >"$K/run/ip6tables.before" 2>/dev/null || true
+# Host paths the kubelet, containerd's runc shim and the CNI cache use
+# whatever they are told: those that do not exist yet are removed again.
+[ -f "$K/run/paths.new" ] || for d in /var/lib/kubelet /var/lib/cni /var/log/containers /run/containerd/runc; do
+  [ -e "$d" ] || echo "$d"; done >"$K/run/paths.new"
 
 # 1. PKI: a CA, a certificate per component, kubeconfigs.
 P=$K/pki
 if [ ! -f "$P/ca.crt" ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/ca.key" -out "$P/ca.crt" -days 30 -subj /CN=moat-ci-ca 2>/dev/null
   cert() { # name CN O SAN
-    local subj="/CN=$2"; [ -n "$3" ] && subj="/O=$3/CN=$2"
+    local subj="/CN=$2" o=${3:-} san=${4:-}
+    if [ -n "$o" ]; then subj="/O=$o/CN=$2"; fi
     openssl req -newkey rsa:2048 -nodes -keyout "$P/$1.key" -out "$P/$1.csr" -subj "$subj" 2>/dev/null
     { echo basicConstraints=CA:FALSE; echo keyUsage=critical,digitalSignature,keyEncipherment
-      if [ -n "$4" ]; then echo extendedKeyUsage=serverAuth,clientAuth; echo "subjectAltName=$4"; else echo extendedKeyUsage=clientAuth; fi
+      if [ -n "$san" ]; then echo extendedKeyUsage=serverAuth,clientAuth; echo "subjectAltName=$san"; else echo extendedKeyUsage=clientAuth; fi
     } >"$P/$1.ext"
     openssl x509 -req -in "$P/$1.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial -out "$P/$1.crt" -days 30 -extfile "$P/$1.ext" 2>/dev/null
     rm -f "$P/$1.csr" "$P/$1.ext"
@@ -95,7 +127,7 @@ start etcd "$ROOT/usr/bin/etcd" --name moat-ci --data-dir "$K/etcd" \
   --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
   --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
   --initial-cluster moat-ci=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381
-waitfor etcd "curl -sf http://127.0.0.1:2379/health"
+waitfor etcd "python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:2379/health\", timeout=2)'"
 start kube-apiserver "$BIN/kube-apiserver" --etcd-servers=http://127.0.0.1:2379 \
   --secure-port=6443 --bind-address=127.0.0.1 --advertise-address="$NODE_IP" \
   --tls-cert-file="$P/apiserver.crt" --tls-private-key-file="$P/apiserver.key" --client-ca-file="$P/ca.crt" \
@@ -204,6 +236,7 @@ healthzBindAddress: 127.0.0.1
 clusterDomain: cluster.local
 clusterDNS: [10.96.0.10]
 resolvConf: /etc/resolv.conf
+podLogsDir: $K/log/pods
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "100Mi", nodefs.available: "2%", imagefs.available: "2%"}

@@ -344,6 +344,14 @@ func refuse(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusServiceUnavailable, err.Error())
 }
 
+// poolBackend names the backend whose runs the pool serves.
+func (s *Server) poolBackend() string {
+	if s.cfg.PoolBackend == "" {
+		return "native"
+	}
+	return s.cfg.PoolBackend
+}
+
 func (s *Server) execRun(ctx context.Context, rn *run, spec *moat.Spec, choice *moat.Choice) {
 	rn.setRunning(choice.Name)
 	spec.Stdout, spec.Stderr = writer{rn, "stdout"}, writer{rn, "stderr"}
@@ -351,7 +359,7 @@ func (s *Server) execRun(ctx context.Context, rn *run, spec *moat.Spec, choice *
 	var res *moat.Result
 	var err error
 	pooled := false
-	if p := s.cfg.Pool; p != nil && choice.Name == "native" {
+	if p := s.cfg.Pool; p != nil && choice.Name == s.poolBackend() {
 		res, pooled, err = p.Run(ctx, spec)
 	} else {
 		res, err = choice.Backend.Run(ctx, spec)
@@ -556,7 +564,7 @@ func (s *Server) backends(w http.ResponseWriter, r *http.Request, _ string) {
 			continue
 		}
 		t, _ := moat.LookupTechnique(n)
-		rw := row{Name: n, Level: t.Level, Available: true, Pool: n == "native" && s.cfg.Pool != nil}
+		rw := row{Name: n, Level: t.Level, Available: true, Pool: n == s.poolBackend() && s.cfg.Pool != nil}
 		if err := moat.Check(r.Context(), b); err != nil {
 			rw.Available, rw.Reason = false, err.Error()
 		}

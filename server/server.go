@@ -47,8 +47,10 @@ type Config struct {
 	MaxBody, MaxUpload int64
 	// StateDir holds uploads while their test runs; required for tests.
 	StateDir string
-	// Pool, if set, serves the runs it fits.
-	Pool *pool.Pool
+	// Pool, if set, serves the runs of backend PoolBackend (default
+	// native) that it fits.
+	Pool        *pool.Pool
+	PoolBackend string
 	// Keep is how many finished runs are kept for GET (default 1000),
 	// KeepFor how long (default 1h), KeepBytes how much of their output
 	// (default 256MiB); the oldest go first.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -82,7 +83,7 @@ func (b *Backend) runtimeClass(ctx context.Context, c *cluster) (string, bool, e
 
 // Run runs spec in a new Pod; see the package doc.
 func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
-	pr, err := b.Prepare(ctx, spec, 0)
+	pr, err := b.prepare(ctx, spec, 0)
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, moat.ErrDegraded) && !errors.Is(err, moat.ErrUnsupported) && !errors.Is(err, moat.ErrInvalidSpec) {
 			res := &moat.Result{Isolation: "kubernetes", Status: moat.StatusCanceled, Error: "canceled before the pod ran"}
@@ -94,22 +95,115 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	return pr.Run(ctx, spec)
 }
 
+// PoolIdle is how long a Pod of [Backend.Prepare] may wait for its run:
+// past it the Pod is stale (its activeDeadlineSeconds, which counts from
+// its start, leaves the run its whole timeout only within it).
+const PoolIdle = 10 * time.Minute
+
 // Prepared is a Pod made ready for one run: scheduled, its image
 // started, moat's init in it and waiting on its attach stream. A pool of
 // them takes scheduling and the container start off a run's path (moat
 // serve). Each is used once: Run it, or Close it.
 type Prepared struct {
-	p         *podRun
-	w         watch.Interface
-	image     string
-	degraded  []string
+	p        *podRun
+	w        watch.Interface
+	image    string
+	degraded []string
+	// tmpl is the template of a Pod prepared for a pool (nil: for one
+	// run, whose Spec it was made from); born is when it was ready.
+	tmpl      *moat.Spec
+	born      time.Time
+	used      atomic.Bool
+	stopWatch chan struct{} // ends the idle watch when the run begins
+	done      chan struct{}
+	doneOnce  sync.Once
 	closeOnce sync.Once
 }
 
-// Prepare makes a Pod ready for a run of spec's image and limits (its
+var _ moat.Prepared = (*Prepared)(nil)
+
+// Prepare makes a Pod ready for runs like tmpl, for a warm pool (see
+// moat.Preparer): tmpl's image, limits (but the timeout, which may be
+// shorter, and the output cap) and AllowDegraded fix the Pod; the
+// program, its files and workspace come with Run. The Pod waits up to
+// PoolIdle.
+func (b *Backend) Prepare(ctx context.Context, tmpl *moat.Spec) (moat.Prepared, error) {
+	t := *tmpl
+	if len(t.Args) == 0 {
+		t.Args = []string{"-c", "pass"} // Validate wants a program
+	}
+	t.Stdin, t.Stdout, t.Stderr, t.Files = nil, nil, nil, nil
+	pr, err := b.prepare(ctx, &t, PoolIdle)
+	if err != nil {
+		return nil, err
+	}
+	pr.tmpl, pr.born, pr.stopWatch = &t, time.Now(), make(chan struct{})
+	w, err := pr.p.watch(context.Background(), "")
+	if err != nil {
+		pr.Close()
+		return nil, err
+	}
+	go pr.watchIdle(w)
+	return pr, nil
+}
+
+// watchIdle closes done when the waiting Pod dies (its container ends,
+// the Pod is deleted, evicted or failed) or waits past PoolIdle, and
+// returns when the run begins.
+func (pr *Prepared) watchIdle(w watch.Interface) {
+	defer w.Stop()
+	idle := time.NewTimer(PoolIdle)
+	defer idle.Stop()
+	for {
+		select {
+		case <-pr.stopWatch:
+			return
+		case <-idle.C:
+			pr.markDone()
+			return
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				// The API server ended the watch: watch again.
+				if w2, err := pr.p.watch(context.Background(), ""); err == nil {
+					w = w2
+					continue
+				}
+				pr.markDone()
+				return
+			}
+			pod, _ := ev.Object.(*corev1.Pod)
+			if ev.Type == watch.Deleted || pod != nil && podDead(pod) {
+				pr.markDone()
+				return
+			}
+		}
+	}
+}
+
+// podDead says whether a Pod can no longer run a program: failed,
+// succeeded, lost, or its main container ended.
+func podDead(pod *corev1.Pod) bool {
+	if pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded || podLost(pod) != "" || pod.DeletionTimestamp != nil {
+		return true
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == mainName && cs.State.Terminated != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (pr *Prepared) markDone() { pr.doneOnce.Do(func() { close(pr.done) }) }
+
+// Done is closed once the Pod is gone or can no longer run (see
+// moat.Prepared).
+func (pr *Prepared) Done() <-chan struct{} { return pr.done }
+
+// prepare makes a Pod ready for a run of spec's image and limits (its
 // program, files and workspace come with Run). idle is how long the Pod
 // may wait for its run: the cluster's deadline for the Pod grows by it.
-func (b *Backend) Prepare(ctx context.Context, spec *moat.Spec, idle time.Duration) (*Prepared, error) {
+func (b *Backend) prepare(ctx context.Context, spec *moat.Spec, idle time.Duration) (*Prepared, error) {
 	if err := ctr.Validate("kubernetes", spec); err != nil {
 		return nil, err
 	}
@@ -139,7 +233,7 @@ func (b *Backend) Prepare(ctx context.Context, spec *moat.Spec, idle time.Durati
 		degraded = append(degraded, what)
 	}
 	p := &podRun{b: b, c: c, lim: spec.Limits.WithDefaults(), id: ctr.RunID(), ns: b.namespace(c), rc: rc, gvisor: gvisor, goInit: goInit, persona: ctr.NewPersona()}
-	pr := &Prepared{p: p, image: b.image(spec), degraded: degraded}
+	pr := &Prepared{p: p, image: b.image(spec), degraded: degraded, done: make(chan struct{})}
 	if err := pr.prepare(ctx, idle); err != nil {
 		pr.Close()
 		return nil, err
@@ -148,7 +242,7 @@ func (b *Backend) Prepare(ctx context.Context, spec *moat.Spec, idle time.Durati
 }
 
 // Close deletes the Pod and its policy, and waits until the Pod is gone.
-func (pr *Prepared) Close() {
+func (pr *Prepared) Close() error {
 	pr.closeOnce.Do(func() {
 		p := pr.p
 		if pr.w != nil {
@@ -161,7 +255,9 @@ func (pr *Prepared) Close() {
 			p.waitGone(dctx)
 		}
 		_ = p.c.cs.NetworkingV1().NetworkPolicies(p.ns).Delete(dctx, "moat-"+p.id, metav1.DeleteOptions{})
+		pr.markDone()
 	})
+	return nil
 }
 
 func (pr *Prepared) prepare(ctx context.Context, idle time.Duration) error {
@@ -205,17 +301,69 @@ func (pr *Prepared) prepare(ctx context.Context, idle time.Duration) error {
 	return nil
 }
 
-// Run runs spec in the prepared Pod, which must be of spec's image and
-// limits, and deletes the Pod.
+// fits says whether spec can run in a Pod prepared for the template: the
+// same image, limits (a timeout no longer than the template's; the output
+// cap is the run's own) and AllowDegraded.
+func (pr *Prepared) fits(spec *moat.Spec) error {
+	t := pr.tmpl
+	a, b := spec.Limits.WithDefaults(), t.Limits.WithDefaults()
+	var why []string
+	if a.Timeout > b.Timeout {
+		why = append(why, "a longer timeout")
+	}
+	a.Timeout, a.OutputLimit, b.Timeout, b.OutputLimit = 0, 0, 0, 0
+	if a != b {
+		why = append(why, "limits")
+	}
+	if pr.p.b.image(spec) != pr.image {
+		why = append(why, "image")
+	}
+	if spec.AllowDegraded != t.AllowDegraded {
+		why = append(why, "options")
+	}
+	if len(why) > 0 {
+		return fmt.Errorf("kubernetes: the prepared pod differs in %s: %w", strings.Join(why, ", "), moat.ErrMismatch)
+	}
+	return nil
+}
+
+// Run runs spec in the prepared Pod and deletes the Pod. A Pod prepared
+// for one run must be of spec's image and limits; one of Prepare must fit
+// its template (else moat.ErrMismatch, the Pod still unused), and one
+// that died or waited too long gives moat.ErrStale.
 func (pr *Prepared) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
-	defer pr.Close()
+	if pr.tmpl == nil {
+		defer pr.Close()
+	}
 	if err := ctr.Validate("kubernetes", spec); err != nil {
 		return nil, err
 	}
-	if l := spec.Limits.WithDefaults(); l != pr.p.lim || pr.p.b.image(spec) != pr.image {
-		return nil, fmt.Errorf("kubernetes: the prepared pod is for image %s and other limits: %w", pr.image, moat.ErrInvalidSpec)
-	}
 	p := pr.p
+	if pr.tmpl == nil {
+		if l := spec.Limits.WithDefaults(); l != p.lim || p.b.image(spec) != pr.image {
+			return nil, fmt.Errorf("kubernetes: the prepared pod is for image %s and other limits: %w", pr.image, moat.ErrInvalidSpec)
+		}
+	} else if pr.used.Load() {
+		return nil, fmt.Errorf("kubernetes: prepared pod already used: %w", moat.ErrStale)
+	} else if err := pr.fits(spec); err != nil {
+		return nil, err
+	}
+	if !pr.used.CompareAndSwap(false, true) {
+		return nil, fmt.Errorf("kubernetes: prepared pod already used: %w", moat.ErrStale)
+	}
+	defer pr.Close()
+	if pr.tmpl != nil {
+		close(pr.stopWatch)
+		select {
+		case <-pr.done:
+			return nil, fmt.Errorf("kubernetes: prepared pod %s died while waiting: %w", p.name, moat.ErrStale)
+		default:
+		}
+		if time.Since(pr.born) > PoolIdle {
+			return nil, fmt.Errorf("kubernetes: prepared pod %s waited past %s: %w", p.name, PoolIdle, moat.ErrStale)
+		}
+		p.lim = spec.Limits.WithDefaults()
+	}
 	p.spec = spec
 	res, err := p.run(ctx, pr.w, pr.image)
 	if res != nil {

@@ -24,7 +24,7 @@ import (
 )
 
 type serveFlags struct {
-	listen, socket, tokenFile, stateDir, isolation, maxTimeout, grace string
+	listen, socket, tokenFile, stateDir, isolation, maxTimeout, grace, poolBackend string
 	limitFlags
 	pool, workers, queue int
 	allowRemote          bool
@@ -51,7 +51,8 @@ left behind. See docs/serve.md.`,
 	fl.StringVar(&f.tokenFile, "token-file", "", "file of bearer tokens, one per line, mode 0600 (default: STATE-DIR/token, made if missing)")
 	fl.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "directory for uploads and the generated token")
 	fl.StringVar(&f.isolation, "isolation", "auto", "backend of a run that names none")
-	fl.IntVar(&f.pool, "pool", 4, "native sandboxes kept prepared (0: no warm pool)")
+	fl.IntVar(&f.pool, "pool", 4, "sandboxes kept prepared (0: no warm pool)")
+	fl.StringVar(&f.poolBackend, "pool-backend", "native", "backend of the warm pool: native, or kubernetes (Pods kept started)")
 	fl.IntVar(&f.workers, "workers", 8, "runs at once")
 	fl.IntVar(&f.queue, "queue", 64, "runs that may wait for a worker; beyond: 429")
 	fl.StringVar(&f.maxTimeout, "max-timeout", "60s", "largest wall clock a run may ask for")
@@ -142,15 +143,26 @@ func doServe(c *cobra.Command, f *serveFlags) error {
 		log.Info("listening", "socket", f.socket)
 	}
 	if f.pool > 0 {
-		if b, err := moat.Get("native"); err == nil && moat.Check(c.Context(), b) == nil {
+		b, err := moat.Get(f.poolBackend)
+		if err != nil {
+			return fmt.Errorf("--pool-backend: %w", err)
+		}
+		if _, ok := b.(moat.Preparer); !ok {
+			return fmt.Errorf("--pool-backend %s: this backend cannot keep sandboxes prepared (native and kubernetes can): %w", f.poolBackend, moat.ErrUnsupported)
+		}
+		if err := moat.Check(c.Context(), b); err == nil {
 			tmpl := moat.Spec{Limits: moat.Limits{Memory: min(max.Memory, moat.DefaultMemory), Pids: min(max.Pids, moat.DefaultPids),
-				Disk: min(max.Disk, moat.DefaultDisk), CPUs: max.CPUs}}
+				Disk: min(max.Disk, moat.DefaultDisk), CPUs: max.CPUs,
+				// A Pod's deadline is fixed when it starts: made for the
+				// longest run (native's ignores the timeout).
+				Timeout: max.Timeout}}
 			if cfg.Pool, err = pool.New(b, tmpl, f.pool, 2); err != nil {
 				return err
 			}
-			log.Info("warm pool", "backend", "native", "size", f.pool)
+			cfg.PoolBackend = f.poolBackend
+			log.Info("warm pool", "backend", f.poolBackend, "size", f.pool)
 		} else {
-			log.Warn("no warm pool: the native backend does not work here")
+			log.Warn("no warm pool: the backend does not work here", "backend", f.poolBackend, "err", err)
 		}
 	}
 	s, err := server.New(cfg)
