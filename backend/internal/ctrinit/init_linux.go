@@ -14,7 +14,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -811,7 +810,8 @@ func readFirst(path string, n int64) ([]byte, error) {
 // limit (the runtime reserves much it never touches), so once the limit is
 // set no allocation may happen: a failed mmap is a fatal runtime error, not
 // an error value. Everything execve needs is built first; the limit and the
-// exec are raw system calls with nothing between them.
+// exec are raw system calls with nothing between them (no allocation, so
+// no garbage collection either).
 func execShim(args []string) int {
 	if len(args) < 3 {
 		fmt.Fprintln(os.Stderr, "moat-init: exec shim: missing arguments")
@@ -838,7 +838,6 @@ func execShim(args []string) int {
 		return 127
 	}
 	lim := unix.Rlimit{Cur: as, Max: as}
-	debug.SetGCPercent(-1)
 	runtime.LockOSThread()
 	_, _, e := unix.RawSyscall6(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_AS, uintptr(unsafe.Pointer(&lim)), 0, 0, 0)
 	if e == 0 {
