@@ -682,9 +682,11 @@ func (r *runner) releaseNow() {
 		go func() {
 			defer wg.Done()
 			// The Sentry's processes can still be dying when the first
-			// rmdir comes (EBUSY): kill and remove again, for up to 10s (ptrace
-			// stubs of a loaded host have taken more than 3s to exit).
-			for i := 0; i < 200 && r.group.Destroy() != nil; i++ {
+			// rmdir comes (EBUSY): kill and remove again, for up to a
+			// minute (the exit of a Sentry and its ptrace stubs has taken
+			// more than 3s, and in CI with a Kubernetes node beside it more
+			// than 10s). What still stands then is `moat gc`'s.
+			for end := time.Now().Add(time.Minute); r.group.Destroy() != nil && time.Now().Before(end); {
 				time.Sleep(50 * time.Millisecond)
 			}
 			removeRunscCgroups(r.id)
