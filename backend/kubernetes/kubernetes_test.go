@@ -69,9 +69,13 @@ func TestKubernetes(t *testing.T) {
 	requireCluster(t)
 	var cases []string
 	for _, c := range moattest.CaseNames() {
-		if knownFailing[c] == "" {
-			cases = append(cases, c)
+		if why := knownFailing[c]; why != "" {
+			// Not a skip (CI would fail it) and not silent: every run says
+			// which cases are left out and why.
+			t.Logf("not run, known to fail on this cluster (issue 16): %s: %s", c, why)
+			continue
 		}
+		cases = append(cases, c)
 	}
 	moattest.Run(t, func() moat.Backend { return newBackend() }, moattest.Options{
 		Layers:    []string{"engine", "runtime", "init", "user", "capabilities", "no-new-privs", "seccomp", "read-only-rootfs", "network", "disk", "limits", "timeout", "output-limit", "service-account", "pod-deadline"},
