@@ -127,24 +127,12 @@ func noChildren(t *testing.T) {
 	t.Errorf("processes left: %v", left)
 }
 
+// children are this process's children, as "pid (comm)".
 func children() []string {
 	var out []string
-	ents, _ := os.ReadDir("/proc")
-	me := strconv.Itoa(os.Getpid())
-	for _, e := range ents {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == me {
-			out = append(out, e.Name()+" "+s[:i+1])
-		}
+	for _, pid := range moattest.ChildrenOf(os.Getpid()) {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		out = append(out, fmt.Sprintf("%d (%s)", pid, strings.TrimSpace(string(comm))))
 	}
 	return out
 }

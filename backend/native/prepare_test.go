@@ -7,12 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/native"
@@ -208,25 +209,8 @@ func TestPreparedDiesWaiting(t *testing.T) {
 // killPooled kills this process's children that are sandbox inits.
 func killPooled(t *testing.T) {
 	t.Helper()
-	ents, _ := os.ReadDir("/proc")
 	killed := 0
-	for _, e := range ents {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 || f[1] != fmt.Sprint(os.Getpid()) {
-			continue
-		}
-		var pid int
-		fmt.Sscan(e.Name(), &pid)
+	for _, pid := range moattest.ChildrenOf(os.Getpid()) {
 		// Wait until it has exited (its pidfd polls readable): a kill
 		// is not a death, and the pool can only tell a dead sandbox.
 		fd, err := unix.PidfdOpen(pid, 0)
@@ -376,22 +360,8 @@ func TestPreparedDiesAtHandover(t *testing.T) {
 // childOf returns the one child of pid.
 func childOf(t *testing.T, pid int) int {
 	t.Helper()
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		if f := strings.Fields(s[i+1:]); len(f) >= 2 && f[1] == fmt.Sprint(pid) {
-			var c int
-			fmt.Sscan(e.Name(), &c)
-			return c
-		}
+	if c := moattest.ChildrenOf(pid); len(c) > 0 {
+		return c[0]
 	}
 	t.Fatalf("no child of %d", pid)
 	return 0

@@ -101,29 +101,6 @@ func (p *serveProc) post(t *testing.T, path string, body any) map[string]any {
 	return m
 }
 
-// descendants are the pids whose parent is pid.
-func childrenOf(pid int) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			n, _ := strconv.Atoi(e.Name())
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // TestServeSIGTERMUnderLoad: SIGTERM with runs going and queued: moat
 // serve cancels them after the grace, exits 0, removes its socket, and no
 // sandbox (running or prepared) is left.
@@ -135,7 +112,7 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 		}
 	}
 	var inits []int
-	for inits = childrenOf(p.cmd.Process.Pid); len(inits) < 6; inits = childrenOf(p.cmd.Process.Pid) {
+	for inits = moattest.ChildrenOf(p.cmd.Process.Pid); len(inits) < 6; inits = moattest.ChildrenOf(p.cmd.Process.Pid) {
 		time.Sleep(50 * time.Millisecond) // 4 running, 2 prepared
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
