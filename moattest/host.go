@@ -167,3 +167,28 @@ func ChildrenOf(pid int) []int {
 	}
 	return out
 }
+
+// Mounts are the mount points of this process's mount namespace.
+func Mounts() map[string]bool {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	out := map[string]bool{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 {
+			out[f[4]] = true
+		}
+	}
+	return out
+}
+
+// MoatCgroups are the moat-* cgroup directories of this host, under cgroup
+// v1's controllers and v2's root, with moat's parent group or without.
+func MoatCgroups() map[string]bool {
+	out := map[string]bool{}
+	for _, pat := range []string{"/sys/fs/cgroup/*/moat-*", "/sys/fs/cgroup/moat-*", "/sys/fs/cgroup/*/*/moat-*", "/sys/fs/cgroup/*/moat/moat-*"} {
+		m, _ := filepath.Glob(pat)
+		for _, p := range m {
+			out[p] = true
+		}
+	}
+	return out
+}

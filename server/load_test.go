@@ -22,6 +22,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/native"
 	"github.com/moat-sandbox/moat/internal/pool"
+	"github.com/moat-sandbox/moat/moattest"
 	"github.com/moat-sandbox/moat/server"
 )
 
@@ -40,8 +41,8 @@ var (
 func TestLoad(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
-	mountsBefore := mounts(t)
-	cgBefore := moatCgroups()
+	mountsBefore := moattest.Mounts()
+	cgBefore := moattest.MoatCgroups()
 	p, err := pool.New(&native.Backend{}, moat.Spec{}, 8, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +162,7 @@ func TestLoad(t *testing.T) {
 	// (containers come and go), so only a new one that could be a run's
 	// counts: under the temporary directory (other backends' runs of other
 	// processes, gVisor's under /run/moat, come and go meanwhile).
-	for m := range mounts(t) {
+	for m := range moattest.Mounts() {
 		if !mountsBefore[m] && strings.HasPrefix(m, tmp) {
 			t.Errorf("mount left: %s", m)
 		}
@@ -171,7 +172,7 @@ func TestLoad(t *testing.T) {
 	// live runs have processes in theirs).
 	// (One being torn down is empty for a moment: looked at again later.)
 	var empty []string
-	for cg := range moatCgroups() {
+	for cg := range moattest.MoatCgroups() {
 		if !cgBefore[cg] {
 			if b, err := os.ReadFile(filepath.Join(cg, "cgroup.procs")); err == nil && len(bytes.TrimSpace(b)) == 0 {
 				empty = append(empty, cg)
@@ -193,30 +194,4 @@ func TestLoad(t *testing.T) {
 		}
 		t.Errorf("temporary files left: %v", names)
 	}
-}
-
-// mounts are the mount points of this process's mount namespace.
-func mounts(t *testing.T) map[string]bool {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]bool{}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) > 4 {
-			out[f[4]] = true
-		}
-	}
-	return out
-}
-
-func moatCgroups() map[string]bool {
-	out := map[string]bool{}
-	for _, pat := range []string{"/sys/fs/cgroup/*/moat-*", "/sys/fs/cgroup/moat-*", "/sys/fs/cgroup/*/*/moat-*"} {
-		m, _ := filepath.Glob(pat)
-		for _, p := range m {
-			out[p] = true
-		}
-	}
-	return out
 }

@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/moat-sandbox/moat/bench/internal/serveapi"
 )
 
 func main() {
@@ -61,7 +63,7 @@ func run(moat, python string, n, conc int, dur time.Duration, poolSize int) erro
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", sock)
 	}}}
-	if err := waitReady(hc, poolSize); err != nil {
+	if err := serveapi.WaitReady(hc, poolSize); err != nil {
 		return fmt.Errorf("%w\n%s", err, logs.String())
 	}
 	warm := []byte(`{"code":"print(1)"}`)
@@ -95,7 +97,7 @@ func run(moat, python string, n, conc int, dur time.Duration, poolSize int) erro
 		pooled := 0
 		for range n {
 			if name != "bare python3 -I -S -c pass" {
-				_ = waitReady(hc, poolSize) // one client after another: a full pool each time
+				_ = serveapi.WaitReady(hc, poolSize) // one client after another: a full pool each time
 			}
 			d, p, err := f()
 			if err != nil {
@@ -163,24 +165,6 @@ func run(moat, python string, n, conc int, dur time.Duration, poolSize int) erro
 		}
 	}
 	return nil
-}
-
-func waitReady(hc *http.Client, want int) error {
-	for i := 0; i < 6000; i++ {
-		resp, err := hc.Get("http://moat/v1/ready")
-		if err == nil {
-			var m struct {
-				Pool struct{ Ready int }
-			}
-			_ = json.NewDecoder(resp.Body).Decode(&m)
-			resp.Body.Close()
-			if m.Pool.Ready >= want {
-				return nil
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return fmt.Errorf("moat serve: the pool did not fill")
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }

@@ -35,6 +35,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/moat-sandbox/moat/bench/internal/serveapi"
+	"github.com/moat-sandbox/moat/moattest"
 )
 
 func main() {
@@ -64,7 +67,7 @@ func run(moat string, n, conc, poolSize int, grace, limit time.Duration) error {
 	var mk [6]byte
 	_, _ = rand.Read(mk[:])
 	marker := "moatload" + hex.EncodeToString(mk[:])
-	mountsBefore, cgBefore := mounts(), moatCgroups()
+	mountsBefore, cgBefore := moattest.Mounts(), moattest.MoatCgroups()
 
 	sock := filepath.Join(dir, "s.sock")
 	srv := exec.Command(moat, "serve", "--listen", "", "--socket", sock, "--state-dir", state,
@@ -89,7 +92,7 @@ func run(moat string, n, conc, poolSize int, grace, limit time.Duration) error {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", sock)
 	}}}
-	if err := waitReady(hc, poolSize); err != nil {
+	if err := serveapi.WaitReady(hc, poolSize); err != nil {
 		return fmt.Errorf("%w\n%s", err, logs.String())
 	}
 
@@ -178,7 +181,7 @@ func run(moat string, n, conc, poolSize int, grace, limit time.Duration) error {
 	if procs := withMarker(marker); len(procs) > 0 {
 		leaks = append(leaks, "processes: "+strings.Join(procs, "; "))
 	}
-	for m := range mounts() {
+	for m := range moattest.Mounts() {
 		// moat's would be under its directories or name it; the
 		// container engines' of other programs come and go.
 		if !mountsBefore[m] && (strings.HasPrefix(m, dir) || strings.Contains(m, "moat")) {
@@ -189,7 +192,7 @@ func run(moat string, n, conc, poolSize int, grace, limit time.Duration) error {
 	var cgs []string
 	for {
 		cgs = cgs[:0]
-		for c := range moatCgroups() {
+		for c := range moattest.MoatCgroups() {
 			if !cgBefore[c] && createdAfter(c, t0) {
 				cgs = append(cgs, c)
 			}
@@ -220,46 +223,6 @@ func run(moat string, n, conc, poolSize int, grace, limit time.Duration) error {
 	}
 	fmt.Println("nothing left: no process, cgroup, mount, temporary file or upload")
 	return nil
-}
-
-func waitReady(hc *http.Client, want int) error {
-	for range 12000 {
-		resp, err := hc.Get("http://moat/v1/ready")
-		if err == nil {
-			var m struct {
-				Pool struct{ Ready int }
-			}
-			_ = json.NewDecoder(resp.Body).Decode(&m)
-			resp.Body.Close()
-			if m.Pool.Ready >= want {
-				return nil
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return fmt.Errorf("moat serve: the pool did not fill")
-}
-
-func mounts() map[string]bool {
-	b, _ := os.ReadFile("/proc/self/mountinfo")
-	out := map[string]bool{}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) > 4 {
-			out[f[4]] = true
-		}
-	}
-	return out
-}
-
-func moatCgroups() map[string]bool {
-	out := map[string]bool{}
-	for _, pat := range []string{"/sys/fs/cgroup/*/moat-*", "/sys/fs/cgroup/moat-*", "/sys/fs/cgroup/*/*/moat-*", "/sys/fs/cgroup/*/moat/moat-*"} {
-		m, _ := filepath.Glob(pat)
-		for _, p := range m {
-			out[p] = true
-		}
-	}
-	return out
 }
 
 // createdAfter: a cgroup directory made since t (ours, not one of a

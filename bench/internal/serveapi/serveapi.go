@@ -1,0 +1,31 @@
+// Package serveapi holds what the benchmarks of moat serve share as its
+// clients.
+package serveapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// WaitReady polls the server's /v1/ready through hc (a client bound to its
+// socket, host "moat") until its pool holds want ready sandboxes, for up to
+// two minutes.
+func WaitReady(hc *http.Client, want int) error {
+	for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		resp, err := hc.Get("http://moat/v1/ready")
+		if err != nil {
+			continue
+		}
+		var m struct {
+			Pool struct{ Ready int }
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		resp.Body.Close()
+		if m.Pool.Ready >= want {
+			return nil
+		}
+	}
+	return fmt.Errorf("moat serve: the pool did not fill")
+}
