@@ -109,9 +109,17 @@ func testReportTamper(t *testing.T, s *suite) {
 	}
 	res := s.run(t, s.py(`
 import os, subprocess
-# The hook's directory, first on PYTHONPATH in the C environment.
+import re, site
+# The hook's channel: named in a .pth line of a site directory, or next to
+# the hook's directory, first on PYTHONPATH in the C environment.
 env = dict(kv.split(b'=', 1) for kv in open('/proc/self/environ', 'rb').read().split(b'\0') if b'=' in kv)
 d = os.path.dirname(env.get(b'PYTHONPATH', b'/nonexistent/py').split(b':')[0].decode())
+for sd in site.getsitepackages():
+    for n in (os.listdir(sd) if os.path.isdir(sd) else []):
+        if n.endswith('.pth'):
+            m = re.search(r'\.install\("([^"]+)"\)', open(os.path.join(sd, n)).read())
+            if m:
+                d = os.path.dirname(m.group(1))
 for a, b in ((d + '/audit', d + '/gone'), (d, d + '-gone')):
     try:
         os.rename(a, b)

@@ -15,7 +15,6 @@ import (
 	"maps"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -26,7 +25,6 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
-	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
@@ -204,7 +202,7 @@ func (r *runner) startMessage(mono int64) *nsinit.Start {
 	python := r.rt.Command // a venv's bin/python, so pyvenv.cfg is found
 	env := append(append([]string(nil), r.baseEnv...), r.spec.Env...)
 	if r.cfg.Report != nil {
-		env = observe.WithHookPath(append(env, r.planEnv...), cmp.Or(r.hookRoot, path.Dir(audit.Dir))+"/py")
+		env = append(env, r.planEnv...) // the init adds the hook's PYTHONPATH if it needs one
 	}
 	if r.nr != nil && r.nr.cfg.Mode == egress.ModeSinkhole {
 		env = egress.CAEnv(env)

@@ -4,10 +4,14 @@
 //
 // # How the hook gets in
 //
-// The sandbox init writes [Hook] as sitecustomize.py into the read-only
-// directory [Dir] and puts it first on PYTHONPATH, so site.py imports it
-// before the program's first line; it then steps aside and imports the
-// environment's own sitecustomize, if there is one. The hook writes one
+// Where the backend can add a file to a site directory of the runtime,
+// [Hook] is the module [Module] there, run by a .pth line ([PthLine]):
+// native mounts a read-only overlay on the directory, containers a tmpfs
+// on an empty one. Otherwise the sandbox init writes [Hook] as
+// sitecustomize.py into the read-only directory [Dir] and puts it first on
+// PYTHONPATH, so site.py imports it before the program's first line; it
+// then steps aside and imports the environment's own sitecustomize, if
+// there is one. The hook writes one
 // JSON object per line (at most PIPE_BUF bytes, so lines of concurrent
 // processes do not mix) into the FIFO [FIFO], which the init drains.
 // The hook finds its channel next to its own directory (DIR/../audit), so
@@ -47,6 +51,7 @@ package audit
 import (
 	_ "embed"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -63,6 +68,25 @@ const (
 	Dir  = "/.moat/py"    // read-only; first on PYTHONPATH
 	FIFO = "/.moat/audit" // the hook writes here; the init reads
 )
+
+// The hook as a site directory's .pth line: where a backend can add files
+// to a site directory of the runtime (site.getsitepackages()), it writes
+// [Hook] as Module+".py" and [PthLine] as PthFile there. Python runs the
+// line while site.py processes the directory, before sitecustomize and the
+// program, also in a venv with the system site packages, under -I and
+// under pip's isolated builds (which replace PYTHONPATH). Nothing is then
+// on PYTHONPATH or added to sys.path, and the names are those of an
+// editable install (PEP 660) of a developer's own tool.
+const (
+	Module  = "__editable___devtools_0_1_finder"
+	PthFile = "__editable__.devtools-0.1.pth"
+)
+
+// PthLine is the .pth line that installs the hook with its channel (a
+// FIFO, or an append-only file) at channel.
+func PthLine(channel string) string {
+	return "import " + Module + "; " + Module + ".install(" + strconv.Quote(channel) + ")\n"
+}
 
 // MaxLine bounds one line from the hook; longer lines are dropped.
 const MaxLine = 4096

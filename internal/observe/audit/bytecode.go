@@ -27,7 +27,12 @@ type Bytecode struct {
 }
 
 // Name is the file name of b under Dir.
-func (b *Bytecode) Name() string { return "__pycache__/sitecustomize." + b.Tag + ".pyc" }
+func (b *Bytecode) Name() string { return b.NameFor("sitecustomize") }
+
+// NameFor is the file name of b as module's bytecode, beside module.py.
+func (b *Bytecode) NameFor(module string) string {
+	return "__pycache__/" + module + "." + b.Tag + ".pyc"
+}
 
 // CompileCode reads the hook on stdin and writes the tag, a newline and
 // the .pyc (which ParseCompiled checks); the file name for the code object
@@ -79,7 +84,7 @@ func Compile(python, cacheDir string) (*Bytecode, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, python, "-I", "-S", "-c", CompileCode, Dir+"/sitecustomize.py")
+	cmd := exec.CommandContext(ctx, python, "-I", "-S", "-c", CompileCode, Module+".py")
 	cmd.Env = []string{}
 	cmd.Stdin = bytes.NewReader([]byte(Hook))
 	var out, errOut bytes.Buffer

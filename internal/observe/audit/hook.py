@@ -1,7 +1,9 @@
 # moat: Python audit hook (PEP 578), installed by moat before any code of
-# the program runs. It reports what the program does to moat through
-# "audit" next to the directory it is installed in (/.moat/py → the FIFO
-# /.moat/audit on native; a FIFO or an append-only file elsewhere). Every line is a claim by the program's own
+# the program runs: as a site directory's .pth line, NAME.install(CHANNEL),
+# or as sitecustomize on PYTHONPATH (then its channel is "audit" next to
+# the directory it is in: /.moat/py → /.moat/audit). It reports what the
+# program does to moat through the channel (a FIFO, or an append-only file
+# under gVisor). Every line is a claim by the program's own
 # process: moat labels these events "audit" and never lets them lower a
 # verdict. Native code (ctypes, extension modules) bypasses audit hooks;
 # moat's kernel-side events (seccomp) do not depend on this file.
@@ -9,11 +11,10 @@ import os as _os
 import sys as _sys
 
 
-def _moat_install():
+def _moat_install(fifo, pythonpath):
     if not hasattr(_sys, "addaudithook"):
         return None
-    root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
-    fifo = root + "/audit"
+    root = _os.path.dirname(fifo)
     # O_APPEND: where the channel is a file, lines of concurrent processes
     # go one after another (each is one write).
     flags = _os.O_WRONLY | _os.O_NONBLOCK | _os.O_CLOEXEC | _os.O_APPEND
@@ -151,12 +152,13 @@ def _moat_install():
     # shows the caller's value, or none), while the C environment that
     # children inherit keeps it, and an environment the program builds for
     # a child (os.environ.copy(), {...}) gets it back before Popen uses it.
+    # (Installed from a .pth line, the hook has no place on PYTHONPATH.)
     here = _os.path.dirname(_os.path.abspath(__file__))
     environ = _os.environ
     data = getattr(environ, "_data", None)
     pkey = "PYTHONPATH"
     pp = environ.get(pkey)
-    if type_(data) is dict and pp is not None:
+    if type_(data) is dict and pp is not None and pythonpath:
         rest = ":".join(p for p in pp.split(":") if p and _os.path.abspath(p) != here)
         k = environ.encodekey(pkey)
         if rest:
@@ -165,7 +167,7 @@ def _moat_install():
             data.pop(k, None)
 
     def keep_hook(env):
-        if type_(env) is not dict:
+        if type_(env) is not dict or not pythonpath:
             return
         v = env.get(pkey)
         if v is None:
@@ -310,18 +312,28 @@ def _moat_install():
     return pending
 
 
-_pending = _moat_install()
-del _moat_install
+if __name__ == "sitecustomize":
+    _pending = _moat_install(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))) + "/audit", True)
+    del _moat_install
 
-# Step aside: let a sitecustomize of the environment (a venv's) still run.
-_here = _os.path.dirname(_os.path.abspath(__file__))
-_sys.path[:] = [p for p in _sys.path if _os.path.abspath(p or ".") != _here]
-_self = _sys.modules.pop("sitecustomize", None)
-try:
-    import sitecustomize  # noqa: F401  (the environment's own, if any)
-except ImportError:
-    if _self is not None:
-        _sys.modules["sitecustomize"] = _self  # until the import ends (see pending)
-        if _pending is not None:
-            _pending.extend((_sys.modules, __name__))
-del _here, _self, _pending
+    # Step aside: let a sitecustomize of the environment (a venv's) still run.
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    _sys.path[:] = [p for p in _sys.path if _os.path.abspath(p or ".") != _here]
+    _self = _sys.modules.pop("sitecustomize", None)
+    try:
+        import sitecustomize  # noqa: F401  (the environment's own, if any)
+    except ImportError:
+        if _self is not None:
+            _sys.modules["sitecustomize"] = _self  # until the import ends (see pending)
+            if _pending is not None:
+                _pending.extend((_sys.modules, __name__))
+    del _here, _self, _pending
+else:
+    def install(channel):
+        """Called once by the .pth line that imported this module; the
+        module then leaves sys.modules, as an editable install's finder
+        module would stay out of sight. moat writes one such line per
+        sandbox, so the hook is installed once per interpreter."""
+        if type(channel) is str:
+            _sys.modules.pop(__name__, None)
+            _moat_install(channel, False)

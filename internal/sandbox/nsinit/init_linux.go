@@ -177,7 +177,7 @@ func Main(network NetworkFunc) int {
 		return fail(stage, err)
 	}
 	trace("caps+landlock")
-	cmd, stage, err := startProgram(&cfg, start.Argv, start.Env, nil, enc)
+	cmd, stage, err := startProgram(&cfg, start.Argv, rep.hookEnv(start.Env), nil, enc)
 	if err != nil {
 		if stage != "" {
 			return fail(stage, err)
@@ -358,7 +358,7 @@ func prestarted(cfg *Config, dec *json.Decoder, enc *json.Encoder, layers []moat
 	if err != nil {
 		return fail("stub pipe", err)
 	}
-	cmd, stage, err := startProgram(cfg, []string{pre.Python, "-c", WarmStub}, pre.Env, []*os.File{codeR}, enc)
+	cmd, stage, err := startProgram(cfg, []string{pre.Python, "-c", WarmStub}, rep.hookEnv(pre.Env), []*os.File{codeR}, enc)
 	codeR.Close()
 	if err != nil {
 		if stage != "" {
@@ -401,7 +401,7 @@ func prestarted(cfg *Config, dec *json.Decoder, enc *json.Encoder, layers []moat
 	}
 	trace("workspace")
 	mu.Lock()
-	if _, err := codeW.Write(warmMessage(start.Argv, start.Env)); err != nil {
+	if _, err := codeW.Write(warmMessage(start.Argv, rep.hookEnv(start.Env))); err != nil {
 		os.Exit(3) // the interpreter died: stale, as above
 	}
 	handed = true

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -69,8 +70,11 @@ type reporter struct {
 	endMark []byte
 	before  observe.Snapshot
 	argv0   string
-	witness *observe.Witness // the planted files' times; nil: reads rest on the hook
-	armed   moat.Event       // the witness on, or why not
+	// pythonpath is the hook's directory when it goes on PYTHONPATH
+	// (hookEnv), "" when a site directory runs it.
+	pythonpath string
+	witness    *observe.Witness // the planted files' times; nil: reads rest on the hook
+	armed      moat.Event       // the witness on, or why not
 }
 
 // startReport plants the honeytokens, installs the audit hook and its
@@ -101,20 +105,8 @@ func startReport(cfg *Config, argv0 string) (*reporter, error) {
 		}
 	}
 	r.armWitness()
-	if err := os.MkdirAll(hookRoot+"/py", 0o755); err != nil {
+	if err := r.installHook(); err != nil {
 		return nil, err
-	}
-	if err := os.WriteFile(hookRoot+"/py/sitecustomize.py", []byte(audit.Hook), 0o644); err != nil {
-		return nil, err
-	}
-	if bc := r.cfg.Bytecode; bc != nil {
-		p := hookRoot + "/py/" + bc.Name()
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(p, bc.Data, 0o644); err != nil {
-			return nil, err
-		}
 	}
 	if err := unix.Mkfifo(hookRoot+"/audit", 0o622); err != nil {
 		return nil, fmt.Errorf("audit fifo: %w", err)
@@ -136,6 +128,57 @@ func startReport(cfg *Config, argv0 string) (*reporter, error) {
 	go r.readAudit()
 	r.before = observe.Walk(diffRoots(), time.Now().Add(fsDiffBudget))
 	return r, nil
+}
+
+// installHook puts the audit hook where every interpreter of the runtime
+// runs it: on the site directory cfg.Site (an overlay, read-only, with
+// the hook's module and .pth line above the directory's own files), or,
+// without one, in HookRoot/py for PYTHONPATH (hookEnv).
+func (r *reporter) installHook() error {
+	write := func(dir, name string, b []byte) error {
+		if err := os.MkdirAll(filepath.Dir(dir+"/"+name), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dir+"/"+name, b, 0o644)
+	}
+	if site := r.cfg.Site; site != "" && path.IsAbs(site) && path.Clean(site) == site {
+		dir := hookRoot + "/site"
+		err := write(dir, audit.Module+".py", []byte(audit.Hook))
+		if err == nil {
+			err = write(dir, audit.PthFile, []byte(audit.PthLine(hookRoot+"/audit")))
+		}
+		if bc := r.cfg.Bytecode; err == nil && bc != nil {
+			err = write(dir, bc.NameFor(audit.Module), bc.Data)
+		}
+		if err != nil {
+			return err
+		}
+		// The hook's directory is read-only already (the root is); the
+		// overlay has no upper layer, so it cannot be written either.
+		err = unix.Mount("overlay", site, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV,
+			"lowerdir="+dir+":"+site)
+		if err == nil {
+			return nil
+		}
+		_ = os.RemoveAll(dir)
+	}
+	r.pythonpath = hookRoot + "/py"
+	if err := write(r.pythonpath, "sitecustomize.py", []byte(audit.Hook)); err != nil {
+		return err
+	}
+	if bc := r.cfg.Bytecode; bc != nil {
+		return write(r.pythonpath, bc.Name(), bc.Data)
+	}
+	return nil
+}
+
+// hookEnv returns the program's environment with the hook's directory on
+// PYTHONPATH where no site directory runs it.
+func (r *reporter) hookEnv(env []string) []string {
+	if r == nil || r.pythonpath == "" {
+		return env
+	}
+	return observe.WithHookPath(append([]string(nil), env...), r.pythonpath)
 }
 
 // armWitness starts the kernel-side witness of the planted files' reads

@@ -18,4 +18,9 @@ type ReportConfig struct {
 	// (HookRoot/audit) go, in the read-only root: the persona's tools
 	// directory; "" is audit.Dir's parent.
 	HookRoot string `json:"hook_root,omitempty"`
+	// Site is the runtime's site directory the hook is added to (a
+	// read-only overlay with HookRoot/site above it: audit.Module and its
+	// .pth line), so nothing of it is on PYTHONPATH or sys.path. "", or
+	// an overlay that cannot be mounted: the hook goes on PYTHONPATH.
+	Site string `json:"site,omitempty"`
 }

@@ -36,6 +36,11 @@ d = {
  "platlibdir": getattr(sys, "platlibdir", ""),
  "dynload": [p for p in sys.path if p.rstrip("/").endswith("lib-dynload")],
 }
+try:
+    import site
+    d["site"] = list(site.getsitepackages())
+except Exception:
+    pass
 sys.stdout.write("` + marker + `" + json.dumps(d) + "\n")
 `
 
@@ -49,6 +54,7 @@ type introspection struct {
 	Version        string   `json:"version"`
 	PlatLibDir     string   `json:"platlibdir"`
 	Dynload        []string `json:"dynload"`
+	Site           []string `json:"site"`
 }
 
 // runIntrospection runs path with args and env and returns its stdout and

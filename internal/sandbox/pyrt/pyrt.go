@@ -47,6 +47,10 @@ type Runtime struct {
 	// Links maps an absolute symlink path to its target exactly as
 	// readlink returns it. Only links outside every entry of Paths appear.
 	Links map[string]string `json:"links"`
+	// SiteDirs are the site directories the interpreter processes .pth
+	// files of (site.getsitepackages()), in its order, whether or not
+	// they exist.
+	SiteDirs []string `json:"site_dirs,omitempty"`
 	// Missing lists shared-library sonames that were needed but not found;
 	// extension modules that need them will fail to import.
 	Missing []string `json:"missing,omitempty"`
@@ -224,6 +228,11 @@ func resolveFresh(requested, pathEnv string) (*Runtime, []string, error) {
 	}
 	rt.Paths = minimal(paths)
 	rt.Links = lw.outside(rt.Paths)
+	for _, d := range info.Site {
+		if filepath.IsAbs(d) && !slices.Contains(rt.SiteDirs, d) {
+			rt.SiteDirs = append(rt.SiteDirs, filepath.Clean(d))
+		}
+	}
 	return rt, deps, nil
 }
 

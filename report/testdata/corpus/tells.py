@@ -40,6 +40,21 @@ for k in ("USER", "LOGNAME", "HOME", "PATH", "TMPDIR", "SHELL", "PWD"):
 check("environment names", " ".join(os.environ))
 if "PYTHONPATH" in os.environ:
     tells.append("PYTHONPATH is set: " + os.environ["PYTHONPATH"])
+# What the interpreter started with, whatever os.environ says: the C
+# environment (what /proc shows, what children inherit).
+for kv in read("/proc/self/environ").split("\0"):
+    if kv.startswith(("PYTHONPATH=", "PYTHONSTARTUP=", "PYTHONHOME=")):
+        tells.append("the C environment has " + kv[:200])
+# sys.path as on an ordinary machine: the program's directory, the
+# runtime's own directories and its site directories, nothing else.
+import site
+known = {os.path.dirname(os.path.abspath(sys.argv[0] or ".")), os.getcwd()}
+known.update(getattr(site, "getsitepackages", lambda: [])())
+known.add(site.getusersitepackages())
+prefixes = tuple(p.rstrip("/") + "/" for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
+for p in sys.path:
+    if p and p not in known and not p.startswith(prefixes) and not os.path.abspath(p).startswith(os.getcwd() + "/"):
+        tells.append("sys.path has an extra entry: " + p[:200])
 try:
     pw = pwd.getpwuid(os.getuid())
     check("passwd entry", ":".join(map(str, pw)))
@@ -54,10 +69,14 @@ for d in ("/", "/tmp", "/opt", "/usr/local", "/usr/local/lib", "/usr/local/share
     check("listing of " + d, " ".join(listdir(d)))
 for d in listdir("/tmp"):
     check("listing of /tmp/" + d, " ".join(listdir("/tmp/" + d)))
+# host.txt (beside this file, optional): names the host's own runtime has
+# in its site directories, which a sandbox sharing that runtime shows as
+# they are (not moat's).
+host = set(read(os.path.join(os.path.dirname(os.path.abspath(__file__)), "host.txt")).split())
 for line in read("/proc/self/mountinfo").splitlines():
     f = line.split()
     if len(f) > 4 and f[4] not in ("/", "/proc", "/dev", "/sys"):
-        check("listing of mount " + f[4], " ".join(listdir(f[4])))
+        check("listing of mount " + f[4], " ".join(n for n in listdir(f[4]) if n not in host))
 # The C environment (what children inherit, what /proc shows), and every
 # process's command line and environment that can be read.
 check("/proc/self/environ", read("/proc/self/environ").replace("\0", " "))
