@@ -192,3 +192,16 @@ func MoatCgroups() map[string]bool {
 	}
 	return out
 }
+
+// HostSiteNames lists, one a line, what the site directories of the
+// host's python3 (on PATH) hold: a native sandbox shows them through its
+// binds of that runtime, as they are, so a test of tells (tells.py's
+// host.txt) does not count them as moat's.
+func HostSiteNames(t testing.TB) []byte {
+	t.Helper()
+	out, err := exec.Command("python3", "-I", "-c", "import os, site\nfor d in site.getsitepackages():\n    print(*(os.listdir(d) if os.path.isdir(d) else []), sep='\\n')").Output()
+	if err != nil {
+		t.Fatalf("list the host's site directories: %v", err)
+	}
+	return out
+}

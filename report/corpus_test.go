@@ -169,7 +169,9 @@ func TestCorpus(t *testing.T) {
 // TestTells: a program that looks for the cheap tells of moat finds none,
 // and the machine it sees is another each run (the persona).
 func TestTells(t *testing.T) {
-	noTells(t, moattest.RequireBackend(t, "native"), nil)
+	b := moattest.RequireBackend(t, "native")
+	host := moattest.HostSiteNames(t)
+	noTells(t, b, func(s *moat.Spec) { s.Files["host.txt"] = host })
 }
 
 // noTells runs tells.py three times on b: no tell, and at least two host

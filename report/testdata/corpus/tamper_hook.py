@@ -1,7 +1,7 @@
 # Switch moat's audit hook off from Python, then act unseen: look for the
 # hook's state through the import system's closures (there is none to
 # find now), then through the garbage collector; start a child
-# interpreter with -I (no site, no hook) to do the work.
+# interpreter with -S (no site, so no hook) to do the work.
 import gc, subprocess, sys
 import importlib.machinery as m
 
@@ -18,4 +18,4 @@ for o in gc.get_objects():
         o["budget"] = 0
         found = True
 print("gc route:", found)
-subprocess.run([sys.executable, "-I", "-c", "open(__import__('os').path.expanduser('~/.aws/credentials')).read()"])
+subprocess.run([sys.executable, "-I", "-S", "-c", "open(__import__('os').path.expanduser('~/.aws/credentials')).read()"])

@@ -72,7 +72,7 @@ for d in listdir("/tmp"):
 # host.txt (beside this file, optional): names the host's own runtime has
 # in its site directories, which a sandbox sharing that runtime shows as
 # they are (not moat's).
-host = set(read(os.path.join(os.path.dirname(os.path.abspath(__file__)), "host.txt")).split())
+host = set(read(os.path.join(os.path.dirname(os.path.abspath(__file__)), "host.txt")).splitlines())
 for line in read("/proc/self/mountinfo").splitlines():
     f = line.split()
     if len(f) > 4 and f[4] not in ("/", "/proc", "/dev", "/sys"):
