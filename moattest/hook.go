@@ -7,10 +7,11 @@ import (
 	"testing"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
 )
 
-// HookBytecode checks that the audit hook, installed in a directory "py"
-// where the run's persona says, is loaded from the
+// HookBytecode checks that the audit hook, installed in a site directory
+// (or a directory "py" on PYTHONPATH), is loaded from the
 // bytecode moat compiled for the interpreter (internal/observe/audit.Compile, or
 // the image's python3 for the container backends), not compiled at every
 // start of Python.
@@ -30,4 +31,4 @@ func HookBytecode(t *testing.T, newBackend func() moat.Backend, allowDegraded bo
 	}
 }
 
-var hookCode = regexp.MustCompile(`# code object from '/[^']*/py/__pycache__/sitecustomize\.`)
+var hookCode = regexp.MustCompile(`# code object from '/[^']*/__pycache__/(sitecustomize|` + audit.Module + `)\.`)

@@ -335,6 +335,16 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	if ins, err := e.cli.ImageInspect(life, cfg.Image); err == nil && ins.ID != "" {
 		imageID, cfg.Image = ins.ID, ins.ID
 	}
+	var site *ctr.HookSite
+	if vol != "" && !spec.NoReport {
+		// The hook in a site directory of the image, where it has one
+		// (learnt by an earlier run): a tmpfs there, no PYTHONPATH.
+		site = ctr.NewHookSite("docker-"+e.id, imageID)
+		if site.Dir != "" {
+			m := site.Tmpfs()
+			hc.Tmpfs[m.Path] = m.Options
+		}
+	}
 	if vol != "" {
 		// Before the create, which would make an empty volume in use.
 		prov := &ctr.Provisioner{Engine: "docker-" + e.id, Fill: func(v string) error { return e.fillInit(life, cfg.Image, v, b.Progress) }}
@@ -386,6 +396,7 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	sess.OnExit = r.FinalStats
 	if vol != "" {
 		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, func() string { return imageID })
+		sess.Site = site
 	}
 	defer sess.Report(res) // events and findings, whatever the outcome
 	start := time.Now()

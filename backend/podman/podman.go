@@ -264,9 +264,13 @@ func nproc(pids int) int { return max(4096, pids+64) }
 func containerName(id string) string { return "build-" + id }
 
 // args returns `podman run` arguments for spec.
-// initVol is the init volume, or "" to run bootstrap.py (ctr.UseGoInit).
-func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFile, initVol string, p ctr.Persona) (args []string, degraded []string) {
+// initVol is the init volume, or "" to run bootstrap.py (ctr.UseGoInit);
+// site, if set with a directory, gets a tmpfs for the hook.
+func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFile, initVol string, p ctr.Persona, site *ctr.HookSite) (args []string, degraded []string) {
 	mounts, shm := ctr.Tmpfs(lim.Disk, p.Home)
+	if site != nil && site.Dir != "" {
+		mounts = append(mounts, site.Tmpfs())
+	}
 	args = []string{"run", "--rm", "-i", "--pull", "never",
 		"--name", containerName(id), "--label", ctr.Label + "=" + id,
 		"--network", "none", "--read-only", "--read-only-tmpfs=false",
@@ -348,6 +352,10 @@ type run struct {
 	goInit bool
 
 	persona ctr.Persona
+	// imageID is the image's ID when the report is on ("" unknown), and
+	// site where its python3 runs the hook from.
+	imageID string
+	site    *ctr.HookSite
 }
 
 // Run runs spec in a new container; see the package doc.
@@ -400,7 +408,18 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		tr.Step("init volume ready")
 	}
 	persona := ctr.NewPersona()
-	args, degraded := b.args(m, spec, lim, id, f.Name(), vol, persona)
+	var imageID string
+	var site *ctr.HookSite
+	if vol != "" && !spec.NoReport {
+		// A podman process (some 20 ms and more) before the run: the
+		// hook's site directory, learnt per image ID, is a mount.
+		out, err := b.output(ctx, m, "image", "inspect", "--format", "{{.Id}}", b.image(spec))
+		if imageID = strings.TrimSpace(out); err != nil || len(imageID) != 64 || strings.Trim(imageID, "0123456789abcdef") != "" {
+			imageID = ""
+		}
+		site = ctr.NewHookSite(m.engine, imageID)
+	}
+	args, degraded := b.args(m, spec, lim, id, f.Name(), vol, persona, site)
 	res := &moat.Result{Isolation: "podman", Degraded: degraded}
 	res.Layers = ctr.Layers("podman CLI, "+m.who, "runtime: podman's configured OCI runtime", b.image(spec), vol, spec, lim, persona)
 	if !m.cgroups {
@@ -410,7 +429,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 			}
 		}
 	}
-	r := &run{b: b, m: m, id: id, tr: tr, goInit: vol != "", persona: persona}
+	r := &run{b: b, m: m, id: id, tr: tr, goInit: vol != "", persona: persona, imageID: imageID, site: site}
 	pulled, refilled := false, false
 	for {
 		began := time.Now()
@@ -554,26 +573,10 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		// The header goes on the control pipe, there before the init is:
 		// in the environment it would pass through podman's database and
 		// the runtime's config.
-		// The cache is keyed by the image's ID, asked for alongside the
-		// run (a podman process costs some 20 ms and more): the header
-		// waits for it.
-		idC := make(chan string, 1)
-		go func() {
-			out, err := r.b.output(ctx, r.m, "image", "inspect", "--format", "{{.Id}}", r.b.image(spec))
-			id := strings.TrimSpace(out)
-			if err != nil || len(id) != 64 || strings.Trim(id, "0123456789abcdef") != "" {
-				id = ""
-			}
-			idC <- id
-		}()
-		sess.Bytecode = ctr.NewHookBytecode(r.m.engine, func() string {
-			select {
-			case id := <-idC:
-				return id
-			case <-time.After(10 * time.Second):
-				return ""
-			}
-		})
+		// The caches are keyed by the image's ID, asked for before the
+		// run (the hook's site directory is a mount of the container).
+		sess.Bytecode = ctr.NewHookBytecode(r.m.engine, func() string { return r.imageID })
+		sess.Site = r.site
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

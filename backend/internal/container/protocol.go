@@ -115,6 +115,10 @@ type Session struct {
 	// python3 between runs; only moat's init uses it (bootstrap.py
 	// compiles the hook at every run).
 	Bytecode *HookBytecode
+	// Site, if set, is where the image's python3 runs the hook from
+	// (HookSite; the engine mounts its tmpfs); only moat's init uses it.
+	// nil: the hook goes on PYTHONPATH.
+	Site *HookSite
 	// Host, if set, runs bootstrap.py on a host of its own rather than in
 	// a container (the ssh backend): see HostInit.
 	Host *HostInit
@@ -205,8 +209,14 @@ func (s *Session) headerJSON() ([]byte, error) {
 	env := Env(s.spec, s.persona)
 	var rh *ctrinit.Report
 	if s.rep != nil {
-		env = observe.WithHookPath(append(env, s.rep.plan.Env...), s.rep.dir+"/py")
+		if s.Site != nil {
+			s.rep.site = s.Site.Dir
+		}
 		rh = s.rep.header()
+		env = append(env, s.rep.plan.Env...)
+		if !s.Site.fill(rh, s.rep.dir+"/audit") {
+			env = observe.WithHookPath(env, s.rep.dir+"/py")
+		}
 		s.Bytecode.fill(rh)
 		s.askedBytecode = rh.Compile != ""
 	}
@@ -435,6 +445,12 @@ func (s *Session) receive(r io.Reader) error {
 			}
 			s.sawBytecode = true
 			s.Bytecode.store(bytes.Clone(body))
+		case 'S':
+			if s.Site == nil || !s.Site.asked || s.Site.saw {
+				return fmt.Errorf("%w: unasked site frame", ErrProtocol)
+			}
+			s.Site.saw = true
+			s.Site.store(bytes.Clone(body))
 		case 'a', 'f', 'c':
 			if s.rep == nil {
 				return fmt.Errorf("%w: report frame %q with the report off", ErrProtocol, hdr[0])

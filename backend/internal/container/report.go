@@ -23,6 +23,9 @@ import (
 // moat parses, bounds and diffs all of it here with internal/observe, as
 // native does inside its sandbox.
 //
+// The hook runs from a site directory of the image where one is known
+// (HookSite), else from the hook's directory on PYTHONPATH.
+//
 // What a container cannot give: kernel-side events. Neither Docker nor
 // Podman lets moat hold a seccomp listener for the container, and the
 // host's audit or tracing facilities would need privileges and host
@@ -47,11 +50,17 @@ const (
 )
 
 // diffRoots are the directories the init walks, the hook's first.
-func (r *report) diffRoots() []string { return []string{r.dir, WorkDir, r.home, "/tmp", "/dev/shm"} }
+func (r *report) diffRoots() []string {
+	if r.site != "" {
+		return []string{r.dir, r.site, WorkDir, r.home, "/tmp", "/dev/shm"}
+	}
+	return []string{r.dir, WorkDir, r.home, "/tmp", "/dev/shm"}
+}
 
 // report is the host side of one run's report.
 type report struct {
 	dir      string // the hook's directory
+	site     string // the site directory the hook is in (HookSite); "" for none
 	home     string
 	plan     *observe.Plan
 	audit    *observe.Collector
@@ -147,7 +156,10 @@ func (r *report) events() ([]moat.Event, int) {
 	}
 	evs = append(evs, r.witnessEvents(w)...)
 	before, after := snapshot(w.Before), snapshot(w.After)
-	evs = append(evs, hookTamper(r.dir, before, after, r.endMS)...)
+	evs = append(evs, hookTamper(r.dir, r.dir+"/audit", before, after, r.endMS)...)
+	if r.site != "" {
+		evs = append(evs, hookTamper(r.site, "", before, after, r.endMS)...)
+	}
 	// The FIFO's times move with every write of the hook; its identity
 	// was checked.
 	delete(before, r.dir+"/audit")
@@ -201,11 +213,11 @@ func (r *report) witnessEvents(w ctrinit.Walks[[]json.RawMessage]) []moat.Event 
 	return evs
 }
 
-// hookTamper compares the hook's directory in both walks: anything removed, added or
-// changed there is a "report-tampered" event. The FIFO's size and times
-// move with the hook's writes; only its inode and mode count.
-func hookTamper(dir string, before, after observe.Snapshot, at int64) []moat.Event {
-	auditFIFO := dir + "/audit"
+// hookTamper compares the hook's directory (or the site directory it is
+// in) in both walks: anything removed, added or changed there is a
+// "report-tampered" event. The FIFO's size and times move with the hook's
+// writes; only its inode and mode count. auditFIFO "": dir has none.
+func hookTamper(dir, auditFIFO string, before, after observe.Snapshot, at int64) []moat.Event {
 	in := func(p string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
 	var changed []string
 	for p, b := range before {
@@ -227,7 +239,7 @@ func hookTamper(dir string, before, after observe.Snapshot, at int64) []moat.Eve
 			changed = append(changed, p+" added")
 		}
 	}
-	if _, ok := before[auditFIFO]; !ok {
+	if _, ok := before[auditFIFO]; !ok && auditFIFO != "" {
 		changed = append(changed, auditFIFO+" missing before the program started")
 	}
 	if len(changed) == 0 {
@@ -271,8 +283,9 @@ func reportLayer(off bool) moat.Layer {
 	if off {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
-	return moat.Layer{Name: "behaviour-report", Detail: "Python audit hook (in a directory of /tmp named anew each run, owned by the sandbox user: its events are the program's claims), " +
-		"honeytokens in the home, diff of /work, the home, /tmp and /dev/shm by the container init (any change to the hook's directory is an evasion finding); " +
+	return moat.Layer{Name: "behaviour-report", Detail: "Python audit hook (a .pth line of an empty site directory of the image, on a tmpfs; in a run that learns the image's site directories, "+
+		"on PYTHONPATH; its channel in a directory of /tmp named anew each run; owned by the sandbox user: its events are the program's claims), " +
+		"honeytokens in the home, diff of /work, the home, /tmp and /dev/shm by the container init (any change to the hook's directories is an evasion finding); " +
 		"no kernel-side events: neither engine gives moat a seccomp listener or a syscall trace of the container"}
 }
 

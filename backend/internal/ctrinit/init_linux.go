@@ -289,25 +289,22 @@ func writeNew(path string, data []byte, perm os.FileMode) error {
 }
 
 // setupReport installs the audit hook and its FIFO, plants the
-// honeytokens and walks the writable directories. The hook, first on the
-// program's PYTHONPATH (set by moat), and the FIFO belong to the sandbox
-// user, as the program does: the hook's events are the program's claims.
+// honeytokens and walks the writable directories. The hook (in a site
+// directory, or first on the program's PYTHONPATH, set by moat) and the
+// FIFO belong to the sandbox user, as the program does: the hook's events
+// are the program's claims.
 func (in *initProc) setupReport() error {
 	rep := in.h.Report
-	py := rep.Dir + "/py"
-	if err := os.MkdirAll(py+"/__pycache__", 0o755); err != nil {
+	if err := in.installHook(); err != nil {
 		return err
 	}
-	if err := writeNew(py+"/sitecustomize.py", []byte(rep.Hook), 0o444); err != nil {
-		return err
-	}
-	in.bytecode(py)
-	for _, d := range []string{py + "/__pycache__", py} {
-		if err := os.Chmod(d, 0o555); err != nil {
-			return err
-		}
+	if rep.SiteProbe != "" {
+		in.send('S', in.python(rep.SiteProbe, nil, "", MaxSiteProbe))
 	}
 	fifo := rep.Dir + "/audit"
+	if err := os.MkdirAll(rep.Dir, 0o755); err != nil {
+		return err
+	}
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
 		return fmt.Errorf("mkfifo: %w", err)
 	}
@@ -336,6 +333,35 @@ func (in *initProc) setupReport() error {
 	}
 	in.armWitness()
 	in.before, in.beforeCut = walk(rep, time.Now().Add(budget(rep)))
+	return nil
+}
+
+// installHook writes the hook where the image's python3 runs it: as a
+// module and .pth line of the site directory rep.Site (a tmpfs the engine
+// mounted), or as Dir/py/sitecustomize.py for PYTHONPATH.
+func (in *initProc) installHook() error {
+	rep := in.h.Report
+	dir, module := rep.Dir+"/py", "sitecustomize"
+	if rep.Site != "" {
+		dir, module = rep.Site, rep.SiteModule
+	}
+	if err := os.MkdirAll(dir+"/__pycache__", 0o755); err != nil {
+		return err
+	}
+	if err := writeNew(dir+"/"+module+".py", []byte(rep.Hook), 0o444); err != nil {
+		return err
+	}
+	if rep.Site != "" {
+		if err := writeNew(dir+"/"+rep.SitePthName, []byte(rep.SitePth), 0o444); err != nil {
+			return err
+		}
+	}
+	in.bytecode(dir, module)
+	for _, d := range []string{dir + "/__pycache__", dir} {
+		if err := os.Chmod(d, 0o555); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -376,11 +402,11 @@ const maxPyc = 1 << 20
 // when the header asks, what the image's python3 compiles now, sent back
 // as the P frame. Without it the program compiles the hook itself: slower,
 // the same hook.
-func (in *initProc) bytecode(py string) {
+func (in *initProc) bytecode(dir, module string) {
 	rep := in.h.Report
 	tag, pyc := rep.PycTag, rep.Pyc
 	if pyc == nil && rep.Compile != "" {
-		out := in.compileHook(py + "/sitecustomize.py")
+		out := in.python(rep.Compile, strings.NewReader(rep.Hook), dir+"/"+module+".py", maxPyc)
 		in.send('P', out)
 		t, p, ok := strings.Cut(string(out), "\n")
 		if !ok {
@@ -392,29 +418,35 @@ func (in *initProc) bytecode(py string) {
 	if pyc == nil || tag == "" || strings.ContainsAny(tag, "/\x00") || len(tag) > 40 {
 		return
 	}
-	_ = writeNew(py+"/__pycache__/sitecustomize."+tag+".pyc", pyc, 0o444)
+	_ = writeNew(dir+"/__pycache__/"+module+"."+tag+".pyc", pyc, 0o444)
 }
 
-// compileHook runs rep.Compile with the image's python3; nil if that fails.
-func (in *initProc) compileHook(file string) []byte {
-	rep := in.h.Report
+// python runs code with the image's python3 (-I -S, an empty
+// environment, stdin from stdin, arg as its one argument if not ""),
+// before any code of the program: its output, nil if it fails or passes
+// max bytes.
+func (in *initProc) python(code string, stdin io.Reader, arg string, max int) []byte {
 	python, err := exec.LookPath("python3")
 	if err != nil {
 		return nil
 	}
-	cmd := exec.Command(python, "-I", "-S", "-c", rep.Compile, file)
+	args := []string{"-I", "-S", "-c", code}
+	if arg != "" {
+		args = append(args, arg)
+	}
+	cmd := exec.Command(python, args...)
 	cmd.Env = []string{}
 	cmd.Dir = "/"
-	cmd.Stdin = strings.NewReader(rep.Hook)
+	cmd.Stdin = stdin
 	var out bytes.Buffer
-	cmd.Stdout = &limited{&out, maxPyc + 64}
+	cmd.Stdout = &limited{&out, max + 64}
 	if err := cmd.Start(); err != nil {
 		return nil
 	}
 	t := time.AfterFunc(10*time.Second, func() { _ = cmd.Process.Kill() })
 	err = cmd.Wait()
 	t.Stop()
-	if err != nil || out.Len() > maxPyc {
+	if err != nil || out.Len() > max {
 		return nil
 	}
 	return out.Bytes()

@@ -156,7 +156,25 @@ type Report struct {
 	PycTag  string `json:"pyc_tag,omitempty"`
 	Pyc     []byte `json:"pyc,omitempty"`
 	Compile string `json:"compile,omitempty"`
+	// Site, if set, is a site directory of the image's python3 on which
+	// the engine mounted an empty tmpfs: the init writes Hook there as
+	// SiteModule.py (and its bytecode) with the .pth file SitePthName
+	// holding SitePth, so Python runs the hook with nothing on
+	// PYTHONPATH. Without it the hook is Dir/py/sitecustomize.py, on
+	// the PYTHONPATH moat sets.
+	Site        string `json:"site,omitempty"`
+	SiteModule  string `json:"site_module,omitempty"`
+	SitePthName string `json:"site_pth_name,omitempty"`
+	SitePth     string `json:"site_pth,omitempty"`
+	// SiteProbe, if set, is code the init runs as `python3 -I -S -c
+	// SiteProbe` before the program; its output (at most MaxSiteProbe
+	// bytes) goes to the host as the S frame, which learns from it where
+	// the image's site directories are for the next runs.
+	SiteProbe string `json:"site_probe,omitempty"`
 }
+
+// MaxSiteProbe bounds the output of Report.SiteProbe.
+const MaxSiteProbe = 4096
 
 // Walks is the JSON of the 'f' frames: the "before" and "after" walks
 // (entries [path, size, mode, ino, ctime_ns]), why each stopped short of
