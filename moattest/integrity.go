@@ -98,8 +98,9 @@ sys.exit(7)`))
 	}
 }
 
-// testReportTamper: the program tries to silence the report (renames the
-// container's audit FIFO and hook directory, where they are), then reads a
+// testReportTamper: the program tries to silence the report (removes the
+// hook's .pth line from its site directory, renames the audit FIFO and
+// the hook's directory, where it can), then reads a
 // planted credential, writes ~/.bashrc and runs a shell. The report must
 // still see the startup file written, and either the credential read or
 // the tampering (an evasion finding).
@@ -120,6 +121,10 @@ for sd in site.getsitepackages():
             m = re.search(r'\.install\("([^"]+)"\)', open(os.path.join(sd, n)).read())
             if m:
                 d = os.path.dirname(m.group(1))
+                try:
+                    os.remove(os.path.join(sd, n))  # later interpreters: no hook
+                except OSError:
+                    pass
 for a, b in ((d + '/audit', d + '/gone'), (d, d + '-gone')):
     try:
         os.rename(a, b)
