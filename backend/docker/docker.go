@@ -397,6 +397,7 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	if vol != "" {
 		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, func() string { return imageID })
 		sess.Site = site
+		sess.KernelExecs = true
 	}
 	defer sess.Report(res) // events and findings, whatever the outcome
 	start := time.Now()

@@ -12,37 +12,8 @@ import (
 )
 
 // Reading a notified process's syscall arguments from /proc/PID/mem
-// (notify_linux.go). What is read is evidence, never a decision.
-
-func readCString(mem *os.File, addr uint64, max int) string {
-	if addr == 0 {
-		return ""
-	}
-	buf := make([]byte, max)
-	n, _ := mem.ReadAt(buf, int64(addr))
-	buf = buf[:n]
-	if i := strings.IndexByte(string(buf), 0); i >= 0 {
-		return string(buf[:i])
-	}
-	return string(buf)
-}
-
-func readArgv(mem *os.File, addr uint64) string {
-	if addr == 0 {
-		return ""
-	}
-	var ptrs [16 * 8]byte
-	n, _ := mem.ReadAt(ptrs[:], int64(addr))
-	var parts []string
-	for i := 0; i+8 <= n; i += 8 {
-		p := binary.LittleEndian.Uint64(ptrs[i:])
-		if p == 0 {
-			break
-		}
-		parts = append(parts, readCString(mem, p, 1000))
-	}
-	return strings.Join(parts, " ")
-}
+// (notify_linux.go; strings and argv: seccomp.ReadString, ReadArgv). What
+// is read is evidence, never a decision.
 
 // readSockaddr decodes the address a connect names: "ip:port" for inet,
 // a path for unix sockets.

@@ -112,9 +112,9 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 			pathArg, argvArg = n.Args[1], n.Args[2]
 		}
 		if merr == nil {
-			raw := readCString(mem, pathArg, 4096)
+			raw := seccomp.ReadString(mem, pathArg, 4096)
 			ev.Path = audit.Clean(raw, 400)
-			ev.Detail = audit.Clean(readArgv(mem, argvArg), maxArgv)
+			ev.Detail = audit.Clean(seccomp.ReadArgv(mem, argvArg), maxArgv)
 			if nr == unix.SYS_EXECVE {
 				var failed bool
 				ev.SHA256, failed = execTarget(hostPid, raw)

@@ -577,6 +577,7 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		// run (the hook's site directory is a mount of the container).
 		sess.Bytecode = ctr.NewHookBytecode(r.m.engine, func() string { return r.imageID })
 		sess.Site = r.site
+		sess.KernelExecs = true
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

@@ -119,6 +119,10 @@ type Session struct {
 	// (HookSite; the engine mounts its tmpfs); only moat's init uses it.
 	// nil: the hook goes on PYTHONPATH.
 	Site *HookSite
+	// KernelExecs asks the init to watch every execve in the container
+	// with a seccomp listener of its own (ctrinit.ExecEvent); only moat's
+	// init does.
+	KernelExecs bool
 	// Host, if set, runs bootstrap.py on a host of its own rather than in
 	// a container (the ssh backend): see HostInit.
 	Host *HostInit
@@ -212,6 +216,7 @@ func (s *Session) headerJSON() ([]byte, error) {
 		if s.Site != nil {
 			s.rep.site = s.Site.Dir
 		}
+		s.rep.execs = s.KernelExecs
 		rh = s.rep.header()
 		env = append(env, s.rep.plan.Env...)
 		if !s.Site.fill(rh, s.rep.dir+"/audit") {
@@ -451,6 +456,11 @@ func (s *Session) receive(r io.Reader) error {
 			}
 			s.Site.saw = true
 			s.Site.store(bytes.Clone(body))
+		case 'k':
+			if s.rep == nil || !s.rep.execs {
+				return fmt.Errorf("%w: unasked exec frame", ErrProtocol)
+			}
+			s.rep.frame(hdr[0], bytes.Clone(body), time.Since(s.start).Milliseconds())
 		case 'a', 'f', 'c':
 			if s.rep == nil {
 				return fmt.Errorf("%w: report frame %q with the report off", ErrProtocol, hdr[0])

@@ -61,6 +61,8 @@ func (r *report) diffRoots() []string {
 type report struct {
 	dir      string // the hook's directory
 	site     string // the site directory the hook is in (HookSite); "" for none
+	execs    bool   // the init was asked to watch execs ('k' frames)
+	kernel   []moat.Event
 	home     string
 	plan     *observe.Plan
 	audit    *observe.Collector
@@ -91,7 +93,7 @@ func (r *report) header() *ctrinit.Report {
 	for _, f := range observe.TokenFiles(r.plan.Tokens, r.plan.Files, func(p string) string { return p }) {
 		witness = append(witness, f.Path)
 	}
-	return &ctrinit.Report{Dir: r.dir, Hook: audit.Hook, Plant: r.plan.Files, Witness: witness, Roots: r.diffRoots(), MaxEntries: observe.MaxFSEntries,
+	return &ctrinit.Report{Dir: r.dir, Hook: audit.Hook, Execs: r.execs, Plant: r.plan.Files, Witness: witness, Roots: r.diffRoots(), MaxEntries: observe.MaxFSEntries,
 		MaxWalkBytes: maxWalkBytes/2 - 256<<10, ScanFile: observe.MaxScanFile, ScanTotal: maxContentTotal, MaxAuditBytes: maxAuditBytes, BudgetS: 1.5}
 }
 
@@ -101,6 +103,8 @@ func (r *report) frame(t byte, body []byte, at int64) bool {
 	switch t {
 	case 'a':
 		_, _ = r.audit.Write(body)
+	case 'k':
+		r.execFrame(body, at)
 	case 'f':
 		if len(body) == 0 {
 			r.walksEnd, r.endMS = true, at
@@ -128,6 +132,7 @@ func (r *report) events() ([]moat.Event, int) {
 	evs := append([]moat.Event(nil), r.plan.Planted...)
 	auditEvs, dropped := r.audit.Events()
 	evs = append(evs, auditEvs...)
+	evs = append(evs, r.kernel...)
 	dropped += r.dropped
 	var w ctrinit.Walks[[]json.RawMessage]
 	switch {
@@ -155,6 +160,16 @@ func (r *report) events() ([]moat.Event, int) {
 			Detail: fmt.Sprintf("the audit hook's events passed their cap of %d bytes: %d bytes not relayed", maxAuditBytes, w.AuditCut)})
 	}
 	evs = append(evs, r.witnessEvents(w)...)
+	if r.execs && !w.ExecsOn {
+		why := "the container's init has no exec witness"
+		if w.ExecsOff != "" {
+			why = audit.Clean(w.ExecsOff, 300)
+		}
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindKernelEventsUnavailable, TimeMS: r.endMS, Detail: "execs seen by the audit hook only: " + why})
+	}
+	if w.ExecsCut > 0 {
+		dropped += int(min(w.ExecsCut, 1<<30))
+	}
 	before, after := snapshot(w.Before), snapshot(w.After)
 	evs = append(evs, hookTamper(r.dir, r.dir+"/audit", before, after, r.endMS)...)
 	if r.site != "" {
@@ -178,6 +193,40 @@ func (r *report) events() ([]moat.Event, int) {
 		fsEvs = slices.DeleteFunc(fsEvs, func(e moat.Event) bool { return e.Kind == "file-deleted" })
 	}
 	return append(evs, fsEvs...), dropped + fsDropped
+}
+
+// maxExecFrame bounds one 'k' frame (ctrinit.ExecEvent: a path of up to
+// 4 KiB and 16 arguments of up to 1000 bytes, JSON-escaped).
+const maxExecFrame = 128 << 10
+
+// execFrame takes one exec the init's seccomp listener saw. The init read
+// it from the caller's memory: the fact of the exec is the kernel's, every
+// field is bounded and escaped, and past ctrinit.MaxExecEvents execs are
+// only counted.
+func (r *report) execFrame(body []byte, at int64) {
+	var e ctrinit.ExecEvent
+	if len(body) > maxExecFrame || len(r.kernel) >= ctrinit.MaxExecEvents || json.Unmarshal(body, &e) != nil {
+		r.dropped++
+		return
+	}
+	if e.PID < 0 || e.PID > 1<<22 {
+		e.PID = 0
+	}
+	if e.PPID < 0 || e.PPID > 1<<22 {
+		e.PPID = 0
+	}
+	ev := moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, TimeMS: at, PID: e.PID, PPID: e.PPID, Name: "execve",
+		Path: audit.Clean(e.Path, 400), Detail: audit.Clean(e.Argv, 2000)}
+	if e.Call == "execveat" {
+		ev.Name = "execveat"
+	}
+	if e.Failed {
+		ev.Kind = moat.KindExecFailed
+	}
+	if e.Note != "" {
+		ev.Detail += " (" + audit.Clean(e.Note, 100) + ")"
+	}
+	r.kernel = append(r.kernel, ev)
 }
 
 // witnessEvents turns what the init's witness saw into events: only

@@ -159,6 +159,8 @@ type initProc struct {
 	deadline  time.Time // of the report's walks
 	witness   *witness.Witness
 	witnessed Walks[entry] // the witness's fields only
+	execs     *execWatch   // nil: no kernel witness of execs
+	execsOff  string       // why not, when asked
 }
 
 func (in *initProc) mark(what string) { in.marks = append(in.marks, mark{monoNow(), what}) }
@@ -499,6 +501,15 @@ func (in *initProc) run() int {
 			cmd.Args = append([]string{Bin, ExecArg, strconv.FormatInt(h.RlimitAS, 10), path}, h.Argv...)
 		}
 		<-in.signals
+		if h.Report != nil && h.Report.Execs {
+			// Last before the start: from here on every execve of the
+			// init's tree, its own start of the program too, notifies.
+			own := 1
+			if cmd.Path != path {
+				own = 2
+			}
+			in.execsOff = in.watchExecs(own)
+		}
 		err = cmd.Start()
 	}
 	_ = wo.Close()
@@ -795,6 +806,7 @@ func (in *initProc) sendWalks() {
 	after, afterCut := walk(rep, deadline)
 	ws := in.witnessed
 	ws.Before, ws.After, ws.BeforeCut, ws.AfterCut, ws.AuditCut = in.before, after, in.beforeCut, afterCut, in.auditCut
+	ws.ExecsOn, ws.ExecsOff, ws.ExecsCut = in.execs != nil, in.execsOff, in.execs.cut()
 	b, _ := json.Marshal(ws)
 	_, _ = framer{in, 'f'}.Write(b)
 	in.send('f', nil)

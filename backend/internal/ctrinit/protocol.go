@@ -171,6 +171,9 @@ type Report struct {
 	// bytes) goes to the host as the S frame, which learns from it where
 	// the image's site directories are for the next runs.
 	SiteProbe string `json:"site_probe,omitempty"`
+	// Execs asks the init to watch every execve of the container (its own
+	// seccomp listener) and send each as a 'k' frame (ExecEvent).
+	Execs bool `json:"execs,omitempty"`
 }
 
 // MaxSiteProbe bounds the output of Report.SiteProbe.
@@ -186,6 +189,11 @@ type Walks[E any] struct {
 	BeforeCut string `json:"before_cut,omitempty"`
 	AfterCut  string `json:"after_cut,omitempty"`
 	AuditCut  int64  `json:"audit_cut,omitempty"`
+	// The kernel witness of execs (Report.Execs): on, or why it is off,
+	// and how many execs it only counted.
+	ExecsOn  bool   `json:"execs_on,omitempty"`
+	ExecsOff string `json:"execs_off,omitempty"`
+	ExecsCut int64  `json:"execs_cut,omitempty"`
 	// The witness of the planted files: on (the number of files watched)
 	// or why not, and the files it saw read and altered.
 	WitnessOn  int      `json:"witness_on,omitempty"`

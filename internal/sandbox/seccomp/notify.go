@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"unsafe"
 
 	"golang.org/x/net/bpf"
@@ -103,6 +104,73 @@ func InstallNotify() (listener int, rules int, err error) {
 	if err != nil {
 		return -1, 0, err
 	}
+	fd, err := installListener(raw)
+	if err != nil {
+		return -1, 0, err
+	}
+	return fd, len(Denied()), nil
+}
+
+// ExecWatchProgram returns the filter that [InstallExecWatch] installs:
+// every execve and execveat, of every calling convention the kernel
+// offers here (x32 and i386 on x86_64, 32-bit arm on arm64), notifies;
+// everything else is allowed. It denies nothing: it goes on top of a
+// filter that does (a container engine's), and only reports.
+func ExecWatchProgram() ([]bpf.RawInstruction, error) {
+	const notify, allow = label("notify"), label("allow")
+	arches := make([]uint32, 0, len(execOther))
+	for a := range execOther {
+		if a != auditArch {
+			arches = append(arches, a)
+		}
+	}
+	slices.Sort(arches)
+	archLabel := func(a uint32) label { return label(fmt.Sprintf("arch:%#x", a)) }
+	p := []bpf.Instruction{bpf.LoadAbsolute{Off: offArch, Size: 4}}
+	for _, a := range arches {
+		p = append(p, jumpIf{cond: bpf.JumpEqual, val: a, t: archLabel(a)})
+	}
+	p = append(p, jumpIf{cond: bpf.JumpEqual, val: auditArch, f: allow},
+		bpf.LoadAbsolute{Off: offNr, Size: 4},
+		jumpIf{cond: bpf.JumpEqual, val: unix.SYS_EXECVE, t: notify},
+		jumpIf{cond: bpf.JumpEqual, val: unix.SYS_EXECVEAT, t: notify})
+	for _, nr := range execOther[auditArch] {
+		p = append(p, jumpIf{cond: bpf.JumpEqual, val: nr, t: notify})
+	}
+	p = append(p, jump(allow))
+	for _, a := range arches {
+		p = append(p, archLabel(a), bpf.LoadAbsolute{Off: offNr, Size: 4})
+		for _, nr := range execOther[a] {
+			p = append(p, jumpIf{cond: bpf.JumpEqual, val: nr, t: notify})
+		}
+		p = append(p, jump(allow))
+	}
+	p = append(p, notify, bpf.RetConstant{Val: retNotify}, allow, bpf.RetConstant{Val: retAllow})
+	insts, err := link(p)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: link: %w", err)
+	}
+	raw, err := bpf.Assemble(insts)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: assemble: %w", err)
+	}
+	return raw, nil
+}
+
+// InstallExecWatch installs [ExecWatchProgram] as [InstallNotify] does
+// its filter (no_new_privs, every thread) and returns the listener. It
+// needs no privilege: a container's init, running as the program's user,
+// uses it to see every program its processes start.
+func InstallExecWatch() (listener int, err error) {
+	raw, err := ExecWatchProgram()
+	if err != nil {
+		return -1, err
+	}
+	return installListener(raw)
+}
+
+// installListener installs raw on every thread with a listener.
+func installListener(raw []bpf.RawInstruction) (int, error) {
 	filter := make([]unix.SockFilter, len(raw))
 	for i, r := range raw {
 		filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
@@ -111,17 +179,17 @@ func InstallNotify() (listener int, rules int, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := setNoNewPrivs(); err != nil {
-		return -1, 0, fmt.Errorf("seccomp: set no_new_privs: %w", err)
+		return -1, fmt.Errorf("seccomp: set no_new_privs: %w", err)
 	}
 	fd, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
 		unix.SECCOMP_FILTER_FLAG_TSYNC|unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH|unix.SECCOMP_FILTER_FLAG_NEW_LISTENER,
 		uintptr(unsafe.Pointer(&prog)))
 	runtime.KeepAlive(filter)
 	if errno != 0 {
-		return -1, 0, fmt.Errorf("seccomp: install notify filter on all threads: %w", errno)
+		return -1, fmt.Errorf("seccomp: install notify filter on all threads: %w", errno)
 	}
 	unix.CloseOnExec(int(fd))
-	return int(fd), len(Denied()), nil
+	return int(fd), nil
 }
 
 // Notif is struct seccomp_notif: one syscall waiting for an answer.

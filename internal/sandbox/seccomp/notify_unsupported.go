@@ -9,3 +9,9 @@ func NotifyProgram() ([]bpf.RawInstruction, error) { return nil, errPlatform }
 
 // InstallNotify reports errors.ErrUnsupported on this platform.
 func InstallNotify() (listener int, rules int, err error) { return -1, 0, errPlatform }
+
+// ExecWatchProgram is not available on this platform.
+func ExecWatchProgram() ([]bpf.RawInstruction, error) { return nil, errPlatform }
+
+// InstallExecWatch is not available on this platform.
+func InstallExecWatch() (listener int, err error) { return -1, errPlatform }

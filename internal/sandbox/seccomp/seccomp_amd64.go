@@ -14,6 +14,11 @@ const auditArch = unix.AUDIT_ARCH_X86_64
 // covers the negative ones).
 const x32Bit = 0x40000000
 
+// execOther are the execve and execveat numbers of the other calling
+// conventions a process may use here: x32 (on this arch value, with
+// x32Bit) and i386 (int 0x80, its own arch value).
+var execOther = map[uint32][]uint32{auditArch: {x32Bit | 520, x32Bit | 545}, unix.AUDIT_ARCH_I386: {11, 358}}
+
 // syscalls maps every name in the policy to its x86_64 number.
 var syscalls = map[string]uint32{
 	"open":              unix.SYS_OPEN,

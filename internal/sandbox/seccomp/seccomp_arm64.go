@@ -13,6 +13,10 @@ const auditArch = unix.AUDIT_ARCH_AARCH64
 // (32-bit arm syscalls arrive with AUDIT_ARCH_ARM and are killed.)
 const x32Bit = 0
 
+// execOther are the execve and execveat numbers of the other calling
+// convention a process may use here: 32-bit arm.
+var execOther = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {11, 387}}
+
 // syscalls maps every name in the policy to its arm64 number. arm64 never
 // had iopl, ioperm or uselib.
 var syscalls = map[string]uint32{
