@@ -150,3 +150,37 @@ func TestWitnessContainers(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelExecsContainers: on docker and podman every exec is seen by
+// the kernel (the init's seccomp listener), not by the audit hook alone:
+// an execve through ctypes is a kernel exec the hook did not report (an
+// evasion finding), and a program a shell starts (which no hook sees)
+// is a kernel exec with its command line.
+func TestKernelExecsContainers(t *testing.T) {
+	for _, bk := range []struct {
+		name string
+		new  func() moat.Backend
+	}{
+		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }},
+		{"podman", func() moat.Backend { return podman.New(testImage(), "") }},
+	} {
+		t.Run(bk.name, func(t *testing.T) {
+			moattest.RequireBackend(t, bk.name)
+			b := bk.new()
+			res := run(t, b, filepath.Join("testdata", "corpus", "ctypes_syscall.py"), nil)
+			if !evasion(res, "seen by the kernel that Python's audit hook did not report") {
+				dump(t, res)
+				t.Errorf("an execve through ctypes is no kernel-seen evasion finding")
+			}
+			res = run(t, b, filepath.Join("testdata", "corpus", "shell_commands.py"), nil)
+			var seen bool
+			for _, e := range res.Events {
+				seen = seen || (e.Source == moat.SourceKernel && e.Kind == moat.KindExec && strings.HasSuffix(e.Path, "/cat") && e.PPID != 0)
+			}
+			if !seen {
+				dump(t, res)
+				t.Errorf("no kernel exec of cat, which a shell started")
+			}
+		})
+	}
+}

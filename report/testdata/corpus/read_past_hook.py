@@ -34,7 +34,8 @@ elif how == "static":
     except PermissionError:
         print("static binaries unsupported")  # docker: /work is noexec
 elif how == "isolated":
-    subprocess.run([sys.executable, "-I", "-c", "import sys; print(len(open(sys.argv[1]).read()))", path], check=True)
+    # -S: no site, so no hook (-I alone still runs site's .pth lines)
+    subprocess.run([sys.executable, "-I", "-S", "-c", "import sys; print(len(open(sys.argv[1]).read()))", path], check=True)
 elif how == "dirfd":
     d = os.open(os.path.join(home, ".aws"), os.O_RDONLY | os.O_DIRECTORY)
     fd = os.open("credentials", os.O_RDONLY, dir_fd=d)
