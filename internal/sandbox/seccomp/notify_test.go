@@ -3,6 +3,7 @@
 package seccomp
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -88,5 +89,48 @@ func TestNotifyDecisions(t *testing.T) {
 	}
 	if _, ok := Watched[unix.SYS_EXECVE]; !ok {
 		t.Error("execve not watched")
+	}
+}
+
+// TestExecWatchProgram: every execve and execveat notifies, of every
+// calling convention; nothing else is touched (no denial, no kill).
+func TestExecWatchProgram(t *testing.T) {
+	raw, err := ExecWatchProgram()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := vm(t, raw)
+	type tc struct {
+		name     string
+		arch, nr uint32
+		want     uint32
+	}
+	tests := []tc{
+		{"execve", auditArch, unix.SYS_EXECVE, retNotify},
+		{"execveat", auditArch, unix.SYS_EXECVEAT, retNotify},
+		{"getpid", auditArch, unix.SYS_GETPID, retAllow},
+		{"openat", auditArch, unix.SYS_OPENAT, retAllow},
+		{"connect", auditArch, unix.SYS_CONNECT, retAllow},
+		{"clone3", auditArch, unix.SYS_CLONE3, retAllow},
+	}
+	for arch, nrs := range execOther {
+		for _, nr := range nrs {
+			tests = append(tests, tc{fmt.Sprintf("exec %d of arch %#x", nr, arch), arch, nr, retNotify})
+		}
+		if arch != auditArch {
+			tests = append(tests, tc{fmt.Sprintf("getpid-like 20 of arch %#x", arch), arch, 20, retAllow})
+		}
+	}
+	if runtime.GOARCH == "amd64" {
+		tests = append(tests, tc{"x32 getpid", auditArch, 0x40000000 | 39, retAllow})
+	}
+	for _, tt := range tests {
+		got, err := v.Run(seccompData(tt.arch, tt.nr))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if uint32(got) != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, action(uint32(got)), action(tt.want))
+		}
 	}
 }
