@@ -25,21 +25,6 @@ import (
 // takes it as the program's word for every field but the fact of the
 // exec, bounded and escaped.
 
-// ExecEvent is one 'k' frame's JSON.
-type ExecEvent struct {
-	PID    int    `json:"pid"`  // the caller's process (thread group) id
-	PPID   int    `json:"ppid"` // its parent's
-	Call   string `json:"call"` // execve or execveat
-	Path   string `json:"path"`
-	Argv   string `json:"argv"`
-	Failed bool   `json:"failed,omitempty"` // the path names no executable file
-	Note   string `json:"note,omitempty"`   // memory unreadable, or the caller died meanwhile
-}
-
-// MaxExecEvents bounds the 'k' frames of one run; past it execs are only
-// counted (Walks.ExecsCut).
-const MaxExecEvents = 2000
-
 // execWatch serves the exec listener.
 type execWatch struct {
 	fd      int

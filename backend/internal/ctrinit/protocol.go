@@ -251,3 +251,18 @@ type Exit struct {
 	Error   string `json:"error"` // the program could not be started
 	Errno   int    `json:"errno"`
 }
+
+// ExecEvent is one 'k' frame's JSON.
+type ExecEvent struct {
+	PID    int    `json:"pid"`  // the caller's process (thread group) id
+	PPID   int    `json:"ppid"` // its parent's
+	Call   string `json:"call"` // execve or execveat
+	Path   string `json:"path"`
+	Argv   string `json:"argv"`
+	Failed bool   `json:"failed,omitempty"` // the path names no executable file
+	Note   string `json:"note,omitempty"`   // memory unreadable, or the caller died meanwhile
+}
+
+// MaxExecEvents bounds the 'k' frames of one run; past it execs are only
+// counted (Walks.ExecsCut).
+const MaxExecEvents = 2000
