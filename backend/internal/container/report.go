@@ -26,10 +26,12 @@ import (
 // The hook runs from a site directory of the image where one is known
 // (HookSite), else from the hook's directory on PYTHONPATH.
 //
-// What a container cannot give: kernel-side events. Neither Docker nor
-// Podman lets moat hold a seccomp listener for the container, and the
-// host's audit or tracing facilities would need privileges and host
-// configuration moat does not assume. The layer says so.
+// Kernel-side events: neither Docker nor Podman lets moat hold a seccomp
+// listener for the container, so moat's init installs one of its own on
+// top of the engine's profile (ctrinit's execs_linux.go) and sends every
+// execve it sees ('k' frames, execFrame). Connects and denied calls stay
+// unseen by the kernel side; under gVisor (--image) the Sentry refuses
+// the listener and a kernel-events-unavailable event says so.
 
 // The hook's directory (Persona.HookDir) holds the hook
 // (py/sitecustomize.py) and its FIFO (audit) inside the container: on
@@ -335,7 +337,7 @@ func reportLayer(off bool) moat.Layer {
 	return moat.Layer{Name: "behaviour-report", Detail: "Python audit hook (a .pth line of an empty site directory of the image, on a tmpfs; in a run that learns the image's site directories, " +
 		"on PYTHONPATH; its channel in a directory of /tmp named anew each run; owned by the sandbox user: its events are the program's claims), " +
 		"honeytokens in the home, diff of /work, the home, /tmp and /dev/shm by the container init (any change to the hook's directories is an evasion finding); " +
-		"no kernel-side events: neither engine gives moat a seccomp listener or a syscall trace of the container"}
+		"kernel-side: every execve, seen by the init's own seccomp listener (where the runtime has seccomp user notification); no connect or denied call"}
 }
 
 // Report fills res.Events, EventsDropped and Findings (always a list).
