@@ -175,9 +175,12 @@ func TestTells(t *testing.T) {
 }
 
 // noTells runs tells.py three times on b: no tell, and at least two host
-// names among the three runs.
+// names among the three runs. A first run, not counted, lets a container
+// backend learn where the image's site directories are (the run that
+// learns it puts the hook on PYTHONPATH: docs/report.md).
 func noTells(t *testing.T, b moat.Backend, mod func(*moat.Spec)) {
 	t.Helper()
+	run(t, b, filepath.Join("testdata", "benign", "numeric.py"), mod)
 	hosts := map[string]bool{}
 	for range 3 {
 		res := run(t, b, filepath.Join("testdata", "corpus", "tells.py"), mod)
