@@ -1,13 +1,13 @@
 package report_test
 
 import (
-	"slices"
 	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
