@@ -47,13 +47,39 @@ type Set struct {
 
 const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
+// tellWords are words a program looking for a sandbox greps for; a random
+// value that happens to spell one (any case) is drawn again.
+var tellWords = []string{"moat", "sandbox", "honey", "canary", "bait"}
+
+// random draws n characters of alphabet uniformly (no modulo bias), never
+// spelling one of tellWords.
 func random(n int, alphabet string) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
+	limit := 256 - 256%len(alphabet)
+	for {
+		b := make([]byte, 0, n)
+		var buf [64]byte
+		for len(b) < n {
+			_, _ = rand.Read(buf[:])
+			for _, c := range buf {
+				if int(c) < limit && len(b) < n {
+					b = append(b, alphabet[int(c)%len(alphabet)])
+				}
+			}
+		}
+		if !hasTellWord(string(b)) {
+			return string(b)
+		}
 	}
-	return string(b)
+}
+
+func hasTellWord(s string) bool {
+	l := strings.ToLower(s)
+	for _, w := range tellWords {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // Parts that vary from run to run, so that no fixed shape marks moat's

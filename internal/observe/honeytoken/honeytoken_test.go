@@ -96,3 +96,17 @@ func TestFresh(t *testing.T) {
 		t.Error("two sets share a value")
 	}
 }
+
+// A random value never spells a word a sandbox-detector greps for: with
+// the alphabet "moat", eight characters spell "moat" about once in 50
+// draws unless such draws are refused.
+func TestRandomSpellsNoTell(t *testing.T) {
+	for i := 0; i < 5000; i++ {
+		if v := random(8, "moat"); hasTellWord(v) || len(v) != 8 {
+			t.Fatalf("random drew %q", v)
+		}
+	}
+	if !hasTellWord("xxSandBoxx") {
+		t.Fatal("hasTellWord misses a word in mixed case")
+	}
+}
