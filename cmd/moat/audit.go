@@ -7,7 +7,6 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -46,7 +45,7 @@ running. Progress goes to stderr.`,
 }
 
 func doAudit(c *cobra.Command, isolation, probes, image string, asJSON bool) error {
-	ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := signal.NotifyContext(c.Context(), interruptSignals...)
 	defer stop()
 	var names []string
 	if isolation == "" {

@@ -556,6 +556,57 @@ time.sleep(60)`)
 	}
 }
 
+// TestSIGPIPE: a reader of moat's output that goes away (`moat run ... |
+// head`) cancels the run: moat exits 130, not killed by SIGPIPE, and
+// leaves no process of the run behind (killed outright, it could not tear
+// down a container or a cgroup).
+func TestSIGPIPE(t *testing.T) {
+	requireNative(t)
+	t.Parallel()
+	marker := "moat-marker-" + randomHex()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := moatCmd(ctx, []string{"MARKER=" + marker}, "run", "--env", "MARKER", "-c", `import os, subprocess, sys, time
+subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(1000)', os.environ['MARKER']], start_new_session=True)
+while True:
+    print('x' * 100, flush=True)
+    time.sleep(0.01)`)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = w
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	if !strings.HasPrefix(line, "xxx") {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the program did not start: %q, stderr %q", line, errb.String())
+	}
+	if !waitMarker(marker, 5*time.Second) {
+		t.Errorf("the daemon was never seen on the host; the check below proves nothing")
+	}
+	r.Close()
+	err = cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		t.Fatalf("moat was killed by %s when its reader went away; stderr %q", ws.Signal(), errb.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit %d (%v), want 130; stderr %q", code, err, errb.String())
+	}
+	if pids := markerPids(marker); len(pids) > 0 {
+		t.Errorf("processes of the run left on the host: %v", pids)
+	}
+	if strings.Contains(errb.String(), "goroutine ") {
+		t.Errorf("stack trace on stderr: %s", errb.String())
+	}
+}
+
 func randomHex() string {
 	var b [8]byte
 	rand.Read(b[:])

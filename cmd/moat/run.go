@@ -9,7 +9,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -225,7 +224,7 @@ func doRun(c *cobra.Command, f *runFlags, args []string) error {
 	if err != nil {
 		return reportFailure(f.asJSON, nil, err)
 	}
-	ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := signal.NotifyContext(c.Context(), interruptSignals...)
 	defer stop()
 	choice, err := moat.Select(ctx, isolation, spec)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -108,7 +107,7 @@ func scanConfig(c *cobra.Command, f *scanFlags, target string) (cfg scan.Config,
 }
 
 func doScan(c *cobra.Command, f *scanFlags, target string) error {
-	ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := signal.NotifyContext(c.Context(), interruptSignals...)
 	defer stop()
 	c.SetContext(ctx)
 	cfg, err := scanConfig(c, f, target)

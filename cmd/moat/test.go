@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -180,7 +179,7 @@ func doTest(c *cobra.Command, f *testFlags, target string) error {
 	if err != nil {
 		return testFailure(f.asJSON, nil, err)
 	}
-	ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := signal.NotifyContext(c.Context(), interruptSignals...)
 	defer stop()
 	choice, err := moat.Select(ctx, f.isolation, cfg.Needs()...)
 	if err != nil {
