@@ -30,9 +30,12 @@ import (
 // Spec, which must be `-c CODE` or a script of its files with no option
 // and no variable Python reads at startup (warmFits; else
 // moat.ErrMismatch). The stub runs it as __main__ with the same argv,
-// globals, environment, traceback and exit status as a cold start; what
-// differs is the call stack under the program (the stub's two frames)
-// and the order of the variables in the C environment its children get.
+// globals, environment, traceback and exit status as a cold start, and
+// the same /proc/self/cmdline and /proc/self/environ (PR_SET_MM_MAP); what
+// differs is the call stack under the program (the stub's two frames),
+// ctypes' library in its memory map (the stub loaded it for that call,
+// and took it out of sys.modules) and the order of the variables in the C
+// environment its children get.
 //
 // ctx is checked before the preparation, which is short and not canceled
 // midway. A Prepared runs once; one that is not

@@ -239,13 +239,16 @@ import json, os, sys
 print(json.dumps({"argv": sys.argv, "orig": sys.orig_argv[1:], "path0": sys.path[0],
   "globals": sorted(globals()), "file": globals().get("__file__"), "cached": repr(globals().get("__cached__", "-")),
   "loader": type(__loader__).__name__ if not isinstance(__loader__, type) else __loader__.__name__,
-  "env": [k for k in os.environ], "foo": os.environ.get("FOO"), "modules": "_moat_warm" in sys.modules,
+  "env": [k for k in os.environ], "foo": os.environ.get("FOO"), "modules": "_main" in sys.modules or "_ctypes" in sys.modules,
+  "cmdline": open("/proc/self/cmdline", "rb").read() == b"".join(os.fsencode(a) + b"\0" for a in sys.orig_argv),
+  "environ": [kv.split(b"=", 1)[0].decode() for kv in open("/proc/self/environ", "rb").read().split(b"\0")],
   "stdin": sys.stdin.read()}))
 `
 
 // TestPrestartedAsCold: a program handed to a prestarted interpreter
 // sees and does what it would in a sandbox started for it: argv,
 // sys.path[0], __main__'s globals, the environment (names and order),
+// /proc/self/cmdline and /proc/self/environ (the stub's would be a tell),
 // stdin, tracebacks, exit statuses, and the audit hook's hello.
 func TestPrestartedAsCold(t *testing.T) {
 	moattest.RequireBackend(t, "native")
