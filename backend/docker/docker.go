@@ -409,6 +409,9 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	waitC, waitErrC := e.cli.ContainerWait(waitCtx, created.ID, container.WaitConditionNextExit)
 
 	sess := ctr.NewSession(spec, lim, persona, r.Stop)
+	if sentry(b.runtimeName(e)) {
+		sess.OnSentry()
+	}
 	sess.OnExit = r.FinalStats
 	if vol != "" {
 		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, func() string { return imageID })
