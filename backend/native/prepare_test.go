@@ -266,6 +266,8 @@ func TestPrestartedAsCold(t *testing.T) {
 		{"exit", moat.Spec{Args: []string{"-c", "import sys; print('out'); sys.exit(3)"}}},
 		{"exit-text", moat.Spec{Args: []string{"-c", "raise SystemExit('bye')"}}},
 		{"interrupt", moat.Spec{Args: []string{"-c", "import atexit; atexit.register(print, 'atexit'); raise KeyboardInterrupt"}}},
+		// time, loaded at startup, takes the run's TZ as a cold start does.
+		{"tz", moat.Spec{Args: []string{"-c", "import time; print(time.tzname, time.timezone, time.localtime(0).tm_hour)"}, Env: []string{"TZ=JST-9"}}},
 		// ctypes, which the stub loaded and took out of sys.modules, loads again.
 		{"ctypes", moat.Spec{Args: []string{"-c", "import ctypes, sys; c = ctypes.CDLL(None); p = ctypes.pointer(ctypes.c_int(5))\n" +
 			"print(c.getpid() > 0, ctypes.sizeof(ctypes.c_long), ctypes.create_string_buffer(b'ab').value, ctypes.cast(p, ctypes.POINTER(ctypes.c_int)).contents.value, ctypes.pythonapi.Py_IsInitialized())"}}},

@@ -87,6 +87,9 @@ def _main(g):
     data.clear()
     data.update(order)
     del order, data, environ, env
+    # time, loaded at startup, read TZ then: read it again, the run's.
+    if "time" in sys.modules:
+        sys.modules["time"].tzset()
     # /proc/self/cmdline and /proc/self/environ: the kernel shows the
     # memory it was told holds argv and the environment, the stub's at
     # the start. PR_SET_MM_MAP (no privilege needed when the executable
