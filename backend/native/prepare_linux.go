@@ -185,7 +185,7 @@ func prestartable(tmpl *moat.Spec) bool {
 // ahead, or "": its arguments must be `-c CODE [ARG...]` or
 // `SCRIPT [ARG...]` with the script one of its files (no interpreter
 // option: they are fixed at the start), and its environment must leave
-// alone what Python reads while it starts.
+// alone what Python, the dynamic loader and libc read while it starts.
 func warmFits(spec *moat.Spec) string {
 	a := spec.Args
 	switch {
@@ -197,7 +197,8 @@ func warmFits(spec *moat.Spec) string {
 	seen := make(map[string]bool, len(spec.Env))
 	for _, kv := range spec.Env {
 		k, _, _ := strings.Cut(kv, "=")
-		if seen[k] || strings.HasPrefix(k, "PYTHON") || strings.HasPrefix(k, "LC_") || k == "LANG" || k == "LANGUAGE" || k == "HOME" {
+		if seen[k] || strings.HasPrefix(k, "PYTHON") || strings.HasPrefix(k, "LC_") || k == "LANG" || k == "LANGUAGE" || k == "HOME" ||
+			strings.HasPrefix(k, "LD_") || strings.HasPrefix(k, "MALLOC_") || k == "GLIBC_TUNABLES" { // the loader's and libc's, read at exec
 			return "environment " + k
 		}
 		seen[k] = true

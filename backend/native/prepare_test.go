@@ -389,3 +389,25 @@ func waitExit(pid int) {
 		}
 	}
 }
+
+// TestPrestartedRefusesLoaderEnv: variables the dynamic loader and libc
+// read as the interpreter starts (LD_*, GLIBC_TUNABLES, MALLOC_*) cannot
+// reach one started ahead: such a run does not fit (it runs cold), and
+// the sandbox is still unused.
+func TestPrestartedRefusesLoaderEnv(t *testing.T) {
+	moattest.RequireBackend(t, "native")
+	for _, kv := range []string{"LD_PRELOAD=/work/x.so", "LD_LIBRARY_PATH=/work", "GLIBC_TUNABLES=glibc.malloc.check=3", "MALLOC_ARENA_MAX=1"} {
+		sb, err := (&native.Backend{}).Prepare(context.Background(), &moat.Spec{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = sb.Run(context.Background(), &moat.Spec{Args: []string{"-c", "pass"}, Env: []string{kv}})
+		if !errors.Is(err, moat.ErrMismatch) {
+			t.Errorf("%s: %v, want ErrMismatch", kv, err)
+		}
+		if res, err := sb.Run(context.Background(), &moat.Spec{Args: []string{"-c", "print(1)"}}); err != nil || res.Stdout != "1\n" {
+			t.Errorf("after %s the sandbox is not unused: %v %+v", kv, err, res)
+		}
+		sb.Close()
+	}
+}
