@@ -220,6 +220,12 @@ func (b *Backend) Supports(spec *moat.Spec) error { return ctr.Supports(b.name()
 // Collect removes what killed runs left at this daemon; see [GC].
 func (b *Backend) Collect(ctx context.Context) ([]string, error) { return GC(ctx, b.Host) }
 
+// sentry says whether the OCI runtime named runtime is gVisor's runsc.
+func sentry(runtime string) bool {
+	r := strings.ToLower(runtime)
+	return strings.Contains(r, "runsc") || strings.Contains(r, "gvisor")
+}
+
 func (b *Backend) runtimeName(e *engine) string {
 	if b.Runtime != "" {
 		return b.Runtime
@@ -232,7 +238,8 @@ func (b *Backend) runtimeName(e *engine) string {
 
 // config returns the container's configuration for spec.
 // initVol is the init volume, or "" to run bootstrap.py.
-func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p ctr.Persona) (*container.Config, *container.HostConfig, error) {
+// runtime is the OCI runtime's name at the daemon.
+func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p ctr.Persona, runtime string) (*container.Config, *container.HostConfig, error) {
 	prof, err := ctr.SeccompProfile()
 	if err != nil {
 		return nil, nil, fmt.Errorf("docker: seccomp profile: %w", err)
@@ -241,6 +248,14 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p
 	tmpfs := map[string]string{}
 	for _, m := range mounts {
 		tmpfs[m.Path] = m.Options
+	}
+	if sentry(runtime) {
+		// gVisor's Sentry makes /dev/fuse and /dev/net/tun whatever it
+		// is asked, and both open for anyone (as in backend/gvisor):
+		// empty read-only tmpfs cover them, fuse's of mode 0. Under
+		// runc neither exists, and the mounts would make them.
+		tmpfs["/dev/net"] = "ro,size=0"
+		tmpfs["/dev/fuse"] = "ro,size=0,mode=000"
 	}
 	cfg := &container.Config{
 		Image:           b.image(spec),
@@ -323,7 +338,8 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	life := context.WithoutCancel(ctx)
 	id := ctr.RunID()
 	persona := ctr.NewPersona()
-	cfg, hc, err := b.config(spec, lim, id, vol, persona)
+	e.info(ctx)
+	cfg, hc, err := b.config(spec, lim, id, vol, persona, b.runtimeName(e))
 	if err != nil {
 		return nil, err
 	}
@@ -393,6 +409,9 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	waitC, waitErrC := e.cli.ContainerWait(waitCtx, created.ID, container.WaitConditionNextExit)
 
 	sess := ctr.NewSession(spec, lim, persona, r.Stop)
+	if sentry(b.runtimeName(e)) {
+		sess.OnSentry()
+	}
 	sess.OnExit = r.FinalStats
 	if vol != "" {
 		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, func() string { return imageID })

@@ -56,8 +56,11 @@ type bundleConfig struct {
 	// holds, bound read-only at Tools/py. Empty: the report is off.
 	AuditFile string
 	Hook      string
-	Disk      int64
-	Pids      int
+	// Void (host) is an empty file no one may open, bound over the
+	// Sentry's own /dev/fuse.
+	Void string
+	Disk int64
+	Pids int
 }
 
 // ociSpec builds the OCI runtime spec of a run. The invariants: the root
@@ -73,6 +76,13 @@ func ociSpec(c bundleConfig) *specs.Spec {
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 		// gVisor would show its own sysfs; an empty read-only tmpfs hides it.
 		{Destination: "/sys", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro", "nosuid", "nodev", "noexec", "size=0"}},
+		// The Sentry always makes /dev/fuse and /dev/net/tun (runsc has
+		// no flag against it), and both open for anyone: kernel surface
+		// no run needs, which a mount needs no more than a capability
+		// away. An empty read-only tmpfs hides tun, and an empty file
+		// of mode 0 hides fuse (a file: no tmpfs can cover it).
+		{Destination: "/dev/net", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro", "nosuid", "nodev", "noexec", "size=0"}},
+		{Destination: "/dev/fuse", Type: "bind", Source: c.Void, Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}},
 	}
 	binds := append([]string(nil), c.Binds...)
 	sort.Strings(binds) // parents before children

@@ -15,14 +15,15 @@ func TestOCISpec(t *testing.T) {
 	p := observe.Persona{Host: "kim-xps", User: "kim", Home: "/home/kim", Tools: "/opt/tools"}
 	s := ociSpec(bundleConfig{Argv: []string{"/usr/bin/python3", "-c", "pass"}, Binds: []string{"/usr/lib/python3.11", "/usr/bin/python3"},
 		Scratch: "/run/moat/gvisor/x/scratch", CgroupsPath: "/moat/x", Disk: 1 << 20, Pids: 8, Persona: p, Etc: "/run/moat/gvisor/x/scratch/etc",
-		AuditFile: "/run/moat/gvisor/x/scratch/.moat-audit", Hook: "/var/lib/moat/rootfs-x/py"})
+		AuditFile: "/run/moat/gvisor/x/scratch/.moat-audit", Hook: "/var/lib/moat/rootfs-x/py", Void: "/var/lib/moat/rootfs-x/void"})
 	if s.Hostname != "kim-xps" {
 		t.Errorf("hostname %q", s.Hostname)
 	}
 	// moat's own read-only files: the run's /etc and the hook.
 	own := map[string]string{"/etc/passwd": "/run/moat/gvisor/x/scratch/etc/passwd", "/etc/group": "/run/moat/gvisor/x/scratch/etc/group",
 		"/etc/hosts": "/run/moat/gvisor/x/scratch/etc/hosts", "/etc/hostname": "/run/moat/gvisor/x/scratch/etc/hostname",
-		"/opt/tools/py": "/var/lib/moat/rootfs-x/py", "/home": "/run/moat/gvisor/x/scratch/homes"}
+		"/opt/tools/py": "/var/lib/moat/rootfs-x/py", "/home": "/run/moat/gvisor/x/scratch/homes",
+		"/dev/fuse": "/var/lib/moat/rootfs-x/void"}
 	if !s.Root.Readonly || s.Process.User.UID != sandboxID || s.Process.User.GID != sandboxID || !s.Process.NoNewPrivileges {
 		t.Errorf("root %+v user %+v nnp %v", s.Root, s.Process.User, s.Process.NoNewPrivileges)
 	}

@@ -285,6 +285,7 @@ func (r *runner) prepare() error {
 		Env:         append(append(env, r.spec.Env...), repEnv...),
 		AuditFile:   auditPath,
 		Hook:        filepath.Join(skel, "py"),
+		Void:        filepath.Join(skel, voidFile),
 		Persona:     r.persona,
 		Etc:         etc,
 		Binds:       r.rt.Paths,

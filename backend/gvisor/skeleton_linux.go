@@ -35,7 +35,10 @@ const skeletonPrefix = "rootfs-"
 // skeletonVersion is part of every skeleton's key: change it whenever
 // writeRootfs or buildSkeleton make something else from the same inputs,
 // or runs would share a root of the old make.
-const skeletonVersion = 3
+const skeletonVersion = 4
+
+// voidFile, in a skeleton, is an empty file of mode 0 (bundleConfig.Void).
+const voidFile = "void"
 
 // skeleton returns the shared root for rt (dir/root), with the audit hook
 // (and its bytecode bc, if any) in dir/py when hook is set: outside the
@@ -66,6 +69,12 @@ func buildSkeleton(dir string, rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) 
 		return err
 	}
 	if err := writeRootfs(filepath.Join(dir, "root"), rt); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, voidFile), nil, 0); err != nil {
+		return err
+	}
+	if err := os.Chmod(filepath.Join(dir, voidFile), 0); err != nil {
 		return err
 	}
 	if !hook {

@@ -30,9 +30,12 @@ import (
 // Spec, which must be `-c CODE` or a script of its files with no option
 // and no variable Python reads at startup (warmFits; else
 // moat.ErrMismatch). The stub runs it as __main__ with the same argv,
-// globals, environment, traceback and exit status as a cold start; what
-// differs is the call stack under the program (the stub's two frames)
-// and the order of the variables in the C environment its children get.
+// globals, environment, traceback and exit status as a cold start, and
+// the same /proc/self/cmdline and /proc/self/environ (PR_SET_MM_MAP); what
+// differs is the call stack under the program (the stub's two frames),
+// ctypes' library in its memory map (the stub loaded it for that call,
+// and took it out of sys.modules) and the order of the variables in the C
+// environment its children get.
 //
 // ctx is checked before the preparation, which is short and not canceled
 // midway. A Prepared runs once; one that is not
@@ -182,7 +185,7 @@ func prestartable(tmpl *moat.Spec) bool {
 // ahead, or "": its arguments must be `-c CODE [ARG...]` or
 // `SCRIPT [ARG...]` with the script one of its files (no interpreter
 // option: they are fixed at the start), and its environment must leave
-// alone what Python reads while it starts.
+// alone what Python, the dynamic loader and libc read while it starts.
 func warmFits(spec *moat.Spec) string {
 	a := spec.Args
 	switch {
@@ -194,7 +197,8 @@ func warmFits(spec *moat.Spec) string {
 	seen := make(map[string]bool, len(spec.Env))
 	for _, kv := range spec.Env {
 		k, _, _ := strings.Cut(kv, "=")
-		if seen[k] || strings.HasPrefix(k, "PYTHON") || strings.HasPrefix(k, "LC_") || k == "LANG" || k == "LANGUAGE" || k == "HOME" {
+		if seen[k] || strings.HasPrefix(k, "PYTHON") || strings.HasPrefix(k, "LC_") || k == "LANG" || k == "LANGUAGE" || k == "HOME" ||
+			strings.HasPrefix(k, "LD_") || strings.HasPrefix(k, "MALLOC_") || k == "GLIBC_TUNABLES" { // the loader's and libc's, read at exec
 			return "environment " + k
 		}
 		seen[k] = true

@@ -239,13 +239,16 @@ import json, os, sys
 print(json.dumps({"argv": sys.argv, "orig": sys.orig_argv[1:], "path0": sys.path[0],
   "globals": sorted(globals()), "file": globals().get("__file__"), "cached": repr(globals().get("__cached__", "-")),
   "loader": type(__loader__).__name__ if not isinstance(__loader__, type) else __loader__.__name__,
-  "env": [k for k in os.environ], "foo": os.environ.get("FOO"), "modules": "_moat_warm" in sys.modules,
+  "env": [k for k in os.environ], "foo": os.environ.get("FOO"), "modules": "_main" in sys.modules or "_ctypes" in sys.modules,
+  "cmdline": open("/proc/self/cmdline", "rb").read() == b"".join(os.fsencode(a) + b"\0" for a in sys.orig_argv),
+  "environ": [kv.split(b"=", 1)[0].decode() for kv in open("/proc/self/environ", "rb").read().split(b"\0")],
   "stdin": sys.stdin.read()}))
 `
 
 // TestPrestartedAsCold: a program handed to a prestarted interpreter
 // sees and does what it would in a sandbox started for it: argv,
 // sys.path[0], __main__'s globals, the environment (names and order),
+// /proc/self/cmdline and /proc/self/environ (the stub's would be a tell),
 // stdin, tracebacks, exit statuses, and the audit hook's hello.
 func TestPrestartedAsCold(t *testing.T) {
 	moattest.RequireBackend(t, "native")
@@ -263,6 +266,11 @@ func TestPrestartedAsCold(t *testing.T) {
 		{"exit", moat.Spec{Args: []string{"-c", "import sys; print('out'); sys.exit(3)"}}},
 		{"exit-text", moat.Spec{Args: []string{"-c", "raise SystemExit('bye')"}}},
 		{"interrupt", moat.Spec{Args: []string{"-c", "import atexit; atexit.register(print, 'atexit'); raise KeyboardInterrupt"}}},
+		// time, loaded at startup, takes the run's TZ as a cold start does.
+		{"tz", moat.Spec{Args: []string{"-c", "import time; print(time.tzname, time.timezone, time.localtime(0).tm_hour)"}, Env: []string{"TZ=JST-9"}}},
+		// ctypes, which the stub loaded and took out of sys.modules, loads again.
+		{"ctypes", moat.Spec{Args: []string{"-c", "import ctypes, sys; c = ctypes.CDLL(None); p = ctypes.pointer(ctypes.c_int(5))\n" +
+			"print(c.getpid() > 0, ctypes.sizeof(ctypes.c_long), ctypes.create_string_buffer(b'ab').value, ctypes.cast(p, ctypes.POINTER(ctypes.c_int)).contents.value, ctypes.pythonapi.Py_IsInitialized())"}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -379,5 +387,27 @@ func waitExit(pid int) {
 		if _, err := unix.Poll(pfd, -1); err != unix.EINTR {
 			return
 		}
+	}
+}
+
+// TestPrestartedRefusesLoaderEnv: variables the dynamic loader and libc
+// read as the interpreter starts (LD_*, GLIBC_TUNABLES, MALLOC_*) cannot
+// reach one started ahead: such a run does not fit (it runs cold), and
+// the sandbox is still unused.
+func TestPrestartedRefusesLoaderEnv(t *testing.T) {
+	moattest.RequireBackend(t, "native")
+	for _, kv := range []string{"LD_PRELOAD=/work/x.so", "LD_LIBRARY_PATH=/work", "GLIBC_TUNABLES=glibc.malloc.check=3", "MALLOC_ARENA_MAX=1"} {
+		sb, err := (&native.Backend{}).Prepare(context.Background(), &moat.Spec{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = sb.Run(context.Background(), &moat.Spec{Args: []string{"-c", "pass"}, Env: []string{kv}})
+		if !errors.Is(err, moat.ErrMismatch) {
+			t.Errorf("%s: %v, want ErrMismatch", kv, err)
+		}
+		if res, err := sb.Run(context.Background(), &moat.Spec{Args: []string{"-c", "print(1)"}}); err != nil || res.Stdout != "1\n" {
+			t.Errorf("after %s the sandbox is not unused: %v %+v", kv, err, res)
+		}
+		sb.Close()
 	}
 }

@@ -27,6 +27,8 @@ type Collector struct {
 	last    time.Time
 	partial []byte
 	skip    bool // in the rest of an over-long line
+	// ahead: every line is ignored until the first hello (UntilHello).
+	ahead bool
 }
 
 // NewCollector returns a Collector that stamps events with now().
@@ -41,8 +43,25 @@ func (c *Collector) Line(b []byte) {
 	c.line(b)
 }
 
+// UntilHello makes c ignore every line until the first "hello": a
+// prestarted interpreter's stub (internal/sandbox/nsinit's warm.py)
+// acts before it says hello for its run, and what it does is moat's, not
+// the program's. Nothing of the program runs before that hello, and a
+// hello it forges later changes nothing.
+func (c *Collector) UntilHello() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ahead = true
+}
+
 func (c *Collector) line(b []byte) {
 	ev, ok := audit.Parse(b)
+	if c.ahead {
+		if !ok || ev.Kind != moat.KindHello {
+			return
+		}
+		c.ahead = false
+	}
 	if !ok {
 		c.dropped++
 		return

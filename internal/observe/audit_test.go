@@ -86,3 +86,31 @@ func TestKernelReserves(t *testing.T) {
 		t.Fatalf("reserves sum to %d, want MaxKernelEvents %d", sum, MaxKernelEvents)
 	}
 }
+
+// TestCollectorUntilHello: what a prestarted interpreter's stub does
+// before its hello is not kept, nor counted; the hello and everything
+// after it is, a hello forged later changes nothing.
+func TestCollectorUntilHello(t *testing.T) {
+	c := NewCollector(func() int64 { return 0 })
+	c.UntilHello()
+	for _, l := range []string{
+		`{"k":"native","pid":2,"name":"ctypes.dlopen"}`,
+		`{"k":"open","pid":2,"path":"/home/x/.aws/credentials"}`,
+		`not json`,
+		`{"k":"hello","pid":2,"path":"/usr/bin/python3"}`,
+		`{"k":"open","pid":2,"path":"/home/x/.ssh/id_rsa"}`,
+		`{"k":"hello","pid":2,"path":"/usr/bin/python3"}`,
+		`{"k":"open","pid":2,"path":"/home/x/.netrc"}`,
+	} {
+		c.Line([]byte(l))
+	}
+	evs, dropped := c.Events()
+	var got []string
+	for _, e := range evs {
+		got = append(got, string(e.Kind)+" "+e.Path)
+	}
+	want := "hello /usr/bin/python3,open /home/x/.ssh/id_rsa,hello /usr/bin/python3,open /home/x/.netrc"
+	if strings.Join(got, ",") != want || dropped != 0 {
+		t.Errorf("kept %q dropped %d, want %q and 0", got, dropped, want)
+	}
+}

@@ -75,6 +75,8 @@ type report struct {
 	ctotal   int64
 	dropped  int
 	endMS    int64
+	// blind is what the witness cannot see on this runtime ("" none).
+	blind string
 }
 
 func newReport(spec *moat.Spec, start time.Time, p Persona) *report {
@@ -242,8 +244,11 @@ func (r *report) witnessEvents(w ctrinit.Walks[[]json.RawMessage]) []moat.Event 
 		}
 		return []moat.Event{{Source: moat.SourceMoat, Kind: moat.KindHoneytokenWitness, TimeMS: r.endMS, Detail: "off: " + why}}
 	}
-	evs := []moat.Event{{Source: moat.SourceMoat, Kind: moat.KindHoneytokenWitness, TimeMS: r.endMS,
-		Detail: fmt.Sprintf("on: the access and change times of %d planted files, kept by the kernel, read by the container's init", w.WitnessOn)}}
+	detail := fmt.Sprintf("on: the access and change times of %d planted files, kept by the kernel, read by the container's init", w.WitnessOn)
+	if r.blind != "" {
+		detail += "; " + r.blind
+	}
+	evs := []moat.Event{{Source: moat.SourceMoat, Kind: moat.KindHoneytokenWitness, TimeMS: r.endMS, Detail: detail}}
 	seen := map[string]bool{}
 	for _, c := range []struct {
 		kind   moat.Kind

@@ -29,7 +29,8 @@ func SeccompProfile() ([]byte, error) {
 		out := profile{DefaultAction: p.DefaultAction, DefaultErrnoRet: p.DefaultErrnoRet, ArchMap: p.ArchMap}
 		for _, sc := range p.Syscalls {
 			names := slices.DeleteFunc(slices.Clone(sc.Names), func(n string) bool {
-				return slices.Contains(Denied, n) || (n == "ioctl" && len(sc.Args) == 0) || n == "socket" || n == "socketpair" || noAtimeCalls[n]
+				return slices.Contains(Denied, n) || (n == "ioctl" && len(sc.Args) == 0) || n == "socket" || n == "socketpair" || noAtimeCalls[n] ||
+					n == "mknod" || n == "mknodat"
 			})
 			if len(names) == 0 {
 				continue
@@ -40,6 +41,7 @@ func SeccompProfile() ([]byte, error) {
 		out.Syscalls = append(out.Syscalls, ioctlRules()...)
 		out.Syscalls = append(out.Syscalls, familyRules()...)
 		out.Syscalls = append(out.Syscalls, noAtimeRules()...)
+		out.Syscalls = append(out.Syscalls, mknodRules()...)
 		profileJSON, profileErr = json.Marshal(out)
 	})
 	return profileJSON, profileErr
@@ -67,6 +69,24 @@ func noAtimeRules() []rule {
 		{Names: []string{"fcntl"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 1, Value: unix.F_SETFL, Op: specs.OpEqualTo}, without(2)}},
 		{Names: []string{"openat2"}, Action: specs.ActErrno, ErrnoRet: &enosys},
 	}
+}
+
+// mknodRules allow mknod and mknodat of regular files, FIFOs and sockets
+// only; a device node falls to the default action, EPERM. The kernel
+// refuses one anyway without CAP_MKNOD, which no program holds, but
+// gVisor's Sentry (runsc as Docker's runtime, whose tmpfs /tmp, /work,
+// home and /dev/shm are the Sentry's own) makes one for anyone, and opens
+// it whatever nodev says: /dev/fuse or /dev/net/tun made again in /tmp.
+// The mode is mknod's second argument, mknodat's third.
+func mknodRules() []rule {
+	var rules []rule
+	for i, name := range []string{"mknod", "mknodat"} {
+		for _, t := range []uint64{0, unix.S_IFREG, unix.S_IFIFO, unix.S_IFSOCK} {
+			rules = append(rules, rule{Names: []string{name}, Action: specs.ActAllow,
+				Args: []specs.LinuxSeccompArg{{Index: uint(i + 1), Value: unix.S_IFMT, ValueTwo: t, Op: specs.OpMaskedEqual}}})
+		}
+	}
+	return rules
 }
 
 // familyRules allow socket(2) for native's families (internal/sandbox/seccomp's

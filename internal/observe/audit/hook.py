@@ -209,7 +209,10 @@ def _moat_install(fifo, pythonpath):
                 pass
             elif event == "moat.warm":
                 if state["warm"]:
-                    state["warm"] = False
+                    # What the stub did is not the run's: its run starts
+                    # with the hook's memory and budget whole.
+                    state["warm"], state["budget"] = False, 5000
+                    seen.clear()
                     emit("hello", path=text(_sys.executable), detail=argv(_sys.argv))
             elif event == "_imp.create_dynamic":
                 origin = text(args[0] if args else "")

@@ -358,6 +358,7 @@ func prestarted(cfg *Config, dec *json.Decoder, enc *json.Encoder, layers []moat
 	if err != nil {
 		return fail("stub pipe", err)
 	}
+	rep.untilHello() // the stub's own doings are not the program's
 	cmd, stage, err := startProgram(cfg, []string{pre.Python, "-c", WarmStub}, rep.hookEnv(pre.Env), []*os.File{codeR}, enc)
 	codeR.Close()
 	if err != nil {

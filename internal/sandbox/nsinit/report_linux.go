@@ -300,6 +300,14 @@ func (r *reporter) finish(send func(any) error) {
 	}
 }
 
+// untilHello ignores the audit hook's lines until the hello of a
+// prestarted interpreter's run (observe.Collector.UntilHello).
+func (r *reporter) untilHello() {
+	if r != nil {
+		r.audit.UntilHello()
+	}
+}
+
 // rewalk takes the "before" picture again: after the init wrote a
 // prestarted run's files (Prestart), which are the run's, not the
 // program's doing.

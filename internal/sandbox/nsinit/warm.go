@@ -3,13 +3,28 @@ package nsinit
 import (
 	_ "embed"
 	"strconv"
+	"strings"
 )
 
-// WarmStub is the program of a prestarted interpreter ([Prestart]),
-// run as `python -c WarmStub`.
-//
 //go:embed warm.py
-var WarmStub string
+var warmSource string
+
+// WarmStub is the program of a prestarted interpreter ([Prestart]),
+// run as `python -c WarmStub`: warm.py without its comment lines, which
+// would name moat in the interpreter's argv until the stub replaces it.
+var WarmStub = uncomment(warmSource)
+
+// uncomment drops the lines of Python source src that hold a comment
+// alone.
+func uncomment(src string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(src, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "#") {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
 
 // warmMessage is what the init hands a prestarted interpreter: the
 // number of argv fields, argv, then the environment, each field ended by
