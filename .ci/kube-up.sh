@@ -31,6 +31,10 @@ log() { echo "kube-up: $*" >&2; }
 
 "$here/kube-build.sh" >&2
 BIN=$C/bin ROOT=$C/root
+# moat's seccomp profile, where the kubelet finds the Localhost profiles
+# the backend's Pods name (its --root-dir's seccomp/); written every time,
+# also for a cluster already up (the runtime reads it when a Pod starts).
+seccomp() { mkdir -p "$K/kubelet"; (cd "$here/.." && go run ./cmd/moat kube-seccomp "$K/kubelet/seccomp") >&2; }
 # A cluster already up and healthy is used as it is; anything else found
 # in $K (a run that crashed half way, a machine rebooted under it) is
 # removed first, as kube-down.sh removes a cluster.
@@ -44,7 +48,7 @@ if [ -d "$K" ]; then
     [ $healthy = yes ] && timeout 10 "$BIN/kubectl" --kubeconfig "$K/pki/admin.kubeconfig" get --raw /readyz >/dev/null 2>&1 || healthy=no
   fi
   if [ $healthy = yes ]; then
-    log "a cluster is already up in $K"; echo "$K/pki/admin.kubeconfig"; exit 0
+    seccomp; log "a cluster is already up in $K"; echo "$K/pki/admin.kubeconfig"; exit 0
   fi
   log "removing what an earlier cluster left in $K"
   MOAT_KUBE_DIR=$K "$here/kube-down.sh"
@@ -62,6 +66,7 @@ for port in 2379 2380 6443 10248 10250 10257 10259; do
   done
 done
 mkdir -p "$K"/{log,run,etcd,containerd,kubelet,cni/ipam,runsc,etc/cni/net.d,pki}
+seccomp
 export PATH=$BIN:$ROOT/usr/bin:$PATH   # containerd 2.1, its runc shim and gVisor's first
 NODE=$(hostname | tr 'A-Z' 'a-z')
 NODE_IP=$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')

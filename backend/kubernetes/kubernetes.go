@@ -288,8 +288,33 @@ func (b *Backend) Collect(ctx context.Context) ([]string, error) {
 	return removed, joinErrs(errs)
 }
 
+// live holds the ids of this process's runs from before their policy is
+// created until Close has seen their Pod gone: what they have on the
+// cluster then is theirs, not left over.
+var live = struct {
+	sync.Mutex
+	ids map[string]bool
+}{ids: map[string]bool{}}
+
+func setLive(id string, on bool) {
+	live.Lock()
+	defer live.Unlock()
+	if on {
+		live.ids[id] = true
+	} else {
+		delete(live.ids, id)
+	}
+}
+
+func isLive(id string) bool {
+	live.Lock()
+	defer live.Unlock()
+	return live.ids[id]
+}
+
 // Leftovers lists what moat's runs left in the backend's namespace: Pods
-// (also those still terminating) and NetworkPolicies labelled by moat.
+// (also those still terminating) and NetworkPolicies labelled by moat,
+// but those of this process's runs still in progress.
 func (b *Backend) Leftovers(ctx context.Context) ([]string, error) {
 	c, err := b.cluster()
 	if err != nil {
@@ -303,14 +328,18 @@ func (b *Backend) Leftovers(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	for _, p := range pods.Items {
-		left = append(left, "pod "+p.Name)
+		if !isLive(p.Labels[ctr.Label]) {
+			left = append(left, "pod "+p.Name)
+		}
 	}
 	pols, err := c.cs.NetworkingV1().NetworkPolicies(ns).List(ctx, sel)
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range pols.Items {
-		left = append(left, "networkpolicy "+p.Name)
+		if !isLive(p.Labels[ctr.Label]) {
+			left = append(left, "networkpolicy "+p.Name)
+		}
 	}
 	return left, nil
 }

@@ -81,7 +81,13 @@ func TestKubernetes(t *testing.T) {
 		Layers:    []string{"engine", "runtime", "init", "user", "capabilities", "no-new-privs", "seccomp", "read-only-rootfs", "network", "disk", "limits", "timeout", "output-limit", "service-account", "pod-deadline"},
 		Container: &moattest.Container{ExtraDevices: []string{"tty", "ptmx", "pts", "fuse", "net", "mqueue", "core", "console"}, SuidRoot: true, Shell: true},
 		Sentry:    &moattest.Sentry{Leftovers: leftovers, MemoryOverhead: 64 << 20},
-		Cases:     cases,
+		// A run's Pod is scheduled, its init container receives moat, its
+		// container starts, and it is deleted and waited for, before and
+		// after the program's own time (which the timeout counts from its
+		// start): 6-25 s on the 2-core node of .ci/kube-up.sh with the
+		// suite's cases in parallel. It asserts nothing about speed.
+		StartBound: time.Minute,
+		Cases:      cases,
 	})
 	if left := leftovers(); len(left) > 0 {
 		t.Errorf("left on the cluster after the suite: %q", left)
@@ -93,24 +99,10 @@ func TestKubernetes(t *testing.T) {
 // issue 16's open work, not accepted behaviour.
 var knownFailing = map[string]string{
 	// A Pod has no pids limit of its own, only the node's podPidsLimit.
-	"limit-pids": "the Spec's pids limit is not enforced per Pod",
-	"fork-bomb":  "the fork bomb ran until the timeout: the pids limit never ended it",
-	// The suite's bounds count the Pod's cold start (6-13 s here, more
-	// with the suite's runs in parallel) as part of the run.
-	"limit-timeout": "a 5s timeout returned after 24.5s",
-	"busy-loop":     "a 1s timeout returned after 21.1s",
-	"output-bomb":   "the run took 17.3s",
-	// Leftovers lists every moat Pod of the namespace, also those of the
-	// cases running in parallel.
-	"cleanup":         "after Run returned: the backend left on the host: pod moat-…; networkpolicy moat-…",
-	"orphan-daemon":   "after Run returned: the backend left on the host: pod moat-…",
-	"copy-out-caps":   "Run took 2m5s: it hung until the test's own deadline",
-	"disk-bomb":       "status \"memory\": the emptyDirs are memory-backed, so a full disk is the memory limit",
-	"socket-families": "netlink_uevent allowed, netlink_diag EPROTONOSUPPORT: seccomp RuntimeDefault, not moat's profile",
-	"tiocsti":         "ioctl ENOTTY, want EPERM: seccomp RuntimeDefault, not moat's profile",
-	"syscalls":        "ptrace-traceme returned 0: seccomp RuntimeDefault, not moat's profile",
-	"devices":         "/dev/termination-log exists inside (the kubelet's)",
-	"proc-sys-writes": "/sys is visible under gVisor",
+	"limit-pids":    "the Spec's pids limit is not enforced per Pod",
+	"fork-bomb":     "the fork bomb ran until the timeout: the pids limit never ended it",
+	"copy-out-caps": "Run took 2m5s: it hung until the test's own deadline",
+	"disk-bomb":     "status \"memory\": the emptyDirs are memory-backed, so a full disk is the memory limit",
 }
 
 // TestRunc: without a gVisor RuntimeClass a run is refused unless

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -496,9 +497,9 @@ func (in *initProc) run() int {
 	path, err := exec.LookPath(h.Argv[0])
 	if err == nil {
 		cmd.Path = path
-		if h.RlimitAS > 0 {
+		if h.RlimitAS > 0 || h.RlimitNproc > 0 {
 			cmd.Path = "/proc/self/exe"
-			cmd.Args = append([]string{Bin, ExecArg, strconv.FormatInt(h.RlimitAS, 10), path}, h.Argv...)
+			cmd.Args = append([]string{Bin, ExecArg, strconv.FormatInt(h.RlimitAS, 10), strconv.FormatInt(h.RlimitNproc, 10), path}, h.Argv...)
 		}
 		<-in.signals
 		if h.Report != nil && h.Report.Execs {
@@ -528,6 +529,11 @@ func (in *initProc) run() int {
 		_ = unix.Kill(-1, unix.SIGKILL)
 		in.send('x', exitJSON(Exit{Error: "signals: " + err.Error()}))
 		return 0
+	}
+	var pidsHit atomic.Bool
+	watchDone := make(chan struct{})
+	if h.Pids > 0 {
+		go watchPids(h.Pids, &pidsHit, watchDone)
 	}
 	// A backstop: moat kills the container first.
 	time.AfterFunc(time.Duration((h.TimeoutS+30)*float64(time.Second)), func() {
@@ -571,6 +577,7 @@ func (in *initProc) run() int {
 	}
 
 	status, ru := reap(pid)
+	close(watchDone)
 	relays.Wait() // every writer is dead: the pipes are at their end
 	in.mark("program reaped")
 	if in.fifo != nil {
@@ -598,7 +605,7 @@ func (in *initProc) run() int {
 		}
 		in.send('T', []byte(b.String()))
 	}
-	ex := Exit{Seccomp: sc, NoNewPrivs: nnp, MaxRSS: ru.Maxrss * 1024}
+	ex := Exit{Seccomp: sc, NoNewPrivs: nnp, MaxRSS: ru.Maxrss * 1024, PidsHit: pidsHit.Load()}
 	if status.Signaled() {
 		ex.Signal = int(status.Signal())
 	} else {
@@ -857,7 +864,7 @@ func readFirst(path string, n int64) ([]byte, error) {
 // exec are raw system calls with nothing between them (no allocation, so
 // no garbage collection either).
 func execShim(args []string) int {
-	if len(args) < 3 {
+	if len(args) < 4 {
 		fmt.Fprintln(os.Stderr, "moat-init: exec shim: missing arguments")
 		return 127
 	}
@@ -866,18 +873,35 @@ func execShim(args []string) int {
 		fmt.Fprintf(os.Stderr, "moat-init: exec shim: limit %q: %v\n", args[0], err)
 		return 127
 	}
-	path, err := unix.BytePtrFromString(args[1])
+	nproc, err := strconv.ParseUint(args[1], 10, 64)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "moat-init: exec shim: limit %q: %v\n", args[1], err)
+		return 127
+	}
+	path, err := unix.BytePtrFromString(args[2])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
 		return 127
 	}
-	argv, err := syscall.SlicePtrFromStrings(args[2:])
+	argv, err := syscall.SlicePtrFromStrings(args[3:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
 		return 127
 	}
 	envv, err := syscall.SlicePtrFromStrings(os.Environ())
 	if err != nil {
+		fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
+		return 127
+	}
+	if nproc > 0 {
+		// Before RLIMIT_AS: it allocates nothing either way.
+		if err := unix.Setrlimit(unix.RLIMIT_NPROC, &unix.Rlimit{Cur: nproc, Max: nproc}); err != nil {
+			fmt.Fprintf(os.Stderr, "moat-init: exec shim: RLIMIT_NPROC: %v\n", err)
+			return 127
+		}
+	}
+	if as == 0 {
+		err := unix.Exec(args[2], args[3:], os.Environ())
 		fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
 		return 127
 	}
@@ -919,4 +943,50 @@ func monoNow() int64 {
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 	return ts.Nano()
+}
+
+// pidsPoll is how often watchPids counts.
+const pidsPoll = 20 * time.Millisecond
+
+// watchPids counts the tasks of every process of the container but this
+// init until done is closed; when they reach limit it sets hit and kills
+// them all (a fork bomb held at its RLIMIT_NPROC sits there until killed).
+func watchPids(limit int, hit *atomic.Bool, done <-chan struct{}) {
+	t := time.NewTicker(pidsPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		if tasks() >= limit {
+			hit.Store(true)
+			_ = unix.Kill(-1, unix.SIGKILL)
+			return
+		}
+	}
+}
+
+// tasks counts the threads of every process in /proc but pid 1 (this
+// init); zombies too, which hold their slot until reaped.
+func tasks() int {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return 0
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	n := 0
+	for _, name := range names {
+		if name == "1" || name[0] < '0' || name[0] > '9' {
+			continue
+		}
+		if t, err := os.ReadDir("/proc/" + name + "/task"); err == nil {
+			n += len(t)
+		} else {
+			n++ // gone, or a zombie whose task directory cannot be read
+		}
+	}
+	return n
 }
