@@ -563,6 +563,9 @@ func (p *podRun) notStarted(err error) error {
 	var ns *errNotStarted
 	if errors.As(err, &ns) {
 		msg := termsafe.Line(ns.why, 400)
+		if strings.Contains(ns.why, "seccomp profile") && strings.Contains(ns.why, p.seccomp) {
+			return fmt.Errorf("kubernetes: pod %s could not start: the node has no moat seccomp profile %s (install it on every node with `moat kube-seccomp`): %s: %w", p.name, p.seccomp, msg, moat.ErrUnavailable)
+		}
 		if strings.Contains(ns.why, "Image") || strings.Contains(ns.why, "image") {
 			return fmt.Errorf("kubernetes: pod %s could not start: %s: %w", p.name, msg, moat.ErrNotFound)
 		}
@@ -737,6 +740,11 @@ func (p *podRun) layers(image string) []moat.Layer {
 			l.Detail = "the runtime's default masked and read-only /proc paths"
 		case "disk":
 			l.Detail = "memory-backed emptyDirs with sizeLimit: " + strings.TrimPrefix(l.Detail, "tmpfs (nosuid,nodev): ")
+			if p.gvisor {
+				// Seen with Debian's runsc (2022-12): it mounts a tmpfs of
+				// its own at /dev/shm, with no size, whatever the Pod says.
+				l.Detail += "; but gVisor puts a tmpfs of its own at /dev/shm, whose size only the memory limit bounds"
+			}
 		case "limits":
 			pids := fmt.Sprintf("pids %d: moat's init ends the run when the program's tasks reach it (counted every %s)", p.lim.Pids, pidsPoll)
 			if p.gvisor {

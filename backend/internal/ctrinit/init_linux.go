@@ -1,6 +1,7 @@
 package ctrinit
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
@@ -589,12 +590,16 @@ func (in *initProc) run() int {
 		in.mark("walks sent")
 	}
 	if h.Out {
-		w := framer{in, 't'}
+		// Buffered: else each tar header of a tree of many small entries
+		// is a frame, and a write to the container's stdout, of its own
+		// (slow where each write crosses a Sentry and a node's streams).
+		w := bufio.NewWriterSize(framer{in, 't'}, 256<<10)
 		// What Pack leaves out (caps, unreadable files) is named in the
 		// stream and the walk goes on; its error needs no answer here:
 		// the host lists it, and a stream cut short lacks Pack's end
 		// record, which the host reports as an incomplete copy.
 		_ = treecopy.Pack(w, WorkDir, treecopy.Limits{Bytes: h.OutBytes, Files: h.OutFiles})
+		_ = w.Flush()
 		in.send('t', nil)
 		in.mark("work sent")
 	}
@@ -950,7 +955,8 @@ const pidsPoll = 20 * time.Millisecond
 
 // watchPids counts the tasks of every process of the container but this
 // init until done is closed; when they reach limit it sets hit and kills
-// them all (a fork bomb held at its RLIMIT_NPROC sits there until killed).
+// them all, until done (a fork bomb held at its RLIMIT_NPROC sits there
+// until killed).
 func watchPids(limit int, hit *atomic.Bool, done <-chan struct{}) {
 	t := time.NewTicker(pidsPoll)
 	defer t.Stop()
@@ -960,29 +966,40 @@ func watchPids(limit int, hit *atomic.Bool, done <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		if tasks() >= limit {
+		if hit.Load() || tasks(limit) >= limit {
+			// Again at every tick until the program is reaped: a fork
+			// racing the kill (a Sentry signals its tasks one by one)
+			// may leave a child that forks on.
 			hit.Store(true)
 			_ = unix.Kill(-1, unix.SIGKILL)
-			return
 		}
 	}
 }
 
 // tasks counts the threads of every process in /proc but pid 1 (this
-// init); zombies too, which hold their slot until reaped.
-func tasks() int {
+// init); zombies too, which hold their slot until reaped. The processes
+// alone, from one read of /proc, decide when they are enough: a fork
+// bomb keeps the kernel (a Sentry) so busy that each further system call
+// of this init waits its turn.
+func tasks(limit int) int {
 	d, err := os.Open("/proc")
 	if err != nil {
 		return 0
 	}
-	defer d.Close()
 	names, _ := d.Readdirnames(-1)
-	n := 0
+	_ = d.Close()
+	var pids []string
 	for _, name := range names {
-		if name == "1" || name[0] < '0' || name[0] > '9' {
-			continue
+		if name != "1" && name[0] >= '0' && name[0] <= '9' {
+			pids = append(pids, name)
 		}
-		if t, err := os.ReadDir("/proc/" + name + "/task"); err == nil {
+	}
+	if len(pids) >= limit {
+		return len(pids)
+	}
+	n := 0
+	for _, pid := range pids {
+		if t, err := os.ReadDir("/proc/" + pid + "/task"); err == nil {
 			n += len(t)
 		} else {
 			n++ // gone, or a zombie whose task directory cannot be read
