@@ -12,15 +12,19 @@
 //
 // The Pod is hardened like moat's other containers (see
 // backend/internal/container): a non-root user, a read-only root, every
-// capability dropped, no privilege escalation, seccomp RuntimeDefault, no
-// service account token, no host namespaces, no service links, DNS pointed
-// at nothing, requests and limits from the Spec, activeDeadlineSeconds from
-// its wall clock (the cluster ends the Pod if moat is gone), size-limited
+// capability dropped, no privilege escalation, moat's seccomp profile (a
+// Localhost profile that `moat kube-seccomp` installs on each node; a node
+// without it does not start the Pod), no service account token, no host
+// namespaces, no service links, DNS pointed at nothing, an empty read-only
+// /sys, requests and limits from the Spec, activeDeadlineSeconds from its
+// wall clock (the cluster ends the Pod if moat is gone), size-limited
 // memory-backed emptyDirs for /work, /tmp, the home and /dev/shm, and a
 // NetworkPolicy of its own that denies all ingress and egress, for
 // clusters whose network plugin enforces one. gVisor's runsc with
 // network=none (which moat's CI configures) gives the Pod no network
-// interface but loopback; Layers says which.
+// interface but loopback; Layers says which. A Pod has no pids limit of
+// its own: moat's init counts the program's tasks and ends the run at the
+// limit (and sets RLIMIT_NPROC under gVisor).
 //
 // moat's own init (backend/internal/ctrinit) is pid 1 of the Pod's
 // container: an init container of the same image receives this binary
@@ -43,6 +47,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -225,7 +230,16 @@ func (b *Backend) Describe(ctx context.Context) []string {
 	return append(lines,
 		"image "+b.DefaultImage()+" (pulled by the node as its imagePullPolicy IfNotPresent says)",
 		b.describeInit(),
-		"non-root, read-only root, cap drop ALL, no privilege escalation, seccomp RuntimeDefault, no service account token, deny-all NetworkPolicy")
+		b.describeSeccomp(),
+		"non-root, read-only root, cap drop ALL, no privilege escalation, no service account token, deny-all NetworkPolicy")
+}
+
+func (b *Backend) describeSeccomp() string {
+	prof, err := seccompProfile()
+	if err != nil {
+		return "missing: moat's seccomp profile: " + firstLine(err)
+	}
+	return "seccomp: moat's profile, the Localhost profile " + prof + " on every node (`moat kube-seccomp` installs it; a node without it does not start the Pod)"
 }
 
 func (b *Backend) describeInit() string {
@@ -288,8 +302,34 @@ func (b *Backend) Collect(ctx context.Context) ([]string, error) {
 	return removed, joinErrs(errs)
 }
 
+// live holds the ids of this process's runs from before their policy is
+// created until Close has seen their Pod gone: what they have on the
+// cluster then is theirs, not left over.
+var live = struct {
+	sync.Mutex
+	ids map[string]bool
+}{ids: map[string]bool{}}
+
+func setLive(id string, on bool) {
+	live.Lock()
+	defer live.Unlock()
+	if on {
+		live.ids[id] = true
+	} else {
+		delete(live.ids, id)
+	}
+}
+
+// liveIDs returns the ids of the runs in progress.
+func liveIDs() map[string]bool {
+	live.Lock()
+	defer live.Unlock()
+	return maps.Clone(live.ids)
+}
+
 // Leftovers lists what moat's runs left in the backend's namespace: Pods
-// (also those still terminating) and NetworkPolicies labelled by moat.
+// (also those still terminating) and NetworkPolicies labelled by moat,
+// but those of this process's runs still in progress.
 func (b *Backend) Leftovers(ctx context.Context) ([]string, error) {
 	c, err := b.cluster()
 	if err != nil {
@@ -298,19 +338,27 @@ func (b *Backend) Leftovers(ctx context.Context) ([]string, error) {
 	ns := b.namespace(c)
 	sel := metav1.ListOptions{LabelSelector: ctr.Label}
 	var left []string
+	// A run in progress when the lists are taken may end (its Pod gone)
+	// before they are read: it is theirs, not left over.
+	before := liveIDs()
+	isLive := func(id string) bool { return before[id] || liveIDs()[id] }
 	pods, err := c.cs.CoreV1().Pods(ns).List(ctx, sel)
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range pods.Items {
-		left = append(left, "pod "+p.Name)
+		if !isLive(p.Labels[ctr.Label]) {
+			left = append(left, "pod "+p.Name)
+		}
 	}
 	pols, err := c.cs.NetworkingV1().NetworkPolicies(ns).List(ctx, sel)
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range pols.Items {
-		left = append(left, "networkpolicy "+p.Name)
+		if !isLive(p.Labels[ctr.Label]) {
+			left = append(left, "networkpolicy "+p.Name)
+		}
 	}
 	return left, nil
 }

@@ -28,6 +28,15 @@ const (
 	mainName = "moat"
 	initName = "moat-init"
 	binVol   = "moat-bin"
+	sysVol   = "moat-sys"
+	// termDir/termFile in the init volume is the main container's
+	// terminationMessagePath: the kubelet mounts a file of its own there
+	// (by default /dev/termination-log, a file in /dev the program could
+	// see and write to the node's disk without bound). initTerm is the
+	// init container's, in its own root, which the program never sees.
+	termDir  = ".t"
+	termFile = "m"
+	initTerm = "/.moat-t"
 	// ManagedBy is the value of app.kubernetes.io/managed-by on what moat
 	// creates.
 	ManagedBy = "moat"
@@ -44,8 +53,14 @@ const uid, gid = 1000, 1000
 // loader is the init container's program, run by the image's python3 as
 // `python3 -I -S -c loader SHA256 SIZE` before any code of the run: it
 // reads SIZE bytes (moat's binary) from its stdin into the emptyDir, and
-// keeps it only if it has the SHA-256 the host sent.
+// keeps it only if it has the SHA-256 the host sent. It also makes the
+// place of the main container's termination message (termDir, termFile):
+// a file in a directory of mode 0, which the program, without
+// CAP_DAC_OVERRIDE on a read-only mount, can neither enter nor change.
 const loader = `import hashlib, os, sys
+os.mkdir('` + ctrinit.Dir + `/` + termDir + `', 0o700)
+open('` + ctrinit.Dir + `/` + termDir + `/` + termFile + `', 'w').close()
+os.chmod('` + ctrinit.Dir + `/` + termDir + `', 0)
 want, left = sys.argv[1], int(sys.argv[2])
 p = '` + ctrinit.Path + `'
 h = hashlib.sha256()
@@ -102,6 +117,11 @@ func policy(id string) *networkingv1.NetworkPolicy {
 // is how long it may wait for its run.
 func podSpec(id, image, runtimeClass string, lim moat.Limits, goInit bool, idle time.Duration, persona ctr.Persona) (*corev1.Pod, error) {
 	no, yes := false, true
+	prof, err := seccompProfile()
+	if err != nil {
+		return nil, fmt.Errorf("seccomp profile: %w", err)
+	}
+	seccomp := &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &prof}
 	user, group := int64(uid), int64(gid)
 	sc := &corev1.SecurityContext{
 		RunAsUser:                &user,
@@ -111,7 +131,7 @@ func podSpec(id, image, runtimeClass string, lim moat.Limits, goInit bool, idle 
 		AllowPrivilegeEscalation: &no,
 		ReadOnlyRootFilesystem:   &yes,
 		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		SeccompProfile:           seccomp,
 	}
 	// The memory limit holds the program, the init and the memory-backed
 	// emptyDirs (tmpfs pages count where they are written).
@@ -138,6 +158,12 @@ func podSpec(id, image, runtimeClass string, lim moat.Limits, goInit bool, idle 
 		add("moat-tmp"+strconv.Itoa(i), m.Path, m.Size)
 	}
 	add("moat-shm", "/dev/shm", shm)
+	// /sys: an empty read-only directory over the runtime's sysfs (the
+	// node's under runc, the Sentry's under gVisor), as the other
+	// container backends mask it.
+	vols = append(vols, corev1.Volume{Name: sysVol, VolumeSource: corev1.VolumeSource{
+		EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: resource.NewQuantity(4096, resource.BinarySI)}}})
+	vms = append(vms, corev1.VolumeMount{Name: sysVol, MountPath: "/sys", ReadOnly: true})
 	deadline := int64(math.Ceil((lim.Timeout + idle).Seconds())) + deadlineSlack
 	main := corev1.Container{
 		Name:                     mainName,
@@ -173,7 +199,7 @@ func podSpec(id, image, runtimeClass string, lim moat.Limits, goInit bool, idle 
 			DNSConfig: &corev1.PodDNSConfig{Nameservers: []string{"127.0.0.1"}},
 			SecurityContext: &corev1.PodSecurityContext{
 				RunAsUser: &user, RunAsGroup: &group, RunAsNonRoot: &yes,
-				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+				SeccompProfile: seccomp,
 			},
 			Containers: []corev1.Container{main},
 			Volumes:    vols,
@@ -191,16 +217,18 @@ func podSpec(id, image, runtimeClass string, lim moat.Limits, goInit bool, idle 
 		q := resource.NewQuantity(int64(size)+1<<20, resource.BinarySI)
 		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: binVol, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: q}}})
 		pod.Spec.Containers[0].VolumeMounts = append(pod.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: binVol, MountPath: persona.Tools, ReadOnly: true})
+		pod.Spec.Containers[0].TerminationMessagePath = persona.Tools + "/" + termDir + "/" + termFile
 		pod.Spec.InitContainers = []corev1.Container{{
-			Name:            initName,
-			Image:           image,
-			ImagePullPolicy: corev1.PullIfNotPresent,
-			Command:         []string{"python3", "-I", "-S", "-c", loader, sum, strconv.Itoa(size)},
-			Stdin:           true,
-			StdinOnce:       true,
-			SecurityContext: sc,
-			Resources:       res,
-			VolumeMounts:    []corev1.VolumeMount{{Name: binVol, MountPath: ctrinit.Dir}},
+			Name:                   initName,
+			Image:                  image,
+			ImagePullPolicy:        corev1.PullIfNotPresent,
+			Command:                []string{"python3", "-I", "-S", "-c", loader, sum, strconv.Itoa(size)},
+			Stdin:                  true,
+			StdinOnce:              true,
+			SecurityContext:        sc,
+			Resources:              res,
+			VolumeMounts:           []corev1.VolumeMount{{Name: binVol, MountPath: ctrinit.Dir}},
+			TerminationMessagePath: initTerm,
 		}}
 	}
 	return pod, nil

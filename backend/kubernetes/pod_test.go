@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func TestPodSpec(t *testing.T) {
 		if sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || *sc.RunAsUser == 0 || sc.Privileged == nil || *sc.Privileged ||
 			sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
 			sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" || len(sc.Capabilities.Add) != 0 ||
-			sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+			sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeLocalhost || !strings.HasPrefix(*sc.SeccompProfile.LocalhostProfile, "moat/moat-") {
 			t.Errorf("container %s: security context %+v", c.Name, sc)
 		}
 		if m := c.Resources.Limits.Memory().Value(); m != 128<<20 {
@@ -60,7 +61,7 @@ func TestPodSpec(t *testing.T) {
 			t.Errorf("volume %s is not a size-limited emptyDir", v.Name)
 			continue
 		}
-		if v.Name != binVol {
+		if v.Name != binVol && v.Name != sysVol {
 			sum += v.EmptyDir.SizeLimit.Value()
 			if v.EmptyDir.Medium != corev1.StorageMediumMemory {
 				t.Errorf("volume %s is not memory-backed", v.Name)
@@ -74,6 +75,12 @@ func TestPodSpec(t *testing.T) {
 		if m.Name == binVol && (!m.ReadOnly || m.MountPath != persona.Tools) {
 			t.Errorf("moat's binary is mounted %+v, want read-only at %s", m, persona.Tools)
 		}
+		if m.Name == sysVol && (!m.ReadOnly || m.MountPath != "/sys") {
+			t.Errorf("/sys is covered by %+v, want an empty read-only directory", m)
+		}
+	}
+	if p := s.Containers[0].TerminationMessagePath; !strings.HasPrefix(p, persona.Tools+"/") {
+		t.Errorf("terminationMessagePath %q, want it in the read-only init volume", p)
 	}
 	if c := s.Containers[0]; !c.Stdin || !c.StdinOnce || c.TTY || c.Command[0] != persona.InitPath() {
 		t.Errorf("program container: stdin %v once %v tty %v command %q", c.Stdin, c.StdinOnce, c.TTY, c.Command)

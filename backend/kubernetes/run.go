@@ -232,7 +232,11 @@ func (b *Backend) prepare(ctx context.Context, spec *moat.Spec, idle time.Durati
 		}
 		degraded = append(degraded, what)
 	}
-	p := &podRun{b: b, c: c, lim: spec.Limits.WithDefaults(), id: ctr.RunID(), ns: b.namespace(c), rc: rc, gvisor: gvisor, goInit: goInit, persona: ctr.NewPersona()}
+	prof, err := seccompProfile()
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: moat's seccomp profile: %w", err)
+	}
+	p := &podRun{b: b, c: c, lim: spec.Limits.WithDefaults(), id: ctr.RunID(), ns: b.namespace(c), rc: rc, gvisor: gvisor, goInit: goInit, persona: ctr.NewPersona(), seccomp: prof}
 	pr := &Prepared{p: p, image: b.image(spec), degraded: degraded, done: make(chan struct{})}
 	if err := pr.prepare(ctx, idle); err != nil {
 		pr.Close()
@@ -255,6 +259,7 @@ func (pr *Prepared) Close() error {
 			p.waitGone(dctx)
 		}
 		_ = p.c.cs.NetworkingV1().NetworkPolicies(p.ns).Delete(dctx, "moat-"+p.id, metav1.DeleteOptions{})
+		setLive(p.id, false)
 		pr.markDone()
 	})
 	return nil
@@ -269,6 +274,7 @@ func (pr *Prepared) prepare(ctx context.Context, idle time.Duration) error {
 	}
 	// The policy first, so the Pod never runs without it; both go when
 	// the run is over (Close), whatever happened.
+	setLive(p.id, true)
 	if _, err := p.c.cs.NetworkingV1().NetworkPolicies(p.ns).Create(life, policy(p.id), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("kubernetes: create network policy in namespace %s: %w", p.ns, err)
 	}
@@ -372,6 +378,15 @@ func (pr *Prepared) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, err
 	return res, err
 }
 
+// nprocSlack is RLIMIT_NPROC's room above the pids limit under gVisor,
+// for the tasks of the Pod's uid that are not the program's: the init's
+// threads.
+const nprocSlack = 32
+
+// pidsPoll is how often moat's init counts the program's tasks
+// (ctrinit's own).
+const pidsPoll = "20ms"
+
 // podRun is one run's Pod.
 type podRun struct {
 	b          *Backend
@@ -383,6 +398,7 @@ type podRun struct {
 	goInit     bool
 	persona    ctr.Persona
 	name       string
+	seccomp    string // the Localhost profile
 }
 
 func (p *podRun) pods() typedcorev1.PodInterface { return p.c.cs.CoreV1().Pods(p.ns) }
@@ -403,6 +419,15 @@ func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moa
 		sess.OnSentry() // the witness cannot see reads through mmap there
 	}
 	sess.OnExit = r.FinalStats
+	// No cgroup of the run's own holds its pids limit (a Pod has only the
+	// node's podPidsLimit): moat's init ends the run when the program's
+	// tasks reach it, and under gVisor RLIMIT_NPROC bounds them between
+	// its counts (the Sentry counts the tasks of the Pod's uid; under runc
+	// the kernel counts those of the node's uid, other Pods' too).
+	sess.Pids = p.lim.Pids
+	if p.gvisor {
+		sess.RlimitNproc = int64(p.lim.Pids + nprocSlack)
+	}
 	defer sess.Report(res)
 	start := time.Now()
 	stdinR, stdinW := io.Pipe()
@@ -541,6 +566,9 @@ func (p *podRun) notStarted(err error) error {
 	var ns *errNotStarted
 	if errors.As(err, &ns) {
 		msg := termsafe.Line(ns.why, 400)
+		if strings.Contains(ns.why, "seccomp profile") && strings.Contains(ns.why, p.seccomp) {
+			return fmt.Errorf("kubernetes: pod %s could not start: the node has no moat seccomp profile %s (install it on every node with `moat kube-seccomp`): %s: %w", p.name, p.seccomp, msg, moat.ErrUnavailable)
+		}
 		if strings.Contains(ns.why, "Image") || strings.Contains(ns.why, "image") {
 			return fmt.Errorf("kubernetes: pod %s could not start: %s: %w", p.name, msg, moat.ErrNotFound)
 		}
@@ -708,15 +736,27 @@ func (p *podRun) layers(image string) []moat.Layer {
 		case "init":
 			l.Detail = init
 		case "seccomp":
-			l.Detail = "seccomp RuntimeDefault (the runtime's default profile)"
+			l.Detail = "seccomp: moat's profile as the node's Localhost profile " + p.seccomp + " (" + strings.TrimPrefix(l.Detail, "seccomp: ") + "); moat's init checks it is in effect"
 		case "network":
 			l.Detail = net
 		case "masked-paths":
 			l.Detail = "the runtime's default masked and read-only /proc paths"
 		case "disk":
 			l.Detail = "memory-backed emptyDirs with sizeLimit: " + strings.TrimPrefix(l.Detail, "tmpfs (nosuid,nodev): ")
+			if p.gvisor {
+				// Seen with Debian's runsc (2022-12): it mounts a tmpfs of
+				// its own at /dev/shm, with no size, whatever the Pod says.
+				l.Detail += "; but gVisor puts a tmpfs of its own at /dev/shm, whose size only the memory limit bounds"
+			}
 		case "limits":
-			l.Detail = fmt.Sprintf("memory %d bytes (Pod limit), cpus %g; pids: the node's podPidsLimit (a Pod has no pids limit of its own)", p.lim.Memory, p.lim.CPUs)
+			pids := fmt.Sprintf("pids %d: moat's init ends the run when the program's tasks reach it (counted every %s)", p.lim.Pids, pidsPoll)
+			if p.gvisor {
+				pids += fmt.Sprintf(", RLIMIT_NPROC %d (the tasks of the Pod's uid, the init's included)", p.lim.Pids+nprocSlack)
+			}
+			if !p.goInit {
+				pids = "pids: bootstrap.py does not count them (RLIMIT_NPROC only, under gVisor)"
+			}
+			l.Detail = fmt.Sprintf("memory %d bytes (Pod limit), cpus %g; %s; the node's podPidsLimit for the Pod", p.lim.Memory, p.lim.CPUs, pids)
 		case "no-host-mounts":
 			l.Detail = "no host path mounted; workspace and results over the attach stream"
 		}

@@ -7,6 +7,7 @@
 //	moat scan [flags] TARGET
 //	moat backends [--json]
 //	moat audit [--isolation NAME,...] [--json]
+//	moat kube-seccomp [DIR]
 //	moat version
 package main
 
@@ -57,7 +58,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(runCmd(), backendsCmd(), versionCmd(), gcCmd(), testCmd(), scanCmd(), auditCmd(), serveCmd(), mcpCmd())
+	root.AddCommand(runCmd(), backendsCmd(), versionCmd(), gcCmd(), testCmd(), scanCmd(), auditCmd(), serveCmd(), mcpCmd(), kubeSeccompCmd())
 	err := root.Execute()
 	var ee exitError
 	switch {

@@ -311,9 +311,12 @@ if pid == 0:
         os.dup2(wo, 1)
         os.dup2(we, 2)
         os.chdir(WORK)
-        if h.get('rlimit_as'):
+        if h.get('rlimit_as') or h.get('rlimit_nproc'):
             import resource
-            resource.setrlimit(resource.RLIMIT_AS, (h['rlimit_as'], h['rlimit_as']))
+            if h.get('rlimit_nproc'):
+                resource.setrlimit(resource.RLIMIT_NPROC, (h['rlimit_nproc'], h['rlimit_nproc']))
+            if h.get('rlimit_as'):
+                resource.setrlimit(resource.RLIMIT_AS, (h['rlimit_as'], h['rlimit_as']))
         os.execvpe(h['argv'][0], h['argv'], dict(kv.split('=', 1) for kv in h['env']))
     except OSError as e:
         os.write(ew, struct.pack('>i', e.errno or 0) + str(e).encode()[:500])

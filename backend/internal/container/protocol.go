@@ -109,6 +109,12 @@ type Session struct {
 	// just before exec (a degraded run's memory limit: set by the engine,
 	// it would bind the runtime's own init too).
 	RlimitAS int64
+	// Pids, if set, has the init end the run (status pids) when the
+	// program's tasks reach it, and RlimitNproc, if set, is the program's
+	// RLIMIT_NPROC: the pids limit where no cgroup of the run's own holds
+	// it (see ctrinit.Header).
+	Pids        int
+	RlimitNproc int64
 	// Trace, if set, records when the frames that mark the run arrive.
 	Trace *Trace
 	// Bytecode, if set, keeps the audit hook compiled by the image's
@@ -236,19 +242,21 @@ func (s *Session) headerJSON() ([]byte, error) {
 		s.askedBytecode = rh.Compile != ""
 	}
 	h := ctrinit.Header{
-		Key:      s.key,
-		Argv:     append(s.Host.launcher(), s.spec.Args...),
-		Env:      env,
-		Report:   rh,
-		Tar:      s.spec.Workspace != "",
-		Out:      s.spec.OutDir != "",
-		OutBytes: moat.DefaultOutBytes,
-		OutFiles: moat.DefaultOutFiles,
-		TimeoutS: s.lim.Timeout.Seconds(),
-		RlimitAS: s.RlimitAS,
-		Trace:    s.Trace != nil,
-		Confined: !s.spec.AllowDegraded && s.Host == nil,
-		Work:     s.Host.work(),
+		Key:         s.key,
+		Argv:        append(s.Host.launcher(), s.spec.Args...),
+		Env:         env,
+		Report:      rh,
+		Tar:         s.spec.Workspace != "",
+		Out:         s.spec.OutDir != "",
+		OutBytes:    moat.DefaultOutBytes,
+		OutFiles:    moat.DefaultOutFiles,
+		TimeoutS:    s.lim.Timeout.Seconds(),
+		RlimitAS:    s.RlimitAS,
+		Pids:        s.Pids,
+		RlimitNproc: s.RlimitNproc,
+		Trace:       s.Trace != nil,
+		Confined:    !s.spec.AllowDegraded && s.Host == nil,
+		Work:        s.Host.work(),
 	}
 	if len(s.spec.Files) > 0 {
 		h.Files = map[string]string{}
@@ -520,6 +528,9 @@ func (s *Session) Outcome(res *moat.Result, backend string, reason moat.Status, 
 		res.MaxRSSBytes = e.MaxRSS
 	}
 	end := moat.Ending{Stop: reason, OOMKills: st.OOMKills, PidsHits: st.PidsMax}
+	if e != nil && e.PidsHit {
+		end.PidsHits++
+	}
 	switch {
 	case e == nil:
 		end.Lost = "the container's init said nothing"

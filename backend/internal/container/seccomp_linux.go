@@ -1,7 +1,10 @@
 package container
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -110,4 +113,34 @@ func familyRules() []rule {
 	rules = append(rules, rule{Names: []string{"socketpair"}, Action: specs.ActAllow,
 		Args: []specs.LinuxSeccompArg{{Index: 0, Value: unix.AF_UNIX, Op: specs.OpEqualTo}}})
 	return rules
+}
+
+// SeccompOCI is the profile of SeccompProfile in the OCI runtime spec's
+// form, which containerd and CRI-O read from a Kubernetes node's Localhost
+// profiles: resolved, as Docker resolves it, for a process with no
+// capabilities on this machine's architecture and kernel (so it is made
+// on the node, or one like it).
+func SeccompOCI() ([]byte, error) {
+	prof, err := SeccompProfile()
+	if err != nil {
+		return nil, err
+	}
+	oci, err := seccomp.LoadProfile(string(prof), &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}})
+	if err != nil {
+		return nil, fmt.Errorf("container: seccomp profile in OCI form: %w", err)
+	}
+	return json.MarshalIndent(oci, "", "  ")
+}
+
+// SeccompName names the profile by its content, for the places that
+// install it apart from the run (a Kubernetes node's seccomp directory):
+// a run that names it finds exactly this profile or none, never an older
+// one.
+func SeccompName() (string, error) {
+	prof, err := SeccompProfile()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(prof)
+	return "moat-" + hex.EncodeToString(sum[:8]) + ".json", nil
 }

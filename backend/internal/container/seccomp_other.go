@@ -8,3 +8,12 @@ import "errors"
 func SeccompProfile() ([]byte, error) {
 	return nil, errors.New("container: seccomp profile: Linux only")
 }
+
+// SeccompOCI needs SeccompProfile: Linux only.
+func SeccompOCI() ([]byte, error) { return SeccompProfile() }
+
+// SeccompName needs SeccompProfile: Linux only.
+func SeccompName() (string, error) {
+	_, err := SeccompProfile()
+	return "", err
+}

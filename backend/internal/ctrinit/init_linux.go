@@ -1,6 +1,7 @@
 package ctrinit
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -496,9 +498,9 @@ func (in *initProc) run() int {
 	path, err := exec.LookPath(h.Argv[0])
 	if err == nil {
 		cmd.Path = path
-		if h.RlimitAS > 0 {
+		if h.RlimitAS > 0 || h.RlimitNproc > 0 {
 			cmd.Path = "/proc/self/exe"
-			cmd.Args = append([]string{Bin, ExecArg, strconv.FormatInt(h.RlimitAS, 10), path}, h.Argv...)
+			cmd.Args = append([]string{Bin, ExecArg, strconv.FormatInt(h.RlimitAS, 10), strconv.FormatInt(h.RlimitNproc, 10), path}, h.Argv...)
 		}
 		<-in.signals
 		if h.Report != nil && h.Report.Execs {
@@ -528,6 +530,11 @@ func (in *initProc) run() int {
 		_ = unix.Kill(-1, unix.SIGKILL)
 		in.send('x', exitJSON(Exit{Error: "signals: " + err.Error()}))
 		return 0
+	}
+	var pidsHit atomic.Bool
+	watchDone := make(chan struct{})
+	if h.Pids > 0 {
+		go watchPids(h.Pids, &pidsHit, watchDone)
 	}
 	// A backstop: moat kills the container first.
 	time.AfterFunc(time.Duration((h.TimeoutS+30)*float64(time.Second)), func() {
@@ -571,6 +578,7 @@ func (in *initProc) run() int {
 	}
 
 	status, ru := reap(pid)
+	close(watchDone)
 	relays.Wait() // every writer is dead: the pipes are at their end
 	in.mark("program reaped")
 	if in.fifo != nil {
@@ -582,12 +590,16 @@ func (in *initProc) run() int {
 		in.mark("walks sent")
 	}
 	if h.Out {
-		w := framer{in, 't'}
+		// Buffered: else each tar header of a tree of many small entries
+		// is a frame, and a write to the container's stdout, of its own
+		// (slow where each write crosses a Sentry and a node's streams).
+		w := bufio.NewWriterSize(framer{in, 't'}, 256<<10)
 		// What Pack leaves out (caps, unreadable files) is named in the
 		// stream and the walk goes on; its error needs no answer here:
 		// the host lists it, and a stream cut short lacks Pack's end
 		// record, which the host reports as an incomplete copy.
 		_ = treecopy.Pack(w, WorkDir, treecopy.Limits{Bytes: h.OutBytes, Files: h.OutFiles})
+		_ = w.Flush()
 		in.send('t', nil)
 		in.mark("work sent")
 	}
@@ -598,7 +610,7 @@ func (in *initProc) run() int {
 		}
 		in.send('T', []byte(b.String()))
 	}
-	ex := Exit{Seccomp: sc, NoNewPrivs: nnp, MaxRSS: ru.Maxrss * 1024}
+	ex := Exit{Seccomp: sc, NoNewPrivs: nnp, MaxRSS: ru.Maxrss * 1024, PidsHit: pidsHit.Load()}
 	if status.Signaled() {
 		ex.Signal = int(status.Signal())
 	} else {
@@ -857,7 +869,7 @@ func readFirst(path string, n int64) ([]byte, error) {
 // exec are raw system calls with nothing between them (no allocation, so
 // no garbage collection either).
 func execShim(args []string) int {
-	if len(args) < 3 {
+	if len(args) < 4 {
 		fmt.Fprintln(os.Stderr, "moat-init: exec shim: missing arguments")
 		return 127
 	}
@@ -866,18 +878,35 @@ func execShim(args []string) int {
 		fmt.Fprintf(os.Stderr, "moat-init: exec shim: limit %q: %v\n", args[0], err)
 		return 127
 	}
-	path, err := unix.BytePtrFromString(args[1])
+	nproc, err := strconv.ParseUint(args[1], 10, 64)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "moat-init: exec shim: limit %q: %v\n", args[1], err)
+		return 127
+	}
+	path, err := unix.BytePtrFromString(args[2])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
 		return 127
 	}
-	argv, err := syscall.SlicePtrFromStrings(args[2:])
+	argv, err := syscall.SlicePtrFromStrings(args[3:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
 		return 127
 	}
 	envv, err := syscall.SlicePtrFromStrings(os.Environ())
 	if err != nil {
+		fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
+		return 127
+	}
+	if nproc > 0 {
+		// Before RLIMIT_AS: it allocates nothing either way.
+		if err := unix.Setrlimit(unix.RLIMIT_NPROC, &unix.Rlimit{Cur: nproc, Max: nproc}); err != nil {
+			fmt.Fprintf(os.Stderr, "moat-init: exec shim: RLIMIT_NPROC: %v\n", err)
+			return 127
+		}
+	}
+	if as == 0 {
+		err := unix.Exec(args[2], args[3:], os.Environ())
 		fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
 		return 127
 	}
@@ -919,4 +948,62 @@ func monoNow() int64 {
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 	return ts.Nano()
+}
+
+// pidsPoll is how often watchPids counts.
+const pidsPoll = 20 * time.Millisecond
+
+// watchPids counts the tasks of every process of the container but this
+// init until done is closed; when they reach limit it sets hit and kills
+// them all, until done (a fork bomb held at its RLIMIT_NPROC sits there
+// until killed).
+func watchPids(limit int, hit *atomic.Bool, done <-chan struct{}) {
+	t := time.NewTicker(pidsPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		if hit.Load() || tasks(limit) >= limit {
+			// Again at every tick until the program is reaped: a fork
+			// racing the kill (a Sentry signals its tasks one by one)
+			// may leave a child that forks on.
+			hit.Store(true)
+			_ = unix.Kill(-1, unix.SIGKILL)
+		}
+	}
+}
+
+// tasks counts the threads of every process in /proc but pid 1 (this
+// init); zombies too, which hold their slot until reaped. The processes
+// alone, from one read of /proc, decide when they are enough: a fork
+// bomb keeps the kernel (a Sentry) so busy that each further system call
+// of this init waits its turn.
+func tasks(limit int) int {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return 0
+	}
+	names, _ := d.Readdirnames(-1)
+	_ = d.Close()
+	var pids []string
+	for _, name := range names {
+		if name != "1" && name[0] >= '0' && name[0] <= '9' {
+			pids = append(pids, name)
+		}
+	}
+	if len(pids) >= limit {
+		return len(pids)
+	}
+	n := 0
+	for _, pid := range pids {
+		if t, err := os.ReadDir("/proc/" + pid + "/task"); err == nil {
+			n += len(t)
+		} else {
+			n++ // gone, or a zombie whose task directory cannot be read
+		}
+	}
+	return n
 }

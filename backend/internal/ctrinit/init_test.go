@@ -156,7 +156,7 @@ func TestExecShimUnderLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	const limit = 64 << 20
-	cmd := exec.Command(exe, ExecArg, "67108864", "/bin/sh", "sh", "-c", "ulimit -v")
+	cmd := exec.Command(exe, ExecArg, "67108864", "0", "/bin/sh", "sh", "-c", "ulimit -v")
 	cmd.Env = os.Environ()
 	pad := strings.Repeat("x", 4000)
 	for i := range 400 {
@@ -165,5 +165,23 @@ func TestExecShimUnderLimit(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != strconv.Itoa(limit>>10) {
 		t.Fatalf("err %v, output %.300q; want ulimit -v %d", err, out, limit>>10)
+	}
+}
+
+// TestExecShimNproc: the shim sets RLIMIT_NPROC, alone or with RLIMIT_AS.
+func TestExecShimNproc(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, as := range []string{"0", "1073741824"} {
+		out, err := exec.Command(exe, ExecArg, as, "4321", "/bin/sh", "sh", "-c", "ulimit -p; ulimit -v").CombinedOutput()
+		want := "4321\nunlimited"
+		if as != "0" {
+			want = "4321\n1048576"
+		}
+		if err != nil || strings.TrimSpace(string(out)) != want {
+			t.Errorf("RLIMIT_AS %s: err %v, output %q; want %q", as, err, out, want)
+		}
 	}
 }

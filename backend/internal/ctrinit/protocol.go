@@ -57,7 +57,8 @@ import (
 )
 
 // Arg, as the first argument, starts the init; ExecArg starts the shim that
-// sets RLIMIT_AS and executes the program (a degraded run's memory limit:
+// sets RLIMIT_AS and RLIMIT_NPROC (its next two arguments; 0: not set) and
+// executes the program (a degraded run's memory limit, a Pod's pids limit:
 // Go cannot set a limit between fork and exec).
 const (
 	Arg     = "moat-container-init"
@@ -113,7 +114,15 @@ type Header struct {
 	OutFiles int               `json:"out_files"`
 	TimeoutS float64           `json:"timeout_s"`
 	RlimitAS int64             `json:"rlimit_as,omitempty"`
-	Trace    bool              `json:"trace,omitempty"` // send the T frame
+	// Pids, if set, is the program's task limit where no cgroup of the
+	// run's own holds it (a Kubernetes Pod): the init counts the tasks of
+	// every process but itself and, when they reach Pids, kills them and
+	// says so (Exit.PidsHit). RlimitNproc, if set, is the program's
+	// RLIMIT_NPROC too, the hard bound between two counts (it counts
+	// every task of the program's uid, the init's included).
+	Pids        int   `json:"pids,omitempty"`
+	RlimitNproc int64 `json:"rlimit_nproc,omitempty"`
+	Trace       bool  `json:"trace,omitempty"` // send the T frame
 	// Confined: start the program only under a seccomp filter with
 	// no_new_privs, as the init's /proc/self/status shows them (the
 	// program inherits both); else the exit frame refuses. A runtime may
@@ -250,6 +259,9 @@ type Exit struct {
 	MaxRSS  int64  `json:"maxrss"`
 	Error   string `json:"error"` // the program could not be started
 	Errno   int    `json:"errno"`
+	// PidsHit: the program's tasks reached Header.Pids, and the init
+	// killed them.
+	PidsHit bool `json:"pids_hit,omitempty"`
 }
 
 // ExecEvent is one 'k' frame's JSON.
