@@ -67,6 +67,10 @@ func New(b moat.Backend, tmpl moat.Spec, size, workers int) (*Pool, error) {
 // cold in the backend. pooled says which. A sandbox that ran is closed in
 // the background: its Result does not wait for its teardown.
 func (p *Pool) Run(ctx context.Context, spec *moat.Spec) (res *moat.Result, pooled bool, err error) {
+	// The refill of what this run took starts once the run is over: on a
+	// machine of few cores, a sandbox prepared beside the run (its init,
+	// its interpreter starting) takes the CPU the run is waiting for.
+	defer p.kick()
 	for {
 		sb := p.take()
 		if sb == nil {
@@ -93,11 +97,11 @@ func (p *Pool) Run(ctx context.Context, spec *moat.Spec) (res *moat.Result, pool
 	return res, false, err
 }
 
-// take pops a prepared sandbox that is still alive, or nil.
+// take pops a prepared sandbox that is still alive, or nil; the refill
+// is woken by Run once the run is over, or at once when none was ready.
 func (p *Pool) take() moat.Prepared {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	defer p.kick()
 	for len(p.ready) > 0 {
 		sb := p.ready[len(p.ready)-1]
 		p.ready = p.ready[:len(p.ready)-1]
@@ -110,6 +114,7 @@ func (p *Pool) take() moat.Prepared {
 			return sb
 		}
 	}
+	p.kick()
 	return nil
 }
 
