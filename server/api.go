@@ -39,7 +39,7 @@ func (s *Server) routes() {
 	m.Handle("DELETE /v1/runs/{id}", s.auth(s.cancelRun))
 	m.Handle("POST /v1/tests", s.auth(s.createTest))
 	m.Handle("GET /v1/backends", s.auth(s.backends))
-	m.Handle("GET /v1/metrics", s.auth(func(w http.ResponseWriter, r *http.Request, _ string) { s.metrics.handler.ServeHTTP(w, r) }))
+	m.Handle("GET /v1/metrics", s.admin(s.metrics.handler))
 	m.Handle("/v1/mcp", s.auth(s.mcpHandler()))
 	s.mux = m
 }
@@ -62,6 +62,29 @@ func (s *Server) auth(h ownerFunc) http.Handler {
 			return
 		}
 		h(w, r, owner)
+	})
+}
+
+// admin lets through the operator: a Unix socket peer (the server's own
+// user or root, see PeerContext) or one of the AdminTokens. A run token
+// gets 403: what h shows counts every token's runs.
+func (s *Server) admin(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.Context().Value(peerUIDKey{}).(int); ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		auth := r.Header.Get("Authorization")
+		if s.cfg.AdminTokens != nil && s.cfg.AdminTokens.owner(auth) != "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if s.cfg.Tokens != nil && s.cfg.Tokens.owner(auth) != "" {
+			writeError(w, http.StatusForbidden, "the metrics count every token's runs: only the socket's user and the tokens of --admin-token-file may read them")
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="moat"`)
+		writeError(w, http.StatusUnauthorized, "a bearer token is required (Authorization: Bearer TOKEN)")
 	})
 }
 
@@ -118,7 +141,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]any{"status": "ready"}
 	if p := s.cfg.Pool; p != nil {
-		out["pool"] = p.Stats()
+		// Without a token: how many are ready, not how many ran (the
+		// counters of everyone's runs are the operator's, /v1/metrics).
+		st := p.Stats()
+		out["pool"] = map[string]int{"Size": st.Size, "Ready": st.Ready}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -413,29 +439,61 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, rn *run, wait b
 // answer with: each piece of what it writes must go out within the
 // server's WriteStall, so that a client that stops reading cannot hold
 // the response, and what it holds of a run, for ever.
+//
+// A client that reads, but slowly (a trickle), is bounded too: the time
+// the writes spend waiting for it, in all, may not exceed the stall plus
+// what was written at the server's MinReadRate; else the connection is
+// closed. Without this, one reading 64 KiB per stall held the response,
+// the run's output and a connection for as long as it liked.
 func (s *Server) extendWrite(w http.ResponseWriter) http.ResponseWriter {
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	return &stallWriter{ResponseWriter: w, rc: http.NewResponseController(w), stall: s.cfg.WriteStall}
+	return &stallWriter{ResponseWriter: w, rc: http.NewResponseController(w), stall: s.cfg.WriteStall, rate: s.cfg.MinReadRate}
 }
 
-// stallWriter sets a write deadline of stall before each piece of at
-// most stallPiece bytes it writes, and before each flush.
+// stallWriter sets a write deadline before each piece of at most
+// stallPiece bytes it writes, and before each flush: stall, or less, so
+// that the time waited in all stays within the budget (budget).
 type stallWriter struct {
 	http.ResponseWriter
-	rc    *http.ResponseController
-	stall time.Duration
+	rc      *http.ResponseController
+	stall   time.Duration
+	rate    int64         // bytes a second the client must read on average
+	written int64         // bytes written so far
+	waited  time.Duration // time spent in writes and flushes so far
+	failed  bool
 }
 
 const stallPiece = 64 << 10
+
+// errTrickle is the write error once a client read too slowly.
+var errTrickle = errors.New("the client reads too slowly")
+
+// deadline sets the deadline of the next write or flush; false when the
+// budget is spent.
+func (sw *stallWriter) deadline() bool {
+	left := sw.stall + time.Duration(float64(sw.written)/float64(max(sw.rate, 1))*float64(time.Second)) - sw.waited
+	if sw.failed || left <= 0 {
+		sw.failed = true
+		return false
+	}
+	_ = sw.rc.SetWriteDeadline(time.Now().Add(min(sw.stall, left)))
+	return true
+}
 
 func (sw *stallWriter) Write(p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 {
 		k := min(len(p), stallPiece)
-		_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.stall))
+		if !sw.deadline() {
+			return n, errTrickle
+		}
+		t0 := time.Now()
 		m, err := sw.ResponseWriter.Write(p[:k])
+		sw.waited += time.Since(t0)
+		sw.written += int64(m)
 		n += m
 		if err != nil {
+			sw.failed = true
 			return n, err
 		}
 		p = p[k:]
@@ -444,8 +502,14 @@ func (sw *stallWriter) Write(p []byte) (int, error) {
 }
 
 func (sw *stallWriter) Flush() {
-	_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.stall))
-	_ = sw.rc.Flush()
+	if !sw.deadline() {
+		return
+	}
+	t0 := time.Now()
+	if sw.rc.Flush() != nil {
+		sw.failed = true
+	}
+	sw.waited += time.Since(t0)
 }
 
 // Unwrap lets http.ResponseController reach the connection's writer.

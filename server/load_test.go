@@ -142,7 +142,7 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("%d of %d runs lost or wrong; first: %s", n-ok.Load(), n, strings.Join(firstErrs, "\n"))
 	}
 	// Every run the server finished was answered: none lost.
-	_, m := f.do("GET", "/v1/metrics", tokenA, nil)
+	_, m := f.do("GET", "/v1/metrics", tokenAdmin, nil)
 	var served float64
 	for _, l := range strings.Split(m["raw"].(string), "\n") {
 		if strings.HasPrefix(l, "moat_runs_total{") {

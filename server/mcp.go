@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -65,14 +67,40 @@ func (s *Server) MCPServer(owner, version string) *mcp.Server {
 	return ms
 }
 
+// DefaultMaxMCPBody is the default of Config.MaxMCPBody: the MCP SDK's
+// own limit (mcp.DefaultMaxRequestBodyBytes), made ours and explicit.
+const DefaultMaxMCPBody = 4 << 20
+
 func (s *Server) mcpHandler() ownerFunc {
 	return func(w http.ResponseWriter, r *http.Request, owner string) {
+		// The whole request, up to the limit, before the SDK sees it: one
+		// over gets a 413 that says what the limit is and where larger
+		// packages go. The SDK keeps the same limit (it reads what is
+		// read here).
+		limit := s.cfg.MaxMCPBody
+		if r.ContentLength > limit {
+			writeError(w, http.StatusRequestEntityTooLarge, mcpTooLarge(limit))
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "read request: "+err.Error())
+			return
+		}
+		if int64(len(body)) > limit {
+			writeError(w, http.StatusRequestEntityTooLarge, mcpTooLarge(limit))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		w = s.extendWrite(w)
 		h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.MCPServer(owner, "serve") },
-			&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true})
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload)
+			&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true, MaxRequestBodyBytes: limit})
 		h.ServeHTTP(w, r)
 	}
+}
+
+func mcpTooLarge(limit int64) string {
+	return fmt.Sprintf("MCP request over %d bytes (the server's MCP limit; a package's base64 counts 4/3 of its size): upload larger packages with POST /v1/tests", limit)
 }
 
 // toolError is a tool result that reports err to the model.

@@ -34,6 +34,11 @@ type Config struct {
 	// Tokens are accepted on TCP; nil refuses every TCP request (Unix
 	// socket requests are authenticated by the peer's uid instead).
 	Tokens *Tokens
+	// AdminTokens may read the server-wide metrics (/v1/metrics), which
+	// count every token's runs; nothing else. The run tokens (Tokens) see
+	// only their own runs and get 403 there; the socket's user (the
+	// operator) may read them too.
+	AdminTokens *Tokens
 	// Isolation is the backend of a request that names none ("auto").
 	Isolation string
 	// Max caps every run's limits; a request above it is refused. Zero
@@ -43,8 +48,11 @@ type Config struct {
 	// more may wait (default 64). Beyond that: 429.
 	Workers, Queue int
 	// MaxBody bounds a run request (default 1MiB), MaxUpload a package
-	// upload (default 64MiB).
-	MaxBody, MaxUpload int64
+	// upload (default 64MiB), MaxMCPBody an MCP request (default 4MiB,
+	// the MCP SDK's own default, made explicit: a test_package upload
+	// over MCP is base64 in it, so at most about 3MiB of package; larger
+	// ones go through POST /v1/tests). Beyond: 413 with the limit.
+	MaxBody, MaxUpload, MaxMCPBody int64
 	// StateDir holds uploads while their test runs; required for tests.
 	StateDir string
 	// Pool, if set, serves the runs of backend PoolBackend (default
@@ -61,7 +69,13 @@ type Config struct {
 	// a stream, MCP) may wait for its client to read, per piece it
 	// writes (default 60s); beyond, the connection is closed.
 	WriteStall time.Duration
-	Log        *slog.Logger
+	// MinReadRate bounds a client that reads, but slowly (a trickle):
+	// the time a response spends waiting for its client to read may not
+	// exceed WriteStall plus what it wrote at MinReadRate bytes a second
+	// (default 256KiB/s); beyond, the connection is closed. A client
+	// that keeps up never waits, whatever the size of the output.
+	MinReadRate int64
+	Log         *slog.Logger
 }
 
 // Server is the service; see the package doc.
@@ -105,6 +119,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = 64 << 20
 	}
+	if cfg.MaxMCPBody <= 0 {
+		cfg.MaxMCPBody = DefaultMaxMCPBody
+	}
 	if cfg.Keep <= 0 {
 		cfg.Keep = 1000
 	}
@@ -116,6 +133,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.WriteStall <= 0 {
 		cfg.WriteStall = 60 * time.Second
+	}
+	if cfg.MinReadRate <= 0 {
+		cfg.MinReadRate = 256 << 10
 	}
 	if cfg.Isolation == "" {
 		cfg.Isolation = "auto"

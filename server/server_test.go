@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -36,8 +37,9 @@ func TestMain(m *testing.M) {
 }
 
 const (
-	tokenA = "token-a-0123456789abcdef"
-	tokenB = "token-b-0123456789abcdef"
+	tokenA     = "token-a-0123456789abcdef"
+	tokenB     = "token-b-0123456789abcdef"
+	tokenAdmin = "token-admin-0123456789ab" // may read the metrics only
 )
 
 type fixture struct {
@@ -55,6 +57,9 @@ func newFixture(t *testing.T, cfg server.Config) *fixture {
 		t.Fatal(err)
 	}
 	cfg.Tokens = toks
+	if cfg.AdminTokens, err = server.NewTokens(tokenAdmin); err != nil {
+		t.Fatal(err)
+	}
 	if cfg.Isolation == "" {
 		cfg.Isolation = "native"
 	}
@@ -338,7 +343,7 @@ func TestClientDisconnect(t *testing.T) {
 	cancel()
 	<-done
 	noChildren(t)
-	_, m := f.do("GET", "/v1/metrics", tokenA, nil)
+	_, m := f.do("GET", "/v1/metrics", tokenAdmin, nil)
 	if !strings.Contains(m["raw"].(string), `moat_runs_total{backend="native",pooled="false",status="canceled"} 1`) {
 		t.Errorf("metrics do not count the canceled run:\n%s", m["raw"])
 	}
@@ -425,7 +430,7 @@ func TestPoolThroughAPI(t *testing.T) {
 	if resp.StatusCode != 200 || m["stdout"] != "1\n" || resp.Header.Get("Moat-Pooled") != "" {
 		t.Fatalf("cold run: %d %v %v", resp.StatusCode, resp.Header, m)
 	}
-	_, m = f.do("GET", "/v1/metrics", tokenA, nil)
+	_, m = f.do("GET", "/v1/metrics", tokenAdmin, nil)
 	for _, want := range []string{"moat_pool_hits_total 1", "moat_pool_misses_total 1", "moat_pool_size 2", "moat_queue_length 0",
 		`moat_runs_total{backend="native",pooled="true",status="exited"} 1`, `moat_run_duration_seconds_count{backend="native",pooled="true"} 1`} {
 		if !strings.Contains(m["raw"].(string), want) {
@@ -668,5 +673,155 @@ func TestStalledReader(t *testing.T) {
 	b, _ := io.ReadAll(c)
 	if bytes.Contains(b, []byte(`"state":"done"`)) {
 		t.Errorf("a client that stopped reading got the whole stream (%d bytes): the server waited for it", len(b))
+	}
+}
+
+// TestMetricsAdminOnly: the metrics count every token's runs (and the
+// pool's hits), so a run token may not read them, nor may anyone read
+// the counters on the open /v1/ready; the admin tokens may, and may do
+// nothing else. Before, any token read how many runs the others made,
+// how they ended and how long they took.
+func TestMetricsAdminOnly(t *testing.T) {
+	moattest.RequireBackend(t, "native")
+	p, err := pool.New(&native.Backend{}, moat.Spec{}, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, server.Config{Pool: p})
+	if resp, m := f.do("POST", "/v1/runs?wait=true", tokenB, map[string]any{"code": "print(1)"}); resp.StatusCode != 200 {
+		t.Fatalf("run: %d %v", resp.StatusCode, m)
+	}
+	for _, tok := range []string{tokenA, tokenB} {
+		resp, m := f.do("GET", "/v1/metrics", tok, nil)
+		if resp.StatusCode != 403 || strings.Contains(fmt.Sprint(m), "moat_runs_total") {
+			t.Errorf("a run token read the metrics: %d %.200v", resp.StatusCode, m)
+		}
+		if !strings.Contains(fmt.Sprint(m["error"]), "--admin-token-file") {
+			t.Errorf("the refusal does not say who may: %v", m)
+		}
+	}
+	if resp, _ := f.do("GET", "/v1/metrics", "", nil); resp.StatusCode != 401 {
+		t.Errorf("no token: %d, want 401", resp.StatusCode)
+	}
+	resp, m := f.do("GET", "/v1/metrics", tokenAdmin, nil)
+	if resp.StatusCode != 200 || !strings.Contains(m["raw"].(string), "moat_runs_total{") {
+		t.Errorf("the admin token: %d %.300v", resp.StatusCode, m)
+	}
+	if resp, _ := f.do("POST", "/v1/runs?wait=true", tokenAdmin, map[string]any{"code": "print(1)"}); resp.StatusCode != 401 {
+		t.Errorf("the admin token made a run: %d, want 401", resp.StatusCode)
+	}
+	_, m = f.do("GET", "/v1/ready", "", nil)
+	pm, _ := m["pool"].(map[string]any)
+	if pm == nil || pm["Size"] != 1.0 {
+		t.Errorf("ready: no pool size: %v", m)
+	}
+	for _, k := range []string{"Hits", "Misses", "Stale", "Failures"} {
+		if _, ok := pm[k]; ok {
+			t.Errorf("the open /v1/ready shows the pool's %s: %v", k, m)
+		}
+	}
+}
+
+// TestTrickleReader: a client that reads a stream, but slowly, is
+// dropped once the time the server waited for it exceeds the write
+// stall plus what it was sent at MinReadRate. Each piece went out within
+// the stall, so before, a client reading 128 KiB/s held the response,
+// its copy of the run's output (48 MiB as JSON) and a connection for six
+// minutes, and one reading a few KiB a second for hours. What is seen is
+// the server closing the connection (its ConnState) while the client
+// still reads: the kernel's socket buffers hold what was sent before.
+func TestTrickleReader(t *testing.T) {
+	f := newFixture(t, server.Config{WriteStall: 5 * time.Second, MinReadRate: 1 << 20})
+	closed := make(chan struct{})
+	var once sync.Once
+	var client atomic.Value // the trickle reader's address
+	client.Store("")
+	hs := server.NewHTTPServer(f.srv.Handler(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hs.ConnState = func(c net.Conn, st http.ConnState) {
+		if st == http.StateClosed && c.RemoteAddr().String() == client.Load().(string) {
+			once.Do(func() { close(closed) })
+		}
+	}
+	ts := httptest.NewUnstartedServer(f.srv.Handler())
+	ts.Config = hs
+	ts.Start()
+	defer ts.Close()
+	// 8 MiB of control characters: 48 MiB as JSON, far beyond any
+	// socket's buffers.
+	resp, m := f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "import os\nos.write(1, b'\\x01' * (8 << 20))"})
+	if resp.StatusCode != 200 || m["status"] != "exited" {
+		t.Fatalf("run: %d %v", resp.StatusCode, m["status"])
+	}
+	id := resp.Header.Get("Moat-Run-Id")
+	c, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	client.Store(c.LocalAddr().String())
+	fmt.Fprintf(c, "GET /v1/runs/%s/stream HTTP/1.1\r\nHost: moat\r\nAuthorization: Bearer %s\r\n\r\n", id, tokenA)
+	// 128 KiB/s, for at most two minutes (six are needed for it all):
+	// each 64 KiB piece goes out well within the stall.
+	buf := make([]byte, 16<<10)
+	read := 0
+	for range 960 {
+		select {
+		case <-closed:
+			return // dropped
+		default:
+		}
+		k, err := io.ReadFull(c, buf)
+		read += k
+		if err != nil {
+			t.Fatalf("the stream ended for the client before the server closed it: %v", err)
+		}
+		time.Sleep(125 * time.Millisecond)
+	}
+	t.Errorf("the server still sent to a client reading 128 KiB/s after %d bytes (2 minutes): it waits for it all along", read)
+}
+
+// TestMCPBodyLimit: an MCP request over the server's MCP limit (the SDK's
+// 4 MiB, explicit in Config.MaxMCPBody) is refused with a 413 that says
+// the limit and where larger packages go; one under it gets through.
+// Before, the limit was the SDK's, implicit, and its 413 said neither
+// that a package counts 4/3 in base64 nor where larger ones go.
+func TestMCPBodyLimit(t *testing.T) {
+	f := newFixture(t, server.Config{StateDir: t.TempDir()})
+	big := map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": map[string]any{"name": "test_package",
+		"arguments": map[string]any{"filename": "x-1.0.tar.gz", "content_base64": strings.Repeat("A", server.DefaultMaxMCPBody)}}}
+	for _, chunked := range []bool{false, true} {
+		j, _ := json.Marshal(big)
+		var body io.Reader = bytes.NewReader(j)
+		if chunked {
+			body = io.MultiReader(bytes.NewReader(j)) // no length: sent chunked
+		}
+		req, _ := http.NewRequest("POST", f.ts.URL+"/v1/mcp", body)
+		req.Header.Set("Authorization", "Bearer "+tokenA)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 413 || !strings.Contains(string(raw), fmt.Sprintf("over %d bytes", server.DefaultMaxMCPBody)) || !strings.Contains(string(raw), "/v1/tests") {
+			t.Errorf("chunked %v: %d %.300s, want 413 naming the limit", chunked, resp.StatusCode, raw)
+		}
+	}
+	// Under the limit: the SDK answers (initialize).
+	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	req, _ := http.NewRequest("POST", f.ts.URL+"/v1/mcp", strings.NewReader(init))
+	req.Header.Set("Authorization", "Bearer "+tokenA)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(raw), `"serverInfo"`) {
+		t.Errorf("initialize: %d %.300s", resp.StatusCode, raw)
 	}
 }

@@ -24,7 +24,7 @@ import (
 )
 
 type serveFlags struct {
-	listen, socket, tokenFile, stateDir, isolation, maxTimeout, grace, poolBackend string
+	listen, socket, tokenFile, adminTokenFile, stateDir, isolation, maxTimeout, grace, poolBackend string
 	limitFlags
 	pool, workers, queue int
 	allowRemote          bool
@@ -39,7 +39,8 @@ func serveCmd() *cobra.Command {
 address and on a Unix socket. TCP requests need a bearer token from
 --token-file (one token per line; without the flag a token is made in
 the state directory); socket requests are those of the socket's owner.
-A run is visible only to the token (or user) that created it. SIGTERM:
+A run is visible only to the token (or user) that created it; the
+metrics only to the socket's user and --admin-token-file tokens. SIGTERM:
 no new runs, the running ones get --grace, then are canceled; nothing is
 left behind. See docs/serve.md.`,
 		Args: cobra.NoArgs,
@@ -49,6 +50,7 @@ left behind. See docs/serve.md.`,
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:8787", "TCP address; \"\" for none (loopback unless --allow-remote)")
 	fl.StringVar(&f.socket, "socket", defaultSocket(), "Unix socket (mode 0600) that `moat run` uses; \"\" for none")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file of bearer tokens, one per line, mode 0600 (default: STATE-DIR/token, made if missing)")
+	fl.StringVar(&f.adminTokenFile, "admin-token-file", "", "file of bearer tokens (as --token-file) that may read /v1/metrics, which count every token's runs; run tokens may not")
 	fl.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "directory for uploads and the generated token")
 	fl.StringVar(&f.isolation, "isolation", "auto", "backend of a run that names none")
 	fl.IntVar(&f.pool, "pool", 4, "sandboxes kept prepared (0: no warm pool)")
@@ -128,6 +130,11 @@ func doServe(c *cobra.Command, f *serveFlags) error {
 		}
 		if cfg.Tokens, err = server.ReadTokenFile(tf); err != nil {
 			return err
+		}
+		if f.adminTokenFile != "" {
+			if cfg.AdminTokens, err = server.ReadTokenFile(f.adminTokenFile); err != nil {
+				return fmt.Errorf("--admin-token-file: %w", err)
+			}
 		}
 		if ln, err = net.Listen("tcp", f.listen); err != nil {
 			return fmt.Errorf("--listen: %w", err)
