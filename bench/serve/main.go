@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,10 +92,27 @@ func run(moat, python string, n, conc int, dur time.Duration, poolSize int) erro
 		err := exec.Command(python, "-I", "-S", "-c", "pass").Run()
 		return time.Since(t0), false, err
 	}
-	fmt.Printf("%-34s %9s %9s %9s %8s\n", "what", "p50", "p99", "runs/s", "pooled")
+	fmt.Printf("%-34s %9s %9s %9s %8s %9s\n", "what", "p50", "p99", "runs/s", "pooled", "CPU/run")
+	// CPU/run: the server's CPU time and its reaped children's (every
+	// sandbox's init and what it reaped), over the runs: what a run costs
+	// the machine, prepare and teardown included, whatever the load.
+	cpu := func() time.Duration {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", srv.Process.Pid))
+		if err != nil {
+			return 0
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		var t int64
+		for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			t += v
+		}
+		return time.Duration(t) * 10 * time.Millisecond // USER_HZ 100
+	}
 	seq := func(name string, f func() (time.Duration, bool, error)) error {
 		var ds []time.Duration
 		pooled := 0
+		c0 := cpu()
 		for range n {
 			if name != "bare python3 -I -S -c pass" {
 				_ = serveapi.WaitReady(hc, poolSize) // one client after another: a full pool each time
@@ -108,8 +126,15 @@ func run(moat, python string, n, conc int, dur time.Duration, poolSize int) erro
 				pooled++
 			}
 		}
+		if name != "bare python3 -I -S -c pass" {
+			_ = serveapi.WaitReady(hc, poolSize) // the refill of the last one counts too
+		}
+		per := ""
+		if name != "bare python3 -I -S -c pass" {
+			per = ms((cpu() - c0) / time.Duration(n))
+		}
 		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-		fmt.Printf("%-34s %9s %9s %9s %8s\n", name, ms(ds[len(ds)/2]), ms(ds[len(ds)*99/100]), "", fmt.Sprintf("%d/%d", pooled, n))
+		fmt.Printf("%-34s %9s %9s %9s %8s %9s\n", name, ms(ds[len(ds)/2]), ms(ds[len(ds)*99/100]), "", fmt.Sprintf("%d/%d", pooled, n), per)
 		return nil
 	}
 	par := func(name string, f func() (time.Duration, bool, error)) error {
