@@ -725,13 +725,15 @@ func TestMetricsAdminOnly(t *testing.T) {
 // TestTrickleReader: a client that reads a stream, but slowly, is
 // dropped once the time the server waited for it exceeds the write
 // stall plus what it was sent at MinReadRate. Each piece went out within
-// the stall, so before, a client reading 128 KiB/s held the response,
-// its copy of the run's output (48 MiB as JSON) and a connection for six
-// minutes, and one reading a few KiB a second for hours. What is seen is
-// the server closing the connection (its ConnState) while the client
-// still reads: the kernel's socket buffers hold what was sent before.
+// the stall, so before, a client reading 512 KiB/s held the response,
+// its copy of the run's output (96 MiB as JSON, with the result) and a
+// connection for three minutes, and a slower one, fast enough for the
+// stall (the kernel wakes a writer once half of its socket buffer is
+// free), for as long as its output lasts. What is seen is the server
+// closing the connection (its ConnState) while the client has read a
+// fraction of the stream: the kernel's buffers hold what was sent before.
 func TestTrickleReader(t *testing.T) {
-	f := newFixture(t, server.Config{WriteStall: 5 * time.Second, MinReadRate: 1 << 20})
+	f := newFixture(t, server.Config{WriteStall: 10 * time.Second, MinReadRate: 1 << 20})
 	closed := make(chan struct{})
 	var once sync.Once
 	var client atomic.Value // the trickle reader's address
@@ -760,13 +762,15 @@ func TestTrickleReader(t *testing.T) {
 	defer c.Close()
 	client.Store(c.LocalAddr().String())
 	fmt.Fprintf(c, "GET /v1/runs/%s/stream HTTP/1.1\r\nHost: moat\r\nAuthorization: Bearer %s\r\n\r\n", id, tokenA)
-	// 128 KiB/s, for at most two minutes (six are needed for it all):
-	// each 64 KiB piece goes out well within the stall.
-	buf := make([]byte, 16<<10)
+	// 512 KiB/s, for at most two minutes (three are needed for it all).
+	buf := make([]byte, 32<<10)
 	read := 0
-	for range 960 {
+	for range 1920 {
 		select {
 		case <-closed:
+			if read > 24<<20 {
+				t.Errorf("the server closed the stream of a client reading 512 KiB/s only after it read %d bytes: it waited for it all along", read)
+			}
 			return // dropped
 		default:
 		}
@@ -775,9 +779,9 @@ func TestTrickleReader(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the stream ended for the client before the server closed it: %v", err)
 		}
-		time.Sleep(125 * time.Millisecond)
+		time.Sleep(62500 * time.Microsecond)
 	}
-	t.Errorf("the server still sent to a client reading 128 KiB/s after %d bytes (2 minutes): it waits for it all along", read)
+	t.Errorf("the server still sent to a client reading 512 KiB/s after %d bytes (2 minutes): it waits for it all along", read)
 }
 
 // TestMCPBodyLimit: an MCP request over the server's MCP limit (the SDK's
