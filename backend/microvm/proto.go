@@ -7,6 +7,9 @@ import (
 	"io"
 	"strings"
 	"sync"
+
+	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 )
 
 // The channel between moat and its agent in the guest is one byte stream
@@ -24,15 +27,17 @@ const (
 	frameStdinEOF = 'i' // stdin is closed
 
 	// guest to host
-	frameReady    = 'R' // the agent is up and waits for its job
-	frameAccepted = 'A' // the agent took the job and reseeded the guest
-	frameStdout   = 'O' // a piece of the program's stdout
-	frameStderr   = 'E' // a piece of its stderr
-	frameExit     = 'X' // how the program ended: an Exit, JSON
-	frameOut      = 'U' // a piece of the work directory's tar stream (treecopy)
-	frameOutEnd   = 'u' // the work directory is complete
-	frameLog      = 'L' // an error of the agent, text
-	frameDone     = 'D' // the agent is finished
+	frameReady     = 'R' // the agent is up and waits for its job
+	frameAccepted  = 'A' // the agent took the job and reseeded the guest
+	frameStdout    = 'O' // a piece of the program's stdout
+	frameStderr    = 'E' // a piece of its stderr
+	frameExit      = 'X' // how the program ended: an Exit, JSON
+	frameOut       = 'U' // a piece of the work directory's tar stream (treecopy)
+	frameOutEnd    = 'u' // the work directory is complete
+	frameLog       = 'L' // an error of the agent, text
+	frameEvents    = 'V' // some of the behaviour report's events, a JSON array
+	frameEventsEnd = 'v' // the report is complete: its dropped count, JSON
+	frameDone      = 'D' // the agent is finished
 )
 
 // guestEnv is set on the guest kernel's command line; the kernel passes it
@@ -70,6 +75,23 @@ type Job struct {
 	// and sets the clock, before anything of the program runs.
 	Seed  []byte `json:"seed"`
 	NowNS int64  `json:"now_ns"`
+	// Report, if set, is the behaviour report to make in the guest.
+	Report *GuestReport `json:"report,omitempty"`
+}
+
+// GuestReport is what the agent needs for the behaviour report: the
+// honeytokens to plant in the home and the audit hook's bytecode for the
+// guest's interpreter (nil: Python compiles the source).
+type GuestReport struct {
+	Files    map[string]string  `json:"files"`
+	Tokens   []honeytoken.Token `json:"tokens"`
+	Bytecode *audit.Bytecode    `json:"bytecode,omitempty"`
+}
+
+// EventsEnd closes the report: how many events the guest counted and did
+// not keep.
+type EventsEnd struct {
+	Dropped int `json:"dropped"`
 }
 
 // Ready is the agent's first frame: how long the guest took to get there.

@@ -215,6 +215,7 @@ type runner struct {
 	stopOnce sync.Once
 
 	snapNote string // how the guest came to be: booted cold or restored
+	rep      *hostReport
 	retry    bool   // a restore failed before the job: boot cold instead
 }
 
@@ -448,6 +449,9 @@ func (r *runner) run(ctx context.Context, initrd, image string, allowRestore boo
 	}
 	bootTimer.Stop()
 	booted := time.Now()
+	if r.rep != nil {
+		r.rep.offsetMS = booted.Sub(start).Milliseconds()
+	}
 	if trace {
 		fmt.Fprintf(os.Stderr, "moat: microvm: %s; QEMU start to channel %dms; job taken %dms after QEMU start\n", r.snapNote, connected.Sub(start).Milliseconds(), booted.Sub(start).Milliseconds())
 	}
@@ -511,6 +515,19 @@ loop:
 				<-outDone
 				outW = nil
 			}
+		case frameEvents, frameEventsEnd:
+			if ex == nil || r.rep == nil {
+				readErr = fmt.Errorf("report before the exit, or unasked: %w", errFrame)
+				break loop
+			}
+			take := r.rep.take
+			if kind == frameEventsEnd {
+				take = r.rep.end
+			}
+			if err := take(p); err != nil {
+				readErr = err
+				break loop
+			}
 		case frameLog:
 			if len(agentLog) < 8 {
 				agentLog = append(agentLog, string(p[:min(len(p), 500)]))
@@ -566,7 +583,9 @@ loop:
 			res.Out.Error = why
 		}
 	}
-	return res, e.Classify("microvm", res)
+	err = e.Classify("microvm", res)
+	r.finishReport(res, ex != nil)
+	return res, err
 }
 
 // lost ends a run whose guest never took its job.
@@ -578,7 +597,9 @@ func (r *runner) lost(start time.Time, why string) (*moat.Result, error) {
 	if e.Stop == moat.StatusError {
 		e.Stop, e.Lost = "", fmt.Sprintf("the guest did not boot within %s; %s", bootTimeout, why)
 	}
-	return r.res, e.Classify("microvm", r.res)
+	err := e.Classify("microvm", r.res)
+	r.finishReport(r.res, false)
+	return r.res, err
 }
 
 // vmError is the end of the VM's own log and console, for an error.
@@ -619,9 +640,11 @@ func (r *runner) sendJob(fw *frameWriter) error {
 		"HOME=" + guestHome, "TMPDIR=" + guestTmp, "LANG=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox",
 		"PYTHONUNBUFFERED=1",
 	}
+	env, report := r.newReport(append(env, r.spec.Env...))
 	job := Job{
-		Argv: append([]string{r.rt.Command}, r.spec.Args...), Env: append(env, r.spec.Env...),
+		Argv: append([]string{r.rt.Command}, r.spec.Args...), Env: env,
 		Memory: r.lim.Memory, Pids: r.lim.Pids, Disk: r.lim.Disk, CPUs: r.lim.CPUs, Out: r.spec.OutDir != "",
+		Report: report,
 	}
 	job.Seed = make([]byte, 64)
 	if _, err := rand.Read(job.Seed); err != nil {
@@ -701,6 +724,7 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "rlimits", Detail: "nofile 1024, core 0"},
 		{Name: "timeout", Detail: r.lim.Timeout.String() + " from the guest's taking of the job (boot or restore not counted)"},
 		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", r.lim.OutputLimit)},
+		r.reportLayer(),
 	}
 }
 
