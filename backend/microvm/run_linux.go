@@ -216,7 +216,7 @@ type runner struct {
 
 	snapNote string // how the guest came to be: booted cold or restored
 	rep      *hostReport
-	retry    bool   // a restore failed before the job: boot cold instead
+	retry    bool // a restore failed before the job: boot cold instead
 }
 
 func (r *runner) stop(reason moat.Status) {
