@@ -242,6 +242,7 @@ func runJob(port *os.File, fw *frameWriter) error {
 	if err := fw.write(frameAccepted, nil); err != nil {
 		return err
 	}
+	t0 := time.Now() // the zero of the report's times
 	if err := setupDisk(job.Disk); err != nil {
 		return err
 	}
@@ -252,7 +253,16 @@ func runJob(port *os.File, fw *frameWriter) error {
 	if err := os.WriteFile("/proc/sys/vm/overcommit_memory", []byte("1"), 0); err != nil {
 		return fmt.Errorf("overcommit: %w", err)
 	}
-	_ = loopbackUp()
+	loErr := loopbackUp()
+	var gnet *guestNet
+	if job.Net != nil {
+		if loErr != nil {
+			return fmt.Errorf("sinkhole: loopback: %w", loErr)
+		}
+		if gnet, err = startNet(job.Net, t0); err != nil {
+			return fmt.Errorf("sinkhole: %w", err)
+		}
+	}
 	// The workspace, then the files: the tar stream goes to treecopy as it
 	// comes.
 	pr, pw := io.Pipe()
@@ -315,7 +325,7 @@ read:
 	files = nil
 	var rep *guestReporter
 	if job.Report != nil {
-		if rep, err = startReport(job.Report); err != nil {
+		if rep, err = startReport(job.Report, t0); err != nil {
 			return fmt.Errorf("behaviour report: %w", err)
 		}
 	}
@@ -326,6 +336,12 @@ read:
 	b, _ := json.Marshal(ex)
 	if err := fw.write(frameExit, b); err != nil {
 		return err
+	}
+	if gnet != nil {
+		evs, dropped := gnet.stop()
+		if rep != nil {
+			rep.net, rep.netDropped = evs, dropped
+		}
 	}
 	if rep != nil {
 		if err := rep.finish(fw); err != nil {

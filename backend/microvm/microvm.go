@@ -122,15 +122,15 @@ func (b *Backend) AutoPick(ctx context.Context) error {
 }
 
 // Supports refuses what the guest does not have: an image, the host's
-// userland, a network other than none.
+// userland, a network other than none or the sinkhole.
 func (b *Backend) Supports(spec *moat.Spec) error {
 	switch {
 	case spec.Image != "":
 		return fmt.Errorf("microvm: image %q: the guest runs the host's interpreter only: %w", spec.Image, moat.ErrUnsupported)
 	case spec.Userland:
 		return fmt.Errorf("microvm: --userland: the guest has no shell or core utilities: %w", moat.ErrUnsupported)
-	case spec.Network != moat.NetworkNone:
-		return fmt.Errorf("microvm: network %q: only none (no network device in the guest) is built: %w", spec.Network, moat.ErrUnsupported)
+	case spec.Network != moat.NetworkNone && spec.Network != moat.NetworkSinkhole:
+		return fmt.Errorf("microvm: network %q: only none and sinkhole (the guest has no network device) are built: %w", spec.Network, moat.ErrUnsupported)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 )
 
@@ -60,14 +61,15 @@ var errFrame = errors.New("malformed frame")
 
 // Job is what the agent runs, sent as the first frame.
 type Job struct {
-	Argv    []string `json:"argv"` // the interpreter first
-	Env     []string `json:"env"`
-	Memory  int64    `json:"memory"`
-	Pids    int      `json:"pids"`
-	Disk    int64    `json:"disk"`
-	CPUs    float64  `json:"cpus,omitempty"`
-	Out     bool     `json:"out"`     // send /work back after the run
-	Network bool     `json:"network"` // a NIC to moat's sink is there
+	Argv   []string `json:"argv"` // the interpreter first
+	Env    []string `json:"env"`
+	Memory int64    `json:"memory"`
+	Pids   int      `json:"pids"`
+	Disk   int64    `json:"disk"`
+	CPUs   float64  `json:"cpus,omitempty"`
+	Out    bool     `json:"out"` // send /work back after the run
+	// Net, if set, is the sinkhole's configuration (network none: nil).
+	Net *egress.Config `json:"net,omitempty"`
 	// Seed is fresh randomness from the host and NowNS the host's clock
 	// (Unix nanoseconds): a guest restored from a snapshot has the
 	// snapshot's random pool and clock, shared with every other restore,

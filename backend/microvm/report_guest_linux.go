@@ -51,6 +51,10 @@ type guestReporter struct {
 	before   observe.Snapshot
 	witness  *observe.Witness
 	armed    moat.Event
+	// net are the sinkhole's events, netDropped the count of those
+	// over its bound.
+	net        []moat.Event
+	netDropped int
 }
 
 func reportRoots() []observe.Root {
@@ -59,8 +63,8 @@ func reportRoots() []observe.Root {
 
 // startReport plants the tokens, installs the hook and its FIFO, and
 // takes the "before" walk. Nothing of the program runs yet.
-func startReport(cfg *GuestReport) (*guestReporter, error) {
-	r := &guestReporter{cfg: cfg, start: time.Now()}
+func startReport(cfg *GuestReport, t0 time.Time) (*guestReporter, error) {
+	r := &guestReporter{cfg: cfg, start: t0}
 	r.audit = observe.NewCollector(func() int64 { return time.Since(r.start).Milliseconds() })
 	names := make([]string, 0, len(cfg.Files))
 	for p := range cfg.Files {
@@ -169,8 +173,8 @@ func (r *guestReporter) finish(fw *frameWriter) error {
 	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, Deadline: deadline, At: now}
 	fsEvs, dropped := d.Diff(r.before, after)
 	auditEvs, auditDropped := r.audit.Events()
-	evs = append(append(evs, auditEvs...), fsEvs...)
-	dropped += auditDropped
+	evs = append(append(append(evs, auditEvs...), fsEvs...), r.net...)
+	dropped += auditDropped + r.netDropped
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].TimeMS < evs[j].TimeMS })
 	// As many events to a frame as fit; an event too big for one alone
 	// is counted, not sent.

@@ -11,6 +11,8 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/observe/egress"
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	moatreport "github.com/moat-sandbox/moat/report"
 )
 
@@ -27,7 +29,7 @@ import (
 // Bounds on what the host takes of the guest's report.
 const (
 	maxReportBytes = 16 << 20
-	maxGuestEvents = observe.MaxAuditEvents + observe.MaxFSEvents + observe.MaxKernelEvents + 64
+	maxGuestEvents = observe.MaxAuditEvents + observe.MaxFSEvents + observe.MaxKernelEvents + egress.MaxEvents + 64
 )
 
 // hostReport is one run's report on the host; nil with Spec.NoReport.
@@ -39,6 +41,9 @@ type hostReport struct {
 	bytes    int
 	ended    bool
 	cut      string // why the guest's report is not whole
+	// metadata is what the sinkhole serves at the instance metadata
+	// address: fake credentials of the plan; nil without a sinkhole.
+	metadata *honeytoken.Metadata
 }
 
 // newReport makes the tokens and the job's report, and returns the
@@ -49,6 +54,9 @@ func (r *runner) newReport(env []string) ([]string, *GuestReport) {
 		return env, nil
 	}
 	r.rep = &hostReport{plan: observe.NewPlan(guestHome, r.spec.Env)}
+	if r.spec.Network == moat.NetworkSinkhole {
+		r.rep.metadata = r.rep.plan.ServeMetadata() // before the tokens go to the guest
+	}
 	gr := &GuestReport{Files: r.rep.plan.Files, Tokens: r.rep.plan.Tokens}
 	if bc, err := audit.Compile(r.rt.Executable, cacheDir()); err == nil {
 		gr.Bytecode = bc

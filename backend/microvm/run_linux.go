@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
@@ -247,6 +248,9 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	h, err := b.host()
 	if err != nil {
 		return nil, err
+	}
+	if spec.Network == moat.NetworkSinkhole && h.kernel.NoNet != "" {
+		return nil, fmt.Errorf("microvm: network sinkhole: %s: %w", h.kernel.NoNet, moat.ErrUnsupported)
 	}
 	rt, err := pyrt.Resolve(spec.Python, os.Getenv("PATH"), cacheDir())
 	if err != nil {
@@ -646,6 +650,15 @@ func (r *runner) sendJob(fw *frameWriter) error {
 		Memory: r.lim.Memory, Pids: r.lim.Pids, Disk: r.lim.Disk, CPUs: r.lim.CPUs, Out: r.spec.OutDir != "",
 		Report: report,
 	}
+	if r.spec.Network == moat.NetworkSinkhole {
+		// The sink serves the plan's fake instance credentials; the CA
+		// variables point at the trust store with the run's CA.
+		job.Net = &egress.Config{Mode: egress.ModeSinkhole}
+		if r.rep != nil {
+			job.Net.Metadata = r.rep.metadata
+		}
+		job.Env = egress.CAEnv(job.Env)
+	}
 	job.Seed = make([]byte, 64)
 	if _, err := rand.Read(job.Seed); err != nil {
 		return err
@@ -717,7 +730,7 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "read-only-runtime", Detail: "initramfs root, read-only: moat's agent, " + r.rt.Executable + ", its libraries and standard library"},
 		{Name: "channel", Detail: "one virtio-serial port to moat; no network device, no vsock, no shared directory"},
 		{Name: "disk", Detail: fmt.Sprintf("one guest tmpfs of %d bytes for /work /tmp /home/sandbox /dev/shm", r.lim.Disk)},
-		{Name: "network-none", Detail: "no network device: loopback only"},
+		r.networkLayer(),
 		{Name: "seccomp", Detail: "native's deny list in the guest"},
 		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privs", sandboxID)},
 		{Name: "cgroup-v2", Detail: fmt.Sprintf("in the guest: memory %d bytes, pids %d, cpus %g; guest RAM %d bytes more", r.lim.Memory, r.lim.Pids, r.lim.CPUs, guestOverhead)},
@@ -726,6 +739,16 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", r.lim.OutputLimit)},
 		r.reportLayer(),
 	}
+}
+
+// networkLayer says what the guest's network is.
+func (r *runner) networkLayer() moat.Layer {
+	if r.spec.Network == moat.NetworkSinkhole {
+		return moat.Layer{Name: "network-sinkhole", Detail: "no network device: in the guest, every address routes to the loopback, " +
+			"where moat's agent is the sink (DNS answered from 198.18.0.0/15, TCP and UDP recorded and answered harmlessly, TLS terminated with the run's CA); " +
+			"nothing leaves the guest, and its events are the guest's word"}
+	}
+	return moat.Layer{Name: "network-none", Detail: "no network device: loopback only"}
 }
 
 func engineByName(name string) (engine, error) {
