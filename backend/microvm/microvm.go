@@ -22,7 +22,10 @@
 // Unix socket on the host side that moat listens on: the job and the
 // workspace go in, output, the exit and the work directory come out, in
 // frames that moat bounds and treats as untrusted (proto.go). The guest
-// has no network device (network none), no vsock, no shared directory.
+// has no network device, no vsock, no shared directory; with a sinkhole
+// the agent is the sink, inside the guest (net_guest_linux.go). The
+// behaviour report is made in the guest by the agent and sent after the
+// exit, as the guest's word (report_guest_linux.go, report_linux.go).
 // The wall clock, the output cap and cancellation kill the VM; nothing of
 // the guest survives the run.
 package microvm
