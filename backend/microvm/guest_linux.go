@@ -27,6 +27,9 @@ import (
 // in main (backend/all's Init does), so that moat's own binary is the
 // guest's /init.
 func Init() {
+	if os.Getenv(shimEnv) == "1" && os.Getpid() != 1 && os.Getppid() == 1 {
+		shim() // the program's start in a guest; never returns
+	}
 	if os.Getpid() != 1 || os.Getenv(guestEnv) != "1" {
 		return
 	}
@@ -332,7 +335,7 @@ read:
 	if err := makeCgroup(job); err != nil {
 		return err
 	}
-	ex := run(port, fw, job, buf)
+	ex := run(port, fw, job, buf, rep)
 	b, _ := json.Marshal(ex)
 	if err := fw.write(frameExit, b); err != nil {
 		return err
@@ -462,7 +465,7 @@ func makeCgroup(job Job) error {
 
 // run starts the program as the sandbox user in its cgroup and waits for
 // it, streaming its output and stdin.
-func run(port *os.File, fw *frameWriter, job Job, buf []byte) Exit {
+func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter) Exit {
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		return Exit{StartErr: "stdin pipe: " + err.Error()}
@@ -492,10 +495,15 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte) Exit {
 	if err := dropBounding(); err != nil {
 		return Exit{StartErr: "capability bounding set: " + err.Error()}
 	}
-	// native's deny list, on every thread of the agent too (it needs
-	// none of those calls from here on); no_new_privs with it.
-	if _, err := seccomp.Install(); err != nil {
-		return Exit{StartErr: "seccomp: " + err.Error()}
+	// native's deny list: with the report on, as notifications the agent
+	// answers, installed by the shim that becomes the program
+	// (notify_guest_linux.go); else on every thread of the agent (it
+	// needs none of those calls from here on), which the program
+	// inherits. no_new_privs with it.
+	if rep == nil {
+		if _, err := seccomp.Install(); err != nil {
+			return Exit{StartErr: "seccomp: " + err.Error()}
+		}
 	}
 	attr := &os.ProcAttr{
 		Dir:   guestWork,
@@ -512,7 +520,12 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte) Exit {
 	if err := cg.write(cg.run, "cgroup.procs", "1"); err != nil {
 		return Exit{StartErr: "enter cgroup: " + err.Error()}
 	}
-	proc, err := os.StartProcess(job.Argv[0], job.Argv, attr)
+	var proc *os.Process
+	if rep != nil {
+		proc, rep.kernel, err = startShim(job, attr, rep.start)
+	} else {
+		proc, err = os.StartProcess(job.Argv[0], job.Argv, attr)
+	}
 	if err := cg.write(cg.root, "cgroup.procs", "1"); err != nil && proc != nil {
 		_ = proc.Kill()
 		return Exit{StartErr: "leave cgroup: " + err.Error()}

