@@ -105,7 +105,7 @@ func cached(dir, kind, key, ext string, build func(tmp string) error) (string, e
 	old, _ := filepath.Glob(filepath.Join(dir, kind+"-*"+ext))
 	for _, o := range old {
 		if fi, err := os.Stat(o); err == nil && o != p && time.Since(fi.ModTime()) > time.Hour {
-			_ = os.Remove(o)
+			_ = os.RemoveAll(o)
 		}
 	}
 	return p, nil

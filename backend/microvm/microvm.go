@@ -124,12 +124,10 @@ func (b *Backend) AutoPick(ctx context.Context) error {
 	return nil
 }
 
-// Supports refuses what the guest does not have: an image, the host's
-// userland, a network other than none or the sinkhole.
+// Supports refuses what the guest does not have: the host's userland, a
+// network other than none or the sinkhole.
 func (b *Backend) Supports(spec *moat.Spec) error {
 	switch {
-	case spec.Image != "":
-		return fmt.Errorf("microvm: image %q: the guest runs the host's interpreter only: %w", spec.Image, moat.ErrUnsupported)
 	case spec.Userland:
 		return fmt.Errorf("microvm: --userland: the guest has no shell or core utilities: %w", moat.ErrUnsupported)
 	case spec.Network != moat.NetworkNone && spec.Network != moat.NetworkSinkhole:

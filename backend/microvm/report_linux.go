@@ -58,8 +58,10 @@ func (r *runner) newReport(env []string) ([]string, *GuestReport) {
 		r.rep.metadata = r.rep.plan.ServeMetadata() // before the tokens go to the guest
 	}
 	gr := &GuestReport{Files: r.rep.plan.Files, Tokens: r.rep.plan.Tokens}
-	if bc, err := audit.Compile(r.rt.Executable, cacheDir()); err == nil {
-		gr.Bytecode = bc
+	if r.spec.Image == "" { // the image's interpreter compiles the hook itself
+		if bc, err := audit.Compile(r.rt.Executable, cacheDir()); err == nil {
+			gr.Bytecode = bc
+		}
 	}
 	return observe.WithHookPath(append(env, r.rep.plan.Env...), guestHookRoot+"/py"), gr
 }
@@ -149,7 +151,11 @@ func (r *runner) finishReport(res *moat.Result, exited bool) {
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: at,
 			Detail: "the guest ended before the end of its behaviour report: what it did not send is not seen"})
 	}
-	if sum := fileSHA256(r.rt.Executable); sum != "" {
+	sum := r.imageSum
+	if r.spec.Image == "" {
+		sum = fileSHA256(r.rt.Executable)
+	}
+	if sum != "" {
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: r.rt.Executable, SHA256: sum})
 	}
 	moatreport.Finish(res, evs, h.dropped, r.lim)

@@ -206,10 +206,13 @@ type runner struct {
 	spec *moat.Spec
 	lim  moat.Limits
 	rt   *pyrt.Runtime
-	id   string
-	dir  string
-	res  *moat.Result
-	vm   machine
+	// imageSum is the image's interpreter's hash (--image); "" for the
+	// host's runtime, which is hashed on the host.
+	imageSum string
+	id       string
+	dir      string
+	res      *moat.Result
+	vm       machine
 
 	mu       sync.Mutex
 	reason   moat.Status
@@ -252,7 +255,13 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if spec.Network == moat.NetworkSinkhole && h.kernel.NoNet != "" {
 		return nil, fmt.Errorf("microvm: network sinkhole: %s: %w", h.kernel.NoNet, moat.ErrUnsupported)
 	}
-	rt, err := pyrt.Resolve(spec.Python, os.Getenv("PATH"), cacheDir())
+	var rt *pyrt.Runtime
+	var image, imageSum string
+	if spec.Image != "" {
+		image, rt, imageSum, err = imageRuntime(ctx, filepath.Join(cacheDir(), "microvm"), spec.Image)
+	} else if rt, err = pyrt.Resolve(spec.Python, os.Getenv("PATH"), cacheDir()); err == nil {
+		image, err = runtimeImage(ctx, filepath.Join(cacheDir(), "microvm"), rt)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("microvm: %w", err)
 	}
@@ -260,15 +269,11 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err != nil {
 		return nil, fmt.Errorf("microvm: %w", err)
 	}
-	image, err := runtimeImage(ctx, filepath.Join(cacheDir(), "microvm"), rt)
-	if err != nil {
-		return nil, fmt.Errorf("microvm: %w", err)
-	}
-	res, again, err := b.attempt(ctx, spec, h, rt, initrd, image, true)
+	res, again, err := b.attempt(ctx, spec, h, rt, initrd, image, imageSum, true)
 	if again {
 		// The saved guest would not restore (QEMU refused the state):
 		// it is gone, and this run boots cold.
-		res, _, err = b.attempt(ctx, spec, h, rt, initrd, image, false)
+		res, _, err = b.attempt(ctx, spec, h, rt, initrd, image, imageSum, false)
 	}
 	return res, err
 }
@@ -276,8 +281,8 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 // attempt is one VM for the run; again says that a restore failed before
 // the guest took the job (nothing of the spec consumed) and a cold boot
 // should follow.
-func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyrt.Runtime, initrd, image string, allowRestore bool) (*moat.Result, bool, error) {
-	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, id: idPrefix + newID(), res: &moat.Result{Isolation: "microvm"}}
+func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyrt.Runtime, initrd, image, imageSum string, allowRestore bool) (*moat.Result, bool, error) {
+	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, imageSum: imageSum, id: idPrefix + newID(), res: &moat.Result{Isolation: "microvm"}}
 	defer func() {
 		if r.vm != nil {
 			r.vm.Kill()
@@ -727,7 +732,7 @@ func (r *runner) layers() []moat.Layer {
 	return []moat.Layer{
 		{Name: "microvm", Detail: fmt.Sprintf("%s %s, accelerator %s: the program runs on a kernel of its own in a VM of %d vCPU(s); %s", r.h.engine.name(), r.h.engineVersion, r.h.accel, max(1, int(r.lim.CPUs+0.999)), r.snapNote)},
 		{Name: "guest-kernel", Detail: r.h.kernel.Source + "; module loading off after moat's virtio modules"},
-		{Name: "read-only-runtime", Detail: "initramfs root, read-only: moat's agent, " + r.rt.Executable + ", its libraries and standard library"},
+		r.runtimeLayer(),
 		{Name: "channel", Detail: "one virtio-serial port to moat; no network device, no vsock, no shared directory"},
 		{Name: "disk", Detail: fmt.Sprintf("one guest tmpfs of %d bytes for /work /tmp /home/sandbox /dev/shm", r.lim.Disk)},
 		r.networkLayer(),
@@ -739,6 +744,14 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", r.lim.OutputLimit)},
 		r.reportLayer(),
 	}
+}
+
+// runtimeLayer says what the guest's root is.
+func (r *runner) runtimeLayer() moat.Layer {
+	if r.spec.Image != "" {
+		return moat.Layer{Name: "read-only-runtime", Detail: "squashfs root, read-only: the file system of image " + r.spec.Image + " (its " + r.rt.Command + "); moat's agent from the initramfs"}
+	}
+	return moat.Layer{Name: "read-only-runtime", Detail: "squashfs root, read-only: moat's agent, " + r.rt.Executable + ", its libraries and standard library"}
 }
 
 // networkLayer says what the guest's network is.
