@@ -167,7 +167,8 @@ func (r *runner) reportLayer() moat.Layer {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
 	return moat.Layer{Name: "behaviour-report", Detail: "made in the guest by moat's agent: the Python audit hook read-only at " + guestHookRoot +
-		"/py (its events are the program's claims); honeytokens in the home, their reads witnessed by the guest kernel's access and change times; " +
+		"/py (its events are the program's claims); kernel: seccomp notifications of the guest kernel (execs, connections, denied calls), served by the agent; " +
+		"honeytokens in the home, their reads witnessed by the guest kernel's access and change times; " +
 		"diff of /work, the home, /tmp and /dev/shm; sent over the channel, bounded, and believed no more than the guest"}
 }
 
