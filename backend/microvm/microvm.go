@@ -149,6 +149,9 @@ func (b *Backend) Describe(ctx context.Context) []string {
 	if h.accel != "kvm" {
 		notes = append(notes, "auto passes it over: no KVM ("+h.kvmWhy+"), TCG emulation takes seconds per run")
 	}
+	if h.kernel.NoNet != "" {
+		notes = append(notes, "no sinkhole: "+h.kernel.NoNet)
+	}
 	if h.engine.name() == "firecracker" {
 		notes = append(notes, "firecracker engine unverified: it has not run on a real Firecracker here")
 	}
