@@ -731,7 +731,7 @@ func (r *runner) startCopyOut() (*io.PipeWriter, chan struct{}) {
 func (r *runner) layers() []moat.Layer {
 	return []moat.Layer{
 		{Name: "microvm", Detail: fmt.Sprintf("%s %s, accelerator %s: the program runs on a kernel of its own in a VM of %d vCPU(s); %s", r.h.engine.name(), r.h.engineVersion, r.h.accel, max(1, int(r.lim.CPUs+0.999)), r.snapNote)},
-		{Name: "guest-kernel", Detail: r.h.kernel.Source + "; module loading off after moat's virtio modules"},
+		{Name: "guest-kernel", Detail: r.h.kernel.Source + "; module loading off after moat's virtio and netfilter modules"},
 		r.runtimeLayer(),
 		{Name: "channel", Detail: "one virtio-serial port to moat; no network device, no vsock, no shared directory"},
 		{Name: "disk", Detail: fmt.Sprintf("one guest tmpfs of %d bytes for /work /tmp /home/sandbox /dev/shm", r.lim.Disk)},
