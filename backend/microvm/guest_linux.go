@@ -541,6 +541,7 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 		}
 		return ex
 	}
+	_ = fw.write(frameStarted, nil)
 	drained := make(chan struct{}, 2)
 	for _, s := range []struct {
 		r    *os.File

@@ -41,6 +41,9 @@ import (
 // exec), makes moat's binary the shim.
 const shimEnv = "MOAT_MICROVM_SHIM"
 
+// shimSettings lead the shim's environment; the shim removes them.
+var shimSettings = []string{"GODEBUG=asyncpreemptoff=1", shimEnv + "=1"}
+
 // startShim starts the program through the shim and serves its listener.
 func startShim(job Job, attr *os.ProcAttr, t0 time.Time) (*os.Process, *guestKernel, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -51,7 +54,10 @@ func startShim(job Job, attr *os.ProcAttr, t0 time.Time) (*os.Process, *guestKer
 	defer mine.Close()
 	a := *attr
 	a.Files = append(append([]*os.File(nil), attr.Files...), theirs)
-	a.Env = append(append([]string(nil), attr.Env...), shimEnv+"=1")
+	// The shim's own settings first (Go reads the first GODEBUG): no
+	// asynchronous preemption, whose signals would interrupt the shim's
+	// execve while it waits for the agent, again and again.
+	a.Env = append(append([]string(nil), shimSettings...), attr.Env...)
 	proc, err := os.StartProcess("/proc/self/exe", job.Argv, &a)
 	theirs.Close()
 	if err != nil {
@@ -104,10 +110,10 @@ func shim() {
 		_, _ = unix.Write(sock, append([]byte{'E'}, msg...))
 		os.Exit(127)
 	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, shimEnv+"=") {
-			env = append(env, kv)
+	env := os.Environ()
+	for _, kv := range shimSettings {
+		if len(env) > 0 && env[0] == kv {
+			env = env[1:]
 		}
 	}
 	runtime.LockOSThread()
@@ -227,7 +233,11 @@ func (k *guestKernel) answer(n seccomp.Notif) (moat.Event, bool) {
 	if merr != nil {
 		ev.Detail = "memory unreadable: " + audit.Clean(merr.Error(), 100)
 	}
-	_ = seccomp.Respond(k.fd, n.ID, 0)
+	// A call whose wait was interrupted by a signal is gone (ENOENT):
+	// the kernel restarts it, and it comes again.
+	if seccomp.Respond(k.fd, n.ID, 0) != nil {
+		return ev, false
+	}
 	switch {
 	case pid == 1:
 		return ev, false // the agent's own

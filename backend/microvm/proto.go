@@ -30,6 +30,7 @@ const (
 	// guest to host
 	frameReady     = 'R' // the agent is up and waits for its job
 	frameAccepted  = 'A' // the agent took the job and reseeded the guest
+	frameStarted   = 'S' // the program started: its wall clock starts
 	frameStdout    = 'O' // a piece of the program's stdout
 	frameStderr    = 'E' // a piece of its stderr
 	frameExit      = 'X' // how the program ended: an Exit, JSON

@@ -464,8 +464,19 @@ func (r *runner) run(ctx context.Context, initrd, image string, allowRestore boo
 	if trace {
 		fmt.Fprintf(os.Stderr, "moat: microvm: %s; QEMU start to channel %dms; job taken %dms after QEMU start\n", r.snapNote, connected.Sub(start).Milliseconds(), booted.Sub(start).Milliseconds())
 	}
-	timer := time.AfterFunc(r.lim.Timeout, func() { r.stop(moat.StatusTimeout) })
-	defer timer.Stop()
+	// The wall clock starts with the program (the 'S' frame); until
+	// then the guest's setup (the workspace, the report, the sinkhole)
+	// is bounded as the boot is.
+	setupTimer := time.AfterFunc(bootTimeout, func() { r.stop(moat.StatusError) })
+	defer setupTimer.Stop()
+	var timer *time.Timer
+	stopTimer := func() {
+		setupTimer.Stop()
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+	defer stopTimer()
 
 	sendErr := make(chan error, 1)
 	go func() { sendErr <- r.send(fw) }()
@@ -485,6 +496,13 @@ loop:
 			break
 		}
 		switch kind {
+		case frameStarted:
+			if timer != nil || ex != nil {
+				readErr = fmt.Errorf("a second start, or one after the exit: %w", errFrame)
+				break loop
+			}
+			setupTimer.Stop()
+			timer = time.AfterFunc(r.lim.Timeout, func() { r.stop(moat.StatusTimeout) })
 		case frameStdout:
 			stdout.Add(p)
 		case frameStderr:
@@ -499,7 +517,7 @@ loop:
 				readErr = fmt.Errorf("exit frame: %w", errFrame)
 				break loop
 			}
-			timer.Stop() // the program is over; the copy-out is bounded by its caps
+			stopTimer() // the program is over; the copy-out is bounded by its caps
 			if trace {
 				fmt.Fprintf(os.Stderr, "moat: microvm: job to exit %dms (Python's start and the program)\n", time.Since(booted).Milliseconds())
 			}
@@ -569,6 +587,9 @@ loop:
 		agentLog = append(agentLog, "send: "+err.Error())
 	}
 	e := moat.Ending{Stop: r.stopReason()}
+	if e.Stop == moat.StatusError {
+		e.Stop, e.Lost = "", fmt.Sprintf("the guest did not start the program within %s of taking its job", bootTimeout)
+	}
 	if ex != nil {
 		e.OOMKills, e.PidsHits = ex.OOMKills, ex.PidsHits
 		res.MaxRSSBytes = min(max(ex.PeakMemory, 0), r.lim.Memory)
@@ -740,7 +761,7 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privs", sandboxID)},
 		{Name: "cgroup-v2", Detail: fmt.Sprintf("in the guest: memory %d bytes, pids %d, cpus %g; guest RAM %d bytes more", r.lim.Memory, r.lim.Pids, r.lim.CPUs, guestOverhead)},
 		{Name: "rlimits", Detail: "nofile 1024, core 0"},
-		{Name: "timeout", Detail: r.lim.Timeout.String() + " from the guest's taking of the job (boot or restore not counted)"},
+		{Name: "timeout", Detail: r.lim.Timeout.String() + " from the program's start in the guest (the boot or restore and the guest's setup are bounded apart, " + bootTimeout.String() + " each)"},
 		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", r.lim.OutputLimit)},
 		r.reportLayer(),
 	}
