@@ -150,6 +150,11 @@ func (r *runner) finishReport(res *moat.Result, exited bool) {
 	case exited && !h.ended:
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: at,
 			Detail: "the guest ended before the end of its behaviour report: what it did not send is not seen"})
+	case !exited:
+		// The timeout, the output cap, a cancel or a lost guest killed
+		// the VM, and the guest's report with it.
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: at,
+			Detail: "the VM was stopped before the program's end (" + string(res.Status) + "): the guest's behaviour report died with it"})
 	}
 	sum := r.imageSum
 	if r.spec.Image == "" {
