@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The microvm backend's needs: QEMU (qemu-system-x86), mksquashfs
 # (squashfs-tools), xz (xz-utils), and a guest kernel with the modules moat's agent loads
-# (virtio-mmio, virtio-serial, virtio-blk, squashfs): bookworm's
+# (virtio-mmio, virtio-serial, virtio-blk, squashfs; nftables and tproxy for the
+# sinkhole): bookworm's
 # linux-image-amd64, fetched with apt (not installed: this machine's /boot
 # stays as it is) into /var/cache/moat/microvm/kernel, where moat looks
 # when /boot has none. Idempotent; fast when done.
@@ -17,7 +18,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-modules="virtio_ring virtio virtio_mmio virtio_console virtio_blk squashfs"
+modules="virtio_ring virtio virtio_mmio virtio_console virtio_blk squashfs crc32c_generic libcrc32c nfnetlink nf_tables nf_defrag_ipv4 nf_defrag_ipv6 nf_tproxy_ipv4 nf_tproxy_ipv6 nft_tproxy"
 kdir=/var/cache/moat/microvm/kernel
 if [ "$(cat "$kdir/modules.list" 2>/dev/null)" = "$modules" ] && [ -s "$kdir/vmlinuz" ] && [ -s "$kdir/vmlinux" ]; then
   exit 0

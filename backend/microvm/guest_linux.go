@@ -27,6 +27,9 @@ import (
 // in main (backend/all's Init does), so that moat's own binary is the
 // guest's /init.
 func Init() {
+	if os.Getenv(shimEnv) == "1" && os.Getpid() != 1 && os.Getppid() == 1 {
+		shim() // the program's start in a guest; never returns
+	}
 	if os.Getpid() != 1 || os.Getenv(guestEnv) != "1" {
 		return
 	}
@@ -242,6 +245,7 @@ func runJob(port *os.File, fw *frameWriter) error {
 	if err := fw.write(frameAccepted, nil); err != nil {
 		return err
 	}
+	t0 := time.Now() // the zero of the report's times
 	if err := setupDisk(job.Disk); err != nil {
 		return err
 	}
@@ -252,7 +256,16 @@ func runJob(port *os.File, fw *frameWriter) error {
 	if err := os.WriteFile("/proc/sys/vm/overcommit_memory", []byte("1"), 0); err != nil {
 		return fmt.Errorf("overcommit: %w", err)
 	}
-	_ = loopbackUp()
+	loErr := loopbackUp()
+	var gnet *guestNet
+	if job.Net != nil {
+		if loErr != nil {
+			return fmt.Errorf("sinkhole: loopback: %w", loErr)
+		}
+		if gnet, err = startNet(job.Net, t0); err != nil {
+			return fmt.Errorf("sinkhole: %w", err)
+		}
+	}
 	// The workspace, then the files: the tar stream goes to treecopy as it
 	// comes.
 	pr, pw := io.Pipe()
@@ -313,13 +326,30 @@ read:
 		}
 	}
 	files = nil
+	var rep *guestReporter
+	if job.Report != nil {
+		if rep, err = startReport(job.Report, t0); err != nil {
+			return fmt.Errorf("behaviour report: %w", err)
+		}
+	}
 	if err := makeCgroup(job); err != nil {
 		return err
 	}
-	ex := run(port, fw, job, buf)
+	ex := run(port, fw, job, buf, rep)
 	b, _ := json.Marshal(ex)
 	if err := fw.write(frameExit, b); err != nil {
 		return err
+	}
+	if gnet != nil {
+		evs, dropped := gnet.stop()
+		if rep != nil {
+			rep.net, rep.netDropped = evs, dropped
+		}
+	}
+	if rep != nil {
+		if err := rep.finish(fw); err != nil {
+			return err
+		}
 	}
 	if job.Out {
 		w := fw.stream(frameOut)
@@ -435,7 +465,7 @@ func makeCgroup(job Job) error {
 
 // run starts the program as the sandbox user in its cgroup and waits for
 // it, streaming its output and stdin.
-func run(port *os.File, fw *frameWriter, job Job, buf []byte) Exit {
+func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter) Exit {
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		return Exit{StartErr: "stdin pipe: " + err.Error()}
@@ -465,10 +495,15 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte) Exit {
 	if err := dropBounding(); err != nil {
 		return Exit{StartErr: "capability bounding set: " + err.Error()}
 	}
-	// native's deny list, on every thread of the agent too (it needs
-	// none of those calls from here on); no_new_privs with it.
-	if _, err := seccomp.Install(); err != nil {
-		return Exit{StartErr: "seccomp: " + err.Error()}
+	// native's deny list: with the report on, as notifications the agent
+	// answers, installed by the shim that becomes the program
+	// (notify_guest_linux.go); else on every thread of the agent (it
+	// needs none of those calls from here on), which the program
+	// inherits. no_new_privs with it.
+	if rep == nil {
+		if _, err := seccomp.Install(); err != nil {
+			return Exit{StartErr: "seccomp: " + err.Error()}
+		}
 	}
 	attr := &os.ProcAttr{
 		Dir:   guestWork,
@@ -485,7 +520,12 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte) Exit {
 	if err := cg.write(cg.run, "cgroup.procs", "1"); err != nil {
 		return Exit{StartErr: "enter cgroup: " + err.Error()}
 	}
-	proc, err := os.StartProcess(job.Argv[0], job.Argv, attr)
+	var proc *os.Process
+	if rep != nil {
+		proc, rep.kernel, err = startShim(job, attr, rep.start)
+	} else {
+		proc, err = os.StartProcess(job.Argv[0], job.Argv, attr)
+	}
 	if err := cg.write(cg.root, "cgroup.procs", "1"); err != nil && proc != nil {
 		_ = proc.Kill()
 		return Exit{StartErr: "leave cgroup: " + err.Error()}
@@ -501,6 +541,7 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte) Exit {
 		}
 		return ex
 	}
+	_ = fw.write(frameStarted, nil)
 	drained := make(chan struct{}, 2)
 	for _, s := range []struct {
 		r    *os.File
@@ -522,10 +563,13 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte) Exit {
 				}
 				continue
 			}
-			if kind == frameStdin {
+			switch kind {
+			case frameStdin:
 				if _, err := inW.Write(p); err != nil {
 					inW.Close()
 				}
+			case frameKill: // the host's timeout or output cap
+				_ = cg.write(cg.run, "cgroup.kill", "1")
 			}
 		}
 	}()

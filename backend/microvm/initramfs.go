@@ -22,7 +22,7 @@ import (
 
 // imageFormat changes whenever what the images hold changes, so
 // that cached images of the old layout are not used.
-const imageFormat = 1
+const imageFormat = 2
 
 // Guest paths.
 const (
@@ -33,7 +33,11 @@ const (
 	guestHome    = "/home/sandbox"
 	guestTmp     = "/tmp"
 	guestScratch = "/moat/scratch"
-	sandboxID    = 1000
+	// guestHookRoot holds the audit hook (py/) and its FIFO (audit): a
+	// directory such a machine might have, never named after moat (the
+	// hook finds its FIFO beside its own directory).
+	guestHookRoot = "/opt/tools"
+	sandboxID     = 1000
 )
 
 // skipStdlib are top-level names of the standard library directory left
@@ -101,7 +105,7 @@ func cached(dir, kind, key, ext string, build func(tmp string) error) (string, e
 	old, _ := filepath.Glob(filepath.Join(dir, kind+"-*"+ext))
 	for _, o := range old {
 		if fi, err := os.Stat(o); err == nil && o != p && time.Since(fi.ModTime()) > time.Hour {
-			_ = os.Remove(o)
+			_ = os.RemoveAll(o)
 		}
 	}
 	return p, nil
@@ -432,7 +436,7 @@ func writeRuntime(s sink, rt *pyrt.Runtime) error {
 	for _, d := range []struct {
 		p    string
 		mode fs.FileMode
-	}{{"/dev", 0o755}, {"/proc", 0o555}, {"/sys", 0o555}, {"/etc", 0o755}, {"/run", 0o755}, {guestWork, 0o755}, {guestTmp, 0o777 | fs.ModeSticky}, {guestHome, 0o755}, {guestScratch, 0o755}} {
+	}{{"/dev", 0o755}, {"/proc", 0o555}, {"/sys", 0o555}, {"/etc", 0o755}, {"/run", 0o755}, {guestWork, 0o755}, {guestTmp, 0o777 | fs.ModeSticky}, {guestHome, 0o755}, {guestScratch, 0o755}, {guestHookRoot, 0o755}} {
 		if err := s.dir(d.p, d.mode); err != nil {
 			return err
 		}

@@ -23,11 +23,19 @@ import (
 // skipped.
 var guestModules = []string{"virtio_ring", "virtio", "virtio_mmio", "virtio_console", "virtio_blk", "squashfs"}
 
+// netModules are what the sinkhole needs in the guest (nftables and its
+// tproxy expression, as native's sandbox uses them; see
+// internal/observe/egress), each after its dependencies. A kernel without
+// them still runs network none; the sinkhole is then refused.
+var netModules = []string{"crc32c_generic", "libcrc32c", "nfnetlink", "nf_tables", "nf_defrag_ipv4", "nf_defrag_ipv6", "nf_tproxy_ipv4", "nf_tproxy_ipv6", "nft_tproxy"}
+
 // Kernel is a guest kernel and the directory its modules come from.
 type Kernel struct {
 	Path    string // vmlinuz (bzImage), or an uncompressed vmlinux (PVH)
 	Modules []string
 	Source  string // where it was found, for `moat backends`
+	// NoNet says why the sinkhole cannot run on this kernel ("": it can).
+	NoNet string
 }
 
 // systemCache is where .ci/setup-microvm.sh (as root) puts the kernel it
@@ -95,11 +103,7 @@ func findKernel(explicit string) (*Kernel, error) {
 func kernelAt(p string) (*Kernel, error) {
 	dir := filepath.Join(filepath.Dir(p), "modules")
 	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
-		mods, err := modulesIn(dir, nil)
-		if err != nil {
-			return nil, err
-		}
-		return &Kernel{Path: p, Modules: mods, Source: p}, nil
+		return withModules(&Kernel{Path: p, Source: p}, dir, nil)
 	}
 	release, ok := strings.CutPrefix(filepath.Base(p), "vmlinuz-")
 	if !ok {
@@ -114,16 +118,29 @@ func kernelAt(p string) (*Kernel, error) {
 		}
 		f.Close()
 	}
-	mods, err := modulesIn(mdir, builtin)
+	return withModules(&Kernel{Path: p, Source: p}, mdir, builtin)
+}
+
+// withModules finds k's modules in dir: guestModules, which it must have,
+// and netModules, all or none.
+func withModules(k *Kernel, dir string, builtin map[string]bool) (*Kernel, error) {
+	mods, err := modulesIn(dir, builtin, guestModules)
 	if err != nil {
 		return nil, err
 	}
-	return &Kernel{Path: p, Modules: mods, Source: p}, nil
+	net, err := modulesIn(dir, builtin, netModules)
+	if err != nil {
+		k.NoNet = "the guest kernel lacks what the sinkhole needs: " + err.Error()
+	} else {
+		mods = append(mods, net...)
+	}
+	k.Modules = mods
+	return k, nil
 }
 
-// modulesIn finds each of guestModules below dir (skipping built-ins), in
-// guestModules' order.
-func modulesIn(dir string, builtin map[string]bool) ([]string, error) {
+// modulesIn finds each of want below dir (skipping built-ins), in want's
+// order.
+func modulesIn(dir string, builtin map[string]bool, want []string) ([]string, error) {
 	found := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -148,7 +165,7 @@ func modulesIn(dir string, builtin map[string]bool) ([]string, error) {
 		return nil, fmt.Errorf("modules: %w", err)
 	}
 	var mods []string
-	for _, m := range guestModules {
+	for _, m := range want {
 		p, ok := found[m]
 		switch {
 		case builtin[m]:

@@ -22,7 +22,10 @@
 // Unix socket on the host side that moat listens on: the job and the
 // workspace go in, output, the exit and the work directory come out, in
 // frames that moat bounds and treats as untrusted (proto.go). The guest
-// has no network device (network none), no vsock, no shared directory.
+// has no network device, no vsock, no shared directory; with a sinkhole
+// the agent is the sink, inside the guest (net_guest_linux.go). The
+// behaviour report is made in the guest by the agent and sent after the
+// exit, as the guest's word (report_guest_linux.go, report_linux.go).
 // The wall clock, the output cap and cancellation kill the VM; nothing of
 // the guest survives the run.
 package microvm
@@ -121,16 +124,14 @@ func (b *Backend) AutoPick(ctx context.Context) error {
 	return nil
 }
 
-// Supports refuses what the guest does not have: an image, the host's
-// userland, a network other than none.
+// Supports refuses what the guest does not have: the host's userland, a
+// network other than none or the sinkhole.
 func (b *Backend) Supports(spec *moat.Spec) error {
 	switch {
-	case spec.Image != "":
-		return fmt.Errorf("microvm: image %q: the guest runs the host's interpreter only: %w", spec.Image, moat.ErrUnsupported)
 	case spec.Userland:
 		return fmt.Errorf("microvm: --userland: the guest has no shell or core utilities: %w", moat.ErrUnsupported)
-	case spec.Network != moat.NetworkNone:
-		return fmt.Errorf("microvm: network %q: only none (no network device in the guest) is built: %w", spec.Network, moat.ErrUnsupported)
+	case spec.Network != moat.NetworkNone && spec.Network != moat.NetworkSinkhole:
+		return fmt.Errorf("microvm: network %q: only none and sinkhole (the guest has no network device) are built: %w", spec.Network, moat.ErrUnsupported)
 	}
 	return nil
 }
@@ -147,6 +148,9 @@ func (b *Backend) Describe(ctx context.Context) []string {
 	notes := []string{fmt.Sprintf("engine %s (%s), accelerator %s", h.engine.name(), h.engineVersion, h.accel), "kernel " + h.kernel.Source}
 	if h.accel != "kvm" {
 		notes = append(notes, "auto passes it over: no KVM ("+h.kvmWhy+"), TCG emulation takes seconds per run")
+	}
+	if h.kernel.NoNet != "" {
+		notes = append(notes, "no sinkhole: "+h.kernel.NoNet)
 	}
 	if h.engine.name() == "firecracker" {
 		notes = append(notes, "firecracker engine unverified: it has not run on a real Firecracker here")

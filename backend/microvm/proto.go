@@ -7,6 +7,10 @@ import (
 	"io"
 	"strings"
 	"sync"
+
+	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/observe/egress"
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 )
 
 // The channel between moat and its agent in the guest is one byte stream
@@ -22,17 +26,21 @@ const (
 	frameFile     = 'F' // one of Spec.Files: name, NUL, content
 	frameStdin    = 'I' // a piece of stdin
 	frameStdinEOF = 'i' // stdin is closed
+	frameKill     = 'K' // end the program (a limit), then report as usual
 
 	// guest to host
-	frameReady    = 'R' // the agent is up and waits for its job
-	frameAccepted = 'A' // the agent took the job and reseeded the guest
-	frameStdout   = 'O' // a piece of the program's stdout
-	frameStderr   = 'E' // a piece of its stderr
-	frameExit     = 'X' // how the program ended: an Exit, JSON
-	frameOut      = 'U' // a piece of the work directory's tar stream (treecopy)
-	frameOutEnd   = 'u' // the work directory is complete
-	frameLog      = 'L' // an error of the agent, text
-	frameDone     = 'D' // the agent is finished
+	frameReady     = 'R' // the agent is up and waits for its job
+	frameAccepted  = 'A' // the agent took the job and reseeded the guest
+	frameStarted   = 'S' // the program started: its wall clock starts
+	frameStdout    = 'O' // a piece of the program's stdout
+	frameStderr    = 'E' // a piece of its stderr
+	frameExit      = 'X' // how the program ended: an Exit, JSON
+	frameOut       = 'U' // a piece of the work directory's tar stream (treecopy)
+	frameOutEnd    = 'u' // the work directory is complete
+	frameLog       = 'L' // an error of the agent, text
+	frameEvents    = 'V' // some of the behaviour report's events, a JSON array
+	frameEventsEnd = 'v' // the report is complete: its dropped count, JSON
+	frameDone      = 'D' // the agent is finished
 )
 
 // guestEnv is set on the guest kernel's command line; the kernel passes it
@@ -55,14 +63,15 @@ var errFrame = errors.New("malformed frame")
 
 // Job is what the agent runs, sent as the first frame.
 type Job struct {
-	Argv    []string `json:"argv"` // the interpreter first
-	Env     []string `json:"env"`
-	Memory  int64    `json:"memory"`
-	Pids    int      `json:"pids"`
-	Disk    int64    `json:"disk"`
-	CPUs    float64  `json:"cpus,omitempty"`
-	Out     bool     `json:"out"`     // send /work back after the run
-	Network bool     `json:"network"` // a NIC to moat's sink is there
+	Argv   []string `json:"argv"` // the interpreter first
+	Env    []string `json:"env"`
+	Memory int64    `json:"memory"`
+	Pids   int      `json:"pids"`
+	Disk   int64    `json:"disk"`
+	CPUs   float64  `json:"cpus,omitempty"`
+	Out    bool     `json:"out"` // send /work back after the run
+	// Net, if set, is the sinkhole's configuration (network none: nil).
+	Net *egress.Config `json:"net,omitempty"`
 	// Seed is fresh randomness from the host and NowNS the host's clock
 	// (Unix nanoseconds): a guest restored from a snapshot has the
 	// snapshot's random pool and clock, shared with every other restore,
@@ -70,6 +79,23 @@ type Job struct {
 	// and sets the clock, before anything of the program runs.
 	Seed  []byte `json:"seed"`
 	NowNS int64  `json:"now_ns"`
+	// Report, if set, is the behaviour report to make in the guest.
+	Report *GuestReport `json:"report,omitempty"`
+}
+
+// GuestReport is what the agent needs for the behaviour report: the
+// honeytokens to plant in the home and the audit hook's bytecode for the
+// guest's interpreter (nil: Python compiles the source).
+type GuestReport struct {
+	Files    map[string]string  `json:"files"`
+	Tokens   []honeytoken.Token `json:"tokens"`
+	Bytecode *audit.Bytecode    `json:"bytecode,omitempty"`
+}
+
+// EventsEnd closes the report: how many events the guest counted and did
+// not keep.
+type EventsEnd struct {
+	Dropped int `json:"dropped"`
 }
 
 // Ready is the agent's first frame: how long the guest took to get there.

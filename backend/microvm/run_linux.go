@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
@@ -205,28 +206,49 @@ type runner struct {
 	spec *moat.Spec
 	lim  moat.Limits
 	rt   *pyrt.Runtime
-	id   string
-	dir  string
-	res  *moat.Result
-	vm   machine
+	// imageSum is the image's interpreter's hash (--image); "" for the
+	// host's runtime, which is hashed on the host.
+	imageSum string
+	id       string
+	dir      string
+	res      *moat.Result
+	vm       machine
 
 	mu       sync.Mutex
 	reason   moat.Status
 	stopOnce sync.Once
+	killVia  *frameWriter // set while the program runs: stop asks the agent first
+	grace    *time.Timer
 
 	snapNote string // how the guest came to be: booted cold or restored
-	retry    bool   // a restore failed before the job: boot cold instead
+	rep      *hostReport
+	retry    bool // a restore failed before the job: boot cold instead
 }
+
+// killGrace is how long a guest asked to end its program (the timeout,
+// the output cap) has to send its exit and report before the VM is killed.
+const killGrace = 20 * time.Second
 
 func (r *runner) stop(reason moat.Status) {
 	r.stopOnce.Do(func() {
 		r.mu.Lock()
 		r.reason = reason
-		vm := r.vm
+		vm, fw := r.vm, r.killVia
 		r.mu.Unlock()
-		if vm != nil {
-			vm.Kill()
+		if vm == nil {
+			return
 		}
+		if fw != nil && (reason == moat.StatusTimeout || reason == moat.StatusOutputLimit) {
+			// The agent kills the program's cgroup and reports as usual;
+			// a guest that does not is killed after killGrace.
+			go func() { _ = fw.write(frameKill, nil) }()
+			t := time.AfterFunc(killGrace, vm.Kill)
+			r.mu.Lock()
+			r.grace = t
+			r.mu.Unlock()
+			return
+		}
+		vm.Kill()
 	})
 }
 
@@ -247,7 +269,16 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err != nil {
 		return nil, err
 	}
-	rt, err := pyrt.Resolve(spec.Python, os.Getenv("PATH"), cacheDir())
+	if spec.Network == moat.NetworkSinkhole && h.kernel.NoNet != "" {
+		return nil, fmt.Errorf("microvm: network sinkhole: %s: %w", h.kernel.NoNet, moat.ErrUnsupported)
+	}
+	var rt *pyrt.Runtime
+	var image, imageSum string
+	if spec.Image != "" {
+		image, rt, imageSum, err = imageRuntime(ctx, filepath.Join(cacheDir(), "microvm"), spec.Image)
+	} else if rt, err = pyrt.Resolve(spec.Python, os.Getenv("PATH"), cacheDir()); err == nil {
+		image, err = runtimeImage(ctx, filepath.Join(cacheDir(), "microvm"), rt)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("microvm: %w", err)
 	}
@@ -255,15 +286,11 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err != nil {
 		return nil, fmt.Errorf("microvm: %w", err)
 	}
-	image, err := runtimeImage(ctx, filepath.Join(cacheDir(), "microvm"), rt)
-	if err != nil {
-		return nil, fmt.Errorf("microvm: %w", err)
-	}
-	res, again, err := b.attempt(ctx, spec, h, rt, initrd, image, true)
+	res, again, err := b.attempt(ctx, spec, h, rt, initrd, image, imageSum, true)
 	if again {
 		// The saved guest would not restore (QEMU refused the state):
 		// it is gone, and this run boots cold.
-		res, _, err = b.attempt(ctx, spec, h, rt, initrd, image, false)
+		res, _, err = b.attempt(ctx, spec, h, rt, initrd, image, imageSum, false)
 	}
 	return res, err
 }
@@ -271,8 +298,8 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 // attempt is one VM for the run; again says that a restore failed before
 // the guest took the job (nothing of the spec consumed) and a cold boot
 // should follow.
-func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyrt.Runtime, initrd, image string, allowRestore bool) (*moat.Result, bool, error) {
-	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, id: idPrefix + newID(), res: &moat.Result{Isolation: "microvm"}}
+func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyrt.Runtime, initrd, image, imageSum string, allowRestore bool) (*moat.Result, bool, error) {
+	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, imageSum: imageSum, id: idPrefix + newID(), res: &moat.Result{Isolation: "microvm"}}
 	defer func() {
 		if r.vm != nil {
 			r.vm.Kill()
@@ -448,11 +475,25 @@ func (r *runner) run(ctx context.Context, initrd, image string, allowRestore boo
 	}
 	bootTimer.Stop()
 	booted := time.Now()
+	if r.rep != nil {
+		r.rep.offsetMS = booted.Sub(start).Milliseconds()
+	}
 	if trace {
 		fmt.Fprintf(os.Stderr, "moat: microvm: %s; QEMU start to channel %dms; job taken %dms after QEMU start\n", r.snapNote, connected.Sub(start).Milliseconds(), booted.Sub(start).Milliseconds())
 	}
-	timer := time.AfterFunc(r.lim.Timeout, func() { r.stop(moat.StatusTimeout) })
-	defer timer.Stop()
+	// The wall clock starts with the program (the 'S' frame); until
+	// then the guest's setup (the workspace, the report, the sinkhole)
+	// is bounded as the boot is.
+	setupTimer := time.AfterFunc(bootTimeout, func() { r.stop(moat.StatusError) })
+	defer setupTimer.Stop()
+	var timer *time.Timer
+	stopTimer := func() {
+		setupTimer.Stop()
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+	defer stopTimer()
 
 	sendErr := make(chan error, 1)
 	go func() { sendErr <- r.send(fw) }()
@@ -472,6 +513,16 @@ loop:
 			break
 		}
 		switch kind {
+		case frameStarted:
+			if timer != nil || ex != nil {
+				readErr = fmt.Errorf("a second start, or one after the exit: %w", errFrame)
+				break loop
+			}
+			setupTimer.Stop()
+			r.mu.Lock()
+			r.killVia = fw
+			r.mu.Unlock()
+			timer = time.AfterFunc(r.lim.Timeout, func() { r.stop(moat.StatusTimeout) })
 		case frameStdout:
 			stdout.Add(p)
 		case frameStderr:
@@ -486,7 +537,10 @@ loop:
 				readErr = fmt.Errorf("exit frame: %w", errFrame)
 				break loop
 			}
-			timer.Stop() // the program is over; the copy-out is bounded by its caps
+			stopTimer() // the program is over; the copy-out is bounded by its caps
+			r.mu.Lock()
+			r.killVia = nil
+			r.mu.Unlock()
 			if trace {
 				fmt.Fprintf(os.Stderr, "moat: microvm: job to exit %dms (Python's start and the program)\n", time.Since(booted).Milliseconds())
 			}
@@ -511,6 +565,19 @@ loop:
 				<-outDone
 				outW = nil
 			}
+		case frameEvents, frameEventsEnd:
+			if ex == nil || r.rep == nil {
+				readErr = fmt.Errorf("report before the exit, or unasked: %w", errFrame)
+				break loop
+			}
+			take := r.rep.take
+			if kind == frameEventsEnd {
+				take = r.rep.end
+			}
+			if err := take(p); err != nil {
+				readErr = err
+				break loop
+			}
 		case frameLog:
 			if len(agentLog) < 8 {
 				agentLog = append(agentLog, string(p[:min(len(p), 500)]))
@@ -529,6 +596,11 @@ loop:
 	}
 	r.stopOnce.Do(func() {}) // no stop reason after the end
 	r.vm.Kill()
+	r.mu.Lock()
+	if r.grace != nil {
+		r.grace.Stop()
+	}
+	r.mu.Unlock()
 
 	<-exited
 	r.res.DurationMS = time.Since(start).Milliseconds()
@@ -543,6 +615,9 @@ loop:
 		agentLog = append(agentLog, "send: "+err.Error())
 	}
 	e := moat.Ending{Stop: r.stopReason()}
+	if e.Stop == moat.StatusError {
+		e.Stop, e.Lost = "", fmt.Sprintf("the guest did not start the program within %s of taking its job", bootTimeout)
+	}
 	if ex != nil {
 		e.OOMKills, e.PidsHits = ex.OOMKills, ex.PidsHits
 		res.MaxRSSBytes = min(max(ex.PeakMemory, 0), r.lim.Memory)
@@ -566,7 +641,9 @@ loop:
 			res.Out.Error = why
 		}
 	}
-	return res, e.Classify("microvm", res)
+	err = e.Classify("microvm", res)
+	r.finishReport(res, ex != nil)
+	return res, err
 }
 
 // lost ends a run whose guest never took its job.
@@ -578,7 +655,9 @@ func (r *runner) lost(start time.Time, why string) (*moat.Result, error) {
 	if e.Stop == moat.StatusError {
 		e.Stop, e.Lost = "", fmt.Sprintf("the guest did not boot within %s; %s", bootTimeout, why)
 	}
-	return r.res, e.Classify("microvm", r.res)
+	err := e.Classify("microvm", r.res)
+	r.finishReport(r.res, false)
+	return r.res, err
 }
 
 // vmError is the end of the VM's own log and console, for an error.
@@ -619,9 +698,20 @@ func (r *runner) sendJob(fw *frameWriter) error {
 		"HOME=" + guestHome, "TMPDIR=" + guestTmp, "LANG=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox",
 		"PYTHONUNBUFFERED=1",
 	}
+	env, report := r.newReport(append(env, r.spec.Env...))
 	job := Job{
-		Argv: append([]string{r.rt.Command}, r.spec.Args...), Env: append(env, r.spec.Env...),
+		Argv: append([]string{r.rt.Command}, r.spec.Args...), Env: env,
 		Memory: r.lim.Memory, Pids: r.lim.Pids, Disk: r.lim.Disk, CPUs: r.lim.CPUs, Out: r.spec.OutDir != "",
+		Report: report,
+	}
+	if r.spec.Network == moat.NetworkSinkhole {
+		// The sink serves the plan's fake instance credentials; the CA
+		// variables point at the trust store with the run's CA.
+		job.Net = &egress.Config{Mode: egress.ModeSinkhole}
+		if r.rep != nil {
+			job.Net.Metadata = r.rep.metadata
+		}
+		job.Env = egress.CAEnv(job.Env)
 	}
 	job.Seed = make([]byte, 64)
 	if _, err := rand.Read(job.Seed); err != nil {
@@ -690,18 +780,37 @@ func (r *runner) startCopyOut() (*io.PipeWriter, chan struct{}) {
 func (r *runner) layers() []moat.Layer {
 	return []moat.Layer{
 		{Name: "microvm", Detail: fmt.Sprintf("%s %s, accelerator %s: the program runs on a kernel of its own in a VM of %d vCPU(s); %s", r.h.engine.name(), r.h.engineVersion, r.h.accel, max(1, int(r.lim.CPUs+0.999)), r.snapNote)},
-		{Name: "guest-kernel", Detail: r.h.kernel.Source + "; module loading off after moat's virtio modules"},
-		{Name: "read-only-runtime", Detail: "initramfs root, read-only: moat's agent, " + r.rt.Executable + ", its libraries and standard library"},
+		{Name: "guest-kernel", Detail: r.h.kernel.Source + "; module loading off after moat's virtio and netfilter modules"},
+		r.runtimeLayer(),
 		{Name: "channel", Detail: "one virtio-serial port to moat; no network device, no vsock, no shared directory"},
 		{Name: "disk", Detail: fmt.Sprintf("one guest tmpfs of %d bytes for /work /tmp /home/sandbox /dev/shm", r.lim.Disk)},
-		{Name: "network-none", Detail: "no network device: loopback only"},
+		r.networkLayer(),
 		{Name: "seccomp", Detail: "native's deny list in the guest"},
 		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privs", sandboxID)},
 		{Name: "cgroup-v2", Detail: fmt.Sprintf("in the guest: memory %d bytes, pids %d, cpus %g; guest RAM %d bytes more", r.lim.Memory, r.lim.Pids, r.lim.CPUs, guestOverhead)},
 		{Name: "rlimits", Detail: "nofile 1024, core 0"},
-		{Name: "timeout", Detail: r.lim.Timeout.String() + " from the guest's taking of the job (boot or restore not counted)"},
+		{Name: "timeout", Detail: r.lim.Timeout.String() + " from the program's start in the guest (the boot or restore and the guest's setup are bounded apart, " + bootTimeout.String() + " each)"},
 		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", r.lim.OutputLimit)},
+		r.reportLayer(),
 	}
+}
+
+// runtimeLayer says what the guest's root is.
+func (r *runner) runtimeLayer() moat.Layer {
+	if r.spec.Image != "" {
+		return moat.Layer{Name: "read-only-runtime", Detail: "squashfs root, read-only: the file system of image " + r.spec.Image + " (its " + r.rt.Command + "); moat's agent from the initramfs"}
+	}
+	return moat.Layer{Name: "read-only-runtime", Detail: "squashfs root, read-only: moat's agent, " + r.rt.Executable + ", its libraries and standard library"}
+}
+
+// networkLayer says what the guest's network is.
+func (r *runner) networkLayer() moat.Layer {
+	if r.spec.Network == moat.NetworkSinkhole {
+		return moat.Layer{Name: "network-sinkhole", Detail: "no network device: in the guest, every address routes to the loopback, " +
+			"where moat's agent is the sink (DNS answered from 198.18.0.0/15, TCP and UDP recorded and answered harmlessly, TLS terminated with the run's CA); " +
+			"nothing leaves the guest, and its events are the guest's word"}
+	}
+	return moat.Layer{Name: "network-none", Detail: "no network device: loopback only"}
 }
 
 func engineByName(name string) (engine, error) {

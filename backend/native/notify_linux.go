@@ -11,6 +11,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp/procmem"
 )
 
 // serveNotify takes the init's seccomp listener (pidfd_getfd) and answers
@@ -95,7 +96,7 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 		}
 		if name == "socket" || name == "socketpair" {
 			pid, _, _ := procIDs(hostPid)
-			return socketEvent(pid, name, n.Args, errno), true
+			return procmem.SocketEvent(pid, name, n.Args, errno), true
 		}
 		pid, _, _ := procIDs(hostPid)
 		return moat.Event{Source: "kernel", Kind: "denied", PID: pid, Name: name,
@@ -127,7 +128,7 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 	default:
 		ev.Kind = "connect"
 		if merr == nil {
-			ev.Addr, ev.Path = readSockaddr(mem, n.Args[1], n.Args[2])
+			ev.Addr, ev.Path = procmem.ReadSockaddr(mem, n.Args[1], n.Args[2])
 		}
 	}
 	if mem != nil {
@@ -157,15 +158,6 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 		return ev, false // AF_UNSPEC (disconnect) or no address
 	}
 	return ev, true
-}
-
-// socketEvent records a socket or socketpair the filter refused for its
-// address family (see internal/sandbox/seccomp's families.go): kind "socket", the
-// family's name, and the call as the kernel read it (low 32 bits).
-func socketEvent(pid int, call string, args [6]uint64, errno unix.Errno) moat.Event {
-	fam, typ, proto := uint32(args[0]), uint32(args[1]), uint32(args[2])
-	return moat.Event{Source: "kernel", Kind: "socket", PID: pid, Name: seccomp.FamilyName(fam),
-		Detail: fmt.Sprintf("%s(%s, type %#x, protocol %d) returned %s", call, seccomp.FamilyName(fam), typ, proto, unix.ErrnoName(errno))}
 }
 
 // maxArgv bounds an exec event's command line: long enough for a

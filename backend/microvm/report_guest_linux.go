@@ -1,0 +1,217 @@
+package microvm
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
+)
+
+// The behaviour report, guest side: the agent does in the guest what
+// native's sandbox init does in its sandbox (internal/sandbox/nsinit),
+// with internal/observe's pieces:
+//
+//   - it plants the honeytokens in the home and arms the witness of their
+//     reads (observe.Witness): the guest kernel keeps the files' access
+//     and change times, which the program, unprivileged, can neither
+//     stop nor reset (O_NOATIME is refused by the seccomp deny list);
+//   - it installs the audit hook in guestHookRoot, a tmpfs it makes
+//     read-only, and reads the hook's FIFO there for the whole run;
+//   - it walks /work, the home, /tmp and /dev/shm before the program and
+//     after everything of it is dead, and diffs the walks.
+//
+// The events go to the host as 'V' frames after the exit frame, then 'v'
+// with the count of those dropped. The host bounds and cleans them and
+// believes none of them more than it believes the guest (report_linux.go).
+
+// reportBudget bounds each walk of the writable directories.
+const reportBudget = 1500 * time.Millisecond
+
+// guestReporter collects one run's report in the guest.
+type guestReporter struct {
+	cfg      *GuestReport
+	start    time.Time
+	audit    *observe.Collector
+	fifo     *os.File
+	readDone chan struct{}
+	endMark  []byte
+	before   observe.Snapshot
+	witness  *observe.Witness
+	armed    moat.Event
+	// net are the sinkhole's events, netDropped the count of those
+	// over its bound.
+	net        []moat.Event
+	netDropped int
+	// kernel serves the program's seccomp listener.
+	kernel *guestKernel
+}
+
+func reportRoots() []observe.Root {
+	return []observe.Root{{Path: guestWork, Host: guestWork}, {Path: guestHome, Host: guestHome}, {Path: guestTmp, Host: guestTmp}, {Path: "/dev/shm", Host: "/dev/shm"}}
+}
+
+// startReport plants the tokens, installs the hook and its FIFO, and
+// takes the "before" walk. Nothing of the program runs yet.
+func startReport(cfg *GuestReport, t0 time.Time) (*guestReporter, error) {
+	r := &guestReporter{cfg: cfg, start: t0}
+	r.audit = observe.NewCollector(func() int64 { return time.Since(r.start).Milliseconds() })
+	names := make([]string, 0, len(cfg.Files))
+	for p := range cfg.Files {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	for _, p := range names {
+		if filepath.Clean(p) != p || !strings.HasPrefix(p, guestHome+"/") {
+			return nil, fmt.Errorf("honeytoken %q outside the home", p)
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return nil, err
+		}
+		for d := filepath.Dir(p); d != guestHome && d != "/"; d = filepath.Dir(d) {
+			_ = os.Lchown(d, sandboxID, sandboxID)
+		}
+		if err := os.WriteFile(p, []byte(cfg.Files[p]), 0o600); err != nil {
+			return nil, err
+		}
+		if err := os.Lchown(p, sandboxID, sandboxID); err != nil {
+			return nil, err
+		}
+	}
+	files := observe.TokenFiles(cfg.Tokens, cfg.Files, func(p string) string { return p })
+	r.witness, r.armed = observe.ArmWitnessEvent(files)
+
+	if err := unix.Mount("tools", guestHookRoot, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=4m"); err != nil {
+		return nil, fmt.Errorf("mount %s: %w", guestHookRoot, err)
+	}
+	if err := os.Mkdir(guestHookRoot+"/py", 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(guestHookRoot+"/py/sitecustomize.py", []byte(audit.Hook), 0o644); err != nil {
+		return nil, err
+	}
+	if bc := cfg.Bytecode; bc != nil && bc.Tag != "" && !strings.ContainsAny(bc.Tag, "/\x00") {
+		p := guestHookRoot + "/py/" + bc.Name()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(p, bc.Data, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	fifo := guestHookRoot + "/audit"
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		return nil, fmt.Errorf("audit fifo: %w", err)
+	}
+	if err := os.Chmod(fifo, 0o622); err != nil {
+		return nil, err
+	}
+	// O_RDWR: the agent is a writer too, so the FIFO never reports EOF
+	// and the hook's opens never fail with ENXIO.
+	f, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("audit fifo: %w", err)
+	}
+	r.fifo = f
+	// Read-only from here on: the program can neither replace the hook
+	// nor rename its FIFO (a FIFO on a read-only file system still opens
+	// for writing).
+	if err := unix.Mount("", guestHookRoot, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return nil, fmt.Errorf("remount %s read-only: %w", guestHookRoot, err)
+	}
+	var nonce [16]byte
+	_, _ = rand.Read(nonce[:])
+	r.endMark = []byte(fmt.Sprintf("\x00end %x\n", nonce))
+	r.readDone = make(chan struct{})
+	go r.readAudit()
+	r.before = observe.Walk(reportRoots(), time.Now().Add(reportBudget))
+	return r, nil
+}
+
+// readAudit drains the FIFO for the whole run, until the agent's own end
+// mark (a secret the program does not know) comes behind every write.
+func (r *guestReporter) readAudit() {
+	defer close(r.readDone)
+	br := bufio.NewReaderSize(r.fifo, audit.MaxLine)
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			r.audit.Drop(1)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			continue
+		}
+		if err != nil || bytes.Equal(line, r.endMark) {
+			return
+		}
+		r.audit.Line(line[:len(line)-1])
+	}
+}
+
+// finish collects the report once the program and everything it started
+// are dead, and sends it.
+func (r *guestReporter) finish(fw *frameWriter) error {
+	_, _ = r.fifo.Write(r.endMark)
+	_ = r.fifo.SetReadDeadline(time.Now().Add(time.Second))
+	<-r.readDone
+	now := time.Since(r.start).Milliseconds()
+	// The witness first: nothing of the agent's has read the files yet.
+	evs := append([]moat.Event{r.armed}, r.witness.Check(now)...)
+	deadline := time.Now().Add(reportBudget)
+	after := observe.Walk(reportRoots(), deadline)
+	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, Deadline: deadline, At: now}
+	fsEvs, dropped := d.Diff(r.before, after)
+	auditEvs, auditDropped := r.audit.Events()
+	evs = append(append(append(evs, auditEvs...), fsEvs...), r.net...)
+	dropped += auditDropped + r.netDropped
+	if r.kernel != nil {
+		kEvs, kDropped := r.kernel.stop()
+		evs = append(evs, kEvs...)
+		dropped += kDropped
+	}
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].TimeMS < evs[j].TimeMS })
+	// As many events to a frame as fit; an event too big for one alone
+	// is counted, not sent.
+	var batch []json.RawMessage
+	size := 2
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		b, _ := json.Marshal(batch)
+		batch, size = batch[:0], 2
+		return fw.write(frameEvents, b)
+	}
+	for _, e := range evs {
+		b, err := json.Marshal(e)
+		if err != nil || len(b)+2 > maxGuestFrame {
+			dropped++
+			continue
+		}
+		if size+len(b)+1 > maxGuestFrame {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		batch = append(batch, b)
+		size += len(b) + 1
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(EventsEnd{Dropped: dropped})
+	return fw.write(frameEventsEnd, b)
+}

@@ -1,0 +1,68 @@
+// Package procmem decodes what a notified process's system call names in
+// its memory (/proc/PID/mem) beyond strings and argv (seccomp.ReadString,
+// ReadArgv), for the supervisors of internal/sandbox/seccomp's notify
+// filter (native's, the micro-VM agent's). What is read is evidence, never
+// a decision: another thread of the caller may change the memory between
+// this read and the kernel's. It is apart from package seccomp so that the
+// sandbox inits, which import seccomp and start before the CLI's packages
+// initialize, do not take on its dependencies (net/netip).
+package procmem
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
+)
+
+// ReadSockaddr decodes the address a connect names: "ip:port" for inet,
+// a path for unix sockets.
+func ReadSockaddr(mem *os.File, addr, length uint64) (hostport, path string) {
+	if addr == 0 || length < 2 {
+		return "", ""
+	}
+	buf := make([]byte, min(length, 128))
+	n, _ := mem.ReadAt(buf, int64(addr))
+	buf = buf[:n]
+	if len(buf) < 2 {
+		return "", ""
+	}
+	switch binary.LittleEndian.Uint16(buf) {
+	case unix.AF_INET:
+		if len(buf) >= 8 {
+			ip := netip.AddrFrom4([4]byte(buf[4:8]))
+			return netip.AddrPortFrom(ip, binary.BigEndian.Uint16(buf[2:4])).String(), ""
+		}
+	case unix.AF_INET6:
+		if len(buf) >= 24 {
+			ip := netip.AddrFrom16([16]byte(buf[8:24])).Unmap()
+			return netip.AddrPortFrom(ip, binary.BigEndian.Uint16(buf[2:4])).String(), ""
+		}
+	case unix.AF_UNIX:
+		p := buf[2:]
+		if len(p) > 0 && p[0] == 0 {
+			return "", audit.Clean("@"+string(p[1:]), 200) // abstract
+		}
+		if i := strings.IndexByte(string(p), 0); i >= 0 {
+			p = p[:i]
+		}
+		return "", audit.Clean(string(p), 200)
+	}
+	return "", ""
+}
+
+// SocketEvent records a socket or socketpair the filter refused for its
+// address family (see seccomp's families.go): kind "socket", the family's
+// name, and the call as the kernel read it (low 32 bits).
+func SocketEvent(pid int, call string, args [6]uint64, errno unix.Errno) moat.Event {
+	fam, typ, proto := uint32(args[0]), uint32(args[1]), uint32(args[2])
+	return moat.Event{Source: "kernel", Kind: "socket", PID: pid, Name: seccomp.FamilyName(fam),
+		Detail: fmt.Sprintf("%s(%s, type %#x, protocol %d) returned %s", call, seccomp.FamilyName(fam), typ, proto, unix.ErrnoName(errno))}
+}
