@@ -16,8 +16,10 @@ import (
 )
 
 // introspectTimeout bounds one run of the interpreter (or its shim); a
-// variable so tests can shorten it.
-var introspectTimeout = 5 * time.Second
+// variable so tests can shorten it. A pyenv shim is a shell script that
+// starts several processes: at a load of 15-20 on two cores it took more
+// than 5 s, and the run failed for it.
+var introspectTimeout = 30 * time.Second
 
 // marker prefixes the JSON line so that anything else a shim prints to
 // stdout is ignored.
