@@ -29,6 +29,7 @@ const (
 	initName = "moat-init"
 	binVol   = "moat-bin"
 	sysVol   = "moat-sys"
+	noDevVol = "moat-nodev"
 	// termDir/termFile in the init volume is the main container's
 	// terminationMessagePath: the kubelet mounts a file of its own there
 	// (by default /dev/termination-log, a file in /dev the program could
@@ -164,6 +165,16 @@ func podSpec(id, image, runtimeClass string, lim moat.Limits, goInit bool, idle 
 	vols = append(vols, corev1.Volume{Name: sysVol, VolumeSource: corev1.VolumeSource{
 		EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: resource.NewQuantity(4096, resource.BinarySI)}}})
 	vms = append(vms, corev1.VolumeMount{Name: sysVol, MountPath: "/sys", ReadOnly: true})
+	// gVisor's Sentry has its own /dev/fuse and /dev/net/tun, which open
+	// for anyone: /dev/net is covered like /sys, and /dev/fuse by a file
+	// of mode 0 (the only file volume a Pod can have without an API
+	// object is the downward API's). Under runc neither exists, and the
+	// mounts only add an empty directory and an unreadable file.
+	vms = append(vms, corev1.VolumeMount{Name: sysVol, MountPath: "/dev/net", ReadOnly: true})
+	vols = append(vols, corev1.Volume{Name: noDevVol, VolumeSource: corev1.VolumeSource{
+		DownwardAPI: &corev1.DownwardAPIVolumeSource{DefaultMode: ptr(int32(0)), Items: []corev1.DownwardAPIVolumeFile{
+			{Path: "none", Mode: ptr(int32(0)), FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}}})
+	vms = append(vms, corev1.VolumeMount{Name: noDevVol, MountPath: "/dev/fuse", SubPath: "none", ReadOnly: true})
 	deadline := int64(math.Ceil((lim.Timeout + idle).Seconds())) + deadlineSlack
 	main := corev1.Container{
 		Name:                     mainName,

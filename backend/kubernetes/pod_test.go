@@ -57,6 +57,12 @@ func TestPodSpec(t *testing.T) {
 	}
 	var sum int64
 	for _, v := range s.Volumes {
+		if v.Name == noDevVol {
+			if d := v.DownwardAPI; d == nil || len(d.Items) != 1 || d.Items[0].Mode == nil || *d.Items[0].Mode != 0 {
+				t.Errorf("volume %s is not one file of mode 0: %+v", v.Name, v.VolumeSource)
+			}
+			continue
+		}
 		if v.EmptyDir == nil || v.EmptyDir.SizeLimit == nil {
 			t.Errorf("volume %s is not a size-limited emptyDir", v.Name)
 			continue
@@ -75,8 +81,11 @@ func TestPodSpec(t *testing.T) {
 		if m.Name == binVol && (!m.ReadOnly || m.MountPath != persona.Tools) {
 			t.Errorf("moat's binary is mounted %+v, want read-only at %s", m, persona.Tools)
 		}
-		if m.Name == sysVol && (!m.ReadOnly || m.MountPath != "/sys") {
-			t.Errorf("/sys is covered by %+v, want an empty read-only directory", m)
+		if m.Name == sysVol && (!m.ReadOnly || (m.MountPath != "/sys" && m.MountPath != "/dev/net")) {
+			t.Errorf("/sys or /dev/net is covered by %+v, want an empty read-only directory", m)
+		}
+		if m.Name == noDevVol && (!m.ReadOnly || m.MountPath != "/dev/fuse" || m.SubPath == "") {
+			t.Errorf("/dev/fuse is covered by %+v, want a read-only file", m)
 		}
 	}
 	if p := s.Containers[0].TerminationMessagePath; !strings.HasPrefix(p, persona.Tools+"/") {
