@@ -2,6 +2,7 @@ package microvm
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/u-root/u-root/pkg/cpio"
 
+	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 )
 
@@ -144,7 +146,7 @@ func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime) (string, er
 	if err != nil {
 		return "", err
 	}
-	key, err := fileKey("runtime", rt.Stdlib(), b)
+	key, err := fileKey("runtime", rt.Stdlib(), append(b, audit.Hook...))
 	if err != nil {
 		return "", fmt.Errorf("runtime image: %w", err)
 	}
@@ -153,7 +155,11 @@ func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime) (string, er
 		if err := os.Mkdir(root, 0o755); err != nil {
 			return err
 		}
-		if err := writeRuntime(&stage{root: root, seen: map[string]bool{}}, rt); err != nil {
+		s := &stage{root: root, seen: map[string]bool{}}
+		if err := writeRuntime(s, rt); err != nil {
+			return err
+		}
+		if err := writeHook(s, rt); err != nil {
 			return err
 		}
 		cmd := exec.CommandContext(ctx, "mksquashfs", root, out, "-noappend", "-all-root", "-no-xattrs", "-noI", "-noD", "-noF", "-noX", "-quiet", "-no-progress")
@@ -473,6 +479,58 @@ func writeRuntime(s sink, rt *pyrt.Runtime) error {
 			if err := s.symlink(l, t); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// hookSite is the site directory of rt where the runtime image carries
+// the audit hook as a .pth line and its module (audit.PthFile,
+// audit.Module), so that nothing is on PYTHONPATH in the guest: the
+// interpreter's first site directory, if no part of its path is a
+// symbolic link on the host or in rt.Links (the stage would follow it).
+// "" if there is none: the hook then goes on PYTHONPATH.
+func hookSite(rt *pyrt.Runtime) string {
+	if len(rt.SiteDirs) == 0 {
+		return ""
+	}
+	d := rt.SiteDirs[0]
+	if !filepath.IsAbs(d) || filepath.Clean(d) != d || d == "/" {
+		return ""
+	}
+	for p := d; p != "/"; p = filepath.Dir(p) {
+		if _, ok := rt.Links[p]; ok {
+			return ""
+		}
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return ""
+		}
+	}
+	return d
+}
+
+// writeHook puts the audit hook in hookSite(rt) of the runtime image: its
+// module, the module's bytecode for rt's interpreter, and the .pth line
+// that installs it with the FIFO the agent makes in guestHookRoot. Without
+// that FIFO (a run without a report) the hook does nothing.
+func writeHook(s sink, rt *pyrt.Runtime) error {
+	site := hookSite(rt)
+	if site == "" {
+		return nil
+	}
+	add := func(name string, b []byte) error {
+		return s.file(site+"/"+name, 0o644, bytes.NewReader(b), int64(len(b)))
+	}
+	if err := add(audit.Module+".py", []byte(audit.Hook)); err != nil {
+		return fmt.Errorf("audit hook: %w", err)
+	}
+	if err := add(audit.PthFile, []byte(audit.PthLine(guestHookRoot+"/audit"))); err != nil {
+		return fmt.Errorf("audit hook: %w", err)
+	}
+	// Compiled once per image (no cache of its own: the image is one).
+	if bc, err := audit.Compile(rt.Executable, ""); err == nil {
+		if err := add(bc.NameFor(audit.Module), bc.Data); err != nil {
+			return fmt.Errorf("audit hook: %w", err)
 		}
 	}
 	return nil

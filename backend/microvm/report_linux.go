@@ -47,8 +47,9 @@ type hostReport struct {
 }
 
 // newReport makes the tokens and the job's report, and returns the
-// extra environment of the program (the tokens' variables and the hook's
-// PYTHONPATH).
+// extra environment of the program (the tokens' variables, and the hook's
+// PYTHONPATH where the runtime image does not run it from a site
+// directory).
 func (r *runner) newReport(env []string) ([]string, *GuestReport) {
 	if r.spec.NoReport {
 		return env, nil
@@ -58,12 +59,19 @@ func (r *runner) newReport(env []string) ([]string, *GuestReport) {
 		r.rep.metadata = r.rep.plan.ServeMetadata() // before the tokens go to the guest
 	}
 	gr := &GuestReport{Files: r.rep.plan.Files, Tokens: r.rep.plan.Tokens}
+	env = append(env, r.rep.plan.Env...)
+	if r.spec.Image == "" && hookSite(r.rt) != "" {
+		// The runtime image runs the hook from a site directory's .pth
+		// line (writeHook): nothing goes on PYTHONPATH.
+		gr.HookInSite = true
+		return env, gr
+	}
 	if r.spec.Image == "" { // the image's interpreter compiles the hook itself
 		if bc, err := audit.Compile(r.rt.Executable, cacheDir()); err == nil {
 			gr.Bytecode = bc
 		}
 	}
-	return observe.WithHookPath(append(env, r.rep.plan.Env...), guestHookRoot+"/py"), gr
+	return observe.WithHookPath(env, guestHookRoot+"/py"), gr
 }
 
 // take is one 'V' frame: a JSON array of events.
@@ -171,8 +179,12 @@ func (r *runner) reportLayer() moat.Layer {
 	if r.spec.NoReport {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
-	return moat.Layer{Name: "behaviour-report", Detail: "made in the guest by moat's agent: the Python audit hook read-only at " + guestHookRoot +
-		"/py (its events are the program's claims); kernel: seccomp notifications of the guest kernel (execs, connections, denied calls), served by the agent; " +
+	where := "in the runtime image's site directory"
+	if r.spec.Image != "" || hookSite(r.rt) == "" {
+		where = "at " + guestHookRoot + "/py"
+	}
+	return moat.Layer{Name: "behaviour-report", Detail: "made in the guest by moat's agent: the Python audit hook read-only " + where +
+		" (its events are the program's claims); kernel: seccomp notifications of the guest kernel (execs, connections, denied calls), served by the agent; " +
 		"honeytokens in the home, their reads witnessed by the guest kernel's access and change times; " +
 		"diff of /work, the home, /tmp and /dev/shm; sent over the channel, bounded, and believed no more than the guest"}
 }
