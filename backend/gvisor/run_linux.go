@@ -700,6 +700,13 @@ func (r *runner) releaseNow() {
 	killNamed(r.id, 5*time.Second)
 	r.tr.step("no process left")
 	wg.Wait()
+	// Once every process of the run is dead, the run's cgroup directories
+	// are removed once more: a runsc process still at work while they
+	// were removed above made some of them again (CI saw the freezer,
+	// memory and pids groups of a finished run standing, empty).
+	if r.group != nil {
+		removeRunscCgroups(r.id)
+	}
 }
 
 func (r *runner) deleteContainer() {
