@@ -15,7 +15,6 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
-	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp/procmem"
 )
@@ -201,38 +200,7 @@ func (k *guestKernel) answer(n seccomp.Notif) (moat.Event, bool) {
 			Detail: fmt.Sprintf("returned %s; args %#x %#x", unix.ErrnoName(errno), n.Args[0], n.Args[1])}, true
 	}
 	ev := moat.Event{Source: moat.SourceKernel, PID: pid, PPID: ppid, Name: seccomp.Watched[nr]}
-	mem, merr := os.Open("/proc/" + strconv.Itoa(tid) + "/mem")
-	switch nr {
-	case unix.SYS_EXECVE, unix.SYS_EXECVEAT:
-		ev.Kind = moat.KindExec
-		pathArg, argvArg := n.Args[0], n.Args[1]
-		if nr == unix.SYS_EXECVEAT {
-			pathArg, argvArg = n.Args[1], n.Args[2]
-		}
-		if merr == nil {
-			raw := seccomp.ReadString(mem, pathArg, 4096)
-			ev.Path = audit.Clean(raw, 400)
-			ev.Detail = audit.Clean(seccomp.ReadArgv(mem, argvArg), 2000)
-			if nr == unix.SYS_EXECVE {
-				var failed bool
-				ev.SHA256, failed = k.execTarget(raw)
-				if failed {
-					ev.Kind = moat.KindExecFailed
-				}
-			}
-		}
-	default:
-		ev.Kind = moat.KindConnect
-		if merr == nil {
-			ev.Addr, ev.Path = procmem.ReadSockaddr(mem, n.Args[1], n.Args[2])
-		}
-	}
-	if mem != nil {
-		mem.Close()
-	}
-	if merr != nil {
-		ev.Detail = "memory unreadable: " + audit.Clean(merr.Error(), 100)
-	}
+	procmem.Call(&ev, n, tid, 2000, k.execTarget)
 	// A call whose wait was interrupted by a signal is gone (ENOENT):
 	// the kernel restarts it, and it comes again.
 	if seccomp.Respond(k.fd, n.ID, 0) != nil {

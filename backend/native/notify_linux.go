@@ -2,13 +2,10 @@ package native
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp/procmem"
@@ -104,40 +101,13 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 	}
 	pid, ppid, up := procIDs(hostPid)
 	ev := moat.Event{Source: "kernel", PID: pid, PPID: ppid, Ancestors: up, Name: seccomp.Watched[nr]}
-	mem, merr := os.Open("/proc/" + strconv.Itoa(hostPid) + "/mem")
-	switch nr {
-	case unix.SYS_EXECVE, unix.SYS_EXECVEAT:
-		ev.Kind = "exec"
-		pathArg, argvArg := n.Args[0], n.Args[1]
-		if nr == unix.SYS_EXECVEAT {
-			pathArg, argvArg = n.Args[1], n.Args[2]
-		}
-		if merr == nil {
-			raw := seccomp.ReadString(mem, pathArg, 4096)
-			ev.Path = audit.Clean(raw, 400)
-			ev.Detail = audit.Clean(seccomp.ReadArgv(mem, argvArg), maxArgv)
-			if nr == unix.SYS_EXECVE {
-				var failed bool
-				ev.SHA256, failed = execTarget(hostPid, raw)
-				if failed {
-					ev.Kind = moat.KindExecFailed
-				}
-			}
+	if procmem.Call(&ev, n, hostPid, maxArgv, func(path string) (string, bool) { return execTarget(hostPid, path) }) {
+		if ev.Kind == moat.KindExec || ev.Kind == moat.KindExecFailed {
 			ev.Stdio = stdioSockets(hostPid)
 		}
-	default:
-		ev.Kind = "connect"
-		if merr == nil {
-			ev.Addr, ev.Path = procmem.ReadSockaddr(mem, n.Args[1], n.Args[2])
+		if !seccomp.IDValid(fd, n.ID) {
+			ev.Detail += " (the caller died while it was read)"
 		}
-	}
-	if mem != nil {
-		mem.Close()
-	}
-	if merr != nil {
-		ev.Detail = "memory unreadable: " + audit.Clean(merr.Error(), 100)
-	} else if !seccomp.IDValid(fd, n.ID) {
-		ev.Detail += " (the caller died while it was read)"
 	}
 	_ = seccomp.Respond(fd, n.ID, 0)
 	if hostPid == initPid {

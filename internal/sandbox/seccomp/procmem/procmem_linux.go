@@ -66,3 +66,46 @@ func SocketEvent(pid int, call string, args [6]uint64, errno unix.Errno) moat.Ev
 	return moat.Event{Source: "kernel", Kind: "socket", PID: pid, Name: seccomp.FamilyName(fam),
 		Detail: fmt.Sprintf("%s(%s, type %#x, protocol %d) returned %s", call, seccomp.FamilyName(fam), typ, proto, unix.ErrnoName(errno))}
 }
+
+// Call fills ev's Kind, Path, Detail, SHA256 and Addr from a watched
+// exec or connect notification n of thread tid, reading its memory (the
+// caller's arguments): an exec's path and argv (argv bounded by maxArgv,
+// the file's hash and whether it is missing by target, for execve only),
+// a connect's address. A memory that cannot be read is said in Detail,
+// and Call returns false.
+func Call(ev *moat.Event, n seccomp.Notif, tid int, maxArgv int, target func(path string) (sha string, failed bool)) bool {
+	nr := uint32(n.Nr)
+	mem, merr := os.Open("/proc/" + fmt.Sprint(tid) + "/mem")
+	switch nr {
+	case unix.SYS_EXECVE, unix.SYS_EXECVEAT:
+		ev.Kind = moat.KindExec
+		pathArg, argvArg := n.Args[0], n.Args[1]
+		if nr == unix.SYS_EXECVEAT {
+			pathArg, argvArg = n.Args[1], n.Args[2]
+		}
+		if merr == nil {
+			raw := seccomp.ReadString(mem, pathArg, 4096)
+			ev.Path = audit.Clean(raw, 400)
+			ev.Detail = audit.Clean(seccomp.ReadArgv(mem, argvArg), maxArgv)
+			if nr == unix.SYS_EXECVE {
+				var failed bool
+				ev.SHA256, failed = target(raw)
+				if failed {
+					ev.Kind = moat.KindExecFailed
+				}
+			}
+		}
+	default:
+		ev.Kind = moat.KindConnect
+		if merr == nil {
+			ev.Addr, ev.Path = ReadSockaddr(mem, n.Args[1], n.Args[2])
+		}
+	}
+	if mem != nil {
+		mem.Close()
+	}
+	if merr != nil {
+		ev.Detail = "memory unreadable: " + audit.Clean(merr.Error(), 100)
+	}
+	return merr == nil
+}
