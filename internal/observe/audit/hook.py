@@ -99,9 +99,13 @@ def _moat_install(fifo, pythonpath):
         kw["pid"] = getpid()
         line = dumps(kw)
         if len(line) > 1000:  # one atomic FIFO write (PIPE_BUF) once encoded
-            kw.pop("data", None)
             kw["detail"] = text(kw.get("detail", ""), 200)
             line = dumps(kw)
+            # The data's start is kept, as much of it as fits (escaping
+            # makes it longer), not dropped whole.
+            while len(line) > 1000 and kw.get("data"):
+                kw["data"] = kw["data"][:len(kw["data"]) * 3 // 4]
+                line = dumps(kw)
         # Opened per event: no descriptor of moat's stays in the program.
         # busy: this open is the hook's own, not the program's.
         was, state["busy"] = state["busy"], True
