@@ -209,3 +209,36 @@ func TestKernelExecsContainers(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelConnects: a connection made through libc (ctypes), which the
+// audit hook never reports, is seen by the kernel on native and in
+// containers (the init's seccomp listener): a kernel connect event with
+// its address, and the high "seen by the kernel" evasion finding on it.
+func TestKernelConnects(t *testing.T) {
+	for _, bk := range []struct {
+		name string
+		new  func() moat.Backend
+	}{
+		{"native", func() moat.Backend { return moattest.RequireBackend(t, "native") }},
+		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }},
+		{"podman", func() moat.Backend { return podman.New(testImage(), "") }},
+	} {
+		t.Run(bk.name, func(t *testing.T) {
+			moattest.RequireBackend(t, bk.name)
+			res := run(t, bk.new(), filepath.Join("testdata", "corpus", "ctypes_connect.py"), nil)
+			var seen bool
+			for _, f := range res.Findings {
+				if f.Category != moat.CategoryEvasion || f.Severity != moat.SeverityHigh || !strings.Contains(f.Summary, "seen by the kernel that Python's audit hook did not report") {
+					continue
+				}
+				for _, e := range f.Evidence {
+					seen = seen || (e.Source == moat.SourceKernel && e.Kind == moat.KindConnect && e.Addr == "203.0.113.9:4444")
+				}
+			}
+			if !seen {
+				dump(t, res)
+				t.Errorf("a connect through ctypes is no kernel-seen evasion finding with its address")
+			}
+		})
+	}
+}

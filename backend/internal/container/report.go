@@ -12,6 +12,7 @@ import (
 	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp/procmem"
 	moatreport "github.com/moat-sandbox/moat/report"
 )
 
@@ -29,9 +30,10 @@ import (
 // Kernel-side events: neither Docker nor Podman lets moat hold a seccomp
 // listener for the container, so moat's init installs one of its own on
 // top of the engine's profile (ctrinit's execs_linux.go) and sends every
-// execve it sees ('k' frames, execFrame). Connects and denied calls stay
-// unseen by the kernel side; under gVisor (--image) the Sentry refuses
-// the listener and a kernel-events-unavailable event says so.
+// execve and connect it sees ('k' frames, execFrame). Denied calls stay
+// unseen by the kernel side (the engine's profile answers them before any
+// listener); under gVisor (--image) the Sentry refuses the listener and a
+// kernel-events-unavailable event says so.
 
 // The hook's directory (Persona.HookDir) holds the hook
 // (py/sitecustomize.py) and its FIFO (audit) inside the container: on
@@ -63,8 +65,9 @@ func (r *report) diffRoots() []string {
 type report struct {
 	dir      string // the hook's directory
 	site     string // the site directory the hook is in (HookSite); "" for none
-	execs    bool   // the init was asked to watch execs ('k' frames)
+	execs    bool   // the init was asked to watch execs and connects ('k' frames)
 	kernel   []moat.Event
+	kernelN  [2]int // execs, connects in kernel
 	home     string
 	plan     *observe.Plan
 	audit    *observe.Collector
@@ -169,7 +172,7 @@ func (r *report) events() ([]moat.Event, int) {
 		if w.ExecsOff != "" {
 			why = audit.Clean(w.ExecsOff, 300)
 		}
-		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindKernelEventsUnavailable, TimeMS: r.endMS, Detail: "execs seen by the audit hook only: " + why})
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindKernelEventsUnavailable, TimeMS: r.endMS, Detail: "execs and connects seen by the audit hook only: " + why})
 	}
 	if w.ExecsCut > 0 {
 		dropped += int(min(w.ExecsCut, 1<<30))
@@ -203,21 +206,44 @@ func (r *report) events() ([]moat.Event, int) {
 // 4 KiB and 16 arguments of up to 1000 bytes, JSON-escaped).
 const maxExecFrame = 128 << 10
 
-// execFrame takes one exec the init's seccomp listener saw. The init read
-// it from the caller's memory: the fact of the exec is the kernel's, every
-// field is bounded and escaped, and past ctrinit.MaxExecEvents execs are
-// only counted.
+// execFrame takes one exec or connect the init's seccomp listener saw.
+// The init read it from the caller's memory: the fact of the call is the
+// kernel's, every field is bounded and escaped, and past
+// ctrinit.MaxExecEvents execs (and as many connects) they are only
+// counted.
 func (r *report) execFrame(body []byte, at int64) {
 	var e ctrinit.ExecEvent
-	if len(body) > maxExecFrame || len(r.kernel) >= ctrinit.MaxExecEvents || json.Unmarshal(body, &e) != nil {
+	if len(body) > maxExecFrame || json.Unmarshal(body, &e) != nil {
 		r.dropped++
 		return
 	}
+	kind := 0
+	if e.Call == "connect" {
+		kind = 1
+	}
+	if r.kernelN[kind] >= ctrinit.MaxExecEvents {
+		r.dropped++
+		return
+	}
+	r.kernelN[kind]++
 	if e.PID < 0 || e.PID > 1<<22 {
 		e.PID = 0
 	}
 	if e.PPID < 0 || e.PPID > 1<<22 {
 		e.PPID = 0
+	}
+	if kind == 1 {
+		addr, path := procmem.ParseSockaddr(e.Sockaddr[:min(len(e.Sockaddr), ctrinit.MaxSockaddr)])
+		if addr == "" && path == "" {
+			r.kernelN[kind]--
+			return // a family with no address moat reads (netlink, ...)
+		}
+		ev := moat.Event{Source: moat.SourceKernel, Kind: moat.KindConnect, TimeMS: at, PID: e.PID, PPID: e.PPID, Name: "connect", Addr: addr, Path: path}
+		if e.Note != "" {
+			ev.Detail = audit.Clean(e.Note, 100)
+		}
+		r.kernel = append(r.kernel, ev)
+		return
 	}
 	ev := moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, TimeMS: at, PID: e.PID, PPID: e.PPID, Name: "execve",
 		Path: audit.Clean(e.Path, 400), Detail: audit.Clean(e.Argv, 2000)}
@@ -342,7 +368,7 @@ func reportLayer(off bool) moat.Layer {
 	return moat.Layer{Name: "behaviour-report", Detail: "Python audit hook (a .pth line of an empty site directory of the image, on a tmpfs; in a run that learns the image's site directories, " +
 		"on PYTHONPATH; its channel in a directory of /tmp named anew each run; owned by the sandbox user: its events are the program's claims), " +
 		"honeytokens in the home, diff of /work, the home, /tmp and /dev/shm by the container init (any change to the hook's directories is an evasion finding); " +
-		"kernel-side: every execve, seen by the init's own seccomp listener (where the runtime has seccomp user notification); no connect or denied call"}
+		"kernel-side: every execve and connect, seen by the init's own seccomp listener (where the runtime has seccomp user notification); no denied call"}
 }
 
 // Report fills res.Events, EventsDropped and Findings (always a list).

@@ -12,15 +12,16 @@ import (
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
-// The kernel's witness of executed programs in a container. Before the
-// program starts, the init installs a seccomp filter of its own
-// (seccomp.InstallExecWatch: it needs no privilege under no_new_privs,
-// which the engine sets) on top of the engine's profile: every execve and
-// execveat of every process notifies the init, which reads the path and
-// argv from the caller's /proc/PID/mem (it is the caller's ancestor and
-// its user), sends them as a 'k' frame (ExecEvent) and lets the call go
-// on. The audit hook never sees what a static binary or ctypes execs; the
-// kernel does, and the report compares the two. What is read is evidence,
+// The kernel's witness of executed programs and connections in a
+// container. Before the program starts, the init installs a seccomp
+// filter of its own (seccomp.InstallExecWatch: it needs no privilege
+// under no_new_privs, which the engine sets) on top of the engine's
+// profile: every execve, execveat and connect of every process notifies
+// the init, which reads the path and argv, or the address, from the
+// caller's /proc/PID/mem (it is the caller's ancestor and its user),
+// sends them as a 'k' frame (ExecEvent) and lets the call go on. The
+// audit hook never sees what a static binary or ctypes execs or connects
+// to; the kernel does, and the report compares the two. What is read is evidence,
 // not a decision (another thread may change it meanwhile), and the host
 // takes it as the program's word for every field but the fact of the
 // exec, bounded and escaped.
@@ -30,7 +31,7 @@ type execWatch struct {
 	fd      int
 	own     int // the init's own starts of the program still to come
 	mu      sync.Mutex
-	sent    int
+	sent    [2]int // execs, connects: each kind has its own budget
 	dropped int64
 }
 
@@ -64,14 +65,20 @@ func (w *execWatch) serve(in *initProc) {
 		ev := w.read(n)
 		// Answered only after the read: the caller waits until then.
 		_ = seccomp.Respond(w.fd, n.ID, 0)
-		if ev.PPID == self && w.own > 0 {
+		kind := 0
+		if ev.Call == "connect" {
+			kind = 1
+			if ev.Sockaddr == nil {
+				continue // AF_UNSPEC (a disconnect) or no address
+			}
+		} else if ev.PPID == self && w.own > 0 {
 			w.own--
 			continue
 		}
 		w.mu.Lock()
-		keep := w.sent < MaxExecEvents
+		keep := w.sent[kind] < MaxExecEvents
 		if keep {
-			w.sent++
+			w.sent[kind]++
 		} else {
 			w.dropped++
 		}
@@ -86,10 +93,10 @@ func (w *execWatch) serve(in *initProc) {
 // read takes what the notification n says from the caller's memory.
 func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 	tid := strconv.Itoa(int(n.PID))
-	ev := ExecEvent{PID: int(n.PID), Call: "execve"}
+	ev := ExecEvent{PID: int(n.PID), Call: seccomp.WatchCall(n)}
 	pathArg, argvArg := n.Args[0], n.Args[1]
-	if !isExecve(n) {
-		ev.Call, pathArg, argvArg = "execveat", n.Args[1], n.Args[2]
+	if ev.Call == "execveat" {
+		pathArg, argvArg = n.Args[1], n.Args[2]
 	}
 	if st, err := os.ReadFile("/proc/" + tid + "/status"); err == nil {
 		for _, l := range strings.Split(string(st), "\n") {
@@ -106,6 +113,20 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 		return ev
 	}
 	defer mem.Close()
+	if ev.Call == "connect" {
+		// connect(fd, addr, addrlen): the address raw, decoded by the host.
+		if addr, size := n.Args[1], n.Args[2]; addr != 0 && size >= 2 && uint32(size) >= 2 {
+			b := make([]byte, min(uint32(size), MaxSockaddr))
+			k, _ := mem.ReadAt(b, int64(addr))
+			if k >= 2 && !(b[0] == 0 && b[1] == 0) { // AF_UNSPEC: a disconnect
+				ev.Sockaddr = b[:k]
+			}
+		}
+		if !seccomp.IDValid(w.fd, n.ID) {
+			ev.Note = "the caller died while it was read"
+		}
+		return ev
+	}
 	ev.Path = seccomp.ReadString(mem, pathArg, 4096)
 	ev.Argv = seccomp.ReadArgv(mem, argvArg)
 	if !seccomp.IDValid(w.fd, n.ID) {
@@ -121,16 +142,7 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 	return ev
 }
 
-// isExecve: n is an execve (of any calling convention), not an execveat.
-func isExecve(n seccomp.Notif) bool {
-	switch n.Nr {
-	case unix.SYS_EXECVEAT, 0x40000000 | 545, 358, 387: // native, x32, i386, arm
-		return false
-	}
-	return true
-}
-
-// cut is how many execs were only counted.
+// cut is how many execs and connects were only counted.
 func (w *execWatch) cut() int64 {
 	if w == nil {
 		return 0

@@ -180,8 +180,9 @@ type Report struct {
 	// bytes) goes to the host as the S frame, which learns from it where
 	// the image's site directories are for the next runs.
 	SiteProbe string `json:"site_probe,omitempty"`
-	// Execs asks the init to watch every execve of the container (its own
-	// seccomp listener) and send each as a 'k' frame (ExecEvent).
+	// Execs asks the init to watch every execve and connect of the
+	// container (its own seccomp listener) and send each as a 'k' frame
+	// (ExecEvent).
 	Execs bool `json:"execs,omitempty"`
 }
 
@@ -264,17 +265,23 @@ type Exit struct {
 	PidsHit bool `json:"pids_hit,omitempty"`
 }
 
-// ExecEvent is one 'k' frame's JSON.
+// ExecEvent is one 'k' frame's JSON: an exec, or a connect.
 type ExecEvent struct {
 	PID    int    `json:"pid"`  // the caller's process (thread group) id
 	PPID   int    `json:"ppid"` // its parent's
-	Call   string `json:"call"` // execve or execveat
-	Path   string `json:"path"`
-	Argv   string `json:"argv"`
+	Call   string `json:"call"` // execve, execveat or connect
+	Path   string `json:"path,omitempty"`
+	Argv   string `json:"argv,omitempty"`
 	Failed bool   `json:"failed,omitempty"` // the path names no executable file
 	Note   string `json:"note,omitempty"`   // memory unreadable, or the caller died meanwhile
+	// Sockaddr is a connect's address as the caller's memory held it, at
+	// most MaxSockaddr bytes (the host decodes it).
+	Sockaddr []byte `json:"sockaddr,omitempty"`
 }
 
-// MaxExecEvents bounds the 'k' frames of one run; past it execs are only
-// counted (Walks.ExecsCut).
+// MaxExecEvents bounds the execs of one run, and the connects apart; past
+// it they are only counted (Walks.ExecsCut).
 const MaxExecEvents = 2000
+
+// MaxSockaddr bounds ExecEvent.Sockaddr.
+const MaxSockaddr = 128

@@ -112,14 +112,22 @@ func InstallNotify() (listener int, rules int, err error) {
 }
 
 // ExecWatchProgram returns the filter that [InstallExecWatch] installs:
-// every execve and execveat, of every calling convention the kernel
-// offers here (x32 and i386 on x86_64, 32-bit arm on arm64), notifies;
-// everything else is allowed. It denies nothing: it goes on top of a
-// filter that does (a container engine's), and only reports.
+// every execve, execveat and connect, of every calling convention the
+// kernel offers here (x32 and i386 on x86_64, 32-bit arm on arm64),
+// notifies; everything else is allowed. It denies nothing: it goes on top
+// of a filter that does (a container engine's), and only reports.
+// [WatchCall] names what a notification of it is.
 func ExecWatchProgram() ([]bpf.RawInstruction, error) {
 	const notify, allow = label("notify"), label("allow")
-	arches := make([]uint32, 0, len(execOther))
-	for a := range execOther {
+	others := map[uint32][]uint32{}
+	for a, nrs := range execOther {
+		others[a] = append(others[a], nrs...)
+	}
+	for a, nrs := range connectOther {
+		others[a] = append(others[a], nrs...)
+	}
+	arches := make([]uint32, 0, len(others))
+	for a := range others {
 		if a != auditArch {
 			arches = append(arches, a)
 		}
@@ -133,14 +141,15 @@ func ExecWatchProgram() ([]bpf.RawInstruction, error) {
 	p = append(p, jumpIf{cond: bpf.JumpEqual, val: auditArch, f: allow},
 		bpf.LoadAbsolute{Off: offNr, Size: 4},
 		jumpIf{cond: bpf.JumpEqual, val: unix.SYS_EXECVE, t: notify},
-		jumpIf{cond: bpf.JumpEqual, val: unix.SYS_EXECVEAT, t: notify})
-	for _, nr := range execOther[auditArch] {
+		jumpIf{cond: bpf.JumpEqual, val: unix.SYS_EXECVEAT, t: notify},
+		jumpIf{cond: bpf.JumpEqual, val: unix.SYS_CONNECT, t: notify})
+	for _, nr := range others[auditArch] {
 		p = append(p, jumpIf{cond: bpf.JumpEqual, val: nr, t: notify})
 	}
 	p = append(p, jump(allow))
 	for _, a := range arches {
 		p = append(p, archLabel(a), bpf.LoadAbsolute{Off: offNr, Size: 4})
-		for _, nr := range execOther[a] {
+		for _, nr := range others[a] {
 			p = append(p, jumpIf{cond: bpf.JumpEqual, val: nr, t: notify})
 		}
 		p = append(p, jump(allow))
@@ -157,10 +166,24 @@ func ExecWatchProgram() ([]bpf.RawInstruction, error) {
 	return raw, nil
 }
 
+// WatchCall names the system call of a notification of
+// [ExecWatchProgram]: "connect", "execveat" or "execve".
+func WatchCall(n Notif) string {
+	nr := uint32(n.Nr)
+	if n.Arch == auditArch && nr == unix.SYS_CONNECT || slices.Contains(connectOther[n.Arch], nr) {
+		return "connect"
+	}
+	if n.Arch == auditArch && nr == unix.SYS_EXECVEAT || slices.Contains(execatOther[n.Arch], nr) {
+		return "execveat"
+	}
+	return "execve"
+}
+
 // InstallExecWatch installs [ExecWatchProgram] as [InstallNotify] does
 // its filter (no_new_privs, every thread) and returns the listener. It
 // needs no privilege: a container's init, running as the program's user,
-// uses it to see every program its processes start.
+// uses it to see every program its processes start and every connection
+// they attempt.
 func InstallExecWatch() (listener int, err error) {
 	raw, err := ExecWatchProgram()
 	if err != nil {

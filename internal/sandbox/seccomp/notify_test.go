@@ -92,8 +92,8 @@ func TestNotifyDecisions(t *testing.T) {
 	}
 }
 
-// TestExecWatchProgram: every execve and execveat notifies, of every
-// calling convention; nothing else is touched (no denial, no kill).
+// TestExecWatchProgram: every execve, execveat and connect notifies, of
+// every calling convention; nothing else is touched (no denial, no kill).
 func TestExecWatchProgram(t *testing.T) {
 	raw, err := ExecWatchProgram()
 	if err != nil {
@@ -110,7 +110,8 @@ func TestExecWatchProgram(t *testing.T) {
 		{"execveat", auditArch, unix.SYS_EXECVEAT, retNotify},
 		{"getpid", auditArch, unix.SYS_GETPID, retAllow},
 		{"openat", auditArch, unix.SYS_OPENAT, retAllow},
-		{"connect", auditArch, unix.SYS_CONNECT, retAllow},
+		{"connect", auditArch, unix.SYS_CONNECT, retNotify},
+		{"sendto", auditArch, unix.SYS_SENDTO, retAllow},
 		{"clone3", auditArch, unix.SYS_CLONE3, retAllow},
 	}
 	for arch, nrs := range execOther {
@@ -120,6 +121,24 @@ func TestExecWatchProgram(t *testing.T) {
 		if arch != auditArch {
 			tests = append(tests, tc{fmt.Sprintf("getpid-like 20 of arch %#x", arch), arch, 20, retAllow})
 		}
+	}
+	for arch, nrs := range connectOther {
+		for _, nr := range nrs {
+			tests = append(tests, tc{fmt.Sprintf("connect %d of arch %#x", nr, arch), arch, nr, retNotify})
+			if WatchCall(Notif{Arch: arch, Nr: int32(nr)}) != "connect" {
+				t.Errorf("connect %d of arch %#x: WatchCall says %q", nr, arch, WatchCall(Notif{Arch: arch, Nr: int32(nr)}))
+			}
+		}
+	}
+	for arch, nrs := range execatOther {
+		for _, nr := range nrs {
+			if WatchCall(Notif{Arch: arch, Nr: int32(nr)}) != "execveat" {
+				t.Errorf("execveat %d of arch %#x: WatchCall says %q", nr, arch, WatchCall(Notif{Arch: arch, Nr: int32(nr)}))
+			}
+		}
+	}
+	if WatchCall(Notif{Arch: auditArch, Nr: unix.SYS_EXECVE}) != "execve" || WatchCall(Notif{Arch: auditArch, Nr: unix.SYS_CONNECT}) != "connect" {
+		t.Error("WatchCall misnames the native execve or connect")
 	}
 	if runtime.GOARCH == "amd64" {
 		tests = append(tests, tc{"x32 getpid", auditArch, 0x40000000 | 39, retAllow})

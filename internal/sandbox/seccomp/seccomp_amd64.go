@@ -19,6 +19,14 @@ const x32Bit = 0x40000000
 // x32Bit) and i386 (int 0x80, its own arch value).
 var execOther = map[uint32][]uint32{auditArch: {x32Bit | 520, x32Bit | 545}, unix.AUDIT_ARCH_I386: {11, 358}}
 
+// execatOther are the execveat numbers among execOther; connectOther are
+// the other conventions' connect (i386's own syscall; its socketcall
+// multiplexer is not watched).
+var (
+	execatOther  = map[uint32][]uint32{auditArch: {x32Bit | 545}, unix.AUDIT_ARCH_I386: {358}}
+	connectOther = map[uint32][]uint32{auditArch: {x32Bit | unix.SYS_CONNECT}, unix.AUDIT_ARCH_I386: {362}}
+)
+
 // syscalls maps every name in the policy to its x86_64 number.
 var syscalls = map[string]uint32{
 	"open":              unix.SYS_OPEN,

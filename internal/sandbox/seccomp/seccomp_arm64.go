@@ -17,6 +17,13 @@ const x32Bit = 0
 // convention a process may use here: 32-bit arm.
 var execOther = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {11, 387}}
 
+// execatOther are the execveat numbers among execOther; connectOther are
+// the other convention's connect.
+var (
+	execatOther  = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {387}}
+	connectOther = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {283}}
+)
+
 // syscalls maps every name in the policy to its arm64 number. arm64 never
 // had iopl, ioperm or uselib.
 var syscalls = map[string]uint32{
