@@ -47,6 +47,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	ctr "github.com/moat-sandbox/moat/backend/internal/container"
 	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
+	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 )
 
@@ -214,8 +215,29 @@ func (b *Backend) OnRuntime(name, runtime string) moat.Backend {
 // DefaultImage is the image of a run whose Spec names none.
 func (b *Backend) DefaultImage() string { return cmp.Or(b.Image, DefaultImage) }
 
-// Supports refuses what a container cannot enforce: see ctr.Supports.
-func (b *Backend) Supports(spec *moat.Spec) error { return ctr.Supports(b.name(), spec) }
+// Supports refuses what a container cannot enforce: see ctr.SupportsSink.
+// Under gVisor (Runtime runsc) the Sentry's own network stack is no
+// namespace moat can serve a sinkhole in: network none only.
+func (b *Backend) Supports(spec *moat.Spec) error {
+	if sentry(b.Runtime) {
+		return ctr.Supports(b.name(), spec)
+	}
+	return ctr.SupportsSink(b.name(), spec)
+}
+
+// sinkRefused says why this daemon's containers get no sinkhole ("" if
+// they do): moat enters the container's network namespace on this host.
+func (b *Backend) sinkRefused(e *engine, initVol string) string {
+	switch {
+	case sentry(b.runtimeName(e)):
+		return "the runtime " + b.runtimeName(e) + " (gVisor) has a network stack of its own, not a namespace moat can serve"
+	case !strings.HasPrefix(e.cli.DaemonHost(), "unix://"):
+		return "the daemon at " + e.cli.DaemonHost() + " is not on this host, so its containers' network namespaces are not either"
+	case initVol == "":
+		return "the sinkhole needs moat's own init in the container (not bootstrap.py)"
+	}
+	return ""
+}
 
 // Collect removes what killed runs left at this daemon; see [GC].
 func (b *Backend) Collect(ctx context.Context) ([]string, error) { return GC(ctx, b.Host) }
@@ -249,6 +271,14 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p
 	for _, m := range mounts {
 		tmpfs[m.Path] = m.Options
 	}
+	var dns []string
+	if spec.Network == moat.NetworkSinkhole {
+		m := ctr.TrustMount()
+		tmpfs[m.Path] = m.Options
+		// Docker leaves a network-disabled container's resolv.conf
+		// empty (libc then asks 127.0.0.1): the sink's resolver.
+		dns = []string{egress.ResolverAddr.String()}
+	}
 	if sentry(runtime) {
 		// gVisor's Sentry makes /dev/fuse and /dev/net/tun whatever it
 		// is asked, and both open for anyone (as in backend/gvisor):
@@ -271,7 +301,9 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p
 		AttachStderr:    true,
 		OpenStdin:       true,
 		StdinOnce:       true,
-		NetworkDisabled: true,
+		// Network mode none either way; "disabled" also leaves
+		// resolv.conf empty, where a sinkhole needs its resolver.
+		NetworkDisabled: dns == nil,
 	}
 	pids := int64(lim.Pids + ctr.InitPids)
 	no := false
@@ -283,6 +315,7 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p
 		Tmpfs:          tmpfs,
 		ShmSize:        shm,
 		IpcMode:        "private",
+		DNS:            dns,
 		MaskedPaths:    ctr.MaskedPaths,
 		ReadonlyPaths:  ctr.ReadonlyPaths,
 		Runtime:        b.Runtime,
@@ -304,7 +337,10 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p
 
 // Run runs spec in a new container; see the package doc.
 func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
-	if err := ctr.Validate("docker", spec); err != nil {
+	if err := b.Supports(spec); err != nil {
+		return nil, err
+	}
+	if err := ctr.ValidateSink("docker", spec); err != nil {
 		return nil, err
 	}
 	e, err := b.engine()
@@ -318,6 +354,11 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if !b.PythonInit {
 		if vol, err = ctr.InitFor(e.goos, e.arch); err != nil {
 			return nil, fmt.Errorf("docker: %w", err)
+		}
+	}
+	if spec.Network == moat.NetworkSinkhole {
+		if why := b.sinkRefused(e, vol); why != "" {
+			return nil, fmt.Errorf("%s: network mode sinkhole: %s: %w", b.name(), why, moat.ErrUnsupported)
 		}
 	}
 	began := time.Now()
@@ -425,6 +466,20 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 			return nil, errNoInit
 		}
 		return startFailed(res, name, err)
+	}
+	if sess.Sinkhole() {
+		// Before the header: the program starts only once it is read.
+		err := errors.New("no pid")
+		if ins, ierr := e.cli.ContainerInspect(life, created.ID); ierr != nil {
+			err = ierr
+		} else if ins.State != nil && ins.State.Pid > 0 {
+			err = sess.StartSink(ins.State.Pid)
+		}
+		if err != nil {
+			r.Stop(moat.StatusError)
+			r.End()
+			return nil, fmt.Errorf("docker: %w", err)
+		}
 	}
 	go func() { r.Resolved(cgroupOf(life, e.cli, created.ID)) }()
 

@@ -101,10 +101,22 @@ func wantNoContainers(t *testing.T) {
 	}
 }
 
+// TestSinkhole: the shared sinkhole case, served by moat in the
+// container's network namespace.
+func TestSinkhole(t *testing.T) {
+	moattest.RequireBackend(t, "docker")
+	if os.Geteuid() != 0 {
+		t.Skip("a container's sinkhole needs moat as root")
+	}
+	moattest.Sinkhole(t, newBackend())
+}
+
 func TestRefusals(t *testing.T) {
 	b := docker.New(testImage(), "", "")
+	if err := docker.New(testImage(), "runsc", "").Supports(&moat.Spec{Network: moat.NetworkSinkhole}); !isUnsupported(err) {
+		t.Errorf("sinkhole under runsc: err = %v, want ErrUnsupported", err)
+	}
 	for _, spec := range []*moat.Spec{
-		{Args: []string{"-c", "pass"}, Network: moat.NetworkSinkhole},
 		{Args: []string{"-c", "pass"}, Network: moat.NetworkAllow("example.com:443")},
 		{Args: []string{"-c", "pass"}, Python: "/usr/bin/python3"},
 	} {

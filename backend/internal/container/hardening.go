@@ -4,12 +4,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"path"
 
 	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
+	"github.com/moat-sandbox/moat/internal/observe/egress"
 )
 
 // What every container gets. The program runs as User, never root, with
@@ -60,6 +62,16 @@ func Tmpfs(disk int64, home string) (mounts []Mount, shm int64) {
 	return mounts, part(8)
 }
 
+// TrustMount is, in a sinkhole run, the tmpfs on the directory of the
+// system trust store (egress.CAFile), where the init writes the run's CA
+// (ctrinit.Header.CA): it hides the image's certificates, as native's
+// sandbox holds only the run's CA.
+func TrustMount() Mount {
+	const size = 256 << 10
+	return Mount{Path: path.Dir(egress.CAFile), Size: size,
+		Options: fmt.Sprintf("rw,nosuid,nodev,size=%d,uid=1000,gid=1000,mode=0755", size)}
+}
+
 // MaskedPaths are hidden from the program (an empty read-only tmpfs over a
 // directory, /dev/null over a file): the engines' defaults, what native
 // masks in /proc, and all of /sys.
@@ -98,7 +110,7 @@ func Layers(engine, runtime, image, initVol string, spec *moat.Spec, lim moat.Li
 		{Name: "no-new-privs", Detail: "no-new-privileges"},
 		{Name: "seccomp", Detail: "seccomp: the engine default minus ptrace, process_vm_*, and TIOCSTI/TIOCLINUX ioctls; socket families unix, inet, inet6, netlink route only"},
 		{Name: "read-only-rootfs", Detail: "read-only root filesystem from the image"},
-		{Name: "network", Detail: "network none: loopback only"},
+		{Name: "network", Detail: networkLayer(spec)},
 		{Name: "masked-paths", Detail: "/sys and sensitive /proc entries masked, /proc/sys read-only"},
 		{Name: "disk", Detail: "tmpfs (nosuid,nodev): " + disk},
 		{Name: "limits", Detail: fmt.Sprintf("memory %d bytes (no swap), pids %d (+%d for the init), cpus %g", lim.Memory, lim.Pids, InitPids, lim.CPUs)},
@@ -107,6 +119,15 @@ func Layers(engine, runtime, image, initVol string, spec *moat.Spec, lim moat.Li
 		{Name: "no-host-mounts", Detail: "no host path mounted; workspace copied in and out as a tar stream"},
 		reportLayer(spec.NoReport),
 	}
+}
+
+// networkLayer describes the container's network.
+func networkLayer(spec *moat.Spec) string {
+	if spec.Network == moat.NetworkSinkhole {
+		return "network namespace of the container, loopback only, where moat (from the host) serves the " +
+			(&egress.Config{Mode: egress.ModeSinkhole}).Describe()
+	}
+	return "network none: loopback only"
 }
 
 // Denied are system calls the engines' default profile allows and moat

@@ -55,6 +55,8 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
 	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/egress"
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
@@ -136,6 +138,7 @@ type Session struct {
 	spec *moat.Spec
 	lim  moat.Limits
 	key  []byte // the frames' tags (ctrinit.Tagger)
+	sink *sink  // the sinkhole, once StartSink brought it up
 
 	persona Persona
 
@@ -181,6 +184,27 @@ func (s *Session) OnSentry() {
 	if s.rep != nil {
 		s.rep.blind = "not reads through mmap (gVisor's own tmpfs moves no access time on mmap: those rest on the audit hook)"
 	}
+}
+
+// Sinkhole says whether the run's network is the sinkhole: the backend
+// then mounts TrustMount and calls StartSink once the container's init
+// runs and before Send.
+func (s *Session) Sinkhole() bool { return s.spec.Network == moat.NetworkSinkhole }
+
+// StartSink brings up the run's sinkhole in the network namespace of the
+// container whose init is pid on this host (see sink_linux.go). The
+// report's sink events are the session's from then on.
+func (s *Session) StartSink(pid int) error {
+	var md *honeytoken.Metadata
+	if s.rep != nil {
+		md = s.rep.metadata
+	}
+	sk, err := startSink(pid, md, s.start)
+	if err != nil {
+		return fmt.Errorf("sinkhole: %w", err)
+	}
+	s.sink = sk
+	return nil
 }
 
 // Env is the program's environment: the sandbox's own variables, then
@@ -241,7 +265,18 @@ func (s *Session) headerJSON() ([]byte, error) {
 		s.Bytecode.fill(rh)
 		s.askedBytecode = rh.Compile != ""
 	}
+	var ca []byte
+	caFile := ""
+	if s.Sinkhole() {
+		if s.sink == nil {
+			return nil, errors.New("the sinkhole was not started")
+		}
+		env = egress.CAEnv(env)
+		ca, caFile = s.sink.caPEM(), egress.CAFile
+	}
 	h := ctrinit.Header{
+		CA:          ca,
+		CAFile:      caFile,
 		Key:         s.key,
 		Argv:        append(s.Host.launcher(), s.spec.Args...),
 		Env:         env,

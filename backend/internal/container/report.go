@@ -12,6 +12,7 @@ import (
 	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp/procmem"
 	moatreport "github.com/moat-sandbox/moat/report"
 )
@@ -80,19 +81,26 @@ type report struct {
 	endMS    int64
 	// blind is what the witness cannot see on this runtime ("" none).
 	blind string
+	// metadata is what the sinkhole serves at the metadata address (its
+	// tokens are the plan's); nil without a sinkhole.
+	metadata *honeytoken.Metadata
 }
 
 func newReport(spec *moat.Spec, start time.Time, p Persona) *report {
 	if spec.NoReport {
 		return nil
 	}
-	return &report{
+	r := &report{
 		dir:     p.HookDir(),
 		home:    p.Home,
 		plan:    observe.NewPlan(p.Home, spec.Env),
 		audit:   observe.NewCollector(func() int64 { return time.Since(start).Milliseconds() }),
 		content: map[string][]byte{},
 	}
+	if spec.Network == moat.NetworkSinkhole {
+		r.metadata = r.plan.ServeMetadata() // before the tokens go to the init
+	}
+	return r
 }
 
 func (r *report) header() *ctrinit.Report {
@@ -380,6 +388,9 @@ func (s *Session) Report(res *moat.Result) {
 	if s.rep != nil {
 		evs, dropped = s.rep.events()
 	}
+	netEvs, netDropped := s.sink.stop()
+	evs, dropped = append(evs, netEvs...), dropped+netDropped
+	s.sink = nil
 	if s.lost != "" {
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindInitKilled, TimeMS: time.Since(s.start).Milliseconds(), Detail: s.lost})
 	}

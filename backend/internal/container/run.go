@@ -20,11 +20,36 @@ func Validate(backend string, spec *moat.Spec) error {
 	return Supports(backend, spec)
 }
 
+// ValidateSink is Validate for a backend that serves the sinkhole
+// (SupportsSink).
+func ValidateSink(backend string, spec *moat.Spec) error {
+	if err := spec.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", backend, err)
+	}
+	return SupportsSink(backend, spec)
+}
+
 // Supports says whether a container backend can enforce spec: network
 // none only, and the image's python3 (never a host interpreter). The error
 // wraps moat.ErrUnsupported.
-func Supports(backend string, spec *moat.Spec) error {
-	if spec.Network != moat.NetworkNone {
+func Supports(backend string, spec *moat.Spec) error { return supports(backend, spec, false) }
+
+// SupportsSink is Supports for a backend whose containers' network
+// namespaces this host can enter (docker and podman on the local
+// engine): network sinkhole too, where this moat can serve it
+// (SinkSupported).
+func SupportsSink(backend string, spec *moat.Spec) error { return supports(backend, spec, true) }
+
+func supports(backend string, spec *moat.Spec, sink bool) error {
+	switch {
+	case spec.Network == moat.NetworkNone:
+	case spec.Network == moat.NetworkSinkhole && sink:
+		if err := SinkSupported(); err != nil {
+			return fmt.Errorf("%s: network mode sinkhole: %s: %w", backend, err, moat.ErrUnsupported)
+		}
+	case sink:
+		return fmt.Errorf("%s: network mode %q: this backend enforces only none and sinkhole: %w", backend, spec.Network, moat.ErrUnsupported)
+	default:
 		return fmt.Errorf("%s: network mode %q: this backend enforces only none: %w", backend, spec.Network, moat.ErrUnsupported)
 	}
 	if spec.Python != "" {

@@ -128,6 +128,9 @@ func Main() int {
 	if err := in.workspace(); err != nil {
 		return fail("workspace: %v", err)
 	}
+	if err := trustCA(h.CAFile, h.CA); err != nil {
+		return fail("sinkhole CA: %v", err)
+	}
 	if h.Report != nil {
 		if err := in.setupReport(); err != nil {
 			return fail("report: %v", err)
@@ -280,6 +283,22 @@ func (in *initProc) workspace() error {
 		}
 	}
 	return nil
+}
+
+// trustCA writes the sinkhole's CA certificate as the trust store file
+// (nothing without one), then makes its directory read-only: the
+// program, the same user, could change that back, and only fool itself.
+func trustCA(file string, pem []byte) error {
+	if len(pem) == 0 {
+		return nil
+	}
+	if !filepath.IsAbs(file) || filepath.Clean(file) != file {
+		return fmt.Errorf("trust store path %q", file)
+	}
+	if err := writeNew(file, pem, 0o444); err != nil {
+		return err
+	}
+	return os.Chmod(filepath.Dir(file), 0o555)
 }
 
 // writeNew writes data to path, never through a link.

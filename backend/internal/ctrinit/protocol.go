@@ -129,6 +129,11 @@ type Header struct {
 	// take the profile and not apply it (runsc without --oci-seccomp).
 	Confined bool    `json:"confined,omitempty"`
 	Report   *Report `json:"report,omitempty"`
+	// CA, if set, is the certificate (PEM) of the run's sinkhole, which
+	// the init writes as CAFile, the system trust store, on a tmpfs the
+	// engine mounted on its directory, before the program starts.
+	CA     []byte `json:"ca,omitempty"`
+	CAFile string `json:"ca_file,omitempty"`
 	// Work, if set, is the working directory instead of WorkDir: the ssh
 	// backend's run directory on a remote host, where bootstrap.py is the
 	// init (moat's own init, in containers only, ignores it).

@@ -1,0 +1,162 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe/egress"
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
+)
+
+// The sinkhole of a container run (--network sinkhole). The engine gives
+// the container a network namespace of its own with a loopback only
+// (network none); moat, on the host, enters that namespace on one thread
+// of its own (setns), and there brings up internal/observe/egress's stack
+// as native's sandbox init does in its namespace: a route that makes every
+// address local to the loopback, nftables tproxy rules that steer every
+// TCP and UDP flow not for 127.0.0.0/8 to moat's sockets, the resolver on
+// 127.0.0.53 (and port 53 of any address, where the engine's
+// resolv.conf points), and the sink with its per-run CA. The sockets stay
+// in that namespace once made; the thread that entered it ends with the
+// setup. Nothing of the program runs in moat's process, and the
+// namespace still has no route out: what the sink does not answer goes
+// nowhere.
+//
+// Entering another process's network namespace takes CAP_SYS_ADMIN, and
+// the rules CAP_NET_ADMIN over it: moat must run as root (rootful
+// engines, or rootless podman as MOAT_PODMAN_USER from a root moat).
+
+// sinkDrain is how long the stack waits, after the container is gone, for
+// the last flows to be recorded.
+const sinkDrain = time.Second
+
+// sink is the host side of one run's sinkhole.
+type sink struct {
+	stack *egress.Stack
+	rec   *egress.Recorder
+	start time.Time
+
+	mu     sync.Mutex
+	events []moat.Event
+	closed bool
+}
+
+// SinkSupported says whether this moat can serve a container's sinkhole:
+// only as root (see above).
+func SinkSupported() error {
+	if os.Geteuid() != 0 {
+		return errors.New("the sinkhole of a container is served by moat in the container's network namespace, which takes root: run moat as root, or use the native backend")
+	}
+	return nil
+}
+
+// startSink brings the sinkhole up in the network namespace of pid (the
+// container's init, as this host sees it). It refuses, and does nothing,
+// when that namespace is moat's own or has an interface other than lo:
+// the rules must never go into the host's namespace, and a container with
+// a real route out is no sinkhole.
+func startSink(pid int, md *honeytoken.Metadata, start time.Time) (*sink, error) {
+	if err := SinkSupported(); err != nil {
+		return nil, err
+	}
+	if pid <= 1 {
+		return nil, fmt.Errorf("container init pid %d", pid)
+	}
+	ns, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open the container's network namespace: %w", err)
+	}
+	defer unix.Close(ns)
+	var theirs, ours unix.Stat_t
+	if err := unix.Fstat(ns, &theirs); err != nil {
+		return nil, err
+	}
+	if err := unix.Stat("/proc/self/ns/net", &ours); err != nil {
+		return nil, err
+	}
+	if theirs.Ino == ours.Ino && theirs.Dev == ours.Dev {
+		return nil, errors.New("the container shares moat's network namespace: refusing to set up a sinkhole there")
+	}
+	s := &sink{start: start}
+	s.rec = egress.NewRecorder(s.record)
+	cfg := &egress.Config{Mode: egress.ModeSinkhole, Metadata: md}
+	type result struct {
+		st  *egress.Stack
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		// Locked and never unlocked: the thread ends with this goroutine,
+		// and no other goroutine ever runs in the container's namespace.
+		runtime.LockOSThread()
+		st, err := startIn(ns, &theirs, cfg, s.rec)
+		ch <- result{st, err}
+	}()
+	r := <-ch
+	if r.err != nil {
+		return nil, r.err
+	}
+	s.stack = r.st
+	return s, nil
+}
+
+// startIn runs on a locked thread: it enters the namespace ns (whose
+// identity is want), checks it, and starts the stack there.
+func startIn(ns int, want *unix.Stat_t, cfg *egress.Config, rec *egress.Recorder) (*egress.Stack, error) {
+	if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
+		return nil, fmt.Errorf("enter the container's network namespace: %w", err)
+	}
+	var now unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &now); err != nil || now.Ino != want.Ino || now.Dev != want.Dev {
+		return nil, errors.New("enter the container's network namespace: this thread is not in it")
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("list the container's interfaces: %w", err)
+	}
+	for _, i := range ifs {
+		if i.Name != "lo" {
+			return nil, fmt.Errorf("the container's network namespace has interface %q besides lo: not a sinkhole", i.Name)
+		}
+	}
+	st, err := egress.Start(cfg, rec, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sinkhole: %w", err)
+	}
+	return st, nil
+}
+
+func (s *sink) record(ev moat.Event) {
+	ev.Source = moat.SourceNetwork
+	ev.TimeMS = time.Since(s.start).Milliseconds()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.events = append(s.events, ev)
+	}
+}
+
+// caPEM is the certificate of the run's CA, which the container trusts.
+func (s *sink) caPEM() []byte { return s.stack.CAPEM() }
+
+// stop ends the sinkhole once every process of the container is gone and
+// returns its events and how many were dropped. Safe on a nil sink.
+func (s *sink) stop() ([]moat.Event, int) {
+	if s == nil {
+		return nil, 0
+	}
+	s.stack.Close(sinkDrain)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return s.events, s.rec.Dropped()
+}

