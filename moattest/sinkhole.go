@@ -20,8 +20,9 @@ import (
 // answers with the run's fake credentials (a credential-access finding on
 // the sink's evidence), and the sandbox's 127.0.0.1 is its own: a
 // listener on the host's loopback gets nothing. Each is asserted on the
-// Result's network events, never on the program's word alone.
-func Sinkhole(t *testing.T, b moat.Backend) *moat.Result {
+// Result's network events, never on the program's word alone. mod, if
+// set, adjusts the Spec (AllowDegraded, say).
+func Sinkhole(t *testing.T, b moat.Backend, mod func(*moat.Spec)) *moat.Result {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -74,12 +75,16 @@ except OSError:
 `, sinkLabel, port)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := b.Run(ctx, &moat.Spec{
+	spec := &moat.Spec{
 		Args:    []string{"prog.py"},
 		Files:   map[string][]byte{"prog.py": []byte(prog)},
 		Network: moat.NetworkSinkhole,
 		Limits:  moat.Limits{Timeout: 60 * time.Second},
-	})
+	}
+	if mod != nil {
+		mod(spec)
+	}
+	res, err := b.Run(ctx, spec)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}

