@@ -288,19 +288,19 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p
 		tmpfs["/dev/fuse"] = "ro,size=0,mode=000"
 	}
 	cfg := &container.Config{
-		Image:           b.image(spec),
-		Entrypoint:      ctr.Entrypoint(initVol != "", p),
-		Cmd:             []string{},
-		User:            ctr.User,
-		WorkingDir:      ctr.WorkDir,
-		Hostname:        p.Host,
-		Env:             []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-		Labels:          map[string]string{ctr.Label: id},
-		AttachStdin:     true,
-		AttachStdout:    true,
-		AttachStderr:    true,
-		OpenStdin:       true,
-		StdinOnce:       true,
+		Image:        b.image(spec),
+		Entrypoint:   ctr.Entrypoint(initVol != "", p),
+		Cmd:          []string{},
+		User:         ctr.User,
+		WorkingDir:   ctr.WorkDir,
+		Hostname:     p.Host,
+		Env:          []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		Labels:       map[string]string{ctr.Label: id},
+		AttachStdin:  true,
+		AttachStdout: true,
+		AttachStderr: true,
+		OpenStdin:    true,
+		StdinOnce:    true,
 		// Network mode none either way; "disabled" also leaves
 		// resolv.conf empty, where a sinkhole needs its resolver.
 		NetworkDisabled: dns == nil,
