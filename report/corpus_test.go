@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/docker"
 	"github.com/moat-sandbox/moat/backend/native"
+	"github.com/moat-sandbox/moat/backend/podman"
 	"github.com/moat-sandbox/moat/moattest"
 	"github.com/moat-sandbox/moat/report"
 )
@@ -288,8 +290,28 @@ func TestForgery(t *testing.T) {
 // TestCorpusSinkhole: with the sinkhole network the secret reaches moat's
 // sink, and the exfiltration finding rests on network evidence, not only
 // on the program's own audit claims.
+// It runs on native and, served from the host in the container's network
+// namespace, on docker and podman.
 func TestCorpusSinkhole(t *testing.T) {
-	b := moattest.RequireBackend(t, "native")
+	for _, bk := range []struct {
+		name string
+		new  func() moat.Backend
+	}{
+		{"native", func() moat.Backend { return moattest.RequireBackend(t, "native") }},
+		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }},
+		{"podman", func() moat.Backend { return podman.New(testImage(), "") }},
+	} {
+		t.Run(bk.name, func(t *testing.T) {
+			moattest.RequireBackend(t, bk.name)
+			if bk.name != "native" && os.Geteuid() != 0 {
+				t.Skip("a container's sinkhole needs moat as root")
+			}
+			corpusSinkhole(t, bk.new())
+		})
+	}
+}
+
+func corpusSinkhole(t *testing.T, b moat.Backend) {
 	for _, f := range []string{"steal_aws_post.py", "dns_exfil.py"} {
 		t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
 			res := run(t, b, filepath.Join("testdata", "corpus", f), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
