@@ -376,6 +376,9 @@ func (a *analysis) network() {
 			if e.Source == "audit" && a.kernelConnect(e.Addr) {
 				continue
 			}
+			if port(e.Addr) == 53 && a.sinkResolver(e.Addr) {
+				continue // a lookup the sink answered: "looked up names"
+			}
 			conns = append(conns, e)
 			targets = append(targets, e.Addr)
 		case e.Source == "network" && e.Kind != "dns":
@@ -397,6 +400,18 @@ func (a *analysis) network() {
 func (a *analysis) kernelConnect(addr string) bool {
 	for _, e := range a.evs {
 		if e.Source == "kernel" && e.Kind == "connect" && e.Addr == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// sinkResolver says whether the network sink answered DNS queries sent
+// to addr: the resolver the sandbox's resolv.conf names (a container
+// engine's may name the host's, which the sink answers in its place).
+func (a *analysis) sinkResolver(addr string) bool {
+	for _, e := range a.evs {
+		if e.Source == moat.SourceNetwork && e.Kind == "dns" && e.Addr == addr {
 			return true
 		}
 	}

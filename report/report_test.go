@@ -76,6 +76,11 @@ func TestAnalyze(t *testing.T) {
 		{"a PATH search", floodFailed(3), moat.CategoryEvasion, ""},
 		{"python child is fine", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 4}}, moat.CategoryExecution, ""},
 		{"loopback is fine", []moat.Event{{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:8080", PID: 4}}, moat.CategoryNetwork, ""},
+		{"a lookup through the resolver the sink answered", []moat.Event{
+			{Source: "kernel", Kind: "connect", Addr: "10.255.255.53:53", PID: 4},
+			{Source: "audit", Kind: "connect", Addr: "10.255.255.53:53", PID: 4},
+			{Source: "network", Kind: "dns", Addr: "10.255.255.53:53", Name: "example.org", Detail: "sinkholed A 198.18.0.1"}}, moat.CategoryNetwork, "low"},
+		{"port 53 the sink did not answer", []moat.Event{{Source: "kernel", Kind: "connect", Addr: "10.255.255.53:53", PID: 4}}, moat.CategoryNetwork, "medium"},
 		{"pth without code", []moat.Event{{Source: "fs", Kind: "file-created", Path: "/work/v/x.pth", Data: "/some/dir"}}, moat.CategoryPersistence, ""},
 		{"pth with code", []moat.Event{{Source: "fs", Kind: "file-created", Path: "/work/v/x.pth", Data: `/a\x0aimport os`}}, moat.CategoryPersistence, "high"},
 		{"timeout", []moat.Event{{Source: "moat", Kind: "limit", Name: "timeout"}}, moat.CategoryResourceAbuse, "medium"},
