@@ -215,8 +215,8 @@ type Spec struct {
 	// had; Result.Layers and Result.Degraded say what was in effect.
 	AllowDegraded bool
 	// Userland, for the backends that run the host's interpreter (native,
-	// gvisor without an image), also binds a small userland of the host
-	// read-only: /bin/sh and a fixed set of core utilities (echo, cat, env,
+	// gvisor and microvm without an image), also binds (microvm: copies
+	// into its read-only image) a small userland of the host read-only: /bin/sh and a fixed set of core utilities (echo, cat, env,
 	// sed, grep, ...) with their shared libraries, never a set-uid file,
 	// for programs and test suites that shell out. Off, the sandbox has no
 	// shell at all. Container images bring their own, so container

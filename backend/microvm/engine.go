@@ -3,6 +3,7 @@ package microvm
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -18,16 +19,19 @@ type vmConfig struct {
 	MemoryMiB int64
 	CPUs      int
 	Accel     string // kvm or tcg
-	// Channel is the Unix socket moat listens on; the engine connects the
-	// guest's virtio-serial port "moat" to it.
-	Channel string
 	// Console is a file for the guest's serial console (kernel messages
 	// and the agent's errors), bounded by the reader.
 	Console string
-	// QMP, if set, is a QMP socket for moat (to save the VM); Incoming, if
-	// set, a saved VM to restore instead of booting (see snapshot_linux.go).
-	QMP      string
+	// QMP asks for a QMP connection for moat (to save the VM); Incoming,
+	// if set, is a saved VM to restore instead of booting (see
+	// snapshot_linux.go).
+	QMP      bool
 	Incoming string
+	// Name is the run's id, on the VMM's command line.
+	Name string
+	// NoSandbox runs QEMU without its seccomp filter (-sandbox): only
+	// with Spec.AllowDegraded, where this QEMU has none.
+	NoSandbox bool
 }
 
 // machine is a running VM.
@@ -38,6 +42,10 @@ type machine interface {
 	Kill()
 	// Pid is the host process of the VM.
 	Pid() int
+	// Channel is moat's end of the guest's virtio-serial port.
+	Channel() *net.UnixConn
+	// QMP is moat's end of QEMU's monitor (vmConfig.QMP), or nil.
+	QMP() *net.UnixConn
 }
 
 // engine boots VMs.

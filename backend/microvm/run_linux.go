@@ -9,10 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -90,6 +90,11 @@ func (b *Backend) probe() (*host, error) {
 		return nil, fmt.Errorf("microvm: moat's binary %s cannot be the guest's init: %w: %w", self, err, moat.ErrUnavailable)
 	}
 	h := &host{engine: e, engineVersion: v, kernel: k, self: self, accel: "tcg"}
+	if q, ok := e.(*qemu); ok {
+		if err := q.sandboxSupported(context.Background()); err != nil {
+			h.noSandbox = err.Error()
+		}
+	}
 	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
 		f.Close()
 		h.accel = "kvm"
@@ -206,6 +211,8 @@ type runner struct {
 	spec *moat.Spec
 	lim  moat.Limits
 	rt   *pyrt.Runtime
+	// userland is what Spec.Userland added to the runtime image, or nil.
+	userland *pyrt.Userland
 	// imageSum is the image's interpreter's hash (--image); "" for the
 	// host's runtime, which is hashed on the host.
 	imageSum string
@@ -226,7 +233,8 @@ type runner struct {
 }
 
 // killGrace is how long a guest asked to end its program (the timeout,
-// the output cap) has to send its exit and report before the VM is killed.
+// the output cap, a cancel) has to send its exit and report before the VM
+// is killed.
 const killGrace = 20 * time.Second
 
 func (r *runner) stop(reason moat.Status) {
@@ -238,7 +246,7 @@ func (r *runner) stop(reason moat.Status) {
 		if vm == nil {
 			return
 		}
-		if fw != nil && (reason == moat.StatusTimeout || reason == moat.StatusOutputLimit) {
+		if fw != nil && (reason == moat.StatusTimeout || reason == moat.StatusOutputLimit || reason == moat.StatusCanceled) {
 			// The agent kills the program's cgroup and reports as usual;
 			// a guest that does not is killed after killGrace.
 			go func() { _ = fw.write(frameKill, nil) }()
@@ -269,15 +277,24 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err != nil {
 		return nil, err
 	}
+	if h.noSandbox != "" && !spec.AllowDegraded {
+		return nil, fmt.Errorf("microvm: QEMU's seccomp filter: %s (pass --allow-degraded to run QEMU without it): %w", h.noSandbox, moat.ErrDegraded)
+	}
 	if spec.Network == moat.NetworkSinkhole && h.kernel.NoNet != "" {
 		return nil, fmt.Errorf("microvm: network sinkhole: %s: %w", h.kernel.NoNet, moat.ErrUnsupported)
 	}
 	var rt *pyrt.Runtime
+	var ul *pyrt.Userland // Spec.Userland, for the host's runtime (an image has its own)
 	var image, imageSum string
 	if spec.Image != "" {
 		image, rt, imageSum, err = imageRuntime(ctx, filepath.Join(cacheDir(), "microvm"), spec.Image)
 	} else if rt, err = pyrt.Resolve(spec.Python, os.Getenv("PATH"), cacheDir()); err == nil {
-		image, err = runtimeImage(ctx, filepath.Join(cacheDir(), "microvm"), rt)
+		if spec.Userland {
+			ul, err = pyrt.ResolveUserland(cacheDir())
+		}
+		if err == nil {
+			image, err = runtimeImage(ctx, filepath.Join(cacheDir(), "microvm"), rt, ul)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("microvm: %w", err)
@@ -286,11 +303,11 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err != nil {
 		return nil, fmt.Errorf("microvm: %w", err)
 	}
-	res, again, err := b.attempt(ctx, spec, h, rt, initrd, image, imageSum, true)
+	res, again, err := b.attempt(ctx, spec, h, rt, ul, initrd, image, imageSum, true)
 	if again {
 		// The saved guest would not restore (QEMU refused the state):
 		// it is gone, and this run boots cold.
-		res, _, err = b.attempt(ctx, spec, h, rt, initrd, image, imageSum, false)
+		res, _, err = b.attempt(ctx, spec, h, rt, ul, initrd, image, imageSum, false)
 	}
 	return res, err
 }
@@ -298,8 +315,11 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 // attempt is one VM for the run; again says that a restore failed before
 // the guest took the job (nothing of the spec consumed) and a cold boot
 // should follow.
-func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyrt.Runtime, initrd, image, imageSum string, allowRestore bool) (*moat.Result, bool, error) {
-	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, imageSum: imageSum, id: idPrefix + newID(), res: &moat.Result{Isolation: "microvm"}}
+func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyrt.Runtime, ul *pyrt.Userland, initrd, image, imageSum string, allowRestore bool) (*moat.Result, bool, error) {
+	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, userland: ul, imageSum: imageSum, id: idPrefix + newID(), res: &moat.Result{Isolation: "microvm"}}
+	if h.noSandbox != "" {
+		r.res.Degraded = append(r.res.Degraded, "vmm: QEMU runs without its seccomp filter: "+h.noSandbox)
+	}
 	defer func() {
 		if r.vm != nil {
 			r.vm.Kill()
@@ -334,12 +354,6 @@ func (r *runner) run(ctx context.Context, initrd, image string, allowRestore boo
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return nil, fmt.Errorf("microvm: lock run directory: %w", err)
 	}
-	sock := filepath.Join(r.dir, "channel")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("microvm: channel: %w", err)
-	}
-	defer ln.Close()
 	fi, err := os.Stat(initrd)
 	if err != nil {
 		return nil, fmt.Errorf("microvm: %w", err)
@@ -351,7 +365,7 @@ func (r *runner) run(ctx context.Context, initrd, image string, allowRestore boo
 	cfg := &vmConfig{
 		Dir: r.dir, Kernel: r.h.kernel.Path, Initrd: initrd, Root: image, Cmdline: kernelCmdline(r.h.accel, hostTSCKHz()),
 		MemoryMiB: (r.lim.Memory + guestOverhead + 2*fi.Size() + (1<<20 - 1)) >> 20,
-		CPUs:      cpus, Accel: r.h.accel, Channel: sock, Console: filepath.Join(r.dir, "console"),
+		CPUs:      cpus, Accel: r.h.accel, Console: filepath.Join(r.dir, "console"), Name: r.id, NoSandbox: r.h.noSandbox != "",
 	}
 	var plan *snapPlan
 	if q, ok := r.h.engine.(*qemu); ok {
@@ -387,21 +401,11 @@ func (r *runner) run(ctx context.Context, initrd, image string, allowRestore boo
 		case <-done:
 		}
 	}()
-	// The guest connects to the channel as QEMU starts; it must boot
-	// and say it is ready within bootTimeout.
+	// The guest's channel is a socket pair, connected from the start; the
+	// guest must boot and say it is ready within bootTimeout.
 	bootTimer := time.AfterFunc(bootTimeout, func() { r.stop(moat.StatusError) })
 	defer bootTimer.Stop()
-	go func() {
-		select {
-		case <-exited:
-			ln.Close()
-		case <-done:
-		}
-	}()
-	conn, err := ln.AcceptUnix()
-	if err != nil {
-		return r.lost(start, "the VM did not connect its channel: "+r.vmError())
-	}
+	conn := vm.Channel()
 	defer conn.Close()
 	connected := time.Now()
 	go func() {
@@ -425,12 +429,12 @@ func (r *runner) run(ctx context.Context, initrd, image string, allowRestore boo
 		if trace {
 			var rd Ready
 			_ = json.Unmarshal(p, &rd)
-			fmt.Fprintf(os.Stderr, "moat: microvm: accelerator %s; QEMU start to channel %dms; guest ready %dms after QEMU start (guest uptime %dms: kernel %dms, agent %dms)\n",
+			fmt.Fprintf(os.Stderr, "moat: microvm: accelerator %s; QEMU process started after %dms; guest ready %dms after QEMU start (guest uptime %dms: kernel %dms, agent %dms)\n",
 				r.h.accel, connected.Sub(start).Milliseconds(), time.Since(start).Milliseconds(), rd.UptimeMS, rd.UptimeMS-rd.AgentMS, rd.AgentMS)
 		}
 		if plan != nil && plan.lock != nil {
 			t := time.Now()
-			if err := plan.save(cfg.QMP); err != nil {
+			if err := plan.save(vm.QMP()); err != nil {
 				r.snapNote = "booted cold; saving it for later runs failed: " + err.Error()
 			} else {
 				r.snapNote = "booted cold, and saved for later runs to restore"
@@ -479,7 +483,7 @@ func (r *runner) run(ctx context.Context, initrd, image string, allowRestore boo
 		r.rep.offsetMS = booted.Sub(start).Milliseconds()
 	}
 	if trace {
-		fmt.Fprintf(os.Stderr, "moat: microvm: %s; QEMU start to channel %dms; job taken %dms after QEMU start\n", r.snapNote, connected.Sub(start).Milliseconds(), booted.Sub(start).Milliseconds())
+		fmt.Fprintf(os.Stderr, "moat: microvm: %s; QEMU process started after %dms; job taken %dms after QEMU start\n", r.snapNote, connected.Sub(start).Milliseconds(), booted.Sub(start).Milliseconds())
 	}
 	// The wall clock starts with the program (the 'S' frame); until
 	// then the guest's setup (the workspace, the report, the sinkhole)
@@ -778,10 +782,11 @@ func (r *runner) startCopyOut() (*io.PipeWriter, chan struct{}) {
 }
 
 func (r *runner) layers() []moat.Layer {
-	return []moat.Layer{
+	ls := []moat.Layer{
 		{Name: "microvm", Detail: fmt.Sprintf("%s %s, accelerator %s: the program runs on a kernel of its own in a VM of %d vCPU(s); %s", r.h.engine.name(), r.h.engineVersion, r.h.accel, max(1, int(r.lim.CPUs+0.999)), r.snapNote)},
 		{Name: "guest-kernel", Detail: r.h.kernel.Source + "; module loading off after moat's virtio and netfilter modules"},
 		r.runtimeLayer(),
+		r.vmmLayer(),
 		{Name: "channel", Detail: "one virtio-serial port to moat; no network device, no vsock, no shared directory"},
 		{Name: "disk", Detail: fmt.Sprintf("one guest tmpfs of %d bytes for /work /tmp /home/sandbox /dev/shm", r.lim.Disk)},
 		r.networkLayer(),
@@ -793,6 +798,32 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", r.lim.OutputLimit)},
 		r.reportLayer(),
 	}
+	if r.userland != nil {
+		ls = slices.Insert(ls, 3, moat.Layer{Name: "userland", Detail: r.userland.Summary() + "; in the runtime image"})
+	}
+	return ls
+}
+
+// vmmLayer says how the VMM itself is confined.
+func (r *runner) vmmLayer() moat.Layer {
+	if r.h.engine.name() != "qemu" {
+		return moat.Layer{Name: "vmm", Detail: r.h.engine.name() + ": not confined by moat"}
+	}
+	d := "QEMU as "
+	if os.Geteuid() == 0 {
+		d += "an unprivileged uid of its own (no groups"
+		if r.h.accel == "kvm" {
+			d += " but /dev/kvm's"
+		}
+		d += ")"
+	} else {
+		d += "moat's user"
+	}
+	d += ", in an empty directory, given its files and sockets as descriptors"
+	if r.h.noSandbox != "" {
+		return moat.Layer{Name: "vmm", Detail: d + "; no seccomp filter (degraded): " + r.h.noSandbox}
+	}
+	return moat.Layer{Name: "vmm", Detail: d + "; QEMU's seccomp filter: -sandbox " + qemuSandbox}
 }
 
 // runtimeLayer says what the guest's root is.

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -60,9 +59,6 @@ func planSnapshot(q *qemu, version string, cfg *vmConfig, dir string, allowResto
 		return nil
 	}
 	p := &snapPlan{path: filepath.Join(dir, "snap-"+key+".state")}
-	if strings.ContainsAny(p.path, "'\x00") {
-		return nil // QEMU's exec: migration goes through a shell
-	}
 	if _, err := os.Stat(p.path); err == nil {
 		if !allowRestore {
 			return nil
@@ -89,7 +85,7 @@ func planSnapshot(q *qemu, version string, cfg *vmConfig, dir string, allowResto
 		return p
 	}
 	p.lock = lock
-	cfg.QMP = filepath.Join(cfg.Dir, "qmp")
+	cfg.QMP = true
 	return p
 }
 
@@ -102,7 +98,7 @@ func snapshotKey(q *qemu, version string, cfg *vmConfig) (string, error) {
 		return "", err
 	}
 	c := *cfg
-	c.Dir, c.Channel, c.Console, c.QMP, c.Incoming = "", "", "", "", ""
+	c.Dir, c.Console, c.QMP, c.Incoming, c.Name = "", "", false, "", ""
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d\x00", version, cfg.Kernel, fi.Size(), fi.ModTime().UnixNano())
 	for _, a := range q.args(&c) {
@@ -112,30 +108,41 @@ func snapshotKey(q *qemu, version string, cfg *vmConfig) (string, error) {
 }
 
 // save saves the running VM (its guest waiting for the job) to p.path
-// through QMP, and lets it run on. It always releases the lock.
-func (p *snapPlan) save(qmpPath string) error {
+// through QMP on conn, QEMU's monitor, and lets it run on. QEMU writes the
+// state to a file moat opened and passed over the monitor (getfd): it can
+// neither open moat's cache nor start a program. It always releases the
+// lock.
+func (p *snapPlan) save(conn *net.UnixConn) error {
 	defer p.lock.Close()
+	if conn == nil {
+		return errors.New("no QMP connection")
+	}
 	tmp := p.path + ".tmp-" + newID()
 	defer os.Remove(tmp)
-	if strings.ContainsAny(tmp, "'\x00") {
-		return fmt.Errorf("snapshot path %q has a quote", tmp)
-	}
-	q, err := dialQMP(qmpPath, 60*time.Second)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	defer q.close()
+	defer f.Close()
+	q, err := newQMP(conn, 60*time.Second)
+	if err != nil {
+		return err
+	}
+	defer q.c.SetDeadline(time.Time{})
+	if err := q.sendFD("snapshot", f); err != nil {
+		return err
+	}
 	// Saved running (a live migration of an idle guest: it converges at
 	// once, and QEMU stops the VM at the end): a state saved stopped
 	// would restore stopped.
-	err = q.migrate("exec:cat > '" + tmp + "'")
+	err = q.migrate("fd:snapshot")
 	if _, cerr := q.exec("cont", nil); err == nil && cerr != nil {
 		err = fmt.Errorf("continue after saving: %w", cerr)
 	}
 	if err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp, 0o600); err != nil {
+	if err := f.Close(); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, p.path); err != nil {
@@ -167,30 +174,35 @@ func pruneSnapshots(dir string) {
 // events skipped. QEMU is moat's own process here, but its answers are
 // still bounded by the connection's deadline.
 type qmpClient struct {
-	c   net.Conn
+	c   *net.UnixConn
 	dec *json.Decoder
 }
 
-func dialQMP(path string, deadline time.Duration) (*qmpClient, error) {
-	c, err := net.DialTimeout("unix", path, 10*time.Second)
-	if err != nil {
-		return nil, fmt.Errorf("qmp: %w", err)
-	}
+func newQMP(c *net.UnixConn, deadline time.Duration) (*qmpClient, error) {
 	_ = c.SetDeadline(time.Now().Add(deadline))
 	q := &qmpClient{c: c, dec: json.NewDecoder(c)}
 	var greeting map[string]json.RawMessage
 	if err := q.dec.Decode(&greeting); err != nil {
-		c.Close()
 		return nil, fmt.Errorf("qmp greeting: %w", err)
 	}
 	if _, err := q.exec("qmp_capabilities", nil); err != nil {
-		c.Close()
 		return nil, err
 	}
 	return q, nil
 }
 
-func (q *qmpClient) close() { q.c.Close() }
+// sendFD gives QEMU f under name (QMP getfd, the descriptor beside the
+// command).
+func (q *qmpClient) sendFD(name string, f *os.File) error {
+	b, err := json.Marshal(map[string]any{"execute": "getfd", "arguments": map[string]string{"fdname": name}})
+	if err != nil {
+		return err
+	}
+	if _, _, err := q.c.WriteMsgUnix(b, unix.UnixRights(int(f.Fd())), nil); err != nil {
+		return fmt.Errorf("qmp getfd: %w", err)
+	}
+	return q.result("getfd")
+}
 
 func (q *qmpClient) exec(cmd string, args any) (json.RawMessage, error) {
 	req := map[string]any{"execute": cmd}
@@ -200,6 +212,17 @@ func (q *qmpClient) exec(cmd string, args any) (json.RawMessage, error) {
 	if err := json.NewEncoder(q.c).Encode(req); err != nil {
 		return nil, fmt.Errorf("qmp %s: %w", cmd, err)
 	}
+	return q.answer(cmd)
+}
+
+// result reads the answer to cmd, an error or nothing.
+func (q *qmpClient) result(cmd string) error {
+	_, err := q.answer(cmd)
+	return err
+}
+
+// answer reads the answer to cmd, events skipped.
+func (q *qmpClient) answer(cmd string) (json.RawMessage, error) {
 	for {
 		var resp struct {
 			Return json.RawMessage `json:"return"`

@@ -60,7 +60,7 @@ is passed to the program.`,
 	fl.StringVarP(&f.module, "module", "m", "", "run a module as a script")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON result instead of the program's output")
 	fl.BoolVar(&f.allowDegraded, "allow-degraded", false, "run even if a protection layer cannot be had (the result lists what was in effect)")
-	fl.BoolVar(&f.userland, "userland", false, "also bind the host's /bin/sh and core utilities read-only (native, gvisor; images have their own)")
+	fl.BoolVar(&f.userland, "userland", false, "also bind the host's /bin/sh and core utilities read-only (native, gvisor, microvm; images have their own)")
 	addReportFlags(fl, &f.report)
 	addAckFlag(fl, &f.noIsolation)
 	return c

@@ -81,7 +81,7 @@ JSON, summed up after the phases, and with --sarif / --html in files.`,
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress lines on stderr")
 	fl.BoolVar(&f.allowDegraded, "allow-degraded", false, "run even if a protection layer cannot be had")
 	addAckFlag(fl, &f.noIsolation)
-	fl.BoolVar(&f.userland, "userland", true, "bind the host's /bin/sh and core utilities read-only (native, gvisor); --userland=false: no shell")
+	fl.BoolVar(&f.userland, "userland", true, "bind the host's /bin/sh and core utilities read-only (native, gvisor, microvm); --userland=false: no shell")
 	fl.BoolVar(&f.scan, "scan", false, "scan the package first (moat scan, no code run) and put its findings beside the run's; those both saw are marked confirmed")
 	fl.StringVar(&f.scanAnalysers, "scan-analysers", "none", "with --scan: external analysers, run in a native sandbox with no network: none, all or some of "+strings.Join(scan.Analysers, ","))
 	addReportFlags(fl, &f.report)

@@ -325,3 +325,46 @@ func storeUserland(dir string, files, deps []string, u *Userland) {
 		slog.Debug("pyrt: userland cache not written", "dir", dir, "err", err)
 	}
 }
+
+// Files returns what a sandbox that copies the userland instead of binding
+// it needs (the micro-VM's image): every spelling of each tool in
+// /usr/bin and /bin (the copier keeps the links on the way), the shared
+// libraries of its ELF tools as the loader finds them, their ELF
+// interpreter and /etc/ld.so.cache. A tool whose file changed since u was
+// resolved to something it may not bind is an error.
+func (u *Userland) Files() ([]string, error) {
+	var files, elfs []string
+	for _, name := range u.Tools {
+		for _, dir := range userlandDirs {
+			p := filepath.Join(dir, name)
+			if _, err := os.Lstat(p); err != nil {
+				continue
+			}
+			real, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				return nil, fmt.Errorf("userland: %s: %w", p, err)
+			}
+			if why := checkTool(real); why != "" {
+				return nil, fmt.Errorf("userland: %s: %s", p, why)
+			}
+			files = append(files, p)
+			if isELF(real) && !slices.Contains(elfs, real) {
+				elfs = append(elfs, real)
+			}
+		}
+	}
+	libs, err := walkObjects(elfs)
+	if err != nil {
+		return nil, fmt.Errorf("userland: %w", err)
+	}
+	if libs.interp != "" {
+		files = append(files, libs.interp)
+	}
+	files = append(files, libs.found...)
+	if len(elfs) > 0 {
+		if _, err := os.Stat(ldCache); err == nil {
+			files = append(files, ldCache)
+		}
+	}
+	return files, nil
+}
