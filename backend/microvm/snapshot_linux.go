@@ -90,8 +90,9 @@ func planSnapshot(q *qemu, version string, cfg *vmConfig, dir string, allowResto
 }
 
 // snapshotKey names a VM configuration: QEMU's version, the kernel file
-// (path, size, time) and the command line with the run's own paths left
-// out. The initramfs and the runtime image are named by their content.
+// (path, size, time), the initramfs and the runtime image (their paths
+// name their content) and the command line with the run's own parts left
+// out.
 func snapshotKey(q *qemu, version string, cfg *vmConfig) (string, error) {
 	fi, err := os.Stat(cfg.Kernel)
 	if err != nil {
@@ -101,6 +102,9 @@ func snapshotKey(q *qemu, version string, cfg *vmConfig) (string, error) {
 	c.Dir, c.Console, c.QMP, c.Incoming, c.Name = "", "", false, "", ""
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d\x00", version, cfg.Kernel, fi.Size(), fi.ModTime().UnixNano())
+	// QEMU's command line names its files by descriptor: the initramfs and
+	// the runtime image (named by their content) go in by path.
+	fmt.Fprintf(h, "%s\x00%s\x00", cfg.Initrd, cfg.Root)
 	for _, a := range q.args(&c) {
 		fmt.Fprintf(h, "%s\x00", a)
 	}
