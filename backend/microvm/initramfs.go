@@ -155,9 +155,11 @@ func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime, ul *pyrt.Us
 		idents = append(idents, ulFiles...)
 		b = append(b, []byte("\x00userland\x00"+strings.Join(ulFiles, "\x00"))...)
 	}
-	for _, d := range rt.SiteDirs {
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-			idents = append(idents, d)
+	if ul != nil {
+		for _, d := range rt.SiteDirs {
+			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+				idents = append(idents, d)
+			}
 		}
 	}
 	key, err := fileKey("runtime", idents, append(b, audit.Hook...))
@@ -176,8 +178,10 @@ func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime, ul *pyrt.Us
 		if err := writeHook(s, rt); err != nil {
 			return err
 		}
-		if err := writeSites(s, rt); err != nil {
-			return err
+		if ul != nil {
+			if err := writeSites(s, rt); err != nil {
+				return err
+			}
 		}
 		for _, p := range ulFiles {
 			if err := hostFile(s, p, 0); err != nil {
@@ -196,7 +200,10 @@ func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime, ul *pyrt.Us
 // that a file of the host's never takes the hook's name): the host's
 // third-party packages, as native shows them (its bind of the prefix holds
 // them), so that `moat test`'s venv (--system-site-packages) has the
-// distribution's pip, setuptools, wheel and pytest. Set-uid bits are
+// distribution's pip, setuptools, wheel and pytest. Only with the
+// userland (on in `moat test`): under emulation a large site directory
+// made print(1) several times slower (14s to 50-68s job to exit with a
+// 460MB one, load ~30), so a plain run leaves them out. Set-uid bits are
 // dropped as everywhere; the libraries of their extension modules are not
 // walked (such a module may fail to import in the guest).
 func writeSites(s sink, rt *pyrt.Runtime) error {

@@ -12,9 +12,10 @@
 // static binary as /init, which is the guest agent (see [Init]), and the
 // virtio modules the kernel lacks, loaded by the agent, after which module
 // loading is switched off. Its root is a read-only squashfs of the host's
-// interpreter, its shared libraries, its standard library and site
-// directories at their host paths (as pyrt finds them), with pyrt's
-// userland when asked (or an image's file system, --image). The agent
+// interpreter, its shared libraries and its standard library at their host
+// paths (as pyrt finds them), with pyrt's userland and the interpreter's
+// site directories when Spec.Userland asks (or an image's file system,
+// --image). The agent
 // mounts one tmpfs of Limits.Disk bytes for /work, /tmp, the home
 // directory and /dev/shm, and runs the program as an unprivileged user
 // with no capabilities, under native's seccomp deny list, in a guest cgroup

@@ -799,7 +799,7 @@ func (r *runner) layers() []moat.Layer {
 		r.reportLayer(),
 	}
 	if r.userland != nil {
-		ls = slices.Insert(ls, 3, moat.Layer{Name: "userland", Detail: r.userland.Summary() + "; in the runtime image"})
+		ls = slices.Insert(ls, 3, moat.Layer{Name: "userland", Detail: r.userland.Summary() + "; in the runtime image, with the interpreter's site directories"})
 	}
 	return ls
 }
