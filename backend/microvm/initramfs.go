@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,11 @@ import (
 // imageFormat changes whenever what the images hold changes, so
 // that cached images of the old layout are not used.
 const imageFormat = 2
+
+// runtimeLayout changes whenever what a runtime image of the host's
+// interpreter holds changes (3: the interpreter's other names; 4: the
+// host files' modification times kept).
+const runtimeLayout = 4
 
 // Guest paths.
 const (
@@ -147,6 +153,9 @@ func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime, ul *pyrt.Us
 		return "", err
 	}
 	idents := rt.Stdlib()
+	// runtimeLayout changes with what writeRuntime puts in (the images
+	// of the docker export keep imageFormat).
+	b = append(b, fmt.Sprintf("\x00layout %d", runtimeLayout)...)
 	var ulFiles []string
 	if ul != nil {
 		if ulFiles, err = ul.Files(); err != nil {
@@ -201,9 +210,9 @@ func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime, ul *pyrt.Us
 // third-party packages, as native shows them (its bind of the prefix holds
 // them), so that `moat test`'s venv (--system-site-packages) has the
 // distribution's pip, setuptools, wheel and pytest. Only with the
-// userland (on in `moat test`): under emulation a large site directory
-// made print(1) several times slower (14s to 50-68s job to exit with a
-// 460MB one, load ~30), so a plain run leaves them out. Set-uid bits are
+// userland (on in `moat test`): their .pth files run at every start of
+// Python, which under emulation costs seconds (one of this host's imports
+// certifi: 3-7s at load 35), so a plain run leaves them out. Set-uid bits are
 // dropped as everywhere; the libraries of their extension modules are not
 // walked (such a module may fail to import in the guest).
 func writeSites(s sink, rt *pyrt.Runtime) error {
@@ -306,6 +315,20 @@ func unixPerm(mode fs.FileMode) uint32 {
 	return m
 }
 
+// copyHostFile writes the host file f (at p, described by fi) to a; a
+// staged image keeps its modification time: Python trusts a .pyc only
+// while its source keeps the time recorded in it, and on the read-only
+// root a stale one is recompiled at every import of every run.
+func copyHostFile(a sink, p string, fi fs.FileInfo, f *os.File) error {
+	if err := a.file(p, fi.Mode(), f, fi.Size()); err != nil {
+		return err
+	}
+	if s, ok := a.(*stage); ok {
+		return os.Chtimes(filepath.Join(s.root, filepath.Clean(p)), fi.ModTime(), fi.ModTime())
+	}
+	return nil
+}
+
 // hostFile copies the host file at p (absolute) to the same path,
 // reproducing every symlink on the way as a symlink, so that the loader
 // and Python find what they find on the host. Set-uid and set-gid bits
@@ -350,7 +373,7 @@ func hostFile(a sink, p string, depth int) error {
 				return err
 			}
 			defer f.Close()
-			return a.file(next, fi.Mode(), f, fi.Size())
+			return copyHostFile(a, next, fi, f)
 		default:
 			return nil // not a file, or a file in the middle of the path
 		}
@@ -391,7 +414,7 @@ func tree(a sink, d string, skip func(string) bool) error {
 				return err
 			}
 			defer f.Close()
-			return a.file(p, fi.Mode(), f, fi.Size())
+			return copyHostFile(a, p, fi, f)
 		}
 		return nil
 	})
@@ -526,6 +549,11 @@ func writeRuntime(s sink, rt *pyrt.Runtime) error {
 			return fmt.Errorf("runtime file %s: %w", p, err)
 		}
 	}
+	for _, p := range interpreterNames(rt) {
+		if err := hostFile(s, p, 0); err != nil {
+			return fmt.Errorf("runtime file %s: %w", p, err)
+		}
+	}
 	for _, d := range rt.Stdlib() {
 		if err := tree(s, d, skipStdlib); err != nil {
 			return fmt.Errorf("standard library %s: %w", d, err)
@@ -539,6 +567,30 @@ func writeRuntime(s sink, rt *pyrt.Runtime) error {
 		}
 	}
 	return nil
+}
+
+// interpreterNames are the other names of rt's interpreter beside it
+// (python3, python, pythonX.Y in the directories of its command and its
+// executable) that are links reaching the executable, as the host has
+// them: `#!/usr/bin/env python3` finds one, as on native.
+func interpreterNames(rt *pyrt.Runtime) []string {
+	var out []string
+	names := []string{"python3", "python"}
+	if v := strings.Split(rt.Version, "."); len(v) >= 2 {
+		names = append(names, "python"+v[0]+"."+v[1])
+	}
+	for _, d := range []string{filepath.Dir(rt.Command), filepath.Dir(rt.Executable)} {
+		for _, n := range names {
+			p := filepath.Join(d, n)
+			if fi, err := os.Lstat(p); err != nil || fi.Mode()&fs.ModeSymlink == 0 || slices.Contains(out, p) {
+				continue
+			}
+			if real, err := filepath.EvalSymlinks(p); err == nil && real == rt.Executable {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // hookSite is the site directory of rt where the runtime image carries
