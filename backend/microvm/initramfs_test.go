@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/u-root/u-root/pkg/cpio"
 )
@@ -64,6 +65,12 @@ func TestStageHostFile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "usr/lib/libx.so.1.2"), []byte("elf"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The file's time goes with it (a .pyc's source must keep the time
+	// recorded in the .pyc, or Python compiles it again on every import).
+	old := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := os.Chtimes(filepath.Join(src, "usr/lib/libx.so.1.2"), old, old); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Symlink("usr/lib", filepath.Join(src, "lib")); err != nil {
 		t.Fatal(err)
 	}
@@ -83,5 +90,17 @@ func TestStageHostFile(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dst, src, "lib/libx.so.1")); err != nil || string(b) != "elf" {
 		t.Errorf("through the links: %q %v", b, err)
+	}
+	if fi, err := os.Stat(filepath.Join(dst, src, "usr/lib/libx.so.1.2")); err != nil || !fi.ModTime().Equal(old) {
+		t.Errorf("the staged file's time is not the host file's: %v %v", fi.ModTime(), err)
+	}
+	// And through tree, as the standard library is copied.
+	dst2 := t.TempDir()
+	s2 := &stage{root: dst2, seen: map[string]bool{}}
+	if err := tree(s2, filepath.Join(src, "usr/lib"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dst2, src, "usr/lib/libx.so.1.2")); err != nil || !fi.ModTime().Equal(old) {
+		t.Errorf("tree: the staged file's time is not the host file's: %v %v", fi.ModTime(), err)
 	}
 }
