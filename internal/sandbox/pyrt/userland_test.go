@@ -155,6 +155,37 @@ func TestUserlandHost(t *testing.T) {
 	}
 }
 
+// TestUserlandFiles: a copier of the host's userland gets each tool's
+// spellings, the libraries the shell loads, their ELF interpreter and
+// the loader's cache, and no set-uid file.
+func TestUserlandFiles(t *testing.T) {
+	requireFile(t, "/bin/sh")
+	u, err := ResolveUserland("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := u.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(files, "/bin/sh") {
+		t.Errorf("no /bin/sh in %q", files)
+	}
+	libc := slices.ContainsFunc(files, func(p string) bool { return strings.Contains(filepath.Base(p), "libc.so") })
+	interp := slices.ContainsFunc(files, func(p string) bool { return strings.HasPrefix(filepath.Base(p), "ld-linux") })
+	if !libc || !interp {
+		t.Errorf("libc %v, ELF interpreter %v in %q", libc, interp, files)
+	}
+	for _, p := range files {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+		} else if fi.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0 {
+			t.Errorf("%s is set-uid or set-gid", p)
+		}
+	}
+}
+
 func TestWithUserland(t *testing.T) {
 	rt := &Runtime{Executable: "/usr/bin/python3.11", Paths: []string{"/etc/ld.so.cache", "/usr"},
 		Links: map[string]string{"/lib64": "usr/lib64"}}
