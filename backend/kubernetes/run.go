@@ -427,6 +427,9 @@ func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moa
 	sess.Pids = p.lim.Pids
 	if p.gvisor {
 		sess.RlimitNproc = int64(p.lim.Pids + nprocSlack)
+		// runsc answers the profile's clone3 ENOSYS with EPERM, and
+		// glibc then starts no thread: moat's init restores the ENOSYS.
+		sess.Clone3ENOSYS = true
 	}
 	defer sess.Report(res)
 	start := time.Now()

@@ -117,6 +117,10 @@ type Session struct {
 	// it (see ctrinit.Header).
 	Pids        int
 	RlimitNproc int64
+	// Clone3ENOSYS has moat's init fail the program's clone3 with ENOSYS
+	// (ctrinit.Header): for runtimes that answer the profile's ENOSYS
+	// with EPERM (gVisor's runsc), which stops every thread from starting.
+	Clone3ENOSYS bool
 	// Trace, if set, records when the frames that mark the run arrive.
 	Trace *Trace
 	// Bytecode, if set, keeps the audit hook compiled by the image's
@@ -289,6 +293,7 @@ func (s *Session) headerJSON() ([]byte, error) {
 		RlimitAS:    s.RlimitAS,
 		Pids:        s.Pids,
 		RlimitNproc: s.RlimitNproc,
+		Clone3:      s.Clone3ENOSYS,
 		Trace:       s.Trace != nil,
 		Confined:    !s.spec.AllowDegraded && s.Host == nil,
 		Work:        s.Host.work(),

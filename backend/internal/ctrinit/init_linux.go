@@ -28,6 +28,7 @@ import (
 
 	"github.com/moat-sandbox/moat/internal/observe/witness"
 	"github.com/moat-sandbox/moat/internal/sandbox/pid1"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
@@ -531,7 +532,12 @@ func (in *initProc) run() int {
 			}
 			in.execsOff = in.watchExecs(own)
 		}
-		err = cmd.Start()
+		if h.Clone3 {
+			err = seccomp.InstallClone3ENOSYS()
+		}
+		if err == nil {
+			err = cmd.Start()
+		}
 	}
 	_ = wo.Close()
 	_ = we.Close()

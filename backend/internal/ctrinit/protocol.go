@@ -122,7 +122,14 @@ type Header struct {
 	// every task of the program's uid, the init's included).
 	Pids        int   `json:"pids,omitempty"`
 	RlimitNproc int64 `json:"rlimit_nproc,omitempty"`
-	Trace       bool  `json:"trace,omitempty"` // send the T frame
+	// Clone3: before the program starts, the init stacks a filter on the
+	// engine's profile that fails clone3 with ENOSYS. The profile does so
+	// already (libc then uses clone, whose flags it checks), but gVisor's
+	// runsc answers every errno rule of a profile with EPERM, on which
+	// glibc's pthread_create gives up: no thread would start. Of two errno
+	// answers the newer filter's wins. moat's init only.
+	Clone3 bool `json:"clone3_enosys,omitempty"`
+	Trace  bool `json:"trace,omitempty"` // send the T frame
 	// Confined: start the program only under a seccomp filter with
 	// no_new_privs, as the init's /proc/self/status shows them (the
 	// program inherits both); else the exit frame refuses. A runtime may
