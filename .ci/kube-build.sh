@@ -3,7 +3,8 @@
 # ships, once, into $MOAT_KUBE_CACHE (default ~/.cache/moat-ci/kube-VERSION):
 #   bin/  kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
 #         kubectl (Kubernetes from the Go module proxy, ~9 min on 2 cores),
-#         containerd-shim-runsc-v1 (gVisor's shim, ~1 min), pause.tar
+#         containerd-shim-runsc-v1 (gVisor's shim, ~1 min), runsc (a
+#         current gVisor, ~1-8 min), pause.tar
 #   root/ containerd 2.1 and the CNI plugins (sid), etcd (trixie), unpacked
 #         from .debs fetched with a private apt list (nothing installed, the
 #         host's apt sources untouched)
@@ -43,11 +44,18 @@ if ! (cd "$C/bin" 2>/dev/null && ls $k8s_bins >/dev/null 2>&1); then
   echo "kube-build: kubernetes v$V built in $(( $(date +%s) - s ))s"
 fi
 
-# gVisor's containerd shim, from the gVisor version closest to the runsc
-# it drives. It sets its own oom_score_adj; where root lacks
-# CAP_SYS_RESOURCE (this kind of machine) that fails with EPERM and the
-# shim exits: the containerd copy it builds with ignores that EPERM.
-if [ ! -x "$C/bin/containerd-shim-runsc-v1" ]; then
+# gVisor's containerd shim (2024-07; it drives the runsc below). Two
+# patches, kept in a stamp so that a cache of other patches is rebuilt:
+#  - it sets its own oom_score_adj; where root lacks CAP_SYS_RESOURCE (this
+#    kind of machine) that fails with EPERM and the shim exits: the
+#    containerd copy it builds with ignores that EPERM;
+#  - it turns every bind mount at /dev/shm into a tmpfs of the Sentry's own,
+#    of no size, taking it for the Pod's shared /dev/shm: a Pod's own
+#    emptyDir there (moat's, sized from --disk) then loses its size. The
+#    build overlays a volumes.go that leaves an emptyDir at /dev/shm a bind
+#    mount of the kubelet's size-limited tmpfs.
+SHIM_STAMP="20240722211153-64c016c92987 oom-eperm devshm-emptydir"
+if [ ! -x "$C/bin/containerd-shim-runsc-v1" ] || [ "$(cat "$C/bin/containerd-shim-runsc-v1.stamp" 2>/dev/null)" != "$SHIM_STAMP" ]; then
   s=$(date +%s); d=$tmp/shim; mkdir -p "$d"
   printf 'module moatci/shim\n\ngo 1.22\n\nrequire gvisor.dev/gvisor v0.0.0-20240722211153-64c016c92987\n' >"$d/go.mod"
   printf '//go:build tools\npackage tools\nimport _ "gvisor.dev/gvisor/shim"\n' >"$d/tools.go"
@@ -58,9 +66,31 @@ if [ ! -x "$C/bin/containerd-shim-runsc-v1" ]; then
   sed -i 's/if os.IsPermission(err) && (RunningInUserNS() || RunningUnprivileged()) {/if os.IsPermission(err) {/' "$d/containerd/sys/oom_unix.go"
   grep -q 'if os.IsPermission(err) {' "$d/containerd/sys/oom_unix.go" || { echo "kube-build: shim patch did not apply" >&2; exit 1; }
   echo 'replace github.com/containerd/containerd => ./containerd' >>"$d/go.mod"
+  gv_src=$(cd "$d" && go list -m -f '{{.Dir}}' gvisor.dev/gvisor)
+  cp -r "$gv_src" "$d/gvisor"; chmod -R u+w "$d/gvisor"
+  sed -i 's|if m.Destination == shmPath \&\& m.Type == "bind" {|if m.Destination == shmPath \&\& m.Type == "bind" \&\& !strings.Contains(m.Source, "/volumes/"+emptyDirVolumesDir+"/") {|' "$d/gvisor/pkg/shim/utils/volumes.go"
+  grep -q 'emptyDirVolumesDir+"/") {' "$d/gvisor/pkg/shim/utils/volumes.go" || { echo "kube-build: shim /dev/shm patch did not apply" >&2; exit 1; }
+  echo 'replace gvisor.dev/gvisor => ./gvisor' >>"$d/go.mod"
   (cd "$d" && go build -trimpath -ldflags '-s -w' -o "$d/shim" gvisor.dev/gvisor/shim)
-  mkdir -p "$C/bin"; mv "$d/shim" "$C/bin/containerd-shim-runsc-v1"
+  mkdir -p "$C/bin"; mv "$d/shim" "$C/bin/containerd-shim-runsc-v1"; echo "$SHIM_STAMP" >"$C/bin/containerd-shim-runsc-v1.stamp"
   echo "kube-build: containerd-shim-runsc-v1 built in $(( $(date +%s) - s ))s"
+fi
+
+# runsc for the cluster's RuntimeClass: a current gVisor from its "go"
+# branch, not bookworm's (2022-12), which cannot set up a Pod's network on
+# this kernel and sends every file operation on the Pod's volumes through
+# its gofer: this one reaches them directly (directfs), and 10,010 mkdirs
+# and their copy-out take a third of the time. The gvisor backend
+# (Docker's runtime) keeps the host's runsc.
+RUNSC_GV=v0.0.0-20260905035102-160fafc42237
+if [ ! -x "$C/bin/runsc" ] || [ "$(cat "$C/bin/runsc.version" 2>/dev/null)" != "$RUNSC_GV" ]; then
+  s=$(date +%s); d=$tmp/runsc; mkdir -p "$d"
+  printf 'module moatci/runsc\n\ngo 1.26.0\n\nrequire gvisor.dev/gvisor %s\n' "$RUNSC_GV" >"$d/go.mod"
+  printf '//go:build tools\npackage tools\nimport _ "gvisor.dev/gvisor/runsc"\n' >"$d/tools.go"
+  (cd "$d" && go mod tidy -e >/dev/null 2>&1)
+  (cd "$d" && go build -trimpath -ldflags "-s -w -X gvisor.dev/gvisor/runsc/version.version=go-$RUNSC_GV" -o "$d/runsc" gvisor.dev/gvisor/runsc)
+  mkdir -p "$C/bin"; mv "$d/runsc" "$C/bin/runsc"; echo "$RUNSC_GV" >"$C/bin/runsc.version"
+  echo "kube-build: runsc ($RUNSC_GV) built in $(( $(date +%s) - s ))s"
 fi
 
 # The sandbox ("pause") image: no registry is reachable, so a static Go
