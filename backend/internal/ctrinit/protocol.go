@@ -113,7 +113,11 @@ type Header struct {
 	OutBytes int64             `json:"out_bytes"`
 	OutFiles int               `json:"out_files"`
 	TimeoutS float64           `json:"timeout_s"`
-	RlimitAS int64             `json:"rlimit_as,omitempty"`
+	// AfterS, if set, is how long the host lets the init work once the
+	// program has ended (the walks, the copy-out), apart from TimeoutS,
+	// which is then the program's alone: the init's own backstop follows.
+	AfterS   float64 `json:"after_s,omitempty"`
+	RlimitAS int64   `json:"rlimit_as,omitempty"`
 	// Pids, if set, is the program's task limit where no cgroup of the
 	// run's own holds it (a Kubernetes Pod): the init counts the tasks of
 	// every process but itself and, when they reach Pids, kills them and
@@ -275,6 +279,11 @@ type Exit struct {
 	// PidsHit: the program's tasks reached Header.Pids, and the init
 	// killed them.
 	PidsHit bool `json:"pids_hit,omitempty"`
+	// ShmBytes is the size of the file system at /dev/shm (statfs) as the
+	// init found it before the program started; 0: unknown. A runtime may
+	// put a tmpfs of its own there, of no size the engine asked for
+	// (gVisor's containerd shim in a Pod).
+	ShmBytes int64 `json:"shm_bytes,omitempty"`
 }
 
 // ExecEvent is one 'k' frame's JSON: an exec, or a connect.
