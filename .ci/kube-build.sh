@@ -3,8 +3,7 @@
 # ships, once, into $MOAT_KUBE_CACHE (default ~/.cache/moat-ci/kube-VERSION):
 #   bin/  kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
 #         kubectl (Kubernetes from the Go module proxy, ~9 min on 2 cores),
-#         containerd-shim-runsc-v1 (gVisor's shim, ~1 min), runsc (a
-#         current gVisor, ~1-8 min), pause.tar
+#         containerd-shim-runsc-v1 (gVisor's shim, ~1 min), pause.tar
 #   root/ containerd 2.1 and the CNI plugins (sid), etcd (trixie), unpacked
 #         from .debs fetched with a private apt list (nothing installed, the
 #         host's apt sources untouched)
@@ -44,7 +43,7 @@ if ! (cd "$C/bin" 2>/dev/null && ls $k8s_bins >/dev/null 2>&1); then
   echo "kube-build: kubernetes v$V built in $(( $(date +%s) - s ))s"
 fi
 
-# gVisor's containerd shim (2024-07; it drives the runsc below). Two
+# gVisor's containerd shim (2024-07; it drives bookworm's runsc). Two
 # patches, kept in a stamp so that a cache of other patches is rebuilt:
 #  - it sets its own oom_score_adj; where root lacks CAP_SYS_RESOURCE (this
 #    kind of machine) that fails with EPERM and the shim exits: the
@@ -74,23 +73,6 @@ if [ ! -x "$C/bin/containerd-shim-runsc-v1" ] || [ "$(cat "$C/bin/containerd-shi
   (cd "$d" && go build -trimpath -ldflags '-s -w' -o "$d/shim" gvisor.dev/gvisor/shim)
   mkdir -p "$C/bin"; mv "$d/shim" "$C/bin/containerd-shim-runsc-v1"; echo "$SHIM_STAMP" >"$C/bin/containerd-shim-runsc-v1.stamp"
   echo "kube-build: containerd-shim-runsc-v1 built in $(( $(date +%s) - s ))s"
-fi
-
-# runsc for the cluster's RuntimeClass: a current gVisor from its "go"
-# branch, not bookworm's (2022-12), which cannot set up a Pod's network on
-# this kernel and sends every file operation on the Pod's volumes through
-# its gofer: this one reaches them directly (directfs), and 10,010 mkdirs
-# and their copy-out take a third of the time. The gvisor backend
-# (Docker's runtime) keeps the host's runsc.
-RUNSC_GV=v0.0.0-20260905035102-160fafc42237
-if [ ! -x "$C/bin/runsc" ] || [ "$(cat "$C/bin/runsc.version" 2>/dev/null)" != "$RUNSC_GV" ]; then
-  s=$(date +%s); d=$tmp/runsc; mkdir -p "$d"
-  printf 'module moatci/runsc\n\ngo 1.26.0\n\nrequire gvisor.dev/gvisor %s\n' "$RUNSC_GV" >"$d/go.mod"
-  printf '//go:build tools\npackage tools\nimport _ "gvisor.dev/gvisor/runsc"\n' >"$d/tools.go"
-  (cd "$d" && go mod tidy -e >/dev/null 2>&1)
-  (cd "$d" && go build -trimpath -ldflags "-s -w -X gvisor.dev/gvisor/runsc/version.version=go-$RUNSC_GV" -o "$d/runsc" gvisor.dev/gvisor/runsc)
-  mkdir -p "$C/bin"; mv "$d/runsc" "$C/bin/runsc"; echo "$RUNSC_GV" >"$C/bin/runsc.version"
-  echo "kube-build: runsc ($RUNSC_GV) built in $(( $(date +%s) - s ))s"
 fi
 
 # The sandbox ("pause") image: no registry is reachable, so a static Go

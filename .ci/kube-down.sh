@@ -38,9 +38,8 @@ if alive containerd; then
 fi
 # runsc sandboxes of ours that a failed start left "created".
 if [ -d "$K/runsc/k8s.io" ]; then
-  runsc=$C/bin/runsc; [ -x "$runsc" ] || runsc=runsc
-  for id in $("$runsc" --root="$K/runsc/k8s.io" list -quiet 2>/dev/null); do
-    timeout 20 "$runsc" --root="$K/runsc/k8s.io" delete --force "$id" >/dev/null 2>&1
+  for id in $(runsc --root="$K/runsc/k8s.io" list -quiet 2>/dev/null); do
+    timeout 20 runsc --root="$K/runsc/k8s.io" delete --force "$id" >/dev/null 2>&1
   done
 fi
 stop kube-scheduler; stop kube-controller-manager; stop kube-apiserver; stop containerd; stop etcd

@@ -15,14 +15,18 @@
 #  - root without CAP_SYS_RESOURCE: containerd must not ask runc for a
 #    negative oom_score_adj (restrict_oom_score_adj), and gVisor's shim is
 #    built to tolerate the same EPERM (kube-build.sh);
-#  - runsc is a current gVisor built by kube-build.sh, not bookworm's
-#    (2022-12, which mounts an unsized tmpfs of its own at /dev/shm and
-#    cannot set up a Pod's network on this kernel). It runs with
-#    network=none (no interface but loopback, which is what moat wants),
-#    with --oci-seccomp so that the Pod's seccomp profile is in effect
-#    inside gVisor (moat's init checks it is), and with
-#    file-access-mounts=exclusive: the Pod's emptyDirs are its own, and the
-#    Sentry may cache them.
+#  - bookworm's runsc (2022) cannot set up a Pod's network on this kernel:
+#    it runs with network=none (no interface but loopback, which is what
+#    moat wants anyway), with --oci-seccomp so that the Pod's seccomp
+#    profile is in effect inside gVisor (moat's init checks it is), and
+#    with file-access-mounts=exclusive: the Pod's emptyDirs are its own,
+#    and the Sentry then caches them rather than asking the gofer again at
+#    every access. (A current runsc, from the Go proxy, reaches them
+#    directly and is faster, but shows /dev/char and a cgroupfs under the
+#    Pod's empty /sys, and still timed out in copy-out-caps at load 30.)
+#  - gVisor's shim turns the Pod's /dev/shm volume into an unsized tmpfs
+#    of the Sentry's own: kube-build.sh builds it with a patch that keeps
+#    an emptyDir there.
 # The kubelet changes three kernel tunables and adds iptables chains; their
 # state before is saved here for kube-down.sh.
 set -euo pipefail
@@ -199,9 +203,9 @@ state = '$K/containerd/state'
     disable = true
 EOF
 runsc_platform=ptrace
-"$BIN/runsc" help platforms 2>/dev/null | grep -qx systrap && runsc_platform=systrap
+runsc help platforms 2>/dev/null | grep -qx systrap && runsc_platform=systrap
 cat >"$K/etc/runsc.toml" <<EOF
-binary_name = "$BIN/runsc"
+binary_name = "/usr/bin/runsc"
 root = "$K/runsc"
 [runsc_config]
   platform = "$runsc_platform"
