@@ -465,7 +465,7 @@ func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moa
 	}
 	sErr := <-streamErr
 	// The stream ended: the container is ending. Its state says how.
-	term := p.waitTerminated(w, r)
+	term := p.waitTerminated(w, r, sess.ExitReport() != nil)
 	reason := r.End()
 	res.DurationMS = time.Since(start).Milliseconds()
 
@@ -638,8 +638,11 @@ func describeTerminated(t *corev1.ContainerStateTerminated) string {
 }
 
 // waitTerminated waits for the main container's end (killing the Pod if
-// it lingers) and returns its state; nil if it was not seen.
-func (p *podRun) waitTerminated(w watch.Interface, r *ctr.Run) *corev1.ContainerStateTerminated {
+// it lingers) and returns its state; nil if it was not seen. reported
+// says the init sent its exit frame: then the run is over whatever the
+// Pod does, and a Pod whose end the kubelet is slow to report (a loaded
+// node) is deleted without making the run a sandbox error.
+func (p *podRun) waitTerminated(w watch.Interface, r *ctr.Run, reported bool) *corev1.ContainerStateTerminated {
 	check := func(pod *corev1.Pod) *corev1.ContainerStateTerminated {
 		for _, cs := range pod.Status.ContainerStatuses {
 			if cs.Name == mainName && cs.State.Terminated != nil {
@@ -675,7 +678,15 @@ func (p *podRun) waitTerminated(w watch.Interface, r *ctr.Run) *corev1.Container
 				return nil
 			}
 			killed = true
-			r.Stop(moat.StatusError)
+			if reported {
+				go func() {
+					dctx, cancel := context.WithTimeout(context.Background(), ctr.StopGrace)
+					defer cancel()
+					_ = deletePod(dctx, p.c, p.ns, p.name)
+				}()
+			} else {
+				r.Stop(moat.StatusError)
+			}
 			timer.Reset(ctr.StopGrace)
 		}
 	}
