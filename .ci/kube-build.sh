@@ -43,11 +43,18 @@ if ! (cd "$C/bin" 2>/dev/null && ls $k8s_bins >/dev/null 2>&1); then
   echo "kube-build: kubernetes v$V built in $(( $(date +%s) - s ))s"
 fi
 
-# gVisor's containerd shim, from the gVisor version closest to the runsc
-# it drives. It sets its own oom_score_adj; where root lacks
-# CAP_SYS_RESOURCE (this kind of machine) that fails with EPERM and the
-# shim exits: the containerd copy it builds with ignores that EPERM.
-if [ ! -x "$C/bin/containerd-shim-runsc-v1" ]; then
+# gVisor's containerd shim (2024-07; it drives bookworm's runsc). Two
+# patches, kept in a stamp so that a cache of other patches is rebuilt:
+#  - it sets its own oom_score_adj; where root lacks CAP_SYS_RESOURCE (this
+#    kind of machine) that fails with EPERM and the shim exits: the
+#    containerd copy it builds with ignores that EPERM;
+#  - it turns every bind mount at /dev/shm into a tmpfs of the Sentry's own,
+#    of no size, taking it for the Pod's shared /dev/shm: a Pod's own
+#    emptyDir there (moat's, sized from --disk) then loses its size. The
+#    build overlays a volumes.go that leaves an emptyDir at /dev/shm a bind
+#    mount of the kubelet's size-limited tmpfs.
+SHIM_STAMP="20240722211153-64c016c92987 oom-eperm devshm-emptydir"
+if [ ! -x "$C/bin/containerd-shim-runsc-v1" ] || [ "$(cat "$C/bin/containerd-shim-runsc-v1.stamp" 2>/dev/null)" != "$SHIM_STAMP" ]; then
   s=$(date +%s); d=$tmp/shim; mkdir -p "$d"
   printf 'module moatci/shim\n\ngo 1.22\n\nrequire gvisor.dev/gvisor v0.0.0-20240722211153-64c016c92987\n' >"$d/go.mod"
   printf '//go:build tools\npackage tools\nimport _ "gvisor.dev/gvisor/shim"\n' >"$d/tools.go"
@@ -58,8 +65,13 @@ if [ ! -x "$C/bin/containerd-shim-runsc-v1" ]; then
   sed -i 's/if os.IsPermission(err) && (RunningInUserNS() || RunningUnprivileged()) {/if os.IsPermission(err) {/' "$d/containerd/sys/oom_unix.go"
   grep -q 'if os.IsPermission(err) {' "$d/containerd/sys/oom_unix.go" || { echo "kube-build: shim patch did not apply" >&2; exit 1; }
   echo 'replace github.com/containerd/containerd => ./containerd' >>"$d/go.mod"
+  gv_src=$(cd "$d" && go list -m -f '{{.Dir}}' gvisor.dev/gvisor)
+  cp -r "$gv_src" "$d/gvisor"; chmod -R u+w "$d/gvisor"
+  sed -i 's|if m.Destination == shmPath \&\& m.Type == "bind" {|if m.Destination == shmPath \&\& m.Type == "bind" \&\& !strings.Contains(m.Source, "/volumes/"+emptyDirVolumesDir+"/") {|' "$d/gvisor/pkg/shim/utils/volumes.go"
+  grep -q 'emptyDirVolumesDir+"/") {' "$d/gvisor/pkg/shim/utils/volumes.go" || { echo "kube-build: shim /dev/shm patch did not apply" >&2; exit 1; }
+  echo 'replace gvisor.dev/gvisor => ./gvisor' >>"$d/go.mod"
   (cd "$d" && go build -trimpath -ldflags '-s -w' -o "$d/shim" gvisor.dev/gvisor/shim)
-  mkdir -p "$C/bin"; mv "$d/shim" "$C/bin/containerd-shim-runsc-v1"
+  mkdir -p "$C/bin"; mv "$d/shim" "$C/bin/containerd-shim-runsc-v1"; echo "$SHIM_STAMP" >"$C/bin/containerd-shim-runsc-v1.stamp"
   echo "kube-build: containerd-shim-runsc-v1 built in $(( $(date +%s) - s ))s"
 fi
 

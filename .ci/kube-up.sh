@@ -21,8 +21,12 @@
 #    profile is in effect inside gVisor (moat's init checks it is), and
 #    with file-access-mounts=exclusive: the Pod's emptyDirs are its own,
 #    and the Sentry then caches them rather than asking the gofer again at
-#    every access (10,000 mkdirs and their copy-out took over the suite's
-#    2 minutes without it on a loaded node).
+#    every access. (A current runsc, from the Go proxy, reaches them
+#    directly and is faster, but shows /dev/char and a cgroupfs under the
+#    Pod's empty /sys, and still timed out in copy-out-caps at load 30.)
+#  - gVisor's shim turns the Pod's /dev/shm volume into an unsized tmpfs
+#    of the Sentry's own: kube-build.sh builds it with a patch that keeps
+#    an emptyDir there.
 # The kubelet changes three kernel tunables and adds iptables chains; their
 # state before is saved here for kube-down.sh.
 set -euo pipefail

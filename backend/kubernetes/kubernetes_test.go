@@ -95,20 +95,11 @@ func TestKubernetes(t *testing.T) {
 }
 
 // knownFailing are the suite's cases that fail on the real cluster of
-// .ci/kube-up.sh (first run, 2026-12-04), each with what it saw. They are
-// issue 16's open work, not accepted behaviour.
-var knownFailing = map[string]string{
-	// gVisor (Debian's runsc, 2022-12) mounts a tmpfs of its own at
-	// /dev/shm, with no size, whatever volume the Pod mounts there: the
-	// bomb fills it until the Pod's memory limit ends the run.
-	"disk-bomb": "status \"memory\": /dev/shm is gVisor's own tmpfs, bounded only by the memory limit",
-	// Its 10,010 mkdirs and their copy-out go through gVisor's gofer: with
-	// file-access-mounts=exclusive it passed at load 10-15 (118 s of its
-	// 120 s timeout, the Pod's start included); at load 20-28, with the
-	// suite's other cases beside it, it timed out. The copy-out counts
-	// against the program's timeout, as on every container backend.
-	"copy-out-caps": "status \"timeout\" at load 20-28: 10,010 mkdirs and their copy-out through gVisor's gofer take over the 120 s timeout",
-}
+// .ci/kube-up.sh, each with what it saw: issue 16's open work, not
+// accepted behaviour. None is left (2026-12-05): disk-bomb passes with
+// the shim's /dev/shm patch, copy-out-caps with the timeout on the
+// program alone.
+var knownFailing = map[string]string{}
 
 // TestRunc: without a gVisor RuntimeClass a run is refused unless
 // degraded is allowed; then it runs as a plain runc Pod and says so.
@@ -293,5 +284,25 @@ func TestMissingSeccomp(t *testing.T) {
 	}
 	if left := leftovers(); len(left) > 0 {
 		t.Errorf("left on the cluster: %q", left)
+	}
+}
+
+// TestThreads: a program starts threads under gVisor with moat's seccomp
+// profile. runsc answers the profile's ENOSYS for clone3 with EPERM, on
+// which glibc's pthread_create gives up; moat's init restores the ENOSYS.
+func TestThreads(t *testing.T) {
+	b := requireCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := b.Run(ctx, &moat.Spec{Args: []string{"-c", `import concurrent.futures, ctypes, threading
+libc = ctypes.CDLL(None, use_errno=True)
+print('clone3', libc.syscall(435, None, 0), ctypes.get_errno())
+t = threading.Thread(target=print, args=('thread',)); t.start(); t.join()
+print(list(concurrent.futures.ThreadPoolExecutor(4).map(abs, [-1, -2, -3])))`}})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if want := "clone3 -1 38\nthread\n[1, 2, 3]\n"; res.Status != moat.StatusExited || res.Stdout != want {
+		t.Fatalf("result: %s %q %q, want stdout %q", res.Status, res.Stdout, res.Stderr, want)
 	}
 }

@@ -43,10 +43,17 @@ const (
 	ManagedBy = "moat"
 )
 
-// deadlineSlack is how far past its wall clock the cluster ends a Pod by
-// itself (activeDeadlineSeconds): moat stops it at the timeout; this is
-// for a moat that is gone. It covers scheduling and the image's start.
-const deadlineSlack = 60
+// afterProgram bounds what moat's init does once the program has ended:
+// the report's walks and the copy-out of /work (--out). The timeout
+// counts the program alone (its wall clock); past this bound the run is
+// a sandbox error.
+const afterProgram = 2 * time.Minute
+
+// deadlineSlack is how far past its wall clock, in seconds, the cluster
+// ends a Pod by itself (activeDeadlineSeconds): moat stops it at the
+// timeout; this is for a moat that is gone. It covers scheduling, the
+// image's start, and afterProgram.
+const deadlineSlack = 60 + int64(afterProgram/time.Second)
 
 // uid and gid of the program, as for every container backend.
 const uid, gid = 1000, 1000

@@ -425,8 +425,12 @@ func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moa
 	// its counts (the Sentry counts the tasks of the Pod's uid; under runc
 	// the kernel counts those of the node's uid, other Pods' too).
 	sess.Pids = p.lim.Pids
+	sess.AfterProgram = afterProgram
 	if p.gvisor {
 		sess.RlimitNproc = int64(p.lim.Pids + nprocSlack)
+		// runsc answers the profile's clone3 ENOSYS with EPERM, and
+		// glibc then starts no thread: moat's init restores the ENOSYS.
+		sess.Clone3ENOSYS = true
 	}
 	defer sess.Report(res)
 	start := time.Now()
@@ -450,7 +454,10 @@ func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moa
 	if sendErr != nil {
 		r.Stop(moat.StatusError)
 	}
-	end := r.Supervise(ctx, p.lim.Timeout, sess.Exited())
+	// The timeout is the program's: the walks and the copy-out after it
+	// have their own bound (through a Sentry's gofer, 10,000 entries of
+	// /work take a minute on a loaded node).
+	end := r.SuperviseProgram(ctx, p.lim.Timeout, afterProgram, sess.Reaped(), sess.Exited())
 	defer end()
 	protoErr := <-recvErr
 	if protoErr != nil {
@@ -458,7 +465,7 @@ func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moa
 	}
 	sErr := <-streamErr
 	// The stream ended: the container is ending. Its state says how.
-	term := p.waitTerminated(w, r)
+	term := p.waitTerminated(w, r, sess.ExitReport() != nil)
 	reason := r.End()
 	res.DurationMS = time.Since(start).Milliseconds()
 
@@ -486,8 +493,38 @@ func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moa
 	if d == "" && term != nil && term.Message != "" {
 		d = term.Message
 	}
-	return sess.Finish(res, "kubernetes", reason, stats, d, detail, cmp.Or(sendErr, protoErr))
+	cause := cmp.Or(sendErr, protoErr)
+	if r.PastBound() {
+		cause = fmt.Errorf("the program ended, but moat's init did not finish the report's walks and the copy-out of /work within %s", afterProgram)
+	}
+	out, err := sess.Finish(res, "kubernetes", reason, stats, d, detail, cause)
+	if out != nil {
+		p.checkShm(out, sess.ExitReport())
+	}
+	return out, err
 }
+
+// checkShm says, from the init's exit report, whether /dev/shm had the
+// size the Pod asked for. gVisor's containerd shim, as released, replaces
+// whatever the Pod mounts at /dev/shm with a tmpfs of the Sentry's own,
+// of no size (.ci/kube-build.sh patches it): only the memory limit then
+// bounds what is written there, and the Result says so.
+func (p *podRun) checkShm(res *moat.Result, e *ctr.Exit) {
+	_, want := ctr.Tmpfs(p.lim.Disk, p.persona.Home)
+	i := slices.IndexFunc(res.Layers, func(l moat.Layer) bool { return l.Name == "disk" })
+	switch {
+	case e == nil || i < 0:
+	case e.ShmBytes == 0:
+		res.Layers[i].Detail += "; the size of /dev/shm was not checked"
+	case e.ShmBytes > want+shmSlack:
+		res.Layers[i].Detail += fmt.Sprintf("; but /dev/shm is a tmpfs of the runtime's own (%d bytes), not the Pod's volume", e.ShmBytes)
+		res.Degraded = append(res.Degraded, fmt.Sprintf("disk: /dev/shm is a tmpfs of %d bytes that the runtime put in place of the Pod's volume of %d (gVisor's containerd shim does): only the memory limit bounds what is written there", e.ShmBytes, want))
+	}
+}
+
+// shmSlack is how much larger than asked /dev/shm may be (the kubelet
+// rounds its size to pages).
+const shmSlack = 64 << 10
 
 // watch watches the run's Pod from resourceVersion on.
 func (p *podRun) watch(ctx context.Context, rv string) (watch.Interface, error) {
@@ -601,8 +638,11 @@ func describeTerminated(t *corev1.ContainerStateTerminated) string {
 }
 
 // waitTerminated waits for the main container's end (killing the Pod if
-// it lingers) and returns its state; nil if it was not seen.
-func (p *podRun) waitTerminated(w watch.Interface, r *ctr.Run) *corev1.ContainerStateTerminated {
+// it lingers) and returns its state; nil if it was not seen. reported
+// says the init sent its exit frame: then the run is over whatever the
+// Pod does, and a Pod whose end the kubelet is slow to report (a loaded
+// node) is deleted without making the run a sandbox error.
+func (p *podRun) waitTerminated(w watch.Interface, r *ctr.Run, reported bool) *corev1.ContainerStateTerminated {
 	check := func(pod *corev1.Pod) *corev1.ContainerStateTerminated {
 		for _, cs := range pod.Status.ContainerStatuses {
 			if cs.Name == mainName && cs.State.Terminated != nil {
@@ -638,7 +678,15 @@ func (p *podRun) waitTerminated(w watch.Interface, r *ctr.Run) *corev1.Container
 				return nil
 			}
 			killed = true
-			r.Stop(moat.StatusError)
+			if reported {
+				go func() {
+					dctx, cancel := context.WithTimeout(context.Background(), ctr.StopGrace)
+					defer cancel()
+					_ = deletePod(dctx, p.c, p.ns, p.name)
+				}()
+			} else {
+				r.Stop(moat.StatusError)
+			}
 			timer.Reset(ctr.StopGrace)
 		}
 	}
@@ -743,11 +791,6 @@ func (p *podRun) layers(image string) []moat.Layer {
 			l.Detail = "the runtime's default masked and read-only /proc paths"
 		case "disk":
 			l.Detail = "memory-backed emptyDirs with sizeLimit: " + strings.TrimPrefix(l.Detail, "tmpfs (nosuid,nodev): ")
-			if p.gvisor {
-				// Seen with Debian's runsc (2022-12): it mounts a tmpfs of
-				// its own at /dev/shm, with no size, whatever the Pod says.
-				l.Detail += "; but gVisor puts a tmpfs of its own at /dev/shm, whose size only the memory limit bounds"
-			}
 		case "limits":
 			pids := fmt.Sprintf("pids %d: moat's init ends the run when the program's tasks reach it (counted every %s)", p.lim.Pids, pidsPoll)
 			if p.gvisor {
@@ -757,6 +800,8 @@ func (p *podRun) layers(image string) []moat.Layer {
 				pids = "pids: bootstrap.py does not count them (RLIMIT_NPROC only, under gVisor)"
 			}
 			l.Detail = fmt.Sprintf("memory %d bytes (Pod limit), cpus %g; %s; the node's podPidsLimit for the Pod", p.lim.Memory, p.lim.CPUs, pids)
+		case "timeout":
+			l.Detail += fmt.Sprintf(" of the program's run; what moat's init sends after it (the report's walks, the copy-out) has %s of its own", afterProgram)
 		case "no-host-mounts":
 			l.Detail = "no host path mounted; workspace and results over the attach stream"
 		}

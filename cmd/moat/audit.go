@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -45,7 +44,7 @@ running. Progress goes to stderr.`,
 }
 
 func doAudit(c *cobra.Command, isolation, probes, image string, asJSON bool) error {
-	ctx, stop := signal.NotifyContext(c.Context(), interruptSignals...)
+	ctx, stop := interruptContext(c.Context(), os.Stdout, os.Stderr)
 	defer stop()
 	var names []string
 	if isolation == "" {

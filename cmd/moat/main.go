@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -109,9 +108,3 @@ func runWantsJSON(args []string) bool {
 }
 
 type usageError struct{ error }
-
-// interruptSignals cancel a run, which then ends as canceled (exit 130)
-// with its sandbox torn down. SIGPIPE is among them: a reader of moat's
-// output that goes away (`moat run ... | head`) would otherwise kill moat
-// outright and leave the sandbox (a container, a cgroup) behind.
-var interruptSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -224,7 +223,7 @@ func doRun(c *cobra.Command, f *runFlags, args []string) error {
 	if err != nil {
 		return reportFailure(f.asJSON, nil, err)
 	}
-	ctx, stop := signal.NotifyContext(c.Context(), interruptSignals...)
+	ctx, stop := interruptContext(c.Context(), os.Stdout, os.Stderr)
 	defer stop()
 	choice, err := moat.Select(ctx, isolation, spec)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -107,7 +106,7 @@ func scanConfig(c *cobra.Command, f *scanFlags, target string) (cfg scan.Config,
 }
 
 func doScan(c *cobra.Command, f *scanFlags, target string) error {
-	ctx, stop := signal.NotifyContext(c.Context(), interruptSignals...)
+	ctx, stop := interruptContext(c.Context(), os.Stdout, os.Stderr)
 	defer stop()
 	c.SetContext(ctx)
 	cfg, err := scanConfig(c, f, target)

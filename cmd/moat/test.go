@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"time"
 
@@ -179,7 +178,7 @@ func doTest(c *cobra.Command, f *testFlags, target string) error {
 	if err != nil {
 		return testFailure(f.asJSON, nil, err)
 	}
-	ctx, stop := signal.NotifyContext(c.Context(), interruptSignals...)
+	ctx, stop := interruptContext(c.Context(), os.Stdout, os.Stderr)
 	defer stop()
 	choice, err := moat.Select(ctx, f.isolation, cfg.Needs()...)
 	if err != nil {

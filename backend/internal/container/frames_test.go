@@ -180,3 +180,30 @@ for t, p in ((b'o', b'hello'), (b'x', b''), (b'o', b'hello')):
 		t.Fatalf("bootstrap tags %v, Go's %v", got, want)
 	}
 }
+
+// TestReaped: output frames leave the program running; the first frame
+// the init sends only after the program's end (here the copy-out's)
+// closes Reaped; a forged one does not.
+func TestReaped(t *testing.T) {
+	s := testSession(t)
+	reaped := func() bool {
+		select {
+		case <-s.Reaped():
+			return true
+		default:
+			return false
+		}
+	}
+	if err := s.Receive(bytes.NewReader(newFrames(s.key).add('o', []byte("x")).add('e', []byte("y")).buf.Bytes())); err != nil || reaped() {
+		t.Fatalf("after output frames: %v, reaped %v", err, reaped())
+	}
+	s = testSession(t)
+	_ = s.Receive(bytes.NewReader(newFrames(make([]byte, ctrinit.KeySize)).add('t', nil).buf.Bytes()))
+	if reaped() {
+		t.Fatal("a forged frame closed Reaped")
+	}
+	s = testSession(t)
+	if err := s.Receive(bytes.NewReader(newFrames(s.key).add('o', []byte("x")).add('t', nil).buf.Bytes())); err != nil || !reaped() {
+		t.Fatalf("after the copy-out's frame: %v, reaped %v", err, reaped())
+	}
+}

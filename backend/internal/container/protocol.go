@@ -117,6 +117,14 @@ type Session struct {
 	// it (see ctrinit.Header).
 	Pids        int
 	RlimitNproc int64
+	// Clone3ENOSYS has moat's init fail the program's clone3 with ENOSYS
+	// (ctrinit.Header): for runtimes that answer the profile's ENOSYS
+	// with EPERM (gVisor's runsc), which stops every thread from starting.
+	Clone3ENOSYS bool
+	// AfterProgram, if set, is the bound of the init's work after the
+	// program (Run.SuperviseProgram): the init's own backstop then
+	// follows it rather than the timeout. moat's init only.
+	AfterProgram time.Duration
 	// Trace, if set, records when the frames that mark the run arrive.
 	Trace *Trace
 	// Bytecode, if set, keeps the audit hook compiled by the image's
@@ -147,6 +155,8 @@ type Session struct {
 
 	stdout, stderr *capture.Stream
 	exited         chan struct{}
+	reaped         chan struct{} // closed at the first frame sent after the program's end
+	reapOnce       sync.Once
 	ended          chan struct{} // closed by Report: the run is over
 	endOnce        sync.Once
 	exitOnce       sync.Once
@@ -167,7 +177,7 @@ type Session struct {
 // NewSession prepares a run of spec under lim; stop is called when an
 // output stream goes past its cap.
 func NewSession(spec *moat.Spec, lim moat.Limits, p Persona, stop func(moat.Status)) *Session {
-	s := &Session{spec: spec, lim: lim, persona: p, exited: make(chan struct{}), ended: make(chan struct{}), start: time.Now()}
+	s := &Session{spec: spec, lim: lim, persona: p, exited: make(chan struct{}), reaped: make(chan struct{}), ended: make(chan struct{}), start: time.Now()}
 	s.key = make([]byte, ctrinit.KeySize)
 	_, _ = rand.Read(s.key) // never fails (crypto/rand)
 	s.rep = newReport(spec, s.start, p)
@@ -286,9 +296,11 @@ func (s *Session) headerJSON() ([]byte, error) {
 		OutBytes:    moat.DefaultOutBytes,
 		OutFiles:    moat.DefaultOutFiles,
 		TimeoutS:    s.lim.Timeout.Seconds(),
+		AfterS:      s.AfterProgram.Seconds(),
 		RlimitAS:    s.RlimitAS,
 		Pids:        s.Pids,
 		RlimitNproc: s.RlimitNproc,
+		Clone3:      s.Clone3ENOSYS,
 		Trace:       s.Trace != nil,
 		Confined:    !s.spec.AllowDegraded && s.Host == nil,
 		Work:        s.Host.work(),
@@ -382,6 +394,13 @@ func (c *chunkWriter) end() error {
 // Exited is closed when the init reported the program's end.
 func (s *Session) Exited() <-chan struct{} { return s.exited }
 
+// Reaped is closed at the first frame the init sends only once the
+// program has ended and its output is drained (the report's walks and
+// changed files, the copy-out, the exit frame): what follows is the
+// init's own work, not the program's. The frame is tagged: the program
+// cannot send it.
+func (s *Session) Reaped() <-chan struct{} { return s.reaped }
+
 // ErrProtocol: the container's stdout did not follow the protocol.
 var ErrProtocol = errors.New("container: init protocol violated")
 
@@ -435,6 +454,10 @@ func (s *Session) receive(r io.Reader) error {
 		var want [ctrinit.TagSize]byte
 		if !hmac.Equal(tags.Tag(want[:0], hdr[0], body), tag) {
 			return fmt.Errorf("%w: frame %d (type %q, %d bytes) fails its tag: something other than moat's init wrote to its output", ErrProtocol, seq, hdr[0], n)
+		}
+		switch hdr[0] {
+		case 'f', 'c', 't', 'x':
+			s.reapOnce.Do(func() { close(s.reaped) })
 		}
 		switch hdr[0] {
 		case 'o', 'e':

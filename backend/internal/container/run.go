@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moat-sandbox/moat"
@@ -72,6 +73,8 @@ type Run struct {
 	cg      Cgroup
 	cgReady chan struct{}
 	final   *Stats
+
+	pastBound atomic.Bool // SuperviseProgram's bound after the program
 }
 
 // NewRun returns the bookkeeping of a run whose container kill kills.
@@ -157,6 +160,49 @@ func (r *Run) Supervise(ctx context.Context, timeout time.Duration, exited <-cha
 		timer.Stop()
 	}
 }
+
+// SuperviseProgram is Supervise with the timeout on the program alone:
+// once reaped is closed (Session.Reaped) the timeout no longer applies,
+// and what the init still sends (the report's walks, the copy-out) has a
+// bound of its own, after, past which the run is stopped with StatusError
+// and PastBound says so.
+func (r *Run) SuperviseProgram(ctx context.Context, timeout, after time.Duration, reaped, exited <-chan struct{}) (end func()) {
+	var mu sync.Mutex
+	timer := time.AfterFunc(timeout, func() { r.Stop(moat.StatusTimeout) })
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-reaped:
+			mu.Lock()
+			if timer.Stop() {
+				timer = time.AfterFunc(after, func() {
+					r.pastBound.Store(true)
+					r.Stop(moat.StatusError)
+				})
+			}
+			mu.Unlock()
+		case <-done:
+		}
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.Stop(moat.StatusCanceled)
+		case <-done:
+		}
+	}()
+	go r.watch(done, exited)
+	return func() {
+		close(done)
+		mu.Lock()
+		timer.Stop()
+		mu.Unlock()
+	}
+}
+
+// PastBound says whether SuperviseProgram stopped the run because the
+// init's work after the program passed its bound.
+func (r *Run) PastBound() bool { return r.pastBound.Load() }
 
 // watch ends the run when a cgroup limit is breached: the kernel kills on
 // memory, but on pids it only fails forks, and a breach must end the run

@@ -1,8 +1,12 @@
 package container
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
+
+	"github.com/moat-sandbox/moat"
 )
 
 func TestNote(t *testing.T) {
@@ -19,4 +23,45 @@ func TestNote(t *testing.T) {
 			t.Errorf("Note(%q, %v) = %q, want %q", c.label, c.err, got, c.want)
 		}
 	}
+}
+
+// TestSuperviseProgram: once the program is reaped its timeout no longer
+// stops the run; the bound after it does, with StatusError and PastBound.
+// A run not reaped in time ends at its timeout, as with Supervise.
+func TestSuperviseProgram(t *testing.T) {
+	t.Run("reaped", func(t *testing.T) {
+		killed := make(chan struct{})
+		r := NewRun(func() { close(killed) })
+		reaped := make(chan struct{})
+		close(reaped)
+		end := r.SuperviseProgram(context.Background(), 50*time.Millisecond, time.Hour, reaped, nil)
+		defer end()
+		select {
+		case <-killed:
+			t.Fatalf("stopped after the program was reaped: %s", r.End())
+		case <-time.After(500 * time.Millisecond):
+		}
+	})
+	t.Run("past the bound", func(t *testing.T) {
+		killed := make(chan struct{})
+		r := NewRun(func() { close(killed) })
+		reaped := make(chan struct{})
+		close(reaped)
+		end := r.SuperviseProgram(context.Background(), time.Hour, 10*time.Millisecond, reaped, nil)
+		defer end()
+		<-killed
+		if got := r.End(); got != moat.StatusError || !r.PastBound() {
+			t.Fatalf("reason %q, PastBound %v; want error, true", got, r.PastBound())
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		killed := make(chan struct{})
+		r := NewRun(func() { close(killed) })
+		end := r.SuperviseProgram(context.Background(), 10*time.Millisecond, time.Hour, make(chan struct{}), nil)
+		defer end()
+		<-killed
+		if got := r.End(); got != moat.StatusTimeout || r.PastBound() {
+			t.Fatalf("reason %q, PastBound %v; want timeout, false", got, r.PastBound())
+		}
+	})
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/moat-sandbox/moat/internal/observe/witness"
 	"github.com/moat-sandbox/moat/internal/sandbox/pid1"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
@@ -508,6 +509,10 @@ func (in *initProc) run() int {
 	}
 	cmd := &exec.Cmd{Args: h.Argv, Env: h.Env, Dir: WorkDir, Stdin: in.stdin, Stdout: wo, Stderr: we}
 	sc, nnp := confinement()
+	var shm unix.Statfs_t
+	if unix.Statfs("/dev/shm", &shm) != nil {
+		shm = unix.Statfs_t{}
+	}
 	if h.Confined && (sc != 2 || nnp != 1) {
 		in.send('x', exitJSON(Exit{Seccomp: sc, NoNewPrivs: nnp, Refused: true,
 			Error: fmt.Sprintf("the container's seccomp profile is not in effect (/proc/self/status: Seccomp %d, NoNewPrivs %d): the runtime did not apply it", sc, nnp)}))
@@ -531,7 +536,12 @@ func (in *initProc) run() int {
 			}
 			in.execsOff = in.watchExecs(own)
 		}
-		err = cmd.Start()
+		if h.Clone3 {
+			err = seccomp.InstallClone3ENOSYS()
+		}
+		if err == nil {
+			err = cmd.Start()
+		}
 	}
 	_ = wo.Close()
 	_ = we.Close()
@@ -556,10 +566,11 @@ func (in *initProc) run() int {
 		go watchPids(h.Pids, &pidsHit, watchDone)
 	}
 	// A backstop: moat kills the container first.
-	time.AfterFunc(time.Duration((h.TimeoutS+30)*float64(time.Second)), func() {
+	backstop := func() {
 		_ = unix.Kill(-1, unix.SIGKILL)
 		os.Exit(0)
-	})
+	}
+	stopBackstop := time.AfterFunc(time.Duration((h.TimeoutS+30)*float64(time.Second)), backstop).Stop
 
 	var relays sync.WaitGroup
 	for _, p := range []struct {
@@ -598,6 +609,10 @@ func (in *initProc) run() int {
 
 	status, ru := reap(pid)
 	close(watchDone)
+	if h.AfterS > 0 && stopBackstop() {
+		// The host's timeout was the program's: what follows has its own.
+		time.AfterFunc(time.Duration((h.AfterS+30)*float64(time.Second)), backstop)
+	}
 	relays.Wait() // every writer is dead: the pipes are at their end
 	in.mark("program reaped")
 	if in.fifo != nil {
@@ -629,7 +644,7 @@ func (in *initProc) run() int {
 		}
 		in.send('T', []byte(b.String()))
 	}
-	ex := Exit{Seccomp: sc, NoNewPrivs: nnp, MaxRSS: ru.Maxrss * 1024, PidsHit: pidsHit.Load()}
+	ex := Exit{Seccomp: sc, NoNewPrivs: nnp, MaxRSS: ru.Maxrss * 1024, PidsHit: pidsHit.Load(), ShmBytes: int64(shm.Blocks) * shm.Bsize}
 	if status.Signaled() {
 		ex.Signal = int(status.Signal())
 	} else {

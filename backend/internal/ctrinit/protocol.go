@@ -113,7 +113,11 @@ type Header struct {
 	OutBytes int64             `json:"out_bytes"`
 	OutFiles int               `json:"out_files"`
 	TimeoutS float64           `json:"timeout_s"`
-	RlimitAS int64             `json:"rlimit_as,omitempty"`
+	// AfterS, if set, is how long the host lets the init work once the
+	// program has ended (the walks, the copy-out), apart from TimeoutS,
+	// which is then the program's alone: the init's own backstop follows.
+	AfterS   float64 `json:"after_s,omitempty"`
+	RlimitAS int64   `json:"rlimit_as,omitempty"`
 	// Pids, if set, is the program's task limit where no cgroup of the
 	// run's own holds it (a Kubernetes Pod): the init counts the tasks of
 	// every process but itself and, when they reach Pids, kills them and
@@ -122,7 +126,14 @@ type Header struct {
 	// every task of the program's uid, the init's included).
 	Pids        int   `json:"pids,omitempty"`
 	RlimitNproc int64 `json:"rlimit_nproc,omitempty"`
-	Trace       bool  `json:"trace,omitempty"` // send the T frame
+	// Clone3: before the program starts, the init stacks a filter on the
+	// engine's profile that fails clone3 with ENOSYS. The profile does so
+	// already (libc then uses clone, whose flags it checks), but gVisor's
+	// runsc answers every errno rule of a profile with EPERM, on which
+	// glibc's pthread_create gives up: no thread would start. Of two errno
+	// answers the newer filter's wins. moat's init only.
+	Clone3 bool `json:"clone3_enosys,omitempty"`
+	Trace  bool `json:"trace,omitempty"` // send the T frame
 	// Confined: start the program only under a seccomp filter with
 	// no_new_privs, as the init's /proc/self/status shows them (the
 	// program inherits both); else the exit frame refuses. A runtime may
@@ -268,6 +279,11 @@ type Exit struct {
 	// PidsHit: the program's tasks reached Header.Pids, and the init
 	// killed them.
 	PidsHit bool `json:"pids_hit,omitempty"`
+	// ShmBytes is the size of the file system at /dev/shm (statfs) as the
+	// init found it before the program started; 0: unknown. A runtime may
+	// put a tmpfs of its own there, of no size the engine asked for
+	// (gVisor's containerd shim in a Pod).
+	ShmBytes int64 `json:"shm_bytes,omitempty"`
 }
 
 // ExecEvent is one 'k' frame's JSON: an exec, or a connect.

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,6 +25,15 @@ func Install() (rules int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := installRaw(raw); err != nil {
+		return 0, err
+	}
+	return len(Denied()), nil
+}
+
+// installRaw sets no_new_privs and installs raw on all threads of the
+// calling process, or on none.
+func installRaw(raw []bpf.RawInstruction) error {
 	// The kernel reads struct sock_filter; copy rather than alias, so the
 	// layout of bpf.RawInstruction is not a hidden assumption.
 	filter := make([]unix.SockFilter, len(raw))
@@ -37,7 +47,7 @@ func Install() (rules int, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := setNoNewPrivs(); err != nil {
-		return 0, fmt.Errorf("seccomp: set no_new_privs: %w", err)
+		return fmt.Errorf("seccomp: set no_new_privs: %w", err)
 	}
 
 	// With TSYNC the kernel installs the filter on every thread or on none.
@@ -48,12 +58,12 @@ func Install() (rules int, err error) {
 		uintptr(unsafe.Pointer(&prog)))
 	runtime.KeepAlive(filter)
 	if errno != 0 {
-		return 0, fmt.Errorf("seccomp: install filter on all threads: %w", errno)
+		return fmt.Errorf("seccomp: install filter on all threads: %w", errno)
 	}
 	if tid != 0 {
-		return 0, fmt.Errorf("seccomp: install filter on all threads: thread %d cannot be synchronized", tid)
+		return fmt.Errorf("seccomp: install filter on all threads: thread %d cannot be synchronized", tid)
 	}
-	return len(Denied()), nil
+	return nil
 }
 
 // setNoNewPrivs sets no_new_privs, which the kernel requires before an

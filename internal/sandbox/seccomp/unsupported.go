@@ -23,3 +23,11 @@ func Install() (rules int, err error) { return 0, errPlatform }
 // Denied lists the syscall names the filter denies, sorted. On this platform
 // there is no filter and the list is empty.
 func Denied() []string { return nil }
+
+// Clone3Program returns the filter that fails clone3 with ENOSYS. On this
+// platform it reports errors.ErrUnsupported.
+func Clone3Program() ([]bpf.RawInstruction, error) { return nil, errPlatform }
+
+// InstallClone3ENOSYS installs Clone3Program(). On this platform it
+// reports errors.ErrUnsupported.
+func InstallClone3ENOSYS() error { return errPlatform }

@@ -1,0 +1,48 @@
+//go:build linux && (amd64 || arm64)
+
+package seccomp
+
+import (
+	"fmt"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// Clone3Program returns a filter that fails clone3 with ENOSYS and allows
+// everything else. Container profiles (Docker's, moat's) refuse clone3,
+// whose flags a filter cannot read, with ENOSYS, so that libc falls back
+// to clone, whose flags they check. gVisor's runsc applies such a profile
+// (--oci-seccomp) but answers every errno rule with EPERM, and glibc's
+// pthread_create does not fall back on EPERM: no thread starts. Stacked
+// on top, this filter's ENOSYS wins (of two errno answers the newer
+// filter's is taken, by Linux and by gVisor).
+func Clone3Program() ([]bpf.RawInstruction, error) {
+	const allow, enosys = label("allow"), label("enosys")
+	insts, err := link([]bpf.Instruction{
+		bpf.LoadAbsolute{Off: offArch, Size: 4},
+		jumpIf{cond: bpf.JumpEqual, val: auditArch, f: allow},
+		bpf.LoadAbsolute{Off: offNr, Size: 4},
+		jumpIf{cond: bpf.JumpEqual, val: unix.SYS_CLONE3, t: enosys},
+		allow, bpf.RetConstant{Val: retAllow},
+		enosys, bpf.RetConstant{Val: retErrno(unix.ENOSYS)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: link: %w", err)
+	}
+	raw, err := bpf.Assemble(insts)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: assemble: %w", err)
+	}
+	return raw, nil
+}
+
+// InstallClone3ENOSYS installs [Clone3Program] on all threads of the
+// calling process, under no_new_privs, as [Install] does.
+func InstallClone3ENOSYS() error {
+	raw, err := Clone3Program()
+	if err != nil {
+		return err
+	}
+	return installRaw(raw)
+}
