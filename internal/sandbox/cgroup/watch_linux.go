@@ -1,16 +1,12 @@
 package cgroup
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"syscall"
-	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // watch waits for v2's notices: memory.events and pids.events are
@@ -33,19 +29,19 @@ func (g *v2Group) watch(done <-chan struct{}, onBreach func(Breach)) {
 	}
 	notices, err := inotify(mem, pids)
 	if err != nil {
-		watchLoop(read, nil, pollEvery, done, onBreach)
+		poll(read, done, onBreach)
 		return
 	}
-	watchLoop(read, notices, 0, done, onBreach)
+	watchLoop(read, notices, done, onBreach)
 }
 
-// watch waits for v1's notice of an OOM (an eventfd registered in
-// cgroup.event_control for memory.oom_control) and reads pids.events,
-// which gives none, every pollEvery.
+// watch reads v1's memory.oom_control and pids.events every pollEvery,
+// from descriptors kept open. v1 has no notice of a kill: the eventfd of
+// memory.oom_control (cgroup.event_control) is signalled when the group
+// runs out of memory, before the OOM killer has killed (and counted) in
+// it, and pids.events gives none.
 func (g *v1Group) watch(done <-chan struct{}, onBreach func(Breach)) {
-	mem := g.ctl["memory"]
-	oomControl := filepath.Join(mem, "memory.oom_control")
-	paths := []string{oomControl, "oom_kill"}
+	paths := []string{filepath.Join(g.ctl["memory"], "memory.oom_control"), "oom_kill"}
 	if d, ok := g.ctl["pids"]; ok {
 		paths = append(paths, filepath.Join(d, "pids.events"), "max")
 	}
@@ -59,7 +55,7 @@ func (g *v1Group) watch(done <-chan struct{}, onBreach func(Breach)) {
 		poll(g.Stats, done, onBreach)
 		return
 	}
-	read := func() (Stats, error) {
+	poll(func() (Stats, error) {
 		var st Stats
 		var err error
 		if st.OOMKills, err = cs[0].read(); err != nil || len(cs) == 1 {
@@ -67,59 +63,31 @@ func (g *v1Group) watch(done <-chan struct{}, onBreach func(Breach)) {
 		}
 		st.PidsMaxHits, err = cs[1].read()
 		return st, err
-	}
-	every := time.Duration(0)
-	if len(cs) > 1 {
-		every = pollEvery
-	}
-	notices, err := oomNotices(mem, cs[0].f)
-	if err != nil {
-		every = pollEvery
-	}
-	watchLoop(read, notices, every, done, onBreach)
+	}, done, onBreach)
 }
 
-// watchLoop checks the counters at once, then at every notice and, with
-// every, at that interval, until a breach or done. notices (closed here)
-// is read for wake-ups; if reading it fails, the counters are read every
-// pollEvery from then on.
-func watchLoop(read func() (Stats, error), notices *os.File, every time.Duration, done <-chan struct{}, onBreach func(Breach)) {
+// watchLoop checks the counters (read) at once and at every notice,
+// until a breach or done. notices (closed here) is read for wake-ups; if
+// reading it fails, the counters are read every pollEvery from then on.
+func watchLoop(read func() (Stats, error), notices *os.File, done <-chan struct{}, onBreach func(Breach)) {
+	defer notices.Close() // ends the reader below
 	kick := make(chan struct{}, 1)
 	failed := make(chan struct{})
-	if notices != nil {
-		defer notices.Close() // ends the reader below
-		go func() {
-			buf := make([]byte, 4096)
-			for {
-				if _, err := notices.Read(buf); err != nil {
-					if !errors.Is(err, os.ErrClosed) {
-						close(failed)
-					}
-					return
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			if _, err := notices.Read(buf); err != nil {
+				if !errors.Is(err, os.ErrClosed) {
+					close(failed)
 				}
-				select {
-				case kick <- struct{}{}:
-				default:
-				}
+				return
 			}
-		}()
-	} else if every == 0 {
-		every = pollEvery
-	}
-	var tick <-chan time.Time
-	var t *time.Ticker
-	defer func() {
-		if t != nil {
-			t.Stop()
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
 		}
 	}()
-	startTicker := func() {
-		t = time.NewTicker(every)
-		tick = t.C
-	}
-	if every > 0 {
-		startTicker()
-	}
 	for {
 		if b := breach(read); b != 0 {
 			onBreach(b)
@@ -128,14 +96,10 @@ func watchLoop(read func() (Stats, error), notices *os.File, every time.Duration
 		select {
 		case <-done:
 			return
-		case <-tick:
 		case <-kick:
 		case <-failed:
-			failed = nil
-			if tick == nil {
-				every = pollEvery
-				startTicker()
-			}
+			poll(read, done, onBreach)
+			return
 		}
 	}
 }
@@ -176,7 +140,7 @@ func (c *counter) read() (int64, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, fmt.Errorf("cgroup: watch %s: %w", c.f.Name(), err)
 	}
-	v, err := parseKeyed(bytes.NewReader(c.buf[:n]), c.key)
+	v, err := parseKeyed(c.buf[:n], c.key)
 	if err != nil {
 		return 0, fmt.Errorf("cgroup: watch %s: %w", c.f.Name(), err)
 	}
@@ -196,21 +160,6 @@ func inotify(paths ...string) (*os.File, error) {
 			f.Close()
 			return nil, fmt.Errorf("cgroup: inotify %s: %w", p, err)
 		}
-	}
-	return f, nil
-}
-
-// oomNotices returns an eventfd the kernel signals at each OOM of the v1
-// memory group in dir, whose memory.oom_control is open as oomControl.
-func oomNotices(dir string, oomControl *os.File) (*os.File, error) {
-	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		return nil, fmt.Errorf("cgroup: eventfd: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "eventfd")
-	if err := writeFile(filepath.Join(dir, "cgroup.event_control"), fmt.Sprintf("%d %d", fd, oomControl.Fd())); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cgroup: oom notices: %w", err)
 	}
 	return f, nil
 }

@@ -1,7 +1,6 @@
 package cgroup
 
 import (
-	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,43 +62,6 @@ func TestRealV1Watch(t *testing.T) {
 			t.Errorf("breach %d, want BreachPids", b)
 		}
 	})
-}
-
-// TestRealV1OOMNotice: the eventfd Watch waits on is signalled by the
-// kernel when the group's memory runs out (no polling of the memory
-// counters on v1).
-func TestRealV1OOMNotice(t *testing.T) {
-	requireV1Root(t)
-	g := newRealGroup(t, "moat-test-", Limits{Memory: 64 << 20, Pids: 64})
-	oc, err := os.Open(filepath.Join(g.ctl["memory"], "memory.oom_control"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer oc.Close()
-	ev, err := oomNotices(g.ctl["memory"], oc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ev.Close()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe)
-	cmd.Env = []string{helperEnv + "=hog"}
-	release := startBlocked(t, cmd)
-	if err := g.AddProc(cmd.Process.Pid); err != nil {
-		t.Fatal(err)
-	}
-	release()
-	_ = ev.SetReadDeadline(time.Now().Add(time.Minute))
-	var buf [8]byte
-	if _, err := ev.Read(buf[:]); err != nil {
-		t.Fatalf("no OOM notice: %v", err)
-	}
-	if n := binary.NativeEndian.Uint64(buf[:]); n < 1 {
-		t.Errorf("OOM notices = %d, want >= 1", n)
-	}
 }
 
 // TestRealV2Notice: the inotify watch Watch waits on is woken when
