@@ -45,15 +45,23 @@ type watcher interface {
 func poll(read func() (Stats, error), done <-chan struct{}, onBreach func(Breach)) {
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
+	wait(read, t.C, nil, done, onBreach)
+}
+
+// wait checks the counters at once and at every wake, until a breach
+// (onBreach is then called), done, or stop; it says whether stop ended it.
+func wait[T any](read func() (Stats, error), wake <-chan T, stop, done <-chan struct{}, onBreach func(Breach)) (stopped bool) {
 	for {
 		if b := breach(read); b != 0 {
 			onBreach(b)
-			return
+			return false
 		}
 		select {
 		case <-done:
-			return
-		case <-t.C:
+			return false
+		case <-wake:
+		case <-stop:
+			return true
 		}
 	}
 }

@@ -88,19 +88,8 @@ func watchLoop(read func() (Stats, error), notices *os.File, done <-chan struct{
 			}
 		}
 	}()
-	for {
-		if b := breach(read); b != 0 {
-			onBreach(b)
-			return
-		}
-		select {
-		case <-done:
-			return
-		case <-kick:
-		case <-failed:
-			poll(read, done, onBreach)
-			return
-		}
+	if wait(read, kick, failed, done, onBreach) {
+		poll(read, done, onBreach)
 	}
 }
 

@@ -25,6 +25,17 @@ func watchFor(t *testing.T, g Group, start func()) Breach {
 	}
 }
 
+// startIn returns what starts cmd in the v1 group g.
+func startIn(t *testing.T, g *v1Group, cmd *exec.Cmd) func() {
+	return func() {
+		release := startBlocked(t, cmd)
+		if err := g.AddProc(cmd.Process.Pid); err != nil {
+			t.Fatal(err)
+		}
+		release()
+	}
+}
+
 // TestRealV1Watch: Watch reports an OOM kill and a failed fork of real
 // v1 groups with their own breach.
 func TestRealV1Watch(t *testing.T) {
@@ -37,28 +48,14 @@ func TestRealV1Watch(t *testing.T) {
 		g := newRealGroup(t, "moat-test-", Limits{Memory: 64 << 20, Pids: 64})
 		cmd := exec.Command(exe)
 		cmd.Env = []string{helperEnv + "=hog"}
-		b := watchFor(t, g, func() {
-			release := startBlocked(t, cmd)
-			if err := g.AddProc(cmd.Process.Pid); err != nil {
-				t.Fatal(err)
-			}
-			release()
-		})
-		if b != BreachMemory {
+		if b := watchFor(t, g, startIn(t, g, cmd)); b != BreachMemory {
 			t.Errorf("breach %d, want BreachMemory", b)
 		}
 	})
 	t.Run("pids", func(t *testing.T) {
 		g := newRealGroup(t, "moat-test-", Limits{Memory: 256 << 20, Pids: 4})
 		cmd := exec.Command("/bin/sh", "-c", `read x; i=0; while [ $i -lt 20 ]; do sleep 60 & i=$((i+1)); done; wait`)
-		b := watchFor(t, g, func() {
-			release := startBlocked(t, cmd)
-			if err := g.AddProc(cmd.Process.Pid); err != nil {
-				t.Fatal(err)
-			}
-			release()
-		})
-		if b != BreachPids {
+		if b := watchFor(t, g, startIn(t, g, cmd)); b != BreachPids {
 			t.Errorf("breach %d, want BreachPids", b)
 		}
 	})
