@@ -7,11 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/lazyre"
 	"github.com/moat-sandbox/moat/internal/termsafe"
 )
 
@@ -24,20 +24,20 @@ const (
 )
 
 var (
-	pytestHook = regexp.MustCompile(`def\s+(pytest_runtest_makereport|pytest_runtest_logreport|pytest_report_teststatus|pytest_terminal_summary|pytest_sessionfinish|pytest_runtest_protocol|pytest_runtest_call|pytest_pyfunc_call|pytest_collectreport|pytest_unconfigure)\b`)
+	pytestHook = lazyre.New(`def\s+(pytest_runtest_makereport|pytest_runtest_logreport|pytest_report_teststatus|pytest_terminal_summary|pytest_sessionfinish|pytest_runtest_protocol|pytest_runtest_call|pytest_pyfunc_call|pytest_collectreport|pytest_unconfigure)\b`)
 	// What a hook does to the results, each with its description.
 	rewrites = []struct {
-		re   *regexp.Regexp
+		re   *lazyre.Regexp
 		what string
 	}{
-		{regexp.MustCompile(`\.outcome\s*=[^=]`), "sets a report's outcome"},
-		{regexp.MustCompile(`\.(force_result|force_exception)\s*\(`), "replaces a hook's result"},
-		{regexp.MustCompile(`\.longrepr\s*=\s*None`), "clears a failure's report"},
-		{regexp.MustCompile(`\b(testsfailed|exitstatus)\s*=[^=]`), "changes the exit status"},
-		{regexp.MustCompile(`\.stats\s*(\[[^\]]*\]\s*=[^=]|\.(pop|clear|update|setdefault)\s*\()`), "edits the summary's counts"},
-		{regexp.MustCompile(`\bos\._exit\s*\(\s*0\s*\)`), "exits 0 from a hook"},
+		{lazyre.New(`\.outcome\s*=[^=]`), "sets a report's outcome"},
+		{lazyre.New(`\.(force_result|force_exception)\s*\(`), "replaces a hook's result"},
+		{lazyre.New(`\.longrepr\s*=\s*None`), "clears a failure's report"},
+		{lazyre.New(`\b(testsfailed|exitstatus)\s*=[^=]`), "changes the exit status"},
+		{lazyre.New(`\.stats\s*(\[[^\]]*\]\s*=[^=]|\.(pop|clear|update|setdefault)\s*\()`), "edits the summary's counts"},
+		{lazyre.New(`\bos\._exit\s*\(\s*0\s*\)`), "exits 0 from a hook"},
 	}
-	junitEdit = regexp.MustCompile(`(?i)junit`)
+	junitEdit = lazyre.New(`(?i)junit`)
 )
 
 // scanOutcomeHooks looks through the stage a test phase left for Python
@@ -94,8 +94,8 @@ const (
 )
 
 var (
-	pthImport   = regexp.MustCompile(`(?:^|[;\s])(?:import\s+([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)|from\s+([A-Za-z_][\w.]*)\s+import\b|__import__\(\s*['"]([\w.]+)['"]|import_module\(\s*['"]([\w.]+)['"])`)
-	entryModule = regexp.MustCompile(`^\s*[^=#\s][^=]*=\s*([A-Za-z_][\w.]*)`)
+	pthImport   = lazyre.New(`(?:^|[;\s])(?:import\s+([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)|from\s+([A-Za-z_][\w.]*)\s+import\b|__import__\(\s*['"]([\w.]+)['"]|import_module\(\s*['"]([\w.]+)['"])`)
+	entryModule = lazyre.New(`^\s*[^=#\s][^=]*=\s*([A-Za-z_][\w.]*)`)
 )
 
 // scanSitePlugins scans, in each site-packages of the stage's venv, the

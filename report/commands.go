@@ -3,12 +3,12 @@ package report
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/lazyre"
 )
 
 // Every command the program ran is judged by its command line, each one:
@@ -28,7 +28,7 @@ type cmdRule struct {
 	cat  moat.Category
 	sev  moat.Severity
 	what string
-	re   *regexp.Regexp
+	re   *lazyre.Regexp
 }
 
 // shellName matches a shell as the last word of a pipe.
@@ -36,21 +36,21 @@ const shellName = `(?:\S*/)?(?:ba|da|z|k|c|tc|fi|a|mk)?sh\b`
 
 var cmdRules = []cmdRule{
 	{moat.CategoryExecution, moat.SeverityCritical, "opened a reverse shell over /dev/tcp or /dev/udp",
-		regexp.MustCompile(`/dev/(?:tcp|udp)/`)},
+		lazyre.New(`/dev/(?:tcp|udp)/`)},
 	{moat.CategoryExecution, moat.SeverityCritical, "wired a socket to a shell",
-		regexp.MustCompile(`(?i)\b(?:nc|ncat|netcat)\b[^|;&]*\s-[a-z]*[ec]\b|\bsocat\b.*\bexec:|mkfifo\b.*\b(?:nc|ncat|netcat)\b|(?s)\bsocket\b.*\bdup2\b.*(?:pty\.spawn|/bin/(?:ba)?sh|subprocess)`)},
+		lazyre.New(`(?i)\b(?:nc|ncat|netcat)\b[^|;&]*\s-[a-z]*[ec]\b|\bsocat\b.*\bexec:|mkfifo\b.*\b(?:nc|ncat|netcat)\b|(?s)\bsocket\b.*\bdup2\b.*(?:pty\.spawn|/bin/(?:ba)?sh|subprocess)`)},
 	{moat.CategoryExecution, moat.SeverityCritical, "piped a download into a shell or interpreter",
-		regexp.MustCompile(`\b(?:curl|wget|fetch)\b[^;&]*\|\s*(?:sudo\s+)?(?:` + shellName + `|(?:\S*/)?python[0-9.]*|(?:\S*/)?perl)`)},
+		lazyre.New(`\b(?:curl|wget|fetch)\b[^;&]*\|\s*(?:sudo\s+)?(?:` + shellName + `|(?:\S*/)?python[0-9.]*|(?:\S*/)?perl)`)},
 	{moat.CategoryExecution, moat.SeverityHigh, "decoded a hidden command and ran it",
-		regexp.MustCompile(`\b(?:base64|base32|xxd)\b[^|]*(?:\s-d|\s--decode|\s-r)\b[^|]*\|\s*(?:sudo\s+)?(?:` + shellName + `|(?:\S*/)?python[0-9.]*)`)},
+		lazyre.New(`\b(?:base64|base32|xxd)\b[^|]*(?:\s-d|\s--decode|\s-r)\b[^|]*\|\s*(?:sudo\s+)?(?:` + shellName + `|(?:\S*/)?python[0-9.]*)`)},
 	{moat.CategoryCredentialAccess, moat.SeverityHigh, "reached for the cloud metadata service",
-		regexp.MustCompile(`169\.254\.169\.254|(?i)metadata\.google\.internal|fd00:ec2::254|100\.100\.100\.200|169\.254\.170\.2`)},
+		lazyre.New(`169\.254\.169\.254|(?i)metadata\.google\.internal|fd00:ec2::254|100\.100\.100\.200|169\.254\.170\.2`)},
 	{moat.CategoryCredentialAccess, moat.SeverityHigh, "named a credential file",
-		regexp.MustCompile(`\.aws/credentials|\.aws/config|/etc/shadow|/etc/gshadow|\.ssh/id_|\.kube/config|\.git-credentials|\.netrc\b|` +
+		lazyre.New(`\.aws/credentials|\.aws/config|/etc/shadow|/etc/gshadow|\.ssh/id_|\.kube/config|\.git-credentials|\.netrc\b|` +
 			`\.docker/config\.json|\.config/gcloud|\.azure/|\.npmrc|\.pypirc|\.gnupg/|_history\b|\.config/filezilla|\.electrum|` +
 			`\btdata\b|\.mozilla/firefox|Login Data|/var/run/secrets/kubernetes\.io|\.vault-token`)},
 	{moat.CategoryPersistence, moat.SeverityHigh, "installed something that runs later",
-		regexp.MustCompile(`\bcrontab\b|/cron|\bsystemctl\b[^|;&]*\benable\b|authorized_keys|>>?\s*\S*\.(?:bashrc|profile|zshrc|bash_profile)\b|\.config/autostart`)},
+		lazyre.New(`\bcrontab\b|/cron|\bsystemctl\b[^|;&]*\benable\b|authorized_keys|>>?\s*\S*\.(?:bashrc|profile|zshrc|bash_profile)\b|\.config/autostart`)},
 }
 
 // pipProbes are the command lines pip itself runs while it installs (its

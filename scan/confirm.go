@@ -2,10 +2,10 @@ package scan
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/lazyre"
 	"github.com/moat-sandbox/moat/internal/termsafe"
 )
 
@@ -57,7 +57,7 @@ func Confirm(scan, run []moat.Finding) {
 	}
 }
 
-var reIPToken = regexp.MustCompile(`\b\d{1,3}(?:\.\d{1,3}){3}\b`)
+var reIPToken = lazyre.New(`\b\d{1,3}(?:\.\d{1,3}){3}\b`)
 
 // agree says how well run finding r bears out scan finding s: 0 not, 1
 // something happened where the code runs, 2 of the kind the code
@@ -75,7 +75,7 @@ func agree(s, r moat.Finding) int {
 	case "exfil-host", "payload-host", "ip-address":
 		for _, e := range s.Evidence {
 			var toks []string
-			for _, re := range []*regexp.Regexp{reIPToken, reExfilHost, rePayloadHost} {
+			for _, re := range []*lazyre.Regexp{reIPToken, reExfilHost, rePayloadHost} {
 				toks = append(toks, re.FindAllString(e.Detail, 8)...)
 			}
 			for _, tok := range toks {

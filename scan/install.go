@@ -3,12 +3,12 @@ package scan
 import (
 	"bytes"
 	"path"
-	"regexp"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/lazyre"
 )
 
 // knownBackends are build backends of well-known build tools.
@@ -46,9 +46,9 @@ type pyproject struct {
 // reCmdclass: setup() given custom commands; reInstallCmd: one that
 // replaces a command pip runs when it installs.
 var (
-	reCmdclass   = regexp.MustCompile(`\bcmdclass\s*=`)
-	reInstallCmd = regexp.MustCompile(`['"](install|develop|egg_info|bdist_egg|install_scripts|install_lib|bdist_wheel|build_py|build|sdist)['"]\s*:|\b(install|develop|egg_info)\s*=\s*[A-Za-z_]`)
-	reCmdBase    = regexp.MustCompile(`^class\s+\w+\s*\(\s*(setuptools\.command\.|distutils\.command\.)?\w*\.?(install|develop|egg_info|install_scripts|bdist_egg)\s*\)`)
+	reCmdclass   = lazyre.New(`\bcmdclass\s*=`)
+	reInstallCmd = lazyre.New(`['"](install|develop|egg_info|bdist_egg|install_scripts|install_lib|bdist_wheel|build_py|build|sdist)['"]\s*:|\b(install|develop|egg_info)\s*=\s*[A-Za-z_]`)
+	reCmdBase    = lazyre.New(`^class\s+\w+\s*\(\s*(setuptools\.command\.|distutils\.command\.)?\w*\.?(install|develop|egg_info|install_scripts|bdist_egg)\s*\)`)
 )
 
 // installFiles finds the code that runs at install time and checks how
@@ -138,7 +138,7 @@ var shadowCommands = map[string]bool{"pip": true, "pip3": true, "python": true, 
 	"git": true, "ssh": true, "curl": true, "wget": true, "bash": true, "sh": true, "apt": true, "apt-get": true, "npm": true,
 	"docker": true, "kubectl": true, "aws": true, "gcloud": true, "az": true, "cd": true, "cat": true, "su": true, "pytest": true}
 
-var reEntryLine = regexp.MustCompile(`^\s*['"]?([A-Za-z0-9_.-]+)\s*=\s*[A-Za-z_][\w.]*(:[\w.]+)?`)
+var reEntryLine = lazyre.New(`^\s*['"]?([A-Za-z0-9_.-]+)\s*=\s*[A-Za-z_][\w.]*(:[\w.]+)?`)
 
 // startupHooks: .pth files, sitecustomize and usercustomize, entry points
 // named like system commands.

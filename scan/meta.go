@@ -9,11 +9,11 @@ import (
 	"encoding/csv"
 	"fmt"
 	"path"
-	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/lazyre"
 )
 
 // meta is what the package says about itself.
@@ -68,7 +68,7 @@ func normalize(s string) string {
 	return strings.Trim(reSep.ReplaceAllString(strings.ToLower(s), "-"), "-")
 }
 
-var reSep = regexp.MustCompile(`[-_.]+`)
+var reSep = lazyre.New(`[-_.]+`)
 
 // fileNameVersion splits an sdist's or a wheel's file name.
 func fileNameVersion(kind, file string) (string, string) {
@@ -87,7 +87,7 @@ func fileNameVersion(kind, file string) (string, string) {
 	return "", ""
 }
 
-var reSetupName = regexp.MustCompile(`\bname\s*=\s*['"]([A-Za-z0-9][A-Za-z0-9._-]*)['"]`)
+var reSetupName = lazyre.New(`\bname\s*=\s*['"]([A-Za-z0-9][A-Za-z0-9._-]*)['"]`)
 
 // metadata compares what the package states about itself with the
 // archive: its file name, its top directory, setup.py, pyproject.toml and
@@ -293,7 +293,7 @@ func editDistance1(a, b string) bool {
 	return a[i:] == b[i+1:] // insertion
 }
 
-var reReq = regexp.MustCompile(`^\s*([A-Za-z0-9][A-Za-z0-9._-]*)`)
+var reReq = lazyre.New(`^\s*([A-Za-z0-9][A-Za-z0-9._-]*)`)
 
 // requirements checks each requirement's name (typosquat) and direct
 // references.

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/lazyre"
 )
 
 // The checks over source lines. Each is a regular expression over one
@@ -17,53 +17,53 @@ import (
 // is where most malicious packages act, and where a benign package has
 // least reason to reach for the network).
 var (
-	reExec    = regexp.MustCompile(`\b(exec|eval|compile)\s*\(`)
-	reDecoder = regexp.MustCompile(`\b(b64decode|b32decode|b16decode|b85decode|a85decode|decodebytes|decodestring|unhexlify|fromhex|decompress|marshal\.loads|loads\s*\(\s*zlib|codecs\.decode|rot_?13)\b|\[::-1\]`)
+	reExec    = lazyre.New(`\b(exec|eval|compile)\s*\(`)
+	reDecoder = lazyre.New(`\b(b64decode|b32decode|b16decode|b85decode|a85decode|decodebytes|decodestring|unhexlify|fromhex|decompress|marshal\.loads|loads\s*\(\s*zlib|codecs\.decode|rot_?13)\b|\[::-1\]`)
 	// reDownloadExec: exec or eval of what a request returned.
-	reDownloadExec = regexp.MustCompile(`\b(exec|eval)\s*\(.*\b(requests\.(get|post)|urlopen|urllib\.request|urllib2|httpx\.(get|post)|http\.client)`)
+	reDownloadExec = lazyre.New(`\b(exec|eval)\s*\(.*\b(requests\.(get|post)|urlopen|urllib\.request|urllib2|httpx\.(get|post)|http\.client)`)
 	// rePipeShell: a download or a decoded blob piped into a shell or an
 	// interpreter, an encoded PowerShell command.
-	rePipeShell = regexp.MustCompile(`(?i)\b(curl|wget)\b[^|\n]*\|\s*(sudo\s+)?(ba|z|da|k)?sh\b|base64\s+(-d|--decode)[^|\n]*\|\s*(ba|z|da)?sh\b|\|\s*python[0-9.]*\s+-\s*['"]?$|powershell[^\n]*\s-(e|enc|encodedcommand)\s`)
+	rePipeShell = lazyre.New(`(?i)\b(curl|wget)\b[^|\n]*\|\s*(sudo\s+)?(ba|z|da|k)?sh\b|base64\s+(-d|--decode)[^|\n]*\|\s*(ba|z|da)?sh\b|\|\s*python[0-9.]*\s+-\s*['"]?$|powershell[^\n]*\s-(e|enc|encodedcommand)\s`)
 	// reHidden: code after a long run of blanks inside a line (past the
 	// edge of an editor's window).
-	reHidden = regexp.MustCompile(`\S[ \t]{100,}\S`)
+	reHidden = lazyre.New(`\S[ \t]{100,}\S`)
 	// reHiddenTail: what follows the blanks reads as a statement (a
 	// column of aligned data does not).
-	reHiddenTail = regexp.MustCompile(`^(;|(import|from|exec|eval|compile|__import__|os\.|subprocess|sys\.|base64|zlib|marshal|requests|urllib|socket)\b)`)
+	reHiddenTail = lazyre.New(`^(;|(import|from|exec|eval|compile|__import__|os\.|subprocess|sys\.|base64|zlib|marshal|requests|urllib|socket)\b)`)
 	// reB64Exe: a base64 literal that decodes to a PE, ELF or Mach-O file.
-	reB64Exe  = regexp.MustCompile(`['"](TVqQ|TVpQ|TVoA|TVqA|f0VMR|z/rt/|zvrt/)[A-Za-z0-9+/=]{200,}`)
-	reLongB64 = regexp.MustCompile(`[A-Za-z0-9+/]{300,}={0,2}`)
+	reB64Exe  = lazyre.New(`['"](TVqQ|TVpQ|TVoA|TVqA|f0VMR|z/rt/|zvrt/)[A-Za-z0-9+/=]{200,}`)
+	reLongB64 = lazyre.New(`[A-Za-z0-9+/]{300,}={0,2}`)
 
-	reMetadataAddr = regexp.MustCompile(`169\.254\.169\.254|169\.254\.170\.2\b|metadata\.google\.internal|100\.100\.100\.200|fd00:ec2::254|metadata\.azure\.com`)
+	reMetadataAddr = lazyre.New(`169\.254\.169\.254|169\.254\.170\.2\b|metadata\.google\.internal|100\.100\.100\.200|fd00:ec2::254|metadata\.azure\.com`)
 	// reExfilHost: services that take what they are sent: webhooks,
 	// out-of-band interaction (DNS and HTTP canaries), bots.
-	reExfilHost = regexp.MustCompile(`(?i)(discord(app)?\.com/api/webhooks|hooks\.slack\.com|api\.telegram\.org/bot|webhook\.site|\.oast\.(me|fun|live|site|online|pro)\b|\boast\.(me|fun|live|site|online|pro)\b|interact\.sh|burpcollaborator\.net|\.dnslog\.cn|\.ceye\.io|canarytokens\.|requestbin\.|\.pipedream\.net|\.m\.pipedream|\.ngrok(-free)?\.(io|app)|eo[a-z0-9]+\.m\.pipedream)`)
+	reExfilHost = lazyre.New(`(?i)(discord(app)?\.com/api/webhooks|hooks\.slack\.com|api\.telegram\.org/bot|webhook\.site|\.oast\.(me|fun|live|site|online|pro)\b|\boast\.(me|fun|live|site|online|pro)\b|interact\.sh|burpcollaborator\.net|\.dnslog\.cn|\.ceye\.io|canarytokens\.|requestbin\.|\.pipedream\.net|\.m\.pipedream|\.ngrok(-free)?\.(io|app)|eo[a-z0-9]+\.m\.pipedream)`)
 	// rePayloadHost: paste sites, shorteners and free hosting, where a
 	// second stage is fetched from.
-	rePayloadHost = regexp.MustCompile(`(?i)\b(pastebin\.com|paste\.ee|paste\.website|hastebin\.com|ghostbin\.|rentry\.(co|org)|transfer\.sh|anonfiles\.|file\.io\b|[a-z0-9-]+\.pythonanywhere\.com|[a-z0-9-]+\.netlify\.app|[a-z0-9-]+\.glitch\.me|[a-z0-9-]+\.repl\.co|[a-z0-9-]+\.workers\.dev|gist\.githubusercontent\.com)`)
+	rePayloadHost = lazyre.New(`(?i)\b(pastebin\.com|paste\.ee|paste\.website|hastebin\.com|ghostbin\.|rentry\.(co|org)|transfer\.sh|anonfiles\.|file\.io\b|[a-z0-9-]+\.pythonanywhere\.com|[a-z0-9-]+\.netlify\.app|[a-z0-9-]+\.glitch\.me|[a-z0-9-]+\.repl\.co|[a-z0-9-]+\.workers\.dev|gist\.githubusercontent\.com)`)
 	// reShortener: a URL shortener hides where a link leads; benign code
 	// has them in messages and docstrings too.
-	reShortener = regexp.MustCompile(`(?i)\b(bit\.ly|bitly\.com|tinyurl\.com|goo\.gl|is\.gd|t\.co|cutt\.ly|rb\.gy)/[A-Za-z0-9]`)
-	reURLIP     = regexp.MustCompile(`(?i)\b(?:https?|ftp|tcp|udp)://(\d{1,3}(?:\.\d{1,3}){3})`)
-	reIPPort    = regexp.MustCompile(`['"](\d{1,3}(?:\.\d{1,3}){3})['"]\s*,\s*\d{2,5}\b|['"](\d{1,3}(?:\.\d{1,3}){3}):\d{2,5}\b`)
+	reShortener = lazyre.New(`(?i)\b(bit\.ly|bitly\.com|tinyurl\.com|goo\.gl|is\.gd|t\.co|cutt\.ly|rb\.gy)/[A-Za-z0-9]`)
+	reURLIP     = lazyre.New(`(?i)\b(?:https?|ftp|tcp|udp)://(\d{1,3}(?:\.\d{1,3}){3})`)
+	reIPPort    = lazyre.New(`['"](\d{1,3}(?:\.\d{1,3}){3})['"]\s*,\s*\d{2,5}\b|['"](\d{1,3}(?:\.\d{1,3}){3}):\d{2,5}\b`)
 
-	reCredPath = regexp.MustCompile(`(?i)\.ssh/id_(rsa|dsa|ecdsa|ed25519)|\.aws/credentials|\.kube/config|\.docker/config\.json|\.git-credentials|\.pypirc|/etc/shadow|\.bash_history|\.zsh_history|\\?login data|\\?local state['"]|wallet\.dat|\.config/gcloud|\.azure/|local storage[\\/]+leveldb|telegram desktop|\.gnupg|keychain-db|\.netrc|/etc/passwd`)
+	reCredPath = lazyre.New(`(?i)\.ssh/id_(rsa|dsa|ecdsa|ed25519)|\.aws/credentials|\.kube/config|\.docker/config\.json|\.git-credentials|\.pypirc|/etc/shadow|\.bash_history|\.zsh_history|\\?login data|\\?local state['"]|wallet\.dat|\.config/gcloud|\.azure/|local storage[\\/]+leveldb|telegram desktop|\.gnupg|keychain-db|\.netrc|/etc/passwd`)
 	// rePersist: places code is planted to run later.
-	rePersist  = regexp.MustCompile(`(?i)\bcrontab\b|/etc/cron|\.bashrc|\.zshrc|\.bash_profile|\.profile['"]|\.config/systemd/user|/etc/systemd/system|systemctl\s+(--user\s+)?enable|authorized_keys|\.config/autostart|LaunchAgents|CurrentVersion\\+Run|schtasks\b|Startup['"\\]`)
-	reWriteish = regexp.MustCompile(`(?i)open\s*\([^)]*['"](a|w|wb|ab|a\+|w\+)['"]|>>|\becho\b|write\(|\bcopy(file)?\(|\bappend`)
+	rePersist  = lazyre.New(`(?i)\bcrontab\b|/etc/cron|\.bashrc|\.zshrc|\.bash_profile|\.profile['"]|\.config/systemd/user|/etc/systemd/system|systemctl\s+(--user\s+)?enable|authorized_keys|\.config/autostart|LaunchAgents|CurrentVersion\\+Run|schtasks\b|Startup['"\\]`)
+	reWriteish = lazyre.New(`(?i)open\s*\([^)]*['"](a|w|wb|ab|a\+|w\+)['"]|>>|\becho\b|write\(|\bcopy(file)?\(|\bappend`)
 
-	reCmd = regexp.MustCompile(`\b(os\.system|os\.popen|subprocess\.|Popen\s*\(|pty\.spawn|os\.exec[lv]p?e?\s*\(|os\.spawn)`)
+	reCmd = lazyre.New(`\b(os\.system|os\.popen|subprocess\.|Popen\s*\(|pty\.spawn|os\.exec[lv]p?e?\s*\(|os\.spawn)`)
 	// reNetCall: a call that reaches the network right away.
-	reNetCall = regexp.MustCompile(`\b(urlopen|requests\.(get|post|put|request)|create_connection|gethostbyname|getaddrinfo|httpx\.(get|post|request)|\.connect)\s*\(`)
-	reNet     = regexp.MustCompile(`\b(urlopen|urllib\.request|urllib2\.|requests\.(get|post|put|request|Session)|http\.client|HTTPS?Connection|socket\.socket|socket\.create_connection|httpx\.|aiohttp\.|urllib3\.|gethostbyname|getaddrinfo|dns\.resolver)\b`)
+	reNetCall = lazyre.New(`\b(urlopen|requests\.(get|post|put|request)|create_connection|gethostbyname|getaddrinfo|httpx\.(get|post|request)|\.connect)\s*\(`)
+	reNet     = lazyre.New(`\b(urlopen|urllib\.request|urllib2\.|requests\.(get|post|put|request|Session)|http\.client|HTTPS?Connection|socket\.socket|socket\.create_connection|httpx\.|aiohttp\.|urllib3\.|gethostbyname|getaddrinfo|dns\.resolver)\b`)
 	// reDecodedVar: a name assigned the result of a decoder; reExecVar:
 	// exec or eval of a bare name.
-	reDecodedVar = regexp.MustCompile(`(?m)^\s*(\w+)\s*=.*\b(b64decode|b32decode|b85decode|a85decode|decodebytes|unhexlify|fromhex|decompress|marshal\.loads|codecs\.decode)\b`)
-	reExecVar    = regexp.MustCompile(`\b(exec|eval)\s*\(\s*(\w+)\s*[,)]`)
+	reDecodedVar = lazyre.New(`(?m)^\s*(\w+)\s*=.*\b(b64decode|b32decode|b85decode|a85decode|decodebytes|unhexlify|fromhex|decompress|marshal\.loads|codecs\.decode)\b`)
+	reExecVar    = lazyre.New(`\b(exec|eval)\s*\(\s*(\w+)\s*[,)]`)
 	// reB64Lit: a string literal that may be base64 (indicators hidden in
 	// it are decoded and checked).
-	reB64Lit  = regexp.MustCompile(`['"]([A-Za-z0-9+/_-]{16,}={0,2})['"]`)
-	reEnvDump = regexp.MustCompile(`\bos\.environ\.items\(\)|dict\(\s*os\.environ\s*\)|json\.dumps\(\s*(dict\()?os\.environ|str\(\s*os\.environ\s*\)|\bos\.environ\s*\)\s*$`)
+	reB64Lit  = lazyre.New(`['"]([A-Za-z0-9+/_-]{16,}={0,2})['"]`)
+	reEnvDump = lazyre.New(`\bos\.environ\.items\(\)|dict\(\s*os\.environ\s*\)|json\.dumps\(\s*(dict\()?os\.environ|str\(\s*os\.environ\s*\)|\bos\.environ\s*\)\s*$`)
 )
 
 // commonResolvers are public DNS servers code connects to (UDP) to learn
@@ -85,7 +85,7 @@ func (a *analysis) source(f *file) {
 	}
 	// Each check runs over the whole file once; only those that match
 	// somewhere run line by line.
-	on := map[*regexp.Regexp]bool{}
+	on := map[*lazyre.Regexp]bool{}
 	lower := bytes.ToLower(f.data)
 	for _, re := range lineChecks {
 		for _, n := range needles[re] {
@@ -95,7 +95,7 @@ func (a *analysis) source(f *file) {
 			}
 		}
 	}
-	if !slices.ContainsFunc(lineChecks, func(re *regexp.Regexp) bool { return on[re] }) && len(decoded) == 0 {
+	if !slices.ContainsFunc(lineChecks, func(re *lazyre.Regexp) bool { return on[re] }) && len(decoded) == 0 {
 		a.encoded(f, inst)
 		return
 	}
@@ -151,12 +151,12 @@ func (a *analysis) source(f *file) {
 }
 
 // lineChecks are the expressions source runs line by line.
-var lineChecks = []*regexp.Regexp{reExec, reDecoder, reDownloadExec, rePipeShell, reHidden, reB64Exe, reMetadataAddr, reExfilHost,
+var lineChecks = []*lazyre.Regexp{reExec, reDecoder, reDownloadExec, rePipeShell, reHidden, reB64Exe, reMetadataAddr, reExfilHost,
 	rePayloadHost, reShortener, reURLIP, reIPPort, reCredPath, rePersist, reCmd, reNet, reEnvDump}
 
 // needles: a check runs over a file only if the file (lowercased) holds
 // one of its needles; regular expressions over whole files are slow.
-var needles = map[*regexp.Regexp][]string{
+var needles = map[*lazyre.Regexp][]string{
 	reExec:         {"exec", "eval", "compile"},
 	reDecoder:      {"decode", "decompress", "fromhex", "unhexlify", "marshal", "rot", "[::-1]"},
 	reDownloadExec: {"exec", "eval"},
@@ -177,7 +177,7 @@ var needles = map[*regexp.Regexp][]string{
 }
 
 // match runs re over line if the file matched it at all.
-func (a *analysis) match(re *regexp.Regexp, line string) bool {
+func (a *analysis) match(re *lazyre.Regexp, line string) bool {
 	if a.on != nil && !a.on[re] {
 		return false
 	}
@@ -253,7 +253,7 @@ func (a *analysis) encoded(f *file, inst bool) {
 func around(text string) string {
 	best := -1
 	var end int
-	for _, re := range []*regexp.Regexp{reMetadataAddr, reExfilHost, rePayloadHost, reShortener, reURLIP, reIPPort, reCredPath, rePersist} {
+	for _, re := range []*lazyre.Regexp{reMetadataAddr, reExfilHost, rePayloadHost, reShortener, reURLIP, reIPPort, reCredPath, rePersist} {
 		if loc := re.FindStringIndex(text); loc != nil && (best < 0 || loc[0] < best) {
 			best, end = loc[0], loc[1]
 		}

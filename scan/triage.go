@@ -3,11 +3,11 @@ package scan
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/lazyre"
 	"github.com/moat-sandbox/moat/internal/termsafe"
 )
 
@@ -44,7 +44,7 @@ type analysis struct {
 	install map[string]bool
 	// on, while a file is checked, says which line checks matched it at
 	// all (nil: all run).
-	on map[*regexp.Regexp]bool
+	on map[*lazyre.Regexp]bool
 }
 
 // add records a hit of rule in h.path; the finding's severity is the

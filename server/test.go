@@ -8,18 +8,18 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/lazyre"
 	"github.com/moat-sandbox/moat/pkgtest"
 )
 
 // uploadName is what an uploaded package may be called: a plain file name
 // of a wheel or an sdist.
-var uploadName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}\.(whl|tar\.gz|tgz|zip)$`)
+var uploadName = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}\.(whl|tar\.gz|tgz|zip)$`)
 
 // createTest is POST /v1/tests?filename=NAME: the body is a wheel or sdist,
 // tested as `moat test` would (venv, install, import, test phases, each in

@@ -359,15 +359,14 @@ func exists(path string) bool {
 // readKeyed returns key from a flat-keyed file; a missing file or key is
 // reported as ok = false.
 func readKeyed(path, key string) (n int64, ok bool, err error) {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, false, nil
 	}
 	if err != nil {
 		return 0, false, fmt.Errorf("cgroup: stats: %w", err)
 	}
-	defer f.Close()
-	n, err = parseKeyed(f, key)
+	n, err = parseKeyed(b, key)
 	if errors.Is(err, errNoKey) {
 		return 0, false, nil
 	}

@@ -2,6 +2,7 @@ package cgroup
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -131,21 +132,24 @@ var errNoKey = errors.New("key not found")
 // parseKeyed returns the value of key in a flat-keyed cgroup file such as
 // memory.events ("oom_kill 3"), pids.events ("max 2") or memory.oom_control.
 // It returns an error wrapping errNoKey when the key is absent.
-func parseKeyed(r io.Reader, key string) (int64, error) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), " ")
-		if !ok || k != key {
+func parseKeyed(b []byte, key string) (int64, error) {
+	// Without a Scanner: Watch reads these at every notice.
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		k, v, ok := bytes.Cut(bytes.TrimSpace(line), []byte{' '})
+		if !ok || string(k) != key {
 			continue
 		}
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("cgroup: parse %q: %w", sc.Text(), err)
+			return 0, fmt.Errorf("cgroup: parse %q: %w", line, err)
 		}
 		return n, nil
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
 	}
 	return 0, fmt.Errorf("cgroup: %q: %w", key, errNoKey)
 }

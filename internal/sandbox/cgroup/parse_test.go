@@ -76,7 +76,7 @@ func TestParseKeyed(t *testing.T) {
 		{"max x\n", "max", 0, errors.New("syntax")},
 	}
 	for _, tt := range tests {
-		got, err := parseKeyed(strings.NewReader(tt.in), tt.key)
+		got, err := parseKeyed([]byte(tt.in), tt.key)
 		switch {
 		case tt.err == nil && err != nil, tt.err != nil && err == nil:
 			t.Errorf("parseKeyed(%q, %q) err = %v, want %v", tt.in, tt.key, err, tt.err)
@@ -143,7 +143,7 @@ func FuzzParseKeyed(f *testing.F) {
 	f.Add("low 0\nhigh 0\nmax 12\noom 1\noom_kill 3\n", "oom_kill")
 	f.Add("max 9223372036854775807", "max")
 	f.Fuzz(func(t *testing.T, s, key string) {
-		parseKeyed(strings.NewReader(s), key)
+		parseKeyed([]byte(s), key)
 	})
 }
 
