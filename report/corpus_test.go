@@ -95,6 +95,8 @@ func TestCorpus(t *testing.T) {
 		{"shell_commands.py", userland, [][2]string{{"credential-access", "high"}, {"execution", "critical"}}},
 		{"pty_reverse_shell.py", userland, [][2]string{{"execution", "critical"}}},
 		{"exec_flood.py", userland, [][2]string{{"evasion", "medium"}, {"network", "medium"}, {"credential-access", "high"}}},
+		// network none: the hook alone sees the body, past its first KiB
+		{"long_body.py", nil, [][2]string{{"exfiltration", "critical"}}},
 	}
 	for _, w := range want {
 		t.Run(strings.TrimSuffix(w.file, ".py"), func(t *testing.T) {
@@ -329,6 +331,35 @@ func corpusSinkhole(t *testing.T, b moat.Backend) {
 	}
 }
 
+// TestHookHTTPClient: what http.client sends (requests and urllib3 send
+// through it) is in the hook's events whole, in parts, past the first KiB
+// of a long body: where no sink reads the flow, or reads it encrypted,
+// the hook still has it.
+func TestHookHTTPClient(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	res := run(t, b, filepath.Join("testdata", "corpus", "long_body.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+	var parts int
+	for _, e := range res.Events {
+		if e.Source == moat.SourceAudit && e.Kind == moat.KindHTTP && strings.HasPrefix(e.Detail, "sent (at ") {
+			parts++
+		}
+	}
+	var hookOnly bool
+	for _, f := range res.Findings {
+		if f.Category != moat.CategoryExfiltration || f.Severity != moat.SeverityCritical || !strings.Contains(f.Summary, "put in a network request") {
+			continue
+		}
+		hookOnly = true
+		for _, e := range f.Evidence {
+			hookOnly = hookOnly && e.Source == moat.SourceAudit
+		}
+	}
+	if parts < 8 || !hookOnly {
+		dump(t, res)
+		t.Errorf("%d parts of http.client's send (want 8 or more), a critical exfiltration finding on the hook's evidence %v", parts, hookOnly)
+	}
+}
+
 // TestCorpusAzureMetadata: the sink answers Azure's instance metadata
 // service (the header "Metadata: true") with a fake managed identity
 // token: taking it is credential access, sending it on exfiltration, both
@@ -434,8 +465,8 @@ except Exception as e:
 	}
 	var data string
 	for _, e := range res.Events {
-		if e.Source == moat.SourceAudit && e.Kind == "http" {
-			data = e.Data
+		if e.Source == moat.SourceAudit && e.Kind == "http" && data == "" {
+			data = e.Data // the first part
 		}
 	}
 	if !strings.Contains(data, `{"key": "`) || !has(res.Findings, moat.CategoryExfiltration, moat.SeverityCritical) {

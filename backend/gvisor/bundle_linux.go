@@ -56,6 +56,11 @@ type bundleConfig struct {
 	// holds, bound read-only at Tools/py. Empty: the report is off.
 	AuditFile string
 	Hook      string
+	// SiteMount (host) is a read-only overlay of the runtime's site
+	// directory Site with the hook's module and .pth line in it, bound
+	// over Site; the hook is then not on PYTHONPATH, and Hook is not
+	// bound. Empty: the hook is Hook, on PYTHONPATH.
+	Site, SiteMount string
 	// Void (host) is an empty file no one may open, bound over the
 	// Sentry's own /dev/fuse.
 	Void string
@@ -101,8 +106,13 @@ func ociSpec(c bundleConfig) *specs.Spec {
 		mounts = append(mounts, specs.Mount{Destination: "/etc/" + n, Type: "bind", Source: c.Etc + "/" + n, Options: ro})
 	}
 	if c.AuditFile != "" {
+		if c.SiteMount != "" {
+			// After the runtime's binds: Site is inside one of them.
+			mounts = append(mounts, specs.Mount{Destination: c.Site, Type: "bind", Source: c.SiteMount, Options: ro})
+		} else {
+			mounts = append(mounts, specs.Mount{Destination: c.Persona.Tools + "/py", Type: "bind", Source: c.Hook, Options: ro})
+		}
 		mounts = append(mounts,
-			specs.Mount{Destination: c.Persona.Tools + "/py", Type: "bind", Source: c.Hook, Options: ro},
 			specs.Mount{Destination: c.Persona.Tools + "/audit", Type: "bind", Source: c.AuditFile, Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
 	}
 	noCaps := []string{}

@@ -64,6 +64,7 @@ func GC(ctx context.Context) ([]string, error) {
 		}
 		removeRunscCgroups(id)
 		dir := filepath.Join(base, id)
+		_ = unix.Unmount(filepath.Join(dir, "site"), unix.MNT_DETACH)
 		_ = unix.Unmount(filepath.Join(dir, "scratch"), unix.MNT_DETACH)
 		if err := os.RemoveAll(dir); err == nil {
 			removed = append(removed, "gvisor sandbox "+id)

@@ -23,8 +23,11 @@ import (
 // host, on the host tmpfs that the sandbox sees as its writable places:
 //
 //   - honeytokens are planted in scratch/home before the run;
-//   - internal/observe/audit's hook is a root-owned file of the skeleton,
-//     bound read-only at the persona's TOOLS/py; its channel is
+//   - internal/observe/audit's hook is a root-owned module of the
+//     skeleton with its .pth line, in a read-only overlay on the host
+//     over the runtime's site directory, bound there (siteOverlay); or,
+//     without one, sitecustomize at the persona's TOOLS/py on PYTHONPATH;
+//     its channel is
 //     scratch/.moat-audit, bound at TOOLS/audit
 //     (gVisor has no host FIFOs here): the hook appends one line per event,
 //     moat tails the file while the run goes on (so events get the time
@@ -97,7 +100,11 @@ func (r *runner) prepareReport(start time.Time) ([]string, error) {
 	}
 	rep.before = observe.Walk(rep.roots, time.Now().Add(fsBudget))
 	r.rep = rep
-	return observe.WithHookPath(append([]string(nil), rep.plan.Env...), r.persona.Tools+"/py"), nil
+	env := append([]string(nil), rep.plan.Env...)
+	if r.siteMount != "" {
+		return env, nil // the hook is in the runtime's site directory
+	}
+	return observe.WithHookPath(env, r.persona.Tools+"/py"), nil
 }
 
 // armWitness starts the kernel-side witness of reads of the planted

@@ -165,10 +165,14 @@ type runner struct {
 
 	dir, scratch string
 	mounted      bool
-	lock         *os.File
-	group        cgroup.Group
-	cmd          *exec.Cmd
-	started      bool
+	// site is the runtime's site directory the hook is laid over, and
+	// siteMount the host overlay (in the bundle) bound there; "" when the
+	// hook is on PYTHONPATH (siteOverlay).
+	site, siteMount string
+	lock            *os.File
+	group           cgroup.Group
+	cmd             *exec.Cmd
+	started         bool
 
 	rep *report // the behaviour report (report_linux.go); nil when off
 
@@ -249,6 +253,9 @@ func (r *runner) prepare() error {
 	if err != nil {
 		return fmt.Errorf("root skeleton: %w", err)
 	}
+	if hook {
+		r.siteOverlay(skel)
+	}
 	etc := filepath.Join(r.scratch, "etc")
 	if err := os.Mkdir(etc, 0o755); err != nil {
 		return err
@@ -285,6 +292,8 @@ func (r *runner) prepare() error {
 		Env:         append(append(env, r.spec.Env...), repEnv...),
 		AuditFile:   auditPath,
 		Hook:        filepath.Join(skel, "py"),
+		Site:        r.site,
+		SiteMount:   r.siteMount,
 		Void:        filepath.Join(skel, voidFile),
 		Persona:     r.persona,
 		Etc:         etc,
@@ -300,6 +309,31 @@ func (r *runner) prepare() error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(r.dir, "config.json"), b, 0o600)
+}
+
+// siteOverlay lays the skeleton's site directory (the hook's module and
+// its .pth line) over the runtime's first site directory it binds, in a
+// read-only overlay on the host that the sandbox gets bound there: runsc's
+// binds of the runtime cannot take a new file, and on PYTHONPATH the hook
+// would be a tell. If the overlay cannot be mounted, the hook goes on
+// PYTHONPATH (prepareReport).
+func (r *runner) siteOverlay(skel string) {
+	site := r.rt.HookSite()
+	if site == "" {
+		return
+	}
+	mnt := filepath.Join(r.dir, "site")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		return
+	}
+	// No upper layer: nothing can be written through it.
+	if err := unix.Mount("overlay", mnt, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV,
+		"lowerdir="+filepath.Join(skel, "site")+":"+site); err != nil {
+		r.tr.step("site overlay failed: " + err.Error())
+		return
+	}
+	r.site, r.siteMount = site, mnt
+	r.tr.step("site overlay")
 }
 
 func modeSticky(m uint32) os.FileMode {
@@ -648,6 +682,9 @@ func (r *runner) layers() []moat.Layer {
 // did not), the cgroup, every process, the scratch tmpfs and the bundle.
 func (r *runner) cleanup() {
 	r.release()
+	if r.siteMount != "" {
+		_ = unix.Unmount(r.siteMount, unix.MNT_DETACH)
+	}
 	if r.mounted {
 		_ = unix.Unmount(r.scratch, unix.MNT_DETACH)
 		r.tr.step("scratch unmounted")

@@ -35,7 +35,7 @@ const skeletonPrefix = "rootfs-"
 // skeletonVersion is part of every skeleton's key: change it whenever
 // writeRootfs or buildSkeleton make something else from the same inputs,
 // or runs would share a root of the old make.
-const skeletonVersion = 4
+const skeletonVersion = 5
 
 // voidFile, in a skeleton, is an empty file of mode 0 (bundleConfig.Void).
 const voidFile = "void"
@@ -80,21 +80,26 @@ func buildSkeleton(dir string, rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) 
 	if !hook {
 		return nil
 	}
-	py := filepath.Join(dir, "py")
-	if err := os.Mkdir(py, 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(py, "sitecustomize.py"), []byte(audit.Hook), 0o644); err != nil {
-		return err
+	// py: the hook as sitecustomize, for PYTHONPATH (where no site
+	// directory can take it); site: the hook as a module and its .pth
+	// line, laid over the runtime's site directory (siteOverlay).
+	files := map[string][]byte{
+		"py/sitecustomize.py":          []byte(audit.Hook),
+		"site/" + audit.Module + ".py": []byte(audit.Hook),
+		"site/" + audit.PthFile:        []byte(audit.PthLine(skeletonTools(rt) + "/audit")),
 	}
 	// The hook compiled once for this interpreter: Python would otherwise
 	// compile it at every start (a read-only directory).
 	if bc != nil {
-		p := filepath.Join(py, bc.Name())
+		files["py/"+bc.Name()] = bc.Data
+		files["site/"+bc.NameFor(audit.Module)] = bc.Data
+	}
+	for name, data := range files {
+		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(p, bc.Data, 0o644); err != nil {
+		if err := os.WriteFile(p, data, 0o644); err != nil {
 			return err
 		}
 	}

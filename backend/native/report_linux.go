@@ -1,15 +1,10 @@
 package native
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
-
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
-	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 	"github.com/moat-sandbox/moat/report"
 )
 
@@ -23,33 +18,12 @@ func (r *runner) prepareReport(cfg *nsinit.Config, startMono int64) {
 	if r.spec.Network == moat.NetworkSinkhole {
 		r.metadata = plan.ServeMetadata() // before the tokens go to the init
 	}
-	cfg.Report = &nsinit.ReportConfig{StartMono: startMono, Files: plan.Files, Tokens: plan.Tokens, HookRoot: r.hookRoot, Site: siteDir(r.rt)}
+	cfg.Report = &nsinit.ReportConfig{StartMono: startMono, Files: plan.Files, Tokens: plan.Tokens, HookRoot: r.hookRoot, Site: r.rt.HookSite()}
 	if bc, err := audit.Compile(r.rt.Executable, cacheDir()); err == nil {
 		cfg.Report.Bytecode = bc
 	}
 	r.planEnv = plan.Env // with the hook's path, in startMessage
 	r.events = append(r.events, plan.Planted...)
-}
-
-// siteDir is the first site directory of rt that the sandbox has: one
-// that exists, inside a read-only bind of the runtime (the init mounts the
-// hook on it). "" when there is none: the hook goes on PYTHONPATH.
-func siteDir(rt *pyrt.Runtime) string {
-	for _, d := range rt.SiteDirs {
-		real, err := filepath.EvalSymlinks(d)
-		if err != nil || real != d {
-			continue
-		}
-		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
-			continue
-		}
-		for _, b := range rt.Paths {
-			if strings.HasPrefix(d, b+"/") {
-				return d
-			}
-		}
-	}
-	return ""
 }
 
 // addEvents takes one "events" message of the init.

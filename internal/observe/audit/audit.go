@@ -58,10 +58,25 @@ import (
 	"github.com/moat-sandbox/moat"
 )
 
-// Hook is the source of the sitecustomize.py moat installs.
-//
 //go:embed hook.py
-var Hook string
+var hookSource string
+
+// Hook is the source of the hook moat installs (hook.py) with its comment
+// lines taken out: a program that reads the module finds code that names
+// nothing of moat (TestHookNamesNothing).
+var Hook = uncommented(hookSource)
+
+// uncommented is src without its lines that hold only a comment (the
+// hook has no multi-line string a line could be part of).
+func uncommented(src string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(src, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "#") {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
 
 // Paths inside the sandbox.
 const (

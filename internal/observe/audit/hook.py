@@ -11,7 +11,7 @@ import os as _os
 import sys as _sys
 
 
-def _moat_install(fifo, pythonpath):
+def _install_hook(fifo, pythonpath):
     if not hasattr(_sys, "addaudithook"):
         return None
     root = _os.path.dirname(fifo)
@@ -52,7 +52,7 @@ def _moat_install(fifo, pythonpath):
     # the total anyway; this bounds the cost to the program).
     # warm: a prestarted interpreter (internal/sandbox/nsinit's warm.py)
     # says "hello" when its run is handed over, with the run's argv.
-    state = {"busy": False, "budget": 5000, "tamper": "", "warm": _os.environ.get("MOAT_WARM") == "1"}
+    state = {"busy": False, "budget": 5000, "tamper": "", "parts": 400, "warm": _os.environ.get("_PYTHON_PRESTART") == "1"}
 
     # No code of the program runs inside the hook: a str or bytes subclass
     # is copied by the base type's own methods, only pathlib's paths are
@@ -124,6 +124,34 @@ def _moat_install(fifo, pythonpath):
         finally:
             close(fd)
 
+    # A long body is sent as parts that overlap, each one line, so that
+    # a secret anywhere in its first maxdata characters (past any
+    # padding) is whole in one part; a part the same as the one before
+    # (padding) is left out. Parts are bounded per process too.
+    maxdata, overlap = 65536, 200
+
+    def emit_data(kind, kw, data):
+        body, detail = text(data, maxdata), text(kw.get("detail", ""), 16)
+        room = max(200, 960 - len(dumps(kw)) - 40)
+        i, last, n = 0, None, room
+        while True:
+            if state["parts"] <= 0:
+                return
+            n = room
+            while n > 16 and len(body[i:i + n].translate(esc)) > room:
+                n = n * 3 // 4
+            part = body[i:i + n]
+            if part != last or i == 0:
+                state["parts"] -= 1
+                kw["data"] = part
+                if i:
+                    kw["detail"] = detail + " (at %d)" % i
+                emit(kind, **kw)
+            last = part
+            if i + n >= len(body):
+                return
+            i += max(n - overlap, n // 2)
+
     def argv(a):
         if isinstance_(a, (list, tuple)):
             return " ".join(text(x, 200) for x in tuple.__getitem__(tuple(list.copy(a) if isinstance_(a, list) else a), slice(0, 16)))[:400]
@@ -141,9 +169,9 @@ def _moat_install(fifo, pythonpath):
         "open", "os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.rename", "os.replace", "os.symlink",
         "os.link", "shutil.rmtree", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system",
         "socket.__new__", "socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname",
-        "socket.gethostbyname_ex", "socket.gethostbyaddr", "urllib.Request", "ctypes.dlopen", "ctypes.dlsym",
+        "socket.gethostbyname_ex", "socket.gethostbyaddr", "urllib.Request", "http.client.send", "ctypes.dlopen", "ctypes.dlsym",
         "_imp.create_dynamic", "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.addaudithook",
-        "sys._getframe", "sys._getframemodulename", "moat.warm"))
+        "sys._getframe", "sys._getframemodulename", "site.prestart"))
     # Ways to reach the hook's state from Python: the garbage collector's
     # lists of objects, and the frames of code running inside the hook.
     introspection = frozenset(("gc.get_objects", "gc.get_referrers", "gc.get_referents"))
@@ -211,11 +239,11 @@ def _moat_install(fifo, pythonpath):
                 emit("tamper", once=("tamper", event), name=event, detail="added an audit hook of its own")
             elif event in ("sys._getframe", "sys._getframemodulename"):
                 pass
-            elif event == "moat.warm":
+            elif event == "site.prestart":
                 if state["warm"]:
                     # What the stub did is not the run's: its run starts
                     # with the hook's memory and budget whole.
-                    state["warm"], state["budget"] = False, 5000
+                    state["warm"], state["budget"], state["parts"] = False, 5000, 400
                     seen.clear()
                     emit("hello", path=text(_sys.executable), detail=argv(_sys.argv))
             elif event == "_imp.create_dynamic":
@@ -275,8 +303,14 @@ def _moat_install(fifo, pythonpath):
                 url, data, headers, method = args
                 kw = {"name": text(url), "detail": text(method or ("POST" if data is not None else "GET"), 16)}
                 if data is not None and isinstance_(data, (str_, bytes_)):
-                    kw["data"] = text(data, 1024)
-                emit("http", **kw)
+                    emit_data("http", kw, data)
+                else:
+                    emit("http", **kw)
+            elif event == "http.client.send":
+                # What any HTTP client of the standard library sends
+                # (requests and urllib3 too): request line, headers, body.
+                if len(args) > 1 and isinstance_(args[1], (str_, bytes_)):
+                    emit_data("http", {"name": "", "detail": "sent"}, args[1])
             elif event == "ctypes.dlopen":
                 emit("native-load", once=("dlopen", text(args[0])), path=text(args[0]))
             elif event == "ctypes.dlsym":
@@ -320,8 +354,8 @@ def _moat_install(fifo, pythonpath):
 
 
 if __name__ == "sitecustomize":
-    _pending = _moat_install(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))) + "/audit", True)
-    del _moat_install
+    _pending = _install_hook(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))) + "/audit", True)
+    del _install_hook
 
     # Step aside: let a sitecustomize of the environment (a venv's) still run.
     _here = _os.path.dirname(_os.path.abspath(__file__))
@@ -337,10 +371,10 @@ if __name__ == "sitecustomize":
     del _here, _self, _pending
 else:
     def install(channel):
-        """Called once by the .pth line that imported this module; the
-        module then leaves sys.modules, as an editable install's finder
-        module would stay out of sight. moat writes one such line per
-        sandbox, so the hook is installed once per interpreter."""
+        # Called once by the .pth line that imported this module; the
+        # module then leaves sys.modules, as an editable install's finder
+        # module would stay out of sight. There is one such line per
+        # sandbox, so the hook is installed once per interpreter.
         if type(channel) is str:
             _sys.modules.pop(__name__, None)
-            _moat_install(channel, False)
+            _install_hook(channel, False)

@@ -186,7 +186,7 @@ type Prestart struct {
 // WarmEnv is set in a prestarted interpreter's environment until the
 // handover: the audit hook then sends its "hello" at the handover, with
 // the run's own argv.
-const WarmEnv = "MOAT_WARM"
+const WarmEnv = "_PYTHON_PRESTART"
 
 // Start is the second message on FDConfig: the program of the run. A
 // sandbox runs exactly one.

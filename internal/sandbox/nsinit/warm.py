@@ -22,7 +22,7 @@ def _point(blob, na, prctl, malloc, sbrk, memmove, memset, string_at):
     if prctl(35, 14, mm, len(mm), 0) != 0:  # PR_SET_MM, PR_SET_MM_MAP
         return
     memset(args[0], 0, args[1] - args[0])
-    i = string_at(env[0], env[1] - env[0]).find(b"\0MOAT_WARM=1\0")
+    i = string_at(env[0], env[1] - env[0]).find(b"\0_PYTHON_PRESTART=1\0")
     if i >= 0:
         memset(env[0] + i + 1, 0, 11)
 
@@ -105,7 +105,7 @@ def _main(g):
     sys.orig_argv = argv
     args = argv[1:]
     sys.argv = ["-c"] + args[2:] if args[0] == "-c" else args
-    sys.audit("moat.warm")  # the audit hook's "hello", with this argv
+    sys.audit("site.prestart")  # the audit hook's "hello", with this argv
     if args[0] == "-c":
         src, name = args[1], "<string>"
     else:

@@ -347,3 +347,25 @@ func underAny(p string, set map[string]bool) bool {
 		}
 	}
 }
+
+// HookSite is the first site directory of rt that a sandbox binding
+// rt.Paths has: one that exists, is its own real path, and lies inside one
+// of the binds. Backends add the audit hook's .pth line to it with an
+// overlay. "" when there is none (the hook then goes on PYTHONPATH).
+func (rt *Runtime) HookSite() string {
+	for _, d := range rt.SiteDirs {
+		real, err := filepath.EvalSymlinks(d)
+		if err != nil || real != d {
+			continue
+		}
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			continue
+		}
+		for _, b := range rt.Paths {
+			if strings.HasPrefix(d, b+"/") {
+				return d
+			}
+		}
+	}
+	return ""
+}

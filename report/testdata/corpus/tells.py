@@ -73,6 +73,18 @@ for d in listdir("/tmp"):
 # in its site directories, which a sandbox sharing that runtime shows as
 # they are (not moat's).
 host = set(read(os.path.join(os.path.dirname(os.path.abspath(__file__)), "host.txt")).splitlines())
+# The source of what the site directories' .pth lines import, and of a
+# sitecustomize on sys.path, as the program can read it (not the host's own).
+for d in set(getattr(site, "getsitepackages", lambda: [])()) | set(p for p in sys.path if p):
+    for n in listdir(d):
+        if n == "sitecustomize.py":
+            check("source of " + os.path.join(d, n), read(os.path.join(d, n)))
+        if not n.endswith(".pth") or n in host:
+            continue
+        for l in read(os.path.join(d, n)).splitlines():
+            if l.startswith("import "):
+                mod = l[7:].split(";")[0].split(",")[0].strip()
+                check("source of " + mod, read(os.path.join(d, mod + ".py")))
 for line in read("/proc/self/mountinfo").splitlines():
     f = line.split()
     if len(f) > 4 and f[4] not in ("/", "/proc", "/dev", "/sys"):
