@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 )
 
@@ -209,8 +210,12 @@ func (a *analysis) persistence() {
 		}
 		switch {
 		case strings.HasSuffix(base, ".pth"):
-			if pthHasCode(e.Data) {
+			switch {
+			case pthHasCode(e.Data):
 				a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s a .pth file with code, run by every Python start: %s", verb, p), []moat.Event{e})
+			case strings.HasSuffix(e.Detail, observe.NotReadWhole):
+				// fail closed: what was not read may be code
+				a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s a .pth file too big to read whole, run by every Python start: %s", verb, p), []moat.Event{e})
 			}
 		case base == "sitecustomize.py" || base == "usercustomize.py":
 			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s %s, run by every Python start: %s", verb, base, p), []moat.Event{e})

@@ -97,6 +97,7 @@ func TestCorpus(t *testing.T) {
 		{"exec_flood.py", userland, [][2]string{{"evasion", "medium"}, {"network", "medium"}, {"credential-access", "high"}}},
 		// network none: the hook alone sees the body, past its first KiB
 		{"long_body.py", nil, [][2]string{{"exfiltration", "critical"}}},
+		{"big_file.py", nil, [][2]string{{"exfiltration", "critical"}}},
 	}
 	for _, w := range want {
 		t.Run(strings.TrimSuffix(w.file, ".py"), func(t *testing.T) {
@@ -156,6 +157,20 @@ func TestCorpus(t *testing.T) {
 		}
 		dump(t, res)
 		t.Error("no kernel exec event of the dropped payload with its sha256")
+	})
+	t.Run("persistence-hidden", func(t *testing.T) {
+		// a .pth padded past its first KiB, one over 1 MiB, one after 700 other files
+		res := run(t, b, filepath.Join("testdata", "corpus", "pth_hidden.py"), nil)
+		for _, name := range []string{"aa_padded.pth", "bb_big.pth", "zz_late.pth"} {
+			found := false
+			for _, f := range res.Findings {
+				found = found || (f.Category == moat.CategoryPersistence && f.Severity.Rank() >= moat.SeverityHigh.Rank() && strings.Contains(f.Summary, name))
+			}
+			if !found {
+				dump(t, res)
+				t.Errorf("no high persistence finding names %s", name)
+			}
+		}
 	})
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)

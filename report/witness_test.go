@@ -69,7 +69,8 @@ func TestWitness(t *testing.T) {
 // that b's witness cannot see: its layer must then say so, by that name.
 func witnessCases(t *testing.T, b moat.Backend, blind string) {
 	reader := staticReader(t)
-	for _, how := range []string{"ctypes", "static", "isolated", "dirfd", "procroot", "mmap", "sendfile", "splice", "copy_file_range", "utime", "touch", "noatime"} {
+	for _, how := range []string{"ctypes", "static", "isolated", "dirfd", "procroot", "mmap", "sendfile", "splice", "copy_file_range", "utime", "touch", "noatime",
+		"slashes", "dotdot", "symlink", "dropped"} {
 		t.Run(how, func(t *testing.T) {
 			res := run(t, b, filepath.Join("testdata", "corpus", "read_past_hook.py"), func(s *moat.Spec) {
 				s.Args = append(s.Args, how)
@@ -107,7 +108,7 @@ func witnessCases(t *testing.T, b moat.Backend, blind string) {
 					t.Errorf("no credential-access finding on the kernel's witness of the read")
 				}
 			}
-			if how == "ctypes" || how == "static" || how == "isolated" {
+			if how == "ctypes" || how == "static" || how == "isolated" || how == "dropped" {
 				if !evasion(res, "past the audit hook") {
 					dump(t, res)
 					t.Errorf("a read the hook did not see is no evasion finding")

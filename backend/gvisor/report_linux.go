@@ -189,7 +189,8 @@ func (r *runner) finishReport(res *moat.Result) {
 		deadline := time.Now().Add(fsBudget)
 		after := observe.Walk(rep.roots, deadline)
 		d := observe.Differ{Tokens: rep.plan.Tokens, Planted: rep.plan.Files, Deadline: deadline, At: time.Since(rep.start).Milliseconds(),
-			Read: func(p string, n int64) ([]byte, error) { return observe.ReadBounded(r.hostPath(p), n) }}
+			Read:   func(p string, n int64) ([]byte, error) { return observe.ReadBounded(r.hostPath(p), n) },
+			ReadAt: func(p string, off, n int64) ([]byte, error) { return observe.ReadBoundedAt(r.hostPath(p), off, n) }}
 		fsEvs, fsDropped := d.Diff(rep.before, after)
 		evs = append(evs, fsEvs...)
 		dropped += fsDropped

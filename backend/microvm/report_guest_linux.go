@@ -174,7 +174,7 @@ func (r *guestReporter) finish(fw *frameWriter) error {
 	evs := append([]moat.Event{r.armed}, r.witness.Check(now)...)
 	deadline := time.Now().Add(reportBudget)
 	after := observe.Walk(reportRoots(), deadline)
-	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, Deadline: deadline, At: now}
+	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, ReadAt: observe.ReadBoundedAt, Deadline: deadline, At: now}
 	fsEvs, dropped := d.Diff(r.before, after)
 	auditEvs, auditDropped := r.audit.Events()
 	evs = append(append(append(evs, auditEvs...), fsEvs...), r.net...)

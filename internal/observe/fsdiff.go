@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -71,7 +72,10 @@ type Differ struct {
 	Planted map[string]string // the token files: never scanned
 	// Read returns up to n bytes of the file at path p (inside the
 	// sandbox), never following a link; nil: contents are not scanned.
-	Read     func(p string, n int64) ([]byte, error)
+	Read func(p string, n int64) ([]byte, error)
+	// ReadAt returns up to n bytes of the file at p from offset off, as
+	// Read; nil: only the first MaxScanFile bytes of a file are scanned.
+	ReadAt   func(p string, off, n int64) ([]byte, error)
 	Deadline time.Time
 	At       int64 // TimeMS of the events
 }
@@ -117,17 +121,40 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 			kind = "file-changed"
 		}
 		ev := moat.Event{Kind: kind, Path: audit.Clean(p, 400), Detail: fmt.Sprintf("%s, %d bytes", a.Mode, a.Size)}
-		if d.Read != nil && a.Mode.IsRegular() && a.Size <= MaxScanFile && scanned < MaxScanTotal && time.Now().Before(d.Deadline) {
-			if data, err := d.Read(p, a.Size+1); err == nil {
-				scanned += int64(len(data))
-				if Interesting(p) {
+		if d.Read != nil && a.Mode.IsRegular() {
+			_, planted := d.Planted[p]
+			pth := strings.HasSuffix(p, ".pth")
+			var code []string
+			seen := map[string]bool{}
+			whole := d.scan(p, a.Size, &scanned, func(off int64, data []byte) {
+				if off == 0 && Interesting(p) {
 					ev.Data = audit.Clean(string(data[:min(len(data), 1024)]), 1024)
 				}
-				if _, planted := d.Planted[p]; !planted {
-					for _, h := range matcher.Match(data) {
+				if pth {
+					code = pthCode(data, off == 0, code)
+				}
+				if planted {
+					return
+				}
+				if a.Size > MaxScanFile {
+					// A big file's text only (a secret in it is text
+					// in some encoding, or compressed in a small file):
+					// binary padding costs little.
+					data = textRuns(data, 32)
+				}
+				for _, h := range matcher.Match(data) {
+					if !seen[h.ID+h.Encoding] {
+						seen[h.ID+h.Encoding] = true
 						add(moat.Event{Kind: "honeytoken-written", Path: ev.Path, Name: h.ID, Detail: h.Encoding})
 					}
 				}
+			})
+			if len(code) > 0 {
+				// What site.py runs of it, wherever it is in the file.
+				ev.Data = audit.Clean(strings.Join(code, "\n"), 1024)
+			}
+			if !whole {
+				ev.Detail += ", " + NotReadWhole
 			}
 		}
 		add(ev)
@@ -143,6 +170,112 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 		add(moat.Event{Kind: "file-deleted", Path: audit.Clean(p, 400)})
 	}
 	return evs, dropped
+}
+
+// NotReadWhole ends the Detail of a file event whose content was not
+// scanned to its end (the scan budget, the deadline, or a backend that
+// sends only a file's start).
+const NotReadWhole = "not read whole"
+
+// scanOverlap is how much of the window before each window of a big
+// file's scan repeats: a secret (or a .pth line's start) across two
+// windows is whole in one.
+const scanOverlap = 64 << 10
+
+// scan reads the file p of size bytes in windows of MaxScanFile that
+// overlap, while *budget stays under MaxScanTotal and the deadline is not
+// past, and calls f with each window's offset and data. It reports
+// whether the whole file was read.
+func (d *Differ) scan(p string, size int64, budget *int64, f func(off int64, data []byte)) bool {
+	var off int64
+	for {
+		if *budget >= MaxScanTotal || !time.Now().Before(d.Deadline) {
+			return false
+		}
+		var data []byte
+		var err error
+		want := int64(MaxScanFile)
+		switch {
+		case off == 0:
+			want = min(size, MaxScanFile) + 1
+			data, err = d.Read(p, want)
+		case d.ReadAt != nil:
+			data, err = d.ReadAt(p, off, want)
+		default:
+			return false
+		}
+		if err != nil {
+			return false
+		}
+		*budget += int64(len(data))
+		f(off, data)
+		end := off + int64(len(data))
+		if end >= size || int64(len(data)) < want {
+			// the end, or less than the file as it was walked (a
+			// backend that sent only its start)
+			return end >= size
+		}
+		off = end - scanOverlap
+	}
+}
+
+// pthCode adds to code the lines of a .pth file's window data that
+// site.py executes (those starting with "import" and a space or tab),
+// each once and at most 16. A line counts only from its start: the
+// window's first line only if it is the file's (first).
+func pthCode(data []byte, first bool, code []string) []string {
+	lines := strings.Split(string(data), "\n")
+	if !first {
+		lines = lines[1:]
+	}
+	for _, l := range lines {
+		if len(code) >= 16 {
+			break
+		}
+		if strings.HasPrefix(l, "import ") || strings.HasPrefix(l, "import\t") {
+			l = l[:min(len(l), 400)]
+			if !slices.Contains(code, l) {
+				code = append(code, l)
+			}
+		}
+	}
+	return code
+}
+
+// textRuns is the runs of printable ASCII in b at least n long, each on
+// a line of its own.
+func textRuns(b []byte, n int) []byte {
+	var out []byte
+	start := -1
+	for i := 0; i <= len(b); i++ {
+		if i < len(b) && b[i] >= 0x20 && b[i] < 0x7f {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 && i-start >= n {
+			out = append(append(out, b[start:i]...), '\n')
+		}
+		start = -1
+	}
+	return out
+}
+
+// ReadBoundedAt reads up to n bytes of the file p from offset off, as
+// ReadBounded.
+func ReadBoundedAt(p string, off, n int64) ([]byte, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, n)
+	k, err := f.ReadAt(buf, off)
+	if k > 0 {
+		err = nil
+	}
+	return buf[:k], err
 }
 
 // Interesting names the files whose first bytes the diff keeps: those

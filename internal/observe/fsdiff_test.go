@@ -1,9 +1,13 @@
 package observe
 
 import (
+	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 )
 
 // A .pth written after more throwaway files than MaxFSEvents keeps its
@@ -27,4 +31,42 @@ func TestDiffPersistenceFirst(t *testing.T) {
 		}
 	}
 	t.Fatalf("the .pth is not among the %d events kept", len(evs))
+}
+
+// A big file is scanned whole in overlapping windows: a secret across the
+// first window's end and a .pth's import line past its first MiB are
+// found; a backend that sends only a file's start says it was not read
+// whole.
+func TestDiffBigFiles(t *testing.T) {
+	secret := "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
+	big := bytes.Repeat([]byte{0xfe}, MaxScanFile-10)
+	big = append(append(big, secret...), bytes.Repeat([]byte{0x01}, 2<<20)...)
+	pth := append(bytes.Repeat([]byte("#"+strings.Repeat("x", 1023)+"\n"), 1500), "import os; os.system('sh')\n"...)
+	files := map[string][]byte{"/work/cache.bin": big, "/work/v/site-packages/x.pth": pth}
+	after := Snapshot{}
+	for p, b := range files {
+		after[p] = FileState{Size: int64(len(b)), Ino: uint64(len(p))}
+	}
+	read := func(p string, off, n int64) ([]byte, error) {
+		b := files[p]
+		return b[min(off, int64(len(b))):min(off+n, int64(len(b)))], nil
+	}
+	d := &Differ{Tokens: []honeytoken.Token{{ID: "aws", Value: secret}}, Deadline: time.Now().Add(time.Minute),
+		Read: func(p string, n int64) ([]byte, error) { return read(p, 0, n) }, ReadAt: read}
+	evs, _ := d.Diff(Snapshot{}, after)
+	var written, code bool
+	for _, e := range evs {
+		written = written || (e.Kind == "honeytoken-written" && e.Path == "/work/cache.bin")
+		code = code || (strings.HasSuffix(e.Path, "x.pth") && e.Data == "import os; os.system('sh')" && !strings.Contains(e.Detail, NotReadWhole))
+	}
+	if !written || !code {
+		t.Errorf("secret across windows found %v, the .pth's import line %v: %+v", written, code, evs)
+	}
+	d.ReadAt = nil // a backend that sends only the start
+	evs, _ = d.Diff(Snapshot{}, after)
+	for _, e := range evs {
+		if strings.HasSuffix(e.Path, "x.pth") && !strings.HasSuffix(e.Detail, NotReadWhole) {
+			t.Errorf("the .pth read in part does not say so: %+v", e)
+		}
+	}
 }

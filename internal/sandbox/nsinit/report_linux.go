@@ -279,7 +279,7 @@ func (r *reporter) finish(send func(any) error) {
 	witnessed := append([]moat.Event{r.armed}, r.witness.Check(r.now())...)
 	deadline := time.Now().Add(fsDiffBudget)
 	after := observe.Walk(diffRoots(), deadline)
-	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, Deadline: deadline, At: r.now()}
+	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, ReadAt: observe.ReadBoundedAt, Deadline: deadline, At: r.now()}
 	fsEvents, fsDropped := d.Diff(r.before, after)
 	auditEvents, auditDropped := r.audit.Events()
 

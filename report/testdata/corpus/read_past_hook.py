@@ -76,3 +76,21 @@ elif how == "utime":
 elif how == "touch":
     subprocess.run(["touch", "-a", "-d", "2020-01-01", path], check=True)
     print("touched")
+elif how == "slashes":
+    # a path spelled another way: doubled slashes
+    print("read", len(open(path.replace("/", "//")).read()))
+elif how == "dotdot":
+    os.makedirs(os.path.join(home, "x"), exist_ok=True)
+    print("read", len(open(os.path.join(home, "x", "..", rel)).read()))
+elif how == "symlink":
+    # a link with an innocent name in /tmp
+    os.symlink(path, "/tmp/notes.txt")
+    print("read", len(open("/tmp/notes.txt").read()))
+elif how == "dropped":
+    # a static binary dropped in /tmp, run, and deleted
+    with open("reader", "rb") as f, open("/tmp/.upd", "wb") as g:
+        g.write(f.read())
+    os.chmod("/tmp/.upd", 0o755)
+    subprocess.run(["/tmp/.upd", path], check=True)
+    os.remove("/tmp/.upd")
+    os.remove("reader")
