@@ -52,6 +52,15 @@ func TestCorpusBackends(t *testing.T) {
 				{"corpus/steal_aws_post.py", [][2]string{{"credential-access", "high"}}},
 				{"corpus/pth_persistence.py", [][2]string{{"persistence", "high"}}},
 				{"corpus/vsock_host.py", [][2]string{{"network", "high"}}},
+				{"corpus/long_body.py", [][2]string{{"exfiltration", "critical"}}},
+				{"corpus/pth_hidden.py", [][2]string{{"persistence", "high"}}},
+			}
+			if bk.name == "gvisor" {
+				// the containers send a file's first MiB only
+				cases = append(cases, struct {
+					file     string
+					findings [][2]string
+				}{"corpus/big_file.py", [][2]string{{"exfiltration", "critical"}}})
 			}
 			if bk.kernel != "" {
 				cases = append(cases, struct {

@@ -98,6 +98,7 @@ func TestCorpus(t *testing.T) {
 		// network none: the hook alone sees the body, past its first KiB
 		{"long_body.py", nil, [][2]string{{"exfiltration", "critical"}}},
 		{"big_file.py", nil, [][2]string{{"exfiltration", "critical"}}},
+		{"fake_python.py", userland, [][2]string{{"execution", "high"}}},
 	}
 	for _, w := range want {
 		t.Run(strings.TrimSuffix(w.file, ".py"), func(t *testing.T) {
