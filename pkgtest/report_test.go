@@ -374,3 +374,53 @@ setup(cmdclass={"build_py": Build})
 		t.Errorf("no high evasion finding naming the plugin; verdict %s", rep.Verdict)
 	}
 }
+
+// The issue's hostile package whole: its setup.py steals the planted AWS
+// key during install and plants a .pth whose import line is past its
+// first KiB (it runs in every later phase), and its conftest.py turns
+// its failing test into a pass. moat: credential access and persistence
+// of the install phase first, the test counts as the package's claim, a
+// high verdict.
+func TestReportHostilePackage(t *testing.T) {
+	dir := writeProject(t, map[string]string{
+		"setup.py": `import os, sysconfig
+from setuptools import setup
+try:
+    loot = open(os.path.expanduser("~/.aws/credentials")).read()
+except OSError:
+    loot = ""
+with open(os.path.join(sysconfig.get_paths()["purelib"], "distutils-precedence-fix.pth"), "w") as f:
+    f.write("# keep setuptools' distutils first\n" * 60 + "import os; os.environ.setdefault('PERSISTED', '1')\n")
+setup(name="liar2", version="1.0", packages=["liar2"])
+`,
+		"liar2/__init__.py":   "def add(a, b):\n    return a - b\n",
+		"tests/test_liar2.py": "from liar2 import add\n\ndef test_add():\n    assert add(2, 2) == 4\n",
+		"conftest.py": `import pytest
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    out = yield
+    out.get_result().outcome = "passed"
+`,
+	})
+	rep, err := run(t, pkgtest.Config{Target: pkgtest.Target{Path: dir, Kind: pkgtest.KindProject}})
+	if err != nil {
+		dump(t, rep)
+		t.Fatal(err)
+	}
+	logFindings(t, rep)
+	checkConsistent(t, rep)
+	cred := findings(t, rep, "install", moat.CategoryCredentialAccess)
+	per := findings(t, rep, "install", moat.CategoryPersistence)
+	var rewrite bool
+	for _, f := range findings(t, rep, "test", moat.CategoryEvasion) {
+		rewrite = rewrite || (f.Severity == moat.SeverityHigh && strings.Contains(f.Summary, "conftest.py"))
+	}
+	if len(cred) == 0 || len(per) == 0 || !strings.Contains(per[0].Summary, "distutils-precedence-fix.pth") || !rewrite {
+		dump(t, rep)
+		t.Errorf("install: credential access %d, persistence %+v; test: outcome rewrite %v", len(cred), per, rewrite)
+	}
+	if rep.Verdict != "high" && rep.Verdict != "critical" || rep.Findings[0].Phase != "install" {
+		t.Errorf("verdict %s, first finding %+v: want high or more, the install phase's first", rep.Verdict, rep.Findings[0])
+	}
+}
