@@ -291,8 +291,9 @@ func (a *analysis) execution() {
 			continue // the kernel event speaks for it
 		}
 		switch {
-		case shells[base]:
-			// judged by its command line, each one (commands.go)
+		case shells[base] && !(writable(e.Path) && written[e.Path]):
+			// judged by its command line, each one (commands.go); one
+			// the run wrote is judged by what it is, below
 		case writable(e.Path) && (written[e.Path] || !a.interpreter(e) && !a.venvScript(e)):
 			ev := []moat.Event{e}
 			what := "executed a file from a writable directory"

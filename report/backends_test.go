@@ -54,6 +54,7 @@ func TestCorpusBackends(t *testing.T) {
 				{"corpus/vsock_host.py", [][2]string{{"network", "high"}}},
 				{"corpus/long_body.py", [][2]string{{"exfiltration", "critical"}}},
 				{"corpus/pth_hidden.py", [][2]string{{"persistence", "high"}}},
+				{"corpus/fake_python.py", [][2]string{{"execution", "high"}}},
 			}
 			if bk.name == "gvisor" {
 				// the containers send a file's first MiB only
@@ -73,7 +74,11 @@ func TestCorpusBackends(t *testing.T) {
 			}
 			for _, c := range cases {
 				t.Run(strings.TrimSuffix(filepath.Base(c.file), ".py"), func(t *testing.T) {
-					res := run(t, b, filepath.Join("testdata", c.file), nil)
+					var mod func(*moat.Spec)
+					if strings.Contains(c.file, "fake_python") {
+						mod = userland
+					}
+					res := run(t, b, filepath.Join("testdata", c.file), mod)
 					for _, f := range c.findings {
 						if !has(res.Findings, moat.Category(f[0]), moat.Severity(f[1])) {
 							dump(t, res)

@@ -159,6 +159,20 @@ func TestCorpus(t *testing.T) {
 		dump(t, res)
 		t.Error("no kernel exec event of the dropped payload with its sha256")
 	})
+	t.Run("written-by-name", func(t *testing.T) {
+		// a shell the run copied is executed by a name: python3, bash
+		res := run(t, b, filepath.Join("testdata", "corpus", "fake_python.py"), userland)
+		for _, p := range []string{"/tmp/.local/bin/python3", "/work/venv/bin/python3", "/tmp/.x/bash"} {
+			found := false
+			for _, f := range res.Findings {
+				found = found || (f.Category == moat.CategoryExecution && f.Severity.Rank() >= moat.SeverityHigh.Rank() && strings.Contains(f.Summary, p))
+			}
+			if !found {
+				dump(t, res)
+				t.Errorf("no high execution finding names %s", p)
+			}
+		}
+	})
 	t.Run("persistence-hidden", func(t *testing.T) {
 		// a .pth padded past its first KiB, one over 1 MiB, one after 700 other files
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_hidden.py"), nil)

@@ -11,6 +11,9 @@ package procmem
 import (
 	"fmt"
 	"os"
+	"path"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -57,6 +60,17 @@ func Call(ev *moat.Event, n seccomp.Notif, tid int, maxArgv int, target func(pat
 		}
 		if merr == nil {
 			raw := seccomp.ReadString(mem, pathArg, 4096)
+			if raw != "" && !strings.HasPrefix(raw, "/") {
+				// relative to the working directory, or to execveat's
+				// directory: the path the program ran, made whole
+				dir := "/proc/" + strconv.Itoa(tid) + "/cwd"
+				if nr == unix.SYS_EXECVEAT && int32(n.Args[0]) != unix.AT_FDCWD {
+					dir = "/proc/" + strconv.Itoa(tid) + "/fd/" + strconv.Itoa(int(int32(n.Args[0])))
+				}
+				if d, err := os.Readlink(dir); err == nil && strings.HasPrefix(d, "/") && !strings.HasSuffix(d, " (deleted)") {
+					raw = path.Join(d, raw)
+				}
+			}
 			ev.Path = audit.Clean(raw, 400)
 			ev.Detail = audit.Clean(seccomp.ReadArgv(mem, argvArg), maxArgv)
 			if nr == unix.SYS_EXECVE {
