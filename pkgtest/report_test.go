@@ -424,3 +424,38 @@ def pytest_runtest_makereport(item, call):
 		t.Errorf("verdict %s, first finding %+v: want high or more, the install phase's first", rep.Verdict, rep.Findings[0])
 	}
 }
+
+// oncecall's and feature-gen-dt's shapes: the payload is in a submodule
+// that `import pkg` does not import, and runs in a daemon thread after
+// the import returns. The import phase imports submodules and lets the
+// thread finish: credential access of the import phase.
+func TestReportSubmoduleThread(t *testing.T) {
+	dir := writeProject(t, map[string]string{
+		"setup.py":         "from setuptools import setup\nsetup(name=\"lazy\", version=\"0.1\", packages=[\"lazy\"])\n",
+		"lazy/__init__.py": "VALUE = 1\n",
+		"lazy/once.py": `import os, threading, time
+def _run():
+    time.sleep(1)
+    try:
+        open(os.path.expanduser("~/.aws/credentials")).read()
+    except OSError:
+        pass
+threading.Thread(target=_run, daemon=True).start()
+`,
+	})
+	tg, err := pkgtest.DetectTarget(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := run(t, pkgtest.Config{Target: tg, Phases: []string{"install", "import"}})
+	if err != nil || rep.Status != pkgtest.StatusPassed {
+		dump(t, rep)
+		t.Fatalf("status %s, err %v", rep.Status, err)
+	}
+	logFindings(t, rep)
+	cred := findings(t, rep, "import", moat.CategoryCredentialAccess)
+	if len(cred) == 0 || !strings.Contains(cred[0].Summary, "/.aws/credentials") {
+		dump(t, rep)
+		t.Errorf("no credential-access finding of the import phase: %+v", cred)
+	}
+}

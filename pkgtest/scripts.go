@@ -111,7 +111,11 @@ os.execvp(a[0], a)
 // module of the distributions the install phase asked for (pip's
 // --report, "requested"), or of every distribution in the venv when
 // there is no report. Top-level modules come from top_level.txt, else
-// from RECORD.
+// from RECORD. Then it imports their submodules (at most 300, for 20 s;
+// __main__ and test modules left out), whose failures do not fail the
+// phase: a payload in pkg.once runs only when pkg.once is imported. Then
+// it gives threads the imports started up to 5 s to finish: a payload
+// in a daemon thread would die with the interpreter.
 const importCode = `import importlib, importlib.metadata as md, json, os, re, sys, sysconfig, traceback
 def norm(n): return re.sub(r"[-_.]+", "-", n or "").lower()
 site = {os.path.realpath(sysconfig.get_paths()[k]) for k in ("purelib", "platlib")}
@@ -159,5 +163,29 @@ for m in mods:
         traceback.print_exc()
         print("import-check: FAILED", m, "-", type(e).__name__, file=sys.stderr)
         failed.append(m)
+import pkgutil, threading, time
+end, n = time.monotonic() + 20, 0
+for m in mods:
+    pkg = sys.modules.get(m)
+    if pkg is None or not hasattr(pkg, "__path__"):
+        continue
+    try:
+        subs = [i.name for i in pkgutil.walk_packages(pkg.__path__, m + ".", onerror=lambda name: None)]
+    except BaseException:
+        continue
+    for s in subs:
+        parts = s.split(".")
+        if parts[-1] == "__main__" or any(p in ("test", "tests", "testing", "conftest") or p.startswith("test_") for p in parts[1:]):
+            continue
+        if n >= 300 or time.monotonic() > end:
+            break
+        n += 1
+        try:
+            importlib.import_module(s)
+        except BaseException as e:
+            print("import-check: submodule not imported", s, "-", type(e).__name__, file=sys.stderr)
+end = time.monotonic() + 5
+while time.monotonic() < end and any(t is not threading.main_thread() and t.is_alive() for t in threading.enumerate()):
+    time.sleep(0.1)
 sys.exit(1 if failed else 0)
 `
