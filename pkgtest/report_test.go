@@ -459,3 +459,39 @@ threading.Thread(target=_run, daemon=True).start()
 		t.Errorf("no credential-access finding of the import phase: %+v", cred)
 	}
 }
+
+// trustypip's shape: an sdist without a single top-level directory (its
+// setup.py at the top), which pip builds: moat tests it, and its install
+// hook's reverse shell is a finding.
+func TestFlatSdist(t *testing.T) {
+	dir := writeProject(t, map[string]string{
+		"setup.py": `import os
+from setuptools import setup
+os.system("echo cHl0aG9uMyAtYyAicHJpbnQoMSkiCg== | base64 -d | sh")
+setup(name="flat", version="0.1", packages=["flat"])
+`,
+		"flat/__init__.py": "VALUE = 1\n",
+	})
+	sdist := filepath.Join(t.TempDir(), "flat-0.1.tar.gz")
+	if err := os.WriteFile(sdist, moattest.Sdist(t, dir, ""), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := pkgtest.DetectTarget(sdist, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := run(t, pkgtest.Config{Target: tg, Phases: []string{"install", "import"}})
+	if err != nil || rep.Status != pkgtest.StatusPassed {
+		dump(t, rep)
+		t.Fatalf("status %s, err %v", rep.Status, err)
+	}
+	logFindings(t, rep)
+	ok := false
+	for _, f := range findings(t, rep, "install", moat.CategoryExecution) {
+		ok = ok || (f.Severity.Rank() >= moat.SeverityHigh.Rank() && strings.Contains(f.Summary, "decoded a hidden command"))
+	}
+	if !ok {
+		dump(t, rep)
+		t.Error("no high execution finding of the install phase for the decoded command")
+	}
+}

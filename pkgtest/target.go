@@ -23,10 +23,6 @@ type usageError struct{ error }
 func (e usageError) Unwrap() error        { return e.error }
 func (e usageError) Is(target error) bool { return target == ErrUsage }
 
-// ErrNoRoot marks an sdist without a single top-level directory: `moat
-// test` refuses it (pip could not build it as one), `moat scan` reads it.
-var ErrNoRoot = errors.New("no single top-level directory (not an sdist)")
-
 // Kind is what a target is.
 type Kind string
 
@@ -83,9 +79,8 @@ func DetectTarget(path string, requirements bool) (Target, error) {
 		if err != nil {
 			return Target{}, usagef("sdist %s: %w", filepath.Base(abs), err)
 		}
-		if info.Root == "" {
-			return Target{Kind: KindSdist, Path: abs}, usagef("sdist %s: %w", filepath.Base(abs), ErrNoRoot)
-		}
+		// No single top-level directory (Root ""): pip builds it from
+		// its top, as a real malicious upload had it.
 		return Target{Kind: KindSdist, Path: abs, Root: info.Root}, nil
 	case strings.HasSuffix(base, ".whl"):
 		if _, err := archive.CheckFile(abs, archive.Limits{}); err != nil {

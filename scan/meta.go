@@ -100,7 +100,7 @@ func (a *analysis) metadata() {
 	m := p.meta
 	mh := func(text string) hit { return hit{path: m.file, line: 0, text: text} }
 	if p.kind == KindSdist && p.root == "" {
-		a.add("metadata-layout", moat.CategoryEvasion, moat.SeverityMedium, "not an sdist layout: no single top-level directory (pip and `moat test` refuse it)", hit{path: "", text: clean(p.file)})
+		a.add("metadata-layout", moat.CategoryEvasion, moat.SeverityMedium, "not an sdist layout: no single top-level directory (what a build tool makes has one; pip builds it from its top)", hit{path: "", text: clean(p.file)})
 	}
 	if (p.kind == KindSdist || p.kind == KindWheel) && m.file == "" {
 		a.add("metadata-missing", moat.CategoryEvasion, moat.SeverityLow, "no PKG-INFO or METADATA: the archive does not say what it is", hit{text: clean(p.file)})

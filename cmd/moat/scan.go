@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -61,10 +60,10 @@ failed (bad input included), 130 interrupted.`,
 }
 
 // scanTarget detects the target as moat test does; an sdist without a
-// single top-level directory is scanned all the same (a finding).
+// single top-level directory is scanned like any other (a finding says so).
 func scanTarget(path string, requirements bool) (scan.Target, error) {
 	t, err := pkgtest.DetectTarget(path, requirements)
-	if err != nil && !errors.Is(err, pkgtest.ErrNoRoot) {
+	if err != nil {
 		return scan.Target{}, err
 	}
 	return scan.Target{Kind: string(t.Kind), Path: t.Path, Root: t.Root}, nil
