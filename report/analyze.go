@@ -149,7 +149,7 @@ func (a *analysis) credentialAccess() {
 	// or, where the hook saw no open of the file, is the only witness of
 	// a read done past the hook: also an evasion.
 	var past []string
-	var pastEv, altered []moat.Event
+	var pastEv, altered, tools []moat.Event
 	var alteredPaths []string
 	for _, e := range a.evs {
 		if e.Source != moat.SourceKernel || !a.files[e.Path] {
@@ -162,6 +162,8 @@ func (a *analysis) credentialAccess() {
 				byPath[e.Path] = append([]moat.Event{e}, byPath[e.Path]...)
 			case hookSaw[e.Path]:
 				// the hook's open was judged a library's own (netrc)
+			case a.toolReads(e.Path) != "":
+				tools = append(tools, e)
 			default:
 				order = append(order, e.Path)
 				byPath[e.Path] = []moat.Event{e}
@@ -186,6 +188,9 @@ func (a *analysis) credentialAccess() {
 			rest = append(rest, byPath[p][1:]...)
 		}
 		a.add(moat.CategoryCredentialAccess, "high", fmt.Sprintf("read %d planted fake credential files: %s", len(order), strings.Join(order, ", ")), append(evs, rest...))
+	}
+	for _, e := range tools {
+		a.add(moat.CategoryCredentialAccess, moat.SeverityLow, "read the planted "+e.Path+" (the kernel's access time): "+a.toolReads(e.Path), []moat.Event{e})
 	}
 	if len(past) > 0 {
 		a.add(moat.CategoryEvasion, moat.SeverityHigh, "read planted fake credential files past the audit hook (the kernel's access times show the reads, the hook saw no open): "+joinBounded(past, 8), pastEv)

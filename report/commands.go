@@ -449,3 +449,35 @@ func (a *analysis) netrcLookups() {
 		a.add(moat.CategoryCredentialAccess, moat.SeverityLow, "read the planted ~/.netrc and no other credential file, as HTTP libraries and pip do to find a host's credentials", evs)
 	}
 }
+
+// toolReads names the program the kernel saw run that reads the planted
+// file p by itself, as documented, whatever it is asked to do: wget (and
+// curl -n) read ~/.netrc for every host, an interactive bash reads
+// ~/.bash_history. "" if none ran. The kernel's witness of the read (an
+// access time) cannot say which process read it; such a read alone is
+// not theft (the value sent anywhere still is exfiltration).
+func (a *analysis) toolReads(p string) string {
+	base := path.Base(p)
+	for _, e := range a.evs {
+		if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || a.failedExec(e) {
+			continue
+		}
+		args := strings.Fields(e.Detail)
+		has := func(flags ...string) bool {
+			for _, f := range args {
+				if slices.Contains(flags, f) || strings.HasPrefix(f, "--netrc-file") {
+					return true
+				}
+			}
+			return false
+		}
+		prog := path.Base(e.Path)
+		switch {
+		case base == ".netrc" && (prog == "wget" || prog == "curl" && has("-n", "--netrc", "--netrc-optional")):
+			return prog + " reads it for the hosts it fetches from"
+		case base == ".bash_history" && prog == "bash" && has("-i"):
+			return "an interactive bash reads its history"
+		}
+	}
+	return ""
+}

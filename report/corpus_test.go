@@ -504,3 +504,28 @@ except Exception as e:
 		t.Errorf("the request's data %q, no critical exfiltration finding", data)
 	}
 }
+
+// TestToolReads: wget reads ~/.netrc by itself for the host it fetches
+// from; the kernel's witness of that read is no theft and no evasion
+// (low), while the same read with no such tool run stays high.
+func TestToolReads(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	res := run(t, b, filepath.Join("testdata", "benign", "tool_reads.py"), func(s *moat.Spec) {
+		s.Python, s.Userland = "/usr/bin/python3", true
+	})
+	if !strings.Contains(res.Stdout, "wget True") {
+		t.Skip("no wget in the sandbox (/usr/bin/python3's /usr)")
+	}
+	var low bool
+	for _, f := range res.Findings {
+		if (f.Category == moat.CategoryCredentialAccess || f.Category == moat.CategoryEvasion) && f.Severity.Rank() > moat.SeverityLow.Rank() {
+			dump(t, res)
+			t.Errorf("wget's own netrc read: %s %s: %s", f.Severity, f.Category, f.Summary)
+		}
+		low = low || f.Category == moat.CategoryCredentialAccess && strings.Contains(f.Summary, "wget reads it")
+	}
+	if !low {
+		dump(t, res)
+		t.Error("no low credential-access finding names wget's read")
+	}
+}
