@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/corpus.sh: run `moat test --isolation native` on every sample of a
+# bench/corpus.sh: run `moat test --isolation native` (MOAT_CORPUS_ISOLATION
+# for another backend) on every sample of a
 # malware corpus (default /work/shared/malware-corpus: samples/*.zip with
 # password "infected", benign/*.tar.gz, samples.tsv) inside an outer network
 # namespace, and print a Markdown table: sample, phase, what its code does,
@@ -28,7 +29,7 @@ tail -n +2 "$corpus/samples.tsv" | while IFS=$'\t' read -r file pkg ver phase wh
   *) cp "$corpus/$file" "$d/" ;;
   esac
   sdist=$(find "$d" -maxdepth 1 -name '*.tar.gz' | head -n1)
-  unshare -n -- "$tmp/moat" test --isolation native --python "${MOAT_CORPUS_PYTHON:-/usr/bin/python3}" --quiet --json --timeout-install 3m --timeout-import 1m \
+  unshare -n -- "$tmp/moat" test --isolation "${MOAT_CORPUS_ISOLATION:-native}" --python "${MOAT_CORPUS_PYTHON:-/usr/bin/python3}" --quiet --json --timeout-install 3m --timeout-import 1m \
     --timeout-test 1m --out "$d/out" "$sdist" >/dev/null 2>"$d/stderr" || true
   name="$pkg-$ver"
   if [ -f "$d/out/report.json" ]; then
