@@ -549,21 +549,35 @@ func (a *analysis) sockets() {
 // another image since.
 func (a *analysis) audited(k moat.Event) bool {
 	h := int64(-1)
+	var hello moat.Event
 	for _, e := range a.evs {
 		if e.PID != k.PID {
 			continue
 		}
 		if e.Source == "audit" && e.Kind == "hello" && e.TimeMS <= k.TimeMS+slackMS {
-			h = e.TimeMS
+			h, hello = e.TimeMS, e
 		}
 	}
 	if h < 0 {
 		return false
 	}
+	// A hello no earlier than k (the slack allows for the two channels'
+	// delays) is the image's that k started, if k is the exec of the
+	// interpreter that said it, or the image's after a later exec of the
+	// same pid (sh's child became bash, then Python): either way k was
+	// not a hooked process's.
+	if h >= k.TimeMS && k.Kind == moat.KindExec && k.Path == hello.Path {
+		return false
+	}
+	after := false // past k in the events' order
 	for _, e := range a.evs {
 		if e.Source == "kernel" && e.Kind == "exec" && e.PID == k.PID && e.TimeMS > h && e.TimeMS < k.TimeMS {
 			return false
 		}
+		if after && h >= k.TimeMS && e.Source == "kernel" && e.Kind == "exec" && e.PID == k.PID && e.TimeMS <= h {
+			return false
+		}
+		after = after || e == k
 	}
 	return true
 }

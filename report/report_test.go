@@ -95,6 +95,14 @@ func TestAnalyze(t *testing.T) {
 		{"packet socket, audit hook only", []moat.Event{{Source: "audit", Kind: "socket", Name: "AF_PACKET", PID: 3}}, moat.CategoryNetwork, "high"},
 		{"netlink sock_diag", []moat.Event{{Source: "kernel", Kind: "socket", Name: "AF_NETLINK", PID: 3}}, moat.CategoryNetwork, "medium"},
 		{"netlink and alg", []moat.Event{{Source: "kernel", Kind: "socket", Name: "AF_NETLINK"}, {Source: "kernel", Kind: "socket", Name: "AF_ALG"}}, moat.CategoryNetwork, "high"},
+		{"a shell's child execs bash, which execs Python (duc193): the hello is the later image's", []moat.Event{
+			{Source: "kernel", Kind: "exec", Path: "/usr/bin/bash", Detail: "bash -c neofetch", PID: 15, TimeMS: 1554},
+			{Source: "kernel", Kind: "exec", Path: "/work/.venv/bin/python", Detail: "python x.py", PID: 15, TimeMS: 1560},
+			{Source: "audit", Kind: "hello", PID: 15, Path: "/work/.venv/bin/python", TimeMS: 1600}}, moat.CategoryEvasion, ""},
+		{"ctypes execve soon after the hello, the hello's arrival late", []moat.Event{
+			{Source: "kernel", Kind: "exec", Path: "/work/.venv/bin/python", PID: 15, TimeMS: 1560},
+			{Source: "kernel", Kind: "exec", Path: "/bin/true", PID: 15, TimeMS: 1580},
+			{Source: "audit", Kind: "hello", PID: 15, Path: "/work/.venv/bin/python", TimeMS: 1600}}, moat.CategoryEvasion, "high"},
 		{"kernel exec of an unaudited process (a shell's child)", []moat.Event{
 			{Source: "kernel", Kind: "exec", Path: "/bin/ls", PID: 9, TimeMS: 5}}, moat.CategoryEvasion, ""},
 	}
