@@ -84,8 +84,8 @@ func buildSkeleton(dir string, rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) 
 	// directory can take it); site: the hook as a module and its .pth
 	// line, laid over the runtime's site directory (siteOverlay).
 	files := map[string][]byte{
-		"py/sitecustomize.py":          []byte(audit.Hook),
-		"site/" + audit.Module + ".py": []byte(audit.Hook),
+		"py/sitecustomize.py":          []byte(audit.Hook()),
+		"site/" + audit.Module + ".py": []byte(audit.Hook()),
 		"site/" + audit.PthFile:        []byte(audit.PthLine(skeletonTools(rt) + "/audit")),
 	}
 	// The hook compiled once for this interpreter: Python would otherwise
@@ -134,7 +134,7 @@ func skeletonKey(rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) string {
 		fmt.Fprintf(h, "etc %s\x00", n)
 	}
 	if hook {
-		fmt.Fprintf(h, "hook %q\x00", audit.Hook)
+		fmt.Fprintf(h, "hook %q\x00", audit.Hook())
 		if bc != nil {
 			fmt.Fprintf(h, "pyc %s %x\x00", bc.Tag, bc.Data)
 		}

@@ -171,7 +171,7 @@ func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime, ul *pyrt.Us
 			}
 		}
 	}
-	key, err := fileKey("runtime", idents, append(b, audit.Hook...))
+	key, err := fileKey("runtime", idents, append(b, audit.Hook()...))
 	if err != nil {
 		return "", fmt.Errorf("runtime image: %w", err)
 	}
@@ -630,7 +630,7 @@ func writeHook(s sink, rt *pyrt.Runtime) error {
 	add := func(name string, b []byte) error {
 		return s.file(site+"/"+name, 0o644, bytes.NewReader(b), int64(len(b)))
 	}
-	if err := add(audit.Module+".py", []byte(audit.Hook)); err != nil {
+	if err := add(audit.Module+".py", []byte(audit.Hook())); err != nil {
 		return fmt.Errorf("audit hook: %w", err)
 	}
 	if err := add(audit.PthFile, []byte(audit.PthLine(guestHookRoot+"/audit"))); err != nil {

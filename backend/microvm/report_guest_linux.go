@@ -100,7 +100,7 @@ func startReport(cfg *GuestReport, t0 time.Time) (*guestReporter, error) {
 		if err := os.Mkdir(guestHookRoot+"/py", 0o755); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(guestHookRoot+"/py/sitecustomize.py", []byte(audit.Hook), 0o644); err != nil {
+		if err := os.WriteFile(guestHookRoot+"/py/sitecustomize.py", []byte(audit.Hook()), 0o644); err != nil {
 			return nil, err
 		}
 	}

@@ -47,7 +47,7 @@ func (b *HookBytecode) entry() string {
 		if dir == "" || id == "" {
 			return
 		}
-		h := sha256.Sum256([]byte(b.engine + "\x00" + id + "\x00" + audit.Hook))
+		h := sha256.Sum256([]byte(b.engine + "\x00" + id + "\x00" + audit.Hook()))
 		b.path = filepath.Join(dir, "hook-"+hex.EncodeToString(h[:16]))
 	})
 	return b.path
@@ -100,7 +100,7 @@ func checkCompiled(b []byte) (*audit.Bytecode, error) {
 	}
 	key := uint64(binary.LittleEndian.Uint32(bc.Data[:4]))
 	got := binary.LittleEndian.Uint64(bc.Data[8:16])
-	if got != sipHash(1, 3, key, []byte(audit.Hook)) && got != sipHash(2, 4, key, []byte(audit.Hook)) {
+	if got != sipHash(1, 3, key, []byte(audit.Hook())) && got != sipHash(2, 4, key, []byte(audit.Hook())) {
 		return nil, errors.New("the .pyc is not of the hook's source")
 	}
 	return bc, nil

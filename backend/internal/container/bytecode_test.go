@@ -28,7 +28,7 @@ func TestCheckCompiled(t *testing.T) {
 		}
 		return out
 	}
-	good := compile(audit.Hook)
+	good := compile(audit.Hook())
 	if _, err := checkCompiled(good); err != nil {
 		t.Fatalf("the hook's own bytecode: %v", err)
 	}

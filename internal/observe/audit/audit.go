@@ -5,9 +5,9 @@
 // # How the hook gets in
 //
 // Where the backend can add a file to a site directory of the runtime,
-// [Hook] is the module [Module] there, run by a .pth line ([PthLine]):
+// [Hook()] is the module [Module] there, run by a .pth line ([PthLine]):
 // native mounts a read-only overlay on the directory, containers a tmpfs
-// on an empty one. Otherwise the sandbox init writes [Hook] as
+// on an empty one. Otherwise the sandbox init writes [Hook()] as
 // sitecustomize.py into the read-only directory [Dir] and puts it first on
 // PYTHONPATH, so site.py imports it before the program's first line; it
 // then steps aside and imports the environment's own sitecustomize, if
@@ -53,6 +53,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/moat-sandbox/moat"
@@ -61,10 +62,10 @@ import (
 //go:embed hook.py
 var hookSource string
 
-// Hook is the source of the hook moat installs (hook.py) with its comment
+// Hook returns the source of the hook moat installs (hook.py) with its comment
 // lines taken out: a program that reads the module finds code that names
 // nothing of moat (TestHookNamesNothing).
-var Hook = uncommented(hookSource)
+var Hook = sync.OnceValue(func() string { return uncommented(hookSource) })
 
 // uncommented is src without its lines that hold only a comment (the
 // hook has no multi-line string a line could be part of).
@@ -86,7 +87,7 @@ const (
 
 // The hook as a site directory's .pth line: where a backend can add files
 // to a site directory of the runtime (site.getsitepackages()), it writes
-// [Hook] as Module+".py" and [PthLine] as PthFile there. Python runs the
+// [Hook()] as Module+".py" and [PthLine] as PthFile there. Python runs the
 // line while site.py processes the directory, before sitecustomize and the
 // program, also in a venv with the system site packages, under -I and
 // under pip's isolated builds (which replace PYTHONPATH). Nothing is then

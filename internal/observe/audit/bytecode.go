@@ -86,7 +86,7 @@ func Compile(python, cacheDir string) (*Bytecode, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, python, "-I", "-S", "-c", CompileCode, Module+".py")
 	cmd.Env = []string{}
-	cmd.Stdin = bytes.NewReader([]byte(Hook))
+	cmd.Stdin = bytes.NewReader([]byte(Hook()))
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
@@ -122,7 +122,7 @@ func cacheKey(python string) (string, error) {
 		return "", fmt.Errorf("audit hook: %w", err)
 	}
 	h := sha256.New()
-	h.Write([]byte(Hook))
+	h.Write([]byte(Hook()))
 	fmt.Fprintf(h, "\x00%s\x00%d\x00%d", python, fi.Size(), fi.ModTime().UnixNano())
 	return hex.EncodeToString(h.Sum(nil)[:12]), nil
 }

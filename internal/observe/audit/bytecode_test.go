@@ -39,7 +39,7 @@ func TestCompile(t *testing.T) {
 	// The interpreter loads it: import it as sitecustomize from a
 	// directory holding the source and this .pyc, verbosely.
 	src := t.TempDir()
-	if err := os.WriteFile(filepath.Join(src, "sitecustomize.py"), []byte(Hook), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(src, "sitecustomize.py"), []byte(Hook()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(filepath.Join(src, "__pycache__"), 0o755); err != nil {

@@ -143,7 +143,7 @@ func (r *reporter) installHook() error {
 	}
 	if site := r.cfg.Site; site != "" && path.IsAbs(site) && path.Clean(site) == site {
 		dir := hookRoot + "/site"
-		err := write(dir, audit.Module+".py", []byte(audit.Hook))
+		err := write(dir, audit.Module+".py", []byte(audit.Hook()))
 		if err == nil {
 			err = write(dir, audit.PthFile, []byte(audit.PthLine(hookRoot+"/audit")))
 		}
@@ -163,7 +163,7 @@ func (r *reporter) installHook() error {
 		_ = os.RemoveAll(dir)
 	}
 	r.pythonpath = hookRoot + "/py"
-	if err := write(r.pythonpath, "sitecustomize.py", []byte(audit.Hook)); err != nil {
+	if err := write(r.pythonpath, "sitecustomize.py", []byte(audit.Hook())); err != nil {
 		return err
 	}
 	if bc := r.cfg.Bytecode; bc != nil {
