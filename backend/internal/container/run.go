@@ -145,20 +145,7 @@ func (r *Run) Stats() Stats {
 // (StatusCanceled), and at a cgroup limit breach until exited is closed.
 // Call the returned func when the run is over.
 func (r *Run) Supervise(ctx context.Context, timeout time.Duration, exited <-chan struct{}) (end func()) {
-	timer := time.AfterFunc(timeout, func() { r.Stop(moat.StatusTimeout) })
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			r.Stop(moat.StatusCanceled)
-		case <-done:
-		}
-	}()
-	go r.watch(done, exited)
-	return func() {
-		close(done)
-		timer.Stop()
-	}
+	return r.SuperviseProgram(ctx, timeout, 0, nil, exited) // a nil reaped is never closed
 }
 
 // SuperviseProgram is Supervise with the timeout on the program alone:

@@ -3,8 +3,6 @@
 package seccomp
 
 import (
-	"fmt"
-
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -19,7 +17,7 @@ import (
 // filter's is taken, by Linux and by gVisor).
 func Clone3Program() ([]bpf.RawInstruction, error) {
 	const allow, enosys = label("allow"), label("enosys")
-	insts, err := link([]bpf.Instruction{
+	return assemble([]bpf.Instruction{
 		bpf.LoadAbsolute{Off: offArch, Size: 4},
 		jumpIf{cond: bpf.JumpEqual, val: auditArch, f: allow},
 		bpf.LoadAbsolute{Off: offNr, Size: 4},
@@ -27,14 +25,6 @@ func Clone3Program() ([]bpf.RawInstruction, error) {
 		allow, bpf.RetConstant{Val: retAllow},
 		enosys, bpf.RetConstant{Val: retErrno(unix.ENOSYS)},
 	})
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: link: %w", err)
-	}
-	raw, err := bpf.Assemble(insts)
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: assemble: %w", err)
-	}
-	return raw, nil
 }
 
 // InstallClone3ENOSYS installs [Clone3Program] on all threads of the

@@ -263,15 +263,7 @@ func Program() ([]bpf.RawInstruction, error) {
 	if err != nil {
 		return nil, err
 	}
-	insts, err := link(src)
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: link: %w", err)
-	}
-	raw, err := bpf.Assemble(insts)
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: assemble: %w", err)
-	}
-	return raw, nil
+	return assemble(src)
 }
 
 // Return values. SECCOMP_RET_ERRNO carries the errno in its low 16 bits.
@@ -375,6 +367,19 @@ func (jump) Assemble() (bpf.RawInstruction, error) { return bpf.RawInstruction{}
 //	jeq #k, T, F   =>   jeq #k, 0, 1 ; ja T ; ja F
 //
 // and linking starts over, until every jump fits.
+// assemble links src's labels and assembles it.
+func assemble(src []bpf.Instruction) ([]bpf.RawInstruction, error) {
+	insts, err := link(src)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: link: %w", err)
+	}
+	raw, err := bpf.Assemble(insts)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: assemble: %w", err)
+	}
+	return raw, nil
+}
+
 func link(src []bpf.Instruction) ([]bpf.Instruction, error) {
 	src = append([]bpf.Instruction(nil), src...)
 	for far := 0; ; far++ {

@@ -58,15 +58,7 @@ func NotifyProgram() ([]bpf.RawInstruction, error) {
 		return nil, errors.New("seccomp: notify: no default allow in the program")
 	}
 	out = append(out, notify, bpf.RetConstant{Val: retNotify})
-	insts, err := link(out)
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: link: %w", err)
-	}
-	raw, err := bpf.Assemble(insts)
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: assemble: %w", err)
-	}
-	return raw, nil
+	return assemble(out)
 }
 
 func sortedWatched() []uint32 {
@@ -155,15 +147,7 @@ func ExecWatchProgram() ([]bpf.RawInstruction, error) {
 		p = append(p, jump(allow))
 	}
 	p = append(p, notify, bpf.RetConstant{Val: retNotify}, allow, bpf.RetConstant{Val: retAllow})
-	insts, err := link(p)
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: link: %w", err)
-	}
-	raw, err := bpf.Assemble(insts)
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: assemble: %w", err)
-	}
-	return raw, nil
+	return assemble(p)
 }
 
 // WatchCall names the system call of a notification of
