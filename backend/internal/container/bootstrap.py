@@ -575,9 +575,18 @@ if REPORT:
     # this init wrote: take the cache directory as it is now (the host
     # checks every other change to the hook's directory).
     cache = REPORT['dir'] + '/py/__pycache__'
+    # The program is running: it may have moved the directory already (the
+    # after walk shows that to the host); what is gone is left out here.
     before = [e for e in before if not e[0].startswith(cache)]
-    for p in [cache] + [cache + '/' + n for n in os.listdir(cache)]:
-        st = os.lstat(p)
+    try:
+        names = os.listdir(cache)
+    except OSError:
+        names = None
+    for p in ([cache] + [cache + '/' + n for n in names]) if names is not None else []:
+        try:
+            st = os.lstat(p)
+        except OSError:
+            continue
         before.append([p, st.st_size, st.st_mode, st.st_ino, st.st_ctime_ns])
     marks.append((monotonic_ns(), 'hook compiled'))
 import select, resource

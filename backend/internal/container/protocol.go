@@ -592,7 +592,7 @@ func (s *Session) Outcome(res *moat.Result, backend string, reason moat.Status, 
 	switch {
 	case e == nil:
 		end.Lost = "the container's init said nothing"
-		if d := termsafe.Line(diag, 300); d != "" {
+		if d := termsafe.Line(lastLine(diag), 300); d != "" {
 			end.Lost = "the container: " + d
 		}
 	case e.Error != "":
@@ -605,3 +605,13 @@ func (s *Session) Outcome(res *moat.Result, backend string, reason moat.Status, 
 
 // StopGrace is how long a backend waits for a killed container to go.
 const StopGrace = 10 * time.Second
+
+// lastLine is the last line of s with anything on it: what a Python
+// traceback or an engine's log says last is the error itself.
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return s
+}

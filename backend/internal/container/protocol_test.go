@@ -39,3 +39,17 @@ assert late.startswith("# --- late:"), late[:40]
 		t.Fatalf("compile the bootstrap: %v\n%s", err, out)
 	}
 }
+
+// TestLastLine: a lost container's error is the last thing it said (a
+// traceback's exception), not "Traceback (most recent call last):".
+func TestLastLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"Traceback (most recent call last):\n  File \"x\", line 1\nFileNotFoundError: [Errno 2] gone\n\n": "FileNotFoundError: [Errno 2] gone",
+		"Error: no such image": "Error: no such image",
+		"":                     "",
+	} {
+		if got := lastLine(in); got != want {
+			t.Errorf("lastLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
