@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
@@ -66,6 +67,11 @@ type bundleConfig struct {
 	Void string
 	Disk int64
 	Pids int
+	// HostNet: the run's network is a sinkhole (runsc --network=host in
+	// the namespace moat made, sink_linux.go): the bundle names no network
+	// namespace, so the sandbox stays in runsc's, and the resolver's and
+	// CA's files (egress.EtcFiles) are bound from Etc too.
+	HostNet bool
 }
 
 // ociSpec builds the OCI runtime spec of a run. The invariants: the root
@@ -102,7 +108,11 @@ func ociSpec(c bundleConfig) *specs.Spec {
 		mounts = append(mounts, specs.Mount{Destination: d.dst, Type: "bind", Source: c.Scratch + "/" + d.name,
 			Options: []string{"bind", "rw", "nosuid", "nodev"}})
 	}
-	for _, n := range etcNames {
+	etc := etcNames
+	if c.HostNet {
+		etc = append(slices.Clone(etc), egress.EtcFiles()...)
+	}
+	for _, n := range etc {
 		mounts = append(mounts, specs.Mount{Destination: "/etc/" + n, Type: "bind", Source: c.Etc + "/" + n, Options: ro})
 	}
 	if c.AuditFile != "" {
@@ -116,6 +126,13 @@ func ociSpec(c bundleConfig) *specs.Spec {
 			specs.Mount{Destination: c.Persona.Tools + "/audit", Type: "bind", Source: c.AuditFile, Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
 	}
 	noCaps := []string{}
+	namespaces := []specs.LinuxNamespace{
+		{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
+		{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
+	}
+	if c.HostNet {
+		namespaces = slices.DeleteFunc(namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
+	}
 	return &specs.Spec{
 		Annotations: exclusiveHints(mounts),
 		Version:     specs.Version,
@@ -137,10 +154,7 @@ func ociSpec(c bundleConfig) *specs.Spec {
 		Mounts:   mounts,
 		Linux: &specs.Linux{
 			CgroupsPath: c.CgroupsPath,
-			Namespaces: []specs.LinuxNamespace{
-				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
-				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
-			},
+			Namespaces:    namespaces,
 			Seccomp:       seccompProfile(),
 			MaskedPaths:   []string{"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"},
 			ReadonlyPaths: []string{"/proc/sys", "/proc/sysrq-trigger"},

@@ -74,13 +74,15 @@ func (b *Backend) Check(ctx context.Context) error {
 	return err
 }
 
-// Supports refuses every network mode but none: runsc runs with
-// --network=none here, and moat's sinkhole is not built for it.
+// Supports refuses the network mode allow=: runsc runs with
+// --network=none, or for a sinkhole with --network=host in a network
+// namespace of moat's where only moat's sink answers (sink_linux.go).
 func (b *Backend) Supports(spec *moat.Spec) error {
-	if spec.Network != moat.NetworkNone {
-		return fmt.Errorf("gvisor: network %q: only none (--network=none, loopback only) is built: %w", spec.Network, moat.ErrUnsupported)
+	switch spec.Network {
+	case moat.NetworkNone, moat.NetworkSinkhole:
+		return nil
 	}
-	return nil
+	return fmt.Errorf("gvisor: network %q: only none and sinkhole are built: %w", spec.Network, moat.ErrUnsupported)
 }
 
 // Collect removes what killed runs left; see [GC].

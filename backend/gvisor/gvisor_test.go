@@ -89,10 +89,20 @@ func TestGVisorImageSuite(t *testing.T) {
 	})
 }
 
-// TestNetworkRefused: modes other than none are refused, not weakened.
+// TestSinkhole: the shared sinkhole case on the Sentry (runsc
+// --network=host in the run's own namespace, where moat's sink answers).
+func TestSinkhole(t *testing.T) {
+	moattest.RequireBackend(t, "gvisor")
+	moattest.Sinkhole(t, newBackend(), nil)
+	if left := gvisor.Leftovers(); len(left) > 0 {
+		t.Errorf("left on the host: %q", left)
+	}
+}
+
+// TestNetworkRefused: allow= is refused, not weakened.
 func TestNetworkRefused(t *testing.T) {
-	_, err := (&gvisor.Backend{}).Run(context.Background(), &moat.Spec{Args: []string{"-c", "pass"}, Network: moat.NetworkSinkhole})
+	_, err := (&gvisor.Backend{}).Run(context.Background(), &moat.Spec{Args: []string{"-c", "pass"}, Network: "allow=example.com:443"})
 	if !errors.Is(err, moat.ErrUnsupported) {
-		t.Fatalf("sinkhole: %v, want ErrUnsupported", err)
+		t.Fatalf("allow: %v, want ErrUnsupported", err)
 	}
 }

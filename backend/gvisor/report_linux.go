@@ -16,6 +16,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	moatreport "github.com/moat-sandbox/moat/report"
 )
 
@@ -52,6 +53,9 @@ type report struct {
 	// on the hook. armed says which.
 	witness *observe.Witness
 	armed   moat.Event
+	// metadata is what the sinkhole serves at the metadata address, whose
+	// credentials are among the plan's tokens; nil without a sinkhole.
+	metadata *honeytoken.Metadata
 
 	tailMu sync.Mutex
 	off    int64
@@ -66,6 +70,9 @@ func (r *runner) prepareReport(start time.Time) ([]string, error) {
 		return nil, nil
 	}
 	rep := &report{plan: observe.NewPlan(r.persona.Home, r.spec.Env), start: start}
+	if r.spec.Network == moat.NetworkSinkhole {
+		rep.metadata = rep.plan.ServeMetadata()
+	}
 	rep.audit = observe.NewCollector(func() int64 { return time.Since(start).Milliseconds() })
 	for _, d := range scratchDirs(r.persona.Home) {
 		rep.roots = append(rep.roots, observe.Root{Path: d.dst, Host: filepath.Join(r.scratch, d.name)})
@@ -165,6 +172,7 @@ func (rep *report) tail(path string) {
 // parses the Sentry's trace into res. Everything in the sandbox is dead.
 func (r *runner) finishReport(res *moat.Result) {
 	rep := r.rep
+	netEvs, netDropped := r.stopSink()
 	if res == nil {
 		if rep != nil {
 			rep.witness.Close()
@@ -172,7 +180,7 @@ func (r *runner) finishReport(res *moat.Result) {
 		return
 	}
 	if rep == nil {
-		moatreport.Finish(res, nil, 0, r.lim)
+		moatreport.Finish(res, netEvs, netDropped, r.lim)
 		return
 	}
 	if rep.stop != nil {
@@ -207,7 +215,8 @@ func (r *runner) finishReport(res *moat.Result) {
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: r.rt.Executable, SHA256: sum})
 	}
 	evs = append(evs, kEvs...)
-	moatreport.Finish(res, evs, dropped+kDropped, r.lim)
+	evs = append(evs, netEvs...)
+	moatreport.Finish(res, evs, dropped+kDropped+netDropped, r.lim)
 }
 
 // Bounds of the hashes of executed files.
@@ -302,6 +311,26 @@ func (r *runner) straceEvents() ([]moat.Event, int) {
 		dropped += d
 	}
 	return evs, dropped
+}
+
+// metadata is what the sinkhole serves at the metadata address: the
+// report's, whose credentials are honeytokens; nil without a report
+// (the sink makes its own).
+func (r *runner) metadata() *honeytoken.Metadata {
+	if r.rep == nil {
+		return nil
+	}
+	return r.rep.metadata
+}
+
+// networkLayer says what the run's network is.
+func (r *runner) networkLayer() moat.Layer {
+	if r.netns == nil {
+		return moat.Layer{Name: "network-none", Detail: "runsc --network=none: loopback only"}
+	}
+	return moat.Layer{Name: "network-sinkhole", Detail: "runsc --network=host in a network namespace of the run's own with only lo and no route out: " +
+		"every name resolves, every TCP and UDP flow is answered and recorded by moat's sink (TLS read in clear with the run's CA, the metadata address with fake credentials); " +
+		"the program's sockets are the host kernel's (hostinet), in that namespace only"}
 }
 
 // reportLayer says what the report of this run is made of.

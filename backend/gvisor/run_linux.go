@@ -23,8 +23,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	ctr "github.com/moat-sandbox/moat/backend/internal/container"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
@@ -176,6 +178,12 @@ type runner struct {
 
 	rep *report // the behaviour report (report_linux.go); nil when off
 
+	// netns and sink: the run's network namespace and the sinkhole moat
+	// serves in it (sink_linux.go); nil unless --network sinkhole.
+	netns *os.File
+	sink  *ctr.Sink
+	start time.Time // the zero of the sink's event times
+
 	mu          sync.Mutex
 	reason      moat.Status
 	stopOnce    sync.Once
@@ -269,11 +277,17 @@ func (r *runner) prepare() error {
 		}
 	}
 	r.tr.step("root skeleton")
-	repEnv, err := r.prepareReport(time.Now())
+	r.start = time.Now()
+	repEnv, err := r.prepareReport(r.start)
 	if err != nil {
 		return fmt.Errorf("behaviour report: %w", err)
 	}
 	r.tr.step("report prepared")
+	if r.spec.Network == moat.NetworkSinkhole {
+		if repEnv, err = r.startSink(etc, repEnv); err != nil {
+			return err
+		}
+	}
 	g, err := cgroup.New(r.id, cgroup.Limits{Memory: r.lim.Memory + SentryMemory, Pids: r.lim.Pids + sentryPids, CPUs: r.lim.CPUs})
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, moat.ErrDegraded)
@@ -303,6 +317,7 @@ func (r *runner) prepare() error {
 		Root:        filepath.Join(skel, "root"),
 		Disk:        r.lim.Disk,
 		Pids:        r.lim.Pids,
+		HostNet:     r.netns != nil,
 	})
 	b, err := json.MarshalIndent(s, "", "\t")
 	if err != nil {
@@ -453,10 +468,15 @@ func writeRootfs(root string, rt *pyrt.Runtime) error {
 	if err := os.WriteFile(filepath.Join(root, tools, "audit"), nil, 0o644); err != nil {
 		return err
 	}
-	for _, name := range etcNames {
+	// The mount points of the run's own /etc files, and of a sinkhole's
+	// (bound only then; empty files otherwise).
+	for _, name := range append(slices.Clone(etcNames), egress.EtcFiles()...) {
 		p := filepath.Join(root, "etc", name)
 		if _, err := os.Lstat(p); err == nil {
 			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
 		}
 		if err := os.WriteFile(p, nil, 0o644); err != nil {
 			return err
@@ -477,7 +497,11 @@ func underAny(p string, dirs []string) bool {
 // runscArgs are the global flags of `runsc run`. inGroup: runsc starts in
 // the run's cgroup (startInGroup) and leaves cgroups alone.
 func (r *runner) runscArgs(inGroup bool) []string {
-	a := []string{"--root", runscRoot(), "--network=none", "--platform=" + r.h.Platform, "--log=" + filepath.Join(r.dir, "runsc.log"), "--log-format=json", "--oci-seccomp"}
+	network := "--network=none"
+	if r.netns != nil {
+		network = "--network=host" // in the run's own namespace: sink_linux.go
+	}
+	a := []string{"--root", runscRoot(), network, "--platform=" + r.h.Platform, "--log=" + filepath.Join(r.dir, "runsc.log"), "--log-format=json", "--oci-seccomp"}
 	if inGroup {
 		a = append(a, "--ignore-cgroups")
 	}
@@ -529,7 +553,13 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	}
 	exited := make(chan struct{}) // runsc was reaped
 	defer close(exited)
-	cmd, err := startInGroup(r.group, r.id, newCmd, exited)
+	cmd, err := startInGroup(r.group, r.id, r.netns, newCmd, exited)
+	if err == nil && r.netns != nil {
+		if err = checkNetns(cmd.Process.Pid, r.netns); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}
 	if err != nil {
 		stdinW.Close()
 		outW.Close()
@@ -663,7 +693,7 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "oci-bundle", Detail: "read-only root of the interpreter alone; gVisor's own /proc and /dev"},
 		{Name: "read-only-runtime", Detail: strings.Join(binds, " ")},
 		{Name: "disk", Detail: fmt.Sprintf("one host tmpfs of %d bytes for /work /tmp %s /dev/shm", r.lim.Disk, r.persona.Home)},
-		{Name: "network-none", Detail: "runsc --network=none: loopback only"},
+		r.networkLayer(),
 		{Name: "seccomp", Detail: "native's deny list and socket families (unix, inet, inet6, netlink route), applied by the Sentry (runsc --oci-seccomp)"},
 		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privileges", sandboxID)},
 		{Name: fmt.Sprintf("cgroup-v%d", r.group.Version()), Detail: fmt.Sprintf("%s; memory %d bytes (+%d for runsc, the Sentry and gofer), pids %d (+%d for them), cpus %g",
@@ -682,6 +712,10 @@ func (r *runner) layers() []moat.Layer {
 // did not), the cgroup, every process, the scratch tmpfs and the bundle.
 func (r *runner) cleanup() {
 	r.release()
+	r.stopSink()
+	if r.netns != nil {
+		r.netns.Close()
+	}
 	if r.siteMount != "" {
 		_ = unix.Unmount(r.siteMount, unix.MNT_DETACH)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 )
 
@@ -35,7 +36,7 @@ const skeletonPrefix = "rootfs-"
 // skeletonVersion is part of every skeleton's key: change it whenever
 // writeRootfs or buildSkeleton make something else from the same inputs,
 // or runs would share a root of the old make.
-const skeletonVersion = 5
+const skeletonVersion = 6
 
 // voidFile, in a skeleton, is an empty file of mode 0 (bundleConfig.Void).
 const voidFile = "void"
@@ -130,7 +131,7 @@ func skeletonKey(rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) string {
 	for _, l := range links {
 		fmt.Fprintf(h, "link %s %s\x00", l, rt.Links[l])
 	}
-	for _, n := range etcNames {
+	for _, n := range append(slices.Clone(etcNames), egress.EtcFiles()...) {
 		fmt.Fprintf(h, "etc %s\x00", n)
 	}
 	if hook {

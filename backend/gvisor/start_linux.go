@@ -36,10 +36,14 @@ import (
 // the way when neither of the above is available. A runsc started with
 // inGroup that is not found in the group is killed and an error returned:
 // it never runs outside its limits.
-func startInGroup(g cgroup.Group, id string, newCmd func(inGroup bool) *exec.Cmd, done <-chan struct{}) (*exec.Cmd, error) {
+//
+// With ns (a sinkhole's network namespace, sink_linux.go), runsc is forked
+// from a thread that entered ns, which stays locked until done is closed
+// and then ends: runsc is born in ns.
+func startInGroup(g cgroup.Group, id string, ns *os.File, newCmd func(inGroup bool) *exec.Cmd, done <-chan struct{}) (*exec.Cmd, error) {
 	plain := func() (*exec.Cmd, error) {
 		cmd := newCmd(false)
-		return cmd, cmd.Start()
+		return cmd, inNetns(ns, done, cmd.Start)
 	}
 	e, err := g.Entry()
 	if err != nil {
@@ -49,7 +53,7 @@ func startInGroup(g cgroup.Group, id string, newCmd func(inGroup bool) *exec.Cmd
 	if e.Dir != nil {
 		cmd := newCmd(true)
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(e.Dir.Fd())
-		if err := cmd.Start(); err != nil {
+		if err := inNetns(ns, done, cmd.Start); err != nil {
 			return plain() // no clone3 here
 		}
 		return cmd, checkInGroup(g, cmd, id)
@@ -99,6 +103,17 @@ func startInGroup(g cgroup.Group, id string, newCmd func(inGroup bool) *exec.Cmd
 			resc <- result{}
 			return
 		}
+		if ns != nil {
+			if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+				// Still in moat's namespace: leave the group as above;
+				// plain() tries again and fails alike.
+				if cgroup.Enter(home) == nil {
+					runtime.UnlockOSThread()
+				}
+				resc <- result{}
+				return
+			}
+		}
 		cmd := newCmd(true)
 		serr := cmd.Start()
 		left := cgroup.Enter(home) == nil
@@ -107,9 +122,9 @@ func startInGroup(g cgroup.Group, id string, newCmd func(inGroup bool) *exec.Cmd
 			done = nil
 		}
 		<-done
-		if left {
-			// Otherwise this thread is still in the run's group: it
-			// ends with this goroutine.
+		if left && ns == nil {
+			// Otherwise this thread is still in the run's group, or in
+			// the run's network namespace: it ends with this goroutine.
 			runtime.UnlockOSThread()
 		}
 	}

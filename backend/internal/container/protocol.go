@@ -146,7 +146,7 @@ type Session struct {
 	spec *moat.Spec
 	lim  moat.Limits
 	key  []byte // the frames' tags (ctrinit.Tagger)
-	sink *sink  // the sinkhole, once StartSink brought it up
+	sink *Sink  // the sinkhole, once StartSink brought it up
 
 	persona Persona
 
@@ -282,7 +282,7 @@ func (s *Session) headerJSON() ([]byte, error) {
 			return nil, errors.New("the sinkhole was not started")
 		}
 		env = egress.CAEnv(env)
-		ca, caFile = s.sink.caPEM(), egress.CAFile
+		ca, caFile = s.sink.CAPEM(), egress.CAFile
 	}
 	h := ctrinit.Header{
 		CA:          ca,

@@ -388,7 +388,7 @@ func (s *Session) Report(res *moat.Result) {
 	if s.rep != nil {
 		evs, dropped = s.rep.events()
 	}
-	netEvs, netDropped := s.sink.stop()
+	netEvs, netDropped := s.sink.Stop()
 	evs, dropped = append(evs, netEvs...), dropped+netDropped
 	s.sink = nil
 	if s.lost != "" {

@@ -39,8 +39,9 @@ import (
 // the last flows to be recorded.
 const sinkDrain = time.Second
 
-// sink is the host side of one run's sinkhole.
-type sink struct {
+// Sink is the host side of one run's sinkhole: a container's
+// (startSink) or gVisor's, in a namespace its backend made (StartSinkIn).
+type Sink struct {
 	stack *egress.Stack
 	rec   *egress.Recorder
 	start time.Time
@@ -64,14 +65,8 @@ func SinkSupported() error {
 }
 
 // startSink brings the sinkhole up in the network namespace of pid (the
-// container's init, as this host sees it). It refuses, and does nothing,
-// when that namespace is moat's own or has an interface other than lo:
-// the rules must never go into the host's namespace, and a container with
-// a real route out is no sinkhole.
-func startSink(pid int, md *honeytoken.Metadata, start time.Time) (*sink, error) {
-	if err := SinkSupported(); err != nil {
-		return nil, err
-	}
+// container's init, as this host sees it); see StartSinkIn.
+func startSink(pid int, md *honeytoken.Metadata, start time.Time) (*Sink, error) {
 	if pid <= 1 {
 		return nil, fmt.Errorf("container init pid %d", pid)
 	}
@@ -80,6 +75,19 @@ func startSink(pid int, md *honeytoken.Metadata, start time.Time) (*sink, error)
 		return nil, fmt.Errorf("open the container's network namespace: %w", err)
 	}
 	defer unix.Close(ns)
+	return StartSinkIn(ns, md, start)
+}
+
+// StartSinkIn brings the sinkhole up in the network namespace ns (a
+// descriptor of it, which the caller keeps). It refuses, and does
+// nothing, when that namespace is moat's own or has an interface other
+// than lo: the rules must never go into the host's namespace, and a
+// sandbox with a real route out is no sinkhole. Events are timed from
+// start.
+func StartSinkIn(ns int, md *honeytoken.Metadata, start time.Time) (*Sink, error) {
+	if err := SinkSupported(); err != nil {
+		return nil, err
+	}
 	var theirs, ours unix.Stat_t
 	if err := unix.Fstat(ns, &theirs); err != nil {
 		return nil, err
@@ -88,9 +96,9 @@ func startSink(pid int, md *honeytoken.Metadata, start time.Time) (*sink, error)
 		return nil, err
 	}
 	if theirs.Ino == ours.Ino && theirs.Dev == ours.Dev {
-		return nil, errors.New("the container shares moat's network namespace: refusing to set up a sinkhole there")
+		return nil, errors.New("the sandbox shares moat's network namespace: refusing to set up a sinkhole there")
 	}
-	s := &sink{start: start, sockets: make(chan sockReq), done: make(chan struct{})}
+	s := &Sink{start: start, sockets: make(chan sockReq), done: make(chan struct{})}
 	s.rec = egress.NewRecorder(s.record)
 	cfg := &egress.Config{Mode: egress.ModeSinkhole, Metadata: md}
 	type result struct {
@@ -136,7 +144,7 @@ type sockRes struct {
 }
 
 // socket makes a socket in the container's network namespace.
-func (s *sink) socket(domain, typ, proto int) (int, error) {
+func (s *Sink) socket(domain, typ, proto int) (int, error) {
 	r := sockReq{domain, typ, proto, make(chan sockRes, 1)}
 	select {
 	case s.sockets <- r:
@@ -149,21 +157,21 @@ func (s *sink) socket(domain, typ, proto int) (int, error) {
 
 // startIn runs on a locked thread: it enters the namespace ns (whose
 // identity is want), checks it, and starts the stack there.
-func (s *sink) startIn(ns int, want *unix.Stat_t, cfg *egress.Config) (*egress.Stack, error) {
+func (s *Sink) startIn(ns int, want *unix.Stat_t, cfg *egress.Config) (*egress.Stack, error) {
 	if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
-		return nil, fmt.Errorf("enter the container's network namespace: %w", err)
+		return nil, fmt.Errorf("enter the sandbox's network namespace: %w", err)
 	}
 	var now unix.Stat_t
 	if err := unix.Stat("/proc/thread-self/ns/net", &now); err != nil || now.Ino != want.Ino || now.Dev != want.Dev {
-		return nil, errors.New("enter the container's network namespace: this thread is not in it")
+		return nil, errors.New("enter the sandbox's network namespace: this thread is not in it")
 	}
 	ifs, err := net.Interfaces()
 	if err != nil {
-		return nil, fmt.Errorf("list the container's interfaces: %w", err)
+		return nil, fmt.Errorf("list the sandbox's interfaces: %w", err)
 	}
 	for _, i := range ifs {
 		if i.Name != "lo" {
-			return nil, fmt.Errorf("the container's network namespace has interface %q besides lo: not a sinkhole", i.Name)
+			return nil, fmt.Errorf("the sandbox's network namespace has interface %q besides lo: not a sinkhole", i.Name)
 		}
 	}
 	st, err := egress.StartIn(cfg, s.rec, nil, s.socket)
@@ -173,7 +181,7 @@ func (s *sink) startIn(ns int, want *unix.Stat_t, cfg *egress.Config) (*egress.S
 	return st, nil
 }
 
-func (s *sink) record(ev moat.Event) {
+func (s *Sink) record(ev moat.Event) {
 	ev.Source = moat.SourceNetwork
 	ev.TimeMS = time.Since(s.start).Milliseconds()
 	s.mu.Lock()
@@ -183,12 +191,12 @@ func (s *sink) record(ev moat.Event) {
 	}
 }
 
-// caPEM is the certificate of the run's CA, which the container trusts.
-func (s *sink) caPEM() []byte { return s.stack.CAPEM() }
+// CAPEM is the certificate of the run's CA, which the container trusts.
+func (s *Sink) CAPEM() []byte { return s.stack.CAPEM() }
 
-// stop ends the sinkhole once every process of the container is gone and
+// Stop ends the sinkhole once every process of the container is gone and
 // returns its events and how many were dropped. Safe on a nil sink.
-func (s *sink) stop() ([]moat.Event, int) {
+func (s *Sink) Stop() ([]moat.Event, int) {
 	if s == nil {
 		return nil, 0
 	}

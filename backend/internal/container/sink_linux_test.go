@@ -20,7 +20,7 @@ func TestSinkRefusesHostNamespace(t *testing.T) {
 	for _, pid := range []int{os.Getpid(), 1} {
 		s, err := startSink(pid, nil, time.Now())
 		if err == nil {
-			s.stop()
+			s.Stop()
 			t.Fatalf("startSink(%d) in moat's own network namespace succeeded", pid)
 		}
 		t.Logf("pid %d: %v", pid, err)

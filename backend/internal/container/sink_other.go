@@ -10,7 +10,8 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 )
 
-type sink struct{}
+// Sink is a sinkhole served from the host (Linux only).
+type Sink struct{}
 
 // SinkSupported: a container's sinkhole is served from the host's side of
 // Linux namespaces.
@@ -18,8 +19,13 @@ func SinkSupported() error {
 	return errors.New("the sinkhole of a container needs moat on the Linux host of the engine")
 }
 
-func startSink(int, *honeytoken.Metadata, time.Time) (*sink, error) { return nil, SinkSupported() }
+func startSink(int, *honeytoken.Metadata, time.Time) (*Sink, error) { return nil, SinkSupported() }
 
-func (s *sink) caPEM() []byte { return nil }
+// StartSinkIn: see SinkSupported.
+func StartSinkIn(int, *honeytoken.Metadata, time.Time) (*Sink, error) { return nil, SinkSupported() }
 
-func (s *sink) stop() ([]moat.Event, int) { return nil, 0 }
+// CAPEM is nil off Linux.
+func (s *Sink) CAPEM() []byte { return nil }
+
+// Stop does nothing off Linux.
+func (s *Sink) Stop() ([]moat.Event, int) { return nil, 0 }

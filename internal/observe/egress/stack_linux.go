@@ -812,6 +812,10 @@ func (s *Stack) serveDNSTCP(c net.Conn) {
 	}
 }
 
+// EtcFiles are the files WriteResolvConf and WriteCA write, relative to
+// /etc: a sandbox whose /etc is bound file by file (gVisor's) binds these.
+func EtcFiles() []string { return append([]string{"resolv.conf", "nsswitch.conf"}, caFiles...) }
+
 // WriteResolvConf points the sandbox's resolver at the init and makes
 // /etc/hosts win over DNS, so "localhost" stays the sandbox's own. It
 // writes into etc (the sandbox's /etc while its root is still writable)
