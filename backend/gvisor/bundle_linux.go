@@ -153,7 +153,7 @@ func ociSpec(c bundleConfig) *specs.Spec {
 		Hostname: c.Persona.Host,
 		Mounts:   mounts,
 		Linux: &specs.Linux{
-			CgroupsPath: c.CgroupsPath,
+			CgroupsPath:   c.CgroupsPath,
 			Namespaces:    namespaces,
 			Seccomp:       seccompProfile(),
 			MaskedPaths:   []string{"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"},

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -97,6 +98,29 @@ func TestSinkhole(t *testing.T) {
 	if left := gvisor.Leftovers(); len(left) > 0 {
 		t.Errorf("left on the host: %q", left)
 	}
+}
+
+// sinkholeBackend runs every spec with the sinkhole network.
+type sinkholeBackend struct{ *gvisor.Backend }
+
+func (b sinkholeBackend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	spec.Network = moat.NetworkSinkhole
+	return b.Backend.Run(ctx, spec)
+}
+
+// TestSinkholeSuite: the adversarial cases that try the host and the
+// kernel's surface, with the sinkhole's network (the program's sockets
+// are the host kernel's, in the run's own namespace): host files,
+// processes and signals, denied calls, devices, socket families (vsock,
+// packet, alg, xdp refused; lo the only interface), descriptors, and the
+// cleanup after each.
+func TestSinkholeSuite(t *testing.T) {
+	moattest.RequireBackend(t, "gvisor")
+	opts := options()
+	opts.Layers = slices.Concat(slices.DeleteFunc(opts.Layers, func(l string) bool { return l == "network-none" }), []string{"network-sinkhole"})
+	opts.Cases = []string{"host-files", "host-proc", "syscalls", "proc-sys-writes", "devices", "tiocsti", "socket-families",
+		"signal-host", "inherited-fds", "capabilities", "uid", "hostname", "exit-code", "layers", "cancel", "limit-timeout", "cleanup"}
+	moattest.Run(t, func() moat.Backend { return sinkholeBackend{&gvisor.Backend{}} }, opts)
 }
 
 // TestNetworkRefused: allow= is refused, not weakened.

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
 	ctr "github.com/moat-sandbox/moat/backend/internal/container"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
+	"github.com/moat-sandbox/moat/internal/sandbox/osthread"
 )
 
 // The sinkhole of a direct-mode run (--network sinkhole).
@@ -51,8 +51,7 @@ func newNetns() (*os.File, error) {
 		err error
 	}
 	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends here
+	osthread.Go(func() { // the thread ends with this function
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 			ch <- result{err: fmt.Errorf("new network namespace: %w", err)}
 			return
@@ -69,7 +68,7 @@ func newNetns() (*os.File, error) {
 			return
 		}
 		ch <- result{f: f}
-	}()
+	})
 	r := <-ch
 	return r.f, r.err
 }
@@ -143,8 +142,7 @@ func inNetns(ns *os.File, done <-chan struct{}, start func() error) error {
 		return start()
 	}
 	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+	osthread.Go(func() { // the thread ends with this function
 		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
 			errc <- fmt.Errorf("enter the run's network namespace: %w", err)
 			return
@@ -154,7 +152,7 @@ func inNetns(ns *os.File, done <-chan struct{}, start func() error) error {
 		if err == nil {
 			<-done
 		}
-	}()
+	})
 	return <-errc
 }
 

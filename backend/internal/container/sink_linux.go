@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
+	"github.com/moat-sandbox/moat/internal/sandbox/osthread"
 )
 
 // The sinkhole of a container run (--network sinkhole). The engine gives
@@ -106,10 +106,9 @@ func StartSinkIn(ns int, md *honeytoken.Metadata, start time.Time) (*Sink, error
 		err error
 	}
 	ch := make(chan result, 1)
-	go func() {
-		// Locked and never unlocked: the thread ends with this goroutine,
-		// and no other goroutine ever runs in the container's namespace.
-		runtime.LockOSThread()
+	osthread.Go(func() {
+		// Locked and never unlocked: the thread ends with this function,
+		// and no other goroutine ever runs in the sandbox's namespace.
 		st, err := s.startIn(ns, &theirs, cfg)
 		ch <- result{st, err}
 		if err != nil {
@@ -124,7 +123,7 @@ func StartSinkIn(ns int, md *honeytoken.Metadata, start time.Time) (*Sink, error
 				return
 			}
 		}
-	}()
+	})
 	r := <-ch
 	if r.err != nil {
 		return nil, r.err
