@@ -168,7 +168,10 @@ func (b *Backend) Check(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("docker: info: %v: %w", err, moat.ErrUnavailable)
 		}
-		if _, ok := i.Runtimes[b.Runtime]; !ok {
+		if _, ok := i.Runtimes[b.Runtime]; !ok && b.Runtime == HostinetRuntime {
+			return fmt.Errorf("docker: the daemon has no runtime %q (gVisor's sinkhole): register it in /etc/docker/daemon.json (\"runtimes\": {%q: {\"path\": \"/usr/bin/runsc\", \"runtimeArgs\": [\"--network=host\", \"--oci-seccomp\"]}}) and reload dockerd (SIGHUP): %w",
+				b.Runtime, b.Runtime, moat.ErrUnavailable)
+		} else if !ok {
 			return fmt.Errorf("docker: the daemon has no runtime %q: register it in /etc/docker/daemon.json (\"runtimes\": {%q: {\"path\": \"/usr/bin/%s\"}}) and restart dockerd: %w",
 				b.Runtime, b.Runtime, b.Runtime, moat.ErrUnavailable)
 		}
@@ -216,21 +219,24 @@ func (b *Backend) OnRuntime(name, runtime string) moat.Backend {
 func (b *Backend) DefaultImage() string { return cmp.Or(b.Image, DefaultImage) }
 
 // Supports refuses what a container cannot enforce: see ctr.SupportsSink.
-// Under gVisor (Runtime runsc) the Sentry's own network stack is no
-// namespace moat can serve a sinkhole in: network none only.
+// Under gVisor (Runtime runsc) the sinkhole needs the runtime registered
+// with --network=host, which Run checks at the daemon (sinkRefused).
 func (b *Backend) Supports(spec *moat.Spec) error {
-	if sentry(b.Runtime) {
-		return ctr.Supports(b.name(), spec)
-	}
 	return ctr.SupportsSink(b.name(), spec)
 }
 
 // sinkRefused says why this daemon's containers get no sinkhole ("" if
 // they do): moat enters the container's network namespace on this host.
-func (b *Backend) sinkRefused(e *engine, initVol string) string {
+// Under gVisor that namespace holds the program's flows only when the
+// runtime is registered with --network=host (hostinet: the Sentry's
+// sockets are the host kernel's, in the container's namespace); with its
+// own network stack (--network=none or sandbox) they never reach it.
+func (b *Backend) sinkRefused(ctx context.Context, e *engine, initVol string) string {
+	rt := b.runtimeName(e)
 	switch {
-	case sentry(b.runtimeName(e)):
-		return "the runtime " + b.runtimeName(e) + " (gVisor) has a network stack of its own, not a namespace moat can serve"
+	case sentry(rt) && !hostinet(ctx, e, rt):
+		return "the runtime " + rt + " (gVisor) has a network stack of its own, not a namespace moat can serve: register runsc with --network=host as " +
+			HostinetRuntime + " in /etc/docker/daemon.json (docs/gvisor.md)"
 	case !strings.HasPrefix(e.cli.DaemonHost(), "unix://"):
 		return "the daemon at " + e.cli.DaemonHost() + " is not on this host, so its containers' network namespaces are not either"
 	case initVol == "":
@@ -241,6 +247,32 @@ func (b *Backend) sinkRefused(e *engine, initVol string) string {
 
 // Collect removes what killed runs left at this daemon; see [GC].
 func (b *Backend) Collect(ctx context.Context) ([]string, error) { return GC(ctx, b.Host) }
+
+// HostinetRuntime is the name under which gVisor's image mode expects
+// runsc registered with --network=host, for the sinkhole.
+const HostinetRuntime = "runsc-hostinet"
+
+// hostinet says whether the daemon runs runtime with --network=host as
+// the last word on runsc's network (gVisor's hostinet).
+func hostinet(ctx context.Context, e *engine, runtime string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	i, err := e.cli.Info(ctx)
+	if err != nil {
+		return false
+	}
+	r, ok := i.Runtimes[runtime]
+	if !ok {
+		return false
+	}
+	host := false
+	for _, a := range r.Args {
+		if v, ok := strings.CutPrefix(a, "--network="); ok {
+			host = v == "host"
+		}
+	}
+	return host
+}
 
 // sentry says whether the OCI runtime named runtime is gVisor's runsc.
 func sentry(runtime string) bool {
@@ -357,7 +389,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		}
 	}
 	if spec.Network == moat.NetworkSinkhole {
-		if why := b.sinkRefused(e, vol); why != "" {
+		if why := b.sinkRefused(ctx, e, vol); why != "" {
 			return nil, fmt.Errorf("%s: network mode sinkhole: %s: %w", b.name(), why, moat.ErrUnsupported)
 		}
 	}
@@ -437,8 +469,12 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	if imageID != "" {
 		img += " (" + imageID + ")"
 	}
+	rt := "runtime " + b.runtimeName(e)
+	if sentry(b.runtimeName(e)) && spec.Network == moat.NetworkSinkhole {
+		rt += " (gVisor with --network=host: the program's sockets are the host kernel's, in the container's network namespace only)"
+	}
 	res.Layers = ctr.Layers(fmt.Sprintf("docker %s, API %s (negotiated)", e.version, e.cli.ClientVersion()),
-		"runtime "+b.runtimeName(e), img, vol, spec, lim, persona)
+		rt, img, vol, spec, lim, persona)
 
 	hj, err := e.cli.ContainerAttach(life, created.ID, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {

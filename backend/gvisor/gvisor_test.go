@@ -5,8 +5,10 @@ package gvisor_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +16,7 @@ import (
 	"github.com/moat-sandbox/moat/backend/gvisor"
 	"github.com/moat-sandbox/moat/moattest"
 
-	_ "github.com/moat-sandbox/moat/backend/docker" // image mode runs through it
+	"github.com/moat-sandbox/moat/backend/docker" // image mode runs through it
 )
 
 func newBackend() moat.Backend { return &gvisor.Backend{} }
@@ -97,6 +99,26 @@ func TestSinkhole(t *testing.T) {
 	moattest.Sinkhole(t, newBackend(), nil)
 	if left := gvisor.Leftovers(); len(left) > 0 {
 		t.Errorf("left on the host: %q", left)
+	}
+}
+
+// TestSinkholeImage: the shared sinkhole case with an image under gVisor
+// as Docker's runtime, registered with --network=host as runsc-hostinet
+// (CI's .ci/setup-gvsink.sh): moat serves the sink in the container's
+// network namespace, where the Sentry's sockets are.
+func TestSinkholeImage(t *testing.T) {
+	image := os.Getenv("MOAT_TEST_IMAGE")
+	if image == "" {
+		t.Skip("MOAT_TEST_IMAGE is not set (no local Python image)")
+	}
+	moattest.RequireBackend(t, "gvisor")
+	moattest.RequireBackend(t, "docker")
+	if err := moat.Check(context.Background(), docker.New(image, docker.HostinetRuntime, "")); err != nil && !moattest.Required("gvisor") {
+		t.Skip(err)
+	}
+	res := moattest.Sinkhole(t, imageBackend{&gvisor.Backend{}, image}, nil)
+	if !strings.Contains(fmt.Sprint(res.Layers), docker.HostinetRuntime) {
+		t.Errorf("no layer names the runtime %s: %+v", docker.HostinetRuntime, res.Layers)
 	}
 }
 

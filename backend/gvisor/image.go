@@ -20,7 +20,13 @@ type runtimeRunner interface {
 // tmpfs, no capabilities, limits, no network) then sits on the Sentry
 // instead of the host kernel. The daemon must have runsc registered
 // (/etc/docker/daemon.json "runtimes"); if not, the run is refused with
-// that reason rather than run on the host's Python.
+// that reason rather than run on the host's Python. A sinkhole runs on the
+// runtime registered as hostinetRuntime, runsc with --network=host, which
+// the docker backend checks at the daemon before it serves the sink in
+// the container's network namespace.
+// hostinetRuntime is docker.HostinetRuntime (not imported: see above).
+const hostinetRuntime = "runsc-hostinet"
+
 func runImage(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	d, err := moat.Get("docker")
 	if err != nil {
@@ -30,9 +36,15 @@ func runImage(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	if !ok {
 		return nil, fmt.Errorf("gvisor: --image %q: the docker backend cannot choose a runtime: %w", spec.Image, moat.ErrUnavailable)
 	}
-	b := rr.OnRuntime("gvisor", "runsc")
+	runtime := "runsc"
+	if spec.Network == moat.NetworkSinkhole {
+		// The sink is served in the container's network namespace, which
+		// the program's flows reach only with gVisor's hostinet.
+		runtime = hostinetRuntime
+	}
+	b := rr.OnRuntime("gvisor", runtime)
 	if err := moat.Check(ctx, b); err != nil {
-		return nil, fmt.Errorf("gvisor: --image %q runs through Docker with runtime runsc: %w", spec.Image, err)
+		return nil, fmt.Errorf("gvisor: --image %q runs through Docker with runtime %s: %w", spec.Image, runtime, err)
 	}
 	return b.Run(ctx, spec)
 }
