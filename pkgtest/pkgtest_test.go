@@ -20,6 +20,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	_ "github.com/moat-sandbox/moat/backend/docker"
+	_ "github.com/moat-sandbox/moat/backend/gvisor"
 	"github.com/moat-sandbox/moat/backend/native"
 	_ "github.com/moat-sandbox/moat/backend/podman"
 	"github.com/moat-sandbox/moat/moattest"

@@ -146,16 +146,22 @@ func TestInstallSinkholeHTTPS(t *testing.T) {
 }
 
 // TestInstallSinkholeContainers: the same on docker and podman, whose
-// sinkhole moat serves in the container's network namespace (as root).
+// sinkhole moat serves in the container's network namespace (as root),
+// and on gVisor (direct: the host's Python and userland), whose sinkhole
+// moat serves in a network namespace of the run's own.
 func TestInstallSinkholeContainers(t *testing.T) {
 	image := cmp.Or(os.Getenv("MOAT_TEST_IMAGE"), "moat/python:bookworm")
-	for _, name := range []string{"docker", "podman"} {
+	for _, name := range []string{"docker", "podman", "gvisor"} {
 		t.Run(name, func(t *testing.T) {
 			b := moattest.RequireBackend(t, name)
 			if os.Geteuid() != 0 {
 				t.Skip("a container's sinkhole needs moat as root")
 			}
-			installSinkhole(t, pkgtest.Config{Backend: b, Isolation: name, Image: image})
+			cfg := pkgtest.Config{Backend: b, Isolation: name, Image: image}
+			if name == "gvisor" {
+				cfg.Image = "" // direct mode: the host's interpreter
+			}
+			installSinkhole(t, cfg)
 		})
 	}
 }

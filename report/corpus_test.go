@@ -14,6 +14,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/docker"
+	"github.com/moat-sandbox/moat/backend/gvisor"
 	"github.com/moat-sandbox/moat/backend/native"
 	"github.com/moat-sandbox/moat/backend/podman"
 	"github.com/moat-sandbox/moat/moattest"
@@ -322,8 +323,9 @@ func TestForgery(t *testing.T) {
 // TestCorpusSinkhole: with the sinkhole network the secret reaches moat's
 // sink, and the exfiltration finding rests on network evidence, not only
 // on the program's own audit claims.
-// It runs on native and, served from the host in the container's network
-// namespace, on docker and podman.
+// It runs on native, on gVisor (direct, and as Docker's runtime registered
+// with --network=host) and, served from the host in the container's
+// network namespace, on docker and podman.
 func TestCorpusSinkhole(t *testing.T) {
 	for _, bk := range []struct {
 		name string
@@ -332,13 +334,22 @@ func TestCorpusSinkhole(t *testing.T) {
 		{"native", func() moat.Backend { return moattest.RequireBackend(t, "native") }},
 		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }},
 		{"podman", func() moat.Backend { return podman.New(testImage(), "") }},
+		{"gvisor", func() moat.Backend { return &gvisor.Backend{} }},
+		{"gvisor-image", func() moat.Backend { return docker.New(testImage(), docker.HostinetRuntime, "") }},
 	} {
 		t.Run(bk.name, func(t *testing.T) {
-			moattest.RequireBackend(t, bk.name)
+			moattest.RequireBackend(t, strings.TrimSuffix(bk.name, "-image"))
 			if bk.name != "native" && os.Geteuid() != 0 {
 				t.Skip("a container's sinkhole needs moat as root")
 			}
-			corpusSinkhole(t, bk.new())
+			b := bk.new()
+			if bk.name == "gvisor-image" {
+				moattest.RequireBackend(t, "docker")
+				if err := moat.Check(context.Background(), b); err != nil && !moattest.Required("gvisor") {
+					t.Skip(err)
+				}
+			}
+			corpusSinkhole(t, b)
 		})
 	}
 }

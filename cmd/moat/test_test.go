@@ -314,8 +314,9 @@ with open(sysconfig.get_paths()["purelib"] + "/zz_\x1b[31mpersist.pth", "w") as 
 
 // TestTestAutoIndex: under auto, `moat test --index` picks the strongest
 // backend that can enforce the install phase's allow mode. Where gVisor
-// works it is auto's first choice, but it enforces only network none, so
-// the phases run under native (not exit 125 from gVisor's refusal).
+// works it is auto's first choice, but it enforces only none and the
+// sinkhole, so the phases run under native (not exit 125 from gVisor's
+// refusal).
 func TestTestAutoIndex(t *testing.T) {
 	requirePyTools(t)
 	moattest.RequireBackend(t, "gvisor")
@@ -337,14 +338,37 @@ func TestTestAutoIndex(t *testing.T) {
 		filepath.Join(projects, "calc")), "only none")
 }
 
-// TestTestNetworkRefused: gVisor enforces only network none, so named
-// explicitly it refuses the default sinkhole of install and import in
-// one line that says how to run without one.
-func TestTestNetworkRefused(t *testing.T) {
+// TestTestAutoSinkhole: gVisor serves the sinkhole that install and
+// import have by default, so where it works auto picks it for them, and
+// the phases run there with the sink.
+func TestTestAutoSinkhole(t *testing.T) {
+	requirePyTools(t)
 	moattest.RequireBackend(t, "gvisor")
-	calc := filepath.Join(projects, "calc")
-	oneMoatLine(t, moatRun(t, nil, "test", "--isolation", "gvisor", calc), "pass --network-install none --network-import none")
-	oneMoatLine(t, moatRun(t, nil, "test", "--isolation", "gvisor", "--phases", "import", calc), "pass --network-import none to run")
+	r := moatRun(t, nil, "test", "--isolation", "auto", "--json", "--quiet", "--phases", "install,import", filepath.Join(projects, "calc"))
+	var rep struct {
+		Isolation string `json:"isolation"`
+		Phases    []struct{ Name, Status, Network string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, lastBytes(r.String(), 4000))
+	}
+	sunk := 0
+	for _, p := range rep.Phases {
+		if (p.Name == "install" || p.Name == "import") && p.Network == "sinkhole" && p.Status == "passed" {
+			sunk++
+		}
+	}
+	if r.code != 0 || rep.Isolation != "gvisor" || sunk != 2 {
+		t.Errorf("want install and import passed under gvisor with the sinkhole: %+v: %s", rep, lastBytes(r.String(), 4000))
+	}
+}
+
+// lastBytes is the end of s, at most n bytes.
+func lastBytes(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
 }
 
 // TestTestUserlandFlag: the userland is on by default for moat test, and
