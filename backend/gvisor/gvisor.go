@@ -15,7 +15,9 @@
 //
 //	runsc --root /run/moat/gvisor/state --network=none --platform=P --ignore-cgroups run --bundle DIR ID
 //
-// born in a fresh cgroup (internal/sandbox/cgroup; start_linux.go) that bounds
+// (--network=host for a sinkhole, in a network namespace of the run's own
+// where moat serves the sink: sink_linux.go), born in a fresh cgroup
+// (internal/sandbox/cgroup; start_linux.go) that bounds
 // memory, processes and CPU of the whole sandbox: runsc itself, the Sentry,
 // the gofer and the program's stub processes, all born in it, so killing
 // the group ends everything of the run. The platform is probed once:
@@ -26,7 +28,8 @@
 //
 // Image mode (Spec.Image set) runs through the docker backend with runsc as
 // the container runtime, when that backend is built in; otherwise the run is
-// refused rather than run on the host's Python.
+// refused rather than run on the host's Python. A sinkhole there runs on
+// runsc registered with Docker as runsc-hostinet (--network=host).
 //
 // Every bundle, scratch tmpfs, runsc container and cgroup is removed when the
 // run ends for any reason; [GC] (`moat gc`) removes what a crashed moat left.
