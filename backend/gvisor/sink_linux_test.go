@@ -3,9 +3,13 @@ package gvisor
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	ctr "github.com/moat-sandbox/moat/backend/internal/container"
 )
 
 // TestNetnsOfRunsc: what inNetns starts is born in the run's network
@@ -56,5 +60,32 @@ func TestNetnsOfRunsc(t *testing.T) {
 	}
 	if after.Ino != before.Ino {
 		t.Errorf("moat's own network namespace changed (main thread moved)")
+	}
+}
+
+// TestSinkRefusesRouteOut: a namespace with an interface besides lo is no
+// sinkhole: the sink refuses it and sets up nothing there.
+func TestSinkRefusesRouteOut(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("a network namespace takes root")
+	}
+	ns, err := newNetns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	done := make(chan struct{})
+	close(done)
+	add := exec.Command("ip", "link", "add", "moat-t0", "type", "veth", "peer", "name", "moat-t1")
+	if err := inNetns(ns, done, add.Run); err != nil {
+		t.Skipf("no veth pair here: %v", err)
+	}
+	s, err := ctr.StartSinkIn(int(ns.Fd()), nil, time.Now())
+	if err == nil {
+		s.Stop()
+		t.Fatal("a sinkhole was set up in a namespace with a second interface")
+	}
+	if !strings.Contains(err.Error(), "besides lo") {
+		t.Errorf("err = %v, want the second interface named", err)
 	}
 }
