@@ -145,21 +145,26 @@ func TestInstallSinkholeHTTPS(t *testing.T) {
 	installSinkhole(t, pkgtest.Config{})
 }
 
-// TestInstallSinkholeContainers: the same on docker and podman, whose
+// TestInstallSinkholeBackends: the same on docker and podman, whose
 // sinkhole moat serves in the container's network namespace (as root),
-// and on gVisor (direct: the host's Python and userland), whose sinkhole
-// moat serves in a network namespace of the run's own.
-func TestInstallSinkholeContainers(t *testing.T) {
+// and on gVisor: direct (the host's Python and userland), whose sinkhole
+// moat serves in a network namespace of the run's own, and with the image
+// as Docker's runtime runsc-hostinet.
+func TestInstallSinkholeBackends(t *testing.T) {
 	image := cmp.Or(os.Getenv("MOAT_TEST_IMAGE"), "moat/python:bookworm")
-	for _, name := range []string{"docker", "podman", "gvisor"} {
+	for _, name := range []string{"docker", "podman", "gvisor", "gvisor-image"} {
 		t.Run(name, func(t *testing.T) {
-			b := moattest.RequireBackend(t, name)
+			backend, _, imageMode := strings.Cut(name, "-")
+			b := moattest.RequireBackend(t, backend)
 			if os.Geteuid() != 0 {
 				t.Skip("a container's sinkhole needs moat as root")
 			}
-			cfg := pkgtest.Config{Backend: b, Isolation: name, Image: image}
-			if name == "gvisor" {
+			cfg := pkgtest.Config{Backend: b, Isolation: backend, Image: image}
+			switch {
+			case name == "gvisor":
 				cfg.Image = "" // direct mode: the host's interpreter
+			case imageMode:
+				moattest.RequireBackend(t, "docker") // runsc-hostinet, Docker's runtime
 			}
 			installSinkhole(t, cfg)
 		})
