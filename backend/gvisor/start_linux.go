@@ -118,10 +118,9 @@ func startInGroup(g cgroup.Group, id string, ns *os.File, newCmd func(inGroup bo
 		serr := cmd.Start()
 		left := cgroup.Enter(home) == nil
 		resc <- result{cmd, serr}
-		if serr != nil {
-			done = nil
+		if serr == nil {
+			<-done // runsc's parent-death signal is this thread's
 		}
-		<-done
 		if left && ns == nil {
 			// Otherwise this thread is still in the run's group, or in
 			// the run's network namespace: it ends with this goroutine.
