@@ -208,6 +208,11 @@ func TestTells(t *testing.T) {
 	b := moattest.RequireBackend(t, "native")
 	host := moattest.HostSiteNames(t)
 	noTells(t, b, func(s *moat.Spec) { s.Files["host.txt"] = host })
+	// The sinkhole's resolver and CA files are the run's own: they look
+	// like an ordinary machine's too.
+	t.Run("sinkhole", func(t *testing.T) {
+		noTells(t, b, func(s *moat.Spec) { s.Files["host.txt"] = host; s.Network = moat.NetworkSinkhole })
+	})
 }
 
 // noTells runs tells.py three times on b: no tell, and at least two host

@@ -816,13 +816,31 @@ func (s *Stack) serveDNSTCP(c net.Conn) {
 // /etc: a sandbox whose /etc is bound file by file (gVisor's) binds these.
 func EtcFiles() []string { return append([]string{"resolv.conf", "nsswitch.conf"}, caFiles...) }
 
+// resolvConf is what systemd-resolved's stub writes (its address is the
+// stub's): a program that reads it sees an ordinary machine, not moat.
+var resolvConf = "# This is /run/systemd/resolve/stub-resolv.conf managed by man:systemd-resolved(8).\n" +
+	"# Do not edit.\n#\n" +
+	"# This file might be symlinked as /etc/resolv.conf. If you're looking at\n" +
+	"# /etc/resolv.conf and seeing this text, you have followed the symlink.\n#\n" +
+	"# This is a dynamic resolv.conf file for connecting local clients to the\n" +
+	"# internal DNS stub resolver of systemd-resolved. This file lists all\n" +
+	"# configured search domains.\n#\n" +
+	"# Run \"resolvectl status\" to see details about the uplink DNS servers\n" +
+	"# currently in use.\n#\n" +
+	"# Third party programs should typically not access this file directly, but only\n" +
+	"# through the symlink at /etc/resolv.conf. To manage man:resolv.conf(5) in a\n" +
+	"# different way, replace this symlink by a static file or a different symlink.\n#\n" +
+	"# See man:systemd-resolved.service(8) for details about the supported modes of\n" +
+	"# operation for /etc/resolv.conf.\n\n" +
+	"nameserver " + ResolverAddr.String() + "\noptions edns0 trust-ad\nsearch .\n"
+
 // WriteResolvConf points the sandbox's resolver at the init and makes
 // /etc/hosts win over DNS, so "localhost" stays the sandbox's own. It
 // writes into etc (the sandbox's /etc while its root is still writable)
 // and keeps a file that is already there.
 func WriteResolvConf(etc string) error {
 	files := map[string]string{
-		"resolv.conf":   "# moat: every name is answered by the sandbox\nnameserver " + ResolverAddr.String() + "\noptions timeout:2 attempts:2\n",
+		"resolv.conf":   resolvConf,
 		"nsswitch.conf": "hosts: files dns\n",
 	}
 	for name, content := range files {

@@ -49,7 +49,7 @@ const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 // tellWords are words a program looking for a sandbox greps for; a random
 // value that happens to spell one (any case) is drawn again.
-var tellWords = []string{"moat", "sandbox", "honey", "canary", "bait"}
+var tellWords = []string{"moat", "sandbox", "honey", "canary", "bait", "fake", "dummy", "example", "xxxx"}
 
 // random draws n characters of alphabet uniformly (no modulo bias), never
 // spelling one of tellWords.
@@ -118,9 +118,13 @@ func New(home string) *Set {
 	key.WriteString("-----BEGIN OPENSSH PRIVATE KEY-----\n")
 	key.WriteString("b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAABlwAAAAdzc2gtcn\n")
 	key.WriteString(sshBody + "\n")
-	blob := make([]byte, 480)
-	_, _ = rand.Read(blob)
-	enc := base64.StdEncoding.EncodeToString(blob)
+	// The key's body is random bytes in base64, drawn again while it spells
+	// a word a careful program greps for (as random does).
+	blob, enc := make([]byte, 480), ""
+	for enc == "" || hasTellWord(enc) {
+		_, _ = rand.Read(blob)
+		enc = base64.StdEncoding.EncodeToString(blob)
+	}
 	for len(enc) > 70 {
 		key.WriteString(enc[:70] + "\n")
 		enc = enc[70:]

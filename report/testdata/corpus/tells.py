@@ -35,6 +35,8 @@ home = os.path.expanduser("~")
 check("hostname", socket.gethostname())
 check("/etc/hostname", read("/etc/hostname"))
 check("/etc/hosts", read("/etc/hosts"))
+check("/etc/resolv.conf", read("/etc/resolv.conf"))
+check("/etc/nsswitch.conf", read("/etc/nsswitch.conf"))
 for k in ("USER", "LOGNAME", "HOME", "PATH", "TMPDIR", "SHELL", "PWD"):
     check("$" + k, os.environ.get(k, ""))
 check("environment names", " ".join(os.environ))
