@@ -838,3 +838,56 @@ func TestKernelFlag(t *testing.T) {
 		wantOneLine(t, r.stderr, "--kernel: only the microvm backend")
 	})
 }
+
+// TestInitBinary: a moat-init built with moat, beside it, is the init of
+// its native runs (with a network too); one of another build (other
+// tags), or one others can write, is refused and moat starts itself, with
+// the same result.
+func TestInitBinary(t *testing.T) {
+	requireNative(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "moat")
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	build := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(goTool, append([]string{"build"}, args...)...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %q: %v\n%s", args, err, out)
+		}
+	}
+	build("-o", dir+"/", ".", "../moat-init")
+	helper := filepath.Join(dir, "moat-init")
+	run := func(network string) (initBin string) {
+		t.Helper()
+		cmd := exec.Command(bin, "run", "--isolation", "native", "--network", network, "-c", "print(6*7)")
+		cmd.Env = append(os.Environ(), "MOAT_TRACE=1")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil || out.String() != "42\n" {
+			t.Fatalf("network %s: %v: stdout %q\n%s", network, err, out.String(), errb.String())
+		}
+		for _, l := range strings.Split(errb.String(), "\n") {
+			if strings.Contains(l, `msg="init binary"`) {
+				return l
+			}
+		}
+		t.Fatalf("no trace of the init binary:\n%s", errb.String())
+		return ""
+	}
+	for _, network := range []string{"none", "sinkhole"} {
+		if l := run(network); !strings.Contains(l, "binary="+helper) {
+			t.Errorf("network %s: the helper beside moat was not its init: %s", network, l)
+		}
+	}
+	if err := os.Chmod(helper, 0o757); err != nil {
+		t.Fatal(err)
+	}
+	if l := run("none"); !strings.Contains(l, "binary=self") || !strings.Contains(l, "writable by others") {
+		t.Errorf("a helper others can write was not refused: %s", l)
+	}
+	build("-tags", "moatskew", "-o", helper, "../moat-init")
+	if l := run("none"); !strings.Contains(l, "binary=self") || !strings.Contains(l, "build setting -tags") {
+		t.Errorf("a helper of another build was not refused: %s", l)
+	}
+}
