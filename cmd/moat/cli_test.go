@@ -840,9 +840,10 @@ func TestKernelFlag(t *testing.T) {
 }
 
 // TestInitBinary: a moat-init built with moat, beside it, is the init of
-// its native runs (with a network too); one of another build (other
-// tags), or one others can write, is refused and moat starts itself, with
-// the same result.
+// its native runs (with a network too): pid 1's text, as the program
+// reads it in /proc/1/status, is the helper's, not moat's. One of another
+// build (other tags), or one others can write, is refused and moat starts
+// itself, with the same result.
 func TestInitBinary(t *testing.T) {
 	requireNative(t)
 	dir := t.TempDir()
@@ -858,36 +859,43 @@ func TestInitBinary(t *testing.T) {
 	}
 	build("-o", dir+"/", ".", "../moat-init")
 	helper := filepath.Join(dir, "moat-init")
-	run := func(network string) (initBin string) {
+	// run returns the trace's line on the init binary and the size of pid
+	// 1's text in kB.
+	run := func(network string, env ...string) (trace string, text int) {
 		t.Helper()
-		cmd := exec.Command(bin, "run", "--isolation", "native", "--network", network, "-c", "print(6*7)")
-		cmd.Env = append(os.Environ(), "MOAT_TRACE=1")
+		cmd := exec.Command(bin, "run", "--isolation", "native", "--network", network, "-c",
+			`print([l.split()[1] for l in open("/proc/1/status") if l.startswith("VmExe:")][0])`)
+		cmd.Env = append(append(os.Environ(), "MOAT_TRACE=1"), env...)
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err != nil || out.String() != "42\n" {
+		err := cmd.Run()
+		text, aerr := strconv.Atoi(strings.TrimSpace(out.String()))
+		if err != nil || aerr != nil {
 			t.Fatalf("network %s: %v: stdout %q\n%s", network, err, out.String(), errb.String())
 		}
 		for _, l := range strings.Split(errb.String(), "\n") {
 			if strings.Contains(l, `msg="init binary"`) {
-				return l
+				return l, text
 			}
 		}
 		t.Fatalf("no trace of the init binary:\n%s", errb.String())
-		return ""
+		return "", 0
 	}
+	_, selfText := run("none", "MOAT_INIT=self")
 	for _, network := range []string{"none", "sinkhole"} {
-		if l := run(network); !strings.Contains(l, "binary="+helper) {
-			t.Errorf("network %s: the helper beside moat was not its init: %s", network, l)
+		l, text := run(network)
+		if !strings.Contains(l, "binary="+helper) || text*2 > selfText {
+			t.Errorf("network %s: the helper beside moat was not its init (pid 1's text %d kB, moat's %d kB): %s", network, text, selfText, l)
 		}
 	}
 	if err := os.Chmod(helper, 0o757); err != nil {
 		t.Fatal(err)
 	}
-	if l := run("none"); !strings.Contains(l, "binary=self") || !strings.Contains(l, "writable by others") {
-		t.Errorf("a helper others can write was not refused: %s", l)
+	if l, text := run("none"); !strings.Contains(l, "binary=self") || !strings.Contains(l, "writable by others") || text != selfText {
+		t.Errorf("a helper others can write was not refused (pid 1's text %d kB, moat's %d kB): %s", text, selfText, l)
 	}
 	build("-tags", "moatskew", "-o", helper, "../moat-init")
-	if l := run("none"); !strings.Contains(l, "binary=self") || !strings.Contains(l, "build setting -tags") {
-		t.Errorf("a helper of another build was not refused: %s", l)
+	if l, text := run("none"); !strings.Contains(l, "binary=self") || !strings.Contains(l, "build setting -tags") || text != selfText {
+		t.Errorf("a helper of another build was not refused (pid 1's text %d kB, moat's %d kB): %s", text, selfText, l)
 	}
 }
