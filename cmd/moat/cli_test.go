@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -897,5 +898,42 @@ func TestInitBinary(t *testing.T) {
 	build("-tags", "moatskew", "-o", helper, "../moat-init")
 	if l, text := run("none"); !strings.Contains(l, "binary=self") || !strings.Contains(l, "build setting -tags") || text != selfText {
 		t.Errorf("a helper of another build was not refused (pid 1's text %d kB, moat's %d kB): %s", text, selfText, l)
+	}
+}
+
+// TestNoKube: built with the tag nokube, moat has no kubernetes backend
+// and never initializes Kubernetes' client scheme (every API group
+// registered at each start); `moat backends` and a run that asks for it
+// say it is not in this build, kube-seccomp refuses in one line.
+func TestNoKube(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "moat")
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-tags", "nokube", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags nokube: %v\n%s", err, out)
+	}
+	var stderr bytes.Buffer
+	cmd := &exec.Cmd{Path: bin, Args: []string{"moat", "version"}, Env: []string{"GODEBUG=inittrace=1"}, Stderr: &stderr}
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("moat version: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "init github.com/moat-sandbox/moat ") {
+		t.Fatalf("no init trace:\n%s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), "init k8s.io/") {
+		t.Errorf("a nokube moat initializes Kubernetes' packages:\n%s", stderr.String())
+	}
+	out, err := exec.Command(bin, "backends").CombinedOutput()
+	if err != nil || !regexp.MustCompile(`(?m)^kubernetes .* no .*not in this build of moat`).Match(out) {
+		t.Errorf("moat backends: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "run", "--isolation", "kubernetes", "-c", "print(1)").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure || !strings.Contains(string(out), "not in this build of moat") || strings.Contains(string(out), "\n1\n") {
+		t.Errorf("run --isolation kubernetes: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "kube-seccomp").CombinedOutput()
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+		t.Errorf("kube-seccomp: %v\n%s", err, out)
 	}
 }
