@@ -31,7 +31,7 @@ const EnvInitBinary = "MOAT_INIT"
 const highFD = 512
 
 // staleSlack is how much older than this executable a helper of a build
-// that cannot name its sources may be: `go build ./cmd/moat ./cmd/moat-init`
+// that cannot name its sources may be: `go build -o . ./cmd/moat ./cmd/moat-init`
 // writes the two a little apart, in either order.
 const staleSlack = 10 * time.Minute
 

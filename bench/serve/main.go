@@ -5,7 +5,7 @@
 // backends named by -backends. It starts its own `moat serve` on a Unix
 // socket in a temporary directory; an interrupt stops it cleanly.
 //
-//	go build ./cmd/moat ./cmd/moat-init && go run ./bench/serve -moat ./moat -n 200 -c 8 [-backends gvisor]
+//	go build -o . ./cmd/moat ./cmd/moat-init && go run ./bench/serve -moat ./moat -n 200 -c 8 [-backends gvisor]
 package main
 
 import (

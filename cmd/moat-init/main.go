@@ -2,7 +2,7 @@
 // in place of itself at every native run: moat's own binary links the
 // Docker, Kubernetes and MCP clients, and starting it costs twice the CPU.
 // Install it beside moat (`go install .../cmd/moat@VERSION
-// .../cmd/moat-init@VERSION`, or `go build ./cmd/moat ./cmd/moat-init`);
+// .../cmd/moat-init@VERSION`, or `go build -o . ./cmd/moat ./cmd/moat-init`);
 // moat uses it only when its build matches moat's, and starts itself
 // otherwise (backend/native's InitBinary). It does nothing when run by
 // hand.
