@@ -31,8 +31,8 @@ const EnvInitBinary = "MOAT_INIT"
 const highFD = 512
 
 // staleSlack is how much older than this executable a helper of a build
-// that cannot name its sources may be: `go build -o . ./cmd/moat ./cmd/moat-init`
-// writes the two a little apart, in either order.
+// that cannot name its sources may be: `go build -o . ./cmd/moat
+// ./cmd/moat-init` writes the two a little apart, in either order.
 const staleSlack = 10 * time.Minute
 
 var initBin struct {
@@ -135,8 +135,10 @@ func checkInitBinary(f *os.File) error {
 // same version and sum. A release or a clean VCS build names its sources
 // exactly (module version and sum, or revision); a build that cannot
 // (a modified tree, or no VCS stamp: -buildvcs=false) must also be no
-// older than this executable (but for staleSlack): a helper left from an earlier build of the
-// tree is refused, not run with a protocol it may not speak.
+// older than this executable (but for staleSlack): a helper left from an
+// earlier build of the tree is refused, not run with a protocol it may
+// not speak. That is a heuristic: a helper built later from other
+// sources of the same revision would pass.
 func sameBuild(own, bi *debug.BuildInfo, helperMtime, ownMtime unix.Timespec) error {
 	if bi.GoVersion != own.GoVersion {
 		return fmt.Errorf("built by %s, not %s", bi.GoVersion, own.GoVersion)
