@@ -892,6 +892,9 @@ func TestInitBinary(t *testing.T) {
 		return "", 0
 	}
 	_, selfText := run("none", "MOAT_INIT=self")
+	if out, err := exec.Command(bin, "backends").CombinedOutput(); err != nil || !strings.Contains(string(out), "init: "+helper) {
+		t.Errorf("moat backends does not name the helper as native's init: %v\n%s", err, out)
+	}
 	for _, network := range []string{"none", "sinkhole"} {
 		l, text := run(network)
 		if !strings.Contains(l, "binary="+helper) || text*2 > selfText {
@@ -903,6 +906,9 @@ func TestInitBinary(t *testing.T) {
 	}
 	if l, text := run("none"); !strings.Contains(l, "binary=self") || !strings.Contains(l, "writable by others") || text != selfText {
 		t.Errorf("a helper others can write was not refused (pid 1's text %d kB, moat's %d kB): %s", text, selfText, l)
+	}
+	if out, err := exec.Command(bin, "backends").CombinedOutput(); err != nil || !strings.Contains(string(out), "init: moat itself (moat-init: "+helper+": writable by others") {
+		t.Errorf("moat backends does not say why the helper is not native's init: %v\n%s", err, out)
 	}
 	build("-tags", "moatskew", "-o", helper, "../moat-init")
 	if l, text := run("none"); !strings.Contains(l, "binary=self") || !strings.Contains(l, "build setting -tags") || text != selfText {
