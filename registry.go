@@ -106,7 +106,7 @@ func Get(name string) (Backend, error) {
 	mu.RUnlock()
 	if !ok {
 		if _, known := LookupTechnique(name); known {
-			return nil, fmt.Errorf("%q: not built yet: %w", name, ErrUnavailable)
+			return nil, fmt.Errorf("%q: not in this build of moat: %w", name, ErrUnavailable)
 		}
 		return nil, fmt.Errorf("%q (see `moat backends`): %w", name, ErrUnknownBackend)
 	}

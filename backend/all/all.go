@@ -1,12 +1,16 @@
 // Package all registers every backend moat has: import it, and call Init
 // first thing in main.
+//
+// Built with the tag nokube, it leaves the kubernetes backend out, and
+// with it Kubernetes' client, whose package initialization (every API
+// group registered in client-go's scheme) is a fifth of every moat
+// start.
 package all
 
 import (
 	_ "github.com/moat-sandbox/moat/backend/docker"
 	_ "github.com/moat-sandbox/moat/backend/gvisor"
 	_ "github.com/moat-sandbox/moat/backend/jail"
-	_ "github.com/moat-sandbox/moat/backend/kubernetes"
 	"github.com/moat-sandbox/moat/backend/microvm"
 	"github.com/moat-sandbox/moat/backend/native"
 	_ "github.com/moat-sandbox/moat/backend/podman"

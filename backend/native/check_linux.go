@@ -73,5 +73,10 @@ func describe() []string {
 	} else {
 		notes = append(notes, "python: "+err.Error())
 	}
+	if initBinary(); initBin.f != nil {
+		notes = append(notes, "init: "+initBin.path)
+	} else {
+		notes = append(notes, "init: moat itself ("+InitBinary+": "+initBin.why+")")
+	}
 	return notes
 }

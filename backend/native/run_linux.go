@@ -428,7 +428,8 @@ func (r *runner) limits(cfg *nsinit.Config) ([]moat.Layer, error) {
 	), nil
 }
 
-// startInit starts the sandbox init (this binary again) in new user,
+// startInit starts the sandbox init (moat-init or this binary again,
+// initBinary) in new user,
 // mount, PID, network, IPC and UTS namespaces, inside the run's cgroup,
 // with the child ends of p; it sets r.cmd.
 func (r *runner) startInit(cfg *nsinit.Config, p *pipes, nr *netRun, tr func(string)) error {
@@ -461,9 +462,10 @@ func (r *runner) startInit(cfg *nsinit.Config, p *pipes, nr *netRun, tr func(str
 	if nr != nil {
 		argv0 = nsinit.ArgNet
 	}
+	bin := initBinary()
 	newCmd := func(sys *syscall.SysProcAttr) *exec.Cmd {
 		cmd := &exec.Cmd{
-			Path:        "/proc/self/exe",
+			Path:        bin,
 			Args:        []string{cmp.Or(r.initName, argv0)},
 			Env:         []string{nsinit.EnvInit + "=" + argv0},
 			Stdin:       p.stdinR,

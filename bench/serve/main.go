@@ -1,10 +1,11 @@
 // Command serve times `print(1)` through moat serve's API: one client
 // after another (latency: p50, p99) and many at once (runs per second),
 // with the warm pool and cold (a limit the pool was not prepared for),
-// beside bare `python3 -I -S -c pass`. It starts its own `moat serve`
-// on a Unix socket in a temporary directory.
+// beside bare `python3 -I -S -c pass`, and the cold path of the other
+// backends named by -backends. It starts its own `moat serve` on a Unix
+// socket in a temporary directory; an interrupt stops it cleanly.
 //
-//	go build -o moat ./cmd/moat && go run ./bench/serve -moat ./moat -n 200 -c 8
+//	go build -o . ./cmd/moat ./cmd/moat-init && go run ./bench/serve -moat ./moat -n 200 -c 8 [-backends gvisor]
 package main
 
 import (
@@ -18,11 +19,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/moat-sandbox/moat/bench/internal/serveapi"
@@ -35,14 +38,19 @@ func main() {
 	conc := flag.Int("c", 8, "clients at once for the throughput")
 	dur := flag.Duration("d", 10*time.Second, "length of each throughput measurement")
 	poolSize := flag.Int("pool", 8, "warm pool size")
+	others := flag.String("backends", "", "comma-separated backends (docker, podman, gvisor ...) also timed cold through the API, n/5 runs each")
 	flag.Parse()
-	if err := run(*moat, *python, *n, *conc, *dur, *poolSize); err != nil {
+	var extra []string
+	if *others != "" {
+		extra = strings.Split(*others, ",")
+	}
+	if err := run(*moat, *python, *n, *conc, *dur, *poolSize, extra); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/serve:", err)
 		os.Exit(1)
 	}
 }
 
-func run(moat, python string, n, conc int, dur time.Duration, poolSize int) error {
+func run(moat, python string, n, conc int, dur time.Duration, poolSize int, others []string) error {
 	dir, err := os.MkdirTemp("", "moat-bench-serve-")
 	if err != nil {
 		return err
@@ -56,9 +64,18 @@ func run(moat, python string, n, conc int, dur time.Duration, poolSize int) erro
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	defer func() {
-		_ = srv.Process.Signal(os.Interrupt)
+	stop := func() {
+		_ = srv.Process.Signal(os.Interrupt) // the server destroys its pool
 		_ = srv.Wait()
+	}
+	defer stop()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		stop()
+		os.RemoveAll(dir)
+		os.Exit(130)
 	}()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
@@ -109,7 +126,9 @@ func run(moat, python string, n, conc int, dur time.Duration, poolSize int) erro
 		}
 		return time.Duration(t) * 10 * time.Millisecond // USER_HZ 100
 	}
-	seq := func(name string, f func() (time.Duration, bool, error)) error {
+	var seqN func(name string, n int, f func() (time.Duration, bool, error)) error
+	seq := func(name string, f func() (time.Duration, bool, error)) error { return seqN(name, n, f) }
+	seqN = func(name string, n int, f func() (time.Duration, bool, error)) error {
 		var ds []time.Duration
 		pooled := 0
 		c0 := cpu()
@@ -169,7 +188,7 @@ func run(moat, python string, n, conc int, dur time.Duration, poolSize int) erro
 		fmt.Printf("%-34s %9s %9s %9.1f %8s\n", name, "", "", float64(count)/time.Since(t0).Seconds(), fmt.Sprintf("%d/%d", pooled, count))
 		return nil
 	}
-	for _, step := range []func() error{
+	steps := []func() error{
 		func() error { return seq("bare python3 -I -S -c pass", bare) },
 		func() error {
 			return seq("API print(1), warm pool", func() (time.Duration, bool, error) { return call(warm) })
@@ -184,7 +203,17 @@ func run(moat, python string, n, conc int, dur time.Duration, poolSize int) erro
 		func() error {
 			return par(fmt.Sprintf("API cold, %d at once", conc), func() (time.Duration, bool, error) { return call(cold) })
 		},
-	} {
+	}
+	// The other backends have no pool here: their cold path through the
+	// same API, beside native's.
+	nOther := max(n/5, 2)
+	for _, b := range others {
+		body := []byte(`{"code":"print(1)","isolation":` + strconv.Quote(b) + `}`)
+		steps = append(steps, func() error {
+			return seqN(fmt.Sprintf("API print(1), cold, %s", b), nOther, func() (time.Duration, bool, error) { return call(body) })
+		})
+	}
+	for _, step := range steps {
 		if err := step(); err != nil {
 			return err
 		}

@@ -8,7 +8,7 @@
 // new mount, no file in the private TMPDIR nor an upload in the state
 // directory.
 //
-//	go build -o moat ./cmd/moat && nice -n 10 go run ./bench/serveload -moat ./moat -n 10000 -c 32
+//	go build -o . ./cmd/moat ./cmd/moat-init && nice -n 10 go run ./bench/serveload -moat ./moat -n 10000 -c 32
 //
 // It prints runs per second, latency percentiles and how many runs the
 // pool served, and exits 1 on a wrong result or a leak.

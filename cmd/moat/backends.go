@@ -35,7 +35,7 @@ func backendRows(ctx context.Context) []backendRow {
 		row := backendRow{Name: t.Name, Title: t.Title, Level: t.Level, Auto: t.Name == auto}
 		b, err := moat.Get(t.Name)
 		if err != nil {
-			row.Reason = "not built yet"
+			row.Reason = "not in this build of moat"
 			rows = append(rows, row)
 			continue
 		}

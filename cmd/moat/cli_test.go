@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -837,4 +838,117 @@ func TestKernelFlag(t *testing.T) {
 		}
 		wantOneLine(t, r.stderr, "--kernel: only the microvm backend")
 	})
+}
+
+// TestInitBinary: a moat-init built with moat, beside it, is the init of
+// its native runs (with a network too): pid 1's text, as the program
+// reads it in /proc/1/status, is the helper's, not moat's. One of another
+// build (other tags), or one others can write, is refused and moat starts
+// itself, with the same result.
+func TestInitBinary(t *testing.T) {
+	requireNative(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "moat")
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	build := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(goTool, append([]string{"build"}, args...)...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %q: %v\n%s", args, err, out)
+		}
+	}
+	// moat as the other tests build it, copied (the copy is newer than
+	// the helper built next, within the handshake's slack either way).
+	b, err := os.ReadFile(moatBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	helper := filepath.Join(dir, "moat-init")
+	build("-o", helper, "../moat-init")
+	// run returns the trace's line on the init binary and the size of pid
+	// 1's text in kB.
+	run := func(network string, env ...string) (trace string, text int) {
+		t.Helper()
+		cmd := exec.Command(bin, "run", "--isolation", "native", "--network", network, "-c",
+			`print([l.split()[1] for l in open("/proc/1/status") if l.startswith("VmExe:")][0])`)
+		cmd.Env = append(append(os.Environ(), "MOAT_TRACE=1"), env...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		text, aerr := strconv.Atoi(strings.TrimSpace(out.String()))
+		if err != nil || aerr != nil {
+			t.Fatalf("network %s: %v: stdout %q\n%s", network, err, out.String(), errb.String())
+		}
+		for _, l := range strings.Split(errb.String(), "\n") {
+			if strings.Contains(l, `msg="init binary"`) {
+				return l, text
+			}
+		}
+		t.Fatalf("no trace of the init binary:\n%s", errb.String())
+		return "", 0
+	}
+	_, selfText := run("none", "MOAT_INIT=self")
+	if out, err := exec.Command(bin, "backends").CombinedOutput(); err != nil || !strings.Contains(string(out), "init: "+helper) {
+		t.Errorf("moat backends does not name the helper as native's init: %v\n%s", err, out)
+	}
+	for _, network := range []string{"none", "sinkhole"} {
+		l, text := run(network)
+		if !strings.Contains(l, "binary="+helper) || text*2 > selfText {
+			t.Errorf("network %s: the helper beside moat was not its init (pid 1's text %d kB, moat's %d kB): %s", network, text, selfText, l)
+		}
+	}
+	if err := os.Chmod(helper, 0o757); err != nil {
+		t.Fatal(err)
+	}
+	if l, text := run("none"); !strings.Contains(l, "binary=self") || !strings.Contains(l, "writable by others") || text != selfText {
+		t.Errorf("a helper others can write was not refused (pid 1's text %d kB, moat's %d kB): %s", text, selfText, l)
+	}
+	if out, err := exec.Command(bin, "backends").CombinedOutput(); err != nil || !strings.Contains(string(out), "init: moat itself (moat-init: "+helper+": writable by others") {
+		t.Errorf("moat backends does not say why the helper is not native's init: %v\n%s", err, out)
+	}
+	build("-tags", "moatskew", "-o", helper, "../moat-init")
+	if l, text := run("none"); !strings.Contains(l, "binary=self") || !strings.Contains(l, "build setting -tags") || text != selfText {
+		t.Errorf("a helper of another build was not refused (pid 1's text %d kB, moat's %d kB): %s", text, selfText, l)
+	}
+}
+
+// TestNoKube: built with the tag nokube, moat has no kubernetes backend
+// and never initializes Kubernetes' client scheme (every API group
+// registered at each start); `moat backends` and a run that asks for it
+// say it is not in this build, kube-seccomp refuses in one line.
+func TestNoKube(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "moat")
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-tags", "nokube", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags nokube: %v\n%s", err, out)
+	}
+	var stderr bytes.Buffer
+	cmd := &exec.Cmd{Path: bin, Args: []string{"moat", "version"}, Env: []string{"GODEBUG=inittrace=1"}, Stderr: &stderr}
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("moat version: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "init github.com/moat-sandbox/moat ") {
+		t.Fatalf("no init trace:\n%s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), "init k8s.io/") {
+		t.Errorf("a nokube moat initializes Kubernetes' packages:\n%s", stderr.String())
+	}
+	out, err := exec.Command(bin, "backends").CombinedOutput()
+	if err != nil || !regexp.MustCompile(`(?m)^kubernetes .* no .*not in this build of moat`).Match(out) {
+		t.Errorf("moat backends: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "run", "--isolation", "kubernetes", "-c", "print(1)").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure || !strings.Contains(string(out), "not in this build of moat") || strings.Contains(string(out), "\n1\n") {
+		t.Errorf("run --isolation kubernetes: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "kube-seccomp").CombinedOutput()
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+		t.Errorf("kube-seccomp: %v\n%s", err, out)
+	}
 }

@@ -1,0 +1,5 @@
+//go:build !nokube
+
+package all
+
+import _ "github.com/moat-sandbox/moat/backend/kubernetes"
