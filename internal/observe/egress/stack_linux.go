@@ -57,7 +57,8 @@ type Stack struct {
 	mu        sync.Mutex
 	conns     map[net.Conn]struct{}
 	closed    bool
-	accepting int // accepted, not yet tracked
+	accepting int   // accepted, not yet tracked
+	kept      int64 // bytes of requests the flows in progress keep (keep)
 }
 
 // CAPEM is the certificate of the CA that terminates the sinkhole's TLS,
@@ -544,7 +545,7 @@ func (s *Stack) serveHTTP(c net.Conn, dst netip.AddrPort, buf []byte, f *flow) {
 		}
 		_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
 		_, _ = c.Write(resp)
-		f.more = append(f.more, exchange{req: req, meta: meta, served: served})
+		f.more = append(f.more, exchange{req: s.keep(req), meta: meta, served: served})
 		if last {
 			f.tail = rest
 			break
@@ -567,6 +568,29 @@ func (s *Stack) serveHTTP(c net.Conn, dst netip.AddrPort, buf []byte, f *flow) {
 	tail := &capture{max: MaxCapture, b: f.tail}
 	n, _ := io.Copy(tail, io.LimitReader(c, 1<<20))
 	f.tail, f.rest = tail.b, int64(len(f.tail))+n
+}
+
+// keptCut is how much of a request a flow keeps once the stack's budget
+// of kept bytes (MaxRunCapture) is spent.
+const keptCut = maxField
+
+// keep copies a request that its flow keeps until it ends (up to
+// maxRequests of them): whole while the stack's budget of MaxRunCapture
+// kept bytes lasts (what the Recorder passes on in all), then its first
+// keptCut bytes. The copy is the request's own size: a slice of the read
+// buffer would hold all of its MaxCapture bytes. Where the stack runs in
+// moat's own process (a container's sinkhole), no cgroup of the run's
+// bounds its memory: without the copy and the budget, 256 flows of 64
+// pipelined requests held 2 GiB there.
+func (s *Stack) keep(req []byte) []byte {
+	s.mu.Lock()
+	n := int64(len(req))
+	if s.kept+n > MaxRunCapture {
+		n = min(n, keptCut)
+	}
+	s.kept += n
+	s.mu.Unlock()
+	return bytes.Clone(req[:n])
 }
 
 // wantsClose reports whether an HTTP request asks the server to close

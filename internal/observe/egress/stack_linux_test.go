@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -274,6 +276,7 @@ var probes = map[string]func() (string, error){
 		http.DefaultClient.CloseIdleConnections()
 		return string(b), err
 	},
+	"pipelined": pipelined,
 	"refused": func() (string, error) {
 		c, err := net.DialTimeout("tcp", "203.0.113.9:4444", 3*time.Second)
 		if err != nil {
@@ -437,6 +440,26 @@ func TestSinkholeLoopbackStaysInside(t *testing.T) {
 	}
 }
 
+// TestSinkholePipelinedMemory: 16 kept-alive connections of 63
+// pipelined 32 KiB requests (32 MiB sent) must not make the sink hold
+// more than the run's capture budget and the flows' buffers. Each kept
+// request held its whole 128 KiB read buffer (126 MiB here; 2 GiB with
+// 256 flows of small requests, in moat's own process for a container).
+func TestSinkholePipelinedMemory(t *testing.T) {
+	rep := runChild(t, "sinkhole", "pipelined")
+	if rep.Err != "" {
+		t.Fatalf("probe: %q", rep.Err)
+	}
+	var mib int
+	if _, err := fmt.Sscan(rep.Result, &mib); err != nil || mib > 24 {
+		t.Fatalf("the sink held %s MiB for 16 flows of 63 requests (want at most 24: the capture budget and the flows' buffers)", rep.Result)
+	}
+	if n := len(rep.Events); n < MaxEvents {
+		t.Fatalf("%d events, want one per request up to the recorder's %d", n, MaxEvents)
+	}
+	t.Logf("the sink held %s MiB", rep.Result)
+}
+
 func TestAllowName(t *testing.T) {
 	rep := runChild(t, "allow=svc.example:80", "allow-name")
 	if rep.Err != "" || rep.Result != "upstream /path" {
@@ -462,4 +485,47 @@ func TestAllowRefuses(t *testing.T) {
 	if c := find(rep.Events, "connect", "203.0.113.9:4444"); c == nil || c.Detail != "refused tcp" {
 		t.Fatalf("events: %+v", rep.Events)
 	}
+}
+
+// pipelined holds 16 connections to the sink, each with 63 pipelined
+// requests of 32 KiB answered and the connection kept alive, and returns
+// how many MiB the heap grew by meanwhile (the sink runs in this process,
+// as in moat's own for a container's sinkhole).
+func pipelined() (string, error) {
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	base := heap()
+	const conns, reqs = 16, maxRequests - 1
+	body := strings.Repeat("x", 32<<10)
+	req := "POST /p HTTP/1.1\r\nHost: flood.example\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n\r\n" + body
+	var open []net.Conn
+	defer func() {
+		for _, c := range open {
+			c.Close()
+		}
+	}()
+	for i := 0; i < conns; i++ {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("203.0.113.%d:80", i+1), 3*time.Second)
+		if err != nil {
+			return "", err
+		}
+		open = append(open, c)
+		_ = c.SetDeadline(time.Now().Add(15 * time.Second))
+		go func() { _, _ = io.WriteString(c, strings.Repeat(req, reqs)) }()
+		r := bufio.NewReader(c)
+		for j := 0; j < reqs; j++ {
+			resp, err := http.ReadResponse(r, nil)
+			if err != nil {
+				return "", fmt.Errorf("connection %d, answer %d: %w", i, j, err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	// Every request is answered and kept by its flow, each flow still open.
+	return fmt.Sprint((heap() - min(base, heap())) >> 20), nil
 }
