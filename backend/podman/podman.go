@@ -579,6 +579,7 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		sess.RlimitAS = lim.Memory
 	}
 	sess.OnExit = life.FinalStats
+	sess.AfterProgram = ctr.AfterBound
 	sess.Trace = r.tr
 	if r.goInit {
 		// The header goes on the control pipe, there before the init is:
@@ -622,13 +623,13 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	if sendErr != nil {
 		life.Stop(moat.StatusError)
 	}
-	end := life.Supervise(ctx, lim.Timeout, sess.Exited())
+	end := life.SuperviseProgram(ctx, lim.Timeout, ctr.AfterBound, sess.Reaped(), sess.Exited())
 	defer end()
 
 	var werr error
 	select {
 	case werr = <-waitErr:
-	case <-time.After(lim.Timeout + 2*ctr.StopGrace):
+	case <-time.After(lim.Timeout + ctr.StopSlack + ctr.AfterBound + 2*ctr.StopGrace):
 		life.Stop(moat.StatusError)
 		werr = <-waitErr
 	}
@@ -665,7 +666,7 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	}
 	detail := ctr.Note("podman", werr) + ctr.Note("send", sendErr)
 	defer r.tr.Step("done")
-	return sess.Finish(res, "podman", reason, stats, d, detail, sendErr)
+	return sess.Finish(res, "podman", reason, stats, d, detail, life.Cause(sendErr, ctr.AfterBound))
 }
 
 // startSink waits for podman's pidfile (the container's init, as this

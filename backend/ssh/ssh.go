@@ -381,12 +381,12 @@ func (b *Backend) run(ctx context.Context, c *conn, p *probe, spec *moat.Spec, l
 	if sendErr != nil {
 		life.Stop(moat.StatusError)
 	}
-	end := life.Supervise(ctx, lim.Timeout, sess.Exited())
+	end := life.SuperviseProgram(ctx, lim.Timeout, ctr.AfterBound, sess.Reaped(), sess.Exited())
 	defer end()
 	var werr error
 	select {
 	case werr = <-waitErr:
-	case <-time.After(lim.Timeout + 2*ctr.StopGrace):
+	case <-time.After(lim.Timeout + ctr.StopSlack + ctr.AfterBound + 2*ctr.StopGrace):
 		life.Stop(moat.StatusError)
 		select {
 		case werr = <-waitErr:
@@ -405,7 +405,7 @@ func (b *Backend) run(ctx context.Context, c *conn, p *probe, spec *moat.Spec, l
 		werr = nil
 	}
 	d, _ := diag.Result()
-	return sess.Finish(res, "ssh", reason, ctr.Stats{}, stripMarks(d), ctr.Note("ssh", werr)+ctr.Note("send", sendErr), sendErr)
+	return sess.Finish(res, "ssh", reason, ctr.Stats{}, stripMarks(d), ctr.Note("ssh", werr)+ctr.Note("send", sendErr), life.Cause(sendErr, ctr.AfterBound))
 }
 
 // diagWriter is the session's stderr: the shell's and the prelude's

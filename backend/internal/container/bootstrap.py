@@ -7,7 +7,8 @@
 # Out (fd 1): frames of 1 type byte + u32 length + payload + 16-byte tag
 # (HMAC-SHA256 under header["key"] of the u64 sequence number, type, length
 # and payload; see ctrinit's package doc): o (program
-# stdout), e (program stderr), t (tar of /work; empty = end), x (exit JSON);
+# stdout), e (program stderr), r (empty: the program's processes are all
+# dead), t (tar of /work; empty = end), x (exit JSON);
 # with the behaviour report on (header["report"]): a (bytes of the audit
 # hook's FIFO, as read), f (JSON of the "before" and "after" walks, in
 # pieces; empty = end), c (path NUL first bytes of a changed file).
@@ -591,17 +592,35 @@ if REPORT:
     marks.append((monotonic_ns(), 'hook compiled'))
 import select, resource
 deadline = time.monotonic() + h['timeout_s'] + 30  # backstop: moat kills first
+# The program's wall clock (stop_s), kept here: at it everything but this
+# process is killed, and the report still goes out (ctrinit.Header.StopS).
+stop_at = time.monotonic() + h['stop_s'] if h.get('stop_s') else None
+timed_out = False
 status = None
 open_fds = {ro: b'o', re_: b'e'}
 # poll, not select: runsc's seccomp (--oci-seccomp) refuses select(2).
 poller = select.poll()
 for fd in list(open_fds) + [wake_r] + ([fifo] if fifo is not None else []):
     poller.register(fd, select.POLLIN)
-while open_fds:
-    left = deadline - time.monotonic()
+# Until the program is reaped, not only while its stdout and stderr are
+# open: a program that closes both still has its clock kept and its audit
+# hook's FIFO relayed.
+children = True
+while open_fds or (status is None and children):
+    now = time.monotonic()
+    left = deadline - now
     if left <= 0:
         os.kill(-1, signal.SIGKILL)
         sys.exit(0)
+    if stop_at is not None and now >= stop_at:
+        timed_out = True
+        stop_at = now + 0.1  # again, while the program's processes linger
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+    if stop_at is not None:
+        left = min(left, max(stop_at - now, 0))
     try:
         ready = [fd for fd, _ in poller.poll(min(left, 5) * 1000)]
     except InterruptedError:
@@ -626,6 +645,7 @@ while open_fds:
         try:
             p, st = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
+            children = False
             break
         if p == 0:
             break
@@ -649,6 +669,7 @@ while True:
         except OSError:
             pass
 marks.append((monotonic_ns(), 'program reaped'))
+send(b'r')
 if REPORT:
     # Everything else is dead: what the hook wrote is in the FIFO.
     relay_audit()
@@ -659,7 +680,7 @@ if h.get('out'):
     marks.append((monotonic_ns(), 'work sent'))
 if h.get('trace'):
     send(b'T', ''.join('%d %s\n' % m for m in marks).encode())
-ex = dict(CONF, maxrss=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+ex = dict(CONF, maxrss=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, timed_out=timed_out)
 if os.WIFSIGNALED(status):
     ex['signal'] = os.WTERMSIG(status)
 else:

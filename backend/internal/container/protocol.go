@@ -296,6 +296,7 @@ func (s *Session) headerJSON() ([]byte, error) {
 		OutBytes:    moat.DefaultOutBytes,
 		OutFiles:    moat.DefaultOutFiles,
 		TimeoutS:    s.lim.Timeout.Seconds(),
+		StopS:       s.lim.Timeout.Seconds(),
 		AfterS:      s.AfterProgram.Seconds(),
 		RlimitAS:    s.RlimitAS,
 		Pids:        s.Pids,
@@ -395,8 +396,8 @@ func (c *chunkWriter) end() error {
 func (s *Session) Exited() <-chan struct{} { return s.exited }
 
 // Reaped is closed at the first frame the init sends only once the
-// program has ended and its output is drained (the report's walks and
-// changed files, the copy-out, the exit frame): what follows is the
+// program has ended and its output is drained (the reaped frame, the
+// report's walks and changed files, the copy-out, the exit frame): what follows is the
 // init's own work, not the program's. The frame is tagged: the program
 // cannot send it.
 func (s *Session) Reaped() <-chan struct{} { return s.reaped }
@@ -456,10 +457,14 @@ func (s *Session) receive(r io.Reader) error {
 			return fmt.Errorf("%w: frame %d (type %q, %d bytes) fails its tag: something other than moat's init wrote to its output", ErrProtocol, seq, hdr[0], n)
 		}
 		switch hdr[0] {
-		case 'f', 'c', 't', 'x':
+		case 'r', 'f', 'c', 't', 'x':
 			s.reapOnce.Do(func() { close(s.reaped) })
 		}
 		switch hdr[0] {
+		case 'r':
+			if n != 0 {
+				return fmt.Errorf("%w: a reaped frame of %d bytes", ErrProtocol, n)
+			}
 		case 'o', 'e':
 			if !s.sawOutput {
 				s.sawOutput = true
@@ -588,6 +593,9 @@ func (s *Session) Outcome(res *moat.Result, backend string, reason moat.Status, 
 	end := moat.Ending{Stop: reason, OOMKills: st.OOMKills, PidsHits: st.PidsMax}
 	if e != nil && e.PidsHit {
 		end.PidsHits++
+	}
+	if e != nil && e.TimedOut && end.Stop == "" {
+		end.Stop = moat.StatusTimeout // by the init's clock (ctrinit.Header.StopS)
 	}
 	switch {
 	case e == nil:

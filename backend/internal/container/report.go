@@ -158,8 +158,14 @@ func (r *report) events() ([]moat.Event, int) {
 			Detail: fmt.Sprintf("the init's walks of the writable directories passed the host's cap of %d bytes; no diff of them", maxWalkBytes)}
 		return append(evs, ev, moat.Event{Source: moat.SourceMoat, Kind: moat.KindFSDiffUnavailable, TimeMS: r.endMS, Detail: ev.Detail}), dropped
 	case !r.walksEnd:
-		return append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindFSDiffUnavailable, TimeMS: r.endMS,
-			Detail: "the container ended before the init sent its walk of the writable directories"}), dropped
+		// Killed from outside (a limit, moat's backstop) or the init
+		// itself killed (the kernel's OOM killer takes the largest
+		// process of the container, and a program can make that the
+		// init): what the program wrote, and the witness of the planted
+		// files, are not seen. Said as a finding, not only as an event.
+		ev := moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS,
+			Detail: "the container ended before the init sent its walk of the writable directories: files the program wrote and reads of the planted files are not seen"}
+		return append(evs, ev, moat.Event{Source: moat.SourceMoat, Kind: moat.KindFSDiffUnavailable, TimeMS: r.endMS, Detail: ev.Detail}), dropped
 	case json.Unmarshal(r.walks.Bytes(), &w) != nil:
 		ev := moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS, Detail: "the init's walks of the writable directories are not JSON; no diff of them"}
 		return append(evs, ev, moat.Event{Source: moat.SourceMoat, Kind: moat.KindFSDiffUnavailable, TimeMS: r.endMS, Detail: ev.Detail}), dropped

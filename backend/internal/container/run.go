@@ -141,21 +141,28 @@ func (r *Run) Stats() Stats {
 	return r.cg.Stats()
 }
 
-// Supervise stops the run at timeout (StatusTimeout), when ctx is canceled
-// (StatusCanceled), and at a cgroup limit breach until exited is closed.
-// Call the returned func when the run is over.
-func (r *Run) Supervise(ctx context.Context, timeout time.Duration, exited <-chan struct{}) (end func()) {
-	return r.SuperviseProgram(ctx, timeout, 0, nil, exited) // a nil reaped is never closed
-}
+// StopSlack is how long past the timeout the host waits before it stops
+// the container itself: the init keeps the program's wall clock
+// (ctrinit.Header.StopS), kills the program at the timeout and still
+// sends the report's walks, which a container stopped from outside would
+// lose (a program that writes a startup file and hangs).
+const StopSlack = 5 * time.Second
 
-// SuperviseProgram is Supervise with the timeout on the program alone:
-// once reaped is closed (Session.Reaped) the timeout no longer applies,
-// and what the init still sends (the report's walks, the copy-out) has a
-// bound of its own, after, past which the run is stopped with StatusError
-// and PastBound says so.
+// AfterBound bounds the init's work once the program has ended (the
+// report's walks, the copy-out of /work): SuperviseProgram's after.
+const AfterBound = 2 * time.Minute
+
+// SuperviseProgram stops the run at timeout (StatusTimeout; StopSlack
+// later, the init having stopped the program at timeout itself), when ctx
+// is canceled (StatusCanceled), and at a cgroup limit breach until
+// exited is closed. The timeout is the program's alone: once reaped is
+// closed (Session.Reaped) it no longer applies, and what the init still
+// sends (the report's walks, the copy-out) has a bound of its own, after,
+// past which the run is stopped with StatusError and PastBound says so.
+// Call the returned func when the run is over.
 func (r *Run) SuperviseProgram(ctx context.Context, timeout, after time.Duration, reaped, exited <-chan struct{}) (end func()) {
 	var mu sync.Mutex
-	timer := time.AfterFunc(timeout, func() { r.Stop(moat.StatusTimeout) })
+	timer := time.AfterFunc(timeout+StopSlack, func() { r.Stop(moat.StatusTimeout) })
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -190,6 +197,15 @@ func (r *Run) SuperviseProgram(ctx context.Context, timeout, after time.Duration
 // PastBound says whether SuperviseProgram stopped the run because the
 // init's work after the program passed its bound.
 func (r *Run) PastBound() bool { return r.pastBound.Load() }
+
+// Cause is cause for Session.Finish, or, when SuperviseProgram stopped
+// the run past its bound after the program, what that bound was.
+func (r *Run) Cause(cause error, after time.Duration) error {
+	if r.PastBound() {
+		return fmt.Errorf("the program ended, but moat's init did not finish the report's walks and the copy-out of /work within %s", after)
+	}
+	return cause
+}
 
 // watch ends the run when a cgroup limit is breached: the kernel kills on
 // memory, but on pids it only fails forks, and a breach must end the run

@@ -560,10 +560,13 @@ func (in *initProc) run() int {
 		in.send('x', exitJSON(Exit{Error: "signals: " + err.Error()}))
 		return 0
 	}
-	var pidsHit atomic.Bool
+	var pidsHit, timedOut atomic.Bool
 	watchDone := make(chan struct{})
 	if h.Pids > 0 {
 		go watchPids(h.Pids, &pidsHit, watchDone)
+	}
+	if h.StopS > 0 {
+		go stopAt(time.Duration(h.StopS*float64(time.Second)), &timedOut, watchDone)
 	}
 	// A backstop: moat kills the container first.
 	backstop := func() {
@@ -615,6 +618,7 @@ func (in *initProc) run() int {
 	}
 	relays.Wait() // every writer is dead: the pipes are at their end
 	in.mark("program reaped")
+	in.send('r', nil)
 	if in.fifo != nil {
 		// Everything else is dead: what the hook wrote is in the FIFO.
 		_ = in.fifo.SetReadDeadline(time.Unix(1, 0))
@@ -644,7 +648,7 @@ func (in *initProc) run() int {
 		}
 		in.send('T', []byte(b.String()))
 	}
-	ex := Exit{Seccomp: sc, NoNewPrivs: nnp, MaxRSS: ru.Maxrss * 1024, PidsHit: pidsHit.Load(), ShmBytes: int64(shm.Blocks) * shm.Bsize}
+	ex := Exit{Seccomp: sc, NoNewPrivs: nnp, MaxRSS: ru.Maxrss * 1024, PidsHit: pidsHit.Load(), TimedOut: timedOut.Load(), ShmBytes: int64(shm.Blocks) * shm.Bsize}
 	if status.Signaled() {
 		ex.Signal = int(status.Signal())
 	} else {
@@ -982,6 +986,30 @@ func monoNow() int64 {
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 	return ts.Nano()
+}
+
+// stopAt kills every process but this init once d has passed, unless
+// done is closed first, and sets timedOut; then again at every pidsPoll
+// until done (a fork racing the kill may leave a child).
+func stopAt(d time.Duration, timedOut *atomic.Bool, done <-chan struct{}) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return
+	case <-t.C:
+	}
+	timedOut.Store(true)
+	tick := time.NewTicker(pidsPoll)
+	defer tick.Stop()
+	for {
+		_ = unix.Kill(-1, unix.SIGKILL)
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // pidsPoll is how often watchPids counts.

@@ -14,7 +14,9 @@
 // with the exit frame.
 //
 // Frames are 1 type byte + u32 big-endian length + payload + tag: o and e (the
-// program's stdout and stderr), a (the audit hook's FIFO, as read), f (the
+// program's stdout and stderr), r (empty: every process of the program is
+// dead and its output relayed; what follows is the init's own work), a
+// (the audit hook's FIFO, as read), f (the
 // JSON of the "before" and "after" walks, in pieces; empty = end), c (path
 // NUL first bytes of a changed file), P (the compiled hook; see
 // Report.Compile), t (tar of /work; empty = end), T (trace marks, with
@@ -116,7 +118,14 @@ type Header struct {
 	// AfterS, if set, is how long the host lets the init work once the
 	// program has ended (the walks, the copy-out), apart from TimeoutS,
 	// which is then the program's alone: the init's own backstop follows.
-	AfterS   float64 `json:"after_s,omitempty"`
+	AfterS float64 `json:"after_s,omitempty"`
+	// StopS, if set, is the program's wall clock, kept by the init: StopS
+	// after the program started, the init kills it and everything else
+	// (Exit.TimedOut says so), then sends the report's walks and /work as
+	// after any end. The host stops the container only some seconds
+	// later: a program that writes a startup file and hangs must not
+	// take the walk that sees it down with it.
+	StopS    float64 `json:"stop_s,omitempty"`
 	RlimitAS int64   `json:"rlimit_as,omitempty"`
 	// Pids, if set, is the program's task limit where no cgroup of the
 	// run's own holds it (a Kubernetes Pod): the init counts the tasks of
@@ -279,6 +288,8 @@ type Exit struct {
 	// PidsHit: the program's tasks reached Header.Pids, and the init
 	// killed them.
 	PidsHit bool `json:"pids_hit,omitempty"`
+	// TimedOut: the program ran until Header.StopS, and the init killed it.
+	TimedOut bool `json:"timed_out,omitempty"`
 	// ShmBytes is the size of the file system at /dev/shm (statfs) as the
 	// init found it before the program started; 0: unknown. A runtime may
 	// put a tmpfs of its own there, of no size the engine asked for
