@@ -116,7 +116,7 @@ type runner struct {
 
 	events        []moat.Event // the behaviour report (report_linux.go)
 	eventsDropped int
-	sawEvents     bool // an "events" message came: the init finished its report
+	sawEvents     bool                 // an "events" message came: the init finished its report
 	metadata      *honeytoken.Metadata // served by the sinkhole; nil without one or without a report
 	kernelEvents  []moat.Event         // from the seccomp listener (notify_linux.go)
 	kernelBudget  kernelBudget         // per-kind reserves of kernelEvents (exec_linux.go)
