@@ -1,6 +1,7 @@
 package ctrinit
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"os"
 	"strconv"
@@ -115,7 +116,17 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 	defer mem.Close()
 	if ev.Call == "connect" {
 		// connect(fd, addr, addrlen): the address raw, decoded by the host.
-		if addr, size := n.Args[1], n.Args[2]; addr != 0 && size >= 2 && uint32(size) >= 2 {
+		addr, size := n.Args[1], n.Args[2]
+		if seccomp.Socketcall(n) {
+			// socketcall(SYS_CONNECT, args): fd, addr and addrlen are
+			// the 32-bit words at args.
+			var a [12]byte
+			addr, size = 0, 0
+			if k, _ := mem.ReadAt(a[:], int64(n.Args[1])); k == len(a) {
+				addr, size = uint64(binary.LittleEndian.Uint32(a[4:])), uint64(binary.LittleEndian.Uint32(a[8:]))
+			}
+		}
+		if addr != 0 && size >= 2 && uint32(size) >= 2 {
 			b := make([]byte, min(uint32(size), MaxSockaddr))
 			k, _ := mem.ReadAt(b, int64(addr))
 			if k >= 2 && !(b[0] == 0 && b[1] == 0) { // AF_UNSPEC: a disconnect

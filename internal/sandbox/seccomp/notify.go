@@ -105,8 +105,8 @@ func InstallNotify() (listener int, rules int, err error) {
 
 // ExecWatchProgram returns the filter that [InstallExecWatch] installs:
 // every execve, execveat and connect, of every calling convention the
-// kernel offers here (x32 and i386 on x86_64, 32-bit arm on arm64),
-// notifies; everything else is allowed. It denies nothing: it goes on top
+// kernel offers here (x32 and i386 on x86_64, 32-bit arm on arm64;
+// i386's socketcall(SYS_CONNECT) too), notifies; everything else is allowed. It denies nothing: it goes on top
 // of a filter that does (a container engine's), and only reports.
 // [WatchCall] names what a notification of it is.
 func ExecWatchProgram() ([]bpf.RawInstruction, error) {
@@ -121,6 +121,11 @@ func ExecWatchProgram() ([]bpf.RawInstruction, error) {
 	arches := make([]uint32, 0, len(others))
 	for a := range others {
 		if a != auditArch {
+			arches = append(arches, a)
+		}
+	}
+	for a := range socketcallOther {
+		if _, ok := others[a]; !ok && a != auditArch {
 			arches = append(arches, a)
 		}
 	}
@@ -144,17 +149,38 @@ func ExecWatchProgram() ([]bpf.RawInstruction, error) {
 		for _, nr := range others[a] {
 			p = append(p, jumpIf{cond: bpf.JumpEqual, val: nr, t: notify})
 		}
+		if nr, ok := socketcallOther[a]; ok {
+			// socketcall(SYS_CONNECT, args): a connect too. The call
+			// number is an int: its low word is all that counts.
+			p = append(p, jumpIf{cond: bpf.JumpEqual, val: nr, f: allow},
+				bpf.LoadAbsolute{Off: argLow(0), Size: 4},
+				jumpIf{cond: bpf.JumpEqual, val: sysConnect, t: notify})
+		}
 		p = append(p, jump(allow))
 	}
 	p = append(p, notify, bpf.RetConstant{Val: retNotify}, allow, bpf.RetConstant{Val: retAllow})
 	return assemble(p)
 }
 
+// sysConnect is socketcall's call number of connect (SYS_CONNECT of
+// <linux/net.h>).
+const sysConnect = 3
+
+// Socketcall reports whether a notification of [ExecWatchProgram] is a
+// socketcall(SYS_CONNECT, args) of a 32-bit calling convention: the
+// connect's fd, address and length are then the three 32-bit words at
+// Args[1] in the caller's memory, not its arguments.
+func Socketcall(n Notif) bool {
+	nr, ok := socketcallOther[n.Arch]
+	return ok && uint32(n.Nr) == nr
+}
+
 // WatchCall names the system call of a notification of
-// [ExecWatchProgram]: "connect", "execveat" or "execve".
+// [ExecWatchProgram]: "connect" (socketcall's connect too), "execveat"
+// or "execve".
 func WatchCall(n Notif) string {
 	nr := uint32(n.Nr)
-	if n.Arch == auditArch && nr == unix.SYS_CONNECT || slices.Contains(connectOther[n.Arch], nr) {
+	if n.Arch == auditArch && nr == unix.SYS_CONNECT || slices.Contains(connectOther[n.Arch], nr) || Socketcall(n) {
 		return "connect"
 	}
 	if n.Arch == auditArch && nr == unix.SYS_EXECVEAT || slices.Contains(execatOther[n.Arch], nr) {

@@ -143,6 +143,27 @@ func TestExecWatchProgram(t *testing.T) {
 	if runtime.GOARCH == "amd64" {
 		tests = append(tests, tc{"x32 getpid", auditArch, 0x40000000 | 39, retAllow})
 	}
+	// socketcall(SYS_CONNECT, args) connects as well as connect does: it
+	// notifies (connect was seen only on i386's own syscall), and
+	// socketcall's other calls do not.
+	for arch, nr := range socketcallOther {
+		for call, want := range map[uint64]uint32{sysConnect: retNotify, 1: retAllow, 9: retAllow, 1<<32 | 1: retAllow} {
+			got, err := v.Run(seccompData(arch, nr, call, 0x1000))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if uint32(got) != want {
+				t.Errorf("socketcall(%#x) of arch %#x: %s, want %s", call, arch, action(uint32(got)), action(want))
+			}
+		}
+		n := Notif{Arch: arch, Nr: int32(nr)}
+		if !Socketcall(n) || WatchCall(n) != "connect" {
+			t.Errorf("socketcall of arch %#x: Socketcall %v, WatchCall %q", arch, Socketcall(n), WatchCall(n))
+		}
+	}
+	if runtime.GOARCH == "amd64" && len(socketcallOther) == 0 {
+		t.Error("i386's socketcall is not watched")
+	}
 	for _, tt := range tests {
 		got, err := v.Run(seccompData(tt.arch, tt.nr))
 		if err != nil {

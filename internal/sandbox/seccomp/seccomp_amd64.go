@@ -20,11 +20,13 @@ const x32Bit = 0x40000000
 var execOther = map[uint32][]uint32{auditArch: {x32Bit | 520, x32Bit | 545}, unix.AUDIT_ARCH_I386: {11, 358}}
 
 // execatOther are the execveat numbers among execOther; connectOther are
-// the other conventions' connect (i386's own syscall; its socketcall
-// multiplexer is not watched).
+// the other conventions' connect (i386's own syscall); socketcallOther
+// their socket multiplexer, socketcall(call, args), which connects when
+// call is sysConnect, with args a pointer to three 32-bit words.
 var (
-	execatOther  = map[uint32][]uint32{auditArch: {x32Bit | 545}, unix.AUDIT_ARCH_I386: {358}}
-	connectOther = map[uint32][]uint32{auditArch: {x32Bit | unix.SYS_CONNECT}, unix.AUDIT_ARCH_I386: {362}}
+	execatOther     = map[uint32][]uint32{auditArch: {x32Bit | 545}, unix.AUDIT_ARCH_I386: {358}}
+	connectOther    = map[uint32][]uint32{auditArch: {x32Bit | unix.SYS_CONNECT}, unix.AUDIT_ARCH_I386: {362}}
+	socketcallOther = map[uint32]uint32{unix.AUDIT_ARCH_I386: 102}
 )
 
 // syscalls maps every name in the policy to its x86_64 number.
