@@ -338,7 +338,7 @@ func TestReportCancel(t *testing.T) {
 // open but the descriptors moat gave it. The Result's vmm layer says so.
 func TestVMMConfined(t *testing.T) {
 	b := moattest.RequireBackend(t, "microvm")
-	var status, cwd string
+	var status, cwd, netns string
 	var pids []int
 	look := func() {
 		ents, _ := os.ReadDir("/proc")
@@ -358,6 +358,7 @@ func TestVMMConfined(t *testing.T) {
 			pids = append(pids, pid)
 			status = string(st)
 			cwd, _ = os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+			netns, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
 		}
 	}
 	out := &onMark{mark: "running", fn: look}
@@ -386,6 +387,10 @@ func TestVMMConfined(t *testing.T) {
 		}
 		if g := field("Groups"); g != "" {
 			t.Errorf("QEMU has supplementary groups %q", g)
+		}
+		// A QEMU the guest took over must not have the host's network.
+		if ours, _ := os.Readlink("/proc/self/ns/net"); netns == "" || netns == ours {
+			t.Errorf("QEMU's network namespace %q is moat's (%q): the host's network", netns, ours)
 		}
 	}
 	if field("Seccomp") != "2" || field("NoNewPrivs") != "1" {

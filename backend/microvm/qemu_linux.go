@@ -24,7 +24,8 @@ import (
 //
 // QEMU is confined: it runs as an unprivileged uid of its own per run
 // (when moat is root; else as moat's user), with no supplementary groups
-// but /dev/kvm's when KVM is used, in an empty directory, under QEMU's own
+// but /dev/kvm's when KVM is used, in network and IPC namespaces of its
+// own (when moat is root: no network at all), in an empty directory, under QEMU's own
 // seccomp filter (qemuSandbox: no obsolete calls, no set*uid, no fork or
 // exec, no scheduler or affinity changes). It opens nothing of moat's by
 // path: the kernel, the initramfs, the runtime image, the console file, a
@@ -331,6 +332,14 @@ func (q *qemu) start(cfg *vmConfig) (machine, error) {
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
+	if cred != nil {
+		// Network and IPC namespaces of its own, empty: the guest has no
+		// network device and QEMU's sockets are descriptors, so a QEMU
+		// the guest took over reaches neither the host's network (its
+		// loopback services, the cloud's metadata address) nor the
+		// host's System V shared memory.
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start qemu: %w", err)
 	}

@@ -815,7 +815,7 @@ func (r *runner) vmmLayer() moat.Layer {
 		if r.h.accel == "kvm" {
 			d += " but /dev/kvm's"
 		}
-		d += ")"
+		d += "), in network and IPC namespaces of its own (no network)"
 	} else {
 		d += "moat's user"
 	}
