@@ -76,7 +76,7 @@ var cannotHold = map[string]bool{
 	// system calls and socket families an ordinary user has.
 	"syscalls": true, "capabilities": true, "socket-families": true, "tiocsti": true,
 	// No behaviour report on a remote host yet.
-	"report-tamper": true, "walk-flood": true,
+	"report-tamper": true, "walk-flood": true, "hang-hides": true, "limit-hides": true,
 }
 
 // hostDevices: the remote host's /dev is its own.
