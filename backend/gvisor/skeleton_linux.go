@@ -91,9 +91,15 @@ func buildSkeleton(dir string, rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) 
 	}
 	// The hook compiled once for this interpreter: Python would otherwise
 	// compile it at every start (a read-only directory).
+	tag := ""
 	if bc != nil {
 		files["py/"+bc.Name()] = bc.Data
 		files["site/"+bc.NameFor(audit.Module)] = bc.Data
+		tag = bc.Tag
+	}
+	// The editable install's metadata beside its .pth (audit.Dist).
+	for name, data := range audit.Dist(string(files["site/"+audit.PthFile]), audit.Hook(), tag) {
+		files["site/"+name] = []byte(data)
 	}
 	for name, data := range files {
 		p := filepath.Join(dir, name)

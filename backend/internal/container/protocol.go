@@ -55,6 +55,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
 	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
@@ -274,6 +275,16 @@ func (s *Session) headerJSON() ([]byte, error) {
 		}
 		s.Bytecode.fill(rh)
 		s.askedBytecode = rh.Compile != ""
+		if rh.Site != "" {
+			// The editable install's metadata beside its .pth; the
+			// bytecode's tag as the site directory's path says when the
+			// init is to compile it.
+			tag := rh.PycTag
+			if tag == "" && rh.Compile != "" {
+				tag = audit.CacheTag(rh.Site)
+			}
+			rh.SiteDist = audit.Dist(rh.SitePth, rh.Hook, tag)
+		}
 	}
 	var ca []byte
 	caFile := ""

@@ -375,13 +375,34 @@ func (in *initProc) installHook() error {
 	if err := writeNew(dir+"/"+module+".py", []byte(rep.Hook), 0o444); err != nil {
 		return err
 	}
+	dirs := []string{dir + "/__pycache__", dir}
 	if rep.Site != "" {
 		if err := writeNew(dir+"/"+rep.SitePthName, []byte(rep.SitePth), 0o444); err != nil {
 			return err
 		}
+		names := make([]string, 0, len(rep.SiteDist))
+		for name := range rep.SiteDist {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			if !filepath.IsLocal(name) || filepath.Clean(name) != name || strings.Count(name, "/") != 1 {
+				return fmt.Errorf("site file %q", name)
+			}
+			sub := dir + "/" + filepath.Dir(name)
+			if err := os.MkdirAll(sub, 0o755); err != nil {
+				return err
+			}
+			if !slices.Contains(dirs, sub) {
+				dirs = append([]string{sub}, dirs...)
+			}
+			if err := writeNew(dir+"/"+name, []byte(rep.SiteDist[name]), 0o444); err != nil {
+				return err
+			}
+		}
 	}
 	in.bytecode(dir, module)
-	for _, d := range []string{dir + "/__pycache__", dir} {
+	for _, d := range dirs {
 		if err := os.Chmod(d, 0o555); err != nil {
 			return err
 		}

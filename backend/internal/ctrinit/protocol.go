@@ -191,6 +191,9 @@ type Report struct {
 	SiteModule  string `json:"site_module,omitempty"`
 	SitePthName string `json:"site_pth_name,omitempty"`
 	SitePth     string `json:"site_pth,omitempty"`
+	// SiteDist are the files of the editable install's metadata that
+	// goes with the .pth (audit.Dist), by their paths under Site.
+	SiteDist map[string]string `json:"site_dist,omitempty"`
 	// SiteProbe, if set, is code the init runs as `python3 -I -S -c
 	// SiteProbe` before the program; its output (at most MaxSiteProbe
 	// bytes) goes to the host as the S frame, which learns from it where
