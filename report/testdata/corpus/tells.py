@@ -87,11 +87,11 @@ for d in set(getattr(site, "getsitepackages", lambda: [])()) | set(p for p in sy
             if l.startswith("import "):
                 mod = l[7:].split(";")[0].split(",")[0].strip()
                 check("source of " + mod, read(os.path.join(d, mod + ".py")))
-# Every .pth of a site directory belongs to an installed distribution,
-# as importlib.metadata and pip list see them: its RECORD lists the .pth
-# and the module its import line names, every file RECORD hashes is there
-# with that hash, and an editable install's .pth ("__editable__.") comes
-# with a direct_url.json that says editable.
+# An editable install's .pth ("__editable__.") belongs to an installed
+# distribution, as importlib.metadata and pip list see them: its RECORD
+# lists the .pth and the module its import line names with their hashes,
+# and its direct_url.json says editable. So does any other .pth a RECORD
+# lists.
 import base64, hashlib
 try:
     import importlib.metadata as md
@@ -122,7 +122,11 @@ for d in set(getattr(site, "getsitepackages", lambda: [])()):
         p = os.path.realpath(os.path.join(d, n))
         dist = recorded(p)
         if dist is None:
-            tells.append("a .pth of no installed distribution: " + p)
+            # A system package manager's .pth (Debian's setuptools has
+            # an egg-info, no RECORD) is ordinary; an editable install's
+            # without its distribution is not.
+            if n.startswith("__editable__."):
+                tells.append("an editable install's .pth of no installed distribution: " + p)
             continue
         for l in read(p).splitlines():
             if l.startswith("import "):
