@@ -355,6 +355,7 @@ type run struct {
 	id     string
 	tr     *ctr.Trace
 	goInit bool
+	guard  bool // under ctr.GuardedProfile: the init must guard
 
 	persona ctr.Persona
 	// imageID is the image's ID when the report is on ("" unknown), and
@@ -383,7 +384,23 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		return nil, fmt.Errorf("podman: %s (pass --allow-degraded to run with rlimits only): %w", m.why, moat.ErrDegraded)
 	}
 	lim := spec.Limits.WithDefaults()
-	prof, err := ctr.SeccompProfile()
+	id := ctr.RunID()
+	prov := &ctr.Provisioner{Engine: m.engine, Fill: func(v string) error { return b.fillInit(m, v) }}
+	var vol string
+	if !b.PythonInit {
+		var err error
+		if vol, err = ctr.InitFor("", ""); err != nil {
+			return nil, fmt.Errorf("podman: %w", err)
+		}
+	}
+
+	// With moat's own init, which guards the calls the profile lets
+	// through (ctr.GuardedProfile).
+	getProfile, guard := ctr.SeccompProfile, vol != "" && ctr.Guardable()
+	if guard {
+		getProfile = ctr.GuardedProfile
+	}
+	prof, err := getProfile()
 	if err != nil {
 		return nil, fmt.Errorf("podman: seccomp profile: %w", err)
 	}
@@ -400,15 +417,6 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	}
 	_ = os.Chmod(f.Name(), 0o644)
 	tr.Step("seccomp profile written")
-
-	id := ctr.RunID()
-	prov := &ctr.Provisioner{Engine: m.engine, Fill: func(v string) error { return b.fillInit(m, v) }}
-	var vol string
-	if !b.PythonInit {
-		if vol, err = ctr.InitFor("", ""); err != nil {
-			return nil, fmt.Errorf("podman: %w", err)
-		}
-	}
 	if vol != "" {
 		if err := prov.Ensure(vol, time.Time{}); err != nil {
 			return nil, fmt.Errorf("podman: %w", err)
@@ -437,7 +445,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 			}
 		}
 	}
-	r := &run{b: b, m: m, id: id, tr: tr, goInit: vol != "", persona: persona, imageID: imageID, site: site}
+	r := &run{b: b, m: m, id: id, tr: tr, goInit: vol != "", guard: guard, persona: persona, imageID: imageID, site: site}
 	pulled, refilled := false, false
 	for {
 		began := time.Now()
@@ -590,6 +598,7 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		sess.Site = r.site
 		sess.KernelExecs = true
 	}
+	sess.Guard = r.guard
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("podman: start: %w", err)

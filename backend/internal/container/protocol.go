@@ -140,6 +140,11 @@ type Session struct {
 	// with a seccomp listener of its own (ctrinit.ExecEvent); only moat's
 	// init does.
 	KernelExecs bool
+	// Guard: the container runs under GuardedProfile, and the init must
+	// guard the calls it lets through (ctrinit.Header.Guard); only moat's
+	// init does, and only where the runtime has seccomp user notification
+	// (not gVisor's Sentry).
+	Guard bool
 	// Host, if set, runs bootstrap.py on a host of its own rather than in
 	// a container (the ssh backend): see HostInit.
 	Host *HostInit
@@ -312,6 +317,7 @@ func (s *Session) headerJSON() ([]byte, error) {
 		Pids:        s.Pids,
 		RlimitNproc: s.RlimitNproc,
 		Clone3:      s.Clone3ENOSYS,
+		Guard:       s.Guard,
 		Trace:       s.Trace != nil,
 		Confined:    !s.spec.AllowDegraded && s.Host == nil,
 		Work:        s.Host.work(),

@@ -242,11 +242,21 @@ func (s *Session) Finish(res *moat.Result, backend string, reason moat.Status, s
 		return res, fmt.Errorf("%s: %w", backend, s.violation)
 	}
 	if e := s.ExitReport(); e != nil {
-		if e.Refused {
+		switch {
+		case e.Refused && e.Unguarded:
+			res.Status, res.Error = moat.StatusError, e.Error
+			return res, fmt.Errorf("%s: %s: %w", backend, e.Error, moat.ErrSandbox)
+		case e.Refused:
 			res.Status, res.Error = moat.StatusError, e.Error
 			return res, fmt.Errorf("%s: %s (pass --allow-degraded to run without it): %w", backend, e.Error, moat.ErrDegraded)
+		case s.Guard && !e.Guarded && e.Error == "":
+			// The profile let the guarded calls through and the init
+			// did not guard them: nothing of the run is believed.
+			res.Status, res.ExitCode, res.Signal = moat.StatusError, 0, 0
+			res.Error = "the container's init ran the program without its seccomp guard"
+			return res, fmt.Errorf("%s: %s: %w", backend, res.Error, moat.ErrSandbox)
 		}
-		verifyLayers(res, e)
+		verifyLayers(res, e, s.Guard)
 	}
 	if err := s.Outcome(res, backend, reason, st, diag); err != nil {
 		res.Error += detail
@@ -279,7 +289,13 @@ func Note(label string, err error) string {
 // in effect (its /proc/self/status, which the program inherits), and moves
 // the others to res.Degraded: a runtime may take the profile and not apply
 // it (runsc without --oci-seccomp).
-func verifyLayers(res *moat.Result, e *Exit) {
+func verifyLayers(res *moat.Result, e *Exit, guard bool) {
+	if guard && e.Guarded {
+		if i := slices.IndexFunc(res.Layers, func(l moat.Layer) bool { return l.Name == "seccomp" }); i >= 0 {
+			res.Layers[i].Detail += "; the calls native denies whatever their arguments (mount, unshare, setns, ptrace, keyctl, bpf, kexec_load, init_module, ...) " +
+				"pass the profile to the init's own filter, which refuses each with native's errno and reports it (kernel-seen)"
+		}
+	}
 	for _, c := range []struct {
 		layer string
 		ok    bool

@@ -548,14 +548,24 @@ func (in *initProc) run() int {
 			cmd.Args = append([]string{Bin, ExecArg, strconv.FormatInt(h.RlimitAS, 10), strconv.FormatInt(h.RlimitNproc, 10), path}, h.Argv...)
 		}
 		<-in.signals
-		if h.Report != nil && h.Report.Execs {
+		if execs := h.Report != nil && h.Report.Execs; execs || h.Guard {
 			// Last before the start: from here on every execve of the
 			// init's tree, its own start of the program too, notifies.
 			own := 1
 			if cmd.Path != path {
 				own = 2
 			}
-			in.execsOff = in.watchExecs(own)
+			in.execsOff = in.watchExecs(own, h.Guard, execs)
+			if h.Guard && in.execsOff != "" {
+				// The profile lets the guarded calls through: without
+				// the filter the program would be free to make them.
+				_ = wo.Close()
+				_ = we.Close()
+				in.send('x', exitJSON(Exit{Seccomp: sc, NoNewPrivs: nnp, Refused: true, Unguarded: true,
+					Error: "the init's seccomp guard could not be installed (" + in.execsOff + "): the program was not started"}))
+				_, _ = io.Copy(io.Discard, in.ctl)
+				return 0
+			}
 		}
 		if h.Clone3 {
 			err = seccomp.InstallClone3ENOSYS()
@@ -665,7 +675,8 @@ func (in *initProc) run() int {
 		}
 		in.send('T', []byte(b.String()))
 	}
-	ex := Exit{Seccomp: sc, NoNewPrivs: nnp, MaxRSS: ru.Maxrss * 1024, PidsHit: pidsHit.Load(), ShmBytes: int64(shm.Blocks) * shm.Bsize}
+	ex := Exit{Seccomp: sc, NoNewPrivs: nnp, MaxRSS: ru.Maxrss * 1024, PidsHit: pidsHit.Load(), ShmBytes: int64(shm.Blocks) * shm.Bsize,
+		Guarded: h.Guard && in.execs != nil && in.execs.guard}
 	if status.Signaled() {
 		ex.Signal = int(status.Signal())
 	} else {
