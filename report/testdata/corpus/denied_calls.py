@@ -34,7 +34,12 @@ if len(sys.argv) > 1 and sys.argv[1] == "static":
     except PermissionError:
         print("static binaries unsupported")
         sys.exit(0)
+    if "failed to reserve" in out.stderr:
+        # Go's runtime under a per-process RLIMIT_AS (a degraded run)
+        print("static binaries unsupported (RLIMIT_AS)")
+        sys.exit(0)
     sys.stdout.write(out.stdout)
+    sys.stderr.write(out.stderr[-2000:])
     sys.exit(out.returncode)
 
 if platform.machine() != "x86_64":
