@@ -25,6 +25,13 @@ import (
 // not a decision (another thread may change it meanwhile), and the host
 // takes it as the program's word for every field but the fact of the
 // exec, bounded and escaped.
+//
+// With Header.Guard the filter is seccomp's guard instead: it also
+// notifies for the calls native denies whatever their arguments (mount,
+// unshare, ptrace, keyctl, bpf, ...), which the engine's profile then lets
+// through, since its errno would win over any notification; the init
+// answers each with the deny list's errno and sends it (Call "denied"),
+// and does not start the program without the filter.
 
 // execWatch serves the exec listener.
 type execWatch struct {
