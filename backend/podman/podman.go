@@ -246,7 +246,14 @@ func (b *Backend) image(spec *moat.Spec) string { return cmp.Or(spec.Image, b.Im
 func (b *Backend) DefaultImage() string { return cmp.Or(b.Image, DefaultImage) }
 
 // Supports refuses what a container cannot enforce: see ctr.SupportsSink.
-func (b *Backend) Supports(spec *moat.Spec) error { return ctr.SupportsSink("podman", spec) }
+func (b *Backend) Supports(spec *moat.Spec) error {
+	return ctr.SupportsSinkEnter("podman", spec, sinkHelper())
+}
+
+// sinkHelper says whether a run's sinkhole is served by moat's helper in
+// rootless podman's user namespace (`podman unshare`): when moat is not
+// root, and so runs rootless podman as itself.
+func sinkHelper() bool { return os.Geteuid() != 0 }
 
 // Collect removes what killed runs left; see [GC].
 func (b *Backend) Collect(ctx context.Context) ([]string, error) { return GC(ctx) }
@@ -367,7 +374,7 @@ type run struct {
 // Run runs spec in a new container; see the package doc.
 func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	tr := ctr.NewTrace("podman")
-	if err := ctr.ValidateSink("podman", spec); err != nil {
+	if err := ctr.ValidateSinkEnter("podman", spec, sinkHelper()); err != nil {
 		return nil, err
 	}
 	if spec.Network == moat.NetworkSinkhole && b.PythonInit {
@@ -599,6 +606,9 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		sess.KernelExecs = true
 	}
 	sess.Guard = r.guard
+	if sinkHelper() {
+		sess.SinkEnter = func(args ...string) *exec.Cmd { return r.b.command(r.m, append([]string{"unshare"}, args...)...) }
+	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("podman: start: %w", err)

@@ -44,6 +44,7 @@ import (
 	"fmt"
 	"github.com/moat-sandbox/moat/internal/termsafe"
 	"io"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -140,6 +141,11 @@ type Session struct {
 	// with a seccomp listener of its own (ctrinit.ExecEvent); only moat's
 	// init does.
 	KernelExecs bool
+	// SinkEnter, if set, makes a command that runs in the user namespace
+	// owning the containers' network namespaces (rootless podman's
+	// `podman unshare`): a moat without root serves the sinkhole through
+	// it (SinkHelperArg).
+	SinkEnter func(args ...string) *exec.Cmd
 	// Guard: the container runs under GuardedProfile, and the init must
 	// guard the calls it lets through (ctrinit.Header.Guard); only moat's
 	// init does, and only where the runtime has seccomp user notification
@@ -215,7 +221,7 @@ func (s *Session) StartSink(pid int) error {
 	if s.rep != nil {
 		md = s.rep.metadata
 	}
-	sk, err := startSink(pid, md, s.start)
+	sk, err := startSink(pid, md, s.start, s.SinkEnter)
 	if err != nil {
 		return fmt.Errorf("sinkhole: %w", err)
 	}

@@ -24,28 +24,42 @@ func Validate(backend string, spec *moat.Spec) error {
 // ValidateSink is Validate for a backend that serves the sinkhole
 // (SupportsSink).
 func ValidateSink(backend string, spec *moat.Spec) error {
+	return ValidateSinkEnter(backend, spec, false)
+}
+
+// ValidateSinkEnter is ValidateSink for a backend that can start moat in
+// the user namespace owning its containers' network namespaces
+// (Session.SinkEnter), when enter says it can.
+func ValidateSinkEnter(backend string, spec *moat.Spec, enter bool) error {
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("%s: %w", backend, err)
 	}
-	return SupportsSink(backend, spec)
+	return supports(backend, spec, true, enter)
 }
 
 // Supports says whether a container backend can enforce spec: network
 // none only, and the image's python3 (never a host interpreter). The error
 // wraps moat.ErrUnsupported.
-func Supports(backend string, spec *moat.Spec) error { return supports(backend, spec, false) }
+func Supports(backend string, spec *moat.Spec) error { return supports(backend, spec, false, false) }
 
 // SupportsSink is Supports for a backend whose containers' network
 // namespaces this host can enter (docker and podman on the local
 // engine): network sinkhole too, where this moat can serve it
 // (SinkSupported).
-func SupportsSink(backend string, spec *moat.Spec) error { return supports(backend, spec, true) }
+func SupportsSink(backend string, spec *moat.Spec) error { return supports(backend, spec, true, false) }
 
-func supports(backend string, spec *moat.Spec, sink bool) error {
+// SupportsSinkEnter is SupportsSink for a backend that can start moat in
+// the user namespace owning its containers' network namespaces, when
+// enter says it can (Session.SinkEnter).
+func SupportsSinkEnter(backend string, spec *moat.Spec, enter bool) error {
+	return supports(backend, spec, true, enter)
+}
+
+func supports(backend string, spec *moat.Spec, sink, enter bool) error {
 	switch {
 	case spec.Network == moat.NetworkNone:
 	case spec.Network == moat.NetworkSinkhole && sink:
-		if err := SinkSupported(); err != nil {
+		if err := sinkSupported(enter); err != nil {
 			return fmt.Errorf("%s: network mode sinkhole: %s: %w", backend, err, moat.ErrUnsupported)
 		}
 	case sink:
