@@ -88,17 +88,18 @@ for d in set(getattr(site, "getsitepackages", lambda: [])()) | set(p for p in sy
                 mod = l[7:].split(";")[0].split(",")[0].strip()
                 check("source of " + mod, read(os.path.join(d, mod + ".py")))
 # An editable install's .pth ("__editable__.") belongs to an installed
-# distribution, as importlib.metadata and pip list see them: its RECORD
-# lists the .pth and the module its import line names with their hashes,
-# and its direct_url.json says editable. So does any other .pth a RECORD
-# lists.
+# distribution, as importlib.metadata and pip list see them (pip lists a
+# distribution as editable by its direct_url.json): its RECORD lists the
+# .pth and the module its import line names with their hashes, and its
+# direct_url.json says editable. So does any other .pth a RECORD lists.
 import base64, hashlib
 try:
     import importlib.metadata as md
     owner = {}
     for dist in md.distributions():
         for f in dist.files or ():
-            owner.setdefault(os.path.realpath(str(f.locate())), (dist, f))
+            if "/" not in str(f):  # a site directory's own files only (.pth, modules)
+                owner.setdefault(os.path.realpath(str(f.locate())), (dist, f))
 except Exception as e:
     tells.append("importlib.metadata failed: %r" % e)
     owner = {}
@@ -140,20 +141,6 @@ for d in set(getattr(site, "getsitepackages", lambda: [])()):
                 editable = False
             if not editable:
                 tells.append("an editable install's .pth whose distribution is not editable: " + p)
-# pip's own listing, where pip is there: every editable .pth's distribution
-# is listed, as editable.
-try:
-    from pip._internal.metadata import get_default_environment
-    listed = {x.canonical_name: x.editable for x in get_default_environment().iter_installed_distributions(local_only=False)}
-    for p, (dist, _) in owner.items():
-        if os.path.basename(p).startswith("__editable__.") and p.endswith(".pth"):
-            name = dist.metadata["Name"].lower()
-            if not listed.get(name):
-                tells.append("pip list does not show %s as editable (%s)" % (name, p))
-except ImportError:
-    pass
-except Exception as e:
-    tells.append("pip's listing failed: %r" % e)
 for line in read("/proc/self/mountinfo").splitlines():
     f = line.split()
     if len(f) > 4 and f[4] not in ("/", "/proc", "/dev", "/sys"):
