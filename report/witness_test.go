@@ -3,6 +3,7 @@ package report_test
 import (
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -241,5 +242,103 @@ func TestKernelConnects(t *testing.T) {
 				t.Errorf("a connect through ctypes is no kernel-seen evasion finding with its address")
 			}
 		})
+	}
+}
+
+// deniedCalls are the calls of denied_calls.py and testdata/denied.
+var deniedCalls = []string{"mount", "umount2", "unshare", "setns", "ptrace", "keyctl", "bpf", "kexec_load", "init_module", "perf_event_open", "chroot"}
+
+// staticDenied builds testdata/denied: a static binary that makes the
+// denied calls without Python.
+func staticDenied(t *testing.T) []byte {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "denied")
+	cmd := exec.Command("go", "build", "-o", out, "./testdata/denied")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the static binary: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestKernelDenied: calls every sandbox denies (mount, unshare, setns,
+// ptrace, keyctl, bpf, kexec_load, init_module, ...), made through libc
+// (ctypes) or by a static binary, which the audit hook never reports, are
+// still refused (EPERM) and each is seen by the kernel: a kernel denied
+// event, and the evasion finding on it. In containers the engine's
+// profile would answer them before any listener: the init's guard does.
+func TestKernelDenied(t *testing.T) {
+	static := staticDenied(t)
+	for _, bk := range []struct {
+		name string
+		new  func() moat.Backend
+	}{
+		{"native", func() moat.Backend { return moattest.RequireBackend(t, "native") }},
+		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }},
+		{"podman", func() moat.Backend { return podman.New(testImage(), "") }},
+		{"podman-rootless", func() moat.Backend { return podman.New(testImage(), "moatpod") }},
+	} {
+		for _, how := range []string{"ctypes", "static"} {
+			t.Run(bk.name+"/"+how, func(t *testing.T) {
+				moattest.RequireBackend(t, strings.TrimSuffix(bk.name, "-rootless"))
+				if strings.HasSuffix(bk.name, "-rootless") {
+					if _, err := user.Lookup("moatpod"); err != nil || os.Geteuid() != 0 {
+						t.Skip("rootless podman as moatpod needs that user and a root moat (.ci/podman-rootless.sh)")
+					}
+				}
+				res := run(t, bk.new(), filepath.Join("testdata", "corpus", "denied_calls.py"), func(s *moat.Spec) {
+					s.Args = append(s.Args, how)
+					s.Files["denied"] = static
+					s.AllowDegraded = strings.HasSuffix(bk.name, "-rootless") // cgroup v1: rlimits only
+				})
+				if strings.Contains(res.Stdout, "unsupported") {
+					t.Skip(strings.TrimSpace(res.Stdout))
+				}
+				if res.Status != moat.StatusExited || res.ExitCode != 0 {
+					dump(t, res)
+					t.Fatalf("status %s exit %d", res.Status, res.ExitCode)
+				}
+				got := map[string]string{}
+				for _, l := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+					if name, rest, ok := strings.Cut(l, " "); ok {
+						got[name] = rest
+					}
+				}
+				// The finding rests on the kernel's events (its evidence
+				// is bounded); every call has one.
+				finding := false
+				for _, f := range res.Findings {
+					if f.Category == moat.CategoryEvasion && strings.Contains(f.Summary, "tried syscalls the sandbox denies") {
+						for _, e := range f.Evidence {
+							finding = finding || (e.Source == moat.SourceKernel && e.Kind == moat.KindDenied)
+						}
+					}
+				}
+				if !finding {
+					t.Error("no evasion finding on the kernel's denied events")
+				}
+				seen := map[string]bool{}
+				for _, e := range res.Events {
+					if e.Source == moat.SourceKernel && e.Kind == moat.KindDenied {
+						seen[e.Name] = true
+					}
+				}
+				for _, name := range deniedCalls {
+					if got[name] != "-1 1" {
+						t.Errorf("%s: returned %q, want -1 EPERM", name, got[name])
+					}
+					if !seen[name] {
+						t.Errorf("%s: no kernel denied event", name)
+					}
+				}
+				if t.Failed() {
+					dump(t, res)
+				}
+			})
+		}
 	}
 }

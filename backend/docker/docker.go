@@ -280,6 +280,14 @@ func sentry(runtime string) bool {
 	return strings.Contains(r, "runsc") || strings.Contains(r, "gvisor")
 }
 
+// guarded says whether a run is under ctr.GuardedProfile, its init
+// guarding the calls the profile lets through: with moat's own init
+// (initVol) and a runtime with seccomp user notification (not gVisor's
+// Sentry).
+func guarded(initVol, runtime string) bool {
+	return initVol != "" && !sentry(runtime) && ctr.Guardable()
+}
+
 func (b *Backend) runtimeName(e *engine) string {
 	if b.Runtime != "" {
 		return b.Runtime
@@ -294,7 +302,11 @@ func (b *Backend) runtimeName(e *engine) string {
 // initVol is the init volume, or "" to run bootstrap.py.
 // runtime is the OCI runtime's name at the daemon.
 func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p ctr.Persona, runtime string) (*container.Config, *container.HostConfig, error) {
-	prof, err := ctr.SeccompProfile()
+	getProfile := ctr.SeccompProfile
+	if guarded(initVol, runtime) {
+		getProfile = ctr.GuardedProfile
+	}
+	prof, err := getProfile()
 	if err != nil {
 		return nil, nil, fmt.Errorf("docker: seccomp profile: %w", err)
 	}
@@ -496,6 +508,7 @@ func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol strin
 		sess.Site = site
 		sess.KernelExecs = true
 	}
+	sess.Guard = guarded(vol, b.runtimeName(e))
 	defer sess.Report(res) // events and findings, whatever the outcome
 	start := time.Now()
 	if err := e.cli.ContainerStart(life, created.ID, container.StartOptions{}); err != nil {

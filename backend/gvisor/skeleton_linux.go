@@ -36,7 +36,7 @@ const skeletonPrefix = "rootfs-"
 // skeletonVersion is part of every skeleton's key: change it whenever
 // writeRootfs or buildSkeleton make something else from the same inputs,
 // or runs would share a root of the old make.
-const skeletonVersion = 6
+const skeletonVersion = 7
 
 // voidFile, in a skeleton, is an empty file of mode 0 (bundleConfig.Void).
 const voidFile = "void"
@@ -91,9 +91,15 @@ func buildSkeleton(dir string, rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) 
 	}
 	// The hook compiled once for this interpreter: Python would otherwise
 	// compile it at every start (a read-only directory).
+	tag := ""
 	if bc != nil {
 		files["py/"+bc.Name()] = bc.Data
 		files["site/"+bc.NameFor(audit.Module)] = bc.Data
+		tag = bc.Tag
+	}
+	// The editable install's metadata beside its .pth (audit.Dist).
+	for name, data := range audit.Dist(string(files["site/"+audit.PthFile]), audit.Hook(), tag) {
+		files["site/"+name] = []byte(data)
 	}
 	for name, data := range files {
 		p := filepath.Join(dir, name)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +26,7 @@ import (
 
 // imageFormat changes whenever what the images hold changes, so
 // that cached images of the old layout are not used.
-const imageFormat = 2
+const imageFormat = 3
 
 // runtimeLayout changes whenever what a runtime image of the host's
 // interpreter holds changes (3: the interpreter's other names; 4: the
@@ -633,12 +634,22 @@ func writeHook(s sink, rt *pyrt.Runtime) error {
 	if err := add(audit.Module+".py", []byte(audit.Hook())); err != nil {
 		return fmt.Errorf("audit hook: %w", err)
 	}
-	if err := add(audit.PthFile, []byte(audit.PthLine(guestHookRoot+"/audit"))); err != nil {
+	pth := audit.PthLine(guestHookRoot + "/audit")
+	if err := add(audit.PthFile, []byte(pth)); err != nil {
 		return fmt.Errorf("audit hook: %w", err)
 	}
 	// Compiled once per image (no cache of its own: the image is one).
+	tag := ""
 	if bc, err := audit.Compile(rt.Executable, ""); err == nil {
 		if err := add(bc.NameFor(audit.Module), bc.Data); err != nil {
+			return fmt.Errorf("audit hook: %w", err)
+		}
+		tag = bc.Tag
+	}
+	// The editable install's metadata beside its .pth (audit.Dist).
+	dist := audit.Dist(pth, audit.Hook(), tag)
+	for _, name := range slices.Sorted(maps.Keys(dist)) {
+		if err := add(name, []byte(dist[name])); err != nil {
 			return fmt.Errorf("audit hook: %w", err)
 		}
 	}

@@ -246,7 +246,14 @@ func (b *Backend) image(spec *moat.Spec) string { return cmp.Or(spec.Image, b.Im
 func (b *Backend) DefaultImage() string { return cmp.Or(b.Image, DefaultImage) }
 
 // Supports refuses what a container cannot enforce: see ctr.SupportsSink.
-func (b *Backend) Supports(spec *moat.Spec) error { return ctr.SupportsSink("podman", spec) }
+func (b *Backend) Supports(spec *moat.Spec) error {
+	return ctr.SupportsSinkEnter("podman", spec, sinkHelper())
+}
+
+// sinkHelper says whether a run's sinkhole is served by moat's helper in
+// rootless podman's user namespace (`podman unshare`): when moat is not
+// root, and so runs rootless podman as itself.
+func sinkHelper() bool { return os.Geteuid() != 0 }
 
 // Collect removes what killed runs left; see [GC].
 func (b *Backend) Collect(ctx context.Context) ([]string, error) { return GC(ctx) }
@@ -355,6 +362,7 @@ type run struct {
 	id     string
 	tr     *ctr.Trace
 	goInit bool
+	guard  bool // under ctr.GuardedProfile: the init must guard
 
 	persona ctr.Persona
 	// imageID is the image's ID when the report is on ("" unknown), and
@@ -366,7 +374,7 @@ type run struct {
 // Run runs spec in a new container; see the package doc.
 func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	tr := ctr.NewTrace("podman")
-	if err := ctr.ValidateSink("podman", spec); err != nil {
+	if err := ctr.ValidateSinkEnter("podman", spec, sinkHelper()); err != nil {
 		return nil, err
 	}
 	if spec.Network == moat.NetworkSinkhole && b.PythonInit {
@@ -383,7 +391,23 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		return nil, fmt.Errorf("podman: %s (pass --allow-degraded to run with rlimits only): %w", m.why, moat.ErrDegraded)
 	}
 	lim := spec.Limits.WithDefaults()
-	prof, err := ctr.SeccompProfile()
+	id := ctr.RunID()
+	prov := &ctr.Provisioner{Engine: m.engine, Fill: func(v string) error { return b.fillInit(m, v) }}
+	var vol string
+	if !b.PythonInit {
+		var err error
+		if vol, err = ctr.InitFor("", ""); err != nil {
+			return nil, fmt.Errorf("podman: %w", err)
+		}
+	}
+
+	// With moat's own init, which guards the calls the profile lets
+	// through (ctr.GuardedProfile).
+	getProfile, guard := ctr.SeccompProfile, vol != "" && ctr.Guardable()
+	if guard {
+		getProfile = ctr.GuardedProfile
+	}
+	prof, err := getProfile()
 	if err != nil {
 		return nil, fmt.Errorf("podman: seccomp profile: %w", err)
 	}
@@ -400,15 +424,6 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	}
 	_ = os.Chmod(f.Name(), 0o644)
 	tr.Step("seccomp profile written")
-
-	id := ctr.RunID()
-	prov := &ctr.Provisioner{Engine: m.engine, Fill: func(v string) error { return b.fillInit(m, v) }}
-	var vol string
-	if !b.PythonInit {
-		if vol, err = ctr.InitFor("", ""); err != nil {
-			return nil, fmt.Errorf("podman: %w", err)
-		}
-	}
 	if vol != "" {
 		if err := prov.Ensure(vol, time.Time{}); err != nil {
 			return nil, fmt.Errorf("podman: %w", err)
@@ -437,7 +452,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 			}
 		}
 	}
-	r := &run{b: b, m: m, id: id, tr: tr, goInit: vol != "", persona: persona, imageID: imageID, site: site}
+	r := &run{b: b, m: m, id: id, tr: tr, goInit: vol != "", guard: guard, persona: persona, imageID: imageID, site: site}
 	pulled, refilled := false, false
 	for {
 		began := time.Now()
@@ -590,6 +605,10 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		sess.Bytecode = ctr.NewHookBytecode(r.m.engine, func() string { return r.imageID })
 		sess.Site = r.site
 		sess.KernelExecs = true
+	}
+	sess.Guard = r.guard
+	if sinkHelper() {
+		sess.SinkEnter = func(args ...string) *exec.Cmd { return r.b.command(r.m, append([]string{"unshare"}, args...)...) }
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

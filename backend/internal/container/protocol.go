@@ -44,6 +44,7 @@ import (
 	"fmt"
 	"github.com/moat-sandbox/moat/internal/termsafe"
 	"io"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +56,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
 	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
@@ -139,6 +141,16 @@ type Session struct {
 	// with a seccomp listener of its own (ctrinit.ExecEvent); only moat's
 	// init does.
 	KernelExecs bool
+	// SinkEnter, if set, makes a command that runs in the user namespace
+	// owning the containers' network namespaces (rootless podman's
+	// `podman unshare`): a moat without root serves the sinkhole through
+	// it (SinkHelperArg).
+	SinkEnter func(args ...string) *exec.Cmd
+	// Guard: the container runs under GuardedProfile, and the init must
+	// guard the calls it lets through (ctrinit.Header.Guard); only moat's
+	// init does, and only where the runtime has seccomp user notification
+	// (not gVisor's Sentry).
+	Guard bool
 	// Host, if set, runs bootstrap.py on a host of its own rather than in
 	// a container (the ssh backend): see HostInit.
 	Host *HostInit
@@ -209,7 +221,7 @@ func (s *Session) StartSink(pid int) error {
 	if s.rep != nil {
 		md = s.rep.metadata
 	}
-	sk, err := startSink(pid, md, s.start)
+	sk, err := startSink(pid, md, s.start, s.SinkEnter)
 	if err != nil {
 		return fmt.Errorf("sinkhole: %w", err)
 	}
@@ -274,6 +286,16 @@ func (s *Session) headerJSON() ([]byte, error) {
 		}
 		s.Bytecode.fill(rh)
 		s.askedBytecode = rh.Compile != ""
+		if rh.Site != "" {
+			// The editable install's metadata beside its .pth; the
+			// bytecode's tag as the site directory's path says when the
+			// init is to compile it.
+			tag := rh.PycTag
+			if tag == "" && rh.Compile != "" {
+				tag = audit.CacheTag(rh.Site)
+			}
+			rh.SiteDist = audit.Dist(rh.SitePth, rh.Hook, tag)
+		}
 	}
 	var ca []byte
 	caFile := ""
@@ -302,6 +324,7 @@ func (s *Session) headerJSON() ([]byte, error) {
 		Pids:        s.Pids,
 		RlimitNproc: s.RlimitNproc,
 		Clone3:      s.Clone3ENOSYS,
+		Guard:       s.Guard,
 		Trace:       s.Trace != nil,
 		Confined:    !s.spec.AllowDegraded && s.Host == nil,
 		Work:        s.Host.work(),

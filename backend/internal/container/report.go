@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
@@ -31,9 +34,12 @@ import (
 // Kernel-side events: neither Docker nor Podman lets moat hold a seccomp
 // listener for the container, so moat's init installs one of its own on
 // top of the engine's profile (ctrinit's execs_linux.go) and sends every
-// execve and connect it sees ('k' frames, execFrame). Denied calls stay
-// unseen by the kernel side (the engine's profile answers them before any
-// listener); under gVisor (--image) the Sentry refuses the listener and a
+// execve and connect it sees ('k' frames, execFrame). An errno of the
+// engine's profile wins over any listener, so the calls moat denies
+// whatever their arguments go through the profile (GuardedProfile) to the
+// init's guard, which refuses them and reports each; those the profile
+// refuses by their arguments stay unseen. Under gVisor (--image) the
+// Sentry refuses the listener, the profile is the unguarded one, and a
 // kernel-events-unavailable event says so.
 
 // The hook's directory (Persona.HookDir) holds the hook
@@ -68,7 +74,7 @@ type report struct {
 	site     string // the site directory the hook is in (HookSite); "" for none
 	execs    bool   // the init was asked to watch execs and connects ('k' frames)
 	kernel   []moat.Event
-	kernelN  [2]int // execs, connects in kernel
+	kernelN  [3]int // execs, connects, denied calls in kernel
 	home     string
 	plan     *observe.Plan
 	audit    *observe.Collector
@@ -232,8 +238,11 @@ func (r *report) execFrame(body []byte, at int64) {
 		return
 	}
 	kind := 0
-	if e.Call == "connect" {
+	switch e.Call {
+	case "connect":
 		kind = 1
+	case "denied":
+		kind = 2
 	}
 	if r.kernelN[kind] >= ctrinit.MaxExecEvents {
 		r.dropped++
@@ -245,6 +254,16 @@ func (r *report) execFrame(body []byte, at int64) {
 	}
 	if e.PPID < 0 || e.PPID > 1<<22 {
 		e.PPID = 0
+	}
+	if kind == 2 {
+		name := audit.Clean(e.Name, 40)
+		errno := "errno " + strconv.Itoa(e.Errno)
+		if e.Errno > 0 && e.Errno < 4096 {
+			errno = unix.ErrnoName(unix.Errno(e.Errno))
+		}
+		r.kernel = append(r.kernel, moat.Event{Source: moat.SourceKernel, Kind: moat.KindDenied, TimeMS: at, PID: e.PID, PPID: e.PPID, Name: name,
+			Detail: fmt.Sprintf("returned %s; args %#x %#x", errno, e.Args[0], e.Args[1])})
+		return
 	}
 	if kind == 1 {
 		addr, path := procmem.ParseSockaddr(e.Sockaddr[:min(len(e.Sockaddr), ctrinit.MaxSockaddr)])
@@ -382,7 +401,9 @@ func reportLayer(off bool) moat.Layer {
 	return moat.Layer{Name: "behaviour-report", Detail: "Python audit hook (a .pth line of an empty site directory of the image, on a tmpfs; in a run that learns the image's site directories, " +
 		"on PYTHONPATH; its channel in a directory of /tmp named anew each run; owned by the sandbox user: its events are the program's claims), " +
 		"honeytokens in the home, diff of /work, the home, /tmp and /dev/shm by the container init (any change to the hook's directories is an evasion finding); " +
-		"kernel-side: every execve and connect, seen by the init's own seccomp listener (where the runtime has seccomp user notification); no denied call"}
+		"kernel-side: every execve and connect, seen by the init's own seccomp listener (where the runtime has seccomp user notification), " +
+		"and the calls moat denies whatever their arguments (mount, unshare, ptrace, keyctl, bpf, ...) where the init guards them (docker and podman with moat's init; not under gVisor); " +
+		"calls the engine's profile refuses by their arguments (clone of a namespace, socket families, ...) are unseen"}
 }
 
 // Report fills res.Events, EventsDropped and Findings (always a list).

@@ -24,28 +24,42 @@ func Validate(backend string, spec *moat.Spec) error {
 // ValidateSink is Validate for a backend that serves the sinkhole
 // (SupportsSink).
 func ValidateSink(backend string, spec *moat.Spec) error {
+	return ValidateSinkEnter(backend, spec, false)
+}
+
+// ValidateSinkEnter is ValidateSink for a backend that can start moat in
+// the user namespace owning its containers' network namespaces
+// (Session.SinkEnter), when enter says it can.
+func ValidateSinkEnter(backend string, spec *moat.Spec, enter bool) error {
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("%s: %w", backend, err)
 	}
-	return SupportsSink(backend, spec)
+	return supports(backend, spec, true, enter)
 }
 
 // Supports says whether a container backend can enforce spec: network
 // none only, and the image's python3 (never a host interpreter). The error
 // wraps moat.ErrUnsupported.
-func Supports(backend string, spec *moat.Spec) error { return supports(backend, spec, false) }
+func Supports(backend string, spec *moat.Spec) error { return supports(backend, spec, false, false) }
 
 // SupportsSink is Supports for a backend whose containers' network
 // namespaces this host can enter (docker and podman on the local
 // engine): network sinkhole too, where this moat can serve it
 // (SinkSupported).
-func SupportsSink(backend string, spec *moat.Spec) error { return supports(backend, spec, true) }
+func SupportsSink(backend string, spec *moat.Spec) error { return supports(backend, spec, true, false) }
 
-func supports(backend string, spec *moat.Spec, sink bool) error {
+// SupportsSinkEnter is SupportsSink for a backend that can start moat in
+// the user namespace owning its containers' network namespaces, when
+// enter says it can (Session.SinkEnter).
+func SupportsSinkEnter(backend string, spec *moat.Spec, enter bool) error {
+	return supports(backend, spec, true, enter)
+}
+
+func supports(backend string, spec *moat.Spec, sink, enter bool) error {
 	switch {
 	case spec.Network == moat.NetworkNone:
 	case spec.Network == moat.NetworkSinkhole && sink:
-		if err := SinkSupported(); err != nil {
+		if err := sinkSupported(enter); err != nil {
 			return fmt.Errorf("%s: network mode sinkhole: %s: %w", backend, err, moat.ErrUnsupported)
 		}
 	case sink:
@@ -258,11 +272,21 @@ func (s *Session) Finish(res *moat.Result, backend string, reason moat.Status, s
 		return res, fmt.Errorf("%s: %w", backend, s.violation)
 	}
 	if e := s.ExitReport(); e != nil {
-		if e.Refused {
+		switch {
+		case e.Refused && e.Unguarded:
+			res.Status, res.Error = moat.StatusError, e.Error
+			return res, fmt.Errorf("%s: %s: %w", backend, e.Error, moat.ErrSandbox)
+		case e.Refused:
 			res.Status, res.Error = moat.StatusError, e.Error
 			return res, fmt.Errorf("%s: %s (pass --allow-degraded to run without it): %w", backend, e.Error, moat.ErrDegraded)
+		case s.Guard && !e.Guarded && e.Error == "":
+			// The profile let the guarded calls through and the init
+			// did not guard them: nothing of the run is believed.
+			res.Status, res.ExitCode, res.Signal = moat.StatusError, 0, 0
+			res.Error = "the container's init ran the program without its seccomp guard"
+			return res, fmt.Errorf("%s: %s: %w", backend, res.Error, moat.ErrSandbox)
 		}
-		verifyLayers(res, e)
+		verifyLayers(res, e, s.Guard)
 	}
 	if err := s.Outcome(res, backend, reason, st, diag); err != nil {
 		res.Error += detail
@@ -295,7 +319,13 @@ func Note(label string, err error) string {
 // in effect (its /proc/self/status, which the program inherits), and moves
 // the others to res.Degraded: a runtime may take the profile and not apply
 // it (runsc without --oci-seccomp).
-func verifyLayers(res *moat.Result, e *Exit) {
+func verifyLayers(res *moat.Result, e *Exit, guard bool) {
+	if guard && e.Guarded {
+		if i := slices.IndexFunc(res.Layers, func(l moat.Layer) bool { return l.Name == "seccomp" }); i >= 0 {
+			res.Layers[i].Detail += "; the calls native denies whatever their arguments (mount, unshare, setns, ptrace, keyctl, bpf, kexec_load, init_module, ...) " +
+				"pass the profile to the init's own filter, which refuses each with native's errno and reports it (kernel-seen)"
+		}
+	}
 	for _, c := range []struct {
 		layer string
 		ok    bool

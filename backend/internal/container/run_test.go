@@ -65,3 +65,39 @@ func TestSuperviseProgram(t *testing.T) {
 		}
 	})
 }
+
+// TestFinishGuard: a run under the guarded profile whose init did not
+// guard is an error, never a result: refused for want of the guard (no
+// --allow-degraded way round it), or run without it (an init that does
+// not know the guard).
+func TestFinishGuard(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		guard bool
+		e     Exit
+		err   error
+	}{
+		{"guarded", true, Exit{Seccomp: 2, NoNewPrivs: 1, Guarded: true}, nil},
+		{"unguarded run", true, Exit{Seccomp: 2, NoNewPrivs: 1}, moat.ErrSandbox},
+		{"refused", true, Exit{Refused: true, Unguarded: true, Error: "the init's seccomp guard could not be installed"}, moat.ErrSandbox},
+		{"no guard asked", false, Exit{Seccomp: 2, NoNewPrivs: 1}, nil},
+		{"not started", true, Exit{Error: "no such file", Errno: 2}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := NewSession(&moat.Spec{NoReport: true}, moat.Limits{}, Persona{}, func(moat.Status) {})
+			s.Guard = c.guard
+			s.exit = &c.e
+			close(s.exited)
+			res, err := s.Finish(&moat.Result{}, "docker", "", Stats{}, "", "", nil)
+			if !errors.Is(err, c.err) || (c.err == nil) != (err == nil) {
+				t.Fatalf("err %v, want %v", err, c.err)
+			}
+			if c.err != nil && res.Status != moat.StatusError {
+				t.Errorf("status %s, want error", res.Status)
+			}
+			if errors.Is(err, moat.ErrDegraded) {
+				t.Errorf("a missing guard is offered --allow-degraded: %v", err)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -15,39 +16,63 @@ import (
 	moatseccomp "github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
-var (
-	profileOnce sync.Once
-	profileJSON []byte
-	profileErr  error
-)
-
 // SeccompProfile returns the profile, in the JSON form Docker and Podman
 // accept: Docker's default profile, without Denied, with ioctl allowed
 // only when the low 32 bits of the request are neither TIOCSTI nor
 // TIOCLINUX, and with socket and socketpair allowed only for the address
 // families of native's filter (familyRules).
-func SeccompProfile() ([]byte, error) {
-	profileOnce.Do(func() {
-		p := seccomp.DefaultProfile()
-		out := profile{DefaultAction: p.DefaultAction, DefaultErrnoRet: p.DefaultErrnoRet, ArchMap: p.ArchMap}
-		for _, sc := range p.Syscalls {
-			names := slices.DeleteFunc(slices.Clone(sc.Names), func(n string) bool {
-				return slices.Contains(Denied, n) || (n == "ioctl" && len(sc.Args) == 0) || n == "socket" || n == "socketpair" || noAtimeCalls[n] ||
-					n == "mknod" || n == "mknodat"
-			})
-			if len(names) == 0 {
-				continue
-			}
-			out.Syscalls = append(out.Syscalls, rule{Names: names, Action: sc.Action, ErrnoRet: sc.ErrnoRet,
-				Args: sc.Args, Includes: sc.Includes, Excludes: sc.Excludes})
+func SeccompProfile() ([]byte, error) { return profileJSON(false) }
+
+// GuardedProfile is SeccompProfile that allows moatseccomp.GuardNames
+// (mount, unshare, setns, ptrace, keyctl, bpf, kexec_load, init_module,
+// ...): the init's guard (ctrinit.Header.Guard) refuses them, where the
+// kernel reports each to it. Only for a run whose init is moat's own and
+// sets the guard up before the program, which it never starts without it.
+func GuardedProfile() ([]byte, error) { return profileJSON(true) }
+
+// Guardable says whether this architecture has the guard.
+func Guardable() bool { return len(moatseccomp.GuardNames()) > 0 }
+
+var profileJSON = func() func(bool) ([]byte, error) {
+	type built struct {
+		json []byte
+		err  error
+	}
+	plain := sync.OnceValue(func() built { b, err := buildProfile(false); return built{b, err} })
+	guarded := sync.OnceValue(func() built { b, err := buildProfile(true); return built{b, err} })
+	return func(guard bool) ([]byte, error) {
+		b := plain()
+		if guard {
+			b = guarded()
 		}
-		out.Syscalls = append(out.Syscalls, ioctlRules()...)
-		out.Syscalls = append(out.Syscalls, familyRules()...)
-		out.Syscalls = append(out.Syscalls, noAtimeRules()...)
-		out.Syscalls = append(out.Syscalls, mknodRules()...)
-		profileJSON, profileErr = json.Marshal(out)
-	})
-	return profileJSON, profileErr
+		return b.json, b.err
+	}
+}()
+
+func buildProfile(guard bool) ([]byte, error) {
+	p := seccomp.DefaultProfile()
+	out := profile{DefaultAction: p.DefaultAction, DefaultErrnoRet: p.DefaultErrnoRet, ArchMap: p.ArchMap}
+	for _, sc := range p.Syscalls {
+		names := slices.DeleteFunc(slices.Clone(sc.Names), func(n string) bool {
+			return slices.Contains(Denied, n) || (n == "ioctl" && len(sc.Args) == 0) || n == "socket" || n == "socketpair" || noAtimeCalls[n] ||
+				n == "mknod" || n == "mknodat"
+		})
+		if len(names) == 0 {
+			continue
+		}
+		out.Syscalls = append(out.Syscalls, rule{Names: names, Action: sc.Action, ErrnoRet: sc.ErrnoRet,
+			Args: sc.Args, Includes: sc.Includes, Excludes: sc.Excludes})
+	}
+	out.Syscalls = append(out.Syscalls, ioctlRules()...)
+	out.Syscalls = append(out.Syscalls, familyRules()...)
+	out.Syscalls = append(out.Syscalls, noAtimeRules()...)
+	out.Syscalls = append(out.Syscalls, mknodRules()...)
+	if names := moatseccomp.GuardNames(); guard && len(names) > 0 {
+		out.Syscalls = append(out.Syscalls, rule{Names: names, Action: specs.ActAllow})
+	} else if guard {
+		return nil, errors.New("container: seccomp profile: no guard on this architecture")
+	}
+	return json.Marshal(out)
 }
 
 // noAtimeCalls are the calls that can ask for O_NOATIME, which reads a

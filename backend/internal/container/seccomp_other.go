@@ -17,3 +17,9 @@ func SeccompName() (string, error) {
 	_, err := SeccompProfile()
 	return "", err
 }
+
+// GuardedProfile needs SeccompProfile: Linux only.
+func GuardedProfile() ([]byte, error) { return SeccompProfile() }
+
+// Guardable is false: no guard but on Linux.
+func Guardable() bool { return false }

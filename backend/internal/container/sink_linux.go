@@ -1,11 +1,15 @@
 package container
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,8 +36,10 @@ import (
 // nowhere.
 //
 // Entering another process's network namespace takes CAP_SYS_ADMIN, and
-// the rules CAP_NET_ADMIN over it: moat must run as root (rootful
-// engines, or rootless podman as MOAT_PODMAN_USER from a root moat).
+// the rules CAP_NET_ADMIN over it: moat runs as root (rootful engines, or
+// rootless podman as MOAT_PODMAN_USER from a root moat), or, for rootless
+// podman run by moat's own user, serves it through a helper in podman's
+// user namespace (SinkHelperArg).
 
 // sinkDrain is how long the stack waits, after the container is gone, for
 // the last flows to be recorded.
@@ -45,6 +51,12 @@ type Sink struct {
 	stack *egress.Stack
 	rec   *egress.Recorder
 	start time.Time
+	// helper, if set, serves the sink from the engine's user namespace
+	// (startSinkHelper); the fields above and below are then unused.
+	helper    *exec.Cmd
+	helperIn  io.WriteCloser
+	helperOut *json.Decoder
+	ca        []byte
 	// sockets asks the thread in the container's namespace, kept for
 	// the stack's life, for a socket there (egress.StartIn).
 	sockets chan sockReq
@@ -64,9 +76,26 @@ func SinkSupported() error {
 	return nil
 }
 
+// sinkSupported is SinkSupported for a backend that can start moat in the
+// user namespace owning its containers' network namespaces (rootless
+// podman's), when enter says it can: then a moat without root serves the
+// sinkhole too, through a helper (SinkHelperArg).
+func sinkSupported(enter bool) error {
+	if enter && os.Geteuid() != 0 {
+		return nil
+	}
+	return SinkSupported()
+}
+
 // startSink brings the sinkhole up in the network namespace of pid (the
-// container's init, as this host sees it); see StartSinkIn.
-func startSink(pid int, md *honeytoken.Metadata, start time.Time) (*Sink, error) {
+// container's init, as this host sees it); see StartSinkIn. enter, if
+// set, starts a command in the user namespace that owns that network
+// namespace: without root, moat serves the sink through a helper it
+// starts there (startSinkHelper).
+func startSink(pid int, md *honeytoken.Metadata, start time.Time, enter func(args ...string) *exec.Cmd) (*Sink, error) {
+	if os.Geteuid() != 0 && enter != nil {
+		return startSinkHelper(pid, md, start, enter)
+	}
 	if pid <= 1 {
 		return nil, fmt.Errorf("container init pid %d", pid)
 	}
@@ -191,7 +220,12 @@ func (s *Sink) record(ev moat.Event) {
 }
 
 // CAPEM is the certificate of the run's CA, which the container trusts.
-func (s *Sink) CAPEM() []byte { return s.stack.CAPEM() }
+func (s *Sink) CAPEM() []byte {
+	if s.helper != nil {
+		return s.ca
+	}
+	return s.stack.CAPEM()
+}
 
 // Stop ends the sinkhole once every process of the container is gone and
 // returns its events and how many were dropped. Safe on a nil sink.
@@ -199,10 +233,167 @@ func (s *Sink) Stop() ([]moat.Event, int) {
 	if s == nil {
 		return nil, 0
 	}
+	if s.helper != nil {
+		return s.stopHelper()
+	}
 	s.stack.Close(sinkDrain)
 	close(s.done)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
 	return s.events, s.rec.Dropped()
+}
+
+// SinkHelperArg, as the first argument, runs moat as the helper that
+// serves a container's sinkhole from the user namespace that owns the
+// container's network namespace (rootless podman's, entered by `podman
+// unshare`): moat without root cannot enter that network namespace from
+// the host's user namespace, and Go cannot enter a user namespace from a
+// process with threads. The helper holds CAP_SYS_ADMIN and CAP_NET_ADMIN
+// in that user namespace, enters the network namespace on one thread as
+// root moat does (startSink), and talks to moat on its stdin and stdout:
+// it reads a sinkRequest, writes a sinkReady, and, when its stdin ends,
+// stops the sink and writes a sinkDone.
+const SinkHelperArg = "moat-container-sink"
+
+// Messages between moat and the sink helper, one JSON value each.
+type (
+	sinkRequest struct {
+		Metadata *honeytoken.Metadata `json:"metadata,omitempty"`
+		StartNS  int64                `json:"start_ns"` // the run's start, unix ns
+	}
+	sinkReady struct {
+		CA    []byte `json:"ca,omitempty"`
+		Error string `json:"error,omitempty"`
+	}
+	sinkDone struct {
+		Events  []moat.Event `json:"events"`
+		Dropped int          `json:"dropped"`
+	}
+)
+
+// maxSinkDone bounds the helper's last message.
+const maxSinkDone = 256 << 20
+
+func init() {
+	if len(os.Args) == 3 && os.Args[1] == SinkHelperArg {
+		os.Exit(sinkHelper(os.Args[2]))
+	}
+}
+
+// sinkHelper is the helper's main: the sink in the network namespace of
+// the container whose init is pid (as this host's /proc names it).
+func sinkHelper(pidArg string) int {
+	pid, err := strconv.Atoi(pidArg)
+	in := json.NewDecoder(os.Stdin)
+	out := json.NewEncoder(os.Stdout)
+	var req sinkRequest
+	if err == nil {
+		err = in.Decode(&req)
+	}
+	var s *Sink
+	if err == nil {
+		s, err = startSink(pid, req.Metadata, time.Unix(0, req.StartNS), nil)
+	}
+	if err != nil {
+		_ = out.Encode(sinkReady{Error: err.Error()})
+		return 1
+	}
+	if err := out.Encode(sinkReady{CA: s.CAPEM()}); err != nil {
+		s.Stop()
+		return 1
+	}
+	_, _ = io.Copy(io.Discard, os.Stdin) // until moat is done with it
+	evs, dropped := s.Stop()
+	if evs == nil {
+		evs = []moat.Event{}
+	}
+	if err := out.Encode(sinkDone{Events: evs, Dropped: dropped}); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// startSinkHelper starts the sink through a helper that enter starts in
+// the engine's user namespace (SinkHelperArg).
+func startSinkHelper(pid int, md *honeytoken.Metadata, start time.Time, enter func(args ...string) *exec.Cmd) (*Sink, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("the sink helper: moat's own binary: %w", err)
+	}
+	cmd := enter(exe, SinkHelperArg, strconv.Itoa(pid))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("the sink helper: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("the sink helper: %w", err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("the sink helper: %w", err)
+	}
+	fail := func(err error) (*Sink, error) {
+		_ = stdin.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			err = fmt.Errorf("%w (%s)", err, lastLine(msg))
+		}
+		return nil, fmt.Errorf("the sink helper: %w", err)
+	}
+	if err := json.NewEncoder(stdin).Encode(sinkRequest{Metadata: md, StartNS: start.UnixNano()}); err != nil {
+		return fail(err)
+	}
+	dec := json.NewDecoder(io.LimitReader(stdout, maxSinkDone))
+	var ready sinkReady
+	if err := dec.Decode(&ready); err != nil {
+		return fail(fmt.Errorf("no answer: %w", err))
+	}
+	if ready.Error != "" {
+		return fail(errors.New(ready.Error))
+	}
+	if len(ready.CA) == 0 {
+		return fail(errors.New("no CA"))
+	}
+	return &Sink{helper: cmd, helperIn: stdin, helperOut: dec, ca: ready.CA}, nil
+}
+
+// stopHelper ends the helper's sink and takes its events.
+func (s *Sink) stopHelper() ([]moat.Event, int) {
+	_ = s.helperIn.Close()
+	var done sinkDone
+	err := s.helperOut.Decode(&done)
+	if err != nil {
+		_ = s.helper.Process.Kill()
+	}
+	_ = s.helper.Wait()
+	if err != nil {
+		return []moat.Event{{Source: moat.SourceMoat, Kind: moat.KindReportCut,
+			Detail: "the sinkhole's helper ended without its events: " + err.Error()}}, 0
+	}
+	evs := done.Events[:0]
+	for _, ev := range done.Events {
+		if ev.Source == moat.SourceNetwork { // the sink's own, as record makes them
+			evs = append(evs, ev)
+		}
+	}
+	return evs, done.Dropped
+}
+
+// limitedWriter keeps the first n bytes written to w.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		_, _ = l.w.Write(p[:k])
+		l.n -= k
+	}
+	return len(p), nil
 }

@@ -18,7 +18,7 @@ func TestSinkRefusesHostNamespace(t *testing.T) {
 		t.Skip("the rest needs root")
 	}
 	for _, pid := range []int{os.Getpid(), 1} {
-		s, err := startSink(pid, nil, time.Now())
+		s, err := startSink(pid, nil, time.Now(), nil)
 		if err == nil {
 			s.Stop()
 			t.Fatalf("startSink(%d) in moat's own network namespace succeeded", pid)

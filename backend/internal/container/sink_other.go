@@ -4,6 +4,7 @@ package container
 
 import (
 	"errors"
+	"os/exec"
 	"time"
 
 	"github.com/moat-sandbox/moat"
@@ -19,7 +20,11 @@ func SinkSupported() error {
 	return errors.New("the sinkhole of a container needs moat on the Linux host of the engine")
 }
 
-func startSink(int, *honeytoken.Metadata, time.Time) (*Sink, error) { return nil, SinkSupported() }
+func startSink(int, *honeytoken.Metadata, time.Time, func(...string) *exec.Cmd) (*Sink, error) {
+	return nil, SinkSupported()
+}
+
+func sinkSupported(bool) error { return SinkSupported() }
 
 // StartSinkIn: see SinkSupported.
 func StartSinkIn(int, *honeytoken.Metadata, time.Time) (*Sink, error) { return nil, SinkSupported() }

@@ -26,28 +26,42 @@ import (
 // not a decision (another thread may change it meanwhile), and the host
 // takes it as the program's word for every field but the fact of the
 // exec, bounded and escaped.
+//
+// With Header.Guard the filter is seccomp's guard instead: it also
+// notifies for the calls native denies whatever their arguments (mount,
+// unshare, ptrace, keyctl, bpf, ...), which the engine's profile then lets
+// through, since its errno would win over any notification; the init
+// answers each with the deny list's errno and sends it (Call "denied"),
+// and does not start the program without the filter.
 
 // execWatch serves the exec listener.
 type execWatch struct {
 	fd      int
-	own     int // the init's own starts of the program still to come
+	own     int  // the init's own starts of the program still to come
+	guard   bool // the filter is the guard (Header.Guard)
+	report  bool // send the 'k' frames (Report.Execs)
 	mu      sync.Mutex
-	sent    [2]int // execs, connects: each kind has its own budget
+	sent    [3]int // execs, connects, denied calls: each kind has its own budget
 	dropped int64
 }
 
-// watchExecs installs the filter and serves it until the init exits;
-// own is how many execs the init itself makes for the program, as its
+// watchExecs installs the filter (the guard when guard is set) and serves
+// it until the init exits, sending what it sees when report is set; own
+// is how many execs the init itself makes for the program, as its
 // direct child (the program, and /proc/self/exe before it with
 // RlimitAS): the first ones of its children, before any code of the
 // program runs (their memory, the init's, is not readable: the init is
 // not dumpable). It returns why it could not, "" when it does.
-func (in *initProc) watchExecs(own int) string {
-	fd, err := seccomp.InstallExecWatch()
+func (in *initProc) watchExecs(own int, guard, report bool) string {
+	install := seccomp.InstallExecWatch
+	if guard {
+		install = seccomp.InstallGuard
+	}
+	fd, err := install()
 	if err != nil {
 		return err.Error()
 	}
-	w := &execWatch{fd: fd, own: own}
+	w := &execWatch{fd: fd, own: own, guard: guard, report: report}
 	in.execs = w
 	go w.serve(in)
 	return ""
@@ -63,6 +77,17 @@ func (w *execWatch) serve(in *initProc) {
 			}
 			return
 		}
+		if errno, name, ok := seccomp.GuardDenied(n); ok && w.guard {
+			// Refused as the deny list refuses it; what it was, and
+			// by whom, is the kernel's word.
+			ev := ExecEvent{Call: "denied", Name: name, Errno: int(errno), Args: [2]uint64{n.Args[0], n.Args[1]}}
+			ev.PID, ev.PPID = ids(strconv.Itoa(int(n.PID)))
+			_ = seccomp.Respond(w.fd, n.ID, errno)
+			if ev.PID != self {
+				w.emit(in, 2, ev)
+			}
+			continue
+		}
 		ev := w.read(n)
 		// Answered only after the read: the caller waits until then.
 		_ = seccomp.Respond(w.fd, n.ID, 0)
@@ -76,19 +101,45 @@ func (w *execWatch) serve(in *initProc) {
 			w.own--
 			continue
 		}
-		w.mu.Lock()
-		keep := w.sent[kind] < MaxExecEvents
-		if keep {
-			w.sent[kind]++
-		} else {
-			w.dropped++
-		}
-		w.mu.Unlock()
-		if keep {
-			b, _ := json.Marshal(ev)
-			in.send('k', b)
+		w.emit(in, kind, ev)
+	}
+}
+
+// emit sends ev, of budget kind, as a 'k' frame, or counts it past its
+// budget; nothing without the report.
+func (w *execWatch) emit(in *initProc, kind int, ev ExecEvent) {
+	if !w.report {
+		return
+	}
+	w.mu.Lock()
+	keep := w.sent[kind] < MaxExecEvents
+	if keep {
+		w.sent[kind]++
+	} else {
+		w.dropped++
+	}
+	w.mu.Unlock()
+	if keep {
+		b, _ := json.Marshal(ev)
+		in.send('k', b)
+	}
+}
+
+// ids reads the thread group and parent of thread tid from /proc (0 for
+// what it cannot read).
+func ids(tid string) (pid, ppid int) {
+	st, err := os.ReadFile("/proc/" + tid + "/status")
+	if err != nil {
+		return 0, 0
+	}
+	for _, l := range strings.Split(string(st), "\n") {
+		if v, ok := strings.CutPrefix(l, "Tgid:"); ok {
+			pid, _ = strconv.Atoi(strings.TrimSpace(v))
+		} else if v, ok := strings.CutPrefix(l, "PPid:"); ok {
+			ppid, _ = strconv.Atoi(strings.TrimSpace(v))
 		}
 	}
+	return pid, ppid
 }
 
 // read takes what the notification n says from the caller's memory.
@@ -99,14 +150,8 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 	if ev.Call == "execveat" {
 		pathArg, argvArg = n.Args[1], n.Args[2]
 	}
-	if st, err := os.ReadFile("/proc/" + tid + "/status"); err == nil {
-		for _, l := range strings.Split(string(st), "\n") {
-			if v, ok := strings.CutPrefix(l, "Tgid:"); ok {
-				ev.PID, _ = strconv.Atoi(strings.TrimSpace(v))
-			} else if v, ok := strings.CutPrefix(l, "PPid:"); ok {
-				ev.PPID, _ = strconv.Atoi(strings.TrimSpace(v))
-			}
-		}
+	if pid, ppid := ids(tid); pid != 0 {
+		ev.PID, ev.PPID = pid, ppid
 	}
 	mem, err := os.Open("/proc/" + tid + "/mem")
 	if err != nil {

@@ -375,13 +375,34 @@ func (in *initProc) installHook() error {
 	if err := writeNew(dir+"/"+module+".py", []byte(rep.Hook), 0o444); err != nil {
 		return err
 	}
+	dirs := []string{dir + "/__pycache__", dir}
 	if rep.Site != "" {
 		if err := writeNew(dir+"/"+rep.SitePthName, []byte(rep.SitePth), 0o444); err != nil {
 			return err
 		}
+		names := make([]string, 0, len(rep.SiteDist))
+		for name := range rep.SiteDist {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			if !filepath.IsLocal(name) || filepath.Clean(name) != name || strings.Count(name, "/") != 1 {
+				return fmt.Errorf("site file %q", name)
+			}
+			sub := dir + "/" + filepath.Dir(name)
+			if err := os.MkdirAll(sub, 0o755); err != nil {
+				return err
+			}
+			if !slices.Contains(dirs, sub) {
+				dirs = append([]string{sub}, dirs...)
+			}
+			if err := writeNew(dir+"/"+name, []byte(rep.SiteDist[name]), 0o444); err != nil {
+				return err
+			}
+		}
 	}
 	in.bytecode(dir, module)
-	for _, d := range []string{dir + "/__pycache__", dir} {
+	for _, d := range dirs {
 		if err := os.Chmod(d, 0o555); err != nil {
 			return err
 		}
@@ -527,14 +548,24 @@ func (in *initProc) run() int {
 			cmd.Args = append([]string{Bin, ExecArg, strconv.FormatInt(h.RlimitAS, 10), strconv.FormatInt(h.RlimitNproc, 10), path}, h.Argv...)
 		}
 		<-in.signals
-		if h.Report != nil && h.Report.Execs {
+		if execs := h.Report != nil && h.Report.Execs; execs || h.Guard {
 			// Last before the start: from here on every execve of the
 			// init's tree, its own start of the program too, notifies.
 			own := 1
 			if cmd.Path != path {
 				own = 2
 			}
-			in.execsOff = in.watchExecs(own)
+			in.execsOff = in.watchExecs(own, h.Guard, execs)
+			if h.Guard && in.execsOff != "" {
+				// The profile lets the guarded calls through: without
+				// the filter the program would be free to make them.
+				_ = wo.Close()
+				_ = we.Close()
+				in.send('x', exitJSON(Exit{Seccomp: sc, NoNewPrivs: nnp, Refused: true, Unguarded: true,
+					Error: "the init's seccomp guard could not be installed (" + in.execsOff + "): the program was not started"}))
+				_, _ = io.Copy(io.Discard, in.ctl)
+				return 0
+			}
 		}
 		if h.Clone3 {
 			err = seccomp.InstallClone3ENOSYS()
@@ -648,7 +679,8 @@ func (in *initProc) run() int {
 		}
 		in.send('T', []byte(b.String()))
 	}
-	ex := Exit{Seccomp: sc, NoNewPrivs: nnp, MaxRSS: ru.Maxrss * 1024, PidsHit: pidsHit.Load(), TimedOut: timedOut.Load(), ShmBytes: int64(shm.Blocks) * shm.Bsize}
+	ex := Exit{Seccomp: sc, NoNewPrivs: nnp, MaxRSS: ru.Maxrss * 1024, PidsHit: pidsHit.Load(), TimedOut: timedOut.Load(), ShmBytes: int64(shm.Blocks) * shm.Bsize,
+		Guarded: h.Guard && in.execs != nil && in.execs.guard}
 	if status.Signaled() {
 		ex.Signal = int(status.Signal())
 	} else {

@@ -143,6 +143,14 @@ type Header struct {
 	// answers the newer filter's wins. moat's init only.
 	Clone3 bool `json:"clone3_enosys,omitempty"`
 	Trace  bool `json:"trace,omitempty"` // send the T frame
+	// Guard: the engine's profile lets seccomp.GuardNames through (mount,
+	// ptrace, keyctl, bpf, unshare, ...), so that the kernel reports them
+	// to this init rather than answer them itself. The init installs
+	// seccomp.InstallGuard before the program, answers each of those calls
+	// with the deny list's errno, sends it as a 'k' frame (Call "denied")
+	// when the report watches execs, and never starts the program without
+	// the filter in place (Exit.Refused, Exit.Unguarded). moat's init only.
+	Guard bool `json:"guard,omitempty"`
 	// Confined: start the program only under a seccomp filter with
 	// no_new_privs, as the init's /proc/self/status shows them (the
 	// program inherits both); else the exit frame refuses. A runtime may
@@ -200,6 +208,9 @@ type Report struct {
 	SiteModule  string `json:"site_module,omitempty"`
 	SitePthName string `json:"site_pth_name,omitempty"`
 	SitePth     string `json:"site_pth,omitempty"`
+	// SiteDist are the files of the editable install's metadata that
+	// goes with the .pth (audit.Dist), by their paths under Site.
+	SiteDist map[string]string `json:"site_dist,omitempty"`
 	// SiteProbe, if set, is code the init runs as `python3 -I -S -c
 	// SiteProbe` before the program; its output (at most MaxSiteProbe
 	// bytes) goes to the host as the S frame, which learns from it where
@@ -279,12 +290,16 @@ type Exit struct {
 	NoNewPrivs int `json:"no_new_privs"`
 	// Refused says the program was not started: Header.Confined, and the
 	// layers were not in effect (Error says which).
-	Refused bool   `json:"refused,omitempty"`
-	Exit    int    `json:"exit"`
-	Signal  int    `json:"signal"`
-	MaxRSS  int64  `json:"maxrss"`
-	Error   string `json:"error"` // the program could not be started
-	Errno   int    `json:"errno"`
+	Refused bool `json:"refused,omitempty"`
+	// Guarded: the program ran under the init's guard (Header.Guard);
+	// Unguarded: it was refused for want of it.
+	Guarded   bool   `json:"guarded,omitempty"`
+	Unguarded bool   `json:"unguarded,omitempty"`
+	Exit      int    `json:"exit"`
+	Signal    int    `json:"signal"`
+	MaxRSS    int64  `json:"maxrss"`
+	Error     string `json:"error"` // the program could not be started
+	Errno     int    `json:"errno"`
 	// PidsHit: the program's tasks reached Header.Pids, and the init
 	// killed them.
 	PidsHit bool `json:"pids_hit,omitempty"`
@@ -297,22 +312,28 @@ type Exit struct {
 	ShmBytes int64 `json:"shm_bytes,omitempty"`
 }
 
-// ExecEvent is one 'k' frame's JSON: an exec, or a connect.
+// ExecEvent is one 'k' frame's JSON: an exec, a connect, or a call the
+// guard denied (Header.Guard).
 type ExecEvent struct {
-	PID    int    `json:"pid"`  // the caller's process (thread group) id
-	PPID   int    `json:"ppid"` // its parent's
-	Call   string `json:"call"` // execve, execveat or connect
-	Path   string `json:"path,omitempty"`
-	Argv   string `json:"argv,omitempty"`
-	Failed bool   `json:"failed,omitempty"` // the path names no executable file
-	Note   string `json:"note,omitempty"`   // memory unreadable, or the caller died meanwhile
+	PID  int    `json:"pid"`  // the caller's process (thread group) id
+	PPID int    `json:"ppid"` // its parent's
+	Call string `json:"call"` // execve, execveat, connect or denied
+	// Name, Errno and Args are a denied call's name, the errno it was
+	// answered with and its first two arguments.
+	Name   string    `json:"name,omitempty"`
+	Errno  int       `json:"errno,omitempty"`
+	Args   [2]uint64 `json:"args,omitzero"`
+	Path   string    `json:"path,omitempty"`
+	Argv   string    `json:"argv,omitempty"`
+	Failed bool      `json:"failed,omitempty"` // the path names no executable file
+	Note   string    `json:"note,omitempty"`   // memory unreadable, or the caller died meanwhile
 	// Sockaddr is a connect's address as the caller's memory held it, at
 	// most MaxSockaddr bytes (the host decodes it).
 	Sockaddr []byte `json:"sockaddr,omitempty"`
 }
 
-// MaxExecEvents bounds the execs of one run, and the connects apart; past
-// it they are only counted (Walks.ExecsCut).
+// MaxExecEvents bounds the execs of one run, and the connects and the
+// denied calls apart; past it they are only counted (Walks.ExecsCut).
 const MaxExecEvents = 2000
 
 // MaxSockaddr bounds ExecEvent.Sockaddr.

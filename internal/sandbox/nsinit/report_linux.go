@@ -147,8 +147,15 @@ func (r *reporter) installHook() error {
 		if err == nil {
 			err = write(dir, audit.PthFile, []byte(audit.PthLine(hookRoot+"/audit")))
 		}
+		tag := ""
 		if bc := r.cfg.Bytecode; err == nil && bc != nil {
-			err = write(dir, bc.NameFor(audit.Module), bc.Data)
+			err, tag = write(dir, bc.NameFor(audit.Module), bc.Data), bc.Tag
+		}
+		// The editable install's metadata beside its .pth (audit.Dist).
+		for name, data := range audit.Dist(audit.PthLine(hookRoot+"/audit"), audit.Hook(), tag) {
+			if err == nil {
+				err = write(dir, name, []byte(data))
+			}
 		}
 		if err != nil {
 			return err

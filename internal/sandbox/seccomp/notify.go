@@ -109,7 +109,11 @@ func InstallNotify() (listener int, rules int, err error) {
 // i386's socketcall(SYS_CONNECT) too), notifies; everything else is allowed. It denies nothing: it goes on top
 // of a filter that does (a container engine's), and only reports.
 // [WatchCall] names what a notification of it is.
-func ExecWatchProgram() ([]bpf.RawInstruction, error) {
+func ExecWatchProgram() ([]bpf.RawInstruction, error) { return watchProgram(nil) }
+
+// watchProgram is ExecWatchProgram that also notifies for the numbers of
+// extra, by arch value.
+func watchProgram(extra map[uint32]map[uint32]string) ([]bpf.RawInstruction, error) {
 	const notify, allow = label("notify"), label("allow")
 	others := map[uint32][]uint32{}
 	for a, nrs := range execOther {
@@ -117,6 +121,15 @@ func ExecWatchProgram() ([]bpf.RawInstruction, error) {
 	}
 	for a, nrs := range connectOther {
 		others[a] = append(others[a], nrs...)
+	}
+	for a, nrs := range extra {
+		for nr := range nrs {
+			others[a] = append(others[a], nr)
+		}
+	}
+	for a := range others {
+		slices.Sort(others[a])
+		others[a] = slices.Compact(others[a])
 	}
 	arches := make([]uint32, 0, len(others))
 	for a := range others {

@@ -15,3 +15,9 @@ func ExecWatchProgram() ([]bpf.RawInstruction, error) { return nil, errPlatform 
 
 // InstallExecWatch is not available on this platform.
 func InstallExecWatch() (listener int, err error) { return -1, errPlatform }
+
+// GuardNames is empty on this platform: no guard.
+func GuardNames() []string { return nil }
+
+// InstallGuard is not available on this platform.
+func InstallGuard() (listener int, err error) { return -1, errPlatform }

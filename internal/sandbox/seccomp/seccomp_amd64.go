@@ -93,3 +93,26 @@ var syscalls = map[string]uint32{
 	"userfaultfd":       unix.SYS_USERFAULTFD,
 	"vhangup":           unix.SYS_VHANGUP,
 }
+
+// guardI386 are the i386 (int 0x80) numbers of the names [GuardNames]
+// may hold; a name without one has no i386 call. Their x32 numbers are
+// x32Bit with the x86_64 number, or with guardX32's where x32 has a call
+// of its own (a "64" entry of the x86_64 table is ENOSYS under x32).
+var (
+	guardI386 = map[string]uint32{
+		"unshare": 310, "setns": 346, "mount": 21, "umount2": 52, "pivot_root": 217, "chroot": 61,
+		"open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+		"mount_setattr": 442, "keyctl": 288, "add_key": 286, "request_key": 287, "bpf": 357,
+		"perf_event_open": 336, "userfaultfd": 374, "ptrace": 26, "process_vm_readv": 347,
+		"process_vm_writev": 348, "kcmp": 349, "pidfd_getfd": 438, "kexec_load": 283, "init_module": 128,
+		"finit_module": 350, "delete_module": 129, "clock_settime": 264, "clock_adjtime": 343,
+		"settimeofday": 79, "adjtimex": 124, "reboot": 88, "swapon": 87, "swapoff": 115, "acct": 51,
+		"quotactl": 131, "lookup_dcookie": 253, "vhangup": 111, "syslog": 103, "iopl": 110, "ioperm": 101,
+		"nfsservctl": 169, "uselib": 86, "fanotify_init": 338, "open_by_handle_at": 342, "name_to_handle_at": 341,
+	}
+	guardX32 = map[string]uint32{"ptrace": 521, "kexec_load": 528, "process_vm_readv": 539, "process_vm_writev": 540}
+)
+
+// guardArches says the guard covers every calling convention of this
+// architecture.
+const guardArches = true

@@ -91,3 +91,12 @@ var syscalls = map[string]uint32{
 	"userfaultfd":       unix.SYS_USERFAULTFD,
 	"vhangup":           unix.SYS_VHANGUP,
 }
+
+// The guard ([GuardNames]) needs the 32-bit arm numbers of its calls,
+// which are not tabled here: it is off on arm64.
+var (
+	guardI386 map[string]uint32
+	guardX32  map[string]uint32
+)
+
+const guardArches = false

@@ -87,6 +87,60 @@ for d in set(getattr(site, "getsitepackages", lambda: [])()) | set(p for p in sy
             if l.startswith("import "):
                 mod = l[7:].split(";")[0].split(",")[0].strip()
                 check("source of " + mod, read(os.path.join(d, mod + ".py")))
+# An editable install's .pth ("__editable__.") belongs to an installed
+# distribution, as importlib.metadata and pip list see them (pip lists a
+# distribution as editable by its direct_url.json): its RECORD lists the
+# .pth and the module its import line names with their hashes, and its
+# direct_url.json says editable. So does any other .pth a RECORD lists.
+import base64, hashlib
+try:
+    import importlib.metadata as md
+    owner = {}
+    for dist in md.distributions():
+        for f in dist.files or ():
+            if "/" not in str(f):  # a site directory's own files only (.pth, modules)
+                owner.setdefault(os.path.realpath(str(f.locate())), (dist, f))
+except Exception as e:
+    tells.append("importlib.metadata failed: %r" % e)
+    owner = {}
+
+
+def recorded(p):
+    """The distribution whose RECORD lists p with p's hash and size."""
+    dist, f = owner.get(p, (None, None))
+    if dist is not None and f.hash:
+        data = open(p, "rb").read() if os.path.isfile(p) else b""
+        digest = base64.urlsafe_b64encode(hashlib.new(f.hash.mode, data).digest()).rstrip(b"=").decode()
+        if digest != f.hash.value or (f.size is not None and f.size != len(data)):
+            tells.append("%s %s: RECORD does not match %s" % (dist.metadata["Name"], dist.version, p))
+    return dist
+
+
+for d in set(getattr(site, "getsitepackages", lambda: [])()):
+    for n in listdir(d):
+        if not n.endswith(".pth") or n in host:
+            continue
+        p = os.path.realpath(os.path.join(d, n))
+        dist = recorded(p)
+        if dist is None:
+            # A system package manager's .pth (Debian's setuptools has
+            # an egg-info, no RECORD) is ordinary; an editable install's
+            # without its distribution is not.
+            if n.startswith("__editable__."):
+                tells.append("an editable install's .pth of no installed distribution: " + p)
+            continue
+        for l in read(p).splitlines():
+            if l.startswith("import "):
+                mod = l[7:].split(";")[0].split(",")[0].strip()
+                if recorded(os.path.realpath(os.path.join(d, mod + ".py"))) is None:
+                    tells.append("%s imports %s, which no distribution installed" % (p, mod))
+        if n.startswith("__editable__."):
+            try:
+                editable = json.loads(dist.read_text("direct_url.json") or "{}").get("dir_info", {}).get("editable")
+            except ValueError:
+                editable = False
+            if not editable:
+                tells.append("an editable install's .pth whose distribution is not editable: " + p)
 for line in read("/proc/self/mountinfo").splitlines():
     f = line.split()
     if len(f) > 4 and f[4] not in ("/", "/proc", "/dev", "/sys"):
