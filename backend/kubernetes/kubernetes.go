@@ -237,7 +237,8 @@ func (b *Backend) Describe(ctx context.Context) []string {
 		"image "+b.DefaultImage()+" (pulled by the node as its imagePullPolicy IfNotPresent says)",
 		b.describeInit(),
 		b.describeSeccomp(),
-		"non-root, read-only root, cap drop ALL, no privilege escalation, no service account token, deny-all NetworkPolicy")
+		"non-root, read-only root, cap drop ALL, no privilege escalation, no service account token, deny-all NetworkPolicy",
+		"checked in the Pod before the program starts (refused unless --allow-degraded): sized volumes, loopback only, non-root, no capabilities, read-only root, seccomp")
 }
 
 func (b *Backend) describeSeccomp() string {
