@@ -55,6 +55,20 @@ func requireCluster(t *testing.T) *kubernetes.Backend {
 	return b
 }
 
+// clientset is a client of the test cluster of its own.
+func clientset(t *testing.T) *k8s.Clientset {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv(KubeconfigEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := k8s.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
 func leftovers() []string {
 	left, err := newBackend().Leftovers(context.Background())
 	if err != nil {
@@ -179,14 +193,7 @@ func TestMissingImage(t *testing.T) {
 // deleted by gc; a Pod of someone else is not.
 func TestCollect(t *testing.T) {
 	b := requireCluster(t)
-	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv(KubeconfigEnv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := k8s.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := clientset(t)
 	ctx := context.Background()
 	mk := func(name string, labels map[string]string) {
 		_, err := cs.CoreV1().Pods("default").Create(ctx, &corev1.Pod{
@@ -331,14 +338,7 @@ func TestStockShim(t *testing.T) {
 	requireCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv(KubeconfigEnv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := k8s.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := clientset(t)
 	if _, err := cs.NodeV1().RuntimeClasses().Get(ctx, StockRuntimeClass, metav1.GetOptions{}); err != nil {
 		t.Fatalf("the cluster has no RuntimeClass %s (.ci/kube-up.sh makes it): %v", StockRuntimeClass, err)
 	}
