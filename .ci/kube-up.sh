@@ -55,6 +55,8 @@ if [ -d "$K" ]; then
       { [ -f "$K/run/$n.pid" ] && kill -0 "$(cat "$K/run/$n.pid")" 2>/dev/null; } || healthy=no
     done
     [ $healthy = yes ] && timeout 10 "$BIN/kubectl" --kubeconfig "$K/pki/admin.kubeconfig" get --raw /readyz >/dev/null 2>&1 || healthy=no
+    # One of an older kube-up lacks the released shim's RuntimeClass.
+    [ $healthy = yes ] && timeout 10 "$BIN/kubectl" --kubeconfig "$K/pki/admin.kubeconfig" get runtimeclass gvisor-stock >/dev/null 2>&1 || healthy=no
   fi
   if [ $healthy = yes ]; then
     seccomp; log "a cluster is already up in $K"; echo "$K/pki/admin.kubeconfig"; exit 0
