@@ -314,7 +314,7 @@ func (s *Session) verifyExpected(res *moat.Result, e *Exit) error {
 	}
 	var whys []string
 	for _, u := range unmet {
-		why := termsafe.Line(u.Layer+": "+u.Why, 600)
+		why := termsafe.Line(termsafe.Inline(u.Layer+": "+u.Why), 600)
 		whys = append(whys, why)
 		if i := slices.IndexFunc(res.Layers, func(l moat.Layer) bool { return l.Name == u.Layer }); i >= 0 {
 			res.Layers = slices.Delete(res.Layers, i, i+1)
