@@ -3,7 +3,8 @@
 # ships, once, into $MOAT_KUBE_CACHE (default ~/.cache/moat-ci/kube-VERSION):
 #   bin/  kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
 #         kubectl (Kubernetes from the Go module proxy, ~9 min on 2 cores),
-#         containerd-shim-runsc-v1 (gVisor's shim, ~1 min), pause.tar
+#         containerd-shim-runsc-v1 and -runsc-stock-v1 (gVisor's shim,
+#         patched and as released, ~1 min each), pause.tar
 #   root/ containerd 2.1 and the CNI plugins (sid), etcd (trixie), unpacked
 #         from .debs fetched with a private apt list (nothing installed, the
 #         host's apt sources untouched)
@@ -43,20 +44,29 @@ if ! (cd "$C/bin" 2>/dev/null && ls $k8s_bins >/dev/null 2>&1); then
   echo "kube-build: kubernetes v$V built in $(( $(date +%s) - s ))s"
 fi
 
-# gVisor's containerd shim (2024-07; it drives bookworm's runsc). Two
-# patches, kept in a stamp so that a cache of other patches is rebuilt:
-#  - it sets its own oom_score_adj; where root lacks CAP_SYS_RESOURCE (this
-#    kind of machine) that fails with EPERM and the shim exits: the
+# gVisor's containerd shim (2024-07; it drives bookworm's runsc), built
+# twice from one source, each with a stamp of its patches so that a cache
+# of other patches is rebuilt:
+#  - both: it sets its own oom_score_adj; where root lacks CAP_SYS_RESOURCE
+#    (this kind of machine) that fails with EPERM and the shim exits: the
 #    containerd copy it builds with ignores that EPERM;
-#  - it turns every bind mount at /dev/shm into a tmpfs of the Sentry's own,
-#    of no size, taking it for the Pod's shared /dev/shm: a Pod's own
-#    emptyDir there (moat's, sized from --disk) then loses its size. The
-#    build overlays a volumes.go that leaves an emptyDir at /dev/shm a bind
-#    mount of the kubelet's size-limited tmpfs.
-SHIM_STAMP="20240722211153-64c016c92987 oom-eperm devshm-emptydir"
-if [ ! -x "$C/bin/containerd-shim-runsc-v1" ] || [ "$(cat "$C/bin/containerd-shim-runsc-v1.stamp" 2>/dev/null)" != "$SHIM_STAMP" ]; then
-  s=$(date +%s); d=$tmp/shim; mkdir -p "$d"
-  printf 'module moatci/shim\n\ngo 1.22\n\nrequire gvisor.dev/gvisor v0.0.0-20240722211153-64c016c92987\n' >"$d/go.mod"
+#  - containerd-shim-runsc-v1 only: the shim turns every bind mount at
+#    /dev/shm into a tmpfs of the Sentry's own, of no size, taking it for
+#    the Pod's shared /dev/shm: a Pod's own emptyDir there (moat's, sized
+#    from --disk) then loses its size. This build overlays a volumes.go
+#    that leaves an emptyDir at /dev/shm a bind mount of the kubelet's
+#    size-limited tmpfs.
+#  - containerd-shim-runsc-stock-v1 keeps the released behaviour at
+#    /dev/shm (RuntimeClass gvisor-stock): what moat meets on a cluster
+#    with the released shim, and must refuse (the kubernetes backend's
+#    TestStockShim).
+GV=20240722211153-64c016c92987
+build_shim() { # binary name, "devshm" to patch /dev/shm or ""
+  local out=$1 devshm=$2 stamp="$GV oom-eperm${2:+ devshm-emptydir}"
+  if [ -x "$C/bin/$out" ] && [ "$(cat "$C/bin/$out.stamp" 2>/dev/null)" = "$stamp" ]; then return 0; fi
+  local s d cd_src gv_src
+  s=$(date +%s); d=$tmp/shim-$out; mkdir -p "$d"
+  printf 'module moatci/shim\n\ngo 1.22\n\nrequire gvisor.dev/gvisor v0.0.0-%s\n' "$GV" >"$d/go.mod"
   printf '//go:build tools\npackage tools\nimport _ "gvisor.dev/gvisor/shim"\n' >"$d/tools.go"
   (cd "$d" && go mod tidy -e >/dev/null 2>&1)
   cd_src=$(cd "$d" && go list -m -f '{{.Dir}}' github.com/containerd/containerd)
@@ -65,15 +75,19 @@ if [ ! -x "$C/bin/containerd-shim-runsc-v1" ] || [ "$(cat "$C/bin/containerd-shi
   sed -i 's/if os.IsPermission(err) && (RunningInUserNS() || RunningUnprivileged()) {/if os.IsPermission(err) {/' "$d/containerd/sys/oom_unix.go"
   grep -q 'if os.IsPermission(err) {' "$d/containerd/sys/oom_unix.go" || { echo "kube-build: shim patch did not apply" >&2; exit 1; }
   echo 'replace github.com/containerd/containerd => ./containerd' >>"$d/go.mod"
-  gv_src=$(cd "$d" && go list -m -f '{{.Dir}}' gvisor.dev/gvisor)
-  cp -r "$gv_src" "$d/gvisor"; chmod -R u+w "$d/gvisor"
-  sed -i 's|if m.Destination == shmPath \&\& m.Type == "bind" {|if m.Destination == shmPath \&\& m.Type == "bind" \&\& !strings.Contains(m.Source, "/volumes/"+emptyDirVolumesDir+"/") {|' "$d/gvisor/pkg/shim/utils/volumes.go"
-  grep -q 'emptyDirVolumesDir+"/") {' "$d/gvisor/pkg/shim/utils/volumes.go" || { echo "kube-build: shim /dev/shm patch did not apply" >&2; exit 1; }
-  echo 'replace gvisor.dev/gvisor => ./gvisor' >>"$d/go.mod"
+  if [ -n "$devshm" ]; then
+    gv_src=$(cd "$d" && go list -m -f '{{.Dir}}' gvisor.dev/gvisor)
+    cp -r "$gv_src" "$d/gvisor"; chmod -R u+w "$d/gvisor"
+    sed -i 's|if m.Destination == shmPath \&\& m.Type == "bind" {|if m.Destination == shmPath \&\& m.Type == "bind" \&\& !strings.Contains(m.Source, "/volumes/"+emptyDirVolumesDir+"/") {|' "$d/gvisor/pkg/shim/utils/volumes.go"
+    grep -q 'emptyDirVolumesDir+"/") {' "$d/gvisor/pkg/shim/utils/volumes.go" || { echo "kube-build: shim /dev/shm patch did not apply" >&2; exit 1; }
+    echo 'replace gvisor.dev/gvisor => ./gvisor' >>"$d/go.mod"
+  fi
   (cd "$d" && go build -trimpath -ldflags '-s -w' -o "$d/shim" gvisor.dev/gvisor/shim)
-  mkdir -p "$C/bin"; mv "$d/shim" "$C/bin/containerd-shim-runsc-v1"; echo "$SHIM_STAMP" >"$C/bin/containerd-shim-runsc-v1.stamp"
-  echo "kube-build: containerd-shim-runsc-v1 built in $(( $(date +%s) - s ))s"
-fi
+  mkdir -p "$C/bin"; mv "$d/shim" "$C/bin/$out"; echo "$stamp" >"$C/bin/$out.stamp"
+  echo "kube-build: $out built in $(( $(date +%s) - s ))s"
+}
+build_shim containerd-shim-runsc-v1 devshm
+build_shim containerd-shim-runsc-stock-v1 ""
 
 # The sandbox ("pause") image: no registry is reachable, so a static Go
 # program packed as a docker-archive, imported into containerd by kube-up.

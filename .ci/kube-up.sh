@@ -26,7 +26,8 @@
 #    Pod's empty /sys, and still timed out in copy-out-caps at load 30.)
 #  - gVisor's shim turns the Pod's /dev/shm volume into an unsized tmpfs
 #    of the Sentry's own: kube-build.sh builds it with a patch that keeps
-#    an emptyDir there.
+#    an emptyDir there (RuntimeClass gvisor), and once as released
+#    (RuntimeClass gvisor-stock, the same runsc), which moat must refuse.
 # The kubelet changes three kernel tunables and adds iptables chains; their
 # state before is saved here for kube-down.sh.
 set -euo pipefail
@@ -54,6 +55,8 @@ if [ -d "$K" ]; then
       { [ -f "$K/run/$n.pid" ] && kill -0 "$(cat "$K/run/$n.pid")" 2>/dev/null; } || healthy=no
     done
     [ $healthy = yes ] && timeout 10 "$BIN/kubectl" --kubeconfig "$K/pki/admin.kubeconfig" get --raw /readyz >/dev/null 2>&1 || healthy=no
+    # One of an older kube-up lacks the released shim's RuntimeClass.
+    [ $healthy = yes ] && timeout 10 "$BIN/kubectl" --kubeconfig "$K/pki/admin.kubeconfig" get runtimeclass gvisor-stock >/dev/null 2>&1 || healthy=no
   fi
   if [ $healthy = yes ]; then
     seccomp; log "a cluster is already up in $K"; echo "$K/pki/admin.kubeconfig"; exit 0
@@ -191,6 +194,12 @@ state = '$K/containerd/state'
         [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runsc.options]
           TypeUrl = 'io.containerd.runsc.v1.options'
           ConfigPath = '$K/etc/runsc.toml'
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runsc-stock]
+        runtime_type = 'io.containerd.runsc.v1'
+        runtime_path = '$BIN/containerd-shim-runsc-stock-v1'
+        [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runsc-stock.options]
+          TypeUrl = 'io.containerd.runsc.v1.options'
+          ConfigPath = '$K/etc/runsc.toml'
     [plugins.'io.containerd.cri.v1.runtime'.cni]
       bin_dirs = ['$ROOT/usr/lib/cni']
       conf_dir = '$K/etc/cni/net.d'
@@ -266,9 +275,14 @@ apiVersion: node.k8s.io/v1
 kind: RuntimeClass
 metadata: {name: gvisor}
 handler: runsc
+---
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: gvisor-stock}
+handler: runsc-stock
 EOF
 # The default service account appears a moment after the namespace.
 waitfor kube-controller-manager "$KC get serviceaccount default" 60
 touch "$K/run/up"
-log "cluster up: node $NODE, Kubernetes v$V, RuntimeClass gvisor (runsc, network=none)"
+log "cluster up: node $NODE, Kubernetes v$V, RuntimeClasses gvisor (runsc, network=none) and gvisor-stock (the released shim)"
 echo "$K/pki/admin.kubeconfig"

@@ -22,7 +22,13 @@
 // NetworkPolicy of its own that denies all ingress and egress, for
 // clusters whose network plugin enforces one. gVisor's runsc with
 // network=none (which moat's CI configures) gives the Pod no network
-// interface but loopback; Layers says which. A Pod has no pids limit of
+// interface but loopback. Before the program starts, moat's init checks
+// in the Pod what a runtime may leave out without failing it (each volume
+// no larger than asked, no interface but loopback, no root uid or gid, no
+// capability, a read-only root; gVisor's released containerd shim puts an
+// unsized tmpfs at /dev/shm): one not in effect refuses the run
+// (moat.ErrDegraded, the program never started) unless the Spec allows a
+// degraded run, whose Result then lists it. A Pod has no pids limit of
 // its own: moat's init counts the program's tasks and ends the run at the
 // limit (and sets RLIMIT_NPROC under gVisor).
 //
@@ -231,7 +237,8 @@ func (b *Backend) Describe(ctx context.Context) []string {
 		"image "+b.DefaultImage()+" (pulled by the node as its imagePullPolicy IfNotPresent says)",
 		b.describeInit(),
 		b.describeSeccomp(),
-		"non-root, read-only root, cap drop ALL, no privilege escalation, no service account token, deny-all NetworkPolicy")
+		"non-root, read-only root, cap drop ALL, no privilege escalation, no service account token, deny-all NetworkPolicy",
+		"checked in the Pod before the program starts (refused unless --allow-degraded): sized volumes, loopback only, non-root, no capabilities, read-only root, seccomp")
 }
 
 func (b *Backend) describeSeccomp() string {

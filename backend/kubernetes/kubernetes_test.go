@@ -55,6 +55,20 @@ func requireCluster(t *testing.T) *kubernetes.Backend {
 	return b
 }
 
+// clientset is a client of the test cluster of its own.
+func clientset(t *testing.T) *k8s.Clientset {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv(KubeconfigEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := k8s.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
 func leftovers() []string {
 	left, err := newBackend().Leftovers(context.Background())
 	if err != nil {
@@ -123,6 +137,15 @@ func TestRunc(t *testing.T) {
 	if len(res.Degraded) == 0 || !strings.Contains(res.Degraded[0], "runc") {
 		t.Errorf("Degraded = %q, want it to say the Pod ran on runc", res.Degraded)
 	}
+	// A runc Pod has the cluster's network: moat's init finds its
+	// interface before the program starts, and the network layer is not
+	// claimed.
+	if !slices.ContainsFunc(res.Degraded, func(d string) bool { return strings.HasPrefix(d, "network: ") && strings.Contains(d, `"eth0"`) }) {
+		t.Errorf("Degraded = %q, want the Pod's eth0 named", res.Degraded)
+	}
+	if slices.ContainsFunc(res.Layers, func(l moat.Layer) bool { return l.Name == "network" }) {
+		t.Errorf("the network layer is listed as in effect under runc: %+v", res.Layers)
+	}
 	i := slices.IndexFunc(res.Layers, func(l moat.Layer) bool { return l.Name == "runtime" })
 	if i < 0 || !strings.Contains(res.Layers[i].Detail, "no RuntimeClass") {
 		t.Errorf("runtime layer: %+v", res.Layers)
@@ -170,14 +193,7 @@ func TestMissingImage(t *testing.T) {
 // deleted by gc; a Pod of someone else is not.
 func TestCollect(t *testing.T) {
 	b := requireCluster(t)
-	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv(KubeconfigEnv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := k8s.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := clientset(t)
 	ctx := context.Background()
 	mk := func(name string, labels map[string]string) {
 		_, err := cs.CoreV1().Pods("default").Create(ctx, &corev1.Pod{
@@ -304,5 +320,73 @@ print(list(concurrent.futures.ThreadPoolExecutor(4).map(abs, [-1, -2, -3])))`}})
 	}
 	if want := "clone3 -1 38\nthread\n[1, 2, 3]\n"; res.Status != moat.StatusExited || res.Stdout != want {
 		t.Fatalf("result: %s %q %q, want stdout %q", res.Status, res.Stdout, res.Stderr, want)
+	}
+}
+
+// StockRuntimeClass is the RuntimeClass of .ci/kube-up.sh whose handler
+// runs gVisor's containerd shim as released: it puts an unsized tmpfs of
+// its own at /dev/shm in place of the Pod's volume.
+const StockRuntimeClass = "gvisor-stock"
+
+// TestStockShim: where the runtime leaves the Pod's /dev/shm unsized,
+// moat's init finds it before the program starts, and the run is refused
+// (ErrDegraded): the program never ran (no output, nothing in /work for
+// --out). With AllowDegraded it runs, and Degraded and Layers say what was
+// not in effect. bootstrap.py, the init where moat's binary cannot run,
+// refuses alike, and passes the patched shim's Pod.
+func TestStockShim(t *testing.T) {
+	requireCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cs := clientset(t)
+	if _, err := cs.NodeV1().RuntimeClasses().Get(ctx, StockRuntimeClass, metav1.GetOptions{}); err != nil {
+		t.Fatalf("the cluster has no RuntimeClass %s (.ci/kube-up.sh makes it): %v", StockRuntimeClass, err)
+	}
+	program := `import os
+open('/work/ran', 'w').write('ran')
+print('RAN', os.statvfs('/dev/shm').f_blocks * os.statvfs('/dev/shm').f_bsize)`
+	for _, python := range []bool{false, true} {
+		name := "moat's init"
+		if python {
+			name = "bootstrap.py"
+		}
+		t.Run(name, func(t *testing.T) {
+			stock := newBackend()
+			stock.RuntimeClass, stock.PythonInit = StockRuntimeClass, python
+			out := t.TempDir()
+			res, err := stock.Run(ctx, &moat.Spec{Args: []string{"-c", program}, OutDir: out})
+			if !errors.Is(err, moat.ErrDegraded) || !strings.Contains(err.Error(), "/dev/shm") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err = %v (result %+v), want one line of ErrDegraded naming /dev/shm", err, res)
+			}
+			if res != nil && (res.Stdout != "" || res.Stderr != "") {
+				t.Errorf("the refused program ran: stdout %q, stderr %q", res.Stdout, res.Stderr)
+			}
+			if _, err := os.Stat(out + "/ran"); !os.IsNotExist(err) {
+				t.Errorf("the refused program ran: /work/ran came back (%v)", err)
+			}
+			if python {
+				// bootstrap.py passes a Pod whose /dev/shm is sized.
+				patched := newBackend()
+				patched.PythonInit = true
+				res, err := patched.Run(ctx, &moat.Spec{Args: []string{"-c", program}})
+				if err != nil || res.Status != moat.StatusExited || !strings.HasPrefix(res.Stdout, "RAN ") || len(res.Degraded) > 0 {
+					t.Fatalf("patched shim, bootstrap.py: %v %+v", err, res)
+				}
+				return
+			}
+			res, err = stock.Run(ctx, &moat.Spec{Args: []string{"-c", program}, AllowDegraded: true})
+			if err != nil || res.Status != moat.StatusExited || !strings.HasPrefix(res.Stdout, "RAN ") {
+				t.Fatalf("with AllowDegraded: %v %+v", err, res)
+			}
+			if len(res.Degraded) != 1 || !strings.Contains(res.Degraded[0], "disk: /dev/shm is a file system of") {
+				t.Errorf("Degraded = %q, want the unsized /dev/shm", res.Degraded)
+			}
+			if slices.ContainsFunc(res.Layers, func(l moat.Layer) bool { return l.Name == "disk" }) {
+				t.Errorf("the disk layer is listed as in effect: %+v", res.Layers)
+			}
+		})
+	}
+	if left := leftovers(); len(left) > 0 {
+		t.Errorf("left on the cluster: %q", left)
 	}
 }

@@ -103,30 +103,3 @@ func TestPodSpec(t *testing.T) {
 		t.Errorf("python init: %+v", pod.Spec)
 	}
 }
-
-// TestCheckShm: a /dev/shm larger than the Pod's volume (gVisor's shim,
-// as released, puts an unsized tmpfs there) is named in the disk layer
-// and in Degraded; the Pod's own size, or a size not reported, is not.
-func TestCheckShm(t *testing.T) {
-	p := &podRun{lim: moat.Limits{Disk: 8 << 20}.WithDefaults(), persona: ctr.NewPersona()}
-	_, want := ctr.Tmpfs(p.lim.Disk, p.persona.Home)
-	for _, tt := range []struct {
-		name     string
-		shm      int64
-		degraded bool
-		detail   string
-	}{
-		{"the Pod's volume", want, false, ""},
-		{"unsized", 12 << 30, true, "a tmpfs of the runtime's own"},
-		{"not reported", 0, false, "not checked"},
-	} {
-		res := &moat.Result{Layers: []moat.Layer{{Name: "disk", Detail: "memory-backed emptyDirs"}}}
-		p.checkShm(res, &ctr.Exit{ShmBytes: tt.shm})
-		if got := len(res.Degraded) > 0; got != tt.degraded || tt.degraded && !strings.Contains(res.Degraded[0], "/dev/shm") {
-			t.Errorf("%s: Degraded = %q", tt.name, res.Degraded)
-		}
-		if d := res.Layers[0].Detail; !strings.Contains(d, tt.detail) || tt.detail == "" && d != "memory-backed emptyDirs" {
-			t.Errorf("%s: disk layer %q", tt.name, d)
-		}
-	}
-}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	ctr "github.com/moat-sandbox/moat/backend/internal/container"
+	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
 	"github.com/moat-sandbox/moat/internal/termsafe"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 )
@@ -426,6 +427,7 @@ func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moa
 	// the kernel counts those of the node's uid, other Pods' too).
 	sess.Pids = p.lim.Pids
 	sess.AfterProgram = afterProgram
+	sess.Expect = p.expect()
 	if p.gvisor {
 		sess.RlimitNproc = int64(p.lim.Pids + nprocSlack)
 		// runsc answers the profile's clone3 ENOSYS with EPERM, and
@@ -494,34 +496,30 @@ func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moa
 		d = term.Message
 	}
 	cause := r.Cause(cmp.Or(sendErr, protoErr), afterProgram)
-	out, err := sess.Finish(res, "kubernetes", reason, stats, d, detail, cause)
-	if out != nil {
-		p.checkShm(out, sess.ExitReport())
-	}
-	return out, err
+	return sess.Finish(res, "kubernetes", reason, stats, d, detail, cause)
 }
 
-// checkShm says, from the init's exit report, whether /dev/shm had the
-// size the Pod asked for. gVisor's containerd shim, as released, replaces
-// whatever the Pod mounts at /dev/shm with a tmpfs of the Sentry's own,
-// of no size (.ci/kube-build.sh patches it): only the memory limit then
-// bounds what is written there, and the Result says so.
-func (p *podRun) checkShm(res *moat.Result, e *ctr.Exit) {
-	_, want := ctr.Tmpfs(p.lim.Disk, p.persona.Home)
-	i := slices.IndexFunc(res.Layers, func(l moat.Layer) bool { return l.Name == "disk" })
-	switch {
-	case e == nil || i < 0:
-	case e.ShmBytes == 0:
-		res.Layers[i].Detail += "; the size of /dev/shm was not checked"
-	case e.ShmBytes > want+shmSlack:
-		res.Layers[i].Detail += fmt.Sprintf("; but /dev/shm is a tmpfs of the runtime's own (%d bytes), not the Pod's volume", e.ShmBytes)
-		res.Degraded = append(res.Degraded, fmt.Sprintf("disk: /dev/shm is a tmpfs of %d bytes that the runtime put in place of the Pod's volume of %d (gVisor's containerd shim does): only the memory limit bounds what is written there", e.ShmBytes, want))
+// expect is what moat's init checks before the program starts, as the
+// Pod asked for it: a runtime may leave any of it out without failing the
+// Pod (gVisor's containerd shim as released puts an unsized tmpfs of its
+// own at /dev/shm; a runtime's network gives the Pod interfaces). One not
+// in effect refuses the run unless the Spec allows a degraded one.
+func (p *podRun) expect() *ctrinit.Expect {
+	mounts, shm := ctr.Tmpfs(p.lim.Disk, p.persona.Home)
+	sized := map[string]int64{"/dev/shm": shm + sizeSlack}
+	for _, m := range mounts {
+		sized[m.Path] = m.Size + sizeSlack
 	}
+	return &ctrinit.Expect{Sized: sized, LoopbackOnly: true, NonRoot: true, NoCapabilities: true, ReadOnlyRoot: true}
 }
 
-// shmSlack is how much larger than asked /dev/shm may be (the kubelet
+// checkedNote ends the detail of a layer that moat's init found in effect
+// (see expect).
+const checkedNote = "in effect before the program started (moat's init checked it)"
+
+// sizeSlack is how much larger than asked a volume may be (the kubelet
 // rounds its size to pages).
-const shmSlack = 64 << 10
+const sizeSlack = 64 << 10
 
 // watch watches the run's Pod from resourceVersion on.
 func (p *podRun) watch(ctx context.Context, rv string) (watch.Interface, error) {
@@ -771,10 +769,8 @@ func (p *podRun) layers(image string) []moat.Layer {
 	if !p.goInit {
 		init = "bootstrap.py run by the image's python3"
 	}
-	net := "network: the Pod's NetworkPolicy denies all ingress and egress (where the network plugin enforces it); no DNS resolver"
-	if p.gvisor {
-		net = "network none where runsc runs with network=none (loopback only); " + net
-	}
+	net := "network none: no interface but loopback; the Pod's NetworkPolicy denies all ingress and egress (where the network plugin enforces it); no DNS resolver"
+	checked := ctr.ExpectedLayers(p.expect())
 	var out []moat.Layer
 	for _, l := range ctr.Layers(fmt.Sprintf("kubernetes %s at %s, namespace %s", cmp.Or(p.c.version, "(version unknown)"), p.c.server, p.ns), rt, image, "", p.spec, p.lim, p.persona) {
 		switch l.Name {
@@ -801,6 +797,9 @@ func (p *podRun) layers(image string) []moat.Layer {
 			l.Detail += fmt.Sprintf(" of the program's run; what moat's init sends after it (the report's walks, the copy-out) has %s of its own", afterProgram)
 		case "no-host-mounts":
 			l.Detail = "no host path mounted; workspace and results over the attach stream"
+		}
+		if slices.Contains(checked, l.Name) {
+			l.Detail += "; " + checkedNote
 		}
 		out = append(out, l)
 	}

@@ -88,8 +88,10 @@ def loads(b):
 
 
 def dumps(d):
-    """JSON of a flat dict of ints and strs, as the exit frames are."""
-    return ('{' + ','.join('"%s":%s' % (k, ('true' if v else 'false') if type(v) is bool else v if type(v) is int else jstr(v))
+    """JSON of a dict of ints, strs and lists of such dicts, as the exit
+    frames are."""
+    return ('{' + ','.join('"%s":%s' % (k, ('true' if v else 'false') if type(v) is bool else v if type(v) is int else
+                                        '[' + ','.join(dumps(x).decode() for x in v) + ']' if type(v) is list else jstr(v))
                            for k, v in d.items()) + '}').encode()
 
 
@@ -285,10 +287,88 @@ def confinement():
     return r
 
 
+def readtext(p):
+    try:
+        with open(p, 'rb') as f:
+            return f.read(1 << 20).decode('utf-8', 'replace')
+    except OSError:
+        return ''
+
+
+def expect_unmet(e):
+    """The layers of the header's expect (ctrinit.Expect) not in effect in
+    this process, which the program inherits: [{layer, why}], in the Go
+    init's order. What cannot be read is not in effect."""
+    out = []
+    for d, limit in sorted((e.get('sized') or {}).items()):
+        try:
+            st = os.statvfs(d)
+            size = st.f_blocks * (st.f_frsize or st.f_bsize)
+        except OSError as x:
+            out.append({'layer': 'disk', 'why': '%s: cannot read its size (statfs: %s)' % (d, x.strerror)})
+            continue
+        if size > limit:
+            out.append({'layer': 'disk', 'why': '%s is a file system of %d bytes, not the volume of at most %d asked for: the runtime put one of '
+                        'its own there (gVisor\'s containerd shim as released does so at /dev/shm), and only the memory limit bounds what is '
+                        'written to it' % (d, size, limit)})
+    if e.get('non_root') or e.get('no_capabilities'):
+        st = {}
+        for line in readtext('/proc/self/status').split('\n'):
+            k, _, v = line.partition(':')
+            st[k] = v.split()
+        if e.get('non_root'):
+            for k in ('Uid', 'Gid'):
+                if not st.get(k) or any(not i.isdigit() or int(i) == 0 for i in st[k]):
+                    out.append({'layer': 'user', 'why': 'the init runs as %s %s (/proc/self/status): root, or not known' % (k, ' '.join(st.get(k) or ['?']))})
+                    break
+        if e.get('no_capabilities'):
+            held = []
+            for k in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'):
+                v = st.get(k)
+                if v is None and k == 'CapAmb':
+                    continue
+                try:
+                    if v is None or len(v) != 1 or int(v[0], 16) != 0:
+                        held.append('%s %r' % (k, ' '.join(v or ['missing'])))
+                except ValueError:
+                    held.append('%s %r' % (k, ' '.join(v)))
+            if held:
+                out.append({'layer': 'capabilities', 'why': 'capabilities held or not known (/proc/self/status): ' + ', '.join(held)})
+    if e.get('read_only_root'):
+        try:
+            ro = os.statvfs('/').f_flag & 1  # ST_RDONLY
+        except OSError:
+            ro = 0
+        opts = ''
+        for line in readtext('/proc/self/mountinfo').split('\n'):
+            f = line.split()
+            if len(f) > 5 and f[4] == '/':
+                opts = f[5]
+        if not ro and 'ro' not in opts.split(','):
+            out.append({'layer': 'read-only-rootfs', 'why': 'the root file system is mounted %r (/proc/self/mountinfo), not read-only' % opts})
+    if e.get('loopback_only'):
+        lines = readtext('/proc/self/net/dev').split('\n')
+        if len(lines) < 2 or '|' not in lines[0]:
+            out.append({'layer': 'network', 'why': 'the network interfaces cannot be read (/proc/self/net/dev): cannot tell there is none but loopback'})
+        else:
+            other = [n.strip() for n, sep, _ in (l.partition(':') for l in lines[2:]) if sep and n.strip() != 'lo']
+            if other:
+                out.append({'layer': 'network', 'why': 'the container has network interfaces besides loopback: %s; only a network policy, where one '
+                            'is enforced, stands between the program and the network' % ', '.join(jstr(n) for n in other[:8])})
+    return out
+
+
 CONF = confinement()
-if h.get('confined') and (CONF['seccomp'] != 2 or CONF['no_new_privs'] != 1):
-    send(b'x', dumps(dict(CONF, refused=True, error="the container's seccomp profile is not in effect "
-                          '(/proc/self/status: Seccomp %d, NoNewPrivs %d): the runtime did not apply it' % (CONF['seccomp'], CONF['no_new_privs']))))
+if h.get('expect') is not None:
+    CONF['checked'] = True
+    CONF['unmet'] = expect_unmet(h['expect'])
+if h.get('confined') and (CONF['seccomp'] != 2 or CONF['no_new_privs'] != 1 or CONF.get('unmet')):
+    why = []
+    if CONF['seccomp'] != 2 or CONF['no_new_privs'] != 1:
+        why.append("the container's seccomp profile is not in effect (/proc/self/status: Seccomp %d, NoNewPrivs %d): the runtime did not "
+                   'apply it' % (CONF['seccomp'], CONF['no_new_privs']))
+    why += [u['layer'] + ': ' + u['why'] for u in CONF.get('unmet', [])]
+    send(b'x', dumps(dict(CONF, refused=True, error='; '.join(why))))
     while os.read(0, 1 << 16):
         pass
     os._exit(0)

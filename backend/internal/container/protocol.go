@@ -154,6 +154,11 @@ type Session struct {
 	// Host, if set, runs bootstrap.py on a host of its own rather than in
 	// a container (the ssh backend): see HostInit.
 	Host *HostInit
+	// Expect, if set, are layers the init checks before the program
+	// starts (ctrinit.Expect): one not in effect refuses the run
+	// (moat.ErrDegraded, the program never started) unless the Spec
+	// allows a degraded run, which then lists it in Result.Degraded.
+	Expect *ctrinit.Expect
 
 	spec *moat.Spec
 	lim  moat.Limits
@@ -327,6 +332,7 @@ func (s *Session) headerJSON() ([]byte, error) {
 		Guard:       s.Guard,
 		Trace:       s.Trace != nil,
 		Confined:    !s.spec.AllowDegraded && s.Host == nil,
+		Expect:      s.Expect,
 		Work:        s.Host.work(),
 	}
 	if len(s.spec.Files) > 0 {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
+	"github.com/moat-sandbox/moat/internal/termsafe"
 )
 
 // Validate refuses what no container backend does: an invalid spec, a
@@ -287,6 +290,9 @@ func (s *Session) Finish(res *moat.Result, backend string, reason moat.Status, s
 			return res, fmt.Errorf("%s: %s: %w", backend, res.Error, moat.ErrSandbox)
 		}
 		verifyLayers(res, e, s.Guard)
+		if err := s.verifyExpected(res, e); err != nil {
+			return res, fmt.Errorf("%s: %w", backend, err)
+		}
 	}
 	if err := s.Outcome(res, backend, reason, st, diag); err != nil {
 		res.Error += detail
@@ -313,6 +319,51 @@ func Note(label string, err error) string {
 		return " (" + err.Error() + ")"
 	}
 	return " (" + label + ": " + err.Error() + ")"
+}
+
+// verifyExpected moves the layers of Session.Expect that the init found
+// not in effect (Exit.Unmet) from res.Layers to res.Degraded. An init that
+// did not check them (it never should) leaves them all unverified, and a
+// run that did not allow a degraded one is then an error: fail closed.
+func (s *Session) verifyExpected(res *moat.Result, e *Exit) error {
+	if s.Expect == nil {
+		return nil
+	}
+	unmet := e.Unmet
+	if !e.Checked {
+		unmet = nil
+		for _, l := range ExpectedLayers(s.Expect) {
+			unmet = append(unmet, ctrinit.Unmet{Layer: l, Why: "not checked by the container's init"})
+		}
+	}
+	var whys []string
+	for _, u := range unmet {
+		why := termsafe.Line(termsafe.Inline(u.Layer+": "+u.Why), 600)
+		whys = append(whys, why)
+		if i := slices.IndexFunc(res.Layers, func(l moat.Layer) bool { return l.Name == u.Layer }); i >= 0 {
+			res.Layers = slices.Delete(res.Layers, i, i+1)
+		}
+		res.Degraded = append(res.Degraded, why)
+	}
+	if len(whys) > 0 && !s.spec.AllowDegraded {
+		res.Status, res.Error = moat.StatusError, strings.Join(whys, "; ")
+		return fmt.Errorf("%s (pass --allow-degraded to run without it): %w", res.Error, moat.ErrDegraded)
+	}
+	return nil
+}
+
+// ExpectedLayers names the layers e asks the init to check.
+func ExpectedLayers(e *ctrinit.Expect) []string {
+	var out []string
+	for _, c := range []struct {
+		on    bool
+		layer string
+	}{{len(e.Sized) > 0, "disk"}, {e.NonRoot, "user"}, {e.NoCapabilities, "capabilities"}, {e.ReadOnlyRoot, "read-only-rootfs"}, {e.LoopbackOnly, "network"}} {
+		if c.on {
+			out = append(out, c.layer)
+		}
+	}
+	return out
 }
 
 // verifyLayers keeps in res.Layers the confinement layers the init found

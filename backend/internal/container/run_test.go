@@ -3,10 +3,13 @@ package container
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
 )
 
 func TestNote(t *testing.T) {
@@ -99,5 +102,48 @@ func TestFinishGuard(t *testing.T) {
 				t.Errorf("a missing guard is offered --allow-degraded: %v", err)
 			}
 		})
+	}
+}
+
+// TestVerifyExpected: a layer the init found not in effect leaves Layers
+// for Degraded; without AllowDegraded that is ErrDegraded. An init that
+// did not check what was asked leaves every asked layer unverified.
+func TestVerifyExpected(t *testing.T) {
+	expect := &ctrinit.Expect{Sized: map[string]int64{"/dev/shm": 1 << 20}, LoopbackOnly: true}
+	layers := []moat.Layer{{Name: "disk"}, {Name: "network"}, {Name: "seccomp"}}
+	for _, tt := range []struct {
+		name     string
+		exit     Exit
+		allow    bool
+		err      bool
+		degraded int
+		left     []string
+	}{
+		{"all in effect", Exit{Checked: true}, false, false, 0, []string{"disk", "network", "seccomp"}},
+		{"unsized", Exit{Checked: true, Unmet: []ctrinit.Unmet{{Layer: "disk", Why: "/dev/shm is big\x1b[2J"}}}, false, true, 1, []string{"network", "seccomp"}},
+		{"unsized, allowed", Exit{Checked: true, Unmet: []ctrinit.Unmet{{Layer: "disk", Why: "/dev/shm is big"}}}, true, false, 1, []string{"network", "seccomp"}},
+		{"not checked", Exit{}, false, true, 2, []string{"seccomp"}},
+		{"not checked, allowed", Exit{}, true, false, 2, []string{"seccomp"}},
+	} {
+		spec := &moat.Spec{Args: []string{"-c", "pass"}, AllowDegraded: tt.allow}
+		s := NewSession(spec, spec.Limits.WithDefaults(), NewPersona(), func(moat.Status) {})
+		s.Expect = expect
+		res := &moat.Result{Layers: slices.Clone(layers)}
+		err := s.verifyExpected(res, &tt.exit)
+		if (err != nil) != tt.err || err != nil && !errors.Is(err, moat.ErrDegraded) {
+			t.Errorf("%s: err = %v", tt.name, err)
+		}
+		var left []string
+		for _, l := range res.Layers {
+			left = append(left, l.Name)
+		}
+		if len(res.Degraded) != tt.degraded || !slices.Equal(left, tt.left) {
+			t.Errorf("%s: Degraded %q, layers %q", tt.name, res.Degraded, left)
+		}
+		for _, d := range res.Degraded {
+			if strings.ContainsRune(d, 0x1b) {
+				t.Errorf("%s: a control character in Degraded: %q", tt.name, d)
+			}
+		}
 	}
 }

@@ -530,13 +530,23 @@ func (in *initProc) run() int {
 	}
 	cmd := &exec.Cmd{Args: h.Argv, Env: h.Env, Dir: WorkDir, Stdin: in.stdin, Stdout: wo, Stderr: we}
 	sc, nnp := confinement()
-	var shm unix.Statfs_t
-	if unix.Statfs("/dev/shm", &shm) != nil {
-		shm = unix.Statfs_t{}
+	// The layers a runtime may leave out without failing the container
+	// are checked here, before the program exists: with Confined, one not
+	// in effect means the program never starts.
+	var unmet []Unmet
+	if h.Expect != nil {
+		unmet = h.Expect.check()
 	}
-	if h.Confined && (sc != 2 || nnp != 1) {
-		in.send('x', exitJSON(Exit{Seccomp: sc, NoNewPrivs: nnp, Refused: true,
-			Error: fmt.Sprintf("the container's seccomp profile is not in effect (/proc/self/status: Seccomp %d, NoNewPrivs %d): the runtime did not apply it", sc, nnp)}))
+	if h.Confined && (sc != 2 || nnp != 1 || len(unmet) > 0) {
+		var why []string
+		if sc != 2 || nnp != 1 {
+			why = append(why, fmt.Sprintf("the container's seccomp profile is not in effect (/proc/self/status: Seccomp %d, NoNewPrivs %d): the runtime did not apply it", sc, nnp))
+		}
+		for _, u := range unmet {
+			why = append(why, u.Layer+": "+u.Why)
+		}
+		in.send('x', exitJSON(Exit{Seccomp: sc, NoNewPrivs: nnp, Refused: true, Checked: h.Expect != nil, Unmet: unmet,
+			Error: strings.Join(why, "; ")}))
 		_, _ = io.Copy(io.Discard, in.ctl)
 		return 0
 	}
@@ -577,7 +587,7 @@ func (in *initProc) run() int {
 	_ = wo.Close()
 	_ = we.Close()
 	if err != nil {
-		in.send('x', exitJSON(Exit{Seccomp: sc, NoNewPrivs: nnp, Error: err.Error(), Errno: errnoOf(err)}))
+		in.send('x', exitJSON(Exit{Seccomp: sc, NoNewPrivs: nnp, Error: err.Error(), Errno: errnoOf(err), Checked: h.Expect != nil, Unmet: unmet}))
 		return 0
 	}
 	in.mark("program started")
@@ -679,7 +689,7 @@ func (in *initProc) run() int {
 		}
 		in.send('T', []byte(b.String()))
 	}
-	ex := Exit{Seccomp: sc, NoNewPrivs: nnp, MaxRSS: ru.Maxrss * 1024, PidsHit: pidsHit.Load(), TimedOut: timedOut.Load(), ShmBytes: int64(shm.Blocks) * shm.Bsize,
+	ex := Exit{Seccomp: sc, NoNewPrivs: nnp, MaxRSS: ru.Maxrss * 1024, PidsHit: pidsHit.Load(), TimedOut: timedOut.Load(), Checked: h.Expect != nil, Unmet: unmet,
 		Guarded: h.Guard && in.execs != nil && in.execs.guard}
 	if status.Signaled() {
 		ex.Signal = int(status.Signal())

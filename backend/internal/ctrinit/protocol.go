@@ -155,8 +155,13 @@ type Header struct {
 	// no_new_privs, as the init's /proc/self/status shows them (the
 	// program inherits both); else the exit frame refuses. A runtime may
 	// take the profile and not apply it (runsc without --oci-seccomp).
-	Confined bool    `json:"confined,omitempty"`
-	Report   *Report `json:"report,omitempty"`
+	Confined bool `json:"confined,omitempty"`
+	// Expect, if set, are layers the engine was asked for that a runtime
+	// may leave out without failing the container: the init checks each
+	// before the program starts, names in Exit.Unmet those not in effect
+	// and, with Confined, refuses to start the program.
+	Expect *Expect `json:"expect,omitempty"`
+	Report *Report `json:"report,omitempty"`
 	// CA, if set, is the certificate (PEM) of the run's sinkhole, which
 	// the init writes as CAFile, the system trust store, on a tmpfs the
 	// engine mounted on its directory, before the program starts.
@@ -166,6 +171,37 @@ type Header struct {
 	// backend's run directory on a remote host, where bootstrap.py is the
 	// init (moat's own init, in containers only, ignores it).
 	Work string `json:"work,omitempty"`
+}
+
+// Expect lists what the init checks before the program starts (see
+// Header.Expect). Each check fails closed: what cannot be read is not in
+// effect.
+type Expect struct {
+	// Sized maps a directory to the most bytes its file system may hold
+	// (statfs: blocks times block size): the size-limited volumes asked
+	// for /work, /tmp, the home and /dev/shm. gVisor's containerd shim as
+	// released puts an unsized tmpfs of its own at /dev/shm in place of a
+	// Pod's volume; a directory left on the image's root is not sized
+	// either.
+	Sized map[string]int64 `json:"sized,omitempty"`
+	// LoopbackOnly: no network interface but lo (/proc/self/net/dev).
+	LoopbackOnly bool `json:"loopback_only,omitempty"`
+	// NonRoot: no uid or gid of the init is 0 (/proc/self/status).
+	NonRoot bool `json:"non_root,omitempty"`
+	// NoCapabilities: the init's inheritable, permitted, effective,
+	// bounding and (where the kernel has it) ambient sets are empty.
+	NoCapabilities bool `json:"no_capabilities,omitempty"`
+	// ReadOnlyRoot: the mount at / is read-only (its mount options in
+	// /proc/self/mountinfo, or statfs's ST_RDONLY; gVisor sets only the
+	// former).
+	ReadOnlyRoot bool `json:"read_only_root,omitempty"`
+}
+
+// Unmet is a layer of Header.Expect that is not in effect: the layer's
+// name (as in moat.Result.Layers) and why.
+type Unmet struct {
+	Layer string `json:"layer"`
+	Why   string `json:"why"`
 }
 
 // Report tells the init what to set up for the behaviour report.
@@ -305,11 +341,10 @@ type Exit struct {
 	PidsHit bool `json:"pids_hit,omitempty"`
 	// TimedOut: the program ran until Header.StopS, and the init killed it.
 	TimedOut bool `json:"timed_out,omitempty"`
-	// ShmBytes is the size of the file system at /dev/shm (statfs) as the
-	// init found it before the program started; 0: unknown. A runtime may
-	// put a tmpfs of its own there, of no size the engine asked for
-	// (gVisor's containerd shim in a Pod).
-	ShmBytes int64 `json:"shm_bytes,omitempty"`
+	// Checked says the init checked Header.Expect before the program
+	// started; Unmet are the layers it found not in effect.
+	Checked bool    `json:"checked,omitempty"`
+	Unmet   []Unmet `json:"unmet,omitempty"`
 }
 
 // ExecEvent is one 'k' frame's JSON: an exec, a connect, or a call the
