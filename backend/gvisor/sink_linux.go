@@ -11,6 +11,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	ctr "github.com/moat-sandbox/moat/backend/internal/container"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
+	"github.com/moat-sandbox/moat/internal/sandbox/netns"
 	"github.com/moat-sandbox/moat/internal/sandbox/osthread"
 )
 
@@ -62,7 +63,7 @@ func newNetns() (*os.File, error) {
 			return
 		}
 		f := os.NewFile(uintptr(fd), "netns")
-		if err := loUp(); err != nil {
+		if err := netns.LoopbackUp(); err != nil {
 			f.Close()
 			ch <- result{err: fmt.Errorf("lo up in the new network namespace: %w", err)}
 			return
@@ -71,24 +72,6 @@ func newNetns() (*os.File, error) {
 	})
 	r := <-ch
 	return r.f, r.err
-}
-
-// loUp brings lo up in the calling thread's network namespace.
-func loUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
 // startSink makes the run's network namespace and serves the sinkhole in

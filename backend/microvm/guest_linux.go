@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/internal/sandbox/netns"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
@@ -256,7 +257,7 @@ func runJob(port *os.File, fw *frameWriter) error {
 	if err := os.WriteFile("/proc/sys/vm/overcommit_memory", []byte("1"), 0); err != nil {
 		return fmt.Errorf("overcommit: %w", err)
 	}
-	loErr := loopbackUp()
+	loErr := netns.LoopbackUp()
 	var gnet *guestNet
 	if job.Net != nil {
 		if loErr != nil {
@@ -416,24 +417,6 @@ func setupDisk(size int64) error {
 		}
 	}
 	return nil
-}
-
-// loopbackUp brings lo up (127.0.0.1 comes with it).
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
 // cgroupDir is the program's cgroup in the guest.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
+	"github.com/moat-sandbox/moat/internal/sandbox/netns"
 	"github.com/moat-sandbox/moat/internal/sandbox/pid1"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
@@ -133,7 +134,7 @@ func Main(network NetworkFunc) int {
 	if err := unix.Sethostname([]byte(cfg.Persona.host())); err != nil {
 		return fail("hostname", err)
 	}
-	if err := loopbackUp(); err != nil {
+	if err := netns.LoopbackUp(); err != nil {
 		return fail("loopback", err)
 	}
 	var nw Network = noNetwork{}
@@ -457,23 +458,6 @@ func writeWorkFile(name string, data []byte, owner *treecopy.Owner) error {
 		return err
 	}
 	return f.Close()
-}
-
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
 // dropCapabilities empties the bounding and ambient sets and locks the
