@@ -208,6 +208,19 @@ func TestKernelExecsContainers(t *testing.T) {
 				dump(t, res)
 				t.Errorf("no kernel exec of cat, which a shell started")
 			}
+			// /proc/self in the exec's path is the caller's, not the init's.
+			res = run(t, b, filepath.Join("testdata", "corpus", "exec_fd.py"), nil)
+			var ran, failed bool
+			for _, e := range res.Events {
+				if e.Source == moat.SourceKernel && strings.HasPrefix(e.Path, "/proc/self/fd/") {
+					ran = ran || e.Kind == moat.KindExec
+					failed = failed || e.Kind == moat.KindExecFailed
+				}
+			}
+			if !ran || failed || !strings.Contains(res.Stdout, "exit 0") {
+				dump(t, res)
+				t.Errorf("an exec through /proc/self/fd: kernel exec %v, exec-failed %v", ran, failed)
+			}
 		})
 	}
 }
@@ -340,5 +353,24 @@ func TestKernelDenied(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestExecThroughFD: on native, an exec of /proc/self/fd/N (a dropper's
+// memfd) is the caller's file: a kernel exec with its sha256, not an
+// exec-failed of moat's own descriptor.
+func TestExecThroughFD(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	res := run(t, b, filepath.Join("testdata", "corpus", "exec_fd.py"), userland)
+	var ran, failed bool
+	for _, e := range res.Events {
+		if e.Source == moat.SourceKernel && strings.HasPrefix(e.Path, "/proc/self/fd/") {
+			ran = ran || (e.Kind == moat.KindExec && len(e.SHA256) == 64)
+			failed = failed || e.Kind == moat.KindExecFailed
+		}
+	}
+	if !ran || failed || !strings.Contains(res.Stdout, "exit 0") {
+		dump(t, res)
+		t.Errorf("an exec through /proc/self/fd: kernel exec with sha256 %v, exec-failed %v", ran, failed)
 	}
 }

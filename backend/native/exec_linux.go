@@ -85,13 +85,21 @@ func execTarget(hostPid int, p string) (sum string, failed bool) {
 	if !strings.HasPrefix(p, "/") {
 		return "", false
 	}
-	root, err := unix.Open("/proc/"+strconv.Itoa(hostPid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return "", false
+	var fd int
+	var err error
+	if rest, ok := procSelf(p); ok {
+		// The caller's /proc/self (an exec of /proc/self/fd/N, a memfd's
+		// dropper): the file the caller holds, through the host's /proc.
+		fd, err = unix.Open("/proc/"+strconv.Itoa(hostPid)+"/"+rest, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	} else {
+		root, rerr := unix.Open("/proc/"+strconv.Itoa(hostPid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if rerr != nil {
+			return "", false
+		}
+		defer unix.Close(root)
+		fd, err = unix.Openat2(root, p, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY,
+			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
 	}
-	defer unix.Close(root)
-	fd, err := unix.Openat2(root, p, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
 	switch err {
 	case nil:
 	case unix.ENOENT, unix.ENOTDIR, unix.ELOOP, unix.ENAMETOOLONG:
@@ -110,6 +118,19 @@ func execTarget(hostPid int, p string) (sum string, failed bool) {
 	}
 	sum, _ = fileHash(f, &st)
 	return sum, false
+}
+
+// procSelf returns "fd/N" when p is /proc/self/fd/N or
+// /proc/thread-self/fd/N: the caller's descriptor, not moat's. Nothing
+// else under /proc/self is opened from the host (root/, cwd/ and ".."
+// would resolve the sandbox's symlinks against the host's root).
+func procSelf(p string) (string, bool) {
+	for _, self := range []string{"/proc/self/fd/", "/proc/thread-self/fd/"} {
+		if n, ok := strings.CutPrefix(p, self); ok && n != "" && len(n) <= 10 && strings.Trim(n, "0123456789") == "" {
+			return "fd/" + n, true
+		}
+	}
+	return "", false
 }
 
 // procIDs returns the thread group id (the pid that os.getpid() gives

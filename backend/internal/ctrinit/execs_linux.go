@@ -190,8 +190,16 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 	}
 	if ev.Call == "execve" && strings.HasPrefix(ev.Path, "/") {
 		// In the caller's root (the container's: the same as the init's).
+		// /proc/self and /proc/thread-self are the caller's, not this
+		// process's (an exec of /proc/self/fd/N runs the caller's file).
+		p := "/proc/" + tid + "/root" + ev.Path
+		for _, self := range []string{"/proc/self/", "/proc/thread-self/"} {
+			if rest, ok := strings.CutPrefix(ev.Path, self); ok {
+				p = "/proc/" + tid + "/" + rest
+			}
+		}
 		var st unix.Stat_t
-		err := unix.Stat("/proc/"+tid+"/root"+ev.Path, &st)
+		err := unix.Stat(p, &st)
 		ev.Failed = err == unix.ENOENT || err == unix.ENOTDIR || err == unix.ELOOP ||
 			(err == nil && (st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0))
 	}
