@@ -266,6 +266,23 @@ func writable(p string) bool {
 	return false
 }
 
+// fdPath: p names an open descriptor (/proc/self/fd/N, /proc/PID/fd/N,
+// /dev/fd/N), not a file by its name.
+func fdPath(p string) bool {
+	p = path.Clean(p)
+	dir, n := path.Split(p)
+	if n == "" || strings.Trim(n, "0123456789") != "" {
+		return false
+	}
+	switch dir {
+	case "/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/":
+		return true
+	}
+	pid, ok := strings.CutPrefix(dir, "/proc/")
+	pid, ok2 := strings.CutSuffix(pid, "/fd/")
+	return ok && ok2 && pid != "" && strings.Trim(pid, "0123456789") == ""
+}
+
 func (a *analysis) execution() {
 	written := map[string]bool{}
 	var downloads []moat.Event
@@ -299,6 +316,10 @@ func (a *analysis) execution() {
 		case shells[base] && !(writable(e.Path) && written[e.Path]):
 			// judged by its command line, each one (commands.go); one
 			// the run wrote is judged by what it is, below
+		case fdPath(e.Path):
+			// fexecve's way, or a memfd's: a program that is on no
+			// file system (the classic fileless dropper).
+			a.add(moat.CategoryExecution, "high", "executed a file held only by a descriptor (a memfd or a deleted file): "+e.Path, []moat.Event{e})
 		case writable(e.Path) && (written[e.Path] || !a.interpreter(e) && !a.venvScript(e)):
 			ev := []moat.Event{e}
 			what := "executed a file from a writable directory"

@@ -221,6 +221,14 @@ func TestKernelExecsContainers(t *testing.T) {
 				dump(t, res)
 				t.Errorf("an exec through /proc/self/fd: kernel exec %v, exec-failed %v", ran, failed)
 			}
+			high := false
+			for _, f := range res.Findings {
+				high = high || (f.Category == moat.CategoryExecution && f.Severity == moat.SeverityHigh && strings.Contains(f.Summary, "held only by a descriptor"))
+			}
+			if !high {
+				dump(t, res)
+				t.Error("a fileless exec is no high execution finding")
+			}
 		})
 	}
 }
@@ -372,5 +380,13 @@ func TestExecThroughFD(t *testing.T) {
 	if !ran || failed || !strings.Contains(res.Stdout, "exit 0") {
 		dump(t, res)
 		t.Errorf("an exec through /proc/self/fd: kernel exec with sha256 %v, exec-failed %v", ran, failed)
+	}
+	high := false
+	for _, f := range res.Findings {
+		high = high || (f.Category == moat.CategoryExecution && f.Severity == moat.SeverityHigh && strings.Contains(f.Summary, "held only by a descriptor"))
+	}
+	if !high {
+		dump(t, res)
+		t.Error("a fileless exec is no high execution finding")
 	}
 }
