@@ -17,13 +17,16 @@ import (
 
 // staticReader builds testdata/witness/reader.go: a static binary that
 // reads a file without Python.
-func staticReader(t *testing.T) []byte {
+func staticReader(t *testing.T) []byte { return buildStatic(t, "./testdata/witness/reader.go") }
+
+// buildStatic builds the Go program pkg as a static binary and returns it.
+func buildStatic(t *testing.T, pkg string) []byte {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "reader")
-	cmd := exec.Command("go", "build", "-o", out, "./testdata/witness/reader.go")
+	out := filepath.Join(t.TempDir(), "static")
+	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the static reader: %v\n%s", err, b)
+		t.Fatalf("build %s: %v\n%s", pkg, err, b)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
@@ -252,20 +255,7 @@ var deniedCalls = []string{"mount", "umount2", "unshare", "setns", "ptrace", "ke
 
 // staticDenied builds testdata/denied: a static binary that makes the
 // denied calls without Python.
-func staticDenied(t *testing.T) []byte {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "denied")
-	cmd := exec.Command("go", "build", "-o", out, "./testdata/denied")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the static binary: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func staticDenied(t *testing.T) []byte { return buildStatic(t, "./testdata/denied") }
 
 // TestKernelDenied: calls every sandbox denies (mount, unshare, setns,
 // ptrace, keyctl, bpf, kexec_load, init_module, ...), made through libc

@@ -20,9 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/sandbox/netns"
 )
 
 // The stack changes routes and nftables, so it runs in a child of the
@@ -48,7 +47,7 @@ func TestMain(m *testing.M) {
 }
 
 func child(mode, probe string) int {
-	if err := linkUp("lo"); err != nil {
+	if err := netns.LinkUp("lo"); err != nil {
 		fmt.Fprintln(os.Stderr, "lo:", err)
 		return 2
 	}
@@ -101,23 +100,6 @@ func (m nameDialer) Dial(host string, port int) (net.Conn, error) {
 type refuseAll struct{}
 
 func (refuseAll) Dial(string, int) (net.Conn, error) { return nil, fmt.Errorf("refused by test") }
-
-func linkUp(name string) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
-}
 
 func lookupA(name string) (string, error) {
 	r := &net.Resolver{PreferGo: true, Dial: func(_ context.Context, network, _ string) (net.Conn, error) {
