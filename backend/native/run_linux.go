@@ -137,6 +137,9 @@ type runner struct {
 	trace    bool
 	ready    bool           // prepared ahead: the init said "ready"
 	warm     bool           // and its interpreter waits for the program (nsinit.Prestart)
+	// zygoteSock, set before prepare, makes the sandbox a zygote's
+	// (zygote_linux.go): the init's end of the zygote's socket.
+	zygoteSock *os.File
 	done     chan struct{}  // closed when the run is over (or never was)
 	status   *bufio.Scanner // FDStatus, read by prepare up to "ready", then by messages
 	exited   chan struct{}  // closed when the init has exited and been reaped
@@ -257,7 +260,10 @@ func (r *runner) prepare(wait bool) (err error) {
 	r.ctlW = r.p.ctlW
 	r.done = make(chan struct{})
 	r.monoZero.Store(r.mono0)
-	if wait && prestartable(r.spec) {
+	if r.zygoteSock != nil {
+		r.p.tarInR = r.zygoteSock
+		cfg.Zygote = &nsinit.Zygote{Python: r.rt.Command, Source: zygoteSource, Env: r.startMessage(r.mono0).Env}
+	} else if wait && prestartable(r.spec) {
 		// The interpreter too, started with the environment of a run of
 		// this template; the run's own goes to it at the handover.
 		env := r.startMessage(r.mono0).Env

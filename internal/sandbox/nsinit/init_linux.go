@@ -153,6 +153,9 @@ func Main(network NetworkFunc) int {
 		moat.Layer{Name: "network-namespace", Detail: netDetail},
 		moat.Layer{Name: "ipc-namespace"}, moat.Layer{Name: "uts-namespace"}, moat.Layer{Name: "cgroup-namespace"},
 	)
+	if cfg.Zygote != nil {
+		return zygote(&cfg, enc, layers, nw, trace)
+	}
 	if cfg.Prestart != nil {
 		return prestarted(&cfg, dec, enc, layers, nw, trace)
 	}
@@ -188,6 +191,45 @@ func Main(network NetworkFunc) int {
 	trace("program started")
 	_ = enc.Encode(Message{Kind: "layers", Layers: layers, Degraded: degraded})
 	return supervise(&cfg, cmd.Process.Pid, rep, nw, enc, trace)
+}
+
+// zygote is the rest of Main for a [Zygote] sandbox: the read-only root,
+// no capabilities, and the zygote's interpreter, reaped to its end.
+func zygote(cfg *Config, enc *json.Encoder, layers []moat.Layer, nw Network, trace func(string)) int {
+	fail := func(stage string, err error) int {
+		_ = enc.Encode(Message{Kind: "error", Error: stage + ": " + err.Error()})
+		return 1
+	}
+	// A /proc of the zygote's own that nothing masks: a child's user
+	// namespace may mount a /proc for its PID namespace only where one
+	// is fully visible (the kernel's mnt_too_revealing); the child masks
+	// its own as setupProc does and covers this one.
+	if err := os.Mkdir(ZygoteProc, 0o555); err != nil {
+		return fail("zygote proc", err)
+	}
+	if err := unix.Mount("proc", ZygoteProc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fail("zygote proc", err)
+	}
+	if err := finishRoot(); err != nil {
+		return fail("root filesystem", err)
+	}
+	capLayer, err := dropCapabilities()
+	if err != nil {
+		return fail("capabilities", err)
+	}
+	z := cfg.Zygote
+	sock := os.NewFile(FDTarIn, "zygote")
+	cmd, stage, err := startProgram(cfg, []string{z.Python, "-c", z.Source}, z.Env, []*os.File{sock}, enc)
+	if err != nil {
+		if stage != "" {
+			return fail(stage, err)
+		}
+		return 1
+	}
+	_ = sock.Close()
+	trace("zygote started")
+	_ = enc.Encode(Message{Kind: "ready", Layers: append(layers, capLayer)})
+	return supervise(cfg, cmd.Process.Pid, nil, nw, enc, trace)
 }
 
 // workspace fills the working directory: the workspace's tree, then the

@@ -165,6 +165,21 @@ type Config struct {
 	// Prestart, when set, has the init go on past "ready" for a sandbox
 	// prepared ahead (a warm pool): see [Prestart].
 	Prestart *Prestart `json:"prestart,omitempty"`
+	// Zygote, when set, has the init go on past the root and network as
+	// a zygote's (see [Zygote]) instead of waiting for a Start.
+	Zygote *Zygote `json:"zygote,omitempty"`
+}
+
+// Zygote is a sandbox whose program is moat's zygote (backend/native's
+// zygote.py): the init makes the root read-only and drops its
+// capabilities, but applies neither Landlock nor seccomp (the zygote's
+// children unshare namespaces and mount, and apply both themselves),
+// starts Python on Source with the descriptor FDTarIn (a Unix socket to
+// the parent) as its descriptor 3, and reaps until it exits.
+type Zygote struct {
+	Python string   `json:"python"`
+	Source string   `json:"source"`
+	Env    []string `json:"env"`
 }
 
 // Prestart is a sandbox whose interpreter is started ahead of its run.

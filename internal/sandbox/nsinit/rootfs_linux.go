@@ -232,6 +232,16 @@ func setupDev() error {
 	return nil
 }
 
+// ZygoteProc is where a [Zygote] sandbox has its unmasked /proc.
+const ZygoteProc = "/.proc"
+
+// ProcMasks are the /proc entries a sandbox masks: files bound over by
+// /dev/null, directories covered by an empty read-only tmpfs, and those
+// made read-only.
+func ProcMasks() (files, dirs, readOnly []string) {
+	return procMasked, procMaskDirs, procReadOnly
+}
+
 func setupProc() error {
 	if err := os.MkdirAll("/proc", 0o555); err != nil {
 		return err

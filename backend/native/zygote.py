@@ -1,0 +1,330 @@
+# moat's zygote (backend/native zygote_linux.go). One interpreter, started
+# once in a sandbox of its own (read-only root, no capabilities, no
+# seccomp, no Landlock); it reads commands from the host alone, on its
+# descriptor 3 (a Unix seqpacket socket), never from a child. Each command
+# is "fork" with the descriptors of one child: its own socket to the host,
+# stdin, stdout, stderr. The child (C1) unshares a user namespace mapping
+# only itself, then mount, IPC, UTS, network and PID namespaces, mounts
+# fresh tmpfs directories, brings lo up, says "placed?" and waits for the
+# host to have moved it into a cgroup of its own; then it forks pid 1 of
+# the new PID namespace (C2, the reaper), which mounts /proc, drops every
+# capability, sets rlimits, no_new_privs, Landlock and the host's seccomp
+# program, says "waiting" and reads the run; it forks the program (C3)
+# and reaps until it ends, kills what is left, and reports the status.
+import sys
+_startup = set(sys.modules)
+import os, socket, struct, json, ctypes, signal
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_NR = {"x86_64": {"landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446, "capset": 126, "seccomp": 317},
+       "aarch64": {"landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446, "capset": 91, "seccomp": 277}}[os.uname().machine]
+_WORK, _TMP = "/work", "/tmp"
+
+
+def _check(r, what):
+    if r < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "%s: %s" % (what, os.strerror(e)))
+    return r
+
+
+def _mount(src, dst, fs, flags, data):
+    _check(_libc.mount(src and src.encode(), dst.encode(), fs and fs.encode(), flags, data and data.encode()), "mount " + dst)
+
+
+def _write(path, s):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, s.encode())
+    finally:
+        os.close(fd)
+
+
+def _send(sock, m):
+    sock.sendmsg([json.dumps(m).encode()])
+
+
+def _recv(sock):
+    b = sock.recv(1 << 20)
+    if not b:
+        raise EOFError("host closed")
+    return json.loads(b)
+
+
+def _landlock(rw_dirs, rw_files):
+    abi = _libc.syscall(_NR["landlock_create_ruleset"], None, 0, 1)  # LANDLOCK_CREATE_RULESET_VERSION
+    if abi < 1:
+        return 0
+    fs_all = (1 << 13) - 1
+    if abi >= 2:
+        fs_all |= 1 << 13  # refer
+    if abi >= 3:
+        fs_all |= 1 << 14  # truncate
+    if abi >= 5:
+        fs_all |= 1 << 15  # ioctl_dev
+    ro = 1 | 4 | 8  # execute, read_file, read_dir
+    filebits = 2 | 4 | (fs_all & ((1 << 14) | (1 << 15)))
+    attr = struct.pack("QQ", fs_all, 0)
+    rs = _check(_libc.syscall(_NR["landlock_create_ruleset"], attr, 8, 0), "landlock ruleset")
+    try:
+        def rule(path, access):
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            try:
+                pb = struct.pack("=Qi", access, fd)
+                _check(_libc.syscall(_NR["landlock_add_rule"], rs, 1, pb, 0), "landlock rule " + path)
+            finally:
+                os.close(fd)
+        rule("/", ro)
+        for d in rw_dirs:
+            rule(d, fs_all)
+        for f in rw_files:
+            rule(f, filebits & fs_all)
+        _check(_libc.syscall(_NR["landlock_restrict_self"], rs, 0), "landlock restrict")
+    finally:
+        os.close(rs)
+    return abi
+
+
+def _seccomp(prog):
+    n = len(prog) // 8
+    buf = ctypes.create_string_buffer(prog, len(prog))
+    fprog = struct.pack("HxxxxxxQ", n, ctypes.addressof(buf))
+    _check(_libc.syscall(_NR["seccomp"], 1, 0, fprog), "seccomp")  # SECCOMP_SET_MODE_FILTER
+
+
+def _drop_caps():
+    for c in range(64):
+        _libc.prctl(24, c, 0, 0, 0)  # PR_CAPBSET_DROP (EINVAL past the last)
+    _libc.prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT_CLEAR_ALL
+    hdr = struct.pack("Ii", 0x20080522, 0)
+    data = bytes(24)
+    _check(_libc.syscall(_NR["capset"], hdr, data), "capset")
+
+
+def _lo_up():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        import fcntl
+        fcntl.ioctl(s.fileno(), 0x8914, struct.pack("16sH22x", b"lo", 0x1 | 0x40))  # SIOCSIFFLAGS IFF_UP|IFF_RUNNING
+    finally:
+        s.close()
+
+
+def _child(sock, cfg):
+    # C1: still the zygote's namespaces and privileges (none).
+    uid, gid = os.getuid(), os.getgid()
+    _check(_libc.unshare(0x10000000), "unshare user")  # CLONE_NEWUSER
+    _write("/proc/self/setgroups", "deny")
+    _write("/proc/self/uid_map", "%d %d 1\n" % (uid, uid))
+    _write("/proc/self/gid_map", "%d %d 1\n" % (gid, gid))
+    # mount, IPC, UTS, network, PID
+    _check(_libc.unshare(0x00020000 | 0x08000000 | 0x04000000 | 0x40000000 | 0x20000000), "unshare")
+    _mount(None, "/", None, 1 << 18 | 1 << 14, None)  # MS_PRIVATE|MS_REC
+    nosuid_nodev = 2 | 4
+    _mount("tmpfs", _WORK, "tmpfs", nosuid_nodev, "mode=0755,size=%d,uid=%d,gid=%d" % (cfg["disk"], uid, gid))
+    _mount("tmpfs", _TMP, "tmpfs", nosuid_nodev, "mode=1777,size=%d" % cfg["disk"])
+    _mount("tmpfs", "/dev/shm", "tmpfs", nosuid_nodev, "mode=1777,size=%d" % cfg["disk"])
+    home = cfg["home"]
+    _mount("tmpfs", home, "tmpfs", nosuid_nodev, "mode=0755,size=%d,uid=%d,gid=%d" % (cfg["disk"], uid, gid))
+    host = cfg["host"].encode()
+    _check(_libc.sethostname(host, len(host)), "hostname")
+    _lo_up()
+    # The host moves this process into the run's cgroup; everything
+    # after is born in it.
+    _send(sock, {"kind": "placed?"})
+    go = _recv(sock)
+    if go.get("kind") != "go":
+        os._exit(1)
+    prog = bytes.fromhex(go["seccomp"])
+    _check(_libc.unshare(0x02000000), "unshare cgroup")  # CLONE_NEWCGROUP: its own cgroup is its root
+    pid = os.fork()
+    if pid:
+        # C1 holds nothing the run needs: only its wait.
+        os.closerange(0, 1 << 16)
+        os.waitpid(pid, 0)
+        os._exit(0)
+    _reaper(sock, cfg, prog)
+
+
+def _reaper(sock, cfg, prog):
+    # C2: pid 1 of the run's PID namespace.
+    _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    # A /proc of this PID namespace, masked as the native init masks its
+    # own; then the zygote's unmasked one is covered.
+    nsd = 2 | 4 | 8  # nosuid nodev noexec
+    _mount("proc", "/proc", "proc", nsd, None)
+    for f in cfg["proc_files"]:
+        if os.path.lexists("/proc/" + f):
+            _mount("/dev/null", "/proc/" + f, None, 4096, None)  # MS_BIND
+    for d in cfg["proc_dirs"]:
+        if os.path.isdir("/proc/" + d):
+            _mount("tmpfs", "/proc/" + d, "tmpfs", 1 | nsd, "size=0")
+    for d in cfg["proc_ro"]:
+        p = "/proc/" + d
+        _mount(p, p, None, 4096 | 16384, None)  # MS_BIND|MS_REC
+        _mount(None, p, None, 32 | 4096 | 1 | nsd, None)  # MS_REMOUNT|MS_BIND|MS_RDONLY
+    _mount("tmpfs", cfg["proc"], "tmpfs", 1 | nsd, "size=0")
+    _libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: the program cannot ptrace or read pid 1
+    _drop_caps()
+    import resource
+    for res, v in ((resource.RLIMIT_NPROC, cfg["nproc"]), (resource.RLIMIT_FSIZE, cfg["fsize"]), (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(res, (v, v))
+    _check(_libc.prctl(38, 1, 0, 0, 0), "no_new_privs")
+    abi = _landlock([_WORK, _TMP, cfg["home"], "/dev/shm"], ["/dev/" + d for d in ("null", "zero", "full", "random", "urandom")])
+    _seccomp(prog)
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(s, signal.SIG_IGN)
+    _send(sock, {"kind": "waiting", "landlock": abi})
+    run = _recv(sock)
+    for name, data in run.get("files", {}).items():
+        with open(os.path.join(_WORK, name), "wb") as f:
+            f.write(bytes.fromhex(data))
+    pid = os.fork()
+    if pid == 0:
+        _program(sock, run)
+    nul = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(nul, fd)
+    os.close(nul)
+    status = None
+    while True:
+        try:
+            p, st = os.wait()
+        except ChildProcessError:
+            break
+        if p == pid:
+            status = st
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+    m = {"kind": "exit", "exit_code": 0}
+    if status is not None:
+        if os.WIFSIGNALED(status):
+            m["signal"] = os.WTERMSIG(status)
+            m["exit_code"] = 128 + m["signal"]
+        else:
+            m["exit_code"] = os.WEXITSTATUS(status)
+    try:
+        _send(sock, m)
+    finally:
+        os._exit(0)
+
+
+def _program(sock, run):
+    # C3: the run's program, in this interpreter.
+    try:
+        sock.close()
+        os.setsid()
+        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(s, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        os.chdir(_WORK)
+        os.environ.clear()
+        for kv in run["env"]:
+            k, _, v = kv.partition("=")
+            os.environ[k] = v
+        argv = run["argv"]
+        if "random" in sys.modules:
+            sys.modules["random"].seed()
+        for m in [m for m in sys.modules if m not in _startup]:
+            del sys.modules[m]
+        g = {"__name__": "__main__", "__doc__": None, "__package__": None, "__spec__": None,
+             "__loader__": sys.modules["__main__"].__loader__, "__builtins__": __builtins__}
+        sys.modules["__main__"] = type(sys)("__main__")
+        sys.modules["__main__"].__dict__.update(g)
+        g = sys.modules["__main__"].__dict__
+        sys.orig_argv = argv
+        args = argv[1:]
+        if args[0] == "-c":
+            sys.argv = ["-c"] + args[2:]
+            src, name = args[1], "<string>"
+            sys.path[0] = ""
+        else:
+            sys.argv = args
+            name = os.path.abspath(args[0])
+            sys.path[0] = os.path.dirname(name)
+            with open(args[0], "rb") as fh:
+                src = fh.read()
+            g["__file__"] = name
+    except BaseException as e:
+        os.write(2, ("moat zygote: %s\n" % e).encode())
+        os._exit(125)
+    del run, argv, args
+    code = 0
+    try:
+        exec(compile(src, name, "exec", dont_inherit=True), g)
+    except SystemExit as e:
+        c = e.code
+        if c is None:
+            code = 0
+        elif isinstance(c, int):
+            code = c & 0xFF
+        else:
+            sys.stderr.write(str(c) + "\n")
+            code = 1
+    except BaseException as e:
+        tb = e.__traceback__.tb_next
+        sys.excepthook(type(e), e, tb)
+        code = 1
+    try:
+        import atexit
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    os._exit(code)
+
+
+def _serve():
+    ctl = socket.socket(fileno=3)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(ctl, 1 << 16, 8)
+        except InterruptedError:
+            continue
+        if not msg:
+            os._exit(0)
+        # Reap C1s that ended (never blocking).
+        while True:
+            try:
+                p, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if p == 0:
+                break
+        cfg = json.loads(msg)
+        if len(fds) != 4:
+            for fd in fds:
+                os.close(fd)
+            continue
+        pid = os.fork()
+        if pid == 0:
+            try:
+                cs, i, o, e = fds
+                # Nothing of the zygote's but the child's own descriptors.
+                os.dup2(i, 0)
+                os.dup2(o, 1)
+                os.dup2(e, 2)
+                os.dup2(cs, 3)
+                os.closerange(4, 1 << 16)
+                sock = socket.socket(fileno=3)
+                _child(sock, cfg)
+            except BaseException as ex:
+                try:
+                    os.write(2, ("moat zygote: %s\n" % ex).encode())
+                finally:
+                    os._exit(1)
+            os._exit(0)
+        for fd in fds:
+            os.close(fd)
+
+
+_serve()

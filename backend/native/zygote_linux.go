@@ -1,0 +1,604 @@
+package native
+
+import (
+	_ "embed"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
+	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
+	"github.com/moat-sandbox/moat/internal/transfer/capture"
+)
+
+//go:embed zygote.py
+var zygoteSource string
+
+// zygoteStep bounds each step of a child's setup that waits on the
+// zygote or the child (a hung zygote fails the preparation, not the pool).
+const zygoteStep = 10 * time.Second
+
+// zygoteMaxRun is the largest run message a child takes (its files, argv
+// and variables); a larger run does not fit and runs cold.
+const zygoteMaxRun = 128 << 10
+
+// ZygoteNote is the layer a zygote child's Result carries: what differs
+// from a fresh sandbox.
+var ZygoteNote = moat.Layer{Name: "zygote", Detail: "forked from a zygote interpreter: the str hash secret and the address layout of what was mapped before the fork are the zygote's, shared with the other runs of the pool; random reseeded"}
+
+// Zygote is a pool source for the native backend (moat serve --zygote):
+// one interpreter started once in a sandbox of its own (zygote.py) forks
+// one child per prepared sandbox, which enters namespaces of its own, a
+// cgroup of its own, and applies Landlock and seccomp before it waits for
+// its program. It implements moat.Backend (a cold run, for the misses)
+// and moat.Preparer (a child). Only templates without the behaviour
+// report and without a network fit (NewZygote refuses others).
+type Zygote struct {
+	tmpl moat.Spec
+	prog []byte // the seccomp program, as the kernel takes it
+
+	mu     sync.Mutex
+	cur    *zygoteSandbox
+	closed bool
+}
+
+var (
+	_ moat.Backend  = (*Zygote)(nil)
+	_ moat.Preparer = (*Zygote)(nil)
+)
+
+// zygoteSandbox is the zygote's own sandbox and its control socket.
+type zygoteSandbox struct {
+	r    *runner
+	ctl  int // the parent's end of the zygote's descriptor 3
+	home string
+	uid  int
+}
+
+// NewZygote starts a zygote for runs like tmpl.
+func NewZygote(tmpl *moat.Spec) (*Zygote, error) {
+	if !tmpl.NoReport || tmpl.Network != moat.NetworkNone || tmpl.Workspace != "" || tmpl.OutDir != "" || tmpl.Launcher || tmpl.Userland || tmpl.AllowDegraded {
+		return nil, errors.New("native: zygote: only for templates without the report, network, workspace, launcher, userland or degraded layers")
+	}
+	raw, err := seccomp.Program()
+	if err != nil {
+		return nil, fmt.Errorf("native: zygote: seccomp: %w", err)
+	}
+	prog := make([]byte, 0, 8*len(raw))
+	for _, in := range raw {
+		prog = append(prog, byte(in.Op), byte(in.Op>>8), in.Jt, in.Jf, byte(in.K), byte(in.K>>8), byte(in.K>>16), byte(in.K>>24))
+	}
+	z := &Zygote{tmpl: *tmpl, prog: prog}
+	z.tmpl.Stdin, z.tmpl.Stdout, z.tmpl.Stderr, z.tmpl.Files = nil, nil, nil, nil
+	if _, err := z.zygote(); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
+// Run runs spec cold: the native backend's own path.
+func (z *Zygote) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	return run(ctx, spec)
+}
+
+// zygote returns the running zygote, starting one if there is none or
+// the last one died.
+func (z *Zygote) zygote() (*zygoteSandbox, error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.closed {
+		return nil, errors.New("native: zygote closed")
+	}
+	if z.cur != nil {
+		select {
+		case <-z.cur.r.exited:
+			z.cur.close()
+			z.cur = nil
+		default:
+			return z.cur, nil
+		}
+	}
+	zs, err := startZygote(&z.tmpl)
+	if err != nil {
+		return nil, err
+	}
+	z.cur = zs
+	return zs, nil
+}
+
+func startZygote(tmpl *moat.Spec) (*zygoteSandbox, error) {
+	t := *tmpl
+	t.Args = []string{"-c", "pass"}
+	r, err := newRunner(&t)
+	if err != nil {
+		return nil, err
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
+	r.zygoteSock = os.NewFile(uintptr(fds[1]), "zygote")
+	// The zygote's environment: the sandbox's own, as a run of the
+	// template would have it.
+	if err := r.prepare(true); err != nil {
+		unix.Close(fds[0])
+		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
+	return &zygoteSandbox{r: r, ctl: fds[0], home: r.cfg.Persona.Home, uid: r.cfg.UID}, nil
+}
+
+// close kills the zygote (its children are in namespaces of their own,
+// each under its pid 1, and die with their own runs) and cleans up.
+func (zs *zygoteSandbox) close() {
+	_ = unix.Close(zs.ctl)
+	_ = zs.r.cmd.Process.Kill()
+	<-zs.r.exited
+	select {
+	case <-zs.r.done:
+	default:
+		close(zs.r.done)
+	}
+	zs.r.notifyWG.Wait()
+	zs.r.cleanup()
+}
+
+// Close kills the zygote. Children already forked live on until their
+// own Close or run.
+func (z *Zygote) Close() {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.closed = true
+	if z.cur != nil {
+		z.cur.close()
+		z.cur = nil
+	}
+}
+
+// Pid is the host pid of the zygote sandbox's init, for tests.
+func (z *Zygote) Pid() int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.cur == nil {
+		return 0
+	}
+	return z.cur.r.cmd.Process.Pid
+}
+
+// zygoteChild is one prepared child: pid 1 of its own PID namespace,
+// waiting for its run.
+type zygoteChild struct {
+	z                       *Zygote
+	sock                    int // the parent's end of the child's socket
+	stdinW, stdoutR, stderr *os.File
+	group                   cgroup.Group
+	pidfd                   int // of the child's pid 1
+	lim                     moat.Limits
+	baseEnv                 []string
+	python                  string
+	layers                  []moat.Layer
+	once                    sync.Once
+	done                    chan struct{}
+	tidied                  chan struct{}
+}
+
+// Prepare forks a child of the zygote for a run like tmpl (which must be
+// the zygote's template).
+func (z *Zygote) Prepare(ctx context.Context, tmpl *moat.Spec) (moat.Prepared, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
+	zs, err := z.zygote()
+	if err != nil {
+		return nil, err
+	}
+	c, err := z.fork(zs)
+	if err != nil {
+		// A zygote that failed a fork is not trusted with the next.
+		z.mu.Lock()
+		if z.cur == zs {
+			z.cur.close()
+			z.cur = nil
+		}
+		z.mu.Unlock()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (z *Zygote) fork(zs *zygoteSandbox) (c *zygoteChild, err error) {
+	lim := z.tmpl.Limits.WithDefaults()
+	c = &zygoteChild{z: z, sock: -1, pidfd: -1, lim: lim, python: zs.r.rt.Command, done: make(chan struct{}), tidied: make(chan struct{})}
+	var childEnds []*os.File
+	defer func() {
+		for _, f := range childEnds {
+			f.Close()
+		}
+		if err != nil {
+			c.destroy()
+		}
+	}()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
+	c.sock = fds[0]
+	childEnds = append(childEnds, os.NewFile(uintptr(fds[1]), "child"))
+	if err := unix.SetsockoptInt(c.sock, unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
+		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
+	tv := unix.NsecToTimeval(zygoteStep.Nanoseconds())
+	if err := unix.SetsockoptTimeval(c.sock, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
+	c.stdinW = stdinW
+	childEnds = append(childEnds, stdinR)
+	stdoutR, stdoutW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
+	c.stdoutR = stdoutR
+	childEnds = append(childEnds, stdoutW)
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
+	c.stderr = stderrR
+	childEnds = append(childEnds, stderrW)
+
+	// A persona of its own: host name and user name.
+	p := observe.NewPersona()
+	files, dirs, ro := nsinit.ProcMasks()
+	cfg, _ := json.Marshal(map[string]any{
+		"disk": lim.Disk, "home": zs.home, "host": p.Host, "nproc": lim.Pids + 2*initThreads, "fsize": lim.Disk,
+		"proc": nsinit.ZygoteProc, "proc_files": files, "proc_dirs": dirs, "proc_ro": ro,
+	})
+	rights := unix.UnixRights(int(childEnds[0].Fd()), int(stdinR.Fd()), int(stdoutW.Fd()), int(stderrW.Fd()))
+	z.mu.Lock()
+	err = unix.Sendmsg(zs.ctl, cfg, rights, nil, 0)
+	z.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("native: zygote: send fork: %w", err)
+	}
+	for _, f := range childEnds {
+		f.Close()
+	}
+	childEnds = nil
+
+	m, pid, err := c.recv()
+	if err != nil || m.Kind != "placed?" {
+		return nil, fmt.Errorf("native: zygote: child setup: %w", c.childErr(err, m))
+	}
+	c.group, err = cgroup.New("moat-"+runID(), cgroup.Limits{Memory: lim.Memory, Pids: lim.Pids + 2*initThreads, CPUs: lim.CPUs})
+	if err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
+	if err := c.group.AddProc(pid); err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
+	if err := c.send(map[string]string{"kind": "go", "seccomp": hex.EncodeToString(z.prog)}); err != nil {
+		return nil, err
+	}
+	m, pid1, err := c.recv()
+	if err != nil || m.Kind != "waiting" {
+		return nil, fmt.Errorf("native: zygote: child setup: %w", c.childErr(err, m))
+	}
+	if c.pidfd, err = unix.PidfdOpen(pid1, 0); err != nil {
+		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
+	go func() {
+		pfd := []unix.PollFd{{Fd: int32(c.pidfd), Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(pfd, -1); err != unix.EINTR {
+				break
+			}
+		}
+		close(c.done)
+	}()
+	c.baseEnv = []string{
+		"PATH=" + strings.TrimSuffix(c.python, "/"+lastElem(c.python)) + ":/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + zs.home, "TMPDIR=" + nsinit.TmpDir, "LANG=C.UTF-8", "USER=" + p.User, "LOGNAME=" + p.User,
+		"PYTHONUNBUFFERED=1",
+	}
+	c.layers = []moat.Layer{
+		{Name: "user-namespace", Detail: fmt.Sprintf("the child's own, mapping only uid %d gid %d; setgroups denied", zs.uid, zs.uid)},
+		{Name: "pid-namespace", Detail: "the child's own; its pid 1 (the zygote's reaper) kills every process when the program ends"},
+		{Name: "network-namespace", Detail: "none: private loopback only"},
+		{Name: "ipc-namespace"}, {Name: "uts-namespace"}, {Name: "cgroup-namespace"}, {Name: "mount-namespace", Detail: "fresh tmpfs /work /tmp /dev/shm and home; read-only root"},
+		{Name: "capabilities", Detail: "none"},
+		{Name: fmt.Sprintf("cgroup-v%d", c.group.Version()), Detail: fmt.Sprintf("%s; memory %d bytes, pids %d, cpus %g", strings.Join(c.group.Controllers(), ","), lim.Memory, lim.Pids, lim.CPUs)},
+		{Name: "seccomp", Detail: "moat's program, as the native backend's"},
+		{Name: "no-new-privs"},
+		{Name: "rlimits", Detail: fmt.Sprintf("nproc %d, fsize %d, core 0", lim.Pids+2*initThreads, lim.Disk)},
+		ZygoteNote,
+	}
+	if abi, ok := m.Landlock.(float64); ok && abi > 0 {
+		c.layers = append(c.layers, moat.Layer{Name: "landlock", Detail: fmt.Sprintf("ABI %d: read-only everywhere but /work /tmp %s /dev/shm", int(abi), zs.home)})
+	}
+	return c, nil
+}
+
+func lastElem(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// zygoteMsg is one message from a child.
+type zygoteMsg struct {
+	Kind     string `json:"kind"`
+	Landlock any    `json:"landlock"`
+	ExitCode int    `json:"exit_code"`
+	Signal   int    `json:"signal"`
+}
+
+// recv reads one message of the child and the host pid of its sender
+// (the kernel's credentials, not the child's word).
+func (c *zygoteChild) recv() (zygoteMsg, int, error) {
+	var m zygoteMsg
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(c.sock, buf, oob, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return m, 0, err
+		}
+		if n == 0 {
+			return m, 0, io.EOF
+		}
+		pid := 0
+		if cms, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, cm := range cms {
+				if cred, err := unix.ParseUnixCredentials(&cm); err == nil {
+					pid = int(cred.Pid)
+				}
+			}
+		}
+		if err := json.Unmarshal(buf[:n], &m); err != nil {
+			return m, 0, fmt.Errorf("bad message from child: %w", err)
+		}
+		if pid <= 0 {
+			return m, 0, errors.New("no credentials from child")
+		}
+		return m, pid, nil
+	}
+}
+
+func (c *zygoteChild) send(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := unix.Sendmsg(c.sock, b, nil, nil, 0); err != nil {
+		return fmt.Errorf("native: zygote: %w", err)
+	}
+	return nil
+}
+
+// childErr says why a child's setup failed: the error, or what the child
+// wrote on its stderr before it died.
+func (c *zygoteChild) childErr(err error, m zygoteMsg) error {
+	if err == nil {
+		err = fmt.Errorf("unexpected message %q", m.Kind)
+	}
+	if c.stderr != nil {
+		_ = c.stderr.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		b := make([]byte, 512)
+		if n, _ := c.stderr.Read(b); n > 0 {
+			return fmt.Errorf("%w: %s", err, strings.TrimSpace(string(b[:n])))
+		}
+	}
+	return err
+}
+
+// Done is closed when the child's pid 1 has exited.
+func (c *zygoteChild) Done() <-chan struct{} { return c.done }
+
+// kill kills the child's pid 1, and with it its PID namespace.
+func (c *zygoteChild) kill() {
+	if c.pidfd >= 0 {
+		_ = unix.PidfdSendSignal(c.pidfd, unix.SIGKILL, nil, 0)
+	}
+}
+
+// destroy kills what is left and removes the cgroup and descriptors.
+func (c *zygoteChild) destroy() {
+	c.kill()
+	if c.group != nil {
+		_ = c.group.Destroy()
+	}
+	for _, f := range []*os.File{c.stdinW, c.stdoutR, c.stderr} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if c.sock >= 0 {
+		_ = unix.Close(c.sock)
+	}
+	if c.pidfd >= 0 {
+		<-c.done
+		_ = unix.Close(c.pidfd)
+	}
+}
+
+// Close destroys the child if it was not run.
+func (c *zygoteChild) Close() error {
+	c.once.Do(func() {
+		c.destroy()
+		close(c.tidied)
+	})
+	<-c.tidied
+	return nil
+}
+
+// fits: what Prepared.fits checks for a prestarted sandbox, and no
+// report, no network.
+func (c *zygoteChild) fits(spec *moat.Spec) error {
+	t := &c.z.tmpl
+	a, b := spec.Limits.WithDefaults(), t.Limits.WithDefaults()
+	a.Timeout, a.OutputLimit, b.Timeout, b.OutputLimit = 0, 0, 0, 0
+	var why []string
+	if a != b {
+		why = append(why, "limits")
+	}
+	if spec.Python != t.Python || spec.Image != t.Image {
+		why = append(why, "interpreter")
+	}
+	if spec.Network != t.Network {
+		why = append(why, "network")
+	}
+	if spec.Workspace != "" || spec.OutDir != "" {
+		why = append(why, "workspace")
+	}
+	if w := warmFits(spec); w != "" {
+		why = append(why, w)
+	}
+	if !spec.NoReport || spec.AllowDegraded || spec.Userland || spec.Launcher {
+		why = append(why, "options")
+	}
+	if len(why) > 0 {
+		return fmt.Errorf("native: the zygote child differs in %s: %w", strings.Join(why, ", "), moat.ErrMismatch)
+	}
+	return nil
+}
+
+// Run hands spec to the child and waits for its end.
+func (c *zygoteChild) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("native: %w", err)
+	}
+	if err := c.fits(spec); err != nil {
+		return nil, err
+	}
+	files := make(map[string]string, len(spec.Files))
+	size := 0
+	for name, data := range spec.Files {
+		files[name] = hex.EncodeToString(data)
+		size += 2*len(data) + len(name)
+	}
+	env := append(append([]string(nil), c.baseEnv...), spec.Env...)
+	msg, err := json.Marshal(map[string]any{"argv": append([]string{c.python}, spec.Args...), "env": env, "files": files})
+	if err != nil || len(msg) > zygoteMaxRun {
+		return nil, fmt.Errorf("native: the run is too large for a zygote child: %w", moat.ErrMismatch)
+	}
+	var run bool
+	c.once.Do(func() { run = true })
+	if !run {
+		return nil, fmt.Errorf("native: zygote child already used: %w", moat.ErrStale)
+	}
+	select {
+	case <-c.done:
+		c.destroy()
+		close(c.tidied)
+		return nil, fmt.Errorf("native: zygote child died while waiting: %w", moat.ErrStale)
+	default:
+	}
+	begin := time.Now()
+	if err := unix.Sendmsg(c.sock, msg, nil, nil, 0); err != nil {
+		c.destroy()
+		close(c.tidied)
+		return nil, fmt.Errorf("native: zygote child: %w: %w", err, moat.ErrStale)
+	}
+	res := &moat.Result{Isolation: "native", Layers: append(append([]moat.Layer(nil), c.layers...),
+		moat.Layer{Name: "timeout", Detail: spec.Limits.WithDefaults().Timeout.String()},
+		moat.Layer{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", spec.Limits.WithDefaults().OutputLimit)})}
+	lim := spec.Limits.WithDefaults()
+	var (
+		mu     sync.Mutex
+		reason moat.Status
+	)
+	stop := func(why moat.Status) {
+		mu.Lock()
+		if reason == "" {
+			reason = why
+		}
+		mu.Unlock()
+		c.kill()
+	}
+	stdout := capture.New(spec.Stdout, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
+	stderr := capture.New(spec.Stderr, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); stdout.Drain(c.stdoutR) }()
+	go func() { defer wg.Done(); stderr.Drain(c.stderr) }()
+	stdinW := c.stdinW
+	c.stdinW = nil
+	if spec.Stdin != nil {
+		go func() { _, _ = io.Copy(stdinW, spec.Stdin); stdinW.Close() }()
+	} else {
+		stdinW.Close()
+	}
+	timer := time.AfterFunc(lim.Timeout, func() { stop(moat.StatusTimeout) })
+	ended := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			stop(moat.StatusCanceled)
+		case <-ended:
+		}
+	}()
+	// The exit message, or EOF when pid 1 was killed. The socket's
+	// receive timeout is the setup's: not for the run.
+	tv := unix.Timeval{}
+	_ = unix.SetsockoptTimeval(c.sock, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	m, _, rerr := c.recv()
+	<-c.done
+	close(ended)
+	timer.Stop()
+	wg.Wait()
+	res.DurationMS = time.Since(begin).Milliseconds()
+	res.Stdout, res.StdoutTruncated = stdout.Result()
+	res.Stderr, res.StderrTruncated = stderr.Result()
+	st, _ := c.group.Stats()
+	mu.Lock()
+	why := reason
+	mu.Unlock()
+	res.MaxRSSBytes = st.PeakMemory
+	switch {
+	case why != "":
+		res.Status = why
+		res.ExitCode = -1
+	case st.OOMKills != 0:
+		res.Status, res.ExitCode = moat.StatusMemory, -1
+	case rerr != nil || m.Kind != "exit":
+		res.Status, res.ExitCode = moat.StatusError, -1
+		res.Error = "the zygote child's pid 1 died without a status"
+	case m.Signal != 0:
+		res.Status, res.Signal, res.ExitCode = moat.StatusSignaled, m.Signal, -1
+	default:
+		res.Status, res.ExitCode = moat.StatusExited, m.ExitCode
+	}
+	if res.Status == moat.StatusExited && st.PidsMaxHits > 0 && res.ExitCode != 0 {
+		res.Status, res.ExitCode = moat.StatusPids, -1
+	}
+	res.Findings = []moat.Finding{}
+	go func() {
+		c.destroy()
+		close(c.tidied)
+	}()
+	return res, nil
+}
+
+// Tidied is closed once a child that ran is gone and cleaned up.
+func (c *zygoteChild) Tidied() <-chan struct{} { return c.tidied }
