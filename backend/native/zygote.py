@@ -124,12 +124,17 @@ def _child(sock, cfg):
     # mount, IPC, UTS, network, PID
     _check(_libc.unshare(0x00020000 | 0x08000000 | 0x04000000 | 0x40000000 | 0x20000000), "unshare")
     _mount(None, "/", None, 1 << 18 | 1 << 14, None)  # MS_PRIVATE|MS_REC
+    # One tmpfs of the disk limit for every writable directory, as the
+    # native init has it: /tmp's, with the others bound from within it.
     nosuid_nodev = 2 | 4
-    _mount("tmpfs", _WORK, "tmpfs", nosuid_nodev, "mode=0755,size=%d,uid=%d,gid=%d" % (cfg["disk"], uid, gid))
-    _mount("tmpfs", _TMP, "tmpfs", nosuid_nodev, "mode=1777,size=%d" % cfg["disk"])
-    _mount("tmpfs", "/dev/shm", "tmpfs", nosuid_nodev, "mode=1777,size=%d" % cfg["disk"])
     home = cfg["home"]
-    _mount("tmpfs", home, "tmpfs", nosuid_nodev, "mode=0755,size=%d,uid=%d,gid=%d" % (cfg["disk"], uid, gid))
+    _mount("tmpfs", _TMP, "tmpfs", nosuid_nodev, "mode=0755,size=%d" % cfg["disk"])
+    parts = ((".t", _TMP, 0o1777), (".w", _WORK, 0o755), (".s", "/dev/shm", 0o1777), (".h", home, 0o755))
+    for name, _, mode in parts:
+        os.mkdir(_TMP + "/" + name)
+        os.chmod(_TMP + "/" + name, mode)
+    for name, dst, _ in parts[1:] + parts[:1]:
+        _mount(_TMP + "/" + name, dst, None, 4096, None)  # MS_BIND
     host = cfg["host"].encode()
     _check(_libc.sethostname(host, len(host)), "hostname")
     _lo_up()
@@ -284,7 +289,9 @@ def _program(sock, run):
 
 def _serve():
     ctl = socket.socket(fileno=3)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    # Children are reaped by the kernel: a C1 that ended leaves no zombie
+    # (in its cgroup) until the next command.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(ctl, 1 << 16, 8)
@@ -292,14 +299,6 @@ def _serve():
             continue
         if not msg:
             os._exit(0)
-        # Reap C1s that ended (never blocking).
-        while True:
-            try:
-                p, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if p == 0:
-                break
         cfg = json.loads(msg)
         if len(fds) != 4:
             for fd in fds:
@@ -308,6 +307,7 @@ def _serve():
         pid = os.fork()
         if pid == 0:
             try:
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 cs, i, o, e = fds
                 # Nothing of the zygote's but the child's own descriptors.
                 os.dup2(i, 0)

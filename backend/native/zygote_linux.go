@@ -179,10 +179,12 @@ func (z *Zygote) Pid() int {
 // zygoteChild is one prepared child: pid 1 of its own PID namespace,
 // waiting for its run.
 type zygoteChild struct {
-	z                       *Zygote
+	tmpl                    *moat.Spec
 	sock                    int // the parent's end of the child's socket
 	stdinW, stdoutR, stderr *os.File
 	group                   cgroup.Group
+	groupName               string
+	pid1                    int // host pid of the child's pid 1
 	pidfd                   int // of the child's pid 1
 	lim                     moat.Limits
 	baseEnv                 []string
@@ -193,8 +195,8 @@ type zygoteChild struct {
 	tidied                  chan struct{}
 }
 
-// Prepare forks a child of the zygote for a run like tmpl (which must be
-// the zygote's template).
+// Prepare forks a child of the zygote for a run like tmpl: its limits
+// are the child's own; its interpreter must be the zygote's.
 func (z *Zygote) Prepare(ctx context.Context, tmpl *moat.Spec) (moat.Prepared, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("native: zygote: %w", err)
@@ -203,7 +205,12 @@ func (z *Zygote) Prepare(ctx context.Context, tmpl *moat.Spec) (moat.Prepared, e
 	if err != nil {
 		return nil, err
 	}
-	c, err := z.fork(zs)
+	t := *tmpl
+	t.Stdin, t.Stdout, t.Stderr, t.Files = nil, nil, nil, nil
+	if t.Python != z.tmpl.Python || t.Network != moat.NetworkNone || t.Workspace != "" || t.OutDir != "" || !t.NoReport {
+		return nil, fmt.Errorf("native: zygote: the template does not fit a zygote child (interpreter, network, workspace or report): %w", moat.ErrMismatch)
+	}
+	c, err := z.fork(zs, &t)
 	if err != nil {
 		// A zygote that failed a fork is not trusted with the next.
 		z.mu.Lock()
@@ -217,9 +224,9 @@ func (z *Zygote) Prepare(ctx context.Context, tmpl *moat.Spec) (moat.Prepared, e
 	return c, nil
 }
 
-func (z *Zygote) fork(zs *zygoteSandbox) (c *zygoteChild, err error) {
-	lim := z.tmpl.Limits.WithDefaults()
-	c = &zygoteChild{z: z, sock: -1, pidfd: -1, lim: lim, python: zs.r.rt.Command, done: make(chan struct{}), tidied: make(chan struct{})}
+func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (c *zygoteChild, err error) {
+	lim := tmpl.Limits.WithDefaults()
+	c = &zygoteChild{tmpl: tmpl, sock: -1, pidfd: -1, lim: lim, python: zs.r.rt.Command, done: make(chan struct{}), tidied: make(chan struct{})}
 	var childEnds []*os.File
 	defer func() {
 		for _, f := range childEnds {
@@ -265,7 +272,7 @@ func (z *Zygote) fork(zs *zygoteSandbox) (c *zygoteChild, err error) {
 	p := observe.NewPersona()
 	files, dirs, ro := nsinit.ProcMasks()
 	cfg, _ := json.Marshal(map[string]any{
-		"disk": lim.Disk, "home": zs.home, "host": p.Host, "nproc": lim.Pids + 2*initThreads, "fsize": lim.Disk,
+		"disk": lim.Disk, "home": zs.home, "host": p.Host, "nproc": lim.Pids + 3*initThreads, "fsize": lim.Disk,
 		"proc": nsinit.ZygoteProc, "proc_files": files, "proc_dirs": dirs, "proc_ro": ro,
 	})
 	rights := unix.UnixRights(int(childEnds[0].Fd()), int(stdinR.Fd()), int(stdoutW.Fd()), int(stderrW.Fd()))
@@ -284,7 +291,8 @@ func (z *Zygote) fork(zs *zygoteSandbox) (c *zygoteChild, err error) {
 	if err != nil || m.Kind != "placed?" {
 		return nil, fmt.Errorf("native: zygote: child setup: %w", c.childErr(err, m))
 	}
-	c.group, err = cgroup.New("moat-"+runID(), cgroup.Limits{Memory: lim.Memory, Pids: lim.Pids + 2*initThreads, CPUs: lim.CPUs})
+	c.groupName = "moat-" + runID()
+	c.group, err = cgroup.New(c.groupName, cgroup.Limits{Memory: lim.Memory, Pids: lim.Pids + 2*initThreads, CPUs: lim.CPUs})
 	if err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 		return nil, fmt.Errorf("native: zygote: %w", err)
@@ -300,6 +308,7 @@ func (z *Zygote) fork(zs *zygoteSandbox) (c *zygoteChild, err error) {
 	if err != nil || m.Kind != "waiting" {
 		return nil, fmt.Errorf("native: zygote: child setup: %w", c.childErr(err, m))
 	}
+	c.pid1 = pid1
 	if c.pidfd, err = unix.PidfdOpen(pid1, 0); err != nil {
 		return nil, fmt.Errorf("native: zygote: %w", err)
 	}
@@ -321,12 +330,13 @@ func (z *Zygote) fork(zs *zygoteSandbox) (c *zygoteChild, err error) {
 		{Name: "user-namespace", Detail: fmt.Sprintf("the child's own, mapping only uid %d gid %d; setgroups denied", zs.uid, zs.uid)},
 		{Name: "pid-namespace", Detail: "the child's own; its pid 1 (the zygote's reaper) kills every process when the program ends"},
 		{Name: "network-namespace", Detail: "none: private loopback only"},
-		{Name: "ipc-namespace"}, {Name: "uts-namespace"}, {Name: "cgroup-namespace"}, {Name: "mount-namespace", Detail: "fresh tmpfs /work /tmp /dev/shm and home; read-only root"},
+		{Name: "ipc-namespace"}, {Name: "uts-namespace"}, {Name: "cgroup-namespace"}, {Name: "mount-namespace", Detail: "the child's own over the zygote's read-only root"},
+		{Name: "disk", Detail: fmt.Sprintf("one fresh tmpfs of %d bytes for /work /tmp %s /dev/shm", lim.Disk, zs.home)},
 		{Name: "capabilities", Detail: "none"},
 		{Name: fmt.Sprintf("cgroup-v%d", c.group.Version()), Detail: fmt.Sprintf("%s; memory %d bytes, pids %d, cpus %g", strings.Join(c.group.Controllers(), ","), lim.Memory, lim.Pids, lim.CPUs)},
 		{Name: "seccomp", Detail: "moat's program, as the native backend's"},
 		{Name: "no-new-privs"},
-		{Name: "rlimits", Detail: fmt.Sprintf("nproc %d, fsize %d, core 0", lim.Pids+2*initThreads, lim.Disk)},
+		{Name: "rlimits", Detail: fmt.Sprintf("nproc %d, fsize %d, core 0", lim.Pids+3*initThreads, lim.Disk)},
 		ZygoteNote,
 	}
 	if abi, ok := m.Landlock.(float64); ok && abi > 0 {
@@ -455,7 +465,7 @@ func (c *zygoteChild) Close() error {
 // fits: what Prepared.fits checks for a prestarted sandbox, and no
 // report, no network.
 func (c *zygoteChild) fits(spec *moat.Spec) error {
-	t := &c.z.tmpl
+	t := c.tmpl
 	a, b := spec.Limits.WithDefaults(), t.Limits.WithDefaults()
 	a.Timeout, a.OutputLimit, b.Timeout, b.OutputLimit = 0, 0, 0, 0
 	var why []string
@@ -551,6 +561,13 @@ func (c *zygoteChild) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 	}
 	timer := time.AfterFunc(lim.Timeout, func() { stop(moat.StatusTimeout) })
 	ended := make(chan struct{})
+	go cgroup.Watch(c.group, ended, func(b cgroup.Breach) {
+		if b == cgroup.BreachMemory {
+			stop(moat.StatusMemory)
+		} else {
+			stop(moat.StatusPids)
+		}
+	})
 	go func() {
 		select {
 		case <-ctx.Done():
