@@ -4,7 +4,11 @@ package native_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"slices"
 	"os"
 	"strings"
 	"sync"
@@ -12,6 +16,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/native"
+	"github.com/moat-sandbox/moat/internal/pool"
 	"github.com/moat-sandbox/moat/moattest"
 )
 
@@ -113,5 +118,238 @@ func TestZygoteSuite(t *testing.T) {
 	t.Logf("%d runs in zygote children, %d cold (not fitting: network, workspace, interpreter options)", b.forked, b.cold)
 	if b.forked == 0 {
 		t.Error("no run went through a zygote child")
+	}
+}
+
+// zprobe is what a zygote child sees of its sandbox, and what it leaves:
+// files, variables, processes, a SysV shared memory segment.
+const zprobe = `
+import ctypes, json, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+seen = {
+  "work": sorted(os.listdir(".")),
+  "tmp": sorted(os.listdir("/tmp")),
+  "shm": sorted(os.listdir("/dev/shm")),
+  "home": sorted(os.listdir(os.path.expanduser("~"))),
+  "env": {k: v for k, v in os.environ.items()},
+  "procs": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+  "host": os.uname().nodename,
+  "sysv": open("/proc/sysvipc/shm").read().splitlines()[1:],
+  "random": __import__("random").getrandbits(64),
+}
+for d in (".", "/tmp", "/dev/shm", os.path.expanduser("~")):
+    open(os.path.join(d, "left-by-" + sys.argv[1]), "w").write("x")
+os.environ["LEFT_BY"] = sys.argv[1]
+if libc.shmget(0x4d4f4154 + int(sys.argv[1]), 4096, 0o1000 | 0o666) < 0:
+    raise OSError(ctypes.get_errno(), "shmget")
+if os.fork() == 0:
+    os.setsid()
+    import time
+    time.sleep(600)
+print(json.dumps(seen))
+`
+
+type zseen struct {
+	Work, Tmp, Shm, Home, Sysv []string
+	Env                        map[string]string
+	Procs                      []int
+	Host                       string
+	Random                     uint64
+}
+
+// TestZygoteIsolation: runs of one zygote's pool see nothing of each
+// other: no file in /work, /tmp, /dev/shm or home, no variable, no
+// process, no SysV shared memory, a host name and random state of their
+// own.
+func TestZygoteIsolation(t *testing.T) {
+	z := newZygote(t)
+	p, err := pool.New(z, zygoteTmpl(), 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var runs []zseen
+	for i := range 4 {
+		waitReady(t, p, 1)
+		res, pooled, err := p.Run(context.Background(), &moat.Spec{Args: []string{"-c", zprobe, fmt.Sprint(i)}, NoReport: true, Files: map[string][]byte{fmt.Sprintf("code%d.py", i): []byte("pass")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !pooled {
+			t.Fatalf("run %d: not served by the pool", i)
+		}
+		if res.Status != moat.StatusExited || res.ExitCode != 0 {
+			t.Fatalf("run %d: %s %d: %s", i, res.Status, res.ExitCode, res.Stderr)
+		}
+		if !slices.ContainsFunc(res.Layers, func(l moat.Layer) bool { return l.Name == "zygote" }) {
+			t.Errorf("run %d: no zygote layer: %v", i, res.Layers)
+		}
+		var s zseen
+		if err := json.Unmarshal([]byte(res.Stdout), &s); err != nil {
+			t.Fatalf("run %d: %v: %q", i, err, res.Stdout)
+		}
+		runs = append(runs, s)
+	}
+	for i, s := range runs {
+		for _, l := range [][]string{s.Work, s.Tmp, s.Shm, s.Home} {
+			for _, name := range l {
+				if strings.HasPrefix(name, "left-by-") {
+					t.Errorf("run %d sees %s of an earlier run", i, name)
+				}
+				if strings.HasPrefix(name, "code") && name != fmt.Sprintf("code%d.py", i) {
+					t.Errorf("run %d sees the file %s of another run", i, name)
+				}
+			}
+		}
+		if !contains(s.Work, fmt.Sprintf("code%d.py", i)) {
+			t.Errorf("run %d: its own file is missing: %v", i, s.Work)
+		}
+		if _, ok := s.Env["LEFT_BY"]; ok {
+			t.Errorf("run %d sees LEFT_BY", i)
+		}
+		if len(s.Procs) > 2 { // pid 1 (the reaper) and the program itself
+			t.Errorf("run %d sees processes %v: an earlier run's daemon?", i, s.Procs)
+		}
+		if len(s.Sysv) > 0 {
+			t.Errorf("run %d sees SysV shared memory: %q", i, s.Sysv)
+		}
+		for j := range i {
+			if s.Host == runs[j].Host && s.Random == runs[j].Random {
+				t.Errorf("runs %d and %d: the same host name %q and random state", j, i, s.Host)
+			}
+			if s.Random == runs[j].Random {
+				t.Errorf("runs %d and %d: the same random numbers (random not reseeded)", j, i)
+			}
+		}
+	}
+}
+
+// lineWriter signals on a channel each time a line containing want was
+// written.
+type lineWriter struct {
+	want string
+	ch   chan struct{}
+	mu   sync.Mutex
+	b    strings.Builder
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	before := strings.Contains(w.b.String(), w.want)
+	w.b.Write(p)
+	if !before && strings.Contains(w.b.String(), w.want) {
+		close(w.ch)
+	}
+	return len(p), nil
+}
+
+// siblingAttack is a child's attempt at another child running beside it
+// and at its own pid 1: its loopback and abstract sockets, signals to
+// every process it can name, ptrace.
+const siblingAttack = `
+import ctypes, errno, os, socket, json
+libc = ctypes.CDLL(None, use_errno=True)
+out = {}
+def attempt(name, f):
+    try:
+        f()
+        out[name] = "ok"
+    except OSError as e:
+        out[name] = errno.errorcode.get(e.errno, str(e.errno))
+def tcp():
+    s = socket.create_connection(("127.0.0.1", 47231), timeout=2)
+    s.sendall(b"pwned\n")
+def abstract():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect("\0moat-zygote-sibling")
+    s.sendall(b"pwned\n")
+attempt("tcp", tcp)
+attempt("abstract", abstract)
+out["procs"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+def ptrace1():
+    if libc.ptrace(16, 1, 0, 0) != 0:  # PTRACE_ATTACH
+        raise OSError(ctypes.get_errno(), "ptrace")
+attempt("ptrace", ptrace1)
+attempt("kill1", lambda: os.kill(1, 9))
+attempt("killall", lambda: os.kill(-1, 9))
+print(json.dumps(out))
+`
+
+// TestZygoteSiblings: a child cannot reach a sibling running beside it
+// (its loopback port, its abstract Unix socket, its processes), nor
+// ptrace or kill its own pid 1; the sibling and the zygote go on.
+func TestZygoteSiblings(t *testing.T) {
+	z := newZygote(t)
+	tmpl := zygoteTmpl()
+	a, err := z.Prepare(context.Background(), &tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := z.Prepare(context.Background(), &tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	listen := `
+import socket, sys, os
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("127.0.0.1", 47231)); t.listen(4)
+u = socket.socket(socket.AF_UNIX); u.bind("\0moat-zygote-sibling"); u.listen(4)
+print("bound", flush=True)
+sys.stdin.readline()
+t.setblocking(False); u.setblocking(False)
+got = []
+for s in (t, u):
+    try:
+        c, _ = s.accept(); got.append(c.recv(100).decode())
+    except BlockingIOError:
+        pass
+print("got", got, os.getpid())
+`
+	stdinR, stdinW := io.Pipe()
+	w := &lineWriter{want: "bound", ch: make(chan struct{})}
+	type outcome struct {
+		res *moat.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := a.Run(context.Background(), &moat.Spec{Args: []string{"-c", listen}, NoReport: true, Stdin: stdinR, Stdout: w})
+		done <- outcome{res, err}
+	}()
+	select {
+	case <-w.ch:
+	case o := <-done:
+		t.Fatalf("the listener ended early: %v %+v", o.err, o.res)
+	}
+	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", siblingAttack}, NoReport: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdinW.Write([]byte("go\n"))
+	stdinW.Close()
+	o := <-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(res.Stdout), &got); err != nil {
+		t.Fatalf("attacker: %v: %q %q", err, res.Stdout, res.Stderr)
+	}
+	t.Logf("attacker saw %v", got)
+	for _, k := range []string{"tcp", "abstract", "ptrace"} {
+		if got[k] == "ok" {
+			t.Errorf("a child reached its sibling or pid 1: %s %v", k, got[k])
+		}
+	}
+	if procs, _ := got["procs"].([]any); len(procs) > 2 {
+		t.Errorf("the attacker sees processes %v", procs)
+	}
+	if o.res.Status != moat.StatusExited || o.res.ExitCode != 0 || !strings.Contains(o.res.Stdout, "got []") {
+		t.Errorf("the sibling was reached or disturbed: %s %d %q %q", o.res.Status, o.res.ExitCode, o.res.Stdout, o.res.Stderr)
+	}
+	if r := zygoteRun(t, z, &moat.Spec{Args: []string{"-c", "print(7)"}}); r.Stdout != "7\n" {
+		t.Errorf("the zygote after the attack: %+v", r)
 	}
 }
