@@ -10,8 +10,11 @@ import (
 	"io"
 	"slices"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 	"testing"
 
 	"github.com/moat-sandbox/moat"
@@ -352,4 +355,134 @@ print("got", got, os.getpid())
 	if r := zygoteRun(t, z, &moat.Spec{Args: []string{"-c", "print(7)"}}); r.Stdout != "7\n" {
 		t.Errorf("the zygote after the attack: %+v", r)
 	}
+}
+
+// gone says whether no process pid is left and no cgroup directory of
+// that name.
+func gone(t *testing.T, pid int, group string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var left []string
+		if pid > 0 {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+				left = append(left, fmt.Sprintf("process %d", pid))
+			}
+		}
+		if group != "" {
+			m, _ := filepath.Glob("/sys/fs/cgroup/*/moat/" + group)
+			m2, _ := filepath.Glob("/sys/fs/cgroup/moat/" + group)
+			left = append(append(left, m...), m2...)
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("left behind: %v", left)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestZygoteChildFaults: a child killed mid-run ends its run with an
+// error; one that runs past its timeout is stopped; one closed unused is
+// destroyed; none leaves a process or its cgroup behind, and the zygote
+// goes on.
+func TestZygoteChildFaults(t *testing.T) {
+	z := newZygote(t)
+	tmpl := zygoteTmpl()
+	prep := func() (moat.Prepared, int, string) {
+		sb, err := z.Prepare(context.Background(), &tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, group := native.ZygoteChild(sb)
+		return sb, pid, group
+	}
+	t.Run("killed", func(t *testing.T) {
+		sb, pid, group := prep()
+		w := &lineWriter{want: "up", ch: make(chan struct{})}
+		go func() {
+			<-w.ch
+			syscall.Kill(pid, syscall.SIGKILL)
+		}()
+		res, err := sb.Run(context.Background(), &moat.Spec{Args: []string{"-c", "import time, os; os.fork(); print('up', flush=True); time.sleep(600)"}, NoReport: true, Stdout: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != moat.StatusError {
+			t.Errorf("a child killed mid-run: %s %d %q", res.Status, res.ExitCode, res.Error)
+		}
+		sb.Close()
+		gone(t, pid, group)
+	})
+	t.Run("timeout", func(t *testing.T) {
+		sb, pid, group := prep()
+		spec := moat.Spec{Args: []string{"-c", "import os; print('x', flush=True); os.fork()\nwhile True: pass"}, NoReport: true}
+		spec.Limits.Timeout = time.Second
+		res, err := sb.Run(context.Background(), &spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != moat.StatusTimeout || res.Stdout != "x\n" {
+			t.Errorf("a child past its timeout: %s %q", res.Status, res.Stdout)
+		}
+		sb.Close()
+		gone(t, pid, group)
+	})
+	t.Run("unused", func(t *testing.T) {
+		sb, pid, group := prep()
+		sb.Close()
+		gone(t, pid, group)
+		if _, err := sb.Run(context.Background(), &moat.Spec{Args: []string{"-c", "pass"}, NoReport: true}); !errors.Is(err, moat.ErrStale) {
+			t.Errorf("a closed child runs: %v", err)
+		}
+	})
+	if r := zygoteRun(t, z, &moat.Spec{Args: []string{"-c", "print(7)"}}); r.Stdout != "7\n" {
+		t.Errorf("the zygote after the faults: %+v", r)
+	}
+}
+
+// TestZygoteDies: a zygote killed while its children wait takes them
+// with it; the pool finds them stale, runs the Spec cold, and refills
+// from a new zygote; the old one leaves nothing behind.
+func TestZygoteDies(t *testing.T) {
+	z := newZygote(t)
+	p, err := pool.New(z, zygoteTmpl(), 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	waitReady(t, p, 2)
+	old := z.Pid()
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(old)
+	spec := &moat.Spec{Args: []string{"-c", "print(42)"}, NoReport: true}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		res, pooled, err := p.Run(context.Background(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != moat.StatusExited || res.Stdout != "42\n" {
+			t.Fatalf("after the zygote died: pooled %v %s %q %q", pooled, res.Status, res.Stdout, res.Error)
+		}
+		if pooled {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool did not recover: %+v", p.Stats())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st := p.Stats(); st.Stale < 2 {
+		t.Errorf("stats %+v: the dead zygote's 2 children not counted stale", st)
+	}
+	if z.Pid() == old || z.Pid() == 0 {
+		t.Errorf("no new zygote: %d", z.Pid())
+	}
+	gone(t, old, "")
 }
