@@ -385,9 +385,14 @@ func (s *Server) execRun(ctx context.Context, rn *run, spec *moat.Spec, choice *
 	var res *moat.Result
 	var err error
 	pooled := false
-	if p := s.cfg.Pool; p != nil && choice.Name == s.poolBackend() {
+	if zp := s.cfg.ZygotePool; zp != nil && choice.Name == "native" {
+		res, pooled, err = zp.TryRun(ctx, spec)
+	}
+	switch p := s.cfg.Pool; {
+	case pooled:
+	case p != nil && choice.Name == s.poolBackend():
 		res, pooled, err = p.Run(ctx, spec)
-	} else {
+	default:
 		res, err = choice.Backend.Run(ctx, spec)
 	}
 	errText := ""

@@ -47,6 +47,16 @@ func newMetrics(s *Server) *metrics {
 				func() float64 { return float64(p.Stats().Stale) }),
 		)
 	}
+	if p := s.cfg.ZygotePool; p != nil {
+		reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "moat_zygote_ready", Help: "Zygote children waiting for a run."},
+				func() float64 { return float64(p.Stats().Ready) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "moat_zygote_hits_total", Help: "Runs served by a zygote child."},
+				func() float64 { return float64(p.Stats().Hits) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "moat_zygote_misses_total", Help: "Native runs that no zygote child took (no fit, none ready, stale)."},
+				func() float64 { return float64(p.Stats().Misses) }),
+		)
+	}
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return m
 }

@@ -59,6 +59,10 @@ type Config struct {
 	// native) that it fits.
 	Pool        *pool.Pool
 	PoolBackend string
+	// ZygotePool, if set, serves first the native runs it fits (no
+	// report: `moat serve --zygote`, backend/native's Zygote); its misses
+	// go on to Pool or cold.
+	ZygotePool *pool.Pool
 	// Keep is how many finished runs are kept for GET (default 1000),
 	// KeepFor how long (default 1h), KeepBytes how much of their output
 	// (default 256MiB); the oldest go first.
@@ -175,6 +179,9 @@ func (s *Server) Shutdown(ctx context.Context) {
 	s.cancel()
 	if s.cfg.Pool != nil {
 		s.cfg.Pool.Close()
+	}
+	if s.cfg.ZygotePool != nil {
+		s.cfg.ZygotePool.Close()
 	}
 }
 

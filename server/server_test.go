@@ -439,6 +439,45 @@ func TestPoolThroughAPI(t *testing.T) {
 	}
 }
 
+// TestZygoteThroughAPI: with a zygote pool (moat serve --zygote), a run
+// without the report goes to a zygote child, says so in its layers, and
+// the zygote's counters count it; a run with the report goes on to the
+// cold path, whole.
+func TestZygoteThroughAPI(t *testing.T) {
+	moattest.RequireBackend(t, "native")
+	if os.Geteuid() != 0 {
+		t.Skip("the zygote is tested as root")
+	}
+	tmpl := moat.Spec{NoReport: true}
+	z, err := native.NewZygote(&tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	zp, err := pool.New(z, tmpl, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, server.Config{ZygotePool: zp})
+	for zp.Stats().Ready < 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp, m := f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "print(1)", "no_report": true, "isolation": "native"})
+	if resp.StatusCode != 200 || m["stdout"] != "1\n" || resp.Header.Get("Moat-Pooled") != "true" || !strings.Contains(fmt.Sprint(m["layers"]), "zygote") {
+		t.Fatalf("zygote run: %d %v %v", resp.StatusCode, resp.Header, m)
+	}
+	resp, m = f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "print(1)", "isolation": "native"})
+	if resp.StatusCode != 200 || m["stdout"] != "1\n" || resp.Header.Get("Moat-Pooled") != "" || strings.Contains(fmt.Sprint(m["layers"]), "zygote") {
+		t.Fatalf("run with the report: %d %v %v", resp.StatusCode, resp.Header, m)
+	}
+	_, m = f.do("GET", "/v1/metrics", tokenAdmin, nil)
+	for _, want := range []string{"moat_zygote_hits_total 1", "moat_zygote_misses_total 1"} {
+		if !strings.Contains(m["raw"].(string), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
 // TestFullStateDir: an upload into a full state directory is 507, leaves
 // nothing, and the server goes on.
 func TestFullStateDir(t *testing.T) {

@@ -28,6 +28,7 @@ type serveFlags struct {
 	limitFlags
 	pool, workers, queue int
 	allowRemote          bool
+	zygote               int
 }
 
 func serveCmd() *cobra.Command {
@@ -54,6 +55,7 @@ left behind. See docs/serve.md.`,
 	fl.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "directory for uploads and the generated token")
 	fl.StringVar(&f.isolation, "isolation", "auto", "backend of a run that names none")
 	fl.IntVar(&f.pool, "pool", 4, "sandboxes kept prepared (0: no warm pool)")
+	fl.IntVar(&f.zygote, "zygote", 0, "native zygote children kept forked for runs without the report (0: none; see docs/serve.md)")
 	fl.StringVar(&f.poolBackend, "pool-backend", "native", "backend of the warm pool: native, or kubernetes (Pods kept started)")
 	fl.IntVar(&f.workers, "workers", 8, "runs at once")
 	fl.IntVar(&f.queue, "queue", 64, "runs that may wait for a worker; beyond: 429")
@@ -171,6 +173,15 @@ func doServe(c *cobra.Command, f *serveFlags) error {
 		} else {
 			log.Warn("no warm pool: the backend does not work here", "backend", f.poolBackend, "err", err)
 		}
+	}
+	if f.zygote > 0 {
+		z, err := startZygote(max, f.zygote)
+		if err != nil {
+			return fmt.Errorf("--zygote: %w", err)
+		}
+		cfg.ZygotePool = z.pool
+		defer z.close() // after Shutdown, which closes the pool
+		log.Info("zygote pool", "size", f.zygote)
 	}
 	s, err := server.New(cfg)
 	if err != nil {

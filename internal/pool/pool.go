@@ -67,6 +67,17 @@ func New(b moat.Backend, tmpl moat.Spec, size, workers int) (*Pool, error) {
 // cold in the backend. pooled says which. A sandbox that ran is closed in
 // the background: its Result does not wait for its teardown.
 func (p *Pool) Run(ctx context.Context, spec *moat.Spec) (res *moat.Result, pooled bool, err error) {
+	if res, pooled, err = p.TryRun(ctx, spec); pooled {
+		return res, true, err
+	}
+	res, err = p.b.Run(ctx, spec)
+	return res, false, err
+}
+
+// TryRun runs spec in a prepared sandbox when one fits and is ready;
+// pooled says whether it did, and res and err are then its. Else (a
+// miss, counted) nothing ran, and the caller may run spec elsewhere.
+func (p *Pool) TryRun(ctx context.Context, spec *moat.Spec) (res *moat.Result, pooled bool, err error) {
 	// The refill of what this run took starts once the run is over: on a
 	// machine of few cores, a sandbox prepared beside the run (its init,
 	// its interpreter starting) takes the CPU the run is waiting for.
@@ -93,8 +104,7 @@ func (p *Pool) Run(ctx context.Context, spec *moat.Spec) (res *moat.Result, pool
 		break
 	}
 	p.misses.Add(1)
-	res, err = p.b.Run(ctx, spec)
-	return res, false, err
+	return nil, false, nil
 }
 
 // take pops a prepared sandbox that is still alive, or nil; the refill

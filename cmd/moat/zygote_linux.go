@@ -1,0 +1,33 @@
+package main
+
+import (
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/native"
+	"github.com/moat-sandbox/moat/internal/pool"
+)
+
+// zygotePool is `moat serve --zygote`: a native zygote and the pool of
+// its children.
+type zygotePool struct {
+	z    *native.Zygote
+	pool *pool.Pool
+}
+
+// startZygote starts a zygote for runs without the report within the
+// server's maxima, with a pool of size children refilled by 2 workers.
+func startZygote(max moat.Limits, size int) (*zygotePool, error) {
+	tmpl := moat.Spec{NoReport: true, Limits: moat.Limits{Memory: min(max.Memory, moat.DefaultMemory), Pids: min(max.Pids, moat.DefaultPids),
+		Disk: min(max.Disk, moat.DefaultDisk), CPUs: max.CPUs}}
+	z, err := native.NewZygote(&tmpl)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pool.New(z, tmpl, size, 2)
+	if err != nil {
+		z.Close()
+		return nil, err
+	}
+	return &zygotePool{z: z, pool: p}, nil
+}
+
+func (zp *zygotePool) close() { zp.pool.Close(); zp.z.Close() }
