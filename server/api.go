@@ -146,6 +146,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		st := p.Stats()
 		out["pool"] = map[string]int{"Size": st.Size, "Ready": st.Ready}
 	}
+	if p := s.cfg.ZygotePool; p != nil {
+		st := p.Stats()
+		out["zygote"] = map[string]int{"Size": st.Size, "Ready": st.Ready}
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -126,25 +126,25 @@ type runner struct {
 	monoZero      atomic.Int64 // mono0, for the listener's goroutine
 
 	// Prepared (prepare) and not yet started (start).
-	cfg      *nsinit.Config
-	baseEnv  []string // the sandbox's own variables, before the Spec's
-	planEnv  []string // the report's honeytoken variables
-	p        *pipes
-	nr       *netRun
-	extra    []moat.Layer
-	begin    time.Time
-	mono0    int64
-	trace    bool
-	ready    bool           // prepared ahead: the init said "ready"
-	warm     bool           // and its interpreter waits for the program (nsinit.Prestart)
+	cfg     *nsinit.Config
+	baseEnv []string // the sandbox's own variables, before the Spec's
+	planEnv []string // the report's honeytoken variables
+	p       *pipes
+	nr      *netRun
+	extra   []moat.Layer
+	begin   time.Time
+	mono0   int64
+	trace   bool
+	ready   bool // prepared ahead: the init said "ready"
+	warm    bool // and its interpreter waits for the program (nsinit.Prestart)
 	// zygoteSock, set before prepare, makes the sandbox a zygote's
 	// (zygote_linux.go): the init's end of the zygote's socket.
 	zygoteSock *os.File
-	done     chan struct{}  // closed when the run is over (or never was)
-	status   *bufio.Scanner // FDStatus, read by prepare up to "ready", then by messages
-	exited   chan struct{}  // closed when the init has exited and been reaped
-	waitErr  error
-	cleanups []func()
+	done       chan struct{}  // closed when the run is over (or never was)
+	status     *bufio.Scanner // FDStatus, read by prepare up to "ready", then by messages
+	exited     chan struct{}  // closed when the init has exited and been reaped
+	waitErr    error
+	cleanups   []func()
 }
 
 // stop ends the run for reason: the first reason wins. The init is asked

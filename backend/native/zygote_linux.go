@@ -1,8 +1,8 @@
 package native
 
 import (
-	_ "embed"
 	"context"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"

@@ -38,19 +38,20 @@ func main() {
 	conc := flag.Int("c", 8, "clients at once for the throughput")
 	dur := flag.Duration("d", 10*time.Second, "length of each throughput measurement")
 	poolSize := flag.Int("pool", 8, "warm pool size")
+	zygote := flag.Int("zygote", 0, "zygote pool size (moat serve --zygote); 0: not timed")
 	others := flag.String("backends", "", "comma-separated backends (docker, podman, gvisor ...) also timed cold through the API, n/5 runs each")
 	flag.Parse()
 	var extra []string
 	if *others != "" {
 		extra = strings.Split(*others, ",")
 	}
-	if err := run(*moat, *python, *n, *conc, *dur, *poolSize, extra); err != nil {
+	if err := run(*moat, *python, *n, *conc, *dur, *poolSize, *zygote, extra); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/serve:", err)
 		os.Exit(1)
 	}
 }
 
-func run(moat, python string, n, conc int, dur time.Duration, poolSize int, others []string) error {
+func run(moat, python string, n, conc int, dur time.Duration, poolSize, zygote int, others []string) error {
 	dir, err := os.MkdirTemp("", "moat-bench-serve-")
 	if err != nil {
 		return err
@@ -58,7 +59,7 @@ func run(moat, python string, n, conc int, dur time.Duration, poolSize int, othe
 	defer os.RemoveAll(dir)
 	sock := filepath.Join(dir, "s.sock")
 	srv := exec.Command(moat, "serve", "--listen", "", "--socket", sock, "--state-dir", filepath.Join(dir, "state"),
-		"--isolation", "native", "--pool", strconv.Itoa(poolSize), "--workers", strconv.Itoa(max(conc, 2)), "--queue", "1024")
+		"--isolation", "native", "--pool", strconv.Itoa(poolSize), "--workers", strconv.Itoa(max(conc, 2)), "--queue", "1024", "--zygote", strconv.Itoa(zygote))
 	var logs bytes.Buffer
 	srv.Stderr = &logs
 	if err := srv.Start(); err != nil {
@@ -84,7 +85,13 @@ func run(moat, python string, n, conc int, dur time.Duration, poolSize int, othe
 	if err := serveapi.WaitReady(hc, poolSize); err != nil {
 		return fmt.Errorf("%w\n%s", err, logs.String())
 	}
+	if zygote > 0 {
+		if err := serveapi.WaitZygote(hc, zygote); err != nil {
+			return fmt.Errorf("%w\n%s", err, logs.String())
+		}
+	}
 	warm := []byte(`{"code":"print(1)"}`)
+	zbody := []byte(`{"code":"print(1)","no_report":true}`)             // a zygote child's
 	cold := []byte(`{"code":"print(1)","limits":{"memory":268435456}}`) // not the pool's template
 	call := func(body []byte) (time.Duration, bool, error) {
 		t0 := time.Now()
@@ -128,13 +135,16 @@ func run(moat, python string, n, conc int, dur time.Duration, poolSize int, othe
 	}
 	var seqN func(name string, n int, f func() (time.Duration, bool, error)) error
 	seq := func(name string, f func() (time.Duration, bool, error)) error { return seqN(name, n, f) }
+	// wait waits for a full pool before each run of one client after
+	// another; the zygote's steps set it to wait for the zygote's.
+	wait := func() { _ = serveapi.WaitReady(hc, poolSize) }
 	seqN = func(name string, n int, f func() (time.Duration, bool, error)) error {
 		var ds []time.Duration
 		pooled := 0
 		c0 := cpu()
 		for range n {
 			if name != "bare python3 -I -S -c pass" {
-				_ = serveapi.WaitReady(hc, poolSize) // one client after another: a full pool each time
+				wait() // one client after another: a full pool each time
 			}
 			d, p, err := f()
 			if err != nil {
@@ -146,7 +156,7 @@ func run(moat, python string, n, conc int, dur time.Duration, poolSize int, othe
 			}
 		}
 		if name != "bare python3 -I -S -c pass" {
-			_ = serveapi.WaitReady(hc, poolSize) // the refill of the last one counts too
+			wait() // the refill of the last one counts too
 		}
 		per := ""
 		if name != "bare python3 -I -S -c pass" {
@@ -203,6 +213,17 @@ func run(moat, python string, n, conc int, dur time.Duration, poolSize int, othe
 		func() error {
 			return par(fmt.Sprintf("API cold, %d at once", conc), func() (time.Duration, bool, error) { return call(cold) })
 		},
+	}
+	if zygote > 0 {
+		steps = append(steps, func() error {
+			wait = func() { _ = serveapi.WaitZygote(hc, zygote) }
+			return seq("API print(1), zygote", func() (time.Duration, bool, error) { return call(zbody) })
+		}, func() error {
+			return par(fmt.Sprintf("API zygote, %d at once", conc), func() (time.Duration, bool, error) { return call(zbody) })
+		}, func() error {
+			wait = func() { _ = serveapi.WaitReady(hc, poolSize) }
+			return nil
+		})
 	}
 	// The other backends have no pool here: their cold path through the
 	// same API, beside native's.

@@ -13,19 +13,27 @@ import (
 // socket, host "moat") until its pool holds want ready sandboxes, for up to
 // two minutes.
 func WaitReady(hc *http.Client, want int) error {
+	return waitFor(hc, "pool", want)
+}
+
+// WaitZygote waits until the server's zygote pool (moat serve --zygote)
+// has want children ready.
+func WaitZygote(hc *http.Client, want int) error {
+	return waitFor(hc, "zygote", want)
+}
+
+func waitFor(hc *http.Client, which string, want int) error {
 	for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 		resp, err := hc.Get("http://moat/v1/ready")
 		if err != nil {
 			continue
 		}
-		var m struct {
-			Pool struct{ Ready int }
-		}
+		var m map[string]struct{ Ready int }
 		_ = json.NewDecoder(resp.Body).Decode(&m)
 		resp.Body.Close()
-		if m.Pool.Ready >= want {
+		if m[which].Ready >= want {
 			return nil
 		}
 	}
-	return fmt.Errorf("moat serve: the pool did not fill")
+	return fmt.Errorf("moat serve: the %s did not fill", which)
 }
