@@ -75,6 +75,7 @@ type zygoted struct {
 	z            *native.Zygote
 	mu           sync.Mutex
 	forked, cold int
+	left         []string // cgroups and processes of children that were closed
 }
 
 func (b *zygoted) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
@@ -82,11 +83,21 @@ func (b *zygoted) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	s.NoReport = true
 	sb, err := b.z.Prepare(ctx, &s)
 	if err == nil {
-		defer sb.Close()
 		res, err := sb.Run(ctx, &s)
+		sb.Close()
+		// What the child leaves, by name: the suite's own check of new
+		// cgroups also sees those of other tests on a shared host.
+		pid, group := native.ZygoteChild(sb)
+		left, _ := filepath.Glob("/sys/fs/cgroup/*/moat/" + group)
+		v2, _ := filepath.Glob("/sys/fs/cgroup/moat/" + group)
+		left = append(left, v2...)
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			left = append(left, fmt.Sprintf("process %d", pid))
+		}
 		if !errors.Is(err, moat.ErrMismatch) {
 			b.mu.Lock()
 			b.forked++
+			b.left = append(b.left, left...)
 			b.mu.Unlock()
 			return res, err
 		}
@@ -121,6 +132,9 @@ func TestZygoteSuite(t *testing.T) {
 	t.Logf("%d runs in zygote children, %d cold (not fitting: network, workspace, interpreter options)", b.forked, b.cold)
 	if b.forked == 0 {
 		t.Error("no run went through a zygote child")
+	}
+	if len(b.left) > 0 {
+		t.Errorf("zygote children left behind: %v", b.left)
 	}
 }
 

@@ -45,16 +45,17 @@ func main() {
 	n := flag.Int("n", 10000, "runs")
 	conc := flag.Int("c", 32, "clients at once")
 	poolSize := flag.Int("pool", 8, "warm pool size")
+	zygote := flag.Int("zygote", 0, "zygote pool size (moat serve --zygote); with it every run asks for no report, so that the zygote's children take them")
 	grace := flag.Duration("grace", 30*time.Second, "how long a moat cgroup new since the start may take to go")
 	limit := flag.Duration("for", 0, "if set, send no new run after this long (the runs sent are checked)")
 	flag.Parse()
-	if err := run(*moat, *n, *conc, *poolSize, *grace, *limit); err != nil {
+	if err := run(*moat, *n, *conc, *poolSize, *zygote, *grace, *limit); err != nil {
 		fmt.Fprintln(os.Stderr, "serveload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(moat string, n, conc, poolSize int, grace, limit time.Duration) error {
+func run(moat string, n, conc, poolSize, zygote int, grace, limit time.Duration) error {
 	dir, err := os.MkdirTemp("", "moat-serveload-")
 	if err != nil {
 		return err
@@ -71,7 +72,7 @@ func run(moat string, n, conc, poolSize int, grace, limit time.Duration) error {
 
 	sock := filepath.Join(dir, "s.sock")
 	srv := exec.Command(moat, "serve", "--listen", "", "--socket", sock, "--state-dir", state,
-		"--isolation", "native", "--pool", strconv.Itoa(poolSize), "--workers", strconv.Itoa(conc), "--queue", strconv.Itoa(4*conc))
+		"--isolation", "native", "--pool", strconv.Itoa(poolSize), "--workers", strconv.Itoa(conc), "--queue", strconv.Itoa(4*conc), "--zygote", strconv.Itoa(zygote))
 	srv.Env = append(os.Environ(), "TMPDIR="+tmp)
 	var logs bytes.Buffer
 	srv.Stderr = &logs
@@ -94,6 +95,11 @@ func run(moat string, n, conc, poolSize int, grace, limit time.Duration) error {
 	}}}
 	if err := serveapi.WaitReady(hc, poolSize); err != nil {
 		return fmt.Errorf("%w\n%s", err, logs.String())
+	}
+	if zygote > 0 {
+		if err := serveapi.WaitZygote(hc, zygote); err != nil {
+			return fmt.Errorf("%w\n%s", err, logs.String())
+		}
 	}
 
 	var (
@@ -125,7 +131,7 @@ func run(moat string, n, conc, poolSize int, grace, limit time.Duration) error {
 				}
 				sent.Add(1)
 				nonce := fmt.Sprintf("%s-%d", marker, i)
-				body, _ := json.Marshal(map[string]any{"code": code, "args": []string{nonce}, "stdin": nonce + "i", "files": map[string]string{"in.txt": nonce + "f"}})
+				body, _ := json.Marshal(map[string]any{"code": code, "args": []string{nonce}, "stdin": nonce + "i", "files": map[string]string{"in.txt": nonce + "f"}, "no_report": zygote > 0})
 				for attempt := 0; ; attempt++ {
 					t1 := time.Now()
 					resp, err := hc.Post("http://moat/v1/runs?wait=true", "application/json", bytes.NewReader(body))
