@@ -211,18 +211,25 @@ func (z *Zygote) Prepare(ctx context.Context, tmpl *moat.Spec) (moat.Prepared, e
 		return nil, fmt.Errorf("native: zygote: the template does not fit a zygote child (interpreter, network, workspace or report): %w", moat.ErrMismatch)
 	}
 	c, err := z.fork(zs, &t)
-	if err != nil {
-		// A zygote that failed a fork is not trusted with the next.
+	if errors.Is(err, errZygoteFault) {
+		// A zygote that did not fork is not trusted with the next (its
+		// waiting children die with it). A child that failed later
+		// (its cgroup, its setup) is the child's fault alone.
 		z.mu.Lock()
 		if z.cur == zs {
 			z.cur.close()
 			z.cur = nil
 		}
 		z.mu.Unlock()
+	}
+	if err != nil {
 		return nil, err
 	}
 	return c, nil
 }
+
+// errZygoteFault marks a fork that failed on the zygote's side.
+var errZygoteFault = errors.New("the zygote did not fork")
 
 func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (c *zygoteChild, err error) {
 	lim := tmpl.Limits.WithDefaults()
@@ -280,7 +287,7 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (c *zygoteChild, err e
 	err = unix.Sendmsg(zs.ctl, cfg, rights, nil, 0)
 	z.mu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("native: zygote: send fork: %w", err)
+		return nil, fmt.Errorf("native: zygote: send fork: %w: %w", err, errZygoteFault)
 	}
 	for _, f := range childEnds {
 		f.Close()
@@ -289,7 +296,7 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (c *zygoteChild, err e
 
 	m, pid, err := c.recv()
 	if err != nil || m.Kind != "placed?" {
-		return nil, fmt.Errorf("native: zygote: child setup: %w", c.childErr(err, m))
+		return nil, fmt.Errorf("native: zygote: child setup: %w: %w", c.childErr(err, m), errZygoteFault)
 	}
 	c.groupName = "moat-" + runID()
 	c.group, err = cgroup.New(c.groupName, cgroup.Limits{Memory: lim.Memory, Pids: lim.Pids + 2*initThreads, CPUs: lim.CPUs})
