@@ -18,6 +18,12 @@
 // Prepared.Run hands the program over; the stub runs it as the
 // interpreter would have. The setup is the same code for both.
 //
+// Zygote (moat serve --zygote) is a lighter pool source for runs without
+// the report: one interpreter started once in a sandbox of its own
+// (zygote.py) forks a child per run, which enters namespaces, a cgroup,
+// Landlock and seccomp of its own before it waits for its program; see
+// docs/serve.md for what such a run shares with the others.
+//
 // Binaries using this backend must call Init first thing in main.
 package native
 

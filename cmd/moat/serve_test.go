@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -288,4 +289,49 @@ func TestServeStateDirOwner(t *testing.T) {
 		t.Fatalf("another user's state dir: %v", r)
 	}
 	wantOneLine(t, r.stderr, "belongs to uid 65534")
+}
+
+// TestServeZygote: `moat serve --zygote 2` serves a run without the
+// report from a zygote child, one with the report elsewhere, and on
+// SIGTERM leaves no sandbox, zygote or child behind.
+func TestServeZygote(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the zygote is tested as root")
+	}
+	p := startServe(t, false, "--zygote", "2")
+	for i := 0; ; i++ {
+		resp, err := p.hc.Get("http://moat/v1/ready")
+		if err == nil {
+			var m map[string]map[string]float64
+			_ = json.NewDecoder(resp.Body).Decode(&m)
+			resp.Body.Close()
+			if m["zygote"]["Ready"] >= 1 {
+				break
+			}
+		}
+		if i > 1200 {
+			t.Fatalf("no zygote child ready: %v\n%s", err, p.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	m := p.post(t, "/v1/runs?wait=true", map[string]any{"code": "print(6*7)", "no_report": true})
+	if m["stdout"] != "42\n" || !strings.Contains(fmt.Sprint(m["layers"]), "zygote") {
+		t.Fatalf("run without the report: %v", m)
+	}
+	m = p.post(t, "/v1/runs?wait=true", map[string]any{"code": "print(6*7)"})
+	if m["stdout"] != "42\n" || strings.Contains(fmt.Sprint(m["layers"]), "zygote") {
+		t.Fatalf("run with the report: %v", m)
+	}
+	children := moattest.ChildrenOf(p.cmd.Process.Pid)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("moat serve after SIGTERM: %v\n%s", err, p.stderr)
+	}
+	for _, pid := range children {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+			t.Errorf("process %d of the server is still there", pid)
+		}
+	}
 }
