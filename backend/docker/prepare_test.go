@@ -2,9 +2,7 @@ package docker_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"slices"
@@ -44,114 +42,17 @@ func TestPrepared(t *testing.T) {
 	t.Run("no-leftover-containers", func(t *testing.T) { wantNoContainers(t) })
 }
 
-// probe is what a pooled run sees of its container, and what it leaves.
-const probe = `
-import json, os, sys
-home = os.path.expanduser("~")
-aws = os.path.join(home, ".aws", "credentials")
-seen = {
-  "work": sorted(os.listdir(".")),
-  "tmp": sorted(os.listdir("/tmp")),
-  "shm": sorted(os.listdir("/dev/shm")),
-  "home": sorted(os.listdir(home)),
-  "env": dict(os.environ),
-  "procs": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
-  "host": os.uname().nodename,
-  "aws": open(aws).read() if os.path.exists(aws) else "",
-}
-for d in (".", "/tmp", "/dev/shm", home):
-    open(os.path.join(d, "left-by-" + sys.argv[1]), "w").write("x")
-os.environ["LEFT_BY"] = sys.argv[1]
-if os.fork() == 0:
-    os.setsid()
-    import time
-    time.sleep(600)
-print(json.dumps(seen))
-`
-
-type seen struct {
-	Work, Tmp, Shm, Home []string
-	Env                  map[string]string
-	Procs                []int
-	Host, AWS            string
-}
-
 // TestPoolIsolation: runs of one pool of containers see nothing of each
-// other: no file in /work, /tmp, /dev/shm or home, no variable, no
-// process, each its own honeytokens and persona.
+// other (moattest.PoolIsolation), and the pool leaves no container.
 func TestPoolIsolation(t *testing.T) {
 	moattest.RequireBackend(t, "docker")
 	p, err := pool.New(docker.New(testImage(), "", ""), moat.Spec{}, 2, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var runs []seen
-	for i := range 3 {
-		waitReady(t, p, 1)
-		res, pooled, err := p.Run(context.Background(), &moat.Spec{Args: []string{"-c", probe, fmt.Sprint(i)},
-			Files: map[string][]byte{fmt.Sprintf("code%d.py", i): []byte("pass")}, Stdin: strings.NewReader("in")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !pooled {
-			t.Fatalf("run %d: not served by the pool", i)
-		}
-		if res.Status != moat.StatusExited || res.ExitCode != 0 {
-			t.Fatalf("run %d: %s %d: %s", i, res.Status, res.ExitCode, res.Stderr)
-		}
-		var s seen
-		if err := json.Unmarshal([]byte(res.Stdout), &s); err != nil {
-			t.Fatalf("run %d: %v: %q", i, err, res.Stdout)
-		}
-		runs = append(runs, s)
-	}
+	moattest.PoolIsolation(t, p, 3)
 	p.Close()
-	for i, s := range runs {
-		for _, l := range [][]string{s.Work, s.Tmp, s.Shm, s.Home} {
-			for _, name := range l {
-				if strings.HasPrefix(name, "left-by-") {
-					t.Errorf("run %d sees %s of an earlier run", i, name)
-				}
-				if strings.HasPrefix(name, "code") && name != fmt.Sprintf("code%d.py", i) {
-					t.Errorf("run %d sees the file %s of another run", i, name)
-				}
-			}
-		}
-		if !slices.Contains(s.Work, fmt.Sprintf("code%d.py", i)) {
-			t.Errorf("run %d: its own file is missing: %v", i, s.Work)
-		}
-		if _, ok := s.Env["LEFT_BY"]; ok {
-			t.Errorf("run %d sees LEFT_BY", i)
-		}
-		if len(s.Procs) > 2 { // the init and the program
-			t.Errorf("run %d sees processes %v: an earlier run's daemon?", i, s.Procs)
-		}
-		for j := range i {
-			o := runs[j]
-			if s.Env["GITHUB_TOKEN"] == "" || s.Env["GITHUB_TOKEN"] == o.Env["GITHUB_TOKEN"] {
-				t.Errorf("runs %d and %d: the same (or no) GITHUB_TOKEN honeytoken %q", j, i, s.Env["GITHUB_TOKEN"])
-			}
-			if s.AWS == "" || s.AWS == o.AWS {
-				t.Errorf("runs %d and %d: the same (or no) AWS credentials honeytoken", j, i)
-			}
-			if s.Host == o.Host && s.Env["HOME"] == o.Env["HOME"] {
-				t.Errorf("runs %d and %d: the same persona (host %s, home %s)", j, i, s.Host, s.Env["HOME"])
-			}
-		}
-	}
 	wantNoContainers(t)
-}
-
-// waitReady waits until the pool has n sandboxes ready.
-func waitReady(t *testing.T, p *pool.Pool, n int) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for p.Stats().Ready < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("pool not ready after 2 minutes: %+v", p.Stats())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // TestPreparedDiesWaiting: a prepared container killed while it waits is
