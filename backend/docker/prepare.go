@@ -368,7 +368,9 @@ func (p *Prepared) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, erro
 	if !p.used.CompareAndSwap(false, true) {
 		return nil, fmt.Errorf("%s: prepared container already used: %w", p.bx.b.name(), moat.ErrStale)
 	}
-	defer p.bx.close()
+	// The container's removal is not the run's to wait for (its
+	// processes are dead once run returns): Close waits for it.
+	defer func() { go p.bx.close() }()
 	select {
 	case <-p.bx.exited:
 		return nil, fmt.Errorf("%s: prepared container moat-%s died while waiting (exit %d): %w", p.bx.b.name(), p.bx.id[:12], p.bx.exitCode, moat.ErrStale)
@@ -381,8 +383,8 @@ func (p *Prepared) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, erro
 // ran, or was closed.
 func (p *Prepared) Done() <-chan struct{} { return p.bx.exited }
 
-// Close removes the container and waits until it is gone; safe at any
-// time.
+// Close removes the container and waits until it is gone (after Run, the
+// removal Run started); safe at any time.
 func (p *Prepared) Close() error {
 	p.used.Store(true)
 	p.bx.close()

@@ -113,6 +113,7 @@ func TestPreparedClose(t *testing.T) {
 	if _, err := sb.Run(ctx, &moat.Spec{Args: []string{"-c", "pass"}}); !errors.Is(err, moat.ErrStale) {
 		t.Errorf("second run: %v, want ErrStale", err)
 	}
+	sb.Close() // waits for the removal the run began
 	wantGone(t, id, vols)
 
 	sb, err = b.Prepare(ctx, &moat.Spec{})
