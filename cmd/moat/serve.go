@@ -168,6 +168,15 @@ func doServe(c *cobra.Command, f *serveFlags) error {
 	if err := checkStateDir(f.stateDir); err != nil {
 		return err
 	}
+	if b, err := moat.Get(f.isolation); err == nil && f.image != "" {
+		// Every run is of the image: a backend that runs none refuses
+		// them all.
+		if sp, ok := b.(moat.Supporter); ok {
+			if err := sp.Supports(&moat.Spec{Args: []string{"-c", "pass"}, Image: f.image}); err != nil {
+				return fmt.Errorf("--image with --isolation %s: %w", f.isolation, err)
+			}
+		}
+	}
 	cfg := server.Config{Isolation: f.isolation, Max: max, Workers: f.workers, Queue: f.queue, StateDir: f.stateDir, Log: log}
 	var ln net.Listener
 	if f.listen != "" {
@@ -202,15 +211,6 @@ func doServe(c *cobra.Command, f *serveFlags) error {
 		log.Info("listening", "socket", f.socket)
 	}
 	cfg.Image = f.image
-	if b, err := moat.Get(f.isolation); err == nil && f.image != "" {
-		// Every run is of the image: a backend that runs none refuses
-		// them all.
-		if sp, ok := b.(moat.Supporter); ok {
-			if err := sp.Supports(&moat.Spec{Args: []string{"-c", "pass"}, Image: f.image}); err != nil {
-				return fmt.Errorf("--image with --isolation %s: %w", f.isolation, err)
-			}
-		}
-	}
 	if f.pool > 0 {
 		if cfg.Pool, cfg.PoolBackend, err = startPool(c.Context(), f, max, log); err != nil {
 			return err
