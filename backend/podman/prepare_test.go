@@ -129,3 +129,18 @@ func wantNoContainer(t *testing.T, name string) {
 		t.Errorf("container left behind: %s", s)
 	}
 }
+
+// TestPreparedRootless: a pool of containers that rootless podman
+// started as another user (moat as root): runs see nothing of each other
+// and nothing is left in that user's store.
+func TestPreparedRootless(t *testing.T) {
+	u := rootlessUser(t)
+	_, v2 := os.Stat("/sys/fs/cgroup/cgroup.controllers")
+	p, err := pool.New(podman.New(testImage(), u), moat.Spec{AllowDegraded: v2 != nil}, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moattest.PoolIsolation(t, p, 2)
+	p.Close()
+	wantNoContainers(t, u)
+}
