@@ -163,6 +163,7 @@ type runRequest struct {
 	Stdin     string            `json:"stdin,omitempty"`
 	Env       []string          `json:"env,omitempty"`
 	Isolation string            `json:"isolation,omitempty"`
+	Image     string            `json:"image,omitempty"`
 	Network   string            `json:"network,omitempty"`
 	Limits    limitsRequest     `json:"limits"`
 	NoReport  bool              `json:"no_report,omitempty"`
@@ -181,7 +182,13 @@ type limitsRequest struct {
 // spec turns a request into a Spec within the server's maxima. Every
 // error is the caller's (400).
 func (s *Server) spec(req *runRequest) (*moat.Spec, error) {
-	sp := &moat.Spec{Env: req.Env, NoReport: req.NoReport}
+	sp := &moat.Spec{Env: req.Env, NoReport: req.NoReport, Image: s.cfg.Image}
+	if req.Image != "" && req.Image != s.cfg.Image {
+		if s.cfg.Image == "" {
+			return nil, fmt.Errorf("image %q: this server runs no image a request names (start it with --image)", req.Image)
+		}
+		return nil, fmt.Errorf("image %q: this server runs the image %s only", req.Image, s.cfg.Image)
+	}
 	n := 0
 	for _, set := range []bool{req.Code != "", req.Module != "", req.Script != ""} {
 		if set {
@@ -629,6 +636,11 @@ func (s *Server) backends(w http.ResponseWriter, r *http.Request, _ string) {
 		Available bool       `json:"available"`
 		Reason    string     `json:"reason,omitempty"`
 		Pool      bool       `json:"pool"`
+		// The pool's size, how many are ready and its image, when it
+		// is this backend's.
+		PoolSize  int    `json:"pool_size,omitempty"`
+		PoolReady int    `json:"pool_ready,omitempty"`
+		PoolImage string `json:"pool_image,omitempty"`
 	}
 	var rows []row
 	for _, n := range moat.Registered() {
@@ -638,6 +650,10 @@ func (s *Server) backends(w http.ResponseWriter, r *http.Request, _ string) {
 		}
 		t, _ := moat.LookupTechnique(n)
 		rw := row{Name: n, Level: t.Level, Available: true, Pool: n == s.poolBackend() && s.cfg.Pool != nil}
+		if rw.Pool {
+			st := s.cfg.Pool.Stats()
+			rw.PoolSize, rw.PoolReady, rw.PoolImage = st.Size, st.Ready, s.cfg.Pool.Template().Image
+		}
 		if err := moat.Check(r.Context(), b); err != nil {
 			rw.Available, rw.Reason = false, err.Error()
 		}

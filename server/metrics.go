@@ -34,16 +34,22 @@ func newMetrics(s *Server) *metrics {
 			func() float64 { return float64(s.queued.Load()) }),
 	)
 	if p := s.cfg.Pool; p != nil {
+		// Labelled with the pool's backend (and image, for a container
+		// pool's), so that each pool shows as its own.
+		pl := prometheus.Labels{"backend": s.poolBackend()}
+		if img := p.Template().Image; img != "" {
+			pl["image"] = img
+		}
 		reg.MustRegister(
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "moat_pool_ready", Help: "Prepared sandboxes waiting for a run."},
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "moat_pool_ready", ConstLabels: pl, Help: "Prepared sandboxes waiting for a run."},
 				func() float64 { return float64(p.Stats().Ready) }),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "moat_pool_size", Help: "Prepared sandboxes the pool keeps."},
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "moat_pool_size", ConstLabels: pl, Help: "Prepared sandboxes the pool keeps."},
 				func() float64 { return float64(p.Stats().Size) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "moat_pool_hits_total", Help: "Runs served by a prepared sandbox."},
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "moat_pool_hits_total", ConstLabels: pl, Help: "Runs served by a prepared sandbox."},
 				func() float64 { return float64(p.Stats().Hits) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "moat_pool_misses_total", Help: "Runs of the pool's backend that went cold (no fit, none ready, stale)."},
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "moat_pool_misses_total", ConstLabels: pl, Help: "Runs of the pool's backend that went cold (no fit, none ready, stale)."},
 				func() float64 { return float64(p.Stats().Misses) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "moat_pool_stale_total", Help: "Prepared sandboxes that died while they waited."},
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "moat_pool_stale_total", ConstLabels: pl, Help: "Prepared sandboxes that died while they waited."},
 				func() float64 { return float64(p.Stats().Stale) }),
 		)
 	}

@@ -63,6 +63,11 @@ type Config struct {
 	// report: `moat serve --zygote`, backend/native's Zygote); its misses
 	// go on to Pool or cold.
 	ZygotePool *pool.Pool
+	// Image, if set, is the image of every run (Spec.Image): for the
+	// backends that run images (docker, podman, gVisor through Docker,
+	// kubernetes), and a container pool's. A request that names another
+	// image is refused: the server pulls nothing a caller asks for.
+	Image string
 	// Keep is how many finished runs are kept for GET (default 1000),
 	// KeepFor how long (default 1h), KeepBytes how much of their output
 	// (default 256MiB); the oldest go first.

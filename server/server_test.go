@@ -431,7 +431,7 @@ func TestPoolThroughAPI(t *testing.T) {
 		t.Fatalf("cold run: %d %v %v", resp.StatusCode, resp.Header, m)
 	}
 	_, m = f.do("GET", "/v1/metrics", tokenAdmin, nil)
-	for _, want := range []string{"moat_pool_hits_total 1", "moat_pool_misses_total 1", "moat_pool_size 2", "moat_queue_length 0",
+	for _, want := range []string{`moat_pool_hits_total{backend="native"} 1`, `moat_pool_misses_total{backend="native"} 1`, `moat_pool_size{backend="native"} 2`, "moat_queue_length 0",
 		`moat_runs_total{backend="native",pooled="true",status="exited"} 1`, `moat_run_duration_seconds_count{backend="native",pooled="true"} 1`} {
 		if !strings.Contains(m["raw"].(string), want) {
 			t.Errorf("metrics lack %q", want)

@@ -42,13 +42,11 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/jsonmessage"
-	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/moat-sandbox/moat"
 	ctr "github.com/moat-sandbox/moat/backend/internal/container"
 	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
-	"github.com/moat-sandbox/moat/internal/transfer/capture"
 )
 
 // DefaultImage is used when neither Spec.Image nor Backend.Image is set.
@@ -417,183 +415,15 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 var errNoInit = errors.New("init volume empty")
 
 // run is one attempt of Run; stale is when an earlier attempt found the
-// init volume empty (zero: believe its stamp).
+// init volume empty (zero: believe its stamp). It is a prepared container
+// (prepare) that runs spec at once.
 func (b *Backend) run(ctx context.Context, e *engine, spec *moat.Spec, vol string, stale time.Time) (*moat.Result, error) {
-	lim := spec.Limits.WithDefaults()
-	life := context.WithoutCancel(ctx)
-	id := ctr.RunID()
-	persona := ctr.NewPersona()
-	e.info(ctx)
-	cfg, hc, err := b.config(spec, lim, id, vol, persona, b.runtimeName(e))
-	if err != nil {
-		return nil, err
+	bx, res, err := b.prepare(ctx, e, spec, vol, stale)
+	if bx == nil {
+		return res, err
 	}
-	// The image is pinned by its ID: the run, its layers and the hook's
-	// bytecode cache (keyed by the ID) are of the same image, whatever
-	// the name points to meanwhile.
-	name := cfg.Image
-	imageID := ""
-	if ins, err := e.cli.ImageInspect(life, cfg.Image); err == nil && ins.ID != "" {
-		imageID, cfg.Image = ins.ID, ins.ID
-	}
-	var site *ctr.HookSite
-	if vol != "" && !spec.NoReport {
-		// The hook in a site directory of the image, where it has one
-		// (learnt by an earlier run): a tmpfs there, no PYTHONPATH.
-		site = ctr.NewHookSite("docker-"+e.id, imageID)
-		if site.Dir != "" {
-			m := site.Tmpfs()
-			hc.Tmpfs[m.Path] = m.Options
-		}
-	}
-	if vol != "" {
-		// Before the create, which would make an empty volume in use.
-		prov := &ctr.Provisioner{Engine: "docker-" + e.id, Fill: func(v string) error { return e.fillInit(life, cfg.Image, v, b.Progress) }}
-		if err := prov.Ensure(vol, stale); err != nil {
-			if ni := (*errNoImage)(nil); errors.As(err, &ni) {
-				return nil, ni // the image is missing: that is the one line
-			}
-			return nil, fmt.Errorf("docker: %w", err)
-		}
-	}
-	created, err := e.cli.ContainerCreate(life, cfg, hc, nil, nil, "moat-"+id)
-	if err != nil && client.IsErrNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image") {
-		if perr := pull(life, e.cli, cfg.Image, b.Progress); perr != nil {
-			return nil, perr
-		}
-		created, err = e.cli.ContainerCreate(life, cfg, hc, nil, nil, "moat-"+id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("docker: create container: %w", err)
-	}
-	r := ctr.NewRun(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), ctr.StopGrace)
-		defer cancel()
-		_ = e.cli.ContainerKill(ctx, created.ID, "KILL")
-	})
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = e.cli.ContainerRemove(rctx, created.ID, container.RemoveOptions{Force: true})
-	}()
-	res := &moat.Result{Isolation: b.name()}
-	img := name
-	if imageID != "" {
-		img += " (" + imageID + ")"
-	}
-	rt := "runtime " + b.runtimeName(e)
-	if sentry(b.runtimeName(e)) && spec.Network == moat.NetworkSinkhole {
-		rt += " (gVisor with --network=host: the program's sockets are the host kernel's, in the container's network namespace only)"
-	}
-	res.Layers = ctr.Layers(fmt.Sprintf("docker %s, API %s (negotiated)", e.version, e.cli.ClientVersion()),
-		rt, img, vol, spec, lim, persona)
-
-	hj, err := e.cli.ContainerAttach(life, created.ID, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
-	if err != nil {
-		return nil, fmt.Errorf("docker: attach: %w", err)
-	}
-	defer hj.Close()
-	waitCtx, cancelWait := context.WithCancel(life)
-	defer cancelWait()
-	waitC, waitErrC := e.cli.ContainerWait(waitCtx, created.ID, container.WaitConditionNextExit)
-
-	sess := ctr.NewSession(spec, lim, persona, r.Stop)
-	if sentry(b.runtimeName(e)) {
-		sess.OnSentry()
-	}
-	sess.OnExit = r.FinalStats
-	sess.AfterProgram = ctr.AfterBound
-	if vol != "" {
-		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, func() string { return imageID })
-		sess.Site = site
-		sess.KernelExecs = true
-	}
-	sess.Guard = guarded(vol, b.runtimeName(e))
-	defer sess.Report(res) // events and findings, whatever the outcome
-	start := time.Now()
-	if err := e.cli.ContainerStart(life, created.ID, container.StartOptions{}); err != nil {
-		if vol != "" && stale.IsZero() && ctr.InitMissing(err.Error()) {
-			return nil, errNoInit
-		}
-		return startFailed(res, name, err)
-	}
-	if sess.Sinkhole() {
-		// Before the header: the program starts only once it is read.
-		err := errors.New("no pid")
-		if ins, ierr := e.cli.ContainerInspect(life, created.ID); ierr != nil {
-			err = ierr
-		} else if ins.State != nil && ins.State.Pid > 0 {
-			err = sess.StartSink(ins.State.Pid)
-		}
-		if err != nil {
-			r.Stop(moat.StatusError)
-			r.End()
-			return nil, fmt.Errorf("docker: %w", err)
-		}
-	}
-	go func() { r.Resolved(cgroupOf(life, e.cli, created.ID)) }()
-
-	framesR, framesW := io.Pipe()
-	diag := capture.New(nil, 8<<10, func() {})
-	go func() {
-		_, err := stdcopy.StdCopy(framesW, diag, hj.Reader)
-		framesW.CloseWithError(err)
-	}()
-	recvErr := make(chan error, 1)
-	go func() {
-		err := sess.Receive(framesR)
-		_, _ = io.Copy(io.Discard, framesR)
-		recvErr <- err
-	}()
-	sendErr := sess.Send(hj.Conn, func() { _ = hj.CloseWrite() })
-	if sendErr != nil {
-		r.Stop(moat.StatusError)
-	}
-
-	end := r.SuperviseProgram(ctx, lim.Timeout, ctr.AfterBound, sess.Reaped(), sess.Exited())
-	defer end()
-
-	protoErr := <-recvErr
-	if protoErr != nil {
-		r.Stop(moat.StatusError)
-	}
-	// The stream ended: the container is exiting. Wait for it (and kill it
-	// if it lingers), so that no process of the run is left when Run returns.
-	var exitCode int64 = -1
-	select {
-	case w := <-waitC:
-		exitCode = w.StatusCode
-	case <-waitErrC:
-	case <-time.After(ctr.StopGrace):
-		r.Stop(moat.StatusError)
-		select {
-		case w := <-waitC:
-			exitCode = w.StatusCode
-		case <-waitErrC:
-		case <-time.After(ctr.StopGrace):
-		}
-	}
-	reason := r.End() // no stop after the end
-	res.DurationMS = time.Since(start).Milliseconds()
-	if reason == "" && exitCode > 128 {
-		sess.InitKilled(int(exitCode - 128))
-	}
-
-	stats := r.Stats()
-	if !r.Cgroup().Found() && sess.ExitReport() == nil {
-		// No cgroup to read (a remote daemon): ask the daemon.
-		if ins, err := e.cli.ContainerInspect(life, created.ID); err == nil && ins.State != nil && ins.State.OOMKilled {
-			stats.OOMKills = 1
-		}
-	}
-	res.MaxRSSBytes = stats.Peak
-	sess.Fill(res)
-	d, _ := diag.Result()
-	detail := ctr.Note("send", sendErr) + ctr.Note("", protoErr)
-	if exitCode >= 0 {
-		detail += fmt.Sprintf(" (container exit %d)", exitCode)
-	}
-	return sess.Finish(res, b.name(), reason, stats, d, detail, r.Cause(cmp.Or(sendErr, protoErr), ctr.AfterBound))
+	defer bx.close()
+	return bx.run(ctx, spec)
 }
 
 // cgroupOf finds the container's cgroup from its init's host pid; the

@@ -28,6 +28,15 @@ type runtimeRunner interface {
 const hostinetRuntime = "runsc-hostinet"
 
 func runImage(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	b, err := imageBackend(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	return b.Run(ctx, spec)
+}
+
+// imageBackend is the docker backend on runsc for spec: see runImage.
+func imageBackend(ctx context.Context, spec *moat.Spec) (moat.Backend, error) {
 	d, err := moat.Get("docker")
 	if err != nil {
 		return nil, fmt.Errorf("gvisor: --image %q runs through Docker, which this build lacks: %w", spec.Image, err)
@@ -46,5 +55,28 @@ func runImage(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	if err := moat.Check(ctx, b); err != nil {
 		return nil, fmt.Errorf("gvisor: --image %q runs through Docker with runtime %s: %w", spec.Image, runtime, err)
 	}
-	return b.Run(ctx, spec)
+	return b, nil
+}
+
+var _ moat.Preparer = (*Backend)(nil)
+
+// Prepare keeps a sandbox ready for runs like tmpl (a warm pool; see
+// moat.Preparer): in image mode only, a container of tmpl.Image that
+// Docker started on runsc, its init waiting for the program (the docker
+// backend's Prepare). A direct run (no image) is not prepared: its
+// bundle, scratch tmpfs and cgroup are made per run, and runsc starts the
+// Sentry and the program together.
+func (b *Backend) Prepare(ctx context.Context, tmpl *moat.Spec) (moat.Prepared, error) {
+	if tmpl.Image == "" {
+		return nil, fmt.Errorf("gvisor: only a run of an image (through Docker's runsc) is prepared ahead, not a direct run of the host's Python: %w", moat.ErrUnsupported)
+	}
+	ib, err := imageBackend(ctx, tmpl)
+	if err != nil {
+		return nil, err
+	}
+	p, ok := ib.(moat.Preparer)
+	if !ok {
+		return nil, fmt.Errorf("gvisor: --image %q: the docker backend prepares nothing ahead: %w", tmpl.Image, moat.ErrUnsupported)
+	}
+	return p.Prepare(ctx, tmpl)
 }

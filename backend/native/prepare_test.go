@@ -4,14 +4,12 @@ package native_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -51,40 +49,9 @@ func TestPrepared(t *testing.T) {
 	moattest.Run(t, func() moat.Backend { return &prepared{} }, opts)
 }
 
-// probe is what a pooled run sees of its sandbox, and what it leaves.
-const probe = `
-import json, os, subprocess, sys
-seen = {
-  "work": sorted(os.listdir(".")),
-  "tmp": sorted(os.listdir("/tmp")),
-  "shm": sorted(os.listdir("/dev/shm")),
-  "home": sorted(os.listdir(os.path.expanduser("~"))),
-  "env": {k: v for k, v in os.environ.items()},
-  "procs": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
-  "host": os.uname().nodename,
-  "aws": open(os.path.expanduser("~/.aws/credentials")).read() if os.path.exists(os.path.expanduser("~/.aws/credentials")) else "",
-}
-# Leave traces everywhere a next run could look.
-for d in (".", "/tmp", "/dev/shm", os.path.expanduser("~")):
-    open(os.path.join(d, "left-by-" + sys.argv[1]), "w").write("x")
-os.environ["LEFT_BY"] = sys.argv[1]
-if os.fork() == 0:
-    os.setsid()
-    import time
-    time.sleep(600)
-print(json.dumps(seen))
-`
-
-type seen struct {
-	Work, Tmp, Shm, Home []string
-	Env                  map[string]string
-	Procs                []int
-	Host, AWS            string
-}
-
 // TestPoolIsolation: runs of one pool see nothing of each other: no file
 // in /work, /tmp, /dev/shm or home, no variable, no process, and their
-// own honeytokens and persona.
+// own honeytokens and persona (moattest.PoolIsolation).
 func TestPoolIsolation(t *testing.T) {
 	moattest.RequireBackend(t, "native")
 	p, err := pool.New(&native.Backend{}, moat.Spec{}, 2, 1)
@@ -92,76 +59,7 @@ func TestPoolIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	var runs []seen
-	for i := range 4 {
-		waitReady(t, p, 1)
-		res, pooled, err := p.Run(context.Background(), &moat.Spec{Args: []string{"-c", probe, fmt.Sprint(i)}, Files: map[string][]byte{fmt.Sprintf("code%d.py", i): []byte("pass")}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !pooled {
-			t.Fatalf("run %d: not served by the pool", i)
-		}
-		if res.Status != moat.StatusExited || res.ExitCode != 0 {
-			t.Fatalf("run %d: %s %d: %s", i, res.Status, res.ExitCode, res.Stderr)
-		}
-		var s seen
-		if err := json.Unmarshal([]byte(res.Stdout), &s); err != nil {
-			t.Fatalf("run %d: %v: %q", i, err, res.Stdout)
-		}
-		runs = append(runs, s)
-	}
-	for i, s := range runs {
-		for _, l := range [][]string{s.Work, s.Tmp, s.Shm, s.Home} {
-			for _, name := range l {
-				if strings.HasPrefix(name, "left-by-") {
-					t.Errorf("run %d sees %s of an earlier run", i, name)
-				}
-				if strings.HasPrefix(name, "code") && name != fmt.Sprintf("code%d.py", i) {
-					t.Errorf("run %d sees the file %s of another run", i, name)
-				}
-			}
-		}
-		if !contains(s.Work, fmt.Sprintf("code%d.py", i)) {
-			t.Errorf("run %d: its own file is missing: %v", i, s.Work)
-		}
-		if _, ok := s.Env["LEFT_BY"]; ok {
-			t.Errorf("run %d sees LEFT_BY", i)
-		}
-		if len(s.Procs) > 2 { // pid 1 (the init) and the program itself
-			t.Errorf("run %d sees processes %v: an earlier run's daemon?", i, s.Procs)
-		}
-		for j := range i {
-			o := runs[j]
-			if s.Env["GITHUB_TOKEN"] == "" || s.Env["GITHUB_TOKEN"] == o.Env["GITHUB_TOKEN"] {
-				t.Errorf("runs %d and %d: the same (or no) GITHUB_TOKEN honeytoken %q", j, i, s.Env["GITHUB_TOKEN"])
-			}
-			if s.AWS == "" || s.AWS == o.AWS {
-				t.Errorf("runs %d and %d: the same (or no) AWS credentials honeytoken", j, i)
-			}
-		}
-	}
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// waitReady waits until the pool has n sandboxes ready.
-func waitReady(t *testing.T, p *pool.Pool, n int) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for p.Stats().Ready < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("pool not ready after 2 minutes: %+v", p.Stats())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	moattest.PoolIsolation(t, p, 4)
 }
 
 // TestPreparedDiesWaiting: a prepared sandbox killed while it waits is
@@ -193,7 +91,7 @@ func TestPreparedDiesWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	waitReady(t, p, 1)
+	moattest.WaitReady(t, p, 1)
 	// Kill every sandbox the pool holds: their inits are moat's children
 	// whose command line is the init's persona; find them by cgroup.
 	killPooled(t)
@@ -346,7 +244,7 @@ func TestPreparedDiesAtHandover(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitReady(t, p, 1)
+			moattest.WaitReady(t, p, 1)
 			res, pooled, err := p.Run(context.Background(), &moat.Spec{Args: []string{"-c", "import sys; print(sys.stdin.read())"}, Stdin: strings.NewReader("whole")})
 			p.Close()
 			if err != nil {

@@ -40,6 +40,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -354,8 +356,8 @@ func modeOf(opts string) string {
 	return "0700"
 }
 
-// run is one Run's container, started once, or twice when the image had
-// to be pulled first.
+// run is one Run's container (or a Prepare's), started once, or again
+// when the image had to be pulled first or the init volume filled again.
 type run struct {
 	b      *Backend
 	m      *mode
@@ -369,111 +371,147 @@ type run struct {
 	// site where its python3 runs the hook from.
 	imageID string
 	site    *ctr.HookSite
+
+	tmpl     *moat.Spec // what the container is made for: image, network, limits, report
+	lim      moat.Limits
+	args     []string
+	degraded []string
+	vol      string
+	prov     *ctr.Provisioner
+	profile  string // the seccomp profile's file, removed by cleanup
 }
 
-// Run runs spec in a new container; see the package doc.
-func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
-	tr := ctr.NewTrace("podman")
+// setup does what a run's container needs before podman starts it, for
+// runs like spec; cleanup removes the seccomp profile's file once no
+// container will start with it.
+func (b *Backend) setup(ctx context.Context, spec *moat.Spec, tr *ctr.Trace) (r *run, cleanup func(), err error) {
 	if err := ctr.ValidateSinkEnter("podman", spec, sinkHelper()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if spec.Network == moat.NetworkSinkhole && b.PythonInit {
-		return nil, fmt.Errorf("podman: network mode sinkhole: the sinkhole needs moat's own init in the container (not bootstrap.py): %w", moat.ErrUnsupported)
+		return nil, nil, fmt.Errorf("podman: network mode sinkhole: the sinkhole needs moat's own init in the container (not bootstrap.py): %w", moat.ErrUnsupported)
 	}
 	m, err := b.mode()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if p := m.devProblem(); p != "" {
-		return nil, fmt.Errorf("podman: %s: %w", p, moat.ErrUnavailable)
+		return nil, nil, fmt.Errorf("podman: %s: %w", p, moat.ErrUnavailable)
 	}
 	if !m.cgroups && !spec.AllowDegraded {
-		return nil, fmt.Errorf("podman: %s (pass --allow-degraded to run with rlimits only): %w", m.why, moat.ErrDegraded)
+		return nil, nil, fmt.Errorf("podman: %s (pass --allow-degraded to run with rlimits only): %w", m.why, moat.ErrDegraded)
 	}
-	lim := spec.Limits.WithDefaults()
-	id := ctr.RunID()
-	prov := &ctr.Provisioner{Engine: m.engine, Fill: func(v string) error { return b.fillInit(m, v) }}
-	var vol string
+	r = &run{b: b, m: m, id: ctr.RunID(), tr: tr, tmpl: spec, lim: spec.Limits.WithDefaults()}
+	r.prov = &ctr.Provisioner{Engine: m.engine, Fill: func(v string) error { return b.fillInit(m, v) }}
 	if !b.PythonInit {
-		var err error
-		if vol, err = ctr.InitFor("", ""); err != nil {
-			return nil, fmt.Errorf("podman: %w", err)
+		if r.vol, err = ctr.InitFor("", ""); err != nil {
+			return nil, nil, fmt.Errorf("podman: %w", err)
 		}
 	}
+	r.goInit = r.vol != ""
 
 	// With moat's own init, which guards the calls the profile lets
 	// through (ctr.GuardedProfile).
-	getProfile, guard := ctr.SeccompProfile, vol != "" && ctr.Guardable()
-	if guard {
+	getProfile := ctr.SeccompProfile
+	if r.guard = r.vol != "" && ctr.Guardable(); r.guard {
 		getProfile = ctr.GuardedProfile
 	}
 	prof, err := getProfile()
 	if err != nil {
-		return nil, fmt.Errorf("podman: seccomp profile: %w", err)
+		return nil, nil, fmt.Errorf("podman: seccomp profile: %w", err)
 	}
 	// Podman reads the profile from a file; it must be readable by the
 	// user podman runs as, and is removed with the run.
 	f, err := os.CreateTemp("", "moat-seccomp-*.json")
 	if err != nil {
-		return nil, fmt.Errorf("podman: seccomp profile: %w", err)
+		return nil, nil, fmt.Errorf("podman: seccomp profile: %w", err)
 	}
-	defer os.Remove(f.Name())
+	r.profile = f.Name()
+	cleanup = func() { _ = os.Remove(f.Name()) }
 	_, werr := f.Write(prof)
 	if cerr := f.Close(); werr != nil || cerr != nil {
-		return nil, fmt.Errorf("podman: seccomp profile: %w", errors.Join(werr, cerr))
+		cleanup()
+		return nil, nil, fmt.Errorf("podman: seccomp profile: %w", errors.Join(werr, cerr))
 	}
 	_ = os.Chmod(f.Name(), 0o644)
 	tr.Step("seccomp profile written")
-	if vol != "" {
-		if err := prov.Ensure(vol, time.Time{}); err != nil {
-			return nil, fmt.Errorf("podman: %w", err)
+	if r.vol != "" {
+		if err := r.prov.Ensure(r.vol, time.Time{}); err != nil {
+			cleanup()
+			return nil, nil, fmt.Errorf("podman: %w", err)
 		}
 		tr.Step("init volume ready")
 	}
-	persona := ctr.NewPersona()
-	var imageID string
-	var site *ctr.HookSite
-	if vol != "" && !spec.NoReport {
+	r.persona = ctr.NewPersona()
+	if r.vol != "" && !spec.NoReport {
 		// A podman process (some 20 ms and more) before the run: the
 		// hook's site directory, learnt per image ID, is a mount.
 		out, err := b.output(ctx, m, "image", "inspect", "--format", "{{.Id}}", b.image(spec))
-		if imageID = strings.TrimSpace(out); err != nil || len(imageID) != 64 || strings.Trim(imageID, "0123456789abcdef") != "" {
-			imageID = ""
+		if r.imageID = strings.TrimSpace(out); err != nil || len(r.imageID) != 64 || strings.Trim(r.imageID, "0123456789abcdef") != "" {
+			r.imageID = ""
 		}
-		site = ctr.NewHookSite(m.engine, imageID)
+		r.site = ctr.NewHookSite(m.engine, r.imageID)
 	}
-	args, degraded := b.args(m, spec, lim, id, f.Name(), vol, persona, site)
-	res := &moat.Result{Isolation: "podman", Degraded: degraded}
-	res.Layers = ctr.Layers("podman CLI, "+m.who, "runtime: podman's configured OCI runtime", b.image(spec), vol, spec, lim, persona)
-	if !m.cgroups {
-		for i, l := range res.Layers {
-			if l.Name == "limits" {
-				res.Layers[i].Detail = "rlimits only (no cgroup): " + degradedBounds(lim)
-			}
-		}
+	r.args, r.degraded = b.args(m, spec, r.lim, r.id, r.profile, r.vol, r.persona, r.site)
+	return r, cleanup, nil
+}
+
+// Run runs spec in a new container; see the package doc.
+func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	r, cleanup, err := b.setup(ctx, spec, ctr.NewTrace("podman"))
+	if err != nil {
+		return nil, err
 	}
-	r := &run{b: b, m: m, id: id, tr: tr, goInit: vol != "", guard: guard, persona: persona, imageID: imageID, site: site}
+	defer cleanup()
+	return r.retry(ctx, func(bx *box) (*moat.Result, error) {
+		defer bx.close()
+		return bx.run(ctx, spec)
+	})
+}
+
+// retry starts the container and calls use with it; once more after a
+// pull when the image was missing, and after filling the init volume
+// again when it was found empty (its stamp outlived it).
+func (r *run) retry(ctx context.Context, use func(*box) (*moat.Result, error)) (*moat.Result, error) {
 	pulled, refilled := false, false
 	for {
 		began := time.Now()
-		out, err := r.run(ctx, spec, lim, args, res)
+		bx, err := r.start(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out, err := use(bx)
 		switch {
 		case errors.Is(err, errNoImage) && !pulled:
 			pulled = true
-			if perr := b.pull(ctx, m, b.image(spec)); perr != nil {
+			if perr := r.b.pull(ctx, r.m, r.b.image(r.tmpl)); perr != nil {
 				return nil, perr
 			}
 			continue
 		case errors.Is(err, errNoInit) && !refilled:
-			// The stamp outlived the volume: fill it again.
 			refilled = true
-			if perr := prov.Ensure(vol, began); perr != nil {
+			if perr := r.prov.Ensure(r.vol, began); perr != nil {
 				return nil, fmt.Errorf("podman: %w", perr)
 			}
 			continue
 		}
 		return out, err
 	}
+}
+
+// result is a run's Result before the run: its layers and what is
+// degraded.
+func (r *run) result(spec *moat.Spec, lim moat.Limits) *moat.Result {
+	res := &moat.Result{Isolation: "podman", Degraded: slices.Clone(r.degraded)}
+	res.Layers = ctr.Layers("podman CLI, "+r.m.who, "runtime: podman's configured OCI runtime", r.b.image(spec), r.vol, spec, lim, r.persona)
+	if !r.m.cgroups {
+		for i, l := range res.Layers {
+			if l.Name == "limits" {
+				res.Layers[i].Detail = "rlimits only (no cgroup): " + degradedBounds(lim)
+			}
+		}
+	}
+	return res
 }
 
 var (
@@ -555,7 +593,28 @@ type noImage struct{ msg string }
 func (e *noImage) Error() string { return e.msg }
 func (e *noImage) Unwrap() error { return moat.ErrNotFound }
 
-func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []string, res *moat.Result) (*moat.Result, error) {
+// box is a container that podman started, with moat's init (or
+// bootstrap.py) waiting for the header on its control pipe: everything of
+// a run that depends on no program. Its run hands the program over; close
+// removes it.
+type box struct {
+	r                *run
+	dir              string // the run's own directory: the cidfile, the pidfile, conmon's "oom"
+	cidFile, pidFile string
+	t                *transport
+	diag             *capture.Stream
+	life             *ctr.Run
+	cgDone           context.CancelFunc
+
+	framesRead chan struct{} // closed by run once the frames are read (bootstrap.py's stdout)
+	exited     chan struct{} // closed once podman has exited
+	werr       error         // podman's exit, once exited is closed
+
+	closeOnce sync.Once
+}
+
+// start starts the container.
+func (r *run) start(ctx context.Context) (*box, error) {
 	// A directory of the run's own, removed after it, for podman to write
 	// the cidfile in (as the user it runs as) and to work in: conmon, which
 	// it starts in its working directory, leaves a file "oom" there after
@@ -565,26 +624,89 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	if err != nil {
 		return nil, fmt.Errorf("podman: %w", err)
 	}
-	defer os.RemoveAll(dir)
 	if r.m.cred != nil {
 		if err := os.Chown(dir, int(r.m.cred.Uid), int(r.m.cred.Gid)); err != nil {
+			os.RemoveAll(dir)
 			return nil, fmt.Errorf("podman: %w", err)
 		}
 	}
-	cidFile, pidFile := filepath.Join(dir, "cid"), filepath.Join(dir, "pid")
-	args = append([]string{args[0], "--cidfile", cidFile}, args[1:]...)
-	if spec.Network == moat.NetworkSinkhole {
-		args = append([]string{args[0], "--pidfile", pidFile}, args[1:]...)
-	}
+	bx := &box{r: r, dir: dir, cidFile: filepath.Join(dir, "cid"), pidFile: filepath.Join(dir, "pid"),
+		framesRead: make(chan struct{}), exited: make(chan struct{})}
+	args := append([]string{r.args[0], "--cidfile", bx.cidFile, "--pidfile", bx.pidFile}, r.args[1:]...)
 	cmd := r.b.command(r.m, args...)
 	cmd.Dir = dir
-	diag := capture.New(nil, 8<<10, func() {})
-	t, err := r.transport(cmd, diag)
-	if err != nil {
+	bx.diag = capture.New(nil, 8<<10, func() {})
+	if bx.t, err = r.transport(cmd, bx.diag); err != nil {
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("podman: %w", err)
 	}
-	defer t.closeAll()
-	life := ctr.NewRun(func() { _, _ = r.b.output(context.Background(), r.m, "kill", "--signal", "KILL", containerName(r.id)) })
+	bx.life = ctr.NewRun(func() { _, _ = r.b.output(context.Background(), r.m, "kill", "--signal", "KILL", containerName(r.id)) })
+	if err := cmd.Start(); err != nil {
+		bx.t.closeAll()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("podman: start: %w", err)
+	}
+	bx.t.started()
+	r.tr.Step("podman started")
+	go func() {
+		if !r.goInit {
+			// Wait only after the output is read (exec.Cmd's rule for
+			// pipes): bootstrap.py's frames are podman's stdout.
+			<-bx.framesRead
+		}
+		bx.werr = cmd.Wait()
+		close(bx.exited)
+	}()
+	// Looking for the cgroup stops when the box is closed.
+	cgCtx, cgDone := context.WithCancel(context.WithoutCancel(ctx))
+	bx.cgDone = cgDone
+	go func() {
+		cg := r.cgroupOf(cgCtx, bx.cidFile)
+		r.tr.Step("cgroup resolved")
+		bx.life.Resolved(cg)
+	}()
+	return bx, nil
+}
+
+// close removes the container, whatever it does, and what the run left
+// on the host.
+func (bx *box) close() {
+	bx.closeOnce.Do(func() {
+		select {
+		case <-bx.exited:
+		default:
+			_, _ = bx.r.b.output(context.Background(), bx.r.m, "rm", "--force", "--time", "0", "--ignore", containerName(bx.r.id))
+		}
+		bx.t.closeAll()
+		select {
+		case <-bx.exited:
+		case <-time.After(2 * ctr.StopGrace):
+			// podman did not end: nothing of it is waited for any more.
+		}
+		bx.cgDone()
+		os.RemoveAll(bx.dir)
+	})
+}
+
+// refused says why podman ended before the container ran: errNoImage,
+// errNoInit, or what podman said. Call it once exited is closed.
+func (bx *box) refused() error {
+	d, _ := bx.diag.Result()
+	switch {
+	case strings.Contains(d, "image not known"):
+		return errNoImage
+	case ctr.InitMissing(d):
+		return errNoInit
+	}
+	return fmt.Errorf("podman: the container ended before it ran its program%s", ctr.Note("podman", errors.New(cmp.Or(termsafe.Line(d, 300), fmt.Sprint(bx.werr)))))
+}
+
+// run hands spec over to the waiting init and supervises the run to its
+// Result; the caller closes the box.
+func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	r, life, t := bx.r, bx.life, bx.t
+	lim := spec.Limits.WithDefaults()
+	res := r.result(spec, lim)
 	sess := ctr.NewSession(spec, lim, r.persona, life.Stop)
 	defer func() {
 		sess.Report(res) // events and findings, whatever the outcome
@@ -611,29 +733,15 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		sess.SinkEnter = func(args ...string) *exec.Cmd { return r.b.command(r.m, append([]string{"unshare"}, args...)...) }
 	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("podman: start: %w", err)
-	}
-	t.started()
-	r.tr.Step("podman started")
-	waitErr := make(chan error, 1)
+	recvDone := sessDone(sess, t.frames, life)
 	go func() {
-		// Wait only after the output is read (exec.Cmd's rule for pipes).
-		<-sessDone(sess, t.frames, life)
-		waitErr <- cmd.Wait()
-	}()
-	// Looking for the cgroup stops when ctx is canceled or the run ends.
-	cgCtx, cgDone := context.WithCancel(ctx)
-	defer cgDone()
-	go func() {
-		cg := r.cgroupOf(cgCtx, cidFile)
-		r.tr.Step("cgroup resolved")
-		life.Resolved(cg)
+		<-recvDone
+		close(bx.framesRead)
 	}()
 	var sendErr error
 	if sess.Sinkhole() {
 		// Before the header: the program starts only once it is read.
-		sendErr = r.startSink(sess, pidFile, waitErr)
+		sendErr = bx.startSink(sess)
 	}
 	if sendErr == nil {
 		sendErr = t.send(sess)
@@ -645,13 +753,14 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 	end := life.SuperviseProgram(ctx, lim.Timeout, ctr.AfterBound, sess.Reaped(), sess.Exited())
 	defer end()
 
-	var werr error
 	select {
-	case werr = <-waitErr:
+	case <-bx.exited:
 	case <-time.After(lim.Timeout + ctr.StopSlack + ctr.AfterBound + 2*ctr.StopGrace):
 		life.Stop(moat.StatusError)
-		werr = <-waitErr
+		<-bx.exited
 	}
+	<-recvDone // podman is gone: the frames end
+	werr := bx.werr
 	reason := life.End()
 	r.tr.Step("podman exited")
 	res.DurationMS = time.Since(start).Milliseconds()
@@ -666,13 +775,13 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 		// killed in the container's memory cgroup: a witness that does not
 		// depend on moat having found the cgroup before --rm removed it (a
 		// container that breaches its limit at once, on a loaded host).
-		if _, err := os.Stat(filepath.Join(dir, "oom")); err == nil {
+		if _, err := os.Stat(filepath.Join(bx.dir, "oom")); err == nil {
 			stats.OOMKills = 1
 		}
 	}
 	res.MaxRSSBytes = stats.Peak
 	sess.Fill(res)
-	d, _ := diag.Result()
+	d, _ := bx.diag.Result()
 	// podman refused before the container started: moat's own send may
 	// have failed on the closed pipe first (StatusError), which is no
 	// reason of the run's.
@@ -691,23 +800,33 @@ func (r *run) run(ctx context.Context, spec *moat.Spec, lim moat.Limits, args []
 // startSink waits for podman's pidfile (the container's init, as this
 // host sees it, written once the container runs) and brings the run's
 // sinkhole up in its network namespace. It gives up when podman exits
-// first (exited) or after 30 s.
-func (r *run) startSink(sess *ctr.Session, pidFile string, exited chan error) error {
-	deadline := time.Now().Add(30 * time.Second)
+// first or after 30 s.
+func (bx *box) startSink(sess *ctr.Session) error {
+	pid, err := bx.waitPid(30 * time.Second)
+	if err != nil {
+		return fmt.Errorf("sinkhole: %w", err)
+	}
+	return sess.StartSink(pid)
+}
+
+// waitPid waits for podman's pidfile: the container's init as this host
+// sees it, written once the container runs. It gives up when podman exits
+// first or after d.
+func (bx *box) waitPid(d time.Duration) (int, error) {
+	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(pidFile); err == nil {
+		if b, err := os.ReadFile(bx.pidFile); err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
-				return sess.StartSink(pid)
+				return pid, nil
 			}
 		}
 		select {
-		case err := <-exited:
-			exited <- err // for the caller's wait
-			return errors.New("sinkhole: podman exited before the container ran")
+		case <-bx.exited:
+			return 0, errors.New("podman exited before the container ran")
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	return errors.New("sinkhole: podman wrote no pidfile within 30s")
+	return 0, fmt.Errorf("podman wrote no pidfile within %s", d)
 }
 
 // transport is how the protocol reaches the init. With moat's init, on
@@ -897,3 +1016,123 @@ func GC(ctx context.Context) ([]string, error) {
 	}
 	return removed, errors.Join(errs...)
 }
+
+// Prepared is a container that podman started ahead of its run for a
+// warm pool (see moat.Preparer): made with the template's image, network,
+// limits and report, hardened as a cold run's, moat's init waiting on
+// its control pipe for the program. Nothing of a run is in it until Run;
+// each runs one Spec and is removed.
+type Prepared struct {
+	bx   *box
+	used atomic.Bool
+}
+
+var (
+	_ moat.Preparer = (*Backend)(nil)
+	_ moat.Prepared = (*Prepared)(nil)
+)
+
+// prepareWait bounds the wait for a prepared container to run.
+const prepareWait = 2 * time.Minute
+
+// Prepare starts a container for runs like tmpl (its image, network,
+// limits but the timeout and output cap, and its options) and returns
+// once it runs: see Prepared. tmpl's program, files and streams are not
+// used. With bootstrap.py as the init (PythonInit) nothing is prepared.
+func (b *Backend) Prepare(ctx context.Context, tmpl *moat.Spec) (moat.Prepared, error) {
+	if b.PythonInit {
+		return nil, fmt.Errorf("podman: a container is prepared ahead only with moat's own init, not bootstrap.py: %w", moat.ErrUnsupported)
+	}
+	t := *tmpl
+	if len(t.Args) == 0 {
+		t.Args = []string{"-c", "pass"} // Validate wants a program
+	}
+	t.Stdin, t.Stdout, t.Stderr, t.Files, t.Workspace, t.OutDir = nil, nil, nil, nil, "", ""
+	r, cleanup, err := b.setup(ctx, &t, ctr.NewTrace("podman"))
+	if err != nil {
+		return nil, err
+	}
+	// podman has read the profile once the container runs.
+	defer cleanup()
+	var ready *box
+	_, err = r.retry(ctx, func(bx *box) (*moat.Result, error) {
+		if _, err := bx.waitPid(prepareWait); err != nil {
+			bx.close()
+			select {
+			case <-bx.exited:
+				return nil, bx.refused()
+			default:
+				return nil, fmt.Errorf("podman: %w", err)
+			}
+		}
+		ready = bx
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Prepared{bx: ready}, nil
+}
+
+// fits says why spec cannot run in the container (wrapping
+// moat.ErrMismatch), or nil.
+func (p *Prepared) fits(spec *moat.Spec) error {
+	r := p.bx.r
+	var why []string
+	if r.b.image(spec) != r.b.image(r.tmpl) {
+		why = append(why, "image")
+	}
+	if spec.Network != r.tmpl.Network {
+		why = append(why, "network")
+	}
+	a, b := spec.Limits.WithDefaults(), r.lim
+	a.Timeout, a.OutputLimit, b.Timeout, b.OutputLimit = 0, 0, 0, 0 // the run's own
+	if a != b {
+		why = append(why, "limits")
+	}
+	if spec.NoReport != r.tmpl.NoReport || spec.AllowDegraded != r.tmpl.AllowDegraded {
+		why = append(why, "options")
+	}
+	if len(why) > 0 {
+		return fmt.Errorf("podman: the prepared container differs in %s: %w", strings.Join(why, ", "), moat.ErrMismatch)
+	}
+	return nil
+}
+
+// Run runs spec in the prepared container and removes it: the same Result
+// as Backend.Run. A Spec that does not fit gives moat.ErrMismatch (the
+// container still unused); a container that died while it waited, or was
+// used or closed, moat.ErrStale.
+func (p *Prepared) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	if err := ctr.ValidateSinkEnter("podman", spec, sinkHelper()); err != nil {
+		return nil, err
+	}
+	if err := p.fits(spec); err != nil {
+		return nil, err
+	}
+	if !p.used.CompareAndSwap(false, true) {
+		return nil, fmt.Errorf("podman: prepared container already used: %w", moat.ErrStale)
+	}
+	defer p.bx.close()
+	select {
+	case <-p.bx.exited:
+		return nil, fmt.Errorf("podman: prepared container %s died while waiting: %w", containerName(p.bx.r.id), moat.ErrStale)
+	default:
+	}
+	return p.bx.run(ctx, spec)
+}
+
+// Done is closed once podman has exited: the container died while
+// waiting, ran, or was closed.
+func (p *Prepared) Done() <-chan struct{} { return p.bx.exited }
+
+// Close removes the container and waits until it is gone; safe at any
+// time.
+func (p *Prepared) Close() error {
+	p.used.Store(true)
+	p.bx.close()
+	return nil
+}
+
+// Name is the container's name (for tests).
+func (p *Prepared) Name() string { return containerName(p.bx.r.id) }

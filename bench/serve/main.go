@@ -2,10 +2,12 @@
 // after another (latency: p50, p99) and many at once (runs per second),
 // with the warm pool and cold (a limit the pool was not prepared for),
 // beside bare `python3 -I -S -c pass`, and the cold path of the other
-// backends named by -backends. It starts its own `moat serve` on a Unix
+// backends named by -backends. -isolation and -image give the server's
+// backend and image: `-isolation docker -image moat/python:bookworm`
+// times a pool of prepared containers beside docker's cold path. It starts its own `moat serve` on a Unix
 // socket in a temporary directory; an interrupt stops it cleanly.
 //
-//	go build -o . ./cmd/moat ./cmd/moat-init && go run ./bench/serve -moat ./moat -n 200 -c 8 [-backends gvisor]
+//	go build -o . ./cmd/moat ./cmd/moat-init && go run ./bench/serve -moat ./moat -n 200 -c 8 [-backends gvisor] [-isolation docker -image IMAGE]
 package main
 
 import (
@@ -39,19 +41,21 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "length of each throughput measurement")
 	poolSize := flag.Int("pool", 8, "warm pool size")
 	zygote := flag.Int("zygote", 0, "zygote pool size (moat serve --zygote); 0: not timed")
+	isolation := flag.String("isolation", "native", "the server's backend, and its pool's")
+	image := flag.String("image", "", "the server's image (moat serve --image)")
 	others := flag.String("backends", "", "comma-separated backends (docker, podman, gvisor ...) also timed cold through the API, n/5 runs each")
 	flag.Parse()
 	var extra []string
 	if *others != "" {
 		extra = strings.Split(*others, ",")
 	}
-	if err := run(*moat, *python, *n, *conc, *dur, *poolSize, *zygote, extra); err != nil {
+	if err := run(*moat, *python, *isolation, *image, *n, *conc, *dur, *poolSize, *zygote, extra); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/serve:", err)
 		os.Exit(1)
 	}
 }
 
-func run(moat, python string, n, conc int, dur time.Duration, poolSize, zygote int, others []string) error {
+func run(moat, python, isolation, image string, n, conc int, dur time.Duration, poolSize, zygote int, others []string) error {
 	dir, err := os.MkdirTemp("", "moat-bench-serve-")
 	if err != nil {
 		return err
@@ -59,7 +63,7 @@ func run(moat, python string, n, conc int, dur time.Duration, poolSize, zygote i
 	defer os.RemoveAll(dir)
 	sock := filepath.Join(dir, "s.sock")
 	srv := exec.Command(moat, "serve", "--listen", "", "--socket", sock, "--state-dir", filepath.Join(dir, "state"),
-		"--isolation", "native", "--pool", strconv.Itoa(poolSize), "--workers", strconv.Itoa(max(conc, 2)), "--queue", "1024", "--zygote", strconv.Itoa(zygote))
+		"--isolation", isolation, "--image", image, "--pool", strconv.Itoa(poolSize), "--workers", strconv.Itoa(max(conc, 2)), "--queue", "1024", "--zygote", strconv.Itoa(zygote))
 	var logs bytes.Buffer
 	srv.Stderr = &logs
 	if err := srv.Start(); err != nil {

@@ -24,7 +24,7 @@ import (
 )
 
 type serveFlags struct {
-	listen, socket, tokenFile, adminTokenFile, stateDir, isolation, maxTimeout, grace, poolBackend string
+	listen, socket, tokenFile, adminTokenFile, stateDir, isolation, maxTimeout, grace, poolBackend, image string
 	limitFlags
 	pool, workers, queue int
 	allowRemote          bool
@@ -56,7 +56,8 @@ left behind. See docs/serve.md.`,
 	fl.StringVar(&f.isolation, "isolation", "auto", "backend of a run that names none")
 	fl.IntVar(&f.pool, "pool", 4, "sandboxes kept prepared (0: no warm pool)")
 	fl.IntVar(&f.zygote, "zygote", 0, "native zygote children kept forked for runs without the report (0: none; see docs/serve.md)")
-	fl.StringVar(&f.poolBackend, "pool-backend", "native", "backend of the warm pool: native, or kubernetes (Pods kept started)")
+	fl.StringVar(&f.poolBackend, "pool-backend", "", "backend of the warm pool: native, docker, podman, gvisor (--image through Docker's runsc) or kubernetes (default: --isolation's when it keeps a pool, else native)")
+	fl.StringVar(&f.image, "image", "", "the image of every run of a container backend, and of a container pool (default: the backend's own); a request for another is refused")
 	fl.IntVar(&f.workers, "workers", 8, "runs at once")
 	fl.IntVar(&f.queue, "queue", 64, "runs that may wait for a worker; beyond: 429")
 	fl.StringVar(&f.maxTimeout, "max-timeout", "60s", "largest wall clock a run may ask for")
@@ -64,6 +65,57 @@ left behind. See docs/serve.md.`,
 	fl.StringVar(&f.grace, "grace", "10s", "on SIGTERM, how long running runs may go on before they are canceled")
 	fl.BoolVar(&f.allowRemote, "allow-remote", false, "allow a --listen address that is not loopback")
 	return c
+}
+
+// startPool starts the warm pool of --pool-backend (default: the
+// --isolation backend's when it can prepare sandboxes, else native's), or
+// none when that backend does not work here, and names its backend.
+func startPool(ctx context.Context, f *serveFlags, max moat.Limits, log *slog.Logger) (*pool.Pool, string, error) {
+	name := f.poolBackend
+	if name == "" {
+		name = "native"
+		if b, err := moat.Get(f.isolation); err == nil {
+			if _, ok := b.(moat.Preparer); ok {
+				name = f.isolation
+			}
+		}
+	}
+	b, err := moat.Get(name)
+	if err != nil {
+		return nil, "", fmt.Errorf("--pool-backend: %w", err)
+	}
+	if _, ok := b.(moat.Preparer); !ok {
+		return nil, "", fmt.Errorf("--pool-backend %s: this backend cannot keep sandboxes prepared (native, docker, podman, gvisor and kubernetes can): %w", name, moat.ErrUnsupported)
+	}
+	tmpl := moat.Spec{Image: f.image, Limits: moat.Limits{Memory: min(max.Memory, moat.DefaultMemory), Pids: min(max.Pids, moat.DefaultPids),
+		Disk: min(max.Disk, moat.DefaultDisk), CPUs: max.CPUs,
+		// A Pod's deadline is fixed when it starts: made for the
+		// longest run (native's and the containers' ignore the timeout).
+		Timeout: max.Timeout}}
+	if im, ok := b.(moat.Imager); ok && tmpl.Image == "" {
+		tmpl.Image = im.DefaultImage()
+	}
+	if name == "gvisor" && tmpl.Image == "" {
+		log.Warn("no warm pool: gVisor keeps containers prepared only for an image, through Docker's runsc; start with --image IMAGE", "backend", name)
+		return nil, "", nil
+	}
+	if name == "native" && f.image != "" {
+		if f.poolBackend == "" {
+			log.Warn("no warm pool: the runs are of an image (--image), the native pool's of the host's Python; give --isolation docker, podman or gvisor for a pool of containers")
+			return nil, "", nil
+		}
+		return nil, "", fmt.Errorf("--image %s: the native pool runs the host's Python, not an image; give --pool-backend docker, podman or gvisor: %w", f.image, moat.ErrUnsupported)
+	}
+	if err := moat.Check(ctx, b); err != nil {
+		log.Warn("no warm pool: the backend does not work here", "backend", name, "err", err)
+		return nil, "", nil
+	}
+	p, err := pool.New(b, tmpl, f.pool, 2)
+	if err != nil {
+		return nil, "", err
+	}
+	log.Info("warm pool", "backend", name, "size", f.pool, "image", tmpl.Image)
+	return p, name, nil
 }
 
 // defaultSocket is where `moat serve` listens and `moat run` looks:
@@ -118,6 +170,15 @@ func doServe(c *cobra.Command, f *serveFlags) error {
 	if err := checkStateDir(f.stateDir); err != nil {
 		return err
 	}
+	if b, err := moat.Get(f.isolation); err == nil && f.image != "" {
+		// Every run is of the image: a backend that runs none refuses
+		// them all.
+		if sp, ok := b.(moat.Supporter); ok {
+			if err := sp.Supports(&moat.Spec{Args: []string{"-c", "pass"}, Image: f.image}); err != nil {
+				return fmt.Errorf("--image with --isolation %s: %w", f.isolation, err)
+			}
+		}
+	}
 	cfg := server.Config{Isolation: f.isolation, Max: max, Workers: f.workers, Queue: f.queue, StateDir: f.stateDir, Log: log}
 	var ln net.Listener
 	if f.listen != "" {
@@ -151,27 +212,10 @@ func doServe(c *cobra.Command, f *serveFlags) error {
 		defer os.Remove(f.socket)
 		log.Info("listening", "socket", f.socket)
 	}
+	cfg.Image = f.image
 	if f.pool > 0 {
-		b, err := moat.Get(f.poolBackend)
-		if err != nil {
-			return fmt.Errorf("--pool-backend: %w", err)
-		}
-		if _, ok := b.(moat.Preparer); !ok {
-			return fmt.Errorf("--pool-backend %s: this backend cannot keep sandboxes prepared (native and kubernetes can): %w", f.poolBackend, moat.ErrUnsupported)
-		}
-		if err := moat.Check(c.Context(), b); err == nil {
-			tmpl := moat.Spec{Limits: moat.Limits{Memory: min(max.Memory, moat.DefaultMemory), Pids: min(max.Pids, moat.DefaultPids),
-				Disk: min(max.Disk, moat.DefaultDisk), CPUs: max.CPUs,
-				// A Pod's deadline is fixed when it starts: made for the
-				// longest run (native's ignores the timeout).
-				Timeout: max.Timeout}}
-			if cfg.Pool, err = pool.New(b, tmpl, f.pool, 2); err != nil {
-				return err
-			}
-			cfg.PoolBackend = f.poolBackend
-			log.Info("warm pool", "backend", f.poolBackend, "size", f.pool)
-		} else {
-			log.Warn("no warm pool: the backend does not work here", "backend", f.poolBackend, "err", err)
+		if cfg.Pool, cfg.PoolBackend, err = startPool(c.Context(), f, max, log); err != nil {
+			return err
 		}
 	}
 	if f.zygote > 0 {

@@ -194,6 +194,9 @@ func (p *Pool) refill(ctx context.Context) {
 	}
 }
 
+// Template is the Spec the pool's sandboxes are prepared for.
+func (p *Pool) Template() moat.Spec { return p.tmpl }
+
 // Stats returns the counters.
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()

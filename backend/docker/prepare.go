@@ -1,0 +1,395 @@
+package docker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/moat-sandbox/moat"
+	ctr "github.com/moat-sandbox/moat/backend/internal/container"
+	"github.com/moat-sandbox/moat/internal/transfer/capture"
+)
+
+// box is a container created, attached and started, with moat's init (or
+// bootstrap.py) waiting on its stdin for the header: everything of a run
+// that depends on no program. Its run hands the program over; close
+// removes it. A cold run is a box run at once; a warm pool's (Prepared)
+// waits.
+type box struct {
+	b        *Backend
+	e        *engine
+	tmpl     *moat.Spec // what the container was made for: image, network, limits, report
+	lim      moat.Limits
+	vol      string
+	persona  ctr.Persona
+	name     string // the image as named
+	imageID  string
+	site     *ctr.HookSite
+	id       string // the container's
+	r        *ctr.Run
+	hj       types.HijackedResponse
+	stopWait context.CancelFunc
+
+	exited   chan struct{} // closed when the container has exited (or the wait failed)
+	exitCode int64         // the container's exit status once exited is closed; -1 unknown
+
+	closeOnce sync.Once
+}
+
+// prepare makes a box for runs like spec. A refused start that is the
+// run's result (an image without python3) comes back as a Result and no
+// box; errNoInit when the init volume was found empty (its stamp lied).
+func (b *Backend) prepare(ctx context.Context, e *engine, spec *moat.Spec, vol string, stale time.Time) (*box, *moat.Result, error) {
+	lim := spec.Limits.WithDefaults()
+	life := context.WithoutCancel(ctx)
+	id := ctr.RunID()
+	persona := ctr.NewPersona()
+	e.info(ctx)
+	cfg, hc, err := b.config(spec, lim, id, vol, persona, b.runtimeName(e))
+	if err != nil {
+		return nil, nil, err
+	}
+	// The image is pinned by its ID: the run, its layers and the hook's
+	// bytecode cache (keyed by the ID) are of the same image, whatever
+	// the name points to meanwhile.
+	bx := &box{b: b, e: e, tmpl: spec, lim: lim, vol: vol, persona: persona, name: cfg.Image, exited: make(chan struct{}), exitCode: -1}
+	if ins, err := e.cli.ImageInspect(life, cfg.Image); err == nil && ins.ID != "" {
+		bx.imageID, cfg.Image = ins.ID, ins.ID
+	}
+	if vol != "" && !spec.NoReport {
+		// The hook in a site directory of the image, where it has one
+		// (learnt by an earlier run): a tmpfs there, no PYTHONPATH.
+		bx.site = ctr.NewHookSite("docker-"+e.id, bx.imageID)
+		if bx.site.Dir != "" {
+			m := bx.site.Tmpfs()
+			hc.Tmpfs[m.Path] = m.Options
+		}
+	}
+	if vol != "" {
+		// Before the create, which would make an empty volume in use.
+		prov := &ctr.Provisioner{Engine: "docker-" + e.id, Fill: func(v string) error { return e.fillInit(life, cfg.Image, v, b.Progress) }}
+		if err := prov.Ensure(vol, stale); err != nil {
+			if ni := (*errNoImage)(nil); errors.As(err, &ni) {
+				return nil, nil, ni // the image is missing: that is the one line
+			}
+			return nil, nil, fmt.Errorf("docker: %w", err)
+		}
+	}
+	created, err := e.cli.ContainerCreate(life, cfg, hc, nil, nil, "moat-"+id)
+	if err != nil && client.IsErrNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image") {
+		if perr := pull(life, e.cli, cfg.Image, b.Progress); perr != nil {
+			return nil, nil, perr
+		}
+		created, err = e.cli.ContainerCreate(life, cfg, hc, nil, nil, "moat-"+id)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("docker: create container: %w", err)
+	}
+	bx.id = created.ID
+	bx.r = ctr.NewRun(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ctr.StopGrace)
+		defer cancel()
+		_ = e.cli.ContainerKill(ctx, created.ID, "KILL")
+	})
+	waitCtx, cancelWait := context.WithCancel(life)
+	bx.stopWait = cancelWait
+	if bx.hj, err = e.cli.ContainerAttach(life, created.ID, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true}); err != nil {
+		close(bx.exited)
+		bx.close()
+		return nil, nil, fmt.Errorf("docker: attach: %w", err)
+	}
+	waitC, waitErrC := e.cli.ContainerWait(waitCtx, created.ID, container.WaitConditionNextExit)
+	go func() {
+		select {
+		case w := <-waitC:
+			bx.exitCode = w.StatusCode
+		case <-waitErrC:
+		}
+		close(bx.exited)
+	}()
+	if err := e.cli.ContainerStart(life, created.ID, container.StartOptions{}); err != nil {
+		bx.close()
+		if vol != "" && stale.IsZero() && ctr.InitMissing(err.Error()) {
+			return nil, nil, errNoInit
+		}
+		res, err := startFailed(&moat.Result{Isolation: b.name(), Layers: bx.layers(spec, lim)}, bx.name, err)
+		if res != nil {
+			// What a run reports whatever happened: the events (none)
+			// and findings.
+			ctr.NewSession(spec, lim, persona, func(moat.Status) {}).Report(res)
+		}
+		return nil, res, err
+	}
+	go func() { bx.r.Resolved(cgroupOf(life, e.cli, created.ID)) }()
+	return bx, nil, nil
+}
+
+// close removes the container, whatever it is doing, and waits until it
+// is gone.
+func (bx *box) close() {
+	bx.closeOnce.Do(func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if bx.hj.Conn != nil {
+			bx.hj.Close()
+		}
+		_ = bx.e.cli.ContainerRemove(rctx, bx.id, container.RemoveOptions{Force: true})
+		bx.stopWait()
+		<-bx.exited
+	})
+}
+
+// layers are a run's layers in this container.
+func (bx *box) layers(spec *moat.Spec, lim moat.Limits) []moat.Layer {
+	b, e := bx.b, bx.e
+	img := bx.name
+	if bx.imageID != "" {
+		img += " (" + bx.imageID + ")"
+	}
+	rt := "runtime " + b.runtimeName(e)
+	if sentry(b.runtimeName(e)) && spec.Network == moat.NetworkSinkhole {
+		rt += " (gVisor with --network=host: the program's sockets are the host kernel's, in the container's network namespace only)"
+	}
+	return ctr.Layers(fmt.Sprintf("docker %s, API %s (negotiated)", e.version, e.cli.ClientVersion()),
+		rt, img, bx.vol, spec, lim, bx.persona)
+}
+
+// run hands spec over to the waiting init and supervises the run to its
+// Result; the caller closes the box.
+func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	b, e, r, lim := bx.b, bx.e, bx.r, spec.Limits.WithDefaults()
+	life := context.WithoutCancel(ctx)
+	res := &moat.Result{Isolation: b.name(), Layers: bx.layers(spec, lim)}
+
+	sess := ctr.NewSession(spec, lim, bx.persona, r.Stop)
+	if sentry(b.runtimeName(e)) {
+		sess.OnSentry()
+	}
+	sess.OnExit = r.FinalStats
+	sess.AfterProgram = ctr.AfterBound
+	if bx.vol != "" {
+		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, func() string { return bx.imageID })
+		sess.Site = bx.site
+		sess.KernelExecs = true
+	}
+	sess.Guard = guarded(bx.vol, b.runtimeName(e))
+	defer sess.Report(res) // events and findings, whatever the outcome
+	start := time.Now()
+	if sess.Sinkhole() {
+		// Before the header: the program starts only once it is read.
+		err := errors.New("no pid")
+		if ins, ierr := e.cli.ContainerInspect(life, bx.id); ierr != nil {
+			err = ierr
+		} else if ins.State != nil && ins.State.Pid > 0 {
+			err = sess.StartSink(ins.State.Pid)
+		}
+		if err != nil {
+			r.Stop(moat.StatusError)
+			r.End()
+			return nil, fmt.Errorf("docker: %w", err)
+		}
+	}
+
+	hj := bx.hj
+	framesR, framesW := io.Pipe()
+	diag := capture.New(nil, 8<<10, func() {})
+	go func() {
+		_, err := stdcopy.StdCopy(framesW, diag, hj.Reader)
+		framesW.CloseWithError(err)
+	}()
+	recvErr := make(chan error, 1)
+	go func() {
+		err := sess.Receive(framesR)
+		_, _ = io.Copy(io.Discard, framesR)
+		recvErr <- err
+	}()
+	sendErr := sess.Send(hj.Conn, func() { _ = hj.CloseWrite() })
+	if sendErr != nil {
+		r.Stop(moat.StatusError)
+	}
+
+	end := r.SuperviseProgram(ctx, lim.Timeout, ctr.AfterBound, sess.Reaped(), sess.Exited())
+	defer end()
+
+	protoErr := <-recvErr
+	if protoErr != nil {
+		r.Stop(moat.StatusError)
+	}
+	// The stream ended: the container is exiting. Wait for it (and kill it
+	// if it lingers), so that no process of the run is left when Run returns.
+	select {
+	case <-bx.exited:
+	case <-time.After(ctr.StopGrace):
+		r.Stop(moat.StatusError)
+		select {
+		case <-bx.exited:
+		case <-time.After(ctr.StopGrace):
+		}
+	}
+	exitCode := int64(-1)
+	select {
+	case <-bx.exited:
+		exitCode = bx.exitCode
+	default:
+	}
+	reason := r.End() // no stop after the end
+	res.DurationMS = time.Since(start).Milliseconds()
+	if reason == "" && exitCode > 128 {
+		sess.InitKilled(int(exitCode - 128))
+	}
+
+	stats := r.Stats()
+	if !r.Cgroup().Found() && sess.ExitReport() == nil {
+		// No cgroup to read (a remote daemon): ask the daemon.
+		if ins, err := e.cli.ContainerInspect(life, bx.id); err == nil && ins.State != nil && ins.State.OOMKilled {
+			stats.OOMKills = 1
+		}
+	}
+	res.MaxRSSBytes = stats.Peak
+	sess.Fill(res)
+	d, _ := diag.Result()
+	detail := ctr.Note("send", sendErr) + ctr.Note("", protoErr)
+	if exitCode >= 0 {
+		detail += fmt.Sprintf(" (container exit %d)", exitCode)
+	}
+	return sess.Finish(res, b.name(), reason, stats, d, detail, r.Cause(cmp.Or(sendErr, protoErr), ctr.AfterBound))
+}
+
+// Prepared is a container started ahead of its run for a warm pool (see
+// moat.Preparer): created with the template's image, network, limits and
+// report, hardened as a cold run's, its init waiting on its stdin for the
+// program. Nothing of a run is in it until Run; each runs one Spec and is
+// removed.
+type Prepared struct {
+	bx   *box
+	used atomic.Bool
+}
+
+var (
+	_ moat.Preparer = (*Backend)(nil)
+	_ moat.Prepared = (*Prepared)(nil)
+)
+
+// Prepare creates and starts a container for runs like tmpl (its image,
+// network, limits but the timeout and output cap, and whether the report
+// is on): see Prepared. tmpl's program, files and streams are not used.
+func (b *Backend) Prepare(ctx context.Context, tmpl *moat.Spec) (moat.Prepared, error) {
+	t := *tmpl
+	if len(t.Args) == 0 {
+		t.Args = []string{"-c", "pass"} // Validate wants a program
+	}
+	t.Stdin, t.Stdout, t.Stderr, t.Files, t.Workspace, t.OutDir = nil, nil, nil, nil, "", ""
+	if err := b.Supports(&t); err != nil {
+		return nil, err
+	}
+	if err := ctr.ValidateSink(b.name(), &t); err != nil {
+		return nil, err
+	}
+	e, err := b.engine()
+	if err != nil {
+		return nil, err
+	}
+	e.info(context.WithoutCancel(ctx))
+	var vol string
+	if !b.PythonInit {
+		if vol, err = ctr.InitFor(e.goos, e.arch); err != nil {
+			return nil, fmt.Errorf("%s: %w", b.name(), err)
+		}
+	}
+	if t.Network == moat.NetworkSinkhole {
+		if why := b.sinkRefused(ctx, e, vol); why != "" {
+			return nil, fmt.Errorf("%s: network mode sinkhole: %s: %w", b.name(), why, moat.ErrUnsupported)
+		}
+	}
+	began := time.Now()
+	bx, res, err := b.prepare(ctx, e, &t, vol, time.Time{})
+	if errors.Is(err, errNoInit) {
+		bx, res, err = b.prepare(ctx, e, &t, vol, began)
+	}
+	if bx == nil {
+		if err == nil && res != nil {
+			err = fmt.Errorf("%s: %s", b.name(), res.Error)
+		}
+		return nil, err
+	}
+	return &Prepared{bx: bx}, nil
+}
+
+// fits says why spec cannot run in the container (wrapping
+// moat.ErrMismatch), or nil.
+func (p *Prepared) fits(spec *moat.Spec) error {
+	t := p.bx.tmpl
+	var why []string
+	if p.bx.b.image(spec) != p.bx.name {
+		why = append(why, "image")
+	}
+	if spec.Network != t.Network {
+		why = append(why, "network")
+	}
+	a, b := spec.Limits.WithDefaults(), p.bx.lim
+	a.Timeout, a.OutputLimit, b.Timeout, b.OutputLimit = 0, 0, 0, 0 // the run's own
+	if a != b {
+		why = append(why, "limits")
+	}
+	if spec.NoReport != t.NoReport {
+		why = append(why, "report")
+	}
+	if len(why) > 0 {
+		return fmt.Errorf("%s: the prepared container differs in %s: %w", p.bx.b.name(), strings.Join(why, ", "), moat.ErrMismatch)
+	}
+	return nil
+}
+
+// Run runs spec in the prepared container and removes it: the same Result
+// as Backend.Run. A Spec that does not fit gives moat.ErrMismatch (the
+// container still unused); a container that died while it waited, or was
+// used or closed, moat.ErrStale.
+func (p *Prepared) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	if err := p.bx.b.Supports(spec); err != nil {
+		return nil, err
+	}
+	if err := ctr.ValidateSink(p.bx.b.name(), spec); err != nil {
+		return nil, err
+	}
+	if err := p.fits(spec); err != nil {
+		return nil, err
+	}
+	if !p.used.CompareAndSwap(false, true) {
+		return nil, fmt.Errorf("%s: prepared container already used: %w", p.bx.b.name(), moat.ErrStale)
+	}
+	// The container's removal is not the run's to wait for (its
+	// processes are dead once run returns): Close waits for it.
+	defer func() { go p.bx.close() }()
+	select {
+	case <-p.bx.exited:
+		return nil, fmt.Errorf("%s: prepared container moat-%s died while waiting (exit %d): %w", p.bx.b.name(), p.bx.id[:12], p.bx.exitCode, moat.ErrStale)
+	default:
+	}
+	return p.bx.run(ctx, spec)
+}
+
+// Done is closed once the container has exited: it died while waiting,
+// ran, or was closed.
+func (p *Prepared) Done() <-chan struct{} { return p.bx.exited }
+
+// Close removes the container and waits until it is gone (after Run, the
+// removal Run started); safe at any time.
+func (p *Prepared) Close() error {
+	p.used.Store(true)
+	p.bx.close()
+	return nil
+}
+
+// ID is the container's ID (for tests).
+func (p *Prepared) ID() string { return p.bx.id }
