@@ -187,7 +187,7 @@ func TestZygoteIsolation(t *testing.T) {
 	defer p.Close()
 	var runs []zseen
 	for i := range 4 {
-		waitReady(t, p, 1)
+		moattest.WaitReady(t, p, 1)
 		res, pooled, err := p.Run(context.Background(), &moat.Spec{Args: []string{"-c", zprobe, fmt.Sprint(i)}, NoReport: true, Files: map[string][]byte{fmt.Sprintf("code%d.py", i): []byte("pass")}})
 		if err != nil {
 			t.Fatal(err)
@@ -218,7 +218,7 @@ func TestZygoteIsolation(t *testing.T) {
 				}
 			}
 		}
-		if !contains(s.Work, fmt.Sprintf("code%d.py", i)) {
+		if !slices.Contains(s.Work, fmt.Sprintf("code%d.py", i)) {
 			t.Errorf("run %d: its own file is missing: %v", i, s.Work)
 		}
 		if _, ok := s.Env["LEFT_BY"]; ok {
@@ -468,7 +468,7 @@ func TestZygoteDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	waitReady(t, p, 2)
+	moattest.WaitReady(t, p, 2)
 	old := z.Pid()
 	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
