@@ -35,10 +35,11 @@ import (
 // listener for the container, so moat's init installs one of its own on
 // top of the engine's profile (ctrinit's execs_linux.go) and sends every
 // execve and connect it sees ('k' frames, execFrame). An errno of the
-// engine's profile wins over any listener, so the calls moat denies
-// whatever their arguments go through the profile (GuardedProfile) to the
-// init's guard, which refuses them and reports each; those the profile
-// refuses by their arguments stay unseen. Under gVisor (--image) the
+// engine's profile wins over any listener, so every call of native's deny
+// list goes through the profile (GuardedProfile) to the init's guard,
+// which checks the same arguments, refuses what the profile refused with
+// its errno and reports each (a socket of a refused family as kind
+// "socket", as native does). Under gVisor (--image) the
 // Sentry refuses the listener, the profile is the unguarded one, and a
 // kernel-events-unavailable event says so.
 
@@ -254,6 +255,12 @@ func (r *report) execFrame(body []byte, at int64) {
 	}
 	if e.PPID < 0 || e.PPID > 1<<22 {
 		e.PPID = 0
+	}
+	if kind == 2 && (e.Name == "socket" || e.Name == "socketpair") {
+		ev := procmem.SocketEvent(e.PID, e.Name, [6]uint64{e.Args[0], e.Args[1], e.Args[2]}, unix.Errno(e.Errno))
+		ev.TimeMS, ev.PPID = at, e.PPID
+		r.kernel = append(r.kernel, ev)
+		return
 	}
 	if kind == 2 {
 		name := audit.Clean(e.Name, 40)
