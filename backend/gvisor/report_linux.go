@@ -1,6 +1,7 @@
 package gvisor
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -297,20 +298,11 @@ func (r *runner) hostPath(p string) string {
 }
 
 func (r *runner) straceEvents() ([]moat.Event, int) {
-	files, _ := filepath.Glob(filepath.Join(r.dir, "debug", "*boot*"))
-	var evs []moat.Event
-	dropped := 0
-	for _, p := range files {
-		f, err := os.Open(p)
-		if err != nil {
-			continue
-		}
-		e, d := parseStrace(f, r.rep.start, observe.MaxKernelEvents-len(evs))
-		f.Close()
-		evs = append(evs, e...)
-		dropped += d
+	if r.sentry == nil {
+		return nil, 0
 	}
-	return evs, dropped
+	evs, dropped := parseStrace(bytes.NewReader(r.sentry.kept.Bytes()), r.rep.start, observe.MaxKernelEvents)
+	return evs, dropped + r.sentry.cut
 }
 
 // metadata is what the sinkhole serves at the metadata address: the
@@ -339,5 +331,5 @@ func (r *runner) reportLayer() moat.Layer {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
 	return moat.Layer{Name: "behaviour-report", Detail: "kernel: the Sentry's syscall trace (runsc --strace, " + straceSyscalls +
-		"); audit hook read-only at " + r.persona.Tools + "/py; honeytokens in the home; diff of /work, the home, /tmp and /dev/shm"}
+		") and the calls its OCI profile refused (runsc --debug's log); audit hook read-only at " + r.persona.Tools + "/py; honeytokens in the home; diff of /work, the home, /tmp and /dev/shm"}
 }

@@ -30,13 +30,21 @@ import (
 // the Sentry has are refused by the OCI profile, before the trace).
 const straceSyscalls = "execve,execveat,connect,clone,fork,vfork,socket"
 
-// maxStraceBytes bounds how much of the debug log is read.
+// deniedSuffix ends the debug log's line of a call the OCI profile
+// refused (at debug level, before the trace): "[tgid:tid] Syscall N:
+// denied by seccomp". The program controls nothing on it.
+const deniedSuffix = ": denied by seccomp"
+
+// maxStraceBytes bounds how much of the debug log is kept.
 const maxStraceBytes = 32 << 20
 
 var (
 	// [tgid:tid] in the sandbox's root PID namespace, comm, E (entry) or
 	// X (exit), the call and its arguments.
 	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] (.{0,16}?) ([EX]) (execve|execveat|connect|clone|fork|vfork|socket)\((.*)$`)
+	// a call the OCI profile refused: its number, of the native calling
+	// convention (the profile admits no other architecture's)
+	deniedLine = lazyRE(`^[DIWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ task_syscall\.go:\d+\] \[\s*(\d+):\s*\d+\] Syscall (\d+): denied by seccomp$`)
 	// an exit's return value and errno, after the arguments
 	straceRet = lazyRE(`\) = (-?\d+) \(0x[0-9a-f]+\)(?: errno=(\d+) \(([^)]*)\))?(?: \([^)]*\))?\s*$`)
 	execPath  = lazyRE(`0x[0-9a-f]+ ([^,]*), 0x[0-9a-f]+ \[`)
@@ -45,8 +53,10 @@ var (
 )
 
 // parseStrace reads the Sentry's debug log and returns the "kernel" exec
-// and connect events in it, stamped relative to start (the log's clock is
-// the host's local time), at most max; dropped counts the rest.
+// and connect events in it, and the calls the OCI profile refused (kind
+// denied, named by native's deny list), stamped relative to start (the
+// log's clock is the host's local time), at most max; dropped counts the
+// rest.
 func parseStrace(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int) {
 	sc := bufio.NewScanner(io.LimitReader(r, maxStraceBytes))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -54,6 +64,20 @@ func parseStrace(r io.Reader, start time.Time, max int) (evs []moat.Event, dropp
 	for sc.Scan() {
 		m := straceLine().FindStringSubmatch(sc.Text())
 		if m == nil {
+			if d := deniedLine().FindStringSubmatch(sc.Text()); d != nil {
+				pid, _ := strconv.Atoi(d[3])
+				nr, _ := strconv.ParseUint(d[4], 10, 32)
+				_, name, ok := seccomp.DenyErrno(uint32(nr))
+				if !ok {
+					name = "syscall " + d[4]
+				}
+				if len(evs) >= max {
+					dropped++
+					continue
+				}
+				evs = append(evs, moat.Event{Source: moat.SourceKernel, Kind: moat.KindDenied, PID: pid, Name: name,
+					TimeMS: stamp(d[1], d[2], start), Detail: "refused by the OCI profile in the Sentry (its debug log)"})
+			}
 			continue
 		}
 		pid, _ := strconv.Atoi(m[3])
