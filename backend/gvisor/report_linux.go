@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/internal/sentry"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	moatreport "github.com/moat-sandbox/moat/report"
@@ -301,7 +302,7 @@ func (r *runner) straceEvents() ([]moat.Event, int) {
 	if r.sentry == nil {
 		return nil, 0
 	}
-	evs, dropped := parseStrace(bytes.NewReader(r.sentry.kept.Bytes()), r.rep.start, observe.MaxKernelEvents)
+	evs, dropped := sentry.Parse(bytes.NewReader(r.sentry.kept.Bytes()), r.rep.start, observe.MaxKernelEvents)
 	return evs, dropped + r.sentry.cut
 }
 
@@ -330,6 +331,6 @@ func (r *runner) reportLayer() moat.Layer {
 	if r.rep == nil {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
-	return moat.Layer{Name: "behaviour-report", Detail: "kernel: the Sentry's syscall trace (runsc --strace, " + straceSyscalls +
+	return moat.Layer{Name: "behaviour-report", Detail: "kernel: the Sentry's syscall trace (runsc --strace, " + sentry.Syscalls +
 		") and the calls its OCI profile refused (runsc --debug's log); audit hook read-only at " + r.persona.Tools + "/py; honeytokens in the home; diff of /work, the home, /tmp and /dev/shm"}
 }

@@ -1,20 +1,19 @@
 package gvisor
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/moat-sandbox/moat/backend/internal/sentry"
 )
 
 // sentryLog takes the Sentry's debug log (runsc --debug --strace) through
 // a FIFO as it is written and keeps only the lines the report reads: the
-// syscall trace (strace.go) and the calls the OCI profile refused ("Syscall
+// syscall trace (backend/internal/sentry) and the calls the OCI profile refused ("Syscall
 // N: denied by seccomp", which only --debug logs, before any trace). The
 // rest (every gofer message, megabytes a run) is never stored, so the
 // debug level costs no disk and no memory, and cannot push the trace past
@@ -26,7 +25,7 @@ type sentryLog struct {
 	hold *os.File // a writer of moat's own, so that no EOF comes before runsc's
 	done chan struct{}
 	kept bytes.Buffer
-	cut  int // lines past maxStraceBytes
+	cut  int // lines past sentry.MaxBytes
 	once sync.Once
 }
 
@@ -52,34 +51,7 @@ func openSentryLog(dir string) (*sentryLog, error) {
 
 func (l *sentryLog) read() {
 	defer close(l.done)
-	keepLines(l.r, &l.kept, &l.cut)
-}
-
-// keepLines copies to kept the lines of r that the report reads, up to
-// maxStraceBytes (then counts them in cut), and reads r to its end
-// whatever it holds: a line longer than the reader's buffer is skipped.
-func keepLines(r io.Reader, kept *bytes.Buffer, cut *int) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	long := false
-	for {
-		line, err := br.ReadSlice('\n')
-		switch {
-		case errors.Is(err, bufio.ErrBufferFull):
-			long = true
-			continue
-		case long:
-			long = false // the end of a skipped line
-		case len(line) > 0 && (bytes.Contains(line, []byte(" strace.go:")) || bytes.HasSuffix(bytes.TrimRight(line, "\n"), []byte(deniedSuffix))):
-			if kept.Len()+len(line) > maxStraceBytes {
-				*cut++
-			} else {
-				kept.Write(line)
-			}
-		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return
-		}
-	}
+	sentry.Keep(l.r, &l.kept, &l.cut)
 }
 
 // finish closes moat's writer once runsc has exited and waits, at most

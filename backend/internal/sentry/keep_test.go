@@ -1,4 +1,4 @@
-package gvisor
+package sentry
 
 import (
 	"bytes"
@@ -17,20 +17,20 @@ I1205 11:35:14.100000   21136 strace.go:567] [   1:   1] python3 E execve(0x1 /b
 D1205 11:35:14.200000   21136 task_syscall.go:240] [   1:   1] Syscall 99999: denied by seccomp
 `
 
-// TestSentryLog: the profile's refusals in the Sentry's debug log are
+// TestKeep: the profile's refusals in the Sentry's debug log are
 // kernel denied events named by native's deny list, with the caller's
 // pid; only the trace and those lines are kept, within the bound, and a
 // line longer than the reader's buffer is skipped without stopping it.
-func TestSentryLog(t *testing.T) {
+func TestKeep(t *testing.T) {
 	var kept bytes.Buffer
 	cut := 0
 	in := sentryLines + strings.Repeat("x", 200<<10) + ": denied by seccomp\n" + sentryLines
-	keepLines(strings.NewReader(in), &kept, &cut)
+	Keep(strings.NewReader(in), &kept, &cut)
 	if strings.Contains(kept.String(), "client.go") || strings.Contains(kept.String(), "xxxx") || cut != 0 {
 		t.Fatalf("kept %q, cut %d", kept.String(), cut)
 	}
 	start := time.Date(2026, 12, 5, 11, 35, 14, 0, time.Local)
-	evs, _ := parseStrace(bytes.NewReader(kept.Bytes()), start, 100)
+	evs, _ := Parse(bytes.NewReader(kept.Bytes()), start, 100)
 	var denied []string
 	for _, e := range evs {
 		if e.Kind == "denied" {

@@ -1,7 +1,20 @@
-package gvisor
+// Package sentry reads what gVisor's Sentry logs about the program:
+// runsc --strace's syscall trace (execs, connects, forks, sockets of
+// families it lacks) and, at debug level, the calls its OCI seccomp
+// profile refused. The Sentry writes both to runsc's debug log, which the
+// program cannot write to; the program controls only the traced
+// arguments, which the Sentry prints quoted, and its task name. Both the
+// gvisor backend (runsc of its own) and the docker backend (runsc as
+// Docker's runtime, gVisor's --image) read it. No seccomp listener can
+// be had under the Sentry (runsc 20221219 answers
+// SECCOMP_FILTER_FLAG_NEW_LISTENER with EINVAL): this is the kernel side
+// of the report there.
+package sentry
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"io"
 	"regexp"
 	"strconv"
@@ -23,20 +36,20 @@ import (
 // the Sentry prints quoted, and its task name (comm, at most 15 bytes):
 // a forged-looking name can only add events that accuse the program.
 
-// straceSyscalls are the calls traced: execs and connects are events;
+// Syscalls are the calls traced (--strace-syscalls): execs and connects are events;
 // the returns of clone, fork and vfork give each process its parent; a
 // socket of a family the Sentry has no implementation of returns
 // EAFNOSUPPORT, an event of kind socket (the families moat refuses that
 // the Sentry has are refused by the OCI profile, before the trace).
-const straceSyscalls = "execve,execveat,connect,clone,fork,vfork,socket"
+const Syscalls = "execve,execveat,connect,clone,fork,vfork,socket"
 
-// deniedSuffix ends the debug log's line of a call the OCI profile
+// DeniedSuffix ends the debug log's line of a call the OCI profile
 // refused (at debug level, before the trace): "[tgid:tid] Syscall N:
 // denied by seccomp". The program controls nothing on it.
-const deniedSuffix = ": denied by seccomp"
+const DeniedSuffix = ": denied by seccomp"
 
-// maxStraceBytes bounds how much of the debug log is kept.
-const maxStraceBytes = 32 << 20
+// MaxBytes bounds how much of the debug log is kept.
+const MaxBytes = 32 << 20
 
 var (
 	// [tgid:tid] in the sandbox's root PID namespace, comm, E (entry) or
@@ -52,13 +65,13 @@ var (
 	unixAddr  = lazyRE(`\{Family: AF_UNIX, Addr: ("(?:[^"\\]|\\.)*")`)
 )
 
-// parseStrace reads the Sentry's debug log and returns the "kernel" exec
+// Parse reads the Sentry's debug log and returns the "kernel" exec
 // and connect events in it, and the calls the OCI profile refused (kind
 // denied, named by native's deny list), stamped relative to start (the
 // log's clock is the host's local time), at most max; dropped counts the
 // rest.
-func parseStrace(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int) {
-	sc := bufio.NewScanner(io.LimitReader(r, maxStraceBytes))
+func Parse(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int) {
+	sc := bufio.NewScanner(io.LimitReader(r, MaxBytes))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	parent := map[int]int{} // child pid -> parent pid (fork, vfork, clone without CLONE_THREAD)
 	for sc.Scan() {
@@ -210,4 +223,31 @@ func stamp(mmdd, clock string, start time.Time) int64 {
 // process, the native sandbox's init too, would pay for it otherwise.
 func lazyRE(expr string) func() *regexp.Regexp {
 	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
+
+// Keep copies to kept the lines of r that the report reads, up to
+// MaxBytes (then counts them in cut), and reads r to its end
+// whatever it holds: a line longer than the reader's buffer is skipped.
+func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	long := false
+	for {
+		line, err := br.ReadSlice('\n')
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			long = true
+			continue
+		case long:
+			long = false // the end of a skipped line
+		case len(line) > 0 && (bytes.Contains(line, []byte(" strace.go:")) || bytes.HasSuffix(bytes.TrimRight(line, "\n"), []byte(DeniedSuffix))):
+			if kept.Len()+len(line) > MaxBytes {
+				*cut++
+			} else {
+				kept.Write(line)
+			}
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
 }
