@@ -84,6 +84,12 @@ func Parse(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int
 				if !ok {
 					name = "syscall " + d[4]
 				}
+				if name == "clone3" {
+					// glibc's start of every thread and process (it
+					// falls back to clone, whose flags the profile
+					// checks); its own flags are in memory, unlogged.
+					continue
+				}
 				if len(evs) >= max {
 					dropped++
 					continue
