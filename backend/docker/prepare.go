@@ -175,6 +175,9 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	sess := ctr.NewSession(spec, lim, bx.persona, r.Stop)
 	if sentry(b.runtimeName(e)) {
 		sess.OnSentry()
+		// runsc answers the profile's clone3 ENOSYS with EPERM, on which
+		// glibc starts no thread: the init's own filter answers ENOSYS.
+		sess.Clone3ENOSYS = bx.vol != ""
 	}
 	sess.OnExit = r.FinalStats
 	sess.AfterProgram = ctr.AfterBound
@@ -245,6 +248,15 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	}
 	reason := r.End() // no stop after the end
 	res.DurationMS = time.Since(start).Milliseconds()
+	if rt := b.runtimeName(e); sentry(rt) && sess.KernelExecs {
+		dir, off := sentryLogDir(context.Background(), e, rt)
+		var evs []moat.Event
+		dropped := 0
+		if off == "" {
+			evs, dropped, off = sentryEvents(dir, bx.id, start)
+		}
+		sess.SentryTrace(evs, dropped, off)
+	}
 	if reason == "" && exitCode > 128 {
 		sess.InitKilled(int(exitCode - 128))
 	}

@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -109,7 +111,8 @@ func listContainers(ctx context.Context, runsc string) []string {
 	return ids
 }
 
-var idRE = lazyRE(idPrefix + `[0-9a-f]{16}`)
+// idRE is compiled on first use, not when moat starts.
+var idRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(idPrefix + `[0-9a-f]{16}`) })
 
 // procsOf returns host processes whose command line names id, or any
 // run of this backend when id is "".

@@ -1,6 +1,7 @@
 package gvisor
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/internal/sentry"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	moatreport "github.com/moat-sandbox/moat/report"
@@ -297,20 +299,11 @@ func (r *runner) hostPath(p string) string {
 }
 
 func (r *runner) straceEvents() ([]moat.Event, int) {
-	files, _ := filepath.Glob(filepath.Join(r.dir, "debug", "*boot*"))
-	var evs []moat.Event
-	dropped := 0
-	for _, p := range files {
-		f, err := os.Open(p)
-		if err != nil {
-			continue
-		}
-		e, d := parseStrace(f, r.rep.start, observe.MaxKernelEvents-len(evs))
-		f.Close()
-		evs = append(evs, e...)
-		dropped += d
+	if r.sentry == nil {
+		return nil, 0
 	}
-	return evs, dropped
+	evs, dropped := sentry.Parse(bytes.NewReader(r.sentry.kept.Bytes()), r.rep.start, observe.MaxKernelEvents)
+	return evs, dropped + r.sentry.cut
 }
 
 // metadata is what the sinkhole serves at the metadata address: the
@@ -338,6 +331,6 @@ func (r *runner) reportLayer() moat.Layer {
 	if r.rep == nil {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
-	return moat.Layer{Name: "behaviour-report", Detail: "kernel: the Sentry's syscall trace (runsc --strace, " + straceSyscalls +
-		"); audit hook read-only at " + r.persona.Tools + "/py; honeytokens in the home; diff of /work, the home, /tmp and /dev/shm"}
+	return moat.Layer{Name: "behaviour-report", Detail: "kernel: the Sentry's syscall trace (runsc --strace, " + sentry.Syscalls +
+		") and the calls its OCI profile refused (runsc --debug's log); audit hook read-only at " + r.persona.Tools + "/py; honeytokens in the home; diff of /work, the home, /tmp and /dev/shm"}
 }

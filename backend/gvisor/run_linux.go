@@ -24,6 +24,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	ctr "github.com/moat-sandbox/moat/backend/internal/container"
+	"github.com/moat-sandbox/moat/backend/internal/sentry"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
@@ -177,6 +178,9 @@ type runner struct {
 	started         bool
 
 	rep *report // the behaviour report (report_linux.go); nil when off
+	// sentry is the Sentry's debug log, read as runsc writes it; nil
+	// without the report.
+	sentry *sentryLog
 
 	// netns and sink: the run's network namespace and the sinkhole moat
 	// serves in it (sink_linux.go); nil unless --network sinkhole.
@@ -505,9 +509,11 @@ func (r *runner) runscArgs(inGroup bool) []string {
 	if inGroup {
 		a = append(a, "--ignore-cgroups")
 	}
-	if r.rep != nil {
-		// The Sentry's trace of exec and connect: the report's kernel side.
-		a = append(a, "--strace", "--strace-syscalls="+straceSyscalls, "--debug-log="+filepath.Join(r.dir, "debug")+"/", "--debug-command=boot")
+	if r.sentry != nil {
+		// The Sentry's trace of exec and connect, and (at debug level) the
+		// calls the OCI profile refused: the report's kernel side, read
+		// as it is written (sentryLog).
+		a = append(a, "--debug", "--strace", "--strace-syscalls="+sentry.Syscalls, "--debug-log="+r.sentry.path, "--debug-command=boot")
 	}
 	if r.h.Overlay2 {
 		a = append(a, "--overlay2=none") // the root is read-only; writes go to the scratch
@@ -542,6 +548,15 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	}
 	defer errR.Close()
 
+	if r.rep != nil {
+		if r.sentry, err = openSentryLog(r.dir); err != nil {
+			stdinW.Close()
+			outW.Close()
+			errW.Close()
+			return nil, fmt.Errorf("gvisor: the sentry's log: %w", err)
+		}
+		defer r.sentry.finish()
+	}
 	newCmd := func(inGroup bool) *exec.Cmd {
 		args := append(r.runscArgs(inGroup), "run", "--bundle", r.dir, r.id)
 		cmd := exec.Command(r.h.Runsc, args...)
@@ -607,6 +622,7 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	// Whatever of the sandbox is left dies now, so the pipes close.
 	_ = r.group.Kill()
 	wg.Wait()
+	r.sentry.finish()
 	r.tr.step("output drained")
 	r.res.DurationMS = time.Since(start).Milliseconds()
 	stats, _ := r.group.Stats()

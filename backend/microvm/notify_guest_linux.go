@@ -187,10 +187,11 @@ func (k *guestKernel) answer(n seccomp.Notif) (moat.Event, bool) {
 	tid := int(n.PID)
 	pid, ppid := taskIDs(tid)
 	if errno, name, ok := seccomp.DenyErrno(nr); ok {
+		// The agent's own, and glibc's clone3 probe (seccomp.Clone3Probe,
+		// read before the answer), are not the program's doing.
+		probe := name == "clone3" && seccomp.Clone3Probe(n)
 		_ = seccomp.Respond(k.fd, n.ID, errno)
-		// The agent's own, and ENOSYS probes that libc and runtimes
-		// make and fall back from, are not the program's doing.
-		if pid == 1 || errno == unix.ENOSYS {
+		if pid == 1 || probe {
 			return moat.Event{}, false
 		}
 		if name == "socket" || name == "socketpair" {

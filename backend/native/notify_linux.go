@@ -85,10 +85,12 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 	nr := uint32(n.Nr)
 	hostPid := int(n.PID)
 	if errno, name, ok := seccomp.DenyErrno(nr); ok {
+		// A clone3 asking for no namespace is glibc's start of a thread
+		// or process, which falls back to clone (seccomp.Clone3Probe,
+		// read before the answer); the init's calls are its own.
+		probe := name == "clone3" && seccomp.Clone3Probe(n)
 		_ = seccomp.Respond(fd, n.ID, errno)
-		// ENOSYS denials (clone3, io_uring) are probes that libc and
-		// runtimes make and then fall back from; the init's are its own.
-		if hostPid == initPid || errno == unix.ENOSYS {
+		if hostPid == initPid || probe {
 			return moat.Event{}, false
 		}
 		if name == "socket" || name == "socketpair" {

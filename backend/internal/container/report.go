@@ -35,10 +35,11 @@ import (
 // listener for the container, so moat's init installs one of its own on
 // top of the engine's profile (ctrinit's execs_linux.go) and sends every
 // execve and connect it sees ('k' frames, execFrame). An errno of the
-// engine's profile wins over any listener, so the calls moat denies
-// whatever their arguments go through the profile (GuardedProfile) to the
-// init's guard, which refuses them and reports each; those the profile
-// refuses by their arguments stay unseen. Under gVisor (--image) the
+// engine's profile wins over any listener, so every call of native's deny
+// list goes through the profile (GuardedProfile) to the init's guard,
+// which checks the same arguments, refuses what the profile refused with
+// its errno and reports each (a socket of a refused family as kind
+// "socket", as native does). Under gVisor (--image) the
 // Sentry refuses the listener, the profile is the unguarded one, and a
 // kernel-events-unavailable event says so.
 
@@ -87,6 +88,11 @@ type report struct {
 	endMS    int64
 	// blind is what the witness cannot see on this runtime ("" none).
 	blind string
+	// sentry: the kernel side came from the Sentry's log (SentryTrace),
+	// not the init's listener, which the Sentry refuses; sentryOff says
+	// why there is none ("" when there is).
+	sentry    bool
+	sentryOff string
 	// metadata is what the sinkhole serves at the metadata address (its
 	// tokens are the plan's); nil without a sinkhole.
 	metadata *honeytoken.Metadata
@@ -187,10 +193,13 @@ func (r *report) events() ([]moat.Event, int) {
 			Detail: fmt.Sprintf("the audit hook's events passed their cap of %d bytes: %d bytes not relayed", maxAuditBytes, w.AuditCut)})
 	}
 	evs = append(evs, r.witnessEvents(w)...)
-	if r.execs && !w.ExecsOn {
+	if r.execs && !w.ExecsOn && !r.sentry {
 		why := "the container's init has no exec witness"
 		if w.ExecsOff != "" {
 			why = audit.Clean(w.ExecsOff, 300)
+		}
+		if r.sentryOff != "" {
+			why += "; gVisor's log: " + audit.Clean(r.sentryOff, 300)
 		}
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindKernelEventsUnavailable, TimeMS: r.endMS, Detail: "execs and connects seen by the audit hook only: " + why})
 	}
@@ -254,6 +263,12 @@ func (r *report) execFrame(body []byte, at int64) {
 	}
 	if e.PPID < 0 || e.PPID > 1<<22 {
 		e.PPID = 0
+	}
+	if kind == 2 && (e.Name == "socket" || e.Name == "socketpair") {
+		ev := procmem.SocketEvent(e.PID, e.Name, [6]uint64{e.Args[0], e.Args[1], e.Args[2]}, unix.Errno(e.Errno))
+		ev.TimeMS, ev.PPID = at, e.PPID
+		r.kernel = append(r.kernel, ev)
+		return
 	}
 	if kind == 2 {
 		name := audit.Clean(e.Name, 40)
@@ -402,8 +417,52 @@ func reportLayer(off bool) moat.Layer {
 		"on PYTHONPATH; its channel in a directory of /tmp named anew each run; owned by the sandbox user: its events are the program's claims), " +
 		"honeytokens in the home, diff of /work, the home, /tmp and /dev/shm by the container init (any change to the hook's directories is an evasion finding); " +
 		"kernel-side: every execve and connect, seen by the init's own seccomp listener (where the runtime has seccomp user notification), " +
-		"and the calls moat denies whatever their arguments (mount, unshare, ptrace, keyctl, bpf, ...) where the init guards them (docker and podman with moat's init; not under gVisor); " +
-		"calls the engine's profile refuses by their arguments (clone of a namespace, socket families, ...) are unseen"}
+		"and every call of native's deny list the init guards (docker and podman with moat's init: mount, unshare, ptrace, keyctl, bpf, ...; clone of a namespace, socket families, TIOCSTI, O_NOATIME, personas; io_uring, openat2, clone3 of a namespace); " +
+		"under gVisor the Sentry's own log where the runtime is registered to trace (execs, connects, forks, sockets, the calls its profile refused)"}
+}
+
+// SentryTrace gives the report the kernel side of a run on gVisor's
+// Sentry as the engine's runtime, where the init's seccomp listener
+// cannot be had: the execs, connects, refused sockets and calls the OCI
+// profile refused, as the Sentry logged them (backend/internal/sentry),
+// and how many were dropped; or why there are none (off). Call it after
+// the container exited and before Report.
+func (s *Session) SentryTrace(evs []moat.Event, dropped int, off string) {
+	if s.rep == nil {
+		return
+	}
+	if off != "" {
+		s.rep.sentryOff = off
+		return
+	}
+	s.rep.sentry = true
+	s.rep.kernel = append(s.rep.kernel, programsOwn(evs)...)
+	s.rep.dropped += dropped
+}
+
+// programsOwn drops from the Sentry's events those of moat's init, pid 1
+// in the container, as its listener does (ctrinit): its own calls, and
+// its child's start of the program (an exec of /proc/self/exe first,
+// with RlimitAS, then the interpreter). Every later exec of that child
+// is the program's.
+func programsOwn(evs []moat.Event) []moat.Event {
+	child, started := 0, false
+	return slices.DeleteFunc(evs, func(e moat.Event) bool {
+		if e.PID == 1 {
+			return true
+		}
+		if e.Kind != moat.KindExec && e.Kind != moat.KindExecFailed || started {
+			return false
+		}
+		if child == 0 && e.PPID == 1 {
+			child = e.PID
+		}
+		if e.PID != child {
+			return false
+		}
+		started = e.Kind == moat.KindExec && e.Path != "/proc/self/exe"
+		return true
+	})
 }
 
 // Report fills res.Events, EventsDropped and Findings (always a list).

@@ -61,3 +61,22 @@ func TestReportIntegrity(t *testing.T) {
 		})
 	}
 }
+
+// TestProgramsOwn: of the Sentry's events, the init's (pid 1) and its
+// child's start of the program go; the program's own execs, the
+// /proc/self/exe of a dropper among them, stay.
+func TestProgramsOwn(t *testing.T) {
+	evs := []moat.Event{
+		{Kind: moat.KindExec, PID: 1, Path: "/proc/self/exe"},
+		{Kind: moat.KindExec, PID: 12, PPID: 1, Path: "/proc/self/exe"},
+		{Kind: moat.KindExec, PID: 12, PPID: 1, Path: "/usr/bin/python3"},
+		{Kind: moat.KindDenied, PID: 1, Name: "mount"},
+		{Kind: moat.KindDenied, PID: 12, PPID: 1, Name: "mount"},
+		{Kind: moat.KindExec, PID: 12, PPID: 1, Path: "/proc/self/exe"},
+		{Kind: moat.KindExec, PID: 13, PPID: 12, Path: "/bin/sh"},
+	}
+	got := programsOwn(evs)
+	if len(got) != 3 || got[0].Name != "mount" || got[1].Path != "/proc/self/exe" || got[2].Path != "/bin/sh" {
+		t.Errorf("kept %+v", got)
+	}
+}

@@ -23,11 +23,14 @@ import (
 // families of native's filter (familyRules).
 func SeccompProfile() ([]byte, error) { return profileJSON(false) }
 
-// GuardedProfile is SeccompProfile that allows moatseccomp.GuardNames
-// (mount, unshare, setns, ptrace, keyctl, bpf, kexec_load, init_module,
-// ...): the init's guard (ctrinit.Header.Guard) refuses them, where the
-// kernel reports each to it. Only for a run whose init is moat's own and
-// sets the guard up before the program, which it never starts without it.
+// GuardedProfile is SeccompProfile that allows moatseccomp.GuardNames,
+// every call of native's deny list whatever its arguments (mount,
+// unshare, ptrace, keyctl, bpf, ...; clone, socket, ioctl, open, fcntl,
+// personality; clone3, io_uring, openat2): the init's guard
+// (ctrinit.Header.Guard) refuses what SeccompProfile refused of them,
+// with its errno, where the kernel reports each to it. Only for a run
+// whose init is moat's own and sets the guard up before the program,
+// which it never starts without it.
 func GuardedProfile() ([]byte, error) { return profileJSON(true) }
 
 // Guardable says whether this architecture has the guard.
@@ -50,11 +53,21 @@ var profileJSON = func() func(bool) ([]byte, error) {
 }()
 
 func buildProfile(guard bool) ([]byte, error) {
+	guarded := map[string]bool{}
+	if guard {
+		names := moatseccomp.GuardNames()
+		if len(names) == 0 {
+			return nil, errors.New("container: seccomp profile: no guard on this architecture")
+		}
+		for _, n := range names {
+			guarded[n] = true
+		}
+	}
 	p := seccomp.DefaultProfile()
 	out := profile{DefaultAction: p.DefaultAction, DefaultErrnoRet: p.DefaultErrnoRet, ArchMap: p.ArchMap}
 	for _, sc := range p.Syscalls {
 		names := slices.DeleteFunc(slices.Clone(sc.Names), func(n string) bool {
-			return slices.Contains(Denied, n) || (n == "ioctl" && len(sc.Args) == 0) || n == "socket" || n == "socketpair" || noAtimeCalls[n] ||
+			return guarded[n] || slices.Contains(Denied, n) || (n == "ioctl" && len(sc.Args) == 0) || n == "socket" || n == "socketpair" || noAtimeCalls[n] ||
 				n == "mknod" || n == "mknodat"
 		})
 		if len(names) == 0 {
@@ -63,14 +76,14 @@ func buildProfile(guard bool) ([]byte, error) {
 		out.Syscalls = append(out.Syscalls, rule{Names: names, Action: sc.Action, ErrnoRet: sc.ErrnoRet,
 			Args: sc.Args, Includes: sc.Includes, Excludes: sc.Excludes})
 	}
-	out.Syscalls = append(out.Syscalls, ioctlRules()...)
-	out.Syscalls = append(out.Syscalls, familyRules()...)
-	out.Syscalls = append(out.Syscalls, noAtimeRules()...)
-	out.Syscalls = append(out.Syscalls, mknodRules()...)
-	if names := moatseccomp.GuardNames(); guard && len(names) > 0 {
-		out.Syscalls = append(out.Syscalls, rule{Names: names, Action: specs.ActAllow})
-	} else if guard {
-		return nil, errors.New("container: seccomp profile: no guard on this architecture")
+	for _, r := range slices.Concat(ioctlRules(), familyRules(), noAtimeRules(), mknodRules()) {
+		if r.Names = slices.DeleteFunc(r.Names, func(n string) bool { return guarded[n] }); len(r.Names) > 0 {
+			out.Syscalls = append(out.Syscalls, r)
+		}
+	}
+	if guard {
+		// Whatever their arguments: the guard checks them as native does.
+		out.Syscalls = append(out.Syscalls, rule{Names: moatseccomp.GuardNames(), Action: specs.ActAllow})
 	}
 	return json.Marshal(out)
 }

@@ -83,3 +83,61 @@ func TestSeccompFamilies(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardedProfile: the guarded profile lets every call of native's
+// deny list through whatever its arguments, with no other rule on it
+// (an errno rule, clone3's ENOSYS say, would win over the guard's
+// notification), and is SeccompProfile for every other call.
+func TestGuardedProfile(t *testing.T) {
+	if !Guardable() {
+		t.Skip("no guard on this architecture")
+	}
+	var plain, guarded profile
+	for _, p := range []struct {
+		get func() ([]byte, error)
+		to  *profile
+	}{{SeccompProfile, &plain}, {GuardedProfile, &guarded}} {
+		raw, err := p.get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, p.to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := moatseccomp.GuardNames()
+	for _, name := range []string{"clone", "clone3", "socket", "ioctl", "openat2", "io_uring_setup", "personality", "mount"} {
+		if !slices.Contains(names, name) {
+			t.Errorf("%s is not guarded", name)
+		}
+	}
+	for _, name := range names {
+		n := 0
+		for _, r := range guarded.Syscalls {
+			if slices.Contains(r.Names, name) {
+				n++
+				if r.Action != specs.ActAllow || len(r.Args) != 0 || r.Includes != nil || r.Excludes != nil {
+					t.Errorf("%s: rule %+v", name, r)
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: %d rules, want the one allow", name, n)
+		}
+	}
+	rest := func(p profile) []rule {
+		var out []rule
+		for _, r := range p.Syscalls {
+			r.Names = slices.DeleteFunc(slices.Clone(r.Names), func(n string) bool { return slices.Contains(names, n) })
+			if len(r.Names) > 0 {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	a, _ := json.Marshal(rest(plain))
+	b, _ := json.Marshal(rest(guarded))
+	if string(a) != string(b) {
+		t.Error("the guarded profile differs from SeccompProfile on calls the guard does not take")
+	}
+}

@@ -28,11 +28,14 @@ import (
 // exec, bounded and escaped.
 //
 // With Header.Guard the filter is seccomp's guard instead: it also
-// notifies for the calls native denies whatever their arguments (mount,
-// unshare, ptrace, keyctl, bpf, ...), which the engine's profile then lets
-// through, since its errno would win over any notification; the init
-// answers each with the deny list's errno and sends it (Call "denied"),
-// and does not start the program without the filter.
+// notifies for every call native denies, by the same argument checks
+// (mount, unshare, ptrace, keyctl, bpf, ...; clone with namespace flags,
+// socket families, TIOCSTI, O_NOATIME, personas; clone3, io_uring,
+// openat2), which the engine's profile then lets through, since its
+// errno would win over any notification; the init answers each with the
+// errno the profile gave (ENOSYS for clone3 and openat2, so libc falls
+// back) and sends it (Call "denied"; a clone3 only when its flags ask for
+// a namespace), and does not start the program without the filter.
 
 // execWatch serves the exec listener.
 type execWatch struct {
@@ -78,12 +81,13 @@ func (w *execWatch) serve(in *initProc) {
 			return
 		}
 		if errno, name, ok := seccomp.GuardDenied(n); ok && w.guard {
-			// Refused as the deny list refuses it; what it was, and
-			// by whom, is the kernel's word.
-			ev := ExecEvent{Call: "denied", Name: name, Errno: int(errno), Args: [2]uint64{n.Args[0], n.Args[1]}}
+			// Refused as the engine's profile refused it; what it was,
+			// and by whom, is the kernel's word.
+			ev := ExecEvent{Call: "denied", Name: name, Errno: int(errno), Args: [3]uint64{n.Args[0], n.Args[1], n.Args[2]}}
 			ev.PID, ev.PPID = ids(strconv.Itoa(int(n.PID)))
+			keep := name != "clone3" || !seccomp.Clone3Probe(n) // read before the answer
 			_ = seccomp.Respond(w.fd, n.ID, errno)
-			if ev.PID != self {
+			if ev.PID != self && keep {
 				w.emit(in, 2, ev)
 			}
 			continue

@@ -144,10 +144,12 @@ type Header struct {
 	Clone3 bool `json:"clone3_enosys,omitempty"`
 	Trace  bool `json:"trace,omitempty"` // send the T frame
 	// Guard: the engine's profile lets seccomp.GuardNames through (mount,
-	// ptrace, keyctl, bpf, unshare, ...), so that the kernel reports them
-	// to this init rather than answer them itself. The init installs
-	// seccomp.InstallGuard before the program, answers each of those calls
-	// with the deny list's errno, sends it as a 'k' frame (Call "denied")
+	// ptrace, keyctl, bpf, unshare, ...; clone, socket, ioctl, open, fcntl,
+	// personality whatever their arguments; clone3, io_uring, openat2), so
+	// that the kernel reports them to this init rather than answer them
+	// itself. The init installs seccomp.InstallGuard before the program,
+	// answers each call it refuses with the errno the profile gave
+	// (seccomp.GuardDenied), sends it as a 'k' frame (Call "denied")
 	// when the report watches execs, and never starts the program without
 	// the filter in place (Exit.Refused, Exit.Unguarded). moat's init only.
 	Guard bool `json:"guard,omitempty"`
@@ -354,10 +356,10 @@ type ExecEvent struct {
 	PPID int    `json:"ppid"` // its parent's
 	Call string `json:"call"` // execve, execveat, connect or denied
 	// Name, Errno and Args are a denied call's name, the errno it was
-	// answered with and its first two arguments.
+	// answered with and its first three arguments.
 	Name   string    `json:"name,omitempty"`
 	Errno  int       `json:"errno,omitempty"`
-	Args   [2]uint64 `json:"args,omitzero"`
+	Args   [3]uint64 `json:"args,omitzero"`
 	Path   string    `json:"path,omitempty"`
 	Argv   string    `json:"argv,omitempty"`
 	Failed bool      `json:"failed,omitempty"` // the path names no executable file

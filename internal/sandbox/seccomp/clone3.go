@@ -3,6 +3,9 @@
 package seccomp
 
 import (
+	"os"
+	"strconv"
+
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -35,4 +38,20 @@ func InstallClone3ENOSYS() error {
 		return err
 	}
 	return installRaw(raw)
+}
+
+// Clone3Probe says whether notification n, a refused clone3, is a
+// runtime's probe rather than the program's doing: its flags (struct
+// clone_args in the caller's memory, read before the answer) ask for no
+// namespace. glibc starts every thread and process with clone3 and falls
+// back to clone on ENOSYS; only a clone3 that asks for a namespace is
+// worth an event. A flags word that cannot be read is no probe.
+func Clone3Probe(n Notif) bool {
+	mem, err := os.Open("/proc/" + strconv.Itoa(int(n.PID)) + "/mem")
+	if err != nil {
+		return false
+	}
+	defer mem.Close()
+	flags, ok := Clone3Flags(mem, n.Args)
+	return ok && flags&cloneNamespaceFlags == 0
 }

@@ -111,57 +111,73 @@ func InstallNotify() (listener int, rules int, err error) {
 // [WatchCall] names what a notification of it is.
 func ExecWatchProgram() ([]bpf.RawInstruction, error) { return watchProgram(nil) }
 
-// watchProgram is ExecWatchProgram that also notifies for the numbers of
-// extra, by arch value.
-func watchProgram(extra map[uint32]map[uint32]string) ([]bpf.RawInstruction, error) {
+// watchProgram is ExecWatchProgram that also notifies for the calls of
+// extra, by arch value and number: always, or where their check denies.
+func watchProgram(extra map[uint32]map[uint32]guardCall) ([]bpf.RawInstruction, error) {
 	const notify, allow = label("notify"), label("allow")
-	others := map[uint32][]uint32{}
-	for a, nrs := range execOther {
-		others[a] = append(others[a], nrs...)
-	}
-	for a, nrs := range connectOther {
-		others[a] = append(others[a], nrs...)
+	calls := map[uint32]map[uint32]guardCall{}
+	add := func(a, nr uint32, c guardCall) {
+		if calls[a] == nil {
+			calls[a] = map[uint32]guardCall{}
+		}
+		calls[a][nr] = c
 	}
 	for a, nrs := range extra {
-		for nr := range nrs {
-			others[a] = append(others[a], nr)
+		for nr, c := range nrs {
+			add(a, nr, c)
 		}
 	}
-	for a := range others {
-		slices.Sort(others[a])
-		others[a] = slices.Compact(others[a])
+	// Execs and connects notify whatever their arguments.
+	for _, others := range []map[uint32][]uint32{execOther, connectOther} {
+		for a, nrs := range others {
+			for _, nr := range nrs {
+				add(a, nr, guardCall{})
+			}
+		}
 	}
-	arches := make([]uint32, 0, len(others))
-	for a := range others {
+	for _, nr := range sortedWatched() {
+		add(auditArch, nr, guardCall{})
+	}
+	arches := make([]uint32, 0, len(calls))
+	for a := range calls {
 		if a != auditArch {
 			arches = append(arches, a)
 		}
 	}
 	for a := range socketcallOther {
-		if _, ok := others[a]; !ok && a != auditArch {
+		if _, ok := calls[a]; !ok && a != auditArch {
 			arches = append(arches, a)
 		}
 	}
 	slices.Sort(arches)
 	archLabel := func(a uint32) label { return label(fmt.Sprintf("arch:%#x", a)) }
+	checkLabel := func(a, nr uint32) label { return label(fmt.Sprintf("check:%#x:%d", a, nr)) }
+	var checks []bpf.Instruction
+	chain := func(a uint32) []bpf.Instruction {
+		var p []bpf.Instruction
+		for _, nr := range guardSorted(calls[a]) {
+			c := calls[a][nr]
+			if c.check == nil {
+				p = append(p, jumpIf{cond: bpf.JumpEqual, val: nr, t: notify})
+				continue
+			}
+			p = append(p, jumpIf{cond: bpf.JumpEqual, val: nr, t: checkLabel(a, nr)})
+			checks = append(checks, checkLabel(a, nr))
+			checks = append(checks, c.check(notify, allow)...)
+		}
+		return p
+	}
 	p := []bpf.Instruction{bpf.LoadAbsolute{Off: offArch, Size: 4}}
 	for _, a := range arches {
 		p = append(p, jumpIf{cond: bpf.JumpEqual, val: a, t: archLabel(a)})
 	}
 	p = append(p, jumpIf{cond: bpf.JumpEqual, val: auditArch, f: allow},
-		bpf.LoadAbsolute{Off: offNr, Size: 4},
-		jumpIf{cond: bpf.JumpEqual, val: unix.SYS_EXECVE, t: notify},
-		jumpIf{cond: bpf.JumpEqual, val: unix.SYS_EXECVEAT, t: notify},
-		jumpIf{cond: bpf.JumpEqual, val: unix.SYS_CONNECT, t: notify})
-	for _, nr := range others[auditArch] {
-		p = append(p, jumpIf{cond: bpf.JumpEqual, val: nr, t: notify})
-	}
+		bpf.LoadAbsolute{Off: offNr, Size: 4})
+	p = append(p, chain(auditArch)...)
 	p = append(p, jump(allow))
 	for _, a := range arches {
 		p = append(p, archLabel(a), bpf.LoadAbsolute{Off: offNr, Size: 4})
-		for _, nr := range others[a] {
-			p = append(p, jumpIf{cond: bpf.JumpEqual, val: nr, t: notify})
-		}
+		p = append(p, chain(a)...)
 		if nr, ok := socketcallOther[a]; ok {
 			// socketcall(SYS_CONNECT, args): a connect too. The call
 			// number is an int: its low word is all that counts.
@@ -171,6 +187,7 @@ func watchProgram(extra map[uint32]map[uint32]string) ([]bpf.RawInstruction, err
 		}
 		p = append(p, jump(allow))
 	}
+	p = append(p, checks...)
 	p = append(p, notify, bpf.RetConstant{Val: retNotify}, allow, bpf.RetConstant{Val: retAllow})
 	return assemble(p)
 }

@@ -2,7 +2,11 @@
 
 package seccomp
 
-import "golang.org/x/net/bpf"
+import (
+	"syscall"
+
+	"golang.org/x/net/bpf"
+)
 
 // NotifyProgram reports errors.ErrUnsupported on this platform.
 func NotifyProgram() ([]bpf.RawInstruction, error) { return nil, errPlatform }
@@ -21,3 +25,6 @@ func GuardNames() []string { return nil }
 
 // InstallGuard is not available on this platform.
 func InstallGuard() (listener int, err error) { return -1, errPlatform }
+
+// DenyErrno knows no deny list on this platform.
+func DenyErrno(nr uint32) (errno syscall.Errno, name string, ok bool) { return 0, "", false }

@@ -94,23 +94,28 @@ var syscalls = map[string]uint32{
 	"vhangup":           unix.SYS_VHANGUP,
 }
 
-// guardI386 are the i386 (int 0x80) numbers of the names [GuardNames]
-// may hold; a name without one has no i386 call. Their x32 numbers are
-// x32Bit with the x86_64 number, or with guardX32's where x32 has a call
-// of its own (a "64" entry of the x86_64 table is ENOSYS under x32).
+// guardI386 names the i386 (int 0x80) numbers of the calls [GuardNames]
+// may hold (fcntl64, 221, is fcntl); a name without one has no i386
+// call. (socketcall(SYS_SOCKET, args), whose family is in memory, is left
+// to the engine's profile.) Their x32 numbers are x32Bit with the x86_64
+// number, or with guardX32's where x32 has a call of its own (a "64"
+// entry of the x86_64 table is ENOSYS under x32).
 var (
-	guardI386 = map[string]uint32{
-		"unshare": 310, "setns": 346, "mount": 21, "umount2": 52, "pivot_root": 217, "chroot": 61,
-		"open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
-		"mount_setattr": 442, "keyctl": 288, "add_key": 286, "request_key": 287, "bpf": 357,
-		"perf_event_open": 336, "userfaultfd": 374, "ptrace": 26, "process_vm_readv": 347,
-		"process_vm_writev": 348, "kcmp": 349, "pidfd_getfd": 438, "kexec_load": 283, "init_module": 128,
-		"finit_module": 350, "delete_module": 129, "clock_settime": 264, "clock_adjtime": 343,
-		"settimeofday": 79, "adjtimex": 124, "reboot": 88, "swapon": 87, "swapoff": 115, "acct": 51,
-		"quotactl": 131, "lookup_dcookie": 253, "vhangup": 111, "syslog": 103, "iopl": 110, "ioperm": 101,
-		"nfsservctl": 169, "uselib": 86, "fanotify_init": 338, "open_by_handle_at": 342, "name_to_handle_at": 341,
+	guardI386 = map[uint32]string{
+		310: "unshare", 346: "setns", 21: "mount", 52: "umount2", 217: "pivot_root", 61: "chroot",
+		428: "open_tree", 429: "move_mount", 430: "fsopen", 431: "fsconfig", 432: "fsmount", 433: "fspick",
+		442: "mount_setattr", 288: "keyctl", 286: "add_key", 287: "request_key", 357: "bpf",
+		336: "perf_event_open", 374: "userfaultfd", 26: "ptrace", 347: "process_vm_readv",
+		348: "process_vm_writev", 349: "kcmp", 438: "pidfd_getfd", 283: "kexec_load", 128: "init_module",
+		350: "finit_module", 129: "delete_module", 264: "clock_settime", 343: "clock_adjtime", 79: "settimeofday",
+		124: "adjtimex", 88: "reboot", 87: "swapon", 115: "swapoff", 51: "acct", 131: "quotactl",
+		253: "lookup_dcookie", 111: "vhangup", 103: "syslog", 110: "iopl", 101: "ioperm", 169: "nfsservctl",
+		86: "uselib", 338: "fanotify_init", 342: "open_by_handle_at", 341: "name_to_handle_at", 120: "clone",
+		435: "clone3", 425: "io_uring_setup", 426: "io_uring_enter", 427: "io_uring_register", 437: "openat2",
+		5: "open", 295: "openat", 55: "fcntl", 54: "ioctl", 359: "socket", 360: "socketpair", 136: "personality",
+		221: "fcntl",
 	}
-	guardX32 = map[string]uint32{"ptrace": 521, "kexec_load": 528, "process_vm_readv": 539, "process_vm_writev": 540}
+	guardX32 = map[string]uint32{"ioctl": 514, "ptrace": 521, "kexec_load": 528, "process_vm_readv": 539, "process_vm_writev": 540}
 )
 
 // guardArches says the guard covers every calling convention of this

@@ -95,7 +95,7 @@ var syscalls = map[string]uint32{
 // The guard ([GuardNames]) needs the 32-bit arm numbers of its calls,
 // which are not tabled here: it is off on arm64.
 var (
-	guardI386 map[string]uint32
+	guardI386 map[uint32]string
 	guardX32  map[string]uint32
 )
 

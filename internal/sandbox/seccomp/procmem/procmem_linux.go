@@ -33,15 +33,6 @@ func ReadSockaddr(mem *os.File, addr, length uint64) (hostport, path string) {
 	return ParseSockaddr(buf[:n])
 }
 
-// SocketEvent records a socket or socketpair the filter refused for its
-// address family (see seccomp's families.go): kind "socket", the family's
-// name, and the call as the kernel read it (low 32 bits).
-func SocketEvent(pid int, call string, args [6]uint64, errno unix.Errno) moat.Event {
-	fam, typ, proto := uint32(args[0]), uint32(args[1]), uint32(args[2])
-	return moat.Event{Source: "kernel", Kind: "socket", PID: pid, Name: seccomp.FamilyName(fam),
-		Detail: fmt.Sprintf("%s(%s, type %#x, protocol %d) returned %s", call, seccomp.FamilyName(fam), typ, proto, unix.ErrnoName(errno))}
-}
-
 // Call fills ev's Kind, Path, Detail, SHA256 and Addr from a watched
 // exec or connect notification n of thread tid, reading its memory (the
 // caller's arguments): an exec's path and argv (argv bounded by maxArgv,

@@ -2,10 +2,15 @@ package procmem
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
 // Linux's address families: a sockaddr read on a Linux host, whatever
@@ -48,4 +53,13 @@ func ParseSockaddr(buf []byte) (hostport, path string) {
 		return "", audit.Clean(string(p), 200)
 	}
 	return "", ""
+}
+
+// SocketEvent records a socket or socketpair the filter refused for its
+// address family (see seccomp's families.go): kind "socket", the family's
+// name, and the call as the kernel read it (low 32 bits).
+func SocketEvent(pid int, call string, args [6]uint64, errno unix.Errno) moat.Event {
+	fam, typ, proto := uint32(args[0]), uint32(args[1]), uint32(args[2])
+	return moat.Event{Source: "kernel", Kind: "socket", PID: pid, Name: seccomp.FamilyName(fam),
+		Detail: fmt.Sprintf("%s(%s, type %#x, protocol %d) returned %s", call, seccomp.FamilyName(fam), typ, proto, unix.ErrnoName(errno))}
 }

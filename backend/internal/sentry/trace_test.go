@@ -1,4 +1,4 @@
-package gvisor
+package sentry
 
 import (
 	"fmt"
@@ -18,9 +18,9 @@ I1126 23:06:56.900000   10028 strace.go:567] [   1:   1] python3 E connect(0x4 s
 I1126 23:06:57.000000   10028 main.go:1] [   1:   1] python3 E execve(0x1 /forged, 0x2 ["x"], 0x3 [])
 `
 
-func TestParseStrace(t *testing.T) {
+func TestParse(t *testing.T) {
 	start := time.Date(2026, 11, 26, 23, 6, 54, 500000000, time.Local)
-	evs, dropped := parseStrace(strings.NewReader(straceLog), start, 10)
+	evs, dropped := Parse(strings.NewReader(straceLog), start, 10)
 	if dropped != 0 || len(evs) != 3 {
 		t.Fatalf("got %d events, %d dropped: %+v", len(evs), dropped, evs)
 	}
@@ -33,7 +33,7 @@ func TestParseStrace(t *testing.T) {
 	if e := evs[2]; e.Kind != "connect" || e.Path != `/run/x\x1b` {
 		t.Errorf("unix connect: %+v", e)
 	}
-	if _, d := parseStrace(strings.NewReader(straceLog), start, 1); d != 2 {
+	if _, d := Parse(strings.NewReader(straceLog), start, 1); d != 2 {
 		t.Errorf("bound: %d dropped, want 2", d)
 	}
 }
@@ -53,9 +53,9 @@ I1204 19:43:10.800000   15455 strace.go:567] [   1:   1] python3.11 E socket(AF_
 I1204 19:43:10.800100   15455 strace.go:605] [   1:   1] python3.11 X socket(AF_ALG, SOCK_SEQPACKET|SOCK_CLOEXEC, 0x0) = 0 (0x0) errno=97 (address family not supported by protocol) (3.146µs)
 `
 
-func TestParseStraceTree(t *testing.T) {
+func TestParseTree(t *testing.T) {
 	start := time.Date(2026, 12, 4, 19, 43, 10, 0, time.Local)
-	evs, _ := parseStrace(strings.NewReader(straceTree), start, 10)
+	evs, _ := Parse(strings.NewReader(straceTree), start, 10)
 	var got []string
 	for _, e := range evs {
 		got = append(got, fmt.Sprintf("%s %d<%d<%s %s%s", e.Kind, e.PID, e.PPID, e.Ancestors, e.Name, e.Path))
@@ -66,10 +66,10 @@ func TestParseStraceTree(t *testing.T) {
 	}
 }
 
-func FuzzParseStrace(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add(straceLog)
 	f.Fuzz(func(t *testing.T, s string) {
-		evs, _ := parseStrace(strings.NewReader(s), time.Now(), 100)
+		evs, _ := Parse(strings.NewReader(s), time.Now(), 100)
 		for _, e := range evs {
 			if strings.ContainsAny(e.Path+e.Addr+e.Detail, "\n\r\x1b") {
 				t.Fatalf("unescaped: %+v", e)

@@ -1,7 +1,20 @@
-package gvisor
+// Package sentry reads what gVisor's Sentry logs about the program:
+// runsc --strace's syscall trace (execs, connects, forks, sockets of
+// families it lacks) and, at debug level, the calls its OCI seccomp
+// profile refused. The Sentry writes both to runsc's debug log, which the
+// program cannot write to; the program controls only the traced
+// arguments, which the Sentry prints quoted, and its task name. Both the
+// gvisor backend (runsc of its own) and the docker backend (runsc as
+// Docker's runtime, gVisor's --image) read it. No seccomp listener can
+// be had under the Sentry (runsc 20221219 answers
+// SECCOMP_FILTER_FLAG_NEW_LISTENER with EINVAL): this is the kernel side
+// of the report there.
+package sentry
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"io"
 	"regexp"
 	"strconv"
@@ -23,20 +36,28 @@ import (
 // the Sentry prints quoted, and its task name (comm, at most 15 bytes):
 // a forged-looking name can only add events that accuse the program.
 
-// straceSyscalls are the calls traced: execs and connects are events;
+// Syscalls are the calls traced (--strace-syscalls): execs and connects are events;
 // the returns of clone, fork and vfork give each process its parent; a
 // socket of a family the Sentry has no implementation of returns
 // EAFNOSUPPORT, an event of kind socket (the families moat refuses that
 // the Sentry has are refused by the OCI profile, before the trace).
-const straceSyscalls = "execve,execveat,connect,clone,fork,vfork,socket"
+const Syscalls = "execve,execveat,connect,clone,fork,vfork,socket"
 
-// maxStraceBytes bounds how much of the debug log is read.
-const maxStraceBytes = 32 << 20
+// DeniedSuffix ends the debug log's line of a call the OCI profile
+// refused (at debug level, before the trace): "[tgid:tid] Syscall N:
+// denied by seccomp". The program controls nothing on it.
+const DeniedSuffix = ": denied by seccomp"
+
+// MaxBytes bounds how much of the debug log is kept.
+const MaxBytes = 32 << 20
 
 var (
 	// [tgid:tid] in the sandbox's root PID namespace, comm, E (entry) or
 	// X (exit), the call and its arguments.
 	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] (.{0,16}?) ([EX]) (execve|execveat|connect|clone|fork|vfork|socket)\((.*)$`)
+	// a call the OCI profile refused: its number, of the native calling
+	// convention (the profile admits no other architecture's)
+	deniedLine = lazyRE(`^[DIWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ task_syscall\.go:\d+\] \[\s*(\d+):\s*\d+\] Syscall (\d+): denied by seccomp$`)
 	// an exit's return value and errno, after the arguments
 	straceRet = lazyRE(`\) = (-?\d+) \(0x[0-9a-f]+\)(?: errno=(\d+) \(([^)]*)\))?(?: \([^)]*\))?\s*$`)
 	execPath  = lazyRE(`0x[0-9a-f]+ ([^,]*), 0x[0-9a-f]+ \[`)
@@ -44,16 +65,38 @@ var (
 	unixAddr  = lazyRE(`\{Family: AF_UNIX, Addr: ("(?:[^"\\]|\\.)*")`)
 )
 
-// parseStrace reads the Sentry's debug log and returns the "kernel" exec
-// and connect events in it, stamped relative to start (the log's clock is
-// the host's local time), at most max; dropped counts the rest.
-func parseStrace(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int) {
-	sc := bufio.NewScanner(io.LimitReader(r, maxStraceBytes))
+// Parse reads the Sentry's debug log and returns the "kernel" exec
+// and connect events in it, and the calls the OCI profile refused (kind
+// denied, named by native's deny list), stamped relative to start (the
+// log's clock is the host's local time), at most max; dropped counts the
+// rest.
+func Parse(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int) {
+	sc := bufio.NewScanner(io.LimitReader(r, MaxBytes))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	parent := map[int]int{} // child pid -> parent pid (fork, vfork, clone without CLONE_THREAD)
 	for sc.Scan() {
 		m := straceLine().FindStringSubmatch(sc.Text())
 		if m == nil {
+			if d := deniedLine().FindStringSubmatch(sc.Text()); d != nil {
+				pid, _ := strconv.Atoi(d[3])
+				nr, _ := strconv.ParseUint(d[4], 10, 32)
+				_, name, ok := seccomp.DenyErrno(uint32(nr))
+				if !ok {
+					name = "syscall " + d[4]
+				}
+				if name == "clone3" {
+					// glibc's start of every thread and process (it
+					// falls back to clone, whose flags the profile
+					// checks); its own flags are in memory, unlogged.
+					continue
+				}
+				if len(evs) >= max {
+					dropped++
+					continue
+				}
+				evs = append(evs, moat.Event{Source: moat.SourceKernel, Kind: moat.KindDenied, PID: pid, Name: name,
+					TimeMS: stamp(d[1], d[2], start), Detail: "refused by the OCI profile in the Sentry (its debug log)"})
+			}
 			continue
 		}
 		pid, _ := strconv.Atoi(m[3])
@@ -186,4 +229,31 @@ func stamp(mmdd, clock string, start time.Time) int64 {
 // process, the native sandbox's init too, would pay for it otherwise.
 func lazyRE(expr string) func() *regexp.Regexp {
 	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
+
+// Keep copies to kept the lines of r that the report reads, up to
+// MaxBytes (then counts them in cut), and reads r to its end
+// whatever it holds: a line longer than the reader's buffer is skipped.
+func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	long := false
+	for {
+		line, err := br.ReadSlice('\n')
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			long = true
+			continue
+		case long:
+			long = false // the end of a skipped line
+		case len(line) > 0 && (bytes.Contains(line, []byte(" strace.go:")) || bytes.HasSuffix(bytes.TrimRight(line, "\n"), []byte(DeniedSuffix))):
+			if kept.Len()+len(line) > MaxBytes {
+				*cut++
+			} else {
+				kept.Write(line)
+			}
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
 }
