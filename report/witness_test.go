@@ -348,7 +348,7 @@ func TestKernelDenied(t *testing.T) {
 // instead, which the program cannot write, and (direct) the families the
 // Sentry lacks in its syscall trace. Direct, runsc is moat's own; with
 // --image it is Docker's runtime, registered to trace
-// (.ci/setup-ctrk2.sh). clone3 (glibc's start of every thread, its flags
+// (.ci/setup-runsc-trace.sh). clone3 (glibc's start of every thread, its flags
 // unlogged) and, direct, openat2 (the Sentry's own ENOSYS) are unseen.
 func TestKernelDeniedGVisor(t *testing.T) {
 	static := staticDenied(t)
@@ -369,7 +369,7 @@ func TestKernelDeniedGVisor(t *testing.T) {
 				})
 				for _, e := range res.Events {
 					if e.Kind == moat.KindKernelEventsUnavailable && strings.Contains(e.Detail, "not registered to trace") {
-						t.Skip("Docker's runsc is not registered to trace (.ci/setup-ctrk2.sh): " + e.Detail)
+						t.Skip("Docker's runsc is not registered to trace (.ci/setup-runsc-trace.sh): " + e.Detail)
 					}
 				}
 				if res.Status != moat.StatusExited || res.ExitCode != 0 {

@@ -20,7 +20,7 @@ import (
 // listener, so the kernel side of the report comes from the Sentry's own
 // log instead: runsc registered with the daemon to trace (--debug --strace
 // --strace-syscalls=execve,execveat,connect,clone,fork,vfork,socket
-// --debug-log=DIR/ --debug-command=boot; .ci/setup-ctrk2.sh) writes one
+// --debug-log=DIR/ --debug-command=boot; .ci/setup-runsc-trace.sh) writes one
 // boot log per container into DIR, which moat reads after the run, when
 // the daemon is on this host and moat may read DIR, and then removes. The
 // program cannot write there; the Sentry quotes what it traces.
@@ -109,11 +109,24 @@ func sentryEvents(dir, id string, start time.Time) (evs []moat.Event, dropped in
 			sentrylog.Keep(f, &kept, &cut)
 		}
 		f.Close()
+		if logFull(dir) {
+			cut++ // runsc may have lost lines it could not write
+		}
 		_ = os.Remove(p)
 		evs, dropped = sentrylog.Parse(&kept, start, observe.MaxKernelEvents)
 		return evs, dropped + cut, ""
 	}
 	return nil, 0, "no boot log of the container in " + dir
+}
+
+// logFull says whether the file system of dir (a sized tmpfs: docs/gvisor.md)
+// has less than 64 KiB left, where runsc's writes of a trace line fail.
+func logFull(dir string) bool {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return false
+	}
+	return uint64(st.Bavail)*uint64(st.Bsize) < 64<<10 // Bavail is int64 on freebsd
 }
 
 // bootOf says whether a boot log's head is container id's: runsc logs its

@@ -8,6 +8,12 @@
 # dockerd reloads its runtimes on SIGHUP. Idempotent.
 set -euo pipefail
 install -d -m 0700 /var/log/moat-runsc
+# The logs grow while a container runs (a program can make as many traced
+# calls as it likes): a sized tmpfs bounds them, so a run cannot fill the
+# host's disk (moat counts a full directory as a cut trace).
+if ! mountpoint -q /var/log/moat-runsc; then
+  mount -t tmpfs -o size=256m,mode=0700,nosuid,nodev,noexec moat-runsc /var/log/moat-runsc
+fi
 changed=$(python3 - <<'PY'
 import json, os
 p = "/etc/docker/daemon.json"
