@@ -3,11 +3,9 @@ package report_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -215,38 +213,14 @@ func TestTells(t *testing.T) {
 	})
 }
 
-// noTells runs tells.py three times on b: no tell, and at least two host
-// names among the three runs. A first run, not counted, lets a container
-// backend learn where the image's site directories are (the run that
-// learns it puts the hook on PYTHONPATH: docs/report.md).
-// known are tells the backend is documented to leave (docs/report.md):
-// logged, not errors.
+// noTells runs tells.py on b (moattest.NoTells) after a first run, not
+// counted, that lets a container backend learn where the image's site
+// directories are (the run that learns it puts the hook on PYTHONPATH:
+// docs/report.md). known are tells the backend is documented to leave.
 func noTells(t *testing.T, b moat.Backend, mod func(*moat.Spec), known ...string) {
 	t.Helper()
 	run(t, b, filepath.Join("testdata", "benign", "numeric.py"), mod)
-	hosts := map[string]bool{}
-	for range 3 {
-		res := run(t, b, filepath.Join("testdata", "corpus", "tells.py"), mod)
-		var out struct {
-			Tells []string `json:"tells"`
-			Host  string   `json:"host"`
-		}
-		if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil || out.Host == "" {
-			dump(t, res)
-			t.Fatalf("tells.py: %v", err)
-		}
-		for _, tell := range out.Tells {
-			if slices.ContainsFunc(known, func(k string) bool { return strings.HasPrefix(tell, k) }) {
-				t.Logf("known tell: %s", tell)
-				continue
-			}
-			t.Errorf("tell: %s", tell)
-		}
-		hosts[out.Host] = true
-	}
-	if len(hosts) < 2 {
-		t.Errorf("three runs, one host name: %v", hosts)
-	}
+	moattest.NoTells(t, b, filepath.Join("testdata", "corpus", "tells.py"), mod, known...)
 }
 
 // TestBenign: ordinary programs yield nothing above low.
