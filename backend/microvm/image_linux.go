@@ -118,6 +118,10 @@ func stageImage(ctx context.Context, ref, out string) error {
 	if uerr != nil && !errors.Is(uerr, treecopy.ErrIncomplete) {
 		return fmt.Errorf("export: %w", uerr)
 	}
+	// Docker's mark of a container, in every export, not in the image.
+	if err := os.Remove(filepath.Join(root, ".dockerenv")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("image: /.dockerenv: %w", err)
+	}
 	for _, d := range []string{"dev", "proc", "sys", "etc", "run", "work", "tmp", guestHomes[1:], guestScratch[1:], guestHookRoot[1:]} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return fmt.Errorf("image: /%s: %w", d, err)
