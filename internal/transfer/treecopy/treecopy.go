@@ -78,7 +78,6 @@ const MaxDepth = 256
 // deeper says why an entry more than MaxDepth levels down is left out.
 var deeper = fmt.Sprintf("deeper than %d levels: not copied", MaxDepth)
 
-
 // Pack writes the tree below root to w. Nothing is left out silently: a
 // file larger than what remains of lim.Bytes (judged by its size, so a
 // sparse file counts what it would write), every entry past lim.Files, a
