@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -517,5 +518,63 @@ func TestToolReads(t *testing.T) {
 	if !low {
 		dump(t, res)
 		t.Error("no low credential-access finding names wget's read")
+	}
+}
+
+// TestDeepTree: a tree 2,100 levels deep in /work (past PATH_MAX) ends
+// the run by itself, not at the timeout: the copy-out stops 256 levels
+// down and names what it left out, the diff's walk too and says so (a
+// finding), and still sees the startup file beside the tree.
+func TestDeepTree(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	out := filepath.Join(t.TempDir(), "out")
+	res := run(t, b, filepath.Join("testdata", "corpus", "deep_tree.py"), func(s *moat.Spec) {
+		s.OutDir, s.Limits.Timeout = out, 120*time.Second
+	})
+	if res.Status != moat.StatusExited || res.ExitCode != 0 || !strings.Contains(res.Stdout, "made") {
+		dump(t, res)
+		t.Fatalf("status %s exit %d: want the program's own end", res.Status, res.ExitCode)
+	}
+	if res.Out == nil || !slices.ContainsFunc(res.Out.Skipped, func(s string) bool { return strings.Contains(s, "deeper than 256 levels") }) {
+		t.Errorf("copy-out %+v: want what is deeper than 256 levels named as skipped", res.Out)
+	}
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryEvasion && strings.Contains(f.Summary, "deeper than 256 levels")
+	}) {
+		dump(t, res)
+		t.Error("no finding says the walk did not go below 256 levels")
+	}
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryPersistence && strings.Contains(f.Summary, "zz_beside.pth")
+	}) {
+		dump(t, res)
+		t.Error("the .pth beside the deep tree went unseen")
+	}
+}
+
+// TestDeepCwd: a program working 5,000 characters down still has its
+// events, each bounded and naming its file: the hook asks the kernel for
+// the working directory (/proc/self/cwd), not os.getcwd(), whose walk up
+// the tree past PATH_MAX costs every event the square of the depth.
+func TestDeepCwd(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	res := run(t, b, filepath.Join("testdata", "corpus", "deep_cwd.py"), func(s *moat.Spec) { s.Limits.Timeout = 120 * time.Second })
+	if res.Status != moat.StatusExited || res.ExitCode != 0 {
+		dump(t, res)
+		t.Fatalf("status %s exit %d", res.Status, res.ExitCode)
+	}
+	n := 0
+	for _, e := range res.Events {
+		if e.Source == moat.SourceAudit && strings.Contains(e.Path, "/marker") {
+			// The kernel names no directory past PATH_MAX: the hook says so.
+			if len(e.Path) > 400 || !strings.HasSuffix(e.Path, ".txt") || !strings.HasPrefix(e.Path, "/work/ppp") && !strings.HasPrefix(e.Path, "<cwd over PATH_MAX>/marker") {
+				t.Fatalf("event path %q: want at most 400 characters, from /work or a too long cwd, naming its file", e.Path)
+			}
+			n++
+		}
+	}
+	if n < 200 {
+		dump(t, res)
+		t.Errorf("%d events of the 200 files opened", n)
 	}
 }
