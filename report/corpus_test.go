@@ -524,31 +524,44 @@ func TestToolReads(t *testing.T) {
 // TestDeepTree: a tree 2,100 levels deep in /work (past PATH_MAX) ends
 // the run by itself, not at the timeout: the copy-out stops 256 levels
 // down and names what it left out, the diff's walk too and says so (a
-// finding), and still sees the startup file beside the tree.
+// finding), and still sees the startup file beside the tree. On native,
+// and on docker and gVisor (the container init's walk and copy-out; the
+// host's walk of gVisor's scratch) where they run.
 func TestDeepTree(t *testing.T) {
-	b := moattest.RequireBackend(t, "native")
-	out := filepath.Join(t.TempDir(), "out")
-	res := run(t, b, filepath.Join("testdata", "corpus", "deep_tree.py"), func(s *moat.Spec) {
-		s.OutDir, s.Limits.Timeout = out, 120*time.Second
-	})
-	if res.Status != moat.StatusExited || res.ExitCode != 0 || !strings.Contains(res.Stdout, "made") {
-		dump(t, res)
-		t.Fatalf("status %s exit %d: want the program's own end", res.Status, res.ExitCode)
-	}
-	if res.Out == nil || !slices.ContainsFunc(res.Out.Skipped, func(s string) bool { return strings.Contains(s, "deeper than 256 levels") }) {
-		t.Errorf("copy-out %+v: want what is deeper than 256 levels named as skipped", res.Out)
-	}
-	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
-		return f.Category == moat.CategoryEvasion && strings.Contains(f.Summary, "deeper than 256 levels")
-	}) {
-		dump(t, res)
-		t.Error("no finding says the walk did not go below 256 levels")
-	}
-	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
-		return f.Category == moat.CategoryPersistence && strings.Contains(f.Summary, "zz_beside.pth")
-	}) {
-		dump(t, res)
-		t.Error("the .pth beside the deep tree went unseen")
+	for _, bk := range []struct {
+		name string
+		new  func() moat.Backend
+	}{
+		{"native", func() moat.Backend { return &native.Backend{} }},
+		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }},
+		{"gvisor", func() moat.Backend { return &gvisor.Backend{} }},
+	} {
+		t.Run(bk.name, func(t *testing.T) {
+			moattest.RequireBackend(t, bk.name)
+			out := filepath.Join(t.TempDir(), "out")
+			res := run(t, bk.new(), filepath.Join("testdata", "corpus", "deep_tree.py"), func(s *moat.Spec) {
+				s.OutDir, s.Limits.Timeout = out, 120*time.Second
+			})
+			if res.Status != moat.StatusExited || res.ExitCode != 0 || !strings.Contains(res.Stdout, "made") {
+				dump(t, res)
+				t.Fatalf("status %s exit %d: want the program's own end", res.Status, res.ExitCode)
+			}
+			if res.Out == nil || !slices.ContainsFunc(res.Out.Skipped, func(s string) bool { return strings.Contains(s, "deeper than 256 levels") }) {
+				t.Errorf("copy-out %+v: want what is deeper than 256 levels named as skipped", res.Out)
+			}
+			if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+				return f.Category == moat.CategoryEvasion && strings.Contains(f.Summary, "deeper than 256 levels")
+			}) {
+				dump(t, res)
+				t.Error("no finding says the walk did not go below 256 levels")
+			}
+			if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+				return f.Category == moat.CategoryPersistence && strings.Contains(f.Summary, "zz_beside.pth")
+			}) {
+				dump(t, res)
+				t.Error("the .pth beside the deep tree went unseen")
+			}
+		})
 	}
 }
 
