@@ -3,7 +3,6 @@ package report_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -215,38 +214,14 @@ func TestTells(t *testing.T) {
 	})
 }
 
-// noTells runs tells.py three times on b: no tell, and at least two host
-// names among the three runs. A first run, not counted, lets a container
-// backend learn where the image's site directories are (the run that
-// learns it puts the hook on PYTHONPATH: docs/report.md).
-// known are tells the backend is documented to leave (docs/report.md):
-// logged, not errors.
+// noTells runs tells.py on b (moattest.NoTells) after a first run, not
+// counted, that lets a container backend learn where the image's site
+// directories are (the run that learns it puts the hook on PYTHONPATH:
+// docs/report.md). known are tells the backend is documented to leave.
 func noTells(t *testing.T, b moat.Backend, mod func(*moat.Spec), known ...string) {
 	t.Helper()
 	run(t, b, filepath.Join("testdata", "benign", "numeric.py"), mod)
-	hosts := map[string]bool{}
-	for range 3 {
-		res := run(t, b, filepath.Join("testdata", "corpus", "tells.py"), mod)
-		var out struct {
-			Tells []string `json:"tells"`
-			Host  string   `json:"host"`
-		}
-		if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil || out.Host == "" {
-			dump(t, res)
-			t.Fatalf("tells.py: %v", err)
-		}
-		for _, tell := range out.Tells {
-			if slices.ContainsFunc(known, func(k string) bool { return strings.HasPrefix(tell, k) }) {
-				t.Logf("known tell: %s", tell)
-				continue
-			}
-			t.Errorf("tell: %s", tell)
-		}
-		hosts[out.Host] = true
-	}
-	if len(hosts) < 2 {
-		t.Errorf("three runs, one host name: %v", hosts)
-	}
+	moattest.NoTells(t, b, filepath.Join("testdata", "corpus", "tells.py"), mod, known...)
 }
 
 // TestBenign: ordinary programs yield nothing above low.
@@ -543,5 +518,76 @@ func TestToolReads(t *testing.T) {
 	if !low {
 		dump(t, res)
 		t.Error("no low credential-access finding names wget's read")
+	}
+}
+
+// TestDeepTree: a tree 2,100 levels deep in /work (past PATH_MAX) ends
+// the run by itself, not at the timeout: the copy-out stops 256 levels
+// down and names what it left out, the diff's walk too and says so (a
+// finding), and still sees the startup file beside the tree. On native,
+// and on docker and gVisor (the container init's walk and copy-out; the
+// host's walk of gVisor's scratch) where they run.
+func TestDeepTree(t *testing.T) {
+	for _, bk := range []struct {
+		name string
+		new  func() moat.Backend
+	}{
+		{"native", func() moat.Backend { return &native.Backend{} }},
+		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }},
+		{"gvisor", func() moat.Backend { return &gvisor.Backend{} }},
+	} {
+		t.Run(bk.name, func(t *testing.T) {
+			moattest.RequireBackend(t, bk.name)
+			out := filepath.Join(t.TempDir(), "out")
+			res := run(t, bk.new(), filepath.Join("testdata", "corpus", "deep_tree.py"), func(s *moat.Spec) {
+				s.OutDir, s.Limits.Timeout = out, 120*time.Second
+			})
+			if res.Status != moat.StatusExited || res.ExitCode != 0 || !strings.Contains(res.Stdout, "made") {
+				dump(t, res)
+				t.Fatalf("status %s exit %d: want the program's own end", res.Status, res.ExitCode)
+			}
+			if res.Out == nil || !slices.ContainsFunc(res.Out.Skipped, func(s string) bool { return strings.Contains(s, "deeper than 256 levels") }) {
+				t.Errorf("copy-out %+v: want what is deeper than 256 levels named as skipped", res.Out)
+			}
+			if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+				return f.Category == moat.CategoryEvasion && strings.Contains(f.Summary, "deeper than 256 levels")
+			}) {
+				dump(t, res)
+				t.Error("no finding says the walk did not go below 256 levels")
+			}
+			if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+				return f.Category == moat.CategoryPersistence && strings.Contains(f.Summary, "zz_beside.pth")
+			}) {
+				dump(t, res)
+				t.Error("the .pth beside the deep tree went unseen")
+			}
+		})
+	}
+}
+
+// TestDeepCwd: a program working 5,000 characters down still has its
+// events, each bounded and naming its file: the hook asks the kernel for
+// the working directory (/proc/self/cwd), not os.getcwd(), whose walk up
+// the tree past PATH_MAX costs every event the square of the depth.
+func TestDeepCwd(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	res := run(t, b, filepath.Join("testdata", "corpus", "deep_cwd.py"), func(s *moat.Spec) { s.Limits.Timeout = 120 * time.Second })
+	if res.Status != moat.StatusExited || res.ExitCode != 0 {
+		dump(t, res)
+		t.Fatalf("status %s exit %d", res.Status, res.ExitCode)
+	}
+	n := 0
+	for _, e := range res.Events {
+		if e.Source == moat.SourceAudit && strings.Contains(e.Path, "/marker") {
+			// The kernel names no directory past PATH_MAX: the hook says so.
+			if len(e.Path) > 400 || !strings.HasSuffix(e.Path, ".txt") || !strings.HasPrefix(e.Path, "/work/ppp") && !strings.HasPrefix(e.Path, "<cwd over PATH_MAX>/marker") {
+				t.Fatalf("event path %q: want at most 400 characters, from /work or a too long cwd, naming its file", e.Path)
+			}
+			n++
+		}
+	}
+	if n < 200 {
+		dump(t, res)
+		t.Errorf("%d events of the 200 files opened", n)
 	}
 }

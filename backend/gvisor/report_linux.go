@@ -197,8 +197,8 @@ func (r *runner) finishReport(res *moat.Result) {
 	evs = append(evs, auditEvs...)
 	if res.Status != moat.StatusError || res.DurationMS > 0 {
 		deadline := time.Now().Add(fsBudget)
-		after := observe.Walk(rep.roots, deadline)
-		d := observe.Differ{Tokens: rep.plan.Tokens, Planted: rep.plan.Files, Deadline: deadline, At: time.Since(rep.start).Milliseconds(),
+		after, cut := observe.WalkCut(rep.roots, deadline)
+		d := observe.Differ{Tokens: rep.plan.Tokens, Planted: rep.plan.Files, Deadline: deadline, At: time.Since(rep.start).Milliseconds(), Cut: cut,
 			Read:   func(p string, n int64) ([]byte, error) { return observe.ReadBounded(r.hostPath(p), n) },
 			ReadAt: func(p string, off, n int64) ([]byte, error) { return observe.ReadBoundedAt(r.hostPath(p), off, n) }}
 		fsEvs, fsDropped := d.Diff(rep.before, after)

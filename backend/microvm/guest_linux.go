@@ -164,7 +164,7 @@ func switchRoot(wait time.Duration) error {
 // tmpfs with native's five devices and the usual links; moat's port and
 // disk stay open or mounted below it.
 func minimalDev() error {
-	if err := unix.Mount("dev", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k"); err != nil {
+	if err := unix.Mount("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k"); err != nil {
 		return fmt.Errorf("mount /dev: %w", err)
 	}
 	for _, d := range []struct {
@@ -236,6 +236,9 @@ func runJob(port *os.File, fw *frameWriter) error {
 	if len(job.Argv) == 0 {
 		return errors.New("job: no argv")
 	}
+	if err := job.Persona.check(); err != nil {
+		return fmt.Errorf("job: %w", err)
+	}
 	if err := reseed(job.Seed); err != nil {
 		return fmt.Errorf("reseed the guest's random pool: %w", err)
 	}
@@ -247,10 +250,15 @@ func runJob(port *os.File, fw *frameWriter) error {
 		return err
 	}
 	t0 := time.Now() // the zero of the report's times
-	if err := setupDisk(job.Disk); err != nil {
+	if err := setupDisk(job.Disk, job.Persona.Home); err != nil {
 		return err
 	}
-	_ = unix.Sethostname([]byte("moat"))
+	if err := unix.Sethostname([]byte(job.Persona.Host)); err != nil {
+		return fmt.Errorf("host name: %w", err)
+	}
+	if err := personaEtc(job.Persona); err != nil {
+		return err
+	}
 	// The guest's RAM is the memory limit and a little more: the kernel's
 	// overcommit heuristic would refuse a large allocation outright (a
 	// MemoryError, not the limit's kill); let the cgroup decide.
@@ -266,6 +274,11 @@ func runJob(port *os.File, fw *frameWriter) error {
 		if gnet, err = startNet(job.Net, t0); err != nil {
 			return fmt.Errorf("sinkhole: %w", err)
 		}
+	}
+	// /etc is complete (the persona's files, the sinkhole's resolver and
+	// CA): read-only from here on.
+	if err := unix.Mount("", "/etc", "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+		return fmt.Errorf("remount /etc read-only: %w", err)
 	}
 	// The workspace, then the files: the tar stream goes to treecopy as it
 	// comes.
@@ -329,7 +342,7 @@ read:
 	files = nil
 	var rep *guestReporter
 	if job.Report != nil {
-		if rep, err = startReport(job.Report, t0); err != nil {
+		if rep, err = startReport(job.Report, t0, job.Persona.Home); err != nil {
 			return fmt.Errorf("behaviour report: %w", err)
 		}
 	}
@@ -389,16 +402,25 @@ func reseed(seed []byte) error {
 
 // setupDisk mounts one tmpfs of size bytes and binds its directories as
 // the only writable places: /work, /tmp, the home directory, /dev/shm.
-func setupDisk(size int64) error {
+// The home is a directory of a small tmpfs on /home, read-only around
+// it; the disk's own mount point (guestScratch) is unmounted once its
+// directories are bound, so that no path names it.
+func setupDisk(size int64, home string) error {
 	opts := fmt.Sprintf("mode=0755,size=%d,nr_inodes=%d", size, 1<<20)
-	if err := unix.Mount("scratch", guestScratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
-		return fmt.Errorf("mount scratch: %w", err)
+	if err := unix.Mount("tmpfs", guestScratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		return fmt.Errorf("mount the disk: %w", err)
+	}
+	if err := unix.Mount("tmpfs", guestHomes, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=64k,nr_inodes=64"); err != nil {
+		return fmt.Errorf("mount %s: %w", guestHomes, err)
+	}
+	if err := os.Mkdir(home, 0o755); err != nil {
+		return fmt.Errorf("home: %w", err)
 	}
 	_ = os.Mkdir("/dev/shm", 0o755)
 	for _, d := range []struct {
 		name, at string
 		mode     fs.FileMode
-	}{{"work", guestWork, 0o755}, {"tmp", guestTmp, 0o777 | fs.ModeSticky}, {"home", guestHome, 0o755}, {"shm", "/dev/shm", 0o777 | fs.ModeSticky}} {
+	}{{"work", guestWork, 0o755}, {"tmp", guestTmp, 0o777 | fs.ModeSticky}, {"home", home, 0o755}, {"shm", "/dev/shm", 0o777 | fs.ModeSticky}} {
 		p := filepath.Join(guestScratch, d.name)
 		if err := os.Mkdir(p, 0o700); err != nil {
 			return err
@@ -416,8 +438,69 @@ func setupDisk(size int64) error {
 			return fmt.Errorf("remount %s: %w", d.at, err)
 		}
 	}
+	if err := unix.Mount("", guestHomes, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("remount %s read-only: %w", guestHomes, err)
+	}
+	if err := unix.Unmount(guestScratch, unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("unmount the disk's mount point: %w", err)
+	}
 	return nil
 }
+
+// personaEtc makes the guest's /etc the run's: a tmpfs with a copy of
+// the image's (writableEtc), the persona's user in passwd and group in
+// place of any entry of its name or of uid or gid sandboxID, its host
+// name in hostname and hosts, as native writes them. The sinkhole adds
+// its files; then runJob makes /etc read-only.
+func personaEtc(p Persona) error {
+	if err := writableEtc(); err != nil {
+		return err
+	}
+	passwd, _ := os.ReadFile("/etc/passwd")
+	group, _ := os.ReadFile("/etc/group")
+	files := []struct{ name, content string }{
+		{"passwd", withEntry(string(passwd), p.User, fmt.Sprintf("%s:x:%d:%d:%s:%s:/bin/bash", p.User, sandboxID, sandboxID, p.Gecos, p.Home))},
+		{"group", withEntry(string(group), p.User, fmt.Sprintf("%s:x:%d:", p.User, sandboxID))},
+		{"hostname", p.Host + "\n"},
+		{"hosts", "127.0.0.1\tlocalhost\n127.0.1.1\t" + p.Host + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
+	}
+	for _, f := range files {
+		// The image's file may be a link: the run's replaces it.
+		path := "/etc/" + f.name
+		_ = os.Remove(path)
+		fd, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o644)
+		if err != nil {
+			return fmt.Errorf("/etc/%s: %w", f.name, err)
+		}
+		_, err = fd.WriteString(f.content)
+		if cerr := fd.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("/etc/%s: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+// withEntry is the passwd or group file content with line, the
+// persona's entry, at its end in place of every entry of name or of id
+// sandboxID (the third field).
+func withEntry(content, name, line string) string {
+	id := strconv.Itoa(sandboxID)
+	var out []string
+	for _, l := range strings.Split(content, "\n") {
+		f := strings.Split(l, ":")
+		if strings.TrimSpace(l) == "" || f[0] == name || (len(f) > 2 && f[2] == id) {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(append(out, line), "\n") + "\n"
+}
+
+// maxEtc bounds what the agent copies of the image's /etc.
+const maxEtc = 8 << 20
 
 // cgroupDir is the program's cgroup in the guest.
 const cgroupDir = "/sys/fs/cgroup/run"
@@ -468,7 +551,7 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 	if err != nil {
 		return Exit{StartErr: "cgroups: " + err.Error()}
 	}
-	if err := unix.Mount("nosys", "/sys", "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=4k,mode=0555"); err != nil {
+	if err := unix.Mount("tmpfs", "/sys", "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=4k,mode=0555"); err != nil {
 		return Exit{StartErr: "cover /sys: " + err.Error()}
 	}
 	_ = unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
@@ -690,4 +773,67 @@ func eventCount(b []byte, key string) int64 {
 		}
 	}
 	return 0
+}
+
+// writableEtc puts a tmpfs with a copy of the image's /etc (a few small
+// files) over it, for the resolver's and the CA's files.
+func writableEtc() error {
+	type entry struct {
+		rel, link string
+		mode      fs.FileMode
+		data      []byte
+	}
+	var ents []entry
+	total := 0
+	err := filepath.WalkDir("/etc", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == "/etc" {
+			return err
+		}
+		rel, _ := filepath.Rel("/etc", p)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		e := entry{rel: rel, mode: fi.Mode()}
+		switch {
+		case d.IsDir():
+		case d.Type()&fs.ModeSymlink != 0:
+			if e.link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		case d.Type().IsRegular():
+			total += int(fi.Size())
+			if total > maxEtc {
+				return errors.New("the image's /etc is too big to copy")
+			}
+			if e.data, err = os.ReadFile(p); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+		ents = append(ents, e)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("copy /etc: %w", err)
+	}
+	if err := unix.Mount("tmpfs", "/etc", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=16m"); err != nil {
+		return fmt.Errorf("mount /etc: %w", err)
+	}
+	for _, e := range ents {
+		p := filepath.Join("/etc", e.rel)
+		switch {
+		case e.mode.IsDir():
+			err = os.Mkdir(p, e.mode.Perm())
+		case e.link != "":
+			err = os.Symlink(e.link, p)
+		default:
+			err = os.WriteFile(p, e.data, e.mode.Perm())
+		}
+		if err != nil {
+			return fmt.Errorf("copy /etc: %w", err)
+		}
+	}
+	return nil
 }

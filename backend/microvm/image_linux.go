@@ -23,8 +23,9 @@ import (
 // content hash), and the first time exports a container of it
 // (`docker create`, `docker export`) through treecopy (no special files,
 // no set-uid bits, links kept as links, nothing written outside the
-// staging directory), adds its own mount points and the sandbox user,
-// and makes a squashfs of it, cached by that id beside the other images.
+// staging directory), adds its own mount points (the run's user, host
+// name and home are the agent's, per run: personaEtc), and makes a
+// squashfs of it, cached by that id beside the other images.
 // The interpreter is the image's python3.
 
 // imageInfo is what the host needs of a staged image.
@@ -117,15 +118,16 @@ func stageImage(ctx context.Context, ref, out string) error {
 	if uerr != nil && !errors.Is(uerr, treecopy.ErrIncomplete) {
 		return fmt.Errorf("export: %w", uerr)
 	}
-	for _, d := range []string{"dev", "proc", "sys", "etc", "run", "work", "tmp", "home/sandbox", "moat/scratch", "opt/tools"} {
+	// Docker's mark of a container, in every export, not in the image.
+	if err := os.Remove(filepath.Join(root, ".dockerenv")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("image: /.dockerenv: %w", err)
+	}
+	for _, d := range []string{"dev", "proc", "sys", "etc", "run", "work", "tmp", guestHomes[1:], guestScratch[1:], guestHookRoot[1:]} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return fmt.Errorf("image: /%s: %w", d, err)
 		}
 	}
 	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777); err != nil {
-		return err
-	}
-	if err := sandboxUser(filepath.Join(root, "etc")); err != nil {
 		return err
 	}
 	var info imageInfo
@@ -170,46 +172,4 @@ func inRoot(root, p string) (string, bool) {
 		return "", false
 	}
 	return "/" + rel, true
-}
-
-// sandboxUser adds the sandbox user and group (uid and gid 1000) to the
-// image's passwd and group, where that id is free, and writes hosts and
-// hostname as the host-runtime image has them.
-func sandboxUser(etc string) error {
-	for _, f := range []struct{ name, line string }{
-		{"passwd", "sandbox:x:1000:1000:moat sandbox:" + guestHome + ":/usr/sbin/nologin\n"},
-		{"group", "sandbox:x:1000:\n"},
-	} {
-		p := filepath.Join(etc, f.name)
-		if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
-			_ = os.Remove(p)
-		}
-		b, _ := os.ReadFile(p)
-		taken := false
-		for _, l := range strings.Split(string(b), "\n") {
-			if parts := strings.Split(l, ":"); len(parts) > 2 && parts[2] == "1000" {
-				taken = true
-			}
-		}
-		if taken {
-			continue
-		}
-		if len(b) > 0 && b[len(b)-1] != '\n' {
-			b = append(b, '\n')
-		}
-		if err := os.WriteFile(p, append(b, f.line...), 0o644); err != nil {
-			return err
-		}
-	}
-	for name, content := range etcFiles() {
-		if name == "passwd" || name == "group" {
-			continue
-		}
-		p := filepath.Join(etc, name)
-		_ = os.Remove(p)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -25,8 +25,9 @@ import (
 )
 
 // imageFormat changes whenever what the images hold changes, so
-// that cached images of the old layout are not used.
-const imageFormat = 3
+// that cached images of the old layout are not used (4: no /moat, no
+// sandbox user; the persona is the agent's, per run).
+const imageFormat = 4
 
 // runtimeLayout changes whenever what a runtime image of the host's
 // interpreter holds changes (3: the interpreter's other names; 4: the
@@ -37,11 +38,16 @@ const runtimeLayout = 4
 const (
 	guestInit    = "/init"
 	guestNewRoot = "/newroot"
-	guestModDir  = "/moat/modules"
+	guestModDir  = "/lib/modules" // in the initramfs, gone with it
 	guestWork    = "/work"
-	guestHome    = "/home/sandbox"
 	guestTmp     = "/tmp"
-	guestScratch = "/moat/scratch"
+	// guestHomes holds the persona's home (Persona.Home), on a tmpfs of
+	// its own the agent makes read-only around it.
+	guestHomes = "/home"
+	// guestScratch is where the agent mounts the run's one tmpfs (the
+	// disk) while it binds its directories out (setupDisk), and then
+	// unmounts it: an ordinary machine's empty /mnt.
+	guestScratch = "/mnt"
 	// guestHookRoot holds the audit hook (py/) and its FIFO (audit): a
 	// directory such a machine might have, never named after moat (the
 	// hook finds its FIFO beside its own directory).
@@ -61,13 +67,14 @@ func skipStdlib(name string) bool {
 	return strings.HasPrefix(name, "config-")
 }
 
-// etcFiles are the guest's /etc besides ld.so.cache.
+// etcFiles are the runtime image's /etc besides ld.so.cache; the agent
+// adds the run's persona (personaEtc).
 func etcFiles() map[string]string {
 	return map[string]string{
-		"passwd":   "root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:1000:1000:moat sandbox:" + guestHome + ":/usr/sbin/nologin\n",
-		"group":    "root:x:0:\nsandbox:x:1000:\n",
-		"hosts":    "127.0.0.1\tlocalhost moat\n::1\tlocalhost ip6-localhost\n",
-		"hostname": "moat\n",
+		"passwd":   "root:x:0:0:root:/root:/bin/bash\n",
+		"group":    "root:x:0:\n",
+		"hosts":    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+		"hostname": "localhost\n",
 	}
 }
 
@@ -523,7 +530,7 @@ func writeRuntime(s sink, rt *pyrt.Runtime) error {
 	for _, d := range []struct {
 		p    string
 		mode fs.FileMode
-	}{{"/dev", 0o755}, {"/proc", 0o555}, {"/sys", 0o555}, {"/etc", 0o755}, {"/run", 0o755}, {guestWork, 0o755}, {guestTmp, 0o777 | fs.ModeSticky}, {guestHome, 0o755}, {guestScratch, 0o755}, {guestHookRoot, 0o755}} {
+	}{{"/dev", 0o755}, {"/proc", 0o555}, {"/sys", 0o555}, {"/etc", 0o755}, {"/run", 0o755}, {guestWork, 0o755}, {guestTmp, 0o777 | fs.ModeSticky}, {guestHomes, 0o755}, {guestScratch, 0o755}, {guestHookRoot, 0o755}} {
 		if err := s.dir(d.p, d.mode); err != nil {
 			return err
 		}

@@ -35,7 +35,7 @@ func TestInitramfs(t *testing.T) {
 		got[r.Name] = r
 	}
 	for name, mode := range map[string]uint64{
-		"init": cpio.S_IFREG | 0o755, "moat/modules/01-virtio.ko": cpio.S_IFREG | 0o755, "moat/modules/02-squashfs.ko": cpio.S_IFREG | 0o755,
+		"init": cpio.S_IFREG | 0o755, "lib/modules/01-virtio.ko": cpio.S_IFREG | 0o755, "lib/modules/02-squashfs.ko": cpio.S_IFREG | 0o755,
 		"dev/console": cpio.S_IFCHR | 0o600, "dev/null": cpio.S_IFCHR | 0o666, "newroot": cpio.S_IFDIR | 0o755,
 	} {
 		r, ok := got[name]

@@ -45,7 +45,9 @@ const (
 
 // guestEnv is set on the guest kernel's command line; the kernel passes it
 // to init's environment. With pid 1 it says this process is the agent.
-const guestEnv = "MOAT_MICROVM_GUEST"
+// The program can read the command line (/proc/cmdline): the name says
+// nothing of moat.
+const guestEnv = "guest_agent"
 
 // portName is the name of moat's virtio-serial port.
 const portName = "moat"
@@ -81,6 +83,46 @@ type Job struct {
 	NowNS int64  `json:"now_ns"`
 	// Report, if set, is the behaviour report to make in the guest.
 	Report *GuestReport `json:"report,omitempty"`
+	// Persona is how the guest presents itself to the program.
+	Persona Persona `json:"persona"`
+}
+
+// Persona is the run's persona (observe.Persona) as the guest shows it:
+// its host name (uname, /etc/hostname, /etc/hosts), the user of uid and
+// gid sandboxID (/etc/passwd, /etc/group, USER, LOGNAME) and their home
+// (/home/USER, HOME).
+type Persona struct {
+	Host  string `json:"host"`
+	User  string `json:"user"`
+	Gecos string `json:"gecos"`
+	Home  string `json:"home"`
+}
+
+// check refuses a persona the agent could not write into /etc and /home
+// as it is: a name of the usual characters, a home of /home/USER.
+func (p Persona) check() error {
+	name := func(s string, extra string) bool {
+		if s == "" || len(s) > 63 || s[0] == '-' || s[0] == '.' {
+			return false
+		}
+		for _, c := range s {
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune(extra, c)) {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case !name(p.Host, "-."):
+		return fmt.Errorf("persona: host name %q", p.Host)
+	case !name(p.User, "-_"):
+		return fmt.Errorf("persona: user %q", p.User)
+	case len(p.Gecos) > 200 || strings.ContainsAny(p.Gecos, ":\n\x00"):
+		return fmt.Errorf("persona: full name %q", p.Gecos)
+	case p.Home != "/home/"+p.User:
+		return fmt.Errorf("persona: home %q, want /home/%s", p.Home, p.User)
+	}
+	return nil
 }
 
 // GuestReport is what the agent needs for the behaviour report: the

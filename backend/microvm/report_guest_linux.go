@@ -44,6 +44,7 @@ const reportBudget = 1500 * time.Millisecond
 type guestReporter struct {
 	cfg      *GuestReport
 	start    time.Time
+	home     string // the persona's home
 	audit    *observe.Collector
 	fifo     *os.File
 	readDone chan struct{}
@@ -59,14 +60,17 @@ type guestReporter struct {
 	kernel *guestKernel
 }
 
-func reportRoots() []observe.Root {
-	return []observe.Root{{Path: guestWork, Host: guestWork}, {Path: guestHome, Host: guestHome}, {Path: guestTmp, Host: guestTmp}, {Path: "/dev/shm", Host: "/dev/shm"}}
+// reportRoots are the writable directories the report walks; home is the
+// persona's.
+func reportRoots(home string) []observe.Root {
+	return []observe.Root{{Path: guestWork, Host: guestWork}, {Path: home, Host: home}, {Path: guestTmp, Host: guestTmp}, {Path: "/dev/shm", Host: "/dev/shm"}}
 }
 
 // startReport plants the tokens, installs the hook and its FIFO, and
-// takes the "before" walk. Nothing of the program runs yet.
-func startReport(cfg *GuestReport, t0 time.Time) (*guestReporter, error) {
-	r := &guestReporter{cfg: cfg, start: t0}
+// takes the "before" walk of the writable directories (home is the
+// persona's). Nothing of the program runs yet.
+func startReport(cfg *GuestReport, t0 time.Time, home string) (*guestReporter, error) {
+	r := &guestReporter{cfg: cfg, start: t0, home: home}
 	r.audit = observe.NewCollector(func() int64 { return time.Since(r.start).Milliseconds() })
 	names := make([]string, 0, len(cfg.Files))
 	for p := range cfg.Files {
@@ -74,13 +78,13 @@ func startReport(cfg *GuestReport, t0 time.Time) (*guestReporter, error) {
 	}
 	sort.Strings(names)
 	for _, p := range names {
-		if filepath.Clean(p) != p || !strings.HasPrefix(p, guestHome+"/") {
+		if filepath.Clean(p) != p || !strings.HasPrefix(p, home+"/") {
 			return nil, fmt.Errorf("honeytoken %q outside the home", p)
 		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			return nil, err
 		}
-		for d := filepath.Dir(p); d != guestHome && d != "/"; d = filepath.Dir(d) {
+		for d := filepath.Dir(p); d != home && d != "/"; d = filepath.Dir(d) {
 			_ = os.Lchown(d, sandboxID, sandboxID)
 		}
 		if err := os.WriteFile(p, []byte(cfg.Files[p]), 0o600); err != nil {
@@ -93,7 +97,7 @@ func startReport(cfg *GuestReport, t0 time.Time) (*guestReporter, error) {
 	files := observe.TokenFiles(cfg.Tokens, cfg.Files, func(p string) string { return p })
 	r.witness, r.armed = observe.ArmWitnessEvent(files)
 
-	if err := unix.Mount("tools", guestHookRoot, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=4m"); err != nil {
+	if err := unix.Mount("tmpfs", guestHookRoot, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=4m"); err != nil {
 		return nil, fmt.Errorf("mount %s: %w", guestHookRoot, err)
 	}
 	if !cfg.HookInSite {
@@ -138,7 +142,7 @@ func startReport(cfg *GuestReport, t0 time.Time) (*guestReporter, error) {
 	r.endMark = []byte(fmt.Sprintf("\x00end %x\n", nonce))
 	r.readDone = make(chan struct{})
 	go r.readAudit()
-	r.before = observe.Walk(reportRoots(), time.Now().Add(reportBudget))
+	r.before = observe.Walk(reportRoots(home), time.Now().Add(reportBudget))
 	return r, nil
 }
 
@@ -173,8 +177,8 @@ func (r *guestReporter) finish(fw *frameWriter) error {
 	// The witness first: nothing of the agent's has read the files yet.
 	evs := append([]moat.Event{r.armed}, r.witness.Check(now)...)
 	deadline := time.Now().Add(reportBudget)
-	after := observe.Walk(reportRoots(), deadline)
-	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, ReadAt: observe.ReadBoundedAt, Deadline: deadline, At: now}
+	after, cut := observe.WalkCut(reportRoots(r.home), deadline)
+	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, ReadAt: observe.ReadBoundedAt, Deadline: deadline, At: now, Cut: cut}
 	fsEvs, dropped := d.Diff(r.before, after)
 	auditEvs, auditDropped := r.audit.Events()
 	evs = append(append(append(evs, auditEvs...), fsEvs...), r.net...)

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
@@ -227,7 +228,8 @@ type runner struct {
 	killVia  *frameWriter // set while the program runs: stop asks the agent first
 	grace    *time.Timer
 
-	snapNote string // how the guest came to be: booted cold or restored
+	persona  Persona // the guest's host name, user and home
+	snapNote string  // how the guest came to be: booted cold or restored
 	rep      *hostReport
 	retry    bool // a restore failed before the job: boot cold instead
 }
@@ -317,6 +319,10 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 // should follow.
 func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyrt.Runtime, ul *pyrt.Userland, initrd, image, imageSum string, allowRestore bool) (*moat.Result, bool, error) {
 	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, userland: ul, imageSum: imageSum, id: idPrefix + newID(), res: &moat.Result{Isolation: "microvm"}}
+	// A persona of its own for every run, as on native: no cheap tell
+	// that this is moat (pid 1, the agent, is hidden from the program).
+	p := observe.NewPersona()
+	r.persona = Persona{Host: p.Host, User: p.User, Gecos: p.Gecos, Home: p.Home}
 	if h.noSandbox != "" {
 		r.res.Degraded = append(r.res.Degraded, "vmm: QEMU runs without its seccomp filter: "+h.noSandbox)
 	}
@@ -699,14 +705,14 @@ func tail(p string, n int64) string {
 func (r *runner) sendJob(fw *frameWriter) error {
 	env := []string{
 		"PATH=" + filepath.Dir(r.rt.Command) + ":/usr/local/bin:/usr/bin:/bin",
-		"HOME=" + guestHome, "TMPDIR=" + guestTmp, "LANG=C.UTF-8", "USER=sandbox", "LOGNAME=sandbox",
+		"HOME=" + r.persona.Home, "TMPDIR=" + guestTmp, "LANG=C.UTF-8", "USER=" + r.persona.User, "LOGNAME=" + r.persona.User,
 		"PYTHONUNBUFFERED=1",
 	}
 	env, report := r.newReport(append(env, r.spec.Env...))
 	job := Job{
 		Argv: append([]string{r.rt.Command}, r.spec.Args...), Env: env,
 		Memory: r.lim.Memory, Pids: r.lim.Pids, Disk: r.lim.Disk, CPUs: r.lim.CPUs, Out: r.spec.OutDir != "",
-		Report: report,
+		Report: report, Persona: r.persona,
 	}
 	if r.spec.Network == moat.NetworkSinkhole {
 		// The sink serves the plan's fake instance credentials; the CA
@@ -788,7 +794,7 @@ func (r *runner) layers() []moat.Layer {
 		r.runtimeLayer(),
 		r.vmmLayer(),
 		{Name: "channel", Detail: "one virtio-serial port to moat; no network device, no vsock, no shared directory"},
-		{Name: "disk", Detail: fmt.Sprintf("one guest tmpfs of %d bytes for /work /tmp /home/sandbox /dev/shm", r.lim.Disk)},
+		{Name: "disk", Detail: fmt.Sprintf("one guest tmpfs of %d bytes for /work /tmp %s /dev/shm", r.lim.Disk, r.persona.Home)},
 		r.networkLayer(),
 		{Name: "seccomp", Detail: "native's deny list in the guest"},
 		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privs", sandboxID)},

@@ -1,9 +1,11 @@
 package observe
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -34,20 +36,61 @@ type Snapshot map[string]FileState
 // where moat walks it (the same for a walk from inside).
 type Root struct{ Path, Host string }
 
-// Walk takes a snapshot of roots, at most MaxFSEntries entries, stopping
-// at deadline. Links are not followed.
+// Walk takes a snapshot of roots, at most MaxFSEntries entries and
+// MaxFSDepth levels, stopping at deadline (WalkCut). Links are not
+// followed.
 func Walk(roots []Root, deadline time.Time) Snapshot {
+	m, _ := WalkCut(roots, deadline)
+	return m
+}
+
+// WalkCut is Walk, and says why the snapshot is not whole ("" when it
+// is): a cap, the deadline, or a tree deeper than MaxFSDepth, which is
+// walked down to there and not below (the walk goes on with the rest),
+// or entries that could not be read (a path past PATH_MAX), left out.
+func WalkCut(roots []Root, deadline time.Time) (Snapshot, string) {
 	m := make(Snapshot)
+	var cut []string
+	stop, deep, unread, nUnread := "", "", "", 0
 	for _, root := range roots {
 		_ = filepath.WalkDir(root.Host, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || len(m) >= MaxFSEntries || time.Now().After(deadline) {
+			switch {
+			case len(m) >= MaxFSEntries:
+				stop = fmt.Sprintf("stopped at its cap of %d entries", MaxFSEntries)
 				return filepath.SkipAll
-			}
-			if p == root.Host {
+			case time.Now().After(deadline):
+				stop = "stopped at its time budget"
+				return filepath.SkipAll
+			case p == root.Host:
+				if err != nil {
+					return filepath.SkipAll
+				}
 				return nil
 			}
-			fi, err := d.Info()
+			rel := strings.TrimPrefix(p, root.Host)
+			if strings.Count(rel, "/") > MaxFSDepth {
+				// The rest of this directory, and all below it, is
+				// left out.
+				if deep == "" {
+					deep = root.Path + path.Dir(rel)
+				}
+				return filepath.SkipDir
+			}
+			var fi fs.FileInfo
+			if err == nil {
+				fi, err = d.Info()
+			}
 			if err != nil {
+				// Its siblings are walked; what could not be read (a
+				// path past PATH_MAX) is said.
+				if nUnread++; unread == "" {
+					why := err
+					var pe *fs.PathError
+					if errors.As(err, &pe) {
+						why = pe.Err
+					}
+					unread = root.Path + rel + ": " + why.Error()
+				}
 				return nil
 			}
 			st, _ := fi.Sys().(*syscall.Stat_t)
@@ -55,11 +98,20 @@ func Walk(roots []Root, deadline time.Time) Snapshot {
 			if st != nil {
 				s.Ino, s.Ctime = st.Ino, ctime(st)
 			}
-			m[root.Path+strings.TrimPrefix(p, root.Host)] = s
+			m[root.Path+rel] = s
 			return nil
 		})
 	}
-	return m
+	if stop != "" {
+		cut = append(cut, stop)
+	}
+	if deep != "" {
+		cut = append(cut, fmt.Sprintf("a tree deeper than %d levels was not walked below %s", MaxFSDepth, audit.Clean(deep, 200)))
+	}
+	if nUnread > 0 {
+		cut = append(cut, fmt.Sprintf("%d entries could not be read, first %s", nUnread, audit.Clean(unread, 300)))
+	}
+	return m, strings.Join(cut, "; ")
 }
 
 // Differ turns two snapshots into "fs" events: files created, changed and
@@ -78,6 +130,9 @@ type Differ struct {
 	ReadAt   func(p string, off, n int64) ([]byte, error)
 	Deadline time.Time
 	At       int64 // TimeMS of the events
+	// Cut says why the walk of after is not whole (WalkCut): an event
+	// of moat's that the report is incomplete.
+	Cut string
 }
 
 // Diff compares before with after. It returns at most MaxFSEvents events,
@@ -90,6 +145,9 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 		}
 		ev.Source, ev.TimeMS = "fs", d.At
 		evs = append(evs, ev)
+	}
+	if d.Cut != "" {
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: d.At, Detail: "the walk of the writable directories " + d.Cut})
 	}
 	paths := make([]string, 0, len(after))
 	for p := range after {

@@ -39,6 +39,10 @@ const (
 	AuditReserve = 600
 	MaxFSEvents  = 600
 	MaxFSEntries = 50000
+	// MaxFSDepth bounds how many levels below a root the walk goes: a
+	// tree some thousand levels deep (past PATH_MAX) costs every path
+	// operation on it its whole depth.
+	MaxFSDepth   = 256
 	MaxScanFile  = 1 << 20
 	MaxScanTotal = 64 << 20
 	// MaxResultEvents bounds Result.Events; the rest is counted in

@@ -540,9 +540,14 @@ def pack(h):
 
     for root, dirs, files in os.walk(WORK, onerror=walk_error):
         dirs.sort()
+        # treecopy.MaxDepth: what is deeper is named, not walked.
+        deep = root != WORK and rel(root).count('/') + 1 >= 256
         for name in dirs + sorted(files):
             p = os.path.join(root, name)
             name = rel(p)
+            if deep:
+                leave(name + '/' if os.path.basename(p) in dirs else name, 'deeper than 256 levels: not copied')
+                continue
             try:
                 mode = os.lstat(p).st_mode
             except OSError as e:
@@ -568,6 +573,8 @@ def pack(h):
             ti.uname = ti.gname = ''
             put(ti.tobuf(tf.format, tf.encoding, tf.errors))
             st['n'] += 1
+        if deep:
+            dirs[:] = []
     record({'MOAT.end': '1', 'MOAT.more': str(st['more']), 'MOAT.failed': str(st['failed'])})
     tf.close()
     send(b't')

@@ -120,7 +120,7 @@ func (r *report) header() *ctrinit.Report {
 	for _, f := range observe.TokenFiles(r.plan.Tokens, r.plan.Files, func(p string) string { return p }) {
 		witness = append(witness, f.Path)
 	}
-	return &ctrinit.Report{Dir: r.dir, Hook: audit.Hook(), Execs: r.execs, Plant: r.plan.Files, Witness: witness, Roots: r.diffRoots(), MaxEntries: observe.MaxFSEntries,
+	return &ctrinit.Report{Dir: r.dir, Hook: audit.Hook(), Execs: r.execs, Plant: r.plan.Files, Witness: witness, Roots: r.diffRoots(), MaxEntries: observe.MaxFSEntries, MaxDepth: observe.MaxFSDepth,
 		MaxWalkBytes: maxWalkBytes/2 - 256<<10, ScanFile: observe.MaxScanFile, ScanTotal: maxContentTotal, MaxAuditBytes: maxAuditBytes, BudgetS: 1.5}
 }
 

@@ -857,6 +857,7 @@ func walk(rep *Report, deadline time.Time) ([]entry, string) {
 		out = append(out, e)
 		return "", true
 	}
+	deep := ""
 	for _, root := range rep.Roots {
 		if cut, ok := add(root); !ok {
 			return out, cut
@@ -881,10 +882,19 @@ func walk(rep *Report, deadline time.Time) ([]entry, string) {
 					return out, cut
 				}
 				if len(out) > n && out[n].mode&unix.S_IFMT == unix.S_IFDIR {
+					if rep.MaxDepth > 0 && strings.Count(p[len(root):], "/") >= rep.MaxDepth {
+						if deep == "" {
+							deep = p
+						}
+						continue // a tree past MaxDepth: not below here
+					}
 					stack = append(stack, p)
 				}
 			}
 		}
+	}
+	if deep != "" {
+		return out, fmt.Sprintf("a tree deeper than %d levels was not walked below %s", rep.MaxDepth, deep[:min(len(deep), 200)])
 	}
 	return out, ""
 }

@@ -125,6 +125,19 @@ func TestWalk(t *testing.T) {
 	if _, cut := walk(rep, time.Now().Add(-time.Second)); !strings.Contains(cut, "time budget") {
 		t.Fatalf("walk past its deadline: cut %q", cut)
 	}
+	// A tree deeper than MaxDepth: walked down to there, and said.
+	rep.MaxWalkBytes, rep.MaxDepth = 0, 2
+	if err := os.MkdirAll(filepath.Join(root, "a/b/c/d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e, cut := walk(rep, time.Now().Add(time.Minute))
+	names := map[string]bool{}
+	for _, x := range e {
+		names[strings.TrimPrefix(x.path, root)] = true
+	}
+	if !names["/a/b"] || names["/a/b/c"] || names["/a/b/f"] || !strings.Contains(cut, "deeper than 2 levels was not walked below "+root+"/a/b") {
+		t.Fatalf("walk past MaxDepth: %v, cut %q", names, cut)
+	}
 	b, err := json.Marshal([]entry{{path: "/w/\"x\"", size: 1, mode: 0o100644, ino: 7, ctime: 9}})
 	if err != nil || string(b) != `[["/w/\"x\"",1,33188,7,9]]` {
 		t.Fatalf("entry JSON = %s, %v", b, err)

@@ -218,6 +218,9 @@ type Report struct {
 	// is found under another root, is left to its own root.
 	Roots      []string `json:"roots"`
 	MaxEntries int      `json:"max_entries"`
+	// MaxDepth bounds how many levels below a root the walk goes (0:
+	// none); a deeper tree is walked down to there and said so.
+	MaxDepth int `json:"max_depth,omitempty"`
 	// MaxWalkBytes bounds each walk's JSON: the walk stops there, and
 	// says so (WalkJSON's cuts), rather than pass the host's cap.
 	MaxWalkBytes  int64   `json:"max_walk_bytes"`

@@ -36,7 +36,8 @@ def _install_hook(fifo, pythonpath):
         return "{" + ",".join(out) + "}"
     write, fopen, close = _os.write, _os.open, _os.close
     getpid = _os.getpid
-    getcwd = _os.getcwd
+    getcwd, readlink = _os.getcwd, _os.readlink
+    ENAMETOOLONG = 36  # errno's, on Linux (the hook imports no module)
     fspath = _os.fspath
     isinstance_ = isinstance
     str_, bytes_, int_ = str, bytes, int
@@ -77,13 +78,29 @@ def _install_hook(fifo, pythonpath):
             return "None"
         return "<" + str_copy(type_(x).__name__)[:60] + ">"
 
+    # The working directory as the kernel says it (/proc/self/cwd), one
+    # call whatever its depth: past PATH_MAX os.getcwd() falls back to
+    # the C library's walk up the tree, whose cost grows with the square
+    # of the depth, and the hook asks at every event with a relative path.
+    # A directory too deep for the kernel to name is said so, with the
+    # path as the program gave it.
+    def cwd():
+        try:
+            return readlink("/proc/self/cwd")
+        except OSError as e:
+            if e.errno == ENAMETOOLONG:
+                return "<cwd over PATH_MAX>"
+        return getcwd()  # no /proc
+
     def absolute(p):
         p = text(p, 1024)
         if p and not p.startswith("/"):
             try:
-                p = getcwd().rstrip("/") + "/" + p
+                d = cwd().rstrip("/")
             except OSError:
-                pass
+                return p[:400]
+            # The path's own end is kept: the name is what tells.
+            p = (d[:max(40, 399 - len(p))] + "…/" + p) if len(d) + 1 + len(p) > 400 else d + "/" + p
         return p[:400]
 
     def emit(kind, once=None, **kw):

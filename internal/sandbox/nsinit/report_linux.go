@@ -285,8 +285,8 @@ func (r *reporter) finish(send func(any) error) {
 	// The witness first: nothing of moat's has read the files yet.
 	witnessed := append([]moat.Event{r.armed}, r.witness.Check(r.now())...)
 	deadline := time.Now().Add(fsDiffBudget)
-	after := observe.Walk(diffRoots(), deadline)
-	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, ReadAt: observe.ReadBoundedAt, Deadline: deadline, At: r.now()}
+	after, cut := observe.WalkCut(diffRoots(), deadline)
+	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, ReadAt: observe.ReadBoundedAt, Deadline: deadline, At: r.now(), Cut: cut}
 	fsEvents, fsDropped := d.Diff(r.before, after)
 	auditEvents, auditDropped := r.audit.Events()
 

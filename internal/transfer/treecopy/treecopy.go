@@ -69,6 +69,15 @@ const (
 	maxRecords = 4 * maxListed
 )
 
+// MaxDepth bounds how deep below the root Pack walks and Unpack writes:
+// an entry more levels down is left out and named (a tree some thousand
+// levels deep, past PATH_MAX, costs every path operation on it the
+// whole depth, and a walk of it all runs to the timeout).
+const MaxDepth = 256
+
+// deeper says why an entry more than MaxDepth levels down is left out.
+var deeper = fmt.Sprintf("deeper than %d levels: not copied", MaxDepth)
+
 // Pack writes the tree below root to w. Nothing is left out silently: a
 // file larger than what remains of lim.Bytes (judged by its size, so a
 // sparse file counts what it would write), every entry past lim.Files, a
@@ -188,6 +197,16 @@ func (p *packer) visit(path string, d fs.DirEntry, err error) error {
 	}
 	if rel == "." {
 		return nil
+	}
+	if strings.Count(name, "/") >= MaxDepth {
+		// Named once, with what is below it: nothing under it is walked.
+		if d.IsDir() {
+			if err := p.leave(name+"/", deeper, leaveCap); err != nil {
+				return err
+			}
+			return filepath.SkipDir
+		}
+		return p.leave(name, deeper, leaveCap)
 	}
 	info, err := d.Info() // Lstat semantics: WalkDir never follows links
 	if err != nil {
@@ -377,6 +396,7 @@ func unpack(tr *tar.Reader, dir string, lim Limits, opt Options, rep *Report) er
 	// content was padded.
 	var lastName, lastTarget string
 	var lastSize int64
+	var lastDir string // mkdirAll's
 	leave := func(name, why string, n int64) error {
 		rep.skip(name, why)
 		if discarded += n; discarded > lim.Bytes {
@@ -451,10 +471,16 @@ func unpack(tr *tar.Reader, dir string, lim Limits, opt Options, rep *Report) er
 				continue
 			}
 		}
+		if strings.Count(name, "/") >= MaxDepth {
+			if err := leave(hdr.Name, deeper, size); err != nil {
+				return err
+			}
+			continue
+		}
 		target := filepath.Join(dir, filepath.FromSlash(name))
 		switch hdr.Typeflag {
 		case tar.TypeDir:
-			if err := mkdirAll(dir, name, owner); err != nil {
+			if err := mkdirAll(dir, name, owner, &lastDir); err != nil {
 				rep.skip(hdr.Name, err.Error())
 				continue
 			}
@@ -467,7 +493,7 @@ func unpack(tr *tar.Reader, dir string, lim Limits, opt Options, rep *Report) er
 				}
 				continue
 			}
-			if err := mkdirAll(dir, path.Dir(name), owner); err != nil {
+			if err := mkdirAll(dir, path.Dir(name), owner, &lastDir); err != nil {
 				rep.skip(hdr.Name, err.Error())
 				continue
 			}
@@ -484,7 +510,7 @@ func unpack(tr *tar.Reader, dir string, lim Limits, opt Options, rep *Report) er
 				rep.skip(hdr.Name, "link not copied (links are never followed)")
 				continue
 			}
-			if err := mkdirAll(dir, path.Dir(name), owner); err != nil {
+			if err := mkdirAll(dir, path.Dir(name), owner, &lastDir); err != nil {
 				rep.skip(hdr.Name, err.Error())
 				continue
 			}
@@ -542,13 +568,23 @@ func safeName(n string) (string, bool) {
 
 // mkdirAll creates rel below dir one component at a time with Mkdir and
 // Lstat, refusing any component that exists as something other than a
-// directory (a link planted earlier is never traversed).
-func mkdirAll(dir, rel string, owner *Owner) error {
+// directory (a link planted earlier is never traversed). *last is the
+// directory it made or checked last in this unpack (nothing but the
+// unpack writes in dir, and a directory it checked stays one: files and
+// links are made with O_EXCL): what is below it is checked from there,
+// not from dir, so a deep tree costs each entry one step, not its depth.
+func mkdirAll(dir, rel string, owner *Owner, last *string) error {
 	if rel == "." || rel == "" {
 		return nil
 	}
-	cur := dir
-	for _, part := range strings.Split(rel, "/") {
+	cur, todo := dir, rel
+	switch {
+	case rel == *last || strings.HasPrefix(*last, rel+"/"):
+		return nil
+	case *last != "" && strings.HasPrefix(rel, *last+"/"):
+		cur, todo = filepath.Join(dir, filepath.FromSlash(*last)), rel[len(*last)+1:]
+	}
+	for _, part := range strings.Split(todo, "/") {
 		cur = filepath.Join(cur, part)
 		fi, err := os.Lstat(cur)
 		if err == nil {
@@ -569,6 +605,7 @@ func mkdirAll(dir, rel string, owner *Owner) error {
 			}
 		}
 	}
+	*last = rel
 	return nil
 }
 

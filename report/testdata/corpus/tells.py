@@ -64,6 +64,7 @@ except KeyError:
     pass
 check("/etc/passwd", read("/etc/passwd"))
 check("pid 1's command line", read("/proc/1/cmdline").replace("\0", " "))
+check("the kernel's command line", read("/proc/cmdline"))
 check("pid 1's name", read("/proc/1/comm"))
 check("/proc/self/cgroup", read("/proc/self/cgroup"))
 check("/proc/self/mountinfo", read("/proc/self/mountinfo"))

@@ -1,0 +1,58 @@
+package moattest
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// NoTells runs the tells program at script (report/testdata/corpus/tells.py:
+// it looks for the cheap tells of a sandbox and prints them as JSON) three
+// times on b: no tell, and at least two host names among the three runs
+// (the persona is drawn per run). mod, if not nil, adjusts each spec.
+// known are tells the backend is documented to leave (docs/report.md):
+// logged, not errors.
+func NoTells(t *testing.T, b moat.Backend, script string, mod func(*moat.Spec), known ...string) {
+	t.Helper()
+	src, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Base(script)
+	hosts := map[string]bool{}
+	for range 3 {
+		spec := &moat.Spec{Args: []string{name}, Files: map[string][]byte{name: src}, Limits: moat.Limits{Timeout: 60 * time.Second}}
+		if mod != nil {
+			mod(spec)
+		}
+		res, err := b.Run(context.Background(), spec)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var out struct {
+			Tells []string `json:"tells"`
+			Host  string   `json:"host"`
+		}
+		if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil || out.Host == "" {
+			t.Fatalf("%s: %v; status %s exit %d\nstdout: %s\nstderr: %s", name, err, res.Status, res.ExitCode, res.Stdout, res.Stderr)
+		}
+		for _, tell := range out.Tells {
+			if slices.ContainsFunc(known, func(k string) bool { return strings.HasPrefix(tell, k) }) {
+				t.Logf("known tell: %s", tell)
+				continue
+			}
+			t.Errorf("tell: %s", tell)
+		}
+		hosts[out.Host] = true
+	}
+	if len(hosts) < 2 {
+		t.Errorf("three runs, one host name: %v", hosts)
+	}
+}

@@ -1,0 +1,14 @@
+# A program working in a directory whose path is 5,000 characters long:
+# every event of the audit hook with a relative path asks for the working
+# directory, which os.getcwd() answers past PATH_MAX by walking up the
+# tree. The events must still come, bounded, naming the file.
+import os
+
+name = "p" * 99
+for i in range(50):
+    os.mkdir(name)
+    os.chdir(name)
+for i in range(200):
+    with open("marker%d.txt" % i, "w") as f:
+        f.write("x")
+print("done", len(name) * 50 + 50, flush=True)
