@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
 )
 
 // The API is spoken through REST clients with a scheme of moat's own,
@@ -58,8 +59,14 @@ func newAPI(cfg *rest.Config) (*api, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: client: %w", err)
 	}
+	// One rate limit for the three, as a clientset has.
+	limit := cfg.RateLimiter
+	if limit == nil && cfg.QPS > 0 {
+		limit = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
+	}
 	client := func(gv schema.GroupVersion, path string) (*rest.RESTClient, error) {
 		c := rest.CopyConfig(cfg)
+		c.RateLimiter = limit
 		c.GroupVersion, c.APIPath = &gv, path
 		c.NegotiatedSerializer = cs.WithoutConversion()
 		rc, err := rest.RESTClientForConfigAndClient(c, hc)
