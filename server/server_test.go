@@ -349,32 +349,125 @@ func TestClientDisconnect(t *testing.T) {
 	}
 }
 
-// TestSandboxKilled: a sandbox killed from outside mid-run ends its run
-// with a result, not a hang, and the server goes on.
+// TestSandboxKilled: a sandbox killed from outside mid-run (its init,
+// SIGKILL, once the program has printed) ends its run with a result, not
+// a hang, and the server goes on; cold, and from the warm pool.
 func TestSandboxKilled(t *testing.T) {
-	f := newFixture(t, server.Config{})
-	resp, m := f.do("POST", "/v1/runs", tokenA, map[string]any{"code": "import time; print('x', flush=True); time.sleep(60)"})
-	if resp.StatusCode != 202 {
-		t.Fatalf("create: %d %v", resp.StatusCode, m)
+	for _, pooled := range []bool{false, true} {
+		t.Run(map[bool]string{false: "cold", true: "pooled"}[pooled], func(t *testing.T) {
+			cfg := server.Config{}
+			var before []string
+			if pooled {
+				p, err := pool.New(&native.Backend{}, moat.Spec{}, 1, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg.Pool = p
+				for p.Stats().Ready < 1 {
+					time.Sleep(10 * time.Millisecond)
+				}
+				before = children() // the prepared sandbox the run takes
+			}
+			f := newFixture(t, cfg)
+			resp, m := f.do("POST", "/v1/runs", tokenA, map[string]any{"code": "import time; print('x', flush=True); time.sleep(60)"})
+			if resp.StatusCode != 202 {
+				t.Fatalf("create: %d %v", resp.StatusCode, m)
+			}
+			id := m["id"].(string)
+			waitOutput(t, f, id, "x\n")
+			victims := before
+			if !pooled {
+				victims = children()
+			}
+			if len(victims) == 0 {
+				t.Fatal("no sandbox to kill")
+			}
+			for _, v := range victims {
+				pid, _ := strconv.Atoi(strings.Fields(v)[0])
+				if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m = waitState(t, f, id, "done")
+			res := m["result"].(map[string]any)
+			if res["status"] == "exited" || m["pooled"] != pooled {
+				t.Errorf("a killed sandbox: pooled %v, result %v", m["pooled"], res)
+			}
+			resp, m = f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "print(2)"})
+			if resp.StatusCode != 200 || m["stdout"] != "2\n" {
+				t.Fatalf("after the kill: %d %v", resp.StatusCode, m)
+			}
+		})
 	}
-	id := m["id"].(string)
-	var kids []string
-	for kids = children(); len(kids) == 0; kids = children() {
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
-	pid, _ := strconv.Atoi(strings.Fields(kids[0])[0])
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+}
+
+// waitOutput reads the run's stream until its stdout is want.
+func waitOutput(t *testing.T, f *fixture, id, want string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", f.ts.URL+"/v1/runs/"+id+"/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+tokenA)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
 		t.Fatal(err)
 	}
-	m = waitState(t, f, id, "done")
-	res := m["result"].(map[string]any)
-	if res["status"] == "exited" {
-		t.Errorf("a killed sandbox reported a normal exit: %v", res)
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	out := ""
+	for out != want && dec.More() {
+		var line map[string]any
+		if err := dec.Decode(&line); err != nil {
+			t.Fatal(err)
+		}
+		if line["stream"] == "stdout" {
+			out += line["data"].(string)
+		}
 	}
-	resp, m = f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "print(2)"})
-	if resp.StatusCode != 200 || m["stdout"] != "2\n" {
-		t.Fatalf("after the kill: %d %v", resp.StatusCode, m)
+	if out != want {
+		t.Fatalf("run %s printed %q, want %q", id, out, want)
+	}
+}
+
+// TestPoolSandboxDies: a prepared sandbox of the pool killed while it
+// waits (its init, SIGKILL) is never given a run: the next run still
+// gets its own result (cold, or from a sandbox prepared since), the pool
+// counts the dead one stale, refills, and nothing of it is left.
+func TestPoolSandboxDies(t *testing.T) {
+	p, err := pool.New(&native.Backend{}, moat.Spec{}, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, server.Config{Pool: p})
+	for p.Stats().Ready < 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	victims := children()
+	if len(victims) == 0 {
+		t.Fatal("no prepared sandbox")
+	}
+	for _, v := range victims {
+		pid, _ := strconv.Atoi(strings.Fields(v)[0])
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		resp, m := f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": fmt.Sprintf("print(%d)", i)})
+		if resp.StatusCode != 200 || m["status"] != "exited" || m["stdout"] != fmt.Sprintf("%d\n", i) {
+			t.Fatalf("run %d after the prepared sandbox died: %d %v", i, resp.StatusCode, m)
+		}
+	}
+	st := p.Stats()
+	if st.Stale < 1 {
+		t.Errorf("the dead sandbox was not counted stale: %+v", st)
+	}
+	for p.Stats().Ready < 1 {
+		time.Sleep(10 * time.Millisecond) // refilled
+	}
+	for _, v := range victims {
+		pid, _ := strconv.Atoi(strings.Fields(v)[0])
+		if err := syscall.Kill(pid, 0); err == nil {
+			t.Errorf("the killed sandbox %s is still there", v)
+		}
 	}
 }
 

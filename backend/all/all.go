@@ -2,9 +2,8 @@
 // first thing in main.
 //
 // Built with the tag nokube, it leaves the kubernetes backend out, and
-// with it Kubernetes' client, whose package initialization (every API
-// group registered in client-go's scheme) is a fifth of every moat
-// start.
+// with it Kubernetes' client: 14 MB of the binary and a sixth of the CPU
+// of a moat start.
 package all
 
 import (

@@ -9,16 +9,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/docker"
+	"github.com/moat-sandbox/moat/backend/internal/enginetest"
 	"github.com/moat-sandbox/moat/moattest"
 )
 
@@ -38,7 +38,7 @@ var layers = []string{"engine", "runtime", "init", "user", "capabilities", "no-n
 func TestDocker(t *testing.T) {
 	moattest.RequireBackend(t, "docker")
 	moattest.Run(t, newBackend, moattest.Options{Layers: layers, Container: moattest.ContainerOptions})
-	t.Run("no-leftover-containers", func(t *testing.T) { wantNoContainers(t) })
+	t.Run("no-leftover-containers", func(t *testing.T) { enginetest.WantNoContainers(t) })
 }
 
 // TestDockerPythonInit runs the suite with bootstrap.py as the container's
@@ -51,7 +51,7 @@ func TestDockerPythonInit(t *testing.T) {
 		b.PythonInit = true
 		return b
 	}, moattest.Options{Layers: layers, Container: moattest.ContainerOptions})
-	t.Run("no-leftover-containers", func(t *testing.T) { wantNoContainers(t) })
+	t.Run("no-leftover-containers", func(t *testing.T) { enginetest.WantNoContainers(t) })
 }
 
 // TestInitVolume: the init volume is read-only, holds moat alone, is
@@ -82,23 +82,7 @@ func TestInitVolume(t *testing.T) {
 	if _, err := cli.VolumeInspect(ctx, name); err != nil {
 		t.Errorf("this build's volume: %v", err)
 	}
-	wantNoContainers(t) // the helper that filled the volume included
-}
-
-// wantNoContainers fails if a container labelled by moat is left.
-func wantNoContainers(t *testing.T) {
-	t.Helper()
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := cli.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "moat.run"))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range list {
-		t.Errorf("container left behind: %s %v %s", c.ID[:12], c.Names, c.State)
-	}
+	enginetest.WantNoContainers(t) // the helper that filled the volume included
 }
 
 // TestSinkhole: the shared sinkhole case, served by moat in the
@@ -145,7 +129,7 @@ func TestMissingImage(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "moat/does-not-exist:never") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("err = %v, want one line naming the image", err)
 	}
-	wantNoContainers(t)
+	enginetest.WantNoContainers(t)
 }
 
 // TestPullFromRegistry pulls a missing image from a real registry
@@ -186,7 +170,7 @@ func TestPullFromRegistry(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), ref) || !strings.Contains(err.Error(), "no registry reachable") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("registry down: err = %v", err)
 	}
-	wantNoContainers(t)
+	enginetest.WantNoContainers(t)
 }
 
 // TestCachePoison: an image published under a name that later points to
@@ -225,4 +209,38 @@ func TestCachePoison(t *testing.T) {
 		NewBackend:   func() moat.Backend { return docker.New(name, "", "") },
 		RemoveVolume: func(v string) error { return cli.VolumeRemove(ctx, v, false) },
 	})
+}
+
+// TestCanceledRuns: runs canceled at every point of their life (before
+// the create, between create and start, while the program starts and
+// runs), and runs past their timeout, several at once: each ends with a
+// result or an error, and nothing of them is left at the daemon, nor in
+// Docker's containerd.
+func TestCanceledRuns(t *testing.T) {
+	moattest.RequireBackend(t, "docker")
+	b := newBackend()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i := range 24 {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			spec := &moat.Spec{Args: []string{"-c", "import time; print(1, flush=True); time.sleep(30)"}}
+			if i%3 == 2 {
+				spec.Limits.Timeout = time.Duration(i*50) * time.Millisecond
+			} else {
+				time.AfterFunc(time.Duration(i*i*5)*time.Millisecond, cancel)
+			}
+			res, err := b.Run(ctx, spec)
+			if err == nil && res.Status == moat.StatusExited {
+				t.Errorf("run %d: exited: %+v", i, res)
+			}
+		}()
+	}
+	wg.Wait()
+	enginetest.WantNoContainers(t)
 }

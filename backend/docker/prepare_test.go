@@ -3,7 +3,6 @@ package docker_test
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/docker"
+	"github.com/moat-sandbox/moat/backend/internal/enginetest"
 	"github.com/moat-sandbox/moat/internal/pool"
 	"github.com/moat-sandbox/moat/moattest"
 )
@@ -39,7 +39,7 @@ func (b *prepared) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, erro
 func TestPrepared(t *testing.T) {
 	moattest.RequireBackend(t, "docker")
 	moattest.Run(t, func() moat.Backend { return &prepared{docker.New(testImage(), "", "")} }, moattest.Options{Layers: layers, Container: moattest.ContainerOptions})
-	t.Run("no-leftover-containers", func(t *testing.T) { wantNoContainers(t) })
+	t.Run("no-leftover-containers", func(t *testing.T) { enginetest.WantNoContainers(t) })
 }
 
 // TestPoolIsolation: runs of one pool of containers see nothing of each
@@ -52,7 +52,7 @@ func TestPoolIsolation(t *testing.T) {
 	}
 	moattest.PoolIsolation(t, p, 3)
 	p.Close()
-	wantNoContainers(t)
+	enginetest.WantNoContainers(t)
 }
 
 // TestPreparedDiesWaiting: a prepared container killed while it waits is
@@ -163,9 +163,9 @@ func wantGone(t *testing.T, id string, before []string) {
 	}
 	// Docker's containerd: the record of a removed container goes with
 	// it (a leftover record was found once after failed starts).
-	sock := "/run/docker/containerd/containerd.sock" // dockerd's own containerd
-	if _, err := os.Stat(sock); err != nil {
-		sock = "/run/containerd/containerd.sock"
+	sock, err := enginetest.ContainerdSocket()
+	if err != nil {
+		t.Fatal(err)
 	}
 	out, err := exec.Command("ctr", "-a", sock, "-n", "moby", "containers", "ls", "-q").CombinedOutput()
 	if err != nil {

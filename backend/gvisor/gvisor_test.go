@@ -14,6 +14,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/gvisor"
+	"github.com/moat-sandbox/moat/backend/internal/enginetest"
 	"github.com/moat-sandbox/moat/moattest"
 
 	"github.com/moat-sandbox/moat/backend/docker" // image mode runs through it
@@ -90,6 +91,7 @@ func TestGVisorImageSuite(t *testing.T) {
 		Sentry:    &moattest.Sentry{Leftovers: gvisor.Leftovers, MemoryOverhead: gvisor.SentryMemory},
 		Cases:     []string{"exit-code", "forged-frames", "report-tamper", "walk-flood", "hang-hides", "kill-init", "syscalls", "tiocsti", "devices"},
 	})
+	t.Run("no-leftover-containers", func(t *testing.T) { enginetest.WantNoContainers(t) })
 }
 
 // TestSinkhole: the shared sinkhole case on the Sentry (runsc

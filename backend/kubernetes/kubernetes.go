@@ -1,5 +1,5 @@
 // Package kubernetes runs the program as a Pod on a Kubernetes cluster,
-// through client-go: the user's kubeconfig (KUBECONFIG, ~/.kube/config) or,
+// through client-go's REST client (client.go): the user's kubeconfig (KUBECONFIG, ~/.kube/config) or,
 // inside a cluster, the Pod's service account.
 //
 // Each run is one Pod, created for it and deleted when Run returns,
@@ -61,12 +61,13 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/moat-sandbox/moat"
 	ctr "github.com/moat-sandbox/moat/backend/internal/container"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -115,7 +116,7 @@ func init() {
 // cluster is one API server: its client, shared by every run.
 type cluster struct {
 	cfg       *rest.Config
-	cs        *kubernetes.Clientset
+	api       *api
 	namespace string // the kubeconfig's, "" if none
 	server    string
 
@@ -161,20 +162,22 @@ func (b *Backend) cluster() (*cluster, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = 50, 100
 	cfg.UserAgent = "moat"
-	cs, err := kubernetes.NewForConfig(cfg)
+	a, err := newAPI(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes: client: %w", err)
+		return nil, err
 	}
 	ns, _, _ := cc.Namespace()
-	c := &cluster{cfg: cfg, cs: cs, namespace: ns, server: cfg.Host}
+	c := &cluster{cfg: cfg, api: a, namespace: ns, server: cfg.Host}
 	clusters[b.Kubeconfig] = c
 	return c, nil
 }
 
 func (c *cluster) info(ctx context.Context) {
 	c.infoOnce.Do(func() {
-		if v, err := c.cs.Discovery().ServerVersion(); err == nil {
-			c.version = v.GitVersion
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if v, err := c.api.version(ctx); err == nil {
+			c.version = v
 		}
 	})
 }
@@ -197,7 +200,7 @@ func (b *Backend) Check(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := c.cs.CoreV1().RESTClient().Get().AbsPath("/version").DoRaw(ctx); err != nil {
+	if _, err := c.api.version(ctx); err != nil {
 		return fmt.Errorf("kubernetes: cluster at %s not reachable: %v: %w", c.server, firstLine(err), moat.ErrUnavailable)
 	}
 	return nil
@@ -277,8 +280,8 @@ func (b *Backend) Collect(ctx context.Context) ([]string, error) {
 	defer cancel()
 	ns := b.namespace(c)
 	sel := metav1.ListOptions{LabelSelector: ctr.Label}
-	pods, err := c.cs.CoreV1().Pods(ns).List(ctx, sel)
-	if err != nil {
+	var pods corev1.PodList
+	if err := c.api.pods(ns).list(ctx, sel, &pods); err != nil {
 		if ctx.Err() == nil && isUnreachable(err) {
 			return nil, nil
 		}
@@ -293,12 +296,12 @@ func (b *Backend) Collect(ctx context.Context) ([]string, error) {
 		}
 		removed = append(removed, "pod "+ns+"/"+p.Name)
 	}
-	pols, err := c.cs.NetworkingV1().NetworkPolicies(ns).List(ctx, sel)
-	if err != nil {
+	var pols networkingv1.NetworkPolicyList
+	if err := c.api.policies(ns).list(ctx, sel, &pols); err != nil {
 		errs = append(errs, fmt.Errorf("kubernetes: list network policies: %w", err))
 	} else {
 		for _, p := range pols.Items {
-			if err := c.cs.NetworkingV1().NetworkPolicies(ns).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil && !notFound(err) {
+			if err := c.api.policies(ns).delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil && !notFound(err) {
 				errs = append(errs, err)
 				continue
 			}
@@ -349,8 +352,8 @@ func (b *Backend) Leftovers(ctx context.Context) ([]string, error) {
 	// before they are read: it is theirs, not left over.
 	before := liveIDs()
 	isLive := func(id string) bool { return before[id] || liveIDs()[id] }
-	pods, err := c.cs.CoreV1().Pods(ns).List(ctx, sel)
-	if err != nil {
+	var pods corev1.PodList
+	if err := c.api.pods(ns).list(ctx, sel, &pods); err != nil {
 		return nil, err
 	}
 	for _, p := range pods.Items {
@@ -358,8 +361,8 @@ func (b *Backend) Leftovers(ctx context.Context) ([]string, error) {
 			left = append(left, "pod "+p.Name)
 		}
 	}
-	pols, err := c.cs.NetworkingV1().NetworkPolicies(ns).List(ctx, sel)
-	if err != nil {
+	var pols networkingv1.NetworkPolicyList
+	if err := c.api.policies(ns).list(ctx, sel, &pols); err != nil {
 		return nil, err
 	}
 	for _, p := range pols.Items {

@@ -255,7 +255,7 @@ func podSpec(id, image, runtimeClass string, lim moat.Limits, goInit bool, idle 
 func ptr[T any](v T) *T { return &v }
 
 func deletePod(ctx context.Context, c *cluster, ns, name string) error {
-	err := c.cs.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(1))})
+	err := c.api.pods(ns).delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(1))})
 	if err != nil && !notFound(err) {
 		return fmt.Errorf("kubernetes: delete pod %s: %w", name, err)
 	}

@@ -14,13 +14,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	nodev1 "k8s.io/api/node/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/moat-sandbox/moat"
@@ -35,8 +35,8 @@ type rcInfo struct{ name, handler string }
 func (c *cluster) runtimeClasses(ctx context.Context) ([]rcInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	list, err := c.cs.NodeV1().RuntimeClasses().List(ctx, metav1.ListOptions{})
-	if err != nil {
+	var list nodev1.RuntimeClassList
+	if err := c.api.runtimeClasses().list(ctx, metav1.ListOptions{}, &list); err != nil {
 		return nil, err
 	}
 	var out []rcInfo
@@ -259,7 +259,7 @@ func (pr *Prepared) Close() error {
 			_ = deletePod(dctx, p.c, p.ns, p.name)
 			p.waitGone(dctx)
 		}
-		_ = p.c.cs.NetworkingV1().NetworkPolicies(p.ns).Delete(dctx, "moat-"+p.id, metav1.DeleteOptions{})
+		_ = p.c.api.policies(p.ns).delete(dctx, "moat-"+p.id, metav1.DeleteOptions{})
 		setLive(p.id, false)
 		pr.markDone()
 	})
@@ -276,11 +276,11 @@ func (pr *Prepared) prepare(ctx context.Context, idle time.Duration) error {
 	// The policy first, so the Pod never runs without it; both go when
 	// the run is over (Close), whatever happened.
 	setLive(p.id, true)
-	if _, err := p.c.cs.NetworkingV1().NetworkPolicies(p.ns).Create(life, policy(p.id), metav1.CreateOptions{}); err != nil {
+	if err := p.c.api.policies(p.ns).create(life, policy(p.id), &networkingv1.NetworkPolicy{}); err != nil {
 		return fmt.Errorf("kubernetes: create network policy in namespace %s: %w", p.ns, err)
 	}
-	created, err := p.pods().Create(life, pod, metav1.CreateOptions{})
-	if err != nil {
+	created := &corev1.Pod{}
+	if err := p.pods().create(life, pod, created); err != nil {
 		return fmt.Errorf("kubernetes: create pod in namespace %s: %w", p.ns, err)
 	}
 	p.name = created.Name
@@ -402,7 +402,16 @@ type podRun struct {
 	seccomp    string // the Localhost profile
 }
 
-func (p *podRun) pods() typedcorev1.PodInterface { return p.c.cs.CoreV1().Pods(p.ns) }
+func (p *podRun) pods() objects { return p.c.api.pods(p.ns) }
+
+// getPod reads the run's Pod.
+func (p *podRun) getPod(ctx context.Context) (*corev1.Pod, error) {
+	pod := &corev1.Pod{}
+	if err := p.pods().get(ctx, p.name, pod); err != nil {
+		return nil, err
+	}
+	return pod, nil
+}
 
 // run speaks the protocol with the Pod's init over its attach stream.
 func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moat.Result, error) {
@@ -485,7 +494,7 @@ func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moa
 		}
 		detail += " (" + describeTerminated(term) + ")"
 	}
-	if pod, err := p.pods().Get(life, p.name, metav1.GetOptions{}); err == nil {
+	if pod, err := p.getPod(life); err == nil {
 		if lost := podLost(pod); lost != "" {
 			detail += " (" + lost + ")"
 		}
@@ -523,7 +532,7 @@ const sizeSlack = 64 << 10
 
 // watch watches the run's Pod from resourceVersion on.
 func (p *podRun) watch(ctx context.Context, rv string) (watch.Interface, error) {
-	w, err := p.pods().Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", p.name).String(), ResourceVersion: rv})
+	w, err := p.pods().watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", p.name).String(), ResourceVersion: rv})
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: watch pod %s: %w", p.name, err)
 	}
@@ -646,7 +655,7 @@ func (p *podRun) waitTerminated(w watch.Interface, r *ctr.Run, reported bool) *c
 		}
 		return nil
 	}
-	if pod, err := p.pods().Get(context.Background(), p.name, metav1.GetOptions{}); err == nil {
+	if pod, err := p.getPod(context.Background()); err == nil {
 		if t := check(pod); t != nil {
 			return t
 		}
@@ -691,7 +700,7 @@ func (p *podRun) waitTerminated(w watch.Interface, r *ctr.Run, reported bool) *c
 // killed its containers and torn its sandbox down.
 func (p *podRun) waitGone(ctx context.Context) {
 	for {
-		_, err := p.pods().Get(ctx, p.name, metav1.GetOptions{})
+		_, err := p.getPod(ctx)
 		if apierrors.IsNotFound(err) || ctx.Err() != nil {
 			return
 		}
@@ -737,13 +746,12 @@ func errorsNew(s string) error {
 // attach streams stdin to the container and its stdout and stderr back,
 // until it ends.
 func (p *podRun) attach(ctx context.Context, container string, stdin io.Reader, stdout, stderr io.Writer) error {
-	req := p.c.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(p.ns).Name(p.name).SubResource("attach").
-		VersionedParams(&corev1.PodAttachOptions{Container: container, Stdin: true, Stdout: true, Stderr: true}, scheme.ParameterCodec)
-	ws, err := remotecommand.NewWebSocketExecutor(p.c.cfg, "GET", req.URL().String())
+	u := p.c.api.attachURL(p.ns, p.name, container)
+	ws, err := remotecommand.NewWebSocketExecutor(p.c.cfg, "GET", u.String())
 	if err != nil {
 		return err
 	}
-	spdy, err := remotecommand.NewSPDYExecutor(p.c.cfg, "POST", req.URL())
+	spdy, err := remotecommand.NewSPDYExecutor(p.c.cfg, "POST", u)
 	if err != nil {
 		return err
 	}

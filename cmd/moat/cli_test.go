@@ -916,6 +916,46 @@ func TestInitBinary(t *testing.T) {
 	}
 }
 
+// TestNoClientGoScheme: the default build links the kubernetes backend
+// but not client-go's scheme (k8s.io/client-go/kubernetes/scheme, which
+// every typed client imports), whose package initialization registers
+// every API group of Kubernetes (672 KB, 5,668 allocations) at every
+// start of moat; nor any API group but the three the backend's own
+// scheme holds, built at its first use (backend/kubernetes/client.go).
+func TestNoClientGoScheme(t *testing.T) {
+	var stderr bytes.Buffer
+	cmd := &exec.Cmd{Path: moatBin, Args: []string{"moat", "version"}, Env: []string{"GODEBUG=inittrace=1"}, Stderr: &stderr}
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("moat version: %v\n%s", err, stderr.String())
+	}
+	trace := stderr.String()
+	if !strings.Contains(trace, "init github.com/moat-sandbox/moat/backend/kubernetes ") {
+		t.Fatalf("the default build has no kubernetes backend: is the test still meaningful?\n%s", trace)
+	}
+	ours := []string{"k8s.io/api/core/v1", "k8s.io/api/networking/v1", "k8s.io/api/node/v1"}
+	for _, l := range strings.Split(trace, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || f[0] != "init" {
+			continue
+		}
+		if strings.HasPrefix(f[1], "k8s.io/client-go/kubernetes") || strings.HasPrefix(f[1], "k8s.io/api/") && !slices.Contains(ours, f[1]) {
+			t.Errorf("moat initializes %s at every start: %s", f[1], l)
+		}
+	}
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	list := exec.Command(goTool, "list", "-deps", ".")
+	list.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := list.Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, "k8s.io/client-go/kubernetes") {
+			t.Errorf("moat links %s", p)
+		}
+	}
+}
+
 // TestNoKube: built with the tag nokube, moat has no kubernetes backend
 // and never initializes Kubernetes' client scheme (every API group
 // registered at each start); `moat backends` and a run that asks for it

@@ -45,6 +45,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/termsafe"
 	"io"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,6 +75,19 @@ func Entrypoint(goInit bool, p Persona) []string {
 		return []string{p.InitPath(), ctrinit.Arg, p.Init}
 	}
 	return []string{"python3", "-I", "-S", "-c", entrySource()}
+}
+
+// IsEntrypoint says whether a container's command (its OCI process args,
+// as an engine's runtime records them) is one of Entrypoint's: a
+// container of moat.
+func IsEntrypoint(args []string) bool {
+	switch len(args) {
+	case 3:
+		return args[1] == ctrinit.Arg
+	case 5:
+		return slices.Equal(args, Entrypoint(false, Persona{}))
+	}
+	return false
 }
 
 // lateMark starts the part of the bootstrap that runs once the program
