@@ -315,6 +315,11 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (c *zygoteChild, err e
 	if err != nil || m.Kind != "waiting" {
 		return nil, fmt.Errorf("native: zygote: child setup: %w", c.childErr(err, m))
 	}
+	if abi, ok := m.Landlock.(float64); !ok || abi < 1 {
+		// Fail closed: a zygote child takes no --allow-degraded run.
+		_ = unix.Kill(pid, unix.SIGKILL)
+		return nil, fmt.Errorf("native: zygote: the child could not apply Landlock (%v): %w", m.Landlock, moat.ErrDegraded)
+	}
 	c.pid1 = pid1
 	if c.pidfd, err = unix.PidfdOpen(pid1, 0); err != nil {
 		return nil, fmt.Errorf("native: zygote: %w", err)
