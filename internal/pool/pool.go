@@ -25,8 +25,16 @@ type Pool struct {
 	tmpl moat.Spec
 	size int
 
-	mu     sync.Mutex
-	ready  []moat.Prepared
+	// MissWait, if set, is how long a run that finds no sandbox ready
+	// waits for one the refill is making before it is a miss: worth it
+	// where a sandbox is made much faster than a cold run (a zygote's
+	// child). Set it before the first run.
+	MissWait time.Duration
+
+	mu    sync.Mutex
+	ready []moat.Prepared
+	// avail is closed (and replaced) whenever a sandbox is put.
+	avail  chan struct{}
 	closed bool
 	wake   chan struct{}
 	stop   context.CancelFunc
@@ -55,7 +63,7 @@ func New(b moat.Backend, tmpl moat.Spec, size, workers int) (*Pool, error) {
 		return nil, errors.New("pool: backend cannot prepare sandboxes ahead")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Pool{b: b, prep: prep, tmpl: tmpl, size: size, wake: make(chan struct{}, 1), stop: cancel}
+	p := &Pool{b: b, prep: prep, tmpl: tmpl, size: size, wake: make(chan struct{}, 1), stop: cancel, avail: make(chan struct{})}
 	for range max(workers, 1) {
 		p.wg.Add(1)
 		go p.refill(ctx)
@@ -82,9 +90,24 @@ func (p *Pool) TryRun(ctx context.Context, spec *moat.Spec) (res *moat.Result, p
 	// machine of few cores, a sandbox prepared beside the run (its init,
 	// its interpreter starting) takes the CPU the run is waiting for.
 	defer p.kick()
+	var wait <-chan time.Time
+	if p.MissWait > 0 {
+		t := time.NewTimer(p.MissWait)
+		defer t.Stop()
+		wait = t.C
+	}
 	for {
-		sb := p.take()
+		sb, avail := p.take()
 		if sb == nil {
+			if wait == nil {
+				break
+			}
+			select {
+			case <-avail:
+				continue
+			case <-wait:
+			case <-ctx.Done():
+			}
 			break
 		}
 		res, err = sb.Run(ctx, spec)
@@ -107,9 +130,10 @@ func (p *Pool) TryRun(ctx context.Context, spec *moat.Spec) (res *moat.Result, p
 	return nil, false, nil
 }
 
-// take pops a prepared sandbox that is still alive, or nil; the refill
-// is woken by Run once the run is over, or at once when none was ready.
-func (p *Pool) take() moat.Prepared {
+// take pops a prepared sandbox that is still alive, or nil and a channel
+// closed when one is put; the refill is woken by Run once the run is
+// over, or at once when none was ready.
+func (p *Pool) take() (moat.Prepared, <-chan struct{}) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for len(p.ready) > 0 {
@@ -121,11 +145,11 @@ func (p *Pool) take() moat.Prepared {
 			p.closeLater(sb)
 			continue
 		default:
-			return sb
+			return sb, nil
 		}
 	}
 	p.kick()
-	return nil
+	return nil, p.avail
 }
 
 func (p *Pool) put(sb moat.Prepared) {
@@ -136,6 +160,8 @@ func (p *Pool) put(sb moat.Prepared) {
 		return
 	}
 	p.ready = append(p.ready, sb)
+	close(p.avail)
+	p.avail = make(chan struct{})
 }
 
 func (p *Pool) kick() {
