@@ -136,18 +136,7 @@ func (p *Prepared) Close() error {
 // honeytoken in.
 func (p *Prepared) fits(spec *moat.Spec) error {
 	t := p.tmpl
-	a, b := spec.Limits.WithDefaults(), t.Limits.WithDefaults()
-	a.Timeout, a.OutputLimit, b.Timeout, b.OutputLimit = 0, 0, 0, 0
-	var why []string
-	if a != b {
-		why = append(why, "limits")
-	}
-	if spec.Python != t.Python || spec.Image != t.Image {
-		why = append(why, "interpreter")
-	}
-	if spec.Network != t.Network {
-		why = append(why, "network")
-	}
+	why := sandboxDiffers(spec, t)
 	if spec.Workspace != t.Workspace || spec.OutDir != t.OutDir || spec.OutLinks != t.OutLinks {
 		why = append(why, "workspace")
 	}
@@ -170,6 +159,25 @@ func (p *Prepared) fits(spec *moat.Spec) error {
 		return fmt.Errorf("native: the prepared sandbox differs in %s: %w", strings.Join(why, ", "), moat.ErrMismatch)
 	}
 	return nil
+}
+
+// sandboxDiffers names what of spec a sandbox made for t cannot give:
+// other limits (but the timeout and the output cap, which are the
+// parent's), another interpreter or another network.
+func sandboxDiffers(spec, t *moat.Spec) []string {
+	a, b := spec.Limits.WithDefaults(), t.Limits.WithDefaults()
+	a.Timeout, a.OutputLimit, b.Timeout, b.OutputLimit = 0, 0, 0, 0
+	var why []string
+	if a != b {
+		why = append(why, "limits")
+	}
+	if spec.Python != t.Python || spec.Image != t.Image {
+		why = append(why, "interpreter")
+	}
+	if spec.Network != t.Network {
+		why = append(why, "network")
+	}
+	return why
 }
 
 // prestartable says whether sandboxes prepared for tmpl start their

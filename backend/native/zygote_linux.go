@@ -231,9 +231,9 @@ func (z *Zygote) Prepare(ctx context.Context, tmpl *moat.Spec) (moat.Prepared, e
 // errZygoteFault marks a fork that failed on the zygote's side.
 var errZygoteFault = errors.New("the zygote did not fork")
 
-func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (c *zygoteChild, err error) {
+func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err error) {
 	lim := tmpl.Limits.WithDefaults()
-	c = &zygoteChild{tmpl: tmpl, sock: -1, pidfd: -1, lim: lim, python: zs.r.rt.Command, done: make(chan struct{}), tidied: make(chan struct{})}
+	c := &zygoteChild{tmpl: tmpl, sock: -1, pidfd: -1, lim: lim, python: zs.r.rt.Command, done: make(chan struct{}), tidied: make(chan struct{})}
 	var childEnds []*os.File
 	defer func() {
 		for _, f := range childEnds {
@@ -477,19 +477,7 @@ func (c *zygoteChild) Close() error {
 // fits: what Prepared.fits checks for a prestarted sandbox, and no
 // report, no network.
 func (c *zygoteChild) fits(spec *moat.Spec) error {
-	t := c.tmpl
-	a, b := spec.Limits.WithDefaults(), t.Limits.WithDefaults()
-	a.Timeout, a.OutputLimit, b.Timeout, b.OutputLimit = 0, 0, 0, 0
-	var why []string
-	if a != b {
-		why = append(why, "limits")
-	}
-	if spec.Python != t.Python || spec.Image != t.Image {
-		why = append(why, "interpreter")
-	}
-	if spec.Network != t.Network {
-		why = append(why, "network")
-	}
+	why := sandboxDiffers(spec, c.tmpl)
 	if spec.Workspace != "" || spec.OutDir != "" {
 		why = append(why, "workspace")
 	}
