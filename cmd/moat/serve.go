@@ -158,6 +158,14 @@ func doServe(c *cobra.Command, f *serveFlags) error {
 	if err := f.limits(&max); err != nil {
 		return err
 	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"--pool", f.pool}, {"--zygote", f.zygote}, {"--workers", f.workers}, {"--queue", f.queue}} {
+		if n.v < 0 {
+			return fmt.Errorf("%s: %d is negative", n.name, n.v)
+		}
+	}
 	if f.listen == "" && f.socket == "" {
 		return errors.New("nothing to listen on: give --listen or --socket")
 	}

@@ -291,6 +291,18 @@ func TestServeStateDirOwner(t *testing.T) {
 	wantOneLine(t, r.stderr, "belongs to uid 65534")
 }
 
+// TestServeNegativeSizes: a negative pool, zygote, worker or queue size
+// is refused in one line before the server starts (it was taken as 0).
+func TestServeNegativeSizes(t *testing.T) {
+	for _, fl := range []string{"--pool", "--zygote", "--workers", "--queue"} {
+		r := moatRun(t, nil, "serve", "--listen", "127.0.0.1:0", "--socket", "", "--state-dir", t.TempDir(), fl, "-1")
+		if r.code != exitFailure {
+			t.Fatalf("%s -1: %v", fl, r)
+		}
+		wantOneLine(t, r.stderr, fl+": -1 is negative")
+	}
+}
+
 // TestServeZygote: `moat serve --zygote 2` serves a run without the
 // report from a zygote child, one with the report elsewhere, and on
 // SIGTERM leaves no sandbox, zygote or child behind.
