@@ -224,6 +224,11 @@ def _program(sock, run):
     # C3: the run's program, in this interpreter.
     try:
         sock.close()
+        # Dumpable again, as a cold run's program is: the reaper's
+        # PR_SET_DUMPABLE 0 came with the fork and closed the program's
+        # own /proc files to it. Its memory is its own copy (the reaper
+        # stays undumpable), nothing it could not read itself already.
+        _check(_libc.prctl(4, 1, 0, 0, 0), "dumpable")
         os.setsid()
         for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(s, signal.SIG_DFL)
@@ -274,8 +279,10 @@ def _program(sock, run):
             sys.stderr.write(str(c) + "\n")
             code = 1
     except BaseException as e:
+        # From the program's frame on: the hook prints the exception's
+        # own traceback, which starts at this function.
         tb = e.__traceback__.tb_next
-        sys.excepthook(type(e), e, tb)
+        sys.excepthook(type(e), e.with_traceback(tb), tb)
         code = 1
     try:
         import atexit

@@ -64,6 +64,7 @@ type zygoteSandbox struct {
 	r    *runner
 	ctl  int // the parent's end of the zygote's descriptor 3
 	home string
+	user string // the persona's user, whose home is home (the password file's)
 	uid  int
 }
 
@@ -136,7 +137,7 @@ func startZygote(tmpl *moat.Spec) (*zygoteSandbox, error) {
 		unix.Close(fds[0])
 		return nil, fmt.Errorf("native: zygote: %w", err)
 	}
-	return &zygoteSandbox{r: r, ctl: fds[0], home: r.cfg.Persona.Home, uid: r.cfg.UID}, nil
+	return &zygoteSandbox{r: r, ctl: fds[0], home: r.cfg.Persona.Home, user: r.cfg.Persona.User, uid: r.cfg.UID}, nil
 }
 
 // close kills the zygote (its children are in namespaces of their own,
@@ -275,7 +276,8 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 	c.stderr = stderrR
 	childEnds = append(childEnds, stderrW)
 
-	// A persona of its own: host name and user name.
+	// A host name of its own; the user is the zygote's, the one of the
+	// password file and home directory the child shares with it.
 	p := observe.NewPersona()
 	files, dirs, ro := nsinit.ProcMasks()
 	cfg, _ := json.Marshal(map[string]any{
@@ -335,7 +337,7 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 	}()
 	c.baseEnv = []string{
 		"PATH=" + strings.TrimSuffix(c.python, "/"+lastElem(c.python)) + ":/usr/local/bin:/usr/bin:/bin",
-		"HOME=" + zs.home, "TMPDIR=" + nsinit.TmpDir, "LANG=C.UTF-8", "USER=" + p.User, "LOGNAME=" + p.User,
+		"HOME=" + zs.home, "TMPDIR=" + nsinit.TmpDir, "LANG=C.UTF-8", "USER=" + zs.user, "LOGNAME=" + zs.user,
 		"PYTHONUNBUFFERED=1",
 	}
 	c.layers = []moat.Layer{
