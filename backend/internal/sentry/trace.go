@@ -3,7 +3,10 @@
 // families it lacks) and, at debug level, the calls its OCI seccomp
 // profile refused. The Sentry writes both to runsc's debug log, which the
 // program cannot write to; the program controls only the traced
-// arguments, which the Sentry prints quoted, and its task name. Both the
+// arguments, which the Sentry prints quoted but for an exec's path, and
+// its task name: those two raw, where a newline starts a line that is
+// still the message (Parse joins it; a message it cannot read is an
+// event of kind trace, never nothing). Both the
 // gvisor backend (runsc of its own) and the docker backend (runsc as
 // Docker's runtime, gVisor's --image) read it. No seccomp listener can
 // be had under the Sentry (runsc 20221219 answers
@@ -16,6 +19,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"iter"
 	"regexp"
 	"strconv"
 	"strings"
@@ -33,7 +37,8 @@ import (
 // enters the Sentry. The program cannot avoid it (ctypes, native code and
 // static binaries all end in the Sentry's syscall table), and cannot write
 // to the log. What it controls is the content of the traced arguments, which
-// the Sentry prints quoted, and its task name (comm, at most 15 bytes):
+// the Sentry prints quoted (an exec's path raw), and its task name (comm,
+// at most 15 bytes, raw):
 // a forged-looking name can only add events that accuse the program.
 
 // Syscalls are the calls traced (--strace-syscalls): execs and connects are events;
@@ -54,15 +59,26 @@ const MaxBytes = 32 << 20
 var (
 	// [tgid:tid] in the sandbox's root PID namespace, comm, E (entry) or
 	// X (exit), the call and its arguments.
-	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] (.{0,16}?) ([EX]) (execve|execveat|connect|clone|fork|vfork|socket)\((.*)$`)
+	// The task name and the traced path of an exec are printed raw: a
+	// newline in either goes on the next lines of the log, which Parse
+	// joins to the message (?s).
+	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] ((?s:.{0,16}?)) ([EX]) (execve|execveat|connect|clone|fork|vfork|socket)\(((?s:.*))$`)
+	// a trace message's start, whatever follows it
+	straceHead = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] `)
+	// the start of any message of the log: a line without one goes on
+	// the message before it
+	logHead = lazyRE(`^[DIWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d{6}\s+\d+ [^ \]]+:\d+\] `)
 	// a call the OCI profile refused: its number, of the native calling
 	// convention (the profile admits no other architecture's)
 	deniedLine = lazyRE(`^[DIWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ task_syscall\.go:\d+\] \[\s*(\d+):\s*\d+\] Syscall (\d+): denied by seccomp$`)
 	// an exit's return value and errno, after the arguments
 	straceRet = lazyRE(`\) = (-?\d+) \(0x[0-9a-f]+\)(?: errno=(\d+) \(([^)]*)\))?(?: \([^)]*\))?\s*$`)
 	execPath  = lazyRE(`0x[0-9a-f]+ ([^,]*), 0x[0-9a-f]+ \[`)
-	inetAddr  = lazyRE(`\{Family: AF_INET6?, Addr: ([^,]*), Port: (\d+)\}`)
-	unixAddr  = lazyRE(`\{Family: AF_UNIX, Addr: ("(?:[^"\\]|\\.)*")`)
+	// the same for a path with a comma (printed raw): up to the first
+	// ", 0xADDR [" (an execveat's then starts at its directory)
+	execPathComma = lazyRE(`0x[0-9a-f]+ ((?s:.*?)), 0x[0-9a-f]+ \[`)
+	inetAddr      = lazyRE(`\{Family: AF_INET6?, Addr: ([^,]*), Port: (\d+)\}`)
+	unixAddr      = lazyRE(`\{Family: AF_UNIX, Addr: ("(?:[^"\\]|\\.)*")`)
 )
 
 // Parse reads the Sentry's debug log and returns the "kernel" exec
@@ -71,13 +87,23 @@ var (
 // log's clock is the host's local time), at most max; dropped counts the
 // rest.
 func Parse(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int) {
-	sc := bufio.NewScanner(io.LimitReader(r, MaxBytes))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	parent := map[int]int{} // child pid -> parent pid (fork, vfork, clone without CLONE_THREAD)
-	for sc.Scan() {
-		m := straceLine().FindStringSubmatch(sc.Text())
+	for text := range messages(r) {
+		m := straceLine().FindStringSubmatch(text)
 		if m == nil {
-			if d := deniedLine().FindStringSubmatch(sc.Text()); d != nil {
+			if h := straceHead().FindStringSubmatch(text); h != nil {
+				// A trace message moat cannot read (its call hidden by a
+				// task name or path cut where moat does not join it):
+				// fail closed, the program's attempt is an event.
+				pid, _ := strconv.Atoi(h[3])
+				if len(evs) >= max {
+					dropped++
+					continue
+				}
+				evs = append(evs, unreadable(pid, stamp(h[1], h[2], start), text))
+				continue
+			}
+			if d := deniedLine().FindStringSubmatch(text); d != nil {
 				pid, _ := strconv.Atoi(d[3])
 				nr, _ := strconv.ParseUint(d[4], 10, 32)
 				_, name, ok := seccomp.DenyErrno(uint32(nr))
@@ -155,6 +181,14 @@ func Parse(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int
 				ev.Kind = moat.KindExec
 				loc := execPath().FindStringSubmatchIndex(args)
 				if loc == nil {
+					loc = execPathComma().FindStringSubmatchIndex(args)
+				}
+				if loc == nil {
+					if len(evs) >= max {
+						dropped++
+						continue
+					}
+					evs = append(evs, unreadable(pid, ev.TimeMS, text))
 					continue
 				}
 				ev.Path = audit.Clean(args[loc[2]:loc[3]], 400)
@@ -183,6 +217,51 @@ func Parse(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int
 		evs[i].Ancestors = strings.Join(up, ",")
 	}
 	return evs, dropped
+}
+
+// unreadable is the event of a trace message Parse could not read: kind
+// trace, the message (escaped, cut) in its detail.
+func unreadable(pid int, ms int64, text string) moat.Event {
+	return moat.Event{Source: moat.SourceKernel, Kind: moat.KindTrace, PID: pid, Name: "unreadable", TimeMS: ms,
+		Detail: audit.Clean("a line of the Sentry's trace moat could not read (a raw newline in a task name or path?): "+text, 400)}
+}
+
+// Bounds of a message of the log joined from several lines.
+const (
+	maxMessage      = 64 << 10
+	maxMessageLines = 1 << 13 // a path of PATH_MAX newlines and a task name of 15
+)
+
+// messages yields the messages of the log in r (at most MaxBytes of it):
+// each line that starts one, with the lines after it that start none
+// joined to it by their newline.
+func messages(r io.Reader) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		sc := bufio.NewScanner(io.LimitReader(r, MaxBytes))
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		var cur strings.Builder
+		lines := 0
+		for sc.Scan() {
+			l := sc.Text()
+			if cur.Len() > 0 && !logHead().MatchString(l) && lines < maxMessageLines && cur.Len()+1+len(l) <= maxMessage {
+				cur.WriteByte('\n')
+				cur.WriteString(l)
+				lines++
+				continue
+			}
+			if cur.Len() > 0 && !yield(cur.String()) {
+				return
+			}
+			cur.Reset()
+			lines = 0
+			if logHead().MatchString(l) {
+				cur.WriteString(l)
+			}
+		}
+		if cur.Len() > 0 {
+			yield(cur.String())
+		}
+	}
 }
 
 // Bounds of the process tree kept from the trace.
@@ -237,20 +316,32 @@ func lazyRE(expr string) func() *regexp.Regexp {
 func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	long := false
+	more := false // the last line kept was of the trace: its message may go on
+	keep := func(line []byte) {
+		if kept.Len()+len(line) > MaxBytes {
+			*cut++
+		} else {
+			kept.Write(line)
+		}
+	}
 	for {
 		line, err := br.ReadSlice('\n')
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
-			long = true
+			long, more = true, false
 			continue
 		case long:
 			long = false // the end of a skipped line
-		case len(line) > 0 && (bytes.Contains(line, []byte(" strace.go:")) || bytes.HasSuffix(bytes.TrimRight(line, "\n"), []byte(DeniedSuffix))):
-			if kept.Len()+len(line) > MaxBytes {
-				*cut++
-			} else {
-				kept.Write(line)
-			}
+		case len(line) > 0 && bytes.Contains(line, []byte(" strace.go:")):
+			keep(line)
+			more = true
+		case len(line) > 0 && bytes.HasSuffix(bytes.TrimRight(line, "\n"), []byte(DeniedSuffix)):
+			keep(line)
+			more = false
+		case len(line) > 0 && more && !logHead().Match(line):
+			keep(line) // a trace message's next line (a raw newline in a name or path)
+		default:
+			more = false
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			return

@@ -1,0 +1,64 @@
+package sentry
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Lines as runsc 20221219 writes them (trimmed environments) for a
+// program that hides its exec in the trace: a newline in the path it
+// executes (a symlink "/tmp/a\nb" to python3), in its task name
+// (prctl PR_SET_NAME "x\nhidden"), a comma in the path ("/tmp/a,b"),
+// and a path whose second line forges
+// the start of another message.
+const straceNewlines = `I1205 14:54:07.311857   10704 strace.go:611] [   1:   1] python3.11 X clone(CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|0x11, 0x0, 0x0, 0x7fa4e7a51e50, 0x0) = 2 (0x2) (8.215485ms)
+I1205 14:54:07.506353   10704 strace.go:567] [   2:   2] python3.11 E execve(0x7fa4e7205490 /tmp/a
+b, 0x7fa4e713b810 ["python3", "-c", "print('EXECUTED-BY-HIDDEN')"], 0x7f2d40a37d00 ["TMPDIR=/tmp", "LANG=C.UTF-8"])
+I1205 14:54:07.511071   10704 strace.go:605] [   2:   2] python3.11 X execve(0x7fa4e7205490 /tmp/a
+b, 0x7fa4e713b810 ["python3", "-c", "print('EXECUTED-BY-HIDDEN')"], 0x7f2d40a37d00 ["TMPDIR=/tmp", "LANG=C.UTF-8"]) = 0 (0x0) (4.6ms)
+I1205 14:54:15.366069   11178 strace.go:567] [   3:   3] x
+hidden E execve(0x7fdba7f591d0 /usr/bin/python3.11, 0x7fdba7c69bf0 ["python3", "-c", "print('EXECUTED-BY-HIDDEN')"], 0x7fe2171a0d20 ["HOME=/home/ci"])
+I1205 14:54:15.367450   11178 strace.go:605] [   3:   3] x
+hidden X execve(0x7fdba7f591d0 /usr/bin/python3.11, 0x7fdba7c69bf0 ["python3", "-c", "print('EXECUTED-BY-HIDDEN')"], 0x7fe2171a0d20 ["HOME=/home/ci"]) = 0 (0x0) (1.4ms)
+I1205 14:54:15.500000   11178 strace.go:567] [   5:   5] python3.11 E execve(0x7fa4e7205490 /tmp/a,b, 0x7fa4e713b810 ["python3", "-c", "print('EXECUTED-BY-HIDDEN')"], 0x7f2d40a37d00 ["TMPDIR=/tmp"])
+I1205 14:54:16.000000   11178 strace.go:567] [   4:   4] python3.11 E execve(0x7fdba7f591d0 /tmp/c
+I1205 14:54:16.000000   11178 strace.go:567] [   9:   9] z E socket(0x1, 0x1, 0x0, ["x"], 0x7fe2171a0d20 [])
+D1205 14:54:16.100000   11178 client.go:400] recv [channel 0xc000485680] OpenAtResp{OpenFD: 165}
+not a message of the trace
+`
+
+// TestParseNewlines: a raw newline in the executed path or the task
+// name, or a comma in the path, does not hide the exec from the trace (the Sentry prints both
+// unquoted; Keep and Parse join the lines), and a message cut by a
+// forged start is an event (kind trace) rather than nothing.
+func TestParseNewlines(t *testing.T) {
+	var kept bytes.Buffer
+	cut := 0
+	Keep(strings.NewReader(straceNewlines), &kept, &cut)
+	if strings.Contains(kept.String(), "client.go") || strings.Contains(kept.String(), "not a message") {
+		t.Errorf("kept %q", kept.String())
+	}
+	start := time.Date(2026, 12, 5, 14, 54, 7, 0, time.Local)
+	evs, dropped := Parse(bytes.NewReader(kept.Bytes()), start, 100)
+	var got []string
+	for _, e := range evs {
+		got = append(got, string(e.Kind)+" "+e.Path+" "+e.Detail)
+		if e.Source != "kernel" || strings.ContainsAny(e.Path+e.Detail, "\n") {
+			t.Errorf("event %+v", e)
+		}
+	}
+	want := []string{
+		`exec /tmp/a\x0ab python3 -c print('EXECUTED-BY-HIDDEN')`,
+		`exec /usr/bin/python3.11 python3 -c print('EXECUTED-BY-HIDDEN')`,
+		`exec /tmp/a,b python3 -c print('EXECUTED-BY-HIDDEN')`,
+		`trace  a line of the Sentry's trace moat could not read (a raw newline in a task name or path?): I1205 14:54:16.000000   11178 strace.go:567] [   4:   4] python3.11 E execve(0x7fdba7f591d0 /tmp/c`,
+	}
+	if dropped != 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%d dropped, got\n%s\nwant\n%s", dropped, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(evs) < 2 || evs[1].PPID != 0 || evs[0].PID != 2 || evs[0].PPID != 1 {
+		t.Errorf("pids: %+v", evs)
+	}
+}
