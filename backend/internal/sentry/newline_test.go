@@ -62,3 +62,20 @@ func TestParseNewlines(t *testing.T) {
 		t.Errorf("pids: %+v", evs)
 	}
 }
+
+// TestKeepLongTrace: a trace line longer than Keep's buffer (an exec
+// with a long argv: runsc prints every argument) is kept cut, and its
+// exec read; the line after it is read too.
+func TestKeepLongTrace(t *testing.T) {
+	long := `I1205 14:54:07.506353   10704 strace.go:567] [   2:   2] python3.11 E execve(0x7fa4e7205490 /usr/bin/python3.11, 0x7fa4e713b810 ["python3", "-c", "print('EXECUTED-LONG')"` +
+		strings.Repeat(`, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"`, 2000) + `], 0x7f2d40a37d00 ["TMPDIR=/tmp"])` + "\n"
+	next := `I1205 14:54:08.000000   10704 strace.go:567] [   1:   1] python3.11 E connect(0x3 socket:[1], 0x7f64e6cf2f90 {Family: AF_INET, Addr: 203.0.113.5, Port: 80}, 0x10)` + "\n"
+	var kept bytes.Buffer
+	cut := 0
+	Keep(strings.NewReader(long+next), &kept, &cut)
+	evs, _ := Parse(bytes.NewReader(kept.Bytes()), time.Date(2026, 12, 5, 14, 54, 7, 0, time.Local), 100)
+	if len(evs) != 2 || evs[0].Kind != "exec" || evs[0].Path != "/usr/bin/python3.11" || !strings.HasPrefix(evs[0].Detail, "python3 -c print('EXECUTED-LONG') AAAA") ||
+		evs[1].Kind != "connect" || kept.Len() > 70<<10 {
+		t.Errorf("kept %d bytes, events %+v", kept.Len(), evs)
+	}
+}

@@ -312,7 +312,8 @@ func lazyRE(expr string) func() *regexp.Regexp {
 
 // Keep copies to kept the lines of r that the report reads, up to
 // MaxBytes (then counts them in cut), and reads r to its end
-// whatever it holds: a line longer than the reader's buffer is skipped.
+// whatever it holds: a line longer than the reader's buffer is skipped,
+// but for the start of a trace line.
 func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	long := false
@@ -328,6 +329,12 @@ func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
 		line, err := br.ReadSlice('\n')
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
+			if !long && bytes.Contains(line, []byte(" strace.go:")) {
+				// A trace line longer than the buffer (an exec's long
+				// argv): its start, which names the call and the path,
+				// is kept, cut; never the whole line dropped.
+				keep(append(line[:len(line):len(line)], '\n'))
+			}
 			long, more = true, false
 			continue
 		case long:
