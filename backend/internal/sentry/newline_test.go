@@ -79,3 +79,23 @@ func TestKeepLongTrace(t *testing.T) {
 		t.Errorf("kept %d bytes, events %+v", kept.Len(), evs)
 	}
 }
+
+// TestParseReserve: a flood of one kind (sockets of a family the Sentry
+// lacks, which fail at once) fills only its own reserve: the exec and
+// connect after it are kept, the rest of the flood counted.
+func TestParseReserve(t *testing.T) {
+	var log strings.Builder
+	for range 3000 {
+		log.WriteString("I1204 19:43:10.600000   15455 strace.go:605] [   1:   1] python3.11 X socket(AF_VSOCK, SOCK_STREAM|SOCK_CLOEXEC, 0x0) = 0 (0x0) errno=97 (address family not supported by protocol) (25.629µs)\n")
+	}
+	log.WriteString(`I1204 19:43:11.200000   15455 strace.go:567] [   3:   3] python3.11 E execve(0x7f4d765b5031 /bin/sh, 0x7f4d75dff740 ["sh", "-c", "id"], 0x7fe9100cdcc0 ["A=1"])` + "\n")
+	log.WriteString(`I1204 19:43:11.300000   15455 strace.go:567] [   1:   1] python3.11 E connect(0x3 socket:[1], 0x7f64e6cf2f90 {Family: AF_INET, Addr: 203.0.113.5, Port: 80}, 0x10)` + "\n")
+	evs, dropped := Parse(strings.NewReader(log.String()), time.Date(2026, 12, 4, 19, 43, 10, 0, time.Local), 1000)
+	kinds := map[string]int{}
+	for _, e := range evs {
+		kinds[string(e.Kind)]++
+	}
+	if kinds["exec"] != 1 || kinds["connect"] != 1 || kinds["socket"] == 0 || dropped != 3000-kinds["socket"] {
+		t.Errorf("kept %v, %d dropped", kinds, dropped)
+	}
+}

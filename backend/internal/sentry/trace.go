@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
@@ -84,10 +85,23 @@ var (
 // Parse reads the Sentry's debug log and returns the "kernel" exec
 // and connect events in it, and the calls the OCI profile refused (kind
 // denied, named by native's deny list), stamped relative to start (the
-// log's clock is the host's local time), at most max; dropped counts the
-// rest.
+// log's clock is the host's local time), at most max and each kind
+// within its observe.KernelReserve; dropped counts the rest.
 func Parse(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int) {
 	parent := map[int]int{} // child pid -> parent pid (fork, vfork, clone without CLONE_THREAD)
+	// Each kind within its reserve (observe.KernelReserve), as native's
+	// and the micro-VM's kernel events: a flood of one kind (sockets of a
+	// family the Sentry lacks, the cheapest) cannot crowd out the exec and
+	// connect that follow; all within max.
+	kept := map[moat.Kind]int{}
+	add := func(ev moat.Event) {
+		if len(evs) >= max || kept[ev.Kind] >= observe.KernelReserve(ev.Kind) {
+			dropped++
+			return
+		}
+		kept[ev.Kind]++
+		evs = append(evs, ev)
+	}
 	for text := range messages(r) {
 		m := straceLine().FindStringSubmatch(text)
 		if m == nil {
@@ -96,11 +110,7 @@ func Parse(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int
 				// task name or path cut where moat does not join it):
 				// fail closed, the program's attempt is an event.
 				pid, _ := strconv.Atoi(h[3])
-				if len(evs) >= max {
-					dropped++
-					continue
-				}
-				evs = append(evs, unreadable(pid, stamp(h[1], h[2], start), text))
+				add(unreadable(pid, stamp(h[1], h[2], start), text))
 				continue
 			}
 			if d := deniedLine().FindStringSubmatch(text); d != nil {
@@ -116,11 +126,7 @@ func Parse(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int
 					// checks); its own flags are in memory, unlogged.
 					continue
 				}
-				if len(evs) >= max {
-					dropped++
-					continue
-				}
-				evs = append(evs, moat.Event{Source: moat.SourceKernel, Kind: moat.KindDenied, PID: pid, Name: name,
+				add(moat.Event{Source: moat.SourceKernel, Kind: moat.KindDenied, PID: pid, Name: name,
 					TimeMS: stamp(d[1], d[2], start), Detail: "refused by the OCI profile in the Sentry (its debug log)"})
 			}
 			continue
@@ -184,11 +190,7 @@ func Parse(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int
 					loc = execPathComma().FindStringSubmatchIndex(args)
 				}
 				if loc == nil {
-					if len(evs) >= max {
-						dropped++
-						continue
-					}
-					evs = append(evs, unreadable(pid, ev.TimeMS, text))
+					add(unreadable(pid, ev.TimeMS, text))
 					continue
 				}
 				ev.Path = audit.Clean(args[loc[2]:loc[3]], 400)
@@ -197,11 +199,7 @@ func Parse(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int
 				continue
 			}
 		}
-		if len(evs) >= max {
-			dropped++
-			continue
-		}
-		evs = append(evs, ev)
+		add(ev)
 	}
 	// The parents, once every fork is known: a vfork's child may exec
 	// before its parent's return is logged.
