@@ -69,7 +69,9 @@ func sentryLogDir(ctx context.Context, e *engine, rt string) (dir, off string) {
 	return dir, ""
 }
 
-// maxSentryFiles bounds the boot logs looked at for a container's.
+// maxSentryFiles bounds the boot logs opened for a container's: those
+// begun since the run started (older ones, such as a killed run's left
+// behind, are passed over unopened and do not count).
 const maxSentryFiles = 1024
 
 // sentryEvents reads, from dir, the boot log of container id (runsc
@@ -80,17 +82,20 @@ func sentryEvents(dir, id string, start time.Time) (evs []moat.Event, dropped in
 	if err != nil {
 		return nil, 0, "read " + dir + ": " + err.Error()
 	}
+	// runsc names its logs by the time they begin: the newest, this
+	// run's among them, are looked at first.
+	slices.Reverse(ents)
 	n := 0
 	for _, ent := range ents {
 		name := ent.Name()
 		if !ent.Type().IsRegular() || !strings.HasPrefix(name, "runsc.log.") || !strings.HasSuffix(name, ".boot.txt") {
 			continue
 		}
-		if n++; n > maxSentryFiles {
-			break
-		}
 		if info, err := ent.Info(); err != nil || info.ModTime().Before(start.Add(-2*time.Second)) {
 			continue
+		}
+		if n++; n > maxSentryFiles {
+			break
 		}
 		p := filepath.Join(dir, name)
 		f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
