@@ -61,6 +61,23 @@ func (a *analysis) hookIntegrity() {
 	case len(listing) > 0:
 		a.add(moat.CategoryEvasion, moat.SeverityLow, "reached for the Python audit hook's objects: "+joinBounded(uniq(what), 4), listing)
 	}
+	a.unreadableTrace()
+}
+
+// unreadableTrace: a message of the kernel's own trace (gVisor's Sentry
+// log) that moat could not read. The program controls parts of it (task
+// names, paths: a raw newline breaks a line), so an unreadable message
+// is what hiding a call from the trace looks like: medium, evasion.
+func (a *analysis) unreadableTrace() {
+	var bad []moat.Event
+	for _, e := range a.evs {
+		if e.Source == moat.SourceKernel && e.Kind == moat.KindTrace && e.Name == "unreadable" {
+			bad = append(bad, e)
+		}
+	}
+	if len(bad) > 0 {
+		a.add(moat.CategoryEvasion, moat.SeverityMedium, fmt.Sprintf("%d message(s) of the kernel's trace could not be read (a newline in a task name or executed path can hide a call from it)", len(bad)), bad)
+	}
 }
 
 // isInterpreter: the name of a Python interpreter binary (python,

@@ -105,6 +105,8 @@ func TestAnalyze(t *testing.T) {
 			{Source: "audit", Kind: "hello", PID: 15, Path: "/work/.venv/bin/python", TimeMS: 1600}}, moat.CategoryEvasion, "high"},
 		{"kernel exec of an unaudited process (a shell's child)", []moat.Event{
 			{Source: "kernel", Kind: "exec", Path: "/bin/ls", PID: 9, TimeMS: 5}}, moat.CategoryEvasion, ""},
+		{"a message of gVisor's trace moat could not read", []moat.Event{
+			{Source: "kernel", Kind: "trace", Name: "unreadable", PID: 4, Detail: "execve(0x1 /tmp/c"}}, moat.CategoryEvasion, "medium"},
 	}
 	for _, c := range cases {
 		fs := Analyze(c.evs)
