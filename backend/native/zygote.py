@@ -25,6 +25,13 @@ _NR = {"x86_64": {"landlock_create_ruleset": 444, "landlock_add_rule": 445, "lan
 _WORK, _TMP = "/work", "/tmp"
 
 
+def _name(n):
+    # The process's name (comm), which ps and perf show: each of a
+    # child's processes says its part; the program gets the zygote's.
+    b = ctypes.create_string_buffer(n[:15])
+    _libc.prctl(15, ctypes.addressof(b), 0, 0, 0)  # PR_SET_NAME
+
+
 def _check(r, what):
     if r < 0:
         e = ctypes.get_errno()
@@ -116,6 +123,7 @@ def _lo_up():
 
 def _child(sock, cfg):
     # C1: still the zygote's namespaces and privileges (none).
+    _name(b"moat-zchild")
     uid, gid = os.getuid(), os.getgid()
     _check(_libc.unshare(0x10000000), "unshare user")  # CLONE_NEWUSER
     _write("/proc/self/setgroups", "deny")
@@ -157,6 +165,7 @@ def _child(sock, cfg):
 
 def _reaper(sock, cfg, prog):
     # C2: pid 1 of the run's PID namespace.
+    _name(b"moat-zreaper")
     _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     # A /proc of this PID namespace, masked as the native init masks its
     # own; then the zygote's unmasked one is covered.
@@ -224,6 +233,7 @@ def _program(sock, run):
     # C3: the run's program, in this interpreter.
     try:
         sock.close()
+        _name(_comm)
         os.setsid()
         for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(s, signal.SIG_DFL)
@@ -288,7 +298,17 @@ def _program(sock, run):
 
 
 def _serve():
+    global _comm
     ctl = socket.socket(fileno=3)
+    with open("/proc/self/comm", "rb") as f:
+        _comm = f.read().strip()
+    _name(b"moat-zygote")
+    # Every object made so far is moved out of the collector's reach: a
+    # collection in a child would otherwise write to the header of each
+    # (the zygote's pages, shared with every child), and copy them all.
+    import gc
+    gc.collect()
+    gc.freeze()
     # Children are reaped by the kernel: a C1 that ended leaves no zombie
     # (in its cgroup) until the next command.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
