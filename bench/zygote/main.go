@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command zygote times the native zygote's children without the server:
 // how long a child takes to be made (Prepare), to run print(1) (Run) and
 // to be torn down (Tidied), one after another; then how many children
