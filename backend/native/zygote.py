@@ -14,6 +14,9 @@
 import sys
 _startup = set(sys.modules)
 import os, socket, struct, json, ctypes, signal
+# Loaded once, here: an extension module imported in a child is a dlopen
+# (its mapping, its relocations, their page faults) for every child.
+import fcntl, resource
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -115,7 +118,6 @@ def _drop_caps():
 def _lo_up():
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        import fcntl
         fcntl.ioctl(s.fileno(), 0x8914, struct.pack("16sH22x", b"lo", 0x1 | 0x40))  # SIOCSIFFLAGS IFF_UP|IFF_RUNNING
     finally:
         s.close()
@@ -184,7 +186,6 @@ def _reaper(sock, cfg, prog):
     _mount("tmpfs", cfg["proc"], "tmpfs", 1 | nsd, "size=0")
     _libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: the program cannot ptrace or read pid 1
     _drop_caps()
-    import resource
     for res, v in ((resource.RLIMIT_NPROC, cfg["nproc"]), (resource.RLIMIT_FSIZE, cfg["fsize"]), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(res, (v, v))
     _check(_libc.prctl(38, 1, 0, 0, 0), "no_new_privs")
