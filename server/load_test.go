@@ -30,6 +30,7 @@ var (
 	loadRuns        = flag.Int("load-runs", 64, "runs of TestLoad (the issue's load test is 10000)")
 	loadConcurrency = flag.Int("load-concurrency", 32, "clients of TestLoad at once")
 	loadFor         = flag.Duration("load-for", 0, "if set, TestLoad sends no new run after this long, and checks the runs sent")
+	loadZygote      = flag.Int("load-zygote", 0, "if set, TestLoad's server has a zygote pool of this many children (moat serve --zygote) and its runs ask for no report, which is what a zygote child takes")
 )
 
 // TestLoad sends -load-runs runs through the API, -load-concurrency at a
@@ -37,7 +38,9 @@ var (
 // (a nonce of its own in its argv, its stdin and a file), none mixed up,
 // every run the server finished answered (its metrics' count), and
 // nothing may be left: no process, no cgroup of the runs, no temporary
-// file, no new mount.
+// file, no new mount. With -load-zygote the runs go to zygote children
+// first (the warm pool and cold for the misses), and the zygote's own
+// sandbox is checked for leftovers too once it is closed.
 func TestLoad(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
@@ -47,7 +50,21 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFixture(t, server.Config{Pool: p, Workers: *loadConcurrency, Queue: 4 * *loadConcurrency})
+	cfg := server.Config{Pool: p, Workers: *loadConcurrency, Queue: 4 * *loadConcurrency}
+	var z *native.Zygote
+	if *loadZygote > 0 {
+		// As `moat serve --zygote N` has it (cmd/moat/zygote_linux.go).
+		tmpl := moat.Spec{NoReport: true}
+		if z, err = native.NewZygote(&tmpl); err != nil {
+			t.Fatal(err)
+		}
+		defer z.Close()
+		if cfg.ZygotePool, err = pool.New(z, tmpl, *loadZygote, 2); err != nil {
+			t.Fatal(err)
+		}
+		cfg.ZygotePool.MissWait = 500 * time.Millisecond
+	}
+	f := newFixture(t, cfg)
 	var (
 		wg                            sync.WaitGroup
 		next, ok, pooled, busy, fails atomic.Int64
@@ -90,9 +107,13 @@ func TestLoad(t *testing.T) {
 				var b [8]byte
 				_, _ = rand.Read(b[:])
 				nonce := hex.EncodeToString(b[:])
-				body, _ := json.Marshal(map[string]any{
+				req := map[string]any{
 					"script": "n.py", "args": []string{nonce}, "stdin": nonce,
-					"files": map[string]string{"n.py": "import sys; print(sys.argv[1], sys.stdin.read(), open('f').read())", "f": nonce}})
+					"files": map[string]string{"n.py": "import sys; print(sys.argv[1], sys.stdin.read(), open('f').read())", "f": nonce}}
+				if z != nil {
+					req["no_report"] = true
+				}
+				body, _ := json.Marshal(req)
 				for {
 					req, _ := http.NewRequest("POST", f.ts.URL+"/v1/runs?wait=true", bytes.NewReader(body))
 					req.Header.Set("Authorization", "Bearer "+tokenA)
@@ -136,8 +157,11 @@ func TestLoad(t *testing.T) {
 	wg.Wait()
 	d := time.Since(start)
 	n := sent.Load()
-	t.Logf("%d runs (of %d asked) at concurrency %d in %s: %.1f runs/s; %d ok, %d from the warm pool, %d failed, %d answers 429 (retried), %d connections closed unanswered (retried); pool %+v",
+	t.Logf("%d runs (of %d asked) at concurrency %d in %s: %.1f runs/s; %d ok, %d from a pool, %d failed, %d answers 429 (retried), %d connections closed unanswered (retried); pool %+v",
 		n, *loadRuns, *loadConcurrency, d.Round(time.Millisecond), float64(n)/d.Seconds(), ok.Load(), pooled.Load(), fails.Load(), busy.Load(), dropped.Load(), p.Stats())
+	if z != nil {
+		t.Logf("zygote pool %+v", cfg.ZygotePool.Stats())
+	}
 	if fails.Load() != 0 || ok.Load() != n {
 		t.Fatalf("%d of %d runs lost or wrong; first: %s", n-ok.Load(), n, strings.Join(firstErrs, "\n"))
 	}
@@ -157,6 +181,9 @@ func TestLoad(t *testing.T) {
 	ctx, cancel := contextWithTimeout(5 * time.Second)
 	defer cancel()
 	f.srv.Shutdown(ctx)
+	if z != nil {
+		z.Close() // its children are gone with the pool (Shutdown)
+	}
 	noChildren(t)
 	// Mounts: the host's table is shared with every other process here
 	// (containers come and go), so only a new one that could be a run's

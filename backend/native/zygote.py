@@ -14,6 +14,9 @@
 import sys
 _startup = set(sys.modules)
 import os, socket, struct, json, ctypes, signal
+# Loaded once, here: an extension module imported in a child is a dlopen
+# (its mapping, its relocations, their page faults) for every child.
+import fcntl, resource
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -23,6 +26,13 @@ _libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 _NR = {"x86_64": {"landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446, "capset": 126, "seccomp": 317},
        "aarch64": {"landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446, "capset": 91, "seccomp": 277}}[os.uname().machine]
 _WORK, _TMP = "/work", "/tmp"
+
+
+def _name(n):
+    # The process's name (comm), which ps and perf show: each of a
+    # child's processes says its part; the program gets the zygote's.
+    b = ctypes.create_string_buffer(n[:15])
+    _libc.prctl(15, ctypes.addressof(b), 0, 0, 0)  # PR_SET_NAME
 
 
 def _check(r, what):
@@ -108,7 +118,6 @@ def _drop_caps():
 def _lo_up():
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        import fcntl
         fcntl.ioctl(s.fileno(), 0x8914, struct.pack("16sH22x", b"lo", 0x1 | 0x40))  # SIOCSIFFLAGS IFF_UP|IFF_RUNNING
     finally:
         s.close()
@@ -116,6 +125,7 @@ def _lo_up():
 
 def _child(sock, cfg):
     # C1: still the zygote's namespaces and privileges (none).
+    _name(b"moat-zchild")
     uid, gid = os.getuid(), os.getgid()
     _check(_libc.unshare(0x10000000), "unshare user")  # CLONE_NEWUSER
     _write("/proc/self/setgroups", "deny")
@@ -157,6 +167,7 @@ def _child(sock, cfg):
 
 def _reaper(sock, cfg, prog):
     # C2: pid 1 of the run's PID namespace.
+    _name(b"moat-zreaper")
     _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     # A /proc of this PID namespace, masked as the native init masks its
     # own; then the zygote's unmasked one is covered.
@@ -175,7 +186,6 @@ def _reaper(sock, cfg, prog):
     _mount("tmpfs", cfg["proc"], "tmpfs", 1 | nsd, "size=0")
     _libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: the program cannot ptrace or read pid 1
     _drop_caps()
-    import resource
     for res, v in ((resource.RLIMIT_NPROC, cfg["nproc"]), (resource.RLIMIT_FSIZE, cfg["fsize"]), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(res, (v, v))
     _check(_libc.prctl(38, 1, 0, 0, 0), "no_new_privs")
@@ -229,6 +239,7 @@ def _program(sock, run):
         # own /proc files to it. Its memory is its own copy (the reaper
         # stays undumpable), nothing it could not read itself already.
         _check(_libc.prctl(4, 1, 0, 0, 0), "dumpable")
+        _name(_comm)
         os.setsid()
         for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(s, signal.SIG_DFL)
@@ -295,7 +306,17 @@ def _program(sock, run):
 
 
 def _serve():
+    global _comm
     ctl = socket.socket(fileno=3)
+    with open("/proc/self/comm", "rb") as f:
+        _comm = f.read().strip()
+    _name(b"moat-zygote")
+    # Every object made so far is moved out of the collector's reach: a
+    # collection in a child would otherwise write to the header of each
+    # (the zygote's pages, shared with every child), and copy them all.
+    import gc
+    gc.collect()
+    gc.freeze()
     # Children are reaped by the kernel: a C1 that ended leaves no zombie
     # (in its cgroup) until the next command.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)

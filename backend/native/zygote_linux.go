@@ -47,7 +47,10 @@ var ZygoteNote = moat.Layer{Name: "zygote", Detail: "forked from a zygote interp
 // report and without a network fit (NewZygote refuses others).
 type Zygote struct {
 	tmpl moat.Spec
-	prog []byte // the seccomp program, as the kernel takes it
+	// goMsg is the message that lets a placed child go on: moat's
+	// seccomp program, as the kernel takes it, assembled and encoded
+	// once for every child.
+	goMsg []byte
 
 	mu     sync.Mutex
 	cur    *zygoteSandbox
@@ -81,7 +84,11 @@ func NewZygote(tmpl *moat.Spec) (*Zygote, error) {
 	for _, in := range raw {
 		prog = append(prog, byte(in.Op), byte(in.Op>>8), in.Jt, in.Jf, byte(in.K), byte(in.K>>8), byte(in.K>>16), byte(in.K>>24))
 	}
-	z := &Zygote{tmpl: *tmpl, prog: prog}
+	goMsg, err := json.Marshal(map[string]string{"kind": "go", "seccomp": hex.EncodeToString(prog)})
+	if err != nil {
+		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
+	z := &Zygote{tmpl: *tmpl, goMsg: goMsg}
 	z.tmpl.Stdin, z.tmpl.Stdout, z.tmpl.Stderr, z.tmpl.Files = nil, nil, nil, nil
 	if _, err := z.zygote(); err != nil {
 		return nil, err
@@ -187,6 +194,7 @@ type zygoteChild struct {
 	groupName               string
 	pid1                    int // host pid of the child's pid 1
 	pidfd                   int // of the child's pid 1
+	setupfd                 int // of C1, the process that made the namespaces and waits for pid 1
 	lim                     moat.Limits
 	baseEnv                 []string
 	python                  string
@@ -234,7 +242,7 @@ var errZygoteFault = errors.New("the zygote did not fork")
 
 func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err error) {
 	lim := tmpl.Limits.WithDefaults()
-	c := &zygoteChild{tmpl: tmpl, sock: -1, pidfd: -1, lim: lim, python: zs.r.rt.Command, done: make(chan struct{}), tidied: make(chan struct{})}
+	c := &zygoteChild{tmpl: tmpl, sock: -1, pidfd: -1, setupfd: -1, lim: lim, python: zs.r.rt.Command, done: make(chan struct{}), tidied: make(chan struct{})}
 	var childEnds []*os.File
 	defer func() {
 		for _, f := range childEnds {
@@ -300,6 +308,12 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 	if err != nil || m.Kind != "placed?" {
 		return nil, fmt.Errorf("native: zygote: child setup: %w: %w", c.childErr(err, m), errZygoteFault)
 	}
+	// C1 waits for the answer, alive: its pid is its own. Its exit is
+	// the last of the child's processes and namespaces (destroy).
+	if c.setupfd, err = unix.PidfdOpen(pid, 0); err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
 	c.groupName = "moat-" + runID()
 	c.group, err = cgroup.New(c.groupName, cgroup.Limits{Memory: lim.Memory, Pids: lim.Pids + 2*initThreads, CPUs: lim.CPUs})
 	if err != nil {
@@ -310,8 +324,8 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 		_ = unix.Kill(pid, unix.SIGKILL)
 		return nil, fmt.Errorf("native: zygote: %w", err)
 	}
-	if err := c.send(map[string]string{"kind": "go", "seccomp": hex.EncodeToString(z.prog)}); err != nil {
-		return nil, err
+	if err := unix.Sendmsg(c.sock, z.goMsg, nil, nil, 0); err != nil {
+		return nil, fmt.Errorf("native: zygote: %w", err)
 	}
 	m, pid1, err := c.recv()
 	if err != nil || m.Kind != "waiting" {
@@ -446,9 +460,46 @@ func (c *zygoteChild) kill() {
 	}
 }
 
+// settleWait bounds destroy's wait for the child's processes to end by
+// themselves; after it the cgroup's own kill (freeze, signal) takes over.
+const settleWait = 2 * time.Second
+
+// settle kills the child's pid 1 and waits, within settleWait, until C1
+// has exited: C1 waits for pid 1 (whose end is the end of every process
+// of the PID namespace), reaps it, and exits, tearing down the
+// namespaces it made. A cgroup found empty then is only removed; one with
+// a process in it is frozen to be killed, which on cgroup v1 flips a
+// kernel static key (text patching, every CPU stopped) twice a child. C1
+// is not killed first: killed, it would leave pid 1 to be reaped by the
+// zygote, still in the cgroup. After settleWait it is.
+func (c *zygoteChild) settle() {
+	c.kill()
+	if c.setupfd < 0 {
+		return
+	}
+	if c.pidfd < 0 {
+		// Setup failed before pid 1 was known: C1 may be waiting for
+		// the host, not for pid 1 (which dies with it: PDEATHSIG).
+		_ = unix.PidfdSendSignal(c.setupfd, unix.SIGKILL, nil, 0)
+		return
+	}
+	pfd := []unix.PollFd{{Fd: int32(c.setupfd), Events: unix.POLLIN}}
+	deadline := time.Now().Add(settleWait)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			_ = unix.PidfdSendSignal(c.setupfd, unix.SIGKILL, nil, 0)
+			return
+		}
+		if n, err := unix.Poll(pfd, int(left.Milliseconds())+1); n > 0 || (err != nil && err != unix.EINTR) {
+			return
+		}
+	}
+}
+
 // destroy kills what is left and removes the cgroup and descriptors.
 func (c *zygoteChild) destroy() {
-	c.kill()
+	c.settle()
 	if c.group != nil {
 		_ = c.group.Destroy()
 	}
@@ -463,6 +514,9 @@ func (c *zygoteChild) destroy() {
 	if c.pidfd >= 0 {
 		<-c.done
 		_ = unix.Close(c.pidfd)
+	}
+	if c.setupfd >= 0 {
+		_ = unix.Close(c.setupfd)
 	}
 }
 
@@ -581,8 +635,13 @@ func (c *zygoteChild) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 	// receive timeout is the setup's: not for the run.
 	tv := unix.Timeval{}
 	_ = unix.SetsockoptTimeval(c.sock, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	m, _, rerr := c.recv()
-	<-c.done
+	m, from, rerr := c.recv()
+	if rerr != nil || from != c.pid1 || m.Kind != "exit" {
+		// Only pid 1's exit message says that every process of the run
+		// has ended (it sends it once it has killed and reaped them
+		// all); anything else waits for pid 1 itself to be gone.
+		<-c.done
+	}
 	close(ended)
 	timer.Stop()
 	wg.Wait()
@@ -600,7 +659,7 @@ func (c *zygoteChild) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 		res.ExitCode = -1
 	case st.OOMKills != 0:
 		res.Status, res.ExitCode = moat.StatusMemory, -1
-	case rerr != nil || m.Kind != "exit":
+	case rerr != nil || m.Kind != "exit" || from != c.pid1:
 		res.Status, res.ExitCode = moat.StatusError, -1
 		res.Error = "the zygote child's pid 1 died without a status"
 	case m.Signal != 0:

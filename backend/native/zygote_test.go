@@ -20,6 +20,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/native"
 	"github.com/moat-sandbox/moat/internal/pool"
+	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 	"github.com/moat-sandbox/moat/moattest"
 )
 
@@ -455,6 +456,39 @@ func TestZygoteChildFaults(t *testing.T) {
 	})
 	if r := zygoteRun(t, z, &moat.Spec{Args: []string{"-c", "print(7)"}}); r.Stdout != "7\n" {
 		t.Errorf("the zygote after the faults: %+v", r)
+	}
+}
+
+// TestZygoteTeardownWaits: a child torn down, run or not, is gone with
+// its processes before its cgroup is removed: the removal finds the group
+// empty and kills nothing (on cgroup v1 a kill freezes the group, which
+// stops every CPU twice to patch the kernel's text), and leaves nothing.
+func TestZygoteTeardownWaits(t *testing.T) {
+	z := newZygote(t)
+	tmpl := zygoteTmpl()
+	before := cgroup.KilledNonEmpty()
+	var sbs []moat.Prepared
+	for range 3 {
+		sb, err := z.Prepare(context.Background(), &tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sbs = append(sbs, sb)
+	}
+	res, err := sbs[0].Run(context.Background(), &moat.Spec{Args: []string{"-c", "import os; os.fork(); print(1)"}, NoReport: true})
+	if err != nil || res.Status != moat.StatusExited {
+		t.Fatalf("run: %v %+v", err, res)
+	}
+	for _, sb := range sbs {
+		sb.Close()
+		if tt, ok := sb.(interface{ Tidied() <-chan struct{} }); ok {
+			<-tt.Tidied()
+		}
+		pid, group := native.ZygoteChild(sb)
+		gone(t, pid, group)
+	}
+	if n := cgroup.KilledNonEmpty() - before; n != 0 {
+		t.Errorf("%d of 3 children's cgroups still had processes when they were removed", n)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -18,6 +19,16 @@ type freezer struct {
 	thaw   func() error
 }
 
+// killedNonEmpty counts the kills that found a process in their group.
+var killedNonEmpty atomic.Int64
+
+// KilledNonEmpty is how many times, in this process, a Kill or Destroy
+// found processes left in a group and had to kill them (on v1 by
+// freezing the group, which flips a kernel static key: text patching
+// with every CPU stopped, twice). A caller that waits for its processes
+// to end first keeps it still.
+func KilledNonEmpty() int64 { return killedNonEmpty.Load() }
+
 // killAll empties the groups rooted at dirs. Each round lists the processes,
 // and if any remain: kills them through cgroup.kill when killFile is set,
 // otherwise freezes (so nothing forks or exits between listing and killing,
@@ -30,6 +41,7 @@ type freezer struct {
 // processes remain after killTimeout.
 func (h *host) killAll(dirs []string, killFile string, fz freezer) error {
 	deadline := h.now().Add(killTimeout)
+	counted := false
 	list := func() ([]int, error) {
 		var all []int
 		for _, d := range dirs {
@@ -55,6 +67,10 @@ func (h *host) killAll(dirs []string, killFile string, fz freezer) error {
 		}
 		if len(pids) == 0 {
 			return nil
+		}
+		if !counted {
+			counted = true
+			killedNonEmpty.Add(1)
 		}
 		if h.now().After(deadline) {
 			return fmt.Errorf("cgroup: kill %s: %d processes still present after %v: %v", dirs[0], len(pids), killTimeout, pids)
