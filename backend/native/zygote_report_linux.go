@@ -56,7 +56,7 @@ func (r *runner) zygoteReport(cfg *nsinit.Config) {
 // childReport is what a zygote child holds for its report.
 type childReport struct {
 	plan     *observe.Plan
-	home     string // the child's persona's
+	home     string   // the child's persona's
 	fifo     *os.File // the child's audit FIFO (read and write)
 	listener int      // the child's seccomp listener; -1 once served
 	mntns    int      // the child's mount namespace, held for the diff
