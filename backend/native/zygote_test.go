@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -138,107 +137,28 @@ func TestZygoteSuite(t *testing.T) {
 	}
 }
 
-// zprobe is what a zygote child sees of its sandbox, and what it leaves:
-// files, variables, processes, a SysV shared memory segment.
-const zprobe = `
-import ctypes, json, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-seen = {
-  "work": sorted(os.listdir(".")),
-  "tmp": sorted(os.listdir("/tmp")),
-  "shm": sorted(os.listdir("/dev/shm")),
-  "home": sorted(os.listdir(os.path.expanduser("~"))),
-  "env": {k: v for k, v in os.environ.items()},
-  "procs": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
-  "host": os.uname().nodename,
-  "sysv": open("/proc/sysvipc/shm").read().splitlines()[1:],
-  "random": __import__("random").getrandbits(64),
-}
-for d in (".", "/tmp", "/dev/shm", os.path.expanduser("~")):
-    open(os.path.join(d, "left-by-" + sys.argv[1]), "w").write("x")
-os.environ["LEFT_BY"] = sys.argv[1]
-if libc.shmget(0x4d4f4154 + int(sys.argv[1]), 4096, 0o1000 | 0o666) < 0:
-    raise OSError(ctypes.get_errno(), "shmget")
-if os.fork() == 0:
-    os.setsid()
-    import time
-    time.sleep(600)
-print(json.dumps(seen))
-`
-
-type zseen struct {
-	Work, Tmp, Shm, Home, Sysv []string
-	Env                        map[string]string
-	Procs                      []int
-	Host                       string
-	Random                     uint64
-}
-
 // TestZygoteIsolation: runs of one zygote's pool see nothing of each
-// other: no file in /work, /tmp, /dev/shm or home, no variable, no
-// process, no SysV shared memory, a host name and random state of their
-// own.
+// other (moattest.PoolIsolation's forked mode): no file in /work, /tmp,
+// /dev/shm or home, no variable, no process, no SysV shared memory, a
+// random state, persona and honeytokens of their own, which their reports
+// name.
 func TestZygoteIsolation(t *testing.T) {
-	z := newZygote(t)
-	p, err := pool.New(z, zygoteTmpl(), 2, 1)
+	moattest.RequireBackend(t, "native")
+	if os.Geteuid() != 0 {
+		t.Skip("the zygote is tested as root")
+	}
+	tmpl := moat.Spec{Args: []string{"-c", "pass"}}
+	z, err := native.NewZygote(&tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(z.Close)
+	p, err := pool.New(z, tmpl, 2, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	var runs []zseen
-	for i := range 4 {
-		moattest.WaitReady(t, p, 1)
-		res, pooled, err := p.Run(context.Background(), &moat.Spec{Args: []string{"-c", zprobe, fmt.Sprint(i)}, NoReport: true, Files: map[string][]byte{fmt.Sprintf("code%d.py", i): []byte("pass")}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !pooled {
-			t.Fatalf("run %d: not served by the pool", i)
-		}
-		if res.Status != moat.StatusExited || res.ExitCode != 0 {
-			t.Fatalf("run %d: %s %d: %s", i, res.Status, res.ExitCode, res.Stderr)
-		}
-		if !slices.ContainsFunc(res.Layers, func(l moat.Layer) bool { return l.Name == "zygote" }) {
-			t.Errorf("run %d: no zygote layer: %v", i, res.Layers)
-		}
-		var s zseen
-		if err := json.Unmarshal([]byte(res.Stdout), &s); err != nil {
-			t.Fatalf("run %d: %v: %q", i, err, res.Stdout)
-		}
-		runs = append(runs, s)
-	}
-	for i, s := range runs {
-		for _, l := range [][]string{s.Work, s.Tmp, s.Shm, s.Home} {
-			for _, name := range l {
-				if strings.HasPrefix(name, "left-by-") {
-					t.Errorf("run %d sees %s of an earlier run", i, name)
-				}
-				if strings.HasPrefix(name, "code") && name != fmt.Sprintf("code%d.py", i) {
-					t.Errorf("run %d sees the file %s of another run", i, name)
-				}
-			}
-		}
-		if !slices.Contains(s.Work, fmt.Sprintf("code%d.py", i)) {
-			t.Errorf("run %d: its own file is missing: %v", i, s.Work)
-		}
-		if _, ok := s.Env["LEFT_BY"]; ok {
-			t.Errorf("run %d sees LEFT_BY", i)
-		}
-		if len(s.Procs) > 2 { // pid 1 (the reaper) and the program itself
-			t.Errorf("run %d sees processes %v: an earlier run's daemon?", i, s.Procs)
-		}
-		if len(s.Sysv) > 0 {
-			t.Errorf("run %d sees SysV shared memory: %q", i, s.Sysv)
-		}
-		for j := range i {
-			if s.Host == runs[j].Host && s.Random == runs[j].Random {
-				t.Errorf("runs %d and %d: the same host name %q and random state", j, i, s.Host)
-			}
-			if s.Random == runs[j].Random {
-				t.Errorf("runs %d and %d: the same random numbers (random not reseeded)", j, i)
-			}
-		}
-	}
+	moattest.PoolIsolationMode(t, p, 4, moattest.PoolMode{Forked: true})
 }
 
 // lineWriter signals on a channel each time a line containing want was
