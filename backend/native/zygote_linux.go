@@ -224,8 +224,8 @@ func (z *Zygote) Prepare(ctx context.Context, tmpl *moat.Spec) (moat.Prepared, e
 	}
 	t := *tmpl
 	t.Stdin, t.Stdout, t.Stderr, t.Files = nil, nil, nil, nil
-	if t.Python != z.tmpl.Python || t.Network != moat.NetworkNone || t.Workspace != "" || t.OutDir != "" || (!t.NoReport && z.tmpl.NoReport) {
-		return nil, fmt.Errorf("native: zygote: the template does not fit a zygote child (interpreter, network, workspace or report): %w", moat.ErrMismatch)
+	if t.Python != z.tmpl.Python || t.Network != moat.NetworkNone || t.Workspace != "" || t.OutDir != "" || (!t.NoReport && z.tmpl.NoReport) || t.Userland || t.Launcher || t.AllowDegraded {
+		return nil, fmt.Errorf("native: zygote: the template does not fit a zygote child (interpreter, network, workspace, report or options): %w", moat.ErrMismatch)
 	}
 	c, err := z.fork(zs, &t)
 	if errors.Is(err, errZygoteFault) {

@@ -420,3 +420,70 @@ func TestZygoteDies(t *testing.T) {
 	}
 	gone(t, old, "")
 }
+
+// evadeHook switches the audit hook off (its budget, found through the
+// garbage collector), then reads a planted credential file through
+// ctypes, which raises no audit event.
+const evadeHook = `
+import ctypes, gc, os
+for o in gc.get_objects():
+    if isinstance(o, dict) and "budget" in o and "busy" in o:
+        o["budget"] = 0
+libc = ctypes.CDLL(None, use_errno=True)
+p = os.path.expanduser("~/.aws/credentials").encode()
+fd = libc.open(p, 0)
+buf = ctypes.create_string_buffer(4096)
+n = libc.read(fd, buf, 4096)
+libc.close(fd)
+print(n > 0)
+`
+
+// TestZygoteEvasion: a zygote child's program that switches the hook off
+// and reads a honeytoken through ctypes is still seen: by the kernel
+// witness (the file's access time), which the host armed from outside,
+// and the hook's tamper event of its search for the hook's state.
+func TestZygoteEvasion(t *testing.T) {
+	moattest.RequireBackend(t, "native")
+	if os.Geteuid() != 0 {
+		t.Skip("the zygote is tested as root")
+	}
+	tmpl := moat.Spec{Args: []string{"-c", "pass"}}
+	z, err := native.NewZygote(&tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(z.Close)
+	sb, err := z.Prepare(context.Background(), &tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	res, err := sb.Run(context.Background(), &moat.Spec{Args: []string{"-c", evadeHook}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(res.Stdout) != "True" {
+		t.Fatalf("the program did not read the file: %s %q %s", res.Status, res.Stdout, res.Stderr)
+	}
+	var kernelRead, auditOpen bool
+	for _, e := range res.Events {
+		kernelRead = kernelRead || (e.Source == moat.SourceKernel && e.Kind == moat.KindHoneytokenRead && strings.HasSuffix(e.Path, "/.aws/credentials"))
+		auditOpen = auditOpen || (e.Source == "audit" && e.Kind == "open" && strings.HasSuffix(e.Path, "/.aws/credentials"))
+	}
+	if auditOpen {
+		t.Errorf("the hook saw the read: the program did not switch it off")
+	}
+	var cred, evasion bool
+	for _, f := range res.Findings {
+		for _, e := range f.Evidence {
+			cred = cred || (f.Category == moat.CategoryCredentialAccess && e.Source == moat.SourceKernel)
+		}
+		evasion = evasion || f.Category == moat.CategoryEvasion
+	}
+	if !kernelRead || !cred || !evasion {
+		for _, e := range res.Events {
+			t.Logf("%s %s %s %s", e.Source, e.Kind, e.Path, e.Detail)
+		}
+		t.Errorf("kernel read event %v, credential-access finding on kernel evidence %v, evasion finding %v: want all", kernelRead, cred, evasion)
+	}
+}
