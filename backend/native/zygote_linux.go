@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -66,7 +67,6 @@ var (
 type zygoteSandbox struct {
 	r    *runner
 	ctl  int // the parent's end of the zygote's descriptor 3
-	home string
 	uid  int
 	fifo string // the audit hook's channel, with the report
 }
@@ -146,7 +146,7 @@ func startZygote(tmpl *moat.Spec) (*zygoteSandbox, error) {
 		unix.Close(fds[0])
 		return nil, fmt.Errorf("native: zygote: %w", err)
 	}
-	zs := &zygoteSandbox{r: r, ctl: fds[0], home: r.cfg.Persona.Home, uid: r.cfg.UID}
+	zs := &zygoteSandbox{r: r, ctl: fds[0], uid: r.cfg.UID}
 	if r.zygoteHook {
 		zs.fifo = r.hookRoot + "/audit"
 	}
@@ -204,7 +204,6 @@ type zygoteChild struct {
 	baseEnv                 []string
 	python                  string
 	rt                      *pyrt.Runtime
-	home                    string
 	rep                     *childReport // nil: the template has no report
 	layers                  []moat.Layer
 	once                    sync.Once
@@ -294,7 +293,6 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 
 	// A persona of its own: host name, user name, home and /etc files.
 	p := observe.NewPersona()
-	c.home = p.Home
 	files, dirs, ro := nsinit.ProcMasks()
 	fork := map[string]any{
 		"disk": lim.Disk, "home": p.Home, "host": p.Host, "nproc": lim.Pids + 3*initThreads, "fsize": lim.Disk,
@@ -399,10 +397,13 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 		{Name: "disk", Detail: fmt.Sprintf("one fresh tmpfs of %d bytes for /work /tmp %s /dev/shm", lim.Disk, p.Home)},
 		{Name: "capabilities", Detail: "none"},
 		{Name: fmt.Sprintf("cgroup-v%d", c.group.Version()), Detail: fmt.Sprintf("%s; memory %d bytes, pids %d, cpus %g", strings.Join(c.group.Controllers(), ","), lim.Memory, lim.Pids, lim.CPUs)},
-		{Name: "seccomp", Detail: "moat's program, as the native backend's" + map[bool]string{true: ", with its listener served by moat", false: ""}[c.rep != nil]},
+		{Name: "seccomp", Detail: "moat's program, as the native backend's"},
 		{Name: "no-new-privs"},
 		{Name: "rlimits", Detail: fmt.Sprintf("nproc %d, fsize %d, core 0", lim.Pids+3*initThreads, lim.Disk)},
 		ZygoteNote,
+	}
+	if c.rep != nil {
+		c.layers[slices.IndexFunc(c.layers, func(l moat.Layer) bool { return l.Name == "seccomp" })].Detail += ", its listener served by moat (the kernel's events of the report)"
 	}
 	if abi, ok := m.Landlock.(float64); ok && abi > 0 {
 		c.layers = append(c.layers, moat.Layer{Name: "landlock", Detail: fmt.Sprintf("ABI %d: read-only everywhere but /work /tmp %s /dev/shm", int(abi), p.Home)})

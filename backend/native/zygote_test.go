@@ -72,6 +72,7 @@ func TestZygoteSmoke(t *testing.T) {
 type zygoted struct {
 	native.Backend
 	z            *native.Zygote
+	report       bool // the runs keep the behaviour report (a zygote with it)
 	mu           sync.Mutex
 	forked, cold int
 	left         []string // cgroups and processes of children that were closed
@@ -79,7 +80,7 @@ type zygoted struct {
 
 func (b *zygoted) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	s := *spec
-	s.NoReport = true
+	s.NoReport = !b.report
 	sb, err := b.z.Prepare(ctx, &s)
 	if err == nil {
 		res, err := sb.Run(ctx, &s)
@@ -110,14 +111,32 @@ func (b *zygoted) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 }
 
 // TestZygoteSuite: the conformance and adversarial suite through zygote
-// children (without the report, which a child does not make).
+// children, without the report and with it (the suite's report checks:
+// the hook's and the kernel's events, honeytokens, the fs diff).
 func TestZygoteSuite(t *testing.T) {
+	t.Run("no-report", func(t *testing.T) { zygoteSuite(t, false) })
+	t.Run("report", func(t *testing.T) { zygoteSuite(t, true) })
+}
+
+func zygoteSuite(t *testing.T, report bool) {
 	z := newZygote(t)
-	b := &zygoted{z: z}
-	opts := moattest.Options{NoReport: true, Layers: []string{
+	if report {
+		z.Close()
+		tmpl := moat.Spec{Args: []string{"-c", "pass"}}
+		var err error
+		if z, err = native.NewZygote(&tmpl); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(z.Close)
+	}
+	b := &zygoted{z: z, report: report}
+	opts := moattest.Options{NoReport: !report, Layers: []string{
 		"user-namespace", "pid-namespace", "network-namespace", "ipc-namespace", "uts-namespace", "cgroup-namespace", "mount-namespace",
 		"capabilities", "seccomp", "no-new-privs", "rlimits", "timeout", "output-limit", "zygote",
 	}}
+	if report {
+		opts.Layers = append(opts.Layers, "behaviour-report")
+	}
 	if c := os.Getenv("MOAT_ZYGOTE_CASES"); c != "" {
 		opts.Cases = strings.Split(c, ",")
 	}
