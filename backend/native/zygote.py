@@ -295,6 +295,10 @@ def _program(sock, run):
     # C3: the run's program, in this interpreter.
     try:
         sock.close()
+        # Dumpable again, as a program the init execs is: a fork keeps
+        # pid 1's non-dumpable flag, which would make /proc/self/* of the
+        # program root's (its own environ, maps, fds unreadable).
+        _libc.prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE 1
         os.setsid()
         for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(s, signal.SIG_DFL)
