@@ -3,7 +3,6 @@ package report_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,37 +82,8 @@ func TestCorpus(t *testing.T) {
 		if os.Geteuid() != 0 {
 			t.Skip("the zygote is tested as root")
 		}
-		corpus(t, newZygoted(t), true)
+		corpus(t, zygoteBackend(t), true)
 	})
-}
-
-// zygoted runs each Spec in a child of a native zygote with the report,
-// forked for the Spec's limits; a Spec that fits no child runs cold.
-type zygoted struct {
-	z *native.Zygote
-}
-
-func newZygoted(t *testing.T) *zygoted {
-	t.Helper()
-	z, err := native.NewZygote(&moat.Spec{Args: []string{"-c", "pass"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(z.Close)
-	return &zygoted{z: z}
-}
-
-func (b *zygoted) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
-	tmpl := *spec
-	sb, err := b.z.Prepare(ctx, &tmpl)
-	if errors.Is(err, moat.ErrMismatch) {
-		return b.z.Run(ctx, spec)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer sb.Close()
-	return sb.Run(ctx, spec)
 }
 
 // forked fails a run that should have gone through a zygote child but ran
