@@ -41,6 +41,23 @@ func newZygote(t *testing.T) *native.Zygote {
 	return z
 }
 
+// newReportZygote starts a zygote whose children make the behaviour
+// report, and returns it with its template.
+func newReportZygote(t *testing.T) (*native.Zygote, moat.Spec) {
+	t.Helper()
+	moattest.RequireBackend(t, "native")
+	if os.Geteuid() != 0 {
+		t.Skip("the zygote is tested as root")
+	}
+	tmpl := moat.Spec{Args: []string{"-c", "pass"}}
+	z, err := native.NewZygote(&tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(z.Close)
+	return z, tmpl
+}
+
 func zygoteRun(t *testing.T, z *native.Zygote, spec *moat.Spec) *moat.Result {
 	t.Helper()
 	tmpl := zygoteTmpl()
@@ -119,15 +136,11 @@ func TestZygoteSuite(t *testing.T) {
 }
 
 func zygoteSuite(t *testing.T, report bool) {
-	z := newZygote(t)
+	var z *native.Zygote
 	if report {
-		z.Close()
-		tmpl := moat.Spec{Args: []string{"-c", "pass"}}
-		var err error
-		if z, err = native.NewZygote(&tmpl); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(z.Close)
+		z, _ = newReportZygote(t)
+	} else {
+		z = newZygote(t)
 	}
 	b := &zygoted{z: z, report: report}
 	opts := moattest.Options{NoReport: !report, Layers: []string{
@@ -162,16 +175,7 @@ func zygoteSuite(t *testing.T, report bool) {
 // random state, persona and honeytokens of their own, which their reports
 // name.
 func TestZygoteIsolation(t *testing.T) {
-	moattest.RequireBackend(t, "native")
-	if os.Geteuid() != 0 {
-		t.Skip("the zygote is tested as root")
-	}
-	tmpl := moat.Spec{Args: []string{"-c", "pass"}}
-	z, err := native.NewZygote(&tmpl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(z.Close)
+	z, tmpl := newReportZygote(t)
 	p, err := pool.New(z, tmpl, 2, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -462,16 +466,7 @@ print(n > 0)
 // witness (the file's access time), which the host armed from outside,
 // and the hook's tamper event of its search for the hook's state.
 func TestZygoteEvasion(t *testing.T) {
-	moattest.RequireBackend(t, "native")
-	if os.Geteuid() != 0 {
-		t.Skip("the zygote is tested as root")
-	}
-	tmpl := moat.Spec{Args: []string{"-c", "pass"}}
-	z, err := native.NewZygote(&tmpl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(z.Close)
+	z, tmpl := newReportZygote(t)
 	sb, err := z.Prepare(context.Background(), &tmpl)
 	if err != nil {
 		t.Fatal(err)
