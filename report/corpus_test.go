@@ -72,9 +72,36 @@ func has(fs []moat.Finding, cat moat.Category, minSev moat.Severity) bool {
 	return false
 }
 
-// TestCorpus: each malicious-behaviour program yields its finding.
+// TestCorpus: each malicious-behaviour program yields its finding, cold
+// on the native backend and in a native zygote's children (the runs that
+// fit one: not those of the userland, which run cold there too).
 func TestCorpus(t *testing.T) {
 	b := moattest.RequireBackend(t, "native")
+	t.Run("native", func(t *testing.T) { corpus(t, b, false) })
+	t.Run("zygote", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("the zygote is tested as root")
+		}
+		corpus(t, zygoteBackend(t), true)
+	})
+}
+
+// forked fails a run that should have gone through a zygote child but ran
+// cold: its findings would be the cold path's.
+func forked(t *testing.T, res *moat.Result, want bool) {
+	t.Helper()
+	if want && !slices.ContainsFunc(res.Layers, func(l moat.Layer) bool { return l.Name == "zygote" }) {
+		t.Fatalf("the run did not go through a zygote child: %v", res.Layers)
+	}
+}
+
+func corpus(t *testing.T, b moat.Backend, zygote bool) {
+	run := func(t *testing.T, b moat.Backend, file string, mod func(*moat.Spec)) *moat.Result {
+		t.Helper()
+		res := run(t, b, file, mod)
+		forked(t, res, zygote && mod == nil)
+		return res
+	}
 	want := []struct {
 		file string
 		mod  func(*moat.Spec)

@@ -533,15 +533,16 @@ func TestPoolThroughAPI(t *testing.T) {
 }
 
 // TestZygoteThroughAPI: with a zygote pool (moat serve --zygote), a run
-// without the report goes to a zygote child, says so in its layers, and
-// the zygote's counters count it; a run with the report goes on to the
-// cold path, whole.
+// with the report and one without go to zygote children, say so in their
+// layers (the first with its report's findings list), and the zygote's
+// counters count them; a run of other limits goes on to the cold path,
+// whole.
 func TestZygoteThroughAPI(t *testing.T) {
 	moattest.RequireBackend(t, "native")
 	if os.Geteuid() != 0 {
 		t.Skip("the zygote is tested as root")
 	}
-	tmpl := moat.Spec{NoReport: true}
+	tmpl := moat.Spec{}
 	z, err := native.NewZygote(&tmpl)
 	if err != nil {
 		t.Fatal(err)
@@ -559,12 +560,20 @@ func TestZygoteThroughAPI(t *testing.T) {
 	if resp.StatusCode != 200 || m["stdout"] != "1\n" || resp.Header.Get("Moat-Pooled") != "true" || !strings.Contains(fmt.Sprint(m["layers"]), "zygote") {
 		t.Fatalf("zygote run: %d %v %v", resp.StatusCode, resp.Header, m)
 	}
+	for zp.Stats().Ready < 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
 	resp, m = f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "print(1)", "isolation": "native"})
-	if resp.StatusCode != 200 || m["stdout"] != "1\n" || resp.Header.Get("Moat-Pooled") != "" || strings.Contains(fmt.Sprint(m["layers"]), "zygote") {
+	if resp.StatusCode != 200 || m["stdout"] != "1\n" || resp.Header.Get("Moat-Pooled") != "true" || !strings.Contains(fmt.Sprint(m["layers"]), "zygote") ||
+		!strings.Contains(fmt.Sprint(m["layers"]), "behaviour-report") || !strings.Contains(fmt.Sprint(m["events"]), "honeytoken-planted") {
 		t.Fatalf("run with the report: %d %v %v", resp.StatusCode, resp.Header, m)
 	}
+	resp, m = f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "print(1)", "isolation": "native", "limits": map[string]any{"memory": 100 << 20}})
+	if resp.StatusCode != 200 || m["stdout"] != "1\n" || resp.Header.Get("Moat-Pooled") != "" || strings.Contains(fmt.Sprint(m["layers"]), "zygote") {
+		t.Fatalf("run of other limits: %d %v %v", resp.StatusCode, resp.Header, m)
+	}
 	_, m = f.do("GET", "/v1/metrics", tokenAdmin, nil)
-	for _, want := range []string{"moat_zygote_hits_total 1", "moat_zygote_misses_total 1"} {
+	for _, want := range []string{"moat_zygote_hits_total 2", "moat_zygote_misses_total 1"} {
 		if !strings.Contains(m["raw"].(string), want) {
 			t.Errorf("metrics lack %q", want)
 		}

@@ -37,11 +37,19 @@ func (r *runner) serveNotify(initFD int, done <-chan struct{}) {
 		r.stop(moat.StatusError)
 		return
 	}
+	r.serveListener(fd, initPid, false, done)
+}
+
+// serveListener serves the listener fd (closed at the end) of a sandbox
+// whose pid 1 is initPid, as serveNotify says, until done. started: the
+// interpreter is running already (a zygote child's), so no first exec is
+// moat's.
+func (r *runner) serveListener(fd, initPid int, started bool, done <-chan struct{}) {
 	r.notifyWG.Add(1)
 	go func() {
 		defer r.notifyWG.Done()
 		defer unix.Close(fd)
-		sawFirst := false
+		sawFirst := started
 		for {
 			select {
 			case <-done:

@@ -140,6 +140,9 @@ type runner struct {
 	// zygoteSock, set before prepare, makes the sandbox a zygote's
 	// (zygote_linux.go): the init's end of the zygote's socket.
 	zygoteSock *os.File
+	// zygoteHook: the zygote runs the audit hook for its children's
+	// reports (zygoteReport).
+	zygoteHook bool
 	done       chan struct{}  // closed when the run is over (or never was)
 	status     *bufio.Scanner // FDStatus, read by prepare up to "ready", then by messages
 	exited     chan struct{}  // closed when the init has exited and been reaped
@@ -263,6 +266,7 @@ func (r *runner) prepare(wait bool) (err error) {
 	if r.zygoteSock != nil {
 		r.p.tarInR = r.zygoteSock
 		cfg.Zygote = &nsinit.Zygote{Python: r.rt.Command, Source: zygoteSource, Env: r.startMessage(r.mono0).Env}
+		r.zygoteReport(cfg)
 	} else if wait && prestartable(r.spec) {
 		// The interpreter too, started with the environment of a run of
 		// this template; the run's own goes to it at the handover.

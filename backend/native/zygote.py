@@ -11,6 +11,15 @@
 # capability, sets rlimits, no_new_privs, Landlock and the host's seccomp
 # program, says "waiting" and reads the run; it forks the program (C3)
 # and reaps until it ends, kills what is left, and reports the status.
+#
+# The behaviour report (a fork message with "fifo"): the zygote runs the
+# audit hook from its start (a warm interpreter, silent until the hello);
+# C1 binds a FIFO of its own over the hook's channel, plants the run's
+# honeytokens in the child's home and its persona's /etc files, and hands
+# the host the FIFO; C2 installs the seccomp program with a listener and
+# hands the host the listener (SCM_RIGHTS) before anything else; C3 says
+# hello with the run's argv. The host reads the FIFO, serves the
+# listener and diffs the writable directories (_report_setup).
 import sys
 _startup = set(sys.modules)
 import os, socket, struct, json, ctypes, signal
@@ -54,8 +63,9 @@ def _write(path, s):
         os.close(fd)
 
 
-def _send(sock, m):
-    sock.sendmsg([json.dumps(m).encode()])
+def _send(sock, m, fd=-1):
+    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", fd))] if fd >= 0 else []
+    sock.sendmsg([json.dumps(m).encode()], anc)
 
 
 def _recv(sock):
@@ -99,11 +109,13 @@ def _landlock(rw_dirs, rw_files):
     return abi
 
 
-def _seccomp(prog):
+def _seccomp(prog, listener):
+    # With listener, SECCOMP_FILTER_FLAG_NEW_LISTENER: the descriptor the
+    # host serves (the kernel witness); without, the plain deny list.
     n = len(prog) // 8
     buf = ctypes.create_string_buffer(prog, len(prog))
     fprog = struct.pack("HxxxxxxQ", n, ctypes.addressof(buf))
-    _check(_libc.syscall(_NR["seccomp"], 1, 0, fprog), "seccomp")  # SECCOMP_SET_MODE_FILTER
+    return _check(_libc.syscall(_NR["seccomp"], 1, 8 if listener else 0, fprog), "seccomp")  # SECCOMP_SET_MODE_FILTER
 
 
 def _drop_caps():
@@ -139,10 +151,15 @@ def _child(sock, cfg):
     nosuid_nodev = 2 | 4
     home = cfg["home"]
     _mount("tmpfs", _TMP, "tmpfs", nosuid_nodev, "mode=0755,size=%d" % cfg["disk"])
-    parts = ((".t", _TMP, 0o1777), (".w", _WORK, 0o755), (".s", "/dev/shm", 0o1777), (".h", home, 0o755))
+    # The home of the child's persona: /home is covered by a directory
+    # of the tmpfs that holds only it.
+    parts = ((".t", _TMP, 0o1777), (".w", _WORK, 0o755), (".s", "/dev/shm", 0o1777), (".h", os.path.dirname(home), 0o755))
     for name, _, mode in parts:
         os.mkdir(_TMP + "/" + name)
         os.chmod(_TMP + "/" + name, mode)
+    os.mkdir(_TMP + "/.h/" + os.path.basename(home), 0o755)
+    _persona(cfg)
+    fifo = _report_setup(cfg, home) if cfg.get("fifo") else -1
     for name, dst, _ in parts[1:] + parts[:1]:
         _mount(_TMP + "/" + name, dst, None, 4096, None)  # MS_BIND
     host = cfg["host"].encode()
@@ -150,7 +167,9 @@ def _child(sock, cfg):
     _lo_up()
     # The host moves this process into the run's cgroup; everything
     # after is born in it.
-    _send(sock, {"kind": "placed?"})
+    _send(sock, {"kind": "placed?"}, fifo)
+    if fifo >= 0:
+        os.close(fifo)
     go = _recv(sock)
     if go.get("kind") != "go":
         os._exit(1)
@@ -163,6 +182,46 @@ def _child(sock, cfg):
         os.waitpid(pid, 0)
         os._exit(0)
     _reaper(sock, cfg, prog)
+
+
+def _persona(cfg):
+    # C1: the child's persona's /etc files (passwd, group, hosts,
+    # hostname), from the tmpfs's hidden root, bound read-only over the
+    # zygote's.
+    os.mkdir(_TMP + "/.e", 0o700)
+    for name, data in cfg.get("etc", {}).items():
+        dst = "/etc/" + name
+        if "/" in name or not os.path.isfile(dst):
+            continue
+        src = _TMP + "/.e/" + name
+        with open(src, "w") as f:
+            f.write(data)
+        os.chmod(src, 0o644)
+        _mount(src, dst, None, 4096, None)  # MS_BIND
+        _mount(None, dst, None, 32 | 4096 | 1 | 2 | 4 | 8, None)  # MS_REMOUNT|MS_BIND|MS_RDONLY|nosuid|nodev|noexec
+
+
+def _report_setup(cfg, home):
+    # C1, the report's part of the child's mounts (the tmpfs is at /tmp,
+    # its parts not yet bound): the honeytokens, then a FIFO of the
+    # child's own over the hook's channel. Returns the FIFO, open for
+    # reading and writing, for the host.
+    hdir = _TMP + "/.h/" + os.path.basename(home)
+    for p, data in sorted(cfg.get("tokens", {}).items()):
+        if not p.startswith(home + "/") or "/../" in p:
+            raise OSError("honeytoken %s outside home" % p)
+        dst = hdir + p[len(home):]
+        os.makedirs(os.path.dirname(dst), 0o700, exist_ok=True)
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            os.write(fd, data.encode())
+        finally:
+            os.close(fd)
+    fifo = _TMP + "/.e/a"
+    os.mkfifo(fifo, 0o622)
+    os.chmod(fifo, 0o622)
+    _mount(fifo, cfg["fifo"], None, 4096, None)  # MS_BIND
+    return os.open(cfg["fifo"], os.O_RDWR | os.O_CLOEXEC)
 
 
 def _reaper(sock, cfg, prog):
@@ -189,15 +248,27 @@ def _reaper(sock, cfg, prog):
     for res, v in ((resource.RLIMIT_NPROC, cfg["nproc"]), (resource.RLIMIT_FSIZE, cfg["fsize"]), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(res, (v, v))
     _check(_libc.prctl(38, 1, 0, 0, 0), "no_new_privs")
-    abi = _landlock([_WORK, _TMP, cfg["home"], "/dev/shm"], ["/dev/" + d for d in ("null", "zero", "full", "random", "urandom")])
-    _seccomp(prog)
+    rw_files = ["/dev/" + d for d in ("null", "zero", "full", "random", "urandom")]
+    if cfg.get("fifo"):
+        rw_files.append(cfg["fifo"])  # the hook's channel, the child's own FIFO
+    abi = _landlock([_WORK, _TMP, cfg["home"], "/dev/shm"], rw_files)
+    # The listener goes to the host first: until the host serves it, a
+    # watched call of this process would wait.
+    listener = _seccomp(prog, cfg.get("notify"))
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(s, signal.SIG_IGN)
-    _send(sock, {"kind": "waiting", "landlock": abi})
+    _send(sock, {"kind": "waiting", "landlock": abi}, listener if cfg.get("notify") else -1)
+    if cfg.get("notify"):
+        os.close(listener)
     run = _recv(sock)
     for name, data in run.get("files", {}).items():
         with open(os.path.join(_WORK, name), "wb") as f:
             f.write(bytes.fromhex(data))
+    if run.get("written"):
+        # The host's "before" picture of the report goes between.
+        _send(sock, {"kind": "written"})
+        if _recv(sock).get("kind") != "start":
+            os._exit(1)
     pid = os.fork()
     if pid == 0:
         _program(sock, run)
@@ -253,6 +324,10 @@ def _program(sock, run):
         argv = run["argv"]
         if "random" in sys.modules:
             sys.modules["random"].seed()
+        # The audit hook's hello (warm.py's): what the zygote, C1 and C2
+        # did is not the run's; the run starts with the hook's budget whole.
+        sys.argv = ["-c"] + argv[3:] if argv[1:2] == ["-c"] else argv[1:]
+        sys.audit("site.prestart")
         for m in [m for m in sys.modules if m not in _startup]:
             del sys.modules[m]
         g = {"__name__": "__main__", "__doc__": None, "__package__": None, "__spec__": None,

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
+	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 )
@@ -43,8 +45,10 @@ var ZygoteNote = moat.Layer{Name: "zygote", Detail: "forked from a zygote interp
 // one child per prepared sandbox, which enters namespaces of its own, a
 // cgroup of its own, and applies Landlock and seccomp before it waits for
 // its program. It implements moat.Backend (a cold run, for the misses)
-// and moat.Preparer (a child). Only templates without the behaviour
-// report and without a network fit (NewZygote refuses others).
+// and moat.Preparer (a child). Only templates without a network fit
+// (NewZygote refuses others). With the behaviour report (a template
+// without NoReport), each child gets a cold run's report
+// (zygote_report_linux.go); its runs may still switch it off.
 type Zygote struct {
 	tmpl moat.Spec
 	// goMsg is the message that lets a placed child go on: moat's
@@ -66,17 +70,20 @@ var (
 type zygoteSandbox struct {
 	r    *runner
 	ctl  int // the parent's end of the zygote's descriptor 3
-	home string
-	user string // the persona's user, whose home is home (the password file's)
 	uid  int
+	fifo string // the audit hook's channel, with the report
 }
 
 // NewZygote starts a zygote for runs like tmpl.
 func NewZygote(tmpl *moat.Spec) (*Zygote, error) {
-	if !tmpl.NoReport || tmpl.Network != moat.NetworkNone || tmpl.Workspace != "" || tmpl.OutDir != "" || tmpl.Launcher || tmpl.Userland || tmpl.AllowDegraded {
-		return nil, errors.New("native: zygote: only for templates without the report, network, workspace, launcher, userland or degraded layers")
+	if tmpl.Network != moat.NetworkNone || tmpl.Workspace != "" || tmpl.OutDir != "" || tmpl.Launcher || tmpl.Userland || tmpl.AllowDegraded {
+		return nil, errors.New("native: zygote: only for templates without network, workspace, launcher, userland or degraded layers")
 	}
-	raw, err := seccomp.Program()
+	program := seccomp.Program
+	if !tmpl.NoReport {
+		program = seccomp.NotifyProgram // the kernel witness: the host serves each child's listener
+	}
+	raw, err := program()
 	if err != nil {
 		return nil, fmt.Errorf("native: zygote: seccomp: %w", err)
 	}
@@ -129,10 +136,12 @@ func (z *Zygote) zygote() (*zygoteSandbox, error) {
 func startZygote(tmpl *moat.Spec) (*zygoteSandbox, error) {
 	t := *tmpl
 	t.Args = []string{"-c", "pass"}
+	t.NoReport = true // the zygote's own run: no tokens, no listener (zygoteReport)
 	r, err := newRunner(&t)
 	if err != nil {
 		return nil, err
 	}
+	r.zygoteHook = !tmpl.NoReport
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("native: zygote: %w", err)
@@ -144,7 +153,11 @@ func startZygote(tmpl *moat.Spec) (*zygoteSandbox, error) {
 		unix.Close(fds[0])
 		return nil, fmt.Errorf("native: zygote: %w", err)
 	}
-	return &zygoteSandbox{r: r, ctl: fds[0], home: r.cfg.Persona.Home, user: r.cfg.Persona.User, uid: r.cfg.UID}, nil
+	zs := &zygoteSandbox{r: r, ctl: fds[0], uid: r.cfg.UID}
+	if r.zygoteHook {
+		zs.fifo = r.hookRoot + "/audit"
+	}
+	return zs, nil
 }
 
 // close kills the zygote (its children are in namespaces of their own,
@@ -198,6 +211,8 @@ type zygoteChild struct {
 	lim                     moat.Limits
 	baseEnv                 []string
 	python                  string
+	rt                      *pyrt.Runtime
+	rep                     *childReport // nil: the template has no report
 	layers                  []moat.Layer
 	once                    sync.Once
 	done                    chan struct{}
@@ -216,8 +231,8 @@ func (z *Zygote) Prepare(ctx context.Context, tmpl *moat.Spec) (moat.Prepared, e
 	}
 	t := *tmpl
 	t.Stdin, t.Stdout, t.Stderr, t.Files = nil, nil, nil, nil
-	if t.Python != z.tmpl.Python || t.Network != moat.NetworkNone || t.Workspace != "" || t.OutDir != "" || !t.NoReport {
-		return nil, fmt.Errorf("native: zygote: the template does not fit a zygote child (interpreter, network, workspace or report): %w", moat.ErrMismatch)
+	if t.Python != z.tmpl.Python || t.Network != moat.NetworkNone || t.Workspace != "" || t.OutDir != "" || (!t.NoReport && z.tmpl.NoReport) || t.Userland || t.Launcher || t.AllowDegraded {
+		return nil, fmt.Errorf("native: zygote: the template does not fit a zygote child (interpreter, network, workspace, report or options): %w", moat.ErrMismatch)
 	}
 	c, err := z.fork(zs, &t)
 	if errors.Is(err, errZygoteFault) {
@@ -242,7 +257,7 @@ var errZygoteFault = errors.New("the zygote did not fork")
 
 func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err error) {
 	lim := tmpl.Limits.WithDefaults()
-	c := &zygoteChild{tmpl: tmpl, sock: -1, pidfd: -1, setupfd: -1, lim: lim, python: zs.r.rt.Command, done: make(chan struct{}), tidied: make(chan struct{})}
+	c := &zygoteChild{tmpl: tmpl, sock: -1, pidfd: -1, setupfd: -1, lim: lim, python: zs.r.rt.Command, rt: zs.r.rt, done: make(chan struct{}), tidied: make(chan struct{})}
 	var childEnds []*os.File
 	defer func() {
 		for _, f := range childEnds {
@@ -284,14 +299,19 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 	c.stderr = stderrR
 	childEnds = append(childEnds, stderrW)
 
-	// A host name of its own; the user is the zygote's, the one of the
-	// password file and home directory the child shares with it.
+	// A persona of its own: host name, user name, home and /etc files.
 	p := observe.NewPersona()
 	files, dirs, ro := nsinit.ProcMasks()
-	cfg, _ := json.Marshal(map[string]any{
-		"disk": lim.Disk, "home": zs.home, "host": p.Host, "nproc": lim.Pids + 3*initThreads, "fsize": lim.Disk,
+	fork := map[string]any{
+		"disk": lim.Disk, "home": p.Home, "host": p.Host, "nproc": lim.Pids + 3*initThreads, "fsize": lim.Disk,
 		"proc": nsinit.ZygoteProc, "proc_files": files, "proc_dirs": dirs, "proc_ro": ro,
-	})
+		"etc": nsinit.EtcFiles(nsinit.Persona{Host: p.Host, User: p.User, Gecos: p.Gecos, Home: p.Home}, p.Home, zs.uid, zs.uid),
+	}
+	if zs.fifo != "" {
+		c.rep = &childReport{plan: observe.NewPlan(p.Home, tmpl.Env), home: p.Home, listener: -1, mntns: -1, root: -1}
+		fork["fifo"], fork["tokens"], fork["notify"] = zs.fifo, c.rep.plan.Files, true
+	}
+	cfg, _ := json.Marshal(fork)
 	rights := unix.UnixRights(int(childEnds[0].Fd()), int(stdinR.Fd()), int(stdoutW.Fd()), int(stderrW.Fd()))
 	z.mu.Lock()
 	err = unix.Sendmsg(zs.ctl, cfg, rights, nil, 0)
@@ -304,15 +324,32 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 	}
 	childEnds = nil
 
-	m, pid, err := c.recv()
+	m, pid, fifo, err := c.recvFD()
 	if err != nil || m.Kind != "placed?" {
+		if fifo >= 0 {
+			_ = unix.Close(fifo)
+		}
 		return nil, fmt.Errorf("native: zygote: child setup: %w: %w", c.childErr(err, m), errZygoteFault)
 	}
 	// C1 waits for the answer, alive: its pid is its own. Its exit is
 	// the last of the child's processes and namespaces (destroy).
 	if c.setupfd, err = unix.PidfdOpen(pid, 0); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
+		if fifo >= 0 {
+			_ = unix.Close(fifo)
+		}
 		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
+	if c.rep != nil {
+		if fifo < 0 {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			return nil, errors.New("native: zygote: the child sent no audit channel")
+		}
+		// Pollable: the end of its reading has a deadline (zygoteRun.finish).
+		_ = unix.SetNonblock(fifo, true)
+		c.rep.fifo = os.NewFile(uintptr(fifo), "audit")
+	} else if fifo >= 0 {
+		_ = unix.Close(fifo)
 	}
 	c.groupName = "moat-" + runID()
 	c.group, err = cgroup.New(c.groupName, cgroup.Limits{Memory: lim.Memory, Pids: lim.Pids + 2*initThreads, CPUs: lim.CPUs})
@@ -327,9 +364,19 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 	if err := unix.Sendmsg(c.sock, z.goMsg, nil, nil, 0); err != nil {
 		return nil, fmt.Errorf("native: zygote: %w", err)
 	}
-	m, pid1, err := c.recv()
+	m, pid1, listener, err := c.recvFD()
+	if c.rep != nil {
+		c.rep.listener = listener
+	} else if listener >= 0 {
+		_ = unix.Close(listener)
+	}
 	if err != nil || m.Kind != "waiting" {
 		return nil, fmt.Errorf("native: zygote: child setup: %w", c.childErr(err, m))
+	}
+	if c.rep != nil && listener < 0 {
+		// Fail closed: no kernel witness, no report.
+		_ = unix.Kill(pid, unix.SIGKILL)
+		return nil, errors.New("native: zygote: the child sent no seccomp listener")
 	}
 	if abi, ok := m.Landlock.(float64); !ok || abi < 1 {
 		// Fail closed: a zygote child takes no --allow-degraded run.
@@ -339,6 +386,11 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 	c.pid1 = pid1
 	if c.pidfd, err = unix.PidfdOpen(pid1, 0); err != nil {
 		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
+	if c.rep != nil {
+		if err := c.rep.place(pid1); err != nil {
+			return nil, fmt.Errorf("native: zygote: %w", err)
+		}
 	}
 	go func() {
 		pfd := []unix.PollFd{{Fd: int32(c.pidfd), Events: unix.POLLIN}}
@@ -351,7 +403,7 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 	}()
 	c.baseEnv = []string{
 		"PATH=" + strings.TrimSuffix(c.python, "/"+lastElem(c.python)) + ":/usr/local/bin:/usr/bin:/bin",
-		"HOME=" + zs.home, "TMPDIR=" + nsinit.TmpDir, "LANG=C.UTF-8", "USER=" + zs.user, "LOGNAME=" + zs.user,
+		"HOME=" + p.Home, "TMPDIR=" + nsinit.TmpDir, "LANG=C.UTF-8", "USER=" + p.User, "LOGNAME=" + p.User,
 		"PYTHONUNBUFFERED=1",
 	}
 	c.layers = []moat.Layer{
@@ -359,7 +411,7 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 		{Name: "pid-namespace", Detail: "the child's own; its pid 1 (the zygote's reaper) kills every process when the program ends"},
 		{Name: "network-namespace", Detail: "none: private loopback only"},
 		{Name: "ipc-namespace"}, {Name: "uts-namespace"}, {Name: "cgroup-namespace"}, {Name: "mount-namespace", Detail: "the child's own over the zygote's read-only root"},
-		{Name: "disk", Detail: fmt.Sprintf("one fresh tmpfs of %d bytes for /work /tmp %s /dev/shm", lim.Disk, zs.home)},
+		{Name: "disk", Detail: fmt.Sprintf("one fresh tmpfs of %d bytes for /work /tmp %s /dev/shm", lim.Disk, p.Home)},
 		{Name: "capabilities", Detail: "none"},
 		{Name: fmt.Sprintf("cgroup-v%d", c.group.Version()), Detail: fmt.Sprintf("%s; memory %d bytes, pids %d, cpus %g", strings.Join(c.group.Controllers(), ","), lim.Memory, lim.Pids, lim.CPUs)},
 		{Name: "seccomp", Detail: "moat's program, as the native backend's"},
@@ -367,8 +419,11 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 		{Name: "rlimits", Detail: fmt.Sprintf("nproc %d, fsize %d, core 0", lim.Pids+3*initThreads, lim.Disk)},
 		ZygoteNote,
 	}
+	if c.rep != nil {
+		c.layers[slices.IndexFunc(c.layers, func(l moat.Layer) bool { return l.Name == "seccomp" })].Detail += ", its listener served by moat (the kernel's events of the report)"
+	}
 	if abi, ok := m.Landlock.(float64); ok && abi > 0 {
-		c.layers = append(c.layers, moat.Layer{Name: "landlock", Detail: fmt.Sprintf("ABI %d: read-only everywhere but /work /tmp %s /dev/shm", int(abi), zs.home)})
+		c.layers = append(c.layers, moat.Layer{Name: "landlock", Detail: fmt.Sprintf("ABI %d: read-only everywhere but /work /tmp %s /dev/shm", int(abi), p.Home)})
 	}
 	return c, nil
 }
@@ -391,19 +446,37 @@ type zygoteMsg struct {
 // recv reads one message of the child and the host pid of its sender
 // (the kernel's credentials, not the child's word).
 func (c *zygoteChild) recv() (zygoteMsg, int, error) {
+	m, pid, fd, err := c.recvFD()
+	if fd >= 0 {
+		_ = unix.Close(fd)
+	}
+	return m, pid, err
+}
+
+// recvFD is recv, and the descriptor the message carried (-1 if none).
+func (c *zygoteChild) recvFD() (m zygoteMsg, pid, fd int, err error) {
+	m, pid, oob, err := c.recvOOB()
+	fd = -1
+	if err == nil {
+		fd, _ = recvFD(oob)
+	}
+	return m, pid, fd, err
+}
+
+func (c *zygoteChild) recvOOB() (zygoteMsg, int, []byte, error) {
 	var m zygoteMsg
 	buf := make([]byte, 4096)
-	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred))
+	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4))
 	for {
 		n, oobn, _, _, err := unix.Recvmsg(c.sock, buf, oob, 0)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return m, 0, err
+			return m, 0, nil, err
 		}
 		if n == 0 {
-			return m, 0, io.EOF
+			return m, 0, nil, io.EOF
 		}
 		pid := 0
 		if cms, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
@@ -414,12 +487,14 @@ func (c *zygoteChild) recv() (zygoteMsg, int, error) {
 			}
 		}
 		if err := json.Unmarshal(buf[:n], &m); err != nil {
-			return m, 0, fmt.Errorf("bad message from child: %w", err)
+			closeFDs(oob[:oobn])
+			return m, 0, nil, fmt.Errorf("bad message from child: %w", err)
 		}
 		if pid <= 0 {
-			return m, 0, errors.New("no credentials from child")
+			closeFDs(oob[:oobn])
+			return m, 0, nil, errors.New("no credentials from child")
 		}
-		return m, pid, nil
+		return m, pid, oob[:oobn], nil
 	}
 }
 
@@ -518,6 +593,7 @@ func (c *zygoteChild) destroy() {
 	if c.setupfd >= 0 {
 		_ = unix.Close(c.setupfd)
 	}
+	c.rep.close()
 }
 
 // Close destroys the child if it was not run.
@@ -540,8 +616,11 @@ func (c *zygoteChild) fits(spec *moat.Spec) error {
 	if w := warmFits(spec); w != "" {
 		why = append(why, w)
 	}
-	if !spec.NoReport || spec.AllowDegraded || spec.Userland || spec.Launcher {
+	if spec.AllowDegraded || spec.Userland || spec.Launcher {
 		why = append(why, "options")
+	}
+	if !spec.NoReport && c.rep == nil {
+		why = append(why, "report")
 	}
 	if len(why) > 0 {
 		return fmt.Errorf("native: the zygote child differs in %s: %w", strings.Join(why, ", "), moat.ErrMismatch)
@@ -557,14 +636,19 @@ func (c *zygoteChild) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 	if err := c.fits(spec); err != nil {
 		return nil, err
 	}
+	report := c.rep != nil && !spec.NoReport
 	files := make(map[string]string, len(spec.Files))
-	size := 0
 	for name, data := range spec.Files {
 		files[name] = hex.EncodeToString(data)
-		size += 2*len(data) + len(name)
 	}
+	// written: with the report and files, the child's pid 1 says when it
+	// wrote them and waits for the host's "before" picture.
+	written := report && len(files) > 0
 	env := append(append([]string(nil), c.baseEnv...), spec.Env...)
-	msg, err := json.Marshal(map[string]any{"argv": append([]string{c.python}, spec.Args...), "env": env, "files": files})
+	if report {
+		env = append(env, c.rep.tokenEnv(spec.Env)...)
+	}
+	msg, err := json.Marshal(map[string]any{"argv": append([]string{c.python}, spec.Args...), "env": env, "files": files, "written": written})
 	if err != nil || len(msg) > zygoteMaxRun {
 		return nil, fmt.Errorf("native: the run is too large for a zygote child: %w", moat.ErrMismatch)
 	}
@@ -581,14 +665,36 @@ func (c *zygoteChild) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 	default:
 	}
 	begin := time.Now()
+	res := &moat.Result{Isolation: "native", Layers: append(append([]moat.Layer(nil), c.layers...),
+		moat.Layer{Name: "timeout", Detail: spec.Limits.WithDefaults().Timeout.String()},
+		moat.Layer{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", spec.Limits.WithDefaults().OutputLimit)})}
+	zr, err := c.startReport(spec, res, c.done)
+	if err != nil {
+		c.destroy()
+		close(c.tidied)
+		return nil, fmt.Errorf("native: zygote child: %w", err)
+	}
+	if !written {
+		zr.walkBefore()
+	}
 	if err := unix.Sendmsg(c.sock, msg, nil, nil, 0); err != nil {
 		c.destroy()
 		close(c.tidied)
 		return nil, fmt.Errorf("native: zygote child: %w: %w", err, moat.ErrStale)
 	}
-	res := &moat.Result{Isolation: "native", Layers: append(append([]moat.Layer(nil), c.layers...),
-		moat.Layer{Name: "timeout", Detail: spec.Limits.WithDefaults().Timeout.String()},
-		moat.Layer{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", spec.Limits.WithDefaults().OutputLimit)})}
+	if written {
+		if m, _, err := c.recv(); err != nil || m.Kind != "written" {
+			c.destroy()
+			close(c.tidied)
+			return nil, fmt.Errorf("native: zygote child: write the run's files: %w", c.childErr(err, m))
+		}
+		zr.walkBefore()
+		if err := c.send(map[string]string{"kind": "start"}); err != nil {
+			c.destroy()
+			close(c.tidied)
+			return nil, err
+		}
+	}
 	lim := spec.Limits.WithDefaults()
 	var (
 		mu     sync.Mutex
@@ -670,7 +776,7 @@ func (c *zygoteChild) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 	if res.Status == moat.StatusExited && st.PidsMaxHits > 0 && res.ExitCode != 0 {
 		res.Status, res.ExitCode = moat.StatusPids, -1
 	}
-	res.Findings = []moat.Finding{}
+	res = zr.finish(res)
 	go func() {
 		c.destroy()
 		close(c.tidied)

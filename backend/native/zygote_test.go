@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -41,6 +40,23 @@ func newZygote(t *testing.T) *native.Zygote {
 	}
 	t.Cleanup(z.Close)
 	return z
+}
+
+// newReportZygote starts a zygote whose children make the behaviour
+// report, and returns it with its template.
+func newReportZygote(t *testing.T) (*native.Zygote, moat.Spec) {
+	t.Helper()
+	moattest.RequireBackend(t, "native")
+	if os.Geteuid() != 0 {
+		t.Skip("the zygote is tested as root")
+	}
+	tmpl := moat.Spec{Args: []string{"-c", "pass"}}
+	z, err := native.NewZygote(&tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(z.Close)
+	return z, tmpl
 }
 
 func zygoteRun(t *testing.T, z *native.Zygote, spec *moat.Spec) *moat.Result {
@@ -74,6 +90,7 @@ func TestZygoteSmoke(t *testing.T) {
 type zygoted struct {
 	native.Backend
 	z            *native.Zygote
+	report       bool // the runs keep the behaviour report (a zygote with it)
 	mu           sync.Mutex
 	forked, cold int
 	left         []string // cgroups and processes of children that were closed
@@ -81,7 +98,7 @@ type zygoted struct {
 
 func (b *zygoted) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	s := *spec
-	s.NoReport = true
+	s.NoReport = !b.report
 	sb, err := b.z.Prepare(ctx, &s)
 	if err == nil {
 		res, err := sb.Run(ctx, &s)
@@ -112,14 +129,28 @@ func (b *zygoted) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 }
 
 // TestZygoteSuite: the conformance and adversarial suite through zygote
-// children (without the report, which a child does not make).
+// children, without the report and with it (the suite's report checks:
+// the hook's and the kernel's events, honeytokens, the fs diff).
 func TestZygoteSuite(t *testing.T) {
-	z := newZygote(t)
-	b := &zygoted{z: z}
-	opts := moattest.Options{NoReport: true, Layers: []string{
+	t.Run("no-report", func(t *testing.T) { zygoteSuite(t, false) })
+	t.Run("report", func(t *testing.T) { zygoteSuite(t, true) })
+}
+
+func zygoteSuite(t *testing.T, report bool) {
+	var z *native.Zygote
+	if report {
+		z, _ = newReportZygote(t)
+	} else {
+		z = newZygote(t)
+	}
+	b := &zygoted{z: z, report: report}
+	opts := moattest.Options{NoReport: !report, Layers: []string{
 		"user-namespace", "pid-namespace", "network-namespace", "ipc-namespace", "uts-namespace", "cgroup-namespace", "mount-namespace",
 		"capabilities", "seccomp", "no-new-privs", "rlimits", "timeout", "output-limit", "zygote",
 	}}
+	if report {
+		opts.Layers = append(opts.Layers, "behaviour-report")
+	}
 	if c := os.Getenv("MOAT_ZYGOTE_CASES"); c != "" {
 		opts.Cases = strings.Split(c, ",")
 	}
@@ -139,107 +170,19 @@ func TestZygoteSuite(t *testing.T) {
 	}
 }
 
-// zprobe is what a zygote child sees of its sandbox, and what it leaves:
-// files, variables, processes, a SysV shared memory segment.
-const zprobe = `
-import ctypes, json, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-seen = {
-  "work": sorted(os.listdir(".")),
-  "tmp": sorted(os.listdir("/tmp")),
-  "shm": sorted(os.listdir("/dev/shm")),
-  "home": sorted(os.listdir(os.path.expanduser("~"))),
-  "env": {k: v for k, v in os.environ.items()},
-  "procs": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
-  "host": os.uname().nodename,
-  "sysv": open("/proc/sysvipc/shm").read().splitlines()[1:],
-  "random": __import__("random").getrandbits(64),
-}
-for d in (".", "/tmp", "/dev/shm", os.path.expanduser("~")):
-    open(os.path.join(d, "left-by-" + sys.argv[1]), "w").write("x")
-os.environ["LEFT_BY"] = sys.argv[1]
-if libc.shmget(0x4d4f4154 + int(sys.argv[1]), 4096, 0o1000 | 0o666) < 0:
-    raise OSError(ctypes.get_errno(), "shmget")
-if os.fork() == 0:
-    os.setsid()
-    import time
-    time.sleep(600)
-print(json.dumps(seen))
-`
-
-type zseen struct {
-	Work, Tmp, Shm, Home, Sysv []string
-	Env                        map[string]string
-	Procs                      []int
-	Host                       string
-	Random                     uint64
-}
-
 // TestZygoteIsolation: runs of one zygote's pool see nothing of each
-// other: no file in /work, /tmp, /dev/shm or home, no variable, no
-// process, no SysV shared memory, a host name and random state of their
-// own.
+// other (moattest.PoolIsolation's forked mode): no file in /work, /tmp,
+// /dev/shm or home, no variable, no process, no SysV shared memory, a
+// random state, persona and honeytokens of their own, which their reports
+// name.
 func TestZygoteIsolation(t *testing.T) {
-	z := newZygote(t)
-	p, err := pool.New(z, zygoteTmpl(), 2, 1)
+	z, tmpl := newReportZygote(t)
+	p, err := pool.New(z, tmpl, 2, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	var runs []zseen
-	for i := range 4 {
-		moattest.WaitReady(t, p, 1)
-		res, pooled, err := p.Run(context.Background(), &moat.Spec{Args: []string{"-c", zprobe, fmt.Sprint(i)}, NoReport: true, Files: map[string][]byte{fmt.Sprintf("code%d.py", i): []byte("pass")}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !pooled {
-			t.Fatalf("run %d: not served by the pool", i)
-		}
-		if res.Status != moat.StatusExited || res.ExitCode != 0 {
-			t.Fatalf("run %d: %s %d: %s", i, res.Status, res.ExitCode, res.Stderr)
-		}
-		if !slices.ContainsFunc(res.Layers, func(l moat.Layer) bool { return l.Name == "zygote" }) {
-			t.Errorf("run %d: no zygote layer: %v", i, res.Layers)
-		}
-		var s zseen
-		if err := json.Unmarshal([]byte(res.Stdout), &s); err != nil {
-			t.Fatalf("run %d: %v: %q", i, err, res.Stdout)
-		}
-		runs = append(runs, s)
-	}
-	for i, s := range runs {
-		for _, l := range [][]string{s.Work, s.Tmp, s.Shm, s.Home} {
-			for _, name := range l {
-				if strings.HasPrefix(name, "left-by-") {
-					t.Errorf("run %d sees %s of an earlier run", i, name)
-				}
-				if strings.HasPrefix(name, "code") && name != fmt.Sprintf("code%d.py", i) {
-					t.Errorf("run %d sees the file %s of another run", i, name)
-				}
-			}
-		}
-		if !slices.Contains(s.Work, fmt.Sprintf("code%d.py", i)) {
-			t.Errorf("run %d: its own file is missing: %v", i, s.Work)
-		}
-		if _, ok := s.Env["LEFT_BY"]; ok {
-			t.Errorf("run %d sees LEFT_BY", i)
-		}
-		if len(s.Procs) > 2 { // pid 1 (the reaper) and the program itself
-			t.Errorf("run %d sees processes %v: an earlier run's daemon?", i, s.Procs)
-		}
-		if len(s.Sysv) > 0 {
-			t.Errorf("run %d sees SysV shared memory: %q", i, s.Sysv)
-		}
-		for j := range i {
-			if s.Host == runs[j].Host && s.Random == runs[j].Random {
-				t.Errorf("runs %d and %d: the same host name %q and random state", j, i, s.Host)
-			}
-			if s.Random == runs[j].Random {
-				t.Errorf("runs %d and %d: the same random numbers (random not reseeded)", j, i)
-			}
-		}
-	}
+	moattest.PoolIsolationMode(t, p, 4, moattest.PoolMode{Forked: true})
 }
 
 // lineWriter signals on a channel each time a line containing want was
@@ -533,4 +476,62 @@ func TestZygoteDies(t *testing.T) {
 		t.Errorf("no new zygote: %d", z.Pid())
 	}
 	gone(t, old, "")
+}
+
+// evadeHook switches the audit hook off (its budget, found through the
+// garbage collector), then reads a planted credential file through
+// ctypes, which raises no audit event.
+const evadeHook = `
+import ctypes, gc, os
+for o in gc.get_objects():
+    if isinstance(o, dict) and "budget" in o and "busy" in o:
+        o["budget"] = 0
+libc = ctypes.CDLL(None, use_errno=True)
+p = os.path.expanduser("~/.aws/credentials").encode()
+fd = libc.open(p, 0)
+buf = ctypes.create_string_buffer(4096)
+n = libc.read(fd, buf, 4096)
+libc.close(fd)
+print(n > 0)
+`
+
+// TestZygoteEvasion: a zygote child's program that switches the hook off
+// and reads a honeytoken through ctypes is still seen: by the kernel
+// witness (the file's access time), which the host armed from outside,
+// and the hook's tamper event of its search for the hook's state.
+func TestZygoteEvasion(t *testing.T) {
+	z, tmpl := newReportZygote(t)
+	sb, err := z.Prepare(context.Background(), &tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	res, err := sb.Run(context.Background(), &moat.Spec{Args: []string{"-c", evadeHook}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(res.Stdout) != "True" {
+		t.Fatalf("the program did not read the file: %s %q %s", res.Status, res.Stdout, res.Stderr)
+	}
+	var kernelRead, auditOpen bool
+	for _, e := range res.Events {
+		kernelRead = kernelRead || (e.Source == moat.SourceKernel && e.Kind == moat.KindHoneytokenRead && strings.HasSuffix(e.Path, "/.aws/credentials"))
+		auditOpen = auditOpen || (e.Source == "audit" && e.Kind == "open" && strings.HasSuffix(e.Path, "/.aws/credentials"))
+	}
+	if auditOpen {
+		t.Errorf("the hook saw the read: the program did not switch it off")
+	}
+	var cred, evasion bool
+	for _, f := range res.Findings {
+		for _, e := range f.Evidence {
+			cred = cred || (f.Category == moat.CategoryCredentialAccess && e.Source == moat.SourceKernel)
+		}
+		evasion = evasion || f.Category == moat.CategoryEvasion
+	}
+	if !kernelRead || !cred || !evasion {
+		for _, e := range res.Events {
+			t.Logf("%s %s %s %s", e.Source, e.Kind, e.Path, e.Detail)
+		}
+		t.Errorf("kernel read event %v, credential-access finding on kernel evidence %v, evasion finding %v: want all", kernelRead, cred, evasion)
+	}
 }

@@ -223,6 +223,10 @@ func run(moat, python, isolation, image string, n, conc int, dur time.Duration, 
 			wait = func() { _ = serveapi.WaitZygote(hc, zygote) }
 			return seq("API print(1), zygote", func() (time.Duration, bool, error) { return call(zbody) })
 		}, func() error {
+			// With the report: a zygote child's since its report
+			// (zygote_report_linux.go), the warm pool's before.
+			return seq("API print(1), zygote, report", func() (time.Duration, bool, error) { return call(warm) })
+		}, func() error {
 			return par(fmt.Sprintf("API zygote, %d at once", conc), func() (time.Duration, bool, error) { return call(zbody) })
 		}, func() error {
 			wait = func() { _ = serveapi.WaitReady(hc, poolSize) }

@@ -55,7 +55,7 @@ left behind. See docs/serve.md.`,
 	fl.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "directory for uploads and the generated token")
 	fl.StringVar(&f.isolation, "isolation", "auto", "backend of a run that names none")
 	fl.IntVar(&f.pool, "pool", 4, "sandboxes kept prepared (0: no warm pool)")
-	fl.IntVar(&f.zygote, "zygote", 0, "native zygote children kept forked for runs without the report (0: none; see docs/serve.md)")
+	fl.IntVar(&f.zygote, "zygote", 0, "native zygote children kept forked for the native runs that fit one, with the report or without (0: none; see docs/serve.md)")
 	fl.StringVar(&f.poolBackend, "pool-backend", "", "backend of the warm pool: native, docker, podman, gvisor (--image through Docker's runsc) or kubernetes (default: --isolation's when it keeps a pool, else native)")
 	fl.StringVar(&f.image, "image", "", "the image of every run of a container backend, and of a container pool (default: the backend's own); a request for another is refused")
 	fl.IntVar(&f.workers, "workers", 8, "runs at once")

@@ -303,9 +303,10 @@ func TestServeNegativeSizes(t *testing.T) {
 	}
 }
 
-// TestServeZygote: `moat serve --zygote 2` serves a run without the
-// report from a zygote child, one with the report elsewhere, and on
-// SIGTERM leaves no sandbox, zygote or child behind.
+// TestServeZygote: `moat serve --zygote 2` serves a run with the report
+// and one without from zygote children (the first with its report: the
+// planted honeytokens), one that fits no child elsewhere, and on SIGTERM
+// leaves no sandbox, zygote or child behind.
 func TestServeZygote(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the zygote is tested as root")
@@ -331,8 +332,12 @@ func TestServeZygote(t *testing.T) {
 		t.Fatalf("run without the report: %v", m)
 	}
 	m = p.post(t, "/v1/runs?wait=true", map[string]any{"code": "print(6*7)"})
-	if m["stdout"] != "42\n" || strings.Contains(fmt.Sprint(m["layers"]), "zygote") {
+	if m["stdout"] != "42\n" || !strings.Contains(fmt.Sprint(m["layers"]), "zygote") || !strings.Contains(fmt.Sprint(m["events"]), "honeytoken-planted") {
 		t.Fatalf("run with the report: %v", m)
+	}
+	m = p.post(t, "/v1/runs?wait=true", map[string]any{"code": "print(6*7)", "limits": map[string]any{"memory": 100 << 20}})
+	if m["stdout"] != "42\n" || strings.Contains(fmt.Sprint(m["layers"]), "zygote") {
+		t.Fatalf("run that fits no child: %v", m)
 	}
 	children := moattest.ChildrenOf(p.cmd.Process.Pid)
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {

@@ -15,10 +15,11 @@ type zygotePool struct {
 	pool *pool.Pool
 }
 
-// startZygote starts a zygote for runs without the report within the
-// server's maxima, with a pool of size children refilled by 2 workers.
+// startZygote starts a zygote for runs within the server's maxima, with
+// a pool of size children refilled by 2 workers. Its children make the
+// behaviour report (a run may switch it off: no_report).
 func startZygote(max moat.Limits, size int) (*zygotePool, error) {
-	tmpl := moat.Spec{NoReport: true, Limits: moat.Limits{Memory: min(max.Memory, moat.DefaultMemory), Pids: min(max.Pids, moat.DefaultPids),
+	tmpl := moat.Spec{Limits: moat.Limits{Memory: min(max.Memory, moat.DefaultMemory), Pids: min(max.Pids, moat.DefaultPids),
 		Disk: min(max.Disk, moat.DefaultDisk), CPUs: max.CPUs}}
 	z, err := native.NewZygote(&tmpl)
 	if err != nil {

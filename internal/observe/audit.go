@@ -1,7 +1,10 @@
 package observe
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
+	"io"
 	"sync"
 	"time"
 
@@ -133,4 +136,27 @@ func (c *Collector) Events() ([]moat.Event, int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]moat.Event(nil), c.events...), c.dropped
+}
+
+// ReadUntil feeds c the lines read from r until endMark (a line of its
+// own, a secret of the reader's, so the program cannot end the reading
+// early) or the end of r. A line longer than audit.MaxLine is counted
+// as dropped. The reader of a FIFO must never stop before the end: the
+// hook's writes are non-blocking and would be lost.
+func (c *Collector) ReadUntil(r io.Reader, endMark []byte) {
+	br := bufio.NewReaderSize(r, audit.MaxLine)
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			c.Drop(1)
+			for errors.Is(err, bufio.ErrBufferFull) { // skip the rest of it
+				_, err = br.ReadSlice('\n')
+			}
+			continue
+		}
+		if err != nil || bytes.Equal(line, endMark) {
+			return
+		}
+		c.Line(line[:len(line)-1])
+	}
 }

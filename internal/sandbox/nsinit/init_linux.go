@@ -210,6 +210,20 @@ func zygote(cfg *Config, enc *json.Encoder, layers []moat.Layer, nw Network, tra
 	if err := unix.Mount("proc", ZygoteProc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fail("zygote proc", err)
 	}
+	// With the report, the audit hook and its channel, as a run's: the
+	// zygote's interpreter runs the hook from its start, silent to its
+	// children's hosts until a child's hello; each child binds a FIFO of
+	// its own over the channel (zygote.py). The zygote plants nothing.
+	z := cfg.Zygote
+	env := z.Env
+	if cfg.Report != nil {
+		cfg.Report.Files, cfg.Report.Tokens = nil, nil
+		rep, err := startReport(cfg, z.Python)
+		if err != nil {
+			return fail("behaviour report", err)
+		}
+		env = rep.hookEnv(env)
+	}
 	if err := finishRoot(); err != nil {
 		return fail("root filesystem", err)
 	}
@@ -217,9 +231,8 @@ func zygote(cfg *Config, enc *json.Encoder, layers []moat.Layer, nw Network, tra
 	if err != nil {
 		return fail("capabilities", err)
 	}
-	z := cfg.Zygote
 	sock := os.NewFile(FDTarIn, "zygote")
-	cmd, stage, err := startProgram(cfg, []string{z.Python, "-c", z.Source}, z.Env, []*os.File{sock}, enc)
+	cmd, stage, err := startProgram(cfg, []string{z.Python, "-c", z.Source}, env, []*os.File{sock}, enc)
 	if err != nil {
 		if stage != "" {
 			return fail(stage, err)

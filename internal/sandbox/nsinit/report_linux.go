@@ -1,10 +1,7 @@
 package nsinit
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -213,21 +210,7 @@ func (r *reporter) now() int64 {
 // or the program's writes would fail (they are non-blocking and dropped).
 func (r *reporter) readAudit() {
 	defer close(r.readDone)
-	br := bufio.NewReaderSize(r.fifo, audit.MaxLine)
-	for {
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			r.drop()
-			for errors.Is(err, bufio.ErrBufferFull) { // skip the rest of it
-				_, err = br.ReadSlice('\n')
-			}
-			continue
-		}
-		if err != nil || bytes.Equal(line, r.endMark) {
-			return
-		}
-		r.audit.Line(line[:len(line)-1])
-	}
+	r.audit.ReadUntil(r.fifo, r.endMark)
 }
 
 func (r *reporter) drop() { r.audit.Drop(1) }

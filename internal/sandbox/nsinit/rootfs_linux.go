@@ -279,22 +279,29 @@ func setupProc() error {
 	return nil
 }
 
+// EtcFiles are the /etc files of persona p (home its home directory, uid
+// and gid the program's): passwd, group, hosts and hostname.
+func EtcFiles(p Persona, home string, uid, gid int) map[string]string {
+	user, gecos := p.user()
+	host := p.host()
+	files := map[string]string{
+		"passwd":   fmt.Sprintf("root:x:0:0:root:/root:/bin/bash\n%s:x:%d:%d:%s:%s:/bin/bash\n", user, uid, gid, gecos, home),
+		"group":    fmt.Sprintf("root:x:0:\n%s:x:%d:\n", user, gid),
+		"hosts":    "127.0.0.1\tlocalhost\n127.0.1.1\t" + host + "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+		"hostname": host + "\n",
+	}
+	if uid == 0 {
+		files["passwd"] = fmt.Sprintf("%s:x:0:0:%s:%s:/bin/bash\n", user, gecos, home)
+		files["group"] = user + ":x:0:\n"
+	}
+	return files
+}
+
 func setupEtc(cfg *Config) error {
 	if err := os.MkdirAll("/etc", 0o755); err != nil {
 		return err
 	}
-	user, gecos := cfg.Persona.user()
-	host := cfg.Persona.host()
-	files := map[string]string{
-		"passwd":   fmt.Sprintf("root:x:0:0:root:/root:/bin/bash\n%s:x:%d:%d:%s:%s:/bin/bash\n", user, cfg.UID, cfg.GID, gecos, home),
-		"group":    fmt.Sprintf("root:x:0:\n%s:x:%d:\n", user, cfg.GID),
-		"hosts":    "127.0.0.1\tlocalhost\n127.0.1.1\t" + host + "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-		"hostname": host + "\n",
-	}
-	if cfg.UID == 0 {
-		files["passwd"] = fmt.Sprintf("%s:x:0:0:%s:%s:/bin/bash\n", user, gecos, home)
-		files["group"] = user + ":x:0:\n"
-	}
+	files := EtcFiles(cfg.Persona, home, cfg.UID, cfg.GID)
 	for name, content := range files {
 		p := "/etc/" + name
 		if _, err := os.Lstat(p); err == nil {
