@@ -246,6 +246,15 @@ func TestBenign(t *testing.T) {
 			check(t, run(t, b, filepath.Join("testdata", "benign", f), userland))
 		})
 	}
+	// A node_modules of 60,000 files and a venv: ordinary work whose
+	// walk must not be cut ("the report is incomplete" is medium).
+	t.Run("big_tree", func(t *testing.T) {
+		res := run(t, b, filepath.Join("testdata", "benign", "big_tree.py"), func(s *moat.Spec) { s.Limits.Timeout = 300 * time.Second })
+		check(t, res)
+		if !strings.Contains(res.Stdout, "files 62000") {
+			t.Errorf("the tree was not made: %q", res.Stdout)
+		}
+	})
 	t.Run("pytest", func(t *testing.T) {
 		py := "/usr/bin/python3"
 		if exec.Command(py, "-c", "import pytest").Run() != nil {
