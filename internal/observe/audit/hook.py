@@ -142,7 +142,13 @@ def _install_hook(fifo, pythonpath):
 
     def cwd():
         try:
-            return readlink("/proc/self/cwd")
+            d = readlink("/proc/self/cwd")
+            # os.readlink reads at most MAXPATHLEN bytes, and gVisor's
+            # /proc cuts a longer name there rather than refuse it: a name
+            # that long may be cut, so it is walked for.
+            if len(d) < 4000:
+                return d
+            return walk_up()
         except OSError as e:
             if e.errno == ENAMETOOLONG:
                 try:
