@@ -26,6 +26,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 )
 
@@ -502,6 +503,20 @@ func (a *analysis) evasion() {
 		case moat.KindReportCut:
 			a.add(moat.CategoryEvasion, "medium", "the report is incomplete: "+e.Detail, []moat.Event{e})
 		}
+	}
+	// Paths too long to keep whole (cut in their middle, the file's name
+	// kept) or relative to a working directory nobody could name: what
+	// they hide is not in the report.
+	var cut []moat.Event
+	var cutPaths []string
+	for _, e := range a.evs {
+		if strings.Contains(e.Path, audit.CutMark) || strings.HasPrefix(e.Path, audit.CwdUnnamed) {
+			cut = append(cut, e)
+			cutPaths = append(cutPaths, e.Path)
+		}
+	}
+	if len(cut) > 0 {
+		a.add(moat.CategoryEvasion, "medium", fmt.Sprintf("the report is incomplete: %d path(s) too long to name whole (past %d bytes, cut in the middle) or from a working directory that could not be named: %s", len(cut), audit.MaxPath, joinBounded(uniq(cutPaths), 2)), cut)
 	}
 	if !hello && a.tokens != nil {
 		a.add(moat.CategoryEvasion, "low", "the Python audit hook never ran (interpreter started with -I, -E or -S?); only kernel-side events are available", nil)

@@ -16,6 +16,7 @@ import (
 	"github.com/moat-sandbox/moat/backend/gvisor"
 	"github.com/moat-sandbox/moat/backend/native"
 	"github.com/moat-sandbox/moat/backend/podman"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/moattest"
 	"github.com/moat-sandbox/moat/report"
 )
@@ -272,6 +273,15 @@ func TestBenign(t *testing.T) {
 			check(t, run(t, b, filepath.Join("testdata", "benign", f), userland))
 		})
 	}
+	// A node_modules of 60,000 files and a venv: ordinary work whose
+	// walk must not be cut ("the report is incomplete" is medium).
+	t.Run("big_tree", func(t *testing.T) {
+		res := run(t, b, filepath.Join("testdata", "benign", "big_tree.py"), func(s *moat.Spec) { s.Limits.Timeout = 300 * time.Second })
+		check(t, res)
+		if !strings.Contains(res.Stdout, "files 62000") {
+			t.Errorf("the tree was not made: %q", res.Stdout)
+		}
+	})
 	t.Run("pytest", func(t *testing.T) {
 		py := "/usr/bin/python3"
 		if exec.Command(py, "-c", "import pytest").Run() != nil {
@@ -595,26 +605,68 @@ func TestDeepTree(t *testing.T) {
 // TestDeepCwd: a program working 5,000 characters down still has its
 // events, each bounded and naming its file: the hook asks the kernel for
 // the working directory (/proc/self/cwd), not os.getcwd(), whose walk up
-// the tree past PATH_MAX costs every event the square of the depth.
+// the tree past PATH_MAX costs every event the square of the depth, and
+// where the kernel will not name it (past PATH_MAX) walks up once
+// itself. Each path names its tree and its file around a cut, a path
+// climbing back out names where it lands, the kernel's exec of a
+// relative path is named from /work too, and the cut paths are a
+// finding: the report is incomplete.
 func TestDeepCwd(t *testing.T) {
-	b := moattest.RequireBackend(t, "native")
+	for _, bk := range []struct {
+		name   string
+		new    func() moat.Backend
+		kernel bool // kernel exec events with the caller's working directory
+	}{
+		{"native", func() moat.Backend { return &native.Backend{} }, true},
+		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }, true},
+		{"podman", func() moat.Backend { return podman.New(testImage(), "") }, true},
+		// gVisor's trace logs a relative exec path as given: not whole
+		{"gvisor", func() moat.Backend { return &gvisor.Backend{} }, false},
+	} {
+		t.Run(bk.name, func(t *testing.T) {
+			moattest.RequireBackend(t, bk.name)
+			deepCwd(t, bk.new(), bk.kernel)
+		})
+	}
+}
+
+func deepCwd(t *testing.T, b moat.Backend, kernel bool) {
 	res := run(t, b, filepath.Join("testdata", "corpus", "deep_cwd.py"), func(s *moat.Spec) { s.Limits.Timeout = 120 * time.Second })
-	if res.Status != moat.StatusExited || res.ExitCode != 0 {
+	if res.Status != moat.StatusExited || res.ExitCode != 0 || !strings.Contains(res.Stdout, "climbed") {
 		dump(t, res)
 		t.Fatalf("status %s exit %d", res.Status, res.ExitCode)
 	}
 	n := 0
+	var climbed, exec bool
 	for _, e := range res.Events {
 		if e.Source == moat.SourceAudit && strings.Contains(e.Path, "/marker") {
-			// The kernel names no directory past PATH_MAX: the hook says so.
-			if len(e.Path) > 400 || !strings.HasSuffix(e.Path, ".txt") || !strings.HasPrefix(e.Path, "/work/ppp") && !strings.HasPrefix(e.Path, "<cwd over PATH_MAX>/marker") {
-				t.Fatalf("event path %q: want at most 400 characters, from /work or a too long cwd, naming its file", e.Path)
+			if len(e.Path) > audit.MaxPath+64 || !strings.HasSuffix(e.Path, ".txt") || !strings.HasPrefix(e.Path, "/work/ppp") || !strings.Contains(e.Path, audit.CutMark) {
+				t.Fatalf("event path %q: want at most %d bytes, from /work, cut in the middle, naming its file", e.Path, audit.MaxPath)
 			}
 			n++
+		}
+		climbed = climbed || e.Source == moat.SourceAudit && e.Path == "/work/climbed.txt"
+		if kernel && e.Source == moat.SourceKernel && e.Kind == moat.KindExec && strings.HasSuffix(e.Path, "py") {
+			exec = true
+			if !strings.HasPrefix(e.Path, "/work/ppp") || !strings.Contains(e.Path, audit.CutMark) {
+				t.Errorf("kernel exec path %q: want it named from /work, cut in the middle", e.Path)
+			}
 		}
 	}
 	if n < 200 {
 		dump(t, res)
 		t.Errorf("%d events of the 200 files opened", n)
+	}
+	if !climbed {
+		t.Error("no audit event names /work/climbed.txt, opened from the deep directory by ../../...")
+	}
+	if !exec && kernel {
+		t.Error("no kernel exec event of ./py")
+	}
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryEvasion && f.Severity == moat.SeverityMedium && strings.Contains(f.Summary, "too long to name whole")
+	}) {
+		dump(t, res)
+		t.Error("no finding says paths were cut")
 	}
 }

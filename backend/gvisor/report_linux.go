@@ -41,7 +41,7 @@ import (
 const (
 	auditFile    = ".moat-audit" // in the scratch tmpfs
 	maxAuditFile = 4 << 20
-	fsBudget     = 1500 * time.Millisecond
+	fsBudget     = observe.FSBudget
 )
 
 type report struct {

@@ -82,7 +82,7 @@ func hostTSCKHz() int64 {
 func kernelCmdline(accel string, tscKHz int64) string {
 	c := []string{
 		"console=ttyS0", "quiet", "loglevel=3", "panic=-1", "reboot=t",
-		"rdinit=" + guestInit, guestEnv + "=1",
+		"rdinit=" + guestInit, // the agent knows itself by pid 1, /init and the initramfs (Init): no marker of moat's here
 		"pci=off", "nowatchdog", "nmi_watchdog=0", "random.trust_cpu=on",
 		"i8042.noaux", "i8042.nomux", "i8042.dumbkbd", "cryptomgr.notests",
 		"lsm=landlock,yama", "cgroup_no_v1=all", "swiotlb=noforce",

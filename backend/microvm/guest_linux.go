@@ -31,7 +31,7 @@ func Init() {
 	if os.Getenv(shimEnv) == "1" && os.Getpid() != 1 && os.Getppid() == 1 {
 		shim() // the program's start in a guest; never returns
 	}
-	if os.Getpid() != 1 || os.Getenv(guestEnv) != "1" {
+	if os.Getpid() != 1 || len(os.Args) == 0 || os.Args[0] != guestInit || !initramfsRoot() {
 		return
 	}
 	runtime.LockOSThread()
@@ -836,4 +836,16 @@ func writableEtc() error {
 		}
 	}
 	return nil
+}
+
+// initramfsRoot reports whether / is the kernel's initramfs (its rootfs,
+// a tmpfs or ramfs): with pid 1 and the name /init, this process is the
+// guest's agent, never a container's or a machine's init. Nothing on the
+// kernel's command line says so: the program can read that.
+func initramfsRoot() bool {
+	var st unix.Statfs_t
+	if unix.Statfs("/", &st) != nil {
+		return false
+	}
+	return st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC
 }

@@ -43,12 +43,6 @@ const (
 	frameDone      = 'D' // the agent is finished
 )
 
-// guestEnv is set on the guest kernel's command line; the kernel passes it
-// to init's environment. With pid 1 it says this process is the agent.
-// The program can read the command line (/proc/cmdline): the name says
-// nothing of moat.
-const guestEnv = "guest_agent"
-
 // portName is the name of moat's virtio-serial port.
 const portName = "moat"
 

@@ -38,7 +38,7 @@ import (
 // believes none of them more than it believes the guest (report_linux.go).
 
 // reportBudget bounds each walk of the writable directories.
-const reportBudget = 1500 * time.Millisecond
+const reportBudget = observe.FSBudget
 
 // guestReporter collects one run's report in the guest.
 type guestReporter struct {

@@ -127,7 +127,7 @@ func cleanEvent(e moat.Event, offsetMS int64) moat.Event {
 		PID:       min(max(e.PID, 0), 1<<22),
 		PPID:      min(max(e.PPID, 0), 1<<22),
 		Ancestors: audit.Clean(e.Ancestors, 200),
-		Path:      audit.Clean(e.Path, 4096),
+		Path:      audit.CleanPath(e.Path, audit.MaxPath),
 		Addr:      audit.Clean(e.Addr, 300),
 		Name:      audit.Clean(e.Name, 500),
 		Detail:    audit.Clean(e.Detail, 2000),

@@ -36,8 +36,8 @@ type Snapshot map[string]FileState
 // where moat walks it (the same for a walk from inside).
 type Root struct{ Path, Host string }
 
-// Walk takes a snapshot of roots, at most MaxFSEntries entries and
-// MaxFSDepth levels, stopping at deadline (WalkCut). Links are not
+// Walk takes a snapshot of roots, at most MaxFSEntries entries,
+// MaxFSPathBytes of their paths and MaxFSDepth levels, stopping at deadline (WalkCut). Links are not
 // followed.
 func Walk(roots []Root, deadline time.Time) Snapshot {
 	m, _ := WalkCut(roots, deadline)
@@ -51,12 +51,15 @@ func Walk(roots []Root, deadline time.Time) Snapshot {
 func WalkCut(roots []Root, deadline time.Time) (Snapshot, string) {
 	m := make(Snapshot)
 	var cut []string
-	stop, deep, unread, nUnread := "", "", "", 0
+	stop, deep, unread, nUnread, size := "", "", "", 0, 0
 	for _, root := range roots {
 		_ = filepath.WalkDir(root.Host, func(p string, d fs.DirEntry, err error) error {
 			switch {
 			case len(m) >= MaxFSEntries:
 				stop = fmt.Sprintf("stopped at its cap of %d entries", MaxFSEntries)
+				return filepath.SkipAll
+			case size > MaxFSPathBytes:
+				stop = fmt.Sprintf("stopped at its cap of %d bytes of paths", MaxFSPathBytes)
 				return filepath.SkipAll
 			case time.Now().After(deadline):
 				stop = "stopped at its time budget"
@@ -99,6 +102,7 @@ func WalkCut(roots []Root, deadline time.Time) (Snapshot, string) {
 				s.Ino, s.Ctime = st.Ino, ctime(st)
 			}
 			m[root.Path+rel] = s
+			size += len(root.Path) + len(rel)
 			return nil
 		})
 	}
@@ -178,7 +182,7 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 		if existed {
 			kind = "file-changed"
 		}
-		ev := moat.Event{Kind: kind, Path: audit.Clean(p, 400), Detail: fmt.Sprintf("%s, %d bytes", a.Mode, a.Size)}
+		ev := moat.Event{Kind: kind, Path: audit.CleanPath(p, audit.MaxPath), Detail: fmt.Sprintf("%s, %d bytes", a.Mode, a.Size)}
 		if d.Read != nil && a.Mode.IsRegular() {
 			_, planted := d.Planted[p]
 			pth := strings.HasSuffix(p, ".pth")
@@ -225,7 +229,7 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 	}
 	sort.Strings(gone)
 	for _, p := range gone {
-		add(moat.Event{Kind: "file-deleted", Path: audit.Clean(p, 400)})
+		add(moat.Event{Kind: "file-deleted", Path: audit.CleanPath(p, audit.MaxPath)})
 	}
 	return evs, dropped
 }

@@ -22,6 +22,7 @@ package observe
 import (
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
@@ -38,7 +39,16 @@ const (
 	// burst of ordinary opens (pip's own) cannot crowd them out.
 	AuditReserve = 600
 	MaxFSEvents  = 600
-	MaxFSEntries = 50000
+	// A walk of the writable directories keeps at most MaxFSEntries
+	// entries and MaxFSPathBytes of their paths (what its snapshot costs
+	// in memory), within FSBudget. Ordinary work makes big trees (a
+	// node_modules of 60,000 files, a venv, pip's caches), and a walk cut
+	// short is a finding (the report is incomplete), so the caps are well
+	// past them; a tree made to reach them costs its maker the time
+	// (a hostile tree gets its finding, it hides nothing).
+	MaxFSEntries   = 400000
+	MaxFSPathBytes = 32 << 20
+	FSBudget       = 5 * time.Second
 	// MaxFSDepth bounds how many levels below a root the walk goes: a
 	// tree some thousand levels deep (past PATH_MAX) costs every path
 	// operation on it its whole depth.

@@ -56,7 +56,7 @@ import (
 
 // Bounds on what the host takes from the init for the report.
 const (
-	maxWalkBytes    = 16 << 20
+	maxWalkBytes    = 64 << 20 // two walks of some 300,000 entries each (observe.MaxFSEntries)
 	maxContentTotal = 16 << 20
 	maxAuditBytes   = 4 << 20
 )
@@ -121,7 +121,7 @@ func (r *report) header() *ctrinit.Report {
 		witness = append(witness, f.Path)
 	}
 	return &ctrinit.Report{Dir: r.dir, Hook: audit.Hook(), Execs: r.execs, Plant: r.plan.Files, Witness: witness, Roots: r.diffRoots(), MaxEntries: observe.MaxFSEntries, MaxDepth: observe.MaxFSDepth,
-		MaxWalkBytes: maxWalkBytes/2 - 256<<10, ScanFile: observe.MaxScanFile, ScanTotal: maxContentTotal, MaxAuditBytes: maxAuditBytes, BudgetS: 1.5}
+		MaxWalkBytes: maxWalkBytes/2 - 256<<10, ScanFile: observe.MaxScanFile, ScanTotal: maxContentTotal, MaxAuditBytes: maxAuditBytes, BudgetS: observe.FSBudget.Seconds()}
 }
 
 // frame takes one report frame; it reports false for a frame type that
@@ -294,7 +294,7 @@ func (r *report) execFrame(body []byte, at int64) {
 		return
 	}
 	ev := moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, TimeMS: at, PID: e.PID, PPID: e.PPID, Name: "execve",
-		Path: audit.Clean(e.Path, 400), Detail: audit.Clean(e.Argv, 2000)}
+		Path: audit.CleanPath(e.Path, audit.MaxPath), Detail: audit.Clean(e.Argv, 2000)}
 	if e.Call == "execveat" {
 		ev.Name = "execveat"
 	}

@@ -3,7 +3,9 @@ package ctrinit
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -192,7 +194,27 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 	if !seccomp.IDValid(w.fd, n.ID) {
 		ev.Note = "the caller died while it was read"
 	}
-	if ev.Call == "execve" && strings.HasPrefix(ev.Path, "/") {
+	if ev.Path != "" && !strings.HasPrefix(ev.Path, "/") {
+		// relative to the working directory, or to execveat's
+		// directory: made whole, past PATH_MAX too (seccomp.DirName), or
+		// said to be unnamed; only a whole path short enough to open is
+		// looked at below.
+		dir := "/proc/" + tid + "/cwd"
+		if ev.Call == "execveat" && int32(n.Args[0]) != unix.AT_FDCWD {
+			dir = "/proc/" + tid + "/fd/" + strconv.Itoa(int(int32(n.Args[0])))
+		}
+		d, err := os.Readlink(dir)
+		if errors.Is(err, unix.ENAMETOOLONG) {
+			d, err = seccomp.DirName(dir, "/proc/"+tid+"/root")
+		}
+		switch {
+		case err == nil && strings.HasPrefix(d, "/") && !strings.HasSuffix(d, " (deleted)"):
+			ev.Path = path.Join(d, ev.Path)
+		case err != nil:
+			ev.Path = cwdUnnamed + "/" + ev.Path
+		}
+	}
+	if ev.Call == "execve" && strings.HasPrefix(ev.Path, "/") && len(ev.Path) < unix.PathMax {
 		// In the caller's root (the container's: the same as the init's).
 		// /proc/self and /proc/thread-self are the caller's, not this
 		// process's (an exec of /proc/self/fd/N runs the caller's file).
@@ -209,6 +231,11 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 	}
 	return ev
 }
+
+// cwdUnnamed starts a relative path whose directory could not be named
+// (audit.CwdUnnamed, which the report calls incomplete; this package
+// keeps the moat package out of the init).
+const cwdUnnamed = "<cwd not named>"
 
 // cut is how many execs and connects were only counted.
 func (w *execWatch) cut() int64 {

@@ -193,7 +193,7 @@ func Parse(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int
 					add(unreadable(pid, ev.TimeMS, text))
 					continue
 				}
-				ev.Path = audit.Clean(args[loc[2]:loc[3]], 400)
+				ev.Path = audit.CleanPath(args[loc[2]:loc[3]], audit.MaxPath)
 				ev.Detail = audit.Clean(argv(args[loc[1]:]), 400)
 			default:
 				continue

@@ -144,7 +144,7 @@ func Parse(b []byte) (moat.Event, bool) {
 		Source: moat.SourceAudit,
 		Kind:   moat.Kind(l.K),
 		PID:    l.PID,
-		Path:   Clean(l.Path, 400),
+		Path:   CleanPath(l.Path, MaxPath),
 		Addr:   Clean(l.Addr, 300),
 		Name:   Clean(l.Name, 400),
 		Detail: Clean(l.Detail, 400),
@@ -174,6 +174,42 @@ func Clean(s string, n int) string {
 		}
 	}
 	return b.String()
+}
+
+// MaxPath bounds an event's path: a longer one is cut in its middle
+// ([CleanPath]), never at its end.
+const MaxPath = 1024
+
+// CutMark ends the marker that [CleanPath] puts where it left bytes
+// out ("…[N bytes cut]…"), and CwdUnnamed starts a path relative to a
+// working directory that could not be named (the hook's words when the
+// kernel and its own walk up the tree both fail): the report calls
+// either incomplete.
+const (
+	CutMark    = " bytes cut]…"
+	CwdUnnamed = "<cwd not named>"
+)
+
+// CleanPath is [Clean] for a path: at most about n bytes and, where the
+// path is longer, its start (the tree: /home, /work, a site directory)
+// and its end (the file's name, which is what tells) are kept around a
+// marker saying how much was left out ("…[N bytes cut]…"), so that
+// neither a deep directory nor a long name can hide the other half.
+func CleanPath(s string, n int) string {
+	c := Clean(s, 4*len(s)+8) // every byte escaped takes at most 4
+	if len(c) <= n {
+		return c
+	}
+	head := max(n/3, 16)
+	tail := max(n-head-24, 16)
+	for head > 0 && !utf8.RuneStart(c[head]) {
+		head--
+	}
+	t := len(c) - tail
+	for t < len(c) && !utf8.RuneStart(c[t]) {
+		t++
+	}
+	return c[:head] + "…[" + strconv.Itoa(t-head) + CutMark + c[t:]
 }
 
 func hex2(c byte) string {

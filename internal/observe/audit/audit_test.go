@@ -93,3 +93,22 @@ func TestHookNamesNothing(t *testing.T) {
 		t.Error("the hook's code is gone")
 	}
 }
+
+// TestCleanPath: a path past the bound keeps its start and its end (the
+// file's name) around a marker of what was cut, within the bound.
+func TestCleanPath(t *testing.T) {
+	long := "/home/alex/" + strings.Repeat("d/", 3000) + "evil\n.pth"
+	for _, c := range []struct{ in, start, end string }{
+		{"/work/x.pth", "/work/x.pth", "/work/x.pth"},
+		{long, "/home/alex/d/", `/d/evil\x0a.pth`},
+		{"/work/" + strings.Repeat("é", 2000) + "/x.pth", "/work/é", "é/x.pth"},
+	} {
+		got := CleanPath(c.in, MaxPath)
+		if len(got) > MaxPath+32 || !strings.HasPrefix(got, c.start) || !strings.HasSuffix(got, c.end) || !utf8.ValidString(got) {
+			t.Errorf("CleanPath(%.40q…) = %q: want %q…%q within %d bytes", c.in, got, c.start, c.end, MaxPath)
+		}
+		if (len(c.in) > MaxPath) != strings.Contains(got, CutMark) {
+			t.Errorf("CleanPath(%.40q…) = %.80q: the cut marker where and only where it was cut", c.in, got)
+		}
+	}
+}

@@ -82,26 +82,114 @@ def _install_hook(fifo, pythonpath):
     # call whatever its depth: past PATH_MAX os.getcwd() falls back to
     # the C library's walk up the tree, whose cost grows with the square
     # of the depth, and the hook asks at every event with a relative path.
-    # A directory too deep for the kernel to name is said so, with the
-    # path as the program gave it.
+    # Past PATH_MAX (the kernel will not name it) the hook walks up itself,
+    # once per directory (cached by its device and inode, forgotten when
+    # the program renames or removes a directory): each parent opened from
+    # the one below ("..", never a link), the child found among its
+    # entries. A directory it cannot name either is said so (CwdUnnamed
+    # in audit.go), and the report calls it incomplete.
+    named = {}
+    dflags = _os.O_RDONLY | _os.O_DIRECTORY | _os.O_CLOEXEC
+    fstat, stat_, scandir = _os.fstat, _os.stat, _os.scandir
+
+    def walk_up():
+        here_st = stat_(".")
+        key = (here_st.st_dev, here_st.st_ino)
+        if key in named:
+            return named[key]
+        names, size, fd, st, found = [], 0, fopen(".", dflags), here_st, None
+        try:
+            for _ in range(8192):
+                up = fopen("..", dflags, dir_fd=fd)
+                close(fd)
+                fd = up
+                pst = fstat(fd)
+                if (pst.st_dev, pst.st_ino) == (st.st_dev, st.st_ino):
+                    found = "/" + "/".join(reversed(names))
+                    break
+                name = None
+                # by inode first; a mount point's entry has the inode
+                # of the directory beneath the mount: then by stat
+                for by_ino in (True, False):
+                    with scandir(fd) as it:
+                        for n, e in enumerate(it):
+                            if n > 100000:
+                                break
+                            if by_ino and e.inode() != st.st_ino:
+                                continue
+                            try:
+                                s = stat_(e.name, dir_fd=fd, follow_symlinks=not by_ino)
+                            except OSError:
+                                continue
+                            if (s.st_dev, s.st_ino) == (st.st_dev, st.st_ino):
+                                name = e.name
+                                break
+                    if name is not None:
+                        break
+                if name is None:
+                    break
+                names.append(name)
+                size += len(name) + 1
+                if size > 65536:
+                    break
+                st = pst
+        finally:
+            close(fd)
+        if len(named) > 64:
+            named.clear()
+        named[key] = found
+        return found
+
     def cwd():
         try:
-            return readlink("/proc/self/cwd")
+            d = readlink("/proc/self/cwd")
+            # os.readlink reads at most MAXPATHLEN bytes, and gVisor's
+            # /proc cuts a longer name there rather than refuse it: a name
+            # that long may be cut, so it is walked for.
+            if len(d) < 4000:
+                return d
+            return walk_up()
         except OSError as e:
             if e.errno == ENAMETOOLONG:
-                return "<cwd over PATH_MAX>"
+                try:
+                    return walk_up()
+                except OSError:
+                    return None
         return getcwd()  # no /proc
 
+    # A path bounded to maxpath characters: past it, its start and its
+    # end (the file's name) are kept around a marker (CleanPath's in
+    # audit.go), never the start alone.
+    maxpath = 1024
+
+    def bound(p, n=maxpath):
+        if len(p) <= n:
+            return p
+        head = max(n // 3, 16)
+        tail = max(n - head - 24, 16)
+        return p[:head] + "…[%d bytes cut]…" % (len(p) - head - tail) + p[-tail:]
+
     def absolute(p):
-        p = text(p, 1024)
+        p = text(p, 8192)
         if p and not p.startswith("/"):
             try:
-                d = cwd().rstrip("/")
+                d = cwd()
             except OSError:
-                return p[:400]
-            # The path's own end is kept: the name is what tells.
-            p = (d[:max(40, 399 - len(p))] + "…/" + p) if len(d) + 1 + len(p) > 400 else d + "/" + p
-        return p[:400]
+                d = None
+            if d is None or not d.startswith("/"):
+                return bound("<cwd not named>/" + p)
+            # Leading "." and ".." are the working directory's own, whose
+            # name the kernel (or the walk) gave without links: resolved
+            # exactly, so a path climbing out of a deep directory names
+            # where it lands.
+            parts = p.split("/")
+            i = 0
+            while i < len(parts) - 1 and parts[i] in (".", "..", ""):
+                if parts[i] == "..":
+                    d = d.rsplit("/", 1)[0] or "/"
+                i += 1
+            p = d.rstrip("/") + "/" + "/".join(parts[i:])
+        return bound(p)
 
     def emit(kind, once=None, **kw):
         if once is not None:
@@ -116,13 +204,19 @@ def _install_hook(fifo, pythonpath):
         kw["pid"] = getpid()
         line = dumps(kw)
         if len(line) > 1000:  # one atomic FIFO write (PIPE_BUF) once encoded
-            kw["detail"] = text(kw.get("detail", ""), 200)
+            kw["detail"] = bound(text(kw.get("detail", ""), 8192), 300)
             line = dumps(kw)
             # The data's start is kept, as much of it as fits (escaping
             # makes it longer), not dropped whole.
             while len(line) > 1000 and kw.get("data"):
                 kw["data"] = kw["data"][:len(kw["data"]) * 3 // 4]
                 line = dumps(kw)
+        # A long path (escaped, or not ASCII) is cut shorter, in its middle,
+        # until the line is one write.
+        out = line.encode("utf-8", "backslashreplace")
+        while len(out) > 3900 and len(kw.get("path", "")) > 64:
+            kw["path"] = bound(kw["path"], len(kw["path"]) // 2)
+            out = dumps(kw).encode("utf-8", "backslashreplace")
         # Opened per event: no descriptor of moat's stays in the program.
         # busy: this open is the hook's own, not the program's.
         was, state["busy"] = state["busy"], True
@@ -135,7 +229,7 @@ def _install_hook(fifo, pythonpath):
         try:
             # backslashreplace: a lone surrogate becomes a \\udcXX escape,
             # which is still valid JSON.
-            write(fd, line.encode("utf-8", "backslashreplace")[:4000] + b"\n")
+            write(fd, out[:4000] + b"\n")
         except OSError:
             pass
         finally:
@@ -282,6 +376,8 @@ def _install_hook(fifo, pythonpath):
                 emit(kind, once=(kind, p), path=p)
             elif event in ("os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.rename", "os.replace", "os.symlink", "os.link", "shutil.rmtree"):
                 kind = event.split(".")[1]
+                if kind in ("rename", "replace", "rmdir", "rmtree"):
+                    named.clear()  # a directory named by the walk may move
                 if isinstance_(args[0], int_):
                     return
                 kw = {"path": absolute(args[0])}
@@ -294,11 +390,11 @@ def _install_hook(fifo, pythonpath):
                 exe, a = args[0], args[1]
                 keep_hook(args[3] if len(args) > 3 else None)
                 first = a if isinstance_(a, (str_, bytes_)) else (list(a)[:1] or [""])[0]
-                emit("exec", path=text(exe if exe is not None else first), detail=argv(a))
+                emit("exec", path=bound(text(exe if exe is not None else first, 8192)), detail=argv(a))
             elif event in ("os.exec", "os.posix_spawn", "os.spawn"):
                 if event == "os.spawn":
                     args = args[1:]
-                emit("exec", path=text(args[0]), detail=argv(args[1]))
+                emit("exec", path=bound(text(args[0], 8192)), detail=argv(args[1]))
             elif event == "os.system":
                 emit("exec", path="/bin/sh", detail="sh -c " + text(args[0]))
             elif event == "socket.__new__":

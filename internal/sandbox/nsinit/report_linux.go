@@ -44,7 +44,7 @@ import (
 // (The shared ones are in internal/observe.)
 const (
 	maxKernelEvents = observe.MaxKernelEvents
-	fsDiffBudget    = 1500 * time.Millisecond
+	fsDiffBudget    = observe.FSBudget
 	eventsPerMsg    = 32
 )
 

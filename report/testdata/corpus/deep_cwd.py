@@ -12,3 +12,12 @@ for i in range(200):
     with open("marker%d.txt" % i, "w") as f:
         f.write("x")
 print("done", len(name) * 50 + 50, flush=True)
+# From there a relative path climbs back out: the hook names where it
+# lands (the working directory's own ".." resolved), and a program run by
+# a relative path is named whole by the kernel's side too.
+with open("../" * 50 + "climbed.txt", "w") as f:
+    f.write("x")
+import subprocess, sys
+os.symlink(sys.executable, "py")
+subprocess.run(["./py", "-c", "pass"])
+print("climbed", flush=True)

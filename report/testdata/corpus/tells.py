@@ -67,6 +67,25 @@ check("pid 1's command line", read("/proc/1/cmdline").replace("\0", " "))
 check("the kernel's command line", read("/proc/cmdline"))
 check("pid 1's name", read("/proc/1/comm"))
 check("/proc/self/cgroup", read("/proc/self/cgroup"))
+check("/proc/1/cgroup", read("/proc/1/cgroup"))
+# VM signs (systemd-detect-virt's and malware's): a VM look is a CI
+# runner's and normal; only what names moat, or a fixed value of moat's
+# own, tells. The host's own kernel (its build host's name in
+# /proc/version) is the host's: moat's name only there.
+for p in ("/proc/cpuinfo", "/proc/version", "/sys/hypervisor/type", "/sys/hypervisor/uuid", "/proc/scsi/scsi"):
+    if "moat" in read(p).lower():
+        tells.append("%s names moat" % p)
+for p in sorted(listdir("/sys/class/dmi/id")):
+    check("/sys/class/dmi/id/" + p, read("/sys/class/dmi/id/" + p, 4096))
+for d in ("/sys/class/net", "/sys/block", "/dev", "/dev/disk/by-id", "/run/systemd"):
+    check("listing of " + d, " ".join(listdir(d)))
+check("/run/systemd/container", read("/run/systemd/container"))
+check("$container", os.environ.get("container", ""))
+# moat's own fixed markers on a kernel command line (the micro-VM's
+# agent is started by one): none may be there.
+for w in ("guest_agent",):
+    if w in read("/proc/cmdline"):
+        tells.append("the kernel's command line has moat's " + w)
 check("/proc/self/mountinfo", read("/proc/self/mountinfo"))
 for d in ("/", "/tmp", "/opt", "/usr/local", "/usr/local/lib", "/usr/local/share", "/home", home, "/etc", "/run", "/var/tmp"):
     check("listing of " + d, " ".join(listdir(d)))

@@ -9,6 +9,7 @@
 package procmem
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -51,6 +52,7 @@ func Call(ev *moat.Event, n seccomp.Notif, tid int, maxArgv int, target func(pat
 		}
 		if merr == nil {
 			raw := seccomp.ReadString(mem, pathArg, 4096)
+			whole := raw
 			if raw != "" && !strings.HasPrefix(raw, "/") {
 				// relative to the working directory, or to execveat's
 				// directory: the path the program ran, made whole
@@ -58,11 +60,22 @@ func Call(ev *moat.Event, n seccomp.Notif, tid int, maxArgv int, target func(pat
 				if nr == unix.SYS_EXECVEAT && int32(n.Args[0]) != unix.AT_FDCWD {
 					dir = "/proc/" + strconv.Itoa(tid) + "/fd/" + strconv.Itoa(int(int32(n.Args[0])))
 				}
-				if d, err := os.Readlink(dir); err == nil && strings.HasPrefix(d, "/") && !strings.HasSuffix(d, " (deleted)") {
-					raw = path.Join(d, raw)
+				d, err := os.Readlink(dir)
+				if errors.Is(err, unix.ENAMETOOLONG) {
+					// past PATH_MAX the kernel will not name it: walked up
+					d, err = seccomp.DirName(dir, "/proc/"+strconv.Itoa(tid)+"/root")
+				}
+				switch {
+				case err == nil && strings.HasPrefix(d, "/") && !strings.HasSuffix(d, " (deleted)"):
+					whole = path.Join(d, raw)
+					if len(whole) < unix.PathMax {
+						raw = whole // else hashed by its relative path: none
+					}
+				case err != nil:
+					whole = audit.CwdUnnamed + "/" + raw
 				}
 			}
-			ev.Path = audit.Clean(raw, 400)
+			ev.Path = audit.CleanPath(whole, audit.MaxPath)
 			ev.Detail = audit.Clean(seccomp.ReadArgv(mem, argvArg), maxArgv)
 			if nr == unix.SYS_EXECVE {
 				var failed bool
