@@ -134,6 +134,18 @@ func sinkholeByHelper(t *testing.T) {
 			t.Errorf("%s: no layer says the sink helper serves the network: %+v", name, res.Layers)
 		}
 	}
+	t.Run("suite", func(t *testing.T) {
+		// The adversarial cases with the sinkhole: the program's
+		// container keeps its hardening beside the helper. Not
+		// socket-families: Docker turns IPv6 off in a container whose
+		// network is not disabled (a sinkhole's, root's too), so ::1
+		// cannot be bound there.
+		moattest.Run(t, func() moat.Backend { return sinkholeBackend{docker.New(testImage(), "", "")} }, moattest.Options{
+			Layers: layers, Container: moattest.ContainerOptions,
+			Cases: []string{"host-files", "host-proc", "syscalls", "proc-sys-writes", "devices", "tiocsti",
+				"signal-host", "inherited-fds", "capabilities", "uid", "hostname", "exit-code", "layers", "cancel", "limit-timeout", "cleanup"},
+		})
+	})
 	t.Run("helper-fails", sinkHelperFails)
 	t.Run("helper-killed", sinkHelperKilled)
 	enginetest.WantNoLabelled(t).Close()
@@ -254,6 +266,14 @@ func (w *onLine) Write(p []byte) (int, error) {
 		w.once.Do(w.do)
 	}
 	return len(p), nil
+}
+
+// sinkholeBackend runs every spec with the sinkhole network.
+type sinkholeBackend struct{ *docker.Backend }
+
+func (b sinkholeBackend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	spec.Network = moat.NetworkSinkhole
+	return b.Backend.Run(ctx, spec)
 }
 
 // dockerUser is the user of the docker group who is not root that the
