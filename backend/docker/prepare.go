@@ -36,9 +36,9 @@ type box struct {
 	name     string // the image as named
 	imageID  string
 	site     *ctr.HookSite
-	id       string // the container's
-	runID    string // the run's (ctr.RunID), its containers' label
-	sinkID   string // the sink helper's container, once made (startSinkHelper)
+	id       string                 // the container's
+	runID    string                 // the run's (ctr.RunID), its containers' label
+	sinkID   atomic.Pointer[string] // the sink helper's container, once made (startSinkHelper); Close may race the run
 	r        *ctr.Run
 	hj       types.HijackedResponse
 	stopWait context.CancelFunc
@@ -146,9 +146,9 @@ func (bx *box) close() {
 		if bx.hj.Conn != nil {
 			bx.hj.Close()
 		}
-		if bx.sinkID != "" {
+		if id := bx.sinkID.Load(); id != nil {
 			// Removed as the sink stopped; again, in case it did not.
-			_ = bx.e.cli.ContainerRemove(rctx, bx.sinkID, container.RemoveOptions{Force: true})
+			_ = bx.e.cli.ContainerRemove(rctx, *id, container.RemoveOptions{Force: true})
 		}
 		_ = bx.e.cli.ContainerRemove(rctx, bx.id, container.RemoveOptions{Force: true})
 		bx.stopWait()

@@ -108,7 +108,7 @@ func (bx *box) startSinkHelper(ctx context.Context) (*ctr.SinkProc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create its container: %w", err)
 	}
-	bx.sinkID = created.ID
+	bx.sinkID.Store(&created.ID)
 	remove := func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
