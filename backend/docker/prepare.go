@@ -36,7 +36,9 @@ type box struct {
 	name     string // the image as named
 	imageID  string
 	site     *ctr.HookSite
-	id       string // the container's
+	id       string                 // the container's
+	runID    string                 // the run's (ctr.RunID), its containers' label
+	sinkID   atomic.Pointer[string] // the sink helper's container, once made (startSinkHelper); Close may race the run
 	r        *ctr.Run
 	hj       types.HijackedResponse
 	stopWait context.CancelFunc
@@ -63,7 +65,7 @@ func (b *Backend) prepare(ctx context.Context, e *engine, spec *moat.Spec, vol s
 	// The image is pinned by its ID: the run, its layers and the hook's
 	// bytecode cache (keyed by the ID) are of the same image, whatever
 	// the name points to meanwhile.
-	bx := &box{b: b, e: e, tmpl: spec, lim: lim, vol: vol, persona: persona, name: cfg.Image, exited: make(chan struct{}), exitCode: -1}
+	bx := &box{b: b, e: e, tmpl: spec, lim: lim, vol: vol, persona: persona, name: cfg.Image, runID: id, exited: make(chan struct{}), exitCode: -1}
 	if ins, err := e.cli.ImageInspect(life, cfg.Image); err == nil && ins.ID != "" {
 		bx.imageID, cfg.Image = ins.ID, ins.ID
 	}
@@ -144,6 +146,10 @@ func (bx *box) close() {
 		if bx.hj.Conn != nil {
 			bx.hj.Close()
 		}
+		if id := bx.sinkID.Load(); id != nil {
+			// Removed as the sink stopped; again, in case it did not.
+			_ = bx.e.cli.ContainerRemove(rctx, *id, container.RemoveOptions{Force: true})
+		}
 		_ = bx.e.cli.ContainerRemove(rctx, bx.id, container.RemoveOptions{Force: true})
 		bx.stopWait()
 		<-bx.exited
@@ -161,8 +167,16 @@ func (bx *box) layers(spec *moat.Spec, lim moat.Limits) []moat.Layer {
 	if sentry(b.runtimeName(e)) && spec.Network == moat.NetworkSinkhole {
 		rt += " (gVisor with --network=host: the program's sockets are the host kernel's, in the container's network namespace only)"
 	}
-	return ctr.Layers(fmt.Sprintf("docker %s, API %s (negotiated)", e.version, e.cli.ClientVersion()),
+	layers := ctr.Layers(fmt.Sprintf("docker %s, API %s (negotiated)", e.version, e.cli.ClientVersion()),
 		rt, img, bx.vol, spec, lim, bx.persona)
+	if spec.Network == moat.NetworkSinkhole && sinkByHelper() {
+		for i := range layers {
+			if layers[i].Name == "network" {
+				layers[i].Detail = ctr.HelperNetworkLayer()
+			}
+		}
+	}
+	return layers
 }
 
 // run hands spec over to the waiting init and supervises the run to its
@@ -192,7 +206,9 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	if sess.Sinkhole() {
 		// Before the header: the program starts only once it is read.
 		err := errors.New("no pid")
-		if ins, ierr := e.cli.ContainerInspect(life, bx.id); ierr != nil {
+		if sinkByHelper() {
+			err = sess.StartSinkVia(func() (*ctr.SinkProc, error) { return bx.startSinkHelper(life) })
+		} else if ins, ierr := e.cli.ContainerInspect(life, bx.id); ierr != nil {
 			err = ierr
 		} else if ins.State != nil && ins.State.Pid > 0 {
 			err = sess.StartSink(ins.State.Pid)
@@ -305,7 +321,7 @@ func (b *Backend) Prepare(ctx context.Context, tmpl *moat.Spec) (moat.Prepared, 
 	if err := b.Supports(&t); err != nil {
 		return nil, err
 	}
-	if err := ctr.ValidateSink(b.name(), &t); err != nil {
+	if err := ctr.ValidateSinkEnter(b.name(), &t, !b.PythonInit); err != nil {
 		return nil, err
 	}
 	e, err := b.engine()
@@ -371,7 +387,7 @@ func (p *Prepared) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, erro
 	if err := p.bx.b.Supports(spec); err != nil {
 		return nil, err
 	}
-	if err := ctr.ValidateSink(p.bx.b.name(), spec); err != nil {
+	if err := ctr.ValidateSinkEnter(p.bx.b.name(), spec, !p.bx.b.PythonInit); err != nil {
 		return nil, err
 	}
 	if err := p.fits(spec); err != nil {

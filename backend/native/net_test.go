@@ -17,29 +17,6 @@ import (
 	"github.com/moat-sandbox/moat/moattest"
 )
 
-// hostListener listens on the host's 127.0.0.1 and counts connections:
-// a sandbox must reach it only when allowed to.
-func hostListener(t *testing.T) (port int, accepted *atomic.Int32) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	accepted = new(atomic.Int32)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port, accepted
-}
-
 func runNet(t *testing.T, network moat.Network, prog string) *moat.Result {
 	t.Helper()
 	moattest.RequireBackend(t, "native")
@@ -122,7 +99,7 @@ func TestNetworkAllow(t *testing.T) {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
 	port := ln.Addr().(*net.TCPAddr).Port
-	otherPort, otherAccepted := hostListener(t)
+	otherPort, otherAccepted := moattest.HostListener(t, "127.0.0.1:0")
 
 	prog := fmt.Sprintf(`
 import socket, urllib.request
@@ -154,7 +131,7 @@ except socket.gaierror:
 		t.Errorf("allowed server saw %d requests, want 1", hits.Load())
 	}
 	time.Sleep(100 * time.Millisecond)
-	if n := otherAccepted.Load(); n != 0 {
+	if n := otherAccepted(); n != 0 {
 		t.Errorf("a listener off the allow list got %d connections", n)
 	}
 	for _, c := range []struct {

@@ -164,53 +164,19 @@ func TestSinkhole(t *testing.T) {
 		moattest.Sinkhole(t, podman.New(testImage(), rootlessUser(t)), func(s *moat.Spec) { s.AllowDegraded = true })
 	})
 	t.Run("nonroot", func(t *testing.T) {
-		// moat itself as the rootless user: this test binary, copied
-		// where that user can run it, runs TestSinkholeAsUser.
+		// moat itself as the rootless user: this test binary runs
+		// TestSinkholeAsUser as that user.
 		u := rootlessUser(t)
-		dir, err := os.MkdirTemp("", "moat-sink-test-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.RemoveAll(dir)
-		bin, err := os.ReadFile(os.Args[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		exe := filepath.Join(dir, "podman.test")
-		if err := os.WriteFile(exe, bin, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		pw, err := user.Lookup(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		env := []string{sinkAsUserEnv + "=1", "MOAT_TEST_IMAGE=" + testImage(), "PATH=" + os.Getenv("PATH")}
-		if fi, err := os.Stat("/run/user/" + pw.Uid); err == nil && fi.IsDir() {
-			env = append(env, "XDG_RUNTIME_DIR=/run/user/"+pw.Uid)
-		}
-		cmd := exec.Command("runuser", "-u", u, "--", "env", "-C", pw.HomeDir)
-		cmd.Args = append(cmd.Args, append(env, exe, "-test.run", "^TestSinkholeAsUser$", "-test.count=1", "-test.v")...)
-		out, err := cmd.CombinedOutput()
-		t.Logf("as %s:\n%s", u, out)
-		if err != nil || !strings.Contains(string(out), "--- PASS: TestSinkholeAsUser") {
-			t.Fatalf("the sinkhole with moat as %s: %v", u, err)
-		}
+		moattest.AsUser(t, u, "TestSinkholeAsUser")
 		wantNoContainers(t, u)
 	})
 }
-
-// sinkAsUserEnv, set to 1, runs TestSinkholeAsUser: the test binary, as
-// the rootless user, started by TestSinkhole/nonroot.
-const sinkAsUserEnv = "MOAT_TEST_SINKHOLE_AS_USER"
 
 // TestSinkholeAsUser is the shared sinkhole case with moat not root, its
 // podman rootless as itself: the sink is served by moat's helper in
 // podman's user namespace (`podman unshare`). Only as TestSinkhole's child.
 func TestSinkholeAsUser(t *testing.T) {
-	if os.Getenv(sinkAsUserEnv) != "1" {
+	if os.Getenv(moattest.AsUserEnv) != "1" {
 		t.Skip("run by TestSinkhole/nonroot as the rootless user")
 	}
 	if os.Geteuid() == 0 {

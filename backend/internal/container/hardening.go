@@ -130,6 +130,13 @@ func networkLayer(spec *moat.Spec) string {
 	return "network none: loopback only"
 }
 
+// HelperNetworkLayer is networkLayer's for a sinkhole served by moat's
+// sink helper, a container of its own on the run's network namespace.
+func HelperNetworkLayer() string {
+	return "network namespace of the container, loopback only, where moat's sink helper (a container of its own sharing that namespace alone, with CAP_NET_ADMIN there) serves the " +
+		(&egress.Config{Mode: egress.ModeSinkhole}).Describe()
+}
+
 // Denied are system calls the engines' default profile allows and moat
 // does not: a program has no business tracing or reading other processes.
 var Denied = []string{"ptrace", "process_vm_readv", "process_vm_writev", "io_uring_setup", "io_uring_enter", "io_uring_register"}

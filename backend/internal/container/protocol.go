@@ -83,7 +83,7 @@ func Entrypoint(goInit bool, p Persona) []string {
 func IsEntrypoint(args []string) bool {
 	switch len(args) {
 	case 3:
-		return args[1] == ctrinit.Arg
+		return args[1] == ctrinit.Arg || args[1] == SinkHelperArg && args[2] == SinkHelperHere
 	case 5:
 		return slices.Equal(args, Entrypoint(false, Persona{}))
 	}
@@ -241,6 +241,23 @@ func (s *Session) StartSink(pid int) error {
 		md = s.rep.metadata
 	}
 	sk, err := startSink(pid, md, s.start, s.SinkEnter)
+	if err != nil {
+		return fmt.Errorf("sinkhole: %w", err)
+	}
+	s.sink = sk
+	return nil
+}
+
+// StartSinkVia brings up the run's sinkhole through a helper that start
+// starts on the container's network namespace (a container of its own:
+// see container.StartSinkVia). The report's sink events are the
+// session's from then on.
+func (s *Session) StartSinkVia(start func() (*SinkProc, error)) error {
+	var md *honeytoken.Metadata
+	if s.rep != nil {
+		md = s.rep.metadata
+	}
+	sk, err := StartSinkVia(start, md, s.start)
 	if err != nil {
 		return fmt.Errorf("sinkhole: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/sandbox/osthread"
+	"github.com/moat-sandbox/moat/internal/termsafe"
 )
 
 // The sinkhole of a container run (--network sinkhole). The engine gives
@@ -39,7 +40,12 @@ import (
 // the rules CAP_NET_ADMIN over it: moat runs as root (rootful engines, or
 // rootless podman as MOAT_PODMAN_USER from a root moat), or, for rootless
 // podman run by moat's own user, serves it through a helper in podman's
-// user namespace (SinkHelperArg).
+// user namespace (SinkHelperArg). A moat that is not root but may drive
+// the engine (a user of the docker group) has the engine start the helper:
+// moat's binary from the init volume as pid 1 of a container of its own
+// that joins the run's network namespace with CAP_NET_ADMIN there and
+// nothing else (SinkHelperHere, StartSinkVia); the program's container
+// keeps all of its hardening.
 
 // sinkDrain is how long the stack waits, after the container is gone, for
 // the last flows to be recorded.
@@ -51,10 +57,10 @@ type Sink struct {
 	stack *egress.Stack
 	rec   *egress.Recorder
 	start time.Time
-	// helper, if set, serves the sink from the engine's user namespace
-	// (startSinkHelper); the fields above and below are then unused.
-	helper    *exec.Cmd
-	helperIn  io.WriteCloser
+	// helper, if set, serves the sink from another process (a helper in
+	// the engine's user namespace, or a container of its own: startVia);
+	// the fields above and below are then unused.
+	helper    *SinkProc
 	helperOut *json.Decoder
 	ca        []byte
 	// sockets asks the thread in the container's namespace, kept for
@@ -127,8 +133,7 @@ func StartSinkIn(ns int, md *honeytoken.Metadata, start time.Time) (*Sink, error
 	if theirs.Ino == ours.Ino && theirs.Dev == ours.Dev {
 		return nil, errors.New("the sandbox shares moat's network namespace: refusing to set up a sinkhole there")
 	}
-	s := &Sink{start: start, sockets: make(chan sockReq), done: make(chan struct{})}
-	s.rec = egress.NewRecorder(s.record)
+	s := newSink(start)
 	cfg := &egress.Config{Mode: egress.ModeSinkhole, Metadata: md}
 	type result struct {
 		st  *egress.Stack
@@ -159,6 +164,50 @@ func StartSinkIn(ns int, md *honeytoken.Metadata, start time.Time) (*Sink, error
 	}
 	s.stack = r.st
 	return s, nil
+}
+
+func newSink(start time.Time) *Sink {
+	s := &Sink{start: start, sockets: make(chan sockReq), done: make(chan struct{})}
+	s.rec = egress.NewRecorder(s.record)
+	return s
+}
+
+// startSinkHere brings the sinkhole up in the network namespace this
+// process runs in: the helper's, pid 1 of a container of its own that
+// joined the run's namespace (SinkHelperHere). It refuses, and does
+// nothing, unless this process is pid 1 (of a pid namespace of its own:
+// never moat on the host, where the rules would take the host's network)
+// and the namespace has no interface but lo. Every socket of the stack is
+// made here, by any thread: the whole process is in that namespace.
+func startSinkHere(md *honeytoken.Metadata, start time.Time) (*Sink, error) {
+	if os.Getpid() != 1 {
+		return nil, errors.New("the sink helper serves the network namespace it runs in only as pid 1 of a container of its own")
+	}
+	if err := loopbackOnly(); err != nil {
+		return nil, err
+	}
+	s := newSink(start)
+	st, err := egress.Start(&egress.Config{Mode: egress.ModeSinkhole, Metadata: md}, s.rec, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sinkhole: %w", err)
+	}
+	s.stack = st
+	return s, nil
+}
+
+// loopbackOnly says why the calling thread's network namespace is no
+// sinkhole's: an interface other than lo (a route out), or none listed.
+func loopbackOnly() error {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return fmt.Errorf("list the sandbox's interfaces: %w", err)
+	}
+	for _, i := range ifs {
+		if i.Name != "lo" {
+			return fmt.Errorf("the sandbox's network namespace has interface %q besides lo: not a sinkhole", i.Name)
+		}
+	}
+	return nil
 }
 
 type sockReq struct {
@@ -193,14 +242,8 @@ func (s *Sink) startIn(ns int, want *unix.Stat_t, cfg *egress.Config) (*egress.S
 	if err := unix.Stat("/proc/thread-self/ns/net", &now); err != nil || now.Ino != want.Ino || now.Dev != want.Dev {
 		return nil, errors.New("enter the sandbox's network namespace: this thread is not in it")
 	}
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return nil, fmt.Errorf("list the sandbox's interfaces: %w", err)
-	}
-	for _, i := range ifs {
-		if i.Name != "lo" {
-			return nil, fmt.Errorf("the sandbox's network namespace has interface %q besides lo: not a sinkhole", i.Name)
-		}
+	if err := loopbackOnly(); err != nil {
+		return nil, err
 	}
 	st, err := egress.StartIn(cfg, s.rec, nil, s.socket)
 	if err != nil {
@@ -244,18 +287,6 @@ func (s *Sink) Stop() ([]moat.Event, int) {
 	return s.events, s.rec.Dropped()
 }
 
-// SinkHelperArg, as the first argument, runs moat as the helper that
-// serves a container's sinkhole from the user namespace that owns the
-// container's network namespace (rootless podman's, entered by `podman
-// unshare`): moat without root cannot enter that network namespace from
-// the host's user namespace, and Go cannot enter a user namespace from a
-// process with threads. The helper holds CAP_SYS_ADMIN and CAP_NET_ADMIN
-// in that user namespace, enters the network namespace on one thread as
-// root moat does (startSink), and talks to moat on its stdin and stdout:
-// it reads a sinkRequest, writes a sinkReady, and, when its stdin ends,
-// stops the sink and writes a sinkDone.
-const SinkHelperArg = "moat-container-sink"
-
 // Messages between moat and the sink helper, one JSON value each.
 type (
 	sinkRequest struct {
@@ -272,8 +303,13 @@ type (
 	}
 )
 
-// maxSinkDone bounds the helper's last message.
+// maxSinkDone bounds the helper's messages together.
 const maxSinkDone = 256 << 20
+
+// sinkStopBound bounds the wait for the helper's last message once moat
+// ended its stdin: the sink's drain and the events' encoding take far
+// less; a helper still silent then is ended.
+const sinkStopBound = 30 * time.Second
 
 func init() {
 	if len(os.Args) == 3 && os.Args[1] == SinkHelperArg {
@@ -282,18 +318,23 @@ func init() {
 }
 
 // sinkHelper is the helper's main: the sink in the network namespace of
-// the container whose init is pid (as this host's /proc names it).
-func sinkHelper(pidArg string) int {
-	pid, err := strconv.Atoi(pidArg)
+// the container whose init is pid (as this host's /proc names it), or,
+// for SinkHelperHere, in its own.
+func sinkHelper(where string) int {
 	in := json.NewDecoder(os.Stdin)
 	out := json.NewEncoder(os.Stdout)
 	var req sinkRequest
-	if err == nil {
-		err = in.Decode(&req)
-	}
+	err := in.Decode(&req)
 	var s *Sink
-	if err == nil {
-		s, err = startSink(pid, req.Metadata, time.Unix(0, req.StartNS), nil)
+	switch {
+	case err != nil:
+	case where == SinkHelperHere:
+		s, err = startSinkHere(req.Metadata, time.Unix(0, req.StartNS))
+	default:
+		var pid int
+		if pid, err = strconv.Atoi(where); err == nil {
+			s, err = startSink(pid, req.Metadata, time.Unix(0, req.StartNS), nil)
+		}
 	}
 	if err != nil {
 		_ = out.Encode(sinkReady{Error: err.Error()})
@@ -303,7 +344,9 @@ func sinkHelper(pidArg string) int {
 		s.Stop()
 		return 1
 	}
-	_, _ = io.Copy(io.Discard, os.Stdin) // until moat is done with it
+	// Until moat is done with it. The helper's stdin is moat's alone:
+	// nothing of the program reaches it.
+	_, _ = io.Copy(io.Discard, os.Stdin)
 	evs, dropped := s.Stop()
 	if evs == nil {
 		evs = []moat.Event{}
@@ -312,6 +355,19 @@ func sinkHelper(pidArg string) int {
 		return 1
 	}
 	return 0
+}
+
+// StartSinkVia starts the sink through a helper that start starts, on the
+// run's network namespace (SinkHelperArg SinkHelperHere, in a container
+// of its own), and returns once the sink is up there. md and start are as
+// StartSinkIn's. Any failure ends the helper: the run must then be
+// refused, never run with a network not served.
+func StartSinkVia(start func() (*SinkProc, error), md *honeytoken.Metadata, began time.Time) (*Sink, error) {
+	p, err := start()
+	if err != nil {
+		return nil, fmt.Errorf("the sink helper: %w", err)
+	}
+	return startVia(p, md, began)
 }
 
 // startSinkHelper starts the sink through a helper that enter starts in
@@ -331,48 +387,70 @@ func startSinkHelper(pid int, md *honeytoken.Metadata, start time.Time, enter fu
 		return nil, fmt.Errorf("the sink helper: %w", err)
 	}
 	var stderr strings.Builder
-	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
+	cmd.Stderr = &LimitedWriter{W: &stderr, N: 4096}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("the sink helper: %w", err)
 	}
+	return startVia(&SinkProc{
+		Stdin:  stdin,
+		Stdout: stdout,
+		Stderr: stderr.String,
+		End: func(kill bool) {
+			if kill {
+				_ = cmd.Process.Kill()
+			}
+			_ = cmd.Wait()
+		},
+	}, md, start)
+}
+
+// startVia sends a started helper its request and waits for the sink.
+func startVia(p *SinkProc, md *honeytoken.Metadata, start time.Time) (*Sink, error) {
 	fail := func(err error) (*Sink, error) {
-		_ = stdin.Close()
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			err = fmt.Errorf("%w (%s)", err, lastLine(msg))
+		_ = p.Stdin.Close()
+		p.End(true)
+		if p.Stderr != nil {
+			if msg := strings.TrimSpace(p.Stderr()); msg != "" {
+				err = fmt.Errorf("%w (%s)", err, termsafe.Line(lastLine(msg), 300))
+			}
 		}
 		return nil, fmt.Errorf("the sink helper: %w", err)
 	}
-	if err := json.NewEncoder(stdin).Encode(sinkRequest{Metadata: md, StartNS: start.UnixNano()}); err != nil {
+	if err := json.NewEncoder(p.Stdin).Encode(sinkRequest{Metadata: md, StartNS: start.UnixNano()}); err != nil {
 		return fail(err)
 	}
-	dec := json.NewDecoder(io.LimitReader(stdout, maxSinkDone))
+	dec := json.NewDecoder(io.LimitReader(p.Stdout, maxSinkDone))
 	var ready sinkReady
 	if err := dec.Decode(&ready); err != nil {
 		return fail(fmt.Errorf("no answer: %w", err))
 	}
 	if ready.Error != "" {
-		return fail(errors.New(ready.Error))
+		return fail(errors.New(termsafe.Line(ready.Error, 512)))
 	}
 	if len(ready.CA) == 0 {
 		return fail(errors.New("no CA"))
 	}
-	return &Sink{helper: cmd, helperIn: stdin, helperOut: dec, ca: ready.CA}, nil
+	return &Sink{helper: p, helperOut: dec, ca: ready.CA}, nil
 }
 
 // stopHelper ends the helper's sink and takes its events.
 func (s *Sink) stopHelper() ([]moat.Event, int) {
-	_ = s.helperIn.Close()
+	_ = s.helper.Stdin.Close()
 	var done sinkDone
-	err := s.helperOut.Decode(&done)
-	if err != nil {
-		_ = s.helper.Process.Kill()
+	decoded := make(chan error, 1)
+	go func() { decoded <- s.helperOut.Decode(&done) }()
+	var err error
+	select {
+	case err = <-decoded:
+	case <-time.After(sinkStopBound):
+		// End unblocks the decoder (the helper's stdout closes), whose
+		// result is then not read.
+		err = fmt.Errorf("no events within %s", sinkStopBound)
 	}
-	_ = s.helper.Wait()
+	s.helper.End(err != nil)
 	if err != nil {
 		return []moat.Event{{Source: moat.SourceMoat, Kind: moat.KindReportCut,
-			Detail: "the sinkhole's helper ended without its events: " + err.Error()}}, 0
+			Detail: "the sinkhole's helper ended without its events: " + termsafe.Line(err.Error(), 512)}}, 0
 	}
 	evs := done.Events[:0]
 	for _, ev := range done.Events {
@@ -381,19 +459,4 @@ func (s *Sink) stopHelper() ([]moat.Event, int) {
 		}
 	}
 	return evs, done.Dropped
-}
-
-// limitedWriter keeps the first n bytes written to w.
-type limitedWriter struct {
-	w io.Writer
-	n int
-}
-
-func (l *limitedWriter) Write(p []byte) (int, error) {
-	if l.n > 0 {
-		k := min(len(p), l.n)
-		_, _ = l.w.Write(p[:k])
-		l.n -= k
-	}
-	return len(p), nil
 }

@@ -29,6 +29,11 @@ func sinkSupported(bool) error { return SinkSupported() }
 // StartSinkIn: see SinkSupported.
 func StartSinkIn(int, *honeytoken.Metadata, time.Time) (*Sink, error) { return nil, SinkSupported() }
 
+// StartSinkVia: see SinkSupported.
+func StartSinkVia(func() (*SinkProc, error), *honeytoken.Metadata, time.Time) (*Sink, error) {
+	return nil, SinkSupported()
+}
+
 // CAPEM is nil off Linux.
 func (s *Sink) CAPEM() []byte { return nil }
 

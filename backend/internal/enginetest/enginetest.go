@@ -29,18 +29,8 @@ import (
 // ContainerdOrphans).
 func WantNoContainers(t *testing.T) {
 	t.Helper()
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cli := WantNoLabelled(t)
 	defer cli.Close()
-	list, err := cli.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", ctr.Label))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range list {
-		t.Errorf("container left behind: %s %v %s", c.ID[:12], c.Names, c.State)
-	}
 	orphans, err := ContainerdOrphans(context.Background(), cli)
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +38,26 @@ func WantNoContainers(t *testing.T) {
 	for _, o := range orphans {
 		t.Errorf("containerd keeps a record of a removed container of moat: %s", o)
 	}
+}
+
+// WantNoLabelled fails the test if the daemon has a container labelled by
+// moat: WantNoContainers without its look at containerd, which takes
+// root. It returns its client, which the caller closes.
+func WantNoLabelled(t *testing.T) *client.Client {
+	t.Helper()
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := cli.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", ctr.Label))})
+	if err != nil {
+		cli.Close()
+		t.Fatal(err)
+	}
+	for _, c := range list {
+		t.Errorf("container left behind: %s %v %s", c.ID[:12], c.Names, c.State)
+	}
+	return cli
 }
 
 // ContainerdOrphans lists the records of Docker's containerd (namespace
