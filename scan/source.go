@@ -15,6 +15,8 @@ import (
 
 	"github.com/moat-sandbox/moat/internal/termsafe"
 	"github.com/moat-sandbox/moat/internal/transfer/archive"
+
+	"github.com/moat-sandbox/moat/internal/transfer/capture"
 )
 
 // ErrTarget marks a target that cannot be scanned: missing, unreadable,
@@ -58,7 +60,7 @@ func (p *pkg) add(name string, size int64, r io.Reader) error {
 	}
 	h := sha256.New()
 	var buf bytes.Buffer
-	n, err := io.Copy(io.MultiWriter(h, &limitWriter{w: &buf, n: keep}), r)
+	n, err := io.Copy(io.MultiWriter(h, &capture.Head{W: &buf, N: keep}), r)
 	if err != nil {
 		return err
 	}
@@ -68,23 +70,6 @@ func (p *pkg) add(name string, size int64, r io.Reader) error {
 	p.files = append(p.files, f)
 	p.byName[name] = f
 	return nil
-}
-
-// limitWriter keeps at most n bytes and swallows the rest.
-type limitWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (l *limitWriter) Write(b []byte) (int, error) {
-	if l.n > 0 {
-		k := min(int64(len(b)), l.n)
-		if _, err := l.w.Write(b[:k]); err != nil {
-			return 0, err
-		}
-		l.n -= k
-	}
-	return len(b), nil
 }
 
 // load reads the target into memory.

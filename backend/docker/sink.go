@@ -14,6 +14,8 @@ import (
 
 	ctr "github.com/moat-sandbox/moat/backend/internal/container"
 	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
+
+	"github.com/moat-sandbox/moat/internal/transfer/capture"
 )
 
 // The sinkhole without root. moat serves a run's sinkhole in the
@@ -124,7 +126,7 @@ func (bx *box) startSinkHelper(ctx context.Context) (*ctr.SinkProc, error) {
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		_, err := stdcopy.StdCopy(outW, &ctr.LimitedWriter{W: &stderr, N: 4096}, hj.Reader)
+		_, err := stdcopy.StdCopy(outW, &capture.Head{W: &stderr, N: 4096}, hj.Reader)
 		outW.CloseWithError(err)
 	}()
 	end := func(bool) {

@@ -20,6 +20,8 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/sandbox/osthread"
 	"github.com/moat-sandbox/moat/internal/termsafe"
+
+	"github.com/moat-sandbox/moat/internal/transfer/capture"
 )
 
 // The sinkhole of a container run (--network sinkhole). The engine gives
@@ -387,7 +389,7 @@ func startSinkHelper(pid int, md *honeytoken.Metadata, start time.Time, enter fu
 		return nil, fmt.Errorf("the sink helper: %w", err)
 	}
 	var stderr strings.Builder
-	cmd.Stderr = &LimitedWriter{W: &stderr, N: 4096}
+	cmd.Stderr = &capture.Head{W: &stderr, N: 4096}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("the sink helper: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/moat-sandbox/moat/internal/transfer/capture"
 )
 
 // TestSinkRefusesHostNamespace: a sinkhole is never set up in moat's own
@@ -52,7 +54,7 @@ func TestSinkHere(t *testing.T) {
 			t.Fatal(err)
 		}
 		var stderr strings.Builder
-		cmd.Stderr = &LimitedWriter{W: &stderr, N: 4096}
+		cmd.Stderr = &capture.Head{W: &stderr, N: 4096}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -45,18 +45,3 @@ type SinkProc struct {
 	End func(kill bool)
 }
 
-// LimitedWriter keeps the first N bytes written to W and drops the rest,
-// never failing a write.
-type LimitedWriter struct {
-	W io.Writer
-	N int
-}
-
-func (l *LimitedWriter) Write(p []byte) (int, error) {
-	if l.N > 0 {
-		k := min(len(p), l.N)
-		_, _ = l.W.Write(p[:k])
-		l.N -= k
-	}
-	return len(p), nil
-}

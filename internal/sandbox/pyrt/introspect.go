@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/moat-sandbox/moat/internal/transfer/capture"
 )
 
 // introspectTimeout bounds one run of the interpreter (or its shim); a
@@ -65,8 +67,8 @@ var runIntrospection = func(ctx context.Context, path string, args, env []string
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = env
 	var out, errb bytes.Buffer
-	cmd.Stdout = &limitWriter{w: &out, n: 1 << 20}
-	cmd.Stderr = &limitWriter{w: &errb, n: 64 << 10}
+	cmd.Stdout = &capture.Head{W: &out, N: 1 << 20}
+	cmd.Stderr = &capture.Head{W: &errb, N: 64 << 10}
 	cmd.WaitDelay = time.Second // a shim's grandchild holding the pipe must not hang us
 	err = cmd.Run()
 	return out.Bytes(), errb.Bytes(), err
@@ -238,19 +240,4 @@ func truncate(b []byte, n int) []byte {
 		return b[:n]
 	}
 	return b
-}
-
-// limitWriter keeps the first n bytes and discards the rest.
-type limitWriter struct {
-	w io.Writer
-	n int
-}
-
-func (l *limitWriter) Write(p []byte) (int, error) {
-	if l.n > 0 {
-		k := min(len(p), l.n)
-		l.w.Write(p[:k])
-		l.n -= k
-	}
-	return len(p), nil
 }

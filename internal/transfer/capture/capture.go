@@ -75,3 +75,22 @@ func (c *Stream) Result() (string, bool) {
 	defer c.mu.Unlock()
 	return c.buf.String(), c.truncated
 }
+
+// Head keeps the first N bytes written to W and drops the rest; a write
+// never fails for the bytes dropped, so a child process writing to it is
+// never blocked or killed by a full buffer. An error of W's is returned.
+type Head struct {
+	W io.Writer
+	N int64
+}
+
+func (h *Head) Write(p []byte) (int, error) {
+	if h.N > 0 {
+		k := min(int64(len(p)), h.N)
+		if _, err := h.W.Write(p[:k]); err != nil {
+			return 0, err
+		}
+		h.N -= k
+	}
+	return len(p), nil
+}

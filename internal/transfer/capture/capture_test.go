@@ -26,3 +26,18 @@ func TestStream(t *testing.T) {
 		t.Fatalf("zero limit: %q %v", got, trunc)
 	}
 }
+
+// TestHead: the first N bytes are kept, every write says it took all of
+// its bytes (a child writing never blocks or fails), the rest is dropped.
+func TestHead(t *testing.T) {
+	var b bytes.Buffer
+	h := &Head{W: &b, N: 5}
+	for _, s := range []string{"abc", "defg", "hij"} {
+		if n, err := h.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", s, n, err)
+		}
+	}
+	if b.String() != "abcde" {
+		t.Fatalf("kept %q, want %q", b.String(), "abcde")
+	}
+}
