@@ -84,7 +84,8 @@ def _install_hook(fifo, pythonpath):
     # of the depth, and the hook asks at every event with a relative path.
     # Past PATH_MAX (the kernel will not name it) the hook walks up itself,
     # once per directory (cached by its device and inode, forgotten when
-    # the program renames or removes a directory): each parent opened from
+    # the program renames or removes a directory), up to the first
+    # ancestor it has named before: each parent opened from
     # the one below ("..", never a link), the child found among its
     # entries. A directory it cannot name either is said so (CwdUnnamed
     # in audit.go), and the report calls it incomplete.
@@ -132,10 +133,17 @@ def _install_hook(fifo, pythonpath):
                 size += len(name) + 1
                 if size > 65536:
                     break
+                # An ancestor already named ends the walk: a program going
+                # down one directory at a time costs one step a directory,
+                # not its whole depth (quadratic in it).
+                known = named.get((pst.st_dev, pst.st_ino))
+                if known:
+                    found = known.rstrip("/") + "/" + "/".join(reversed(names))
+                    break
                 st = pst
         finally:
             close(fd)
-        if len(named) > 64:
+        if len(named) > 256:
             named.clear()
         named[key] = found
         return found

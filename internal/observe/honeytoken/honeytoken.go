@@ -100,8 +100,29 @@ func pick(s []string) string {
 	return s[int(b[0])%len(s)]
 }
 
-// New makes a fresh set for a sandbox whose home directory is home.
+// New plants a fresh set under home. A set whose files spell a word of
+// tellWords anywhere (a random value can make one with the fixed text
+// beside it: "ECB" then "ait...") is drawn again whole, a bounded number
+// of times (the fixed text spells none: TestSetSpellsNoTell).
 func New(home string) *Set {
+	s := newSet(home)
+	for i := 0; i < 64 && s.spellsTell(); i++ {
+		s = newSet(home)
+	}
+	return s
+}
+
+func (s *Set) spellsTell() bool {
+	for _, c := range s.Files {
+		if hasTellWord(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// newSet makes a fresh set for a sandbox whose home directory is home.
+func newSet(home string) *Set {
 	upper := "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 	keyID := "AKIA" + random(16, upper)
 	// As real ones: AWS secrets are base64 (+ and / too), PyPI tokens a
