@@ -20,6 +20,10 @@
 # hands the host the listener (SCM_RIGHTS) before anything else; C3 says
 # hello with the run's argv. The host reads the FIFO, serves the
 # listener and diffs the writable directories (_report_setup).
+#
+# What the program sees of itself is a cold run's: its pid (C2 sets
+# ns_last_pid), its /proc/self/cmdline and environ (the run's, _set_mm),
+# and pid 1's command line and name (the persona's init).
 import sys
 _startup = set(sys.modules)
 import os, socket, struct, json, ctypes, signal
@@ -277,7 +281,12 @@ def _reaper(sock, cfg, prog):
     if cfg.get("last_pid"):
         # The program's pid is a cold run's (whose init's threads took
         # the first): the next process of this namespace is last_pid+1.
-        _write("/proc/sys/kernel/ns_last_pid", "%d" % cfg["last_pid"])
+        # Best effort: a kernel that refuses leaves the program pid 2,
+        # which is a tell, not a weaker sandbox.
+        try:
+            _write("/proc/sys/kernel/ns_last_pid", "%d" % cfg["last_pid"])
+        except OSError:
+            pass
     for f in cfg["proc_files"]:
         if os.path.lexists("/proc/" + f):
             _mount("/dev/null", "/proc/" + f, None, 4096, None)  # MS_BIND
