@@ -69,8 +69,11 @@ def _set_mm(argv, env):
     # exe_fd -1 and no auxv, which is what lets a process without
     # capabilities do it (kernel/sys.c prctl_set_mm_map). Raises OSError
     # with the kernel's errno if it refuses.
-    with open("/proc/self/stat", "rb") as f:
-        st = f.read()
+    fd = os.open("/proc/self/stat", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        st = os.read(fd, 4096)
+    finally:
+        os.close(fd)
     fl = [int(x) for x in st[st.rindex(b")") + 2:].split()[1:]]  # fl[i] is field i+4 (state is field 3)
     f = lambda n: fl[n - 4]
     m = _MMMap(start_code=f(26), end_code=f(27), start_data=f(45), end_data=f(46), start_brk=f(47),
