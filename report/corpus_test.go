@@ -3,6 +3,7 @@ package report_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -240,6 +241,26 @@ func TestTells(t *testing.T) {
 	t.Run("sinkhole", func(t *testing.T) {
 		noTells(t, b, func(s *moat.Spec) { s.Files["host.txt"] = host; s.Network = moat.NetworkSinkhole })
 	})
+	// A zygote child's program is a cold run's to itself: its command
+	// line, environment, pid 1 (backend/native TestZygoteTells compares
+	// the pids).
+	t.Run("zygote", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("the zygote is tested as root")
+		}
+		noTells(t, zygoteOnly{zygoteBackend(t)}, func(s *moat.Spec) { s.Files["host.txt"] = host })
+	})
+}
+
+// zygoteOnly fails a run that did not go through a zygote child.
+type zygoteOnly struct{ moat.Backend }
+
+func (b zygoteOnly) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	res, err := b.Backend.Run(ctx, spec)
+	if err == nil && !slices.ContainsFunc(res.Layers, func(l moat.Layer) bool { return l.Name == "zygote" }) {
+		return nil, fmt.Errorf("the run did not go through a zygote child: %v", res.Layers)
+	}
+	return res, err
 }
 
 // noTells runs tells.py on b (moattest.NoTells) after a first run, not

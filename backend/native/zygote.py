@@ -20,6 +20,10 @@
 # hands the host the listener (SCM_RIGHTS) before anything else; C3 says
 # hello with the run's argv. The host reads the FIFO, serves the
 # listener and diffs the writable directories (_report_setup).
+#
+# What the program sees of itself is a cold run's: its pid (C2 sets
+# ns_last_pid), its /proc/self/cmdline and environ (the run's, _set_mm),
+# and pid 1's command line and name (the persona's init).
 import sys
 _startup = set(sys.modules)
 import os, socket, struct, json, ctypes, signal
@@ -32,8 +36,8 @@ _libc.syscall.restype = ctypes.c_long
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 _libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-_NR = {"x86_64": {"landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446, "capset": 126, "seccomp": 317},
-       "aarch64": {"landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446, "capset": 91, "seccomp": 277}}[os.uname().machine]
+_NR = {"x86_64": {"landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446, "capset": 126, "seccomp": 317, "brk": 12, "prctl": 157},
+       "aarch64": {"landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446, "capset": 91, "seccomp": 277, "brk": 214, "prctl": 167}}[os.uname().machine]
 _WORK, _TMP = "/work", "/tmp"
 
 
@@ -42,6 +46,51 @@ def _name(n):
     # child's processes says its part; the program gets the zygote's.
     b = ctypes.create_string_buffer(n[:15])
     _libc.prctl(15, ctypes.addressof(b), 0, 0, 0)  # PR_SET_NAME
+
+
+# struct prctl_mm_map (linux/prctl.h): start_code, end_code, start_data,
+# end_data, start_brk, brk, start_stack, arg_start, arg_end, env_start,
+# env_end, auxv, auxv_size, exe_fd.
+class _MMMap(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint64) for n in ("start_code", "end_code", "start_data", "end_data", "start_brk", "brk",
+                                               "start_stack", "arg_start", "arg_end", "env_start", "env_end", "auxv")] + \
+        [("auxv_size", ctypes.c_uint32), ("exe_fd", ctypes.c_uint32)]
+
+
+_areas = []  # the argv and environment areas set by _set_mm: alive as long as the process
+
+
+def _set_mm(argv, env):
+    # /proc/self/cmdline and /proc/self/environ are the kernel's view of
+    # the argv and environment areas: PR_SET_MM_MAP points them at
+    # buffers holding argv (and env, if not None), each string
+    # NUL-terminated, no padding. Every other field is this process's
+    # own, from /proc/self/stat (and brk, the current break, read last);
+    # exe_fd -1 and no auxv, which is what lets a process without
+    # capabilities do it (kernel/sys.c prctl_set_mm_map). Raises OSError
+    # with the kernel's errno if it refuses.
+    fd = os.open("/proc/self/stat", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        st = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    fl = [int(x) for x in st[st.rindex(b")") + 2:].split()[1:]]  # fl[i] is field i+4 (state is field 3)
+    f = lambda n: fl[n - 4]
+    m = _MMMap(start_code=f(26), end_code=f(27), start_data=f(45), end_data=f(46), start_brk=f(47),
+               start_stack=f(28), arg_start=f(48), arg_end=f(49), env_start=f(50), env_end=f(51), auxv=0,
+               auxv_size=0, exe_fd=0xFFFFFFFF)
+    a = ctypes.create_string_buffer(b"".join(x.encode("utf-8", "surrogateescape") + b"\0" for x in argv))
+    m.arg_start = ctypes.addressof(a)
+    m.arg_end = m.arg_start + len(a.raw) - 1  # the buffer's own trailing NUL is not the argv's
+    keep = [a]
+    if env is not None:
+        e = ctypes.create_string_buffer(b"".join(x.encode("utf-8", "surrogateescape") + b"\0" for x in env))
+        m.env_start = ctypes.addressof(e)
+        m.env_end = m.env_start + len(e.raw) - 1
+        keep.append(e)
+    m.brk = _libc.syscall(_NR["brk"], 0)
+    _check(_libc.syscall(_NR["prctl"], 35, 14, ctypes.c_void_p(ctypes.addressof(m)), ctypes.sizeof(m), 0), "prctl PR_SET_MM_MAP")  # PR_SET_MM, PR_SET_MM_MAP
+    _areas[:] = keep
 
 
 def _check(r, what):
@@ -232,6 +281,15 @@ def _reaper(sock, cfg, prog):
     # own; then the zygote's unmasked one is covered.
     nsd = 2 | 4 | 8  # nosuid nodev noexec
     _mount("proc", "/proc", "proc", nsd, None)
+    if cfg.get("last_pid"):
+        # The program's pid is a cold run's (whose init's threads took
+        # the first): the next process of this namespace is last_pid+1.
+        # Best effort: a kernel that refuses leaves the program pid 2,
+        # which is a tell, not a weaker sandbox.
+        try:
+            _write("/proc/sys/kernel/ns_last_pid", "%d" % cfg["last_pid"])
+        except OSError:
+            pass
     for f in cfg["proc_files"]:
         if os.path.lexists("/proc/" + f):
             _mount("/dev/null", "/proc/" + f, None, 4096, None)  # MS_BIND
@@ -248,6 +306,16 @@ def _reaper(sock, cfg, prog):
     for res, v in ((resource.RLIMIT_NPROC, cfg["nproc"]), (resource.RLIMIT_FSIZE, cfg["fsize"]), (resource.RLIMIT_CORE, 0)):
         resource.setrlimit(res, (v, v))
     _check(_libc.prctl(38, 1, 0, 0, 0), "no_new_privs")
+    # pid 1's command line and name are the persona's init, as a cold
+    # run's: without a capability, before the seccomp program, which
+    # is also the proof that the program's own _set_mm will be allowed.
+    mm = 0
+    if cfg.get("init"):
+        try:
+            _set_mm([cfg["init"]], None)
+            _name(os.path.basename(cfg["init"]).encode())
+        except OSError as e:
+            mm = e.errno
     rw_files = ["/dev/" + d for d in ("null", "zero", "full", "random", "urandom")]
     if cfg.get("fifo"):
         rw_files.append(cfg["fifo"])  # the hook's channel, the child's own FIFO
@@ -257,7 +325,7 @@ def _reaper(sock, cfg, prog):
     listener = _seccomp(prog, cfg.get("notify"))
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(s, signal.SIG_IGN)
-    _send(sock, {"kind": "waiting", "landlock": abi}, listener if cfg.get("notify") else -1)
+    _send(sock, {"kind": "waiting", "landlock": abi, "mm": mm}, listener if cfg.get("notify") else -1)
     if cfg.get("notify"):
         os.close(listener)
     run = _recv(sock)
@@ -271,7 +339,7 @@ def _reaper(sock, cfg, prog):
             os._exit(1)
     pid = os.fork()
     if pid == 0:
-        _program(sock, run)
+        _program(sock, run, mm == 0 and cfg.get("init"))
     nul = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(nul, fd)
@@ -301,7 +369,7 @@ def _reaper(sock, cfg, prog):
         os._exit(0)
 
 
-def _program(sock, run):
+def _program(sock, run, mm):
     # C3: the run's program, in this interpreter.
     try:
         sock.close()
@@ -322,6 +390,10 @@ def _program(sock, run):
             k, _, v = kv.partition("=")
             os.environ[k] = v
         argv = run["argv"]
+        if mm:
+            # /proc/self/cmdline and /proc/self/environ: the run's, as a
+            # cold run's (allowed: C2 did the same before the filter).
+            _set_mm(argv, run["env"])
         if "random" in sys.modules:
             sys.modules["random"].seed()
         # The audit hook's hello (warm.py's): what the zygote, C1 and C2

@@ -304,6 +304,7 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 	files, dirs, ro := nsinit.ProcMasks()
 	fork := map[string]any{
 		"disk": lim.Disk, "home": p.Home, "host": p.Host, "nproc": lim.Pids + 3*initThreads, "fsize": lim.Disk,
+		"init": p.Init, "last_pid": coldLastPid,
 		"proc": nsinit.ZygoteProc, "proc_files": files, "proc_dirs": dirs, "proc_ro": ro,
 		"etc": nsinit.EtcFiles(nsinit.Persona{Host: p.Host, User: p.User, Gecos: p.Gecos, Home: p.Home}, p.Home, zs.uid, zs.uid),
 	}
@@ -419,6 +420,11 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 		{Name: "rlimits", Detail: fmt.Sprintf("nproc %d, fsize %d, core 0", lim.Pids+3*initThreads, lim.Disk)},
 		ZygoteNote,
 	}
+	if m.MM != 0 {
+		// The kernel refused PR_SET_MM_MAP: the program's /proc/self
+		// cmdline and environ, and pid 1's, are the zygote's.
+		c.layers[len(c.layers)-1].Detail += fmt.Sprintf("; /proc/self/cmdline and environ are the zygote's (PR_SET_MM_MAP: %s)", unix.ErrnoName(unix.Errno(m.MM)))
+	}
 	if c.rep != nil {
 		c.layers[slices.IndexFunc(c.layers, func(l moat.Layer) bool { return l.Name == "seccomp" })].Detail += ", its listener served by moat (the kernel's events of the report)"
 	}
@@ -441,7 +447,14 @@ type zygoteMsg struct {
 	Landlock any    `json:"landlock"`
 	ExitCode int    `json:"exit_code"`
 	Signal   int    `json:"signal"`
+	MM       int    `json:"mm"` // the errno of pid 1's PR_SET_MM_MAP; 0: done
 }
+
+// coldLastPid is the pid a cold native run's init has taken last when it
+// starts the program (itself and the threads of Go's runtime): a zygote
+// child's pid 1 sets its namespace's ns_last_pid to it, so that the
+// program's pid is a cold run's (TestZygoteTells compares them).
+const coldLastPid = 9
 
 // recv reads one message of the child and the host pid of its sender
 // (the kernel's credentials, not the child's word).

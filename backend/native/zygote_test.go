@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -533,5 +535,55 @@ func TestZygoteEvasion(t *testing.T) {
 			t.Logf("%s %s %s %s", e.Source, e.Kind, e.Path, e.Detail)
 		}
 		t.Errorf("kernel read event %v, credential-access finding on kernel evidence %v, evasion finding %v: want all", kernelRead, cred, evasion)
+	}
+}
+
+// TestZygoteTells: what the program sees of its own process and of pid 1
+// in a zygote child is what it sees in a cold run: its pid and its
+// parent's, its command line (the run's argv, as sys.orig_argv says),
+// its environment (the run's), and a pid 1 that is not a Python
+// interpreter (the persona's init). The persona differs per run, so pid
+// 1's command line is compared by shape.
+func TestZygoteTells(t *testing.T) {
+	z := newZygote(t)
+	probe := `import os, sys
+me = open('/proc/self/cmdline').read()
+env = open('/proc/self/environ').read()
+init = open('/proc/1/cmdline').read()
+print(os.getpid(), os.getppid(), me == ''.join(a + '\0' for a in sys.orig_argv), sys.orig_argv[0] == sys.executable,
+      env == ''.join('%s=%s\0' % kv for kv in os.environ.items()), 'FOO=bar\0' in env, ('mo' + 'at') in (me + env + init).lower(),
+      init.count('\0'), 'python' in init, open('/proc/1/comm').read().strip() == os.path.basename(init.rstrip('\0')))`
+	spec := func() *moat.Spec {
+		return &moat.Spec{Args: []string{"-c", probe}, Env: []string{"FOO=bar"}, NoReport: true}
+	}
+	tmpl := zygoteTmpl()
+	cold, err := z.Run(context.Background(), &moat.Spec{Python: tmpl.Python, Args: spec().Args, Env: spec().Env, NoReport: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cold.Status != moat.StatusExited || cold.ExitCode != 0 {
+		t.Fatalf("cold: %s %d: %s", cold.Status, cold.ExitCode, cold.Stderr)
+	}
+	warm := zygoteRun(t, z, spec())
+	if warm.Status != moat.StatusExited || warm.ExitCode != 0 || !slices.ContainsFunc(warm.Layers, func(l moat.Layer) bool { return l.Name == "zygote" }) {
+		t.Fatalf("zygote child: %s %d: %s", warm.Status, warm.ExitCode, warm.Stderr)
+	}
+	want := "True True True True False 1 False True"
+	if !strings.HasSuffix(strings.TrimSpace(cold.Stdout), want) {
+		t.Fatalf("the cold run itself is not as expected: %q, want suffix %q", cold.Stdout, want)
+	}
+	// The pid: a cold run's is 10 to 12 (after its init and the threads
+	// of Go's runtime, which vary by a thread); the zygote child's is
+	// set to 10 (ns_last_pid), the rest must be the same.
+	wf, cf := strings.Fields(warm.Stdout), strings.Fields(cold.Stdout)
+	wp, _ := strconv.Atoi(wf[0])
+	cp, _ := strconv.Atoi(cf[0])
+	if wp < 3 || cp < 3 || wp > cp+2 || cp > wp+2 || !slices.Equal(wf[1:], cf[1:]) {
+		t.Errorf("zygote child: %q\ncold run:     %q", warm.Stdout, cold.Stdout)
+	}
+	for _, l := range warm.Layers {
+		if l.Name == "zygote" && strings.Contains(l.Detail, "PR_SET_MM_MAP") {
+			t.Errorf("the zygote layer says PR_SET_MM_MAP was refused: %s", l.Detail)
+		}
 	}
 }

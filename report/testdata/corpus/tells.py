@@ -65,6 +65,20 @@ except KeyError:
 check("/etc/passwd", read("/etc/passwd"))
 check("pid 1's command line", read("/proc/1/cmdline").replace("\0", " "))
 check("the kernel's command line", read("/proc/cmdline"))
+# The kernel's view of this process is what the interpreter says it was
+# started with: its command line is sys.orig_argv, NUL-terminated, and
+# its environment is the one os.environ was read from (a program forked
+# from another interpreter shows that one's).
+if hasattr(sys, "orig_argv") and read("/proc/self/cmdline") != "".join(a + "\0" for a in sys.orig_argv):
+    tells.append("/proc/self/cmdline is not sys.orig_argv: " + read("/proc/self/cmdline")[:200])
+check("/proc/self/cmdline", read("/proc/self/cmdline").replace("\0", " "))
+environ = dict(kv.partition("=")[::2] for kv in read("/proc/self/environ").split("\0") if kv)
+if environ.get("HOME") != os.environ.get("HOME") or environ.get("PATH") != os.environ.get("PATH"):
+    tells.append("/proc/self/environ is not the program's environment: HOME %r PATH %r" % (environ.get("HOME"), environ.get("PATH")))
+# pid 1 another interpreter of this Python, which is not this process:
+# the program runs under a Python supervisor.
+if os.getpid() != 1 and os.path.basename(read("/proc/1/cmdline").split("\0")[0]).startswith("python"):
+    tells.append("pid 1 is a Python interpreter: " + read("/proc/1/cmdline").replace("\0", " ")[:200])
 check("pid 1's name", read("/proc/1/comm"))
 check("/proc/self/cgroup", read("/proc/self/cgroup"))
 check("/proc/1/cgroup", read("/proc/1/cgroup"))
