@@ -44,4 +44,3 @@ type SinkProc struct {
 	// last message. Called once, whatever happened.
 	End func(kill bool)
 }
-
