@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -817,12 +818,24 @@ func removeRunscCgroups(id string) {
 	if d := filepath.Join("/sys/fs/cgroup", "moat", id); dirExists(d) {
 		dirs = append(dirs, d)
 	}
+	// A directory that will not go holds a process still (EBUSY): one of
+	// the run's, which runsc placed there late; it is killed, for up to
+	// 10s (CI saw a finished run's freezer, memory and pids groups stand
+	// 20s after it).
 	for _, d := range dirs {
-		for i := 0; i < 50; i++ {
-			if err := os.Remove(d); err == nil || os.IsNotExist(err) {
+		for end := time.Now().Add(10 * time.Second); ; {
+			err := os.Remove(d)
+			if err == nil || os.IsNotExist(err) || time.Now().After(end) {
 				break
 			}
-			time.Sleep(10 * time.Millisecond)
+			if b, rerr := os.ReadFile(filepath.Join(d, "cgroup.procs")); rerr == nil {
+				for _, f := range strings.Fields(string(b)) {
+					if pid, aerr := strconv.Atoi(f); aerr == nil && pid > 1 {
+						_ = syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 }
