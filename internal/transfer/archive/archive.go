@@ -108,26 +108,7 @@ func KindOf(name string) Kind {
 
 // CheckFile validates the archive at p, by the kind its name says.
 func CheckFile(p string, lim Limits) (*Info, error) {
-	k := KindOf(p)
-	if k == Unknown {
-		return nil, fmt.Errorf("%s: not a .tar.gz, .whl or .zip: %w", clean(path.Base(p)), ErrCorrupt)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file: %w", clean(path.Base(p)), ErrCorrupt)
-	}
-	if k == TarGz {
-		return CheckTarGz(f, fi.Size(), lim)
-	}
-	return CheckZip(f, fi.Size(), lim)
+	return ReadFile(p, lim, nil)
 }
 
 // ReadFile validates the archive at p exactly as CheckFile does and
