@@ -24,7 +24,7 @@ type testFlags struct {
 	image                                      string
 	wheelhouse, index, phases, command, out    string
 	timeoutInstall, timeoutImport, timeoutTest string
-	netInstall, netImport, netTest             string
+	network, netInstall, netImport, netTest    string
 	limitFlags
 	asJSON, allowDegraded, requirements, quiet bool
 	userland, noIsolation                      bool
@@ -68,6 +68,7 @@ JSON, summed up after the phases, and with --sarif / --html in files.`,
 	fl.StringVar(&f.timeoutInstall, "timeout-install", pkgtest.DefaultTimeouts[pkgtest.PhaseInstall].String(), "wall clock of the install phase")
 	fl.StringVar(&f.timeoutImport, "timeout-import", pkgtest.DefaultTimeouts[pkgtest.PhaseImport].String(), "wall clock of the import phase")
 	fl.StringVar(&f.timeoutTest, "timeout-test", pkgtest.DefaultTimeouts[pkgtest.PhaseTest].String(), "wall clock of the test phase")
+	fl.StringVar(&f.network, "network", "", "network of every phase: none, sinkhole or allow=HOST:PORT,... (a --network-PHASE flag wins for its phase; --index still opens its host to install)")
 	fl.StringVar(&f.netInstall, "network-install", "", "network of the install phase: none, sinkhole or allow=HOST:PORT,... (default sinkhole; allow=INDEX with --index)")
 	fl.StringVar(&f.netImport, "network-import", "", "network of the import phase (default sinkhole)")
 	fl.StringVar(&f.netTest, "network-test", "", "network of the test phase (default none)")
@@ -124,11 +125,22 @@ func testConfig(f *testFlags, target string) (pkgtest.Config, error) {
 			return cfg, err
 		}
 	}
+	if f.network != "" {
+		if _, err := moat.ParseNetwork(f.network); err != nil {
+			return cfg, fmt.Errorf("--network: %w", err)
+		}
+	}
 	cfg.Network = map[string]moat.Network{}
 	for _, n := range []struct{ phase, v string }{
 		{pkgtest.PhaseInstall, f.netInstall}, {pkgtest.PhaseImport, f.netImport}, {pkgtest.PhaseTest, f.netTest}} {
 		if n.v == "" {
-			continue
+			// --network is every phase's unless the phase has its own;
+			// with --index, the install phase keeps the index's allow=
+			// (a --network of none there would only fail the install).
+			if f.network == "" || (n.phase == pkgtest.PhaseInstall && f.index != "") {
+				continue
+			}
+			n.v = f.network
 		}
 		cfg.Network[n.phase] = moat.Network(n.v)
 		if _, err := cfg.PhaseNetwork(n.phase); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
@@ -70,6 +71,7 @@ func TestTestBadInput(t *testing.T) {
 		{[]string{"test", "--index", "ftp://mirror", calc}, "--index"},
 		{[]string{"test", "--memory", "lots", calc}, "--memory"},
 		{[]string{"test", "--network-test", "bogus", calc}, "--network-test"},
+		{[]string{"test", "--network", "bogus", calc}, "--network: "},
 		{[]string{"test", "--network-install", "sinkhole", "--index", "http://127.0.0.1:9/simple/", calc}, "--index gives the install phase allow=127.0.0.1:9"},
 		{[]string{"test", filepath.Join(dir, "nothing-here")}, "no such file"},
 		{[]string{"test"}, "arg"},
@@ -391,6 +393,47 @@ func TestTestUserlandFlag(t *testing.T) {
 		}
 		if cfg.NoUserland != c.off {
 			t.Errorf("%q: NoUserland = %v, want %v", c.args, cfg.NoUserland, c.off)
+		}
+	}
+}
+
+// TestTestNetworkFlag: --network is every phase's network, a
+// --network-PHASE flag wins for its phase, and --index keeps the install
+// phase's allow= of the index.
+func TestTestNetworkFlag(t *testing.T) {
+	calc := filepath.Join(projects, "calc")
+	for _, c := range []struct {
+		args []string
+		want string // install import test
+	}{
+		{nil, "sinkhole sinkhole none"},
+		{[]string{"--network", "none"}, "none none none"},
+		{[]string{"--network", "sinkhole"}, "sinkhole sinkhole sinkhole"},
+		{[]string{"--network", "none", "--network-import", "sinkhole"}, "none sinkhole none"},
+		{[]string{"--network", "none", "--index", "http://127.0.0.1:9/simple/"}, "allow=127.0.0.1:9 none none"},
+	} {
+		cmd := testCmd()
+		if err := cmd.ParseFlags(c.args); err != nil {
+			t.Fatal(err)
+		}
+		f := cmd.Flags()
+		get := func(n string) string { v, _ := f.GetString(n); return v }
+		cfg, err := testConfig(&testFlags{network: get("network"), netImport: get("network-import"), index: get("index"),
+			limitFlags: limitFlags{memory: "1GiB", disk: "1GiB", outputLimit: "1MiB", pids: 10},
+			phases:     "install,import,test", timeoutInstall: "1m", timeoutImport: "1m", timeoutTest: "1m"}, calc)
+		if err != nil {
+			t.Fatalf("%q: %v", c.args, err)
+		}
+		var got []string
+		for _, p := range []string{"install", "import", "test"} {
+			n, err := cfg.PhaseNetwork(p)
+			if err != nil {
+				t.Fatalf("%q: %s: %v", c.args, p, err)
+			}
+			got = append(got, cmp.Or(string(n), "none"))
+		}
+		if g := strings.Join(got, " "); g != c.want {
+			t.Errorf("%q: networks %q, want %q", c.args, g, c.want)
 		}
 	}
 }
