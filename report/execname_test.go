@@ -23,7 +23,8 @@ import (
 // seccomp listener: every exec); on gVisor (the Sentry's trace, with
 // chdir followed) each but the descriptors', whose files are gone or in
 // the Sentry's memory once the run is over: named, not hashed. Docker's
-// runsc traces no chdir: its relative names are kept as given.
+// runsc traces no chdir (its relative names are kept as given) and
+// keeps the files in the Sentry's own tmpfs: named, never hashed.
 func TestExecNamed(t *testing.T) {
 	type want struct {
 		path string // the event's path; "" for a descriptor's
@@ -35,14 +36,16 @@ func TestExecNamed(t *testing.T) {
 	for _, bk := range []struct {
 		name     string
 		new      func() moat.Backend
+		hashed   bool // a named file's exec is hashed
 		fdHashed bool // a descriptor's exec is hashed
 		relWhole bool // relative names are whole
 	}{
-		{"native", func() moat.Backend { return moattest.RequireBackend(t, "native") }, true, true},
-		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }, true, true},
-		{"podman", func() moat.Backend { return podman.New(testImage(), "") }, true, true},
-		{"gvisor", func() moat.Backend { return &gvisor.Backend{} }, false, true},
-		{"gvisor-image", func() moat.Backend { return docker.New(testImage(), "runsc", "") }, false, false},
+		{"native", func() moat.Backend { return moattest.RequireBackend(t, "native") }, true, true, true},
+		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }, true, true, true},
+		{"podman", func() moat.Backend { return podman.New(testImage(), "") }, true, true, true},
+		{"gvisor", func() moat.Backend { return &gvisor.Backend{} }, true, false, true},
+		// the files are in the Sentry's own tmpfs, out of moat's reach
+		{"gvisor-image", func() moat.Backend { return docker.New(testImage(), "runsc", "") }, false, false, false},
 	} {
 		t.Run(bk.name, func(t *testing.T) {
 			moattest.RequireBackend(t, strings.TrimSuffix(bk.name, "-image"))
@@ -63,7 +66,7 @@ func TestExecNamed(t *testing.T) {
 					sum = s
 				}
 			}
-			if res.Status != moat.StatusExited || res.ExitCode != 0 || sum == "" || !strings.Contains(res.Stdout, "memfd 0") {
+			if res.Status != moat.StatusExited || res.ExitCode != 0 || sum == "" || !strings.Contains(res.Stdout, "\nmemfd ") {
 				dump(t, res)
 				t.Fatalf("status %s exit %d: want the program's own end", res.Status, res.ExitCode)
 			}
@@ -86,7 +89,7 @@ func TestExecNamed(t *testing.T) {
 					continue
 				}
 				e := res.Events[i]
-				if (w.path != "" || bk.fdHashed) && e.SHA256 != sum {
+				if (w.path != "" && bk.hashed || w.path == "" && bk.fdHashed) && e.SHA256 != sum {
 					t.Errorf("kernel exec %s %s: sha256 %q, want %s", e.Path, e.Detail, e.SHA256, sum)
 				}
 				if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {

@@ -229,17 +229,11 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 			ev.Path = cwdUnnamed + "/" + raw
 		}
 	}
-	// The file it runs, opened as the caller's kernel finds it (in the
-	// caller's root, the container's; from its directory where the name
-	// is not whole or too long), hashed; or said not to be runnable.
-	var f *os.File
-	err = unix.ENOENT
-	if strings.HasPrefix(ev.Path, "/") && ev.Path != raw && !strings.HasPrefix(ev.Path, "/proc/self/fd/") && len(ev.Path) < unix.PathMax {
-		f, err = seccomp.OpenExec(int(n.PID), unix.AT_FDCWD, ev.Path, 0)
-	}
-	if err != nil {
-		f, err = seccomp.OpenExec(int(n.PID), dirfd, raw, flags)
-	}
+	// The file it runs, opened as the caller's kernel finds it (the
+	// init shares the caller's root: seccomp.OpenExecShared), from its
+	// directory (whatever the length of its name), hashed; or said not
+	// to be runnable.
+	f, err := seccomp.OpenExecShared(int(n.PID), dirfd, raw, flags)
 	if err != nil {
 		ev.Failed = seccomp.ExecMissing(err)
 		return ev

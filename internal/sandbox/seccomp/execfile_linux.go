@@ -160,6 +160,44 @@ func climb(d int, rest string, rst *unix.Stat_t) (int, string, error) {
 	return d, rest, unix.ELOOP
 }
 
+// OpenExecShared is OpenExec for a supervisor that shares the caller's
+// root and mount namespace (the containers' init): there the kernel
+// resolves every name, links too, exactly as for the caller (an absolute
+// link lands in the same root; nothing outside it can be reached), so
+// plain opens are exact, where openat2 is not to be had (the init's own
+// exec watch notifies it of openat2, which it would wait on itself).
+// O_NONBLOCK: a FIFO planted under the name does not block the open.
+func OpenExecShared(tid int, dirfd int32, name string, flags uint64) (*os.File, error) {
+	proc := "/proc/" + strconv.Itoa(tid) + "/"
+	const mode = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY
+	switch {
+	case name == "":
+		if flags&unix.AT_EMPTY_PATH == 0 || dirfd < 0 {
+			return nil, unix.ENOENT
+		}
+		return openFile(proc+"fd/"+strconv.Itoa(int(dirfd)), mode)
+	case strings.HasPrefix(name, "/"):
+		if n, ok := selfFD(name); ok {
+			return openFile(proc+"fd/"+n, mode)
+		}
+		return openFile(proc+"root"+name, mode)
+	}
+	dir := proc + "cwd"
+	if dirfd != unix.AT_FDCWD {
+		dir = proc + "fd/" + strconv.Itoa(int(dirfd))
+	}
+	d, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(d)
+	fd, err := unix.Openat(d, name, mode, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
 // openFile opens p (a /proc link of the caller's open file) with mode.
 func openFile(p string, mode int) (*os.File, error) {
 	fd, err := unix.Open(p, mode, 0)
