@@ -248,7 +248,8 @@ func TestTells(t *testing.T) {
 		if os.Geteuid() != 0 {
 			t.Skip("the zygote is tested as root")
 		}
-		noTells(t, zygoteOnly{zygoteBackend(t)}, func(s *moat.Spec) { s.Files["host.txt"] = host })
+		// The zygote's children share its hook (drawn once a zygote).
+		noTells(t, zygoteOnly{zygoteBackend(t)}, func(s *moat.Spec) { s.Files["host.txt"] = host }, "the hook's place")
 	})
 }
 
