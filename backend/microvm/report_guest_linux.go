@@ -240,7 +240,7 @@ func installHook(cfg *GuestReport) error {
 		return err
 	}
 	if cfg.HookInSite {
-		if err := bindSitePth(tools, cfg.Site, fifo); err != nil {
+		if err := bindSitePth(cfg.Site, fifo); err != nil {
 			return fmt.Errorf("hook's .pth: %w", err)
 		}
 	}
@@ -253,9 +253,7 @@ func installHook(cfg *GuestReport) error {
 // bindSitePth binds, over the site directory's audit.PthFile and its
 // distribution's RECORD, the run's: the .pth line with the run's FIFO,
 // and RECORD with that line's hash and size in place of the image's.
-// Both are written in tools (a tmpfs), bound, and removed there: the
-// binds hold them.
-func bindSitePth(tools, site, fifo string) error {
+func bindSitePth(site, fifo string) error {
 	if !filepath.IsAbs(site) || filepath.Clean(site) != site {
 		return fmt.Errorf("site directory %q", site)
 	}
@@ -277,8 +275,16 @@ func bindSitePth(tools, site, fifo string) error {
 	if !found {
 		return fmt.Errorf("%s lists no %s", record, audit.PthFile)
 	}
-	for _, b := range []struct{ dst, data string }{{filepath.Join(site, audit.PthFile), pth}, {record, strings.Join(lines, "\n")}} {
-		src := filepath.Join(tools, ".bind")
+	// Their sources on a tmpfs of their own at guestScratch, detached
+	// once bound (the binds hold it): nothing of them in tools, and no
+	// file removed while bound, which would keep tools from going
+	// read-only (EBUSY).
+	if err := unix.Mount("tmpfs", guestScratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=1m"); err != nil {
+		return fmt.Errorf("mount %s: %w", guestScratch, err)
+	}
+	defer unix.Unmount(guestScratch, unix.MNT_DETACH)
+	for i, b := range []struct{ dst, data string }{{filepath.Join(site, audit.PthFile), pth}, {record, strings.Join(lines, "\n")}} {
+		src := filepath.Join(guestScratch, strconv.Itoa(i))
 		if err := os.WriteFile(src, []byte(b.data), 0o644); err != nil {
 			return err
 		}
@@ -286,7 +292,6 @@ func bindSitePth(tools, site, fifo string) error {
 		if err == nil {
 			err = unix.Mount("", b.dst, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
 		}
-		_ = os.Remove(src)
 		if err != nil {
 			return fmt.Errorf("bind %s: %w", b.dst, err)
 		}
