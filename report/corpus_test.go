@@ -248,7 +248,8 @@ func TestTells(t *testing.T) {
 		if os.Geteuid() != 0 {
 			t.Skip("the zygote is tested as root")
 		}
-		noTells(t, zygoteOnly{zygoteBackend(t)}, func(s *moat.Spec) { s.Files["host.txt"] = host })
+		// The zygote's children share its hook (drawn once a zygote).
+		noTells(t, zygoteOnly{zygoteBackend(t)}, func(s *moat.Spec) { s.Files["host.txt"] = host }, "the hook's place")
 	})
 }
 
@@ -630,7 +631,8 @@ func TestDeepTree(t *testing.T) {
 // where the kernel will not name it (past PATH_MAX) walks up once
 // itself. Each path names its tree and its file around a cut, a path
 // climbing back out names where it lands, the kernel's exec of a
-// relative path is named from /work too, and the cut paths are a
+// relative path is named from /work too (on gVisor from the chdirs of
+// its trace) and the file it ran hashed, and the cut paths are a
 // finding: the report is incomplete.
 func TestDeepCwd(t *testing.T) {
 	for _, bk := range []struct {
@@ -641,8 +643,8 @@ func TestDeepCwd(t *testing.T) {
 		{"native", func() moat.Backend { return &native.Backend{} }, true},
 		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }, true},
 		{"podman", func() moat.Backend { return podman.New(testImage(), "") }, true},
-		// gVisor's trace logs a relative exec path as given: not whole
-		{"gvisor", func() moat.Backend { return &gvisor.Backend{} }, false},
+		// gVisor's trace: named from the working directory moat follows
+		{"gvisor", func() moat.Backend { return &gvisor.Backend{} }, true},
 	} {
 		t.Run(bk.name, func(t *testing.T) {
 			moattest.RequireBackend(t, bk.name)
@@ -658,7 +660,13 @@ func deepCwd(t *testing.T, b moat.Backend, kernel bool) {
 		t.Fatalf("status %s exit %d", res.Status, res.ExitCode)
 	}
 	n := 0
-	var climbed, exec bool
+	var climbed, exec, tru bool
+	sum := ""
+	for _, l := range strings.Split(res.Stdout, "\n") {
+		if s, ok := strings.CutPrefix(l, "tru_sha "); ok {
+			sum = s
+		}
+	}
 	for _, e := range res.Events {
 		if e.Source == moat.SourceAudit && strings.Contains(e.Path, "/marker") {
 			if len(e.Path) > audit.MaxPath+64 || !strings.HasSuffix(e.Path, ".txt") || !strings.HasPrefix(e.Path, "/work/ppp") || !strings.Contains(e.Path, audit.CutMark) {
@@ -667,6 +675,13 @@ func deepCwd(t *testing.T, b moat.Backend, kernel bool) {
 			n++
 		}
 		climbed = climbed || e.Source == moat.SourceAudit && e.Path == "/work/climbed.txt"
+		if kernel && e.Source == moat.SourceKernel && e.Kind == moat.KindExec && strings.HasSuffix(e.Path, "/tru") {
+			// past PATH_MAX, the file that ran is hashed all the same
+			tru = true
+			if !strings.HasPrefix(e.Path, "/work/ppp") || !strings.Contains(e.Path, audit.CutMark) || e.SHA256 == "" || e.SHA256 != sum {
+				t.Errorf("kernel exec %q: sha256 %q, want named from /work, cut in the middle, with the file's sha256 %s", e.Path, e.SHA256, sum)
+			}
+		}
 		if kernel && e.Source == moat.SourceKernel && e.Kind == moat.KindExec && strings.HasSuffix(e.Path, "py") {
 			exec = true
 			if !strings.HasPrefix(e.Path, "/work/ppp") || !strings.Contains(e.Path, audit.CutMark) {
@@ -683,6 +698,10 @@ func deepCwd(t *testing.T, b moat.Backend, kernel bool) {
 	}
 	if !exec && kernel {
 		t.Error("no kernel exec event of ./py")
+	}
+	if !tru && kernel {
+		dump(t, res)
+		t.Error("no kernel exec event of ./tru")
 	}
 	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
 		return f.Category == moat.CategoryEvasion && f.Severity == moat.SeverityMedium && strings.Contains(f.Summary, "too long to name whole")

@@ -118,7 +118,7 @@ func sentryEvents(dir, id string, start time.Time) (evs []moat.Event, dropped in
 			cut++ // runsc may have lost lines it could not write
 		}
 		_ = os.Remove(p)
-		evs, dropped = sentrylog.Parse(&kept, start, observe.MaxKernelEvents)
+		evs, dropped = sentrylog.Parse(&kept, start, observe.MaxKernelEvents, sentrylog.Options{})
 		return evs, dropped + cut, ""
 	}
 	return nil, 0, "no boot log of the container in " + dir

@@ -206,13 +206,6 @@ func (r *runner) finishReport(res *moat.Result) {
 		dropped += fsDropped
 	}
 	kEvs, kDropped := r.straceEvents()
-	hashed := 0
-	for i := range kEvs {
-		if kEvs[i].Kind == moat.KindExec && hashed < maxExecHashes {
-			hashed++
-			kEvs[i].SHA256 = r.execHash(kEvs[i].Path)
-		}
-	}
 	if sum := hashFile("/", strings.TrimPrefix(r.rt.Executable, "/"), unix.RESOLVE_NO_MAGICLINKS); sum != "" {
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: r.rt.Executable, SHA256: sum})
 	}
@@ -221,15 +214,14 @@ func (r *runner) finishReport(res *moat.Result) {
 	moatreport.Finish(res, evs, dropped+kDropped+netDropped, r.lim)
 }
 
-// Bounds of the hashes of executed files.
-const (
-	maxExecHashes = 256
-	maxHashFile   = 64 << 20
-)
+// maxHashFile bounds the files hashed for exec events.
+const maxHashFile = 64 << 20
 
-// execHash hashes the file an exec event names, as it is after the run
-// (a payload deleted after its exec gets none): in a scratch directory,
-// resolved beneath it without following any link (the program's); in a
+// execHash hashes the file an exec event names (its whole path, also
+// past PATH_MAX), as it is after the run (a payload deleted after its
+// exec, or a memfd, gets none): in a scratch directory, resolved beneath
+// it without following any link (the program's), a long path a part
+// below PATH_MAX at a time; in a
 // read-only bind of the host's runtime, resolved on the host (its links
 // are the runtime's own) and only if it stays in a bind. "" where it
 // cannot be had.
@@ -253,14 +245,27 @@ func (r *runner) execHash(p string) string {
 }
 
 // hashFile returns the sha256 of the regular file rel under dir, opened
-// with resolve; with within, only if the file reached is in one of those
-// host paths.
+// with resolve (a rel past PATH_MAX its directories first, each part
+// below PATH_MAX opened with resolve from the one before); with within,
+// only if the file reached is in one of those host paths.
 func hashFile(dir, rel string, resolve uint64, within ...string) string {
 	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return ""
 	}
-	defer unix.Close(root)
+	defer func() { unix.Close(root) }()
+	for len(rel) >= unix.PathMax && len(within) == 0 {
+		i := strings.LastIndexByte(rel[:unix.PathMax-1], '/')
+		if i <= 0 {
+			return ""
+		}
+		d, err := unix.Openat2(root, rel[:i], &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolve})
+		if err != nil {
+			return ""
+		}
+		unix.Close(root)
+		root, rel = d, rel[i+1:]
+	}
 	fd, err := unix.Openat2(root, rel, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY, Resolve: resolve})
 	if err != nil {
 		return ""
@@ -302,7 +307,8 @@ func (r *runner) straceEvents() ([]moat.Event, int) {
 	if r.sentry == nil {
 		return nil, 0
 	}
-	evs, dropped := sentry.Parse(bytes.NewReader(r.sentry.kept.Bytes()), r.rep.start, observe.MaxKernelEvents)
+	evs, dropped := sentry.Parse(bytes.NewReader(r.sentry.kept.Bytes()), r.rep.start, observe.MaxKernelEvents,
+		sentry.Options{Cwd: workDir, Hash: r.execHash})
 	return evs, dropped + r.sentry.cut
 }
 
@@ -331,6 +337,6 @@ func (r *runner) reportLayer() moat.Layer {
 	if r.rep == nil {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
-	return moat.Layer{Name: "behaviour-report", Detail: "kernel: the Sentry's syscall trace (runsc --strace, " + sentry.Syscalls +
+	return moat.Layer{Name: "behaviour-report", Detail: "kernel: the Sentry's syscall trace (runsc --strace, " + sentry.Syscalls + "," + sentry.CwdSyscalls +
 		") and the calls its OCI profile refused (runsc --debug's log); audit hook read-only at " + r.persona.Tools + "/py; honeytokens in the home; diff of /work, the home, /tmp and /dev/shm"}
 }

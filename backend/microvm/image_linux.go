@@ -122,7 +122,7 @@ func stageImage(ctx context.Context, ref, out string) error {
 	if err := os.Remove(filepath.Join(root, ".dockerenv")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("image: /.dockerenv: %w", err)
 	}
-	for _, d := range []string{"dev", "proc", "sys", "etc", "run", "work", "tmp", guestHomes[1:], guestScratch[1:], guestHookRoot[1:]} {
+	for _, d := range []string{"dev", "proc", "sys", "etc", "run", "work", "tmp", guestHomes[1:], guestScratch[1:]} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return fmt.Errorf("image: /%s: %w", d, err)
 		}

@@ -48,9 +48,9 @@ const (
 	// disk) while it binds its directories out (setupDisk), and then
 	// unmounts it: an ordinary machine's empty /mnt.
 	guestScratch = "/mnt"
-	// guestHookRoot holds the audit hook (py/) and its FIFO (audit): a
-	// directory such a machine might have, never named after moat (the
-	// hook finds its FIFO beside its own directory).
+	// guestHookRoot is the FIFO's directory the runtime image's .pth line
+	// names, which no run uses: each binds a .pth line naming its own
+	// (GuestReport.Tools, a directory that does not exist in the image).
 	guestHookRoot = "/opt/tools"
 	sandboxID     = 1000
 )
@@ -530,7 +530,7 @@ func writeRuntime(s sink, rt *pyrt.Runtime) error {
 	for _, d := range []struct {
 		p    string
 		mode fs.FileMode
-	}{{"/dev", 0o755}, {"/proc", 0o555}, {"/sys", 0o555}, {"/etc", 0o755}, {"/run", 0o755}, {guestWork, 0o755}, {guestTmp, 0o777 | fs.ModeSticky}, {guestHomes, 0o755}, {guestScratch, 0o755}, {guestHookRoot, 0o755}} {
+	}{{"/dev", 0o755}, {"/proc", 0o555}, {"/sys", 0o555}, {"/etc", 0o755}, {"/run", 0o755}, {guestWork, 0o755}, {guestTmp, 0o777 | fs.ModeSticky}, {guestHomes, 0o755}, {guestScratch, 0o755}} {
 		if err := s.dir(d.p, d.mode); err != nil {
 			return err
 		}
@@ -628,8 +628,9 @@ func hookSite(rt *pyrt.Runtime) string {
 
 // writeHook puts the audit hook in hookSite(rt) of the runtime image: its
 // module, the module's bytecode for rt's interpreter, and the .pth line
-// that installs it with the FIFO the agent makes in guestHookRoot. Without
-// that FIFO (a run without a report) the hook does nothing.
+// that installs it with a FIFO in guestHookRoot, which no run has: each
+// run's agent binds a line naming its own FIFO over it (bindSitePth).
+// Without a FIFO (a run without a report) the hook does nothing.
 func writeHook(s sink, rt *pyrt.Runtime) error {
 	site := hookSite(rt)
 	if site == "" {

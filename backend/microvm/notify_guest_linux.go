@@ -1,8 +1,11 @@
 package microvm
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -219,16 +222,17 @@ func (k *guestKernel) answer(n seccomp.Notif) (moat.Event, bool) {
 	return ev, true
 }
 
-// execTarget hashes the file an execve names (in the guest, whose root
-// is the program's), or says the exec cannot succeed. Hashes are kept per
+// execTarget hashes the file an exec runs (f, opened by
+// seccomp.OpenExec in the caller's root, the guest's), or says the exec
+// cannot succeed. Hashes are kept per
 // file version: the interpreter is hashed once per run.
-func (k *guestKernel) execTarget(p string) (sum string, failed bool) {
-	if !strings.HasPrefix(p, "/") {
-		return "", false
+func (k *guestKernel) execTarget(f *os.File, err error) (sum string, failed bool) {
+	if err != nil {
+		return "", seccomp.ExecMissing(err)
 	}
 	var st unix.Stat_t
-	if err := unix.Stat(p, &st); err != nil {
-		return "", err == unix.ENOENT || err == unix.ENOTDIR || err == unix.ELOOP || err == unix.ENAMETOOLONG
+	if unix.Fstat(int(f.Fd()), &st) != nil {
+		return "", false
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
 		return "", true
@@ -237,9 +241,11 @@ func (k *guestKernel) execTarget(p string) (sum string, failed bool) {
 	if sum, ok := k.hashes[key]; ok {
 		return sum, false
 	}
-	sum = ""
 	if st.Size <= 64<<20 && len(k.hashes) < 256 {
-		sum = fileSHA256(p)
+		h := sha256.New()
+		if _, err := io.Copy(h, io.LimitReader(f, 64<<20)); err == nil {
+			sum = hex.EncodeToString(h.Sum(nil))
+		}
 		k.hashes[key] = sum
 	}
 	return sum, false

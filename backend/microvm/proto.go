@@ -130,6 +130,26 @@ type GuestReport struct {
 	// directory's .pth line: the agent makes only its FIFO, no py/ for
 	// PYTHONPATH.
 	HookInSite bool `json:"hook_in_site,omitempty"`
+	// Tools is the run's directory for the hook's FIFO (audit) and, off
+	// the site directory, its module (py/): a temporary directory's
+	// name of Python's tempfile shape (observe.Persona's Scratch), drawn
+	// per run so that the hook's place is no constant of moat's
+	// (checkTools).
+	Tools string `json:"tools"`
+	// Site is the runtime image's site directory that runs the hook
+	// (HookInSite): the agent binds the run's .pth line, which names the
+	// run's FIFO, and the RECORD that lists it, over the image's.
+	Site string `json:"site,omitempty"`
+}
+
+// checkTools refuses a Tools that is not /tmp/tmp and 8 of tempfile's
+// characters: the agent mounts a tmpfs there as root.
+func checkTools(p string) error {
+	rest, ok := strings.CutPrefix(p, guestTmp+"/tmp")
+	if !ok || len(rest) != 8 || strings.Trim(rest, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+		return fmt.Errorf("report: tools directory %q", p)
+	}
+	return nil
 }
 
 // EventsEnd closes the report: how many events the guest counted and did

@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,8 +31,10 @@ import (
 //     reads (observe.Witness): the guest kernel keeps the files' access
 //     and change times, which the program, unprivileged, can neither
 //     stop nor reset (O_NOATIME is refused by the seccomp deny list);
-//   - it installs the audit hook in guestHookRoot, a tmpfs it makes
-//     read-only, and reads the hook's FIFO there for the whole run;
+//   - it installs the audit hook's FIFO (and, off the site directory,
+//     its module) in the run's tools directory, a tmpfs it makes
+//     read-only at a temporary directory's name drawn by the host each
+//     run (GuestReport.Tools), and reads the FIFO for the whole run;
 //   - it walks /work, the home, /tmp and /dev/shm before the program and
 //     after everything of it is dead, and diffs the walks.
 //
@@ -97,46 +102,14 @@ func startReport(cfg *GuestReport, t0 time.Time, home string) (*guestReporter, e
 	files := observe.TokenFiles(cfg.Tokens, cfg.Files, func(p string) string { return p })
 	r.witness, r.armed = observe.ArmWitnessEvent(files)
 
-	if err := unix.Mount("tmpfs", guestHookRoot, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=4m"); err != nil {
-		return nil, fmt.Errorf("mount %s: %w", guestHookRoot, err)
-	}
-	if !cfg.HookInSite {
-		if err := os.Mkdir(guestHookRoot+"/py", 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(guestHookRoot+"/py/sitecustomize.py", []byte(audit.Hook()), 0o644); err != nil {
-			return nil, err
-		}
-	}
-	if bc := cfg.Bytecode; !cfg.HookInSite && bc != nil && bc.Tag != "" && !strings.ContainsAny(bc.Tag, "/\x00") {
-		p := guestHookRoot + "/py/" + bc.Name()
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(p, bc.Data, 0o644); err != nil {
-			return nil, err
-		}
-	}
-	fifo := guestHookRoot + "/audit"
-	if err := unix.Mkfifo(fifo, 0o622); err != nil {
-		return nil, fmt.Errorf("audit fifo: %w", err)
-	}
-	if err := os.Chmod(fifo, 0o622); err != nil {
+	if err := installHook(cfg); err != nil {
 		return nil, err
 	}
-	// O_RDWR: the agent is a writer too, so the FIFO never reports EOF
-	// and the hook's opens never fail with ENXIO.
-	f, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	f, err := os.OpenFile(cfg.Tools+"/audit", os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("audit fifo: %w", err)
 	}
 	r.fifo = f
-	// Read-only from here on: the program can neither replace the hook
-	// nor rename its FIFO (a FIFO on a read-only file system still opens
-	// for writing).
-	if err := unix.Mount("", guestHookRoot, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return nil, fmt.Errorf("remount %s read-only: %w", guestHookRoot, err)
-	}
 	var nonce [16]byte
 	_, _ = rand.Read(nonce[:])
 	r.endMark = []byte(fmt.Sprintf("\x00end %x\n", nonce))
@@ -220,4 +193,108 @@ func (r *guestReporter) finish(fw *frameWriter) error {
 	}
 	b, _ := json.Marshal(EventsEnd{Dropped: dropped})
 	return fw.write(frameEventsEnd, b)
+}
+
+// installHook makes the run's tools directory (cfg.Tools, checked): a
+// root-owned directory in the sticky /tmp (the program can neither
+// rename nor remove it) with a tmpfs on it that holds the hook's FIFO
+// (audit) and, off the site directory, its module (py/), made read-only
+// before the program starts (a FIFO on a read-only file system still
+// opens for writing). In the site directory of the runtime image, whose
+// .pth line names the image's own FIFO path, it binds the run's .pth
+// line and the RECORD that lists it (their hashes) over the image's:
+// the hook's place is the run's, no constant of moat's.
+func installHook(cfg *GuestReport) error {
+	tools := cfg.Tools
+	if err := checkTools(tools); err != nil {
+		return err
+	}
+	if err := os.Mkdir(tools, 0o755); err != nil {
+		return fmt.Errorf("tools directory: %w", err)
+	}
+	if err := unix.Mount("tmpfs", tools, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=4m"); err != nil {
+		return fmt.Errorf("mount %s: %w", tools, err)
+	}
+	if !cfg.HookInSite {
+		if err := os.Mkdir(tools+"/py", 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(tools+"/py/sitecustomize.py", []byte(audit.Hook()), 0o644); err != nil {
+			return err
+		}
+	}
+	if bc := cfg.Bytecode; !cfg.HookInSite && bc != nil && bc.Tag != "" && !strings.ContainsAny(bc.Tag, "/\x00") {
+		p := tools + "/py/" + bc.Name()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, bc.Data, 0o644); err != nil {
+			return err
+		}
+	}
+	fifo := tools + "/audit"
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		return fmt.Errorf("audit fifo: %w", err)
+	}
+	if err := os.Chmod(fifo, 0o622); err != nil {
+		return err
+	}
+	if cfg.HookInSite {
+		if err := bindSitePth(cfg.Site, fifo); err != nil {
+			return fmt.Errorf("hook's .pth: %w", err)
+		}
+	}
+	if err := unix.Mount("", tools, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("remount %s read-only: %w", tools, err)
+	}
+	return nil
+}
+
+// bindSitePth binds, over the site directory's audit.PthFile and its
+// distribution's RECORD, the run's: the .pth line with the run's FIFO,
+// and RECORD with that line's hash and size in place of the image's.
+func bindSitePth(site, fifo string) error {
+	if !filepath.IsAbs(site) || filepath.Clean(site) != site {
+		return fmt.Errorf("site directory %q", site)
+	}
+	pth := audit.PthLine(fifo)
+	record := filepath.Join(site, audit.DistInfo, "RECORD")
+	old, err := os.ReadFile(record)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(pth))
+	row := audit.PthFile + ",sha256=" + base64.RawURLEncoding.EncodeToString(sum[:]) + "," + strconv.Itoa(len(pth))
+	lines := strings.Split(string(old), "\n")
+	found := false
+	for i, l := range lines {
+		if strings.HasPrefix(l, audit.PthFile+",") {
+			lines[i], found = row, true
+		}
+	}
+	if !found {
+		return fmt.Errorf("%s lists no %s", record, audit.PthFile)
+	}
+	// Their sources on a tmpfs of their own at guestScratch, detached
+	// once bound (the binds hold it): nothing of them in tools, and no
+	// file removed while bound, which would keep tools from going
+	// read-only (EBUSY).
+	if err := unix.Mount("tmpfs", guestScratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=1m"); err != nil {
+		return fmt.Errorf("mount %s: %w", guestScratch, err)
+	}
+	defer unix.Unmount(guestScratch, unix.MNT_DETACH)
+	for i, b := range []struct{ dst, data string }{{filepath.Join(site, audit.PthFile), pth}, {record, strings.Join(lines, "\n")}} {
+		src := filepath.Join(guestScratch, strconv.Itoa(i))
+		if err := os.WriteFile(src, []byte(b.data), 0o644); err != nil {
+			return err
+		}
+		err := unix.Mount(src, b.dst, "", unix.MS_BIND, "")
+		if err == nil {
+			err = unix.Mount("", b.dst, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
+		}
+		if err != nil {
+			return fmt.Errorf("bind %s: %w", b.dst, err)
+		}
+	}
+	return nil
 }

@@ -58,12 +58,12 @@ func (r *runner) newReport(env []string) ([]string, *GuestReport) {
 	if r.spec.Network == moat.NetworkSinkhole {
 		r.rep.metadata = r.rep.plan.ServeMetadata() // before the tokens go to the guest
 	}
-	gr := &GuestReport{Files: r.rep.plan.Files, Tokens: r.rep.plan.Tokens}
+	gr := &GuestReport{Files: r.rep.plan.Files, Tokens: r.rep.plan.Tokens, Tools: r.tools}
 	env = append(env, r.rep.plan.Env...)
 	if r.spec.Image == "" && hookSite(r.rt) != "" {
 		// The runtime image runs the hook from a site directory's .pth
 		// line (writeHook): nothing goes on PYTHONPATH.
-		gr.HookInSite = true
+		gr.HookInSite, gr.Site = true, hookSite(r.rt)
 		return env, gr
 	}
 	if r.spec.Image == "" { // the image's interpreter compiles the hook itself
@@ -71,7 +71,7 @@ func (r *runner) newReport(env []string) ([]string, *GuestReport) {
 			gr.Bytecode = bc
 		}
 	}
-	return observe.WithHookPath(env, guestHookRoot+"/py"), gr
+	return observe.WithHookPath(env, r.tools+"/py"), gr
 }
 
 // take is one 'V' frame: a JSON array of events.
@@ -181,7 +181,7 @@ func (r *runner) reportLayer() moat.Layer {
 	}
 	where := "in the runtime image's site directory"
 	if r.spec.Image != "" || hookSite(r.rt) == "" {
-		where = "at " + guestHookRoot + "/py"
+		where = "at " + r.tools + "/py"
 	}
 	return moat.Layer{Name: "behaviour-report", Detail: "made in the guest by moat's agent: the Python audit hook read-only " + where +
 		" (its events are the program's claims); kernel: seccomp notifications of the guest kernel (execs, connections, denied calls), served by the agent; " +

@@ -229,6 +229,7 @@ type runner struct {
 	grace    *time.Timer
 
 	persona  Persona // the guest's host name, user and home
+	tools    string  // the hook's directory in the guest (GuestReport.Tools)
 	snapNote string  // how the guest came to be: booted cold or restored
 	rep      *hostReport
 	retry    bool // a restore failed before the job: boot cold instead
@@ -323,6 +324,7 @@ func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyr
 	// that this is moat (pid 1, the agent, is hidden from the program).
 	p := observe.NewPersona()
 	r.persona = Persona{Host: p.Host, User: p.User, Gecos: p.Gecos, Home: p.Home}
+	r.tools = p.Scratch // the hook's directory, the run's own
 	if h.noSandbox != "" {
 		r.res.Degraded = append(r.res.Degraded, "vmm: QEMU runs without its seccomp filter: "+h.noSandbox)
 	}

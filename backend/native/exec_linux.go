@@ -16,6 +16,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
 // maxHashFile bounds the files hashed for exec events (the hash is made
@@ -75,42 +76,17 @@ func hostFileHash(p string) (string, error) {
 	return fileHash(f, &st)
 }
 
-// execTarget looks at the file an execve of the sandboxed process hostPid
-// names, in that process's own root: every symlink is resolved inside
-// the sandbox's root (RESOLVE_IN_ROOT), never on the host. It returns the
-// file's hash, or failed when the exec cannot succeed (no such file, not
-// a regular file, no execute bit). A relative path or one that cannot be
-// read gives neither: the event is kept as it is.
-func execTarget(hostPid int, p string) (sum string, failed bool) {
-	if !strings.HasPrefix(p, "/") {
-		return "", false
+// execTarget judges the file an exec of a sandboxed process runs, f as
+// seccomp.OpenExec opened it (inside the sandbox's root, never on the
+// host; err where it could not): its hash, or failed when the exec
+// cannot succeed (no such file, not a regular file, no execute bit). A
+// file that cannot be read gives neither: the event is kept as it is.
+func execTarget(f *os.File, err error) (sum string, failed bool) {
+	if err != nil {
+		return "", seccomp.ExecMissing(err)
 	}
-	var fd int
-	var err error
-	if rest, ok := procSelf(p); ok {
-		// The caller's /proc/self (an exec of /proc/self/fd/N, a memfd's
-		// dropper): the file the caller holds, through the host's /proc.
-		fd, err = unix.Open("/proc/"+strconv.Itoa(hostPid)+"/"+rest, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
-	} else {
-		root, rerr := unix.Open("/proc/"+strconv.Itoa(hostPid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if rerr != nil {
-			return "", false
-		}
-		defer unix.Close(root)
-		fd, err = unix.Openat2(root, p, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY,
-			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
-	}
-	switch err {
-	case nil:
-	case unix.ENOENT, unix.ENOTDIR, unix.ELOOP, unix.ENAMETOOLONG:
-		return "", true
-	default:
-		return "", false
-	}
-	f := os.NewFile(uintptr(fd), p)
-	defer f.Close()
 	var st unix.Stat_t
-	if unix.Fstat(fd, &st) != nil {
+	if unix.Fstat(int(f.Fd()), &st) != nil {
 		return "", false
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
@@ -118,19 +94,6 @@ func execTarget(hostPid int, p string) (sum string, failed bool) {
 	}
 	sum, _ = fileHash(f, &st)
 	return sum, false
-}
-
-// procSelf returns "fd/N" when p is /proc/self/fd/N or
-// /proc/thread-self/fd/N: the caller's descriptor, not moat's. Nothing
-// else under /proc/self is opened from the host (root/, cwd/ and ".."
-// would resolve the sandbox's symlinks against the host's root).
-func procSelf(p string) (string, bool) {
-	for _, self := range []string{"/proc/self/fd/", "/proc/thread-self/fd/"} {
-		if n, ok := strings.CutPrefix(p, self); ok && n != "" && len(n) <= 10 && strings.Trim(n, "0123456789") == "" {
-			return "fd/" + n, true
-		}
-	}
-	return "", false
 }
 
 // procIDs returns the thread group id (the pid that os.getpid() gives

@@ -111,7 +111,7 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 	}
 	pid, ppid, up := procIDs(hostPid)
 	ev := moat.Event{Source: "kernel", PID: pid, PPID: ppid, Ancestors: up, Name: seccomp.Watched[nr]}
-	if procmem.Call(&ev, n, hostPid, maxArgv, func(path string) (string, bool) { return execTarget(hostPid, path) }) {
+	if procmem.Call(&ev, n, hostPid, maxArgv, execTarget) {
 		if ev.Kind == moat.KindExec || ev.Kind == moat.KindExecFailed {
 			ev.Stdio = stdioSockets(hostPid)
 		}

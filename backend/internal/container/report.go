@@ -301,8 +301,11 @@ func (r *report) execFrame(body []byte, at int64) {
 	if e.Failed {
 		ev.Kind = moat.KindExecFailed
 	}
+	if isSHA256(e.SHA256) {
+		ev.SHA256 = e.SHA256
+	}
 	if e.Note != "" {
-		ev.Detail += " (" + audit.Clean(e.Note, 100) + ")"
+		ev.Detail += " (" + audit.Clean(e.Note, 300) + ")"
 	}
 	r.kernel = append(r.kernel, ev)
 }
@@ -496,4 +499,10 @@ func (s *Session) InitKilled(sig int) {
 		return
 	}
 	s.lost = fmt.Sprintf("moat's init (pid 1 of the container) was killed by signal %d before its report; nothing of the run is believed", sig)
+}
+
+// isSHA256: s is a sha256 as the init writes it (64 lowercase hex
+// digits); anything else in a frame is not kept.
+func isSHA256(s string) bool {
+	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
 }

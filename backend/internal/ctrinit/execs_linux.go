@@ -1,9 +1,12 @@
 package ctrinit
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path"
 	"strconv"
@@ -48,6 +51,7 @@ type execWatch struct {
 	mu      sync.Mutex
 	sent    [3]int // execs, connects, denied calls: each kind has its own budget
 	dropped int64
+	hashes  fileHashes // served by one goroutine: no lock
 }
 
 // watchExecs installs the filter (the guard when guard is set) and serves
@@ -189,19 +193,30 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 		}
 		return ev
 	}
-	ev.Path = seccomp.ReadString(mem, pathArg, 4096)
+	raw := seccomp.ReadString(mem, pathArg, 4096)
+	ev.Path = raw
 	ev.Argv = seccomp.ReadArgv(mem, argvArg)
 	if !seccomp.IDValid(w.fd, n.ID) {
 		ev.Note = "the caller died while it was read"
 	}
-	if ev.Path != "" && !strings.HasPrefix(ev.Path, "/") {
+	dirfd, flags := int32(unix.AT_FDCWD), uint64(0)
+	if ev.Call == "execveat" {
+		dirfd, flags = int32(n.Args[0]), n.Args[4]
+	}
+	switch {
+	case raw == "" && flags&unix.AT_EMPTY_PATH != 0:
+		// fexecve (a memfd, a deleted file): what runs is the
+		// descriptor, named as the caller would name it.
+		ev.Path = "/proc/self/fd/" + strconv.Itoa(int(dirfd))
+		target, _ := os.Readlink("/proc/" + tid + "/fd/" + strconv.Itoa(int(dirfd)))
+		ev.Note = strings.TrimPrefix(ev.Note+"; ", "; ") + "execveat of descriptor " + strconv.Itoa(int(dirfd)) + ", AT_EMPTY_PATH: " + target
+	case raw != "" && !strings.HasPrefix(raw, "/"):
 		// relative to the working directory, or to execveat's
 		// directory: made whole, past PATH_MAX too (seccomp.DirName), or
-		// said to be unnamed; only a whole path short enough to open is
-		// looked at below.
+		// said to be unnamed.
 		dir := "/proc/" + tid + "/cwd"
-		if ev.Call == "execveat" && int32(n.Args[0]) != unix.AT_FDCWD {
-			dir = "/proc/" + tid + "/fd/" + strconv.Itoa(int(int32(n.Args[0])))
+		if dirfd != unix.AT_FDCWD {
+			dir = "/proc/" + tid + "/fd/" + strconv.Itoa(int(dirfd))
 		}
 		d, err := os.Readlink(dir)
 		if errors.Is(err, unix.ENAMETOOLONG) {
@@ -209,27 +224,65 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 		}
 		switch {
 		case err == nil && strings.HasPrefix(d, "/") && !strings.HasSuffix(d, " (deleted)"):
-			ev.Path = path.Join(d, ev.Path)
-		case err != nil:
-			ev.Path = cwdUnnamed + "/" + ev.Path
+			ev.Path = path.Join(d, raw)
+		default:
+			ev.Path = cwdUnnamed + "/" + raw
 		}
 	}
-	if ev.Call == "execve" && strings.HasPrefix(ev.Path, "/") && len(ev.Path) < unix.PathMax {
-		// In the caller's root (the container's: the same as the init's).
-		// /proc/self and /proc/thread-self are the caller's, not this
-		// process's (an exec of /proc/self/fd/N runs the caller's file).
-		p := "/proc/" + tid + "/root" + ev.Path
-		for _, self := range []string{"/proc/self/", "/proc/thread-self/"} {
-			if rest, ok := strings.CutPrefix(ev.Path, self); ok {
-				p = "/proc/" + tid + "/" + rest
-			}
-		}
-		var st unix.Stat_t
-		err := unix.Stat(p, &st)
-		ev.Failed = err == unix.ENOENT || err == unix.ENOTDIR || err == unix.ELOOP ||
-			(err == nil && (st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0))
+	// The file it runs, opened as the caller's kernel finds it (the
+	// init shares the caller's root: seccomp.OpenExecShared), from its
+	// directory (whatever the length of its name), hashed; or said not
+	// to be runnable.
+	f, err := seccomp.OpenExecShared(int(n.PID), dirfd, raw, flags)
+	if err != nil {
+		ev.Failed = seccomp.ExecMissing(err)
+		return ev
 	}
+	defer f.Close()
+	ev.SHA256, ev.Failed = w.hashes.sum(f)
 	return ev
+}
+
+// Bounds of the hashes of executed files: the caller waits while its
+// file is hashed, so each version of a file is hashed once (the
+// interpreter once a run), and one over maxExecHash gets none.
+const (
+	maxExecHash   = 64 << 20
+	maxExecHashes = 1024
+)
+
+// fileHashes caches the sha256 of each version of an executed file
+// (device, inode, size, change time).
+type fileHashes map[[4]int64]string
+
+// sum returns the hex sha256 of the open file f ("" past maxExecHash or
+// unreadable), or failed when it is no file an exec can run (not
+// regular, no execute bit).
+func (h *fileHashes) sum(f *os.File) (sum string, failed bool) {
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil {
+		return "", false
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
+		return "", true
+	}
+	key := [4]int64{int64(st.Dev), int64(st.Ino), st.Size, st.Ctim.Nano()}
+	if s, ok := (*h)[key]; ok {
+		return s, false
+	}
+	if st.Size <= maxExecHash {
+		d := sha256.New()
+		if _, err := io.Copy(d, io.LimitReader(f, maxExecHash)); err == nil {
+			sum = hex.EncodeToString(d.Sum(nil))
+		}
+	}
+	if *h == nil {
+		*h = fileHashes{}
+	}
+	if len(*h) < maxExecHashes {
+		(*h)[key] = sum
+	}
+	return sum, false
 }
 
 // cwdUnnamed starts a relative path whose directory could not be named

@@ -366,7 +366,12 @@ type ExecEvent struct {
 	Path   string    `json:"path,omitempty"`
 	Argv   string    `json:"argv,omitempty"`
 	Failed bool      `json:"failed,omitempty"` // the path names no executable file
-	Note   string    `json:"note,omitempty"`   // memory unreadable, or the caller died meanwhile
+	// SHA256 is the hex sha256 of the file the exec runs, opened by the
+	// init as the caller's kernel finds it (seccomp.OpenExec): also of a
+	// memfd, a file named by a directory descriptor or from a working
+	// directory past PATH_MAX. "" where it could not be had.
+	SHA256 string `json:"sha256,omitempty"`
+	Note   string `json:"note,omitempty"` // memory unreadable, or the caller died meanwhile
 	// Sockaddr is a connect's address as the caller's memory held it, at
 	// most MaxSockaddr bytes (the host decodes it).
 	Sockaddr []byte `json:"sockaddr,omitempty"`

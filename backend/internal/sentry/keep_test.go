@@ -30,7 +30,7 @@ func TestKeep(t *testing.T) {
 		t.Fatalf("kept %q, cut %d", kept.String(), cut)
 	}
 	start := time.Date(2026, 12, 5, 11, 35, 14, 0, time.Local)
-	evs, _ := Parse(bytes.NewReader(kept.Bytes()), start, 100)
+	evs, _ := Parse(bytes.NewReader(kept.Bytes()), start, 100, Options{})
 	var denied []string
 	for _, e := range evs {
 		if e.Kind == "denied" {

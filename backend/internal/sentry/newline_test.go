@@ -41,7 +41,7 @@ func TestParseNewlines(t *testing.T) {
 		t.Errorf("kept %q", kept.String())
 	}
 	start := time.Date(2026, 12, 5, 14, 54, 7, 0, time.Local)
-	evs, dropped := Parse(bytes.NewReader(kept.Bytes()), start, 100)
+	evs, dropped := Parse(bytes.NewReader(kept.Bytes()), start, 100, Options{})
 	var got []string
 	for _, e := range evs {
 		got = append(got, string(e.Kind)+" "+e.Path+" "+e.Detail)
@@ -73,7 +73,7 @@ func TestKeepLongTrace(t *testing.T) {
 	var kept bytes.Buffer
 	cut := 0
 	Keep(strings.NewReader(long+next), &kept, &cut)
-	evs, _ := Parse(bytes.NewReader(kept.Bytes()), time.Date(2026, 12, 5, 14, 54, 7, 0, time.Local), 100)
+	evs, _ := Parse(bytes.NewReader(kept.Bytes()), time.Date(2026, 12, 5, 14, 54, 7, 0, time.Local), 100, Options{})
 	if len(evs) != 2 || evs[0].Kind != "exec" || evs[0].Path != "/usr/bin/python3.11" || !strings.HasPrefix(evs[0].Detail, "python3 -c print('EXECUTED-LONG') AAAA") ||
 		evs[1].Kind != "connect" || kept.Len() > 70<<10 {
 		t.Errorf("kept %d bytes, events %+v", kept.Len(), evs)
@@ -90,7 +90,7 @@ func TestParseReserve(t *testing.T) {
 	}
 	log.WriteString(`I1204 19:43:11.200000   15455 strace.go:567] [   3:   3] python3.11 E execve(0x7f4d765b5031 /bin/sh, 0x7f4d75dff740 ["sh", "-c", "id"], 0x7fe9100cdcc0 ["A=1"])` + "\n")
 	log.WriteString(`I1204 19:43:11.300000   15455 strace.go:567] [   1:   1] python3.11 E connect(0x3 socket:[1], 0x7f64e6cf2f90 {Family: AF_INET, Addr: 203.0.113.5, Port: 80}, 0x10)` + "\n")
-	evs, dropped := Parse(strings.NewReader(log.String()), time.Date(2026, 12, 4, 19, 43, 10, 0, time.Local), 1000)
+	evs, dropped := Parse(strings.NewReader(log.String()), time.Date(2026, 12, 4, 19, 43, 10, 0, time.Local), 1000, Options{})
 	kinds := map[string]int{}
 	for _, e := range evs {
 		kinds[string(e.Kind)]++

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -49,6 +50,27 @@ import (
 // the Sentry has are refused by the OCI profile, before the trace).
 const Syscalls = "execve,execveat,connect,clone,fork,vfork,socket"
 
+// CwdSyscalls are traced besides Syscalls where moat runs runsc itself
+// (gVisor direct): the returns of chdir and fchdir, from which Parse
+// follows each process's working directory (Options.Cwd) to name an
+// exec of a relative path whole. Docker's runsc (gVisor --image) is
+// registered with Syscalls alone: there a relative exec keeps its name.
+const CwdSyscalls = "chdir,fchdir"
+
+// Options says what Parse knows beyond the log.
+type Options struct {
+	// Cwd is the working directory the sandbox's pid 1 starts in, set
+	// only where the trace has CwdSyscalls: the processes' working
+	// directories are then followed from it, through forks (a
+	// CLONE_FS child shares its parent's) and successful chdir and
+	// fchdir calls. "": relative exec paths are kept as given.
+	Cwd string
+	// Hash, if set, returns the sha256 of the file an exec event names
+	// (its whole path, before the event's is cut to audit.MaxPath), or
+	// "": the first maxHashes exec events get one.
+	Hash func(path string) string
+}
+
 // DeniedSuffix ends the debug log's line of a call the OCI profile
 // refused (at debug level, before the trace): "[tgid:tid] Syscall N:
 // denied by seccomp". The program controls nothing on it.
@@ -63,7 +85,7 @@ var (
 	// The task name and the traced path of an exec are printed raw: a
 	// newline in either goes on the next lines of the log, which Parse
 	// joins to the message (?s).
-	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] ((?s:.{0,16}?)) ([EX]) (execve|execveat|connect|clone|fork|vfork|socket)\(((?s:.*))$`)
+	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] ((?s:.{0,16}?)) ([EX]) (execve|execveat|connect|clone|fork|vfork|socket|chdir|fchdir)\(((?s:.*))$`)
 	// a trace message's start, whatever follows it
 	straceHead = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] `)
 	// the start of any message of the log: a line without one goes on
@@ -75,6 +97,9 @@ var (
 	// an exit's return value and errno, after the arguments
 	straceRet = lazyRE(`\) = (-?\d+) \(0x[0-9a-f]+\)(?: errno=(\d+) \(([^)]*)\))?(?: \([^)]*\))?\s*$`)
 	execPath  = lazyRE(`0x[0-9a-f]+ ([^,]*), 0x[0-9a-f]+ \[`)
+	// execveat's directory (the Sentry names the descriptor: "0x3 /dir",
+	// "AT_FDCWD /cwd", "0x9 (bad FD)"), its path, and its flags last
+	execAt = lazyRE(`^(?:AT_FDCWD|0x[0-9a-f]+) ((?s:.*?)), 0x[0-9a-f]+ ((?s:.*?)), 0x[0-9a-f]+ \[((?s:.*)), 0x([0-9a-f]+)$`)
 	// the same for a path with a comma (printed raw): up to the first
 	// ", 0xADDR [" (an execveat's then starts at its directory)
 	execPathComma = lazyRE(`0x[0-9a-f]+ ((?s:.*?)), 0x[0-9a-f]+ \[`)
@@ -86,9 +111,17 @@ var (
 // and connect events in it, and the calls the OCI profile refused (kind
 // denied, named by native's deny list), stamped relative to start (the
 // log's clock is the host's local time), at most max and each kind
-// within its observe.KernelReserve; dropped counts the rest.
-func Parse(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int) {
+// within its observe.KernelReserve; dropped counts the rest. An exec's
+// path is whole: execveat's from the directory the Sentry names for its
+// descriptor (AT_EMPTY_PATH: /proc/self/fd/N, what it runs, the file in
+// its detail), a relative one from the caller's working directory where
+// o.Cwd is set; under audit.CwdUnnamed where that is not known.
+func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, dropped int) {
 	parent := map[int]int{} // child pid -> parent pid (fork, vfork, clone without CLONE_THREAD)
+	cw := newCwds(o.Cwd)
+	var rel []pendingExec    // exec events whose path is relative to a working directory
+	full := map[int]string{} // an exec event's whole path, before it is cut
+	seq := 0
 	// Each kind within its reserve (observe.KernelReserve), as native's
 	// and the micro-VM's kernel events: a flood of one kind (sockets of a
 	// family the Sentry lacks, the cheapest) cannot crowd out the exec and
@@ -103,6 +136,7 @@ func Parse(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int
 		evs = append(evs, ev)
 	}
 	for text := range messages(r) {
+		seq++
 		m := straceLine().FindStringSubmatch(text)
 		if m == nil {
 			if h := straceHead().FindStringSubmatch(text); h != nil {
@@ -148,6 +182,15 @@ func Parse(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int
 				if child, err := strconv.Atoi(ret); err == nil && child > 0 && errno == "" && !strings.Contains(args, "CLONE_THREAD") &&
 					len(parent) < maxProcs {
 					parent[child] = pid
+					cw.fork(pid, child, seq, call == "clone" && strings.Contains(args, "CLONE_FS"))
+				}
+				continue
+			case "chdir", "fchdir":
+				if ret == "0" && errno == "" {
+					// "0xADDR path" (chdir's path as given, raw) or
+					// "0xFD /dir" (the Sentry's name of the descriptor)
+					_, dir, _ := strings.Cut(args, " ")
+					cw.chdir(pid, seq, dir, call == "fchdir")
 				}
 				continue
 			case "socket":
@@ -185,21 +228,80 @@ func Parse(r io.Reader, start time.Time, max int) (evs []moat.Event, dropped int
 				}
 			case "execve", "execveat":
 				ev.Kind = moat.KindExec
-				loc := execPath().FindStringSubmatchIndex(args)
-				if loc == nil {
-					loc = execPathComma().FindStringSubmatchIndex(args)
+				var p, dir string
+				at := false
+				if call == "execveat" {
+					if a := execAt().FindStringSubmatchIndex(args); a != nil {
+						at, dir, p = true, args[a[2]:a[3]], args[a[4]:a[5]]
+						flags, _ := strconv.ParseUint(args[a[8]:a[9]], 16, 64)
+						ev.Detail = audit.Clean(argv(args[a[6]:]), 400)
+						if p == "" && flags&0x1000 != 0 { // AT_EMPTY_PATH: fexecve
+							fd, _, _ := strings.Cut(strings.TrimPrefix(args, "0x"), " ")
+							n, _ := strconv.ParseUint(fd, 16, 32)
+							p = "/proc/self/fd/" + strconv.FormatUint(n, 10)
+							ev.Detail = audit.Clean(ev.Detail+" (execveat of descriptor "+strconv.FormatUint(n, 10)+", AT_EMPTY_PATH: "+dir+")", 600)
+							dir = ""
+						}
+					}
 				}
-				if loc == nil {
-					add(unreadable(pid, ev.TimeMS, text))
+				if !at {
+					loc := execPath().FindStringSubmatchIndex(args)
+					if loc == nil {
+						loc = execPathComma().FindStringSubmatchIndex(args)
+					}
+					if loc == nil {
+						add(unreadable(pid, ev.TimeMS, text))
+						continue
+					}
+					p = args[loc[2]:loc[3]]
+					ev.Detail = audit.Clean(argv(args[loc[1]:]), 400)
+				}
+				switch {
+				case p == "" || strings.HasPrefix(p, "/"):
+				case at && strings.HasPrefix(dir, "/") && !strings.HasSuffix(dir, " (deleted)"):
+					p = path.Join(dir, p) // the directory the Sentry named
+				case at && !strings.HasPrefix(args, "AT_FDCWD"):
+					p = audit.CwdUnnamed + "/" + p // a descriptor of no name
+				case o.Cwd != "":
+					// from the working directory, once the forks are known
+					before := len(evs)
+					ev.Path = p
+					add(ev)
+					if len(evs) > before {
+						rel = append(rel, pendingExec{i: before, pid: pid, seq: seq, name: p})
+					}
 					continue
 				}
-				ev.Path = audit.CleanPath(args[loc[2]:loc[3]], audit.MaxPath)
-				ev.Detail = audit.Clean(argv(args[loc[1]:]), 400)
+				ev.Path = audit.CleanPath(p, audit.MaxPath)
+				before := len(evs)
+				add(ev)
+				if len(evs) > before {
+					full[before] = p
+				}
+				continue
 			default:
 				continue
 			}
 		}
 		add(ev)
+	}
+	// Relative execs named from the caller's working directory, once
+	// every fork is known (a vfork's child may chdir and exec before its
+	// parent's return is logged).
+	for _, x := range rel {
+		p := audit.CwdUnnamed + "/" + x.name
+		if d, ok := cw.at(parent, x.pid, x.seq); ok {
+			p = path.Join(d, x.name)
+		}
+		evs[x.i].Path = audit.CleanPath(p, audit.MaxPath)
+		full[x.i] = p
+	}
+	hashed := 0
+	for i := range evs {
+		if o.Hash != nil && evs[i].Kind == moat.KindExec && hashed < maxHashes && strings.HasPrefix(full[i], "/") {
+			hashed++
+			evs[i].SHA256 = o.Hash(full[i])
+		}
 	}
 	// The parents, once every fork is known: a vfork's child may exec
 	// before its parent's return is logged.
@@ -352,4 +454,123 @@ func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
 			return
 		}
 	}
+}
+
+// maxHashes bounds the exec events hashed (Options.Hash).
+const maxHashes = 256
+
+// pendingExec is an exec event (evs[i]) of a relative name, named from
+// the working directory of pid at message seq once the log is read.
+type pendingExec struct {
+	i, pid, seq int
+	name        string
+}
+
+// cwds follows the working directories of the sandbox's processes
+// through the trace: each chdir or fchdir that returned 0, in the order
+// of the log, kept for the group of processes sharing it (a process, and
+// the children it cloned with CLONE_FS); a process's start is its
+// parent's directory at the fork. Everything is the program's doing,
+// so it is bounded: past maxChdirs, or deeper or longer than the bounds
+// below, a directory is unknown (the exec unnamed), never guessed.
+type cwds struct {
+	root  string
+	group map[int]int       // pid -> the pid whose directory it shares (CLONE_FS)
+	forkS map[int]int       // child -> the message of its parent's clone return
+	sets  map[int][]*cwdSet // group -> its changes, in order
+	n     int
+	lost  int // the message past which changes were no longer kept (0: none lost)
+}
+
+// cwdSet is one change of directory: dir as the call named it (a
+// relative chdir from the directory before), resolved once.
+type cwdSet struct {
+	seq, pid int
+	dir      string
+	abs      bool
+	done, ok bool
+	whole    string
+}
+
+// Bounds of the directories followed.
+const (
+	maxChdirs = 1 << 16
+	maxCwd    = 64 << 10
+	maxDepth  = 1 << 14
+)
+
+func newCwds(root string) *cwds {
+	return &cwds{root: root, group: map[int]int{}, forkS: map[int]int{}, sets: map[int][]*cwdSet{}}
+}
+
+func (c *cwds) of(pid int) int {
+	if g, ok := c.group[pid]; ok {
+		return g
+	}
+	return pid
+}
+
+func (c *cwds) fork(parent, child, seq int, shareFS bool) {
+	c.forkS[child] = seq
+	if shareFS {
+		c.group[child] = c.of(parent)
+	}
+}
+
+// chdir records a successful change of pid's directory to dir (fd: the
+// Sentry's name of fchdir's descriptor, absolute, or not a directory's
+// name at all).
+func (c *cwds) chdir(pid, seq int, dir string, fd bool) {
+	if c.lost > 0 {
+		return
+	}
+	if c.n++; c.n > maxChdirs {
+		c.lost = seq
+		return
+	}
+	set := &cwdSet{seq: seq, pid: pid, dir: dir, abs: strings.HasPrefix(dir, "/")}
+	if fd && (!set.abs || strings.HasSuffix(dir, " (deleted)")) {
+		set.done = true // a descriptor of no name: unknown from here
+	}
+	g := c.of(pid)
+	c.sets[g] = append(c.sets[g], set)
+}
+
+// at returns pid's working directory at message seq (parent: the
+// process tree), or false where it is not known.
+func (c *cwds) at(parent map[int]int, pid, seq int) (string, bool) {
+	return c.atDepth(parent, pid, seq, 0)
+}
+
+func (c *cwds) atDepth(parent map[int]int, pid, seq, depth int) (string, bool) {
+	if c.lost > 0 && seq > c.lost || depth > maxDepth {
+		return "", false
+	}
+	g := c.of(pid)
+	sets := c.sets[g]
+	for i := len(sets) - 1; i >= 0; i-- {
+		s := sets[i]
+		if s.seq >= seq {
+			continue
+		}
+		if !s.done {
+			s.done = true
+			if s.abs {
+				s.whole, s.ok = path.Clean(s.dir), true
+			} else if d, ok := c.atDepth(parent, s.pid, s.seq, depth+1); ok {
+				s.whole, s.ok = path.Join(d, s.dir), true
+			}
+			if len(s.whole) > maxCwd {
+				s.whole, s.ok = "", false
+			}
+		}
+		return s.whole, s.ok
+	}
+	if p, ok := parent[g]; ok {
+		return c.atDepth(parent, p, c.forkS[g], depth+1)
+	}
+	if g == 1 && c.root != "" {
+		return c.root, true
+	}
+	return "", false
 }

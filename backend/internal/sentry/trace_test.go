@@ -20,7 +20,7 @@ I1126 23:06:57.000000   10028 main.go:1] [   1:   1] python3 E execve(0x1 /forge
 
 func TestParse(t *testing.T) {
 	start := time.Date(2026, 11, 26, 23, 6, 54, 500000000, time.Local)
-	evs, dropped := Parse(strings.NewReader(straceLog), start, 10)
+	evs, dropped := Parse(strings.NewReader(straceLog), start, 10, Options{})
 	if dropped != 0 || len(evs) != 3 {
 		t.Fatalf("got %d events, %d dropped: %+v", len(evs), dropped, evs)
 	}
@@ -33,7 +33,7 @@ func TestParse(t *testing.T) {
 	if e := evs[2]; e.Kind != "connect" || e.Path != `/run/x\x1b` {
 		t.Errorf("unix connect: %+v", e)
 	}
-	if _, d := Parse(strings.NewReader(straceLog), start, 1); d != 2 {
+	if _, d := Parse(strings.NewReader(straceLog), start, 1, Options{}); d != 2 {
 		t.Errorf("bound: %d dropped, want 2", d)
 	}
 }
@@ -55,7 +55,7 @@ I1204 19:43:10.800100   15455 strace.go:605] [   1:   1] python3.11 X socket(AF_
 
 func TestParseTree(t *testing.T) {
 	start := time.Date(2026, 12, 4, 19, 43, 10, 0, time.Local)
-	evs, _ := Parse(strings.NewReader(straceTree), start, 10)
+	evs, _ := Parse(strings.NewReader(straceTree), start, 10, Options{})
 	var got []string
 	for _, e := range evs {
 		got = append(got, fmt.Sprintf("%s %d<%d<%s %s%s", e.Kind, e.PID, e.PPID, e.Ancestors, e.Name, e.Path))
@@ -69,11 +69,69 @@ func TestParseTree(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add(straceLog)
 	f.Fuzz(func(t *testing.T, s string) {
-		evs, _ := Parse(strings.NewReader(s), time.Now(), 100)
+		evs, _ := Parse(strings.NewReader(s), time.Now(), 100, Options{Cwd: "/work"})
 		for _, e := range evs {
 			if strings.ContainsAny(e.Path+e.Addr+e.Detail, "\n\r\x1b") {
 				t.Fatalf("unescaped: %+v", e)
 			}
 		}
 	})
+}
+
+// Lines as runsc 20221219 writes them with chdir and fchdir traced
+// (CwdSyscalls): relative chdirs, a vfork child that changes directory
+// (subprocess's cwd=) and execs before its parent's clone returns, an
+// fchdir, execveat of a directory descriptor and of a descriptor alone
+// (AT_EMPTY_PATH), and a clone sharing its parent's directory.
+const straceCwd = `I1205 17:55:12.735753    9065 strace.go:599] [   1:   1] python3 X chdir(0x7f9f9a967e60 /tmp) = 0 (0x0) (9.728µs)
+I1205 17:55:12.736363    9065 strace.go:599] [   1:   1] python3 X chdir(0xa5ed80 c) = 0 (0x0) (5.07µs)
+I1205 17:55:12.736450    9065 strace.go:599] [   1:   1] python3 X chdir(0xa5edb0 d) = 0 (0x0) (11.352µs)
+I1205 17:55:12.736500    9065 strace.go:599] [   1:   1] python3 X chdir(0xa5edb0 nonexistent) = -1 (0xffffffffffffffff) errno=2 (no such file or directory) (11.352µs)
+I1205 17:55:12.740000    9065 strace.go:567] [   1:   1] python3 E execve(0x560011c34f50 ./x, 0x560011c34f70 ["./x"], 0x560011c351d8 [])
+I1205 17:55:12.750000    9065 strace.go:599] [   2:   2] python3 X chdir(0xa5edb0 sub) = 0 (0x0) (11.352µs)
+I1205 17:55:12.750100    9065 strace.go:567] [   2:   2] python3 E execve(0x560011c34f50 ../bin/y, 0x560011c34f70 ["y"], 0x560011c351d8 [])
+I1205 17:55:12.760000    9065 strace.go:611] [   1:   1] python3 X clone(CLONE_VM|CLONE_VFORK|0x11, 0x7f4d75e98ff0, 0x0, 0x0, 0x0) = 2 (0x2) (211.822µs)
+I1205 17:55:12.770000    9065 strace.go:599] [   1:   1] python3 X fchdir(0x3 /tmp/a/b) = 0 (0x0) (2.895µs)
+I1205 17:55:12.780000    9065 strace.go:567] [   1:   1] python3 E execve(0x7f832f9f19d0 z, 0x7f832f9a46f0 ["z"], 0x7f832f9a4700 [])
+I1205 17:55:12.818638    9065 strace.go:573] [   1:   1] python3 E execveat(0x3 /tmp/c/d, 0xa5f170 at, 0x7f9f9aa8f340 ["x"], 0x7f9f9aa8f3d0 [], 0x0)
+I1205 17:55:12.892919    9065 strace.go:573] [   1:   1] python3 E execveat(0x5 /tmp/c/d/x, 0x7f9f9ad1fdd5 , 0x7f9f9aab4620 ["x"], 0x7f9f9aab4650 [], 0x1000)
+I1205 17:55:13.125221    9065 strace.go:573] [   1:   1] python3 E execveat(0x3 /memfd:pay (deleted), 0x7f9f9ad1fdd5 , 0x7f9f9aab4620 ["m"], 0x7f9f9aab4650 [], 0x1000)
+I1205 17:55:13.200000    9065 strace.go:611] [   1:   1] python3 X clone(CLONE_VM|CLONE_FS|CLONE_FILES|0x11, 0x0, 0x0, 0x0, 0x0) = 7 (0x7) (1.2ms)
+I1205 17:55:13.300000    9065 strace.go:599] [   7:   7] python3 X chdir(0xa5edb0 /etc) = 0 (0x0) (11.352µs)
+I1205 17:55:13.400000    9065 strace.go:567] [   1:   1] python3 E execve(0x7f832f9f19d0 w, 0x7f832f9a46f0 ["w"], 0x7f832f9a4700 [])
+I1205 17:55:13.500000    9065 strace.go:599] [   1:   1] python3 X fchdir(0x3 /memfd:gone (deleted)) = 0 (0x0) (2.895µs)
+I1205 17:55:13.600000    9065 strace.go:567] [   1:   1] python3 E execve(0x7f832f9f19d0 v, 0x7f832f9a46f0 ["v"], 0x7f832f9a4700 [])
+`
+
+// TestParseCwd: every exec of the trace is named whole from where the
+// caller was, and hashed by that whole name; a directory moat cannot
+// know makes the name unnamed, never a guess.
+func TestParseCwd(t *testing.T) {
+	start := time.Date(2026, 12, 5, 17, 55, 12, 0, time.Local)
+	var hashed []string
+	evs, dropped := Parse(strings.NewReader(straceCwd), start, 100, Options{Cwd: "/work", Hash: func(p string) string {
+		hashed = append(hashed, p)
+		return "h:" + p
+	}})
+	want := []string{"/tmp/c/d/x", "/tmp/c/d/bin/y", "/tmp/a/b/z", "/tmp/c/d/at", "/proc/self/fd/5", "/proc/self/fd/3", "/etc/w", "<cwd not named>/v"}
+	if dropped != 0 || len(evs) != len(want) {
+		t.Fatalf("%d events, %d dropped: %+v", len(evs), dropped, evs)
+	}
+	for i, w := range want {
+		if evs[i].Kind != "exec" || evs[i].Path != w {
+			t.Errorf("exec %d: %q, want %q", i, evs[i].Path, w)
+		}
+		if strings.HasPrefix(w, "/") && evs[i].SHA256 != "h:"+w {
+			t.Errorf("exec %d: hash %q, want of %q", i, evs[i].SHA256, w)
+		}
+	}
+	if !strings.Contains(evs[5].Detail, "AT_EMPTY_PATH: /memfd:pay (deleted)") {
+		t.Errorf("fexecve of a memfd: detail %q names no memfd", evs[5].Detail)
+	}
+	// Without Cwd (Docker's runsc, no chdir traced) a relative name
+	// stays as given; execveat's directory is still the Sentry's.
+	evs, _ = Parse(strings.NewReader(straceCwd), start, 100, Options{})
+	if evs[0].Path != "./x" || evs[3].Path != "/tmp/c/d/at" {
+		t.Errorf("without Cwd: %q %q", evs[0].Path, evs[3].Path)
+	}
 }

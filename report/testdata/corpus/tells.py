@@ -211,4 +211,18 @@ for root, dirs, files in os.walk(home):
         for w in words + ("fake", "honey", "example", "canary", "dummy", "xxxx"):
             if w in text.lower():
                 tells.append("%s holds %r" % (os.path.join(root, fn), w))
-print(json.dumps({"tells": tells, "host": socket.gethostname(), "user": os.environ.get("USER", "")}))
+# Where the hook's channel is (the argument of the install call a site
+# directory's .pth line makes, or the directory PYTHONPATH names in the
+# C environment): the caller checks it is not the same in every run.
+hook = ""
+for d in set(getattr(site, "getsitepackages", lambda: [])()):
+    for n in sorted(listdir(d)):
+        if n.endswith(".pth") and n not in host:
+            m = re.search(r"\.install\((['\"])(.*?)\1\)", read(os.path.join(d, n)))
+            if m:
+                hook = m.group(2)
+if not hook:
+    for kv in read("/proc/self/environ").split("\0"):
+        if kv.startswith("PYTHONPATH="):
+            hook = kv[len("PYTHONPATH="):].split(":")[0]
+print(json.dumps({"tells": tells, "host": socket.gethostname(), "user": os.environ.get("USER", ""), "hook": hook}))

@@ -36,53 +36,51 @@ func ReadSockaddr(mem *os.File, addr, length uint64) (hostport, path string) {
 
 // Call fills ev's Kind, Path, Detail, SHA256 and Addr from a watched
 // exec or connect notification n of thread tid, reading its memory (the
-// caller's arguments): an exec's path and argv (argv bounded by maxArgv,
-// the file's hash and whether it is missing by target, for execve only),
-// a connect's address. A memory that cannot be read is said in Detail,
-// and Call returns false.
-func Call(ev *moat.Event, n seccomp.Notif, tid int, maxArgv int, target func(path string) (sha string, failed bool)) bool {
+// caller's arguments): an exec's path and argv (argv bounded by maxArgv),
+// the file it runs, opened as the caller's kernel finds it
+// (seccomp.OpenExec: also where its name cannot be had), given to target
+// for its hash and whether the exec cannot succeed; a connect's address.
+// A memory that cannot be read is said in Detail, and Call returns false.
+func Call(ev *moat.Event, n seccomp.Notif, tid int, maxArgv int, target func(f *os.File, err error) (sha string, failed bool)) bool {
 	nr := uint32(n.Nr)
 	mem, merr := os.Open("/proc/" + fmt.Sprint(tid) + "/mem")
 	switch nr {
 	case unix.SYS_EXECVE, unix.SYS_EXECVEAT:
 		ev.Kind = moat.KindExec
 		pathArg, argvArg := n.Args[0], n.Args[1]
+		dirfd, flags := int32(unix.AT_FDCWD), uint64(0)
 		if nr == unix.SYS_EXECVEAT {
 			pathArg, argvArg = n.Args[1], n.Args[2]
+			dirfd, flags = int32(n.Args[0]), n.Args[4]
 		}
 		if merr == nil {
 			raw := seccomp.ReadString(mem, pathArg, 4096)
-			whole := raw
-			if raw != "" && !strings.HasPrefix(raw, "/") {
-				// relative to the working directory, or to execveat's
-				// directory: the path the program ran, made whole
-				dir := "/proc/" + strconv.Itoa(tid) + "/cwd"
-				if nr == unix.SYS_EXECVEAT && int32(n.Args[0]) != unix.AT_FDCWD {
-					dir = "/proc/" + strconv.Itoa(tid) + "/fd/" + strconv.Itoa(int(int32(n.Args[0])))
-				}
-				d, err := os.Readlink(dir)
-				if errors.Is(err, unix.ENAMETOOLONG) {
-					// past PATH_MAX the kernel will not name it: walked up
-					d, err = seccomp.DirName(dir, "/proc/"+strconv.Itoa(tid)+"/root")
-				}
-				switch {
-				case err == nil && strings.HasPrefix(d, "/") && !strings.HasSuffix(d, " (deleted)"):
-					whole = path.Join(d, raw)
-					if len(whole) < unix.PathMax {
-						raw = whole // else hashed by its relative path: none
-					}
-				case err != nil:
-					whole = audit.CwdUnnamed + "/" + raw
-				}
+			ev.Path, ev.Detail = ExecName(tid, dirfd, raw, flags)
+			if argv := audit.Clean(seccomp.ReadArgv(mem, argvArg), maxArgv); ev.Detail == "" {
+				ev.Detail = argv
+			} else {
+				ev.Detail = argv + " (" + ev.Detail + ")"
 			}
-			ev.Path = audit.CleanPath(whole, audit.MaxPath)
-			ev.Detail = audit.Clean(seccomp.ReadArgv(mem, argvArg), maxArgv)
-			if nr == unix.SYS_EXECVE {
-				var failed bool
-				ev.SHA256, failed = target(raw)
-				if failed {
-					ev.Kind = moat.KindExecFailed
-				}
+			// By its whole name where it has one the kernel resolves
+			// (a link out of the directory followed inside the caller's
+			// root); else (past PATH_MAX, a directory or descriptor not
+			// named, an escaped name) by what the caller gave, from its
+			// directory.
+			var f *os.File
+			var err error = unix.ENOENT
+			if strings.HasPrefix(ev.Path, "/") && ev.Path != raw && !strings.HasPrefix(ev.Path, "/proc/self/fd/") && len(ev.Path) < unix.PathMax {
+				f, err = seccomp.OpenExec(tid, unix.AT_FDCWD, ev.Path, 0)
+			}
+			if err != nil {
+				f, err = seccomp.OpenExec(tid, dirfd, raw, flags)
+			}
+			var failed bool
+			ev.SHA256, failed = target(f, err)
+			if f != nil {
+				f.Close()
+			}
+			if failed {
+				ev.Kind = moat.KindExecFailed
 			}
 		}
 	default:
@@ -98,4 +96,43 @@ func Call(ev *moat.Event, n seccomp.Notif, tid int, maxArgv int, target func(pat
 		ev.Detail = "memory unreadable: " + audit.Clean(merr.Error(), 100)
 	}
 	return merr == nil
+}
+
+// ExecName names what an exec of thread tid runs, from its arguments (the
+// name raw, as read from the caller's memory): an absolute name as it
+// is; a relative one made whole from the caller's working directory or
+// execveat's directory (walked up, seccomp.DirName, where the kernel will
+// not name it past PATH_MAX), or under audit.CwdUnnamed where neither
+// can; an execveat of a descriptor (AT_EMPTY_PATH: fexecve, a memfd) as
+// /proc/self/fd/N, which is what it runs. note says, for the event's
+// detail, what the descriptor was, or why the name is not whole.
+func ExecName(tid int, dirfd int32, raw string, flags uint64) (name, note string) {
+	proc := "/proc/" + strconv.Itoa(tid) + "/"
+	if raw == "" && flags&unix.AT_EMPTY_PATH != 0 {
+		target, err := os.Readlink(proc + "fd/" + strconv.Itoa(int(dirfd)))
+		if err != nil {
+			target = "?"
+		}
+		return "/proc/self/fd/" + strconv.Itoa(int(dirfd)), audit.Clean("execveat of descriptor "+strconv.Itoa(int(dirfd))+", AT_EMPTY_PATH: "+target, 300)
+	}
+	if raw == "" || strings.HasPrefix(raw, "/") {
+		return audit.CleanPath(raw, audit.MaxPath), ""
+	}
+	dir := proc + "cwd"
+	if dirfd != unix.AT_FDCWD {
+		dir = proc + "fd/" + strconv.Itoa(int(dirfd))
+	}
+	d, err := os.Readlink(dir)
+	if errors.Is(err, unix.ENAMETOOLONG) {
+		// past PATH_MAX the kernel will not name it: walked up
+		d, err = seccomp.DirName(dir, proc+"root")
+	}
+	switch {
+	case err == nil && strings.HasPrefix(d, "/") && !strings.HasSuffix(d, " (deleted)"):
+		return audit.CleanPath(path.Join(d, raw), audit.MaxPath), ""
+	case err == nil:
+		return audit.CleanPath(audit.CwdUnnamed+"/"+raw, audit.MaxPath), audit.Clean("its directory is "+d, 300)
+	default:
+		return audit.CleanPath(audit.CwdUnnamed+"/"+raw, audit.MaxPath), audit.Clean("its directory could not be named: "+err.Error(), 200)
+	}
 }

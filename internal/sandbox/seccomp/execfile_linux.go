@@ -1,0 +1,228 @@
+//go:build linux
+
+package seccomp
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// OpenExec opens for reading the file that an execve(name) or
+// execveat(dirfd, name, ..., flags) of the stopped thread tid names, as
+// the caller's kernel finds it, for its hash: the file the exec runs,
+// whatever its name (so also where the name cannot be had: a working
+// directory past PATH_MAX, a directory descriptor, a memfd).
+// The caller is the sandbox's: nothing of its is resolved on the
+// supervisor's side.
+//
+//   - execveat(fd, "", AT_EMPTY_PATH) (fexecve: a memfd, a deleted file):
+//     the caller's descriptor, reopened through /proc/tid/fd (the
+//     kernel's link to the caller's open file, never a path).
+//   - An absolute name: beneath the caller's root (/proc/tid/root),
+//     every link resolved inside it (RESOLVE_IN_ROOT), no magic link;
+//     /proc/self/fd/N and /proc/thread-self/fd/N are the caller's
+//     descriptor.
+//   - A relative name: from the caller's working directory
+//     (/proc/tid/cwd) or execveat's directory descriptor, opened through
+//     the kernel's link whatever its length; leading ".." climbed one by
+//     one (".." is never a link) and never above the caller's root; the
+//     rest resolved beneath that directory (RESOLVE_BENEATH: no absolute
+//     link, no "..", no link that leads out, no magic link), so that a
+//     link the program planted can only lead to a file of its own tree.
+//     A link that would leave it gives an error: no hash, never another
+//     file's.
+func OpenExec(tid int, dirfd int32, name string, flags uint64) (*os.File, error) {
+	proc := "/proc/" + strconv.Itoa(tid) + "/"
+	const mode = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY
+	if name == "" {
+		if flags&unix.AT_EMPTY_PATH == 0 || dirfd < 0 {
+			return nil, unix.ENOENT
+		}
+		return openFile(proc+"fd/"+strconv.Itoa(int(dirfd)), mode)
+	}
+	if strings.HasPrefix(name, "/") {
+		if n, ok := selfFD(name); ok {
+			return openFile(proc+"fd/"+n, mode)
+		}
+		return openInRoot(proc, name)
+	}
+	dir := proc + "cwd"
+	if dirfd != unix.AT_FDCWD {
+		dir = proc + "fd/" + strconv.Itoa(int(dirfd))
+	}
+	var rst unix.Stat_t
+	if err := unix.Stat(proc+"root", &rst); err != nil {
+		return nil, err
+	}
+	d, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { unix.Close(d) }()
+	rest := name
+	for hops := 0; ; hops++ {
+		if d, rest, err = climb(d, rest, &rst); err != nil {
+			return nil, err
+		}
+		if rest == "" {
+			return nil, unix.EISDIR
+		}
+		fd, err := unix.Openat2(d, rest, &unix.OpenHow{Flags: mode, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS})
+		if err == nil {
+			return os.NewFile(uintptr(fd), name), nil
+		}
+		if err != unix.EXDEV || hops >= 40 {
+			return nil, err
+		}
+		// A link that leads out of the directory (an absolute one, or
+		// one with ".."): where it is the last component, followed as
+		// the kernel would, inside the caller's root: an absolute one
+		// from the root, a relative one from its own directory again.
+		parent, base := "", rest
+		if i := strings.LastIndexByte(rest, '/'); i >= 0 {
+			parent, base = rest[:i], rest[i+1:]
+		}
+		pd := d
+		if parent != "" {
+			if pd, err = unix.Openat2(d, parent, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+				Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS}); err != nil {
+				return nil, err
+			}
+		}
+		buf := make([]byte, unix.PathMax)
+		n, err := unix.Readlinkat(pd, base, buf)
+		if pd != d {
+			unix.Close(pd)
+		}
+		if err != nil || n >= len(buf) {
+			return nil, unix.EXDEV
+		}
+		target := string(buf[:n])
+		if strings.HasPrefix(target, "/") {
+			return openInRoot(proc, target)
+		}
+		rest = target
+		if parent != "" {
+			rest = parent + "/" + target
+		}
+	}
+}
+
+// openInRoot opens the absolute name beneath the caller's root
+// (proc/root), every link resolved inside it, no magic link.
+func openInRoot(proc, name string) (*os.File, error) {
+	root, err := unix.Open(proc+"root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, name, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// climb takes the leading "." and ".." of rest off, going up from the
+// directory d (closed when replaced) one ".." at a time (".." is never
+// a link), never above the root rst (whose ".." is itself).
+func climb(d int, rest string, rst *unix.Stat_t) (int, string, error) {
+	for range 8192 {
+		for strings.HasPrefix(rest, "./") || strings.HasPrefix(rest, "/") {
+			rest = rest[1:]
+		}
+		if rest == "." {
+			rest = ""
+		}
+		if rest != ".." && !strings.HasPrefix(rest, "../") {
+			return d, rest, nil
+		}
+		rest = strings.TrimPrefix(rest[2:], "/")
+		var st unix.Stat_t
+		if err := unix.Fstat(d, &st); err != nil {
+			return d, rest, err
+		}
+		if st.Dev == rst.Dev && st.Ino == rst.Ino {
+			continue // ".." of the root is the root
+		}
+		up, err := unix.Openat(d, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			return d, rest, err
+		}
+		unix.Close(d)
+		d = up
+	}
+	return d, rest, unix.ELOOP
+}
+
+// OpenExecShared is OpenExec for a supervisor that shares the caller's
+// root and mount namespace (the containers' init): there the kernel
+// resolves every name, links too, exactly as for the caller (an absolute
+// link lands in the same root; nothing outside it can be reached), so
+// plain opens are exact, where openat2 is not to be had (the init's own
+// exec watch notifies it of openat2, which it would wait on itself).
+// O_NONBLOCK: a FIFO planted under the name does not block the open.
+func OpenExecShared(tid int, dirfd int32, name string, flags uint64) (*os.File, error) {
+	proc := "/proc/" + strconv.Itoa(tid) + "/"
+	const mode = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY
+	switch {
+	case name == "":
+		if flags&unix.AT_EMPTY_PATH == 0 || dirfd < 0 {
+			return nil, unix.ENOENT
+		}
+		return openFile(proc+"fd/"+strconv.Itoa(int(dirfd)), mode)
+	case strings.HasPrefix(name, "/"):
+		if n, ok := selfFD(name); ok {
+			return openFile(proc+"fd/"+n, mode)
+		}
+		return openFile(proc+"root"+name, mode)
+	}
+	dir := proc + "cwd"
+	if dirfd != unix.AT_FDCWD {
+		dir = proc + "fd/" + strconv.Itoa(int(dirfd))
+	}
+	d, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(d)
+	fd, err := unix.Openat(d, name, mode, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// openFile opens p (a /proc link of the caller's open file) with mode.
+func openFile(p string, mode int) (*os.File, error) {
+	fd, err := unix.Open(p, mode, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
+
+// selfFD returns N when p is /proc/self/fd/N or /proc/thread-self/fd/N:
+// the caller's descriptor, not the supervisor's. Nothing else under
+// /proc/self is opened from the supervisor's /proc (root/, cwd/ and ".."
+// would resolve the sandbox's links against the supervisor's root).
+func selfFD(p string) (string, bool) {
+	for _, self := range []string{"/proc/self/fd/", "/proc/thread-self/fd/"} {
+		if n, ok := strings.CutPrefix(p, self); ok && n != "" && len(n) <= 10 && strings.Trim(n, "0123456789") == "" {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+// ExecMissing: err, from OpenExec, says the exec cannot succeed (no such
+// file, a name past what the kernel resolves), not that the file could
+// not be looked at.
+func ExecMissing(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENAMETOOLONG)
+}

@@ -1,0 +1,104 @@
+package report_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/docker"
+	"github.com/moat-sandbox/moat/backend/gvisor"
+	"github.com/moat-sandbox/moat/backend/podman"
+	"github.com/moat-sandbox/moat/moattest"
+)
+
+// TestExecNamed: a dropper's execs that name no absolute path (exec_at.py:
+// ./x, ../bin/x from a child's working directory, a bare name, execveat
+// of a directory descriptor, fexecve of a deleted file and of a memfd)
+// are each a kernel exec named whole, with the sha256 of the file that
+// ran, and an execution finding: on native and the containers (the
+// seccomp listener: every exec); on gVisor (the Sentry's trace, with
+// chdir followed) each but the descriptors', whose files are gone or in
+// the Sentry's memory once the run is over: named, not hashed. Docker's
+// runsc traces no chdir (its relative names are kept as given) and
+// keeps the files in the Sentry's own tmpfs: named, never hashed.
+func TestExecNamed(t *testing.T) {
+	type want struct {
+		path string // the event's path; "" for a descriptor's
+		tail string // a descriptor's: what the detail says it was
+	}
+	all := []want{{"/work/bin/rel_dot", ""}, {"/work/bin/rel_up", ""}, {"/work/rel_bare", ""}, {"/work/bin/at_dir", ""},
+		{"", "fd_deleted (deleted)"}, {"", "/memfd:payload (deleted)"}}
+	payload := buildStatic(t, "./testdata/payload")
+	for _, bk := range []struct {
+		name     string
+		new      func() moat.Backend
+		hashed   bool // a named file's exec is hashed
+		fdHashed bool // a descriptor's exec is hashed
+		relWhole bool // relative names are whole
+	}{
+		{"native", func() moat.Backend { return moattest.RequireBackend(t, "native") }, true, true, true},
+		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }, true, true, true},
+		{"podman", func() moat.Backend { return podman.New(testImage(), "") }, true, true, true},
+		{"gvisor", func() moat.Backend { return &gvisor.Backend{} }, true, false, true},
+		// the files are in the Sentry's own tmpfs, out of moat's reach
+		{"gvisor-image", func() moat.Backend { return docker.New(testImage(), "runsc", "") }, false, false, false},
+	} {
+		t.Run(bk.name, func(t *testing.T) {
+			moattest.RequireBackend(t, strings.TrimSuffix(bk.name, "-image"))
+			b := bk.new()
+			if bk.name == "gvisor-image" {
+				moattest.RequireBackend(t, "docker")
+				if err := moat.Check(context.Background(), b); err != nil && !moattest.Required("gvisor") {
+					t.Skip(err)
+				}
+			}
+			res := run(t, b, filepath.Join("testdata", "corpus", "exec_at.py"), func(s *moat.Spec) {
+				s.Limits.Timeout = 60 * time.Second
+				s.Files["payload"] = payload
+			})
+			sum := ""
+			for _, l := range strings.Split(res.Stdout, "\n") {
+				if s, ok := strings.CutPrefix(l, "sha256 "); ok {
+					sum = s
+				}
+			}
+			if res.Status != moat.StatusExited || res.ExitCode != 0 || sum == "" || !strings.Contains(res.Stdout, "\nmemfd ") {
+				dump(t, res)
+				t.Fatalf("status %s exit %d: want the program's own end", res.Status, res.ExitCode)
+			}
+			for _, w := range all {
+				if w.path != "" && !bk.relWhole && w.path != "/work/bin/at_dir" {
+					continue
+				}
+				i := slices.IndexFunc(res.Events, func(e moat.Event) bool {
+					if e.Source != moat.SourceKernel || e.Kind != moat.KindExec {
+						return false
+					}
+					if w.path != "" {
+						return e.Path == w.path
+					}
+					return strings.HasPrefix(e.Path, "/proc/self/fd/") && strings.Contains(e.Detail, w.tail)
+				})
+				if i < 0 {
+					dump(t, res)
+					t.Errorf("no kernel exec of %s", w.path+w.tail)
+					continue
+				}
+				e := res.Events[i]
+				if (w.path != "" && bk.hashed || w.path == "" && bk.fdHashed) && e.SHA256 != sum {
+					t.Errorf("kernel exec %s %s: sha256 %q, want %s", e.Path, e.Detail, e.SHA256, sum)
+				}
+				if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+					return f.Category == moat.CategoryExecution && slices.ContainsFunc(f.Evidence, func(x moat.Event) bool { return x.Path == e.Path && x.Source == e.Source })
+				}) {
+					dump(t, res)
+					t.Errorf("no execution finding on the exec of %s", e.Path)
+				}
+			}
+		})
+	}
+}
