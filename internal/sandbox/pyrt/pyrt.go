@@ -240,6 +240,9 @@ func resolveFresh(requested, pathEnv string) (*Runtime, []string, error) {
 	if alternatives(alternativesDir, rt.Paths, lw) {
 		deps = append(deps, alternativesDir)
 	}
+	if target, err := os.Readlink(opensslCert); err == nil && target == CABundle {
+		lw.links[opensslCert] = target // see opensslCert; dropped below if bound
+	}
 	rt.Links = lw.outside(rt.Paths)
 	for _, d := range info.Site {
 		if filepath.IsAbs(d) && !slices.Contains(rt.SiteDirs, d) {
