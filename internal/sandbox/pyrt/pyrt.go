@@ -283,6 +283,14 @@ func alternatives(dir string, bound []string, lw *linkWalker) bool {
 		if err != nil || !(set[real] || underAny(real, set)) {
 			continue
 		}
+		// Only links of dir itself, or inside a bound path (which the
+		// sandbox has already): an entry reached through another link
+		// (/etc/alternatives/mt -> /bin/mt-gnu, /bin -> usr/bin) would
+		// make that link too, and /bin/sh with it, where the userland
+		// is off.
+		if len(one.outside(append(slices.Clone(bound), dir))) > 0 {
+			continue
+		}
 		maps.Copy(lw.links, one.links)
 	}
 	return true

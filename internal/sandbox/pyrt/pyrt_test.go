@@ -537,6 +537,10 @@ func TestAlternatives(t *testing.T) {
 		filepath.Join(alt, "libblas.so.3"):        filepath.Join(usr, "lib", "blas", "libblas.so.3"),
 		filepath.Join(alt, "secret"):              filepath.Join(root, "other", "secret"),
 		filepath.Join(alt, "dangling"):            filepath.Join(usr, "nothing"),
+		// Through a link outside the bound paths (as /bin -> usr/bin):
+		// not recreated, nor is that link.
+		filepath.Join(root, "bin"):    "usr/lib",
+		filepath.Join(alt, "through"): filepath.Join(root, "bin", "blas", "libblas.so.3"),
 	}
 	for l, target := range links {
 		if err := os.Symlink(target, l); err != nil {
