@@ -374,6 +374,16 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p
 			NanoCPUs:   int64(lim.CPUs * 1e9),
 		},
 	}
+	if dns != nil && !sentry(runtime) {
+		// Docker turns IPv6 off in a container whose network is not
+		// disabled and has no IPv6 network (the sinkhole's, mode none
+		// with a resolver): ::1 could not be bound, which test suites
+		// use and which native has. On again, on loopback: the
+		// namespace has no other interface (the sink refuses one), so
+		// IPv6 reaches nothing beyond the container. Not under gVisor,
+		// whose Sentry keeps its own sysctls.
+		hc.Sysctls = map[string]string{"net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.lo.disable_ipv6": "0"}
+	}
 	if initVol != "" {
 		hc.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: initVol, Target: p.Tools, ReadOnly: true,
 			VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}

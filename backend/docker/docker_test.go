@@ -104,6 +104,11 @@ func TestSinkhole(t *testing.T) {
 	t.Run("root", func(t *testing.T) {
 		moattest.Sinkhole(t, newBackend(), nil)
 		moattest.SinkholeSecrets(t, newBackend(), nil)
+		// A sinkhole's container has IPv6 on loopback, as native:
+		// a test suite that binds ::1 runs.
+		moattest.Run(t, func() moat.Backend { return sinkholeBackend{docker.New(testImage(), "", "")} }, moattest.Options{
+			Layers: layers, Container: moattest.ContainerOptions, Cases: []string{"socket-families"},
+		})
 	})
 	t.Run("nonroot", func(t *testing.T) {
 		moattest.AsUser(t, dockerUser(t), "TestSinkholeAsUser")
@@ -136,14 +141,14 @@ func sinkholeByHelper(t *testing.T) {
 	}
 	t.Run("suite", func(t *testing.T) {
 		// The adversarial cases with the sinkhole: the program's
-		// container keeps its hardening beside the helper. Not
-		// socket-families: Docker turns IPv6 off in a container whose
-		// network is not disabled (a sinkhole's, root's too), so ::1
-		// cannot be bound there.
+		// container keeps its hardening beside the helper, and
+		// socket-families binds ::1 as on native (Docker turns IPv6
+		// off in a sinkhole's container unless moat asks otherwise).
 		moattest.Run(t, func() moat.Backend { return sinkholeBackend{docker.New(testImage(), "", "")} }, moattest.Options{
 			Layers: layers, Container: moattest.ContainerOptions,
 			Cases: []string{"host-files", "host-proc", "syscalls", "proc-sys-writes", "devices", "tiocsti",
-				"signal-host", "inherited-fds", "capabilities", "uid", "hostname", "exit-code", "layers", "cancel", "limit-timeout", "cleanup"},
+				"signal-host", "inherited-fds", "capabilities", "uid", "hostname", "exit-code", "layers", "cancel", "limit-timeout", "cleanup",
+				"socket-families"},
 		})
 	})
 	t.Run("helper-fails", sinkHelperFails)

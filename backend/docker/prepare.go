@@ -220,6 +220,17 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 		}
 	}
 
+	// The Sentry's trace is drained while the run goes (sentryTail),
+	// from before the program starts.
+	var tail *sentryTail
+	sentryOff := ""
+	if rt := b.runtimeName(e); sentry(rt) && sess.KernelExecs {
+		var dir string
+		if dir, sentryOff = sentryLogDir(context.Background(), e, rt); sentryOff == "" {
+			tail = startSentryTail(dir, bx.id, start)
+		}
+	}
+
 	hj := bx.hj
 	framesR, framesW := io.Pipe()
 	diag := capture.New(nil, 8<<10, func() {})
@@ -265,13 +276,12 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	reason := r.End() // no stop after the end
 	res.DurationMS = time.Since(start).Milliseconds()
 	if rt := b.runtimeName(e); sentry(rt) && sess.KernelExecs {
-		dir, off := sentryLogDir(context.Background(), e, rt)
 		var evs []moat.Event
 		dropped := 0
-		if off == "" {
-			evs, dropped, off = sentryEvents(dir, bx.id, start)
+		if tail != nil {
+			evs, dropped, sentryOff = tail.events()
 		}
-		sess.SentryTrace(evs, dropped, off)
+		sess.SentryTrace(evs, dropped, sentryOff)
 	}
 	if reason == "" && exitCode > 128 {
 		sess.InitKilled(int(exitCode - 128))

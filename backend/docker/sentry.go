@@ -74,13 +74,127 @@ func sentryLogDir(ctx context.Context, e *engine, rt string) (dir, off string) {
 // behind, are passed over unopened and do not count).
 const maxSentryFiles = 1024
 
+// The boot logs of every container share one sized tmpfs (docs/gvisor.md),
+// and runsc writes a traced call as it happens. A run that floods its
+// trace (a loop of failing execs or sockets) would fill it, and every
+// other run's Sentry would then lose the lines it could not write: one
+// run could blind another. So moat drains its run's log while the run
+// goes: every sentryTick it reads what was added (kept within
+// sentrylog.MaxBytes in memory, the rest counted cut) and gives back the
+// space of what it has read (a hole punched in the file, whose offsets
+// runsc keeps appending at). A run's log then holds at most what its
+// Sentry writes in a tick or two, beside a share that no longer grows.
+const (
+	sentryTick = 50 * time.Millisecond
+	// punchStep is how much read log is left in place before its space
+	// is given back: one fallocate call per 256 KiB, not one per tick.
+	punchStep = 256 << 10
+)
+
+// sentryTail drains one container's boot log (see sentryTick); start it
+// before the program starts, and end it with events once the container
+// has exited.
+type sentryTail struct {
+	dir, id string
+	start   time.Time
+	stop    chan struct{}
+	done    chan struct{}
+
+	// Owned by the draining goroutine until done is closed.
+	f            *os.File
+	off, punched int64
+	full         bool // the directory was seen full: runsc may have lost lines
+	pw           *io.PipeWriter
+	keepDone     chan struct{}
+	kept         bytes.Buffer // written by sentrylog.Keep until keepDone
+	cut          int
+}
+
+func newSentryTail(dir, id string, start time.Time) *sentryTail {
+	return &sentryTail{dir: dir, id: id, start: start, stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// startSentryTail starts draining container id's boot log in dir, begun no
+// earlier than start.
+func startSentryTail(dir, id string, start time.Time) *sentryTail {
+	t := newSentryTail(dir, id, start)
+	go func() {
+		defer close(t.done)
+		tick := time.NewTicker(sentryTick)
+		defer tick.Stop()
+		for {
+			t.step()
+			select {
+			case <-t.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return t
+}
+
+// step finds the log (until found), reads what was added since the last
+// step into the kept lines, and gives back the space of what was read.
+func (t *sentryTail) step() {
+	if logFull(t.dir) {
+		t.full = true
+	}
+	if t.f == nil {
+		if t.f = findBootLog(t.dir, t.id, t.start); t.f == nil {
+			return
+		}
+		pr, pw := io.Pipe()
+		t.pw, t.keepDone = pw, make(chan struct{})
+		go func() {
+			sentrylog.Keep(pr, &t.kept, &t.cut)
+			close(t.keepDone)
+		}()
+	}
+	n, _ := io.Copy(t.pw, t.f) // from where the last step ended to the end
+	t.off += n
+	if to := t.off &^ (4<<10 - 1); to-t.punched >= punchStep {
+		if punchHole(t.f, t.punched, to-t.punched) == nil {
+			t.punched = to
+		}
+	}
+}
+
+// events ends the draining, reads the log's last lines (the container has
+// exited), removes the log and parses what was kept.
+func (t *sentryTail) events() (evs []moat.Event, dropped int, off string) {
+	close(t.stop)
+	<-t.done
+	t.step()
+	if t.f == nil {
+		return nil, 0, "no boot log of the container in " + t.dir
+	}
+	t.pw.Close()
+	<-t.keepDone
+	name := t.f.Name()
+	t.f.Close()
+	_ = os.Remove(name)
+	cut := t.cut
+	if t.full {
+		cut++ // runsc may have lost lines it could not write
+	}
+	evs, dropped = sentrylog.Parse(&t.kept, t.start, observe.MaxKernelEvents, sentrylog.Options{})
+	return evs, dropped + cut, ""
+}
+
 // sentryEvents reads, from dir, the boot log of container id (runsc
 // names it by time: its first lines name the container), begun no
-// earlier than start, and removes it.
+// earlier than start, and removes it: a tail started and ended at once.
 func sentryEvents(dir, id string, start time.Time) (evs []moat.Event, dropped int, off string) {
+	return startSentryTail(dir, id, start).events()
+}
+
+// findBootLog opens, from dir, the boot log of container id begun no
+// earlier than start, at its start; nil when there is none (yet).
+func findBootLog(dir, id string, start time.Time) *os.File {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, 0, "read " + dir + ": " + err.Error()
+		return nil
 	}
 	// runsc names its logs by the time they begin: the newest, this
 	// run's among them, are looked at first.
@@ -97,31 +211,25 @@ func sentryEvents(dir, id string, start time.Time) (evs []moat.Event, dropped in
 		if n++; n > maxSentryFiles {
 			break
 		}
+		// Open for writing as well: punching a hole takes it (moat never
+		// writes); read-only where that is refused, the space then kept.
 		p := filepath.Join(dir, name)
-		f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+		f, err := os.OpenFile(p, os.O_RDWR|syscall.O_NOFOLLOW, 0)
 		if err != nil {
-			continue
+			if f, err = os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0); err != nil {
+				continue
+			}
 		}
 		head := make([]byte, 16<<10)
 		k, _ := io.ReadFull(f, head)
-		if !bootOf(head[:k], id) {
-			f.Close()
-			continue
-		}
-		var kept bytes.Buffer
-		cut := 0
-		if _, err := f.Seek(0, io.SeekStart); err == nil {
-			sentrylog.Keep(f, &kept, &cut)
+		if bootOf(head[:k], id) {
+			if _, err := f.Seek(0, io.SeekStart); err == nil {
+				return f
+			}
 		}
 		f.Close()
-		if logFull(dir) {
-			cut++ // runsc may have lost lines it could not write
-		}
-		_ = os.Remove(p)
-		evs, dropped = sentrylog.Parse(&kept, start, observe.MaxKernelEvents, sentrylog.Options{})
-		return evs, dropped + cut, ""
 	}
-	return nil, 0, "no boot log of the container in " + dir
+	return nil
 }
 
 // logFull says whether the file system of dir (a sized tmpfs: docs/gvisor.md)

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/moat-sandbox/moat"
 )
 
 // TestLogFull: a boot-log directory whose sized tmpfs is full is seen as
@@ -81,5 +84,66 @@ func TestSentryEventsManyOld(t *testing.T) {
 	}
 	if _, err := os.Stat(mine); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the boot log was not removed: %v", err)
+	}
+}
+
+// TestSentryTailFlood: a run that floods its boot log far past the size of
+// the directory's tmpfs is drained as it writes, so neither its own Sentry
+// nor a neighbour's meets a full directory: both keep their traced execs.
+func TestSentryTailFlood(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("moat-test", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skip("cannot mount a tmpfs: ", err)
+	}
+	defer syscall.Unmount(dir, syscall.MNT_DETACH)
+	start := time.Now()
+	ts := start.Format("0102 15:04:05.000000")
+	head := func(id string) string { return "I" + ts + " 1 main.go:1] Args: [runsc --debug boot " + id + "]\n" }
+	exec := func(path string) string {
+		return "I" + ts + "   1 strace.go:567] [   2:   2] python3.11 E execve(0x7fa4e7205490 " + path + `, 0x7fa4e713b810 ["x"], 0x7f2d40a37d00 [])` + "\n"
+	}
+	const flooder, neighbour = "0123456789abcdef", "fedcba9876543210"
+	// The flooder's Sentry: its log, appended to as runsc does.
+	fa, err := os.OpenFile(filepath.Join(dir, "runsc.log.20261205-100000.000001.boot.txt"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fa.Close()
+	if _, err := fa.WriteString(head(flooder) + exec("/usr/bin/curl")); err != nil {
+		t.Fatal(err)
+	}
+	tail := newSentryTail(dir, flooder, start)
+	close(tail.done) // no draining goroutine: the test steps the tail itself
+	filler := []byte(strings.Repeat("D"+ts+" 1 sys.go:1] a line the report does not read\n", 128<<10/64))
+	for written := 0; written < 8<<20; written += len(filler) { // 8 MiB through 1 MiB
+		if _, err := fa.Write(filler); err != nil {
+			t.Fatalf("the flooder's log after %d bytes: %v", written, err)
+		}
+		tail.step()
+	}
+	if _, err := fa.WriteString(exec("/usr/bin/wget")); err != nil {
+		t.Fatal(err)
+	}
+	// A neighbour's Sentry beside it still has room for its whole trace.
+	nb := head(neighbour) + strings.Repeat(string(filler), 2) + exec("/usr/bin/nc")
+	if err := os.WriteFile(filepath.Join(dir, "runsc.log.20261205-100001.000001.boot.txt"), []byte(nb), 0o644); err != nil {
+		t.Fatalf("the neighbour's log: %v", err)
+	}
+	has := func(evs []moat.Event, path string) bool {
+		return slices.ContainsFunc(evs, func(e moat.Event) bool { return strings.Contains(e.Path, path) })
+	}
+	evs, dropped, off := sentryEvents(dir, neighbour, start)
+	if off != "" || dropped != 0 || !has(evs, "/usr/bin/nc") {
+		t.Errorf("the neighbour's trace: %d events, %d dropped, %q; want its exec of /usr/bin/nc, none dropped", len(evs), dropped, off)
+	}
+	evs, dropped, off = tail.events()
+	if off != "" || dropped != 0 || !has(evs, "/usr/bin/curl") || !has(evs, "/usr/bin/wget") {
+		t.Errorf("the flooder's trace: %d events, %d dropped, %q; want its execs of curl and wget, none dropped", len(evs), dropped, off)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("logs left after both were read: %v", ents)
 	}
 }

@@ -41,6 +41,12 @@ func TestGVisor(t *testing.T) {
 	}
 }
 
+// TestHostData: the /etc data a CI runner has (moattest.HostData).
+func TestHostData(t *testing.T) {
+	moattest.RequireBackend(t, "gvisor")
+	moattest.HostData(t, newBackend)
+}
+
 // TestGVisorImage runs an image under gVisor as Docker's runtime. CI sets
 // MOAT_TEST_IMAGE to the image it builds and registers runsc with Docker.
 func TestGVisorImage(t *testing.T) {

@@ -316,7 +316,7 @@ func (r *runner) prepare() error {
 		Void:        filepath.Join(skel, voidFile),
 		Persona:     r.persona,
 		Etc:         etc,
-		Binds:       r.rt.Paths,
+		Binds:       append(slices.Clone(r.rt.Paths), pyrt.HostData(r.spec.Network != moat.NetworkSinkhole)...),
 		Scratch:     r.scratch,
 		CgroupsPath: "/moat/" + r.id,
 		Root:        filepath.Join(skel, "root"),

@@ -308,3 +308,12 @@ func TestNativeHookBytecode(t *testing.T) {
 	moattest.RequireBackend(t, "native")
 	moattest.HookBytecode(t, newBackend, os.Geteuid() != 0)
 }
+
+// TestHostData: the /etc data a CI runner has (moattest.HostData).
+func TestHostData(t *testing.T) {
+	if os.Getenv(nonRootEnv) != "" {
+		t.Skip("re-executed for TestNativeNonRoot")
+	}
+	moattest.RequireBackend(t, "native")
+	moattest.HostData(t, newBackend)
+}

@@ -181,6 +181,9 @@ func (r *runner) initConfig() (*nsinit.Config, error) {
 		WantOut:       r.spec.OutDir != "",
 		AllowDegraded: r.spec.AllowDegraded,
 	}
+	// The host's public data a CI runner has: service names, and the CA
+	// store but under the sinkhole.
+	cfg.Binds = append(slices.Clone(cfg.Binds), pyrt.HostData(r.spec.Network != moat.NetworkSinkhole)...)
 	cfg.OutLim.Bytes, cfg.OutLim.Files = moat.DefaultOutBytes, moat.DefaultOutFiles
 	if os.Geteuid() == 0 {
 		cfg.UID, cfg.GID = sandboxID, sandboxID

@@ -11,7 +11,7 @@ import (
 )
 
 // cacheFormat changes whenever the cached data or its meaning changes.
-const cacheFormat = 2
+const cacheFormat = 3
 
 // cacheEntry is one cached Resolve result, stored as
 // <cacheDir>/pyrt-<hash of requested path and context>.json.

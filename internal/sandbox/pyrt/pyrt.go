@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -61,6 +62,15 @@ const defaultName = "python3"
 
 // ldCache is the dynamic loader's cache, bound when present.
 const ldCache = "/etc/ld.so.cache"
+
+// alternativesDir is Debian's alternatives system: links in /usr (libblas.so.3,
+// liblapack.so.3, awk, pager...) point at a link here, which points back
+// into /usr. Without it, numpy's libblas.so.3 and the like dangle in the sandbox.
+const alternativesDir = "/etc/alternatives"
+
+// maxAlternatives bounds the entries of alternativesDir looked at (a
+// Debian desktop has a few hundred).
+const maxAlternatives = 4096
 
 // Resolve finds a Python interpreter and describes it.
 //
@@ -227,6 +237,12 @@ func resolveFresh(requested, pathEnv string) (*Runtime, []string, error) {
 		}
 	}
 	rt.Paths = minimal(paths)
+	if alternatives(alternativesDir, rt.Paths, lw) {
+		deps = append(deps, alternativesDir)
+	}
+	if target, err := os.Readlink(opensslCert); err == nil && target == CABundle {
+		lw.links[opensslCert] = target // see opensslCert; dropped below if bound
+	}
 	rt.Links = lw.outside(rt.Paths)
 	for _, d := range info.Site {
 		if filepath.IsAbs(d) && !slices.Contains(rt.SiteDirs, d) {
@@ -234,6 +250,50 @@ func resolveFresh(requested, pathEnv string) (*Runtime, []string, error) {
 		}
 	}
 	return rt, deps, nil
+}
+
+// alternatives records in lw the links of dir (Debian's /etc/alternatives)
+// whose real target lies in one of bound, with every link met on the way,
+// so that the sandbox recreates them: a bound file reached through the
+// alternatives system (/usr/lib/x86_64-linux-gnu/libblas.so.3 ->
+// /etc/alternatives/libblas.so.3-x86_64-linux-gnu -> .../blas/libblas.so.3)
+// then resolves as on the host. A link whose target is not bound is left
+// out: the sandbox gains no path to anything the bound paths do not
+// already give, only names. It reports whether dir exists (a dependency of
+// the cached result).
+func alternatives(dir string, bound []string, lw *linkWalker) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	names, _ := f.Readdirnames(maxAlternatives)
+	f.Close()
+	slices.Sort(names)
+	set := make(map[string]bool, len(bound))
+	for _, b := range bound {
+		set[b] = true
+	}
+	for _, n := range names {
+		p := filepath.Join(dir, n)
+		if fi, err := os.Lstat(p); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			continue
+		}
+		one := newLinkWalker()
+		real, err := one.walk(p)
+		if err != nil || !(set[real] || underAny(real, set)) {
+			continue
+		}
+		// Only links of dir itself, or inside a bound path (which the
+		// sandbox has already): an entry reached through another link
+		// (/etc/alternatives/mt -> /bin/mt-gnu, /bin -> usr/bin) would
+		// make that link too, and /bin/sh with it, where the userland
+		// is off.
+		if len(one.outside(append(slices.Clone(bound), dir))) > 0 {
+			continue
+		}
+		maps.Copy(lw.links, one.links)
+	}
+	return true
 }
 
 // isELF reports whether p starts with the ELF magic.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"debug/elf"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -511,5 +512,83 @@ func TestResolveTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("timeout took %v", d)
+	}
+}
+
+// TestAlternatives: a link of the alternatives directory whose target is
+// bound is recreated, with the links on its way; one whose target is not
+// bound, or that dangles, is not.
+func TestAlternatives(t *testing.T) {
+	root := t.TempDir()
+	usr := filepath.Join(root, "usr")
+	alt := filepath.Join(root, "alternatives")
+	for _, d := range []string{filepath.Join(usr, "lib", "blas"), alt, filepath.Join(root, "other")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{filepath.Join(usr, "lib", "blas", "libblas.so.3"), filepath.Join(root, "other", "secret")} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		filepath.Join(usr, "lib", "libblas.so.3"): filepath.Join(alt, "libblas.so.3"),
+		filepath.Join(alt, "libblas.so.3"):        filepath.Join(usr, "lib", "blas", "libblas.so.3"),
+		filepath.Join(alt, "secret"):              filepath.Join(root, "other", "secret"),
+		filepath.Join(alt, "dangling"):            filepath.Join(usr, "nothing"),
+		// Through a link outside the bound paths (as /bin -> usr/bin):
+		// not recreated, nor is that link.
+		filepath.Join(root, "bin"):    "usr/lib",
+		filepath.Join(alt, "through"): filepath.Join(root, "bin", "blas", "libblas.so.3"),
+	}
+	for l, target := range links {
+		if err := os.Symlink(target, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lw := newLinkWalker()
+	if !alternatives(alt, []string{usr}, lw) {
+		t.Fatal("alternatives: directory not seen")
+	}
+	got := lw.outside([]string{usr})
+	want := map[string]string{filepath.Join(alt, "libblas.so.3"): links[filepath.Join(alt, "libblas.so.3")]}
+	if !maps.Equal(got, want) {
+		t.Errorf("links = %q, want %q", got, want)
+	}
+	if alternatives(filepath.Join(root, "none"), []string{usr}, newLinkWalker()) {
+		t.Error("alternatives: a missing directory reported as seen")
+	}
+}
+
+// TestResolveAlternatives: on a Debian host, a library reached through
+// /etc/alternatives (numpy's libblas.so.3) resolves in the sandbox's view.
+func TestResolveAlternatives(t *testing.T) {
+	requireFile(t, debianPython)
+	var lib string
+	for _, p := range []string{"/usr/lib/x86_64-linux-gnu/libblas.so.3", "/usr/lib/aarch64-linux-gnu/libblas.so.3", "/usr/bin/pager", "/usr/bin/awk"} {
+		if target, err := os.Readlink(p); err == nil && strings.HasPrefix(target, alternativesDir+"/") {
+			if _, err := os.Stat(p); err == nil {
+				lib = p
+				break
+			}
+		}
+	}
+	if lib == "" {
+		t.Skip("needs a link into /etc/alternatives (libblas.so.3, pager or awk)")
+	}
+	rt, err := Resolve(debianPython, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !covered(lib, rt.Paths) {
+		t.Skipf("%s is not in a bound path of %s: %q", lib, debianPython, rt.Paths)
+	}
+	want, err := filepath.EvalSymlinks(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := sandboxView(rt, lib); !ok || got != want {
+		t.Errorf("%s in the sandbox: %q, %v; want %q", lib, got, ok, want)
 	}
 }
