@@ -105,6 +105,18 @@ func TestAnalyze(t *testing.T) {
 			{Source: "audit", Kind: "hello", PID: 15, Path: "/work/.venv/bin/python", TimeMS: 1600}}, moat.CategoryEvasion, "high"},
 		{"kernel exec of an unaudited process (a shell's child)", []moat.Event{
 			{Source: "kernel", Kind: "exec", Path: "/bin/ls", PID: 9, TimeMS: 5}}, moat.CategoryEvasion, ""},
+		{"getaddrinfo of localhost: libc's sorting connects to the answers (docker, ciprobe)", []moat.Event{
+			{Source: "audit", Kind: "hello", PID: 18, TimeMS: 900},
+			{Source: "audit", Kind: "dns", Name: "localhost", PID: 18, TimeMS: 980},
+			{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:80", PID: 18, TimeMS: 980},
+			{Source: "kernel", Kind: "connect", Addr: "[::1]:80", PID: 18, TimeMS: 980}}, moat.CategoryEvasion, ""},
+		{"a lookup, then a connect through ctypes elsewhere", []moat.Event{
+			{Source: "audit", Kind: "hello", PID: 18, TimeMS: 900},
+			{Source: "audit", Kind: "dns", Name: "localhost", PID: 18, TimeMS: 980},
+			{Source: "kernel", Kind: "connect", Addr: "203.0.113.9:4444", PID: 18, TimeMS: 980}}, moat.CategoryEvasion, "high"},
+		{"a connect to loopback through ctypes with no lookup", []moat.Event{
+			{Source: "audit", Kind: "hello", PID: 18, TimeMS: 900},
+			{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:80", PID: 18, TimeMS: 980}}, moat.CategoryEvasion, "high"},
 		{"a message of gVisor's trace moat could not read", []moat.Event{
 			{Source: "kernel", Kind: "trace", Name: "unreadable", PID: 4, Detail: "execve(0x1 /tmp/c"}}, moat.CategoryEvasion, "medium"},
 	}

@@ -317,7 +317,13 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p
 	for _, m := range mounts {
 		tmpfs[m.Path] = m.Options
 	}
-	var dns []string
+	// Network mode none either way, never "disabled": a disabled
+	// network also leaves /etc/hosts empty, so localhost (and the
+	// persona's host name) did not resolve, which test suites need and
+	// native has. With no network the resolver is the container's own
+	// loopback, where nothing answers (as native, which has no
+	// resolv.conf), not the host's, which Docker would copy.
+	dns := []string{"127.0.0.1"}
 	if spec.Network == moat.NetworkSinkhole {
 		m := ctr.TrustMount()
 		tmpfs[m.Path] = m.Options
@@ -347,9 +353,6 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p
 		AttachStderr: true,
 		OpenStdin:    true,
 		StdinOnce:    true,
-		// Network mode none either way; "disabled" also leaves
-		// resolv.conf empty, where a sinkhole needs its resolver.
-		NetworkDisabled: dns == nil,
 	}
 	pids := int64(lim.Pids + ctr.InitPids)
 	no := false
@@ -362,11 +365,14 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p
 		ShmSize:        shm,
 		IpcMode:        "private",
 		DNS:            dns,
-		MaskedPaths:    ctr.MaskedPaths,
-		ReadonlyPaths:  ctr.ReadonlyPaths,
-		Runtime:        b.Runtime,
-		Init:           &no,
-		LogConfig:      container.LogConfig{Type: "none"},
+		// The persona's host name resolves, as native's /etc/hosts has
+		// it (Docker adds it only with a network of its own).
+		ExtraHosts:    []string{p.Host + ":127.0.1.1"},
+		MaskedPaths:   ctr.MaskedPaths,
+		ReadonlyPaths: ctr.ReadonlyPaths,
+		Runtime:       b.Runtime,
+		Init:          &no,
+		LogConfig:     container.LogConfig{Type: "none"},
 		Resources: container.Resources{
 			Memory:     lim.Memory,
 			MemorySwap: lim.Memory,
@@ -374,14 +380,14 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p
 			NanoCPUs:   int64(lim.CPUs * 1e9),
 		},
 	}
-	if dns != nil && !sentry(runtime) {
+	if !sentry(runtime) {
 		// Docker turns IPv6 off in a container whose network is not
-		// disabled and has no IPv6 network (the sinkhole's, mode none
-		// with a resolver): ::1 could not be bound, which test suites
-		// use and which native has. On again, on loopback: the
-		// namespace has no other interface (the sink refuses one), so
-		// IPv6 reaches nothing beyond the container. Not under gVisor,
-		// whose Sentry keeps its own sysctls.
+		// disabled and has no IPv6 network (mode none): ::1 could not
+		// be bound, which test suites use and which native has. On
+		// again, on loopback: the namespace has no other interface
+		// (the sink refuses one), so IPv6 reaches nothing beyond the
+		// container. Not under gVisor, whose Sentry keeps its own
+		// sysctls.
 		hc.Sysctls = map[string]string{"net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.lo.disable_ipv6": "0"}
 	}
 	if initVol != "" {

@@ -448,3 +448,30 @@ func TestCanceledRuns(t *testing.T) {
 	wg.Wait()
 	enginetest.WantNoContainers(t)
 }
+
+// TestNames: localhost and the persona's host name resolve with no network
+// and under the sinkhole, as on native (a disabled network left
+// /etc/hosts empty), and the lookup is no evasion finding (glibc's own
+// connects to the answers, which the kernel sees and the hook does not).
+func TestNames(t *testing.T) {
+	moattest.RequireBackend(t, "docker")
+	prog := `
+import socket
+print(socket.getaddrinfo("localhost", 80, socket.AF_INET)[0][4][0], socket.getaddrinfo(socket.gethostname(), 80)[0][4][0])
+`
+	for _, n := range []moat.Network{moat.NetworkNone, moat.NetworkSinkhole} {
+		var out, errb bytes.Buffer
+		res, err := newBackend().Run(context.Background(), &moat.Spec{Args: []string{"-c", prog}, Network: n, Stdout: &out, Stderr: &errb})
+		if err != nil {
+			t.Fatalf("network %q: %v", n, err)
+		}
+		if got := strings.TrimSpace(out.String()); res.ExitCode != 0 || got != "127.0.0.1 127.0.1.1" {
+			t.Errorf("network %q: exit %d, %q %q; want 127.0.0.1 127.0.1.1", n, res.ExitCode, got, errb.String())
+		}
+		for _, f := range res.Findings {
+			if f.Category == moat.CategoryEvasion {
+				t.Errorf("network %q: an evasion finding for a lookup: %s", n, f.Summary)
+			}
+		}
+	}
+}
