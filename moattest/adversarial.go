@@ -41,6 +41,7 @@ func adversarialCases() []testCase {
 		{name: "oom-score-adj", fn: testOOMScoreAdj},
 		{name: "hostname", fn: testHostname},
 		{name: "kill-init", fn: testKillInit},
+		{name: "tokens-in-memory", fn: testTokensInMemory},
 	}
 }
 
@@ -942,5 +943,57 @@ done()`))
 	// bootstrap) drops it when it unblocks it.
 	if s.opts.Sentry == nil && p["threads"] != "1" && p["default"] != "" {
 		t.Errorf("pid 1 leaves signals %s at their default action", p["default"])
+	}
+}
+
+// testTokensInMemory: the program's memory, which it may read whole
+// (/proc/self/mem), holds no honeytoken before it reads a planted file:
+// one found there tells it which credentials are bait (and, where its
+// memory is a copy of a pool's process, one run's tokens would be
+// another's). It hashes every AWS secret key it finds in its readable
+// mappings, then the one in its ~/.aws/credentials, and compares.
+func testTokensInMemory(t *testing.T, s *suite) {
+	if s.reportOff() {
+		t.Log("no behaviour report, no honeytokens (Options.NoReport or MOAT_EVENTS=off)")
+		return
+	}
+	res := s.run(t, s.py(pyProbe+`
+import hashlib, re
+pat = re.compile(rb"aws_secret_access_key\s*=\s*([A-Za-z0-9/+]{40})")
+found, regions = set(), 0
+def scan():
+    global regions
+    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", buffering=0) as mem:
+        for line in maps:
+            f = line.split()
+            if "r" not in f[1] or line.rstrip().endswith(("[vvar]", "[vsyscall]", "[vvar_vclock]")):
+                continue
+            lo, hi = (int(x, 16) for x in f[0].split("-"))
+            try:
+                mem.seek(lo)
+                b = mem.read(hi - lo)
+            except (OSError, OverflowError, ValueError):
+                continue
+            regions += 1
+            found.update(hashlib.sha256(m.group(1)).hexdigest() for m in pat.finditer(b))
+R['scan'] = attempt(scan)
+R['regions'] = 'ok' if regions else 'none'
+def own():
+    m = pat.search(open(os.path.expanduser("~/.aws/credentials"), "rb").read())
+    if not m:
+        raise RuntimeError("no key in the file")
+    return "in memory before the read" if hashlib.sha256(m.group(1)).hexdigest() in found else "absent"
+R['own'] = attempt(own)
+done()`))
+	var p probes
+	report(t, res, &p)
+	if p["scan"] != "ok" || p["regions"] != "ok" {
+		t.Skipf("the program could not read its own memory here (scan %q, regions %q)", p["scan"], p["regions"])
+	}
+	if strings.HasPrefix(p["own"], "err:") {
+		t.Skipf("no AWS key planted where the probe looks: %s", p["own"])
+	}
+	if p["own"] != "ok:absent" {
+		t.Errorf("the run's own honeytoken: %q, want it absent from the program's memory before the program reads the file", p["own"])
 	}
 }

@@ -122,7 +122,9 @@ func (r *runner) stopSink() ([]moat.Event, int) {
 // thread that forked it. It never serves another goroutine.
 func inNetns(ns *os.File, done <-chan struct{}, start func() error) error {
 	if ns == nil {
-		return start()
+		// runsc's parent-death signal is its thread's: a thread that
+		// never ends (osthread.Start's), as start is cmd.Start.
+		return osthread.Do(start)
 	}
 	errc := make(chan error, 1)
 	osthread.Go(func() { // the thread ends with this function

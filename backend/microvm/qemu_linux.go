@@ -17,6 +17,8 @@ import (
 	"crypto/rand"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/moat-sandbox/moat/internal/sandbox/osthread"
 )
 
 // qemu boots VMs with QEMU's microvm machine: no PCI, no firmware, a
@@ -340,7 +342,7 @@ func (q *qemu) start(cfg *vmConfig) (machine, error) {
 		// host's System V shared memory.
 		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC
 	}
-	if err := cmd.Start(); err != nil {
+	if err := osthread.Start(cmd); err != nil { // Pdeathsig: see osthread.Start
 		return nil, fmt.Errorf("start qemu: %w", err)
 	}
 	m.cmd = cmd

@@ -1,13 +1,10 @@
 package microvm
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -123,21 +120,7 @@ func startReport(cfg *GuestReport, t0 time.Time, home string) (*guestReporter, e
 // mark (a secret the program does not know) comes behind every write.
 func (r *guestReporter) readAudit() {
 	defer close(r.readDone)
-	br := bufio.NewReaderSize(r.fifo, audit.MaxLine)
-	for {
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			r.audit.Drop(1)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = br.ReadSlice('\n')
-			}
-			continue
-		}
-		if err != nil || bytes.Equal(line, r.endMark) {
-			return
-		}
-		r.audit.Line(line[:len(line)-1])
-	}
+	r.audit.ReadUntil(r.fifo, r.endMark)
 }
 
 // finish collects the report once the program and everything it started

@@ -29,6 +29,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
+	"github.com/moat-sandbox/moat/internal/sandbox/osthread"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
@@ -506,7 +507,7 @@ func (r *runner) startInit(cfg *nsinit.Config, p *pipes, nr *netRun, tr func(str
 		into := *sys
 		into.UseCgroupFD, into.CgroupFD = true, int(entry.Dir.Fd())
 		cmd = newCmd(&into)
-		if err := cmd.Start(); err != nil {
+		if err := osthread.Start(cmd); err != nil { // Pdeathsig: see osthread.Start
 			// clone3 refused (an old kernel, a seccomp profile): enter.
 			tr("clone into cgroup failed: " + err.Error())
 			cmd = newCmd(sys)
@@ -517,7 +518,7 @@ func (r *runner) startInit(cfg *nsinit.Config, p *pipes, nr *netRun, tr func(str
 	}
 	r.cmd = cmd
 	if cmd.Process == nil {
-		if err := cmd.Start(); err != nil {
+		if err := osthread.Start(cmd); err != nil { // Pdeathsig: see osthread.Start
 			return fmt.Errorf("native: start sandbox: %w", explainStart(err))
 		}
 	}

@@ -12,11 +12,16 @@
 # program, says "waiting" and reads the run; it forks the program (C3)
 # and reaps until it ends, kills what is left, and reports the status.
 #
-# The behaviour report (a fork message with "fifo"): the zygote runs the
+# The child's config (its persona, limits; "fifo" for the report) is
+# the first message on its own socket, never the zygote's: a child's
+# memory is a copy of its ancestors', and the program's with it.
+#
+# The behaviour report (a config with "fifo"): the zygote runs the
 # audit hook from its start (a warm interpreter, silent until the hello);
-# C1 binds a FIFO of its own over the hook's channel, plants the run's
-# honeytokens in the child's home and its persona's /etc files, and hands
-# the host the FIFO; C2 installs the seccomp program with a listener and
+# C1 binds a FIFO of its own over the hook's channel and its persona's
+# /etc files, and hands the host the FIFO, which then plants the run's
+# honeytokens in the child's home (never through a process the program
+# descends from); C2 installs the seccomp program with a listener and
 # hands the host the listener (SCM_RIGHTS) before anything else; C3 says
 # hello with the run's argv. The host reads the FIFO, serves the
 # listener and diffs the writable directories (_report_setup).
@@ -252,20 +257,11 @@ def _persona(cfg):
 
 def _report_setup(cfg, home):
     # C1, the report's part of the child's mounts (the tmpfs is at /tmp,
-    # its parts not yet bound): the honeytokens, then a FIFO of the
-    # child's own over the hook's channel. Returns the FIFO, open for
-    # reading and writing, for the host.
-    hdir = _TMP + "/.h/" + os.path.basename(home)
-    for p, data in sorted(cfg.get("tokens", {}).items()):
-        if not p.startswith(home + "/") or "/../" in p:
-            raise OSError("honeytoken %s outside home" % p)
-        dst = hdir + p[len(home):]
-        os.makedirs(os.path.dirname(dst), 0o700, exist_ok=True)
-        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            os.write(fd, data.encode())
-        finally:
-            os.close(fd)
+    # its parts not yet bound): a FIFO of the child's own over the hook's
+    # channel. Returns the FIFO, open for reading and writing, for the
+    # host. The honeytokens are not C1's: the host plants them in the
+    # child's home once it is bound (zygote_report_linux.go, plant), so
+    # that they are never in the memory the program inherits.
     fifo = _TMP + "/.e/a"
     os.mkfifo(fifo, 0o622)
     os.chmod(fifo, 0o622)
@@ -474,7 +470,11 @@ def _serve():
             continue
         if not msg:
             os._exit(0)
-        cfg = json.loads(msg)
+        # The command carries nothing of the child's: the child reads its
+        # config from its own socket, so that nothing of one child's
+        # (persona, paths) stays in the zygote's memory, freed or not,
+        # for every later child to inherit.
+        del msg
         if len(fds) != 4:
             for fd in fds:
                 os.close(fd)
@@ -491,7 +491,7 @@ def _serve():
                 os.dup2(cs, 3)
                 os.closerange(4, 1 << 16)
                 sock = socket.socket(fileno=3)
-                _child(sock, cfg)
+                _child(sock, _recv(sock))
             except BaseException as ex:
                 try:
                     os.write(2, ("moat zygote: %s\n" % ex).encode())

@@ -310,15 +310,22 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 	}
 	if zs.fifo != "" {
 		c.rep = &childReport{plan: observe.NewPlan(p.Home, tmpl.Env), home: p.Home, listener: -1, mntns: -1, root: -1}
-		fork["fifo"], fork["tokens"], fork["notify"] = zs.fifo, c.rep.plan.Files, true
+		fork["fifo"], fork["notify"] = zs.fifo, true
 	}
+	// The zygote gets the descriptors only; the child's config goes on
+	// the child's own socket, which the child reads first: a child
+	// inherits the zygote's memory, and with it whatever the zygote ever
+	// read of an earlier child's. The honeytokens go to neither (plant).
 	cfg, _ := json.Marshal(fork)
 	rights := unix.UnixRights(int(childEnds[0].Fd()), int(stdinR.Fd()), int(stdoutW.Fd()), int(stderrW.Fd()))
 	z.mu.Lock()
-	err = unix.Sendmsg(zs.ctl, cfg, rights, nil, 0)
+	err = unix.Sendmsg(zs.ctl, []byte(`{"kind":"fork"}`), rights, nil, 0)
 	z.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("native: zygote: send fork: %w: %w", err, errZygoteFault)
+	}
+	if err := unix.Sendmsg(c.sock, cfg, nil, nil, 0); err != nil {
+		return nil, fmt.Errorf("native: zygote: send the child's config: %w", err)
 	}
 	for _, f := range childEnds {
 		f.Close()
@@ -349,6 +356,10 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 		// Pollable: the end of its reading has a deadline (zygoteRun.finish).
 		_ = unix.SetNonblock(fifo, true)
 		c.rep.fifo = os.NewFile(uintptr(fifo), "audit")
+		if err := c.rep.plant(pid); err != nil {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			return nil, fmt.Errorf("native: zygote: %w", err)
+		}
 	} else if fifo >= 0 {
 		_ = unix.Close(fifo)
 	}

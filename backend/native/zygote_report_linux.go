@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -15,6 +17,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
+	"github.com/moat-sandbox/moat/internal/sandbox/osthread"
 )
 
 // The behaviour report of a zygote child: the pieces of a cold native
@@ -29,9 +32,13 @@ import (
 //   - kernel: the child's pid 1 (C2) installs seccomp.NotifyProgram with
 //     a listener and hands it to the host before anything else; the host
 //     serves it as a cold run's (serveListener).
-//   - honeytokens: planted by C1 in the child's own home (its persona's),
-//     their variables in the run's environment; the witness is armed by
-//     the host through /proc/PID/root before the program exists.
+//   - honeytokens: planted by the host in the child's own home (its
+//     persona's) through C1's root, once C1 has bound it (plant); their
+//     variables in the run's environment; the witness is armed by the
+//     host through /proc/PID/root before the program exists. No token
+//     passes through the zygote or C1: the program's memory is a copy
+//     of theirs, where it would find the values it is about to be
+//     offered (and, in the zygote's freed buffers, earlier children's).
 //   - fs: the host holds the child's mount namespace and root (nsfs and
 //     O_PATH descriptors, taken before the program exists), so the
 //     writable directories are walked and diffed after every process of
@@ -78,6 +85,82 @@ func (cr *childReport) place(pid1 int) error {
 	}
 	files := observe.TokenFiles(cr.plan.Tokens, cr.plan.Files, cr.host)
 	cr.witness, cr.armed = observe.ArmWitnessEvent(files)
+	return nil
+}
+
+// plant writes the child's honeytokens into its home, from the host,
+// through the root of C1 (pid), which has bound the home and runs
+// nothing of a program yet: directories 0700 and files 0600 of the
+// home's owner, as a cold run's init plants them. The home is a tmpfs
+// of the child's user namespace, which maps that owner alone (as this
+// host names it: the child's uid as the zygote's namespaces map it): the
+// files are made on a thread of their own whose file-system uid and gid
+// are the home's. os.Root keeps every step inside C1's root.
+func (cr *childReport) plant(pid int) error {
+	root, err := os.OpenRoot(fmt.Sprintf("/proc/%d/root", pid))
+	if err != nil {
+		return fmt.Errorf("plant the honeytokens: %w", err)
+	}
+	defer root.Close()
+	fi, err := root.Lstat(strings.TrimPrefix(cr.home, "/"))
+	if err != nil {
+		return fmt.Errorf("plant the honeytokens: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || !fi.IsDir() {
+		return fmt.Errorf("plant the honeytokens: the home %s is not a directory", cr.home)
+	}
+	uid, gid := int(st.Uid), int(st.Gid)
+	done := make(chan error, 1)
+	osthread.Go(func() {
+		// The thread ends with this function (osthread.Go): nothing
+		// else ever runs with its credentials.
+		_ = unix.Setfsgid(gid)
+		_ = unix.Setfsuid(uid)
+		if u, _ := unix.SetfsuidRetUid(-1); u != uid {
+			done <- fmt.Errorf("plant the honeytokens: file-system uid %d, not the home's %d", u, uid)
+			return
+		}
+		if g, _ := unix.SetfsgidRetGid(-1); g != gid {
+			done <- fmt.Errorf("plant the honeytokens: file-system gid %d, not the home's %d", g, gid)
+			return
+		}
+		done <- cr.plantIn(root)
+	})
+	return <-done
+}
+
+// plantIn writes the plan's files under root, where the child's home is
+// cr.home.
+func (cr *childReport) plantIn(root *os.Root) error {
+	home := strings.TrimPrefix(cr.home, "/")
+	for _, p := range cr.plan.FilePaths() {
+		rel, ok := strings.CutPrefix(p, cr.home+"/")
+		if !ok || !filepath.IsLocal(rel) {
+			return fmt.Errorf("plant the honeytokens: %s is not in the home %s", p, cr.home)
+		}
+		dir := home
+		for _, d := range strings.Split(filepath.Dir(rel), "/") {
+			if d == "." {
+				break
+			}
+			dir += "/" + d
+			if err := root.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+				return fmt.Errorf("plant the honeytokens: %w", err)
+			}
+		}
+		f, err := root.OpenFile(home+"/"+rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+		if err != nil {
+			return fmt.Errorf("plant the honeytokens: %w", err)
+		}
+		_, err = f.WriteString(cr.plan.Files[p])
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("plant the honeytokens: %w", err)
+		}
+	}
 	return nil
 }
 

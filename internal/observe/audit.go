@@ -138,9 +138,9 @@ func (c *Collector) Events() ([]moat.Event, int) {
 	return append([]moat.Event(nil), c.events...), c.dropped
 }
 
-// ReadUntil feeds c the lines read from r until endMark (a line of its
-// own, a secret of the reader's, so the program cannot end the reading
-// early) or the end of r. A line longer than audit.MaxLine is counted
+// ReadUntil feeds c the lines read from r until endMark (a secret of the
+// reader's, so the program cannot end the reading early; it ends a line
+// of its own or one the program left unfinished) or the end of r. A line longer than audit.MaxLine is counted
 // as dropped. The reader of a FIFO must never stop before the end: the
 // hook's writes are non-blocking and would be lost.
 func (c *Collector) ReadUntil(r io.Reader, endMark []byte) {
@@ -154,7 +154,16 @@ func (c *Collector) ReadUntil(r io.Reader, endMark []byte) {
 			}
 			continue
 		}
-		if err != nil || bytes.Equal(line, endMark) {
+		if err != nil {
+			return
+		}
+		if bytes.HasSuffix(line, endMark) {
+			// The mark ends the reading also behind a line the program
+			// left unfinished (written without its newline): that line
+			// is no event, and counted. Only the reader knows the mark.
+			if len(line) > len(endMark) {
+				c.Drop(1)
+			}
 			return
 		}
 		c.Line(line[:len(line)-1])

@@ -114,3 +114,30 @@ func TestCollectorUntilHello(t *testing.T) {
 		t.Errorf("kept %q dropped %d, want %q and 0", got, dropped, want)
 	}
 }
+
+// TestReadUntilUnfinishedLine: a line the program leaves unfinished in
+// the hook's channel (written without its newline, then the program
+// ended) does not hide the end mark that moat writes behind it: the
+// reading ends there, as for a channel that holds whole lines only, and
+// the unfinished line is counted as dropped. Before, the mark was read as
+// the end of the program's line and the reading went on past it (here:
+// into the line behind it; in a run: until the backstop deadline, a
+// second of every run, with nothing said).
+func TestReadUntilUnfinishedLine(t *testing.T) {
+	mark := []byte("\x00moat-end 0123456789abcdef\n")
+	var stream bytes.Buffer
+	stream.WriteString(`{"k":"open","pid":12,"path":"/etc/hostname"}` + "\n")
+	stream.WriteString(`{"k":"open","pid":12,"pa`) // unfinished
+	stream.Write(mark)
+	stream.WriteString(`{"k":"open","pid":12,"path":"/etc/passwd"}` + "\n") // behind the mark: never read
+	c := NewCollector(func() int64 { return 0 })
+	c.ReadUntil(&stream, mark)
+	evs, dropped := c.Events()
+	var paths []string
+	for _, e := range evs {
+		paths = append(paths, e.Path)
+	}
+	if len(evs) != 1 || evs[0].Path != "/etc/hostname" || dropped != 1 {
+		t.Errorf("events %q, dropped %d: want only /etc/hostname, 1 dropped", paths, dropped)
+	}
+}

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/sandbox/osthread"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
@@ -129,7 +130,7 @@ func (r *Run) Do(ctx context.Context) (*moat.Result, error) {
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.WaitDelay = 2 * time.Second // a daemon that left the group may hold the pipes
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	if err := osthread.Start(cmd); err != nil { // Pdeathsig: see osthread.Start
 		return nil, fmt.Errorf("start %s: %w", r.Python, err)
 	}
 	pgid := cmd.Process.Pid
