@@ -14,17 +14,25 @@ import (
 	"github.com/moat-sandbox/moat"
 )
 
-// TestLogFull: a boot-log directory whose sized tmpfs is full is seen as
-// such (the trace is then counted cut); one with room is not.
-func TestLogFull(t *testing.T) {
+// sizedTmpfs mounts a tmpfs of size on a temporary directory, unmounted
+// when t ends; it skips t where that cannot be done.
+func sizedTmpfs(t *testing.T, size string) string {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to mount a tmpfs")
 	}
 	dir := t.TempDir()
-	if err := syscall.Mount("moat-test", dir, "tmpfs", 0, "size=256k"); err != nil {
+	if err := syscall.Mount("moat-test", dir, "tmpfs", 0, "size="+size); err != nil {
 		t.Skip("cannot mount a tmpfs: ", err)
 	}
-	defer syscall.Unmount(dir, syscall.MNT_DETACH)
+	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
+	return dir
+}
+
+// TestLogFull: a boot-log directory whose sized tmpfs is full is seen as
+// such (the trace is then counted cut); one with room is not.
+func TestLogFull(t *testing.T) {
+	dir := sizedTmpfs(t, "256k")
 	if logFull(dir) {
 		t.Fatal("an empty 256 KiB tmpfs is called full")
 	}
@@ -91,14 +99,7 @@ func TestSentryEventsManyOld(t *testing.T) {
 // the directory's tmpfs is drained as it writes, so neither its own Sentry
 // nor a neighbour's meets a full directory: both keep their traced execs.
 func TestSentryTailFlood(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("moat-test", dir, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skip("cannot mount a tmpfs: ", err)
-	}
-	defer syscall.Unmount(dir, syscall.MNT_DETACH)
+	dir := sizedTmpfs(t, "1m")
 	start := time.Now()
 	ts := start.Format("0102 15:04:05.000000")
 	head := func(id string) string { return "I" + ts + " 1 main.go:1] Args: [runsc --debug boot " + id + "]\n" }
