@@ -24,6 +24,15 @@ var metadataNames = map[string]bool{"metadata.google.internal": true, "metadata"
 // http200 is the answer to every other request: harmless, empty.
 var http200 = []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
 
+// exchange is one HTTP request and what the sink's answer carried.
+type exchange struct {
+	req    []byte
+	meta   bool   // a request for the instance metadata service
+	served string // the honeytokens the answer carried
+	public bool   // answered as a "what is my IP" service (Public)
+	stage2 string // the marker of the inert second stage served (Stage2)
+}
+
 // answers is what the sinkhole answers besides an empty 200. Nil
 // fields: that answer is off.
 type answers struct {

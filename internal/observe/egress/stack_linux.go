@@ -443,15 +443,6 @@ type flow struct {
 	tail []byte
 }
 
-// exchange is one HTTP request and what the sink's answer carried.
-type exchange struct {
-	req    []byte
-	meta   bool   // a request for the instance metadata service
-	served string // the honeytokens the answer carried
-	public bool   // answered as a "what is my IP" service (Public)
-	stage2 string // the marker of the inert second stage served (Stage2)
-}
-
 // maxRequests bounds the HTTP requests the sink reads and answers on one
 // connection; keepAliveTimeout the connection's life.
 const (
