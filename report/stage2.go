@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"path"
 	"strings"
 
@@ -33,6 +34,7 @@ func (a *analysis) stage2() {
 		how  string
 		ev   []moat.Event
 		fs   bool
+		seen map[string]bool // marker files: each a time it ran
 	}
 	var order []string
 	runs := map[string]*ran{}
@@ -49,21 +51,25 @@ func (a *analysis) stage2() {
 			if !ok || !served {
 				continue
 			}
-			key := m + suffix
+			key := sink.Name + sink.Path + suffix // one finding per URL and way, however often
 			r := runs[key]
 			if r == nil {
-				r = &ran{sink: sink, how: how}
+				r = &ran{sink: sink, how: how, seen: map[string]bool{}}
 				runs[key] = r
 				order = append(order, key)
 			}
 			r.ev = append(r.ev, e)
 			r.fs = r.fs || fsSaw
+			r.seen[base] = true
 		}
 	}
 	for _, key := range order {
 		r := runs[key]
 		url := r.sink.Name + r.sink.Path
 		summary := "ran the second stage it downloaded from " + url + " " + r.how + " (moat's sink served an inert stand-in, which left its marker file)"
+		if len(r.seen) > 1 {
+			summary += fmt.Sprintf(" (%d times)", len(r.seen))
+		}
 		if !r.fs {
 			summary += "; the marker seen only by the Python audit hook"
 		}
