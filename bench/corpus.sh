@@ -24,7 +24,7 @@ CGO_ENABLED=0 go build -o "$tmp/moat" ./cmd/moat
 [ -n "$keep" ] && mkdir -p "$keep"
 iso=${MOAT_CORPUS_ISOLATION:-native}
 net=()
-[ "$iso" = gvisor ] && net=(--network-install none --network-import none) # no sinkhole there
+# every backend with a sinkhole (native, gvisor, docker, podman) runs with moat test's defaults
 tail -n +2 "$corpus/samples.tsv" | while IFS=$'\t' read -r file pkg ver phase what _; do
   d=$(mktemp -d)
   case "$file" in
