@@ -365,6 +365,13 @@ func TestForgery(t *testing.T) {
 // with --network=host) and, served from the host in the container's
 // network namespace, on docker and podman.
 func TestCorpusSinkhole(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) { corpusSinkhole(t, b) })
+}
+
+// sinkholeBackends runs each on every backend with a sinkhole: native,
+// docker, podman, gVisor direct and as Docker's runtime ("gvisor-image",
+// registered with --network=host), as root for a container's.
+func sinkholeBackends(t *testing.T, each func(t *testing.T, name string, b moat.Backend)) {
 	for _, bk := range []struct {
 		name string
 		new  func() moat.Backend
@@ -387,7 +394,7 @@ func TestCorpusSinkhole(t *testing.T) {
 					t.Skip(err)
 				}
 			}
-			corpusSinkhole(t, b)
+			each(t, bk.name, b)
 		})
 	}
 }
@@ -692,33 +699,12 @@ func deepCwd(t *testing.T, b moat.Backend, kernel bool) {
 	}
 }
 
-// lureBackends are the backends with a sinkhole (TestCorpusSinkhole's).
-func lureBackends(t *testing.T, each func(t *testing.T, name string, b moat.Backend)) {
-	for _, bk := range []struct {
-		name string
-		new  func() moat.Backend
-	}{
-		{"native", func() moat.Backend { return moattest.RequireBackend(t, "native") }},
-		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }},
-		{"podman", func() moat.Backend { return podman.New(testImage(), "") }},
-		{"gvisor", func() moat.Backend { return &gvisor.Backend{} }},
-	} {
-		t.Run(bk.name, func(t *testing.T) {
-			moattest.RequireBackend(t, bk.name)
-			if bk.name != "native" && os.Geteuid() != 0 {
-				t.Skip("a container's sinkhole needs moat as root")
-			}
-			each(t, bk.name, bk.new())
-		})
-	}
-}
-
 // TestCorpusPublicAddress: a stealer that first asks "what is my IP"
 // services for its address and ISP (and quits on an empty answer, a
 // cloud's ISP or answers that disagree) gets the run's one plausible
 // address from the sink, goes on, and its theft is seen.
 func TestCorpusPublicAddress(t *testing.T) {
-	lureBackends(t, func(t *testing.T, _ string, b moat.Backend) {
+	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "ip_check_stealer.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
 		sent := false
 		for _, f := range res.Findings {
@@ -738,9 +724,9 @@ func TestCorpusPublicAddress(t *testing.T) {
 // has no /proc/self/loginuid (and the program no terminal): it is skipped
 // there.
 func TestCorpusGetlogin(t *testing.T) {
-	lureBackends(t, func(t *testing.T, name string, b moat.Backend) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
 		switch name {
-		case "gvisor":
+		case "gvisor", "gvisor-image":
 			t.Skip("gVisor has no /proc/self/loginuid; getlogin() needs a terminal on fd 0 there")
 		case "docker":
 			t.Skip("docker's /etc/passwd has no entry for the persona's uid (no --passwd-entry): getpwuid() fails, and getlogin() with it")
@@ -759,11 +745,11 @@ func TestCorpusGetlogin(t *testing.T) {
 // over HTTPS, or written and run, it leaves its marker, and each is a
 // critical finding that names the URL and how it ran.
 func TestCorpusStage2(t *testing.T) {
-	lureBackends(t, func(t *testing.T, name string, b moat.Backend) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "stage2_chain.py"), func(s *moat.Spec) {
 			s.Network = moat.NetworkSinkhole
 			s.Userland = true
-			if name == "gvisor" {
+			if strings.HasPrefix(name, "gvisor") {
 				// The run's pids cgroup holds the Sentry's host threads
 				// and each address space's stub too: the default 256
 				// ran out at the third process (status pids).

@@ -15,7 +15,9 @@ func TestStage2(t *testing.T) {
 	served := func(host, p, marker string) moat.Event {
 		return moat.Event{Source: moat.SourceNetwork, Kind: moat.KindStage2, Name: host, Path: p, Detail: "served an inert second stage, marker /tmp/" + marker}
 	}
-	created := func(p string) moat.Event { return moat.Event{Source: moat.SourceFS, Kind: moat.KindFileCreated, Path: p} }
+	created := func(p string) moat.Event {
+		return moat.Event{Source: moat.SourceFS, Kind: moat.KindFileCreated, Path: p}
+	}
 	for _, c := range []struct {
 		name string
 		evs  []moat.Event
