@@ -13,6 +13,7 @@
 # dist-packages the venv sees (moat test makes it with the system
 # site-packages), after `apt-get install python3-requests python3-boto3
 # python3-paramiko python3-invoke python3-hatchling`. Nothing is fetched.
+# MOAT_CORPUS_IMAGE names the image of docker and podman runs.
 # Usage: bench/corpus.sh [CORPUS] [OUTDIR]   (OUTDIR keeps each report.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ CGO_ENABLED=0 go build -o "$tmp/moat" ./cmd/moat
 iso=${MOAT_CORPUS_ISOLATION:-native}
 net=()
 py=(--python "${MOAT_CORPUS_PYTHON:-/usr/bin/python3}")
-case "$iso" in docker | podman) py=() ;; esac # the image's python3
+case "$iso" in docker | podman) py=(${MOAT_CORPUS_IMAGE:+--image "$MOAT_CORPUS_IMAGE"}) ;; esac # the image's python3
 # every backend with a sinkhole (native, gvisor, docker, podman) runs with moat test's defaults
 tail -n +2 "$corpus/samples.tsv" | while IFS=$'\t' read -r file pkg ver phase what _; do
   d=$(mktemp -d)
