@@ -55,7 +55,7 @@ func sinkAnswer(a answers, dst netip.AddrPort, req []byte) (reply []byte, x exch
 		reply, x.served = metadataAnswer(a.md, sn, req)
 		x.meta = true
 		return reply, x
-	case a.pub != nil && (sn.Method == "GET" || sn.Method == "HEAD") && whatIsMyIP[strings.TrimPrefix(host, "www.")]:
+	case a.pub != nil && sn.Method == "GET" && whatIsMyIP[strings.TrimPrefix(host, "www.")]:
 		if reply = a.pub.answer(host, originForm(sn.Path)); reply != nil {
 			x.public = true
 			return reply, x

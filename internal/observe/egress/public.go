@@ -97,7 +97,7 @@ var whatIsMyIP = map[string]bool{
 	"api.myip.com": true, "ip.seeip.org": true, "api.seeip.org": true, "checkip.dyndns.org": true,
 }
 
-// answer is the service's reply to a GET or HEAD of target (path and
+// answer is the service's reply to a GET of target (path and
 // query) on host, or nil: not a question about the client's address
 // (httpbin.org's other paths).
 func (p *Public) answer(host, target string) []byte {
