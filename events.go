@@ -89,6 +89,7 @@ const (
 	KindDNS          Kind = "dns"           // a name looked up (Name)
 	KindHTTP         Kind = "http"          // an HTTP request seen by the sink (Name: host, Data)
 	KindMetadata     Kind = "metadata"      // network: the sink served fake instance credentials (Path, Detail: token ids)
+	KindStage2       Kind = "stage2"        // network: the sink answered a script download with its inert second stage (Name: host, Path, Detail: marker)
 	KindListener     Kind = "listener"      // a socket bound or listening
 	KindDenied       Kind = "denied"        // a syscall the sandbox denied (Name)
 	KindSocket       Kind = "socket"        // a socket of an address family the sandbox refuses (Name: AF_VSOCK, ...)

@@ -13,6 +13,7 @@
 # dist-packages the venv sees (moat test makes it with the system
 # site-packages), after `apt-get install python3-requests python3-boto3
 # python3-paramiko python3-invoke python3-hatchling`. Nothing is fetched.
+# MOAT_CORPUS_IMAGE names the image of docker and podman runs.
 # Usage: bench/corpus.sh [CORPUS] [OUTDIR]   (OUTDIR keeps each report.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,9 @@ CGO_ENABLED=0 go build -o "$tmp/moat" ./cmd/moat
 [ -n "$keep" ] && mkdir -p "$keep"
 iso=${MOAT_CORPUS_ISOLATION:-native}
 net=()
-[ "$iso" = gvisor ] && net=(--network-install none --network-import none) # no sinkhole there
+py=(--python "${MOAT_CORPUS_PYTHON:-/usr/bin/python3}")
+case "$iso" in docker | podman) py=(${MOAT_CORPUS_IMAGE:+--image "$MOAT_CORPUS_IMAGE"}) ;; esac # the image's python3
+# every backend with a sinkhole (native, gvisor, docker, podman) runs with moat test's defaults
 tail -n +2 "$corpus/samples.tsv" | while IFS=$'\t' read -r file pkg ver phase what _; do
   d=$(mktemp -d)
   case "$file" in
@@ -32,7 +35,7 @@ tail -n +2 "$corpus/samples.tsv" | while IFS=$'\t' read -r file pkg ver phase wh
   *) cp "$corpus/$file" "$d/" ;;
   esac
   sdist=$(find "$d" -maxdepth 1 -name '*.tar.gz' | head -n1)
-  unshare -n -- "$tmp/moat" test --isolation "$iso" "${net[@]}" --python "${MOAT_CORPUS_PYTHON:-/usr/bin/python3}" --quiet --json --timeout-install 3m --timeout-import 1m \
+  unshare -n -- "$tmp/moat" test --isolation "$iso" "${net[@]}" "${py[@]}" --quiet --json --timeout-install 3m --timeout-import 1m \
     --timeout-test 1m --out "$d/out" "$sdist" >/dev/null 2>"$d/stderr" || true
   name="$pkg-$ver"
   if [ -f "$d/out/report.json" ]; then

@@ -115,6 +115,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	a.exfiltration()
 	a.persistence()
 	a.execution()
+	a.stage2()
 	a.commands()
 	a.metadata()
 	a.drops()

@@ -366,6 +366,13 @@ func TestForgery(t *testing.T) {
 // with --network=host) and, served from the host in the container's
 // network namespace, on docker and podman.
 func TestCorpusSinkhole(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) { corpusSinkhole(t, b) })
+}
+
+// sinkholeBackends runs each on every backend with a sinkhole: native,
+// docker, podman, gVisor direct and as Docker's runtime ("gvisor-image",
+// registered with --network=host), as root for a container's.
+func sinkholeBackends(t *testing.T, each func(t *testing.T, name string, b moat.Backend)) {
 	for _, bk := range []struct {
 		name string
 		new  func() moat.Backend
@@ -388,7 +395,7 @@ func TestCorpusSinkhole(t *testing.T) {
 					t.Skip(err)
 				}
 			}
-			corpusSinkhole(t, b)
+			each(t, bk.name, b)
 		})
 	}
 }
@@ -709,4 +716,83 @@ func deepCwd(t *testing.T, b moat.Backend, kernel bool) {
 		dump(t, res)
 		t.Error("no finding says paths were cut")
 	}
+}
+
+// TestCorpusPublicAddress: a stealer that first asks "what is my IP"
+// services for its address and ISP (and quits on an empty answer, a
+// cloud's ISP or answers that disagree) gets the run's one plausible
+// address from the sink, goes on, and its theft is seen.
+func TestCorpusPublicAddress(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "ip_check_stealer.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+		sent := false
+		for _, f := range res.Findings {
+			for _, e := range f.Evidence {
+				sent = sent || f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical && e.Source == moat.SourceNetwork
+			}
+		}
+		if !strings.HasPrefix(res.Stdout, "sent from ") || !sent {
+			dump(t, res)
+			t.Errorf("the address check passed %v, a critical exfiltration on the sink's evidence %v", strings.HasPrefix(res.Stdout, "sent from "), sent)
+		}
+	})
+}
+
+// TestCorpusGetlogin: os.getlogin() answers the persona's user, as in a
+// login session, so a payload whose paths are built from it runs. gVisor
+// has no /proc/self/loginuid (and the program no terminal): it is skipped
+// there.
+func TestCorpusGetlogin(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		switch name {
+		case "gvisor", "gvisor-image":
+			t.Skip("gVisor has no /proc/self/loginuid; getlogin() needs a terminal on fd 0 there")
+		case "docker":
+			t.Skip("docker's /etc/passwd has no entry for the persona's uid (no --passwd-entry): getpwuid() fails, and getlogin() with it")
+		}
+		res := run(t, b, filepath.Join("testdata", "corpus", "getlogin_persist.py"), nil)
+		user, _ := strings.CutPrefix(strings.TrimSpace(res.Stdout), "login ")
+		if user == "" || user == "root" || !has(res.Findings, moat.CategoryPersistence, moat.SeverityHigh) {
+			dump(t, res)
+			t.Errorf("os.getlogin() gave %q; a high persistence finding %v", user, has(res.Findings, moat.CategoryPersistence, moat.SeverityHigh))
+		}
+	})
+}
+
+// TestCorpusStage2: a second stage downloaded under the sinkhole is moat's
+// inert stand-in; piped into a shell, exec()d by Python from a paste site
+// over HTTPS, or written and run, it leaves its marker, and each is a
+// critical finding that names the URL and how it ran.
+func TestCorpusStage2(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "stage2_chain.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Userland = true
+			if strings.HasPrefix(name, "gvisor") {
+				// The run's pids cgroup holds the Sentry's host threads
+				// and each address space's stub too: the default 256
+				// ran out at the third process (status pids).
+				s.Limits.Pids = 1024
+			}
+		})
+		want := map[string]bool{
+			"get.evil-cdn.example/install.sh as a shell script": false,
+			"pastebin.com/raw/Xk3vQz9a as Python code":          false,
+			"198.51.100.7/x/update.py as a shell script":        false,
+		}
+		for _, f := range res.Findings {
+			if f.Category != moat.CategoryExecution || f.Severity != moat.SeverityCritical || strings.Contains(f.Summary, "audit hook") {
+				continue
+			}
+			for w := range want {
+				want[w] = want[w] || strings.Contains(f.Summary, "ran the second stage it downloaded from "+w)
+			}
+		}
+		for w, ok := range want {
+			if !ok {
+				dump(t, res)
+				t.Errorf("no critical finding that it ran %s on moat's evidence", w)
+			}
+		}
+	})
 }

@@ -328,7 +328,7 @@ func (r *runner) networkLayer() moat.Layer {
 		return moat.Layer{Name: "network-none", Detail: "runsc --network=none: loopback only"}
 	}
 	return moat.Layer{Name: "network-sinkhole", Detail: "runsc --network=host in a network namespace of the run's own with only lo and no route out: " +
-		"every name resolves, every TCP and UDP flow is answered and recorded by moat's sink (TLS read in clear with the run's CA, the metadata address with fake credentials); " +
+		"every name resolves, every TCP and UDP flow is answered and recorded by moat's sink (TLS read in clear with the run's CA, the metadata address with fake credentials, \"what is my IP\" services with a home ISP's address, script downloads with an inert stand-in); " +
 		"the program's sockets are the host kernel's (hostinet), in that namespace only"}
 }
 

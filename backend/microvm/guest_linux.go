@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/internal/sandbox/loginuid"
 	"github.com/moat-sandbox/moat/internal/sandbox/netns"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
@@ -586,6 +587,9 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 	if err := cg.write(cg.run, "cgroup.procs", "1"); err != nil {
 		return Exit{StartErr: "enter cgroup: " + err.Error()}
 	}
+	// A login session's login uid, for getlogin(): the agent's thread
+	// (locked) forks the program. Best effort (package loginuid).
+	_ = loginuid.Set(sandboxID)
 	var proc *os.Process
 	if rep != nil {
 		proc, rep.kernel, err = startShim(job, attr, rep.start)

@@ -392,6 +392,17 @@ if pid == 0:
         os.dup2(wo, 1)
         os.dup2(we, 2)
         os.chdir(WORK)
+        if os.getuid():
+            # A login session's login uid, for getlogin(): settable once,
+            # without privilege, while unset (Go: internal/sandbox/loginuid).
+            try:
+                fd = os.open('/proc/self/loginuid', os.O_WRONLY)
+                try:
+                    os.write(fd, str(os.getuid()).encode())
+                finally:
+                    os.close(fd)
+            except OSError:
+                pass
         if h.get('rlimit_as') or h.get('rlimit_nproc'):
             import resource
             if h.get('rlimit_nproc'):

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/internal/observe/witness"
+	"github.com/moat-sandbox/moat/internal/sandbox/loginuid"
 	"github.com/moat-sandbox/moat/internal/sandbox/pid1"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
@@ -497,6 +498,27 @@ func (in *initProc) python(code string, stdin io.Reader, arg string, max int) []
 	return out.Bytes()
 }
 
+// startLoggedIn starts cmd from a thread whose login uid is the init's
+// uid, the program's (package loginuid: getlogin() then answers the
+// persona's user, as in a login session); the thread keeps it. The init is
+// non-dumpable, which makes its /proc files root's: it is dumpable for the
+// write alone, while no process but the init exists in the container (the
+// program is not started yet, the init's helpers have ended), so nothing
+// can use the moment to ptrace it or open its descriptors.
+func startLoggedIn(cmd *exec.Cmd) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if uid := os.Getuid(); uid != 0 {
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0); err == nil {
+			_ = loginuid.Set(uid) // best effort: absent in gVisor
+			if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+				return fmt.Errorf("set non-dumpable: %w", err)
+			}
+		}
+	}
+	return cmd.Start()
+}
+
 // limited writes to w up to n bytes, then one more to say there was more.
 type limited struct {
 	w *bytes.Buffer
@@ -581,7 +603,7 @@ func (in *initProc) run() int {
 			err = seccomp.InstallClone3ENOSYS()
 		}
 		if err == nil {
-			err = cmd.Start()
+			err = startLoggedIn(cmd)
 		}
 	}
 	_ = wo.Close()

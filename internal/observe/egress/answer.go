@@ -24,21 +24,75 @@ var metadataNames = map[string]bool{"metadata.google.internal": true, "metadata"
 // http200 is the answer to every other request: harmless, empty.
 var http200 = []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
 
+// exchange is one HTTP request and what the sink's answer carried.
+type exchange struct {
+	req    []byte
+	meta   bool   // a request for the instance metadata service
+	served string // the honeytokens the answer carried
+	public bool   // answered as a "what is my IP" service (Public)
+	stage2 string // the marker of the inert second stage served (Stage2)
+}
+
+// answers is what the sinkhole answers besides an empty 200. Nil
+// fields: that answer is off.
+type answers struct {
+	md     *honeytoken.Metadata // the instance metadata service's
+	pub    *Public              // "what is my IP" services'
+	stage2 *Stage2              // script-like downloads'
+}
+
 // sinkAnswer is the sink's reply to one HTTP request (req: its raw bytes,
-// as far as read) sent to dst. meta says the request was for the
-// metadata service; served names the honeytokens the reply carries (""
-// for none).
-func sinkAnswer(md *honeytoken.Metadata, dst netip.AddrPort, req []byte) (reply []byte, meta bool, served string) {
+// as far as read) sent to dst, and what the reply was (exchange without
+// its req).
+func sinkAnswer(a answers, dst netip.AddrPort, req []byte) (reply []byte, x exchange) {
 	sn := Sniff(req)
 	host := strings.ToLower(sn.Host)
 	if h, _, ok := strings.Cut(host, ":"); ok {
 		host = h
 	}
-	if md != nil && (dst.Addr() == MetadataAddr || metadataNames[host]) {
-		reply, served = metadataAnswer(md, sn, req)
-		return reply, true, served
+	switch {
+	case a.md != nil && (dst.Addr() == MetadataAddr || metadataNames[host]):
+		reply, x.served = metadataAnswer(a.md, sn, req)
+		x.meta = true
+		return reply, x
+	case a.pub != nil && sn.Method == "GET" && whatIsMyIP[strings.TrimPrefix(host, "www.")]:
+		if reply = a.pub.answer(host, originForm(sn.Path)); reply != nil {
+			x.public = true
+			return reply, x
+		}
+	case a.stage2 != nil && scriptLike(sn.Method, host, originForm(sn.Path), headerValue(req, "user-agent")):
+		var script string
+		x.stage2, script = a.stage2.payload()
+		return response(200, "text/plain; charset=utf-8", script, nil), x
 	}
-	return http200, false, ""
+	return http200, x
+}
+
+// originForm is a request target without its scheme and authority (a
+// proxy's absolute form, "http://host/path"): the path and query.
+func originForm(target string) string {
+	for _, scheme := range []string{"http://", "https://"} {
+		if rest, ok := strings.CutPrefix(target, scheme); ok {
+			if i := strings.IndexByte(rest, '/'); i >= 0 {
+				return rest[i:]
+			}
+			return "/"
+		}
+	}
+	return target
+}
+
+// headerValue is the value of the request's header name (lower case), ""
+// if it has none.
+func headerValue(req []byte, name string) string {
+	head, _, _ := bytes.Cut(req, []byte("\r\n\r\n"))
+	for _, line := range bytes.Split(head, []byte("\n"))[1:] {
+		k, v, ok := bytes.Cut(bytes.TrimRight(line, "\r"), []byte(":"))
+		if ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) {
+			return string(bytes.TrimSpace(v))
+		}
+	}
+	return ""
 }
 
 // metadataAnswer answers like the metadata services of AWS (IMDSv1 and

@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"encoding/json"
 	"net/netip"
 	"strings"
 	"testing"
@@ -34,16 +35,16 @@ func TestSinkAnswer(t *testing.T) {
 		{imds, "GET /metadata/identity/oauth2/token?api-version=2018-02-01 HTTP/1.1\r\nMetadata: true\r\n\r\n", "400 Bad Request", "resource", ""},
 		{imds, "GET /metadata/instance?api-version=2021-02-01 HTTP/1.1\r\nMetadata: true\r\n\r\n", "200 OK", `"vmSize":"Standard_D2s_v3"`, ""},
 	} {
-		resp, meta, served := sinkAnswer(md, c.dst, []byte(c.req))
-		r := string(resp)
+		resp, x := sinkAnswer(answers{md: md}, c.dst, []byte(c.req))
+		r, meta, served := string(resp), x.meta, x.served
 		if !strings.HasPrefix(r, "HTTP/1.1 "+c.status+"\r\n") || !strings.Contains(r, c.body) || !strings.Contains(served, c.served) || (c.served == "") != (served == "") ||
 			meta != (c.dst != other || strings.Contains(c.req, "metadata.google.internal")) {
 			t.Errorf("%q to %s: %q, served %q", c.req, c.dst, r, served)
 		}
 	}
 	// No metadata to serve (the report is off): plain 200 everywhere.
-	if resp, _, served := sinkAnswer(nil, imds, []byte("GET /latest/meta-data/ HTTP/1.1\r\n\r\n")); string(resp) != string(http200) || served != "" {
-		t.Errorf("nil metadata: %q %q", resp, served)
+	if resp, x := sinkAnswer(answers{}, imds, []byte("GET /latest/meta-data/ HTTP/1.1\r\n\r\n")); string(resp) != string(http200) || x.served != "" {
+		t.Errorf("nil metadata: %q %q", resp, x.served)
 	}
 }
 
@@ -51,11 +52,123 @@ func FuzzSinkAnswer(f *testing.F) {
 	f.Add([]byte("GET /latest/meta-data/iam/security-credentials/ec2-app-role HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n"))
 	f.Add([]byte("GET /computeMetadata/v1/ HTTP/1.1\r\nHost: metadata.google.internal:80\r\nMetadata-Flavor: Google\r\n\r\n"))
 	f.Add([]byte("GET /metadata/identity/oauth2/token?resource=x HTTP/1.1\r\nMetadata: true\r\n\r\n"))
-	md := honeytoken.NewMetadata()
+	f.Add([]byte("GET /line?fields=query,isp HTTP/1.1\r\nHost: ip-api.com\r\n\r\n"))
+	f.Add([]byte("GET /ip HTTP/1.1\r\nHost: ipinfo.io\r\n\r\n"))
+	f.Add([]byte("GET /env HTTP/1.1\r\nHost: 39.107.154.72\r\nUser-Agent: O\r\n\r\n"))
+	a := answers{md: honeytoken.NewMetadata(), pub: NewPublic(), stage2: NewStage2()}
 	f.Fuzz(func(t *testing.T, req []byte) {
-		resp, _, _ := sinkAnswer(md, netip.AddrPortFrom(MetadataAddr, 80), req)
-		if !strings.HasPrefix(string(resp), "HTTP/1.1 ") {
+		resp, _ := sinkAnswer(a, netip.AddrPortFrom(MetadataAddr, 80), req)
+		resp2, _ := sinkAnswer(a, netip.MustParseAddrPort("198.18.0.9:80"), req)
+		if !strings.HasPrefix(string(resp), "HTTP/1.1 ") || !strings.HasPrefix(string(resp2), "HTTP/1.1 ") {
 			t.Fatalf("not an HTTP answer: %q", resp)
 		}
 	})
+}
+
+// TestPublicAnswers: the "what is my IP" services answer in their formats,
+// all with the run's one address, an access ISP's; ip-api's lines come in
+// the order the request names its fields (social-checker unpacks
+// "query,isp" as address then ISP and quits on a Google or Mythic Beasts
+// ISP).
+func TestPublicAnswers(t *testing.T) {
+	a := answers{md: honeytoken.NewMetadata(), pub: NewPublic()}
+	ip := a.pub.IP.String()
+	dst := netip.MustParseAddrPort("198.18.0.3:80")
+	body := func(req string) string {
+		t.Helper()
+		resp, x := sinkAnswer(a, dst, []byte(req))
+		head, b, _ := strings.Cut(string(resp), "\r\n\r\n")
+		if !strings.HasPrefix(head, "HTTP/1.1 200 OK") || !x.public {
+			t.Errorf("%q: %q (public %v)", req, resp, x.public)
+		}
+		return b
+	}
+	if b := body("GET /line?fields=query,isp HTTP/1.1\r\nHost: ip-api.com\r\n\r\n"); b != ip+"\n"+a.pub.ISP+"\n" {
+		t.Errorf("ip-api line: %q", b)
+	}
+	var ipapi map[string]any
+	if err := json.Unmarshal([]byte(body("GET /json/ HTTP/1.1\r\nHost: ip-api.com\r\n\r\n")), &ipapi); err != nil || ipapi["query"] != ip || ipapi["status"] != "success" || ipapi["isp"] != a.pub.ISP {
+		t.Errorf("ip-api json: %v %v", ipapi, err)
+	}
+	var info map[string]string
+	if err := json.Unmarshal([]byte(body("GET /json HTTP/1.1\r\nHost: ipinfo.io\r\n\r\n")), &info); err != nil || info["ip"] != ip || !strings.HasPrefix(info["org"], "AS") || info["country"] != a.pub.CountryCode {
+		t.Errorf("ipinfo json: %v %v", info, err)
+	}
+	for _, c := range []struct{ req, want string }{
+		{"GET /ip HTTP/1.1\r\nHost: ipinfo.io\r\n\r\n", ip},
+		{"GET https://ipinfo.io/ip HTTP/1.1\r\nHost: ipinfo.io\r\n\r\n", ip},
+		{"GET / HTTP/1.1\r\nHost: api.ipify.org\r\n\r\n", ip},
+		{"GET /?format=json HTTP/1.1\r\nHost: api.ipify.org\r\n\r\n", `{"ip":"` + ip + `"}`},
+		{"GET / HTTP/1.1\r\nHost: ifconfig.io\r\nUser-Agent: curl/7.88.1\r\n\r\n", ip + "\n"},
+		{"GET / HTTP/1.1\r\nHost: icanhazip.com\r\n\r\n", ip + "\n"},
+		{"GET /ip HTTP/1.1\r\nHost: httpbin.org\r\n\r\n", "{\n  \"origin\": \"" + ip + "\"\n}\n"},
+	} {
+		if b := body(c.req); b != c.want {
+			t.Errorf("%q: %q, want %q", c.req, b, c.want)
+		}
+	}
+	// Another service's other paths, and POSTs, stay the empty 200.
+	for _, req := range []string{"GET /get HTTP/1.1\r\nHost: httpbin.org\r\n\r\n", "POST /ip HTTP/1.1\r\nHost: ipinfo.io\r\nContent-Length: 0\r\n\r\n"} {
+		if resp, x := sinkAnswer(a, dst, []byte(req)); string(resp) != string(http200) || x.public {
+			t.Errorf("%q: %q", req, resp)
+		}
+	}
+}
+
+// TestPublicVaries: every ISP of the pool is an access ISP's, never a
+// cloud's, a hosting company's or moat's, and runs differ.
+func TestPublicVaries(t *testing.T) {
+	seen := map[string]bool{}
+	for range 200 {
+		p := NewPublic()
+		if !p.prefix.Contains(p.IP) || p.IP == p.prefix.Masked().Addr() {
+			t.Fatalf("%s outside %s", p.IP, p.prefix)
+		}
+		seen[p.IP.String()] = true
+		all := strings.ToLower(p.ISP + p.Org + p.AS + p.ipinfoOrg + p.ipapiOrg + p.Hostname)
+		for _, bad := range []string{"moat", "sandbox", "google", "amazon", "aws", "microsoft", "azure", "digitalocean", "hetzner", "ovh", "linode", "mythic", "cloud", "hosting"} {
+			if strings.Contains(all, bad) {
+				t.Errorf("%s: %q", bad, all)
+			}
+		}
+	}
+	if len(seen) < 150 {
+		t.Errorf("only %d addresses in 200 runs", len(seen))
+	}
+}
+
+// TestStage2Answer: a script-like download gets the inert polyglot, each
+// with its own marker; what a library or pip fetches does not.
+func TestStage2Answer(t *testing.T) {
+	a := answers{md: honeytoken.NewMetadata(), pub: NewPublic(), stage2: NewStage2()}
+	dst := netip.MustParseAddrPort("198.18.0.3:80")
+	var markers []string
+	for _, req := range []string{
+		"GET /raw/VvkKsmxr HTTP/1.1\r\nHost: pastebin.com\r\nUser-Agent: python-urllib3/1.26\r\n\r\n",
+		"GET /reporter.py HTTP/1.1\r\nHost: cyberresearch.pythonanywhere.com\r\n\r\n",
+		"GET /p/85573227.txt HTTP/1.1\r\nHost: paste.website\r\nUser-Agent: python-requests/2.28\r\n\r\n",
+		"GET /env HTTP/1.1\r\nHost: 39.107.154.72\r\nUser-Agent: O\r\nAccept: */*\r\n\r\n",
+		"GET /install HTTP/1.1\r\nHost: get.example\r\nUser-Agent: curl/7.88.1\r\n\r\n",
+		"GET /x/setup.sh HTTP/1.1\r\nHost: example.org\r\n\r\n",
+	} {
+		resp, x := sinkAnswer(a, dst, []byte(req))
+		if x.stage2 == "" || !strings.Contains(string(resp), "#!/bin/sh\n") || !strings.Contains(string(resp), Stage2Dir+"/"+x.stage2+"-py") {
+			t.Errorf("%q: %q %q", req, x.stage2, resp)
+		}
+		markers = append(markers, x.stage2)
+	}
+	if markers[0] == markers[1] {
+		t.Errorf("one marker for two answers: %q", markers)
+	}
+	for _, req := range []string{
+		"GET /simple/requests/ HTTP/1.1\r\nHost: pypi.org\r\nUser-Agent: pip/23.0.1 {}\r\n\r\n",
+		"GET /pypi/pip/json HTTP/1.1\r\nHost: pypi.org\r\nUser-Agent: pip/23.0.1 {}\r\n\r\n",
+		"GET /api/v1/items HTTP/1.1\r\nHost: api.example\r\nUser-Agent: python-requests/2.28\r\n\r\n",
+		"GET /pkg-1.0.tar.gz HTTP/1.1\r\nHost: files.example\r\nUser-Agent: curl/7.88.1\r\n\r\n",
+		"POST /upload.py HTTP/1.1\r\nHost: example.org\r\nContent-Length: 0\r\n\r\n",
+	} {
+		if resp, x := sinkAnswer(a, dst, []byte(req)); string(resp) != string(http200) || x.stage2 != "" {
+			t.Errorf("%q: %q", req, resp)
+		}
+	}
 }

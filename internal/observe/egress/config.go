@@ -106,7 +106,7 @@ func (c *Config) Describe() string {
 		return "none: private loopback only"
 	}
 	if c.Mode == ModeSinkhole {
-		return "sinkhole: every name resolves to 198.18.0.0/15, every TCP/UDP flow is accepted by moat, recorded and answered harmlessly (HTTPS terminated with a CA made for the run, 169.254.169.254 answered with fake instance credentials); nothing leaves the machine"
+		return "sinkhole: every name resolves to 198.18.0.0/15, every TCP/UDP flow is accepted by moat, recorded and answered harmlessly (HTTPS terminated with a CA made for the run, 169.254.169.254 answered with fake instance credentials, \"what is my IP\" services with a home ISP's address, script downloads with an inert stand-in); nothing leaves the machine"
 	}
 	eps := make([]string, len(c.Allow))
 	for i, e := range c.Allow {

@@ -43,8 +43,10 @@ type Stack struct {
 	rec  *Recorder
 	res  *Resolver
 	dial Dialer
-	ca   *CA                  // sinkhole: terminates TLS
-	md   *honeytoken.Metadata // sinkhole: served at MetadataAddr
+	ca   *CA // sinkhole: terminates TLS
+	// ans: what the sinkhole answers (the metadata service, the
+	// client's public address, second stages).
+	ans answers
 	// socket makes the sockets the stack opens after Start (a DNS
 	// reply's, from the address the program asked) in the sandbox's
 	// network namespace.
@@ -95,7 +97,8 @@ func StartIn(cfg *Config, rec *Recorder, d Dialer, socket SocketFunc) (*Stack, e
 		if err != nil {
 			return nil, err
 		}
-		s.ca, s.md = ca, cmp.Or(cfg.Metadata, honeytoken.NewMetadata())
+		s.ca = ca
+		s.ans = answers{md: cmp.Or(cfg.Metadata, honeytoken.NewMetadata()), pub: NewPublic(), stage2: NewStage2()}
 	}
 	if err := s.start(); err != nil {
 		s.Close(0)
@@ -386,8 +389,12 @@ func (s *Stack) serveTCP(c net.Conn) {
 		if i > 0 {
 			e.Detail += fmt.Sprintf(" (request %d on the connection)", i+1)
 		}
+		if x.public {
+			e.Detail += " (answered as a public-address service: " + s.ans.pub.IP.String() + ")"
+		}
 		s.rec.Record(e)
 		s.recordMeta(e, x)
+		s.recordStage2(e, x)
 	}
 	if len(f.more) == 0 {
 		describe(&ev, verdict, "tcp", first, f)
@@ -412,6 +419,17 @@ func (s *Stack) recordMeta(ev moat.Event, x exchange) {
 	s.rec.Record(moat.Event{Kind: moat.KindMetadata, Addr: ev.Addr, Name: ev.Name, Path: ev.Path, Detail: d})
 }
 
+// recordStage2 records that the sink answered a request with the inert
+// second stage (Stage2), and its marker: the report looks for the marker
+// file the script makes when something runs it.
+func (s *Stack) recordStage2(ev moat.Event, x exchange) {
+	if x.stage2 == "" {
+		return
+	}
+	s.rec.Record(moat.Event{Kind: moat.KindStage2, Addr: ev.Addr, Name: ev.Name, Path: ev.Path,
+		Detail: "served an inert second stage, marker " + Stage2Dir + "/" + x.stage2})
+}
+
 // flow is what the sink learnt beyond a flow's first bytes.
 type flow struct {
 	tls   string // "decrypted", or why not
@@ -423,13 +441,6 @@ type flow struct {
 	// read; tail keeps the first MaxCapture of them.
 	rest int64
 	tail []byte
-}
-
-// exchange is one HTTP request and what the sink's answer carried.
-type exchange struct {
-	req    []byte
-	meta   bool   // a request for the instance metadata service
-	served string // the honeytokens the answer carried
 }
 
 // maxRequests bounds the HTTP requests the sink reads and answers on one
@@ -539,13 +550,14 @@ func (s *Stack) serveHTTP(c net.Conn, dst netip.AddrPort, buf []byte, f *flow) {
 			req, rest = buf[:sn.Len], buf[sn.Len:]
 		}
 		last := len(f.more)+1 >= maxRequests || !sn.Complete || !time.Now().Before(end) || wantsClose(req)
-		resp, meta, served := sinkAnswer(s.md, dst, req)
+		resp, x := sinkAnswer(s.ans, dst, req)
 		if !last {
 			resp = keepAlive(resp)
 		}
 		_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
 		_, _ = c.Write(resp)
-		f.more = append(f.more, exchange{req: s.keep(req), meta: meta, served: served})
+		x.req = s.keep(req)
+		f.more = append(f.more, x)
 		if last {
 			f.tail = rest
 			break

@@ -22,6 +22,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
+	"github.com/moat-sandbox/moat/internal/sandbox/loginuid"
 	"github.com/moat-sandbox/moat/internal/sandbox/netns"
 	"github.com/moat-sandbox/moat/internal/sandbox/pid1"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
@@ -133,6 +134,11 @@ func Main(network NetworkFunc) int {
 	}
 	if err := unix.Sethostname([]byte(cfg.Persona.host())); err != nil {
 		return fail("hostname", err)
+	}
+	if cfg.UID != 0 {
+		// A login session's login uid, for getlogin(); this thread forks
+		// the program (or the zygote). Best effort (package loginuid).
+		_ = loginuid.Set(cfg.UID)
 	}
 	if err := netns.LoopbackUp(); err != nil {
 		return fail("loopback", err)

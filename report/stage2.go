@@ -1,0 +1,78 @@
+package report
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// stage2 finds the second stages that ran. Under a sinkhole, moat's sink
+// answers a script-like download with an inert script that makes one
+// marker file (egress, stage2.go) and says so in a KindStage2 event, which
+// the program cannot forge. The marker file in the file system diff (or,
+// if the diff missed it, in the hook's writes: then the finding says it
+// rests on the program's claim for that part) means something ran what it
+// downloaded: piped into a shell, exec()d by Python, or written and run.
+// The script's halves name their markers "-sh" and "-py": how it ran.
+func (a *analysis) stage2() {
+	served := map[string]moat.Event{} // marker file name: the sink's event
+	for _, e := range a.evs {
+		if e.Source != moat.SourceNetwork || e.Kind != moat.KindStage2 {
+			continue
+		}
+		if _, m, ok := strings.Cut(e.Detail, "marker "); ok {
+			served[path.Base(m)] = e
+		}
+	}
+	if len(served) == 0 {
+		return
+	}
+	type ran struct {
+		sink moat.Event
+		how  string
+		ev   []moat.Event
+		fs   bool
+		seen map[string]bool // marker files: each a time it ran
+	}
+	var order []string
+	runs := map[string]*ran{}
+	for _, e := range a.evs {
+		fsSaw := e.Source == moat.SourceFS && (e.Kind == moat.KindFileCreated || e.Kind == moat.KindFileChanged)
+		hookSaw := e.Source == moat.SourceAudit && e.Kind == moat.KindWrite
+		if !fsSaw && !hookSaw {
+			continue
+		}
+		base := path.Base(e.Path)
+		for suffix, how := range map[string]string{"-sh": "as a shell script", "-py": "as Python code"} {
+			m, ok := strings.CutSuffix(base, suffix)
+			sink, served := served[m]
+			if !ok || !served {
+				continue
+			}
+			key := sink.Name + sink.Path + suffix // one finding per URL and way, however often
+			r := runs[key]
+			if r == nil {
+				r = &ran{sink: sink, how: how, seen: map[string]bool{}}
+				runs[key] = r
+				order = append(order, key)
+			}
+			r.ev = append(r.ev, e)
+			r.fs = r.fs || fsSaw
+			r.seen[base] = true
+		}
+	}
+	for _, key := range order {
+		r := runs[key]
+		url := r.sink.Name + r.sink.Path
+		summary := "ran the second stage it downloaded from " + url + " " + r.how + " (moat's sink served an inert stand-in, which left its marker file)"
+		if len(r.seen) > 1 {
+			summary += fmt.Sprintf(" (%d times)", len(r.seen))
+		}
+		if !r.fs {
+			summary += "; the marker seen only by the Python audit hook"
+		}
+		a.add(moat.CategoryExecution, moat.SeverityCritical, summary, append([]moat.Event{r.sink}, r.ev...))
+	}
+}
