@@ -23,13 +23,13 @@ import (
 //   - audit: the zygote runs the hook from its start (zygoteReport), a
 //     warm interpreter's, silent until a hello; each child binds a FIFO of
 //     its own over the hook's channel and hands it to the host
-//     (SCM_RIGHTS), and the program's process (C3) says hello with the
+//     (SCM_RIGHTS), and the program's process (pid 1's child) says hello with the
 //     run's argv before the program's first line. The host reads it with
 //     the cold init's Collector.
-//   - kernel: the child's pid 1 (C2) installs seccomp.NotifyProgram with
+//   - kernel: the child's pid 1 installs seccomp.NotifyProgram with
 //     a listener and hands it to the host before anything else; the host
 //     serves it as a cold run's (serveListener).
-//   - honeytokens: planted by C1 in the child's own home (its persona's),
+//   - honeytokens: planted by pid 1 in the child's own home (its persona's),
 //     their variables in the run's environment; the witness is armed by
 //     the host through /proc/PID/root before the program exists.
 //   - fs: the host holds the child's mount namespace and root (nsfs and
@@ -147,7 +147,7 @@ func (c *zygoteChild) startReport(spec *moat.Spec, res *moat.Result, done <-chan
 	zr.r.events = append(zr.r.events, cr.plan.Planted...)
 	now := func() int64 { return (nsinit.MonoNow() - zr.r.mono0) / 1e6 }
 	zr.audit = observe.NewCollector(now)
-	zr.audit.UntilHello() // C1's and C2's doings are moat's
+	zr.audit.UntilHello() // pid 1's doings are moat's
 	var nonce [16]byte
 	_, _ = rand.Read(nonce[:])
 	zr.endMark = []byte(fmt.Sprintf("\x00moat-end %x\n", nonce))
