@@ -355,6 +355,16 @@ def _reaper(sock, cfg, prog):
     _send(sock, {"kind": "waiting", "landlock": abi, "mm": mm}, listener if cfg.get("notify") else -1)
     if cfg.get("notify"):
         os.close(listener)
+    # The program's process is made now, while the child waits, not when
+    # the run has come: under every layer above, without the socket, it
+    # waits for the run on a pipe of its own (_program). Its pid is the
+    # namespace's next (ns_last_pid above).
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        _program(sock, r, mm == 0 and cfg.get("init"))
+    os.close(r)
     run = _recv(sock)
     for name, data in run.get("files", {}).items():
         with open(os.path.join(_WORK, name), "wb") as f:
@@ -364,9 +374,16 @@ def _reaper(sock, cfg, prog):
         _send(sock, {"kind": "written"})
         if _recv(sock).get("kind") != "start":
             os._exit(1)
-    pid = os.fork()
-    if pid == 0:
-        _program(sock, run, mm == 0 and cfg.get("init"))
+    # The run, to the program. A program that died while waiting reads
+    # nothing (EPIPE, SIGPIPE ignored): its status is reaped below.
+    try:
+        b = json.dumps(run).encode()
+        while b:
+            b = b[os.write(w, b):]
+    except OSError:
+        pass
+    os.close(w)
+    del run
     nul = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(nul, fd)
@@ -396,8 +413,10 @@ def _reaper(sock, cfg, prog):
         os._exit(0)
 
 
-def _program(sock, run, mm):
-    # The run's program, in this interpreter: pid 1's child.
+def _program(sock, r, mm):
+    # The run's program, in this interpreter: pid 1's child, made ahead.
+    # It does what needs no run, then reads the run from r (pid 1's
+    # pipe) to its end.
     try:
         sock.close()
         # Dumpable again, as a cold run's program is: the reaper's
@@ -412,6 +431,15 @@ def _program(sock, run, mm):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         os.chdir(_WORK)
+        b = []
+        while True:
+            x = os.read(r, 1 << 16)
+            if not x:
+                break
+            b.append(x)
+        os.close(r)
+        run = json.loads(b"".join(b))
+        del b
         os.environ.clear()
         for kv in run["env"]:
             k, _, v = kv.partition("=")
