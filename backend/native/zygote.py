@@ -221,7 +221,6 @@ def _child(sock, cfg, uid, gid):
     # capability of its new user namespace, none outside it; its
     # descriptors are its own (0-3). uid and gid are the zygote's: in
     # the new namespace they are unmapped until the maps below.
-    _name(b"moat-zreaper")
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", "%d %d 1\n" % (uid, uid))
     _write("/proc/self/gid_map", "%d %d 1\n" % (gid, gid))
@@ -522,6 +521,10 @@ def _serve():
     # Children are reaped by the kernel: a pid 1 that ended leaves no
     # zombie until the next command.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    uid, gid = os.getuid(), os.getgid()
+    # The loop does as little as it can: every page it writes after a
+    # fork is shared with the children alive, and copied (a fault, a TLB
+    # flush) once per fork. The message is read by the child.
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(ctl, 1 << 16, 8)
@@ -529,12 +532,10 @@ def _serve():
             continue
         if not msg:
             os._exit(0)
-        cfg = json.loads(msg)
         if len(fds) != 4:
             for fd in fds:
                 os.close(fd)
             continue
-        uid, gid = os.getuid(), os.getgid()
         try:
             pid = _clone()
         except OSError as ex:
@@ -544,6 +545,7 @@ def _serve():
             pid = -1
         if pid == 0:
             try:
+                _name(b"moat-zreaper")
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 cs, i, o, e = fds
                 # Nothing of the zygote's but the child's own descriptors.
@@ -553,7 +555,7 @@ def _serve():
                 os.dup2(cs, 3)
                 os.closerange(4, 1 << 16)
                 sock = socket.socket(fileno=3)
-                _child(sock, cfg, uid, gid)
+                _child(sock, json.loads(msg), uid, gid)
             except BaseException as ex:
                 try:
                     os.write(2, ("moat zygote: %s\n" % ex).encode())
