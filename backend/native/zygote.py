@@ -205,7 +205,12 @@ def _clone():
     # after-fork work (its locks, its thread state, os.register_at_fork's
     # hooks such as random's reseed) before any other Python; the zygote
     # has one thread, so no lock of libc or of the interpreter is held
-    # by another. Returns as os.fork does.
+    # by another. What libc's fork would do and this does not: its
+    # thread descriptor keeps the zygote's tid (libc's raise and
+    # pthread_kill ask the kernel for their own), and no pthread_atfork
+    # handler runs (CPython uses none: its own after-fork work is the
+    # call below). pid 1 makes no thread; its own forks are libc's.
+    # Returns as os.fork does.
     pid = _pyc.syscall(_NR["clone"], ctypes.c_ulong(_CLONE_NS | signal.SIGCHLD), None, None, None, None)
     if pid == 0:
         ctypes.pythonapi.PyOS_AfterFork_Child()
