@@ -3,14 +3,17 @@
 # seccomp, no Landlock); it reads commands from the host alone, on its
 # descriptor 3 (a Unix seqpacket socket), never from a child. Each command
 # is "fork" with the descriptors of one child: its own socket to the host,
-# stdin, stdout, stderr. The child (C1) unshares a user namespace mapping
-# only itself, then mount, IPC, UTS, network and PID namespaces, mounts
-# fresh tmpfs directories, brings lo up, says "placed?" and waits for the
-# host to have moved it into a cgroup of its own; then it forks pid 1 of
-# the new PID namespace (C2, the reaper), which mounts /proc, drops every
-# capability, sets rlimits, no_new_privs, Landlock and the host's seccomp
-# program, says "waiting" and reads the run; it forks the program (C3)
-# and reaps until it ends, kills what is left, and reports the status.
+# stdin, stdout, stderr. The zygote clones the child's pid 1 (_clone) into
+# a user namespace mapping only itself and mount, IPC, UTS, network and
+# PID namespaces of its own: one fork of the interpreter for the child's
+# setup, not two. pid 1 writes its own uid and gid maps, mounts fresh
+# tmpfs directories, brings lo up, says "placed?" and waits for the host
+# to have moved it into a cgroup of its own; it takes a cgroup namespace,
+# mounts /proc, drops every capability, sets rlimits, no_new_privs,
+# Landlock and the host's seccomp program, says "waiting" and reads the
+# run; it forks the program and reaps until it ends, kills what is left,
+# and reports the status. The program is never pid 1 (a pid 1 ignores
+# the default action of its own signals).
 #
 # The child's config (its persona, limits; "fifo" for the report) is
 # the first message on its own socket, never the zygote's: a child's
@@ -18,15 +21,15 @@
 #
 # The behaviour report (a config with "fifo"): the zygote runs the
 # audit hook from its start (a warm interpreter, silent until the hello);
-# C1 binds a FIFO of its own over the hook's channel and its persona's
+# pid 1 binds a FIFO of its own over the hook's channel and its persona's
 # /etc files, and hands the host the FIFO, which then plants the run's
 # honeytokens in the child's home (never through a process the program
-# descends from); C2 installs the seccomp program with a listener and
-# hands the host the listener (SCM_RIGHTS) before anything else; C3 says
+# descends from); it installs the seccomp program with a listener and
+# hands the host the listener (SCM_RIGHTS) before anything else; the program says
 # hello with the run's argv. The host reads the FIFO, serves the
 # listener and diffs the writable directories (_report_setup).
 #
-# What the program sees of itself is a cold run's: its pid (C2 sets
+# What the program sees of itself is a cold run's: its pid (pid 1 sets
 # ns_last_pid), its /proc/self/cmdline and environ (the run's, _set_mm),
 # and pid 1's command line and name (the persona's init).
 import sys
@@ -41,8 +44,18 @@ _libc.syscall.restype = ctypes.c_long
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 _libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-_NR = {"x86_64": {"landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446, "capset": 126, "seccomp": 317, "brk": 12, "prctl": 157},
-       "aarch64": {"landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446, "capset": 91, "seccomp": 277, "brk": 214, "prctl": 167}}[os.uname().machine]
+_NR = {"x86_64": {"landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446, "capset": 126, "seccomp": 317, "brk": 12, "prctl": 157, "clone": 56},
+       "aarch64": {"landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446, "capset": 91, "seccomp": 277, "brk": 214, "prctl": 167, "clone": 220}}[os.uname().machine]
+# clone(2) through a PyDLL: the GIL stays held across the call, as
+# os.fork holds it, so the child starts with the interpreter's state as
+# the one thread left in it had it.
+_pyc = ctypes.PyDLL(None, use_errno=True)
+_pyc.syscall.restype = ctypes.c_long
+ctypes.pythonapi.PyOS_AfterFork_Child.restype = None
+ctypes.pythonapi.PyOS_AfterFork_Child.argtypes = []
+# CLONE_NEWUSER|NEWNS|NEWIPC|NEWUTS|NEWNET|NEWPID; the cgroup namespace
+# comes once pid 1 is in its cgroup.
+_CLONE_NS = 0x10000000 | 0x00020000 | 0x08000000 | 0x04000000 | 0x40000000 | 0x20000000
 _WORK, _TMP = "/work", "/tmp"
 
 
@@ -189,16 +202,37 @@ def _lo_up():
         s.close()
 
 
-def _child(sock, cfg):
-    # C1: still the zygote's namespaces and privileges (none).
-    _name(b"moat-zchild")
-    uid, gid = os.getuid(), os.getgid()
-    _check(_libc.unshare(0x10000000), "unshare user")  # CLONE_NEWUSER
+def _clone():
+    # fork(2) into new namespaces: clone(2) with no stack (the child runs
+    # on a copy of this one, as a fork's), SIGCHLD its exit signal (the
+    # zygote ignores it: the kernel reaps). The child runs CPython's
+    # after-fork work (its locks, its thread state, os.register_at_fork's
+    # hooks such as random's reseed) before any other Python; the zygote
+    # has one thread, so no lock of libc or of the interpreter is held
+    # by another. What libc's fork would do and this does not: its
+    # thread descriptor keeps the zygote's tid (libc's raise and
+    # pthread_kill ask the kernel for their own), and no pthread_atfork
+    # handler runs (CPython uses none: its own after-fork work is the
+    # call below). pid 1 makes no thread; its own forks are libc's.
+    # Returns as os.fork does.
+    pid = _pyc.syscall(_NR["clone"], ctypes.c_ulong(_CLONE_NS | signal.SIGCHLD), None, None, None, None)
+    if pid == 0:
+        ctypes.pythonapi.PyOS_AfterFork_Child()
+        return 0
+    if pid < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "clone: %s" % os.strerror(e))
+    return pid
+
+
+def _child(sock, cfg, uid, gid):
+    # pid 1 of the child's namespaces, cloned into them with every
+    # capability of its new user namespace, none outside it; its
+    # descriptors are its own (0-3). uid and gid are the zygote's: in
+    # the new namespace they are unmapped until the maps below.
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", "%d %d 1\n" % (uid, uid))
     _write("/proc/self/gid_map", "%d %d 1\n" % (gid, gid))
-    # mount, IPC, UTS, network, PID
-    _check(_libc.unshare(0x00020000 | 0x08000000 | 0x04000000 | 0x40000000 | 0x20000000), "unshare")
     _mount(None, "/", None, 1 << 18 | 1 << 14, None)  # MS_PRIVATE|MS_REC
     # One tmpfs of the disk limit for every writable directory, as the
     # native init has it: /tmp's, with the others bound from within it.
@@ -219,7 +253,8 @@ def _child(sock, cfg):
     host = cfg["host"].encode()
     _check(_libc.sethostname(host, len(host)), "hostname")
     _lo_up()
-    # The host moves this process into the run's cgroup; everything
+    # The host moves this process into the run's cgroup (it knows its
+    # pid from the kernel's credentials of this message); everything
     # after is born in it.
     _send(sock, {"kind": "placed?"}, fifo)
     if fifo >= 0:
@@ -229,17 +264,11 @@ def _child(sock, cfg):
         os._exit(1)
     prog = bytes.fromhex(go["seccomp"])
     _check(_libc.unshare(0x02000000), "unshare cgroup")  # CLONE_NEWCGROUP: its own cgroup is its root
-    pid = os.fork()
-    if pid:
-        # C1 holds nothing the run needs: only its wait.
-        os.closerange(0, 1 << 16)
-        os.waitpid(pid, 0)
-        os._exit(0)
     _reaper(sock, cfg, prog)
 
 
 def _persona(cfg):
-    # C1: the child's persona's /etc files (passwd, group, hosts,
+    # pid 1: the child's persona's /etc files (passwd, group, hosts,
     # hostname), from the tmpfs's hidden root, bound read-only over the
     # zygote's.
     os.mkdir(_TMP + "/.e", 0o700)
@@ -256,10 +285,10 @@ def _persona(cfg):
 
 
 def _report_setup(cfg, home):
-    # C1, the report's part of the child's mounts (the tmpfs is at /tmp,
+    # pid 1, the report's part of the child's mounts (the tmpfs is at /tmp,
     # its parts not yet bound): a FIFO of the child's own over the hook's
     # channel. Returns the FIFO, open for reading and writing, for the
-    # host. The honeytokens are not C1's: the host plants them in the
+    # host. The honeytokens are not pid 1's: the host plants them in the
     # child's home once it is bound (zygote_report_linux.go, plant), so
     # that they are never in the memory the program inherits.
     fifo = _TMP + "/.e/a"
@@ -270,8 +299,9 @@ def _report_setup(cfg, home):
 
 
 def _reaper(sock, cfg, prog):
-    # C2: pid 1 of the run's PID namespace.
-    _name(b"moat-zreaper")
+    # pid 1 of the run's PID namespace, in its cgroup: the sandbox's
+    # last layers, then the program, then its reaping. The zygote's
+    # death is its own (PR_SET_PDEATHSIG); the host kills it by pidfd.
     _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     # A /proc of this PID namespace, masked as the native init masks its
     # own; then the zygote's unmasked one is covered.
@@ -324,6 +354,16 @@ def _reaper(sock, cfg, prog):
     _send(sock, {"kind": "waiting", "landlock": abi, "mm": mm}, listener if cfg.get("notify") else -1)
     if cfg.get("notify"):
         os.close(listener)
+    # The program's process is made now, while the child waits, not when
+    # the run has come: under every layer above, without the socket, it
+    # waits for the run on a pipe of its own (_program). Its pid is the
+    # namespace's next (ns_last_pid above).
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        _program(sock, r, mm == 0 and cfg.get("init"))
+    os.close(r)
     run = _recv(sock)
     for name, data in run.get("files", {}).items():
         with open(os.path.join(_WORK, name), "wb") as f:
@@ -333,9 +373,16 @@ def _reaper(sock, cfg, prog):
         _send(sock, {"kind": "written"})
         if _recv(sock).get("kind") != "start":
             os._exit(1)
-    pid = os.fork()
-    if pid == 0:
-        _program(sock, run, mm == 0 and cfg.get("init"))
+    # The run, to the program. A program that died while waiting reads
+    # nothing (EPIPE, SIGPIPE ignored): its status is reaped below.
+    try:
+        b = json.dumps(run).encode()
+        while b:
+            b = b[os.write(w, b):]
+    except OSError:
+        pass
+    os.close(w)
+    del run
     nul = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(nul, fd)
@@ -365,8 +412,10 @@ def _reaper(sock, cfg, prog):
         os._exit(0)
 
 
-def _program(sock, run, mm):
-    # C3: the run's program, in this interpreter.
+def _program(sock, r, mm):
+    # The run's program, in this interpreter: pid 1's child, made ahead.
+    # It does what needs no run, then reads the run from r (pid 1's
+    # pipe) to its end.
     try:
         sock.close()
         # Dumpable again, as a cold run's program is: the reaper's
@@ -381,6 +430,15 @@ def _program(sock, run, mm):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         os.chdir(_WORK)
+        b = []
+        while True:
+            x = os.read(r, 1 << 16)
+            if not x:
+                break
+            b.append(x)
+        os.close(r)
+        run = json.loads(b"".join(b))
+        del b
         os.environ.clear()
         for kv in run["env"]:
             k, _, v = kv.partition("=")
@@ -388,11 +446,11 @@ def _program(sock, run, mm):
         argv = run["argv"]
         if mm:
             # /proc/self/cmdline and /proc/self/environ: the run's, as a
-            # cold run's (allowed: C2 did the same before the filter).
+            # cold run's (allowed: pid 1 did the same before the filter).
             _set_mm(argv, run["env"])
         if "random" in sys.modules:
             sys.modules["random"].seed()
-        # The audit hook's hello (warm.py's): what the zygote, C1 and C2
+        # The audit hook's hello (warm.py's): what the zygote and pid 1
         # did is not the run's; the run starts with the hook's budget whole.
         sys.argv = ["-c"] + argv[3:] if argv[1:2] == ["-c"] else argv[1:]
         sys.audit("site.prestart")
@@ -460,9 +518,13 @@ def _serve():
     import gc
     gc.collect()
     gc.freeze()
-    # Children are reaped by the kernel: a C1 that ended leaves no zombie
-    # (in its cgroup) until the next command.
+    # Children are reaped by the kernel: a pid 1 that ended leaves no
+    # zombie until the next command.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    uid, gid = os.getuid(), os.getgid()
+    # The loop does as little as it can: every page it writes after a
+    # fork is shared with the children alive, and copied (a fault, a TLB
+    # flush) once per fork.
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(ctl, 1 << 16, 8)
@@ -479,9 +541,16 @@ def _serve():
             for fd in fds:
                 os.close(fd)
             continue
-        pid = os.fork()
+        try:
+            pid = _clone()
+        except OSError as ex:
+            # No child: its socket's end closes with the descriptors
+            # below, and the host reads EOF.
+            os.write(2, ("moat zygote: %s\n" % ex).encode())
+            pid = -1
         if pid == 0:
             try:
+                _name(b"moat-zreaper")
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 cs, i, o, e = fds
                 # Nothing of the zygote's but the child's own descriptors.
@@ -491,7 +560,7 @@ def _serve():
                 os.dup2(cs, 3)
                 os.closerange(4, 1 << 16)
                 sock = socket.socket(fileno=3)
-                _child(sock, _recv(sock))
+                _child(sock, _recv(sock), uid, gid)
             except BaseException as ex:
                 try:
                     os.write(2, ("moat zygote: %s\n" % ex).encode())

@@ -207,7 +207,6 @@ type zygoteChild struct {
 	groupName               string
 	pid1                    int // host pid of the child's pid 1
 	pidfd                   int // of the child's pid 1
-	setupfd                 int // of C1, the process that made the namespaces and waits for pid 1
 	lim                     moat.Limits
 	baseEnv                 []string
 	python                  string
@@ -257,7 +256,7 @@ var errZygoteFault = errors.New("the zygote did not fork")
 
 func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err error) {
 	lim := tmpl.Limits.WithDefaults()
-	c := &zygoteChild{tmpl: tmpl, sock: -1, pidfd: -1, setupfd: -1, lim: lim, python: zs.r.rt.Command, rt: zs.r.rt, done: make(chan struct{}), tidied: make(chan struct{})}
+	c := &zygoteChild{tmpl: tmpl, sock: -1, pidfd: -1, lim: lim, python: zs.r.rt.Command, rt: zs.r.rt, done: make(chan struct{}), tidied: make(chan struct{})}
 	var childEnds []*os.File
 	defer func() {
 		for _, f := range childEnds {
@@ -339,18 +338,28 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 		}
 		return nil, fmt.Errorf("native: zygote: child setup: %w: %w", c.childErr(err, m), errZygoteFault)
 	}
-	// C1 waits for the answer, alive: its pid is its own. Its exit is
-	// the last of the child's processes and namespaces (destroy).
-	if c.setupfd, err = unix.PidfdOpen(pid, 0); err != nil {
+	// The sender is the child's pid 1 (the kernel's credentials), and
+	// it waits for the answer, alive: its pid is its own. Its exit is the
+	// last of the child's processes and namespaces (destroy).
+	if c.pidfd, err = unix.PidfdOpen(pid, 0); err != nil {
 		_ = unix.Kill(pid, unix.SIGKILL)
 		if fifo >= 0 {
 			_ = unix.Close(fifo)
 		}
 		return nil, fmt.Errorf("native: zygote: %w", err)
 	}
+	c.pid1 = pid
+	go func() {
+		pfd := []unix.PollFd{{Fd: int32(c.pidfd), Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(pfd, -1); err != unix.EINTR {
+				break
+			}
+		}
+		close(c.done)
+	}()
 	if c.rep != nil {
 		if fifo < 0 {
-			_ = unix.Kill(pid, unix.SIGKILL)
 			return nil, errors.New("native: zygote: the child sent no audit channel")
 		}
 		// Pollable: the end of its reading has a deadline (zygoteRun.finish).
@@ -366,53 +375,39 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 	c.groupName = "moat-" + runID()
 	c.group, err = cgroup.New(c.groupName, cgroup.Limits{Memory: lim.Memory, Pids: lim.Pids + 2*initThreads, CPUs: lim.CPUs})
 	if err != nil {
-		_ = unix.Kill(pid, unix.SIGKILL)
 		return nil, fmt.Errorf("native: zygote: %w", err)
 	}
 	if err := c.group.AddProc(pid); err != nil {
-		_ = unix.Kill(pid, unix.SIGKILL)
 		return nil, fmt.Errorf("native: zygote: %w", err)
 	}
 	if err := unix.Sendmsg(c.sock, z.goMsg, nil, nil, 0); err != nil {
 		return nil, fmt.Errorf("native: zygote: %w", err)
 	}
-	m, pid1, listener, err := c.recvFD()
+	m, from, listener, err := c.recvFD()
 	if c.rep != nil {
 		c.rep.listener = listener
 	} else if listener >= 0 {
 		_ = unix.Close(listener)
+	}
+	if err == nil && m.Kind == "waiting" && from != c.pid1 {
+		err = fmt.Errorf("\"waiting\" from pid %d, not the child's pid 1 (%d)", from, c.pid1)
 	}
 	if err != nil || m.Kind != "waiting" {
 		return nil, fmt.Errorf("native: zygote: child setup: %w", c.childErr(err, m))
 	}
 	if c.rep != nil && listener < 0 {
 		// Fail closed: no kernel witness, no report.
-		_ = unix.Kill(pid, unix.SIGKILL)
 		return nil, errors.New("native: zygote: the child sent no seccomp listener")
 	}
 	if abi, ok := m.Landlock.(float64); !ok || abi < 1 {
 		// Fail closed: a zygote child takes no --allow-degraded run.
-		_ = unix.Kill(pid, unix.SIGKILL)
 		return nil, fmt.Errorf("native: zygote: the child could not apply Landlock (%v): %w", m.Landlock, moat.ErrDegraded)
 	}
-	c.pid1 = pid1
-	if c.pidfd, err = unix.PidfdOpen(pid1, 0); err != nil {
-		return nil, fmt.Errorf("native: zygote: %w", err)
-	}
 	if c.rep != nil {
-		if err := c.rep.place(pid1); err != nil {
+		if err := c.rep.place(c.pid1); err != nil {
 			return nil, fmt.Errorf("native: zygote: %w", err)
 		}
 	}
-	go func() {
-		pfd := []unix.PollFd{{Fd: int32(c.pidfd), Events: unix.POLLIN}}
-		for {
-			if _, err := unix.Poll(pfd, -1); err != unix.EINTR {
-				break
-			}
-		}
-		close(c.done)
-	}()
 	c.baseEnv = []string{
 		"PATH=" + strings.TrimSuffix(c.python, "/"+lastElem(c.python)) + ":/usr/local/bin:/usr/bin:/bin",
 		"HOME=" + p.Home, "TMPDIR=" + nsinit.TmpDir, "LANG=C.UTF-8", "USER=" + p.User, "LOGNAME=" + p.User,
@@ -563,36 +558,22 @@ func (c *zygoteChild) kill() {
 // themselves; after it the cgroup's own kill (freeze, signal) takes over.
 const settleWait = 2 * time.Second
 
-// settle kills the child's pid 1 and waits, within settleWait, until C1
-// has exited: C1 waits for pid 1 (whose end is the end of every process
-// of the PID namespace), reaps it, and exits, tearing down the
-// namespaces it made. A cgroup found empty then is only removed; one with
-// a process in it is frozen to be killed, which on cgroup v1 flips a
-// kernel static key (text patching, every CPU stopped) twice a child. C1
-// is not killed first: killed, it would leave pid 1 to be reaped by the
-// zygote, still in the cgroup. After settleWait it is.
+// settle kills the child's pid 1 and waits, within settleWait, until
+// it has exited: a pid 1's exit waits for every other process of its PID
+// namespace to be gone (the kernel kills and reaps them), and its pidfd
+// says it has exited once it has left its cgroup, so that a cgroup found
+// empty then is only removed. One with a process in it is frozen to be
+// killed, which on cgroup v1 flips a kernel static key (text patching,
+// every CPU stopped) twice a child. After settleWait the cgroup's own
+// kill takes over.
 func (c *zygoteChild) settle() {
-	c.kill()
-	if c.setupfd < 0 {
-		return
-	}
 	if c.pidfd < 0 {
-		// Setup failed before pid 1 was known: C1 may be waiting for
-		// the host, not for pid 1 (which dies with it: PDEATHSIG).
-		_ = unix.PidfdSendSignal(c.setupfd, unix.SIGKILL, nil, 0)
 		return
 	}
-	pfd := []unix.PollFd{{Fd: int32(c.setupfd), Events: unix.POLLIN}}
-	deadline := time.Now().Add(settleWait)
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			_ = unix.PidfdSendSignal(c.setupfd, unix.SIGKILL, nil, 0)
-			return
-		}
-		if n, err := unix.Poll(pfd, int(left.Milliseconds())+1); n > 0 || (err != nil && err != unix.EINTR) {
-			return
-		}
+	c.kill()
+	select {
+	case <-c.done:
+	case <-time.After(settleWait):
 	}
 }
 
@@ -613,9 +594,6 @@ func (c *zygoteChild) destroy() {
 	if c.pidfd >= 0 {
 		<-c.done
 		_ = unix.Close(c.pidfd)
-	}
-	if c.setupfd >= 0 {
-		_ = unix.Close(c.setupfd)
 	}
 	c.rep.close()
 }

@@ -26,17 +26,17 @@ import (
 //   - audit: the zygote runs the hook from its start (zygoteReport), a
 //     warm interpreter's, silent until a hello; each child binds a FIFO of
 //     its own over the hook's channel and hands it to the host
-//     (SCM_RIGHTS), and the program's process (C3) says hello with the
+//     (SCM_RIGHTS), and the program's process (pid 1's child) says hello with the
 //     run's argv before the program's first line. The host reads it with
 //     the cold init's Collector.
-//   - kernel: the child's pid 1 (C2) installs seccomp.NotifyProgram with
+//   - kernel: the child's pid 1 installs seccomp.NotifyProgram with
 //     a listener and hands it to the host before anything else; the host
 //     serves it as a cold run's (serveListener).
 //   - honeytokens: planted by the host in the child's own home (its
-//     persona's) through C1's root, once C1 has bound it (plant); their
+//     persona's) through pid 1's root, once pid 1 has bound it (plant); their
 //     variables in the run's environment; the witness is armed by the
 //     host through /proc/PID/root before the program exists. No token
-//     passes through the zygote or C1: the program's memory is a copy
+//     passes through the zygote or pid 1: the program's memory is a copy
 //     of theirs, where it would find the values it is about to be
 //     offered (and, in the zygote's freed buffers, earlier children's).
 //   - fs: the host holds the child's mount namespace and root (nsfs and
@@ -230,7 +230,7 @@ func (c *zygoteChild) startReport(spec *moat.Spec, res *moat.Result, done <-chan
 	zr.r.events = append(zr.r.events, cr.plan.Planted...)
 	now := func() int64 { return (nsinit.MonoNow() - zr.r.mono0) / 1e6 }
 	zr.audit = observe.NewCollector(now)
-	zr.audit.UntilHello() // C1's and C2's doings are moat's
+	zr.audit.UntilHello() // pid 1's doings are moat's
 	var nonce [16]byte
 	_, _ = rand.Read(nonce[:])
 	zr.endMark = []byte(fmt.Sprintf("\x00moat-end %x\n", nonce))

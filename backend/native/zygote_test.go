@@ -587,3 +587,81 @@ print(os.getpid(), os.getppid(), me == ''.join(a + '\0' for a in sys.orig_argv),
 		}
 	}
 }
+
+// procStatus returns the fields of /proc/PID/status.
+func procStatus(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			m[k] = strings.TrimSpace(v)
+		}
+	}
+	return m
+}
+
+// TestZygoteChildProcesses: a waiting child is two processes of the
+// interpreter, no more: its pid 1, the zygote's own child (cloned into
+// its namespaces, no setup process between), and the program's process,
+// forked ahead, pid 1's child, already under every layer (its cgroup,
+// no capability, no_new_privs, the seccomp filter), which then runs the
+// program.
+func TestZygoteChildProcesses(t *testing.T) {
+	z := newZygote(t)
+	tmpl := zygoteTmpl()
+	sb, err := z.Prepare(context.Background(), &tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	pid1, _ := native.ZygoteChild(sb)
+	st := procStatus(t, pid1)
+	if ns := strings.Fields(st["NSpid"]); len(ns) < 2 || ns[len(ns)-1] != "1" {
+		t.Fatalf("pid 1's NSpid %q: not pid 1 of a namespace of its own", st["NSpid"])
+	}
+	ppid, _ := strconv.Atoi(st["PPid"])
+	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", ppid)); strings.TrimSpace(string(comm)) != "moat-zygote" {
+		t.Errorf("pid 1's parent %d is %q, not the zygote", ppid, strings.TrimSpace(string(comm)))
+	}
+	// The program's process, forked once pid 1 said it waits.
+	if _, err := os.Stat(fmt.Sprintf("/proc/self/task/%d/children", os.Getpid())); errors.Is(err, os.ErrNotExist) {
+		t.Skip("no /proc/PID/task/TID/children (a kernel without CONFIG_PROC_CHILDREN)")
+	}
+	var prog int
+	for deadline := time.Now().Add(30 * time.Second); prog == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid1, pid1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			if len(f) != 1 {
+				t.Fatalf("pid 1 has children %v while it waits, want one", f)
+			}
+			prog, _ = strconv.Atoi(f[0])
+		}
+	}
+	if prog == 0 {
+		t.Fatal("pid 1 forked no program's process while it waits")
+	}
+	ps := procStatus(t, prog)
+	if ns := strings.Fields(ps["NSpid"]); len(ns) < 2 || ns[len(ns)-1] != "10" {
+		t.Errorf("the program's NSpid %q, want 10 in its namespace (a cold run's)", ps["NSpid"])
+	}
+	if ps["Seccomp"] != "2" || ps["NoNewPrivs"] != "1" || ps["CapEff"] != "0000000000000000" || ps["CapBnd"] != "0000000000000000" {
+		t.Errorf("the waiting program's process lacks a layer: seccomp %s no_new_privs %s CapEff %s CapBnd %s", ps["Seccomp"], ps["NoNewPrivs"], ps["CapEff"], ps["CapBnd"])
+	}
+	c1, err1 := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid1))
+	c2, err2 := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", prog))
+	if err1 != nil || err2 != nil || string(c1) != string(c2) {
+		t.Errorf("the program's cgroups differ from pid 1's: %v %v\n%s\n%s", err1, err2, c1, c2)
+	}
+	var out strings.Builder
+	res, err := sb.Run(context.Background(), &moat.Spec{Args: []string{"-c", "import os; print(os.getppid(), os.getpid())"}, NoReport: true, Stdout: &out})
+	if err != nil || res.Status != moat.StatusExited || out.String() != "1 10\n" {
+		t.Fatalf("run: %v %+v %q", err, res, out.String())
+	}
+}
