@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path"
@@ -131,9 +132,11 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		persona: observe.NewRunnerPersona()}
 	// A persona of its own for every run, as native's; moat's hook in its
 	// tools directory, never in or above a path bound from the host.
-	// The hook's place is the skeleton's (its mount point is made there,
-	// once per interpreter): it varies between machines, not runs.
-	r.persona.Tools = skeletonTools(rt)
+	// The hook's place is one of the skeleton's (their mount points are
+	// made there, once per interpreter), drawn per run.
+	choices := toolChoices(rt)
+	r.tools = mrand.IntN(len(choices))
+	r.persona.Tools = choices[r.tools]
 	runStarted(r.id)
 	defer runEnded(r.id)
 	defer func() {
@@ -186,10 +189,12 @@ type runner struct {
 	// siteMount the host overlay (in the bundle) bound there; "" when the
 	// hook is on PYTHONPATH (siteOverlay).
 	site, siteMount string
-	lock            *os.File
-	group           cgroup.Group
-	cmd             *exec.Cmd
-	started         bool
+	// tools is the index of the hook's place in toolChoices.
+	tools   int
+	lock    *os.File
+	group   cgroup.Group
+	cmd     *exec.Cmd
+	started bool
 
 	rep *report // the behaviour report (report_linux.go); nil when off
 	// sentry is the Sentry's debug log, read as runsc writes it; nil
@@ -361,7 +366,7 @@ func (r *runner) siteOverlay(skel string) {
 	}
 	// No upper layer: nothing can be written through it.
 	if err := unix.Mount("overlay", mnt, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV,
-		"lowerdir="+filepath.Join(skel, "site")+":"+site); err != nil {
+		"lowerdir="+filepath.Join(skel, siteDir(r.tools))+":"+site); err != nil {
 		r.tr.step("site overlay failed: " + err.Error())
 		return
 	}
@@ -447,7 +452,7 @@ func (r *runner) copyOut() {
 // writeRootfs writes the read-only root: mount points of the binds, the
 // runtime's links, /etc (mount points of the run's own files) and the
 // directories the scratch is bound on, and the mount points of the hook
-// (skeletonTools). See skeleton: one root serves
+// (toolChoices). See skeleton: one root serves
 // every run of an interpreter (change skeletonVersion with what this makes).
 func writeRootfs(root string, rt *pyrt.Runtime) error {
 	if err := os.Mkdir(root, 0o755); err != nil {
@@ -477,14 +482,19 @@ func writeRootfs(root string, rt *pyrt.Runtime) error {
 			return fmt.Errorf("link %s: %w", l, err)
 		}
 	}
-	tools := strings.TrimPrefix(skeletonTools(rt), "/")
-	for _, d := range []string{"proc", "dev", "sys", "etc", "work", "tmp", "home", tools + "/py"} {
+	for _, d := range []string{"proc", "dev", "sys", "etc", "work", "tmp", "home"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(root, tools, "audit"), nil, 0o644); err != nil {
-		return err
+	for _, tools := range toolChoices(rt) {
+		tools = strings.TrimPrefix(tools, "/")
+		if err := os.MkdirAll(filepath.Join(root, tools, "py"), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(root, tools, "audit"), nil, 0o644); err != nil {
+			return err
+		}
 	}
 	// The mount points of the run's own /etc files, and of a sinkhole's
 	// (bound only then; empty files otherwise).

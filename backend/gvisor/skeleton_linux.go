@@ -36,7 +36,7 @@ const skeletonPrefix = "rootfs-"
 // skeletonVersion is part of every skeleton's key: change it whenever
 // writeRootfs or buildSkeleton make something else from the same inputs,
 // or runs would share a root of the old make.
-const skeletonVersion = 7
+const skeletonVersion = 8
 
 // voidFile, in a skeleton, is an empty file of mode 0 (bundleConfig.Void).
 const voidFile = "void"
@@ -84,22 +84,28 @@ func buildSkeleton(dir string, rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) 
 	// py: the hook as sitecustomize, for PYTHONPATH (where no site
 	// directory can take it); site: the hook as a module and its .pth
 	// line, laid over the runtime's site directory (siteOverlay).
-	files := map[string][]byte{
-		"py/sitecustomize.py":          []byte(audit.Hook()),
-		"site/" + audit.Module + ".py": []byte(audit.Hook()),
-		"site/" + audit.PthFile:        []byte(audit.PthLine(skeletonTools(rt) + "/audit")),
-	}
-	// The hook compiled once for this interpreter: Python would otherwise
-	// compile it at every start (a read-only directory).
+	// One site directory for each place the hook may have in a run
+	// (toolChoices): its .pth line names that place's channel.
+	files := map[string][]byte{"py/sitecustomize.py": []byte(audit.Hook())}
 	tag := ""
 	if bc != nil {
+		// The hook compiled once for this interpreter: Python would
+		// otherwise compile it at every start (a read-only directory).
 		files["py/"+bc.Name()] = bc.Data
-		files["site/"+bc.NameFor(audit.Module)] = bc.Data
 		tag = bc.Tag
 	}
-	// The editable install's metadata beside its .pth (audit.Dist).
-	for name, data := range audit.Dist(string(files["site/"+audit.PthFile]), audit.Hook(), tag) {
-		files["site/"+name] = []byte(data)
+	for i, tools := range toolChoices(rt) {
+		site := siteDir(i) + "/"
+		pth := audit.PthLine(tools + "/audit")
+		files[site+audit.Module+".py"] = []byte(audit.Hook())
+		files[site+audit.PthFile] = []byte(pth)
+		if bc != nil {
+			files[site+bc.NameFor(audit.Module)] = bc.Data
+		}
+		// The editable install's metadata beside its .pth (audit.Dist).
+		for name, data := range audit.Dist(pth, audit.Hook(), tag) {
+			files[site+name] = []byte(data)
+		}
 	}
 	for name, data := range files {
 		p := filepath.Join(dir, name)
@@ -170,19 +176,25 @@ func gcSkeletons() []string {
 	return removed
 }
 
-// skeletonTools is where a skeleton of rt has the hook's mount points: a
-// persona's tools directory (observe.ToolDirs) drawn by the runtime's
-// paths, never in or above one of them.
-func skeletonTools(rt *pyrt.Runtime) string {
-	h := sha256.Sum256([]byte(strings.Join(rt.Paths, "\x00")))
-	dirs := observe.ToolDirs()
-	for i := range dirs {
-		d := dirs[(int(h[0])+i)%len(dirs)]
+// toolChoices are the places a run on a skeleton of rt may give the
+// hook (a persona's tools directory, observe.ToolDirs, never in or above
+// a path of rt): the skeleton has the mount points of each, and every
+// run draws one, so the hook's place differs between runs as native's.
+func toolChoices(rt *pyrt.Runtime) []string {
+	var out []string
+	for _, d := range observe.ToolDirs() {
 		p := observe.Persona{Tools: d}
 		p.AvoidPaths(append(slices.Collect(maps.Keys(rt.Links)), rt.Paths...))
 		if p.Tools == d {
-			return d
+			out = append(out, d)
 		}
 	}
-	return "/opt/.cache-" + hex.EncodeToString(h[:4])
+	if len(out) == 0 {
+		h := sha256.Sum256([]byte(strings.Join(rt.Paths, "\x00")))
+		out = append(out, "/opt/.cache-"+hex.EncodeToString(h[:4]))
+	}
+	return out
 }
+
+// siteDir is the skeleton's site directory for toolChoices' i-th place.
+func siteDir(i int) string { return fmt.Sprintf("site-%d", i) }
