@@ -37,28 +37,17 @@ import (
 //     file's.
 func OpenExec(tid int, dirfd int32, name string, flags uint64) (*os.File, error) {
 	proc := "/proc/" + strconv.Itoa(tid) + "/"
-	const mode = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY
-	if name == "" {
-		if flags&unix.AT_EMPTY_PATH == 0 || dirfd < 0 {
-			return nil, unix.ENOENT
-		}
-		return openFile(proc+"fd/"+strconv.Itoa(int(dirfd)), mode)
+	if f, ok, err := openExecFD(proc, dirfd, name, flags); ok {
+		return f, err
 	}
 	if strings.HasPrefix(name, "/") {
-		if n, ok := selfFD(name); ok {
-			return openFile(proc+"fd/"+n, mode)
-		}
 		return openInRoot(proc, name)
-	}
-	dir := proc + "cwd"
-	if dirfd != unix.AT_FDCWD {
-		dir = proc + "fd/" + strconv.Itoa(int(dirfd))
 	}
 	var rst unix.Stat_t
 	if err := unix.Stat(proc+"root", &rst); err != nil {
 		return nil, err
 	}
-	d, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	d, err := unix.Open(execDir(proc, dirfd), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +60,7 @@ func OpenExec(tid int, dirfd int32, name string, flags uint64) (*os.File, error)
 		if rest == "" {
 			return nil, unix.EISDIR
 		}
-		fd, err := unix.Openat2(d, rest, &unix.OpenHow{Flags: mode, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS})
+		fd, err := unix.Openat2(d, rest, &unix.OpenHow{Flags: execMode, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS})
 		if err == nil {
 			return os.NewFile(uintptr(fd), name), nil
 		}
@@ -120,7 +109,7 @@ func openInRoot(proc, name string) (*os.File, error) {
 		return nil, err
 	}
 	defer unix.Close(root)
-	fd, err := unix.Openat2(root, name, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY,
+	fd, err := unix.Openat2(root, name, &unix.OpenHow{Flags: execMode,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
 	if err != nil {
 		return nil, err
@@ -166,36 +155,55 @@ func climb(d int, rest string, rst *unix.Stat_t) (int, string, error) {
 // link lands in the same root; nothing outside it can be reached), so
 // plain opens are exact, where openat2 is not to be had (the init's own
 // exec watch notifies it of openat2, which it would wait on itself).
-// O_NONBLOCK: a FIFO planted under the name does not block the open.
 func OpenExecShared(tid int, dirfd int32, name string, flags uint64) (*os.File, error) {
 	proc := "/proc/" + strconv.Itoa(tid) + "/"
-	const mode = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY
-	switch {
-	case name == "":
-		if flags&unix.AT_EMPTY_PATH == 0 || dirfd < 0 {
-			return nil, unix.ENOENT
-		}
-		return openFile(proc+"fd/"+strconv.Itoa(int(dirfd)), mode)
-	case strings.HasPrefix(name, "/"):
-		if n, ok := selfFD(name); ok {
-			return openFile(proc+"fd/"+n, mode)
-		}
-		return openFile(proc+"root"+name, mode)
+	if f, ok, err := openExecFD(proc, dirfd, name, flags); ok {
+		return f, err
 	}
-	dir := proc + "cwd"
-	if dirfd != unix.AT_FDCWD {
-		dir = proc + "fd/" + strconv.Itoa(int(dirfd))
+	if strings.HasPrefix(name, "/") {
+		return openFile(proc+"root"+name, execMode)
 	}
-	d, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	d, err := unix.Open(execDir(proc, dirfd), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(d)
-	fd, err := unix.Openat(d, name, mode, 0)
+	fd, err := unix.Openat(d, name, execMode, 0)
 	if err != nil {
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), name), nil
+}
+
+// execMode opens an executed file for its hash. O_NONBLOCK: a FIFO
+// planted under the name does not block the open.
+const execMode = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY
+
+// openExecFD opens what an exec names by the caller's own descriptor
+// (proc: its /proc directory): execveat(fd, "", AT_EMPTY_PATH), or
+// /proc/self/fd/N. ok is false for any other name.
+func openExecFD(proc string, dirfd int32, name string, flags uint64) (f *os.File, ok bool, err error) {
+	if name == "" {
+		if flags&unix.AT_EMPTY_PATH == 0 || dirfd < 0 {
+			return nil, true, unix.ENOENT
+		}
+		f, err = openFile(proc+"fd/"+strconv.Itoa(int(dirfd)), execMode)
+		return f, true, err
+	}
+	if n, ok := selfFD(name); ok {
+		f, err = openFile(proc+"fd/"+n, execMode)
+		return f, true, err
+	}
+	return nil, false, nil
+}
+
+// execDir is the caller's directory a relative name starts from: its
+// working directory, or execveat's directory descriptor.
+func execDir(proc string, dirfd int32) string {
+	if dirfd != unix.AT_FDCWD {
+		return proc + "fd/" + strconv.Itoa(int(dirfd))
+	}
+	return proc + "cwd"
 }
 
 // openFile opens p (a /proc link of the caller's open file) with mode.
