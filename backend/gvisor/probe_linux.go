@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/local"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 )
 
@@ -113,7 +114,7 @@ func (b *Backend) probe(ctx context.Context) (*host, error) {
 	}
 	probeCache[key] = h
 	if b, err := json.Marshal(h); err == nil {
-		tmp := diskCache + "." + newID()
+		tmp := diskCache + "." + local.NewID()
 		if os.WriteFile(tmp, b, 0o600) == nil {
 			_ = os.Rename(tmp, diskCache)
 		}

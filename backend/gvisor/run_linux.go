@@ -3,8 +3,6 @@ package gvisor
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +25,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	ctr "github.com/moat-sandbox/moat/backend/internal/container"
 	"github.com/moat-sandbox/moat/backend/internal/sentry"
+	"github.com/moat-sandbox/moat/internal/local"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
@@ -116,19 +115,19 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	}
 	tr.step("probed")
 	lim := spec.Limits.WithDefaults()
-	rt, err := pyrt.Resolve(spec.Python, os.Getenv("PATH"), cacheDir())
+	rt, err := pyrt.Resolve(spec.Python, os.Getenv("PATH"), local.CacheDir())
 	if err != nil {
 		return nil, fmt.Errorf("gvisor: %w", err)
 	}
 	var ul *pyrt.Userland
 	if spec.Userland {
-		if ul, err = pyrt.ResolveUserland(cacheDir()); err != nil {
+		if ul, err = pyrt.ResolveUserland(local.CacheDir()); err != nil {
 			return nil, fmt.Errorf("gvisor: %w", err)
 		}
 		rt = rt.WithUserland(ul)
 	}
 	tr.step("runtime resolved")
-	r := &runner{h: h, spec: spec, lim: lim, rt: rt, userland: ul, id: idPrefix + newID(), res: &moat.Result{Isolation: "gvisor"}, tr: tr,
+	r := &runner{h: h, spec: spec, lim: lim, rt: rt, userland: ul, id: idPrefix + local.NewID(), res: &moat.Result{Isolation: "gvisor"}, tr: tr,
 		persona: observe.NewRunnerPersona()}
 	// A persona of its own for every run, as native's; moat's hook in its
 	// tools directory, never in or above a path bound from the host.
@@ -155,20 +154,6 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	<-released
 	tr.step("report finished")
 	return res, err
-}
-
-func cacheDir() string {
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(d, "moat")
-}
-
-func newID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 type runner struct {
@@ -278,7 +263,7 @@ func (r *runner) prepare() error {
 	hook := !r.spec.NoReport
 	var bc *audit.Bytecode
 	if hook {
-		bc, _ = audit.Compile(r.rt.Executable, cacheDir()) // nil: Python compiles the hook
+		bc, _ = audit.Compile(r.rt.Executable, local.CacheDir()) // nil: Python compiles the hook
 	}
 	skel, err := skeleton(r.rt, hook, bc)
 	if err != nil {

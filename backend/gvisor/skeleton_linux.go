@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moat-sandbox/moat/internal/local"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
@@ -50,7 +51,7 @@ func skeleton(rt *pyrt.Runtime, hook bool, bc *audit.Bytecode) (dir string, err 
 	if fi, err := os.Lstat(dir); err == nil && fi.IsDir() {
 		return dir, nil
 	}
-	tmp := dir + ".tmp-" + newID()
+	tmp := dir + ".tmp-" + local.NewID()
 	if err := buildSkeleton(tmp, rt, hook, bc); err != nil {
 		_ = os.RemoveAll(tmp)
 		return "", err

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/moat-sandbox/moat/internal/local"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,7 +17,7 @@ func TestGC(t *testing.T) {
 	if err := os.MkdirAll(runBase(), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	dead, live := idPrefix+"gctest-dead-"+newID(), idPrefix+"gctest-live-"+newID()
+	dead, live := idPrefix+"gctest-dead-"+local.NewID(), idPrefix+"gctest-live-"+local.NewID()
 	var held *os.File
 	for _, id := range []string{dead, live} {
 		dir := filepath.Join(runBase(), id)

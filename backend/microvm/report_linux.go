@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/local"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
@@ -67,7 +68,7 @@ func (r *runner) newReport(env []string) ([]string, *GuestReport) {
 		return env, gr
 	}
 	if r.spec.Image == "" { // the image's interpreter compiles the hook itself
-		if bc, err := audit.Compile(r.rt.Executable, cacheDir()); err == nil {
+		if bc, err := audit.Compile(r.rt.Executable, local.CacheDir()); err == nil {
 			gr.Bytecode = bc
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"debug/elf"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/local"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
@@ -122,20 +122,6 @@ func checkStatic(p string) error {
 		}
 	}
 	return nil
-}
-
-func cacheDir() string {
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(d, "moat")
-}
-
-func newID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // runBase holds the runs' private directories.
@@ -290,19 +276,19 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	var ul *pyrt.Userland // Spec.Userland, for the host's runtime (an image has its own)
 	var image, imageSum string
 	if spec.Image != "" {
-		image, rt, imageSum, err = imageRuntime(ctx, filepath.Join(cacheDir(), "microvm"), spec.Image)
-	} else if rt, err = pyrt.Resolve(spec.Python, os.Getenv("PATH"), cacheDir()); err == nil {
+		image, rt, imageSum, err = imageRuntime(ctx, filepath.Join(local.CacheDir(), "microvm"), spec.Image)
+	} else if rt, err = pyrt.Resolve(spec.Python, os.Getenv("PATH"), local.CacheDir()); err == nil {
 		if spec.Userland {
-			ul, err = pyrt.ResolveUserland(cacheDir())
+			ul, err = pyrt.ResolveUserland(local.CacheDir())
 		}
 		if err == nil {
-			image, err = runtimeImage(ctx, filepath.Join(cacheDir(), "microvm"), rt, ul)
+			image, err = runtimeImage(ctx, filepath.Join(local.CacheDir(), "microvm"), rt, ul)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("microvm: %w", err)
 	}
-	initrd, err := initramfs(filepath.Join(cacheDir(), "microvm"), h.self, h.kernel)
+	initrd, err := initramfs(filepath.Join(local.CacheDir(), "microvm"), h.self, h.kernel)
 	if err != nil {
 		return nil, fmt.Errorf("microvm: %w", err)
 	}
@@ -319,7 +305,7 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 // the guest took the job (nothing of the spec consumed) and a cold boot
 // should follow.
 func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyrt.Runtime, ul *pyrt.Userland, initrd, image, imageSum string, allowRestore bool) (*moat.Result, bool, error) {
-	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, userland: ul, imageSum: imageSum, id: idPrefix + newID(), res: &moat.Result{Isolation: "microvm"}}
+	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, userland: ul, imageSum: imageSum, id: idPrefix + local.NewID(), res: &moat.Result{Isolation: "microvm"}}
 	// A persona of its own for every run, as on native: no cheap tell
 	// that this is moat (pid 1, the agent, is hidden from the program).
 	p := observe.NewPersona()
@@ -377,7 +363,7 @@ func (r *runner) run(ctx context.Context, initrd, image string, allowRestore boo
 	}
 	var plan *snapPlan
 	if q, ok := r.h.engine.(*qemu); ok {
-		plan = planSnapshot(q, r.h.engineVersion, cfg, filepath.Join(cacheDir(), "microvm"), allowRestore)
+		plan = planSnapshot(q, r.h.engineVersion, cfg, filepath.Join(local.CacheDir(), "microvm"), allowRestore)
 	}
 	if plan != nil && plan.lock != nil {
 		defer plan.lock.Close()

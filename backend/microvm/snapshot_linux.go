@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/moat-sandbox/moat/internal/local"
 	"golang.org/x/sys/unix"
 )
 
@@ -121,7 +122,7 @@ func (p *snapPlan) save(conn *net.UnixConn) error {
 	if conn == nil {
 		return errors.New("no QMP connection")
 	}
-	tmp := p.path + ".tmp-" + newID()
+	tmp := p.path + ".tmp-" + local.NewID()
 	defer os.Remove(tmp)
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/local"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 )
@@ -66,7 +67,7 @@ func describe() []string {
 	} else {
 		notes = append(notes, "cgroups: "+err.Error()+" (runs need --allow-degraded)")
 	}
-	if rt, err := pyrt.Resolve("", os.Getenv("PATH"), cacheDir()); err == nil {
+	if rt, err := pyrt.Resolve("", os.Getenv("PATH"), local.CacheDir()); err == nil {
 		notes = append(notes, "python "+rt.Version+" at "+rt.Executable)
 	} else if errors.Is(err, pyrt.ErrNoPython) {
 		notes = append(notes, "no python3 on PATH (use --python)")

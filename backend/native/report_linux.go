@@ -2,6 +2,7 @@ package native
 
 import (
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/local"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
@@ -19,7 +20,7 @@ func (r *runner) prepareReport(cfg *nsinit.Config, startMono int64) {
 		r.metadata = plan.ServeMetadata() // before the tokens go to the init
 	}
 	cfg.Report = &nsinit.ReportConfig{StartMono: startMono, Files: plan.Files, Tokens: plan.Tokens, HookRoot: r.hookRoot, Site: r.rt.HookSite()}
-	if bc, err := audit.Compile(r.rt.Executable, cacheDir()); err == nil {
+	if bc, err := audit.Compile(r.rt.Executable, local.CacheDir()); err == nil {
 		cfg.Report.Bytecode = bc
 	}
 	r.planEnv = plan.Env // with the hook's path, in startMessage

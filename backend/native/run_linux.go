@@ -4,12 +4,9 @@ import (
 	"bufio"
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/moat-sandbox/moat/internal/termsafe"
 	"io"
 	"log/slog"
 	"maps"
@@ -22,6 +19,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/moat-sandbox/moat/internal/local"
+	"github.com/moat-sandbox/moat/internal/termsafe"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
@@ -74,27 +74,19 @@ func newRunner(spec *moat.Spec) (*runner, error) {
 		return nil, err
 	}
 	lim := spec.Limits.WithDefaults()
-	rt, err := pyrt.Resolve(spec.Python, os.Getenv("PATH"), cacheDir())
+	rt, err := pyrt.Resolve(spec.Python, os.Getenv("PATH"), local.CacheDir())
 	if err != nil {
 		return nil, fmt.Errorf("native: %w", err)
 	}
 	r := &runner{spec: spec, lim: lim, rt: rt, res: &moat.Result{Isolation: "native"}}
 	if spec.Userland {
-		ul, err := pyrt.ResolveUserland(cacheDir())
+		ul, err := pyrt.ResolveUserland(local.CacheDir())
 		if err != nil {
 			return nil, fmt.Errorf("native: %w", err)
 		}
 		r.rt, r.userland = rt.WithUserland(ul), ul
 	}
 	return r, nil
-}
-
-func cacheDir() string {
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(d, "moat")
 }
 
 type runner struct {
@@ -422,7 +414,7 @@ func (r *runner) limits(cfg *nsinit.Config) ([]moat.Layer, error) {
 	}
 	// Cgroup first: the init is born in it or enters it before it starts
 	// the program, so nothing untrusted ever runs outside it.
-	g, err := cgroup.New("moat-"+runID(), cgroup.Limits{Memory: r.lim.Memory, Pids: r.lim.Pids + initThreads, CPUs: r.lim.CPUs})
+	g, err := cgroup.New("moat-"+local.NewID(), cgroup.Limits{Memory: r.lim.Memory, Pids: r.lim.Pids + initThreads, CPUs: r.lim.CPUs})
 	if err != nil {
 		if !r.spec.AllowDegraded {
 			return nil, fmt.Errorf("native: %w (pass --allow-degraded to run with rlimits only): %w", err, moat.ErrDegraded)
@@ -724,12 +716,6 @@ func (r *runner) watchGroup(done <-chan struct{}) {
 			r.stop(moat.StatusPids)
 		}
 	})
-}
-
-func runID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // explainStart turns the kernel's refusal to create namespaces into advice.

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/local"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
@@ -372,7 +373,7 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 	} else if fifo >= 0 {
 		_ = unix.Close(fifo)
 	}
-	c.groupName = "moat-" + runID()
+	c.groupName = "moat-" + local.NewID()
 	c.group, err = cgroup.New(c.groupName, cgroup.Limits{Memory: lim.Memory, Pids: lim.Pids + 2*initThreads, CPUs: lim.CPUs})
 	if err != nil {
 		return nil, fmt.Errorf("native: zygote: %w", err)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/local"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
@@ -54,7 +55,7 @@ func (r *runner) zygoteReport(cfg *nsinit.Config) {
 		return
 	}
 	cfg.Report = &nsinit.ReportConfig{StartMono: r.mono0, HookRoot: r.hookRoot, Site: r.rt.HookSite()}
-	if bc, err := audit.Compile(r.rt.Executable, cacheDir()); err == nil {
+	if bc, err := audit.Compile(r.rt.Executable, local.CacheDir()); err == nil {
 		cfg.Report.Bytecode = bc
 	}
 	cfg.Zygote.Env = append(cfg.Zygote.Env, nsinit.WarmEnv+"=1")
