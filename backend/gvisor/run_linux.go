@@ -24,6 +24,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	ctr "github.com/moat-sandbox/moat/backend/internal/container"
+	"github.com/moat-sandbox/moat/backend/internal/outdir"
 	"github.com/moat-sandbox/moat/backend/internal/sentry"
 	"github.com/moat-sandbox/moat/internal/local"
 	"github.com/moat-sandbox/moat/internal/observe"
@@ -418,20 +419,7 @@ func (r *runner) copyOut() {
 	if r.spec.OutDir == "" {
 		return
 	}
-	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(treecopy.Pack(pw, filepath.Join(r.scratch, "work"), treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}))
-	}()
-	rep, err := treecopy.Unpack(pr, r.spec.OutDir, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}, treecopy.Options{KeepLinks: r.spec.OutLinks})
-	_, _ = io.Copy(io.Discard, pr)
-	out := &moat.OutReport{Dir: r.spec.OutDir}
-	if rep != nil {
-		out.Files, out.Bytes, out.Skipped = rep.Files, rep.Bytes, rep.Skipped
-	}
-	if err != nil {
-		out.Error = err.Error()
-	}
-	r.res.Out = out
+	r.res.Out = outdir.Copy(filepath.Join(r.scratch, "work"), r.spec)
 }
 
 // writeRootfs writes the read-only root: mount points of the binds, the

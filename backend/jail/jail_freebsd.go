@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/internal/outdir"
 	"github.com/moat-sandbox/moat/internal/termsafe"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
@@ -218,7 +219,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	}
 	_ = run(RemoveCommand(p.Name))
 	if spec.OutDir != "" {
-		res.Out = collect(root+"/work", spec)
+		res.Out = outdir.Copy(root+"/work", spec)
 	}
 	if err := end.Classify("jail", res); err != nil {
 		return res, err
@@ -248,26 +249,4 @@ func stage(spec *moat.Spec, lim moat.Limits, work string) error {
 		}
 	}
 	return nil
-}
-
-// collect copies the jail's /work to OutDir once every process of the jail
-// is dead: bounded, links and special files skipped.
-func collect(work string, spec *moat.Spec) *moat.OutReport {
-	out := &moat.OutReport{Dir: spec.OutDir}
-	pr, pw := io.Pipe()
-	go func() {
-		err := treecopy.Pack(pw, work, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles})
-		if errors.Is(err, treecopy.ErrLimit) {
-			err = nil // named in the stream; Unpack reports it
-		}
-		pw.CloseWithError(err)
-	}()
-	rep, err := treecopy.Unpack(pr, spec.OutDir, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}, treecopy.Options{KeepLinks: spec.OutLinks})
-	if rep != nil {
-		out.Files, out.Bytes, out.Skipped = rep.Files, rep.Bytes, rep.Skipped
-	}
-	if err != nil {
-		out.Error = err.Error()
-	}
-	return out
 }

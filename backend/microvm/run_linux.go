@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/internal/outdir"
 	"github.com/moat-sandbox/moat/internal/local"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
@@ -761,16 +762,8 @@ func (r *runner) startCopyOut() (*io.PipeWriter, chan struct{}) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		rep, err := treecopy.Unpack(pr, r.spec.OutDir, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}, treecopy.Options{KeepLinks: r.spec.OutLinks})
-		_, _ = io.Copy(io.Discard, pr)
-		out := &moat.OutReport{Dir: r.spec.OutDir}
-		if rep != nil {
-			out.Files, out.Bytes, out.Skipped = rep.Files, rep.Bytes, rep.Skipped
-		}
-		if err != nil {
-			out.Error = err.Error()
-		}
-		r.res.Out = out
+		rep, err := outdir.Unpack(pr, r.spec)
+		r.res.Out = outdir.Report(r.spec, rep, err)
 	}()
 	return pw, done
 }

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/moat-sandbox/moat/backend/internal/outdir"
 	"github.com/moat-sandbox/moat/internal/local"
 	"github.com/moat-sandbox/moat/internal/termsafe"
 
@@ -561,8 +562,7 @@ func (r *runner) startStreams(p *pipes) *streams {
 		st.wg.Add(1)
 		go func() {
 			defer st.wg.Done()
-			st.outRep, st.outErr = treecopy.Unpack(p.tarOutR, r.spec.OutDir, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}, treecopy.Options{KeepLinks: r.spec.OutLinks})
-			_, _ = io.Copy(io.Discard, p.tarOutR)
+			st.outRep, st.outErr = outdir.Unpack(p.tarOutR, r.spec)
 		}()
 	}
 	return st
@@ -683,10 +683,7 @@ func (r *runner) finish(m initReport, st *streams, extra []moat.Layer, waitErr e
 		res.MaxRSSBytes = m.exit.MaxRSS
 	}
 	if r.spec.OutDir != "" && st.outRep != nil {
-		res.Out = &moat.OutReport{Dir: r.spec.OutDir, Files: st.outRep.Files, Bytes: st.outRep.Bytes, Skipped: st.outRep.Skipped}
-		if st.outErr != nil {
-			res.Out.Error = st.outErr.Error()
-		}
+		res.Out = outdir.Report(r.spec, st.outRep, st.outErr)
 	}
 	e := moat.Ending{Stop: r.stopReason(), OOMKills: stats.OOMKills, PidsHits: stats.PidsMaxHits}
 	if m.exit != nil {

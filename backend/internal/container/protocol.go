@@ -42,7 +42,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/moat-sandbox/moat/internal/termsafe"
 	"io"
 	"os/exec"
 	"slices"
@@ -52,10 +51,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/moat-sandbox/moat/internal/termsafe"
+
 	_ "embed"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
+	"github.com/moat-sandbox/moat/backend/internal/outdir"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
@@ -545,10 +547,7 @@ func (s *Session) receive(r io.Reader) error {
 				s.outDone = make(chan struct{})
 				go func() {
 					defer close(s.outDone)
-					s.outRep, s.outErr = treecopy.Unpack(pr, s.spec.OutDir,
-						treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles},
-						treecopy.Options{KeepLinks: s.spec.OutLinks})
-					_, _ = io.Copy(io.Discard, pr)
+					s.outRep, s.outErr = outdir.Unpack(pr, s.spec)
 				}()
 			}
 			if n == 0 {

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/internal/outdir"
 	"github.com/moat-sandbox/moat/internal/sandbox/osthread"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
@@ -185,28 +186,9 @@ func (r *Run) Do(ctx context.Context) (*moat.Result, error) {
 		return res, fmt.Errorf("wait: %w", werr)
 	}
 	if spec.OutDir != "" {
-		res.Out = copyOut(work, spec)
+		res.Out = outdir.Copy(work, spec)
 	}
 	return res, nil
-}
-
-// copyOut copies the working directory to Spec.OutDir with the caps and
-// link rules of every backend.
-func copyOut(work string, spec *moat.Spec) *moat.OutReport {
-	out := &moat.OutReport{Dir: spec.OutDir}
-	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(treecopy.Pack(pw, work, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}))
-	}()
-	rep, err := treecopy.Unpack(pr, spec.OutDir, treecopy.Limits{Bytes: moat.DefaultOutBytes, Files: moat.DefaultOutFiles}, treecopy.Options{KeepLinks: spec.OutLinks})
-	pr.Close()
-	if rep != nil {
-		out.Files, out.Bytes, out.Skipped = rep.Files, rep.Bytes, rep.Skipped
-	}
-	if err != nil {
-		out.Error = err.Error()
-	}
-	return out
 }
 
 func copyTree(src, dst string, lim treecopy.Limits, links bool) error {
