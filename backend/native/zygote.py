@@ -37,7 +37,7 @@ _startup = set(sys.modules)
 import os, socket, struct, json, ctypes, signal
 # Loaded once, here: an extension module imported in a child is a dlopen
 # (its mapping, its relocations, their page faults) for every child.
-import fcntl, resource
+import fcntl, resource, gc
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -478,7 +478,14 @@ def _program(sock, r, mm):
         os.write(2, ("moat zygote: %s\n" % e).encode())
         os._exit(125)
     del run, argv, args
-    code = 0
+    # The zygote's gc.freeze() is not the program's: a cold run's
+    # interpreter has no permanent generation (gc.get_freeze_count() 0,
+    # and gc.get_objects() lists every object), and a count of some
+    # 12,800 was a tell of a zygote child. Unfreezing is a list splice;
+    # the objects are copied only if a full collection of the program's
+    # own reaches them, as a cold run's are.
+    gc.unfreeze()
+    code, intr = 0, False
     try:
         exec(compile(src, name, "exec", dont_inherit=True), g)
     except SystemExit as e:
@@ -496,6 +503,21 @@ def _program(sock, r, mm):
         tb = e.__traceback__.tb_next
         sys.excepthook(type(e), e.with_traceback(tb), tb)
         code = 1
+        # An uncaught KeyboardInterrupt ends python by SIGINT, after
+        # its finalization (below), not with status 1.
+        intr = isinstance(e, KeyboardInterrupt)
+        del e, tb
+    # Then what the interpreter's finalization does, in its order: wait
+    # for the threads that are not daemons, then the atexit functions.
+    # Without the wait, the os._exit below killed them as the main module
+    # ended, where a cold run's interpreter lets them finish: a payload
+    # run from a thread was never seen in a zygote child.
+    try:
+        t = sys.modules.get("threading")
+        if t is not None:
+            t._shutdown()
+    except BaseException:
+        pass
     try:
         import atexit
         atexit._run_exitfuncs()
@@ -503,6 +525,9 @@ def _program(sock, r, mm):
         sys.stderr.flush()
     except BaseException:
         pass
+    if intr:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
     os._exit(code)
 
 
@@ -515,7 +540,6 @@ def _serve():
     # Every object made so far is moved out of the collector's reach: a
     # collection in a child would otherwise write to the header of each
     # (the zygote's pages, shared with every child), and copy them all.
-    import gc
     gc.collect()
     gc.freeze()
     # Children are reaped by the kernel: a pid 1 that ended leaves no
