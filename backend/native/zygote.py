@@ -34,6 +34,10 @@
 # and pid 1's command line and name (the persona's init).
 import sys
 _startup = set(sys.modules)
+# The finders cached for the directories imported from so far: a child
+# forgets those of the zygote's own imports (ctypes' directory was a
+# tell in sys.path_importer_cache), as it forgets their modules.
+_startup_finders = set(sys.path_importer_cache)
 import os, socket, struct, json, ctypes, signal
 # Loaded once, here: an extension module imported in a child is a dlopen
 # (its mapping, its relocations, their page faults) for every child.
@@ -456,8 +460,10 @@ def _program(sock, r, mm):
         sys.audit("site.prestart")
         for m in [m for m in sys.modules if m not in _startup]:
             del sys.modules[m]
-        g = {"__name__": "__main__", "__doc__": None, "__package__": None, "__spec__": None,
-             "__loader__": sys.modules["__main__"].__loader__, "__builtins__": __builtins__}
+        for d in [d for d in sys.path_importer_cache if d not in _startup_finders]:
+            del sys.path_importer_cache[d]
+        g = {"__name__": "__main__", "__doc__": None, "__package__": None, "__loader__": sys.modules["__main__"].__loader__,
+             "__spec__": None, "__annotations__": {}, "__builtins__": __builtins__}
         sys.modules["__main__"] = type(sys)("__main__")
         sys.modules["__main__"].__dict__.update(g)
         g = sys.modules["__main__"].__dict__
