@@ -36,7 +36,7 @@ func conformanceCases() []testCase {
 		{name: "limit-output", fn: testLimitOutput},
 		{name: "limit-disk", fn: testLimitDisk},
 		{name: "signaled", fn: testSignaled},
-		{name: "threads-outlive-main", fn: testThreadsOutliveMain},
+		{name: "interpreter-end", fn: testInterpreterEnd},
 		{name: "cancel", fn: testCancel},
 		{name: "readonly-runtime", fn: testReadonlyRuntime},
 		{name: "userland", fn: testUserland},
@@ -461,17 +461,24 @@ done()`)
 	}
 }
 
-// testThreadsOutliveMain: as python does, the run ends when the threads
-// that are not daemons have ended, not when the main module has: a
-// payload run from a thread after main returns is run (and seen). A
-// zygote child killed them with the main module's end.
-func testThreadsOutliveMain(t *testing.T, s *suite) {
+// testInterpreterEnd: as python does, the run ends once the threads that
+// are not daemons have ended, then the atexit functions have run, then
+// the main module's objects have gone (their __del__): a payload run
+// from a thread after main returns, or from a destructor, is run (and
+// seen). A zygote child skipped all three (os._exit after the main
+// module).
+func testInterpreterEnd(t *testing.T, s *suite) {
 	// The thread waits for the main thread's end (threading's shutdown
 	// marks it stopped), so it acts strictly after main, with no clock.
-	code := `import sys, threading
+	code := `import atexit, sys, threading
 def late():
     threading.main_thread().join()
     print("thread after main", flush=True)
+class Last:
+    def __del__(self):
+        print("destructor", flush=True)
+last = Last()
+atexit.register(print, "atexit")
 threading.Thread(target=late).start()
 print("main done", flush=True)
 `
@@ -481,8 +488,8 @@ print("main done", flush=True)
 	}{{"return", "", 0}, {"sys.exit", "sys.exit(3)\n", 3}} {
 		res := s.run(t, s.py(code+c.tail))
 		wantStatus(t, res, moat.StatusExited, c.exit)
-		if res.Stdout != "main done\nthread after main\n" {
-			t.Errorf("%s: stdout %q, want the thread's line after main's (stderr %q)", c.name, res.Stdout, res.Stderr)
+		if want := "main done\nthread after main\natexit\ndestructor\n"; res.Stdout != want {
+			t.Errorf("%s: stdout %q, want %q (stderr %q)", c.name, res.Stdout, want, res.Stderr)
 		}
 	}
 }

@@ -527,6 +527,22 @@ def _program(sock, r, mm):
     try:
         import atexit
         atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    # And the modules' end: the main module's names go (those with one
+    # leading underscore first, then the rest, as _PyModule_ClearDict
+    # does), then a collection, so that a __del__ of the program's runs
+    # as at python's exit (a payload in a destructor ran cold and not
+    # here).
+    try:
+        for first in (True, False):
+            for k in list(g):
+                if k != "__builtins__" and (not first or k.startswith("_") and not k.startswith("__")):
+                    g[k] = None
+        gc.collect()
+    except BaseException:
+        pass
+    try:
         sys.stdout.flush()
         sys.stderr.flush()
     except BaseException:
