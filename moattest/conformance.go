@@ -476,7 +476,8 @@ def late():
     print("thread after main", flush=True)
 class Last:
     def __del__(self):
-        print("destructor", flush=True)
+        print("destructor", tag, flush=True)
+tag = "with its names"
 last = Last()
 atexit.register(print, "atexit")
 threading.Thread(target=late).start()
@@ -488,7 +489,8 @@ print("main done", flush=True)
 	}{{"return", "", 0}, {"sys.exit", "sys.exit(3)\n", 3}} {
 		res := s.run(t, s.py(code+c.tail))
 		wantStatus(t, res, moat.StatusExited, c.exit)
-		if want := "main done\nthread after main\natexit\ndestructor\n"; res.Stdout != want {
+		// The destructor sees the module's names (tag), as python's.
+		if want := "main done\nthread after main\natexit\ndestructor with its names\n"; res.Stdout != want {
 			t.Errorf("%s: stdout %q, want %q (stderr %q)", c.name, res.Stdout, want, res.Stderr)
 		}
 	}
