@@ -36,6 +36,7 @@ func conformanceCases() []testCase {
 		{name: "limit-output", fn: testLimitOutput},
 		{name: "limit-disk", fn: testLimitDisk},
 		{name: "signaled", fn: testSignaled},
+		{name: "interpreter-end", fn: testInterpreterEnd},
 		{name: "cancel", fn: testCancel},
 		{name: "readonly-runtime", fn: testReadonlyRuntime},
 		{name: "userland", fn: testUserland},
@@ -460,6 +461,41 @@ done()`)
 	}
 }
 
+// testInterpreterEnd: as python does, the run ends once the threads that
+// are not daemons have ended, then the atexit functions have run, then
+// the main module's objects have gone (their __del__): a payload run
+// from a thread after main returns, or from a destructor, is run (and
+// seen). A zygote child skipped all three (os._exit after the main
+// module).
+func testInterpreterEnd(t *testing.T, s *suite) {
+	// The thread waits for the main thread's end (threading's shutdown
+	// marks it stopped), so it acts strictly after main, with no clock.
+	code := `import atexit, sys, threading
+def late():
+    threading.main_thread().join()
+    print("thread after main", flush=True)
+class Last:
+    def __del__(self):
+        print("destructor", tag, flush=True)
+tag = "with its names"
+last = Last()
+atexit.register(print, "atexit")
+threading.Thread(target=late).start()
+print("main done", flush=True)
+`
+	for _, c := range []struct {
+		name, tail string
+		exit       int
+	}{{"return", "", 0}, {"sys.exit", "sys.exit(3)\n", 3}} {
+		res := s.run(t, s.py(code+c.tail))
+		wantStatus(t, res, moat.StatusExited, c.exit)
+		// The destructor sees the module's names (tag), as python's.
+		if want := "main done\nthread after main\natexit\ndestructor with its names\n"; res.Stdout != want {
+			t.Errorf("%s: stdout %q, want %q (stderr %q)", c.name, res.Stdout, want, res.Stderr)
+		}
+	}
+}
+
 func testSignaled(t *testing.T, s *suite) {
 	res := s.run(t, s.py("import os, sys; print('before', flush=True); os.kill(os.getpid(), 9)"))
 	wantStatus(t, res, moat.StatusSignaled, 137)
@@ -468,6 +504,13 @@ func testSignaled(t *testing.T, s *suite) {
 	}
 	if res.Stdout != "before\n" {
 		t.Errorf("Stdout = %q", res.Stdout)
+	}
+	// An uncaught KeyboardInterrupt ends python by SIGINT (a zygote
+	// child exited 1).
+	res = s.run(t, s.py("raise KeyboardInterrupt"))
+	wantStatus(t, res, moat.StatusSignaled, 130)
+	if res.Signal != 2 || !strings.Contains(res.Stderr, "KeyboardInterrupt") {
+		t.Errorf("KeyboardInterrupt: signal %d, stderr %q; want SIGINT and the traceback", res.Signal, res.Stderr)
 	}
 }
 

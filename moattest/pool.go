@@ -14,7 +14,8 @@ import (
 )
 
 // poolProbe is what a pooled run sees of its sandbox, and what it leaves
-// for the next: files in every writable place, a variable, a daemon.
+// for the next: files in every writable place, a variable, a daemon, the
+// audit hook's .pth lines rewritten (where it can).
 const poolProbe = `
 import json, os, sys
 home = os.path.expanduser("~")
@@ -32,6 +33,27 @@ seen = {
   "sysv": open("/proc/sysvipc/shm").read().splitlines()[1:] if os.path.exists("/proc/sysvipc/shm") else [],
   "random": __import__("random").getrandbits(64),
 }
+# The hook's .pth lines as this run found them; then the run tampers
+# with every one it can (its site directories are its user's in a
+# container): the next run must find them whole again.
+import site
+pth = []
+for d in sorted(set(site.getsitepackages())):
+    try:
+        names = sorted(os.listdir(d))
+    except OSError:
+        continue
+    for n in names:
+        if n.endswith(".pth"):
+            p = os.path.join(d, n)
+            try:
+                pth.append(open(p).read())
+                os.chmod(d, 0o755)
+                os.chmod(p, 0o644)
+                open(p, "w").write("import sys; sys.stderr.write('pth-of-' + %r)\n" % sys.argv[1])
+            except OSError:
+                pass
+seen["pth"] = pth
 for d in (".", "/tmp", "/dev/shm", home):
     open(os.path.join(d, "left-by-" + sys.argv[1]), "w").write("x")
 os.environ["LEFT_BY"] = sys.argv[1]
@@ -53,6 +75,7 @@ type poolSeen struct {
 	Procs                      []int
 	Host, AWS, Passwd          string
 	Random                     uint64
+	Pth                        []string
 }
 
 // PoolMode says what more PoolIsolationMode checks.
@@ -125,6 +148,14 @@ func PoolIsolationMode(t *testing.T, p *pool.Pool, n int, mode PoolMode) {
 		}
 		if !slices.Contains(s.Work, fmt.Sprintf("code%d.py", i)) {
 			t.Errorf("run %d: its own file is missing: %v", i, s.Work)
+		}
+		for _, l := range s.Pth {
+			if strings.Contains(l, "pth-of-") {
+				t.Errorf("run %d finds a .pth an earlier run rewrote: %q", i, l)
+			}
+		}
+		if i > 0 && len(s.Pth) != len(runs[0].Pth) {
+			t.Errorf("run %d finds %d .pth files, run 0 found %d", i, len(s.Pth), len(runs[0].Pth))
 		}
 		if _, ok := s.Env["LEFT_BY"]; ok {
 			t.Errorf("run %d sees LEFT_BY", i)

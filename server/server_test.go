@@ -3,7 +3,9 @@
 package server_test
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -620,9 +622,58 @@ func TestPackageUpload(t *testing.T) {
 	if resp, m := f.do("POST", "/v1/tests?filename=../x.tar.gz", tokenA, sdist); resp.StatusCode != 400 {
 		t.Errorf("bad file name: %d %v", resp.StatusCode, m)
 	}
+	// A name the server cannot test is refused by its name, as the
+	// OpenAPI pattern says (a .zip was taken, then refused with the
+	// CLI's words about --requirements).
+	if resp, m := f.do("POST", "/v1/tests?filename=calc-0.1.zip", tokenA, sdist); resp.StatusCode != 400 || !strings.Contains(fmt.Sprint(m["error"]), "filename") {
+		t.Errorf("a .zip upload: %d %v, want 400 on its filename", resp.StatusCode, m)
+	}
+	// Hostile archives: each refused on the host, before any sandbox,
+	// with one line naming the entry (escaped), nothing left behind.
+	for _, c := range []struct {
+		name string
+		hdr  tar.Header
+		want string
+	}{
+		{"dotdot", tar.Header{Name: "calc-0.1/../../evil", Typeflag: tar.TypeReg, Size: 1, Mode: 0o644}, "path traversal"},
+		{"symlink", tar.Header{Name: "calc-0.1/link", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd", Mode: 0o777}, "points outside"},
+		{"hardlink", tar.Header{Name: "calc-0.1/hard", Typeflag: tar.TypeLink, Linkname: "/etc/shadow"}, "points outside"},
+		{"device", tar.Header{Name: "calc-0.1/mem", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 1, Mode: 0o666}, "device"},
+		{"bomb", tar.Header{Name: "calc-0.1/zeros", Typeflag: tar.TypeReg, Size: 300 << 20, Mode: 0o644}, "expands"},
+		{"control", tar.Header{Name: "calc-0.1/\x1b[2J\nx", Typeflag: tar.TypeReg, Size: 1, Mode: 0o644}, "control character"},
+	} {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		tw := tar.NewWriter(zw)
+		for _, h := range []tar.Header{{Name: "calc-0.1/setup.py", Typeflag: tar.TypeReg, Size: 2, Mode: 0o644}, c.hdr} {
+			if err := tw.WriteHeader(&h); err != nil {
+				t.Fatal(err)
+			}
+			if h.Typeflag == tar.TypeReg {
+				if _, err := io.CopyN(tw, zeros{}, h.Size); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		tw.Close()
+		zw.Close()
+		resp, m := f.do("POST", "/v1/tests?wait=true&filename=calc-0.1.tar.gz", tokenA, buf.Bytes())
+		msg := fmt.Sprint(m["error"])
+		if resp.StatusCode != 400 || !strings.Contains(msg, c.want) || strings.ContainsAny(msg, "\x1b\n") {
+			t.Errorf("%s: %d %q, want 400 naming %q in one escaped line", c.name, resp.StatusCode, msg, c.want)
+		}
+	}
 	if ents, _ := os.ReadDir(f.srv.StateDir()); len(ents) != 0 {
 		t.Errorf("left in the state dir: %v", ents)
 	}
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
 
 var (

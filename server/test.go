@@ -19,7 +19,7 @@ import (
 
 // uploadName is what an uploaded package may be called: a plain file name
 // of a wheel or an sdist.
-var uploadName = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}\.(whl|tar\.gz|tgz|zip)$`)
+var uploadName = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}\.(whl|tar\.gz|tgz)$`)
 
 // createTest is POST /v1/tests?filename=NAME: the body is a wheel or sdist,
 // tested as `moat test` would (venv, install, import, test phases, each in

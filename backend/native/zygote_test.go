@@ -541,8 +541,9 @@ func TestZygoteEvasion(t *testing.T) {
 // TestZygoteTells: what the program sees of its own process and of pid 1
 // in a zygote child is what it sees in a cold run: its pid and its
 // parent's, its command line (the run's argv, as sys.orig_argv says),
-// its environment (the run's), and a pid 1 that is not a Python
-// interpreter (the persona's init). The persona differs per run, so pid
+// its environment (the run's), a pid 1 that is not a Python interpreter
+// (the persona's init), its module's names, and no finder cached for a
+// directory of the zygote's imports. The persona differs per run, so pid
 // 1's command line is compared by shape.
 func TestZygoteTells(t *testing.T) {
 	z := newZygote(t)
@@ -550,7 +551,7 @@ func TestZygoteTells(t *testing.T) {
 me = open('/proc/self/cmdline').read()
 env = open('/proc/self/environ').read()
 init = open('/proc/1/cmdline').read()
-print(os.getpid(), os.getppid(), me == ''.join(a + '\0' for a in sys.orig_argv), sys.orig_argv[0] == sys.executable,
+print(os.getpid(), os.getppid(), ','.join(sorted(k for k in vars() if k.startswith('__'))), [d for d in sys.path_importer_cache if 'ctypes' in d], me == ''.join(a + '\0' for a in sys.orig_argv), sys.orig_argv[0] == sys.executable,
       env == ''.join('%s=%s\0' % kv for kv in os.environ.items()), 'FOO=bar\0' in env, ('mo' + 'at') in (me + env + init).lower(),
       init.count('\0'), 'python' in init, open('/proc/1/comm').read().strip() == os.path.basename(init.rstrip('\0')))`
 	spec := func() *moat.Spec {
