@@ -339,7 +339,7 @@ func (s *Server) submit(ctx context.Context, owner string, req *runRequest, spec
 // when reqCtx does (a client that goes away cancels its run). The error
 // is errBusy or errClosing.
 func (s *Server) start(reqCtx context.Context, owner, kind string, outCap int64, wait bool, exec func(context.Context, *run)) (*run, error) {
-	if err := s.admit(); err != nil {
+	if err := s.admit(owner); err != nil {
 		s.metrics.rejected.Inc()
 		return nil, err
 	}
@@ -355,9 +355,9 @@ func (s *Server) start(reqCtx context.Context, owner, kind string, outCap int64,
 		defer cancel()
 		select {
 		case s.sem <- struct{}{}:
-			s.queued.Add(-1)
+			s.dequeued(owner)
 		case <-ctx.Done():
-			s.queued.Add(-1)
+			s.dequeued(owner)
 			rn.finish(&moat.Result{Status: moat.StatusCanceled, Error: "canceled while queued", Findings: []moat.Finding{}}, false, "canceled while queued")
 			s.finished1(rn)
 			s.log.Info("run canceled while queued", "run", rn.id)

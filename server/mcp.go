@@ -151,7 +151,7 @@ func (s *Server) mcpTest(ctx context.Context, owner string, in TestPackageInput)
 	if !uploadName.MatchString(in.Filename) {
 		return toolError(fmt.Errorf("filename: want the plain name of a wheel or sdist")), TestPackageOutput{}, nil
 	}
-	release, err := s.admitUpload()
+	release, err := s.admitUpload(owner)
 	if err != nil {
 		return toolError(err), TestPackageOutput{}, nil
 	}

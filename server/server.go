@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,11 +105,15 @@ type Server struct {
 	uploads chan struct{}
 	active  sync.WaitGroup
 
-	mu       sync.Mutex
-	runs     map[string]*run
-	finished []string // ids, oldest first
-	kept     int64    // bytes of output the finished runs hold
-	closing  bool
+	mu   sync.Mutex
+	runs map[string]*run
+	// waitingBy and uploadsBy count each owner's places in the queue and
+	// in the uploads (under mu): no owner takes more than share() of
+	// either, so one token's flood leaves room for the others.
+	waitingBy, uploadsBy map[string]int
+	finished             []string // ids, oldest first
+	kept                 int64    // bytes of output the finished runs hold
+	closing              bool
 
 	selMu sync.Mutex
 	sel   map[selKey]selEntry
@@ -155,7 +160,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel, sem: make(chan struct{}, cfg.Workers), uploads: make(chan struct{}, cfg.Queue),
-		runs: map[string]*run{}, sel: map[selKey]selEntry{}}
+		runs: map[string]*run{}, sel: map[selKey]selEntry{}, waitingBy: map[string]int{}, uploadsBy: map[string]int{}}
 	s.metrics = newMetrics(s)
 	s.routes()
 	return s, nil
@@ -217,8 +222,12 @@ var errBusy = errors.New("too many runs queued; retry later")
 // errClosing: the server is shutting down.
 var errClosing = errors.New("the server is shutting down")
 
-// admit reserves a place in the queue, or says why not.
-func (s *Server) admit() error {
+// share is the most of n places one owner may hold: a quarter stays for
+// the others (all of a place or two: a queue of one serves whoever comes).
+func share(n int) int { return n - n/4 }
+
+// admit reserves a place in the queue for owner, or says why not.
+func (s *Server) admit(owner string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
@@ -227,22 +236,53 @@ func (s *Server) admit() error {
 	if s.queued.Load() >= int64(s.cfg.Queue) {
 		return errBusy
 	}
+	if n := s.waitingBy[owner]; n >= share(s.cfg.Queue) {
+		return fmt.Errorf("%w (this caller already has %d runs waiting, its most)", errBusy, n)
+	}
+	s.waitingBy[owner]++
 	s.queued.Add(1)
 	s.active.Add(1)
 	return nil
 }
 
-// admitUpload reserves a place for an upload being received and checked;
-// release gives it back (once, however often it is called): when the
-// queue has taken the test, or refused it.
-func (s *Server) admitUpload() (release func(), err error) {
+// dequeued gives owner's place in the queue back: its run went to a
+// worker, or was canceled while waiting.
+func (s *Server) dequeued(owner string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queued.Add(-1)
+	if s.waitingBy[owner]--; s.waitingBy[owner] <= 0 {
+		delete(s.waitingBy, owner)
+	}
+}
+
+// admitUpload reserves a place for owner's upload being received and
+// checked; release gives it back (once, however often it is called):
+// when the queue has taken the test, or refused it.
+func (s *Server) admitUpload(owner string) (release func(), err error) {
+	s.mu.Lock()
+	if n := s.uploadsBy[owner]; n >= share(cap(s.uploads)) {
+		s.mu.Unlock()
+		s.metrics.rejected.Inc()
+		return nil, fmt.Errorf("%w (this caller already has %d uploads under way, its most)", errBusy, n)
+	}
 	select {
 	case s.uploads <- struct{}{}:
-		return sync.OnceFunc(func() { <-s.uploads }), nil
 	default:
+		s.mu.Unlock()
 		s.metrics.rejected.Inc()
 		return nil, errBusy
 	}
+	s.uploadsBy[owner]++
+	s.mu.Unlock()
+	return sync.OnceFunc(func() {
+		s.mu.Lock()
+		if s.uploadsBy[owner]--; s.uploadsBy[owner] <= 0 {
+			delete(s.uploadsBy, owner)
+		}
+		s.mu.Unlock()
+		<-s.uploads
+	}), nil
 }
 
 // store records r and forgets the oldest finished runs beyond Keep.
@@ -260,15 +300,49 @@ func (s *Server) finished1(r *run) {
 	now := time.Now()
 	for len(s.finished) > 0 {
 		old := s.runs[s.finished[0]]
-		if len(s.finished) <= s.cfg.Keep && s.kept <= s.cfg.KeepBytes && (old == nil || now.Sub(old.ended) < s.cfg.KeepFor) {
+		expired := old == nil || now.Sub(old.ended) >= s.cfg.KeepFor
+		byBytes := s.kept > s.cfg.KeepBytes
+		if !expired && !byBytes && len(s.finished) <= s.cfg.Keep {
 			break
 		}
-		if old != nil {
+		i := 0
+		if !expired {
+			i = s.heaviest(byBytes)
+		}
+		if old := s.runs[s.finished[i]]; old != nil {
 			s.kept -= old.size()
 		}
-		delete(s.runs, s.finished[0])
-		s.finished = s.finished[1:]
+		delete(s.runs, s.finished[i])
+		s.finished = slices.Delete(s.finished, i, i+1)
 	}
+}
+
+// heaviest is the index in s.finished of the oldest finished run of the
+// owner who keeps the most (bytes, or runs): past the budgets, a flood
+// of one token's runs forgets its own results first, not another's.
+func (s *Server) heaviest(byBytes bool) int {
+	weight := map[string]int64{}
+	var top string
+	for _, id := range s.finished {
+		r := s.runs[id]
+		if r == nil {
+			continue
+		}
+		w := int64(1)
+		if byBytes {
+			w = r.size()
+		}
+		weight[r.owner] += w
+		if weight[r.owner] > weight[top] {
+			top = r.owner
+		}
+	}
+	for i, id := range s.finished {
+		if r := s.runs[id]; r == nil || r.owner == top {
+			return i
+		}
+	}
+	return 0
 }
 
 // lookup returns the run id of owner, or nil: another owner's run is

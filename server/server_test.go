@@ -1021,3 +1021,61 @@ func TestMCPBodyLimit(t *testing.T) {
 		t.Errorf("initialize: %d %.300s", resp.StatusCode, raw)
 	}
 }
+
+// TestOwnerShare: one token's flood takes at most three quarters of the
+// queue, and past the budgets of kept results it forgets its own oldest
+// results first: another token still gets a place and keeps its result.
+func TestOwnerShare(t *testing.T) {
+	f := newFixture(t, server.Config{Workers: 1, Queue: 4, Keep: 3})
+	resp, m := f.do("POST", "/v1/runs?wait=true", tokenB, map[string]any{"code": "print('b')"})
+	if resp.StatusCode != 200 || m["stdout"] != "b\n" {
+		t.Fatalf("B's run: %d %v", resp.StatusCode, m)
+	}
+	bRun := resp.Header.Get("Moat-Run-Id")
+	var aRuns []string
+	for i := range 4 {
+		resp, m := f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "print('a')"})
+		if resp.StatusCode != 200 {
+			t.Fatalf("A's run %d: %d %v", i, resp.StatusCode, m)
+		}
+		aRuns = append(aRuns, resp.Header.Get("Moat-Run-Id"))
+	}
+	if resp, _ := f.do("GET", "/v1/runs/"+bRun, tokenB, nil); resp.StatusCode != 200 {
+		t.Errorf("B's only result was forgotten for A's flood: %d", resp.StatusCode)
+	}
+	if resp, _ := f.do("GET", "/v1/runs/"+aRuns[0], tokenA, nil); resp.StatusCode != 404 {
+		t.Errorf("A's oldest result is kept past Keep while B's is too: %d", resp.StatusCode)
+	}
+
+	var held []string
+	for i := range 4 { // one running, three waiting: A's share of 4
+		resp, m := f.do("POST", "/v1/runs", tokenA, map[string]any{"code": "import time; time.sleep(60)"})
+		if resp.StatusCode != 202 {
+			t.Fatalf("A's slow run %d: %d %v", i, resp.StatusCode, m)
+		}
+		held = append(held, m["id"].(string))
+		if i == 0 {
+			waitState(t, f, held[0], "running")
+		}
+	}
+	resp, m = f.do("POST", "/v1/runs", tokenA, map[string]any{"code": "print(1)"})
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("A past its share of the queue: %d %v, want 429", resp.StatusCode, m)
+	}
+	resp, m = f.do("POST", "/v1/runs", tokenB, map[string]any{"code": "print(1)"})
+	if resp.StatusCode != 202 {
+		t.Errorf("B while A holds its share: %d %v, want 202", resp.StatusCode, m)
+	} else {
+		held = append(held, m["id"].(string))
+	}
+	for i, id := range held {
+		tok := tokenA
+		if i == 4 {
+			tok = tokenB
+		}
+		if resp, m := f.do("POST", "/v1/runs/"+id+"/cancel?wait=true", tok, nil); resp.StatusCode != 202 {
+			t.Errorf("cancel %s: %d %v", id, resp.StatusCode, m)
+		}
+	}
+	noChildren(t)
+}

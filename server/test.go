@@ -36,7 +36,7 @@ func (s *Server) createTest(w http.ResponseWriter, r *http.Request, owner string
 		writeError(w, http.StatusBadRequest, "filename: want the plain name of a wheel or sdist (NAME.whl, NAME.tar.gz)")
 		return
 	}
-	release, err := s.admitUpload()
+	release, err := s.admitUpload(owner)
 	if err != nil {
 		refuse(w, err)
 		return
