@@ -580,13 +580,16 @@ func applyLandlock() (moat.Layer, error) {
 	for i, d := range devices {
 		devs[i] = "/dev/" + d
 	}
-	devs = append(devs, reportFiles()...) // the audit FIFO, when the report is on
 	err = landlock.V5.BestEffort().RestrictPaths(
 		landlock.RODirs("/"),
 		// WithRefer: renames across the writable directories (setuptools
 		// builds wheels that way) would otherwise fail with EXDEV.
 		landlock.RWDirs(WorkDir, TmpDir, home, "/dev/shm").WithRefer(),
-		landlock.RWFiles(devs...),
+		// ioctl on the terminals (tcgetattr, TIOCGPTN...); on the other
+		// devices, which have none that matter, it is harmless.
+		landlock.RWFiles(devs...).WithIoctlDev(),
+		landlock.RWDirs("/dev/pts").WithIoctlDev(),
+		landlock.RWFiles(reportFiles()...), // the audit FIFO, when the report is on
 	)
 	if err != nil {
 		return moat.Layer{}, err
