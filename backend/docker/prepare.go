@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,7 @@ type box struct {
 	name     string // the image as named
 	imageID  string
 	site     *ctr.HookSite
+	etcDir   string                 // the host directory of the run's /etc/passwd and /etc/group (etcMounts); "" for none
 	id       string                 // the container's
 	runID    string                 // the run's (ctr.RunID), its containers' label
 	sinkID   atomic.Pointer[string] // the sink helper's container, once made (startSinkHelper); Close may race the run
@@ -69,6 +71,17 @@ func (b *Backend) prepare(ctx context.Context, e *engine, spec *moat.Spec, vol s
 	if ins, err := e.cli.ImageInspect(life, cfg.Image); err == nil && ins.ID != "" {
 		bx.imageID, cfg.Image = ins.ID, ins.ID
 	}
+	etcMounts, etcDir, err := e.etcMounts(life, bx.imageID, persona)
+	if err != nil {
+		return nil, nil, fmt.Errorf("docker: %w", err)
+	}
+	bx.etcDir = etcDir
+	hc.Mounts = append(hc.Mounts, etcMounts...)
+	defer func() {
+		if bx.id == "" && etcDir != "" { // no container: no close to remove it
+			_ = os.RemoveAll(etcDir)
+		}
+	}()
 	if vol != "" && !spec.NoReport {
 		// The hook in a site directory of the image, where it has one
 		// (learnt by an earlier run): a tmpfs there, no PYTHONPATH.
@@ -153,6 +166,9 @@ func (bx *box) close() {
 		_ = bx.e.cli.ContainerRemove(rctx, bx.id, container.RemoveOptions{Force: true})
 		bx.stopWait()
 		<-bx.exited
+		if bx.etcDir != "" {
+			_ = os.RemoveAll(bx.etcDir)
+		}
 	})
 }
 
