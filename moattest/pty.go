@@ -15,29 +15,48 @@ import (
 // ok' through os.forkpty, pty.spawn (what a reverse shell calls) and
 // script(1) when the sandbox has it.
 const ptyProbe = `
-import pty, subprocess
-def drain(fd):
-    out = b''
-    while len(out) < 65536:
-        try:
-            b = os.read(fd, 4096)
-        except OSError:  # EIO: the slave's last holder is gone
-            break
-        if not b:
-            break
-        out += b
-    return out.decode('latin1').replace('\r', '')
+import pty, select, subprocess
 def forkpty(argv):
+    # Read the master to the slave's hangup (EIO); or, where the master
+    # reports none (gVisor: google/gvisor#9951), until the child has
+    # exited and nothing more comes.
     pid, fd = os.forkpty()
     if pid == 0:
         try:
             os.execv(argv[0], argv)
         finally:
             os._exit(127)
-    out = drain(fd)
-    _, st = os.waitpid(pid, 0)
+    out, st = b'', None
+    while len(out) < 65536:
+        if select.select([fd], [], [], 0.2)[0]:
+            try:
+                b = os.read(fd, 4096)
+            except OSError:  # EIO: the slave's last holder is gone
+                break
+            if not b:
+                break
+            out += b
+        elif st is None:
+            p, s = os.waitpid(pid, os.WNOHANG)
+            if p:
+                st = s
+        else:
+            break
+    if st is None:
+        _, st = os.waitpid(pid, 0)
     os.close(fd)
-    return '%d:%s' % (os.waitstatus_to_exitcode(st), out)
+    return '%d:%s' % (os.waitstatus_to_exitcode(st), out.decode('latin1').replace('\r', ''))
+def under_pty(argv):
+    # pty.spawn and script(1) read the master to its hangup: where it
+    # never comes (HANG_BOUND, gVisor), they are stopped after a bound.
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        out, _ = p.communicate(timeout=int(os.environ.get('HANG_BOUND', '60')))
+        return '%d:%s' % (p.returncode, out.decode('latin1').replace('\r', ''))
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        return 'hang:%s' % out.decode('latin1').replace('\r', '')
 R['ptmx'] = tryopen('/dev/ptmx', os.O_RDWR)
 def openpty():
     m, s = os.openpty()
@@ -51,18 +70,10 @@ R['openpty'] = attempt(openpty)
 R['forkpty_py'] = attempt(forkpty, [sys.executable, '-c', 'import os; print(os.ttyname(0), os.getsid(0) == os.getpid(), os.tcgetpgrp(0) == os.getpid()); print("ok")'])
 if os.environ.get('SHELL_TOO'):
     R['forkpty_sh'] = attempt(forkpty, ['/bin/sh', '-c', 'tty; echo ok'])
-    def spawn():
-        p = subprocess.run([sys.executable, '-c', 'import pty, sys; sys.exit(pty.spawn(["/bin/sh", "-c", "tty; echo ok"]) >> 8)'],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-        return '%d:%s' % (p.returncode, p.stdout.decode('latin1').replace('\r', ''))
-    R['spawn_sh'] = attempt(spawn)
+    R['spawn_sh'] = attempt(under_pty, [sys.executable, '-c', 'import pty, sys; sys.exit(pty.spawn(["/bin/sh", "-c", "tty; echo ok"]) >> 8)'])
     for d in ('/usr/bin', '/bin'):
         if os.path.exists(d + '/script'):
-            def script():
-                p = subprocess.run([d + '/script', '-qec', 'tty; echo ok', '/dev/null'],
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
-                return '%d:%s' % (p.returncode, p.stdout.decode('latin1').replace('\r', ''))
-            R['script'] = attempt(script)
+            R['script'] = attempt(under_pty, [d + '/script', '-qec', 'tty; echo ok', '/dev/null'])
             break
 done()`
 
@@ -93,6 +104,9 @@ func testPty(t *testing.T, s *suite) {
 	t.Run("shell", func(t *testing.T) {
 		spec := s.py(pyProbe + ptyProbe)
 		spec.Env = []string{"SHELL_TOO=1"}
+		if s.opts.Sentry != nil {
+			spec.Env = append(spec.Env, "HANG_BOUND=10")
+		}
 		if s.opts.Container == nil || !s.opts.Container.Shell {
 			spec.Userland = true
 			if sup, ok := s.newBackend().(moat.Supporter); ok {
@@ -108,6 +122,13 @@ func testPty(t *testing.T, s *suite) {
 			v, ok := p[k]
 			if !ok && k == "script" {
 				continue // no script(1) in this sandbox
+			}
+			if rest, ok := strings.CutPrefix(v, "ok:hang:"); ok && s.opts.Sentry != nil && k != "forkpty_sh" {
+				// The Sentry's pty master reports no hangup when the
+				// slave's last holder exits (google/gvisor#9951, runsc
+				// before 2024): whatever reads it to the end waits on.
+				t.Logf("%s: the shell ran (%q), then its reader waited for a hangup that gVisor never reports", k, rest)
+				v = "ok:0:" + rest
 			}
 			lines := strings.Split(strings.TrimSuffix(strings.TrimPrefix(v, "ok:0:"), "\n"), "\n")
 			if !strings.HasPrefix(v, "ok:0:") || len(lines) != 2 || !ptsName.MatchString(lines[0]) || lines[1] != "ok" {

@@ -91,7 +91,7 @@ func TestNative(t *testing.T) {
 var nonRootCases = []string{
 	"exit-code", "stdout-stderr", "stdin", "args", "env", "files", "workspace",
 	"limit-timeout", "limit-memory", "limit-pids", "limit-output", "limit-disk", "signaled", "cancel",
-	"readonly-runtime", "userland", "pty", "network-none", "cleanup", "concurrency", "layers",
+	"readonly-runtime", "userland", "pty", "user", "network-none", "cleanup", "concurrency", "layers",
 	"host-files", "host-env", "host-proc", "net-exfil", "fork-bomb", "memory-bomb", "disk-bomb",
 	"output-bomb", "busy-loop", "orphan-daemon", "syscalls", "proc-sys-writes", "devices", "tiocsti",
 	"signal-host", "inherited-fds", "capabilities", "uid", "nosuid", "oom-score-adj", "hostname", "kill-init",
