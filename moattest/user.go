@@ -23,6 +23,7 @@ R['pw'] = attempt(lambda: '%s:%s' % (pwd.getpwuid(os.getuid()).pw_name, pwd.getp
 R['gr'] = attempt(lambda: grp.getgrgid(os.getgid()).gr_name)
 R['getpass'] = attempt(getpass.getuser)
 R['getlogin'] = attempt(os.getlogin)
+R['loginuid'] = tryread('/proc/self/loginuid')
 for name, argv in (('whoami', ['whoami']), ('id', ['id', '-un'])):
     if shutil.which(argv[0]):
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
@@ -34,9 +35,9 @@ done()`
 // getpass, whoami and id -un; its home the persona's. Without them a
 // program's getpass.getuser() raises, and malware that builds its paths
 // from the user name stops before it shows itself. os.getlogin() answers
-// the same name where the sandbox can give a login uid (not on gVisor,
-// which has no /proc/self/loginuid, nor when the test runs in a login
-// session, whose login uid the program inherits: docs/report.md).
+// the same name where the sandbox can give a login uid (not where the
+// kernel has no /proc/self/loginuid, gVisor's, nor when the test runs in
+// a login session, whose login uid the program inherits: docs/report.md).
 func testUser(t *testing.T, s *suite) {
 	spec := s.py(pyProbe + userProbe)
 	if s.opts.Container == nil || !s.opts.Container.Shell {
@@ -78,7 +79,7 @@ func testUser(t *testing.T, s *suite) {
 			t.Errorf("%s: %q, want 0:%s", k, v, name)
 		}
 	}
-	switch why := noLogin(s); {
+	switch why := noLogin(p["loginuid"]); {
 	case why != "":
 		t.Logf("os.getlogin(): %q (%s)", p["getlogin"], why)
 	case p["getlogin"] != "ok:"+name:
@@ -87,10 +88,12 @@ func testUser(t *testing.T, s *suite) {
 }
 
 // noLogin says why the program cannot have a login uid of its own here,
-// or "".
-func noLogin(s *suite) string {
-	if s.opts.Sentry != nil {
-		return "gVisor has no /proc/self/loginuid: glibc's getlogin() then needs a terminal on fd 0 and a utmp entry"
+// or "": loginuid is what it read of /proc/self/loginuid.
+func noLogin(loginuid string) string {
+	if strings.HasPrefix(loginuid, "err:") {
+		// gVisor's Sentry: glibc's getlogin() then looks for the
+		// terminal on fd 0 in utmp.
+		return "the kernel has no /proc/self/loginuid (" + loginuid + ")"
 	}
 	if b, err := os.ReadFile("/proc/self/loginuid"); err == nil && strings.TrimSpace(string(b)) != "4294967295" {
 		return "the test runs in a login session (login uid " + strings.TrimSpace(string(b)) + "): the program inherits it"
