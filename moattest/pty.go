@@ -27,8 +27,10 @@ def forkpty(argv):
         finally:
             os._exit(127)
     out, st = b'', None
+    pl = select.poll()
+    pl.register(fd, select.POLLIN)
     while len(out) < 65536:
-        if select.select([fd], [], [], 0.2)[0]:
+        if pl.poll(200):
             try:
                 b = os.read(fd, 4096)
             except OSError:  # EIO: the slave's last holder is gone
