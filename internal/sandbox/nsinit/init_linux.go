@@ -135,11 +135,12 @@ func Main(network NetworkFunc) int {
 	if err := unix.Sethostname([]byte(cfg.Persona.host())); err != nil {
 		return fail("hostname", err)
 	}
-	if cfg.UID != 0 {
-		// A login session's login uid, for getlogin(); this thread forks
-		// the program (or the zygote). Best effort (package loginuid).
-		_ = loginuid.Set(cfg.UID)
-	}
+	// A login session's login uid, for getlogin(); this thread forks the
+	// program (or the zygote). Best effort (package loginuid). Also for
+	// uid 0 of the sandbox (moat run as an ordinary user): the kernel
+	// keeps the host uid it maps to, the moat user's own, which that user
+	// could set for itself; the program reads back 0, the persona's.
+	_ = loginuid.Set(cfg.UID)
 	if err := netns.LoopbackUp(); err != nil {
 		return fail("loopback", err)
 	}
