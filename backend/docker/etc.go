@@ -3,8 +3,10 @@ package docker
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +37,14 @@ func (e *engine) etcMounts(ctx context.Context, imageID string, p ctr.Persona) (
 		return nil, "", fmt.Errorf("read the image's /etc/passwd: %w", err)
 	}
 	passwd, group = p.WithEntries(passwd, group)
-	if dir, err = os.MkdirTemp("", "moat-etc-"); err != nil {
+	// The directory's name is in the container's /proc/self/mountinfo
+	// (a bind's root): of Python's tempfile shape (the persona's drawn
+	// one), never moat's.
+	dir = filepath.Join(os.TempDir(), filepath.Base(p.Scratch))
+	if err = os.Mkdir(dir, 0o700); errors.Is(err, fs.ErrExist) {
+		dir, err = os.MkdirTemp("", "tmp")
+	}
+	if err != nil {
 		return nil, "", err
 	}
 	// The daemon reads the files (a rootless one as its own user).
