@@ -587,6 +587,28 @@ for n in dict.fromkeys(names):
         os.close(fd)
 for fd in (0, 1, 2):
     tried['fd%d' % fd] = {'sti': attempt(fcntl.ioctl, fd, termios.TIOCSTI, b'#')} if os.isatty(fd) else 'not a tty'
+# A pty of its own, its slave the controlling terminal of a child in a
+# session of its own: the rules hold there too (TIOCSTI would need no
+# privilege on one's own terminal).
+def own():
+    m, sl = os.openpty()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            fcntl.ioctl(sl, termios.TIOCSCTTY, 0)
+            out = [attempt(fcntl.ioctl, sl, termios.TIOCSTI, b'#'), ioctl(sl, 0x541C), ioctl(sl, 0xffffffff00005412)]
+            os.write(w, ' '.join(out).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    out = os.read(r, 200).decode()
+    os.waitpid(pid, 0)
+    for fd in (m, sl, r):
+        os.close(fd)
+    return out
+R['own'] = attempt(own)
 R['ttys'] = json.dumps(tried, sort_keys=True)
 R['injected'] = ','.join(sorted(k for k, v in tried.items() if isinstance(v, dict) and any(v[x].startswith('ok') for x in v if x != 'ctty')))
 R['ctty'] = ','.join(sorted(k for k, v in tried.items() if isinstance(v, dict) and v.get('ctty', '').startswith('ok')))
@@ -603,6 +625,9 @@ done()`)
 	p.wantErr(t, "devtty")
 	if p["injected"] != "" {
 		t.Errorf("TIOCSTI pushed input into %s (all: %s)", p["injected"], p["ttys"])
+	}
+	if p["own"] != "ok:err:EPERM err:EPERM err:EPERM" {
+		t.Errorf("TIOCSTI, TIOCLINUX and TIOCSTI with high bits on the program's own controlling terminal: %q, want ok:err:EPERM err:EPERM err:EPERM", p["own"])
 	}
 	if p["ctty"] != "" {
 		t.Errorf("the program made %s, a terminal it did not make, its controlling terminal (all: %s)", p["ctty"], p["ttys"])
