@@ -71,15 +71,32 @@ func (b *Backend) prepare(ctx context.Context, e *engine, spec *moat.Spec, vol s
 	if ins, err := e.cli.ImageInspect(life, cfg.Image); err == nil && ins.ID != "" {
 		bx.imageID, cfg.Image = ins.ID, ins.ID
 	}
-	etcMounts, etcDir, err := e.etcMounts(life, bx.imageID, persona)
-	if err != nil {
-		return nil, nil, fmt.Errorf("docker: %w", err)
+	// The run's /etc/passwd and /etc/group (etcMounts), once the image
+	// is here: before the create, and again after a pull.
+	addEtc := func() error {
+		if bx.etcDir != "" {
+			return nil
+		}
+		imageID := bx.imageID
+		if imageID == "" {
+			if ins, err := e.cli.ImageInspect(life, cfg.Image); err == nil {
+				imageID = ins.ID
+			}
+		}
+		if imageID == "" {
+			return nil
+		}
+		mounts, dir, err := e.etcMounts(life, imageID, persona)
+		if err != nil {
+			return fmt.Errorf("docker: %w", err)
+		}
+		bx.etcDir = dir
+		hc.Mounts = append(hc.Mounts, mounts...)
+		return nil
 	}
-	bx.etcDir = etcDir
-	hc.Mounts = append(hc.Mounts, etcMounts...)
 	defer func() {
-		if bx.id == "" && etcDir != "" { // no container: no close to remove it
-			_ = os.RemoveAll(etcDir)
+		if bx.id == "" && bx.etcDir != "" { // no container: no close to remove it
+			_ = os.RemoveAll(bx.etcDir)
 		}
 	}()
 	if vol != "" && !spec.NoReport {
@@ -101,10 +118,16 @@ func (b *Backend) prepare(ctx context.Context, e *engine, spec *moat.Spec, vol s
 			return nil, nil, fmt.Errorf("docker: %w", err)
 		}
 	}
+	if err := addEtc(); err != nil {
+		return nil, nil, err
+	}
 	created, err := e.cli.ContainerCreate(life, cfg, hc, nil, nil, "moat-"+id)
 	if err != nil && client.IsErrNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image") {
 		if perr := pull(life, e.cli, cfg.Image, b.Progress); perr != nil {
 			return nil, nil, perr
+		}
+		if err := addEtc(); err != nil {
+			return nil, nil, err
 		}
 		created, err = e.cli.ContainerCreate(life, cfg, hc, nil, nil, "moat-"+id)
 	}
