@@ -514,7 +514,8 @@ done()`))
 	var p probes
 	report(t, res, &p)
 	allowed := map[string]bool{"null": true, "zero": true, "full": true, "random": true, "urandom": true,
-		"fd": true, "stdin": true, "stdout": true, "stderr": true, "shm": true}
+		"fd": true, "stdin": true, "stdout": true, "stderr": true, "shm": true,
+		"tty": true, "ptmx": true, "pts": true} // the run's own ptys (the tiocsti case)
 	if c := s.opts.Container; c != nil {
 		for _, d := range c.ExtraDevices {
 			allowed[d] = true
@@ -535,10 +536,19 @@ done()`))
 
 // testTIOCSTI: pushing bytes into the input of a terminal (the one moat was
 // started from) must be denied, also with the high bits of the request set,
-// which the kernel drops.
+// which the kernel drops. And on every terminal the program can open, also
+// after it tried to make that terminal its controlling one: a pty of the
+// host's (the test's own, raw, named to the program) must have nothing in
+// its input after the run, and the program's /dev/pts must hold no
+// terminal it did not make (a devpts of its own, or none).
 func testTIOCSTI(t *testing.T, s *suite) {
-	res := s.run(t, s.py(pyProbe+`
-import ctypes, fcntl, termios
+	hp, err := openHostPty()
+	if err != nil {
+		t.Skipf("no pty of the host's to aim at: %v", err)
+	}
+	defer hp.Close()
+	spec := s.py(pyProbe + `
+import ctypes, fcntl, glob, termios
 R['fcntl'] = attempt(fcntl.ioctl, 0, termios.TIOCSTI, b'x')
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
@@ -551,7 +561,60 @@ R['raw'] = ioctl(0, 0x5412)
 R['highbits'] = ioctl(0, 0xffffffff00005412)
 R['tioclinux'] = ioctl(0, 0x541C)
 R['devtty'] = attempt(lambda: os.close(os.open('/dev/tty', os.O_RDWR | os.O_NOCTTY)))
-done()`))
+R['pts'] = trylist('/dev/pts')
+# Every terminal the program can open, before it makes any of its own
+# (ptmx would make one): TIOCSTI as is, then after TIOCSCTTY (stealing
+# it, arg 1).
+names = ['/dev/tty', '/dev/console', os.environ['HOST_PTS']] + sorted(glob.glob('/dev/tty*') + glob.glob('/dev/pts/*') + glob.glob('/dev/console*'))
+tried = {}
+for n in dict.fromkeys(names):
+    if n.endswith('/ptmx'):
+        continue
+    try:
+        fd = os.open(n, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except Exception as e:
+        tried[n] = 'open ' + _e(e)
+        continue
+    try:
+        if not os.isatty(fd):
+            tried[n] = 'not a tty'
+            continue
+        r = {'sti': attempt(fcntl.ioctl, fd, termios.TIOCSTI, b'#'), 'sti_hi': ioctl(fd, 0xffffffff00005412)}
+        r['ctty'] = attempt(fcntl.ioctl, fd, termios.TIOCSCTTY, 1)
+        r['sti_ctty'] = attempt(fcntl.ioctl, fd, termios.TIOCSTI, b'#')
+        tried[n] = r
+    finally:
+        os.close(fd)
+for fd in (0, 1, 2):
+    tried['fd%d' % fd] = {'sti': attempt(fcntl.ioctl, fd, termios.TIOCSTI, b'#')} if os.isatty(fd) else 'not a tty'
+# A pty of its own, its slave the controlling terminal of a child in a
+# session of its own: the rules hold there too (TIOCSTI would need no
+# privilege on one's own terminal).
+def own():
+    m, sl = os.openpty()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            fcntl.ioctl(sl, termios.TIOCSCTTY, 0)
+            out = [attempt(fcntl.ioctl, sl, termios.TIOCSTI, b'#'), ioctl(sl, 0x541C), ioctl(sl, 0xffffffff00005412)]
+            os.write(w, ' '.join(out).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    out = os.read(r, 200).decode()
+    os.waitpid(pid, 0)
+    for fd in (m, sl, r):
+        os.close(fd)
+    return out
+R['own'] = attempt(own)
+R['ttys'] = json.dumps(tried, sort_keys=True)
+R['injected'] = ','.join(sorted(k for k, v in tried.items() if isinstance(v, dict) and any(v[x].startswith('ok') for x in v if x != 'ctty')))
+R['ctty'] = ','.join(sorted(k for k, v in tried.items() if isinstance(v, dict) and v.get('ctty', '').startswith('ok')))
+done()`)
+	spec.Env = []string{"HOST_PTS=" + hp.path}
+	res := s.run(t, spec)
 	var p probes
 	report(t, res, &p)
 	for _, k := range []string{"fcntl", "raw", "highbits", "tioclinux"} {
@@ -560,6 +623,28 @@ done()`))
 		}
 	}
 	p.wantErr(t, "devtty")
+	if p["injected"] != "" {
+		t.Errorf("TIOCSTI pushed input into %s (all: %s)", p["injected"], p["ttys"])
+	}
+	if p["own"] != "ok:err:EPERM err:EPERM err:EPERM" {
+		t.Errorf("TIOCSTI, TIOCLINUX and TIOCSTI with high bits on the program's own controlling terminal: %q, want ok:err:EPERM err:EPERM err:EPERM", p["own"])
+	}
+	if p["ctty"] != "" {
+		t.Errorf("the program made %s, a terminal it did not make, its controlling terminal (all: %s)", p["ctty"], p["ttys"])
+	}
+	if v := p["pts"]; strings.HasPrefix(v, "list:") {
+		for _, e := range strings.Split(strings.TrimPrefix(v, "list:"), ",") {
+			if e != "" && e != "ptmx" {
+				t.Errorf("/dev/pts/%s exists inside before the program made a pty: the devpts is not the run's own (%s)", e, v)
+			}
+		}
+	}
+	if sl, ms, err := hp.pending(); err != nil {
+		t.Errorf("the host pty's input: %v", err)
+	} else if sl != 0 || ms != 0 {
+		t.Errorf("the host pty %s has %d bytes in its input and %d in its master's: the program pushed them (%s)", hp.path, sl, ms, p["ttys"])
+	}
+	t.Logf("ttys tried: %s", p["ttys"])
 }
 
 // testSocketFamilies: only unix, inet, inet6 and netlink route sockets can

@@ -40,6 +40,8 @@ func conformanceCases() []testCase {
 		{name: "cancel", fn: testCancel},
 		{name: "readonly-runtime", fn: testReadonlyRuntime},
 		{name: "userland", fn: testUserland},
+		{name: "pty", fn: testPty},
+		{name: "user", fn: testUser},
 		{name: "network-none", fn: testNetworkNone},
 		{name: "cleanup", alone: true, fn: testCleanup}, // its check of no new cgroups sees every parallel case's
 		{name: "concurrency", fn: testConcurrency},

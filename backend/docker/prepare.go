@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,7 @@ type box struct {
 	name     string // the image as named
 	imageID  string
 	site     *ctr.HookSite
+	etcDir   string                 // the host directory of the run's /etc/passwd and /etc/group (etcMounts); "" for none
 	id       string                 // the container's
 	runID    string                 // the run's (ctr.RunID), its containers' label
 	sinkID   atomic.Pointer[string] // the sink helper's container, once made (startSinkHelper); Close may race the run
@@ -69,6 +71,34 @@ func (b *Backend) prepare(ctx context.Context, e *engine, spec *moat.Spec, vol s
 	if ins, err := e.cli.ImageInspect(life, cfg.Image); err == nil && ins.ID != "" {
 		bx.imageID, cfg.Image = ins.ID, ins.ID
 	}
+	// The run's /etc/passwd and /etc/group (etcMounts), once the image
+	// is here: before the create, and again after a pull.
+	addEtc := func() error {
+		if bx.etcDir != "" {
+			return nil
+		}
+		imageID := bx.imageID
+		if imageID == "" {
+			if ins, err := e.cli.ImageInspect(life, cfg.Image); err == nil {
+				imageID = ins.ID
+			}
+		}
+		if imageID == "" {
+			return nil
+		}
+		mounts, dir, err := e.etcMounts(life, imageID, persona)
+		if err != nil {
+			return fmt.Errorf("docker: %w", err)
+		}
+		bx.etcDir = dir
+		hc.Mounts = append(hc.Mounts, mounts...)
+		return nil
+	}
+	defer func() {
+		if bx.id == "" && bx.etcDir != "" { // no container: no close to remove it
+			_ = os.RemoveAll(bx.etcDir)
+		}
+	}()
 	if vol != "" && !spec.NoReport {
 		// The hook in a site directory of the image, where it has one
 		// (learnt by an earlier run): a tmpfs there, no PYTHONPATH.
@@ -88,10 +118,16 @@ func (b *Backend) prepare(ctx context.Context, e *engine, spec *moat.Spec, vol s
 			return nil, nil, fmt.Errorf("docker: %w", err)
 		}
 	}
+	if err := addEtc(); err != nil {
+		return nil, nil, err
+	}
 	created, err := e.cli.ContainerCreate(life, cfg, hc, nil, nil, "moat-"+id)
 	if err != nil && client.IsErrNotFound(err) && strings.Contains(strings.ToLower(err.Error()), "image") {
 		if perr := pull(life, e.cli, cfg.Image, b.Progress); perr != nil {
 			return nil, nil, perr
+		}
+		if err := addEtc(); err != nil {
+			return nil, nil, err
 		}
 		created, err = e.cli.ContainerCreate(life, cfg, hc, nil, nil, "moat-"+id)
 	}
@@ -153,6 +189,9 @@ func (bx *box) close() {
 		_ = bx.e.cli.ContainerRemove(rctx, bx.id, container.RemoveOptions{Force: true})
 		bx.stopWait()
 		<-bx.exited
+		if bx.etcDir != "" {
+			_ = os.RemoveAll(bx.etcDir)
+		}
 	})
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/moat-sandbox/moat/internal/sandbox/loginuid"
 	"github.com/moat-sandbox/moat/internal/sandbox/netns"
+	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
@@ -162,7 +163,7 @@ func switchRoot(wait time.Duration) error {
 }
 
 // minimalDev replaces the kernel's /dev (every device of the guest) by a
-// tmpfs with native's five devices and the usual links; moat's port and
+// tmpfs with native's devices and the usual links; moat's port and
 // disk stay open or mounted below it.
 func minimalDev() error {
 	if err := unix.Mount("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k"); err != nil {
@@ -190,7 +191,23 @@ func minimalDev() error {
 			return fmt.Errorf("mask %s: %w", p, err)
 		}
 	}
-	for name, target := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"} {
+	// Ptys, as native has them (nsinit.DevptsOptions): a devpts instance
+	// of the guest's own, at most nsinit.PtyMax terminals, /dev/ptmx its
+	// link, and /dev/tty, the opener's controlling terminal (the program
+	// starts in a session with none).
+	if err := unix.Mknod("/dev/tty", unix.S_IFCHR|0o666, int(unix.Mkdev(5, 0))); err != nil {
+		return fmt.Errorf("mknod /dev/tty: %w", err)
+	}
+	if err := unix.Chmod("/dev/tty", 0o666); err != nil {
+		return err
+	}
+	if err := os.Mkdir("/dev/pts", 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, nsinit.DevptsOptions); err != nil {
+		return fmt.Errorf("mount /dev/pts: %w", err)
+	}
+	for name, target := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx"} {
 		if err := os.Symlink(target, "/dev/"+name); err != nil {
 			return err
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/native"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
+	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/moattest"
 )
 
@@ -91,7 +92,7 @@ func TestNative(t *testing.T) {
 var nonRootCases = []string{
 	"exit-code", "stdout-stderr", "stdin", "args", "env", "files", "workspace",
 	"limit-timeout", "limit-memory", "limit-pids", "limit-output", "limit-disk", "signaled", "cancel",
-	"readonly-runtime", "userland", "network-none", "cleanup", "concurrency", "layers",
+	"readonly-runtime", "userland", "pty", "user", "network-none", "cleanup", "concurrency", "layers",
 	"host-files", "host-env", "host-proc", "net-exfil", "fork-bomb", "memory-bomb", "disk-bomb",
 	"output-bomb", "busy-loop", "orphan-daemon", "syscalls", "proc-sys-writes", "devices", "tiocsti",
 	"signal-host", "inherited-fds", "capabilities", "uid", "nosuid", "oom-score-adj", "hostname", "kill-init",
@@ -316,4 +317,29 @@ func TestHostData(t *testing.T) {
 	}
 	moattest.RequireBackend(t, "native")
 	moattest.HostData(t, newBackend)
+}
+
+// TestPtyMax: a run holds at most nsinit.PtyMax ptys at once (its devpts
+// instance's max), then ENOSPC: it cannot take the host's
+// kernel.pty.max, which every devpts instance but the host's reserve
+// shares.
+func TestPtyMax(t *testing.T) {
+	moattest.RequireBackend(t, "native")
+	res, err := newBackend().Run(context.Background(), &moat.Spec{Args: []string{"-c", `
+import errno, os
+held = []
+err = ''
+while len(held) < 1000:
+    try:
+        held.append(os.openpty())
+    except OSError as e:
+        err = errno.errorcode.get(e.errno, str(e.errno))
+        break
+print(len(held), err)`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%d ENOSPC\n", nsinit.PtyMax); res.Stdout != want {
+		t.Errorf("ptys opened and the error after: %q, want %q (stderr %q)", res.Stdout, want, res.Stderr)
+	}
 }

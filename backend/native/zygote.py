@@ -254,6 +254,10 @@ def _child(sock, cfg, uid, gid):
     fifo = _report_setup(cfg, home) if cfg.get("fifo") else -1
     for name, dst, _ in parts[1:] + parts[:1]:
         _mount(_TMP + "/" + name, dst, None, 4096, None)  # MS_BIND
+    # Ptys: a devpts instance of the child's own (newinstance, at most
+    # nsinit.PtyMax), over the zygote's; /dev/ptmx is the zygote root's
+    # link to pts/ptmx, this one's now. Gone with the mount namespace.
+    _mount("devpts", "/dev/pts", "devpts", 2 | 8, cfg["devpts"])  # MS_NOSUID|MS_NOEXEC
     host = cfg["host"].encode()
     _check(_libc.sethostname(host, len(host)), "hostname")
     _lo_up()
@@ -346,10 +350,10 @@ def _reaper(sock, cfg, prog):
             _name(os.path.basename(cfg["init"]).encode())
         except OSError as e:
             mm = e.errno
-    rw_files = ["/dev/" + d for d in ("null", "zero", "full", "random", "urandom")]
+    rw_files = ["/dev/" + d for d in ("null", "zero", "full", "random", "urandom", "tty")]
     if cfg.get("fifo"):
         rw_files.append(cfg["fifo"])  # the hook's channel, the child's own FIFO
-    abi = _landlock([_WORK, _TMP, cfg["home"], "/dev/shm"], rw_files)
+    abi = _landlock([_WORK, _TMP, cfg["home"], "/dev/shm", "/dev/pts"], rw_files)
     # The listener goes to the host first: until the host serves it, a
     # watched call of this process would wait.
     listener = _seccomp(prog, cfg.get("notify"))

@@ -305,7 +305,7 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 	fork := map[string]any{
 		"disk": lim.Disk, "home": p.Home, "host": p.Host, "nproc": lim.Pids + 3*initThreads, "fsize": lim.Disk,
 		"init": p.Init, "last_pid": coldLastPid,
-		"proc": nsinit.ZygoteProc, "proc_files": files, "proc_dirs": dirs, "proc_ro": ro,
+		"proc": nsinit.ZygoteProc, "proc_files": files, "proc_dirs": dirs, "proc_ro": ro, "devpts": nsinit.DevptsOptions,
 		"etc": nsinit.EtcFiles(nsinit.Persona{Host: p.Host, User: p.User, Gecos: p.Gecos, Home: p.Home}, p.Home, zs.uid, zs.uid),
 	}
 	if zs.fifo != "" {
@@ -420,6 +420,7 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 		{Name: "network-namespace", Detail: "none: private loopback only"},
 		{Name: "ipc-namespace"}, {Name: "uts-namespace"}, {Name: "cgroup-namespace"}, {Name: "mount-namespace", Detail: "the child's own over the zygote's read-only root"},
 		{Name: "disk", Detail: fmt.Sprintf("one fresh tmpfs of %d bytes for /work /tmp %s /dev/shm", lim.Disk, p.Home)},
+		{Name: "dev", Detail: fmt.Sprintf("the zygote's (null zero full random urandom tty); ptys of a devpts of the child's own (at most %d)", nsinit.PtyMax)},
 		{Name: "capabilities", Detail: "none"},
 		{Name: fmt.Sprintf("cgroup-v%d", c.group.Version()), Detail: fmt.Sprintf("%s; memory %d bytes, pids %d, cpus %g", strings.Join(c.group.Controllers(), ","), lim.Memory, lim.Pids, lim.CPUs)},
 		{Name: "seccomp", Detail: "moat's program, as the native backend's"},

@@ -209,7 +209,8 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 
 // siblingAttack is a child's attempt at another child running beside it
 // and at its own pid 1: its loopback and abstract sockets, signals to
-// every process it can name, ptrace.
+// every process it can name, ptrace, its pty (each child's devpts is its
+// own, not the zygote's).
 const siblingAttack = `
 import ctypes, errno, os, socket, json
 libc = ctypes.CDLL(None, use_errno=True)
@@ -236,6 +237,8 @@ def ptrace1():
 attempt("ptrace", ptrace1)
 attempt("kill1", lambda: os.kill(1, 9))
 attempt("killall", lambda: os.kill(-1, 9))
+out["pts"] = sorted(os.listdir("/dev/pts"))
+attempt("pts0", lambda: os.close(os.open("/dev/pts/0", os.O_RDWR | os.O_NOCTTY)))
 print(json.dumps(out))
 `
 
@@ -259,6 +262,7 @@ func TestZygoteSiblings(t *testing.T) {
 import socket, sys, os
 t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("127.0.0.1", 47231)); t.listen(4)
 u = socket.socket(socket.AF_UNIX); u.bind("\0moat-zygote-sibling"); u.listen(4)
+pty = os.openpty()
 print("bound", flush=True)
 sys.stdin.readline()
 t.setblocking(False); u.setblocking(False)
@@ -301,10 +305,13 @@ print("got", got, os.getpid())
 		t.Fatalf("attacker: %v: %q %q", err, res.Stdout, res.Stderr)
 	}
 	t.Logf("attacker saw %v", got)
-	for _, k := range []string{"tcp", "abstract", "ptrace"} {
+	for _, k := range []string{"tcp", "abstract", "ptrace", "pts0"} {
 		if got[k] == "ok" {
 			t.Errorf("a child reached its sibling or pid 1: %s %v", k, got[k])
 		}
+	}
+	if pts, _ := got["pts"].([]any); len(pts) != 1 || pts[0] != "ptmx" {
+		t.Errorf("the attacker's /dev/pts holds %v, want [ptmx] (its sibling holds a pty)", got["pts"])
 	}
 	if procs, _ := got["procs"].([]any); len(procs) > 2 {
 		t.Errorf("the attacker sees processes %v", procs)

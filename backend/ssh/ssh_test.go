@@ -75,6 +75,10 @@ var cannotHold = map[string]bool{
 	// No seccomp filter and no capability bounding on the host: the
 	// system calls and socket families an ordinary user has.
 	"syscalls": true, "capabilities": true, "socket-families": true, "tiocsti": true,
+	// The program's user is the remote host's own login user, no
+	// persona's, and its login uid whatever that host's sshd gave the
+	// session (none here: os.getlogin() fails with ENXIO).
+	"user": true,
 	// No behaviour report on a remote host yet.
 	"report-tamper": true, "walk-flood": true, "hang-hides": true, "limit-hides": true,
 }

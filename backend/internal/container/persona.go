@@ -1,7 +1,13 @@
 package container
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
 	"github.com/moat-sandbox/moat/internal/observe"
@@ -31,3 +37,63 @@ func (p Persona) HookDir() string { return p.Scratch }
 func (p Persona) PasswdEntry() string {
 	return fmt.Sprintf("%s:x:1000:1000:%s:%s:/bin/bash", p.User, p.Gecos, p.Home)
 }
+
+// GroupEntry is the sandbox user's line of /etc/group.
+func (p Persona) GroupEntry() string { return p.User + ":x:1000:" }
+
+// etcMax bounds what is read of an image's /etc/passwd or /etc/group.
+const etcMax = 1 << 20
+
+// WithEntries returns the image's /etc/passwd and /etc/group (as read
+// from it, at most etcMax bytes each) with the persona's lines for uid
+// and gid 1000 in place of any the image has for that id or name: the
+// program's getpwuid, getlogin, whoami and `id -un` then answer the
+// persona's user, whose home is the persona's.
+func (p Persona) WithEntries(passwd, group []byte) (newPasswd, newGroup []byte) {
+	return withEntry(passwd, p.User, "1000", p.PasswdEntry()), withEntry(group, p.User, "1000", p.GroupEntry())
+}
+
+// withEntry keeps the lines of file (an /etc/passwd or /etc/group: name
+// first, the id third) but those of name or id, and appends line.
+func withEntry(file []byte, name, id, line string) []byte {
+	file = file[:min(len(file), etcMax)]
+	var b []byte
+	for _, l := range strings.Split(string(file), "\n") {
+		f := strings.SplitN(l, ":", 4)
+		if l == "" || f[0] == name || (len(f) > 2 && f[2] == id) {
+			continue
+		}
+		b = append(append(b, l...), '\n')
+	}
+	return append(append(b, line...), '\n')
+}
+
+// ImageEtc returns an image's /etc/passwd and /etc/group: read with read
+// once per engine and image ID, then from a cache file. imageID "" is
+// not cached.
+func ImageEtc(engine, imageID string, read func() (passwd, group []byte, err error)) (passwd, group []byte, err error) {
+	dir := stampDir()
+	var entry string
+	if dir != "" && imageID != "" {
+		h := sha256.Sum256([]byte(engine + "\x00" + imageID + "\x00etc"))
+		entry = filepath.Join(dir, "etc-"+hex.EncodeToString(h[:16]))
+		if data, err := os.ReadFile(entry); err == nil {
+			var c etcCache
+			if json.Unmarshal(data, &c) == nil {
+				return c.Passwd, c.Group, nil
+			}
+		}
+	}
+	if passwd, group, err = read(); err != nil {
+		return nil, nil, err
+	}
+	passwd, group = passwd[:min(len(passwd), etcMax)], group[:min(len(group), etcMax)]
+	if entry != "" {
+		if data, err := json.Marshal(etcCache{passwd, group}); err == nil {
+			_ = writeStamp(entry, string(data))
+		}
+	}
+	return passwd, group, nil
+}
+
+type etcCache struct{ Passwd, Group []byte }

@@ -135,11 +135,12 @@ func Main(network NetworkFunc) int {
 	if err := unix.Sethostname([]byte(cfg.Persona.host())); err != nil {
 		return fail("hostname", err)
 	}
-	if cfg.UID != 0 {
-		// A login session's login uid, for getlogin(); this thread forks
-		// the program (or the zygote). Best effort (package loginuid).
-		_ = loginuid.Set(cfg.UID)
-	}
+	// A login session's login uid, for getlogin(); this thread forks the
+	// program (or the zygote). Best effort (package loginuid). Also for
+	// uid 0 of the sandbox (moat run as an ordinary user): the kernel
+	// keeps the host uid it maps to, the moat user's own, which that user
+	// could set for itself; the program reads back 0, the persona's.
+	_ = loginuid.Set(cfg.UID)
 	if err := netns.LoopbackUp(); err != nil {
 		return fail("loopback", err)
 	}
@@ -580,13 +581,16 @@ func applyLandlock() (moat.Layer, error) {
 	for i, d := range devices {
 		devs[i] = "/dev/" + d
 	}
-	devs = append(devs, reportFiles()...) // the audit FIFO, when the report is on
 	err = landlock.V5.BestEffort().RestrictPaths(
 		landlock.RODirs("/"),
 		// WithRefer: renames across the writable directories (setuptools
 		// builds wheels that way) would otherwise fail with EXDEV.
 		landlock.RWDirs(WorkDir, TmpDir, home, "/dev/shm").WithRefer(),
-		landlock.RWFiles(devs...),
+		// ioctl on the terminals (tcgetattr, TIOCGPTN...); on the other
+		// devices, which have none that matter, it is harmless.
+		landlock.RWFiles(devs...).WithIoctlDev(),
+		landlock.RWDirs("/dev/pts").WithIoctlDev(),
+		landlock.RWFiles(reportFiles()...), // the audit FIFO, when the report is on
 	)
 	if err != nil {
 		return moat.Layer{}, err

@@ -21,7 +21,24 @@ const oldRoot = "/.oldroot"
 const scratch = "/.scratch"
 
 // devices are the only device nodes the program gets, bound from the host.
-var devices = []string{"null", "zero", "full", "random", "urandom"}
+// tty is the opener's controlling terminal, never a host one: every
+// process of the sandbox descends from a session with none (Setsid), the
+// only terminals it can open are those of its own devpts (below), and
+// taking one it was handed (TIOCSCTTY on a terminal that is another
+// session's) needs CAP_SYS_ADMIN of the host's user namespace.
+var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// PtyMax is how many pseudo-terminals a sandbox may hold at once: its
+// devpts instance's max, so that a run cannot take the host's
+// (kernel.pty.max, shared by every instance but the host's reserve).
+const PtyMax = 32
+
+// DevptsOptions are the mount options of a sandbox's own devpts: a new
+// instance (no pty of the host or of another run is in it), its ptmx
+// usable by the program's uid, and at most PtyMax terminals. gid and
+// mode are left out: the slave belongs to its opener's uid and gid (the
+// tty group is not mapped in the sandbox's user namespace).
+var DevptsOptions = fmt.Sprintf("newinstance,ptmxmode=0666,mode=0620,max=%d", PtyMax)
 
 // Masked /proc entries (as container runtimes mask them): files get
 // /dev/null bound over them, directories an empty read-only tmpfs.
@@ -98,7 +115,7 @@ func setupRoot(cfg *Config) ([]moat.Layer, error) {
 		{Name: "mount-namespace", Detail: "fresh tmpfs root, pivot_root, host root detached"},
 		{Name: "read-only-runtime", Detail: strings.Join(binds, " ")},
 		{Name: "proc", Detail: "new /proc, sensitive entries masked, /proc/sys read-only"},
-		{Name: "dev", Detail: "null zero full random urandom only"},
+		{Name: "dev", Detail: fmt.Sprintf("null zero full random urandom tty only; ptys of a devpts of its own (at most %d)", PtyMax)},
 		{Name: "disk", Detail: fmt.Sprintf("one tmpfs of %d bytes for /work /tmp /home/sandbox /dev/shm", cfg.Disk)},
 	}, nil
 }
@@ -224,7 +241,15 @@ func setupDev() error {
 			return fmt.Errorf("remount /dev/%s: %w", d, err)
 		}
 	}
-	for name, target := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"} {
+	// Ptys: a devpts instance of this sandbox's own, mounted in its user
+	// and mount namespaces, gone with them; /dev/ptmx its multiplexer.
+	if err := os.Mkdir("/dev/pts", 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, DevptsOptions); err != nil {
+		return fmt.Errorf("mount /dev/pts: %w", err)
+	}
+	for name, target := range map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx"} {
 		if err := os.Symlink(target, "/dev/"+name); err != nil {
 			return err
 		}

@@ -27,6 +27,7 @@ var UserlandTools = []string{
 	"dirname", "basename", "readlink", "realpath", "mktemp", "stat",
 	"head", "tail", "wc", "sort", "uniq", "tr", "cut", "tee", "seq", "expr", "nproc",
 	"sed", "grep", "awk", "find", "xargs", "diff", "cmp", "which",
+	"tty", "script",
 }
 
 // userlandDirs are where a tool is looked for, each spelling bound when it
