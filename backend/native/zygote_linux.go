@@ -32,8 +32,9 @@ var zygoteSource string
 // zygote or the child (a hung zygote fails the preparation, not the pool).
 const zygoteStep = 10 * time.Second
 
-// zygoteMaxRun is the largest run message a child takes (its files, argv
-// and variables); a larger run does not fit and runs cold.
+// zygoteMaxRun is the largest run a child takes (its files, to pid 1,
+// and its argv and variables, to the program's process, together); a
+// larger run does not fit and runs cold.
 const zygoteMaxRun = 128 << 10
 
 // ZygoteNote is the layer a zygote child's Result carries: what differs
