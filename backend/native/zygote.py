@@ -3,16 +3,17 @@
 # seccomp, no Landlock); it reads commands from the host alone, on its
 # descriptor 3 (a Unix seqpacket socket), never from a child. Each command
 # is "fork" with the descriptors of one child: its own socket to the host,
-# stdin, stdout, stderr. The zygote clones the child's pid 1 (_clone) into
+# stdin, stdout, stderr, and the read end of its run pipe. The zygote clones the child's pid 1 (_clone) into
 # a user namespace mapping only itself and mount, IPC, UTS, network and
 # PID namespaces of its own: one fork of the interpreter for the child's
 # setup, not two. pid 1 writes its own uid and gid maps, mounts fresh
 # tmpfs directories, brings lo up, says "placed?" and waits for the host
 # to have moved it into a cgroup of its own; it takes a cgroup namespace,
 # mounts /proc, drops every capability, sets rlimits, no_new_privs,
-# Landlock and the host's seccomp program, says "waiting" and reads the
-# run; it forks the program and reaps until it ends, kills what is left,
-# and reports the status. The program is never pid 1 (a pid 1 ignores
+# Landlock and the host's seccomp program, says "waiting", forks the
+# program's process (which reads its run from the host on the run pipe)
+# and writes the run's files; it reaps until the program ends, kills
+# what is left, and reports the status. The program is never pid 1 (a pid 1 ignores
 # the default action of its own signals).
 #
 # The child's config (its persona, limits; "fifo" for the report) is
@@ -61,6 +62,7 @@ ctypes.pythonapi.PyOS_AfterFork_Child.argtypes = []
 # comes once pid 1 is in its cgroup.
 _CLONE_NS = 0x10000000 | 0x00020000 | 0x08000000 | 0x04000000 | 0x40000000 | 0x20000000
 _WORK, _TMP = "/work", "/tmp"
+_RUN_FD = 4  # a child's run pipe: the program's process reads its run there
 
 
 def _name(n):
@@ -82,15 +84,10 @@ class _MMMap(ctypes.Structure):
 _areas = []  # the argv and environment areas set by _set_mm: alive as long as the process
 
 
-def _set_mm(argv, env):
-    # /proc/self/cmdline and /proc/self/environ are the kernel's view of
-    # the argv and environment areas: PR_SET_MM_MAP points them at
-    # buffers holding argv (and env, if not None), each string
-    # NUL-terminated, no padding. Every other field is this process's
-    # own, from /proc/self/stat (and brk, the current break, read last);
-    # exe_fd -1 and no auxv, which is what lets a process without
-    # capabilities do it (kernel/sys.c prctl_set_mm_map). Raises OSError
-    # with the kernel's errno if it refuses.
+def _mm_map():
+    # This process's own prctl_mm_map, from /proc/self/stat: what
+    # _set_mm changes of it are the argv and environment areas and the
+    # break (read by _set_mm, last), so it may be read ahead.
     fd = os.open("/proc/self/stat", os.O_RDONLY | os.O_CLOEXEC)
     try:
         st = os.read(fd, 4096)
@@ -98,9 +95,22 @@ def _set_mm(argv, env):
         os.close(fd)
     fl = [int(x) for x in st[st.rindex(b")") + 2:].split()[1:]]  # fl[i] is field i+4 (state is field 3)
     f = lambda n: fl[n - 4]
-    m = _MMMap(start_code=f(26), end_code=f(27), start_data=f(45), end_data=f(46), start_brk=f(47),
-               start_stack=f(28), arg_start=f(48), arg_end=f(49), env_start=f(50), env_end=f(51), auxv=0,
-               auxv_size=0, exe_fd=0xFFFFFFFF)
+    return _MMMap(start_code=f(26), end_code=f(27), start_data=f(45), end_data=f(46), start_brk=f(47),
+                  start_stack=f(28), arg_start=f(48), arg_end=f(49), env_start=f(50), env_end=f(51), auxv=0,
+                  auxv_size=0, exe_fd=0xFFFFFFFF)
+
+
+def _set_mm(argv, env, m=None):
+    # /proc/self/cmdline and /proc/self/environ are the kernel's view of
+    # the argv and environment areas: PR_SET_MM_MAP points them at
+    # buffers holding argv (and env, if not None), each string
+    # NUL-terminated, no padding. Every other field is this process's
+    # own (m, _mm_map's, read now if None; and brk, the current break,
+    # read last); exe_fd -1 and no auxv, which is what lets a process
+    # without capabilities do it (kernel/sys.c prctl_set_mm_map). Raises
+    # OSError with the kernel's errno if it refuses.
+    if m is None:
+        m = _mm_map()
     a = ctypes.create_string_buffer(b"".join(x.encode("utf-8", "surrogateescape") + b"\0" for x in argv))
     m.arg_start = ctypes.addressof(a)
     m.arg_end = m.arg_start + len(a.raw) - 1  # the buffer's own trailing NUL is not the argv's
@@ -364,32 +374,22 @@ def _reaper(sock, cfg, prog):
         os.close(listener)
     # The program's process is made now, while the child waits, not when
     # the run has come: under every layer above, without the socket, it
-    # waits for the run on a pipe of its own (_program). Its pid is the
-    # namespace's next (ns_last_pid above).
-    r, w = os.pipe()
+    # waits for the run on the run pipe (descriptor 4, whose write end
+    # only the host holds: _program). Its pid is the namespace's next
+    # (ns_last_pid above).
     pid = os.fork()
     if pid == 0:
-        os.close(w)
-        _program(sock, r, mm == 0 and cfg.get("init"))
-    os.close(r)
+        _program(sock, _RUN_FD, mm == 0 and cfg.get("init"))
+    os.close(_RUN_FD)
+    # The run's files come to pid 1; the host sends the program its run
+    # once they are written (and, with the report, its "before" picture
+    # taken).
     run = _recv(sock)
     for name, data in run.get("files", {}).items():
         with open(os.path.join(_WORK, name), "wb") as f:
             f.write(bytes.fromhex(data))
     if run.get("written"):
-        # The host's "before" picture of the report goes between.
         _send(sock, {"kind": "written"})
-        if _recv(sock).get("kind") != "start":
-            os._exit(1)
-    # The run, to the program. A program that died while waiting reads
-    # nothing (EPIPE, SIGPIPE ignored): its status is reaped below.
-    try:
-        b = json.dumps(run).encode()
-        while b:
-            b = b[os.write(w, b):]
-    except OSError:
-        pass
-    os.close(w)
     del run
     nul = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
@@ -422,8 +422,12 @@ def _reaper(sock, cfg, prog):
 
 def _program(sock, r, mm):
     # The run's program, in this interpreter: pid 1's child, made ahead.
-    # It does what needs no run, then reads the run from r (pid 1's
-    # pipe) to its end.
+    # It does what needs no run, then reads the run from r (the host's
+    # pipe) to its end. What needs no run is done before the read: the
+    # first write to each page of the zygote's copies it (a fault, on
+    # a PVM guest a hypervisor exit), so that work, and the warm-up of
+    # what the run will do (its parse, its compile), is off the run's
+    # time; none of it is seen by the program, which starts as before.
     try:
         sock.close()
         # Dumpable again, as a cold run's program is: the reaper's
@@ -438,6 +442,19 @@ def _program(sock, r, mm):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         os.chdir(_WORK)
+        os.environ.clear()
+        for m in [m for m in sys.modules if m not in _startup]:
+            del sys.modules[m]
+        for d in [d for d in sys.path_importer_cache if d not in _startup_finders]:
+            del sys.path_importer_cache[d]
+        g = {"__name__": "__main__", "__doc__": None, "__package__": None, "__spec__": None,
+             "__loader__": sys.modules["__main__"].__loader__, "__annotations__": {}, "__builtins__": __builtins__}
+        main = type(sys)("__main__")
+        main.__dict__.update(g)
+        g = main.__dict__
+        json.loads('{"argv": ["-c", "pass"], "env": ["A=B"]}')
+        mmap_ = _mm_map() if mm else None
+        compile("pass", "<string>", "exec", dont_inherit=True)
         b = []
         while True:
             x = os.read(r, 1 << 16)
@@ -447,7 +464,6 @@ def _program(sock, r, mm):
         os.close(r)
         run = json.loads(b"".join(b))
         del b
-        os.environ.clear()
         for kv in run["env"]:
             k, _, v = kv.partition("=")
             os.environ[k] = v
@@ -455,22 +471,19 @@ def _program(sock, r, mm):
         if mm:
             # /proc/self/cmdline and /proc/self/environ: the run's, as a
             # cold run's (allowed: pid 1 did the same before the filter).
-            _set_mm(argv, run["env"])
+            _set_mm(argv, run["env"], mmap_)
         if "random" in sys.modules:
             sys.modules["random"].seed()
         # The audit hook's hello (warm.py's): what the zygote and pid 1
         # did is not the run's; the run starts with the hook's budget whole.
         sys.argv = ["-c"] + argv[3:] if argv[1:2] == ["-c"] else argv[1:]
         sys.audit("site.prestart")
+        # Again after the run's own setup (its parse, its imports).
         for m in [m for m in sys.modules if m not in _startup]:
             del sys.modules[m]
         for d in [d for d in sys.path_importer_cache if d not in _startup_finders]:
             del sys.path_importer_cache[d]
-        g = {"__name__": "__main__", "__doc__": None, "__package__": None, "__loader__": sys.modules["__main__"].__loader__,
-             "__spec__": None, "__annotations__": {}, "__builtins__": __builtins__}
-        sys.modules["__main__"] = type(sys)("__main__")
-        sys.modules["__main__"].__dict__.update(g)
-        g = sys.modules["__main__"].__dict__
+        sys.modules["__main__"] = main
         sys.orig_argv = argv
         args = argv[1:]
         if args[0] == "-c":
@@ -540,7 +553,7 @@ def _program(sock, r, mm):
     # frozen.
     try:
         del sys.modules["__main__"]
-        del g
+        del g, main
         gc.collect()
     except BaseException:
         pass
@@ -585,7 +598,7 @@ def _serve():
         # (persona, paths) stays in the zygote's memory, freed or not,
         # for every later child to inherit.
         del msg
-        if len(fds) != 4:
+        if len(fds) != 5:
             for fd in fds:
                 os.close(fd)
             continue
@@ -600,13 +613,15 @@ def _serve():
             try:
                 _name(b"moat-zreaper")
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                cs, i, o, e = fds
-                # Nothing of the zygote's but the child's own descriptors.
+                cs, i, o, e, r = fds
+                # Nothing of the zygote's but the child's own descriptors
+                # (each received one is above 3: 0-3 are the zygote's).
                 os.dup2(i, 0)
                 os.dup2(o, 1)
                 os.dup2(e, 2)
                 os.dup2(cs, 3)
-                os.closerange(4, 1 << 16)
+                os.dup2(r, _RUN_FD)
+                os.closerange(_RUN_FD + 1, 1 << 16)
                 sock = socket.socket(fileno=3)
                 _child(sock, _recv(sock), uid, gid)
             except BaseException as ex:

@@ -33,8 +33,9 @@ var zygoteSource string
 // zygote or the child (a hung zygote fails the preparation, not the pool).
 const zygoteStep = 10 * time.Second
 
-// zygoteMaxRun is the largest run message a child takes (its files, argv
-// and variables); a larger run does not fit and runs cold.
+// zygoteMaxRun is the largest run a child takes (its files, to pid 1,
+// and its argv and variables, to the program's process, together); a
+// larger run does not fit and runs cold.
 const zygoteMaxRun = 128 << 10
 
 // ZygoteNote is the layer a zygote child's Result carries: what differs
@@ -204,6 +205,7 @@ type zygoteChild struct {
 	tmpl                    *moat.Spec
 	sock                    int // the parent's end of the child's socket
 	stdinW, stdoutR, stderr *os.File
+	runW                    *os.File // the run's pipe to the program's process: the host's alone
 	group                   cgroup.Group
 	groupName               string
 	pid1                    int // host pid of the child's pid 1
@@ -298,6 +300,17 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 	}
 	c.stderr = stderrR
 	childEnds = append(childEnds, stderrW)
+	// The run goes to the program's process on a pipe of its own, from
+	// the host, not through pid 1: the program is made ahead and waits
+	// on the read end (its descriptor 4); the host holds the only write
+	// end, so the run is the host's word alone, and one wake-up
+	// (the program's) lies between the request and the run's start.
+	runR, runW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("native: zygote: %w", err)
+	}
+	c.runW = runW
+	childEnds = append(childEnds, runR)
 
 	// A persona of its own: host name, user name, home and /etc files.
 	p := observe.NewPersona()
@@ -317,7 +330,7 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 	// inherits the zygote's memory, and with it whatever the zygote ever
 	// read of an earlier child's. The honeytokens go to neither (plant).
 	cfg, _ := json.Marshal(fork)
-	rights := unix.UnixRights(int(childEnds[0].Fd()), int(stdinR.Fd()), int(stdoutW.Fd()), int(stderrW.Fd()))
+	rights := unix.UnixRights(int(childEnds[0].Fd()), int(stdinR.Fd()), int(stdoutW.Fd()), int(stderrW.Fd()), int(runR.Fd()))
 	z.mu.Lock()
 	err = unix.Sendmsg(zs.ctl, []byte(`{"kind":"fork"}`), rights, nil, 0)
 	z.mu.Unlock()
@@ -585,7 +598,7 @@ func (c *zygoteChild) destroy() {
 	if c.group != nil {
 		_ = c.group.Destroy()
 	}
-	for _, f := range []*os.File{c.stdinW, c.stdoutR, c.stderr} {
+	for _, f := range []*os.File{c.stdinW, c.stdoutR, c.stderr, c.runW} {
 		if f != nil {
 			f.Close()
 		}
@@ -645,15 +658,22 @@ func (c *zygoteChild) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 	for name, data := range spec.Files {
 		files[name] = hex.EncodeToString(data)
 	}
-	// written: with the report and files, the child's pid 1 says when it
-	// wrote them and waits for the host's "before" picture.
-	written := report && len(files) > 0
+	// written: the child's pid 1 writes the run's files and says so
+	// before the host sends the program its run (and, with the report,
+	// takes the "before" picture between).
+	written := len(files) > 0
 	env := append(append([]string(nil), c.baseEnv...), spec.Env...)
 	if report {
 		env = append(env, c.rep.tokenEnv(spec.Env)...)
 	}
-	msg, err := json.Marshal(map[string]any{"argv": append([]string{c.python}, spec.Args...), "env": env, "files": files, "written": written})
-	if err != nil || len(msg) > zygoteMaxRun {
+	// Two messages: the files to pid 1, the rest to the program's
+	// process on its run pipe.
+	fmsg, err := json.Marshal(map[string]any{"files": files, "written": written})
+	if err != nil || len(fmsg) > zygoteMaxRun {
+		return nil, fmt.Errorf("native: the run is too large for a zygote child: %w", moat.ErrMismatch)
+	}
+	msg, err := json.Marshal(map[string]any{"argv": append([]string{c.python}, spec.Args...), "env": env})
+	if err != nil || len(fmsg)+len(msg) > zygoteMaxRun {
 		return nil, fmt.Errorf("native: the run is too large for a zygote child: %w", moat.ErrMismatch)
 	}
 	var run bool
@@ -678,10 +698,7 @@ func (c *zygoteChild) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 		close(c.tidied)
 		return nil, fmt.Errorf("native: zygote child: %w", err)
 	}
-	if !written {
-		zr.walkBefore()
-	}
-	if err := unix.Sendmsg(c.sock, msg, nil, nil, 0); err != nil {
+	if err := unix.Sendmsg(c.sock, fmsg, nil, nil, 0); err != nil {
 		c.destroy()
 		close(c.tidied)
 		return nil, fmt.Errorf("native: zygote child: %w: %w", err, moat.ErrStale)
@@ -692,13 +709,16 @@ func (c *zygoteChild) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 			close(c.tidied)
 			return nil, fmt.Errorf("native: zygote child: write the run's files: %w", c.childErr(err, m))
 		}
-		zr.walkBefore()
-		if err := c.send(map[string]string{"kind": "start"}); err != nil {
-			c.destroy()
-			close(c.tidied)
-			return nil, err
-		}
 	}
+	zr.walkBefore()
+	// The program starts once it has read its run to the end (the pipe's
+	// EOF: the host's end closed). One that died while waiting makes the
+	// write fail; its status is pid 1's to report.
+	runW := c.runW
+	c.runW = nil
+	_ = runW.SetWriteDeadline(time.Now().Add(zygoteStep))
+	_, _ = runW.Write(msg)
+	runW.Close()
 	lim := spec.Limits.WithDefaults()
 	var (
 		mu     sync.Mutex

@@ -597,6 +597,35 @@ print(os.getpid(), os.getppid(), ','.join(sorted(k for k in vars() if k.startswi
 }
 
 // procStatus returns the fields of /proc/PID/status.
+// pipeWriters lists pid's descriptors open for writing on pipe (a
+// /proc/PID/fd link's target, "pipe:[INODE]").
+func pipeWriters(t *testing.T, pid int, pipe string) []string {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w []string
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err != nil || l != pipe {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, e.Name()))
+		if err != nil {
+			continue // closed meanwhile
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "flags:"); ok {
+				if f, err := strconv.ParseUint(strings.TrimSpace(v), 8, 64); err == nil && f&syscall.O_ACCMODE != syscall.O_RDONLY {
+					w = append(w, e.Name())
+				}
+			}
+		}
+	}
+	return w
+}
+
 func procStatus(t *testing.T, pid int) map[string]string {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -617,7 +646,9 @@ func procStatus(t *testing.T, pid int) map[string]string {
 // its namespaces, no setup process between), and the program's process,
 // forked ahead, pid 1's child, already under every layer (its cgroup,
 // no capability, no_new_privs, the seccomp filter), which then runs the
-// program.
+// program. Its run comes on a pipe (its descriptor 4) whose only writer
+// is the host: neither pid 1 nor the zygote can write, or hold back, the
+// program's run.
 func TestZygoteChildProcesses(t *testing.T) {
 	z := newZygote(t)
 	tmpl := zygoteTmpl()
@@ -661,6 +692,18 @@ func TestZygoteChildProcesses(t *testing.T) {
 	}
 	if ps["Seccomp"] != "2" || ps["NoNewPrivs"] != "1" || ps["CapEff"] != "0000000000000000" || ps["CapBnd"] != "0000000000000000" {
 		t.Errorf("the waiting program's process lacks a layer: seccomp %s no_new_privs %s CapEff %s CapBnd %s", ps["Seccomp"], ps["NoNewPrivs"], ps["CapEff"], ps["CapBnd"])
+	}
+	pipe, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/4", prog))
+	if err != nil || !strings.HasPrefix(pipe, "pipe:") {
+		t.Fatalf("the waiting program's descriptor 4 is %q (%v), not its run pipe", pipe, err)
+	}
+	for who, pid := range map[string]int{"the program": prog, "pid 1": pid1, "the zygote": ppid} {
+		if fds := pipeWriters(t, pid, pipe); len(fds) > 0 {
+			t.Errorf("%s (pid %d) holds the run pipe's write end: descriptors %v", who, pid, fds)
+		}
+	}
+	if fds := pipeWriters(t, os.Getpid(), pipe); len(fds) != 1 {
+		t.Errorf("the host holds the run pipe's write end %d times, want once", len(fds))
 	}
 	c1, err1 := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid1))
 	c2, err2 := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", prog))
