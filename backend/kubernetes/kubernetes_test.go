@@ -120,7 +120,7 @@ func TestKubernetes(t *testing.T) {
 // Both are issue 12's open work (the persona), left for the next round.
 var knownFailing = map[string]string{
 	"user": "no passwd line for the program's uid 1000 in the Pod (getpwuid KeyError): the backend adds none",
-	"pty": "pty.spawn's select(2) is EPERM under runsc 20221219 with --oci-seccomp and moat's allow-list profile (pselect6 allowed explicitly too; a default-allow profile works): gVisor --image's suite leaves it out for the same cause",
+	"pty":  "pty.spawn's select(2) is EPERM under runsc 20221219 with --oci-seccomp and moat's allow-list profile (pselect6 allowed explicitly too; a default-allow profile works): gVisor --image's suite leaves it out for the same cause",
 }
 
 // TestRunc: without a gVisor RuntimeClass a run is refused unless
