@@ -799,5 +799,43 @@ func TestCorpusStage2(t *testing.T) {
 				t.Errorf("no critical finding that it ran %s on moat's evidence", w)
 			}
 		}
+		// The script urlopen fetched and subprocess.run gave sh on its
+		// stdin is a download fed to a shell, not a reverse shell.
+		fed, reverse := false, false
+		for _, f := range res.Findings {
+			fed = fed || (f.Severity == moat.SeverityCritical && strings.HasPrefix(f.Summary, "fed a download to a shell: downloaded get.evil-cdn.example/install.sh"))
+			reverse = reverse || strings.Contains(f.Summary, "reverse shell")
+		}
+		if !fed || reverse {
+			dump(t, res)
+			t.Errorf("a critical finding of a download fed to a shell %v; a reverse shell finding %v (want none)", fed, reverse)
+		}
+	})
+}
+
+// TestCorpusReverseShells: a shell whose stdio is a connection, made the
+// ways payloads make it (a shell with the socket as its own stdio, as nc -e
+// and socat exec do; trustypip's dup2 and pty.spawn, where the shell's
+// stdio is a pty and the socket its parent's), is a critical reverse shell
+// on every backend, and not a download fed to a shell.
+func TestCorpusReverseShells(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		for _, f := range []string{"socket_stdio_shell.py", "pty_spawn_shell.py", "reverse_shell.py"} {
+			t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
+				res := run(t, b, filepath.Join("testdata", "corpus", f), func(s *moat.Spec) {
+					s.Network = moat.NetworkSinkhole
+					s.Userland = true
+				})
+				reverse, fed := false, false
+				for _, fd := range res.Findings {
+					reverse = reverse || (fd.Severity == moat.SeverityCritical && strings.HasPrefix(fd.Summary, "reverse shell: "))
+					fed = fed || strings.HasPrefix(fd.Summary, "fed a download")
+				}
+				if !reverse || fed {
+					dump(t, res)
+					t.Errorf("a critical reverse shell finding %v; a download fed to a shell %v (want none)", reverse, fed)
+				}
+			})
+		}
 	})
 }

