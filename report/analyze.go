@@ -632,7 +632,7 @@ func (a *analysis) auditMatch(k moat.Event) bool {
 				return true
 			}
 		case "connect":
-			if e.Kind == "connect" && e.Addr == k.Addr {
+			if e.Kind == "connect" && (e.Addr == k.Addr || (e.PID == k.PID && a.resolvedTo(e.Addr, k.Addr))) {
 				return true
 			}
 			if port(k.Addr) == 53 && (e.Kind == "dns" || e.Kind == "http") {
@@ -645,6 +645,40 @@ func (a *analysis) auditMatch(k moat.Event) bool {
 			// is the sandbox's own: such a connect reaches nothing
 			// outside, so excusing it hides no network use.
 			if e.Kind == "dns" && e.PID == k.PID && loopback(k.Addr) && e.TimeMS >= k.TimeMS-slackMS {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// resolvedTo: hostport, as the audit hook names a connect whose address
+// was a host name (Python's socket.connect(("localhost", port)) resolves
+// it inside the call, with no audited lookup), is the address the kernel
+// saw: the same port, and the name's answer. A name's answer is known for
+// loopback only (localhost and the host's own name resolve there, and
+// loopback is the sandbox's own: excusing it hides no network use) or
+// from the sink's DNS answer for that name, which the program cannot
+// forge. Any other kernel address is still one the hook did not report.
+func (a *analysis) resolvedTo(hostport, kaddr string) bool {
+	i := strings.LastIndexByte(hostport, ':')
+	if i < 0 || isIP(hostport[:i]) || port(hostport) != port(kaddr) {
+		return false
+	}
+	if loopback(kaddr) {
+		return true
+	}
+	ap, err := netip.ParseAddrPort(kaddr)
+	if err != nil {
+		return false
+	}
+	name := strings.TrimSuffix(hostport[:i], ".")
+	for _, n := range a.evs {
+		if n.Source != moat.SourceNetwork || n.Kind != "dns" || !strings.EqualFold(strings.TrimSuffix(n.Name, "."), name) {
+			continue
+		}
+		for _, f := range strings.Fields(n.Detail) {
+			if ip, err := netip.ParseAddr(f); err == nil && ip == ap.Addr().Unmap() {
 				return true
 			}
 		}

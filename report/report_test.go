@@ -117,6 +117,24 @@ func TestAnalyze(t *testing.T) {
 		{"a connect to loopback through ctypes with no lookup", []moat.Event{
 			{Source: "audit", Kind: "hello", PID: 18, TimeMS: 900},
 			{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:80", PID: 18, TimeMS: 980}}, moat.CategoryEvasion, "high"},
+		{"socket.connect((\"localhost\", port)): the hook names the host, the kernel its address (requests' suite)", []moat.Event{
+			{Source: "audit", Kind: "hello", PID: 11, TimeMS: 900},
+			{Source: "audit", Kind: "connect", Addr: "localhost:36679", PID: 11, TimeMS: 10302},
+			{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:36679", PID: 11, TimeMS: 10303}}, moat.CategoryEvasion, ""},
+		{"a connect by name the sink resolved", []moat.Event{
+			{Source: "audit", Kind: "hello", PID: 11, TimeMS: 900},
+			{Source: "network", Kind: "dns", Name: "api.example", Detail: "sinkholed A 198.18.0.4", Addr: "127.0.0.53:53"},
+			{Source: "audit", Kind: "connect", Addr: "api.example:443", PID: 11, TimeMS: 1000},
+			{Source: "kernel", Kind: "connect", Addr: "198.18.0.4:443", PID: 11, TimeMS: 1001}}, moat.CategoryEvasion, ""},
+		{"a connect by name, and a ctypes connect elsewhere on its port", []moat.Event{
+			{Source: "audit", Kind: "hello", PID: 11, TimeMS: 900},
+			{Source: "network", Kind: "dns", Name: "api.example", Detail: "sinkholed A 198.18.0.4", Addr: "127.0.0.53:53"},
+			{Source: "audit", Kind: "connect", Addr: "api.example:443", PID: 11, TimeMS: 1000},
+			{Source: "kernel", Kind: "connect", Addr: "203.0.113.9:443", PID: 11, TimeMS: 1001}}, moat.CategoryEvasion, "high"},
+		{"a connect to localhost, and a ctypes connect to loopback on another port", []moat.Event{
+			{Source: "audit", Kind: "hello", PID: 11, TimeMS: 900},
+			{Source: "audit", Kind: "connect", Addr: "localhost:8080", PID: 11, TimeMS: 1000},
+			{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:9000", PID: 11, TimeMS: 1001}}, moat.CategoryEvasion, "high"},
 		{"a message of gVisor's trace moat could not read", []moat.Event{
 			{Source: "kernel", Kind: "trace", Name: "unreadable", PID: 4, Detail: "execve(0x1 /tmp/c"}}, moat.CategoryEvasion, "medium"},
 	}
