@@ -401,8 +401,8 @@ func port(hostport string) int {
 }
 
 func (a *analysis) network() {
-	var conns, names []moat.Event
-	var targets, hosts []string
+	var conns, names, tarpits []moat.Event
+	var targets, hosts, tarpitAddrs []string
 	for _, e := range a.evs {
 		switch {
 		case e.Source == "moat" || e.Source == "fs":
@@ -412,6 +412,11 @@ func (a *analysis) network() {
 			}
 			if port(e.Addr) == 53 && a.sinkResolver(e.Addr) {
 				continue // a lookup the sink answered: "looked up names"
+			}
+			if unanswered(e.Addr) && !a.sinkSaw(e.Addr) {
+				tarpits = append(tarpits, e)
+				tarpitAddrs = append(tarpitAddrs, e.Addr)
+				continue
 			}
 			conns = append(conns, e)
 			targets = append(targets, e.Addr)
@@ -426,9 +431,35 @@ func (a *analysis) network() {
 	if len(conns) > 0 {
 		a.add(moat.CategoryNetwork, "medium", "attempted network connections to "+joinBounded(uniq(targets), 5), conns)
 	}
+	if len(tarpits) > 0 {
+		a.add(moat.CategoryNetwork, "low", "tried to reach private-network addresses with no network to reach them (as test suites do to provoke a connect timeout): "+joinBounded(uniq(tarpitAddrs), 5), tarpits)
+	}
 	if len(names) > 0 {
 		a.add(moat.CategoryNetwork, "low", "looked up names: "+joinBounded(uniq(hosts), 5), names)
 	}
+}
+
+// unanswered: hostport is a private-network address (RFC 1918, IPv6
+// unique local) on a port other than DNS's. requests' suite connects to
+// 10.255.255.1 to provoke a connect timeout; with no network (moat test's
+// test phase) nothing answers and nothing leaves. It is a network finding
+// only if the sink saw the connection (sinkSaw: under a sinkhole it is
+// answered, and what was sent is judged): so a medium connection stays
+// medium wherever something could have received it, and a private
+// resolver chosen for DNS stays medium everywhere.
+func unanswered(hostport string) bool {
+	ap, err := netip.ParseAddrPort(hostport)
+	return err == nil && ap.Port() != 53 && ap.Addr().Unmap().IsPrivate()
+}
+
+// sinkSaw: the network sink recorded a flow to addr.
+func (a *analysis) sinkSaw(addr string) bool {
+	for _, e := range a.evs {
+		if e.Source == moat.SourceNetwork && e.Addr == addr {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *analysis) kernelConnect(addr string) bool {

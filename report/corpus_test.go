@@ -290,7 +290,7 @@ func TestBenign(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "connect_by_name.py"} {
+	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "connect_by_name.py", "tarpit_connect.py"} {
 		t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
 			check(t, run(t, b, filepath.Join("testdata", "benign", f), userland))
 		})

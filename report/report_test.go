@@ -80,6 +80,13 @@ func TestAnalyze(t *testing.T) {
 			{Source: "kernel", Kind: "connect", Addr: "10.255.255.53:53", PID: 4},
 			{Source: "audit", Kind: "connect", Addr: "10.255.255.53:53", PID: 4},
 			{Source: "network", Kind: "dns", Addr: "10.255.255.53:53", Name: "example.org", Detail: "sinkholed A 198.18.0.1"}}, moat.CategoryNetwork, "low"},
+		{"a private address with no network (requests' TARPIT, 10.255.255.1)", []moat.Event{
+			{Source: "kernel", Kind: "connect", Addr: "10.255.255.1:80", PID: 4},
+			{Source: "audit", Kind: "connect", Addr: "10.255.255.1:80", PID: 4}}, moat.CategoryNetwork, "low"},
+		{"a private address the sink answered", []moat.Event{
+			{Source: "kernel", Kind: "connect", Addr: "10.255.255.1:80", PID: 4},
+			{Source: "network", Kind: "connect", Addr: "10.255.255.1:80", Detail: "sinkholed tcp http POST host=10.255.255.1"}}, moat.CategoryNetwork, "medium"},
+		{"a public address with no network", []moat.Event{{Source: "kernel", Kind: "connect", Addr: "203.0.113.9:80", PID: 4}}, moat.CategoryNetwork, "medium"},
 		{"port 53 the sink did not answer", []moat.Event{{Source: "kernel", Kind: "connect", Addr: "10.255.255.53:53", PID: 4}}, moat.CategoryNetwork, "medium"},
 		{"pth without code", []moat.Event{{Source: "fs", Kind: "file-created", Path: "/work/v/x.pth", Data: "/some/dir"}}, moat.CategoryPersistence, ""},
 		{"pth with code", []moat.Event{{Source: "fs", Kind: "file-created", Path: "/work/v/x.pth", Data: `/a\x0aimport os`}}, moat.CategoryPersistence, "high"},
