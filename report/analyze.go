@@ -100,7 +100,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	a := &analysis{phase: phase, evs: evs, files: map[string]bool{}}
 	for _, e := range evs {
 		if e.Source == "moat" && e.Kind == "honeytoken-planted" && e.Data != "" {
-			t := honeytoken.Token{ID: e.Name, Value: e.Data}
+			t := honeytoken.Token{ID: e.Name, Value: e.Data, Host: e.Addr}
 			if strings.HasPrefix(e.Path, "$") {
 				t.Env = e.Path[1:]
 			} else {
@@ -699,22 +699,7 @@ func (a *analysis) resolvedTo(hostport, kaddr string) bool {
 	if loopback(kaddr) {
 		return true
 	}
-	ap, err := netip.ParseAddrPort(kaddr)
-	if err != nil {
-		return false
-	}
-	name := strings.TrimSuffix(hostport[:i], ".")
-	for _, n := range a.evs {
-		if n.Source != moat.SourceNetwork || n.Kind != "dns" || !strings.EqualFold(strings.TrimSuffix(n.Name, "."), name) {
-			continue
-		}
-		for _, f := range strings.Fields(n.Detail) {
-			if ip, err := netip.ParseAddr(f); err == nil && ip == ap.Addr().Unmap() {
-				return true
-			}
-		}
-	}
-	return false
+	return a.sinkAnswer(strings.TrimSuffix(hostport[:i], "."), kaddr)
 }
 
 func (a *analysis) resources() {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -306,9 +305,7 @@ func TestBenign(t *testing.T) {
 	})
 	t.Run("pytest", func(t *testing.T) {
 		py := "/usr/bin/python3"
-		if exec.Command(py, "-c", "import pytest").Run() != nil {
-			t.Skip("python3-pytest is not installed for /usr/bin/python3")
-		}
+		moattest.RequirePython(t, py, "pytest")
 		ws, err := filepath.Abs(filepath.Join("testdata", "benign", "pytest_project"))
 		if err != nil {
 			t.Fatal(err)
@@ -415,6 +412,33 @@ func corpusSinkhole(t *testing.T, b moat.Backend) {
 				t.Error("no critical exfiltration finding with network evidence")
 			}
 		})
+	}
+}
+
+// TestRequestsNetrc: the real requests (Debian's python3-requests) sends
+// ~/.netrc's login and password as Basic auth to the host the entry names,
+// for its own documented auth: under the sinkhole that is a low finding
+// that says so, not exfiltration, on every backend whose interpreter has
+// requests.
+func TestRequestsNetrc(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	py := "/usr/bin/python3"
+	moattest.RequirePython(t, py, "requests")
+	res := run(t, b, filepath.Join("testdata", "benign", "netrc_requests.py"), func(s *moat.Spec) {
+		s.Python = py
+		s.Network = moat.NetworkSinkhole
+	})
+	sent := false
+	for _, f := range res.Findings {
+		if f.Category == moat.CategoryExfiltration && f.Severity.Rank() > moat.SeverityLow.Rank() {
+			dump(t, res)
+			t.Errorf("requests' own netrc auth is %s exfiltration: %s", f.Severity, f.Summary)
+		}
+		sent = sent || (f.Category == moat.CategoryExfiltration && strings.Contains(f.Summary, "the host its ~/.netrc entry is for"))
+	}
+	if !sent || !strings.Contains(res.Stdout, " 200") {
+		dump(t, res)
+		t.Errorf("no low finding of the netrc password sent to its host (%v), or the request did not reach the sink", sent)
 	}
 }
 
