@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -833,6 +834,48 @@ func TestCorpusStage2(t *testing.T) {
 		if !fed || reverse {
 			dump(t, res)
 			t.Errorf("a critical finding of a download fed to a shell %v; a reverse shell finding %v (want none)", fed, reverse)
+		}
+	})
+}
+
+// TestCorpusStage2Forms: the sink serves a second stage in the form the
+// dropper asks for (base64 for a .b64, an ELF for a .bin on x86-64, the
+// script for a .py or .sh), and each that ran is critical, named by how it
+// ran: the base64 one decoded and exec()d in-process, the ELF written and
+// run.
+func TestCorpusStage2Forms(t *testing.T) {
+	want := map[string]string{
+		"cdn.evil-cdn.example/p/loader.b64 as Python code": "as base64 (the program decoded it)",
+		"198.51.100.7/s/stage.py as Python code":           "",
+		"get.evil-cdn.example/i.sh as a shell script":      "",
+	}
+	if runtime.GOARCH == "amd64" {
+		want["198.51.100.7/bin/agent.bin as a native program"] = "as an x86-64 program"
+	}
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "stage2_forms.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Userland = true
+		})
+		for w, form := range want {
+			if (name == "docker" || name == "gvisor-image") && strings.HasSuffix(w, "as a native program") {
+				// Docker's writable places are noexec (podman's
+				// /tmp is not): the program cannot run, and does not.
+				if !strings.Contains(res.Stdout, "the program did not run") {
+					dump(t, res)
+					t.Error("a program written in a docker container ran")
+				}
+				continue
+			}
+			ok := false
+			for _, f := range res.Findings {
+				ok = ok || (f.Category == moat.CategoryExecution && f.Severity == moat.SeverityCritical && !strings.Contains(f.Summary, "audit hook") &&
+					strings.Contains(f.Summary, "ran the second stage it downloaded from "+w) && strings.Contains(f.Summary, form))
+			}
+			if !ok {
+				dump(t, res)
+				t.Errorf("no critical finding that it ran %s (served %q) on moat's evidence", w, form)
+			}
 		}
 	})
 }
