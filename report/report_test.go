@@ -117,6 +117,11 @@ func TestAnalyze(t *testing.T) {
 			{Source: "audit", Kind: "dns", Name: "localhost", PID: 18, TimeMS: 980},
 			{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:80", PID: 18, TimeMS: 980},
 			{Source: "kernel", Kind: "connect", Addr: "[::1]:80", PID: 18, TimeMS: 980}}, moat.CategoryEvasion, ""},
+		{"getaddrinfo of localhost again, minutes later: the hook reports a name once a process (requests' suite on docker)", []moat.Event{
+			{Source: "audit", Kind: "hello", PID: 19, TimeMS: 900},
+			{Source: "audit", Kind: "dns", Name: "localhost", PID: 19, TimeMS: 2016},
+			{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:0", PID: 19, TimeMS: 4078},
+			{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:55517", PID: 19, TimeMS: 64081}}, moat.CategoryEvasion, ""},
 		{"a lookup, then a connect through ctypes elsewhere", []moat.Event{
 			{Source: "audit", Kind: "hello", PID: 18, TimeMS: 900},
 			{Source: "audit", Kind: "dns", Name: "localhost", PID: 18, TimeMS: 980},
