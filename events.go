@@ -100,7 +100,7 @@ const (
 	KindFileChanged  Kind = "file-changed"  // fs diff: a changed file
 	KindFileDeleted  Kind = "file-deleted"  // fs diff: a removed file
 
-	KindHoneytokenPlanted Kind = "honeytoken-planted" // moat: a fake secret planted (Name: id, Path)
+	KindHoneytokenPlanted Kind = "honeytoken-planted" // moat: a fake secret planted (Name: id, Path; Addr: the one host it is for, netrc's machine)
 	KindHoneytokenWritten Kind = "honeytoken-written" // fs: a fake secret found in a written file
 	KindHoneytokenOutput  Kind = "honeytoken-output"  // moat: a fake secret found in what the run printed (Path: stdout or stderr)
 	KindHoneytokenRead    Kind = "honeytoken-read"    // kernel: a planted file's access time moved, its content was read (Path)

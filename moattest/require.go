@@ -1,8 +1,11 @@
 package moattest
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -49,4 +52,23 @@ func required(list, name string) bool {
 		}
 	}
 	return false
+}
+
+// RequirePython skips the test unless the host interpreter py imports
+// every one of modules (Debian's python3-* packages, which .ci/run
+// installs). Where [RequireEnv] is set (CI), a missing one fails the test
+// instead: CI installs them, so it cannot silently drop out.
+func RequirePython(t testing.TB, py string, modules ...string) {
+	t.Helper()
+	for _, m := range modules {
+		out, err := exec.Command(py, "-c", "import "+m).CombinedOutput()
+		if err == nil {
+			continue
+		}
+		msg := fmt.Sprintf("%s cannot import %s (%v: %s)", py, m, err, bytes.TrimSpace(out))
+		if os.Getenv(RequireEnv) != "" {
+			t.Fatalf("%s, but %s=%q: CI installs it (.ci/run)", msg, RequireEnv, os.Getenv(RequireEnv))
+		}
+		t.Skip(msg)
+	}
 }

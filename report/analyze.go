@@ -100,7 +100,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	a := &analysis{phase: phase, evs: evs, files: map[string]bool{}}
 	for _, e := range evs {
 		if e.Source == "moat" && e.Kind == "honeytoken-planted" && e.Data != "" {
-			t := honeytoken.Token{ID: e.Name, Value: e.Data}
+			t := honeytoken.Token{ID: e.Name, Value: e.Data, Host: e.Addr}
 			if strings.HasPrefix(e.Path, "$") {
 				t.Env = e.Path[1:]
 			} else {
@@ -401,8 +401,8 @@ func port(hostport string) int {
 }
 
 func (a *analysis) network() {
-	var conns, names []moat.Event
-	var targets, hosts []string
+	var conns, names, tarpits []moat.Event
+	var targets, hosts, tarpitAddrs []string
 	for _, e := range a.evs {
 		switch {
 		case e.Source == "moat" || e.Source == "fs":
@@ -412,6 +412,11 @@ func (a *analysis) network() {
 			}
 			if port(e.Addr) == 53 && a.sinkResolver(e.Addr) {
 				continue // a lookup the sink answered: "looked up names"
+			}
+			if unanswered(e.Addr) && !a.sinkSaw(e.Addr) {
+				tarpits = append(tarpits, e)
+				tarpitAddrs = append(tarpitAddrs, e.Addr)
+				continue
 			}
 			conns = append(conns, e)
 			targets = append(targets, e.Addr)
@@ -426,9 +431,35 @@ func (a *analysis) network() {
 	if len(conns) > 0 {
 		a.add(moat.CategoryNetwork, "medium", "attempted network connections to "+joinBounded(uniq(targets), 5), conns)
 	}
+	if len(tarpits) > 0 {
+		a.add(moat.CategoryNetwork, "low", "tried to reach private-network addresses with no network to reach them (as test suites do to provoke a connect timeout): "+joinBounded(uniq(tarpitAddrs), 5), tarpits)
+	}
 	if len(names) > 0 {
 		a.add(moat.CategoryNetwork, "low", "looked up names: "+joinBounded(uniq(hosts), 5), names)
 	}
+}
+
+// unanswered: hostport is a private-network address (RFC 1918, IPv6
+// unique local) on a port other than DNS's. requests' suite connects to
+// 10.255.255.1 to provoke a connect timeout; with no network (moat test's
+// test phase) nothing answers and nothing leaves. It is a network finding
+// only if the sink saw the connection (sinkSaw: under a sinkhole it is
+// answered, and what was sent is judged): so a medium connection stays
+// medium wherever something could have received it, and a private
+// resolver chosen for DNS stays medium everywhere.
+func unanswered(hostport string) bool {
+	ap, err := netip.ParseAddrPort(hostport)
+	return err == nil && ap.Port() != 53 && ap.Addr().Unmap().IsPrivate()
+}
+
+// sinkSaw: the network sink recorded a flow to addr.
+func (a *analysis) sinkSaw(addr string) bool {
+	for _, e := range a.evs {
+		if e.Source == moat.SourceNetwork && e.Addr == addr {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *analysis) kernelConnect(addr string) bool {
@@ -632,7 +663,7 @@ func (a *analysis) auditMatch(k moat.Event) bool {
 				return true
 			}
 		case "connect":
-			if e.Kind == "connect" && e.Addr == k.Addr {
+			if e.Kind == "connect" && (e.Addr == k.Addr || (e.PID == k.PID && a.resolvedTo(e.Addr, k.Addr))) {
 				return true
 			}
 			if port(k.Addr) == 53 && (e.Kind == "dns" || e.Kind == "http") {
@@ -641,15 +672,37 @@ func (a *analysis) auditMatch(k moat.Event) bool {
 			// glibc's getaddrinfo connects a datagram socket to each
 			// answer to sort them (RFC 3484; nothing is sent): after
 			// the process's audited lookup of localhost or its own
-			// name, connects to loopback answers are libc's. Loopback
-			// is the sandbox's own: such a connect reaches nothing
-			// outside, so excusing it hides no network use.
-			if e.Kind == "dns" && e.PID == k.PID && loopback(k.Addr) && e.TimeMS >= k.TimeMS-slackMS {
+			// name, connects to loopback answers are libc's. The hook
+			// reports each name once a process, so the lookup may be
+			// long before (requests' suite looks localhost up for
+			// minutes). Loopback is the sandbox's own: such a connect
+			// reaches nothing outside, so excusing it hides no network
+			// use.
+			if e.Kind == "dns" && e.PID == k.PID && loopback(k.Addr) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// resolvedTo: hostport, as the audit hook names a connect whose address
+// was a host name (Python's socket.connect(("localhost", port)) resolves
+// it inside the call, with no audited lookup), is the address the kernel
+// saw: the same port, and the name's answer. A name's answer is known for
+// loopback only (localhost and the host's own name resolve there, and
+// loopback is the sandbox's own: excusing it hides no network use) or
+// from the sink's DNS answer for that name, which the program cannot
+// forge. Any other kernel address is still one the hook did not report.
+func (a *analysis) resolvedTo(hostport, kaddr string) bool {
+	i := strings.LastIndexByte(hostport, ':')
+	if i < 0 || isIP(hostport[:i]) || port(hostport) != port(kaddr) {
+		return false
+	}
+	if loopback(kaddr) {
+		return true
+	}
+	return a.sinkAnswer(strings.TrimSuffix(hostport[:i], "."), kaddr)
 }
 
 func (a *analysis) resources() {

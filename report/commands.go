@@ -235,21 +235,25 @@ func (a *analysis) commands() {
 			a.add(cmdRules[r].cat, cmdRules[r].sev, cmdRules[r].what+": "+listCommands(evs), evs)
 		}
 	}
-	var reverse, interactive, stdin, plain []moat.Event
-	var notes []string
+	var reverse, fed, interactive, stdin, plain []moat.Event
+	var notes, fedNotes []string
 	for i, e := range cmds {
 		if !shells[path.Base(e.Path)] {
 			continue
 		}
 		args := strings.Fields(argsOf(e.Detail))
+		conns := a.connectsBefore(e)
 		switch {
 		case e.Stdio != "":
 			reverse = append(reverse, e)
 			notes = append(notes, fmt.Sprintf("%s with fds %s on a socket", e.Path, e.Stdio))
-		case !hasScript(args) && a.connectedBefore(e):
-			c, _ := a.connectOf(e)
+		case !hasScript(args) && len(conns) > 0 && !a.downloads(conns):
+			c := a.firstPlain(conns)
 			reverse = append(reverse, c, e)
 			notes = append(notes, fmt.Sprintf("connected to %s, then started %s (pid %d, parent %d)", c.Addr, e.Path, e.PID, e.PPID))
+		case !hasScript(args) && len(conns) > 0:
+			fed = append(fed, conns[0], e)
+			fedNotes = append(fedNotes, fmt.Sprintf("downloaded %s, then started %s reading stdin (pid %d, parent %d)", a.sinkRequest(conns[0]), e.Path, e.PID, e.PPID))
 		case slices.Contains(args, "-i") || slices.Contains(args, "-il") || slices.Contains(args, "-li"):
 			interactive = append(interactive, e)
 		case !judged[i] && !hasScript(args):
@@ -260,6 +264,9 @@ func (a *analysis) commands() {
 	}
 	if len(reverse) > 0 {
 		a.add(moat.CategoryExecution, moat.SeverityCritical, "reverse shell: "+joinBounded(uniq(notes), 3), reverse)
+	}
+	if len(fed) > 0 {
+		a.add(moat.CategoryExecution, moat.SeverityCritical, "fed a download to a shell: "+joinBounded(uniq(fedNotes), 3), fed)
 	}
 	if len(interactive) > 0 {
 		a.add(moat.CategoryExecution, moat.SeverityHigh, "started an interactive shell: "+listCommands(interactive), interactive)
@@ -282,28 +289,73 @@ func hasScript(args []string) bool {
 	return false
 }
 
-// connectedBefore: e's process, or its parent, tried to connect to a
-// non-loopback address before e ran. For a shell with no command or
-// script to run, its stdio is then likely that connection (a pty between
-// them included, as pty.spawn makes).
-func (a *analysis) connectedBefore(e moat.Event) bool {
-	_, ok := a.connectOf(e)
-	return ok
-}
-
-func (a *analysis) connectOf(e moat.Event) (moat.Event, bool) {
+// connectsBefore lists the connections e's process, or its parent, tried
+// to non-loopback addresses before e ran (at most maxConnectsJudged). For
+// a shell with no command or script to run, its stdio is then likely one
+// of them (a pty between them included, as pty.spawn makes), or what one
+// of them downloaded (a script piped into sh).
+func (a *analysis) connectsBefore(e moat.Event) []moat.Event {
+	var out []moat.Event
 	for _, c := range a.evs {
-		if c.TimeMS > e.TimeMS {
+		if c.TimeMS > e.TimeMS || len(out) >= maxConnectsJudged {
 			break
 		}
 		if c.Kind != moat.KindConnect || c.Addr == "" || loopback(c.Addr) || port(c.Addr) == 53 {
 			continue
 		}
 		if c.PID == e.PID || slices.Contains(ancestors(e, 2), c.PID) {
-			return c, true
+			out = append(out, c)
 		}
 	}
-	return moat.Event{}, false
+	return out
+}
+
+// maxConnectsJudged bounds the connections looked at for one shell.
+const maxConnectsJudged = 64
+
+// downloads reports whether every one of conns was a download: the
+// network sink (the program cannot forge its events) answered an HTTP
+// request on a connection to that address. A shell started with no script
+// after downloads alone was fed what they fetched (the stage2_chain and
+// pymafka shape); one connection that carried no request is a channel a
+// shell can be wired to: a reverse shell. Both are critical, so a reverse
+// shell that makes a download first to look like a dropper gains nothing;
+// a shell whose own stdio is a socket (Stdio) is a reverse shell however
+// it was made.
+func (a *analysis) downloads(conns []moat.Event) bool {
+	for _, c := range conns {
+		if a.sinkRequest(c) == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// sinkRequest names the HTTP request the sink answered on a connection to
+// c's address ("host/path (GET)"), or "" if it saw none.
+func (a *analysis) sinkRequest(c moat.Event) string {
+	for _, n := range a.evs {
+		if n.Source != moat.SourceNetwork || n.Kind != moat.KindConnect || n.Addr != c.Addr {
+			continue
+		}
+		for _, proto := range []string{"http ", "https "} { // "tcp http GET host=…", "tls sni=… decrypted https GET host=…"
+			if _, req, ok := strings.Cut(n.Detail, proto); ok {
+				method, _, _ := strings.Cut(req, " ")
+				return firstNonEmpty(n.Name, n.Addr) + n.Path + " (" + method + ")"
+			}
+		}
+	}
+	return ""
+}
+
+// firstPlain is the first of conns that carried no HTTP request.
+func (a *analysis) firstPlain(conns []moat.Event) moat.Event {
+	for _, c := range conns {
+		if a.sinkRequest(c) == "" {
+			return c
+		}
+	}
+	return conns[0]
 }
 
 // listCommands names the command lines of evs, each bounded, the first

@@ -5,8 +5,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -290,7 +290,7 @@ func TestBenign(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py"} {
+	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "connect_by_name.py", "tarpit_connect.py"} {
 		t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
 			check(t, run(t, b, filepath.Join("testdata", "benign", f), userland))
 		})
@@ -306,9 +306,7 @@ func TestBenign(t *testing.T) {
 	})
 	t.Run("pytest", func(t *testing.T) {
 		py := "/usr/bin/python3"
-		if exec.Command(py, "-c", "import pytest").Run() != nil {
-			t.Skip("python3-pytest is not installed for /usr/bin/python3")
-		}
+		moattest.RequirePython(t, py, "pytest")
 		ws, err := filepath.Abs(filepath.Join("testdata", "benign", "pytest_project"))
 		if err != nil {
 			t.Fatal(err)
@@ -415,6 +413,33 @@ func corpusSinkhole(t *testing.T, b moat.Backend) {
 				t.Error("no critical exfiltration finding with network evidence")
 			}
 		})
+	}
+}
+
+// TestRequestsNetrc: the real requests (Debian's python3-requests) sends
+// ~/.netrc's login and password as Basic auth to the host the entry names,
+// for its own documented auth: under the sinkhole that is a low finding
+// that says so, not exfiltration, on every backend whose interpreter has
+// requests.
+func TestRequestsNetrc(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	py := "/usr/bin/python3"
+	moattest.RequirePython(t, py, "requests")
+	res := run(t, b, filepath.Join("testdata", "benign", "netrc_requests.py"), func(s *moat.Spec) {
+		s.Python = py
+		s.Network = moat.NetworkSinkhole
+	})
+	sent := false
+	for _, f := range res.Findings {
+		if f.Category == moat.CategoryExfiltration && f.Severity.Rank() > moat.SeverityLow.Rank() {
+			dump(t, res)
+			t.Errorf("requests' own netrc auth is %s exfiltration: %s", f.Severity, f.Summary)
+		}
+		sent = sent || (f.Category == moat.CategoryExfiltration && strings.Contains(f.Summary, "the host its ~/.netrc entry is for"))
+	}
+	if !sent || !strings.Contains(res.Stdout, " 200") {
+		dump(t, res)
+		t.Errorf("no low finding of the netrc password sent to its host (%v), or the request did not reach the sink", sent)
 	}
 }
 
@@ -800,6 +825,91 @@ func TestCorpusStage2(t *testing.T) {
 				dump(t, res)
 				t.Errorf("no critical finding that it ran %s on moat's evidence", w)
 			}
+		}
+		// The script urlopen fetched and subprocess.run gave sh on its
+		// stdin is a download fed to a shell, not a reverse shell.
+		if fed, reverse := shellKinds(res); !strings.HasPrefix(fed, "fed a download to a shell: downloaded get.evil-cdn.example/install.sh") || reverse != "" {
+			dump(t, res)
+			t.Errorf("a critical finding of a download fed to a shell %q; a reverse shell finding %q (want none)", fed, reverse)
+		}
+	})
+}
+
+// TestCorpusStage2Forms: the sink serves a second stage in the form the
+// dropper asks for (base64 for a .b64, an ELF for a .bin on x86-64, the
+// script for a .py or .sh), and each that ran is critical, named by how it
+// ran: the base64 one decoded and exec()d in-process, the ELF written and
+// run.
+func TestCorpusStage2Forms(t *testing.T) {
+	want := map[string]string{
+		"cdn.evil-cdn.example/p/loader.b64 as Python code": "as base64 (the program decoded it)",
+		"198.51.100.7/s/stage.py as Python code":           "",
+		"get.evil-cdn.example/i.sh as a shell script":      "",
+	}
+	if runtime.GOARCH == "amd64" {
+		want["198.51.100.7/bin/agent.bin as a native program"] = "as an x86-64 program"
+	}
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "stage2_forms.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Userland = true
+		})
+		for w, form := range want {
+			if (name == "docker" || name == "gvisor-image") && strings.HasSuffix(w, "as a native program") {
+				// Docker's writable places are noexec (podman's
+				// /tmp is not): the program cannot run, and does not.
+				if !strings.Contains(res.Stdout, "the program did not run") {
+					dump(t, res)
+					t.Error("a program written in a docker container ran")
+				}
+				continue
+			}
+			ok := false
+			for _, f := range res.Findings {
+				ok = ok || (f.Category == moat.CategoryExecution && f.Severity == moat.SeverityCritical && !strings.Contains(f.Summary, "audit hook") &&
+					strings.Contains(f.Summary, "ran the second stage it downloaded from "+w) && strings.Contains(f.Summary, form))
+			}
+			if !ok {
+				dump(t, res)
+				t.Errorf("no critical finding that it ran %s (served %q) on moat's evidence", w, form)
+			}
+		}
+	})
+}
+
+// shellKinds: the summaries of res's critical findings of a download fed
+// to a shell and of a reverse shell, "" for none.
+func shellKinds(res *moat.Result) (fed, reverse string) {
+	for _, f := range res.Findings {
+		switch {
+		case f.Severity != moat.SeverityCritical:
+		case strings.HasPrefix(f.Summary, "fed a download to a shell: ") && fed == "":
+			fed = f.Summary
+		case strings.HasPrefix(f.Summary, "reverse shell: ") && reverse == "":
+			reverse = f.Summary
+		}
+	}
+	return fed, reverse
+}
+
+// TestCorpusReverseShells: a shell whose stdio is a connection, made the
+// ways payloads make it (a shell with the socket as its own stdio, as nc -e
+// and socat exec do; trustypip's dup2 and pty.spawn, where the shell's
+// stdio is a pty and the socket its parent's), is a critical reverse shell
+// on every backend, and not a download fed to a shell.
+func TestCorpusReverseShells(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		for _, f := range []string{"socket_stdio_shell.py", "pty_spawn_shell.py", "reverse_shell.py"} {
+			t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
+				res := run(t, b, filepath.Join("testdata", "corpus", f), func(s *moat.Spec) {
+					s.Network = moat.NetworkSinkhole
+					s.Userland = true
+				})
+				if fed, reverse := shellKinds(res); reverse == "" || fed != "" {
+					dump(t, res)
+					t.Errorf("a critical reverse shell finding %q; a download fed to a shell %q (want none)", reverse, fed)
+				}
+			})
 		}
 	})
 }

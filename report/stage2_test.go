@@ -28,6 +28,14 @@ func TestStage2(t *testing.T) {
 			[]string{"ran the second stage it downloaded from 39.107.154.72/env as a shell script (moat's sink served an inert stand-in, which left its marker file) (2 times)"}},
 		{"exec()d", []moat.Event{served("pastebin.com", "/raw/x", ".abc-1"), created("/tmp/.abc-1-py")},
 			[]string{"ran the second stage it downloaded from pastebin.com/raw/x as Python code"}},
+		{"base64 decoded and exec()d", []moat.Event{
+			{Source: moat.SourceNetwork, Kind: moat.KindStage2, Name: "cdn.example", Path: "/p.b64", Detail: "served an inert second stage (base64), marker /tmp/.abc-1"},
+			created("/tmp/.abc-1-py")},
+			[]string{"ran the second stage it downloaded from cdn.example/p.b64 as Python code (moat's sink served an inert stand-in as base64 (the program decoded it), which left its marker file)"}},
+		{"an ELF written and run", []moat.Event{
+			{Source: moat.SourceNetwork, Kind: moat.KindStage2, Name: "198.51.100.7", Path: "/agent.bin", Detail: "served an inert second stage (elf), marker /tmp/.abc-1"},
+			created("/tmp/.abc-1-elf")},
+			[]string{"ran the second stage it downloaded from 198.51.100.7/agent.bin as a native program (moat's sink served an inert stand-in as an x86-64 program, which left its marker file)"}},
 		{"downloaded, not run", []moat.Event{served("pastebin.com", "/raw/x", ".abc-1"), created("/tmp/saved.txt")}, nil},
 		{"a marker moat never served", []moat.Event{created("/tmp/.abc-1-sh")}, nil},
 		{"the hook alone", []moat.Event{served("pastebin.com", "/raw/x", ".abc-1"), {Source: moat.SourceAudit, Kind: moat.KindWrite, Path: "/tmp/.abc-1-py"}},

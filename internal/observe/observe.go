@@ -133,7 +133,7 @@ func NewPlan(home string, specEnv []string) *Plan {
 		if t.Env != "" {
 			where = "$" + t.Env
 		}
-		p.Planted = append(p.Planted, moat.Event{Source: "moat", Kind: "honeytoken-planted", Path: where, Name: t.ID, Data: t.Value,
+		p.Planted = append(p.Planted, moat.Event{Source: "moat", Kind: "honeytoken-planted", Path: where, Name: t.ID, Data: t.Value, Addr: t.Host,
 			Detail: "fake secret planted by moat"})
 	}
 	return p

@@ -31,6 +31,7 @@ type exchange struct {
 	served string // the honeytokens the answer carried
 	public bool   // answered as a "what is my IP" service (Public)
 	stage2 string // the marker of the inert second stage served (Stage2)
+	form   string // its form: formScript, formBase64, formELF
 }
 
 // answers is what the sinkhole answers besides an empty 200. Nil
@@ -60,10 +61,12 @@ func sinkAnswer(a answers, dst netip.AddrPort, req []byte) (reply []byte, x exch
 			x.public = true
 			return reply, x
 		}
-	case a.stage2 != nil && scriptLike(sn.Method, host, originForm(sn.Path), headerValue(req, "user-agent")):
-		var script string
-		x.stage2, script = a.stage2.payload()
-		return response(200, "text/plain; charset=utf-8", script, nil), x
+	case a.stage2 != nil:
+		if x.form = stage2Form(sn.Method, host, originForm(sn.Path), headerValue(req, "user-agent"), headerValue(req, "accept")); x.form != "" {
+			var body, ctype string
+			x.stage2, body, ctype = a.stage2.payload(x.form)
+			return response(200, ctype, body, nil), x
+		}
 	}
 	return http200, x
 }

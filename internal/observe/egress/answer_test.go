@@ -1,8 +1,11 @@
 package egress
 
 import (
+	"debug/elf"
+	"encoding/base64"
 	"encoding/json"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -169,6 +172,55 @@ func TestStage2Answer(t *testing.T) {
 	} {
 		if resp, x := sinkAnswer(a, dst, []byte(req)); string(resp) != string(http200) || x.stage2 != "" {
 			t.Errorf("%q: %q", req, resp)
+		}
+	}
+}
+
+// TestStage2Forms: a download is served in the form its request asks
+// for: base64 for a name ending .b64 (decoded, the same polyglot), an ELF
+// for a program's name or an Accept of application/octet-stream alone
+// (x86-64), the script for the rest that is script-like.
+func TestStage2Forms(t *testing.T) {
+	a := answers{stage2: NewStage2()}
+	dst := netip.MustParseAddrPort("198.18.0.3:80")
+	get := func(path, extra string) (string, exchange) {
+		resp, x := sinkAnswer(a, dst, []byte("GET "+path+" HTTP/1.1\r\nHost: cdn.example\r\n"+extra+"\r\n"))
+		_, body, _ := strings.Cut(string(resp), "\r\n\r\n")
+		return body, x
+	}
+	body, x := get("/p/loader.b64", "User-Agent: python-urllib3/1.26\r\n")
+	dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(body))
+	if x.form != formBase64 || err != nil || !strings.Contains(string(dec), "#!/bin/sh\n") || !strings.Contains(string(dec), Stage2Dir+"/"+x.stage2+"-py") {
+		t.Errorf(".b64: form %q, %v, decoded %q", x.form, err, dec)
+	}
+	if body, x = get("/x/setup.py", ""); x.form != formScript || !strings.Contains(body, x.stage2+"-py") {
+		t.Errorf(".py: form %q %q", x.form, body)
+	}
+	if runtime.GOARCH != "amd64" {
+		if _, x = get("/bin/agent.bin", ""); x.form != "" {
+			t.Errorf("an ELF served on %s: %q", runtime.GOARCH, x.form)
+		}
+		return
+	}
+	for _, c := range []struct{ path, extra string }{{"/bin/agent.bin", ""}, {"/dl/x86_64", ""}, {"/update", "Accept: application/octet-stream\r\n"}} {
+		body, x := get(c.path, c.extra)
+		if c.path == "/dl/x86_64" {
+			if x.form == formELF {
+				t.Errorf("%s: a name without an extension is no program's", c.path)
+			}
+			continue
+		}
+		f, err := elf.NewFile(strings.NewReader(body))
+		if x.form != formELF || err != nil {
+			t.Errorf("%s: form %q, %v", c.path, x.form, err)
+			continue
+		}
+		if f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64 || f.Type != elf.ET_EXEC || len(f.Progs) != 1 ||
+			f.Progs[0].Flags != elf.PF_R|elf.PF_X || f.Entry != f.Progs[0].Vaddr+120 || f.Progs[0].Filesz != uint64(len(body)) {
+			t.Errorf("%s: %+v %+v", c.path, f.FileHeader, f.Progs)
+		}
+		if !strings.HasSuffix(body, Stage2Dir+"/"+x.stage2+"-elf\x00") {
+			t.Errorf("%s: the marker's path is not the program's data: %q", c.path, body[120:])
 		}
 	}
 }

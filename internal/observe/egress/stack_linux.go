@@ -427,7 +427,7 @@ func (s *Stack) recordStage2(ev moat.Event, x exchange) {
 		return
 	}
 	s.rec.Record(moat.Event{Kind: moat.KindStage2, Addr: ev.Addr, Name: ev.Name, Path: ev.Path,
-		Detail: "served an inert second stage, marker " + Stage2Dir + "/" + x.stage2})
+		Detail: "served an inert second stage (" + x.form + "), marker " + Stage2Dir + "/" + x.stage2})
 }
 
 // flow is what the sink learnt beyond a flow's first bytes.

@@ -2,7 +2,10 @@ package egress
 
 import (
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
 	"path"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -44,14 +47,38 @@ func NewStage2() *Stage2 {
 	return &Stage2{token: string(b)}
 }
 
+// The forms a second stage is served in, as the request asks for it
+// (stage2Form): droppers fetch a script to pipe into a shell or exec(), its
+// base64 to decode first, or a program to write and run.
+const (
+	formScript = "script" // the shell-and-Python polyglot, as text
+	formBase64 = "base64" // the polyglot's base64 (a name ending .b64)
+	formELF    = "elf"    // a static x86-64 program (a binary's name)
+)
+
 // payload returns the next answer's marker (the file's name without its
-// "-sh" or "-py") and the script. The first line makes it a shell script
-// when run as a file; the shell reads `"""":` as the no-op `:` and exits
-// before the Python; Python reads the shell part as a string literal.
-func (l *Stage2) payload() (marker, script string) {
+// "-sh", "-py" or "-elf") and the body of the given form, with its
+// content type. The script's first line makes it a shell script when run
+// as a file; the shell reads `"""":` as the no-op `:` and exits before the
+// Python; Python reads the shell part as a string literal. Its base64
+// form decodes to the same script; the ELF form makes the marker "-elf"
+// and exits.
+func (l *Stage2) payload(form string) (marker, body, ctype string) {
 	marker = "." + l.token + "-" + strconv.FormatInt(l.n.Add(1), 10)
 	m := Stage2Dir + "/" + marker
-	script = "#!/bin/sh\n" +
+	switch form {
+	case formELF:
+		return marker, string(inertELF(m + "-elf")), "application/octet-stream"
+	case formBase64:
+		return marker, base64.StdEncoding.EncodeToString([]byte(polyglot(m))) + "\n", "text/plain; charset=utf-8"
+	}
+	return marker, polyglot(m), "text/plain; charset=utf-8"
+}
+
+// polyglot is the inert script, valid shell and valid Python, that makes
+// the marker file m + "-sh" or m + "-py".
+func polyglot(m string) string {
+	return "#!/bin/sh\n" +
 		"\"\"\"\":\n" +
 		"id >/dev/null 2>&1\n" +
 		": > " + m + "-sh 2>/dev/null\n" +
@@ -61,7 +88,47 @@ func (l *Stage2) payload() (marker, script string) {
 		"    open(\"" + m + "-py\", \"a\").close()\n" +
 		"except OSError:\n" +
 		"    pass\n"
-	return marker, script
+}
+
+// inertELF is a static x86-64 Linux program of one segment that creates
+// the file path (open with O_WRONLY|O_CREAT, mode 0644) and exits 0:
+// nothing else, no library, no other system call. The descriptor is
+// left to exit to close.
+func inertELF(path string) []byte {
+	const base, hdr = 0x400000, 64 + 56 // one ELF header, one program header
+	code := []byte{
+		0xb8, 0x02, 0x00, 0x00, 0x00, // mov eax, 2 (open)
+		0x48, 0x8d, 0x3d, 21, 0x00, 0x00, 0x00, // lea rdi, [rip+21]: the path, after the code
+		0xbe, 0x41, 0x00, 0x00, 0x00, // mov esi, O_WRONLY|O_CREAT
+		0xba, 0xa4, 0x01, 0x00, 0x00, // mov edx, 0644
+		0x0f, 0x05, // syscall
+		0xb8, 0x3c, 0x00, 0x00, 0x00, // mov eax, 60 (exit)
+		0x31, 0xff, // xor edi, edi
+		0x0f, 0x05, // syscall
+	}
+	code = append(code, path...)
+	code = append(code, 0)
+	size := uint64(hdr + len(code))
+	le := binary.LittleEndian
+	b := make([]byte, hdr, size)
+	copy(b, "\x7fELF\x02\x01\x01") // 64-bit, little-endian, version 1, System V
+	le.PutUint16(b[16:], 2)        // ET_EXEC
+	le.PutUint16(b[18:], 0x3e)     // EM_X86_64
+	le.PutUint32(b[20:], 1)
+	le.PutUint64(b[24:], base+hdr) // entry: the code
+	le.PutUint64(b[32:], 64)       // program headers' offset
+	le.PutUint16(b[52:], 64)       // ELF header's size
+	le.PutUint16(b[54:], 56)       // a program header's size
+	le.PutUint16(b[56:], 1)        // one of them
+	ph := b[64:]
+	le.PutUint32(ph[0:], 1) // PT_LOAD
+	le.PutUint32(ph[4:], 5) // readable, executable
+	le.PutUint64(ph[16:], base)
+	le.PutUint64(ph[24:], base)
+	le.PutUint64(ph[32:], size)
+	le.PutUint64(ph[40:], size)
+	le.PutUint64(ph[48:], 0x1000)
+	return append(b, code...)
 }
 
 // pasteHosts serve what their users paste, raw: where second stages live.
@@ -69,6 +136,35 @@ var pasteHosts = map[string]bool{
 	"pastebin.com": true, "paste.website": true, "rentry.co": true, "rentry.org": true, "paste.ee": true, "hastebin.com": true,
 	"gist.githubusercontent.com": true, "raw.githubusercontent.com": true, "pastes.io": true, "dpaste.org": true, "dpaste.com": true,
 	"termbin.com": true, "transfer.sh": true, "ghostbin.com": true, "controlc.com": true, "paste.c-net.org": true, "bitbucket.org": true,
+}
+
+// base64Exts name a download the dropper decodes before it runs it.
+var base64Exts = map[string]bool{".b64": true, ".base64": true}
+
+// binaryExts name a program a dropper writes and runs: served as the
+// inert ELF where the sandbox runs x86-64 programs.
+var binaryExts = map[string]bool{".bin": true, ".elf": true, ".x86_64": true, ".amd64": true, ".x64": true, ".out": true}
+
+// stage2Form is the form of second stage a GET asks for, "" for none: a
+// name ending .b64 or .base64 its base64, a program's name (binaryExts) or
+// an Accept of application/octet-stream alone the ELF (on x86-64 only: a
+// program the sandbox can run), and a script-like request (scriptLike) the
+// script.
+func stage2Form(method, host, target, ua, accept string) string {
+	if method != "GET" {
+		return ""
+	}
+	p, _, _ := strings.Cut(target, "?")
+	ext := path.Ext(path.Base(strings.ToLower(p)))
+	switch {
+	case base64Exts[ext]:
+		return formBase64
+	case runtime.GOARCH == "amd64" && (binaryExts[ext] || (ext == "" && strings.EqualFold(strings.TrimSpace(accept), "application/octet-stream"))):
+		return formELF
+	case scriptLike(method, host, target, ua):
+		return formScript
+	}
+	return ""
 }
 
 // scriptExts are the extensions of scripts a dropper fetches.

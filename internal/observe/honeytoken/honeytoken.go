@@ -34,6 +34,10 @@ type Token struct {
 	Value string `json:"value"`          // the random part to look for
 	Path  string `json:"path,omitempty"` // file it is planted in, inside the sandbox
 	Env   string `json:"env,omitempty"`  // environment variable holding it
+	// Host is the one host the secret is for, where its file says so
+	// (netrc's machine): a library that sends it there as the file
+	// directs (requests' netrc auth) is not stealing it.
+	Host string `json:"host,omitempty"`
 }
 
 // Set is what one run plants.
@@ -167,8 +171,10 @@ func newSet(home string) *Set {
 	s.Files[pypirc] = fmt.Sprintf("[distutils]\nindex-servers =\n    pypi\n\n[pypi]\nusername = __token__\npassword = %s\n", pypi)
 	add("pypi-token", pypi, pypirc, "")
 	netrcPath := home + "/.netrc"
-	s.Files[netrcPath] = fmt.Sprintf("machine %s\n  login %s\n  password %s\n", pick(netrcHosts), pick(logins), netrc)
+	netrcHost := pick(netrcHosts)
+	s.Files[netrcPath] = fmt.Sprintf("machine %s\n  login %s\n  password %s\n", netrcHost, pick(logins), netrc)
 	add("netrc-password", netrc, netrcPath, "")
+	s.Tokens[len(s.Tokens)-1].Host = netrcHost
 	s.Env = []string{"GITHUB_TOKEN=" + ghToken, "AWS_SECRET_ACCESS_KEY=" + envSecret}
 	add("env-github-token", ghToken, "", "GITHUB_TOKEN")
 	add("env-aws-secret-access-key", envSecret, "", "AWS_SECRET_ACCESS_KEY")
