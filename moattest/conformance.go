@@ -25,6 +25,7 @@ func conformanceCases() []testCase {
 		{name: "exit-code", fn: testExitCode},
 		{name: "stdout-stderr", fn: testStdoutStderr},
 		{name: "stdin", fn: testStdin},
+		{name: "wait-calls", fn: testWaitCalls},
 		{name: "args", fn: testArgs},
 		{name: "env", alone: true, fn: testEnv},
 		{name: "files", fn: testFiles},
@@ -121,6 +122,40 @@ func testStdin(t *testing.T, s *suite) {
 	wantExit0(t, res)
 	if res.Stdout != "''\n" {
 		t.Errorf("with no Stdin, stdin read %q, want ''", res.Stdout)
+	}
+}
+
+// testWaitCalls: the calls that wait on descriptors answer as on any
+// Linux (select, pselect6, poll, ppoll, epoll): ordinary programs
+// (pty.spawn, servers, test runners) use every one. Under runsc
+// 20221219's --oci-seccomp an allow-list that named only Linux's
+// "pselect6" left glibc's select, which is pselect6, refused: the Sentry
+// calls that call "pselect".
+func testWaitCalls(t *testing.T, s *suite) {
+	res := s.run(t, s.py(`
+import os, select, json
+r, w = os.pipe(); os.write(w, b"x")
+R = {}
+def t(name, f):
+    try:
+        R[name] = f()
+    except OSError as e:
+        R[name] = "error: " + os.strerror(e.errno)
+t("select", lambda: select.select([r], [], [], None)[0] == [r])
+t("select-timeout", lambda: select.select([r], [], [], 1.5)[0] == [r])
+t("select-empty", lambda: select.select([], [], [], 0) == ([], [], []))
+p = select.poll(); p.register(r, select.POLLIN)
+t("poll", lambda: p.poll(1000) == [(r, select.POLLIN)])
+e = select.epoll(); e.register(r, select.EPOLLIN)
+t("epoll", lambda: e.poll(1) == [(r, select.EPOLLIN)])
+print(json.dumps(R))`))
+	wantExit0(t, res)
+	var got map[string]any
+	report(t, res, &got)
+	for _, k := range []string{"select", "select-timeout", "select-empty", "poll", "epoll"} {
+		if got[k] != true {
+			t.Errorf("%s: %v, want true", k, got[k])
+		}
 	}
 }
 

@@ -95,7 +95,7 @@ func TestGVisorImageSuite(t *testing.T) {
 		Layers:    []string{"engine", "runtime", "init", "user", "capabilities", "no-new-privs", "seccomp", "read-only-rootfs", "network", "disk", "limits", "timeout", "output-limit"},
 		Container: &moattest.Container{ExtraDevices: []string{"tty", "ptmx", "pts", "fuse", "net", "mqueue", "core", "console"}, SuidRoot: true},
 		Sentry:    &moattest.Sentry{Leftovers: gvisor.Leftovers, MemoryOverhead: gvisor.SentryMemory},
-		Cases:     []string{"exit-code", "forged-frames", "report-tamper", "walk-flood", "hang-hides", "kill-init", "syscalls", "tiocsti", "devices", "user"},
+		Cases:     []string{"exit-code", "forged-frames", "report-tamper", "walk-flood", "hang-hides", "kill-init", "syscalls", "tiocsti", "devices", "user", "pty", "wait-calls"},
 	})
 	t.Run("no-leftover-containers", func(t *testing.T) { enginetest.WantNoContainers(t) })
 }

@@ -115,12 +115,10 @@ func TestKubernetes(t *testing.T) {
 // program alone. user (2026-12-05, by reading, no cluster run): the
 // Pod's image has no /etc/passwd line for uid 1000 and this backend adds
 // none (docker binds one per run, podman has --passwd-entry), so
-// getpwuid fails there as it did on docker. pty (2026-12-05, run on the
-// cluster): its python half passes; pty.spawn's select(2) is refused.
-// Both are issue 12's open work (the persona), left for the next round.
+// getpwuid fails there as it did on docker: issue 12's open work (the
+// persona), left for the next round.
 var knownFailing = map[string]string{
 	"user": "no passwd line for the program's uid 1000 in the Pod (getpwuid KeyError): the backend adds none",
-	"pty":  "pty.spawn's select(2) is EPERM under runsc 20221219 with --oci-seccomp and moat's allow-list profile (pselect6 allowed explicitly too; a default-allow profile works): gVisor --image's suite leaves it out for the same cause",
 }
 
 // TestRunc: without a gVisor RuntimeClass a run is refused unless
