@@ -696,7 +696,7 @@ stop_at = time.monotonic() + h['stop_s'] if h.get('stop_s') else None
 timed_out = False
 status = None
 open_fds = {ro: b'o', re_: b'e'}
-# poll, not select: runsc's seccomp (--oci-seccomp) refuses select(2).
+# poll, not select: a runsc profile without gVisor's name "pselect" refuses select(2).
 poller = select.poll()
 for fd in list(open_fds) + [wake_r] + ([fifo] if fifo is not None else []):
     poller.register(fd, select.POLLIN)
