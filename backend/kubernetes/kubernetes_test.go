@@ -112,14 +112,8 @@ func TestKubernetes(t *testing.T) {
 // .ci/kube-up.sh, each with what it saw: issue 16's open work, not
 // accepted behaviour. None is left (2026-12-05): disk-bomb passes with
 // the shim's /dev/shm patch, copy-out-caps with the timeout on the
-// program alone. user (2026-12-05, by reading, no cluster run): the
-// Pod's image has no /etc/passwd line for uid 1000 and this backend adds
-// none (docker binds one per run, podman has --passwd-entry), so
-// getpwuid fails there as it did on docker: issue 12's open work (the
-// persona), left for the next round.
-var knownFailing = map[string]string{
-	"user": "no passwd line for the program's uid 1000 in the Pod (getpwuid KeyError): the backend adds none",
-}
+// program alone.
+var knownFailing = map[string]string{}
 
 // TestRunc: without a gVisor RuntimeClass a run is refused unless
 // degraded is allowed; then it runs as a plain runc Pod and says so.

@@ -37,6 +37,9 @@ const (
 	// init container's, in its own root, which the program never sees.
 	termDir  = ".t"
 	termFile = "m"
+	// etcDir, in the same volume, holds the run's /etc/passwd and
+	// /etc/group: the image's with the persona's lines (see loader).
+	etcDir   = ".e"
 	initTerm = "/.moat-t"
 	// ManagedBy is the value of app.kubernetes.io/managed-by on what moat
 	// creates.
@@ -65,7 +68,23 @@ const uid, gid = 1000, 1000
 // place of the main container's termination message (termDir, termFile):
 // a file in a directory of mode 0, which the program, without
 // CAP_DAC_OVERRIDE on a read-only mount, can neither enter nor change.
+// And the run's /etc/passwd and /etc/group (etcDir), bound read-only over
+// the image's: the image's lines (at most 1 MiB of each) but those of
+// the persona's name or of id 1000, then the persona's lines, argv 3 and
+// 4 (ctr.Persona.WithEntries, as docker binds them), so that getpwuid,
+// whoami and id -un answer the persona's user.
 const loader = `import hashlib, os, sys
+os.mkdir('` + ctrinit.Dir + `/` + etcDir + `', 0o755)
+for f, line in (('passwd', sys.argv[3]), ('group', sys.argv[4])):
+    name = line.split(':')[0]
+    try:
+        with open('/etc/' + f, encoding='utf-8', errors='surrogateescape') as g:
+            old = g.read(1 << 20).split('\n')
+    except OSError:
+        old = []
+    keep = [l for l in old if l and l.split(':')[0] != name and l.split(':')[2:3] != ['1000']]
+    with open('` + ctrinit.Dir + `/` + etcDir + `/' + f, 'w', encoding='utf-8', errors='surrogateescape') as g:
+        g.write(''.join(l + '\n' for l in keep) + line + '\n')
 os.mkdir('` + ctrinit.Dir + `/` + termDir + `', 0o700)
 open('` + ctrinit.Dir + `/` + termDir + `/` + termFile + `', 'w').close()
 os.chmod('` + ctrinit.Dir + `/` + termDir + `', 0)
@@ -236,11 +255,15 @@ func podSpec(id, image, runtimeClass string, lim moat.Limits, goInit bool, idle 
 		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: binVol, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: q}}})
 		pod.Spec.Containers[0].VolumeMounts = append(pod.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: binVol, MountPath: persona.Tools, ReadOnly: true})
 		pod.Spec.Containers[0].TerminationMessagePath = persona.Tools + "/" + termDir + "/" + termFile
+		for _, f := range []string{"passwd", "group"} {
+			pod.Spec.Containers[0].VolumeMounts = append(pod.Spec.Containers[0].VolumeMounts,
+				corev1.VolumeMount{Name: binVol, MountPath: "/etc/" + f, SubPath: etcDir + "/" + f, ReadOnly: true})
+		}
 		pod.Spec.InitContainers = []corev1.Container{{
 			Name:                   initName,
 			Image:                  image,
 			ImagePullPolicy:        corev1.PullIfNotPresent,
-			Command:                []string{"python3", "-I", "-S", "-c", loader, sum, strconv.Itoa(size)},
+			Command:                []string{"python3", "-I", "-S", "-c", loader, sum, strconv.Itoa(size), persona.PasswdEntry(), persona.GroupEntry()},
 			Stdin:                  true,
 			StdinOnce:              true,
 			SecurityContext:        sc,

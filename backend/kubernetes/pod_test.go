@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -78,8 +79,9 @@ func TestPodSpec(t *testing.T) {
 		t.Errorf("the writable emptyDirs hold %d bytes, over the disk limit %d", sum, lim.Disk)
 	}
 	for _, m := range s.Containers[0].VolumeMounts {
-		if m.Name == binVol && (!m.ReadOnly || m.MountPath != persona.Tools) {
-			t.Errorf("moat's binary is mounted %+v, want read-only at %s", m, persona.Tools)
+		etc := m.MountPath == "/etc/passwd" || m.MountPath == "/etc/group"
+		if m.Name == binVol && (!m.ReadOnly || (m.MountPath != persona.Tools && !etc) || (etc && m.SubPath != ".e/"+path.Base(m.MountPath))) {
+			t.Errorf("moat's volume is mounted %+v, want read-only at %s, and its .e/passwd and .e/group at /etc", m, persona.Tools)
 		}
 		if m.Name == sysVol && (!m.ReadOnly || (m.MountPath != "/sys" && m.MountPath != "/dev/net")) {
 			t.Errorf("/sys or /dev/net is covered by %+v, want an empty read-only directory", m)
