@@ -271,13 +271,13 @@ func (a *analysis) basicAuthTo(e moat.Event, host string) bool {
 	}
 	switch {
 	case e.Source == moat.SourceNetwork:
-		return strings.EqualFold(e.Name, host) && a.sinkAnswer(host, e.Addr)
+		return strings.EqualFold(e.Name, host) && a.sinkOnly(host, e.Addr)
 	case e.Source == moat.SourceAudit && e.Kind == moat.KindHTTP:
 		if !strings.Contains(strings.ToLower(e.Data), `host: `+strings.ToLower(host)+`\x0d\x0a`) {
 			return false
 		}
 		for _, n := range a.evs {
-			if n.Source == moat.SourceNetwork && strings.EqualFold(n.Name, host) && a.sinkAnswer(host, n.Addr) {
+			if n.Source == moat.SourceNetwork && strings.EqualFold(n.Name, host) && a.sinkOnly(host, n.Addr) {
 				return true
 			}
 		}
@@ -287,21 +287,42 @@ func (a *analysis) basicAuthTo(e moat.Event, host string) bool {
 
 // sinkAnswer: the sink's DNS answer for host was hostport's address.
 func (a *analysis) sinkAnswer(host, hostport string) bool {
+	own, _ := a.sinkAnswers(host, hostport)
+	return own
+}
+
+// sinkOnly is sinkAnswer where the sink gave that address to no other
+// name: past its per-name addresses the sink gives every new name one
+// shared address, and a flow there may be to any of them (a program
+// could fill the names, then send a secret to its own host's name,
+// naming the netrc host in the request).
+func (a *analysis) sinkOnly(host, hostport string) bool {
+	own, other := a.sinkAnswers(host, hostport)
+	return own && !other
+}
+
+// sinkAnswers says whether the sink's DNS answers gave hostport's address
+// to host, and to another name.
+func (a *analysis) sinkAnswers(host, hostport string) (own, other bool) {
 	ap, err := netip.ParseAddrPort(hostport)
 	if err != nil {
-		return false
+		return false, false
 	}
 	for _, n := range a.evs {
-		if n.Source != moat.SourceNetwork || n.Kind != moat.KindDNS || !strings.EqualFold(strings.TrimSuffix(n.Name, "."), host) {
+		if n.Source != moat.SourceNetwork || n.Kind != moat.KindDNS {
 			continue
 		}
 		for _, f := range strings.Fields(n.Detail) {
 			if ip, err := netip.ParseAddr(f); err == nil && ip == ap.Addr().Unmap() {
-				return true
+				if strings.EqualFold(strings.TrimSuffix(n.Name, "."), host) {
+					own = true
+				} else {
+					other = true
+				}
 			}
 		}
 	}
-	return false
+	return own, other
 }
 
 func channelOf(e moat.Event, extra string) string {

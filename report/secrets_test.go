@@ -128,6 +128,10 @@ func TestNetrcToItsHost(t *testing.T) {
 		{"in a POST body to the host", []moat.Event{tok, dns("github.com", "198.18.0.1"),
 			flow("198.18.0.1:443", "github.com", `POST /x HTTP/1.1\r\nHost: github.com\r\n\r\nk=`+pw)}, moat.SeverityCritical},
 		{"the hook's copy alone, the sink saw no flow to the host", []moat.Event{tok, hook}, moat.SeverityCritical},
+		// Past the sink's per-name addresses every name shares one: a flow
+		// to it is not known to be the netrc host's (it may be evil's).
+		{"to the address the sink shares between names", []moat.Event{tok, dns("github.com", "198.18.255.254"),
+			dns("evil.example", "198.18.255.254"), flow("198.18.255.254:443", "github.com", req("github.com"))}, moat.SeverityCritical},
 	}
 	for _, c := range cases {
 		fs := Analyze(c.evs)
