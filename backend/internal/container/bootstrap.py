@@ -395,7 +395,12 @@ if pid == 0:
         if os.getuid():
             # A login session's login uid, for getlogin(): settable once,
             # without privilege, while unset (Go: internal/sandbox/loginuid).
+            # The init's non-dumpable state came with the fork and makes
+            # /proc/self root's: this process is dumpable again for the
+            # write (it is the program-to-be, nothing else of the run runs
+            # yet but the init; its exec makes it dumpable anyway).
             try:
+                prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE 1
                 fd = os.open('/proc/self/loginuid', os.O_WRONLY)
                 try:
                     os.write(fd, str(os.getuid()).encode())
