@@ -268,6 +268,17 @@ const nofile = 4096
 
 func nproc(pids int) int { return max(4096, pids+64) }
 
+// Without cgroups RLIMIT_NPROC stands in for the pids limit. It counts
+// every process of the host uid the container's user maps to, and
+// rootless containers of one user share that uid: the program's limit
+// (set by the init's exec shim) has sideSlack for runs side by side, and
+// the container's, which binds the init, initSlack more, so that a
+// program that forks to its limit leaves the init room for the threads
+// Go's runtime makes (the init died of a failed thread creation there).
+const sideSlack, initSlack = 32, 32
+
+func programNproc(pids int) int { return pids + ctr.InitPids + sideSlack }
+
 // containerName names a run's container. Podman writes the name into the
 // container's /etc/hosts, so it says nothing of moat (the label does).
 func containerName(id string) string { return "build-" + id }
@@ -325,7 +336,7 @@ func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFil
 		// container's user maps to, and rootless containers of one user
 		// share that uid: slack for runc's init and for runs side by
 		// side, or one run's exec fails for another's processes.
-		n := lim.Pids + ctr.InitPids + 64
+		n := programNproc(lim.Pids) + initSlack
 		args = append(args, "--ulimit", fmt.Sprintf("nproc=%d:%d", n, n))
 		degraded = append(degraded, "cgroups: "+m.why+"; rlimits stand in, and bound less: "+degradedBounds(lim))
 	}
@@ -343,8 +354,8 @@ func degradedBounds(lim moat.Limits) string {
 	}
 	return fmt.Sprintf("memory %d bytes is RLIMIT_AS, the address space of each process, not the memory of all together "+
 		"(n processes may hold n times that; no memory status, the program sees MemoryError or a failed mmap); "+
-		"pids %d is RLIMIT_NPROC, counted over every process of the host uid the container user maps to, "+
-		"with slack of 64 for runs side by side%s", lim.Memory, lim.Pids+ctr.InitPids, cpu)
+		"pids %d is RLIMIT_NPROC %d, counted over every process of the host uid the container user maps to, "+
+		"with slack of %d for runs side by side%s", lim.Memory, lim.Pids, programNproc(lim.Pids), sideSlack+ctr.InitPids, cpu)
 }
 
 func modeOf(opts string) string {
@@ -714,6 +725,7 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	}()
 	if !r.m.cgroups {
 		sess.RlimitAS = lim.Memory
+		sess.RlimitNproc = int64(programNproc(lim.Pids))
 	}
 	sess.OnExit = life.FinalStats
 	sess.AfterProgram = ctr.AfterBound
