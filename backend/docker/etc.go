@@ -90,7 +90,7 @@ func (e *engine) readEtc(ctx context.Context, image string) (passwd, group []byt
 		if h.Typeflag != tar.TypeReg {
 			return nil, nil // a link: not followed, the image has none of its own
 		}
-		return io.ReadAll(io.LimitReader(tr, 1<<20))
+		return io.ReadAll(io.LimitReader(tr, ctr.EtcMax))
 	}
 	if passwd, err = read("/etc/passwd"); err != nil {
 		return nil, nil, err

@@ -41,11 +41,12 @@ func (p Persona) PasswdEntry() string {
 // GroupEntry is the sandbox user's line of /etc/group.
 func (p Persona) GroupEntry() string { return p.User + ":x:1000:" }
 
-// etcMax bounds what is read of an image's /etc/passwd or /etc/group.
-const etcMax = 1 << 20
+// EtcMax bounds what is read of an image's /etc/passwd or /etc/group
+// (the kubernetes backend's loader reads as much in the Pod).
+const EtcMax = 1 << 20
 
 // WithEntries returns the image's /etc/passwd and /etc/group (as read
-// from it, at most etcMax bytes each) with the persona's lines for uid
+// from it, at most EtcMax bytes each) with the persona's lines for uid
 // and gid 1000 in place of any the image has for that id or name: the
 // program's getpwuid, getlogin, whoami and `id -un` then answer the
 // persona's user, whose home is the persona's.
@@ -56,7 +57,7 @@ func (p Persona) WithEntries(passwd, group []byte) (newPasswd, newGroup []byte) 
 // withEntry keeps the lines of file (an /etc/passwd or /etc/group: name
 // first, the id third) but those of name or id, and appends line.
 func withEntry(file []byte, name, id, line string) []byte {
-	file = file[:min(len(file), etcMax)]
+	file = file[:min(len(file), EtcMax)]
 	var b []byte
 	for _, l := range strings.Split(string(file), "\n") {
 		f := strings.SplitN(l, ":", 4)
@@ -87,7 +88,7 @@ func ImageEtc(engine, imageID string, read func() (passwd, group []byte, err err
 	if passwd, group, err = read(); err != nil {
 		return nil, nil, err
 	}
-	passwd, group = passwd[:min(len(passwd), etcMax)], group[:min(len(group), etcMax)]
+	passwd, group = passwd[:min(len(passwd), EtcMax)], group[:min(len(group), EtcMax)]
 	if entry != "" {
 		if data, err := json.Marshal(etcCache{passwd, group}); err == nil {
 			_ = writeStamp(entry, string(data))

@@ -24,8 +24,8 @@ func TestWithEntries(t *testing.T) {
 		}
 	}
 	// Bounded: a huge file of the image is cut, the persona's line kept.
-	pw, _ := p.WithEntries([]byte(strings.Repeat("u:x:5:5::/:/bin/sh\n", 2*etcMax/19)), nil)
-	if len(pw) > etcMax+100 || !strings.HasSuffix(string(pw), "dana:x:1000:1000:Dana:/home/dana:/bin/bash\n") {
+	pw, _ := p.WithEntries([]byte(strings.Repeat("u:x:5:5::/:/bin/sh\n", 2*EtcMax/19)), nil)
+	if len(pw) > EtcMax+100 || !strings.HasSuffix(string(pw), "dana:x:1000:1000:Dana:/home/dana:/bin/bash\n") {
 		t.Errorf("a huge passwd gave %d bytes ending %q", len(pw), pw[max(0, len(pw)-60):])
 	}
 }
