@@ -1,7 +1,9 @@
 package egress
 
 import (
+	"bytes"
 	"crypto/rand"
+	"debug/elf"
 	"encoding/base64"
 	"encoding/binary"
 	"path"
@@ -109,26 +111,18 @@ func inertELF(path string) []byte {
 	code = append(code, path...)
 	code = append(code, 0)
 	size := uint64(hdr + len(code))
-	le := binary.LittleEndian
-	b := make([]byte, hdr, size)
-	copy(b, "\x7fELF\x02\x01\x01") // 64-bit, little-endian, version 1, System V
-	le.PutUint16(b[16:], 2)        // ET_EXEC
-	le.PutUint16(b[18:], 0x3e)     // EM_X86_64
-	le.PutUint32(b[20:], 1)
-	le.PutUint64(b[24:], base+hdr) // entry: the code
-	le.PutUint64(b[32:], 64)       // program headers' offset
-	le.PutUint16(b[52:], 64)       // ELF header's size
-	le.PutUint16(b[54:], 56)       // a program header's size
-	le.PutUint16(b[56:], 1)        // one of them
-	ph := b[64:]
-	le.PutUint32(ph[0:], 1) // PT_LOAD
-	le.PutUint32(ph[4:], 5) // readable, executable
-	le.PutUint64(ph[16:], base)
-	le.PutUint64(ph[24:], base)
-	le.PutUint64(ph[32:], size)
-	le.PutUint64(ph[40:], size)
-	le.PutUint64(ph[48:], 0x1000)
-	return append(b, code...)
+	eh := elf.Header64{
+		Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT),
+		Entry: base + hdr, Phoff: 64, Ehsize: 64, Phentsize: 56, Phnum: 1,
+	}
+	copy(eh.Ident[:], elf.ELFMAG)
+	eh.Ident[elf.EI_CLASS], eh.Ident[elf.EI_DATA], eh.Ident[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
+	ph := elf.Prog64{Type: uint32(elf.PT_LOAD), Flags: uint32(elf.PF_R | elf.PF_X), Vaddr: base, Paddr: base, Filesz: size, Memsz: size, Align: 0x1000}
+	var b bytes.Buffer
+	_ = binary.Write(&b, binary.LittleEndian, eh) // writes to memory: no error
+	_ = binary.Write(&b, binary.LittleEndian, ph)
+	b.Write(code)
+	return b.Bytes()
 }
 
 // pasteHosts serve what their users paste, raw: where second stages live.
