@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"os"
 	"os/exec"
@@ -31,8 +32,9 @@ const imageFormat = 4
 
 // runtimeLayout changes whenever what a runtime image of the host's
 // interpreter holds changes (3: the interpreter's other names; 4: the
-// host files' modification times kept).
-const runtimeLayout = 4
+// host files' modification times kept; 5: the libraries of every staged
+// ELF file).
+const runtimeLayout = 5
 
 // Guest paths.
 const (
@@ -188,22 +190,8 @@ func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime, ul *pyrt.Us
 		if err := os.Mkdir(root, 0o755); err != nil {
 			return err
 		}
-		s := &stage{root: root, seen: map[string]bool{}}
-		if err := writeRuntime(s, rt); err != nil {
+		if err := stageRuntime(root, rt, ul != nil, ulFiles); err != nil {
 			return err
-		}
-		if err := writeHook(s, rt); err != nil {
-			return err
-		}
-		if ul != nil {
-			if err := writeSites(s, rt); err != nil {
-				return err
-			}
-		}
-		for _, p := range ulFiles {
-			if err := hostFile(s, p, 0); err != nil {
-				return fmt.Errorf("userland file %s: %w", p, err)
-			}
 		}
 		cmd := exec.CommandContext(ctx, "mksquashfs", root, out, "-noappend", "-all-root", "-no-xattrs", "-noI", "-noD", "-noF", "-noX", "-quiet", "-no-progress")
 		if b, err := cmd.CombinedOutput(); err != nil {
@@ -211,6 +199,118 @@ func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime, ul *pyrt.Us
 		}
 		return nil
 	})
+}
+
+// stageRuntime writes the runtime image's tree into the directory root:
+// the runtime, the audit hook, the site directories if sites, the files
+// of a userland, and then every shared library that an ELF file of all
+// these needs (stageLibraries).
+func stageRuntime(root string, rt *pyrt.Runtime, sites bool, ulFiles []string) error {
+	s := &stage{root: root, seen: map[string]bool{}}
+	if err := writeRuntime(s, rt); err != nil {
+		return err
+	}
+	if err := writeHook(s, rt); err != nil {
+		return err
+	}
+	if sites {
+		if err := writeSites(s, rt); err != nil {
+			return err
+		}
+	}
+	for _, p := range ulFiles {
+		if err := hostFile(s, p, 0); err != nil {
+			return fmt.Errorf("userland file %s: %w", p, err)
+		}
+	}
+	return stageLibraries(s, rt, maxStagedLibraries)
+}
+
+// maxStagedLibraries bounds the bytes of the libraries stageLibraries adds
+// to an image: a site directory whose modules pull in a toolkit's worth
+// (LLVM, CUDA...) is refused with their size rather than filling the
+// cache directory.
+const maxStagedLibraries = 512 << 20
+
+// stageLibraries copies into s every shared library that an ELF file
+// staged so far needs and s lacks, transitively (pyrt's walk, as the
+// loader would find it on the host, the links on the way kept): the
+// extension modules of site directories and lib-dynload need libraries
+// the interpreter does not (the _brotli module libstdc++, nacl's _sodium
+// libsodium, numpy libblas through /etc/alternatives), and would fail to
+// import in the guest without them. More than limit bytes of them is an
+// error naming the largest. A soname the host lacks too is left missing
+// (the module fails on the host alike).
+func stageLibraries(s *stage, rt *pyrt.Runtime, limit int64) error {
+	var objects []string
+	err := filepath.WalkDir(s.root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !e.Type().IsRegular() {
+			return nil
+		}
+		if name := e.Name(); !strings.HasSuffix(name, ".so") && !strings.Contains(name, ".so.") {
+			// Programs a package ships (an executable bit) too.
+			if fi, err := e.Info(); err != nil || fi.Mode().Perm()&0o111 == 0 {
+				return nil
+			}
+		}
+		if elfMagic(p) {
+			objects = append(objects, strings.TrimPrefix(p, s.root))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("shared libraries: %w", err)
+	}
+	slices.Sort(objects)
+	libs, missing, err := rt.LibrariesOf(objects)
+	if err != nil {
+		return fmt.Errorf("shared libraries: %w", err)
+	}
+	var add []string
+	var total, largest int64
+	var largestPath string
+	for _, l := range libs {
+		real, err := filepath.EvalSymlinks(l)
+		if err != nil || s.seen[real] {
+			continue
+		}
+		fi, err := os.Stat(real)
+		if err != nil {
+			return fmt.Errorf("shared library %s: %w", l, err)
+		}
+		add = append(add, l)
+		total += fi.Size()
+		if fi.Size() > largest {
+			largest, largestPath = fi.Size(), l
+		}
+	}
+	if total > limit {
+		return fmt.Errorf("the shared libraries of the copied extension modules come to %d MiB, over the cap of %d MiB (largest %s, %d MiB)", total>>20, limit>>20, largestPath, largest>>20)
+	}
+	for _, l := range add {
+		if err := hostFile(s, l, 0); err != nil {
+			return fmt.Errorf("shared library %s: %w", l, err)
+		}
+	}
+	if len(missing) > 0 {
+		slog.Debug("microvm: sonames the host lacks too", "missing", missing)
+	}
+	return nil
+}
+
+// elfMagic reports whether the file at p starts with the ELF magic.
+func elfMagic(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [4]byte
+	_, err = io.ReadFull(f, b[:])
+	return err == nil && string(b[:]) == "\x7fELF"
 }
 
 // writeSites copies rt's site directories that exist (after the hook, so
@@ -221,8 +321,8 @@ func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime, ul *pyrt.Us
 // userland (on in `moat test`): their .pth files run at every start of
 // Python, which under emulation costs seconds (one of this host's imports
 // certifi: 3-7s at load 35), so a plain run leaves them out. Set-uid bits are
-// dropped as everywhere; the libraries of their extension modules are not
-// walked (such a module may fail to import in the guest).
+// dropped as everywhere; the libraries their extension modules need are
+// added after (stageLibraries).
 func writeSites(s sink, rt *pyrt.Runtime) error {
 	for _, d := range rt.SiteDirs {
 		real, err := filepath.EvalSymlinks(d)
