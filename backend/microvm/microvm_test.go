@@ -459,3 +459,43 @@ func TestTells(t *testing.T) {
 			"the C environment has PYTHONPATH")
 	})
 }
+
+// TestSiteExtensionLibraries: with the userland (as in `moat test`) the
+// guest has the host's dist-packages, and Debian's extension modules in
+// them import: nacl's _sodium needs libsodium and _brotli libstdc++, which
+// Python itself does not (without the image's walk of every module's
+// libraries: "libsodium.so.23: cannot open shared object file").
+func TestSiteExtensionLibraries(t *testing.T) {
+	b := moattest.RequireBackend(t, "microvm")
+	code := `
+import importlib
+for m in ("nacl.bindings", "_brotli"):
+    try:
+        importlib.import_module(m)
+        print(m, "ok")
+    except ModuleNotFoundError as e:
+        print(m, "absent")
+    except ImportError as e:
+        print(m, "failed:", e)
+`
+	var probe []string
+	for _, p := range []string{"/usr/lib/python3/dist-packages/nacl/_sodium.abi3.so", "/usr/lib/python3/dist-packages/_brotli.cpython-311-x86_64-linux-gnu.so"} {
+		if _, err := os.Stat(p); err == nil {
+			probe = append(probe, p)
+		}
+	}
+	if len(probe) == 0 {
+		t.Skip("neither python3-nacl nor python3-brotli on the host (CI has python3-nacl with python3-paramiko)")
+	}
+	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", code}, Python: "/usr/bin/python3", Userland: true})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Status != moat.StatusExited || res.ExitCode != 0 {
+		t.Fatalf("result: %+v", res)
+	}
+	if strings.Contains(res.Stdout, "failed") || !strings.Contains(res.Stdout, " ok") {
+		t.Errorf("extension modules in the guest:\n%s", res.Stdout)
+	}
+	t.Logf("%s", res.Stdout)
+}
