@@ -576,9 +576,10 @@ func isTerminal(fd uintptr) bool {
 }
 
 // GC removes every container labelled by moat (left by a moat that was
-// killed) from the daemon at host ("" = the default), and the init volumes
-// of other builds of moat that no container uses, and lists them
-// ("container NAME", "volume NAME").
+// killed) from the daemon at host ("" = the default), the init volumes of
+// other builds of moat that no container uses and the volumes of runs'
+// /etc that none uses (a killed moat's, on a daemon elsewhere), and lists
+// them ("container NAME", "volume NAME").
 func GC(ctx context.Context, host string) ([]string, error) {
 	e, err := (&Backend{Host: host}).engine()
 	if err != nil {
@@ -617,6 +618,21 @@ func GC(ctx context.Context, host string) ([]string, error) {
 		}
 		if err := e.cli.VolumeRemove(ctx, v.Name, false); err != nil {
 			if !errdefs.IsConflict(err) && !errdefsNotFound(err) { // in use: a moat of that build runs
+				errs = append(errs, err)
+			}
+			continue
+		}
+		removed = append(removed, "volume "+v.Name)
+	}
+	// A run's /etc on a daemon elsewhere (etcVolume), left by a moat
+	// that was killed; one in use belongs to a run.
+	runVols, err := e.cli.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", ctr.Label))})
+	if err != nil {
+		return removed, errors.Join(append(errs, fmt.Errorf("docker: list volumes: %w", err))...)
+	}
+	for _, v := range runVols.Volumes {
+		if err := e.cli.VolumeRemove(ctx, v.Name, false); err != nil {
+			if !errdefs.IsConflict(err) && !errdefsNotFound(err) {
 				errs = append(errs, err)
 			}
 			continue

@@ -2,7 +2,10 @@ package docker
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,56 +13,136 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
 	ctr "github.com/moat-sandbox/moat/backend/internal/container"
 )
 
-// etcMounts writes the run's /etc/passwd and /etc/group (the image's, with
-// the persona's user and group for uid and gid 1000, the program's) into a
-// fresh host directory and returns their read-only binds over the image's
-// and the directory, which the box removes at its end. Docker has no
-// --passwd-entry (podman's): without a line for its uid the program's
-// getpwuid, getlogin, whoami and `id -un` fail, which no real machine
-// does. The image's files are read once per image (ImageEtc), from a
-// container created and never started. A daemon that is not on this host
-// (its socket not a Unix one) cannot bind our files: none then, and
-// dir "".
-func (e *engine) etcMounts(ctx context.Context, imageID string, p ctr.Persona) (mounts []mount.Mount, dir string, err error) {
-	if !strings.HasPrefix(e.cli.DaemonHost(), "unix://") || imageID == "" {
-		return nil, "", nil
+// etcFiles is where a run's /etc/passwd and /etc/group come from, which
+// the box removes at its end: a host directory bound (a daemon on this
+// host) or a volume (one elsewhere). The zero value is none.
+type etcFiles struct {
+	dir string // the host directory of the two files bound
+	vol string // the volume with the run's /etc
+}
+
+// remove removes what f names (the volume once no container uses it).
+func (f etcFiles) remove(ctx context.Context, e *engine) {
+	if f.dir != "" {
+		_ = os.RemoveAll(f.dir)
+	}
+	if f.vol != "" {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = e.cli.VolumeRemove(ctx, f.vol, true)
+	}
+}
+
+// etcMounts makes the run's /etc/passwd and /etc/group (the image's, with
+// the persona's user and group for uid and gid 1000, the program's) and
+// returns the read-only mounts that put them in place, and what to remove
+// at the box's end. Docker has no --passwd-entry (podman's): without a
+// line for its uid the program's getpwuid, getlogin, whoami and `id -un`
+// fail, which no real machine does. The image's files are read once per
+// image (ImageEtc), from a container created and never started.
+//
+// A daemon reached on a Unix socket is taken to be on this host: the two
+// files are written to a fresh host directory and bound over the image's.
+// Any other (tcp://, DOCKER_HOST pointing elsewhere) cannot see our files:
+// etcVolume copies them in through the API.
+func (e *engine) etcMounts(ctx context.Context, imageID, runID string, p ctr.Persona) (mounts []mount.Mount, f etcFiles, err error) {
+	if imageID == "" {
+		return nil, etcFiles{}, nil
 	}
 	passwd, group, err := ctr.ImageEtc("docker-"+e.id, imageID, func() ([]byte, []byte, error) { return e.readEtc(ctx, imageID) })
 	if err != nil {
-		return nil, "", fmt.Errorf("read the image's /etc/passwd: %w", err)
+		return nil, etcFiles{}, fmt.Errorf("read the image's /etc/passwd: %w", err)
 	}
 	passwd, group = p.WithEntries(passwd, group)
+	if !strings.HasPrefix(e.cli.DaemonHost(), "unix://") {
+		return e.etcVolume(ctx, imageID, runID, passwd, group)
+	}
 	// The directory's name is in the container's /proc/self/mountinfo
 	// (a bind's root): of Python's tempfile shape (the persona's drawn
 	// one), never moat's.
-	dir = filepath.Join(os.TempDir(), filepath.Base(p.Scratch))
+	dir := filepath.Join(os.TempDir(), filepath.Base(p.Scratch))
 	if err = os.Mkdir(dir, 0o700); errors.Is(err, fs.ErrExist) {
 		dir, err = os.MkdirTemp("", "tmp")
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, etcFiles{}, err
 	}
 	// The daemon reads the files (a rootless one as its own user).
 	if err := os.Chmod(dir, 0o755); err != nil {
 		os.RemoveAll(dir)
-		return nil, "", err
+		return nil, etcFiles{}, err
 	}
 	for name, data := range map[string][]byte{"passwd": passwd, "group": group} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			os.RemoveAll(dir)
-			return nil, "", err
+			return nil, etcFiles{}, err
 		}
 		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: filepath.Join(dir, name), Target: "/etc/" + name, ReadOnly: true})
 	}
-	return mounts, dir, nil
+	return mounts, etcFiles{dir: dir}, nil
+}
+
+// etcVolume gives a daemon that is not on this host the run's /etc: a
+// fresh volume mounted by a container of the image that never starts,
+// which Docker fills with the image's /etc at the create (a volume's copy
+// of what the image has at its mount point), then passwd and group copied
+// over the image's through the API (CopyToContainer into a volume). The
+// run's container mounts it read-only at /etc (and Docker its own hosts,
+// hostname and resolv.conf over it, as always). The volume's name is
+// random hex, as an anonymous volume's (it shows in the container's
+// mountinfo), labelled with the run for gc.
+func (e *engine) etcVolume(ctx context.Context, imageID, runID string, passwd, group []byte) (mounts []mount.Mount, f etcFiles, err error) {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	name := hex.EncodeToString(b[:])
+	if _, err := e.cli.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: map[string]string{ctr.Label: runID}}); err != nil {
+		return nil, etcFiles{}, fmt.Errorf("create the volume of /etc: %w", err)
+	}
+	f = etcFiles{vol: name}
+	defer func() {
+		if err != nil {
+			f.remove(ctx, e)
+			f = etcFiles{}
+		}
+	}()
+	c, err := e.cli.ContainerCreate(ctx, &container.Config{Image: imageID, Entrypoint: []string{"/nonexistent"}, Labels: map[string]string{ctr.Label: "etc"}, NetworkDisabled: true},
+		&container.HostConfig{NetworkMode: "none", Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: name, Target: "/etc"}}}, nil, nil, "")
+	if err != nil {
+		return nil, f, fmt.Errorf("fill the volume of /etc: %w", err)
+	}
+	defer func() {
+		_ = e.cli.ContainerRemove(context.WithoutCancel(ctx), c.ID, container.RemoveOptions{Force: true})
+	}()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, file := range []struct {
+		name string
+		data []byte
+	}{{"passwd", passwd}, {"group", group}} {
+		if err := tw.WriteHeader(&tar.Header{Name: file.name, Mode: 0o644, Size: int64(len(file.data)), Typeflag: tar.TypeReg, ModTime: time.Now()}); err != nil {
+			return nil, f, err
+		}
+		if _, err := tw.Write(file.data); err != nil {
+			return nil, f, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, f, err
+	}
+	if err := e.cli.CopyToContainer(ctx, c.ID, "/etc", &buf, container.CopyToContainerOptions{}); err != nil {
+		return nil, f, fmt.Errorf("copy passwd and group into the volume of /etc: %w", err)
+	}
+	return []mount.Mount{{Type: mount.TypeVolume, Source: name, Target: "/etc", ReadOnly: true, VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}, f, nil
 }
 
 // readEtc reads /etc/passwd and /etc/group of image (a regular file each,

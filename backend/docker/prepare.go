@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,7 +36,7 @@ type box struct {
 	name     string // the image as named
 	imageID  string
 	site     *ctr.HookSite
-	etcDir   string                 // the host directory of the run's /etc/passwd and /etc/group (etcMounts); "" for none
+	etc      etcFiles               // the run's /etc/passwd and /etc/group (etcMounts)
 	id       string                 // the container's
 	runID    string                 // the run's (ctr.RunID), its containers' label
 	sinkID   atomic.Pointer[string] // the sink helper's container, once made (startSinkHelper); Close may race the run
@@ -74,7 +73,7 @@ func (b *Backend) prepare(ctx context.Context, e *engine, spec *moat.Spec, vol s
 	// The run's /etc/passwd and /etc/group (etcMounts), once the image
 	// is here: before the create, and again after a pull.
 	addEtc := func() error {
-		if bx.etcDir != "" {
+		if bx.etc != (etcFiles{}) {
 			return nil
 		}
 		imageID := bx.imageID
@@ -86,17 +85,17 @@ func (b *Backend) prepare(ctx context.Context, e *engine, spec *moat.Spec, vol s
 		if imageID == "" {
 			return nil
 		}
-		mounts, dir, err := e.etcMounts(life, imageID, persona)
+		mounts, f, err := e.etcMounts(life, imageID, id, persona)
 		if err != nil {
 			return fmt.Errorf("docker: %w", err)
 		}
-		bx.etcDir = dir
+		bx.etc = f
 		hc.Mounts = append(hc.Mounts, mounts...)
 		return nil
 	}
 	defer func() {
-		if bx.id == "" && bx.etcDir != "" { // no container: no close to remove it
-			_ = os.RemoveAll(bx.etcDir)
+		if bx.id == "" { // no container: no close to remove it
+			bx.etc.remove(life, e)
 		}
 	}()
 	if vol != "" && !spec.NoReport {
@@ -189,9 +188,7 @@ func (bx *box) close() {
 		_ = bx.e.cli.ContainerRemove(rctx, bx.id, container.RemoveOptions{Force: true})
 		bx.stopWait()
 		<-bx.exited
-		if bx.etcDir != "" {
-			_ = os.RemoveAll(bx.etcDir)
-		}
+		bx.etc.remove(rctx, bx.e)
 	})
 }
 
