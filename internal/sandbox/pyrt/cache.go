@@ -10,8 +10,9 @@ import (
 	"path/filepath"
 )
 
-// cacheFormat changes whenever the cached data or its meaning changes.
-const cacheFormat = 3
+// cacheFormat changes whenever the cached data or its meaning changes (4:
+// Paths hold the directories of the site directories' libraries).
+const cacheFormat = 4
 
 // cacheEntry is one cached Resolve result, stored as
 // <cacheDir>/pyrt-<hash of requested path and context>.json.

@@ -32,9 +32,11 @@
 //
 // Paths are real (symlink-free), sorted, and minimal: none lies under
 // another. They hold the interpreter's prefixes, the directory of every
-// shared library the interpreter and its lib-dynload extension modules
-// need (found with debug/elf the way ld.so would), the directory of the ELF
-// interpreter (ld.so) and /etc/ld.so.cache.
+// shared library the interpreter, its lib-dynload extension modules and
+// the extension modules of its site directories (and of each prefix's
+// site-packages, a venv's) need (found with debug/elf the way ld.so
+// would), the directory of the ELF interpreter (ld.so) and
+// /etc/ld.so.cache.
 //
 // Links holds the symlinks met while resolving the paths the host spells
 // (PT_INTERP's /lib64/ld-linux-x86-64.so.2, the library search

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -67,6 +68,11 @@ const ldCache = "/etc/ld.so.cache"
 // liblapack.so.3, awk, pager...) point at a link here, which points back
 // into /usr. Without it, numpy's libblas.so.3 and the like dangle in the sandbox.
 const alternativesDir = "/etc/alternatives"
+
+// maxSiteEntries bounds the entries of the site directories looked at for
+// extension modules (a Debian desktop's dist-packages has some 30,000; a
+// venv with torch and CUDA, 50,000).
+const maxSiteEntries = 200_000
 
 // maxAlternatives bounds the entries of alternativesDir looked at (a
 // Debian desktop has a few hundred).
@@ -233,6 +239,39 @@ func resolveFresh(requested, pathEnv string) (*Runtime, []string, error) {
 			continue // already reported as missing or irrelevant
 		}
 		if p == libs.interp || slices.Contains(libs.found, p) {
+			paths = append(paths, filepath.Dir(real))
+		}
+	}
+	// The libraries of the site directories' extension modules, whose
+	// directories are bound too: a module may need one that neither the
+	// interpreter nor lib-dynload does, where no other path brings it (a
+	// pyenv Python's module needing /usr/local/lib's, or its RPATH's). A
+	// /usr prefix holds all of a distribution's. The site directories are
+	// the operator's interpreter's, trusted as it is (package doc).
+	// The interpreter's site directories, and each prefix's
+	// site-packages: a venv's is not among the former (introspection
+	// runs with -I -S).
+	var sites []string
+	cands := slices.Clone(info.Site)
+	if xy := majorMinor(info.Version); xy != "" {
+		for _, pre := range rt.Prefixes {
+			for _, ld := range []string{"lib", "lib64"} {
+				cands = append(cands, filepath.Join(pre, ld, "python"+xy, "site-packages"))
+			}
+		}
+	}
+	for _, d := range cands {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() && filepath.IsAbs(d) && !slices.Contains(sites, d) {
+			sites = append(sites, d)
+		}
+	}
+	deps = append(deps, sites...)
+	siteLibs, _, err := rt.LibrariesOf(extensionModules(sites, maxSiteEntries))
+	if err != nil {
+		return nil, nil, fmt.Errorf("python: %s: site directories: %w", requested, err)
+	}
+	for _, l := range siteLibs {
+		if real, err := lw.walk(l); err == nil {
 			paths = append(paths, filepath.Dir(real))
 		}
 	}
@@ -428,4 +467,33 @@ func (rt *Runtime) HookSite() string {
 		}
 	}
 	return ""
+}
+
+// extensionModules lists the files of dirs (and below) that may be ELF
+// objects the loader opens: named *.so or *.so.N, or executable, looking
+// at no more than max entries in all.
+func extensionModules(dirs []string, max int) []string {
+	var out []string
+	n := 0
+	for _, d := range dirs {
+		_ = filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+			if n++; n > max {
+				return filepath.SkipAll
+			}
+			if err != nil || !e.Type().IsRegular() {
+				return nil
+			}
+			name := e.Name()
+			if !strings.HasSuffix(name, ".so") && !strings.Contains(name, ".so.") {
+				if fi, err := e.Info(); err != nil || fi.Mode().Perm()&0o111 == 0 {
+					return nil
+				}
+			}
+			if isELF(p) {
+				out = append(out, p)
+			}
+			return nil
+		})
+	}
+	return out
 }
