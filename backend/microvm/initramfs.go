@@ -232,6 +232,10 @@ func stageRuntime(root string, rt *pyrt.Runtime, sites bool, ulFiles []string) e
 // cache directory.
 const maxStagedLibraries = 512 << 20
 
+// maxStagedEntries bounds the entries of an image looked at for ELF files
+// (this host's Debian Python with its dist-packages: some 28,500).
+const maxStagedEntries = 500_000
+
 // stageLibraries copies into s every shared library that an ELF file
 // staged so far needs and s lacks, transitively (pyrt's walk, as the
 // loader would find it on the host, the links on the way kept): the
@@ -243,26 +247,8 @@ const maxStagedLibraries = 512 << 20
 // (the module fails on the host alike).
 func stageLibraries(s *stage, rt *pyrt.Runtime, limit int64) error {
 	var objects []string
-	err := filepath.WalkDir(s.root, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !e.Type().IsRegular() {
-			return nil
-		}
-		if name := e.Name(); !strings.HasSuffix(name, ".so") && !strings.Contains(name, ".so.") {
-			// Programs a package ships (an executable bit) too.
-			if fi, err := e.Info(); err != nil || fi.Mode().Perm()&0o111 == 0 {
-				return nil
-			}
-		}
-		if elfMagic(p) {
-			objects = append(objects, strings.TrimPrefix(p, s.root))
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("shared libraries: %w", err)
+	for _, p := range pyrt.ELFObjects([]string{s.root}, maxStagedEntries) {
+		objects = append(objects, strings.TrimPrefix(p, s.root))
 	}
 	slices.Sort(objects)
 	libs, missing, err := rt.LibrariesOf(objects)
@@ -299,18 +285,6 @@ func stageLibraries(s *stage, rt *pyrt.Runtime, limit int64) error {
 		slog.Debug("microvm: sonames the host lacks too", "missing", missing)
 	}
 	return nil
-}
-
-// elfMagic reports whether the file at p starts with the ELF magic.
-func elfMagic(p string) bool {
-	f, err := os.Open(p)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	var b [4]byte
-	_, err = io.ReadFull(f, b[:])
-	return err == nil && string(b[:]) == "\x7fELF"
 }
 
 // writeSites copies rt's site directories that exist (after the hook, so

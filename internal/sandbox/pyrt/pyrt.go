@@ -266,7 +266,7 @@ func resolveFresh(requested, pathEnv string) (*Runtime, []string, error) {
 		}
 	}
 	deps = append(deps, sites...)
-	siteLibs, _, err := rt.LibrariesOf(extensionModules(sites, maxSiteEntries))
+	siteLibs, _, err := rt.LibrariesOf(ELFObjects(sites, maxSiteEntries))
 	if err != nil {
 		return nil, nil, fmt.Errorf("python: %s: site directories: %w", requested, err)
 	}
@@ -469,10 +469,10 @@ func (rt *Runtime) HookSite() string {
 	return ""
 }
 
-// extensionModules lists the files of dirs (and below) that may be ELF
-// objects the loader opens: named *.so or *.so.N, or executable, looking
-// at no more than max entries in all.
-func extensionModules(dirs []string, max int) []string {
+// ELFObjects lists the ELF files below dirs that the loader may open
+// (extension modules, libraries and programs): named *.so or *.so.N, or
+// executable, looking at no more than max entries in all.
+func ELFObjects(dirs []string, max int) []string {
 	var out []string
 	n := 0
 	for _, d := range dirs {
