@@ -763,6 +763,31 @@ func TestCorpusPublicAddress(t *testing.T) {
 	})
 }
 
+// TestCorpusRecon: a recon beacon that sends the machine's identity (host
+// name and home, hex over DNS names; user, cwd and the environment's names,
+// base64 in a POST) and no planted secret is a high identity finding on
+// the sink's evidence, on every backend with a sinkhole: the persona each
+// backend shows is what the report looks for.
+func TestCorpusRecon(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "recon_beacon.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+		var dns, post bool
+		for _, f := range res.Findings {
+			if f.Severity != moat.SeverityHigh || !strings.HasPrefix(f.Summary, "sent the machine's identity to ") {
+				continue
+			}
+			for _, e := range f.Evidence {
+				dns = dns || e.Source == moat.SourceNetwork && e.Kind == moat.KindDNS && strings.Contains(f.Summary, "hostname (hex)")
+				post = post || e.Source == moat.SourceNetwork && e.Kind != moat.KindDNS && strings.Contains(f.Summary, "an environment dump")
+			}
+		}
+		if !dns || !post {
+			dump(t, res)
+			t.Errorf("a high identity finding on the sink's DNS names %v, on its POST %v", dns, post)
+		}
+	})
+}
+
 // TestCorpusGetlogin: os.getlogin() answers the persona's user, as in a
 // login session, so a payload whose paths are built from it runs (on
 // docker since its runs have the persona's /etc/passwd line). gVisor has

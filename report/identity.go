@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -112,9 +113,25 @@ func (s *identityStream) add(e moat.Event) {
 		p = p[j+1:]
 	}
 	s.paths.WriteString(p)
-	if len(s.evs) < maxEvidence && !containsEvent(s.evs, e) {
-		s.evs = append(s.evs, e)
+	s.witness(e)
+}
+
+// witness keeps e as evidence, the sink's events before the others (the
+// finding rests on the sink's whenever it saw the data too).
+func (s *identityStream) witness(e moat.Event) {
+	if containsEvent(s.evs, e) {
+		return
 	}
+	if len(s.evs) >= maxEvidence {
+		if e.Source != moat.SourceNetwork || s.evs[len(s.evs)-1].Source == moat.SourceNetwork {
+			return
+		}
+		s.evs = s.evs[:len(s.evs)-1]
+	}
+	s.evs = append(s.evs, e)
+	sort.SliceStable(s.evs, func(i, j int) bool {
+		return s.evs[i].Source == moat.SourceNetwork && s.evs[j].Source != moat.SourceNetwork
+	})
 }
 
 // datas are what is searched, one by one.
@@ -168,12 +185,18 @@ func (a *analysis) identityStreams() []*identityStream {
 		if e.Kind == moat.KindDNS {
 			name := strings.TrimSuffix(strings.ToLower(e.Name), ".")
 			labels := strings.Split(name, ".")
-			if len(labels) < 3 || names[name] || name == "localhost" || strings.HasSuffix(name, ".localhost") {
+			if len(labels) < 3 || name == "localhost" || strings.HasSuffix(name, ".localhost") {
+				continue
+			}
+			dom := strings.Join(labels[len(labels)-2:], ".")
+			sub := labels[:len(labels)-2]
+			if names[name] {
+				// the hook and the sink see each lookup: joined once,
+				// both witnesses kept
+				get(dom).witness(e)
 				continue
 			}
 			names[name] = true
-			dom := strings.Join(labels[len(labels)-2:], ".")
-			sub := labels[:len(labels)-2]
 			longest := ""
 			for _, l := range sub {
 				if len(l) > len(longest) {
@@ -194,12 +217,13 @@ func (a *analysis) identityStreams() []*identityStream {
 			j.first.WriteString(sub[0])
 			j.longest.WriteString(longest)
 			j.dotted.WriteString(strings.Join(sub, ".") + "\n")
-			if len(s.evs) < maxEvidence {
-				s.evs = append(s.evs, e)
-			}
+			s.witness(e)
 			continue
 		}
 		dst := firstNonEmpty(e.Name, e.Addr)
+		if u, err := url.Parse(dst); err == nil && u.Host != "" {
+			dst = u.Hostname() // the hook's HTTP events name the URL
+		}
 		if dst == "" || (e.Data == "" && e.Path == "") || loopback(e.Addr) || loopback(dst) || strings.EqualFold(dst, "localhost") {
 			continue
 		}
