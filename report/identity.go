@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,6 +44,10 @@ var commonWords = map[string]bool{
 	"ubuntu": true, "debian": true, "jenkins": true, "circleci": true, "gitlab-runner": true, "buildkite-agent": true,
 	"test": true, "work": true, "/work": true, "/root": true, "/tmp": true, "/home": true, "/": true,
 }
+
+// publicAnswer is how the sink's event of a "what is my IP" request says
+// the address it answered (egress's stack).
+const publicAnswer = "(answered as a public-address service: "
 
 // passwdLine is the first line of every /etc/passwd: sent out, it is the
 // file's content.
@@ -83,6 +88,19 @@ func (a *analysis) identityFacts() (facts []fact, env []string) {
 		return nil, nil
 	}
 	facts = append(facts, fact{name: "/etc/passwd", value: passwdLine})
+	// The sink's own events say which public address it told the run
+	// (the program cannot write them).
+	for _, e := range a.evs {
+		if e.Source != moat.SourceNetwork {
+			continue
+		}
+		if _, ip, ok := strings.Cut(e.Detail, publicAnswer); ok {
+			ip, _, _ = strings.Cut(ip, ")")
+			if isIP(ip) && !slices.ContainsFunc(facts, func(f fact) bool { return f.value == ip }) {
+				facts = append(facts, fact{name: "public address", value: ip})
+			}
+		}
+	}
 	sort.SliceStable(facts, func(i, j int) bool { return len(facts[i].value) > len(facts[j].value) })
 	return facts, env
 }
@@ -329,7 +347,8 @@ func wordIn(low, lv []byte, exact bool) bool {
 
 // identity reports reconnaissance: the machine's identity (the facts of
 // moat's "identity" events: host name, user, home, working directory,
-// /etc/passwd's content, the environment's variable names) in what left
+// the environment's variable names; /etc/passwd's content; the public
+// address the sink told the run) in what left
 // for a destination that is not loopback, after the encodings
 // honeytokens are matched through and split over that destination's
 // flows or DNS names. High when two distinct facts or an environment
@@ -391,7 +410,7 @@ func (a *analysis) identity() {
 }
 
 func factOrder(name string) int {
-	for i, n := range []string{"hostname", "user", "home", "cwd", "/etc/passwd"} {
+	for i, n := range []string{"hostname", "user", "home", "cwd", "public address", "/etc/passwd"} {
 		if n == name {
 			return i
 		}

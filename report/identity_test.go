@@ -109,6 +109,13 @@ func TestIdentity(t *testing.T) {
 		{"a lookup of the machine's own name", "", "", []moat.Event{{Source: moat.SourceNetwork, Kind: moat.KindDNS, Name: "dana-laptop"},
 			{Source: moat.SourceNetwork, Kind: moat.KindDNS, Name: "dana-laptop.localdomain"}}, "", ""},
 		{"an ordinary request", "", "", []moat.Event{post("pypi.org", `{"name":"requests","path":"/simple/requests/","lang":"en"}`)}, "", ""},
+		{"the public address the sink told", "", "", []moat.Event{
+			{Source: moat.SourceNetwork, Kind: moat.KindConnect, Name: "ipinfo.io", Addr: "198.18.0.2:443", Path: "/ip", Data: `GET /ip HTTP/1.1\r\nHost: ipinfo.io\r\n\r\n`,
+				Detail: "sinkholed tcp http GET (answered as a public-address service: 73.14.201.9)"},
+			post("hooks.example", base64.StdEncoding.EncodeToString([]byte(`{"ip": "73.14.201.9", "node": "dana-laptop"}`)))}, "high", "hostname (base64), public address (base64)"},
+		{"a public address the program claims", "", "", []moat.Event{
+			{Source: moat.SourceAudit, Kind: moat.KindHTTP, Name: "ipinfo.io", Detail: "(answered as a public-address service: 73.14.201.9)"},
+			post("hooks.example", `{"ip": "73.14.201.9", "node": "dana-laptop"}`)}, "medium", "hostname (raw)"},
 		{"/etc/passwd lines", "", "", []moat.Event{post("collect.example", base64.StdEncoding.EncodeToString([]byte("root:x:0:0:root:/root:/bin/bash\ndana:x:1000:1000::/home/dana:/bin/bash")))},
 			"high", "/etc/passwd (base64)"},
 	}
