@@ -24,6 +24,10 @@ const (
 	// minFact is the shortest fact looked for; shorter ones are never
 	// matched (a two-letter user name is in every text).
 	minFact = 3
+	// maxIdentityScan bounds the data of one phase searched for facts
+	// (each search decodes at most honeytoken.MaxScanBytes of views
+	// more); past it, a destination's data is not searched.
+	maxIdentityScan = 32 << 20
 )
 
 // fact is one identity fact of the run (an "identity" event of moat's):
@@ -360,14 +364,16 @@ func (a *analysis) identity() {
 	if len(facts) == 0 {
 		return
 	}
+	budget := maxIdentityScan
 	for _, s := range a.identityStreams() {
 		var hits []identityHit
 		var names []string
 		seen := map[string]bool{}
 		for _, d := range s.datas() {
-			if d == "" {
+			if d == "" || len(d) > budget {
 				continue
 			}
+			budget -= len(d)
 			h, n := findFacts([]byte(d), facts, env)
 			for _, x := range h {
 				if !seen[x.name] && !strings.EqualFold(x.value, s.dst) {

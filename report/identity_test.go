@@ -140,3 +140,21 @@ func TestIdentityNoFacts(t *testing.T) {
 		t.Errorf("got %s %s", sev, sum)
 	}
 }
+
+// FuzzIdentity: whatever a program sends, the rule ends without a panic
+// and its findings are well formed.
+func FuzzIdentity(f *testing.F) {
+	f.Add("dana-laptop /home/dana", "collect.example")
+	f.Add(hex.EncodeToString([]byte("dana-laptop")), "x.y.oast.example")
+	f.Add(`\x0d\x0aHost: dana-laptop\x0d\x0a\x0d\x0a\u00`, "http://dana-laptop/")
+	f.Fuzz(func(t *testing.T, data, dst string) {
+		evs := append(persona("dana-laptop", "dana"),
+			moat.Event{Source: moat.SourceNetwork, Kind: moat.KindHTTP, Name: dst, Addr: "198.18.0.1:80", Path: data, Data: data},
+			moat.Event{Source: moat.SourceNetwork, Kind: moat.KindDNS, Name: data + "." + dst})
+		for _, fd := range Analyze(evs) {
+			if fd.Severity.Rank() == 0 || len(fd.Evidence) > maxEvidence {
+				t.Fatalf("bad finding %+v", fd)
+			}
+		}
+	})
+}
