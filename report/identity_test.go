@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"testing"
@@ -43,17 +44,13 @@ func post(dst, body string) moat.Event {
 		Data: `POST /c HTTP/1.1\r\nHost: ` + dst + `\r\nUser-Agent: python-requests/2.28.1\r\n\r\n` + body}
 }
 
-func zlibOf(s string) []byte {
+// compressed is s in zlib, or gzip.
+func compressed(s string, gz bool) []byte {
 	var b bytes.Buffer
-	w := zlib.NewWriter(&b)
-	w.Write([]byte(s))
-	w.Close()
-	return b.Bytes()
-}
-
-func gzipOf(s string) []byte {
-	var b bytes.Buffer
-	w := gzip.NewWriter(&b)
+	var w io.WriteCloser = zlib.NewWriter(&b)
+	if gz {
+		w = gzip.NewWriter(&b)
+	}
 	w.Write([]byte(s))
 	w.Close()
 	return b.Bytes()
@@ -89,14 +86,14 @@ func TestIdentity(t *testing.T) {
 		{"base32", "", "", []moat.Event{post("collect.example", base32.StdEncoding.EncodeToString([]byte(facts)))}, "high", "base32)"},
 		{"reversed", "", "", []moat.Event{post("collect.example", reverseString("dana-laptop /home/dana"))}, "high", "hostname (reversed), home (reversed)"},
 		{"xor", "", "", []moat.Event{post("collect.example", hex.EncodeToString(xorBytes([]byte("dana-laptop /home/dana"), 0x5a)))}, "high", "hostname (hex, xor 0x5a)"},
-		{"zlib in base64", "", "", []moat.Event{post("collect.example", base64.StdEncoding.EncodeToString(zlibOf(facts)))}, "high", "hostname (base64, zlib)"},
-		{"gzip", "", "", []moat.Event{post("collect.example", base64.StdEncoding.EncodeToString(gzipOf(facts)))}, "high", "gzip"},
+		{"zlib in base64", "", "", []moat.Event{post("collect.example", base64.StdEncoding.EncodeToString(compressed(facts, false)))}, "high", "hostname (base64, zlib)"},
+		{"gzip", "", "", []moat.Event{post("collect.example", base64.StdEncoding.EncodeToString(compressed(facts, true)))}, "high", "gzip"},
 		{"URL escaped in the path", "", "", []moat.Event{{Source: moat.SourceNetwork, Kind: moat.KindHTTP, Name: "collect.example", Addr: "198.18.0.1:80",
 			Path: "/?h=" + url.QueryEscape("dana-laptop") + "&p=" + url.QueryEscape("/home/dana/x y")}}, "high", "escaped"},
 		{"JSON escaped", "", "", []moat.Event{post("collect.example", `{"h":"\u0064ana-laptop","p":"\/home\/dana"}`)}, "high", "hostname (escaped)"},
 		{"hex split over DNS names", "", "", dnsSplit, "high", "to oast.example: hostname (hex)"},
 		{"base64 split over HTTP requests", "", "", chunks, "high", "hostname (base64)"},
-		{"an environment dump", "ip-10-0-3-7", "runner", []moat.Event{post("collect.example", base64.StdEncoding.EncodeToString(gzipOf(env)))}, "high", "an environment dump (5 variable names"},
+		{"an environment dump", "ip-10-0-3-7", "runner", []moat.Event{post("collect.example", base64.StdEncoding.EncodeToString(compressed(env, true)))}, "high", "an environment dump (5 variable names"},
 		{"the host name alone", "", "", []moat.Event{post("collect.example", "n=dana-laptop")}, "medium", "hostname (raw)"},
 		{"a common user and cwd alone", "3f2a9b1c0d4e", "runner", []moat.Event{post("collect.example", `{"u":"runner","c":"/work"}`)}, "", ""},
 		{"a common user beside the host name", "3f2a9b1c0d4e", "runner", []moat.Event{post("collect.example", `{"h":"3f2a9b1c0d4e","u":"runner"}`)}, "high", "hostname (raw), user (raw)"},
