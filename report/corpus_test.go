@@ -867,9 +867,10 @@ func TestCorpusStage2(t *testing.T) {
 // run.
 func TestCorpusStage2Forms(t *testing.T) {
 	want := map[string]string{
-		"cdn.evil-cdn.example/p/loader.b64 as Python code": "as base64 (the program decoded it)",
-		"198.51.100.7/s/stage.py as Python code":           "",
-		"get.evil-cdn.example/i.sh as a shell script":      "",
+		"cdn.evil-cdn.example/p/loader.b64 as Python code":                       "as base64 (the program decoded it)",
+		"198.51.100.7/s/stage.py as Python code":                                 "",
+		"pastebin.com/raw/VvkKsmxr as Python code after decoding it from base64": "",
+		"get.evil-cdn.example/i.sh as a shell script":                            "",
 	}
 	if runtime.GOARCH == "amd64" {
 		want["198.51.100.7/bin/agent.bin as a native program"] = "as an x86-64 program"
