@@ -344,7 +344,8 @@ func TestForgery(t *testing.T) {
 		}
 	}
 	for _, e := range res.Events {
-		ownKind := e.Kind == moat.KindHoneytokenPlanted || e.Kind == moat.KindInterpreter || e.Kind == moat.KindEvents || e.Kind == moat.KindHoneytokenWitness
+		ownKind := e.Kind == moat.KindHoneytokenPlanted || e.Kind == moat.KindIdentity || e.Kind == moat.KindInterpreter || e.Kind == moat.KindEvents ||
+			e.Kind == moat.KindHoneytokenWitness
 		if e.Source == "moat" && (!ownKind || strings.Contains(e.Data+e.Detail+e.Path, "FORGED")) {
 			t.Errorf("forged moat event: %+v", e)
 		}
