@@ -82,7 +82,8 @@ func (a *analysis) identityFacts() (facts []fact, env []string) {
 		if len(e.Data) < minFact {
 			continue
 		}
-		weak := len(e.Data) < 5 || commonWords[strings.ToLower(e.Data)]
+		// a kernel's release is every machine's of one distribution
+		weak := len(e.Data) < 5 || commonWords[strings.ToLower(e.Data)] || e.Name == "os release"
 		if e.Name == "home" && (user == "" || commonWords[user]) {
 			weak = true // /home/runner is every GitHub runner's
 		}
@@ -416,7 +417,7 @@ func (a *analysis) identity() {
 }
 
 func factOrder(name string) int {
-	for i, n := range []string{"hostname", "user", "home", "cwd", "public address", "/etc/passwd"} {
+	for i, n := range []string{"hostname", "user", "home", "cwd", "os release", "public address", "/etc/passwd"} {
 		if n == name {
 			return i
 		}

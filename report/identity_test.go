@@ -23,7 +23,7 @@ func persona(host, user string) []moat.Event {
 	id := func(name, v string) moat.Event {
 		return moat.Event{Source: moat.SourceMoat, Kind: moat.KindIdentity, Name: name, Data: v}
 	}
-	return []moat.Event{id("hostname", host), id("user", user), id("home", "/home/"+user), id("cwd", "/work"),
+	return []moat.Event{id("hostname", host), id("user", user), id("home", "/home/"+user), id("cwd", "/work"), id("os release", "6.1.0-18-amd64"),
 		id("env", "AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY GITHUB_TOKEN HOME LANG LOGNAME PATH TMPDIR USER")}
 }
 
@@ -113,6 +113,8 @@ func TestIdentity(t *testing.T) {
 		{"a public address the program claims", "", "", []moat.Event{
 			{Source: moat.SourceAudit, Kind: moat.KindHTTP, Name: "ipinfo.io", Detail: "(answered as a public-address service: 73.14.201.9)"},
 			post("hooks.example", `{"ip": "73.14.201.9", "node": "dana-laptop"}`)}, "medium", "hostname (raw)"},
+		{"the OS release beside the host name", "", "", []moat.Event{post("collect.example", hex.EncodeToString([]byte("dana-laptop|Linux_6.1.0-18-amd64")))}, "high", "hostname (hex), os release (hex)"},
+		{"the OS release alone (pip's User-Agent)", "", "", []moat.Event{post("pypi.example", `{"system":{"name":"Linux","release":"6.1.0-18-amd64"}}`)}, "", ""},
 		{"/etc/passwd lines", "", "", []moat.Event{post("collect.example", base64.StdEncoding.EncodeToString([]byte("root:x:0:0:root:/root:/bin/bash\ndana:x:1000:1000::/home/dana:/bin/bash")))},
 			"high", "/etc/passwd (base64)"},
 	}
