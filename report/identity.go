@@ -21,6 +21,9 @@ const (
 	// envDump is how many of the environment's variable names, whole
 	// words, make what left an environment dump.
 	envDump = 4
+	// dnsPositions is how many of a name's first labels are each joined
+	// over a domain's names.
+	dnsPositions = 4
 	// minFact is the shortest fact looked for; shorter ones are never
 	// matched (a two-letter user name is in every text).
 	minFact = 3
@@ -199,7 +202,14 @@ func (a *analysis) identityStreams() []*identityStream {
 		return s
 	}
 	names := map[string]bool{}
-	type dnsJoin struct{ all, first, longest, dotted strings.Builder }
+	// The labels of a domain's names joined: all of them, the longest of
+	// each name, each name's labels dotted, and the labels at each of the
+	// first dnsPositions places (a chunk's place among a session id and a
+	// sequence number, the longest of a name or not: a last chunk is short).
+	type dnsJoin struct {
+		all, longest, dotted strings.Builder
+		at                   [dnsPositions]strings.Builder
+	}
 	joins := map[*identityStream]*dnsJoin{}
 	for _, e := range a.evs {
 		if e.Source == moat.SourceMoat || e.Source == moat.SourceFS {
@@ -237,7 +247,9 @@ func (a *analysis) identityStreams() []*identityStream {
 			}
 			s.size += len(name)
 			j.all.WriteString(strings.Join(sub, ""))
-			j.first.WriteString(sub[0])
+			for k := 0; k < len(sub) && k < dnsPositions; k++ {
+				j.at[k].WriteString(sub[k])
+			}
 			j.longest.WriteString(longest)
 			j.dotted.WriteString(strings.Join(sub, ".") + "\n")
 			s.witness(e)
@@ -256,7 +268,10 @@ func (a *analysis) identityStreams() []*identityStream {
 	for _, k := range order {
 		s := by[k]
 		if j := joins[s]; j != nil {
-			s.dns = []string{j.dotted.String(), j.all.String(), j.first.String(), j.longest.String()}
+			s.dns = []string{j.dotted.String(), j.all.String(), j.longest.String()}
+			for k := range j.at {
+				s.dns = append(s.dns, j.at[k].String())
+			}
 		}
 		out = append(out, s)
 	}

@@ -65,6 +65,13 @@ func TestIdentity(t *testing.T) {
 		dnsSplit = append(dnsSplit, moat.Event{Source: moat.SourceNetwork, Kind: moat.KindDNS,
 			Name: fmt.Sprintf("s1.c%d.%s.oast.example", i/16, hx[i:min(i+16, len(hx))])})
 	}
+	// as recon_beacon.py does: a short last chunk, not its name's longest label
+	var dnsTail []moat.Event
+	hx2 := hex.EncodeToString([]byte("3f2a9b1c0d4e|/home/ci"))
+	for i := 0; i < len(hx2); i += 20 {
+		dnsTail = append(dnsTail, moat.Event{Source: moat.SourceNetwork, Kind: moat.KindDNS,
+			Name: fmt.Sprintf("s7.c%d.%s.probe.oast.example", i/20, hx2[i:min(i+20, len(hx2))])})
+	}
 	var chunks []moat.Event
 	b64 := base64.StdEncoding.EncodeToString([]byte("host=dana-laptop&user=dana"))
 	for i := 0; i < len(b64); i += 8 {
@@ -92,6 +99,7 @@ func TestIdentity(t *testing.T) {
 			Path: "/?h=" + url.QueryEscape("dana-laptop") + "&p=" + url.QueryEscape("/home/dana/x y")}}, "high", "escaped"},
 		{"JSON escaped", "", "", []moat.Event{post("collect.example", `{"h":"\u0064ana-laptop","p":"\/home\/dana"}`)}, "high", "hostname (escaped)"},
 		{"hex split over DNS names", "", "", dnsSplit, "high", "to oast.example: hostname (hex)"},
+		{"hex split over DNS names, a short last chunk", "3f2a9b1c0d4e", "ci", dnsTail, "high", "to oast.example: hostname (hex), home (hex)"},
 		{"base64 split over HTTP requests", "", "", chunks, "high", "hostname (base64)"},
 		{"an environment dump", "ip-10-0-3-7", "runner", []moat.Event{post("collect.example", base64.StdEncoding.EncodeToString(compressed(env, true)))}, "high", "an environment dump (5 variable names"},
 		{"the host name alone", "", "", []moat.Event{post("collect.example", "n=dana-laptop")}, "medium", "hostname (raw)"},
