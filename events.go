@@ -101,6 +101,7 @@ const (
 	KindFileDeleted  Kind = "file-deleted"  // fs diff: a removed file
 
 	KindHoneytokenPlanted Kind = "honeytoken-planted" // moat: a fake secret planted (Name: id, Path; Addr: the one host it is for, netrc's machine)
+	KindIdentity          Kind = "identity"           // moat: a fact of the machine the run was shown (Name: which, Data: its value)
 	KindHoneytokenWritten Kind = "honeytoken-written" // fs: a fake secret found in a written file
 	KindHoneytokenOutput  Kind = "honeytoken-output"  // moat: a fake secret found in what the run printed (Path: stdout or stderr)
 	KindHoneytokenRead    Kind = "honeytoken-read"    // kernel: a planted file's access time moved, its content was read (Path)

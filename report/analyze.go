@@ -113,6 +113,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	a.credentialAccess()
 	a.netrcLookups()
 	a.exfiltration()
+	a.identity()
 	a.persistence()
 	a.execution()
 	a.stage2()

@@ -344,7 +344,8 @@ func TestForgery(t *testing.T) {
 		}
 	}
 	for _, e := range res.Events {
-		ownKind := e.Kind == moat.KindHoneytokenPlanted || e.Kind == moat.KindInterpreter || e.Kind == moat.KindEvents || e.Kind == moat.KindHoneytokenWitness
+		ownKind := e.Kind == moat.KindHoneytokenPlanted || e.Kind == moat.KindIdentity || e.Kind == moat.KindInterpreter || e.Kind == moat.KindEvents ||
+			e.Kind == moat.KindHoneytokenWitness
 		if e.Source == "moat" && (!ownKind || strings.Contains(e.Data+e.Detail+e.Path, "FORGED")) {
 			t.Errorf("forged moat event: %+v", e)
 		}
@@ -763,6 +764,31 @@ func TestCorpusPublicAddress(t *testing.T) {
 	})
 }
 
+// TestCorpusRecon: a recon beacon that sends the machine's identity (host
+// name and home, hex over DNS names; user, cwd and the environment's names,
+// base64 in a POST) and no planted secret is a high identity finding on
+// the sink's evidence, on every backend with a sinkhole: the persona each
+// backend shows is what the report looks for.
+func TestCorpusRecon(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "recon_beacon.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+		var dns, post bool
+		for _, f := range res.Findings {
+			if f.Severity != moat.SeverityHigh || !strings.HasPrefix(f.Summary, "sent the machine's identity to ") {
+				continue
+			}
+			for _, e := range f.Evidence {
+				dns = dns || e.Source == moat.SourceNetwork && e.Kind == moat.KindDNS && strings.Contains(f.Summary, "hostname (hex)")
+				post = post || e.Source == moat.SourceNetwork && e.Kind != moat.KindDNS && strings.Contains(f.Summary, "an environment dump")
+			}
+		}
+		if !dns || !post {
+			dump(t, res)
+			t.Errorf("a high identity finding on the sink's DNS names %v, on its POST %v", dns, post)
+		}
+	})
+}
+
 // TestCorpusGetlogin: os.getlogin() answers the persona's user, as in a
 // login session, so a payload whose paths are built from it runs (on
 // docker since its runs have the persona's /etc/passwd line). gVisor has
@@ -842,9 +868,10 @@ func TestCorpusStage2(t *testing.T) {
 // run.
 func TestCorpusStage2Forms(t *testing.T) {
 	want := map[string]string{
-		"cdn.evil-cdn.example/p/loader.b64 as Python code": "as base64 (the program decoded it)",
-		"198.51.100.7/s/stage.py as Python code":           "",
-		"get.evil-cdn.example/i.sh as a shell script":      "",
+		"cdn.evil-cdn.example/p/loader.b64 as Python code":                       "as base64 (the program decoded it)",
+		"198.51.100.7/s/stage.py as Python code":                                 "",
+		"pastebin.com/raw/VvkKsmxr as Python code after decoding it from base64": "",
+		"get.evil-cdn.example/i.sh as a shell script":                            "",
 	}
 	if runtime.GOARCH == "amd64" {
 		want["198.51.100.7/bin/agent.bin as a native program"] = "as an x86-64 program"

@@ -16,7 +16,8 @@ import (
 // rests on the program's claim for that part) means something ran what it
 // downloaded: piped into a shell, exec()d by Python, or written and run.
 // The script's halves name their markers "-sh" and "-py", the ELF form's
-// "-elf": how it ran. The sink's event names the form it served (the
+// "-elf", the base64 line of a paste's "-b64" (the program decoded what
+// it downloaded, then exec()d it): how it ran. The sink's event names the form it served (the
 // script, its base64, an ELF): a base64 stage that left "-py" was decoded
 // and exec()d in-process.
 func (a *analysis) stage2() {
@@ -48,7 +49,8 @@ func (a *analysis) stage2() {
 			continue
 		}
 		base := path.Base(e.Path)
-		for suffix, how := range map[string]string{"-sh": "as a shell script", "-py": "as Python code", "-elf": "as a native program"} {
+		for suffix, how := range map[string]string{"-sh": "as a shell script", "-py": "as Python code", "-elf": "as a native program",
+			"-b64": "as Python code after decoding it from base64"} {
 			m, ok := strings.CutSuffix(base, suffix)
 			sink, served := served[m]
 			if !ok || !served {

@@ -32,6 +32,10 @@ func TestStage2(t *testing.T) {
 			{Source: moat.SourceNetwork, Kind: moat.KindStage2, Name: "cdn.example", Path: "/p.b64", Detail: "served an inert second stage (base64), marker /tmp/.abc-1"},
 			created("/tmp/.abc-1-py")},
 			[]string{"ran the second stage it downloaded from cdn.example/p.b64 as Python code (moat's sink served an inert stand-in as base64 (the program decoded it), which left its marker file)"}},
+		{"a paste base64-decoded and exec()d", []moat.Event{
+			{Source: moat.SourceNetwork, Kind: moat.KindStage2, Name: "pastebin.com", Path: "/raw/VvkKsmxr", Detail: "served an inert second stage (paste), marker /tmp/.abc-1"},
+			created("/tmp/.abc-1-b64")},
+			[]string{"ran the second stage it downloaded from pastebin.com/raw/VvkKsmxr as Python code after decoding it from base64 (moat's sink served an inert stand-in, which left its marker file)"}},
 		{"an ELF written and run", []moat.Event{
 			{Source: moat.SourceNetwork, Kind: moat.KindStage2, Name: "198.51.100.7", Path: "/agent.bin", Detail: "served an inert second stage (elf), marker /tmp/.abc-1"},
 			created("/tmp/.abc-1-elf")},

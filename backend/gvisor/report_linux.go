@@ -72,6 +72,7 @@ func (r *runner) prepareReport(start time.Time) ([]string, error) {
 		return nil, nil
 	}
 	rep := &report{plan: observe.NewPlan(r.persona.Home, r.spec.Env), start: start}
+	rep.plan.Identity(r.persona.Host, r.persona.User, r.persona.Home, workDir, r.spec.Env)
 	if r.spec.Network == moat.NetworkSinkhole {
 		rep.metadata = rep.plan.ServeMetadata()
 	}

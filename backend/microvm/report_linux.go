@@ -24,7 +24,7 @@ import (
 // guest's word: a program that took over the guest kernel could forge or
 // withhold any of it. moat bounds it (maxReportBytes, maxGuestEvents),
 // cleans every string, drops the kinds only moat itself may say
-// (honeytoken-planted, interpreter), and calls a report that never ended
+// (honeytoken-planted, identity, interpreter), and calls a report that never ended
 // cut, in the report itself.
 
 // Bounds on what the host takes of the guest's report.
@@ -56,6 +56,7 @@ func (r *runner) newReport(env []string) ([]string, *GuestReport) {
 		return env, nil
 	}
 	r.rep = &hostReport{plan: observe.NewPlan(r.persona.Home, r.spec.Env)}
+	r.rep.plan.Identity(r.persona.Host, r.persona.User, r.persona.Home, guestWork, r.spec.Env)
 	if r.spec.Network == moat.NetworkSinkhole {
 		r.rep.metadata = r.rep.plan.ServeMetadata() // before the tokens go to the guest
 	}
@@ -95,7 +96,7 @@ func (h *hostReport) take(p []byte) error {
 			h.dropped++
 			continue
 		}
-		if e.Source == moat.SourceMoat && (e.Kind == moat.KindHoneytokenPlanted || e.Kind == moat.KindInterpreter) {
+		if e.Source == moat.SourceMoat && (e.Kind == moat.KindHoneytokenPlanted || e.Kind == moat.KindIdentity || e.Kind == moat.KindInterpreter) {
 			h.cut = "the guest's report claimed what only moat says (" + string(e.Kind) + ")"
 			continue
 		}

@@ -323,6 +323,7 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 	}
 	if zs.fifo != "" {
 		c.rep = &childReport{plan: observe.NewPlan(p.Home, tmpl.Env), home: p.Home, listener: -1, mntns: -1, root: -1}
+		c.rep.plan.Identity(p.Host, p.User, p.Home, nsinit.WorkDir, tmpl.Env)
 		fork["fifo"], fork["notify"] = zs.fifo, true
 	}
 	// The zygote gets the descriptors only; the child's config goes on

@@ -109,6 +109,7 @@ func newReport(spec *moat.Spec, start time.Time, p Persona) *report {
 		audit:   observe.NewCollector(func() int64 { return time.Since(start).Milliseconds() }),
 		content: map[string][]byte{},
 	}
+	r.plan.Identity(p.Host, p.User, p.Home, ctrinit.WorkDir, spec.Env)
 	if spec.Network == moat.NetworkSinkhole {
 		r.metadata = r.plan.ServeMetadata() // before the tokens go to the init
 	}

@@ -155,7 +155,7 @@ func TestStage2Answer(t *testing.T) {
 		"GET /x/setup.sh HTTP/1.1\r\nHost: example.org\r\n\r\n",
 	} {
 		resp, x := sinkAnswer(a, dst, []byte(req))
-		if x.stage2 == "" || !strings.Contains(string(resp), "#!/bin/sh\n") || !strings.Contains(string(resp), Stage2Dir+"/"+x.stage2+"-py") {
+		if x.stage2 == "" || !strings.Contains(string(resp), "#!/bin/sh\n") && x.form != formPaste || !strings.Contains(string(resp), Stage2Dir+"/"+x.stage2+"-py") {
 			t.Errorf("%q: %q %q", req, x.stage2, resp)
 		}
 		markers = append(markers, x.stage2)
@@ -195,6 +195,18 @@ func TestStage2Forms(t *testing.T) {
 	}
 	if body, x = get("/x/setup.py", ""); x.form != formScript || !strings.Contains(body, x.stage2+"-py") {
 		t.Errorf(".py: form %q %q", x.form, body)
+	}
+	// A paste: the script, its first line a comment whose base64 (up to
+	// its padding: what Python's b64decode reads of it) makes "-b64".
+	for _, p := range []string{"/raw/VvkKsmxr", "/u/raw/loader.txt"} {
+		body, x = get(p, "User-Agent: python-urllib3/1.26\r\n")
+		first, rest, _ := strings.Cut(body, "\n")
+		enc, ok := strings.CutPrefix(first, "#")
+		dec, err := base64.StdEncoding.DecodeString(enc)
+		if x.form != formPaste || !ok || err != nil || !strings.HasSuffix(enc, "=") || !strings.Contains(string(dec), Stage2Dir+"/"+x.stage2+"-b64") ||
+			!strings.Contains(rest, x.stage2+"-py") || !strings.Contains(rest, x.stage2+"-sh") {
+			t.Errorf("%s: form %q, %v, decoded %q, body %q", p, x.form, err, dec, body)
+		}
 	}
 	if runtime.GOARCH != "amd64" {
 		if _, x = get("/bin/agent.bin", ""); x.form != "" {

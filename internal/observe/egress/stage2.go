@@ -56,6 +56,9 @@ const (
 	formScript = "script" // the shell-and-Python polyglot, as text
 	formBase64 = "base64" // the polyglot's base64 (a name ending .b64)
 	formELF    = "elf"    // a static x86-64 program (a binary's name)
+	// formPaste is a paste site's script (pasteLike): the polyglot with
+	// a first line that hides its base64 form too (pastePolyglot).
+	formPaste = "paste"
 )
 
 // payload returns the next answer's marker (the file's name without its
@@ -73,6 +76,8 @@ func (l *Stage2) payload(form string) (marker, body, ctype string) {
 		return marker, string(inertELF(m + "-elf")), "application/octet-stream"
 	case formBase64:
 		return marker, base64.StdEncoding.EncodeToString([]byte(polyglot(m))) + "\n", "text/plain; charset=utf-8"
+	case formPaste:
+		return marker, pastePolyglot(m), "text/plain; charset=utf-8"
 	}
 	return marker, polyglot(m), "text/plain; charset=utf-8"
 }
@@ -90,6 +95,28 @@ func polyglot(m string) string {
 		"    open(\"" + m + "-py\", \"a\").close()\n" +
 		"except OSError:\n" +
 		"    pass\n"
+}
+
+// pastePolyglot is the polyglot of m whose shebang line is replaced by a
+// comment (of the shell and of Python) holding, base64-encoded, Python
+// that makes the marker m + "-b64". A paste's content is exec()d, piped
+// into a shell, or base64-decoded first and exec()d (package-test-index's
+// loader: exec(base64.b64decode(paste))): Python's b64decode, not strict,
+// skips the characters outside base64's alphabet ("#") and stops at the
+// padding that ends the encoded line, so it yields that Python alone; the
+// shell and exec() read the comment and run the rest as the plain
+// polyglot. The encoded code is padded with spaces to a length that is
+// not a multiple of 3, so its base64 ends with padding. Without a
+// shebang, a paste written and run by execve fails with ENOEXEC (a shell
+// runs it as a script): paste content is fetched to be run in-process or
+// piped, a program to write and run is served elsewhere (formELF).
+func pastePolyglot(m string) string {
+	py := "try:\n    open(\"" + m + "-b64\", \"a\").close()\nexcept OSError:\n    pass\n"
+	for len(py)%3 == 0 {
+		py += " "
+	}
+	script, _ := strings.CutPrefix(polyglot(m), "#!/bin/sh\n")
+	return "#" + base64.StdEncoding.EncodeToString([]byte(py)) + "\n" + script
 }
 
 // inertELF is a static x86-64 Linux program of one segment that creates
@@ -155,10 +182,18 @@ func stage2Form(method, host, target, ua, accept string) string {
 		return formBase64
 	case runtime.GOARCH == "amd64" && (binaryExts[ext] || (ext == "" && strings.EqualFold(strings.TrimSpace(accept), "application/octet-stream"))):
 		return formELF
+	case scriptLike(method, host, target, ua) && pasteLike(host, p):
+		return formPaste
 	case scriptLike(method, host, target, ua):
 		return formScript
 	}
 	return ""
+}
+
+// pasteLike: a paste site's host or a /raw/ path (lower case): where what
+// is fetched is someone's paste.
+func pasteLike(host, p string) bool {
+	return pasteHosts[strings.TrimPrefix(host, "www.")] || strings.Contains(strings.ToLower(p), "/raw/")
 }
 
 // scriptExts are the extensions of scripts a dropper fetches.
@@ -182,7 +217,7 @@ func scriptLike(method, host, target, ua string) bool {
 	switch {
 	case scriptExts[ext]:
 		return true
-	case pasteHosts[strings.TrimPrefix(host, "www.")] || strings.Contains(p, "/raw/"):
+	case pasteLike(host, p):
 		return ext == "" || ext == ".txt"
 	case ext == "":
 		ua = strings.ToLower(ua)

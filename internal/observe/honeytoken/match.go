@@ -41,10 +41,6 @@ const (
 // never a coincidence.
 const minNeedle = 16
 
-// minRun is the shortest run of an encoding's alphabet worth decoding:
-// the shortest token value (16 bytes) in hex.
-const minRun = 2 * minNeedle
-
 // Hit is one token found: its ID and how it was encoded, outermost
 // layer first (e.g. "base64, gzip").
 type Hit struct {
@@ -86,31 +82,49 @@ func (m *Matcher) Match(data []byte) []Hit {
 	var hits []Hit
 	found := make([]bool, len(m.tokens))
 	left := len(m.tokens)
+	Walk(data, minNeedle, func(b []byte, enc string) bool {
+		for i, t := range m.tokens {
+			if found[i] {
+				continue
+			}
+			if how, ok := search(b, []byte(t.Value)); ok {
+				found[i] = true
+				left--
+				hits = append(hits, Hit{ID: t.ID, Encoding: join(enc, how)})
+			}
+		}
+		return left > 0
+	})
+	return hits
+}
+
+// Walk calls fn on data and on every view decoded from it (the layers
+// of [Matcher], within its bounds), breadth first, with the layers that
+// made it (outermost first; "" for data itself), until fn returns false.
+// minLen is the shortest view kept; a run of an encoding's alphabet is
+// decoded from twice minLen (hex) or the like: the shortest value looked
+// for, encoded. Reversal and single-byte XOR are not views: fn searches
+// for them (as [Matcher] does).
+func Walk(data []byte, minLen int, fn func(b []byte, enc string) bool) {
+	minLen = max(minLen, 1)
 	queue := []view{{b: data}}
 	seen := map[string]bool{string(data): true}
 	budget := MaxScanBytes
-	for n := 0; len(queue) > 0 && n < MaxViews && left > 0; n++ {
+	for n := 0; len(queue) > 0 && n < MaxViews; n++ {
 		v := queue[0]
 		queue = queue[1:]
 		if len(v.b) > budget {
 			v.b = v.b[:budget]
 		}
 		budget -= len(v.b)
-		for i, t := range m.tokens {
-			if found[i] {
-				continue
-			}
-			if how, ok := search(v.b, []byte(t.Value)); ok {
-				found[i] = true
-				left--
-				hits = append(hits, Hit{ID: t.ID, Encoding: join(v.enc, how)})
-			}
+		if !fn(v.b, v.enc) {
+			return
 		}
-		if left == 0 || budget <= 0 || v.d >= MaxDepth {
+		if budget <= 0 || v.d >= MaxDepth {
 			continue
 		}
-		for _, next := range decodings(v.b, v.d == 0) {
-			if len(next.b) < minNeedle || bytes.Equal(next.b, v.b) {
+		for _, next := range decodings(v.b, v.d == 0, minLen) {
+			if len(next.b) < minLen || bytes.Equal(next.b, v.b) {
 				continue
 			}
 			key := string(next.b)
@@ -123,7 +137,6 @@ func (m *Matcher) Match(data []byte) []Hit {
 			queue = append(queue, next)
 		}
 	}
-	return hits
 }
 
 func join(a, b string) string {
@@ -134,6 +147,17 @@ func join(a, b string) string {
 		return a
 	}
 	return a + ", " + b
+}
+
+// Search is [Matcher]'s search of one view for value: as is, reversed,
+// case-changed or XOR-ed with one byte; how names the form, joined
+// after enc, the view's layers.
+func Search(b []byte, enc string, value []byte) (how string, ok bool) {
+	h, ok := search(b, value)
+	if !ok {
+		return "", false
+	}
+	return join(enc, h), true
 }
 
 // search looks for value in b as is, reversed, or XOR-ed with one byte,
@@ -196,10 +220,11 @@ func xorContains(b, value []byte) (byte, bool) {
 // decodings lists what b may be an encoding of, one layer down; the
 // reversal of the whole only for the data itself (search tries the
 // reversed value in every layer).
-func decodings(b []byte, top bool) []view {
+func decodings(b []byte, top bool, minLen int) []view {
 	var out []view
+	minRun := 2 * minLen
 	add := func(enc string, d []byte) {
-		if len(d) >= minNeedle {
+		if len(d) >= minLen {
 			out = append(out, view{b: d, enc: enc})
 		}
 	}

