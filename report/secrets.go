@@ -104,11 +104,13 @@ func (a *analysis) exfiltration() {
 			}
 		}
 	}
+	joined := map[string]bool{} // "id|kind": found in one destination's stream
 	for _, s := range a.streams() {
 		for _, h := range m.Match(s.data) {
-			if s.single(h.ID, found) {
-				continue // one event carried it whole: noted above
+			if s.single(h.ID, found) || (s.wide && joined[h.ID+"|"+s.kind]) {
+				continue // one event, or one destination, carried it whole: noted already
 			}
+			joined[h.ID+"|"+s.kind] = true
 			note(s.what+" ("+h.Encoding+")", h.ID, moat.SeverityCritical, s.evs...)
 		}
 	}
@@ -129,9 +131,12 @@ func nameForm(s string) string {
 	return s + "\n" + strings.NewReplacer(".", "", "/", "").Replace(s)
 }
 
-// stream is data reassembled from several events of one destination.
+// stream is data reassembled from several events of one destination,
+// or (wide) of every destination of one kind in the run.
 type stream struct {
 	what string
+	kind string // dns, data, path or fs
+	wide bool
 	data []byte
 	evs  []moat.Event
 	idx  []int
@@ -161,66 +166,83 @@ func (s *stream) add(i int, e moat.Event, b string) {
 // streams reassembles, per source (the audit hook and the sink see the
 // same query twice), the labels of DNS queries below each domain (its
 // last two labels), each name once, in order; and per destination
-// address or host, the payloads of every flow (HTTP bodies without
-// their headers) and the last component of every request path.
+// address (whatever its port) or host, the payloads of every flow (HTTP
+// bodies without their headers) and the last component of every request
+// path. The same, joined over every domain, address and host of the run,
+// are streams too ("wide"): a program that owns several domains or
+// addresses can send each part of a secret to another. Host names a flow
+// carries with no lookup (a TLS SNI, an HTTP Host) count as lookups.
 func (a *analysis) streams() []*stream {
 	by := map[string]*stream{}
 	var keys []string
-	get := func(key, what string) *stream {
+	get := func(key, kind, what string) *stream {
 		s := by[key]
 		if s == nil {
-			s = &stream{what: what}
+			s = &stream{what: what, kind: kind}
 			by[key] = s
 			keys = append(keys, key)
 		}
+		return s
+	}
+	// wide streams sort after every destination's ("~" > any source).
+	wide := func(key, kind, what string) *stream {
+		s := get("~"+key, kind, what)
+		s.wide = true
 		return s
 	}
 	names := map[string]bool{}
 	for i, e := range a.evs {
 		if e.Source == moat.SourceFS && (e.Kind == moat.KindFileCreated || e.Kind == moat.KindFileChanged) {
 			dir, base := path.Split(e.Path)
-			get("fs|"+dir, "split over the names of files in "+dir).add(i, e, longestAlnum(base))
+			get("fs|"+dir, "fs", "split over the names of files in "+dir).add(i, e, longestAlnum(base))
 			continue
 		}
 		if e.Source == moat.SourceMoat || e.Source == moat.SourceFS {
 			continue
 		}
 		src := string(e.Source)
-		if e.Kind == moat.KindDNS && e.Name != "" {
+		if (e.Kind == moat.KindDNS || e.Source == moat.SourceNetwork) && e.Name != "" && !isIP(e.Name) {
 			labels := strings.Split(strings.TrimSuffix(strings.ToLower(e.Name), "."), ".")
-			if len(labels) < 3 || names[src+"|"+e.Name] {
+			if len(labels) >= 3 && !names[src+"|"+e.Name] {
+				names[src+"|"+e.Name] = true
+				dom := strings.Join(labels[len(labels)-2:], ".")
+				sub := labels[:len(labels)-2]
+				longest := ""
+				for _, l := range sub {
+					if len(l) > len(longest) {
+						longest = l
+					}
+				}
+				// The chunks may come with sequence numbers or a session id
+				// in other labels: also each query's first, and longest, label.
+				what := "split over DNS lookups below " + dom
+				get(src+"|dns|"+dom, "dns", what).add(i, e, strings.Join(sub, ""))
+				get(src+"|dns-first|"+dom, "dns", what).add(i, e, sub[0])
+				get(src+"|dns-longest|"+dom, "dns", what).add(i, e, longest)
+				what = "split over DNS lookups of several domains"
+				wide(src+"|dns", "dns", what).add(i, e, strings.Join(sub, ""))
+				wide(src+"|dns-first", "dns", what).add(i, e, sub[0])
+				wide(src+"|dns-longest", "dns", what).add(i, e, longest)
+			}
+			if e.Kind == moat.KindDNS {
 				continue
 			}
-			names[src+"|"+e.Name] = true
-			dom := strings.Join(labels[len(labels)-2:], ".")
-			sub := labels[:len(labels)-2]
-			longest := ""
-			for _, l := range sub {
-				if len(l) > len(longest) {
-					longest = l
-				}
-			}
-			// The chunks may come with sequence numbers or a session id
-			// in other labels: also each query's first, and longest, label.
-			what := "split over DNS lookups below " + dom
-			get(src+"|dns|"+dom, what).add(i, e, strings.Join(sub, ""))
-			get(src+"|dns-first|"+dom, what).add(i, e, sub[0])
-			get(src+"|dns-longest|"+dom, what).add(i, e, longest)
-			continue
 		}
-		dst := firstNonEmpty(e.Name, e.Addr)
+		dst := firstNonEmpty(e.Name, hostOf(e.Addr))
 		if dst == "" || (e.Data == "" && e.Path == "") {
 			continue
 		}
 		if e.Data != "" {
-			get(src+"|data|"+dst, "split over the flows to "+dst).add(i, e, body(e.Data))
+			get(src+"|data|"+dst, "data", "split over the flows to "+dst).add(i, e, body(e.Data))
+			wide(src+"|data", "data", "split over the flows to several destinations").add(i, e, body(e.Data))
 		}
 		if e.Path != "" {
 			p := e.Path
 			if j := strings.LastIndexAny(p, "/=?&"); j >= 0 {
 				p = p[j+1:]
 			}
-			get(src+"|path|"+dst, "split over the requests to "+dst).add(i, e, p)
+			get(src+"|path|"+dst, "path", "split over the requests to "+dst).add(i, e, p)
+			wide(src+"|path", "path", "split over the requests to several destinations").add(i, e, p)
 		}
 	}
 	sort.Strings(keys)
@@ -231,6 +253,15 @@ func (a *analysis) streams() []*stream {
 		}
 	}
 	return out
+}
+
+// hostOf is hostport's host: the flows to one address are one
+// destination whatever their ports (TCP and UDP, one port each).
+func hostOf(hostport string) string {
+	if ap, err := netip.ParseAddrPort(hostport); err == nil {
+		return ap.Addr().Unmap().String()
+	}
+	return hostport
 }
 
 // longestAlnum is the longest run of letters and digits in s: the part of

@@ -376,10 +376,17 @@ func decodings(b []byte, top bool) []view {
 			}
 		}
 	}
+	var b32 [][]byte
 	for _, r := range runs(b, isB32, minRun*4/5) {
-		if !bytes.Equal(r, bytes.ToUpper(r)) && !bytes.Equal(r, bytes.ToLower(r)) {
-			continue // base32 is of one case
+		// base32 is of one case: a run of both ("ABC...=\ndone") is
+		// split where the case changes.
+		for _, p := range oneCase(r) {
+			if len(p) >= minRun*4/5 {
+				b32 = append(b32, p)
+			}
 		}
+	}
+	for _, r := range longest(b32, maxRuns) {
 		s := strings.Map(func(c rune) rune {
 			switch {
 			case c == '=' || c == '\n' || c == '\r':
@@ -456,6 +463,27 @@ func hasLetter(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// oneCase splits r into stretches whose letters are of one case; the
+// digits and padding between the last letter of one case and the first of
+// the other belong to both stretches.
+func oneCase(r []byte) [][]byte {
+	var out [][]byte
+	start, last := 0, -1 // last: the last letter of the current case
+	upper := false
+	for i, c := range r {
+		isUp, isLow := c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z'
+		if !isUp && !isLow {
+			continue
+		}
+		if last >= 0 && isUp != upper {
+			out = append(out, r[start:i])
+			start = last + 1
+		}
+		upper, last = isUp, i
+	}
+	return append(out, r[start:])
 }
 
 // hasNonB64: r has a byte outside base64's (and so hex's) alphabet, as

@@ -204,6 +204,8 @@ func TestMatchEvasions(t *testing.T) {
 		{"ascii85, Adobe's framing", "<~" + a85Python(append([]byte{0, 0, 0, 0}, v...)) + "~>", "ascii85"},
 		{"rot13", "x" + string(rot13Ref(v)), "rot13"},
 		{"rot13 of base32", string(rot13Ref([]byte(base32.StdEncoding.EncodeToString(v)))), "rot13, base32"},
+		{"base32 printed, then a word in lower case", "id: " + base32.StdEncoding.EncodeToString(v) + "\ndone\n", "base32"},
+		{"rot13 of base32 printed, then a word", "id: " + string(rot13Ref([]byte(base32.StdEncoding.EncodeToString(v)))) + "\ndone\n", "rot13, base32"},
 		{"a byte added", hex.EncodeToString(addKey(v, 7)), "hex, add 0x07"},
 		{"xor with a 2-byte key", hex.EncodeToString(xorKey(v, 0x13, 0x37)), "hex, xor 0x1337"},
 		{"xor with an 8-byte key behind padding", pad + string(xorKey(v, []byte("s3cr3tK!")...)), "xor 0x7333637233744b21"},
