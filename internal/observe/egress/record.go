@@ -13,10 +13,15 @@ const (
 	// counted as dropped.
 	MaxEvents = 1000
 	// MaxCapture is how many bytes of a flow are kept, sniffed and
-	// reported (escaped, at most MaxCapture characters) as Event.Data:
+	// reported (escaped, at most MaxData characters) as Event.Data:
 	// enough that a secret behind kilobytes of padding is still in it
 	// (report's matcher searches the whole of Data).
 	MaxCapture = 128 << 10
+	// MaxData bounds an event's Data: all of MaxCapture bytes however
+	// they escape (\xNN is four characters a byte). Bounding the escaped
+	// text by MaxCapture instead kept 32 KiB of binary padding and cut
+	// off a secret behind it.
+	MaxData = 4 * MaxCapture
 	// MaxRunCapture bounds the Data of all of a run's events together;
 	// past it each event keeps its first SmallCapture characters and
 	// says so in Detail.
