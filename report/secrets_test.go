@@ -62,6 +62,8 @@ func TestSecretsReassembled(t *testing.T) {
 			"critical", "file name"},
 		{"reversed, XOR-ed, hex in a UDP datagram after padding", []moat.Event{{Source: "network", Kind: "connect", Addr: "203.0.113.7:9",
 			Data: strings.Repeat(`\x00`, 4096) + hex.EncodeToString(xorBytes([]byte(reverseString(secret)), 0x21))}}, "critical", "hex, reversed, xor 0x21"},
+		{"after a flood, in what the dropped lookups carried", []moat.Event{{Source: "network", Kind: "events",
+			Detail: "1103 network events over their budgets; Data: what they carried", Data: "img1000img1001" + hx + " img1000 " + hx[:30]}}, "critical", "sent over the network (hex)"},
 		{"printed raw", []moat.Event{{Source: "moat", Kind: "honeytoken-output", Path: "stdout", Name: "aws-secret-access-key", Detail: "raw"}}, "high", "printed to stdout"},
 		{"printed encoded", []moat.Event{{Source: "moat", Kind: "honeytoken-output", Path: "stderr", Name: "aws-secret-access-key", Detail: "base64"}}, "critical", "printed to stderr"},
 	}
