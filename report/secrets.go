@@ -104,13 +104,14 @@ func (a *analysis) exfiltration() {
 			}
 		}
 	}
-	joined := map[string]bool{} // "id|kind": found in one destination's stream
+	joined := map[string]bool{} // "id|source|kind": found in one destination's stream
 	for _, s := range a.streams() {
 		for _, h := range m.Match(s.data) {
-			if s.single(h.ID, found) || (s.wide && joined[h.ID+"|"+s.kind]) {
+			key := h.ID + "|" + s.src + "|" + s.kind
+			if s.single(h.ID, found) || (s.wide && joined[key]) {
 				continue // one event, or one destination, carried it whole: noted already
 			}
-			joined[h.ID+"|"+s.kind] = true
+			joined[key] = true
 			note(s.what+" ("+h.Encoding+")", h.ID, moat.SeverityCritical, s.evs...)
 		}
 	}
@@ -135,6 +136,7 @@ func nameForm(s string) string {
 // or (wide) of every destination of one kind in the run.
 type stream struct {
 	what string
+	src  string // the events' source
 	kind string // dns, data, path or fs
 	wide bool
 	data []byte
@@ -178,7 +180,8 @@ func (a *analysis) streams() []*stream {
 	get := func(key, kind, what string) *stream {
 		s := by[key]
 		if s == nil {
-			s = &stream{what: what, kind: kind}
+			src, _, _ := strings.Cut(strings.TrimPrefix(key, "~"), "|")
+			s = &stream{what: what, src: src, kind: kind}
 			by[key] = s
 			keys = append(keys, key)
 		}
