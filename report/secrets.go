@@ -108,7 +108,7 @@ func (a *analysis) exfiltration() {
 	for _, s := range a.streams() {
 		for _, h := range m.Match(s.data) {
 			key := h.ID + "|" + s.src + "|" + s.kind
-			if s.single(h.ID, found) || (s.wide && joined[key]) {
+			if s.single(m, h.ID) || (s.wide && joined[key]) {
 				continue // one event, or one destination, carried it whole: noted already
 			}
 			joined[key] = true
@@ -135,20 +135,25 @@ func nameForm(s string) string {
 // stream is data reassembled from several events of one destination,
 // or (wide) of every destination of one kind in the run.
 type stream struct {
-	what string
-	src  string // the events' source
-	kind string // dns, data, path or fs
-	wide bool
-	data []byte
-	evs  []moat.Event
-	idx  []int
+	what  string
+	src   string // the events' source
+	kind  string // dns, data, path or fs
+	wide  bool
+	data  []byte
+	parts []string
+	evs   []moat.Event
+	idx   []int
 }
 
-// single: every event of s was matched alone for id already.
-func (s *stream) single(id string, found map[string]bool) bool {
-	for _, i := range s.idx {
-		if found[id+"|"+fmt.Sprint(i)] {
-			return true
+// single: one part of s carries id whole, so its event was noted alone
+// (a part, not the event: a flow that carried the secret in its data
+// says nothing of the labels of its host name).
+func (s *stream) single(m *honeytoken.Matcher, id string) bool {
+	for _, p := range s.parts {
+		for _, h := range m.Match([]byte(p)) {
+			if h.ID == id {
+				return true
+			}
 		}
 	}
 	return false
@@ -159,6 +164,7 @@ func (s *stream) add(i int, e moat.Event, b string) {
 		return
 	}
 	s.data = append(s.data, b...)
+	s.parts = append(s.parts, b)
 	s.idx = append(s.idx, i)
 	if len(s.evs) < maxEvidence {
 		s.evs = append(s.evs, e)

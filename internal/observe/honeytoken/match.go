@@ -43,7 +43,7 @@ type Matcher struct {
 // Bounds on one Match call.
 const (
 	MaxDepth     = 4
-	MaxViews     = 256
+	MaxViews     = 1024
 	MaxScanBytes = 16 << 20
 	MaxInflate   = 1 << 20
 )
@@ -337,6 +337,9 @@ func decodings(b []byte, top bool) []view {
 	}
 	if top {
 		add("reversed", reverse(b))
+		if hasLetter(b) {
+			add("rot13", rot13(b))
+		}
 	}
 	for _, d := range inflate(b) {
 		add(d.enc, d.b)
@@ -425,10 +428,8 @@ func decodings(b []byte, top bool) []view {
 		}
 	}
 	if top {
-		// Last, so they never starve the decodings above of the budget.
-		if hasLetter(b) {
-			add("rot13", rot13(b))
-		}
+		// Last, so they never starve the decodings above of the budget
+		// (and only for data up to maxStrided).
 		if len(b) <= maxStrided {
 			for k := 2; k <= maxStride; k++ {
 				for off := 0; off < k; off++ {

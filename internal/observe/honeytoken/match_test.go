@@ -214,6 +214,13 @@ func TestMatchEvasions(t *testing.T) {
 		{"interleaved with noise", string(interleave(v, 2)), "every 2 bytes from 0"},
 		{"interleaved 1 in 4, hex", string(interleave([]byte(hex.EncodeToString(v)), 4)), "every 4 bytes from 0, hex"},
 		{"bzip2 base64", b64(bz(v)), "base64, bzip2"},
+		{"rot13 of base32 behind 600 short labels (a run-wide DNS stream)", string(rot13Ref([]byte(strings.ToLower(base32.StdEncoding.EncodeToString(v))))) + func() string {
+			var sb strings.Builder
+			for i := 0; i < 600; i++ {
+				fmt.Fprintf(&sb, "img%d", i)
+			}
+			return sb.String()
+		}(), "rot13, base32"},
 	}
 	m := NewMatcher([]Token{{ID: "t", Value: val}, {ID: "other", Value: "m3Xq8LwP0vRt6YsN2bKc"}})
 	for _, c := range cases {
