@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 )
 
@@ -203,7 +204,7 @@ func (a *analysis) streams() []*stream {
 	for i, e := range a.evs {
 		if e.Source == moat.SourceFS && (e.Kind == moat.KindFileCreated || e.Kind == moat.KindFileChanged) {
 			dir, base := path.Split(e.Path)
-			get("fs|"+dir, "fs", "split over the names of files in "+dir).add(i, e, longestAlnum(base))
+			get("fs|"+dir, "fs", "split over the names of files in "+dir).add(i, e, observe.LongestAlnum(base))
 			continue
 		}
 		if e.Source == moat.SourceMoat || e.Source == moat.SourceFS {
@@ -271,23 +272,6 @@ func hostOf(hostport string) string {
 		return ap.Addr().Unmap().String()
 	}
 	return hostport
-}
-
-// longestAlnum is the longest run of letters and digits in s: the part of
-// a name that can carry a chunk of an encoded secret.
-func longestAlnum(s string) string {
-	best, cur := "", 0
-	for i := 0; i <= len(s); i++ {
-		if i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z') {
-			cur++
-			continue
-		}
-		if cur > len(best) {
-			best = s[i-cur : i]
-		}
-		cur = 0
-	}
-	return best
 }
 
 // body is an HTTP request's body (its data as moat's events escape it:

@@ -278,7 +278,7 @@ func (d *Differ) names(before, after Snapshot, m *honeytoken.Matcher, secret fun
 			order = append(order, dir)
 		}
 		if len(dirs[dir]) < maxNamesJoined {
-			c := longestAlnum(base)
+			c := LongestAlnum(base)
 			dirs[dir] = append(dirs[dir], entry{base, c, strings.Replace(base, c, "", 1), after[p].Ctime, after[p].Ino})
 		}
 	}
@@ -331,8 +331,9 @@ func (d *Differ) names(before, after Snapshot, m *honeytoken.Matcher, secret fun
 // maxNamesJoined bounds the names of one directory joined.
 const maxNamesJoined = 20000
 
-// longestAlnum is the longest run of letters and digits in s.
-func longestAlnum(s string) string {
+// LongestAlnum is the longest run of letters and digits in s: the part
+// of a name that can carry a chunk of an encoded secret.
+func LongestAlnum(s string) string {
 	best, cur := "", 0
 	for i := 0; i <= len(s); i++ {
 		if i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z') {

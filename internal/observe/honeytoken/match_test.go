@@ -81,6 +81,25 @@ func chunked(s string, n int) string {
 	return sb.String()
 }
 
+// matchCase is data that holds val, and how the matcher should say it
+// was encoded ("a|b": either).
+type matchCase struct{ name, data, enc string }
+
+func checkHits(t *testing.T, cases []matchCase) {
+	t.Helper()
+	m := NewMatcher([]Token{{ID: "t", Value: val}, {ID: "other", Value: "m3Xq8LwP0vRt6YsN2bKc"}})
+	for _, c := range cases {
+		hits := m.Match([]byte(c.data))
+		if len(hits) != 1 || hits[0].ID != "t" {
+			t.Errorf("%s: hits %+v, want t", c.name, hits)
+			continue
+		}
+		if !strings.Contains("|"+c.enc+"|", "|"+hits[0].Encoding+"|") {
+			t.Errorf("%s: encoding %q, want %q", c.name, hits[0].Encoding, c.enc)
+		}
+	}
+}
+
 func TestMatchEncodings(t *testing.T) {
 	v := []byte(val)
 	pad := strings.Repeat("A", 4096)
@@ -94,9 +113,7 @@ func TestMatchEncodings(t *testing.T) {
 	for _, c := range []byte(val) {
 		pct += fmt.Sprintf("%%%02X", c)
 	}
-	cases := []struct {
-		name, data, enc string
-	}{
+	cases := []matchCase{
 		{"raw", "key=" + val, "raw"},
 		{"raw after 4 KiB of padding", pad + val + pad, "raw"},
 		{"hex", "d=" + hex.EncodeToString(v), "hex"},
@@ -134,17 +151,7 @@ func TestMatchEncodings(t *testing.T) {
 		{"case changed (a resolver's 0x20)", strings.ToUpper(val), "case-changed"},
 		{"base64 of gzip of xor", b64(gz(xor(v, 0x42))), "base64, gzip, xor 0x42"},
 	}
-	m := NewMatcher([]Token{{ID: "t", Value: val}, {ID: "other", Value: "m3Xq8LwP0vRt6YsN2bKc"}})
-	for _, c := range cases {
-		hits := m.Match([]byte(c.data))
-		if len(hits) != 1 || hits[0].ID != "t" {
-			t.Errorf("%s: hits %+v, want t", c.name, hits)
-			continue
-		}
-		if !strings.Contains("|"+c.enc+"|", "|"+hits[0].Encoding+"|") {
-			t.Errorf("%s: encoding %q, want %q", c.name, hits[0].Encoding, c.enc)
-		}
-	}
+	checkHits(t, cases)
 }
 
 // TestMatchEvasions: the encodings a program used to get a secret past
@@ -195,9 +202,7 @@ func TestMatchEvasions(t *testing.T) {
 		}
 		return d
 	}
-	cases := []struct {
-		name, data, enc string
-	}{
+	cases := []matchCase{
 		{"base85 (Python b85encode)", "id=" + b85Python(v), "base85"},
 		{"base85 after padding", pad + " " + b85Python(append([]byte("xyz"), v...)), "base85"},
 		{"ascii85 (Python a85encode)", "id=" + a85Python(v), "ascii85"},
@@ -222,17 +227,7 @@ func TestMatchEvasions(t *testing.T) {
 			return sb.String()
 		}(), "rot13, base32"},
 	}
-	m := NewMatcher([]Token{{ID: "t", Value: val}, {ID: "other", Value: "m3Xq8LwP0vRt6YsN2bKc"}})
-	for _, c := range cases {
-		hits := m.Match([]byte(c.data))
-		if len(hits) != 1 || hits[0].ID != "t" {
-			t.Errorf("%s: hits %+v, want t", c.name, hits)
-			continue
-		}
-		if !strings.Contains("|"+c.enc+"|", "|"+hits[0].Encoding+"|") {
-			t.Errorf("%s: encoding %q, want %q", c.name, hits[0].Encoding, c.enc)
-		}
-	}
+	checkHits(t, cases)
 }
 
 // bz2Val is `printf %s "$val" | bzip2 -9 | xxd -p`.
