@@ -421,7 +421,7 @@ func (a *analysis) network() {
 			}
 			conns = append(conns, e)
 			targets = append(targets, e.Addr)
-		case e.Source == "network" && e.Kind != "dns":
+		case e.Source == "network" && e.Kind != "dns" && e.Kind != moat.KindEvents:
 			conns = append(conns, e)
 			targets = append(targets, firstNonEmpty(e.Name, e.Addr))
 		case e.Kind == "dns" && e.Name != "" && e.Name != "localhost" && !isIP(e.Name):

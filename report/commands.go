@@ -454,6 +454,14 @@ func (a *analysis) drops() {
 	if len(other) > 0 {
 		a.add(moat.CategoryEvasion, moat.SeverityLow, other[0].Detail, other)
 	}
+	// The sink's dropped events are searched (their overflow event); past
+	// even that bound, what followed the flood went unseen.
+	for _, e := range a.evs {
+		if e.Source == moat.SourceNetwork && e.Kind == moat.KindEvents && strings.Contains(e.Detail, "cut") {
+			a.add(moat.CategoryEvasion, moat.SeverityMedium, "flooded the network sink past what moat searches: "+e.Detail, []moat.Event{e})
+			break
+		}
+	}
 	var failed []moat.Event
 	for _, e := range a.evs {
 		if e.Source == moat.SourceKernel && e.Kind == moat.KindExecFailed {

@@ -559,6 +559,42 @@ func TestCorpusHiddenSecrets(t *testing.T) {
 	}
 }
 
+// TestCorpusEvasiveSecrets: a secret taken from the environment (no
+// read to witness) and sent past the matcher's encodings and the event
+// budgets (red team, issue 12: each channel of evasive_exfil.py gave
+// nothing above low) is found in every channel, on moat's own evidence.
+func TestCorpusEvasiveSecrets(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	res := run(t, b, filepath.Join("testdata", "corpus", "evasive_exfil.py"), func(s *moat.Spec) {
+		s.Network = moat.NetworkSinkhole
+		s.Limits.Timeout = 60 * time.Second
+	})
+	want := map[string]bool{
+		"printed to stdout (base85, xor 0x1337)":                                 false,
+		"split over DNS lookups of several domains (rot13, base32)":              false,
+		"sent over the network (hex)":                                            false, // past the budget
+		"sent over the network (raw)":                                            false, // behind binary padding
+		"written to /tmp/zz-cache (base64)":                                      false, // past the budget
+		"written to /tmp/q/ (split over the names of its files, in the order of": false,
+	}
+	for _, f := range res.Findings {
+		if f.Category != moat.CategoryExfiltration || f.Severity != moat.SeverityCritical {
+			continue
+		}
+		for w := range want {
+			if strings.Contains(f.Summary, w) && !strings.Contains(f.Summary, "seen only by") {
+				want[w] = true
+			}
+		}
+	}
+	for w, ok := range want {
+		if !ok {
+			dump(t, res)
+			t.Errorf("no critical exfiltration finding %q on moat's own evidence", w)
+		}
+	}
+}
+
 // TestHookLongRequestBody: the hook keeps the start of a request body
 // whose encoded line passes its one-write bound, rather than dropping the
 // body whole (a stealer's JSON of files with long home paths lost its

@@ -73,6 +73,8 @@ func TestAnalyze(t *testing.T) {
 			{Source: "kernel", Kind: "exec", Path: "/tmp/python3", SHA256: "cc", PID: 4}}, moat.CategoryExecution, "high"},
 		{"kernel events dropped", []moat.Event{{Source: "moat", Kind: "events", Name: "kernel", Detail: "exec-failed 5000"}}, moat.CategoryEvasion, "medium"},
 		{"a flood of failing execs", floodFailed(60), moat.CategoryEvasion, "medium"},
+		{"the sink's dropped events, searched", []moat.Event{{Source: "network", Kind: "events", Detail: "1100 network events over their budgets; Data: what they carried, joined"}}, moat.CategoryNetwork, ""},
+		{"the sink flooded past its overflow", []moat.Event{{Source: "network", Kind: "events", Detail: "5000 network events over their budgets; 9000 bytes more cut: a flood"}}, moat.CategoryEvasion, "medium"},
 		{"a PATH search", floodFailed(3), moat.CategoryEvasion, ""},
 		{"python child is fine", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 4}}, moat.CategoryExecution, ""},
 		{"loopback is fine", []moat.Event{{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:8080", PID: 4}}, moat.CategoryNetwork, ""},

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 )
 
@@ -104,11 +105,14 @@ func (a *analysis) exfiltration() {
 			}
 		}
 	}
+	joined := map[string]bool{} // "id|source|kind": found in one destination's stream
 	for _, s := range a.streams() {
 		for _, h := range m.Match(s.data) {
-			if s.single(h.ID, found) {
-				continue // one event carried it whole: noted above
+			key := h.ID + "|" + s.src + "|" + s.kind
+			if s.single(m, h.ID) || (s.wide && joined[key]) {
+				continue // one event, or one destination, carried it whole: noted already
 			}
+			joined[key] = true
 			note(s.what+" ("+h.Encoding+")", h.ID, moat.SeverityCritical, s.evs...)
 		}
 	}
@@ -129,19 +133,28 @@ func nameForm(s string) string {
 	return s + "\n" + strings.NewReplacer(".", "", "/", "").Replace(s)
 }
 
-// stream is data reassembled from several events of one destination.
+// stream is data reassembled from several events of one destination,
+// or (wide) of every destination of one kind in the run.
 type stream struct {
-	what string
-	data []byte
-	evs  []moat.Event
-	idx  []int
+	what  string
+	src   string // the events' source
+	kind  string // dns, data, path or fs
+	wide  bool
+	data  []byte
+	parts []string
+	evs   []moat.Event
+	idx   []int
 }
 
-// single: every event of s was matched alone for id already.
-func (s *stream) single(id string, found map[string]bool) bool {
-	for _, i := range s.idx {
-		if found[id+"|"+fmt.Sprint(i)] {
-			return true
+// single: one part of s carries id whole, so its event was noted alone
+// (a part, not the event: a flow that carried the secret in its data
+// says nothing of the labels of its host name).
+func (s *stream) single(m *honeytoken.Matcher, id string) bool {
+	for _, p := range s.parts {
+		for _, h := range m.Match([]byte(p)) {
+			if h.ID == id {
+				return true
+			}
 		}
 	}
 	return false
@@ -152,6 +165,7 @@ func (s *stream) add(i int, e moat.Event, b string) {
 		return
 	}
 	s.data = append(s.data, b...)
+	s.parts = append(s.parts, b)
 	s.idx = append(s.idx, i)
 	if len(s.evs) < maxEvidence {
 		s.evs = append(s.evs, e)
@@ -161,66 +175,84 @@ func (s *stream) add(i int, e moat.Event, b string) {
 // streams reassembles, per source (the audit hook and the sink see the
 // same query twice), the labels of DNS queries below each domain (its
 // last two labels), each name once, in order; and per destination
-// address or host, the payloads of every flow (HTTP bodies without
-// their headers) and the last component of every request path.
+// address (whatever its port) or host, the payloads of every flow (HTTP
+// bodies without their headers) and the last component of every request
+// path. The same, joined over every domain, address and host of the run,
+// are streams too ("wide"): a program that owns several domains or
+// addresses can send each part of a secret to another. Host names a flow
+// carries with no lookup (a TLS SNI, an HTTP Host) count as lookups.
 func (a *analysis) streams() []*stream {
 	by := map[string]*stream{}
 	var keys []string
-	get := func(key, what string) *stream {
+	get := func(key, kind, what string) *stream {
 		s := by[key]
 		if s == nil {
-			s = &stream{what: what}
+			src, _, _ := strings.Cut(strings.TrimPrefix(key, "~"), "|")
+			s = &stream{what: what, src: src, kind: kind}
 			by[key] = s
 			keys = append(keys, key)
 		}
+		return s
+	}
+	// wide streams sort after every destination's ("~" > any source).
+	wide := func(key, kind, what string) *stream {
+		s := get("~"+key, kind, what)
+		s.wide = true
 		return s
 	}
 	names := map[string]bool{}
 	for i, e := range a.evs {
 		if e.Source == moat.SourceFS && (e.Kind == moat.KindFileCreated || e.Kind == moat.KindFileChanged) {
 			dir, base := path.Split(e.Path)
-			get("fs|"+dir, "split over the names of files in "+dir).add(i, e, longestAlnum(base))
+			get("fs|"+dir, "fs", "split over the names of files in "+dir).add(i, e, observe.LongestAlnum(base))
 			continue
 		}
 		if e.Source == moat.SourceMoat || e.Source == moat.SourceFS {
 			continue
 		}
 		src := string(e.Source)
-		if e.Kind == moat.KindDNS && e.Name != "" {
+		if (e.Kind == moat.KindDNS || e.Source == moat.SourceNetwork) && e.Name != "" && !isIP(e.Name) {
 			labels := strings.Split(strings.TrimSuffix(strings.ToLower(e.Name), "."), ".")
-			if len(labels) < 3 || names[src+"|"+e.Name] {
+			if len(labels) >= 3 && !names[src+"|"+e.Name] {
+				names[src+"|"+e.Name] = true
+				dom := strings.Join(labels[len(labels)-2:], ".")
+				sub := labels[:len(labels)-2]
+				longest := ""
+				for _, l := range sub {
+					if len(l) > len(longest) {
+						longest = l
+					}
+				}
+				// The chunks may come with sequence numbers or a session id
+				// in other labels: also each query's first, and longest, label.
+				what := "split over DNS lookups below " + dom
+				get(src+"|dns|"+dom, "dns", what).add(i, e, strings.Join(sub, ""))
+				get(src+"|dns-first|"+dom, "dns", what).add(i, e, sub[0])
+				get(src+"|dns-longest|"+dom, "dns", what).add(i, e, longest)
+				what = "split over DNS lookups of several domains"
+				wide(src+"|dns", "dns", what).add(i, e, strings.Join(sub, ""))
+				wide(src+"|dns-first", "dns", what).add(i, e, sub[0])
+				wide(src+"|dns-longest", "dns", what).add(i, e, longest)
+			}
+			if e.Kind == moat.KindDNS {
 				continue
 			}
-			names[src+"|"+e.Name] = true
-			dom := strings.Join(labels[len(labels)-2:], ".")
-			sub := labels[:len(labels)-2]
-			longest := ""
-			for _, l := range sub {
-				if len(l) > len(longest) {
-					longest = l
-				}
-			}
-			// The chunks may come with sequence numbers or a session id
-			// in other labels: also each query's first, and longest, label.
-			what := "split over DNS lookups below " + dom
-			get(src+"|dns|"+dom, what).add(i, e, strings.Join(sub, ""))
-			get(src+"|dns-first|"+dom, what).add(i, e, sub[0])
-			get(src+"|dns-longest|"+dom, what).add(i, e, longest)
-			continue
 		}
-		dst := firstNonEmpty(e.Name, e.Addr)
+		dst := firstNonEmpty(e.Name, hostOf(e.Addr))
 		if dst == "" || (e.Data == "" && e.Path == "") {
 			continue
 		}
 		if e.Data != "" {
-			get(src+"|data|"+dst, "split over the flows to "+dst).add(i, e, body(e.Data))
+			get(src+"|data|"+dst, "data", "split over the flows to "+dst).add(i, e, body(e.Data))
+			wide(src+"|data", "data", "split over the flows to several destinations").add(i, e, body(e.Data))
 		}
 		if e.Path != "" {
 			p := e.Path
 			if j := strings.LastIndexAny(p, "/=?&"); j >= 0 {
 				p = p[j+1:]
 			}
-			get(src+"|path|"+dst, "split over the requests to "+dst).add(i, e, p)
+			get(src+"|path|"+dst, "path", "split over the requests to "+dst).add(i, e, p)
+			wide(src+"|path", "path", "split over the requests to several destinations").add(i, e, p)
 		}
 	}
 	sort.Strings(keys)
@@ -233,21 +265,13 @@ func (a *analysis) streams() []*stream {
 	return out
 }
 
-// longestAlnum is the longest run of letters and digits in s: the part of
-// a name that can carry a chunk of an encoded secret.
-func longestAlnum(s string) string {
-	best, cur := "", 0
-	for i := 0; i <= len(s); i++ {
-		if i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z') {
-			cur++
-			continue
-		}
-		if cur > len(best) {
-			best = s[i-cur : i]
-		}
-		cur = 0
+// hostOf is hostport's host: the flows to one address are one
+// destination whatever their ports (TCP and UDP, one port each).
+func hostOf(hostport string) string {
+	if ap, err := netip.ParseAddrPort(hostport); err == nil {
+		return ap.Addr().Unmap().String()
 	}
-	return best
+	return hostport
 }
 
 // body is an HTTP request's body (its data as moat's events escape it:

@@ -1,9 +1,11 @@
 package report
 
 import (
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,7 +26,8 @@ func exfil(fs []moat.Finding) (moat.Severity, string) {
 func TestSecretsReassembled(t *testing.T) {
 	tok := planted("aws-secret-access-key", secret, "/home/sandbox/.aws/credentials")
 	hx := hex.EncodeToString([]byte(secret)) // 80 characters
-	var dnsSplit, dnsNoise, flows, paths, otherDst []moat.Event
+	var dnsSplit, dnsNoise, flows, paths, otherDst, ports, sni []moat.Event
+	b32 := strings.ToLower(strings.TrimRight(base32.StdEncoding.EncodeToString([]byte(secret)), "="))
 	for i := 0; i < 4; i++ {
 		part := hx[i*20 : (i+1)*20]
 		// the same query twice (A and AAAA), and a query to another domain between
@@ -36,6 +39,9 @@ func TestSecretsReassembled(t *testing.T) {
 		flows = append(flows, moat.Event{TimeMS: int64(i), Source: "network", Kind: "http", Addr: "203.0.113.7:80",
 			Data: `POST /c HTTP/1.1\r\nHost: x\r\n\r\n` + secret[i*10:(i+1)*10]})
 		paths = append(paths, moat.Event{TimeMS: int64(i), Source: "network", Kind: "http", Addr: "203.0.113.7:80", Path: "/p?d=" + secret[i*10:(i+1)*10]})
+		ports = append(ports, moat.Event{Source: "network", Kind: "connect", Addr: fmt.Sprintf("203.0.113.8:%d", 1000+i), Data: secret[i*10 : (i+1)*10]})
+		sni = append(sni, moat.Event{Source: "network", Kind: "connect", Addr: "203.0.113.9:443", Name: b32[i*16:(i+1)*16] + ".cdn" + fmt.Sprint(i) + ".net",
+			Detail: "sinkholed tcp tls sni=" + b32[i*16:(i+1)*16] + ".cdn" + fmt.Sprint(i) + ".net"})
 		otherDst = append(otherDst, moat.Event{Source: "network", Kind: "connect", Addr: fmt.Sprintf("203.0.113.%d:80", i), Data: secret[i*10 : (i+1)*10]})
 	}
 	cases := []struct {
@@ -45,14 +51,19 @@ func TestSecretsReassembled(t *testing.T) {
 		in   string // in the summary
 	}{
 		{"hex split over DNS queries to one domain", dnsSplit, "critical", "below evil.example (hex)"},
-		{"split over queries to different domains", dnsNoise, "", ""},
-		{"split over HTTP bodies to one address", flows, "critical", "split over the flows to 203.0.113.7:80"},
-		{"split over request paths", paths, "critical", "split over the requests to 203.0.113.7:80"},
-		{"split over different addresses", otherDst, "", ""},
+		{"split over queries to different domains", dnsNoise, "critical", "split over DNS lookups of several domains (hex)"},
+		{"split over HTTP bodies to one address", flows, "critical", "split over the flows to 203.0.113.7 (raw)"},
+		{"split over request paths", paths, "critical", "split over the requests to 203.0.113.7 (raw)"},
+		{"split over different addresses", otherDst, "critical", "split over the flows to several destinations (raw)"},
+		{"split over TCP and UDP ports of one address", ports, "critical", "split over the flows to 203.0.113.8 (raw)"},
+		{"split over TLS SNI names, no lookup", sni, "critical", "split over DNS lookups of several domains (base32)"},
+		{"one domain's split is named for that domain", append(slices.Clone(dnsSplit), dnsNoise[0]), "critical", "below evil.example (hex)"},
 		{"in a file name, split over directories", []moat.Event{{Source: "fs", Kind: "file-created", Path: "/tmp/" + secret[:20] + "/" + secret[20:]}},
 			"critical", "file name"},
 		{"reversed, XOR-ed, hex in a UDP datagram after padding", []moat.Event{{Source: "network", Kind: "connect", Addr: "203.0.113.7:9",
 			Data: strings.Repeat(`\x00`, 4096) + hex.EncodeToString(xorBytes([]byte(reverseString(secret)), 0x21))}}, "critical", "hex, reversed, xor 0x21"},
+		{"after a flood, in what the dropped lookups carried", []moat.Event{{Source: "network", Kind: "events",
+			Detail: "1103 network events over their budgets; Data: what they carried", Data: "img1000img1001" + hx + " img1000 " + hx[:30]}}, "critical", "sent over the network (hex)"},
 		{"printed raw", []moat.Event{{Source: "moat", Kind: "honeytoken-output", Path: "stdout", Name: "aws-secret-access-key", Detail: "raw"}}, "high", "printed to stdout"},
 		{"printed encoded", []moat.Event{{Source: "moat", Kind: "honeytoken-output", Path: "stderr", Name: "aws-secret-access-key", Detail: "base64"}}, "critical", "printed to stderr"},
 	}

@@ -64,6 +64,7 @@ func startNet(cfg *egress.Config, t0 time.Time) (*guestNet, error) {
 // gone, and returns its events and the count of those dropped.
 func (n *guestNet) stop() ([]moat.Event, int) {
 	n.stack.Close(netDrain)
+	n.rec.Flush()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.events, n.rec.Dropped()

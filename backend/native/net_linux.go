@@ -163,5 +163,6 @@ func startInitNet(raw json.RawMessage) (nsinit.Network, string, error) {
 // recording the flows that were still open.
 func (n *initNet) Stop() {
 	n.stack.Close(netDrain)
+	n.rec.Flush()
 	n.link.Finish(n.rec.Dropped())
 }

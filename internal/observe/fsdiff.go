@@ -150,6 +150,18 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 		ev.Source, ev.TimeMS = "fs", d.At
 		evs = append(evs, ev)
 	}
+	// A secret found is kept past MaxFSEvents (up to maxSecretEvents):
+	// throwaway files written first must not crowd it out.
+	secrets := 0
+	secret := func(ev moat.Event) {
+		if secrets >= maxSecretEvents {
+			dropped++
+			return
+		}
+		secrets++
+		ev.Source, ev.TimeMS, ev.Kind = "fs", d.At, moat.KindHoneytokenWritten
+		evs = append(evs, ev)
+	}
 	if d.Cut != "" {
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: d.At, Detail: "the walk of the writable directories " + d.Cut})
 	}
@@ -207,7 +219,7 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 				for _, h := range matcher.Match(data) {
 					if !seen[h.ID+h.Encoding] {
 						seen[h.ID+h.Encoding] = true
-						add(moat.Event{Kind: "honeytoken-written", Path: ev.Path, Name: h.ID, Detail: h.Encoding})
+						secret(moat.Event{Path: ev.Path, Name: h.ID, Detail: h.Encoding})
 					}
 				}
 			})
@@ -221,6 +233,7 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 		}
 		add(ev)
 	}
+	d.names(before, after, matcher, secret)
 	var gone []string
 	for p := range before {
 		if _, ok := after[p]; !ok {
@@ -232,6 +245,137 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 		add(moat.Event{Kind: "file-deleted", Path: audit.CleanPath(p, audit.MaxPath)})
 	}
 	return evs, dropped
+}
+
+// maxSecretEvents bounds the honeytoken-written events of one diff.
+const maxSecretEvents = 100
+
+// names looks for the tokens in the names of the files created, before
+// any budget: each name alone, and per directory all of them joined (the
+// longest run of letters and digits of each), in the order of their names
+// in the order of the numbers in what is left of each name (a chunk
+// with its sequence number: "part-07-<chunk>", "<chunk>.3"), and in the
+// order they were made (change time, then inode number). A program that
+// makes the names in another order than the secret's, sorted neither by
+// name nor by a number, is not found.
+func (d *Differ) names(before, after Snapshot, m *honeytoken.Matcher, secret func(moat.Event)) {
+	type entry struct {
+		base, chunk, rest string
+		ctime             int64
+		ino               uint64
+	}
+	dirs := map[string][]entry{}
+	var order []string
+	for p := range after {
+		if _, existed := before[p]; existed {
+			continue
+		}
+		dir, base := path.Split(p)
+		if _, planted := d.Planted[p]; planted {
+			continue
+		}
+		if len(dirs[dir]) == 0 {
+			order = append(order, dir)
+		}
+		if len(dirs[dir]) < maxNamesJoined {
+			c := LongestAlnum(base)
+			dirs[dir] = append(dirs[dir], entry{base, c, strings.Replace(base, c, "", 1), after[p].Ctime, after[p].Ino})
+		}
+	}
+	sort.Strings(order)
+	for _, dir := range order {
+		if !d.Deadline.IsZero() && time.Now().After(d.Deadline) {
+			return // the diff's time budget; the walk says what was cut
+		}
+		es := dirs[dir]
+		found := map[string]bool{}
+		for _, e := range es {
+			for _, h := range m.Match([]byte(e.chunk)) {
+				if !found[h.ID] {
+					found[h.ID] = true
+					secret(moat.Event{Path: audit.CleanPath(dir, audit.MaxPath), Name: h.ID, Detail: "in a file name " + audit.Clean(e.chunk, 200) + " (" + h.Encoding + ")"})
+				}
+			}
+		}
+		if len(es) < 2 {
+			continue
+		}
+		for _, how := range []string{"name", "number", "creation"} {
+			sort.SliceStable(es, func(i, j int) bool {
+				switch how {
+				case "name":
+					return es[i].base < es[j].base
+				case "number":
+					return naturalLess(es[i].rest, es[j].rest)
+				}
+				if es[i].ctime != es[j].ctime {
+					return es[i].ctime < es[j].ctime
+				}
+				return es[i].ino < es[j].ino // tmpfs numbers inodes as it makes them
+			})
+			var joined strings.Builder
+			for _, e := range es {
+				joined.WriteString(e.chunk)
+			}
+			for _, h := range m.Match([]byte(joined.String())) {
+				if !found[h.ID] {
+					found[h.ID] = true
+					secret(moat.Event{Path: audit.CleanPath(dir, audit.MaxPath), Name: h.ID,
+						Detail: "split over the names of its files, in the order of their " + how + " (" + h.Encoding + ")"})
+				}
+			}
+		}
+	}
+}
+
+// maxNamesJoined bounds the names of one directory joined.
+const maxNamesJoined = 20000
+
+// LongestAlnum is the longest run of letters and digits in s: the part
+// of a name that can carry a chunk of an encoded secret.
+func LongestAlnum(s string) string {
+	best, cur := "", 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z') {
+			cur++
+			continue
+		}
+		if cur > len(best) {
+			best = s[i-cur : i]
+		}
+		cur = 0
+	}
+	return best
+}
+
+// naturalLess orders a before b by the numbers in them, then as text.
+func naturalLess(a, b string) bool {
+	na, nb := firstNumber(a), firstNumber(b)
+	if na != nb {
+		return na < nb
+	}
+	return a < b
+}
+
+// firstNumber is the first run of digits in s (at most 9 of them), or -1.
+func firstNumber(s string) int {
+	n, in := -1, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= '0' && c <= '9' {
+			if !in {
+				n, in = 0, true
+			}
+			if n < 1e8 {
+				n = n*10 + int(c-'0')
+			}
+			continue
+		}
+		if in {
+			break
+		}
+	}
+	return n
 }
 
 // NotReadWhole ends the Detail of a file event whose content was not

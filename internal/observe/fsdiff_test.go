@@ -2,6 +2,7 @@ package observe
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -68,5 +69,52 @@ func TestDiffBigFiles(t *testing.T) {
 		if strings.HasSuffix(e.Path, "x.pth") && !strings.HasSuffix(e.Detail, NotReadWhole) {
 			t.Errorf("the .pth read in part does not say so: %+v", e)
 		}
+	}
+}
+
+// A secret written after more throwaway files than MaxFSEvents, in a
+// file's content or split over file names, is still found (red team,
+// issue 12: 700 empty files, then the secret's base64 in /tmp/zz-cache,
+// was only "events dropped", low).
+func TestDiffSecretsPastTheBudget(t *testing.T) {
+	const val = "Q7hZk2mVfP9xLr4TnW8bYc3JdS6gHa1Ee5uKo0Ri"
+	hx := fmt.Sprintf("%x", val)
+	after := Snapshot{}
+	for i := 0; i < MaxFSEvents+100; i++ {
+		after[fmt.Sprintf("/tmp/a%04d.tmp", i)] = FileState{Size: 1, Ino: uint64(i + 1)}
+	}
+	after["/tmp/zz-cache"] = FileState{Size: 56, Ino: 90001}
+	// four chunks whose names sort in another order than the secret's;
+	// their sequence numbers put them back
+	for i, seq := range []int{3, 1, 4, 2} {
+		after[fmt.Sprintf("/tmp/q/%s-%d.part", hx[(seq-1)*20:seq*20], seq)] = FileState{Size: 1, Ino: uint64(90010 + i)}
+	}
+	read := func(p string, n int64) ([]byte, error) {
+		if p == "/tmp/zz-cache" {
+			return []byte("Q7hZ" + base64.StdEncoding.EncodeToString([]byte(val))), nil
+		}
+		return nil, nil
+	}
+	d := &Differ{Tokens: []honeytoken.Token{{ID: "t", Value: val}}, Read: read, Deadline: time.Now().Add(time.Minute)}
+	evs, dropped := d.Diff(Snapshot{}, after)
+	var content, names bool
+	for _, e := range evs {
+		if e.Kind != "honeytoken-written" || e.Name != "t" {
+			continue
+		}
+		content = content || e.Path == "/tmp/zz-cache"
+		names = names || (e.Path == "/tmp/q/" && strings.Contains(e.Detail, "number (hex)"))
+	}
+	if !content || !names || dropped == 0 {
+		t.Fatalf("content %v, names %v, dropped %d: %v", content, names, dropped, evs[len(evs)-3:])
+	}
+	// no number, names in another order: the order they were made
+	after = Snapshot{}
+	for seq := 1; seq <= 4; seq++ {
+		after[fmt.Sprintf("/tmp/r/%c-%s", 'e'-seq, hx[(seq-1)*20:seq*20])] = FileState{Size: 1, Ino: uint64(100 + seq), Ctime: int64(1000 + seq/2)}
+	}
+	evs, _ = d.Diff(Snapshot{}, after)
+	if len(evs) == 0 || evs[len(evs)-1].Kind != "honeytoken-written" || !strings.Contains(evs[len(evs)-1].Detail, "creation (hex)") {
+		t.Fatalf("by creation: %v", evs)
 	}
 }

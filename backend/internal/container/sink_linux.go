@@ -282,6 +282,7 @@ func (s *Sink) Stop() ([]moat.Event, int) {
 		return s.stopHelper()
 	}
 	s.stack.Close(sinkDrain)
+	s.rec.Flush()
 	close(s.done)
 	s.mu.Lock()
 	defer s.mu.Unlock()

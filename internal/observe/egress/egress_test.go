@@ -2,6 +2,7 @@ package egress
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -190,10 +191,75 @@ func TestRecorderBound(t *testing.T) {
 	n := 0
 	rec := NewRecorder(func(moat.Event) { n++ })
 	for range MaxEvents + 10 {
-		rec.Record(moat.Event{Kind: "dns"})
+		rec.Record(moat.Event{Kind: "connect"})
 	}
 	if n != MaxEvents || rec.Dropped() != 10 {
 		t.Fatalf("passed %d, dropped %d", n, rec.Dropped())
+	}
+}
+
+// A flood of events hides nothing they sent (red team, issue 12: 1,100
+// lookups, then a secret in the labels of three more, gave nothing above
+// low): lookups cannot crowd out flows, what the sink served is kept, and
+// what the dropped events carried comes in one last event.
+func TestRecorderFlood(t *testing.T) {
+	var evs []moat.Event
+	rec := NewRecorder(func(ev moat.Event) { evs = append(evs, ev) })
+	for i := range 2000 {
+		rec.Record(moat.Event{Kind: moat.KindDNS, Name: fmt.Sprintf("img%d.cdn-static.net", i)})
+	}
+	rec.Record(moat.Event{Kind: moat.KindDNS, Name: "0a1b2c3d.0.t.cdn-static.net"})
+	rec.Record(moat.Event{Kind: moat.KindDNS, Name: "4e5f6a7b.1.t.cdn-static.net"})
+	rec.Record(moat.Event{Kind: moat.KindConnect, Addr: "203.0.113.9:80", Data: `POST / HTTP/1.1\r\n\r\nbody-kept`})
+	for range MaxEvents {
+		rec.Record(moat.Event{Kind: moat.KindConnect, Addr: "203.0.113.9:81"})
+	}
+	rec.Record(moat.Event{Kind: moat.KindConnect, Addr: "203.0.113.9:82", Data: `POST / HTTP/1.1\r\nHost: x\r\n\r\nbody-dropped`, Path: "/u?d=path-dropped"})
+	rec.Record(moat.Event{Kind: moat.KindMetadata, Path: "/latest/meta-data/iam/security-credentials/role"})
+	rec.Flush()
+	rec.Flush()
+	var lookups, kept, served int
+	var last moat.Event
+	for _, e := range evs {
+		switch {
+		case e.Kind == moat.KindDNS:
+			lookups++
+		case e.Kind == moat.KindMetadata:
+			served++
+		case e.Data == `POST / HTTP/1.1\r\n\r\nbody-kept`:
+			kept++
+		case e.Kind == moat.KindEvents:
+			last = e
+		}
+	}
+	if lookups != maxLookupEvents || kept != 1 || served != 1 {
+		t.Errorf("lookups %d (want %d), the flow after them kept %d, served kept %d", lookups, maxLookupEvents, kept, served)
+	}
+	if evs[len(evs)-1].Kind != moat.KindEvents || evs[len(evs)-2].Kind == moat.KindEvents {
+		t.Fatalf("want one overflow event, last: %+v", evs[len(evs)-1])
+	}
+	for _, want := range []string{"0a1b2c3d4e5f6a7b", "img1999", "body-dropped", "path-dropped"} {
+		if !strings.Contains(last.Data, want) {
+			t.Errorf("overflow %.200q lacks %q", last.Data, want)
+		}
+	}
+	if strings.Contains(last.Data, "Host: x") || strings.Contains(last.Detail, "cut") || last.Source != "network" {
+		t.Errorf("overflow %+v", last)
+	}
+}
+
+// What even the overflow cannot hold is counted and said.
+func TestRecorderOverflowCut(t *testing.T) {
+	var evs []moat.Event
+	rec := NewRecorder(func(ev moat.Event) { evs = append(evs, ev) })
+	big := strings.Repeat("x", 1000)
+	for range MaxEvents + 100 {
+		rec.Record(moat.Event{Kind: moat.KindConnect, Data: big})
+	}
+	rec.Flush()
+	last := evs[len(evs)-1]
+	if last.Kind != moat.KindEvents || !strings.Contains(last.Detail, "cut") || len(last.Data) > 5*MaxOverflow+4 {
+		t.Fatalf("%.200v (%d)", last.Detail, len(last.Data))
 	}
 }
 

@@ -25,6 +25,12 @@ type wire struct {
 	MonoNS  int64       `json:"mono,omitempty"` // when the event was seen
 	Dial    *Endpoint   `json:"dial,omitempty"`
 	Dropped int         `json:"dropped,omitempty"`
+	// An event whose packet would pass maxPacket comes without its Data
+	// and with Parts: that many packets of Part follow, the Data in order
+	// (Link.Event sends them under one lock, so no other event's parts
+	// come between).
+	Parts int    `json:"parts,omitempty"`
+	Part  string `json:"part,omitempty"`
 	// both ways
 	ID uint64 `json:"id,omitempty"`
 	// parent → init
@@ -32,6 +38,15 @@ type wire struct {
 }
 
 const maxPacket = 64 << 10
+
+// partSize is the Data one part carries: JSON may spell an escaped
+// character in six (\u003c), and 6 × 8 KiB leaves room in maxPacket.
+const partSize = 8 << 10
+
+// maxParts bounds the parts of one event (MaxData in partSize pieces).
+const maxParts = MaxData/partSize + 1
+
+var errTooLarge = errors.New("link message too large")
 
 // dialTimeout bounds one dial by the parent.
 const dialTimeout = 10 * time.Second
@@ -66,7 +81,7 @@ func send(c *net.UnixConn, w *wire, oob []byte) error {
 		return err
 	}
 	if len(b) > maxPacket {
-		return errors.New("link message too large")
+		return errTooLarge
 	}
 	_, _, err = c.WriteMsgUnix(b, oob, nil)
 	return err
@@ -75,7 +90,8 @@ func send(c *net.UnixConn, w *wire, oob []byte) error {
 // Link is the init's end: it sends events and asks for dials. It is safe
 // for concurrent use and implements Dialer.
 type Link struct {
-	c *net.UnixConn
+	c    *net.UnixConn
+	evMu sync.Mutex // one event's parts at a time
 
 	mu      sync.Mutex
 	next    uint64
@@ -100,7 +116,25 @@ func NewLink(f *os.File) (*Link, error) {
 
 // Event sends one event to the parent.
 func (l *Link) Event(ev moat.Event) {
-	_ = send(l.c, &wire{Event: &ev, MonoNS: monoNow()}, nil)
+	l.evMu.Lock()
+	defer l.evMu.Unlock()
+	mono := monoNow()
+	if err := send(l.c, &wire{Event: &ev, MonoNS: mono}, nil); !errors.Is(err, errTooLarge) {
+		return
+	}
+	// Past one packet (a flow's Data is up to MaxData): in parts. Sent
+	// whole once, an event over 64 KiB was lost, and the secret in it.
+	data := ev.Data
+	ev.Data = ""
+	parts := (len(data) + partSize - 1) / partSize
+	if send(l.c, &wire{Event: &ev, MonoNS: mono, Parts: parts}, nil) != nil {
+		return
+	}
+	for i := 0; i < len(data); i += partSize {
+		if send(l.c, &wire{Part: data[i:min(i+partSize, len(data))]}, nil) != nil {
+			return
+		}
+	}
 }
 
 // Finish reports how many events the recorder dropped.
@@ -219,6 +253,16 @@ func Serve(f *os.File, cfg *Config, onEvent func(ev moat.Event, monoNS int64)) (
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	buf := make([]byte, maxPacket)
+	// pending is an event whose Data comes in parts, want of them still.
+	var pending *wire
+	var data []byte
+	want := 0
+	defer func() {
+		if pending != nil { // the init ended mid-event: what came of it
+			pending.Event.Data = string(data)
+			onEvent(*pending.Event, pending.MonoNS)
+		}
+	}()
 	for {
 		n, _, _, _, err := c.ReadMsgUnix(buf, nil)
 		if err != nil || n == 0 {
@@ -229,6 +273,19 @@ func Serve(f *os.File, cfg *Config, onEvent func(ev moat.Event, monoNS int64)) (
 			continue
 		}
 		switch {
+		case w.Part != "" && pending != nil:
+			data = append(data, w.Part...)
+			if want--; want == 0 {
+				pending.Event.Data = string(data)
+				onEvent(*pending.Event, pending.MonoNS)
+				pending, data = nil, nil
+			}
+		case w.Event != nil && w.Parts > 0 && w.Parts <= maxParts:
+			if pending != nil { // parts lost: pass what came
+				pending.Event.Data = string(data)
+				onEvent(*pending.Event, pending.MonoNS)
+			}
+			pending, data, want = &w, nil, w.Parts
 		case w.Event != nil:
 			onEvent(*w.Event, w.MonoNS)
 		case w.Dial != nil:

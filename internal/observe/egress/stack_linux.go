@@ -403,7 +403,7 @@ func (s *Stack) serveTCP(c net.Conn) {
 	if f.rest > 0 {
 		s.rec.Record(moat.Event{Kind: moat.KindConnect, Addr: ev.Addr, Name: ev.Name,
 			Detail: fmt.Sprintf("%s tcp: %d more bytes on the connection after its last request moat read (%d requests at most)", verdict, f.rest, maxRequests),
-			Data:   Escape(f.tail, MaxCapture)})
+			Data:   Escape(f.tail, MaxData)})
 	}
 }
 
@@ -495,9 +495,9 @@ func describe(ev *moat.Event, verdict, proto string, first []byte, f flow) {
 	ev.Detail = d
 	switch {
 	case len(f.clear) > 0: // what was sent, not the ClientHello
-		ev.Data = Escape(f.clear, MaxCapture)
+		ev.Data = Escape(f.clear, MaxData)
 	case len(first) > 0:
-		ev.Data = Escape(first, MaxCapture)
+		ev.Data = Escape(first, MaxData)
 	}
 }
 
@@ -748,7 +748,7 @@ func (s *Stack) serveUDP(pc *net.UDPConn) {
 			verdict = "refused"
 		}
 		ev.Detail = verdict + " udp " + strconv.Itoa(n) + " bytes"
-		ev.Data = Escape(msg[:min(n, MaxCapture)], MaxCapture)
+		ev.Data = Escape(msg[:min(n, MaxCapture)], MaxData)
 		s.rec.Record(ev)
 	}
 }

@@ -203,6 +203,20 @@ var probes = map[string]func() (string, error){
 		c.Close()
 		return "sent", nil
 	},
+	"padded-binary": func() (string, error) {
+		c, err := net.DialTimeout("tcp", "203.0.113.9:4445", 3*time.Second)
+		if err != nil {
+			return "", err
+		}
+		// 100 KiB of bytes that escape to four characters each: within
+		// MaxCapture bytes, past MaxCapture characters
+		for i := 0; i < 100; i++ {
+			_, _ = c.Write(bytes.Repeat([]byte{1}, 1024))
+		}
+		_, _ = c.Write([]byte("tail-secret"))
+		c.Close()
+		return "sent", nil
+	},
 	"padded": func() (string, error) {
 		c, err := net.DialTimeout("tcp", "203.0.113.9:4444", 3*time.Second)
 		if err != nil {
@@ -390,6 +404,20 @@ func TestSinkholePadded(t *testing.T) {
 	rep := runChild(t, "sinkhole", "padded")
 	c := find(rep.Events, "connect", "203.0.113.9:4444")
 	if rep.Err != "" || c == nil || !strings.HasSuffix(c.Data, strings.Repeat("A", 100)+"tail-secret") {
+		t.Fatalf("events: %.300v (probe %q)", rep.Events, rep.Err)
+	}
+}
+
+// Binary padding escapes to four characters a byte: the event still
+// holds all of the flow's MaxCapture bytes (red team: a secret behind
+// 33 KiB of \x01 was cut off at 128 Ki characters).
+func TestSinkholePaddedBinary(t *testing.T) {
+	rep := runChild(t, "sinkhole", "padded-binary")
+	c := find(rep.Events, "connect", "203.0.113.9:4445")
+	if rep.Err != "" || c == nil || !strings.HasSuffix(c.Data, strings.Repeat(`\x01`, 100)+"tail-secret") {
+		if c != nil {
+			t.Fatalf("data %d characters, ends %q (probe %q)", len(c.Data), c.Data[max(0, len(c.Data)-60):], rep.Err)
+		}
 		t.Fatalf("events: %.300v (probe %q)", rep.Events, rep.Err)
 	}
 }

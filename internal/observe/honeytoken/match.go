@@ -2,13 +2,18 @@ package honeytoken
 
 import (
 	"bytes"
+	"compress/bzip2"
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"io"
+	"math/bits"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -17,10 +22,16 @@ import (
 // printed, after undoing the encodings malware uses to hide a secret:
 // escaping (the \xNN of moat's own events, JSON's \uXXXX, URL %XX), hex
 // (base16), base64 and base32 in their standard and URL-safe alphabets,
-// zlib, gzip and raw deflate, HTTP chunked bodies, reversal and a
-// single-byte XOR, nested up to [MaxDepth] layers (base64 of gzip of a
-// reversed value, say). Each layer is tried on every run of its alphabet
-// in the data, so padding before or after a secret does not hide it.
+// base85 (Python's b85encode, git's) and Ascii85, zlib, gzip, raw deflate
+// and bzip2, HTTP chunked bodies, ROT13, a secret interleaved with noise
+// (every 2nd to 4th byte), reversal, reversed bits, and a repeating key of
+// up to 8 bytes XOR-ed or added byte by byte, nested up to [MaxDepth]
+// layers (base64 of gzip of a reversed value, say). Each layer is tried
+// on every run of its alphabet in the data, so padding before or after a
+// secret does not hide it. Not undone: xz/LZMA (no decoder in Go's
+// standard library; a short secret alone is stored uncompressed by xz
+// and found), encryption with a key the program does not send, keys
+// longer than 8 bytes or that change along the data.
 //
 // The work is bounded: at most [MaxViews] decoded views and
 // [MaxScanBytes] bytes per call, decompression stopping at
@@ -32,7 +43,7 @@ type Matcher struct {
 // Bounds on one Match call.
 const (
 	MaxDepth     = 4
-	MaxViews     = 256
+	MaxViews     = 1024
 	MaxScanBytes = 16 << 20
 	MaxInflate   = 1 << 20
 )
@@ -83,11 +94,12 @@ func (m *Matcher) Match(data []byte) []Hit {
 	found := make([]bool, len(m.tokens))
 	left := len(m.tokens)
 	Walk(data, minNeedle, func(b []byte, enc string) bool {
+		h := newHaystack(b)
 		for i, t := range m.tokens {
 			if found[i] {
 				continue
 			}
-			if how, ok := search(b, []byte(t.Value)); ok {
+			if how, ok := search(h, []byte(t.Value)); ok {
 				found[i] = true
 				left--
 				hits = append(hits, Hit{ID: t.ID, Encoding: join(enc, how)})
@@ -103,8 +115,8 @@ func (m *Matcher) Match(data []byte) []Hit {
 // made it (outermost first; "" for data itself), until fn returns false.
 // minLen is the shortest view kept; a run of an encoding's alphabet is
 // decoded from twice minLen (hex) or the like: the shortest value looked
-// for, encoded. Reversal and single-byte XOR are not views: fn searches
-// for them (as [Matcher] does).
+// for, encoded. Reversal, ROT13, bit reversal and repeating keys are not
+// all views: fn searches for them (as [Matcher] does, with [Search]).
 func Walk(data []byte, minLen int, fn func(b []byte, enc string) bool) {
 	minLen = max(minLen, 1)
 	queue := []view{{b: data}}
@@ -139,6 +151,16 @@ func Walk(data []byte, minLen int, fn func(b []byte, enc string) bool) {
 	}
 }
 
+// Search is [Matcher]'s search of one view for value (every form search
+// tries); how names the form, joined after enc, the view's layers.
+func Search(b []byte, enc string, value []byte) (how string, ok bool) {
+	h, ok := search(newHaystack(b), value)
+	if !ok {
+		return "", false
+	}
+	return join(enc, h), true
+}
+
 func join(a, b string) string {
 	switch {
 	case a == "":
@@ -149,37 +171,134 @@ func join(a, b string) string {
 	return a + ", " + b
 }
 
-// Search is [Matcher]'s search of one view for value: as is, reversed,
-// case-changed or XOR-ed with one byte; how names the form, joined
-// after enc, the view's layers.
-func Search(b []byte, enc string, value []byte) (how string, ok bool) {
-	h, ok := search(b, value)
-	if !ok {
-		return "", false
-	}
-	return join(enc, h), true
+// maxKey is the longest repeating key undone: a key of up to 8 bytes,
+// XOR-ed with or added to the secret byte by byte (a one-byte key is the
+// classic single-byte XOR or Caesar shift of bytes).
+const maxKey = 8
+
+// minKeyed is how many key-independent relations a keyed match must
+// satisfy (a value of n bytes under a key of L gives n-L): 12 bytes that
+// agree by chance is a 2^-96 coincidence.
+const minKeyed = 12
+
+// A haystack is one view prepared for every token's search: its ASCII
+// lowercase form and its key-invariant differences, each computed once
+// and shared by all tokens (computing them per token made a 1 MiB view
+// cost seconds).
+type haystack struct {
+	b     []byte
+	lower []byte
+	diffs map[int][]byte // op<<8 | key length
 }
 
-// search looks for value in b as is, reversed, or XOR-ed with one byte,
-// case-folded for letters (resolvers and hex change case).
-func search(b, value []byte) (string, bool) {
-	if bytes.Contains(b, value) {
-		return "raw", true
+func newHaystack(b []byte) *haystack { return &haystack{b: b, diffs: map[int][]byte{}} }
+
+func (h *haystack) lowered() []byte {
+	if h.lower == nil {
+		h.lower = asciiLower(h.b)
 	}
+	return h.lower
+}
+
+// Key operations: a repeating key XOR-ed with the data, or added to it
+// (mod 256).
+const (
+	opXOR = iota
+	opAdd
+)
+
+// diff is b's differences at distance l under op: b[i]^b[i+l] for XOR,
+// b[i+l]-b[i] for addition. A repeating key of length l cancels out of
+// them, so value under any such key is in b exactly where diff(value) is
+// in diff(b): one plain substring search per key length finds every key.
+func diff(b []byte, op, l int) []byte {
+	if len(b) <= l {
+		return nil
+	}
+	d := make([]byte, len(b)-l)
+	if op == opXOR {
+		for i := range d {
+			d[i] = b[i] ^ b[i+l]
+		}
+	} else {
+		for i := range d {
+			d[i] = b[i+l] - b[i]
+		}
+	}
+	return d
+}
+
+func (h *haystack) diff(op, l int) []byte {
+	k := op<<8 | l
+	d, ok := h.diffs[k]
+	if !ok {
+		d = diff(h.b, op, l)
+		h.diffs[k] = d
+	}
+	return d
+}
+
+// search looks for value in h as is, reversed, case-folded for letters
+// (resolvers and hex change case), ROT13-ed, with each byte's bits
+// reversed, or under a repeating key of up to [maxKey] bytes, XOR-ed or
+// added (forwards or reversed).
+func search(h *haystack, value []byte) (string, bool) {
 	rev := reverse(value)
-	if bytes.Contains(b, rev) {
-		return "reversed", true
+	for _, n := range []struct {
+		how string
+		v   []byte
+	}{{"raw", value}, {"reversed", rev}, {"rot13", rot13(value)}, {"reversed, rot13", rot13(rev)},
+		{"bits reversed", bitReverse(value)}, {"reversed, bits reversed", bitReverse(rev)}} {
+		if bytes.Contains(h.b, n.v) {
+			return n.how, true
+		}
 	}
-	if containsFold(b, value) {
+	if bytes.Contains(h.lowered(), asciiLower(value)) {
 		return "case-changed", true
 	}
-	if k, ok := xorContains(b, value); ok {
-		return "xor 0x" + hex.EncodeToString([]byte{k}), true
-	}
-	if k, ok := xorContains(b, rev); ok {
-		return "reversed, xor 0x" + hex.EncodeToString([]byte{k}), true
+	for _, n := range []struct {
+		how string
+		v   []byte
+	}{{"", value}, {"reversed, ", rev}} {
+		for op := opXOR; op <= opAdd; op++ {
+			for l := 1; l <= maxKey && len(n.v)-l >= minKeyed; l++ {
+				dv := diff(n.v, op, l)
+				if distinct(dv) < 4 {
+					continue // a value periodic at l: padding could match it
+				}
+				i := bytes.Index(h.diff(op, l), dv)
+				if i < 0 {
+					continue
+				}
+				key := make([]byte, l)
+				for j := range key {
+					if op == opXOR {
+						key[j] = h.b[i+j] ^ n.v[j]
+					} else {
+						key[j] = h.b[i+j] - n.v[j]
+					}
+				}
+				// The key as it lines up with the value's first byte.
+				if op == opXOR {
+					return n.how + "xor 0x" + hex.EncodeToString(key), true
+				}
+				return n.how + "add 0x" + hex.EncodeToString(key), true
+			}
+		}
 	}
 	return "", false
+}
+
+func distinct(b []byte) int {
+	var seen [256]bool
+	n := 0
+	for _, c := range b {
+		if !seen[c] {
+			seen[c] = true
+			n++
+		}
+	}
+	return n
 }
 
 func reverse(b []byte) []byte {
@@ -190,31 +309,37 @@ func reverse(b []byte) []byte {
 	return r
 }
 
-func containsFold(b, value []byte) bool {
-	if len(b) < len(value) {
-		return false
+func asciiLower(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
 	}
-	return bytes.Contains(bytes.ToLower(b), bytes.ToLower(value))
+	return out
 }
 
-// xorContains finds value XOR-ed with one non-zero key in b: the key is
-// fixed by the first byte, so each position costs one or two compares.
-func xorContains(b, value []byte) (byte, bool) {
-	n := len(value)
-	for i := 0; i+n <= len(b); i++ {
-		k := b[i] ^ value[0]
-		if k == 0 || b[i+1]^value[1] != k {
-			continue
+func rot13(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z':
+			c = 'a' + (c-'a'+13)%26
+		case c >= 'A' && c <= 'Z':
+			c = 'A' + (c-'A'+13)%26
 		}
-		j := 2
-		for j < n && b[i+j]^value[j] == k {
-			j++
-		}
-		if j == n {
-			return k, true
-		}
+		out[i] = c
 	}
-	return 0, false
+	return out
+}
+
+func bitReverse(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		out[i] = bits.Reverse8(c)
+	}
+	return out
 }
 
 // decodings lists what b may be an encoding of, one layer down; the
@@ -222,7 +347,7 @@ func xorContains(b, value []byte) (byte, bool) {
 // reversed value in every layer).
 func decodings(b []byte, top bool, minLen int) []view {
 	var out []view
-	minRun := 2 * minLen
+	minRun := 2 * minLen // the shortest value looked for, in hex
 	add := func(enc string, d []byte) {
 		if len(d) >= minLen {
 			out = append(out, view{b: d, enc: enc})
@@ -236,6 +361,9 @@ func decodings(b []byte, top bool, minLen int) []view {
 	}
 	if top {
 		add("reversed", reverse(b))
+		if hasLetter(b) {
+			add("rot13", rot13(b))
+		}
 	}
 	for _, d := range inflate(b) {
 		add(d.enc, d.b)
@@ -275,10 +403,17 @@ func decodings(b []byte, top bool, minLen int) []view {
 			}
 		}
 	}
+	var b32 [][]byte
 	for _, r := range runs(b, isB32, minRun*4/5) {
-		if !bytes.Equal(r, bytes.ToUpper(r)) && !bytes.Equal(r, bytes.ToLower(r)) {
-			continue // base32 is of one case
+		// base32 is of one case: a run of both ("ABC...=\ndone") is
+		// split where the case changes.
+		for _, p := range oneCase(r) {
+			if len(p) >= minRun*4/5 {
+				b32 = append(b32, p)
+			}
 		}
+	}
+	for _, r := range longest(b32, maxRuns) {
 		s := strings.Map(func(c rune) rune {
 			switch {
 			case c == '=' || c == '\n' || c == '\r':
@@ -298,6 +433,178 @@ func decodings(b []byte, top bool, minLen int) []view {
 				add("base32", d)
 			}
 		}
+	}
+	for _, r := range longest(runs(b, isB85, minRun*5/8), 4) {
+		if !hasNonB64(r) {
+			continue // hex, base64 or a word: decoded as those
+		}
+		for off := 0; off < 5 && off < len(r); off++ {
+			add("base85", decodeB85(r[off:]))
+		}
+	}
+	for _, r := range longest(runs(b, isA85, minRun*5/8), 4) {
+		if !hasNonB64(r) {
+			continue
+		}
+		r = bytes.TrimSuffix(bytes.TrimPrefix(r, []byte("<~")), []byte("~>"))
+		for off := 0; off < 5 && off < len(r); off++ {
+			add("ascii85", decodeA85(r[off:]))
+		}
+	}
+	if top {
+		// Last, so they never starve the decodings above of the budget
+		// (and only for data up to maxStrided).
+		if len(b) <= maxStrided {
+			for k := 2; k <= maxStride; k++ {
+				for off := 0; off < k; off++ {
+					add(fmt.Sprintf("every %d bytes from %d", k, off), strided(b, k, off))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// A secret interleaved with noise (one byte of it, then k-1 of noise) is
+// read back by taking every k-th byte, for k up to maxStride, in data up
+// to maxStrided bytes (the views cost as much as the data itself per k).
+const (
+	maxStride  = 4
+	maxStrided = 256 << 10
+)
+
+func strided(b []byte, k, off int) []byte {
+	out := make([]byte, 0, len(b)/k+1)
+	for i := off; i < len(b); i += k {
+		out = append(out, b[i])
+	}
+	return out
+}
+
+func hasLetter(b []byte) bool {
+	for _, c := range b {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+// oneCase splits r into stretches whose letters are of one case; the
+// digits and padding between the last letter of one case and the first of
+// the other belong to both stretches.
+func oneCase(r []byte) [][]byte {
+	var out [][]byte
+	start, last := 0, -1 // last: the last letter of the current case
+	upper := false
+	for i, c := range r {
+		isUp, isLow := c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z'
+		if !isUp && !isLow {
+			continue
+		}
+		if last >= 0 && isUp != upper {
+			out = append(out, r[start:i])
+			start = last + 1
+		}
+		upper, last = isUp, i
+	}
+	return append(out, r[start:])
+}
+
+// hasNonB64: r has a byte outside base64's (and so hex's) alphabet, as
+// base85 of any 20 bytes has but for a chance of about 1 in 500.
+func hasNonB64(r []byte) bool {
+	for _, c := range r {
+		if !isB64(c) {
+			return true
+		}
+	}
+	return false
+}
+
+func longest(rs [][]byte, n int) [][]byte {
+	if len(rs) <= n {
+		return rs
+	}
+	rs = slices.Clone(rs)
+	sort.SliceStable(rs, func(i, j int) bool { return len(rs[i]) > len(rs[j]) })
+	return rs[:n]
+}
+
+// b85 is the alphabet of RFC 1924, Python's base64.b85encode and git.
+const b85 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~"
+
+var b85val = func() (t [256]int) {
+	for i := range t {
+		t[i] = -1
+	}
+	for i := 0; i < len(b85); i++ {
+		t[b85[i]] = i
+	}
+	return t
+}()
+
+func isB85(c byte) bool { return b85val[c] >= 0 }
+
+// isA85: Ascii85's digits ('!' to 'u') and 'z', Adobe's <~ ~> framing.
+func isA85(c byte) bool { return c >= '!' && c <= 'u' || c == 'z' || c == '~' }
+
+// decodeB85 decodes base85 leniently: a group over 2^32 wraps (the
+// result is searched, not trusted), a short last group is padded as
+// Python pads it.
+func decodeB85(s []byte) []byte {
+	out := make([]byte, 0, len(s)*4/5+4)
+	for i := 0; i < len(s); i += 5 {
+		var acc uint32
+		n := min(5, len(s)-i)
+		for j := 0; j < 5; j++ {
+			d := 84
+			if j < n {
+				d = b85val[s[i+j]]
+			}
+			acc = acc*85 + uint32(d)
+		}
+		var g [4]byte
+		binary.BigEndian.PutUint32(g[:], acc)
+		out = append(out, g[:max(n-1, 0)]...)
+	}
+	return out
+}
+
+// decodeA85 decodes Ascii85 ('z' for four zero bytes) leniently, as
+// decodeB85; Python's base64.a85encode and Adobe's framing.
+func decodeA85(s []byte) []byte {
+	out := make([]byte, 0, len(s)*4/5+4)
+	var grp [5]int
+	n := 0
+	flush := func(n int) {
+		var acc uint32
+		for j := 0; j < 5; j++ {
+			d := 84
+			if j < n {
+				d = grp[j]
+			}
+			acc = acc*85 + uint32(d)
+		}
+		var g [4]byte
+		binary.BigEndian.PutUint32(g[:], acc)
+		out = append(out, g[:n-1]...)
+	}
+	for _, c := range s {
+		switch {
+		case c == 'z' && n == 0:
+			out = append(out, 0, 0, 0, 0)
+		case c >= '!' && c <= 'u':
+			grp[n] = int(c - '!')
+			n++
+			if n == 5 {
+				flush(5)
+				n = 0
+			}
+		}
+	}
+	if n > 1 {
+		flush(n)
 	}
 	return out
 }
@@ -448,6 +755,10 @@ func inflate(b []byte) []view {
 			tries++
 			r, err := gzip.NewReader(bytes.NewReader(b[i:]))
 			read("gzip", r, err)
+		case b[i] == 'B' && bytes.HasPrefix(b[i:], []byte("BZh")) && i+10 <= len(b) &&
+			b[i+3] >= '1' && b[i+3] <= '9' && bytes.Equal(b[i+4:i+10], []byte("1AY&SY")):
+			tries++
+			read("bzip2", bzip2.NewReader(bytes.NewReader(b[i:])), nil)
 		case b[i] == 0x78 && (uint16(b[i])<<8|uint16(b[i+1]))%31 == 0:
 			tries++
 			r, err := zlib.NewReader(bytes.NewReader(b[i:]))

@@ -81,6 +81,25 @@ func chunked(s string, n int) string {
 	return sb.String()
 }
 
+// matchCase is data that holds val, and how the matcher should say it
+// was encoded ("a|b": either).
+type matchCase struct{ name, data, enc string }
+
+func checkHits(t *testing.T, cases []matchCase) {
+	t.Helper()
+	m := NewMatcher([]Token{{ID: "t", Value: val}, {ID: "other", Value: "m3Xq8LwP0vRt6YsN2bKc"}})
+	for _, c := range cases {
+		hits := m.Match([]byte(c.data))
+		if len(hits) != 1 || hits[0].ID != "t" {
+			t.Errorf("%s: hits %+v, want t", c.name, hits)
+			continue
+		}
+		if !strings.Contains("|"+c.enc+"|", "|"+hits[0].Encoding+"|") {
+			t.Errorf("%s: encoding %q, want %q", c.name, hits[0].Encoding, c.enc)
+		}
+	}
+}
+
 func TestMatchEncodings(t *testing.T) {
 	v := []byte(val)
 	pad := strings.Repeat("A", 4096)
@@ -94,9 +113,7 @@ func TestMatchEncodings(t *testing.T) {
 	for _, c := range []byte(val) {
 		pct += fmt.Sprintf("%%%02X", c)
 	}
-	cases := []struct {
-		name, data, enc string
-	}{
+	cases := []matchCase{
 		{"raw", "key=" + val, "raw"},
 		{"raw after 4 KiB of padding", pad + val + pad, "raw"},
 		{"hex", "d=" + hex.EncodeToString(v), "hex"},
@@ -134,17 +151,134 @@ func TestMatchEncodings(t *testing.T) {
 		{"case changed (a resolver's 0x20)", strings.ToUpper(val), "case-changed"},
 		{"base64 of gzip of xor", b64(gz(xor(v, 0x42))), "base64, gzip, xor 0x42"},
 	}
-	m := NewMatcher([]Token{{ID: "t", Value: val}, {ID: "other", Value: "m3Xq8LwP0vRt6YsN2bKc"}})
-	for _, c := range cases {
-		hits := m.Match([]byte(c.data))
-		if len(hits) != 1 || hits[0].ID != "t" {
-			t.Errorf("%s: hits %+v, want t", c.name, hits)
+	checkHits(t, cases)
+}
+
+// TestMatchEvasions: the encodings a program used to get a secret past
+// the matcher (red team of issue 12): each was not found before.
+func TestMatchEvasions(t *testing.T) {
+	v := []byte(val)
+	pad := strings.Repeat("A", 4096)
+	xorKey := func(b []byte, key ...byte) []byte {
+		out := make([]byte, len(b))
+		for i, c := range b {
+			out[i] = c ^ key[i%len(key)]
+		}
+		return out
+	}
+	addKey := func(b []byte, key ...byte) []byte {
+		out := make([]byte, len(b))
+		for i, c := range b {
+			out[i] = c + key[i%len(key)]
+		}
+		return out
+	}
+	bitrev := func(b []byte) []byte {
+		out := make([]byte, len(b))
+		for i, c := range b {
+			var r byte
+			for j := 0; j < 8; j++ {
+				r |= (c >> j & 1) << (7 - j)
+			}
+			out[i] = r
+		}
+		return out
+	}
+	interleave := func(b []byte, k int) []byte {
+		var out []byte
+		for i, c := range b {
+			out = append(out, c)
+			for j := 1; j < k; j++ {
+				out = append(out, "qzjx"[(i+j)%4])
+			}
+		}
+		return out
+	}
+	bz := func(b []byte) []byte {
+		// bzip2 -c of val (Go's standard library only decompresses).
+		d, err := hex.DecodeString(bz2Val)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	cases := []matchCase{
+		{"base85 (Python b85encode)", "id=" + b85Python(v), "base85"},
+		{"base85 after padding", pad + " " + b85Python(append([]byte("xyz"), v...)), "base85"},
+		{"ascii85 (Python a85encode)", "id=" + a85Python(v), "ascii85"},
+		{"ascii85, Adobe's framing", "<~" + a85Python(append([]byte{0, 0, 0, 0}, v...)) + "~>", "ascii85"},
+		{"rot13", "x" + string(rot13Ref(v)), "rot13"},
+		{"rot13 of base32", string(rot13Ref([]byte(base32.StdEncoding.EncodeToString(v)))), "rot13, base32"},
+		{"base32 printed, then a word in lower case", "id: " + base32.StdEncoding.EncodeToString(v) + "\ndone\n", "base32"},
+		{"rot13 of base32 printed, then a word", "id: " + string(rot13Ref([]byte(base32.StdEncoding.EncodeToString(v)))) + "\ndone\n", "rot13, base32"},
+		{"a byte added", hex.EncodeToString(addKey(v, 7)), "hex, add 0x07"},
+		{"xor with a 2-byte key", hex.EncodeToString(xorKey(v, 0x13, 0x37)), "hex, xor 0x1337"},
+		{"xor with an 8-byte key behind padding", pad + string(xorKey(v, []byte("s3cr3tK!")...)), "xor 0x7333637233744b21"},
+		{"a 3-byte key added, reversed, base64", b64(addKey([]byte(rev(val)), 1, 2, 3)), "base64, reversed, add 0x010203"},
+		{"bits reversed", hex.EncodeToString(bitrev(v)), "hex, bits reversed"},
+		{"interleaved with noise", string(interleave(v, 2)), "every 2 bytes from 0"},
+		{"interleaved 1 in 4, hex", string(interleave([]byte(hex.EncodeToString(v)), 4)), "every 4 bytes from 0, hex"},
+		{"bzip2 base64", b64(bz(v)), "base64, bzip2"},
+		{"rot13 of base32 behind 600 short labels (a run-wide DNS stream)", string(rot13Ref([]byte(strings.ToLower(base32.StdEncoding.EncodeToString(v))))) + func() string {
+			var sb strings.Builder
+			for i := 0; i < 600; i++ {
+				fmt.Fprintf(&sb, "img%d", i)
+			}
+			return sb.String()
+		}(), "rot13, base32"},
+	}
+	checkHits(t, cases)
+}
+
+// bz2Val is `printf %s "$val" | bzip2 -9 | xxd -p`.
+const bz2Val = "425a6839314159265359af5f85db0000080f807fe0025c7db03feb924020002300000034069e933ca86191a69a646132304d0186eece9cb56dcaaa4b41f9d83730415f61107a8e2c2083f8bb9229c284857afc2ed8"
+
+// b85Python is Python's base64.b85encode, written out apart from the
+// decoder under test.
+func b85Python(b []byte) string {
+	const alpha = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~"
+	return enc85(b, alpha, false)
+}
+
+// a85Python is Python's base64.a85encode (z for a zero group).
+func a85Python(b []byte) string {
+	var alpha [85]byte
+	for i := range alpha {
+		alpha[i] = byte('!' + i)
+	}
+	return enc85(b, string(alpha[:]), true)
+}
+
+func enc85(b []byte, alpha string, z bool) string {
+	var sb strings.Builder
+	for i := 0; i < len(b); i += 4 {
+		var g [4]byte
+		n := copy(g[:], b[i:])
+		acc := uint32(g[0])<<24 | uint32(g[1])<<16 | uint32(g[2])<<8 | uint32(g[3])
+		if z && acc == 0 && n == 4 {
+			sb.WriteByte('z')
 			continue
 		}
-		if !strings.Contains("|"+c.enc+"|", "|"+hits[0].Encoding+"|") {
-			t.Errorf("%s: encoding %q, want %q", c.name, hits[0].Encoding, c.enc)
+		var d [5]byte
+		for j := 4; j >= 0; j-- {
+			d[j] = alpha[acc%85]
+			acc /= 85
 		}
+		sb.Write(d[:n+1])
 	}
+	return sb.String()
+}
+
+func rot13Ref(b []byte) []byte {
+	return []byte(strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return 'a' + (r-'a'+13)%26
+		case r >= 'A' && r <= 'Z':
+			return 'A' + (r-'A'+13)%26
+		}
+		return r
+	}, string(b)))
 }
 
 func TestMatchNothing(t *testing.T) {
