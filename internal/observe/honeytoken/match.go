@@ -181,6 +181,12 @@ const maxKey = 8
 // agree by chance is a 2^-96 coincidence.
 const minKeyed = 12
 
+// minKeyed1 is the same for a one-byte key, the classic single-byte XOR
+// or shift: 8 relations (a 2^-64 coincidence) let the short values of
+// [Search]'s callers (a host name of 9 bytes) be found under it, as
+// before keys grew longer.
+const minKeyed1 = 8
+
 // A haystack is one view prepared for every token's search: its ASCII
 // lowercase form and its key-invariant differences, each computed once
 // and shared by all tokens (computing them per token made a 1 MiB view
@@ -261,7 +267,7 @@ func search(h *haystack, value []byte) (string, bool) {
 		v   []byte
 	}{{"", value}, {"reversed, ", rev}} {
 		for op := opXOR; op <= opAdd; op++ {
-			for l := 1; l <= maxKey && len(n.v)-l >= minKeyed; l++ {
+			for l := 1; l <= maxKey && (len(n.v)-l >= minKeyed || l == 1 && len(n.v)-l >= minKeyed1); l++ {
 				dv := diff(n.v, op, l)
 				if distinct(dv) < 4 {
 					continue // a value periodic at l: padding could match it
