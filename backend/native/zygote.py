@@ -239,6 +239,51 @@ def _clone():
     return pid
 
 
+def _noop(*a, **k):
+    pass
+
+
+def _noop_cell():
+    # A no-op whose code has one free variable, as a method's that
+    # calls super() (its __class__ cell): a function's code may be
+    # replaced only by one with as many.
+    __class__ = None
+
+    def noop(*a, **k):
+        __class__
+    return noop
+
+
+# The after-fork hooks in Python that the zygote's startup registered
+# (os.register_at_fork): threading's _after_fork and random's reseed,
+# when site's imports (a .pth file's) brought those modules in. Each
+# fork of the zygote (pid 1, _clone) and pid 1's fork of the program
+# ran them, and each is a walk over objects of the zygote's, every page
+# it writes a copy-on-write fault: 160 a fork here, a fifth of a child's
+# faults. They are no-ops until the program's process puts them back
+# (_program, before anything of the run): what they would do is nothing
+# for these forks. The zygote and pid 1 have one thread each (pid 1
+# makes none, the zygote none), so threading's state is already what
+# _after_fork would make of it (the one thread's ident is its
+# pthread_self, the same after a fork; no lock is held by another
+# thread); random's reseed is the program's own, after the put-back,
+# and pid 1 draws no random number. A program's own forks run them as
+# a cold run's do.
+def _quiet_forkers():
+    saved = []
+    t = sys.modules.get("threading")
+    if t is not None and hasattr(t, "_after_fork"):
+        saved.append((t._after_fork, t._after_fork.__code__))
+    r = sys.modules.get("random")
+    if r is not None and hasattr(r, "Random"):
+        saved.append((r.Random.seed, r.Random.seed.__code__))
+    noops = {0: _noop.__code__, 1: _noop_cell().__code__}
+    saved = [(f, c) for f, c in saved if len(c.co_freevars) in noops]
+    for f, c in saved:
+        f.__code__ = noops[len(c.co_freevars)]
+    return saved
+
+
 def _child(sock, cfg, uid, gid):
     # pid 1 of the child's namespaces, cloned into them with every
     # capability of its new user namespace, none outside it; its
@@ -429,6 +474,8 @@ def _program(sock, r, mm):
     # what the run will do (its parse, its compile), is off the run's
     # time; none of it is seen by the program, which starts as before.
     try:
+        for f, c in _forkers:
+            f.__code__ = c
         sock.close()
         # Dumpable again, as a cold run's program is: the reaper's
         # PR_SET_DUMPABLE 0 came with the fork and closed the program's
@@ -569,11 +616,12 @@ def _program(sock, r, mm):
 
 
 def _serve():
-    global _comm
+    global _comm, _forkers
     ctl = socket.socket(fileno=3)
     with open("/proc/self/comm", "rb") as f:
         _comm = f.read().strip()
     _name(b"moat-zygote")
+    _forkers = _quiet_forkers()
     # Every object made so far is moved out of the collector's reach: a
     # collection in a child would otherwise write to the header of each
     # (the zygote's pages, shared with every child), and copy them all.
