@@ -42,7 +42,7 @@ _startup_finders = set(sys.path_importer_cache)
 import os, socket, struct, json, ctypes, signal
 # Loaded once, here: an extension module imported in a child is a dlopen
 # (its mapping, its relocations, their page faults) for every child.
-import fcntl, resource, gc
+import fcntl, resource, gc, atexit
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -500,8 +500,28 @@ def _program(sock, r, mm):
         main.__dict__.update(g)
         g = main.__dict__
         json.loads('{"argv": ["-c", "pass"], "env": ["A=B"]}')
+        os.environ["A"] = "B"
+        del os.environ["A"]
         mmap_ = _mm_map() if mm else None
+        if mm:
+            # Once ahead, to what it shows already (pid 1's command
+            # line, no environment): the call's pages (ctypes', the
+            # buffers') are then this process's before the run's.
+            _set_mm([mm], [], mmap_)
         compile("pass", "<string>", "exec", dont_inherit=True)
+        # The program's random numbers are its own from here on (a seed
+        # from the kernel, drawn in this process, which no other process
+        # shares or sees; the zygote's after-fork reseed is a no-op).
+        if "random" in sys.modules:
+            sys.modules["random"].seed()
+        # What the end below does, done once ahead on nothing of the
+        # run's: a collection (the zygote's objects are frozen, so it
+        # sees only this process's own), an empty write and a flush of
+        # the standard streams, whose buffers are then this process's.
+        gc.collect()
+        sys.stdout.write("")
+        sys.stdout.flush()
+        sys.stderr.flush()
         b = []
         while True:
             x = os.read(r, 1 << 16)
@@ -519,8 +539,6 @@ def _program(sock, r, mm):
             # /proc/self/cmdline and /proc/self/environ: the run's, as a
             # cold run's (allowed: pid 1 did the same before the filter).
             _set_mm(argv, run["env"], mmap_)
-        if "random" in sys.modules:
-            sys.modules["random"].seed()
         # The audit hook's hello (warm.py's): what the zygote and pid 1
         # did is not the run's; the run starts with the hook's budget whole.
         sys.argv = ["-c"] + argv[3:] if argv[1:2] == ["-c"] else argv[1:]
@@ -587,7 +605,6 @@ def _program(sock, r, mm):
     except BaseException:
         pass
     try:
-        import atexit
         atexit._run_exitfuncs()
     except BaseException:
         pass
