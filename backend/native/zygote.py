@@ -426,6 +426,13 @@ def _reaper(sock, cfg, prog):
     if pid == 0:
         _program(sock, _RUN_FD, mm == 0 and cfg.get("init"))
     os.close(_RUN_FD)
+    # What the end below does after the program's exit, once ahead on
+    # nothing of the run's while it waits (the exit message's encoding,
+    # the status's decoding): the pages those touch, shared with the
+    # program since its fork, are copied now, not between the program's
+    # exit and the answer.
+    os.WIFSIGNALED(0)
+    json.dumps({"kind": "exit", "exit_code": os.WEXITSTATUS(0), "signal": os.WTERMSIG(0)}).encode()
     # The run's files come to pid 1; the host sends the program its run
     # once they are written (and, with the report, its "before" picture
     # taken).
