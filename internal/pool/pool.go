@@ -46,9 +46,12 @@ type Pool struct {
 	// avail is closed (and replaced) whenever a sandbox is put.
 	avail  chan struct{}
 	closed bool
-	wake   chan struct{}
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
+	// wake wakes a refill worker, wakeFirst the first: a worker held
+	// back by Spare that took the one wake would leave the first asleep
+	// until its next tick.
+	wake, wakeFirst chan struct{}
+	stop            context.CancelFunc
+	wg              sync.WaitGroup
 	// closing counts the background closes of closeLater.
 	closing sync.WaitGroup
 
@@ -80,7 +83,7 @@ func New(b moat.Backend, tmpl moat.Spec, size, workers int) (*Pool, error) {
 		return nil, errors.New("pool: backend cannot prepare sandboxes ahead")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Pool{b: b, prep: prep, tmpl: tmpl, size: size, wake: make(chan struct{}, 1), stop: cancel, avail: make(chan struct{})}
+	p := &Pool{b: b, prep: prep, tmpl: tmpl, size: size, wake: make(chan struct{}, 1), wakeFirst: make(chan struct{}, 1), stop: cancel, avail: make(chan struct{})}
 	for i := range max(workers, 1) {
 		p.wg.Add(1)
 		go p.refill(ctx, i == 0)
@@ -182,9 +185,11 @@ func (p *Pool) put(sb moat.Prepared) {
 }
 
 func (p *Pool) kick() {
-	select {
-	case p.wake <- struct{}{}:
-	default:
+	for _, c := range []chan struct{}{p.wakeFirst, p.wake} {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -198,6 +203,10 @@ func (p *Pool) refill(ctx context.Context, first bool) {
 	defer tick.Stop()
 	held := time.NewTimer(spareWait)
 	defer held.Stop()
+	wake := p.wake
+	if first {
+		wake = p.wakeFirst
+	}
 	for {
 		spare := math.Inf(1)
 		if !first && p.Spare != nil {
@@ -255,7 +264,7 @@ func (p *Pool) refill(ctx context.Context, first bool) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-p.wake:
+		case <-wake:
 		case <-again:
 		case <-tick.C:
 			backoff = 0 // try again after a failure, once a second
