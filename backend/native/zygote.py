@@ -513,8 +513,12 @@ def _program(sock, r, mm):
         if mm:
             # Once ahead, to what it shows already (pid 1's command
             # line, no environment): the call's pages (ctypes', the
-            # buffers') are then this process's before the run's.
-            _set_mm([mm], [], mmap_)
+            # buffers') are then this process's before the run's. Only
+            # a warm-up: a refusal here is the run's _set_mm's to meet.
+            try:
+                _set_mm([mm], [], mmap_)
+            except OSError:
+                pass
         compile("pass", "<string>", "exec", dont_inherit=True)
         # The program's random numbers are its own from here on (a seed
         # from the kernel, drawn in this process, which no other process
