@@ -42,7 +42,7 @@ _startup_finders = set(sys.path_importer_cache)
 import os, socket, struct, json, ctypes, signal
 # Loaded once, here: an extension module imported in a child is a dlopen
 # (its mapping, its relocations, their page faults) for every child.
-import fcntl, resource, gc
+import fcntl, resource, gc, atexit
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -239,6 +239,51 @@ def _clone():
     return pid
 
 
+def _noop(*a, **k):
+    pass
+
+
+def _noop_cell():
+    # A no-op whose code has one free variable, as a method's that
+    # calls super() (its __class__ cell): a function's code may be
+    # replaced only by one with as many.
+    __class__ = None
+
+    def noop(*a, **k):
+        __class__
+    return noop
+
+
+# The after-fork hooks in Python that the zygote's startup registered
+# (os.register_at_fork): threading's _after_fork and random's reseed,
+# when site's imports (a .pth file's) brought those modules in. Each
+# fork of the zygote (pid 1, _clone) and pid 1's fork of the program
+# ran them, and each is a walk over objects of the zygote's, every page
+# it writes a copy-on-write fault: 160 a fork here, a fifth of a child's
+# faults. They are no-ops until the program's process puts them back
+# (_program, before anything of the run): what they would do is nothing
+# for these forks. The zygote and pid 1 have one thread each (pid 1
+# makes none, the zygote none), so threading's state is already what
+# _after_fork would make of it (the one thread's ident is its
+# pthread_self, the same after a fork; no lock is held by another
+# thread); random's reseed is the program's own, after the put-back,
+# and pid 1 draws no random number. A program's own forks run them as
+# a cold run's do.
+def _quiet_forkers():
+    saved = []
+    t = sys.modules.get("threading")
+    if t is not None and hasattr(t, "_after_fork"):
+        saved.append((t._after_fork, t._after_fork.__code__))
+    r = sys.modules.get("random")
+    if r is not None and hasattr(r, "Random"):
+        saved.append((r.Random.seed, r.Random.seed.__code__))
+    noops = {0: _noop.__code__, 1: _noop_cell().__code__}
+    saved = [(f, c) for f, c in saved if len(c.co_freevars) in noops]
+    for f, c in saved:
+        f.__code__ = noops[len(c.co_freevars)]
+    return saved
+
+
 def _child(sock, cfg, uid, gid):
     # pid 1 of the child's namespaces, cloned into them with every
     # capability of its new user namespace, none outside it; its
@@ -381,6 +426,13 @@ def _reaper(sock, cfg, prog):
     if pid == 0:
         _program(sock, _RUN_FD, mm == 0 and cfg.get("init"))
     os.close(_RUN_FD)
+    # What the end below does after the program's exit, once ahead on
+    # nothing of the run's while it waits (the exit message's encoding,
+    # the status's decoding): the pages those touch, shared with the
+    # program since its fork, are copied now, not between the program's
+    # exit and the answer.
+    os.WIFSIGNALED(0)
+    json.dumps({"kind": "exit", "exit_code": os.WEXITSTATUS(0), "signal": os.WTERMSIG(0)}).encode()
     # The run's files come to pid 1; the host sends the program its run
     # once they are written (and, with the report, its "before" picture
     # taken).
@@ -429,6 +481,8 @@ def _program(sock, r, mm):
     # what the run will do (its parse, its compile), is off the run's
     # time; none of it is seen by the program, which starts as before.
     try:
+        for f, c in _forkers:
+            f.__code__ = c
         sock.close()
         # Dumpable again, as a cold run's program is: the reaper's
         # PR_SET_DUMPABLE 0 came with the fork and closed the program's
@@ -453,8 +507,32 @@ def _program(sock, r, mm):
         main.__dict__.update(g)
         g = main.__dict__
         json.loads('{"argv": ["-c", "pass"], "env": ["A=B"]}')
+        os.environ["A"] = "B"
+        del os.environ["A"]
         mmap_ = _mm_map() if mm else None
+        if mm:
+            # Once ahead, to what it shows already (pid 1's command
+            # line, no environment): the call's pages (ctypes', the
+            # buffers') are then this process's before the run's. Only
+            # a warm-up: a refusal here is the run's _set_mm's to meet.
+            try:
+                _set_mm([mm], [], mmap_)
+            except OSError:
+                pass
         compile("pass", "<string>", "exec", dont_inherit=True)
+        # The program's random numbers are its own from here on (a seed
+        # from the kernel, drawn in this process, which no other process
+        # shares or sees; the zygote's after-fork reseed is a no-op).
+        if "random" in sys.modules:
+            sys.modules["random"].seed()
+        # What the end below does, done once ahead on nothing of the
+        # run's: a collection (the zygote's objects are frozen, so it
+        # sees only this process's own), an empty write and a flush of
+        # the standard streams, whose buffers are then this process's.
+        gc.collect()
+        sys.stdout.write("")
+        sys.stdout.flush()
+        sys.stderr.flush()
         b = []
         while True:
             x = os.read(r, 1 << 16)
@@ -472,8 +550,6 @@ def _program(sock, r, mm):
             # /proc/self/cmdline and /proc/self/environ: the run's, as a
             # cold run's (allowed: pid 1 did the same before the filter).
             _set_mm(argv, run["env"], mmap_)
-        if "random" in sys.modules:
-            sys.modules["random"].seed()
         # The audit hook's hello (warm.py's): what the zygote and pid 1
         # did is not the run's; the run starts with the hook's budget whole.
         sys.argv = ["-c"] + argv[3:] if argv[1:2] == ["-c"] else argv[1:]
@@ -540,7 +616,6 @@ def _program(sock, r, mm):
     except BaseException:
         pass
     try:
-        import atexit
         atexit._run_exitfuncs()
     except BaseException:
         pass
@@ -569,11 +644,12 @@ def _program(sock, r, mm):
 
 
 def _serve():
-    global _comm
+    global _comm, _forkers
     ctl = socket.socket(fileno=3)
     with open("/proc/self/comm", "rb") as f:
         _comm = f.read().strip()
     _name(b"moat-zygote")
+    _forkers = _quiet_forkers()
     # Every object made so far is moved out of the collector's reach: a
     # collection in a child would otherwise write to the header of each
     # (the zygote's pages, shared with every child), and copy them all.

@@ -6,6 +6,10 @@
 // -w workers make and run per second, each made, run and torn down.
 //
 //	go run ./bench/zygote -n 50 -w 2 -d 5s
+//
+// With -ready 100ms, each of the -n children waits that long between
+// its Prepare and its run, as a warm pool's would: its run print(1) is
+// then a warm run's time, not the making's rest.
 package main
 
 import (
@@ -27,6 +31,7 @@ func main() {
 	n := flag.Int("n", 50, "children made, run and torn down one after another")
 	w := flag.Int("w", 2, "workers at once for the rate")
 	dur := flag.Duration("d", 5*time.Second, "length of the rate measurement")
+	flag.DurationVar(&ready, "ready", 0, "wait between a child's Prepare and its run in the -n part, as a warm pool's child has had time to be ready (its program's process done with what it does ahead)")
 	flag.Parse()
 	if err := run(*n, *w, *dur); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/zygote:", err)
@@ -36,12 +41,16 @@ func main() {
 
 type interval interface{ Tidied() <-chan struct{} }
 
-func one(ctx context.Context, z *native.Zygote, tmpl *moat.Spec) (prep, run, tidy time.Duration, err error) {
+var ready time.Duration
+
+func one(ctx context.Context, z *native.Zygote, tmpl *moat.Spec, wait time.Duration) (prep, run, tidy time.Duration, err error) {
 	t0 := time.Now()
 	p, err := z.Prepare(ctx, tmpl)
 	if err != nil {
 		return 0, 0, 0, err
 	}
+	prep = time.Since(t0)
+	time.Sleep(wait)
 	t1 := time.Now()
 	var out bytes.Buffer
 	spec := *tmpl
@@ -60,7 +69,7 @@ func one(ctx context.Context, z *native.Zygote, tmpl *moat.Spec) (prep, run, tid
 	if t, ok := p.(interval); ok {
 		<-t.Tidied()
 	}
-	return t1.Sub(t0), t2.Sub(t1), time.Since(t2), nil
+	return prep, t2.Sub(t1), time.Since(t2), nil
 }
 
 func run(n, w int, dur time.Duration) error {
@@ -73,7 +82,7 @@ func run(n, w int, dur time.Duration) error {
 	ctx := context.Background()
 	var ps, rs, ts []time.Duration
 	for range n {
-		p, r, t, err := one(ctx, z, &tmpl)
+		p, r, t, err := one(ctx, z, &tmpl, ready)
 		if err != nil {
 			return err
 		}
@@ -99,7 +108,7 @@ func run(n, w int, dur time.Duration) error {
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(end) {
-				if _, _, _, err := one(ctx, z, &tmpl); err != nil {
+				if _, _, _, err := one(ctx, z, &tmpl, 0); err != nil {
 					first.CompareAndSwap(nil, err)
 					return
 				}

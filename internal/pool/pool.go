@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,19 +32,38 @@ type Pool struct {
 	// child). Set it before the first run.
 	MissWait time.Duration
 
+	// Spare, if set, says how many cores are idle (idle.Meter's Spare).
+	// The first refill worker prepares whenever the pool is short; each
+	// other one only while at least max(1, preparing) cores are spare,
+	// preparing being the sandboxes being made then: the workers beyond
+	// the first use the cores the runs leave idle, and none takes a core
+	// a run is waiting for. Without it every worker prepares whenever
+	// the pool is short. Set it before the first run.
+	Spare func() float64
+
 	mu    sync.Mutex
 	ready []moat.Prepared
 	// avail is closed (and replaced) whenever a sandbox is put.
 	avail  chan struct{}
 	closed bool
-	wake   chan struct{}
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
+	// wake wakes a refill worker, wakeFirst the first: a worker held
+	// back by Spare that took the one wake would leave the first asleep
+	// until its next tick.
+	wake, wakeFirst chan struct{}
+	stop            context.CancelFunc
+	wg              sync.WaitGroup
 	// closing counts the background closes of closeLater.
 	closing sync.WaitGroup
 
+	// preparing counts the sandboxes being made (under mu).
+	preparing int
+
 	hits, misses, stale, failures atomic.Int64
 }
+
+// spareWait is how long a refill worker held back by Spare waits before
+// it asks again (or until it is woken).
+const spareWait = 100 * time.Millisecond
 
 // Stats are the pool's counters.
 type Stats struct {
@@ -63,10 +83,10 @@ func New(b moat.Backend, tmpl moat.Spec, size, workers int) (*Pool, error) {
 		return nil, errors.New("pool: backend cannot prepare sandboxes ahead")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Pool{b: b, prep: prep, tmpl: tmpl, size: size, wake: make(chan struct{}, 1), stop: cancel, avail: make(chan struct{})}
-	for range max(workers, 1) {
+	p := &Pool{b: b, prep: prep, tmpl: tmpl, size: size, wake: make(chan struct{}, 1), wakeFirst: make(chan struct{}, 1), stop: cancel, avail: make(chan struct{})}
+	for i := range max(workers, 1) {
 		p.wg.Add(1)
-		go p.refill(ctx)
+		go p.refill(ctx, i == 0)
 	}
 	return p, nil
 }
@@ -165,20 +185,33 @@ func (p *Pool) put(sb moat.Prepared) {
 }
 
 func (p *Pool) kick() {
-	select {
-	case p.wake <- struct{}{}:
-	default:
+	for _, c := range []chan struct{}{p.wakeFirst, p.wake} {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 }
 
 // refill prepares sandboxes while fewer than size are ready, and drops
-// those that die while they wait.
-func (p *Pool) refill(ctx context.Context) {
+// those that die while they wait. A worker that is not the first
+// prepares only while Spare allows it.
+func (p *Pool) refill(ctx context.Context, first bool) {
 	defer p.wg.Done()
 	backoff := time.Duration(0)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	held := time.NewTimer(spareWait)
+	defer held.Stop()
+	wake := p.wake
+	if first {
+		wake = p.wakeFirst
+	}
 	for {
+		spare := math.Inf(1)
+		if !first && p.Spare != nil {
+			spare = p.Spare()
+		}
 		p.mu.Lock()
 		// Drop the dead ones (a sandbox killed while it waited).
 		live := p.ready[:0]
@@ -193,10 +226,22 @@ func (p *Pool) refill(ctx context.Context) {
 		}
 		clear(p.ready[len(live):])
 		p.ready = live
-		need := !p.closed && len(p.ready) < p.size
+		// Those being made count: workers that each saw the pool one
+		// short made one each, and the surplus was destroyed unused.
+		short := !p.closed && len(p.ready)+p.preparing < p.size
+		start := short && backoff == 0 && spare >= max(1, float64(p.preparing))
+		if start {
+			p.preparing++
+		}
 		p.mu.Unlock()
-		if need && backoff == 0 {
+		if start {
 			sb, err := p.prep.Prepare(ctx, &p.tmpl)
+			if err == nil {
+				p.put(sb)
+			}
+			p.mu.Lock()
+			p.preparing--
+			p.mu.Unlock()
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -205,15 +250,22 @@ func (p *Pool) refill(ctx context.Context) {
 				slog.Warn("pool: prepare failed", "err", err)
 				backoff = time.Second
 			} else {
-				p.put(sb)
 				p.kick() // the other workers may be needed too
 			}
 			continue
 		}
+		// Held back by Spare (short, no failure): ask again in a while,
+		// or when woken (a run over, a sandbox put).
+		var again <-chan time.Time
+		if short && backoff == 0 {
+			held.Reset(spareWait)
+			again = held.C
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-p.wake:
+		case <-wake:
+		case <-again:
 		case <-tick.C:
 			backoff = 0 // try again after a failure, once a second
 		}
