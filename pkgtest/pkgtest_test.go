@@ -228,11 +228,18 @@ func TestPurePackage(t *testing.T) {
 func TestVenvCarriedAndCommand(t *testing.T) {
 	cmd := `test -L /work/.venv/bin/python && test "$(pwd)" = /work/src && ` +
 		`python -c 'import sys, calc; assert sys.prefix == "/work/.venv", sys.prefix; print("prefix-ok", calc.add(1, 2))' && ` +
-		`pytest -q -p no:cacheprovider --junitxml="$MOAT_JUNIT" tests`
+		`pytest -q -p no:cacheprovider --junitxml="$MOAT_JUNIT" tests && ` +
+		`if test -e /work/.venv/lib/python3*/site-packages/_virtualenv.pth; then echo exdev-shim; fi`
 	rep, err := run(t, pkgtest.Config{Target: project(t, "calc"), Command: cmd})
 	if err != nil || rep.Status != pkgtest.StatusPassed {
 		dump(t, rep)
 		t.Fatalf("status %s, err %v", rep.Status, err)
+	}
+	// The venv phase says it put the EXDEV fallback in the venv exactly
+	// when it did (it said so on every run, the fallback there or not).
+	said := strings.Contains(phase(rep, "venv").Stdout, "refuses cross-directory renames")
+	if shim := strings.Contains(phase(rep, "test").Stdout, "exdev-shim"); said != shim {
+		t.Errorf("venv stdout %q, the fallback in the venv: %v", phase(rep, "venv").Stdout, shim)
 	}
 	if !strings.Contains(phase(rep, "test").Stdout, "prefix-ok 3") {
 		t.Errorf("test stdout %q", phase(rep, "test").Stdout)

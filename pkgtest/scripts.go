@@ -77,9 +77,9 @@ except OSError as e:
         f.write(EXDEV_SHIM)
     with open(site + "/_virtualenv.pth", "w") as f:
         f.write("import _virtualenv\n")
+    print("moat: this sandbox refuses cross-directory renames (EXDEV): os.rename/os.replace fall back to copying in the venv")
 finally:
     shutil.rmtree(probe, ignore_errors=True)
-    print("moat: this sandbox refuses cross-directory renames (EXDEV): os.rename/os.replace fall back to copying in the venv")
 if len(sys.argv) > 1 and sys.argv[1]:
     with tarfile.open(sys.argv[1]) as t:
         if hasattr(tarfile, "data_filter"):
