@@ -308,6 +308,25 @@ func TestImportFails(t *testing.T) {
 	}
 }
 
+// TestImportOptionalPart: a distribution whose second top-level package
+// raises ImportError without its optional C extension (PyYAML 6.0's
+// _yaml, built without libyaml) passes the import phase, which says so;
+// TestImportFails keeps a lone module's ImportError a failure.
+func TestImportOptionalPart(t *testing.T) {
+	rep, err := run(t, pkgtest.Config{Target: project(t, "optext"), Phases: []string{pkgtest.PhaseInstall, pkgtest.PhaseImport}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp := phase(rep, "import")
+	if rep.Status != pkgtest.StatusPassed || imp.Status != pkgtest.StatusPassed {
+		dump(t, rep)
+		t.Fatalf("status %s", rep.Status)
+	}
+	if !strings.Contains(imp.Stdout, "import-check: ok optext") || !strings.Contains(imp.Stderr, "import-check: optional module not importable _optext - ModuleNotFoundError") {
+		t.Errorf("import stdout %q stderr %q", imp.Stdout, imp.Stderr)
+	}
+}
+
 // wheelhouse builds the wheels of the named test projects (default
 // helperdep) offline, with Debian's tools.
 func wheelhouse(t *testing.T, names ...string) string {
