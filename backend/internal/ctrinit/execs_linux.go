@@ -19,11 +19,11 @@ import (
 )
 
 // The kernel's witness of executed programs and connections in a
-// container. Before the program starts, the init installs a seccomp
-// filter of its own (seccomp.InstallExecWatch: it needs no privilege
-// under no_new_privs, which the engine sets) on top of the engine's
-// profile: every execve, execveat and connect of every process notifies
-// the init, which reads the path and argv, or the address, from the
+// container. The exec shim that starts the program installs a seccomp
+// filter (seccomp.InstallExecWatch: it needs no privilege under
+// no_new_privs, which the engine sets) on top of the engine's profile and
+// hands its listener to the init (startProgram): every execve, execveat
+// and connect of the program's tree notifies the init, which reads the path and argv, or the address, from the
 // caller's /proc/PID/mem (it is the caller's ancestor and its user),
 // sends them as a 'k' frame (ExecEvent) and lets the call go on. The
 // audit hook never sees what a static binary or ctypes execs or connects
@@ -45,35 +45,13 @@ import (
 // execWatch serves the exec listener.
 type execWatch struct {
 	fd      int
-	own     int  // the init's own starts of the program still to come
+	own     int  // the init's own starts of the program still to come (the shim's exec)
 	guard   bool // the filter is the guard (Header.Guard)
 	report  bool // send the 'k' frames (Report.Execs)
 	mu      sync.Mutex
 	sent    [3]int // execs, connects, denied calls: each kind has its own budget
 	dropped int64
 	hashes  fileHashes // served by one goroutine: no lock
-}
-
-// watchExecs installs the filter (the guard when guard is set) and serves
-// it until the init exits, sending what it sees when report is set; own
-// is how many execs the init itself makes for the program, as its
-// direct child (the program, and /proc/self/exe before it with
-// RlimitAS): the first ones of its children, before any code of the
-// program runs (their memory, the init's, is not readable: the init is
-// not dumpable). It returns why it could not, "" when it does.
-func (in *initProc) watchExecs(own int, guard, report bool) string {
-	install := seccomp.InstallExecWatch
-	if guard {
-		install = seccomp.InstallGuard
-	}
-	fd, err := install()
-	if err != nil {
-		return err.Error()
-	}
-	w := &execWatch{fd: fd, own: own, guard: guard, report: report}
-	in.execs = w
-	go w.serve(in)
-	return ""
 }
 
 func (w *execWatch) serve(in *initProc) {

@@ -519,6 +519,114 @@ func startLoggedIn(cmd *exec.Cmd) error {
 	return cmd.Start()
 }
 
+// unguardedError: the guard was asked for and could not be installed;
+// the program did not start.
+type unguardedError struct{ why string }
+
+func (e *unguardedError) Error() string { return "seccomp guard: " + e.why }
+
+// startProgram starts cmd, the program at path (cmd.Args its argv), as the
+// header asks: under clone3's ENOSYS filter (Clone3), through the exec
+// shim for rlimits, and under the kernel witness's filter (Report.Execs)
+// or the guard (Guard). An *unguardedError means the guard could not be
+// had and nothing runs.
+//
+// The filter that notifies is installed by the shim, in the program's
+// process, never by the init on itself: Go starts a process with vfork,
+// whose caller keeps its P, not preemptible, until the child's execve
+// returns, and with the init's own filter that execve waits for the
+// init's listener. Served by the init, the answer then needs another P:
+// none under GOMAXPROCS=1, and none while a stop-the-world (a GC) waits
+// for the vforking one. The start hung so until the phase's timeout,
+// with no output (attrs' venv and install phases on docker).
+func (in *initProc) startProgram(cmd *exec.Cmd, path string) error {
+	h := in.h
+	if h.Clone3 {
+		if err := seccomp.InstallClone3ENOSYS(); err != nil {
+			return err
+		}
+	}
+	execs := h.Report != nil && h.Report.Execs
+	mode := shimPlain
+	if h.Guard {
+		mode = shimGuard
+	} else if execs {
+		mode = shimWatch
+	}
+	cmd.Path = path
+	if h.RlimitAS <= 0 && h.RlimitNproc <= 0 && mode == shimPlain {
+		return startLoggedIn(cmd)
+	}
+	cmd.Path = "/proc/self/exe"
+	cmd.Args = append([]string{Bin, ExecArg, strconv.FormatInt(h.RlimitAS, 10), strconv.FormatInt(h.RlimitNproc, 10), mode, path}, cmd.Args...)
+	if mode == shimPlain {
+		return startLoggedIn(cmd)
+	}
+	// The shim's own setting first (Go reads the first GODEBUG; the shim
+	// drops it): no asynchronous preemption, whose signals would restart
+	// its execve while it waits for the answer, each time a notification.
+	cmd.Env = append([]string{shimGodebug}, cmd.Env...)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("exec shim: socket pair: %w", err)
+	}
+	mine, theirs := os.NewFile(uintptr(fds[0]), "shim"), os.NewFile(uintptr(fds[1]), "shim")
+	defer mine.Close()
+	cmd.ExtraFiles = []*os.File{theirs} // fd 3 of the shim
+	err = startLoggedIn(cmd)
+	_ = theirs.Close()
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		return err
+	}
+	fd, why := recvListener(fds[0])
+	if fd < 0 {
+		if h.Guard {
+			return fail(&unguardedError{why})
+		}
+		// The witness is evidence, not a layer: the program runs
+		// without it, and the report says why.
+		in.execsOff = why
+	} else {
+		w := &execWatch{fd: fd, own: 1, guard: h.Guard, report: execs}
+		in.execs = w
+		go w.serve(in)
+	}
+	if _, err := unix.Write(fds[0], []byte{'G'}); err != nil {
+		return fail(fmt.Errorf("exec shim: %w", err))
+	}
+	return nil
+}
+
+// recvListener reads the shim's listener ('L' with the descriptor), or
+// why it has none ('E' and the error); fd is -1 then.
+func recvListener(sock int) (fd int, why string) {
+	buf, oob := make([]byte, 512), make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil || n == 0 {
+		return -1, fmt.Sprintf("the exec shim sent no seccomp listener (%v)", err)
+	}
+	if buf[0] != 'L' {
+		return -1, strings.ToValidUTF8(string(buf[1:n]), "?")
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return -1, fmt.Sprintf("the exec shim's listener: %v", err)
+	}
+	rights, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(rights) != 1 {
+		for _, r := range rights {
+			_ = unix.Close(r)
+		}
+		return -1, fmt.Sprintf("the exec shim's listener: %v", err)
+	}
+	return rights[0], ""
+}
+
 // limited writes to w up to n bytes, then one more to say there was more.
 type limited struct {
 	w *bytes.Buffer
@@ -574,36 +682,18 @@ func (in *initProc) run() int {
 	}
 	path, err := exec.LookPath(h.Argv[0])
 	if err == nil {
-		cmd.Path = path
-		if h.RlimitAS > 0 || h.RlimitNproc > 0 {
-			cmd.Path = "/proc/self/exe"
-			cmd.Args = append([]string{Bin, ExecArg, strconv.FormatInt(h.RlimitAS, 10), strconv.FormatInt(h.RlimitNproc, 10), path}, h.Argv...)
-		}
 		<-in.signals
-		if execs := h.Report != nil && h.Report.Execs; execs || h.Guard {
-			// Last before the start: from here on every execve of the
-			// init's tree, its own start of the program too, notifies.
-			own := 1
-			if cmd.Path != path {
-				own = 2
-			}
-			in.execsOff = in.watchExecs(own, h.Guard, execs)
-			if h.Guard && in.execsOff != "" {
-				// The profile lets the guarded calls through: without
-				// the filter the program would be free to make them.
-				_ = wo.Close()
-				_ = we.Close()
-				in.send('x', exitJSON(Exit{Seccomp: sc, NoNewPrivs: nnp, Refused: true, Unguarded: true,
-					Error: "the init's seccomp guard could not be installed (" + in.execsOff + "): the program was not started"}))
-				_, _ = io.Copy(io.Discard, in.ctl)
-				return 0
-			}
-		}
-		if h.Clone3 {
-			err = seccomp.InstallClone3ENOSYS()
-		}
-		if err == nil {
-			err = startLoggedIn(cmd)
+		err = in.startProgram(cmd, path)
+		var ug *unguardedError
+		if errors.As(err, &ug) {
+			// The profile lets the guarded calls through: without
+			// the filter the program would be free to make them.
+			_ = wo.Close()
+			_ = we.Close()
+			in.send('x', exitJSON(Exit{Seccomp: sc, NoNewPrivs: nnp, Refused: true, Unguarded: true,
+				Error: "the init's seccomp guard could not be installed (" + ug.why + "): the program was not started"}))
+			_, _ = io.Copy(io.Discard, in.ctl)
+			return 0
 		}
 	}
 	_ = wo.Close()
@@ -981,7 +1071,7 @@ func readFirst(path string, n int64) ([]byte, error) {
 // exec are raw system calls with nothing between them (no allocation, so
 // no garbage collection either).
 func execShim(args []string) int {
-	if len(args) < 4 {
+	if len(args) < 5 {
 		fmt.Fprintln(os.Stderr, "moat-init: exec shim: missing arguments")
 		return 127
 	}
@@ -995,6 +1085,17 @@ func execShim(args []string) int {
 		fmt.Fprintf(os.Stderr, "moat-init: exec shim: limit %q: %v\n", args[1], err)
 		return 127
 	}
+	mode, env := args[2], os.Environ()
+	if mode != shimPlain {
+		if len(env) > 0 && env[0] == shimGodebug {
+			env = env[1:] // the program's environment, as the init had it
+		}
+		if err := shimListen(mode); err != nil {
+			fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
+			return 127
+		}
+	}
+	args = args[1:] // past the mode: args[2] is the path, args[3:] the argv
 	path, err := unix.BytePtrFromString(args[2])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
@@ -1005,7 +1106,7 @@ func execShim(args []string) int {
 		fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
 		return 127
 	}
-	envv, err := syscall.SlicePtrFromStrings(os.Environ())
+	envv, err := syscall.SlicePtrFromStrings(env)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
 		return 127
@@ -1018,7 +1119,7 @@ func execShim(args []string) int {
 		}
 	}
 	if as == 0 {
-		err := unix.Exec(args[2], args[3:], os.Environ())
+		err := unix.Exec(args[2], args[3:], env)
 		fmt.Fprintf(os.Stderr, "moat-init: exec shim: %v\n", err)
 		return 127
 	}
@@ -1034,6 +1135,53 @@ func execShim(args []string) int {
 	_, _ = unix.Write(2, shimFailed)
 	_, _ = unix.Write(2, []byte(e.Error()+"\n"))
 	return 127
+}
+
+// Modes of the exec shim (its third argument): only the limits, or also
+// the kernel witness's filter, or the guard, installed in the shim and its
+// listener sent to the init on fd 3 (see startProgram).
+const (
+	shimPlain = "-"
+	shimWatch = "watch"
+	shimGuard = "guard"
+)
+
+// shimGodebug leads the environment of a shim that installs a filter.
+const shimGodebug = "GODEBUG=asyncpreemptoff=1"
+
+// shimListen installs the filter of mode on every thread of the shim and
+// sends its listener on fd 3 ('L'), or why not ('E'); then it waits for
+// the init's go-ahead ('G', once the init serves the listener, or goes on
+// without it). Nothing else comes from fd 3: it is closed before the exec.
+func shimListen(mode string) error {
+	const sock = 3
+	defer unix.Close(sock)
+	install := seccomp.InstallExecWatch
+	switch mode {
+	case shimWatch:
+	case shimGuard:
+		install = seccomp.InstallGuard
+	default:
+		return fmt.Errorf("mode %q", mode)
+	}
+	runtime.LockOSThread() // never unlocked: the exec follows
+	fd, err := install()
+	if err != nil {
+		if _, err := unix.Write(sock, append([]byte{'E'}, err.Error()...)); err != nil {
+			return err
+		}
+	} else {
+		err := unix.Sendmsg(sock, []byte{'L'}, unix.UnixRights(fd), nil, 0)
+		_ = unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("send the seccomp listener: %w", err)
+		}
+	}
+	var b [1]byte
+	if n, _ := unix.Read(sock, b[:]); n != 1 || b[0] != 'G' {
+		return errors.New("the init did not let the program start")
+	}
+	return nil
 }
 
 // shimFailed prefixes the exec shim's error, allocated before any limit.

@@ -169,7 +169,7 @@ func TestExecShimUnderLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	const limit = 64 << 20
-	cmd := exec.Command(exe, ExecArg, "67108864", "0", "/bin/sh", "sh", "-c", "ulimit -v")
+	cmd := exec.Command(exe, ExecArg, "67108864", "0", shimPlain, "/bin/sh", "sh", "-c", "ulimit -v")
 	cmd.Env = os.Environ()
 	pad := strings.Repeat("x", 4000)
 	for i := range 400 {
@@ -188,7 +188,7 @@ func TestExecShimNproc(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, as := range []string{"0", "1073741824"} {
-		out, err := exec.Command(exe, ExecArg, as, "4321", "/bin/sh", "sh", "-c", "ulimit -p; ulimit -v").CombinedOutput()
+		out, err := exec.Command(exe, ExecArg, as, "4321", shimPlain, "/bin/sh", "sh", "-c", "ulimit -p; ulimit -v").CombinedOutput()
 		want := "4321\nunlimited"
 		if as != "0" {
 			want = "4321\n1048576"

@@ -59,9 +59,12 @@ import (
 )
 
 // Arg, as the first argument, starts the init; ExecArg starts the shim that
-// sets RLIMIT_AS and RLIMIT_NPROC (its next two arguments; 0: not set) and
-// executes the program (a degraded run's memory limit, a Pod's pids limit:
-// Go cannot set a limit between fork and exec).
+// sets RLIMIT_AS and RLIMIT_NPROC (its next two arguments; 0: not set),
+// installs the kernel witness's filter or the guard (the third: "-",
+// "watch" or "guard"; the listener goes to the init on fd 3) and executes
+// the program, the path and argv that follow (a degraded run's memory
+// limit, a Pod's pids limit: Go cannot set a limit between fork and exec;
+// the filter: see startProgram).
 const (
 	Arg     = "moat-container-init"
 	ExecArg = "moat-container-exec"

@@ -1,0 +1,3 @@
+# The package proper: imports fine without its optional C extension.
+def answer():
+    return 42
