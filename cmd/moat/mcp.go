@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -68,7 +72,7 @@ moat itself. Logs go to stderr. See docs/serve.md.`,
 			}
 			ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			err = s.MCPServer("stdio", version).Run(ctx, &mcp.StdioTransport{})
+			err = s.MCPServer("stdio", version).Run(ctx, &mcp.IOTransport{Reader: jsonLines(os.Stdin, os.Stderr), Writer: os.Stdout})
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			s.Shutdown(sctx)
@@ -85,4 +89,39 @@ moat itself. Logs go to stderr. See docs/serve.md.`,
 	fl.StringVar(&stateDir, "state-dir", "", "directory for uploaded packages (default: a temporary one)")
 	addLimitFlags(fl, &lf, "the largest a run may ask for")
 	return c
+}
+
+// maxMCPLine bounds one JSON-RPC message read from stdin.
+const maxMCPLine = 16 << 20
+
+// jsonLines passes the lines of r that are JSON on to the MCP session and
+// drops the others with one line on warn: the SDK ends the session at a
+// line it cannot parse, and with it every call still running, whose
+// answers an agent then never gets (an agent's stray log line on stdin
+// would cost it all of them).
+func jsonLines(r io.Reader, warn io.Writer) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), maxMCPLine)
+		for sc.Scan() {
+			line := bytes.TrimSpace(sc.Bytes())
+			if len(line) == 0 {
+				continue
+			}
+			if !json.Valid(line) {
+				fmt.Fprintf(warn, "moat: mcp: ignored a line of stdin that is not JSON (%d bytes)\n", len(line))
+				continue
+			}
+			if _, err := pw.Write(append(line, '\n')); err != nil {
+				return
+			}
+		}
+		err := sc.Err()
+		if errors.Is(err, bufio.ErrTooLong) {
+			err = fmt.Errorf("a line of stdin is longer than %d bytes", maxMCPLine)
+		}
+		pw.CloseWithError(err) // nil: EOF
+	}()
+	return pr
 }
