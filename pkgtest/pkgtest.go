@@ -582,6 +582,11 @@ func fill(pr *PhaseResult, res *moat.Result, err error) {
 	switch {
 	case err != nil:
 		pr.Status, pr.Error = StatusError, termsafe.Line(err.Error(), 0)
+	case res.Status == moat.StatusExited && res.Out != nil && res.Out.Error != "":
+		// The next phase would start from part of this one's work (a
+		// venv cut short by a full disk) and fail in a way that blames
+		// the package: moat's failure instead (exit 125).
+		pr.Status, pr.Error = StatusError, "the phase's work/ could not all be kept for the next phase: "+termsafe.Line(res.Out.Error, 0)
 	case res.Status == moat.StatusExited && res.ExitCode == 0:
 		pr.Status = StatusPassed
 	case res.Status == moat.StatusExited:

@@ -251,8 +251,14 @@ func (s *Server) spec(req *runRequest) (*moat.Spec, error) {
 			return nil, err
 		}
 	}
-	if l.CPUs < 0 || (max.CPUs > 0 && l.CPUs > max.CPUs) {
-		return nil, fmt.Errorf("limit cpus %g is outside 0..%g", l.CPUs, max.CPUs)
+	// 0.01 is the kernel's smallest CFS quota (1ms per 100ms): below it
+	// the request, not the run, is wrong (400, not a run that errors).
+	if l.CPUs < 0 || (l.CPUs > 0 && l.CPUs < 0.01) || (max.CPUs > 0 && l.CPUs > max.CPUs) || l.CPUs > 1e6 {
+		top := max.CPUs
+		if top <= 0 {
+			top = 1e6
+		}
+		return nil, fmt.Errorf("limit cpus %g is outside 0.01..%g (0 for the default)", l.CPUs, top)
 	}
 	// A zero field is the server's maximum where that is below moat's
 	// default, else the default.

@@ -199,6 +199,7 @@ func TestRequestLimits(t *testing.T) {
 		"timeout above max": {map[string]any{"code": "1", "limits": map[string]any{"timeout_ms": 11000}}, 400, "maximum"},
 		"memory above max":  {map[string]any{"code": "1", "limits": map[string]any{"memory": 512 << 20}}, 400, "maximum"},
 		"negative":          {map[string]any{"code": "1", "limits": map[string]any{"pids": -1}}, 400, "negative"},
+		"cpus below quota":  {map[string]any{"code": "1", "limits": map[string]any{"cpus": 0.001}}, 400, "limit cpus 0.001 is outside 0.01.."},
 		"allow network":     {map[string]any{"code": "1", "network": "allow=127.0.0.1:22"}, 400, "none or sinkhole"},
 		"host env":          {map[string]any{"code": "1", "env": []string{"HOME"}}, 400, "KEY=VALUE"},
 		"two programs":      {map[string]any{"code": "1", "module": "x"}, 400, "exactly one"},

@@ -215,6 +215,9 @@ func TestUsageErrors(t *testing.T) {
 		{"bad-disk", []string{"run", "--disk", "12XB", "-c", "pass"}, "--disk"},
 		{"bad-timeout", []string{"run", "--timeout", "soon", "-c", "pass"}, "--timeout"},
 		{"zero-pids", []string{"run", "--pids", "0", "-c", "pass"}, "--pids"},
+		{"cpus-nan", []string{"run", "--cpus", "NaN", "-c", "pass"}, "--cpus: NaN cores"},
+		{"cpus-inf", []string{"run", "--cpus", "Inf", "-c", "pass"}, "--cpus: +Inf cores"},
+		{"cpus-below-quota", []string{"run", "--cpus", "0.001", "-c", "pass"}, "--cpus: 0.001 cores"},
 		{"pids-not-a-number", []string{"run", "--pids", "many", "-c", "pass"}, "pids"},
 		{"unknown-flag", []string{"run", "--bogus", "-c", "pass"}, "bogus"},
 		{"unknown-command", []string{"frobnicate"}, "frobnicate"},
@@ -440,6 +443,34 @@ func TestOutputRawOnPipe(t *testing.T) {
 	if r.code != 0 || r.stdout != "\x1b[31mred\x07\x00\xff\r\n" || r.stderr != "\x1b]0;title\x07" {
 		t.Errorf("output not passed raw to a pipe: %s", r)
 	}
+}
+
+// TestOutputWriteError: output moat cannot write (stdout on a full disk)
+// is not a silent success: one line names it and moat exits 125, after the
+// program ran to its end.
+func TestOutputWriteError(t *testing.T) {
+	requireNative(t)
+	t.Parallel()
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("no /dev/full to write to: %v", err)
+	}
+	defer full.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := moatCmd(ctx, nil, "run", "-c", `print("lost"); import sys; print("ran to the end", file=sys.stderr)`)
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = full, &errb
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 125 {
+		t.Fatalf("stdout on a full disk: want exit 125, got %v\nstderr: %s", err, errb.String())
+	}
+	prog, moatLine, ok := strings.Cut(errb.String(), "moat: ")
+	if !ok || prog != "ran to the end\n" {
+		t.Fatalf("want the program's stderr and then moat's line, got %q", errb.String())
+	}
+	wantOneLine(t, "moat: "+moatLine, "output to /dev/stdout was cut short: write /dev/stdout: no space left on device")
 }
 
 func TestBackends(t *testing.T) {

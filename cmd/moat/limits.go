@@ -46,8 +46,16 @@ func (l *limitFlags) limits(lim *moat.Limits) error {
 	if l.pids <= 0 {
 		return errors.New("--pids: must be more than 0")
 	}
+	// NaN and infinities are refused here: a backend that tests
+	// `CPUs > 0` before setting a quota would read NaN as "no limit"
+	// (podman ran unbounded), failing open. The lower bound is the
+	// kernel's smallest CFS quota (1ms per 100ms), the upper the cgroup
+	// code's.
 	if l.cpus < 0 {
 		return errors.New("--cpus: must not be negative")
+	}
+	if l.cpus != 0 && !(l.cpus >= 0.01 && l.cpus <= 1e6) {
+		return fmt.Errorf("--cpus: %g cores is outside 0.01..1000000 (0 for no limit)", l.cpus)
 	}
 	lim.Pids, lim.CPUs = l.pids, l.cpus
 	return nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -211,11 +212,50 @@ func placeScript(s *moat.Spec, script string) (string, error) {
 
 // liveWriter is where the program's output goes as it comes: escaped when
 // it is a terminal, raw when it is a file or a pipe (data for scripts).
-func liveWriter(f *os.File) io.Writer {
+// Its first write error is kept (outputWriter.err): the capture that feeds
+// it drops errors so the program never blocks, and the run must still say
+// that its output did not all arrive.
+func liveWriter(f *os.File) *outputWriter {
+	o := &outputWriter{name: f.Name(), w: f}
 	if isTerminal(f) {
-		return &termsafe.Writer{W: f}
+		o.w = &termsafe.Writer{W: f}
 	}
-	return f
+	return o
+}
+
+// outputWriter passes the program's output to moat's own stdout or stderr
+// and remembers the first error (a full disk, a closed descriptor); after
+// one it drops the rest, and it never fails, so the run goes on and its
+// result is still reported.
+type outputWriter struct {
+	name string
+	w    io.Writer
+	mu   sync.Mutex
+	err  error
+}
+
+func (o *outputWriter) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err == nil {
+		if _, err := o.w.Write(p); err != nil {
+			o.err = fmt.Errorf("the program's output to %s was cut short: %w", o.name, err)
+		}
+	}
+	return len(p), nil
+}
+
+// flush writes what a terminal's escaping holds back and returns the first
+// error of the stream.
+func (o *outputWriter) flush() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if tw, ok := o.w.(*termsafe.Writer); ok && o.err == nil {
+		if err := tw.Flush(); err != nil {
+			o.err = fmt.Errorf("the program's output to %s was cut short: %w", o.name, err)
+		}
+	}
+	return o.err
 }
 
 func doRun(c *cobra.Command, f *runFlags, args []string) error {
@@ -237,9 +277,10 @@ func doRun(c *cobra.Command, f *runFlags, args []string) error {
 		return reportFailure(f.asJSON, nil, fmt.Errorf("--kernel: only the microvm backend boots a kernel of its own, and this run's is %s (add --isolation microvm)", name))
 	}
 	spec.Stdin = os.Stdin
+	var live []*outputWriter
 	if !f.asJSON {
-		spec.Stdout = liveWriter(os.Stdout)
-		spec.Stderr = liveWriter(os.Stderr)
+		live = []*outputWriter{liveWriter(os.Stdout), liveWriter(os.Stderr)}
+		spec.Stdout, spec.Stderr = live[0], live[1]
 	}
 	// A local `moat serve` runs it in its warm pool when it can
 	// (runserver.go); else it runs here.
@@ -248,9 +289,10 @@ func doRun(c *cobra.Command, f *runFlags, args []string) error {
 	if !served {
 		res, runErr = choice.Backend.Run(ctx, spec)
 	}
-	for _, w := range []io.Writer{spec.Stdout, spec.Stderr} {
-		if tw, ok := w.(*termsafe.Writer); ok {
-			_ = tw.Flush()
+	var liveErr error
+	for _, o := range live {
+		if err := o.flush(); err != nil && liveErr == nil {
+			liveErr = err
 		}
 	}
 	if res != nil && res.Isolation == "" {
@@ -268,6 +310,13 @@ func doRun(c *cobra.Command, f *runFlags, args []string) error {
 	}
 	if err := writeReports(&f.report, res, spec, f.asJSON, args); err != nil {
 		return reportFailure(false, nil, err)
+	}
+	// Output that could not be written is lost to the user: the run is
+	// not reported as a success (125), unless it was interrupted (a reader
+	// gone is SIGPIPE's 130) or ended by moat's own failure code.
+	if liveErr != nil && res.Status != moat.StatusCanceled {
+		fmt.Fprintln(os.Stderr, "moat: "+termsafe.String(termsafe.Line(liveErr.Error(), 0)))
+		return exitError{125}
 	}
 	return exitError{res.ExitStatus()}
 }

@@ -3,10 +3,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -351,4 +353,52 @@ func TestServeZygote(t *testing.T) {
 			t.Errorf("process %d of the server is still there", pid)
 		}
 	}
+}
+
+// TestMCPStdio: a line on stdin that is not JSON is dropped with one line
+// on stderr; the session goes on and answers the calls before and after it
+// (the SDK alone ended the session, exit 125, and lost them), and stdin's
+// end waits for the answers (`moat mcp < requests` got none).
+func TestMCPStdio(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, moatBin, "mcp", "--isolation", "native", "--pool", "0")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	io.WriteString(stdin, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`+"\n"+
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`+"\n"+
+		"not json\x1b[2J\n"+
+		`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`+"\n"+
+		`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"run_python","arguments":{"code":"print(6*7)"}}}`+"\n")
+	stdin.Close()
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	seen := map[float64]bool{}
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil {
+			if id, ok := m["id"].(float64); ok && m["result"] != nil {
+				seen[id] = true
+			}
+		}
+	}
+	if !seen[1] || !seen[2] || !seen[3] {
+		t.Fatalf("answers %v, want ids 1, 2 and 3; stderr: %s", seen, errb.String())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("moat mcp after stdin closed: %v; stderr: %s", err, errb.String())
+	}
+	wantOneLine(t, errb.String(), "mcp: ignored a line of stdin that is not JSON")
 }

@@ -93,3 +93,35 @@ func TestUnpackDeep(t *testing.T) {
 		t.Error("the deep entry's directories were made")
 	}
 }
+
+// TestUnpackDiskFull: a file the receiving side cannot write (a full
+// disk) makes the copy incomplete (ErrIncomplete, so `--out` says
+// out.error and moat exits 125), is listed, and leaves no part of itself;
+// the files after it that fit are still written.
+func TestUnpackDiskFull(t *testing.T) {
+	dst := t.TempDir()
+	if err := unix.Mount("tmpfs", dst, "tmpfs", 0, "size=64k"); err != nil {
+		t.Skipf("a small tmpfs to fill needs mount (root): %v", err)
+	}
+	defer unix.Unmount(dst, unix.MNT_DETACH)
+	big := strings.Repeat("x", 1<<20)
+	rep, err := Unpack(bytes.NewReader(mkTar(t, []entry{
+		{name: "small", body: "a", typ: tar.TypeReg},
+		{name: "big", body: big, typ: tar.TypeReg},
+		{name: "after", body: "b", typ: tar.TypeReg},
+	})), dst, Limits{Bytes: 1 << 30, Files: 10}, Options{})
+	if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "1 entries could not be written, first big") {
+		t.Errorf("err = %v, want ErrIncomplete naming big", err)
+	}
+	if _, serr := os.Stat(filepath.Join(dst, "big")); !os.IsNotExist(serr) {
+		t.Errorf("a part of big stays: %v", serr)
+	}
+	for _, f := range []string{"small", "after"} {
+		if _, serr := os.Stat(filepath.Join(dst, f)); serr != nil {
+			t.Errorf("%s: %v", f, serr)
+		}
+	}
+	if rep.Files != 2 || rep.Bytes != 2 || len(rep.Skipped) != 1 || !strings.Contains(rep.Skipped[0], "no space left on device") {
+		t.Errorf("report = %+v", rep)
+	}
+}

@@ -334,6 +334,26 @@ type Report struct {
 	more   int    // left out beyond those listed
 	failed int    // entries the sender could not read
 	first  string // the first of them
+	// Entries that could not be written here (a full disk, a
+	// permission): the copy is incomplete for a reason of the
+	// receiving side, which a caller must not take for a cap or a name
+	// refused.
+	wfailed int
+	wfirst  string
+}
+
+// unwritten records an entry Unpack could not create, listed as skipped
+// and counted so that Unpack's error says the copy is incomplete.
+func (r *Report) unwritten(name string, err error) {
+	r.skip(name, err.Error())
+	if errors.Is(err, fs.ErrExist) {
+		// A name the stream already gave (never from Pack's walk of a
+		// tree: a hostile sender's): the first stays, the copy is whole.
+		return
+	}
+	if r.wfailed++; r.wfirst == "" {
+		r.wfirst = clean(name) + " (" + clean(err.Error()) + ")"
+	}
 }
 
 func (r *Report) skip(name, why string) {
@@ -384,6 +404,9 @@ func Unpack(r io.Reader, dir string, lim Limits, opt Options) (*Report, error) {
 	}
 	if err == nil && rep.failed > 0 {
 		err = fmt.Errorf("unpack: the sender could not read %d entries, first %s: %w", rep.failed, rep.first, ErrIncomplete)
+	}
+	if err == nil && rep.wfailed > 0 {
+		err = fmt.Errorf("unpack: %d entries could not be written, first %s: %w", rep.wfailed, rep.wfirst, ErrIncomplete)
 	}
 	return rep, err
 }
@@ -481,7 +504,7 @@ func unpack(tr *tar.Reader, dir string, lim Limits, opt Options, rep *Report) er
 		switch hdr.Typeflag {
 		case tar.TypeDir:
 			if err := mkdirAll(dir, name, owner, &lastDir); err != nil {
-				rep.skip(hdr.Name, err.Error())
+				rep.unwritten(hdr.Name, err)
 				continue
 			}
 			rep.Dirs++
@@ -494,15 +517,15 @@ func unpack(tr *tar.Reader, dir string, lim Limits, opt Options, rep *Report) er
 				continue
 			}
 			if err := mkdirAll(dir, path.Dir(name), owner, &lastDir); err != nil {
-				rep.skip(hdr.Name, err.Error())
+				rep.unwritten(hdr.Name, err)
 				continue
 			}
 			n, err := writeFile(target, tr, hdr.Size, hdr.FileInfo().Mode().Perm(), owner)
-			rep.Bytes += n
 			if err != nil {
-				rep.skip(hdr.Name, err.Error())
+				rep.unwritten(hdr.Name, err)
 				continue
 			}
+			rep.Bytes += n
 			rep.Files++
 			lastName, lastTarget, lastSize = hdr.Name, target, n
 		case tar.TypeSymlink:
@@ -511,11 +534,11 @@ func unpack(tr *tar.Reader, dir string, lim Limits, opt Options, rep *Report) er
 				continue
 			}
 			if err := mkdirAll(dir, path.Dir(name), owner, &lastDir); err != nil {
-				rep.skip(hdr.Name, err.Error())
+				rep.unwritten(hdr.Name, err)
 				continue
 			}
 			if err := os.Symlink(hdr.Linkname, target); err != nil {
-				rep.skip(hdr.Name, err.Error())
+				rep.unwritten(hdr.Name, err)
 				continue
 			}
 			if owner != nil {
@@ -621,7 +644,13 @@ func writeFile(target string, r io.Reader, size int64, perm fs.FileMode, owner *
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return n, err
+	if err != nil {
+		// A part of a file (a full disk) is not left for a copy of it:
+		// the file is listed as not written.
+		_ = os.Remove(target)
+		return 0, err
+	}
+	return n, nil
 }
 
 // Copy packs the tree at src into dst on this host, through a pipe: the
