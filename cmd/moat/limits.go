@@ -20,7 +20,12 @@ type limitFlags struct {
 // addLimitFlags adds the limit flags; each is of what ("all processes
 // together", "each phase").
 func addLimitFlags(fl *pflag.FlagSet, l *limitFlags, what string) {
-	fl.StringVar(&l.memory, "memory", "512MiB", "memory limit ("+what+")")
+	addLimitFlagsMemory(fl, l, what, "512MiB")
+}
+
+// addLimitFlagsMemory is addLimitFlags with another default memory limit.
+func addLimitFlagsMemory(fl *pflag.FlagSet, l *limitFlags, what, memory string) {
+	fl.StringVar(&l.memory, "memory", memory, "memory limit ("+what+")")
 	fl.IntVar(&l.pids, "pids", moat.DefaultPids, "limit on processes and threads ("+what+")")
 	fl.Float64Var(&l.cpus, "cpus", 0, "CPU limit in cores, 0 for none ("+what+")")
 	fl.StringVar(&l.disk, "disk", "1GiB", "limit on all writable space inside ("+what+")")

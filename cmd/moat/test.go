@@ -72,7 +72,11 @@ JSON, summed up after the phases, and with --sarif / --html in files.`,
 	fl.StringVar(&f.netInstall, "network-install", "", "network of the install phase: none, sinkhole or allow=HOST:PORT,... (default sinkhole; allow=INDEX with --index)")
 	fl.StringVar(&f.netImport, "network-import", "", "network of the import phase (default sinkhole)")
 	fl.StringVar(&f.netTest, "network-test", "", "network of the test phase (default none)")
-	addLimitFlags(fl, &f.limitFlags, "each phase; the disk holds the venv")
+	// A test suite is no snippet: real ones peak past 512 MiB
+	// (charset-normalizer's at 782 MB), and a benign suite killed for its
+	// memory is a false resource finding. 2 GiB per phase is a CI runner's
+	// share (GitHub's have 7 GB for the whole job), still bounded.
+	addLimitFlagsMemory(fl, &f.limitFlags, "each phase; the disk holds the venv", "2GiB")
 	fl.StringVar(&f.python, "python", "", "host base interpreter (default /usr/bin/python3, whose dist-packages has pytest)")
 	fl.StringVar(&f.image, "image", "", "container image for docker, podman (default: the backend's) and gvisor through Docker; its python3 makes the venv")
 	fl.StringVar(&f.out, "out", "", "empty or new directory for report.json, logs/, junit.xml and work/")
