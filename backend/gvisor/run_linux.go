@@ -380,7 +380,7 @@ func (r *runner) copyIn() error {
 			packErr = treecopy.Pack(pw, r.spec.Workspace, treecopy.Limits{Bytes: r.lim.Disk, Files: 1 << 20})
 			pw.CloseWithError(packErr)
 		}()
-		_, err := treecopy.Unpack(pr, work, treecopy.Limits{Bytes: r.lim.Disk, Files: 1 << 20}, treecopy.Options{Owner: owner, KeepLinks: true, AnyNames: true})
+		_, err := treecopy.Unpack(pr, work, treecopy.Limits{Bytes: r.lim.Disk, Files: 1 << 20}, treecopy.Options{Owner: owner, KeepLinks: true, AnyNames: true, Whole: true})
 		_, _ = io.Copy(io.Discard, pr)
 		if packErr != nil {
 			return fmt.Errorf("workspace: %w", packErr)

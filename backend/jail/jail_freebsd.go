@@ -235,7 +235,7 @@ func stage(spec *moat.Spec, lim moat.Limits, work string) error {
 		go func() {
 			pw.CloseWithError(treecopy.Pack(pw, spec.Workspace, treecopy.Limits{Bytes: lim.Disk, Files: 1 << 20}))
 		}()
-		if _, err := treecopy.Unpack(pr, work, treecopy.Limits{Bytes: lim.Disk, Files: 1 << 20}, treecopy.Options{Owner: &treecopy.Owner{UID: nobody, GID: nobody}, KeepLinks: true, AnyNames: true}); err != nil {
+		if _, err := treecopy.Unpack(pr, work, treecopy.Limits{Bytes: lim.Disk, Files: 1 << 20}, treecopy.Options{Owner: &treecopy.Owner{UID: nobody, GID: nobody}, KeepLinks: true, AnyNames: true, Whole: true}); err != nil {
 			return err
 		}
 	}

@@ -304,7 +304,7 @@ func runJob(port *os.File, fw *frameWriter) error {
 	unpacked := make(chan error, 1)
 	go func() {
 		owner := &treecopy.Owner{UID: sandboxID, GID: sandboxID}
-		_, err := treecopy.Unpack(pr, guestWork, treecopy.Limits{Bytes: job.Disk, Files: 1 << 20}, treecopy.Options{Owner: owner, KeepLinks: true, AnyNames: true})
+		_, err := treecopy.Unpack(pr, guestWork, treecopy.Limits{Bytes: job.Disk, Files: 1 << 20}, treecopy.Options{Owner: owner, KeepLinks: true, AnyNames: true, Whole: true})
 		_, _ = io.Copy(io.Discard, pr)
 		unpacked <- err
 	}()

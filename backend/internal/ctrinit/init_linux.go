@@ -263,7 +263,7 @@ func (in *initProc) workspace() error {
 		c := &chunks{r: in.ctl}
 		// The host packed the tree within the disk limit; the tmpfs
 		// enforces it anyway.
-		if _, err := treecopy.Unpack(c, WorkDir, treecopy.Limits{Bytes: 1 << 62, Files: 1 << 20}, treecopy.Options{KeepLinks: true, AnyNames: true}); err != nil {
+		if _, err := treecopy.Unpack(c, WorkDir, treecopy.Limits{Bytes: 1 << 62, Files: 1 << 20}, treecopy.Options{KeepLinks: true, AnyNames: true, Whole: true}); err != nil {
 			return err
 		}
 		if _, err := io.Copy(io.Discard, c); err != nil { // to the end chunk, whatever tar left

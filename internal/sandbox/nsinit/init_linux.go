@@ -257,7 +257,7 @@ func zygote(cfg *Config, enc *json.Encoder, layers []moat.Layer, nw Network, tra
 func workspace(cfg *Config, start *Start) (string, error) {
 	owner := &treecopy.Owner{UID: cfg.UID, GID: cfg.GID}
 	if cfg.HasTarIn {
-		if _, err := treecopy.Unpack(os.NewFile(FDTarIn, "tarin"), WorkDir, treecopy.Limits{Bytes: cfg.Disk, Files: 1 << 20}, treecopy.Options{Owner: owner, KeepLinks: true, AnyNames: true}); err != nil {
+		if _, err := treecopy.Unpack(os.NewFile(FDTarIn, "tarin"), WorkDir, treecopy.Limits{Bytes: cfg.Disk, Files: 1 << 20}, treecopy.Options{Owner: owner, KeepLinks: true, AnyNames: true, Whole: true}); err != nil {
 			return "workspace", err
 		}
 	}

@@ -49,7 +49,9 @@ type Limits struct {
 // out ("MOAT.skip", "MOAT.why"; "MOAT.error" when it could not be read,
 // with "MOAT.partial" when its content was already announced and has been
 // padded with zeros), and a last one ("MOAT.end", with "MOAT.more": entries
-// left out beyond those named, "MOAT.failed": how many could not be read).
+// left out beyond those named, "MOAT.failed": how many could not be read,
+// "MOAT.capped": how many a cap left out; a skip record of a cap's has
+// "MOAT.cap").
 // A stream without the end record is incomplete. Unpack takes them as
 // untrusted text; PAX global headers are ignored (they are no files).
 // bootstrap.py in internal/container writes the same stream.
@@ -61,6 +63,8 @@ const (
 	recEnd     = "MOAT.end"
 	recMore    = "MOAT.more"
 	recFailed  = "MOAT.failed"
+	recCap     = "MOAT.cap"    // on a skip record: left out by a cap
+	recCapped  = "MOAT.capped" // on the end record: how many a cap left out
 
 	// maxListed entries left out are named, in the stream and in a
 	// Report; the rest are counted.
@@ -93,7 +97,7 @@ func Pack(w io.Writer, root string, lim Limits) error {
 	p := &packer{tw: tar.NewWriter(w), lim: lim, root: root}
 	err := filepath.WalkDir(root, p.visit)
 	if err == nil {
-		err = p.record(map[string]string{recEnd: "1", recMore: strconv.Itoa(p.more), recFailed: strconv.Itoa(p.failed)})
+		err = p.record(map[string]string{recEnd: "1", recMore: strconv.Itoa(p.more), recFailed: strconv.Itoa(p.failed), recCapped: strconv.Itoa(p.capped)})
 	}
 	if err == nil {
 		err = p.tw.Close()
@@ -157,6 +161,9 @@ func (p *packer) leave(name, why string, kind leaveKind) error {
 	}
 	p.listed++
 	recs := map[string]string{recSkip: name, recWhy: why}
+	if kind == leaveCap {
+		recs[recCap] = "1"
+	}
 	if kind == leaveFailed || kind == leavePartial {
 		recs[recError] = "1"
 	}
@@ -333,6 +340,8 @@ type Report struct {
 
 	more   int    // left out beyond those listed
 	failed int    // entries the sender could not read
+	capped int    // entries a size or count cap left out, the sender's or Unpack's
+	cfirst string // the first of them
 	first  string // the first of them
 	// Entries that could not be written here (a full disk, a
 	// permission): the copy is incomplete for a reason of the
@@ -353,6 +362,13 @@ func (r *Report) unwritten(name string, err error) {
 	}
 	if r.wfailed++; r.wfirst == "" {
 		r.wfirst = clean(name) + " (" + clean(err.Error()) + ")"
+	}
+}
+
+// capped1 counts an entry a cap left out.
+func (r *Report) capped1(name, why string) {
+	if r.capped++; r.cfirst == "" {
+		r.cfirst = clean(name) + " (" + clean(why) + ")"
 	}
 }
 
@@ -383,6 +399,11 @@ type Options struct {
 	// them (listed as skipped, the name escaped) so that none reaches a
 	// host terminal or script as is.
 	AnyNames bool
+	// Whole makes an entry left out by a size or count cap (the sender's
+	// or Unpack's) an error wrapping ErrLimit: a workspace copied in is
+	// the user's input, and a program run on part of it would give a
+	// result that looks whole.
+	Whole bool
 }
 
 // Unpack extracts the tar stream r, made by Pack, into dir, which must
@@ -407,6 +428,9 @@ func Unpack(r io.Reader, dir string, lim Limits, opt Options) (*Report, error) {
 	}
 	if err == nil && rep.wfailed > 0 {
 		err = fmt.Errorf("unpack: %d entries could not be written, first %s: %w", rep.wfailed, rep.wfirst, ErrIncomplete)
+	}
+	if err == nil && opt.Whole && rep.capped > 0 {
+		err = fmt.Errorf("unpack: %d entries left out, first %s: %w", rep.capped, rep.cfirst, ErrLimit)
 	}
 	return rep, err
 }
@@ -444,6 +468,7 @@ func unpack(tr *tar.Reader, dir string, lim Limits, opt Options, rep *Report) er
 			if recs[recEnd] != "" {
 				rep.more += count(recs[recMore])
 				rep.failed = max(rep.failed, count(recs[recFailed]))
+				rep.capped = max(rep.capped, count(recs[recCapped]))
 				// Only the archive's end may follow.
 				if _, err := tr.Next(); err != io.EOF && err == nil {
 					return fmt.Errorf("unpack: entries after the end record: %w", ErrIncomplete)
@@ -463,6 +488,9 @@ func unpack(tr *tar.Reader, dir string, lim Limits, opt Options, rep *Report) er
 					if rep.failed++; rep.first == "" {
 						rep.first = clean(name) + " (" + clean(why) + ")"
 					}
+				}
+				if recs[recCap] != "" {
+					rep.capped1(name, why)
 				}
 				rep.skip(name, why)
 			}
@@ -514,6 +542,7 @@ func unpack(tr *tar.Reader, dir string, lim Limits, opt Options, rep *Report) er
 				if err := leave(hdr.Name, why, hdr.Size); err != nil {
 					return err
 				}
+				rep.capped1(hdr.Name, why)
 				continue
 			}
 			if err := mkdirAll(dir, path.Dir(name), owner, &lastDir); err != nil {

@@ -406,3 +406,45 @@ func FuzzUnpack(f *testing.F) {
 		})
 	})
 }
+
+// TestWhole: a copy that must be whole (a workspace copied in) refuses
+// an entry a cap left out, whether the sender's Pack or Unpack left it
+// out, and more than maxListed of them; a copy that need not be (a
+// copy-out) lists them and goes on. Native runs used to start with part
+// of an oversized workspace and exit 0.
+func TestWhole(t *testing.T) {
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "a"), make([]byte, 600), 0o644)
+	os.WriteFile(filepath.Join(src, "b"), make([]byte, 600), 0o644)
+	var b bytes.Buffer
+	if err := Pack(&b, src, Limits{Bytes: 1000, Files: 10}); !errors.Is(err, ErrLimit) {
+		t.Fatalf("pack: %v", err)
+	}
+	for _, whole := range []bool{false, true} {
+		rep, err := Unpack(bytes.NewReader(b.Bytes()), t.TempDir(), Limits{Bytes: 1000, Files: 10}, Options{Whole: whole})
+		if whole != errors.Is(err, ErrLimit) || rep.Files != 1 || len(rep.Skipped) != 1 {
+			t.Errorf("sender's cap, whole %v: %+v, %v", whole, rep, err)
+		}
+	}
+	// Unpack's own cap (a stream packed under a larger one).
+	es := []entry{{name: "a", body: strings.Repeat("x", 600), typ: tar.TypeReg}, {name: "b", body: strings.Repeat("x", 600), typ: tar.TypeReg}}
+	if _, err := Unpack(bytes.NewReader(mkTar(t, es)), t.TempDir(), Limits{Bytes: 1000, Files: 10}, Options{Whole: true}); !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "first b") {
+		t.Errorf("receiver's cap: %v", err)
+	}
+	// Past maxListed the sender only counts: the end record's count is enough.
+	src = t.TempDir()
+	for i := range maxListed + 5 {
+		os.WriteFile(filepath.Join(src, fmt.Sprintf("f%03d", i)), make([]byte, 10), 0o644)
+	}
+	b.Reset()
+	if err := Pack(&b, src, Limits{Bytes: 1 << 20, Files: 2}); !errors.Is(err, ErrLimit) {
+		t.Fatalf("pack of many: %v", err)
+	}
+	if _, err := Unpack(bytes.NewReader(b.Bytes()), t.TempDir(), big, Options{Whole: true}); !errors.Is(err, ErrLimit) {
+		t.Errorf("many left out: %v", err)
+	}
+	// A whole tree copies whole.
+	if _, err := Unpack(bytes.NewReader(mkTar(t, es[:1])), t.TempDir(), big, Options{Whole: true}); err != nil {
+		t.Errorf("whole: %v", err)
+	}
+}
