@@ -292,10 +292,10 @@ func findFacts(data []byte, facts []fact, env []string) (hits []identityHit, nam
 	found := make([]bool, len(facts))
 	envFound := map[string]bool{}
 	honeytoken.Walk(data, minFact, func(b []byte, enc string) bool {
-		masked, low := b, asciiLower(b)
+		masked, low := b, honeytoken.ASCIILower(b)
 		for i, f := range facts {
 			how, ok := "", false
-			lv := asciiLower([]byte(f.value))
+			lv := honeytoken.ASCIILower([]byte(f.value))
 			if f.weak {
 				ok = wordIn(low, lv, false)
 				how = enc
@@ -438,18 +438,4 @@ func factOrder(name string) int {
 		}
 	}
 	return 9
-}
-
-// asciiLower is b with ASCII letters in lower case, byte for byte (the
-// offsets of b hold in it; bytes.ToLower may change an invalid byte's
-// length).
-func asciiLower(b []byte) []byte {
-	out := make([]byte, len(b))
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		out[i] = c
-	}
-	return out
 }

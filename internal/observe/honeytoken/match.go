@@ -201,7 +201,7 @@ func newHaystack(b []byte) *haystack { return &haystack{b: b, diffs: map[int][]b
 
 func (h *haystack) lowered() []byte {
 	if h.lower == nil {
-		h.lower = asciiLower(h.b)
+		h.lower = ASCIILower(h.b)
 	}
 	return h.lower
 }
@@ -259,7 +259,7 @@ func search(h *haystack, value []byte) (string, bool) {
 			return n.how, true
 		}
 	}
-	if bytes.Contains(h.lowered(), asciiLower(value)) {
+	if bytes.Contains(h.lowered(), ASCIILower(value)) {
 		return "case-changed", true
 	}
 	for _, n := range []struct {
@@ -315,7 +315,10 @@ func reverse(b []byte) []byte {
 	return r
 }
 
-func asciiLower(b []byte) []byte {
+// ASCIILower is b with ASCII letters in lower case, byte for byte (the
+// offsets of b hold in it; bytes.ToLower may change an invalid byte's
+// length).
+func ASCIILower(b []byte) []byte {
 	out := make([]byte, len(b))
 	for i, c := range b {
 		if c >= 'A' && c <= 'Z' {
