@@ -226,6 +226,14 @@ type Spec struct {
 	// audit hook, no kernel events, no findings), for measuring its cost.
 	// The zero value observes the run.
 	NoReport bool
+	// PersonaKey, when set, draws the run's persona (host name, user,
+	// home, pid 1's name) and its honeytokens from it: the runs given one key look like one
+	// machine (the phases of one `moat test`: a package that compares the
+	// host name its install saw with its import's finds one machine). It
+	// must be moat's secret, random per group of runs; the zero value
+	// draws a fresh persona per run. A prepared sandbox fits only a spec
+	// with its template's key.
+	PersonaKey string
 	// Launcher says that Args run a launcher of moat's own (such as
 	// `moat test`'s, which changes directory and execs the phase's
 	// program): the first exec of the first process is moat's, not the

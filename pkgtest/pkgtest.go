@@ -34,10 +34,11 @@ package pkgtest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/moat-sandbox/moat/internal/termsafe"
 	"io"
 	"net"
 	"net/url"
@@ -50,6 +51,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/termsafe"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 	"github.com/moat-sandbox/moat/report"
 	"github.com/moat-sandbox/moat/scan"
@@ -373,6 +375,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return rep, err
 	}
 
+	// One persona for every phase, as one machine installs, imports and
+	// tests a package: a package that compares its install's host name or
+	// user with its import's finds the same; the key is moat's, random.
+	var kb [16]byte
+	_, _ = rand.Read(kb[:])
+	personaKey := hex.EncodeToString(kb[:])
+
 	var runErr error
 	stopped := ""
 	for i, name := range order {
@@ -393,6 +402,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		next := filepath.Join(tmp, fmt.Sprintf("stage%d", i+1))
 		spec := cfg.spec(name, stage, next)
 		spec.Network = nets[name]
+		spec.PersonaKey = personaKey
 		pr.Network = networkName(spec.Network)
 		pr.TimeoutMS = spec.Limits.Timeout.Milliseconds()
 		if cfg.Progress != nil {

@@ -597,3 +597,36 @@ except Exception as e:
 		t.Errorf("test phase: network %s, stdout %q", p.Network, p.Stdout)
 	}
 }
+
+// TestOnePersona: install, import and test see one machine (host name,
+// user, home, the planted ~/.aws/credentials), as one machine would run them: a package that compares
+// what its setup.py saw with what its import sees must not find a new
+// machine each phase (each phase drew a persona of its own).
+func TestOnePersona(t *testing.T) {
+	tg, err := pkgtest.DetectTarget(makeSdist(t, filepath.Join("testdata", "projects", "persona"), "persona-0.1"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := `python -c 'import persona'`
+	rep, err := run(t, pkgtest.Config{Target: tg, Command: cmd})
+	if err != nil || rep.Status != pkgtest.StatusPassed {
+		dump(t, rep)
+		t.Fatalf("status %s, err %v", rep.Status, err)
+	}
+	seen := map[string]string{}
+	for _, name := range []string{"install", "import", "test"} {
+		p := phase(rep, name)
+		for _, l := range strings.Split(p.Stdout+"\n"+p.Stderr, "\n") {
+			if i := strings.Index(l, "MOAT-PERSONA "); i >= 0 {
+				seen[name] = strings.TrimSpace(l[i:])
+			}
+		}
+		if seen[name] == "" {
+			dump(t, rep)
+			t.Fatalf("%s: no MOAT-PERSONA line", name)
+		}
+	}
+	if seen["install"] != seen["import"] || seen["import"] != seen["test"] {
+		t.Errorf("phases saw different machines: %q", seen)
+	}
+}

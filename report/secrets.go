@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
@@ -31,6 +32,16 @@ func (a *analysis) exfiltration() {
 		return
 	}
 	m := honeytoken.NewMatcher(a.tokens)
+	// The search is bounded in time: events first (their half), then the
+	// streams (every destination's data joined) to the end. A cut is
+	// said, never silent.
+	start := time.Now()
+	m.SetDeadline(start.Add(secretSearchBudget / 2))
+	defer func() {
+		if m.Cut() {
+			a.add(moat.CategoryEvasion, moat.SeverityMedium, fmt.Sprintf("the search for planted secrets in what the run sent, wrote and named was cut at its time budget (%s): the run made more data to search than moat searches, and what is past the cut was not searched", secretSearchBudget), nil)
+		}
+	}()
 	hosts := map[string]string{} // token id: the one host it is for
 	for _, t := range a.tokens {
 		if t.Host != "" {
@@ -105,6 +116,7 @@ func (a *analysis) exfiltration() {
 			}
 		}
 	}
+	m.SetDeadline(start.Add(secretSearchBudget))
 	joined := map[string]bool{} // "id|source|kind": found in one destination's stream
 	for _, s := range a.streams() {
 		for _, h := range m.Match(s.data) {
@@ -125,6 +137,10 @@ func (a *analysis) exfiltration() {
 		a.add(moat.CategoryExfiltration, c.sev, what+" "+ch, c.events)
 	}
 }
+
+// secretSearchBudget bounds the time of one phase's search for planted
+// secrets (half for the events, the rest for the streams).
+var secretSearchBudget = 40 * time.Second
 
 // nameForm joins a DNS name's labels or a path's components, so a
 // secret split over them reads whole (the separators are not in any

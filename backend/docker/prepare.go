@@ -57,7 +57,7 @@ func (b *Backend) prepare(ctx context.Context, e *engine, spec *moat.Spec, vol s
 	lim := spec.Limits.WithDefaults()
 	life := context.WithoutCancel(ctx)
 	id := ctr.RunID()
-	persona := ctr.NewPersona()
+	persona := ctr.NewPersona(spec.PersonaKey)
 	e.info(ctx)
 	cfg, hc, err := b.config(spec, lim, id, vol, persona, b.runtimeName(e))
 	if err != nil {
@@ -410,6 +410,9 @@ func (p *Prepared) fits(spec *moat.Spec) error {
 	}
 	if spec.Network != t.Network {
 		why = append(why, "network")
+	}
+	if spec.PersonaKey != t.PersonaKey {
+		why = append(why, "persona") // drawn when the box was made
 	}
 	a, b := spec.Limits.WithDefaults(), p.bx.lim
 	a.Timeout, a.OutputLimit, b.Timeout, b.OutputLimit = 0, 0, 0, 0 // the run's own

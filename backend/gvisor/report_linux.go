@@ -71,7 +71,7 @@ func (r *runner) prepareReport(start time.Time) ([]string, error) {
 	if r.spec.NoReport {
 		return nil, nil
 	}
-	rep := &report{plan: observe.NewPlan(r.persona.Home, r.spec.Env), start: start}
+	rep := &report{plan: observe.NewPlanFor(r.spec.PersonaKey, r.persona.Home, r.spec.Env), start: start}
 	rep.plan.Identity(r.persona.Host, r.persona.User, r.persona.Home, workDir, r.spec.Env)
 	if r.spec.Network == moat.NetworkSinkhole {
 		rep.metadata = rep.plan.ServeMetadata()

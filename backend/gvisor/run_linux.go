@@ -129,7 +129,7 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	}
 	tr.step("runtime resolved")
 	r := &runner{h: h, spec: spec, lim: lim, rt: rt, userland: ul, id: idPrefix + local.NewID(), res: &moat.Result{Isolation: "gvisor"}, tr: tr,
-		persona: observe.NewRunnerPersona()}
+		persona: observe.NewRunnerPersonaFor(spec.PersonaKey)}
 	// A persona of its own for every run, as native's; moat's hook in its
 	// tools directory, never in or above a path bound from the host.
 	// The hook's place is one of the skeleton's (their mount points are

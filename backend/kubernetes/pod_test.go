@@ -16,7 +16,7 @@ import (
 // promises (what the cluster then does with it, the suite on a real
 // cluster checks).
 func TestPodSpec(t *testing.T) {
-	persona := ctr.NewPersona()
+	persona := ctr.NewPersona("")
 	lim := moat.Limits{Timeout: 30 * time.Second, Memory: 128 << 20, CPUs: 0.5, Disk: 64 << 20}.WithDefaults()
 	pod, err := podSpec("abc", "img:1", "gvisor", lim, true, 10*time.Second, persona)
 	if err != nil {

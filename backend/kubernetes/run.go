@@ -88,7 +88,7 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, moat.ErrDegraded) && !errors.Is(err, moat.ErrUnsupported) && !errors.Is(err, moat.ErrInvalidSpec) {
 			res := &moat.Result{Isolation: "kubernetes", Status: moat.StatusCanceled, Error: "canceled before the pod ran"}
-			ctr.NewSession(spec, spec.Limits.WithDefaults(), ctr.NewPersona(), func(moat.Status) {}).Report(res)
+			ctr.NewSession(spec, spec.Limits.WithDefaults(), ctr.NewPersona(spec.PersonaKey), func(moat.Status) {}).Report(res)
 			return res, nil
 		}
 		return nil, err
@@ -237,7 +237,7 @@ func (b *Backend) prepare(ctx context.Context, spec *moat.Spec, idle time.Durati
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: moat's seccomp profile: %w", err)
 	}
-	p := &podRun{b: b, c: c, lim: spec.Limits.WithDefaults(), id: ctr.RunID(), ns: b.namespace(c), rc: rc, gvisor: gvisor, goInit: goInit, persona: ctr.NewPersona(), seccomp: prof}
+	p := &podRun{b: b, c: c, lim: spec.Limits.WithDefaults(), id: ctr.RunID(), ns: b.namespace(c), rc: rc, gvisor: gvisor, goInit: goInit, persona: ctr.NewPersona(spec.PersonaKey), seccomp: prof}
 	pr := &Prepared{p: p, image: b.image(spec), degraded: degraded, done: make(chan struct{})}
 	if err := pr.prepare(ctx, idle); err != nil {
 		pr.Close()
@@ -315,6 +315,9 @@ func (pr *Prepared) fits(spec *moat.Spec) error {
 	t := pr.tmpl
 	a, b := spec.Limits.WithDefaults(), t.Limits.WithDefaults()
 	var why []string
+	if spec.PersonaKey != t.PersonaKey {
+		why = append(why, "persona") // drawn when the pod was planned
+	}
 	if a.Timeout > b.Timeout {
 		why = append(why, "a longer timeout")
 	}

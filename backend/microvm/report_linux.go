@@ -55,7 +55,7 @@ func (r *runner) newReport(env []string) ([]string, *GuestReport) {
 	if r.spec.NoReport {
 		return env, nil
 	}
-	r.rep = &hostReport{plan: observe.NewPlan(r.persona.Home, r.spec.Env)}
+	r.rep = &hostReport{plan: observe.NewPlanFor(r.spec.PersonaKey, r.persona.Home, r.spec.Env)}
 	r.rep.plan.Identity(r.persona.Host, r.persona.User, r.persona.Home, guestWork, r.spec.Env)
 	if r.spec.Network == moat.NetworkSinkhole {
 		r.rep.metadata = r.rep.plan.ServeMetadata() // before the tokens go to the guest

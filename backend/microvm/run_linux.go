@@ -309,7 +309,7 @@ func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyr
 	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, userland: ul, imageSum: imageSum, id: idPrefix + local.NewID(), res: &moat.Result{Isolation: "microvm"}}
 	// A persona of its own for every run, as on native: no cheap tell
 	// that this is moat (pid 1, the agent, is hidden from the program).
-	p := observe.NewPersona()
+	p := observe.NewPersonaFor(spec.PersonaKey)
 	r.persona = Persona{Host: p.Host, User: p.User, Gecos: p.Gecos, Home: p.Home}
 	r.tools = p.Scratch // the hook's directory, the run's own
 	if h.noSandbox != "" {

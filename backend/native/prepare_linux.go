@@ -137,6 +137,9 @@ func (p *Prepared) Close() error {
 func (p *Prepared) fits(spec *moat.Spec) error {
 	t := p.tmpl
 	why := sandboxDiffers(spec, t)
+	if spec.PersonaKey != t.PersonaKey {
+		why = append(why, "persona") // drawn when the sandbox was made
+	}
 	if spec.Workspace != t.Workspace || spec.OutDir != t.OutDir || spec.OutLinks != t.OutLinks {
 		why = append(why, "workspace")
 	}

@@ -15,7 +15,7 @@ func (r *runner) prepareReport(cfg *nsinit.Config, startMono int64) {
 	if r.spec.NoReport {
 		return
 	}
-	plan := observe.NewPlan(cfg.Persona.Home, r.spec.Env)
+	plan := observe.NewPlanFor(r.spec.PersonaKey, cfg.Persona.Home, r.spec.Env)
 	plan.Identity(cfg.Persona.Host, cfg.Persona.User, cfg.Persona.Home, nsinit.WorkDir, r.spec.Env)
 	if r.spec.Network == moat.NetworkSinkhole {
 		r.metadata = plan.ServeMetadata() // before the tokens go to the init

@@ -185,7 +185,7 @@ func (r *runner) initConfig() (*nsinit.Config, error) {
 		cfg.Nproc += initThreads // the program shares uid 0 with the init
 	}
 	// A persona of its own for every run: no cheap tell that this is moat.
-	p := observe.NewPersona()
+	p := observe.NewPersonaFor(r.spec.PersonaKey)
 	// The hook goes in the persona's tools directory, in the root's own
 	// tmpfs: never in or above a path of the runtime bound from the host.
 	p.AvoidPaths(append(slices.Collect(maps.Keys(cfg.Links)), cfg.Binds...))

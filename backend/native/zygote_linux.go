@@ -628,6 +628,9 @@ func (c *zygoteChild) Close() error {
 // report, no network.
 func (c *zygoteChild) fits(spec *moat.Spec) error {
 	why := sandboxDiffers(spec, c.tmpl)
+	if spec.PersonaKey != "" {
+		why = append(why, "persona") // a child's is drawn fresh when it is made
+	}
 	if spec.Workspace != "" || spec.OutDir != "" {
 		why = append(why, "workspace")
 	}

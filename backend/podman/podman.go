@@ -453,7 +453,7 @@ func (b *Backend) setup(ctx context.Context, spec *moat.Spec, tr *ctr.Trace) (r 
 		}
 		tr.Step("init volume ready")
 	}
-	r.persona = ctr.NewPersona()
+	r.persona = ctr.NewPersona(spec.PersonaKey)
 	if r.vol != "" && !spec.NoReport {
 		// A podman process (some 20 ms and more) before the run: the
 		// hook's site directory, learnt per image ID, is a mount.
@@ -1096,6 +1096,9 @@ func (p *Prepared) fits(spec *moat.Spec) error {
 	}
 	if spec.Network != r.tmpl.Network {
 		why = append(why, "network")
+	}
+	if spec.PersonaKey != r.tmpl.PersonaKey {
+		why = append(why, "persona") // drawn when the box was made
 	}
 	a, b := spec.Limits.WithDefaults(), r.lim
 	a.Timeout, a.OutputLimit, b.Timeout, b.OutputLimit = 0, 0, 0, 0 // the run's own

@@ -355,7 +355,7 @@ func (b *Backend) run(ctx context.Context, c *conn, p *probe, spec *moat.Spec, l
 	user := c.User()
 	run.Env = append([]string{"HOME=" + home, "TMPDIR=/tmp", "USER=" + user, "LOGNAME=" + user}, spec.Env...)
 	run.NoReport = true
-	sess := ctr.NewSession(&run, lim, ctr.NewPersona(), life.Stop)
+	sess := ctr.NewSession(&run, lim, ctr.NewPersona(spec.PersonaKey), life.Stop)
 	defer sess.Report(res)
 	sess.RlimitAS = lim.Memory
 	sess.Host = &ctr.HostInit{Work: dir + "/work", Launcher: launcher(p.UID, p.GID)}

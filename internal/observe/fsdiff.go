@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -233,7 +234,13 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 		}
 		add(ev)
 	}
-	d.names(before, after, matcher, secret)
+	if d.names(before, after, matcher, secret) != "" {
+		// Counted with the events dropped (a low finding, as a flood of
+		// files gets): an ordinary install's thousands of names reach the
+		// diff's deadline too, and a medium "report cut" there was a
+		// false alarm on every benign package.
+		dropped++
+	}
 	var gone []string
 	for p := range before {
 		if _, ok := after[p]; !ok {
@@ -258,7 +265,13 @@ const maxSecretEvents = 100
 // order they were made (change time, then inode number). A program that
 // makes the names in another order than the secret's, sorted neither by
 // name nor by a number, is not found.
-func (d *Differ) names(before, after Snapshot, m *honeytoken.Matcher, secret func(moat.Event)) {
+//
+// The work is bounded (a directory of thousands of long names made the
+// host's matcher run for minutes: moattest's walk-flood): the diff's
+// deadline is checked before every search, and a directory's names are
+// joined up to maxJoined bytes; what is cut is said (the returned
+// reason, "" when the search was whole).
+func (d *Differ) names(before, after Snapshot, m *honeytoken.Matcher, secret func(moat.Event)) (cut string) {
 	type entry struct {
 		base, chunk, rest string
 		ctime             int64
@@ -283,13 +296,14 @@ func (d *Differ) names(before, after Snapshot, m *honeytoken.Matcher, secret fun
 		}
 	}
 	sort.Strings(order)
+	late := func() bool { return !d.Deadline.IsZero() && time.Now().After(d.Deadline) }
 	for _, dir := range order {
-		if !d.Deadline.IsZero() && time.Now().After(d.Deadline) {
-			return // the diff's time budget; the walk says what was cut
-		}
 		es := dirs[dir]
 		found := map[string]bool{}
 		for _, e := range es {
+			if late() {
+				return "past its time budget"
+			}
 			for _, h := range m.Match([]byte(e.chunk)) {
 				if !found[h.ID] {
 					found[h.ID] = true
@@ -313,8 +327,15 @@ func (d *Differ) names(before, after Snapshot, m *honeytoken.Matcher, secret fun
 				}
 				return es[i].ino < es[j].ino // tmpfs numbers inodes as it makes them
 			})
+			if late() {
+				return "past its time budget"
+			}
 			var joined strings.Builder
 			for _, e := range es {
+				if joined.Len()+len(e.chunk) > maxJoined {
+					cut = "past " + strconv.Itoa(maxJoined>>10) + " KiB of one directory's names"
+					break
+				}
 				joined.WriteString(e.chunk)
 			}
 			for _, h := range m.Match([]byte(joined.String())) {
@@ -326,10 +347,15 @@ func (d *Differ) names(before, after Snapshot, m *honeytoken.Matcher, secret fun
 			}
 		}
 	}
+	return cut
 }
 
-// maxNamesJoined bounds the names of one directory joined.
-const maxNamesJoined = 20000
+// maxNamesJoined bounds the names of one directory kept; maxJoined the
+// bytes of them joined for one search (the matcher takes seconds a MiB).
+const (
+	maxNamesJoined = 20000
+	maxJoined      = 64 << 10
+)
 
 // LongestAlnum is the longest run of letters and digits in s: the part
 // of a name that can carry a chunk of an encoded secret.

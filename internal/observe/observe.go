@@ -110,8 +110,13 @@ type Plan struct {
 
 // NewPlan makes fresh tokens for a sandbox whose home is home. A variable
 // the caller set in specEnv keeps its value: no honeytoken there.
-func NewPlan(home string, specEnv []string) *Plan {
-	set := honeytoken.New(home)
+func NewPlan(home string, specEnv []string) *Plan { return NewPlanFor("", home, specEnv) }
+
+// NewPlanFor is NewPlan with the tokens drawn from key
+// ([honeytoken.NewFor]; a run's [moat.Spec.PersonaKey]): the runs given one
+// key plant the same secrets, as one machine has one set.
+func NewPlanFor(key, home string, specEnv []string) *Plan {
+	set := honeytoken.NewFor(home, key)
 	given := map[string]bool{}
 	for _, kv := range specEnv {
 		k, _, _ := strings.Cut(kv, "=")

@@ -2,8 +2,11 @@ package observe
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"math/big"
+	mrand "math/rand/v2"
 	"strings"
 )
 
@@ -41,57 +44,81 @@ var (
 	tmpChars  = "abcdefghijklmnopqrstuvwxyz0123456789_"
 )
 
-func pick[T any](s []T) T {
-	n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(s))))
+func pick[T any](s []T) T { return pickFrom(rand.Reader, s) }
+
+func pickFrom[T any](r io.Reader, s []T) T {
+	n, _ := rand.Int(r, big.NewInt(int64(len(s))))
 	return s[n.Int64()]
 }
 
-func randomHex(n int) string { return randomOf(hexDigits, n) }
+func randomOf(chars string, n int) string { return randomFrom(rand.Reader, chars, n) }
 
-func randomOf(chars string, n int) string {
+func randomFrom(r io.Reader, chars string, n int) string {
 	b := make([]byte, n)
 	for i := range b {
-		b[i] = pick([]byte(chars))
+		b[i] = pickFrom(r, []byte(chars))
 	}
 	return string(b)
+}
+
+// source is where a persona's choices come from: crypto/rand for a
+// fresh one; for a key, a ChaCha8 stream seeded with the key's SHA-256,
+// so that the runs given one key (the phases of one `moat test`, as on
+// one machine) draw the same persona, and a program that never sees the
+// key (moat's, drawn at random) cannot tell the next.
+func source(key string) io.Reader {
+	if key == "" {
+		return rand.Reader
+	}
+	return mrand.NewChaCha8(sha256.Sum256([]byte("moat persona\x00" + key)))
 }
 
 // NewPersona draws a fresh persona: half the time a developer's laptop,
 // half a CI runner (a container-style host name of 12 hex digits, or a
 // cloud one).
-func NewPersona() Persona {
-	p := newPersona()
-	p.Tools, p.Scratch = pick(toolDirs), "/tmp/tmp"+randomOf(tmpChars, 8)
+func NewPersona() Persona { return NewPersonaFor("") }
+
+// NewPersonaFor is NewPersona drawn from key: the same key, the same
+// persona ("" draws a fresh one, as NewPersona).
+func NewPersonaFor(key string) Persona {
+	r := source(key)
+	p := newPersona(r)
+	p.Tools, p.Scratch = pickFrom(r, toolDirs), "/tmp/tmp"+randomFrom(r, tmpChars, 8)
 	return p
 }
 
 // NewRunnerPersona draws a CI runner's persona only: for a sandbox that
 // is a container, whose engine's marks (/.dockerenv, /run/.containerenv,
 // pid 1 not an init) a laptop would not have, as a CI job's container has.
-func NewRunnerPersona() Persona {
-	p := runnerPersona()
-	p.Tools, p.Scratch = pick(toolDirs), "/tmp/tmp"+randomOf(tmpChars, 8)
+func NewRunnerPersona() Persona { return NewRunnerPersonaFor("") }
+
+// NewRunnerPersonaFor is NewRunnerPersona drawn from key, as
+// NewPersonaFor.
+func NewRunnerPersonaFor(key string) Persona {
+	r := source(key)
+	p := runnerPersona(r)
+	p.Tools, p.Scratch = pickFrom(r, toolDirs), "/tmp/tmp"+randomFrom(r, tmpChars, 8)
 	return p
 }
 
-func newPersona() Persona {
-	if pick([]bool{true, false}) {
-		i, _ := rand.Int(rand.Reader, big.NewInt(int64(len(devUsers))))
+func newPersona(r io.Reader) Persona {
+	if pickFrom(r, []bool{true, false}) {
+		i, _ := rand.Int(r, big.NewInt(int64(len(devUsers))))
 		u := devUsers[i.Int64()]
-		return Persona{Host: fmt.Sprintf(pick(devHosts), u), User: u, Gecos: devGecos[i.Int64()] + ",,,", Home: "/home/" + u, Init: pick(devInits)}
+		return Persona{Host: fmt.Sprintf(pickFrom(r, devHosts), u), User: u, Gecos: devGecos[i.Int64()] + ",,,", Home: "/home/" + u, Init: pickFrom(r, devInits)}
 	}
-	return runnerPersona()
+	return runnerPersona(r)
 }
 
-func runnerPersona() Persona {
-	u := pick(ciUsers)
-	host := randomHex(12)
-	if pick([]bool{true, false}) {
-		n, _ := rand.Int(rand.Reader, big.NewInt(250))
-		m, _ := rand.Int(rand.Reader, big.NewInt(250))
-		host = fmt.Sprintf("ip-10-%d-%d-%d", pick([]int{0, 1, 2, 3, 16, 32}), n.Int64()+1, m.Int64()+1)
+func runnerPersona(r io.Reader) Persona {
+	u := pickFrom(r, ciUsers)
+	host := randomFrom(r, hexDigits, 12)
+	if pickFrom(r, []bool{true, false}) {
+		n, _ := rand.Int(r, big.NewInt(250))
+		m, _ := rand.Int(r, big.NewInt(250))
+		host = fmt.Sprintf("ip-10-%d-%d-%d", pickFrom(r, []int{0, 1, 2, 3, 16, 32}), n.Int64()+1, m.Int64()+1)
 	}
-	return Persona{Host: host, User: u, Gecos: u, Home: "/home/" + u, Init: pick(ciInits)}
+	return Persona{Host: host, User: u, Gecos: u, Home: "/home/" + u, Init: pickFrom(r, ciInits)}
 }
 
 // ToolDirs lists every directory a persona's Tools may be.

@@ -39,7 +39,7 @@ func exitFrame(code int) []byte {
 func testSession(t *testing.T) *Session {
 	t.Helper()
 	t.Setenv("MOAT_EVENTS", "off")
-	return NewSession(&moat.Spec{Args: []string{"-c", "pass"}}, moat.Limits{}.WithDefaults(), NewPersona(), func(moat.Status) {})
+	return NewSession(&moat.Spec{Args: []string{"-c", "pass"}}, moat.Limits{}.WithDefaults(), NewPersona(""), func(moat.Status) {})
 }
 
 // TestReceiveAuthenticates: frames of the init are believed; a frame the
@@ -132,7 +132,7 @@ func FuzzReceive(f *testing.F) {
 	f.Add([]byte{'o', 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		t.Setenv("MOAT_EVENTS", "")
-		s := NewSession(&moat.Spec{Args: []string{"-c", "pass"}}, moat.Limits{}.WithDefaults(), NewPersona(), func(moat.Status) {})
+		s := NewSession(&moat.Spec{Args: []string{"-c", "pass"}}, moat.Limits{}.WithDefaults(), NewPersona(""), func(moat.Status) {})
 		s.key = key // the seeds' key: the fuzzer can find only what the tag admits
 		err := s.Receive(bytes.NewReader(b))
 		if err != nil && !errors.Is(err, ErrProtocol) {

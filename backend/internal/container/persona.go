@@ -23,7 +23,7 @@ type Persona struct{ observe.Persona }
 
 // NewPersona draws a run's persona: a CI runner's, as a container's
 // marks (/.dockerenv, /run/.containerenv) are a CI job's, not a laptop's.
-func NewPersona() Persona { return Persona{observe.NewRunnerPersona()} }
+func NewPersona(key string) Persona { return Persona{observe.NewRunnerPersonaFor(key)} }
 
 // InitPath is the init binary, in the init volume where this run mounts it.
 func (p Persona) InitPath() string { return p.Tools + "/" + ctrinit.Bin }

@@ -105,7 +105,7 @@ func newReport(spec *moat.Spec, start time.Time, p Persona) *report {
 	r := &report{
 		dir:     p.HookDir(),
 		home:    p.Home,
-		plan:    observe.NewPlan(p.Home, spec.Env),
+		plan:    observe.NewPlanFor(spec.PersonaKey, p.Home, spec.Env),
 		audit:   observe.NewCollector(func() int64 { return time.Since(start).Milliseconds() }),
 		content: map[string][]byte{},
 	}

@@ -41,7 +41,7 @@ func TestReportIntegrity(t *testing.T) {
 		"walks past the cap":                {`{"before":[` + strings.Repeat(`["/work/x",1,33188,1,1],`, maxWalkBytes/20) + `]}`, "report-cut", "passed the host's cap"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			p := NewPersona()
+			p := NewPersona("")
 			p.Scratch = "/tmp/.moat" // the walks above name it
 			r := newReport(&moat.Spec{}, time.Now(), p)
 			for b := []byte(c.walks); len(b) > 0; {

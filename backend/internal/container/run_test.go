@@ -126,7 +126,7 @@ func TestVerifyExpected(t *testing.T) {
 		{"not checked, allowed", Exit{}, true, false, 2, []string{"seccomp"}},
 	} {
 		spec := &moat.Spec{Args: []string{"-c", "pass"}, AllowDegraded: tt.allow}
-		s := NewSession(spec, spec.Limits.WithDefaults(), NewPersona(), func(moat.Status) {})
+		s := NewSession(spec, spec.Limits.WithDefaults(), NewPersona(""), func(moat.Status) {})
 		s.Expect = expect
 		res := &moat.Result{Layers: slices.Clone(layers)}
 		err := s.verifyExpected(res, &tt.exit)

@@ -20,8 +20,8 @@ const (
 )
 
 // addBait plants the stealers' targets under home.
-func (s *Set) addBait(home string) {
-	org := pick(orgDomains) // the employer of this machine's user
+func (s *Set) addBait(home string, d drawer) {
+	org := d.pick(orgDomains) // the employer of this machine's user
 	// An ordinary home has the shell's startup files (no secret in them):
 	// a payload that edits ~/.bashrc must find one to edit.
 	s.Files[home+"/.bashrc"] = bashrc
@@ -32,10 +32,10 @@ func (s *Set) addBait(home string) {
 		s.Tokens = append(s.Tokens, Token{ID: id, Value: value, Path: p})
 	}
 	// git's credential store: one URL with the password in it.
-	gitPass := "ghp_" + random(36, alnum)
+	gitPass := "ghp_" + d.random(36, alnum)
 	file(".git-credentials", "git-credentials", gitPass, "https://deploy-bot:"+gitPass+"@github.com\n")
 
-	kube := random(40, alnum)
+	kube := d.random(40, alnum)
 	file(".kube/config", "kube-token", kube, fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
@@ -53,52 +53,52 @@ users:
 - name: deployer
   user:
     token: %s
-`, base64.StdEncoding.EncodeToString([]byte("-----BEGIN CERTIFICATE-----\n"+random(64, alnum)+"\n")), kube))
+`, base64.StdEncoding.EncodeToString([]byte("-----BEGIN CERTIFICATE-----\n"+d.random(64, alnum)+"\n")), kube))
 
-	dockerPass := random(32, alnum)
+	dockerPass := d.random(32, alnum)
 	auth := base64.StdEncoding.EncodeToString([]byte("deploy-bot:" + dockerPass))
 	file(".docker/config.json", "docker-auth", dockerPass,
 		`{"auths":{"https://index.docker.io/v1/":{"auth":"`+auth+`"},"ghcr.io":{"auth":"`+auth+`"}}}`+"\n")
 
-	gRefresh := random(40, alnum)
+	gRefresh := d.random(40, alnum)
 	file(".config/gcloud/application_default_credentials.json", "gcloud-refresh-token", gRefresh, fmt.Sprintf(`{
   "client_id": "764086051850-%s.apps.googleusercontent.com",
   "client_secret": "d-FL95Q19q7MQmFpd7hHD0Ty",
   "refresh_token": "1//0%s",
   "type": "authorized_user"
 }
-`, random(32, "abcdefghijklmnopqrstuvwxyz0123456789"), gRefresh))
+`, d.random(32, "abcdefghijklmnopqrstuvwxyz0123456789"), gRefresh))
 
-	azRefresh := "0.A" + random(60, alnum)
+	azRefresh := "0.A" + d.random(60, alnum)
 	file(".azure/msal_token_cache.json", "azure-refresh-token", azRefresh, fmt.Sprintf(`{"RefreshToken": {"%s.login.microsoftonline.com-refreshtoken-04b07795-8ddb-461a-bbee-02f9e1bf7b46--": {"credential_type": "RefreshToken", "secret": "%s", "home_account_id": "%s", "environment": "login.microsoftonline.com", "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46"}}}
-`, uuid(), azRefresh, uuid()))
-	azAccess := "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9" + random(48, alnum)
+`, d.uuid(), azRefresh, d.uuid()))
+	azAccess := "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9" + d.random(48, alnum)
 	file(".azure/accessTokens.json", "azure-access-token", azAccess, fmt.Sprintf(`[{"tokenType": "Bearer", "expiresIn": 3599, "resource": "https://management.core.windows.net/", "accessToken": "%s", "_clientId": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "_authority": "https://login.microsoftonline.com/common"}]
 `, azAccess))
 
 	// Browsers: Chrome's saved logins (an SQLite file in life) and
 	// Firefox's, found through profiles.ini.
-	chrome := random(24, alnum)
+	chrome := d.random(24, alnum)
 	file(".config/google-chrome/Default/Login Data", "chrome-login-data", chrome,
 		"SQLite format 3\x00"+strings.Repeat("\x01", 16)+"https://accounts."+org+"/login\x00admin\x00v10"+chrome+"\x00\n")
-	profile := random(8, "abcdefghijklmnopqrstuvwxyz0123456789") + ".default-release"
+	profile := d.random(8, "abcdefghijklmnopqrstuvwxyz0123456789") + ".default-release"
 	s.Files[home+"/.mozilla/firefox/profiles.ini"] = "[Profile0]\nName=default-release\nIsRelative=1\nPath=" + profile + "\nDefault=1\n\n[General]\nStartWithLastProfile=1\nVersion=2\n"
-	ffPass := random(32, alnum)
+	ffPass := d.random(32, alnum)
 	file(".mozilla/firefox/"+profile+"/logins.json", "firefox-logins", ffPass, fmt.Sprintf(`{"nextId":2,"logins":[{"id":1,"hostname":"https://accounts.%s","httpRealm":null,"formSubmitURL":"https://accounts.%s","usernameField":"user","passwordField":"pass","encryptedUsername":"MDIEEPgAAAAAAAAAAAAAAAAAAAEwFAYIKoZIhvcNAwcECA%s","encryptedPassword":"MEIEEPgAAAAAAAAAAAAAAAAAAAEwFAYIKoZIhvcNAwcECB%s","guid":"{%s}","encType":1,"timesUsed":3}],"version":3}
-`, org, org, random(16, alnum), ffPass, uuid()))
+`, org, org, d.random(16, alnum), ffPass, d.uuid()))
 
 	// Telegram Desktop's session directory.
-	tg := random(32, alnum)
+	tg := d.random(32, alnum)
 	file(".local/share/TelegramDesktop/tdata/key_datas", "telegram-tdata", tg, "TDF$\x00\x00\x00\x00"+tg+"\n")
 
 	// Discord keeps its token in LevelDB files that stealers grep.
-	dToken := base64.RawStdEncoding.EncodeToString([]byte(random(18, "0123456789"))) + "." + random(6, alnum) + "."
-	dSecret := random(27, alnum)
+	dToken := base64.RawStdEncoding.EncodeToString([]byte(d.random(18, "0123456789"))) + "." + d.random(6, alnum) + "."
+	dSecret := d.random(27, alnum)
 	file(".config/discord/Local Storage/leveldb/000005.ldb", "discord-token", dSecret,
 		"\x00\x00_https://discord.com\x00\x01token\x01\""+dToken+dSecret+"\"\n")
 
 	// Wallets: Electrum's default wallet, Exodus's seed.
-	xprv := "xprv9s21ZrQH143K" + random(95, b58)
+	xprv := "xprv9s21ZrQH143K" + d.random(95, b58)
 	file(".electrum/wallets/default_wallet", "electrum-wallet", xprv, fmt.Sprintf(`{
     "keystore": {
         "type": "bip32",
@@ -108,12 +108,12 @@ users:
     "seed_version": 18,
     "wallet_type": "standard"
 }
-`, xprv, random(95, b58)))
-	seco := random(48, alnum)
+`, xprv, d.random(95, b58)))
+	seco := d.random(48, alnum)
 	file(".config/Exodus/exodus.wallet/seed.seco", "exodus-seed", seco, "SECO\x00\x00\x00\x01"+seco+"\n")
 
 	// The shell history, with a token typed on a command line.
-	hist := "glpat-" + random(20, alnum)
+	hist := "glpat-" + d.random(20, alnum)
 	file(".bash_history", "shell-history-token", hist, strings.Join([]string{
 		"cd ~/src/api", "git pull", "make test",
 		"export GITLAB_TOKEN=" + hist,
@@ -121,8 +121,10 @@ users:
 		"ssh deploy@10.20.0.15", "ls", ""}, "\n"))
 }
 
-func uuid() string {
-	r := random(32, hexLow)
+func uuid() string { return fresh.uuid() }
+
+func (d drawer) uuid() string {
+	r := d.random(32, hexLow)
 	return r[:8] + "-" + r[8:12] + "-4" + r[13:16] + "-a" + r[17:20] + "-" + r[20:]
 }
 

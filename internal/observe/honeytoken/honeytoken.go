@@ -23,8 +23,11 @@ package honeytoken
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"io"
+	mrand "math/rand/v2"
 	"strings"
 )
 
@@ -57,13 +60,13 @@ var tellWords = []string{"moat", "sandbox", "honey", "canary", "bait", "fake", "
 
 // random draws n characters of alphabet uniformly (no modulo bias), never
 // spelling one of tellWords.
-func random(n int, alphabet string) string {
+func (d drawer) random(n int, alphabet string) string {
 	limit := 256 - 256%len(alphabet)
 	for {
 		b := make([]byte, 0, n)
 		var buf [64]byte
 		for len(b) < n {
-			_, _ = rand.Read(buf[:])
+			_, _ = io.ReadFull(d.r, buf[:])
 			for _, c := range buf {
 				if int(c) < limit && len(b) < n {
 					b = append(b, alphabet[int(c)%len(alphabet)])
@@ -98,9 +101,9 @@ var (
 	logins     = []string{"ci-bot", "deploy", "build-user", "release-bot", "svc-ci", "jenkins"}
 )
 
-func pick(s []string) string {
+func (d drawer) pick(s []string) string {
 	b := make([]byte, 1)
-	_, _ = rand.Read(b)
+	_, _ = io.ReadFull(d.r, b)
 	return s[int(b[0])%len(s)]
 }
 
@@ -108,13 +111,31 @@ func pick(s []string) string {
 // tellWords anywhere (a random value can make one with the fixed text
 // beside it: "ECB" then "ait...") is drawn again whole, a bounded number
 // of times (the fixed text spells none: TestSetSpellsNoTell).
-func New(home string) *Set {
-	s := newSet(home)
+func New(home string) *Set { return NewFor(home, "") }
+
+// NewFor is New drawn from key: the same key and home, the same set (the
+// phases of one `moat test` find one machine's secrets, and a secret one
+// phase read is known to the next's analysis); "" draws a fresh one. The
+// key is moat's secret: the values stay unpredictable to the program.
+func NewFor(home, key string) *Set {
+	d := drawer{rand.Reader}
+	if key != "" {
+		d.r = mrand.NewChaCha8(sha256.Sum256([]byte("moat honeytokens\x00" + key)))
+	}
+	s := newSet(home, d)
 	for i := 0; i < 64 && s.spellsTell(); i++ {
-		s = newSet(home)
+		s = newSet(home, d)
 	}
 	return s
 }
+
+// A drawer is where a set's random choices come from.
+type drawer struct{ r io.Reader }
+
+// fresh draws from crypto/rand.
+var fresh = drawer{rand.Reader}
+
+func random(n int, alphabet string) string { return fresh.random(n, alphabet) }
 
 func (s *Set) spellsTell() bool {
 	for _, c := range s.Files {
@@ -126,18 +147,18 @@ func (s *Set) spellsTell() bool {
 }
 
 // newSet makes a fresh set for a sandbox whose home directory is home.
-func newSet(home string) *Set {
+func newSet(home string, d drawer) *Set {
 	upper := "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-	keyID := "AKIA" + random(16, upper)
+	keyID := "AKIA" + d.random(16, upper)
 	// As real ones: AWS secrets are base64 (+ and / too), PyPI tokens a
 	// macaroon's URL-safe base64, an OpenSSH key's lines 70 characters.
 	b64 := alnum + "+/"
-	secret := random(40, b64)
-	ghToken := "ghp_" + random(36, alnum)
-	envSecret := random(40, b64)
-	pypi := "pypi-AgEIcHlwaS5vcmc" + random(60, alnum+"-_")
-	netrc := random(24, alnum)
-	sshBody := random(70, alnum)
+	secret := d.random(40, b64)
+	ghToken := "ghp_" + d.random(36, alnum)
+	envSecret := d.random(40, b64)
+	pypi := "pypi-AgEIcHlwaS5vcmc" + d.random(60, alnum+"-_")
+	netrc := d.random(24, alnum)
+	sshBody := d.random(70, alnum)
 
 	var key strings.Builder
 	key.WriteString("-----BEGIN OPENSSH PRIVATE KEY-----\n")
@@ -147,7 +168,7 @@ func newSet(home string) *Set {
 	// a word a careful program greps for (as random does).
 	blob, enc := make([]byte, 480), ""
 	for enc == "" || hasTellWord(enc) {
-		_, _ = rand.Read(blob)
+		_, _ = io.ReadFull(d.r, blob)
 		enc = base64.StdEncoding.EncodeToString(blob)
 	}
 	for len(enc) > 70 {
@@ -161,7 +182,7 @@ func newSet(home string) *Set {
 		s.Tokens = append(s.Tokens, Token{ID: id, Value: value, Path: path, Env: env})
 	}
 	aws := home + "/.aws/credentials"
-	s.Files[aws] = fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s\n", keyID, secret, pick(regions))
+	s.Files[aws] = fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s\n", keyID, secret, d.pick(regions))
 	add("aws-access-key-id", keyID, aws, "")
 	add("aws-secret-access-key", secret, aws, "")
 	ssh := home + "/.ssh/id_rsa"
@@ -171,13 +192,13 @@ func newSet(home string) *Set {
 	s.Files[pypirc] = fmt.Sprintf("[distutils]\nindex-servers =\n    pypi\n\n[pypi]\nusername = __token__\npassword = %s\n", pypi)
 	add("pypi-token", pypi, pypirc, "")
 	netrcPath := home + "/.netrc"
-	netrcHost := pick(netrcHosts)
-	s.Files[netrcPath] = fmt.Sprintf("machine %s\n  login %s\n  password %s\n", netrcHost, pick(logins), netrc)
+	netrcHost := d.pick(netrcHosts)
+	s.Files[netrcPath] = fmt.Sprintf("machine %s\n  login %s\n  password %s\n", netrcHost, d.pick(logins), netrc)
 	add("netrc-password", netrc, netrcPath, "")
 	s.Tokens[len(s.Tokens)-1].Host = netrcHost
 	s.Env = []string{"GITHUB_TOKEN=" + ghToken, "AWS_SECRET_ACCESS_KEY=" + envSecret}
 	add("env-github-token", ghToken, "", "GITHUB_TOKEN")
 	add("env-aws-secret-access-key", envSecret, "", "AWS_SECRET_ACCESS_KEY")
-	s.addBait(home)
+	s.addBait(home, d)
 	return s
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -121,5 +122,19 @@ func TestSetSpellsNoTell(t *testing.T) {
 				t.Fatalf("%s spells a tell word:\n%s", p, content)
 			}
 		}
+	}
+}
+
+// TestNewFor: one key and home, one set; another key, another set.
+func TestNewFor(t *testing.T) {
+	a, b, c := NewFor("/home/dana", "k1"), NewFor("/home/dana", "k1"), NewFor("/home/dana", "k2")
+	if !reflect.DeepEqual(a.Files, b.Files) || !reflect.DeepEqual(a.Tokens, b.Tokens) || !reflect.DeepEqual(a.Env, b.Env) {
+		t.Errorf("one key drew two sets")
+	}
+	if reflect.DeepEqual(a.Files, c.Files) {
+		t.Errorf("two keys drew one set")
+	}
+	if f1, f2 := New("/home/dana"), New("/home/dana"); reflect.DeepEqual(f1.Files, f2.Files) {
+		t.Errorf("two fresh sets are one")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // A Matcher finds a run's tokens in data that a program sent, wrote or
@@ -38,6 +39,28 @@ import (
 // [MaxInflate] bytes. What is past the bounds is not searched.
 type Matcher struct {
 	tokens []Token
+	// deadline, if set, ends every Match past it with what it found so
+	// far (cut is then true): the caller's budget over all its calls,
+	// which data a program chooses (thousands of long hex-like paths)
+	// could otherwise make last for hours.
+	deadline time.Time
+	cut      bool
+}
+
+// SetDeadline bounds every later Match call: past t, Match searches no
+// more views and Cut reports it. The zero time removes the bound.
+func (m *Matcher) SetDeadline(t time.Time) { m.deadline = t }
+
+// Cut says whether a Match call stopped at the deadline.
+func (m *Matcher) Cut() bool { return m.cut }
+
+// late says whether the deadline is past, and notes the cut.
+func (m *Matcher) late() bool {
+	if m.deadline.IsZero() || time.Now().Before(m.deadline) {
+		return false
+	}
+	m.cut = true
+	return true
 }
 
 // Bounds on one Match call.
@@ -94,6 +117,9 @@ func (m *Matcher) Match(data []byte) []Hit {
 	found := make([]bool, len(m.tokens))
 	left := len(m.tokens)
 	Walk(data, minNeedle, func(b []byte, enc string) bool {
+		if m.late() {
+			return false
+		}
 		h := newHaystack(b)
 		for i, t := range m.tokens {
 			if found[i] {
