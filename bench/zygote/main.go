@@ -7,6 +7,11 @@
 //
 //	go run ./bench/zygote -n 50 -w 2 -d 5s
 //
+// With -floors 200 (as root), instead: what a child costs the machine
+// one layer at a time (a bare fork of the zygote's interpreter, a
+// second fork, each namespace, the cgroup, the mounts, Landlock and
+// seccomp), with none of moat's work, beside moat's whole child.
+//
 // With -ready 100ms, each of the -n children waits that long between
 // its Prepare and its run, as a warm pool's would: its run print(1) is
 // then a warm run's time, not the making's rest.
@@ -32,7 +37,17 @@ func main() {
 	w := flag.Int("w", 2, "workers at once for the rate")
 	dur := flag.Duration("d", 5*time.Second, "length of the rate measurement")
 	flag.DurationVar(&ready, "ready", 0, "wait between a child's Prepare and its run in the -n part, as a warm pool's child has had time to be ready (its program's process done with what it does ahead)")
+	fl := flag.Int("floors", 0, "instead: the floors under a child's cost, this many children a layer (run as root), then moat's whole child under perf stat for -d")
+	flag.StringVar(&perfControl, "perf-control", "", "perf stat's control FIFOs CTL,ACK: counting enabled around the rate part alone (set by -floors)")
+	python := flag.String("python", "/usr/bin/python3", "the floors' interpreter (the zygote's runtime's)")
 	flag.Parse()
+	if *fl > 0 {
+		if err := floors(*python, *fl, *dur); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/zygote:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*n, *w, *dur); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/zygote:", err)
 		os.Exit(1)
@@ -41,7 +56,10 @@ func main() {
 
 type interval interface{ Tidied() <-chan struct{} }
 
-var ready time.Duration
+var (
+	ready       time.Duration
+	perfControl string
+)
 
 func one(ctx context.Context, z *native.Zygote, tmpl *moat.Spec, wait time.Duration) (prep, run, tidy time.Duration, err error) {
 	t0 := time.Now()
@@ -101,6 +119,11 @@ func run(n, w int, dur time.Duration) error {
 	var count atomic.Int64
 	var wg sync.WaitGroup
 	var first atomic.Value
+	if perfControl != "" {
+		if err := perfWindow(perfControl, "enable"); err != nil {
+			return err
+		}
+	}
 	end := time.Now().Add(dur)
 	t0 := time.Now()
 	for range w {
@@ -117,6 +140,11 @@ func run(n, w int, dur time.Duration) error {
 		}()
 	}
 	wg.Wait()
+	if perfControl != "" {
+		if err := perfWindow(perfControl, "disable"); err != nil {
+			return err
+		}
+	}
 	if err, _ := first.Load().(error); err != nil {
 		return err
 	}
