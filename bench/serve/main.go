@@ -8,6 +8,17 @@
 // socket in a temporary directory; an interrupt stops it cleanly.
 //
 //	go build -o . ./cmd/moat ./cmd/moat-init && go run ./bench/serve -moat ./moat -n 200 -c 8 [-backends gvisor] [-isolation docker -image IMAGE]
+//
+// With -rates 2,5,10,20, also an open loop: requests offered at each
+// rate whatever the answers (even spacing, or -poisson), p50/p99 from
+// each request's due time, and the rate at which p99 passes 15 ms; with
+// -open-only, bare python3 and the open loop alone:
+//
+//	go run ./bench/serve -moat ./moat -pool 2 -zygote 4 -rates 2,5,10,20 -rate-d 10s -open-only
+//
+// CPU/run is the server's and its reaped children's: a zygote's
+// children are reaped by the kernel, not counted there (bench/zygote
+// -floors counts every process).
 package main
 
 import (
@@ -17,6 +28,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -44,7 +56,23 @@ func main() {
 	isolation := flag.String("isolation", "native", "the server's backend, and its pool's")
 	image := flag.String("image", "", "the server's image (moat serve --image)")
 	others := flag.String("backends", "", "comma-separated backends (docker, podman, gvisor ...) also timed cold through the API, n/5 runs each")
+	rates := flag.String("rates", "", "open loop: comma-separated offered rates in runs/s (2,5,10,20): requests sent at those rates whatever the answers, each rate for -rate-d, p50/p99 from each request's scheduled time; the zygote's runs with -zygote, else the warm pool's")
+	rateDur := flag.Duration("rate-d", 10*time.Second, "length of each open-loop rate")
+	poisson := flag.Bool("poisson", false, "open loop: exponential gaps between requests (a Poisson arrival), not even spacing")
+	openOnly := flag.Bool("open-only", false, "time bare python3 and the open loop (-rates) alone")
 	flag.Parse()
+	var rs []float64
+	if *rates != "" {
+		for _, f := range strings.Split(*rates, ",") {
+			r, err := strconv.ParseFloat(f, 64)
+			if err != nil || r <= 0 {
+				fmt.Fprintf(os.Stderr, "bench/serve: -rates: %q is not a positive rate\n", f)
+				os.Exit(2)
+			}
+			rs = append(rs, r)
+		}
+	}
+	open = openLoop{rates: rs, dur: *rateDur, poisson: *poisson, only: *openOnly}
 	var extra []string
 	if *others != "" {
 		extra = strings.Split(*others, ",")
@@ -242,6 +270,20 @@ func run(moat, python, isolation, image string, n, conc int, dur time.Duration, 
 			return seqN(fmt.Sprintf("API print(1), cold, %s", b), nOther, func() (time.Duration, bool, error) { return call(body) })
 		})
 	}
+	if open.only {
+		steps = steps[:1]
+	}
+	if len(open.rates) > 0 {
+		name, body := "API print(1), warm pool", warm
+		wait = func() { _ = serveapi.WaitReady(hc, poolSize) }
+		if zygote > 0 {
+			name, body = "API print(1), zygote", zbody
+			wait = func() { _ = serveapi.WaitZygote(hc, zygote) }
+		}
+		steps = append(steps, func() error {
+			return open.run(name, func() (time.Duration, bool, error) { return call(body) }, wait, cpu)
+		})
+	}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return err
@@ -251,3 +293,92 @@ func run(moat, python, isolation, image string, n, conc int, dur time.Duration, 
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
+
+// openLoop times runs offered at fixed rates, whatever the answers: the
+// back-to-back steps above send the next request when the last answer
+// came, so each run also meets the refill of the one before; here a
+// request's time counts from when it was due (a late send is the
+// server's delay too), and the refill meets as many runs as the rate
+// brings.
+type openLoop struct {
+	rates   []float64
+	dur     time.Duration
+	poisson bool
+	only    bool
+}
+
+var open openLoop
+
+func (o openLoop) run(name string, f func() (time.Duration, bool, error), wait func(), cpu func() time.Duration) error {
+	spacing := "even spacing"
+	if o.poisson {
+		spacing = "Poisson arrivals"
+	}
+	fmt.Printf("\nopen loop, %s, %s, %s a rate:\n", name, spacing, o.dur)
+	fmt.Printf("%-10s %9s %9s %9s %8s %9s %9s\n", "offered/s", "p50", "p99", "done/s", "pooled", "CPU/run", "load")
+	rng := rand.New(rand.NewPCG(1, 2))
+	passed := 0.0
+	for _, rate := range o.rates {
+		wait() // a full pool at the start of each rate
+		gap := time.Duration(float64(time.Second) / rate)
+		var (
+			mu     sync.Mutex
+			ds     []time.Duration
+			pooled int
+			first  error
+			wg     sync.WaitGroup
+		)
+		c0 := cpu()
+		t0 := time.Now()
+		due := t0
+		for due.Before(t0.Add(o.dur)) {
+			time.Sleep(time.Until(due))
+			wg.Add(1)
+			go func(due time.Time) {
+				defer wg.Done()
+				_, p, err := f()
+				d := time.Since(due)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil && first == nil {
+					first = err
+				}
+				ds = append(ds, d)
+				if p {
+					pooled++
+				}
+			}(due)
+			if o.poisson {
+				due = due.Add(time.Duration(rng.ExpFloat64() * float64(gap)))
+			} else {
+				due = due.Add(gap)
+			}
+		}
+		wg.Wait()
+		el := time.Since(t0)
+		if first != nil {
+			return fmt.Errorf("%s at %g/s: %w", name, rate, first)
+		}
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		p99 := ds[len(ds)*99/100]
+		fmt.Printf("%-10g %9s %9s %9.1f %8s %9s %9s\n", rate, ms(ds[len(ds)/2]), ms(p99), float64(len(ds))/el.Seconds(),
+			fmt.Sprintf("%d/%d", pooled, len(ds)), ms((cpu()-c0)/time.Duration(len(ds))), loadavg())
+		if p99 > 15*time.Millisecond && passed == 0 {
+			passed = rate
+		}
+	}
+	if passed > 0 {
+		fmt.Printf("p99 passes 15 ms at %g runs/s offered\n", passed)
+	} else {
+		fmt.Printf("p99 within 15 ms at every rate offered\n")
+	}
+	return nil
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
