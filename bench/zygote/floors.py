@@ -13,14 +13,19 @@
 # placement), the cgroup v1 directories with their limits (made, the
 # child placed, removed), the mounts (zygote.py's _child and _reaper:
 # tmpfs, binds, devpts, /proc and its masks), then capabilities,
-# rlimits, no_new_privs, Landlock and moat's seccomp program. The
+# rlimits, no_new_privs, Landlock and moat's seccomp program; the last
+# has every layer and no second fork. The
 # interpreter's state is the zygote's: its modules imported, its
 # objects frozen out of the collector.
 import sys
 import os, socket, struct, json, ctypes, signal, fcntl, resource, gc, atexit
 
 LEVELS = ["fork+_exit", "+ second fork", "+ user ns", "+ mount ns", "+ net ns", "+ ipc ns", "+ uts ns",
-          "+ pid ns", "+ cgroup ns", "+ cgroup v1 dirs", "+ mounts", "+ caps, rlimits, Landlock, seccomp"]
+          "+ pid ns", "+ cgroup ns", "+ cgroup v1 dirs", "+ mounts", "+ caps, rlimits, Landlock, seccomp",
+          "all layers, one fork (no program fork)"]
+# The last level is the one before it without the second fork: every
+# layer on one process, the cost of a child whose pid 1 were the program.
+_ONE = len(LEVELS) - 1
 _NS = [0, 0, 0x10000000, 0x00020000, 0x40000000, 0x08000000, 0x04000000, 0x20000000]
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -79,7 +84,7 @@ def landlock():
     os.close(rs)
 
 
-def child(level, go, prog):
+def child(level, go, prog, one):
     # pid 1 (from the PID level on): the zygote's _child and _reaper,
     # the layers up to level.
     if level >= 2:
@@ -126,7 +131,7 @@ def child(level, go, prog):
         landlock()
         buf = ctypes.create_string_buffer(prog, len(prog))
         check(_libc.syscall(_NR["seccomp"], 1, 0, struct.pack("HxxxxxxQ", len(prog) // 8, ctypes.addressof(buf))), "seccomp")
-    if level >= 1:
+    if level >= 1 and not one:
         pid = os.fork()
         if pid == 0:
             os._exit(0)
@@ -136,6 +141,9 @@ def child(level, go, prog):
 
 def main():
     level, n, cgroot = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    name = LEVELS[level]
+    if level == _ONE:
+        level = _ONE - 1
     prog = bytes.fromhex(sys.stdin.read().strip())
     flags = 0
     for i in range(2, min(level, 7) + 1):
@@ -159,7 +167,7 @@ def main():
         if pid == 0:
             try:
                 os.close(w)
-                child(level, r, prog)
+                child(level, r, prog, name == LEVELS[_ONE])
             except BaseException as e:
                 os.write(2, ("floors: %s\n" % e).encode())
             os._exit(1)
@@ -174,7 +182,7 @@ def main():
             sys.exit("floors: level %d: child status %d" % (level, st))
     s1, c1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = lambda a, b: (b.ru_utime - a.ru_utime) + (b.ru_stime - a.ru_stime)
-    print(json.dumps({"level": LEVELS[level], "n": n, "self_cpu": cpu(s0, s1), "children_cpu": cpu(c0, c1),
+    print(json.dumps({"level": name, "n": n, "self_cpu": cpu(s0, s1), "children_cpu": cpu(c0, c1),
                       "faults": (s1.ru_minflt - s0.ru_minflt) + (c1.ru_minflt - c0.ru_minflt),
                       "child_faults": c1.ru_minflt - c0.ru_minflt}))
 

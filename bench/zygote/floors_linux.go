@@ -25,8 +25,9 @@ import (
 //go:embed floors.py
 var floorsPy []byte
 
-// floorLevels is floors.py's LEVELS' length.
-const floorLevels = 12
+// floorLevels is floors.py's LEVELS' length; the last is every layer
+// with no second fork, whose "added" is against the row before it.
+const floorLevels = 13
 
 // floors prints, for each level of floors.py, the CPU (user+sys of
 // every process: the parent's share of each fork and cgroup, the
