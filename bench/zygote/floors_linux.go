@@ -41,6 +41,11 @@ func floors(python string, n int, dur time.Duration) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("-floors makes namespaces and cgroup v1 directories on the host: run it as root")
 	}
+	for _, c := range []string{"memory", "pids", "cpu"} {
+		if _, err := os.Stat("/sys/fs/cgroup/" + c); err != nil {
+			return fmt.Errorf("-floors times cgroup v1's directories (this CI host's): %w", err)
+		}
+	}
 	raw, err := seccomp.Program()
 	if err != nil {
 		return err
