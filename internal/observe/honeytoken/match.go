@@ -664,8 +664,8 @@ func unchunk(b []byte) ([]byte, bool) {
 
 var inflaters sync.Pool
 
-// inflate decompresses the gzip and zlib streams that start in b (at
-// most a few), and b itself as raw deflate.
+// inflate decompresses the gzip, zlib, bzip2, xz and .lzma streams that
+// start in b (at most a few), and b itself as raw deflate, LZMA2 and LZMA.
 func inflate(b []byte) []view {
 	var out []view
 	read := func(enc string, r io.Reader, err error) {
@@ -677,9 +677,19 @@ func inflate(b []byte) []view {
 			out = append(out, view{b: d, enc: enc})
 		}
 	}
-	tries := 0
+	tries, lz := 0, 0
 	for i := 0; i+2 < len(b) && tries < 8; i++ {
 		switch {
+		case b[i] == 0xfd && lz < 8 && bytes.HasPrefix(b[i:], xzMagic):
+			lz++
+			if r := unxz(b[i:]); r != nil {
+				read("xz", r, nil)
+			}
+		case b[i] < 9*5*5 && lz < 8 && i+13 < len(b) && b[i+13] == 0 && isAlone(b[i:]):
+			lz++
+			if r := unlzma(b[i:]); r != nil {
+				read("lzma", r, nil)
+			}
 		case b[i] == 0x1f && b[i+1] == 0x8b && b[i+2] == 8:
 			tries++
 			r, err := gzip.NewReader(bytes.NewReader(b[i:]))
@@ -707,6 +717,9 @@ func inflate(b []byte) []view {
 		inflaters.Put(f)
 	}
 	raw(b)
+	for _, v := range unraw(b) {
+		read(v.enc, v.r, nil)
+	}
 	if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
 		raw(b[i+4:])
 	}
