@@ -24,16 +24,17 @@ import (
 // printed, after undoing the encodings malware uses to hide a secret:
 // escaping (the \xNN of moat's own events, JSON's \uXXXX, URL %XX), hex
 // (base16), base64 and base32 in their standard and URL-safe alphabets,
-// base85 (Python's b85encode, git's) and Ascii85, zlib, gzip, raw deflate
-// and bzip2, HTTP chunked bodies, ROT13, a secret interleaved with noise
-// (every 2nd to 4th byte), reversal, reversed bits, and a repeating key of
-// up to 8 bytes XOR-ed or added byte by byte, nested up to [MaxDepth]
+// base85 (Python's b85encode, git's) and Ascii85, zlib, gzip, raw deflate,
+// bzip2, xz, .lzma and raw LZMA2 and LZMA1 (Python's lzma formats), HTTP
+// chunked bodies, ROT13, a secret interleaved with noise (every 2nd to
+// 4th byte), reversal, reversed bits, a repeating key of up to 32 bytes
+// (and 12 fewer than the value) XOR-ed or added byte by byte, and an
+// added key that rises or falls by one a byte, nested up to [MaxDepth]
 // layers (base64 of gzip of a reversed value, say). Each layer is tried
 // on every run of its alphabet in the data, so padding before or after a
-// secret does not hide it. Not undone: xz/LZMA (no decoder in Go's
-// standard library; a short secret alone is stored uncompressed by xz
-// and found), encryption with a key the program does not send, keys
-// longer than 8 bytes or that change along the data.
+// secret does not hide it. Not undone: encryption with a key the program
+// does not send, longer keys or keys that change along the data
+// otherwise, xz past its first block or with another filter before LZMA2.
 //
 // The work is bounded: at most [MaxViews] decoded views and
 // [MaxScanBytes] bytes per call, decompression stopping at
