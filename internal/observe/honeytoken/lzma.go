@@ -108,10 +108,18 @@ func alone(props byte, dict uint32, size []byte, data []byte) io.Reader {
 	return r
 }
 
-// unraw returns readers of b as a raw LZMA2 stream (its first chunk
-// resets the dictionary: control byte 1, or 0xe0 and up) and as a raw
-// LZMA1 stream of the default properties (lc=3, lp=0, pb=2: what
+// unraw returns readers of b as a raw LZMA2 stream whose first chunk is
+// compressed and resets the dictionary (control byte 0xe0 and up, the
+// chunk's sizes, valid properties, the range coder's first byte 0; an
+// uncompressed chunk holds the data as is, found in b itself) and as a
+// raw LZMA1 stream of the default properties (lc=3, lp=0, pb=2: what
 // FILTER_LZMA1 takes when a program gives none), which starts with 0.
+// Any data may be such a stream: their dictionaries are [rawDict] (a
+// MiB allocated for every view that starts with 0 was a third of the
+// cost of the walk-flood's paths); a reference further back ends the
+// read, what was read before it is kept.
+const rawDict = 64 << 10
+
 type stream struct {
 	enc string
 	r   io.Reader
@@ -122,15 +130,15 @@ func unraw(b []byte) []stream {
 	if len(b) < 5 {
 		return out
 	}
-	if b[0] == 1 || b[0] >= 0xe0 {
-		if r, err := (lzma.Reader2Config{DictCap: MaxInflate}).NewReader2(bytes.NewReader(b)); err == nil {
+	if len(b) > 7 && b[0] >= 0xe0 && b[5] < 9*5*5 && b[5]%9+b[5]/9%5 <= 4 && b[6] == 0 {
+		if r, err := (lzma.Reader2Config{DictCap: rawDict}).NewReader2(bytes.NewReader(b)); err == nil {
 			out = append(out, stream{"raw lzma2", r})
 		}
 	}
 	// The range coder's first byte, then its code: 4 zero bytes are
 	// padding (which LZMA1 would decode to a MiB of output), no stream.
 	if b[0] == 0 && binary.LittleEndian.Uint32(b[1:5]) != 0 {
-		if r := alone(0x5d, MaxInflate, bytes.Repeat([]byte{0xff}, 8), b); r != nil {
+		if r := alone(0x5d, rawDict, bytes.Repeat([]byte{0xff}, 8), b); r != nil {
 			out = append(out, stream{"raw lzma", r})
 		}
 	}
