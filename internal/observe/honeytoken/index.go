@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/bits"
+	"sort"
 	"sync"
 )
 
@@ -89,6 +90,55 @@ type index struct {
 	shift uint
 	at    map[uint64][]ref
 	step  [1 + 2*maxKey]int // per class; 0: no pattern of the class
+	// aperiodic: no window of the class's patterns has a period of up to
+	// maxPeriod, so no window of a periodic stretch of the data can be
+	// one (a window of XOR or differences of periodic bytes is periodic).
+	aperiodic [1 + 2*maxKey]bool
+}
+
+// maxPeriod is the longest period of the data's stretches the scan skips
+// (padding: "AAAA", a hex or base64 decoding of it, "abcabc"). A window
+// of a random value has such a period by a chance of 2^-24 at most.
+const maxPeriod = 5
+
+// minStretch is the shortest periodic stretch skipped.
+const minStretch = 64
+
+func periodic(w []byte) bool {
+	for p := 1; p <= maxPeriod; p++ {
+		j := 0
+		for j+p < len(w) && w[j] == w[j+p] {
+			j++
+		}
+		if j+p == len(w) {
+			return true
+		}
+	}
+	return false
+}
+
+// A stretch of the data that has a period of up to maxPeriod.
+type stretch struct{ start, end int }
+
+// stretches lists b's periodic stretches of at least minStretch bytes,
+// by their start.
+func stretches(b []byte) []stretch {
+	var out []stretch
+	for p := 1; p <= maxPeriod; p++ {
+		run := 0
+		for k := 0; k+p <= len(b); k++ {
+			if k+p < len(b) && b[k] == b[k+p] {
+				run++
+				continue
+			}
+			if run+p >= minStretch {
+				out = append(out, stretch{k - run, k + p})
+			}
+			run = 0
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].start < out[j].start })
+	return out
 }
 
 func class(op, l int) int { return 1 + op*maxKey + l - 1 }
@@ -136,6 +186,9 @@ func newIndex(values [][]byte) *index {
 			}
 		}
 	}
+	for c := range x.aperiodic {
+		x.aperiodic[c] = true
+	}
 	entries := 0
 	for i, p := range x.pats {
 		if len(p.p) < q {
@@ -158,6 +211,9 @@ func newIndex(values [][]byte) *index {
 			continue
 		}
 		for off := 0; off+q <= len(p.p); off++ {
+			if periodic(p.p[off : off+q]) {
+				x.aperiodic[p.class] = false
+			}
 			k := mix(binary.LittleEndian.Uint64(p.p[off:]), p.class)
 			x.bits[(k>>x.shift)>>6] |= 1 << ((k >> x.shift) & 63)
 			x.at[k] = append(x.at[k], ref{int32(i), int32(off)})
@@ -228,8 +284,37 @@ func (x *index) scan(b []byte, done []bool) []string {
 			}
 		}
 	}
+	// Periodic stretches (padding) are skipped where no pattern could
+	// be in them: from a probe whose bytes lie in one, to the first
+	// position whose bytes leave it; the probes go on from there every
+	// s bytes, so no occurrence outside the stretch loses its probe.
+	var st []stretch
+	if len(b) >= 4*minStretch {
+		st = stretches(b)
+	}
+	// skip returns where the probes of span bytes go on from i.
+	skip := func(c, i, span int, k *int, reach *int) int {
+		if !x.aperiodic[c] {
+			return i
+		}
+		for *k < len(st) && st[*k].start <= i {
+			*reach = max(*reach, st[*k].end)
+			*k++
+		}
+		if *reach >= i+span {
+			return *reach - span + 1
+		}
+		return i
+	}
 	if s := x.step[0]; s > 0 {
+		k, reach := 0, 0
 		for i := 0; i+q <= len(b); i += s {
+			if j := skip(0, i, q, &k, &reach); j != i {
+				i = j
+				if i+q > len(b) {
+					break
+				}
+			}
 			probe(0, i, lower8(binary.LittleEndian.Uint64(b[i:])))
 		}
 	}
@@ -240,7 +325,14 @@ func (x *index) scan(b []byte, done []bool) []string {
 			if s == 0 {
 				continue
 			}
+			k, reach := 0, 0
 			for i := 0; i+l+q <= len(b); i += s {
+				if j := skip(c, i, l+q, &k, &reach); j != i {
+					i = j
+					if i+l+q > len(b) {
+						break
+					}
+				}
 				a, z := binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+l:])
 				if op == opXOR {
 					probe(c, i, a^z)

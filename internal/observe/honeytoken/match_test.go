@@ -226,6 +226,8 @@ func TestMatchEvasions(t *testing.T) {
 		{"interleaved 1 in 4, hex", string(interleave([]byte(hex.EncodeToString(v)), 4)), "every 4 bytes from 0, hex"},
 		{"bzip2 base64", b64(bz(v)), "base64, bzip2"},
 		{"xor with a 16-byte key behind padding", pad + string(xorKey(v, []byte("0123456789abcdef")...)), "xor 0x30313233343536373839616263646566"},
+		{"xor with a 20-byte key between periodic padding (skipped by the scan)", strings.Repeat("abc", 1000) + string(xorKey(v, []byte("twenty bytes of key!")...)) + strings.Repeat("\x00\x01", 1000), "xor 0x7477656e7479206279746573206f66206b657921"},
+		{"raw between periodic padding", strings.Repeat("abcd", 1000) + val + strings.Repeat("abcd", 1000), "raw"},
 		{"xor with a 28-byte key, base64", b64(xorKey(v, []byte("a key of twenty-eight bytes!")...)), "base64, xor 0x61206b6579206f66207477656e74792d656967687420627974657321"},
 		{"a 21-byte key added, reversed, hex", hex.EncodeToString(addKey([]byte(rev(val)), []byte("twenty-one bytes long")...)), "hex, reversed, add 0x7477656e74792d6f6e65206279746573206c6f6e67"},
 		{"a rising key added", string(func() []byte {
