@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"net/url"
 	"runtime"
 	"strings"
@@ -275,13 +276,16 @@ func unhex(t *testing.T, s string) string {
 // costs: no view over MaxInflate, and far less allocated than the
 // header asks for.
 func TestLZMABomb(t *testing.T) {
-	var buf bytes.Buffer
-	w, err := xz.NewWriter(&buf)
-	if err != nil {
-		t.Fatal(err)
+	zeros := func(w io.WriteCloser, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(make([]byte, 8<<20))
+		w.Close()
 	}
-	w.Write(make([]byte, 8<<20))
-	w.Close()
+	var buf, lz bytes.Buffer
+	zeros(xz.NewWriter(&buf))
+	zeros(lzma.NewWriter(&lz))
 	bomb := buf.Bytes()
 	// The block header (12 bytes after the stream's 12): its LZMA2
 	// dictionary code to 40 (4 GiB - 1), its CRC32 made again.
@@ -296,14 +300,8 @@ func TestLZMABomb(t *testing.T) {
 	if _, err := xz.NewReader(bytes.NewReader(bomb)); err != nil {
 		t.Fatalf("the bomb is no xz stream: %v", err)
 	}
+	// The .lzma header's dictionary to 2 GiB.
 	alone := append([]byte{0x5d, 0, 0, 0, 0x80}, bytes.Repeat([]byte{0xff}, 8)...)
-	var lz bytes.Buffer
-	lw, err := lzma.NewWriter(&lz)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lw.Write(make([]byte, 8<<20))
-	lw.Close()
 	alone = append(alone, lz.Bytes()[13:]...)
 	for name, data := range map[string][]byte{"xz": bomb, "lzma": alone} {
 		var before, after runtime.MemStats
