@@ -84,3 +84,12 @@ func used() int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// BenchmarkNewMatcher: the index of 20 tokens' forms, made once a run.
+func BenchmarkNewMatcher(b *testing.B) {
+	ts := tokens(20)
+	defer cpu(b)()
+	for range b.N {
+		honeytoken.NewMatcher(ts)
+	}
+}
