@@ -595,6 +595,40 @@ func TestCorpusEvasiveSecrets(t *testing.T) {
 	}
 }
 
+// TestCorpusEvasiveKeys: the secret XOR-ed with a key of 24 bytes, in
+// xz and .lzma (Python's lzma module), added with a key that rises by one
+// a byte (red team, issue 12): none of them was found before.
+func TestCorpusEvasiveKeys(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	res := run(t, b, filepath.Join("testdata", "corpus", "evasive_keys.py"), func(s *moat.Spec) {
+		s.Network = moat.NetworkSinkhole
+		s.Limits.Timeout = 60 * time.Second
+	})
+	want := map[string]bool{
+		"sent over the network (|xor 0x":               false,
+		"printed to stdout (base64, lzma)|":            false,
+		"written to /tmp/state.xz (xz)|":               false,
+		"printed to stderr (hex, add 0x|rising by 1 a": false,
+	}
+	for _, f := range res.Findings {
+		if f.Category != moat.CategoryExfiltration || f.Severity != moat.SeverityCritical {
+			continue
+		}
+		for w := range want {
+			a, b, _ := strings.Cut(w, "|")
+			if strings.Contains(f.Summary, a) && strings.Contains(f.Summary, b) {
+				want[w] = true
+			}
+		}
+	}
+	for w, ok := range want {
+		if !ok {
+			dump(t, res)
+			t.Errorf("no critical exfiltration finding %q", w)
+		}
+	}
+}
+
 // TestHookLongRequestBody: the hook keeps the start of a request body
 // whose encoded line passes its one-write bound, rather than dropping the
 // body whole (a stealer's JSON of files with long home paths lost its

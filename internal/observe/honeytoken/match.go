@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -23,16 +24,17 @@ import (
 // printed, after undoing the encodings malware uses to hide a secret:
 // escaping (the \xNN of moat's own events, JSON's \uXXXX, URL %XX), hex
 // (base16), base64 and base32 in their standard and URL-safe alphabets,
-// base85 (Python's b85encode, git's) and Ascii85, zlib, gzip, raw deflate
-// and bzip2, HTTP chunked bodies, ROT13, a secret interleaved with noise
-// (every 2nd to 4th byte), reversal, reversed bits, and a repeating key of
-// up to 8 bytes XOR-ed or added byte by byte, nested up to [MaxDepth]
+// base85 (Python's b85encode, git's) and Ascii85, zlib, gzip, raw deflate,
+// bzip2, xz, .lzma and raw LZMA2 and LZMA1 (Python's lzma formats), HTTP
+// chunked bodies, ROT13, a secret interleaved with noise (every 2nd to
+// 4th byte), reversal, reversed bits, a repeating key of up to 32 bytes
+// (and 12 fewer than the value) XOR-ed or added byte by byte, and an
+// added key that rises or falls by one a byte, nested up to [MaxDepth]
 // layers (base64 of gzip of a reversed value, say). Each layer is tried
 // on every run of its alphabet in the data, so padding before or after a
-// secret does not hide it. Not undone: xz/LZMA (no decoder in Go's
-// standard library; a short secret alone is stored uncompressed by xz
-// and found), encryption with a key the program does not send, keys
-// longer than 8 bytes or that change along the data.
+// secret does not hide it. Not undone: encryption with a key the program
+// does not send, longer keys or keys that change along the data
+// otherwise, xz past its first block or with another filter before LZMA2.
 //
 // The work is bounded: at most [MaxViews] decoded views and
 // [MaxScanBytes] bytes per call, decompression stopping at
@@ -45,6 +47,7 @@ type Matcher struct {
 	// could otherwise make last for hours.
 	deadline time.Time
 	cut      bool
+	idx      *index // every form of every token's value
 }
 
 // SetDeadline bounds every later Match call: past t, Match searches no
@@ -98,6 +101,11 @@ func NewMatcher(tokens []Token) *Matcher {
 		}
 		m.tokens = append(m.tokens, t)
 	}
+	values := make([][]byte, len(m.tokens))
+	for i, t := range m.tokens {
+		values[i] = []byte(t.Value)
+	}
+	m.idx = newIndex(values)
 	return m
 }
 
@@ -120,15 +128,11 @@ func (m *Matcher) Match(data []byte) []Hit {
 		if m.late() {
 			return false
 		}
-		h := newHaystack(b)
-		for i, t := range m.tokens {
-			if found[i] {
-				continue
-			}
-			if how, ok := search(h, []byte(t.Value)); ok {
+		for i, how := range m.idx.scan(b, found) {
+			if how != "" {
 				found[i] = true
 				left--
-				hits = append(hits, Hit{ID: t.ID, Encoding: join(enc, how)})
+				hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: join(enc, how)})
 			}
 		}
 		return left > 0
@@ -180,8 +184,8 @@ func Walk(data []byte, minLen int, fn func(b []byte, enc string) bool) {
 // Search is [Matcher]'s search of one view for value (every form search
 // tries); how names the form, joined after enc, the view's layers.
 func Search(b []byte, enc string, value []byte) (how string, ok bool) {
-	h, ok := search(newHaystack(b), value)
-	if !ok {
+	h := searchIndex(value).scan(b, nil)[0]
+	if h == "" {
 		return "", false
 	}
 	return join(enc, h), true
@@ -195,130 +199,6 @@ func join(a, b string) string {
 		return a
 	}
 	return a + ", " + b
-}
-
-// maxKey is the longest repeating key undone: a key of up to 8 bytes,
-// XOR-ed with or added to the secret byte by byte (a one-byte key is the
-// classic single-byte XOR or Caesar shift of bytes).
-const maxKey = 8
-
-// minKeyed is how many key-independent relations a keyed match must
-// satisfy (a value of n bytes under a key of L gives n-L): 12 bytes that
-// agree by chance is a 2^-96 coincidence.
-const minKeyed = 12
-
-// minKeyed1 is the same for a one-byte key, the classic single-byte XOR
-// or shift: 8 relations (a 2^-64 coincidence) let the short values of
-// [Search]'s callers (a host name of 9 bytes) be found under it, as
-// before keys grew longer.
-const minKeyed1 = 8
-
-// A haystack is one view prepared for every token's search: its ASCII
-// lowercase form and its key-invariant differences, each computed once
-// and shared by all tokens (computing them per token made a 1 MiB view
-// cost seconds).
-type haystack struct {
-	b     []byte
-	lower []byte
-	diffs map[int][]byte // op<<8 | key length
-}
-
-func newHaystack(b []byte) *haystack { return &haystack{b: b, diffs: map[int][]byte{}} }
-
-func (h *haystack) lowered() []byte {
-	if h.lower == nil {
-		h.lower = ASCIILower(h.b)
-	}
-	return h.lower
-}
-
-// Key operations: a repeating key XOR-ed with the data, or added to it
-// (mod 256).
-const (
-	opXOR = iota
-	opAdd
-)
-
-// diff is b's differences at distance l under op: b[i]^b[i+l] for XOR,
-// b[i+l]-b[i] for addition. A repeating key of length l cancels out of
-// them, so value under any such key is in b exactly where diff(value) is
-// in diff(b): one plain substring search per key length finds every key.
-func diff(b []byte, op, l int) []byte {
-	if len(b) <= l {
-		return nil
-	}
-	d := make([]byte, len(b)-l)
-	if op == opXOR {
-		for i := range d {
-			d[i] = b[i] ^ b[i+l]
-		}
-	} else {
-		for i := range d {
-			d[i] = b[i+l] - b[i]
-		}
-	}
-	return d
-}
-
-func (h *haystack) diff(op, l int) []byte {
-	k := op<<8 | l
-	d, ok := h.diffs[k]
-	if !ok {
-		d = diff(h.b, op, l)
-		h.diffs[k] = d
-	}
-	return d
-}
-
-// search looks for value in h as is, reversed, case-folded for letters
-// (resolvers and hex change case), ROT13-ed, with each byte's bits
-// reversed, or under a repeating key of up to [maxKey] bytes, XOR-ed or
-// added (forwards or reversed).
-func search(h *haystack, value []byte) (string, bool) {
-	rev := reverse(value)
-	for _, n := range []struct {
-		how string
-		v   []byte
-	}{{"raw", value}, {"reversed", rev}, {"rot13", rot13(value)}, {"reversed, rot13", rot13(rev)},
-		{"bits reversed", bitReverse(value)}, {"reversed, bits reversed", bitReverse(rev)}} {
-		if bytes.Contains(h.b, n.v) {
-			return n.how, true
-		}
-	}
-	if bytes.Contains(h.lowered(), ASCIILower(value)) {
-		return "case-changed", true
-	}
-	for _, n := range []struct {
-		how string
-		v   []byte
-	}{{"", value}, {"reversed, ", rev}} {
-		for op := opXOR; op <= opAdd; op++ {
-			for l := 1; l <= maxKey && (len(n.v)-l >= minKeyed || l == 1 && len(n.v)-l >= minKeyed1); l++ {
-				dv := diff(n.v, op, l)
-				if distinct(dv) < 4 {
-					continue // a value periodic at l: padding could match it
-				}
-				i := bytes.Index(h.diff(op, l), dv)
-				if i < 0 {
-					continue
-				}
-				key := make([]byte, l)
-				for j := range key {
-					if op == opXOR {
-						key[j] = h.b[i+j] ^ n.v[j]
-					} else {
-						key[j] = h.b[i+j] - n.v[j]
-					}
-				}
-				// The key as it lines up with the value's first byte.
-				if op == opXOR {
-					return n.how + "xor 0x" + hex.EncodeToString(key), true
-				}
-				return n.how + "add 0x" + hex.EncodeToString(key), true
-			}
-		}
-	}
-	return "", false
 }
 
 func distinct(b []byte) int {
@@ -403,7 +283,7 @@ func decodings(b []byte, top bool, minLen int) []view {
 	for _, d := range inflate(b) {
 		add(d.enc, d.b)
 	}
-	for _, r := range runs(b, isHex, minRun) {
+	for _, r := range runs(b, &hexT, minRun) {
 		for off := 0; off < 2; off++ {
 			s := r[off:]
 			s = s[:len(s)/2*2]
@@ -412,7 +292,7 @@ func decodings(b []byte, top bool, minLen int) []view {
 			}
 		}
 	}
-	for _, r := range runs(b, isB64, minRun*2/3) {
+	for _, r := range runs(b, &b64T, minRun*2/3) {
 		s := strings.Map(func(c rune) rune {
 			switch c {
 			case '-':
@@ -439,7 +319,7 @@ func decodings(b []byte, top bool, minLen int) []view {
 		}
 	}
 	var b32 [][]byte
-	for _, r := range runs(b, isB32, minRun*4/5) {
+	for _, r := range runs(b, &b32T, minRun*4/5) {
 		// base32 is of one case: a run of both ("ABC...=\ndone") is
 		// split where the case changes.
 		for _, p := range oneCase(r) {
@@ -469,7 +349,7 @@ func decodings(b []byte, top bool, minLen int) []view {
 			}
 		}
 	}
-	for _, r := range longest(runs(b, isB85, minRun*5/8), 4) {
+	for _, r := range longest(runs(b, &b85T, minRun*5/8), 4) {
 		if !hasNonB64(r) {
 			continue // hex, base64 or a word: decoded as those
 		}
@@ -477,7 +357,7 @@ func decodings(b []byte, top bool, minLen int) []view {
 			add("base85", decodeB85(r[off:]))
 		}
 	}
-	for _, r := range longest(runs(b, isA85, minRun*5/8), 4) {
+	for _, r := range longest(runs(b, &a85T, minRun*5/8), 4) {
 		if !hasNonB64(r) {
 			continue
 		}
@@ -657,24 +537,37 @@ func isB32(c byte) bool {
 	return (c >= '2' && c <= '7') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '=' || c == '\n' || c == '\r'
 }
 
+// The alphabets as tables, for runs: a call per byte of every view was
+// most of the cost of decoding a view.
+var hexT, b64T, b32T, b85T, a85T = table(isHex), table(isB64), table(isB32), table(isB85), table(isA85)
+
+func table(in func(byte) bool) (t [256]bool) {
+	for c := range t {
+		t[c] = in(byte(c))
+	}
+	return t
+}
+
 // maxRuns bounds the runs of one alphabet decoded per view.
 const maxRuns = 16
 
 // runs returns the longest stretches of b whose bytes are all in the
 // alphabet, at least n long, longest first.
-func runs(b []byte, in func(byte) bool, n int) [][]byte {
+func runs(b []byte, in *[256]bool, n int) [][]byte {
 	var out [][]byte
 	for i := 0; i < len(b); {
-		if !in(b[i]) {
+		if !in[b[i]] {
 			i++
 			continue
 		}
 		j := i
-		for j < len(b) && in(b[j]) {
+		for j < len(b) && in[b[j]] {
 			j++
 		}
-		if r := bytes.Trim(b[i:j], "\r\n="); len(r) >= n {
-			out = append(out, r)
+		if j-i >= n { // trimming only shortens: a run short already is skipped unset
+			if r := bytes.Trim(b[i:j], "\r\n="); len(r) >= n {
+				out = append(out, r)
+			}
 		}
 		i = j
 	}
@@ -770,8 +663,10 @@ func unchunk(b []byte) ([]byte, bool) {
 	return out, len(out) > 0
 }
 
-// inflate decompresses the gzip and zlib streams that start in b (at
-// most a few), and b itself as raw deflate.
+var inflaters sync.Pool
+
+// inflate decompresses the gzip, zlib, bzip2, xz and .lzma streams that
+// start in b (at most a few), and b itself as raw deflate, LZMA2 and LZMA.
 func inflate(b []byte) []view {
 	var out []view
 	read := func(enc string, r io.Reader, err error) {
@@ -783,9 +678,19 @@ func inflate(b []byte) []view {
 			out = append(out, view{b: d, enc: enc})
 		}
 	}
-	tries := 0
+	tries, lz := 0, 0
 	for i := 0; i+2 < len(b) && tries < 8; i++ {
 		switch {
+		case b[i] == 0xfd && lz < 8 && bytes.HasPrefix(b[i:], xzMagic):
+			lz++
+			if r := unxz(b[i:]); r != nil {
+				read("xz", r, nil)
+			}
+		case b[i] < 9*5*5 && lz < 8 && i+13 < len(b) && b[i+13] == 0 && isAlone(b[i:]):
+			lz++
+			if r := unlzma(b[i:]); r != nil {
+				read("lzma", r, nil)
+			}
 		case b[i] == 0x1f && b[i+1] == 0x8b && b[i+2] == 8:
 			tries++
 			r, err := gzip.NewReader(bytes.NewReader(b[i:]))
@@ -800,9 +705,24 @@ func inflate(b []byte) []view {
 			read("zlib", r, err)
 		}
 	}
-	read("deflate", flate.NewReader(bytes.NewReader(b)), nil)
+	raw := func(b []byte) {
+		// One raw deflate reader reused (its 32 KiB window, allocated
+		// anew for every view, was a third of a view's decoding).
+		f, _ := inflaters.Get().(io.ReadCloser)
+		if f == nil {
+			f = flate.NewReader(bytes.NewReader(b))
+		} else if f.(flate.Resetter).Reset(bytes.NewReader(b), nil) != nil {
+			return
+		}
+		read("deflate", f, nil)
+		inflaters.Put(f)
+	}
+	raw(b)
+	for _, v := range unraw(b) {
+		read(v.enc, v.r, nil)
+	}
 	if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
-		read("deflate", flate.NewReader(bytes.NewReader(b[i+4:])), nil)
+		raw(b[i+4:])
 	}
 	return out
 }

@@ -7,12 +7,19 @@ import (
 	"compress/zlib"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
 )
 
 const val = "Q7hZk2mVfP9xLr4TnW8bYc3JdS6gHa1Ee5uKo0Ri"
@@ -219,6 +226,22 @@ func TestMatchEvasions(t *testing.T) {
 		{"interleaved with noise", string(interleave(v, 2)), "every 2 bytes from 0"},
 		{"interleaved 1 in 4, hex", string(interleave([]byte(hex.EncodeToString(v)), 4)), "every 4 bytes from 0, hex"},
 		{"bzip2 base64", b64(bz(v)), "base64, bzip2"},
+		{"xor with a 16-byte key behind padding", pad + string(xorKey(v, []byte("0123456789abcdef")...)), "xor 0x30313233343536373839616263646566"},
+		{"xor with a 20-byte key between periodic padding (skipped by the scan)", strings.Repeat("abc", 1000) + string(xorKey(v, []byte("twenty bytes of key!")...)) + strings.Repeat("\x00\x01", 1000), "xor 0x7477656e7479206279746573206f66206b657921"},
+		{"raw between periodic padding", strings.Repeat("abcd", 1000) + val + strings.Repeat("abcd", 1000), "raw"},
+		{"xor with a 28-byte key, base64", b64(xorKey(v, []byte("a key of twenty-eight bytes!")...)), "base64, xor 0x61206b6579206f66207477656e74792d656967687420627974657321"},
+		{"a 21-byte key added, reversed, hex", hex.EncodeToString(addKey([]byte(rev(val)), []byte("twenty-one bytes long")...)), "hex, reversed, add 0x7477656e74792d6f6e65206279746573206c6f6e67"},
+		{"a rising key added", string(func() []byte {
+			out := []byte(pad)
+			for i, c := range v {
+				out = append(out, c+byte(0x90+i))
+			}
+			return out
+		}()), "add 0x90 rising by 1 a byte"},
+		{"xz (Python lzma.compress)", "x" + unhex(t, xzVal), "xz"},
+		{"lzma (FORMAT_ALONE), base64", b64([]byte(unhex(t, aloneVal))), "base64, lzma"},
+		{"raw lzma2 (FORMAT_RAW, FILTER_LZMA2), base64", b64([]byte(unhex(t, raw2Val))), "base64, raw lzma2"},
+		{"raw lzma (FORMAT_RAW, FILTER_LZMA1), base64", b64([]byte(unhex(t, raw1Val))), "base64, raw lzma"},
 		{"rot13 of base32 behind 600 short labels (a run-wide DNS stream)", string(rot13Ref([]byte(strings.ToLower(base32.StdEncoding.EncodeToString(v))))) + func() string {
 			var sb strings.Builder
 			for i := 0; i < 600; i++ {
@@ -228,6 +251,103 @@ func TestMatchEvasions(t *testing.T) {
 		}(), "rot13, base32"},
 	}
 	checkHits(t, cases)
+}
+
+// Python's lzma.compress(p, ...) of p = b'x=1;'*200 + val + b'y=2;'*200:
+// FORMAT_XZ, FORMAT_ALONE, FORMAT_RAW with FILTER_LZMA2 and FILTER_LZMA1
+// (none holds val as is).
+const (
+	xzVal    = "fd377a585a000004e6d6b4460200210116000000742fe5a3e0066700415d003c0f4223f6a020941dd90a9f149f96d38e6ae11b042559a44fa5f26d147a361db1636aec27e9351f39ab7cc36daf3a4c80a26485817e980518d5a34b20ba091e0000000000fa7f6ffc4d2905ef00015de80c00000052fc3721b1c467fb020000000004595a"
+	aloneVal = "5d00008000ffffffffffffffff003c0f4223f6a020941dd90a9f149f96d38e6ae11b042559a44fa5f26d147a361db1636aec27e9351f39ab7cc36daf3a4c80a26485817e980518d5a34b20c4e1909ffffb7d4000"
+	raw2Val  = "e0066700415d003c0f4223f6a020941dd90a9f149f96d38e6ae11b042559a44fa5f26d147a361db1636aec27e9351f39ab7cc36daf3a4c80a26485817e980518d5a34b20ba091e0000"
+	raw1Val  = "003c0f4223f6a020941dd90a9f149f96d38e6ae11b042559a44fa5f26d147a361db1636aec27e9351f39ab7cc36daf3a4c80a26485817e980518d5a34b20c4e1909ffffb7d4000"
+)
+
+func unhex(t *testing.T, s string) string {
+	d, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(d)
+}
+
+// TestLZMABomb: an xz or .lzma header that names a dictionary of 4 or 2
+// GiB over a stream of 8 MiB of zeros costs what any decompression
+// costs: no view over MaxInflate, and far less allocated than the
+// header asks for.
+func TestLZMABomb(t *testing.T) {
+	zeros := func(w io.WriteCloser, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(make([]byte, 8<<20))
+		w.Close()
+	}
+	var buf, lz bytes.Buffer
+	zeros(xz.NewWriter(&buf))
+	zeros(lzma.NewWriter(&lz))
+	bomb := buf.Bytes()
+	// The block header (12 bytes after the stream's 12): its LZMA2
+	// dictionary code to 40 (4 GiB - 1), its CRC32 made again.
+	h := bomb[12:]
+	size := (int(h[0]) + 1) * 4
+	i := bytes.Index(h[:size], []byte{0x21, 1})
+	if i < 0 {
+		t.Fatalf("no LZMA2 filter in %x", h[:size])
+	}
+	h[i+2] = 40
+	binary.LittleEndian.PutUint32(h[size-4:], crc32.ChecksumIEEE(h[:size-4]))
+	if _, err := xz.NewReader(bytes.NewReader(bomb)); err != nil {
+		t.Fatalf("the bomb is no xz stream: %v", err)
+	}
+	// The .lzma header's dictionary to 2 GiB.
+	alone := append([]byte{0x5d, 0, 0, 0, 0x80}, bytes.Repeat([]byte{0xff}, 8)...)
+	alone = append(alone, lz.Bytes()[13:]...)
+	for name, data := range map[string][]byte{"xz": bomb, "lzma": alone} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		seen := 0
+		Walk(data, minNeedle, func(b []byte, enc string) bool {
+			if len(b) > MaxInflate {
+				t.Errorf("%s: a view of %d bytes (%s)", name, len(b), enc)
+			}
+			if enc == name {
+				seen++
+			}
+			return true
+		})
+		runtime.ReadMemStats(&after)
+		if seen == 0 {
+			t.Errorf("%s: never decoded", name)
+		}
+		if a := after.TotalAlloc - before.TotalAlloc; a > 256<<20 {
+			t.Errorf("%s: %d MiB allocated", name, a>>20)
+		}
+	}
+}
+
+// TestSWAR: the word-wide lower case and byte differences of the index
+// are those of the bytes one by one.
+func TestSWAR(t *testing.T) {
+	var x, y [8]byte
+	for i := range 1 << 16 {
+		for j := range x {
+			x[j], y[j] = byte(i*7+j*37), byte(i*13+j*101+i>>8)
+		}
+		x[i%8], y[(i+3)%8] = byte(i), byte(i>>8)
+		wx, wy := binary.LittleEndian.Uint64(x[:]), binary.LittleEndian.Uint64(y[:])
+		var low, sub [8]byte
+		binary.LittleEndian.PutUint64(low[:], lower8(wx))
+		binary.LittleEndian.PutUint64(sub[:], sub8(wx, wy))
+		if !bytes.Equal(low[:], ASCIILower(x[:])) {
+			t.Fatalf("lower8(%x) = %x", x, low)
+		}
+		for j := range x {
+			if sub[j] != x[j]-y[j] {
+				t.Fatalf("sub8(%x, %x) = %x", x, y, sub)
+			}
+		}
+	}
 }
 
 // bz2Val is `printf %s "$val" | bzip2 -9 | xxd -p`.
