@@ -103,6 +103,11 @@ type engine struct {
 	id       string // the daemon's ID, for the init volume's stamp
 	goos     string // the daemon's OS and architecture, as Go spells them
 	arch     string
+
+	// onHost's answer, once the daemon gave one
+	hostMu              sync.Mutex
+	hostKnown, hostSeen bool
+	hostWhy             string
 }
 
 var (
@@ -233,12 +238,13 @@ func (b *Backend) Supports(spec *moat.Spec) error {
 // own network stack (--network=none or sandbox) they never reach it.
 func (b *Backend) sinkRefused(ctx context.Context, e *engine, initVol string) string {
 	rt := b.runtimeName(e)
+	local, notLocal := e.onHost(ctx)
 	switch {
 	case sentry(rt) && !hostinet(ctx, e, rt):
 		return "the runtime " + rt + " (gVisor) has a network stack of its own, not a namespace moat can serve: register runsc with --network=host as " +
 			HostinetRuntime + " in /etc/docker/daemon.json (docs/gvisor.md)"
-	case !strings.HasPrefix(e.cli.DaemonHost(), "unix://"):
-		return "the daemon at " + e.cli.DaemonHost() + " is not on this host, so its containers' network namespaces are not either"
+	case !local:
+		return notLocal + ", so its containers' network namespaces are not on this host either"
 	case initVol == "" && sinkByHelper():
 		return "without root the sinkhole is served by moat's binary in a helper container, which needs moat's own init (not bootstrap.py): run moat as root, or on an engine of this OS and architecture"
 	case initVol == "":

@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -51,9 +50,10 @@ func (f etcFiles) remove(ctx context.Context, e *engine) {
 // fail, which no real machine does. The image's files are read once per
 // image (ImageEtc), from a container created and never started.
 //
-// A daemon reached on a Unix socket is taken to be on this host: the two
-// files are written to a fresh host directory and bound over the image's.
-// Any other (tcp://, DOCKER_HOST pointing elsewhere) cannot see our files:
+// A daemon that sees this host's files (onHost: a probe, not the socket's
+// scheme) gets the two files written to a fresh host directory and bound
+// over the image's. Any other (tcp://, a Unix socket forwarded to another
+// machine, a daemon in another mount namespace) cannot see our files:
 // etcVolume copies them in through the API.
 func (e *engine) etcMounts(ctx context.Context, imageID, runID string, p ctr.Persona) (mounts []mount.Mount, f etcFiles, err error) {
 	if imageID == "" {
@@ -64,7 +64,7 @@ func (e *engine) etcMounts(ctx context.Context, imageID, runID string, p ctr.Per
 		return nil, etcFiles{}, fmt.Errorf("read the image's /etc/passwd: %w", err)
 	}
 	passwd, group = p.WithEntries(passwd, group)
-	if !strings.HasPrefix(e.cli.DaemonHost(), "unix://") {
+	if local, _ := e.onHost(ctx); !local {
 		return e.etcVolume(ctx, imageID, runID, passwd, group)
 	}
 	// The directory's name is in the container's /proc/self/mountinfo
