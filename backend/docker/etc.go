@@ -105,7 +105,7 @@ func (e *engine) etcVolume(ctx context.Context, imageID, runID string, passwd, g
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	name := hex.EncodeToString(b[:])
-	if _, err := e.cli.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: map[string]string{ctr.Label: runID}}); err != nil {
+	if _, err := e.cli.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: ctr.Labels(runID)}); err != nil {
 		return nil, etcFiles{}, fmt.Errorf("create the volume of /etc: %w", err)
 	}
 	f = etcFiles{vol: name}
@@ -115,7 +115,7 @@ func (e *engine) etcVolume(ctx context.Context, imageID, runID string, passwd, g
 			f = etcFiles{}
 		}
 	}()
-	c, err := e.cli.ContainerCreate(ctx, &container.Config{Image: imageID, Entrypoint: []string{"/nonexistent"}, Labels: map[string]string{ctr.Label: "etc"}, NetworkDisabled: true},
+	c, err := e.cli.ContainerCreate(ctx, &container.Config{Image: imageID, Entrypoint: []string{"/nonexistent"}, Labels: ctr.Labels("etc"), NetworkDisabled: true},
 		&container.HostConfig{NetworkMode: "none", Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: name, Target: "/etc"}}}, nil, nil, "")
 	if err != nil {
 		return nil, f, fmt.Errorf("fill the volume of /etc: %w", err)
@@ -148,7 +148,7 @@ func (e *engine) etcVolume(ctx context.Context, imageID, runID string, passwd, g
 // readEtc reads /etc/passwd and /etc/group of image (a regular file each,
 // or nothing) from a container of it that never starts.
 func (e *engine) readEtc(ctx context.Context, image string) (passwd, group []byte, err error) {
-	c, err := e.cli.ContainerCreate(ctx, &container.Config{Image: image, Entrypoint: []string{"/nonexistent"}, Labels: map[string]string{ctr.Label: "etc"}, NetworkDisabled: true},
+	c, err := e.cli.ContainerCreate(ctx, &container.Config{Image: image, Entrypoint: []string{"/nonexistent"}, Labels: ctr.Labels("etc"), NetworkDisabled: true},
 		&container.HostConfig{NetworkMode: "none"}, nil, nil, "")
 	if err != nil {
 		return nil, nil, err

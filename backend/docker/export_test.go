@@ -35,3 +35,15 @@ func SinkRefused(ctx context.Context, host string) string {
 	}
 	return b.sinkRefused(ctx, e, "init")
 }
+
+// StartEtcVolume makes a run's /etc volume at the daemon at host as a run
+// that is starting does (etcVolume: before the container that mounts it),
+// and returns its name.
+func StartEtcVolume(ctx context.Context, host, image string) (string, error) {
+	e, err := (&Backend{Host: host}).engine()
+	if err != nil {
+		return "", err
+	}
+	_, f, err := e.etcVolume(ctx, image, "starting", []byte("root:x:0:0:root:/root:/bin/sh\n"), []byte("root:x:0:\n"))
+	return f.vol, err
+}

@@ -78,7 +78,7 @@ func probeHost(ctx context.Context, cli *client.Client) (seen bool, why string, 
 	image := "probe.invalid/" + name + ":x"
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	c, err := cli.ContainerCreate(ctx, &container.Config{Image: image, Entrypoint: []string{"/nonexistent"}, Labels: map[string]string{ctr.Label: "probe"}, NetworkDisabled: true},
+	c, err := cli.ContainerCreate(ctx, &container.Config{Image: image, Entrypoint: []string{"/nonexistent"}, Labels: ctr.Labels("probe"), NetworkDisabled: true},
 		&container.HostConfig{NetworkMode: "none", Mounts: []mount.Mount{{Type: mount.TypeBind, Source: dir, Target: "/probe", ReadOnly: true}}}, nil, nil, "")
 	switch {
 	case err == nil:

@@ -1,15 +1,22 @@
 package docker_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
 	"github.com/moat-sandbox/moat/backend/docker"
@@ -114,5 +121,64 @@ func elsewhereDaemon(t *testing.T) string {
 			b, _ := os.ReadFile(filepath.Join(dir, "log"))
 			t.Fatalf("the second dockerd does not answer: %v\n%s", err, b)
 		}
+	}
+}
+
+// TestGCSparesLiveRun: gc spares the /etc volume of a run that is still
+// starting (made, not yet mounted by the run's container: before, gc took
+// it as a killed moat's and the run's create failed), and removes one
+// whose owner ended. On a second daemon of its own, so that gc touches
+// no other run's containers.
+func TestGCSparesLiveRun(t *testing.T) {
+	moattest.RequireBackend(t, "docker")
+	ctx := context.Background()
+	host := elsewhereDaemon(t)
+	cli, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	// a one-file image: an /etc for the volume to be filled from
+	var rootfs bytes.Buffer
+	tw := tar.NewWriter(&rootfs)
+	for _, f := range []string{"etc/passwd", "etc/group"} {
+		data := "root:x:0:0:root:/root:/bin/sh\n"
+		tw.WriteHeader(&tar.Header{Name: f, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(data))
+	}
+	tw.Close()
+	rc, err := cli.ImageImport(ctx, image.ImportSource{Source: &rootfs, SourceName: "-"}, "moat-gc-test:1", image.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, rc)
+	rc.Close()
+	starting, err := docker.StartEtcVolume(ctx, host, "moat-gc-test:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a volume of a moat that ended: its owner's pid with another start
+	// time
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadOwner := fmt.Sprintf("%s/%d/1", strings.TrimSpace(string(boot)), cmd.Process.Pid)
+	if _, err := cli.VolumeCreate(ctx, volume.CreateOptions{Name: "dead", Labels: map[string]string{"moat.run": "dead", "moat.owner": deadOwner}}); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := docker.GC(ctx, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(removed, "volume "+starting) || !slices.Contains(removed, "volume dead") {
+		t.Errorf("gc removed %v; want the starting run's %s kept and dead removed", removed, starting)
+	}
+	if _, err := cli.VolumeInspect(ctx, starting); err != nil {
+		t.Errorf("the starting run's volume: %v", err)
 	}
 }
