@@ -630,3 +630,36 @@ func TestOnePersona(t *testing.T) {
 		t.Errorf("phases saw different machines: %q", seen)
 	}
 }
+
+// TestOneInstance: the instance metadata credentials are the persona's,
+// like its honeytokens: a package that reads them in setup.py (install)
+// and sends them when imported (a later phase) is caught sending them,
+// and each phase is served the same credentials (before, each phase drew
+// its own: the import's sink served other values, so what the package
+// kept from install was no honeytoken of the phase that sent it).
+func TestOneInstance(t *testing.T) {
+	tg, err := pkgtest.DetectTarget(makeSdist(t, filepath.Join("testdata", "projects", "imds"), "imds-0.1"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := run(t, pkgtest.Config{Target: tg, Command: `python -c 'print("ok")'`})
+	if err != nil || rep.Status != pkgtest.StatusPassed {
+		dump(t, rep)
+		t.Fatalf("status %s, err %v", rep.Status, err)
+	}
+	in := phase(rep, "install")
+	if !strings.Contains(in.Stdout+in.Stderr, "MOAT-IMDS install {") {
+		dump(t, rep)
+		t.Fatal("install did not read the metadata credentials")
+	}
+	var sent *moat.Finding
+	for i, f := range phase(rep, "import").Findings {
+		if f.Category == moat.CategoryExfiltration && strings.Contains(f.Summary, "imds-aws") {
+			sent = &phase(rep, "import").Findings[i]
+		}
+	}
+	if sent == nil || sent.Severity != moat.SeverityCritical {
+		dump(t, rep)
+		t.Fatalf("the import phase sent the install's instance credentials: finding %+v", sent)
+	}
+}

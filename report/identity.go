@@ -42,6 +42,10 @@ type fact struct {
 	// host "localhost"): it counts only beside a strong fact, and only
 	// as a whole word (not inside a longer one).
 	weak bool
+	// short: a user name under minFact bytes ("al"): weak, and a word
+	// only with neither neighbour a letter, digit or '_' (two letters
+	// stand inside every text).
+	short bool
 }
 
 // commonWords are values that many machines share: as a fact alone they
@@ -83,10 +87,14 @@ func (a *analysis) identityFacts() (facts []fact, env []string) {
 			continue
 		}
 		if len(e.Data) < minFact {
+			if e.Name == "user" && !commonWords[strings.ToLower(e.Data)] {
+				facts = append(facts, fact{name: e.Name, value: e.Data, weak: true, short: true})
+			}
 			continue
 		}
-		// a kernel's release is every machine's of one distribution
-		weak := len(e.Data) < 5 || commonWords[strings.ToLower(e.Data)] || e.Name == "os release"
+		// a kernel's release is every machine's of one distribution, a
+		// CPU model every machine's of one cloud instance type
+		weak := len(e.Data) < 5 || commonWords[strings.ToLower(e.Data)] || e.Name == "os release" || e.Name == "cpu model"
 		if e.Name == "home" && (user == "" || commonWords[user]) {
 			weak = true // /home/runner is every GitHub runner's
 		}
@@ -96,6 +104,9 @@ func (a *analysis) identityFacts() (facts []fact, env []string) {
 		return nil, nil
 	}
 	facts = append(facts, fact{name: "/etc/passwd", value: passwdLine})
+	for _, p := range a.buildPaths() {
+		facts = append(facts, fact{name: "build path", value: p})
+	}
 	// The sink's own events say which public address it told the run
 	// (the program cannot write them).
 	for _, e := range a.evs {
@@ -111,6 +122,46 @@ func (a *analysis) identityFacts() (facts []fact, env []string) {
 	}
 	sort.SliceStable(facts, func(i, j int) bool { return len(facts[i].value) > len(facts[j].value) })
 	return facts, env
+}
+
+// maxBuildPaths bounds the build directories taken as facts.
+const maxBuildPaths = 8
+
+// pipTemp matches a directory pip makes for a build (tempfile.mkdtemp
+// with the prefix "pip-KIND-": pip-install-, pip-req-build-,
+// pip-build-env-, pip-modern-metadata-, pip-wheel-, ...): its random
+// suffix makes the path this machine's layout, seen by the package's
+// setup.py as its own directory (__file__, os.getcwd()).
+var pipTemp = regexp.MustCompile(`pip-[a-z]+(?:-[a-z]+)*-[a-z0-9_]{8}`)
+
+// buildPaths are the pip build directories the run's own files and
+// programs were in (the paths of its file and exec events and the argv
+// of its execs, which are the hook's, the kernel's and the diff's, not
+// what left), at most
+// maxBuildPaths, in their order.
+func (a *analysis) buildPaths() []string {
+	var out []string
+	for _, e := range a.evs {
+		switch e.Kind {
+		case moat.KindOpen, moat.KindWrite, moat.KindExec, moat.KindExecFailed, moat.KindNativeImport, moat.KindNativeLoad,
+			moat.KindFileCreated, moat.KindFileChanged, moat.KindFileDeleted:
+		default:
+			continue
+		}
+		if e.Source == moat.SourceNetwork {
+			continue
+		}
+		where := e.Path
+		if e.Kind == moat.KindExec || e.Kind == moat.KindExecFailed {
+			where += " " + e.Detail // argv
+		}
+		for _, m := range pipTemp.FindAllString(where, -1) {
+			if len(out) < maxBuildPaths && !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
 }
 
 // identityStream is what left for one destination.
@@ -297,7 +348,7 @@ func findFacts(data []byte, facts []fact, env []string) (hits []identityHit, nam
 			how, ok := "", false
 			lv := honeytoken.ASCIILower([]byte(f.value))
 			if f.weak {
-				ok = wordIn(low, lv, false)
+				ok = wordIn(low, lv, f.short)
 				how = enc
 				if how == "" {
 					how = "raw"
@@ -432,7 +483,7 @@ func (a *analysis) identity() {
 }
 
 func factOrder(name string) int {
-	for i, n := range []string{"hostname", "user", "home", "cwd", "os release", "public address", "/etc/passwd"} {
+	for i, n := range []string{"hostname", "user", "home", "cwd", "build path", "boot id", "os release", "cpu model", "public address", "/etc/passwd"} {
 		if n == name {
 			return i
 		}

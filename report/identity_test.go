@@ -56,6 +56,21 @@ func compressed(s string, gz bool) []byte {
 	return b.Bytes()
 }
 
+// idEvent is one of moat's identity events.
+func idEvent(name, v string) moat.Event {
+	return moat.Event{Source: moat.SourceMoat, Kind: moat.KindIdentity, Name: name, Data: v}
+}
+
+// The boot id and CPU model of the cases that show them, and the exec of
+// a setup.py in pip's build directory (its argv names it).
+const (
+	bootID = "1a4bb539-3da2-44ed-8e20-c27f35d2e9da"
+	cpu    = "AMD EPYC 7B13 64-Core Processor"
+)
+
+var pipExec = moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, Path: "/usr/bin/python3",
+	Detail: "python3 /tmp/pip-install-k3j2h1g0/evil_0a1b2c3d/setup.py egg_info"}
+
 func TestIdentity(t *testing.T) {
 	const facts = "dana-laptop|dana|/work"
 	js, _ := json.Marshal(map[string]string{"h": "dana-laptop", "u": "dana", "c": "/work/pkg"})
@@ -125,6 +140,22 @@ func TestIdentity(t *testing.T) {
 		{"the OS release alone (pip's User-Agent)", "", "", []moat.Event{post("pypi.example", `{"system":{"name":"Linux","release":"6.1.0-18-amd64"}}`)}, "", ""},
 		{"/etc/passwd lines", "", "", []moat.Event{post("collect.example", base64.StdEncoding.EncodeToString([]byte("root:x:0:0:root:/root:/bin/bash\ndana:x:1000:1000::/home/dana:/bin/bash")))},
 			"high", "/etc/passwd (base64)"},
+		{"a two-letter user beside the host name", "dana-laptop", "al", []moat.Event{post("collect.example", `{"h":"dana-laptop","u":"al"}`)}, "high", "hostname (raw), user (raw)"},
+		{"a two-letter user alone", "dana-laptop", "al", []moat.Event{post("collect.example", `{"u":"al"}`)}, "", ""},
+		{"a two-letter user only inside words", "dana-laptop", "al", []moat.Event{post("collect.example", "h=dana-laptop&m=also_al1_always")}, "medium", "hostname (raw)"},
+		{"the pip build path", "", "", []moat.Event{pipExec, post("collect.example", `{"cwd":"/tmp/pip-install-k3j2h1g0/evil_0a1b2c3d"}`)}, "medium", "build path (raw)"},
+		{"the pip build path in hex beside the host name", "", "", []moat.Event{pipExec,
+			post("collect.example", hex.EncodeToString([]byte("dana-laptop|/tmp/pip-install-k3j2h1g0/evil_0a1b2c3d/setup.py")))}, "high", "hostname (hex), build path (hex)"},
+		{"a build path the run was never in", "", "", []moat.Event{post("collect.example", `{"cwd":"/tmp/pip-install-k3j2h1g0/evil_0a1b2c3d"}`)}, "", ""},
+		{"the boot id", "", "", []moat.Event{idEvent("boot id", bootID), post("collect.example", "b="+bootID)}, "medium", "boot id (raw)"},
+		{"the CPU model beside the host name", "", "", []moat.Event{idEvent("cpu model", cpu), post("collect.example", base64.StdEncoding.EncodeToString([]byte(`{"cpu":"`+cpu+`","host":"dana-laptop"}`)))},
+			"high", "hostname (base64), cpu model (base64)"},
+		{"the CPU model alone", "", "", []moat.Event{idEvent("cpu model", cpu), post("collect.example", `{"cpu":"`+cpu+`"}`)}, "", ""},
+		{"a package sending its own version string", "", "", []moat.Event{idEvent("boot id", bootID), idEvent("cpu model", cpu), pipExec,
+			post("telemetry.example", `{"package":"evil","version":"0.1.0","python":"3.11.2","platform":"linux"}`)}, "", ""},
+		{"a User-Agent with the Python version", "dana-laptop", "al", []moat.Event{idEvent("boot id", bootID), idEvent("cpu model", cpu), pipExec,
+			{Source: moat.SourceNetwork, Kind: moat.KindHTTP, Name: "pypi.example", Addr: "198.18.0.1:443",
+				Data: `GET /simple/evil/ HTTP/1.1\r\nHost: pypi.example\r\nUser-Agent: pip/23.0.1 {"installer":{"name":"pip","version":"23.0.1"},"implementation":{"name":"CPython","version":"3.11.2"},"system":{"name":"Linux","release":"6.1.0-18-amd64"},"cpu":"x86_64"}\r\n\r\n`}}, "", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

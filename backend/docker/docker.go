@@ -103,6 +103,11 @@ type engine struct {
 	id       string // the daemon's ID, for the init volume's stamp
 	goos     string // the daemon's OS and architecture, as Go spells them
 	arch     string
+
+	// onHost's answer, once the daemon gave one
+	hostMu              sync.Mutex
+	hostKnown, hostSeen bool
+	hostWhy             string
 }
 
 var (
@@ -233,12 +238,13 @@ func (b *Backend) Supports(spec *moat.Spec) error {
 // own network stack (--network=none or sandbox) they never reach it.
 func (b *Backend) sinkRefused(ctx context.Context, e *engine, initVol string) string {
 	rt := b.runtimeName(e)
+	local, notLocal := e.onHost(ctx)
 	switch {
 	case sentry(rt) && !hostinet(ctx, e, rt):
 		return "the runtime " + rt + " (gVisor) has a network stack of its own, not a namespace moat can serve: register runsc with --network=host as " +
 			HostinetRuntime + " in /etc/docker/daemon.json (docs/gvisor.md)"
-	case !strings.HasPrefix(e.cli.DaemonHost(), "unix://"):
-		return "the daemon at " + e.cli.DaemonHost() + " is not on this host, so its containers' network namespaces are not either"
+	case !local:
+		return notLocal + ", so its containers' network namespaces are not on this host either"
 	case initVol == "" && sinkByHelper():
 		return "without root the sinkhole is served by moat's binary in a helper container, which needs moat's own init (not bootstrap.py): run moat as root, or on an engine of this OS and architecture"
 	case initVol == "":
@@ -347,7 +353,7 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p
 		WorkingDir:   ctr.WorkDir,
 		Hostname:     p.Host,
 		Env:          []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-		Labels:       map[string]string{ctr.Label: id},
+		Labels:       ctr.Labels(id),
 		AttachStdin:  true,
 		AttachStdout: true,
 		AttachStderr: true,
@@ -486,7 +492,7 @@ func (e *engine) fillInit(ctx context.Context, img, v string, w io.Writer) error
 	if _, err := e.cli.VolumeCreate(ctx, volume.CreateOptions{Name: v, Labels: map[string]string{ctr.InitLabel: strings.TrimPrefix(v, ctr.InitVolumePrefix)}}); err != nil {
 		return err
 	}
-	cfg := &container.Config{Image: img, Entrypoint: []string{ctrinit.Path}, Labels: map[string]string{ctr.Label: "init"}, NetworkDisabled: true}
+	cfg := &container.Config{Image: img, Entrypoint: []string{ctrinit.Path}, Labels: ctr.Labels("init"), NetworkDisabled: true}
 	// NoCopy: the volume starts empty; without it Docker copies what the
 	// image holds at /.moat into it, for every later run of any image.
 	hc := &container.HostConfig{NetworkMode: "none", Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: v, Target: ctrinit.Dir,
@@ -579,7 +585,12 @@ func isTerminal(fd uintptr) bool {
 // killed) from the daemon at host ("" = the default), the init volumes of
 // other builds of moat that no container uses and the volumes of runs'
 // /etc that none uses (a killed moat's, on a daemon elsewhere), and lists
-// them ("container NAME", "volume NAME").
+// them ("container NAME", "volume NAME"). What a live moat of this host
+// owns (ctr.OwnerLabel names it, alive) is spared: a run's /etc volume
+// is unused while the run starts, before its container mounts it, and
+// its containers are a live run's. What has no owner gc can judge (an
+// older moat's, another host's or boot's) is spared for ctr.OwnerGrace
+// after its making (spare).
 func GC(ctx context.Context, host string) ([]string, error) {
 	e, err := (&Backend{Host: host}).engine()
 	if err != nil {
@@ -597,6 +608,9 @@ func GC(ctx context.Context, host string) ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, c := range list {
+		if alive, _ := ctr.OwnerAlive(c.Labels[ctr.OwnerLabel]); alive {
+			continue
+		}
 		if err := e.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !errdefsNotFound(err) {
 			errs = append(errs, err)
 			continue
@@ -631,6 +645,9 @@ func GC(ctx context.Context, host string) ([]string, error) {
 		return removed, errors.Join(append(errs, fmt.Errorf("docker: list volumes: %w", err))...)
 	}
 	for _, v := range runVols.Volumes {
+		if spare(v.Labels[ctr.OwnerLabel], v.CreatedAt) {
+			continue
+		}
 		if err := e.cli.VolumeRemove(ctx, v.Name, false); err != nil {
 			if !errdefs.IsConflict(err) && !errdefsNotFound(err) {
 				errs = append(errs, err)
@@ -643,3 +660,16 @@ func GC(ctx context.Context, host string) ([]string, error) {
 }
 
 func errdefsNotFound(err error) bool { return client.IsErrNotFound(err) }
+
+// spare says whether gc leaves a run's volume of owner (its OwnerLabel)
+// made at created (the daemon's RFC 3339 time): its owner lives, or it
+// has none gc can judge and is younger than ctr.OwnerGrace (or its age
+// cannot be read).
+func spare(owner, created string) bool {
+	alive, known := ctr.OwnerAlive(owner)
+	if known {
+		return alive
+	}
+	t, err := time.Parse(time.RFC3339Nano, created)
+	return err != nil || time.Since(t) < ctr.OwnerGrace
+}

@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -51,9 +50,10 @@ func (f etcFiles) remove(ctx context.Context, e *engine) {
 // fail, which no real machine does. The image's files are read once per
 // image (ImageEtc), from a container created and never started.
 //
-// A daemon reached on a Unix socket is taken to be on this host: the two
-// files are written to a fresh host directory and bound over the image's.
-// Any other (tcp://, DOCKER_HOST pointing elsewhere) cannot see our files:
+// A daemon that sees this host's files (onHost: a probe, not the socket's
+// scheme) gets the two files written to a fresh host directory and bound
+// over the image's. Any other (tcp://, a Unix socket forwarded to another
+// machine, a daemon in another mount namespace) cannot see our files:
 // etcVolume copies them in through the API.
 func (e *engine) etcMounts(ctx context.Context, imageID, runID string, p ctr.Persona) (mounts []mount.Mount, f etcFiles, err error) {
 	if imageID == "" {
@@ -64,7 +64,7 @@ func (e *engine) etcMounts(ctx context.Context, imageID, runID string, p ctr.Per
 		return nil, etcFiles{}, fmt.Errorf("read the image's /etc/passwd: %w", err)
 	}
 	passwd, group = p.WithEntries(passwd, group)
-	if !strings.HasPrefix(e.cli.DaemonHost(), "unix://") {
+	if local, _ := e.onHost(ctx); !local {
 		return e.etcVolume(ctx, imageID, runID, passwd, group)
 	}
 	// The directory's name is in the container's /proc/self/mountinfo
@@ -105,7 +105,7 @@ func (e *engine) etcVolume(ctx context.Context, imageID, runID string, passwd, g
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	name := hex.EncodeToString(b[:])
-	if _, err := e.cli.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: map[string]string{ctr.Label: runID}}); err != nil {
+	if _, err := e.cli.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: ctr.Labels(runID)}); err != nil {
 		return nil, etcFiles{}, fmt.Errorf("create the volume of /etc: %w", err)
 	}
 	f = etcFiles{vol: name}
@@ -115,7 +115,7 @@ func (e *engine) etcVolume(ctx context.Context, imageID, runID string, passwd, g
 			f = etcFiles{}
 		}
 	}()
-	c, err := e.cli.ContainerCreate(ctx, &container.Config{Image: imageID, Entrypoint: []string{"/nonexistent"}, Labels: map[string]string{ctr.Label: "etc"}, NetworkDisabled: true},
+	c, err := e.cli.ContainerCreate(ctx, &container.Config{Image: imageID, Entrypoint: []string{"/nonexistent"}, Labels: ctr.Labels("etc"), NetworkDisabled: true},
 		&container.HostConfig{NetworkMode: "none", Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: name, Target: "/etc"}}}, nil, nil, "")
 	if err != nil {
 		return nil, f, fmt.Errorf("fill the volume of /etc: %w", err)
@@ -148,7 +148,7 @@ func (e *engine) etcVolume(ctx context.Context, imageID, runID string, passwd, g
 // readEtc reads /etc/passwd and /etc/group of image (a regular file each,
 // or nothing) from a container of it that never starts.
 func (e *engine) readEtc(ctx context.Context, image string) (passwd, group []byte, err error) {
-	c, err := e.cli.ContainerCreate(ctx, &container.Config{Image: image, Entrypoint: []string{"/nonexistent"}, Labels: map[string]string{ctr.Label: "etc"}, NetworkDisabled: true},
+	c, err := e.cli.ContainerCreate(ctx, &container.Config{Image: image, Entrypoint: []string{"/nonexistent"}, Labels: ctr.Labels("etc"), NetworkDisabled: true},
 		&container.HostConfig{NetworkMode: "none"}, nil, nil, "")
 	if err != nil {
 		return nil, nil, err

@@ -28,8 +28,8 @@ import (
 // sentryLogDir returns the directory the daemon's runtime rt writes
 // traced boot logs to, or why there is none.
 func sentryLogDir(ctx context.Context, e *engine, rt string) (dir, off string) {
-	if !strings.HasPrefix(e.cli.DaemonHost(), "unix://") {
-		return "", "the daemon is not on this host"
+	if local, why := e.onHost(ctx); !local {
+		return "", why
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

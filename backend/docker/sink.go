@@ -74,7 +74,7 @@ func (bx *box) startSinkHelper(ctx context.Context) (*ctr.SinkProc, error) {
 		User:         "0:0",
 		WorkingDir:   "/",
 		Env:          []string{},
-		Labels:       map[string]string{ctr.Label: bx.runID},
+		Labels:       ctr.Labels(bx.runID),
 		AttachStdin:  true,
 		AttachStdout: true,
 		AttachStderr: true,

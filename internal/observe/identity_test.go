@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -35,5 +36,14 @@ func TestIdentity(t *testing.T) {
 	}
 	if got["os release"] == "" {
 		t.Error("no os release")
+	}
+	// the host kernel's boot id and the CPU's model, what a program reads
+	// on the backends that share the host's /proc
+	if b, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil && got["boot id"] != strings.TrimSpace(string(b)) {
+		t.Errorf("boot id %q, want %q", got["boot id"], strings.TrimSpace(string(b)))
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil && strings.Contains(string(b), "model name") &&
+		(got["cpu model"] == "" || !strings.Contains(string(b), got["cpu model"])) {
+		t.Errorf("cpu model %q, not /proc/cpuinfo's", got["cpu model"])
 	}
 }

@@ -106,6 +106,9 @@ type Plan struct {
 	Tokens  []honeytoken.Token
 	Env     []string // KEY=VALUE to add to the program's environment
 	Planted []moat.Event
+	// key is the one the tokens were drawn from (NewPlanFor's), the
+	// metadata credentials' too.
+	key string
 }
 
 // NewPlan makes fresh tokens for a sandbox whose home is home. A variable
@@ -122,7 +125,7 @@ func NewPlanFor(key, home string, specEnv []string) *Plan {
 		k, _, _ := strings.Cut(kv, "=")
 		given[k] = true
 	}
-	p := &Plan{Files: set.Files}
+	p := &Plan{Files: set.Files, key: key}
 	for _, kv := range set.Env {
 		k, _, _ := strings.Cut(kv, "=")
 		if !given[k] {
@@ -149,7 +152,7 @@ func NewPlanFor(key, home string, specEnv []string) *Plan {
 // and returns them. For runs whose network is a sinkhole; call it before
 // handing Tokens to the sandbox.
 func (p *Plan) ServeMetadata() *honeytoken.Metadata {
-	m := honeytoken.NewMetadata()
+	m := honeytoken.NewMetadataFor(p.key)
 	for _, t := range m.Tokens() {
 		p.Tokens = append(p.Tokens, t)
 		p.Planted = append(p.Planted, moat.Event{Source: moat.SourceMoat, Kind: moat.KindHoneytokenPlanted, Path: t.Path, Name: t.ID, Data: t.Value,

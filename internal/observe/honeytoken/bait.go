@@ -1,8 +1,10 @@
 package honeytoken
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	mrand "math/rand/v2"
 	"strings"
 )
 
@@ -154,18 +156,30 @@ const (
 )
 
 // NewMetadata makes fresh instance credentials.
-func NewMetadata() *Metadata {
+func NewMetadata() *Metadata { return NewMetadataFor("") }
+
+// NewMetadataFor is NewMetadata drawn from key (a run's
+// [moat.Spec.PersonaKey]; "" draws fresh ones): the runs given one key
+// are one instance, served one set of credentials, so a value read in
+// one phase of `moat test` and sent in another is still a honeytoken of
+// the run that sends it. The stream is apart from [NewFor]'s (its own
+// label), so neither set tells the other.
+func NewMetadataFor(key string) *Metadata {
+	d := fresh
+	if key != "" {
+		d = drawer{mrand.NewChaCha8(sha256.Sum256([]byte("moat metadata\x00" + key)))}
+	}
 	return &Metadata{
 		Role:            "ec2-app-role",
-		AccessKeyID:     "ASIA" + random(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
-		SecretAccessKey: random(40, alnum),
-		SessionToken:    "IQoJb3JpZ2luX2VjE" + random(120, alnum),
-		GCPToken:        "ya29.c." + random(100, alnum),
+		AccessKeyID:     "ASIA" + d.random(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+		SecretAccessKey: d.random(40, alnum),
+		SessionToken:    "IQoJb3JpZ2luX2VjE" + d.random(120, alnum),
+		GCPToken:        "ya29.c." + d.random(100, alnum),
 		// A JWT: header {"typ":"JWT","alg":"RS256","x5t":...}, payload, signature.
-		AzureToken:    "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsIng1dCI6I" + random(40, alnum) + ".eyJhdWQiOiJodHRwczovL21hbmFnZW1lbnQuYXp1cmUuY29tLyIs" + random(300, alnum) + "." + random(342, alnum+"-_"),
-		AzureClientID: uuid(),
-		ProfileID:     "AIPA" + random(17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
-		InstanceID:    "i-0" + random(16, hexLow),
+		AzureToken:    "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsIng1dCI6I" + d.random(40, alnum) + ".eyJhdWQiOiJodHRwczovL21hbmFnZW1lbnQuYXp1cmUuY29tLyIs" + d.random(300, alnum) + "." + d.random(342, alnum+"-_"),
+		AzureClientID: d.uuid(),
+		ProfileID:     "AIPA" + d.random(17, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+		InstanceID:    "i-0" + d.random(16, hexLow),
 	}
 }
 
