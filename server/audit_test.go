@@ -3,33 +3,56 @@
 package server_test
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/server"
 )
 
-// lockedBuffer is a log destination the server's goroutines share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// records is a slog.Handler that keeps every record, as a map of its
+// message and attributes, for the test to read while the server runs.
+type records struct {
+	mu    *sync.Mutex
+	all   *[]map[string]any
+	attrs []slog.Attr
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
+func newRecords() records { return records{mu: &sync.Mutex{}, all: &[]map[string]any{}} }
+
+func (r records) Enabled(context.Context, slog.Level) bool { return true }
+
+func (r records) Handle(_ context.Context, rec slog.Record) error {
+	m := map[string]any{"msg": rec.Message}
+	for _, a := range r.attrs {
+		m[a.Key] = a.Value.Any()
+	}
+	rec.Attrs(func(a slog.Attr) bool {
+		m[a.Key] = a.Value.Any()
+		return true
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*r.all = append(*r.all, m)
+	return nil
 }
 
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+func (r records) WithAttrs(as []slog.Attr) slog.Handler {
+	r.attrs = append(slices.Clip(r.attrs), as...)
+	return r
+}
+
+func (r records) WithGroup(string) slog.Handler { return r }
+
+func (r records) list() []map[string]any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(*r.all)
 }
 
 // TestLogRunIDs: the server's structured log (slog) names each run by the
@@ -37,8 +60,8 @@ func (l *lockedBuffer) String() string {
 // with its backend and status, so an operator can follow one run; and no
 // record holds a bearer token, whether it was accepted or refused.
 func TestLogRunIDs(t *testing.T) {
-	var buf lockedBuffer
-	f := newFixture(t, server.Config{Log: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	recs := newRecords()
+	f := newFixture(t, server.Config{Log: slog.New(recs)})
 	resp, m := f.do("POST", "/v1/runs?wait=true", tokenA, map[string]any{"code": "print(1)"})
 	if resp.StatusCode != 200 || m["status"] != "exited" {
 		t.Fatalf("create: %d %v", resp.StatusCode, m)
@@ -50,30 +73,26 @@ func TestLogRunIDs(t *testing.T) {
 	if resp, _ := f.do("POST", "/v1/runs?wait=true", "wrong-token-0123456789", map[string]any{"code": "print(1)"}); resp.StatusCode != 401 {
 		t.Fatalf("wrong token: %d, want 401", resp.StatusCode)
 	}
-	logged := buf.String()
+	logged := recs.list()
 	seen := map[string]bool{}
-	for _, line := range strings.Split(strings.TrimSpace(logged), "\n") {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("a log line that is not one JSON record: %q: %v", line, err)
-		}
+	for _, rec := range logged {
 		if rec["run"] != id {
 			continue
 		}
 		msg, _ := rec["msg"].(string)
 		seen[msg] = true
-		if msg == "run done" && (rec["backend"] != "native" || rec["status"] != "exited") {
+		if msg == "run done" && (rec["backend"] != "native" || rec["status"] != moat.StatusExited) {
 			t.Errorf("run done record without its backend and status: %v", rec)
 		}
 	}
 	for _, want := range []string{"run queued", "run done"} {
 		if !seen[want] {
-			t.Errorf("no %q record with run %q; log:\n%s", want, id, logged)
+			t.Errorf("no %q record with run %q; log: %v", want, id, logged)
 		}
 	}
 	for _, tok := range []string{tokenA, "wrong-token-0123456789"} {
-		if strings.Contains(logged, tok) {
-			t.Errorf("the log holds a bearer token %q:\n%s", tok, logged)
+		if strings.Contains(fmt.Sprint(logged), tok) {
+			t.Errorf("the log holds a bearer token %q: %v", tok, logged)
 		}
 	}
 }
