@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/docker"
@@ -55,6 +56,10 @@ func TestCorpusBackends(t *testing.T) {
 				{"corpus/long_body.py", [][2]string{{"exfiltration", "critical"}}},
 				{"corpus/pth_hidden.py", [][2]string{{"persistence", "high"}}},
 				{"corpus/fake_python.py", [][2]string{{"execution", "high"}}},
+				{"corpus/bashrc_edit.py", [][2]string{{"persistence", "high"}}},
+				{"corpus/download_exec.py", [][2]string{{"execution", "high"}}},
+				{"corpus/dns_exfil.py", [][2]string{{"exfiltration", "critical"}}},
+				{"corpus/miner.py", [][2]string{{"resource-abuse", "medium"}}},
 			}
 			if bk.name == "gvisor" {
 				// the containers send a file's first MiB only
@@ -70,13 +75,27 @@ func TestCorpusBackends(t *testing.T) {
 				}{"corpus/ctypes_syscall.py", [][2]string{{"evasion", "high"}}}, struct {
 					file     string
 					findings [][2]string
-				}{"corpus/tamper_hook.py", [][2]string{{"evasion", "medium"}}})
+				}{"corpus/tamper_hook.py", [][2]string{{"evasion", "medium"}}}, struct {
+					file     string
+					findings [][2]string
+				}{"corpus/ctypes_thread.py", [][2]string{{"evasion", "high"}}})
+			}
+			if bk.kernel == "seccomp listener" {
+				// Not yet on gVisor: the Sentry's trace names a failing
+				// exec as an exec, and the flood fills the execs' reserve.
+				cases = append(cases, struct {
+					file     string
+					findings [][2]string
+				}{"corpus/exec_flood.py", [][2]string{{"evasion", "medium"}, {"network", "medium"}, {"credential-access", "high"}}})
 			}
 			for _, c := range cases {
 				t.Run(strings.TrimSuffix(filepath.Base(c.file), ".py"), func(t *testing.T) {
 					var mod func(*moat.Spec)
-					if strings.Contains(c.file, "fake_python") {
+					switch {
+					case strings.Contains(c.file, "fake_python"), strings.Contains(c.file, "exec_flood"):
 						mod = userland
+					case strings.Contains(c.file, "miner"):
+						mod = func(s *moat.Spec) { s.Limits.Timeout = 2 * time.Second }
 					}
 					res := run(t, b, filepath.Join("testdata", c.file), mod)
 					for _, f := range c.findings {

@@ -75,7 +75,7 @@ type report struct {
 	site     string // the site directory the hook is in (HookSite); "" for none
 	execs    bool   // the init was asked to watch execs and connects ('k' frames)
 	kernel   []moat.Event
-	kernelN  [3]int // execs, connects, denied calls in kernel
+	kernelN  [4]int // execs, connects, denied calls, failed execs in kernel
 	home     string
 	plan     *observe.Plan
 	audit    *observe.Collector
@@ -239,22 +239,26 @@ const maxExecFrame = 128 << 10
 // execFrame takes one exec or connect the init's seccomp listener saw.
 // The init read it from the caller's memory: the fact of the call is the
 // kernel's, every field is bounded and escaped, and past
-// ctrinit.MaxExecEvents execs (and as many connects) they are only
-// counted.
+// ctrinit.MaxExecEvents execs (and as many connects, and apart
+// ctrinit.MaxFailedExecEvents execs of files that cannot run) they are
+// only counted.
 func (r *report) execFrame(body []byte, at int64) {
 	var e ctrinit.ExecEvent
 	if len(body) > maxExecFrame || json.Unmarshal(body, &e) != nil {
 		r.dropped++
 		return
 	}
-	kind := 0
-	switch e.Call {
-	case "connect":
+	kind, budget := 0, ctrinit.MaxExecEvents
+	switch {
+	case e.Call == "connect":
 		kind = 1
-	case "denied":
+	case e.Call == "denied":
 		kind = 2
+	case e.Failed:
+		// apart, so that a flood of them keeps no exec that follows out
+		kind, budget = 3, ctrinit.MaxFailedExecEvents
 	}
-	if r.kernelN[kind] >= ctrinit.MaxExecEvents {
+	if r.kernelN[kind] >= budget {
 		r.dropped++
 		return
 	}

@@ -49,7 +49,7 @@ type execWatch struct {
 	guard   bool // the filter is the guard (Header.Guard)
 	report  bool // send the 'k' frames (Report.Execs)
 	mu      sync.Mutex
-	sent    [3]int // execs, connects, denied calls: each kind has its own budget
+	sent    [4]int // execs, connects, denied calls, failed execs: each kind has its own budget
 	dropped int64
 	hashes  fileHashes // served by one goroutine: no lock
 }
@@ -88,6 +88,8 @@ func (w *execWatch) serve(in *initProc) {
 		} else if ev.PPID == self && w.own > 0 {
 			w.own--
 			continue
+		} else if ev.Failed {
+			kind = 3
 		}
 		w.emit(in, kind, ev)
 	}
@@ -100,7 +102,11 @@ func (w *execWatch) emit(in *initProc, kind int, ev ExecEvent) {
 		return
 	}
 	w.mu.Lock()
-	keep := w.sent[kind] < MaxExecEvents
+	budget := MaxExecEvents
+	if kind == 3 {
+		budget = MaxFailedExecEvents
+	}
+	keep := w.sent[kind] < budget
 	if keep {
 		w.sent[kind]++
 	} else {

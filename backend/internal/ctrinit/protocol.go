@@ -384,5 +384,12 @@ type ExecEvent struct {
 // denied calls apart; past it they are only counted (Walks.ExecsCut).
 const MaxExecEvents = 2000
 
+// MaxFailedExecEvents bounds the execs of files that do not exist or
+// cannot run (ExecEvent.Failed), apart from MaxExecEvents: failing execve
+// calls from a thread are the cheapest flood, and in the execs' budget
+// they hid the payload's exec that followed. As native's reserve
+// (observe.KernelReserve), above the report's flood threshold.
+const MaxFailedExecEvents = 50
+
 // MaxSockaddr bounds ExecEvent.Sockaddr.
 const MaxSockaddr = 128
