@@ -652,6 +652,18 @@ func TestOneInstance(t *testing.T) {
 		dump(t, rep)
 		t.Fatal("install did not read the metadata credentials")
 	}
+	// One machine on one line: the public address a "what is my IP"
+	// service told install is the one it tells the import.
+	ipOf := func(name string) string {
+		p := phase(rep, name)
+		_, after, _ := strings.Cut(p.Stdout+p.Stderr, "MOAT-IP "+name+" ")
+		ip, _, _ := strings.Cut(after, ".\n")
+		return ip
+	}
+	if a, b := ipOf("install"), ipOf("import"); a == "" || strings.HasPrefix(a, "error") || a != b {
+		dump(t, rep)
+		t.Fatalf("public address: install %q, import %q", a, b)
+	}
 	var sent *moat.Finding
 	for i, f := range phase(rep, "import").Findings {
 		if f.Category == moat.CategoryExfiltration && strings.Contains(f.Summary, "imds-aws") {

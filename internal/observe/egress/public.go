@@ -3,10 +3,13 @@ package egress
 import (
 	"cmp"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/big"
+	mrand "math/rand/v2"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -70,13 +73,22 @@ var geos = []geo{
 
 // NewPublic draws a run's public address: an ISP and city of geos, and an
 // address in its block (never its network's first or last).
-func NewPublic() *Public {
-	n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(geos))))
+func NewPublic() *Public { return NewPublicFor("") }
+
+// NewPublicFor is NewPublic drawn from seed: one seed, one address and
+// place, so every phase of one moat test (each its own sink, seeded with
+// its instance's identity) is one machine on one line; "" draws afresh.
+func NewPublicFor(seed string) *Public {
+	var rd io.Reader = rand.Reader
+	if seed != "" {
+		rd = mrand.NewChaCha8(sha256.Sum256([]byte("moat public\x00" + seed)))
+	}
+	n, _ := rand.Int(rd, big.NewInt(int64(len(geos))))
 	g := geos[n.Int64()]
 	base := g.prefix.Addr().As4()
 	size := uint32(1) << (32 - g.prefix.Bits())
 	var r [4]byte
-	_, _ = rand.Read(r[:])
+	_, _ = io.ReadFull(rd, r[:])
 	off := 1 + binary.BigEndian.Uint32(r[:])%(size-2)
 	binary.BigEndian.PutUint32(base[:], binary.BigEndian.Uint32(base[:])+off)
 	ip := netip.AddrFrom4(base)

@@ -98,7 +98,9 @@ func StartIn(cfg *Config, rec *Recorder, d Dialer, socket SocketFunc) (*Stack, e
 			return nil, err
 		}
 		s.ca = ca
-		s.ans = answers{md: cmp.Or(cfg.Metadata, honeytoken.NewMetadata()), pub: NewPublic(), stage2: NewStage2()}
+		md := cmp.Or(cfg.Metadata, honeytoken.NewMetadata())
+		// The public address follows the instance: one per moat test.
+		s.ans = answers{md: md, pub: NewPublicFor(md.InstanceID), stage2: NewStage2()}
 	}
 	if err := s.start(); err != nil {
 		s.Close(0)

