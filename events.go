@@ -112,6 +112,7 @@ const (
 	KindLimit             Kind = "limit"              // moat: a limit reached (Detail)
 	KindHello             Kind = "hello"              // audit: the hook started in a process
 	KindTamper            Kind = "tamper"             // audit: the program reached for the hook's state (Name: the audit event)
+	KindSignal            Kind = "signal"             // audit: a signal sent with os.kill or os.killpg (Name: the target pid or group, Detail: the call and signal)
 	KindTrace             Kind = "trace"              // kernel: the syscall trace's own state
 	KindLayers            Kind = "layers"             // moat: the layers in effect
 	KindEvents            Kind = "events"             // moat: events were dropped (Detail: counts)

@@ -17,7 +17,14 @@ import (
 //     hello: it ran without the hook, because it was started with -I, -E
 //     or -S or with moat's directory taken off its PYTHONPATH (medium);
 //     keyed on the process id, which the kernel events give per process
-//     (tgid), as the hook does;
+//     (tgid), as the hook does; low instead when the program signalled
+//     that process (os.kill, os.killpg naming its pid) after its exec and
+//     the kernel saw nothing else of it: a test that starts an interpreter
+//     and stops it at once (Popen.terminate, a timeout) kills it before
+//     its site.py runs the hook. The signal is the program's word, as the
+//     hello is (a forged hello clears the finding; a forged signal only
+//     lowers it), and the excused process did nothing the kernel saw:
+//     no exec, no connect;
 //   - "tamper" events of the hook: code running inside the hook walked its
 //     frames (medium); the interpreter's object lists were read or another
 //     audit hook added (low: debuggers and leak checks do it too). (pip
@@ -26,13 +33,18 @@ import (
 // The tamper events are the program's own claims; the missing hello rests
 // on the kernel's exec event.
 func (a *analysis) hookIntegrity() {
-	var silent []moat.Event
-	var pids []string
+	var silent, stopped []moat.Event
+	var pids, stoppedPIDs []string
 	for i, e := range a.evs {
 		if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || !isInterpreter(path.Base(e.Path)) || e.PID == 0 {
 			continue
 		}
 		if a.pathMiss(i, map[string]bool{}) || a.saidHello(i) {
+			continue
+		}
+		if sig, ok := a.stoppedAtStart(i); ok {
+			stopped = append(stopped, e, sig)
+			stoppedPIDs = append(stoppedPIDs, fmt.Sprint(e.PID))
 			continue
 		}
 		silent = append(silent, e)
@@ -41,6 +53,10 @@ func (a *analysis) hookIntegrity() {
 	if len(silent) > 0 {
 		a.add(moat.CategoryEvasion, moat.SeverityMedium, fmt.Sprintf("%d Python process(es) ran without moat's audit hook (started with -I, -E or -S, or with PYTHONPATH changed): pid %s",
 			len(silent), joinBounded(uniq(pids), 8)), silent)
+	}
+	if len(stopped) > 0 {
+		a.add(moat.CategoryEvasion, moat.SeverityLow, fmt.Sprintf("%d Python process(es) signalled by the program before moat's audit hook started in them, with nothing else seen of them: pid %s",
+			len(stoppedPIDs), joinBounded(uniq(stoppedPIDs), 8)), stopped)
 	}
 	var inside, listing []moat.Event
 	var what []string
@@ -117,4 +133,29 @@ func (a *analysis) saidHello(i int) bool {
 		}
 	}
 	return false
+}
+
+// stoppedAtStart: the process of the kernel exec event i, which never
+// said hello, was signalled by another process of the program after that
+// exec (an audited os.kill or os.killpg naming its pid), and the kernel
+// saw nothing more of it (no exec, connect or other event of its pid)
+// before that signal or after: it was stopped before its hook started.
+// It returns the signal event.
+func (a *analysis) stoppedAtStart(i int) (moat.Event, bool) {
+	k := a.evs[i]
+	target := fmt.Sprint(k.PID)
+	var sig moat.Event
+	found := false
+	for j, e := range a.evs {
+		if j == i || e.PID != k.PID && !(e.Source == moat.SourceAudit && e.Kind == moat.KindSignal && e.Name == target) {
+			continue
+		}
+		if e.Source == moat.SourceKernel && j > i {
+			return moat.Event{}, false // it did something the kernel saw, or became another program
+		}
+		if !found && e.Source == moat.SourceAudit && e.Kind == moat.KindSignal && e.PID != k.PID && e.TimeMS >= k.TimeMS-slackMS {
+			sig, found = e, true
+		}
+	}
+	return sig, found
 }

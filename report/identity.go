@@ -306,6 +306,14 @@ func (a *analysis) identityStreams() []*identityStream {
 			s.witness(e)
 			continue
 		}
+		// What leaves is a connection's or a request's: a kernel event of
+		// another kind names its system call (exec, open), and a connection
+		// with no address is to a unix-domain socket, whose path says where
+		// on this machine, not what was sent (pytest's
+		// /tmp/pytest-of-USER/... socket held the user).
+		if e.Kind != moat.KindHTTP && (e.Kind != moat.KindConnect || e.Addr == "") {
+			continue
+		}
 		dst := firstNonEmpty(e.Name, e.Addr)
 		if u, err := url.Parse(dst); err == nil && u.Host != "" {
 			dst = u.Hostname() // the hook's HTTP events name the URL

@@ -332,6 +332,13 @@ func TestTestClaims(t *testing.T) {
 }
 
 func TestHookIntegrity(t *testing.T) {
+	// a Python child 36 of pid 11, and a signal sent by pid from
+	child := func(ms int64, exe string) moat.Event {
+		return moat.Event{TimeMS: ms, Source: "kernel", Kind: "exec", Path: exe, PID: 36, PPID: 11}
+	}
+	sig := func(ms int64, from int, target, detail string) moat.Event {
+		return moat.Event{TimeMS: ms, Source: "audit", Kind: "signal", PID: from, Name: target, Detail: detail}
+	}
 	cases := []struct {
 		name string
 		evs  []moat.Event
@@ -352,6 +359,34 @@ func TestHookIntegrity(t *testing.T) {
 			{TimeMS: 1, Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 5},
 			{TimeMS: 2, Source: "audit", Kind: "hello", PID: 5},
 			{TimeMS: 3000, Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 5}}, "medium"},
+		// runnerlike's test_kill_self_child: Popen([sys.executable, ...]),
+		// then send_signal(SIGTERM) before its site.py ran.
+		{"stopped before its hook started", []moat.Event{
+			child(1, "/work/.venv/bin/python"),
+			sig(2, 11, "36", "os.kill signal 15")}, "low"},
+		{"the signal recorded a little before the kernel's exec", []moat.Event{
+			sig(1, 11, "36", "os.kill signal 9"),
+			child(2, "/work/.venv/bin/python")}, "low"},
+		{"its group signalled (start_new_session)", []moat.Event{
+			child(1, "/usr/bin/python3"),
+			sig(2, 11, "36", "os.killpg signal 9")}, "low"},
+		{"signalled, but it connected first", []moat.Event{
+			child(1, "/usr/bin/python3"),
+			{TimeMS: 5, Source: "kernel", Kind: "connect", Addr: "203.0.113.9:443", PID: 36},
+			sig(9, 11, "36", "os.kill signal 15")}, "medium"},
+		{"signalled, but it ran a program", []moat.Event{
+			child(1, "/usr/bin/python3"),
+			sig(9, 11, "36", "os.kill signal 15"),
+			child(10, "/usr/bin/curl")}, "medium"},
+		{"another process signalled", []moat.Event{
+			child(1, "/usr/bin/python3"),
+			sig(2, 11, "37", "os.kill signal 15")}, "medium"},
+		{"it signalled itself", []moat.Event{
+			child(1, "/usr/bin/python3"),
+			sig(2, 36, "36", "os.kill signal 15")}, "medium"},
+		{"a signal long before this image", []moat.Event{
+			sig(1, 11, "36", "os.kill signal 15"),
+			child(9000, "/usr/bin/python3")}, "medium"},
 		{"pytest is not an interpreter", []moat.Event{
 			{TimeMS: 1, Source: "kernel", Kind: "exec", Path: "/work/.venv/bin/pytest", PID: 5}}, ""},
 		{"a PATH miss", []moat.Event{

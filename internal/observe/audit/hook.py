@@ -286,7 +286,7 @@ def _install_hook(fifo, pythonpath):
 
     wanted = frozenset((
         "open", "os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.rename", "os.replace", "os.symlink",
-        "os.link", "shutil.rmtree", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system",
+        "os.link", "shutil.rmtree", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system", "os.kill", "os.killpg",
         "socket.__new__", "socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname",
         "socket.gethostbyname_ex", "socket.gethostbyaddr", "urllib.Request", "http.client.send", "ctypes.dlopen", "ctypes.dlsym",
         "_imp.create_dynamic", "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.addaudithook",
@@ -405,6 +405,13 @@ def _install_hook(fifo, pythonpath):
                 emit("exec", path=bound(text(args[0], 8192)), detail=argv(args[1]))
             elif event == "os.system":
                 emit("exec", path="/bin/sh", detail="sh -c " + text(args[0]))
+            elif event in ("os.kill", "os.killpg"):
+                # A signal the program sends (Popen.terminate, a test's
+                # timeout): a child interpreter stopped before its site.py
+                # ran never says hello (report/hookcheck.go).
+                if len(args) > 1 and type_(args[0]) is int_ and type_(args[1]) is int_ and args[1] > 0:
+                    emit("signal", once=("signal", event, args[0], args[1]), name=str_(args[0]),
+                         detail="%s signal %d" % (event, args[1]))
             elif event == "socket.__new__":
                 # Only the families the sandbox refuses (internal/sandbox/seccomp's
                 # FamilyAllowed): unix, inet, inet6 and netlink route pass.
