@@ -438,7 +438,7 @@ print('forked 100')`)
 // testLimitThreads: the pids limit counts threads too ("processes and
 // threads", moat run --help). gVisor's threads are the Sentry's tasks,
 // not host processes: its cgroup never saw them, and a thread bomb under
-// --pids 16 started 3,000 threads and ran to the timeout.
+// --pids 64 started over 2,000 threads and ran to the timeout.
 func testLimitThreads(t *testing.T, s *suite) {
 	spec := s.py(`import threading, time
 n = 0
