@@ -70,6 +70,8 @@ func TestValidate(t *testing.T) {
 		{"file dotdot", func(s *Spec) { s.Files = map[string][]byte{"..": nil} }, ErrInvalidSpec},
 		{"file dot", func(s *Spec) { s.Files = map[string][]byte{".": nil} }, ErrInvalidSpec},
 		{"file NUL", func(s *Spec) { s.Files = map[string][]byte{"a\x00b": nil} }, ErrInvalidSpec},
+		{"file name at NAME_MAX", func(s *Spec) { s.Files = map[string][]byte{strings.Repeat("x", 255): nil} }, nil},
+		{"file name over NAME_MAX", func(s *Spec) { s.Files = map[string][]byte{strings.Repeat("x", 256): nil} }, ErrInvalidSpec},
 		{"arg NUL", func(s *Spec) { s.Args = []string{"-c", "pass\x00"} }, ErrInvalidSpec},
 		{"negative limit", func(s *Spec) { s.Limits.Memory = -1 }, ErrInvalidSpec},
 		{"tiny memory", func(s *Spec) { s.Limits.Memory = 1 << 20 }, ErrInvalidSpec},

@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// maxFileName is the longest file name Linux, the BSDs and macOS hold
+// (NAME_MAX, in bytes).
+const maxFileName = 255
+
 // Validate checks a Spec for what every backend needs; backends call it
 // first. The error wraps ErrInvalidSpec or ErrUnsupported.
 func (s *Spec) Validate() error {
@@ -28,6 +32,12 @@ func (s *Spec) Validate() error {
 		c := path.Clean(name)
 		if name == "" || c != name || strings.HasPrefix(c, "/") || c == "." || c == ".." || strings.ContainsRune(c, 0) || strings.HasPrefix(c, "../") || strings.Contains(c, "/") {
 			return fmt.Errorf("file name %q must be a plain name in the working directory: %w", name, ErrInvalidSpec)
+		}
+		// A name the kernel cannot hold (NAME_MAX) failed only inside the
+		// sandbox, as the backend's own error (a zygote child's pid 1 read
+		// EOF); refused here, it is the caller's one clear line.
+		if len(name) > maxFileName {
+			return fmt.Errorf("file name %.40q... is %d bytes, over %d: %w", name, len(name), maxFileName, ErrInvalidSpec)
 		}
 	}
 	l := s.Limits

@@ -34,6 +34,7 @@ func conformanceCases() []testCase {
 		{name: "limit-timeout", fn: testLimitTimeout},
 		{name: "limit-memory", alone: true, fn: testLimitMemory},
 		{name: "limit-pids", alone: true, fn: testLimitPids},
+		{name: "limit-threads", alone: true, fn: testLimitThreads},
 		{name: "limit-output", fn: testLimitOutput},
 		{name: "limit-disk", fn: testLimitDisk},
 		{name: "signaled", fn: testSignaled},
@@ -432,6 +433,35 @@ print('forked 100')`)
 		return
 	}
 	wantStatus(t, res, moat.StatusPids, 137)
+}
+
+// testLimitThreads: the pids limit counts threads too ("processes and
+// threads", moat run --help). gVisor's threads are the Sentry's tasks,
+// not host processes: its cgroup never saw them, and a thread bomb under
+// --pids 64 started over 2,000 threads and ran to the timeout.
+func testLimitThreads(t *testing.T, s *suite) {
+	spec := s.py(`import threading, time
+n = 0
+try:
+    while n < 100:
+        threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+        n += 1
+except RuntimeError as e:
+    print('refused', e, flush=True)
+print('threads', n, flush=True)`)
+	spec.Limits.Pids = 16
+	spec.Limits.Timeout = 30 * time.Second
+	start := time.Now()
+	res := s.run(t, spec)
+	if d := time.Since(start); d > s.bound(hangLimit) {
+		t.Errorf("the run took %s", d)
+	}
+	if strings.Contains(res.Stdout, "threads 100") {
+		t.Fatalf("100 threads started under a limit of 16 (status %s)", res.Status)
+	}
+	if res.Status != moat.StatusPids && !strings.Contains(res.Stdout, "refused") {
+		t.Errorf("status %s, stdout %q: neither the pids limit nor a refused thread", res.Status, res.Stdout)
+	}
 }
 
 func testLimitOutput(t *testing.T, s *suite) {

@@ -126,6 +126,19 @@ func ociSpec(c bundleConfig) *specs.Spec {
 			specs.Mount{Destination: c.Persona.Tools + "/audit", Type: "bind", Source: c.AuditFile, Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
 	}
 	noCaps := []string{}
+	rlimits := []specs.POSIXRlimit{
+		{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024},
+		{Type: "RLIMIT_CORE", Hard: 0, Soft: 0},
+		{Type: "RLIMIT_FSIZE", Hard: uint64(c.Disk), Soft: uint64(c.Disk)},
+	}
+	if c.Pids > 0 {
+		// The program's threads are the Sentry's tasks, not host
+		// processes: the cgroup's pids limit never sees them, and a
+		// thread bomb ran unbounded (moattest limit-threads). The
+		// Sentry counts every task of the sandbox's user against
+		// RLIMIT_NPROC, threads too, and refuses the clone (EAGAIN).
+		rlimits = append(rlimits, specs.POSIXRlimit{Type: "RLIMIT_NPROC", Hard: uint64(c.Pids), Soft: uint64(c.Pids)})
+	}
 	namespaces := []specs.LinuxNamespace{
 		{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
 		{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
@@ -143,11 +156,7 @@ func ociSpec(c bundleConfig) *specs.Spec {
 			Cwd:             workDir,
 			Capabilities:    &specs.LinuxCapabilities{Bounding: noCaps, Effective: noCaps, Inheritable: noCaps, Permitted: noCaps, Ambient: noCaps},
 			NoNewPrivileges: true,
-			Rlimits: []specs.POSIXRlimit{
-				{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024},
-				{Type: "RLIMIT_CORE", Hard: 0, Soft: 0},
-				{Type: "RLIMIT_FSIZE", Hard: uint64(c.Disk), Soft: uint64(c.Disk)},
-			},
+			Rlimits:         rlimits,
 		},
 		Root:     &specs.Root{Path: c.Root, Readonly: true},
 		Hostname: c.Persona.Host,

@@ -711,7 +711,7 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privileges", sandboxID)},
 		{Name: fmt.Sprintf("cgroup-v%d", r.group.Version()), Detail: fmt.Sprintf("%s; memory %d bytes (+%d for runsc, the Sentry and gofer), pids %d (+%d for them), cpus %g",
 			strings.Join(r.group.Controllers(), ","), r.lim.Memory, SentryMemory, r.lim.Pids, r.slackPids(), r.lim.CPUs)},
-		{Name: "rlimits", Detail: fmt.Sprintf("nofile 1024, core 0, fsize %d", r.lim.Disk)},
+		{Name: "rlimits", Detail: fmt.Sprintf("nofile 1024, core 0, fsize %d, nproc %d (the Sentry's tasks, threads too, which the cgroup never sees)", r.lim.Disk, r.lim.Pids)},
 		{Name: "timeout", Detail: r.lim.Timeout.String()},
 		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", r.lim.OutputLimit)},
 	}

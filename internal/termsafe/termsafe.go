@@ -3,7 +3,8 @@
 // window, rewrite earlier lines or inject input with escape sequences.
 //
 // Newline and tab pass; every other C0 control, DEL and the C1 controls
-// (U+0080–U+009F, two bytes in UTF-8) are written as \xNN. Writer keeps
+// (U+0080–U+009F, two bytes in UTF-8) are written as \xNN, and the
+// bidirectional controls and line separators as \uXXXX. Writer keeps
 // state across writes, so a sequence split between two writes is still
 // caught.
 package termsafe
@@ -17,29 +18,46 @@ import (
 
 // Writer escapes control characters on the way to W.
 type Writer struct {
-	W       io.Writer
-	pending bool // the last byte written was 0xC2, the lead of a C1 control
+	W    io.Writer
+	held []byte // the start of a sequence that may be a control (0xC2, 0xD8, 0xE2 and what followed), cut by the end of a write
 }
 
 // Write escapes p and writes it; it reports len(p) on success.
 func (w *Writer) Write(p []byte) (int, error) {
-	out := make([]byte, 0, len(p)+16)
-	for _, b := range p {
-		if w.pending {
-			w.pending = false
-			if b >= 0x80 && b <= 0x9f {
-				out = fmt.Appendf(out, `\xc2\x%02x`, b)
-				continue
-			}
-			out = append(out, 0xc2)
-		}
+	in := p
+	if len(w.held) > 0 {
+		in = append(w.held, p...)
+		w.held = nil
+	}
+	out := make([]byte, 0, len(in)+16)
+	for i := 0; i < len(in); i++ {
+		b := in[i]
 		switch {
-		case b == 0xc2:
-			w.pending = true
 		case b == '\n' || b == '\t':
 			out = append(out, b)
 		case b < 0x20 || b == 0x7f:
 			out = fmt.Appendf(out, `\x%02x`, b)
+		case b == 0xc2 || b == 0xd8 || b == 0xe2:
+			n := 2
+			if b == 0xe2 {
+				n = 3
+			}
+			if i+n > len(in) {
+				// Whether it is a control is in the next write.
+				w.held = append([]byte(nil), in[i:]...)
+				i = len(in)
+				continue
+			}
+			if r, ok := control(in[i : i+n]); ok {
+				if r <= 0x9f {
+					out = fmt.Appendf(out, `\xc2\x%02x`, r)
+				} else {
+					out = fmt.Appendf(out, `\u%04x`, r)
+				}
+				i += n - 1
+				continue
+			}
+			out = append(out, b)
 		default:
 			out = append(out, b)
 		}
@@ -50,13 +68,42 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Flush writes a 0xC2 held back at the end of the stream.
+// control says whether seq, the UTF-8 of one rune, is a C1 control or a
+// character that changes how the rest of the line is laid out: the
+// bidirectional overrides, embeddings, isolates and marks (U+202A–202E,
+// U+2066–2069, U+200E, U+200F, U+061C), which a program's last line left
+// open would apply to moat's own report line after it, and the line and
+// paragraph separators. Inline escapes the same set.
+func control(seq []byte) (rune, bool) {
+	r, size := utf8.DecodeRune(seq)
+	if r == utf8.RuneError || size != len(seq) {
+		return 0, false
+	}
+	switch {
+	case r >= 0x80 && r <= 0x9f,
+		r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c:
+		return r, true
+	}
+	return 0, false
+}
+
+// Flush writes what is held back at the end of the stream (never a
+// whole control: only the start of a sequence that was not one).
 func (w *Writer) Flush() error {
-	if !w.pending {
+	if len(w.held) == 0 {
 		return nil
 	}
-	w.pending = false
-	_, err := w.W.Write([]byte{0xc2})
+	h := w.held
+	w.held = nil
+	out := make([]byte, 0, 16)
+	for _, b := range h {
+		if b < 0x20 && b != '\n' && b != '\t' || b == 0x7f {
+			out = fmt.Appendf(out, `\x%02x`, b)
+		} else {
+			out = append(out, b)
+		}
+	}
+	_, err := w.W.Write(out)
 	return err
 }
 

@@ -16,6 +16,10 @@ func TestString(t *testing.T) {
 		{"é is fine: \xc3\xa9 \xc2\xa0", "é is fine: \xc3\xa9 \xc2\xa0"},
 		{"del\x7f", `del\x7f`},
 		{"\x00nul", `\x00nul`},
+		// A bidi override left open reorders moat's report line after it.
+		{"rtl \u202e\u2066", `rtl \u202e\u2066`},
+		{"alm \u061c lrm \u200e sep \u2028", `alm \u061c lrm \u200e sep \u2028`},
+		{"dash \u2014 arrow \u2192 zh \u4e2d \xd8\xa7", "dash \u2014 arrow \u2192 zh \u4e2d \xd8\xa7"},
 	} {
 		if got := String(tc.in); got != tc.want {
 			t.Errorf("String(%q) = %q, want %q", tc.in, got, tc.want)
@@ -31,6 +35,21 @@ func TestSplitC1(t *testing.T) {
 	w.Flush()
 	if got, want := b.String(), `a\xc2\x9bb`+"\xc2"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestSplitBidi(t *testing.T) {
+	for cut := 1; cut < 3; cut++ {
+		var b bytes.Buffer
+		w := &Writer{W: &b}
+		seq := []byte("x\u202ey")
+		w.Write(seq[:1+cut])
+		w.Write(seq[1+cut:])
+		w.Write([]byte("\xe2"))
+		w.Flush()
+		if got, want := b.String(), `x\u202ey`+"\xe2"; got != want {
+			t.Fatalf("cut after %d bytes: got %q, want %q", cut, got, want)
+		}
 	}
 }
 
@@ -50,6 +69,9 @@ func FuzzWriter(f *testing.F) {
 			}
 			if c == 0xc2 && i+1 < len(out) && out[i+1] >= 0x80 && out[i+1] <= 0x9f {
 				t.Fatalf("C1 control at %d in %q", i, out)
+			}
+			if r, ok := control(out[i:min(i+3, len(out))]); ok || (i+2 <= len(out) && func() bool { _, ok := control(out[i : i+2]); return ok }()) {
+				t.Fatalf("control %U at %d in %q", r, i, out)
 			}
 		}
 	})
