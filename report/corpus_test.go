@@ -533,32 +533,18 @@ func TestCorpusKeepAlive(t *testing.T) {
 func TestCorpusHiddenSecrets(t *testing.T) {
 	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "hidden_exfil.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
-		want := map[string]bool{
-			"split over DNS lookups below evil-cdn.example (hex, reversed, xor 0x5a)": false,
-			"sent over the network":                  false,
-			"printed to stdout":                      false,
-			"split over the names of files in /tmp/": false,
-		}
-		for _, f := range res.Findings {
-			if f.Category != moat.CategoryExfiltration || f.Severity != moat.SeverityCritical {
-				continue
-			}
-			own := false
+		wantExfil(t, res, func(f moat.Finding) bool {
 			for _, e := range f.Evidence {
-				own = own || e.Source != moat.SourceAudit
-			}
-			for w := range want {
-				if strings.Contains(f.Summary, w) && own {
-					want[w] = true
+				if e.Source != moat.SourceAudit {
+					return true
 				}
 			}
-		}
-		for w, ok := range want {
-			if !ok {
-				dump(t, res)
-				t.Errorf("no critical exfiltration finding %q on moat's own evidence", w)
-			}
-		}
+			return false
+		},
+			"split over DNS lookups below evil-cdn.example (hex, reversed, xor 0x5a)",
+			"sent over the network",
+			"printed to stdout",
+			"split over the names of files in /tmp/")
 	})
 }
 
@@ -572,30 +558,13 @@ func TestCorpusEvasiveSecrets(t *testing.T) {
 			s.Network = moat.NetworkSinkhole
 			s.Limits.Timeout = 60 * time.Second
 		})
-		want := map[string]bool{
-			"printed to stdout (base85, xor 0x1337)":                                 false,
-			"split over DNS lookups of several domains (rot13, base32)":              false,
-			"sent over the network (hex)":                                            false, // past the budget
-			"sent over the network (raw)":                                            false, // behind binary padding
-			"written to /tmp/zz-cache (base64)":                                      false, // past the budget
-			"written to /tmp/q/ (split over the names of its files, in the order of": false,
-		}
-		for _, f := range res.Findings {
-			if f.Category != moat.CategoryExfiltration || f.Severity != moat.SeverityCritical {
-				continue
-			}
-			for w := range want {
-				if strings.Contains(f.Summary, w) && !strings.Contains(f.Summary, "seen only by") {
-					want[w] = true
-				}
-			}
-		}
-		for w, ok := range want {
-			if !ok {
-				dump(t, res)
-				t.Errorf("no critical exfiltration finding %q on moat's own evidence", w)
-			}
-		}
+		wantExfil(t, res, func(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") },
+			"printed to stdout (base85, xor 0x1337)",
+			"split over DNS lookups of several domains (rot13, base32)",
+			"sent over the network (hex)",       // past the budget
+			"sent over the network (raw)",       // behind binary padding
+			"written to /tmp/zz-cache (base64)", // past the budget
+			"written to /tmp/q/ (split over the names of its files, in the order of")
 	})
 }
 
@@ -1038,5 +1007,26 @@ func onSinkBackends(t *testing.T, fn func(t *testing.T, b moat.Backend), except 
 			}
 			fn(t, b)
 		})
+	}
+}
+
+// wantExfil fails t unless res has, for each of want, a critical
+// exfiltration finding whose summary holds it and that own says rests on
+// moat's own evidence.
+func wantExfil(t *testing.T, res *moat.Result, own func(moat.Finding) bool, want ...string) {
+	t.Helper()
+	dumped := false
+	for _, w := range want {
+		found := false
+		for _, f := range res.Findings {
+			found = found || f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical && strings.Contains(f.Summary, w) && own(f)
+		}
+		if !found {
+			if !dumped {
+				dump(t, res)
+				dumped = true
+			}
+			t.Errorf("no critical exfiltration finding %q on moat's own evidence", w)
+		}
 	}
 }
