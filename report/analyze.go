@@ -235,22 +235,14 @@ func (a *analysis) persistence() {
 			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s an autostart entry: %s", verb, p), []moat.Event{e})
 		case base == "authorized_keys" && strings.Contains(p, "/.ssh/"):
 			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s SSH authorized_keys: %s", verb, p), []moat.Event{e})
-		case strings.Contains(p, "/bin/") && e.Kind == "file-changed":
+		case strings.Contains(p, "/bin/") && e.Kind == "file-changed" && !strings.Contains(p, "/.local/bin/"):
 			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("changed an entry-point script: %s", p), []moat.Event{e})
+		case !strings.HasPrefix(e.Detail, "d"):
+			if what := laterCode(p, e.Data, strings.HasSuffix(e.Detail, observe.NotReadWhole)); what != "" {
+				a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s %s: %s", verb, what, p), []moat.Event{e})
+			}
 		}
 	}
-}
-
-// pthHasCode: site.py executes the lines of a .pth file that start with
-// "import" followed by a space or tab.
-func pthHasCode(data string) bool {
-	for _, l := range strings.Split(strings.ReplaceAll(data, `\x0a`, "\n"), "\n") {
-		l = strings.TrimLeft(l, " ")
-		if strings.HasPrefix(l, "import ") || strings.HasPrefix(l, "import\t") || strings.HasPrefix(l, `import\x09`) {
-			return true
-		}
-	}
-	return false
 }
 
 var shells = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "csh": true, "tcsh": true,

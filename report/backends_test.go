@@ -116,6 +116,7 @@ func TestCorpusBackends(t *testing.T) {
 					}
 				})
 			}
+			t.Run("persist_forms", func(t *testing.T) { persistForms(t, b, nil) })
 			t.Run("tells", func(t *testing.T) {
 				var mod func(*moat.Spec)
 				if bk.name == "gvisor" {

@@ -216,6 +216,7 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 			}
 		}
 	})
+	t.Run("persistence-forms", func(t *testing.T) { persistForms(t, b, nil) })
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)
 		var pth, rc bool
@@ -228,6 +229,28 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 			t.Errorf(".pth %v, .bashrc %v: want both", pth, rc)
 		}
 	})
+}
+
+// persistForms runs persist_forms.py and wants a high persistence
+// finding naming each of its files: a .pth whose import line follows a
+// carriage return, pip's, distutils', git's and ssh's configuration, a
+// git hook, a command in ~/.local/bin, IPython's startup, fish and
+// session environment files, sitecustomize as a package and as a .pyc.
+func persistForms(t *testing.T, b moat.Backend, mod func(*moat.Spec)) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "persist_forms.py"), mod)
+	for _, name := range []string{"/cr_only.pth", "/cr_padded.pth", "/sitecustomize/__init__.py", "/usercustomize.pyc",
+		"/.config/pip/pip.conf", "/.pydistutils.cfg", "/.gitconfig", "/repo/.git/config", "/hooks/post-checkout",
+		"/.local/bin/sudo", "/startup/00-x.py", "/.ssh/config", "/.bash_aliases", "/conf.d/x.fish", "/environment.d/50-x.conf"} {
+		found := false
+		for _, f := range res.Findings {
+			found = found || (f.Category == moat.CategoryPersistence && f.Severity.Rank() >= moat.SeverityHigh.Rank() && strings.Contains(f.Summary, name))
+		}
+		if !found {
+			dump(t, res)
+			t.Errorf("no high persistence finding names %s", name)
+		}
+	}
 }
 
 // TestTells: a program that looks for the cheap tells of moat finds none,

@@ -456,7 +456,7 @@ func (d *Differ) scan(p string, size int64, budget *int64, f func(off int64, dat
 // each once and at most 16. A line counts only from its start: the
 // window's first line only if it is the file's (first).
 func pthCode(data []byte, first bool, code []string) []string {
-	lines := strings.Split(string(data), "\n")
+	lines := PthLines(string(data))
 	if !first {
 		lines = lines[1:]
 	}
@@ -472,6 +472,22 @@ func pthCode(data []byte, first bool, code []string) []string {
 		}
 	}
 	return code
+}
+
+// PthLines splits a .pth file's text as site.py does, failing closed:
+// Python 3.11 reads it with universal newlines ("\r" alone ends a line,
+// so "# comment\rimport os; ..." runs its import), 3.13 with
+// str.splitlines (also \v, \f, \x1c-\x1e, U+0085, U+2028, U+2029) and
+// a leading byte-order mark dropped; a line ends at any of them here.
+func PthLines(s string) []string {
+	s = strings.TrimPrefix(s, "\ufeff")
+	return strings.FieldsFunc(s, func(r rune) bool {
+		switch r {
+		case '\n', '\r', '\v', '\f', 0x1c, 0x1d, 0x1e, 0x85, 0x2028, 0x2029:
+			return true
+		}
+		return false
+	})
 }
 
 // textRuns is the runs of printable ASCII in b at least n long, each on
@@ -521,7 +537,26 @@ func Interesting(p string) bool {
 		strings.Contains(p, "cron"), strings.Contains(p, "/bin/"):
 		return true
 	}
-	return false
+	// What later runs code or decides what later installs fetch: pip's
+	// and distutils' configuration, git's configuration and hooks, SSH's
+	// client configuration, IPython's and Jupyter's startup, fish's and
+	// the session's environment, sitecustomize in any importable form.
+	switch base {
+	case "pip.conf", "pip.ini", ".pydistutils.cfg", "pydistutils.cfg", ".gitconfig", ".bash_aliases",
+		".login", ".logout", ".zlogout", ".pam_environment":
+		return true
+	}
+	if strings.Contains(p, "/.git/hooks/") || strings.HasSuffix(p, "/.git/config") {
+		return true
+	}
+	for _, d := range []string{"/.config/git/", "/.ssh/", "/.ipython/", "/.jupyter/", "/.config/fish/",
+		"/.config/environment.d/", "/sitecustomize/", "/usercustomize/"} {
+		if strings.Contains(p, d) {
+			return true
+		}
+	}
+	stem, _, _ := strings.Cut(base, ".")
+	return stem == "sitecustomize" || stem == "usercustomize"
 }
 
 // ReadBounded reads up to n bytes of the file p, never following a link
