@@ -125,6 +125,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	a.evasion()
 	a.hookIntegrity()
 	a.resources()
+	a.outlived()
 	return a.out
 }
 

@@ -1,10 +1,12 @@
 package report
 
 import (
+	"fmt"
 	"path"
 	"regexp"
 	"strings"
 
+	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
 )
 
@@ -79,4 +81,31 @@ func pthHasCode(data string) bool {
 		}
 	}
 	return false
+}
+
+// outlived: processes still running when the program ended, which moat
+// killed (native's init lists them). One that left the program's session
+// (setsid: a daemon) is medium evasion: malware that waits for the run to
+// end acts where no report sees it. Others (a test's server left running)
+// are low.
+func (a *analysis) outlived() {
+	var daemons, rest []moat.Event
+	var dn, rn []string
+	for _, e := range a.evs {
+		if e.Source != moat.SourceMoat || e.Kind != moat.KindOutlived {
+			continue
+		}
+		if strings.HasPrefix(e.Detail, "in a session of its own") {
+			daemons, dn = append(daemons, e), append(dn, e.Path)
+		} else {
+			rest, rn = append(rest, e), append(rn, e.Path)
+		}
+	}
+	if len(daemons) > 0 {
+		a.add(moat.CategoryEvasion, moat.SeverityMedium, fmt.Sprintf("%d processes daemonized (a session of their own) and were still running when the program ended; moat killed them, and what they would have done later is not in this report: %s",
+			len(daemons), joinBounded(uniq(dn), 4)), daemons)
+	}
+	if len(rest) > 0 {
+		a.add(moat.CategoryEvasion, moat.SeverityLow, fmt.Sprintf("%d processes were still running when the program ended (moat killed them): %s", len(rest), joinBounded(uniq(rn), 4)), rest)
+	}
 }
