@@ -191,30 +191,12 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 	t.Run("written-by-name", func(t *testing.T) {
 		// a shell the run copied is executed by a name: python3, bash
 		res := run(t, b, filepath.Join("testdata", "corpus", "fake_python.py"), userland)
-		for _, p := range []string{"/tmp/.local/bin/python3", "/work/venv/bin/python3", "/tmp/.x/bash"} {
-			found := false
-			for _, f := range res.Findings {
-				found = found || (f.Category == moat.CategoryExecution && f.Severity.Rank() >= moat.SeverityHigh.Rank() && strings.Contains(f.Summary, p))
-			}
-			if !found {
-				dump(t, res)
-				t.Errorf("no high execution finding names %s", p)
-			}
-		}
+		wantNamed(t, res, moat.CategoryExecution, "/tmp/.local/bin/python3", "/work/venv/bin/python3", "/tmp/.x/bash")
 	})
 	t.Run("persistence-hidden", func(t *testing.T) {
 		// a .pth padded past its first KiB, one over 1 MiB, one after 700 other files
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_hidden.py"), nil)
-		for _, name := range []string{"aa_padded.pth", "bb_big.pth", "zz_late.pth"} {
-			found := false
-			for _, f := range res.Findings {
-				found = found || (f.Category == moat.CategoryPersistence && f.Severity.Rank() >= moat.SeverityHigh.Rank() && strings.Contains(f.Summary, name))
-			}
-			if !found {
-				dump(t, res)
-				t.Errorf("no high persistence finding names %s", name)
-			}
-		}
+		wantNamed(t, res, moat.CategoryPersistence, "aa_padded.pth", "bb_big.pth", "zz_late.pth")
 	})
 	t.Run("persistence-forms", func(t *testing.T) { persistForms(t, b, nil) })
 	t.Run("daemonize", func(t *testing.T) {
@@ -253,16 +235,23 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 func persistForms(t *testing.T, b moat.Backend, mod func(*moat.Spec)) {
 	t.Helper()
 	res := run(t, b, filepath.Join("testdata", "corpus", "persist_forms.py"), mod)
-	for _, name := range []string{"/cr_only.pth", "/cr_padded.pth", "/sitecustomize/__init__.py", "/usercustomize.pyc",
+	wantNamed(t, res, moat.CategoryPersistence, "/cr_only.pth", "/cr_padded.pth", "/sitecustomize/__init__.py", "/usercustomize.pyc",
 		"/.config/pip/pip.conf", "/.pydistutils.cfg", "/.gitconfig", "/repo/.git/config", "/hooks/post-checkout",
-		"/.local/bin/sudo", "/startup/00-x.py", "/.ssh/config", "/.bash_aliases", "/conf.d/x.fish", "/environment.d/50-x.conf"} {
+		"/.local/bin/sudo", "/startup/00-x.py", "/.ssh/config", "/.bash_aliases", "/conf.d/x.fish", "/environment.d/50-x.conf")
+}
+
+// wantNamed wants, for each name, a finding of the category, high or
+// above, whose summary names it.
+func wantNamed(t *testing.T, res *moat.Result, cat moat.Category, names ...string) {
+	t.Helper()
+	for _, name := range names {
 		found := false
 		for _, f := range res.Findings {
-			found = found || (f.Category == moat.CategoryPersistence && f.Severity.Rank() >= moat.SeverityHigh.Rank() && strings.Contains(f.Summary, name))
+			found = found || (f.Category == cat && f.Severity.Rank() >= moat.SeverityHigh.Rank() && strings.Contains(f.Summary, name))
 		}
 		if !found {
 			dump(t, res)
-			t.Errorf("no high persistence finding names %s", name)
+			t.Errorf("no high %s finding names %s", cat, name)
 		}
 	}
 }
