@@ -201,6 +201,14 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 				t.Errorf("no high execution finding names %s", p)
 			}
 		}
+		// the hook names venv/bin/python3, run by a relative path, whole
+		// (where it is the only witness of execs: Kubernetes on gVisor)
+		if !slices.ContainsFunc(res.Events, func(e moat.Event) bool {
+			return e.Source == moat.SourceAudit && e.Kind == moat.KindExec && e.Path == "/work/venv/bin/python3"
+		}) {
+			dump(t, res)
+			t.Error("no audit exec event of /work/venv/bin/python3")
+		}
 	})
 	t.Run("persistence-hidden", func(t *testing.T) {
 		// a .pth padded past its first KiB, one over 1 MiB, one after 700 other files
