@@ -15,6 +15,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/docker"
 	"github.com/moat-sandbox/moat/backend/gvisor"
+	"github.com/moat-sandbox/moat/backend/microvm"
 	"github.com/moat-sandbox/moat/backend/native"
 	"github.com/moat-sandbox/moat/backend/podman"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
@@ -23,7 +24,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	native.Init() // the sandbox init re-executes this test binary
+	microvm.Init() // a micro-VM guest boots this test binary as its init
+	native.Init()  // the sandbox init re-executes this test binary
 	os.Exit(m.Run())
 }
 
