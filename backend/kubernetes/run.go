@@ -432,6 +432,11 @@ func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moa
 		sess.OnSentry() // the witness cannot see reads through mmap there
 	}
 	sess.OnExit = r.FinalStats
+	// moat's init watches every execve and connect with a seccomp
+	// listener of its own (docs/report.md), as docker's does: had under
+	// runc, refused by gVisor's Sentry, when a kernel-events-unavailable
+	// event says so. bootstrap.py has no listener to offer.
+	sess.KernelExecs = p.goInit
 	// No cgroup of the run's own holds its pids limit (a Pod has only the
 	// node's podPidsLimit): moat's init ends the run when the program's
 	// tasks reach it, and under gVisor RLIMIT_NPROC bounds them between
