@@ -259,7 +259,12 @@ func (pr *Prepared) Close() error {
 			_ = deletePod(dctx, p.c, p.ns, p.name)
 			p.waitGone(dctx)
 		}
-		_ = p.c.api.policies(p.ns).delete(dctx, "moat-"+p.id, metav1.DeleteOptions{})
+		// A context of its own: a Pod slow to go (a loaded node) can use
+		// up dctx, and the policy would be left on the cluster (two were,
+		// at load 60).
+		pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_ = p.c.api.policies(p.ns).delete(pctx, "moat-"+p.id, metav1.DeleteOptions{})
+		pcancel()
 		setLive(p.id, false)
 		pr.markDone()
 	})
