@@ -15,6 +15,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/docker"
 	"github.com/moat-sandbox/moat/backend/gvisor"
+	"github.com/moat-sandbox/moat/backend/microvm"
 	"github.com/moat-sandbox/moat/backend/native"
 	"github.com/moat-sandbox/moat/backend/podman"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
@@ -23,7 +24,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	native.Init() // the sandbox init re-executes this test binary
+	microvm.Init() // a micro-VM guest boots this test binary as its init
+	native.Init()  // the sandbox init re-executes this test binary
 	os.Exit(m.Run())
 }
 
@@ -192,6 +194,14 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		// a shell the run copied is executed by a name: python3, bash
 		res := run(t, b, filepath.Join("testdata", "corpus", "fake_python.py"), userland)
 		wantNamed(t, res, moat.CategoryExecution, "/tmp/.local/bin/python3", "/work/venv/bin/python3", "/tmp/.x/bash")
+		// the hook names venv/bin/python3, run by a relative path, whole
+		// (where it is the only witness of execs: Kubernetes on gVisor)
+		if !slices.ContainsFunc(res.Events, func(e moat.Event) bool {
+			return e.Source == moat.SourceAudit && e.Kind == moat.KindExec && e.Path == "/work/venv/bin/python3"
+		}) {
+			dump(t, res)
+			t.Error("no audit exec event of /work/venv/bin/python3")
+		}
 	})
 	t.Run("persistence-hidden", func(t *testing.T) {
 		// a .pth padded past its first KiB, one over 1 MiB, one after 700 other files
