@@ -342,24 +342,24 @@ func (a *analysis) execution() {
 }
 
 // pathMiss: k is a kernel exec that execvp's search of PATH made and that
-// failed, because the same process then tried the same name, with the
-// same arguments, in another directory (a successful execve replaces the
-// image; what it runs would not repeat the attempt at once). A file the
-// run wrote is never a miss: running it is the finding.
+// failed, because the same process's next exec tried the same name, with
+// the same arguments, in another directory (a successful execve replaces
+// the image; what it runs would not repeat the attempt as its first
+// exec). The next exec, not one within some milliseconds: on a loaded
+// machine gVisor's witness, which cannot tell a failed exec from one that
+// ran, saw setuptools_scm's search for hg 53 ms apart, and a clock bound
+// bought nothing (a program of the attacker's can repeat the name at
+// once). A file the run wrote is never a miss: running it is the finding.
 func (a *analysis) pathMiss(i int, written map[string]bool) bool {
 	k := a.evs[i]
 	if k.Source != "kernel" || written[k.Path] {
 		return false
 	}
-	base := path.Base(k.Path)
 	for _, e := range a.evs[i+1:] {
-		if e.TimeMS < k.TimeMS || e.TimeMS > k.TimeMS+50 {
+		if e.Source != "kernel" || e.PID != k.PID || (e.Kind != moat.KindExec && e.Kind != moat.KindExecFailed) || e.TimeMS < k.TimeMS {
 			continue
 		}
-		if e.Source == "kernel" && e.Kind == "exec" && e.PID == k.PID && e.Path != k.Path &&
-			path.Base(e.Path) == base && e.Detail == k.Detail {
-			return true
-		}
+		return e.Path != k.Path && path.Base(e.Path) == path.Base(k.Path) && e.Detail == k.Detail
 	}
 	return false
 }
@@ -426,7 +426,7 @@ func (a *analysis) network() {
 		a.add(moat.CategoryNetwork, "medium", "attempted network connections to "+joinBounded(uniq(targets), 5), conns)
 	}
 	if len(tarpits) > 0 {
-		a.add(moat.CategoryNetwork, "low", "tried to reach private-network addresses with no network to reach them (as test suites do to provoke a connect timeout): "+joinBounded(uniq(tarpitAddrs), 5), tarpits)
+		a.add(moat.CategoryNetwork, "low", "tried to reach private-network or reserved addresses with no network to reach them (as test suites do to provoke a connect timeout): "+joinBounded(uniq(tarpitAddrs), 5), tarpits)
 	}
 	if len(names) > 0 {
 		a.add(moat.CategoryNetwork, "low", "looked up names: "+joinBounded(uniq(hosts), 5), names)
@@ -434,7 +434,8 @@ func (a *analysis) network() {
 }
 
 // unanswered: hostport is a private-network address (RFC 1918, IPv6
-// unique local) on a port other than DNS's. requests' suite connects to
+// unique local) or a reserved one (240.0.0.0/4) on a port other than
+// DNS's. requests' suite connects to
 // 10.255.255.1 to provoke a connect timeout; with no network (moat test's
 // test phase) nothing answers and nothing leaves. It is a network finding
 // only if the sink saw the connection (sinkSaw: under a sinkhole it is
@@ -443,8 +444,17 @@ func (a *analysis) network() {
 // resolver chosen for DNS stays medium everywhere.
 func unanswered(hostport string) bool {
 	ap, err := netip.ParseAddrPort(hostport)
-	return err == nil && ap.Port() != 53 && ap.Addr().Unmap().IsPrivate()
+	if err != nil || ap.Port() == 53 {
+		return false
+	}
+	a := ap.Addr().Unmap()
+	return a.IsPrivate() || reserved.Contains(a)
 }
+
+// reserved is 240.0.0.0/4 (RFC 1112's class E, "reserved for future
+// use"): no network routes it, and Linux refuses to send to it. urllib3's
+// suite connects to 240.0.0.0:80 as its TARPIT_HOST on Linux.
+var reserved = netip.MustParsePrefix("240.0.0.0/4")
 
 // sinkSaw: the network sink recorded a flow to addr.
 func (a *analysis) sinkSaw(addr string) bool {

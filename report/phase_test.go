@@ -83,6 +83,19 @@ func TestPathMiss(t *testing.T) {
 	if got := high(other); len(got) != 1 {
 		t.Errorf("other process: %q", got)
 	}
+	// A loaded machine spaces the tries (pluggy's install on gVisor:
+	// setuptools_scm's search for hg, 53 ms apart): the next exec of the
+	// process decides, not the clock.
+	slow := []moat.Event{try("/work/.venv/bin/hg", 60309), try("/usr/local/bin/hg", 60362), try("/usr/bin/hg", 61500)}
+	if got := high(slow); len(got) != 0 {
+		t.Errorf("a slow PATH search: %q", got)
+	}
+	// The process's next exec is another program: the writable one ran.
+	ran := []moat.Event{try("/tmp/x/uname", 1), {TimeMS: 2, Source: "kernel", Kind: "exec", PID: 5, Path: "/usr/bin/id", Detail: "id"},
+		try("/usr/bin/uname", 3)}
+	if got := high(ran); len(got) != 1 || !strings.Contains(got[0], "/tmp/x/uname") {
+		t.Errorf("ran, then another exec: %q", got)
+	}
 }
 
 func phasedSample() *Phased {

@@ -85,6 +85,12 @@ func TestAnalyze(t *testing.T) {
 		{"a private address with no network (requests' TARPIT, 10.255.255.1)", []moat.Event{
 			{Source: "kernel", Kind: "connect", Addr: "10.255.255.1:80", PID: 4},
 			{Source: "audit", Kind: "connect", Addr: "10.255.255.1:80", PID: 4}}, moat.CategoryNetwork, "low"},
+		{"a reserved address with no network (urllib3's TARPIT_HOST, 240.0.0.0)", []moat.Event{
+			{Source: "kernel", Kind: "connect", Addr: "240.0.0.0:80", PID: 4},
+			{Source: "audit", Kind: "connect", Addr: "240.0.0.0:80", PID: 4}}, moat.CategoryNetwork, "low"},
+		{"a reserved address the sink answered", []moat.Event{
+			{Source: "kernel", Kind: "connect", Addr: "240.0.0.0:80", PID: 4},
+			{Source: "network", Kind: "connect", Addr: "240.0.0.0:80", Detail: "sinkholed tcp http GET host=240.0.0.0"}}, moat.CategoryNetwork, "medium"},
 		{"a private address the sink answered", []moat.Event{
 			{Source: "kernel", Kind: "connect", Addr: "10.255.255.1:80", PID: 4},
 			{Source: "network", Kind: "connect", Addr: "10.255.255.1:80", Detail: "sinkholed tcp http POST host=10.255.255.1"}}, moat.CategoryNetwork, "medium"},
