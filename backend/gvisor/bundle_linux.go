@@ -35,8 +35,24 @@ type scratchDir struct {
 }
 
 // scratchDirs are the scratch directories of a run whose home is home.
+// /dev/shm is not one of them: it is a tmpfs of the Sentry's own (shmMount).
 func scratchDirs(home string) []scratchDir {
-	return []scratchDir{{"work", workDir, 0o755}, {"tmp", tmpDir, 0o1777}, {"home", home, 0o755}, {"shm", shmDir, 0o1777}}
+	return []scratchDir{{"work", workDir, 0o755}, {"tmp", tmpDir, 0o1777}, {"home", home, 0o755}}
+}
+
+// shmMount is /dev/shm: a tmpfs inside the Sentry of at most disk bytes,
+// not a bind of the host scratch tmpfs. A file bound from the host goes
+// through the gofer, and the Sentry does not keep a MAP_SHARED mapping of
+// it coherent between two sandbox processes: a named POSIX semaphore
+// (sem_open, multiprocessing's Lock and Event) set in one process never
+// woke another, and a spawn Pool hung (moattest shm-spawn). The Sentry's
+// tmpfs is its own memory, mapped once for every process. Its pages are
+// the Sentry's, in the run's cgroup: --memory bounds them, size= keeps
+// the mount within the --disk promise as well. The host never sees the
+// files, so the report's diff does not cover /dev/shm.
+func shmMount(disk int64) specs.Mount {
+	return specs.Mount{Destination: shmDir, Type: "tmpfs", Source: "tmpfs",
+		Options: []string{"nosuid", "nodev", "mode=1777", "size=" + strconv.FormatInt(disk, 10)}}
 }
 
 // bundleConfig is what a run's config.json is built from.
@@ -108,6 +124,7 @@ func ociSpec(c bundleConfig) *specs.Spec {
 		mounts = append(mounts, specs.Mount{Destination: d.dst, Type: "bind", Source: c.Scratch + "/" + d.name,
 			Options: []string{"bind", "rw", "nosuid", "nodev"}})
 	}
+	mounts = append(mounts, shmMount(c.Disk))
 	etc := etcNames
 	if c.HostNet {
 		etc = append(slices.Clone(etc), egress.EtcFiles()...)

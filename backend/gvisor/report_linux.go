@@ -35,7 +35,9 @@ import (
 //     (gVisor has no host FIFOs here): the hook appends one line per event,
 //     moat tails the file while the run goes on (so events get the time
 //     they arrived), bounded by maxAuditFile and the Collector;
-//   - the diff walks scratch/{work,home,tmp,shm} before and after;
+//   - the diff walks scratch/{work,home,tmp} before and after; /dev/shm is
+//     a tmpfs inside the Sentry (shmMount) that the host cannot read, so
+//     it is not diffed (the layer's detail says so);
 //   - the kernel-side events are the Sentry's syscall trace (strace.go).
 
 const (
@@ -339,5 +341,5 @@ func (r *runner) reportLayer() moat.Layer {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
 	return moat.Layer{Name: "behaviour-report", Detail: "kernel: the Sentry's syscall trace (runsc --strace, " + sentry.Syscalls + "," + sentry.CwdSyscalls +
-		") and the calls its OCI profile refused (runsc --debug's log); audit hook read-only at " + r.persona.Tools + "/py; honeytokens in the home; diff of /work, the home, /tmp and /dev/shm"}
+		") and the calls its OCI profile refused (runsc --debug's log); audit hook read-only at " + r.persona.Tools + "/py; honeytokens in the home; diff of /work, the home and /tmp (not /dev/shm, a tmpfs inside the Sentry)"}
 }
