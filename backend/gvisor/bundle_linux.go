@@ -47,13 +47,18 @@ func scratchDirs(home string) []scratchDir {
 // (sem_open, multiprocessing's Lock and Event) set in one process never
 // woke another, and a spawn Pool hung (moattest shm-spawn). The Sentry's
 // tmpfs is its own memory, mapped once for every process. Its pages are
-// the Sentry's, in the run's cgroup: --memory bounds them, size= keeps
-// the mount within the --disk promise as well. The host never sees the
-// files, so the report's diff does not cover /dev/shm.
+// the Sentry's, in the run's cgroup, so --memory bounds them too; its size
+// is shmSize(disk), taken out of the host tmpfs, so that all writable space
+// together stays within --disk (moattest disk-bomb). The host never sees
+// the files, so the report's diff does not cover /dev/shm.
 func shmMount(disk int64) specs.Mount {
 	return specs.Mount{Destination: shmDir, Type: "tmpfs", Source: "tmpfs",
-		Options: []string{"nosuid", "nodev", "mode=1777", "size=" + strconv.FormatInt(disk, 10)}}
+		Options: []string{"nosuid", "nodev", "mode=1777", "size=" + strconv.FormatInt(shmSize(disk), 10)}}
 }
+
+// shmSize is /dev/shm's share of a --disk of disk bytes: an eighth, as the
+// container backends give it; the host tmpfs has the rest.
+func shmSize(disk int64) int64 { return disk / 8 }
 
 // bundleConfig is what a run's config.json is built from.
 type bundleConfig struct {

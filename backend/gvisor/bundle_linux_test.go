@@ -38,8 +38,8 @@ func TestOCISpec(t *testing.T) {
 			// The Sentry's own tmpfs: a gofer bind broke semaphores
 			// across processes (shmMount).
 			shm++
-			if m.Type != "tmpfs" || !slices.Contains(m.Options, "size=1048576") {
-				t.Errorf("/dev/shm %+v, want a tmpfs of --disk bytes", m)
+			if m.Type != "tmpfs" || !slices.Contains(m.Options, "size=131072") {
+				t.Errorf("/dev/shm %+v, want a tmpfs of an eighth of --disk", m)
 			}
 			continue
 		}

@@ -239,7 +239,7 @@ func (r *runner) prepare() error {
 	if err := os.Mkdir(r.scratch, 0o700); err != nil {
 		return err
 	}
-	opts := fmt.Sprintf("mode=0755,size=%d,nr_inodes=%d", r.lim.Disk, 1<<20)
+	opts := fmt.Sprintf("mode=0755,size=%d,nr_inodes=%d", r.lim.Disk-shmSize(r.lim.Disk), 1<<20)
 	if err := unix.Mount("tmpfs", r.scratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
 		return fmt.Errorf("mount scratch tmpfs: %w", err)
 	}
@@ -705,7 +705,7 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "gvisor", Detail: fmt.Sprintf("%s, platform %s: the Sentry, a user-space kernel, answers every system call", r.h.Version, r.h.Platform)},
 		{Name: "oci-bundle", Detail: "read-only root of the interpreter alone; gVisor's own /proc and /dev"},
 		{Name: "read-only-runtime", Detail: strings.Join(binds, " ")},
-		{Name: "disk", Detail: fmt.Sprintf("one host tmpfs of %d bytes for /work /tmp %s; /dev/shm a tmpfs of the Sentry of at most %[1]d bytes, in the memory limit", r.lim.Disk, r.persona.Home)},
+		{Name: "disk", Detail: fmt.Sprintf("%d bytes: one host tmpfs of %d for /work /tmp %s; /dev/shm a tmpfs of the Sentry of %d, in the memory limit too", r.lim.Disk, r.lim.Disk-shmSize(r.lim.Disk), r.persona.Home, shmSize(r.lim.Disk))},
 		r.networkLayer(),
 		{Name: "seccomp", Detail: "native's deny list and socket families (unix, inet, inet6, netlink route), applied by the Sentry (runsc --oci-seccomp)"},
 		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privileges", sandboxID)},
