@@ -231,6 +231,18 @@ func (s *suite) bound(d time.Duration) time.Duration { return d + s.opts.StartBo
 // run runs spec on a fresh backend; a sandbox failure fails the test. On
 // failure the Result is logged, since the program's output is the only
 // witness of what happened inside.
+// runWithin is run, and an error if the run took longer than limit (as
+// bound stretches it): a limit that ends a run must end it, not hang.
+func (s *suite) runWithin(t *testing.T, spec *moat.Spec, limit time.Duration) *moat.Result {
+	t.Helper()
+	start := time.Now()
+	res := s.run(t, spec)
+	if d := time.Since(start); d > s.bound(limit) {
+		t.Errorf("the run took %s", d)
+	}
+	return res
+}
+
 func (s *suite) run(t *testing.T, spec *moat.Spec) *moat.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), s.bound(hangBound))

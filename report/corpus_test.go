@@ -478,85 +478,74 @@ func TestHookHTTPClient(t *testing.T) {
 // token: taking it is credential access, sending it on exfiltration, both
 // on the sink's evidence.
 func TestCorpusAzureMetadata(t *testing.T) {
-	b := moattest.RequireBackend(t, "native")
-	res := run(t, b, filepath.Join("testdata", "corpus", "azure_imds.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
-	if !strings.Contains(res.Stdout, "token Bearer") || !strings.Contains(res.Stdout, "vm Standard_") {
-		dump(t, res)
-		t.Fatalf("the metadata service did not answer as Azure's")
-	}
-	var took, sent bool
-	for _, f := range res.Findings {
-		took = took || f.Category == moat.CategoryCredentialAccess && f.Severity == moat.SeverityHigh && strings.Contains(f.Summary, "azure-metadata-token")
-		sent = sent || f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
-			strings.Contains(f.Summary, "azure-metadata-token sent over the network") && !strings.Contains(f.Summary, "audit hook")
-	}
-	if !took || !sent {
-		dump(t, res)
-		t.Errorf("credential access %v, exfiltration %v: want both", took, sent)
-	}
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "azure_imds.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+		if !strings.Contains(res.Stdout, "token Bearer") || !strings.Contains(res.Stdout, "vm Standard_") {
+			dump(t, res)
+			t.Fatalf("the metadata service did not answer as Azure's")
+		}
+		var took, sent bool
+		for _, f := range res.Findings {
+			took = took || f.Category == moat.CategoryCredentialAccess && f.Severity == moat.SeverityHigh && strings.Contains(f.Summary, "azure-metadata-token")
+			sent = sent || f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
+				strings.Contains(f.Summary, "azure-metadata-token sent over the network") && !strings.Contains(f.Summary, "audit hook")
+		}
+		if !took || !sent {
+			dump(t, res)
+			t.Errorf("credential access %v, exfiltration %v: want both", took, sent)
+		}
+	})
 }
 
 // TestCorpusKeepAlive: every request of a connection to the sink is read
 // and recorded, not only the first: a secret in a later request (kept
 // alive, or pipelined inside TLS) is exfiltration on the sink's evidence.
 func TestCorpusKeepAlive(t *testing.T) {
-	b := moattest.RequireBackend(t, "native")
-	res := run(t, b, filepath.Join("testdata", "corpus", "keepalive_exfil.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
-	var plain, tls bool
-	for _, e := range res.Events {
-		if e.Source != moat.SourceNetwork || e.Kind != moat.KindConnect {
-			continue
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "keepalive_exfil.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+		var plain, tls bool
+		for _, e := range res.Events {
+			if e.Source != moat.SourceNetwork || e.Kind != moat.KindConnect {
+				continue
+			}
+			plain = plain || strings.Contains(e.Detail, "http POST host=updates.cdn-metrics.example (request 2 on the connection)")
+			tls = tls || strings.Contains(e.Detail, "decrypted https PUT host=api.cdn-metrics.example (request 3 on the connection)")
 		}
-		plain = plain || strings.Contains(e.Detail, "http POST host=updates.cdn-metrics.example (request 2 on the connection)")
-		tls = tls || strings.Contains(e.Detail, "decrypted https PUT host=api.cdn-metrics.example (request 3 on the connection)")
-	}
-	var sent bool
-	for _, f := range res.Findings {
-		own := false
-		for _, e := range f.Evidence {
-			own = own || e.Source == moat.SourceNetwork
+		var sent bool
+		for _, f := range res.Findings {
+			own := false
+			for _, e := range f.Evidence {
+				own = own || e.Source == moat.SourceNetwork
+			}
+			// the reversed secret is only in the second request
+			sent = sent || f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical && own && strings.Contains(f.Summary, "revers")
 		}
-		// the reversed secret is only in the second request
-		sent = sent || f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical && own && strings.Contains(f.Summary, "revers")
-	}
-	if !plain || !tls || !sent || !strings.Contains(res.Stdout, "tls answers 3") {
-		dump(t, res)
-		t.Errorf("second request recorded %v, third TLS request %v, exfiltration on the sink's evidence %v", plain, tls, sent)
-	}
+		if !plain || !tls || !sent || !strings.Contains(res.Stdout, "tls answers 3") {
+			dump(t, res)
+			t.Errorf("second request recorded %v, third TLS request %v, exfiltration on the sink's evidence %v", plain, tls, sent)
+		}
+	})
 }
 
 // TestCorpusHiddenSecrets: a secret hidden by encodings, padding and
 // splitting is found in every channel it took, each on moat's own
 // evidence (network sink, output, fs diff).
 func TestCorpusHiddenSecrets(t *testing.T) {
-	b := moattest.RequireBackend(t, "native")
-	res := run(t, b, filepath.Join("testdata", "corpus", "hidden_exfil.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
-	want := map[string]bool{
-		"split over DNS lookups below evil-cdn.example (hex, reversed, xor 0x5a)": false,
-		"sent over the network":                  false,
-		"printed to stdout":                      false,
-		"split over the names of files in /tmp/": false,
-	}
-	for _, f := range res.Findings {
-		if f.Category != moat.CategoryExfiltration || f.Severity != moat.SeverityCritical {
-			continue
-		}
-		own := false
-		for _, e := range f.Evidence {
-			own = own || e.Source != moat.SourceAudit
-		}
-		for w := range want {
-			if strings.Contains(f.Summary, w) && own {
-				want[w] = true
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "hidden_exfil.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+		wantExfil(t, res, func(f moat.Finding) bool {
+			for _, e := range f.Evidence {
+				if e.Source != moat.SourceAudit {
+					return true
+				}
 			}
-		}
-	}
-	for w, ok := range want {
-		if !ok {
-			dump(t, res)
-			t.Errorf("no critical exfiltration finding %q on moat's own evidence", w)
-		}
-	}
+			return false
+		},
+			"split over DNS lookups below evil-cdn.example (hex, reversed, xor 0x5a)",
+			"sent over the network",
+			"printed to stdout",
+			"split over the names of files in /tmp/")
+	})
 }
 
 // TestCorpusEvasiveSecrets: a secret taken from the environment (no
@@ -564,35 +553,19 @@ func TestCorpusHiddenSecrets(t *testing.T) {
 // budgets (red team, issue 12: each channel of evasive_exfil.py gave
 // nothing above low) is found in every channel, on moat's own evidence.
 func TestCorpusEvasiveSecrets(t *testing.T) {
-	b := moattest.RequireBackend(t, "native")
-	res := run(t, b, filepath.Join("testdata", "corpus", "evasive_exfil.py"), func(s *moat.Spec) {
-		s.Network = moat.NetworkSinkhole
-		s.Limits.Timeout = 60 * time.Second
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "evasive_exfil.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Limits.Timeout = 60 * time.Second
+		})
+		wantExfil(t, res, func(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") },
+			"printed to stdout (base85, xor 0x1337)",
+			"split over DNS lookups of several domains (rot13, base32)",
+			"sent over the network (hex)",       // past the budget
+			"sent over the network (raw)",       // behind binary padding
+			"written to /tmp/zz-cache (base64)", // past the budget
+			"written to /tmp/q/ (split over the names of its files, in the order of")
 	})
-	want := map[string]bool{
-		"printed to stdout (base85, xor 0x1337)":                                 false,
-		"split over DNS lookups of several domains (rot13, base32)":              false,
-		"sent over the network (hex)":                                            false, // past the budget
-		"sent over the network (raw)":                                            false, // behind binary padding
-		"written to /tmp/zz-cache (base64)":                                      false, // past the budget
-		"written to /tmp/q/ (split over the names of its files, in the order of": false,
-	}
-	for _, f := range res.Findings {
-		if f.Category != moat.CategoryExfiltration || f.Severity != moat.SeverityCritical {
-			continue
-		}
-		for w := range want {
-			if strings.Contains(f.Summary, w) && !strings.Contains(f.Summary, "seen only by") {
-				want[w] = true
-			}
-		}
-	}
-	for w, ok := range want {
-		if !ok {
-			dump(t, res)
-			t.Errorf("no critical exfiltration finding %q on moat's own evidence", w)
-		}
-	}
 }
 
 // TestCorpusEvasiveKeys: the secret XOR-ed with a key of 24 bytes, in
@@ -1009,4 +982,51 @@ func TestCorpusReverseShells(t *testing.T) {
 			})
 		}
 	})
+}
+
+// onSinkBackends runs fn on native and on every backend that has moat's
+// network sink (docker, podman, gVisor): a form of the corpus that the
+// sink witnesses is carried by each.
+func onSinkBackends(t *testing.T, fn func(t *testing.T, b moat.Backend), except ...string) {
+	for _, bk := range []struct {
+		name string
+		new  func() moat.Backend
+	}{
+		{"native", nil},
+		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }},
+		{"podman", func() moat.Backend { return podman.New(testImage(), "") }},
+		{"gvisor", func() moat.Backend { return &gvisor.Backend{} }},
+	} {
+		if slices.Contains(except, bk.name) {
+			continue
+		}
+		t.Run(bk.name, func(t *testing.T) {
+			b := moattest.RequireBackend(t, bk.name)
+			if bk.new != nil {
+				b = bk.new()
+			}
+			fn(t, b)
+		})
+	}
+}
+
+// wantExfil fails t unless res has, for each of want, a critical
+// exfiltration finding whose summary holds it and that own says rests on
+// moat's own evidence.
+func wantExfil(t *testing.T, res *moat.Result, own func(moat.Finding) bool, want ...string) {
+	t.Helper()
+	dumped := false
+	for _, w := range want {
+		found := false
+		for _, f := range res.Findings {
+			found = found || f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical && strings.Contains(f.Summary, w) && own(f)
+		}
+		if !found {
+			if !dumped {
+				dump(t, res)
+				dumped = true
+			}
+			t.Errorf("no critical exfiltration finding %q on moat's own evidence", w)
+		}
+	}
 }

@@ -32,14 +32,20 @@ func (a *analysis) exfiltration() {
 		return
 	}
 	m := honeytoken.NewMatcher(a.tokens)
-	// The search is bounded in time: events first (their half), then the
-	// streams (every destination's data joined) to the end. A cut is
-	// said, never silent.
+	// The search is bounded by its work (the bytes of every view it
+	// searches: the same data is cut at the same place whatever the
+	// host's load, so the verdict does not depend on it), events first
+	// (their half), then the streams (every destination's data joined)
+	// to the end; and, behind that, by time. A cut is said, never silent.
 	start := time.Now()
+	m.SetWorkLimit(secretSearchWork / 2)
 	m.SetDeadline(start.Add(secretSearchBudget / 2))
 	defer func() {
-		if m.Cut() {
-			a.add(moat.CategoryEvasion, moat.SeverityMedium, fmt.Sprintf("the search for planted secrets in what the run sent, wrote and named was cut at its time budget (%s): the run made more data to search than moat searches, and what is past the cut was not searched", secretSearchBudget), nil)
+		switch m.CutBy() {
+		case "work":
+			a.add(moat.CategoryEvasion, moat.SeverityMedium, fmt.Sprintf("the search for planted secrets in what the run sent, wrote and named was cut at its work budget (%d MiB of data and its decodings): the run made more data to search than moat searches, and what is past the cut was not searched", secretSearchWork>>20), nil)
+		case "time":
+			a.add(moat.CategoryEvasion, moat.SeverityMedium, fmt.Sprintf("the search for planted secrets in what the run sent, wrote and named was cut at its time budget (%s) before its work budget: what is past the cut was not searched (a host too busy, or data slow to search)", secretSearchBudget), nil)
 		}
 	}()
 	hosts := map[string]string{} // token id: the one host it is for
@@ -116,6 +122,7 @@ func (a *analysis) exfiltration() {
 			}
 		}
 	}
+	m.SetWorkLimit(secretSearchWork)
 	m.SetDeadline(start.Add(secretSearchBudget))
 	joined := map[string]bool{} // "id|source|kind": found in one destination's stream
 	for _, s := range a.streams() {
@@ -138,9 +145,19 @@ func (a *analysis) exfiltration() {
 	}
 }
 
-// secretSearchBudget bounds the time of one phase's search for planted
-// secrets (half for the events, the rest for the streams).
-var secretSearchBudget = 40 * time.Second
+// secretSearchWork bounds the work of one phase's search for planted
+// secrets (half for the events, the rest for the streams): bytes of
+// views searched (honeytoken.Matcher.SetWorkLimit). Measured 2026-12-06
+// on an idle host: moattest's walk-flood (2,029 events under a path of
+// 3,750 hex-like characters) is 130 MB in 7.4 s; a benign tree of
+// 62,000 files 1.4 MB; the most one call searches is 16 MiB.
+var secretSearchWork int64 = 512 << 20
+
+// secretSearchBudget bounds the time of the same search behind the work
+// budget: it is reached first only on a host many times slower or
+// busier than the one the work budget was measured on (40 s, the bound
+// before the work budget, cut benign suites' searches at load 20).
+var secretSearchBudget = 180 * time.Second
 
 // nameForm joins a DNS name's labels or a path's components, so a
 // secret split over them reads whole (the separators are not in any

@@ -346,9 +346,18 @@ func TestClientDisconnect(t *testing.T) {
 	cancel()
 	<-done
 	noChildren(t)
-	_, m := f.do("GET", "/v1/metrics", tokenAdmin, nil)
-	if !strings.Contains(m["raw"].(string), `moat_runs_total{backend="native",pooled="false",status="canceled"} 1`) {
-		t.Errorf("metrics do not count the canceled run:\n%s", m["raw"])
+	// The run is counted when its backend has returned (its report made),
+	// which may be after its last process is gone: wait for it, bounded.
+	want := `moat_runs_total{backend="native",pooled="false",status="canceled"} 1`
+	var raw string
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, m := f.do("GET", "/v1/metrics", tokenAdmin, nil)
+		if raw = m["raw"].(string); strings.Contains(raw, want) || time.Now().After(end) {
+			break
+		}
+	}
+	if !strings.Contains(raw, want) {
+		t.Errorf("metrics do not count the canceled run:\n%s", raw)
 	}
 }
 

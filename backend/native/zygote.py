@@ -639,7 +639,7 @@ def _program(sock, r, mm):
         pass
     if intr:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)  # as the interpreter does: no os.kill audit event
     os._exit(code)
 
 

@@ -37,6 +37,13 @@ func addLocalRoute(family, loIndex int) error {
 	return err
 }
 
+// replyMark marks the packets of the sink's own replies (SO_MARK), which
+// the rules let through to the program. Setting a mark takes
+// CAP_NET_ADMIN in the sandbox's network namespace, which the program
+// lacks (with it, it could as well remove the rules): it cannot dress
+// its own packets as replies to slip past the sink.
+const replyMark = 0x6d6f6174 // "moat"
+
 // interceptPorts are the ports of the transparent sockets; 0 means the
 // family is not intercepted.
 type interceptPorts struct{ tcp4, udp4, tcp6, udp6 uint16 }
@@ -44,6 +51,7 @@ type interceptPorts struct{ tcp4, udp4, tcp6, udp6 uint16 }
 // installRules adds, in the sandbox's network namespace, the one table
 //
 //	table inet moat { chain intercept { type filter hook prerouting priority mangle;
+//	    meta mark <replyMark> accept
 //	    ip daddr <each allowed loopback> meta l4proto {tcp,udp} tproxy ip to :P
 //	    ip daddr 127.0.0.0/8 accept ; ip6 daddr ::1 accept
 //	    meta l4proto {tcp,udp} tproxy ip to :P ; (and ip6) } }
@@ -51,7 +59,11 @@ type interceptPorts struct{ tcp4, udp4, tcp6, udp6 uint16 }
 // tproxy delivers a flow's first packet to the listener on P and keeps
 // its destination as the socket's local address; later packets of the
 // flow find their (transparent) socket first. Replies to the program
-// match the program's own, non-transparent socket and pass untouched.
+// match the program's own, non-transparent socket and pass untouched
+// when that socket is connected; tproxy finds no other (an unconnected
+// socket is no "established" one), so a reply the sink sends itself, to
+// an unconnected socket (sendto, then recv), carries replyMark and is let
+// through by the first rule instead of being steered back to the sink.
 func installRules(p interceptPorts, loopbacks []netip.Addr) error {
 	c, err := nftables.New()
 	if err != nil {
@@ -62,6 +74,9 @@ func installRules(p interceptPorts, loopbacks []netip.Addr) error {
 	ch := c.AddChain(&nftables.Chain{Name: "intercept", Table: t, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityMangle, Policy: &accept})
 	rule := func(e ...expr.Any) { c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e}) }
+	rule(&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.NativeEndian.AppendUint32(nil, replyMark)},
+		&expr.Verdict{Kind: expr.VerdictAccept})
 
 	type fam struct {
 		nfproto       byte

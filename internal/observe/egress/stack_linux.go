@@ -776,7 +776,9 @@ func origDst(oob []byte) (netip.AddrPort, bool) {
 }
 
 // replyFrom sends b to dst from src, an address that is not the socket's
-// own: a transparent socket bound to it for the one datagram.
+// own: a transparent socket bound to it for the one datagram, its packet
+// marked with replyMark so that the rules let it reach the program's
+// socket, connected or not.
 func (s *Stack) replyFrom(from, to netip.AddrPort, b []byte) {
 	fam, level, opt := unix.AF_INET, unix.SOL_IP, unix.IP_TRANSPARENT
 	if from.Addr().Is6() {
@@ -789,6 +791,11 @@ func (s *Stack) replyFrom(from, to netip.AddrPort, b []byte) {
 	defer unix.Close(fd)
 	_ = unix.SetsockoptInt(fd, level, opt, 1)
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	// Unmarked, a reply to an unconnected socket would be steered back
+	// to the sink (see installRules): better none than that.
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, replyMark) != nil {
+		return
+	}
 	if unix.Bind(fd, sockaddr(from)) != nil {
 		return
 	}

@@ -2,6 +2,7 @@ package honeytoken
 
 import (
 	"bytes"
+	"cmp"
 	"compress/bzip2"
 	"compress/flate"
 	"compress/gzip"
@@ -46,25 +47,55 @@ type Matcher struct {
 	// which data a program chooses (thousands of long hex-like paths)
 	// could otherwise make last for hours.
 	deadline time.Time
-	cut      bool
-	idx      *index // every form of every token's value
+	// work counts the bytes of every view searched over all calls, and
+	// limit, if set, bounds it as deadline does the time: the same data
+	// is cut at the same place on an idle machine and a loaded one, so
+	// a run's verdict never depends on the host's load.
+	work, limit int64
+	cut         bool
+	cutBy       string
+	idx         *index // every form of every token's value
 }
 
 // SetDeadline bounds every later Match call: past t, Match searches no
 // more views and Cut reports it. The zero time removes the bound.
 func (m *Matcher) SetDeadline(t time.Time) { m.deadline = t }
 
-// Cut says whether a Match call stopped at the deadline.
+// SetWorkLimit bounds every later Match call by the bytes of views
+// searched over all calls so far (decoded views counted as the data):
+// past n, Match searches no more views and Cut reports it. 0 removes the
+// bound.
+func (m *Matcher) SetWorkLimit(n int64) { m.limit = n }
+
+// Work is the bytes of views searched so far, over all calls.
+func (m *Matcher) Work() int64 { return m.work }
+
+// Cut says whether a Match call stopped at the deadline or the work
+// limit.
 func (m *Matcher) Cut() bool { return m.cut }
 
-// late says whether the deadline is past, and notes the cut.
+// late says whether the deadline or the work limit is past, and notes
+// the cut.
 func (m *Matcher) late() bool {
-	if m.deadline.IsZero() || time.Now().Before(m.deadline) {
+	switch {
+	case m.limit != 0 && m.work >= m.limit:
+		m.cutBy = "work"
+	case !m.deadline.IsZero() && !time.Now().Before(m.deadline):
+		m.cutBy = cmp.Or(m.cutBy, "time")
+	default:
 		return false
 	}
 	m.cut = true
 	return true
 }
+
+// CutBy says what cut a Match call: "work" (the work limit: the data),
+// "time" (the deadline: the data or the host's load), or "".
+func (m *Matcher) CutBy() string { return m.cutBy }
+
+// viewCost is the work a view counts beyond its bytes: the calls and
+// tables every view costs, so a flood of short views is not free.
+const viewCost = 256
 
 // Bounds on one Match call.
 const (
@@ -128,6 +159,7 @@ func (m *Matcher) Match(data []byte) []Hit {
 		if m.late() {
 			return false
 		}
+		m.work += int64(len(b)) + viewCost
 		for i, how := range m.idx.scan(b, found) {
 			if how != "" {
 				found[i] = true

