@@ -116,6 +116,9 @@ func TestCorpusBackends(t *testing.T) {
 					}
 				})
 			}
+			t.Run("shm-drop", func(t *testing.T) {
+				wantShm(t, run(t, b, filepath.Join("testdata", "corpus", "shm_drop.py"), nil))
+			})
 			t.Run("tells", func(t *testing.T) {
 				var mod func(*moat.Spec)
 				if bk.name == "gvisor" {

@@ -216,6 +216,9 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 			}
 		}
 	})
+	t.Run("shm-drop", func(t *testing.T) {
+		wantShm(t, run(t, b, filepath.Join("testdata", "corpus", "shm_drop.py"), nil))
+	})
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)
 		var pth, rc bool
@@ -228,6 +231,22 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 			t.Errorf(".pth %v, .bashrc %v: want both", pth, rc)
 		}
 	})
+}
+
+// wantShm: the .pth and the secret that corpus/shm_drop.py leaves in
+// /dev/shm are found and named there: every backend's report covers
+// /dev/shm (on gVisor a tmpfs inside the Sentry, walked by moat's init).
+func wantShm(t *testing.T, res *moat.Result) {
+	t.Helper()
+	var pth, secret bool
+	for _, f := range res.Findings {
+		pth = pth || (f.Category == moat.CategoryPersistence && f.Severity.Rank() >= moat.SeverityHigh.Rank() && strings.Contains(f.Summary, "/dev/shm/zz_shm.pth"))
+		secret = secret || (f.Category == moat.CategoryExfiltration && f.Severity.Rank() >= moat.SeverityCritical.Rank() && strings.Contains(f.Summary, "/dev/shm/.sem.cache"))
+	}
+	if !pth || !secret {
+		dump(t, res)
+		t.Errorf("a high persistence finding of /dev/shm/zz_shm.pth %v, a critical exfiltration finding of /dev/shm/.sem.cache %v: want both", pth, secret)
+	}
 }
 
 // TestTells: a program that looks for the cheap tells of moat finds none,
