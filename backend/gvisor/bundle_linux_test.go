@@ -91,6 +91,36 @@ func TestOCISpec(t *testing.T) {
 	}
 }
 
+// TestOCISpecInit: with moat's init (the report on), pid 1 is root of the
+// sandbox with initCaps and an empty bounding set, started as Tools/init
+// with the program after it; its walk file is bound read-write, the
+// binary read-only.
+func TestOCISpecInit(t *testing.T) {
+	p := observe.Persona{Host: "kim-xps", User: "kim", Home: "/home/kim", Tools: "/opt/tools"}
+	s := ociSpec(bundleConfig{Argv: []string{"/usr/bin/python3", "-c", "pass"}, Env: []string{"A=1"}, Scratch: "/run/moat/gvisor/x/scratch", Disk: 1 << 20, Persona: p,
+		Init: "/usr/local/bin/moat", Walk: "/run/moat/gvisor/x/shm/walk"})
+	pr := s.Process
+	if pr.User.UID != 0 || pr.User.GID != 0 || !pr.NoNewPrivileges || len(pr.Capabilities.Bounding)+len(pr.Capabilities.Ambient)+len(pr.Capabilities.Inheritable) != 0 ||
+		!slices.Equal(pr.Capabilities.Permitted, initCaps) || !slices.Equal(pr.Capabilities.Effective, initCaps) {
+		t.Errorf("init user %+v nnp %v capabilities %+v", pr.User, pr.NoNewPrivileges, pr.Capabilities)
+	}
+	if !slices.Equal(pr.Args, []string{"/opt/tools/init", "/usr/bin/python3", "-c", "pass"}) || !slices.Equal(pr.Env, []string{"A=1", envInit + "=/opt/tools/walk"}) {
+		t.Errorf("args %q env %q", pr.Args, pr.Env)
+	}
+	var init, walk bool
+	for _, m := range s.Mounts {
+		switch m.Destination {
+		case "/opt/tools/init":
+			init = m.Source == "/usr/local/bin/moat" && slices.Contains(m.Options, "ro") && !slices.Contains(m.Options, "rw")
+		case "/opt/tools/walk":
+			walk = m.Source == "/run/moat/gvisor/x/shm/walk" && slices.Contains(m.Options, "rw") && slices.Contains(m.Options, "noexec")
+		}
+	}
+	if !init || !walk {
+		t.Errorf("init bound read-only %v, walk file bound read-write %v: %+v", init, walk, s.Mounts)
+	}
+}
+
 // ociDenies evaluates a deny-list profile as runsc does: a rule matches
 // when its conditions hold, those on the same argument ORed and those on
 // different arguments ANDed; any matching rule denies.
