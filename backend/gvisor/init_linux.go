@@ -121,20 +121,26 @@ func initMain(walkPath string, argv []string) int {
 		<-term
 		_ = unix.Kill(-1, unix.SIGKILL)
 	}()
-	code := reapAll(proc.Pid)
-	if walk != nil {
+	code, quiet := reapAll(proc.Pid)
+	if walk != nil && quiet {
 		writeWalk(walk, nonce)
 	}
 	return code
 }
 
+// quietWithin bounds how long, after the program ended, the init waits for
+// the last process to be gone; past it, it does not walk (the report says
+// so) and exits, which ends the sandbox.
+const quietWithin = 10 * time.Second
+
 // reapAll reaps every child until the program (pid main) ends, then kills
 // every other process of the sandbox and reaps until none is left: kill(-1)
-// from pid 1 reaches all of them (all of the program's uid, none can
-// change it), and every orphan is pid 1's child. It returns the program's
-// exit code.
-func reapAll(main int) int {
-	code := 128 + int(unix.SIGKILL)
+// from pid 1 with CAP_KILL reaches all of them, and every orphan is pid
+// 1's child. It returns the program's
+// exit code, and whether no other process was left within quietWithin.
+func reapAll(main int) (code int, quiet bool) {
+	code = 128 + int(unix.SIGKILL)
+	var ended time.Time
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, 0, nil)
@@ -145,7 +151,10 @@ func reapAll(main int) int {
 			// None left to signal either (a process not yet reparented
 			// would still be found): else kill and reap again.
 			if unix.Kill(-1, unix.SIGKILL) == unix.ESRCH {
-				return code
+				return code, true
+			}
+			if !ended.IsZero() && time.Since(ended) > quietWithin {
+				return code, false
 			}
 			time.Sleep(time.Millisecond)
 			continue
@@ -153,6 +162,7 @@ func reapAll(main int) int {
 		if pid != main {
 			continue
 		}
+		ended = time.Now()
 		switch {
 		case ws.Exited():
 			code = ws.ExitStatus()
