@@ -40,10 +40,11 @@ import (
 // report says /dev/shm was not walked, a cut.
 
 // envInit, in pid 1's environment, names the walk file (inside the
-// sandbox) and makes this binary the init. The program cannot read pid 1's
-// environment (non-dumpable), and the init unsets it before the program
-// starts.
-const envInit = "MOAT_GVISOR_INIT"
+// sandbox) and makes this binary, as pid 1, the init. Its name says nothing
+// of moat: the Sentry (unlike Linux) lets the program read a non-dumpable
+// pid 1's /proc/1/environ, the environment it started with (corpus
+// tells.py found MOAT_... there). The init unsets it for the program.
+const envInit = "INIT_WALK"
 
 // shmFiles bounds the entries of /dev/shm the init packs (the host walks
 // at most observe.MaxFSEntries of all roots).
@@ -57,7 +58,9 @@ const walkTrailer = "\nMOAT-SHM-WALK-END "
 
 func init() {
 	walk, ok := os.LookupEnv(envInit)
-	if !ok {
+	if !ok || os.Getpid() != 1 {
+		// Not pid 1 of a sandbox: moat as anyone started it (the
+		// variable is the user's own then, or the program's).
 		return
 	}
 	runtime.LockOSThread()
