@@ -117,6 +117,9 @@ func TestCorpusBackends(t *testing.T) {
 				})
 			}
 			t.Run("persist_forms", func(t *testing.T) { persistForms(t, b, nil) })
+			t.Run("shm-drop", func(t *testing.T) {
+				wantShm(t, run(t, b, filepath.Join("testdata", "corpus", "shm_drop.py"), nil))
+			})
 			t.Run("tells", func(t *testing.T) {
 				var mod func(*moat.Spec)
 				if bk.name == "gvisor" {

@@ -223,6 +223,9 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 			t.Error("no medium evasion finding for the daemon that outlived the program")
 		}
 	})
+	t.Run("shm-drop", func(t *testing.T) {
+		wantShm(t, run(t, b, filepath.Join("testdata", "corpus", "shm_drop.py"), nil))
+	})
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)
 		var pth, rc bool
@@ -263,6 +266,22 @@ func wantNamed(t *testing.T, res *moat.Result, cat moat.Category, names ...strin
 			dump(t, res)
 			t.Errorf("no high %s finding names %s", cat, name)
 		}
+	}
+}
+
+// wantShm: the .pth and the secret that corpus/shm_drop.py leaves in
+// /dev/shm are found and named there: every backend's report covers
+// /dev/shm (on gVisor a tmpfs inside the Sentry, walked by moat's init).
+func wantShm(t *testing.T, res *moat.Result) {
+	t.Helper()
+	var pth, secret bool
+	for _, f := range res.Findings {
+		pth = pth || (f.Category == moat.CategoryPersistence && f.Severity.Rank() >= moat.SeverityHigh.Rank() && strings.Contains(f.Summary, "/dev/shm/zz_shm.pth"))
+		secret = secret || (f.Category == moat.CategoryExfiltration && f.Severity.Rank() >= moat.SeverityCritical.Rank() && strings.Contains(f.Summary, "/dev/shm/.sem.cache"))
+	}
+	if !pth || !secret {
+		dump(t, res)
+		t.Errorf("a high persistence finding of /dev/shm/zz_shm.pth %v, a critical exfiltration finding of /dev/shm/.sem.cache %v: want both", pth, secret)
 	}
 }
 

@@ -69,6 +69,10 @@ type Options struct {
 	// (its whole path, before the event's is cut to audit.MaxPath), or
 	// "": the first maxHashes exec events get one.
 	Hash func(path string) string
+	// Init says pid 1 is moat's init, which starts the program: the first
+	// exec of the trace is that start, not an event (nothing of the
+	// program's runs before it; it is the program's first process).
+	Init bool
 }
 
 // DeniedSuffix ends the debug log's line of a call the OCI profile
@@ -227,6 +231,10 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 					continue // AF_UNSPEC (disconnect) or no address
 				}
 			case "execve", "execveat":
+				if o.Init {
+					o.Init = false
+					continue
+				}
 				ev.Kind = moat.KindExec
 				var p, dir string
 				at := false

@@ -38,6 +38,24 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestParseInit: with moat's init as pid 1, the trace's first exec is its
+// start of the program, no event; the ones after it are.
+func TestParseInit(t *testing.T) {
+	start := time.Date(2026, 11, 26, 23, 6, 54, 500000000, time.Local)
+	log := straceLog + `I1126 23:06:58.000000   10028 strace.go:567] [   4:   4] python3 E execve(0x7f8e74b59370 /bin/false, 0x7f8e74b59730 ["/bin/false"], 0x7f8e74b59758 [])
+`
+	evs, _ := Parse(strings.NewReader(log), start, 10, Options{Init: true})
+	var execs []string
+	for _, e := range evs {
+		if e.Kind == "exec" {
+			execs = append(execs, e.Path)
+		}
+	}
+	if strings.Join(execs, " ") != "/bin/false" || len(evs) != 3 {
+		t.Errorf("execs %q of %d events, want /bin/false alone (the init's start of the program is none)", execs, len(evs))
+	}
+}
+
 // The process tree and refused families, as runsc 20221219 writes them: a
 // thread (CLONE_THREAD, not a process) whose posix_spawn vforks a shell,
 // which forks an exec; sockets of families the Sentry lacks.
