@@ -22,6 +22,7 @@ import (
 	"iter"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,7 +86,7 @@ var (
 	// The task name and the traced path of an exec are printed raw: a
 	// newline in either goes on the next lines of the log, which Parse
 	// joins to the message (?s).
-	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] ((?s:.{0,16}?)) ([EX]) (execve|execveat|connect|clone|fork|vfork|socket|chdir|fchdir)\(((?s:.*))$`)
+	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*(\d+)\] ((?s:.{0,16}?)) ([EX]) (execve|execveat|connect|clone|fork|vfork|socket|chdir|fchdir)\(((?s:.*))$`)
 	// a trace message's start, whatever follows it
 	straceHead = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] `)
 	// the start of any message of the log: a line without one goes on
@@ -126,16 +127,31 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 	// and the micro-VM's kernel events: a flood of one kind (sockets of a
 	// family the Sentry lacks, the cheapest) cannot crowd out the exec and
 	// connect that follow; all within max.
-	kept := map[moat.Kind]int{}
+	kept, lost := map[moat.Kind]int{}, map[moat.Kind]int{}
+	repeats := map[string]int{}
 	add := func(ev moat.Event) {
+		if ev.Kind == moat.KindExec || ev.Kind == moat.KindExecFailed {
+			// A loop of one command (true, or a missing file) is kept
+			// maxRepeats times, then counted: it cannot fill the reserve.
+			k := string(ev.Kind) + "\x00" + ev.Path + "\x00" + ev.Detail
+			if repeats[k] >= maxRepeats {
+				lost[ev.Kind+repeated]++
+				return
+			}
+			if len(repeats) < maxRepeatKeys {
+				repeats[k]++
+			}
+		}
 		if len(evs) >= max || kept[ev.Kind] >= observe.KernelReserve(ev.Kind) {
-			dropped++
+			lost[ev.Kind]++
 			return
 		}
 		kept[ev.Kind]++
 		evs = append(evs, ev)
 	}
-	for text := range messages(r) {
+	data, _ := io.ReadAll(io.LimitReader(r, MaxBytes))
+	failed, ran := execOutcomes(data)
+	for text := range messages(bytes.NewReader(data)) {
 		seq++
 		m := straceLine().FindStringSubmatch(text)
 		if m == nil {
@@ -166,9 +182,20 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 			continue
 		}
 		pid, _ := strconv.Atoi(m[3])
-		call, rest := m[6], m[7]
+		call, rest := m[7], m[8]
 		ev := moat.Event{Source: moat.SourceKernel, PID: pid, Name: call, TimeMS: stamp(m[1], m[2], start)}
-		if m[5] == "X" {
+		exit := m[6] == "X"
+		if exit && (call == "execve" || call == "execveat") {
+			if !ran[seq] {
+				continue // the exit of an exec its entry stands for
+			}
+			// an exit whose entry is not in the trace: the exec it
+			// returned from, read from the exit's own arguments
+			if loc := straceRet().FindStringIndex(rest); loc != nil {
+				exit, rest = false, rest[:loc[0]]+")"
+			}
+		}
+		if exit {
 			loc := straceRet().FindStringSubmatchIndex(rest)
 			if loc == nil {
 				continue
@@ -228,6 +255,9 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 				}
 			case "execve", "execveat":
 				ev.Kind = moat.KindExec
+				if failed[seq] {
+					ev.Kind = moat.KindExecFailed
+				}
 				var p, dir string
 				at := false
 				if call == "execveat" {
@@ -316,7 +346,108 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 		}
 		evs[i].Ancestors = strings.Join(up, ",")
 	}
+	if ev, n, ok := dropEvent(lost); ok {
+		evs, dropped = append(evs, ev), n
+	}
 	return evs, dropped
+}
+
+// repeated marks, in a drop count's kind, the execs dropped as repeats of
+// one command (maxRepeats) rather than over their kind's reserve.
+const repeated = " (repeated)"
+
+// Bounds of the repeats counted: past maxRepeatKeys distinct commands,
+// the rest are within their kind's reserve alone.
+const (
+	maxRepeats    = 10
+	maxRepeatKeys = 10000
+)
+
+// dropEvent returns the "moat" event that counts, by kind, the kernel
+// events dropped, and their total; false if none was. Named "kernel" (a
+// flood of the kernel side: the report's evasion finding, medium), or
+// "kernel-repeats" where only repeats of one command were dropped (a
+// loop, which hides nothing: each command is kept).
+func dropEvent(lost map[moat.Kind]int) (moat.Event, int, bool) {
+	if len(lost) == 0 {
+		return moat.Event{}, 0, false
+	}
+	var parts []string
+	n := 0
+	name := "kernel-repeats"
+	for k, c := range lost {
+		parts = append(parts, string(k)+" "+strconv.Itoa(c))
+		n += c
+		if !strings.HasSuffix(string(k), repeated) {
+			name = string(moat.SourceKernel)
+		}
+	}
+	slices.Sort(parts)
+	return moat.Event{Source: moat.SourceMoat, Kind: moat.KindEvents, Name: name,
+		Detail: "kernel events of the Sentry's trace over their reserve, counted and dropped: " + strings.Join(parts, ", ")}, n, true
+}
+
+// CutEvent is the "moat" event of a trace cut at MaxBytes (lines: how
+// many lines were not kept past it): everything the program did after
+// went unseen, so it is a flood of the kernel side (the report's evasion
+// finding); false if nothing was cut.
+func CutEvent(lines int) (moat.Event, bool) {
+	if lines <= 0 {
+		return moat.Event{}, false
+	}
+	return moat.Event{Source: moat.SourceMoat, Kind: moat.KindEvents, Name: string(moat.SourceKernel),
+		Detail: "the Sentry's trace was cut at " + strconv.Itoa(MaxBytes>>20) + " MiB: " + strconv.Itoa(lines) +
+			" lines past it not read, so what the program did after went unseen"}, true
+}
+
+// execOutcomes pairs, in the log data, each exec's entry with its exit on
+// the same task ([tgid:tid]), by message number (as Parse counts them):
+// failed holds the entries whose exit returned an errno, their arguments
+// the same; ran the exits of no such entry that returned none. An entry
+// without its exit (the task killed, the log cut) is not in failed: the
+// exec counts as run. The program controls what the Sentry prints of a
+// path raw, and so can forge a whole message after a newline; what such a
+// forgery can do here is bounded so that it hides nothing: an exit
+// matches only an entry of the same arguments (the same path, argv and
+// envp, and their addresses), and a second exit for one entry, the
+// forged one taken first, is then one of no entry, which ran.
+func execOutcomes(data []byte) (failed, ran map[int]bool) {
+	failed, ran = map[int]bool{}, map[int]bool{}
+	type entry struct {
+		seq  int
+		args string
+	}
+	open := map[string]entry{} // task -> its exec entry not yet matched
+	seq := 0
+	for text := range messages(bytes.NewReader(data)) {
+		seq++
+		m := straceLine().FindStringSubmatch(text)
+		if m == nil || (m[7] != "execve" && m[7] != "execveat") {
+			continue
+		}
+		task := m[3] + ":" + m[4]
+		rest := m[8]
+		if m[6] == "E" {
+			if len(open) < maxProcs {
+				open[task] = entry{seq, strings.TrimSuffix(strings.TrimRight(rest, " "), ")")}
+			}
+			continue
+		}
+		loc := straceRet().FindStringSubmatchIndex(rest)
+		if loc == nil {
+			continue
+		}
+		errno := loc[4] >= 0
+		e, ok := open[task]
+		delete(open, task)
+		switch {
+		case ok && e.args == rest[:loc[0]]:
+			failed[e.seq] = errno
+		case !errno:
+			ran[seq] = true
+		}
+	}
+	return failed, ran
 }
 
 // unreadable is the event of a trace message Parse could not read: kind
