@@ -20,6 +20,8 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"net"
+	"net/netip"
 	"path"
 	"regexp"
 	"slices"
@@ -130,10 +132,10 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 	kept, lost := map[moat.Kind]int{}, map[moat.Kind]int{}
 	repeats := map[string]int{}
 	add := func(ev moat.Event) {
-		if ev.Kind == moat.KindExec || ev.Kind == moat.KindExecFailed {
-			// A loop of one command (true, or a missing file) is kept
+		if k, ok := repeatKey(ev); ok {
+			// A loop of one command (true, or a missing file), or of
+			// connects to one host (any port; loopback one host), is kept
 			// maxRepeats times, then counted: it cannot fill the reserve.
-			k := string(ev.Kind) + "\x00" + ev.Path + "\x00" + ev.Detail
 			if repeats[k] >= maxRepeats {
 				lost[ev.Kind+repeated]++
 				return
@@ -352,8 +354,8 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 	return evs, dropped
 }
 
-// repeated marks, in a drop count's kind, the execs dropped as repeats of
-// one command (maxRepeats) rather than over their kind's reserve.
+// repeated marks, in a drop count's kind, the events dropped as repeats
+// (repeatKey, maxRepeats) rather than over their kind's reserve.
 const repeated = " (repeated)"
 
 // Bounds of the repeats counted: past maxRepeatKeys distinct commands,
@@ -363,11 +365,32 @@ const (
 	maxRepeatKeys = 10000
 )
 
+// repeatKey returns what makes ev a repeat of another event: an exec's
+// kind, path and argv; a connect's host, the port left out (a scan of one
+// host's ports is one host), every loopback address one, and a Unix
+// socket's path; false for the kinds that are not counted so.
+func repeatKey(ev moat.Event) (string, bool) {
+	switch ev.Kind {
+	case moat.KindExec, moat.KindExecFailed:
+		return string(ev.Kind) + "\x00" + ev.Path + "\x00" + ev.Detail, true
+	case moat.KindConnect:
+		if ev.Addr == "" {
+			return "connect\x00unix\x00" + ev.Path, true
+		}
+		host, _, err := net.SplitHostPort(ev.Addr)
+		if ip, perr := netip.ParseAddr(host); err == nil && perr == nil && ip.Unmap().IsLoopback() {
+			host = "loopback"
+		}
+		return "connect\x00" + host, true
+	}
+	return "", false
+}
+
 // dropEvent returns the "moat" event that counts, by kind, the kernel
 // events dropped, and their total; false if none was. Named "kernel" (a
 // flood of the kernel side: the report's evasion finding, medium), or
-// "kernel-repeats" where only repeats of one command were dropped (a
-// loop, which hides nothing: each command is kept).
+// "kernel-repeats" where only repeats were dropped (a loop, which hides
+// nothing: each command and host is kept).
 func dropEvent(lost map[moat.Kind]int) (moat.Event, int, bool) {
 	if len(lost) == 0 {
 		return moat.Event{}, 0, false

@@ -211,3 +211,22 @@ func TestParseRepeats(t *testing.T) {
 		t.Errorf("payload %d, repeats event %d, %d dropped, %d events", shell, repeats, dropped, len(evs))
 	}
 }
+
+// TestParseConnectRepeats: refused connects to every port of loopback
+// (connect_flood.py) are one host's, kept maxRepeats times and counted:
+// the connect after them is kept.
+func TestParseConnectRepeats(t *testing.T) {
+	var log strings.Builder
+	for port := range 2000 {
+		fmt.Fprintf(&log, "I1206 08:25:57.200000    4551 strace.go:567] [   1:   1] python3 E connect(0x3 socket:[%d], 0x7f64e6cf2f90 {Family: AF_INET, Addr: 127.0.0.%d, Port: %d}, 0x10)\n", port, 1+port%2, port+1)
+	}
+	log.WriteString(payloadConn)
+	evs, dropped := Parse(strings.NewReader(log.String()), time.Date(2026, 12, 6, 8, 25, 57, 0, time.Local), 1000, Options{})
+	payload := false
+	for _, e := range evs {
+		payload = payload || (e.Kind == "connect" && e.Addr == "203.0.113.7:443")
+	}
+	if !payload || dropped != 2000-maxRepeats || len(evs) != maxRepeats+2 || evs[len(evs)-1].Name != "kernel-repeats" {
+		t.Errorf("payload %v, %d dropped, %d events", payload, dropped, len(evs))
+	}
+}
