@@ -423,6 +423,22 @@ func CutEvent(lines int) (moat.Event, bool) {
 			" lines past it not read, so what the program did after went unseen"}, true
 }
 
+// sameArgs reports whether an exec's entry and exit print the same
+// arguments: the same text, or, where Keep cut both (cutMark), the same
+// start and one end a suffix of the other (the exit's is shorter by its
+// return).
+func sameArgs(entry, exit string) bool {
+	if entry == exit {
+		return true
+	}
+	eh, et, ok1 := strings.Cut(entry, cutMark)
+	xh, xt, ok2 := strings.Cut(exit, cutMark)
+	if !ok1 || !ok2 || strings.Contains(et, cutMark) || strings.Contains(xt, cutMark) {
+		return false
+	}
+	return (strings.HasPrefix(eh, xh) || strings.HasPrefix(xh, eh)) && (strings.HasSuffix(et, xt) || strings.HasSuffix(xt, et))
+}
+
 // execOutcomes pairs, in the log data, each exec's entry with its exit on
 // the same task ([tgid:tid]), by message number (as Parse counts them):
 // failed holds the entries whose exit returned an errno, their arguments
@@ -464,7 +480,7 @@ func execOutcomes(data []byte) (failed, ran map[int]bool) {
 		e, ok := open[task]
 		delete(open, task)
 		switch {
-		case ok && e.args == rest[:loc[0]]:
+		case ok && sameArgs(e.args, rest[:loc[0]]):
 			failed[e.seq] = errno
 		case !errno:
 			ran[seq] = true
@@ -572,6 +588,8 @@ func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	long := false
 	more := false // the last line kept was of the trace: its message may go on
+	var head, tail []byte // of a long trace line (trace: it is one)
+	trace := false
 	keep := func(line []byte) {
 		if kept.Len()+len(line) > MaxBytes {
 			*cut++
@@ -583,24 +601,29 @@ func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
 		line, err := br.ReadSlice('\n')
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
-			if !long && bytes.Contains(line, []byte(" strace.go:")) {
-				// A trace line longer than the buffer (an exec's long
-				// argv): its start, which names the call and the path,
-				// is kept, cut; never the whole line dropped.
-				keep(append(line[:len(line):len(line)], '\n'))
+			if !long {
+				trace = bytes.Contains(line, []byte(" strace.go:"))
+				head = append(head[:0], line[:min(len(line), keepHead)]...)
+				tail = tail[:0]
+			}
+			if trace {
+				tail = lastBytes(append(tail, line...), keepTail)
 			}
 			long, more = true, false
 			continue
 		case long:
-			long = false // the end of a skipped line
+			long = false // the end of a long line
+			if trace {
+				keep(cutLine(head, lastBytes(append(tail, line...), keepTail)))
+			}
 		case len(line) > 0 && bytes.Contains(line, []byte(" strace.go:")):
-			keep(line)
+			keep(cutLine(line, nil))
 			more = true
 		case len(line) > 0 && bytes.HasSuffix(bytes.TrimRight(line, "\n"), []byte(DeniedSuffix)):
 			keep(line)
 			more = false
 		case len(line) > 0 && more && !logHead().Match(line):
-			keep(line) // a trace message's next line (a raw newline in a name or path)
+			keep(cutLine(line, nil)) // a trace message's next line (a raw newline in a name or path)
 		default:
 			more = false
 		}
@@ -608,6 +631,46 @@ func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
 			return
 		}
 	}
+}
+
+// What Keep keeps of a trace line longer than keepHead+keepTail (an
+// exec's long argv or environment): its start, which names the task, the
+// call and the path (at most PATH_MAX), then cutMark, then its end, which
+// holds an exit's return and errno. A flood of such lines costs the bound
+// this much a line, not the line.
+const (
+	keepHead = 8 << 10
+	keepTail = 512
+	// cutMark joins the two: a NUL, which no line of the log holds (the
+	// Sentry quotes arguments; a path and a task name are C strings).
+	cutMark = "\x00"
+)
+
+// cutLine returns line cut to its start and end (cutMark between) if it
+// is longer than keepHead+keepTail, ending in a newline; with end set,
+// line is the start of a line already cut and end its last bytes.
+func cutLine(line, end []byte) []byte {
+	if end == nil {
+		if len(line) <= keepHead+keepTail {
+			return line
+		}
+		end = line[len(line)-keepTail:]
+		line = line[:keepHead]
+	}
+	out := make([]byte, 0, len(line)+len(cutMark)+len(end)+1)
+	out = append(append(append(out, line...), cutMark...), end...)
+	if !bytes.HasSuffix(out, []byte("\n")) {
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// lastBytes returns the last n bytes of b, in b's own array.
+func lastBytes(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	return append(b[:0], b[len(b)-n:]...)
 }
 
 // maxHashes bounds the exec events hashed (Options.Hash).

@@ -1,7 +1,9 @@
 package sentry
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -228,5 +230,41 @@ func TestParseConnectRepeats(t *testing.T) {
 	}
 	if !payload || dropped != 2000-maxRepeats || len(evs) != maxRepeats+2 || evs[len(evs)-1].Name != "kernel-repeats" {
 		t.Errorf("payload %v, %d dropped, %d events", payload, dropped, len(evs))
+	}
+}
+
+// TestKeepLongExecFlood: failing execs whose argv makes each line 200
+// KiB (the Sentry prints every argument) cost the bound Keep's start and
+// end of each line, not the line: 1,000 of them (400 MiB of log) leave
+// the payload after them in what is kept, and each is still paired with
+// its exit (exec-failed, by the errno at the end).
+func TestKeepLongExecFlood(t *testing.T) {
+	pad := `, "` + strings.Repeat("A", 1000) + `"`
+	long := strings.Repeat(pad, 100)
+	r, w := io.Pipe()
+	go func() {
+		for i := range 400 {
+			for _, l := range []string{floodEntry, floodExit} {
+				fmt.Fprintf(w, strings.Replace(l, `["x"]`, `["x"`+long+`]`, 1), i)
+			}
+		}
+		io.WriteString(w, payloadExec+payloadRan+payloadConn)
+		w.Close()
+	}()
+	var kept bytes.Buffer
+	cut := 0
+	Keep(r, &kept, &cut)
+	evs, _ := Parse(bytes.NewReader(kept.Bytes()), time.Date(2026, 12, 6, 8, 25, 57, 0, time.Local), 1000, Options{})
+	kinds := map[string]int{}
+	shell := false
+	for _, e := range evs {
+		kinds[string(e.Kind)]++
+		shell = shell || (e.Kind == "exec" && e.Detail == "/bin/sh -c cat /etc/shadow")
+		if e.Kind == "exec-failed" && (!strings.HasPrefix(e.Path, "/nonexistent/x") || !strings.HasPrefix(e.Detail, "x AAAA") || strings.ContainsRune(e.Detail, 0)) {
+			t.Errorf("flood event %+v", e)
+		}
+	}
+	if cut != 0 || !shell || kinds["connect"] != 1 || kinds["exec-failed"] != 50 || kinds["exec"] != 1 {
+		t.Errorf("cut %d (kept %d MiB), payload exec %v, kept %v", cut, kept.Len()>>20, shell, kinds)
 	}
 }
