@@ -587,7 +587,7 @@ func lazyRE(expr string) func() *regexp.Regexp {
 func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	long := false
-	more := false // the last line kept was of the trace: its message may go on
+	more := false         // the last line kept was of the trace: its message may go on
 	var head, tail []byte // of a long trace line (trace: it is one)
 	trace := false
 	keep := func(line []byte) {
