@@ -293,6 +293,14 @@ func (a *analysis) execution() {
 	seen := map[string]bool{}
 	var others []moat.Event
 	for i, e := range a.evs {
+		if e.Kind == moat.KindExecFailed && e.Source == moat.SourceKernel && writable(e.Path) && written[e.Path] && !a.isOwn(e) && !seen["failed|"+e.Path] {
+			// A dropped file the kernel saw fail to run (no interpreter
+			// for its #! in the sandbox, a format it lacks) is the same
+			// intent as one that ran.
+			seen["failed|"+e.Path] = true
+			a.add(moat.CategoryExecution, "high", "tried to execute a file the run wrote (the exec failed): "+e.Path, []moat.Event{e})
+			continue
+		}
 		if e.Kind != "exec" || e.Source == "moat" || a.isOwn(e) || a.failedExec(e) {
 			continue
 		}

@@ -170,15 +170,7 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 	})
 	t.Run("exec-flood-hides-nothing", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "exec_flood.py"), userland)
-		var exec, conn bool
-		for _, e := range res.Events {
-			exec = exec || (e.Source == moat.SourceKernel && e.Kind == moat.KindExec && strings.Contains(e.Detail, "cat /etc/shadow"))
-			conn = conn || (e.Source == moat.SourceKernel && e.Kind == moat.KindConnect && e.Addr == "203.0.113.7:443")
-		}
-		if !exec || !conn || res.EventsDropped == 0 {
-			dump(t, res)
-			t.Errorf("payload exec kept %v, connect kept %v, dropped %d", exec, conn, res.EventsDropped)
-		}
+		hidesNothing(t, res, moat.SeverityMedium)
 	})
 	t.Run("exec-hash", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "download_exec.py"), nil)
@@ -282,6 +274,24 @@ func wantShm(t *testing.T, res *moat.Result) {
 	if !pth || !secret {
 		dump(t, res)
 		t.Errorf("a high persistence finding of /dev/shm/zz_shm.pth %v, a critical exfiltration finding of /dev/shm/.sem.cache %v: want both", pth, secret)
+	}
+}
+
+// hidesNothing fails a run of a flood program (exec_flood.py and its
+// kin) whose payload, run after the flood, is not in the kernel's events
+// (the shell that reads /etc/shadow, the connect to 203.0.113.7:443), or
+// whose flood was not counted and made an evasion finding of at least
+// sev.
+func hidesNothing(t *testing.T, res *moat.Result, sev moat.Severity) {
+	t.Helper()
+	var exec, conn bool
+	for _, e := range res.Events {
+		exec = exec || (e.Source == moat.SourceKernel && e.Kind == moat.KindExec && strings.Contains(e.Detail, "cat /etc/shadow"))
+		conn = conn || (e.Source == moat.SourceKernel && e.Kind == moat.KindConnect && e.Addr == "203.0.113.7:443")
+	}
+	if !exec || !conn || res.EventsDropped == 0 || !has(res.Findings, moat.CategoryEvasion, sev) {
+		dump(t, res)
+		t.Errorf("payload exec kept %v, connect kept %v, dropped %d, evasion finding of %s %v", exec, conn, res.EventsDropped, sev, has(res.Findings, moat.CategoryEvasion, sev))
 	}
 }
 

@@ -79,6 +79,11 @@ func TestAnalyze(t *testing.T) {
 		{"a dropped binary named python", []moat.Event{
 			{Source: "moat", Kind: "interpreter", Path: "/usr/bin/python3.11", SHA256: "aa"},
 			{Source: "kernel", Kind: "exec", Path: "/tmp/python3", SHA256: "cc", PID: 4}}, moat.CategoryExecution, "high"},
+		{"a dropped file that failed to run", []moat.Event{
+			{Source: "audit", Kind: "write", Path: "/tmp/.cache-update", PID: 1},
+			{Source: "kernel", Kind: "exec-failed", Path: "/tmp/.cache-update", Detail: "/tmp/.cache-update", PID: 2, PPID: 1}}, moat.CategoryExecution, "high"},
+		{"a failed exec of a file the run did not write", []moat.Event{
+			{Source: "kernel", Kind: "exec-failed", Path: "/tmp/missing", Detail: "missing", PID: 2}}, moat.CategoryExecution, ""},
 		{"kernel events dropped", []moat.Event{{Source: "moat", Kind: "events", Name: "kernel", Detail: "exec-failed 5000"}}, moat.CategoryEvasion, "medium"},
 		{"a flood of failing execs", floodFailed(60), moat.CategoryEvasion, "medium"},
 		{"the sink's dropped events, searched", []moat.Event{{Source: "network", Kind: "events", Detail: "1100 network events over their budgets; Data: what they carried, joined"}}, moat.CategoryNetwork, ""},

@@ -341,6 +341,9 @@ func (r *runner) straceEvents() ([]moat.Event, int) {
 	}
 	evs, dropped := sentry.Parse(bytes.NewReader(r.sentry.kept.Bytes()), r.rep.start, observe.MaxKernelEvents,
 		sentry.Options{Cwd: workDir, Hash: r.execHash, Init: r.rep.shm != ""})
+	if ev, ok := sentry.CutEvent(r.sentry.cut); ok {
+		evs = append(evs, ev)
+	}
 	return evs, dropped + r.sentry.cut
 }
 

@@ -20,8 +20,11 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"net"
+	"net/netip"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,7 +92,7 @@ var (
 	// The task name and the traced path of an exec are printed raw: a
 	// newline in either goes on the next lines of the log, which Parse
 	// joins to the message (?s).
-	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] ((?s:.{0,16}?)) ([EX]) (execve|execveat|connect|clone|fork|vfork|socket|chdir|fchdir)\(((?s:.*))$`)
+	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*(\d+)\] ((?s:.{0,16}?)) ([EX]) (execve|execveat|connect|clone|fork|vfork|socket|chdir|fchdir)\(((?s:.*))$`)
 	// a trace message's start, whatever follows it
 	straceHead = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] `)
 	// the start of any message of the log: a line without one goes on
@@ -130,16 +133,31 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 	// and the micro-VM's kernel events: a flood of one kind (sockets of a
 	// family the Sentry lacks, the cheapest) cannot crowd out the exec and
 	// connect that follow; all within max.
-	kept := map[moat.Kind]int{}
+	kept, lost := map[moat.Kind]int{}, map[moat.Kind]int{}
+	repeats := map[string]int{}
 	add := func(ev moat.Event) {
+		if k, ok := repeatKey(ev); ok {
+			// A loop of one command (true, or a missing file), or of
+			// connects to one host (any port; loopback one host), is kept
+			// maxRepeats times, then counted: it cannot fill the reserve.
+			if repeats[k] >= maxRepeats {
+				lost[ev.Kind+repeated]++
+				return
+			}
+			if len(repeats) < maxRepeatKeys {
+				repeats[k]++
+			}
+		}
 		if len(evs) >= max || kept[ev.Kind] >= observe.KernelReserve(ev.Kind) {
-			dropped++
+			lost[ev.Kind]++
 			return
 		}
 		kept[ev.Kind]++
 		evs = append(evs, ev)
 	}
-	for text := range messages(r) {
+	data, _ := io.ReadAll(io.LimitReader(r, MaxBytes))
+	failed, ran := execOutcomes(data)
+	for text := range messages(bytes.NewReader(data)) {
 		seq++
 		m := straceLine().FindStringSubmatch(text)
 		if m == nil {
@@ -170,9 +188,20 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 			continue
 		}
 		pid, _ := strconv.Atoi(m[3])
-		call, rest := m[6], m[7]
+		call, rest := m[7], m[8]
 		ev := moat.Event{Source: moat.SourceKernel, PID: pid, Name: call, TimeMS: stamp(m[1], m[2], start)}
-		if m[5] == "X" {
+		exit := m[6] == "X"
+		if exit && (call == "execve" || call == "execveat") {
+			if !ran[seq] {
+				continue // the exit of an exec its entry stands for
+			}
+			// an exit whose entry is not in the trace: the exec it
+			// returned from, read from the exit's own arguments
+			if loc := straceRet().FindStringIndex(rest); loc != nil {
+				exit, rest = false, rest[:loc[0]]+")"
+			}
+		}
+		if exit {
 			loc := straceRet().FindStringSubmatchIndex(rest)
 			if loc == nil {
 				continue
@@ -236,6 +265,9 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 					continue
 				}
 				ev.Kind = moat.KindExec
+				if failed[seq] {
+					ev.Kind = moat.KindExecFailed
+				}
 				var p, dir string
 				at := false
 				if call == "execveat" {
@@ -324,7 +356,145 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 		}
 		evs[i].Ancestors = strings.Join(up, ",")
 	}
+	if ev, n, ok := dropEvent(lost); ok {
+		evs, dropped = append(evs, ev), n
+	}
 	return evs, dropped
+}
+
+// repeated marks, in a drop count's kind, the events dropped as repeats
+// (repeatKey, maxRepeats) rather than over their kind's reserve.
+const repeated = " (repeated)"
+
+// Bounds of the repeats counted: past maxRepeatKeys distinct commands,
+// the rest are within their kind's reserve alone.
+const (
+	maxRepeats    = 10
+	maxRepeatKeys = 10000
+)
+
+// repeatKey returns what makes ev a repeat of another event: an exec's
+// kind, path and argv; a connect's host, the port left out (a scan of one
+// host's ports is one host), every loopback address one, and a Unix
+// socket's path; false for the kinds that are not counted so.
+func repeatKey(ev moat.Event) (string, bool) {
+	switch ev.Kind {
+	case moat.KindExec, moat.KindExecFailed:
+		return string(ev.Kind) + "\x00" + ev.Path + "\x00" + ev.Detail, true
+	case moat.KindConnect:
+		if ev.Addr == "" {
+			return "connect\x00unix\x00" + ev.Path, true
+		}
+		host, _, err := net.SplitHostPort(ev.Addr)
+		if ip, perr := netip.ParseAddr(host); err == nil && perr == nil && ip.Unmap().IsLoopback() {
+			host = "loopback"
+		}
+		return "connect\x00" + host, true
+	}
+	return "", false
+}
+
+// dropEvent returns the "moat" event that counts, by kind, the kernel
+// events dropped, and their total; false if none was. Named "kernel" (a
+// flood of the kernel side: the report's evasion finding, medium), or
+// "kernel-repeats" where only repeats were dropped (a loop, which hides
+// nothing: each command and host is kept).
+func dropEvent(lost map[moat.Kind]int) (moat.Event, int, bool) {
+	if len(lost) == 0 {
+		return moat.Event{}, 0, false
+	}
+	var parts []string
+	n := 0
+	name := "kernel-repeats"
+	for k, c := range lost {
+		parts = append(parts, string(k)+" "+strconv.Itoa(c))
+		n += c
+		if !strings.HasSuffix(string(k), repeated) {
+			name = string(moat.SourceKernel)
+		}
+	}
+	slices.Sort(parts)
+	return moat.Event{Source: moat.SourceMoat, Kind: moat.KindEvents, Name: name,
+		Detail: "kernel events of the Sentry's trace over their reserve, counted and dropped: " + strings.Join(parts, ", ")}, n, true
+}
+
+// CutEvent is the "moat" event of a trace cut at MaxBytes (lines: how
+// many lines were not kept past it): everything the program did after
+// went unseen, so it is a flood of the kernel side (the report's evasion
+// finding); false if nothing was cut.
+func CutEvent(lines int) (moat.Event, bool) {
+	if lines <= 0 {
+		return moat.Event{}, false
+	}
+	return moat.Event{Source: moat.SourceMoat, Kind: moat.KindEvents, Name: string(moat.SourceKernel),
+		Detail: "the Sentry's trace was cut at " + strconv.Itoa(MaxBytes>>20) + " MiB: " + strconv.Itoa(lines) +
+			" lines past it not read, so what the program did after went unseen"}, true
+}
+
+// sameArgs reports whether an exec's entry and exit print the same
+// arguments: the same text, or, where Keep cut both (cutMark), the same
+// start and one end a suffix of the other (the exit's is shorter by its
+// return).
+func sameArgs(entry, exit string) bool {
+	if entry == exit {
+		return true
+	}
+	eh, et, ok1 := strings.Cut(entry, cutMark)
+	xh, xt, ok2 := strings.Cut(exit, cutMark)
+	if !ok1 || !ok2 || strings.Contains(et, cutMark) || strings.Contains(xt, cutMark) {
+		return false
+	}
+	return (strings.HasPrefix(eh, xh) || strings.HasPrefix(xh, eh)) && (strings.HasSuffix(et, xt) || strings.HasSuffix(xt, et))
+}
+
+// execOutcomes pairs, in the log data, each exec's entry with its exit on
+// the same task ([tgid:tid]), by message number (as Parse counts them):
+// failed holds the entries whose exit returned an errno, their arguments
+// the same; ran the exits of no such entry that returned none. An entry
+// without its exit (the task killed, the log cut) is not in failed: the
+// exec counts as run. The program controls what the Sentry prints of a
+// path raw, and so can forge a whole message after a newline; what such a
+// forgery can do here is bounded so that it hides nothing: an exit
+// matches only an entry of the same arguments (the same path, argv and
+// envp, and their addresses), and a second exit for one entry, the
+// forged one taken first, is then one of no entry, which ran.
+func execOutcomes(data []byte) (failed, ran map[int]bool) {
+	failed, ran = map[int]bool{}, map[int]bool{}
+	type entry struct {
+		seq  int
+		args string
+	}
+	open := map[string]entry{} // task -> its exec entry not yet matched
+	seq := 0
+	for text := range messages(bytes.NewReader(data)) {
+		seq++
+		m := straceLine().FindStringSubmatch(text)
+		if m == nil || (m[7] != "execve" && m[7] != "execveat") {
+			continue
+		}
+		task := m[3] + ":" + m[4]
+		rest := m[8]
+		if m[6] == "E" {
+			if len(open) < maxProcs {
+				open[task] = entry{seq, strings.TrimSuffix(strings.TrimRight(rest, " "), ")")}
+			}
+			continue
+		}
+		loc := straceRet().FindStringSubmatchIndex(rest)
+		if loc == nil {
+			continue
+		}
+		errno := loc[4] >= 0
+		e, ok := open[task]
+		delete(open, task)
+		switch {
+		case ok && sameArgs(e.args, rest[:loc[0]]):
+			failed[e.seq] = errno
+		case !errno:
+			ran[seq] = true
+		}
+	}
+	return failed, ran
 }
 
 // unreadable is the event of a trace message Parse could not read: kind
@@ -425,7 +595,9 @@ func lazyRE(expr string) func() *regexp.Regexp {
 func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	long := false
-	more := false // the last line kept was of the trace: its message may go on
+	more := false         // the last line kept was of the trace: its message may go on
+	var head, tail []byte // of a long trace line (trace: it is one)
+	trace := false
 	keep := func(line []byte) {
 		if kept.Len()+len(line) > MaxBytes {
 			*cut++
@@ -437,24 +609,29 @@ func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
 		line, err := br.ReadSlice('\n')
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
-			if !long && bytes.Contains(line, []byte(" strace.go:")) {
-				// A trace line longer than the buffer (an exec's long
-				// argv): its start, which names the call and the path,
-				// is kept, cut; never the whole line dropped.
-				keep(append(line[:len(line):len(line)], '\n'))
+			if !long {
+				trace = bytes.Contains(line, []byte(" strace.go:"))
+				head = append(head[:0], line[:min(len(line), keepHead)]...)
+				tail = tail[:0]
+			}
+			if trace {
+				tail = lastBytes(append(tail, line...), keepTail)
 			}
 			long, more = true, false
 			continue
 		case long:
-			long = false // the end of a skipped line
+			long = false // the end of a long line
+			if trace {
+				keep(cutLine(head, lastBytes(append(tail, line...), keepTail)))
+			}
 		case len(line) > 0 && bytes.Contains(line, []byte(" strace.go:")):
-			keep(line)
+			keep(cutLine(line, nil))
 			more = true
 		case len(line) > 0 && bytes.HasSuffix(bytes.TrimRight(line, "\n"), []byte(DeniedSuffix)):
 			keep(line)
 			more = false
 		case len(line) > 0 && more && !logHead().Match(line):
-			keep(line) // a trace message's next line (a raw newline in a name or path)
+			keep(cutLine(line, nil)) // a trace message's next line (a raw newline in a name or path)
 		default:
 			more = false
 		}
@@ -462,6 +639,46 @@ func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
 			return
 		}
 	}
+}
+
+// What Keep keeps of a trace line longer than keepHead+keepTail (an
+// exec's long argv or environment): its start, which names the task, the
+// call and the path (at most PATH_MAX), then cutMark, then its end, which
+// holds an exit's return and errno. A flood of such lines costs the bound
+// this much a line, not the line.
+const (
+	keepHead = 8 << 10
+	keepTail = 512
+	// cutMark joins the two: a NUL, which no line of the log holds (the
+	// Sentry quotes arguments; a path and a task name are C strings).
+	cutMark = "\x00"
+)
+
+// cutLine returns line cut to its start and end (cutMark between) if it
+// is longer than keepHead+keepTail, ending in a newline; with end set,
+// line is the start of a line already cut and end its last bytes.
+func cutLine(line, end []byte) []byte {
+	if end == nil {
+		if len(line) <= keepHead+keepTail {
+			return line
+		}
+		end = line[len(line)-keepTail:]
+		line = line[:keepHead]
+	}
+	out := make([]byte, 0, len(line)+len(cutMark)+len(end)+1)
+	out = append(append(append(out, line...), cutMark...), end...)
+	if !bytes.HasSuffix(out, []byte("\n")) {
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// lastBytes returns the last n bytes of b, in b's own array.
+func lastBytes(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	return append(b[:0], b[len(b)-n:]...)
 }
 
 // maxHashes bounds the exec events hashed (Options.Hash).
