@@ -468,18 +468,22 @@ func (a *analysis) drops() {
 		}
 	}
 	var failed []moat.Event
+	paths := map[string]bool{}
 	for _, e := range a.evs {
 		if e.Source == moat.SourceKernel && e.Kind == moat.KindExecFailed {
 			failed = append(failed, e)
+			paths[e.Path] = true
 		}
 	}
-	if len(failed) >= failedExecFlood {
-		a.add(moat.CategoryEvasion, moat.SeverityMedium, fmt.Sprintf("%d execs of files that do not exist or cannot run (a flood that fills event budgets)", len(failed)), failed)
+	if len(paths) >= failedExecFlood {
+		a.add(moat.CategoryEvasion, moat.SeverityMedium, fmt.Sprintf("%d execs of %d files that do not exist or cannot run (a flood that fills event budgets)", len(failed), len(paths)), failed)
 	}
 }
 
-// failedExecFlood: this many failing execs in one run is a flood; a PATH
-// search fails a few times per command.
+// failedExecFlood: failing execs of this many different files in one run
+// are a flood; a PATH search fails a few times per command, and a test
+// suite that looks for a tool the machine lacks (pygments' fc-list) looks
+// along the same PATH each time: the same few files.
 const failedExecFlood = 40
 
 // netrcForRequest: e is a read of ~/.netrc by a process that read no other

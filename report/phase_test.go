@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -95,6 +96,27 @@ func TestPathMiss(t *testing.T) {
 		try("/usr/bin/uname", 3)}
 	if got := high(ran); len(got) != 1 || !strings.Contains(got[0], "/tmp/x/uname") {
 		t.Errorf("ran, then another exec: %q", got)
+	}
+	// A suite that looks for a tool the machine lacks in every test
+	// (pygments' fc-list): many failing execs of the same few files is no
+	// flood; failing execs of 40 different files are.
+	fail := func(p string, ms int64) moat.Event {
+		return moat.Event{TimeMS: ms, Source: "kernel", Kind: "exec-failed", PID: 5, Path: p, Detail: "fc-list"}
+	}
+	var again, flood []moat.Event
+	for i := range 30 {
+		for _, d := range []string{"/work/.venv/bin", "/usr/local/bin", "/usr/bin", "/bin"} {
+			again = append(again, fail(d+"/fc-list", int64(i)))
+		}
+	}
+	if got := high(again); len(got) != 0 {
+		t.Errorf("a PATH search in every test: %q", got)
+	}
+	for i := range failedExecFlood {
+		flood = append(flood, fail(fmt.Sprintf("/nonexistent/x%d", i), int64(i)))
+	}
+	if got := high(flood); len(got) != 1 || !strings.Contains(got[0], "do not exist") {
+		t.Errorf("a flood of failing execs: %q", got)
 	}
 }
 

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -307,10 +308,11 @@ func FuzzAnalyze(f *testing.F) {
 	})
 }
 
+// floodFailed: n failing execs, each of another file (exec_flood.py).
 func floodFailed(n int) []moat.Event {
 	var evs []moat.Event
 	for i := 0; i < n; i++ {
-		evs = append(evs, moat.Event{Source: "kernel", Kind: "exec-failed", Path: "/nonexistent", PID: 4, TimeMS: int64(i)})
+		evs = append(evs, moat.Event{Source: "kernel", Kind: "exec-failed", Path: fmt.Sprintf("/nonexistent/x%d", i), PID: 4, TimeMS: int64(i)})
 	}
 	return evs
 }

@@ -20,11 +20,8 @@ import (
 	"errors"
 	"io"
 	"iter"
-	"net"
-	"net/netip"
 	"path"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,27 +130,11 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 	// and the micro-VM's kernel events: a flood of one kind (sockets of a
 	// family the Sentry lacks, the cheapest) cannot crowd out the exec and
 	// connect that follow; all within max.
-	kept, lost := map[moat.Kind]int{}, map[moat.Kind]int{}
-	repeats := map[string]int{}
+	budget := observe.KernelBudget{Max: max}
 	add := func(ev moat.Event) {
-		if k, ok := repeatKey(ev); ok {
-			// A loop of one command (true, or a missing file), or of
-			// connects to one host (any port; loopback one host), is kept
-			// maxRepeats times, then counted: it cannot fill the reserve.
-			if repeats[k] >= maxRepeats {
-				lost[ev.Kind+repeated]++
-				return
-			}
-			if len(repeats) < maxRepeatKeys {
-				repeats[k]++
-			}
+		if budget.Keep(ev) {
+			evs = append(evs, ev)
 		}
-		if len(evs) >= max || kept[ev.Kind] >= observe.KernelReserve(ev.Kind) {
-			lost[ev.Kind]++
-			return
-		}
-		kept[ev.Kind]++
-		evs = append(evs, ev)
 	}
 	data, _ := io.ReadAll(io.LimitReader(r, MaxBytes))
 	failed, ran := execOutcomes(data)
@@ -356,66 +337,10 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 		}
 		evs[i].Ancestors = strings.Join(up, ",")
 	}
-	if ev, n, ok := dropEvent(lost); ok {
+	if ev, n, ok := budget.Event("kernel events of the Sentry's trace"); ok {
 		evs, dropped = append(evs, ev), n
 	}
 	return evs, dropped
-}
-
-// repeated marks, in a drop count's kind, the events dropped as repeats
-// (repeatKey, maxRepeats) rather than over their kind's reserve.
-const repeated = " (repeated)"
-
-// Bounds of the repeats counted: past maxRepeatKeys distinct commands,
-// the rest are within their kind's reserve alone.
-const (
-	maxRepeats    = 10
-	maxRepeatKeys = 10000
-)
-
-// repeatKey returns what makes ev a repeat of another event: an exec's
-// kind, path and argv; a connect's host, the port left out (a scan of one
-// host's ports is one host), every loopback address one, and a Unix
-// socket's path; false for the kinds that are not counted so.
-func repeatKey(ev moat.Event) (string, bool) {
-	switch ev.Kind {
-	case moat.KindExec, moat.KindExecFailed:
-		return string(ev.Kind) + "\x00" + ev.Path + "\x00" + ev.Detail, true
-	case moat.KindConnect:
-		if ev.Addr == "" {
-			return "connect\x00unix\x00" + ev.Path, true
-		}
-		host, _, err := net.SplitHostPort(ev.Addr)
-		if ip, perr := netip.ParseAddr(host); err == nil && perr == nil && ip.Unmap().IsLoopback() {
-			host = "loopback"
-		}
-		return "connect\x00" + host, true
-	}
-	return "", false
-}
-
-// dropEvent returns the "moat" event that counts, by kind, the kernel
-// events dropped, and their total; false if none was. Named "kernel" (a
-// flood of the kernel side: the report's evasion finding, medium), or
-// "kernel-repeats" where only repeats were dropped (a loop, which hides
-// nothing: each command and host is kept).
-func dropEvent(lost map[moat.Kind]int) (moat.Event, int, bool) {
-	if len(lost) == 0 {
-		return moat.Event{}, 0, false
-	}
-	var parts []string
-	n := 0
-	name := "kernel-repeats"
-	for k, c := range lost {
-		parts = append(parts, string(k)+" "+strconv.Itoa(c))
-		n += c
-		if !strings.HasSuffix(string(k), repeated) {
-			name = string(moat.SourceKernel)
-		}
-	}
-	slices.Sort(parts)
-	return moat.Event{Source: moat.SourceMoat, Kind: moat.KindEvents, Name: name,
-		Detail: "kernel events of the Sentry's trace over their reserve, counted and dropped: " + strings.Join(parts, ", ")}, n, true
 }
 
 // CutEvent is the "moat" event of a trace cut at MaxBytes (lines: how
