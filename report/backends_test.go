@@ -60,13 +60,8 @@ func TestCorpusBackends(t *testing.T) {
 				{"corpus/download_exec.py", [][2]string{{"execution", "high"}}},
 				{"corpus/dns_exfil.py", [][2]string{{"exfiltration", "critical"}}},
 				{"corpus/miner.py", [][2]string{{"resource-abuse", "medium"}}},
-			}
-			if bk.name == "gvisor" {
-				// the containers send a file's first MiB only
-				cases = append(cases, struct {
-					file     string
-					findings [][2]string
-				}{"corpus/big_file.py", [][2]string{{"exfiltration", "critical"}}})
+				{"corpus/big_file.py", [][2]string{{"exfiltration", "critical"}}},
+				{"corpus/sparse_file.py", [][2]string{{"exfiltration", "critical"}}},
 			}
 			if bk.kernel != "" {
 				cases = append(cases, struct {
