@@ -210,3 +210,27 @@ func TestCorpusGVisorKernel(t *testing.T) {
 		t.Error("no high network finding on a kernel socket event of AF_VSOCK")
 	})
 }
+
+// TestCorpusPythonInit: bootstrap.py, the containers' init where moat's
+// binary cannot run (another OS or architecture; the ssh backend), sends
+// the files the run wrote as moat's init does: a secret past a big file's
+// first MiB or behind a sparse file's hole, and a .pth's code behind
+// padding, are found.
+func TestCorpusPythonInit(t *testing.T) {
+	moattest.RequireBackend(t, "docker")
+	b := docker.New(testImage(), "", "")
+	b.PythonInit = true
+	for _, c := range []struct{ file, category, severity string }{
+		{"big_file.py", "exfiltration", "critical"},
+		{"sparse_file.py", "exfiltration", "critical"},
+		{"pth_hidden.py", "persistence", "high"},
+	} {
+		t.Run(strings.TrimSuffix(c.file, ".py"), func(t *testing.T) {
+			res := run(t, b, filepath.Join("testdata", "corpus", c.file), nil)
+			if !has(res.Findings, moat.Category(c.category), moat.Severity(c.severity)) {
+				dump(t, res)
+				t.Errorf("no %s finding of severity %s or more", c.category, c.severity)
+			}
+		})
+	}
+}
