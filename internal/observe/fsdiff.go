@@ -147,6 +147,8 @@ type Differ struct {
 	// Cut says why the walk of after is not whole (WalkCut): an event
 	// of moat's that the report is incomplete.
 	Cut string
+	// scanCut: the content search stopped at its budget or deadline.
+	scanCut bool
 }
 
 // Diff compares before with after. It returns at most MaxFSEvents events,
@@ -237,6 +239,13 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 			}
 		}
 		add(ev)
+	}
+	if d.scanCut {
+		// The content search stopped at its budget (or the deadline):
+		// what it did not read is counted with the events dropped, as
+		// the names' cut below, never silent (a low finding: an
+		// ordinary install writes more than the budget too).
+		dropped++
 	}
 	if d.names(before, after, matcher, secret) != "" {
 		// Counted with the events dropped (a low finding, as a flood of
@@ -427,6 +436,7 @@ func (d *Differ) scan(p string, size int64, budget *int64, f func(off int64, dat
 	var off int64
 	for {
 		if *budget >= MaxScanTotal || !time.Now().Before(d.Deadline) {
+			d.scanCut = true
 			return false
 		}
 		// stop: where this run of data ends (past size: a file longer

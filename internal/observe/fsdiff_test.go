@@ -167,3 +167,19 @@ func TestDiffSparseFile(t *testing.T) {
 		}
 	}
 }
+
+// Files past the content budget are not read, and that is counted with
+// the events dropped (a finding), never silent.
+func TestDiffScanBudgetCounted(t *testing.T) {
+	after := Snapshot{}
+	for i := range 3 {
+		after[fmt.Sprintf("/tmp/pad%d", i)] = FileState{Size: MaxScanTotal / 2, Ino: uint64(i + 1)}
+	}
+	pad := make([]byte, MaxScanFile+1)
+	read := func(_ string, _, n int64) ([]byte, error) { return pad[:min(n, int64(len(pad)))], nil }
+	d := &Differ{Deadline: time.Now().Add(time.Minute), Read: func(p string, n int64) ([]byte, error) { return read(p, 0, n) }, ReadAt: read}
+	evs, dropped := d.Diff(Snapshot{}, after)
+	if dropped != 1 {
+		t.Errorf("dropped %d, want 1 (the content search's cut): %+v", dropped, evs)
+	}
+}
