@@ -60,13 +60,8 @@ func TestCorpusBackends(t *testing.T) {
 				{"corpus/download_exec.py", [][2]string{{"execution", "high"}}},
 				{"corpus/dns_exfil.py", [][2]string{{"exfiltration", "critical"}}},
 				{"corpus/miner.py", [][2]string{{"resource-abuse", "medium"}}},
-			}
-			if bk.name == "gvisor" {
-				// the containers send a file's first MiB only
-				cases = append(cases, struct {
-					file     string
-					findings [][2]string
-				}{"corpus/big_file.py", [][2]string{{"exfiltration", "critical"}}})
+				{"corpus/big_file.py", [][2]string{{"exfiltration", "critical"}}},
+				{"corpus/sparse_file.py", [][2]string{{"exfiltration", "critical"}}},
 			}
 			if bk.kernel != "" {
 				cases = append(cases, struct {
@@ -237,4 +232,28 @@ func TestCorpusGVisorKernel(t *testing.T) {
 		dump(t, res)
 		t.Error("no high network finding on a kernel socket event of AF_VSOCK")
 	})
+}
+
+// TestCorpusPythonInit: bootstrap.py, the containers' init where moat's
+// binary cannot run (another OS or architecture; the ssh backend), sends
+// the files the run wrote as moat's init does: a secret past a big file's
+// first MiB or behind a sparse file's hole, and a .pth's code behind
+// padding, are found.
+func TestCorpusPythonInit(t *testing.T) {
+	moattest.RequireBackend(t, "docker")
+	b := docker.New(testImage(), "", "")
+	b.PythonInit = true
+	for _, c := range []struct{ file, category, severity string }{
+		{"big_file.py", "exfiltration", "critical"},
+		{"sparse_file.py", "exfiltration", "critical"},
+		{"pth_hidden.py", "persistence", "high"},
+	} {
+		t.Run(strings.TrimSuffix(c.file, ".py"), func(t *testing.T) {
+			res := run(t, b, filepath.Join("testdata", "corpus", c.file), nil)
+			if !has(res.Findings, moat.Category(c.category), moat.Severity(c.severity)) {
+				dump(t, res)
+				t.Errorf("no %s finding of severity %s or more", c.category, c.severity)
+			}
+		})
+	}
 }

@@ -129,6 +129,7 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		// network none: the hook alone sees the body, past its first KiB
 		{"long_body.py", nil, [][2]string{{"exfiltration", "critical"}}},
 		{"big_file.py", nil, [][2]string{{"exfiltration", "critical"}}},
+		{"sparse_file.py", nil, [][2]string{{"exfiltration", "critical"}}},
 		{"fake_python.py", userland, [][2]string{{"execution", "high"}}},
 	}
 	for _, w := range want {

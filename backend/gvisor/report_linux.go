@@ -218,7 +218,8 @@ func (r *runner) finishReport(res *moat.Result) {
 		}
 		d := observe.Differ{Tokens: rep.plan.Tokens, Planted: rep.plan.Files, Deadline: deadline, At: time.Since(rep.start).Milliseconds(), Cut: cut,
 			Read:   func(p string, n int64) ([]byte, error) { return observe.ReadBounded(r.hostPath(p), n) },
-			ReadAt: func(p string, off, n int64) ([]byte, error) { return observe.ReadBoundedAt(r.hostPath(p), off, n) }}
+			ReadAt: func(p string, off, n int64) ([]byte, error) { return observe.ReadBoundedAt(r.hostPath(p), off, n) },
+			Data:   func(p string, off int64) (int64, int64, error) { return observe.DataAt(r.hostPath(p), off) }}
 		fsEvs, fsDropped := d.Diff(rep.before, after)
 		evs = append(evs, fsEvs...)
 		dropped += fsDropped
