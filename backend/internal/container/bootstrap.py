@@ -718,7 +718,13 @@ def interesting(p):
     base = p.rsplit('/', 1)[-1]
     return (base.endswith('.pth') or base in ('sitecustomize.py', 'usercustomize.py') or
             base.startswith('.') and (base.endswith('rc') or base.endswith('profile') or base == '.bash_login') or
-            base.endswith(('.desktop', '.service', '.timer')) or 'cron' in p or '/bin/' in p)
+            base.endswith(('.desktop', '.service', '.timer')) or 'cron' in p or '/bin/' in p or
+            base in ('pip.conf', 'pip.ini', '.pydistutils.cfg', 'pydistutils.cfg', '.gitconfig', '.bash_aliases',
+                     '.login', '.logout', '.zlogout', '.pam_environment') or
+            '/.git/hooks/' in p or p.endswith('/.git/config') or
+            any(d in p for d in ('/.config/git/', '/.ssh/', '/.ipython/', '/.jupyter/', '/.config/fish/',
+                                 '/.config/environment.d/', '/sitecustomize/', '/usercustomize/')) or
+            base.split('.', 1)[0] in ('sitecustomize', 'usercustomize'))
 
 
 MAX_CONTENT_FRAMES = 1 << 18  # ctrinit.MaxContentFrames
