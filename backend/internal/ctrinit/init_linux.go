@@ -608,6 +608,13 @@ func (in *initProc) startProgram(cmd *exec.Cmd, path string) error {
 func recvListener(sock int) (fd int, why string) {
 	buf, oob := make([]byte, 512), make([]byte, unix.CmsgSpace(4))
 	n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	for err == unix.EINTR {
+		// A signal to the init (the runtime's own) is no answer: had the
+		// init gone on, it would close its end before the shim's answer,
+		// and the shim, failing to send it, ends the run with exit 127
+		// ("exec shim: broken pipe", seen under gVisor in Kubernetes).
+		n, oobn, _, _, err = unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	}
 	if err != nil || n == 0 {
 		return -1, fmt.Sprintf("the exec shim sent no seccomp listener (%v)", err)
 	}
