@@ -3,10 +3,10 @@ package report
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"strings"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/lazyre"
 	"github.com/moat-sandbox/moat/internal/observe"
 )
 
@@ -19,10 +19,10 @@ var unescapeLines = strings.NewReplacer(`\x0a`, "\n", `\x0d`, "\n", `\x0b`, "\n"
 
 // gitCommand: a git configuration key whose value git runs (or a hook
 // directory it runs from), or an alias to a shell command.
-var gitCommand = regexp.MustCompile(`(?im)^[ \t]*(hookspath|fsmonitor|sshcommand|askpass|pager|editor|textconv|smudge|clean|process|external|helper|program|gitproxy|uploadpack|receivepack|command|cmd|tool)[ \t]*=|^[ \t]*[a-z0-9-]+[ \t]*=[ \t]*"?!|^[ \t]*\[[ \t]*include`)
+var gitCommand = lazyre.New(`(?im)^[ \t]*(hookspath|fsmonitor|sshcommand|askpass|pager|editor|textconv|smudge|clean|process|external|helper|program|gitproxy|uploadpack|receivepack|command|cmd|tool)[ \t]*=|^[ \t]*[a-z0-9-]+[ \t]*=[ \t]*"?!|^[ \t]*\[[ \t]*include`)
 
 // sshCommand: an ssh client configuration key whose value ssh runs.
-var sshCommand = regexp.MustCompile(`(?im)^[ \t]*(proxycommand|localcommand|knownhostscommand|match[ \t].*\bexec)\b`)
+var sshCommand = lazyre.New(`(?im)^[ \t]*(proxycommand|localcommand|knownhostscommand|match[ \t].*\bexec)\b`)
 
 // laterCode says what runs later from a file the run created or changed,
 // beyond the rules of [analysis.persistence]: "" when nothing. data is the

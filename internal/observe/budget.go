@@ -1,8 +1,6 @@
 package observe
 
 import (
-	"net"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,13 +81,30 @@ func repeatKey(ev moat.Event) (string, int, bool) {
 		if ev.Addr == "" {
 			return "connect\x00unix\x00" + ev.Path, MaxRepeats, true
 		}
-		host, _, err := net.SplitHostPort(ev.Addr)
-		if ip, perr := netip.ParseAddr(host); err == nil && perr == nil && ip.Unmap().IsLoopback() {
-			host = "loopback"
-		}
-		return "connect\x00" + host, MaxRepeats, true
+		return "connect\x00" + connectHost(ev.Addr), MaxRepeats, true
 	}
 	return "", 0, false
+}
+
+// connectHost is the host of a connect's address ("host:port", an IPv6
+// host in brackets), every loopback address one. Plain string work: this
+// package is a dependency of the sandbox init, which must not wait for
+// package net's initialization (cmd/moat TestInitStartsEarly).
+func connectHost(addr string) string {
+	host := addr
+	switch {
+	case strings.HasPrefix(addr, "["):
+		if i := strings.IndexByte(addr, ']'); i > 0 {
+			host = addr[1:i]
+		}
+	case strings.Count(addr, ":") == 1:
+		host = addr[:strings.IndexByte(addr, ':')]
+	}
+	host = strings.TrimPrefix(host, "::ffff:")
+	if strings.HasPrefix(host, "127.") || host == "::1" || host == "0:0:0:0:0:0:0:1" {
+		return "loopback"
+	}
+	return host
 }
 
 // Event returns the "moat" event that counts, by kind, the kernel events

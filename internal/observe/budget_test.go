@@ -66,3 +66,15 @@ func TestKernelBudgetPathSearch(t *testing.T) {
 		t.Errorf("kept %d runs of true, want %d", kept, MaxRepeats)
 	}
 }
+
+func TestConnectHost(t *testing.T) {
+	for addr, want := range map[string]string{
+		"203.0.113.7:443": "203.0.113.7", "127.0.0.1:8080": "loopback", "127.9.9.9:1": "loopback",
+		"[::1]:80": "loopback", "[::ffff:127.0.0.1]:80": "loopback", "[2001:db8::1]:53": "2001:db8::1",
+		"2001:db8::1": "2001:db8::1", "[::ffff:203.0.113.7]:80": "203.0.113.7",
+	} {
+		if got := connectHost(addr); got != want {
+			t.Errorf("connectHost(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}
