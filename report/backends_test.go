@@ -167,7 +167,9 @@ func TestCorpusGVisorKernel(t *testing.T) {
 		}
 	})
 	t.Run("exec-hash", func(t *testing.T) {
-		res := run(t, b, filepath.Join("testdata", "corpus", "download_exec.py"), nil)
+		// With the userland: the dropped script's #! needs /bin/sh to run
+		// (without it the exec fails, and the trace says so: exec-failed).
+		res := run(t, b, filepath.Join("testdata", "corpus", "download_exec.py"), userland)
 		for _, e := range res.Events {
 			if e.Source == moat.SourceKernel && e.Kind == moat.KindExec && e.Path == "/tmp/.cache-update" && len(e.SHA256) == 64 {
 				return
