@@ -86,7 +86,7 @@ func TestKubernetes(t *testing.T) {
 		if why := knownFailing[c]; why != "" {
 			// Not a skip (CI would fail it) and not silent: every run says
 			// which cases are left out and why.
-			t.Logf("not run, known to fail on this cluster (issue 16): %s: %s", c, why)
+			t.Logf("not run, known to fail on this cluster (open work): %s: %s", c, why)
 			continue
 		}
 		cases = append(cases, c)
