@@ -496,3 +496,21 @@ func TestShellKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestSummaryInvisible: a name with a zero-width space, a bidi override
+// or a newline in a finding is escaped on moat's summary line, so it
+// neither looks like another name nor writes a line of its own.
+func TestSummaryInvisible(t *testing.T) {
+	var b strings.Builder
+	WriteSummary(&b, &moat.Result{Findings: []moat.Finding{{Category: moat.CategoryPersistence, Severity: moat.SeverityHigh,
+		Summary: "wrote /home/u/.config/autostart/a\u200bb.desktop\nPASSED \u202eexe"}}})
+	out := b.String()
+	for _, want := range []string{`a\u200bb.desktop`, `\nPASSED`, `\u202eexe`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary %q lacks %s", out, want)
+		}
+	}
+	if strings.Count(out, "\n") != 2 {
+		t.Errorf("summary %q: want two lines", out)
+	}
+}
