@@ -53,16 +53,19 @@ fi
 #  - containerd-shim-runsc-v1 only: the shim turns every bind mount at
 #    /dev/shm into a tmpfs of the Sentry's own, of no size, taking it for
 #    the Pod's shared /dev/shm: a Pod's own emptyDir there (moat's, sized
-#    from --disk) then loses its size. This build overlays a volumes.go
-#    that leaves an emptyDir at /dev/shm a bind mount of the kubelet's
-#    size-limited tmpfs.
+#    from --disk) then loses its size. This build makes an emptyDir at
+#    /dev/shm a tmpfs of the Sentry's own of the emptyDir's size (the
+#    kubelet's size-limited tmpfs, measured with statfs). Not a bind mount
+#    of it: through the gofer, glibc's sem_open (a link into /dev/shm)
+#    gives two processes two semaphores, and multiprocessing's spawn pools
+#    hang (moattest shm-spawn).
 #  - containerd-shim-runsc-stock-v1 keeps the released behaviour at
 #    /dev/shm (RuntimeClass gvisor-stock): what moat meets on a cluster
 #    with the released shim, and must refuse (the kubernetes backend's
 #    TestStockShim).
 GV=20240722211153-64c016c92987
 build_shim() { # binary name, "devshm" to patch /dev/shm or ""
-  local out=$1 devshm=$2 stamp="$GV oom-eperm${2:+ devshm-emptydir}"
+  local out=$1 devshm=$2 stamp="$GV oom-eperm${2:+ devshm-sentry-tmpfs}"
   if [ -x "$C/bin/$out" ] && [ "$(cat "$C/bin/$out.stamp" 2>/dev/null)" = "$stamp" ]; then return 0; fi
   local s d cd_src gv_src
   s=$(date +%s); d=$tmp/shim-$out; mkdir -p "$d"
@@ -78,8 +81,12 @@ build_shim() { # binary name, "devshm" to patch /dev/shm or ""
   if [ -n "$devshm" ]; then
     gv_src=$(cd "$d" && go list -m -f '{{.Dir}}' gvisor.dev/gvisor)
     cp -r "$gv_src" "$d/gvisor"; chmod -R u+w "$d/gvisor"
-    sed -i 's|if m.Destination == shmPath \&\& m.Type == "bind" {|if m.Destination == shmPath \&\& m.Type == "bind" \&\& !strings.Contains(m.Source, "/volumes/"+emptyDirVolumesDir+"/") {|' "$d/gvisor/pkg/shim/utils/volumes.go"
-    grep -q 'emptyDirVolumesDir+"/") {' "$d/gvisor/pkg/shim/utils/volumes.go" || { echo "kube-build: shim /dev/shm patch did not apply" >&2; exit 1; }
+    v=$d/gvisor/pkg/shim/utils/volumes.go
+    awk -v block="$here/kube-shim-devshm.go.in" '
+      /^\t\tif m.Destination == shmPath && m.Type == "bind" \{$/ && !done { while ((getline l < block) > 0) print l; done = 1 }
+      { print }
+      /^\t"strings"$/ && !imp { print "\n\t\"golang.org/x/sys/unix\""; imp = 1 }' "$v" >"$v.new" && mv "$v.new" "$v"
+    grep -q 'moat: an emptyDir at /dev/shm' "$v" && grep -q 'golang.org/x/sys/unix' "$v" || { echo "kube-build: shim /dev/shm patch did not apply" >&2; exit 1; }
     echo 'replace gvisor.dev/gvisor => ./gvisor' >>"$d/go.mod"
   fi
   (cd "$d" && go build -trimpath -ldflags '-s -w' -o "$d/shim" gvisor.dev/gvisor/shim)

@@ -82,6 +82,11 @@ func TestCorpusKubernetes(t *testing.T) {
 			t.Error("no kernel-events-unavailable event under gVisor")
 		}
 	})
+	// /dev/shm in a gVisor Pod is a Sentry tmpfs (the CI shim's patch),
+	// walked by moat's init: what the program leaves there is found.
+	t.Run("shm", func(t *testing.T) {
+		wantShm(t, run(t, b, filepath.Join("testdata", "corpus", "shm_drop.py"), nil))
+	})
 	t.Run("runc", func(t *testing.T) {
 		runc := kubeBackend(t, kubernetes.Runc)
 		runBatch(t, runc, []batchCase{
