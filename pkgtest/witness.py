@@ -20,7 +20,10 @@
 # hook that returns another report, or edits the one made, is left out.
 # The test's exception is taken where the call raised it (the innermost
 # wrapper of pytest_runtest_call), so a wrapper that takes it out of the
-# call before the report is made does not hide it either. Everything
+# call before the report is made does not hide it either. (A later
+# plugin is left out by its object; pluggy 1.1 and later leave out only
+# those with an attribute of the hook's name, so there an implementation
+# registered under another name, specname=, stays in.) Everything
 # runs in the package's own process: a package that studies the witness
 # can still forge its records; removing it (unregister, a replaced hook)
 # leaves the records missing, which the host reads as a finding.
@@ -44,6 +47,7 @@ def _main():
     class Reports:
         def __init__(self):
             self.own = None
+            self.key = None
             self.raised = {}
             self.pre = {}
             self.made = set()
@@ -82,11 +86,16 @@ def _main():
                 call = copy.copy(call)
                 call.excinfo = pytest.ExceptionInfo.from_exc_info((type(raised), raised, raised.__traceback__))
             later = [p for p in self.pm.get_plugins() if id(p) not in self.own or p is self]
+            key = frozenset(map(id, later))
+            if key != self.key:
+                # pluggy keeps every subset caller it makes until a plugin
+                # leaves: one for each set of plugins, not one a test.
+                self.key, self.caller = key, self.subset("pytest_runtest_makereport", later)
             saved = item.__dict__.get("_excinfo")
             if type(saved) is list:
                 saved = list(saved)
             try:
-                return self.subset("pytest_runtest_makereport", later)(item=item, call=call).outcome
+                return self.caller(item=item, call=call).outcome
             except BaseException:
                 return None
             finally:
