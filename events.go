@@ -113,6 +113,8 @@ const (
 	KindOutlived          Kind = "outlived"           // moat: a process still running when the program ended, killed by moat (PID, Path: its command, Detail: its session)
 	KindHello             Kind = "hello"              // audit: the hook started in a process
 	KindTamper            Kind = "tamper"             // audit: the program reached for the hook's state (Name: the audit event)
+	KindTestReport        Kind = "testreport"         // audit: the test runner's witness of outcomes in its own process (Path: what, Name: test id, Detail)
+	KindTestWitness       Kind = "test-witness"       // moat: the witness's records disagree with the package's test results (Detail)
 	KindSignal            Kind = "signal"             // audit: a signal sent with os.kill or os.killpg (Name: the target pid or group, Detail: the call and signal)
 	KindTrace             Kind = "trace"              // kernel: the syscall trace's own state
 	KindLayers            Kind = "layers"             // moat: the layers in effect

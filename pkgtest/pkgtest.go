@@ -416,7 +416,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		if name == PhaseTest {
 			cfg.readTests(rep, pr, next)
-			cfg.checkClaims(rep, pr, next)
+			var evs []moat.Event
+			if res != nil {
+				evs = res.Events // all of them: pr.Events may be cut
+			}
+			cfg.checkClaims(rep, pr, next, evs)
 		}
 		if cfg.Progress != nil {
 			cfg.Progress(name, pr)
@@ -563,7 +567,8 @@ func (cfg Config) spec(phase, in, out string) *moat.Spec {
 		if cfg.Command != "" {
 			run(projDir, "sh", cfg.Command)
 		} else {
-			run(projDir, venvPython, "-m", "pytest", "-p", "no:cacheprovider", "-o", "junit_family=xunit2", "--junitxml="+junitPath)
+			// pytest with the witness (witness.py) registered first.
+			run(projDir, venvPython, "-c", witnessCode(), "-p", "no:cacheprovider", "-o", "junit_family=xunit2", "--junitxml="+junitPath)
 		}
 	}
 	return s
@@ -665,9 +670,10 @@ func (cfg Config) readTests(rep *Report, pr *PhaseResult, stage string) {
 }
 
 // checkClaims adds the findings that make the test results the
-// package's claim: code in its tree that rewrites them, and pytest's exit
-// status disagreeing with its JUnit XML.
-func (cfg Config) checkClaims(rep *Report, pr *PhaseResult, stage string) {
+// package's claim: code in its tree that rewrites them, pytest's exit
+// status disagreeing with its JUnit XML, and the witness's records (in
+// the phase's events, runEvents) disagreeing with either, or missing.
+func (cfg Config) checkClaims(rep *Report, pr *PhaseResult, stage string, runEvents []moat.Event) {
 	if fi, err := os.Lstat(stage); err != nil || !fi.IsDir() || pr.MoatStatus == "" {
 		return
 	}
@@ -676,6 +682,9 @@ func (cfg Config) checkClaims(rep *Report, pr *PhaseResult, stage string) {
 		if e, ok := testMismatch(pr.ExitCode, rep.Tests); ok {
 			evs = append(evs, e)
 		}
+	}
+	if cfg.Command == "" {
+		evs = append(evs, readWitness(runEvents).events(pr.MoatStatus == moat.StatusExited, pr.ExitCode, rep.Tests)...)
 	}
 	for i := range evs {
 		evs[i].Phase = pr.Name

@@ -36,9 +36,29 @@ func Finish(res *moat.Result, evs []moat.Event, dropped int, lim moat.Limits) {
 	res.EventsDropped = dropped
 	if len(evs) > observe.MaxResultEvents {
 		res.EventsDropped += len(evs) - observe.MaxResultEvents
-		evs = evs[:observe.MaxResultEvents]
+		evs = cutKeepingWitness(evs, observe.MaxResultEvents)
 	}
 	res.Events = evs
+}
+
+// cutKeepingWitness keeps the first n of evs (in time order), the test
+// runner's records of outcomes (moat.KindTestReport, at most
+// observe.WitnessReserve) among them whatever their time: pkgtest reads
+// their absence as the witness removed, and the last of them comes at
+// the end of the run.
+func cutKeepingWitness(evs []moat.Event, n int) []moat.Event {
+	var wit, rest []moat.Event
+	for _, e := range evs {
+		if e.Kind == moat.KindTestReport && len(wit) < observe.WitnessReserve {
+			wit = append(wit, e)
+		} else {
+			rest = append(rest, e)
+		}
+	}
+	rest = rest[:max(0, min(len(rest), n-len(wit)))]
+	out := append(rest, wit...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].TimeMS < out[j].TimeMS })
+	return out
 }
 
 func limitDetail(res *moat.Result, l moat.Limits) string {

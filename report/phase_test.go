@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
 )
 
 func TestForPhase(t *testing.T) {
@@ -189,5 +191,23 @@ func TestPhasedHTML(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+}
+
+// TestFinishKeepsWitness: a run over its event budget keeps the test
+// runner's records, the last of which comes at its end.
+func TestFinishKeepsWitness(t *testing.T) {
+	var evs []moat.Event
+	for i := 0; i < observe.MaxResultEvents+100; i++ {
+		evs = append(evs, moat.Event{TimeMS: int64(i), Source: moat.SourceAudit, Kind: moat.KindOpen, Path: "/work/f" + strconv.Itoa(i)})
+	}
+	evs = append(evs, moat.Event{TimeMS: int64(len(evs)), Source: moat.SourceAudit, Kind: moat.KindTestReport, Path: "end"})
+	res := &moat.Result{Status: moat.StatusExited}
+	Finish(res, evs, 0, moat.Limits{})
+	if len(res.Events) != observe.MaxResultEvents {
+		t.Fatalf("%d events kept, want %d", len(res.Events), observe.MaxResultEvents)
+	}
+	if e := res.Events[len(res.Events)-1]; e.Kind != moat.KindTestReport {
+		t.Fatalf("the witness's end record was cut: last event %+v", e)
 	}
 }

@@ -26,6 +26,7 @@ type Collector struct {
 	dropped int
 	prio    int // kept events of Priority kinds, at most AuditReserve
 	bulk    int // the others, at most MaxAuditEvents-AuditReserve
+	results int // kept events of KindTestReport, at most WitnessReserve
 	bucket  float64
 	last    time.Time
 	partial []byte
@@ -69,7 +70,16 @@ func (c *Collector) line(b []byte) {
 		c.dropped++
 		return
 	}
-	if Priority(ev) {
+	if ev.Kind == moat.KindTestReport {
+		// The test runner's records have a reserve of their own: a
+		// suite's events cannot crowd them out (their absence is a
+		// finding), nor they the others.
+		if c.results >= WitnessReserve {
+			c.dropped++
+			return
+		}
+		c.results++
+	} else if Priority(ev) {
 		if c.prio >= AuditReserve {
 			c.dropped++
 			return

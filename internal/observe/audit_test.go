@@ -141,3 +141,36 @@ func TestReadUntilUnfinishedLine(t *testing.T) {
 		t.Errorf("events %q, dropped %d: want only /etc/hostname, 1 dropped", paths, dropped)
 	}
 }
+
+// TestCollectorWitnessReserve: the test runner's records are kept beside
+// a flood of telling events (which fill the priority reserve) and of
+// ordinary ones, up to their own reserve; a flood of them is counted.
+func TestCollectorWitnessReserve(t *testing.T) {
+	c := NewCollector(func() int64 { return 0 })
+	var b bytes.Buffer
+	for i := 0; i < MaxAuditEvents; i++ {
+		b.WriteString(`{"k":"exec","pid":5,"path":"/bin/true","detail":"` + strings.Repeat("x", i%9) + `"}` + "\n")
+		b.WriteString(`{"k":"open","pid":5,"path":"/work/f"}` + "\n")
+	}
+	b.WriteString(`{"k":"testreport","pid":5,"path":"end","detail":"exitstatus=0"}` + "\n")
+	c.Write(b.Bytes())
+	evs, _ := c.Events()
+	if e := evs[len(evs)-1]; e.Kind != moat.KindTestReport || e.Path != "end" {
+		t.Fatalf("the record after the flood was not kept: last event %+v", e)
+	}
+	b.Reset()
+	for i := 0; i < WitnessReserve; i++ {
+		b.WriteString(`{"k":"testreport","pid":5,"path":"failed","name":"t"}` + "\n")
+	}
+	c.Write(b.Bytes())
+	evs, dropped := c.Events()
+	n := 0
+	for _, e := range evs {
+		if e.Kind == moat.KindTestReport {
+			n++
+		}
+	}
+	if n != WitnessReserve || dropped == 0 {
+		t.Fatalf("%d records kept, %d dropped; want %d kept", n, dropped, WitnessReserve)
+	}
+}

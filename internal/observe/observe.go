@@ -38,7 +38,11 @@ const (
 	// and telling (see [Priority]), outside the rate limit, so that a
 	// burst of ordinary opens (pip's own) cannot crowd them out.
 	AuditReserve = 600
-	MaxFSEvents  = 600
+	// WitnessReserve is kept, beside MaxAuditEvents, for the test
+	// runner's records of outcomes (moat.KindTestReport; pkgtest's
+	// witness sends at most about 250).
+	WitnessReserve = 400
+	MaxFSEvents    = 600
 	// A walk of the writable directories keeps at most MaxFSEntries
 	// entries and MaxFSPathBytes of their paths (what its snapshot costs
 	// in memory), within FSBudget. Ordinary work makes big trees (a

@@ -53,7 +53,9 @@ def _install_hook(fifo, pythonpath):
     # the total anyway; this bounds the cost to the program).
     # warm: a prestarted interpreter (internal/sandbox/nsinit's warm.py)
     # says "hello" when its run is handed over, with the run's argv.
-    state = {"busy": False, "budget": 5000, "tamper": "", "parts": 400, "warm": _os.environ.get("_PYTHON_PRESTART") == "1"}
+    # results: a budget of its own for the test runner's records (below),
+    # so that a suite's thousands of file events cannot crowd them out.
+    state = {"busy": False, "budget": 5000, "tamper": "", "parts": 400, "results": 400, "warm": _os.environ.get("_PYTHON_PRESTART") == "1"}
 
     # No code of the program runs inside the hook: a str or bytes subclass
     # is copied by the base type's own methods, only pathlib's paths are
@@ -222,9 +224,10 @@ def _install_hook(fifo, pythonpath):
                 return
             if len(seen) < 4096:
                 seen.add(once)
-        if state["budget"] <= 0:
+        budget = "results" if kind == "testreport" else "budget"
+        if state[budget] <= 0:
             return
-        state["budget"] -= 1
+        state[budget] -= 1
         kw["k"] = kind
         kw["pid"] = getpid()
         line = dumps(kw)
@@ -307,7 +310,7 @@ def _install_hook(fifo, pythonpath):
         "socket.__new__", "socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname",
         "socket.gethostbyname_ex", "socket.gethostbyaddr", "urllib.Request", "http.client.send", "ctypes.dlopen", "ctypes.dlsym",
         "_imp.create_dynamic", "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.addaudithook",
-        "sys._getframe", "sys._getframemodulename", "site.prestart"))
+        "sys._getframe", "sys._getframemodulename", "site.prestart", "pytest.runtest.report"))
     # Ways to reach the hook's state from Python: the garbage collector's
     # lists of objects, and the frames of code running inside the hook.
     introspection = frozenset(("gc.get_objects", "gc.get_referrers", "gc.get_referents"))
@@ -456,6 +459,13 @@ def _install_hook(fifo, pythonpath):
                 # (requests and urllib3 too): request line, headers, body.
                 if len(args) > 1 and isinstance_(args[1], (str_, bytes_)):
                     emit_data("http", {"name": "", "detail": "sent"}, args[1])
+            elif event == "pytest.runtest.report":
+                # The test runner's own record of a test's outcome (the
+                # witness plugin of pkgtest/witness.py): what, test id,
+                # detail. Sent as it happens, so that a package's code that
+                # runs later cannot take it back.
+                if len(args) == 3:
+                    emit("testreport", path=text(args[0], 16), name=text(args[1], 400), detail=text(args[2], 400))
             elif event == "ctypes.dlopen":
                 emit("native-load", once=("dlopen", text(args[0])), path=text(args[0]))
             elif event == "ctypes.dlsym":
