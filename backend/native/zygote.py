@@ -42,7 +42,7 @@ _startup_finders = set(sys.path_importer_cache)
 import os, socket, struct, json, ctypes, signal
 # Loaded once, here: an extension module imported in a child is a dlopen
 # (its mapping, its relocations, their page faults) for every child.
-import fcntl, resource, gc, atexit
+import fcntl, resource, gc, atexit, time
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -448,6 +448,7 @@ def _reaper(sock, cfg, prog):
         os.dup2(nul, fd)
     os.close(nul)
     status = None
+    outlived = []
     while True:
         try:
             p, st = os.wait()
@@ -455,6 +456,8 @@ def _reaper(sock, cfg, prog):
             break
         if p == pid:
             status = st
+            if cfg.get("outlived"):
+                outlived = _survivors(pid, *cfg["outlived"])
             try:
                 os.kill(-1, signal.SIGKILL)
             except OSError:
@@ -466,10 +469,47 @@ def _reaper(sock, cfg, prog):
             m["exit_code"] = 128 + m["signal"]
         else:
             m["exit_code"] = os.WEXITSTATUS(status)
+    if outlived:
+        m["outlived"] = outlived
     try:
         _send(sock, m)
     finally:
         os._exit(0)
+
+
+def _survivors(main, grace_ms, most, cmd_bytes):
+    # pid 1, once the program (main, in a session of its own) has ended:
+    # the processes of the namespace still running, after a grace for
+    # those on their way out (multiprocessing's resource tracker), as
+    # package survivors lists them (List): at most `most`, the last with
+    # "more", each command line at most cmd_bytes, undecodable bytes
+    # replaced. All of it is the program's: the host escapes it.
+    deadline = time.monotonic() + grace_ms / 1000
+    while True:
+        ps = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) in (1, main):
+                continue
+            try:
+                with open("/proc/%s/stat" % name, "rb") as f:
+                    stat = f.read(1024)
+                with open("/proc/%s/cmdline" % name, "rb") as f:
+                    cmd = f.read(cmd_bytes)
+            except OSError:
+                continue
+            # pid (comm) state ppid pgrp session: comm may hold anything
+            fields = stat[stat.rfind(b")") + 1:].split()
+            if len(fields) < 4 or fields[0] in (b"Z", b"X"):
+                continue
+            if len(ps) == most:
+                ps[-1]["more"] = True
+                break
+            sid = int(fields[3])
+            cmd = cmd.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+            ps.append({"pid": int(name), "sid": sid, "own": sid != main, "cmd": cmd})
+        if not ps or time.monotonic() > deadline:
+            return ps
+        time.sleep(0.02)
 
 
 def _program(sock, r, mm):

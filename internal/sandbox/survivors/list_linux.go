@@ -1,0 +1,93 @@
+package survivors
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Wait lists the survivors of the program (pid main, ended and reaped or
+// a zombie) in this PID namespace, once none is left or after Grace.
+// sessions are the program's: a survivor in any other called setsid. The
+// caller kills them after.
+func Wait(main int, sessions ...int) []Process {
+	deadline := time.Now().Add(Grace)
+	for {
+		ps := List(main, sessions...)
+		if len(ps) == 0 || time.Now().After(deadline) {
+			return ps
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// List lists the processes of the namespace's /proc other than this one,
+// main, and zombies: at most Max, the last with More if there were more.
+func List(main int, sessions ...int) []Process {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	self := os.Getpid()
+	var ps []Process
+	for {
+		names, err := d.Readdirnames(256)
+		for _, name := range names {
+			pid, err := strconv.Atoi(name)
+			if err != nil || pid == self || pid == main {
+				continue
+			}
+			p, ok := read(pid)
+			if !ok {
+				continue
+			}
+			if len(ps) == Max {
+				ps[len(ps)-1].More = true
+				return ps
+			}
+			p.Own = !slices.Contains(sessions, p.SID)
+			ps = append(ps, p)
+		}
+		if err != nil {
+			return ps
+		}
+	}
+}
+
+// read reads pid's state, session and command line; not ok for a zombie
+// or a process gone.
+func read(pid int) (Process, bool) {
+	dir := "/proc/" + strconv.Itoa(pid)
+	stat, err := readBounded(dir+"/stat", 1024)
+	if err != nil {
+		return Process{}, false
+	}
+	// pid (comm) state ppid pgrp session ...: comm may hold anything, so
+	// the fields are those after its last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return Process{}, false
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 4 || f[0] == "Z" || f[0] == "X" {
+		return Process{}, false
+	}
+	sid, _ := strconv.Atoi(f[3])
+	cmd, _ := readBounded(dir+"/cmdline", CmdBytes)
+	cmd = bytes.ReplaceAll(bytes.TrimRight(cmd, "\x00"), []byte{0}, []byte{' '})
+	return Process{PID: pid, SID: sid, Cmd: string(cmd)}, true
+}
+
+func readBounded(path string, n int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, n))
+}
