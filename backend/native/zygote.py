@@ -477,16 +477,19 @@ def _reaper(sock, cfg, prog):
         os._exit(0)
 
 
-def _survivors(main, grace_ms, most, cmd_bytes):
+def _survivors(main, grace_ms, quiet_ms, session_grace_ms, most, cmd_bytes):
     # pid 1, once the program (main, in a session of its own) has ended:
-    # the processes of the namespace still running, after a grace for
-    # those on their way out (multiprocessing's resource tracker), as
-    # package survivors lists them (List): at most `most`, the last with
-    # "more", each command line at most cmd_bytes, undecodable bytes
+    # the processes of the namespace still running, as package survivors
+    # lists them (Wait, List): once none is left, or after grace_ms once
+    # one is a daemon's (another session) or none has run (CPU time, or
+    # one ended) for quiet_ms, or after session_grace_ms (multiprocessing's
+    # resource tracker may still be starting); at most `most`, the last
+    # with "more", each command line at most cmd_bytes, undecodable bytes
     # replaced. All of it is the program's: the host escapes it.
-    deadline = time.monotonic() + grace_ms / 1000
+    start = time.monotonic()
+    moved, last = start, None
     while True:
-        ps = []
+        ps, cpu = [], 0
         for name in os.listdir("/proc"):
             if not name.isdigit() or int(name) in (1, main):
                 continue
@@ -497,17 +500,26 @@ def _survivors(main, grace_ms, most, cmd_bytes):
                     cmd = f.read(cmd_bytes)
             except OSError:
                 continue
-            # pid (comm) state ppid pgrp session: comm may hold anything
+            # pid (comm) state ppid pgrp session ... utime stime: comm may
+            # hold anything
             fields = stat[stat.rfind(b")") + 1:].split()
-            if len(fields) < 4 or fields[0] in (b"Z", b"X"):
+            if len(fields) < 13 or fields[0] in (b"Z", b"X"):
                 continue
             if len(ps) == most:
                 ps[-1]["more"] = True
                 break
             sid = int(fields[3])
+            cpu += int(fields[11]) + int(fields[12])
             cmd = cmd.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
             ps.append({"pid": int(name), "sid": sid, "own": sid != main, "cmd": cmd})
-        if not ps or time.monotonic() > deadline:
+        if not ps:
+            return ps
+        now = time.monotonic()
+        if (cpu, len(ps)) != last:
+            moved, last = now, (cpu, len(ps))
+        waited = now - start
+        if waited > session_grace_ms / 1000 or (waited > grace_ms / 1000 and (
+                now - moved > quiet_ms / 1000 or any(p["own"] for p in ps))):
             return ps
         time.sleep(0.02)
 

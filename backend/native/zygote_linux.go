@@ -328,7 +328,8 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 		fork["fifo"], fork["notify"] = zs.fifo, true
 		// What outlives the program is listed before it is killed (as
 		// native's init does: package survivors), within these bounds.
-		fork["outlived"] = []int{int(survivors.Grace / time.Millisecond), survivors.Max, survivors.CmdBytes}
+		fork["outlived"] = []int{int(survivors.Grace / time.Millisecond), int(survivors.Quiet / time.Millisecond),
+			int(survivors.SessionGrace / time.Millisecond), survivors.Max, survivors.CmdBytes}
 	}
 	// The zygote gets the descriptors only; the child's config goes on
 	// the child's own socket, which the child reads first: a child

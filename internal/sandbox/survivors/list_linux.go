@@ -11,14 +11,29 @@ import (
 )
 
 // Wait lists the survivors of the program (pid main, ended and reaped or
-// a zombie) in this PID namespace, once none is left or after Grace.
+// a zombie) in this PID namespace, once none is left, or after Grace once
+// one is a daemon's or none has run for Quiet, or after SessionGrace.
 // sessions are the program's: a survivor in any other called setsid. The
 // caller kills them after.
 func Wait(main int, sessions ...int) []Process {
-	deadline := time.Now().Add(Grace)
+	start := time.Now()
+	moved, cpu, n := start, uint64(0), 0
 	for {
 		ps := List(main, sessions...)
-		if len(ps) == 0 || time.Now().After(deadline) {
+		if len(ps) == 0 {
+			return ps
+		}
+		now := time.Now()
+		var c uint64
+		for _, p := range ps {
+			c += p.cpu
+		}
+		if c != cpu || len(ps) != n {
+			moved, cpu, n = now, c, len(ps)
+		}
+		waited := now.Sub(start)
+		if waited > SessionGrace || (waited > Grace &&
+			(now.Sub(moved) > Quiet || slices.ContainsFunc(ps, func(p Process) bool { return p.Own }))) {
 			return ps
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -78,9 +93,15 @@ func read(pid int) (Process, bool) {
 		return Process{}, false
 	}
 	sid, _ := strconv.Atoi(f[3])
+	var cpu uint64
+	if len(f) > 12 { // utime and stime, fields 14 and 15 of stat
+		u, _ := strconv.ParseUint(f[11], 10, 64)
+		s, _ := strconv.ParseUint(f[12], 10, 64)
+		cpu = u + s
+	}
 	cmd, _ := readBounded(dir+"/cmdline", CmdBytes)
 	cmd = bytes.ReplaceAll(bytes.TrimRight(cmd, "\x00"), []byte{0}, []byte{' '})
-	return Process{PID: pid, SID: sid, Cmd: string(cmd)}, true
+	return Process{PID: pid, SID: sid, Cmd: string(cmd), cpu: cpu}, true
 }
 
 func readBounded(path string, n int64) ([]byte, error) {

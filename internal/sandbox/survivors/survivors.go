@@ -21,9 +21,19 @@ import (
 // Bounds of the look at what outlived the program.
 const (
 	// Grace is how long the init waits for survivors to be gone before it
-	// lists them: children on their way out (multiprocessing's resource
-	// tracker exits after its parent) are not survivors.
+	// lists them: children on their way out are not survivors.
 	Grace = 300 * time.Millisecond
+	// While every survivor is of the program's session, the wait goes on
+	// past Grace as long as one of them runs (its CPU time moved, or one
+	// ended, within Quiet), up to SessionGrace: a child that ends on the
+	// program's end but was still starting when it came (multiprocessing's
+	// resource tracker, started by the program's last call, takes its
+	// interpreter's start and imports, seconds under gVisor on a loaded
+	// host, before it reads the end of its pipe and exits). A survivor
+	// that sleeps (a server left running) is listed at Grace, as is any
+	// with a daemon among them (another session: it will not exit).
+	Quiet        = 250 * time.Millisecond
+	SessionGrace = 5 * time.Second
 	// Max is how many are listed; a last "and more" says there were more.
 	Max = 16
 	// CmdBytes bounds the command line read of each.
@@ -43,7 +53,8 @@ type Process struct {
 	// CmdBytes, not escaped.
 	Cmd string `json:"cmd"`
 	// More: there were more survivors than Max (on the last one).
-	More bool `json:"more,omitempty"`
+	More bool   `json:"more,omitempty"`
+	cpu  uint64 // its user and system time, in ticks
 }
 
 // Events makes the outlived events of ps, at most Max, at time at (ms),
