@@ -186,7 +186,7 @@ func reapAll(main int, outlived *[]survivors.Process) (code int, quiet bool) {
 		}
 		if outlived != nil {
 			sid, _ := unix.Getsid(0)
-			*outlived = survivors.Wait(main, sid, main)
+			*outlived = survivors.Wait(main, []int{sid, main}, nil)
 		}
 		ended = time.Now()
 		switch {

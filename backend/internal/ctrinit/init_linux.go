@@ -883,7 +883,7 @@ func reap(pid int, outlived *[]survivors.Process) (unix.WaitStatus, unix.Rusage)
 			status, usage = ws, ru
 			if outlived != nil {
 				sid, _ := unix.Getsid(0)
-				*outlived = survivors.Wait(pid, sid, pid)
+				*outlived = survivors.Wait(pid, []int{sid, pid}, nil)
 			}
 			_ = unix.Kill(-1, unix.SIGKILL)
 		}

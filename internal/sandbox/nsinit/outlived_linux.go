@@ -7,7 +7,7 @@ import "github.com/moat-sandbox/moat/internal/sandbox/survivors"
 // ended, after a short grace for those on their way out. The program
 // was started in a session of its own (sid main): a survivor in another
 // session called setsid, as a daemon does.
-func listOutlived(main int) []survivors.Process { return survivors.Wait(main, main) }
+func listOutlived(main int) []survivors.Process { return survivors.Wait(main, []int{main}, nil) }
 
 // outlived records what survived the program as moat's own events.
 func (r *reporter) outlived(ps []survivors.Process) {

@@ -11,15 +11,15 @@ import (
 )
 
 // Wait lists the survivors of the program (pid main, ended and reaped or
-// a zombie) in this PID namespace, once none is left, or after Grace once
-// one is a daemon's or none has run for Quiet, or after SessionGrace.
-// sessions are the program's: a survivor in any other called setsid. The
-// caller kills them after.
-func Wait(main int, sessions ...int) []Process {
+// a zombie) among procs (nil: every process of this PID namespace), once
+// none is left, or after Grace once one is a daemon's or none has run for
+// Quiet, or after SessionGrace. sessions are the program's: a survivor in
+// any other called setsid. The caller kills them after.
+func Wait(main int, sessions []int, procs func() []int) []Process {
 	start := time.Now()
 	moved, cpu, n := start, uint64(0), 0
 	for {
-		ps := List(main, sessions...)
+		ps := List(main, sessions, procs)
 		if len(ps) == 0 {
 			return ps
 		}
@@ -40,39 +40,57 @@ func Wait(main int, sessions ...int) []Process {
 	}
 }
 
-// List lists the processes of the namespace's /proc other than this one,
-// main, and zombies: at most Max, the last with More if there were more.
-func List(main int, sessions ...int) []Process {
+// List lists the processes of procs (nil: Procs) other than this one,
+// main, zombies and kernel threads: at most Max, the last with More if
+// there were more.
+func List(main int, sessions []int, procs func() []int) []Process {
+	if procs == nil {
+		procs = Procs
+	}
+	self := os.Getpid()
+	var ps []Process
+	for _, pid := range procs() {
+		if pid == self || pid == main {
+			continue
+		}
+		p, ok := read(pid)
+		if !ok {
+			continue
+		}
+		if len(ps) == Max {
+			ps[len(ps)-1].More = true
+			return ps
+		}
+		p.Own = !slices.Contains(sessions, p.SID)
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// Procs lists the processes of this PID namespace (its /proc).
+func Procs() []int {
 	d, err := os.Open("/proc")
 	if err != nil {
 		return nil
 	}
 	defer d.Close()
-	self := os.Getpid()
-	var ps []Process
+	var pids []int
 	for {
 		names, err := d.Readdirnames(256)
 		for _, name := range names {
-			pid, err := strconv.Atoi(name)
-			if err != nil || pid == self || pid == main {
-				continue
+			if pid, err := strconv.Atoi(name); err == nil && pid > 0 {
+				pids = append(pids, pid)
 			}
-			p, ok := read(pid)
-			if !ok {
-				continue
-			}
-			if len(ps) == Max {
-				ps[len(ps)-1].More = true
-				return ps
-			}
-			p.Own = !slices.Contains(sessions, p.SID)
-			ps = append(ps, p)
 		}
 		if err != nil {
-			return ps
+			return pids
 		}
 	}
 }
+
+// pfKthread is a kernel thread's flag in /proc/PID/stat (a micro-VM's
+// guest lists them).
+const pfKthread = 0x00200000
 
 // read reads pid's state, session and command line; not ok for a zombie
 // or a process gone.
@@ -89,7 +107,10 @@ func read(pid int) (Process, bool) {
 		return Process{}, false
 	}
 	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 4 || f[0] == "Z" || f[0] == "X" {
+	if len(f) < 7 || f[0] == "Z" || f[0] == "X" {
+		return Process{}, false
+	}
+	if flags, _ := strconv.ParseUint(f[6], 10, 64); flags&pfKthread != 0 {
 		return Process{}, false
 	}
 	sid, _ := strconv.Atoi(f[3])
