@@ -236,6 +236,8 @@ func TestCorpusMicroVM(t *testing.T) {
 				{cat: "network", sev: "medium", marker: "203.0.113.7:443"},
 				{cat: "credential-access", sev: "high", marker: "/etc/shadow"},
 			}, events: floodHidesNothing},
+			// last: its daemon still sleeps when the batch ends
+			{file: "daemonize.py", checks: []batchCheck{{cat: "evasion", sev: "medium", marker: "daemonized"}}},
 		}, userland)
 	})
 	t.Run("benign", func(t *testing.T) { benign(t, b, "guest kernel") })

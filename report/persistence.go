@@ -84,7 +84,7 @@ func pthHasCode(data string) bool {
 }
 
 // outlived: processes still running when the program ended, which moat
-// killed (native's init lists them). One that left the program's session
+// killed (every backend's moat init lists them: package survivors). One that left the program's session
 // (setsid: a daemon) is medium evasion: malware that waits for the run to
 // end acts where no report sees it. Others (a test's server left running)
 // are low.

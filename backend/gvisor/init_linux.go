@@ -1,7 +1,9 @@
 package gvisor
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -12,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/internal/sandbox/pid1"
+	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
@@ -55,6 +58,13 @@ const nonceLen = 32
 
 // walkTrailer ends a complete walk stream: the nonce after it.
 const walkTrailer = "\nMOAT-SHM-WALK-END "
+
+// Before the trailer, the JSON of what outlived the program, at most
+// maxOutlivedJSON bytes, and its length in outlivedDigits decimal digits.
+const (
+	maxOutlivedJSON = 64 << 10
+	outlivedDigits  = 8
+)
 
 func init() {
 	walk, ok := os.LookupEnv(envInit)
@@ -124,9 +134,15 @@ func initMain(walkPath string, argv []string) int {
 		<-term
 		_ = unix.Kill(-1, unix.SIGKILL)
 	}()
-	code, quiet := reapAll(proc.Pid)
+	// With the report (the walk file), what outlives the program is
+	// listed before it is killed, and goes to the host in the walk.
+	var outlived *[]survivors.Process
+	if walk != nil {
+		outlived = new([]survivors.Process)
+	}
+	code, quiet := reapAll(proc.Pid, outlived)
 	if walk != nil && quiet {
-		writeWalk(walk, nonce)
+		writeWalk(walk, nonce, *outlived)
 	}
 	return code
 }
@@ -141,7 +157,10 @@ const quietWithin = 10 * time.Second
 // from pid 1 with CAP_KILL reaches all of them, and every orphan is pid
 // 1's child. It returns the program's
 // exit code, and whether no other process was left within quietWithin.
-func reapAll(main int) (code int, quiet bool) {
+// What is left when the program ends is listed into *outlived first (nil:
+// not listed): the program runs in the init's session, or its own if it
+// called setsid; a process in any other is a daemon's.
+func reapAll(main int, outlived *[]survivors.Process) (code int, quiet bool) {
 	code = 128 + int(unix.SIGKILL)
 	var ended time.Time
 	for {
@@ -165,6 +184,10 @@ func reapAll(main int) (code int, quiet bool) {
 		if pid != main {
 			continue
 		}
+		if outlived != nil {
+			sid, _ := unix.Getsid(0)
+			*outlived = survivors.Wait(main, []int{sid, main}, nil)
+		}
 		ended = time.Now()
 		switch {
 		case ws.Exited():
@@ -176,9 +199,11 @@ func reapAll(main int) (code int, quiet bool) {
 	}
 }
 
-// writeWalk packs /dev/shm into walk, from its start, and ends it with
-// the trailer and nonce. No other process exists now.
-func writeWalk(walk *os.File, nonce []byte) {
+// writeWalk packs /dev/shm into walk, from its start, then the JSON of
+// what outlived the program and its length (outlivedDigits decimal
+// digits), and ends it with the trailer and nonce. No other process
+// exists now.
+func writeWalk(walk *os.File, nonce []byte, outlived []survivors.Process) {
 	defer walk.Close()
 	if walk.Truncate(0) != nil {
 		return
@@ -198,7 +223,12 @@ func writeWalk(walk *os.File, nonce []byte) {
 	if err != nil && !errors.Is(err, treecopy.ErrLimit) && !errors.Is(err, treecopy.ErrIncomplete) {
 		return
 	}
-	if _, err := walk.Write(append([]byte(walkTrailer), nonce...)); err != nil {
+	js, _ := json.Marshal(outlived)
+	if len(js) > maxOutlivedJSON {
+		js = []byte("null") // the bounds of package survivors keep it far below
+	}
+	js = fmt.Appendf(js, "%0*d", outlivedDigits, len(js))
+	if _, err := walk.Write(append(js, append([]byte(walkTrailer), nonce...)...)); err != nil {
 		return
 	}
 	_ = walk.Sync()

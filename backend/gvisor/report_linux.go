@@ -19,6 +19,7 @@ import (
 	"github.com/moat-sandbox/moat/backend/internal/sentry"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
+	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 	moatreport "github.com/moat-sandbox/moat/report"
 )
 
@@ -67,6 +68,9 @@ type report struct {
 	// into, the diff's root of /dev/shm; nonce ends a walk of the init's.
 	shm   string
 	nonce string
+	// outlived: what the init found running when the program ended (in
+	// its walk, nonce-checked), the program's: survivors.Events bounds it.
+	outlived []survivors.Process
 
 	tailMu sync.Mutex
 	off    int64
@@ -223,6 +227,7 @@ func (r *runner) finishReport(res *moat.Result) {
 		fsEvs, fsDropped := d.Diff(rep.before, after)
 		evs = append(evs, fsEvs...)
 		dropped += fsDropped
+		evs = append(evs, survivors.Events(rep.outlived, time.Since(rep.start).Milliseconds())...)
 	}
 	kEvs, kDropped := r.straceEvents()
 	if sum := hashFile("/", strings.TrimPrefix(r.rt.Executable, "/"), unix.RESOLVE_NO_MAGICLINKS); sum != "" {

@@ -3,10 +3,12 @@ package gvisor
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -58,7 +60,9 @@ func (r *runner) prepareShm(rep *report) error {
 // are escaped where the diff prints them), and returns why the tree is not
 // all of /dev/shm, "" when it is. The walk is the init's only when it ends
 // with the run's nonce: anything else (the run killed before the init's
-// walk, a stream the program wrote) is not read.
+// walk, a stream the program wrote) is not read. Before the trailer is
+// the init's list of what outlived the program (writeWalk), which goes to
+// rep.outlived.
 func (rep *report) loadShm() string {
 	if rep.shm == "" {
 		return ""
@@ -81,6 +85,24 @@ func (rep *report) loadShm() string {
 	if _, err := f.ReadAt(got, end); err != nil || string(got) != trailer {
 		return "/dev/shm was not walked (the run ended before pid 1 could)"
 	}
+	// The list of survivors and its length, before the trailer.
+	lenAt := end - outlivedDigits
+	digits := make([]byte, outlivedDigits)
+	if lenAt < 0 {
+		return "/dev/shm was not walked (the init's walk has no list of survivors)"
+	}
+	if _, err := f.ReadAt(digits, lenAt); err != nil {
+		return "/dev/shm was not walked (the init's walk has no list of survivors)"
+	}
+	n, err := strconv.Atoi(string(digits))
+	if err != nil || n < 0 || n > maxOutlivedJSON || int64(n) > lenAt {
+		return "/dev/shm was not walked (the init's list of survivors is malformed)"
+	}
+	js := make([]byte, n)
+	if _, err := f.ReadAt(js, lenAt-int64(n)); err != nil || json.Unmarshal(js, &rep.outlived) != nil {
+		return "/dev/shm was not walked (the init's list of survivors is malformed)"
+	}
+	end = lenAt - int64(n)
 	tree := filepath.Join(rep.shm, shmTree)
 	// Whole: an entry the init's caps left out makes the tree partial,
 	// which the report says.

@@ -21,6 +21,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/sandbox/netns"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
+	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
@@ -683,6 +684,12 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 		}
 	}
 	close(watchDone)
+	if rep != nil && ex.Exited {
+		// What outlives the program is listed before it is killed: the
+		// processes of its cgroup (nothing of the agent's is in it). The
+		// program runs in a session of its own (Setsid).
+		rep.outlived = survivors.Wait(proc.Pid, []int{proc.Pid}, func() []int { return cgroupPids(cg.read(cg.run, "cgroup.procs")) })
+	}
 	// Nothing of the program outlives it.
 	_ = cg.write(cg.run, "cgroup.kill", "1")
 	go func() {
@@ -701,6 +708,17 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 		ex.PeakMemory, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	}
 	return ex
+}
+
+// cgroupPids parses a cgroup.procs file, at most survivors.Max*4 pids.
+func cgroupPids(b []byte) []int {
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 && len(pids) < 4*survivors.Max {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // watchLimits kills the program's cgroup once the memory limit has

@@ -18,6 +18,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 )
 
 // The behaviour report, guest side: the agent does in the guest what
@@ -60,6 +61,9 @@ type guestReporter struct {
 	netDropped int
 	// kernel serves the program's seccomp listener.
 	kernel *guestKernel
+	// outlived: what was still running when the program ended, which the
+	// agent then killed (run; package survivors).
+	outlived []survivors.Process
 }
 
 // reportRoots are the writable directories the report walks; home is the
@@ -138,6 +142,7 @@ func (r *guestReporter) finish(fw *frameWriter) error {
 	fsEvs, dropped := d.Diff(r.before, after)
 	auditEvs, auditDropped := r.audit.Events()
 	evs = append(append(append(evs, auditEvs...), fsEvs...), r.net...)
+	evs = append(evs, survivors.Events(r.outlived, now)...)
 	dropped += auditDropped + r.netDropped
 	if r.kernel != nil {
 		kEvs, kDropped := r.kernel.stop()

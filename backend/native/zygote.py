@@ -42,7 +42,7 @@ _startup_finders = set(sys.path_importer_cache)
 import os, socket, struct, json, ctypes, signal
 # Loaded once, here: an extension module imported in a child is a dlopen
 # (its mapping, its relocations, their page faults) for every child.
-import fcntl, resource, gc, atexit
+import fcntl, resource, gc, atexit, time
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -448,6 +448,7 @@ def _reaper(sock, cfg, prog):
         os.dup2(nul, fd)
     os.close(nul)
     status = None
+    outlived = []
     while True:
         try:
             p, st = os.wait()
@@ -455,6 +456,8 @@ def _reaper(sock, cfg, prog):
             break
         if p == pid:
             status = st
+            if cfg.get("outlived"):
+                outlived = _survivors(pid, *cfg["outlived"])
             try:
                 os.kill(-1, signal.SIGKILL)
             except OSError:
@@ -466,10 +469,59 @@ def _reaper(sock, cfg, prog):
             m["exit_code"] = 128 + m["signal"]
         else:
             m["exit_code"] = os.WEXITSTATUS(status)
+    if outlived:
+        m["outlived"] = outlived
     try:
         _send(sock, m)
     finally:
         os._exit(0)
+
+
+def _survivors(main, grace_ms, quiet_ms, session_grace_ms, most, cmd_bytes):
+    # pid 1, once the program (main, in a session of its own) has ended:
+    # the processes of the namespace still running, as package survivors
+    # lists them (Wait, List): once none is left, or after grace_ms once
+    # one is a daemon's (another session) or none has run (CPU time, or
+    # one ended) for quiet_ms, or after session_grace_ms (multiprocessing's
+    # resource tracker may still be starting); at most `most`, the last
+    # with "more", each command line at most cmd_bytes, undecodable bytes
+    # replaced. All of it is the program's: the host escapes it.
+    start = time.monotonic()
+    moved, last = start, None
+    while True:
+        ps, cpu = [], 0
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) in (1, main):
+                continue
+            try:
+                with open("/proc/%s/stat" % name, "rb") as f:
+                    stat = f.read(1024)
+                with open("/proc/%s/cmdline" % name, "rb") as f:
+                    cmd = f.read(cmd_bytes)
+            except OSError:
+                continue
+            # pid (comm) state ppid pgrp session ... utime stime: comm may
+            # hold anything
+            fields = stat[stat.rfind(b")") + 1:].split()
+            if len(fields) < 13 or fields[0] in (b"Z", b"X"):
+                continue
+            if len(ps) == most:
+                ps[-1]["more"] = True
+                break
+            sid = int(fields[3])
+            cpu += int(fields[11]) + int(fields[12])
+            cmd = cmd.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+            ps.append({"pid": int(name), "sid": sid, "own": sid != main, "cmd": cmd})
+        if not ps:
+            return ps
+        now = time.monotonic()
+        if (cpu, len(ps)) != last:
+            moved, last = now, (cpu, len(ps))
+        waited = now - start
+        if waited > session_grace_ms / 1000 or (waited > grace_ms / 1000 and (
+                now - moved > quiet_ms / 1000 or any(p["own"] for p in ps))):
+            return ps
+        time.sleep(0.02)
 
 
 def _program(sock, r, mm):

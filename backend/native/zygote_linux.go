@@ -23,6 +23,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
+	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 )
 
@@ -325,6 +326,10 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 		c.rep = &childReport{plan: observe.NewPlan(p.Home, tmpl.Env), home: p.Home, listener: -1, mntns: -1, root: -1}
 		c.rep.plan.Identity(p.Host, p.User, p.Home, nsinit.WorkDir, tmpl.Env)
 		fork["fifo"], fork["notify"] = zs.fifo, true
+		// What outlives the program is listed before it is killed (as
+		// native's init does: package survivors), within these bounds.
+		fork["outlived"] = []int{int(survivors.Grace / time.Millisecond), int(survivors.Quiet / time.Millisecond),
+			int(survivors.SessionGrace / time.Millisecond), survivors.Max, survivors.CmdBytes}
 	}
 	// The zygote gets the descriptors only; the child's config goes on
 	// the child's own socket, which the child reads first: a child
@@ -470,6 +475,10 @@ type zygoteMsg struct {
 	ExitCode int    `json:"exit_code"`
 	Signal   int    `json:"signal"`
 	MM       int    `json:"mm"` // the errno of pid 1's PR_SET_MM_MAP; 0: done
+	// Outlived: the processes still running when the program ended, which
+	// pid 1 killed (the exit message; the program's, so made events of
+	// only through survivors.Events).
+	Outlived []survivors.Process `json:"outlived"`
 }
 
 // coldLastPid is the pid a cold native run's init has taken last when it
@@ -500,7 +509,9 @@ func (c *zygoteChild) recvFD() (m zygoteMsg, pid, fd int, err error) {
 
 func (c *zygoteChild) recvOOB() (zygoteMsg, int, []byte, error) {
 	var m zygoteMsg
-	buf := make([]byte, 4096)
+	// The exit message lists at most survivors.Max command lines of
+	// survivors.CmdBytes, JSON-escaped (6 bytes a byte at most): 64 KiB.
+	buf := make([]byte, 64<<10)
 	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(4))
 	for {
 		n, oobn, _, _, err := unix.Recvmsg(c.sock, buf, oob, 0)
@@ -803,6 +814,9 @@ func (c *zygoteChild) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 	}
 	if res.Status == moat.StatusExited && st.PidsMaxHits > 0 && res.ExitCode != 0 {
 		res.Status, res.ExitCode = moat.StatusPids, -1
+	}
+	if m.Kind == "exit" && from == c.pid1 {
+		zr.outlived = m.Outlived
 	}
 	res = zr.finish(res)
 	go func() {

@@ -19,6 +19,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/internal/sandbox/osthread"
+	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 )
 
 // The behaviour report of a zygote child: the pieces of a cold native
@@ -207,6 +208,10 @@ type zygoteRun struct {
 	readDone chan struct{}
 	before   observe.Snapshot
 	report   bool // the run wants the report (not Spec.NoReport)
+	// outlived: what pid 1 found running when the program ended (its
+	// exit message), the program's word on itself: bounded and escaped
+	// by survivors.Events.
+	outlived []survivors.Process
 }
 
 // startReport serves the child's listener (always: its watched calls
@@ -299,6 +304,7 @@ func (zr *zygoteRun) finish(res *moat.Result) *moat.Result {
 	fsEvents, fsDropped := d.Diff(zr.before, after)
 	auditEvents, auditDropped := zr.audit.Events()
 	all := append(append(append([]moat.Event(nil), witnessed...), auditEvents...), fsEvents...)
+	all = append(all, survivors.Events(zr.outlived, at)...)
 	sort.SliceStable(all, func(i, j int) bool { return all[i].TimeMS < all[j].TimeMS })
 	zr.r.events = append(zr.r.events, all...)
 	zr.r.eventsDropped += fsDropped + auditDropped

@@ -17,6 +17,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp/procmem"
+	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 	moatreport "github.com/moat-sandbox/moat/report"
 )
 
@@ -186,6 +187,7 @@ func (r *report) events() ([]moat.Event, int) {
 			Detail: fmt.Sprintf("the audit hook's events passed their cap of %d bytes: %d bytes not relayed", maxAuditBytes, w.AuditCut)})
 	}
 	evs = append(evs, r.witnessEvents(w)...)
+	evs = append(evs, survivors.Events(w.Outlived, r.endMS)...)
 	if r.execs && !w.ExecsOn && !r.sentry {
 		why := "the container's init has no exec witness"
 		if w.ExecsOff != "" {

@@ -31,6 +31,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/sandbox/loginuid"
 	"github.com/moat-sandbox/moat/internal/sandbox/pid1"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
+	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
@@ -169,6 +170,7 @@ type initProc struct {
 	witnessed Walks[entry] // the witness's fields only
 	execs     *execWatch   // nil: no kernel witness of execs
 	execsOff  string       // why not, when asked
+	outlived  []survivors.Process
 }
 
 func (in *initProc) mark(what string) { in.marks = append(in.marks, mark{monoNow(), what}) }
@@ -771,7 +773,14 @@ func (in *initProc) run() int {
 		}()
 	}
 
-	status, ru := reap(pid)
+	// With the report, what outlives the program is listed before it is
+	// killed. The program runs in the init's session (runc's setsid), or
+	// in its own if it called setsid itself; any other is a daemon's.
+	var outlived *[]survivors.Process
+	if in.fifo != nil {
+		outlived = &in.outlived
+	}
+	status, ru := reap(pid, outlived)
 	close(watchDone)
 	if h.AfterS > 0 && stopBackstop() {
 		// The host's timeout was the program's: what follows has its own.
@@ -854,8 +863,10 @@ func confinement() (seccomp, nnp int) {
 // program's status and resource usage (its own and its waited-for
 // descendants'). When the program ends, everything else is killed:
 // nothing it started may outlive it or keep writing (this process is the
-// only one kill(-1) spares).
-func reap(pid int) (unix.WaitStatus, unix.Rusage) {
+// only one kill(-1) spares). What is left then is listed into *outlived
+// first (nil: not listed): a daemon would act after the run, where no
+// report sees it.
+func reap(pid int, outlived *[]survivors.Process) (unix.WaitStatus, unix.Rusage) {
 	var status unix.WaitStatus
 	var usage unix.Rusage
 	for {
@@ -870,6 +881,10 @@ func reap(pid int) (unix.WaitStatus, unix.Rusage) {
 		}
 		if p == pid {
 			status, usage = ws, ru
+			if outlived != nil {
+				sid, _ := unix.Getsid(0)
+				*outlived = survivors.Wait(pid, []int{sid, pid}, nil)
+			}
 			_ = unix.Kill(-1, unix.SIGKILL)
 		}
 	}
@@ -1029,6 +1044,7 @@ func (in *initProc) sendWalks() {
 	ws := in.witnessed
 	ws.Before, ws.After, ws.BeforeCut, ws.AfterCut, ws.AuditCut = in.before, after, in.beforeCut, afterCut, in.auditCut
 	ws.ExecsOn, ws.ExecsOff, ws.ExecsCut = in.execs != nil, in.execsOff, in.execs.cut()
+	ws.Outlived = in.outlived
 	b, _ := json.Marshal(ws)
 	_, _ = framer{in, 'f'}.Write(b)
 	in.send('f', nil)

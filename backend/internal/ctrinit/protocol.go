@@ -56,6 +56,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash"
+
+	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 )
 
 // Arg, as the first argument, starts the init; ExecArg starts the shim that
@@ -306,6 +308,10 @@ type Walks[E any] struct {
 	WitnessOff string   `json:"witness_off,omitempty"`
 	Read       []string `json:"read,omitempty"`
 	Altered    []string `json:"altered,omitempty"`
+	// Outlived: the processes still running when the program ended, which
+	// the init then killed (package survivors: bounded where read; the
+	// host makes them events with survivors.Events).
+	Outlived []survivors.Process `json:"outlived,omitempty"`
 }
 
 // KeySize is the length of the frames' key; TagSize of a frame's tag.

@@ -26,6 +26,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/sandbox/netns"
 	"github.com/moat-sandbox/moat/internal/sandbox/pid1"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
+	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
@@ -375,7 +376,7 @@ func supervise(cfg *Config, main int, rep *reporter, nw Network, enc *json.Encod
 		stopped.Store(true)
 		_ = unix.Kill(-1, unix.SIGKILL)
 	}()
-	var outlived func([]moat.Event)
+	var outlived func([]survivors.Process)
 	if rep != nil {
 		outlived = rep.outlived
 	}
@@ -484,7 +485,7 @@ func prestarted(cfg *Config, dec *json.Decoder, enc *json.Encoder, layers []moat
 // all that is left in the namespace and keeps reaping until none remain.
 // What is left is told to outlived first (nil: not told): a daemon that
 // would act after the run, where no report sees it, dies unseen otherwise.
-func reap(main int, outlived func([]moat.Event)) Message {
+func reap(main int, outlived func([]survivors.Process)) Message {
 	m := Message{Kind: "exit"}
 	for {
 		var ws unix.WaitStatus
@@ -507,7 +508,7 @@ func reap(main int, outlived func([]moat.Event)) Message {
 		}
 		m.MaxRSS = ru.Maxrss * 1024
 		if outlived != nil {
-			outlived(survivors(main))
+			outlived(listOutlived(main))
 		}
 		// Orphans and daemons die with the program: kill(-1) from pid 1
 		// reaches every other process of the namespace.
