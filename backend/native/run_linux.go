@@ -110,8 +110,8 @@ type runner struct {
 	userland *pyrt.Userland
 	group    cgroup.Group
 	split    *cgroup.Split // the program's group within group; nil: one for both
-	initName string // pid 1's argv[0] inside: the persona's
-	hookRoot string // the audit hook's directory: the persona's tools
+	initName string        // pid 1's argv[0] inside: the persona's
+	hookRoot string        // the audit hook's directory: the persona's tools
 
 	mu       sync.Mutex
 	reason   moat.Status // why moat stopped the run; "" if it did not
