@@ -110,6 +110,7 @@ type runner struct {
 	userland *pyrt.Userland
 	group    cgroup.Group
 	split    *cgroup.Split // the program's group within group; nil: one for both
+	prestart bool          // the init starts the interpreter ahead (nsinit.Prestart)
 	initName string        // pid 1's argv[0] inside: the persona's
 	hookRoot string        // the audit hook's directory: the persona's tools
 
@@ -252,6 +253,7 @@ func (r *runner) prepare(wait bool) (err error) {
 		return fmt.Errorf("native: network: %w", err)
 	}
 	r.cleanups = append(r.cleanups, r.nr.close)
+	r.prestart = r.zygoteSock == nil && wait && prestartable(r.spec)
 	r.extra, err = r.limits(cfg)
 	if err != nil {
 		return err
@@ -429,11 +431,23 @@ func (r *runner) limits(cfg *nsinit.Config) ([]moat.Layer, error) {
 	// The program's memory limit is its group's (r.split); the run's is
 	// that plus the init's reserve, which the program cannot take. A
 	// zygote's init runs no program of its own (zygote_linux.go).
-	mem, split := r.lim.Memory, r.lim.Memory > 0 && r.zygoteSock == nil
+	// Nor yet a prestarted one (a pool's): its runs hung in
+	// TestPrepared with the split; see SECURITY.md.
+	mem, split := r.lim.Memory, r.lim.Memory > 0 && r.zygoteSock == nil && !r.prestart
 	if split {
 		mem += initReserve
 	}
 	g, err := cgroup.New("moat-"+local.NewID(), cgroup.Limits{Memory: mem, Pids: r.lim.Pids + initThreads, CPUs: r.lim.CPUs})
+	if err == nil && split && g.Version() != 1 {
+		// On v2 the init's whole process moves into the program's
+		// group and back (cgroup.Split.ProgFiles); in the v2 guest of
+		// .ci/cgroup2-vm.sh the first runs did not end. Until that is
+		// understood v2 keeps one group (and the program's OOM score),
+		// with the limit the program's: see SECURITY.md.
+		_ = g.Destroy()
+		mem, split = r.lim.Memory, false
+		g, err = cgroup.New("moat-"+local.NewID(), cgroup.Limits{Memory: mem, Pids: r.lim.Pids + initThreads, CPUs: r.lim.CPUs})
+	}
 	if err == nil && split {
 		if r.split, err = cgroup.NewSplit(g, r.lim.Memory); err != nil {
 			_ = g.Destroy()

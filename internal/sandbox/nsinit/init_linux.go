@@ -430,11 +430,6 @@ func prestarted(cfg *Config, dec *json.Decoder, enc *json.Encoder, layers []moat
 		return 1
 	}
 	pre := cfg.Prestart
-	place, err := enterProg(cfg)
-	if err != nil {
-		return fail("program's place", err)
-	}
-	defer place.close()
 	rep, layers, degraded, stage, err := confine(cfg, pre.Python, layers, enc)
 	if err != nil {
 		return fail(stage, err)
@@ -452,10 +447,6 @@ func prestarted(cfg *Config, dec *json.Decoder, enc *json.Encoder, layers []moat
 			return fail(stage, err)
 		}
 		return 1
-	}
-	if err := place.out(); err != nil {
-		_ = cmd.Process.Kill()
-		return fail("program's place", err)
 	}
 	pid := cmd.Process.Pid
 	// The interpreter dead before its handover: this sandbox is stale.
@@ -484,14 +475,8 @@ func prestarted(cfg *Config, dec *json.Decoder, enc *json.Encoder, layers []moat
 		cfg.Report.StartMono = start.StartMono
 	}
 	trace("start read")
-	if err := place.in(); err != nil {
-		return fail("program's place", err)
-	}
 	if stage, err := workspace(cfg, &start); err != nil {
 		return fail(stage, err)
-	}
-	if err := place.out(); err != nil {
-		return fail("program's place", err)
 	}
 	if len(start.Files) > 0 {
 		rep.rewalk() // the files are the run's, not the program's doing
