@@ -110,6 +110,7 @@ const (
 	KindOutcomeHook       Kind = "outcome-hook"       // fs: a file of the package that rewrites test results (Path, Detail: how)
 	KindTestMismatch      Kind = "test-mismatch"      // moat: pytest's exit status disagrees with its JUnit XML (Detail)
 	KindLimit             Kind = "limit"              // moat: a limit reached (Detail)
+	KindOutlived          Kind = "outlived"           // moat: a process still running when the program ended, killed by moat (PID, Path: its command, Detail: its session)
 	KindHello             Kind = "hello"              // audit: the hook started in a process
 	KindTamper            Kind = "tamper"             // audit: the program reached for the hook's state (Name: the audit event)
 	KindSignal            Kind = "signal"             // audit: a signal sent with os.kill or os.killpg (Name: the target pid or group, Detail: the call and signal)

@@ -37,6 +37,7 @@ func conformanceCases() []testCase {
 		{name: "limit-threads", alone: true, fn: testLimitThreads},
 		{name: "limit-output", fn: testLimitOutput},
 		{name: "limit-disk", fn: testLimitDisk},
+		{name: "shm-spawn", fn: testShmSpawn},
 		{name: "signaled", fn: testSignaled},
 		{name: "interpreter-end", fn: testInterpreterEnd},
 		{name: "cancel", fn: testCancel},
@@ -472,6 +473,37 @@ func testLimitOutput(t *testing.T, s *suite) {
 	}
 	if res.StderrTruncated {
 		t.Error("StderrTruncated is true, stderr was empty")
+	}
+}
+
+// testShmSpawn: named POSIX semaphores (sem_open in /dev/shm, behind
+// multiprocessing's Lock and Event) wake across processes, and a spawn
+// Pool ends. On gVisor /dev/shm was a bind of the host scratch tmpfs
+// through the gofer: a semaphore set in a spawn child never woke the
+// parent, and Pool.__exit__ hung until the timeout.
+func testShmSpawn(t *testing.T, s *suite) {
+	spec := s.py(`import multiprocessing as mp, time
+ctx = mp.get_context("spawn")
+ev = ctx.Event()
+p = ctx.Process(target=ev.set); p.start()
+print("event", ev.wait(10), flush=True); p.join(10)
+lk = ctx.Lock(); lk.acquire()
+# The child blocks on the lock the parent holds (the sleep lets it get
+# there), then the parent's release must wake it.
+p = ctx.Process(target=type(lk).__enter__, args=(lk,)); p.start()
+time.sleep(2); lk.release(); p.join(10)
+print("lock", p.exitcode, flush=True)
+if p.exitcode is None: p.kill()
+with ctx.Pool(2) as pool:
+    print("pool", pool.map(abs, [-1, -2, -3]), flush=True)
+print("done", flush=True)`)
+	spec.Limits.Timeout = 30*time.Second + 3*s.opts.ProgramStart
+	res := s.run(t, spec) // a hang ends at the timeout
+	wantStatus(t, res, moat.StatusExited, 0)
+	for _, w := range []string{"event True\n", "lock 0\n", "pool [1, 2, 3]\n", "done\n"} {
+		if !strings.Contains(res.Stdout, w) {
+			t.Errorf("stdout %q lacks %q: a semaphore did not wake across spawn processes", res.Stdout, strings.TrimSpace(w))
+		}
 	}
 }
 

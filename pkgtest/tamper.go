@@ -12,6 +12,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/lazyre"
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/termsafe"
 )
 
@@ -24,18 +25,24 @@ const (
 )
 
 var (
-	pytestHook = lazyre.New(`def\s+(pytest_runtest_makereport|pytest_runtest_logreport|pytest_report_teststatus|pytest_terminal_summary|pytest_sessionfinish|pytest_runtest_protocol|pytest_runtest_call|pytest_pyfunc_call|pytest_collectreport|pytest_unconfigure)\b`)
+	// A hook is defined by its name, however bound: a def, an
+	// assignment (`pytest_runtest_makereport = hookimpl(...)(f)`), a
+	// class attribute or a plugin object registered by hand; and pytest's
+	// own classes can be patched from any module it imports.
+	pytestHook = lazyre.New(`\b(pytest_runtest_makereport|pytest_runtest_logreport|pytest_report_teststatus|pytest_terminal_summary|pytest_sessionfinish|pytest_runtest_protocol|pytest_runtest_call|pytest_pyfunc_call|pytest_collectreport|pytest_unconfigure|pytest_runtest_logfinish|pytest_runtest_teardown)\b|\bpluginmanager\s*\.\s*register\s*\(|\b_pytest\b|\bTestReport\b`)
 	// What a hook does to the results, each with its description.
 	rewrites = []struct {
 		re   *lazyre.Regexp
 		what string
 	}{
-		{lazyre.New(`\.outcome\s*=[^=]`), "sets a report's outcome"},
+		{lazyre.New(`\.outcome\s*=[^=]|\bsetattr\s*\([^,]*,\s*['"]outcome['"]|\[\s*['"]outcome['"]\s*\]\s*=[^=]`), "sets a report's outcome"},
+		{lazyre.New(`\bsetattr\s*\([^,]*,\s*['"](longrepr|exitstatus|testsfailed|stats|passed|failed)['"]`), "sets a result's attribute by name"},
+		{lazyre.New(`\b(TestReport|CallInfo|_pytest\.[\w.]+)\s*\.\s*\w+\s*=[^=]`), "patches pytest's own classes"},
 		{lazyre.New(`\.(force_result|force_exception)\s*\(`), "replaces a hook's result"},
 		{lazyre.New(`\.longrepr\s*=\s*None`), "clears a failure's report"},
 		{lazyre.New(`\b(testsfailed|exitstatus)\s*=[^=]`), "changes the exit status"},
 		{lazyre.New(`\.stats\s*(\[[^\]]*\]\s*=[^=]|\.(pop|clear|update|setdefault)\s*\()`), "edits the summary's counts"},
-		{lazyre.New(`\bos\._exit\s*\(\s*0\s*\)`), "exits 0 from a hook"},
+		{lazyre.New(`\bos\._exit\s*\(\s*(0+|0x0+|False)?\s*\)`), "exits 0 from a hook"},
 	}
 	junitEdit = lazyre.New(`(?i)junit`)
 )
@@ -150,7 +157,7 @@ func scanSitePlugins(stage string) []moat.Event {
 				if what := outcomeRewrite(data); what != "" && len(evs) < maxHookEvents {
 					evs = append(evs, outcomeEvent(rel, what+" (code of a .pth file: it runs at every start of Python)"))
 				}
-				for _, line := range strings.Split(string(data), "\n") {
+				for _, line := range observe.PthLines(string(data)) { // "\r" ends a line too
 					if l := strings.TrimSpace(line); !strings.HasPrefix(l, "import ") && !strings.HasPrefix(l, "import\t") {
 						continue // only import lines run (site.py)
 					}

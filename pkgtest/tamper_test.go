@@ -16,6 +16,11 @@ func TestOutcomeRewrite(t *testing.T) {
 		{"force_result", "def pytest_runtest_makereport(item, call):\n    o = yield\n    o.force_result(None)\n", "replaces a hook's result"},
 		{"exit status", "def pytest_sessionfinish(session, exitstatus):\n    session.exitstatus = 0\n    session.testsfailed = 0\n", "changes the exit status"},
 		{"terminal summary counts", "def pytest_terminal_summary(terminalreporter):\n    terminalreporter.stats.pop('failed', None)\n", "edits the summary's counts"},
+		{"hook bound by assignment, outcome by setattr", "import pytest\n\ndef _w(item, call):\n    out = yield\n    rep = out.get_result()\n    if rep.failed:\n        setattr(rep, \"outcome\", \"passed\")\n\npytest_runtest_makereport = pytest.hookimpl(hookwrapper=True)(_w)\n", "sets a report's outcome"},
+		{"outcome through __dict__", "class P:\n    def pytest_runtest_logreport(self, report):\n        report.__dict__['outcome'] = 'passed'\n", "sets a report's outcome"},
+		{"pytest's class patched", "import _pytest.reports\n_pytest.reports.TestReport.failed = property(lambda self: False)\n", "patches pytest's own classes"},
+		{"plugin registered, exit status by name", "def f(s):\n    setattr(s, 'exitstatus', 0)\nclass P:\n    pytest_sessionfinish = f\nconfig.pluginmanager.register(P())\n", "sets a result's attribute by name"},
+		{"benign plugin registration", "def pytest_configure(config):\n    config.pluginmanager.register(object(), 'x')\n", ""},
 		{"junit edited", "import atexit\ndef f():\n    p = '/work/reports/junit.xml'\n    open(p, 'w').write('<testsuite/>')\natexit.register(f)\n", "edits the JUnit XML"},
 	} {
 		if got := outcomeRewrite([]byte(c.src)); got != c.want {
@@ -63,6 +68,8 @@ func TestScanSitePlugins(t *testing.T) {
 		site + "liar/_plug.py":                       hook,
 		site + "zz_boot.pth":                         "# padding\n" + strings.Repeat("x\n", 600) + "import os, zz_helper; zz_helper.go()\n",
 		site + "zz_helper.py":                        hook,
+		site + "cr_boot.pth":                         "# a path file\rimport cr_helper\r", // "\r" ends a line for site.py
+		site + "cr_helper.py":                        hook,
 		site + "quiet.pth":                           "import sys; exec('def pytest_sessionfinish(session):\\n session.exitstatus = 0')\n",
 		site + "rerun/__init__.py":                   hook, // not loaded by itself: a dependency's code
 		site + "sitecustomize.py":                    "def pytest_terminal_summary(terminalreporter):\n    terminalreporter.stats.pop('failed', None)\n",
@@ -95,6 +102,7 @@ func TestScanSitePlugins(t *testing.T) {
 	for _, want := range []string{
 		"/work/" + site + "liar/_plug.py | sets a report's outcome (a module of liar._plug, loaded by pytest or Python by itself: a pytest11 entry point of liar-1.0.dist-info)",
 		"/work/" + site + "zz_helper.py | sets a report's outcome (a module of zz_helper, loaded by pytest or Python by itself: imported by zz_boot.pth)",
+		"/work/" + site + "cr_helper.py | sets a report's outcome (a module of cr_helper, loaded by pytest or Python by itself: imported by cr_boot.pth)",
 		"/work/" + site + "quiet.pth | changes the exit status (code of a .pth file",
 		"/work/" + site + "sitecustomize.py | edits the summary's counts",
 	} {
@@ -102,7 +110,7 @@ func TestScanSitePlugins(t *testing.T) {
 			t.Errorf("no %q in:\n%s", want, all)
 		}
 	}
-	if strings.Contains(all, "rerun") || strings.Contains(all, "linked") || len(got) != 4 {
+	if strings.Contains(all, "rerun") || strings.Contains(all, "linked") || len(got) != 5 {
 		t.Errorf("scanned what is not loaded by itself, or followed a link:\n%s", all)
 	}
 }

@@ -125,6 +125,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	a.evasion()
 	a.hookIntegrity()
 	a.resources()
+	a.outlived()
 	return a.out
 }
 
@@ -235,22 +236,14 @@ func (a *analysis) persistence() {
 			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s an autostart entry: %s", verb, p), []moat.Event{e})
 		case base == "authorized_keys" && strings.Contains(p, "/.ssh/"):
 			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s SSH authorized_keys: %s", verb, p), []moat.Event{e})
-		case strings.Contains(p, "/bin/") && e.Kind == "file-changed":
+		case strings.Contains(p, "/bin/") && e.Kind == "file-changed" && !strings.Contains(p, "/.local/bin/"):
 			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("changed an entry-point script: %s", p), []moat.Event{e})
+		case !strings.HasPrefix(e.Detail, "d"):
+			if what := laterCode(p, e.Data, strings.HasSuffix(e.Detail, observe.NotReadWhole)); what != "" {
+				a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s %s: %s", verb, what, p), []moat.Event{e})
+			}
 		}
 	}
-}
-
-// pthHasCode: site.py executes the lines of a .pth file that start with
-// "import" followed by a space or tab.
-func pthHasCode(data string) bool {
-	for _, l := range strings.Split(strings.ReplaceAll(data, `\x0a`, "\n"), "\n") {
-		l = strings.TrimLeft(l, " ")
-		if strings.HasPrefix(l, "import ") || strings.HasPrefix(l, "import\t") || strings.HasPrefix(l, `import\x09`) {
-			return true
-		}
-	}
-	return false
 }
 
 var shells = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "csh": true, "tcsh": true,
@@ -300,6 +293,14 @@ func (a *analysis) execution() {
 	seen := map[string]bool{}
 	var others []moat.Event
 	for i, e := range a.evs {
+		if e.Kind == moat.KindExecFailed && e.Source == moat.SourceKernel && writable(e.Path) && written[e.Path] && !a.isOwn(e) && !seen["failed|"+e.Path] {
+			// A dropped file the kernel saw fail to run (no interpreter
+			// for its #! in the sandbox, a format it lacks) is the same
+			// intent as one that ran.
+			seen["failed|"+e.Path] = true
+			a.add(moat.CategoryExecution, "high", "tried to execute a file the run wrote (the exec failed): "+e.Path, []moat.Event{e})
+			continue
+		}
 		if e.Kind != "exec" || e.Source == "moat" || a.isOwn(e) || a.failedExec(e) {
 			continue
 		}
@@ -349,24 +350,24 @@ func (a *analysis) execution() {
 }
 
 // pathMiss: k is a kernel exec that execvp's search of PATH made and that
-// failed, because the same process then tried the same name, with the
-// same arguments, in another directory (a successful execve replaces the
-// image; what it runs would not repeat the attempt at once). A file the
-// run wrote is never a miss: running it is the finding.
+// failed, because the same process's next exec tried the same name, with
+// the same arguments, in another directory (a successful execve replaces
+// the image; what it runs would not repeat the attempt as its first
+// exec). The next exec, not one within some milliseconds: on a loaded
+// machine gVisor's witness, which cannot tell a failed exec from one that
+// ran, saw setuptools_scm's search for hg 53 ms apart, and a clock bound
+// bought nothing (a program of the attacker's can repeat the name at
+// once). A file the run wrote is never a miss: running it is the finding.
 func (a *analysis) pathMiss(i int, written map[string]bool) bool {
 	k := a.evs[i]
 	if k.Source != "kernel" || written[k.Path] {
 		return false
 	}
-	base := path.Base(k.Path)
 	for _, e := range a.evs[i+1:] {
-		if e.TimeMS < k.TimeMS || e.TimeMS > k.TimeMS+50 {
+		if e.Source != "kernel" || e.PID != k.PID || (e.Kind != moat.KindExec && e.Kind != moat.KindExecFailed) || e.TimeMS < k.TimeMS {
 			continue
 		}
-		if e.Source == "kernel" && e.Kind == "exec" && e.PID == k.PID && e.Path != k.Path &&
-			path.Base(e.Path) == base && e.Detail == k.Detail {
-			return true
-		}
+		return e.Path != k.Path && path.Base(e.Path) == path.Base(k.Path) && e.Detail == k.Detail
 	}
 	return false
 }
@@ -433,7 +434,7 @@ func (a *analysis) network() {
 		a.add(moat.CategoryNetwork, "medium", "attempted network connections to "+joinBounded(uniq(targets), 5), conns)
 	}
 	if len(tarpits) > 0 {
-		a.add(moat.CategoryNetwork, "low", "tried to reach private-network addresses with no network to reach them (as test suites do to provoke a connect timeout): "+joinBounded(uniq(tarpitAddrs), 5), tarpits)
+		a.add(moat.CategoryNetwork, "low", "tried to reach private-network or reserved addresses with no network to reach them (as test suites do to provoke a connect timeout): "+joinBounded(uniq(tarpitAddrs), 5), tarpits)
 	}
 	if len(names) > 0 {
 		a.add(moat.CategoryNetwork, "low", "looked up names: "+joinBounded(uniq(hosts), 5), names)
@@ -441,7 +442,8 @@ func (a *analysis) network() {
 }
 
 // unanswered: hostport is a private-network address (RFC 1918, IPv6
-// unique local) on a port other than DNS's. requests' suite connects to
+// unique local) or a reserved one (240.0.0.0/4) on a port other than
+// DNS's. requests' suite connects to
 // 10.255.255.1 to provoke a connect timeout; with no network (moat test's
 // test phase) nothing answers and nothing leaves. It is a network finding
 // only if the sink saw the connection (sinkSaw: under a sinkhole it is
@@ -450,8 +452,17 @@ func (a *analysis) network() {
 // resolver chosen for DNS stays medium everywhere.
 func unanswered(hostport string) bool {
 	ap, err := netip.ParseAddrPort(hostport)
-	return err == nil && ap.Port() != 53 && ap.Addr().Unmap().IsPrivate()
+	if err != nil || ap.Port() == 53 {
+		return false
+	}
+	a := ap.Addr().Unmap()
+	return a.IsPrivate() || reserved.Contains(a)
 }
+
+// reserved is 240.0.0.0/4 (RFC 1112's class E, "reserved for future
+// use"): no network routes it, and Linux refuses to send to it. urllib3's
+// suite connects to 240.0.0.0:80 as its TARPIT_HOST on Linux.
+var reserved = netip.MustParsePrefix("240.0.0.0/4")
 
 // sinkSaw: the network sink recorded a flow to addr.
 func (a *analysis) sinkSaw(addr string) bool {

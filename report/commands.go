@@ -49,8 +49,13 @@ var cmdRules = []cmdRule{
 		lazyre.New(`\.aws/credentials|\.aws/config|/etc/shadow|/etc/gshadow|\.ssh/id_|\.kube/config|\.git-credentials|\.netrc\b|` +
 			`\.docker/config\.json|\.config/gcloud|\.azure/|\.npmrc|\.pypirc|\.gnupg/|_history\b|\.config/filezilla|\.electrum|` +
 			`\btdata\b|\.mozilla/firefox|Login Data|/var/run/secrets/kubernetes\.io|\.vault-token`)},
+	// A crontab counts when it is installed: crontab run as a command
+	// (not -l, which lists it, nor -r), or a file written, copied or
+	// linked into a cron directory. Reading one (`cat /etc/crontab`,
+	// karma-jasmine-sinon's recon) installs nothing.
 	{moat.CategoryPersistence, moat.SeverityHigh, "installed something that runs later",
-		lazyre.New(`\bcrontab\b|/cron|\bsystemctl\b[^|;&]*\benable\b|authorized_keys|>>?\s*\S*\.(?:bashrc|profile|zshrc|bash_profile)\b|\.config/autostart`)},
+		lazyre.New(`(?:^|[|;&(]\s*|\bsudo\s+|\s-c\s+['"]?)(?:\S*/)?crontab(?:\s+-u\s+\S+)?(?:\s*$|\s*[|;&)'"]|\s+-(?:$|[\s|;&)'"]|e\b)|\s+[^-\s])|` +
+			`(?:>>?\s*|\btee\s+(?:-a\s+)?)\S*/cron|\b(?:cp|mv|install|ln)\s[^|;&]*/cron|\bsystemctl\b[^|;&]*\benable\b|authorized_keys|>>?\s*\S*\.(?:bashrc|profile|zshrc|bash_profile)\b|\.config/autostart`)},
 }
 
 // pipProbes are the command lines pip itself runs while it installs (its
@@ -463,18 +468,22 @@ func (a *analysis) drops() {
 		}
 	}
 	var failed []moat.Event
+	paths := map[string]bool{}
 	for _, e := range a.evs {
 		if e.Source == moat.SourceKernel && e.Kind == moat.KindExecFailed {
 			failed = append(failed, e)
+			paths[e.Path] = true
 		}
 	}
-	if len(failed) >= failedExecFlood {
-		a.add(moat.CategoryEvasion, moat.SeverityMedium, fmt.Sprintf("%d execs of files that do not exist or cannot run (a flood that fills event budgets)", len(failed)), failed)
+	if len(paths) >= failedExecFlood {
+		a.add(moat.CategoryEvasion, moat.SeverityMedium, fmt.Sprintf("%d execs of %d files that do not exist or cannot run (a flood that fills event budgets)", len(failed), len(paths)), failed)
 	}
 }
 
-// failedExecFlood: this many failing execs in one run is a flood; a PATH
-// search fails a few times per command.
+// failedExecFlood: failing execs of this many different files in one run
+// are a flood; a PATH search fails a few times per command, and a test
+// suite that looks for a tool the machine lacks (pygments' fc-list) looks
+// along the same PATH each time: the same few files.
 const failedExecFlood = 40
 
 // netrcForRequest: e is a read of ~/.netrc by a process that read no other

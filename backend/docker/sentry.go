@@ -179,6 +179,9 @@ func (t *sentryTail) events() (evs []moat.Event, dropped int, off string) {
 		cut++ // runsc may have lost lines it could not write
 	}
 	evs, dropped = sentrylog.Parse(&t.kept, t.start, observe.MaxKernelEvents, sentrylog.Options{})
+	if ev, ok := sentrylog.CutEvent(cut); ok {
+		evs = append(evs, ev)
+	}
 	return evs, dropped + cut, ""
 }
 

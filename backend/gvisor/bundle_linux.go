@@ -35,9 +35,30 @@ type scratchDir struct {
 }
 
 // scratchDirs are the scratch directories of a run whose home is home.
+// /dev/shm is not one of them: it is a tmpfs of the Sentry's own (shmMount).
 func scratchDirs(home string) []scratchDir {
-	return []scratchDir{{"work", workDir, 0o755}, {"tmp", tmpDir, 0o1777}, {"home", home, 0o755}, {"shm", shmDir, 0o1777}}
+	return []scratchDir{{"work", workDir, 0o755}, {"tmp", tmpDir, 0o1777}, {"home", home, 0o755}}
 }
+
+// shmMount is /dev/shm: a tmpfs inside the Sentry of at most disk bytes,
+// not a bind of the host scratch tmpfs. A file bound from the host goes
+// through the gofer, and the Sentry does not keep a MAP_SHARED mapping of
+// it coherent between two sandbox processes: a named POSIX semaphore
+// (sem_open, multiprocessing's Lock and Event) set in one process never
+// woke another, and a spawn Pool hung (moattest shm-spawn). The Sentry's
+// tmpfs is its own memory, mapped once for every process. Its pages are
+// the Sentry's, in the run's cgroup, so --memory bounds them too; its size
+// is shmSize(disk), taken out of the host tmpfs, so that all writable space
+// together stays within --disk (moattest disk-bomb). The host never sees
+// the files, so the report's diff does not cover /dev/shm.
+func shmMount(disk int64) specs.Mount {
+	return specs.Mount{Destination: shmDir, Type: "tmpfs", Source: "tmpfs",
+		Options: []string{"nosuid", "nodev", "mode=1777", "size=" + strconv.FormatInt(shmSize(disk), 10)}}
+}
+
+// shmSize is /dev/shm's share of a --disk of disk bytes: an eighth, as the
+// container backends give it; the host tmpfs has the rest.
+func shmSize(disk int64) int64 { return disk / 8 }
 
 // bundleConfig is what a run's config.json is built from.
 type bundleConfig struct {
@@ -62,6 +83,12 @@ type bundleConfig struct {
 	// over Site; the hook is then not on PYTHONPATH, and Hook is not
 	// bound. Empty: the hook is Hook, on PYTHONPATH.
 	Site, SiteMount string
+	// Init (host) is this binary, bound read-only at Tools/init and run as
+	// pid 1 with Argv after it, and Walk (host) the file bound read-write
+	// at Tools/walk that it packs /dev/shm into at the end (init_linux.go).
+	// Empty: the program is pid 1 and /dev/shm is not walked (the report
+	// is off).
+	Init, Walk string
 	// Void (host) is an empty file no one may open, bound over the
 	// Sentry's own /dev/fuse.
 	Void string
@@ -73,6 +100,13 @@ type bundleConfig struct {
 	// CA's files (egress.EtcFiles) are bound from Etc too.
 	HostNet bool
 }
+
+// initCaps are moat's init's capabilities (init_linux.go): to start the
+// program as the sandbox user (SETUID, SETGID), to kill every process of
+// it at the end (KILL), and to read all of /dev/shm, whatever modes the
+// program gave it (DAC_READ_SEARCH). As another uid than the program's,
+// the init can be neither signalled nor traced by it.
+var initCaps = []string{"CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_DAC_READ_SEARCH"}
 
 // ociSpec builds the OCI runtime spec of a run. The invariants: the root
 // is read-only and holds only the skeleton moat wrote; the only host paths
@@ -108,6 +142,7 @@ func ociSpec(c bundleConfig) *specs.Spec {
 		mounts = append(mounts, specs.Mount{Destination: d.dst, Type: "bind", Source: c.Scratch + "/" + d.name,
 			Options: []string{"bind", "rw", "nosuid", "nodev"}})
 	}
+	mounts = append(mounts, shmMount(c.Disk))
 	etc := etcNames
 	if c.HostNet {
 		etc = append(slices.Clone(etc), egress.EtcFiles()...)
@@ -125,7 +160,20 @@ func ociSpec(c bundleConfig) *specs.Spec {
 		mounts = append(mounts,
 			specs.Mount{Destination: c.Persona.Tools + "/audit", Type: "bind", Source: c.AuditFile, Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
 	}
+	argv, env := c.Argv, c.Env
 	noCaps := []string{}
+	user, caps := specs.User{UID: sandboxID, GID: sandboxID, AdditionalGids: []uint32{}}, noCaps
+	if c.Init != "" && c.Walk != "" {
+		// The init is root of the sandbox with initCaps permitted and
+		// none in the bounding set (nothing any exec can gain); the
+		// program, its child, runs as the sandbox user with none.
+		user, caps = specs.User{UID: 0, GID: 0, AdditionalGids: []uint32{}}, initCaps
+		mounts = append(mounts,
+			specs.Mount{Destination: c.Persona.Tools + "/init", Type: "bind", Source: c.Init, Options: ro},
+			specs.Mount{Destination: c.Persona.Tools + "/walk", Type: "bind", Source: c.Walk, Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
+		argv = append([]string{c.Persona.Tools + "/init"}, argv...)
+		env = append(slices.Clone(env), envInit+"="+c.Persona.Tools+"/walk")
+	}
 	rlimits := []specs.POSIXRlimit{
 		{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024},
 		{Type: "RLIMIT_CORE", Hard: 0, Soft: 0},
@@ -150,11 +198,11 @@ func ociSpec(c bundleConfig) *specs.Spec {
 		Annotations: exclusiveHints(mounts),
 		Version:     specs.Version,
 		Process: &specs.Process{
-			User:            specs.User{UID: sandboxID, GID: sandboxID, AdditionalGids: []uint32{}},
-			Args:            c.Argv,
-			Env:             c.Env,
+			User:            user,
+			Args:            argv,
+			Env:             env,
 			Cwd:             workDir,
-			Capabilities:    &specs.LinuxCapabilities{Bounding: noCaps, Effective: noCaps, Inheritable: noCaps, Permitted: noCaps, Ambient: noCaps},
+			Capabilities:    &specs.LinuxCapabilities{Bounding: noCaps, Effective: caps, Inheritable: noCaps, Permitted: caps, Ambient: noCaps},
 			NoNewPrivileges: true,
 			Rlimits:         rlimits,
 		},

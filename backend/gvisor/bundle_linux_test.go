@@ -32,7 +32,17 @@ func TestOCISpec(t *testing.T) {
 		t.Errorf("capabilities %+v", c)
 	}
 	rw := map[string]bool{}
+	shm := 0
 	for _, m := range s.Mounts {
+		if m.Destination == "/dev/shm" {
+			// The Sentry's own tmpfs: a gofer bind broke semaphores
+			// across processes (shmMount).
+			shm++
+			if m.Type != "tmpfs" || !slices.Contains(m.Options, "size=131072") {
+				t.Errorf("/dev/shm %+v, want a tmpfs of an eighth of --disk", m)
+			}
+			continue
+		}
 		if m.Type != "bind" {
 			continue
 		}
@@ -44,7 +54,7 @@ func TestOCISpec(t *testing.T) {
 		}
 		if slices.Contains(m.Options, "rw") {
 			rw[m.Destination] = true
-			if m.Source != "/run/moat/gvisor/x/scratch/"+map[string]string{"/work": "work", "/tmp": "tmp", "/home/kim": "home", "/dev/shm": "shm"}[m.Destination] {
+			if m.Source != "/run/moat/gvisor/x/scratch/"+map[string]string{"/work": "work", "/tmp": "tmp", "/home/kim": "home"}[m.Destination] {
 				t.Errorf("writable bind %s from %s", m.Destination, m.Source)
 			}
 		} else if src, ok := own[m.Destination]; ok {
@@ -55,8 +65,8 @@ func TestOCISpec(t *testing.T) {
 			t.Errorf("bind %+v is not a read-only bind of the same path", m)
 		}
 	}
-	if len(rw) != 4 {
-		t.Errorf("writable binds %v, want the four scratch directories", rw)
+	if len(rw) != 3 || shm != 1 {
+		t.Errorf("writable binds %v and %d /dev/shm mounts, want the three scratch directories and one", rw, shm)
 	}
 	if s.Linux.CgroupsPath != "/moat/x" || s.Linux.Resources != nil {
 		t.Errorf("cgroups %q resources %+v: moat's cgroup holds the limits", s.Linux.CgroupsPath, s.Linux.Resources)
@@ -78,6 +88,36 @@ func TestOCISpec(t *testing.T) {
 		if denied[n] {
 			t.Errorf("%s is denied whatever its arguments", n)
 		}
+	}
+}
+
+// TestOCISpecInit: with moat's init (the report on), pid 1 is root of the
+// sandbox with initCaps and an empty bounding set, started as Tools/init
+// with the program after it; its walk file is bound read-write, the
+// binary read-only.
+func TestOCISpecInit(t *testing.T) {
+	p := observe.Persona{Host: "kim-xps", User: "kim", Home: "/home/kim", Tools: "/opt/tools"}
+	s := ociSpec(bundleConfig{Argv: []string{"/usr/bin/python3", "-c", "pass"}, Env: []string{"A=1"}, Scratch: "/run/moat/gvisor/x/scratch", Disk: 1 << 20, Persona: p,
+		Init: "/usr/local/bin/moat", Walk: "/run/moat/gvisor/x/shm/walk"})
+	pr := s.Process
+	if pr.User.UID != 0 || pr.User.GID != 0 || !pr.NoNewPrivileges || len(pr.Capabilities.Bounding)+len(pr.Capabilities.Ambient)+len(pr.Capabilities.Inheritable) != 0 ||
+		!slices.Equal(pr.Capabilities.Permitted, initCaps) || !slices.Equal(pr.Capabilities.Effective, initCaps) {
+		t.Errorf("init user %+v nnp %v capabilities %+v", pr.User, pr.NoNewPrivileges, pr.Capabilities)
+	}
+	if !slices.Equal(pr.Args, []string{"/opt/tools/init", "/usr/bin/python3", "-c", "pass"}) || !slices.Equal(pr.Env, []string{"A=1", envInit + "=/opt/tools/walk"}) {
+		t.Errorf("args %q env %q", pr.Args, pr.Env)
+	}
+	var init, walk bool
+	for _, m := range s.Mounts {
+		switch m.Destination {
+		case "/opt/tools/init":
+			init = m.Source == "/usr/local/bin/moat" && slices.Contains(m.Options, "ro") && !slices.Contains(m.Options, "rw")
+		case "/opt/tools/walk":
+			walk = m.Source == "/run/moat/gvisor/x/shm/walk" && slices.Contains(m.Options, "rw") && slices.Contains(m.Options, "noexec")
+		}
+	}
+	if !init || !walk {
+		t.Errorf("init bound read-only %v, walk file bound read-write %v: %+v", init, walk, s.Mounts)
 	}
 }
 

@@ -7,9 +7,12 @@
 // runtime-spec types, whose read-only root holds the host interpreter alone,
 // as native builds it (internal/sandbox/pyrt's Paths as read-only binds, its Links
 // as symlinks; the root's skeleton is built once per interpreter and shared,
-// /run/moat/gvisor/rootfs-<hash>). All writable space — /work, /tmp, the home directory and
-// /dev/shm — is one host tmpfs of Limits.Disk bytes that moat mounts for the
-// run and binds in, so --disk is enforced by the host kernel. The workspace
+// /run/moat/gvisor/rootfs-<hash>). The writable space — /work, /tmp and the home
+// directory — is one host tmpfs of seven eighths of Limits.Disk that moat mounts for the
+// run and binds in, so --disk is enforced by the host kernel. /dev/shm is a
+// tmpfs inside the Sentry of the last eighth, held in the Sentry's
+// memory (so the memory limit counts it): through the gofer, named
+// semaphores did not wake across processes. The workspace
 // is copied onto it before the run and off it after (internal/transfer/treecopy; links
 // are never followed). Then it runs
 //

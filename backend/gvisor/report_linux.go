@@ -35,7 +35,10 @@ import (
 //     (gVisor has no host FIFOs here): the hook appends one line per event,
 //     moat tails the file while the run goes on (so events get the time
 //     they arrived), bounded by maxAuditFile and the Collector;
-//   - the diff walks scratch/{work,home,tmp,shm} before and after;
+//   - the diff walks scratch/{work,home,tmp} before and after, and
+//     /dev/shm, a tmpfs inside the Sentry (shmMount) that the host cannot
+//     read, as the sandbox's init packed it once the program's processes
+//     were all dead (init_linux.go), unpacked on the host (loadShm);
 //   - the kernel-side events are the Sentry's syscall trace (strace.go).
 
 const (
@@ -59,6 +62,12 @@ type report struct {
 	// credentials are among the plan's tokens; nil without a sinkhole.
 	metadata *honeytoken.Metadata
 
+	// shm is the host tmpfs of the walk of /dev/shm: the walk file
+	// (shmWalk) the init writes, and the tree (shmTree) it is unpacked
+	// into, the diff's root of /dev/shm; nonce ends a walk of the init's.
+	shm   string
+	nonce string
+
 	tailMu sync.Mutex
 	off    int64
 	stop   chan struct{}
@@ -80,6 +89,10 @@ func (r *runner) prepareReport(start time.Time) ([]string, error) {
 	for _, d := range scratchDirs(r.persona.Home) {
 		rep.roots = append(rep.roots, observe.Root{Path: d.dst, Host: filepath.Join(r.scratch, d.name)})
 	}
+	if err := r.prepareShm(rep); err != nil {
+		return nil, fmt.Errorf("the walk of /dev/shm: %w", err)
+	}
+	rep.roots = append(rep.roots, observe.Root{Path: shmDir, Host: filepath.Join(rep.shm, shmTree)})
 	for _, p := range rep.plan.FilePaths() {
 		rel, ok := strings.CutPrefix(p, r.persona.Home+"/")
 		if !ok {
@@ -197,11 +210,16 @@ func (r *runner) finishReport(res *moat.Result) {
 	auditEvs, dropped := rep.audit.Events()
 	evs = append(evs, auditEvs...)
 	if res.Status != moat.StatusError || res.DurationMS > 0 {
+		shmCut := rep.loadShm()
 		deadline := time.Now().Add(fsBudget)
 		after, cut := observe.WalkCut(rep.roots, deadline)
+		if shmCut != "" {
+			cut = strings.TrimPrefix(cut+"; "+shmCut, "; ")
+		}
 		d := observe.Differ{Tokens: rep.plan.Tokens, Planted: rep.plan.Files, Deadline: deadline, At: time.Since(rep.start).Milliseconds(), Cut: cut,
 			Read:   func(p string, n int64) ([]byte, error) { return observe.ReadBounded(r.hostPath(p), n) },
-			ReadAt: func(p string, off, n int64) ([]byte, error) { return observe.ReadBoundedAt(r.hostPath(p), off, n) }}
+			ReadAt: func(p string, off, n int64) ([]byte, error) { return observe.ReadBoundedAt(r.hostPath(p), off, n) },
+			Data:   func(p string, off int64) (int64, int64, error) { return observe.DataAt(r.hostPath(p), off) }}
 		fsEvs, fsDropped := d.Diff(rep.before, after)
 		evs = append(evs, fsEvs...)
 		dropped += fsDropped
@@ -231,9 +249,9 @@ func (r *runner) execHash(p string) string {
 	if !path.IsAbs(p) {
 		return ""
 	}
-	for _, d := range scratchDirs(r.persona.Home) {
+	for _, d := range r.reportDirs() {
 		if rest, ok := strings.CutPrefix(p, d.dst+"/"); ok {
-			return hashFile(filepath.Join(r.scratch, d.name), rest, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS)
+			return hashFile(d.name, rest, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS)
 		}
 	}
 	for _, b := range r.rt.Paths {
@@ -296,12 +314,26 @@ func hashFile(dir, rel string, resolve uint64, within ...string) string {
 
 // hostPath maps a path of a writable place inside to the scratch tmpfs.
 func (r *runner) hostPath(p string) string {
-	for _, d := range scratchDirs(r.persona.Home) {
+	for _, d := range r.reportDirs() {
 		if rest, ok := strings.CutPrefix(p, d.dst+"/"); ok {
-			return filepath.Join(r.scratch, d.name, rest)
+			return filepath.Join(d.name, rest)
 		}
 	}
 	return filepath.Join(r.scratch, "nonexistent")
+}
+
+// reportDirs are the writable places the report reads on the host: dst
+// inside, name its host directory (the scratch directories, and /dev/shm
+// as the init's walk unpacked).
+func (r *runner) reportDirs() []scratchDir {
+	var ds []scratchDir
+	for _, d := range scratchDirs(r.persona.Home) {
+		ds = append(ds, scratchDir{name: filepath.Join(r.scratch, d.name), dst: d.dst})
+	}
+	if r.rep != nil && r.rep.shm != "" {
+		ds = append(ds, scratchDir{name: filepath.Join(r.rep.shm, shmTree), dst: shmDir})
+	}
+	return ds
 }
 
 func (r *runner) straceEvents() ([]moat.Event, int) {
@@ -309,7 +341,10 @@ func (r *runner) straceEvents() ([]moat.Event, int) {
 		return nil, 0
 	}
 	evs, dropped := sentry.Parse(bytes.NewReader(r.sentry.kept.Bytes()), r.rep.start, observe.MaxKernelEvents,
-		sentry.Options{Cwd: workDir, Hash: r.execHash})
+		sentry.Options{Cwd: workDir, Hash: r.execHash, Init: r.rep.shm != ""})
+	if ev, ok := sentry.CutEvent(r.sentry.cut); ok {
+		evs = append(evs, ev)
+	}
 	return evs, dropped + r.sentry.cut
 }
 
@@ -339,5 +374,5 @@ func (r *runner) reportLayer() moat.Layer {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
 	return moat.Layer{Name: "behaviour-report", Detail: "kernel: the Sentry's syscall trace (runsc --strace, " + sentry.Syscalls + "," + sentry.CwdSyscalls +
-		") and the calls its OCI profile refused (runsc --debug's log); audit hook read-only at " + r.persona.Tools + "/py; honeytokens in the home; diff of /work, the home, /tmp and /dev/shm"}
+		") and the calls its OCI profile refused (runsc --debug's log); audit hook read-only at " + r.persona.Tools + "/py; honeytokens in the home; diff of /work, the home and /tmp, and of /dev/shm (a tmpfs inside the Sentry) as pid 1, moat's, packed it after every other process was dead"}
 }

@@ -171,6 +171,8 @@ type runner struct {
 
 	dir, scratch string
 	mounted      bool
+	// shmMounted is the host tmpfs of the walk of /dev/shm (prepareShm).
+	shmMounted string
 	// site is the runtime's site directory the hook is laid over, and
 	// siteMount the host overlay (in the bundle) bound there; "" when the
 	// hook is on PYTHONPATH (siteOverlay).
@@ -206,11 +208,38 @@ func (r *runner) stop(reason moat.Status) {
 		r.mu.Lock()
 		r.reason = reason
 		r.mu.Unlock()
+		if r.rep != nil && r.group != nil {
+			// pid 1 is moat's init: SIGTERM makes it kill every other
+			// process and walk /dev/shm for the report before it exits
+			// (init_linux.go); the cgroup is killed after walkGrace
+			// whatever it does.
+			go r.signalInit()
+			time.AfterFunc(walkGrace, func() { _ = r.group.Kill() })
+			time.AfterFunc(walkGrace+stopGrace, func() { _ = r.cmd.Process.Kill() })
+			return
+		}
 		if r.group != nil {
 			_ = r.group.Kill()
 		}
 		time.AfterFunc(stopGrace, func() { _ = r.cmd.Process.Kill() })
 	})
+}
+
+// walkGrace is how long moat's init gets, at a stop, to end the run and
+// walk /dev/shm before the sandbox is killed; a walk cut by it is a cut
+// of the report.
+const walkGrace = 5 * time.Second
+
+// signalInit sends SIGTERM to the sandbox's pid 1 (runsc kill).
+func (r *runner) signalInit() {
+	ctx, cancel := context.WithTimeout(context.Background(), walkGrace)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, r.h.Runsc, "--root", runscRoot(), "kill", r.id, "TERM")
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	if err := cmd.Run(); err != nil {
+		// The init is not reachable: no walk, end it now.
+		_ = r.group.Kill()
+	}
 }
 
 func (r *runner) stopReason() moat.Status {
@@ -239,7 +268,7 @@ func (r *runner) prepare() error {
 	if err := os.Mkdir(r.scratch, 0o700); err != nil {
 		return err
 	}
-	opts := fmt.Sprintf("mode=0755,size=%d,nr_inodes=%d", r.lim.Disk, 1<<20)
+	opts := fmt.Sprintf("mode=0755,size=%d,nr_inodes=%d", r.lim.Disk-shmSize(r.lim.Disk), 1<<20)
 	if err := unix.Mount("tmpfs", r.scratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
 		return fmt.Errorf("mount scratch tmpfs: %w", err)
 	}
@@ -310,6 +339,15 @@ func (r *runner) prepare() error {
 		"PYTHONUNBUFFERED=1",
 	}
 	auditPath := r.auditMount()
+	var initPath, walkPath string
+	if r.rep != nil {
+		// This binary is pid 1, which walks /dev/shm for the report
+		// (init_linux.go); without it the report would miss /dev/shm.
+		if initPath, err = os.Executable(); err != nil {
+			return fmt.Errorf("behaviour report: the init: %w", err)
+		}
+		walkPath = filepath.Join(r.rep.shm, shmWalk)
+	}
 	s := ociSpec(bundleConfig{
 		Argv:        append([]string{python}, r.spec.Args...),
 		Env:         append(append(env, r.spec.Env...), repEnv...),
@@ -318,6 +356,8 @@ func (r *runner) prepare() error {
 		Site:        r.site,
 		SiteMount:   r.siteMount,
 		Void:        filepath.Join(skel, voidFile),
+		Init:        initPath,
+		Walk:        walkPath,
 		Persona:     r.persona,
 		Etc:         etc,
 		Binds:       append(slices.Clone(r.rt.Paths), pyrt.HostData(r.spec.Network != moat.NetworkSinkhole)...),
@@ -465,8 +505,12 @@ func writeRootfs(root string, rt *pyrt.Runtime) error {
 		if err := os.MkdirAll(filepath.Join(root, tools, "py"), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(root, tools, "audit"), nil, 0o644); err != nil {
-			return err
+		// audit: the hook's channel; init and walk: the init and its
+		// walk of /dev/shm (init_linux.go).
+		for _, f := range []string{"audit", "init", "walk"} {
+			if err := os.WriteFile(filepath.Join(root, tools, f), nil, 0o644); err != nil {
+				return err
+			}
 		}
 	}
 	// The mount points of the run's own /etc files, and of a sinkhole's
@@ -705,7 +749,7 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "gvisor", Detail: fmt.Sprintf("%s, platform %s: the Sentry, a user-space kernel, answers every system call", r.h.Version, r.h.Platform)},
 		{Name: "oci-bundle", Detail: "read-only root of the interpreter alone; gVisor's own /proc and /dev"},
 		{Name: "read-only-runtime", Detail: strings.Join(binds, " ")},
-		{Name: "disk", Detail: fmt.Sprintf("one host tmpfs of %d bytes for /work /tmp %s /dev/shm", r.lim.Disk, r.persona.Home)},
+		{Name: "disk", Detail: fmt.Sprintf("%d bytes: one host tmpfs of %d for /work /tmp %s; /dev/shm a tmpfs of the Sentry of %d, in the memory limit too", r.lim.Disk, r.lim.Disk-shmSize(r.lim.Disk), r.persona.Home, shmSize(r.lim.Disk))},
 		r.networkLayer(),
 		{Name: "seccomp", Detail: "native's deny list and socket families (unix, inet, inet6, netlink route), applied by the Sentry (runsc --oci-seccomp)"},
 		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privileges", sandboxID)},
@@ -731,6 +775,9 @@ func (r *runner) cleanup() {
 	}
 	if r.siteMount != "" {
 		_ = unix.Unmount(r.siteMount, unix.MNT_DETACH)
+	}
+	if r.shmMounted != "" {
+		_ = unix.Unmount(r.shmMounted, unix.MNT_DETACH)
 	}
 	if r.mounted {
 		_ = unix.Unmount(r.scratch, unix.MNT_DETACH)

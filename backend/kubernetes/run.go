@@ -259,7 +259,12 @@ func (pr *Prepared) Close() error {
 			_ = deletePod(dctx, p.c, p.ns, p.name)
 			p.waitGone(dctx)
 		}
-		_ = p.c.api.policies(p.ns).delete(dctx, "moat-"+p.id, metav1.DeleteOptions{})
+		// A context of its own: a Pod slow to go (a loaded node) can use
+		// up dctx, and the policy would be left on the cluster (two were,
+		// at load 60).
+		pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_ = p.c.api.policies(p.ns).delete(pctx, "moat-"+p.id, metav1.DeleteOptions{})
+		pcancel()
 		setLive(p.id, false)
 		pr.markDone()
 	})
@@ -432,6 +437,11 @@ func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moa
 		sess.OnSentry() // the witness cannot see reads through mmap there
 	}
 	sess.OnExit = r.FinalStats
+	// moat's init watches every execve and connect with a seccomp
+	// listener of its own (docs/report.md), as docker's does: had under
+	// runc, refused by gVisor's Sentry, when a kernel-events-unavailable
+	// event says so. bootstrap.py has no listener to offer.
+	sess.KernelExecs = p.goInit
 	// No cgroup of the run's own holds its pids limit (a Pod has only the
 	// node's podPidsLimit): moat's init ends the run when the program's
 	// tasks reach it, and under gVisor RLIMIT_NPROC bounds them between

@@ -88,7 +88,7 @@ func startShim(job Job, attr *os.ProcAttr, t0 time.Time) (*os.Process, *guestKer
 	}
 	unix.CloseOnExec(rights[0])
 	k := &guestKernel{fd: rights[0], t0: t0, argv0: job.Argv[0], done: make(chan struct{}), finished: make(chan struct{}),
-		kept: map[moat.Kind]int{}, hashes: map[string]string{}}
+		hashes: map[string]string{}}
 	go k.serve()
 	if _, err := unix.Write(fds[0], []byte{'G'}); err != nil {
 		k.stop()
@@ -148,12 +148,11 @@ type guestKernel struct {
 	done     chan struct{}
 	finished chan struct{}
 
-	mu      sync.Mutex
-	events  []moat.Event
-	kept    map[moat.Kind]int
-	dropped int
-	first   bool // the agent's exec of the interpreter was seen
-	hashes  map[string]string
+	mu     sync.Mutex
+	events []moat.Event
+	budget observe.KernelBudget // within its kinds' reserves
+	first  bool                 // the agent's exec of the interpreter was seen
+	hashes map[string]string
 }
 
 func (k *guestKernel) serve() {
@@ -251,27 +250,28 @@ func (k *guestKernel) execTarget(f *os.File, err error) (sum string, failed bool
 	return sum, false
 }
 
-// keep records ev within its kind's reserve (observe.KernelReserve).
+// keep records ev within its kind's reserve (observe.KernelBudget).
 func (k *guestKernel) keep(ev moat.Event) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.kept[ev.Kind] >= observe.KernelReserve(ev.Kind) {
-		k.dropped++
-		return
+	if k.budget.Keep(ev) {
+		k.events = append(k.events, ev)
 	}
-	k.kept[ev.Kind]++
-	k.events = append(k.events, ev)
 }
 
 // stop ends the serving once the program and all it started are dead,
-// and returns the events and the count of those dropped.
+// and returns the events, with the one that counts those dropped, and
+// their count.
 func (k *guestKernel) stop() ([]moat.Event, int) {
 	close(k.done)
 	<-k.finished
 	unix.Close(k.fd)
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.events, k.dropped
+	if ev, n, ok := k.budget.Event("kernel events"); ok {
+		return append(k.events, ev), n
+	}
+	return k.events, 0
 }
 
 // taskIDs reads the thread group id and the parent's pid of task tid.

@@ -134,7 +134,7 @@ func (r *guestReporter) finish(fw *frameWriter) error {
 	evs := append([]moat.Event{r.armed}, r.witness.Check(now)...)
 	deadline := time.Now().Add(reportBudget)
 	after, cut := observe.WalkCut(reportRoots(r.home), deadline)
-	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, ReadAt: observe.ReadBoundedAt, Deadline: deadline, At: now, Cut: cut}
+	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, ReadAt: observe.ReadBoundedAt, Data: observe.DataAt, Deadline: deadline, At: now, Cut: cut}
 	fsEvs, dropped := d.Diff(r.before, after)
 	auditEvs, auditDropped := r.audit.Events()
 	evs = append(append(append(evs, auditEvs...), fsEvs...), r.net...)

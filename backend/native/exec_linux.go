@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,8 +13,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
@@ -155,60 +152,4 @@ func stdioSockets(tid int) string {
 		}
 	}
 	return strings.Join(s, ",")
-}
-
-// kernelBudget keeps kernel events within per-kind reserves
-// (observe.KernelReserve) and counts the rest by kind.
-type kernelBudget struct {
-	kept, dropped map[moat.Kind]int
-	repeats       map[string]int // exec path and argv → times seen
-}
-
-// maxRepeats: an exec of the same file with the same argv is kept this
-// many times, then counted: a loop of `true` cannot fill the reserve.
-const maxRepeats = 10
-
-const repeatedExec = moat.KindExec + " (repeated)"
-
-func (b *kernelBudget) keep(ev moat.Event) bool {
-	if b.kept == nil {
-		b.kept, b.dropped, b.repeats = map[moat.Kind]int{}, map[moat.Kind]int{}, map[string]int{}
-	}
-	if ev.Kind == moat.KindExec {
-		k := ev.Path + "\x00" + ev.Detail
-		if b.repeats[k] >= maxRepeats {
-			b.dropped[repeatedExec]++
-			return false
-		}
-		if len(b.repeats) < 10000 {
-			b.repeats[k]++
-		}
-	}
-	if b.kept[ev.Kind] >= observe.KernelReserve(ev.Kind) {
-		b.dropped[ev.Kind]++
-		return false
-	}
-	b.kept[ev.Kind]++
-	return true
-}
-
-// event returns the "moat" event that counts what was dropped, by kind,
-// and the total; false if nothing was.
-func (b *kernelBudget) event() (moat.Event, int, bool) {
-	if len(b.dropped) == 0 {
-		return moat.Event{}, 0, false
-	}
-	var parts []string
-	n := 0
-	name := "kernel-repeats" // only repeats dropped: a loop, not a flood that hides
-	for k, c := range b.dropped {
-		parts = append(parts, fmt.Sprintf("%s %d", k, c))
-		n += c
-		if k != repeatedExec {
-			name = string(moat.SourceKernel)
-		}
-	}
-	sort.Strings(parts)
-	return moat.Event{Source: moat.SourceMoat, Kind: moat.KindEvents, Name: name,
-		Detail: "kernel events over their reserve, counted and dropped: " + strings.Join(parts, ", ")}, n, true
 }

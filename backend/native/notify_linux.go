@@ -79,7 +79,7 @@ func (r *runner) serveListener(fd, initPid int, started bool, done <-chan struct
 				// Before a prestarted run began (its interpreter's startup): 0.
 				ev.TimeMS = max(0, (nsinit.MonoNow()-r.monoZero.Load())/1e6)
 				r.mu.Lock()
-				if r.kernelBudget.keep(ev) {
+				if r.kernelBudget.Keep(ev) {
 					r.kernelEvents = append(r.kernelEvents, ev)
 				}
 				r.mu.Unlock()

@@ -63,7 +63,7 @@ func (r *runner) finishReport(res *moat.Result, err error) (*moat.Result, error)
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: res.DurationMS,
 			Detail: "the sandbox's init ended before it sent its report: the audit hook's events, the diff of the writable space and the witness of the planted files are lost"})
 	}
-	if ev, n, ok := r.kernelBudget.event(); ok {
+	if ev, n, ok := r.kernelBudget.Event("kernel events"); ok {
 		ev.TimeMS = res.DurationMS
 		evs = append(evs, ev)
 		dropped += n

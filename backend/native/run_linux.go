@@ -125,7 +125,7 @@ type runner struct {
 	sawEvents     bool                 // an "events" message came: the init finished its report
 	metadata      *honeytoken.Metadata // served by the sinkhole; nil without one or without a report
 	kernelEvents  []moat.Event         // from the seccomp listener (notify_linux.go)
-	kernelBudget  kernelBudget         // per-kind reserves of kernelEvents (exec_linux.go)
+	kernelBudget  observe.KernelBudget // per-kind reserves of kernelEvents
 	firstPid      int                  // host pid of the process moat started (Spec.Launcher)
 	notifyWG      sync.WaitGroup
 	notifyErr     error

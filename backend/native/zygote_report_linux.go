@@ -294,7 +294,8 @@ func (zr *zygoteRun) finish(res *moat.Result) *moat.Result {
 	after, cut := observe.WalkCut(cr.roots(), deadline)
 	d := observe.Differ{Tokens: cr.plan.Tokens, Planted: cr.plan.Files, Deadline: deadline, At: at, Cut: cut,
 		Read:   func(p string, n int64) ([]byte, error) { return observe.ReadBounded(cr.host(p), n) },
-		ReadAt: func(p string, off, n int64) ([]byte, error) { return observe.ReadBoundedAt(cr.host(p), off, n) }}
+		ReadAt: func(p string, off, n int64) ([]byte, error) { return observe.ReadBoundedAt(cr.host(p), off, n) },
+		Data:   func(p string, off int64) (int64, int64, error) { return observe.DataAt(cr.host(p), off) }}
 	fsEvents, fsDropped := d.Diff(zr.before, after)
 	auditEvents, auditDropped := zr.audit.Events()
 	all := append(append(append([]moat.Event(nil), witnessed...), auditEvents...), fsEvents...)

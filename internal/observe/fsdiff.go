@@ -19,6 +19,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
+	"github.com/moat-sandbox/moat/internal/observe/scanorder"
 )
 
 // FileState is what the diff compares. ctime cannot be set from user
@@ -132,12 +133,22 @@ type Differ struct {
 	Read func(p string, n int64) ([]byte, error)
 	// ReadAt returns up to n bytes of the file at p from offset off, as
 	// Read; nil: only the first MaxScanFile bytes of a file are scanned.
-	ReadAt   func(p string, off, n int64) ([]byte, error)
+	ReadAt func(p string, off, n int64) ([]byte, error)
+	// Data, if set, returns the next run of the file p's data at or
+	// after off, [start, end), as lseek's SEEK_DATA and SEEK_HOLE find
+	// it (DataAt), or start = end = the file's end when only a hole is
+	// left: the scan reads data only, so a hole of any size (a sparse
+	// file of a TiB) costs no budget and hides nothing behind it. A hole
+	// reads as zeros, which no encoding of a token is. nil: every byte
+	// up to the file's size is read.
+	Data     func(p string, off int64) (start, end int64, err error)
 	Deadline time.Time
 	At       int64 // TimeMS of the events
 	// Cut says why the walk of after is not whole (WalkCut): an event
 	// of moat's that the report is incomplete.
 	Cut string
+	// scanCut: the content search stopped at its budget or deadline.
+	scanCut bool
 }
 
 // Diff compares before with after. It returns at most MaxFSEvents events,
@@ -173,13 +184,8 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 	// Paths that run code later (Interesting: .pth, rc files, cron, ...)
 	// come first, so that neither MaxFSEvents nor the scan budget can be
 	// used up by throwaway files written to hide them.
-	sort.Slice(paths, func(i, j int) bool {
-		ii, ij := Interesting(paths[i]), Interesting(paths[j])
-		if ii != ij {
-			return ii
-		}
-		return paths[i] < paths[j]
-	})
+	// A container's init sends the files in this order too (scanorder).
+	sort.Slice(paths, func(i, j int) bool { return scanorder.Less(paths[i], paths[j]) })
 	var scanned int64
 	matcher := honeytoken.NewMatcher(d.Tokens)
 	for _, p := range paths {
@@ -233,6 +239,13 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 			}
 		}
 		add(ev)
+	}
+	if d.scanCut {
+		// The content search stopped at its budget (or the deadline):
+		// what it did not read is counted with the events dropped, as
+		// the names' cut below, never silent (a low finding: an
+		// ordinary install writes more than the budget too).
+		dropped++
 	}
 	if d.names(before, after, matcher, secret) != "" {
 		// Counted with the events dropped (a low finding, as a flood of
@@ -416,20 +429,39 @@ const scanOverlap = 64 << 10
 
 // scan reads the file p of size bytes in windows of MaxScanFile that
 // overlap, while *budget stays under MaxScanTotal and the deadline is not
-// past, and calls f with each window's offset and data. It reports
-// whether the whole file was read.
+// past, and calls f with each window's offset and data. With d.Data it
+// reads the runs of data only, each in windows that overlap, and skips
+// the holes between them. It reports whether the whole file was read.
 func (d *Differ) scan(p string, size int64, budget *int64, f func(off int64, data []byte)) bool {
 	var off int64
 	for {
 		if *budget >= MaxScanTotal || !time.Now().Before(d.Deadline) {
+			d.scanCut = true
 			return false
+		}
+		// stop: where this run of data ends (past size: a file longer
+		// than walked shows in a read of one byte more)
+		stop := size + 1
+		if d.Data != nil {
+			start, end, err := d.Data(p, off)
+			switch {
+			case err != nil:
+				return false
+			case start >= size:
+				return true // nothing but a hole is left
+			case end <= start || end <= off:
+				return false // not an answer: never loop on it
+			}
+			off, stop = max(off, start), min(end, size+1)
+		}
+		want := min(stop-off, int64(MaxScanFile))
+		if off == 0 && stop > size {
+			want = min(size, MaxScanFile) + 1
 		}
 		var data []byte
 		var err error
-		want := int64(MaxScanFile)
 		switch {
 		case off == 0:
-			want = min(size, MaxScanFile) + 1
 			data, err = d.Read(p, want)
 		case d.ReadAt != nil:
 			data, err = d.ReadAt(p, off, want)
@@ -442,12 +474,18 @@ func (d *Differ) scan(p string, size int64, budget *int64, f func(off int64, dat
 		*budget += int64(len(data))
 		f(off, data)
 		end := off + int64(len(data))
-		if end >= size || int64(len(data)) < want {
-			// the end, or less than the file as it was walked (a
-			// backend that sent only its start)
-			return end >= size
+		switch {
+		case end >= size:
+			return true
+		case int64(len(data)) < want:
+			// less than the file as it was walked (a backend that
+			// sent only a part of it)
+			return false
+		case end >= stop:
+			off = end // the run of data ends at a hole: no overlap
+		default:
+			off = end - scanOverlap
 		}
-		off = end - scanOverlap
 	}
 }
 
@@ -456,7 +494,7 @@ func (d *Differ) scan(p string, size int64, budget *int64, f func(off int64, dat
 // each once and at most 16. A line counts only from its start: the
 // window's first line only if it is the file's (first).
 func pthCode(data []byte, first bool, code []string) []string {
-	lines := strings.Split(string(data), "\n")
+	lines := PthLines(string(data))
 	if !first {
 		lines = lines[1:]
 	}
@@ -472,6 +510,22 @@ func pthCode(data []byte, first bool, code []string) []string {
 		}
 	}
 	return code
+}
+
+// PthLines splits a .pth file's text as site.py does, failing closed:
+// Python 3.11 reads it with universal newlines ("\r" alone ends a line,
+// so "# comment\rimport os; ..." runs its import), 3.13 with
+// str.splitlines (also \v, \f, \x1c-\x1e, U+0085, U+2028, U+2029) and
+// a leading byte-order mark dropped; a line ends at any of them here.
+func PthLines(s string) []string {
+	s = strings.TrimPrefix(s, "\ufeff")
+	return strings.FieldsFunc(s, func(r rune) bool {
+		switch r {
+		case '\n', '\r', '\v', '\f', 0x1c, 0x1d, 0x1e, 0x85, 0x2028, 0x2029:
+			return true
+		}
+		return false
+	})
 }
 
 // textRuns is the runs of printable ASCII in b at least n long, each on
@@ -512,16 +566,37 @@ func ReadBoundedAt(p string, off, n int64) ([]byte, error) {
 
 // Interesting names the files whose first bytes the diff keeps: those
 // that run code at the next login, interpreter start or command.
-func Interesting(p string) bool {
-	base := filepath.Base(p)
-	switch {
-	case strings.HasSuffix(base, ".pth"), base == "sitecustomize.py", base == "usercustomize.py",
-		strings.HasPrefix(base, ".") && (strings.HasSuffix(base, "rc") || strings.HasSuffix(base, "profile") || base == ".bash_login"),
-		strings.HasSuffix(base, ".desktop"), strings.HasSuffix(base, ".service"), strings.HasSuffix(base, ".timer"),
-		strings.Contains(p, "cron"), strings.Contains(p, "/bin/"):
-		return true
+func Interesting(p string) bool { return scanorder.Interesting(p) }
+
+// DataAt is Differ.Data for a file at p (never following a link in its
+// last component, never blocking on a FIFO): lseek's SEEK_DATA and
+// SEEK_HOLE. A file system that does not tell holes (EINVAL) has data up
+// to the file's end.
+func DataAt(p string, off int64) (start, end int64, err error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return 0, 0, err
 	}
-	return false
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	size := fi.Size()
+	start, err = f.Seek(off, unix.SEEK_DATA)
+	switch {
+	case errors.Is(err, unix.ENXIO):
+		return size, size, nil // a hole up to the end
+	case errors.Is(err, unix.EINVAL):
+		return off, max(off+1, size), nil
+	case err != nil:
+		return 0, 0, err
+	}
+	end, err = f.Seek(start, unix.SEEK_HOLE)
+	if err != nil || end <= start {
+		end = max(start+1, size)
+	}
+	return start, end, nil
 }
 
 // ReadBounded reads up to n bytes of the file p, never following a link

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +117,69 @@ func TestDiffSecretsPastTheBudget(t *testing.T) {
 	evs, _ = d.Diff(Snapshot{}, after)
 	if len(evs) == 0 || evs[len(evs)-1].Kind != "honeytoken-written" || !strings.Contains(evs[len(evs)-1].Detail, "creation (hex)") {
 		t.Fatalf("by creation: %v", evs)
+	}
+}
+
+// A sparse file of a GiB with secrets behind its holes (one in a run of
+// data between two holes, one at its end) is read by its data alone
+// (DataAt: lseek's SEEK_DATA and SEEK_HOLE): both are found, and the
+// holes cost no budget.
+func TestDiffSparseFile(t *testing.T) {
+	secrets := map[int64]string{300 << 20: "Q7hZk2mVfP9xLr4TnW8bYc3JdS6gHa1Ee5uKo0Ri", 1 << 30: "ghp_R2d7Kq9ZmX4vN8bT1cW6yL3pH5sJ0fA2eG7u"}
+	dir := t.TempDir()
+	p := dir + "/cache.idx"
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokens []honeytoken.Token
+	for at, v := range secrets {
+		tokens = append(tokens, honeytoken.Token{ID: fmt.Sprint(at), Value: v})
+		if _, err := f.WriteAt([]byte(base64.StdEncoding.EncodeToString([]byte(v))), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = f.Close()
+	start, _, err := DataAt(p, 0)
+	if err != nil || start == 0 {
+		t.Skipf("the file system of %s does not tell holes (SEEK_DATA at 0: %d, %v)", dir, start, err)
+	}
+	fi, _ := os.Stat(p)
+	after := Snapshot{"/tmp/cache.idx": FileState{Size: fi.Size(), Ino: 7}}
+	host := func(string) string { return p }
+	d := &Differ{Tokens: tokens, Deadline: time.Now().Add(time.Minute),
+		Read:   func(q string, n int64) ([]byte, error) { return ReadBounded(host(q), n) },
+		ReadAt: func(q string, off, n int64) ([]byte, error) { return ReadBoundedAt(host(q), off, n) },
+		Data:   func(q string, off int64) (int64, int64, error) { return DataAt(host(q), off) }}
+	evs, _ := d.Diff(Snapshot{}, after)
+	found := map[string]bool{}
+	for _, e := range evs {
+		if e.Kind == "honeytoken-written" {
+			found[e.Name] = true
+		}
+		if e.Kind == "file-created" && strings.HasSuffix(e.Detail, NotReadWhole) {
+			t.Errorf("the sparse file was not read whole: %+v", e)
+		}
+	}
+	for _, tok := range tokens {
+		if !found[tok.ID] {
+			t.Errorf("the secret at %s behind a hole is not found: %+v", tok.ID, evs)
+		}
+	}
+}
+
+// Files past the content budget are not read, and that is counted with
+// the events dropped (a finding), never silent.
+func TestDiffScanBudgetCounted(t *testing.T) {
+	after := Snapshot{}
+	for i := range 3 {
+		after[fmt.Sprintf("/tmp/pad%d", i)] = FileState{Size: MaxScanTotal / 2, Ino: uint64(i + 1)}
+	}
+	pad := make([]byte, MaxScanFile+1)
+	read := func(_ string, _, n int64) ([]byte, error) { return pad[:min(n, int64(len(pad)))], nil }
+	d := &Differ{Deadline: time.Now().Add(time.Minute), Read: func(p string, n int64) ([]byte, error) { return read(p, 0, n) }, ReadAt: read}
+	evs, dropped := d.Diff(Snapshot{}, after)
+	if dropped != 1 {
+		t.Errorf("dropped %d, want 1 (the content search's cut): %+v", dropped, evs)
 	}
 }

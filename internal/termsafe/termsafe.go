@@ -155,9 +155,10 @@ func Line(s string, max int) string {
 
 // Inline escapes s for one line of moat's own output: what String does,
 // and newline, carriage return and tab as \n, \r, \t, and Unicode's line
-// and paragraph separators and bidirectional overrides as \uXXXX, so an
-// untrusted name (a test's, a file's) can neither start a line of its
-// own nor reorder what follows it.
+// and paragraph separators, bidirectional overrides and invisible
+// characters as \uXXXX, so an untrusted name (a test's, a file's) can
+// neither start a line of its own, nor reorder what follows it, nor look
+// like another name ("a\u200bb.desktop" is not "ab.desktop").
 func Inline(s string) string {
 	var b strings.Builder
 	for _, r := range String(s) {
@@ -168,11 +169,21 @@ func Inline(s string) string {
 			b.WriteString(`\r`)
 		case r == '\t':
 			b.WriteString(`\t`)
-		case r == 0x85 || r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c:
+		case r == 0x85 || r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c,
+			invisible(r):
 			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
+}
+
+// invisible says whether r takes no room on a terminal: the zero-width
+// space, joiners and word joiner, the invisible operators, the soft
+// hyphen, the Mongolian vowel separator and the byte-order mark. In a
+// program's own output they stay (emoji sequences join with U+200D); in
+// a name on one of moat's lines they are escaped (Inline).
+func invisible(r rune) bool {
+	return (r >= 0x200b && r <= 0x200d) || (r >= 0x2060 && r <= 0x2064) || r == 0xfeff || r == 0x00ad || r == 0x180e
 }

@@ -105,6 +105,8 @@ func TestInline(t *testing.T) {
 		{"rtl \u202egnp.exe", `rtl \u202egnp.exe`},
 		{"sep\u2028x\u2029", `sep\u2028x\u2029`},
 		{"ünïcode ok", "ünïcode ok"},
+		{"a\u200bb.desktop", `a\u200bb.desktop`},
+		{"x\ufeff\u2060\u00ady", `x\ufeff\u2060\u00ady`},
 	} {
 		if got := Inline(tc.in); got != tc.want {
 			t.Errorf("Inline(%q) = %q, want %q", tc.in, got, tc.want)

@@ -11,7 +11,8 @@
 # dead), t (tar of /work; empty = end), x (exit JSON);
 # with the behaviour report on (header["report"]): a (bytes of the audit
 # hook's FIFO, as read), f (JSON of the "before" and "after" walks, in
-# pieces; empty = end), c (path NUL first bytes of a changed file).
+# pieces; empty = end), c (u64 offset + path NUL + a run of a changed
+# file's data; the file's end with no data: see ctrinit.Content).
 # The program's stdout and stderr are pipes, and this process is not
 # dumpable; where a runtime still lets the program (same uid) open
 # /proc/1/fd/1, what it writes fails its tag at the host. The key is read
@@ -654,23 +655,79 @@ def send_walks():
         dump_walk(before), dump_walk(after), jstr(before_cut), jstr(after_cut), audit_cut)).encode())
     send(b'f')
     old = {e[0]: e[1:] for e in before}
-    total = 0
     import stat
-    for e in after:
-        if old.get(e[0]) == e[1:] or not stat.S_ISREG(e[2]) or e[1] > REPORT['scan_file']:
-            continue
-        if total > REPORT['scan_total'] or time.monotonic() > deadline:
-            break
+    changed = [e[0] for e in after if old.get(e[0]) != e[1:] and stat.S_ISREG(e[2])]
+    # The host's diff reads them in this order (scanorder.Less), and its
+    # budget is this budget: what it reads is what was sent.
+    changed.sort(key=lambda p: (not interesting(p), p.encode('utf-8', 'surrogateescape')))
+    left, frames = [REPORT['scan_total']], [MAX_CONTENT_FRAMES]
+
+    def put(p, off, data=b''):
+        if frames[0] <= 0 or time.monotonic() > deadline:
+            return False
+        frames[0] -= 1
+        send(b'c', struct.pack('>Q', off) + p.encode('utf-8', 'surrogateescape') + b'\0' + data)
+        return True
+
+    def content(p):
         try:
-            fd = os.open(e[0], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-            try:
-                data = os.read(fd, e[1] + 1)
-            finally:
-                os.close(fd)
+            fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
-            continue
-        total += len(data)
-        send(b'c', e[0].encode('utf-8', 'surrogateescape') + b'\0' + data)
+            return True
+        try:
+            size = os.fstat(fd)
+            if not stat.S_ISREG(size.st_mode):
+                return True
+            size, off = size.st_size, 0
+            while off < size:
+                try:
+                    start = os.lseek(fd, off, os.SEEK_DATA)
+                except OSError as e:
+                    if e.errno == 6:  # ENXIO: a hole to the end
+                        break
+                    start = off
+                try:
+                    end = min(size, os.lseek(fd, start, os.SEEK_HOLE))
+                except OSError:
+                    end = size
+                if end <= start:
+                    end = size
+                off = start
+                while off < end:
+                    n = min(end - off, 1 << 20, left[0])
+                    if n <= 0:
+                        return False
+                    data = os.pread(fd, n, off)
+                    if not data:
+                        return put(p, off)
+                    if not put(p, off, data):
+                        return False
+                    left[0] -= len(data)
+                    off += len(data)
+            return put(p, max(off, size))
+        finally:
+            os.close(fd)
+
+    for p in changed:
+        if not content(p):
+            break
+
+
+def interesting(p):
+    # scanorder.Interesting
+    base = p.rsplit('/', 1)[-1]
+    return (base.endswith('.pth') or base in ('sitecustomize.py', 'usercustomize.py') or
+            base.startswith('.') and (base.endswith('rc') or base.endswith('profile') or base == '.bash_login') or
+            base.endswith(('.desktop', '.service', '.timer')) or 'cron' in p or '/bin/' in p or
+            base in ('pip.conf', 'pip.ini', '.pydistutils.cfg', 'pydistutils.cfg', '.gitconfig', '.bash_aliases',
+                     '.login', '.logout', '.zlogout', '.pam_environment') or
+            '/.git/hooks/' in p or p.endswith('/.git/config') or
+            any(d in p for d in ('/.config/git/', '/.ssh/', '/.ipython/', '/.jupyter/', '/.config/fish/',
+                                 '/.config/environment.d/', '/sitecustomize/', '/usercustomize/')) or
+            base.split('.', 1)[0] in ('sitecustomize', 'usercustomize'))
+
+
+MAX_CONTENT_FRAMES = 1 << 18  # ctrinit.MaxContentFrames
 
 
 if REPORT:

@@ -56,9 +56,8 @@ import (
 
 // Bounds on what the host takes from the init for the report.
 const (
-	maxWalkBytes    = 64 << 20 // two walks of some 300,000 entries each (observe.MaxFSEntries)
-	maxContentTotal = 16 << 20
-	maxAuditBytes   = 4 << 20
+	maxWalkBytes  = 64 << 20 // two walks of some 300,000 entries each (observe.MaxFSEntries)
+	maxAuditBytes = 4 << 20
 )
 
 // diffRoots are the directories the init walks, the hook's first.
@@ -82,8 +81,7 @@ type report struct {
 	walks    bytes.Buffer
 	walksEnd bool
 	walksCut bool // past maxWalkBytes
-	content  map[string][]byte
-	ctotal   int64
+	content  *spool
 	dropped  int
 	endMS    int64
 	// blind is what the witness cannot see on this runtime ("" none).
@@ -107,7 +105,7 @@ func newReport(spec *moat.Spec, start time.Time, p Persona) *report {
 		home:    p.Home,
 		plan:    observe.NewPlanFor(spec.PersonaKey, p.Home, spec.Env),
 		audit:   observe.NewCollector(func() int64 { return time.Since(start).Milliseconds() }),
-		content: map[string][]byte{},
+		content: newSpool(observe.MaxScanTotal),
 	}
 	r.plan.Identity(p.Host, p.User, p.Home, ctrinit.WorkDir, spec.Env)
 	if spec.Network == moat.NetworkSinkhole {
@@ -122,7 +120,7 @@ func (r *report) header() *ctrinit.Report {
 		witness = append(witness, f.Path)
 	}
 	return &ctrinit.Report{Dir: r.dir, Hook: audit.Hook(), Execs: r.execs, Plant: r.plan.Files, Witness: witness, Roots: r.diffRoots(), MaxEntries: observe.MaxFSEntries, MaxDepth: observe.MaxFSDepth,
-		MaxWalkBytes: maxWalkBytes/2 - 256<<10, ScanFile: observe.MaxScanFile, ScanTotal: maxContentTotal, MaxAuditBytes: maxAuditBytes, BudgetS: observe.FSBudget.Seconds()}
+		MaxWalkBytes: maxWalkBytes/2 - 256<<10, ScanTotal: observe.MaxScanTotal, MaxAuditBytes: maxAuditBytes, BudgetS: observe.FSBudget.Seconds()}
 }
 
 // frame takes one report frame; it reports false for a frame type that
@@ -142,13 +140,7 @@ func (r *report) frame(t byte, body []byte, at int64) bool {
 			r.walksCut = true
 		}
 	case 'c':
-		i := bytes.IndexByte(body, 0)
-		if i <= 0 || r.ctotal+int64(len(body)) > maxContentTotal {
-			r.dropped++
-			return true
-		}
-		r.ctotal += int64(len(body) - i - 1)
-		r.content[string(body[:i])] = body[i+1:]
+		r.content.frame(body)
 	default:
 		return false
 	}
@@ -216,15 +208,18 @@ func (r *report) events() ([]moat.Event, int) {
 	// was checked.
 	delete(before, r.dir+"/audit")
 	delete(after, r.dir+"/audit")
-	d := observe.Differ{Tokens: r.plan.Tokens, Planted: r.plan.Files, Deadline: time.Now().Add(2 * time.Second), At: r.endMS,
-		Read: func(p string, n int64) ([]byte, error) {
-			b, ok := r.content[p]
-			if !ok {
-				return nil, errNotSent
-			}
-			return b[:min(int64(len(b)), n)], nil
-		}}
+	// The files' data as the init sent it, read as native reads the
+	// files themselves: whole, up to the same budget, holes skipped.
+	defer r.content.close()
+	d := observe.Differ{Tokens: r.plan.Tokens, Planted: r.plan.Files, Deadline: time.Now().Add(observe.FSBudget), At: r.endMS,
+		Read:   func(p string, n int64) ([]byte, error) { return r.content.readAt(p, 0, n) },
+		ReadAt: r.content.readAt, Data: r.content.data}
 	fsEvs, fsDropped := d.Diff(before, after)
+	fsDropped += r.content.dropped
+	if r.content.failed != nil {
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS,
+			Detail: "the data of the files the run wrote could not be kept on the host for the search for planted secrets: " + audit.Clean(r.content.failed.Error(), 300)})
+	}
 	if w.AfterCut != "" {
 		// What the cut walk did not reach is not gone.
 		fsEvs = slices.DeleteFunc(fsEvs, func(e moat.Event) bool { return e.Kind == "file-deleted" })
@@ -389,12 +384,6 @@ func hookTamper(dir, auditFIFO string, before, after observe.Snapshot, at int64)
 			audit.Clean(strings.Join(changed[:min(len(changed), 8)], "; "), 800)}}
 	return evs
 }
-
-type errString string
-
-func (e errString) Error() string { return string(e) }
-
-const errNotSent = errString("content not sent")
 
 // snapshot decodes the init's walk: [path, size, mode, ino, ctime].
 func snapshot(entries [][]json.RawMessage) observe.Snapshot {

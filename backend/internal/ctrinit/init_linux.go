@@ -26,6 +26,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/internal/observe/scanorder"
 	"github.com/moat-sandbox/moat/internal/observe/witness"
 	"github.com/moat-sandbox/moat/internal/sandbox/loginuid"
 	"github.com/moat-sandbox/moat/internal/sandbox/pid1"
@@ -618,6 +619,13 @@ func (in *initProc) startProgram(cmd *exec.Cmd, path string) error {
 func recvListener(sock int) (fd int, why string) {
 	buf, oob := make([]byte, 512), make([]byte, unix.CmsgSpace(4))
 	n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	for err == unix.EINTR {
+		// A signal to the init (the runtime's own) is no answer: had the
+		// init gone on, it would close its end before the shim's answer,
+		// and the shim, failing to send it, ends the run with exit 127
+		// ("exec shim: broken pipe", seen under gVisor in Kubernetes).
+		n, oobn, _, _, err = unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	}
 	if err != nil || n == 0 {
 		return -1, fmt.Sprintf("the exec shim sent no seccomp listener (%v)", err)
 	}
@@ -1033,7 +1041,7 @@ func walk(rep *Report, deadline time.Time) ([]entry, string) {
 }
 
 // sendWalks sends both walks ('f' frames, an empty one at the end) and the
-// first bytes of every regular file that is new or changed ('c').
+// data of every regular file that is new or changed ('c', see Content).
 func (in *initProc) sendWalks() {
 	rep := in.h.Report
 	in.checkWitness()
@@ -1049,37 +1057,103 @@ func (in *initProc) sendWalks() {
 	for _, e := range in.before {
 		old[e.path] = e
 	}
-	var total int64
+	var changed []string
 	for _, e := range after {
-		if o, ok := old[e.path]; ok && o.same(e) || e.mode&unix.S_IFMT != unix.S_IFREG || e.size > rep.ScanFile {
+		if o, ok := old[e.path]; ok && o.same(e) || e.mode&unix.S_IFMT != unix.S_IFREG {
 			continue
 		}
-		if total > rep.ScanTotal || time.Now().After(deadline) {
+		changed = append(changed, e.path)
+	}
+	// The host's diff reads them in this order, and its budget is this
+	// budget: what it reads is what was sent.
+	slices.SortFunc(changed, func(a, b string) int {
+		if scanorder.Less(a, b) {
+			return -1
+		}
+		return 1
+	})
+	c := content{in: in, left: rep.ScanTotal, frames: MaxContentFrames, deadline: deadline, buf: make([]byte, ContentChunk)}
+	for _, p := range changed {
+		if !c.file(p) {
 			break
 		}
-		data, err := readFirst(e.path, e.size+1)
-		if err != nil {
-			continue
-		}
-		total += int64(len(data))
-		in.send('c', append(append([]byte(e.path), 0), data...))
 	}
 }
 
-// readFirst reads at most n bytes of a regular file, never through a link
-// and never waiting (a FIFO put in its place).
-func readFirst(path string, n int64) ([]byte, error) {
+// content sends the data of changed files ('c' frames), within what is
+// left of the data budget and the frames, and before the deadline.
+type content struct {
+	in       *initProc
+	left     int64
+	frames   int
+	deadline time.Time
+	buf      []byte
+}
+
+// file sends the data of the regular file at path (never through a link,
+// never waiting on a FIFO put in its place) and its end; it reports false
+// once the budget, the frames or the time are spent. A file that cannot
+// be opened is skipped: the host, given nothing of it, says it was not
+// read.
+func (c *content) file(path string) bool {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return true
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, n)
-	k, err := unix.Read(fd, buf)
-	if err != nil {
-		return nil, err
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return true
 	}
-	return buf[:k], nil
+	var off int64
+	for off < st.Size {
+		start, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if err == unix.ENXIO {
+			break // a hole to the end
+		}
+		end := st.Size
+		if err != nil {
+			start = off // no holes told (EINVAL): all data
+		} else if h, err := unix.Seek(fd, start, unix.SEEK_HOLE); err == nil && h > start {
+			end = min(h, st.Size)
+		}
+		for off = start; off < end; {
+			n := min(end-off, int64(len(c.buf)), c.left)
+			if n <= 0 || !c.room() {
+				return false
+			}
+			k, err := unix.Pread(fd, c.buf[:n], off)
+			if err != nil || k <= 0 {
+				return c.end(path, off) // shorter than it was: its end
+			}
+			c.send(path, off, c.buf[:k])
+			c.left -= int64(k)
+			off += int64(k)
+		}
+	}
+	return c.end(path, max(off, st.Size))
+}
+
+// room says whether one more frame may go.
+func (c *content) room() bool {
+	return c.frames > 0 && time.Now().Before(c.deadline)
+}
+
+// end sends a file's end at off.
+func (c *content) end(path string, off int64) bool {
+	if !c.room() {
+		return false
+	}
+	c.send(path, off, nil)
+	return true
+}
+
+func (c *content) send(path string, off int64, data []byte) {
+	c.frames--
+	b := make([]byte, 8, 8+len(path)+1+len(data))
+	binary.BigEndian.PutUint64(b, uint64(off))
+	b = append(append(append(b, path...), 0), data...)
+	c.in.send('c', b)
 }
 
 // execShim sets RLIMIT_AS and executes the program: args are the limit,

@@ -17,8 +17,8 @@
 // program's stdout and stderr), r (empty: every process of the program is
 // dead and its output relayed; what follows is the init's own work), a
 // (the audit hook's FIFO, as read), f (the
-// JSON of the "before" and "after" walks, in pieces; empty = end), c (path
-// NUL first bytes of a changed file), P (the compiled hook; see
+// JSON of the "before" and "after" walks, in pieces; empty = end), c (a
+// run of a changed file's data: see [Content]), P (the compiled hook; see
 // Report.Compile), t (tar of /work; empty = end), T (trace marks, with
 // MOAT_TRACE), x (the [Exit] JSON, last).
 //
@@ -233,8 +233,8 @@ type Report struct {
 	MaxDepth int `json:"max_depth,omitempty"`
 	// MaxWalkBytes bounds each walk's JSON: the walk stops there, and
 	// says so (WalkJSON's cuts), rather than pass the host's cap.
-	MaxWalkBytes  int64   `json:"max_walk_bytes"`
-	ScanFile      int64   `json:"scan_file"`
+	MaxWalkBytes int64 `json:"max_walk_bytes"`
+	// ScanTotal bounds the data of the 'c' frames (Content).
 	ScanTotal     int64   `json:"scan_total"`
 	MaxAuditBytes int64   `json:"max_audit_bytes"`
 	BudgetS       float64 `json:"budget_s"`
@@ -272,6 +272,22 @@ type Report struct {
 	// (ExecEvent).
 	Execs bool `json:"execs,omitempty"`
 }
+
+// Content: a 'c' frame is u64 big-endian offset + path + NUL + data, at
+// most ContentChunk bytes of the regular file at path from offset. The
+// init sends every new or changed regular file of the after walk, in the
+// diff's order (scanorder.Less), its runs of data in order (the holes of
+// a sparse file skipped: lseek's SEEK_DATA and SEEK_HOLE), then one frame
+// with no data at the offset where the file ended. The host takes the
+// bytes between two frames of a file as a hole, and a file whose last
+// frame is short of its walked size as not read whole. Over all files
+// the init sends at most Report.ScanTotal bytes of data and
+// MaxContentFrames frames, and stops at the walk's deadline: the host
+// keeps no more either.
+const (
+	ContentChunk     = 1 << 20
+	MaxContentFrames = 1 << 18
+)
 
 // MaxSiteProbe bounds the output of Report.SiteProbe.
 const MaxSiteProbe = 4096

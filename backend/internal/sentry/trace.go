@@ -69,6 +69,10 @@ type Options struct {
 	// (its whole path, before the event's is cut to audit.MaxPath), or
 	// "": the first maxHashes exec events get one.
 	Hash func(path string) string
+	// Init says pid 1 is moat's init, which starts the program: the first
+	// exec of the trace is that start, not an event (nothing of the
+	// program's runs before it; it is the program's first process).
+	Init bool
 }
 
 // DeniedSuffix ends the debug log's line of a call the OCI profile
@@ -85,7 +89,7 @@ var (
 	// The task name and the traced path of an exec are printed raw: a
 	// newline in either goes on the next lines of the log, which Parse
 	// joins to the message (?s).
-	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] ((?s:.{0,16}?)) ([EX]) (execve|execveat|connect|clone|fork|vfork|socket|chdir|fchdir)\(((?s:.*))$`)
+	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*(\d+)\] ((?s:.{0,16}?)) ([EX]) (execve|execveat|connect|clone|fork|vfork|socket|chdir|fchdir)\(((?s:.*))$`)
 	// a trace message's start, whatever follows it
 	straceHead = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] `)
 	// the start of any message of the log: a line without one goes on
@@ -126,16 +130,15 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 	// and the micro-VM's kernel events: a flood of one kind (sockets of a
 	// family the Sentry lacks, the cheapest) cannot crowd out the exec and
 	// connect that follow; all within max.
-	kept := map[moat.Kind]int{}
+	budget := observe.KernelBudget{Max: max}
 	add := func(ev moat.Event) {
-		if len(evs) >= max || kept[ev.Kind] >= observe.KernelReserve(ev.Kind) {
-			dropped++
-			return
+		if budget.Keep(ev) {
+			evs = append(evs, ev)
 		}
-		kept[ev.Kind]++
-		evs = append(evs, ev)
 	}
-	for text := range messages(r) {
+	data, _ := io.ReadAll(io.LimitReader(r, MaxBytes))
+	failed, ran := execOutcomes(data)
+	for text := range messages(bytes.NewReader(data)) {
 		seq++
 		m := straceLine().FindStringSubmatch(text)
 		if m == nil {
@@ -166,9 +169,20 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 			continue
 		}
 		pid, _ := strconv.Atoi(m[3])
-		call, rest := m[6], m[7]
+		call, rest := m[7], m[8]
 		ev := moat.Event{Source: moat.SourceKernel, PID: pid, Name: call, TimeMS: stamp(m[1], m[2], start)}
-		if m[5] == "X" {
+		exit := m[6] == "X"
+		if exit && (call == "execve" || call == "execveat") {
+			if !ran[seq] {
+				continue // the exit of an exec its entry stands for
+			}
+			// an exit whose entry is not in the trace: the exec it
+			// returned from, read from the exit's own arguments
+			if loc := straceRet().FindStringIndex(rest); loc != nil {
+				exit, rest = false, rest[:loc[0]]+")"
+			}
+		}
+		if exit {
 			loc := straceRet().FindStringSubmatchIndex(rest)
 			if loc == nil {
 				continue
@@ -227,7 +241,14 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 					continue // AF_UNSPEC (disconnect) or no address
 				}
 			case "execve", "execveat":
+				if o.Init {
+					o.Init = false
+					continue
+				}
 				ev.Kind = moat.KindExec
+				if failed[seq] {
+					ev.Kind = moat.KindExecFailed
+				}
 				var p, dir string
 				at := false
 				if call == "execveat" {
@@ -316,7 +337,89 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 		}
 		evs[i].Ancestors = strings.Join(up, ",")
 	}
+	if ev, n, ok := budget.Event("kernel events of the Sentry's trace"); ok {
+		evs, dropped = append(evs, ev), n
+	}
 	return evs, dropped
+}
+
+// CutEvent is the "moat" event of a trace cut at MaxBytes (lines: how
+// many lines were not kept past it): everything the program did after
+// went unseen, so it is a flood of the kernel side (the report's evasion
+// finding); false if nothing was cut.
+func CutEvent(lines int) (moat.Event, bool) {
+	if lines <= 0 {
+		return moat.Event{}, false
+	}
+	return moat.Event{Source: moat.SourceMoat, Kind: moat.KindEvents, Name: string(moat.SourceKernel),
+		Detail: "the Sentry's trace was cut at " + strconv.Itoa(MaxBytes>>20) + " MiB: " + strconv.Itoa(lines) +
+			" lines past it not read, so what the program did after went unseen"}, true
+}
+
+// sameArgs reports whether an exec's entry and exit print the same
+// arguments: the same text, or, where Keep cut both (cutMark), the same
+// start and one end a suffix of the other (the exit's is shorter by its
+// return).
+func sameArgs(entry, exit string) bool {
+	if entry == exit {
+		return true
+	}
+	eh, et, ok1 := strings.Cut(entry, cutMark)
+	xh, xt, ok2 := strings.Cut(exit, cutMark)
+	if !ok1 || !ok2 || strings.Contains(et, cutMark) || strings.Contains(xt, cutMark) {
+		return false
+	}
+	return (strings.HasPrefix(eh, xh) || strings.HasPrefix(xh, eh)) && (strings.HasSuffix(et, xt) || strings.HasSuffix(xt, et))
+}
+
+// execOutcomes pairs, in the log data, each exec's entry with its exit on
+// the same task ([tgid:tid]), by message number (as Parse counts them):
+// failed holds the entries whose exit returned an errno, their arguments
+// the same; ran the exits of no such entry that returned none. An entry
+// without its exit (the task killed, the log cut) is not in failed: the
+// exec counts as run. The program controls what the Sentry prints of a
+// path raw, and so can forge a whole message after a newline; what such a
+// forgery can do here is bounded so that it hides nothing: an exit
+// matches only an entry of the same arguments (the same path, argv and
+// envp, and their addresses), and a second exit for one entry, the
+// forged one taken first, is then one of no entry, which ran.
+func execOutcomes(data []byte) (failed, ran map[int]bool) {
+	failed, ran = map[int]bool{}, map[int]bool{}
+	type entry struct {
+		seq  int
+		args string
+	}
+	open := map[string]entry{} // task -> its exec entry not yet matched
+	seq := 0
+	for text := range messages(bytes.NewReader(data)) {
+		seq++
+		m := straceLine().FindStringSubmatch(text)
+		if m == nil || (m[7] != "execve" && m[7] != "execveat") {
+			continue
+		}
+		task := m[3] + ":" + m[4]
+		rest := m[8]
+		if m[6] == "E" {
+			if len(open) < maxProcs {
+				open[task] = entry{seq, strings.TrimSuffix(strings.TrimRight(rest, " "), ")")}
+			}
+			continue
+		}
+		loc := straceRet().FindStringSubmatchIndex(rest)
+		if loc == nil {
+			continue
+		}
+		errno := loc[4] >= 0
+		e, ok := open[task]
+		delete(open, task)
+		switch {
+		case ok && sameArgs(e.args, rest[:loc[0]]):
+			failed[e.seq] = errno
+		case !errno:
+			ran[seq] = true
+		}
+	}
+	return failed, ran
 }
 
 // unreadable is the event of a trace message Parse could not read: kind
@@ -417,7 +520,9 @@ func lazyRE(expr string) func() *regexp.Regexp {
 func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	long := false
-	more := false // the last line kept was of the trace: its message may go on
+	more := false         // the last line kept was of the trace: its message may go on
+	var head, tail []byte // of a long trace line (trace: it is one)
+	trace := false
 	keep := func(line []byte) {
 		if kept.Len()+len(line) > MaxBytes {
 			*cut++
@@ -429,24 +534,29 @@ func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
 		line, err := br.ReadSlice('\n')
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
-			if !long && bytes.Contains(line, []byte(" strace.go:")) {
-				// A trace line longer than the buffer (an exec's long
-				// argv): its start, which names the call and the path,
-				// is kept, cut; never the whole line dropped.
-				keep(append(line[:len(line):len(line)], '\n'))
+			if !long {
+				trace = bytes.Contains(line, []byte(" strace.go:"))
+				head = append(head[:0], line[:min(len(line), keepHead)]...)
+				tail = tail[:0]
+			}
+			if trace {
+				tail = lastBytes(append(tail, line...), keepTail)
 			}
 			long, more = true, false
 			continue
 		case long:
-			long = false // the end of a skipped line
+			long = false // the end of a long line
+			if trace {
+				keep(cutLine(head, lastBytes(append(tail, line...), keepTail)))
+			}
 		case len(line) > 0 && bytes.Contains(line, []byte(" strace.go:")):
-			keep(line)
+			keep(cutLine(line, nil))
 			more = true
 		case len(line) > 0 && bytes.HasSuffix(bytes.TrimRight(line, "\n"), []byte(DeniedSuffix)):
 			keep(line)
 			more = false
 		case len(line) > 0 && more && !logHead().Match(line):
-			keep(line) // a trace message's next line (a raw newline in a name or path)
+			keep(cutLine(line, nil)) // a trace message's next line (a raw newline in a name or path)
 		default:
 			more = false
 		}
@@ -454,6 +564,46 @@ func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
 			return
 		}
 	}
+}
+
+// What Keep keeps of a trace line longer than keepHead+keepTail (an
+// exec's long argv or environment): its start, which names the task, the
+// call and the path (at most PATH_MAX), then cutMark, then its end, which
+// holds an exit's return and errno. A flood of such lines costs the bound
+// this much a line, not the line.
+const (
+	keepHead = 8 << 10
+	keepTail = 512
+	// cutMark joins the two: a NUL, which no line of the log holds (the
+	// Sentry quotes arguments; a path and a task name are C strings).
+	cutMark = "\x00"
+)
+
+// cutLine returns line cut to its start and end (cutMark between) if it
+// is longer than keepHead+keepTail, ending in a newline; with end set,
+// line is the start of a line already cut and end its last bytes.
+func cutLine(line, end []byte) []byte {
+	if end == nil {
+		if len(line) <= keepHead+keepTail {
+			return line
+		}
+		end = line[len(line)-keepTail:]
+		line = line[:keepHead]
+	}
+	out := make([]byte, 0, len(line)+len(cutMark)+len(end)+1)
+	out = append(append(append(out, line...), cutMark...), end...)
+	if !bytes.HasSuffix(out, []byte("\n")) {
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// lastBytes returns the last n bytes of b, in b's own array.
+func lastBytes(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	return append(b[:0], b[len(b)-n:]...)
 }
 
 // maxHashes bounds the exec events hashed (Options.Hash).

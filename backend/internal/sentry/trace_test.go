@@ -1,10 +1,14 @@
 package sentry
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/moat-sandbox/moat/internal/observe"
 )
 
 // Lines as runsc 20221219 writes them (trimmed environments).
@@ -35,6 +39,24 @@ func TestParse(t *testing.T) {
 	}
 	if _, d := Parse(strings.NewReader(straceLog), start, 1, Options{}); d != 2 {
 		t.Errorf("bound: %d dropped, want 2", d)
+	}
+}
+
+// TestParseInit: with moat's init as pid 1, the trace's first exec is its
+// start of the program, no event; the ones after it are.
+func TestParseInit(t *testing.T) {
+	start := time.Date(2026, 11, 26, 23, 6, 54, 500000000, time.Local)
+	log := straceLog + `I1126 23:06:58.000000   10028 strace.go:567] [   4:   4] python3 E execve(0x7f8e74b59370 /bin/false, 0x7f8e74b59730 ["/bin/false"], 0x7f8e74b59758 [])
+`
+	evs, _ := Parse(strings.NewReader(log), start, 10, Options{Init: true})
+	var execs []string
+	for _, e := range evs {
+		if e.Kind == "exec" {
+			execs = append(execs, e.Path)
+		}
+	}
+	if strings.Join(execs, " ") != "/bin/false" || len(evs) != 3 {
+		t.Errorf("execs %q of %d events, want /bin/false alone (the init's start of the program is none)", execs, len(evs))
 	}
 }
 
@@ -133,5 +155,136 @@ func TestParseCwd(t *testing.T) {
 	evs, _ = Parse(strings.NewReader(straceCwd), start, 100, Options{})
 	if evs[0].Path != "./x" || evs[3].Path != "/tmp/c/d/at" {
 		t.Errorf("without Cwd: %q %q", evs[0].Path, evs[3].Path)
+	}
+}
+
+// Lines as runsc 20221219 writes them (trimmed environments) for
+// exec_flood.py: a thread's failing execs, each an entry and an exit
+// with its errno, then the payload's exec that ran and its connect.
+const (
+	floodEntry  = `I1206 08:25:57.070802    4551 strace.go:567] [   1:  42] python3 E execve(0x7f326a757aa0 /nonexistent/x%d, 0x7f326aba4760 ["x"], 0x7f63707c65a0 ["LANG=C.UTF-8"])` + "\n"
+	floodExit   = `I1206 08:25:57.071341    4551 strace.go:605] [   1:  42] python3 X execve(0x7f326a757aa0 /nonexistent/x%d, 0x7f326aba4760 ["x"], 0x7f63707c65a0 ["LANG=C.UTF-8"]) = 0 (0x0) errno=2 (no such file or directory) (418.823µs)` + "\n"
+	payloadExec = `I1206 08:25:57.110699    4551 strace.go:567] [  43:  43] python3 E execve(0x7f326aba4770 /bin/sh, 0x7f326ab3b850 ["/bin/sh", "-c", "cat /etc/shadow"], 0x7f63707c65a0 ["LANG=C.UTF-8"])` + "\n"
+	payloadRan  = `I1206 08:25:57.116832    4551 strace.go:605] [  43:  43] python3 X execve(0x7f326aba4770 /bin/sh, 0x7f326ab3b850 ["/bin/sh", "-c", "cat /etc/shadow"], 0x7f63707c65a0 ["LANG=C.UTF-8"]) = 0 (0x0) (6.070012ms)` + "\n"
+	payloadConn = `I1206 08:25:57.200000    4551 strace.go:567] [   1:   1] python3 E connect(0x3 socket:[1], 0x7f64e6cf2f90 {Family: AF_INET, Addr: 203.0.113.7, Port: 443}, 0x10)` + "\n"
+)
+
+// TestParseFailedExecs: an exec whose exit returned an errno is of kind
+// exec-failed, in its own reserve: a thread's flood of them hides
+// neither the exec that ran after it nor the connect, and the drops are
+// counted by kind in a "kernel" event (the report's evasion finding).
+// A forged exit (a path's raw newline can write one) cannot make the
+// payload's exec a failed one: its real exit is then one of no entry,
+// which ran.
+func TestParseFailedExecs(t *testing.T) {
+	var log strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&log, floodEntry, i)
+		fmt.Fprintf(&log, floodExit, i)
+	}
+	log.WriteString(payloadExec + payloadRan + payloadConn)
+	start := time.Date(2026, 12, 6, 8, 25, 57, 0, time.Local)
+	evs, dropped := Parse(strings.NewReader(log.String()), start, 1000, Options{})
+	kinds := map[string]int{}
+	var shell, drops bool
+	for _, e := range evs {
+		kinds[string(e.Kind)]++
+		shell = shell || (e.Kind == "exec" && e.Path == "/bin/sh" && e.Detail == "/bin/sh -c cat /etc/shadow" && e.PID == 43)
+		drops = drops || (e.Source == "moat" && e.Kind == "events" && e.Name == "kernel" && strings.Contains(e.Detail, "exec-failed 2950"))
+	}
+	if !shell || kinds["connect"] != 1 || kinds["exec"] != 1 || kinds["exec-failed"] != 50 || dropped != 2950 || !drops {
+		t.Errorf("kept %v, payload exec %v, drop event %v, %d dropped: %+v", kinds, shell, drops, dropped, evs[len(evs)-1])
+	}
+
+	// A forged exit with an errno, taken first, then the real one.
+	forged := strings.Replace(strings.Replace(payloadRan, ") = 0 (0x0) (", ") = 0 (0x0) errno=2 (no such file or directory) (", 1), "08:25:57.116832", "08:25:57.111111", 1)
+	evs, _ = Parse(strings.NewReader(payloadExec+forged+payloadRan), start, 1000, Options{})
+	if len(evs) != 2 || evs[1].Kind != "exec" || evs[1].Path != "/bin/sh" || evs[1].Detail != "/bin/sh -c cat /etc/shadow" || evs[1].PID != 43 {
+		t.Errorf("forged exit: %+v", evs)
+	}
+	// An exit of other arguments than its entry's: both ran.
+	other := strings.Replace(payloadRan, "cat /etc/shadow", "true", 1)
+	evs, _ = Parse(strings.NewReader(payloadExec+other), start, 1000, Options{})
+	if len(evs) != 2 || evs[0].Kind != "exec" || evs[1].Kind != "exec" || evs[1].Detail != "/bin/sh -c true" {
+		t.Errorf("mismatched exit: %+v", evs)
+	}
+}
+
+// TestParseRepeats: a loop of one command that runs (many short
+// processes) is kept observe.MaxRepeats times and counted: the command after it
+// is kept, and the repeats alone are named as such.
+func TestParseRepeats(t *testing.T) {
+	var log strings.Builder
+	for range 2000 {
+		log.WriteString(strings.ReplaceAll(payloadExec+payloadRan, "cat /etc/shadow", "true"))
+	}
+	log.WriteString(payloadExec + payloadRan)
+	evs, dropped := Parse(strings.NewReader(log.String()), time.Date(2026, 12, 6, 8, 25, 57, 0, time.Local), 1000, Options{})
+	var shell, repeats int
+	for _, e := range evs {
+		if e.Kind == "exec" && e.Detail == "/bin/sh -c cat /etc/shadow" {
+			shell++
+		}
+		if e.Kind == "events" && e.Name == "kernel-repeats" {
+			repeats++
+		}
+	}
+	if shell != 1 || repeats != 1 || dropped != 2000-observe.MaxRepeats || len(evs) != observe.MaxRepeats+2 {
+		t.Errorf("payload %d, repeats event %d, %d dropped, %d events", shell, repeats, dropped, len(evs))
+	}
+}
+
+// TestParseConnectRepeats: refused connects to every port of loopback
+// (connect_flood.py) are one host's, kept observe.MaxRepeats times and counted:
+// the connect after them is kept.
+func TestParseConnectRepeats(t *testing.T) {
+	var log strings.Builder
+	for port := range 2000 {
+		fmt.Fprintf(&log, "I1206 08:25:57.200000    4551 strace.go:567] [   1:   1] python3 E connect(0x3 socket:[%d], 0x7f64e6cf2f90 {Family: AF_INET, Addr: 127.0.0.%d, Port: %d}, 0x10)\n", port, 1+port%2, port+1)
+	}
+	log.WriteString(payloadConn)
+	evs, dropped := Parse(strings.NewReader(log.String()), time.Date(2026, 12, 6, 8, 25, 57, 0, time.Local), 1000, Options{})
+	payload := false
+	for _, e := range evs {
+		payload = payload || (e.Kind == "connect" && e.Addr == "203.0.113.7:443")
+	}
+	if !payload || dropped != 2000-observe.MaxRepeats || len(evs) != observe.MaxRepeats+2 || evs[len(evs)-1].Name != "kernel-repeats" {
+		t.Errorf("payload %v, %d dropped, %d events", payload, dropped, len(evs))
+	}
+}
+
+// TestKeepLongExecFlood: failing execs whose argv makes each line 200
+// KiB (the Sentry prints every argument) cost the bound Keep's start and
+// end of each line, not the line: 1,000 of them (400 MiB of log) leave
+// the payload after them in what is kept, and each is still paired with
+// its exit (exec-failed, by the errno at the end).
+func TestKeepLongExecFlood(t *testing.T) {
+	pad := `, "` + strings.Repeat("A", 1000) + `"`
+	long := strings.Repeat(pad, 100)
+	r, w := io.Pipe()
+	go func() {
+		for i := range 400 {
+			for _, l := range []string{floodEntry, floodExit} {
+				fmt.Fprintf(w, strings.Replace(l, `["x"]`, `["x"`+long+`]`, 1), i)
+			}
+		}
+		io.WriteString(w, payloadExec+payloadRan+payloadConn)
+		w.Close()
+	}()
+	var kept bytes.Buffer
+	cut := 0
+	Keep(r, &kept, &cut)
+	evs, _ := Parse(bytes.NewReader(kept.Bytes()), time.Date(2026, 12, 6, 8, 25, 57, 0, time.Local), 1000, Options{})
+	kinds := map[string]int{}
+	shell := false
+	for _, e := range evs {
+		kinds[string(e.Kind)]++
+		shell = shell || (e.Kind == "exec" && e.Detail == "/bin/sh -c cat /etc/shadow")
+		if e.Kind == "exec-failed" && (!strings.HasPrefix(e.Path, "/nonexistent/x") || !strings.HasPrefix(e.Detail, "x AAAA") || strings.ContainsRune(e.Detail, 0)) {
+			t.Errorf("flood event %+v", e)
+		}
+	}
+	if cut != 0 || !shell || kinds["connect"] != 1 || kinds["exec-failed"] != 50 || kinds["exec"] != 1 {
+		t.Errorf("cut %d (kept %d MiB), payload exec %v, kept %v", cut, kept.Len()>>20, shell, kinds)
 	}
 }

@@ -199,6 +199,23 @@ def _install_hook(fifo, pythonpath):
             p = d.rstrip("/") + "/" + "/".join(parts[i:])
         return bound(p)
 
+    def program(p, wd=None):
+        # A program named with a slash is run as that path, not looked up
+        # on PATH: a relative one is named whole, from the working
+        # directory the child starts in (Popen's cwd, else this
+        # process's), as the kernel's exec events name it, so that a file
+        # the run wrote and executed as venv/bin/x is known by either
+        # witness (a PATH name stays as given).
+        p = text(p, 8192)
+        if p.startswith("/") or "/" not in p:
+            return bound(p)
+        if wd is not None:
+            w = text(wd, 8192)
+            if not w or w.startswith("<"):
+                return bound("<cwd not named>/" + p)
+            p = w.rstrip("/") + "/" + p
+        return absolute(p)
+
     def emit(kind, once=None, **kw):
         if once is not None:
             if once in seen:
@@ -398,11 +415,11 @@ def _install_hook(fifo, pythonpath):
                 exe, a = args[0], args[1]
                 keep_hook(args[3] if len(args) > 3 else None)
                 first = a if isinstance_(a, (str_, bytes_)) else (list(a)[:1] or [""])[0]
-                emit("exec", path=bound(text(exe if exe is not None else first, 8192)), detail=argv(a))
+                emit("exec", path=program(exe if exe is not None else first, args[2] if len(args) > 2 else None), detail=argv(a))
             elif event in ("os.exec", "os.posix_spawn", "os.spawn"):
                 if event == "os.spawn":
                     args = args[1:]
-                emit("exec", path=bound(text(args[0], 8192)), detail=argv(args[1]))
+                emit("exec", path=program(args[0]), detail=argv(args[1]))
             elif event == "os.system":
                 emit("exec", path="/bin/sh", detail="sh -c " + text(args[0]))
             elif event in ("os.kill", "os.killpg"):

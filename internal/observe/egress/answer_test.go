@@ -1,9 +1,13 @@
 package egress
 
 import (
+	"bytes"
+	"compress/zlib"
 	"debug/elf"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"io"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -234,5 +238,34 @@ func TestStage2Forms(t *testing.T) {
 		if !strings.HasSuffix(body, Stage2Dir+"/"+x.stage2+"-elf\x00") {
 			t.Errorf("%s: the marker's path is not the program's data: %q", c.path, body[120:])
 		}
+	}
+}
+
+// TestStagerStage: a stager's stage is a 4-byte big-endian length and that
+// many bytes; its first line, past the "#", is base64 (ending in padding,
+// where Python's b64decode stops) of zlib-compressed Python that makes
+// "-b64", and the rest is the polyglot that exec() of the bytes runs.
+func TestStagerStage(t *testing.T) {
+	l := NewStage2()
+	marker, body, _ := l.payload(formStager)
+	if len(body) < 4 || int(binary.BigEndian.Uint32([]byte(body[:4]))) != len(body)-4 {
+		t.Fatalf("length prefix of %q", body)
+	}
+	first, rest, _ := strings.Cut(body[4:], "\n")
+	enc, ok := strings.CutPrefix(first, "#")
+	z, err := base64.StdEncoding.DecodeString(enc)
+	if !ok || err != nil || !strings.HasSuffix(enc, "=") {
+		t.Fatalf("first line %q: %v", first, err)
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(z))
+	if err != nil {
+		t.Fatal(err)
+	}
+	py, err := io.ReadAll(zr)
+	if err != nil || !strings.Contains(string(py), Stage2Dir+"/"+marker+"-b64") {
+		t.Errorf("decoded %q: %v", py, err)
+	}
+	if !strings.Contains(rest, marker+"-py") {
+		t.Errorf("the rest %q makes no -py marker", rest)
 	}
 }

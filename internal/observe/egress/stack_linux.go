@@ -512,6 +512,21 @@ func (s *Stack) sink(c net.Conn, dst netip.AddrPort, name string) (first []byte,
 	defer c.Close()
 	first = readRequest(c, nil, time.Now().Add(flowTimeout))
 	switch sn := Sniff(first); {
+	case len(first) == 0 && s.ans.stage2 != nil:
+		// A client that connected and waits for the server to speak: a
+		// staged payload's stager waits for its stage (stagerStage).
+		// Whatever else waits (a mail or FTP client) reads bytes it
+		// does not understand.
+		marker, body, _ := s.ans.stage2.payload(formStager)
+		_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
+		if _, err := io.WriteString(c, body); err == nil {
+			f.more = append(f.more, exchange{stage2: marker, form: formStager})
+			// Let the stager read its stage and run it before the close.
+			_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
+			tail := &capture{max: MaxCapture}
+			n, _ := io.Copy(tail, io.LimitReader(c, 1<<20))
+			f.tail, f.rest = tail.b, n
+		}
 	case sn.Proto == "http":
 		s.serveHTTP(c, dst, first, &f)
 	case sn.Proto == "tls" && s.ca != nil:

@@ -2,6 +2,7 @@ package egress
 
 import (
 	"bytes"
+	"compress/zlib"
 	"crypto/rand"
 	"debug/elf"
 	"encoding/base64"
@@ -59,6 +60,9 @@ const (
 	// formPaste is a paste site's script (pasteLike): the polyglot with
 	// a first line that hides its base64 form too (pastePolyglot).
 	formPaste = "paste"
+	// formStager is the stage a silent TCP client waits for (stagerStage):
+	// Metasploit's length-prefixed, base64-of-zlib Python.
+	formStager = "stager"
 )
 
 // payload returns the next answer's marker (the file's name without its
@@ -78,6 +82,8 @@ func (l *Stage2) payload(form string) (marker, body, ctype string) {
 		return marker, base64.StdEncoding.EncodeToString([]byte(polyglot(m))) + "\n", "text/plain; charset=utf-8"
 	case formPaste:
 		return marker, pastePolyglot(m), "text/plain; charset=utf-8"
+	case formStager:
+		return marker, stagerStage(m), ""
 	}
 	return marker, polyglot(m), "text/plain; charset=utf-8"
 }
@@ -117,6 +123,37 @@ func pastePolyglot(m string) string {
 	}
 	script, _ := strings.CutPrefix(polyglot(m), "#!/bin/sh\n")
 	return "#" + base64.StdEncoding.EncodeToString([]byte(py)) + "\n" + script
+}
+
+// stagerStage is what a staged reverse-TCP payload reads from its server
+// when it connects: a 4-byte big-endian length and that many bytes, which
+// it runs in-process. Metasploit's python/meterpreter/reverse_tcp stager
+// (the form msfvenom emits, which PyPI droppers paste into setup.py) does
+// exec(zlib.decompress(base64.b64decode(d)), {'s': s}); older ones
+// exec(d). The stage serves both: its first line is a comment (of Python)
+// holding the base64 of zlib-compressed Python that makes the marker m +
+// "-b64" (b64decode, not strict, skips the "#" and stops at the padding
+// that ends the line, see pastePolyglot); the rest is the polyglot, which
+// exec(d) runs and which makes m + "-py". Compressed code is padded until
+// its length is not a multiple of 3, so its base64 ends with padding.
+func stagerStage(m string) string {
+	py := "try:\n    open(\"" + m + "-b64\", \"a\").close()\nexcept OSError:\n    pass\n"
+	var z []byte
+	for {
+		var b bytes.Buffer
+		w, _ := zlib.NewWriterLevel(&b, zlib.BestCompression) // a valid level: no error
+		_, _ = w.Write([]byte(py))                            // to memory: no error
+		_ = w.Close()
+		if z = b.Bytes(); len(z)%3 != 0 {
+			break
+		}
+		py += " "
+	}
+	script, _ := strings.CutPrefix(polyglot(m), "#!/bin/sh\n")
+	stage := "#" + base64.StdEncoding.EncodeToString(z) + "\n" + script
+	n := make([]byte, 4)
+	binary.BigEndian.PutUint32(n, uint32(len(stage)))
+	return string(n) + stage
 }
 
 // inertELF is a static x86-64 Linux program of one segment that creates

@@ -393,7 +393,11 @@ func supervise(cfg *Config, main int, rep *reporter, nw Network, enc *json.Encod
 		stopped.Store(true)
 		_ = unix.Kill(-1, unix.SIGKILL)
 	}()
-	exit := reap(main)
+	var outlived func([]moat.Event)
+	if rep != nil {
+		outlived = rep.outlived
+	}
+	exit := reap(main, outlived)
 	trace("program reaped")
 	// Every writer of the program's streams is dead: the init's own
 	// copies go too, so the parent has all of the output now.
@@ -496,7 +500,9 @@ func prestarted(cfg *Config, dec *json.Decoder, enc *json.Encoder, layers []moat
 
 // reap waits for every child; when the program (pid main) ends it kills
 // all that is left in the namespace and keeps reaping until none remain.
-func reap(main int) Message {
+// What is left is told to outlived first (nil: not told): a daemon that
+// would act after the run, where no report sees it, dies unseen otherwise.
+func reap(main int, outlived func([]moat.Event)) Message {
 	m := Message{Kind: "exit"}
 	for {
 		var ws unix.WaitStatus
@@ -518,6 +524,9 @@ func reap(main int) Message {
 			m.Signal = int(ws.Signal())
 		}
 		m.MaxRSS = ru.Maxrss * 1024
+		if outlived != nil {
+			outlived(survivors(main))
+		}
 		// Orphans and daemons die with the program: kill(-1) from pid 1
 		// reaches every other process of the namespace.
 		_ = unix.Kill(-1, unix.SIGKILL)

@@ -269,7 +269,7 @@ func (r *reporter) finish(send func(any) error) {
 	witnessed := append([]moat.Event{r.armed}, r.witness.Check(r.now())...)
 	deadline := time.Now().Add(fsDiffBudget)
 	after, cut := observe.WalkCut(diffRoots(), deadline)
-	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, ReadAt: observe.ReadBoundedAt, Deadline: deadline, At: r.now(), Cut: cut}
+	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, ReadAt: observe.ReadBoundedAt, Data: observe.DataAt, Deadline: deadline, At: r.now(), Cut: cut}
 	fsEvents, fsDropped := d.Diff(r.before, after)
 	auditEvents, auditDropped := r.audit.Events()
 

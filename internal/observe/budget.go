@@ -1,0 +1,132 @@
+package observe
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// KernelBudget keeps one run's kernel events within their kinds'
+// reserves (KernelReserve) and at most Max in all, and counts the rest by
+// kind. A loop of one command (true, or a missing file found along PATH
+// again and again) or of connects to one host is kept a few times and
+// then counted as repeats: such a loop cannot fill a reserve and hide the
+// payload that follows, and, hiding nothing, it is not a flood. The zero
+// value keeps MaxKernelEvents. Not safe for concurrent use.
+type KernelBudget struct {
+	Max int // 0: MaxKernelEvents
+
+	n          int
+	kept, lost map[moat.Kind]int
+	repeats    map[string]int
+}
+
+// Repeat bounds: a command run, or a host connected to, more than
+// MaxRepeats times is counted past that (a file that does not exist,
+// whatever its arguments, MaxFailedRepeats times: a PATH search of a tool
+// the machine lacks, made by every test that wants it, is one fact); past
+// maxRepeatKeys distinct ones the rest are within their kind's reserve
+// alone.
+const (
+	MaxRepeats       = 10
+	MaxFailedRepeats = 2
+	maxRepeatKeys    = 10000
+)
+
+// repeatedSuffix marks, in a drop count's kind, events dropped as
+// repeats rather than over their kind's reserve.
+const repeatedSuffix = " (repeated)"
+
+// Keep reports whether ev is kept; if not, it is counted.
+func (b *KernelBudget) Keep(ev moat.Event) bool {
+	if b.kept == nil {
+		b.kept, b.lost, b.repeats = map[moat.Kind]int{}, map[moat.Kind]int{}, map[string]int{}
+	}
+	if k, limit, ok := repeatKey(ev); ok {
+		if b.repeats[k] >= limit {
+			b.lost[ev.Kind+repeatedSuffix]++
+			return false
+		}
+		if len(b.repeats) < maxRepeatKeys {
+			b.repeats[k]++
+		}
+	}
+	max := b.Max
+	if max <= 0 {
+		max = MaxKernelEvents
+	}
+	if b.n >= max || b.kept[ev.Kind] >= KernelReserve(ev.Kind) {
+		b.lost[ev.Kind]++
+		return false
+	}
+	b.kept[ev.Kind]++
+	b.n++
+	return true
+}
+
+// repeatKey returns what makes ev a repeat of another event and how many
+// such are kept: an exec's path and argv; a failed exec's path alone; a
+// connect's host, the port left out (a scan of one host's ports is one
+// host), every loopback address one, and a Unix socket's path; false for
+// the kinds that are not counted so.
+func repeatKey(ev moat.Event) (string, int, bool) {
+	switch ev.Kind {
+	case moat.KindExec:
+		return "exec\x00" + ev.Path + "\x00" + ev.Detail, MaxRepeats, true
+	case moat.KindExecFailed:
+		return "exec-failed\x00" + ev.Path, MaxFailedRepeats, true
+	case moat.KindConnect:
+		if ev.Addr == "" {
+			return "connect\x00unix\x00" + ev.Path, MaxRepeats, true
+		}
+		return "connect\x00" + connectHost(ev.Addr), MaxRepeats, true
+	}
+	return "", 0, false
+}
+
+// connectHost is the host of a connect's address ("host:port", an IPv6
+// host in brackets), every loopback address one. Plain string work: this
+// package is a dependency of the sandbox init, which must not wait for
+// package net's initialization (cmd/moat TestInitStartsEarly).
+func connectHost(addr string) string {
+	host := addr
+	switch {
+	case strings.HasPrefix(addr, "["):
+		if i := strings.IndexByte(addr, ']'); i > 0 {
+			host = addr[1:i]
+		}
+	case strings.Count(addr, ":") == 1:
+		host = addr[:strings.IndexByte(addr, ':')]
+	}
+	host = strings.TrimPrefix(host, "::ffff:")
+	if strings.HasPrefix(host, "127.") || host == "::1" || host == "0:0:0:0:0:0:0:1" {
+		return "loopback"
+	}
+	return host
+}
+
+// Event returns the "moat" event that counts, by kind, the kernel events
+// dropped (what: whose events, in its detail), and their total; false if
+// none was. It is named "kernel" (a flood of the kernel side: the report's
+// evasion finding, medium), or "kernel-repeats" where only repeats were
+// dropped (a loop, which hides nothing: each command and host is kept).
+func (b *KernelBudget) Event(what string) (moat.Event, int, bool) {
+	if len(b.lost) == 0 {
+		return moat.Event{}, 0, false
+	}
+	var parts []string
+	n := 0
+	name := "kernel-repeats"
+	for k, c := range b.lost {
+		parts = append(parts, string(k)+" "+strconv.Itoa(c))
+		n += c
+		if !strings.HasSuffix(string(k), repeatedSuffix) {
+			name = string(moat.SourceKernel)
+		}
+	}
+	slices.Sort(parts)
+	return moat.Event{Source: moat.SourceMoat, Kind: moat.KindEvents, Name: name,
+		Detail: what + " over their reserve, counted and dropped: " + strings.Join(parts, ", ")}, n, true
+}

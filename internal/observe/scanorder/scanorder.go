@@ -1,0 +1,55 @@
+// Package scanorder is the order in which the file-system diff reads the
+// files a run wrote: the files that run code later first, then by path.
+// The diff's read budget is spent in this order, so wherever the files
+// are read (inside a native sandbox, or by a container's init that sends
+// them to the host to be read there) the same files are read before the
+// budget ends, and throwaway files written first cannot crowd out a .pth.
+//
+// It is a leaf package (strings only): the containers' init imports it,
+// and must stay light.
+package scanorder
+
+import "strings"
+
+// Interesting names the files whose first bytes the diff keeps: those
+// that run code at the next login, interpreter start or command.
+func Interesting(p string) bool {
+	base := p[strings.LastIndexByte(p, '/')+1:]
+	switch {
+	case strings.HasSuffix(base, ".pth"), base == "sitecustomize.py", base == "usercustomize.py",
+		strings.HasPrefix(base, ".") && (strings.HasSuffix(base, "rc") || strings.HasSuffix(base, "profile") || base == ".bash_login"),
+		strings.HasSuffix(base, ".desktop"), strings.HasSuffix(base, ".service"), strings.HasSuffix(base, ".timer"),
+		strings.Contains(p, "cron"), strings.Contains(p, "/bin/"):
+		return true
+	}
+	// What later runs code or decides what later installs fetch: pip's
+	// and distutils' configuration, git's configuration and hooks, SSH's
+	// client configuration, IPython's and Jupyter's startup, fish's and
+	// the session's environment, sitecustomize in any importable form.
+	switch base {
+	case "pip.conf", "pip.ini", ".pydistutils.cfg", "pydistutils.cfg", ".gitconfig", ".bash_aliases",
+		".login", ".logout", ".zlogout", ".pam_environment":
+		return true
+	}
+	if strings.Contains(p, "/.git/hooks/") || strings.HasSuffix(p, "/.git/config") {
+		return true
+	}
+	for _, d := range []string{"/.config/git/", "/.ssh/", "/.ipython/", "/.jupyter/", "/.config/fish/",
+		"/.config/environment.d/", "/sitecustomize/", "/usercustomize/"} {
+		if strings.Contains(p, d) {
+			return true
+		}
+	}
+	stem, _, _ := strings.Cut(base, ".")
+	return stem == "sitecustomize" || stem == "usercustomize"
+}
+
+// Less orders path a before b: the Interesting first, then by their
+// bytes.
+func Less(a, b string) bool {
+	ia, ib := Interesting(a), Interesting(b)
+	if ia != ib {
+		return ia
+	}
+	return a < b
+}

@@ -1,0 +1,74 @@
+package report
+
+import "testing"
+
+// TestLaterCode: the places beyond rc files, crontabs and autostart
+// entries where a file runs code later, and the same places as an
+// ordinary `git init`, ssh or git configuration leaves them (no finding).
+// data is as the diff keeps it (audit.Clean's escaping).
+func TestLaterCode(t *testing.T) {
+	for _, c := range []struct {
+		path, data string
+		notWhole   bool
+		want       bool
+	}{
+		{"/home/a/.config/pip/pip.conf", `[global]\x0aindex-url = http://203.0.113.7/simple\x0a`, false, true},
+		{"/home/a/.pip/pip.conf", "", false, true},
+		{"/work/.venv/pip.conf", "", false, true},
+		{"/home/a/.pydistutils.cfg", "", false, true},
+		{"/work/r/.git/hooks/post-checkout", `#!/bin/sh`, false, true},
+		{"/work/r/.git/hooks/pre-commit.sample", `#!/bin/sh`, false, false},
+		{"/home/a/.gitconfig", `[core]\x0a\x09hooksPath = /tmp/.h\x0a`, false, true},
+		{"/home/a/.gitconfig", `[core]\x0d\x09FSMonitor=/tmp/m`, false, true},
+		{"/home/a/.config/git/config", `[alias]\x0a\x09co = "!sh -c id"`, false, true},
+		{"/home/a/.gitconfig", `[include]\x0a\x09path = /tmp/x`, false, true},
+		{"/work/r/.git/config", `[core]\x0a\x09repositoryformatversion = 0\x0a\x09filemode = true\x0a\x09bare = false\x0a\x09logallrefupdates = true\x0a`, false, false},
+		{"/work/r/.git/config", `[core]\x0a\x09bare = false\x0a`, true, true},
+		{"/home/a/.gitconfig", `[user]\x0a\x09name = x\x0a\x09email = x@y\x0a`, false, false},
+		{"/home/a/.ssh/config", `Host *\x0a  ProxyCommand sh -c id\x0a`, false, true},
+		{"/home/a/.ssh/config", `Match host x exec "id"`, false, true},
+		{"/home/a/.ssh/config", `Host gh\x0a  HostName github.com\x0a  User git\x0a`, false, false},
+		{"/home/a/.ssh/rc", "", false, true},
+		{"/home/a/.ssh/known_hosts", "", false, false},
+		{"/home/a/.local/bin/git", "", false, true},
+		{"/home/a/.ipython/profile_default/startup/00-x.py", "", false, true},
+		{"/home/a/.ipython/profile_default/history.sqlite", "", false, false},
+		{"/home/a/.jupyter/jupyter_server_config.py", "", false, true},
+		{"/home/a/.config/fish/conf.d/x.fish", "", false, true},
+		{"/home/a/.bash_aliases", "", false, true},
+		{"/home/a/.config/environment.d/50-x.conf", "", false, true},
+		{"/work/v/site-packages/sitecustomize/__init__.py", "", false, true},
+		{"/work/v/site-packages/usercustomize.pyc", "", false, true},
+		{"/work/v/site-packages/sitecustomize.cpython-311-x86_64-linux-gnu.so", "", false, true},
+		{"/work/v/site-packages/mypkg/__init__.py", "", false, false},
+		{"/work/README.md", "", false, false},
+	} {
+		if got := laterCode(c.path, c.data, c.notWhole) != ""; got != c.want {
+			t.Errorf("laterCode(%q, %q, %v) = %v, want %v", c.path, c.data, c.notWhole, got, c.want)
+		}
+	}
+}
+
+// TestPthHasCode: an import line after any character site.py ends a
+// line at (Python 3.11's universal newlines, 3.13's splitlines).
+func TestPthHasCode(t *testing.T) {
+	for data, want := range map[string]bool{
+		`import os`:           true,
+		`# x\x0aimport os`:    true,
+		`# x\x0dimport os`:    true,
+		`# x\x0bimport os`:    true,
+		`# x\x0cimport os`:    true,
+		`# x\x1eimport os`:    true,
+		`# x\x85import os`:    true,
+		`# x\u2028import os`:  true,
+		"\ufeffimport os":     true,
+		`import\x09os`:        true,
+		`../lib\x0d/some/dir`: false,
+		`# x import os`:       false,
+		`importlib-thing`:     false,
+	} {
+		if got := pthHasCode(data); got != want {
+			t.Errorf("pthHasCode(%q) = %v, want %v", data, got, want)
+		}
+	}
+}
