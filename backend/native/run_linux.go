@@ -110,7 +110,6 @@ type runner struct {
 	userland *pyrt.Userland
 	group    cgroup.Group
 	split    *cgroup.Split // the program's group within group; nil: one for both
-	prestart bool          // the init starts the interpreter ahead (nsinit.Prestart)
 	initName string        // pid 1's argv[0] inside: the persona's
 	hookRoot string        // the audit hook's directory: the persona's tools
 
@@ -253,7 +252,6 @@ func (r *runner) prepare(wait bool) (err error) {
 		return fmt.Errorf("native: network: %w", err)
 	}
 	r.cleanups = append(r.cleanups, r.nr.close)
-	r.prestart = r.zygoteSock == nil && wait && prestartable(r.spec)
 	r.extra, err = r.limits(cfg)
 	if err != nil {
 		return err
@@ -430,10 +428,11 @@ func (r *runner) limits(cfg *nsinit.Config) ([]moat.Layer, error) {
 	// the program, so nothing untrusted ever runs outside it.
 	// The program's memory limit is its group's (r.split); the run's is
 	// that plus the init's reserve, which the program cannot take. A
-	// zygote's init runs no program of its own (zygote_linux.go).
-	// Nor yet a prestarted one (a pool's): its runs hung in
-	// TestPrepared with the split; see SECURITY.md.
-	mem, split := r.lim.Memory, r.lim.Memory > 0 && r.zygoteSock == nil && !r.prestart
+	// zygote's init runs no program of its own (zygote_linux.go). A
+	// prepared or prestarted sandbox (a pool's) has its groups made
+	// here, before the program is known: its limits are the template's,
+	// which a Spec must match to run in it (Prepared.fits).
+	mem, split := r.lim.Memory, r.lim.Memory > 0 && r.zygoteSock == nil
 	if split {
 		mem += initReserve
 	}

@@ -434,6 +434,16 @@ func prestarted(cfg *Config, dec *json.Decoder, enc *json.Encoder, layers []moat
 		return 1
 	}
 	pre := cfg.Prestart
+	// The interpreter is the program's process from its birth: started
+	// from the program's group (the run's groups were made with the
+	// template's limits, before the program was known), and the init
+	// back in its own at once; it enters again for the run's workspace
+	// alone, as a cold run's init does.
+	place, err := enterProg(cfg)
+	if err != nil {
+		return fail("program's place", err)
+	}
+	defer place.close()
 	rep, layers, degraded, stage, err := confine(cfg, pre.Python, layers, enc)
 	if err != nil {
 		return fail(stage, err)
@@ -451,6 +461,10 @@ func prestarted(cfg *Config, dec *json.Decoder, enc *json.Encoder, layers []moat
 			return fail(stage, err)
 		}
 		return 1
+	}
+	if err := place.out(); err != nil {
+		_ = cmd.Process.Kill()
+		return fail("program's place", err)
 	}
 	pid := cmd.Process.Pid
 	// The interpreter dead before its handover: this sandbox is stale.
@@ -479,8 +493,14 @@ func prestarted(cfg *Config, dec *json.Decoder, enc *json.Encoder, layers []moat
 		cfg.Report.StartMono = start.StartMono
 	}
 	trace("start read")
+	if err := place.in(); err != nil {
+		return fail("program's place", err)
+	}
 	if stage, err := workspace(cfg, &start); err != nil {
 		return fail(stage, err)
+	}
+	if err := place.out(); err != nil {
+		return fail("program's place", err)
 	}
 	if len(start.Files) > 0 {
 		rep.rewalk() // the files are the run's, not the program's doing
