@@ -299,7 +299,14 @@ time.sleep(100000)
 		if !hasFinding(res, "persistence", "zz-limit.pth") {
 			t.Errorf("status %s: the .pth file written before the fill went unreported: %+v", res.Status, res.Findings)
 		}
-		if hasFinding(res, "evasion", "the report is incomplete") {
+		for _, f := range res.Findings {
+			if f.Category != "evasion" || !strings.Contains(f.Summary, "the report is incomplete") {
+				continue
+			}
+			if s.opts.Sentry != nil && s.opts.Sentry.ShmLostAtLimit != "" && strings.HasSuffix(f.Summary, "/dev/shm was not walked (the run ended before pid 1 could)") {
+				t.Logf("accepted: %s (%s)", f.Summary, s.opts.Sentry.ShmLostAtLimit)
+				continue
+			}
 			t.Errorf("status %s: the report of a run ended by its memory limit is incomplete: %+v", res.Status, res.Findings)
 		}
 	}
