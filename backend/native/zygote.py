@@ -597,6 +597,10 @@ def _program(sock, r, mm):
         for kv in run["env"]:
             k, _, v = kv.partition("=")
             os.environ[k] = v
+        # site computed the user's site directory from the zygote's HOME
+        # at its start: again from the run's, as a cold interpreter does.
+        if "site" in sys.modules:
+            sys.modules["site"].USER_BASE = sys.modules["site"].USER_SITE = None
         argv = run["argv"]
         if mm:
             # /proc/self/cmdline and /proc/self/environ: the run's, as a

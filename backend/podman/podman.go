@@ -323,7 +323,12 @@ func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFil
 		args = append(args, "--tmpfs", fmt.Sprintf("%s:rw,nosuid,nodev,size=%d,U,notmpcopyup,mode=%s", mt.Path, mt.Size, modeOf(mt.Options)))
 	}
 	if m.cgroups {
-		args = append(args, "--memory", strconv.FormatInt(lim.Memory, 10), "--memory-swap", strconv.FormatInt(lim.Memory, 10),
+		// The Go init's reserve beyond the program's limit (ctr.InitReserve).
+		mem := lim.Memory
+		if initVol != "" {
+			mem += ctr.InitReserve
+		}
+		args = append(args, "--memory", strconv.FormatInt(mem, 10), "--memory-swap", strconv.FormatInt(mem, 10),
 			"--pids-limit", strconv.Itoa(lim.Pids+ctr.InitPids),
 			"--ulimit", fmt.Sprintf("nproc=%d:%d", nproc(lim.Pids), nproc(lim.Pids)))
 		if lim.CPUs > 0 {
@@ -652,6 +657,9 @@ func (r *run) start(ctx context.Context) (*box, error) {
 		return nil, fmt.Errorf("podman: %w", err)
 	}
 	bx.life = ctr.NewRun(func() { _, _ = r.b.output(context.Background(), r.m, "kill", "--signal", "KILL", containerName(r.id)) })
+	// A memory breach kills the program's processes alone: the Go init
+	// sends its report (ctr.Run.KillProgram).
+	bx.life.KillProgram = r.goInit
 	if err := cmd.Start(); err != nil {
 		bx.t.closeAll()
 		os.RemoveAll(dir)
@@ -741,6 +749,9 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 		sess.KernelExecs = true
 	}
 	sess.Guard = r.guard
+	if r.m.cgroups && r.goInit {
+		sess.Reserve = ctr.InitReserve // in the container's limit (create)
+	}
 	if sinkHelper() {
 		sess.SinkEnter = func(args ...string) *exec.Cmd { return r.b.command(r.m, append([]string{"unshare"}, args...)...) }
 	}

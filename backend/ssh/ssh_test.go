@@ -81,6 +81,7 @@ var cannotHold = map[string]bool{
 	"user": true,
 	// No behaviour report on a remote host yet.
 	"report-tamper": true, "walk-flood": true, "hang-hides": true, "limit-hides": true,
+	"limit-hides-memfd": true, "limit-hides-fork": true,
 }
 
 // hostDevices: the remote host's /dev is its own.

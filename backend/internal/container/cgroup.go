@@ -3,11 +3,14 @@ package container
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Stats are the counters of a container's cgroup that decide its status.
@@ -102,4 +105,67 @@ func single(path string) int64 {
 	}
 	n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	return n
+}
+
+// killProgram kills every process of the container's cgroup but its init
+// (pid 1 of its own pid namespace), until none is left, about a second at
+// most: the init, which the kernel's OOM killer spared (ctrinit's
+// programOOM, Header.Reserve), then reaps them and sends its report. It
+// fails when the init is not among them (nothing is then killed) or the
+// processes outlive the bound.
+func (c Cgroup) killProgram() error {
+	dir := c.Memory
+	if dir == "" {
+		return errors.New("no memory cgroup")
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if err != nil {
+			return err
+		}
+		var others []int
+		sawInit := false
+		for _, f := range strings.Fields(string(b)) {
+			pid, err := strconv.Atoi(f)
+			if err != nil {
+				continue
+			}
+			if nsInit(pid) {
+				sawInit = true
+			} else {
+				others = append(others, pid)
+			}
+		}
+		switch {
+		case !sawInit:
+			return errors.New("no init in the container's cgroup")
+		case len(others) == 0:
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("%d processes left", len(others))
+		}
+		for _, p := range others {
+			if err := syscall.Kill(p, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+				return err
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// nsInit says whether the host's pid is pid 1 of a pid namespace of its
+// own (the last NSpid of /proc/PID/status).
+func nsInit(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "NSpid:"); ok {
+			f := strings.Fields(v)
+			return len(f) > 1 && f[len(f)-1] == "1"
+		}
+	}
+	return false
 }

@@ -27,6 +27,12 @@ const (
 	Label = "moat.run"
 	// InitPids is the pids limit's slack for the init (pid 1).
 	InitPids = 1
+	// InitReserve is the memory the container's limit has beyond the
+	// program's, held by the init from its start (ctrinit.Header.Reserve)
+	// and let go once the program is reaped: the tmpfs files a program
+	// wrote up to the limit stay charged to the container after it dies,
+	// and the init then walks and reads them in the room it let go.
+	InitReserve = 32 << 20
 )
 
 // RunID returns a fresh identifier for a run's container name and label.

@@ -129,6 +129,10 @@ type Session struct {
 	// just before exec (a degraded run's memory limit: set by the engine,
 	// it would bind the runtime's own init too).
 	RlimitAS int64
+	// Reserve, if set, is memory the init holds until the program is
+	// reaped (ctrinit.Header.Reserve); the container's limit must have it
+	// beyond the program's (InitReserve).
+	Reserve int64
 	// Pids, if set, has the init end the run (status pids) when the
 	// program's tasks reach it, and RlimitNproc, if set, is the program's
 	// RLIMIT_NPROC: the pids limit where no cgroup of the run's own holds
@@ -359,6 +363,7 @@ func (s *Session) headerJSON() ([]byte, error) {
 		StopS:       s.lim.Timeout.Seconds(),
 		AfterS:      s.AfterProgram.Seconds(),
 		RlimitAS:    s.RlimitAS,
+		Reserve:     s.Reserve,
 		Pids:        s.Pids,
 		RlimitNproc: s.RlimitNproc,
 		Clone3:      s.Clone3ENOSYS,

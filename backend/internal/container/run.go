@@ -1,6 +1,7 @@
 package container
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -81,9 +82,16 @@ func supports(backend string, spec *moat.Spec, sink, enter bool) error {
 // resolved, with its counters as they were when the program ended.
 type Run struct {
 	kill func()
+	// KillProgram, when set (a runtime whose container processes are
+	// the program's and its init's, on this host: runc, crun), has a
+	// memory breach kill the program's processes alone and leave the
+	// init to reap them and send the report's walks, which a container
+	// killed from outside loses; the run's other bounds stop it still.
+	KillProgram bool
 
 	mu       sync.Mutex
 	reason   moat.Status
+	soft     moat.Status // a breach whose program alone was killed (stopProgram)
 	stopOnce sync.Once
 
 	cgMu    sync.Mutex
@@ -104,10 +112,31 @@ func NewRun(kill func()) *Run {
 func (r *Run) Stop(reason moat.Status) {
 	r.stopOnce.Do(func() {
 		r.mu.Lock()
-		r.reason = reason
+		r.reason = cmp.Or(r.soft, reason)
 		r.mu.Unlock()
 		go r.kill()
 	})
+}
+
+// stopProgram ends the run for reason by killing the program's processes
+// in cg (KillProgram), or, where that cannot be, the container (Stop).
+// The first reason still wins, and Stop still kills the container later.
+func (r *Run) stopProgram(reason moat.Status, cg Cgroup) {
+	if r.KillProgram {
+		r.mu.Lock()
+		first := r.soft == "" && r.reason == ""
+		if first {
+			r.soft = reason
+		}
+		r.mu.Unlock()
+		if !first {
+			return
+		}
+		if cg.killProgram() == nil {
+			return
+		}
+	}
+	r.Stop(reason)
 }
 
 // End ends the run's stops (none after it) and returns the reason moat
@@ -116,7 +145,7 @@ func (r *Run) End() moat.Status {
 	r.stopOnce.Do(func() {})
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.reason
+	return cmp.Or(r.reason, r.soft)
 }
 
 // Resolved records the container's cgroup (the zero Cgroup if it could not
@@ -250,7 +279,7 @@ func (r *Run) watch(done, exited <-chan struct{}) {
 		}
 		st := cg.Stats()
 		if st.OOMKills > 0 {
-			r.Stop(moat.StatusMemory)
+			r.stopProgram(moat.StatusMemory, cg)
 			return
 		}
 		if st.PidsMax > 0 {

@@ -111,6 +111,12 @@ func Main() int {
 		for range sigs {
 		}
 	}()
+	// Opened while /proc/self is still the init's own user's.
+	oom, err := openOOM()
+	if err != nil {
+		return fail("%v", err)
+	}
+	in.oom = oom
 	// Non-dumpable: the program (the same uid) cannot ptrace this process
 	// or open /proc/1/fd/1 to forge frames.
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
@@ -129,6 +135,9 @@ func Main() int {
 	h.Key = nil
 	in.h = h
 	in.mark("header read")
+	if in.reserve, err = takeReserve(h.Reserve); err != nil {
+		return fail("%v", err)
+	}
 	if err := in.workspace(); err != nil {
 		return fail("workspace: %v", err)
 	}
@@ -171,6 +180,8 @@ type initProc struct {
 	execs     *execWatch   // nil: no kernel witness of execs
 	execsOff  string       // why not, when asked
 	outlived  []survivors.Process
+	reserve   *reserve // let go once the program is reaped
+	oom       *os.File // /proc/self/oom_score_adj (programOOM)
 }
 
 func (in *initProc) mark(what string) { in.marks = append(in.marks, mark{monoNow(), what}) }
@@ -693,7 +704,16 @@ func (in *initProc) run() int {
 	path, err := exec.LookPath(h.Argv[0])
 	if err == nil {
 		<-in.signals
-		err = in.startProgram(cmd, path)
+		var restore func() error
+		if restore, err = programOOM(in.oom); err == nil {
+			err = in.startProgram(cmd, path)
+			if rerr := restore(); rerr != nil && err == nil {
+				// The init would stay the OOM killer's first choice.
+				_ = cmd.Process.Kill()
+				_, _ = cmd.Process.Wait()
+				err = rerr
+			}
+		}
 		var ug *unguardedError
 		if errors.As(err, &ug) {
 			// The profile lets the guarded calls through: without
@@ -781,6 +801,7 @@ func (in *initProc) run() int {
 		outlived = &in.outlived
 	}
 	status, ru := reap(pid, outlived)
+	in.reserve.release() // the room for what follows
 	close(watchDone)
 	if h.AfterS > 0 && stopBackstop() {
 		// The host's timeout was the program's: what follows has its own.

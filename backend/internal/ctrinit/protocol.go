@@ -132,6 +132,13 @@ type Header struct {
 	// take the walk that sees it down with it.
 	StopS    float64 `json:"stop_s,omitempty"`
 	RlimitAS int64   `json:"rlimit_as,omitempty"`
+	// Reserve, if set, is memory in bytes the init takes (touched,
+	// charged to the container) before the program starts and lets go
+	// once the program and all its processes are reaped: the room in
+	// which it walks and reads what the program left in the writable
+	// tmpfs, whose pages stay charged after their writer died. The
+	// container's limit is the program's plus Reserve.
+	Reserve int64 `json:"reserve,omitempty"`
 	// Pids, if set, is the program's task limit where no cgroup of the
 	// run's own holds it (a Kubernetes Pod): the init counts the tasks of
 	// every process but itself and, when they reach Pids, kills them and

@@ -21,3 +21,16 @@ func GC(prefix string) ([]string, error) { return nil, errNotLinux }
 
 // Home returns nil: control groups are Linux-only.
 func Home(g Group) ([]*os.File, error) { return nil, nil }
+
+// Split is a run's group divided between a supervisor and its program;
+// control groups are Linux-only.
+type Split struct{ Prog, Init Group }
+
+// NewSplit returns an error wrapping [ErrUnavailable]: control groups are Linux-only.
+func NewSplit(outer Group, progMemory int64) (*Split, error) { return nil, errNotLinux }
+
+// InitEntry returns an error: control groups are Linux-only.
+func (s *Split) InitEntry() (*Entry, error) { return nil, errNotLinux }
+
+// ProgFiles returns an error: control groups are Linux-only.
+func (s *Split) ProgFiles() (enter, leave []*os.File, err error) { return nil, nil, errNotLinux }

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -107,6 +108,12 @@ func Main(network NetworkFunc) int {
 		}
 	}
 	trace("config read")
+	if cfg.Reserve > 0 {
+		// The runtime's soft limit: the collector works harder as the
+		// heap nears it, so that the scan of a diff full of big files
+		// (garbage, mostly) stays inside the reserve; see initHeap.
+		debug.SetMemoryLimit(cfg.Reserve * 5 / 8)
+	}
 	layers, err := setupRoot(&cfg)
 	trace("root built")
 	if err != nil {
@@ -180,6 +187,13 @@ func Main(network NetworkFunc) int {
 		cfg.Report.StartMono = start.StartMono
 	}
 	trace("start read")
+	// The workspace is written from the program's group: its pages are
+	// the program's, as they always were, not the init's reserve.
+	place, err := enterProg(&cfg)
+	if err != nil {
+		return fail("program's place", err)
+	}
+	defer place.close()
 	if stage, err := workspace(&cfg, &start); err != nil {
 		return fail(stage, err)
 	}
@@ -195,6 +209,10 @@ func Main(network NetworkFunc) int {
 			return fail(stage, err)
 		}
 		return 1
+	}
+	if err := place.out(); err != nil {
+		_ = cmd.Process.Kill()
+		return fail("program's place", err)
 	}
 	trace("program started")
 	_ = enc.Encode(Message{Kind: "layers", Layers: layers, Degraded: degraded})
@@ -417,6 +435,16 @@ func prestarted(cfg *Config, dec *json.Decoder, enc *json.Encoder, layers []moat
 		return 1
 	}
 	pre := cfg.Prestart
+	// The interpreter is the program's process from its birth: started
+	// from the program's group (the run's groups were made with the
+	// template's limits, before the program was known), and the init
+	// back in its own at once; it enters again for the run's workspace
+	// alone, as a cold run's init does.
+	place, err := enterProg(cfg)
+	if err != nil {
+		return fail("program's place", err)
+	}
+	defer place.close()
 	rep, layers, degraded, stage, err := confine(cfg, pre.Python, layers, enc)
 	if err != nil {
 		return fail(stage, err)
@@ -434,6 +462,10 @@ func prestarted(cfg *Config, dec *json.Decoder, enc *json.Encoder, layers []moat
 			return fail(stage, err)
 		}
 		return 1
+	}
+	if err := place.out(); err != nil {
+		_ = cmd.Process.Kill()
+		return fail("program's place", err)
 	}
 	pid := cmd.Process.Pid
 	// The interpreter dead before its handover: this sandbox is stale.
@@ -462,8 +494,14 @@ func prestarted(cfg *Config, dec *json.Decoder, enc *json.Encoder, layers []moat
 		cfg.Report.StartMono = start.StartMono
 	}
 	trace("start read")
+	if err := place.in(); err != nil {
+		return fail("program's place", err)
+	}
 	if stage, err := workspace(cfg, &start); err != nil {
 		return fail(stage, err)
+	}
+	if err := place.out(); err != nil {
+		return fail("program's place", err)
 	}
 	if len(start.Files) > 0 {
 		rep.rewalk() // the files are the run's, not the program's doing

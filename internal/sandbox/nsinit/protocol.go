@@ -32,6 +32,11 @@ const FDNet = 9
 // "0" to, to enter the run's cgroup (cgroup.Entry.Self).
 const FDCgroup = 10
 
+// FDProg is the first of the Config.ProgEnter files, then of the
+// Config.ProgLeave files (cgroup.Split.ProgFiles): after the at most
+// four of FDCgroup.
+const FDProg = 16
+
 // The re-executed binary is the sandbox init when its argv[0] is one of
 // these. Arg starts it early (package nsinit's init function) with no
 // network beyond loopback; ArgNet late, from main through the caller's
@@ -155,6 +160,16 @@ type Config struct {
 	// to before anything untrusted starts, to enter the run's cgroup; 0
 	// when it was cloned into it (or runs without one).
 	CgroupEnter int `json:"cgroup_enter,omitempty"`
+	// ProgEnter and ProgLeave are how many files from FDProg on the init
+	// writes "0" to from the thread that forks the program: the enter
+	// files before (the program is born in its own group, whose memory
+	// limit is the run's), the leave files after (the init back in its
+	// own, with a reserve the program cannot take). 0: one group for both.
+	ProgEnter int `json:"prog_enter,omitempty"`
+	ProgLeave int `json:"prog_leave,omitempty"`
+	// Reserve is the memory in bytes the init has beside the program's
+	// limit; its Go heap is held to a part of it. 0: none.
+	Reserve int64 `json:"reserve,omitempty"`
 	// Net is the network policy of modes sinkhole and allow, for the
 	// NetworkFunc of an init started as ArgNet; empty: none.
 	Net json.RawMessage `json:"net,omitempty"`
