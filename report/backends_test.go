@@ -1,8 +1,10 @@
 package report_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,6 +179,24 @@ func TestCorpusGVisorKernel(t *testing.T) {
 		}
 		dump(t, res)
 		t.Error("no kernel exec event of the dropped payload with its sha256")
+	})
+	t.Run("exec-image", func(t *testing.T) {
+		// Under Docker's runsc the dropped payload runs too (Docker's
+		// tmpfs is exec, as moat asks): an exec, not exec-failed. Its
+		// file is in the Sentry's tmpfs, so it has no hash.
+		moattest.RequireBackend(t, "docker")
+		ib := docker.New(testImage(), "runsc", "")
+		if err := moat.Check(context.Background(), ib); err != nil && !moattest.Required("gvisor") {
+			t.Skip(err)
+		}
+		res := run(t, ib, filepath.Join("testdata", "corpus", "download_exec.py"), nil)
+		ran := slices.ContainsFunc(res.Events, func(e moat.Event) bool {
+			return e.Source == moat.SourceKernel && e.Kind == moat.KindExec && e.Path == "/tmp/.cache-update"
+		})
+		if !ran || strings.Contains(res.Stdout, "exec failed") {
+			dump(t, res)
+			t.Errorf("the dropped payload: kernel exec %v, output %q; want it run", ran, res.Stdout)
+		}
 	})
 	// Floods of each budget the trace fills, then the payload: failing
 	// execs from a thread (their own reserve, by the exit's errno),

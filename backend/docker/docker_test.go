@@ -475,3 +475,49 @@ print(socket.getaddrinfo("localhost", 80, socket.AF_INET)[0][4][0], socket.getad
 		}
 	}
 }
+
+// TestWritableExec: what the program writes in /work, /tmp and its home
+// runs there, and a shared object written there loads (a C extension a
+// test suite builds in /work), under runc and under runsc, as on native:
+// Docker makes a tmpfs noexec unless its options say exec (an exec was
+// EACCES on both runtimes, a .so's mmap(PROT_EXEC) EPERM under runc).
+func TestWritableExec(t *testing.T) {
+	moattest.RequireBackend(t, "docker")
+	const prog = `import ctypes, glob, os, shutil, subprocess, sys
+so = glob.glob("/usr/lib/python3*/lib-dynload/_json.*.so") + glob.glob("/usr/local/lib/python3*/lib-dynload/_json.*.so")
+for d in ("/work", "/tmp", os.path.expanduser("~")):
+    shutil.copy(os.path.realpath(sys.executable), d + "/py")
+    os.chmod(d + "/py", 0o755)
+    try:
+        print(d, "exec", subprocess.run([d + "/py", "-c", "pass"]).returncode, flush=True)
+    except OSError as e:
+        print(d, "exec:", e, flush=True)
+    shutil.copy(so[0], d + "/ext.so")
+    try:
+        ctypes.CDLL(d + "/ext.so")
+        print(d, "dlopen ok", flush=True)
+    except OSError as e:
+        print(d, "dlopen:", e, flush=True)
+`
+	for _, rt := range []string{"", "runsc"} {
+		t.Run(cmp.Or(rt, "default"), func(t *testing.T) {
+			b := docker.New(testImage(), rt, "")
+			if rt != "" {
+				if err := moat.Check(context.Background(), b); err != nil && !moattest.Required("gvisor") {
+					t.Skip(err)
+				}
+			}
+			res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", prog}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range []string{"/work", "/tmp", "/home/"} {
+				for _, w := range []string{" exec 0", " dlopen ok"} {
+					if !slices.ContainsFunc(strings.Split(res.Stdout, "\n"), func(l string) bool { return strings.HasPrefix(l, d) && strings.HasSuffix(l, w) }) {
+						t.Errorf("no %q for %s: status %s exit %d\nstdout: %s\nstderr: %s", w, d, res.Status, res.ExitCode, res.Stdout, res.Stderr)
+					}
+				}
+			}
+		})
+	}
+}

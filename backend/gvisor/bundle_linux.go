@@ -9,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/backend/gvisor/sentryinit"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
@@ -19,12 +20,12 @@ import (
 const (
 	workDir = "/work"
 	tmpDir  = "/tmp"
-	shmDir  = "/dev/shm"
+	shmDir  = sentryinit.ShmDir
 	// sandboxID is the uid and gid of the program: never root. Inside
 	// gVisor it is the Sentry's notion of a user; the host never sees it
 	// as a process owner (the Sentry runs as root in its own user
 	// namespace with no capabilities on the host).
-	sandboxID = 1000
+	sandboxID = sentryinit.UID
 )
 
 // scratchDir is a directory of the one writable tmpfs and where it is
@@ -85,7 +86,7 @@ type bundleConfig struct {
 	Site, SiteMount string
 	// Init (host) is this binary, bound read-only at Tools/init and run as
 	// pid 1 with Argv after it, and Walk (host) the file bound read-write
-	// at Tools/walk that it packs /dev/shm into at the end (init_linux.go).
+	// at Tools/walk that it packs /dev/shm into at the end (package sentryinit).
 	// Empty: the program is pid 1 and /dev/shm is not walked (the report
 	// is off).
 	Init, Walk string
@@ -101,7 +102,7 @@ type bundleConfig struct {
 	HostNet bool
 }
 
-// initCaps are moat's init's capabilities (init_linux.go): to start the
+// initCaps are moat's init's capabilities (package sentryinit): to start the
 // program as the sandbox user (SETUID, SETGID), to kill every process of
 // it at the end (KILL), and to read all of /dev/shm, whatever modes the
 // program gave it (DAC_READ_SEARCH). As another uid than the program's,
@@ -172,7 +173,7 @@ func ociSpec(c bundleConfig) *specs.Spec {
 			specs.Mount{Destination: c.Persona.Tools + "/init", Type: "bind", Source: c.Init, Options: ro},
 			specs.Mount{Destination: c.Persona.Tools + "/walk", Type: "bind", Source: c.Walk, Options: []string{"bind", "rw", "nosuid", "nodev", "noexec"}})
 		argv = append([]string{c.Persona.Tools + "/init"}, argv...)
-		env = append(slices.Clone(env), envInit+"="+c.Persona.Tools+"/walk")
+		env = append(slices.Clone(env), sentryinit.Env+"="+c.Persona.Tools+"/walk")
 	}
 	rlimits := []specs.POSIXRlimit{
 		{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024},

@@ -7,6 +7,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/backend/gvisor/sentryinit"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
@@ -104,7 +105,7 @@ func TestOCISpecInit(t *testing.T) {
 		!slices.Equal(pr.Capabilities.Permitted, initCaps) || !slices.Equal(pr.Capabilities.Effective, initCaps) {
 		t.Errorf("init user %+v nnp %v capabilities %+v", pr.User, pr.NoNewPrivileges, pr.Capabilities)
 	}
-	if !slices.Equal(pr.Args, []string{"/opt/tools/init", "/usr/bin/python3", "-c", "pass"}) || !slices.Equal(pr.Env, []string{"A=1", envInit + "=/opt/tools/walk"}) {
+	if !slices.Equal(pr.Args, []string{"/opt/tools/init", "/usr/bin/python3", "-c", "pass"}) || !slices.Equal(pr.Env, []string{"A=1", sentryinit.Env + "=/opt/tools/walk"}) {
 		t.Errorf("args %q env %q", pr.Args, pr.Env)
 	}
 	var init, walk bool

@@ -39,7 +39,7 @@ import (
 //   - the diff walks scratch/{work,home,tmp} before and after, and
 //     /dev/shm, a tmpfs inside the Sentry (shmMount) that the host cannot
 //     read, as the sandbox's init packed it once the program's processes
-//     were all dead (init_linux.go), unpacked on the host (loadShm);
+//     were all dead (package sentryinit), unpacked on the host (loadShm);
 //   - the kernel-side events are the Sentry's syscall trace (strace.go).
 
 const (

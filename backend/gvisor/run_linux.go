@@ -211,7 +211,7 @@ func (r *runner) stop(reason moat.Status) {
 		if r.rep != nil && r.group != nil {
 			// pid 1 is moat's init: SIGTERM makes it kill every other
 			// process and walk /dev/shm for the report before it exits
-			// (init_linux.go); the cgroup is killed after walkGrace
+			// (package sentryinit); the cgroup is killed after walkGrace
 			// whatever it does.
 			go r.signalInit()
 			time.AfterFunc(walkGrace, func() { _ = r.group.Kill() })
@@ -342,7 +342,7 @@ func (r *runner) prepare() error {
 	var initPath, walkPath string
 	if r.rep != nil {
 		// This binary is pid 1, which walks /dev/shm for the report
-		// (init_linux.go); without it the report would miss /dev/shm.
+		// (package sentryinit); without it the report would miss /dev/shm.
 		if initPath, err = os.Executable(); err != nil {
 			return fmt.Errorf("behaviour report: the init: %w", err)
 		}
@@ -506,7 +506,7 @@ func writeRootfs(root string, rt *pyrt.Runtime) error {
 			return err
 		}
 		// audit: the hook's channel; init and walk: the init and its
-		// walk of /dev/shm (init_linux.go).
+		// walk of /dev/shm (package sentryinit).
 		for _, f := range []string{"audit", "init", "walk"} {
 			if err := os.WriteFile(filepath.Join(root, tools, f), nil, 0o644); err != nil {
 				return err

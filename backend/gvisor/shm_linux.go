@@ -12,15 +12,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/backend/gvisor/sentryinit"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
-// The host side of the walk of /dev/shm (init_linux.go): a tmpfs of the
+// The host side of the walk of /dev/shm (package sentryinit): a tmpfs of the
 // run's own in the bundle (rep.shm) holds the walk file the init writes
 // (bound at Tools/walk) and the tree it is unpacked into after the run,
 // the diff's root of /dev/shm. The tmpfs bounds both: the walk of a
-// /dev/shm of shmSize bytes and shmFiles entries, and its copy.
+// /dev/shm of shmSize bytes and sentryinit.Files entries, and its copy.
 const (
 	shmWalk = "walk"
 	shmTree = "tree"
@@ -28,8 +29,8 @@ const (
 
 // shmHostSize is the size of the host tmpfs for a --disk of disk bytes:
 // twice /dev/shm's content (the stream and its copy) and the headers of
-// shmFiles entries in each (a tar header and a PAX record of a long name).
-func shmHostSize(disk int64) int64 { return 2*shmSize(disk) + 2*shmFiles*2048 }
+// sentryinit.Files entries in each (a tar header and a PAX record of a long name).
+func shmHostSize(disk int64) int64 { return 2*shmSize(disk) + 2*sentryinit.Files*2048 }
 
 // prepareShm mounts rep.shm and writes the walk file's nonce.
 func (r *runner) prepareShm(rep *report) error {
@@ -37,7 +38,7 @@ func (r *runner) prepareShm(rep *report) error {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return err
 	}
-	opts := fmt.Sprintf("mode=0755,size=%d,nr_inodes=%d", shmHostSize(r.lim.Disk), 2*shmFiles+16)
+	opts := fmt.Sprintf("mode=0755,size=%d,nr_inodes=%d", shmHostSize(r.lim.Disk), 2*sentryinit.Files+16)
 	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
 		return fmt.Errorf("mount tmpfs: %w", err)
 	}
@@ -45,7 +46,7 @@ func (r *runner) prepareShm(rep *report) error {
 	if err := os.Mkdir(filepath.Join(dir, shmTree), 0o700); err != nil {
 		return err
 	}
-	b := make([]byte, nonceLen/2)
+	b := make([]byte, sentryinit.NonceLen/2)
 	if _, err := rand.Read(b); err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func (rep *report) loadShm() string {
 	if err != nil || !fi.Mode().IsRegular() {
 		return "/dev/shm was not walked: its walk file is not a file"
 	}
-	trailer := walkTrailer + rep.nonce
+	trailer := sentryinit.Trailer + rep.nonce
 	end := fi.Size() - int64(len(trailer))
 	got := make([]byte, len(trailer))
 	if end < 0 {
@@ -86,8 +87,8 @@ func (rep *report) loadShm() string {
 		return "/dev/shm was not walked (the run ended before pid 1 could)"
 	}
 	// The list of survivors and its length, before the trailer.
-	lenAt := end - outlivedDigits
-	digits := make([]byte, outlivedDigits)
+	lenAt := end - sentryinit.OutlivedDigits
+	digits := make([]byte, sentryinit.OutlivedDigits)
 	if lenAt < 0 {
 		return "/dev/shm was not walked (the init's walk has no list of survivors)"
 	}
@@ -95,7 +96,7 @@ func (rep *report) loadShm() string {
 		return "/dev/shm was not walked (the init's walk has no list of survivors)"
 	}
 	n, err := strconv.Atoi(string(digits))
-	if err != nil || n < 0 || n > maxOutlivedJSON || int64(n) > lenAt {
+	if err != nil || n < 0 || n > sentryinit.MaxOutlivedJSON || int64(n) > lenAt {
 		return "/dev/shm was not walked (the init's list of survivors is malformed)"
 	}
 	js := make([]byte, n)
@@ -106,7 +107,7 @@ func (rep *report) loadShm() string {
 	tree := filepath.Join(rep.shm, shmTree)
 	// Whole: an entry the init's caps left out makes the tree partial,
 	// which the report says.
-	_, err = treecopy.Unpack(io.NewSectionReader(f, 0, end), tree, treecopy.Limits{Bytes: fi.Size(), Files: shmFiles},
+	_, err = treecopy.Unpack(io.NewSectionReader(f, 0, end), tree, treecopy.Limits{Bytes: fi.Size(), Files: sentryinit.Files},
 		treecopy.Options{KeepLinks: true, AnyNames: true, Whole: true})
 	if err != nil {
 		return "/dev/shm was walked in part: " + audit.Clean(err.Error(), 300)

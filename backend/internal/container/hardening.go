@@ -46,7 +46,7 @@ func RunID() string {
 type Mount struct {
 	Path    string
 	Size    int64
-	Options string // for the engine: "rw,nosuid,nodev,size=...,uid=...,gid=...,mode=..."
+	Options string // for the engine: "rw,nosuid,nodev,exec,size=...,uid=...,gid=...,mode=..."
 }
 
 // Tmpfs splits the disk limit over the writable places, so that together
@@ -54,6 +54,16 @@ type Mount struct {
 // engines cannot bind one into several places): /work a half, /tmp a
 // quarter, the home an eighth, and /dev/shm (returned apart, as engines size
 // it with their own option) the last eighth.
+//
+// Each is exec, said in its options: the program runs and loads what it
+// writes there, as on native, podman and gVisor direct (a test suite's
+// compiled extension, a dropper's payload, which the report must see
+// run). Docker merges noexec into every tmpfs whose options do not say
+// exec (moby's daemon, for HostConfig.Tmpfs): under runc an exec there
+// failed with EACCES and a .so's mmap(PROT_EXEC) with EPERM (no C
+// extension built in /work loaded), under runsc the exec failed with
+// EACCES. noexec kept nothing out: the program is an interpreter, and a
+// memfd runs anyway.
 func Tmpfs(disk int64, home string) (mounts []Mount, shm int64) {
 	part := func(d int64) int64 { return max(disk/d/4096*4096, 64<<10) }
 	for _, m := range []struct {
@@ -63,7 +73,7 @@ func Tmpfs(disk int64, home string) (mounts []Mount, shm int64) {
 	}{{WorkDir, 2, "0700"}, {"/tmp", 4, "1777"}, {home, 8, "0700"}} {
 		size := part(m.div)
 		mounts = append(mounts, Mount{Path: m.path, Size: size,
-			Options: fmt.Sprintf("rw,nosuid,nodev,size=%d,uid=1000,gid=1000,mode=%s", size, m.mode)})
+			Options: fmt.Sprintf("rw,nosuid,nodev,exec,size=%d,uid=1000,gid=1000,mode=%s", size, m.mode)})
 	}
 	return mounts, part(8)
 }

@@ -3,9 +3,8 @@
 # bare name), by execveat of a directory descriptor, and by a descriptor
 # alone (fexecve: execveat(fd, "", AT_EMPTY_PATH) of a deleted file and
 # of a memfd). Each is an exec the kernel's side must name whole and
-# hash: the hash printed here is the file's. (The containers mount /work
-# noexec: there the kernel refuses all but the memfd, after moat saw
-# each attempt.)
+# hash: the hash printed here is the file's. Each prints its exit code
+# (0: the payload ran) or the exec's error.
 import ctypes, hashlib, os, shutil, subprocess
 
 # The static binary the test ships as "payload" (any runtime can run it),

@@ -1,4 +1,4 @@
-package gvisor
+package sentryinit
 
 import (
 	"encoding/json"
@@ -20,14 +20,14 @@ import (
 
 // The sandbox's pid 1 when the report is on: this binary (moat's, or a
 // test's), bound read-only in the sandbox and started by runsc with
-// envInit naming the walk file. /dev/shm is a tmpfs inside the Sentry
-// (shmMount) that the host cannot read, so the init walks it for the
+// Env naming the walk file. /dev/shm is a tmpfs inside the Sentry
+// (the backend's shmMount) that the host cannot read, so the init walks it for the
 // report: it starts the program, reaps every process, and when the
 // program ends (or on SIGTERM, moat's runsc kill at a stop) kills every
 // other process of the sandbox, waits until none is left, and only then
 // packs /dev/shm (treecopy: links never followed, special files named,
 // bounded) into the walk file, which the host unpacks into the diff
-// (loadShm).
+// (the backend's loadShm).
 //
 // What the program cannot do to it: it runs as the same uid, but the init
 // is non-dumpable (no ptrace, /proc/1/mem, /proc/1/fd: and the OCI profile
@@ -38,36 +38,12 @@ import (
 // stream the program wrote itself is never taken: the host writes a nonce
 // into the walk file before the run, the init reads it and empties the
 // file before the program starts, and the host takes the stream only when
-// it ends with that nonce (walkTrailer). An init that never got to its
+// it ends with that nonce (Trailer). An init that never got to its
 // walk (the run killed at a limit, the init stopped) leaves no nonce: the
 // report says /dev/shm was not walked, a cut.
 
-// envInit, in pid 1's environment, names the walk file (inside the
-// sandbox) and makes this binary, as pid 1, the init. Its name says nothing
-// of moat: the Sentry (unlike Linux) lets the program read a non-dumpable
-// pid 1's /proc/1/environ, the environment it started with (corpus
-// tells.py found MOAT_... there). The init unsets it for the program.
-const envInit = "INIT_WALK"
-
-// shmFiles bounds the entries of /dev/shm the init packs (the host walks
-// at most observe.MaxFSEntries of all roots).
-const shmFiles = 100000
-
-// nonceLen is the length of the walk file's nonce (hex).
-const nonceLen = 32
-
-// walkTrailer ends a complete walk stream: the nonce after it.
-const walkTrailer = "\nMOAT-SHM-WALK-END "
-
-// Before the trailer, the JSON of what outlived the program, at most
-// maxOutlivedJSON bytes, and its length in outlivedDigits decimal digits.
-const (
-	maxOutlivedJSON = 64 << 10
-	outlivedDigits  = 8
-)
-
 func init() {
-	walk, ok := os.LookupEnv(envInit)
+	walk, ok := os.LookupEnv(Env)
 	if !ok || os.Getpid() != 1 {
 		// Not pid 1 of a sandbox: moat as anyone started it (the
 		// variable is the user's own then, or the program's).
@@ -77,19 +53,34 @@ func init() {
 	os.Exit(initMain(walk, os.Args[1:]))
 }
 
+// deadly are the signals on which Go's runtime ends a program that did
+// not ask for them: exit (SIGHUP, SIGINT, SIGTERM) or a stack dump and
+// exit (the rest). A user's SIGSEGV, SIGBUS or SIGFPE is not a fault
+// (the runtime drops it), SIGTSTP, SIGTTIN and SIGTTOU are left at their
+// default, which a namespace's init never gets from inside (and
+// pid1.IgnoreDefaults ignores them once the program runs).
+var deadly = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGTERM, unix.SIGQUIT, unix.SIGILL, unix.SIGTRAP, unix.SIGABRT, unix.SIGSTKFLT, unix.SIGSYS}
+
 // initMain runs argv as the program and returns its exit code (128+N for
 // a signal N, as runsc reports a killed init); see the comment above.
 func initMain(walkPath string, argv []string) int {
-	_ = os.Unsetenv(envInit)
+	_ = os.Unsetenv(Env)
 	if os.Getpid() != 1 || len(argv) == 0 {
 		// Someone started the init by hand (the program can exec it): it
 		// does nothing.
 		return 125
 	}
-	// Every signal the program may send is taken and dropped; SIGTERM
-	// (moat's stop, or the program's) ends the run.
+	// No signal the program may send ends the init; SIGTERM (moat's
+	// stop) ends the run. Go's runtime catches every signal and drops
+	// those it is not told of, but for deadly: the ones it would exit on
+	// or dump and exit on (os/signal's "default behavior") are taken
+	// here and dropped. (The program, another uid, cannot signal pid 1
+	// anyway.) Not signal.Notify of every signal: each signal the
+	// runtime handles is a round trip with its signal thread, and some
+	// 60 of them cost the run ~100 ms of futex calls through the Sentry
+	// before the program started.
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs)
+	signal.Notify(sigs, deadly...)
 	term := make(chan struct{})
 	go func() {
 		closed := false
@@ -109,8 +100,8 @@ func initMain(walkPath string, argv []string) int {
 	var walk *os.File
 	var nonce []byte
 	if f, err := os.OpenFile(walkPath, os.O_RDWR|unix.O_NOFOLLOW, 0); err == nil {
-		b := make([]byte, nonceLen)
-		if n, _ := io.ReadFull(f, b); n == nonceLen && f.Truncate(0) == nil {
+		b := make([]byte, NonceLen)
+		if n, _ := io.ReadFull(f, b); n == NonceLen && f.Truncate(0) == nil {
 			walk, nonce = f, b
 		} else {
 			f.Close()
@@ -118,7 +109,7 @@ func initMain(walkPath string, argv []string) int {
 	}
 	env := os.Environ()
 	proc, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Env: env, Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
-		Sys: &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: sandboxID, Gid: sandboxID, Groups: []uint32{}}}})
+		Sys: &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: UID, Gid: UID, Groups: []uint32{}}}})
 	if err != nil {
 		os.Stderr.WriteString("moat: start " + argv[0] + ": " + err.Error() + "\n")
 		if errors.Is(err, unix.ENOENT) {
@@ -213,22 +204,22 @@ func writeWalk(walk *os.File, nonce []byte, outlived []survivors.Process) {
 	}
 	var st unix.Statfs_t
 	size := int64(0)
-	if unix.Statfs(shmDir, &st) == nil {
+	if unix.Statfs(ShmDir, &st) == nil {
 		size = int64(st.Blocks) * st.Bsize
 	}
 	// A stream cut short by a cap is still complete (its records name
 	// what was left out); one that could not be written has no end
 	// record and no trailer.
-	err := treecopy.Pack(walk, shmDir, treecopy.Limits{Bytes: size, Files: shmFiles})
+	err := treecopy.Pack(walk, ShmDir, treecopy.Limits{Bytes: size, Files: Files})
 	if err != nil && !errors.Is(err, treecopy.ErrLimit) && !errors.Is(err, treecopy.ErrIncomplete) {
 		return
 	}
 	js, _ := json.Marshal(outlived)
-	if len(js) > maxOutlivedJSON {
+	if len(js) > MaxOutlivedJSON {
 		js = []byte("null") // the bounds of package survivors keep it far below
 	}
-	js = fmt.Appendf(js, "%0*d", outlivedDigits, len(js))
-	if _, err := walk.Write(append(js, append([]byte(walkTrailer), nonce...)...)); err != nil {
+	js = fmt.Appendf(js, "%0*d", OutlivedDigits, len(js))
+	if _, err := walk.Write(append(js, append([]byte(Trailer), nonce...)...)); err != nil {
 		return
 	}
 	_ = walk.Sync()
