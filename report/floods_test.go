@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/gvisor"
@@ -32,13 +33,17 @@ var floodCases = []struct {
 
 func wantFlooded(t *testing.T, res *moat.Result, wants [][3]string) {
 	t.Helper()
+	dumped := false
 	for _, w := range wants {
 		found := false
 		for _, f := range res.Findings {
 			found = found || f.Category == moat.Category(w[0]) && f.Severity.Rank() >= moat.Severity(w[1]).Rank() && strings.Contains(f.Summary, w[2])
 		}
 		if !found {
-			dump(t, res)
+			if !dumped {
+				dump(t, res)
+				dumped = true
+			}
 			t.Errorf("no %s finding of %s or more naming %q", w[0], w[1], w[2])
 		}
 	}
@@ -62,7 +67,12 @@ func TestCorpusFloods(t *testing.T) {
 			b := bk.new(t)
 			for _, c := range floodCases {
 				t.Run(strings.TrimSuffix(c.file, ".py"), func(t *testing.T) {
-					res := run(t, b, filepath.Join("testdata", "corpus", c.file), userland)
+					res := run(t, b, filepath.Join("testdata", "corpus", c.file), func(s *moat.Spec) {
+						s.Userland = true
+						if bk.name != "native" {
+							s.Limits.Timeout = 3 * time.Minute // a thousand execs under the Sentry
+						}
+					})
 					wantFlooded(t, res, c.wants)
 				})
 			}
