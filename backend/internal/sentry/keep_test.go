@@ -2,9 +2,14 @@ package sentry
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
 )
 
 // Lines as runsc 20221219 writes them at debug level: the trace, the
@@ -42,5 +47,55 @@ func TestKeep(t *testing.T) {
 	}
 	if strings.Join(denied, ",") != "mount,ioctl,syscall 99999,mount,ioctl,syscall 99999" {
 		t.Errorf("denied events %v", denied)
+	}
+}
+
+// TestKeepWithinFlood: 2,500 failing execs of long argv (past MaxBytes
+// once each line is cut to keepHead+keepTail) and connects to 500
+// distinct hosts, then the payload: KeepWithin judges each exec and
+// connect as it is read, so the flood costs counts, nothing is cut, and
+// the payload's exec and connect are parsed from what is kept. Keep, with
+// no budget, cuts the payload away.
+func TestKeepWithinFlood(t *testing.T) {
+	long := strings.Repeat(`, "`+strings.Repeat("A", 1000)+`"`, 10)
+	write := func(w *io.PipeWriter) {
+		for i := range 2500 {
+			for _, l := range []string{floodEntry, floodExit} {
+				fmt.Fprintf(w, strings.Replace(l, `["x"]`, `["x"`+long+`]`, 1), i)
+			}
+		}
+		for i := range 500 {
+			fmt.Fprintf(w, "I1206 08:25:57.100000    4551 strace.go:567] [   1:   1] python3 E connect(0x3 socket:[1], 0x7f64e6cf2f90 {Family: AF_INET, Addr: 10.0.%d.%d, Port: 80}, 0x10)\n", i/250, i%250)
+			io.WriteString(w, "I1206 08:25:57.100001    4551 strace.go:605] [   1:   1] python3 X connect(0x3 socket:[1], 0x7f64e6cf2f90 {Family: AF_INET, Addr: 10.0.0.1, Port: 80}, 0x10) = 0 (0x0) errno=101 (network is unreachable) (1µs)\n")
+		}
+		io.WriteString(w, payloadExec+payloadRan+strings.Replace(payloadConn, "[   1:   1]", "[  43:  43]", 1))
+		w.Close()
+	}
+	keep := func(b *observe.KernelBudget) (evs []moat.Event, kept, cut int) {
+		r, w := io.Pipe()
+		go write(w)
+		var buf bytes.Buffer
+		KeepWithin(r, &buf, &cut, b)
+		evs, _ = Parse(bytes.NewReader(buf.Bytes()), time.Date(2026, 12, 6, 8, 25, 57, 0, time.Local), observe.MaxKernelEvents, Options{})
+		return evs, buf.Len(), cut
+	}
+	payload := func(evs []moat.Event) (shell, conn bool) {
+		for _, e := range evs {
+			shell = shell || (e.Kind == "exec" && e.Detail == "/bin/sh -c cat /etc/shadow")
+			conn = conn || (e.Kind == "connect" && e.Addr == "203.0.113.7:443")
+		}
+		return
+	}
+	var b observe.KernelBudget
+	evs, kept, cut := keep(&b)
+	shell, conn := payload(evs)
+	ev, n, ok := b.Event("x")
+	if cut != 0 || !shell || !conn || kept > 8<<20 || !ok || n < 2500-observe.KernelReserve(moat.KindExecFailed) ||
+		!strings.Contains(ev.Detail, "exec-failed") || !strings.Contains(ev.Detail, "connect") {
+		t.Errorf("within a budget: cut %d, kept %d KiB, payload exec %v connect %v; the budget's drops %d %+v", cut, kept>>10, shell, conn, n, ev)
+	}
+	evs, _, cut = keep(nil)
+	if shell, conn := payload(evs); cut == 0 || shell || conn {
+		t.Errorf("with no budget: cut %d, payload exec %v connect %v: want it cut away (the flood too small?)", cut, shell, conn)
 	}
 }

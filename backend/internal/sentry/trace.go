@@ -20,8 +20,10 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -516,8 +518,19 @@ func lazyRE(expr string) func() *regexp.Regexp {
 // Keep copies to kept the lines of r that the report reads, up to
 // MaxBytes (then counts them in cut), and reads r to its end
 // whatever it holds: a line longer than the reader's buffer is skipped,
-// but for the start of a trace line.
-func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
+// but for the start of a trace line. It is KeepWithin with no budget.
+func Keep(r io.Reader, kept *bytes.Buffer, cut *int) { KeepWithin(r, kept, cut, nil) }
+
+// KeepWithin is Keep with the trace's execs and connects judged as they
+// are read, each within b (observe.KernelBudget, as Parse judges them
+// again): an exec's entry is held until its exit says whether it ran,
+// then both lines are kept or counted in b; a connect's entry is kept or
+// counted, its exit (which Parse does not read) never kept. So a flood of
+// them (failing execs of long argv, distinct commands, connects to
+// distinct hosts) costs b's counts, not the bound, and cannot push what
+// follows past MaxBytes; b's Event is the flood's. With b nil every
+// trace line is kept, within MaxBytes.
+func KeepWithin(r io.Reader, kept *bytes.Buffer, cut *int, b *observe.KernelBudget) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	long := false
 	more := false         // the last line kept was of the trace: its message may go on
@@ -530,6 +543,7 @@ func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
 			kept.Write(line)
 		}
 	}
+	j := judge{b: b, keep: keep, held: map[string][]byte{}}
 	for {
 		line, err := br.ReadSlice('\n')
 		switch {
@@ -547,23 +561,131 @@ func Keep(r io.Reader, kept *bytes.Buffer, cut *int) {
 		case long:
 			long = false // the end of a long line
 			if trace {
-				keep(cutLine(head, lastBytes(append(tail, line...), keepTail)))
+				j.line(cutLine(head, lastBytes(append(tail, line...), keepTail)))
 			}
 		case len(line) > 0 && bytes.Contains(line, []byte(" strace.go:")):
-			keep(cutLine(line, nil))
+			j.line(cutLine(line, nil))
 			more = true
 		case len(line) > 0 && bytes.HasSuffix(bytes.TrimRight(line, "\n"), []byte(DeniedSuffix)):
+			j.flushLast()
 			keep(line)
 			more = false
 		case len(line) > 0 && more && !logHead().Match(line):
-			keep(cutLine(line, nil)) // a trace message's next line (a raw newline in a name or path)
+			j.next(cutLine(line, nil)) // a trace message's next line (a raw newline in a name or path)
 		default:
+			j.flushLast()
 			more = false
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			j.flush()
 			return
 		}
 	}
+}
+
+// KeptWhat names, in the event of a KernelBudget given to KeepWithin
+// (its Event), the events it counted.
+const KeptWhat = "execs and connects of the Sentry's trace, judged as it was written"
+
+// judge holds each task's exec entry until its exit, and judges execs
+// and connects within b (KeepWithin).
+type judge struct {
+	b    *observe.KernelBudget
+	keep func([]byte)
+	held map[string][]byte // task ("tgid:tid") → its exec entry's lines
+	// last is the message the next line (a raw newline's) goes on: a
+	// held entry's task, or "" where that message is kept already (or
+	// judged: then drop says whether it was not kept).
+	last string
+	drop bool
+}
+
+// maxHeld bounds the exec entries held at once: past it, an entry is kept
+// at once (judged by Parse alone).
+const maxHeld = 64
+
+// line takes one trace line (cut to keepHead+keepTail).
+func (j *judge) line(l []byte) {
+	j.flushLast()
+	j.last, j.drop = "", false
+	if j.b == nil {
+		j.keep(l)
+		return
+	}
+	m := straceLine().FindSubmatch(bytes.TrimRight(l, "\n"))
+	if m == nil {
+		j.keep(l) // Parse's to read (an unreadable message is an event)
+		return
+	}
+	task, exit, call := string(m[3])+":"+string(m[4]), string(m[6]) == "X", string(m[7])
+	switch {
+	case call == "connect" && exit:
+		return // Parse reads connects from their entries
+	case call == "connect":
+		if ev, ok := oneEvent(l); ok && !j.b.Keep(ev) {
+			j.drop = true
+			return
+		}
+	case (call == "execve" || call == "execveat") && !exit:
+		if len(j.held) < maxHeld {
+			if old, ok := j.held[task]; ok {
+				j.keep(old) // an entry with no exit: Parse's to read
+			}
+			j.held[task] = append([]byte(nil), l...)
+			j.last = task
+			return
+		}
+	case call == "execve" || call == "execveat":
+		entry, ok := j.held[task]
+		if !ok {
+			break
+		}
+		delete(j.held, task)
+		pair := append(entry, l...)
+		if ev, ok := oneEvent(pair); ok && !j.b.Keep(ev) {
+			j.drop = true
+			return
+		}
+		j.keep(pair)
+		return
+	}
+	j.keep(l)
+}
+
+// next takes a line that goes on the last trace message.
+func (j *judge) next(l []byte) {
+	switch {
+	case j.last != "":
+		if h := j.held[j.last]; len(h)+len(l) <= maxMessage {
+			j.held[j.last] = append(h, l...)
+		}
+	case !j.drop:
+		j.keep(l)
+	}
+}
+
+// flushLast: the last message ended (a line of another kind).
+func (j *judge) flushLast() { j.last, j.drop = "", false }
+
+// flush keeps the entries still held at the log's end (a task that died
+// in its exec), for Parse to read.
+func (j *judge) flush() {
+	for _, task := range slices.Sorted(maps.Keys(j.held)) {
+		j.keep(j.held[task])
+	}
+	clear(j.held)
+}
+
+// oneEvent is the event Parse makes of one message (an exec's entry and
+// exit, a connect's entry); false if it makes none.
+func oneEvent(msg []byte) (moat.Event, bool) {
+	evs, _ := Parse(bytes.NewReader(msg), time.Time{}, 0, Options{})
+	for _, ev := range evs {
+		if ev.Source == moat.SourceKernel {
+			return ev, true
+		}
+	}
+	return moat.Event{}, false
 }
 
 // What Keep keeps of a trace line longer than keepHead+keepTail (an

@@ -1,0 +1,95 @@
+package observe
+
+import (
+	"path"
+	"strings"
+
+	"github.com/moat-sandbox/moat"
+)
+
+// Interest names why a kernel event would, on its own, make a finding of
+// medium or above in the report (package report's command rules, the
+// metadata service, credential paths, /dev/tcp, a shell wired to a socket
+// or started interactive, an exec of a file in a writable directory or by
+// descriptor, a connect to a host that is not this one), or "" if it
+// would not. [KernelBudget] keeps such events past their kind's reserve,
+// so that a flood of plain ones cannot hide them.
+//
+// It is a cheap superset of the report's rules, by substring, not a
+// judgement: an event of interest is only kept, the report judges it.
+// What it misses is within its kind's reserve like any other event. Plain
+// string work, no regexp and no package net: the sandbox init depends on
+// this package and must start at once (cmd/moat TestInitStartsEarly).
+func Interest(ev moat.Event) string {
+	switch ev.Kind {
+	case moat.KindConnect:
+		if ev.Addr == "" || connectHost(ev.Addr) == "loopback" || strings.HasSuffix(ev.Addr, ":53") {
+			return "" // a Unix socket, this machine, a lookup
+		}
+		return "connect"
+	case moat.KindExec, moat.KindExecFailed:
+	default:
+		return ""
+	}
+	if ev.Stdio != "" {
+		return "socket-stdio"
+	}
+	line := strings.ToLower(ev.Detail)
+	if line == "" {
+		line = strings.ToLower(ev.Path)
+	}
+	for _, r := range interestRules {
+		for _, s := range r.subs {
+			if strings.Contains(line, s) {
+				return r.name
+			}
+		}
+	}
+	args := strings.Fields(line)
+	base := path.Base(ev.Path)
+	if shellNames[base] && len(args) > 1 {
+		for _, a := range args[1:] {
+			if a == "-i" || a == "-il" || a == "-li" {
+				return "interactive-shell"
+			}
+		}
+	}
+	switch base {
+	case "nc", "ncat", "netcat", "socat", "mkfifo", "crontab":
+		return "socket-shell"
+	}
+	if ev.Kind == moat.KindExec {
+		if !strings.HasPrefix(ev.Path, "/") || strings.HasPrefix(ev.Path, "/proc/") || strings.HasPrefix(ev.Path, "/dev/") ||
+			strings.HasPrefix(ev.Path, "/memfd:") {
+			return "exec-unnamed" // relative, by descriptor, a memfd
+		}
+		for _, d := range []string{"/work/", "/tmp/", "/home/", "/root/", "/var/tmp/", "/run/user/"} {
+			if strings.HasPrefix(ev.Path, d) {
+				return "exec-writable"
+			}
+		}
+	}
+	return ""
+}
+
+// interestRules: a command line holding one of subs (lower case) is of
+// interest for name. Superset of report's cmdRules.
+var interestRules = []struct {
+	name string
+	subs []string
+}{
+	{"dev-tcp", []string{"/dev/tcp/", "/dev/udp/"}},
+	{"metadata", []string{"169.254.169.254", "metadata.google.internal", "fd00:ec2::254", "100.100.100.200", "169.254.170.2"}},
+	{"credential", []string{".aws/", "/etc/shadow", "/etc/gshadow", ".ssh/", ".kube/", ".git-credentials", ".netrc",
+		".docker/config", "gcloud", ".azure", ".npmrc", ".pypirc", ".gnupg", "_history", "filezilla", ".electrum",
+		"tdata", ".mozilla", "login data", "/secrets/", ".vault-token"}},
+	{"socket-shell", []string{"netcat", "ncat ", "nc ", "socat", "mkfifo", "dup2", "pty.spawn"}},
+	{"download-pipe", []string{"curl", "wget"}},
+	{"decode-pipe", []string{"base64", "base32", "xxd"}},
+	{"persistence", []string{"crontab", "/cron", "systemctl", "authorized_keys", ".bashrc", ".profile", ".zshrc",
+		".bash_profile", "autostart"}},
+}
+
+// shellNames are the shells whose -i makes an interactive shell.
+var shellNames = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "csh": true,
+	"tcsh": true, "fish": true, "ash": true, "busybox": true, "mksh": true}
