@@ -219,7 +219,9 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 	t.Run("shm-drop", func(t *testing.T) {
 		wantShm(t, run(t, b, filepath.Join("testdata", "corpus", "shm_drop.py"), nil))
 	})
-	t.Run("xattr-secret", func(t *testing.T) { wantXattr(t, run(t, b, filepath.Join("testdata", "corpus", "xattr_secret.py"), nil)) })
+	t.Run("xattr-secret", func(t *testing.T) {
+		wantXattr(t, run(t, b, filepath.Join("testdata", "corpus", "xattr_secret.py"), nil))
+	})
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)
 		var pth, rc bool
