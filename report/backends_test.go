@@ -242,4 +242,7 @@ func TestCorpusPythonInit(t *testing.T) {
 			}
 		})
 	}
+	t.Run("xattr_secret", func(t *testing.T) {
+		wantXattr(t, run(t, b, filepath.Join("testdata", "corpus", "xattr_secret.py"), nil))
+	})
 }
