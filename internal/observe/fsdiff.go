@@ -169,30 +169,22 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 		ev.Source, ev.TimeMS = "fs", d.At
 		evs = append(evs, ev)
 	}
-	// A secret found is kept past MaxFSEvents (up to maxSecretEvents):
-	// throwaway files written first must not crowd it out.
-	secrets := 0
-	secret := func(ev moat.Event) {
-		if secrets >= maxSecretEvents {
-			dropped++
-			return
+	// reserve keeps events of one kind past MaxFSEvents, up to
+	// maxSecretEvents of them: throwaway files written first must not
+	// crowd out a secret found or a .pyc that runs in place of a source.
+	reserve := func(kind moat.Kind) func(moat.Event) {
+		n := 0
+		return func(ev moat.Event) {
+			if n >= maxSecretEvents {
+				dropped++
+				return
+			}
+			n++
+			ev.Source, ev.TimeMS, ev.Kind = "fs", d.At, kind
+			evs = append(evs, ev)
 		}
-		secrets++
-		ev.Source, ev.TimeMS, ev.Kind = "fs", d.At, moat.KindHoneytokenWritten
-		evs = append(evs, ev)
 	}
-	// A .pyc that runs in place of a source is kept past MaxFSEvents
-	// too, in a reserve of its own.
-	bytecode := 0
-	kept := func(ev moat.Event) {
-		if bytecode >= maxSecretEvents {
-			dropped++
-			return
-		}
-		bytecode++
-		ev.Source, ev.TimeMS = "fs", d.At
-		evs = append(evs, ev)
-	}
+	secret, kept := reserve(moat.KindHoneytokenWritten), reserve(moat.KindBytecode)
 	if d.Cut != "" {
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: d.At, Detail: "the walk of the writable directories " + d.Cut})
 	}
