@@ -99,6 +99,7 @@ const (
 	KindFileCreated  Kind = "file-created"  // fs diff: a new file (Path, Detail)
 	KindFileChanged  Kind = "file-changed"  // fs diff: a changed file
 	KindFileDeleted  Kind = "file-deleted"  // fs diff: a removed file
+	KindBytecode     Kind = "bytecode"      // fs diff: a written .pyc Python would run in place of a source (Path, Detail: why)
 
 	KindHoneytokenPlanted Kind = "honeytoken-planted" // moat: a fake secret planted (Name: id, Path; Addr: the one host it is for, netrc's machine)
 	KindIdentity          Kind = "identity"           // moat: a fact of the machine the run was shown (Name: which, Data: its value)

@@ -426,6 +426,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			cfg.Progress(name, pr)
 		}
 		if fi, err := os.Lstat(next); err == nil && fi.IsDir() {
+			if err := dropBytecode(next); err != nil && runErr == nil {
+				runErr = fmt.Errorf("%s phase: drop its bytecode: %w", name, err)
+			}
 			_ = os.RemoveAll(stage)
 			stage = next // the next phase starts from what this one left
 		}

@@ -709,3 +709,29 @@ func TestOneInstance(t *testing.T) {
 		t.Fatalf("the import phase sent the install's instance credentials: finding %+v", sent)
 	}
 }
+
+// TestBytecodePoison: a setup.py that plants, at install, bytecode for
+// two modules the tests import (a timestamp-based .pyc copying its
+// source's time and size, an unchecked hash-based one) is a high
+// persistence finding of the install phase naming each, and the planted
+// code never runs in a later phase (each starts with no __pycache__ of an
+// earlier one): the tests, which fail if it runs, pass.
+func TestBytecodePoison(t *testing.T) {
+	rep, err := run(t, pkgtest.Config{Target: project(t, "pycpoison")})
+	if err != nil {
+		dump(t, rep)
+		t.Fatal(err)
+	}
+	if p := phase(rep, "test"); p.Status != pkgtest.StatusPassed {
+		dump(t, rep)
+		t.Errorf("test phase %s: the planted bytecode ran in it", p.Status)
+	}
+	for _, name := range []string{"tests/__pycache__/helper.", "tests/__pycache__/helper2."} {
+		if !slices.ContainsFunc(phase(rep, "install").Findings, func(f moat.Finding) bool {
+			return f.Category == moat.CategoryPersistence && f.Severity == moat.SeverityHigh && strings.Contains(f.Summary, "planted bytecode") && strings.Contains(f.Summary, name)
+		}) {
+			dump(t, rep)
+			t.Errorf("no high persistence finding of the install phase names %s", name)
+		}
+	}
+}

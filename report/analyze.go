@@ -209,6 +209,12 @@ var rcFiles = map[string]bool{".bashrc": true, ".profile": true, ".bash_profile"
 
 func (a *analysis) persistence() {
 	for _, e := range a.evs {
+		if e.Source == "fs" && e.Kind == moat.KindBytecode {
+			// Bytecode poisoning: the report would show the innocent
+			// source while every later interpreter runs this file.
+			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("planted bytecode, run by later imports in place of what the source says: %s (%s)", e.Path, e.Detail), []moat.Event{e})
+			continue
+		}
 		if e.Source != "fs" || (e.Kind != "file-created" && e.Kind != "file-changed") {
 			continue
 		}

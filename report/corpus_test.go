@@ -211,6 +211,9 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 	t.Run("shm-drop", func(t *testing.T) {
 		wantShm(t, run(t, b, filepath.Join("testdata", "corpus", "shm_drop.py"), nil))
 	})
+	t.Run("xattr-secret", func(t *testing.T) {
+		wantXattr(t, run(t, b, filepath.Join("testdata", "corpus", "xattr_secret.py"), nil))
+	})
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)
 		var pth, rc bool
@@ -267,6 +270,25 @@ func wantShm(t *testing.T, res *moat.Result) {
 	if !pth || !secret {
 		dump(t, res)
 		t.Errorf("a high persistence finding of /dev/shm/zz_shm.pth %v, a critical exfiltration finding of /dev/shm/.sem.cache %v: want both", pth, secret)
+	}
+}
+
+// wantXattr: the secret that corpus/xattr_secret.py hides in extended
+// attributes (of a file in /tmp, a directory in /tmp, a file in /work) is
+// a critical exfiltration finding naming each.
+func wantXattr(t *testing.T, res *moat.Result) {
+	t.Helper()
+	if res.ExitCode != 0 {
+		dump(t, res)
+		t.Fatalf("the program could not set its attributes: %s", res.Stderr)
+	}
+	for _, p := range []string{"/tmp/notes.txt", "/tmp/.cache/thumbs", "/work/data.bin"} {
+		if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+			return f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical && strings.Contains(f.Summary, p) && strings.Contains(f.Summary, "extended attribute")
+		}) {
+			dump(t, res)
+			t.Errorf("no critical exfiltration finding of the secret in an extended attribute of %s", p)
+		}
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/moat-sandbox/moat/backend/internal/sentry"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
+	"github.com/moat-sandbox/moat/internal/observe/xattr"
 	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 	moatreport "github.com/moat-sandbox/moat/report"
 )
@@ -223,7 +224,8 @@ func (r *runner) finishReport(res *moat.Result) {
 		d := observe.Differ{Tokens: rep.plan.Tokens, Planted: rep.plan.Files, Deadline: deadline, At: time.Since(rep.start).Milliseconds(), Cut: cut,
 			Read:   func(p string, n int64) ([]byte, error) { return observe.ReadBounded(r.hostPath(p), n) },
 			ReadAt: func(p string, off, n int64) ([]byte, error) { return observe.ReadBoundedAt(r.hostPath(p), off, n) },
-			Data:   func(p string, off int64) (int64, int64, error) { return observe.DataAt(r.hostPath(p), off) }}
+			Data:   func(p string, off int64) (int64, int64, error) { return observe.DataAt(r.hostPath(p), off) },
+			Xattrs: func(p string) ([]xattr.Attr, error) { return xattr.Read(r.hostPath(p)) }}
 		fsEvs, fsDropped := d.Diff(rep.before, after)
 		evs = append(evs, fsEvs...)
 		dropped += fsDropped

@@ -18,6 +18,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/observe/xattr"
 	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 )
 
@@ -138,7 +139,7 @@ func (r *guestReporter) finish(fw *frameWriter) error {
 	evs := append([]moat.Event{r.armed}, r.witness.Check(now)...)
 	deadline := time.Now().Add(reportBudget)
 	after, cut := observe.WalkCut(reportRoots(r.home), deadline)
-	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, ReadAt: observe.ReadBoundedAt, Data: observe.DataAt, Deadline: deadline, At: now, Cut: cut}
+	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, ReadAt: observe.ReadBoundedAt, Data: observe.DataAt, Xattrs: xattr.Read, Deadline: deadline, At: now, Cut: cut}
 	fsEvs, dropped := d.Diff(r.before, after)
 	auditEvs, auditDropped := r.audit.Events()
 	evs = append(append(append(evs, auditEvs...), fsEvs...), r.net...)

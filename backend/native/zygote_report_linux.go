@@ -17,6 +17,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/local"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/observe/xattr"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/internal/sandbox/osthread"
 	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
@@ -300,7 +301,8 @@ func (zr *zygoteRun) finish(res *moat.Result) *moat.Result {
 	d := observe.Differ{Tokens: cr.plan.Tokens, Planted: cr.plan.Files, Deadline: deadline, At: at, Cut: cut,
 		Read:   func(p string, n int64) ([]byte, error) { return observe.ReadBounded(cr.host(p), n) },
 		ReadAt: func(p string, off, n int64) ([]byte, error) { return observe.ReadBoundedAt(cr.host(p), off, n) },
-		Data:   func(p string, off int64) (int64, int64, error) { return observe.DataAt(cr.host(p), off) }}
+		Data:   func(p string, off int64) (int64, int64, error) { return observe.DataAt(cr.host(p), off) },
+		Xattrs: func(p string) ([]xattr.Attr, error) { return xattr.Read(cr.host(p)) }}
 	fsEvents, fsDropped := d.Diff(zr.before, after)
 	auditEvents, auditDropped := zr.audit.Events()
 	all := append(append(append([]moat.Event(nil), witnessed...), auditEvents...), fsEvents...)

@@ -20,6 +20,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/observe/scanorder"
+	"github.com/moat-sandbox/moat/internal/observe/xattr"
 )
 
 // FileState is what the diff compares. ctime cannot be set from user
@@ -141,7 +142,13 @@ type Differ struct {
 	// file of a TiB) costs no budget and hides nothing behind it. A hole
 	// reads as zeros, which no encoding of a token is. nil: every byte
 	// up to the file's size is read.
-	Data     func(p string, off int64) (start, end int64, err error)
+	Data func(p string, off int64) (start, end int64, err error)
+	// Xattrs, if set, returns the extended attributes of the file or
+	// directory at p (never following a link; xattr.Read's bounds): the
+	// names and values of those of every entry the run created or
+	// changed (a directory too) are searched for the tokens as a file's
+	// content is, up to xattr.MaxTotal bytes a diff. nil: none are.
+	Xattrs   func(p string) ([]xattr.Attr, error)
 	Deadline time.Time
 	At       int64 // TimeMS of the events
 	// Cut says why the walk of after is not whole (WalkCut): an event
@@ -162,18 +169,22 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 		ev.Source, ev.TimeMS = "fs", d.At
 		evs = append(evs, ev)
 	}
-	// A secret found is kept past MaxFSEvents (up to maxSecretEvents):
-	// throwaway files written first must not crowd it out.
-	secrets := 0
-	secret := func(ev moat.Event) {
-		if secrets >= maxSecretEvents {
-			dropped++
-			return
+	// reserve keeps events of one kind past MaxFSEvents, up to
+	// maxSecretEvents of them: throwaway files written first must not
+	// crowd out a secret found or a .pyc that runs in place of a source.
+	reserve := func(kind moat.Kind) func(moat.Event) {
+		n := 0
+		return func(ev moat.Event) {
+			if n >= maxSecretEvents {
+				dropped++
+				return
+			}
+			n++
+			ev.Source, ev.TimeMS, ev.Kind = "fs", d.At, kind
+			evs = append(evs, ev)
 		}
-		secrets++
-		ev.Source, ev.TimeMS, ev.Kind = "fs", d.At, moat.KindHoneytokenWritten
-		evs = append(evs, ev)
 	}
+	secret, kept := reserve(moat.KindHoneytokenWritten), reserve(moat.KindBytecode)
 	if d.Cut != "" {
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: d.At, Detail: "the walk of the writable directories " + d.Cut})
 	}
@@ -186,13 +197,16 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 	// used up by throwaway files written to hide them.
 	// A container's init sends the files in this order too (scanorder).
 	sort.Slice(paths, func(i, j int) bool { return scanorder.Less(paths[i], paths[j]) })
-	var scanned int64
+	var scanned, xattrBytes int64
 	matcher := honeytoken.NewMatcher(d.Tokens)
 	for _, p := range paths {
 		a := after[p]
 		b, existed := before[p]
 		if existed && a == b {
 			continue
+		}
+		if _, planted := d.Planted[p]; !planted && d.Xattrs != nil {
+			d.searchXattrs(p, matcher, &xattrBytes, secret)
 		}
 		if a.Mode.IsDir() && existed {
 			continue // a directory's ctime moves with every entry
@@ -206,10 +220,14 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 			_, planted := d.Planted[p]
 			pth := strings.HasSuffix(p, ".pth")
 			var code []string
+			var header []byte
 			seen := map[string]bool{}
 			whole := d.scan(p, a.Size, &scanned, func(off int64, data []byte) {
 				if off == 0 && Interesting(p) {
 					ev.Data = audit.Clean(string(data[:min(len(data), 1024)]), 1024)
+				}
+				if off == 0 && strings.HasSuffix(p, ".pyc") {
+					header = slices.Clone(data[:min(len(data), pycHeader)])
 				}
 				if pth {
 					code = pthCode(data, off == 0, code)
@@ -236,6 +254,9 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 			}
 			if !whole {
 				ev.Detail += ", " + NotReadWhole
+			}
+			if why := Bytecode(p, header, before, after); why != "" {
+				kept(moat.Event{Kind: moat.KindBytecode, Path: ev.Path, Detail: why})
 			}
 		}
 		add(ev)
@@ -265,6 +286,36 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 		add(moat.Event{Kind: "file-deleted", Path: audit.CleanPath(p, audit.MaxPath)})
 	}
 	return evs, dropped
+}
+
+// searchXattrs searches the names and values of the extended attributes
+// of p for the tokens, each found once per attribute, while *total stays
+// under xattr.MaxTotal and the deadline is not past (else the scan is
+// cut, and said).
+func (d *Differ) searchXattrs(p string, m *honeytoken.Matcher, total *int64, secret func(moat.Event)) {
+	if *total >= xattr.MaxTotal || !time.Now().Before(d.Deadline) {
+		d.scanCut = true
+		return
+	}
+	xs, err := d.Xattrs(p)
+	if err != nil {
+		d.scanCut = true // some not read: counted, never silent
+	}
+	for _, x := range xs {
+		if *total >= xattr.MaxTotal {
+			d.scanCut = true
+			return
+		}
+		*total += int64(len(x.Name) + len(x.Value))
+		name := audit.Clean(x.Name, 200)
+		seen := map[string]bool{}
+		for _, h := range append(m.Match([]byte(x.Name)), m.Match(x.Value)...) {
+			if !seen[h.ID+h.Encoding] {
+				seen[h.ID+h.Encoding] = true
+				secret(moat.Event{Path: audit.CleanPath(p, audit.MaxPath), Name: h.ID, Detail: "in its extended attribute " + name + " (" + h.Encoding + ")"})
+			}
+		}
+	}
 }
 
 // maxSecretEvents bounds the honeytoken-written events of one diff.

@@ -12,7 +12,8 @@
 # with the behaviour report on (header["report"]): a (bytes of the audit
 # hook's FIFO, as read), f (JSON of the "before" and "after" walks, in
 # pieces; empty = end), c (u64 offset + path NUL + a run of a changed
-# file's data; the file's end with no data: see ctrinit.Content).
+# file's data; the file's end with no data: see ctrinit.Content), X
+# (path NUL name NUL value: an extended attribute, ctrinit's Xattrs).
 # The program's stdout and stderr are pipes, and this process is not
 # dumpable; where a runtime still lets the program (same uid) open
 # /proc/1/fd/1, what it writes fails its tag at the host. The key is read
@@ -656,6 +657,34 @@ def send_walks():
     send(b'f')
     old = {e[0]: e[1:] for e in before}
     import stat
+    # Extended attributes of every new or changed entry but a link ('X',
+    # ctrinit's Xattrs): at most 64 an entry, 4 MiB of names and values in
+    # all; an empty name says some were not read or sent.
+    xleft = 4 << 20
+    for e in after:
+        if xleft <= 0:
+            break
+        if old.get(e[0]) == e[1:] or stat.S_ISLNK(e[2]):
+            continue
+        pb = e[0].encode('utf-8', 'surrogateescape')
+        try:
+            names = os.listxattr(e[0], follow_symlinks=False)
+        except OSError as err:
+            names = [None] if err.errno not in (95,) else []  # EOPNOTSUPP: none
+        for i, name in enumerate(names):
+            val = b''
+            if name is not None and i < 64 and xleft > 0:
+                try:
+                    val = os.getxattr(e[0], name, follow_symlinks=False)
+                except OSError:
+                    continue
+                nb = name.encode('utf-8', 'surrogateescape')
+            else:
+                nb = b''
+            xleft -= len(nb) + len(val)
+            send(b'X', pb + b'\0' + nb + b'\0' + val)
+            if not nb:
+                break
     changed = [e[0] for e in after if old.get(e[0]) != e[1:] and stat.S_ISREG(e[2])]
     # The host's diff reads them in this order (scanorder.Less), and its
     # budget is this budget: what it reads is what was sent.

@@ -606,7 +606,7 @@ func (s *Session) receive(r io.Reader) error {
 				return fmt.Errorf("%w: unasked exec frame", ErrProtocol)
 			}
 			s.rep.frame(hdr[0], bytes.Clone(body), time.Since(s.start).Milliseconds())
-		case 'a', 'f', 'c':
+		case 'a', 'f', 'c', 'X':
 			if s.rep == nil {
 				return fmt.Errorf("%w: report frame %q with the report off", ErrProtocol, hdr[0])
 			}

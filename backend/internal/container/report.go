@@ -3,6 +3,7 @@ package container
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
+	"github.com/moat-sandbox/moat/internal/observe/xattr"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp/procmem"
 	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 	moatreport "github.com/moat-sandbox/moat/report"
@@ -83,8 +85,13 @@ type report struct {
 	walksEnd bool
 	walksCut bool // past maxWalkBytes
 	content  *spool
-	dropped  int
-	endMS    int64
+	// The extended attributes the init sent ('X'), by path, the bytes
+	// of them, and the paths whose were not all sent.
+	xattrs     map[string][]xattr.Attr
+	xattrBytes int64
+	xattrCut   map[string]bool
+	dropped    int
+	endMS      int64
 	// blind is what the witness cannot see on this runtime ("" none).
 	blind string
 	// sentry: the kernel side came from the Sentry's log (SentryTrace),
@@ -124,6 +131,32 @@ func (r *report) header() *ctrinit.Report {
 		MaxWalkBytes: maxWalkBytes/2 - 256<<10, ScanTotal: observe.MaxScanTotal, MaxAuditBytes: maxAuditBytes, BudgetS: observe.FSBudget.Seconds()}
 }
 
+// xattrFrame takes one 'X' frame (ctrinit's Xattrs): an extended
+// attribute of an entry the run wrote, as the init read it. Untrusted like
+// every frame: kept only while the run's names and values stay within
+// xattr.MaxTotal and an entry's within xattr.MaxCount (and a value within
+// xattr.MaxValue); what is past that, malformed, or said unread by the
+// init marks the entry's search cut.
+func (r *report) xattrFrame(body []byte) {
+	p, rest, ok1 := bytes.Cut(body, []byte{0})
+	name, value, ok2 := bytes.Cut(rest, []byte{0})
+	path := string(p)
+	if r.xattrs == nil {
+		r.xattrs, r.xattrCut = map[string][]xattr.Attr{}, map[string]bool{}
+	}
+	r.xattrBytes += int64(len(name) + len(value))
+	if !ok1 || !ok2 || len(name) == 0 || len(value) > xattr.MaxValue || len(r.xattrs[path]) >= xattr.MaxCount || r.xattrBytes > xattr.MaxTotal {
+		if len(r.xattrCut) < observe.MaxFSEntries {
+			r.xattrCut[path] = true
+		}
+		return
+	}
+	r.xattrs[path] = append(r.xattrs[path], xattr.Attr{Name: string(name), Value: value})
+}
+
+// errXattrsCut: not every extended attribute of an entry came.
+var errXattrsCut = errors.New("extended attributes not all sent")
+
 // frame takes one report frame; it reports false for a frame type that
 // is not the report's.
 func (r *report) frame(t byte, body []byte, at int64) bool {
@@ -142,6 +175,8 @@ func (r *report) frame(t byte, body []byte, at int64) bool {
 		}
 	case 'c':
 		r.content.frame(body)
+	case 'X':
+		r.xattrFrame(body)
 	default:
 		return false
 	}
@@ -215,7 +250,13 @@ func (r *report) events() ([]moat.Event, int) {
 	defer r.content.close()
 	d := observe.Differ{Tokens: r.plan.Tokens, Planted: r.plan.Files, Deadline: time.Now().Add(observe.FSBudget), At: r.endMS,
 		Read:   func(p string, n int64) ([]byte, error) { return r.content.readAt(p, 0, n) },
-		ReadAt: r.content.readAt, Data: r.content.data}
+		ReadAt: r.content.readAt, Data: r.content.data,
+		Xattrs: func(p string) ([]xattr.Attr, error) {
+			if r.xattrCut[p] {
+				return r.xattrs[p], errXattrsCut
+			}
+			return r.xattrs[p], nil
+		}}
 	fsEvs, fsDropped := d.Diff(before, after)
 	fsDropped += r.content.dropped
 	if r.content.failed != nil {

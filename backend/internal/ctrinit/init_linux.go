@@ -28,6 +28,7 @@ import (
 
 	"github.com/moat-sandbox/moat/internal/observe/scanorder"
 	"github.com/moat-sandbox/moat/internal/observe/witness"
+	"github.com/moat-sandbox/moat/internal/observe/xattr"
 	"github.com/moat-sandbox/moat/internal/sandbox/loginuid"
 	"github.com/moat-sandbox/moat/internal/sandbox/pid1"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
@@ -1074,8 +1075,15 @@ func (in *initProc) sendWalks() {
 		old[e.path] = e
 	}
 	var changed []string
+	xleft := int64(xattr.MaxTotal)
 	for _, e := range after {
-		if o, ok := old[e.path]; ok && o.same(e) || e.mode&unix.S_IFMT != unix.S_IFREG {
+		if o, ok := old[e.path]; ok && o.same(e) {
+			continue
+		}
+		if e.mode&unix.S_IFMT != unix.S_IFLNK && xleft > 0 {
+			in.sendXattrs(e.path, &xleft)
+		}
+		if e.mode&unix.S_IFMT != unix.S_IFREG {
 			continue
 		}
 		changed = append(changed, e.path)
@@ -1092,6 +1100,30 @@ func (in *initProc) sendWalks() {
 	for _, p := range changed {
 		if !c.file(p) {
 			break
+		}
+	}
+}
+
+// sendXattrs sends the extended attributes of the entry at path (new or
+// changed: a file or a directory), one 'X' frame each (Xattrs), while
+// *left, the bytes of names and values still to send, lasts. What could
+// not be read goes as a frame with the name empty: the host says its
+// search was cut.
+func (in *initProc) sendXattrs(path string, left *int64) {
+	xs, err := xattr.Read(path)
+	if err != nil {
+		xs = append(xs, xattr.Attr{})
+	}
+	for _, x := range xs {
+		if *left <= 0 {
+			x = xattr.Attr{} // past the budget: said, not sent
+		}
+		*left -= int64(len(x.Name) + len(x.Value))
+		b := make([]byte, 0, len(path)+len(x.Name)+2+len(x.Value))
+		b = append(append(append(append(append(b, path...), 0), x.Name...), 0), x.Value...)
+		in.send('X', b)
+		if *left <= 0 {
+			return
 		}
 	}
 }

@@ -291,6 +291,13 @@ const (
 	MaxContentFrames = 1 << 18
 )
 
+// Xattrs: an 'X' frame is path + NUL + name + NUL + value, one extended
+// attribute of an entry the after walk found new or changed (a file or a
+// directory, never a link), sent before the 'c' frames, at most
+// xattr.MaxCount an entry and xattr.MaxTotal bytes of names and values
+// in all; a frame with an empty name says that what the entry has was
+// not all read or sent (the host's search says it was cut).
+
 // MaxSiteProbe bounds the output of Report.SiteProbe.
 const MaxSiteProbe = 4096
 

@@ -502,6 +502,11 @@ def _install_hook(fifo, pythonpath):
         machinery.ExtensionFileLoader.create_module = create_module
     except Exception:
         pass
+    # No .pyc is written by an import in the run (as PYTHONDONTWRITEBYTECODE,
+    # common on CI runners and in images, does; here also under -I and -E):
+    # so a .pyc that turns up in a __pycache__ for a source the run did not
+    # write was planted (observe.Bytecode), never the import system's own.
+    _sys.dont_write_bytecode = True
     _sys.addaudithook(hook)
     if not state["warm"]:
         emit("hello", path=text(_sys.executable), detail=argv(_sys.argv))

@@ -17,6 +17,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/observe/xattr"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
@@ -269,7 +270,7 @@ func (r *reporter) finish(send func(any) error) {
 	witnessed := append([]moat.Event{r.armed}, r.witness.Check(r.now())...)
 	deadline := time.Now().Add(fsDiffBudget)
 	after, cut := observe.WalkCut(diffRoots(), deadline)
-	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, ReadAt: observe.ReadBoundedAt, Data: observe.DataAt, Deadline: deadline, At: r.now(), Cut: cut}
+	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, ReadAt: observe.ReadBoundedAt, Data: observe.DataAt, Xattrs: xattr.Read, Deadline: deadline, At: r.now(), Cut: cut}
 	fsEvents, fsDropped := d.Diff(r.before, after)
 	auditEvents, auditDropped := r.audit.Events()
 
