@@ -48,6 +48,16 @@ const (
 // initThreads is the slack of the pids limit for the init's own threads.
 const initThreads = 16
 
+// initEnv is the environment the init starts with: the name it runs as,
+// and its soft memory limit where it has a reserve.
+func initEnv(argv0 string, cfg *nsinit.Config) []string {
+	env := []string{nsinit.EnvInit + "=" + argv0}
+	if cfg != nil && cfg.Reserve > 0 {
+		env = append(env, nsinit.MemLimitEnv(cfg.Reserve))
+	}
+	return env
+}
+
 // initReserve is the memory the init has beside the program's limit
 // (cgroup.Split): enough for its runtime, the report's events, the walk
 // of the writable directories and the bounded reads of the files it
@@ -533,7 +543,7 @@ func (r *runner) startInit(cfg *nsinit.Config, p *pipes, nr *netRun, tr func(str
 		cmd := &exec.Cmd{
 			Path:        bin,
 			Args:        []string{cmp.Or(r.initName, argv0)},
-			Env:         []string{nsinit.EnvInit + "=" + argv0},
+			Env:         initEnv(argv0, r.cfg),
 			Stdin:       p.stdinR,
 			Stdout:      p.stdoutW,
 			Stderr:      p.diagW,

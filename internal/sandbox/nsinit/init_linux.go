@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"path"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -79,6 +78,7 @@ func Main(network NetworkFunc) int {
 	}
 	// pid 1's name (/proc/1/comm) as its argv[0] says, not "exe".
 	_ = os.Unsetenv(EnvInit)
+	_ = os.Unsetenv("GOMEMLIMIT") // the runtime read it at start (Config.Reserve)
 	if len(os.Args) > 0 && os.Args[0] != "" {
 		if name, err := unix.BytePtrFromString(path.Base(os.Args[0])); err == nil {
 			_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0)
@@ -108,12 +108,6 @@ func Main(network NetworkFunc) int {
 		}
 	}
 	trace("config read")
-	if cfg.Reserve > 0 {
-		// The runtime's soft limit: the collector works harder as the
-		// heap nears it, so that the scan of a diff full of big files
-		// (garbage, mostly) stays inside the reserve; see initHeap.
-		debug.SetMemoryLimit(cfg.Reserve * 5 / 8)
-	}
 	layers, err := setupRoot(&cfg)
 	trace("root built")
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/moat-sandbox/moat"
@@ -168,7 +169,8 @@ type Config struct {
 	ProgEnter int `json:"prog_enter,omitempty"`
 	ProgLeave int `json:"prog_leave,omitempty"`
 	// Reserve is the memory in bytes the init has beside the program's
-	// limit; its Go heap is held to a part of it. 0: none.
+	// limit; its Go heap is held to a part of it by the environment the
+	// parent starts it with (MemLimitEnv). 0: none.
 	Reserve int64 `json:"reserve,omitempty"`
 	// Net is the network policy of modes sinkhole and allow, for the
 	// NetworkFunc of an init started as ArgNet; empty: none.
@@ -255,4 +257,15 @@ type Message struct {
 	// ListenerFD of a "listener" message: the init's seccomp notification
 	// descriptor, for the parent to take with pidfd_getfd and serve.
 	ListenerFD int `json:"listener_fd,omitempty"`
+}
+
+// MemLimitEnv is the variable the parent puts in the environment of an
+// init with a reserve (Config.Reserve): the Go runtime's soft memory
+// limit, so that the collector works harder as the heap nears it and the
+// scan of a diff full of big files (garbage, mostly) stays inside the
+// reserve. The environment, not runtime/debug: importing that would make
+// the init initialize after the packages it does not need
+// (TestInitStartsEarly). The init unsets it before anything starts.
+func MemLimitEnv(reserve int64) string {
+	return "GOMEMLIMIT=" + strconv.FormatInt(reserve*5/8, 10)
 }
