@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,13 +67,38 @@ func GC(ctx context.Context) ([]string, error) {
 		}
 		removeRunscCgroups(id)
 		dir := filepath.Join(base, id)
-		_ = unix.Unmount(filepath.Join(dir, "site"), unix.MNT_DETACH)
-		_ = unix.Unmount(filepath.Join(dir, "scratch"), unix.MNT_DETACH)
+		for _, m := range mountsUnder(dir) {
+			_ = unix.Unmount(m, unix.MNT_DETACH)
+		}
 		if err := os.RemoveAll(dir); err == nil {
 			removed = append(removed, "gvisor sandbox "+id)
 		}
 	}
 	return append(removed, gcSkeletons()...), nil
+}
+
+// mountsUnder returns the mount points below dir (site, scratch, shm and
+// whatever a later run's layout adds), the deepest first, so that a
+// crashed run's bundle can be removed whole.
+func mountsUnder(dir string) []string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var ms []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		// Field 5 is the mount point, octal-escaped (\040 for a space):
+		// moat's ids have none of those characters.
+		if strings.HasPrefix(f[4], dir+"/") {
+			ms = append(ms, f[4])
+		}
+	}
+	slices.SortFunc(ms, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
+	return ms
 }
 
 // held reports whether a live run holds the bundle's lock.
