@@ -380,8 +380,8 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p
 		Init:          &no,
 		LogConfig:     container.LogConfig{Type: "none"},
 		Resources: container.Resources{
-			Memory:     lim.Memory + initReserve(initVol),
-			MemorySwap: lim.Memory + initReserve(initVol),
+			Memory:     lim.Memory + ctr.InitReserve,
+			MemorySwap: lim.Memory + ctr.InitReserve,
 			PidsLimit:  &pids,
 			NanoCPUs:   int64(lim.CPUs * 1e9),
 		},
@@ -672,14 +672,4 @@ func spare(owner, created string) bool {
 	}
 	t, err := time.Parse(time.RFC3339Nano, created)
 	return err != nil || time.Since(t) < ctr.OwnerGrace
-}
-
-// initReserve is what the container's memory limit has beyond the
-// program's: the Go init's reserve (ctr.InitReserve), which it lets go
-// for its report once the program is reaped; none for bootstrap.py.
-func initReserve(initVol string) int64 {
-	if initVol == "" {
-		return 0
-	}
-	return ctr.InitReserve
 }

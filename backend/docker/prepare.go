@@ -139,9 +139,10 @@ func (b *Backend) prepare(ctx context.Context, e *engine, spec *moat.Spec, vol s
 		defer cancel()
 		_ = e.cli.ContainerKill(ctx, created.ID, "KILL")
 	})
-	// runc's container processes are the program's and the Go init's:
-	// a memory breach kills the program's alone (ctr.Run.KillProgram).
-	bx.r.KillProgram = bx.vol != "" && !sentry(b.runtimeName(e))
+	// runc's container processes are the program's and the init's (moat's
+	// Go init or bootstrap.py, each with its reserve): a memory breach
+	// kills the program's alone (ctr.Run.KillProgram).
+	bx.r.KillProgram = !sentry(b.runtimeName(e))
 	waitCtx, cancelWait := context.WithCancel(life)
 	bx.stopWait = cancelWait
 	if bx.hj, err = e.cli.ContainerAttach(life, created.ID, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true}); err != nil {
@@ -240,7 +241,7 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 		sess.KernelExecs = true
 	}
 	sess.Guard = guarded(bx.vol, b.runtimeName(e))
-	sess.Reserve = initReserve(bx.vol)
+	sess.Reserve = ctr.InitReserve
 	defer sess.Report(res) // events and findings, whatever the outcome
 	start := time.Now()
 	if sess.Sinkhole() {
@@ -334,7 +335,7 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 			stats.OOMKills = 1
 		}
 	}
-	res.MaxRSSBytes = stats.Peak
+	res.MaxRSSBytes = sess.ProgramPeak(stats.Peak)
 	sess.Fill(res)
 	d, _ := diag.Result()
 	detail := ctr.Note("send", sendErr) + ctr.Note("", protoErr)

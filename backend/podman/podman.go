@@ -323,11 +323,8 @@ func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFil
 		args = append(args, "--tmpfs", fmt.Sprintf("%s:rw,nosuid,nodev,size=%d,U,notmpcopyup,mode=%s", mt.Path, mt.Size, modeOf(mt.Options)))
 	}
 	if m.cgroups {
-		// The Go init's reserve beyond the program's limit (ctr.InitReserve).
-		mem := lim.Memory
-		if initVol != "" {
-			mem += ctr.InitReserve
-		}
+		// The init's reserve beyond the program's limit (ctr.InitReserve).
+		mem := lim.Memory + ctr.InitReserve
 		args = append(args, "--memory", strconv.FormatInt(mem, 10), "--memory-swap", strconv.FormatInt(mem, 10),
 			"--pids-limit", strconv.Itoa(lim.Pids+ctr.InitPids),
 			"--ulimit", fmt.Sprintf("nproc=%d:%d", nproc(lim.Pids), nproc(lim.Pids)))
@@ -657,9 +654,10 @@ func (r *run) start(ctx context.Context) (*box, error) {
 		return nil, fmt.Errorf("podman: %w", err)
 	}
 	bx.life = ctr.NewRun(func() { _, _ = r.b.output(context.Background(), r.m, "kill", "--signal", "KILL", containerName(r.id)) })
-	// A memory breach kills the program's processes alone: the Go init
-	// sends its report (ctr.Run.KillProgram).
-	bx.life.KillProgram = r.goInit
+	// A memory breach kills the program's processes alone: the init
+	// (moat's Go init or bootstrap.py, each with its reserve) sends its
+	// report (ctr.Run.KillProgram).
+	bx.life.KillProgram = true
 	if err := cmd.Start(); err != nil {
 		bx.t.closeAll()
 		os.RemoveAll(dir)
@@ -749,7 +747,7 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 		sess.KernelExecs = true
 	}
 	sess.Guard = r.guard
-	if r.m.cgroups && r.goInit {
+	if r.m.cgroups {
 		sess.Reserve = ctr.InitReserve // in the container's limit (create)
 	}
 	if sinkHelper() {
@@ -802,7 +800,7 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 			stats.OOMKills = 1
 		}
 	}
-	res.MaxRSSBytes = stats.Peak
+	res.MaxRSSBytes = sess.ProgramPeak(stats.Peak)
 	sess.Fill(res)
 	d, _ := bx.diag.Result()
 	// podman refused before the container started: moat's own send may

@@ -382,6 +382,17 @@ wake_r, wake_w = os.pipe()
 os.set_blocking(wake_w, False)
 signal.signal(signal.SIGCHLD, lambda *a: None)
 signal.set_wakeup_fd(wake_w)
+# The init's room for its report (ctrinit's reserve_linux.go): memory held,
+# touched, until the program is reaped, in the container's limit beyond the
+# program's; the program starts at oom_score_adj 1000, so that a program
+# that fills its memory (tmpfs pages outlive their writer) is what the OOM
+# killer takes, never this init.
+reserve = None
+if h.get('reserve'):
+    import mmap
+    reserve = mmap.mmap(-1, h['reserve'], flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    for i in range(0, h['reserve'], mmap.PAGESIZE):
+        reserve[i] = 1
 pid = os.fork()
 if pid == 0:
     try:
@@ -410,6 +421,16 @@ if pid == 0:
                     os.close(fd)
             except OSError:
                 pass
+        if reserve is not None:
+            reserve.close()  # the program's copy of the mapping
+            # Raising one's own score needs no privilege; /proc/self is
+            # this process's own once it is dumpable (above, or here).
+            prctl(4, 1, 0, 0, 0)
+            fd = os.open('/proc/self/oom_score_adj', os.O_WRONLY)
+            try:
+                os.write(fd, b'1000')
+            finally:
+                os.close(fd)
         if h.get('rlimit_as') or h.get('rlimit_nproc'):
             import resource
             if h.get('rlimit_nproc'):
@@ -858,6 +879,8 @@ while True:
         except OSError:
             pass
 marks.append((monotonic_ns(), 'program reaped'))
+if reserve is not None:
+    reserve.close()  # the room for what follows
 send(b'r')
 if REPORT:
     # Everything else is dead: what the hook wrote is in the FIFO.

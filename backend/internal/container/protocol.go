@@ -645,6 +645,15 @@ func (s *Session) Fill(res *moat.Result) {
 	}
 }
 
+// ProgramPeak is the program's share of the container's peak memory: the
+// peak less the init's reserve (Reserve), which the init held, touched,
+// while the program ran and which the container's limit has beyond the
+// program's (InitReserve): the figure a run's MaxRSSBytes reports, held
+// to --memory as on every backend.
+func (s *Session) ProgramPeak(peak int64) int64 {
+	return max(peak-s.Reserve, 0)
+}
+
 // Outcome sets res.Status, ExitCode and Signal from what moat saw: the
 // reason moat stopped the run (if any), the cgroup's counters, and the exit
 // report, through moat.Ending.Classify. It returns an error wrapping
