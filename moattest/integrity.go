@@ -296,6 +296,13 @@ time.sleep(100000)
 		if !hasFinding(res, "credential-access", "") {
 			t.Errorf("status %s: the credential read before the fill went unreported: %+v", res.Status, res.Findings)
 		}
+		if lost := s.opts.Sentry; lost != nil && lost.ReportLostAtLimit != "" && !hasFinding(res, "persistence", "zz-limit.pth") {
+			if !hasFinding(res, "evasion", "the report is incomplete") {
+				t.Errorf("status %s: the walk was lost and the report does not say so: %+v", res.Status, res.Findings)
+			}
+			t.Logf("accepted: the walk lost at the memory limit (%s)", lost.ReportLostAtLimit)
+			return
+		}
 		if !hasFinding(res, "persistence", "zz-limit.pth") {
 			t.Errorf("status %s: the .pth file written before the fill went unreported: %+v", res.Status, res.Findings)
 		}
