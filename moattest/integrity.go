@@ -290,18 +290,21 @@ time.sleep(100000)
 		if !strings.Contains(res.Stdout, "written") {
 			t.Fatalf("status %s (err %v), stdout %q: the file was not written", res.Status, err, res.Stdout)
 		}
-		if res.Status != moat.StatusMemory {
+		switch {
+		case degradedCgroups(res) && res.Status == moat.StatusTimeout:
+			// No cgroup (rootless podman on v1): the memory limit is
+			// RLIMIT_AS, which tmpfs and memfd pages do not count; the
+			// fill ends at the tmpfs's size and the program sleeps.
+		case res.Status != moat.StatusMemory:
 			t.Errorf("status %s (err %v): want memory", res.Status, err)
+		}
+		if lost := s.opts.Sentry; lost != nil && lost.ReportLostAtLimit != "" && hasFinding(res, "evasion", "the report is incomplete") &&
+			(!hasFinding(res, "persistence", "zz-limit.pth") || !hasFinding(res, "credential-access", "")) {
+			t.Logf("accepted: the report lost at the memory limit, and said so (%s)", lost.ReportLostAtLimit)
+			return
 		}
 		if !hasFinding(res, "credential-access", "") {
 			t.Errorf("status %s: the credential read before the fill went unreported: %+v", res.Status, res.Findings)
-		}
-		if lost := s.opts.Sentry; lost != nil && lost.ReportLostAtLimit != "" && !hasFinding(res, "persistence", "zz-limit.pth") {
-			if !hasFinding(res, "evasion", "the report is incomplete") {
-				t.Errorf("status %s: the walk was lost and the report does not say so: %+v", res.Status, res.Findings)
-			}
-			t.Logf("accepted: the walk lost at the memory limit (%s)", lost.ReportLostAtLimit)
-			return
 		}
 		if !hasFinding(res, "persistence", "zz-limit.pth") {
 			t.Errorf("status %s: the .pth file written before the fill went unreported: %+v", res.Status, res.Findings)

@@ -144,13 +144,13 @@ type Sentry struct {
 	// limit-hides cases then accept that one incompleteness, said in the
 	// report, and still want the rest whole.
 	ShmLostAtLimit string
-	// ReportLostAtLimit says why the whole walk of the writable
-	// directories, made by the init inside the user-space kernel, can be
-	// lost when the run ends at its memory limit ("": it cannot): a
-	// Pod's Sentry holds the program's memory and the init's in one limit
-	// the host cannot split, and dies with it. The limit-hides cases then
-	// want the report to say it is incomplete, and the rest (status, the
-	// credential read) as ever.
+	// ReportLostAtLimit says why the report made inside the sandbox (the
+	// walk of the writable directories, or all of it) can be lost when
+	// the run ends at its memory limit ("": it cannot): a Pod's Sentry
+	// holds the program's memory and the init's in one limit the host
+	// cannot split, and dies with it; a micro-VM's guest agent dies with
+	// its guest. The limit-hides cases then want the status and a report
+	// that says it is incomplete.
 	ReportLostAtLimit string
 }
 
