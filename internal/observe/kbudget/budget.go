@@ -243,6 +243,41 @@ func connectHost(addr string) string {
 	return host
 }
 
+// Lost returns a copy of the counts of the events not kept, by kind (a
+// kind's " (repeated)" and " (of interest)" apart): what a sandbox init
+// sends its host, which adds them to its own with Count.
+func (b *Budget) Lost() map[moat.Kind]int {
+	m := make(map[moat.Kind]int, len(b.lost))
+	for k, n := range b.lost {
+		m[k] = n
+	}
+	return m
+}
+
+// Count counts n more events of kind not kept (n <= 0: none). kind is
+// one of Lost's; anything else the caller bounds and names.
+func (b *Budget) Count(kind moat.Kind, n int) {
+	if n <= 0 {
+		return
+	}
+	if b.lost == nil {
+		b.lost = map[moat.Kind]int{}
+	}
+	b.lost[kind] = min(b.lost[kind]+n, 1<<30)
+}
+
+// LostKind reports whether k is a kind Lost may name: a kind of kernel
+// event ([Reserve]'s) alone or with the suffix of repeats or of events
+// of interest. A host checks the counts an init sends with it.
+func LostKind(k moat.Kind) bool {
+	base := strings.TrimSuffix(strings.TrimSuffix(string(k), repeatedSuffix), interestedSuffix)
+	switch moat.Kind(base) {
+	case moat.KindExec, moat.KindExecFailed, moat.KindConnect, moat.KindDenied, moat.KindSocket:
+		return true
+	}
+	return false
+}
+
 // Event returns the "moat" event that counts, by kind, the kernel events
 // dropped (what: whose events, in its detail), and their total; false if
 // none was. It is named "kernel" (a flood of the kernel side: the report's
