@@ -77,16 +77,6 @@ func TestCollectorReserve(t *testing.T) {
 	}
 }
 
-func TestKernelReserves(t *testing.T) {
-	sum := 0
-	for _, k := range []string{"exec", "connect", "exec-failed", "denied"} {
-		sum += KernelReserve(moat.Kind(k))
-	}
-	if sum != kernelReserves {
-		t.Fatalf("reserves sum to %d, want kernelReserves %d", sum, kernelReserves)
-	}
-}
-
 // TestCollectorUntilHello: what a prestarted interpreter's stub does
 // before its hello is not kept, nor counted; the hello and everything
 // after it is, a hello forged later changes nothing.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
+	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 )
 
 // Bounds on what one run records.
@@ -36,9 +37,8 @@ const (
 	// MaxKernelEvents bounds one run's kernel events: the reserves of
 	// their kinds (KernelReserve) and the second reserve of the events
 	// of Interest past them (KernelBudget).
-	MaxKernelEvents   = kernelReserves + MaxKernelInterest
-	kernelReserves    = 1000 // the sum of the KernelReserve of every kind
-	MaxKernelInterest = maxInterestReasons*InterestFirst + maxInterestProcs*InterestPerProcess + maxInterestSampled
+	MaxKernelEvents   = kbudget.MaxEvents
+	MaxKernelInterest = kbudget.MaxInterest
 	// AuditReserve of MaxAuditEvents is kept for the kinds that are rare
 	// and telling (see [Priority]), outside the rate limit, so that a
 	// burst of ordinary opens (pip's own) cannot crowd them out.
@@ -69,22 +69,24 @@ const (
 	MaxResultEvents = 3000
 )
 
-// KernelReserve is how many kernel events of kind k one run keeps (and
-// those of Interest past it, see KernelBudget). The reserves sum to
-// kernelReserves, so that a flood of one kind cannot hide
-// another: failing execve calls from a thread (the cheapest flood) fill
-// their own small reserve and are then counted, and the payload's exec
-// and connect that follow are still kept. Every event over a reserve is
-// counted by kind, and the count is itself a finding.
-func KernelReserve(k moat.Kind) int {
-	switch k {
-	case moat.KindExec, moat.KindConnect:
-		return 400
-	case moat.KindExecFailed:
-		return 50
-	}
-	return 150 // denied, socket, ...
-}
+// The kernel events' budget is package kbudget's, which the sandbox
+// inits import without the rest of this package; here under the names
+// the backends' supervisors use.
+type KernelBudget = kbudget.Budget
+
+// Repeat bounds of a KernelBudget (kbudget.MaxRepeats).
+const (
+	MaxRepeats       = kbudget.MaxRepeats
+	MaxFailedRepeats = kbudget.MaxFailedRepeats
+)
+
+// KernelReserve is kbudget.Reserve: how many kernel events of kind k one
+// run keeps before those of Interest alone.
+func KernelReserve(k moat.Kind) int { return kbudget.Reserve(k) }
+
+// Interest is kbudget.Interest: why ev would make a finding of medium or
+// above on its own, or "".
+func Interest(ev moat.Event) string { return kbudget.Interest(ev) }
 
 // Priority reports whether an audit event is of the rare, telling kinds
 // that AuditReserve keeps apart from the bulk (file opens under system

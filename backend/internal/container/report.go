@@ -17,6 +17,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
+	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 	"github.com/moat-sandbox/moat/internal/observe/xattr"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp/procmem"
 	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
@@ -77,7 +78,6 @@ type report struct {
 	site     string // the site directory the hook is in (HookSite); "" for none
 	execs    bool   // the init was asked to watch execs and connects ('k' frames)
 	kernel   []moat.Event
-	kernelN  [4]int // execs, connects, denied calls, failed execs in kernel
 	home     string
 	plan     *observe.Plan
 	audit    *observe.Collector
@@ -102,6 +102,16 @@ type report struct {
 	// metadata is what the sinkhole serves at the metadata address (its
 	// tokens are the plan's); nil without a sinkhole.
 	metadata *honeytoken.Metadata
+
+	// kernelN counts the 'k' frames kept in kernel, by kind, and
+	// kernelAll in all: within the bounds of kbudget.Budget, which the
+	// init judges them by and so never passes. The frames are moat's
+	// init's (authenticated), bounded all the same. kernelLost counts
+	// what is past them, and what the init's budget counted
+	// (Walks.ExecsLost, each count bounded).
+	kernelN    map[moat.Kind]int
+	kernelAll  int
+	kernelLost kbudget.Budget
 }
 
 func newReport(spec *moat.Spec, start time.Time, p Persona) *report {
@@ -191,25 +201,26 @@ func (r *report) events() ([]moat.Event, int) {
 	evs = append(evs, r.kernel...)
 	dropped += r.dropped
 	var w ctrinit.Walks[[]json.RawMessage]
+	var cut string
 	switch {
 	case r.walksCut:
 		// The init bounds each walk well below this: these walks are
 		// not its own.
-		ev := moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS,
-			Detail: fmt.Sprintf("the init's walks of the writable directories passed the host's cap of %d bytes; no diff of them", maxWalkBytes)}
-		return append(evs, ev, moat.Event{Source: moat.SourceMoat, Kind: moat.KindFSDiffUnavailable, TimeMS: r.endMS, Detail: ev.Detail}), dropped
+		cut = fmt.Sprintf("the init's walks of the writable directories passed the host's cap of %d bytes; no diff of them", maxWalkBytes)
 	case !r.walksEnd:
 		// Killed from outside (a limit, moat's backstop) or the init
 		// itself killed (the kernel's OOM killer takes the largest
 		// process of the container, and a program can make that the
 		// init): what the program wrote, and the witness of the planted
 		// files, are not seen. Said as a finding, not only as an event.
-		ev := moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS,
-			Detail: "the container ended before the init sent its walk of the writable directories: files the program wrote and reads of the planted files are not seen"}
-		return append(evs, ev, moat.Event{Source: moat.SourceMoat, Kind: moat.KindFSDiffUnavailable, TimeMS: r.endMS, Detail: ev.Detail}), dropped
+		cut = "the container ended before the init sent its walk of the writable directories: files the program wrote and reads of the planted files are not seen"
 	case json.Unmarshal(r.walks.Bytes(), &w) != nil:
-		ev := moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS, Detail: "the init's walks of the writable directories are not JSON; no diff of them"}
-		return append(evs, ev, moat.Event{Source: moat.SourceMoat, Kind: moat.KindFSDiffUnavailable, TimeMS: r.endMS, Detail: ev.Detail}), dropped
+		cut = "the init's walks of the writable directories are not JSON; no diff of them"
+	}
+	if cut != "" {
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS, Detail: cut},
+			moat.Event{Source: moat.SourceMoat, Kind: moat.KindFSDiffUnavailable, TimeMS: r.endMS, Detail: cut})
+		return r.kernelDrops(evs, dropped)
 	}
 	for _, c := range []struct{ which, why string }{{"before the program", w.BeforeCut}, {"after the program", w.AfterCut}} {
 		if c.why != "" {
@@ -233,8 +244,12 @@ func (r *report) events() ([]moat.Event, int) {
 		}
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindKernelEventsUnavailable, TimeMS: r.endMS, Detail: "execs and connects seen by the audit hook only: " + why})
 	}
-	if w.ExecsCut > 0 {
-		dropped += int(min(w.ExecsCut, 1<<30))
+	for k, n := range w.ExecsLost {
+		kind := moat.Kind(k)
+		if !kbudget.LostKind(kind) {
+			kind = "unnamed" // not a kind the init's budget names
+		}
+		r.kernelLost.Count(kind, min(n, 1<<30))
 	}
 	before, after := snapshot(w.Before), snapshot(w.After)
 	evs = append(evs, hookTamper(r.dir, r.dir+"/audit", before, after, r.endMS)...)
@@ -267,7 +282,20 @@ func (r *report) events() ([]moat.Event, int) {
 		// What the cut walk did not reach is not gone.
 		fsEvs = slices.DeleteFunc(fsEvs, func(e moat.Event) bool { return e.Kind == "file-deleted" })
 	}
-	return append(evs, fsEvs...), dropped + fsDropped
+	return r.kernelDrops(append(evs, fsEvs...), dropped+fsDropped)
+}
+
+// kernelDrops adds to evs the event that counts the kernel events not
+// kept (by the init's budget or past the host's bounds), if any were, and
+// their number to dropped: as on native, a flood of the kernel side is
+// the report's evasion finding.
+func (r *report) kernelDrops(evs []moat.Event, dropped int) ([]moat.Event, int) {
+	ev, n, ok := r.kernelLost.Event("kernel events")
+	if !ok {
+		return evs, dropped
+	}
+	ev.TimeMS = r.endMS
+	return append(evs, ev), dropped + n
 }
 
 // maxExecFrame bounds one 'k' frame (ctrinit.ExecEvent: a path of up to
@@ -276,81 +304,77 @@ const maxExecFrame = 128 << 10
 
 // execFrame takes one exec or connect the init's seccomp listener saw.
 // The init read it from the caller's memory: the fact of the call is the
-// kernel's, every field is bounded and escaped, and past
-// ctrinit.MaxExecEvents execs (and as many connects, and apart
-// ctrinit.MaxFailedExecEvents execs of files that cannot run) they are
-// only counted.
+// kernel's, every field is bounded and escaped, and the frames are kept
+// within the kernel events' bounds (keepKernel), the rest counted.
 func (r *report) execFrame(body []byte, at int64) {
 	var e ctrinit.ExecEvent
 	if len(body) > maxExecFrame || json.Unmarshal(body, &e) != nil {
 		r.dropped++
 		return
 	}
-	kind, budget := 0, ctrinit.MaxExecEvents
-	switch {
-	case e.Call == "connect":
-		kind = 1
-	case e.Call == "denied":
-		kind = 2
-	case e.Failed:
-		// apart, so that a flood of them keeps no exec that follows out
-		kind, budget = 3, ctrinit.MaxFailedExecEvents
-	}
-	if r.kernelN[kind] >= budget {
-		r.dropped++
-		return
-	}
-	r.kernelN[kind]++
 	if e.PID < 0 || e.PID > 1<<22 {
 		e.PID = 0
 	}
 	if e.PPID < 0 || e.PPID > 1<<22 {
 		e.PPID = 0
 	}
-	if kind == 2 && (e.Name == "socket" || e.Name == "socketpair") {
-		ev := procmem.SocketEvent(e.PID, e.Name, [6]uint64{e.Args[0], e.Args[1], e.Args[2]}, unix.Errno(e.Errno))
+	var ev moat.Event
+	switch {
+	case e.Call == "denied" && (e.Name == "socket" || e.Name == "socketpair"):
+		ev = procmem.SocketEvent(e.PID, e.Name, [6]uint64{e.Args[0], e.Args[1], e.Args[2]}, unix.Errno(e.Errno))
 		ev.TimeMS, ev.PPID = at, e.PPID
-		r.kernel = append(r.kernel, ev)
-		return
-	}
-	if kind == 2 {
+	case e.Call == "denied":
 		name := audit.Clean(e.Name, 40)
 		errno := "errno " + strconv.Itoa(e.Errno)
 		if e.Errno > 0 && e.Errno < 4096 {
 			errno = unix.ErrnoName(unix.Errno(e.Errno))
 		}
-		r.kernel = append(r.kernel, moat.Event{Source: moat.SourceKernel, Kind: moat.KindDenied, TimeMS: at, PID: e.PID, PPID: e.PPID, Name: name,
-			Detail: fmt.Sprintf("returned %s; args %#x %#x", errno, e.Args[0], e.Args[1])})
-		return
-	}
-	if kind == 1 {
+		ev = moat.Event{Source: moat.SourceKernel, Kind: moat.KindDenied, TimeMS: at, PID: e.PID, PPID: e.PPID, Name: name,
+			Detail: fmt.Sprintf("returned %s; args %#x %#x", errno, e.Args[0], e.Args[1])}
+	case e.Call == "connect":
 		addr, path := procmem.ParseSockaddr(e.Sockaddr[:min(len(e.Sockaddr), ctrinit.MaxSockaddr)])
 		if addr == "" && path == "" {
-			r.kernelN[kind]--
-			return // a family with no address moat reads (netlink, ...)
+			return // a family with no address moat reads (netlink, ...): the init sends none
 		}
-		ev := moat.Event{Source: moat.SourceKernel, Kind: moat.KindConnect, TimeMS: at, PID: e.PID, PPID: e.PPID, Name: "connect", Addr: addr, Path: path}
+		ev = moat.Event{Source: moat.SourceKernel, Kind: moat.KindConnect, TimeMS: at, PID: e.PID, PPID: e.PPID, Name: "connect", Addr: addr, Path: path}
 		if e.Note != "" {
 			ev.Detail = audit.Clean(e.Note, 100)
 		}
+	default:
+		ev = moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, TimeMS: at, PID: e.PID, PPID: e.PPID, Name: "execve",
+			Path: audit.CleanPath(e.Path, audit.MaxPath), Detail: audit.Clean(e.Argv, 2000)}
+		if e.Call == "execveat" {
+			ev.Name = "execveat"
+		}
+		if e.Failed {
+			ev.Kind = moat.KindExecFailed
+		}
+		if isSHA256(e.SHA256) {
+			ev.SHA256 = e.SHA256
+		}
+		if e.Note != "" {
+			ev.Detail += " (" + audit.Clean(e.Note, 300) + ")"
+		}
+	}
+	if r.keepKernel(ev.Kind) {
 		r.kernel = append(r.kernel, ev)
-		return
 	}
-	ev := moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, TimeMS: at, PID: e.PID, PPID: e.PPID, Name: "execve",
-		Path: audit.CleanPath(e.Path, audit.MaxPath), Detail: audit.Clean(e.Argv, 2000)}
-	if e.Call == "execveat" {
-		ev.Name = "execveat"
+}
+
+// keepKernel reports whether one more 'k' frame of kind k is kept: within
+// what kbudget.Budget keeps of a kind (its reserve and at most the whole
+// second reserve) and kbudget.MaxEvents in all. Else it is counted.
+func (r *report) keepKernel(k moat.Kind) bool {
+	if r.kernelN == nil {
+		r.kernelN = map[moat.Kind]int{} // k is one of the five kinds execFrame makes
 	}
-	if e.Failed {
-		ev.Kind = moat.KindExecFailed
+	if r.kernelAll >= kbudget.MaxEvents || r.kernelN[k] >= kbudget.Reserve(k)+kbudget.MaxInterest {
+		r.kernelLost.Count(k, 1)
+		return false
 	}
-	if isSHA256(e.SHA256) {
-		ev.SHA256 = e.SHA256
-	}
-	if e.Note != "" {
-		ev.Detail += " (" + audit.Clean(e.Note, 300) + ")"
-	}
-	r.kernel = append(r.kernel, ev)
+	r.kernelN[k]++
+	r.kernelAll++
+	return true
 }
 
 // witnessEvents turns what the init's witness saw into events: only

@@ -1,11 +1,15 @@
 package container
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
+	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 )
 
 func kinds(evs []moat.Event, kind string) []string {
@@ -78,5 +82,52 @@ func TestProgramsOwn(t *testing.T) {
 	got := programsOwn(evs)
 	if len(got) != 3 || got[0].Name != "mount" || got[1].Path != "/proc/self/exe" || got[2].Path != "/bin/sh" {
 		t.Errorf("kept %+v", got)
+	}
+}
+
+// TestKernelFramesBounded: the host keeps the init's 'k' frames within
+// the kernel events' budget whatever the init sends (an init that judged
+// nothing: 3,000 exec frames), and adds the counts the init's budget
+// sends (Walks.ExecsLost), bounded and named, to its own: one "kernel"
+// event, the evasion finding's, and the total in the drop count.
+func TestKernelFramesBounded(t *testing.T) {
+	t.Setenv("MOAT_EVENTS", "")
+	r := newReport(&moat.Spec{}, time.Now(), NewPersona(""))
+	for i := range 3000 {
+		b, _ := json.Marshal(ctrinit.ExecEvent{PID: 7, Call: "execve", Path: "/bin/true", Argv: fmt.Sprintf("true %d", i)})
+		r.frame('k', b, 1)
+	}
+	b, _ := json.Marshal(ctrinit.ExecEvent{PID: 9, Call: "connect", Sockaddr: []byte{2, 0, 0x11, 0x5c, 203, 0, 113, 9}})
+	r.frame('k', b, 1)
+	walks, _ := json.Marshal(map[string]any{"before": []any{}, "after": []any{}, "execs_on": true,
+		"execs_lost": map[string]int{"exec-failed": 4000, "connect (of interest)": 1 << 40, "x\nforged 9": 5}})
+	r.frame('f', walks, 1)
+	r.frame('f', nil, 2)
+	evs, dropped := r.events()
+	kept, connect := 0, false
+	var kernel []moat.Event
+	for _, e := range evs {
+		if e.Source == moat.SourceKernel && e.Kind == moat.KindExec {
+			kept++
+		}
+		connect = connect || e.Kind == moat.KindConnect && e.Addr == "203.0.113.9:4444"
+		if e.Source == moat.SourceMoat && e.Kind == moat.KindEvents {
+			kernel = append(kernel, e)
+		}
+	}
+	if kept > kbudget.MaxEvents || !connect {
+		t.Errorf("kept %d exec frames (at most %d), the connect %v", kept, kbudget.MaxEvents, connect)
+	}
+	if len(kernel) != 1 || kernel[0].Name != string(moat.SourceKernel) {
+		t.Fatalf("drop events %+v: want one of the kernel", kernel)
+	}
+	d := kernel[0].Detail
+	for _, want := range []string{"exec " + fmt.Sprint(3000-kept), "exec-failed 4000", "connect (of interest) 1073741824", "unnamed 5"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("drop event %q: no %q", d, want)
+		}
+	}
+	if want := 3000 - kept + 4000 + 1<<30 + 5; dropped < want {
+		t.Errorf("%d dropped, want at least %d", dropped, want)
 	}
 }

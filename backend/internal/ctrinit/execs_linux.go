@@ -1,6 +1,7 @@
 package ctrinit
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -15,6 +16,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
@@ -44,14 +47,16 @@ import (
 
 // execWatch serves the exec listener.
 type execWatch struct {
-	fd      int
-	own     int  // the init's own starts of the program still to come (the shim's exec)
-	guard   bool // the filter is the guard (Header.Guard)
-	report  bool // send the 'k' frames (Report.Execs)
-	mu      sync.Mutex
-	sent    [4]int // execs, connects, denied calls, failed execs: each kind has its own budget
-	dropped int64
-	hashes  fileHashes // served by one goroutine: no lock
+	fd     int
+	own    int  // the init's own starts of the program still to come (the shim's exec)
+	guard  bool // the filter is the guard (Header.Guard)
+	report bool // send the 'k' frames (Report.Execs)
+	mu     sync.Mutex
+	// budget judges each event before it is sent (kbudget, as native's
+	// supervisor does): each kind within its reserve, those of interest
+	// past it, the rest counted (Walks.ExecsLost).
+	budget kbudget.Budget
+	hashes fileHashes // served by one goroutine: no lock
 }
 
 func (w *execWatch) serve(in *initProc) {
@@ -72,51 +77,114 @@ func (w *execWatch) serve(in *initProc) {
 			keep := name != "clone3" || !seccomp.Clone3Probe(n) // read before the answer
 			_ = seccomp.Respond(w.fd, n.ID, errno)
 			if ev.PID != self && keep {
-				w.emit(in, 2, ev)
+				w.emit(in, ev)
 			}
 			continue
 		}
 		ev := w.read(n)
 		// Answered only after the read: the caller waits until then.
 		_ = seccomp.Respond(w.fd, n.ID, 0)
-		kind := 0
 		if ev.Call == "connect" {
-			kind = 1
 			if ev.Sockaddr == nil {
 				continue // AF_UNSPEC (a disconnect) or no address
 			}
 		} else if ev.PPID == self && w.own > 0 {
 			w.own--
 			continue
-		} else if ev.Failed {
-			kind = 3
 		}
-		w.emit(in, kind, ev)
+		w.emit(in, ev)
 	}
 }
 
-// emit sends ev, of budget kind, as a 'k' frame, or counts it past its
-// budget; nothing without the report.
-func (w *execWatch) emit(in *initProc, kind int, ev ExecEvent) {
+// emit sends ev as a 'k' frame if the budget keeps it, or counts it;
+// nothing without the report.
+func (w *execWatch) emit(in *initProc, ev ExecEvent) {
 	if !w.report {
 		return
 	}
+	j, ok := judged(ev)
+	if !ok {
+		return // an address the host does not read: it would record nothing
+	}
 	w.mu.Lock()
-	budget := MaxExecEvents
-	if kind == 3 {
-		budget = MaxFailedExecEvents
-	}
-	keep := w.sent[kind] < budget
-	if keep {
-		w.sent[kind]++
-	} else {
-		w.dropped++
-	}
+	keep := w.budget.Keep(j)
 	w.mu.Unlock()
 	if keep {
 		b, _ := json.Marshal(ev)
 		in.send('k', b)
 	}
+}
+
+// judged is ev as the budget judges it: the kind, process, path, command
+// line or address the host records of it (container's execFrame), read
+// as the host reads them; false for a connect to an address of a family
+// the host does not read.
+func judged(ev ExecEvent) (moat.Event, bool) {
+	j := moat.Event{Source: moat.SourceKernel, PID: ev.PID, PPID: ev.PPID, Name: ev.Call}
+	switch {
+	case ev.Call == "denied":
+		j.Kind, j.Name = moat.KindDenied, ev.Name
+		if ev.Name == "socket" || ev.Name == "socketpair" {
+			j.Kind = moat.KindSocket
+		}
+	case ev.Call == "connect":
+		j.Kind = moat.KindConnect
+		var ok bool
+		if j.Addr, j.Path, ok = sockaddr(ev.Sockaddr); !ok {
+			return j, false
+		}
+	default:
+		j.Kind, j.Path, j.Detail = moat.KindExec, ev.Path, ev.Argv
+		if ev.Failed {
+			j.Kind = moat.KindExecFailed
+		}
+	}
+	return j, true
+}
+
+// sockaddr names a connect's address for the budget: "a.b.c.d:port" for
+// inet (and inet6 that maps one), "[h:h:h:h:h:h:h:h]:port" for inet6 (not
+// shortened: the budget needs only the host and whether it is loopback,
+// and the host names it itself), the path of a unix socket; false for
+// another family or a short address, which the host does not read either
+// (procmem.ParseSockaddr). Plain string work: net/netip is not for the
+// init (package doc).
+func sockaddr(b []byte) (addr, path string, ok bool) {
+	if len(b) < 2 {
+		return "", "", false
+	}
+	port := func() string { return strconv.Itoa(int(binary.BigEndian.Uint16(b[2:4]))) }
+	v4 := func(ip []byte) string {
+		return strconv.Itoa(int(ip[0])) + "." + strconv.Itoa(int(ip[1])) + "." + strconv.Itoa(int(ip[2])) + "." + strconv.Itoa(int(ip[3]))
+	}
+	switch binary.LittleEndian.Uint16(b) {
+	case unix.AF_INET:
+		if len(b) >= 8 {
+			return v4(b[4:8]) + ":" + port(), "", true
+		}
+	case unix.AF_INET6:
+		if len(b) >= 24 {
+			ip := b[8:24]
+			if string(ip[:12]) == "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff" {
+				return v4(ip[12:]) + ":" + port(), "", true
+			}
+			g := make([]string, 8)
+			for i := range g {
+				g[i] = strconv.FormatUint(uint64(binary.BigEndian.Uint16(ip[2*i:])), 16)
+			}
+			return "[" + strings.Join(g, ":") + "]:" + port(), "", true
+		}
+	case unix.AF_UNIX:
+		p := b[2:]
+		if len(p) > 0 && p[0] == 0 {
+			return "", "@" + string(p[1:]), true // abstract
+		}
+		if i := bytes.IndexByte(p, 0); i >= 0 {
+			p = p[:i]
+		}
+		return "", string(p), true
+	}
+	return "", "", false
 }
 
 // ids reads the thread group and parent of thread tid from /proc (0 for
@@ -274,12 +342,16 @@ func (h *fileHashes) sum(f *os.File) (sum string, failed bool) {
 // keeps the moat package out of the init).
 const cwdUnnamed = "<cwd not named>"
 
-// cut is how many execs and connects were only counted.
-func (w *execWatch) cut() int64 {
+// lost is what the budget only counted, by kind (Walks.ExecsLost).
+func (w *execWatch) lost() map[string]int {
 	if w == nil {
-		return 0
+		return nil
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.dropped
+	m := map[string]int{}
+	for k, n := range w.budget.Lost() {
+		m[string(k)] = n
+	}
+	return m
 }

@@ -1065,7 +1065,7 @@ func (in *initProc) sendWalks() {
 	after, afterCut := walk(rep, deadline)
 	ws := in.witnessed
 	ws.Before, ws.After, ws.BeforeCut, ws.AfterCut, ws.AuditCut = in.before, after, in.beforeCut, afterCut, in.auditCut
-	ws.ExecsOn, ws.ExecsOff, ws.ExecsCut = in.execs != nil, in.execsOff, in.execs.cut()
+	ws.ExecsOn, ws.ExecsOff, ws.ExecsLost = in.execs != nil, in.execsOff, in.execs.lost()
 	ws.Outlived = in.outlived
 	b, _ := json.Marshal(ws)
 	_, _ = framer{in, 'f'}.Write(b)

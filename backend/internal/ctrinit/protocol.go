@@ -312,10 +312,11 @@ type Walks[E any] struct {
 	AfterCut  string `json:"after_cut,omitempty"`
 	AuditCut  int64  `json:"audit_cut,omitempty"`
 	// The kernel witness of execs (Report.Execs): on, or why it is off,
-	// and how many execs it only counted.
-	ExecsOn  bool   `json:"execs_on,omitempty"`
-	ExecsOff string `json:"execs_off,omitempty"`
-	ExecsCut int64  `json:"execs_cut,omitempty"`
+	// and the events its budget only counted, by kind (kbudget.Budget's
+	// Lost; the host bounds them, kbudget.LostKind).
+	ExecsOn   bool           `json:"execs_on,omitempty"`
+	ExecsOff  string         `json:"execs_off,omitempty"`
+	ExecsLost map[string]int `json:"execs_lost,omitempty"`
 	// The witness of the planted files: on (the number of files watched)
 	// or why not, and the files it saw read and altered.
 	WitnessOn  int      `json:"witness_on,omitempty"`
@@ -416,16 +417,12 @@ type ExecEvent struct {
 	Sockaddr []byte `json:"sockaddr,omitempty"`
 }
 
-// MaxExecEvents bounds the execs of one run, and the connects and the
-// denied calls apart; past it they are only counted (Walks.ExecsCut).
-const MaxExecEvents = 2000
-
-// MaxFailedExecEvents bounds the execs of files that do not exist or
-// cannot run (ExecEvent.Failed), apart from MaxExecEvents: failing execve
-// calls from a thread are the cheapest flood, and in the execs' budget
-// they hid the payload's exec that followed. As native's reserve
-// (observe.KernelReserve), above the report's flood threshold.
-const MaxFailedExecEvents = 50
+// The 'k' frames of one run are within the kernel events' budget
+// (kbudget.Budget, as native's): each kind within its reserve, the events
+// that would make a finding on their own (kbudget.Interest) kept past it,
+// loops counted as repeats; at most kbudget.MaxEvents frames, the rest
+// counted by kind (Walks.ExecsLost). A flood of distinct commands, hosts
+// or failing execs cannot hide the payload that follows.
 
 // MaxSockaddr bounds ExecEvent.Sockaddr.
 const MaxSockaddr = 128

