@@ -298,9 +298,9 @@ time.sleep(100000)
 		case res.Status != moat.StatusMemory:
 			t.Errorf("status %s (err %v): want memory", res.Status, err)
 		}
-		if lost := s.opts.Sentry; lost != nil && lost.ReportLostAtLimit != "" && hasFinding(res, "evasion", "the report is incomplete") &&
+		if lost := s.opts.ReportLostAtLimit; lost != "" && hasFinding(res, "evasion", "the report is incomplete") &&
 			(!hasFinding(res, "persistence", "zz-limit.pth") || !hasFinding(res, "credential-access", "")) {
-			t.Logf("accepted: the report lost at the memory limit, and said so (%s)", lost.ReportLostAtLimit)
+			t.Logf("accepted: the report lost at the memory limit, and said so (%s)", lost)
 			return
 		}
 		if !hasFinding(res, "credential-access", "") {

@@ -77,6 +77,15 @@ type Options struct {
 	// kernel, for backends that run it on a user-space kernel (gVisor);
 	// nil for every other backend.
 	Sentry *Sentry
+	// ReportLostAtLimit says why the report made inside the sandbox (the
+	// walk of the writable directories, or all of it) can be lost when
+	// the run ends at its memory limit ("": it cannot): native on cgroup v2
+	// keeps one group for the program and its init; a Pod's Sentry
+	// holds the program's memory and the init's in one limit the host
+	// cannot split, and dies with it; a micro-VM's guest agent dies with
+	// its guest. The limit-hides cases then want the status and a report
+	// that says it is incomplete.
+	ReportLostAtLimit string
 	// Serial runs every case alone, none in parallel: for a backend whose
 	// runs are heavy (a VM under emulation), where parallel cases would
 	// only queue for the CPU and overrun their bounds. The concurrency
@@ -144,14 +153,6 @@ type Sentry struct {
 	// limit-hides cases then accept that one incompleteness, said in the
 	// report, and still want the rest whole.
 	ShmLostAtLimit string
-	// ReportLostAtLimit says why the report made inside the sandbox (the
-	// walk of the writable directories, or all of it) can be lost when
-	// the run ends at its memory limit ("": it cannot): a Pod's Sentry
-	// holds the program's memory and the init's in one limit the host
-	// cannot split, and dies with it; a micro-VM's guest agent dies with
-	// its guest. The limit-hides cases then want the status and a report
-	// that says it is incomplete.
-	ReportLostAtLimit string
 }
 
 // A testCase is one subtest of the suite.

@@ -92,10 +92,10 @@ func TestKubernetes(t *testing.T) {
 		cases = append(cases, c)
 	}
 	moattest.Run(t, func() moat.Backend { return newBackend() }, moattest.Options{
-		Layers:    []string{"engine", "runtime", "init", "user", "capabilities", "no-new-privs", "seccomp", "read-only-rootfs", "network", "disk", "limits", "timeout", "output-limit", "service-account", "pod-deadline"},
-		Container: &moattest.Container{ExtraDevices: []string{"tty", "ptmx", "pts", "fuse", "net", "mqueue", "core", "console"}, SuidRoot: true, Shell: true},
-		Sentry: &moattest.Sentry{Leftovers: leftovers, MemoryOverhead: 64 << 20,
-			ReportLostAtLimit: "a gVisor Pod's Sentry holds the program and moat's init in the Pod's one memory limit, and dies at it with both (SECURITY.md)"},
+		Layers:            []string{"engine", "runtime", "init", "user", "capabilities", "no-new-privs", "seccomp", "read-only-rootfs", "network", "disk", "limits", "timeout", "output-limit", "service-account", "pod-deadline"},
+		Container:         &moattest.Container{ExtraDevices: []string{"tty", "ptmx", "pts", "fuse", "net", "mqueue", "core", "console"}, SuidRoot: true, Shell: true},
+		Sentry:            &moattest.Sentry{Leftovers: leftovers, MemoryOverhead: 64 << 20},
+		ReportLostAtLimit: "a gVisor Pod's Sentry holds the program and moat's init in the Pod's one memory limit, and dies at it with both (SECURITY.md)",
 		// A run's Pod is scheduled, its init container receives moat, its
 		// container starts, and it is deleted and waited for, before and
 		// after the program's own time (which the timeout counts from its

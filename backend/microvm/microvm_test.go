@@ -37,9 +37,9 @@ func newBackend() moat.Backend { return &microvm.Backend{} }
 // host.
 func options(emulated bool) moattest.Options {
 	o := moattest.Options{
-		Layers: []string{"microvm", "guest-kernel", "read-only-runtime", "vmm", "channel", "disk", "network-none", "seccomp", "user", "cgroup-v2", "rlimits", "timeout", "output-limit", "behaviour-report"},
-		Sentry: &moattest.Sentry{Leftovers: microvm.Leftovers,
-			ReportLostAtLimit: "the guest's agent makes the report, and a program that fills the guest's memory can end the guest first (SECURITY.md)"},
+		Layers:            []string{"microvm", "guest-kernel", "read-only-runtime", "vmm", "channel", "disk", "network-none", "seccomp", "user", "cgroup-v2", "rlimits", "timeout", "output-limit", "behaviour-report"},
+		Sentry:            &moattest.Sentry{Leftovers: microvm.Leftovers},
+		ReportLostAtLimit: "the guest's agent makes the report, and a program that fills the guest's memory can end the guest first (SECURITY.md)",
 	}
 	if emulated {
 		o.Serial, o.StartBound, o.ProgramStart = true, 90*time.Second, 20*time.Second
