@@ -64,7 +64,7 @@ func wantFlooded(t *testing.T, res *moat.Result, wants [][3]string) {
 
 // TestCorpusFloods: a flood of distinct commands, hosts or long failing
 // execs does not hide the payload that follows, on the backends whose
-// kernel events share kbudget.Budget (observe.KernelBudget).
+// kernel events share kbudget.Budget (kbudget.Budget).
 func TestCorpusFloods(t *testing.T) {
 	for _, bk := range []struct {
 		name string

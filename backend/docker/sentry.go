@@ -13,7 +13,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	sentrylog "github.com/moat-sandbox/moat/backend/internal/sentry"
-	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 )
 
 // gVisor as Docker's runtime (gVisor's --image) refuses the init's seccomp
@@ -108,7 +108,7 @@ type sentryTail struct {
 	keepDone     chan struct{}
 	kept         bytes.Buffer // written by sentrylog.KeepWithin until keepDone
 	cut          int
-	budget       observe.KernelBudget // KeepWithin's judgement of execs and connects
+	budget       kbudget.Budget // KeepWithin's judgement of execs and connects
 }
 
 func newSentryTail(dir, id string, start time.Time) *sentryTail {
@@ -179,7 +179,7 @@ func (t *sentryTail) events() (evs []moat.Event, dropped int, off string) {
 	if t.full {
 		cut++ // runsc may have lost lines it could not write
 	}
-	evs, dropped = sentrylog.Parse(&t.kept, t.start, observe.MaxKernelEvents, sentrylog.Options{})
+	evs, dropped = sentrylog.Parse(&t.kept, t.start, kbudget.MaxEvents, sentrylog.Options{})
 	if ev, ok := sentrylog.CutEvent(cut); ok {
 		evs = append(evs, ev)
 	}

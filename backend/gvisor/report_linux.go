@@ -19,6 +19,7 @@ import (
 	"github.com/moat-sandbox/moat/backend/internal/sentry"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
+	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 	"github.com/moat-sandbox/moat/internal/observe/xattr"
 	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 	moatreport "github.com/moat-sandbox/moat/report"
@@ -347,7 +348,7 @@ func (r *runner) straceEvents() ([]moat.Event, int) {
 	if r.sentry == nil {
 		return nil, 0
 	}
-	evs, dropped := sentry.Parse(bytes.NewReader(r.sentry.kept.Bytes()), r.rep.start, observe.MaxKernelEvents,
+	evs, dropped := sentry.Parse(bytes.NewReader(r.sentry.kept.Bytes()), r.rep.start, kbudget.MaxEvents,
 		sentry.Options{Cwd: workDir, Hash: r.execHash, Init: r.rep.shm != ""})
 	if ev, ok := sentry.CutEvent(r.sentry.cut); ok {
 		evs = append(evs, ev)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat/backend/internal/sentry"
-	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 )
 
 // sentryLog takes the Sentry's debug log (runsc --debug --strace) through
@@ -29,7 +29,7 @@ type sentryLog struct {
 	cut  int // lines past sentry.MaxBytes
 	// budget judges the trace's execs and connects as they are read
 	// (sentry.KeepWithin): a flood of them is counted, not kept
-	budget observe.KernelBudget
+	budget kbudget.Budget
 	once   sync.Once
 }
 

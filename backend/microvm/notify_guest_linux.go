@@ -17,7 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp/procmem"
 )
@@ -150,8 +150,8 @@ type guestKernel struct {
 
 	mu     sync.Mutex
 	events []moat.Event
-	budget observe.KernelBudget // within its kinds' reserves
-	first  bool                 // the agent's exec of the interpreter was seen
+	budget kbudget.Budget // within its kinds' reserves
+	first  bool           // the agent's exec of the interpreter was seen
 	hashes map[string]string
 }
 
@@ -250,7 +250,7 @@ func (k *guestKernel) execTarget(f *os.File, err error) (sum string, failed bool
 	return sum, false
 }
 
-// keep records ev within its kind's reserve (observe.KernelBudget).
+// keep records ev within its kind's reserve (kbudget.Budget).
 func (k *guestKernel) keep(ev moat.Event) {
 	k.mu.Lock()
 	defer k.mu.Unlock()

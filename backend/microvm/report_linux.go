@@ -14,6 +14,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
+	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 	moatreport "github.com/moat-sandbox/moat/report"
 )
 
@@ -30,7 +31,7 @@ import (
 // Bounds on what the host takes of the guest's report.
 const (
 	maxReportBytes = 16 << 20
-	maxGuestEvents = observe.MaxAuditEvents + observe.MaxFSEvents + observe.MaxKernelEvents + egress.MaxEvents + 64
+	maxGuestEvents = observe.MaxAuditEvents + observe.MaxFSEvents + kbudget.MaxEvents + egress.MaxEvents + 64
 )
 
 // hostReport is one run's report on the host; nil with Spec.NoReport.

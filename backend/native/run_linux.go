@@ -28,6 +28,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
+	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/internal/sandbox/osthread"
@@ -134,7 +135,7 @@ type runner struct {
 	sawEvents     bool                 // an "events" message came: the init finished its report
 	metadata      *honeytoken.Metadata // served by the sinkhole; nil without one or without a report
 	kernelEvents  []moat.Event         // from the seccomp listener (notify_linux.go)
-	kernelBudget  observe.KernelBudget // per-kind reserves of kernelEvents
+	kernelBudget  kbudget.Budget       // per-kind reserves of kernelEvents
 	firstPid      int                  // host pid of the process moat started (Spec.Launcher)
 	notifyWG      sync.WaitGroup
 	notifyErr     error

@@ -26,7 +26,6 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
-	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 )
 
 // Bounds on what one run records.
@@ -34,11 +33,6 @@ const (
 	MaxAuditEvents = 2000
 	AuditRate      = 200 // per second, sustained
 	AuditBurst     = 500
-	// MaxKernelEvents bounds one run's kernel events: the reserves of
-	// their kinds (KernelReserve) and the second reserve of the events
-	// of Interest past them (KernelBudget).
-	MaxKernelEvents   = kbudget.MaxEvents
-	MaxKernelInterest = kbudget.MaxInterest
 	// AuditReserve of MaxAuditEvents is kept for the kinds that are rare
 	// and telling (see [Priority]), outside the rate limit, so that a
 	// burst of ordinary opens (pip's own) cannot crowd them out.
@@ -68,25 +62,6 @@ const (
 	// EventsDropped. Findings are drawn from all events.
 	MaxResultEvents = 3000
 )
-
-// The kernel events' budget is package kbudget's, which the sandbox
-// inits import without the rest of this package; here under the names
-// the backends' supervisors use.
-type KernelBudget = kbudget.Budget
-
-// Repeat bounds of a KernelBudget (kbudget.MaxRepeats).
-const (
-	MaxRepeats       = kbudget.MaxRepeats
-	MaxFailedRepeats = kbudget.MaxFailedRepeats
-)
-
-// KernelReserve is kbudget.Reserve: how many kernel events of kind k one
-// run keeps before those of Interest alone.
-func KernelReserve(k moat.Kind) int { return kbudget.Reserve(k) }
-
-// Interest is kbudget.Interest: why ev would make a finding of medium or
-// above on its own, or "".
-func Interest(ev moat.Event) string { return kbudget.Interest(ev) }
 
 // Priority reports whether an audit event is of the rare, telling kinds
 // that AuditReserve keeps apart from the bulk (file opens under system

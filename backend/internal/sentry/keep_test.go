@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 )
 
 // Lines as runsc 20221219 writes them at debug level: the trace, the
@@ -71,12 +71,12 @@ func TestKeepWithinFlood(t *testing.T) {
 		io.WriteString(w, payloadExec+payloadRan+strings.Replace(payloadConn, "[   1:   1]", "[  43:  43]", 1))
 		w.Close()
 	}
-	keep := func(b *observe.KernelBudget) (evs []moat.Event, kept, cut int) {
+	keep := func(b *kbudget.Budget) (evs []moat.Event, kept, cut int) {
 		r, w := io.Pipe()
 		go write(w)
 		var buf bytes.Buffer
 		KeepWithin(r, &buf, &cut, b)
-		evs, _ = Parse(bytes.NewReader(buf.Bytes()), time.Date(2026, 12, 6, 8, 25, 57, 0, time.Local), observe.MaxKernelEvents, Options{})
+		evs, _ = Parse(bytes.NewReader(buf.Bytes()), time.Date(2026, 12, 6, 8, 25, 57, 0, time.Local), kbudget.MaxEvents, Options{})
 		return evs, buf.Len(), cut
 	}
 	payload := func(evs []moat.Event) (shell, conn bool) {
@@ -86,11 +86,11 @@ func TestKeepWithinFlood(t *testing.T) {
 		}
 		return
 	}
-	var b observe.KernelBudget
+	var b kbudget.Budget
 	evs, kept, cut := keep(&b)
 	shell, conn := payload(evs)
 	ev, n, ok := b.Event("x")
-	if cut != 0 || !shell || !conn || kept > 8<<20 || !ok || n < 2500-observe.KernelReserve(moat.KindExecFailed) ||
+	if cut != 0 || !shell || !conn || kept > 8<<20 || !ok || n < 2500-kbudget.Reserve(moat.KindExecFailed) ||
 		!strings.Contains(ev.Detail, "exec-failed") || !strings.Contains(ev.Detail, "connect") {
 		t.Errorf("within a budget: cut %d, kept %d KiB, payload exec %v connect %v; the budget's drops %d %+v", cut, kept>>10, shell, conn, n, ev)
 	}

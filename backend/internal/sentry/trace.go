@@ -30,8 +30,8 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
-	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
@@ -117,7 +117,7 @@ var (
 // and connect events in it, and the calls the OCI profile refused (kind
 // denied, named by native's deny list), stamped relative to start (the
 // log's clock is the host's local time), at most max and each kind
-// within its observe.KernelReserve; dropped counts the rest. An exec's
+// within its kbudget.Reserve; dropped counts the rest. An exec's
 // path is whole: execveat's from the directory the Sentry names for its
 // descriptor (AT_EMPTY_PATH: /proc/self/fd/N, what it runs, the file in
 // its detail), a relative one from the caller's working directory where
@@ -128,11 +128,11 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 	var rel []pendingExec    // exec events whose path is relative to a working directory
 	full := map[int]string{} // an exec event's whole path, before it is cut
 	seq := 0
-	// Each kind within its reserve (observe.KernelReserve), as native's
+	// Each kind within its reserve (kbudget.Reserve), as native's
 	// and the micro-VM's kernel events: a flood of one kind (sockets of a
 	// family the Sentry lacks, the cheapest) cannot crowd out the exec and
 	// connect that follow; all within max.
-	budget := observe.KernelBudget{Max: max}
+	budget := kbudget.Budget{Max: max}
 	add := func(ev moat.Event) {
 		if budget.Keep(ev) {
 			evs = append(evs, ev)
@@ -522,7 +522,7 @@ func lazyRE(expr string) func() *regexp.Regexp {
 func Keep(r io.Reader, kept *bytes.Buffer, cut *int) { KeepWithin(r, kept, cut, nil) }
 
 // KeepWithin is Keep with the trace's execs and connects judged as they
-// are read, each within b (observe.KernelBudget, as Parse judges them
+// are read, each within b (kbudget.Budget, as Parse judges them
 // again): an exec's entry is held until its exit says whether it ran,
 // then both lines are kept or counted in b; a connect's entry is kept or
 // counted, its exit (which Parse does not read) never kept. So a flood of
@@ -530,7 +530,7 @@ func Keep(r io.Reader, kept *bytes.Buffer, cut *int) { KeepWithin(r, kept, cut, 
 // distinct hosts) costs b's counts, not the bound, and cannot push what
 // follows past MaxBytes; b's Event is the flood's. With b nil every
 // trace line is kept, within MaxBytes.
-func KeepWithin(r io.Reader, kept *bytes.Buffer, cut *int, b *observe.KernelBudget) {
+func KeepWithin(r io.Reader, kept *bytes.Buffer, cut *int, b *kbudget.Budget) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	long := false
 	more := false         // the last line kept was of the trace: its message may go on
@@ -583,14 +583,14 @@ func KeepWithin(r io.Reader, kept *bytes.Buffer, cut *int, b *observe.KernelBudg
 	}
 }
 
-// KeptWhat names, in the event of a KernelBudget given to KeepWithin
+// KeptWhat names, in the event of a kbudget.Budget given to KeepWithin
 // (its Event), the events it counted.
 const KeptWhat = "execs and connects of the Sentry's trace, judged as it was written"
 
 // judge holds each task's exec entry until its exit, and judges execs
 // and connects within b (KeepWithin).
 type judge struct {
-	b    *observe.KernelBudget
+	b    *kbudget.Budget
 	keep func([]byte)
 	held map[string][]byte // task ("tgid:tid") → its exec entry's lines
 	// last is the message the next line (a raw newline's) goes on: a

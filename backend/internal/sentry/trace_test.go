@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 )
 
 // Lines as runsc 20221219 writes them (trimmed environments).
@@ -37,7 +37,7 @@ func TestParse(t *testing.T) {
 	if e := evs[2]; e.Kind != "connect" || e.Path != `/run/x\x1b` {
 		t.Errorf("unix connect: %+v", e)
 	}
-	// past the bound, the connect out is of observe.Interest: kept
+	// past the bound, the connect out is of kbudget.Interest: kept
 	if _, d := Parse(strings.NewReader(straceLog), start, 1, Options{}); d != 1 {
 		t.Errorf("bound: %d dropped, want 1", d)
 	}
@@ -212,7 +212,7 @@ func TestParseFailedExecs(t *testing.T) {
 }
 
 // TestParseRepeats: a loop of one command that runs (many short
-// processes) is kept observe.MaxRepeats times and counted: the command after it
+// processes) is kept kbudget.MaxRepeats times and counted: the command after it
 // is kept, and the repeats alone are named as such.
 func TestParseRepeats(t *testing.T) {
 	var log strings.Builder
@@ -230,13 +230,13 @@ func TestParseRepeats(t *testing.T) {
 			repeats++
 		}
 	}
-	if shell != 1 || repeats != 1 || dropped != 2000-observe.MaxRepeats || len(evs) != observe.MaxRepeats+2 {
+	if shell != 1 || repeats != 1 || dropped != 2000-kbudget.MaxRepeats || len(evs) != kbudget.MaxRepeats+2 {
 		t.Errorf("payload %d, repeats event %d, %d dropped, %d events", shell, repeats, dropped, len(evs))
 	}
 }
 
 // TestParseConnectRepeats: refused connects to every port of loopback
-// (connect_flood.py) are one host's, kept observe.MaxRepeats times and counted:
+// (connect_flood.py) are one host's, kept kbudget.MaxRepeats times and counted:
 // the connect after them is kept.
 func TestParseConnectRepeats(t *testing.T) {
 	var log strings.Builder
@@ -249,7 +249,7 @@ func TestParseConnectRepeats(t *testing.T) {
 	for _, e := range evs {
 		payload = payload || (e.Kind == "connect" && e.Addr == "203.0.113.7:443")
 	}
-	if !payload || dropped != 2000-observe.MaxRepeats || len(evs) != observe.MaxRepeats+2 || evs[len(evs)-1].Name != "kernel-repeats" {
+	if !payload || dropped != 2000-kbudget.MaxRepeats || len(evs) != kbudget.MaxRepeats+2 || evs[len(evs)-1].Name != "kernel-repeats" {
 		t.Errorf("payload %v, %d dropped, %d events", payload, dropped, len(evs))
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
+	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 	"github.com/moat-sandbox/moat/internal/observe/xattr"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
@@ -44,7 +45,7 @@ import (
 // Bounds on what the init records per run.
 // (The shared ones are in internal/observe.)
 const (
-	maxKernelEvents = observe.MaxKernelEvents
+	maxKernelEvents = kbudget.MaxEvents
 	fsDiffBudget    = observe.FSBudget
 	eventsPerMsg    = 32
 )
