@@ -70,6 +70,7 @@ func TestCorpusBackends(t *testing.T) {
 				{"corpus/miner.py", [][2]string{{"resource-abuse", "medium"}}},
 				{"corpus/big_file.py", [][2]string{{"exfiltration", "critical"}}},
 				{"corpus/sparse_file.py", [][2]string{{"exfiltration", "critical"}}},
+				{"corpus/hook_frames.py", [][2]string{{"evasion", "medium"}}},
 			}
 			if bk.kernel != "" {
 				cases = append(cases, struct {
@@ -144,6 +145,20 @@ func TestCorpusBackends(t *testing.T) {
 				noTells(t, b, mod, bk.known...)
 			})
 			t.Run("benign", func(t *testing.T) { benign(t, b, bk.kernel) })
+			t.Run("finalizer_logs", func(t *testing.T) {
+				// logging from a finalizer that a collection inside the hook runs
+				res := run(t, b, filepath.Join("testdata", "benign", "finalizer_logs.py"), nil)
+				if res.Status != moat.StatusExited || res.ExitCode != 0 {
+					dump(t, res)
+					t.Fatalf("status %s exit %d", res.Status, res.ExitCode)
+				}
+				for _, f := range res.Findings {
+					if f.Severity.Rank() > moat.SeverityLow.Rank() {
+						dump(t, res)
+						t.Errorf("benign program got %s %s: %s", f.Severity, f.Category, f.Summary)
+					}
+				}
+			})
 		})
 	}
 }

@@ -122,6 +122,7 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		{"ctypes_syscall.py", nil, [][2]string{{"evasion", "high"}}},
 		{"ctypes_thread.py", nil, [][2]string{{"evasion", "high"}}},
 		{"tamper_hook.py", nil, [][2]string{{"evasion", "medium"}}},
+		{"hook_frames.py", nil, [][2]string{{"evasion", "medium"}}},
 		{"vsock_host.py", nil, [][2]string{{"network", "high"}}},
 		{"shell_commands.py", userland, [][2]string{{"credential-access", "high"}, {"execution", "critical"}}},
 		{"pty_reverse_shell.py", userland, [][2]string{{"execution", "critical"}}},
@@ -370,7 +371,7 @@ func TestBenign(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "connect_by_name.py", "tarpit_connect.py"} {
+	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "connect_by_name.py", "tarpit_connect.py", "finalizer_logs.py"} {
 		t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
 			check(t, run(t, b, filepath.Join("testdata", "benign", f), userland))
 		})
