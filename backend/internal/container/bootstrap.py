@@ -843,7 +843,7 @@ def survivors(main, sessions, wait=True, daemons=False):
         if waited > SURVIVORS_SESSION_GRACE or (waited > SURVIVORS_GRACE and (
                 now - moved > SURVIVORS_QUIET or any(p.get('own') for p in ps))):
             return ps
-        time.sleep(0.02)
+        pump(0.02)
 
 
 if REPORT:
@@ -879,6 +879,36 @@ open_fds = {ro: b'o', re_: b'e'}
 poller = select.poll()
 for fd in list(open_fds) + [wake_r] + ([fifo] if fifo is not None else []):
     poller.register(fd, select.POLLIN)
+
+
+def pump(timeout):
+    # One wait of at most timeout seconds for the program's output, the
+    # audit hook's FIFO and SIGCHLD, and what it brought relayed: also
+    # while what outlived the program is watched (survivors), so that a
+    # survivor writing to either is not held there, and so not taken for
+    # one that sleeps.
+    try:
+        ready = [fd for fd, _ in poller.poll(timeout * 1000)]
+    except InterruptedError:
+        return
+    for fd in ready:
+        if fd == fifo:
+            relay_audit()
+            continue
+        if fd == wake_r:
+            try:
+                os.read(wake_r, 512)
+            except BlockingIOError:
+                pass
+            continue
+        data = os.read(fd, 1 << 16)
+        if data:
+            send(open_fds[fd], data)
+        else:
+            del open_fds[fd]
+            poller.unregister(fd)
+
+
 # Until the program is reaped, not only while its stdout and stderr are
 # open: a program that closes both still has its clock kept and its audit
 # hook's FIFO relayed.
@@ -902,26 +932,7 @@ while open_fds or (status is None and children):
             pass
     if stop_at is not None:
         left = min(left, max(stop_at - now, 0))
-    try:
-        ready = [fd for fd, _ in poller.poll(min(left, 5) * 1000)]
-    except InterruptedError:
-        continue
-    for fd in ready:
-        if fd == fifo:
-            relay_audit()
-            continue
-        if fd == wake_r:
-            try:
-                os.read(wake_r, 512)
-            except BlockingIOError:
-                pass
-            continue
-        data = os.read(fd, 1 << 16)
-        if data:
-            send(open_fds[fd], data)
-        else:
-            del open_fds[fd]
-            poller.unregister(fd)
+    pump(min(left, 5))
     while status is None:
         try:
             p, st = os.waitpid(-1, os.WNOHANG)
