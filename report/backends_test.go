@@ -259,7 +259,8 @@ func TestCorpusGVisorKernel(t *testing.T) {
 // binary cannot run (another OS or architecture; the ssh backend), sends
 // the files the run wrote as moat's init does: a secret past a big file's
 // first MiB or behind a sparse file's hole, and a .pth's code behind
-// padding, are found.
+// padding, are found; a daemon still running when the program ended or
+// when moat stopped the run is listed, under Docker and Podman.
 func TestCorpusPythonInit(t *testing.T) {
 	moattest.RequireBackend(t, "docker")
 	b := docker.New(testImage(), "", "")
@@ -279,5 +280,14 @@ func TestCorpusPythonInit(t *testing.T) {
 	}
 	t.Run("xattr_secret", func(t *testing.T) {
 		wantXattr(t, run(t, b, filepath.Join("testdata", "corpus", "xattr_secret.py"), nil))
+	})
+	// What outlived the program (or moat's stop), listed by bootstrap.py,
+	// on both engines.
+	t.Run("docker", func(t *testing.T) { daemonCases(t, b) })
+	t.Run("podman", func(t *testing.T) {
+		moattest.RequireBackend(t, "podman")
+		p := podman.New(testImage(), "")
+		p.PythonInit = true
+		daemonCases(t, p)
 	})
 }

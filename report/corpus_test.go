@@ -204,8 +204,9 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 	})
 	t.Run("persistence-forms", func(t *testing.T) { persistForms(t, b, nil) })
 	t.Run("daemonize", func(t *testing.T) {
-		wantDaemon(t, run(t, b, filepath.Join("testdata", "corpus", "daemonize.py"), nil))
+		wantDaemon(t, run(t, b, filepath.Join("testdata", "corpus", "daemonize.py"), nil), "daemonize.py")
 	})
+	t.Run("daemon-stopped", func(t *testing.T) { daemonStopped(t, b) })
 	t.Run("tracker-late", func(t *testing.T) {
 		noOutlived(t, run(t, b, filepath.Join("testdata", "benign", "tracker_late.py"), nil))
 	})
@@ -450,28 +451,46 @@ func TestCorpusSinkhole(t *testing.T) {
 }
 
 // TestCorpusDaemonize: a daemon (double fork, setsid) still running when
-// the program ends is a medium evasion finding on every backend whose
+// the program ends, or when moat ends the run (its timeout) while the
+// program still runs, is a medium evasion finding on every backend whose
 // init lists what outlived the program (native's cold runs and zygote in
-// TestCorpus; the micro-VM in TestCorpusMicroVM), and multiprocessing's
-// resource tracker, which exits just after the program, is none.
+// TestCorpus; bootstrap.py in TestCorpusPythonInit; the micro-VM in
+// TestCorpusMicroVM), and multiprocessing's resource tracker, which
+// exits just after the program, is none.
 func TestCorpusDaemonize(t *testing.T) {
-	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) {
-		t.Run("daemonize", func(t *testing.T) {
-			wantDaemon(t, run(t, b, filepath.Join("testdata", "corpus", "daemonize.py"), nil))
-		})
-		t.Run("tracker-late", func(t *testing.T) {
-			noOutlived(t, run(t, b, filepath.Join("testdata", "benign", "tracker_late.py"), nil))
-		})
+	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) { daemonCases(t, b) })
+}
+
+func daemonCases(t *testing.T, b moat.Backend) {
+	t.Run("daemonize", func(t *testing.T) {
+		wantDaemon(t, run(t, b, filepath.Join("testdata", "corpus", "daemonize.py"), nil), "daemonize.py")
+	})
+	t.Run("daemon-stopped", func(t *testing.T) { daemonStopped(t, b) })
+	t.Run("tracker-late", func(t *testing.T) {
+		noOutlived(t, run(t, b, filepath.Join("testdata", "benign", "tracker_late.py"), nil))
 	})
 }
 
+// daemonStopped: the program starts a daemon and sleeps past the
+// timeout; moat's stop, not the program's end, kills the daemon, which is
+// listed all the same.
+func daemonStopped(t *testing.T, b moat.Backend) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "daemon_stopped.py"), func(s *moat.Spec) { s.Limits.Timeout = 10 * time.Second })
+	if res.Status != moat.StatusTimeout || !strings.Contains(res.Stdout, "daemon started") {
+		dump(t, res)
+		t.Fatalf("status %s, stdout %q: want a timeout after the daemon started", res.Status, res.Stdout)
+	}
+	wantDaemon(t, res, "daemon_stopped.py")
+}
+
 // wantDaemon fails t unless res has the medium evasion finding of a
-// daemon that outlived the program, naming its command line.
-func wantDaemon(t *testing.T, res *moat.Result) {
+// daemon that outlived the program, naming its command line (script).
+func wantDaemon(t *testing.T, res *moat.Result, script string) {
 	t.Helper()
 	for _, f := range res.Findings {
 		if f.Category == moat.CategoryEvasion && f.Severity == moat.SeverityMedium && strings.Contains(f.Summary, "daemonized") &&
-			strings.Contains(f.Summary, "daemonize.py") {
+			strings.Contains(f.Summary, script) {
 			return
 		}
 	}

@@ -749,8 +749,23 @@ func (in *initProc) run() int {
 	if h.Pids > 0 {
 		go watchPids(h.Pids, &pidsHit, watchDone)
 	}
+	// At the stop (the program's clock, the program still running), the
+	// daemons are listed before everything is killed: a daemon that
+	// outlasts the run rather than the program is named too.
+	var stopMu sync.Mutex
+	var atStop []survivors.Process
 	if h.StopS > 0 {
-		go stopAt(time.Duration(h.StopS*float64(time.Second)), &timedOut, watchDone)
+		listed := func() {}
+		if in.fifo != nil {
+			listed = func() {
+				sid, _ := unix.Getsid(0)
+				ds := survivors.AtStop(pid, []int{sid, pid}, nil)
+				stopMu.Lock()
+				atStop = ds
+				stopMu.Unlock()
+			}
+		}
+		go stopAt(time.Duration(h.StopS*float64(time.Second)), &timedOut, watchDone, listed)
 	}
 	// A backstop: moat kills the container first.
 	backstop := func() {
@@ -802,6 +817,11 @@ func (in *initProc) run() int {
 		outlived = &in.outlived
 	}
 	status, ru := reap(pid, outlived)
+	stopMu.Lock()
+	if len(in.outlived) == 0 {
+		in.outlived = atStop
+	}
+	stopMu.Unlock()
 	in.reserve.release() // the room for what follows
 	close(watchDone)
 	if h.AfterS > 0 && stopBackstop() {
@@ -1355,8 +1375,9 @@ func monoNow() int64 {
 
 // stopAt kills every process but this init once d has passed, unless
 // done is closed first, and sets timedOut; then again at every pidsPoll
-// until done (a fork racing the kill may leave a child).
-func stopAt(d time.Duration, timedOut *atomic.Bool, done <-chan struct{}) {
+// until done (a fork racing the kill may leave a child). listed is called
+// once before the first kill (what outlives the run is listed there).
+func stopAt(d time.Duration, timedOut *atomic.Bool, done <-chan struct{}, listed func()) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -1365,6 +1386,7 @@ func stopAt(d time.Duration, timedOut *atomic.Bool, done <-chan struct{}) {
 	case <-t.C:
 	}
 	timedOut.Store(true)
+	listed()
 	tick := time.NewTicker(pidsPoll)
 	defer tick.Stop()
 	for {
