@@ -208,6 +208,14 @@ var rcFiles = map[string]bool{".bashrc": true, ".profile": true, ".bash_profile"
 	".zshrc": true, ".zprofile": true, ".zshenv": true, ".zlogin": true, "config.fish": true, ".xprofile": true, ".xinitrc": true}
 
 func (a *analysis) persistence() {
+	// Site directories where the run wrote a package's RECORD: a module
+	// there may be pip's (pip install --user), not a plant.
+	records := map[string]bool{}
+	for _, e := range a.evs {
+		if e.Source == "fs" && e.Kind == "file-created" && path.Base(e.Path) == "RECORD" && strings.HasSuffix(path.Dir(e.Path), ".dist-info") {
+			records[path.Dir(path.Dir(e.Path))] = true
+		}
+	}
 	for _, e := range a.evs {
 		if e.Source == "fs" && e.Kind == moat.KindBytecode {
 			// Bytecode poisoning: the report would show the innocent
@@ -246,7 +254,11 @@ func (a *analysis) persistence() {
 			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("changed an entry-point script: %s", p), []moat.Event{e})
 		case !strings.HasPrefix(e.Detail, "d"):
 			if what := laterCode(p, e.Data, strings.HasSuffix(e.Detail, observe.NotReadWhole)); what != "" {
-				a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s %s: %s", verb, what, p), []moat.Event{e})
+				sev := moat.SeverityHigh
+				if userSite(p) != "" && records[siteDir(p)] {
+					sev, what = moat.SeverityMedium, what+" (the run also wrote a package's RECORD there: pip install --user, or a plant dressed as one)"
+				}
+				a.add(moat.CategoryPersistence, sev, fmt.Sprintf("%s %s: %s", verb, what, p), []moat.Event{e})
 			}
 		}
 	}

@@ -202,6 +202,7 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		wantNamed(t, res, moat.CategoryPersistence, "aa_padded.pth", "bb_big.pth", "zz_late.pth")
 	})
 	t.Run("persistence-forms", func(t *testing.T) { persistForms(t, b, nil) })
+	t.Run("persistence-later", func(t *testing.T) { persistLater(t, b, nil) })
 	t.Run("daemonize", func(t *testing.T) {
 		wantDaemon(t, run(t, b, filepath.Join("testdata", "corpus", "daemonize.py"), nil))
 	})
@@ -239,6 +240,22 @@ func persistForms(t *testing.T, b moat.Backend, mod func(*moat.Spec)) {
 	wantNamed(t, res, moat.CategoryPersistence, "/cr_only.pth", "/cr_padded.pth", "/sitecustomize/__init__.py", "/usercustomize.pyc",
 		"/.config/pip/pip.conf", "/.pydistutils.cfg", "/.gitconfig", "/repo/.git/config", "/hooks/post-checkout",
 		"/.local/bin/sudo", "/startup/00-x.py", "/.ssh/config", "/.bash_aliases", "/conf.d/x.fish", "/environment.d/50-x.conf")
+}
+
+// persistLater runs persist_later.py and wants a high persistence
+// finding naming each of its files: what other tools a developer runs
+// read and run (bash drop-ins and completions, direnv, editors, tmux,
+// gdb, Mercurial, AWS's credential_process, a Docker CLI plugin, a
+// Jupyter kernel, a VS Code task, a desktop entry, npm and uv, a
+// conftest.py, modules shadowing an installed package and the standard
+// library), and a git and an SSH configuration padded past their first KiB.
+func persistLater(t *testing.T, b moat.Backend, mod func(*moat.Spec)) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "persist_later.py"), mod)
+	wantNamed(t, res, moat.CategoryPersistence, "/.bashrc.d/10-tools.sh", "/completions/git", "/work/.envrc", "/.vimrc",
+		"/nvim/init.lua", "/.tmux.conf", "/.gdbinit", "/.hgrc", "/.aws/config", "/cli-plugins/docker-compose",
+		"/kernels/python3/kernel.json", "/.vscode/tasks.json", "/applications/firefox.desktop", "/.npmrc", "/uv/uv.toml",
+		"/work/conftest.py", "/site-packages/six.py", "/work/json.py", "/.gitconfig", "/.ssh/config")
 }
 
 // wantNamed wants, for each name, a finding of the category, high or
@@ -698,6 +715,28 @@ func TestCorpusEvasiveSecrets(t *testing.T) {
 			"sent over the network (raw)",       // behind binary padding
 			"written to /tmp/zz-cache (base64)", // past the budget
 			"written to /tmp/q/ (split over the names of its files, in the order of")
+	})
+}
+
+// TestCorpusEvasiveCodes: a secret written as its bytes' numbers
+// (a list of char codes, hex with colons, HTML entities, one big decimal
+// number, octal escapes) or as ROT47 or base58 (red team, session 18:
+// none was found before) is found in every channel, on moat's own
+// evidence.
+func TestCorpusEvasiveCodes(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "evasive_codes.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Limits.Timeout = 60 * time.Second
+		})
+		wantExfil(t, res, func(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") },
+			"printed to stdout (decimal char codes)",
+			"printed to stderr (hex char codes)",
+			"sent over the network (decimal char codes)",
+			"written to /tmp/seq.txt (decimal number)",
+			"written to /tmp/o.txt (octal char codes)",
+			"written to /tmp/r.txt (rot47)",
+			"printed to stdout (base58)")
 	})
 }
 
