@@ -1163,11 +1163,12 @@ func shellKinds(res *moat.Result) (fed, reverse string) {
 // TestCorpusReverseShells: a shell whose stdio is a connection, made the
 // ways payloads make it (a shell with the socket as its own stdio, as nc -e
 // and socat exec do; trustypip's dup2 and pty.spawn, where the shell's
-// stdio is a pty and the socket its parent's), is a critical reverse shell
-// on every backend, and not a download fed to a shell.
+// stdio is a pty and the socket its parent's; Python itself, interactive,
+// on the socket: red team, session 18), is a critical reverse shell on
+// every backend, and not a download fed to a shell.
 func TestCorpusReverseShells(t *testing.T) {
 	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
-		for _, f := range []string{"socket_stdio_shell.py", "pty_spawn_shell.py", "reverse_shell.py"} {
+		for _, f := range []string{"socket_stdio_shell.py", "pty_spawn_shell.py", "reverse_shell.py", "interp_stdio_shell.py", "interact_shell.py"} {
 			t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
 				res := run(t, b, filepath.Join("testdata", "corpus", f), func(s *moat.Spec) {
 					s.Network = moat.NetworkSinkhole
