@@ -326,7 +326,8 @@ func (a *analysis) execution() {
 		if a.pathMiss(i, written) {
 			continue // execvp trying the next directory of PATH: this one failed
 		}
-		key := string(e.Source) + "|" + e.Path
+		target, isLoader := loaderTarget(e)
+		key := string(e.Source) + "|" + e.Path + "|" + target
 		if seen[key] {
 			continue
 		}
@@ -335,6 +336,16 @@ func (a *analysis) execution() {
 			continue // the kernel event speaks for it
 		}
 		switch {
+		case isLoader && target != "":
+			// ld.so maps the program itself: the kernel sees an exec of
+			// the loader alone, never of what it runs (a file the run
+			// wrote, even one not executable, a copy of the interpreter
+			// run with -S that never says hello).
+			sev, what := moat.SeverityMedium, "ran a program through the dynamic loader (no exec of its own: the kernel saw only the loader's)"
+			if writable(target) {
+				sev, what = moat.SeverityHigh, "ran a file from a writable directory through the dynamic loader (no exec of its own: the kernel saw only the loader's)"
+			}
+			a.add(moat.CategoryExecution, sev, what+": "+target, []moat.Event{e})
 		case shells[base] && !(writable(e.Path) && written[e.Path]):
 			// judged by its command line, each one (commands.go); one
 			// the run wrote is judged by what it is, below
@@ -365,6 +376,31 @@ func (a *analysis) execution() {
 		}
 		a.add(moat.CategoryExecution, "low", "executed programs: "+joinBounded(uniq(names), 12), others)
 	}
+}
+
+// loaderTarget: e runs the dynamic loader (ld-linux*.so*, ld-musl-*,
+// ld.so; isLoader), and target is the program it was asked to load: its
+// first argument that is no option of the loader's ("" for ldd's --list
+// and --verify, which run nothing, and when none is named).
+func loaderTarget(e moat.Event) (target string, isLoader bool) {
+	base := path.Base(e.Path)
+	if !strings.HasPrefix(base, "ld-linux") && !strings.HasPrefix(base, "ld-musl") && base != "ld.so" {
+		return "", false
+	}
+	args := strings.Fields(argsOf(e.Detail))
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--list" || a == "--verify" || a == "--help" || a == "--version" || strings.HasPrefix(a, "--list-"):
+			return "", true
+		case a == "--library-path" || a == "--preload" || a == "--argv0" || a == "--audit" || a == "--inhibit-rpath" ||
+			strings.HasPrefix(a, "--glibc-hwcaps-"):
+			i++ // the option's value
+		case strings.HasPrefix(a, "-"):
+		default:
+			return a, true
+		}
+	}
+	return "", true
 }
 
 // pathMiss: k is a kernel exec that execvp's search of PATH made and that

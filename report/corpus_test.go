@@ -718,6 +718,21 @@ func TestCorpusEvasiveSecrets(t *testing.T) {
 	})
 }
 
+// TestCorpusLoaderExec: a dropped program run through the dynamic loader
+// (ld.so maps it; the kernel sees an exec of the loader alone) is a high
+// execution finding naming the program (red team, session 18: it was a
+// low "executed programs: ld-linux-x86-64.so.2").
+func TestCorpusLoaderExec(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "loader_exec.py"), nil)
+		if !strings.Contains(res.Stdout, "stage two ran") {
+			dump(t, res)
+			t.Fatalf("the program did not run through the loader: %q", res.Stdout)
+		}
+		wantNamed(t, res, moat.CategoryExecution, "dynamic loader", "/tmp/.cache-helper")
+	})
+}
+
 // TestCorpusEvasiveCodes: a secret written as its bytes' numbers
 // (a list of char codes, hex with colons, HTML entities, one big decimal
 // number, octal escapes) or as ROT47 or base58 (red team, session 18:
