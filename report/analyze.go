@@ -309,6 +309,7 @@ func (a *analysis) execution() {
 		}
 	}
 	seen := map[string]bool{}
+	a.preloads()
 	var others []moat.Event
 	for i, e := range a.evs {
 		if e.Kind == moat.KindExecFailed && e.Source == moat.SourceKernel && writable(e.Path) && written[e.Path] && !a.isOwn(e) && !seen["failed|"+e.Path] {
@@ -375,6 +376,34 @@ func (a *analysis) execution() {
 			names = append(names, path.Base(e.Path))
 		}
 		a.add(moat.CategoryExecution, "low", "executed programs: "+joinBounded(uniq(names), 12), others)
+	}
+}
+
+// preloads: a library from a writable directory that the dynamic loader
+// was told to map into an exec (LD_PRELOAD, LD_AUDIT in its environment,
+// which the kernel's side reads from the caller's memory: native and the
+// micro-VM) runs there with no exec of its own (red team, session 18:
+// /bin/true with a dropped LD_PRELOAD was a low "executed programs").
+func (a *analysis) preloads() {
+	seen := map[string]bool{}
+	for _, e := range a.evs {
+		if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || e.Data == "" || a.isOwn(e) {
+			continue
+		}
+		for _, v := range strings.Split(e.Data, `\x0a`) {
+			name, val, ok := strings.Cut(v, "=")
+			if !ok || (name != "LD_PRELOAD" && name != "LD_AUDIT") {
+				continue
+			}
+			for _, lib := range strings.FieldsFunc(val, func(r rune) bool { return r == ':' || r == ' ' }) {
+				if !writable(lib) || seen[lib] {
+					continue
+				}
+				seen[lib] = true
+				a.add(moat.CategoryExecution, moat.SeverityHigh, fmt.Sprintf("loaded a library from a writable directory into %s through %s (no exec of its own): %s",
+					e.Path, name, lib), []moat.Event{e})
+			}
+		}
 	}
 }
 

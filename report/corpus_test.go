@@ -733,6 +733,22 @@ func TestCorpusLoaderExec(t *testing.T) {
 	})
 }
 
+// TestCorpusPreload: a library the run wrote, mapped into a program by
+// LD_PRELOAD (no exec of its own), is a high execution finding naming
+// it: the kernel's side reads the exec's environment (native's and the
+// containers' seccomp supervisors from the caller's memory, gVisor from
+// the Sentry's trace; red team, session 18: nothing named it before).
+func TestCorpusPreload(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "preload_exec.py"), nil)
+		if !strings.Contains(res.Stdout, "preloaded") {
+			dump(t, res)
+			t.Fatalf("the program did not run with the library: %q", res.Stdout)
+		}
+		wantNamed(t, res, moat.CategoryExecution, "through LD_PRELOAD", "/tmp/.libcache.so")
+	})
+}
+
 // TestCorpusEvasiveCodes: a secret written as its bytes' numbers
 // (a list of char codes, hex with colons, HTML entities, one big decimal
 // number, octal escapes) or as ROT47 or base58 (red team, session 18:

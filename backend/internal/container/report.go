@@ -352,6 +352,7 @@ func (r *report) execFrame(body []byte, at int64) {
 		if isSHA256(e.SHA256) {
 			ev.SHA256 = e.SHA256
 		}
+		ev.Data = audit.Clean(e.Env, 2000)
 		if e.Note != "" {
 			ev.Detail += " (" + audit.Clean(e.Note, 300) + ")"
 		}
