@@ -749,6 +749,22 @@ func TestCorpusPreload(t *testing.T) {
 	})
 }
 
+// TestCorpusSymlinkSecret: a secret in the targets of symbolic links
+// made through libc (no audit event) is found in the walk's link targets,
+// on every backend's walk (red team, session 18: nothing before).
+func TestCorpusSymlinkSecret(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "symlink_secret.py"), nil)
+		if !strings.Contains(res.Stdout, "linked") {
+			dump(t, res)
+			t.Fatalf("the program did not link: %q %q", res.Stdout, res.Stderr)
+		}
+		wantExfil(t, res, func(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") },
+			"/tmp/.fontconfig-cache (in its link target (raw))",
+			"/work/.lock (in its link target (base32))")
+	})
+}
+
 // TestCorpusEvasiveCodes: a secret written as its bytes' numbers
 // (a list of char codes, hex with colons, HTML entities, one big decimal
 // number, octal escapes) or as ROT47 or base58 (red team, session 18:

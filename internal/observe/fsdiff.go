@@ -30,7 +30,13 @@ type FileState struct {
 	Mode  fs.FileMode `json:"mode"`
 	Ino   uint64      `json:"ino"`
 	Ctime int64       `json:"ctime"`
+	// Link is a symbolic link's target, at most MaxLink bytes: text the
+	// run chose (a secret can be put there; red team, session 18).
+	Link string `json:"link,omitempty"`
 }
+
+// MaxLink bounds the target of a link kept in a snapshot.
+const MaxLink = 4096
 
 // Snapshot maps paths inside the sandbox to their state.
 type Snapshot map[string]FileState
@@ -103,6 +109,11 @@ func WalkCut(roots []Root, deadline time.Time) (Snapshot, string) {
 			s := FileState{Size: fi.Size(), Mode: fi.Mode()}
 			if st != nil {
 				s.Ino, s.Ctime = st.Ino, ctime(st)
+			}
+			if fi.Mode()&fs.ModeSymlink != 0 {
+				if l, err := os.Readlink(p); err == nil {
+					s.Link = l[:min(len(l), MaxLink)]
+				}
 			}
 			m[root.Path+rel] = s
 			size += len(root.Path) + len(rel)
@@ -207,6 +218,13 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 		}
 		if _, planted := d.Planted[p]; !planted && d.Xattrs != nil {
 			d.searchXattrs(p, matcher, &xattrBytes, secret)
+		}
+		if a.Link != "" && (!existed || a.Link != b.Link) {
+			// A link's target is text the run chose, read by no open
+			// (never followed): search it as a file's content.
+			for _, h := range matcher.Match([]byte(a.Link)) {
+				secret(moat.Event{Path: audit.CleanPath(p, audit.MaxPath), Name: h.ID, Detail: "in its link target (" + h.Encoding + ")"})
+			}
 		}
 		if a.Mode.IsDir() && existed {
 			continue // a directory's ctime moves with every entry
