@@ -203,6 +203,7 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		wantNamed(t, res, moat.CategoryPersistence, "aa_padded.pth", "bb_big.pth", "zz_late.pth")
 	})
 	t.Run("persistence-forms", func(t *testing.T) { persistForms(t, b, nil) })
+	t.Run("persistence-later", func(t *testing.T) { persistLater(t, b, nil) })
 	t.Run("daemonize", func(t *testing.T) {
 		wantDaemon(t, run(t, b, filepath.Join("testdata", "corpus", "daemonize.py"), nil), "daemonize.py")
 	})
@@ -241,6 +242,22 @@ func persistForms(t *testing.T, b moat.Backend, mod func(*moat.Spec)) {
 	wantNamed(t, res, moat.CategoryPersistence, "/cr_only.pth", "/cr_padded.pth", "/sitecustomize/__init__.py", "/usercustomize.pyc",
 		"/.config/pip/pip.conf", "/.pydistutils.cfg", "/.gitconfig", "/repo/.git/config", "/hooks/post-checkout",
 		"/.local/bin/sudo", "/startup/00-x.py", "/.ssh/config", "/.bash_aliases", "/conf.d/x.fish", "/environment.d/50-x.conf")
+}
+
+// persistLater runs persist_later.py and wants a high persistence
+// finding naming each of its files: what other tools a developer runs
+// read and run (bash drop-ins and completions, direnv, editors, tmux,
+// gdb, Mercurial, AWS's credential_process, a Docker CLI plugin, a
+// Jupyter kernel, a VS Code task, a desktop entry, npm and uv, a
+// conftest.py, modules shadowing an installed package and the standard
+// library), and a git and an SSH configuration padded past their first KiB.
+func persistLater(t *testing.T, b moat.Backend, mod func(*moat.Spec)) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "persist_later.py"), mod)
+	wantNamed(t, res, moat.CategoryPersistence, "/.bashrc.d/10-tools.sh", "/completions/git", "/work/.envrc", "/.vimrc",
+		"/nvim/init.lua", "/.tmux.conf", "/.gdbinit", "/.hgrc", "/.aws/config", "/cli-plugins/docker-compose",
+		"/kernels/python3/kernel.json", "/.vscode/tasks.json", "/applications/firefox.desktop", "/.npmrc", "/uv/uv.toml",
+		"/work/conftest.py", "/site-packages/six.py", "/work/json.py", "/.gitconfig", "/.ssh/config")
 }
 
 // wantNamed wants, for each name, a finding of the category, high or
@@ -721,6 +738,75 @@ func TestCorpusEvasiveSecrets(t *testing.T) {
 	})
 }
 
+// TestCorpusLoaderExec: a dropped program run through the dynamic loader
+// (ld.so maps it; the kernel sees an exec of the loader alone) is a high
+// execution finding naming the program (red team, session 18: it was a
+// low "executed programs: ld-linux-x86-64.so.2").
+func TestCorpusLoaderExec(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "loader_exec.py"), nil)
+		if !strings.Contains(res.Stdout, "stage two ran") {
+			dump(t, res)
+			t.Fatalf("the program did not run through the loader: %q", res.Stdout)
+		}
+		wantNamed(t, res, moat.CategoryExecution, "dynamic loader", "/tmp/.cache-helper")
+	})
+}
+
+// TestCorpusPreload: a library the run wrote, mapped into a program by
+// LD_PRELOAD (no exec of its own), is a high execution finding naming
+// it: the kernel's side reads the exec's environment (native's and the
+// containers' seccomp supervisors from the caller's memory, gVisor from
+// the Sentry's trace; red team, session 18: nothing named it before).
+func TestCorpusPreload(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "preload_exec.py"), nil)
+		if !strings.Contains(res.Stdout, "preloaded") {
+			dump(t, res)
+			t.Fatalf("the program did not run with the library: %q", res.Stdout)
+		}
+		wantNamed(t, res, moat.CategoryExecution, "through LD_PRELOAD", "/tmp/.libcache.so")
+	})
+}
+
+// TestCorpusSymlinkSecret: a secret in the targets of symbolic links
+// made through libc (no audit event) is found in the walk's link targets,
+// on every backend's walk (red team, session 18: nothing before).
+func TestCorpusSymlinkSecret(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "symlink_secret.py"), nil)
+		if !strings.Contains(res.Stdout, "linked") {
+			dump(t, res)
+			t.Fatalf("the program did not link: %q %q", res.Stdout, res.Stderr)
+		}
+		wantExfil(t, res, func(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") },
+			"/tmp/.fontconfig-cache (in its link target (raw))",
+			"/work/.lock (in its link target (base32))")
+	})
+}
+
+// TestCorpusEvasiveCodes: a secret written as its bytes' numbers
+// (a list of char codes, hex with colons, HTML entities, one big decimal
+// number, octal escapes) or as ROT47 or base58 (red team, session 18:
+// none was found before) is found in every channel, on moat's own
+// evidence.
+func TestCorpusEvasiveCodes(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "evasive_codes.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Limits.Timeout = 60 * time.Second
+		})
+		wantExfil(t, res, func(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") },
+			"printed to stdout (decimal char codes)",
+			"printed to stderr (hex char codes)",
+			"sent over the network (decimal char codes)",
+			"written to /tmp/seq.txt (decimal number)",
+			"written to /tmp/o.txt (octal char codes)",
+			"written to /tmp/r.txt (rot47)",
+			"printed to stdout (base58)")
+	})
+}
+
 // TestCorpusEvasiveKeys: the secret XOR-ed with a key of 24 bytes, in
 // xz and .lzma (Python's lzma module), added with a key that rises by one
 // a byte (red team, issue 12): none of them was found before.
@@ -1144,11 +1230,12 @@ func shellKinds(res *moat.Result) (fed, reverse string) {
 // TestCorpusReverseShells: a shell whose stdio is a connection, made the
 // ways payloads make it (a shell with the socket as its own stdio, as nc -e
 // and socat exec do; trustypip's dup2 and pty.spawn, where the shell's
-// stdio is a pty and the socket its parent's), is a critical reverse shell
-// on every backend, and not a download fed to a shell.
+// stdio is a pty and the socket its parent's; Python itself, interactive,
+// on the socket: red team, session 18), is a critical reverse shell on
+// every backend, and not a download fed to a shell.
 func TestCorpusReverseShells(t *testing.T) {
 	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
-		for _, f := range []string{"socket_stdio_shell.py", "pty_spawn_shell.py", "reverse_shell.py"} {
+		for _, f := range []string{"socket_stdio_shell.py", "pty_spawn_shell.py", "reverse_shell.py", "interp_stdio_shell.py", "interact_shell.py"} {
 			t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
 				res := run(t, b, filepath.Join("testdata", "corpus", f), func(s *moat.Spec) {
 					s.Network = moat.NetworkSinkhole

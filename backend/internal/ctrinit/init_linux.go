@@ -984,13 +984,18 @@ func (in *initProc) drainAudit() {
 	}
 }
 
-// entry is one walked path: [path, size, mode, ino, ctime_ns] in JSON.
+// maxLink bounds a link's target in an entry (observe.MaxLink).
+const maxLink = 4096
+
+// entry is one walked path: [path, size, mode, ino, ctime_ns] in JSON,
+// and a symbolic link's target after them.
 type entry struct {
 	path  string
 	size  int64
 	mode  uint32
 	ino   uint64
 	ctime int64
+	link  string
 }
 
 func (e entry) MarshalJSON() ([]byte, error) {
@@ -998,11 +1003,18 @@ func (e entry) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e.link != "" {
+		l, err := json.Marshal(e.link)
+		if err != nil {
+			return nil, err
+		}
+		return fmt.Appendf(nil, "[%s,%d,%d,%d,%d,%s]", p, e.size, e.mode, e.ino, e.ctime, l), nil
+	}
 	return fmt.Appendf(nil, "[%s,%d,%d,%d,%d]", p, e.size, e.mode, e.ino, e.ctime), nil
 }
 
 func (e entry) same(o entry) bool {
-	return e.size == o.size && e.mode == o.mode && e.ino == o.ino && e.ctime == o.ctime
+	return e.size == o.size && e.mode == o.mode && e.ino == o.ino && e.ctime == o.ctime && e.link == o.link
 }
 
 // walk lists every root and every entry under it, never following a
@@ -1026,7 +1038,12 @@ func walk(rep *Report, deadline time.Time) ([]entry, string) {
 		if unix.Lstat(p, &st) != nil {
 			return "", true
 		}
-		e := entry{p, st.Size, st.Mode, st.Ino, st.Ctim.Nano()}
+		e := entry{p, st.Size, st.Mode, st.Ino, st.Ctim.Nano(), ""}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			if l, err := os.Readlink(p); err == nil {
+				e.link = l[:min(len(l), maxLink)]
+			}
+		}
 		if rep.MaxWalkBytes > 0 {
 			b, _ := e.MarshalJSON()
 			size += int64(len(b)) + 1
