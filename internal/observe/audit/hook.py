@@ -35,6 +35,7 @@ def _install_hook(fifo, pythonpath):
                 out.append('"%s":"%s"' % (k, text(v, 4096).translate(esc)))
         return "{" + ",".join(out) + "}"
     write, fopen, close = _os.write, _os.open, _os.close
+    set_blocking = _os.set_blocking
     getpid = _os.getpid
     getcwd, readlink = _os.getcwd, _os.readlink
     ENAMETOOLONG = 36  # errno's, on Linux (the hook imports no module)
@@ -270,6 +271,12 @@ def _install_hook(fifo, pythonpath):
         finally:
             state["busy"] = was
         try:
+            # Opened non-blocking (an open with no reader fails at once
+            # instead of waiting for one), written blocking: a reader that
+            # lags (a loaded host, a container's relay) slows the program,
+            # it does not lose its events (a full FIFO dropped them, with
+            # no count).
+            set_blocking(fd, True)
             # backslashreplace: a lone surrogate becomes a \\udcXX escape,
             # which is still valid JSON.
             write(fd, out[:4000] + b"\n")

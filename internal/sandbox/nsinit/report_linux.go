@@ -209,7 +209,8 @@ func (r *reporter) now() int64 {
 }
 
 // readAudit drains the FIFO for the whole run: it must never stop reading,
-// or the program's writes would fail (they are non-blocking and dropped).
+// or the program's writes would block (the hook writes blocking: a lagging
+// reader slows the program, none of its events is lost).
 func (r *reporter) readAudit() {
 	defer close(r.readDone)
 	r.audit.ReadUntil(r.fifo, r.endMark)
