@@ -64,3 +64,52 @@ func Bytecode(p string, header []byte, before, after Snapshot) string {
 	}
 	return ""
 }
+
+// Bounds of what the diff keeps of the suspect bytecode for its
+// verification (report.VerifyBytecode): a .pyc and its source of up to
+// MaxPycFile bytes each, at most MaxPycPairs of them and MaxPycBytes in
+// all. A suspect past them is not verified: its finding stays high.
+const (
+	MaxPycFile  = 1 << 20
+	MaxPycPairs = maxSecretEvents
+	MaxPycBytes = 16 << 20
+)
+
+// PycPair is a suspect .pyc and the source it claims to be the cache of,
+// both whole, for the verification that compiles the source with the
+// run's own interpreter and compares the code objects. Path is the
+// bytecode event's Path (cleaned), SourcePath the source's path inside
+// the sandbox, Opt the .opt-N level of the file name (0 for none).
+// Everything in it is the program's bytes: never unmarshalled on the host.
+type PycPair struct {
+	Path       string `json:"path"`
+	SourcePath string `json:"source_path"`
+	Opt        int    `json:"opt,omitempty"`
+	Pyc        []byte `json:"pyc"`
+	Source     []byte `json:"source"`
+}
+
+// bytecodeSource is the source a __pycache__ .pyc at p is the cache of,
+// and its optimization level from the .opt-N tag, or ok false for a .pyc
+// with no source to compare it with (a sourceless one, a missing or
+// non-regular source).
+func bytecodeSource(p string, after Snapshot) (src string, opt int, ok bool) {
+	dir, base := path.Split(p)
+	dir = strings.TrimSuffix(dir, "/")
+	if path.Base(dir) != "__pycache__" || !strings.HasSuffix(base, ".pyc") {
+		return "", 0, false
+	}
+	parts := strings.Split(strings.TrimSuffix(base, ".pyc"), ".")
+	switch {
+	case len(parts) == 2:
+	case len(parts) == 3 && (parts[2] == "opt-1" || parts[2] == "opt-2"):
+		opt = int(parts[2][4] - '0')
+	default:
+		return "", 0, false
+	}
+	src = path.Dir(dir) + "/" + parts[0] + ".py"
+	if a, is := after[src]; !is || !a.Mode.IsRegular() {
+		return "", 0, false
+	}
+	return src, opt, true
+}

@@ -1,0 +1,182 @@
+package report
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
+	"github.com/moat-sandbox/moat/internal/observe/audit"
+)
+
+// Verdicts of the verification, in a bytecode event's Name (set on the
+// host only, by VerifyBytecode; an event without one was not verified).
+const (
+	BytecodeSame    = "verified-same"    // its code object is what its source compiles to
+	BytecodeDiffers = "verified-differs" // its code object is not
+)
+
+// RunFunc runs a spec in a fresh sandbox of the backend (and runtime or
+// image) of the run being reported.
+type RunFunc func(ctx context.Context, spec *moat.Spec) (*moat.Result, error)
+
+// verifyTimeout bounds the verification run (one interpreter start and
+// at most observe.MaxPycPairs compiles; generous for a loaded host and a
+// micro-VM's boot).
+const verifyTimeout = 60 * time.Second
+
+// verifyScript is run as `python -I -S -B -c verifyScript NONCE OPTS`
+// in a sandbox holding only N.pyc and N.py for each suspect: isolated (no
+// PYTHONPATH, no working directory or user site on sys.path, no site.py,
+// so no file of the sandbox is imported), it checks that each .pyc's
+// magic number is this interpreter's, unmarshals its code object and
+// compares it by value (bytecode, constants with nested code, names,
+// line table; not the file name) with what compiling the source the way
+// importlib does gives, at the .opt-N level of its name. marshal.loads
+// builds objects of the builtin types only and runs no code of the file:
+// a malformed one raises (or crashes the interpreter): no answer, and the
+// suspect stays unverified. Every answer line carries the nonce, which
+// only the command line holds.
+const verifyScript = `import sys, marshal, importlib.util
+nonce, opts = sys.argv[1], [o for o in sys.argv[2].split(",") if o]
+out = []
+for i, o in enumerate(opts):
+    try:
+        with open("%d.pyc" % i, "rb") as f:
+            data = f.read()
+        with open("%d.py" % i, "rb") as f:
+            src = f.read()
+        if data[:4] != importlib.util.MAGIC_NUMBER:
+            v = "magic"
+        else:
+            code = marshal.loads(data[16:])
+            ref = compile(src, "%d.py" % i, "exec", dont_inherit=True, optimize=int(o))
+            v = "same" if type(code) is type(ref) and code == ref else "differs"
+    except Exception as e:
+        v = "error"
+    out.append("%s %d %s" % (nonce, i, v))
+out.append("%s done %d" % (nonce, len(opts)))
+sys.stdout.write("\n".join(out) + "\n")
+`
+
+// VerifyBytecode checks the suspect bytecode of a run (the fs diff's
+// "bytecode" events) against its source, in one run of run: a .pyc whose
+// code object is what its source compiles to is benign bytecode
+// (compileall, py_compile, an interpreter without moat's hook), marked
+// BytecodeSame; one whose code differs is marked BytecodeDiffers. Every
+// other (no pair kept, the verification failed, timed out, or gave no
+// answer for it, a magic number not the run's interpreter's) keeps no
+// verdict and says why in its Detail: the finding stays high (fail
+// closed). pairs are the diff's (observe.Differ.Pycs); run nil: nothing
+// is verified.
+func VerifyBytecode(evs []moat.Event, pairs []observe.PycPair, run RunFunc) []moat.Event {
+	var idx []int
+	for i, e := range evs {
+		if e.Source == moat.SourceFS && e.Kind == moat.KindBytecode && e.Name == "" {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return evs
+	}
+	byPath := map[string]int{}
+	for i, p := range pairs {
+		if i < observe.MaxPycPairs {
+			byPath[p.Path] = i
+		}
+	}
+	answers, why := map[int]string{}, ""
+	switch {
+	case run == nil:
+		why = "this backend does not carry the files out for it"
+	case len(pairs) == 0:
+		why = "the .pyc or its source was not carried out (over the bounds, or not readable)"
+	default:
+		answers, why = verifyRun(pairs[:min(len(pairs), observe.MaxPycPairs)], run)
+	}
+	out := append([]moat.Event(nil), evs...)
+	for _, i := range idx {
+		e := &out[i]
+		n, ok := byPath[e.Path]
+		if !ok {
+			e.Detail += "; not verified: " + cmp.Or(why, "the .pyc or its source was not carried out (over the bounds, a .pyc with no source, or not readable)")
+			continue
+		}
+		switch answers[n] {
+		case "same":
+			e.Name = BytecodeSame
+		case "differs":
+			e.Name = BytecodeDiffers
+			e.Detail += "; its code differs from what " + audit.CleanPath(pairs[n].SourcePath, audit.MaxPath) + " compiles to (verified with the run's interpreter)"
+		case "magic":
+			e.Detail += "; not verified: its magic number is not the run's interpreter's"
+		case "error":
+			e.Detail += "; not verified: its code could not be unmarshalled or its source compiled"
+		default:
+			e.Detail += "; not verified: " + cmp.Or(why, "the verification gave no answer for it")
+		}
+	}
+	return out
+}
+
+// verifyRun runs the verification of pairs and returns its answers by
+// index ("same", "differs", "magic", "error"), or why it has none.
+func verifyRun(pairs []observe.PycPair, run RunFunc) (map[int]string, string) {
+	var nonce [16]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return nil, "no nonce: " + err.Error()
+	}
+	tag := hex.EncodeToString(nonce[:])
+	files := map[string][]byte{}
+	opts := make([]string, len(pairs))
+	for i, p := range pairs {
+		files[strconv.Itoa(i)+".pyc"] = p.Pyc
+		files[strconv.Itoa(i)+".py"] = p.Source
+		opts[i] = strconv.Itoa(min(max(p.Opt, 0), 2))
+	}
+	spec := &moat.Spec{
+		Args:     []string{"-I", "-S", "-B", "-c", verifyScript, tag, strings.Join(opts, ",")},
+		Files:    files,
+		NoReport: true,
+		Limits:   moat.Limits{Timeout: verifyTimeout, Memory: 256 << 20, Pids: 16, Disk: 64 << 20, OutputLimit: 64 << 10},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), verifyTimeout+30*time.Second)
+	defer cancel()
+	res, err := run(ctx, spec)
+	switch {
+	case err != nil:
+		return nil, "the verification run failed: " + audit.Clean(err.Error(), 200)
+	case res.Status != moat.StatusExited || res.ExitCode != 0:
+		return nil, fmt.Sprintf("the verification run ended %s (exit %d)", res.Status, res.ExitCode)
+	}
+	answers := map[int]string{}
+	done := false
+	for _, l := range strings.Split(res.Stdout, "\n") {
+		f := strings.Fields(l)
+		if len(f) != 3 || f[0] != tag {
+			continue
+		}
+		if f[1] == "done" {
+			done = f[2] == strconv.Itoa(len(pairs))
+			continue
+		}
+		n, err := strconv.Atoi(f[1])
+		if err != nil || n < 0 || n >= len(pairs) {
+			continue
+		}
+		if _, dup := answers[n]; !dup {
+			answers[n] = f[2]
+		}
+	}
+	if !done {
+		return nil, "the verification run did not finish its answer"
+	}
+	return answers, ""
+}
+
