@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -25,6 +26,17 @@ const (
 // RunFunc runs a spec in a fresh sandbox of the backend (and runtime or
 // image) of the run being reported.
 type RunFunc func(ctx context.Context, spec *moat.Spec) (*moat.Result, error)
+
+// Unverified is a RunFunc that runs nothing: every suspect stays high,
+// "not verified: why" (a canceled run; a backend that cannot carry the
+// files out).
+func Unverified(why string) RunFunc {
+	return func(context.Context, *moat.Spec) (*moat.Result, error) { return nil, unverified(why) }
+}
+
+type unverified string
+
+func (u unverified) Error() string { return string(u) }
 
 // verifyTimeout bounds the verification run (one interpreter start and
 // at most observe.MaxPycPairs compiles; generous for a loaded host and a
@@ -150,6 +162,8 @@ func verifyRun(pairs []observe.PycPair, run RunFunc) (map[int]string, string) {
 	defer cancel()
 	res, err := run(ctx, spec)
 	switch {
+	case errors.As(err, new(unverified)):
+		return nil, err.Error()
 	case err != nil:
 		return nil, "the verification run failed: " + audit.Clean(err.Error(), 200)
 	case res.Status != moat.StatusExited || res.ExitCode != 0:
@@ -179,4 +193,3 @@ func verifyRun(pairs []observe.PycPair, run RunFunc) (map[int]string, string) {
 	}
 	return answers, ""
 }
-

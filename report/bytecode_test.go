@@ -34,9 +34,15 @@ var bytecodeBackends = []struct {
 		return zygoteOnly{zygoteBackend(t)}
 	}, ""},
 	{"gvisor", func(t *testing.T) moat.Backend { moattest.RequireBackend(t, "gvisor"); return &gvisor.Backend{} }, ""},
-	{"docker", func(t *testing.T) moat.Backend { moattest.RequireBackend(t, "docker"); return docker.New(testImage(), "", "") },
+	{"docker", func(t *testing.T) moat.Backend {
+		moattest.RequireBackend(t, "docker")
+		return docker.New(testImage(), "", "")
+	},
 		"the container's init sends the data of the files the run wrote, not of the unchanged sources"},
-	{"podman", func(t *testing.T) moat.Backend { moattest.RequireBackend(t, "podman"); return podman.New(testImage(), "") },
+	{"podman", func(t *testing.T) moat.Backend {
+		moattest.RequireBackend(t, "podman")
+		return podman.New(testImage(), "")
+	},
 		"the container's init sends the data of the files the run wrote, not of the unchanged sources"},
 }
 

@@ -95,9 +95,9 @@ func (r *runner) finishReport(res *moat.Result, err error) (*moat.Result, error)
 	if sum, herr := hostFileHash(r.rt.Executable); herr == nil {
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: r.rt.Executable, SHA256: sum})
 	}
-	var verify report.RunFunc
-	if res.Status != moat.StatusCanceled {
-		verify = r.verifyRun
+	verify := report.RunFunc(r.verifyRun)
+	if res.Status == moat.StatusCanceled {
+		verify = report.Unverified("the run was canceled")
 	}
 	evs = report.VerifyBytecode(evs, r.pycs, verify)
 	report.Finish(res, evs, dropped, r.lim)
