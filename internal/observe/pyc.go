@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"path"
 	"strings"
+
+	"github.com/moat-sandbox/moat/internal/observe/pycpath"
 )
 
 // A .pyc file starts with a 16-byte header (PEP 552): the interpreter's
@@ -66,13 +68,11 @@ func Bytecode(p string, header []byte, before, after Snapshot) string {
 }
 
 // Bounds of what the diff keeps of the suspect bytecode for its
-// verification (report.VerifyBytecode): a .pyc and its source of up to
-// MaxPycFile bytes each, at most MaxPycPairs of them and MaxPycBytes in
-// all. A suspect past them is not verified: its finding stays high.
+// verification (pycpath's).
 const (
-	MaxPycFile  = 1 << 20
-	MaxPycPairs = maxSecretEvents
-	MaxPycBytes = 16 << 20
+	MaxPycFile  = pycpath.MaxFile
+	MaxPycPairs = pycpath.MaxPairs
+	MaxPycBytes = pycpath.MaxBytes
 )
 
 // PycPair is a suspect .pyc and the source it claims to be the cache of,
@@ -91,24 +91,10 @@ type PycPair struct {
 
 // bytecodeSource is the source a __pycache__ .pyc at p is the cache of,
 // and its optimization level from the .opt-N tag, or ok false for a .pyc
-// with no source to compare it with (a sourceless one, a missing or
-// non-regular source).
+// with no regular source to compare it with.
 func bytecodeSource(p string, after Snapshot) (src string, opt int, ok bool) {
-	dir, base := path.Split(p)
-	dir = strings.TrimSuffix(dir, "/")
-	if path.Base(dir) != "__pycache__" || !strings.HasSuffix(base, ".pyc") {
-		return "", 0, false
-	}
-	parts := strings.Split(strings.TrimSuffix(base, ".pyc"), ".")
-	switch {
-	case len(parts) == 2:
-	case len(parts) == 3 && (parts[2] == "opt-1" || parts[2] == "opt-2"):
-		opt = int(parts[2][4] - '0')
-	default:
-		return "", 0, false
-	}
-	src = path.Dir(dir) + "/" + parts[0] + ".py"
-	if a, is := after[src]; !is || !a.Mode.IsRegular() {
+	src, opt, ok = pycpath.Source(p)
+	if a, is := after[src]; !ok || !is || !a.Mode.IsRegular() {
 		return "", 0, false
 	}
 	return src, opt, true
