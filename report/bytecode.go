@@ -85,17 +85,22 @@ sys.stdout.write("\n".join(out) + "\n")
 // other (no pair kept, the verification failed, timed out, or gave no
 // answer for it, a magic number not the run's interpreter's) keeps no
 // verdict and says why in its Detail: the finding stays high (fail
-// closed). pairs are the diff's (observe.Differ.Pycs); run nil: nothing
-// is verified.
+// closed). pairs are the diff's (observe.Differ.Pycs); run nil: the
+// backend cannot carry them out, nothing is verified. A verdict an event
+// came with is dropped first: only this function gives one.
 func VerifyBytecode(evs []moat.Event, pairs []observe.PycPair, run RunFunc) []moat.Event {
+	// A verdict comes from here alone: one an event brought with it (a
+	// micro-VM's guest sends its events) is dropped.
+	out := append([]moat.Event(nil), evs...)
 	var idx []int
-	for i, e := range evs {
-		if e.Source == moat.SourceFS && e.Kind == moat.KindBytecode && e.Name == "" {
+	for i, e := range out {
+		if e.Source == moat.SourceFS && e.Kind == moat.KindBytecode {
+			out[i].Name = ""
 			idx = append(idx, i)
 		}
 	}
 	if len(idx) == 0 {
-		return evs
+		return out
 	}
 	byPath := map[string]int{}
 	for i, p := range pairs {
@@ -106,13 +111,12 @@ func VerifyBytecode(evs []moat.Event, pairs []observe.PycPair, run RunFunc) []mo
 	answers, why := map[int]string{}, ""
 	switch {
 	case run == nil:
-		why = "this backend does not carry the files out for it"
+		why = "this backend does not carry the .pyc files and their sources out for it"
 	case len(pairs) == 0:
 		why = "the .pyc or its source was not carried out (over the bounds, or not readable)"
 	default:
 		answers, why = verifyRun(pairs[:min(len(pairs), observe.MaxPycPairs)], run)
 	}
-	out := append([]moat.Event(nil), evs...)
 	for _, i := range idx {
 		e := &out[i]
 		n, ok := byPath[e.Path]
