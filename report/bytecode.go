@@ -173,27 +173,35 @@ func verifyRun(pairs []observe.PycPair, run RunFunc) (map[int]string, string) {
 	case res.Status != moat.StatusExited || res.ExitCode != 0:
 		return nil, fmt.Sprintf("the verification run ended %s (exit %d)", res.Status, res.ExitCode)
 	}
+	answers, ok := parseAnswers(res.Stdout, tag, len(pairs))
+	if !ok {
+		return nil, "the verification run did not finish its answer"
+	}
+	return answers, ""
+}
+
+// parseAnswers reads the verification's output (untrusted: it came out
+// of a sandbox): the first answer for each index below n on a line that
+// starts with tag, and whether the line that ends it ("TAG done N") came.
+func parseAnswers(out, tag string, n int) (map[int]string, bool) {
 	answers := map[int]string{}
 	done := false
-	for _, l := range strings.Split(res.Stdout, "\n") {
+	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
 		if len(f) != 3 || f[0] != tag {
 			continue
 		}
 		if f[1] == "done" {
-			done = f[2] == strconv.Itoa(len(pairs))
+			done = f[2] == strconv.Itoa(n)
 			continue
 		}
-		n, err := strconv.Atoi(f[1])
-		if err != nil || n < 0 || n >= len(pairs) {
+		i, err := strconv.Atoi(f[1])
+		if err != nil || i < 0 || i >= n {
 			continue
 		}
-		if _, dup := answers[n]; !dup {
-			answers[n] = f[2]
+		if _, dup := answers[i]; !dup && (f[2] == "same" || f[2] == "differs" || f[2] == "magic" || f[2] == "error") {
+			answers[i] = f[2]
 		}
 	}
-	if !done {
-		return nil, "the verification run did not finish its answer"
-	}
-	return answers, ""
+	return answers, done
 }

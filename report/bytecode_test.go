@@ -1,9 +1,11 @@
 package report_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,7 +15,9 @@ import (
 	"github.com/moat-sandbox/moat/backend/docker"
 	"github.com/moat-sandbox/moat/backend/gvisor"
 	"github.com/moat-sandbox/moat/backend/podman"
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/moattest"
+	"github.com/moat-sandbox/moat/report"
 )
 
 // bytecodeBackends are the backends of TestBytecodeVerified, each with
@@ -177,4 +181,67 @@ func unwrapZygote(b moat.Backend) moat.Backend {
 		return z.Backend
 	}
 	return b
+}
+
+// TestVerifyBytecode: the verification itself, in a real native sandbox
+// of the host's python3: a genuine compile is the same (at its .opt-N
+// level too), another body differs, another interpreter's magic number,
+// a body marshal cannot read, and a pair the diff did not keep are not
+// verified; a verdict the event came with is dropped.
+func TestVerifyBytecode(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3 on PATH")
+	}
+	src := []byte("def f(x):\n    assert x\n    return x + 1\n")
+	compile := func(code string, opt int) []byte {
+		t.Helper()
+		cmd := exec.Command(py, "-I", "-c", `import sys, importlib._bootstrap_external as be
+src = sys.stdin.buffer.read()
+code = compile(`+code+`, "m.py", "exec", dont_inherit=True, optimize=int(sys.argv[1]))
+sys.stdout.buffer.write(be._code_to_timestamp_pyc(code, 0, len(src)))`, fmt.Sprint(opt))
+		cmd.Stdin = bytes.NewReader(src)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	genuine, opt2, other := compile("src", 0), compile("src", 2), compile(`"import os"`, 0)
+	wrongMagic := append([]byte{0x01, 0x02, '\r', '\n'}, genuine[4:]...)
+	garbage := append(append([]byte(nil), genuine[:16]...), 0xff, 0xfe, 0xfd)
+	pairs := []observe.PycPair{
+		{Path: "/work/__pycache__/a.cpython-311.pyc", Pyc: genuine, Source: src},
+		{Path: "/work/__pycache__/b.cpython-311.opt-2.pyc", Opt: 2, Pyc: opt2, Source: src},
+		{Path: "/work/__pycache__/c.cpython-311.pyc", Pyc: other, Source: src},
+		{Path: "/work/__pycache__/d.cpython-311.pyc", Pyc: wrongMagic, Source: src},
+		{Path: "/work/__pycache__/e.cpython-311.pyc", Pyc: garbage, Source: src},
+		{Path: "/work/__pycache__/f.cpython-311.opt-2.pyc", Opt: 2, Pyc: genuine, Source: src}, // opt 0 code under an opt-2 name: asserts are gone at opt 2
+	}
+	var evs []moat.Event
+	for _, p := range append(pairs, observe.PycPair{Path: "/work/__pycache__/g.cpython-311.pyc"}) {
+		evs = append(evs, moat.Event{Source: moat.SourceFS, Kind: moat.KindBytecode, Path: p.Path, Name: report.BytecodeSame, Detail: "why"})
+	}
+	got := report.VerifyBytecode(evs, pairs, b.Run)
+	want := []struct{ name, detail string }{
+		{report.BytecodeSame, "why"},
+		{report.BytecodeSame, "why"},
+		{report.BytecodeDiffers, "its code differs"},
+		{"", "its magic number is not the run's interpreter's"},
+		{"", "could not be unmarshalled"},
+		{report.BytecodeDiffers, "its code differs"},
+		{"", "not verified: the .pyc or its source was not carried out"},
+	}
+	for i, w := range want {
+		if got[i].Name != w.name || !strings.Contains(got[i].Detail, w.detail) {
+			t.Errorf("%s: got %q %q, want %q and %q", got[i].Path, got[i].Name, got[i].Detail, w.name, w.detail)
+		}
+	}
+	// A verification that cannot run leaves every suspect unverified.
+	for _, e := range report.VerifyBytecode(evs, pairs, report.Unverified("the run was canceled")) {
+		if e.Name != "" || !strings.Contains(e.Detail, "not verified") {
+			t.Errorf("%s: got %q %q, want it not verified", e.Path, e.Name, e.Detail)
+		}
+	}
 }
