@@ -46,6 +46,11 @@ var bytecodeBackends = []struct {
 		moattest.RequireBackend(t, "podman")
 		return podman.New(testImage(), "")
 	}, ""},
+	{"gvisor-image", func(t *testing.T) moat.Backend {
+		moattest.RequireBackend(t, "gvisor")
+		moattest.RequireBackend(t, "docker")
+		return withImage{&gvisor.Backend{}, testImage()}
+	}, ""},
 	// under TCG one case only (TestBytecodeVerified)
 	{"microvm", func(t *testing.T) moat.Backend { return moattest.RequireBackend(t, "microvm") },
 		"the micro-VM's guest does not send the suspect .pyc files and their sources out"},
@@ -244,4 +249,15 @@ sys.stdout.buffer.write(be._code_to_timestamp_pyc(code, 0, len(src)))`, fmt.Spri
 			t.Errorf("%s: got %q %q, want it not verified", e.Path, e.Name, e.Detail)
 		}
 	}
+}
+
+// withImage runs every spec in image (gVisor through Docker).
+type withImage struct {
+	moat.Backend
+	image string
+}
+
+func (b withImage) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
+	spec.Image = b.image
+	return b.Backend.Run(ctx, spec)
 }
