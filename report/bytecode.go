@@ -102,11 +102,19 @@ func VerifyBytecode(evs []moat.Event, pairs []observe.PycPair, run RunFunc) []mo
 	if len(idx) == 0 {
 		return out
 	}
-	byPath := map[string]int{}
+	// A pair answers for the one event of its path: a path (cut to its
+	// bound) two pairs or two events share is not verified, so that a
+	// benign .pyc cannot answer for a planted one.
+	byPath, events := map[string]int{}, map[string]int{}
 	for i, p := range pairs {
-		if i < observe.MaxPycPairs {
+		if _, dup := byPath[p.Path]; dup {
+			byPath[p.Path] = -1
+		} else if i < observe.MaxPycPairs {
 			byPath[p.Path] = i
 		}
+	}
+	for _, i := range idx {
+		events[out[i].Path]++
 	}
 	answers, why := map[int]string{}, ""
 	switch {
@@ -120,6 +128,10 @@ func VerifyBytecode(evs []moat.Event, pairs []observe.PycPair, run RunFunc) []mo
 	for _, i := range idx {
 		e := &out[i]
 		n, ok := byPath[e.Path]
+		if ok && (n < 0 || events[e.Path] > 1) {
+			e.Detail += "; not verified: its path, cut to its bound, is not told apart from another's"
+			continue
+		}
 		if !ok {
 			e.Detail += "; not verified: " + cmp.Or(why, "the .pyc or its source was not carried out (over the bounds, a .pyc with no source, or not readable)")
 			continue

@@ -243,6 +243,13 @@ sys.stdout.buffer.write(be._code_to_timestamp_pyc(code, 0, len(src)))`, fmt.Spri
 			t.Errorf("%s: got %q %q, want %q and %q", got[i].Path, got[i].Name, got[i].Detail, w.name, w.detail)
 		}
 	}
+	// Two events of one (cut) path: a benign pair cannot answer for both.
+	twice := []moat.Event{evs[0], evs[0]}
+	for _, e := range report.VerifyBytecode(twice, pairs[:1], b.Run) {
+		if e.Name != "" || !strings.Contains(e.Detail, "not told apart") {
+			t.Errorf("%s: got %q %q, want it not verified", e.Path, e.Name, e.Detail)
+		}
+	}
 	// A verification that cannot run leaves every suspect unverified.
 	for _, e := range report.VerifyBytecode(evs, pairs, report.Unverified("the run was canceled")) {
 		if e.Name != "" || !strings.Contains(e.Detail, "not verified") {
