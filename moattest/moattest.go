@@ -80,7 +80,8 @@ type Options struct {
 	// ReportLostAtLimit says why the report made inside the sandbox (the
 	// walk of the writable directories, or all of it) can be lost when
 	// the run ends at its memory limit ("": it cannot): native on cgroup v2
-	// keeps one group for the program and its init; a Pod's Sentry
+	// in the slow TCG guest, where the init's report of a filled tmpfs
+	// outlasts the stop grace; a Pod's Sentry
 	// holds the program's memory and the init's in one limit the host
 	// cannot split, and dies with it; a micro-VM's guest agent dies with
 	// its guest. The limit-hides cases then want the status and a report

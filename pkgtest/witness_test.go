@@ -96,3 +96,39 @@ func checkWitness(t *testing.T, cfg pkgtest.Config, want string) {
 		t.Errorf("no high evasion finding of the witness saying %q; verdict %s", want, rep.Verdict)
 	}
 }
+
+// TestWitnessKeptInReport: a suite of many file opens (pygments': its
+// report kept 1,000 of 2,800 events, the earliest audit claims, and cut
+// the witness's end) keeps the witness's start and end records in the
+// bounded report, on every backend that runs the witness.
+func TestWitnessKeptInReport(t *testing.T) {
+	image := cmp.Or(os.Getenv("MOAT_TEST_IMAGE"), "moat/python:bookworm")
+	for _, name := range []string{"native", "gvisor", "docker", "podman"} {
+		t.Run(name, func(t *testing.T) {
+			cfg := pkgtest.Config{Target: project(t, "manyopens")}
+			if name != "native" {
+				b := moattest.RequireBackend(t, name)
+				cfg = pkgtest.Config{Target: cfg.Target, Backend: b, Isolation: name, Image: image, AllowDegraded: os.Geteuid() != 0, Network: noNetwork}
+				if name == "gvisor" {
+					cfg.Image = ""
+				}
+			}
+			rep, err := run(t, cfg)
+			if err != nil || rep.Tests == nil || rep.Tests.Passed != 300 {
+				dump(t, rep)
+				t.Fatalf("status %s, tests %+v, err %v", rep.Status, rep.Tests, err)
+			}
+			p := phase(rep, "test")
+			var records []string
+			for _, e := range p.Events {
+				if e.Kind == moat.KindTestReport {
+					records = append(records, e.Path)
+				}
+			}
+			if p.EventsDropped == 0 || strings.Join(records, " ") != "start end" {
+				dump(t, rep)
+				t.Errorf("%d events kept, %d dropped; the witness's records kept: %q, want start and end", len(p.Events), p.EventsDropped, records)
+			}
+		})
+	}
+}

@@ -215,6 +215,14 @@ func (a *analysis) persistence() {
 			a.add(moat.CategoryPersistence, moat.SeverityLow, fmt.Sprintf("wrote bytecode for %d sources it did not change, verified to be what each source compiles to (compileall, py_compile): %s", len(same), joinBounded(samePaths, 4)), same)
 		}
 	}()
+	// Site directories where the run wrote a package's RECORD: a module
+	// there may be pip's (pip install --user), not a plant.
+	records := map[string]bool{}
+	for _, e := range a.evs {
+		if e.Source == "fs" && e.Kind == "file-created" && path.Base(e.Path) == "RECORD" && strings.HasSuffix(path.Dir(e.Path), ".dist-info") {
+			records[path.Dir(path.Dir(e.Path))] = true
+		}
+	}
 	for _, e := range a.evs {
 		if e.Source == "fs" && e.Kind == moat.KindBytecode {
 			if e.Name == BytecodeSame {
@@ -263,7 +271,11 @@ func (a *analysis) persistence() {
 			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("changed an entry-point script: %s", p), []moat.Event{e})
 		case !strings.HasPrefix(e.Detail, "d"):
 			if what := laterCode(p, e.Data, strings.HasSuffix(e.Detail, observe.NotReadWhole)); what != "" {
-				a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s %s: %s", verb, what, p), []moat.Event{e})
+				sev := moat.SeverityHigh
+				if userSite(p) != "" && records[siteDir(p)] {
+					sev, what = moat.SeverityMedium, what+" (the run also wrote a package's RECORD there: pip install --user, or a plant dressed as one)"
+				}
+				a.add(moat.CategoryPersistence, sev, fmt.Sprintf("%s %s: %s", verb, what, p), []moat.Event{e})
 			}
 		}
 	}
@@ -314,6 +326,7 @@ func (a *analysis) execution() {
 		}
 	}
 	seen := map[string]bool{}
+	a.preloads()
 	var others []moat.Event
 	for i, e := range a.evs {
 		if e.Kind == moat.KindExecFailed && e.Source == moat.SourceKernel && writable(e.Path) && written[e.Path] && !a.isOwn(e) && !seen["failed|"+e.Path] {
@@ -331,7 +344,8 @@ func (a *analysis) execution() {
 		if a.pathMiss(i, written) {
 			continue // execvp trying the next directory of PATH: this one failed
 		}
-		key := string(e.Source) + "|" + e.Path
+		target, isLoader := loaderTarget(e)
+		key := string(e.Source) + "|" + e.Path + "|" + target
 		if seen[key] {
 			continue
 		}
@@ -340,6 +354,16 @@ func (a *analysis) execution() {
 			continue // the kernel event speaks for it
 		}
 		switch {
+		case isLoader && target != "":
+			// ld.so maps the program itself: the kernel sees an exec of
+			// the loader alone, never of what it runs (a file the run
+			// wrote, even one not executable, a copy of the interpreter
+			// run with -S that never says hello).
+			sev, what := moat.SeverityMedium, "ran a program through the dynamic loader (no exec of its own: the kernel saw only the loader's)"
+			if writable(target) {
+				sev, what = moat.SeverityHigh, "ran a file from a writable directory through the dynamic loader (no exec of its own: the kernel saw only the loader's)"
+			}
+			a.add(moat.CategoryExecution, sev, what+": "+target, []moat.Event{e})
 		case shells[base] && !(writable(e.Path) && written[e.Path]):
 			// judged by its command line, each one (commands.go); one
 			// the run wrote is judged by what it is, below
@@ -370,6 +394,59 @@ func (a *analysis) execution() {
 		}
 		a.add(moat.CategoryExecution, "low", "executed programs: "+joinBounded(uniq(names), 12), others)
 	}
+}
+
+// preloads: a library from a writable directory that the dynamic loader
+// was told to map into an exec (LD_PRELOAD, LD_AUDIT in its environment,
+// which the kernel's side reads from the caller's memory: native and the
+// micro-VM) runs there with no exec of its own (red team, session 18:
+// /bin/true with a dropped LD_PRELOAD was a low "executed programs").
+func (a *analysis) preloads() {
+	seen := map[string]bool{}
+	for _, e := range a.evs {
+		if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || e.Data == "" || a.isOwn(e) {
+			continue
+		}
+		for _, v := range strings.Split(e.Data, `\x0a`) {
+			name, val, ok := strings.Cut(v, "=")
+			if !ok || (name != "LD_PRELOAD" && name != "LD_AUDIT") {
+				continue
+			}
+			for _, lib := range strings.FieldsFunc(val, func(r rune) bool { return r == ':' || r == ' ' }) {
+				if !writable(lib) || seen[lib] {
+					continue
+				}
+				seen[lib] = true
+				a.add(moat.CategoryExecution, moat.SeverityHigh, fmt.Sprintf("loaded a library from a writable directory into %s through %s (no exec of its own): %s",
+					e.Path, name, lib), []moat.Event{e})
+			}
+		}
+	}
+}
+
+// loaderTarget: e runs the dynamic loader (ld-linux*.so*, ld-musl-*,
+// ld.so; isLoader), and target is the program it was asked to load: its
+// first argument that is no option of the loader's ("" for ldd's --list
+// and --verify, which run nothing, and when none is named).
+func loaderTarget(e moat.Event) (target string, isLoader bool) {
+	base := path.Base(e.Path)
+	if !strings.HasPrefix(base, "ld-linux") && !strings.HasPrefix(base, "ld-musl") && base != "ld.so" {
+		return "", false
+	}
+	args := strings.Fields(argsOf(e.Detail))
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--list" || a == "--verify" || a == "--help" || a == "--version" || strings.HasPrefix(a, "--list-"):
+			return "", true
+		case a == "--library-path" || a == "--preload" || a == "--argv0" || a == "--audit" || a == "--inhibit-rpath" ||
+			strings.HasPrefix(a, "--glibc-hwcaps-"):
+			i++ // the option's value
+		case strings.HasPrefix(a, "-"):
+		default:
+			return a, true
+		}
+	}
+	return "", true
 }
 
 // pathMiss: k is a kernel exec that execvp's search of PATH made and that

@@ -70,6 +70,7 @@ func TestCorpusBackends(t *testing.T) {
 				{"corpus/miner.py", [][2]string{{"resource-abuse", "medium"}}},
 				{"corpus/big_file.py", [][2]string{{"exfiltration", "critical"}}},
 				{"corpus/sparse_file.py", [][2]string{{"exfiltration", "critical"}}},
+				{"corpus/hook_frames.py", [][2]string{{"evasion", "medium"}}},
 			}
 			if bk.kernel != "" {
 				cases = append(cases, struct {
@@ -124,6 +125,7 @@ func TestCorpusBackends(t *testing.T) {
 				})
 			}
 			t.Run("persist_forms", func(t *testing.T) { persistForms(t, b, nil) })
+			t.Run("persist_later", func(t *testing.T) { persistLater(t, b, nil) })
 			t.Run("shm-drop", func(t *testing.T) {
 				wantShm(t, run(t, b, filepath.Join("testdata", "corpus", "shm_drop.py"), nil))
 			})
@@ -144,6 +146,20 @@ func TestCorpusBackends(t *testing.T) {
 				noTells(t, b, mod, bk.known...)
 			})
 			t.Run("benign", func(t *testing.T) { benign(t, b, bk.kernel) })
+			t.Run("finalizer_logs", func(t *testing.T) {
+				// logging from a finalizer that a collection inside the hook runs
+				res := run(t, b, filepath.Join("testdata", "benign", "finalizer_logs.py"), nil)
+				if res.Status != moat.StatusExited || res.ExitCode != 0 {
+					dump(t, res)
+					t.Fatalf("status %s exit %d", res.Status, res.ExitCode)
+				}
+				for _, f := range res.Findings {
+					if f.Severity.Rank() > moat.SeverityLow.Rank() {
+						dump(t, res)
+						t.Errorf("benign program got %s %s: %s", f.Severity, f.Category, f.Summary)
+					}
+				}
+			})
 		})
 	}
 }
@@ -244,7 +260,8 @@ func TestCorpusGVisorKernel(t *testing.T) {
 // binary cannot run (another OS or architecture; the ssh backend), sends
 // the files the run wrote as moat's init does: a secret past a big file's
 // first MiB or behind a sparse file's hole, and a .pth's code behind
-// padding, are found.
+// padding, are found; a daemon still running when the program ended or
+// when moat stopped the run is listed, under Docker and Podman.
 func TestCorpusPythonInit(t *testing.T) {
 	moattest.RequireBackend(t, "docker")
 	b := docker.New(testImage(), "", "")
@@ -264,5 +281,14 @@ func TestCorpusPythonInit(t *testing.T) {
 	}
 	t.Run("xattr_secret", func(t *testing.T) {
 		wantXattr(t, run(t, b, filepath.Join("testdata", "corpus", "xattr_secret.py"), nil))
+	})
+	// What outlived the program (or moat's stop), listed by bootstrap.py,
+	// on both engines.
+	t.Run("docker", func(t *testing.T) { daemonCases(t, b) })
+	t.Run("podman", func(t *testing.T) {
+		moattest.RequireBackend(t, "podman")
+		p := podman.New(testImage(), "")
+		p.PythonInit = true
+		daemonCases(t, p)
 	})
 }

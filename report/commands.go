@@ -244,6 +244,12 @@ func (a *analysis) commands() {
 	var notes, fedNotes []string
 	for i, e := range cmds {
 		if !shells[path.Base(e.Path)] {
+			if a.interpreterShell(e) {
+				c := a.firstPlain(a.connectsBefore(e))
+				reverse = append(reverse, c, e)
+				notes = append(notes, fmt.Sprintf("connected to %s, then started %s reading its code from %s (pid %d, parent %d)",
+					c.Addr, e.Path, firstNonEmpty(stdioNote(e.Stdio), "stdin"), e.PID, e.PPID))
+			}
 			continue
 		}
 		args := strings.Fields(argsOf(e.Detail))
@@ -282,6 +288,45 @@ func (a *analysis) commands() {
 	if len(plain) > 0 {
 		a.add(moat.CategoryExecution, moat.SeverityLow, "ran shell commands: "+listCommands(plain), plain)
 	}
+}
+
+// scriptInterpreters: interpreters other than a shell that a reverse
+// shell can be made of (python -i on the socket, perl's and ruby's
+// one-liners' shape), beside Python under any name (isPython, or the
+// runtime's own interpreter file).
+var scriptInterpreters = map[string]bool{"perl": true, "ruby": true, "irb": true, "node": true, "nodejs": true,
+	"php": true, "lua": true, "tclsh": true, "wish": true, "expect": true}
+
+// interpreterShell: e runs an interpreter, not a shell, that reads its
+// code from a socket or its stdin (its stdio a socket, or no script: -i,
+// no argument, "-", python's -m code or code.interact) after its process
+// or its parent made a connection that carried no HTTP request (red team,
+// session 18: `python -i` and `code.interact()` with their stdio on the
+// connection were a medium network finding only, where sh was critical).
+func (a *analysis) interpreterShell(e moat.Event) bool {
+	base := path.Base(e.Path)
+	if !isPython(base) && !scriptInterpreters[strings.TrimRight(base, "0123456789.")] && !a.interpreter(e) {
+		return false
+	}
+	conns := a.connectsBefore(e)
+	if len(conns) == 0 || a.downloads(conns) {
+		return false
+	}
+	if e.Stdio != "" {
+		return true
+	}
+	line := argsOf(e.Detail)
+	args := strings.Fields(line)
+	return !hasScript(args) || slices.Contains(args, "-i") || slices.Contains(args, "-") ||
+		strings.Contains(line, "-m code") || strings.Contains(line, "code.interact") || strings.Contains(line, "InteractiveConsole")
+}
+
+// stdioNote names a process's stdio on a socket ("fds 0,1,2 on a socket").
+func stdioNote(stdio string) string {
+	if stdio == "" {
+		return ""
+	}
+	return "fds " + stdio + " on a socket"
 }
 
 // hasScript: a shell's arguments name a command (-c) or a script file.

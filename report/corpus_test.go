@@ -122,6 +122,7 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		{"ctypes_syscall.py", nil, [][2]string{{"evasion", "high"}}},
 		{"ctypes_thread.py", nil, [][2]string{{"evasion", "high"}}},
 		{"tamper_hook.py", nil, [][2]string{{"evasion", "medium"}}},
+		{"hook_frames.py", nil, [][2]string{{"evasion", "medium"}}},
 		{"vsock_host.py", nil, [][2]string{{"network", "high"}}},
 		{"shell_commands.py", userland, [][2]string{{"credential-access", "high"}, {"execution", "critical"}}},
 		{"pty_reverse_shell.py", userland, [][2]string{{"execution", "critical"}}},
@@ -202,9 +203,11 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		wantNamed(t, res, moat.CategoryPersistence, "aa_padded.pth", "bb_big.pth", "zz_late.pth")
 	})
 	t.Run("persistence-forms", func(t *testing.T) { persistForms(t, b, nil) })
+	t.Run("persistence-later", func(t *testing.T) { persistLater(t, b, nil) })
 	t.Run("daemonize", func(t *testing.T) {
-		wantDaemon(t, run(t, b, filepath.Join("testdata", "corpus", "daemonize.py"), nil))
+		wantDaemon(t, run(t, b, filepath.Join("testdata", "corpus", "daemonize.py"), nil), "daemonize.py")
 	})
+	t.Run("daemon-stopped", func(t *testing.T) { daemonStopped(t, b) })
 	t.Run("tracker-late", func(t *testing.T) {
 		noOutlived(t, run(t, b, filepath.Join("testdata", "benign", "tracker_late.py"), nil))
 	})
@@ -239,6 +242,22 @@ func persistForms(t *testing.T, b moat.Backend, mod func(*moat.Spec)) {
 	wantNamed(t, res, moat.CategoryPersistence, "/cr_only.pth", "/cr_padded.pth", "/sitecustomize/__init__.py", "/usercustomize.pyc",
 		"/.config/pip/pip.conf", "/.pydistutils.cfg", "/.gitconfig", "/repo/.git/config", "/hooks/post-checkout",
 		"/.local/bin/sudo", "/startup/00-x.py", "/.ssh/config", "/.bash_aliases", "/conf.d/x.fish", "/environment.d/50-x.conf")
+}
+
+// persistLater runs persist_later.py and wants a high persistence
+// finding naming each of its files: what other tools a developer runs
+// read and run (bash drop-ins and completions, direnv, editors, tmux,
+// gdb, Mercurial, AWS's credential_process, a Docker CLI plugin, a
+// Jupyter kernel, a VS Code task, a desktop entry, npm and uv, a
+// conftest.py, modules shadowing an installed package and the standard
+// library), and a git and an SSH configuration padded past their first KiB.
+func persistLater(t *testing.T, b moat.Backend, mod func(*moat.Spec)) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "persist_later.py"), mod)
+	wantNamed(t, res, moat.CategoryPersistence, "/.bashrc.d/10-tools.sh", "/completions/git", "/work/.envrc", "/.vimrc",
+		"/nvim/init.lua", "/.tmux.conf", "/.gdbinit", "/.hgrc", "/.aws/config", "/cli-plugins/docker-compose",
+		"/kernels/python3/kernel.json", "/.vscode/tasks.json", "/applications/firefox.desktop", "/.npmrc", "/uv/uv.toml",
+		"/work/conftest.py", "/site-packages/six.py", "/work/json.py", "/.gitconfig", "/.ssh/config")
 }
 
 // wantNamed wants, for each name, a finding of the category, high or
@@ -370,7 +389,7 @@ func TestBenign(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "connect_by_name.py", "tarpit_connect.py"} {
+	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "connect_by_name.py", "tarpit_connect.py", "finalizer_logs.py"} {
 		t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
 			check(t, run(t, b, filepath.Join("testdata", "benign", f), userland))
 		})
@@ -449,28 +468,46 @@ func TestCorpusSinkhole(t *testing.T) {
 }
 
 // TestCorpusDaemonize: a daemon (double fork, setsid) still running when
-// the program ends is a medium evasion finding on every backend whose
+// the program ends, or when moat ends the run (its timeout) while the
+// program still runs, is a medium evasion finding on every backend whose
 // init lists what outlived the program (native's cold runs and zygote in
-// TestCorpus; the micro-VM in TestCorpusMicroVM), and multiprocessing's
-// resource tracker, which exits just after the program, is none.
+// TestCorpus; bootstrap.py in TestCorpusPythonInit; the micro-VM in
+// TestCorpusMicroVM), and multiprocessing's resource tracker, which
+// exits just after the program, is none.
 func TestCorpusDaemonize(t *testing.T) {
-	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) {
-		t.Run("daemonize", func(t *testing.T) {
-			wantDaemon(t, run(t, b, filepath.Join("testdata", "corpus", "daemonize.py"), nil))
-		})
-		t.Run("tracker-late", func(t *testing.T) {
-			noOutlived(t, run(t, b, filepath.Join("testdata", "benign", "tracker_late.py"), nil))
-		})
+	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) { daemonCases(t, b) })
+}
+
+func daemonCases(t *testing.T, b moat.Backend) {
+	t.Run("daemonize", func(t *testing.T) {
+		wantDaemon(t, run(t, b, filepath.Join("testdata", "corpus", "daemonize.py"), nil), "daemonize.py")
+	})
+	t.Run("daemon-stopped", func(t *testing.T) { daemonStopped(t, b) })
+	t.Run("tracker-late", func(t *testing.T) {
+		noOutlived(t, run(t, b, filepath.Join("testdata", "benign", "tracker_late.py"), nil))
 	})
 }
 
+// daemonStopped: the program starts a daemon and sleeps past the
+// timeout; moat's stop, not the program's end, kills the daemon, which is
+// listed all the same.
+func daemonStopped(t *testing.T, b moat.Backend) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "daemon_stopped.py"), func(s *moat.Spec) { s.Limits.Timeout = 10 * time.Second })
+	if res.Status != moat.StatusTimeout || !strings.Contains(res.Stdout, "daemon started") {
+		dump(t, res)
+		t.Fatalf("status %s, stdout %q: want a timeout after the daemon started", res.Status, res.Stdout)
+	}
+	wantDaemon(t, res, "daemon_stopped.py")
+}
+
 // wantDaemon fails t unless res has the medium evasion finding of a
-// daemon that outlived the program, naming its command line.
-func wantDaemon(t *testing.T, res *moat.Result) {
+// daemon that outlived the program, naming its command line (script).
+func wantDaemon(t *testing.T, res *moat.Result, script string) {
 	t.Helper()
 	for _, f := range res.Findings {
 		if f.Category == moat.CategoryEvasion && f.Severity == moat.SeverityMedium && strings.Contains(f.Summary, "daemonized") &&
-			strings.Contains(f.Summary, "daemonize.py") {
+			strings.Contains(f.Summary, script) {
 			return
 		}
 	}
@@ -698,6 +735,75 @@ func TestCorpusEvasiveSecrets(t *testing.T) {
 			"sent over the network (raw)",       // behind binary padding
 			"written to /tmp/zz-cache (base64)", // past the budget
 			"written to /tmp/q/ (split over the names of its files, in the order of")
+	})
+}
+
+// TestCorpusLoaderExec: a dropped program run through the dynamic loader
+// (ld.so maps it; the kernel sees an exec of the loader alone) is a high
+// execution finding naming the program (red team, session 18: it was a
+// low "executed programs: ld-linux-x86-64.so.2").
+func TestCorpusLoaderExec(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "loader_exec.py"), nil)
+		if !strings.Contains(res.Stdout, "stage two ran") {
+			dump(t, res)
+			t.Fatalf("the program did not run through the loader: %q", res.Stdout)
+		}
+		wantNamed(t, res, moat.CategoryExecution, "dynamic loader", "/tmp/.cache-helper")
+	})
+}
+
+// TestCorpusPreload: a library the run wrote, mapped into a program by
+// LD_PRELOAD (no exec of its own), is a high execution finding naming
+// it: the kernel's side reads the exec's environment (native's and the
+// containers' seccomp supervisors from the caller's memory, gVisor from
+// the Sentry's trace; red team, session 18: nothing named it before).
+func TestCorpusPreload(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "preload_exec.py"), nil)
+		if !strings.Contains(res.Stdout, "preloaded") {
+			dump(t, res)
+			t.Fatalf("the program did not run with the library: %q", res.Stdout)
+		}
+		wantNamed(t, res, moat.CategoryExecution, "through LD_PRELOAD", "/tmp/.libcache.so")
+	})
+}
+
+// TestCorpusSymlinkSecret: a secret in the targets of symbolic links
+// made through libc (no audit event) is found in the walk's link targets,
+// on every backend's walk (red team, session 18: nothing before).
+func TestCorpusSymlinkSecret(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "symlink_secret.py"), nil)
+		if !strings.Contains(res.Stdout, "linked") {
+			dump(t, res)
+			t.Fatalf("the program did not link: %q %q", res.Stdout, res.Stderr)
+		}
+		wantExfil(t, res, func(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") },
+			"/tmp/.fontconfig-cache (in its link target (raw))",
+			"/work/.lock (in its link target (base32))")
+	})
+}
+
+// TestCorpusEvasiveCodes: a secret written as its bytes' numbers
+// (a list of char codes, hex with colons, HTML entities, one big decimal
+// number, octal escapes) or as ROT47 or base58 (red team, session 18:
+// none was found before) is found in every channel, on moat's own
+// evidence.
+func TestCorpusEvasiveCodes(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "evasive_codes.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Limits.Timeout = 60 * time.Second
+		})
+		wantExfil(t, res, func(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") },
+			"printed to stdout (decimal char codes)",
+			"printed to stderr (hex char codes)",
+			"sent over the network (decimal char codes)",
+			"written to /tmp/seq.txt (decimal number)",
+			"written to /tmp/o.txt (octal char codes)",
+			"written to /tmp/r.txt (rot47)",
+			"printed to stdout (base58)")
 	})
 }
 
@@ -1124,11 +1230,12 @@ func shellKinds(res *moat.Result) (fed, reverse string) {
 // TestCorpusReverseShells: a shell whose stdio is a connection, made the
 // ways payloads make it (a shell with the socket as its own stdio, as nc -e
 // and socat exec do; trustypip's dup2 and pty.spawn, where the shell's
-// stdio is a pty and the socket its parent's), is a critical reverse shell
-// on every backend, and not a download fed to a shell.
+// stdio is a pty and the socket its parent's; Python itself, interactive,
+// on the socket: red team, session 18), is a critical reverse shell on
+// every backend, and not a download fed to a shell.
 func TestCorpusReverseShells(t *testing.T) {
 	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
-		for _, f := range []string{"socket_stdio_shell.py", "pty_spawn_shell.py", "reverse_shell.py"} {
+		for _, f := range []string{"socket_stdio_shell.py", "pty_spawn_shell.py", "reverse_shell.py", "interp_stdio_shell.py", "interact_shell.py"} {
 			t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
 				res := run(t, b, filepath.Join("testdata", "corpus", f), func(s *moat.Spec) {
 					s.Network = moat.NetworkSinkhole

@@ -67,6 +67,93 @@ func laterCode(p, data string, notWhole bool) string {
 	case strings.Contains(p, "/.config/environment.d/") || base == ".pam_environment":
 		return "a session environment file, read by every login (LD_PRELOAD, PYTHONPATH, PATH)"
 	}
+	return laterTool(p, base, stem, lines, notWhole)
+}
+
+// laterTool: what other tools a developer runs read and run code from
+// (red team, session 18: each of these, with `curl … | sh` in it, gave
+// no finding at all).
+func laterTool(p, base, stem, lines string, notWhole bool) string {
+	low := strings.ToLower(lines)
+	switch {
+	case strings.Contains(p, "/.bashrc.d/") || strings.Contains(p, "/.bash_completion.d/") || base == ".bash_completion" ||
+		strings.Contains(p, "/.local/share/bash-completion/"):
+		return "a shell startup or completion file, sourced by every interactive shell"
+	case base == ".envrc" || base == "direnvrc":
+		return "a direnv file, run by the shell on entering its directory"
+	case base == ".vimrc" || base == ".exrc" || base == ".gvimrc" || strings.Contains(p, "/.vim/") && (strings.HasSuffix(base, ".vim") || strings.HasSuffix(base, ".lua")),
+		strings.Contains(p, "/.config/nvim/") && (strings.HasSuffix(base, ".vim") || strings.HasSuffix(base, ".lua")),
+		base == ".emacs" || (strings.Contains(p, "/.emacs.d/") || strings.Contains(p, "/.config/emacs/")) && strings.HasSuffix(base, ".el"),
+		base == ".tmux.conf" || strings.HasSuffix(p, "/.config/tmux/tmux.conf") || base == ".screenrc",
+		base == ".gdbinit" || strings.HasSuffix(p, "/.config/gdb/gdbinit") || base == ".psqlrc":
+		return "an editor's, terminal multiplexer's or debugger's startup file, which can run shell commands"
+	case base == ".hgrc" || strings.HasSuffix(p, "/.config/hg/hgrc"):
+		return "a Mercurial configuration (its hooks and aliases run commands)"
+	case strings.HasSuffix(p, "/.aws/config"):
+		if notWhole || strings.Contains(low, "credential_process") {
+			return "an AWS configuration that runs a command (credential_process) for every SDK or CLI call"
+		}
+	case strings.Contains(p, "/.docker/cli-plugins/"):
+		return "a Docker CLI plugin, run by the docker command"
+	case strings.Contains(p, "/jupyter/kernels/") && base == "kernel.json":
+		return "a Jupyter kernel spec, whose command runs at every start of that kernel"
+	case strings.HasSuffix(p, "/.vscode/tasks.json"):
+		if notWhole || strings.Contains(low, "folderopen") || strings.HasSuffix(lines, "…") {
+			return "a VS Code task run when the folder is opened"
+		}
+	case strings.Contains(p, "/.local/share/applications/") && strings.HasSuffix(base, ".desktop"), base == "mimeapps.list":
+		return "a desktop entry or default application, run when a file or link is opened"
+	case base == ".npmrc" || base == ".yarnrc" || base == ".yarnrc.yml" || base == ".condarc" ||
+		strings.HasSuffix(p, "/.config/uv/uv.toml") || strings.Contains(p, "/.config/pypoetry/") || strings.Contains(p, "/.cargo/config"):
+		return "a package manager's configuration, obeyed by every later install or build (its index, the commands it runs)"
+	case base == ".pre-commit-config.yaml":
+		return "a pre-commit configuration, whose hooks git commits run"
+	case base == "conftest.py" && (strings.HasPrefix(p, "/work/") || strings.HasPrefix(p, "/home/") && strings.Count(p, "/") == 3):
+		return "a conftest.py, run by every later pytest run beneath it"
+	case userSite(p) != "":
+		return "a module in the user site directory, imported before the system's packages of that name: " + userSite(p)
+	case path.Dir(p) == "/work" || path.Dir(path.Dir(p)) == "/work" && base == "__init__.py":
+		if name := importName(p); name != "" && stdlibModules[name] && name != "test" {
+			return "a module named as the standard library's " + name + ", imported in its place by every program started in /work"
+		}
+	}
+	return ""
+}
+
+// userSite: the module name a file in a user site directory
+// (~/.local/lib/pythonX.Y/site-packages) imports as, "" for one that is
+// not there or imports as nothing (metadata, a data file).
+func userSite(p string) string {
+	_, rest, ok := strings.Cut(p, "/.local/lib/python")
+	if !ok {
+		return ""
+	}
+	_, rest, ok = strings.Cut(rest, "/site-packages/")
+	if !ok {
+		return ""
+	}
+	return importName(rest)
+}
+
+// siteDir: the site-packages directory p is in.
+func siteDir(p string) string {
+	i := strings.Index(p, "/site-packages/")
+	return p[:i+len("/site-packages")]
+}
+
+// importName: the top-level module a file imports as, by its name: a
+// NAME.py, NAME.pyc or NAME.*.so, or NAME/__init__.py; "" otherwise.
+func importName(p string) string {
+	p = strings.TrimPrefix(p, "/work/")
+	parts := strings.Split(p, "/")
+	base := parts[len(parts)-1]
+	stem, ext, _ := strings.Cut(base, ".")
+	switch {
+	case len(parts) == 1 && (ext == "py" || ext == "pyc" || strings.HasSuffix(ext, "so")):
+		return stem
+	case len(parts) == 2 && base == "__init__.py":
+		return parts[0]
+	}
 	return ""
 }
 

@@ -42,8 +42,11 @@ func stamp(phase string, evs []moat.Event) []moat.Event {
 
 // Bound keeps at most n of evs, in their order. What cannot be forged or
 // is rare goes first (moat's own events, kernel, network), then the file
-// system diff, then the audit hook's claims, the bulk of most runs;
-// within one source, the earliest.
+// system diff and the hook's hellos and test witness's records (few: the
+// hook gives the records a budget of their own; the hook's integrity and
+// the witness are read from them, and a suite's later opens must not
+// push the witness's end out), then the audit hook's other claims, the
+// bulk of most runs; within one class, the earliest.
 func Bound(evs []moat.Event, n int) []moat.Event {
 	if len(evs) <= n {
 		return evs
@@ -57,6 +60,10 @@ func Bound(evs []moat.Event, n int) []moat.Event {
 			return 0
 		case "fs":
 			return 1
+		case "audit":
+			if e.Kind == moat.KindHello || e.Kind == moat.KindTestReport {
+				return 1
+			}
 		}
 		return 2
 	}

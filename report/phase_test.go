@@ -53,6 +53,37 @@ func TestBound(t *testing.T) {
 	}
 }
 
+// The witness's records and the hook's hellos are few (the hook gives the
+// records a budget of their own) and are what the witness and the hook's
+// integrity are read from: a long suite's thousands of opens must not
+// push the witness's end out of a bounded report (pygments: its end
+// record was cut, the report held a start with no end).
+func TestBoundKeepsWitness(t *testing.T) {
+	evs := []moat.Event{
+		{TimeMS: 0, Source: "audit", Kind: moat.KindHello, PID: 7},
+		{TimeMS: 1, Source: "audit", Kind: moat.KindTestReport, Path: "start"},
+	}
+	for i := range 50 {
+		evs = append(evs, moat.Event{TimeMS: int64(10 + i), Source: "audit", Kind: "open"})
+	}
+	evs = append(evs, moat.Event{TimeMS: 90, Source: "audit", Kind: moat.KindTestReport, Path: "failed", Name: "t::a"},
+		moat.Event{TimeMS: 99, Source: "audit", Kind: moat.KindTestReport, Path: "end", Detail: "cases=1"},
+		moat.Event{TimeMS: 100, Source: "kernel", Kind: "exec"})
+	got := Bound(evs, 10)
+	var kept []string
+	for _, e := range got {
+		if e.Kind == moat.KindTestReport || e.Kind == moat.KindHello {
+			kept = append(kept, string(e.Kind)+":"+e.Path)
+		}
+	}
+	if want := "hello: testreport:start testreport:failed testreport:end"; strings.Join(kept, " ") != want {
+		t.Errorf("kept %q, want %q", kept, want)
+	}
+	if len(got) != 10 || got[len(got)-1].Source != "kernel" || got[2].Kind != "open" {
+		t.Errorf("%+v", got)
+	}
+}
+
 // execvp tries each directory of PATH: the failed tries are no execution,
 // but a file the run wrote is, even when a later try follows.
 func TestPathMiss(t *testing.T) {

@@ -228,6 +228,20 @@ func qemuCredential(accel string) (*syscall.Credential, error) {
 	return c, nil
 }
 
+// qemuKVMDenied says why QEMU, run as qemuCredential gives it, could not
+// open /dev/kvm of this mode although moat can ("" when it can): as root,
+// moat starts QEMU as a uid of its own whose only group is the device's,
+// so the device must be read-write for its group or for all. A machine
+// without udev leaves /dev/kvm at 0600 root:root (where udev makes it 0660
+// for group kvm): QEMU would fail with "Permission denied" at every
+// start, and the guest runs under TCG instead.
+func qemuKVMDenied(mode uint32, root bool) string {
+	if !root || mode&0o060 == 0o060 || mode&0o006 == 0o006 {
+		return ""
+	}
+	return fmt.Sprintf("mode %04o: QEMU runs as a uid of its own and could not open it (udev makes it 0660, group kvm)", mode&0o7777)
+}
+
 // emptyDir is QEMU's working directory: empty, root's, read-only; for a
 // moat that is not root, an empty directory of the run's own.
 func emptyDir(runDir string) (string, error) {

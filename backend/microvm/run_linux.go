@@ -100,6 +100,15 @@ func (b *Backend) probe() (*host, error) {
 	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
 		f.Close()
 		h.accel = "kvm"
+		if _, ok := e.(*qemu); ok {
+			// QEMU does not run as moat: it needs the device for itself.
+			var st unix.Stat_t
+			if err := unix.Stat("/dev/kvm", &st); err != nil {
+				h.accel, h.kvmWhy = "tcg", err.Error()
+			} else if why := qemuKVMDenied(st.Mode, os.Geteuid() == 0); why != "" {
+				h.accel, h.kvmWhy = "tcg", why
+			}
+		}
 	} else {
 		h.kvmWhy = strings.TrimPrefix(err.Error(), "open /dev/kvm: ")
 	}

@@ -451,18 +451,9 @@ func (r *runner) limits(cfg *nsinit.Config) ([]moat.Layer, error) {
 	if split {
 		mem += initReserve
 	}
+	// On v1 and v2 alike (on v2 the init's whole process moves into
+	// the program's group and back, cgroup.Split.ProgFiles).
 	g, err := cgroup.New("moat-"+local.NewID(), cgroup.Limits{Memory: mem, Pids: r.lim.Pids + initThreads, CPUs: r.lim.CPUs})
-	if err == nil && split && g.Version() != 1 {
-		// On v2 the init's whole process moves into the program's
-		// group and back (cgroup.Split.ProgFiles); in the v2 guest of
-		// .ci/cgroup2-vm.sh some limit-hides runs still lost the
-		// init's report with it, cause not found. Until then v2 keeps
-		// one group (and the program's OOM score), with the limit the
-		// program's: see SECURITY.md.
-		_ = g.Destroy()
-		mem, split = r.lim.Memory, false
-		g, err = cgroup.New("moat-"+local.NewID(), cgroup.Limits{Memory: mem, Pids: r.lim.Pids + initThreads, CPUs: r.lim.CPUs})
-	}
 	if err == nil && split {
 		if r.split, err = cgroup.NewSplit(g, r.lim.Memory); err != nil {
 			_ = g.Destroy()

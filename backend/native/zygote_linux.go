@@ -739,12 +739,22 @@ func (c *zygoteChild) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 		mu     sync.Mutex
 		reason moat.Status
 	)
+	var atStop []survivors.Process
 	stop := func(why moat.Status) {
 		mu.Lock()
-		if reason == "" {
+		first := reason == ""
+		if first {
 			reason = why
 		}
 		mu.Unlock()
+		if first && c.rep != nil {
+			// The daemons are listed before the kill: pid 1 lists what
+			// outlives the program only when the program ends.
+			ds := stopOutlived(c.pid1)
+			mu.Lock()
+			atStop = ds
+			mu.Unlock()
+		}
 		c.kill()
 	}
 	stdout := capture.New(spec.Stdout, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
@@ -817,6 +827,11 @@ func (c *zygoteChild) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 	}
 	if m.Kind == "exit" && from == c.pid1 {
 		zr.outlived = m.Outlived
+	}
+	if len(zr.outlived) == 0 {
+		mu.Lock()
+		zr.outlived = atStop
+		mu.Unlock()
 	}
 	res = zr.finish(res)
 	go func() {

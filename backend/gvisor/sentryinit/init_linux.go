@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -121,8 +122,21 @@ func initMain(walkPath string, argv []string) int {
 	// (package pid1); ignored once the program, which must start with
 	// every signal at its default, runs.
 	_, _ = pid1.IgnoreDefaults()
+	// At moat's stop (the run's timeout or a limit, the program still
+	// running), the daemons are listed before everything is killed:
+	// else a daemon that outlasts the run rather than the program would
+	// die unlisted.
+	var stopMu sync.Mutex
+	var atStop []survivors.Process
 	go func() {
 		<-term
+		if walk != nil {
+			sid, _ := unix.Getsid(0)
+			ds := survivors.AtStop(proc.Pid, []int{sid, proc.Pid}, nil)
+			stopMu.Lock()
+			atStop = ds
+			stopMu.Unlock()
+		}
 		_ = unix.Kill(-1, unix.SIGKILL)
 	}()
 	// With the report (the walk file), what outlives the program is
@@ -133,6 +147,11 @@ func initMain(walkPath string, argv []string) int {
 	}
 	code, quiet := reapAll(proc.Pid, outlived)
 	if walk != nil && quiet {
+		stopMu.Lock()
+		if len(*outlived) == 0 {
+			*outlived = atStop
+		}
+		stopMu.Unlock()
 		writeWalk(walk, nonce, *outlived)
 	}
 	return code

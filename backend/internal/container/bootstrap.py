@@ -673,8 +673,8 @@ def send_walks():
     deadline = time.monotonic() + REPORT['budget_s']
     after, after_cut = walk(REPORT, deadline)
     w = Frames(b'f')
-    w.write(('{"before":%s,"after":%s,"before_cut":%s,"after_cut":%s,"audit_cut":%d}' % (
-        dump_walk(before), dump_walk(after), jstr(before_cut), jstr(after_cut), audit_cut)).encode())
+    w.write(('{"before":%s,"after":%s,"before_cut":%s,"after_cut":%s,"audit_cut":%d,"outlived":%s}' % (
+        dump_walk(before), dump_walk(after), jstr(before_cut), jstr(after_cut), audit_cut, '[' + ','.join(dumps(x).decode() for x in outlived) + ']')).encode())
     send(b'f')
     old = {e[0]: e[1:] for e in before}
     import stat
@@ -779,6 +779,72 @@ def interesting(p):
 
 MAX_CONTENT_FRAMES = 1 << 18  # ctrinit.MaxContentFrames
 
+# What outlived the program (Go: internal/sandbox/survivors, whose bounds
+# these are: Grace, Quiet, SessionGrace, Max, CmdBytes; TestBootstrapSurvivors
+# holds them equal).
+SURVIVORS_GRACE, SURVIVORS_QUIET, SURVIVORS_SESSION_GRACE = 0.3, 0.25, 5.0
+SURVIVORS_MAX, SURVIVORS_CMD_BYTES = 16, 512
+
+
+def survivors(main, sessions, wait=True, daemons=False):
+    # The processes of this PID namespace still running, other than this
+    # init, main and zombies and kernel threads, as package survivors
+    # lists them: with wait (survivors.Wait), once none is left, or after
+    # the grace once one is a daemon's (a session not in sessions) or none
+    # has run (CPU time, or one ended) for the quiet time, or after the
+    # session grace; without (survivors.AtStop), at once, the daemons
+    # alone when daemons. At most SURVIVORS_MAX, the last with "more". Only
+    # where /proc is this namespace's (the ssh backend's host may show its
+    # own): else none. All of it is the program's: the host bounds and
+    # escapes it.
+    try:
+        if os.readlink('/proc/self') != '1':
+            return []
+    except OSError:
+        return []
+    start = time.monotonic()
+    moved, last = start, None
+    while True:
+        ps, cpu = [], 0
+        for name in os.listdir('/proc'):
+            if not name.isdigit() or int(name) in (1, main):
+                continue
+            try:
+                with open('/proc/%s/stat' % name, 'rb') as f:
+                    stat = f.read(1024)
+                with open('/proc/%s/cmdline' % name, 'rb') as f:
+                    cmd = f.read(SURVIVORS_CMD_BYTES)
+            except OSError:
+                continue
+            # pid (comm) state ppid pgrp session ... flags ... utime stime:
+            # comm may hold anything
+            fields = stat[stat.rfind(b')') + 1:].split()
+            if len(fields) < 13 or fields[0] in (b'Z', b'X') or int(fields[6]) & 0x00200000:  # PF_KTHREAD
+                continue
+            sid = int(fields[3])
+            own = sid not in sessions
+            if daemons and not own:
+                continue
+            if len(ps) == SURVIVORS_MAX:
+                ps[-1]['more'] = True
+                break
+            cpu += int(fields[11]) + int(fields[12])
+            cmd = cmd.rstrip(b'\0').replace(b'\0', b' ').decode('utf-8', 'replace')
+            p = {'pid': int(name), 'sid': sid, 'cmd': cmd}
+            if own:
+                p['own'] = True
+            ps.append(p)
+        if not ps or not wait:
+            return ps
+        now = time.monotonic()
+        if (cpu, len(ps)) != last:
+            moved, last = now, (cpu, len(ps))
+        waited = now - start
+        if waited > SURVIVORS_SESSION_GRACE or (waited > SURVIVORS_GRACE and (
+                now - moved > SURVIVORS_QUIET or any(p.get('own') for p in ps))):
+            return ps
+        pump(0.02)
+
 
 if REPORT:
     hook_pyc()
@@ -807,34 +873,24 @@ deadline = time.monotonic() + h['timeout_s'] + 30  # backstop: moat kills first
 stop_at = time.monotonic() + h['stop_s'] if h.get('stop_s') else None
 timed_out = False
 status = None
+outlived = []  # what outlived the program, or moat's stop (survivors)
 open_fds = {ro: b'o', re_: b'e'}
 # poll, not select: a runsc profile without gVisor's name "pselect" refuses select(2).
 poller = select.poll()
 for fd in list(open_fds) + [wake_r] + ([fifo] if fifo is not None else []):
     poller.register(fd, select.POLLIN)
-# Until the program is reaped, not only while its stdout and stderr are
-# open: a program that closes both still has its clock kept and its audit
-# hook's FIFO relayed.
-children = True
-while open_fds or (status is None and children):
-    now = time.monotonic()
-    left = deadline - now
-    if left <= 0:
-        os.kill(-1, signal.SIGKILL)
-        sys.exit(0)
-    if stop_at is not None and now >= stop_at:
-        timed_out = True
-        stop_at = now + 0.1  # again, while the program's processes linger
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
-    if stop_at is not None:
-        left = min(left, max(stop_at - now, 0))
+
+
+def pump(timeout):
+    # One wait of at most timeout seconds for the program's output, the
+    # audit hook's FIFO and SIGCHLD, and what it brought relayed: also
+    # while what outlived the program is watched (survivors), so that a
+    # survivor writing to either is not held there, and so not taken for
+    # one that sleeps.
     try:
-        ready = [fd for fd, _ in poller.poll(min(left, 5) * 1000)]
+        ready = [fd for fd, _ in poller.poll(timeout * 1000)]
     except InterruptedError:
-        continue
+        return
     for fd in ready:
         if fd == fifo:
             relay_audit()
@@ -851,6 +907,32 @@ while open_fds or (status is None and children):
         else:
             del open_fds[fd]
             poller.unregister(fd)
+
+
+# Until the program is reaped, not only while its stdout and stderr are
+# open: a program that closes both still has its clock kept and its audit
+# hook's FIFO relayed.
+children = True
+while open_fds or (status is None and children):
+    now = time.monotonic()
+    left = deadline - now
+    if left <= 0:
+        os.kill(-1, signal.SIGKILL)
+        sys.exit(0)
+    if stop_at is not None and now >= stop_at:
+        if REPORT and not timed_out and status is None:
+            # moat's stop, the program still running: the daemons are
+            # listed before everything is killed.
+            outlived = survivors(pid, (os.getsid(0), pid), wait=False, daemons=True)
+        timed_out = True
+        stop_at = now + 0.1  # again, while the program's processes linger
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+    if stop_at is not None:
+        left = min(left, max(stop_at - now, 0))
+    pump(min(left, 5))
     while status is None:
         try:
             p, st = os.waitpid(-1, os.WNOHANG)
@@ -863,6 +945,10 @@ while open_fds or (status is None and children):
             status = st
             # The program is done: nothing it started may outlive it or
             # keep writing (this process is the only one not killed).
+            # What is left is listed first: a daemon would act after the
+            # run, where no report sees it.
+            if REPORT:
+                outlived = survivors(pid, (os.getsid(0), pid)) or outlived
             try:
                 os.kill(-1, signal.SIGKILL)
             except OSError:
@@ -874,6 +960,8 @@ while True:
         break
     if p == pid:
         status = st
+        if REPORT:
+            outlived = survivors(pid, (os.getsid(0), pid)) or outlived
         try:
             os.kill(-1, signal.SIGKILL)
         except OSError:

@@ -354,6 +354,7 @@ func (r *report) execFrame(body []byte, at int64) {
 		if isSHA256(e.SHA256) {
 			ev.SHA256 = e.SHA256
 		}
+		ev.Data = audit.Clean(e.Env, 2000)
 		if e.Note != "" {
 			ev.Detail += " (" + audit.Clean(e.Note, 300) + ")"
 		}
@@ -454,11 +455,12 @@ func hookTamper(dir, auditFIFO string, before, after observe.Snapshot, at int64)
 	return evs
 }
 
-// snapshot decodes the init's walk: [path, size, mode, ino, ctime].
+// snapshot decodes the init's walk: [path, size, mode, ino, ctime], and a
+// link's target after them.
 func snapshot(entries [][]json.RawMessage) observe.Snapshot {
 	m := observe.Snapshot{}
 	for _, e := range entries {
-		if len(e) != 5 || len(m) >= observe.MaxFSEntries {
+		if (len(e) != 5 && len(e) != 6) || len(m) >= observe.MaxFSEntries {
 			continue
 		}
 		var p string
@@ -469,7 +471,11 @@ func snapshot(entries [][]json.RawMessage) observe.Snapshot {
 			json.Unmarshal(e[3], &ino) != nil || json.Unmarshal(e[4], &ctime) != nil {
 			continue
 		}
-		m[p] = observe.FileState{Size: size, Mode: observe.UnixMode(mode), Ino: ino, Ctime: ctime}
+		var link string
+		if len(e) == 6 && (json.Unmarshal(e[5], &link) != nil || len(link) > observe.MaxLink) {
+			continue
+		}
+		m[p] = observe.FileState{Size: size, Mode: observe.UnixMode(mode), Ino: ino, Ctime: ctime, Link: link}
 	}
 	return m
 }

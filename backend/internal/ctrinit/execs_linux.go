@@ -208,9 +208,9 @@ func ids(tid string) (pid, ppid int) {
 func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 	tid := strconv.Itoa(int(n.PID))
 	ev := ExecEvent{PID: int(n.PID), Call: seccomp.WatchCall(n)}
-	pathArg, argvArg := n.Args[0], n.Args[1]
+	pathArg, argvArg, envArg := n.Args[0], n.Args[1], n.Args[2]
 	if ev.Call == "execveat" {
-		pathArg, argvArg = n.Args[1], n.Args[2]
+		pathArg, argvArg, envArg = n.Args[1], n.Args[2], n.Args[3]
 	}
 	if pid, ppid := ids(tid); pid != 0 {
 		ev.PID, ev.PPID = pid, ppid
@@ -248,6 +248,7 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 	raw := seccomp.ReadString(mem, pathArg, 4096)
 	ev.Path = raw
 	ev.Argv = seccomp.ReadArgv(mem, argvArg)
+	ev.Env = seccomp.LoaderEnv(mem, envArg)
 	if !seccomp.IDValid(w.fd, n.ID) {
 		ev.Note = "the caller died while it was read"
 	}

@@ -750,8 +750,23 @@ func (in *initProc) run() int {
 	if h.Pids > 0 {
 		go watchPids(h.Pids, &pidsHit, watchDone)
 	}
+	// At the stop (the program's clock, the program still running), the
+	// daemons are listed before everything is killed: a daemon that
+	// outlasts the run rather than the program is named too.
+	var stopMu sync.Mutex
+	var atStop []survivors.Process
 	if h.StopS > 0 {
-		go stopAt(time.Duration(h.StopS*float64(time.Second)), &timedOut, watchDone)
+		listed := func() {}
+		if in.fifo != nil {
+			listed = func() {
+				sid, _ := unix.Getsid(0)
+				ds := survivors.AtStop(pid, []int{sid, pid}, nil)
+				stopMu.Lock()
+				atStop = ds
+				stopMu.Unlock()
+			}
+		}
+		go stopAt(time.Duration(h.StopS*float64(time.Second)), &timedOut, watchDone, listed)
 	}
 	// A backstop: moat kills the container first.
 	backstop := func() {
@@ -803,6 +818,11 @@ func (in *initProc) run() int {
 		outlived = &in.outlived
 	}
 	status, ru := reap(pid, outlived)
+	stopMu.Lock()
+	if len(in.outlived) == 0 {
+		in.outlived = atStop
+	}
+	stopMu.Unlock()
 	in.reserve.release() // the room for what follows
 	close(watchDone)
 	if h.AfterS > 0 && stopBackstop() {
@@ -965,13 +985,18 @@ func (in *initProc) drainAudit() {
 	}
 }
 
-// entry is one walked path: [path, size, mode, ino, ctime_ns] in JSON.
+// maxLink bounds a link's target in an entry (observe.MaxLink).
+const maxLink = 4096
+
+// entry is one walked path: [path, size, mode, ino, ctime_ns] in JSON,
+// and a symbolic link's target after them.
 type entry struct {
 	path  string
 	size  int64
 	mode  uint32
 	ino   uint64
 	ctime int64
+	link  string
 }
 
 func (e entry) MarshalJSON() ([]byte, error) {
@@ -979,11 +1004,18 @@ func (e entry) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e.link != "" {
+		l, err := json.Marshal(e.link)
+		if err != nil {
+			return nil, err
+		}
+		return fmt.Appendf(nil, "[%s,%d,%d,%d,%d,%s]", p, e.size, e.mode, e.ino, e.ctime, l), nil
+	}
 	return fmt.Appendf(nil, "[%s,%d,%d,%d,%d]", p, e.size, e.mode, e.ino, e.ctime), nil
 }
 
 func (e entry) same(o entry) bool {
-	return e.size == o.size && e.mode == o.mode && e.ino == o.ino && e.ctime == o.ctime
+	return e.size == o.size && e.mode == o.mode && e.ino == o.ino && e.ctime == o.ctime && e.link == o.link
 }
 
 // walk lists every root and every entry under it, never following a
@@ -1007,7 +1039,12 @@ func walk(rep *Report, deadline time.Time) ([]entry, string) {
 		if unix.Lstat(p, &st) != nil {
 			return "", true
 		}
-		e := entry{p, st.Size, st.Mode, st.Ino, st.Ctim.Nano()}
+		e := entry{p, st.Size, st.Mode, st.Ino, st.Ctim.Nano(), ""}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			if l, err := os.Readlink(p); err == nil {
+				e.link = l[:min(len(l), maxLink)]
+			}
+		}
 		if rep.MaxWalkBytes > 0 {
 			b, _ := e.MarshalJSON()
 			size += int64(len(b)) + 1
@@ -1381,8 +1418,9 @@ func monoNow() int64 {
 
 // stopAt kills every process but this init once d has passed, unless
 // done is closed first, and sets timedOut; then again at every pidsPoll
-// until done (a fork racing the kill may leave a child).
-func stopAt(d time.Duration, timedOut *atomic.Bool, done <-chan struct{}) {
+// until done (a fork racing the kill may leave a child). listed is called
+// once before the first kill (what outlives the run is listed there).
+func stopAt(d time.Duration, timedOut *atomic.Bool, done <-chan struct{}, listed func()) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -1391,6 +1429,7 @@ func stopAt(d time.Duration, timedOut *atomic.Bool, done <-chan struct{}) {
 	case <-t.C:
 	}
 	timedOut.Store(true)
+	listed()
 	tick := time.NewTicker(pidsPoll)
 	defer tick.Stop()
 	for {

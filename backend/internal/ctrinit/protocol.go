@@ -412,6 +412,9 @@ type ExecEvent struct {
 	// directory past PATH_MAX. "" where it could not be had.
 	SHA256 string `json:"sha256,omitempty"`
 	Note   string `json:"note,omitempty"` // memory unreadable, or the caller died meanwhile
+	// Env is an exec's LD_PRELOAD and LD_AUDIT, newline-separated
+	// (seccomp.LoaderEnv): code the loader maps into what runs.
+	Env string `json:"env,omitempty"`
 	// Sockaddr is a connect's address as the caller's memory held it, at
 	// most MaxSockaddr bytes (the host decodes it).
 	Sockaddr []byte `json:"sockaddr,omitempty"`

@@ -258,6 +258,7 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 						at, dir, p = true, args[a[2]:a[3]], args[a[4]:a[5]]
 						flags, _ := strconv.ParseUint(args[a[8]:a[9]], 16, 64)
 						ev.Detail = audit.Clean(argv(args[a[6]:]), 400)
+						ev.Data = audit.Clean(loaderEnv(args[a[6]:]), 2000)
 						if p == "" && flags&0x1000 != 0 { // AT_EMPTY_PATH: fexecve
 							fd, _, _ := strings.Cut(strings.TrimPrefix(args, "0x"), " ")
 							n, _ := strconv.ParseUint(fd, 16, 32)
@@ -278,6 +279,7 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 					}
 					p = args[loc[2]:loc[3]]
 					ev.Detail = audit.Clean(argv(args[loc[1]:]), 400)
+					ev.Data = audit.Clean(loaderEnv(args[loc[1]:]), 2000)
 				}
 				switch {
 				case p == "" || strings.HasPrefix(p, "/"):
@@ -493,6 +495,41 @@ func argv(s string) string {
 		s = s[len(q):]
 	}
 	return strings.Join(parts, " ")
+}
+
+// loaderEnv reads, from the rest of an exec's trace line after its argv's
+// opening bracket ("a", "b"], 0x… ["K=V", ...]), the environment
+// variables that make the loader map code into what runs (LD_PRELOAD,
+// LD_AUDIT), newline-separated, as seccomp.LoaderEnv does on the
+// other backends. What the Sentry cut of a long environment is not seen.
+func loaderEnv(s string) string {
+	quoted := func(s string, f func(string)) string {
+		for n := 0; n < 1024; n++ {
+			s = strings.TrimLeft(s, ", ")
+			q, err := strconv.QuotedPrefix(s)
+			if err != nil {
+				break
+			}
+			if u, err := strconv.Unquote(q); err == nil && f != nil {
+				f(u)
+			}
+			s = s[len(q):]
+		}
+		return s
+	}
+	s = quoted(s, nil) // argv
+	s = strings.TrimPrefix(s, "]")
+	_, s, ok := strings.Cut(s, "[")
+	if !ok {
+		return ""
+	}
+	var out []string
+	quoted(s, func(v string) {
+		if strings.HasPrefix(v, "LD_PRELOAD=") || strings.HasPrefix(v, "LD_AUDIT=") {
+			out = append(out, v)
+		}
+	})
+	return strings.Join(out, "\n")
 }
 
 // stamp converts the log's "MMDD hh:mm:ss.micro" (host local time) to

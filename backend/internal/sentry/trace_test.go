@@ -289,3 +289,18 @@ func TestKeepLongExecFlood(t *testing.T) {
 		t.Errorf("cut %d (kept %d MiB), payload exec %v, kept %v", cut, kept.Len()>>20, shell, kinds)
 	}
 }
+
+// TestLoaderEnv: an exec's LD_PRELOAD and LD_AUDIT are read from the
+// environment the Sentry logs after its argv (red team, session 18).
+func TestLoaderEnv(t *testing.T) {
+	for in, want := range map[string]string{
+		`"/bin/true", "a\nb"], 0x7f8e74b59758 ["PATH=/bin", "LD_PRELOAD=/tmp/x.so", "LD_AUDIT=/tmp/a.so"])`: "LD_PRELOAD=/tmp/x.so\nLD_AUDIT=/tmp/a.so",
+		`"/bin/true"], 0x7f8e74b59758 ["PATH=/bin"])`:                                                       "",
+		`"/bin/true", "LD_PRELOAD=/tmp/argv.so"], 0x7f8e74b59758 [])`:                                       "",
+		`"/bin/true"`: "",
+	} {
+		if got := loaderEnv(in); got != want {
+			t.Errorf("loaderEnv(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -62,6 +62,21 @@ def _install_hook(fifo, pythonpath):
     # asked for their path, anything else is named by its type. (Code of
     # the program running here could walk the frames to the hook's state.)
     str_copy, bytes_slice, type_ = str.__str__, bytes.__getitem__, type
+    # A collection that an allocation of the hook starts runs the
+    # program's finalizers inside the hook; one that logs (asyncio's and
+    # tornado's "never retrieved", found in urllib3's suite) has logging's
+    # findCaller ask for its own frame (sys._getframe(1) from logging's
+    # currentframe) and hand back text, not frames. Only that frame is
+    # excused: any other sys._getframe while the hook runs is still the
+    # program reaching into its frames.
+    frametype = type_(_sys._getframe())
+    logging_file = _os.path.join(_os.path.dirname(_os.__file__), "logging", "__init__.py")
+
+    def logs_caller(event, args):
+        if event != "sys._getframe" or len(args) != 1 or type_(args[0]) is not frametype:
+            return False
+        code = args[0].f_code
+        return code.co_name == "findCaller" and code.co_filename == logging_file
     pathtypes = ("pathlib", "pathlib._local")
 
     def text(x, n=400):
@@ -364,7 +379,7 @@ def _install_hook(fifo, pythonpath):
         if event not in wanted:
             return
         if state["busy"]:
-            if event in ("sys._getframe", "sys._getframemodulename"):
+            if event in ("sys._getframe", "sys._getframemodulename") and not logs_caller(event, args):
                 state["tamper"] = event  # the program's code, running inside the hook, walks its frames
             return
         state["busy"] = True

@@ -310,6 +310,7 @@ func decodings(b []byte, top bool, minLen int) []view {
 		add("reversed", reverse(b))
 		if hasLetter(b) {
 			add("rot13", rot13(b))
+			add("rot47", rot47(b))
 		}
 	}
 	for _, d := range inflate(b) {
@@ -323,6 +324,9 @@ func decodings(b []byte, top bool, minLen int) []view {
 				add("hex", d)
 			}
 		}
+	}
+	for _, d := range codes(b, minLen) {
+		add(d.enc, d.b)
 	}
 	for _, r := range runs(b, &b64T, minRun*2/3) {
 		s := strings.Map(func(c rune) rune {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math/big"
 	"net/url"
 	"runtime"
 	"strings"
@@ -472,4 +473,78 @@ func FuzzMatch(f *testing.F) {
 			t.Fatalf("how %d: %+v in %.80q", how%8, hits, data)
 		}
 	})
+}
+
+// TestMatchCharCodes: a secret written as its bytes' numbers or in a
+// base the other layers lack (red team, issue 12, session 18): each got
+// a planted secret out with no finding before.
+func TestMatchCharCodes(t *testing.T) {
+	v := []byte(val)
+	each := func(f string, sep string) string {
+		var p []string
+		for _, c := range v {
+			p = append(p, fmt.Sprintf(f, c))
+		}
+		return strings.Join(p, sep)
+	}
+	rot47 := func(b []byte) string {
+		out := make([]byte, len(b))
+		for i, c := range b {
+			if c >= 33 && c <= 126 {
+				c = 33 + (c-33+47)%94
+			}
+			out[i] = c
+		}
+		return string(out)
+	}
+	n := new(big.Int).SetBytes(v)
+	b58 := func() string {
+		const a = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+		var out []byte
+		m := new(big.Int).Set(n)
+		r := new(big.Int)
+		for m.Sign() > 0 {
+			m.DivMod(m, big.NewInt(58), r)
+			out = append([]byte{a[r.Int64()]}, out...)
+		}
+		return string(out)
+	}
+	xorRev := func() string {
+		out := make([]byte, len(v))
+		for i, c := range v {
+			out[len(v)-1-i] = c ^ 0x42
+		}
+		return string(out)
+	}
+	cases := []matchCase{
+		{"list(s)", "codes " + fmt.Sprint(func() []int {
+			var o []int
+			for _, c := range v {
+				o = append(o, int(c))
+			}
+			return o
+		}()), "decimal char codes"},
+		{"python list repr", "[" + each("%d", ", ") + "]", "decimal char codes"},
+		{"comma joined behind numbers", strings.Repeat("1000,", 500) + each("%d", ","), "decimal char codes"},
+		{"chr() concatenation", each("chr(%d)", "+"), "decimal char codes"},
+		{"html entities", each("&#%d;", ""), "decimal char codes"},
+		{"octal escapes", each(`\%03o`, ""), "octal char codes"},
+		{"hex with colons", each("%02x", ":"), "hex char codes"},
+		{"hex with spaces", each("%02X", " "), "hex char codes"},
+		{"0x list", "{" + each("0x%x", ", ") + "}", "hex char codes"},
+		{"binary", each("%08b", ""), "binary char codes"},
+		{"binary grouped", each("%08b", " "), "binary char codes"},
+		{"one decimal number", "n=" + n.String(), "decimal number"},
+		{"base36", "id " + n.Text(36), "base36"},
+		{"base58", "addr " + b58(), "base58"},
+		{"rot47", "x " + rot47(v), "rot47"},
+		{"char codes of a reversed, xor-ed secret", each("%d", ",")[:0] + func() string {
+			var p []string
+			for _, c := range []byte(xorRev()) {
+				p = append(p, fmt.Sprint(c))
+			}
+			return strings.Join(p, ",")
+		}(), "decimal char codes, reversed, xor 0x42"},
+	}
+	checkHits(t, cases)
 }

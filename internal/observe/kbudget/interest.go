@@ -58,6 +58,9 @@ func Interest(ev moat.Event) string {
 	case "nc", "ncat", "netcat", "socat", "mkfifo", "crontab":
 		return "socket-shell"
 	}
+	if strings.HasPrefix(base, "ld-linux") || strings.HasPrefix(base, "ld-musl") || base == "ld.so" {
+		return "exec-loader" // a program loaded by ld.so, with no exec of its own
+	}
 	if ev.Kind == moat.KindExec {
 		if !strings.HasPrefix(ev.Path, "/") || strings.HasPrefix(ev.Path, "/proc/") || strings.HasPrefix(ev.Path, "/dev/") ||
 			strings.HasPrefix(ev.Path, "/memfd:") {

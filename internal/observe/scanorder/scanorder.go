@@ -28,14 +28,21 @@ func Interesting(p string) bool {
 	// the session's environment, sitecustomize in any importable form.
 	switch base {
 	case "pip.conf", "pip.ini", ".pydistutils.cfg", "pydistutils.cfg", ".gitconfig", ".bash_aliases",
-		".login", ".logout", ".zlogout", ".pam_environment":
+		".login", ".logout", ".zlogout", ".pam_environment",
+		// and what other tools run or obey later (red team, session 18)
+		".bash_completion", ".envrc", "direnvrc", ".exrc", ".emacs", ".tmux.conf", ".screenrc", ".gdbinit",
+		".hgrc", ".yarnrc", ".yarnrc.yml", "uv.toml", "kernel.json", "tasks.json", "mimeapps.list",
+		".pre-commit-config.yaml", "conftest.py":
 		return true
 	}
 	if strings.Contains(p, "/.git/hooks/") || strings.HasSuffix(p, "/.git/config") {
 		return true
 	}
 	for _, d := range []string{"/.config/git/", "/.ssh/", "/.ipython/", "/.jupyter/", "/.config/fish/",
-		"/.config/environment.d/", "/sitecustomize/", "/usercustomize/"} {
+		"/.config/environment.d/", "/sitecustomize/", "/usercustomize/",
+		"/.bashrc.d/", "/.bash_completion.d/", "/bash-completion/", "/.vim/", "/.config/nvim/", "/.emacs.d/",
+		"/.config/emacs/", "/.config/tmux/", "/.config/gdb/", "/.config/hg/", "/.aws/config", "/.cargo/config",
+		"/.config/pypoetry/", "/.docker/cli-plugins/", "/.local/lib/python"} {
 		if strings.Contains(p, d) {
 			return true
 		}

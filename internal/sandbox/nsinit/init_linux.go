@@ -381,18 +381,38 @@ func startProgram(cfg *Config, argv, env []string, extra []*os.File, enc *json.E
 func supervise(cfg *Config, main int, rep *reporter, nw Network, enc *json.Encoder, trace func(string)) int {
 	ctl := os.NewFile(FDControl, "control")
 	var stopped atomic.Bool
+	// At the parent's stop (the run's timeout or a limit, the program
+	// still running), the daemons are listed before everything is killed:
+	// a daemon that outlasts the run rather than the program is named too.
+	var stopMu sync.Mutex
+	var atStop []survivors.Process
 	go func() {
 		// Any further byte or EOF on the control pipe: stop everything now.
 		var b [1]byte
 		_, _ = ctl.Read(b[:])
+		if rep != nil {
+			ds := listAtStop(main)
+			stopMu.Lock()
+			atStop = ds
+			stopMu.Unlock()
+		}
 		stopped.Store(true)
 		_ = unix.Kill(-1, unix.SIGKILL)
 	}()
 	var outlived func([]survivors.Process)
+	var listed []survivors.Process
 	if rep != nil {
-		outlived = rep.outlived
+		outlived = func(ps []survivors.Process) { listed = ps }
 	}
 	exit := reap(main, outlived)
+	if rep != nil {
+		stopMu.Lock()
+		if len(listed) == 0 {
+			listed = atStop
+		}
+		stopMu.Unlock()
+		rep.outlived(listed)
+	}
 	trace("program reaped")
 	// Every writer of the program's streams is dead: the init's own
 	// copies go too, so the parent has all of the output now.

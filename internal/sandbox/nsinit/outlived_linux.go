@@ -9,6 +9,10 @@ import "github.com/moat-sandbox/moat/internal/sandbox/survivors"
 // session called setsid, as a daemon does.
 func listOutlived(main int) []survivors.Process { return survivors.Wait(main, []int{main}, nil) }
 
+// listAtStop lists the daemons running when the parent stops the run
+// while the program (pid main) still runs: those of another session.
+func listAtStop(main int) []survivors.Process { return survivors.AtStop(main, []int{main}, nil) }
+
 // outlived records what survived the program as moat's own events.
 func (r *reporter) outlived(ps []survivors.Process) {
 	for _, e := range survivors.Events(ps, r.now()) {

@@ -55,3 +55,34 @@ func Clone3Flags(mem *os.File, args [6]uint64) (flags uint64, ok bool) {
 	}
 	return binary.LittleEndian.Uint64(b[:]), true
 }
+
+// LoaderEnv reads, from the envp array at addr, the variables that make
+// the dynamic loader map code into whatever the exec runs (LD_PRELOAD,
+// LD_AUDIT), joined by newlines: the kernel sees an exec of an ordinary
+// program, and the library the run wrote runs inside it. At most
+// maxEnv variables are looked at, each by its first bytes, and a value
+// is read up to 1000 bytes.
+func LoaderEnv(mem *os.File, addr uint64) string {
+	if addr == 0 {
+		return ""
+	}
+	var ptrs [maxEnv * 8]byte
+	n, _ := mem.ReadAt(ptrs[:], int64(addr))
+	var out []string
+	var head [16]byte
+	for i := 0; i+8 <= n; i += 8 {
+		p := binary.LittleEndian.Uint64(ptrs[i:])
+		if p == 0 {
+			break
+		}
+		k, _ := mem.ReadAt(head[:], int64(p))
+		h := string(head[:k])
+		if strings.HasPrefix(h, "LD_PRELOAD=") || strings.HasPrefix(h, "LD_AUDIT=") {
+			out = append(out, ReadString(mem, p, 1000))
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// maxEnv bounds the environment variables LoaderEnv looks at.
+const maxEnv = 512

@@ -133,3 +133,18 @@ func readBounded(path string, n int64) ([]byte, error) {
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, n))
 }
+
+// AtStop lists, when moat ends the run while the program (pid main) still
+// runs (its timeout, a limit), the daemons among procs (nil: Procs): the
+// processes in a session other than sessions, which called setsid. The
+// program's own children in its session are the program's work, not
+// survivors. No grace: the caller kills them all next.
+func AtStop(main int, sessions []int, procs func() []int) []Process {
+	var ds []Process
+	for _, p := range List(main, sessions, procs) {
+		if p.Own {
+			ds = append(ds, p)
+		}
+	}
+	return ds
+}

@@ -31,6 +31,11 @@ func TestList(t *testing.T) {
 		ps[1].Own || ps[1].Cmd != "sleep 31" {
 		t.Errorf("listed %+v", ps)
 	}
+	// At a stop, the daemon alone: the child is the program's work.
+	ps = AtStop(0, []int{sid}, func() []int { return []int{daemon.Process.Pid, child.Process.Pid} })
+	if len(ps) != 1 || !ps[0].Own || ps[0].Cmd != "sleep 30" {
+		t.Errorf("at a stop, listed %+v", ps)
+	}
 	if comm, _ := readBounded("/proc/2/comm", 64); string(comm) != "kthreadd\n" {
 		t.Skipf("pid 2 is %q, not kthreadd: not the host's PID namespace", comm)
 	}

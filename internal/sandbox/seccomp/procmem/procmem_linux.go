@@ -47,15 +47,18 @@ func Call(ev *moat.Event, n seccomp.Notif, tid int, maxArgv int, target func(f *
 	switch nr {
 	case unix.SYS_EXECVE, unix.SYS_EXECVEAT:
 		ev.Kind = moat.KindExec
-		pathArg, argvArg := n.Args[0], n.Args[1]
+		pathArg, argvArg, envArg := n.Args[0], n.Args[1], n.Args[2]
 		dirfd, flags := int32(unix.AT_FDCWD), uint64(0)
 		if nr == unix.SYS_EXECVEAT {
-			pathArg, argvArg = n.Args[1], n.Args[2]
+			pathArg, argvArg, envArg = n.Args[1], n.Args[2], n.Args[3]
 			dirfd, flags = int32(n.Args[0]), n.Args[4]
 		}
 		if merr == nil {
 			raw := seccomp.ReadString(mem, pathArg, 4096)
 			ev.Path, ev.Detail = ExecName(tid, dirfd, raw, flags)
+			// LD_PRELOAD and LD_AUDIT: code the loader maps into what
+			// runs, which no exec shows (kept apart from the command line).
+			ev.Data = audit.Clean(seccomp.LoaderEnv(mem, envArg), 2000)
 			if argv := audit.Clean(seccomp.ReadArgv(mem, argvArg), maxArgv); ev.Detail == "" {
 				ev.Detail = argv
 			} else {
