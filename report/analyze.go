@@ -208,6 +208,13 @@ var rcFiles = map[string]bool{".bashrc": true, ".profile": true, ".bash_profile"
 	".zshrc": true, ".zprofile": true, ".zshenv": true, ".zlogin": true, "config.fish": true, ".xprofile": true, ".xinitrc": true}
 
 func (a *analysis) persistence() {
+	var same []moat.Event
+	var samePaths []string
+	defer func() {
+		if len(same) > 0 {
+			a.add(moat.CategoryPersistence, moat.SeverityLow, fmt.Sprintf("wrote bytecode for %d sources it did not change, verified to be what each source compiles to (compileall, py_compile): %s", len(same), joinBounded(samePaths, 4)), same)
+		}
+	}()
 	// Site directories where the run wrote a package's RECORD: a module
 	// there may be pip's (pip install --user), not a plant.
 	records := map[string]bool{}
@@ -218,8 +225,18 @@ func (a *analysis) persistence() {
 	}
 	for _, e := range a.evs {
 		if e.Source == "fs" && e.Kind == moat.KindBytecode {
+			if e.Name == BytecodeSame {
+				// Verified in a sandbox with the run's interpreter: its
+				// code is its source's (compileall, py_compile, a child
+				// interpreter without the hook). Nothing runs that the
+				// source does not show: one low note for them all.
+				same = append(same, e)
+				samePaths = append(samePaths, e.Path)
+				continue
+			}
 			// Bytecode poisoning: the report would show the innocent
-			// source while every later interpreter runs this file.
+			// source while every later interpreter runs this file. Not
+			// verified (fail closed) or verified to differ.
 			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("planted bytecode, run by later imports in place of what the source says: %s (%s)", e.Path, e.Detail), []moat.Event{e})
 			continue
 		}

@@ -227,6 +227,12 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	res := &moat.Result{Isolation: b.name(), Layers: bx.layers(spec, lim)}
 
 	sess := ctr.NewSession(spec, lim, bx.persona, r.Stop)
+	// The run's suspect bytecode is verified in a fresh container of
+	// the run's image and runtime (never on the host).
+	sess.Verify = func(ctx context.Context, s *moat.Spec) (*moat.Result, error) {
+		s.Image = spec.Image
+		return b.Run(ctx, s)
+	}
 	if sentry(b.runtimeName(e)) {
 		sess.OnSentry()
 		// runsc answers the profile's clone3 ENOSYS with EPERM, on which

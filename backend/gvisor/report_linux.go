@@ -2,6 +2,7 @@ package gvisor
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -228,6 +229,16 @@ func (r *runner) finishReport(res *moat.Result) {
 			Data:   func(p string, off int64) (int64, int64, error) { return observe.DataAt(r.hostPath(p), off) },
 			Xattrs: func(p string) ([]xattr.Attr, error) { return xattr.Read(r.hostPath(p)) }}
 		fsEvs, fsDropped := d.Diff(rep.before, after)
+		// Verified in a fresh gVisor sandbox of the run's interpreter
+		// (this one is dead).
+		verify := func(ctx context.Context, s *moat.Spec) (*moat.Result, error) {
+			s.Python = r.spec.Python
+			return r.b.Run(ctx, s)
+		}
+		if res.Status == moat.StatusCanceled {
+			verify = moatreport.Unverified("the run was canceled")
+		}
+		fsEvs = moatreport.VerifyBytecode(fsEvs, d.Pycs, verify)
 		evs = append(evs, fsEvs...)
 		dropped += fsDropped
 		evs = append(evs, survivors.Events(rep.outlived, time.Since(rep.start).Milliseconds())...)

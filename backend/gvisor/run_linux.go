@@ -128,7 +128,7 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 		rt = rt.WithUserland(ul)
 	}
 	tr.step("runtime resolved")
-	r := &runner{h: h, spec: spec, lim: lim, rt: rt, userland: ul, id: idPrefix + local.NewID(), res: &moat.Result{Isolation: "gvisor"}, tr: tr,
+	r := &runner{b: b, h: h, spec: spec, lim: lim, rt: rt, userland: ul, id: idPrefix + local.NewID(), res: &moat.Result{Isolation: "gvisor"}, tr: tr,
 		persona: observe.NewRunnerPersonaFor(spec.PersonaKey)}
 	// A persona of its own for every run, as native's; moat's hook in its
 	// tools directory, never in or above a path bound from the host.
@@ -158,6 +158,7 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 }
 
 type runner struct {
+	b    *Backend // for the bytecode verification's fresh sandbox
 	h    *host
 	spec *moat.Spec
 	lim  moat.Limits

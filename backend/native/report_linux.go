@@ -1,6 +1,8 @@
 package native
 
 import (
+	"context"
+
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/local"
 	"github.com/moat-sandbox/moat/internal/observe"
@@ -33,6 +35,26 @@ func (r *runner) addEvents(m *nsinit.Message) {
 	r.sawEvents = true
 	r.events = append(r.events, m.Events...)
 	r.eventsDropped += m.EventsDropped
+}
+
+// addPyc takes one "pyc" message of the init: a suspect .pyc and its
+// source, kept within the diff's own bounds (what is past them is not
+// verified, and its finding stays high).
+func (r *runner) addPyc(p *observe.PycPair) {
+	if p == nil || len(r.pycs) >= observe.MaxPycPairs || len(p.Pyc) > observe.MaxPycFile || len(p.Source) > observe.MaxPycFile ||
+		r.pycBytes+int64(len(p.Pyc)+len(p.Source)) > observe.MaxPycBytes {
+		return
+	}
+	r.pycBytes += int64(len(p.Pyc) + len(p.Source))
+	r.pycs = append(r.pycs, *p)
+}
+
+// verifyRun runs the bytecode verification (report.VerifyBytecode) in a
+// fresh native sandbox of the run's interpreter, cold (never a pool's or
+// zygote's: nothing of the run's sandbox is reused).
+func (r *runner) verifyRun(ctx context.Context, s *moat.Spec) (*moat.Result, error) {
+	s.Python = r.spec.Python
+	return run(ctx, s)
 }
 
 // finishReport draws the findings and fills Result.Events and Findings.
@@ -73,6 +95,11 @@ func (r *runner) finishReport(res *moat.Result, err error) (*moat.Result, error)
 	if sum, herr := hostFileHash(r.rt.Executable); herr == nil {
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: r.rt.Executable, SHA256: sum})
 	}
+	verify := report.RunFunc(r.verifyRun)
+	if res.Status == moat.StatusCanceled {
+		verify = report.Unverified("the run was canceled")
+	}
+	evs = report.VerifyBytecode(evs, r.pycs, verify)
 	report.Finish(res, evs, dropped, r.lim)
 	return res, err
 }

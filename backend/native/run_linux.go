@@ -132,6 +132,8 @@ type runner struct {
 
 	events        []moat.Event // the behaviour report (report_linux.go)
 	eventsDropped int
+	pycs          []observe.PycPair // suspect bytecode for the verification (report_linux.go)
+	pycBytes      int64
 	sawEvents     bool                 // an "events" message came: the init finished its report
 	metadata      *honeytoken.Metadata // served by the sinkhole; nil without one or without a report
 	kernelEvents  []moat.Event         // from the seccomp listener (notify_linux.go)
@@ -302,7 +304,9 @@ func (r *runner) prepare(wait bool) (err error) {
 	}()
 	r.tr("init started")
 	r.status = bufio.NewScanner(r.p.statusR)
-	r.status.Buffer(make([]byte, 64<<10), 1<<20)
+	// A "pyc" message holds a .pyc and its source of up to
+	// observe.MaxPycFile bytes each, in base64.
+	r.status.Buffer(make([]byte, 64<<10), 4<<20)
 	if err := json.NewEncoder(r.p.cfgW).Encode(cfg); err != nil {
 		return r.lost(fmt.Errorf("native: send config: %w", err))
 	}
@@ -727,6 +731,8 @@ func (r *runner) messages(p *pipes, rep initReport, done chan struct{}, early bo
 			rep.setupErr = &m
 		case "events":
 			r.addEvents(&m)
+		case "pyc":
+			r.addPyc(m.Pyc)
 		case "listener":
 			r.serveNotify(m.ListenerFD, done)
 		}

@@ -310,6 +310,9 @@ func (zr *zygoteRun) finish(res *moat.Result) *moat.Result {
 	sort.SliceStable(all, func(i, j int) bool { return all[i].TimeMS < all[j].TimeMS })
 	zr.r.events = append(zr.r.events, all...)
 	zr.r.eventsDropped += fsDropped + auditDropped
+	for i := range d.Pycs {
+		zr.r.addPyc(&d.Pycs[i])
+	}
 	zr.r.sawEvents = true
 	res, _ = zr.r.finishReport(res, nil)
 	return res

@@ -725,6 +725,12 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	lim := spec.Limits.WithDefaults()
 	res := r.result(spec, lim)
 	sess := ctr.NewSession(spec, lim, r.persona, life.Stop)
+	// The run's suspect bytecode is verified in a fresh container of
+	// the run's image (never on the host).
+	sess.Verify = func(ctx context.Context, s *moat.Spec) (*moat.Result, error) {
+		s.Image = spec.Image
+		return r.b.Run(ctx, s)
+	}
 	defer func() {
 		sess.Report(res) // events and findings, whatever the outcome
 		r.tr.Step("report done")

@@ -167,6 +167,35 @@ type Differ struct {
 	Cut string
 	// scanCut: the content search stopped at its budget or deadline.
 	scanCut bool
+	// Pycs, filled by Diff, are the suspect .pyc files (a "bytecode"
+	// event's) with a source to compare them with, whole, within
+	// MaxPycPairs and MaxPycBytes: what report.VerifyBytecode checks.
+	Pycs     []PycPair
+	pycBytes int64
+}
+
+// keepPyc keeps the .pyc at p (event path ev, state a) and its source
+// whole in d.Pycs, if it has one and both fit the bounds; else the
+// suspect is not verified (its finding stays high).
+func (d *Differ) keepPyc(p, ev string, a FileState, after Snapshot) {
+	src, opt, ok := bytecodeSource(p, after)
+	if !ok || d.Read == nil || len(d.Pycs) >= MaxPycPairs {
+		return
+	}
+	s := after[src]
+	if a.Size > MaxPycFile || s.Size > MaxPycFile || d.pycBytes+a.Size+s.Size > MaxPycBytes {
+		return
+	}
+	pyc, err := d.Read(p, a.Size+1)
+	if err != nil || int64(len(pyc)) != a.Size {
+		return
+	}
+	source, err := d.Read(src, s.Size+1)
+	if err != nil || int64(len(source)) != s.Size {
+		return
+	}
+	d.pycBytes += a.Size + s.Size
+	d.Pycs = append(d.Pycs, PycPair{Path: ev, SourcePath: src, Opt: opt, Pyc: pyc, Source: source})
 }
 
 // Diff compares before with after. It returns at most MaxFSEvents events,
@@ -209,6 +238,16 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 	// A container's init sends the files in this order too (scanorder).
 	sort.Slice(paths, func(i, j int) bool { return scanorder.Less(paths[i], paths[j]) })
 	var scanned, xattrBytes int64
+	// The suspect .pyc files past the reserve are one event (fail
+	// closed: benign bytecode verified cannot be used to crowd out a
+	// planted one, which would then go unseen).
+	nPyc, pycOver := 0, ""
+	defer func() {
+		if over := nPyc - maxSecretEvents; over > 0 {
+			evs = append(evs, moat.Event{Source: "fs", TimeMS: d.At, Kind: moat.KindBytecode, Path: pycOver,
+				Detail: fmt.Sprintf("and %d more suspect .pyc files past the diff's reserve of %d: neither kept nor verified", over, maxSecretEvents)})
+		}
+	}()
 	matcher := honeytoken.NewMatcher(d.Tokens)
 	for _, p := range paths {
 		a := after[p]
@@ -282,7 +321,13 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 				ev.Detail += ", " + NotReadWhole
 			}
 			if why := Bytecode(p, header, before, after); why != "" {
-				kept(moat.Event{Kind: moat.KindBytecode, Path: ev.Path, Detail: why})
+				if nPyc < maxSecretEvents {
+					kept(moat.Event{Kind: moat.KindBytecode, Path: ev.Path, Detail: why})
+					d.keepPyc(p, ev.Path, a, after)
+				} else if pycOver == "" {
+					pycOver = ev.Path
+				}
+				nPyc++
 			}
 		}
 		add(ev)

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"path"
 	"strings"
+
+	"github.com/moat-sandbox/moat/internal/observe/pycpath"
 )
 
 // A .pyc file starts with a 16-byte header (PEP 552): the interpreter's
@@ -63,4 +65,37 @@ func Bytecode(p string, header []byte, before, after Snapshot) string {
 		}
 	}
 	return ""
+}
+
+// Bounds of what the diff keeps of the suspect bytecode for its
+// verification (pycpath's).
+const (
+	MaxPycFile  = pycpath.MaxFile
+	MaxPycPairs = pycpath.MaxPairs
+	MaxPycBytes = pycpath.MaxBytes
+)
+
+// PycPair is a suspect .pyc and the source it claims to be the cache of,
+// both whole, for the verification that compiles the source with the
+// run's own interpreter and compares the code objects. Path is the
+// bytecode event's Path (cleaned), SourcePath the source's path inside
+// the sandbox, Opt the .opt-N level of the file name (0 for none).
+// Everything in it is the program's bytes: never unmarshalled on the host.
+type PycPair struct {
+	Path       string `json:"path"`
+	SourcePath string `json:"source_path"`
+	Opt        int    `json:"opt,omitempty"`
+	Pyc        []byte `json:"pyc"`
+	Source     []byte `json:"source"`
+}
+
+// bytecodeSource is the source a __pycache__ .pyc at p is the cache of,
+// and its optimization level from the .opt-N tag, or ok false for a .pyc
+// with no regular source to compare it with.
+func bytecodeSource(p string, after Snapshot) (src string, opt int, ok bool) {
+	src, opt, ok = pycpath.Source(p)
+	if a, is := after[src]; !ok || !is || !a.Mode.IsRegular() {
+		return "", 0, false
+	}
+	return src, opt, true
 }

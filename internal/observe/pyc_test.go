@@ -2,7 +2,9 @@ package observe
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io/fs"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,8 +87,11 @@ func TestDiffBytecodeAndXattrs(t *testing.T) {
 	d := &Differ{Tokens: []honeytoken.Token{{ID: "aws", Value: secret}}, Deadline: time.Now().Add(time.Minute),
 		Planted: map[string]string{"/home/u/.aws/credentials": "aws"},
 		Read: func(p string, n int64) ([]byte, error) {
-			if p == "/work/__pycache__/h.cpython-311.pyc" {
+			switch p {
+			case "/work/__pycache__/h.cpython-311.pyc":
 				return pyc(0, 10), nil
+			case "/work/h.py":
+				return []byte("import os\n"), nil
 			}
 			return []byte("x"), nil
 		},
@@ -105,5 +110,40 @@ func TestDiffBytecodeAndXattrs(t *testing.T) {
 	}
 	if got["honeytoken-written /home/u/.aws/credentials"] {
 		t.Error("a planted file's own attributes were searched")
+	}
+	// the suspect and its source, whole, for the verification
+	if len(d.Pycs) != 1 || d.Pycs[0].SourcePath != "/work/h.py" || string(d.Pycs[0].Source) != "import os\n" || len(d.Pycs[0].Pyc) != 17 {
+		t.Errorf("pairs kept: %+v", d.Pycs)
+	}
+}
+
+// Suspects past the diff's reserve are one bytecode event more (never
+// silent), and pairs stay within their bounds.
+func TestDiffBytecodeReserve(t *testing.T) {
+	before, after := Snapshot{}, Snapshot{}
+	for i := range 150 {
+		src := fmt.Sprintf("/work/m%03d.py", i)
+		before[src] = FileState{Size: 10, Ino: uint64(1000 + i)}
+		after[src] = before[src]
+		after[fmt.Sprintf("/work/__pycache__/m%03d.cpython-311.pyc", i)] = FileState{Size: 17, Ino: uint64(i + 1)}
+	}
+	d := &Differ{Deadline: time.Now().Add(time.Minute), Read: func(p string, n int64) ([]byte, error) {
+		if strings.HasSuffix(p, ".pyc") {
+			return pyc(0, 10), nil
+		}
+		return []byte("VALUE = 1\n"), nil
+	}}
+	evs, _ := d.Diff(before, after)
+	n, over := 0, 0
+	for _, e := range evs {
+		if e.Kind == moat.KindBytecode {
+			n++
+			if strings.Contains(e.Detail, "and 50 more suspect .pyc files") {
+				over++
+			}
+		}
+	}
+	if n != maxSecretEvents+1 || over != 1 || len(d.Pycs) != MaxPycPairs {
+		t.Errorf("%d bytecode events (%d past the reserve), %d pairs; want %d, 1, %d", n, over, len(d.Pycs), maxSecretEvents+1, MaxPycPairs)
 	}
 }

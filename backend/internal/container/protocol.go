@@ -64,6 +64,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
+	moatreport "github.com/moat-sandbox/moat/report"
 )
 
 //go:embed bootstrap.py
@@ -153,6 +154,11 @@ type Session struct {
 	// python3 between runs; only moat's init uses it (bootstrap.py
 	// compiles the hook at every run).
 	Bytecode *HookBytecode
+	// Verify, if set, runs a spec in a fresh container of the backend and
+	// the run's image: the verification of the run's suspect bytecode
+	// (moatreport.VerifyBytecode). Unset: every suspect stays high, not
+	// verified.
+	Verify moatreport.RunFunc
 	// Site, if set, is where the image's python3 runs the hook from
 	// (HookSite; the engine mounts its tmpfs); only moat's init uses it.
 	// nil: the hook goes on PYTHONPATH.

@@ -74,9 +74,10 @@ func (r *report) diffRoots() []string {
 
 // report is the host side of one run's report.
 type report struct {
-	dir      string // the hook's directory
-	site     string // the site directory the hook is in (HookSite); "" for none
-	execs    bool   // the init was asked to watch execs and connects ('k' frames)
+	pycs     []observe.PycPair // the diff's suspect bytecode, for its verification
+	dir      string            // the hook's directory
+	site     string            // the site directory the hook is in (HookSite); "" for none
+	execs    bool              // the init was asked to watch execs and connects ('k' frames)
 	kernel   []moat.Event
 	home     string
 	plan     *observe.Plan
@@ -273,6 +274,7 @@ func (r *report) events() ([]moat.Event, int) {
 			return r.xattrs[p], nil
 		}}
 	fsEvs, fsDropped := d.Diff(before, after)
+	r.pycs = d.Pycs
 	fsDropped += r.content.dropped
 	if r.content.failed != nil {
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindReportCut, TimeMS: r.endMS,
@@ -543,6 +545,14 @@ func (s *Session) Report(res *moat.Result) {
 	dropped := 0
 	if s.rep != nil {
 		evs, dropped = s.rep.events()
+		verify := s.Verify
+		switch {
+		case res.Status == moat.StatusCanceled:
+			verify = moatreport.Unverified("the run was canceled")
+		case verify == nil:
+			verify = moatreport.Unverified("this backend does not run the verification")
+		}
+		evs = moatreport.VerifyBytecode(evs, s.rep.pycs, verify)
 	}
 	netEvs, netDropped := s.sink.Stop()
 	evs, dropped = append(evs, netEvs...), dropped+netDropped

@@ -26,6 +26,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/internal/observe/pycpath"
 	"github.com/moat-sandbox/moat/internal/observe/scanorder"
 	"github.com/moat-sandbox/moat/internal/observe/witness"
 	"github.com/moat-sandbox/moat/internal/observe/xattr"
@@ -1136,7 +1137,32 @@ func (in *initProc) sendWalks() {
 	c := content{in: in, left: rep.ScanTotal, frames: MaxContentFrames, deadline: deadline, buf: make([]byte, ContentChunk)}
 	for _, p := range changed {
 		if !c.file(p) {
-			break
+			return
+		}
+	}
+	// Then the unchanged sources of the .pyc files written into their
+	// caches, within the bounds of the bytecode verification
+	// (report.VerifyBytecode): the host compiles each and compares it
+	// with its .pyc. One not sent is not verified (its finding stays
+	// high).
+	now := make(map[string]entry, len(after))
+	for _, e := range after {
+		now[e.path] = e
+	}
+	var n int
+	var total int64
+	for _, p := range changed {
+		src, _, ok := pycpath.Source(p)
+		o, was := old[src]
+		e, is := now[src]
+		if !ok || !was || !is || !o.same(e) || e.mode&unix.S_IFMT != unix.S_IFREG || e.size > pycpath.MaxFile ||
+			n >= pycpath.MaxPairs || total+e.size > pycpath.MaxBytes {
+			continue
+		}
+		n, total = n+1, total+e.size
+		delete(old, src) // once
+		if !c.file(src) {
+			return
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 )
 
@@ -254,6 +255,10 @@ type Message struct {
 	// and how many the init dropped.
 	Events        []moat.Event `json:"events,omitempty"`
 	EventsDropped int          `json:"events_dropped,omitempty"`
+	// Pyc of a "pyc" message (after the events): one suspect .pyc and
+	// its source, whole (observe.Differ.Pycs, within its bounds), for the
+	// parent's verification (report.VerifyBytecode).
+	Pyc *observe.PycPair `json:"pyc,omitempty"`
 	// ListenerFD of a "listener" message: the init's seccomp notification
 	// descriptor, for the parent to take with pidfd_getfd and serve.
 	ListenerFD int `json:"listener_fd,omitempty"`

@@ -291,6 +291,11 @@ func (r *reporter) finish(send func(any) error) {
 			return
 		}
 	}
+	for i := range d.Pycs {
+		if send(Message{Kind: "pyc", Pyc: &d.Pycs[i]}) != nil {
+			return
+		}
+	}
 }
 
 // untilHello ignores the audit hook's lines until the hello of a

@@ -1,0 +1,1 @@
+from .util import double  # noqa: F401
