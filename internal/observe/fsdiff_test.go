@@ -45,14 +45,7 @@ func TestDiffBigFiles(t *testing.T) {
 	big = append(append(big, secret...), bytes.Repeat([]byte{0x01}, 2<<20)...)
 	pth := append(bytes.Repeat([]byte("#"+strings.Repeat("x", 1023)+"\n"), 1500), "import os; os.system('sh')\n"...)
 	files := map[string][]byte{"/work/cache.bin": big, "/work/v/site-packages/x.pth": pth}
-	after := Snapshot{}
-	for p, b := range files {
-		after[p] = FileState{Size: int64(len(b)), Ino: uint64(len(p))}
-	}
-	read := func(p string, off, n int64) ([]byte, error) {
-		b := files[p]
-		return b[min(off, int64(len(b))):min(off+n, int64(len(b)))], nil
-	}
+	after, read := inMemory(files)
 	d := &Differ{Tokens: []honeytoken.Token{{ID: "aws", Value: secret}}, Deadline: time.Now().Add(time.Minute),
 		Read: func(p string, n int64) ([]byte, error) { return read(p, 0, n) }, ReadAt: read}
 	evs, _ := d.Diff(Snapshot{}, after)
@@ -202,14 +195,7 @@ func TestDiffConfigLines(t *testing.T) {
 			return b
 		}(),
 	}
-	after := Snapshot{}
-	for p, b := range files {
-		after[p] = FileState{Size: int64(len(b)), Ino: uint64(len(p))}
-	}
-	read := func(p string, off, n int64) ([]byte, error) {
-		b := files[p]
-		return b[min(off, int64(len(b))):min(off+n, int64(len(b)))], nil
-	}
+	after, read := inMemory(files)
 	d := &Differ{Deadline: time.Now().Add(time.Minute), Read: func(p string, n int64) ([]byte, error) { return read(p, 0, n) }, ReadAt: read}
 	evs, _ := d.Diff(Snapshot{}, after)
 	want := map[string]bool{"/home/a/.gitconfig": false, "/home/a/.ssh/config": false, "/home/a/.aws/config": false}
@@ -227,5 +213,18 @@ func TestDiffConfigLines(t *testing.T) {
 		if !ok {
 			t.Errorf("%s: the command line is not kept (or a cut file not said so): %+v", p, evs)
 		}
+	}
+}
+
+// inMemory is a walk of files, each written by the run, and a reader of
+// them, for a Differ.
+func inMemory(files map[string][]byte) (Snapshot, func(p string, off, n int64) ([]byte, error)) {
+	after := Snapshot{}
+	for p, b := range files {
+		after[p] = FileState{Size: int64(len(b)), Ino: uint64(len(p))}
+	}
+	return after, func(p string, off, n int64) ([]byte, error) {
+		b := files[p]
+		return b[min(off, int64(len(b))):min(off+n, int64(len(b)))], nil
 	}
 }
