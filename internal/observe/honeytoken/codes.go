@@ -33,10 +33,16 @@ const (
 func codes(b []byte, minLen int) []view {
 	var out []view
 	add := func(enc string, seqs [][]byte) {
-		for _, d := range longest(seqs, maxRuns) {
+		// The short ones go first: random bytes make thousands, and
+		// sorting them all cost the search half its time.
+		long := seqs[:0:0]
+		for _, d := range seqs {
 			if len(d) >= minLen {
-				out = append(out, view{b: d, enc: enc})
+				long = append(long, d)
 			}
+		}
+		for _, d := range longest(long, maxRuns) {
+			out = append(out, view{b: d, enc: enc})
 		}
 	}
 	dec, oct := decimalCodes(b)

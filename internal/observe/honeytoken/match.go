@@ -325,8 +325,14 @@ func decodings(b []byte, top bool, minLen int) []view {
 			}
 		}
 	}
-	for _, d := range codes(b, minLen) {
-		add(d.enc, d.b)
+	if top {
+		// Char codes in the data itself (and, searched reversed, its
+		// reversal), not in every view under it: they doubled the cost
+		// of a big file's search, and a walk cut by its budget misses
+		// more than a nested char-code layer would find.
+		for _, d := range codes(b, minLen) {
+			add(d.enc, d.b)
+		}
 	}
 	for _, r := range runs(b, &b64T, minRun*2/3) {
 		s := strings.Map(func(c rune) rune {
