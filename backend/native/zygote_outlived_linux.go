@@ -47,8 +47,8 @@ func stopOutlived(pid1 int) []survivors.Process {
 	if main == 0 {
 		return nil
 	}
-	sid1, err := hostSID(pid1)
-	if err != nil {
+	sid1, ok := survivors.SID(pid1)
+	if !ok {
 		return nil
 	}
 	sessions := []int{sid1, main}
@@ -89,19 +89,4 @@ func nsIDs(pid int) (ppid, innerPID, innerSID int, ok bool) {
 		}
 	}
 	return ppid, innerPID, innerSID, innerPID > 0 && innerSID >= 0
-}
-
-// hostSID is pid's session as the host sees it.
-func hostSID(pid int) (int, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	f := strings.Fields(s[i+1:])
-	if i < 0 || len(f) < 4 {
-		return 0, os.ErrInvalid
-	}
-	return strconv.Atoi(f[3])
 }

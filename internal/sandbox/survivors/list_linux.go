@@ -125,6 +125,13 @@ func read(pid int) (Process, bool) {
 	return Process{PID: pid, SID: sid, Cmd: string(cmd), cpu: cpu}, true
 }
 
+// SID is pid's session, as this PID namespace sees it; not ok for a
+// zombie or a process gone.
+func SID(pid int) (int, bool) {
+	p, ok := read(pid)
+	return p.SID, ok
+}
+
 func readBounded(path string, n int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
