@@ -218,9 +218,15 @@ func (a *analysis) persistence() {
 	// Site directories where the run wrote a package's RECORD: a module
 	// there may be pip's (pip install --user), not a plant.
 	records := map[string]bool{}
+	// The directories of the run's own interpreter: a venv made from it
+	// names one of them as its home.
+	interp := map[string]bool{}
 	for _, e := range a.evs {
 		if e.Source == "fs" && e.Kind == "file-created" && path.Base(e.Path) == "RECORD" && strings.HasSuffix(path.Dir(e.Path), ".dist-info") {
 			records[path.Dir(path.Dir(e.Path))] = true
+		}
+		if e.Source == moat.SourceMoat && e.Kind == moat.KindInterpreter && e.Path != "" {
+			interp[path.Dir(e.Path)] = true
 		}
 	}
 	for _, e := range a.evs {
@@ -269,6 +275,10 @@ func (a *analysis) persistence() {
 			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("%s SSH authorized_keys: %s", verb, p), []moat.Event{e})
 		case strings.Contains(p, "/bin/") && e.Kind == "file-changed" && !strings.Contains(p, "/.local/bin/"):
 			a.add(moat.CategoryPersistence, "high", fmt.Sprintf("changed an entry-point script: %s", p), []moat.Event{e})
+		case base == "pyvenv.cfg" || strings.HasSuffix(base, "._pth"):
+			if what := startupPath(p, e.Data, strings.HasSuffix(e.Detail, observe.NotReadWhole), interp); what != "" {
+				a.add(moat.CategoryPersistence, moat.SeverityHigh, fmt.Sprintf("%s %s: %s", verb, what, p), []moat.Event{e})
+			}
 		case !strings.HasPrefix(e.Detail, "d"):
 			if what := laterCode(p, e.Data, strings.HasSuffix(e.Detail, observe.NotReadWhole)); what != "" {
 				sev := moat.SeverityHigh

@@ -257,7 +257,8 @@ func persistLater(t *testing.T, b moat.Backend, mod func(*moat.Spec)) {
 	wantNamed(t, res, moat.CategoryPersistence, "/.bashrc.d/10-tools.sh", "/completions/git", "/work/.envrc", "/.vimrc",
 		"/nvim/init.lua", "/.tmux.conf", "/.gdbinit", "/.hgrc", "/.aws/config", "/cli-plugins/docker-compose",
 		"/kernels/python3/kernel.json", "/.vscode/tasks.json", "/applications/firefox.desktop", "/.npmrc", "/uv/uv.toml",
-		"/work/conftest.py", "/site-packages/six.py", "/work/json.py", "/.gitconfig", "/.ssh/config")
+		"/work/conftest.py", "/site-packages/six.py", "/work/json.py", "/.gitconfig", "/.ssh/config",
+		"/work/.venv/pyvenv.cfg", "/work/.venv/bin/python._pth")
 }
 
 // wantNamed wants, for each name, a finding of the category, high or

@@ -70,6 +70,39 @@ func laterCode(p, data string, notWhole bool) string {
 	return laterTool(p, base, stem, lines, notWhole)
 }
 
+// startupPath says what a later interpreter start takes from a
+// pyvenv.cfg or a ._pth file the run created or changed: "" when nothing
+// of the run's choosing. A venv's pyvenv.cfg names, as its home, where
+// every start of the venv's python finds its standard library (CPython's
+// getpath): a home in a writable directory that is not the run's
+// interpreter's is a standard library the run can write, run before
+// site and any hook by every later start (red team, session 19: moat
+// test's install phase rewrote the venv's pyvenv.cfg, and the import and
+// test phases ran the package's copy of the standard library, verdict
+// low). A ._pth file beside an interpreter replaces its whole sys.path
+// and turns site off, on Linux too since Python 3.11. interp: the
+// directories of the run's interpreter.
+func startupPath(p, data string, notWhole bool, interp map[string]bool) string {
+	if strings.HasSuffix(path.Base(p), "._pth") {
+		return "a ._pth file, which replaces sys.path (and turns site off) for every start of the interpreter beside it"
+	}
+	if notWhole {
+		return "a venv configuration too big to read whole (its home may name a standard library the run wrote)"
+	}
+	for _, l := range strings.Split(unescapeLines.Replace(data), "\n") {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "home") {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		home := path.Clean(v)
+		if !path.IsAbs(v) || writable(home+"/") && !interp[home] {
+			return "a venv configuration whose home is " + v + ", a writable directory: every later start of the venv's python takes its standard library from there"
+		}
+	}
+	return ""
+}
+
 // laterTool: what other tools a developer runs read and run code from
 // (red team, session 18: each of these, with `curl … | sh` in it, gave
 // no finding at all).

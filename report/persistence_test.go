@@ -95,6 +95,33 @@ region = eu-west-1
 	}
 }
 
+// TestStartupPath: a pyvenv.cfg whose home is a writable directory other
+// than the run's interpreter's, and any ._pth file, are persistence; a
+// venv made from the run's interpreter, or from one in a read-only
+// place, is not.
+func TestStartupPath(t *testing.T) {
+	interp := map[string]bool{"/home/a/.pyenv/versions/3.12.1/bin": true}
+	for _, c := range []struct {
+		path, data string
+		notWhole   bool
+		want       bool
+	}{
+		{"/work/.venv/pyvenv.cfg", `home = /usr/bin\x0ainclude-system-site-packages = true\x0aversion = 3.11.2\x0a`, false, false},
+		{"/work/.venv/pyvenv.cfg", `home = /work/.venv/.cache/bin\x0ainclude-system-site-packages = true\x0a`, false, true},
+		{"/work/.venv/pyvenv.cfg", `version = 3.11.2\x0aHOME=/tmp/x/bin\x0a`, false, true},
+		{"/tmp/v/pyvenv.cfg", `home = /home/a/.pyenv/versions/3.12.1/bin\x0a`, false, false},
+		{"/tmp/v/pyvenv.cfg", `home = /home/a/.pyenv/versions/3.12.1/bin/../../x/bin\x0a`, false, true},
+		{"/tmp/v/pyvenv.cfg", `home = bin\x0a`, false, true},
+		{"/tmp/v/pyvenv.cfg", `version = 3.11.2\x0a`, true, true},
+		{"/work/.venv/bin/python._pth", "", false, true},
+		{"/tmp/x/python3.11._pth", "", false, true},
+	} {
+		if got := startupPath(c.path, c.data, c.notWhole, interp) != ""; got != c.want {
+			t.Errorf("startupPath(%q, %q, %v) = %v, want %v", c.path, c.data, c.notWhole, got, c.want)
+		}
+	}
+}
+
 // TestPthHasCode: an import line after any character site.py ends a
 // line at (Python 3.11's universal newlines, 3.13's splitlines).
 func TestPthHasCode(t *testing.T) {

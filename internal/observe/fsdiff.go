@@ -290,7 +290,11 @@ func (d *Differ) Diff(before, after Snapshot) (evs []moat.Event, dropped int) {
 				if pth {
 					code = pthCode(data, off == 0, code)
 				} else if Interesting(p) && (off > 0 || len(data) > 1024) {
-					conf, confCut = confLines(data, off == 0, conf, confCut)
+					keys := confKeys
+					if path.Base(p) == "pyvenv.cfg" {
+						keys = venvKeys
+					}
+					conf, confCut = confLines(data, off == 0, keys, conf, confCut)
 				}
 				if planted {
 					return
@@ -652,7 +656,10 @@ var confKeys = []string{"hookspath", "fsmonitor", "command", "cmd", "askpass", "
 	"smudge", "clean", "process", "external", "helper", "program", "proxy", "uploadpack", "receivepack", "tool",
 	"include", "exec", "!", "runon", "folderopen", "argv", "shell", "script"}
 
-func confLines(data []byte, first bool, kept []string, cut bool) ([]string, bool) {
+// venvKeys: of a pyvenv.cfg, the key that decides what later starts run.
+var venvKeys = []string{"home"}
+
+func confLines(data []byte, first bool, keys, kept []string, cut bool) ([]string, bool) {
 	lines := PthLines(string(data))
 	if !first && len(lines) > 0 {
 		lines = lines[1:] // the window's first line may be cut: the overlap holds it whole
@@ -667,7 +674,7 @@ func confLines(data []byte, first bool, kept []string, cut bool) ([]string, bool
 			continue
 		}
 		hit := false
-		for _, k := range confKeys {
+		for _, k := range keys {
 			if strings.Contains(t, k) {
 				hit = true
 				break

@@ -19,7 +19,10 @@ func Interesting(p string) bool {
 	case strings.HasSuffix(base, ".pth"), base == "sitecustomize.py", base == "usercustomize.py",
 		strings.HasPrefix(base, ".") && (strings.HasSuffix(base, "rc") || strings.HasSuffix(base, "profile") || base == ".bash_login"),
 		strings.HasSuffix(base, ".desktop"), strings.HasSuffix(base, ".service"), strings.HasSuffix(base, ".timer"),
-		strings.Contains(p, "cron"), strings.Contains(p, "/bin/"):
+		strings.Contains(p, "cron"), strings.Contains(p, "/bin/"),
+		// where a later interpreter start finds its standard library
+		// and sys.path (red team, session 19)
+		base == "pyvenv.cfg", strings.HasSuffix(base, "._pth"):
 		return true
 	}
 	// What later runs code or decides what later installs fetch: pip's

