@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	_ "embed"
 	"fmt"
 	"html/template"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/termsafe"
 )
 
 //go:embed report.html.tmpl
@@ -69,7 +71,20 @@ func WriteHTML(w io.Writer, res *moat.Result, opt HTMLOptions) error {
 	for _, e := range res.Events {
 		d.addEvent(e, len(d.Timeline) < maxTimeline)
 	}
-	return page().Execute(w, d)
+	return execPage(w, d)
+}
+
+// execPage writes the page of d, with every invisible character and
+// bidi mark of the sandbox's names shown escaped ([termsafe.Unseen]):
+// html/template leaves them as they are, and a browser shows
+// "/work/z\u200bzz.pth" as "/work/zzz.pth".
+func execPage(w io.Writer, d *htmlData) error {
+	var b bytes.Buffer
+	if err := page().Execute(&b, d); err != nil {
+		return err
+	}
+	_, err := w.Write(termsafe.ShowUnseen(b.Bytes(), `\u`))
+	return err
 }
 
 func newHTMLData(res *moat.Result, opt HTMLOptions) *htmlData {

@@ -179,5 +179,5 @@ func WritePhasedHTML(w io.Writer, p *Phased, opt HTMLOptions) error {
 		}
 		d.Phases = append(d.Phases, row)
 	}
-	return page().Execute(w, d)
+	return execPage(w, d)
 }

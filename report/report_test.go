@@ -514,3 +514,45 @@ func TestSummaryInvisible(t *testing.T) {
 		t.Errorf("summary %q: want two lines", out)
 	}
 }
+
+// TestPagesShowInvisible: a name with an invisible character or a bidi
+// mark (zero-width space, byte-order mark, left-to-right mark) from the
+// sandbox is shown escaped in the HTML page and in SARIF's messages, as on
+// the summary line, so it does not read as another name there (red team,
+// session 19: /work/z\u200bzz.pth was shown as /work/zzz.pth).
+func TestPagesShowInvisible(t *testing.T) {
+	res := sample()
+	res.Findings = append(res.Findings, moat.Finding{Category: moat.CategoryPersistence, Severity: moat.SeverityHigh,
+		Summary: "created a .pth file: /work/z\u200bzz.pth /work/b\ufeffom.pth /work/m\u200erk.pth"})
+	var h, s bytes.Buffer
+	if err := WriteHTML(&h, res, HTMLOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteSARIF(&s, res, SARIFOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Runs []struct {
+			Results []struct {
+				Message struct{ Text string }
+			}
+		}
+	}
+	if err := json.Unmarshal(s.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	msgs := ""
+	for _, r := range log.Runs[0].Results {
+		msgs += r.Message.Text + "\n"
+	}
+	for name, out := range map[string]string{"html": h.String(), "sarif": msgs} {
+		if strings.ContainsAny(out, "\u200b\ufeff\u200e") {
+			t.Errorf("%s holds an invisible character raw", name)
+		}
+		for _, want := range []string{`z\u200bzz.pth`, `b\ufeffom.pth`, `m\u200erk.pth`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %s", name, want)
+			}
+		}
+	}
+}

@@ -1,11 +1,13 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"strings"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/termsafe"
 )
 
 // SARIF 2.1.0, the subset code scanning reads.
@@ -161,9 +163,16 @@ func writeSARIF(w io.Writer, findings []moat.Finding, inv []sarifInvocation, opt
 	log := sarifLog{Schema: SARIFSchema, Version: SARIFVersion, Runs: []sarifRun{{
 		Tool: sarifTool{Driver: d}, Results: results, Invocations: inv,
 	}}}
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(log)
+	if err := enc.Encode(log); err != nil {
+		return err
+	}
+	// A name's invisible characters and bidi marks, shown (as on moat's
+	// lines): inside a JSON string, an escaped backslash and uXXXX.
+	_, err := w.Write(termsafe.ShowUnseen(b.Bytes(), `\\u`))
+	return err
 }
 
 // WriteFindingsSARIF writes findings of `moat scan` as a SARIF 2.1.0 log:

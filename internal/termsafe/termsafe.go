@@ -169,14 +169,45 @@ func Inline(s string) string {
 			b.WriteString(`\r`)
 		case r == '\t':
 			b.WriteString(`\t`)
-		case r == 0x85 || r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c,
-			invisible(r):
+		case Unseen(r):
 			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
+}
+
+// Unseen says whether r is shown escaped in a name on moat's pages (the
+// HTML report, SARIF's messages) as on its lines ([Inline]): Unicode's
+// line and paragraph separators, bidirectional overrides, isolates and
+// marks, and the invisible characters. moat's own text holds none.
+func Unseen(r rune) bool {
+	return r == 0x85 || r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) ||
+		r == 0x200e || r == 0x200f || r == 0x061c || invisible(r)
+}
+
+// ShowUnseen returns b with each [Unseen] character written as prefix
+// and its four hex digits: `\u` in HTML, `\\u` inside a JSON string
+// (a backslash, escaped, and u), so that the reader sees it.
+func ShowUnseen(b []byte, prefix string) []byte {
+	var out []byte
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r >= 0x80 && Unseen(r) {
+			if out == nil {
+				out = append(make([]byte, 0, len(b)+64), b[:i]...)
+			}
+			out = fmt.Appendf(out, "%s%04x", prefix, r)
+		} else if out != nil {
+			out = append(out, b[i:i+n]...)
+		}
+		i += n
+	}
+	if out == nil {
+		return b
+	}
+	return out
 }
 
 // invisible says whether r takes no room on a terminal: the zero-width
