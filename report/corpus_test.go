@@ -842,6 +842,30 @@ func TestCorpusEvasiveKeys(t *testing.T) {
 	}
 }
 
+// TestCorpusDestExfil: a secret carried by the addresses a program
+// connects to, three bytes an address, no byte of it sent (red team,
+// session 19: a medium network finding before).
+func TestCorpusDestExfil(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	t.Run("none", func(t *testing.T) { wantDestExfil(t, b, moat.NetworkNone) })
+	t.Run("sinkhole", func(t *testing.T) { wantDestExfil(t, b, moat.NetworkSinkhole) })
+}
+
+func wantDestExfil(t *testing.T, b moat.Backend, n moat.Network) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "dest_exfil.py"), func(s *moat.Spec) {
+		s.Network = n
+		s.Limits.Timeout = time.Minute
+	})
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
+			strings.Contains(f.Summary, "env-aws-secret-access-key") && strings.Contains(f.Summary, "encoded in the addresses connected to")
+	}) {
+		dump(t, res)
+		t.Error("no critical exfiltration finding of the AWS key in the addresses connected to")
+	}
+}
+
 // TestHookLongRequestBody: the hook keeps the start of a request body
 // whose encoded line passes its one-write bound, rather than dropping the
 // body whole (a stealer's JSON of files with long home paths lost its

@@ -271,6 +271,26 @@ func (a *analysis) streams() []*stream {
 				continue
 			}
 		}
+		if e.Kind == moat.KindConnect {
+			if ap, err := netip.ParseAddrPort(e.Addr); err == nil {
+				// The destination itself can carry the secret, no byte
+				// sent (red team, session 19: an AWS key three bytes an
+				// address 10.x.y.z, verdict medium): every address's
+				// last octets, in order, and the ports to one address
+				// (low byte; a key added to them is an encoding the
+				// matcher undoes). The ports are found only where a
+				// source kept each connect in order (docs/report.md,
+				// "Red team, session 19").
+				h := ap.Addr().Unmap().String()
+				get(src+"|port|"+h, "port", "encoded in the ports of the connections to "+h).add(i, e, string([]byte{byte(ap.Port())}))
+				if ap.Addr().Unmap().Is4() {
+					o := ap.Addr().Unmap().As4()
+					for n := 1; n <= 4; n++ {
+						wide(fmt.Sprintf("%s|addr%d", src, n), "addr", "encoded in the addresses connected to").add(i, e, string(o[4-n:]))
+					}
+				}
+			}
+		}
 		dst := firstNonEmpty(e.Name, hostOf(e.Addr))
 		if dst == "" || (e.Data == "" && e.Path == "") {
 			continue
