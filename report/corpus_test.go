@@ -866,6 +866,28 @@ func wantDestExfil(t *testing.T, b moat.Backend, n moat.Network) {
 	}
 }
 
+// TestCorpusSplitKinds: a secret's first half in a DNS lookup, the rest
+// in an HTTP body (red team, session 19: a medium network finding
+// before).
+func TestCorpusSplitKinds(t *testing.T) {
+	wantSplitKinds(t, moattest.RequireBackend(t, "native"))
+}
+
+func wantSplitKinds(t *testing.T, b moat.Backend) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "split_kinds.py"), func(s *moat.Spec) {
+		s.Network = moat.NetworkSinkhole
+		s.Limits.Timeout = time.Minute
+	})
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
+			strings.Contains(f.Summary, "env-aws-secret-access-key") && strings.Contains(f.Summary, "split over the run's lookups, flows and requests")
+	}) {
+		dump(t, res)
+		t.Error("no critical exfiltration finding of the AWS key split over a lookup and a flow")
+	}
+}
+
 // TestHookLongRequestBody: the hook keeps the start of a request body
 // whose encoded line passes its one-write bound, rather than dropping the
 // body whole (a stealer's JSON of files with long home paths lost its

@@ -128,6 +128,10 @@ func (a *analysis) exfiltration() {
 	for _, s := range a.streams() {
 		for _, h := range m.Match(s.data) {
 			key := h.ID + "|" + s.src + "|" + s.kind
+			k := h.ID + "|" + s.src + "|"
+			if s.kind == "mix" && (joined[k+"dns"] || joined[k+"data"] || joined[k+"path"]) {
+				continue // one kind of channel carried it: noted already
+			}
 			if s.single(m, h.ID) || (s.wide && joined[key]) {
 				continue // one event, or one destination, carried it whole: noted already
 			}
@@ -233,6 +237,11 @@ func (a *analysis) streams() []*stream {
 		s.wide = true
 		return s
 	}
+	// Every lookup's labels, flow's data and request's path of the run,
+	// in order, are one stream more ("mix", after the others): a program
+	// can send a secret's first half in a lookup and the rest in a flow
+	// (red team, session 19: verdict medium).
+	const mixed = "split over the run's lookups, flows and requests"
 	names := map[string]bool{}
 	for i, e := range a.evs {
 		if e.Source == moat.SourceFS && (e.Kind == moat.KindFileCreated || e.Kind == moat.KindFileChanged) {
@@ -266,6 +275,7 @@ func (a *analysis) streams() []*stream {
 				wide(src+"|dns", "dns", what).add(i, e, strings.Join(sub, ""))
 				wide(src+"|dns-first", "dns", what).add(i, e, sub[0])
 				wide(src+"|dns-longest", "dns", what).add(i, e, longest)
+				wide(src+"|zmix", "mix", mixed).add(i, e, strings.Join(sub, ""))
 			}
 			if e.Kind == moat.KindDNS {
 				continue
@@ -298,6 +308,7 @@ func (a *analysis) streams() []*stream {
 		if e.Data != "" {
 			get(src+"|data|"+dst, "data", "split over the flows to "+dst).add(i, e, body(e.Data))
 			wide(src+"|data", "data", "split over the flows to several destinations").add(i, e, body(e.Data))
+			wide(src+"|zmix", "mix", mixed).add(i, e, body(e.Data))
 		}
 		if e.Path != "" {
 			p := e.Path
@@ -306,6 +317,7 @@ func (a *analysis) streams() []*stream {
 			}
 			get(src+"|path|"+dst, "path", "split over the requests to "+dst).add(i, e, p)
 			wide(src+"|path", "path", "split over the requests to several destinations").add(i, e, p)
+			wide(src+"|zmix", "mix", mixed).add(i, e, p)
 		}
 	}
 	sort.Strings(keys)
