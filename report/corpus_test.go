@@ -832,6 +832,24 @@ func TestCorpusEvasiveCodes(t *testing.T) {
 	})
 }
 
+// TestCorpusEvasiveShapes: a secret as a Caesar shift of its letters
+// (3, and 11 reversed), with a byte of noise after every four, and
+// uuencoded (red team, session 18: each in the "not found" list; found
+// since session 19), on moat's own backends.
+func TestCorpusEvasiveShapes(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "evasive_shapes.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Limits.Timeout = 60 * time.Second
+		})
+		wantExfil(t, res, func(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") },
+			"printed to stdout (rot3)",
+			"written to /tmp/cache.bin (one byte in 5 dropped from 4)",
+			"printed to stderr (uuencode)",
+			"sent over the network (reversed, rot11)")
+	})
+}
+
 // TestCorpusEvasiveKeys: the secret XOR-ed with a key of 24 bytes, in
 // xz and .lzma (Python's lzma module), added with a key that rises by one
 // a byte (red team, issue 12): none of them was found before.
