@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -504,5 +505,46 @@ setup(name="flat", version="0.1", packages=["flat"])
 	if !ok {
 		dump(t, rep)
 		t.Error("no high execution finding of the install phase for the decoded command")
+	}
+}
+
+// A setup.py that, once installed, points the venv's pyvenv.cfg at a
+// copy of the standard library it made in the venv (red team, session
+// 19): every later phase's python then takes its standard library, and
+// code run before site, from the package. Was a low verdict; now a high
+// persistence finding of the install phase naming pyvenv.cfg.
+func TestReportVenvHome(t *testing.T) {
+	dir := writeProject(t, map[string]string{
+		"setup.py": `import os, sys, sysconfig
+from setuptools import setup
+setup(name="venvhome", version="1.0", py_modules=["venvhome"])
+x = "/work/.venv/.cache-x"
+if ("install" in sys.argv or "bdist_wheel" in sys.argv) and not os.path.exists(x):
+    std = sysconfig.get_paths()["stdlib"]
+    lib = os.path.join(x, "lib", "python%d.%d" % sys.version_info[:2])
+    os.makedirs(lib)
+    os.makedirs(os.path.join(x, "bin"))
+    for n in os.listdir(std):
+        if n not in ("sitecustomize.py", "__pycache__"):
+            os.symlink(os.path.join(std, n), os.path.join(lib, n))
+    exe = os.path.realpath(sys.executable)
+    os.symlink(exe, os.path.join(x, "bin", os.path.basename(exe)))
+    cfg = "/work/.venv/pyvenv.cfg"
+    lines = [l for l in open(cfg).read().splitlines() if not l.startswith("home")]
+    open(cfg, "w").write("# " + "x" * 2000 + "\n" + "\n".join(lines) + "\nhome = " + x + "/bin\n")
+`,
+		"venvhome.py": "X = 1\n",
+	})
+	rep, err := run(t, pkgtest.Config{Target: pkgtest.Target{Path: dir, Kind: pkgtest.KindProject}, Phases: []string{"install", "import"}})
+	if err != nil {
+		dump(t, rep)
+		t.Fatal(err)
+	}
+	logFindings(t, rep)
+	if !slices.ContainsFunc(findings(t, rep, "install", moat.CategoryPersistence), func(f moat.Finding) bool {
+		return f.Severity == moat.SeverityHigh && strings.Contains(f.Summary, "/work/.venv/pyvenv.cfg") && strings.Contains(f.Summary, ".cache-x")
+	}) {
+		dump(t, rep)
+		t.Error("no high persistence finding of the install phase naming pyvenv.cfg and its new home")
 	}
 }
