@@ -328,6 +328,9 @@ const maxFamily = 64
 // A runsc older than its support for OCI errnoRet (Debian 12's 20221219)
 // answers EPERM instead, as it does for every rule of this profile.
 //
+// Of AF_INET and AF_INET6, the protocols native refuses (UDP-Lite, SCTP,
+// ...) the Sentry has no implementation of either (it has TCP, UDP and
+// ICMP): it refuses them itself, after its trace, like the families below.
 // Families the Sentry has no implementation of (vsock, alg, bluetooth,
 // xdp, ...) it refuses itself with EAFNOSUPPORT, after its syscall trace
 // saw the call: those are left to it, so that every attempt is a kernel

@@ -168,7 +168,9 @@ func TestSeccompFamilies(t *testing.T) {
 	for fam := uint64(0); fam < 200; fam++ {
 		for _, proto := range []uint64{0, unix.NETLINK_SOCK_DIAG, unix.NETLINK_KOBJECT_UEVENT} {
 			errno, denied := ociDenies(p, "socket", [6]uint64{fam, unix.SOCK_STREAM, proto})
-			if want := !seccomp.FamilyAllowed(uint32(fam), uint32(proto)) && (sentryFamilies[fam] || fam >= maxFamily); denied != want {
+			// inet's protocols the Sentry answers itself: it has TCP, UDP and ICMP alone
+			inet := fam == unix.AF_INET || fam == unix.AF_INET6
+			if want := !seccomp.FamilyAllowed(uint32(fam), uint32(proto)) && (sentryFamilies[fam] || fam >= maxFamily) && !inet; denied != want {
 				t.Errorf("socket(%s, proto %d): denied %v, want %v", seccomp.FamilyName(uint32(fam)), proto, denied, want)
 			}
 			if denied && errno != uint(unix.EAFNOSUPPORT) {

@@ -137,7 +137,8 @@ func mknodRules() []rule {
 }
 
 // familyRules allow socket(2) for native's families (internal/sandbox/seccomp's
-// FamilyAllowed: unix, inet, inet6, and netlink for NETLINK_ROUTE only)
+// FamilyAllowed: unix, inet and inet6 for the protocols the sink sees,
+// and netlink for NETLINK_ROUTE only)
 // and socketpair(2) for AF_UNIX; every other family falls to the profile's
 // default action, EPERM. (Docker's default refuses AF_VSOCK alone and
 // allows AF_ALG, AF_PACKET with CAP_NET_RAW, bluetooth, ...) Allow rules
@@ -149,8 +150,15 @@ func familyRules() []rule {
 	var rules []rule
 	for _, f := range moatseccomp.AllowedFamilies() {
 		args := []specs.LinuxSeccompArg{{Index: 0, Value: uint64(f), Op: specs.OpEqualTo}}
-		if f == unix.AF_NETLINK { // the route protocol only
+		switch f {
+		case unix.AF_NETLINK: // the route protocol only
 			args = append(args, specs.LinuxSeccompArg{Index: 2, Value: unix.NETLINK_ROUTE, Op: specs.OpEqualTo})
+		case unix.AF_INET, unix.AF_INET6: // the protocols the sink sees: a rule each
+			for _, p := range moatseccomp.InetProtocols() {
+				rules = append(rules, rule{Names: []string{"socket"}, Action: specs.ActAllow,
+					Args: append(slices.Clone(args), specs.LinuxSeccompArg{Index: 2, Value: uint64(p), Op: specs.OpEqualTo})})
+			}
+			continue
 		}
 		rules = append(rules, rule{Names: []string{"socket"}, Action: specs.ActAllow, Args: args})
 	}

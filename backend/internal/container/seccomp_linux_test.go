@@ -67,7 +67,7 @@ func TestSeccompFamilies(t *testing.T) {
 		}
 	}
 	for fam := uint64(0); fam < 200; fam++ {
-		for _, proto := range []uint64{0, unix.NETLINK_SOCK_DIAG, unix.NETLINK_KOBJECT_UEVENT} {
+		for _, proto := range []uint64{0, unix.NETLINK_SOCK_DIAG, unix.NETLINK_KOBJECT_UEVENT, unix.IPPROTO_TCP, unix.IPPROTO_UDP, unix.IPPROTO_UDPLITE, unix.IPPROTO_SCTP} {
 			got := allows(&p, "socket", [6]uint64{fam, unix.SOCK_STREAM, proto})
 			if want := moatseccomp.FamilyAllowed(uint32(fam), uint32(proto)); got != want {
 				t.Errorf("socket(%s, protocol %d): allowed %v, want %v", moatseccomp.FamilyName(uint32(fam)), proto, got, want)

@@ -10,8 +10,9 @@
 // takes away kernel attack surface that namespaces do not: creating more
 // namespaces (each one reachable code in the kernel), mount and keyring APIs,
 // bpf, io_uring, ptrace and cross-process memory access, terminal injection,
-// and socket address families other than unix, inet, inet6 and netlink
-// route (vsock is not isolated by network namespaces at all).
+// and socket address families other than unix, inet and inet6 (for TCP,
+// UDP, MPTCP and ICMP) and netlink route (vsock is not isolated by
+// network namespaces at all).
 // Everything not listed is allowed; the policy is a deny list because Python
 // and its native extensions use too wide and shifting a set of syscalls for an
 // allow list to be maintained by hand.
@@ -55,8 +56,9 @@
 //  3. inspects arguments of five syscalls: clone is denied if its flags ask
 //     for a new namespace, ioctl if it is TIOCSTI or TIOCLINUX, personality
 //     unless it only queries, socket and socketpair (EAFNOSUPPORT) unless
-//     the address family is one a run needs (unix, inet, inet6, and netlink
-//     for NETLINK_ROUTE only: see families.go for the reasoning);
+//     the address family is one a run needs (unix, inet and inet6 for the
+//     protocols the sink sees, and netlink for NETLINK_ROUTE only: see
+//     families.go for the reasoning);
 //  4. allows everything else.
 //
 // Argument checks compare only the low 32 bits, on purpose: see the comments

@@ -1,6 +1,9 @@
 package seccomp
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+)
 
 // Address families. socket(2) and socketpair(2) are allowed only for the
 // families a run needs; every other family is refused with EAFNOSUPPORT,
@@ -34,6 +37,14 @@ import "strconv"
 // The kernel takes the family (and the protocol) as int and drops the high
 // half of the 64-bit register, so the filter compares the low 32 bits:
 // 0x1_00000028 is AF_VSOCK to the kernel, and is refused as such.
+//
+// Of AF_INET and AF_INET6, only the protocols the network namespace's
+// sinkhole or allow list sees and the ping sockets: the default (0), TCP,
+// UDP, MPTCP (TCP on the wire), ICMP and ICMPv6. Every other (UDP-Lite,
+// SCTP, DCCP, ...) is refused: a datagram of another protocol passes the
+// sink's TCP and UDP interception unrecorded, so a secret sent in one
+// was no finding (red team, session 19: a UDP-Lite datagram to any
+// address, on native, docker and podman; gVisor has no such protocol).
 const (
 	afUnix    = 1
 	afInet    = 2
@@ -43,14 +54,22 @@ const (
 	netlinkRoute = 0
 )
 
+// inetProtocols are the protocols allowed for AF_INET and AF_INET6.
+var inetProtocols = []uint32{0, 6, 17, 262, 1, 58}
+
+// InetProtocols lists the protocols allowed for AF_INET and AF_INET6.
+func InetProtocols() []uint32 { return slices.Clone(inetProtocols) }
+
 // FamilyAllowed reports whether the filter lets socket(family, type,
 // protocol) through: the same decision as the BPF program, for backends
 // that express it in other terms (OCI profiles) and for reports. family
 // and protocol are the low 32 bits of the arguments.
 func FamilyAllowed(family, protocol uint32) bool {
 	switch family {
-	case afUnix, afInet, afInet6:
+	case afUnix:
 		return true
+	case afInet, afInet6:
+		return slices.Contains(inetProtocols, protocol)
 	case afNetlink:
 		return protocol == netlinkRoute
 	}

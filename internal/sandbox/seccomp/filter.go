@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"sync/atomic"
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -179,21 +181,35 @@ func ioctlTerminal(deny, allow label) []bpf.Instruction {
 	}
 }
 
-// socketFamily allows socket(family, type, protocol) for the families of
-// [FamilyAllowed] and denies every other. family is args[0], protocol
-// args[2]; the kernel declares both int, so only the low 32 bits count (as
-// for ioctl): high bits can neither hide a family nor add one.
+// socketFamily allows socket(family, type, protocol) for the families and
+// protocols of [FamilyAllowed] and denies every other. family is args[0],
+// protocol args[2]; the kernel declares both int, so only the low 32 bits
+// count (as for ioctl): high bits can neither hide a family nor add one.
 func socketFamily(deny, allow label) []bpf.Instruction {
-	return []bpf.Instruction{
+	inet := label("inet:" + strconv.FormatUint(labelSeq.Add(1), 10)) // unique in a program of several arches
+	p := []bpf.Instruction{
 		bpf.LoadAbsolute{Off: argLow(0), Size: 4},
 		jumpIf{cond: bpf.JumpEqual, val: afUnix, t: allow},
-		jumpIf{cond: bpf.JumpEqual, val: afInet, t: allow},
-		jumpIf{cond: bpf.JumpEqual, val: afInet6, t: allow},
+		jumpIf{cond: bpf.JumpEqual, val: afInet, t: inet},
+		jumpIf{cond: bpf.JumpEqual, val: afInet6, t: inet},
 		jumpIf{cond: bpf.JumpEqual, val: afNetlink, f: deny},
 		bpf.LoadAbsolute{Off: argLow(2), Size: 4},
 		jumpIf{cond: bpf.JumpEqual, val: netlinkRoute, t: allow, f: deny},
+		inet,
+		bpf.LoadAbsolute{Off: argLow(2), Size: 4},
 	}
+	for i, proto := range inetProtocols {
+		j := jumpIf{cond: bpf.JumpEqual, val: proto, t: allow}
+		if i == len(inetProtocols)-1 {
+			j.f = deny
+		}
+		p = append(p, j)
+	}
+	return p
 }
+
+// labelSeq numbers the labels a check makes for itself.
+var labelSeq atomic.Uint64
 
 // socketpairFamily allows socketpair(AF_UNIX, ...) only: no other family
 // implements it, and the kernel would run the family's socket constructor

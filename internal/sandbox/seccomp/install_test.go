@@ -165,6 +165,8 @@ func behaviours() []behaviour {
 		{"socket-vsock-high-bits", "EAFNOSUPPORT", true, func() string {
 			return rawResult(unix.RawSyscall(unix.SYS_SOCKET, uintptr(vsockHighBits), unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0))
 		}},
+		// UDP-Lite passes the sink unrecorded (red team, session 19).
+		{"socket-udplite", "EAFNOSUPPORT", true, func() string { return socketResult(unix.AF_INET, unix.SOCK_DGRAM, unix.IPPROTO_UDPLITE) }},
 		{"socket-packet", "EAFNOSUPPORT", true, func() string { return socketResult(unix.AF_PACKET, unix.SOCK_RAW, 0) }},
 		{"socket-alg", "EAFNOSUPPORT", true, func() string { return socketResult(unix.AF_ALG, unix.SOCK_SEQPACKET, 0) }},
 		{"socket-netlink-diag", "EAFNOSUPPORT", true, func() string {
