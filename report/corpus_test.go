@@ -851,6 +851,33 @@ func TestCorpusEvasiveShapes(t *testing.T) {
 	})
 }
 
+// TestCorpusInterpFloodShell: `python -i` relayed to a connection after
+// 450 execs that fill the exec reserve is still a critical reverse shell:
+// an interpreter that reads its code from stdin is kept past the reserve
+// (kbudget.Interest; session 19: on docker its exec was dropped and the
+// finding rested on the audit hook alone, the program's own claim).
+func TestCorpusInterpFloodShell(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "interp_flood_shell.py"), func(s *moat.Spec) {
+			userland(s) // /bin/true
+			s.Network = moat.NetworkSinkhole
+			s.Limits.Timeout = 3 * time.Minute
+		})
+		if !strings.Contains(res.Stdout, "relayed") {
+			dump(t, res)
+			t.Fatalf("the program did not run to its end: %q", res.Stdout)
+		}
+		for _, f := range res.Findings {
+			if f.Category == moat.CategoryExecution && f.Severity == moat.SeverityCritical && strings.Contains(f.Summary, "reverse shell") &&
+				!strings.Contains(f.Summary, "seen only by") {
+				return
+			}
+		}
+		dump(t, res)
+		t.Error("no critical reverse shell finding on the kernel's evidence (the hook's alone is the program's claim)")
+	})
+}
+
 // TestCorpusEvasiveKeys: the secret XOR-ed with a key of 24 bytes, in
 // xz and .lzma (Python's lzma module), added with a key that rises by one
 // a byte (red team, issue 12): none of them was found before.
