@@ -146,6 +146,12 @@ func TestCorpusBackends(t *testing.T) {
 				noTells(t, b, mod, bk.known...)
 			})
 			t.Run("benign", func(t *testing.T) { benign(t, b, bk.kernel) })
+			t.Run("nosite-child", func(t *testing.T) {
+				wantNoSite(t, run(t, b, filepath.Join("testdata", "corpus", "nosite_child.py"), nil))
+			})
+			t.Run("nosite-suite", func(t *testing.T) {
+				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "nosite_suite.py"), nil))
+			})
 			t.Run("finalizer_logs", func(t *testing.T) {
 				// logging from a finalizer that a collection inside the hook runs
 				res := run(t, b, filepath.Join("testdata", "benign", "finalizer_logs.py"), nil)
