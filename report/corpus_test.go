@@ -217,8 +217,12 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 	t.Run("xattr-secret", func(t *testing.T) {
 		wantXattr(t, run(t, b, filepath.Join("testdata", "corpus", "xattr_secret.py"), nil))
 	})
-	t.Run("nosite-child", func(t *testing.T) { wantNoSite(t, run(t, b, filepath.Join("testdata", "corpus", "nosite_child.py"), nil)) })
-	t.Run("nosite-suite", func(t *testing.T) { noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "nosite_suite.py"), nil)) })
+	t.Run("nosite-child", func(t *testing.T) {
+		wantNoSite(t, run(t, b, filepath.Join("testdata", "corpus", "nosite_child.py"), nil))
+	})
+	t.Run("nosite-suite", func(t *testing.T) {
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "nosite_suite.py"), nil))
+	})
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)
 		var pth, rc bool

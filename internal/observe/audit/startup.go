@@ -37,18 +37,21 @@ type Startup struct {
 	// overlay's new file costs no compile at any start.
 	Source []byte `json:"source"`
 	Pyc    []byte `json:"pyc"`
+	// HasPyc: the interpreter's own file at PycName was there (an
+	// engine can bind a file over an existing one only).
+	HasPyc bool `json:"has_pyc,omitempty"`
 }
 
 // PycName is the file name of s.Pyc beside Path.
 func (s *Startup) PycName() string { return "__pycache__/__init__." + s.Tag + ".pyc" }
 
-// startupLoader returns the lines appended to encodings/__init__.py: under
+// StartupLoader returns the lines appended to encodings/__init__.py: under
 // -S, import Module from the site directory site by its file (it is not
 // on sys.path then), read its channel from the .pth line beside it (the
 // channel is drawn per run, the compiled package per interpreter), and
 // install the hook. Only modules the import system holds already are
 // used: builtins.open does not exist yet at this point of the start.
-func startupLoader(site string) string {
+func StartupLoader(site string) string {
 	return `
 
 def _bootstrap(site=` + strconv.Quote(site) + `):
@@ -74,9 +77,10 @@ del _bootstrap
 `
 }
 
-// startupCode prints the tag, the package's path, the length of the new
-// source, then the source and its .pyc; the loader is on stdin.
-const startupCode = `import sys, encodings, importlib.util, importlib._bootstrap_external as be
+// StartupCode prints the tag, the package's path, whether its cache file
+// is there (1 or 0), the length of the new source, then the source and
+// its .pyc; the loader (StartupLoader) is on stdin. It runs under -I -S.
+const StartupCode = `import os, sys, encodings, importlib.util, importlib._bootstrap_external as be
 p = encodings.__file__
 with open(p, "rb") as f:
     src = f.read()
@@ -85,13 +89,14 @@ if not src.endswith(b"\n"):
 src += sys.stdin.buffer.read()
 code = compile(src, p, "exec", dont_inherit=True)
 pyc = be._code_to_hash_pyc(code, importlib.util.source_hash(src), False)
-sys.stdout.buffer.write(b"%s\n%s\n%d\n" % (sys.implementation.cache_tag.encode(), p.encode(), len(src)) + src + pyc)
+has = int(os.path.isfile(importlib.util.cache_from_source(p)))
+sys.stdout.buffer.write(b"%s\n%s\n%d\n%d\n" % (sys.implementation.cache_tag.encode(), p.encode(), has, len(src)) + src + pyc)
 `
 
-// plainSite: a site directory the loader can name in a Python string
+// PlainSite: a site directory the loader can name in a Python string
 // literal as strconv.Quote writes it: clean, absolute, printable ASCII
 // without quotes or backslashes.
-func plainSite(site string) bool {
+func PlainSite(site string) bool {
 	if site == "" || !path.IsAbs(site) || path.Clean(site) != site {
 		return false
 	}
@@ -107,17 +112,17 @@ func plainSite(site string) bool {
 // python with the loader of the hook in site appended, compiled by that
 // interpreter (as Compile, and cached the same way, keyed on site too).
 func CompileStartup(python, site, cacheDir string) (*Startup, error) {
-	if !plainSite(site) {
+	if !PlainSite(site) {
 		return nil, fmt.Errorf("startup hook: site directory %q", site)
 	}
 	key, err := cacheKey(python)
 	if err != nil {
 		return nil, err
 	}
-	loader := startupLoader(site)
+	loader := StartupLoader(site)
 	var cache string
 	if cacheDir != "" {
-		h := sha256.Sum256([]byte(key + "\x00" + loader + "\x00" + startupCode))
+		h := sha256.Sum256([]byte(key + "\x00" + loader + "\x00" + StartupCode))
 		cache = filepath.Join(cacheDir, "startup-"+hex.EncodeToString(h[:12]))
 		if b, err := os.ReadFile(cache); err == nil {
 			if s, err := ParseStartup(b); err == nil {
@@ -127,7 +132,7 @@ func CompileStartup(python, site, cacheDir string) (*Startup, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, python, "-I", "-S", "-c", startupCode)
+	cmd := exec.CommandContext(ctx, python, "-I", "-S", "-c", StartupCode)
 	cmd.Env = []string{}
 	cmd.Stdin = bytes.NewReader([]byte(loader))
 	var out, errOut bytes.Buffer
@@ -148,7 +153,7 @@ func CompileStartup(python, site, cacheDir string) (*Startup, error) {
 	return s, nil
 }
 
-// ParseStartup splits startupCode's output and checks its parts.
+// ParseStartup splits StartupCode's output and checks its parts.
 func ParseStartup(b []byte) (*Startup, error) {
 	tag, rest, ok := bytes.Cut(b, []byte("\n"))
 	if !ok || !validTag(tag) {
@@ -159,6 +164,10 @@ func ParseStartup(b []byte) (*Startup, error) {
 	if !ok || !path.IsAbs(name) || path.Clean(name) != name || path.Base(name) != "__init__.py" || path.Base(path.Dir(name)) != "encodings" {
 		return nil, errors.New("no encodings package")
 	}
+	has, rest, ok := bytes.Cut(rest, []byte("\n"))
+	if !ok || len(has) != 1 || has[0] != '0' && has[0] != '1' {
+		return nil, errors.New("no cache file flag")
+	}
 	n, rest, ok := bytes.Cut(rest, []byte("\n"))
 	size, err := strconv.Atoi(string(n))
 	if !ok || err != nil || size <= 0 || size > len(rest) || size > maxPyc {
@@ -168,7 +177,7 @@ func ParseStartup(b []byte) (*Startup, error) {
 	if len(pyc) < 16 || pyc[2] != '\r' || pyc[3] != '\n' || pyc[4] != 1 || pyc[5]|pyc[6]|pyc[7] != 0 {
 		return nil, errors.New("not an unchecked hash-based .pyc")
 	}
-	return &Startup{Path: name, Tag: string(tag), Source: bytes.Clone(src), Pyc: bytes.Clone(pyc)}, nil
+	return &Startup{Path: name, Tag: string(tag), Source: bytes.Clone(src), Pyc: bytes.Clone(pyc), HasPyc: has[0] == '1'}, nil
 }
 
 // writeCache writes b to the file cache in cacheDir, atomically, best
