@@ -286,6 +286,47 @@ func wantNoSite(t *testing.T, res *moat.Result) {
 	}
 }
 
+// noSiteChildren is wantNoSite for the children of the batch program
+// pid (corpus/nosite_child.py in a batch that holds other programs).
+func noSiteChildren(t *testing.T, res *moat.Result, pid int) {
+	t.Helper()
+	var kids []string
+	children := 0
+	for _, e := range res.Events {
+		if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || e.PPID != pid || !strings.Contains(e.Detail, " -c ") {
+			continue
+		}
+		children++
+		kids = append(kids, fmt.Sprint(e.PID))
+		hello, read, connect := 0, false, false
+		for _, a := range res.Events {
+			if a.Source == moat.SourceAudit && a.PID == e.PID {
+				if a.Kind == moat.KindHello {
+					hello++
+				}
+				read = read || a.Kind == "open" && strings.HasSuffix(a.Path, "/.aws/credentials")
+				connect = connect || a.Kind == "connect" && strings.Contains(a.Addr, "203.0.113.21")
+			}
+		}
+		if hello != 1 || !read || !connect {
+			t.Errorf("child %d (%.60s): hello %d, its credential read %v and connect %v by the hook: want one, and each", e.PID, e.Detail, hello, read, connect)
+		}
+	}
+	if children != 3 {
+		t.Errorf("%d kernel execs of the -S, -I children, want 3", children)
+	}
+	for _, f := range res.Findings {
+		if !strings.Contains(f.Summary, "ran without moat's audit hook") {
+			continue
+		}
+		for _, e := range f.Evidence {
+			if slices.Contains(kids, fmt.Sprint(e.PID)) {
+				t.Errorf("finding %q names child %d", f.Summary, e.PID)
+			}
+		}
+	}
+}
+
 // noneAboveLow: a benign run exits 0 with no finding above low.
 func noneAboveLow(t *testing.T, res *moat.Result) {
 	t.Helper()
