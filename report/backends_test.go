@@ -50,6 +50,17 @@ func TestCorpusBackends(t *testing.T) {
 		moattest.RequireBackend(t, "gvisor")
 		noTells(t, &gvisor.Backend{}, func(s *moat.Spec) { s.Image = testImage() })
 	})
+	t.Run("gvisor-image-nosite", func(t *testing.T) {
+		// Docker's runsc: the image's encodings package with the loader,
+		// bound as with runc (after the runs that learn it).
+		moattest.RequireBackend(t, "gvisor")
+		image := func(s *moat.Spec) { s.Image = testImage() }
+		for range 2 {
+			run(t, &gvisor.Backend{}, filepath.Join("testdata", "benign", "numeric.py"), image)
+		}
+		wantNoSite(t, run(t, &gvisor.Backend{}, filepath.Join("testdata", "corpus", "nosite_child.py"), image))
+		noneAboveLow(t, run(t, &gvisor.Backend{}, filepath.Join("testdata", "benign", "nosite_suite.py"), image))
+	})
 	for _, bk := range backends {
 		t.Run(bk.name, func(t *testing.T) {
 			moattest.RequireBackend(t, bk.name)
