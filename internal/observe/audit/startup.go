@@ -23,8 +23,9 @@ import (
 // site (and so the .pth line) or PYTHONPATH. A backend that controls the
 // file system view puts Source at Path (a read-only overlay of the
 // package's directory) and Pyc beside it. The loader runs only when
-// sys.flags.no_site is set, where no site directory's .pth line will
-// run (install's early argument), so the hook is installed once per
+// sys.flags.no_site is set or the interpreter is a venv's without the
+// system's site packages, where no site directory's .pth line of the
+// runtime's will run (install's early argument), so the hook is installed once per
 // interpreter either way; any error leaves the interpreter's start as it
 // was (the missing hello stays the kernel's evasion finding).
 type Startup struct {
@@ -56,10 +57,29 @@ func StartupLoader(site string) string {
 
 def _bootstrap(site=` + strconv.Quote(site) + `):
     import sys
-    if not sys.flags.no_site:
-        return
     try:
         import _io
+        if not sys.flags.no_site:
+            # A venv without the system's site packages (site.venv's
+            # pyvenv.cfg, beside the executable or one up) runs no .pth
+            # line of the runtime's either; anything else does.
+            d = (sys.executable or "").rpartition("/")[0]
+            for conf in (d + "/pyvenv.cfg", d.rpartition("/")[0] + "/pyvenv.cfg"):
+                try:
+                    with _io.open(conf, "rb") as f:
+                        cfg = f.read(1 << 16).decode("utf-8", "replace")
+                    break
+                except OSError:
+                    pass
+            else:
+                return
+            system = "true"
+            for line in cfg.splitlines():
+                k, sep, v = line.partition("=")
+                if sep and k.strip().lower() == "include-system-site-packages":
+                    system = v.strip().lower()
+            if system == "true":
+                return
         from _frozen_importlib import module_from_spec
         from _frozen_importlib_external import spec_from_file_location
         with _io.open(site + "/` + PthFile + `", "rb") as f:
