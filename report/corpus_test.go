@@ -472,7 +472,7 @@ func TestCorpusSinkhole(t *testing.T) {
 // program still runs, is a medium evasion finding on every backend whose
 // init lists what outlived the program (native's cold runs and zygote in
 // TestCorpus; bootstrap.py in TestCorpusPythonInit; the micro-VM in
-// TestCorpusMicroVM), and multiprocessing's resource tracker, which
+// TestCorpusMicroVM; Kubernetes in TestCorpusKubernetes), and multiprocessing's resource tracker, which
 // exits just after the program, is none.
 func TestCorpusDaemonize(t *testing.T) {
 	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) { daemonCases(t, b) })
@@ -493,7 +493,13 @@ func daemonCases(t *testing.T, b moat.Backend) {
 // listed all the same.
 func daemonStopped(t *testing.T, b moat.Backend) {
 	t.Helper()
-	res := run(t, b, filepath.Join("testdata", "corpus", "daemon_stopped.py"), func(s *moat.Spec) { s.Limits.Timeout = 10 * time.Second })
+	daemonStoppedAfter(t, b, 10*time.Second)
+}
+
+// daemonStoppedAfter is daemonStopped with the run's timeout.
+func daemonStoppedAfter(t *testing.T, b moat.Backend, timeout time.Duration) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "daemon_stopped.py"), func(s *moat.Spec) { s.Limits.Timeout = timeout })
 	if res.Status != moat.StatusTimeout || !strings.Contains(res.Stdout, "daemon started") {
 		dump(t, res)
 		t.Fatalf("status %s, stdout %q: want a timeout after the daemon started", res.Status, res.Stdout)
