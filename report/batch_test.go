@@ -240,6 +240,10 @@ func TestCorpusMicroVM(t *testing.T) {
 			{file: "daemonize.py", checks: []batchCheck{{cat: "evasion", sev: "medium", marker: "daemonized"}}},
 		}, userland)
 	})
+	// a daemon started before the timeout: the agent lists it at the
+	// stop, before it kills the program's cgroup (the timeout is the
+	// guest's under TCG: its interpreter starts in seconds)
+	t.Run("daemon-stopped", func(t *testing.T) { daemonStoppedAfter(t, b, 40*time.Second) })
 	t.Run("benign", func(t *testing.T) { benign(t, b, "guest kernel") })
 }
 

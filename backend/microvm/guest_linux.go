@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -630,6 +631,25 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 		return ex
 	}
 	_ = fw.write(frameStarted, nil)
+	// When the agent ends the run while the program still runs (the
+	// host's timeout or output cap, a limit), the daemons are listed
+	// before the cgroup is killed: one that outlasts the run rather than
+	// the program is named too (survivors.AtStop).
+	var stopMu sync.Mutex
+	var atStop []survivors.Process
+	listed := false
+	listAtStop := func() {
+		if rep == nil {
+			return
+		}
+		stopMu.Lock()
+		defer stopMu.Unlock()
+		if listed {
+			return
+		}
+		listed = true
+		atStop = survivors.AtStop(proc.Pid, []int{proc.Pid}, func() []int { return cgroupPids(cg.read(cg.run, "cgroup.procs")) })
+	}
 	drained := make(chan struct{}, 2)
 	for _, s := range []struct {
 		r    *os.File
@@ -657,6 +677,7 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 					inW.Close()
 				}
 			case frameKill: // the host's timeout or output cap
+				listAtStop()
 				_ = cg.write(cg.run, "cgroup.kill", "1")
 			}
 		}
@@ -664,7 +685,7 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 	// A limit reached ends the run, as on every backend: a fork bomb
 	// that swallows its EAGAINs would otherwise run until the timeout.
 	watchDone := make(chan struct{})
-	go watchLimits(cg, watchDone)
+	go watchLimits(cg, watchDone, listAtStop)
 	// pid 1 reaps every orphan; the program's own status is kept.
 	var ex Exit
 	for {
@@ -689,6 +710,14 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 		// processes of its cgroup (nothing of the agent's is in it). The
 		// program runs in a session of its own (Setsid).
 		rep.outlived = survivors.Wait(proc.Pid, []int{proc.Pid}, func() []int { return cgroupPids(cg.read(cg.run, "cgroup.procs")) })
+	}
+	if rep != nil {
+		stopMu.Lock()
+		if len(rep.outlived) == 0 {
+			rep.outlived = atStop
+		}
+		listed = true // a stop from now on lists nothing
+		stopMu.Unlock()
 	}
 	// Nothing of the program outlives it.
 	_ = cg.write(cg.run, "cgroup.kill", "1")
@@ -724,7 +753,7 @@ func cgroupPids(b []byte) []int {
 // watchLimits kills the program's cgroup once the memory limit has
 // killed a process or the pids limit has refused a fork (the counts go
 // to the host in the Exit, which names the limit).
-func watchLimits(cg *cgroups, done <-chan struct{}) {
+func watchLimits(cg *cgroups, done <-chan struct{}, listed func()) {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -734,6 +763,7 @@ func watchLimits(cg *cgroups, done <-chan struct{}) {
 		case <-t.C:
 		}
 		if eventCount(cg.read(cg.run, "memory.events"), "oom_kill") > 0 || eventCount(cg.read(cg.run, "pids.events"), "max") > 0 {
+			listed()
 			_ = cg.write(cg.run, "cgroup.kill", "1")
 			return
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
+	moatreport "github.com/moat-sandbox/moat/report"
 )
 
 // idPrefix names every run directory and VM of this backend.
@@ -228,7 +229,8 @@ type runner struct {
 	tools    string  // the hook's directory in the guest (GuestReport.Tools)
 	snapNote string  // how the guest came to be: booted cold or restored
 	rep      *hostReport
-	retry    bool // a restore failed before the job: boot cold instead
+	verify   moatreport.RunFunc // runs the bytecode verification (finishReport)
+	retry    bool               // a restore failed before the job: boot cold instead
 }
 
 // killGrace is how long a guest asked to end its program (the timeout,
@@ -316,6 +318,12 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 // should follow.
 func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyrt.Runtime, ul *pyrt.Userland, initrd, image, imageSum string, allowRestore bool) (*moat.Result, bool, error) {
 	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, userland: ul, imageSum: imageSum, id: idPrefix + local.NewID(), res: &moat.Result{Isolation: "microvm"}}
+	// The run's suspect bytecode is verified in a fresh guest of the same
+	// runtime or image (never on the host): see finishReport.
+	r.verify = func(ctx context.Context, s *moat.Spec) (*moat.Result, error) {
+		s.Image, s.Python = spec.Image, spec.Python
+		return b.Run(ctx, s)
+	}
 	// A persona of its own for every run, as on native: no cheap tell
 	// that this is moat (pid 1, the agent, is hidden from the program).
 	p := observe.NewPersonaFor(spec.PersonaKey)
@@ -583,6 +591,15 @@ loop:
 				take = r.rep.end
 			}
 			if err := take(p); err != nil {
+				readErr = err
+				break loop
+			}
+		case framePycs:
+			if ex == nil || r.rep == nil {
+				readErr = fmt.Errorf("bytecode before the exit, or unasked: %w", errFrame)
+				break loop
+			}
+			if err := r.rep.takePycs(p); err != nil {
 				readErr = err
 				break loop
 			}
