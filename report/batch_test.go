@@ -244,6 +244,7 @@ func TestCorpusMicroVM(t *testing.T) {
 	// stop, before it kills the program's cgroup (the timeout is the
 	// guest's under TCG: its interpreter starts in seconds)
 	t.Run("daemon-stopped", func(t *testing.T) { daemonStoppedAfter(t, b, 40*time.Second) })
+	t.Run("daemon-limit", func(t *testing.T) { daemonLimited(t, b) })
 	t.Run("benign", func(t *testing.T) { benign(t, b, "guest kernel") })
 }
 

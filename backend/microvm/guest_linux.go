@@ -648,7 +648,7 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 			return
 		}
 		listed = true
-		atStop = survivors.AtStop(proc.Pid, []int{proc.Pid}, func() []int { return cgroupPids(cg.read(cg.run, "cgroup.procs")) })
+		atStop = survivors.AtStop(proc.Pid, []int{proc.Pid}, func() []int { return cg.procs() })
 	}
 	drained := make(chan struct{}, 2)
 	for _, s := range []struct {
@@ -709,7 +709,7 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 		// What outlives the program is listed before it is killed: the
 		// processes of its cgroup (nothing of the agent's is in it). The
 		// program runs in a session of its own (Setsid).
-		rep.outlived = survivors.Wait(proc.Pid, []int{proc.Pid}, func() []int { return cgroupPids(cg.read(cg.run, "cgroup.procs")) })
+		rep.outlived = survivors.Wait(proc.Pid, []int{proc.Pid}, func() []int { return cg.procs() })
 	}
 	if rep != nil {
 		stopMu.Lock()
@@ -739,11 +739,28 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 	return ex
 }
 
-// cgroupPids parses a cgroup.procs file, at most survivors.Max*4 pids.
+// maxCgroupPids bounds the pids read of the program's cgroup for the
+// survivors' lists: a program's own children there do not hide a daemon
+// behind them (survivors.AtStop counts only the daemons), up to this.
+const maxCgroupPids = 4096
+
+// procs are the pids of the program's cgroup, at most maxCgroupPids.
+func (c *cgroups) procs() []int {
+	fd, err := unix.Openat(c.run, "cgroup.procs", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), "cgroup.procs")
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, maxCgroupPids*8))
+	return cgroupPids(b)
+}
+
+// cgroupPids parses a cgroup.procs file, at most maxCgroupPids pids.
 func cgroupPids(b []byte) []int {
 	var pids []int
 	for _, f := range strings.Fields(string(b)) {
-		if pid, err := strconv.Atoi(f); err == nil && pid > 0 && len(pids) < 4*survivors.Max {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 && len(pids) < maxCgroupPids {
 			pids = append(pids, pid)
 		}
 	}
