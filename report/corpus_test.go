@@ -537,7 +537,7 @@ func daemonStoppedAfter(t *testing.T, b moat.Backend, timeout time.Duration) {
 func daemonLimited(t *testing.T, b moat.Backend) {
 	t.Helper()
 	res := run(t, b, filepath.Join("testdata", "corpus", "daemon_limit.py"), func(s *moat.Spec) {
-		s.Limits.Pids, s.Limits.Timeout = 32, 120*time.Second
+		s.Limits.Pids, s.Limits.Timeout = 64, 120*time.Second
 	})
 	if res.Status != moat.StatusPids || !strings.Contains(res.Stdout, "daemon started") {
 		dump(t, res)
@@ -547,15 +547,17 @@ func daemonLimited(t *testing.T, b moat.Backend) {
 }
 
 // daemonLimitedDeclared runs daemon_limit.py where the daemon is not
-// listed at the limit (why): the run must still end at the limit.
+// listed at the limit (why): the run must still end at the limit (under
+// gVisor through Docker, where the Sentry's threads count in the limit,
+// maybe before the daemon started).
 func daemonLimitedDeclared(t *testing.T, b moat.Backend, why string) {
 	t.Helper()
 	res := run(t, b, filepath.Join("testdata", "corpus", "daemon_limit.py"), func(s *moat.Spec) {
-		s.Limits.Pids, s.Limits.Timeout = 32, 120*time.Second
+		s.Limits.Pids, s.Limits.Timeout = 64, 120*time.Second
 	})
-	if res.Status != moat.StatusPids || !strings.Contains(res.Stdout, "daemon started") {
+	if res.Status != moat.StatusPids {
 		dump(t, res)
-		t.Fatalf("status %s, stdout %q: want the pids limit after the daemon started", res.Status, res.Stdout)
+		t.Fatalf("status %s, stdout %q: want the pids limit", res.Status, res.Stdout)
 	}
 	t.Logf("declared: the daemon is not listed: %s", why)
 }

@@ -1,6 +1,6 @@
 # A payload that outlasts the run through a limit: a double-forked daemon
 # (a session of its own) that would act later, then children of the
-# program's own session past moat's --pids (32 in the test). moat ends the
+# program's own session past moat's --pids (64 in the test). moat ends the
 # run at the limit and kills the daemon with it; the daemon is still a
 # finding, listed before the kill, however many children came before it.
 import os
