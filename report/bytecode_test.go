@@ -50,6 +50,10 @@ var bytecodeBackends = []bytecodeBackend{
 	}, ""},
 	// under TCG two cases only (TestBytecodeVerified)
 	{"microvm", func(t *testing.T) moat.Backend { return moattest.RequireBackend(t, "microvm") }, ""},
+	// its --image: verified in a guest of the image by its ID
+	{"microvm-image", func(t *testing.T) moat.Backend {
+		return withImage{moattest.RequireBackend(t, "microvm"), testImage()}
+	}, ""},
 }
 
 type bytecodeBackend struct {
@@ -71,7 +75,7 @@ func TestBytecodeVerified(t *testing.T) {
 	for _, bk := range bytecodeBackends {
 		t.Run(bk.name, func(t *testing.T) {
 			b := bk.new(t)
-			if bk.name == "microvm" {
+			if strings.HasPrefix(bk.name, "microvm") {
 				// under TCG: a benign compile, verified the same, and a
 				// genuine header over another body, verified to differ
 				compileProject(t, b, bk.verified, false)

@@ -1,6 +1,7 @@
 package microvm
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"debug/elf"
@@ -286,9 +287,9 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	}
 	var rt *pyrt.Runtime
 	var ul *pyrt.Userland // Spec.Userland, for the host's runtime (an image has its own)
-	var image, imageSum string
+	var image, imageSum, imageID string
 	if spec.Image != "" {
-		image, rt, imageSum, err = imageRuntime(ctx, filepath.Join(local.CacheDir(), "microvm"), spec.Image)
+		image, rt, imageSum, imageID, err = imageRuntime(ctx, filepath.Join(local.CacheDir(), "microvm"), spec.Image)
 	} else if rt, err = pyrt.Resolve(spec.Python, os.Getenv("PATH"), local.CacheDir()); err == nil {
 		if spec.Userland {
 			ul, err = pyrt.ResolveUserland(local.CacheDir())
@@ -304,11 +305,18 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err != nil {
 		return nil, fmt.Errorf("microvm: %w", err)
 	}
-	res, again, err := b.attempt(ctx, spec, h, rt, ul, initrd, image, imageSum, true)
+	// The run's suspect bytecode is verified in a fresh guest of the same
+	// runtime, or image by its ID (a tag moved meanwhile names another),
+	// never on the host: see finishReport.
+	verify := func(ctx context.Context, s *moat.Spec) (*moat.Result, error) {
+		s.Image, s.Python = cmp.Or(imageID, spec.Image), spec.Python
+		return b.Run(ctx, s)
+	}
+	res, again, err := b.attempt(ctx, spec, h, rt, ul, initrd, image, imageSum, verify, true)
 	if again {
 		// The saved guest would not restore (QEMU refused the state):
 		// it is gone, and this run boots cold.
-		res, _, err = b.attempt(ctx, spec, h, rt, ul, initrd, image, imageSum, false)
+		res, _, err = b.attempt(ctx, spec, h, rt, ul, initrd, image, imageSum, verify, false)
 	}
 	return res, err
 }
@@ -316,14 +324,8 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 // attempt is one VM for the run; again says that a restore failed before
 // the guest took the job (nothing of the spec consumed) and a cold boot
 // should follow.
-func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyrt.Runtime, ul *pyrt.Userland, initrd, image, imageSum string, allowRestore bool) (*moat.Result, bool, error) {
-	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, userland: ul, imageSum: imageSum, id: idPrefix + local.NewID(), res: &moat.Result{Isolation: "microvm"}}
-	// The run's suspect bytecode is verified in a fresh guest of the same
-	// runtime or image (never on the host): see finishReport.
-	r.verify = func(ctx context.Context, s *moat.Spec) (*moat.Result, error) {
-		s.Image, s.Python = spec.Image, spec.Python
-		return b.Run(ctx, s)
-	}
+func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyrt.Runtime, ul *pyrt.Userland, initrd, image, imageSum string, verify moatreport.RunFunc, allowRestore bool) (*moat.Result, bool, error) {
+	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, userland: ul, imageSum: imageSum, id: idPrefix + local.NewID(), res: &moat.Result{Isolation: "microvm"}, verify: verify}
 	// A persona of its own for every run, as on native: no cheap tell
 	// that this is moat (pid 1, the agent, is hidden from the program).
 	p := observe.NewPersonaFor(spec.PersonaKey)
