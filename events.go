@@ -30,6 +30,11 @@ type Event struct {
 	Line int `json:"line,omitempty"`
 }
 
+// EnvUnread is a line of a kernel exec event's Data (the exec's LD_PRELOAD
+// and LD_AUDIT, newline-separated) saying its environment went on past
+// what the witness reads: a library named there would be mapped unseen.
+const EnvUnread = "LD_*=(the environment went on past what moat reads)"
+
 // Finding is a conclusion drawn from events: what a security tester would
 // flag. Only moat's own analysis creates findings; nothing the program
 // prints can.

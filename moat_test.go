@@ -74,6 +74,7 @@ func TestValidate(t *testing.T) {
 		{"file name over NAME_MAX", func(s *Spec) { s.Files = map[string][]byte{strings.Repeat("x", 256): nil} }, ErrInvalidSpec},
 		{"arg NUL", func(s *Spec) { s.Args = []string{"-c", "pass\x00"} }, ErrInvalidSpec},
 		{"negative limit", func(s *Spec) { s.Limits.Memory = -1 }, ErrInvalidSpec},
+		{"disk below 1MiB", func(s *Spec) { s.Limits.Disk = 64 << 10 }, ErrInvalidSpec},
 		{"tiny memory", func(s *Spec) { s.Limits.Memory = 1 << 20 }, ErrInvalidSpec},
 		{"network", func(s *Spec) { s.Network = "host" }, ErrInvalidSpec},
 		{"network allow no port", func(s *Spec) { s.Network = "allow=example.com" }, ErrInvalidSpec},

@@ -47,6 +47,12 @@ func (s *Spec) Validate() error {
 	if l.Memory != 0 && l.Memory < 16<<20 {
 		return fmt.Errorf("memory limit %d is below 16MiB, too small for Python: %w", l.Memory, ErrInvalidSpec)
 	}
+	// The sandbox's own files (its home's, the report's planted ones,
+	// a container's /etc) take some 100 KiB of the writable space: below
+	// a MiB the run failed in its setup, "no space left on device".
+	if l.Disk != 0 && l.Disk < minDisk {
+		return fmt.Errorf("disk limit %d is below 1MiB, too small for the sandbox's own files: %w", l.Disk, ErrInvalidSpec)
+	}
 	if l.Pids != 0 && l.Pids < 4 {
 		return fmt.Errorf("pids limit %d is below 4: %w", l.Pids, ErrInvalidSpec)
 	}
@@ -69,6 +75,9 @@ func (s *Spec) Validate() error {
 	}
 	return nil
 }
+
+// minDisk is the smallest Limits.Disk a spec may ask for.
+const minDisk = 1 << 20
 
 // checkOutDir requires an empty or missing directory that can be written,
 // so that nothing the sandbox sends back can meet an existing file or link.

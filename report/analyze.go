@@ -400,7 +400,9 @@ func (a *analysis) execution() {
 // was told to map into an exec (LD_PRELOAD, LD_AUDIT in its environment,
 // which the kernel's side reads from the caller's memory: native and the
 // micro-VM) runs there with no exec of its own (red team, session 18:
-// /bin/true with a dropped LD_PRELOAD was a low "executed programs").
+// /bin/true with a dropped LD_PRELOAD was a low "executed programs"). An
+// environment the witness could not read to its end (moat.EnvUnread) is
+// high too: what was not read is not clean.
 func (a *analysis) preloads() {
 	seen := map[string]bool{}
 	for _, e := range a.evs {
@@ -408,6 +410,14 @@ func (a *analysis) preloads() {
 			continue
 		}
 		for _, v := range strings.Split(e.Data, `\x0a`) {
+			if v == moat.EnvUnread {
+				if !seen[v+e.Path] {
+					seen[v+e.Path] = true
+					a.add(moat.CategoryExecution, moat.SeverityHigh, fmt.Sprintf("started %s with an environment longer than moat reads: a library in LD_PRELOAD or LD_AUDIT past it would run there unseen",
+						e.Path), []moat.Event{e})
+				}
+				continue
+			}
 			name, val, ok := strings.Cut(v, "=")
 			if !ok || (name != "LD_PRELOAD" && name != "LD_AUDIT") {
 				continue

@@ -830,6 +830,31 @@ func TestCorpusPreload(t *testing.T) {
 	})
 }
 
+// TestCorpusPreloadBuried: the same library behind 20,000 environment
+// variables, more than the kernel's side reads of an exec's environment
+// (native's and the containers' supervisors 8,192; gVisor's trace line
+// 64 KiB): the exec is a high finding that names the library where it
+// was read (gVisor's trace held it) or says the environment was not read
+// to its end (red team, session 19: nothing before on native, docker and
+// podman).
+func TestCorpusPreloadBuried(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "preload_buried.py"), nil)
+		if !strings.Contains(res.Stdout, "preloaded") {
+			dump(t, res)
+			t.Fatalf("the program did not run with the library: %q", res.Stdout)
+		}
+		for _, f := range res.Findings {
+			if f.Category == moat.CategoryExecution && f.Severity.Rank() >= moat.SeverityHigh.Rank() &&
+				(strings.Contains(f.Summary, "with an environment longer than moat reads") || strings.Contains(f.Summary, "through LD_PRELOAD (no exec of its own): /tmp/.libcache.so")) {
+				return
+			}
+		}
+		dump(t, res)
+		t.Error("no high execution finding names the library or the environment not read")
+	})
+}
+
 // TestCorpusSymlinkSecret: a secret in the targets of symbolic links
 // made through libc (no audit event) is found in the walk's link targets,
 // on every backend's walk (red team, session 18: nothing before).
@@ -865,6 +890,51 @@ func TestCorpusEvasiveCodes(t *testing.T) {
 			"written to /tmp/o.txt (octal char codes)",
 			"written to /tmp/r.txt (rot47)",
 			"printed to stdout (base58)")
+	})
+}
+
+// TestCorpusEvasiveShapes: a secret as a Caesar shift of its letters
+// (3, and 11 reversed), with a byte of noise after every four, and
+// uuencoded (red team, session 18: each in the "not found" list; found
+// since session 19), on moat's own backends.
+func TestCorpusEvasiveShapes(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "evasive_shapes.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Limits.Timeout = 60 * time.Second
+		})
+		wantExfil(t, res, func(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") },
+			"printed to stdout (rot3)",
+			"written to /tmp/cache.bin (one byte in 5 dropped from 4)",
+			"printed to stderr (uuencode)",
+			"sent over the network (reversed, rot11)")
+	})
+}
+
+// TestCorpusInterpFloodShell: `python -i` relayed to a connection after
+// 450 execs that fill the exec reserve is still a critical reverse shell:
+// an interpreter that reads its code from stdin is kept past the reserve
+// (kbudget.Interest; session 19: on docker its exec was dropped and the
+// finding rested on the audit hook alone, the program's own claim).
+func TestCorpusInterpFloodShell(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "interp_flood_shell.py"), func(s *moat.Spec) {
+			userland(s) // /bin/true
+			s.Network = moat.NetworkSinkhole
+			s.Limits.Timeout = 3 * time.Minute
+		})
+		if !strings.Contains(res.Stdout, "relayed") {
+			dump(t, res)
+			t.Fatalf("the program did not run to its end: %q", res.Stdout)
+		}
+		for _, f := range res.Findings {
+			if f.Category == moat.CategoryExecution && f.Severity == moat.SeverityCritical && strings.Contains(f.Summary, "reverse shell") &&
+				!strings.Contains(f.Summary, "seen only by") {
+				return
+			}
+		}
+		dump(t, res)
+		t.Error("no critical reverse shell finding on the kernel's evidence (the hook's alone is the program's claim)")
 	})
 }
 

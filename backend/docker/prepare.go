@@ -228,9 +228,10 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 
 	sess := ctr.NewSession(spec, lim, bx.persona, r.Stop)
 	// The run's suspect bytecode is verified in a fresh container of
-	// the run's image and runtime (never on the host).
+	// the run's image (by its ID: a tag moved meanwhile names another)
+	// and runtime (never on the host).
 	sess.Verify = func(ctx context.Context, s *moat.Spec) (*moat.Result, error) {
-		s.Image = spec.Image
+		s.Image = cmp.Or(bx.imageID, spec.Image)
 		return b.Run(ctx, s)
 	}
 	if sentry(b.runtimeName(e)) {

@@ -726,9 +726,10 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	res := r.result(spec, lim)
 	sess := ctr.NewSession(spec, lim, r.persona, life.Stop)
 	// The run's suspect bytecode is verified in a fresh container of
-	// the run's image (never on the host).
+	// the run's image, by its ID (a tag moved meanwhile names another;
+	// never on the host).
 	sess.Verify = func(ctx context.Context, s *moat.Spec) (*moat.Result, error) {
-		s.Image = spec.Image
+		s.Image = cmp.Or(r.imageID, spec.Image)
 		return r.b.Run(ctx, s)
 	}
 	defer func() {

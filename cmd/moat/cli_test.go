@@ -202,6 +202,7 @@ func TestUsageErrors(t *testing.T) {
 	badSyntax := writeFile(t, filepath.Join(dir, "syntax.toml"), "timeout = \"1s\nmemory = [\n")
 	unknownKey := writeFile(t, filepath.Join(dir, "unknown.toml"), "timeout = \"1s\"\nmemroy = \"1GiB\"\n")
 	badValue := writeFile(t, filepath.Join(dir, "badvalue.toml"), "memory = \"lots\"\n")
+	smallDisk := writeFile(t, filepath.Join(dir, "smalldisk.toml"), "disk = \"64KiB\"\n")
 	badKernel := writeFile(t, filepath.Join(dir, "kernel.toml"), "isolation = \"microvm\"\nkernel = \""+aFile+"\"\n")
 	for _, c := range []struct {
 		name string
@@ -229,6 +230,8 @@ func TestUsageErrors(t *testing.T) {
 		{"python-not-executable", []string{"run", "--python", aFile, "-c", "pass"}, "python"},
 		{"memory-too-small", []string{"run", "--memory", "1k", "-c", "pass"}, "memory"},
 		{"pids-too-small", []string{"run", "--pids", "2", "-c", "pass"}, "pids"},
+		{"disk-too-small", []string{"run", "--disk", "64KiB", "-c", "pass"}, "--disk: 64KiB is below 1MiB"},
+		{"disk-too-small-policy", []string{"run", "--policy", smallDisk, "-c", "pass"}, "64KiB is below 1MiB"},
 		{"timeout-negative", []string{"run", "--timeout", "-1s", "-c", "pass"}, "--timeout"},
 		{"script-name-with-newline", []string{"run", filepath.Join(dir, "a\nb.py")}, "moat: script"},
 		{"out-not-empty", []string{"run", "--out", nonEmpty, "-c", "pass"}, "empty"},

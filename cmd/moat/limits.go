@@ -46,6 +46,9 @@ func (l *limitFlags) limits(lim *moat.Limits) error {
 		if v == 0 {
 			return fmt.Errorf("--%s: must be more than 0", sz.flag)
 		}
+		if sz.flag == "disk" && v < 1<<20 {
+			return fmt.Errorf("--disk: %s is below 1MiB, too small for the sandbox's own files", sz.v)
+		}
 		*sz.dst = v
 	}
 	if l.pids <= 0 {

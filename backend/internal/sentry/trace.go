@@ -501,36 +501,45 @@ func argv(s string) string {
 // opening bracket ("a", "b"], 0x… ["K=V", ...]), the environment
 // variables that make the loader map code into what runs (LD_PRELOAD,
 // LD_AUDIT), newline-separated, as seccomp.LoaderEnv does on the
-// other backends. What the Sentry cut of a long environment is not seen.
+// other backends. An environment the line does not hold to its closing
+// bracket (cut by the Sentry or by the reader's line bound) or longer
+// than maxEnv gives moat.EnvUnread first: not read is not clean (red
+// team, session 19).
 func loaderEnv(s string) string {
-	quoted := func(s string, f func(string)) string {
-		for n := 0; n < 1024; n++ {
+	quoted := func(s string, f func(string)) (string, bool) {
+		for n := 0; n < maxEnv; n++ {
 			s = strings.TrimLeft(s, ", ")
 			q, err := strconv.QuotedPrefix(s)
 			if err != nil {
-				break
+				return s, true
 			}
 			if u, err := strconv.Unquote(q); err == nil && f != nil {
 				f(u)
 			}
 			s = s[len(q):]
 		}
-		return s
+		return s, false
 	}
-	s = quoted(s, nil) // argv
+	s, _ = quoted(s, nil) // argv
 	s = strings.TrimPrefix(s, "]")
 	_, s, ok := strings.Cut(s, "[")
 	if !ok {
 		return ""
 	}
 	var out []string
-	quoted(s, func(v string) {
+	rest, whole := quoted(s, func(v string) {
 		if strings.HasPrefix(v, "LD_PRELOAD=") || strings.HasPrefix(v, "LD_AUDIT=") {
 			out = append(out, v)
 		}
 	})
+	if !whole || !strings.HasPrefix(rest, "]") {
+		out = append([]string{moat.EnvUnread}, out...)
+	}
 	return strings.Join(out, "\n")
 }
+
+// maxEnv bounds the environment variables loaderEnv looks at.
+const maxEnv = 8192
 
 // stamp converts the log's "MMDD hh:mm:ss.micro" (host local time) to
 // milliseconds since start, never negative.

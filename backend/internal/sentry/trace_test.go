@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 )
 
@@ -298,6 +299,11 @@ func TestLoaderEnv(t *testing.T) {
 		`"/bin/true"], 0x7f8e74b59758 ["PATH=/bin"])`:                                                       "",
 		`"/bin/true", "LD_PRELOAD=/tmp/argv.so"], 0x7f8e74b59758 [])`:                                       "",
 		`"/bin/true"`: "",
+		// Cut before the closing bracket (the reader's line bound): not
+		// read to its end, not clean.
+		`"/bin/true"], 0x7f8e74b59758 ["PATH=/bin", "V1=x", "V2`:                                          moat.EnvUnread,
+		`"/bin/true"], 0x7f8e74b59758 ["LD_PRELOAD=/tmp/x.so", "V1=x", "V2=x", "V3`:                       moat.EnvUnread + "\nLD_PRELOAD=/tmp/x.so",
+		`"/bin/true"], 0x7f8e74b59758 [` + strings.Repeat(`"V=x", `, maxEnv) + `"LD_PRELOAD=/tmp/y.so"])`: moat.EnvUnread,
 	} {
 		if got := loaderEnv(in); got != want {
 			t.Errorf("loaderEnv(%q) = %q, want %q", in, got, want)

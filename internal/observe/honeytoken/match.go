@@ -144,6 +144,9 @@ type view struct {
 	b   []byte
 	enc string // layers that made it, outermost first; "" for the data itself
 	d   int
+	// leaf: searched, not decoded further (the views of the data with
+	// one byte in k dropped: their decodings tripled a walk's cost)
+	leaf bool
 }
 
 // Match returns every token found in data, once each, with the first
@@ -194,7 +197,7 @@ func Walk(data []byte, minLen int, fn func(b []byte, enc string) bool) {
 		if !fn(v.b, v.enc) {
 			return
 		}
-		if budget <= 0 || v.d >= MaxDepth {
+		if budget <= 0 || v.d >= MaxDepth || v.leaf {
 			continue
 		}
 		for _, next := range decodings(v.b, v.d == 0, minLen) {
@@ -267,14 +270,18 @@ func ASCIILower(b []byte) []byte {
 	return out
 }
 
-func rot13(b []byte) []byte {
+func rot13(b []byte) []byte { return rotN(b, 13) }
+
+// rotN shifts b's ASCII letters by n places in the alphabet (a Caesar
+// shift), keeping their case, and nothing else.
+func rotN(b []byte, n byte) []byte {
 	out := make([]byte, len(b))
 	for i, c := range b {
 		switch {
 		case c >= 'a' && c <= 'z':
-			c = 'a' + (c-'a'+13)%26
+			c = 'a' + (c-'a'+n)%26
 		case c >= 'A' && c <= 'Z':
-			c = 'A' + (c-'A'+13)%26
+			c = 'A' + (c-'A'+n)%26
 		}
 		out[i] = c
 	}
@@ -305,6 +312,9 @@ func decodings(b []byte, top bool, minLen int) []view {
 	}
 	if u, ok := unchunk(b); ok {
 		add("http chunked", u)
+	}
+	if u, ok := uudecode(b, minLen); ok {
+		add("uuencode", u)
 	}
 	if top {
 		add("reversed", reverse(b))
@@ -417,6 +427,15 @@ func decodings(b []byte, top bool, minLen int) []view {
 					add(fmt.Sprintf("every %d bytes from %d", k, off), strided(b, k, off))
 				}
 			}
+			// The other way round: one byte of noise after every k-1
+			// of the secret (red team, session 18: every fifth byte).
+			for k := 3; k <= maxDropped; k++ {
+				for off := 0; off < k; off++ {
+					if d := dropped(b, k, off); len(d) >= minLen {
+						out = append(out, view{b: d, enc: fmt.Sprintf("one byte in %d dropped from %d", k, off), leaf: true})
+					}
+				}
+			}
 		}
 	}
 	return out
@@ -429,6 +448,62 @@ const (
 	maxStride  = 4
 	maxStrided = 256 << 10
 )
+
+// maxDropped is the longest period of the noise bytes dropped.
+const maxDropped = 6
+
+// dropped is b without every k-th byte from off.
+func dropped(b []byte, k, off int) []byte {
+	out := make([]byte, 0, len(b))
+	for i, c := range b {
+		if i%k != off {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// uudecode reads back the uuencoded lines of b (binascii.b2a_uu, the uu
+// codec, uuencode(1)): a line's first character says how many bytes it
+// holds (up to 45), four characters of '!'..'`' (or space) hold three.
+// Lines that are not so are skipped ("begin 644 name", "end", and any
+// with a lower-case letter); ok is false when they hold under minLen
+// bytes.
+func uudecode(b []byte, minLen int) ([]byte, bool) {
+	if bytes.Count(b, []byte{'\n'}) == 0 || len(b) < minLen {
+		return nil, false
+	}
+	var out []byte
+	for _, line := range bytes.Split(b, []byte{'\n'}) {
+		line = bytes.TrimRight(line, "\r")
+		if len(line) < 2 {
+			continue
+		}
+		n := int(line[0]-' ') & 63
+		body := line[1:]
+		if line[0] < ' ' || line[0] > '`' || n == 0 || n > 45 || len(body) < (n+2)/3*4 {
+			continue
+		}
+		var dec []byte
+		ok := true
+		for i := 0; i+4 <= len(body) && len(dec) < n; i += 4 {
+			var q [4]byte
+			for j := range q {
+				c := body[i+j]
+				if c < ' ' || c > '`' {
+					ok = false
+				}
+				q[j] = (c - ' ') & 63
+			}
+			dec = append(dec, q[0]<<2|q[1]>>4, q[1]<<4|q[2]>>2, q[2]<<6|q[3])
+		}
+		if !ok {
+			continue
+		}
+		out = append(out, dec[:n]...)
+	}
+	return out, len(out) >= minLen
+}
 
 func strided(b []byte, k, off int) []byte {
 	out := make([]byte, 0, len(b)/k+1)

@@ -548,3 +548,43 @@ func TestMatchCharCodes(t *testing.T) {
 	}
 	checkHits(t, cases)
 }
+
+// TestMatchCaesarNoiseUU: a Caesar shift of the letters other than 13, a
+// byte of noise after every few of the secret, and uuencode (red team,
+// session 18: each was in the "not found" list).
+func TestMatchCaesarNoiseUU(t *testing.T) {
+	v := []byte(val)
+	caesar := func(b []byte, n int) []byte {
+		return []byte(strings.Map(func(r rune) rune {
+			switch {
+			case r >= 'a' && r <= 'z':
+				return 'a' + (r-'a'+rune(n))%26
+			case r >= 'A' && r <= 'Z':
+				return 'A' + (r-'A'+rune(n))%26
+			}
+			return r
+		}, string(b)))
+	}
+	noisy := func(b []byte, every int, noise string) []byte {
+		var out []byte
+		for i, c := range b {
+			out = append(out, c)
+			if i%(every-1) == every-2 {
+				out = append(out, noise[i%len(noise)])
+			}
+		}
+		return out
+	}
+	cases := []matchCase{
+		{"caesar 3", "k=" + string(caesar(v, 3)), "rot3"},
+		{"caesar 25, reversed", string(caesar([]byte(rev(val)), 25)), "reversed, rot25"},
+		{"caesar 3 in a line of words", "print('" + string(caesar(v, 3)) + "') # ok\n", "rot3"},
+		{"noise every fifth byte", "x" + string(noisy(v, 5, "#@!%")), "one byte in 5 dropped from 0"},
+		{"noise every third byte", string(noisy(v, 3, "0f3a")), "one byte in 3 dropped from 2"},
+		{"noise every sixth byte", "=" + string(noisy(v, 6, "Zq9+")), "one byte in 6 dropped from 0"},
+		// Python: binascii.b2a_uu(val), and codecs.encode(b"token="+val+b"\n", "uu").
+		{"binascii.b2a_uu", "H43=H6FLR;59F4#EX3'(T5&Y7.&)98S-*9%,V9TAA,45E-75+;S!2:0  \n", "uuencode"},
+		{"the uu codec", "begin 666 <data>\nM=&]K96X]43=H6FLR;59F4#EX3'(T5&Y7.&)98S-*9%,V9TAA,45E-75+;S!2\n\":0H \n \nend\n", "uuencode"},
+	}
+	checkHits(t, cases)
+}

@@ -187,6 +187,17 @@ func TestInterest(t *testing.T) {
 		{moat.Event{Kind: moat.KindExec, Path: "/tmp/x", Detail: "x"}, true},
 		{moat.Event{Kind: moat.KindExec, Path: "/proc/self/fd/3", Detail: "x"}, true},
 		{moat.Event{Kind: moat.KindExec, Path: "/bin/sh", Detail: "sh -c echo k >> ~/.ssh/authorized_keys"}, true},
+		// Interpreters reading their code from stdin (a reverse shell's
+		// shape once a connection precedes them), not those with a script.
+		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/python3.11", Detail: "python3 -i"}, true},
+		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/python3.11", Detail: "python3 -u -i"}, true},
+		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/python3.11", Detail: "python3 -"}, true},
+		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/perl", Detail: "perl"}, true},
+		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/python3", Detail: "python3 -c import code; code.interact()"}, true},
+		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/python3.11", Detail: "python3 -I -c print(1)"}, false},
+		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/python3.11", Detail: "python3 -m pytest -q"}, false},
+		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/python3.11", Detail: "python3 setup.py build"}, false},
+		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/perl", Detail: "perl -e print 1"}, false},
 	} {
 		if got := Interest(c.ev); (got != "") != c.want {
 			t.Errorf("Interest(%+v) = %q, want of interest %v", c.ev, got, c.want)

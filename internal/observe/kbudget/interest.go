@@ -54,6 +54,9 @@ func Interest(ev moat.Event) string {
 			}
 		}
 	}
+	if interactiveInterpreter(base, ev.Detail) {
+		return "interactive-interpreter" // python -i, perl with no script: a reverse shell's other shape
+	}
 	switch base {
 	case "nc", "ncat", "netcat", "socat", "mkfifo", "crontab":
 		return "socket-shell"
@@ -96,3 +99,35 @@ var interestRules = []struct {
 // shellNames are the shells whose -i makes an interactive shell.
 var shellNames = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "csh": true,
 	"tcsh": true, "fish": true, "ash": true, "busybox": true, "mksh": true}
+
+// interactiveInterpreter: base is an interpreter other than a shell
+// (Python, perl, ruby, node, php, lua, tcl) and its command line detail
+// (argv, in its own case: python's -I is not -i) reads code from its
+// stdin: -i, "-", no script, python's -m code or code.interact. A
+// superset of report's interpreterShell, which also wants a connection
+// before it (red team, session 18: `python -i` on a socket); kept past
+// the exec reserve so that a flood of execs cannot hide it.
+func interactiveInterpreter(base, detail string) bool {
+	name := strings.TrimRight(base, "0123456789.")
+	switch name {
+	case "python", "pypy", "perl", "ruby", "irb", "node", "nodejs", "php", "lua", "tclsh", "wish", "expect":
+	default:
+		return false
+	}
+	if strings.Contains(detail, "-m code") || strings.Contains(detail, "code.interact") || strings.Contains(detail, "InteractiveConsole") {
+		return true
+	}
+	args := strings.Fields(detail)
+	if len(args) > 0 {
+		args = args[1:] // argv[0]
+	}
+	for _, a := range args {
+		switch {
+		case a == "-i" || a == "-" || a == "--interactive":
+			return true
+		case a == "-c" || a == "-e" || a == "-m" || !strings.HasPrefix(a, "-"):
+			return false // a script, a command or a module: read from no stdin
+		}
+	}
+	return true // no script: the program is read from stdin
+}

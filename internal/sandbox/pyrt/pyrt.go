@@ -22,7 +22,7 @@ var (
 	ErrNotExecutable = errors.New("not an executable file")
 	// ErrIntrospection means the interpreter could not describe itself:
 	// it failed, timed out, printed no JSON, or named a non-ELF executable.
-	ErrIntrospection = errors.New("introspection failed")
+	ErrIntrospection = errors.New("not a working Python interpreter (it could not describe itself)")
 )
 
 // Runtime describes a host Python interpreter and what a sandbox needs from

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"os"
 	"strings"
+
+	"github.com/moat-sandbox/moat"
 )
 
 // ReadString reads the NUL-terminated string at addr of a notified
@@ -61,28 +63,37 @@ func Clone3Flags(mem *os.File, args [6]uint64) (flags uint64, ok bool) {
 // LD_AUDIT), joined by newlines: the kernel sees an exec of an ordinary
 // program, and the library the run wrote runs inside it. At most
 // maxEnv variables are looked at, each by its first bytes, and a value
-// is read up to 1000 bytes.
+// is read up to 1000 bytes; an environment that goes on past them (or
+// whose array cannot be read to its end) gives moat.EnvUnread first:
+// what is not read is not taken as clean (red team, session 19: a
+// LD_PRELOAD after 20,000 variables was not seen).
 func LoaderEnv(mem *os.File, addr uint64) string {
 	if addr == 0 {
 		return ""
 	}
-	var ptrs [maxEnv * 8]byte
-	n, _ := mem.ReadAt(ptrs[:], int64(addr))
 	var out []string
 	var head [16]byte
-	for i := 0; i+8 <= n; i += 8 {
-		p := binary.LittleEndian.Uint64(ptrs[i:])
-		if p == 0 {
-			break
+	ptrs := make([]byte, 512*8)
+	for read := 0; read < maxEnv; read += 512 {
+		n, _ := mem.ReadAt(ptrs, int64(addr)+int64(read)*8)
+		for i := 0; i+8 <= n; i += 8 {
+			p := binary.LittleEndian.Uint64(ptrs[i:])
+			if p == 0 {
+				return strings.Join(out, "\n")
+			}
+			k, _ := mem.ReadAt(head[:], int64(p))
+			h := string(head[:k])
+			if strings.HasPrefix(h, "LD_PRELOAD=") || strings.HasPrefix(h, "LD_AUDIT=") {
+				out = append(out, ReadString(mem, p, 1000))
+			}
 		}
-		k, _ := mem.ReadAt(head[:], int64(p))
-		h := string(head[:k])
-		if strings.HasPrefix(h, "LD_PRELOAD=") || strings.HasPrefix(h, "LD_AUDIT=") {
-			out = append(out, ReadString(mem, p, 1000))
+		if n < len(ptrs) {
+			break // the array's memory ended before its NULL
 		}
 	}
-	return strings.Join(out, "\n")
+	return strings.Join(append([]string{moat.EnvUnread}, out...), "\n")
 }
 
-// maxEnv bounds the environment variables LoaderEnv looks at.
-const maxEnv = 512
+// maxEnv bounds the environment variables LoaderEnv looks at (a
+// developer's shell has about 100; Linux allows some hundred thousand).
+const maxEnv = 8192
