@@ -50,6 +50,17 @@ func TestCorpusBackends(t *testing.T) {
 		moattest.RequireBackend(t, "gvisor")
 		noTells(t, &gvisor.Backend{}, func(s *moat.Spec) { s.Image = testImage() })
 	})
+	t.Run("gvisor-image-nosite", func(t *testing.T) {
+		// Docker's runsc: the image's encodings package with the loader,
+		// bound as with runc (after the runs that learn it).
+		moattest.RequireBackend(t, "gvisor")
+		image := func(s *moat.Spec) { s.Image = testImage() }
+		for range 2 {
+			run(t, &gvisor.Backend{}, filepath.Join("testdata", "benign", "numeric.py"), image)
+		}
+		wantNoSite(t, run(t, &gvisor.Backend{}, filepath.Join("testdata", "corpus", "nosite_child.py"), image))
+		noneAboveLow(t, run(t, &gvisor.Backend{}, filepath.Join("testdata", "benign", "nosite_suite.py"), image))
+	})
 	for _, bk := range backends {
 		t.Run(bk.name, func(t *testing.T) {
 			moattest.RequireBackend(t, bk.name)
@@ -146,6 +157,19 @@ func TestCorpusBackends(t *testing.T) {
 				noTells(t, b, mod, bk.known...)
 			})
 			t.Run("benign", func(t *testing.T) { benign(t, b, bk.kernel) })
+			t.Run("nosite-child", func(t *testing.T) {
+				if bk.name != "gvisor" {
+					// An image's first runs learn its site directory, then
+					// its encodings package with the hook's loader.
+					for range 2 {
+						run(t, b, filepath.Join("testdata", "benign", "numeric.py"), nil)
+					}
+				}
+				wantNoSite(t, run(t, b, filepath.Join("testdata", "corpus", "nosite_child.py"), nil))
+			})
+			t.Run("nosite-suite", func(t *testing.T) {
+				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "nosite_suite.py"), nil))
+			})
 			t.Run("finalizer_logs", func(t *testing.T) {
 				// logging from a finalizer that a collection inside the hook runs
 				res := run(t, b, filepath.Join("testdata", "benign", "finalizer_logs.py"), nil)

@@ -218,6 +218,12 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 	t.Run("xattr-secret", func(t *testing.T) {
 		wantXattr(t, run(t, b, filepath.Join("testdata", "corpus", "xattr_secret.py"), nil))
 	})
+	t.Run("nosite-child", func(t *testing.T) {
+		wantNoSite(t, run(t, b, filepath.Join("testdata", "corpus", "nosite_child.py"), nil))
+	})
+	t.Run("nosite-suite", func(t *testing.T) {
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "nosite_suite.py"), nil))
+	})
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)
 		var pth, rc bool
@@ -230,6 +236,111 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 			t.Errorf(".pth %v, .bashrc %v: want both", pth, rc)
 		}
 	})
+}
+
+// wantNoSite: the children of corpus/nosite_child.py, started with -S,
+// -I and -E, ran with the audit hook (from the runtime's encodings
+// package where no site directory's .pth line runs): no "ran without
+// moat's audit hook" finding, each child's credential read and connect
+// attributed to its pid by the hook, and no process said hello twice.
+func wantNoSite(t *testing.T, res *moat.Result) {
+	t.Helper()
+	for _, f := range res.Findings {
+		if strings.Contains(f.Summary, "ran without moat's audit hook") {
+			dump(t, res)
+			t.Errorf("finding %q", f.Summary)
+		}
+	}
+	hellos := map[int]int{}
+	for _, e := range res.Events {
+		if e.Source == moat.SourceAudit && e.Kind == moat.KindHello {
+			hellos[e.PID]++
+		}
+	}
+	for pid, n := range hellos {
+		if n != 1 {
+			dump(t, res)
+			t.Errorf("pid %d said hello %d times: the hook was installed more than once", pid, n)
+		}
+	}
+	children := 0
+	for _, e := range res.Events {
+		if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || !strings.Contains(e.Detail, " -c ") {
+			continue
+		}
+		children++
+		var read, connect bool
+		for _, a := range res.Events {
+			if a.Source == moat.SourceAudit && a.PID == e.PID {
+				read = read || a.Kind == "open" && strings.HasSuffix(a.Path, "/.aws/credentials")
+				connect = connect || a.Kind == "connect" && strings.Contains(a.Addr, "203.0.113.21")
+			}
+		}
+		if hellos[e.PID] != 1 || !read || !connect {
+			dump(t, res)
+			t.Errorf("child %d (%.60s): hello %d, its credential read %v and connect %v by the hook: want each", e.PID, e.Detail, hellos[e.PID], read, connect)
+		}
+	}
+	if children != 3 {
+		dump(t, res)
+		t.Errorf("%d kernel execs of the -S, -I children, want 3", children)
+	}
+}
+
+// noSiteChildren is wantNoSite for the children of the batch program
+// pid (corpus/nosite_child.py in a batch that holds other programs).
+func noSiteChildren(t *testing.T, res *moat.Result, pid int) {
+	t.Helper()
+	var kids []string
+	children := 0
+	for _, e := range res.Events {
+		if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || e.PPID != pid || !strings.Contains(e.Detail, " -c ") {
+			continue
+		}
+		children++
+		kids = append(kids, fmt.Sprint(e.PID))
+		hello, read, connect := 0, false, false
+		for _, a := range res.Events {
+			if a.Source == moat.SourceAudit && a.PID == e.PID {
+				if a.Kind == moat.KindHello {
+					hello++
+				}
+				read = read || a.Kind == "open" && strings.HasSuffix(a.Path, "/.aws/credentials")
+				connect = connect || a.Kind == "connect" && strings.Contains(a.Addr, "203.0.113.21")
+			}
+		}
+		if hello != 1 || !read || !connect {
+			t.Errorf("child %d (%.60s): hello %d, its credential read %v and connect %v by the hook: want one, and each", e.PID, e.Detail, hello, read, connect)
+		}
+	}
+	if children != 3 {
+		t.Errorf("%d kernel execs of the -S, -I children, want 3", children)
+	}
+	for _, f := range res.Findings {
+		if !strings.Contains(f.Summary, "ran without moat's audit hook") {
+			continue
+		}
+		for _, e := range f.Evidence {
+			if slices.Contains(kids, fmt.Sprint(e.PID)) {
+				t.Errorf("finding %q names child %d", f.Summary, e.PID)
+			}
+		}
+	}
+}
+
+// noneAboveLow: a benign run exits 0 with no finding above low.
+func noneAboveLow(t *testing.T, res *moat.Result) {
+	t.Helper()
+	if res.Status != moat.StatusExited || res.ExitCode != 0 {
+		dump(t, res)
+		t.Fatalf("status %s exit %d", res.Status, res.ExitCode)
+	}
+	for _, f := range res.Findings {
+		if f.Severity.Rank() > moat.SeverityLow.Rank() {
+			dump(t, res)
+			t.Errorf("benign program got %s %s: %s", f.Severity, f.Category, f.Summary)
+		}
+	}
 }
 
 // persistForms runs persist_forms.py and wants a high persistence
@@ -390,7 +501,7 @@ func TestBenign(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "connect_by_name.py", "tarpit_connect.py", "finalizer_logs.py"} {
+	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "connect_by_name.py", "tarpit_connect.py", "finalizer_logs.py", "nosite_suite.py"} {
 		t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
 			check(t, run(t, b, filepath.Join("testdata", "benign", f), userland))
 		})

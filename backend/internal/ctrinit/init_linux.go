@@ -342,6 +342,9 @@ func (in *initProc) setupReport() error {
 	if rep.SiteProbe != "" {
 		in.send('S', in.python(rep.SiteProbe, nil, "", MaxSiteProbe))
 	}
+	if rep.StartupCompile != "" && rep.Site != "" {
+		in.send('E', in.python(rep.StartupCompile, strings.NewReader(rep.StartupLoader), "", MaxStartup))
+	}
 	fifo := rep.Dir + "/audit"
 	if err := os.MkdirAll(rep.Dir, 0o755); err != nil {
 		return err

@@ -552,11 +552,14 @@ if __name__ == "sitecustomize":
                 _pending.extend((_sys.modules, __name__))
     del _here, _self, _pending
 else:
-    def install(channel):
-        # Called once by the .pth line that imported this module; the
-        # module then leaves sys.modules, as an editable install's finder
-        # module would stay out of sight. There is one such line per
-        # sandbox, so the hook is installed once per interpreter.
-        if type(channel) is str:
+    def install(channel, early=False):
+        # Called by the .pth line that imported this module, or, early,
+        # by the loader at the end of the standard library's encodings
+        # package under -S (where no .pth line runs); the module then
+        # leaves sys.modules, as an editable install's finder module would
+        # stay out of sight. Each installs only in its own case (a .pth
+        # line that a program's site.main() runs after -S does not), so
+        # the hook is installed once per interpreter.
+        if type(channel) is str and bool(early) == bool(_sys.flags.no_site):
             _sys.modules.pop(__name__, None)
             _install_hook(channel, False)
