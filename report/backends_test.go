@@ -308,11 +308,11 @@ func TestCorpusPythonInit(t *testing.T) {
 	})
 	// What outlived the program (or moat's stop), listed by bootstrap.py,
 	// on both engines.
-	t.Run("docker", func(t *testing.T) { daemonCases(t, b) })
+	t.Run("docker", func(t *testing.T) { daemonCases(t, b, limitUnlisted) })
 	t.Run("podman", func(t *testing.T) {
 		moattest.RequireBackend(t, "podman")
 		p := podman.New(testImage(), "")
 		p.PythonInit = true
-		daemonCases(t, p)
+		daemonCases(t, p, limitUnlisted)
 	})
 }

@@ -244,6 +244,11 @@ func TestCorpusMicroVM(t *testing.T) {
 			{file: "daemonize.py", checks: []batchCheck{{cat: "evasion", sev: "medium", marker: "daemonized"}}},
 		}, userland)
 	})
+	// a daemon started before the timeout: the agent lists it at the
+	// stop, before it kills the program's cgroup (the timeout is the
+	// guest's under TCG: its interpreter starts in seconds)
+	t.Run("daemon-stopped", func(t *testing.T) { daemonStoppedAfter(t, b, 40*time.Second) })
+	t.Run("daemon-limit", func(t *testing.T) { daemonLimited(t, b) })
 	t.Run("benign", func(t *testing.T) { benign(t, b, "guest kernel") })
 	t.Run("nosite-suite", func(t *testing.T) {
 		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "nosite_suite.py"), func(s *moat.Spec) { s.Limits.Timeout = 5 * time.Minute }))

@@ -750,25 +750,29 @@ func (in *initProc) run() int {
 	}
 	var pidsHit, timedOut atomic.Bool
 	watchDone := make(chan struct{})
-	if h.Pids > 0 {
-		go watchPids(h.Pids, &pidsHit, watchDone)
-	}
-	// At the stop (the program's clock, the program still running), the
-	// daemons are listed before everything is killed: a daemon that
-	// outlasts the run rather than the program is named too.
+	// At the stop (the program's clock, or the pids limit this init
+	// keeps, the program still running), the daemons are listed before
+	// everything is killed: a daemon that outlasts the run rather than
+	// the program is named too. The first stop's list is kept.
 	var stopMu sync.Mutex
 	var atStop []survivors.Process
-	if h.StopS > 0 {
-		listed := func() {}
-		if in.fifo != nil {
-			listed = func() {
-				sid, _ := unix.Getsid(0)
-				ds := survivors.AtStop(pid, []int{sid, pid}, nil)
-				stopMu.Lock()
-				atStop = ds
-				stopMu.Unlock()
+	stopListed := false
+	listed := func() {}
+	if in.fifo != nil {
+		listed = func() {
+			sid, _ := unix.Getsid(0)
+			ds := survivors.AtStop(pid, []int{sid, pid}, nil)
+			stopMu.Lock()
+			if !stopListed {
+				atStop, stopListed = ds, true
 			}
+			stopMu.Unlock()
 		}
+	}
+	if h.Pids > 0 {
+		go watchPids(h.Pids, &pidsHit, watchDone, listed)
+	}
+	if h.StopS > 0 {
 		go stopAt(time.Duration(h.StopS*float64(time.Second)), &timedOut, watchDone, listed)
 	}
 	// A backstop: moat kills the container first.
@@ -1449,10 +1453,10 @@ func stopAt(d time.Duration, timedOut *atomic.Bool, done <-chan struct{}, listed
 const pidsPoll = 20 * time.Millisecond
 
 // watchPids counts the tasks of every process of the container but this
-// init until done is closed; when they reach limit it sets hit and kills
-// them all, until done (a fork bomb held at its RLIMIT_NPROC sits there
-// until killed).
-func watchPids(limit int, hit *atomic.Bool, done <-chan struct{}) {
+// init until done is closed; when they reach limit it sets hit, stops
+// them all, lists the daemons (listed) and kills them all, until done (a
+// fork bomb held at its RLIMIT_NPROC sits there until killed).
+func watchPids(limit int, hit *atomic.Bool, done <-chan struct{}, listed func()) {
 	t := time.NewTicker(pidsPoll)
 	defer t.Stop()
 	for {
@@ -1462,10 +1466,16 @@ func watchPids(limit int, hit *atomic.Bool, done <-chan struct{}) {
 		case <-t.C:
 		}
 		if hit.Load() || tasks(limit) >= limit {
+			if !hit.Swap(true) {
+				// The daemons are listed before the kill, every process
+				// stopped meanwhile: a fork bomb does not grow while
+				// /proc is read.
+				_ = unix.Kill(-1, unix.SIGSTOP)
+				listed()
+			}
 			// Again at every tick until the program is reaped: a fork
 			// racing the kill (a Sentry signals its tasks one by one)
 			// may leave a child that forks on.
-			hit.Store(true)
 			_ = unix.Kill(-1, unix.SIGKILL)
 		}
 	}
