@@ -60,6 +60,7 @@ func TestCorpusBackends(t *testing.T) {
 		}
 		wantNoSite(t, run(t, &gvisor.Backend{}, filepath.Join("testdata", "corpus", "nosite_child.py"), image))
 		noneAboveLow(t, run(t, &gvisor.Backend{}, filepath.Join("testdata", "benign", "nosite_suite.py"), image))
+		noneAboveLow(t, run(t, &gvisor.Backend{}, filepath.Join("testdata", "benign", "venv_suite.py"), image))
 	})
 	for _, bk := range backends {
 		t.Run(bk.name, func(t *testing.T) {
@@ -169,6 +170,13 @@ func TestCorpusBackends(t *testing.T) {
 			})
 			t.Run("nosite-suite", func(t *testing.T) {
 				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "nosite_suite.py"), nil))
+			})
+			t.Run("venv-suite", func(t *testing.T) {
+				// venvs made and run by a suite: the hook in each (the
+				// startup loader where no system site packages), and the
+				// venv's python the runtime's interpreter by its hash
+				// (containers: the init's interpreter frame).
+				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "venv_suite.py"), nil))
 			})
 			t.Run("finalizer_logs", func(t *testing.T) {
 				// logging from a finalizer that a collection inside the hook runs

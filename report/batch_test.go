@@ -253,6 +253,9 @@ func TestCorpusMicroVM(t *testing.T) {
 	t.Run("nosite-suite", func(t *testing.T) {
 		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "nosite_suite.py"), func(s *moat.Spec) { s.Limits.Timeout = 5 * time.Minute }))
 	})
+	t.Run("venv-suite", func(t *testing.T) {
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "venv_suite.py"), func(s *moat.Spec) { s.Limits.Timeout = 5 * time.Minute }))
+	})
 }
 
 // benign runs a benign program on b: it must exit 0, say hello from the

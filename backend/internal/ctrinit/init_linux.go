@@ -666,6 +666,38 @@ func (l *limited) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// sendInterpreter sends, before the program starts, the sha256 of the
+// interpreter file it is started with (path resolved; a Python by its
+// name only: a shell of `moat test --command` is no interpreter), as an
+// "interpreter" exec frame: the report then knows the runtime's
+// interpreter by its content, as native's does, and a venv's python the
+// run made (a copy or a link of it) runs nothing else.
+func (in *initProc) sendInterpreter(path string) {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil || !isPythonName(filepath.Base(real)) {
+		return
+	}
+	f, err := os.Open(real)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var h fileHashes
+	if sum, failed := h.sum(f); sum != "" && !failed {
+		b, _ := json.Marshal(ExecEvent{Call: CallInterpreter, Path: real, SHA256: sum})
+		in.send('k', b)
+	}
+}
+
+// isPythonName: python, python3, python3.11, pypy3... by name.
+func isPythonName(base string) bool {
+	rest, ok := strings.CutPrefix(base, "python")
+	if !ok {
+		rest, ok = strings.CutPrefix(base, "pypy")
+	}
+	return ok && strings.Trim(rest, "0123456789.") == ""
+}
+
 func budget(rep *Report) time.Duration { return time.Duration(rep.BudgetS * float64(time.Second)) }
 
 // run starts the program, relays its output, reaps every process, and
@@ -707,6 +739,9 @@ func (in *initProc) run() int {
 		return 0
 	}
 	path, err := exec.LookPath(h.Argv[0])
+	if err == nil && h.Report != nil && h.Report.Execs {
+		in.sendInterpreter(path)
+	}
 	if err == nil {
 		<-in.signals
 		var restore func() error

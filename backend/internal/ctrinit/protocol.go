@@ -406,6 +406,11 @@ type Exit struct {
 
 // ExecEvent is one 'k' frame's JSON: an exec, a connect, or a call the
 // guard denied (Header.Guard).
+// CallInterpreter is the Call of the one exec frame the init sends
+// before the program starts: the interpreter file the program is started
+// with (Path) and its SHA256, the report's runtime interpreter.
+const CallInterpreter = "interpreter"
+
 type ExecEvent struct {
 	PID  int    `json:"pid"`  // the caller's process (thread group) id
 	PPID int    `json:"ppid"` // its parent's
