@@ -381,7 +381,7 @@ func (a *analysis) execution() {
 			// fexecve's way, or a memfd's: a program that is on no
 			// file system (the classic fileless dropper).
 			a.add(moat.CategoryExecution, "high", "executed a file held only by a descriptor (a memfd or a deleted file): "+e.Path, []moat.Event{e})
-		case writable(e.Path) && (written[e.Path] || !a.interpreter(e) && !a.venvScript(e)):
+		case writable(e.Path) && (written[e.Path] && !a.runtimeFile(e) || !written[e.Path] && !a.interpreter(e) && !a.venvScript(e)):
 			ev := []moat.Event{e}
 			what := "executed a file from a writable directory"
 			if written[e.Path] {

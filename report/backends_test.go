@@ -50,6 +50,18 @@ func TestCorpusBackends(t *testing.T) {
 		moattest.RequireBackend(t, "gvisor")
 		noTells(t, &gvisor.Backend{}, func(s *moat.Spec) { s.Image = testImage() })
 	})
+	t.Run("gvisor-image-nosite", func(t *testing.T) {
+		// Docker's runsc: the image's encodings package with the loader,
+		// bound as with runc (after the runs that learn it).
+		moattest.RequireBackend(t, "gvisor")
+		image := func(s *moat.Spec) { s.Image = testImage() }
+		for range 2 {
+			run(t, &gvisor.Backend{}, filepath.Join("testdata", "benign", "numeric.py"), image)
+		}
+		wantNoSite(t, run(t, &gvisor.Backend{}, filepath.Join("testdata", "corpus", "nosite_child.py"), image))
+		noneAboveLow(t, run(t, &gvisor.Backend{}, filepath.Join("testdata", "benign", "nosite_suite.py"), image))
+		noneAboveLow(t, run(t, &gvisor.Backend{}, filepath.Join("testdata", "benign", "venv_suite.py"), image))
+	})
 	for _, bk := range backends {
 		t.Run(bk.name, func(t *testing.T) {
 			moattest.RequireBackend(t, bk.name)
@@ -148,6 +160,26 @@ func TestCorpusBackends(t *testing.T) {
 				noTells(t, b, mod, bk.known...)
 			})
 			t.Run("benign", func(t *testing.T) { benign(t, b, bk.kernel) })
+			t.Run("nosite-child", func(t *testing.T) {
+				if bk.name != "gvisor" {
+					// An image's first runs learn its site directory, then
+					// its encodings package with the hook's loader.
+					for range 2 {
+						run(t, b, filepath.Join("testdata", "benign", "numeric.py"), nil)
+					}
+				}
+				wantNoSite(t, run(t, b, filepath.Join("testdata", "corpus", "nosite_child.py"), nil))
+			})
+			t.Run("nosite-suite", func(t *testing.T) {
+				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "nosite_suite.py"), nil))
+			})
+			t.Run("venv-suite", func(t *testing.T) {
+				// venvs made and run by a suite: the hook in each (the
+				// startup loader where no system site packages), and the
+				// venv's python the runtime's interpreter by its hash
+				// (containers: the init's interpreter frame).
+				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "venv_suite.py"), nil))
+			})
 			t.Run("finalizer_logs", func(t *testing.T) {
 				// logging from a finalizer that a collection inside the hook runs
 				res := run(t, b, filepath.Join("testdata", "benign", "finalizer_logs.py"), nil)
@@ -286,11 +318,11 @@ func TestCorpusPythonInit(t *testing.T) {
 	})
 	// What outlived the program (or moat's stop), listed by bootstrap.py,
 	// on both engines.
-	t.Run("docker", func(t *testing.T) { daemonCases(t, b) })
+	t.Run("docker", func(t *testing.T) { daemonCases(t, b, limitUnlisted) })
 	t.Run("podman", func(t *testing.T) {
 		moattest.RequireBackend(t, "podman")
 		p := podman.New(testImage(), "")
 		p.PythonInit = true
-		daemonCases(t, p)
+		daemonCases(t, p, limitUnlisted)
 	})
 }

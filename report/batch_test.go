@@ -214,9 +214,13 @@ func TestCorpusMicroVM(t *testing.T) {
 			{file: "big_file.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "cache.bin", source: "fs"}}},
 			{file: "download_exec.py", checks: []batchCheck{{cat: "execution", sev: "high", marker: "/tmp/.cache-update"}},
 				events: kernelExecOf("/tmp/.cache-update", true)},
-			// its child python -I -S never says hello; the one in this
-			// batch that starts a Python without the hook
+			// its child python -S with a standard library of its own never
+			// says hello; the one in this batch that starts a Python
+			// without the hook
 			{file: "tamper_hook.py", checks: []batchCheck{{cat: "evasion", sev: "medium", marker: "ran without moat's audit hook"}}},
+			// its children -S, -I, -E run the hook (from the runtime
+			// image's encodings package)
+			{file: "nosite_child.py", checks: []batchCheck{{cat: "credential-access", sev: "high", marker: ".aws/credentials"}}, events: noSiteChildren},
 		}, func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
 	})
 	t.Run("userland", func(t *testing.T) {
@@ -240,7 +244,18 @@ func TestCorpusMicroVM(t *testing.T) {
 			{file: "daemonize.py", checks: []batchCheck{{cat: "evasion", sev: "medium", marker: "daemonized"}}},
 		}, userland)
 	})
+	// a daemon started before the timeout: the agent lists it at the
+	// stop, before it kills the program's cgroup (the timeout is the
+	// guest's under TCG: its interpreter starts in seconds)
+	t.Run("daemon-stopped", func(t *testing.T) { daemonStoppedAfter(t, b, 40*time.Second) })
+	t.Run("daemon-limit", func(t *testing.T) { daemonLimited(t, b) })
 	t.Run("benign", func(t *testing.T) { benign(t, b, "guest kernel") })
+	t.Run("nosite-suite", func(t *testing.T) {
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "nosite_suite.py"), func(s *moat.Spec) { s.Limits.Timeout = 5 * time.Minute }))
+	})
+	t.Run("venv-suite", func(t *testing.T) {
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "venv_suite.py"), func(s *moat.Spec) { s.Limits.Timeout = 5 * time.Minute }))
+	})
 }
 
 // benign runs a benign program on b: it must exit 0, say hello from the

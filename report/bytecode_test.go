@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,11 +26,7 @@ import (
 // reach the host, which verifies them in a fresh sandbox of the backend;
 // else (declared, with the reason) every suspect stays high, "not
 // verified" (fail closed), benign bytecode included.
-var bytecodeBackends = []struct {
-	name     string
-	new      func(t *testing.T) moat.Backend
-	verified string // "" or why not
-}{
+var bytecodeBackends = []bytecodeBackend{
 	{"native", func(t *testing.T) moat.Backend { return moattest.RequireBackend(t, "native") }, ""},
 	{"native-zygote", func(t *testing.T) moat.Backend {
 		if os.Geteuid() != 0 {
@@ -51,9 +48,18 @@ var bytecodeBackends = []struct {
 		moattest.RequireBackend(t, "docker")
 		return withImage{&gvisor.Backend{}, testImage()}
 	}, ""},
-	// under TCG one case only (TestBytecodeVerified)
-	{"microvm", func(t *testing.T) moat.Backend { return moattest.RequireBackend(t, "microvm") },
-		"the micro-VM's guest does not send the suspect .pyc files and their sources out"},
+	// under TCG two cases only (TestBytecodeVerified)
+	{"microvm", func(t *testing.T) moat.Backend { return moattest.RequireBackend(t, "microvm") }, ""},
+	// its --image: verified in a guest of the image by its ID
+	{"microvm-image", func(t *testing.T) moat.Backend {
+		return withImage{moattest.RequireBackend(t, "microvm"), testImage()}
+	}, ""},
+}
+
+type bytecodeBackend struct {
+	name     string
+	new      func(t *testing.T) moat.Backend
+	verified string // "" or why not
 }
 
 // TestBytecodeVerified: a suspect .pyc (one in a __pycache__ for a source
@@ -69,8 +75,11 @@ func TestBytecodeVerified(t *testing.T) {
 	for _, bk := range bytecodeBackends {
 		t.Run(bk.name, func(t *testing.T) {
 			b := bk.new(t)
-			if bk.name == "microvm" {
+			if strings.HasPrefix(bk.name, "microvm") {
+				// under TCG: a benign compile, verified the same, and a
+				// genuine header over another body, verified to differ
 				compileProject(t, b, bk.verified, false)
+				bytecodeCases(t, b, bk.verified, "pyc_header_copy.py")
 				return
 			}
 			bytecodeCases(t, b, bk.verified)
@@ -134,9 +143,13 @@ func compileProject(t *testing.T, b moat.Backend, notVerified string, workspace 
 	})
 }
 
-func bytecodeCases(t *testing.T, b moat.Backend, notVerified string) {
-	compileProject(t, unwrapZygote(b), notVerified, true)
-	compileProject(t, b, notVerified, false)
+// bytecodeCases runs the cases of TestBytecodeVerified on b; only those
+// of the files named, if any (then not compileProject's).
+func bytecodeCases(t *testing.T, b moat.Backend, notVerified string, only ...string) {
+	if len(only) == 0 {
+		compileProject(t, unwrapZygote(b), notVerified, true)
+		compileProject(t, b, notVerified, false)
+	}
 	for _, c := range []struct {
 		file, want string
 		mod        func(*moat.Spec)
@@ -151,6 +164,9 @@ func bytecodeCases(t *testing.T, b moat.Backend, notVerified string) {
 			s.Limits.Timeout = 60 * time.Second
 		}},
 	} {
+		if len(only) > 0 && !slices.Contains(only, c.file) {
+			continue
+		}
 		t.Run(strings.TrimSuffix(c.file, ".py"), func(t *testing.T) {
 			res := run(t, b, filepath.Join("testdata", "corpus", c.file), c.mod)
 			if res.Status != moat.StatusExited || res.ExitCode != 0 {

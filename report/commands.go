@@ -459,6 +459,15 @@ var metadataHost = map[string]bool{"169.254.169.254": true, "metadata.google.int
 // interpreter: the file's hash is that of a "moat" interpreter event.
 // Only where no hash could be had (audit events, other backends) does
 // the name decide.
+// runtimeFile: e ran a file whose hash is the runtime's interpreter's,
+// by moat's reading (the kernel's exec event), never by its name: a venv's
+// bin/python the run made (a link to the interpreter, or its copy) runs
+// nothing but the interpreter. A dropped file of any other content is
+// still "executed a file the run wrote".
+func (a *analysis) runtimeFile(e moat.Event) bool {
+	return e.Source == moat.SourceKernel && e.SHA256 != "" && a.interpreter(e) && a.interps[e.SHA256]
+}
+
 func (a *analysis) interpreter(e moat.Event) bool {
 	if a.interps == nil {
 		a.interps = map[string]bool{}

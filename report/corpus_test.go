@@ -208,6 +208,7 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		wantDaemon(t, run(t, b, filepath.Join("testdata", "corpus", "daemonize.py"), nil), "daemonize.py")
 	})
 	t.Run("daemon-stopped", func(t *testing.T) { daemonStopped(t, b) })
+	t.Run("daemon-limit", func(t *testing.T) { daemonLimited(t, b) })
 	t.Run("tracker-late", func(t *testing.T) {
 		noOutlived(t, run(t, b, filepath.Join("testdata", "benign", "tracker_late.py"), nil))
 	})
@@ -216,6 +217,15 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 	})
 	t.Run("xattr-secret", func(t *testing.T) {
 		wantXattr(t, run(t, b, filepath.Join("testdata", "corpus", "xattr_secret.py"), nil))
+	})
+	t.Run("nosite-child", func(t *testing.T) {
+		wantNoSite(t, run(t, b, filepath.Join("testdata", "corpus", "nosite_child.py"), nil))
+	})
+	t.Run("nosite-suite", func(t *testing.T) {
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "nosite_suite.py"), nil))
+	})
+	t.Run("venv-suite", func(t *testing.T) {
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "venv_suite.py"), nil))
 	})
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)
@@ -229,6 +239,111 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 			t.Errorf(".pth %v, .bashrc %v: want both", pth, rc)
 		}
 	})
+}
+
+// wantNoSite: the children of corpus/nosite_child.py, started with -S,
+// -I and -E, ran with the audit hook (from the runtime's encodings
+// package where no site directory's .pth line runs): no "ran without
+// moat's audit hook" finding, each child's credential read and connect
+// attributed to its pid by the hook, and no process said hello twice.
+func wantNoSite(t *testing.T, res *moat.Result) {
+	t.Helper()
+	for _, f := range res.Findings {
+		if strings.Contains(f.Summary, "ran without moat's audit hook") {
+			dump(t, res)
+			t.Errorf("finding %q", f.Summary)
+		}
+	}
+	hellos := map[int]int{}
+	for _, e := range res.Events {
+		if e.Source == moat.SourceAudit && e.Kind == moat.KindHello {
+			hellos[e.PID]++
+		}
+	}
+	for pid, n := range hellos {
+		if n != 1 {
+			dump(t, res)
+			t.Errorf("pid %d said hello %d times: the hook was installed more than once", pid, n)
+		}
+	}
+	children := 0
+	for _, e := range res.Events {
+		if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || !strings.Contains(e.Detail, " -c ") {
+			continue
+		}
+		children++
+		var read, connect bool
+		for _, a := range res.Events {
+			if a.Source == moat.SourceAudit && a.PID == e.PID {
+				read = read || a.Kind == "open" && strings.HasSuffix(a.Path, "/.aws/credentials")
+				connect = connect || a.Kind == "connect" && strings.Contains(a.Addr, "203.0.113.21")
+			}
+		}
+		if hellos[e.PID] != 1 || !read || !connect {
+			dump(t, res)
+			t.Errorf("child %d (%.60s): hello %d, its credential read %v and connect %v by the hook: want each", e.PID, e.Detail, hellos[e.PID], read, connect)
+		}
+	}
+	if children != 3 {
+		dump(t, res)
+		t.Errorf("%d kernel execs of the -S, -I children, want 3", children)
+	}
+}
+
+// noSiteChildren is wantNoSite for the children of the batch program
+// pid (corpus/nosite_child.py in a batch that holds other programs).
+func noSiteChildren(t *testing.T, res *moat.Result, pid int) {
+	t.Helper()
+	var kids []string
+	children := 0
+	for _, e := range res.Events {
+		if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || e.PPID != pid || !strings.Contains(e.Detail, " -c ") {
+			continue
+		}
+		children++
+		kids = append(kids, fmt.Sprint(e.PID))
+		hello, read, connect := 0, false, false
+		for _, a := range res.Events {
+			if a.Source == moat.SourceAudit && a.PID == e.PID {
+				if a.Kind == moat.KindHello {
+					hello++
+				}
+				read = read || a.Kind == "open" && strings.HasSuffix(a.Path, "/.aws/credentials")
+				connect = connect || a.Kind == "connect" && strings.Contains(a.Addr, "203.0.113.21")
+			}
+		}
+		if hello != 1 || !read || !connect {
+			t.Errorf("child %d (%.60s): hello %d, its credential read %v and connect %v by the hook: want one, and each", e.PID, e.Detail, hello, read, connect)
+		}
+	}
+	if children != 3 {
+		t.Errorf("%d kernel execs of the -S, -I children, want 3", children)
+	}
+	for _, f := range res.Findings {
+		if !strings.Contains(f.Summary, "ran without moat's audit hook") {
+			continue
+		}
+		for _, e := range f.Evidence {
+			if slices.Contains(kids, fmt.Sprint(e.PID)) {
+				t.Errorf("finding %q names child %d", f.Summary, e.PID)
+			}
+		}
+	}
+}
+
+// noneAboveLow: a benign run exits 0 with no finding above low.
+func noneAboveLow(t *testing.T, res *moat.Result) {
+	t.Helper()
+	if res.Status != moat.StatusExited || res.ExitCode != 0 {
+		dump(t, res)
+		t.Fatalf("status %s exit %d", res.Status, res.ExitCode)
+	}
+	for _, f := range res.Findings {
+		if f.Severity.Rank() > moat.SeverityLow.Rank() {
+			dump(t, res)
+			t.Errorf("benign program got %s %s: %s", f.Severity, f.Category, f.Summary)
+		}
+	}
 }
 
 // persistForms runs persist_forms.py and wants a high persistence
@@ -390,7 +505,7 @@ func TestBenign(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "connect_by_name.py", "tarpit_connect.py", "finalizer_logs.py"} {
+	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "connect_by_name.py", "tarpit_connect.py", "finalizer_logs.py", "nosite_suite.py", "venv_suite.py"} {
 		t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
 			check(t, run(t, b, filepath.Join("testdata", "benign", f), userland))
 		})
@@ -473,17 +588,40 @@ func TestCorpusSinkhole(t *testing.T) {
 // program still runs, is a medium evasion finding on every backend whose
 // init lists what outlived the program (native's cold runs and zygote in
 // TestCorpus; bootstrap.py in TestCorpusPythonInit; the micro-VM in
-// TestCorpusMicroVM), and multiprocessing's resource tracker, which
+// TestCorpusMicroVM; Kubernetes in TestCorpusKubernetes), and multiprocessing's resource tracker, which
 // exits just after the program, is none.
 func TestCorpusDaemonize(t *testing.T) {
-	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) { daemonCases(t, b) })
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		if name == "native" {
+			daemonCases(t, b, "")
+			return
+		}
+		daemonCases(t, b, limitUnlisted)
+	})
 }
 
-func daemonCases(t *testing.T, b moat.Backend) {
+// limitUnlisted is why a daemon started before the pids limit is not
+// listed (declared, docs/report.md): the host ends the run there itself,
+// killing the container (or gVisor's sandbox) as soon as its cgroup
+// refuses a fork, before the init can list anything. (Kubernetes and the
+// micro-VM, whose init or agent keeps the limit, list it.)
+const limitUnlisted = "the host kills the container or sandbox at the pids limit before its init lists"
+
+// daemonCases are the cases of a daemon on b; limit, if set, is why one
+// started before the pids limit is not listed (its run must still end at
+// the limit).
+func daemonCases(t *testing.T, b moat.Backend, limit string) {
 	t.Run("daemonize", func(t *testing.T) {
 		wantDaemon(t, run(t, b, filepath.Join("testdata", "corpus", "daemonize.py"), nil), "daemonize.py")
 	})
 	t.Run("daemon-stopped", func(t *testing.T) { daemonStopped(t, b) })
+	t.Run("daemon-limit", func(t *testing.T) {
+		if limit != "" {
+			daemonLimitedDeclared(t, b, limit)
+			return
+		}
+		daemonLimited(t, b)
+	})
 	t.Run("tracker-late", func(t *testing.T) {
 		noOutlived(t, run(t, b, filepath.Join("testdata", "benign", "tracker_late.py"), nil))
 	})
@@ -494,12 +632,49 @@ func daemonCases(t *testing.T, b moat.Backend) {
 // listed all the same.
 func daemonStopped(t *testing.T, b moat.Backend) {
 	t.Helper()
-	res := run(t, b, filepath.Join("testdata", "corpus", "daemon_stopped.py"), func(s *moat.Spec) { s.Limits.Timeout = 10 * time.Second })
+	daemonStoppedAfter(t, b, 10*time.Second)
+}
+
+// daemonStoppedAfter is daemonStopped with the run's timeout.
+func daemonStoppedAfter(t *testing.T, b moat.Backend, timeout time.Duration) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "daemon_stopped.py"), func(s *moat.Spec) { s.Limits.Timeout = timeout })
 	if res.Status != moat.StatusTimeout || !strings.Contains(res.Stdout, "daemon started") {
 		dump(t, res)
 		t.Fatalf("status %s, stdout %q: want a timeout after the daemon started", res.Status, res.Stdout)
 	}
 	wantDaemon(t, res, "daemon_stopped.py")
+}
+
+// daemonLimited: the program starts a daemon, then children of its own
+// session past the pids limit; moat's stop at the limit, not the
+// program's end, kills the daemon, which is listed all the same.
+func daemonLimited(t *testing.T, b moat.Backend) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "daemon_limit.py"), func(s *moat.Spec) {
+		s.Limits.Pids, s.Limits.Timeout = 64, 120*time.Second
+	})
+	if res.Status != moat.StatusPids || !strings.Contains(res.Stdout, "daemon started") {
+		dump(t, res)
+		t.Fatalf("status %s, stdout %q: want the pids limit after the daemon started", res.Status, res.Stdout)
+	}
+	wantDaemon(t, res, "daemon_limit.py")
+}
+
+// daemonLimitedDeclared runs daemon_limit.py where the daemon is not
+// listed at the limit (why): the run must still end at the limit (under
+// gVisor through Docker, where the Sentry's threads count in the limit,
+// maybe before the daemon started).
+func daemonLimitedDeclared(t *testing.T, b moat.Backend, why string) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "daemon_limit.py"), func(s *moat.Spec) {
+		s.Limits.Pids, s.Limits.Timeout = 64, 120*time.Second
+	})
+	if res.Status != moat.StatusPids {
+		dump(t, res)
+		t.Fatalf("status %s, stdout %q: want the pids limit", res.Status, res.Stdout)
+	}
+	t.Logf("declared: the daemon is not listed: %s", why)
 }
 
 // wantDaemon fails t unless res has the medium evasion finding of a

@@ -14,8 +14,11 @@ import (
 // it sees done to it:
 //
 //   - a Python interpreter the kernel saw start (exec) that never said
-//     hello: it ran without the hook, because it was started with -I, -E
-//     or -S or with moat's directory taken off its PYTHONPATH (medium);
+//     hello: it ran without the hook, because it was started with a
+//     standard library of its own (PYTHONHOME), with -S where the runtime's
+//     encodings package carries no loader of the hook, with -I or -E where
+//     the hook is on PYTHONPATH, or with moat's directory taken off it
+//     (medium);
 //     keyed on the process id, which the kernel events give per process
 //     (tgid), as the hook does; low instead when the program signalled
 //     that process (os.kill, os.killpg naming its pid) after its exec and
@@ -51,7 +54,7 @@ func (a *analysis) hookIntegrity() {
 		pids = append(pids, fmt.Sprint(e.PID))
 	}
 	if len(silent) > 0 {
-		a.add(moat.CategoryEvasion, moat.SeverityMedium, fmt.Sprintf("%d Python process(es) ran without moat's audit hook (started with -I, -E or -S, or with PYTHONPATH changed): pid %s",
+		a.add(moat.CategoryEvasion, moat.SeverityMedium, fmt.Sprintf("%d Python process(es) ran without moat's audit hook (started with a standard library of its own, -S, -I or -E where the hook could not follow, or with PYTHONPATH changed): pid %s",
 			len(silent), joinBounded(uniq(pids), 8)), silent)
 	}
 	if len(stopped) > 0 {

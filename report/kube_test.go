@@ -39,6 +39,13 @@ func kubeBackend(t *testing.T, runtimeClass string) *kubernetes.Backend {
 	return b
 }
 
+// The kubernetes backend in TestBytecodeVerified: the suspect bytecode
+// is carried out by moat's init in the Pod and verified in a fresh Pod of
+// the run's image and RuntimeClass.
+func init() {
+	bytecodeBackends = append(bytecodeBackends, bytecodeBackend{"kubernetes", func(t *testing.T) moat.Backend { return kubeBackend(t, "") }, ""})
+}
+
 // TestCorpusKubernetes: the corpus in Pods of the cluster, the report
 // made by moat's init in the Pod (docs/report.md). Under the gVisor
 // RuntimeClass (the default) the Sentry refuses the init's seccomp
@@ -107,6 +114,10 @@ func TestCorpusKubernetes(t *testing.T) {
 	})
 	// The hook is on PYTHONPATH in every Pod (docs/report.md): that tell
 	// is known; the persona's are not.
+	// a daemon started before the timeout: moat's init lists it at the
+	// stop, before it kills the Pod's processes
+	t.Run("daemon-stopped", func(t *testing.T) { daemonStopped(t, b) })
+	t.Run("daemon-limit", func(t *testing.T) { daemonLimited(t, b) })
 	t.Run("tells", func(t *testing.T) { noTells(t, b, nil, "the C environment has PYTHONPATH") })
 	t.Run("benign", func(t *testing.T) { benign(t, b, "kernel-side") })
 }

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 
@@ -36,6 +40,7 @@ type box struct {
 	name     string // the image as named
 	imageID  string
 	site     *ctr.HookSite
+	startup  *ctr.HookStartup       // the hook for -S interpreters (HookStartup)
 	etc      etcFiles               // the run's /etc/passwd and /etc/group (etcMounts)
 	id       string                 // the container's
 	runID    string                 // the run's (ctr.RunID), its containers' label
@@ -91,6 +96,18 @@ func (b *Backend) prepare(ctx context.Context, e *engine, spec *moat.Spec, vol s
 		}
 		bx.etc = f
 		hc.Mounts = append(hc.Mounts, mounts...)
+		// The encodings package with the hook's loader, beside the run's
+		// /etc files: a daemon that does not see this host's files
+		// (f.dir "") runs -S interpreters without the hook, as before.
+		if bx.startup != nil && f.dir != "" {
+			for _, bind := range bx.startup.Binds() {
+				src := filepath.Join(f.dir, path.Base(bind.Target))
+				if err := os.WriteFile(src, bind.Data, 0o644); err != nil {
+					break
+				}
+				hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: src, Target: bind.Target, ReadOnly: true})
+			}
+		}
 		return nil
 	}
 	defer func() {
@@ -105,6 +122,7 @@ func (b *Backend) prepare(ctx context.Context, e *engine, spec *moat.Spec, vol s
 		if bx.site.Dir != "" {
 			m := bx.site.Tmpfs()
 			hc.Tmpfs[m.Path] = m.Options
+			bx.startup = ctr.NewHookStartup("docker-"+e.id, bx.imageID, bx.site.Dir)
 		}
 	}
 	if vol != "" {
@@ -245,6 +263,7 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	if bx.vol != "" {
 		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, func() string { return bx.imageID })
 		sess.Site = bx.site
+		sess.Startup = bx.startup
 		sess.KernelExecs = true
 	}
 	sess.Guard = guarded(bx.vol, b.runtimeName(e))

@@ -84,6 +84,10 @@ type bundleConfig struct {
 	// over Site; the hook is then not on PYTHONPATH, and Hook is not
 	// bound. Empty: the hook is Hook, on PYTHONPATH.
 	Site, SiteMount string
+	// StartupMount (host) is a read-only overlay of the runtime's
+	// encodings package Startup with the hook's loader for -S
+	// interpreters (audit.Startup), bound over Startup with SiteMount.
+	Startup, StartupMount string
 	// Init (host) is this binary, bound read-only at Tools/init and run as
 	// pid 1 with Argv after it, and Walk (host) the file bound read-write
 	// at Tools/walk that it packs /dev/shm into at the end (package sentryinit).
@@ -155,6 +159,9 @@ func ociSpec(c bundleConfig) *specs.Spec {
 		if c.SiteMount != "" {
 			// After the runtime's binds: Site is inside one of them.
 			mounts = append(mounts, specs.Mount{Destination: c.Site, Type: "bind", Source: c.SiteMount, Options: ro})
+			if c.StartupMount != "" {
+				mounts = append(mounts, specs.Mount{Destination: c.Startup, Type: "bind", Source: c.StartupMount, Options: ro})
+			}
 		} else {
 			mounts = append(mounts, specs.Mount{Destination: c.Persona.Tools + "/py", Type: "bind", Source: c.Hook, Options: ro})
 		}

@@ -263,14 +263,36 @@ const maxHashFile = 64 << 20
 // read-only bind of the host's runtime, resolved on the host (its links
 // are the runtime's own) and only if it stays in a bind. "" where it
 // cannot be had.
-func (r *runner) execHash(p string) string {
+func (r *runner) execHash(p string) string { return r.execHashLinks(p, maxExecLinks) }
+
+// maxExecLinks bounds the program's links execHash reads on its way to
+// the file an exec ran (a venv's bin/python is one or two: python ->
+// python3 -> the runtime's interpreter).
+const maxExecLinks = 8
+
+// execHashLinks is execHash with at most links of the program's links
+// read: a link in a scratch directory is never followed on the host; its
+// target is read and taken as the sandbox would (an absolute one from
+// the sandbox's root, a relative one from the link's directory) and
+// hashed by the same rules, so a venv's bin/python the run made, which
+// links to the runtime's interpreter, is hashed as that interpreter.
+func (r *runner) execHashLinks(p string, links int) string {
 	p = path.Clean(p)
 	if !path.IsAbs(p) {
 		return ""
 	}
 	for _, d := range r.reportDirs() {
 		if rest, ok := strings.CutPrefix(p, d.dst+"/"); ok {
-			return hashFile(d.name, rest, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS)
+			sum := hashFile(d.name, rest, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS)
+			if sum == "" && links > 0 && len(rest) < unix.PathMax {
+				if t, ok := readLinkBeneath(d.name, rest); ok {
+					if !path.IsAbs(t) {
+						t = path.Join(path.Dir(p), t)
+					}
+					return r.execHashLinks(t, links-1)
+				}
+			}
+			return sum
 		}
 	}
 	for _, b := range r.rt.Paths {
@@ -280,6 +302,28 @@ func (r *runner) execHash(p string) string {
 		}
 	}
 	return ""
+}
+
+// readLinkBeneath reads the link rel under dir (its directories resolved
+// beneath dir, no link followed), its target at most PATH_MAX bytes.
+func readLinkBeneath(dir, rel string) (string, bool) {
+	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", false
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, rel, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS})
+	if err != nil {
+		return "", false
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(fd, "", buf)
+	if err != nil || n <= 0 || n >= len(buf) {
+		return "", false
+	}
+	return string(buf[:n]), true
 }
 
 // hashFile returns the sha256 of the regular file rel under dir, opened

@@ -178,6 +178,10 @@ type runner struct {
 	// siteMount the host overlay (in the bundle) bound there; "" when the
 	// hook is on PYTHONPATH (siteOverlay).
 	site, siteMount string
+	// startup is the runtime's encodings package, and startupMount the
+	// host overlay bound there with the hook's loader for -S interpreters
+	// (startupOverlay); "" when it is not.
+	startup, startupMount string
 	// tools is the index of the hook's place in toolChoices.
 	tools   int
 	lock    *os.File
@@ -350,24 +354,26 @@ func (r *runner) prepare() error {
 		walkPath = filepath.Join(r.rep.shm, shmWalk)
 	}
 	s := ociSpec(bundleConfig{
-		Argv:        append([]string{python}, r.spec.Args...),
-		Env:         append(append(env, r.spec.Env...), repEnv...),
-		AuditFile:   auditPath,
-		Hook:        filepath.Join(skel, "py"),
-		Site:        r.site,
-		SiteMount:   r.siteMount,
-		Void:        filepath.Join(skel, voidFile),
-		Init:        initPath,
-		Walk:        walkPath,
-		Persona:     r.persona,
-		Etc:         etc,
-		Binds:       append(slices.Clone(r.rt.Paths), pyrt.HostData(r.spec.Network != moat.NetworkSinkhole)...),
-		Scratch:     r.scratch,
-		CgroupsPath: "/moat/" + r.id,
-		Root:        filepath.Join(skel, "root"),
-		Disk:        r.lim.Disk,
-		Pids:        r.lim.Pids,
-		HostNet:     r.netns != nil,
+		Argv:         append([]string{python}, r.spec.Args...),
+		Env:          append(append(env, r.spec.Env...), repEnv...),
+		AuditFile:    auditPath,
+		Hook:         filepath.Join(skel, "py"),
+		Site:         r.site,
+		SiteMount:    r.siteMount,
+		Startup:      r.startup,
+		StartupMount: r.startupMount,
+		Void:         filepath.Join(skel, voidFile),
+		Init:         initPath,
+		Walk:         walkPath,
+		Persona:      r.persona,
+		Etc:          etc,
+		Binds:        append(slices.Clone(r.rt.Paths), pyrt.HostData(r.spec.Network != moat.NetworkSinkhole)...),
+		Scratch:      r.scratch,
+		CgroupsPath:  "/moat/" + r.id,
+		Root:         filepath.Join(skel, "root"),
+		Disk:         r.lim.Disk,
+		Pids:         r.lim.Pids,
+		HostNet:      r.netns != nil,
 	})
 	b, err := json.MarshalIndent(s, "", "\t")
 	if err != nil {
@@ -399,6 +405,47 @@ func (r *runner) siteOverlay(skel string) {
 	}
 	r.site, r.siteMount = site, mnt
 	r.tr.step("site overlay")
+	r.startupOverlay(site)
+}
+
+// startupOverlay lays the runtime's encodings package with the hook's
+// loader (audit.Startup: for interpreters started with -S, which skip
+// the site directory's .pth line) over the package, in a read-only
+// overlay on the host that the sandbox gets bound there. Without it
+// (no compile, no overlay), -S interpreters run without the hook, and
+// their exec without a hello stays a finding.
+func (r *runner) startupOverlay(site string) {
+	st, err := audit.CompileStartup(r.rt.Executable, site, local.CacheDir())
+	if err != nil {
+		r.tr.step("startup hook: " + err.Error())
+		return
+	}
+	pkg := filepath.Dir(st.Path)
+	if fi, err := os.Lstat(pkg); err != nil || !fi.IsDir() {
+		return
+	}
+	src, mnt := filepath.Join(r.dir, "startup-src"), filepath.Join(r.dir, "startup")
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"__init__.py", st.Source}, {st.PycName(), st.Pyc}} {
+		p := filepath.Join(src, f.name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return
+		}
+		if err := os.WriteFile(p, f.data, 0o644); err != nil {
+			return
+		}
+	}
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		return
+	}
+	if err := unix.Mount("overlay", mnt, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "lowerdir="+src+":"+pkg); err != nil {
+		r.tr.step("startup overlay failed: " + err.Error())
+		return
+	}
+	r.startup, r.startupMount = pkg, mnt
+	r.tr.step("startup overlay")
 }
 
 func modeSticky(m uint32) os.FileMode {
@@ -776,6 +823,9 @@ func (r *runner) cleanup() {
 	}
 	if r.siteMount != "" {
 		_ = unix.Unmount(r.siteMount, unix.MNT_DETACH)
+	}
+	if r.startupMount != "" {
+		_ = unix.Unmount(r.startupMount, unix.MNT_DETACH)
 	}
 	if r.shmMounted != "" {
 		_ = unix.Unmount(r.shmMounted, unix.MNT_DETACH)

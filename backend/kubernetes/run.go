@@ -433,6 +433,14 @@ func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moa
 	res := &moat.Result{Isolation: "kubernetes"}
 	res.Layers = p.layers(image)
 	sess := ctr.NewSession(p.spec, p.lim, p.persona, r.Stop)
+	// The run's suspect bytecode is verified in a fresh Pod of the run's
+	// image and RuntimeClass (never on the host), as degraded as the run
+	// was allowed to be and no more.
+	allow := p.spec.AllowDegraded
+	sess.Verify = func(ctx context.Context, s *moat.Spec) (*moat.Result, error) {
+		s.Image, s.AllowDegraded = image, allow
+		return p.b.Run(ctx, s)
+	}
 	if p.gvisor {
 		sess.OnSentry() // the witness cannot see reads through mmap there
 	}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -630,6 +631,25 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 		return ex
 	}
 	_ = fw.write(frameStarted, nil)
+	// When the agent ends the run while the program still runs (the
+	// host's timeout or output cap, a limit), the daemons are listed
+	// before the cgroup is killed: one that outlasts the run rather than
+	// the program is named too (survivors.AtStop).
+	var stopMu sync.Mutex
+	var atStop []survivors.Process
+	listed := false
+	listAtStop := func() {
+		if rep == nil {
+			return
+		}
+		stopMu.Lock()
+		defer stopMu.Unlock()
+		if listed {
+			return
+		}
+		listed = true
+		atStop = survivors.AtStop(proc.Pid, []int{proc.Pid}, func() []int { return cg.procs() })
+	}
 	drained := make(chan struct{}, 2)
 	for _, s := range []struct {
 		r    *os.File
@@ -657,6 +677,7 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 					inW.Close()
 				}
 			case frameKill: // the host's timeout or output cap
+				listAtStop()
 				_ = cg.write(cg.run, "cgroup.kill", "1")
 			}
 		}
@@ -664,7 +685,7 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 	// A limit reached ends the run, as on every backend: a fork bomb
 	// that swallows its EAGAINs would otherwise run until the timeout.
 	watchDone := make(chan struct{})
-	go watchLimits(cg, watchDone)
+	go watchLimits(cg, watchDone, listAtStop)
 	// pid 1 reaps every orphan; the program's own status is kept.
 	var ex Exit
 	for {
@@ -688,7 +709,15 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 		// What outlives the program is listed before it is killed: the
 		// processes of its cgroup (nothing of the agent's is in it). The
 		// program runs in a session of its own (Setsid).
-		rep.outlived = survivors.Wait(proc.Pid, []int{proc.Pid}, func() []int { return cgroupPids(cg.read(cg.run, "cgroup.procs")) })
+		rep.outlived = survivors.Wait(proc.Pid, []int{proc.Pid}, func() []int { return cg.procs() })
+	}
+	if rep != nil {
+		stopMu.Lock()
+		if len(rep.outlived) == 0 {
+			rep.outlived = atStop
+		}
+		listed = true // a stop from now on lists nothing
+		stopMu.Unlock()
 	}
 	// Nothing of the program outlives it.
 	_ = cg.write(cg.run, "cgroup.kill", "1")
@@ -710,11 +739,28 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 	return ex
 }
 
-// cgroupPids parses a cgroup.procs file, at most survivors.Max*4 pids.
+// maxCgroupPids bounds the pids read of the program's cgroup for the
+// survivors' lists: a program's own children there do not hide a daemon
+// behind them (survivors.AtStop counts only the daemons), up to this.
+const maxCgroupPids = 4096
+
+// procs are the pids of the program's cgroup, at most maxCgroupPids.
+func (c *cgroups) procs() []int {
+	fd, err := unix.Openat(c.run, "cgroup.procs", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), "cgroup.procs")
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, maxCgroupPids*8))
+	return cgroupPids(b)
+}
+
+// cgroupPids parses a cgroup.procs file, at most maxCgroupPids pids.
 func cgroupPids(b []byte) []int {
 	var pids []int
 	for _, f := range strings.Fields(string(b)) {
-		if pid, err := strconv.Atoi(f); err == nil && pid > 0 && len(pids) < 4*survivors.Max {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 && len(pids) < maxCgroupPids {
 			pids = append(pids, pid)
 		}
 	}
@@ -724,7 +770,7 @@ func cgroupPids(b []byte) []int {
 // watchLimits kills the program's cgroup once the memory limit has
 // killed a process or the pids limit has refused a fork (the counts go
 // to the host in the Exit, which names the limit).
-func watchLimits(cg *cgroups, done <-chan struct{}) {
+func watchLimits(cg *cgroups, done <-chan struct{}, listed func()) {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -734,6 +780,7 @@ func watchLimits(cg *cgroups, done <-chan struct{}) {
 		case <-t.C:
 		}
 		if eventCount(cg.read(cg.run, "memory.events"), "oom_kill") > 0 || eventCount(cg.read(cg.run, "pids.events"), "max") > 0 {
+			listed()
 			_ = cg.write(cg.run, "cgroup.kill", "1")
 			return
 		}

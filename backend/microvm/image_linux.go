@@ -41,36 +41,37 @@ const (
 	maxImageFiles = 1 << 20
 )
 
-// imageRuntime returns the squashfs of image ref, what runs in it, and
-// the interpreter's hash.
-func imageRuntime(ctx context.Context, dir, ref string) (string, *pyrt.Runtime, string, error) {
+// imageRuntime returns the squashfs of image ref, what runs in it, the
+// interpreter's hash, and the image's ID ("sha256:…", which still names
+// it once the tag has moved).
+func imageRuntime(ctx context.Context, dir, ref string) (string, *pyrt.Runtime, string, string, error) {
 	if strings.HasPrefix(ref, "-") {
-		return "", nil, "", fmt.Errorf("image %q: %w", ref, moat.ErrInvalidSpec)
+		return "", nil, "", "", fmt.Errorf("image %q: %w", ref, moat.ErrInvalidSpec)
 	}
 	id, err := docker(ctx, "image", "inspect", "--format", "{{.Id}}", ref)
 	if err != nil {
-		return "", nil, "", fmt.Errorf("image %s: %w: %w", ref, err, moat.ErrUnavailable)
+		return "", nil, "", "", fmt.Errorf("image %s: %w: %w", ref, err, moat.ErrUnavailable)
 	}
 	id = strings.TrimPrefix(strings.TrimSpace(id), "sha256:")
 	if len(id) < 24 || strings.ContainsAny(id, "/.") {
-		return "", nil, "", fmt.Errorf("image %s: odd id %q: %w", ref, id, moat.ErrUnavailable)
+		return "", nil, "", "", fmt.Errorf("image %s: odd id %q: %w", ref, id, moat.ErrUnavailable)
 	}
 	d, err := cached(dir, "image", fmt.Sprintf("%d-%s", imageFormat, id[:32]), "", func(out string) error {
 		return stageImage(ctx, ref, out)
 	})
 	if err != nil {
-		return "", nil, "", err
+		return "", nil, "", "", err
 	}
 	b, err := os.ReadFile(filepath.Join(d, "info.json"))
 	if err != nil {
-		return "", nil, "", err
+		return "", nil, "", "", err
 	}
 	var info imageInfo
 	if err := json.Unmarshal(b, &info); err != nil {
-		return "", nil, "", err
+		return "", nil, "", "", err
 	}
 	rt := &pyrt.Runtime{Command: info.Command, Executable: info.Executable}
-	return filepath.Join(d, "root.squashfs"), rt, info.SHA256, nil
+	return filepath.Join(d, "root.squashfs"), rt, info.SHA256, "sha256:" + id, nil
 }
 
 // docker runs the docker client and returns its output.

@@ -181,6 +181,7 @@ func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime, ul *pyrt.Us
 			}
 		}
 	}
+	b = append(b, "\x00startup\x00"+audit.StartupCode+audit.StartupLoader(hookSite(rt))...)
 	key, err := fileKey("runtime", idents, append(b, audit.Hook()...))
 	if err != nil {
 		return "", fmt.Errorf("runtime image: %w", err)
@@ -207,6 +208,8 @@ func runtimeImage(ctx context.Context, dir string, rt *pyrt.Runtime, ul *pyrt.Us
 // these needs (stageLibraries).
 func stageRuntime(root string, rt *pyrt.Runtime, sites bool, ulFiles []string) error {
 	s := &stage{root: root, seen: map[string]bool{}}
+	// Before the runtime's files: the first of a path is the one staged.
+	writeStartup(s, rt)
 	if err := writeRuntime(s, rt); err != nil {
 		return err
 	}
@@ -705,6 +708,26 @@ func hookSite(rt *pyrt.Runtime) string {
 // that installs it with a FIFO in guestHookRoot, which no run has: each
 // run's agent binds a line naming its own FIFO over it (bindSitePth).
 // Without a FIFO (a run without a report) the hook does nothing.
+// writeStartup stages the runtime's encodings package with the hook's
+// loader appended and its .pyc (audit.Startup) in place of the runtime's
+// own, so that interpreters started with -S, which skip the site
+// directory's .pth line, run the hook too (it reads the run's channel
+// from the .pth line bound per run). Without it (no site directory, no
+// compile) they run as before, without the hook.
+func writeStartup(s sink, rt *pyrt.Runtime) {
+	site := hookSite(rt)
+	if site == "" {
+		return
+	}
+	st, err := audit.CompileStartup(rt.Executable, site, "")
+	if err != nil {
+		return
+	}
+	_ = s.file(st.Path, 0o644, bytes.NewReader(st.Source), int64(len(st.Source)))
+	pyc := filepath.Join(filepath.Dir(st.Path), st.PycName())
+	_ = s.file(pyc, 0o644, bytes.NewReader(st.Pyc), int64(len(st.Pyc)))
+}
+
 func writeHook(s sink, rt *pyrt.Runtime) error {
 	site := hookSite(rt)
 	if site == "" {

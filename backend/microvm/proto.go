@@ -40,6 +40,7 @@ const (
 	frameLog       = 'L' // an error of the agent, text
 	frameEvents    = 'V' // some of the behaviour report's events, a JSON array
 	frameEventsEnd = 'v' // the report is complete: its dropped count, JSON
+	framePycs      = 'Y' // a piece of the suspect bytecode, a JSON array of observe.PycPair (before 'v')
 	frameDone      = 'D' // the agent is finished
 )
 

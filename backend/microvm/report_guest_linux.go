@@ -180,6 +180,15 @@ func (r *guestReporter) finish(fw *frameWriter) error {
 	if err := flush(); err != nil {
 		return err
 	}
+	// The suspect bytecode and its sources, within the diff's bounds, for
+	// the host's verification in a fresh guest (report.VerifyBytecode).
+	if len(d.Pycs) > 0 {
+		if b, err := json.Marshal(d.Pycs); err == nil {
+			if _, err := fw.stream(framePycs).Write(b); err != nil {
+				return err
+			}
+		}
+	}
 	b, _ := json.Marshal(EventsEnd{Dropped: dropped})
 	return fw.write(frameEventsEnd, b)
 }

@@ -32,6 +32,9 @@ import (
 const (
 	maxReportBytes = 16 << 20
 	maxGuestEvents = observe.MaxAuditEvents + observe.MaxFSEvents + kbudget.MaxEvents + egress.MaxEvents + 64
+	// maxPycJSON bounds the suspect bytecode the guest sends (framePycs):
+	// the diff's bounds in base64, and room for each pair's paths.
+	maxPycJSON = (observe.MaxPycBytes/3+observe.MaxPycPairs*2)*4 + observe.MaxPycPairs*(64<<10)
 )
 
 // hostReport is one run's report on the host; nil with Spec.NoReport.
@@ -46,6 +49,12 @@ type hostReport struct {
 	// metadata is what the sinkhole serves at the instance metadata
 	// address: fake credentials of the plan; nil without a sinkhole.
 	metadata *honeytoken.Metadata
+	// pycJSON is the suspect bytecode as the guest sent it (framePycs),
+	// pycCut says it passed maxPycJSON; pycs are its pairs once read, at
+	// the report's end.
+	pycJSON []byte
+	pycCut  bool
+	pycs    []observe.PycPair
 }
 
 // newReport makes the tokens and the job's report, and returns the
@@ -106,6 +115,47 @@ func (h *hostReport) take(p []byte) error {
 	return nil
 }
 
+// takePycs is one framePycs frame: a piece of the guest's suspect
+// bytecode. Past maxPycJSON none of it is kept (none of it is verified).
+func (h *hostReport) takePycs(p []byte) error {
+	if h.ended {
+		return fmt.Errorf("bytecode after the report's end: %w", errFrame)
+	}
+	if h.pycCut || len(h.pycJSON)+len(p) > maxPycJSON {
+		h.pycCut, h.pycJSON = true, nil
+		return nil
+	}
+	h.pycJSON = append(h.pycJSON, p...)
+	return nil
+}
+
+// guestPycs reads the suspect bytecode the guest sent (untrusted): the
+// pairs within the diff's bounds (observe.MaxPycPairs, MaxPycFile each,
+// MaxPycBytes in all), their paths cleaned as the events' are; nil for
+// anything malformed. The bytes themselves are never unmarshalled on the
+// host: they go to the verification's fresh guest (VerifyBytecode).
+func guestPycs(b []byte) []observe.PycPair {
+	var in []observe.PycPair
+	if len(b) == 0 || json.Unmarshal(b, &in) != nil {
+		return nil
+	}
+	var out []observe.PycPair
+	total := 0
+	for _, p := range in {
+		if len(out) >= observe.MaxPycPairs {
+			break
+		}
+		n := len(p.Pyc) + len(p.Source)
+		if len(p.Pyc) > observe.MaxPycFile || len(p.Source) > observe.MaxPycFile || total+n > observe.MaxPycBytes {
+			continue
+		}
+		total += n
+		out = append(out, observe.PycPair{Path: audit.CleanPath(p.Path, audit.MaxPath), SourcePath: audit.CleanPath(p.SourcePath, audit.MaxPath),
+			Opt: min(max(p.Opt, 0), 2), Pyc: p.Pyc, Source: p.Source})
+	}
+	return out
+}
+
 // end is the 'v' frame.
 func (h *hostReport) end(p []byte) error {
 	if h.ended {
@@ -117,6 +167,7 @@ func (h *hostReport) end(p []byte) error {
 	}
 	h.ended = true
 	h.dropped += min(max(e.Dropped, 0), 1<<30)
+	h.pycs, h.pycJSON = guestPycs(h.pycJSON), nil
 	return nil
 }
 
@@ -174,10 +225,21 @@ func (r *runner) finishReport(res *moat.Result, exited bool) {
 	if sum != "" {
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: r.rt.Executable, SHA256: sum})
 	}
-	// The guest's diff does not send the suspect .pyc files and their
-	// sources out: each stays high, not verified (and a verdict the guest
-	// put on one is dropped).
-	evs = moatreport.VerifyBytecode(evs, nil, nil)
+	// The guest sends the suspect .pyc files and their sources (within
+	// the diff's bounds): each is verified in a fresh guest of the run's
+	// runtime or image; a verdict the guest put on one is dropped.
+	verify := r.verify
+	switch {
+	case res.Status == moat.StatusCanceled:
+		verify = moatreport.Unverified("the run was canceled")
+	case verify == nil:
+		verify = moatreport.Unverified("this backend does not run the verification")
+	}
+	pycs := h.pycs
+	if !h.ended {
+		pycs = nil // a report cut short: none of it is believed whole
+	}
+	evs = moatreport.VerifyBytecode(evs, pycs, verify)
 	moatreport.Finish(res, evs, h.dropped, r.lim)
 }
 

@@ -1,6 +1,7 @@
 package microvm
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"debug/elf"
@@ -28,6 +29,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
+	moatreport "github.com/moat-sandbox/moat/report"
 )
 
 // idPrefix names every run directory and VM of this backend.
@@ -228,7 +230,8 @@ type runner struct {
 	tools    string  // the hook's directory in the guest (GuestReport.Tools)
 	snapNote string  // how the guest came to be: booted cold or restored
 	rep      *hostReport
-	retry    bool // a restore failed before the job: boot cold instead
+	verify   moatreport.RunFunc // runs the bytecode verification (finishReport)
+	retry    bool               // a restore failed before the job: boot cold instead
 }
 
 // killGrace is how long a guest asked to end its program (the timeout,
@@ -284,9 +287,9 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	}
 	var rt *pyrt.Runtime
 	var ul *pyrt.Userland // Spec.Userland, for the host's runtime (an image has its own)
-	var image, imageSum string
+	var image, imageSum, imageID string
 	if spec.Image != "" {
-		image, rt, imageSum, err = imageRuntime(ctx, filepath.Join(local.CacheDir(), "microvm"), spec.Image)
+		image, rt, imageSum, imageID, err = imageRuntime(ctx, filepath.Join(local.CacheDir(), "microvm"), spec.Image)
 	} else if rt, err = pyrt.Resolve(spec.Python, os.Getenv("PATH"), local.CacheDir()); err == nil {
 		if spec.Userland {
 			ul, err = pyrt.ResolveUserland(local.CacheDir())
@@ -302,11 +305,18 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 	if err != nil {
 		return nil, fmt.Errorf("microvm: %w", err)
 	}
-	res, again, err := b.attempt(ctx, spec, h, rt, ul, initrd, image, imageSum, true)
+	// The run's suspect bytecode is verified in a fresh guest of the same
+	// runtime, or image by its ID (a tag moved meanwhile names another),
+	// never on the host: see finishReport.
+	verify := func(ctx context.Context, s *moat.Spec) (*moat.Result, error) {
+		s.Image, s.Python = cmp.Or(imageID, spec.Image), spec.Python
+		return b.Run(ctx, s)
+	}
+	res, again, err := b.attempt(ctx, spec, h, rt, ul, initrd, image, imageSum, verify, true)
 	if again {
 		// The saved guest would not restore (QEMU refused the state):
 		// it is gone, and this run boots cold.
-		res, _, err = b.attempt(ctx, spec, h, rt, ul, initrd, image, imageSum, false)
+		res, _, err = b.attempt(ctx, spec, h, rt, ul, initrd, image, imageSum, verify, false)
 	}
 	return res, err
 }
@@ -314,8 +324,8 @@ func (b *Backend) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error
 // attempt is one VM for the run; again says that a restore failed before
 // the guest took the job (nothing of the spec consumed) and a cold boot
 // should follow.
-func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyrt.Runtime, ul *pyrt.Userland, initrd, image, imageSum string, allowRestore bool) (*moat.Result, bool, error) {
-	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, userland: ul, imageSum: imageSum, id: idPrefix + local.NewID(), res: &moat.Result{Isolation: "microvm"}}
+func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyrt.Runtime, ul *pyrt.Userland, initrd, image, imageSum string, verify moatreport.RunFunc, allowRestore bool) (*moat.Result, bool, error) {
+	r := &runner{h: h, spec: spec, lim: spec.Limits.WithDefaults(), rt: rt, userland: ul, imageSum: imageSum, id: idPrefix + local.NewID(), res: &moat.Result{Isolation: "microvm"}, verify: verify}
 	// A persona of its own for every run, as on native: no cheap tell
 	// that this is moat (pid 1, the agent, is hidden from the program).
 	p := observe.NewPersonaFor(spec.PersonaKey)
@@ -583,6 +593,15 @@ loop:
 				take = r.rep.end
 			}
 			if err := take(p); err != nil {
+				readErr = err
+				break loop
+			}
+		case framePycs:
+			if ex == nil || r.rep == nil {
+				readErr = fmt.Errorf("bytecode before the exit, or unasked: %w", errFrame)
+				break loop
+			}
+			if err := r.rep.takePycs(p); err != nil {
 				readErr = err
 				break loop
 			}

@@ -26,6 +26,11 @@ func (r *runner) prepareReport(cfg *nsinit.Config, startMono int64) {
 	if bc, err := audit.Compile(r.rt.Executable, local.CacheDir()); err == nil {
 		cfg.Report.Bytecode = bc
 	}
+	if site := cfg.Report.Site; site != "" {
+		if st, err := audit.CompileStartup(r.rt.Executable, site, local.CacheDir()); err == nil {
+			cfg.Report.Startup = st
+		}
+	}
 	r.planEnv = plan.Env // with the hook's path, in startMessage
 	r.events = append(r.events, plan.Planted...)
 }

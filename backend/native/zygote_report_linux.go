@@ -60,6 +60,11 @@ func (r *runner) zygoteReport(cfg *nsinit.Config) {
 	if bc, err := audit.Compile(r.rt.Executable, local.CacheDir()); err == nil {
 		cfg.Report.Bytecode = bc
 	}
+	if site := cfg.Report.Site; site != "" {
+		if st, err := audit.CompileStartup(r.rt.Executable, site, local.CacheDir()); err == nil {
+			cfg.Report.Startup = st
+		}
+	}
 	cfg.Zygote.Env = append(cfg.Zygote.Env, nsinit.WarmEnv+"=1")
 }
 

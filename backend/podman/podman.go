@@ -36,6 +36,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -285,8 +286,9 @@ func containerName(id string) string { return "build-" + id }
 
 // args returns `podman run` arguments for spec.
 // initVol is the init volume, or "" to run bootstrap.py (ctr.UseGoInit);
-// site, if set with a directory, gets a tmpfs for the hook.
-func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFile, initVol string, p ctr.Persona, site *ctr.HookSite) (args []string, degraded []string) {
+// site, if set with a directory, gets a tmpfs for the hook; binds are
+// (host file, container path) pairs bound read-only.
+func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFile, initVol string, p ctr.Persona, site *ctr.HookSite, binds [][2]string) (args []string, degraded []string) {
 	mounts, shm := ctr.Tmpfs(lim.Disk, p.Home)
 	if site != nil && site.Dir != "" {
 		mounts = append(mounts, site.Tmpfs())
@@ -342,9 +344,43 @@ func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFil
 		args = append(args, "--ulimit", fmt.Sprintf("nproc=%d:%d", n, n))
 		degraded = append(degraded, "cgroups: "+m.why+"; rlimits stand in, and bound less: "+degradedBounds(lim))
 	}
+	for _, bd := range binds {
+		args = append(args, "--mount", "type=bind,src="+bd[0]+",dst="+bd[1]+",ro")
+	}
 	args = append(args, b.image(spec))
 	args = append(args, entry[1:]...)
 	return args, degraded
+}
+
+// startupBinds writes the files of the hook for -S interpreters
+// (ctr.HookStartup) to a fresh directory of Python's tempfile shape (its
+// name shows in the container's mountinfo), readable by the user podman
+// runs as, and returns them as (source, target) binds with what removes
+// the directory; none when there is nothing to bind or it fails (then
+// -S interpreters run without the hook, as before).
+func startupBinds(st *ctr.HookStartup) (binds [][2]string, remove func()) {
+	files := st.Binds()
+	if len(files) == 0 {
+		return nil, func() {}
+	}
+	dir, err := os.MkdirTemp("", "tmp")
+	if err != nil {
+		return nil, func() {}
+	}
+	remove = func() { _ = os.RemoveAll(dir) }
+	if err := os.Chmod(dir, 0o755); err != nil {
+		remove()
+		return nil, func() {}
+	}
+	for _, f := range files {
+		src := filepath.Join(dir, path.Base(f.Target))
+		if strings.ContainsAny(f.Target, ",=") || os.WriteFile(src, f.Data, 0o644) != nil {
+			remove()
+			return nil, func() {}
+		}
+		binds = append(binds, [2]string{src, f.Target})
+	}
+	return binds, remove
 }
 
 // degradedBounds says plainly what the rlimits of a run without cgroups
@@ -384,6 +420,8 @@ type run struct {
 	// site where its python3 runs the hook from.
 	imageID string
 	site    *ctr.HookSite
+	// startup is the hook for its -S interpreters (ctr.HookStartup).
+	startup *ctr.HookStartup
 
 	tmpl     *moat.Spec // what the container is made for: image, network, limits, report
 	lim      moat.Limits
@@ -464,8 +502,16 @@ func (b *Backend) setup(ctx context.Context, spec *moat.Spec, tr *ctr.Trace) (r 
 			r.imageID = ""
 		}
 		r.site = ctr.NewHookSite(m.engine, r.imageID)
+		if r.site.Dir != "" {
+			r.startup = ctr.NewHookStartup(m.engine, r.imageID, r.site.Dir)
+		}
 	}
-	r.args, r.degraded = b.args(m, spec, r.lim, r.id, r.profile, r.vol, r.persona, r.site)
+	binds, removeBinds := startupBinds(r.startup)
+	if len(binds) > 0 {
+		profileCleanup := cleanup
+		cleanup = func() { profileCleanup(); removeBinds() }
+	}
+	r.args, r.degraded = b.args(m, spec, r.lim, r.id, r.profile, r.vol, r.persona, r.site, binds)
 	return r, cleanup, nil
 }
 
@@ -751,6 +797,7 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 		// run (the hook's site directory is a mount of the container).
 		sess.Bytecode = ctr.NewHookBytecode(r.m.engine, func() string { return r.imageID })
 		sess.Site = r.site
+		sess.Startup = r.startup
 		sess.KernelExecs = true
 	}
 	sess.Guard = r.guard

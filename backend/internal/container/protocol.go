@@ -162,7 +162,11 @@ type Session struct {
 	// Site, if set, is where the image's python3 runs the hook from
 	// (HookSite; the engine mounts its tmpfs); only moat's init uses it.
 	// nil: the hook goes on PYTHONPATH.
-	Site *HookSite
+	// Startup, if set, learns the image's encodings package with the
+	// hook's loader for -S interpreters (HookStartup); the backend binds
+	// what it knew over the image's.
+	Startup *HookStartup
+	Site    *HookSite
 	// KernelExecs asks the init to watch every execve in the container
 	// with a seccomp listener of its own (ctrinit.ExecEvent); only moat's
 	// init does.
@@ -333,6 +337,7 @@ func (s *Session) headerJSON() ([]byte, error) {
 			env = observe.WithHookPath(env, s.rep.dir+"/py")
 		}
 		s.Bytecode.fill(rh)
+		s.Startup.fill(rh)
 		s.askedBytecode = rh.Compile != ""
 		if rh.Site != "" {
 			// The editable install's metadata beside its .pth; the
@@ -601,6 +606,12 @@ func (s *Session) receive(r io.Reader) error {
 			}
 			s.sawBytecode = true
 			s.Bytecode.store(bytes.Clone(body))
+		case 'E':
+			if s.Startup == nil || !s.Startup.asked || s.Startup.saw {
+				return fmt.Errorf("%w: unasked startup frame", ErrProtocol)
+			}
+			s.Startup.saw = true
+			s.Startup.store(bytes.Clone(body))
 		case 'S':
 			if s.Site == nil || !s.Site.asked || s.Site.saw {
 				return fmt.Errorf("%w: unasked site frame", ErrProtocol)

@@ -74,18 +74,19 @@ func (r *report) diffRoots() []string {
 
 // report is the host side of one run's report.
 type report struct {
-	pycs     []observe.PycPair // the diff's suspect bytecode, for its verification
-	dir      string            // the hook's directory
-	site     string            // the site directory the hook is in (HookSite); "" for none
-	execs    bool              // the init was asked to watch execs and connects ('k' frames)
-	kernel   []moat.Event
-	home     string
-	plan     *observe.Plan
-	audit    *observe.Collector
-	walks    bytes.Buffer
-	walksEnd bool
-	walksCut bool // past maxWalkBytes
-	content  *spool
+	pycs        []observe.PycPair // the diff's suspect bytecode, for its verification
+	dir         string            // the hook's directory
+	site        string            // the site directory the hook is in (HookSite); "" for none
+	execs       bool              // the init was asked to watch execs and connects ('k' frames)
+	interpreter bool              // the init's interpreter frame was taken
+	kernel      []moat.Event
+	home        string
+	plan        *observe.Plan
+	audit       *observe.Collector
+	walks       bytes.Buffer
+	walksEnd    bool
+	walksCut    bool // past maxWalkBytes
+	content     *spool
 	// The extended attributes the init sent ('X'), by path, the bytes
 	// of them, and the paths whose were not all sent.
 	xattrs     map[string][]xattr.Attr
@@ -322,6 +323,15 @@ func (r *report) execFrame(body []byte, at int64) {
 	}
 	var ev moat.Event
 	switch {
+	case e.Call == ctrinit.CallInterpreter:
+		// The init's, before the program started (the first frame of
+		// its kind is kept; the frames are the init's own, authenticated).
+		if !r.interpreter && isSHA256(e.SHA256) {
+			r.interpreter = true
+			r.kernel = append(r.kernel, moat.Event{Source: moat.SourceMoat, Kind: moat.KindInterpreter, TimeMS: at,
+				Path: audit.CleanPath(e.Path, audit.MaxPath), SHA256: e.SHA256})
+		}
+		return
 	case e.Call == "denied" && (e.Name == "socket" || e.Name == "socketpair"):
 		ev = procmem.SocketEvent(e.PID, e.Name, [6]uint64{e.Args[0], e.Args[1], e.Args[2]}, unix.Errno(e.Errno))
 		ev.TimeMS, ev.PPID = at, e.PPID

@@ -131,3 +131,35 @@ func TestKernelFramesBounded(t *testing.T) {
 		t.Errorf("%d dropped, want at least %d", dropped, want)
 	}
 }
+
+// TestInterpreterFrame: the init's interpreter frame becomes the run's
+// one "interpreter" event of moat's (the first one; a second, or one
+// without a sha256, is not believed), and is not a kernel exec.
+func TestInterpreterFrame(t *testing.T) {
+	t.Setenv("MOAT_EVENTS", "")
+	r := newReport(&moat.Spec{}, time.Now(), NewPersona(""))
+	sum := strings.Repeat("ab", 32)
+	for _, e := range []ctrinit.ExecEvent{
+		{Call: ctrinit.CallInterpreter, Path: "/usr/bin/python3.11", SHA256: "not-a-hash"},
+		{Call: ctrinit.CallInterpreter, Path: "/usr/bin/python3.11", SHA256: sum},
+		{Call: ctrinit.CallInterpreter, Path: "/work/evil", SHA256: strings.Repeat("cd", 32)},
+	} {
+		b, _ := json.Marshal(e)
+		r.frame('k', b, 1)
+	}
+	r.frame('f', []byte(`{"before":[],"after":[]}`), 1)
+	r.frame('f', nil, 2)
+	evs, _ := r.events()
+	var got []moat.Event
+	for _, e := range evs {
+		if e.Kind == moat.KindInterpreter {
+			got = append(got, e)
+		}
+		if e.Source == moat.SourceKernel && e.Kind == moat.KindExec {
+			t.Errorf("an interpreter frame made a kernel exec: %+v", e)
+		}
+	}
+	if len(got) != 1 || got[0].Source != moat.SourceMoat || got[0].SHA256 != sum || got[0].Path != "/usr/bin/python3.11" {
+		t.Errorf("interpreter events %+v: want the first with a hash", got)
+	}
+}

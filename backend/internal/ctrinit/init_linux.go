@@ -342,6 +342,9 @@ func (in *initProc) setupReport() error {
 	if rep.SiteProbe != "" {
 		in.send('S', in.python(rep.SiteProbe, nil, "", MaxSiteProbe))
 	}
+	if rep.StartupCompile != "" && rep.Site != "" {
+		in.send('E', in.python(rep.StartupCompile, strings.NewReader(rep.StartupLoader), "", MaxStartup))
+	}
 	fifo := rep.Dir + "/audit"
 	if err := os.MkdirAll(rep.Dir, 0o755); err != nil {
 		return err
@@ -663,6 +666,38 @@ func (l *limited) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// sendInterpreter sends, before the program starts, the sha256 of the
+// interpreter file it is started with (path resolved; a Python by its
+// name only: a shell of `moat test --command` is no interpreter), as an
+// "interpreter" exec frame: the report then knows the runtime's
+// interpreter by its content, as native's does, and a venv's python the
+// run made (a copy or a link of it) runs nothing else.
+func (in *initProc) sendInterpreter(path string) {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil || !isPythonName(filepath.Base(real)) {
+		return
+	}
+	f, err := os.Open(real)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var h fileHashes
+	if sum, failed := h.sum(f); sum != "" && !failed {
+		b, _ := json.Marshal(ExecEvent{Call: CallInterpreter, Path: real, SHA256: sum})
+		in.send('k', b)
+	}
+}
+
+// isPythonName: python, python3, python3.11, pypy3... by name.
+func isPythonName(base string) bool {
+	rest, ok := strings.CutPrefix(base, "python")
+	if !ok {
+		rest, ok = strings.CutPrefix(base, "pypy")
+	}
+	return ok && strings.Trim(rest, "0123456789.") == ""
+}
+
 func budget(rep *Report) time.Duration { return time.Duration(rep.BudgetS * float64(time.Second)) }
 
 // run starts the program, relays its output, reaps every process, and
@@ -704,6 +739,9 @@ func (in *initProc) run() int {
 		return 0
 	}
 	path, err := exec.LookPath(h.Argv[0])
+	if err == nil && h.Report != nil && h.Report.Execs {
+		in.sendInterpreter(path)
+	}
 	if err == nil {
 		<-in.signals
 		var restore func() error
@@ -747,25 +785,29 @@ func (in *initProc) run() int {
 	}
 	var pidsHit, timedOut atomic.Bool
 	watchDone := make(chan struct{})
-	if h.Pids > 0 {
-		go watchPids(h.Pids, &pidsHit, watchDone)
-	}
-	// At the stop (the program's clock, the program still running), the
-	// daemons are listed before everything is killed: a daemon that
-	// outlasts the run rather than the program is named too.
+	// At the stop (the program's clock, or the pids limit this init
+	// keeps, the program still running), the daemons are listed before
+	// everything is killed: a daemon that outlasts the run rather than
+	// the program is named too. The first stop's list is kept.
 	var stopMu sync.Mutex
 	var atStop []survivors.Process
-	if h.StopS > 0 {
-		listed := func() {}
-		if in.fifo != nil {
-			listed = func() {
-				sid, _ := unix.Getsid(0)
-				ds := survivors.AtStop(pid, []int{sid, pid}, nil)
-				stopMu.Lock()
-				atStop = ds
-				stopMu.Unlock()
+	stopListed := false
+	listed := func() {}
+	if in.fifo != nil {
+		listed = func() {
+			sid, _ := unix.Getsid(0)
+			ds := survivors.AtStop(pid, []int{sid, pid}, nil)
+			stopMu.Lock()
+			if !stopListed {
+				atStop, stopListed = ds, true
 			}
+			stopMu.Unlock()
 		}
+	}
+	if h.Pids > 0 {
+		go watchPids(h.Pids, &pidsHit, watchDone, listed)
+	}
+	if h.StopS > 0 {
 		go stopAt(time.Duration(h.StopS*float64(time.Second)), &timedOut, watchDone, listed)
 	}
 	// A backstop: moat kills the container first.
@@ -1446,10 +1488,10 @@ func stopAt(d time.Duration, timedOut *atomic.Bool, done <-chan struct{}, listed
 const pidsPoll = 20 * time.Millisecond
 
 // watchPids counts the tasks of every process of the container but this
-// init until done is closed; when they reach limit it sets hit and kills
-// them all, until done (a fork bomb held at its RLIMIT_NPROC sits there
-// until killed).
-func watchPids(limit int, hit *atomic.Bool, done <-chan struct{}) {
+// init until done is closed; when they reach limit it sets hit, stops
+// them all, lists the daemons (listed) and kills them all, until done (a
+// fork bomb held at its RLIMIT_NPROC sits there until killed).
+func watchPids(limit int, hit *atomic.Bool, done <-chan struct{}, listed func()) {
 	t := time.NewTicker(pidsPoll)
 	defer t.Stop()
 	for {
@@ -1459,10 +1501,16 @@ func watchPids(limit int, hit *atomic.Bool, done <-chan struct{}) {
 		case <-t.C:
 		}
 		if hit.Load() || tasks(limit) >= limit {
+			if !hit.Swap(true) {
+				// The daemons are listed before the kill, every process
+				// stopped meanwhile: a fork bomb does not grow while
+				// /proc is read.
+				_ = unix.Kill(-1, unix.SIGSTOP)
+				listed()
+			}
 			// Again at every tick until the program is reaped: a fork
 			// racing the kill (a Sentry signals its tasks one by one)
 			// may leave a child that forks on.
-			hit.Store(true)
 			_ = unix.Kill(-1, unix.SIGKILL)
 		}
 	}

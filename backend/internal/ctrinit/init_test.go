@@ -198,3 +198,15 @@ func TestExecShimNproc(t *testing.T) {
 		}
 	}
 }
+
+// TestIsPythonName: only an interpreter's names make the init send its
+// hash as the run's interpreter (a shell of `moat test --command` is no
+// interpreter: a copy of it the run wrote must stay a finding).
+func TestIsPythonName(t *testing.T) {
+	for name, want := range map[string]bool{"python": true, "python3": true, "python3.11": true, "pypy3": true,
+		"sh": false, "bash": false, "python3-config": false, "pythonx": false, "ipython": false} {
+		if got := isPythonName(name); got != want {
+			t.Errorf("isPythonName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -269,6 +269,15 @@ type Report struct {
 	// bytes) goes to the host as the S frame, which learns from it where
 	// the image's site directories are for the next runs.
 	SiteProbe string `json:"site_probe,omitempty"`
+	// StartupCompile, if set with Site, is code the init runs as
+	// `python3 -I -S -c StartupCompile` with StartupLoader on stdin,
+	// before the program (audit.StartupCode): the image's encodings
+	// package with the hook's loader for -S interpreters appended,
+	// compiled; its output (at most MaxStartup bytes) goes to the host as
+	// the E frame, which binds it over the image's package in the next
+	// runs.
+	StartupCompile string `json:"startup_compile,omitempty"`
+	StartupLoader  string `json:"startup_loader,omitempty"`
 	// Execs asks the init to watch every execve and connect of the
 	// container (its own seccomp listener) and send each as a 'k' frame
 	// (ExecEvent).
@@ -300,6 +309,9 @@ const (
 
 // MaxSiteProbe bounds the output of Report.SiteProbe.
 const MaxSiteProbe = 4096
+
+// MaxStartup bounds the output of Report.StartupCompile.
+const MaxStartup = 1 << 20
 
 // Walks is the JSON of the 'f' frames: the "before" and "after" walks
 // (entries [path, size, mode, ino, ctime_ns]), why each stopped short of
@@ -394,6 +406,11 @@ type Exit struct {
 
 // ExecEvent is one 'k' frame's JSON: an exec, a connect, or a call the
 // guard denied (Header.Guard).
+// CallInterpreter is the Call of the one exec frame the init sends
+// before the program starts: the interpreter file the program is started
+// with (Path) and its SHA256, the report's runtime interpreter.
+const CallInterpreter = "interpreter"
+
 type ExecEvent struct {
 	PID  int    `json:"pid"`  // the caller's process (thread group) id
 	PPID int    `json:"ppid"` // its parent's

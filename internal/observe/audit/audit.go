@@ -11,7 +11,14 @@
 // sitecustomize.py into the read-only directory [Dir] and puts it first on
 // PYTHONPATH, so site.py imports it before the program's first line; it
 // then steps aside and imports the environment's own sitecustomize, if
-// there is one. The hook writes one
+// there is one. Interpreters started with -S skip site.py and the .pth
+// line: where the backend owns the file system view (native, gVisor,
+// docker, podman, the micro-VM's runtime image), the runtime's encodings
+// package, which every interpreter imports from source at its start, ends
+// with a loader ([Startup], [CompileStartup]) that, under -S only, loads
+// [Module] from the site directory by its file and installs the hook with
+// the channel of the .pth line; install's early argument keeps it to once
+// per process. The hook writes one
 // JSON object per line (at most PIPE_BUF bytes, so lines of concurrent
 // processes do not mix) into the FIFO [FIFO], which the init drains.
 // The hook finds its channel next to its own directory (DIR/../audit), so
@@ -21,10 +28,12 @@
 //
 // # Limits (what it cannot see)
 //
-//   - Interpreters started with -I, -E or -S (by the program, for a child,
-//     or in Spec.Args) skip PYTHONPATH or site, and so the hook. Where the
-//     kernel sees execs (native, gVisor direct), a Python process that
-//     never said hello is an evasion finding.
+//   - Interpreters started with -I or -E skip PYTHONPATH, and so the hook
+//     where it is there (Kubernetes, an image's first runs); -S skips it
+//     where no encodings package carries the loader; an interpreter with
+//     a standard library of its own (PYTHONHOME) always does. Where the
+//     kernel sees execs, a Python process that never said hello is an
+//     evasion finding.
 //   - Python code can reach any object, the hook's state too (through the
 //     garbage collector's lists). The hook leaves no path to it in the
 //     import system (the extension loader it wraps raises an audit event

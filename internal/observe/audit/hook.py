@@ -552,11 +552,37 @@ if __name__ == "sitecustomize":
                 _pending.extend((_sys.modules, __name__))
     del _here, _self, _pending
 else:
-    def install(channel):
-        # Called once by the .pth line that imported this module; the
-        # module then leaves sys.modules, as an editable install's finder
-        # module would stay out of sight. There is one such line per
-        # sandbox, so the hook is installed once per interpreter.
-        if type(channel) is str:
+    def _no_site_dir():
+        # No site directory of the runtime's will run its .pth line: -S,
+        # or a venv whose pyvenv.cfg (beside sys.executable or one up, as
+        # site.venv finds it) leaves the system's site packages out.
+        if _sys.flags.no_site:
+            return True
+        import _io
+        d = (_sys.executable or "").rpartition("/")[0]
+        for conf in (d + "/pyvenv.cfg", d.rpartition("/")[0] + "/pyvenv.cfg"):
+            try:
+                with _io.open(conf, "rb") as f:
+                    cfg = f.read(1 << 16).decode("utf-8", "replace")
+            except OSError:
+                continue
+            system = "true"
+            for line in cfg.splitlines():
+                k, sep, v = line.partition("=")
+                if sep and k.strip().lower() == "include-system-site-packages":
+                    system = v.strip().lower()
+            return system != "true"
+        return False
+
+    def install(channel, early=False):
+        # Called by the .pth line that imported this module, or, early,
+        # by the loader at the end of the standard library's encodings
+        # package under -S or in a venv without the system's site packages
+        # (where no .pth line runs: _no_site_dir); the module then
+        # leaves sys.modules, as an editable install's finder module would
+        # stay out of sight. Each installs only in its own case (a .pth
+        # line that a program's site.main() runs after -S does not), so
+        # the hook is installed once per interpreter.
+        if type(channel) is str and bool(early) == _no_site_dir():
             _sys.modules.pop(__name__, None)
             _install_hook(channel, False)

@@ -31,6 +31,10 @@ import (
 // shared by all values, instead of one substring search per value, key
 // length and direction.
 
+// minCaesar is the shortest value looked for under a Caesar shift other
+// than ROT13 (the matcher's tokens are all longer).
+const minCaesar = 16
+
 // maxKey is the longest repeating key undone: XOR-ed with or added to the
 // secret byte by byte (a one-byte key is the classic single-byte XOR or
 // Caesar shift of bytes). A key of l bytes needs a value of l+[minKeyed]
@@ -161,8 +165,9 @@ func newIndex(values [][]byte) *index {
 		// A Caesar shift of the letters alone (ROT-N, digits and signs
 		// kept), forwards and reversed: 48 more windows of the same
 		// length, so no more probes (red team, session 18: a shift of 3
-		// was not found).
-		if hasLetter(value) {
+		// was not found). Only for values of minCaesar bytes: one of 25
+		// shifts of a short name ("chris") is in every few KiB of text.
+		if hasLetter(value) && len(value) >= minCaesar {
 			for n := byte(1); n < 26; n++ {
 				if n == 13 {
 					continue // rot13, above

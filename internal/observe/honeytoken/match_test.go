@@ -588,3 +588,23 @@ func TestMatchCaesarNoiseUU(t *testing.T) {
 	}
 	checkHits(t, cases)
 }
+
+// TestShortNoCaesarNoDrops: a short value (an identity fact: a user
+// name) is not looked for under a Caesar shift nor with a byte dropped:
+// text is full of both by chance ("fkulv" is "chris" shifted by 3; a
+// walk for short values got "user (one byte in 6 dropped)" in TestIdentity).
+func TestShortNoCaesarNoDrops(t *testing.T) {
+	if how, ok := Search([]byte("the fkulv of it"), "", []byte("chris")); ok {
+		t.Errorf("chris found as %s in a shifted word", how)
+	}
+	var encs []string
+	Walk([]byte("a name like ci-xrunnerx-7 and more words around it"), 3, func(b []byte, enc string) bool {
+		encs = append(encs, enc)
+		return true
+	})
+	for _, e := range encs {
+		if strings.Contains(e, "dropped") {
+			t.Errorf("a walk for 3-byte values made a view %q", e)
+		}
+	}
+}

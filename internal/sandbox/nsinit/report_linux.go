@@ -164,6 +164,7 @@ func (r *reporter) installHook() error {
 		err = unix.Mount("overlay", site, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV,
 			"lowerdir="+dir+":"+site)
 		if err == nil {
+			r.installStartup(write)
 			return nil
 		}
 		_ = os.RemoveAll(dir)
@@ -176,6 +177,32 @@ func (r *reporter) installHook() error {
 		return write(r.pythonpath, bc.Name(), bc.Data)
 	}
 	return nil
+}
+
+// installStartup puts cfg.Startup over the runtime's encodings package
+// (a read-only overlay of its directory with the new __init__.py and its
+// .pyc above the package's own files), so that interpreters started with
+// -S install the hook too. Best effort: without it they run as before.
+func (r *reporter) installStartup(write func(dir, name string, b []byte) error) {
+	st := r.cfg.Startup
+	if st == nil || !path.IsAbs(st.Path) || path.Clean(st.Path) != st.Path || path.Base(st.Path) != "__init__.py" {
+		return
+	}
+	pkg := path.Dir(st.Path)
+	if fi, err := os.Lstat(pkg); err != nil || !fi.IsDir() {
+		return
+	}
+	dir := hookRoot + "/lib"
+	err := write(dir, "__init__.py", st.Source)
+	if err == nil {
+		err = write(dir, st.PycName(), st.Pyc)
+	}
+	if err == nil {
+		err = unix.Mount("overlay", pkg, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "lowerdir="+dir+":"+pkg)
+	}
+	if err != nil {
+		_ = os.RemoveAll(dir)
+	}
 }
 
 // hookEnv returns the program's environment with the hook's directory on

@@ -23,4 +23,10 @@ type ReportConfig struct {
 	// .pth line), so nothing of it is on PYTHONPATH or sys.path. "", or
 	// an overlay that cannot be mounted: the hook goes on PYTHONPATH.
 	Site string `json:"site,omitempty"`
+	// Startup is the runtime's encodings package with the hook's loader
+	// for -S interpreters (audit.Startup), put over the package's own
+	// __init__.py by a read-only overlay when the hook is in Site; nil,
+	// or an overlay that cannot be mounted: -S interpreters run without
+	// the hook (the kernel's exec without a hello stays a finding).
+	Startup *audit.Startup `json:"startup,omitempty"`
 }

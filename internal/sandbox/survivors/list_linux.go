@@ -145,13 +145,28 @@ func readBounded(path string, n int64) ([]byte, error) {
 // runs (its timeout, a limit), the daemons among procs (nil: Procs): the
 // processes in a session other than sessions, which called setsid. The
 // program's own children in its session are the program's work, not
-// survivors. No grace: the caller kills them all next.
+// survivors, and do not count towards Max (so many of them do not hide
+// a daemon). No grace: the caller kills them all next.
 func AtStop(main int, sessions []int, procs func() []int) []Process {
+	if procs == nil {
+		procs = Procs
+	}
+	self := os.Getpid()
 	var ds []Process
-	for _, p := range List(main, sessions, procs) {
-		if p.Own {
-			ds = append(ds, p)
+	for _, pid := range procs() {
+		if pid == self || pid == main {
+			continue
 		}
+		p, ok := read(pid)
+		if !ok || slices.Contains(sessions, p.SID) {
+			continue
+		}
+		if len(ds) == Max {
+			ds[len(ds)-1].More = true
+			return ds
+		}
+		p.Own = true
+		ds = append(ds, p)
 	}
 	return ds
 }

@@ -36,6 +36,17 @@ func TestList(t *testing.T) {
 	if len(ps) != 1 || !ps[0].Own || ps[0].Cmd != "sleep 30" {
 		t.Errorf("at a stop, listed %+v", ps)
 	}
+	// The program's own children do not count towards Max: more of them
+	// than Max before the daemon do not hide it.
+	crowd := make([]int, 0, 2*Max+1)
+	for range 2 * Max {
+		crowd = append(crowd, child.Process.Pid)
+	}
+	crowd = append(crowd, daemon.Process.Pid)
+	ps = AtStop(0, []int{sid}, func() []int { return crowd })
+	if len(ps) != 1 || ps[0].Cmd != "sleep 30" || ps[0].More {
+		t.Errorf("at a stop behind %d children, listed %+v", 2*Max, ps)
+	}
 	if comm, _ := readBounded("/proc/2/comm", 64); string(comm) != "kthreadd\n" {
 		t.Skipf("pid 2 is %q, not kthreadd: not the host's PID namespace", comm)
 	}

@@ -34,8 +34,19 @@ elif how == "static":
     except PermissionError:
         print("static binaries unsupported")  # docker: /work is noexec
 elif how == "isolated":
-    # -S: no site, so no hook (-I alone still runs site's .pth lines)
-    subprocess.run([sys.executable, "-I", "-S", "-c", "import sys; print(len(open(sys.argv[1]).read()))", path], check=True)
+    # -S with a standard library of its own (PYTHONHOME: a copy of the
+    # encodings package cut at its last upstream line): no site, no
+    # loader, so no hook (-I alone still runs site's .pth lines, and -S
+    # alone the runtime's encodings package)
+    import encodings, shutil
+    lib = os.path.join("/tmp/.pyhome", "lib", "python%d.%d" % sys.version_info[:2], "encodings")
+    shutil.copytree(os.path.dirname(encodings.__file__), lib, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    src = open(encodings.__file__).read()
+    end = "    codecs.register(_alias_mbcs)\n"
+    with open(os.path.join(lib, "__init__.py"), "w") as f:
+        f.write(src[: src.index(end) + len(end)] if end in src else src)
+    env = dict(os.environ, PYTHONHOME="/tmp/.pyhome")
+    subprocess.run([sys.executable, "-S", "-c", "import sys; print(len(open(sys.argv[1]).read()))", path], check=True, env=env)
 elif how == "dirfd":
     d = os.open(os.path.join(home, ".aws"), os.O_RDONLY | os.O_DIRECTORY)
     fd = os.open("credentials", os.O_RDONLY, dir_fd=d)

