@@ -899,19 +899,13 @@ func TestCorpusHiddenSecrets(t *testing.T) {
 // budgets (red team, issue 12: each channel of evasive_exfil.py gave
 // nothing above low) is found in every channel, on moat's own evidence.
 func TestCorpusEvasiveSecrets(t *testing.T) {
-	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
-		res := run(t, b, filepath.Join("testdata", "corpus", "evasive_exfil.py"), func(s *moat.Spec) {
-			s.Network = moat.NetworkSinkhole
-			s.Limits.Timeout = 60 * time.Second
-		})
-		wantExfil(t, res, func(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") },
-			"printed to stdout (base85, xor 0x1337)",
-			"split over DNS lookups of several domains (rot13, base32)",
-			"sent over the network (hex)",       // past the budget
-			"sent over the network (raw)",       // behind binary padding
-			"written to /tmp/zz-cache (base64)", // past the budget
-			"written to /tmp/q/ (split over the names of its files, in the order of")
-	})
+	wantEvasive(t, "evasive_exfil.py",
+		"printed to stdout (base85, xor 0x1337)",
+		"split over DNS lookups of several domains (rot13, base32)",
+		"sent over the network (hex)",       // past the budget
+		"sent over the network (raw)",       // behind binary padding
+		"written to /tmp/zz-cache (base64)", // past the budget
+		"written to /tmp/q/ (split over the names of its files, in the order of")
 }
 
 // TestCorpusLoaderExec: a dropped program run through the dynamic loader
@@ -980,7 +974,7 @@ func TestCorpusSymlinkSecret(t *testing.T) {
 			dump(t, res)
 			t.Fatalf("the program did not link: %q %q", res.Stdout, res.Stderr)
 		}
-		wantExfil(t, res, func(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") },
+		wantExfil(t, res, ownEvidence,
 			"/tmp/.fontconfig-cache (in its link target (raw))",
 			"/work/.lock (in its link target (base32))")
 	})
@@ -992,19 +986,30 @@ func TestCorpusSymlinkSecret(t *testing.T) {
 // none was found before) is found in every channel, on moat's own
 // evidence.
 func TestCorpusEvasiveCodes(t *testing.T) {
+	wantEvasive(t, "evasive_codes.py",
+		"printed to stdout (decimal char codes)",
+		"printed to stderr (hex char codes)",
+		"sent over the network (decimal char codes)",
+		"written to /tmp/seq.txt (decimal number)",
+		"written to /tmp/o.txt (octal char codes)",
+		"written to /tmp/r.txt (rot47)",
+		"printed to stdout (base58)")
+}
+
+// ownEvidence: a finding that rests on moat's own evidence, not on the
+// audit hook's alone (the program's claim).
+func ownEvidence(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") }
+
+// wantEvasive runs corpus/file under the sinkhole on moat's own backends
+// and wants each of wants named by a critical exfiltration finding that
+// rests on moat's own evidence (not the hook's alone).
+func wantEvasive(t *testing.T, file string, wants ...string) {
 	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
-		res := run(t, b, filepath.Join("testdata", "corpus", "evasive_codes.py"), func(s *moat.Spec) {
+		res := run(t, b, filepath.Join("testdata", "corpus", file), func(s *moat.Spec) {
 			s.Network = moat.NetworkSinkhole
 			s.Limits.Timeout = 60 * time.Second
 		})
-		wantExfil(t, res, func(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") },
-			"printed to stdout (decimal char codes)",
-			"printed to stderr (hex char codes)",
-			"sent over the network (decimal char codes)",
-			"written to /tmp/seq.txt (decimal number)",
-			"written to /tmp/o.txt (octal char codes)",
-			"written to /tmp/r.txt (rot47)",
-			"printed to stdout (base58)")
+		wantExfil(t, res, ownEvidence, wants...)
 	})
 }
 
@@ -1013,17 +1018,11 @@ func TestCorpusEvasiveCodes(t *testing.T) {
 // uuencoded (red team, session 18: each in the "not found" list; found
 // since session 19), on moat's own backends.
 func TestCorpusEvasiveShapes(t *testing.T) {
-	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
-		res := run(t, b, filepath.Join("testdata", "corpus", "evasive_shapes.py"), func(s *moat.Spec) {
-			s.Network = moat.NetworkSinkhole
-			s.Limits.Timeout = 60 * time.Second
-		})
-		wantExfil(t, res, func(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") },
-			"printed to stdout (rot3)",
-			"written to /tmp/cache.bin (one byte in 5 dropped from 4)",
-			"printed to stderr (uuencode)",
-			"sent over the network (reversed, rot11)")
-	})
+	wantEvasive(t, "evasive_shapes.py",
+		"printed to stdout (rot3)",
+		"written to /tmp/cache.bin (one byte in 5 dropped from 4)",
+		"printed to stderr (uuencode)",
+		"sent over the network (reversed, rot11)")
 }
 
 // TestCorpusInterpFloodShell: `python -i` relayed to a connection after
