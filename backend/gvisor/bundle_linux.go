@@ -249,16 +249,17 @@ func exclusiveHints(mounts []specs.Mount) map[string]string {
 
 // etcNames are the files of /etc a run has of its own (etcFiles), bound
 // over the skeleton's.
-var etcNames = []string{"passwd", "group", "hosts", "hostname"}
+var etcNames = []string{"passwd", "group", "hosts", "hostname", "machine-id"}
 
 // etcFiles are the files of /etc for persona p; the skeleton holds them for
 // the zero persona, as mount points.
 func etcFiles(p observe.Persona) map[string]string {
 	return map[string]string{
-		"passwd":   "root:x:0:0:root:/root:/usr/sbin/nologin\n" + p.User + ":x:1000:1000:" + p.Gecos + ":" + p.Home + ":/bin/bash\n",
-		"group":    "root:x:0:\n" + p.User + ":x:1000:\n",
-		"hosts":    "127.0.0.1\tlocalhost " + p.Host + "\n::1\tlocalhost ip6-localhost\n",
-		"hostname": p.Host + "\n",
+		"passwd":     "root:x:0:0:root:/root:/usr/sbin/nologin\n" + p.User + ":x:1000:1000:" + p.Gecos + ":" + p.Home + ":/bin/bash\n",
+		"group":      "root:x:0:\n" + p.User + ":x:1000:\n",
+		"hosts":      "127.0.0.1\tlocalhost " + p.Host + "\n::1\tlocalhost ip6-localhost\n",
+		"hostname":   p.Host + "\n",
+		"machine-id": observe.MachineID(p.Host, p.User) + "\n",
 	}
 }
 

@@ -144,3 +144,12 @@ func (p *Persona) AvoidPaths(paths []string) {
 		p.Tools = "/opt/.cache-" + randomOf(tmpChars, 8)
 	}
 }
+
+// MachineID is the /etc/machine-id of a persona of host and user: 32
+// lower-case hex digits, as systemd writes them, the same for the same
+// persona (a machine keeps its id) and another for each other one. A
+// machine without one is a tell (red team, session 19).
+func MachineID(host, user string) string {
+	sum := sha256.Sum256([]byte("machine-id\x00" + host + "\x00" + user))
+	return fmt.Sprintf("%x", sum[:16])
+}

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/internal/observe"
 )
 
 // oldRoot is where the host's root stays reachable during setup only.
@@ -305,7 +306,7 @@ func setupProc() error {
 }
 
 // EtcFiles are the /etc files of persona p (home its home directory, uid
-// and gid the program's): passwd, group, hosts and hostname.
+// and gid the program's): passwd, group, hosts, hostname and machine-id.
 func EtcFiles(p Persona, home string, uid, gid int) map[string]string {
 	user, gecos := p.user()
 	host := p.host()
@@ -314,6 +315,8 @@ func EtcFiles(p Persona, home string, uid, gid int) map[string]string {
 		"group":    fmt.Sprintf("root:x:0:\n%s:x:%d:\n", user, gid),
 		"hosts":    "127.0.0.1\tlocalhost\n127.0.1.1\t" + host + "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
 		"hostname": host + "\n",
+		// A machine has one; its absence was a tell (red team, session 19).
+		"machine-id": observe.MachineID(host, user) + "\n",
 	}
 	if uid == 0 {
 		files["passwd"] = fmt.Sprintf("%s:x:0:0:%s:%s:/bin/bash\n", user, gecos, home)

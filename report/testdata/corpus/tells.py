@@ -197,6 +197,11 @@ init = read("/proc/1/cmdline").split("\0")[0]
 host = socket.gethostname()
 if marks and (init in ("/sbin/init", "/lib/systemd/systemd") or re.search(r"-(laptop|thinkpad|xps|desktop|dev|workstation)$", host)):
     tells.append("a container (%s) that claims to be a workstation: host %s, pid 1 %s" % (" ".join(marks), host, init))
+# A systemd machine has a machine id (written at its first boot): pid 1
+# claiming systemd beside no /etc/machine-id is a tell (red team, session
+# 19); a container's pid 1 is no systemd and may have none.
+if init in ("/sbin/init", "/lib/systemd/systemd") and not re.fullmatch(r"[0-9a-f]{32}\n?", read("/etc/machine-id")):
+    tells.append("pid 1 is %s but /etc/machine-id is %r" % (init, read("/etc/machine-id")[:40]))
 check("sys.path", sys.path)
 for name, m in list(sys.modules.items()):
     f = getattr(m, "__file__", None) or ""
