@@ -456,12 +456,16 @@ def _install_hook(fifo, pythonpath):
                          detail="%s signal %d" % (event, args[1]))
             elif event == "socket.__new__":
                 # Only the families the sandbox refuses (internal/sandbox/seccomp's
-                # FamilyAllowed): unix, inet, inet6 and netlink route pass.
+                # FamilyAllowed): unix, inet, inet6 and netlink route pass;
                 # -1 is "the default" (inet, or the family of a fileno).
+                # inet and inet6 pass for TCP, UDP, MPTCP and ICMP only (a
+                # UDP-Lite socket is refused: the sink would not see it).
                 fam, typ, proto = args[1], args[2], args[3]
-                if not isinstance_(fam, int_) or fam in (-1, 1, 2, 10) or (fam == 16 and proto in (-1, 0)):
+                if not isinstance_(fam, int_) or fam in (-1, 1) or (fam == 16 and proto in (-1, 0)):
                     return
-                name = families.get(fam & 0xFFFFFFFF, "AF_%d" % (fam & 0xFFFFFFFF))
+                if fam in (2, 10) and (not isinstance_(proto, int_) or proto in (-1, 0, 1, 6, 17, 58, 262)):
+                    return
+                name = families.get(fam & 0xFFFFFFFF, "AF_INET" if fam == 2 else "AF_INET6" if fam == 10 else "AF_%d" % (fam & 0xFFFFFFFF))
                 emit("socket", once=("socket", fam, typ, proto), name=name,
                      detail="socket(%s, type %s, protocol %s)" % (name, text(typ, 16), text(proto, 16)))
             elif event in ("socket.connect", "socket.sendto"):

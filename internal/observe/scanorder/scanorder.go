@@ -13,13 +13,17 @@ import "strings"
 
 // Interesting names the files whose first bytes the diff keeps: those
 // that run code at the next login, interpreter start or command.
-func Interesting(p string) bool {
+func Interesting(p string) bool { return strings.Contains(p, "/bin/") || configures(p) }
+
+// configures: p is a file of Interesting's other than a bin directory's
+// (a startup file, a configuration, a hook).
+func configures(p string) bool {
 	base := p[strings.LastIndexByte(p, '/')+1:]
 	switch {
 	case strings.HasSuffix(base, ".pth"), base == "sitecustomize.py", base == "usercustomize.py",
 		strings.HasPrefix(base, ".") && (strings.HasSuffix(base, "rc") || strings.HasSuffix(base, "profile") || base == ".bash_login"),
 		strings.HasSuffix(base, ".desktop"), strings.HasSuffix(base, ".service"), strings.HasSuffix(base, ".timer"),
-		strings.Contains(p, "cron"), strings.Contains(p, "/bin/"),
+		strings.Contains(p, "cron"),
 		// where a later interpreter start finds its standard library
 		// and sys.path (red team, session 19)
 		base == "pyvenv.cfg", strings.HasSuffix(base, "._pth"):
@@ -54,12 +58,26 @@ func Interesting(p string) bool {
 	return stem == "sitecustomize" || stem == "usercustomize"
 }
 
-// Less orders path a before b: the Interesting first, then by their
+// Less orders path a before b: the Interesting first (those in a bin
+// directory after the others: a venv's copies of the interpreter, 6 MiB
+// each, spent the budget before its pyvenv.cfg was read), then by their
 // bytes.
 func Less(a, b string) bool {
-	ia, ib := Interesting(a), Interesting(b)
-	if ia != ib {
-		return ia
+	ra, rb := rank(a), rank(b)
+	if ra != rb {
+		return ra > rb
 	}
 	return a < b
+}
+
+// rank: 2 for a file that configures what runs later, 1 for another in
+// a bin directory, 0 for the rest.
+func rank(p string) int {
+	switch {
+	case configures(p):
+		return 2
+	case strings.Contains(p, "/bin/"):
+		return 1
+	}
+	return 0
 }
