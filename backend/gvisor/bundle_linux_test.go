@@ -23,7 +23,8 @@ func TestOCISpec(t *testing.T) {
 	// moat's own read-only files: the run's /etc and the hook.
 	own := map[string]string{"/etc/passwd": "/run/moat/gvisor/x/scratch/etc/passwd", "/etc/group": "/run/moat/gvisor/x/scratch/etc/group",
 		"/etc/hosts": "/run/moat/gvisor/x/scratch/etc/hosts", "/etc/hostname": "/run/moat/gvisor/x/scratch/etc/hostname",
-		"/opt/tools/py": "/var/lib/moat/rootfs-x/py", "/home": "/run/moat/gvisor/x/scratch/homes",
+		"/etc/machine-id": "/run/moat/gvisor/x/scratch/etc/machine-id",
+		"/opt/tools/py":   "/var/lib/moat/rootfs-x/py", "/home": "/run/moat/gvisor/x/scratch/homes",
 		"/dev/fuse": "/var/lib/moat/rootfs-x/void"}
 	if !s.Root.Readonly || s.Process.User.UID != sandboxID || s.Process.User.GID != sandboxID || !s.Process.NoNewPrivileges {
 		t.Errorf("root %+v user %+v nnp %v", s.Root, s.Process.User, s.Process.NoNewPrivileges)
