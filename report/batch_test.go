@@ -214,6 +214,13 @@ func TestCorpusMicroVM(t *testing.T) {
 			{file: "big_file.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "cache.bin", source: "fs"}}},
 			{file: "download_exec.py", checks: []batchCheck{{cat: "execution", sev: "high", marker: "/tmp/.cache-update"}},
 				events: kernelExecOf("/tmp/.cache-update", true)},
+		}, func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+	})
+	// Apart from the batch above: tamper_hook's standard library of its
+	// own is hundreds of files, whose diff crowded big_file's secret out
+	// of the guest's read budget.
+	t.Run("sinkhole-hook", func(t *testing.T) {
+		runBatch(t, b, []batchCase{
 			// its child python -S with a standard library of its own never
 			// says hello; the one in this batch that starts a Python
 			// without the hook

@@ -427,15 +427,6 @@ func decodings(b []byte, top bool, minLen int) []view {
 					add(fmt.Sprintf("every %d bytes from %d", k, off), strided(b, k, off))
 				}
 			}
-			// The other way round: one byte of noise after every k-1
-			// of the secret (red team, session 18: every fifth byte).
-			for k := 3; k <= maxDropped && minLen >= minDroppedLen; k++ {
-				for off := 0; off < k; off++ {
-					if d := dropped(b, k, off); len(d) >= minLen {
-						out = append(out, view{b: d, enc: fmt.Sprintf("one byte in %d dropped from %d", k, off), leaf: true})
-					}
-				}
-			}
 		}
 	}
 	return out
@@ -448,26 +439,6 @@ const (
 	maxStride  = 4
 	maxStrided = 256 << 10
 )
-
-// maxDropped is the longest period of the noise bytes dropped, and
-// minDroppedLen the shortest value such views are made for: a short one
-// (a user name of the identity search) is found with a byte dropped in
-// text that merely resembles it ("runner" in "ci-runner-7").
-const (
-	maxDropped    = 6
-	minDroppedLen = 12
-)
-
-// dropped is b without every k-th byte from off.
-func dropped(b []byte, k, off int) []byte {
-	out := make([]byte, 0, len(b))
-	for i, c := range b {
-		if i%k != off {
-			out = append(out, c)
-		}
-	}
-	return out
-}
 
 // uudecode reads back the uuencoded lines of b (binascii.b2a_uu, the uu
 // codec, uuencode(1)): a line's first character says how many bytes it

@@ -565,23 +565,10 @@ func TestMatchCaesarNoiseUU(t *testing.T) {
 			return r
 		}, string(b)))
 	}
-	noisy := func(b []byte, every int, noise string) []byte {
-		var out []byte
-		for i, c := range b {
-			out = append(out, c)
-			if i%(every-1) == every-2 {
-				out = append(out, noise[i%len(noise)])
-			}
-		}
-		return out
-	}
 	cases := []matchCase{
 		{"caesar 3", "k=" + string(caesar(v, 3)), "rot3"},
 		{"caesar 25, reversed", string(caesar([]byte(rev(val)), 25)), "reversed, rot25"},
 		{"caesar 3 in a line of words", "print('" + string(caesar(v, 3)) + "') # ok\n", "rot3"},
-		{"noise every fifth byte", "x" + string(noisy(v, 5, "#@!%")), "one byte in 5 dropped from 0"},
-		{"noise every third byte", string(noisy(v, 3, "0f3a")), "one byte in 3 dropped from 2"},
-		{"noise every sixth byte", "=" + string(noisy(v, 6, "Zq9+")), "one byte in 6 dropped from 0"},
 		// Python: binascii.b2a_uu(val), and codecs.encode(b"token="+val+b"\n", "uu").
 		{"binascii.b2a_uu", "H43=H6FLR;59F4#EX3'(T5&Y7.&)98S-*9%,V9TAA,45E-75+;S!2:0  \n", "uuencode"},
 		{"the uu codec", "begin 666 <data>\nM=&]K96X]43=H6FLR;59F4#EX3'(T5&Y7.&)98S-*9%,V9TAA,45E-75+;S!2\n\":0H \n \nend\n", "uuencode"},
@@ -589,22 +576,11 @@ func TestMatchCaesarNoiseUU(t *testing.T) {
 	checkHits(t, cases)
 }
 
-// TestShortNoCaesarNoDrops: a short value (an identity fact: a user
-// name) is not looked for under a Caesar shift nor with a byte dropped:
-// text is full of both by chance ("fkulv" is "chris" shifted by 3; a
-// walk for short values got "user (one byte in 6 dropped)" in TestIdentity).
-func TestShortNoCaesarNoDrops(t *testing.T) {
+// TestShortNoCaesar: a short value (an identity fact: a user name) is
+// not looked for under a Caesar shift: text is full of them by chance
+// ("fkulv" is "chris" shifted by 3).
+func TestShortNoCaesar(t *testing.T) {
 	if how, ok := Search([]byte("the fkulv of it"), "", []byte("chris")); ok {
 		t.Errorf("chris found as %s in a shifted word", how)
-	}
-	var encs []string
-	Walk([]byte("a name like ci-xrunnerx-7 and more words around it"), 3, func(b []byte, enc string) bool {
-		encs = append(encs, enc)
-		return true
-	})
-	for _, e := range encs {
-		if strings.Contains(e, "dropped") {
-			t.Errorf("a walk for 3-byte values made a view %q", e)
-		}
 	}
 }
