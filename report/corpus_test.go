@@ -1096,16 +1096,23 @@ func TestCorpusDestExfil(t *testing.T) {
 
 func wantDestExfil(t *testing.T, b moat.Backend, n moat.Network) {
 	t.Helper()
-	res := run(t, b, filepath.Join("testdata", "corpus", "dest_exfil.py"), func(s *moat.Spec) {
+	wantAWSKey(t, b, "dest_exfil.py", n, "encoded in the addresses connected to")
+}
+
+// wantAWSKey runs corpus/file under network n and wants a critical
+// exfiltration finding of the planted AWS key whose summary says how.
+func wantAWSKey(t *testing.T, b moat.Backend, file string, n moat.Network, how string) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", file), func(s *moat.Spec) {
 		s.Network = n
 		s.Limits.Timeout = time.Minute
 	})
 	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
 		return f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
-			strings.Contains(f.Summary, "env-aws-secret-access-key") && strings.Contains(f.Summary, "encoded in the addresses connected to")
+			strings.Contains(f.Summary, "env-aws-secret-access-key") && strings.Contains(f.Summary, how)
 	}) {
 		dump(t, res)
-		t.Error("no critical exfiltration finding of the AWS key in the addresses connected to")
+		t.Errorf("no critical exfiltration finding of the AWS key %s", how)
 	}
 }
 
@@ -1118,17 +1125,7 @@ func TestCorpusSplitKinds(t *testing.T) {
 
 func wantSplitKinds(t *testing.T, b moat.Backend) {
 	t.Helper()
-	res := run(t, b, filepath.Join("testdata", "corpus", "split_kinds.py"), func(s *moat.Spec) {
-		s.Network = moat.NetworkSinkhole
-		s.Limits.Timeout = time.Minute
-	})
-	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
-		return f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
-			strings.Contains(f.Summary, "env-aws-secret-access-key") && strings.Contains(f.Summary, "split over the run's lookups, flows and requests")
-	}) {
-		dump(t, res)
-		t.Error("no critical exfiltration finding of the AWS key split over a lookup and a flow")
-	}
+	wantAWSKey(t, b, "split_kinds.py", moat.NetworkSinkhole, "split over the run's lookups, flows and requests")
 }
 
 // TestHookLongRequestBody: the hook keeps the start of a request body
