@@ -3,8 +3,10 @@ package report_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -315,4 +317,60 @@ func TestCorpusPythonInit(t *testing.T) {
 		p.PythonInit = true
 		daemonCases(t, p, limitUnlisted)
 	})
+}
+
+// TestFirstRun: the hook in every interpreter from an image's first run
+// (its learning runs, container.Learn, before it): `python -S` children
+// and a venv without the system's site packages give nothing above low,
+// and a -S child's acts are attributed, each in the first run of an image
+// of a new ID (a copy of the test image with a label of its own).
+func TestFirstRun(t *testing.T) {
+	cases := []struct {
+		file  string
+		check func(*testing.T, *moat.Result)
+	}{
+		{filepath.Join("testdata", "benign", "nosite_suite.py"), noneAboveLow},
+		{filepath.Join("testdata", "benign", "venv_suite.py"), noneAboveLow},
+		{filepath.Join("testdata", "corpus", "nosite_child.py"), wantNoSite},
+	}
+	for _, bk := range []struct {
+		name, engine string
+		new          func(image string) (moat.Backend, func(*moat.Spec))
+	}{
+		{"docker", "docker", func(image string) (moat.Backend, func(*moat.Spec)) { return docker.New(image, "", ""), nil }},
+		{"podman", "podman", func(image string) (moat.Backend, func(*moat.Spec)) { return podman.New(image, ""), nil }},
+		{"gvisor", "docker", func(image string) (moat.Backend, func(*moat.Spec)) {
+			return &gvisor.Backend{}, func(s *moat.Spec) { s.Image = image }
+		}},
+	} {
+		t.Run(bk.name, func(t *testing.T) {
+			moattest.RequireBackend(t, bk.name)
+			for _, c := range cases {
+				t.Run(strings.TrimSuffix(filepath.Base(c.file), ".py"), func(t *testing.T) {
+					b, mod := bk.new(freshImage(t, bk.engine))
+					c.check(t, run(t, b, c.file, func(s *moat.Spec) {
+						s.Limits.Timeout = 5 * time.Minute
+						if mod != nil {
+							mod(s)
+						}
+					}))
+				})
+			}
+		})
+	}
+}
+
+// freshImage is a copy of the test image under a new name and a new ID
+// (a label of its own) on engine (docker or podman), removed after t.
+func freshImage(t *testing.T, engine string) string {
+	t.Helper()
+	id := strconv.FormatInt(time.Now().UnixNano(), 36)
+	name := "moat-test/first-run:" + id
+	cmd := exec.Command(engine, "build", "-q", "-t", name, "-")
+	cmd.Stdin = strings.NewReader("FROM " + testImage() + "\nLABEL moat.test.first-run=" + id + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s build: %v\n%s", engine, err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command(engine, "rmi", "-f", name).Run() })
+	return name
 }

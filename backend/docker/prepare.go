@@ -116,6 +116,14 @@ func (b *Backend) prepare(ctx context.Context, e *engine, spec *moat.Spec, vol s
 		}
 	}()
 	if vol != "" && !spec.NoReport {
+		// An image not learnt yet (its site directory, its encodings
+		// package with the hook's loader) is learnt first by runs of its
+		// own (ctr.Learn), so that this run, the image's first too, has
+		// the hook in every interpreter. A daemon that does not see this
+		// host's files cannot bind the package: nothing to learn it for.
+		if local, _ := e.onHost(life); local && bx.imageID != "" {
+			ctr.Learn(ctx, "docker-"+e.id, bx.imageID, b.Run)
+		}
 		// The hook in a site directory of the image, where it has one
 		// (learnt by an earlier run): a tmpfs there, no PYTHONPATH.
 		bx.site = ctr.NewHookSite("docker-"+e.id, bx.imageID)

@@ -501,6 +501,12 @@ func (b *Backend) setup(ctx context.Context, spec *moat.Spec, tr *ctr.Trace) (r 
 		if r.imageID = strings.TrimSpace(out); err != nil || len(r.imageID) != 64 || strings.Trim(r.imageID, "0123456789abcdef") != "" {
 			r.imageID = ""
 		}
+		// An image not learnt yet is learnt first by runs of its own
+		// (ctr.Learn): this run, the image's first too, has the hook in
+		// every interpreter.
+		if r.imageID != "" {
+			ctr.Learn(ctx, m.engine, r.imageID, b.Run)
+		}
 		r.site = ctr.NewHookSite(m.engine, r.imageID)
 		if r.site.Dir != "" {
 			r.startup = ctr.NewHookStartup(m.engine, r.imageID, r.site.Dir)
