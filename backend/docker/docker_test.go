@@ -349,20 +349,32 @@ func TestPullFromRegistry(t *testing.T) {
 			t.Fatalf("docker %v: %v\n%s", args, err, out)
 		}
 	}
-	dockerCLI("tag", testImage(), ref)
+	// A copy of the test image of an ID of its own (a label), which
+	// the rmi removes: the run pulls an image moat never saw, and its
+	// first run has the hook in a -S child too (ctr.Learn after the pull).
+	build := exec.Command("docker", "build", "-q", "-t", ref, "-")
+	build.Stdin = strings.NewReader("FROM " + testImage() + "\nLABEL moat.test.pull=" + strconv.FormatInt(time.Now().UnixNano(), 36) + "\n")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out)
+	}
 	dockerCLI("push", ref)
-	dockerCLI("rmi", ref) // only the tag goes: the test image stays
+	dockerCLI("rmi", ref)
 	t.Cleanup(func() { exec.Command("docker", "rmi", ref).Run() })
 
 	var progress, stdout bytes.Buffer
 	b := docker.New(ref, "", "")
 	b.Progress = &progress
-	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", "print('pulled')"}, Stdout: &stdout})
+	res, err := b.Run(context.Background(), &moat.Spec{Args: []string{"-c", pulledChild}, Stdout: &stdout})
 	if err != nil {
 		t.Fatalf("run: %v (progress: %s)", err, progress.String())
 	}
 	if res.Status != moat.StatusExited || res.ExitCode != 0 || stdout.String() != "pulled\n" {
 		t.Fatalf("status %s exit %d stdout %q stderr %q", res.Status, res.ExitCode, stdout.String(), res.Stderr)
+	}
+	for _, f := range res.Findings {
+		if strings.Contains(f.Summary, "without moat's audit hook") {
+			t.Errorf("the first run of a pulled image: %s", f.Summary)
+		}
 	}
 	if !strings.Contains(progress.String(), "Status: Downloaded newer image for "+ref) {
 		t.Errorf("no pull progress shown:\n%s", progress.String())
@@ -521,3 +533,6 @@ for d in ("/work", "/tmp", os.path.expanduser("~")):
 		})
 	}
 }
+
+// pulledChild prints "pulled" from a python -S child.
+const pulledChild = "import subprocess, sys; subprocess.run([sys.executable, '-S', '-c', 'print(\\'pulled\\')'], check=True)"

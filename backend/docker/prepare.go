@@ -72,7 +72,17 @@ func (b *Backend) prepare(ctx context.Context, e *engine, spec *moat.Spec, vol s
 	// bytecode cache (keyed by the ID) are of the same image, whatever
 	// the name points to meanwhile.
 	bx := &box{b: b, e: e, tmpl: spec, lim: lim, vol: vol, persona: persona, name: cfg.Image, runID: id, exited: make(chan struct{}), exitCode: -1}
-	if ins, err := e.cli.ImageInspect(life, cfg.Image); err == nil && ins.ID != "" {
+	ins, err := e.cli.ImageInspect(life, cfg.Image)
+	if err != nil && client.IsErrNotFound(err) && vol != "" && !spec.NoReport {
+		// A missing image is pulled before the create, not after it
+		// fails: its ID is needed to learn it (ctr.Learn below), so that
+		// its first run has the hook in every interpreter.
+		if perr := pull(life, e.cli, cfg.Image, b.Progress); perr != nil {
+			return nil, nil, perr
+		}
+		ins, err = e.cli.ImageInspect(life, cfg.Image)
+	}
+	if err == nil && ins.ID != "" {
 		bx.imageID, cfg.Image = ins.ID, ins.ID
 	}
 	// The run's /etc/passwd and /etc/group (etcMounts), once the image

@@ -498,6 +498,15 @@ func (b *Backend) setup(ctx context.Context, spec *moat.Spec, tr *ctr.Trace) (r 
 		// A podman process (some 20 ms and more) before the run: the
 		// hook's site directory, learnt per image ID, is a mount.
 		out, err := b.output(ctx, m, "image", "inspect", "--format", "{{.Id}}", b.image(spec))
+		if err != nil && strings.Contains(out, "image not known") {
+			// A missing image is pulled now, not after its start fails:
+			// its ID is needed to learn it (ctr.Learn below).
+			if perr := b.pull(ctx, m, b.image(spec)); perr != nil {
+				cleanup()
+				return nil, nil, perr
+			}
+			out, err = b.output(ctx, m, "image", "inspect", "--format", "{{.Id}}", b.image(spec))
+		}
 		if r.imageID = strings.TrimSpace(out); err != nil || len(r.imageID) != 64 || strings.Trim(r.imageID, "0123456789abcdef") != "" {
 			r.imageID = ""
 		}

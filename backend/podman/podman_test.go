@@ -221,18 +221,30 @@ func TestPullFromRegistry(t *testing.T) {
 			t.Fatalf("podman %v: %v\n%s", args, err, out)
 		}
 	}
-	podmanCLI("tag", testImage(), ref)
+	// A copy of the test image of an ID of its own (a label), which
+	// the rmi removes: the run pulls an image moat never saw, and its
+	// first run has the hook in a -S child too (ctr.Learn after the pull).
+	build := exec.Command("podman", "build", "-q", "-t", ref, "-")
+	build.Stdin = strings.NewReader("FROM " + testImage() + "\nLABEL moat.test.pull=" + strconv.FormatInt(time.Now().UnixNano(), 36) + "\n")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("podman build: %v\n%s", err, out)
+	}
 	podmanCLI("push", ref)
-	podmanCLI("rmi", ref) // only the tag goes: the test image stays
+	podmanCLI("rmi", ref)
 	t.Cleanup(func() { exec.Command("podman", "rmi", "--ignore", ref).Run() })
 
 	var stdout bytes.Buffer
-	res, err := podman.New(ref, "").Run(context.Background(), &moat.Spec{Args: []string{"-c", "print('pulled')"}, Stdout: &stdout})
+	res, err := podman.New(ref, "").Run(context.Background(), &moat.Spec{Args: []string{"-c", pulledChild}, Stdout: &stdout})
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	if res.Status != moat.StatusExited || res.ExitCode != 0 || stdout.String() != "pulled\n" {
 		t.Fatalf("status %s exit %d stdout %q stderr %q", res.Status, res.ExitCode, stdout.String(), res.Stderr)
+	}
+	for _, f := range res.Findings {
+		if strings.Contains(f.Summary, "without moat's audit hook") {
+			t.Errorf("the first run of a pulled image: %s", f.Summary)
+		}
 	}
 	// A registry that is down: one line naming the image.
 	stopRegistry()
@@ -278,3 +290,6 @@ func TestCachePoison(t *testing.T) {
 		RemoveVolume: func(v string) error { return cmd("volume", "rm", v) },
 	})
 }
+
+// pulledChild prints "pulled" from a python -S child.
+const pulledChild = "import subprocess, sys; subprocess.run([sys.executable, '-S', '-c', 'print(\\'pulled\\')'], check=True)"
