@@ -141,6 +141,15 @@ type GuestReport struct {
 	// (HookInSite): the agent binds the run's .pth line, which names the
 	// run's FIFO, and the RECORD that lists it, over the image's.
 	Site string `json:"site,omitempty"`
+	// Python and StartupLoader, with an image of the user's (the hook on
+	// PYTHONPATH, in py/): the agent binds the image's encodings package
+	// (Python's standard library beside Python, its real path in the
+	// image) with StartupLoader appended over the image's, and an empty
+	// file over its compiled forms, so that interpreters started with -S,
+	// -E or -I, which skip PYTHONPATH's sitecustomize, install the hook
+	// too (audit.StartupLoaderEnv).
+	Python        string `json:"python,omitempty"`
+	StartupLoader string `json:"startup_loader,omitempty"`
 }
 
 // checkTools refuses a Tools that is not /tmp/tmp and 8 of tempfile's

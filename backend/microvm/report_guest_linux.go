@@ -221,6 +221,15 @@ func installHook(cfg *GuestReport) error {
 			return err
 		}
 	}
+	if !cfg.HookInSite && cfg.StartupLoader != "" {
+		// The hook as the loader in encodings finds it (bindStartup).
+		if err := os.WriteFile(tools+"/py/"+audit.Module+".py", []byte(audit.Hook()), 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(tools+"/py/"+audit.PthFile, []byte(audit.PthLine(tools+"/audit")), 0o644); err != nil {
+			return err
+		}
+	}
 	if bc := cfg.Bytecode; !cfg.HookInSite && bc != nil && bc.Tag != "" && !strings.ContainsAny(bc.Tag, "/\x00") {
 		p := tools + "/py/" + bc.Name()
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -244,6 +253,88 @@ func installHook(cfg *GuestReport) error {
 	}
 	if err := unix.Mount("", tools, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("remount %s read-only: %w", tools, err)
+	}
+	if !cfg.HookInSite && cfg.StartupLoader != "" {
+		// Fail closed: without the bind, an interpreter that skips
+		// PYTHONPATH runs without the hook, and says no hello.
+		_ = bindStartup(cfg.Python, cfg.StartupLoader)
+	}
+	return nil
+}
+
+// encodingsOf finds the encodings package of the interpreter python (its
+// real path): Python's standard library at lib/pythonX.Y of its prefix,
+// the directory above its bin; "" when there is not exactly one.
+func encodingsOf(python string) string {
+	if !filepath.IsAbs(python) || filepath.Clean(python) != python {
+		return ""
+	}
+	lib := filepath.Join(filepath.Dir(filepath.Dir(python)), "lib")
+	var found []string
+	if base := filepath.Base(python); strings.HasPrefix(base, "python3.") {
+		found = []string{filepath.Join(lib, base, "encodings", "__init__.py")}
+	} else {
+		found, _ = filepath.Glob(filepath.Join(lib, "python3.*", "encodings", "__init__.py"))
+	}
+	if len(found) != 1 {
+		return ""
+	}
+	if fi, err := os.Lstat(found[0]); err != nil || !fi.Mode().IsRegular() {
+		return ""
+	}
+	return found[0]
+}
+
+// bindStartup binds, read-only, the image's encodings/__init__.py with
+// loader appended over it, and an empty file over each of its compiled
+// forms (a .pyc of the wrong magic is passed over, and the bound source
+// compiled at each start: some milliseconds), from a tmpfs of their own
+// at guestScratch, detached once bound.
+func bindStartup(python, loader string) error {
+	pkg := encodingsOf(python)
+	if pkg == "" {
+		return fmt.Errorf("no encodings package beside %q", python)
+	}
+	src, err := os.ReadFile(pkg)
+	if err != nil {
+		return err
+	}
+	if len(src) > 0 && src[len(src)-1] != '\n' {
+		src = append(src, '\n')
+	}
+	src = append(src, loader...)
+	pycs, _ := filepath.Glob(filepath.Join(filepath.Dir(pkg), "__pycache__", "__init__.*.pyc"))
+	if err := unix.Mount("tmpfs", guestScratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=1m"); err != nil {
+		return fmt.Errorf("mount %s: %w", guestScratch, err)
+	}
+	defer unix.Unmount(guestScratch, unix.MNT_DETACH)
+	binds := []struct {
+		dst  string
+		data []byte
+	}{{pkg, src}}
+	for _, p := range pycs {
+		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
+			binds = append(binds, struct {
+				dst  string
+				data []byte
+			}{p, nil})
+		}
+	}
+	// The compiled forms first: a source bound without them would run
+	// the image's own code, without the loader.
+	for i := len(binds) - 1; i >= 0; i-- {
+		b := binds[i]
+		s := filepath.Join(guestScratch, strconv.Itoa(i))
+		if err := os.WriteFile(s, b.data, 0o644); err != nil {
+			return err
+		}
+		err := unix.Mount(s, b.dst, "", unix.MS_BIND, "")
+		if err == nil {
+			err = unix.Mount("", b.dst, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
+		}
+		if err != nil {
+			return fmt.Errorf("bind %s: %w", b.dst, err)
+		}
 	}
 	return nil
 }

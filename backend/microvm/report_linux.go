@@ -82,6 +82,8 @@ func (r *runner) newReport(env []string) ([]string, *GuestReport) {
 		if bc, err := audit.Compile(r.rt.Executable, local.CacheDir()); err == nil {
 			gr.Bytecode = bc
 		}
+	} else if py := r.tools + "/py"; audit.PlainSite(py) {
+		gr.Python, gr.StartupLoader = r.rt.Executable, audit.StartupLoaderEnv(py)
 	}
 	return observe.WithHookPath(env, r.tools+"/py"), gr
 }

@@ -495,7 +495,7 @@ func reportLayer(off bool) moat.Layer {
 	if off {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
-	return moat.Layer{Name: "behaviour-report", Detail: "Python audit hook (a .pth line of an empty site directory of the image, on a tmpfs; in a run that learns the image's site directories, " +
+	return moat.Layer{Name: "behaviour-report", Detail: "Python audit hook (a .pth line of an empty site directory of the image, on a tmpfs; in a run that learns the image's site directories (before its first: Learn), " +
 		"on PYTHONPATH; its channel in a directory of /tmp named anew each run; owned by the sandbox user: its events are the program's claims), " +
 		"honeytokens in the home, diff of /work, the home, /tmp and /dev/shm by the container init (any change to the hook's directories is an evasion finding); " +
 		"kernel-side: every execve and connect, seen by the init's own seccomp listener (where the runtime has seccomp user notification), " +

@@ -27,6 +27,7 @@ import (
 // a run without an entry asks its init to list them (ctrinit.Report's
 // SiteProbe, before any code of the program runs, so the answer is as
 // trusted as the image) and uses PYTHONPATH; later runs mount the tmpfs.
+// Such a run comes before an image's first run (Learn).
 // The directory is the program's to write (the init runs as its uid), so
 // both walks take it as a root of its own and any change to it is an
 // evasion finding, as for the hook's directory.

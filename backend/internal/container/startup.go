@@ -22,7 +22,7 @@ import (
 // compiles the hook, and sends it as the E frame), is bound read-only
 // over the image's encodings/__init__.py (and its .pyc where the image
 // has one: an engine binds a file over an existing one only) in the
-// later runs. An image whose package is not where its python3 said, or
+// later runs, the image's first run among them (Learn). An image whose package is not where its python3 said, or
 // whose compile failed, keeps today's behaviour: its -S interpreters run
 // without the hook, and the kernel's exec without a hello is a finding.
 type HookStartup struct {

@@ -53,12 +53,53 @@ func (s *Startup) PycName() string { return "__pycache__/__init__." + s.Tag + ".
 // install the hook. Only modules the import system holds already are
 // used: builtins.open does not exist yet at this point of the start.
 func StartupLoader(site string) string {
+	return startupLoader(site, startupSkip, "True")
+}
+
+// StartupLoaderEnv is StartupLoader for a hook on PYTHONPATH, as a
+// sitecustomize module in site, a directory that also holds the hook as
+// Module and a PthFile line that names the run's channel (never run as
+// a .pth line: site is no site directory). Its loader installs the hook
+// under -S, which imports no sitecustomize, and under -E and -I
+// (sys.flags.ignore_environment), which skip PYTHONPATH; a venv keeps
+// PYTHONPATH, so the sitecustomize installs it there. (Under -E outside
+// such a venv the hook's own test of its case, _no_site_dir, is false.)
+func StartupLoaderEnv(site string) string {
+	return startupLoader(site, `
+        if not (sys.flags.no_site or sys.flags.ignore_environment):
+            return`, "module._no_site_dir()")
+}
+
+// startupLoader is the loader of the hook in site, skipped when skip
+// returns; early is install's early argument, which must be what the
+// hook's _no_site_dir says for it to install.
+func startupLoader(site, skip, early string) string {
 	return `
 
 def _bootstrap(site=` + strconv.Quote(site) + `):
     import sys
     try:
-        import _io
+        import _io` + skip + `
+        from _frozen_importlib import module_from_spec
+        from _frozen_importlib_external import spec_from_file_location
+        with _io.open(site + "/` + PthFile + `", "rb") as f:
+            channel = f.read(4096).decode().split('"')[1]
+        spec = spec_from_file_location("` + Module + `", site + "/` + Module + `.py")
+        module = module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.install(channel, ` + early + `)
+    except Exception:
+        pass
+
+
+_bootstrap()
+del _bootstrap
+`
+}
+
+// startupSkip is StartupLoader's test of when a .pth line of the
+// runtime's installs the hook instead.
+const startupSkip = `
         if not sys.flags.no_site:
             # A venv without the system's site packages (site.venv's
             # pyvenv.cfg, beside the executable or one up) runs no .pth
@@ -79,23 +120,7 @@ def _bootstrap(site=` + strconv.Quote(site) + `):
                 if sep and k.strip().lower() == "include-system-site-packages":
                     system = v.strip().lower()
             if system == "true":
-                return
-        from _frozen_importlib import module_from_spec
-        from _frozen_importlib_external import spec_from_file_location
-        with _io.open(site + "/` + PthFile + `", "rb") as f:
-            channel = f.read(4096).decode().split('"')[1]
-        spec = spec_from_file_location("` + Module + `", site + "/` + Module + `.py")
-        module = module_from_spec(spec)
-        spec.loader.exec_module(module)
-        module.install(channel, True)
-    except Exception:
-        pass
-
-
-_bootstrap()
-del _bootstrap
-`
-}
+                return`
 
 // StartupCode prints the tag, the package's path, whether its cache file
 // is there (1 or 0), the length of the new source, then the source and
