@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/moat-sandbox/moat"
@@ -31,6 +32,10 @@ const learnRuns = 2
 const learnTimeout = 2 * time.Minute
 
 type learningKey struct{}
+
+// learnMu makes runs of one process that start together (a batch, a
+// pool) wait for one learner instead of each making learning runs.
+var learnMu sync.Mutex
 
 // Learning reports whether ctx is a learning run's: it must not learn
 // in turn.
@@ -66,6 +71,11 @@ func Learn(ctx context.Context, engine, imageID string, run func(context.Context
 	if Learning(ctx) {
 		return
 	}
+	if !Unlearnt(engine, imageID) {
+		return
+	}
+	learnMu.Lock()
+	defer learnMu.Unlock()
 	ctx = context.WithValue(ctx, learningKey{}, true)
 	for range learnRuns {
 		if ctx.Err() != nil || !Unlearnt(engine, imageID) {
