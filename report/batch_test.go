@@ -237,6 +237,10 @@ func TestCorpusMicroVM(t *testing.T) {
 				{cat: "execution", sev: "high", marker: "/work/venv/bin/python3"},
 				{cat: "execution", sev: "high", marker: "/tmp/.x/bash"},
 			}},
+			{file: "swap_exec.py", checks: []batchCheck{
+				{cat: "execution", sev: "high", marker: "/work/fetcher"},
+				{cat: "execution", sev: "high", marker: "/work/updater"},
+			}},
 			{file: "bashrc_edit.py", checks: []batchCheck{{cat: "persistence", sev: "high", marker: ".bashrc", source: "fs"}}},
 			{file: "ctypes_syscall.py", checks: []batchCheck{{cat: "evasion", sev: "high", own: true, source: moat.SourceKernel}},
 				events: kernelExecOf("/bin/true", false)},
@@ -262,6 +266,9 @@ func TestCorpusMicroVM(t *testing.T) {
 	})
 	t.Run("venv-suite", func(t *testing.T) {
 		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "venv_suite.py"), func(s *moat.Spec) { s.Limits.Timeout = 5 * time.Minute }))
+	})
+	t.Run("venv-throwaway", func(t *testing.T) {
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "venv_throwaway.py"), func(s *moat.Spec) { s.Limits.Timeout = 5 * time.Minute }))
 	})
 }
 

@@ -265,6 +265,140 @@ const maxHashFile = 64 << 20
 // cannot be had.
 func (r *runner) execHash(p string) string { return r.execHashLinks(p, maxExecLinks) }
 
+// execsRan holds, for each file in a scratch directory an exec ran, its
+// hash as read right after the exec, and whether it had changed since
+// (execRan), by the exec's whole path and time (its event's ms).
+type execsRan struct {
+	mu sync.Mutex
+	m  map[execAt]execRead
+	n  int // files read, at most maxHashes
+}
+
+type execAt struct {
+	path string
+	ms   int64
+}
+
+type execRead struct {
+	sum      string
+	replaced bool
+}
+
+// maxRanHashes bounds the files execRan reads (as Parse's hashes are).
+const maxRanHashes = 256
+
+// execRan reads, while the program runs, the file each exec of the trace
+// ran (msg: the exec's entry and exit, its exit logged at at), in a
+// scratch directory (the runtime's binds are read-only): its hash, and
+// whether it or a directory on its path changed after at. A file the run
+// wrote is "the interpreter" only if its hash is the interpreter's, and
+// read after the run a dropped binary could have been replaced by a copy
+// of the interpreter (a rename) or deleted (a venv removed); read here,
+// and its change times checked, neither hides what ran. A relative
+// exec's directory is not known yet (a vfork's child execs before its
+// parent's fork is logged): each working directory seen is tried.
+func (r *runner) execRan(msg []byte, at time.Time, dirs []string) {
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		sentry.Parse(bytes.NewReader(msg), r.rep.start, 0, sentry.Options{Cwd: d, CwdAll: true, Hash: func(p string, ms int64) (string, bool) {
+			if seen[p] || !r.inScratch(p) {
+				return "", false
+			}
+			seen[p] = true
+			r.ran.mu.Lock()
+			full := r.ran.n >= maxRanHashes
+			r.ran.n++
+			r.ran.mu.Unlock()
+			if full {
+				return "", false
+			}
+			read := execRead{sum: r.execHash(p)}
+			read.replaced = read.sum != "" && r.changedSince(p, at, maxExecLinks)
+			r.ran.mu.Lock()
+			if r.ran.m == nil {
+				r.ran.m = map[execAt]execRead{}
+			}
+			r.ran.m[execAt{p, ms}] = read
+			r.ran.mu.Unlock()
+			return "", false
+		}})
+	}
+}
+
+// hashRan is Parse's Hash: the file's hash as execRan read it right
+// after the exec, else as it is now.
+func (r *runner) hashRan(p string, ms int64) (string, bool) {
+	r.ran.mu.Lock()
+	read, ok := r.ran.m[execAt{p, ms}]
+	r.ran.mu.Unlock()
+	if ok && read.sum != "" {
+		return read.sum, read.replaced
+	}
+	return r.execHash(p), false
+}
+
+// inScratch: p (clean, absolute) is in a scratch directory.
+func (r *runner) inScratch(p string) bool {
+	for _, d := range scratchDirs(r.persona.Home) {
+		if strings.HasPrefix(path.Clean(p), d.dst+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// changedSince says whether the file p names in a scratch directory, a
+// directory on its way there or, for a link, the file it leads to (at
+// most links of them) had its status changed after at: a rename or a
+// link puts a file of an older change time in place only by changing
+// the time of itself or of a directory above it. Resolved beneath the
+// scratch directory, no link followed on the host.
+func (r *runner) changedSince(p string, at time.Time, links int) bool {
+	p = path.Clean(p)
+	for _, d := range scratchDirs(r.persona.Home) {
+		rest, ok := strings.CutPrefix(p, d.dst+"/")
+		if !ok {
+			continue
+		}
+		fd, err := unix.Open(filepath.Join(r.scratch, d.name), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return false
+		}
+		defer func() { unix.Close(fd) }()
+		parts := strings.Split(rest, "/")
+		for i, part := range parts {
+			next, err := unix.Openat2(fd, part, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+				Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS})
+			if err != nil {
+				return false
+			}
+			unix.Close(fd)
+			fd = next
+			var st unix.Stat_t
+			if unix.Fstat(fd, &st) != nil {
+				return false
+			}
+			if time.Unix(st.Ctim.Unix()).After(at) {
+				return true
+			}
+			if i == len(parts)-1 && st.Mode&unix.S_IFMT == unix.S_IFLNK && links > 0 {
+				buf := make([]byte, unix.PathMax)
+				n, err := unix.Readlinkat(fd, "", buf)
+				if err != nil || n <= 0 || n >= len(buf) {
+					return false
+				}
+				t := string(buf[:n])
+				if !path.IsAbs(t) {
+					t = path.Join(path.Dir(p), t)
+				}
+				return r.changedSince(t, at, links-1)
+			}
+		}
+		return false
+	}
+	return false
+}
+
 // maxExecLinks bounds the program's links execHash reads on its way to
 // the file an exec ran (a venv's bin/python is one or two: python ->
 // python3 -> the runtime's interpreter).
@@ -404,7 +538,7 @@ func (r *runner) straceEvents() ([]moat.Event, int) {
 		return nil, 0
 	}
 	evs, dropped := sentry.Parse(bytes.NewReader(r.sentry.kept.Bytes()), r.rep.start, kbudget.MaxEvents,
-		sentry.Options{Cwd: workDir, Hash: r.execHash, Init: r.rep.shm != ""})
+		sentry.Options{Cwd: workDir, Hash: r.hashRan, Init: r.rep.shm != ""})
 	if ev, ok := sentry.CutEvent(r.sentry.cut); ok {
 		evs = append(evs, ev)
 	}
