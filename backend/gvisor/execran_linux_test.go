@@ -75,3 +75,51 @@ func TestChangedSince(t *testing.T) {
 		t.Error("changedSince(/work/lnk) of an untouched target")
 	}
 }
+
+// TestHashRanFallback: an exec execRan did not read is hashed at the end,
+// and given no hash if its file changed after the exec; one it read keeps
+// the hash it read, the file since replaced or removed.
+func TestHashRanFallback(t *testing.T) {
+	start := time.Now()
+	r := &runner{scratch: t.TempDir(), rep: &report{start: start}}
+	r.persona.Home = "/home/dev"
+	work := filepath.Join(r.scratch, "work")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"kept", "swapped", "swapped.new", "read"} {
+		if err := os.WriteFile(filepath.Join(work, f), []byte(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	ms := time.Since(start).Milliseconds()
+	r.execRan([]byte("I"+time.Now().Format("0102 15:04:05.000000")+"    4551 strace.go:567] [   3:   3] python3 E execve(0x5 /work/read, 0x6 [\"read\"], 0x7 [])\n"+
+		"I"+time.Now().Format("0102 15:04:05.000000")+"    4551 strace.go:605] [   3:   3] read X execve(0x5 /work/read, 0x6 [\"read\"], 0x7 []) = 0 (0x0) (1ms)\n"), time.Now(), []string{"/work"})
+	time.Sleep(20 * time.Millisecond)
+	if err := os.Rename(filepath.Join(work, "swapped.new"), filepath.Join(work, "swapped")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(work, "read")); err != nil {
+		t.Fatal(err)
+	}
+	if sum, replaced := r.hashRan("/work/kept", ms); sum == "" || replaced {
+		t.Errorf("kept: %q %v", sum, replaced)
+	}
+	if _, replaced := r.hashRan("/work/swapped", ms); !replaced {
+		t.Error("swapped after the exec: not said replaced")
+	}
+	r.ran.mu.Lock()
+	n := len(r.ran.m)
+	var readMS int64 = -1
+	for k := range r.ran.m {
+		readMS = k.ms
+	}
+	r.ran.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("execRan kept %d execs, want 1", n)
+	}
+	if sum, replaced := r.hashRan("/work/read", readMS); sum == "" || replaced {
+		t.Errorf("read by execRan, then removed: %q %v", sum, replaced)
+	}
+}

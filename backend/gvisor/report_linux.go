@@ -271,7 +271,6 @@ func (r *runner) execHash(p string) string { return r.execHashLinks(p, maxExecLi
 type execsRan struct {
 	mu sync.Mutex
 	m  map[execAt]execRead
-	n  int // files read, at most maxHashes
 }
 
 type execAt struct {
@@ -284,8 +283,12 @@ type execRead struct {
 	replaced bool
 }
 
-// maxRanHashes bounds the files execRan reads (as Parse's hashes are).
-const maxRanHashes = 256
+// maxRanReads bounds the files execRan reads whole (r.hashes.n, an
+// exec of a file read before costs a stat) and the execs it keeps.
+const (
+	maxRanReads = 256
+	maxRanExecs = 8192
+)
 
 // execRan reads, while the program runs, the file each exec of the trace
 // ran (msg: the exec's entry and exit, its exit logged at at), in a
@@ -305,12 +308,14 @@ func (r *runner) execRan(msg []byte, at time.Time, dirs []string) {
 				return "", false
 			}
 			seen[p] = true
+			r.hashes.mu.Lock()
+			full := r.hashes.n >= maxRanReads
+			r.hashes.mu.Unlock()
 			r.ran.mu.Lock()
-			full := r.ran.n >= maxRanHashes
-			r.ran.n++
+			full = full || len(r.ran.m) >= maxRanExecs
 			r.ran.mu.Unlock()
 			if full {
-				return "", false
+				return "", false // hashRan checks it at the end
 			}
 			read := execRead{sum: r.execHash(p)}
 			read.replaced = read.sum != "" && r.changedSince(p, at, maxExecLinks)
@@ -326,7 +331,9 @@ func (r *runner) execRan(msg []byte, at time.Time, dirs []string) {
 }
 
 // hashRan is Parse's Hash: the file's hash as execRan read it right
-// after the exec, else as it is now.
+// after the exec; else (execRan past its bounds, an exec's entry and
+// exit not read together) as it is now, and no hash if it or a directory
+// on its way changed since the exec (ms: its entry's time).
 func (r *runner) hashRan(p string, ms int64) (string, bool) {
 	r.ran.mu.Lock()
 	read, ok := r.ran.m[execAt{p, ms}]
@@ -334,7 +341,11 @@ func (r *runner) hashRan(p string, ms int64) (string, bool) {
 	if ok && read.sum != "" {
 		return read.sum, read.replaced
 	}
-	return r.execHash(p), false
+	sum := r.execHash(p)
+	if sum != "" && r.inScratch(p) && r.changedSince(p, r.rep.start.Add(time.Duration(ms+1)*time.Millisecond), maxExecLinks) {
+		return sum, true
+	}
+	return sum, false
 }
 
 // inScratch: p (clean, absolute) is in a scratch directory.
@@ -417,7 +428,7 @@ func (r *runner) execHashLinks(p string, links int) string {
 	}
 	for _, d := range r.reportDirs() {
 		if rest, ok := strings.CutPrefix(p, d.dst+"/"); ok {
-			sum := hashFile(d.name, rest, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS)
+			sum := hashFileCached(&r.hashes, d.name, rest, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS)
 			if sum == "" && links > 0 && len(rest) < unix.PathMax {
 				if t, ok := readLinkBeneath(d.name, rest); ok {
 					if !path.IsAbs(t) {
@@ -431,7 +442,7 @@ func (r *runner) execHashLinks(p string, links int) string {
 	}
 	for _, b := range r.rt.Paths {
 		if p == b || strings.HasPrefix(p, b+"/") {
-			sum := hashFile("/", p[1:], unix.RESOLVE_NO_MAGICLINKS, r.rt.Paths...)
+			sum := hashFileCached(&r.hashes, "/", p[1:], unix.RESOLVE_NO_MAGICLINKS, r.rt.Paths...)
 			return sum
 		}
 	}
@@ -465,6 +476,26 @@ func readLinkBeneath(dir, rel string) (string, bool) {
 // below PATH_MAX opened with resolve from the one before); with within,
 // only if the file reached is in one of those host paths.
 func hashFile(dir, rel string, resolve uint64, within ...string) string {
+	return hashFileCached(nil, dir, rel, resolve, within...)
+}
+
+// fileID is a file as it is: the same id, the same bytes.
+type fileID struct {
+	dev, ino, size   uint64
+	mtimeNs, ctimeNs int64
+}
+
+// hashCache holds the hashes of files read, by fileID: an exec of a file
+// read before costs a stat (a suite runs a venv's python hundreds of
+// times); n counts the files read.
+type hashCache struct {
+	mu sync.Mutex
+	m  map[fileID]string
+	n  int
+}
+
+// hashFileCached is hashFile with the hashes of c (nil: none).
+func hashFileCached(c *hashCache, dir, rel string, resolve uint64, within ...string) string {
 	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return ""
@@ -498,16 +529,40 @@ func hashFile(dir, rel string, resolve uint64, within ...string) string {
 			return ""
 		}
 	}
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxHashFile {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size > maxHashFile {
 		return ""
+	}
+	id := fileID{uint64(st.Dev), st.Ino, uint64(st.Size), st.Mtim.Nano(), st.Ctim.Nano()}
+	if c != nil {
+		c.mu.Lock()
+		sum, ok := c.m[id]
+		c.mu.Unlock()
+		if ok {
+			return sum
+		}
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, io.LimitReader(f, maxHashFile)); err != nil {
 		return ""
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	sum := hex.EncodeToString(h.Sum(nil))
+	if c != nil {
+		c.mu.Lock()
+		if c.m == nil {
+			c.m = map[fileID]string{}
+		}
+		if len(c.m) < maxCachedHashes {
+			c.m[id] = sum
+		}
+		c.n++
+		c.mu.Unlock()
+	}
+	return sum
 }
+
+// maxCachedHashes bounds a hashCache.
+const maxCachedHashes = 4096
 
 // hostPath maps a path of a writable place inside to the scratch tmpfs.
 func (r *runner) hostPath(p string) string {

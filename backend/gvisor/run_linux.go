@@ -196,6 +196,8 @@ type runner struct {
 	// ran holds the hashes of the files the trace's execs ran, read as
 	// each exec's exit was (execRan)
 	ran execsRan
+	// hashes are the files the report hashed, by id
+	hashes hashCache
 
 	// netns and sink: the run's network namespace and the sinkhole moat
 	// serves in it (sink_linux.go); nil unless --network sinkhole.
