@@ -235,6 +235,13 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 	t.Run("venv-throwaway", func(t *testing.T) {
 		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "venv_throwaway.py"), nil))
 	})
+	t.Run("script-suite", func(t *testing.T) {
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "script_suite.py"), userland))
+	})
+	t.Run("script-shebang", func(t *testing.T) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "script_shebang.py"), userland)
+		wantNamed(t, res, moat.CategoryExecution, "/work/viaDrop", "/work/viaProc")
+	})
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)
 		var pth, rc bool

@@ -103,10 +103,10 @@ func TestHashRanFallback(t *testing.T) {
 	if err := os.Remove(filepath.Join(work, "read")); err != nil {
 		t.Fatal(err)
 	}
-	if sum, replaced := r.hashRan("/work/kept", ms); sum == "" || replaced {
-		t.Errorf("kept: %q %v", sum, replaced)
+	if h := r.hashRan("/work/kept", ms); h.SHA256 == "" || h.Replaced {
+		t.Errorf("kept: %+v", h)
 	}
-	if _, replaced := r.hashRan("/work/swapped", ms); !replaced {
+	if h := r.hashRan("/work/swapped", ms); !h.Replaced {
 		t.Error("swapped after the exec: not said replaced")
 	}
 	r.ran.mu.Lock()
@@ -119,7 +119,7 @@ func TestHashRanFallback(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("execRan kept %d execs, want 1", n)
 	}
-	if sum, replaced := r.hashRan("/work/read", readMS); sum == "" || replaced {
-		t.Errorf("read by execRan, then removed: %q %v", sum, replaced)
+	if h := r.hashRan("/work/read", readMS); h.SHA256 == "" || h.Replaced {
+		t.Errorf("read by execRan, then removed: %+v", h)
 	}
 }

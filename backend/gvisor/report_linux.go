@@ -22,6 +22,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 	"github.com/moat-sandbox/moat/internal/observe/xattr"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 	moatreport "github.com/moat-sandbox/moat/report"
 )
@@ -263,7 +264,7 @@ const maxHashFile = 64 << 20
 // read-only bind of the host's runtime, resolved on the host (its links
 // are the runtime's own) and only if it stays in a bind. "" where it
 // cannot be had.
-func (r *runner) execHash(p string) string { return r.execHashLinks(p, maxExecLinks) }
+func (r *runner) execHash(p string) sentry.Hashed { return r.execHashLinks(p, maxExecLinks) }
 
 // execsRan holds, for each file in a scratch directory an exec ran, its
 // hash as read right after the exec, and whether it had changed since
@@ -278,10 +279,7 @@ type execAt struct {
 	ms   int64
 }
 
-type execRead struct {
-	sum      string
-	replaced bool
-}
+type execRead = sentry.Hashed
 
 // maxRanReads bounds the files execRan reads whole (r.hashes.n, an
 // exec of a file read before costs a stat) and the execs it keeps.
@@ -303,9 +301,9 @@ const (
 func (r *runner) execRan(msg []byte, at time.Time, dirs []string) {
 	seen := map[string]bool{}
 	for _, d := range dirs {
-		sentry.Parse(bytes.NewReader(msg), r.rep.start, 0, sentry.Options{Cwd: d, CwdAll: true, Hash: func(p string, ms int64) (string, bool) {
+		sentry.Parse(bytes.NewReader(msg), r.rep.start, 0, sentry.Options{Cwd: d, CwdAll: true, Hash: func(p string, ms int64) sentry.Hashed {
 			if seen[p] || !r.inScratch(p) {
-				return "", false
+				return sentry.Hashed{}
 			}
 			seen[p] = true
 			r.hashes.mu.Lock()
@@ -315,17 +313,17 @@ func (r *runner) execRan(msg []byte, at time.Time, dirs []string) {
 			full = full || len(r.ran.m) >= maxRanExecs
 			r.ran.mu.Unlock()
 			if full {
-				return "", false // hashRan checks it at the end
+				return sentry.Hashed{} // hashRan checks it at the end
 			}
-			read := execRead{sum: r.execHash(p)}
-			read.replaced = read.sum != "" && r.changedSince(p, at, maxExecLinks)
+			read := r.execHash(p)
+			read.Replaced = read.SHA256 != "" && r.changedSince(p, at, maxExecLinks)
 			r.ran.mu.Lock()
 			if r.ran.m == nil {
 				r.ran.m = map[execAt]execRead{}
 			}
 			r.ran.m[execAt{p, ms}] = read
 			r.ran.mu.Unlock()
-			return "", false
+			return sentry.Hashed{}
 		}})
 	}
 }
@@ -334,18 +332,16 @@ func (r *runner) execRan(msg []byte, at time.Time, dirs []string) {
 // after the exec; else (execRan past its bounds, an exec's entry and
 // exit not read together) as it is now, and no hash if it or a directory
 // on its way changed since the exec (ms: its entry's time).
-func (r *runner) hashRan(p string, ms int64) (string, bool) {
+func (r *runner) hashRan(p string, ms int64) sentry.Hashed {
 	r.ran.mu.Lock()
 	read, ok := r.ran.m[execAt{p, ms}]
 	r.ran.mu.Unlock()
-	if ok && read.sum != "" {
-		return read.sum, read.replaced
+	if ok && read.SHA256 != "" {
+		return read
 	}
-	sum := r.execHash(p)
-	if sum != "" && r.inScratch(p) && r.changedSince(p, r.rep.start.Add(time.Duration(ms+1)*time.Millisecond), maxExecLinks) {
-		return sum, true
-	}
-	return sum, false
+	h := r.execHash(p)
+	h.Replaced = h.SHA256 != "" && r.inScratch(p) && r.changedSince(p, r.rep.start.Add(time.Duration(ms+1)*time.Millisecond), maxExecLinks)
+	return h
 }
 
 // inScratch: p (clean, absolute) is in a scratch directory.
@@ -421,15 +417,15 @@ const maxExecLinks = 8
 // the sandbox's root, a relative one from the link's directory) and
 // hashed by the same rules, so a venv's bin/python the run made, which
 // links to the runtime's interpreter, is hashed as that interpreter.
-func (r *runner) execHashLinks(p string, links int) string {
+func (r *runner) execHashLinks(p string, links int) sentry.Hashed {
 	p = path.Clean(p)
 	if !path.IsAbs(p) {
-		return ""
+		return sentry.Hashed{}
 	}
 	for _, d := range r.reportDirs() {
 		if rest, ok := strings.CutPrefix(p, d.dst+"/"); ok {
 			sum := hashFileCached(&r.hashes, d.name, rest, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS)
-			if sum == "" && links > 0 && len(rest) < unix.PathMax {
+			if sum.SHA256 == "" && links > 0 && len(rest) < unix.PathMax {
 				if t, ok := readLinkBeneath(d.name, rest); ok {
 					if !path.IsAbs(t) {
 						t = path.Join(path.Dir(p), t)
@@ -442,11 +438,10 @@ func (r *runner) execHashLinks(p string, links int) string {
 	}
 	for _, b := range r.rt.Paths {
 		if p == b || strings.HasPrefix(p, b+"/") {
-			sum := hashFileCached(&r.hashes, "/", p[1:], unix.RESOLVE_NO_MAGICLINKS, r.rt.Paths...)
-			return sum
+			return hashFileCached(&r.hashes, "/", p[1:], unix.RESOLVE_NO_MAGICLINKS, r.rt.Paths...)
 		}
 	}
-	return ""
+	return sentry.Hashed{}
 }
 
 // readLinkBeneath reads the link rel under dir (its directories resolved
@@ -476,7 +471,7 @@ func readLinkBeneath(dir, rel string) (string, bool) {
 // below PATH_MAX opened with resolve from the one before); with within,
 // only if the file reached is in one of those host paths.
 func hashFile(dir, rel string, resolve uint64, within ...string) string {
-	return hashFileCached(nil, dir, rel, resolve, within...)
+	return hashFileCached(nil, dir, rel, resolve, within...).SHA256
 }
 
 // fileID is a file as it is: the same id, the same bytes.
@@ -494,31 +489,37 @@ type hashCache struct {
 	n  int
 }
 
-// hashFileCached is hashFile with the hashes of c (nil: none).
-func hashFileCached(c *hashCache, dir, rel string, resolve uint64, within ...string) string {
+// hashFileCached is hashFile with the hashes of c (nil: none), and the
+// file's "#!" line.
+func hashFileCached(c *hashCache, dir, rel string, resolve uint64, within ...string) (h sentry.Hashed) {
 	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return ""
+		return h
 	}
 	defer func() { unix.Close(root) }()
 	for len(rel) >= unix.PathMax && len(within) == 0 {
 		i := strings.LastIndexByte(rel[:unix.PathMax-1], '/')
 		if i <= 0 {
-			return ""
+			return h
 		}
 		d, err := unix.Openat2(root, rel[:i], &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolve})
 		if err != nil {
-			return ""
+			return h
 		}
 		unix.Close(root)
 		root, rel = d, rel[i+1:]
 	}
 	fd, err := unix.Openat2(root, rel, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY, Resolve: resolve})
 	if err != nil {
-		return ""
+		return h
 	}
 	f := os.NewFile(uintptr(fd), rel)
 	defer f.Close()
+	defer func() {
+		if h.SHA256 != "" {
+			h.Script = seccomp.ScriptLine(f)
+		}
+	}()
 	if len(within) > 0 {
 		real, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
 		in := false
@@ -526,12 +527,12 @@ func hashFileCached(c *hashCache, dir, rel string, resolve uint64, within ...str
 			in = in || (err == nil && (real == w || strings.HasPrefix(real, w+"/")))
 		}
 		if !in {
-			return ""
+			return h
 		}
 	}
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size > maxHashFile {
-		return ""
+		return h
 	}
 	id := fileID{uint64(st.Dev), st.Ino, uint64(st.Size), st.Mtim.Nano(), st.Ctim.Nano()}
 	if c != nil {
@@ -539,14 +540,15 @@ func hashFileCached(c *hashCache, dir, rel string, resolve uint64, within ...str
 		sum, ok := c.m[id]
 		c.mu.Unlock()
 		if ok {
-			return sum
+			h.SHA256 = sum
+			return h
 		}
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, io.LimitReader(f, maxHashFile)); err != nil {
-		return ""
+	d := sha256.New()
+	if _, err := io.Copy(d, io.LimitReader(f, maxHashFile)); err != nil {
+		return h
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
+	sum := hex.EncodeToString(d.Sum(nil))
 	if c != nil {
 		c.mu.Lock()
 		if c.m == nil {
@@ -558,7 +560,8 @@ func hashFileCached(c *hashCache, dir, rel string, resolve uint64, within ...str
 		c.n++
 		c.mu.Unlock()
 	}
-	return sum
+	h.SHA256 = sum
+	return h
 }
 
 // maxCachedHashes bounds a hashCache.

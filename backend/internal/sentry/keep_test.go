@@ -138,9 +138,9 @@ I1206 08:25:57.300100    4551 strace.go:605] [   4:   4] python3 X execve(0x5600
 	// Parse of the message alone, from each directory, names the file whole
 	var paths []string
 	for _, d := range g.dirs {
-		Parse(strings.NewReader(g.msg), time.Now(), 0, Options{Cwd: d, CwdAll: true, Hash: func(p string, _ int64) (string, bool) {
+		Parse(strings.NewReader(g.msg), time.Now(), 0, Options{Cwd: d, CwdAll: true, Hash: func(p string, _ int64) Hashed {
 			paths = append(paths, p)
-			return "", false
+			return Hashed{}
 		}})
 	}
 	if strings.Join(paths, ",") != "/work/x,/tmp/a/x" {

@@ -70,12 +70,10 @@ type Options struct {
 	// CwdAll: Cwd is every process's working directory, not pid 1's
 	// alone (an exec's message read by itself: Watch).
 	CwdAll bool
-	// Hash, if set, returns the sha256 of the file an exec event names
-	// (its whole path, before the event's is cut to audit.MaxPath; ms the
-	// event's time), or "": the first maxHashes exec events get one.
-	// replaced says the file was changed right after the exec (Watch),
-	// so its hash is not what ran: the event gets none, and says so.
-	Hash func(path string, ms int64) (sum string, replaced bool)
+	// Hash, if set, says what the file an exec event names (its whole
+	// path, before the event's is cut to audit.MaxPath; ms the event's
+	// time) is: the first maxHashes exec events are asked.
+	Hash func(path string, ms int64) Hashed
 	// Init says pid 1 is moat's init, which starts the program: the first
 	// exec of the trace is that start, not an event (nothing of the
 	// program's runs before it; it is the program's first process).
@@ -331,10 +329,10 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 	for i := range evs {
 		if o.Hash != nil && evs[i].Kind == moat.KindExec && hashed < maxHashes && strings.HasPrefix(full[i], "/") {
 			hashed++
-			sum, replaced := o.Hash(full[i], evs[i].TimeMS)
-			evs[i].SHA256 = sum
-			if replaced {
-				evs[i].SHA256 = ""
+			h := o.Hash(full[i], evs[i].TimeMS)
+			evs[i].SHA256, evs[i].Script = h.SHA256, audit.Clean(h.Script, 300)
+			if h.Replaced {
+				evs[i].SHA256, evs[i].Script = "", ""
 				evs[i].Detail = audit.Clean(evs[i].Detail+" "+Replaced, 600)
 			}
 		}
@@ -657,6 +655,16 @@ func KeepWatching(r io.Reader, kept *bytes.Buffer, cut *int, b *kbudget.Budget, 
 			return
 		}
 	}
+}
+
+// Hashed is what Options.Hash says of the file an exec ran.
+type Hashed struct {
+	// SHA256 is its hash, "" where it could not be had; Script its "#!"
+	// line (seccomp.ScriptLine), read with it.
+	SHA256, Script string
+	// Replaced says the file was changed right after the exec (Watch),
+	// so its hash is not what ran: the event gets none, and says so.
+	Replaced bool
 }
 
 // Replaced ends the detail of an exec event whose file was changed
