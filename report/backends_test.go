@@ -139,6 +139,7 @@ func TestCorpusBackends(t *testing.T) {
 			t.Run("persist_forms", func(t *testing.T) { persistForms(t, b, nil) })
 			t.Run("persist_later", func(t *testing.T) { persistLater(t, b, nil) })
 			t.Run("dest_exfil", func(t *testing.T) { wantDestExfil(t, b, moat.NetworkSinkhole) })
+			t.Run("port_exfil", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkSinkhole) })
 			t.Run("split_kinds", func(t *testing.T) { wantSplitKinds(t, b) })
 			t.Run("shm-drop", func(t *testing.T) {
 				wantShm(t, run(t, b, filepath.Join("testdata", "corpus", "shm_drop.py"), nil))

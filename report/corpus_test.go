@@ -1103,6 +1103,52 @@ func wantAWSKey(t *testing.T, b moat.Backend, file string, n moat.Network, how s
 	}
 }
 
+// TestCorpusPortExfil: secrets carried by the destination ports of the
+// connects to one host, a byte a port (1000 + b, repeats too) and two
+// bytes a port in either order, no byte sent (session 20: a medium network
+// finding before, the hook saying each destination once and the kernel's
+// budget keeping ten connects a host). Under --network none the connects
+// fail and are seen all the same.
+func TestCorpusPortExfil(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	t.Run("none", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkNone) })
+	t.Run("sinkhole", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkSinkhole) })
+}
+
+// wantPortExfil runs port_exfil.py under network n and wants each of its
+// three shapes found whole, and the kernel's witness to have kept the
+// same connects as the hook, in the same order (a finding's evidence is
+// its first events: the hook's).
+func wantPortExfil(t *testing.T, b moat.Backend, n moat.Network) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "port_exfil.py"), func(s *moat.Spec) {
+		s.Network = n
+		s.Limits.Timeout = 2 * time.Minute
+	})
+	for _, c := range [][2]string{
+		{"env-github-token", "203.0.113.51"},
+		{"env-aws-secret-access-key", "203.0.113.52"},
+		{"env-aws-secret-access-key", "203.0.113.53"},
+	} {
+		if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+			return f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
+				strings.Contains(f.Summary, c[0]) && strings.Contains(f.Summary, "encoded in the ports of the connections to "+c[1]+" (")
+		}) {
+			dump(t, res)
+			t.Errorf("no critical exfiltration finding of %s in the ports of the connections to %s", c[0], c[1])
+		}
+		ports := map[moat.Source][]string{}
+		for _, e := range res.Events {
+			if e.Kind == moat.KindConnect && strings.HasPrefix(e.Addr, c[1]+":") {
+				ports[e.Source] = append(ports[e.Source], e.Addr)
+			}
+		}
+		if len(ports[moat.SourceAudit]) < 20 || !slices.Equal(ports[moat.SourceAudit], ports[moat.SourceKernel]) {
+			t.Errorf("connects to %s: the hook's %v, the kernel's %v; want 20 or more, the same", c[1], ports[moat.SourceAudit], ports[moat.SourceKernel])
+		}
+	}
+}
+
 // TestCorpusSplitKinds: a secret's first half in a DNS lookup, the rest
 // in an HTTP body (red team, session 19: a medium network finding
 // before).
