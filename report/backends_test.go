@@ -45,6 +45,11 @@ func TestCorpusBackends(t *testing.T) {
 		moattest.RequireBackend(t, "gvisor")
 		wantXattr(t, run(t, &gvisor.Backend{}, filepath.Join("testdata", "corpus", "xattr_secret.py"), func(s *moat.Spec) { s.Image = testImage() }))
 	})
+	t.Run("gvisor-image-port-exfil", func(t *testing.T) {
+		// Docker's runsc: the Sentry's trace keeps the connects in order.
+		moattest.RequireBackend(t, "gvisor")
+		wantPortExfil(t, &gvisor.Backend{}, moat.NetworkSinkhole, func(s *moat.Spec) { s.Image = testImage() })
+	})
 	t.Run("gvisor-image-tells", func(t *testing.T) {
 		// gVisor with an image runs through Docker with runsc.
 		moattest.RequireBackend(t, "gvisor")

@@ -1116,14 +1116,17 @@ func TestCorpusPortExfil(t *testing.T) {
 }
 
 // wantPortExfil runs port_exfil.py under network n and wants each of its
-// three shapes found whole, and the kernel's witness to have kept the
+// three shapes found whole (mods change the spec further), and the kernel's witness to have kept the
 // same connects as the hook, in the same order (a finding's evidence is
 // its first events: the hook's).
-func wantPortExfil(t *testing.T, b moat.Backend, n moat.Network) {
+func wantPortExfil(t *testing.T, b moat.Backend, n moat.Network, mods ...func(*moat.Spec)) {
 	t.Helper()
 	res := run(t, b, filepath.Join("testdata", "corpus", "port_exfil.py"), func(s *moat.Spec) {
 		s.Network = n
 		s.Limits.Timeout = 2 * time.Minute
+		for _, m := range mods {
+			m(s)
+		}
 	})
 	for _, c := range [][2]string{
 		{"env-github-token", "203.0.113.51"},
