@@ -1116,7 +1116,7 @@ func TestCorpusPortExfil(t *testing.T) {
 }
 
 // wantPortExfil runs port_exfil.py under network n and wants each of its
-// three shapes found whole (mods change the spec further), and the kernel's witness to have kept the
+// four shapes found whole (mods change the spec further), and the kernel's witness to have kept the
 // same connects as the hook, in the same order (a finding's evidence is
 // its first events: the hook's).
 func wantPortExfil(t *testing.T, b moat.Backend, n moat.Network, mods ...func(*moat.Spec)) {
@@ -1128,26 +1128,30 @@ func wantPortExfil(t *testing.T, b moat.Backend, n moat.Network, mods ...func(*m
 			m(s)
 		}
 	})
-	for _, c := range [][2]string{
-		{"env-github-token", "203.0.113.51"},
-		{"env-aws-secret-access-key", "203.0.113.52"},
-		{"env-aws-secret-access-key", "203.0.113.53"},
+	for _, c := range [][3]string{
+		{"env-github-token", "ports", "203.0.113.51"},
+		{"env-aws-secret-access-key", "ports", "203.0.113.52"},
+		{"env-aws-secret-access-key", "ports", "203.0.113.53"},
+		{"env-github-token", "source ports", "203.0.113.54"},
 	} {
 		if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
 			return f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
-				strings.Contains(f.Summary, c[0]) && strings.Contains(f.Summary, "encoded in the ports of the connections to "+c[1]+" (")
+				strings.Contains(f.Summary, c[0]) && strings.Contains(f.Summary, "encoded in the "+c[1]+" of the connections to "+c[2]+" (")
 		}) {
 			dump(t, res)
-			t.Errorf("no critical exfiltration finding of %s in the ports of the connections to %s", c[0], c[1])
+			t.Errorf("no critical exfiltration finding of %s in the %s of the connections to %s", c[0], c[1], c[2])
+		}
+		if c[1] != "ports" {
+			continue // the source port: the hook's alone
 		}
 		ports := map[moat.Source][]string{}
 		for _, e := range res.Events {
-			if e.Kind == moat.KindConnect && strings.HasPrefix(e.Addr, c[1]+":") {
+			if e.Kind == moat.KindConnect && strings.HasPrefix(e.Addr, c[2]+":") {
 				ports[e.Source] = append(ports[e.Source], e.Addr)
 			}
 		}
 		if len(ports[moat.SourceAudit]) < 20 || !slices.Equal(ports[moat.SourceAudit], ports[moat.SourceKernel]) {
-			t.Errorf("connects to %s: the hook's %v, the kernel's %v; want 20 or more, the same", c[1], ports[moat.SourceAudit], ports[moat.SourceKernel])
+			t.Errorf("connects to %s: the hook's %v, the kernel's %v; want 20 or more, the same", c[2], ports[moat.SourceAudit], ports[moat.SourceKernel])
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -306,6 +307,14 @@ func (a *analysis) streams() []*stream {
 				get(src+"|port|"+h+"|1", "port", what).add(i, e, string([]byte{byte(p)}))
 				get(src+"|port|"+h+"|2", "port", what).add(i, e, string([]byte{byte(p >> 8), byte(p)}))
 				get(src+"|port|"+h+"|3", "port", what).add(i, e, string([]byte{byte(p), byte(p >> 8)}))
+				// The source port the program bound before its connect,
+				// which the hook says (no other witness keeps it).
+				if n, err := strconv.ParseUint(strings.TrimPrefix(e.Detail, "from port "), 10, 16); err == nil && strings.HasPrefix(e.Detail, "from port ") {
+					what := "encoded in the source ports of the connections to " + h
+					get(src+"|sport|"+h+"|1", "port", what).add(i, e, string([]byte{byte(n)}))
+					get(src+"|sport|"+h+"|2", "port", what).add(i, e, string([]byte{byte(n >> 8), byte(n)}))
+					get(src+"|sport|"+h+"|3", "port", what).add(i, e, string([]byte{byte(n), byte(n >> 8)}))
+				}
 				if ap.Addr().Unmap().Is4() {
 					o := ap.Addr().Unmap().As4()
 					for n := 1; n <= 4; n++ {

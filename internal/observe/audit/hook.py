@@ -40,7 +40,7 @@ def _install_hook(fifo, pythonpath):
     getcwd, readlink = _os.getcwd, _os.readlink
     ENAMETOOLONG = 36  # errno's, on Linux (the hook imports no module)
     fspath = _os.fspath
-    isinstance_ = isinstance
+    isinstance_, id_ = isinstance, id
     str_, bytes_, int_ = str, bytes, int
     runtime = set()
     for p in (_sys.base_prefix, _sys.prefix, _sys.base_exec_prefix, _sys.exec_prefix):
@@ -60,6 +60,8 @@ def _install_hook(fifo, pythonpath):
              "warm": _os.environ.get("_PYTHON_PRESTART") == "1"}
     # Connects repeated, by host (below): at most per_host a host.
     repeats, per_host = {}, 128
+    # Source ports a socket was bound to, by the socket's id, until its connect.
+    sports = {}
 
     # No code of the program runs inside the hook: a str or bytes subclass
     # is copied by the base type's own methods, only pathlib's paths are
@@ -332,7 +334,7 @@ def _install_hook(fifo, pythonpath):
     wanted = frozenset((
         "open", "os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.rename", "os.replace", "os.symlink",
         "os.link", "shutil.rmtree", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system", "os.kill", "os.killpg",
-        "socket.__new__", "socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname",
+        "socket.__new__", "socket.bind", "socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname",
         "socket.gethostbyname_ex", "socket.gethostbyaddr", "urllib.Request", "http.client.send", "ctypes.dlopen", "ctypes.dlsym",
         "_imp.create_dynamic", "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.addaudithook",
         "sys._getframe", "sys._getframemodulename", "site.prestart", "pytest.runtest.report"))
@@ -410,6 +412,7 @@ def _install_hook(fifo, pythonpath):
                     state["warm"], state["budget"], state["parts"], state["repeats"] = False, 5000, 400, 512
                     seen.clear()
                     repeats.clear()
+                    sports.clear()
                     emit("hello", path=text(_sys.executable), detail=argv(_sys.argv))
             elif event == "_imp.create_dynamic":
                 origin = text(args[0] if args else "")
@@ -472,10 +475,23 @@ def _install_hook(fifo, pythonpath):
                 name = families.get(fam & 0xFFFFFFFF, "AF_INET" if fam == 2 else "AF_INET6" if fam == 10 else "AF_%d" % (fam & 0xFFFFFFFF))
                 emit("socket", once=("socket", fam, typ, proto), name=name,
                      detail="socket(%s, type %s, protocol %s)" % (name, text(typ, 16), text(proto, 16)))
+            elif event == "socket.bind":
+                # A source port asked for: said with the socket's connect,
+                # as its source port can be a secret's byte too.
+                a = args[1]
+                if type_(a) is tuple and len(a) >= 2 and type_(a[1]) is int_ and 0 < a[1] < 65536:
+                    if len(sports) < 4096:
+                        sports[id_(args[0])] = a[1]
+                else:
+                    sports.pop(id_(args[0]), None)
             elif event in ("socket.connect", "socket.sendto"):
                 kw = addr(args[1])
                 a = kw.get("addr")
-                once = ("connect", a, kw.get("path"))
+                if sports:
+                    sport = sports.pop(id_(args[0]), None) if event == "socket.connect" else sports.get(id_(args[0]))
+                    if sport is not None and a is not None:
+                        kw["detail"] = "from port %d" % sport
+                once = ("connect", a, kw.get("path"), kw.get("detail"))
                 if a is not None and once in seen:
                     # A connect repeated is said again, in order, up to
                     # per_host times a host (512 a process in all),
