@@ -1539,6 +1539,33 @@ func TestCorpusStager(t *testing.T) {
 	})
 }
 
+// TestCorpusInProcessShell: a shell inside the program's own process,
+// exec() of what the server sends in a loop (no exec of a program), runs
+// the sink's stage (its length sent first and alone, the code after) and
+// is a critical execution finding on moat's evidence, on every backend
+// with a sinkhole (session 20: before, the length's NUL bytes failed the
+// first exec, nothing came after, and the connection was all: medium).
+func TestCorpusInProcessShell(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		wantInProcessShell(t, b)
+	})
+}
+
+func wantInProcessShell(t *testing.T, b moat.Backend) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "inproc_shell.py"), func(s *moat.Spec) {
+		s.Network = moat.NetworkSinkhole
+		s.Limits.Timeout = time.Minute
+	})
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryExecution && f.Severity == moat.SeverityCritical && !strings.Contains(f.Summary, "audit hook") &&
+			strings.Contains(f.Summary, "ran the second stage it downloaded from 203.0.113.61:4444 as Python code (")
+	}) {
+		dump(t, res)
+		t.Error("no critical finding that it ran the code the server sent, on moat's evidence")
+	}
+}
+
 // shellKinds: the summaries of res's critical findings of a download fed
 // to a shell and of a reverse shell, "" for none.
 func shellKinds(res *moat.Result) (fed, reverse string) {
