@@ -56,10 +56,10 @@ def _install_hook(fifo, pythonpath):
     # says "hello" when its run is handed over, with the run's argv.
     # results: a budget of its own for the test runner's records (below),
     # so that a suite's thousands of file events cannot crowd them out.
-    state = {"busy": False, "budget": 5000, "tamper": "", "parts": 400, "results": 400, "repeats": 512,
+    state = {"busy": False, "budget": 5000, "tamper": "", "parts": 400, "results": 400, "repeats": 256,
              "warm": _os.environ.get("_PYTHON_PRESTART") == "1"}
     # Connects repeated, by host (below): at most per_host a host.
-    repeats, per_host = {}, 128
+    repeats, per_host = {}, 64
     # Source ports a socket was bound to, by the socket's id, until its connect.
     sports = {}
 
@@ -409,7 +409,7 @@ def _install_hook(fifo, pythonpath):
                 if state["warm"]:
                     # What the stub did is not the run's: its run starts
                     # with the hook's memory and budget whole.
-                    state["warm"], state["budget"], state["parts"], state["repeats"] = False, 5000, 400, 512
+                    state["warm"], state["budget"], state["parts"], state["repeats"] = False, 5000, 400, 256
                     seen.clear()
                     repeats.clear()
                     sports.clear()
@@ -494,7 +494,7 @@ def _install_hook(fifo, pythonpath):
                 once = ("connect", a, kw.get("path"), kw.get("detail"))
                 if a is not None and once in seen:
                     # A connect repeated is said again, in order, up to
-                    # per_host times a host (512 a process in all),
+                    # per_host times a host (256 a process in all),
                     # loopback's aside: the order of the ports of the
                     # connects to one host can be a secret, a byte a port
                     # (docs/report.md), and a port the program comes back
