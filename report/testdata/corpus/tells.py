@@ -239,6 +239,8 @@ try:
         tells.append("os.getlogin() is %r, $USER %r" % (os.getlogin(), os.environ.get("USER")))
 except OSError as e:
     tells.append("os.getlogin() fails: %s" % e)
+if type(os.getlogin).__name__ != "builtin_function_or_method":
+    tells.append("os.getlogin is a Python function: %r" % os.getlogin)
 # Names reserved never to resolve (RFC 6761, 7686, 9476): a real
 # resolver says NXDOMAIN; a kill switch asks for one.
 import random
