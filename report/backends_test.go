@@ -165,6 +165,18 @@ func TestCorpusBackends(t *testing.T) {
 				}
 				noTells(t, b, mod, bk.known...)
 			})
+			// The sinkhole's resolver (NXDOMAIN for the reserved names)
+			// and CA (a corporate root's dates) look like a real one's.
+			t.Run("tells-sinkhole", func(t *testing.T) {
+				var mod func(*moat.Spec)
+				if bk.name == "gvisor" {
+					host := moattest.HostSiteNames(t)
+					mod = func(s *moat.Spec) { s.Files["host.txt"] = host; s.Network = moat.NetworkSinkhole }
+				} else {
+					mod = func(s *moat.Spec) { s.Network = moat.NetworkSinkhole }
+				}
+				noTells(t, b, mod, bk.known...)
+			})
 			t.Run("benign", func(t *testing.T) { benign(t, b, bk.kernel) })
 			t.Run("nosite-child", func(t *testing.T) {
 				if bk.name != "gvisor" {
