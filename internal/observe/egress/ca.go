@@ -82,7 +82,7 @@ type CA struct {
 	// leafStart is when every leaf becomes valid: a day before the run,
 	// at a random second of it.
 	leafStart time.Time
-	pem     []byte
+	pem       []byte
 
 	mu     sync.Mutex
 	leaves map[string]*tls.Certificate
