@@ -23,6 +23,10 @@ type Event struct {
 	// SHA256 of the file a kernel exec event ran, read by moat from the
 	// sandbox's file system (hex; empty where it could not be read).
 	SHA256 string `json:"sha256,omitempty"`
+	// Script is the "#!" line of that file, read with its hash (the
+	// kernel runs the interpreter it names with the file); empty if the
+	// file is no script or was not read.
+	Script string `json:"script,omitempty"`
 	// Stdio names which of fds 0, 1, 2 were sockets when a kernel exec
 	// event ran ("0,1,2"): a shell wired to a connection.
 	Stdio string `json:"stdio,omitempty"`

@@ -381,6 +381,10 @@ func (a *analysis) execution() {
 			// fexecve's way, or a memfd's: a program that is on no
 			// file system (the classic fileless dropper).
 			a.add(moat.CategoryExecution, "high", "executed a file held only by a descriptor (a memfd or a deleted file): "+e.Path, []moat.Event{e})
+		case writable(e.Path) && written[e.Path] && a.pythonScript(e):
+			// a Python script the run wrote, run by the interpreter:
+			// Python under the hook, listed with the programs run
+			others = append(others, e)
 		case writable(e.Path) && (written[e.Path] && !a.runtimeFile(e) || !written[e.Path] && !a.interpreter(e) && !a.venvScript(e)):
 			ev := []moat.Event{e}
 			what := "executed a file from a writable directory"

@@ -1,6 +1,11 @@
 package report
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/moat-sandbox/moat"
+)
 
 // TestFDPath: the names of an open descriptor, and nothing else.
 func TestFDPath(t *testing.T) {
@@ -11,6 +16,39 @@ func TestFDPath(t *testing.T) {
 	} {
 		if got := fdPath(p); got != want {
 			t.Errorf("fdPath(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+// TestPythonScript: a script the run wrote is Python under the hook only
+// when the "#!" line read with its hash names the runtime's interpreter
+// where the program cannot change it; else it is a dropped program run.
+func TestPythonScript(t *testing.T) {
+	interp := moat.Event{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: "/usr/bin/python3.11", SHA256: strings.Repeat("a", 64)}
+	for script, high := range map[string]bool{
+		"#!/usr/bin/python3.11":                 false,
+		"#!/usr/bin/python3 -S":                 false,
+		"#! /usr/bin/env python3":               false,
+		"#!/usr/bin/env -S python3 -X dev":      true, // env's own flags: not read
+		"#!/usr/bin/../../tmp/python3":          true,
+		"#!/proc/self/root/usr/bin/python3.11":  true,
+		"#!/work/.venv/bin/python":              true,
+		"#!/bin/sh":                             true,
+		"":                                      true,
+		"#!/usr/bin/python3.11-config-not-here": true,
+		"#!/usr/bin/python3.":                   true,
+		"#!/usr/bin/env pytest":                 true,
+		"#!/usr/bin/env python":                 false,
+	} {
+		evs := []moat.Event{interp,
+			{Source: moat.SourceFS, Kind: moat.KindFileCreated, Path: "/tmp/t/helper"},
+			{Source: moat.SourceKernel, Kind: moat.KindExec, PID: 7, Path: "/tmp/t/helper", SHA256: strings.Repeat("b", 64), Script: script}}
+		got := false
+		for _, f := range Analyze(evs) {
+			got = got || (f.Category == moat.CategoryExecution && f.Severity == moat.SeverityHigh)
+		}
+		if got != high {
+			t.Errorf("%q: high %v, want %v", script, got, high)
 		}
 	}
 }

@@ -82,6 +82,8 @@ func TestCorpusBackends(t *testing.T) {
 				{"corpus/long_body.py", [][2]string{{"exfiltration", "critical"}}},
 				{"corpus/pth_hidden.py", [][2]string{{"persistence", "high"}}},
 				{"corpus/fake_python.py", [][2]string{{"execution", "high"}}},
+				{"corpus/swap_exec.py", [][2]string{{"execution", "high"}}},
+				{"corpus/script_shebang.py", [][2]string{{"execution", "high"}}},
 				{"corpus/bashrc_edit.py", [][2]string{{"persistence", "high"}}},
 				{"corpus/download_exec.py", [][2]string{{"execution", "high"}}},
 				{"corpus/dns_exfil.py", [][2]string{{"exfiltration", "critical"}}},
@@ -114,7 +116,7 @@ func TestCorpusBackends(t *testing.T) {
 				t.Run(strings.TrimSuffix(filepath.Base(c.file), ".py"), func(t *testing.T) {
 					var mod func(*moat.Spec)
 					switch {
-					case strings.Contains(c.file, "fake_python"):
+					case strings.Contains(c.file, "fake_python"), strings.Contains(c.file, "swap_exec"), strings.Contains(c.file, "script_shebang"):
 						mod = userland
 					case strings.Contains(c.file, "exec_flood"):
 						// 3,000 failing execs: under gVisor on a busy host, more than 20 s
@@ -128,6 +130,12 @@ func TestCorpusBackends(t *testing.T) {
 							dump(t, res)
 							t.Errorf("no %s finding of severity %s or more", f[0], f[1])
 						}
+					}
+					if strings.Contains(c.file, "swap_exec") {
+						wantNamed(t, res, moat.CategoryExecution, "/work/fetcher", "/work/updater")
+					}
+					if strings.Contains(c.file, "script_shebang") {
+						wantNamed(t, res, moat.CategoryExecution, "/work/viaDrop", "/work/viaProc")
 					}
 					if strings.Contains(c.file, "ctypes") {
 						kernelExec := false
@@ -197,6 +205,16 @@ func TestCorpusBackends(t *testing.T) {
 				// venv's python the runtime's interpreter by its hash
 				// (containers: the init's interpreter frame).
 				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "venv_suite.py"), nil))
+			})
+			t.Run("venv-throwaway", func(t *testing.T) {
+				// venvs removed before the run ends: what ran is hashed as
+				// it runs (gVisor: as the Sentry's trace is read)
+				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "venv_throwaway.py"), nil))
+			})
+			t.Run("script-suite", func(t *testing.T) {
+				// scripts a suite writes and runs, "#!" the interpreter:
+				// Python under the hook, by the exec's own reading
+				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "script_suite.py"), userland))
 			})
 			t.Run("finalizer_logs", func(t *testing.T) {
 				// logging from a finalizer that a collection inside the hook runs

@@ -237,6 +237,14 @@ func TestCorpusMicroVM(t *testing.T) {
 				{cat: "execution", sev: "high", marker: "/work/venv/bin/python3"},
 				{cat: "execution", sev: "high", marker: "/tmp/.x/bash"},
 			}},
+			{file: "script_shebang.py", checks: []batchCheck{
+				{cat: "execution", sev: "high", marker: "/work/viaDrop"},
+				{cat: "execution", sev: "high", marker: "/work/viaProc"},
+			}},
+			{file: "swap_exec.py", checks: []batchCheck{
+				{cat: "execution", sev: "high", marker: "/work/fetcher"},
+				{cat: "execution", sev: "high", marker: "/work/updater"},
+			}},
 			{file: "bashrc_edit.py", checks: []batchCheck{{cat: "persistence", sev: "high", marker: ".bashrc", source: "fs"}}},
 			{file: "ctypes_syscall.py", checks: []batchCheck{{cat: "evasion", sev: "high", own: true, source: moat.SourceKernel}},
 				events: kernelExecOf("/bin/true", false)},
@@ -262,6 +270,12 @@ func TestCorpusMicroVM(t *testing.T) {
 	})
 	t.Run("venv-suite", func(t *testing.T) {
 		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "venv_suite.py"), func(s *moat.Spec) { s.Limits.Timeout = 5 * time.Minute }))
+	})
+	t.Run("script-suite", func(t *testing.T) {
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "script_suite.py"), func(s *moat.Spec) { userland(s); s.Limits.Timeout = 5 * time.Minute }))
+	})
+	t.Run("venv-throwaway", func(t *testing.T) {
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "venv_throwaway.py"), func(s *moat.Spec) { s.Limits.Timeout = 5 * time.Minute }))
 	})
 }
 

@@ -483,6 +483,55 @@ func (a *analysis) interpreter(e moat.Event) bool {
 	return isPython(path.Base(e.Path))
 }
 
+// pythonScript: e ran a script whose "#!" line names the runtime's
+// interpreter, by moat's reading: the kernel's exec event carries the
+// file's hash and its "#!" line, read together when the exec was seen
+// (native, the containers' init, the micro-VM's agent: at the seccomp
+// listener; gVisor: as the trace's exec was read). The interpreter named
+// must be one the program cannot change: the runtime's (its path, or a
+// python, python3 or python3.N beside it, read-only), or /usr/bin/env or /bin/env
+// with such a name as its argument (whose exec of it is an event of its own,
+// judged as such). Such a script is Python code run by the interpreter,
+// under the audit hook, as `python script` would be: a test's helper
+// script, kept or removed. A binary dropped and run, a script of another
+// interpreter or of a written one (a venv's bin/python the run made could
+// have been anything when the script ran) is none.
+func (a *analysis) pythonScript(e moat.Event) bool {
+	line, ok := strings.CutPrefix(e.Script, "#!")
+	if e.Source != moat.SourceKernel || e.SHA256 == "" || !ok {
+		return false
+	}
+	fields := strings.Fields(line)
+	switch {
+	case len(fields) == 0:
+		return false
+	case fields[0] == "/usr/bin/env" || fields[0] == "/bin/env":
+		return len(fields) == 2 && pythonName(fields[1])
+	}
+	return a.runtimePython(fields[0])
+}
+
+// pythonName: base is an interpreter's name, python, python3 or python3.N.
+func pythonName(base string) bool {
+	v, ok := strings.CutPrefix(base, "python")
+	major, minor, _ := strings.Cut(v, ".")
+	digits := func(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
+	return ok && (v == "" || digits(major) && (minor == "" && !strings.Contains(v, ".") || digits(minor)))
+}
+
+// runtimePython: p (a script's "#!" interpreter, as the kernel takes it)
+// is the runtime's interpreter or a python, python3 or python3.N beside it, where
+// the program cannot write.
+func (a *analysis) runtimePython(p string) bool {
+	for _, m := range a.evs {
+		if m.Source == moat.SourceMoat && m.Kind == moat.KindInterpreter && m.Path != "" &&
+			(m.Path == p || path.Dir(m.Path) == path.Dir(p) && path.Clean(p) == p && pythonName(path.Base(p)) && !writable(p)) {
+			return true
+		}
+	}
+	return false
+}
+
 // venvScript: e ran a Python entry point of a venv's bin directory
 // (pytest, pip), a script whose hash is its own, not the interpreter's.
 // Not a finding from a writable directory unless the run wrote it; still

@@ -197,6 +197,11 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 			t.Error("no audit exec event of /work/venv/bin/python3")
 		}
 	})
+	t.Run("exec-swapped", func(t *testing.T) {
+		// a dropped binary, the interpreter renamed over it as it runs
+		res := run(t, b, filepath.Join("testdata", "corpus", "swap_exec.py"), userland)
+		wantNamed(t, res, moat.CategoryExecution, "/work/fetcher", "/work/updater")
+	})
 	t.Run("persistence-hidden", func(t *testing.T) {
 		// a .pth padded past its first KiB, one over 1 MiB, one after 700 other files
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_hidden.py"), nil)
@@ -226,6 +231,16 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 	})
 	t.Run("venv-suite", func(t *testing.T) {
 		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "venv_suite.py"), nil))
+	})
+	t.Run("venv-throwaway", func(t *testing.T) {
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "venv_throwaway.py"), nil))
+	})
+	t.Run("script-suite", func(t *testing.T) {
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "script_suite.py"), userland))
+	})
+	t.Run("script-shebang", func(t *testing.T) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "script_shebang.py"), userland)
+		wantNamed(t, res, moat.CategoryExecution, "/work/viaDrop", "/work/viaProc")
 	})
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)

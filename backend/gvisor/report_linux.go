@@ -22,6 +22,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 	"github.com/moat-sandbox/moat/internal/observe/xattr"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 	moatreport "github.com/moat-sandbox/moat/report"
 )
@@ -263,7 +264,147 @@ const maxHashFile = 64 << 20
 // read-only bind of the host's runtime, resolved on the host (its links
 // are the runtime's own) and only if it stays in a bind. "" where it
 // cannot be had.
-func (r *runner) execHash(p string) string { return r.execHashLinks(p, maxExecLinks) }
+func (r *runner) execHash(p string) sentry.Hashed { return r.execHashLinks(p, maxExecLinks) }
+
+// execsRan holds, for each file in a scratch directory an exec ran, its
+// hash as read right after the exec, and whether it had changed since
+// (execRan), by the exec's whole path and time (its event's ms).
+type execsRan struct {
+	mu sync.Mutex
+	m  map[execAt]execRead
+}
+
+type execAt struct {
+	path string
+	ms   int64
+}
+
+type execRead = sentry.Hashed
+
+// maxRanReads bounds the files execRan reads whole (r.hashes.n, an
+// exec of a file read before costs a stat) and the execs it keeps.
+const (
+	maxRanReads = 256
+	maxRanExecs = 8192
+)
+
+// execRan reads, while the program runs, the file each exec of the trace
+// ran (msg: the exec's entry and exit, its exit logged at at), in a
+// scratch directory (the runtime's binds are read-only): its hash, and
+// whether it or a directory on its path changed after at. A file the run
+// wrote is "the interpreter" only if its hash is the interpreter's, and
+// read after the run a dropped binary could have been replaced by a copy
+// of the interpreter (a rename) or deleted (a venv removed); read here,
+// and its change times checked, neither hides what ran. A relative
+// exec's directory is not known yet (a vfork's child execs before its
+// parent's fork is logged): each working directory seen is tried.
+func (r *runner) execRan(msg []byte, at time.Time, dirs []string) {
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		sentry.Parse(bytes.NewReader(msg), r.rep.start, 0, sentry.Options{Cwd: d, CwdAll: true, Hash: func(p string, ms int64) sentry.Hashed {
+			if seen[p] || !r.inScratch(p) {
+				return sentry.Hashed{}
+			}
+			seen[p] = true
+			r.hashes.mu.Lock()
+			full := r.hashes.n >= maxRanReads
+			r.hashes.mu.Unlock()
+			r.ran.mu.Lock()
+			full = full || len(r.ran.m) >= maxRanExecs
+			r.ran.mu.Unlock()
+			if full {
+				return sentry.Hashed{} // hashRan checks it at the end
+			}
+			read := r.execHash(p)
+			read.Replaced = read.SHA256 != "" && r.changedSince(p, at, maxExecLinks)
+			r.ran.mu.Lock()
+			if r.ran.m == nil {
+				r.ran.m = map[execAt]execRead{}
+			}
+			r.ran.m[execAt{p, ms}] = read
+			r.ran.mu.Unlock()
+			return sentry.Hashed{}
+		}})
+	}
+}
+
+// hashRan is Parse's Hash: the file's hash as execRan read it right
+// after the exec; else (execRan past its bounds, an exec's entry and
+// exit not read together) as it is now, and no hash if it or a directory
+// on its way changed since the exec (ms: its entry's time).
+func (r *runner) hashRan(p string, ms int64) sentry.Hashed {
+	r.ran.mu.Lock()
+	read, ok := r.ran.m[execAt{p, ms}]
+	r.ran.mu.Unlock()
+	if ok && read.SHA256 != "" {
+		return read
+	}
+	h := r.execHash(p)
+	h.Replaced = h.SHA256 != "" && r.inScratch(p) && r.changedSince(p, r.rep.start.Add(time.Duration(ms+1)*time.Millisecond), maxExecLinks)
+	return h
+}
+
+// inScratch: p (clean, absolute) is in a scratch directory.
+func (r *runner) inScratch(p string) bool {
+	for _, d := range scratchDirs(r.persona.Home) {
+		if strings.HasPrefix(path.Clean(p), d.dst+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// changedSince says whether the file p names in a scratch directory, a
+// directory on its way there or, for a link, the file it leads to (at
+// most links of them) had its status changed after at: a rename or a
+// link puts a file of an older change time in place only by changing
+// the time of itself or of a directory above it. Resolved beneath the
+// scratch directory, no link followed on the host.
+func (r *runner) changedSince(p string, at time.Time, links int) bool {
+	p = path.Clean(p)
+	for _, d := range scratchDirs(r.persona.Home) {
+		rest, ok := strings.CutPrefix(p, d.dst+"/")
+		if !ok {
+			continue
+		}
+		fd, err := unix.Open(filepath.Join(r.scratch, d.name), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return false
+		}
+		defer func() { unix.Close(fd) }()
+		parts := strings.Split(rest, "/")
+		for i, part := range parts {
+			next, err := unix.Openat2(fd, part, &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+				Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS})
+			if err != nil {
+				return false
+			}
+			unix.Close(fd)
+			fd = next
+			var st unix.Stat_t
+			if unix.Fstat(fd, &st) != nil {
+				return false
+			}
+			if time.Unix(st.Ctim.Unix()).After(at) {
+				return true
+			}
+			if i == len(parts)-1 && st.Mode&unix.S_IFMT == unix.S_IFLNK && links > 0 {
+				buf := make([]byte, unix.PathMax)
+				n, err := unix.Readlinkat(fd, "", buf)
+				if err != nil || n <= 0 || n >= len(buf) {
+					return false
+				}
+				t := string(buf[:n])
+				if !path.IsAbs(t) {
+					t = path.Join(path.Dir(p), t)
+				}
+				return r.changedSince(t, at, links-1)
+			}
+		}
+		return false
+	}
+	return false
+}
 
 // maxExecLinks bounds the program's links execHash reads on its way to
 // the file an exec ran (a venv's bin/python is one or two: python ->
@@ -276,15 +417,15 @@ const maxExecLinks = 8
 // the sandbox's root, a relative one from the link's directory) and
 // hashed by the same rules, so a venv's bin/python the run made, which
 // links to the runtime's interpreter, is hashed as that interpreter.
-func (r *runner) execHashLinks(p string, links int) string {
+func (r *runner) execHashLinks(p string, links int) sentry.Hashed {
 	p = path.Clean(p)
 	if !path.IsAbs(p) {
-		return ""
+		return sentry.Hashed{}
 	}
 	for _, d := range r.reportDirs() {
 		if rest, ok := strings.CutPrefix(p, d.dst+"/"); ok {
-			sum := hashFile(d.name, rest, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS)
-			if sum == "" && links > 0 && len(rest) < unix.PathMax {
+			sum := hashFileCached(&r.hashes, d.name, rest, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS)
+			if sum.SHA256 == "" && links > 0 && len(rest) < unix.PathMax {
 				if t, ok := readLinkBeneath(d.name, rest); ok {
 					if !path.IsAbs(t) {
 						t = path.Join(path.Dir(p), t)
@@ -297,11 +438,10 @@ func (r *runner) execHashLinks(p string, links int) string {
 	}
 	for _, b := range r.rt.Paths {
 		if p == b || strings.HasPrefix(p, b+"/") {
-			sum := hashFile("/", p[1:], unix.RESOLVE_NO_MAGICLINKS, r.rt.Paths...)
-			return sum
+			return hashFileCached(&r.hashes, "/", p[1:], unix.RESOLVE_NO_MAGICLINKS, r.rt.Paths...)
 		}
 	}
-	return ""
+	return sentry.Hashed{}
 }
 
 // readLinkBeneath reads the link rel under dir (its directories resolved
@@ -331,29 +471,55 @@ func readLinkBeneath(dir, rel string) (string, bool) {
 // below PATH_MAX opened with resolve from the one before); with within,
 // only if the file reached is in one of those host paths.
 func hashFile(dir, rel string, resolve uint64, within ...string) string {
+	return hashFileCached(nil, dir, rel, resolve, within...).SHA256
+}
+
+// fileID is a file as it is: the same id, the same bytes.
+type fileID struct {
+	dev, ino, size   uint64
+	mtimeNs, ctimeNs int64
+}
+
+// hashCache holds the hashes of files read, by fileID: an exec of a file
+// read before costs a stat (a suite runs a venv's python hundreds of
+// times); n counts the files read.
+type hashCache struct {
+	mu sync.Mutex
+	m  map[fileID]string
+	n  int
+}
+
+// hashFileCached is hashFile with the hashes of c (nil: none), and the
+// file's "#!" line.
+func hashFileCached(c *hashCache, dir, rel string, resolve uint64, within ...string) (h sentry.Hashed) {
 	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return ""
+		return h
 	}
 	defer func() { unix.Close(root) }()
 	for len(rel) >= unix.PathMax && len(within) == 0 {
 		i := strings.LastIndexByte(rel[:unix.PathMax-1], '/')
 		if i <= 0 {
-			return ""
+			return h
 		}
 		d, err := unix.Openat2(root, rel[:i], &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolve})
 		if err != nil {
-			return ""
+			return h
 		}
 		unix.Close(root)
 		root, rel = d, rel[i+1:]
 	}
 	fd, err := unix.Openat2(root, rel, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY, Resolve: resolve})
 	if err != nil {
-		return ""
+		return h
 	}
 	f := os.NewFile(uintptr(fd), rel)
 	defer f.Close()
+	defer func() {
+		if h.SHA256 != "" {
+			h.Script = seccomp.ScriptLine(f)
+		}
+	}()
 	if len(within) > 0 {
 		real, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
 		in := false
@@ -361,19 +527,45 @@ func hashFile(dir, rel string, resolve uint64, within ...string) string {
 			in = in || (err == nil && (real == w || strings.HasPrefix(real, w+"/")))
 		}
 		if !in {
-			return ""
+			return h
 		}
 	}
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxHashFile {
-		return ""
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size > maxHashFile {
+		return h
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, io.LimitReader(f, maxHashFile)); err != nil {
-		return ""
+	id := fileID{uint64(st.Dev), st.Ino, uint64(st.Size), st.Mtim.Nano(), st.Ctim.Nano()}
+	if c != nil {
+		c.mu.Lock()
+		sum, ok := c.m[id]
+		c.mu.Unlock()
+		if ok {
+			h.SHA256 = sum
+			return h
+		}
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	d := sha256.New()
+	if _, err := io.Copy(d, io.LimitReader(f, maxHashFile)); err != nil {
+		return h
+	}
+	sum := hex.EncodeToString(d.Sum(nil))
+	if c != nil {
+		c.mu.Lock()
+		if c.m == nil {
+			c.m = map[fileID]string{}
+		}
+		if len(c.m) < maxCachedHashes {
+			c.m[id] = sum
+		}
+		c.n++
+		c.mu.Unlock()
+	}
+	h.SHA256 = sum
+	return h
 }
+
+// maxCachedHashes bounds a hashCache.
+const maxCachedHashes = 4096
 
 // hostPath maps a path of a writable place inside to the scratch tmpfs.
 func (r *runner) hostPath(p string) string {
@@ -404,7 +596,7 @@ func (r *runner) straceEvents() ([]moat.Event, int) {
 		return nil, 0
 	}
 	evs, dropped := sentry.Parse(bytes.NewReader(r.sentry.kept.Bytes()), r.rep.start, kbudget.MaxEvents,
-		sentry.Options{Cwd: workDir, Hash: r.execHash, Init: r.rep.shm != ""})
+		sentry.Options{Cwd: workDir, Hash: r.hashRan, Init: r.rep.shm != ""})
 	if ev, ok := sentry.CutEvent(r.sentry.cut); ok {
 		evs = append(evs, ev)
 	}

@@ -193,6 +193,11 @@ type runner struct {
 	// sentry is the Sentry's debug log, read as runsc writes it; nil
 	// without the report.
 	sentry *sentryLog
+	// ran holds the hashes of the files the trace's execs ran, read as
+	// each exec's exit was (execRan)
+	ran execsRan
+	// hashes are the files the report hashed, by id
+	hashes hashCache
 
 	// netns and sink: the run's network namespace and the sinkhole moat
 	// serves in it (sink_linux.go); nil unless --network sinkhole.
@@ -640,7 +645,7 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	defer errR.Close()
 
 	if r.rep != nil {
-		if r.sentry, err = openSentryLog(r.dir); err != nil {
+		if r.sentry, err = openSentryLog(r.dir, sentry.Watch{Cwd: workDir, Ran: r.execRan}); err != nil {
 			stdinW.Close()
 			outW.Close()
 			errW.Close()

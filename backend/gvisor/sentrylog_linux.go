@@ -30,12 +30,14 @@ type sentryLog struct {
 	// budget judges the trace's execs and connects as they are read
 	// (sentry.KeepWithin): a flood of them is counted, not kept
 	budget kbudget.Budget
+	watch  sentry.Watch
 	once   sync.Once
 }
 
-// openSentryLog makes the FIFO in dir and starts reading it.
-func openSentryLog(dir string) (*sentryLog, error) {
-	l := &sentryLog{path: filepath.Join(dir, "sentry.log"), done: make(chan struct{})}
+// openSentryLog makes the FIFO in dir and starts reading it, w told of
+// each exec that ran as it is read.
+func openSentryLog(dir string, w sentry.Watch) (*sentryLog, error) {
+	l := &sentryLog{path: filepath.Join(dir, "sentry.log"), done: make(chan struct{}), watch: w}
 	if err := syscall.Mkfifo(l.path, 0o600); err != nil {
 		return nil, err
 	}
@@ -55,7 +57,7 @@ func openSentryLog(dir string) (*sentryLog, error) {
 
 func (l *sentryLog) read() {
 	defer close(l.done)
-	sentry.KeepWithin(l.r, &l.kept, &l.cut, &l.budget)
+	sentry.KeepWatching(l.r, &l.kept, &l.cut, &l.budget, l.watch)
 }
 
 // finish closes moat's writer once runsc has exited and waits, at most

@@ -187,6 +187,7 @@ func cleanEvent(e moat.Event, offsetMS int64) moat.Event {
 		Detail:    audit.Clean(e.Detail, 2000),
 		Data:      audit.Clean(e.Data, 4096),
 		SHA256:    audit.Clean(e.SHA256, 64),
+		Script:    audit.Clean(e.Script, 300),
 		Stdio:     audit.Clean(e.Stdio, 16),
 		Line:      min(max(e.Line, 0), 1<<30),
 	}

@@ -362,7 +362,7 @@ func (r *report) execFrame(body []byte, at int64) {
 			ev.Kind = moat.KindExecFailed
 		}
 		if isSHA256(e.SHA256) {
-			ev.SHA256 = e.SHA256
+			ev.SHA256, ev.Script = e.SHA256, audit.Clean(e.Script, 300)
 		}
 		ev.Data = audit.Clean(e.Env, 2000)
 		if e.Note != "" {

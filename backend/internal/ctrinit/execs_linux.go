@@ -293,6 +293,9 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 	}
 	defer f.Close()
 	ev.SHA256, ev.Failed = w.hashes.sum(f)
+	if ev.SHA256 != "" {
+		ev.Script = seccomp.ScriptLine(f)
+	}
 	return ev
 }
 

@@ -428,6 +428,8 @@ type ExecEvent struct {
 	// memfd, a file named by a directory descriptor or from a working
 	// directory past PATH_MAX. "" where it could not be had.
 	SHA256 string `json:"sha256,omitempty"`
+	// Script is the file's "#!" line, read with its hash (seccomp.ScriptLine).
+	Script string `json:"script,omitempty"`
 	Note   string `json:"note,omitempty"` // memory unreadable, or the caller died meanwhile
 	// Env is an exec's LD_PRELOAD and LD_AUDIT, newline-separated
 	// (seccomp.LoaderEnv): code the loader maps into what runs.

@@ -99,3 +99,51 @@ func TestKeepWithinFlood(t *testing.T) {
 		t.Errorf("with no budget: cut %d, payload exec %v connect %v: want it cut away (the flood too small?)", cut, shell, conn)
 	}
 }
+
+// TestKeepWatching: the Watch is told of each exec that ran as its exit
+// is read, with the time its exit was logged and every absolute working
+// directory seen so far; not of one that failed.
+func TestKeepWatching(t *testing.T) {
+	log := `I1206 08:25:57.100000    4551 strace.go:599] [   1:   1] python3 X chdir(0x7f9f9a967e60 /tmp/a) = 0 (0x0) (9.728µs)
+I1206 08:25:57.100001    4551 strace.go:599] [   1:   1] python3 X chdir(0x7f9f9a967e60 rel) = 0 (0x0) (9.728µs)
+I1206 08:25:57.200000    4551 strace.go:567] [   3:   3] python3 E execve(0x560011c34f50 ./x, 0x560011c34f70 ["./x"], 0x560011c351d8 [])
+I1206 08:25:57.200500    4551 strace.go:605] [   3:   3] x X execve(0x560011c34f50 ./x, 0x560011c34f70 ["./x"], 0x560011c351d8 []) = 0 (0x0) (1ms)
+I1206 08:25:57.300000    4551 strace.go:567] [   4:   4] python3 E execve(0x560011c34f50 /work/y, 0x560011c34f70 ["y"], 0x560011c351d8 [])
+I1206 08:25:57.300100    4551 strace.go:605] [   4:   4] python3 X execve(0x560011c34f50 /work/y, 0x560011c34f70 ["y"], 0x560011c351d8 []) = -1 (0xffffffffffffffff) errno=2 (no such file or directory) (10µs)
+`
+	type ran struct {
+		msg  string
+		at   time.Time
+		dirs []string
+	}
+	var got []ran
+	var buf bytes.Buffer
+	cut := 0
+	KeepWatching(strings.NewReader(log), &buf, &cut, &kbudget.Budget{Max: kbudget.MaxEvents}, Watch{Cwd: "/work", Ran: func(msg []byte, at time.Time, dirs []string) {
+		got = append(got, ran{string(msg), at, append([]string(nil), dirs...)})
+	}})
+	if len(got) != 1 {
+		t.Fatalf("told of %d execs, want 1: %+v", len(got), got)
+	}
+	g := got[0]
+	if !strings.Contains(g.msg, " E execve(0x560011c34f50 ./x,") || !strings.Contains(g.msg, " X execve(") {
+		t.Errorf("msg %q", g.msg)
+	}
+	if strings.Join(g.dirs, ",") != "/work,/tmp/a" {
+		t.Errorf("dirs %v", g.dirs)
+	}
+	if g.at.Format("0102 15:04:05.000000") != "1206 08:25:57.200500" {
+		t.Errorf("at %v", g.at)
+	}
+	// Parse of the message alone, from each directory, names the file whole
+	var paths []string
+	for _, d := range g.dirs {
+		Parse(strings.NewReader(g.msg), time.Now(), 0, Options{Cwd: d, CwdAll: true, Hash: func(p string, _ int64) Hashed {
+			paths = append(paths, p)
+			return Hashed{}
+		}})
+	}
+	if strings.Join(paths, ",") != "/work/x,/tmp/a/x" {
+		t.Errorf("paths %v", paths)
+	}
+}

@@ -67,10 +67,13 @@ type Options struct {
 	// CLONE_FS child shares its parent's) and successful chdir and
 	// fchdir calls. "": relative exec paths are kept as given.
 	Cwd string
-	// Hash, if set, returns the sha256 of the file an exec event names
-	// (its whole path, before the event's is cut to audit.MaxPath), or
-	// "": the first maxHashes exec events get one.
-	Hash func(path string) string
+	// CwdAll: Cwd is every process's working directory, not pid 1's
+	// alone (an exec's message read by itself: Watch).
+	CwdAll bool
+	// Hash, if set, says what the file an exec event names (its whole
+	// path, before the event's is cut to audit.MaxPath; ms the event's
+	// time) is: the first maxHashes exec events are asked.
+	Hash func(path string, ms int64) Hashed
 	// Init says pid 1 is moat's init, which starts the program: the first
 	// exec of the trace is that start, not an event (nothing of the
 	// program's runs before it; it is the program's first process).
@@ -125,6 +128,7 @@ var (
 func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, dropped int) {
 	parent := map[int]int{} // child pid -> parent pid (fork, vfork, clone without CLONE_THREAD)
 	cw := newCwds(o.Cwd)
+	cw.all = o.CwdAll
 	var rel []pendingExec    // exec events whose path is relative to a working directory
 	full := map[int]string{} // an exec event's whole path, before it is cut
 	seq := 0
@@ -325,7 +329,12 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 	for i := range evs {
 		if o.Hash != nil && evs[i].Kind == moat.KindExec && hashed < maxHashes && strings.HasPrefix(full[i], "/") {
 			hashed++
-			evs[i].SHA256 = o.Hash(full[i])
+			h := o.Hash(full[i], evs[i].TimeMS)
+			evs[i].SHA256, evs[i].Script = h.SHA256, audit.Clean(h.Script, 300)
+			if h.Replaced {
+				evs[i].SHA256, evs[i].Script = "", ""
+				evs[i].Detail = audit.Clean(evs[i].Detail+" "+Replaced, 600)
+			}
 		}
 	}
 	// The parents, once every fork is known: a vfork's child may exec
@@ -544,15 +553,25 @@ const maxEnv = 8192
 // stamp converts the log's "MMDD hh:mm:ss.micro" (host local time) to
 // milliseconds since start, never negative.
 func stamp(mmdd, clock string, start time.Time) int64 {
-	t, err := time.ParseInLocation("0102 15:04:05.000000", mmdd+" "+clock, start.Location())
-	if err != nil {
+	t, ok := logTime(mmdd, clock, start)
+	if !ok {
 		return 0
 	}
-	t = t.AddDate(start.Year(), 0, 0)
-	if t.Before(start.AddDate(0, -6, 0)) { // the run crossed a new year
+	return max(0, t.Sub(start).Milliseconds())
+}
+
+// logTime is the log's "MMDD hh:mm:ss.micro" (host local time) as a time,
+// in the year of ref (a time near it) or the next.
+func logTime(mmdd, clock string, ref time.Time) (time.Time, bool) {
+	t, err := time.ParseInLocation("0102 15:04:05.000000", mmdd+" "+clock, ref.Location())
+	if err != nil {
+		return time.Time{}, false
+	}
+	t = t.AddDate(ref.Year(), 0, 0)
+	if t.Before(ref.AddDate(0, -6, 0)) { // the run crossed a new year
 		t = t.AddDate(1, 0, 0)
 	}
-	return max(0, t.Sub(start).Milliseconds())
+	return t, true
 }
 
 // lazyRE compiles a pattern on first use, not when moat starts: every moat
@@ -577,6 +596,12 @@ func Keep(r io.Reader, kept *bytes.Buffer, cut *int) { KeepWithin(r, kept, cut, 
 // follows past MaxBytes; b's Event is the flood's. With b nil every
 // trace line is kept, within MaxBytes.
 func KeepWithin(r io.Reader, kept *bytes.Buffer, cut *int, b *kbudget.Budget) {
+	KeepWatching(r, kept, cut, b, Watch{})
+}
+
+// KeepWatching is KeepWithin with w told of each exec that ran (with a
+// budget: an exec's entry and exit are read together only then).
+func KeepWatching(r io.Reader, kept *bytes.Buffer, cut *int, b *kbudget.Budget, w Watch) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	long := false
 	more := false         // the last line kept was of the trace: its message may go on
@@ -589,7 +614,10 @@ func KeepWithin(r io.Reader, kept *bytes.Buffer, cut *int, b *kbudget.Budget) {
 			kept.Write(line)
 		}
 	}
-	j := judge{b: b, keep: keep, held: map[string][]byte{}}
+	j := judge{b: b, keep: keep, held: map[string][]byte{}, w: w}
+	if w.Cwd != "" {
+		j.dirs = []string{w.Cwd}
+	}
 	for {
 		line, err := br.ReadSlice('\n')
 		switch {
@@ -629,6 +657,36 @@ func KeepWithin(r io.Reader, kept *bytes.Buffer, cut *int, b *kbudget.Budget) {
 	}
 }
 
+// Hashed is what Options.Hash says of the file an exec ran.
+type Hashed struct {
+	// SHA256 is its hash, "" where it could not be had; Script its "#!"
+	// line (seccomp.ScriptLine), read with it.
+	SHA256, Script string
+	// Replaced says the file was changed right after the exec (Watch),
+	// so its hash is not what ran: the event gets none, and says so.
+	Replaced bool
+}
+
+// Replaced ends the detail of an exec event whose file was changed
+// right after the exec, before moat read it (Options.Hash).
+const Replaced = "[the file was replaced right after this exec: what ran is not known]"
+
+// Watch, given to KeepWithin, is told of each exec the trace says ran,
+// as its exit is read (while the program runs): msg is the exec's entry
+// and exit, for Parse with each of dirs as the working directory (the
+// directory the first process starts in, and every absolute one a
+// successful chdir or fchdir named, at most maxWatchDirs), at the time the
+// exit was logged. So the file an exec ran can be read before the program
+// changes it (gVisor direct: a dropped binary run, then the interpreter
+// renamed over it), and a change after at seen.
+type Watch struct {
+	Cwd string
+	Ran func(msg []byte, at time.Time, dirs []string)
+}
+
+// maxWatchDirs bounds the working directories a Watch is given.
+const maxWatchDirs = 16
+
 // KeptWhat names, in the event of a kbudget.Budget given to KeepWithin
 // (its Event), the events it counted.
 const KeptWhat = "execs and connects of the Sentry's trace, judged as it was written"
@@ -644,6 +702,8 @@ type judge struct {
 	// judged: then drop says whether it was not kept).
 	last string
 	drop bool
+	w    Watch
+	dirs []string // Watch's: the working directories seen
 }
 
 // maxHeld bounds the exec entries held at once: past it, an entry is kept
@@ -664,6 +724,9 @@ func (j *judge) line(l []byte) {
 		return
 	}
 	task, exit, call := string(m[3])+":"+string(m[4]), string(m[6]) == "X", string(m[7])
+	if j.w.Ran != nil && exit && (call == "chdir" || call == "fchdir") {
+		j.chdir(m[8])
+	}
 	switch {
 	case call == "connect" && exit:
 		return // Parse reads connects from their entries
@@ -688,14 +751,32 @@ func (j *judge) line(l []byte) {
 		}
 		delete(j.held, task)
 		pair := append(entry, l...)
-		if ev, ok := oneEvent(pair); ok && !j.b.Keep(ev) {
+		ev, ok := oneEvent(pair)
+		if ok && !j.b.Keep(ev) {
 			j.drop = true
 			return
 		}
 		j.keep(pair)
+		if at, tok := logTime(string(m[1]), string(m[2]), time.Now()); ok && tok && ev.Kind == moat.KindExec && j.w.Ran != nil {
+			j.w.Ran(pair, at, j.dirs)
+		}
 		return
 	}
 	j.keep(l)
+}
+
+// chdir notes the directory of a successful chdir or fchdir's exit
+// (rest: its arguments and return) for Watch.
+func (j *judge) chdir(rest []byte) {
+	loc := straceRet().FindSubmatchIndex(rest)
+	if loc == nil || string(rest[loc[2]:loc[3]]) != "0" || loc[4] >= 0 || len(j.dirs) >= maxWatchDirs {
+		return
+	}
+	_, dir, _ := strings.Cut(string(rest[:loc[0]]), " ")
+	if !strings.HasPrefix(dir, "/") || strings.HasSuffix(dir, " (deleted)") || slices.Contains(j.dirs, path.Clean(dir)) {
+		return
+	}
+	j.dirs = append(j.dirs, path.Clean(dir))
 }
 
 // next takes a line that goes on the last trace message.
@@ -793,6 +874,7 @@ type pendingExec struct {
 // below, a directory is unknown (the exec unnamed), never guessed.
 type cwds struct {
 	root  string
+	all   bool              // root is every process's, not pid 1's alone
 	group map[int]int       // pid -> the pid whose directory it shares (CLONE_FS)
 	forkS map[int]int       // child -> the message of its parent's clone return
 	sets  map[int][]*cwdSet // group -> its changes, in order
@@ -887,7 +969,7 @@ func (c *cwds) atDepth(parent map[int]int, pid, seq, depth int) (string, bool) {
 	if p, ok := parent[g]; ok {
 		return c.atDepth(parent, p, c.forkS[g], depth+1)
 	}
-	if g == 1 && c.root != "" {
+	if (g == 1 || c.all) && c.root != "" {
 		return c.root, true
 	}
 	return "", false

@@ -133,9 +133,9 @@ I1205 17:55:13.600000    9065 strace.go:567] [   1:   1] python3 E execve(0x7f83
 func TestParseCwd(t *testing.T) {
 	start := time.Date(2026, 12, 5, 17, 55, 12, 0, time.Local)
 	var hashed []string
-	evs, dropped := Parse(strings.NewReader(straceCwd), start, 100, Options{Cwd: "/work", Hash: func(p string) string {
+	evs, dropped := Parse(strings.NewReader(straceCwd), start, 100, Options{Cwd: "/work", Hash: func(p string, _ int64) Hashed {
 		hashed = append(hashed, p)
-		return "h:" + p
+		return Hashed{SHA256: "h:" + p}
 	}})
 	want := []string{"/tmp/c/d/x", "/tmp/c/d/bin/y", "/tmp/a/b/z", "/tmp/c/d/at", "/proc/self/fd/5", "/proc/self/fd/3", "/etc/w", "<cwd not named>/v"}
 	if dropped != 0 || len(evs) != len(want) {

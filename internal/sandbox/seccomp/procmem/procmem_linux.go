@@ -34,7 +34,7 @@ func ReadSockaddr(mem *os.File, addr, length uint64) (hostport, path string) {
 	return ParseSockaddr(buf[:n])
 }
 
-// Call fills ev's Kind, Path, Detail, SHA256 and Addr from a watched
+// Call fills ev's Kind, Path, Detail, SHA256, Script and Addr from a watched
 // exec or connect notification n of thread tid, reading its memory (the
 // caller's arguments): an exec's path and argv (argv bounded by maxArgv),
 // the file it runs, opened as the caller's kernel finds it
@@ -79,6 +79,9 @@ func Call(ev *moat.Event, n seccomp.Notif, tid int, maxArgv int, target func(f *
 			}
 			var failed bool
 			ev.SHA256, failed = target(f, err)
+			if ev.SHA256 != "" {
+				ev.Script = audit.Clean(seccomp.ScriptLine(f), 300)
+			}
 			if f != nil {
 				f.Close()
 			}
