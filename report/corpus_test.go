@@ -1416,8 +1416,8 @@ func TestCorpusRecon(t *testing.T) {
 // TestCorpusGetlogin: os.getlogin() answers the persona's user, as in a
 // login session, so a payload whose paths are built from it runs (on
 // docker since its runs have the persona's /etc/passwd line). gVisor has
-// no /proc/self/loginuid (and the program no terminal): it is skipped
-// there.
+// no /proc/self/loginuid (and the program no terminal): there the hook
+// gives os.getlogin() the user of the process's uid.
 func TestCorpusGetlogin(t *testing.T) {
 	if b, err := os.ReadFile("/proc/self/loginuid"); err == nil && strings.TrimSpace(string(b)) != "4294967295" {
 		// The kernel lets a login uid be set once: a moat started from
@@ -1425,13 +1425,6 @@ func TestCorpusGetlogin(t *testing.T) {
 		t.Skipf("this test runs in a login session (login uid %s): the program inherits it", strings.TrimSpace(string(b)))
 	}
 	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
-		switch name {
-		case "gvisor", "gvisor-image":
-			// The Sentry has no /proc/self/loginuid: glibc's getlogin()
-			// then looks for the terminal on fd 0 in utmp (getpwuid,
-			// whoami and id -un answer: moattest's user case).
-			t.Skip("gVisor has no /proc/self/loginuid; getlogin() needs a terminal on fd 0 and a utmp entry there")
-		}
 		res := run(t, b, filepath.Join("testdata", "corpus", "getlogin_persist.py"), nil)
 		user, _ := strings.CutPrefix(strings.TrimSpace(res.Stdout), "login ")
 		if user == "" || user == "root" || !has(res.Findings, moat.CategoryPersistence, moat.SeverityHigh) {

@@ -572,6 +572,29 @@ def _install_hook(fifo, pythonpath):
     # so a .pyc that turns up in a __pycache__ for a source the run did not
     # write was planted (observe.Bytecode), never the import system's own.
     _sys.dont_write_bytecode = True
+    # os.getlogin() where the kernel keeps no login uid (gVisor has no
+    # /proc/self/loginuid) and stdin is no terminal fails (ENOTTY) where a
+    # developer's machine names its user: real malware calls it before its
+    # payload (package-test-index). There it names the user of the
+    # process's uid (the run's persona), as glibc does from a login uid.
+    # What stays: it is a Python function there (docs/report.md).
+    try:
+        if hasattr(_os, "getlogin") and not _os.path.exists("/proc/self/loginuid"):
+            import pwd
+
+            login = pwd.getpwuid(_os.getuid()).pw_name
+            orig_getlogin = _os.getlogin
+
+            def getlogin():
+                return login
+
+            for a in ("__qualname__", "__module__", "__doc__"):
+                setattr(getlogin, a, getattr(orig_getlogin, a))
+            _os.getlogin = getlogin
+            if "posix" in _sys.modules:
+                _sys.modules["posix"].getlogin = getlogin
+    except Exception:
+        pass
     _sys.addaudithook(hook)
     if not state["warm"]:
         emit("hello", path=text(_sys.executable), detail=argv(_sys.argv))
