@@ -35,9 +35,10 @@ done()`
 // getpass, whoami and id -un; its home the persona's. Without them a
 // program's getpass.getuser() raises, and malware that builds its paths
 // from the user name stops before it shows itself. os.getlogin() answers
-// the same name where the sandbox can give a login uid (not where the
-// kernel has no /proc/self/loginuid, gVisor's, nor when the test runs in
-// a login session, whose login uid the program inherits: docs/report.md).
+// the same name where the sandbox can give a login uid, and where the
+// kernel has no /proc/self/loginuid (gVisor's) through the hook (not
+// without the report, nor when the test runs in a login session, whose
+// login uid the program inherits: docs/report.md).
 func testUser(t *testing.T, s *suite) {
 	spec := s.py(pyProbe + userProbe)
 	if s.opts.Container == nil || !s.opts.Container.Shell {
@@ -80,14 +81,21 @@ func testUser(t *testing.T, s *suite) {
 		}
 	}
 	switch why := noLogin(p["loginuid"]); {
-	case strings.HasPrefix(p["loginuid"], "err:"):
-		// No /proc/self/loginuid (gVisor's Sentry): glibc looks for the
-		// terminal on fd 0 in utmp, and there is none. An ordinary CI
-		// runner (a service's process: its login uid unset) gets ENXIO
-		// instead, glibc's answer to the unset login uid: the errno
-		// differs, the failure does not (docs/gvisor.md).
+	case strings.HasPrefix(p["loginuid"], "err:") && s.reportOff():
+		// No /proc/self/loginuid (gVisor's Sentry) and no hook: glibc
+		// looks for the terminal on fd 0 in utmp, and there is none. An
+		// ordinary CI runner (a service's process: its login uid unset)
+		// gets ENXIO instead, glibc's answer to the unset login uid: the
+		// errno differs, the failure does not (docs/gvisor.md).
 		if p["getlogin"] != "err:ENOTTY" {
-			t.Errorf("os.getlogin() without a login uid: %q, want err:ENOTTY (%s)", p["getlogin"], why)
+			t.Errorf("os.getlogin() without a login uid nor the hook: %q, want err:ENOTTY (%s)", p["getlogin"], why)
+		}
+	case strings.HasPrefix(p["loginuid"], "err:"):
+		// No /proc/self/loginuid: the hook's os.getlogin answers the
+		// user of the process's uid (docs/gvisor.md), so a payload
+		// built on it runs (package-test-index).
+		if p["getlogin"] != "ok:"+name {
+			t.Errorf("os.getlogin() without a login uid, with the hook: %q, want ok:%s (%s)", p["getlogin"], name, why)
 		}
 	case why != "":
 		t.Logf("os.getlogin(): %q (%s)", p["getlogin"], why)

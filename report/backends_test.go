@@ -30,6 +30,12 @@ func testImage() string {
 // of the corpus (a honeytoken read, .pth persistence, where the kernel
 // sees execs a raw execve through ctypes) must yield its finding, and a
 // benign program nothing above low.
+// gvisorTells are the tells gVisor leaves (docs/report.md): the
+// Sentry's clock starts with the sandbox (no time namespace to offset it)
+// and it keeps no login uid, so the hook's os.getlogin is a Python
+// function.
+var gvisorTells = []string{"the uptime is", "os.getlogin is a Python function"}
+
 func TestCorpusBackends(t *testing.T) {
 	backends := []struct {
 		name   string
@@ -40,7 +46,7 @@ func TestCorpusBackends(t *testing.T) {
 	}{
 		{"docker", func() moat.Backend { return docker.New(testImage(), "", "") }, "seccomp listener", nil},
 		{"podman", func() moat.Backend { return podman.New(testImage(), "") }, "seccomp listener", nil},
-		{"gvisor", func() moat.Backend { return &gvisor.Backend{} }, "syscall trace", nil},
+		{"gvisor", func() moat.Backend { return &gvisor.Backend{} }, "syscall trace", gvisorTells},
 	}
 	t.Run("gvisor-image-xattr-secret", func(t *testing.T) {
 		// Docker's runsc: the Sentry's own tmpfs keeps user xattrs, and
@@ -48,10 +54,15 @@ func TestCorpusBackends(t *testing.T) {
 		moattest.RequireBackend(t, "gvisor")
 		wantXattr(t, run(t, &gvisor.Backend{}, filepath.Join("testdata", "corpus", "xattr_secret.py"), func(s *moat.Spec) { s.Image = testImage() }))
 	})
+	t.Run("gvisor-image-port-exfil", func(t *testing.T) {
+		// Docker's runsc: the Sentry's trace keeps the connects in order.
+		moattest.RequireBackend(t, "gvisor")
+		wantPortExfil(t, &gvisor.Backend{}, moat.NetworkSinkhole, func(s *moat.Spec) { s.Image = testImage() })
+	})
 	t.Run("gvisor-image-tells", func(t *testing.T) {
 		// gVisor with an image runs through Docker with runsc.
 		moattest.RequireBackend(t, "gvisor")
-		noTells(t, &gvisor.Backend{}, func(s *moat.Spec) { s.Image = testImage() })
+		noTells(t, &gvisor.Backend{}, func(s *moat.Spec) { s.Image = testImage() }, gvisorTells...)
 	})
 	t.Run("gvisor-image-nosite", func(t *testing.T) {
 		// Docker's runsc: the image's encodings package with the loader,
@@ -147,6 +158,7 @@ func TestCorpusBackends(t *testing.T) {
 			t.Run("persist_forms", func(t *testing.T) { persistForms(t, b, nil) })
 			t.Run("persist_later", func(t *testing.T) { persistLater(t, b, nil) })
 			t.Run("dest_exfil", func(t *testing.T) { wantDestExfil(t, b, moat.NetworkSinkhole) })
+			t.Run("port_exfil", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkSinkhole) })
 			t.Run("split_kinds", func(t *testing.T) { wantSplitKinds(t, b) })
 			t.Run("shm-drop", func(t *testing.T) {
 				wantShm(t, run(t, b, filepath.Join("testdata", "corpus", "shm_drop.py"), nil))
@@ -164,6 +176,18 @@ func TestCorpusBackends(t *testing.T) {
 					// the host's runtime, bound: its site directories as they are
 					host := moattest.HostSiteNames(t)
 					mod = func(s *moat.Spec) { s.Files["host.txt"] = host }
+				}
+				noTells(t, b, mod, bk.known...)
+			})
+			// The sinkhole's resolver (NXDOMAIN for the reserved names)
+			// and CA (a corporate root's dates) look like a real one's.
+			t.Run("tells-sinkhole", func(t *testing.T) {
+				var mod func(*moat.Spec)
+				if bk.name == "gvisor" {
+					host := moattest.HostSiteNames(t)
+					mod = func(s *moat.Spec) { s.Files["host.txt"] = host; s.Network = moat.NetworkSinkhole }
+				} else {
+					mod = func(s *moat.Spec) { s.Network = moat.NetworkSinkhole }
 				}
 				noTells(t, b, mod, bk.known...)
 			})

@@ -264,6 +264,8 @@ func TestCorpusMicroVM(t *testing.T) {
 	// guest's under TCG: its interpreter starts in seconds)
 	t.Run("daemon-stopped", func(t *testing.T) { daemonStoppedAfter(t, b, 40*time.Second) })
 	t.Run("daemon-limit", func(t *testing.T) { daemonLimited(t, b) })
+	t.Run("port-exfil", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkSinkhole) })
+	t.Run("inproc-shell", func(t *testing.T) { wantInProcessShell(t, b) })
 	t.Run("benign", func(t *testing.T) { benign(t, b, "guest kernel") })
 	t.Run("nosite-suite", func(t *testing.T) {
 		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "nosite_suite.py"), func(s *moat.Spec) { s.Limits.Timeout = 5 * time.Minute }))

@@ -1116,6 +1116,59 @@ func wantAWSKey(t *testing.T, b moat.Backend, file string, n moat.Network, how s
 	}
 }
 
+// TestCorpusPortExfil: secrets carried by the destination ports of the
+// connects to one host, a byte a port (1000 + b, repeats too) and two
+// bytes a port in either order, no byte sent (session 20: a medium network
+// finding before, the hook saying each destination once and the kernel's
+// budget keeping ten connects a host). Under --network none the connects
+// fail and are seen all the same.
+func TestCorpusPortExfil(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	t.Run("none", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkNone) })
+	t.Run("sinkhole", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkSinkhole) })
+}
+
+// wantPortExfil runs port_exfil.py under network n and wants each of its
+// four shapes found whole (mods change the spec further), and the kernel's witness to have kept the
+// same connects as the hook, in the same order (a finding's evidence is
+// its first events: the hook's).
+func wantPortExfil(t *testing.T, b moat.Backend, n moat.Network, mods ...func(*moat.Spec)) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "port_exfil.py"), func(s *moat.Spec) {
+		s.Network = n
+		s.Limits.Timeout = 2 * time.Minute
+		for _, m := range mods {
+			m(s)
+		}
+	})
+	for _, c := range [][3]string{
+		{"env-github-token", "ports", "203.0.113.51"},
+		{"env-aws-secret-access-key", "ports", "203.0.113.52"},
+		{"env-aws-secret-access-key", "ports", "203.0.113.53"},
+		{"env-github-token", "source ports", "203.0.113.54"},
+	} {
+		if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+			return f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
+				strings.Contains(f.Summary, c[0]) && strings.Contains(f.Summary, "encoded in the "+c[1]+" of the connections to "+c[2]+" (")
+		}) {
+			dump(t, res)
+			t.Errorf("no critical exfiltration finding of %s in the %s of the connections to %s", c[0], c[1], c[2])
+		}
+		if c[1] != "ports" {
+			continue // the source port: the hook's alone
+		}
+		ports := map[moat.Source][]string{}
+		for _, e := range res.Events {
+			if e.Kind == moat.KindConnect && strings.HasPrefix(e.Addr, c[2]+":") {
+				ports[e.Source] = append(ports[e.Source], e.Addr)
+			}
+		}
+		if len(ports[moat.SourceAudit]) < 20 || !slices.Equal(ports[moat.SourceAudit], ports[moat.SourceKernel]) {
+			t.Errorf("connects to %s: the hook's %v, the kernel's %v; want 20 or more, the same", c[2], ports[moat.SourceAudit], ports[moat.SourceKernel])
+		}
+	}
+}
+
 // TestCorpusSplitKinds: a secret's first half in a DNS lookup, the rest
 // in an HTTP body (red team, session 19: a medium network finding
 // before).
@@ -1361,8 +1414,8 @@ func TestCorpusRecon(t *testing.T) {
 // TestCorpusGetlogin: os.getlogin() answers the persona's user, as in a
 // login session, so a payload whose paths are built from it runs (on
 // docker since its runs have the persona's /etc/passwd line). gVisor has
-// no /proc/self/loginuid (and the program no terminal): it is skipped
-// there.
+// no /proc/self/loginuid (and the program no terminal): there the hook
+// gives os.getlogin() the user of the process's uid.
 func TestCorpusGetlogin(t *testing.T) {
 	if b, err := os.ReadFile("/proc/self/loginuid"); err == nil && strings.TrimSpace(string(b)) != "4294967295" {
 		// The kernel lets a login uid be set once: a moat started from
@@ -1370,13 +1423,6 @@ func TestCorpusGetlogin(t *testing.T) {
 		t.Skipf("this test runs in a login session (login uid %s): the program inherits it", strings.TrimSpace(string(b)))
 	}
 	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
-		switch name {
-		case "gvisor", "gvisor-image":
-			// The Sentry has no /proc/self/loginuid: glibc's getlogin()
-			// then looks for the terminal on fd 0 in utmp (getpwuid,
-			// whoami and id -un answer: moattest's user case).
-			t.Skip("gVisor has no /proc/self/loginuid; getlogin() needs a terminal on fd 0 and a utmp entry there")
-		}
 		res := run(t, b, filepath.Join("testdata", "corpus", "getlogin_persist.py"), nil)
 		user, _ := strings.CutPrefix(strings.TrimSpace(res.Stdout), "login ")
 		if user == "" || user == "root" || !has(res.Findings, moat.CategoryPersistence, moat.SeverityHigh) {
@@ -1497,6 +1543,33 @@ func TestCorpusStager(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestCorpusInProcessShell: a shell inside the program's own process,
+// exec() of what the server sends in a loop (no exec of a program), runs
+// the sink's stage (its length sent first and alone, the code after) and
+// is a critical execution finding on moat's evidence, on every backend
+// with a sinkhole (session 20: before, the length's NUL bytes failed the
+// first exec, nothing came after, and the connection was all: medium).
+func TestCorpusInProcessShell(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		wantInProcessShell(t, b)
+	})
+}
+
+func wantInProcessShell(t *testing.T, b moat.Backend) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "inproc_shell.py"), func(s *moat.Spec) {
+		s.Network = moat.NetworkSinkhole
+		s.Limits.Timeout = time.Minute
+	})
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryExecution && f.Severity == moat.SeverityCritical && !strings.Contains(f.Summary, "audit hook") &&
+			strings.Contains(f.Summary, "ran the second stage it downloaded from 203.0.113.61:4444 as Python code (")
+	}) {
+		dump(t, res)
+		t.Error("no critical finding that it ran the code the server sent, on moat's evidence")
+	}
 }
 
 // shellKinds: the summaries of res's critical findings of a download fed

@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -134,6 +135,14 @@ func (a *analysis) exfiltration() {
 			}
 			if s.single(m, h.ID) || (s.wide && joined[key]) {
 				continue // one event, or one destination, carried it whole: noted already
+			}
+			if s.kind == "port" {
+				// One host's ports are read three ways (a byte a port,
+				// two in either order): the first that carried it says so.
+				if joined[k+s.what] {
+					continue
+				}
+				joined[k+s.what] = true
 			}
 			joined[key] = true
 			note(s.what+" ("+h.Encoding+")", h.ID, moat.SeverityCritical, s.evs...)
@@ -287,12 +296,25 @@ func (a *analysis) streams() []*stream {
 				// sent (red team, session 19: an AWS key three bytes an
 				// address 10.x.y.z, verdict medium): every address's
 				// last octets, in order, and the ports to one address
-				// (low byte; a key added to them is an encoding the
-				// matcher undoes). The ports are found only where a
-				// source kept each connect in order (docs/report.md,
-				// "Red team, session 19").
+				// (low byte, a byte a port; or two, in either order; a
+				// base added to them, 1000 + b, is a key the matcher
+				// undoes). The hook and the kernel keep each connect to
+				// one host in order, the port repeats too
+				// (docs/report.md, "Session 20").
 				h := ap.Addr().Unmap().String()
-				get(src+"|port|"+h, "port", "encoded in the ports of the connections to "+h).add(i, e, string([]byte{byte(ap.Port())}))
+				what := "encoded in the ports of the connections to " + h
+				p := ap.Port()
+				get(src+"|port|"+h+"|1", "port", what).add(i, e, string([]byte{byte(p)}))
+				get(src+"|port|"+h+"|2", "port", what).add(i, e, string([]byte{byte(p >> 8), byte(p)}))
+				get(src+"|port|"+h+"|3", "port", what).add(i, e, string([]byte{byte(p), byte(p >> 8)}))
+				// The source port the program bound before its connect,
+				// which the hook says (no other witness keeps it).
+				if n, err := strconv.ParseUint(strings.TrimPrefix(e.Detail, "from port "), 10, 16); err == nil && strings.HasPrefix(e.Detail, "from port ") {
+					what := "encoded in the source ports of the connections to " + h
+					get(src+"|sport|"+h+"|1", "port", what).add(i, e, string([]byte{byte(n)}))
+					get(src+"|sport|"+h+"|2", "port", what).add(i, e, string([]byte{byte(n >> 8), byte(n)}))
+					get(src+"|sport|"+h+"|3", "port", what).add(i, e, string([]byte{byte(n), byte(n >> 8)}))
+				}
 				if ap.Addr().Unmap().Is4() {
 					o := ap.Addr().Unmap().As4()
 					for n := 1; n <= 4; n++ {

@@ -548,7 +548,9 @@ func writeRootfs(root string, rt *pyrt.Runtime) error {
 			return fmt.Errorf("link %s: %w", l, err)
 		}
 	}
-	for _, d := range []string{"proc", "dev", "sys", "etc", "work", "tmp", "home"} {
+	// The directories every Linux root has (red team, session 19: no
+	// /var, /run), empty and read-only.
+	for _, d := range []string{"proc", "dev", "sys", "etc", "work", "tmp", "home", "var/tmp", "var/lib", "var/cache", "run", "mnt", "srv", "media"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return err
 		}

@@ -37,7 +37,7 @@ const skeletonPrefix = "rootfs-"
 // skeletonVersion is part of every skeleton's key: change it whenever
 // writeRootfs or buildSkeleton make something else from the same inputs,
 // or runs would share a root of the old make.
-const skeletonVersion = 9
+const skeletonVersion = 10
 
 // voidFile, in a skeleton, is an empty file of mode 0 (bundleConfig.Void).
 const voidFile = "void"

@@ -33,8 +33,8 @@ const imageFormat = 4
 // runtimeLayout changes whenever what a runtime image of the host's
 // interpreter holds changes (3: the interpreter's other names; 4: the
 // host files' modification times kept; 5: the libraries of every staged
-// ELF file).
-const runtimeLayout = 5
+// ELF file; 6: /var, /mnt, /srv, /media).
+const runtimeLayout = 6
 
 // Guest paths.
 const (
@@ -607,7 +607,10 @@ func writeRuntime(s sink, rt *pyrt.Runtime) error {
 	for _, d := range []struct {
 		p    string
 		mode fs.FileMode
-	}{{"/dev", 0o755}, {"/proc", 0o555}, {"/sys", 0o555}, {"/etc", 0o755}, {"/run", 0o755}, {guestWork, 0o755}, {guestTmp, 0o777 | fs.ModeSticky}, {guestHomes, 0o755}, {guestScratch, 0o755}} {
+	}{{"/dev", 0o755}, {"/proc", 0o555}, {"/sys", 0o555}, {"/etc", 0o755}, {"/run", 0o755}, {guestWork, 0o755}, {guestTmp, 0o777 | fs.ModeSticky}, {guestHomes, 0o755}, {guestScratch, 0o755},
+		// The directories every Linux root has (red team, session 19),
+		// empty and read-only.
+		{"/var", 0o755}, {"/var/tmp", 0o777 | fs.ModeSticky}, {"/var/lib", 0o755}, {"/var/cache", 0o755}, {"/mnt", 0o755}, {"/srv", 0o755}, {"/media", 0o755}} {
 		if err := s.dir(d.p, d.mode); err != nil {
 			return err
 		}

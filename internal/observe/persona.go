@@ -36,7 +36,12 @@ var (
 	devGecos = []string{"Alex Miller", "Sam Carter", "Jordan Lee", "Taylor Brooks", "Chris Novak", "Dana Weiss", "Kim Park", "Lee Chen", "Max Berg", "Robin Hall", "Jamie Cole", "Pat Young"}
 	devHosts = []string{"%s-laptop", "%s-thinkpad", "%s-xps", "%s-desktop", "%s-dev", "%s-workstation"}
 	ciUsers  = []string{"runner", "builder", "ci", "gitlab-runner", "jenkins", "buildkite-agent", "circleci"}
-	devInits = []string{"/sbin/init", "/lib/systemd/systemd"}
+	// A laptop's program whose pid 1 is alone in its pid namespace (every
+	// backend's) runs in a sandbox of the desktop's own: an IDE's Flatpak
+	// or a Nix FHS environment, whose pid 1 is bubblewrap (no
+	// /.flatpak-info needed for the latter). pid 1 systemd beside two
+	// processes is no machine (red team, session 19).
+	devInits = []string{"/usr/bin/bwrap", "bwrap"}
 	ciInits  = []string{"/bin/sh", "bash", "/usr/bin/dumb-init", "/sbin/tini", "/bin/bash"}
 	toolDirs = []string{"/opt/toolcache", "/opt/hostedtoolcache", "/opt/tools", "/opt/devtools", "/opt/buildtools",
 		"/usr/local/lib/site-python", "/usr/local/share/python-support", "/opt/ci"}

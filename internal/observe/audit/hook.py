@@ -40,7 +40,7 @@ def _install_hook(fifo, pythonpath):
     getcwd, readlink = _os.getcwd, _os.readlink
     ENAMETOOLONG = 36  # errno's, on Linux (the hook imports no module)
     fspath = _os.fspath
-    isinstance_ = isinstance
+    isinstance_, id_ = isinstance, id
     str_, bytes_, int_ = str, bytes, int
     runtime = set()
     for p in (_sys.base_prefix, _sys.prefix, _sys.base_exec_prefix, _sys.exec_prefix):
@@ -56,7 +56,12 @@ def _install_hook(fifo, pythonpath):
     # says "hello" when its run is handed over, with the run's argv.
     # results: a budget of its own for the test runner's records (below),
     # so that a suite's thousands of file events cannot crowd them out.
-    state = {"busy": False, "budget": 5000, "tamper": "", "parts": 400, "results": 400, "warm": _os.environ.get("_PYTHON_PRESTART") == "1"}
+    state = {"busy": False, "budget": 5000, "tamper": "", "parts": 400, "results": 400, "repeats": 256,
+             "warm": _os.environ.get("_PYTHON_PRESTART") == "1"}
+    # Connects repeated, by host (below): at most per_host a host.
+    repeats, per_host = {}, 64
+    # Source ports a socket was bound to, by the socket's id, until its connect.
+    sports = {}
 
     # No code of the program runs inside the hook: a str or bytes subclass
     # is copied by the base type's own methods, only pathlib's paths are
@@ -329,7 +334,7 @@ def _install_hook(fifo, pythonpath):
     wanted = frozenset((
         "open", "os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.rename", "os.replace", "os.symlink",
         "os.link", "shutil.rmtree", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system", "os.kill", "os.killpg",
-        "socket.__new__", "socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname",
+        "socket.__new__", "socket.bind", "socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.gethostbyname",
         "socket.gethostbyname_ex", "socket.gethostbyaddr", "urllib.Request", "http.client.send", "ctypes.dlopen", "ctypes.dlsym",
         "_imp.create_dynamic", "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.addaudithook",
         "sys._getframe", "sys._getframemodulename", "site.prestart", "pytest.runtest.report"))
@@ -404,8 +409,10 @@ def _install_hook(fifo, pythonpath):
                 if state["warm"]:
                     # What the stub did is not the run's: its run starts
                     # with the hook's memory and budget whole.
-                    state["warm"], state["budget"], state["parts"] = False, 5000, 400
+                    state["warm"], state["budget"], state["parts"], state["repeats"] = False, 5000, 400, 256
                     seen.clear()
+                    repeats.clear()
+                    sports.clear()
                     emit("hello", path=text(_sys.executable), detail=argv(_sys.argv))
             elif event == "_imp.create_dynamic":
                 origin = text(args[0] if args else "")
@@ -468,9 +475,41 @@ def _install_hook(fifo, pythonpath):
                 name = families.get(fam & 0xFFFFFFFF, "AF_INET" if fam == 2 else "AF_INET6" if fam == 10 else "AF_%d" % (fam & 0xFFFFFFFF))
                 emit("socket", once=("socket", fam, typ, proto), name=name,
                      detail="socket(%s, type %s, protocol %s)" % (name, text(typ, 16), text(proto, 16)))
+            elif event == "socket.bind":
+                # A source port asked for: said with the socket's connect,
+                # as its source port can be a secret's byte too.
+                a = args[1]
+                if type_(a) is tuple and len(a) >= 2 and type_(a[1]) is int_ and 0 < a[1] < 65536:
+                    if len(sports) < 4096:
+                        sports[id_(args[0])] = a[1]
+                else:
+                    sports.pop(id_(args[0]), None)
             elif event in ("socket.connect", "socket.sendto"):
                 kw = addr(args[1])
-                emit("connect", once=("connect", kw.get("addr"), kw.get("path")), **kw)
+                a = kw.get("addr")
+                if sports:
+                    sport = sports.pop(id_(args[0]), None) if event == "socket.connect" else sports.get(id_(args[0]))
+                    if sport is not None and a is not None:
+                        kw["detail"] = "from port %d" % sport
+                once = ("connect", a, kw.get("path"), kw.get("detail"))
+                if a is not None and once in seen:
+                    # A connect repeated is said again, in order, up to
+                    # per_host times a host (256 a process in all),
+                    # loopback's aside: the order of the ports of the
+                    # connects to one host can be a secret, a byte a port
+                    # (docs/report.md), and a port the program comes back
+                    # to is one of its bytes.
+                    h = a.rpartition(":")[0]
+                    if h.startswith("127.") or h in ("[::1]", "localhost"):
+                        return
+                    n = repeats.get(h, 0)
+                    if n >= per_host or state["repeats"] <= 0:
+                        return
+                    if len(repeats) < 4096:
+                        repeats[h] = n + 1
+                    state["repeats"] -= 1
+                    once = None
+                emit("connect", once=once, **kw)
             elif event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex", "socket.gethostbyaddr"):
                 emit("dns", once=("dns", text(args[0], 300)), name=text(args[0], 300))
             elif event == "urllib.Request":
@@ -533,6 +572,29 @@ def _install_hook(fifo, pythonpath):
     # so a .pyc that turns up in a __pycache__ for a source the run did not
     # write was planted (observe.Bytecode), never the import system's own.
     _sys.dont_write_bytecode = True
+    # os.getlogin() where the kernel keeps no login uid (gVisor has no
+    # /proc/self/loginuid) and stdin is no terminal fails (ENOTTY) where a
+    # developer's machine names its user: real malware calls it before its
+    # payload (package-test-index). There it names the user of the
+    # process's uid (the run's persona), as glibc does from a login uid.
+    # What stays: it is a Python function there (docs/report.md).
+    try:
+        if hasattr(_os, "getlogin") and not _os.path.exists("/proc/self/loginuid"):
+            import pwd
+
+            login = pwd.getpwuid(_os.getuid()).pw_name
+            orig_getlogin = _os.getlogin
+
+            def getlogin():
+                return login
+
+            for a in ("__qualname__", "__module__", "__doc__"):
+                setattr(getlogin, a, getattr(orig_getlogin, a))
+            _os.getlogin = getlogin
+            if "posix" in _sys.modules:
+                _sys.modules["posix"].getlogin = getlogin
+    except Exception:
+        pass
     _sys.addaudithook(hook)
     if not state["warm"]:
         emit("hello", path=text(_sys.executable), detail=argv(_sys.argv))

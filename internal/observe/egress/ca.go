@@ -28,9 +28,13 @@ import (
 //     in the init's memory (the init is not dumpable, so the program can
 //     neither ptrace it nor read /proc/1/mem); it is never written
 //     anywhere;
-//   - the certificate is valid from an hour before the run for a day
-//     ([caLifetime]) and may sign only server certificates (path length
-//     0): it is worthless after the run and anywhere else;
+//   - the certificate looks like a corporate or TLS-inspecting proxy's
+//     root: a name drawn from [caNames], made one to four years before
+//     the run (a random second of that span), valid ten or twenty years
+//     from then (a CA made for the run and valid a day is a tell); it may
+//     sign only server certificates (path length 0). Its key dies with
+//     the run, so the long validity is worth nothing after it, nor
+//     anywhere else;
 //   - only the certificate is written, into the sandbox's /etc while the
 //     root is still writable ([WriteCA]); the root is then remounted
 //     read-only, so the program cannot swap it. [CAEnv] points the usual
@@ -52,8 +56,20 @@ var caFiles = []string{"ssl/certs/ca-certificates.crt", "ssl/cert.pem"}
 var caEnv = []string{"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT", "NODE_EXTRA_CA_CERTS",
 	"GIT_SSL_CAINFO", "AWS_CA_BUNDLE", "HTTPLIB2_CA_CERTS"}
 
-// caLifetime bounds the CA and every leaf it signs.
-const caLifetime = 24 * time.Hour
+// caNames are the subjects a run's CA is drawn from: what corporate
+// roots and TLS-inspecting proxies' CAs are called, no vendor's name.
+var caNames = []pkix.Name{
+	{CommonName: "Corporate Root CA", Organization: []string{"IT Services"}},
+	{CommonName: "Enterprise Root CA G2", Organization: []string{"Information Security"}},
+	{CommonName: "Internal Root CA", Organization: []string{"Internal"}},
+	{CommonName: "Proxy Root Certificate Authority", Organization: []string{"Network Operations"}},
+	{CommonName: "IT Root Certification Authority", Organization: []string{"IT Department"}},
+	{CommonName: "SSL Inspection Root CA", Organization: []string{"Security Operations"}},
+}
+
+// leafLifetime is how long a leaf is valid from the day before the run:
+// a proxy's leaves are valid about a year.
+const leafLifetime = 365 * 24 * time.Hour
 
 // maxLeaves bounds the leaf cache; past it leaves are made per flow.
 const maxLeaves = 1024
@@ -63,7 +79,10 @@ type CA struct {
 	cert    *x509.Certificate
 	key     *ecdsa.PrivateKey
 	leafKey *ecdsa.PrivateKey // one key for every leaf: only its certificate differs
-	pem     []byte
+	// leafStart is when every leaf becomes valid: a day before the run,
+	// at a random second of it.
+	leafStart time.Time
+	pem       []byte
 
 	mu     sync.Mutex
 	leaves map[string]*tls.Certificate
@@ -79,11 +98,13 @@ func NewCA(now time.Time) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("leaf key: %w", err)
 	}
+	// One to four years before now, at a random second.
+	start := now.Add(-365 * 24 * time.Hour).Add(-time.Duration(randN(3*365*24*3600)) * time.Second).Truncate(time.Second)
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "Internal Root CA", Organization: []string{"Internal"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(caLifetime),
+		Subject:               caNames[randN(len(caNames))],
+		NotBefore:             start,
+		NotAfter:              start.AddDate([]int{10, 20}[randN(2)], 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -97,8 +118,18 @@ func NewCA(now time.Time) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ca certificate: %w", err)
 	}
-	return &CA{cert: cert, key: key, leafKey: leafKey, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+	leafStart := now.Add(-24 * time.Hour).Add(-time.Duration(randN(24*3600)) * time.Second).Truncate(time.Second)
+	return &CA{cert: cert, key: key, leafKey: leafKey, leafStart: leafStart, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		leaves: map[string]*tls.Certificate{}}, nil
+}
+
+// randN is a uniform int in [0, n) from crypto/rand (0 if it fails).
+func randN(n int) int {
+	v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
+	if err != nil {
+		return 0
+	}
+	return int(v.Int64())
 }
 
 func serial() *big.Int {
@@ -123,8 +154,8 @@ func (ca *CA) Leaf(name string) (*tls.Certificate, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    ca.cert.NotBefore,
-		NotAfter:     ca.cert.NotAfter,
+		NotBefore:    ca.leafStart,
+		NotAfter:     ca.leafStart.Add(leafLifetime),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}

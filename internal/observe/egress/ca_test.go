@@ -34,8 +34,9 @@ func TestCA(t *testing.T) {
 		if _, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
-		if leaf.NotAfter.After(now.Add(25 * time.Hour)) {
-			t.Errorf("%s: valid until %s", name, leaf.NotAfter)
+		// A proxy's leaf: valid from before the run for about a year.
+		if !leaf.NotBefore.Before(now.Add(-time.Hour)) || leaf.NotAfter.Before(now.Add(300*24*time.Hour)) {
+			t.Errorf("%s: valid from %s until %s", name, leaf.NotBefore, leaf.NotAfter)
 		}
 	}
 	for _, bad := range []string{"", "a b", "x\x00y", strings.Repeat("a", 64) + ".example", "é.example"} {
@@ -45,8 +46,22 @@ func TestCA(t *testing.T) {
 	}
 	// The CA may sign server certificates only, no intermediate.
 	root, _ := x509.ParseCertificate(func() []byte { b, _ := pem.Decode(ca.PEM()); return b.Bytes }())
-	if !root.IsCA || !root.MaxPathLenZero || root.NotAfter.After(now.Add(25*time.Hour)) {
-		t.Errorf("root: ca %v pathlen0 %v until %s", root.IsCA, root.MaxPathLenZero, root.NotAfter)
+	if !root.IsCA || !root.MaxPathLenZero {
+		t.Errorf("root: ca %v pathlen0 %v", root.IsCA, root.MaxPathLenZero)
+	}
+	// A corporate root's look: made a year or more before the run, valid
+	// ten years or more, a name of the list (tells.py checks the same
+	// from inside).
+	if root.NotBefore.After(now.AddDate(-1, 0, 0)) || root.NotAfter.Sub(root.NotBefore) < 10*365*24*time.Hour || root.Subject.CommonName == "" {
+		t.Errorf("root: %q valid from %s until %s", root.Subject.CommonName, root.NotBefore, root.NotAfter)
+	}
+	// Drawn per run: another CA differs in its start.
+	other, err := NewCA(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := x509.ParseCertificate(func() []byte { b, _ := pem.Decode(other.PEM()); return b.Bytes }()); o.NotBefore.Equal(root.NotBefore) {
+		t.Errorf("two CAs made at %s", o.NotBefore)
 	}
 }
 

@@ -101,6 +101,9 @@ func (r *Resolver) Answer(q []byte, via string) []byte {
 			ans = netip.MustParseAddr("127.0.0.1")
 		}
 		detail = "local localhost"
+	case reservedName(name):
+		rh.RCode = dnsmessage.RCodeNameError
+		detail = "refused NXDOMAIN reserved"
 	case r.cfg.Mode == ModeSinkhole && metadataNames[name] && question.Type == dnsmessage.TypeA:
 		ans = MetadataAddr
 		detail = "sinkholed " + MetadataAddr.String()
@@ -165,4 +168,27 @@ func queryName(b []byte) string {
 
 func typeName(t dnsmessage.Type) string {
 	return strings.TrimPrefix(t.String(), "Type")
+}
+
+// reservedTLDs are the names a real resolver never resolves, whatever
+// asks: RFC 6761's .invalid and .test, RFC 7686's .onion, RFC 9476's .alt,
+// RFC 6762's .local (multicast DNS, never unicast). A sandbox that
+// resolves them is a tell (a kill switch may ask for one). RFC 2606's
+// .example stays sinkholed: the corpus's programs name their C2 hosts
+// there (docs/report.md). Every other name resolves to the sink, random
+// ones under real TLDs too: a program's C2 must reach the sink, which
+// costs the WannaCry-style kill switch (a random name that resolves
+// means "watched"): docs/report.md.
+var reservedTLDs = []string{"invalid", "test", "onion", "alt", "local"}
+
+// reservedName reports whether name (lower case, no trailing dot) is
+// under a reserved TLD or is one.
+func reservedName(name string) bool {
+	tld := name[strings.LastIndexByte(name, '.')+1:]
+	for _, r := range reservedTLDs {
+		if tld == r {
+			return true
+		}
+	}
+	return false
 }

@@ -177,6 +177,20 @@ func TestResolver(t *testing.T) {
 		t.Fatalf("events: %+v", evs)
 	}
 
+	// Names reserved never to resolve get NXDOMAIN, as from a real
+	// resolver, and are recorded; a random name under a real TLD resolves.
+	for _, n := range []string{"kill-switch.invalid.", "x.test.", "abc.onion.", "printer.local.", "Y.ALT."} {
+		if rc, a := answer(t, r, n, dnsmessage.TypeA); rc != dnsmessage.RCodeNameError || len(a) != 0 {
+			t.Errorf("%s: %v %v", n, rc, a)
+		}
+	}
+	if evs[len(evs)-1].Detail != "refused A NXDOMAIN reserved" {
+		t.Errorf("reserved name's event: %+v", evs[len(evs)-1])
+	}
+	if rc, a := answer(t, r, "iuqerfsodp9ifjaposdfjhgosurijfaewrwergwea.com.", dnsmessage.TypeA); rc != dnsmessage.RCodeSuccess || len(a) != 1 {
+		t.Errorf("a random name under .com: %v %v", rc, a)
+	}
+
 	allow, _ := FromNetwork(moat.NetworkAllow("pypi.org:443"))
 	r = NewResolver(allow, rec)
 	if rc, a := answer(t, r, "pypi.org.", dnsmessage.TypeA); rc != dnsmessage.RCodeSuccess || len(a) != 1 {

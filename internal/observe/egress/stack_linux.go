@@ -31,6 +31,9 @@ type Dialer interface {
 // flow, and for a flow in all, before it answers and closes.
 const (
 	idleTimeout = 1500 * time.Millisecond
+	// stagePause is how long the sink waits, after a stage's length,
+	// for the client to answer before it sends the rest.
+	stagePause  = time.Second
 	flowTimeout = 5 * time.Second
 	// maxFlows bounds concurrent intercepted connections; more are reset.
 	maxFlows = 256
@@ -517,16 +520,33 @@ func (s *Stack) sink(c net.Conn, dst netip.AddrPort, name string) (first []byte,
 		// staged payload's stager waits for its stage (stagerStage).
 		// Whatever else waits (a mail or FTP client) reads bytes it
 		// does not understand.
+		// The length goes alone, the code once the client answers or
+		// idles (stagePause): a shell inside the program's own process
+		// (exec(s.recv(4096)) in a loop, session 20) fails on the
+		// length's NUL bytes, may send its error back, and execs the code
+		// it reads next; a stager reads the 4 bytes, then the rest.
 		marker, body, _ := s.ans.stage2.payload(formStager)
 		_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
-		if _, err := io.WriteString(c, body); err == nil {
+		tail := &capture{max: MaxCapture}
+		var n int64
+		_, err := io.WriteString(c, body[:4])
+		if err == nil {
+			_ = c.SetReadDeadline(time.Now().Add(stagePause))
+			b := make([]byte, 4096)
+			k, _ := c.Read(b)
+			_, _ = tail.Write(b[:k])
+			n = int64(k)
+			_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
+			_, err = io.WriteString(c, body[4:])
+		}
+		if err == nil {
 			f.more = append(f.more, exchange{stage2: marker, form: formStager})
 			// Let the stager read its stage and run it before the close.
 			_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
-			tail := &capture{max: MaxCapture}
-			n, _ := io.Copy(tail, io.LimitReader(c, 1<<20))
-			f.tail, f.rest = tail.b, n
+			m, _ := io.Copy(tail, io.LimitReader(c, 1<<20))
+			n += m
 		}
+		f.tail, f.rest = tail.b, n
 	case sn.Proto == "http":
 		s.serveHTTP(c, dst, first, &f)
 	case sn.Proto == "tls" && s.ca != nil:

@@ -67,6 +67,25 @@ func TestKernelBudgetPathSearch(t *testing.T) {
 	}
 }
 
+// TestConnectRepeats: the connects to one host other than loopback are
+// kept 64 times, in order, so that a secret a byte a port
+// (40 bytes) is read whole; loopback's MaxRepeats times (connect_flood.py).
+func TestConnectRepeats(t *testing.T) {
+	for host, want := range map[string]int{"203.0.113.51": MaxHostConnects, "127.0.0.1": MaxRepeats} {
+		var b Budget
+		var ports []string
+		for i := range 100 {
+			addr := fmt.Sprintf("%s:%d", host, 1000+i)
+			if b.Keep(moat.Event{Source: moat.SourceKernel, Kind: moat.KindConnect, Addr: addr}) {
+				ports = append(ports, addr)
+			}
+		}
+		if len(ports) != want || ports[len(ports)-1] != fmt.Sprintf("%s:%d", host, 1000+want-1) {
+			t.Errorf("%s: kept %d connects (%v), want the first %d", host, len(ports), ports, want)
+		}
+	}
+}
+
 func TestConnectHost(t *testing.T) {
 	for addr, want := range map[string]string{
 		"203.0.113.7:443": "203.0.113.7", "127.0.0.1:8080": "loopback", "127.9.9.9:1": "loopback",

@@ -60,7 +60,11 @@ func setupRoot(cfg *Config) ([]moat.Layer, error) {
 		return nil, fmt.Errorf("make mounts private: %w", err)
 	}
 	// The new root is a tmpfs mounted over /tmp of this namespace only.
-	if err := unix.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=8m"); err != nil {
+	// Its limit is the host's root file system's size, as a container's
+	// overlay root shows it (statfs, df): an 8 MiB root is no machine
+	// (red team, session 19). Only this init writes it (a few files of
+	// /etc) before it is remounted read-only (finishRoot).
+	if err := unix.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size="+rootSize()); err != nil {
 		return nil, fmt.Errorf("mount root tmpfs: %w", err)
 	}
 	if err := os.Mkdir("/tmp"+oldRoot, 0o700); err != nil {
@@ -102,6 +106,12 @@ func setupRoot(cfg *Config) ([]moat.Layer, error) {
 	if err := setupEtc(cfg); err != nil {
 		return nil, err
 	}
+	// The directories every Linux root has, empty and read-only here.
+	for _, d := range machineDirs {
+		if err := os.MkdirAll(d.path, d.mode); err != nil {
+			return nil, fmt.Errorf("root directory: %w", err)
+		}
+	}
 	// The host root and the scratch mount go; the binds of the scratch
 	// directories keep the tmpfs alive.
 	for _, m := range []string{oldRoot, scratch} {
@@ -128,6 +138,23 @@ func finishRoot() error {
 		return fmt.Errorf("remount root read-only: %w", err)
 	}
 	return nil
+}
+
+// machineDirs are the directories of a Linux root the program would
+// miss (red team, session 19: no /sys, /var, /run), made empty.
+var machineDirs = []struct {
+	path string
+	mode os.FileMode
+}{{"/var/tmp", 0o1777}, {"/var/lib", 0o755}, {"/var/cache", 0o755}, {"/run", 0o755}, {"/sys", 0o555}, {"/mnt", 0o755}, {"/srv", 0o755}, {"/media", 0o755}}
+
+// rootSize is the root tmpfs's size option: the host root's size in
+// KiB, 8m when it cannot be read.
+func rootSize() string {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/", &st); err != nil || st.Blocks == 0 || st.Bsize <= 0 {
+		return "8m"
+	}
+	return fmt.Sprintf("%dk", st.Blocks*uint64(st.Bsize)>>10)
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -1,8 +1,8 @@
 # A secret in the destinations themselves, no byte of it sent (red team,
 # session 19): the AWS secret key three bytes an address (10.x.y.z), found
 # now; the GitHub token a byte a port of one host (the attacker's host logs
-# the SYNs), a named limit (docs/report.md). Both were a medium network
-# finding, nothing more.
+# the SYNs), found since session 20 (port_exfil.py has its shapes). Both
+# were a medium network finding, nothing more.
 import os
 import socket
 

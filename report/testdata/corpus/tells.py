@@ -2,7 +2,7 @@
 # moat's name anywhere it can read it cheaply, PYTHONPATH, the hook's
 # module and place, the user and host names, pid 1's command line, the
 # honeytokens' shapes. It prints what it found as JSON.
-import json, os, pwd, re, socket, sys
+import json, os, pwd, re, socket, sys, time
 
 tells = []
 words = ("moat", "sandbox")
@@ -202,6 +202,71 @@ if marks and (init in ("/sbin/init", "/lib/systemd/systemd") or re.search(r"-(la
 # 19); a container's pid 1 is no systemd and may have none.
 if init in ("/sbin/init", "/lib/systemd/systemd") and not re.fullmatch(r"[0-9a-f]{32}\n?", read("/etc/machine-id")):
     tells.append("pid 1 is %s but /etc/machine-id is %r" % (init, read("/etc/machine-id")[:40]))
+# A machine coherent with its pid 1: systemd (or an init) runs hundreds
+# of processes on a real machine; a handful is a container's, whose pid
+# 1 is no init (red team, session 19).
+pids = [p for p in listdir("/proc") if p.isdigit()]
+if init in ("/sbin/init", "/lib/systemd/systemd") and len(pids) < 20:
+    tells.append("pid 1 is %s beside %d processes" % (init, len(pids)))
+# Every Linux machine and container has these directories.
+for d in ("/var", "/run", "/sys"):
+    if not os.path.isdir(d):
+        tells.append("no %s" % d)
+# The root file system of a machine or a container (its overlay shows
+# the host's disk) holds gigabytes.
+try:
+    st = os.statvfs("/")
+    if st.f_blocks * st.f_frsize < 1 << 30:
+        tells.append("the root file system is %d KiB" % (st.f_blocks * st.f_frsize >> 10))
+except OSError:
+    pass
+# The machine's age: a sandbox booted for this run has been up for
+# seconds (a container shows its host's uptime; a CI job starts minutes
+# after its VM boots).
+try:
+    up = float(read("/proc/uptime").split()[0])
+    if up < 120:
+        tells.append("the uptime is %.1f s" % up)
+except (ValueError, IndexError):
+    pass
+for l in read("/proc/stat").splitlines():
+    if l.startswith("btime ") and time.time() - int(l.split()[1]) < 120:
+        tells.append("the uptime is %d s by /proc/stat's btime" % (time.time() - int(l.split()[1])))
+# os.getlogin() names the user (glibc: /proc/self/loginuid, then utmp
+# by stdin's terminal); real malware calls it before its payload.
+try:
+    if os.getlogin() != os.environ.get("USER"):
+        tells.append("os.getlogin() is %r, $USER %r" % (os.getlogin(), os.environ.get("USER")))
+except OSError as e:
+    tells.append("os.getlogin() fails: %s" % e)
+if type(os.getlogin).__name__ != "builtin_function_or_method":
+    tells.append("os.getlogin is a Python function: %r" % os.getlogin)
+# Names reserved never to resolve (RFC 6761, 7686, 9476): a real
+# resolver says NXDOMAIN; a kill switch asks for one.
+import random
+for tld in ("invalid", "test", "onion", "alt"):
+    n = "".join(random.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(12)) + "." + tld
+    try:
+        socket.getaddrinfo(n, 443)
+        tells.append("the reserved name %s resolves" % n)
+    except (socket.gaierror, OSError):
+        pass
+# The trust store's certificates as a TLS client sees them: a corporate
+# or proxy CA was made long before today and is valid for years.
+pem = read("/etc/ssl/certs/ca-certificates.crt")
+for block in re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", pem, re.S)[:3]:
+    import ssl, tempfile, calendar
+    with tempfile.NamedTemporaryFile("w", suffix=".pem") as f:
+        f.write(block + "\n")
+        f.flush()
+        try:
+            c = ssl._ssl._test_decode_cert(f.name)
+        except Exception as e:
+            tells.append("a certificate of the trust store does not decode: %r" % e)
+            continue
+    start, end = ssl.cert_time_to_seconds(c["notBefore"]), ssl.cert_time_to_seconds(c["notAfter"])
+    if time.time() - start < 30 * 86400 or end - start < 365 * 86400:
+        tells.append("a CA of the trust store is valid from %s to %s" % (c["notBefore"], c["notAfter"]))
 check("sys.path", sys.path)
 for name, m in list(sys.modules.items()):
     f = getattr(m, "__file__", None) or ""
