@@ -325,16 +325,24 @@ func bindStartup(python, loader string) error {
 	for i := len(binds) - 1; i >= 0; i-- {
 		b := binds[i]
 		s := filepath.Join(guestScratch, strconv.Itoa(i))
-		if err := os.WriteFile(s, b.data, 0o644); err != nil {
+		if err := bindReadOnly(s, b.dst, b.data); err != nil {
 			return err
 		}
-		err := unix.Mount(s, b.dst, "", unix.MS_BIND, "")
-		if err == nil {
-			err = unix.Mount("", b.dst, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
-		}
-		if err != nil {
-			return fmt.Errorf("bind %s: %w", b.dst, err)
-		}
+	}
+	return nil
+}
+
+// bindReadOnly writes data to src and binds it read-only over dst.
+func bindReadOnly(src, dst string, data []byte) error {
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		return err
+	}
+	err := unix.Mount(src, dst, "", unix.MS_BIND, "")
+	if err == nil {
+		err = unix.Mount("", dst, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
+	}
+	if err != nil {
+		return fmt.Errorf("bind %s: %w", dst, err)
 	}
 	return nil
 }
@@ -373,16 +381,8 @@ func bindSitePth(site, fifo string) error {
 	}
 	defer unix.Unmount(guestScratch, unix.MNT_DETACH)
 	for i, b := range []struct{ dst, data string }{{filepath.Join(site, audit.PthFile), pth}, {record, strings.Join(lines, "\n")}} {
-		src := filepath.Join(guestScratch, strconv.Itoa(i))
-		if err := os.WriteFile(src, []byte(b.data), 0o644); err != nil {
+		if err := bindReadOnly(filepath.Join(guestScratch, strconv.Itoa(i)), b.dst, []byte(b.data)); err != nil {
 			return err
-		}
-		err := unix.Mount(src, b.dst, "", unix.MS_BIND, "")
-		if err == nil {
-			err = unix.Mount("", b.dst, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
-		}
-		if err != nil {
-			return fmt.Errorf("bind %s: %w", b.dst, err)
 		}
 	}
 	return nil
