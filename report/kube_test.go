@@ -84,6 +84,16 @@ func TestCorpusKubernetes(t *testing.T) {
 				{cat: "execution", sev: "high", marker: "/work/venv/bin/python3"},
 				{cat: "execution", sev: "high", marker: "/tmp/.x/bash"},
 			}},
+			// a dropped binary replaced by the interpreter as it runs,
+			// and scripts whose #! is not the runtime's interpreter
+			{file: "swap_exec.py", checks: []batchCheck{
+				{cat: "execution", sev: "high", marker: "/work/fetcher"},
+				{cat: "execution", sev: "high", marker: "/work/updater"},
+			}},
+			{file: "script_shebang.py", checks: []batchCheck{
+				{cat: "execution", sev: "high", marker: "/work/viaDrop"},
+				{cat: "execution", sev: "high", marker: "/work/viaProc"},
+			}},
 		}, nil)
 		if !slices.ContainsFunc(res.Events, func(e moat.Event) bool { return e.Kind == moat.KindKernelEventsUnavailable }) {
 			t.Error("no kernel-events-unavailable event under gVisor")
@@ -103,7 +113,22 @@ func TestCorpusKubernetes(t *testing.T) {
 				events: kernelExecOf("/bin/true", true)},
 			{file: "tamper_hook.py", checks: []batchCheck{{cat: "evasion", sev: "medium", marker: "ran without moat's audit hook"}}},
 			{file: "bashrc_edit.py", checks: []batchCheck{{cat: "persistence", sev: "high", marker: ".bashrc", source: "fs"}}},
+			// what an exec ran, by the init's listener: hashed, with its #! line
+			{file: "swap_exec.py", checks: []batchCheck{
+				{cat: "execution", sev: "high", marker: "/work/fetcher", source: moat.SourceKernel},
+				{cat: "execution", sev: "high", marker: "/work/updater", source: moat.SourceKernel},
+			}},
+			{file: "script_shebang.py", checks: []batchCheck{
+				{cat: "execution", sev: "high", marker: "/work/viaDrop", source: moat.SourceKernel},
+				{cat: "execution", sev: "high", marker: "/work/viaProc", source: moat.SourceKernel},
+			}},
 		}, func(s *moat.Spec) { s.AllowDegraded = true })
+		// a suite's own venvs and helper scripts, removed before the end:
+		// nothing above low where the listener reads what ran (under the
+		// gVisor RuntimeClass they are high on the hook's word: SECURITY.md)
+		for _, f := range []string{"script_suite.py", "venv_throwaway.py"} {
+			noneAboveLow(t, run(t, runc, filepath.Join("testdata", "benign", f), func(s *moat.Spec) { s.AllowDegraded = true }))
+		}
 	})
 	t.Run("miner", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "miner.py"), func(s *moat.Spec) { s.Limits.Timeout = 2 * time.Second })
