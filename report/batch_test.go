@@ -55,6 +55,17 @@ type batchCheck struct {
 	source moat.Source
 }
 
+// writtenExec is the case of file, which runs files it wrote that must
+// each be a high execution finding naming them (paths), one of its
+// evidence events of source where that is set.
+func writtenExec(file string, source moat.Source, paths ...string) batchCase {
+	c := batchCase{file: file}
+	for _, p := range paths {
+		c.checks = append(c.checks, batchCheck{cat: "execution", sev: "high", marker: p, source: source})
+	}
+	return c
+}
+
 func (c batchCheck) String() string {
 	s := c.cat + " " + c.sev
 	if c.marker != "" {
@@ -237,14 +248,8 @@ func TestCorpusMicroVM(t *testing.T) {
 				{cat: "execution", sev: "high", marker: "/work/venv/bin/python3"},
 				{cat: "execution", sev: "high", marker: "/tmp/.x/bash"},
 			}},
-			{file: "script_shebang.py", checks: []batchCheck{
-				{cat: "execution", sev: "high", marker: "/work/viaDrop"},
-				{cat: "execution", sev: "high", marker: "/work/viaProc"},
-			}},
-			{file: "swap_exec.py", checks: []batchCheck{
-				{cat: "execution", sev: "high", marker: "/work/fetcher"},
-				{cat: "execution", sev: "high", marker: "/work/updater"},
-			}},
+			writtenExec("script_shebang.py", "", "/work/viaDrop", "/work/viaProc"),
+			writtenExec("swap_exec.py", "", "/work/fetcher", "/work/updater"),
 			{file: "bashrc_edit.py", checks: []batchCheck{{cat: "persistence", sev: "high", marker: ".bashrc", source: "fs"}}},
 			{file: "ctypes_syscall.py", checks: []batchCheck{{cat: "evasion", sev: "high", own: true, source: moat.SourceKernel}},
 				events: kernelExecOf("/bin/true", false)},

@@ -86,14 +86,8 @@ func TestCorpusKubernetes(t *testing.T) {
 			}},
 			// a dropped binary replaced by the interpreter as it runs,
 			// and scripts whose #! is not the runtime's interpreter
-			{file: "swap_exec.py", checks: []batchCheck{
-				{cat: "execution", sev: "high", marker: "/work/fetcher"},
-				{cat: "execution", sev: "high", marker: "/work/updater"},
-			}},
-			{file: "script_shebang.py", checks: []batchCheck{
-				{cat: "execution", sev: "high", marker: "/work/viaDrop"},
-				{cat: "execution", sev: "high", marker: "/work/viaProc"},
-			}},
+			writtenExec("swap_exec.py", "", "/work/fetcher", "/work/updater"),
+			writtenExec("script_shebang.py", "", "/work/viaDrop", "/work/viaProc"),
 		}, nil)
 		if !slices.ContainsFunc(res.Events, func(e moat.Event) bool { return e.Kind == moat.KindKernelEventsUnavailable }) {
 			t.Error("no kernel-events-unavailable event under gVisor")
@@ -114,14 +108,8 @@ func TestCorpusKubernetes(t *testing.T) {
 			{file: "tamper_hook.py", checks: []batchCheck{{cat: "evasion", sev: "medium", marker: "ran without moat's audit hook"}}},
 			{file: "bashrc_edit.py", checks: []batchCheck{{cat: "persistence", sev: "high", marker: ".bashrc", source: "fs"}}},
 			// what an exec ran, by the init's listener: hashed, with its #! line
-			{file: "swap_exec.py", checks: []batchCheck{
-				{cat: "execution", sev: "high", marker: "/work/fetcher", source: moat.SourceKernel},
-				{cat: "execution", sev: "high", marker: "/work/updater", source: moat.SourceKernel},
-			}},
-			{file: "script_shebang.py", checks: []batchCheck{
-				{cat: "execution", sev: "high", marker: "/work/viaDrop", source: moat.SourceKernel},
-				{cat: "execution", sev: "high", marker: "/work/viaProc", source: moat.SourceKernel},
-			}},
+			writtenExec("swap_exec.py", moat.SourceKernel, "/work/fetcher", "/work/updater"),
+			writtenExec("script_shebang.py", moat.SourceKernel, "/work/viaDrop", "/work/viaProc"),
 		}, func(s *moat.Spec) { s.AllowDegraded = true })
 		// a suite's own venvs and helper scripts, removed before the end:
 		// nothing above low where the listener reads what ran (under the
