@@ -3,8 +3,6 @@ package gvisor
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -253,9 +251,6 @@ func (r *runner) finishReport(res *moat.Result) {
 	moatreport.Finish(res, evs, dropped+kDropped+netDropped, r.lim)
 }
 
-// maxHashFile bounds the files hashed for exec events.
-const maxHashFile = 64 << 20
-
 // execHash hashes the file an exec event names (its whole path, also
 // past PATH_MAX), as it is after the run (a payload deleted after its
 // exec, or a memfd, gets none): in a scratch directory, resolved beneath
@@ -281,7 +276,7 @@ type execAt struct {
 
 type execRead = sentry.Hashed
 
-// maxRanReads bounds the files execRan reads whole (r.hashes.n, an
+// maxRanReads bounds the files execRan reads whole (r.hashes.Reads(), an
 // exec of a file read before costs a stat) and the execs it keeps.
 const (
 	maxRanReads = 256
@@ -306,9 +301,7 @@ func (r *runner) execRan(msg []byte, at time.Time, dirs []string) {
 				return sentry.Hashed{}
 			}
 			seen[p] = true
-			r.hashes.mu.Lock()
-			full := r.hashes.n >= maxRanReads
-			r.hashes.mu.Unlock()
+			full := r.hashes.Reads() >= maxRanReads
 			r.ran.mu.Lock()
 			full = full || len(r.ran.m) >= maxRanExecs
 			r.ran.mu.Unlock()
@@ -474,24 +467,10 @@ func hashFile(dir, rel string, resolve uint64, within ...string) string {
 	return hashFileCached(nil, dir, rel, resolve, within...).SHA256
 }
 
-// fileID is a file as it is: the same id, the same bytes.
-type fileID struct {
-	dev, ino, size   uint64
-	mtimeNs, ctimeNs int64
-}
-
-// hashCache holds the hashes of files read, by fileID: an exec of a file
-// read before costs a stat (a suite runs a venv's python hundreds of
-// times); n counts the files read.
-type hashCache struct {
-	mu sync.Mutex
-	m  map[fileID]string
-	n  int
-}
-
-// hashFileCached is hashFile with the hashes of c (nil: none), and the
-// file's "#!" line.
-func hashFileCached(c *hashCache, dir, rel string, resolve uint64, within ...string) (h sentry.Hashed) {
+// hashFileCached is hashFile with the hashes of c (nil: none kept; an
+// exec of a file read before costs a stat: a suite runs a venv's python
+// hundreds of times), and the file's "#!" line.
+func hashFileCached(c *seccomp.ExecHashes, dir, rel string, resolve uint64, within ...string) (h sentry.Hashed) {
 	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return h
@@ -531,41 +510,15 @@ func hashFileCached(c *hashCache, dir, rel string, resolve uint64, within ...str
 		}
 	}
 	var st unix.Stat_t
-	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size > maxHashFile {
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size > seccomp.MaxExecHash {
 		return h
 	}
-	id := fileID{uint64(st.Dev), st.Ino, uint64(st.Size), st.Mtim.Nano(), st.Ctim.Nano()}
-	if c != nil {
-		c.mu.Lock()
-		sum, ok := c.m[id]
-		c.mu.Unlock()
-		if ok {
-			h.SHA256 = sum
-			return h
-		}
+	if c == nil {
+		c = &seccomp.ExecHashes{}
 	}
-	d := sha256.New()
-	if _, err := io.Copy(d, io.LimitReader(f, maxHashFile)); err != nil {
-		return h
-	}
-	sum := hex.EncodeToString(d.Sum(nil))
-	if c != nil {
-		c.mu.Lock()
-		if c.m == nil {
-			c.m = map[fileID]string{}
-		}
-		if len(c.m) < maxCachedHashes {
-			c.m[id] = sum
-		}
-		c.n++
-		c.mu.Unlock()
-	}
-	h.SHA256 = sum
+	h.SHA256 = c.Sum(f, &st)
 	return h
 }
-
-// maxCachedHashes bounds a hashCache.
-const maxCachedHashes = 4096
 
 // hostPath maps a path of a writable place inside to the scratch tmpfs.
 func (r *runner) hostPath(p string) string {

@@ -33,6 +33,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/sandbox/cgroup"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
@@ -196,8 +197,8 @@ type runner struct {
 	// ran holds the hashes of the files the trace's execs ran, read as
 	// each exec's exit was (execRan)
 	ran execsRan
-	// hashes are the files the report hashed, by id
-	hashes hashCache
+	// hashes are the files the report hashed, by version
+	hashes seccomp.ExecHashes
 
 	// netns and sink: the run's network namespace and the sinkhole moat
 	// serves in it (sink_linux.go); nil unless --network sinkhole.

@@ -1,11 +1,8 @@
 package microvm
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -88,7 +85,7 @@ func startShim(job Job, attr *os.ProcAttr, t0 time.Time) (*os.Process, *guestKer
 	}
 	unix.CloseOnExec(rights[0])
 	k := &guestKernel{fd: rights[0], t0: t0, argv0: job.Argv[0], done: make(chan struct{}), finished: make(chan struct{}),
-		hashes: map[string]string{}}
+		hashes: &seccomp.ExecHashes{Max: 256}}
 	go k.serve()
 	if _, err := unix.Write(fds[0], []byte{'G'}); err != nil {
 		k.stop()
@@ -150,9 +147,9 @@ type guestKernel struct {
 
 	mu     sync.Mutex
 	events []moat.Event
-	budget kbudget.Budget // within its kinds' reserves
-	first  bool           // the agent's exec of the interpreter was seen
-	hashes map[string]string
+	budget kbudget.Budget      // within its kinds' reserves
+	first  bool                // the agent's exec of the interpreter was seen
+	hashes *seccomp.ExecHashes // per file version: the interpreter once a run
 }
 
 func (k *guestKernel) serve() {
@@ -203,7 +200,7 @@ func (k *guestKernel) answer(n seccomp.Notif) (moat.Event, bool) {
 			Detail: fmt.Sprintf("returned %s; args %#x %#x", unix.ErrnoName(errno), n.Args[0], n.Args[1])}, true
 	}
 	ev := moat.Event{Source: moat.SourceKernel, PID: pid, PPID: ppid, Name: seccomp.Watched[nr]}
-	procmem.Call(&ev, n, tid, 2000, k.execTarget)
+	procmem.Call(&ev, n, tid, 2000, k.hashes.Exec)
 	// A call whose wait was interrupted by a signal is gone (ENOENT):
 	// the kernel restarts it, and it comes again.
 	if seccomp.Respond(k.fd, n.ID, 0) != nil {
@@ -219,35 +216,6 @@ func (k *guestKernel) answer(n seccomp.Notif) (moat.Event, bool) {
 		return ev, false // AF_UNSPEC (disconnect) or no address
 	}
 	return ev, true
-}
-
-// execTarget hashes the file an exec runs (f, opened by
-// seccomp.OpenExec in the caller's root, the guest's), or says the exec
-// cannot succeed. Hashes are kept per
-// file version: the interpreter is hashed once per run.
-func (k *guestKernel) execTarget(f *os.File, err error) (sum string, failed bool) {
-	if err != nil {
-		return "", seccomp.ExecMissing(err)
-	}
-	var st unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &st) != nil {
-		return "", false
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
-		return "", true
-	}
-	key := fmt.Sprintf("%d:%d:%d:%d", st.Dev, st.Ino, st.Ctim.Nano(), st.Size)
-	if sum, ok := k.hashes[key]; ok {
-		return sum, false
-	}
-	if st.Size <= 64<<20 && len(k.hashes) < 256 {
-		h := sha256.New()
-		if _, err := io.Copy(h, io.LimitReader(f, 64<<20)); err == nil {
-			sum = hex.EncodeToString(h.Sum(nil))
-		}
-		k.hashes[key] = sum
-	}
-	return sum, false
 }
 
 // keep records ev within its kind's reserve (kbudget.Budget).

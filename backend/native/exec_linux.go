@@ -1,62 +1,29 @@
 package native
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 )
 
-// maxHashFile bounds the files hashed for exec events (the hash is made
-// while the exec waits); a bigger one gets no hash, and the report then
-// judges it by its path and name alone.
-const maxHashFile = 64 << 20
-
-// maxHashes bounds the cache of hashes kept across runs.
-const maxHashes = 4096
-
-// hashKey identifies one version of a file: a file the run rewrites gets
-// a new ctime and so a new hash.
-type hashKey struct {
-	dev, ino     uint64
-	size         int64
-	mtime, ctime unix.Timespec
-}
-
 // hashes caches sha256s across runs: the interpreter and the userland
 // are hashed once per moat process.
-var (
-	hashes  sync.Map // hashKey → string
-	nHashes atomic.Int64
-)
+var hashes seccomp.ExecHashes
 
 // fileHash returns the hex sha256 of the open regular file f.
 func fileHash(f *os.File, st *unix.Stat_t) (string, error) {
-	k := hashKey{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim, ctime: st.Ctim}
-	if h, ok := hashes.Load(k); ok {
-		return h.(string), nil
+	if st.Size > seccomp.MaxExecHash {
+		return "", fmt.Errorf("%d bytes, over %d", st.Size, seccomp.MaxExecHash)
 	}
-	if st.Size > maxHashFile {
-		return "", fmt.Errorf("%d bytes, over %d", st.Size, maxHashFile)
+	if s := hashes.Sum(f, st); s != "" {
+		return s, nil
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, io.LimitReader(f, maxHashFile)); err != nil {
-		return "", err
-	}
-	s := hex.EncodeToString(h.Sum(nil))
-	if nHashes.Add(1) <= maxHashes {
-		hashes.Store(k, s)
-	}
-	return s, nil
+	return "", fmt.Errorf("%s: not read", f.Name())
 }
 
 // hostFileHash hashes a file of the host (the runtime's interpreter).
@@ -75,23 +42,8 @@ func hostFileHash(p string) (string, error) {
 
 // execTarget judges the file an exec of a sandboxed process runs, f as
 // seccomp.OpenExec opened it (inside the sandbox's root, never on the
-// host; err where it could not): its hash, or failed when the exec
-// cannot succeed (no such file, not a regular file, no execute bit). A
-// file that cannot be read gives neither: the event is kept as it is.
-func execTarget(f *os.File, err error) (sum string, failed bool) {
-	if err != nil {
-		return "", seccomp.ExecMissing(err)
-	}
-	var st unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &st) != nil {
-		return "", false
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
-		return "", true
-	}
-	sum, _ = fileHash(f, &st)
-	return sum, false
-}
+// host): seccomp.ExecHashes.Exec, with the hashes kept across runs.
+var execTarget = hashes.Exec
 
 // procIDs returns the thread group id (the pid that os.getpid() gives
 // and the audit hook reports), the parent's pid and the pids above it

@@ -2,12 +2,9 @@ package ctrinit
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"path"
 	"strconv"
@@ -56,7 +53,7 @@ type execWatch struct {
 	// supervisor does): each kind within its reserve, those of interest
 	// past it, the rest counted (Walks.ExecsLost).
 	budget kbudget.Budget
-	hashes fileHashes // served by one goroutine: no lock
+	hashes seccomp.ExecHashes // each version of a file hashed once
 }
 
 func (w *execWatch) serve(in *initProc) {
@@ -292,53 +289,11 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 		return ev
 	}
 	defer f.Close()
-	ev.SHA256, ev.Failed = w.hashes.sum(f)
+	ev.SHA256, ev.Failed = w.hashes.Exec(f, nil)
 	if ev.SHA256 != "" {
 		ev.Script = seccomp.ScriptLine(f)
 	}
 	return ev
-}
-
-// Bounds of the hashes of executed files: the caller waits while its
-// file is hashed, so each version of a file is hashed once (the
-// interpreter once a run), and one over maxExecHash gets none.
-const (
-	maxExecHash   = 64 << 20
-	maxExecHashes = 1024
-)
-
-// fileHashes caches the sha256 of each version of an executed file
-// (device, inode, size, change time).
-type fileHashes map[[4]int64]string
-
-// sum returns the hex sha256 of the open file f ("" past maxExecHash or
-// unreadable), or failed when it is no file an exec can run (not
-// regular, no execute bit).
-func (h *fileHashes) sum(f *os.File) (sum string, failed bool) {
-	var st unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &st) != nil {
-		return "", false
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
-		return "", true
-	}
-	key := [4]int64{int64(st.Dev), int64(st.Ino), st.Size, st.Ctim.Nano()}
-	if s, ok := (*h)[key]; ok {
-		return s, false
-	}
-	if st.Size <= maxExecHash {
-		d := sha256.New()
-		if _, err := io.Copy(d, io.LimitReader(f, maxExecHash)); err == nil {
-			sum = hex.EncodeToString(d.Sum(nil))
-		}
-	}
-	if *h == nil {
-		*h = fileHashes{}
-	}
-	if len(*h) < maxExecHashes {
-		(*h)[key] = sum
-	}
-	return sum, false
 }
 
 // cwdUnnamed starts a relative path whose directory could not be named

@@ -682,8 +682,8 @@ func (in *initProc) sendInterpreter(path string) {
 		return
 	}
 	defer f.Close()
-	var h fileHashes
-	if sum, failed := h.sum(f); sum != "" && !failed {
+	var h seccomp.ExecHashes
+	if sum, failed := h.Exec(f, nil); sum != "" && !failed {
 		b, _ := json.Marshal(ExecEvent{Call: CallInterpreter, Path: real, SHA256: sum})
 		in.send('k', b)
 	}
