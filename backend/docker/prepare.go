@@ -308,11 +308,11 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	// The Sentry's trace is drained while the run goes (sentryTail),
 	// from before the program starts.
 	var tail *sentryTail
-	sentryOff := ""
+	sentryOff, sentryCwd := "", false
 	if rt := b.runtimeName(e); sentry(rt) && sess.KernelExecs {
 		var dir string
-		if dir, sentryOff = sentryLogDir(context.Background(), e, rt); sentryOff == "" {
-			tail = startSentryTail(dir, bx.id, start)
+		if dir, sentryOff, sentryCwd = sentryLogDir(context.Background(), e, rt); sentryOff == "" {
+			tail = startSentryTail(dir, bx.id, start, sentryCwd)
 		}
 	}
 
@@ -365,8 +365,11 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 		dropped := 0
 		if tail != nil {
 			evs, dropped, sentryOff = tail.events()
+			if !sentryCwd && sentryOff == "" {
+				evs = append(evs, cwdUnfollowed(rt))
+			}
 		}
-		sess.SentryTrace(evs, dropped, sentryOff)
+		sess.SentryTrace(evs, dropped, sentryOff, start)
 	}
 	if reason == "" && exitCode > 128 {
 		sess.InitKilled(int(exitCode - 128))

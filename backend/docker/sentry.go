@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/moat-sandbox/moat"
+	ctr "github.com/moat-sandbox/moat/backend/internal/container"
 	sentrylog "github.com/moat-sandbox/moat/backend/internal/sentry"
 	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 )
@@ -19,30 +20,44 @@ import (
 // gVisor as Docker's runtime (gVisor's --image) refuses the init's seccomp
 // listener, so the kernel side of the report comes from the Sentry's own
 // log instead: runsc registered with the daemon to trace (--debug --strace
-// --strace-syscalls=execve,execveat,connect,clone,fork,vfork,socket
+// --strace-syscalls=execve,execveat,connect,clone,fork,vfork,socket,chdir,fchdir
 // --debug-log=DIR/ --debug-command=boot; .ci/setup-runsc-trace.sh) writes one
 // boot log per container into DIR, which moat reads after the run, when
 // the daemon is on this host and moat may read DIR, and then removes. The
 // program cannot write there; the Sentry quotes what it traces.
+//
+// chdir and fchdir (sentrylog.CwdSyscalls) let the trace's relative execs
+// be named whole, from the container's working directory followed through
+// forks and changes (as gVisor direct's). A registration of an older moat
+// traces neither: its relative execs are kept as given, and the report says
+// so (cwdUnfollowed), never taken from a directory not followed.
 
 // sentryLogDir returns the directory the daemon's runtime rt writes
-// traced boot logs to, or why there is none.
-func sentryLogDir(ctx context.Context, e *engine, rt string) (dir, off string) {
+// traced boot logs to, or why there is none; cwd says the registration
+// traces sentrylog.CwdSyscalls too.
+func sentryLogDir(ctx context.Context, e *engine, rt string) (dir, off string, cwd bool) {
 	if local, why := e.onHost(ctx); !local {
-		return "", why
+		return "", why, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	i, err := e.cli.Info(ctx)
 	if err != nil {
-		return "", "docker info: " + err.Error()
+		return "", "docker info: " + err.Error(), false
 	}
 	r, ok := i.Runtimes[rt]
 	if !ok {
-		return "", "the daemon has no runtime " + rt
+		return "", "the daemon has no runtime " + rt, false
 	}
+	return traceArgs(r.Args, rt)
+}
+
+// traceArgs reads runtime rt's registered arguments: the directory its
+// traced boot logs go to, or why there is none; cwd: chdir and fchdir are
+// traced too.
+func traceArgs(args []string, rt string) (dir, off string, cwd bool) {
 	debug, strace, syscalls, command := false, false, "", ""
-	for _, a := range r.Args {
+	for _, a := range args {
 		k, v, _ := strings.Cut(strings.TrimPrefix(a, "-"), "=")
 		switch strings.TrimPrefix(k, "-") {
 		case "debug":
@@ -63,10 +78,21 @@ func sentryLogDir(ctx context.Context, e *engine, rt string) (dir, off string) {
 	case !debug || !strace || !strings.HasSuffix(dir, "/") || !filepath.IsAbs(dir) ||
 		slices.ContainsFunc(want, func(c string) bool { return !slices.Contains(got, c) }) ||
 		(command != "" && (!slices.Contains(strings.Split(command, ","), "boot") || strings.HasPrefix(command, "!"))):
-		return "", "the runtime " + rt + " is not registered to trace (--debug --strace --strace-syscalls=" + sentrylog.Syscalls +
-			" --debug-log=DIR/ --debug-command=boot: docs/gvisor.md)"
+		return "", "the runtime " + rt + " is not registered to trace (--debug --strace --strace-syscalls=" + sentrylog.Syscalls + "," + sentrylog.CwdSyscalls +
+			" --debug-log=DIR/ --debug-command=boot: docs/gvisor.md)", false
 	}
-	return dir, ""
+	cwd = !slices.ContainsFunc(strings.Split(sentrylog.CwdSyscalls, ","), func(c string) bool { return !slices.Contains(got, c) })
+	return dir, "", cwd
+}
+
+// cwdUnfollowed is the event of a run whose runtime is registered to trace
+// no chdir or fchdir (an older registration): its relative execs are kept
+// as given, not named from a working directory.
+func cwdUnfollowed(rt string) moat.Event {
+	return moat.Event{Source: moat.SourceMoat, Kind: moat.KindTrace, Name: "cwd-unfollowed",
+		Detail: "the runtime " + rt + " is registered to trace no " + sentrylog.CwdSyscalls + " (an older .ci/setup-runsc-trace.sh): " +
+			"an exec of a relative path is kept as given, not named from its working directory (register --strace-syscalls=" +
+			sentrylog.Syscalls + "," + sentrylog.CwdSyscalls + ": docs/gvisor.md)"}
 }
 
 // maxSentryFiles bounds the boot logs opened for a container's: those
@@ -97,8 +123,11 @@ const (
 type sentryTail struct {
 	dir, id string
 	start   time.Time
-	stop    chan struct{}
-	done    chan struct{}
+	// cwd: the trace has chdir and fchdir, so relative execs are named
+	// from the container's working directory (ctr.WorkDir) followed.
+	cwd  bool
+	stop chan struct{}
+	done chan struct{}
 
 	// Owned by the draining goroutine until done is closed.
 	f            *os.File
@@ -116,9 +145,10 @@ func newSentryTail(dir, id string, start time.Time) *sentryTail {
 }
 
 // startSentryTail starts draining container id's boot log in dir, begun no
-// earlier than start.
-func startSentryTail(dir, id string, start time.Time) *sentryTail {
+// earlier than start; cwd: the trace has chdir and fchdir (sentryLogDir).
+func startSentryTail(dir, id string, start time.Time, cwd bool) *sentryTail {
 	t := newSentryTail(dir, id, start)
+	t.cwd = cwd
 	go func() {
 		defer close(t.done)
 		tick := time.NewTicker(sentryTick)
@@ -179,7 +209,11 @@ func (t *sentryTail) events() (evs []moat.Event, dropped int, off string) {
 	if t.full {
 		cut++ // runsc may have lost lines it could not write
 	}
-	evs, dropped = sentrylog.Parse(&t.kept, t.start, kbudget.MaxEvents, sentrylog.Options{})
+	var o sentrylog.Options
+	if t.cwd {
+		o.Cwd = ctr.WorkDir // the container's (pid 1's) working directory
+	}
+	evs, dropped = sentrylog.Parse(&t.kept, t.start, kbudget.MaxEvents, o)
 	if ev, ok := sentrylog.CutEvent(cut); ok {
 		evs = append(evs, ev)
 	}
@@ -192,8 +226,8 @@ func (t *sentryTail) events() (evs []moat.Event, dropped int, off string) {
 // sentryEvents reads, from dir, the boot log of container id (runsc
 // names it by time: its first lines name the container), begun no
 // earlier than start, and removes it: a tail started and ended at once.
-func sentryEvents(dir, id string, start time.Time) (evs []moat.Event, dropped int, off string) {
-	return startSentryTail(dir, id, start).events()
+func sentryEvents(dir, id string, start time.Time, cwd bool) (evs []moat.Event, dropped int, off string) {
+	return startSentryTail(dir, id, start, cwd).events()
 }
 
 // findBootLog opens, from dir, the boot log of container id begun no

@@ -79,7 +79,7 @@ func TestSentryEventsManyOld(t *testing.T) {
 	if err := os.WriteFile(mine, []byte(log), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	evs, _, off := sentryEvents(dir, id, start)
+	evs, _, off := sentryEvents(dir, id, start, false)
 	if off != "" {
 		t.Fatalf("the run's boot log was not found: %s", off)
 	}
@@ -136,7 +136,7 @@ func TestSentryTailFlood(t *testing.T) {
 	has := func(evs []moat.Event, path string) bool {
 		return slices.ContainsFunc(evs, func(e moat.Event) bool { return strings.Contains(e.Path, path) })
 	}
-	evs, dropped, off := sentryEvents(dir, neighbour, start)
+	evs, dropped, off := sentryEvents(dir, neighbour, start, false)
 	if off != "" || dropped != 0 || !has(evs, "/usr/bin/nc") {
 		t.Errorf("the neighbour's trace: %d events, %d dropped, %q; want its exec of /usr/bin/nc, none dropped", len(evs), dropped, off)
 	}
@@ -146,5 +146,69 @@ func TestSentryTailFlood(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("logs left after both were read: %v", ents)
+	}
+}
+
+// TestSentryRelativeExec: with chdir and fchdir traced (the registration
+// of .ci/setup-runsc-trace.sh), a relative exec of the boot log is named
+// from the container's working directory (pid 1's, the init's), followed
+// through the fork and the caller's chdir; with a registration of neither (an older one) it is kept as
+// given, never named from a directory not followed.
+func TestSentryRelativeExec(t *testing.T) {
+	const id = "0123456789abcdef"
+	for _, c := range []struct {
+		cwd  bool
+		want []string
+	}{
+		{true, []string{"/work/tool", "/work/sub/bin/tool"}},
+		{false, []string{"./tool", "bin/tool"}},
+	} {
+		dir := t.TempDir()
+		start := time.Now()
+		ts := "I" + start.Format("0102 15:04:05.000000")
+		log := ts + " 1 main.go:1] Args: [runsc --debug boot " + id + "]\n" +
+			ts + "   1 strace.go:611] [   1:   1] entrypoint X clone(0x1200011, 0x0, 0x0, 0x0, 0x0) = 2 (0x2) (211.822µs)\n" +
+			ts + "   1 strace.go:567] [   2:   2] python3 E execve(0x7fa4e7205490 ./tool, 0x7fa4e713b810 [\"tool\"], 0x7f2d40a37d00 [])\n" +
+			ts + "   1 strace.go:605] [   2:   2] tool X execve(0x7fa4e7205490 ./tool, 0x7fa4e713b810 [\"tool\"], 0x7f2d40a37d00 []) = 0 (0x0) (1ms)\n" +
+			ts + "   1 strace.go:599] [   2:   2] python3 X chdir(0xa5edb0 sub) = 0 (0x0) (11.352µs)\n" +
+			ts + "   1 strace.go:567] [   2:   2] python3 E execve(0x7fa4e7205490 bin/tool, 0x7fa4e713b810 [\"tool\"], 0x7f2d40a37d00 [])\n" +
+			ts + "   1 strace.go:605] [   2:   2] tool X execve(0x7fa4e7205490 bin/tool, 0x7fa4e713b810 [\"tool\"], 0x7f2d40a37d00 []) = 0 (0x0) (1ms)\n"
+		if err := os.WriteFile(filepath.Join(dir, "runsc.log.20261205-300000.000000.boot.txt"), []byte(log), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		evs, _, off := sentryEvents(dir, id, start, c.cwd)
+		if off != "" {
+			t.Fatalf("the run's boot log was not found: %s", off)
+		}
+		var got []string
+		for _, e := range evs {
+			if e.Kind == moat.KindExec {
+				got = append(got, e.Path)
+			}
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("chdir traced %v: execs %q, want %q", c.cwd, got, c.want)
+		}
+	}
+}
+
+// TestTraceArgs: the registration is read for its log directory and for
+// whether it traces chdir and fchdir; one that traces neither is still a
+// trace (an older moat's), one without the execs is none.
+func TestTraceArgs(t *testing.T) {
+	base := []string{"--platform=ptrace", "--debug", "--strace", "--debug-log=/var/log/moat-runsc/", "--debug-command=boot"}
+	for _, c := range []struct {
+		syscalls string
+		on, cwd  bool
+	}{
+		{"execve,execveat,connect,clone,fork,vfork,socket,chdir,fchdir", true, true},
+		{"execve,execveat,connect,clone,fork,vfork,socket", true, false},
+		{"execve,execveat,connect,clone,fork,vfork,socket,chdir", true, false},
+		{"execve,connect,clone,fork,vfork,socket,chdir,fchdir", false, false},
+	} {
+		dir, off, cwd := traceArgs(append(slices.Clone(base), "--strace-syscalls="+c.syscalls), "runsc")
+		if (off == "") != c.on || cwd != c.cwd || c.on && dir != "/var/log/moat-runsc/" {
+			t.Errorf("%s: dir %q off %q cwd %v; want on %v cwd %v", c.syscalls, dir, off, cwd, c.on, c.cwd)
+		}
 	}
 }

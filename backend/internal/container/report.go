@@ -101,6 +101,8 @@ type report struct {
 	// why there is none ("" when there is).
 	sentry    bool
 	sentryOff string
+	// sentryStart is what the Sentry's event times count from.
+	sentryStart time.Time
 	// metadata is what the sinkhole serves at the metadata address (its
 	// tokens are the plan's); nil without a sinkhole.
 	metadata *honeytoken.Metadata
@@ -254,6 +256,9 @@ func (r *report) events() ([]moat.Event, int) {
 		r.kernelLost.Count(kind, min(n, 1<<30))
 	}
 	before, after := snapshot(w.Before), snapshot(w.After)
+	if r.sentry {
+		sentryHashes(evs, after, r.diffRoots(), r.sentryStart, r.content)
+	}
 	evs = append(evs, hookTamper(r.dir, r.dir+"/audit", before, after, r.endMS)...)
 	if r.site != "" {
 		evs = append(evs, hookTamper(r.site, "", before, after, r.endMS)...)
@@ -508,8 +513,9 @@ func reportLayer(off bool) moat.Layer {
 // cannot be had: the execs, connects, refused sockets and calls the OCI
 // profile refused, as the Sentry logged them (backend/internal/sentry),
 // and how many were dropped; or why there are none (off). Call it after
-// the container exited and before Report.
-func (s *Session) SentryTrace(evs []moat.Event, dropped int, off string) {
+// the container exited and before Report; start is what the events'
+// times count from.
+func (s *Session) SentryTrace(evs []moat.Event, dropped int, off string, start time.Time) {
 	if s.rep == nil {
 		return
 	}
@@ -517,7 +523,7 @@ func (s *Session) SentryTrace(evs []moat.Event, dropped int, off string) {
 		s.rep.sentryOff = off
 		return
 	}
-	s.rep.sentry = true
+	s.rep.sentry, s.rep.sentryStart = true, start
 	s.rep.kernel = append(s.rep.kernel, programsOwn(evs)...)
 	s.rep.dropped += dropped
 }
