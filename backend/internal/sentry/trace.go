@@ -52,11 +52,13 @@ import (
 // the Sentry has are refused by the OCI profile, before the trace).
 const Syscalls = "execve,execveat,connect,clone,fork,vfork,socket"
 
-// CwdSyscalls are traced besides Syscalls where moat runs runsc itself
-// (gVisor direct): the returns of chdir and fchdir, from which Parse
-// follows each process's working directory (Options.Cwd) to name an
-// exec of a relative path whole. Docker's runsc (gVisor --image) is
-// registered with Syscalls alone: there a relative exec keeps its name.
+// CwdSyscalls are traced besides Syscalls: the returns of chdir and
+// fchdir, from which Parse follows each process's working directory
+// (Options.Cwd) to name an exec of a relative path whole. moat passes
+// them to its own runsc (gVisor direct); Docker's runsc (gVisor --image)
+// has them where .ci/setup-runsc-trace.sh registered it, and a
+// registration without them (an older one) is read with Syscalls alone:
+// there a relative exec keeps its name.
 const CwdSyscalls = "chdir,fchdir"
 
 // Options says what Parse knows beyond the log.
