@@ -51,4 +51,21 @@ func TestPythonScript(t *testing.T) {
 			t.Errorf("%q: high %v, want %v", script, got, high)
 		}
 	}
+	// What ran the script, by the hash of the file its "#!" named: the
+	// interpreter's (a venv's python the run made) is Python under the
+	// hook; anything else (a dropped binary named python) is not.
+	for sum, high := range map[string]bool{strings.Repeat("a", 64): false, strings.Repeat("d", 64): true, "": true} {
+		evs := []moat.Event{interp,
+			{Source: moat.SourceFS, Kind: moat.KindFileCreated, Path: "/work/v/bin/python"},
+			{Source: moat.SourceFS, Kind: moat.KindFileCreated, Path: "/work/v/bin/tool"},
+			{Source: moat.SourceKernel, Kind: moat.KindExec, PID: 7, Path: "/work/v/bin/tool", SHA256: strings.Repeat("b", 64), Script: "#!/work/v/bin/python", ScriptSHA256: sum},
+			{TimeMS: 3, Source: moat.SourceAudit, Kind: moat.KindHello, PID: 7}}
+		got := false
+		for _, f := range Analyze(evs) {
+			got = got || (f.Category == moat.CategoryExecution && f.Severity == moat.SeverityHigh)
+		}
+		if got != high {
+			t.Errorf("interpreter hash %q: high %v, want %v", sum, got, high)
+		}
+	}
 }

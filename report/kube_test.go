@@ -110,6 +110,7 @@ func TestCorpusKubernetes(t *testing.T) {
 			// what an exec ran, by the init's listener: hashed, with its #! line
 			writtenExec("swap_exec.py", moat.SourceKernel, "/work/fetcher", "/work/updater"),
 			writtenExec("script_shebang.py", moat.SourceKernel, "/work/viaDrop", "/work/viaProc"),
+			{file: "script_nohook.py", checks: []batchCheck{{cat: "evasion", sev: "medium", marker: "ran without moat's audit hook"}}},
 		}, func(s *moat.Spec) { s.AllowDegraded = true })
 		// a suite's own venvs and helper scripts, removed before the end:
 		// nothing above low where the listener reads what ran (under the

@@ -5,6 +5,7 @@ package seccomp
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -254,4 +255,100 @@ func ScriptLine(f *os.File) string {
 		return ""
 	}
 	return string(line)
+}
+
+// OpenScriptInterpreter opens, for its hash, the interpreter a script's
+// "#!" line names (ScriptInterpreter), as the kernel of the caller tid
+// finds it: an absolute name beneath the caller's root, a relative one
+// from its working directory, links followed inside that root. Done one
+// component at a time with plain opens (no openat2: the containers' init
+// cannot have it), so it serves every supervisor; a link or directory
+// that leads into a /proc (whose self, cwd, root and fd links would be
+// the supervisor's, not the caller's) is refused: no hash, never another
+// file's.
+func OpenScriptInterpreter(tid int, name string) (*os.File, error) {
+	if name == "" || len(name) >= unix.PathMax {
+		return nil, unix.ENOENT
+	}
+	proc := "/proc/" + strconv.Itoa(tid) + "/"
+	root, err := unix.Open(proc+"root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(root)
+	var rst unix.Stat_t
+	if err := unix.Fstat(root, &rst); err != nil {
+		return nil, err
+	}
+	start := root
+	if !strings.HasPrefix(name, "/") {
+		start, err = unix.Open(proc+"cwd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+	}
+	d, err := unix.Dup(start)
+	if start != root {
+		unix.Close(start)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer func() { unix.Close(d) }()
+	parts := strings.Split(name, "/")
+	links := 0
+	for len(parts) > 0 {
+		part := parts[0]
+		parts = parts[1:]
+		switch part {
+		case "", ".":
+			continue
+		case "..":
+			if d, _, err = climb(d, "..", &rst); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		fd, err := unix.Openat(d, part, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		var st unix.Stat_t
+		var fs unix.Statfs_t
+		if unix.Fstat(fd, &st) != nil || unix.Fstatfs(fd, &fs) != nil || fs.Type == unix.PROC_SUPER_MAGIC {
+			unix.Close(fd)
+			return nil, unix.EXDEV
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFLNK:
+			buf := make([]byte, unix.PathMax)
+			n, err := unix.Readlinkat(fd, "", buf)
+			unix.Close(fd)
+			if links++; err != nil || n >= len(buf) || links > 40 {
+				return nil, unix.ELOOP
+			}
+			target := string(buf[:n])
+			if strings.HasPrefix(target, "/") {
+				nd, err := unix.Dup(root)
+				if err != nil {
+					return nil, err
+				}
+				unix.Close(d)
+				d = nd
+			}
+			parts = append(strings.Split(target, "/"), parts...)
+		case unix.S_IFDIR:
+			unix.Close(d)
+			d = fd
+		default:
+			if strings.Join(parts, "") != "" {
+				unix.Close(fd)
+				return nil, unix.ENOTDIR
+			}
+			f, err := openFile(fmt.Sprintf("/proc/self/fd/%d", fd), execMode)
+			unix.Close(fd)
+			return f, err
+		}
+	}
+	return nil, unix.EISDIR
 }
