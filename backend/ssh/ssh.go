@@ -278,6 +278,21 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (res *moat.Result, e
 	return b.run(ctx, c, p, spec, lim, dir, w, res)
 }
 
+// noKernel is why a run on the host has no kernel witness: the report's
+// kernel-events-unavailable event, and its findings rest on the hook.
+const noKernel = "a remote host has no seccomp listener of moat's (its init there is bootstrap.py, run by the host's python3, which has none, and no seccomp profile is applied)"
+
+// reportLayer describes the report of a run on the host.
+func reportLayer(off bool) moat.Layer {
+	if off {
+		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
+	}
+	return moat.Layer{Name: "behaviour-report", Detail: "Python audit hook on PYTHONPATH (the host's python3; an interpreter started with -I, -E or -S runs without it, which the report says), " +
+		"its channel in a directory of the run's /tmp named anew each run, both the remote user's (its events are the program's claims; any change to them is an evasion finding); " +
+		"honeytokens planted in the run's home (its tmpfs, over the user's); diff of the working directory, the home, /tmp and /dev/shm by bootstrap.py; " +
+		"no kernel side (no seccomp listener, no witness of the planted files' times): findings rest on the hook and the diff"}
+}
+
 // layers lists what is in effect on the host, and what is missing.
 func layers(cfg Config, c *conn, p *probe, spec *moat.Spec, lim moat.Limits, dir string) (l []moat.Layer, degraded []string) {
 	l = []moat.Layer{
@@ -294,6 +309,7 @@ func layers(cfg Config, c *conn, p *probe, spec *moat.Spec, lim moat.Limits, dir
 		{Name: "timeout", Detail: "moat's, on this machine; the bootstrap's as a backstop"},
 		{Name: "output-limit", Detail: "counted on this machine"},
 		{Name: "wipe", Detail: "processes killed and checked gone, run directory removed" + map[bool]string{true: ", then the reset command", false: ""}[cfg.Reset != ""]},
+		reportLayer(spec.NoReport),
 	}
 	if p.Net {
 		l = append(l, moat.Layer{Name: "network-none", Detail: "a network namespace with only a loopback"})
@@ -344,22 +360,27 @@ func (b *Backend) run(ctx context.Context, c *conn, p *probe, spec *moat.Spec, l
 			_, _, _ = output(kctx, c, killUnshareCommand(pid, start), 1024)
 		}
 	})
-	// The program's environment: the sandbox's variables for this host,
-	// then the spec's, which win. No behaviour report yet: the honeytokens
-	// and the audit hook assume a container's paths.
-	run := *spec
+	// The run's persona is the host's own user, in the run's home (the
+	// tmpfs bound over the user's home, or the run directory's): the
+	// honeytokens are planted there, never in the user's real files.
+	// HOME, USER, LOGNAME, TMPDIR come from it (ctr.Env); the spec's
+	// variables win.
 	home := p.Home
 	if home == "" {
 		home = dir + "/home"
 	}
-	user := c.User()
-	run.Env = append([]string{"HOME=" + home, "TMPDIR=/tmp", "USER=" + user, "LOGNAME=" + user}, spec.Env...)
-	run.NoReport = true
-	sess := ctr.NewSession(&run, lim, ctr.NewPersona(spec.PersonaKey), life.Stop)
+	pers := ctr.NewPersona(spec.PersonaKey)
+	pers.Home, pers.User, pers.Host = home, c.User(), "sandbox"
+	host := &ctr.HostInit{Work: dir + "/work", Launcher: launcher(p.UID, p.GID), NoKernel: noKernel}
+	sess := ctr.NewHostSession(spec, lim, pers, host, life.Stop)
 	defer sess.Report(res)
 	sess.RlimitAS = lim.Memory
-	sess.Host = &ctr.HostInit{Work: dir + "/work", Launcher: launcher(p.UID, p.GID)}
-	cmd := runCommand(runParams{Dir: dir, Home: p.Home, Net: p.Net, Disk: lim.Disk, Fsize: lim.Disk, Nproc: lim.Pids, Program: ctr.BootstrapSource()})
+	if p.Site != "" {
+		// The hook in a site directory (an overlay of the host's):
+		// interpreters started with -I and -E run it too.
+		sess.Site = &ctr.HookSite{Dir: p.Site}
+	}
+	cmd := runCommand(runParams{Dir: dir, Home: p.Home, Net: p.Net, Disk: lim.Disk, Fsize: lim.Disk, Nproc: lim.Pids, Site: p.Site, Program: ctr.BootstrapSource()})
 	start := time.Now()
 	if err := s.Start(cmd); err != nil {
 		return nil, fmt.Errorf("ssh: start: %w: %w", err, moat.ErrSandbox)

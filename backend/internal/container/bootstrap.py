@@ -246,11 +246,32 @@ if REPORT:
     # its FIFO. Both belong to the sandbox user, as the program does: the
     # hook's events are the program's claims either way.
     # __pycache__ stays writable (by this process) until hook_pyc is done.
-    os.makedirs(REPORT['dir'] + '/py/__pycache__', 0o755)
-    with open(REPORT['dir'] + '/py/sitecustomize.py', 'w') as f:
+    # With report['site'] (a tmpfs on a site directory of the host's
+    # python3, which the ssh backend's prelude mounted): the hook as a
+    # module there, its .pth line and editable install's metadata, as
+    # ctrinit's installHook writes them; nothing on PYTHONPATH.
+    HOOK_DIR, HOOK_MODULE = REPORT['dir'] + '/py', 'sitecustomize'
+    if REPORT.get('site'):
+        HOOK_DIR, HOOK_MODULE = REPORT['site'], REPORT['site_module']
+    os.makedirs(HOOK_DIR + '/__pycache__', 0o755, exist_ok=True)
+    with open(HOOK_DIR + '/' + HOOK_MODULE + '.py', 'x') as f:
         f.write(REPORT['hook'])
-    os.chmod(REPORT['dir'] + '/py/sitecustomize.py', 0o444)
-    os.chmod(REPORT['dir'] + '/py', 0o555)
+    os.chmod(HOOK_DIR + '/' + HOOK_MODULE + '.py', 0o444)
+    if REPORT.get('site'):
+        with open(HOOK_DIR + '/' + REPORT['site_pth_name'], 'x') as f:
+            f.write(REPORT['site_pth'])
+        os.chmod(HOOK_DIR + '/' + REPORT['site_pth_name'], 0o444)
+        for name, data in sorted(REPORT.get('site_dist', {}).items()):
+            parts = name.split('/')
+            if len(parts) != 2 or '' in parts or '.' in parts or '..' in parts:
+                raise SystemExit('moat-bootstrap: site file %r' % name)
+            os.makedirs(HOOK_DIR + '/' + parts[0], 0o755, exist_ok=True)
+            with open(HOOK_DIR + '/' + name, 'x') as f:
+                f.write(data)
+            os.chmod(HOOK_DIR + '/' + name, 0o444)
+            os.chmod(HOOK_DIR + '/' + parts[0], 0o555)
+    os.chmod(HOOK_DIR, 0o555)
+    os.makedirs(REPORT['dir'], 0o755, exist_ok=True)
     os.mkfifo(REPORT['dir'] + '/audit', 0o622)
     os.chmod(REPORT['dir'] + '/audit', 0o622)
     # O_RDWR: a writer too, so the FIFO never reports EOF.
@@ -625,10 +646,10 @@ def hook_pyc():
     it costs each of them a few ms, and they cannot cache it themselves. A
     process that starts before the file is there compiles the source, as it
     would without this; the rename makes the file appear whole."""
-    cache = REPORT['dir'] + '/py/__pycache__'
+    cache = HOOK_DIR + '/__pycache__'
     try:
         import _frozen_importlib_external as be
-        src = REPORT['dir'] + '/py/sitecustomize.py'
+        src = HOOK_DIR + '/' + HOOK_MODULE + '.py'
         st = os.stat(src)
         data = be._code_to_timestamp_pyc(compile(REPORT['hook'], src, 'exec', dont_inherit=True), int(st.st_mtime), st.st_size)
         tmp = cache + '/.moat-pyc'
@@ -851,7 +872,7 @@ if REPORT:
     # The walk before the program predates the hook's bytecode, which
     # this init wrote: take the cache directory as it is now (the host
     # checks every other change to the hook's directory).
-    cache = REPORT['dir'] + '/py/__pycache__'
+    cache = HOOK_DIR + '/__pycache__'
     # The program is running: it may have moved the directory already (the
     # after walk shows that to the host); what is gone is left out here.
     before = [e for e in before if not e[0].startswith(cache)]
