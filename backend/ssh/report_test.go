@@ -172,6 +172,10 @@ print(base64.b64encode(open(os.path.expanduser("~/.aws/credentials"), "rb").read
 					dumpReport(t, res)
 					t.Fatalf("status %s exit %d", res.Status, res.ExitCode)
 				}
+				if mainPID(res) == 0 {
+					dumpReport(t, res)
+					t.Error("the audit hook never said hello")
+				}
 				for _, f := range res.Findings {
 					if f.Severity.Rank() > moat.SeverityLow.Rank() {
 						dumpReport(t, res)

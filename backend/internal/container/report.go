@@ -85,13 +85,13 @@ type report struct {
 	work        string // the program's working directory (WorkDir, or HostInit.Work)
 	// host says why a run on a host of its own (HostInit) has no kernel
 	// witness; "" in a container.
-	host string
-	plan        *observe.Plan
-	audit       *observe.Collector
-	walks       bytes.Buffer
-	walksEnd    bool
-	walksCut    bool // past maxWalkBytes
-	content     *spool
+	host     string
+	plan     *observe.Plan
+	audit    *observe.Collector
+	walks    bytes.Buffer
+	walksEnd bool
+	walksCut bool // past maxWalkBytes
+	content  *spool
 	// The extended attributes the init sent ('X'), by path, the bytes
 	// of them, and the paths whose were not all sent.
 	xattrs     map[string][]xattr.Attr
