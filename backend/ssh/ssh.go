@@ -173,6 +173,11 @@ func layerNotes(p *probe) []string {
 	} else {
 		n = append(n, "network none cannot be enforced: "+termsafe.Line(p.NetWhy, 100))
 	}
+	if p.Site != "" {
+		n = append(n, "audit hook: a .pth line in an overlay of "+p.Site)
+	} else {
+		n = append(n, "audit hook: on PYTHONPATH (no overlay of a site directory of python3 can be had there: -I and -E interpreters run without it)")
+	}
 	if p.UID == 0 {
 		n = append(n, "the login is root: the program could change the whole device")
 	}
@@ -283,11 +288,15 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (res *moat.Result, e
 const noKernel = "a remote host has no seccomp listener of moat's (its init there is bootstrap.py, run by the host's python3, which has none, and no seccomp profile is applied)"
 
 // reportLayer describes the report of a run on the host.
-func reportLayer(off bool) moat.Layer {
+func reportLayer(off bool, site string) moat.Layer {
 	if off {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
-	return moat.Layer{Name: "behaviour-report", Detail: "Python audit hook on PYTHONPATH (the host's python3; an interpreter started with -I, -E or -S runs without it, which the report says), " +
+	hook := "Python audit hook on PYTHONPATH (the host's python3; no overlay of its site directory could be had: an interpreter started with -I, -E or -S runs without it, unseen), "
+	if site != "" {
+		hook = "Python audit hook from a .pth line in an overlay of the host's site directory " + site + " (on the run's tmpfs; an interpreter started with -S or a standard library of its own runs without it, unseen), "
+	}
+	return moat.Layer{Name: "behaviour-report", Detail: hook +
 		"its channel in a directory of the run's /tmp named anew each run, both the remote user's (its events are the program's claims; any change to them is an evasion finding); " +
 		"honeytokens planted in the run's home (its tmpfs, over the user's); diff of the working directory, the home, /tmp and /dev/shm by bootstrap.py; " +
 		"no kernel side (no seccomp listener, no witness of the planted files' times): findings rest on the hook and the diff"}
@@ -309,7 +318,7 @@ func layers(cfg Config, c *conn, p *probe, spec *moat.Spec, lim moat.Limits, dir
 		{Name: "timeout", Detail: "moat's, on this machine; the bootstrap's as a backstop"},
 		{Name: "output-limit", Detail: "counted on this machine"},
 		{Name: "wipe", Detail: "processes killed and checked gone, run directory removed" + map[bool]string{true: ", then the reset command", false: ""}[cfg.Reset != ""]},
-		reportLayer(spec.NoReport),
+		reportLayer(spec.NoReport, p.Site),
 	}
 	if p.Net {
 		l = append(l, moat.Layer{Name: "network-none", Detail: "a network namespace with only a loopback"})

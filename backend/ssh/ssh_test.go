@@ -195,7 +195,7 @@ func TestCheckDescribe(t *testing.T) {
 		t.Fatalf("Check: %v", err)
 	}
 	d := strings.Join(b.Describe(context.Background()), "\n")
-	for _, want := range []string{"host moatssh@127.0.0.1:", "host key ssh-ed25519 SHA256:", "network none: a network namespace", "no reset command"} {
+	for _, want := range []string{"host moatssh@127.0.0.1:", "host key ssh-ed25519 SHA256:", "network none: a network namespace", "no reset command", "audit hook: a .pth line in an overlay of /"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("Describe lacks %q:\n%s", want, d)
 		}
