@@ -35,6 +35,17 @@
 // which counts all of the user's processes): no cgroup, so a run needs
 // --allow-degraded, and Result.Degraded says so.
 //
+// # The behaviour report
+//
+// The containers' report, made by bootstrap.py on the host
+// (ctr.NewHostSession): honeytokens planted in the run's home (its tmpfs,
+// over the user's), the audit hook from a .pth line in an overlay of
+// python3's site directory (upper layer on the run's tmpfs; PYTHONPATH
+// where the probe found no overlay to be had), the walk and diff of what
+// the program wrote, its output searched for the planted secrets. No
+// kernel side: no seccomp listener and no witness of the planted files'
+// times there; a kernel-events-unavailable event says so (docs/ssh.md).
+//
 // # The wipe
 //
 // Whatever the end, moat kills unshare (the SSH session's signal, then its
