@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"slices"
@@ -98,6 +99,16 @@ func TestReport(t *testing.T) {
 		return l
 	}
 	before := realHome()
+	// The site directories of the host's python3: the hook's overlay is
+	// the run's, the host's directories are never written.
+	sites := func() string {
+		out, err := exec.Command("/usr/bin/python3", "-I", "-S", "-c", "import os, site\nfor d in site.getsitepackages():\n    print(d, sorted(os.listdir(d)) if os.path.isdir(d) else None)").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	sitesBefore := sites()
 	t.Run("credential-read", func(t *testing.T) {
 		res := runCorpus(t, cfg, "corpus", "steal_aws_post.py")
 		wantFinding(t, res, moat.CategoryCredentialAccess, moat.SeverityHigh, ".aws/credentials")
@@ -161,6 +172,26 @@ print(base64.b64encode(open(os.path.expanduser("~/.aws/credentials"), "rb").read
 		res := runCorpus(t, cfg, "corpus", "hook_frames.py")
 		wantFinding(t, res, moat.CategoryEvasion, moat.SeverityMedium, "tampered with the Python audit hook")
 	})
+	// More of the corpus, by what the hook and the walk see.
+	for _, c := range []struct {
+		file   string
+		cat    moat.Category
+		sev    moat.Severity
+		marker string
+	}{
+		{"bashrc_edit.py", moat.CategoryPersistence, moat.SeverityHigh, ".bashrc"},
+		{"pth_hidden.py", moat.CategoryPersistence, moat.SeverityHigh, "zz_late.pth"},
+		{"big_file.py", moat.CategoryExfiltration, moat.SeverityCritical, ""},
+		{"sparse_file.py", moat.CategoryExfiltration, moat.SeverityCritical, ""},
+		{"long_body.py", moat.CategoryExfiltration, moat.SeverityCritical, ""},
+		{"dns_exfil.py", moat.CategoryExfiltration, moat.SeverityCritical, ""},
+		{"shm_drop.py", moat.CategoryPersistence, moat.SeverityHigh, "/dev/shm/zz_shm.pth"},
+		{"download_exec.py", moat.CategoryExecution, moat.SeverityHigh, "/tmp/.cache-update"},
+	} {
+		t.Run(strings.TrimSuffix(c.file, ".py"), func(t *testing.T) {
+			wantFinding(t, runCorpus(t, cfg, "corpus", c.file), c.cat, c.sev, c.marker)
+		})
+	}
 	t.Run("benign", func(t *testing.T) {
 		for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "finalizer_logs.py", "nosite_suite.py"} {
 			// Not venv_suite.py: with no kernel witness, a suite's own
@@ -189,6 +220,9 @@ print(base64.b64encode(open(os.path.expanduser("~/.aws/credentials"), "rb").read
 	// in the user's real home.
 	if after := realHome(); !slices.Equal(before, after) {
 		t.Errorf("the user's real home changed: %q, then %q", before, after)
+	}
+	if after := sites(); after != sitesBefore {
+		t.Errorf("the host's site directories changed:\n%s\nthen\n%s", sitesBefore, after)
 	}
 	if left := leftDirs(t, cfg.Dir); len(left) > 0 {
 		t.Errorf("run directories left on the host: %q", left)
