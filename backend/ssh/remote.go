@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/moat-sandbox/moat/internal/observe/audit"
 )
 
 // What runs on the remote host, as command lines for its login shell
@@ -243,6 +245,39 @@ for _mp, _o in _mps:
 	if p.Site != "" {
 		b.WriteString("os.mkdir(_d + '/site', 0o700)\nfor _n in ('u', 'w'):\n    os.mkdir(_d + '/site/' + _n, 0o755)\n")
 		fmt.Fprintf(&b, "_s = %s\n_mount('moat', _s, 'overlay', 6, 'lowerdir=%%s,upperdir=%%s/site/u,workdir=%%s/site/w' %% (_s, _d, _d))\n", pyQuote(p.Site))
+		if audit.PlainSite(p.Site) {
+			// Interpreters that skip site (-S) run the hook from the
+			// end of python3's encodings package (audit.StartupLoader),
+			// as the containers' do: the package with the loader
+			// appended, and its bytecode where the host has one, on
+			// the run's tmpfs, bound read-only over the host's (and the
+			// directory holding them bound read-only over itself: the
+			// program reaches the run's tmpfs).
+			fmt.Fprintf(&b, "_ld = %s\n", strconv.Quote(audit.StartupLoader(p.Site)))
+			b.WriteString(`import encodings as _e, _frozen_importlib_external as _be
+_src = _e.__file__
+with open(_src, 'rb') as _f:
+    _b = _f.read() + _ld.encode()
+os.mkdir(_d + '/enc', 0o755)
+_binds = [(_d + '/enc/__init__.py', _src)]
+with open(_binds[0][0], 'xb') as _f:
+    _f.write(_b)
+_c = _be.cache_from_source(_src)
+if os.path.isfile(_c):
+    _st = os.stat(_binds[0][0])
+    _binds.append((_d + '/enc/__init__.pyc', _c))
+    with open(_binds[1][0], 'xb') as _f:
+        _f.write(_be._code_to_timestamp_pyc(compile(_b, _src, 'exec', dont_inherit=True), int(_st.st_mtime), _st.st_size))
+_binds.append((_d + '/enc', _d + '/enc'))
+for _x, _t in _binds:
+    _mount(_x, _t, None, 4096, None)
+    _mount('none', _t, None, 4096 | 32 | 1 | 6, None)
+    if not os.statvfs(_t).f_flag & 1:  # ST_RDONLY
+        sys.stderr.write('moat-prelude: %s is not read-only\n' % _t)
+        os._exit(125)
+del _e, _be, _ld, _b, _binds
+`)
+		}
 	}
 	// An empty, read-only /run: a network namespace does not hold back
 	// a Unix socket that has a path, and under /run are the user's

@@ -69,7 +69,8 @@ func TestRunCommand(t *testing.T) {
 	// the hook's site directory: an overlay on the run's tmpfs
 	p.Site = "/usr/local/lib/python3.11/dist-packages"
 	if c := prelude(p); !strings.Contains(c, "_mount('moat', _s, 'overlay', 6, 'lowerdir=%s,upperdir=%s/site/u,workdir=%s/site/w' % (_s, _d, _d))") ||
-		!strings.Contains(c, "_s = '/usr/local/lib/python3.11/dist-packages'") {
+		!strings.Contains(c, "_s = '/usr/local/lib/python3.11/dist-packages'") || !strings.Contains(c, "_mount(_x, _t, None, 4096, None)") ||
+		!strings.Contains(c, `site=\"/usr/local/lib/python3.11/dist-packages\"`) {
 		t.Errorf("run command lacks the site directory's overlay:\n%s", c)
 	}
 	p.Site = ""

@@ -137,10 +137,11 @@ print(base64.b64encode(open(os.path.expanduser("~/.aws/credentials"), "rb").read
 		wantFinding(t, res, moat.CategoryPersistence, moat.SeverityHigh, ".bashrc")
 	})
 	t.Run("isolated-child", func(t *testing.T) {
-		// children started with -I (and -S, -E): the -I child runs the
-		// hook from the site directory's .pth line (an overlay of the
-		// host's), and reports its own credential read; no process says
-		// hello twice
+		// children started with -S -I -E, -S and -I: each runs the hook
+		// (the -I child from the site directory's .pth line, an overlay
+		// of the host's; the -S ones from the loader at the end of the
+		// encodings package bound over the host's), and reports its own
+		// credential read; no process says hello twice
 		res := runCorpus(t, cfg, "corpus", "nosite_child.py")
 		hellos := map[int]int{}
 		for _, e := range res.Events {
@@ -148,13 +149,15 @@ print(base64.b64encode(open(os.path.expanduser("~/.aws/credentials"), "rb").read
 				hellos[e.PID]++
 			}
 		}
-		var isolated bool
+		children := map[int]bool{}
 		for _, e := range res.Events {
-			isolated = isolated || e.Source == moat.SourceAudit && e.Kind == "open" && strings.HasSuffix(e.Path, "/.aws/credentials") && hellos[e.PID] == 1 && e.PID != mainPID(res)
+			if e.Source == moat.SourceAudit && e.Kind == "open" && strings.HasSuffix(e.Path, "/.aws/credentials") && hellos[e.PID] == 1 && e.PID != mainPID(res) {
+				children[e.PID] = true
+			}
 		}
-		if !isolated {
+		if len(children) != 3 || strings.Count(res.Stdout, "no_site") != 3 {
 			dumpReport(t, res)
-			t.Error("the -I child ran without the hook")
+			t.Errorf("%d of the 3 children (-S -I -E, -S, -I) reported their credential read by the hook, want each", len(children))
 		}
 		for pid, n := range hellos {
 			if n != 1 {

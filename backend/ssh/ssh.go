@@ -41,7 +41,8 @@
 // (ctr.NewHostSession): honeytokens planted in the run's home (its tmpfs,
 // over the user's), the audit hook from a .pth line in an overlay of
 // python3's site directory (upper layer on the run's tmpfs; PYTHONPATH
-// where the probe found no overlay to be had), the walk and diff of what
+// where the probe found no overlay to be had) and, for -S, from a loader
+// appended to its encodings package bound over the host's, the walk and diff of what
 // the program wrote, its output searched for the planted secrets. No
 // kernel side: no seccomp listener and no witness of the planted files'
 // times there; a kernel-events-unavailable event says so (docs/ssh.md).
@@ -305,7 +306,7 @@ func reportLayer(off bool, site string) moat.Layer {
 	}
 	hook := "Python audit hook on PYTHONPATH (the host's python3; no overlay of its site directory could be had: an interpreter started with -I, -E or -S runs without it, unseen), "
 	if site != "" {
-		hook = "Python audit hook from a .pth line in an overlay of the host's site directory " + site + " (on the run's tmpfs; an interpreter started with -S or a standard library of its own runs without it, unseen), "
+		hook = "Python audit hook from a .pth line in an overlay of the host's site directory " + site + " (on the run's tmpfs), and for -S from a loader at the end of the encodings package bound read-only over the host's (an interpreter given a standard library of its own runs without it, unseen), "
 	}
 	return moat.Layer{Name: "behaviour-report", Detail: hook +
 		"its channel in a directory of the run's /tmp named anew each run, both the remote user's (its events are the program's claims; any change to them is an evasion finding); " +
