@@ -119,10 +119,17 @@ func TestReport(t *testing.T) {
 			dumpReport(t, res)
 			t.Error("no kernel-events-unavailable event")
 		}
+		// the kernel's access times of the planted files are there
 		if !slices.ContainsFunc(res.Layers, func(l moat.Layer) bool {
-			return l.Name == "honeytoken-witness" && strings.HasPrefix(l.Detail, "off (")
+			return l.Name == "honeytoken-witness" && strings.HasPrefix(l.Detail, "kernel: ") && strings.Contains(l.Detail, "O_NOATIME")
 		}) || !slices.ContainsFunc(res.Layers, func(l moat.Layer) bool { return l.Name == "behaviour-report" && !strings.HasPrefix(l.Detail, "off") }) {
-			t.Errorf("layers: %+v, want the report on and the witness off", res.Layers)
+			t.Errorf("layers: %+v, want the report on and the witness on, saying what it cannot see", res.Layers)
+		}
+		if !slices.ContainsFunc(res.Events, func(e moat.Event) bool {
+			return e.Source == moat.SourceKernel && e.Kind == moat.KindHoneytokenRead && strings.HasSuffix(e.Path, "/.aws/credentials")
+		}) {
+			dumpReport(t, res)
+			t.Error("no kernel honeytoken-read event of ~/.aws/credentials")
 		}
 	})
 	t.Run("output-exfil", func(t *testing.T) {
@@ -168,12 +175,22 @@ print(base64.b64encode(open(os.path.expanduser("~/.aws/credentials"), "rb").read
 	t.Run("tamper-hook", func(t *testing.T) {
 		// code run inside the hook walks its frames to reach its state
 		// (the hook's own word; moattest's report-tamper renames its
-		// channel and directory, which the walk sees). tamper_hook.py's
-		// child with a standard library of its own and -S is not seen:
-		// it never runs the hook, and only a kernel witness would see
-		// its exec (docs/ssh.md).
+		// channel and directory, which the walk sees)
 		res := runCorpus(t, cfg, "corpus", "hook_frames.py")
 		wantFinding(t, res, moat.CategoryEvasion, moat.SeverityMedium, "tampered with the Python audit hook")
+	})
+	t.Run("unhooked-read", func(t *testing.T) {
+		// tamper_hook.py's child, given a standard library of its own and
+		// -S, never runs the hook (and no kernel sees its exec there):
+		// its credential read is the kernel's access time of the file
+		res := runCorpus(t, cfg, "corpus", "tamper_hook.py")
+		if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+			return f.Category == moat.CategoryCredentialAccess && f.Severity.Rank() >= moat.SeverityHigh.Rank() &&
+				slices.ContainsFunc(f.Evidence, func(e moat.Event) bool { return e.Source == moat.SourceKernel && e.Kind == moat.KindHoneytokenRead })
+		}) {
+			dumpReport(t, res)
+			t.Error("no credential-access finding on the kernel's witness of the read")
+		}
 	})
 	// More of the corpus, by what the hook and the walk see.
 	for _, c := range []struct {

@@ -240,6 +240,56 @@ def walk(rep, deadline):
     return out, ''
 
 
+def arm_witness(rep):
+    """On a host of its own (ssh): the kernel's witness of reads of the
+    planted files, as observe.Witness arms it: each file's times set days
+    back, held O_PATH (no following links), its times kept. Returns the
+    held files and why there is none ('' when armed)."""
+    import stat
+    held, now = [], time.time()
+    rnd = lambda n: int.from_bytes(os.urandom(8), 'little') % n
+    try:
+        for p in rep.get('witness', []):
+            if p not in rep.get('plant', {}):
+                continue
+            if os.statvfs(p).f_flag & 1024:  # ST_NOATIME
+                raise OSError('%s is on a noatime mount' % p)
+            mtime = now - 3 * 86400 - rnd(200 * 86400)
+            atime = mtime + rnd(86400)
+            os.utime(p, ns=(int(atime * 1e9), int(mtime * 1e9)), follow_symlinks=False)
+            fd = os.open(p, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+            st = os.fstat(fd)
+            held.append((p, fd, st.st_atime_ns, st.st_ctime_ns))
+            if not stat.S_ISREG(st.st_mode):
+                raise OSError('%s is not a regular file' % p)
+    except OSError as e:
+        for x in held:
+            os.close(x[1])
+        return [], 'could not be armed: %s' % e
+    return held, ''
+
+
+def check_witness():
+    """The witness's JSON fields for the walks: the files whose access
+    time moved (read) and whose change time moved (altered)."""
+    held, off = witness
+    if off:
+        return ',"witness_off":%s' % jstr(off)
+    read, altered = [], []
+    for p, fd, atime, ctime in held:
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            altered.append(p)
+            continue
+        if st.st_atime_ns != atime:
+            read.append(p)
+        if st.st_ctime_ns != ctime:
+            altered.append(p)
+        os.close(fd)
+    return ',"witness_on":%d,"read":[%s],"altered":[%s]' % (len(held), ','.join(jstr(p) for p in read), ','.join(jstr(p) for p in altered))
+
+
 import time
 if REPORT:
     # The audit hook, first on the program's PYTHONPATH (set by moat), and
@@ -285,6 +335,7 @@ if REPORT:
                 mv = mv[os.write(fd, mv):]
         finally:
             os.close(fd)
+    witness = arm_witness(REPORT) if h.get('work') else ([], 'the container\'s init (bootstrap.py) has no witness')
     before, before_cut = walk(REPORT, time.monotonic() + REPORT['budget_s'])
     marks.append((monotonic_ns(), 'report set up'))
 
@@ -691,11 +742,14 @@ def relay_audit():
 
 
 def send_walks():
+    # Everything else is dead, and nothing of moat's has read the planted
+    # files yet: the witness first.
+    seen = check_witness()
     deadline = time.monotonic() + REPORT['budget_s']
     after, after_cut = walk(REPORT, deadline)
     w = Frames(b'f')
-    w.write(('{"before":%s,"after":%s,"before_cut":%s,"after_cut":%s,"audit_cut":%d,"outlived":%s}' % (
-        dump_walk(before), dump_walk(after), jstr(before_cut), jstr(after_cut), audit_cut, '[' + ','.join(dumps(x).decode() for x in outlived) + ']')).encode())
+    w.write(('{"before":%s,"after":%s,"before_cut":%s,"after_cut":%s,"audit_cut":%d,"outlived":%s%s}' % (
+        dump_walk(before), dump_walk(after), jstr(before_cut), jstr(after_cut), audit_cut, '[' + ','.join(dumps(x).decode() for x in outlived) + ']', seen)).encode())
     send(b'f')
     old = {e[0]: e[1:] for e in before}
     import stat
