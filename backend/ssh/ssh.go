@@ -43,9 +43,10 @@
 // python3's site directory (upper layer on the run's tmpfs; PYTHONPATH
 // where the probe found no overlay to be had) and, for -S, from a loader
 // appended to its encodings package bound over the host's, the walk and diff of what
-// the program wrote, its output searched for the planted secrets. No
-// kernel side: no seccomp listener and no witness of the planted files'
-// times there; a kernel-events-unavailable event says so (docs/ssh.md).
+// the program wrote, its output searched for the planted secrets, the
+// kernel's witness of reads of the planted files (their times; not a read
+// with O_NOATIME, which the program may use there). No seccomp listener:
+// a kernel-events-unavailable event says so (docs/ssh.md).
 //
 // # The wipe
 //
@@ -311,7 +312,8 @@ func reportLayer(off bool, site string) moat.Layer {
 	return moat.Layer{Name: "behaviour-report", Detail: hook +
 		"its channel in a directory of the run's /tmp named anew each run, both the remote user's (its events are the program's claims; any change to them is an evasion finding); " +
 		"honeytokens planted in the run's home (its tmpfs, over the user's); diff of the working directory, the home, /tmp and /dev/shm by bootstrap.py; " +
-		"no kernel side (no seccomp listener, no witness of the planted files' times): findings rest on the hook and the diff"}
+		"the host kernel's witness of reads of the planted files (their access and change times, read by bootstrap.py; not reads with O_NOATIME); " +
+		"no other kernel side (no seccomp listener): execs and connects rest on the hook"}
 }
 
 // layers lists what is in effect on the host, and what is missing.
