@@ -213,10 +213,10 @@ print(base64.b64encode(open(os.path.expanduser("~/.aws/credentials"), "rb").read
 		})
 	}
 	t.Run("benign", func(t *testing.T) {
-		for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "finalizer_logs.py", "nosite_suite.py"} {
-			// Not venv_suite.py: with no kernel witness, a suite's own
-			// venv python run by a path is high on the hook's word, as
-			// under Kubernetes' gVisor RuntimeClass (SECURITY.md).
+		for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "finalizer_logs.py", "nosite_suite.py",
+			// a suite's own venvs and helper scripts, run by a path: with
+			// no exec witness, Python on the hook's hello (SECURITY.md)
+			"venv_suite.py", "venv_throwaway.py", "script_suite.py"} {
 			t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
 				res := runCorpus(t, cfg, "benign", f)
 				if res.Status != moat.StatusExited || res.ExitCode != 0 {
