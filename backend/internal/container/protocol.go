@@ -62,6 +62,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
+	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 	moatreport "github.com/moat-sandbox/moat/report"
@@ -122,6 +123,10 @@ const maxFrame = 4 << 20
 // Stop is called (once per reason, the first wins in the backend) when the
 // output cap is reached.
 type Session struct {
+	// Daemons, if set, gives the daemons the host listed where it ended
+	// the run itself at the pids limit (Run.Daemons): reported when the
+	// init sent no list of its own.
+	Daemons func() []survivors.Process
 	// OnExit, if set, runs when the exit frame arrives and before the
 	// container's stdin is closed (which lets the init exit): the
 	// moment to read the cgroup while the container still exists.
