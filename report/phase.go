@@ -2,7 +2,10 @@ package report
 
 import (
 	"io"
+	"path"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/moat-sandbox/moat"
 )
@@ -180,4 +183,26 @@ func WritePhasedHTML(w io.Writer, p *Phased, opt HTMLOptions) error {
 		d.Phases = append(d.Phases, row)
 	}
 	return execPage(w, d)
+}
+
+// Shipped drops the findings that rest only on a package's own test
+// configuration as it was unpacked into src by moat (`moat test`'s venv
+// phase runs none of the package's code: it makes the venv and unpacks
+// the sdist): a conftest.py in the project's tree is pytest's way, not a
+// plant, and the test phase runs it under watch (its rewrites of outcomes
+// are the test-claims finding). A conftest.py written by the package's
+// code in a later phase stays a persistence finding; so does anything
+// else the unpacking left (a member outside src, a .vscode task).
+func Shipped(fs []moat.Finding, src string) []moat.Finding {
+	return slices.DeleteFunc(fs, func(f moat.Finding) bool {
+		if f.Category != moat.CategoryPersistence || len(f.Evidence) == 0 {
+			return false
+		}
+		for _, e := range f.Evidence {
+			if e.Source != moat.SourceFS || path.Base(e.Path) != "conftest.py" || !strings.HasPrefix(e.Path, src+"/") {
+				return false
+			}
+		}
+		return true
+	})
 }
