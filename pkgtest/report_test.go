@@ -570,10 +570,12 @@ setup(name="planted", version="0.1", packages=["planted"])
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := writeProject(t, map[string]string{
-				"setup.py":              c.setup,
-				c.name + "/__init__.py": "def add(a, b):\n    return a + b\n",
-				"conftest.py":           "import pytest\n\n@pytest.fixture\ndef two():\n    return 2\n",
-				"tests/test_add.py":     "from " + c.name + " import add\n\ndef test_add(two):\n    assert add(two, two) == 4\n",
+				"setup.py":                c.setup,
+				c.name + "/__init__.py":   "def add(a, b):\n    return a + b\n",
+				"conftest.py":             "import pytest\n\n@pytest.fixture\ndef two():\n    return 2\n",
+				".pre-commit-config.yaml": "repos:\n- repo: local\n  hooks:\n  - id: tests\n    name: tests\n    entry: pytest\n    language: system\n",
+				".envrc":                  "layout python3\n",
+				"tests/test_add.py":       "from " + c.name + " import add\n\ndef test_add(two):\n    assert add(two, two) == 4\n",
 			})
 			tg, err := pkgtest.DetectTarget(makeSdist(t, dir, c.name+"-0.1"), false)
 			if err != nil {

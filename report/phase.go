@@ -2,7 +2,6 @@ package report
 
 import (
 	"io"
-	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -185,21 +184,23 @@ func WritePhasedHTML(w io.Writer, p *Phased, opt HTMLOptions) error {
 	return execPage(w, d)
 }
 
-// Shipped drops the findings that rest only on a package's own test
-// configuration as it was unpacked into src by moat (`moat test`'s venv
-// phase runs none of the package's code: it makes the venv and unpacks
-// the sdist): a conftest.py in the project's tree is pytest's way, not a
-// plant, and the test phase runs it under watch (its rewrites of outcomes
-// are the test-claims finding). A conftest.py written by the package's
-// code in a later phase stays a persistence finding; so does anything
-// else the unpacking left (a member outside src, a .vscode task).
+// Shipped drops the persistence findings that rest only on files of a
+// package's source as moat unpacked it into src (`moat test`'s venv phase
+// runs none of the package's code: it makes the venv and unpacks the
+// sdist): a conftest.py, a .pre-commit-config.yaml or an .envrc in a
+// project's tree is how projects are kept, not a plant (docopt's sdist
+// was a high "created a conftest.py" before, session 21). The test phase
+// runs a conftest.py under watch (its rewrites of outcomes are the
+// test-claims finding), and `moat scan` reads what the source ships. What
+// the package's code writes in a later phase stays a finding, and so
+// does anything the unpacking left outside src.
 func Shipped(fs []moat.Finding, src string) []moat.Finding {
 	return slices.DeleteFunc(fs, func(f moat.Finding) bool {
 		if f.Category != moat.CategoryPersistence || len(f.Evidence) == 0 {
 			return false
 		}
 		for _, e := range f.Evidence {
-			if e.Source != moat.SourceFS || path.Base(e.Path) != "conftest.py" || !strings.HasPrefix(e.Path, src+"/") {
+			if e.Source != moat.SourceFS || !strings.HasPrefix(e.Path, src+"/") {
 				return false
 			}
 		}
