@@ -76,6 +76,16 @@ func sentryHashes(evs []moat.Event, after observe.Snapshot, roots []string, star
 			}
 		case execFile:
 			evs[i].SHA256, evs[i].Script = spoolHash(c, p, after[p].Size)
+			// What its "#!" names, by the same reading (a venv's console
+			// script: its bin/python, the run's).
+			if f := strings.Fields(strings.TrimPrefix(evs[i].Script, "#!")); len(f) > 0 && evs[i].SHA256 != "" {
+				switch q, how := resolveExec(f[0], interp.Path, after, roots, at); how {
+				case execInterpreter:
+					evs[i].ScriptSHA256 = interp.SHA256
+				case execFile:
+					evs[i].ScriptSHA256, _ = spoolHash(c, q, after[q].Size)
+				}
+			}
 		case execChanged:
 			evs[i].Detail = audit.Clean(evs[i].Detail+" "+Replaced, 2600)
 		}

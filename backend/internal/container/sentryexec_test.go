@@ -34,6 +34,7 @@ func TestSentryHashes(t *testing.T) {
 		return observe.FileState{Mode: fs.ModeSymlink | 0o777, Ctime: ctime, Link: to}
 	}
 	bin := []byte("\x7fELF payload")
+	console := []byte("#!/work/.venvs/a/bin/py3\nimport sys\n")
 	script := []byte("#!/usr/bin/python3\nprint(1)\n")
 	after := observe.Snapshot{
 		"/work": dir(old), "/home/u": dir(late), "/home/u/tool": file(int64(len(bin)), old), // the home changed: the link trick
@@ -41,13 +42,13 @@ func TestSentryHashes(t *testing.T) {
 		"/work/.venvs/a/bin/python": file(int64(len(bin)), old), "/work/.venvs/a/bin/py3": link("python", old),
 		"/work/.venvs/a/bin/link": link("/usr/bin/python3", old), "/work/.venvs/a/bin/other": link("/usr/bin/perl", old),
 		"/work/.venvs/a/bin/script": file(int64(len(script)), old), "/work/.venvs/a/bin/cut": file(100, old),
-		"/work/.venvs/a/bin/swapped": file(int64(len(bin)), late), "/work/.venvs/a/bin/holey": file(12, old),
+		"/work/.venvs/a/bin/swapped": file(int64(len(bin)), late), "/work/.venvs/a/bin/pytest": file(int64(len(console)), old), "/work/.venvs/a/bin/holey": file(12, old),
 		"/tmp": dir(late), "/tmp/x": dir(late), "/tmp/x/y": dir(old), "/tmp/x/y/tool": file(int64(len(bin)), old),
 	}
 	s := newSpool(1 << 20)
 	defer s.close()
 	for p, data := range map[string][]byte{"/home/u/tool": bin, "/work/.venvs/a/bin/python": bin, "/work/.venvs/a/bin/script": script,
-		"/work/.venvs/a/bin/swapped": bin, "/tmp/x/y/tool": bin, "/work/.venvs/a/bin/cut": bin} {
+		"/work/.venvs/a/bin/swapped": bin, "/tmp/x/y/tool": bin, "/work/.venvs/a/bin/pytest": console, "/work/.venvs/a/bin/cut": bin} {
 		s.frame(contentFrame(p, 0, data))
 		if !strings.HasSuffix(p, "/cut") {
 			s.frame(contentFrame(p, int64(len(data)), nil))
@@ -61,25 +62,27 @@ func TestSentryHashes(t *testing.T) {
 	for _, c := range []struct {
 		path, sha, script string
 		changed           bool
+		scriptSHA         string // of what its "#!" names
 	}{
-		{"/work/.venvs/a/bin/python", sum(bin), "", false},
-		{"/work/.venvs/a/bin/py3", sum(bin), "", false},
-		{"/work/.venvs/a/bin/script", sum(script), "#!/usr/bin/python3", false},
-		{"/work/.venvs/a/bin/link", interp, "", false},
-		{"/work/.venvs/a/bin/holey", sum([]byte("ab\x00\x00\x00\x00\x00\x00\x00\x00cd")), "", false},
-		{"/home/u/tool", "", "", true},
-		{"/work/.venvs/a/bin/swapped", "", "", true},
-		{"/tmp/x/y/tool", "", "", true}, // /tmp/x renamed into place: it and /tmp changed
-		{"/work/.venvs/a/bin/other", "", "", false},
-		{"/work/.venvs/a/bin/cut", "", "", false},
-		{"/work/.venvs/a/bin/gone", "", "", false},
-		{"/usr/bin/python3", "", "", false}, // no link of the run's: judged by name
+		{"/work/.venvs/a/bin/pytest", sum(console), "#!/work/.venvs/a/bin/py3", false, sum(bin)},
+		{"/work/.venvs/a/bin/python", sum(bin), "", false, ""},
+		{"/work/.venvs/a/bin/py3", sum(bin), "", false, ""},
+		{"/work/.venvs/a/bin/script", sum(script), "#!/usr/bin/python3", false, ""},
+		{"/work/.venvs/a/bin/link", interp, "", false, ""},
+		{"/work/.venvs/a/bin/holey", sum([]byte("ab\x00\x00\x00\x00\x00\x00\x00\x00cd")), "", false, ""},
+		{"/home/u/tool", "", "", true, ""},
+		{"/work/.venvs/a/bin/swapped", "", "", true, ""},
+		{"/tmp/x/y/tool", "", "", true, ""}, // /tmp/x renamed into place: it and /tmp changed
+		{"/work/.venvs/a/bin/other", "", "", false, ""},
+		{"/work/.venvs/a/bin/cut", "", "", false, ""},
+		{"/work/.venvs/a/bin/gone", "", "", false, ""},
+		{"/usr/bin/python3", "", "", false, ""}, // no link of the run's: judged by name
 	} {
 		evs := []moat.Event{{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: "/usr/bin/python3.11", SHA256: interp},
 			{Source: moat.SourceKernel, Kind: moat.KindExec, Path: c.path, TimeMS: ms}}
 		sentryHashes(evs, after, []string{"/work", "/home/u", "/tmp", "/tmp/hook"}, start, s)
 		e := evs[1]
-		if e.SHA256 != c.sha || e.Script != c.script || strings.Contains(e.Detail, Replaced) != c.changed {
+		if e.SHA256 != c.sha || e.Script != c.script || strings.Contains(e.Detail, Replaced) != c.changed || e.ScriptSHA256 != c.scriptSHA {
 			t.Errorf("%s: sha256 %q script %q detail %q; want %q %q changed %v", c.path, e.SHA256, e.Script, e.Detail, c.sha, c.script, c.changed)
 		}
 	}
