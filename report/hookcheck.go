@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/moat-sandbox/moat"
@@ -165,4 +166,32 @@ func (a *analysis) stoppedAtStart(i int) (moat.Event, bool) {
 		}
 	}
 	return sig, found
+}
+
+// hookOnly: the run had no kernel-side witness (moat said so: a
+// kernel-events-unavailable event); what the hook says is all there is.
+func (a *analysis) hookOnly() bool {
+	return slices.ContainsFunc(a.evs, func(e moat.Event) bool {
+		return e.Source == moat.SourceMoat && e.Kind == moat.KindKernelEventsUnavailable
+	})
+}
+
+// ranPython: the hook's exec event e started a Python process under the
+// hook: a hello, from e's process (an os.exec) or a child of it, whose
+// executable or script (argv[0]) is the path e ran: a venv's python, a
+// console script or a helper script run by its path. The hook's word
+// only: for runs without a kernel witness (hookOnly), where a program
+// that forges it could as well have left the exec out.
+func (a *analysis) ranPython(e moat.Event) bool {
+	for _, h := range a.evs {
+		child := h.PPID == e.PID && h.TimeMS >= e.TimeMS-slackMS
+		if h.Source != moat.SourceAudit || h.Kind != moat.KindHello || e.PID == 0 || !child && !(h.PID == e.PID && h.TimeMS >= e.TimeMS) {
+			continue
+		}
+		argv0, _, _ := strings.Cut(h.Detail, " ")
+		if h.Path == e.Path || argv0 == e.Path {
+			return true
+		}
+	}
+	return false
 }

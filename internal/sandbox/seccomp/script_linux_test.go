@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -60,7 +61,7 @@ func TestOpenScriptInterpreter(t *testing.T) {
 			t.Errorf("%s: read %q", name, b)
 		}
 	}
-	for _, name := range []string{d + "/venv/bin/viaproc", d + "/procdir/x", d + "/devfd", "/proc/self/exe", "/proc/1/root/bin/sh", real + "/x", d + "/none"} {
+	for _, name := range []string{d + "/venv/bin/viaproc", d + "/procdir/x", d + "/devfd", "/proc/self/exe", "/proc/1/root/bin/sh", real + "/x", d + "/none", d + strings.Repeat("/x", 2100)} {
 		if f, err := OpenScriptInterpreter(os.Getpid(), name); err == nil {
 			f.Close()
 			t.Errorf("%s: opened", name)
@@ -74,5 +75,33 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpenExecShared: the containers' init opens what an exec names by the
+// same walk: a relative name from the caller's working directory, and a
+// descriptor's name (/dev/fd/N: a link into /proc) never the init's own.
+func TestOpenExecShared(t *testing.T) {
+	d := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(d, "tool"), []byte("tool"), 0o755))
+	must(t, os.Symlink("/dev/fd/0", filepath.Join(d, "stdin")))
+	wd, err := os.Getwd()
+	must(t, err)
+	must(t, os.Chdir(d))
+	defer os.Chdir(wd)
+	f, err := OpenExecShared(os.Getpid(), unix.AT_FDCWD, "./tool", 0)
+	if err != nil {
+		t.Fatalf("./tool: %v", err)
+	}
+	b, _ := io.ReadAll(f)
+	f.Close()
+	if string(b) != "tool" {
+		t.Errorf("./tool: read %q", b)
+	}
+	for _, name := range []string{"stdin", "/dev/fd/0", d + "/stdin"} {
+		if f, err := OpenExecShared(os.Getpid(), unix.AT_FDCWD, name, 0); err == nil {
+			f.Close()
+			t.Errorf("%s: opened", name)
+		}
 	}
 }
