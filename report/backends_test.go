@@ -221,6 +221,7 @@ func TestCorpusBackends(t *testing.T) {
 				// Python under the hook, by the exec's own reading
 				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "script_suite.py"), userland))
 			})
+			t.Run("launcher", func(t *testing.T) { wantLauncherOwn(t, b) })
 			t.Run("finalizer_logs", func(t *testing.T) {
 				// logging from a finalizer that a collection inside the hook runs
 				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "finalizer_logs.py"), nil))

@@ -242,6 +242,7 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "script_shebang.py"), userland)
 		wantNamed(t, res, moat.CategoryExecution, "/work/viaDrop", "/work/viaProc")
 	})
+	t.Run("launcher", func(t *testing.T) { wantLauncherOwn(t, b) })
 	t.Run("script-nohook", func(t *testing.T) {
 		wantNoHook(t, run(t, b, filepath.Join("testdata", "corpus", "script_nohook.py"), nil))
 	})
@@ -345,6 +346,23 @@ func noSiteChildren(t *testing.T, res *moat.Result, pid int) {
 			if slices.Contains(kids, fmt.Sprint(e.PID)) {
 				t.Errorf("finding %q names child %d", f.Summary, e.PID)
 			}
+		}
+	}
+}
+
+// wantLauncherOwn: with Spec.Launcher, the launcher's exec of the
+// phase's program (sh -c) is moat's: no finding names a shell.
+func wantLauncherOwn(t *testing.T, b moat.Backend) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "benign", "launcher.py"), func(s *moat.Spec) { userland(s); s.Launcher = true })
+	if !strings.Contains(res.Stdout, "launched") {
+		dump(t, res)
+		t.Fatalf("stdout %q: the launcher did not run its program", res.Stdout)
+	}
+	for _, f := range res.Findings {
+		if strings.Contains(f.Summary, "shell") || strings.Contains(f.Summary, "executed programs") {
+			dump(t, res)
+			t.Errorf("moat's launcher is a finding: %s %s: %s", f.Severity, f.Category, f.Summary)
 		}
 	}
 }
