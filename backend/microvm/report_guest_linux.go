@@ -79,11 +79,21 @@ func reportRoots(home string) []observe.Root {
 func startReport(cfg *GuestReport, t0 time.Time, home string, age time.Duration) (*guestReporter, error) {
 	r := &guestReporter{cfg: cfg, start: t0, home: home}
 	r.audit = observe.NewCollector(func() int64 { return time.Since(r.start).Milliseconds() })
-	if err := plantAged(cfg.Files, home, age); err != nil {
+	// The files and their witness (which sets their access and
+	// modification times back, moving their change time) while the
+	// guest's clock is age back.
+	err := withClockBack(age, func() error {
+		if err := plant(cfg.Files, home); err != nil {
+			return err
+		}
+		files := observe.TokenFiles(cfg.Tokens, cfg.Files, func(p string) string { return p })
+		r.witness, r.armed = observe.ArmWitnessEvent(files)
+		return nil
+	})
+	if err != nil {
+		r.witness.Close()
 		return nil, err
 	}
-	files := observe.TokenFiles(cfg.Tokens, cfg.Files, func(p string) string { return p })
-	r.witness, r.armed = observe.ArmWitnessEvent(files)
 
 	if err := installHook(cfg); err != nil {
 		return nil, err
@@ -102,27 +112,33 @@ func startReport(cfg *GuestReport, t0 time.Time, home string, age time.Duration)
 	return r, nil
 }
 
-// plantAged writes the home's planted files (honeytokens and the home's
-// other files of the plan) with the guest's clock set age back: a home's
-// credentials were written long before the program ran, and their change
-// time, which nothing can set back afterwards, says so (the guest's clock
-// is the run's alone; it is set forward again, by the monotonic clock,
-// before anything else happens). Reads still move the access time
-// (relatime: it is not after the change time), which the witness keeps.
-func plantAged(planted map[string]string, home string, age time.Duration) (err error) {
-	if age > 0 {
-		now := time.Now()
-		back := unix.NsecToTimeval(now.Add(-age).UnixNano())
-		if err := unix.Settimeofday(&back); err != nil {
-			return fmt.Errorf("set the guest's clock back: %w", err)
-		}
-		defer func() {
-			tv := unix.NsecToTimeval(now.Add(time.Since(now)).UnixNano())
-			if serr := unix.Settimeofday(&tv); serr != nil && err == nil {
-				err = fmt.Errorf("set the guest's clock: %w", serr)
-			}
-		}()
+// withClockBack runs f with the guest's clock set age back: a home's
+// credentials were written long before the program ran, and the change
+// time of what f writes, which nothing can set back afterwards, says so.
+// The guest's clock is the run's alone; it is set forward again (by the
+// monotonic clock) before anything else happens. Reads still move the
+// access time (relatime), which the witness keeps.
+func withClockBack(age time.Duration, f func() error) (err error) {
+	if age <= 0 {
+		return f()
 	}
+	now := time.Now()
+	back := unix.NsecToTimeval(now.Add(-age).UnixNano())
+	if err := unix.Settimeofday(&back); err != nil {
+		return fmt.Errorf("set the guest's clock back: %w", err)
+	}
+	defer func() {
+		tv := unix.NsecToTimeval(now.Add(time.Since(now)).UnixNano())
+		if serr := unix.Settimeofday(&tv); serr != nil && err == nil {
+			err = fmt.Errorf("set the guest's clock: %w", serr)
+		}
+	}()
+	return f()
+}
+
+// plant writes the home's planted files (the honeytokens and the home's
+// other files of the plan), the sandbox user's.
+func plant(planted map[string]string, home string) error {
 	names := make([]string, 0, len(planted))
 	for p := range planted {
 		names = append(names, p)
