@@ -27,6 +27,11 @@ type Event struct {
 	// kernel runs the interpreter it names with the file); empty if the
 	// file is no script or was not read.
 	Script string `json:"script,omitempty"`
+	// ScriptSHA256 is the sha256 of the interpreter that "#!" line names,
+	// read with the script as the caller's kernel finds it (a link
+	// followed inside the sandbox): what ran the script, which no exec
+	// event shows. Empty where there is no script or it could not be read.
+	ScriptSHA256 string `json:"script_sha256,omitempty"`
 	// Stdio names which of fds 0, 1, 2 were sockets when a kernel exec
 	// event ran ("0,1,2"): a shell wired to a connection.
 	Stdio string `json:"stdio,omitempty"`

@@ -385,6 +385,11 @@ func (a *analysis) execution() {
 			// a Python script the run wrote, run by the interpreter:
 			// Python under the hook, listed with the programs run
 			others = append(others, e)
+		case e.Source == moat.SourceAudit && writable(e.Path) && a.hookOnly() && a.ranPython(e):
+			// no kernel witness here (a gVisor RuntimeClass, runsc not
+			// registered to trace): the hook's word, as every event's
+			// there, that what ran said hello: Python under the hook
+			others = append(others, e)
 		case writable(e.Path) && (written[e.Path] && !a.runtimeFile(e) || !written[e.Path] && !a.interpreter(e) && !a.venvScript(e)):
 			ev := []moat.Event{e}
 			what := "executed a file from a writable directory"

@@ -20,6 +20,42 @@ func TestFDPath(t *testing.T) {
 	}
 }
 
+// TestHookOnlyPython: without a kernel witness, a written file the hook
+// saw run is Python under the hook when a hello of it follows (its
+// child's, with that path as executable or argv[0]); else, and wherever
+// the kernel is a witness, a file the run wrote.
+func TestHookOnlyPython(t *testing.T) {
+	none := moat.Event{Source: moat.SourceMoat, Kind: moat.KindKernelEventsUnavailable}
+	exec := moat.Event{TimeMS: 10, Source: moat.SourceAudit, Kind: moat.KindExec, PID: 5, Path: "/work/v/bin/tool"}
+	made := moat.Event{Source: moat.SourceFS, Kind: moat.KindFileCreated, Path: "/work/v/bin/tool"}
+	hello := func(pid, ppid int, exe, argv string) moat.Event {
+		return moat.Event{TimeMS: 30, Source: moat.SourceAudit, Kind: moat.KindHello, PID: pid, PPID: ppid, Path: exe, Detail: argv}
+	}
+	for _, c := range []struct {
+		name string
+		evs  []moat.Event
+		high bool
+	}{
+		{"console script", []moat.Event{none, made, exec, hello(6, 5, "/work/v/bin/python", "/work/v/bin/tool -x")}, false},
+		{"venv python", []moat.Event{none, made, {TimeMS: 10, Source: moat.SourceAudit, Kind: moat.KindExec, PID: 5, Path: "/work/v/bin/python"},
+			{Source: moat.SourceFS, Kind: moat.KindFileCreated, Path: "/work/v/bin/python"}, hello(6, 5, "/work/v/bin/python", "-c")}, false},
+		{"os.exec", []moat.Event{none, made, exec, hello(5, 1, "/work/v/bin/python", "/work/v/bin/tool")}, false},
+		{"no hello", []moat.Event{none, made, exec}, true},
+		{"another process's hello", []moat.Event{none, made, exec, hello(7, 3, "/work/v/bin/python", "/work/v/bin/tool")}, true},
+		{"a hello of something else", []moat.Event{none, made, exec, hello(6, 5, "/usr/bin/python3", "x.py")}, true},
+		{"its own hello before the exec", []moat.Event{none, made, exec, {TimeMS: 5, Source: moat.SourceAudit, Kind: moat.KindHello, PID: 5, Path: "/work/v/bin/tool"}}, true},
+		{"a kernel witness", []moat.Event{made, exec, hello(6, 5, "/work/v/bin/python", "/work/v/bin/tool")}, true},
+	} {
+		got := false
+		for _, f := range Analyze(c.evs) {
+			got = got || (f.Category == moat.CategoryExecution && f.Severity == moat.SeverityHigh)
+		}
+		if got != c.high {
+			t.Errorf("%s: high %v, want %v", c.name, got, c.high)
+		}
+	}
+}
+
 // TestPythonScript: a script the run wrote is Python under the hook only
 // when the "#!" line read with its hash names the runtime's interpreter
 // where the program cannot change it; else it is a dropped program run.
@@ -49,6 +85,23 @@ func TestPythonScript(t *testing.T) {
 		}
 		if got != high {
 			t.Errorf("%q: high %v, want %v", script, got, high)
+		}
+	}
+	// What ran the script, by the hash of the file its "#!" named: the
+	// interpreter's (a venv's python the run made) is Python under the
+	// hook; anything else (a dropped binary named python) is not.
+	for sum, high := range map[string]bool{strings.Repeat("a", 64): false, strings.Repeat("d", 64): true, "": true} {
+		evs := []moat.Event{interp,
+			{Source: moat.SourceFS, Kind: moat.KindFileCreated, Path: "/work/v/bin/python"},
+			{Source: moat.SourceFS, Kind: moat.KindFileCreated, Path: "/work/v/bin/tool"},
+			{Source: moat.SourceKernel, Kind: moat.KindExec, PID: 7, Path: "/work/v/bin/tool", SHA256: strings.Repeat("b", 64), Script: "#!/work/v/bin/python", ScriptSHA256: sum},
+			{TimeMS: 3, Source: moat.SourceAudit, Kind: moat.KindHello, PID: 7}}
+		got := false
+		for _, f := range Analyze(evs) {
+			got = got || (f.Category == moat.CategoryExecution && f.Severity == moat.SeverityHigh)
+		}
+		if got != high {
+			t.Errorf("interpreter hash %q: high %v, want %v", sum, got, high)
 		}
 	}
 }

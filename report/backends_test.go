@@ -113,7 +113,10 @@ func TestCorpusBackends(t *testing.T) {
 				}{"corpus/tamper_hook.py", [][2]string{{"evasion", "medium"}}}, struct {
 					file     string
 					findings [][2]string
-				}{"corpus/ctypes_thread.py", [][2]string{{"evasion", "high"}}})
+				}{"corpus/ctypes_thread.py", [][2]string{{"evasion", "high"}}}, struct {
+					file     string
+					findings [][2]string
+				}{"corpus/script_nohook.py", [][2]string{{"evasion", "medium"}}})
 			}
 			if bk.kernel != "" {
 				// Failing execs have their reserve apart (on gVisor by the
@@ -144,6 +147,9 @@ func TestCorpusBackends(t *testing.T) {
 					}
 					if strings.Contains(c.file, "swap_exec") {
 						wantNamed(t, res, moat.CategoryExecution, "/work/fetcher", "/work/updater")
+					}
+					if strings.Contains(c.file, "script_nohook") {
+						wantNoHook(t, res)
 					}
 					if strings.Contains(c.file, "script_shebang") {
 						wantNamed(t, res, moat.CategoryExecution, "/work/viaDrop", "/work/viaProc")

@@ -250,6 +250,7 @@ func TestCorpusMicroVM(t *testing.T) {
 			}},
 			writtenExec("script_shebang.py", "", "/work/viaDrop", "/work/viaProc"),
 			writtenExec("swap_exec.py", "", "/work/fetcher", "/work/updater"),
+			{file: "script_nohook.py", checks: []batchCheck{{cat: "evasion", sev: "medium", marker: "ran without moat's audit hook"}}},
 			{file: "bashrc_edit.py", checks: []batchCheck{{cat: "persistence", sev: "high", marker: ".bashrc", source: "fs"}}},
 			{file: "ctypes_syscall.py", checks: []batchCheck{{cat: "evasion", sev: "high", own: true, source: moat.SourceKernel}},
 				events: kernelExecOf("/bin/true", false)},

@@ -495,11 +495,16 @@ func (a *analysis) interpreter(e moat.Event) bool {
 // under the audit hook, as `python script` would be: a test's helper
 // script, kept or removed. A binary dropped and run, a script of another
 // interpreter or of a written one (a venv's bin/python the run made could
-// have been anything when the script ran) is none.
+// have been anything when the script ran) is none, unless the hash of
+// what its "#!" named, read with the script (ScriptSHA256), is the
+// interpreter's: a venv's console script in the run that made the venv.
 func (a *analysis) pythonScript(e moat.Event) bool {
 	line, ok := strings.CutPrefix(e.Script, "#!")
 	if e.Source != moat.SourceKernel || e.SHA256 == "" || !ok {
 		return false
+	}
+	if a.runtimeSum(e.ScriptSHA256) {
+		return true // what ran it is the interpreter, by its hash
 	}
 	fields := strings.Fields(line)
 	switch {
@@ -509,6 +514,13 @@ func (a *analysis) pythonScript(e moat.Event) bool {
 		return len(fields) == 2 && pythonName(fields[1])
 	}
 	return a.runtimePython(fields[0])
+}
+
+// runtimeSum: sum is the hash of the runtime's interpreter (a
+// ScriptSHA256: a venv's bin/python the run made, a link to it, runs a
+// console script under the hook as the interpreter itself would).
+func (a *analysis) runtimeSum(sum string) bool {
+	return sum != "" && a.interpreter(moat.Event{SHA256: sum}) && a.interps[sum]
 }
 
 // pythonName: base is an interpreter's name, python, python3 or python3.N.

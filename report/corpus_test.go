@@ -242,6 +242,9 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "script_shebang.py"), userland)
 		wantNamed(t, res, moat.CategoryExecution, "/work/viaDrop", "/work/viaProc")
 	})
+	t.Run("script-nohook", func(t *testing.T) {
+		wantNoHook(t, run(t, b, filepath.Join("testdata", "corpus", "script_nohook.py"), nil))
+	})
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)
 		var pth, rc bool
@@ -344,6 +347,20 @@ func noSiteChildren(t *testing.T, res *moat.Result, pid int) {
 			}
 		}
 	}
+}
+
+// wantNoHook: a script run by a venv's python (the interpreter, by its
+// hash) that the venv's standard library keeps from the hook is a medium
+// "ran without moat's audit hook", not a script under the hook.
+func wantNoHook(t *testing.T, res *moat.Result) {
+	t.Helper()
+	for _, f := range res.Findings {
+		if f.Category == moat.CategoryEvasion && strings.Contains(f.Summary, "ran without moat's audit hook") && f.Severity == moat.SeverityMedium {
+			return
+		}
+	}
+	dump(t, res)
+	t.Error("no medium evasion finding of a Python process without the hook")
 }
 
 // noneAboveLow: a benign run exits 0 with no finding above low.

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"path"
 	"strings"
 
@@ -13,7 +14,8 @@ import (
 // every object), so moat checks it from outside and lets it report what
 // it sees done to it:
 //
-//   - a Python interpreter the kernel saw start (exec) that never said
+//   - a Python interpreter the kernel saw start (exec; or a script whose
+//     "#!" named a file with the interpreter's hash) that never said
 //     hello: it ran without the hook, because it was started with a
 //     standard library of its own (PYTHONHOME), with -S where the runtime's
 //     encodings package carries no loader of the hook, with -I or -E where
@@ -39,7 +41,7 @@ func (a *analysis) hookIntegrity() {
 	var silent, stopped []moat.Event
 	var pids, stoppedPIDs []string
 	for i, e := range a.evs {
-		if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || !isInterpreter(path.Base(e.Path)) || e.PID == 0 {
+		if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || !isInterpreter(path.Base(e.Path)) && !a.runtimeSum(e.ScriptSHA256) || e.PID == 0 {
 			continue
 		}
 		if a.pathMiss(i, map[string]bool{}) || a.saidHello(i) {
@@ -115,13 +117,16 @@ func isInterpreter(base string) bool {
 // Events are in time order; the hook's hello can be a little earlier
 // than the kernel's record of the exec (two clocks, two channels), so a
 // hello from the same process up to slackMS before counts, unless it
-// belongs to an earlier exec of it.
+// belongs to an earlier exec of it: one after it, or at the same
+// millisecond where that earlier image was no Python (env or a shell
+// that ran the interpreter at once cannot have said it).
 func (a *analysis) saidHello(i int) bool {
 	k := a.evs[i]
-	prev := int64(-1 << 62)
+	prev, prevPython := int64(-1<<62), false
 	for _, e := range a.evs[:i] {
 		if e.Source == moat.SourceKernel && e.Kind == moat.KindExec && e.PID == k.PID {
 			prev = e.TimeMS
+			prevPython = isInterpreter(path.Base(e.Path)) || a.interpreter(e) || a.runtimeSum(e.ScriptSHA256)
 		}
 	}
 	for j, e := range a.evs {
@@ -131,7 +136,7 @@ func (a *analysis) saidHello(i int) bool {
 		if j > i && e.Source == moat.SourceKernel && e.Kind == moat.KindExec {
 			return false // the next image
 		}
-		if e.Source == moat.SourceAudit && e.Kind == moat.KindHello && e.TimeMS >= k.TimeMS-slackMS && e.TimeMS > prev {
+		if e.Source == moat.SourceAudit && e.Kind == moat.KindHello && e.TimeMS >= k.TimeMS-slackMS && (e.TimeMS > prev || e.TimeMS == prev && !prevPython) {
 			return true
 		}
 	}
@@ -161,4 +166,32 @@ func (a *analysis) stoppedAtStart(i int) (moat.Event, bool) {
 		}
 	}
 	return sig, found
+}
+
+// hookOnly: the run had no kernel-side witness (moat said so: a
+// kernel-events-unavailable event); what the hook says is all there is.
+func (a *analysis) hookOnly() bool {
+	return slices.ContainsFunc(a.evs, func(e moat.Event) bool {
+		return e.Source == moat.SourceMoat && e.Kind == moat.KindKernelEventsUnavailable
+	})
+}
+
+// ranPython: the hook's exec event e started a Python process under the
+// hook: a hello, from e's process (an os.exec) or a child of it, whose
+// executable or script (argv[0]) is the path e ran: a venv's python, a
+// console script or a helper script run by its path. The hook's word
+// only: for runs without a kernel witness (hookOnly), where a program
+// that forges it could as well have left the exec out.
+func (a *analysis) ranPython(e moat.Event) bool {
+	for _, h := range a.evs {
+		child := h.PPID == e.PID && h.TimeMS >= e.TimeMS-slackMS
+		if h.Source != moat.SourceAudit || h.Kind != moat.KindHello || e.PID == 0 || !child && !(h.PID == e.PID && h.TimeMS >= e.TimeMS) {
+			continue
+		}
+		argv0, _, _ := strings.Cut(h.Detail, " ")
+		if h.Path == e.Path || argv0 == e.Path {
+			return true
+		}
+	}
+	return false
 }

@@ -85,12 +85,19 @@ func TestCorpusKubernetes(t *testing.T) {
 				{cat: "execution", sev: "high", marker: "/tmp/.x/bash"},
 			}},
 			// a dropped binary replaced by the interpreter as it runs,
-			// and scripts whose #! is not the runtime's interpreter
+			// and a script whose #! is a dropped binary (no hello); the
+			// interpreter through /proc/self/root says hello: Python,
+			// on the hook's word (the only witness here)
 			writtenExec("swap_exec.py", "", "/work/fetcher", "/work/updater"),
-			writtenExec("script_shebang.py", "", "/work/viaDrop", "/work/viaProc"),
+			writtenExec("script_shebang.py", "", "/work/viaDrop"),
 		}, nil)
 		if !slices.ContainsFunc(res.Events, func(e moat.Event) bool { return e.Kind == moat.KindKernelEventsUnavailable }) {
 			t.Error("no kernel-events-unavailable event under gVisor")
+		}
+		// a suite's own venvs and helper scripts, removed before the end:
+		// each said hello, with its path (the hook's word: no kernel here)
+		for _, f := range []string{"script_suite.py", "venv_throwaway.py"} {
+			noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", f), nil))
 		}
 	})
 	// /dev/shm in a gVisor Pod is a Sentry tmpfs (the CI shim's patch),
@@ -110,10 +117,10 @@ func TestCorpusKubernetes(t *testing.T) {
 			// what an exec ran, by the init's listener: hashed, with its #! line
 			writtenExec("swap_exec.py", moat.SourceKernel, "/work/fetcher", "/work/updater"),
 			writtenExec("script_shebang.py", moat.SourceKernel, "/work/viaDrop", "/work/viaProc"),
+			{file: "script_nohook.py", checks: []batchCheck{{cat: "evasion", sev: "medium", marker: "ran without moat's audit hook"}}},
 		}, func(s *moat.Spec) { s.AllowDegraded = true })
 		// a suite's own venvs and helper scripts, removed before the end:
-		// nothing above low where the listener reads what ran (under the
-		// gVisor RuntimeClass they are high on the hook's word: SECURITY.md)
+		// nothing above low where the listener reads what ran
 		for _, f := range []string{"script_suite.py", "venv_throwaway.py"} {
 			noneAboveLow(t, run(t, runc, filepath.Join("testdata", "benign", f), func(s *moat.Spec) { s.AllowDegraded = true }))
 		}

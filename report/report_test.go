@@ -414,6 +414,26 @@ func TestHookIntegrity(t *testing.T) {
 			{TimeMS: 1, Source: "kernel", Kind: "exec", Path: "/usr/local/bin/python3", PID: 5, Detail: "python3 x"},
 			{TimeMS: 1, Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 5, Detail: "python3 x"},
 			{TimeMS: 3, Source: "audit", Kind: "hello", PID: 5}}, ""},
+		// a script of env, env's exec of python3 and its hello in one ms
+		// (docker, session 21): the hello is the python's
+		{"env and python in the same millisecond", []moat.Event{
+			{TimeMS: 352, Source: "audit", Kind: "hello", PID: 24},
+			{TimeMS: 352, Source: "kernel", Kind: "exec", Path: "/tmp/t/helper1.py", PID: 24, SHA256: strings.Repeat("b", 64), Script: "#!/usr/bin/env python3"},
+			{TimeMS: 352, Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 24}}, ""},
+		// ... but a python's hello is not its successor's in that ms
+		{"python execs python in the same millisecond", []moat.Event{
+			{TimeMS: 352, Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 24},
+			{TimeMS: 352, Source: "audit", Kind: "hello", PID: 24},
+			{TimeMS: 352, Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 24, Detail: "python3 -S x"}}, "medium"},
+		// a script run by a file with the interpreter's hash (a venv's
+		// python) is an interpreter that must say hello
+		{"a venv's script without hello", []moat.Event{
+			{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: "/usr/bin/python3.11", SHA256: strings.Repeat("a", 64)},
+			{TimeMS: 5, Source: "kernel", Kind: "exec", Path: "/work/v/bin/tool", PID: 9, SHA256: strings.Repeat("c", 64), Script: "#!/work/v/bin/python", ScriptSHA256: strings.Repeat("a", 64)}}, "medium"},
+		{"a venv's script with hello", []moat.Event{
+			{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: "/usr/bin/python3.11", SHA256: strings.Repeat("a", 64)},
+			{TimeMS: 5, Source: "kernel", Kind: "exec", Path: "/work/v/bin/tool", PID: 9, SHA256: strings.Repeat("c", 64), Script: "#!/work/v/bin/python", ScriptSHA256: strings.Repeat("a", 64)},
+			{TimeMS: 9, Source: "audit", Kind: "hello", PID: 9}}, ""},
 		{"objects listed", []moat.Event{{Source: "audit", Kind: "tamper", Name: "gc.get_objects", PID: 5}}, "low"},
 		{"frames walked from inside the hook", []moat.Event{{Source: "audit", Kind: "tamper", Name: "sys._getframe", PID: 5}}, "medium"},
 	}

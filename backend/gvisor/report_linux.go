@@ -316,6 +316,16 @@ func (r *runner) execRan(msg []byte, at time.Time, dirs []string) {
 			}
 			r.ran.m[execAt{p, ms}] = read
 			r.ran.mu.Unlock()
+			// A script's interpreter, which ran it with no exec of its
+			// own (a venv's python the run made, then removed): read
+			// now too, for Parse's hash of it (sentry: ScriptSHA256).
+			if interp := path.Clean(seccomp.ScriptInterpreter(read.Script)); read.SHA256 != "" && path.IsAbs(interp) && r.inScratch(interp) {
+				ir := r.execHash(interp)
+				ir.Replaced = ir.SHA256 != "" && r.changedSince(interp, at, maxExecLinks)
+				r.ran.mu.Lock()
+				r.ran.m[execAt{interp, ms}] = ir
+				r.ran.mu.Unlock()
+			}
 			return sentry.Hashed{}
 		}})
 	}

@@ -177,21 +177,22 @@ func (h *hostReport) end(p []byte) error {
 // and moves its time to the run's.
 func cleanEvent(e moat.Event, offsetMS int64) moat.Event {
 	return moat.Event{
-		TimeMS:    min(max(e.TimeMS, 0), 1<<40) + offsetMS,
-		Source:    moat.Source(audit.Clean(string(e.Source), 32)),
-		Kind:      moat.Kind(audit.Clean(string(e.Kind), 64)),
-		PID:       min(max(e.PID, 0), 1<<22),
-		PPID:      min(max(e.PPID, 0), 1<<22),
-		Ancestors: audit.Clean(e.Ancestors, 200),
-		Path:      audit.CleanPath(e.Path, audit.MaxPath),
-		Addr:      audit.Clean(e.Addr, 300),
-		Name:      audit.Clean(e.Name, 500),
-		Detail:    audit.Clean(e.Detail, 2000),
-		Data:      audit.Clean(e.Data, 4096),
-		SHA256:    audit.Clean(e.SHA256, 64),
-		Script:    audit.Clean(e.Script, 300),
-		Stdio:     audit.Clean(e.Stdio, 16),
-		Line:      min(max(e.Line, 0), 1<<30),
+		TimeMS:       min(max(e.TimeMS, 0), 1<<40) + offsetMS,
+		Source:       moat.Source(audit.Clean(string(e.Source), 32)),
+		Kind:         moat.Kind(audit.Clean(string(e.Kind), 64)),
+		PID:          min(max(e.PID, 0), 1<<22),
+		PPID:         min(max(e.PPID, 0), 1<<22),
+		Ancestors:    audit.Clean(e.Ancestors, 200),
+		Path:         audit.CleanPath(e.Path, audit.MaxPath),
+		Addr:         audit.Clean(e.Addr, 300),
+		Name:         audit.Clean(e.Name, 500),
+		Detail:       audit.Clean(e.Detail, 2000),
+		Data:         audit.Clean(e.Data, 4096),
+		SHA256:       audit.Clean(e.SHA256, 64),
+		Script:       audit.Clean(e.Script, 300),
+		ScriptSHA256: audit.Clean(e.ScriptSHA256, 64),
+		Stdio:        audit.Clean(e.Stdio, 16),
+		Line:         min(max(e.Line, 0), 1<<30),
 	}
 }
 

@@ -363,6 +363,9 @@ func (r *report) execFrame(body []byte, at int64) {
 		}
 		if isSHA256(e.SHA256) {
 			ev.SHA256, ev.Script = e.SHA256, audit.Clean(e.Script, 300)
+			if isSHA256(e.ScriptSHA256) {
+				ev.ScriptSHA256 = e.ScriptSHA256
+			}
 		}
 		ev.Data = audit.Clean(e.Env, 2000)
 		if e.Note != "" {

@@ -292,6 +292,13 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 	ev.SHA256, ev.Failed = w.hashes.Exec(f, nil)
 	if ev.SHA256 != "" {
 		ev.Script = seccomp.ScriptLine(f)
+		if interp := seccomp.ScriptInterpreter(ev.Script); interp != "" {
+			fi, err := seccomp.OpenScriptInterpreter(int(n.PID), interp)
+			ev.ScriptSHA256, _ = w.hashes.Exec(fi, err)
+			if fi != nil {
+				fi.Close()
+			}
+		}
 	}
 	return ev
 }

@@ -430,7 +430,10 @@ type ExecEvent struct {
 	SHA256 string `json:"sha256,omitempty"`
 	// Script is the file's "#!" line, read with its hash (seccomp.ScriptLine).
 	Script string `json:"script,omitempty"`
-	Note   string `json:"note,omitempty"` // memory unreadable, or the caller died meanwhile
+	// ScriptSHA256 is the hash of the interpreter Script names, opened
+	// as the caller's kernel finds it (moat.Event.ScriptSHA256).
+	ScriptSHA256 string `json:"script_sha256,omitempty"`
+	Note         string `json:"note,omitempty"` // memory unreadable, or the caller died meanwhile
 	// Env is an exec's LD_PRELOAD and LD_AUDIT, newline-separated
 	// (seccomp.LoaderEnv): code the loader maps into what runs.
 	Env string `json:"env,omitempty"`

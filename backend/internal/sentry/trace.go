@@ -335,6 +335,15 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 				evs[i].SHA256, evs[i].Script = "", ""
 				evs[i].Detail = audit.Clean(evs[i].Detail+" "+Replaced, 600)
 			}
+			// What ran the script: the interpreter its "#!" names (an
+			// absolute name; a relative one is left unhashed), judged as
+			// the script was.
+			if interp := path.Clean(seccomp.ScriptInterpreter(h.Script)); evs[i].SHA256 != "" && path.IsAbs(interp) && hashed < maxHashes {
+				hashed++
+				if ih := o.Hash(interp, evs[i].TimeMS); !ih.Replaced {
+					evs[i].ScriptSHA256 = ih.SHA256
+				}
+			}
 		}
 	}
 	// The parents, once every fork is known: a vfork's child may exec

@@ -127,6 +127,7 @@ var kinds = map[string]bool{
 type line struct {
 	K      string `json:"k"`
 	PID    int    `json:"pid"`
+	PPID   int    `json:"ppid"` // a hello's parent (os.getppid)
 	Path   string `json:"path"`
 	Addr   string `json:"addr"`
 	Name   string `json:"name"`
@@ -149,10 +150,14 @@ func Parse(b []byte) (moat.Event, bool) {
 	if l.PID < 0 || l.PID > 1<<22 {
 		l.PID = 0
 	}
+	if l.PPID < 0 || l.PPID > 1<<22 || l.K != "hello" {
+		l.PPID = 0
+	}
 	return moat.Event{
 		Source: moat.SourceAudit,
 		Kind:   moat.Kind(l.K),
 		PID:    l.PID,
+		PPID:   l.PPID,
 		Path:   CleanPath(l.Path, MaxPath),
 		Addr:   Clean(l.Addr, 300),
 		Name:   Clean(l.Name, 400),

@@ -36,7 +36,7 @@ def _install_hook(fifo, pythonpath):
         return "{" + ",".join(out) + "}"
     write, fopen, close = _os.write, _os.open, _os.close
     set_blocking = _os.set_blocking
-    getpid = _os.getpid
+    getpid, getppid = _os.getpid, _os.getppid
     getcwd, readlink = _os.getcwd, _os.readlink
     ENAMETOOLONG = 36  # errno's, on Linux (the hook imports no module)
     fspath = _os.fspath
@@ -413,7 +413,7 @@ def _install_hook(fifo, pythonpath):
                     seen.clear()
                     repeats.clear()
                     sports.clear()
-                    emit("hello", path=text(_sys.executable), detail=argv(_sys.argv))
+                    emit("hello", path=text(_sys.executable), detail=argv(_sys.argv), ppid=getppid())
             elif event == "_imp.create_dynamic":
                 origin = text(args[0] if args else "")
                 if not origin.startswith(base):
@@ -597,7 +597,7 @@ def _install_hook(fifo, pythonpath):
         pass
     _sys.addaudithook(hook)
     if not state["warm"]:
-        emit("hello", path=text(_sys.executable), detail=argv(_sys.argv))
+        emit("hello", path=text(_sys.executable), detail=argv(_sys.argv), ppid=getppid())
     return pending
 
 

@@ -5,6 +5,7 @@ package seccomp
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -151,29 +152,18 @@ func climb(d int, rest string, rst *unix.Stat_t) (int, string, error) {
 }
 
 // OpenExecShared is OpenExec for a supervisor that shares the caller's
-// root and mount namespace (the containers' init): there the kernel
-// resolves every name, links too, exactly as for the caller (an absolute
-// link lands in the same root; nothing outside it can be reached), so
-// plain opens are exact, where openat2 is not to be had (the init's own
-// exec watch notifies it of openat2, which it would wait on itself).
+// root and mount namespace (the containers' init), where openat2 is not
+// to be had (the init's own exec watch notifies it of openat2, which it
+// would wait on itself): the name walked one component at a time
+// (walkOpen). A plain open would resolve a link into /proc (/dev/fd/N,
+// a planted link to /proc/self/cwd/...) against the init's own process,
+// not the caller's: another file's hash.
 func OpenExecShared(tid int, dirfd int32, name string, flags uint64) (*os.File, error) {
 	proc := "/proc/" + strconv.Itoa(tid) + "/"
 	if f, ok, err := openExecFD(proc, dirfd, name, flags); ok {
 		return f, err
 	}
-	if strings.HasPrefix(name, "/") {
-		return openFile(proc+"root"+name, execMode)
-	}
-	d, err := unix.Open(execDir(proc, dirfd), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(d)
-	fd, err := unix.Openat(d, name, execMode, 0)
-	if err != nil {
-		return nil, err
-	}
-	return os.NewFile(uintptr(fd), name), nil
+	return walkOpen(proc, execDir(proc, dirfd), name)
 }
 
 // execMode opens an executed file for its hash. O_NONBLOCK: a FIFO
@@ -254,4 +244,106 @@ func ScriptLine(f *os.File) string {
 		return ""
 	}
 	return string(line)
+}
+
+// OpenScriptInterpreter opens, for its hash, the interpreter a script's
+// "#!" line names (ScriptInterpreter), as the kernel of the caller tid
+// finds it: an absolute name beneath the caller's root, a relative one
+// from its working directory (walkOpen).
+func OpenScriptInterpreter(tid int, name string) (*os.File, error) {
+	proc := "/proc/" + strconv.Itoa(tid) + "/"
+	return walkOpen(proc, proc+"cwd", name)
+}
+
+// walkOpen opens name as the kernel of the caller whose /proc directory
+// is proc resolves it: an absolute name beneath the caller's root, a
+// relative one from the directory dir (a /proc link of the caller's),
+// links followed inside that root and ".." never above it. Done one
+// component at a time with plain opens (no openat2: the containers' init
+// cannot have it), so it serves every supervisor; a link or directory
+// that leads into a /proc (whose self, cwd, root and fd links would be
+// the supervisor's, not the caller's) is refused: no hash, never another
+// file's.
+func walkOpen(proc, dir, name string) (*os.File, error) {
+	if name == "" {
+		return nil, unix.ENOENT
+	}
+	if len(name) >= unix.PathMax {
+		return nil, unix.ENAMETOOLONG
+	}
+	root, err := unix.Open(proc+"root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(root)
+	var rst unix.Stat_t
+	if err := unix.Fstat(root, &rst); err != nil {
+		return nil, err
+	}
+	var d int
+	if strings.HasPrefix(name, "/") {
+		d, err = unix.Dup(root)
+	} else {
+		d, err = unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer func() { unix.Close(d) }()
+	parts := strings.Split(name, "/")
+	links := 0
+	for len(parts) > 0 {
+		part := parts[0]
+		parts = parts[1:]
+		switch part {
+		case "", ".":
+			continue
+		case "..":
+			if d, _, err = climb(d, "..", &rst); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		fd, err := unix.Openat(d, part, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		var st unix.Stat_t
+		var fs unix.Statfs_t
+		if unix.Fstat(fd, &st) != nil || unix.Fstatfs(fd, &fs) != nil || fs.Type == unix.PROC_SUPER_MAGIC {
+			unix.Close(fd)
+			return nil, unix.EXDEV
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFLNK:
+			buf := make([]byte, unix.PathMax)
+			n, err := unix.Readlinkat(fd, "", buf)
+			unix.Close(fd)
+			if links++; err != nil || n >= len(buf) || links > 40 {
+				return nil, unix.ELOOP
+			}
+			target := string(buf[:n])
+			if strings.HasPrefix(target, "/") {
+				nd, err := unix.Dup(root)
+				if err != nil {
+					return nil, err
+				}
+				unix.Close(d)
+				d = nd
+			}
+			parts = append(strings.Split(target, "/"), parts...)
+		case unix.S_IFDIR:
+			unix.Close(d)
+			d = fd
+		default:
+			if strings.Join(parts, "") != "" {
+				unix.Close(fd)
+				return nil, unix.ENOTDIR
+			}
+			f, err := openFile(fmt.Sprintf("/proc/self/fd/%d", fd), execMode)
+			unix.Close(fd)
+			return f, err
+		}
+	}
+	return nil, unix.EISDIR
 }

@@ -1,6 +1,7 @@
 # A test suite that writes small Python scripts and runs them directly, as
 # CLI projects' tests do: "#!" the interpreter itself, and "#!/usr/bin/env
-# python3" where there is an env. Each prints what it computed.
+# python3" where there is an env, and a venv's console script. Each prints
+# what it computed.
 import os, shutil, subprocess, sys, tempfile
 
 d = tempfile.mkdtemp()
@@ -14,5 +15,17 @@ for i, first in enumerate(lines):
     os.chmod(p, 0o755)
     out = subprocess.run([p], capture_output=True, text=True, timeout=60, check=True).stdout
     assert out.strip() == str(sum(range(10 + i))), out
+# A venv's console script, as pip writes one: "#!" the venv's python,
+# which the run made (a link to the interpreter, or a copy of it).
+import venv
+for name, kw in (("linked", {}), ("copied", {"symlinks": False})):
+    v = os.path.join(d, name)
+    venv.create(v, with_pip=False, **kw)
+    tool = os.path.join(v, "bin", "tool")
+    with open(tool, "w") as f:
+        f.write("#!" + os.path.join(v, "bin", "python") + "\nimport sys\nprint(sys.prefix != sys.base_prefix)\n")
+    os.chmod(tool, 0o755)
+    out = subprocess.run([tool], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.strip() == "True", out
 shutil.rmtree(d)
 print("ok")

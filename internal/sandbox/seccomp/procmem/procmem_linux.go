@@ -80,7 +80,9 @@ func Call(ev *moat.Event, n seccomp.Notif, tid int, maxArgv int, target func(f *
 			var failed bool
 			ev.SHA256, failed = target(f, err)
 			if ev.SHA256 != "" {
-				ev.Script = audit.Clean(seccomp.ScriptLine(f), 300)
+				line := seccomp.ScriptLine(f)
+				ev.Script = audit.Clean(line, 300)
+				ev.ScriptSHA256 = scriptSum(tid, line, target)
 			}
 			if f != nil {
 				f.Close()
@@ -102,6 +104,22 @@ func Call(ev *moat.Event, n seccomp.Notif, tid int, maxArgv int, target func(f *
 		ev.Detail = "memory unreadable: " + audit.Clean(merr.Error(), 100)
 	}
 	return merr == nil
+}
+
+// scriptSum is the hash of the interpreter a script's "#!" line names,
+// opened as the caller's kernel finds it (seccomp.OpenScriptInterpreter),
+// judged by target: "" if none.
+func scriptSum(tid int, line string, target func(f *os.File, err error) (sha string, failed bool)) string {
+	interp := seccomp.ScriptInterpreter(line)
+	if interp == "" {
+		return ""
+	}
+	f, err := seccomp.OpenScriptInterpreter(tid, interp)
+	sum, _ := target(f, err)
+	if f != nil {
+		f.Close()
+	}
+	return sum
 }
 
 // ExecName names what an exec of thread tid runs, from its arguments (the

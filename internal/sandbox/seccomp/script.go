@@ -1,0 +1,21 @@
+package seccomp
+
+import "strings"
+
+// ScriptInterpreter returns the interpreter a script's "#!" line names, as
+// the kernel reads it (binfmt_script: blanks after "#!" skipped, the name
+// ends at the next blank; what follows is one argument), "" if the line
+// names none. The kernel runs that file with the script, without an exec
+// of its own that a witness would see: its hash (read with the script's,
+// Event.ScriptSHA256) says what ran the script.
+func ScriptInterpreter(line string) string {
+	rest, ok := strings.CutPrefix(line, "#!")
+	if !ok {
+		return ""
+	}
+	rest = strings.TrimLeft(rest, " \t")
+	if i := strings.IndexAny(rest, " \t"); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
+}
