@@ -171,7 +171,7 @@ func testWalkFlood(t *testing.T, s *suite) {
 	}
 	res := s.run(t, s.py(`
 import os
-d = '/work/f'
+d = os.getcwd() + '/f'  # /work, or the host's working directory (ssh)
 for i in range(15):
     d += '/' + 'd' * 250
 os.makedirs(d)

@@ -588,6 +588,9 @@ func fill(pr *PhaseResult, res *moat.Result, err error) {
 		pr.MaxRSSBytes = res.MaxRSSBytes
 		pr.Degraded = res.Degraded
 		pr.Events, pr.Findings = report.ForPhase(pr.Name, res)
+		if pr.Name == PhaseVenv {
+			pr.Findings = report.Shipped(pr.Findings, srcDir)
+		}
 		pr.EventsDropped = res.EventsDropped
 		if len(pr.Events) > MaxPhaseEvents {
 			pr.EventsDropped += len(pr.Events) - MaxPhaseEvents

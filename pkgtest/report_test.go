@@ -548,3 +548,58 @@ if ("install" in sys.argv or "bdist_wheel" in sys.argv) and not os.path.exists(x
 		t.Error("no high persistence finding of the install phase naming pyvenv.cfg and its new home")
 	}
 }
+
+// An sdist that ships a conftest.py (as most projects with tests do) is
+// unpacked by moat in the venv phase: that is no plant (docopt's sdist
+// was a high "created a conftest.py" before, session 21). One written by
+// the package's setup.py during install is.
+func TestReportSdistConftest(t *testing.T) {
+	for _, c := range []struct {
+		name, setup string
+		high        bool
+	}{
+		{"shipped", "from setuptools import setup\nsetup(name='shipped', version='0.1', packages=['shipped'])\n", false},
+		// pip builds in a copy: the plant goes where the tests will run
+		{"planted", `import glob
+from setuptools import setup
+for d in glob.glob("/work/src/*/tests"):
+    with open(d + "/conftest.py", "w") as f:
+        f.write("import os\n")
+setup(name="planted", version="0.1", packages=["planted"])
+`, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := writeProject(t, map[string]string{
+				"setup.py":                c.setup,
+				c.name + "/__init__.py":   "def add(a, b):\n    return a + b\n",
+				"conftest.py":             "import pytest\n\n@pytest.fixture\ndef two():\n    return 2\n",
+				".pre-commit-config.yaml": "repos:\n- repo: local\n  hooks:\n  - id: tests\n    name: tests\n    entry: pytest\n    language: system\n",
+				".envrc":                  "layout python3\n",
+				"tests/test_add.py":       "from " + c.name + " import add\n\ndef test_add(two):\n    assert add(two, two) == 4\n",
+			})
+			tg, err := pkgtest.DetectTarget(makeSdist(t, dir, c.name+"-0.1"), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := run(t, pkgtest.Config{Target: tg, Phases: []string{"install"}})
+			if err != nil {
+				dump(t, rep)
+				t.Fatal(err)
+			}
+			logFindings(t, rep)
+			high := false
+			for _, f := range rep.Findings {
+				if f.Severity.Rank() > moat.SeverityLow.Rank() {
+					high = true
+					if !c.high || f.Phase != "install" || !strings.Contains(f.Summary, "conftest.py") {
+						t.Errorf("finding %s %s (%s): %s", f.Severity, f.Category, f.Phase, f.Summary)
+					}
+				}
+			}
+			if high != c.high {
+				dump(t, rep)
+				t.Errorf("a finding above low: %v, want %v", high, c.high)
+			}
+		})
+	}
+}

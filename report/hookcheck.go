@@ -2,8 +2,8 @@ package report
 
 import (
 	"fmt"
-	"slices"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/moat-sandbox/moat"

@@ -2,7 +2,9 @@ package report
 
 import (
 	"io"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/moat-sandbox/moat"
 )
@@ -180,4 +182,28 @@ func WritePhasedHTML(w io.Writer, p *Phased, opt HTMLOptions) error {
 		d.Phases = append(d.Phases, row)
 	}
 	return execPage(w, d)
+}
+
+// Shipped drops the persistence findings that rest only on files of a
+// package's source as moat unpacked it into src (`moat test`'s venv phase
+// runs none of the package's code: it makes the venv and unpacks the
+// sdist): a conftest.py, a .pre-commit-config.yaml or an .envrc in a
+// project's tree is how projects are kept, not a plant (docopt's sdist
+// was a high "created a conftest.py" before, session 21). The test phase
+// runs a conftest.py under watch (its rewrites of outcomes are the
+// test-claims finding), and `moat scan` reads what the source ships. What
+// the package's code writes in a later phase stays a finding, and so
+// does anything the unpacking left outside src.
+func Shipped(fs []moat.Finding, src string) []moat.Finding {
+	return slices.DeleteFunc(fs, func(f moat.Finding) bool {
+		if f.Category != moat.CategoryPersistence || len(f.Evidence) == 0 {
+			return false
+		}
+		for _, e := range f.Evidence {
+			if e.Source != moat.SourceFS || !strings.HasPrefix(e.Path, src+"/") {
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -283,6 +283,10 @@ func hostinet(ctx context.Context, e *engine, runtime string) bool {
 }
 
 // sentry says whether the OCI runtime named runtime is gVisor's runsc.
+// sentryPids is the room above the program's pids limit for runsc's own
+// tasks in the container's cgroup.
+const sentryPids = 160
+
 func sentry(runtime string) bool {
 	r := strings.ToLower(runtime)
 	return strings.Contains(r, "runsc") || strings.Contains(r, "gvisor")
@@ -361,6 +365,15 @@ func (b *Backend) config(spec *moat.Spec, lim moat.Limits, id, initVol string, p
 		StdinOnce:    true,
 	}
 	pids := int64(lim.Pids + ctr.InitPids)
+	if sentry(runtime) {
+		// The Sentry's, the gofer's and the platform's own threads are
+		// this cgroup's tasks too (89 under a sleeping python3 here, and
+		// about five more for each of the program's processes under
+		// ptrace): room for them, and moat's init holds the program's
+		// own limit (box.run: Session.Pids, RLIMIT_NPROC inside the
+		// Sentry); the cgroup's stays the backstop.
+		pids += int64(sentryPids + 6*(lim.Pids+nprocSlack))
+	}
 	no := false
 	hc := &container.HostConfig{
 		NetworkMode:    "none",

@@ -245,15 +245,26 @@ func (bx *box) layers(spec *moat.Spec, lim moat.Limits) []moat.Layer {
 	}
 	layers := ctr.Layers(fmt.Sprintf("docker %s, API %s (negotiated)", e.version, e.cli.ClientVersion()),
 		rt, img, bx.vol, spec, lim, bx.persona)
-	if spec.Network == moat.NetworkSinkhole && sinkByHelper() {
-		for i := range layers {
-			if layers[i].Name == "network" {
-				layers[i].Detail = ctr.HelperNetworkLayer()
+	for i := range layers {
+		switch {
+		case layers[i].Name == "network" && spec.Network == moat.NetworkSinkhole && sinkByHelper():
+			layers[i].Detail = ctr.HelperNetworkLayer()
+		case layers[i].Name == "limits" && sentry(b.runtimeName(e)):
+			by := "moat's init counts the program's tasks, "
+			if bx.vol == "" {
+				by = ""
 			}
+			layers[i].Detail += fmt.Sprintf("; under runsc %sRLIMIT_NPROC %d in the Sentry, and the cgroup's pids %d with room for runsc's own threads",
+				by, lim.Pids+nprocSlack, lim.Pids+ctr.InitPids+sentryPids+6*(lim.Pids+nprocSlack))
 		}
 	}
 	return layers
 }
+
+// nprocSlack is RLIMIT_NPROC's room above the pids limit under runsc,
+// for the tasks of the run's uid that are not the program's: the init's
+// threads.
+const nprocSlack = 32
 
 // run hands spec over to the waiting init and supervises the run to its
 // Result; the caller closes the box.
@@ -275,8 +286,19 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 		// runsc answers the profile's clone3 ENOSYS with EPERM, on which
 		// glibc starts no thread: the init's own filter answers ENOSYS.
 		sess.Clone3ENOSYS = bx.vol != ""
+		// The cgroup's count is mostly runsc's own threads (room for
+		// them: sentryPids): moat's init counts the program's tasks and
+		// ends the run at the limit, listing its daemons first, and the
+		// Sentry's RLIMIT_NPROC (its tasks of the run's uid, the init's
+		// threads too) bounds them between its counts, as in a gVisor
+		// Pod (bootstrap.py sets the rlimit alone).
+		sess.RlimitNproc = int64(lim.Pids + nprocSlack)
+		if bx.vol != "" {
+			sess.Pids = lim.Pids
+		}
 	}
 	sess.OnExit = r.FinalStats
+	sess.Daemons = r.Daemons
 	sess.AfterProgram = ctr.AfterBound
 	if bx.vol != "" {
 		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, func() string { return bx.imageID })

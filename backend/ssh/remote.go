@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/moat-sandbox/moat/internal/observe/audit"
 )
 
 // What runs on the remote host, as command lines for its login shell
@@ -68,11 +70,29 @@ func probeCommand(dir string) string {
 	fmt.Fprintf(&b, `e=$(%s -- unshare --map-user=$(id -u) --map-group=$(id -g) -- true 2>&1) && echo ns=yes || echo "ns=no $e" | head -1; `, ns)
 	fmt.Fprintf(&b, `e=$(%s --net -- true 2>&1) && echo net=yes || echo "net=no $e" | head -1; `, ns)
 	b.WriteString(`e=$(systemd-run --user --scope --quiet -- true 2>&1) && echo systemd=yes || echo "systemd=no $e" | head -1`)
+	// The site directory of python3 with the fewest entries, if an
+	// overlay on it can be had in the run's namespaces (the hook's .pth
+	// line goes there: siteOverlay).
+	fmt.Fprintf(&b, `; d=$(python3 -I -S -c %s 2>/dev/null) && [ -n "$d" ] && %s -- sh -c 'mount -t tmpfs moat /tmp && mkdir /tmp/u /tmp/w && mount -t overlay moat -o "lowerdir=$1,upperdir=/tmp/u,workdir=/tmp/w" "$1"' sh "$d" >/dev/null 2>&1 && echo "site=$d"`,
+		quote(siteProbe), ns)
 	if dir != "" {
 		fmt.Fprintf(&b, `; mkdir -m 700 %s && echo made=yes`, quote(dir))
 	}
 	return b.String()
 }
+
+// siteProbe prints the site directory of python3 (run with -I -S) that
+// has the fewest entries, "" for none.
+const siteProbe = `import os, site
+best = None
+for d in site.getsitepackages():
+    try:
+        n = len(os.listdir(d))
+    except OSError:
+        continue
+    if best is None or n < best[0]:
+        best = (n, d)
+print(best[1] if best else '')`
 
 // probe is what probeCommand found.
 type probe struct {
@@ -87,6 +107,7 @@ type probe struct {
 	Systemd  bool
 	SysWhy   string
 	Made     bool
+	Site     string // a site directory of python3 an overlay can be had on (a safe path), "" for none
 }
 
 // parseProbe reads probeCommand's output, which comes from the remote
@@ -122,6 +143,10 @@ func parseProbe(out string) (*probe, error) {
 			p.Systemd, p.SysWhy = flag == "yes", why
 		case "made":
 			p.Made = flag == "yes"
+		case "site":
+			if safePath(v) {
+				p.Site = v
+			}
 		}
 	}
 	if p.UID < 0 || p.GID < 0 {
@@ -134,6 +159,7 @@ func parseProbe(out string) (*probe, error) {
 type runParams struct {
 	Dir     string // the run's directory (exists, empty)
 	Home    string // the remote user's home, hidden behind the run's own
+	Site    string // a site directory of python3 to lay the run's overlay on ("" none)
 	Net     bool   // network none by a network namespace
 	Disk    int64  // the run's tmpfs
 	Fsize   int64  // RLIMIT_FSIZE
@@ -213,6 +239,46 @@ for _mp, _o in _mps:
 		fmt.Fprintf(&b, ", ('home', %s)", pyQuote(p.Home))
 	}
 	b.WriteString("):\n    if os.path.isdir(_t):\n        _mount(_d + '/' + _s, _t, None, 4096, None)\n") // MS_BIND
+	// The hook's site directory: an overlay of the host's on the run's
+	// tmpfs, where bootstrap.py writes the hook's module and .pth line
+	// (ctrinit.Report.Site); the host's directory is never written.
+	if p.Site != "" {
+		b.WriteString("os.mkdir(_d + '/site', 0o700)\nfor _n in ('u', 'w'):\n    os.mkdir(_d + '/site/' + _n, 0o755)\n")
+		fmt.Fprintf(&b, "_s = %s\n_mount('moat', _s, 'overlay', 6, 'lowerdir=%%s,upperdir=%%s/site/u,workdir=%%s/site/w' %% (_s, _d, _d))\n", pyQuote(p.Site))
+		if audit.PlainSite(p.Site) {
+			// Interpreters that skip site (-S) run the hook from the
+			// end of python3's encodings package (audit.StartupLoader),
+			// as the containers' do: the package with the loader
+			// appended, and its bytecode where the host has one, on
+			// the run's tmpfs, bound read-only over the host's (and the
+			// directory holding them bound read-only over itself: the
+			// program reaches the run's tmpfs).
+			fmt.Fprintf(&b, "_ld = %s\n", strconv.Quote(audit.StartupLoader(p.Site)))
+			b.WriteString(`import encodings as _e, _frozen_importlib_external as _be
+_src = _e.__file__
+with open(_src, 'rb') as _f:
+    _b = _f.read() + _ld.encode()
+os.mkdir(_d + '/enc', 0o755)
+_binds = [(_d + '/enc/__init__.py', _src)]
+with open(_binds[0][0], 'xb') as _f:
+    _f.write(_b)
+_c = _be.cache_from_source(_src)
+if os.path.isfile(_c):
+    _st = os.stat(_binds[0][0])
+    _binds.append((_d + '/enc/__init__.pyc', _c))
+    with open(_binds[1][0], 'xb') as _f:
+        _f.write(_be._code_to_timestamp_pyc(compile(_b, _src, 'exec', dont_inherit=True), int(_st.st_mtime), _st.st_size))
+_binds.append((_d + '/enc', _d + '/enc'))
+for _x, _t in _binds:
+    _mount(_x, _t, None, 4096, None)
+    _mount('none', _t, None, 4096 | 32 | 1 | 6, None)
+    if not os.statvfs(_t).f_flag & 1:  # ST_RDONLY
+        sys.stderr.write('moat-prelude: %s is not read-only\n' % _t)
+        os._exit(125)
+del _e, _be, _ld, _b, _binds
+`)
+		}
+	}
 	// An empty, read-only /run: a network namespace does not hold back
 	// a Unix socket that has a path, and under /run are the user's
 	// systemd and D-Bus (which start processes outside the run's

@@ -39,6 +39,13 @@ func TestParseProbe(t *testing.T) {
 	if p.NetWhy != "unshare: unshare failed: Operation not permitted" {
 		t.Errorf("NetWhy = %q", p.NetWhy)
 	}
+	// the site directory the hook's overlay goes on: a safe path only
+	for site, want := range map[string]string{"/usr/local/lib/python3.11/dist-packages": "/usr/local/lib/python3.11/dist-packages",
+		"/usr/lib/a,upperdir=/x": "", "/a b": "", "lib": ""} {
+		if p, err := parseProbe("uid=1\ngid=1\nsite=" + site + "\n"); err != nil || p.Site != want {
+			t.Errorf("site=%q: %q, %v; want %q", site, p.Site, err, want)
+		}
+	}
 	for _, bad := range []string{"", "os=Linux\n", "uid=-1\ngid=0\n", "uid=x\ngid=0\n"} {
 		if _, err := parseProbe(bad); err == nil {
 			t.Errorf("parseProbe(%q) took it", bad)
@@ -56,6 +63,17 @@ func TestRunCommand(t *testing.T) {
 			t.Errorf("run command lacks %q:\n%s", want, c)
 		}
 	}
+	if strings.Contains(c, "'overlay'") {
+		t.Errorf("an overlay without a site directory:\n%s", c)
+	}
+	// the hook's site directory: an overlay on the run's tmpfs
+	p.Site = "/usr/local/lib/python3.11/dist-packages"
+	if c := prelude(p); !strings.Contains(c, "_mount('moat', _s, 'overlay', 6, 'lowerdir=%s,upperdir=%s/site/u,workdir=%s/site/w' % (_s, _d, _d))") ||
+		!strings.Contains(c, "_s = '/usr/local/lib/python3.11/dist-packages'") || !strings.Contains(c, "_mount(_x, _t, None, 4096, None)") ||
+		!strings.Contains(c, `site=\"/usr/local/lib/python3.11/dist-packages\"`) {
+		t.Errorf("run command lacks the site directory's overlay:\n%s", c)
+	}
+	p.Site = ""
 	p.Net = false
 	if c := runCommand(p); strings.Contains(c, "'--net'") || strings.Contains(c, "0x8914") {
 		t.Errorf("network namespace without network none:\n%s", c)

@@ -35,6 +35,19 @@
 // which counts all of the user's processes): no cgroup, so a run needs
 // --allow-degraded, and Result.Degraded says so.
 //
+// # The behaviour report
+//
+// The containers' report, made by bootstrap.py on the host
+// (ctr.NewHostSession): honeytokens planted in the run's home (its tmpfs,
+// over the user's), the audit hook from a .pth line in an overlay of
+// python3's site directory (upper layer on the run's tmpfs; PYTHONPATH
+// where the probe found no overlay to be had) and, for -S, from a loader
+// appended to its encodings package bound over the host's, the walk and diff of what
+// the program wrote, its output searched for the planted secrets, the
+// kernel's witness of reads of the planted files (their times; not a read
+// with O_NOATIME, which the program may use there). No seccomp listener:
+// a kernel-events-unavailable event says so (docs/ssh.md).
+//
 // # The wipe
 //
 // Whatever the end, moat kills unshare (the SSH session's signal, then its
@@ -173,6 +186,11 @@ func layerNotes(p *probe) []string {
 	} else {
 		n = append(n, "network none cannot be enforced: "+termsafe.Line(p.NetWhy, 100))
 	}
+	if p.Site != "" {
+		n = append(n, "audit hook: a .pth line in an overlay of "+p.Site)
+	} else {
+		n = append(n, "audit hook: on PYTHONPATH (no overlay of a site directory of python3 can be had there: -I and -E interpreters run without it)")
+	}
 	if p.UID == 0 {
 		n = append(n, "the login is root: the program could change the whole device")
 	}
@@ -278,6 +296,26 @@ func (b *Backend) Run(ctx context.Context, spec *moat.Spec) (res *moat.Result, e
 	return b.run(ctx, c, p, spec, lim, dir, w, res)
 }
 
+// noKernel is why a run on the host has no kernel witness: the report's
+// kernel-events-unavailable event, and its findings rest on the hook.
+const noKernel = "a remote host has no seccomp listener of moat's (its init there is bootstrap.py, run by the host's python3, which has none, and no seccomp profile is applied)"
+
+// reportLayer describes the report of a run on the host.
+func reportLayer(off bool, site string) moat.Layer {
+	if off {
+		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
+	}
+	hook := "Python audit hook on PYTHONPATH (the host's python3; no overlay of its site directory could be had: an interpreter started with -I, -E or -S runs without it, unseen), "
+	if site != "" {
+		hook = "Python audit hook from a .pth line in an overlay of the host's site directory " + site + " (on the run's tmpfs), and for -S from a loader at the end of the encodings package bound read-only over the host's (an interpreter given a standard library of its own runs without it, unseen), "
+	}
+	return moat.Layer{Name: "behaviour-report", Detail: hook +
+		"its channel in a directory of the run's /tmp named anew each run, both the remote user's (its events are the program's claims; any change to them is an evasion finding); " +
+		"honeytokens planted in the run's home (its tmpfs, over the user's); diff of the working directory, the home, /tmp and /dev/shm by bootstrap.py; " +
+		"the host kernel's witness of reads of the planted files (their access and change times, read by bootstrap.py; not reads with O_NOATIME); " +
+		"no other kernel side (no seccomp listener): execs and connects rest on the hook"}
+}
+
 // layers lists what is in effect on the host, and what is missing.
 func layers(cfg Config, c *conn, p *probe, spec *moat.Spec, lim moat.Limits, dir string) (l []moat.Layer, degraded []string) {
 	l = []moat.Layer{
@@ -294,6 +332,7 @@ func layers(cfg Config, c *conn, p *probe, spec *moat.Spec, lim moat.Limits, dir
 		{Name: "timeout", Detail: "moat's, on this machine; the bootstrap's as a backstop"},
 		{Name: "output-limit", Detail: "counted on this machine"},
 		{Name: "wipe", Detail: "processes killed and checked gone, run directory removed" + map[bool]string{true: ", then the reset command", false: ""}[cfg.Reset != ""]},
+		reportLayer(spec.NoReport, p.Site),
 	}
 	if p.Net {
 		l = append(l, moat.Layer{Name: "network-none", Detail: "a network namespace with only a loopback"})
@@ -344,22 +383,27 @@ func (b *Backend) run(ctx context.Context, c *conn, p *probe, spec *moat.Spec, l
 			_, _, _ = output(kctx, c, killUnshareCommand(pid, start), 1024)
 		}
 	})
-	// The program's environment: the sandbox's variables for this host,
-	// then the spec's, which win. No behaviour report yet: the honeytokens
-	// and the audit hook assume a container's paths.
-	run := *spec
+	// The run's persona is the host's own user, in the run's home (the
+	// tmpfs bound over the user's home, or the run directory's): the
+	// honeytokens are planted there, never in the user's real files.
+	// HOME, USER, LOGNAME, TMPDIR come from it (ctr.Env); the spec's
+	// variables win.
 	home := p.Home
 	if home == "" {
 		home = dir + "/home"
 	}
-	user := c.User()
-	run.Env = append([]string{"HOME=" + home, "TMPDIR=/tmp", "USER=" + user, "LOGNAME=" + user}, spec.Env...)
-	run.NoReport = true
-	sess := ctr.NewSession(&run, lim, ctr.NewPersona(spec.PersonaKey), life.Stop)
+	pers := ctr.NewPersona(spec.PersonaKey)
+	pers.Home, pers.User, pers.Host = home, c.User(), "sandbox"
+	host := &ctr.HostInit{Work: dir + "/work", Launcher: launcher(p.UID, p.GID), NoKernel: noKernel}
+	sess := ctr.NewHostSession(spec, lim, pers, host, life.Stop)
 	defer sess.Report(res)
 	sess.RlimitAS = lim.Memory
-	sess.Host = &ctr.HostInit{Work: dir + "/work", Launcher: launcher(p.UID, p.GID)}
-	cmd := runCommand(runParams{Dir: dir, Home: p.Home, Net: p.Net, Disk: lim.Disk, Fsize: lim.Disk, Nproc: lim.Pids, Program: ctr.BootstrapSource()})
+	if p.Site != "" {
+		// The hook in a site directory (an overlay of the host's):
+		// interpreters started with -I and -E run it too.
+		sess.Site = &ctr.HookSite{Dir: p.Site}
+	}
+	cmd := runCommand(runParams{Dir: dir, Home: p.Home, Net: p.Net, Disk: lim.Disk, Fsize: lim.Disk, Nproc: lim.Pids, Site: p.Site, Program: ctr.BootstrapSource()})
 	start := time.Now()
 	if err := s.Start(cmd); err != nil {
 		return nil, fmt.Errorf("ssh: start: %w: %w", err, moat.ErrSandbox)

@@ -56,7 +56,7 @@ func TestSSH(t *testing.T) {
 	moattest.Run(t, func() moat.Backend { return &ssh.Backend{Config: cfg} }, moattest.Options{
 		AllowDegraded: true,
 		NonRoot:       true,
-		Layers:        []string{"dedicated-host", "host-key", "user-namespace", "pid-namespace", "uts-namespace", "network-none", "read-only-host", "disk", "rlimits", "timeout", "output-limit", "wipe"},
+		Layers:        []string{"dedicated-host", "host-key", "user-namespace", "pid-namespace", "uts-namespace", "network-none", "read-only-host", "disk", "rlimits", "timeout", "output-limit", "wipe", "behaviour-report", "honeytoken-witness"},
 		Container:     &moattest.Container{Shell: true, SuidRoot: true, ExtraDevices: hostDevices},
 		Cases:         cases,
 	})
@@ -79,9 +79,10 @@ var cannotHold = map[string]bool{
 	// persona's, and its login uid whatever that host's sshd gave the
 	// session (none here: os.getlogin() fails with ENXIO).
 	"user": true,
-	// No behaviour report on a remote host yet.
-	"report-tamper": true, "walk-flood": true, "hang-hides": true, "limit-hides": true,
-	"limit-hides-memfd": true, "limit-hides-fork": true,
+	// The memory limit is RLIMIT_AS (no cgroup): the fills of tmpfs,
+	// memfd and /dev/shm pages it does not count end at the tmpfs's size
+	// or the host's memory, not at the limit these cases want reached.
+	"limit-hides": true, "limit-hides-memfd": true, "limit-hides-fork": true,
 }
 
 // hostDevices: the remote host's /dev is its own.
@@ -194,7 +195,7 @@ func TestCheckDescribe(t *testing.T) {
 		t.Fatalf("Check: %v", err)
 	}
 	d := strings.Join(b.Describe(context.Background()), "\n")
-	for _, want := range []string{"host moatssh@127.0.0.1:", "host key ssh-ed25519 SHA256:", "network none: a network namespace", "no reset command"} {
+	for _, want := range []string{"host moatssh@127.0.0.1:", "host key ssh-ed25519 SHA256:", "network none: a network namespace", "no reset command", "audit hook: a .pth line in an overlay of /"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("Describe lacks %q:\n%s", want, d)
 		}

@@ -240,17 +240,88 @@ def walk(rep, deadline):
     return out, ''
 
 
+def arm_witness(rep):
+    """On a host of its own (ssh): the kernel's witness of reads of the
+    planted files, as observe.Witness arms it: each file's times set days
+    back, held O_PATH (no following links), its times kept. Returns the
+    held files and why there is none ('' when armed)."""
+    import stat
+    held, now = [], time.time()
+    rnd = lambda n: int.from_bytes(os.urandom(8), 'little') % n
+    try:
+        for p in rep.get('witness', []):
+            if p not in rep.get('plant', {}):
+                continue
+            if os.statvfs(p).f_flag & 1024:  # ST_NOATIME
+                raise OSError('%s is on a noatime mount' % p)
+            mtime = now - 3 * 86400 - rnd(200 * 86400)
+            atime = mtime + rnd(86400)
+            os.utime(p, ns=(int(atime * 1e9), int(mtime * 1e9)), follow_symlinks=False)
+            fd = os.open(p, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+            st = os.fstat(fd)
+            held.append((p, fd, st.st_atime_ns, st.st_ctime_ns))
+            if not stat.S_ISREG(st.st_mode):
+                raise OSError('%s is not a regular file' % p)
+    except OSError as e:
+        for x in held:
+            os.close(x[1])
+        return [], 'could not be armed: %s' % e
+    return held, ''
+
+
+def check_witness():
+    """The witness's JSON fields for the walks: the files whose access
+    time moved (read) and whose change time moved (altered)."""
+    held, off = witness
+    if off:
+        return ',"witness_off":%s' % jstr(off)
+    read, altered = [], []
+    for p, fd, atime, ctime in held:
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            altered.append(p)
+            continue
+        if st.st_atime_ns != atime:
+            read.append(p)
+        if st.st_ctime_ns != ctime:
+            altered.append(p)
+        os.close(fd)
+    return ',"witness_on":%d,"read":[%s],"altered":[%s]' % (len(held), ','.join(jstr(p) for p in read), ','.join(jstr(p) for p in altered))
+
+
 import time
 if REPORT:
     # The audit hook, first on the program's PYTHONPATH (set by moat), and
     # its FIFO. Both belong to the sandbox user, as the program does: the
     # hook's events are the program's claims either way.
     # __pycache__ stays writable (by this process) until hook_pyc is done.
-    os.makedirs(REPORT['dir'] + '/py/__pycache__', 0o755)
-    with open(REPORT['dir'] + '/py/sitecustomize.py', 'w') as f:
+    # With report['site'] (a tmpfs on a site directory of the host's
+    # python3, which the ssh backend's prelude mounted): the hook as a
+    # module there, its .pth line and editable install's metadata, as
+    # ctrinit's installHook writes them; nothing on PYTHONPATH.
+    HOOK_DIR, HOOK_MODULE = REPORT['dir'] + '/py', 'sitecustomize'
+    if REPORT.get('site'):
+        HOOK_DIR, HOOK_MODULE = REPORT['site'], REPORT['site_module']
+    os.makedirs(HOOK_DIR + '/__pycache__', 0o755, exist_ok=True)
+    with open(HOOK_DIR + '/' + HOOK_MODULE + '.py', 'x') as f:
         f.write(REPORT['hook'])
-    os.chmod(REPORT['dir'] + '/py/sitecustomize.py', 0o444)
-    os.chmod(REPORT['dir'] + '/py', 0o555)
+    os.chmod(HOOK_DIR + '/' + HOOK_MODULE + '.py', 0o444)
+    if REPORT.get('site'):
+        with open(HOOK_DIR + '/' + REPORT['site_pth_name'], 'x') as f:
+            f.write(REPORT['site_pth'])
+        os.chmod(HOOK_DIR + '/' + REPORT['site_pth_name'], 0o444)
+        for name, data in sorted(REPORT.get('site_dist', {}).items()):
+            parts = name.split('/')
+            if len(parts) != 2 or '' in parts or '.' in parts or '..' in parts:
+                raise SystemExit('moat-bootstrap: site file %r' % name)
+            os.makedirs(HOOK_DIR + '/' + parts[0], 0o755, exist_ok=True)
+            with open(HOOK_DIR + '/' + name, 'x') as f:
+                f.write(data)
+            os.chmod(HOOK_DIR + '/' + name, 0o444)
+            os.chmod(HOOK_DIR + '/' + parts[0], 0o555)
+    os.chmod(HOOK_DIR, 0o555)
+    os.makedirs(REPORT['dir'], 0o755, exist_ok=True)
     os.mkfifo(REPORT['dir'] + '/audit', 0o622)
     os.chmod(REPORT['dir'] + '/audit', 0o622)
     # O_RDWR: a writer too, so the FIFO never reports EOF.
@@ -264,6 +335,7 @@ if REPORT:
                 mv = mv[os.write(fd, mv):]
         finally:
             os.close(fd)
+    witness = arm_witness(REPORT) if h.get('work') else ([], 'the container\'s init (bootstrap.py) has no witness')
     before, before_cut = walk(REPORT, time.monotonic() + REPORT['budget_s'])
     marks.append((monotonic_ns(), 'report set up'))
 
@@ -625,10 +697,10 @@ def hook_pyc():
     it costs each of them a few ms, and they cannot cache it themselves. A
     process that starts before the file is there compiles the source, as it
     would without this; the rename makes the file appear whole."""
-    cache = REPORT['dir'] + '/py/__pycache__'
+    cache = HOOK_DIR + '/__pycache__'
     try:
         import _frozen_importlib_external as be
-        src = REPORT['dir'] + '/py/sitecustomize.py'
+        src = HOOK_DIR + '/' + HOOK_MODULE + '.py'
         st = os.stat(src)
         data = be._code_to_timestamp_pyc(compile(REPORT['hook'], src, 'exec', dont_inherit=True), int(st.st_mtime), st.st_size)
         tmp = cache + '/.moat-pyc'
@@ -670,11 +742,14 @@ def relay_audit():
 
 
 def send_walks():
+    # Everything else is dead, and nothing of moat's has read the planted
+    # files yet: the witness first.
+    seen = check_witness()
     deadline = time.monotonic() + REPORT['budget_s']
     after, after_cut = walk(REPORT, deadline)
     w = Frames(b'f')
-    w.write(('{"before":%s,"after":%s,"before_cut":%s,"after_cut":%s,"audit_cut":%d,"outlived":%s}' % (
-        dump_walk(before), dump_walk(after), jstr(before_cut), jstr(after_cut), audit_cut, '[' + ','.join(dumps(x).decode() for x in outlived) + ']')).encode())
+    w.write(('{"before":%s,"after":%s,"before_cut":%s,"after_cut":%s,"audit_cut":%d,"outlived":%s%s}' % (
+        dump_walk(before), dump_walk(after), jstr(before_cut), jstr(after_cut), audit_cut, '[' + ','.join(dumps(x).decode() for x in outlived) + ']', seen)).encode())
     send(b'f')
     old = {e[0]: e[1:] for e in before}
     import stat
@@ -851,7 +926,7 @@ if REPORT:
     # The walk before the program predates the hook's bytecode, which
     # this init wrote: take the cache directory as it is now (the host
     # checks every other change to the hook's directory).
-    cache = REPORT['dir'] + '/py/__pycache__'
+    cache = HOOK_DIR + '/__pycache__'
     # The program is running: it may have moved the directory already (the
     # after walk shows that to the host); what is gone is left out here.
     before = [e for e in before if not e[0].startswith(cache)]

@@ -62,6 +62,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
+	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 	moatreport "github.com/moat-sandbox/moat/report"
@@ -122,6 +123,10 @@ const maxFrame = 4 << 20
 // Stop is called (once per reason, the first wins in the backend) when the
 // output cap is reached.
 type Session struct {
+	// Daemons, if set, gives the daemons the host listed where it ended
+	// the run itself at the pids limit (Run.Daemons): reported when the
+	// init sent no list of its own.
+	Daemons func() []survivors.Process
 	// OnExit, if set, runs when the exit frame arrives and before the
 	// container's stdin is closed (which lets the init exit): the
 	// moment to read the cgroup while the container still exists.
@@ -224,10 +229,25 @@ type Session struct {
 // NewSession prepares a run of spec under lim; stop is called when an
 // output stream goes past its cap.
 func NewSession(spec *moat.Spec, lim moat.Limits, p Persona, stop func(moat.Status)) *Session {
+	return newSession(spec, lim, p, nil, stop)
+}
+
+// NewHostSession is NewSession for bootstrap.py on a host of its own (h,
+// which it sets as Session.Host): the report's walk and identity take the
+// host's working directory and the persona's home (the host user's, which
+// the backend hides behind the run's own), and say that no kernel witness
+// is there (HostInit.NoKernel).
+func NewHostSession(spec *moat.Spec, lim moat.Limits, p Persona, h *HostInit, stop func(moat.Status)) *Session {
+	s := newSession(spec, lim, p, h, stop)
+	s.Host = h
+	return s
+}
+
+func newSession(spec *moat.Spec, lim moat.Limits, p Persona, h *HostInit, stop func(moat.Status)) *Session {
 	s := &Session{spec: spec, lim: lim, persona: p, exited: make(chan struct{}), reaped: make(chan struct{}), ended: make(chan struct{}), start: time.Now()}
 	s.key = make([]byte, ctrinit.KeySize)
 	_, _ = rand.Read(s.key) // never fails (crypto/rand)
-	s.rep = newReport(spec, s.start, p)
+	s.rep = newReport(spec, s.start, p, h)
 	s.stdout = capture.New(spec.Stdout, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
 	s.stderr = capture.New(spec.Stderr, lim.OutputLimit, func() { stop(moat.StatusOutputLimit) })
 	return s
@@ -302,6 +322,9 @@ type HostInit struct {
 	// Launcher runs the program: it precedes the program's arguments, and
 	// ends with the interpreter (e.g. unshare ... -- python3).
 	Launcher []string
+	// NoKernel says why the report has no kernel witness there (its
+	// kernel-events-unavailable event); bootstrap.py has none to offer.
+	NoKernel string
 }
 
 func (h *HostInit) launcher() []string {

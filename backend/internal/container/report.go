@@ -2,6 +2,7 @@ package container
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,9 +68,9 @@ const (
 // diffRoots are the directories the init walks, the hook's first.
 func (r *report) diffRoots() []string {
 	if r.site != "" {
-		return []string{r.dir, r.site, WorkDir, r.home, "/tmp", "/dev/shm"}
+		return []string{r.dir, r.site, r.work, r.home, "/tmp", "/dev/shm"}
 	}
-	return []string{r.dir, WorkDir, r.home, "/tmp", "/dev/shm"}
+	return []string{r.dir, r.work, r.home, "/tmp", "/dev/shm"}
 }
 
 // report is the host side of one run's report.
@@ -81,12 +82,16 @@ type report struct {
 	interpreter bool              // the init's interpreter frame was taken
 	kernel      []moat.Event
 	home        string
-	plan        *observe.Plan
-	audit       *observe.Collector
-	walks       bytes.Buffer
-	walksEnd    bool
-	walksCut    bool // past maxWalkBytes
-	content     *spool
+	work        string // the program's working directory (WorkDir, or HostInit.Work)
+	// host says why a run on a host of its own (HostInit) has no kernel
+	// witness; "" in a container.
+	host     string
+	plan     *observe.Plan
+	audit    *observe.Collector
+	walks    bytes.Buffer
+	walksEnd bool
+	walksCut bool // past maxWalkBytes
+	content  *spool
 	// The extended attributes the init sent ('X'), by path, the bytes
 	// of them, and the paths whose were not all sent.
 	xattrs     map[string][]xattr.Attr
@@ -116,18 +121,26 @@ type report struct {
 	kernelLost kbudget.Budget
 }
 
-func newReport(spec *moat.Spec, start time.Time, p Persona) *report {
+func newReport(spec *moat.Spec, start time.Time, p Persona, h *HostInit) *report {
 	if spec.NoReport {
 		return nil
 	}
 	r := &report{
 		dir:     p.HookDir(),
 		home:    p.Home,
+		work:    WorkDir,
 		plan:    observe.NewPlanFor(spec.PersonaKey, p.Home, spec.Env),
 		audit:   observe.NewCollector(func() int64 { return time.Since(start).Milliseconds() }),
 		content: newSpool(observe.MaxScanTotal),
 	}
-	r.plan.Identity(p.Host, p.User, p.Home, ctrinit.WorkDir, spec.Env)
+	if h != nil {
+		r.work = h.work()
+		r.host = cmp.Or(h.NoKernel, "no kernel-side witness on this host")
+		// The program owns the planted files there (no other uid is
+		// mapped), and no seccomp filter refuses O_NOATIME.
+		r.blind = "not reads with O_NOATIME (the program owns the planted files on that host, and no seccomp filter refuses the flag there)"
+	}
+	r.plan.Identity(p.Host, p.User, p.Home, r.work, spec.Env)
 	if spec.Network == moat.NetworkSinkhole {
 		r.metadata = r.plan.ServeMetadata() // before the tokens go to the init
 	}
@@ -236,6 +249,9 @@ func (r *report) events() ([]moat.Event, int) {
 	}
 	evs = append(evs, r.witnessEvents(w)...)
 	evs = append(evs, survivors.Events(w.Outlived, r.endMS)...)
+	if r.host != "" {
+		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindKernelEventsUnavailable, TimeMS: r.endMS, Detail: "execs and connects seen by the audit hook only: " + r.host})
+	}
 	if r.execs && !w.ExecsOn && !r.sentry {
 		why := "the container's init has no exec witness"
 		if w.ExecsOff != "" {
@@ -558,6 +574,9 @@ func (s *Session) Report(res *moat.Result) {
 	dropped := 0
 	if s.rep != nil {
 		evs, dropped = s.rep.events()
+		if s.Daemons != nil && !s.rep.walksEnd {
+			evs = append(evs, survivors.Events(s.Daemons(), time.Since(s.start).Milliseconds())...)
+		}
 		verify := s.Verify
 		switch {
 		case res.Status == moat.StatusCanceled:

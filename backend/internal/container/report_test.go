@@ -47,7 +47,7 @@ func TestReportIntegrity(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := NewPersona("")
 			p.Scratch = "/tmp/.moat" // the walks above name it
-			r := newReport(&moat.Spec{}, time.Now(), p)
+			r := newReport(&moat.Spec{}, time.Now(), p, nil)
 			for b := []byte(c.walks); len(b) > 0; {
 				n := min(len(b), 1<<20)
 				r.frame('f', b[:n], 1)
@@ -92,7 +92,7 @@ func TestProgramsOwn(t *testing.T) {
 // event, the evasion finding's, and the total in the drop count.
 func TestKernelFramesBounded(t *testing.T) {
 	t.Setenv("MOAT_EVENTS", "")
-	r := newReport(&moat.Spec{}, time.Now(), NewPersona(""))
+	r := newReport(&moat.Spec{}, time.Now(), NewPersona(""), nil)
 	for i := range 3000 {
 		b, _ := json.Marshal(ctrinit.ExecEvent{PID: 7, Call: "execve", Path: "/bin/true", Argv: fmt.Sprintf("true %d", i)})
 		r.frame('k', b, 1)
@@ -137,7 +137,7 @@ func TestKernelFramesBounded(t *testing.T) {
 // without a sha256, is not believed), and is not a kernel exec.
 func TestInterpreterFrame(t *testing.T) {
 	t.Setenv("MOAT_EVENTS", "")
-	r := newReport(&moat.Spec{}, time.Now(), NewPersona(""))
+	r := newReport(&moat.Spec{}, time.Now(), NewPersona(""), nil)
 	sum := strings.Repeat("ab", 32)
 	for _, e := range []ctrinit.ExecEvent{
 		{Call: ctrinit.CallInterpreter, Path: "/usr/bin/python3.11", SHA256: "not-a-hash"},

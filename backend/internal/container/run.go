@@ -12,6 +12,7 @@ import (
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/backend/internal/ctrinit"
+	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 	"github.com/moat-sandbox/moat/internal/termsafe"
 )
 
@@ -100,6 +101,17 @@ type Run struct {
 	final   *Stats
 
 	pastBound atomic.Bool // SuperviseProgram's bound after the program
+
+	daemons []survivors.Process // listed by the host at the pids limit (Daemons)
+}
+
+// Daemons returns the daemons the host listed when the pids limit ended
+// the run (Cgroup.daemonsAtLimit): the container is killed there before
+// its init can list them. Session.Daemons takes it.
+func (r *Run) Daemons() []survivors.Process {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.daemons
 }
 
 // NewRun returns the bookkeeping of a run whose container kill kills.
@@ -283,6 +295,13 @@ func (r *Run) watch(done, exited <-chan struct{}) {
 			return
 		}
 		if st.PidsMax > 0 {
+			var ds []survivors.Process
+			if r.KillProgram { // the container's processes are this host's
+				ds = cg.daemonsAtLimit()
+			}
+			r.mu.Lock()
+			r.daemons = ds
+			r.mu.Unlock()
 			r.Stop(moat.StatusPids)
 			return
 		}
