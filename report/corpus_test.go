@@ -495,16 +495,22 @@ func hidesNothing(t *testing.T, res *moat.Result, sev moat.Severity) {
 	}
 }
 
+// nativeTells are the tells native leaves (docs/report.md): the time
+// namespace that makes its machine the persona's age shows its offsets,
+// and the planted files' change time is the run's start (the host's
+// clock, which no one can set back for them).
+var nativeTells = []string{"the clocks are offset", "the home's files were made"}
+
 // TestTells: a program that looks for the cheap tells of moat finds none,
 // and the machine it sees is another each run (the persona).
 func TestTells(t *testing.T) {
 	b := moattest.RequireBackend(t, "native")
 	host := moattest.HostSiteNames(t)
-	noTells(t, b, func(s *moat.Spec) { s.Files["host.txt"] = host })
+	noTells(t, b, func(s *moat.Spec) { s.Files["host.txt"] = host }, nativeTells...)
 	// The sinkhole's resolver and CA files are the run's own: they look
 	// like an ordinary machine's too.
 	t.Run("sinkhole", func(t *testing.T) {
-		noTells(t, b, func(s *moat.Spec) { s.Files["host.txt"] = host; s.Network = moat.NetworkSinkhole })
+		noTells(t, b, func(s *moat.Spec) { s.Files["host.txt"] = host; s.Network = moat.NetworkSinkhole }, nativeTells...)
 	})
 	// A zygote child's program is a cold run's to itself: its command
 	// line, environment, pid 1 (backend/native TestZygoteTells compares
@@ -513,8 +519,9 @@ func TestTells(t *testing.T) {
 		if os.Geteuid() != 0 {
 			t.Skip("the zygote is tested as root")
 		}
-		// The zygote's children share its hook (drawn once a zygote).
-		noTells(t, zygoteOnly{zygoteBackend(t)}, func(s *moat.Spec) { s.Files["host.txt"] = host }, "the hook's place")
+		// The zygote's children share its hook and its clocks (drawn
+		// once a zygote).
+		noTells(t, zygoteOnly{zygoteBackend(t)}, func(s *moat.Spec) { s.Files["host.txt"] = host }, append(nativeTells, "the hook's place", "the boot time")...)
 	})
 }
 
