@@ -246,6 +246,9 @@ func (r *runner) finishReport(res *moat.Result) {
 	if sum := hashFile("/", strings.TrimPrefix(r.rt.Executable, "/"), unix.RESOLVE_NO_MAGICLINKS); sum != "" {
 		evs = append(evs, moat.Event{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: r.rt.Executable, SHA256: sum})
 	}
+	if r.spec.Launcher {
+		moatreport.Launched(kEvs)
+	}
 	evs = append(evs, kEvs...)
 	evs = append(evs, netEvs...)
 	moatreport.Finish(res, evs, dropped+kDropped+netDropped, r.lim)

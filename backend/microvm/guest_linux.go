@@ -23,6 +23,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
+	"github.com/moat-sandbox/moat/internal/sandbox/timens"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
@@ -266,6 +267,21 @@ func runJob(port *os.File, fw *frameWriter) error {
 	if err := unix.Settimeofday(&tv); err != nil {
 		return fmt.Errorf("set the guest's clock: %w", err)
 	}
+	// The guest's kernel booted seconds ago (or a snapshot's did): what
+	// the agent starts from here on runs in a time namespace whose clocks
+	// are the persona's (Persona.Uptime). A guest kernel without time
+	// namespaces shows its own uptime.
+	if up := job.Persona.Uptime; up > 0 {
+		var ts unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+			return fmt.Errorf("boot clock: %w", err)
+		}
+		if ahead := up - time.Duration(ts.Nano()); ahead > 0 {
+			if err := timens.Ahead(ahead); err != nil && !errors.Is(err, timens.ErrUnsupported) {
+				return err
+			}
+		}
+	}
 	if err := fw.write(frameAccepted, nil); err != nil {
 		return err
 	}
@@ -362,7 +378,7 @@ read:
 	files = nil
 	var rep *guestReporter
 	if job.Report != nil {
-		if rep, err = startReport(job.Report, t0, job.Persona.Home); err != nil {
+		if rep, err = startReport(job.Report, t0, job.Persona.Home, job.Persona.Uptime); err != nil {
 			return fmt.Errorf("behaviour report: %w", err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/moat-sandbox/moat/internal/observe/audit"
 	"github.com/moat-sandbox/moat/internal/observe/egress"
@@ -91,6 +92,11 @@ type Persona struct {
 	User  string `json:"user"`
 	Gecos string `json:"gecos"`
 	Home  string `json:"home"`
+	// Uptime is the uptime the program sees at the job's start: the
+	// host's and the persona's more (observe.Persona's Uptime). The
+	// guest's kernel booted for the run; the agent starts the program
+	// in a time namespace that far ahead of it (package timens).
+	Uptime time.Duration `json:"uptime,omitempty"`
 }
 
 // check refuses a persona the agent could not write into /etc and /home
@@ -116,6 +122,8 @@ func (p Persona) check() error {
 		return fmt.Errorf("persona: full name %q", p.Gecos)
 	case p.Home != "/home/"+p.User:
 		return fmt.Errorf("persona: home %q, want /home/%s", p.Home, p.User)
+	case p.Uptime < 0 || p.Uptime > 10*365*24*time.Hour:
+		return fmt.Errorf("persona: uptime %v", p.Uptime)
 	}
 	return nil
 }

@@ -76,33 +76,24 @@ func reportRoots(home string) []observe.Root {
 // startReport plants the tokens, installs the hook and its FIFO, and
 // takes the "before" walk of the writable directories (home is the
 // persona's). Nothing of the program runs yet.
-func startReport(cfg *GuestReport, t0 time.Time, home string) (*guestReporter, error) {
+func startReport(cfg *GuestReport, t0 time.Time, home string, age time.Duration) (*guestReporter, error) {
 	r := &guestReporter{cfg: cfg, start: t0, home: home}
 	r.audit = observe.NewCollector(func() int64 { return time.Since(r.start).Milliseconds() })
-	names := make([]string, 0, len(cfg.Files))
-	for p := range cfg.Files {
-		names = append(names, p)
+	// The files and their witness (which sets their access and
+	// modification times back, moving their change time) while the
+	// guest's clock is age back.
+	err := withClockBack(age, func() error {
+		if err := plant(cfg.Files, home); err != nil {
+			return err
+		}
+		files := observe.TokenFiles(cfg.Tokens, cfg.Files, func(p string) string { return p })
+		r.witness, r.armed = observe.ArmWitnessEvent(files)
+		return nil
+	})
+	if err != nil {
+		r.witness.Close()
+		return nil, err
 	}
-	sort.Strings(names)
-	for _, p := range names {
-		if filepath.Clean(p) != p || !strings.HasPrefix(p, home+"/") {
-			return nil, fmt.Errorf("honeytoken %q outside the home", p)
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return nil, err
-		}
-		for d := filepath.Dir(p); d != home && d != "/"; d = filepath.Dir(d) {
-			_ = os.Lchown(d, sandboxID, sandboxID)
-		}
-		if err := os.WriteFile(p, []byte(cfg.Files[p]), 0o600); err != nil {
-			return nil, err
-		}
-		if err := os.Lchown(p, sandboxID, sandboxID); err != nil {
-			return nil, err
-		}
-	}
-	files := observe.TokenFiles(cfg.Tokens, cfg.Files, func(p string) string { return p })
-	r.witness, r.armed = observe.ArmWitnessEvent(files)
 
 	if err := installHook(cfg); err != nil {
 		return nil, err
@@ -119,6 +110,58 @@ func startReport(cfg *GuestReport, t0 time.Time, home string) (*guestReporter, e
 	go r.readAudit()
 	r.before = observe.Walk(reportRoots(home), time.Now().Add(reportBudget))
 	return r, nil
+}
+
+// withClockBack runs f with the guest's clock set age back: a home's
+// credentials were written long before the program ran, and the change
+// time of what f writes, which nothing can set back afterwards, says so.
+// The guest's clock is the run's alone; it is set forward again (by the
+// monotonic clock) before anything else happens. Reads still move the
+// access time (relatime), which the witness keeps.
+func withClockBack(age time.Duration, f func() error) (err error) {
+	if age <= 0 {
+		return f()
+	}
+	now := time.Now()
+	back := unix.NsecToTimeval(now.Add(-age).UnixNano())
+	if err := unix.Settimeofday(&back); err != nil {
+		return fmt.Errorf("set the guest's clock back: %w", err)
+	}
+	defer func() {
+		tv := unix.NsecToTimeval(now.Add(time.Since(now)).UnixNano())
+		if serr := unix.Settimeofday(&tv); serr != nil && err == nil {
+			err = fmt.Errorf("set the guest's clock: %w", serr)
+		}
+	}()
+	return f()
+}
+
+// plant writes the home's planted files (the honeytokens and the home's
+// other files of the plan), the sandbox user's.
+func plant(planted map[string]string, home string) error {
+	names := make([]string, 0, len(planted))
+	for p := range planted {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	for _, p := range names {
+		if filepath.Clean(p) != p || !strings.HasPrefix(p, home+"/") {
+			return fmt.Errorf("honeytoken %q outside the home", p)
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return err
+		}
+		for d := filepath.Dir(p); d != home && d != "/"; d = filepath.Dir(d) {
+			_ = os.Lchown(d, sandboxID, sandboxID)
+		}
+		if err := os.WriteFile(p, []byte(planted[p]), 0o600); err != nil {
+			return err
+		}
+		if err := os.Lchown(p, sandboxID, sandboxID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readAudit drains the FIFO for the whole run, until the agent's own end

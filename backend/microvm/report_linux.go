@@ -244,6 +244,9 @@ func (r *runner) finishReport(res *moat.Result, exited bool) {
 		pycs = nil // a report cut short: none of it is believed whole
 	}
 	evs = moatreport.VerifyBytecode(evs, pycs, verify)
+	if r.spec.Launcher {
+		moatreport.Launched(evs)
+	}
 	moatreport.Finish(res, evs, h.dropped, r.lim)
 }
 

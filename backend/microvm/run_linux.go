@@ -329,7 +329,7 @@ func (b *Backend) attempt(ctx context.Context, spec *moat.Spec, h *host, rt *pyr
 	// A persona of its own for every run, as on native: no cheap tell
 	// that this is moat (pid 1, the agent, is hidden from the program).
 	p := observe.NewPersonaFor(spec.PersonaKey)
-	r.persona = Persona{Host: p.Host, User: p.User, Gecos: p.Gecos, Home: p.Home}
+	r.persona = Persona{Host: p.Host, User: p.User, Gecos: p.Gecos, Home: p.Home, Uptime: p.Uptime}
 	r.tools = p.Scratch // the hook's directory, the run's own
 	if h.noSandbox != "" {
 		r.res.Degraded = append(r.res.Degraded, "vmm: QEMU runs without its seccomp filter: "+h.noSandbox)
@@ -730,6 +730,12 @@ func (r *runner) sendJob(fw *frameWriter) error {
 		Argv: append([]string{r.rt.Command}, r.spec.Args...), Env: env,
 		Memory: r.lim.Memory, Pids: r.lim.Pids, Disk: r.lim.Disk, CPUs: r.lim.CPUs, Out: r.spec.OutDir != "",
 		Report: report, Persona: r.persona,
+	}
+	// The guest's clocks run to the host's uptime and the persona's
+	// more, as native's: the same boot time in every phase of a key.
+	var ts unix.Timespec
+	if job.Persona.Uptime > 0 && unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) == nil {
+		job.Persona.Uptime += time.Duration(ts.Nano())
 	}
 	if r.spec.Network == moat.NetworkSinkhole {
 		// The sink serves the plan's fake instance credentials; the CA

@@ -213,7 +213,7 @@ func (r *runner) initConfig() (*nsinit.Config, error) {
 	// The hook goes in the persona's tools directory, in the root's own
 	// tmpfs: never in or above a path of the runtime bound from the host.
 	p.AvoidPaths(append(slices.Collect(maps.Keys(cfg.Links)), cfg.Binds...))
-	cfg.Persona = nsinit.Persona{Host: p.Host, User: p.User, Gecos: p.Gecos, Home: p.Home}
+	cfg.Persona = nsinit.Persona{Host: p.Host, User: p.User, Gecos: p.Gecos, Home: p.Home, Uptime: p.Uptime}
 	r.initName, r.hookRoot = p.Init, p.Tools
 	r.baseEnv = []string{
 		"PATH=" + filepath.Dir(r.rt.Command) + ":/usr/local/bin:/usr/bin:/bin",

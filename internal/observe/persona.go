@@ -8,6 +8,7 @@ import (
 	"math/big"
 	mrand "math/rand/v2"
 	"strings"
+	"time"
 )
 
 // Persona is what the sandbox looks like from inside, so that a program
@@ -28,6 +29,13 @@ type Persona struct {
 	// (/tmp/tmpXXXXXXXX), for what moat must keep on /tmp (the
 	// containers' hook).
 	Scratch string
+	// Uptime is how much longer than its host the persona's machine has
+	// been up: where moat has a kernel of its own to ask (native's and
+	// the micro-VM's time namespace), CLOCK_BOOTTIME and CLOCK_MONOTONIC
+	// run this far ahead, so /proc/uptime, /proc/stat's btime and every
+	// process's start time show a machine up for hours or days, not a
+	// sandbox (or a VM) started for the run. Containers show their host's.
+	Uptime time.Duration
 }
 
 // The pools a persona is drawn from.
@@ -45,8 +53,11 @@ var (
 	ciInits  = []string{"/bin/sh", "bash", "/usr/bin/dumb-init", "/sbin/tini", "/bin/bash"}
 	toolDirs = []string{"/opt/toolcache", "/opt/hostedtoolcache", "/opt/tools", "/opt/devtools", "/opt/buildtools",
 		"/usr/local/lib/site-python", "/usr/local/share/python-support", "/opt/ci"}
-	hexDigits = "0123456789abcdef"
-	tmpChars  = "abcdefghijklmnopqrstuvwxyz0123456789_"
+	// A machine's age beyond its host's: from two hours (a CI runner's
+	// VM an hour into its jobs) to three weeks (a laptop between updates).
+	minUptime, maxUptime = 2 * time.Hour, 21 * 24 * time.Hour
+	hexDigits            = "0123456789abcdef"
+	tmpChars             = "abcdefghijklmnopqrstuvwxyz0123456789_"
 )
 
 func pick[T any](s []T) T { return pickFrom(rand.Reader, s) }
@@ -89,6 +100,7 @@ func NewPersonaFor(key string) Persona {
 	r := source(key)
 	p := newPersona(r)
 	p.Tools, p.Scratch = pickFrom(r, toolDirs), "/tmp/tmp"+randomFrom(r, tmpChars, 8)
+	p.Uptime = uptimeFrom(r)
 	return p
 }
 
@@ -103,7 +115,15 @@ func NewRunnerPersonaFor(key string) Persona {
 	r := source(key)
 	p := runnerPersona(r)
 	p.Tools, p.Scratch = pickFrom(r, toolDirs), "/tmp/tmp"+randomFrom(r, tmpChars, 8)
+	p.Uptime = uptimeFrom(r)
 	return p
+}
+
+// uptimeFrom draws a persona's Uptime, to the second, after everything
+// else a persona has (so a key's other choices are as they were).
+func uptimeFrom(r io.Reader) time.Duration {
+	n, _ := rand.Int(r, big.NewInt(int64((maxUptime-minUptime)/time.Second)))
+	return minUptime + time.Duration(n.Int64())*time.Second
 }
 
 func newPersona(r io.Reader) Persona {

@@ -21,3 +21,23 @@ func TestPersonaFor(t *testing.T) {
 		}
 	}
 }
+
+// TestPersonaUptime: a persona's machine is up for hours to weeks, one
+// age per key, and fresh draws differ.
+func TestPersonaUptime(t *testing.T) {
+	ages := map[int64]bool{}
+	for i := range 20 {
+		for _, p := range []Persona{NewPersona(), NewRunnerPersona(), NewPersonaFor("k" + string(rune('a'+i)))} {
+			if p.Uptime < minUptime || p.Uptime > maxUptime {
+				t.Errorf("uptime %v, want %v to %v", p.Uptime, minUptime, maxUptime)
+			}
+			ages[int64(p.Uptime)] = true
+		}
+	}
+	if len(ages) < 30 {
+		t.Errorf("60 personas, %d ages", len(ages))
+	}
+	if a, b := NewPersonaFor("k1").Uptime, NewPersonaFor("k1").Uptime; a != b {
+		t.Errorf("one key, two ages: %v %v", a, b)
+	}
+}

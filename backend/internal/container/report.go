@@ -580,6 +580,9 @@ func (s *Session) Report(res *moat.Result) {
 	dropped := 0
 	if s.rep != nil {
 		evs, dropped = s.rep.events()
+		if s.spec.Launcher {
+			moatreport.Launched(evs)
+		}
 		if s.Daemons != nil && !s.rep.walksEnd {
 			evs = append(evs, survivors.Events(s.Daemons(), time.Since(s.start).Milliseconds())...)
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/sandbox/pid1"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
+	"github.com/moat-sandbox/moat/internal/sandbox/timens"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
 
@@ -134,6 +135,20 @@ func Main(network NetworkFunc) int {
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return fail("cgroup namespace", err)
 	}
+	// The persona's machine has been up for hours or days: what this
+	// thread starts from here on (the program, the zygote) runs in a
+	// time namespace ahead of the host's by its Uptime. The init stays
+	// in the host's (its times are the report's). A kernel without time
+	// namespaces shows the host's uptime, as a container does.
+	var clock []moat.Layer
+	if cfg.Persona.Uptime > 0 {
+		switch err := timens.Ahead(cfg.Persona.Uptime); {
+		case err == nil:
+			clock = []moat.Layer{{Name: "time-namespace", Detail: fmt.Sprintf("boot and monotonic clocks %v ahead of the host's", cfg.Persona.Uptime)}}
+		case !errors.Is(err, timens.ErrUnsupported):
+			return fail("time namespace", err)
+		}
+	}
 	if err := unix.Sethostname([]byte(cfg.Persona.host())); err != nil {
 		return fail("hostname", err)
 	}
@@ -162,6 +177,7 @@ func Main(network NetworkFunc) int {
 		moat.Layer{Name: "network-namespace", Detail: netDetail},
 		moat.Layer{Name: "ipc-namespace"}, moat.Layer{Name: "uts-namespace"}, moat.Layer{Name: "cgroup-namespace"},
 	)
+	layers = append(layers, clock...)
 	if cfg.Zygote != nil {
 		return zygote(&cfg, enc, layers, nw, trace)
 	}

@@ -6,6 +6,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
@@ -90,6 +91,10 @@ type Persona struct {
 	User  string `json:"user,omitempty"`
 	Gecos string `json:"gecos,omitempty"`
 	Home  string `json:"home,omitempty"`
+	// Uptime is how far ahead of the host's the program's CLOCK_BOOTTIME
+	// and CLOCK_MONOTONIC run (observe.Persona's Uptime; a time
+	// namespace, package timens); zero: the host's.
+	Uptime time.Duration `json:"uptime,omitempty"`
 }
 
 // home is the home directory of this init's run (Main sets it from the

@@ -232,6 +232,37 @@ except (ValueError, IndexError):
 for l in read("/proc/stat").splitlines():
     if l.startswith("btime ") and time.time() - int(l.split()[1]) < 120:
         tells.append("the uptime is %d s by /proc/stat's btime" % (time.time() - int(l.split()[1])))
+# The machine's age told the same by everything that tells it: the boot
+# clock, /proc/uptime (a static file bound over it is a second behind the
+# clock, and further behind the next read), /proc/stat's btime (now
+# minus the uptime), and the start times of pid 1 and this process
+# (clock ticks since boot: never after the uptime, pid 1 first).
+try:
+    up = float(read("/proc/uptime").split()[0])
+    boot = time.clock_gettime(time.CLOCK_BOOTTIME)
+    if abs(boot - up) > 2:
+        tells.append("/proc/uptime says %.1f s, the boot clock %.1f s" % (up, boot))
+    for l in read("/proc/stat").splitlines():
+        if l.startswith("btime ") and abs(time.time() - int(l.split()[1]) - up) > 5:
+            tells.append("/proc/stat's btime is %d s ago, the uptime %.1f s" % (time.time() - int(l.split()[1]), up))
+    tick = os.sysconf("SC_CLK_TCK")
+    start = {}
+    for pid in ("1", "self"):
+        f = read("/proc/%s/stat" % pid)
+        f = f[f.rfind(")") + 2:].split()
+        if len(f) > 19:
+            start[pid] = int(f[19]) / tick
+            if start[pid] > up + 2:
+                tells.append("pid %s started %.1f s after boot, the uptime is %.1f s" % (pid, start[pid], up))
+    if start.get("1", 0) > start.get("self", 1e18) + 1:
+        tells.append("pid 1 started after this process (%.1f s, %.1f s after boot)" % (start["1"], start["self"]))
+except (ValueError, IndexError, OSError, AttributeError):
+    pass
+# The clocks moved by a time namespace: its offsets are there for any
+# process to read (an ordinary machine's and container's are zero).
+offsets = [" ".join(l.split()) for l in read("/proc/self/timens_offsets").splitlines() if l.split()[1:] not in ([], ["0", "0"])]
+if offsets:
+    tells.append("the clocks are offset (/proc/self/timens_offsets): " + ", ".join(offsets))
 # os.getlogin() names the user (glibc: /proc/self/loginuid, then utmp
 # by stdin's terminal); real malware calls it before its payload.
 try:
@@ -275,12 +306,23 @@ for name, m in list(sys.modules.items()):
         tells.append("a sitecustomize module outside the runtime: " + f)
 check("sys.flags / argv", sys.argv)
 # The planted secrets: every file of the home, as a stealer reads them.
+# A home's credentials were written long before the program ran: their
+# change time (which no one can set back) is not the last minutes'.
+fresh = []
 for root, dirs, files in os.walk(home):
     for fn in files:
+        try:
+            st = os.stat(os.path.join(root, fn))
+            if time.time() - st.st_ctime < 300 and st.st_size:
+                fresh.append(os.path.join(root, fn))
+        except OSError:
+            pass
         text = read(os.path.join(root, fn), 1 << 16)
         for w in words + ("fake", "honey", "example", "canary", "dummy", "xxxx"):
             if w in text.lower():
                 tells.append("%s holds %r" % (os.path.join(root, fn), w))
+if fresh:
+    tells.append("the home's files were made in the last minutes: %d, %s" % (len(fresh), " ".join(sorted(fresh)[:5])))
 # Where the hook's channel is (the argument of the install call a site
 # directory's .pth line makes, or the directory PYTHONPATH names in the
 # C environment): the caller checks it is not the same in every run.
@@ -295,4 +337,10 @@ if not hook:
     for kv in read("/proc/self/environ").split("\0"):
         if kv.startswith("PYTHONPATH="):
             hook = kv[len("PYTHONPATH="):].split(":")[0]
-print(json.dumps({"tells": tells, "host": socket.gethostname(), "user": os.environ.get("USER", ""), "hook": hook}))
+# When the machine booted, as /proc/stat says: the caller checks it is
+# not the same in every run (the persona's, as its host name).
+boot = 0
+for l in read("/proc/stat").splitlines():
+    if l.startswith("btime "):
+        boot = int(l.split()[1])
+print(json.dumps({"tells": tells, "host": socket.gethostname(), "user": os.environ.get("USER", ""), "hook": hook, "boot": boot}))
