@@ -511,7 +511,7 @@ func (a *analysis) pythonScript(e moat.Event) bool {
 	case len(fields) == 0:
 		return false
 	case fields[0] == "/usr/bin/env" || fields[0] == "/bin/env":
-		return len(fields) == 2 && pythonName(fields[1])
+		return len(fields) == 2 && PythonName(fields[1])
 	}
 	return a.runtimePython(fields[0])
 }
@@ -523,8 +523,8 @@ func (a *analysis) runtimeSum(sum string) bool {
 	return sum != "" && a.interpreter(moat.Event{SHA256: sum}) && a.interps[sum]
 }
 
-// pythonName: base is an interpreter's name, python, python3 or python3.N.
-func pythonName(base string) bool {
+// PythonName: base is an interpreter's name, python, python3 or python3.N.
+func PythonName(base string) bool {
 	v, ok := strings.CutPrefix(base, "python")
 	major, minor, _ := strings.Cut(v, ".")
 	digits := func(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
@@ -537,7 +537,7 @@ func pythonName(base string) bool {
 func (a *analysis) runtimePython(p string) bool {
 	for _, m := range a.evs {
 		if m.Source == moat.SourceMoat && m.Kind == moat.KindInterpreter && m.Path != "" &&
-			(m.Path == p || path.Dir(m.Path) == path.Dir(p) && path.Clean(p) == p && pythonName(path.Base(p)) && !writable(p)) {
+			(m.Path == p || path.Dir(m.Path) == path.Dir(p) && path.Clean(p) == p && PythonName(path.Base(p)) && !writable(p)) {
 			return true
 		}
 	}

@@ -157,15 +157,21 @@ func (c Cgroup) killProgram() error {
 // nsInit says whether the host's pid is pid 1 of a pid namespace of its
 // own (the last NSpid of /proc/PID/status).
 func nsInit(pid int) bool {
+	f := nsFields(pid, "NSpid")
+	return len(f) > 1 && f[len(f)-1] == "1"
+}
+
+// nsFields are the values of a /proc/PID/status line key (NSpid, NSsid:
+// outermost pid namespace first), nil if none.
+func nsFields(pid int, key string) []string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return false
+		return nil
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "NSpid:"); ok {
-			f := strings.Fields(v)
-			return len(f) > 1 && f[len(f)-1] == "1"
+		if v, ok := strings.CutPrefix(l, key+":"); ok {
+			return strings.Fields(v)
 		}
 	}
-	return false
+	return nil
 }

@@ -83,19 +83,12 @@ func parentStart(pid int) (ppid int, start uint64, ok bool) {
 // nsField is the last value of a /proc/PID/status line key (NSpid,
 // NSsid: as the innermost pid namespace sees it), def if none.
 func nsField(pid int, key string, def int) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
+	f := nsFields(pid, key)
+	if len(f) == 0 {
 		return def
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, key+":"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				if n, err := strconv.Atoi(f[len(f)-1]); err == nil {
-					return n
-				}
-			}
-		}
+	if n, err := strconv.Atoi(f[len(f)-1]); err == nil {
+		return n
 	}
 	return def
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/audit"
+	moatseccomp "github.com/moat-sandbox/moat/internal/sandbox/seccomp"
+	moatreport "github.com/moat-sandbox/moat/report"
 )
 
 // Under gVisor as the engine's runtime the files an exec of the Sentry's
@@ -42,9 +44,6 @@ const maxSentryLinks = 8
 // maxSentryHash bounds a file hashed (seccomp.MaxExecHash); the spool
 // holds observe.MaxScanTotal of data in all.
 const maxSentryHash = 64 << 20
-
-// maxScriptLine is what the kernel reads of a "#!" line (BINPRM_BUF_SIZE).
-const maxScriptLine = 256
 
 // Replaced ends the detail of an exec whose file, or a directory on its
 // way, changed after the exec: what ran is not known.
@@ -78,8 +77,8 @@ func sentryHashes(evs []moat.Event, after observe.Snapshot, roots []string, star
 			evs[i].SHA256, evs[i].Script = spoolHash(c, p, after[p].Size)
 			// What its "#!" names, by the same reading (a venv's console
 			// script: its bin/python, the run's).
-			if f := strings.Fields(strings.TrimPrefix(evs[i].Script, "#!")); len(f) > 0 && evs[i].SHA256 != "" {
-				switch q, how := resolveExec(f[0], interp.Path, after, roots, at); how {
+			if name := moatseccomp.ScriptInterpreter(evs[i].Script); name != "" && evs[i].SHA256 != "" {
+				switch q, how := resolveExec(name, interp.Path, after, roots, at); how {
 				case execInterpreter:
 					evs[i].ScriptSHA256 = interp.SHA256
 				case execFile:
@@ -121,7 +120,7 @@ func resolveExec(p, interp string, after observe.Snapshot, roots []string, at in
 			}
 		}
 		if root == "" {
-			if n > 0 && interp != "" && (p == interp || path.Dir(p) == path.Dir(interp) && pythonBase(path.Base(p))) {
+			if n > 0 && interp != "" && (p == interp || path.Dir(p) == path.Dir(interp) && moatreport.PythonName(path.Base(p))) {
 				return p, execInterpreter
 			}
 			return "", execUnknown
@@ -180,8 +179,8 @@ func spoolHash(c *spool, p string, size int64) (sum, script string) {
 		for off < from { // a hole
 			n := min(from-off, int64(len(zeros)))
 			h.Write(zeros[:n])
-			if len(head) < maxScriptLine {
-				head = append(head, zeros[:min(n, int64(maxScriptLine-len(head)))]...)
+			if len(head) < moatseccomp.MaxScriptLine {
+				head = append(head, zeros[:min(n, int64(moatseccomp.MaxScriptLine-len(head)))]...)
 			}
 			off += n
 		}
@@ -194,8 +193,8 @@ func spoolHash(c *spool, p string, size int64) (sum, script string) {
 				return "", ""
 			}
 			h.Write(b)
-			if len(head) < maxScriptLine {
-				head = append(head, b[:min(len(b), maxScriptLine-len(head))]...)
+			if len(head) < moatseccomp.MaxScriptLine {
+				head = append(head, b[:min(len(b), moatseccomp.MaxScriptLine-len(head))]...)
 			}
 			off += int64(len(b))
 		}
@@ -212,12 +211,4 @@ func spoolHash(c *spool, p string, size int64) (sum, script string) {
 		script = audit.Clean(string(line), 300)
 	}
 	return hex.EncodeToString(h.Sum(nil)), script
-}
-
-// pythonBase: base is python, python3 or python3.N.
-func pythonBase(base string) bool {
-	v, ok := strings.CutPrefix(base, "python")
-	major, minor, _ := strings.Cut(v, ".")
-	digits := func(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
-	return ok && (v == "" || digits(major) && (minor == "" && !strings.Contains(v, ".") || digits(minor)))
 }

@@ -226,10 +226,6 @@ func ExecMissing(err error) bool {
 	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENAMETOOLONG)
 }
 
-// maxScriptLine bounds the "#!" line ScriptLine reads (Linux reads at most
-// 256 bytes of it: BINPRM_BUF_SIZE).
-const maxScriptLine = 256
-
 // ScriptLine returns the "#!" line of the file f an exec runs (read at
 // offset 0, f's own offset left as it is), without its newline, or "" if
 // f is no script: the kernel runs the interpreter it names with the file.
@@ -237,7 +233,7 @@ func ScriptLine(f *os.File) string {
 	if f == nil {
 		return ""
 	}
-	buf := make([]byte, maxScriptLine)
+	buf := make([]byte, MaxScriptLine)
 	n, _ := f.ReadAt(buf, 0)
 	line, _, _ := bytes.Cut(buf[:n], []byte("\n"))
 	if !bytes.HasPrefix(line, []byte("#!")) {

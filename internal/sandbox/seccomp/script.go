@@ -2,6 +2,10 @@ package seccomp
 
 import "strings"
 
+// MaxScriptLine bounds the "#!" line ScriptLine reads (Linux reads at most
+// 256 bytes of it: BINPRM_BUF_SIZE).
+const MaxScriptLine = 256
+
 // ScriptInterpreter returns the interpreter a script's "#!" line names, as
 // the kernel reads it (binfmt_script: blanks after "#!" skipped, the name
 // ends at the next blank; what follows is one argument), "" if the line
