@@ -356,7 +356,7 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 		r.Stop(moat.StatusError)
 	}
 
-	end := r.SuperviseProgram(ctx, lim.Timeout, ctr.AfterBound, sess.Reaped(), sess.Exited())
+	end := r.SuperviseProgram(ctx, lim.Timeout, ctr.AfterBound, sess.Started(), sess.Reaped(), sess.Exited())
 	defer end()
 
 	protoErr := <-recvErr

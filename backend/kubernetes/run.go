@@ -489,7 +489,7 @@ func (p *podRun) run(ctx context.Context, w watch.Interface, image string) (*moa
 	// The timeout is the program's: the walks and the copy-out after it
 	// have their own bound (through a Sentry's gofer, 10,000 entries of
 	// /work take a minute on a loaded node).
-	end := r.SuperviseProgram(ctx, p.lim.Timeout, afterProgram, sess.Reaped(), sess.Exited())
+	end := r.SuperviseProgram(ctx, p.lim.Timeout, afterProgram, sess.Started(), sess.Reaped(), sess.Exited())
 	defer end()
 	protoErr := <-recvErr
 	if protoErr != nil {

@@ -580,13 +580,15 @@ print(os.getpid(), os.getppid(), ','.join(sorted(k for k in vars() if k.startswi
 	if !strings.HasSuffix(strings.TrimSpace(cold.Stdout), want) {
 		t.Fatalf("the cold run itself is not as expected: %q, want suffix %q", cold.Stdout, want)
 	}
-	// The pid: a cold run's is 10 to 12 (after its init and the threads
-	// of Go's runtime, which vary by a thread); the zygote child's is
-	// set to 10 (ns_last_pid), the rest must be the same.
+	// The pid: a cold run's is 10 to 12, and up to 16 on a loaded host
+	// (after its init and the threads of Go's runtime, whose number
+	// grows with blocked syscalls; CI saw 13); the zygote child's is set
+	// to 10 (ns_last_pid), the lowest a cold run has. The rest must be
+	// the same.
 	wf, cf := strings.Fields(warm.Stdout), strings.Fields(cold.Stdout)
 	wp, _ := strconv.Atoi(wf[0])
 	cp, _ := strconv.Atoi(cf[0])
-	if wp < 3 || cp < 3 || wp > cp+2 || cp > wp+2 || !slices.Equal(wf[1:], cf[1:]) {
+	if wp < 3 || cp < 3 || wp > cp+2 || cp > wp+6 || !slices.Equal(wf[1:], cf[1:]) {
 		t.Errorf("zygote child: %q\ncold run:     %q", warm.Stdout, cold.Stdout)
 	}
 	for _, l := range warm.Layers {

@@ -841,12 +841,12 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	if sendErr != nil {
 		life.Stop(moat.StatusError)
 	}
-	end := life.SuperviseProgram(ctx, lim.Timeout, ctr.AfterBound, sess.Reaped(), sess.Exited())
+	end := life.SuperviseProgram(ctx, lim.Timeout, ctr.AfterBound, sess.Started(), sess.Reaped(), sess.Exited())
 	defer end()
 
 	select {
 	case <-bx.exited:
-	case <-time.After(lim.Timeout + ctr.StopSlack + ctr.AfterBound + 2*ctr.StopGrace):
+	case <-time.After(ctr.StartBound + lim.Timeout + ctr.StopSlack + ctr.AfterBound + 2*ctr.StopGrace):
 		life.Stop(moat.StatusError)
 		<-bx.exited
 	}

@@ -425,12 +425,12 @@ func (b *Backend) run(ctx context.Context, c *conn, p *probe, spec *moat.Spec, l
 	if sendErr != nil {
 		life.Stop(moat.StatusError)
 	}
-	end := life.SuperviseProgram(ctx, lim.Timeout, ctr.AfterBound, sess.Reaped(), sess.Exited())
+	end := life.SuperviseProgram(ctx, lim.Timeout, ctr.AfterBound, sess.Started(), sess.Reaped(), sess.Exited())
 	defer end()
 	var werr error
 	select {
 	case werr = <-waitErr:
-	case <-time.After(lim.Timeout + ctr.StopSlack + ctr.AfterBound + 2*ctr.StopGrace):
+	case <-time.After(ctr.StartBound + lim.Timeout + ctr.StopSlack + ctr.AfterBound + 2*ctr.StopGrace):
 		life.Stop(moat.StatusError)
 		select {
 		case werr = <-waitErr:

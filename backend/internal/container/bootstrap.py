@@ -529,6 +529,9 @@ if err:
     sys.exit(0)
 
 marks.append((monotonic_ns(), 'program exec\'d'))
+# The host's clock for the timeout runs from here, as this init's (stop_s).
+started_at = time.monotonic()
+send(b'g')
 # --- late: what follows runs once the program has started ---
 # Entrypoint compiles this part only then, while the program starts: the
 # bootstrap's source is compiled at every run, and this half of it is not
@@ -945,7 +948,7 @@ import select, resource
 deadline = time.monotonic() + h['timeout_s'] + 30  # backstop: moat kills first
 # The program's wall clock (stop_s), kept here: at it everything but this
 # process is killed, and the report still goes out (ctrinit.Header.StopS).
-stop_at = time.monotonic() + h['stop_s'] if h.get('stop_s') else None
+stop_at = started_at + h['stop_s'] if h.get('stop_s') else None
 timed_out = False
 status = None
 outlived = []  # what outlived the program, or moat's stop (survivors)

@@ -208,6 +208,7 @@ type Session struct {
 	stdout, stderr *capture.Stream
 	exited         chan struct{}
 	reaped         chan struct{} // closed at the first frame sent after the program's end
+	started        chan struct{} // closed at the init's started frame
 	reapOnce       sync.Once
 	ended          chan struct{} // closed by Report: the run is over
 	endOnce        sync.Once
@@ -244,7 +245,7 @@ func NewHostSession(spec *moat.Spec, lim moat.Limits, p Persona, h *HostInit, st
 }
 
 func newSession(spec *moat.Spec, lim moat.Limits, p Persona, h *HostInit, stop func(moat.Status)) *Session {
-	s := &Session{spec: spec, lim: lim, persona: p, exited: make(chan struct{}), reaped: make(chan struct{}), ended: make(chan struct{}), start: time.Now()}
+	s := &Session{spec: spec, lim: lim, persona: p, exited: make(chan struct{}), reaped: make(chan struct{}), started: make(chan struct{}), ended: make(chan struct{}), start: time.Now()}
 	s.key = make([]byte, ctrinit.KeySize)
 	_, _ = rand.Read(s.key) // never fails (crypto/rand)
 	s.rep = newReport(spec, s.start, p, h)
@@ -496,6 +497,11 @@ func (c *chunkWriter) end() error {
 // Exited is closed when the init reported the program's end.
 func (s *Session) Exited() <-chan struct{} { return s.exited }
 
+// Started is closed when the init said it started the program (the
+// started frame, tagged: the program cannot send it), from which the
+// init keeps the program's wall clock (ctrinit.Header.StopS).
+func (s *Session) Started() <-chan struct{} { return s.started }
+
 // Reaped is closed at the first frame the init sends only once the
 // program has ended and its output is drained (the reaped frame, the
 // report's walks and changed files, the copy-out, the exit frame): what follows is the
@@ -562,6 +568,17 @@ func (s *Session) receive(r io.Reader) error {
 			s.reapOnce.Do(func() { close(s.reaped) })
 		}
 		switch hdr[0] {
+		case 'g':
+			select {
+			case <-s.started:
+				return fmt.Errorf("%w: a second started frame", ErrProtocol)
+			default:
+			}
+			if n != 0 {
+				return fmt.Errorf("%w: a started frame of %d bytes", ErrProtocol, n)
+			}
+			s.Trace.Step("started frame")
+			close(s.started)
 		case 'r':
 			if n != 0 {
 				return fmt.Errorf("%w: a reaped frame of %d bytes", ErrProtocol, n)

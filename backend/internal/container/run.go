@@ -210,6 +210,16 @@ const StopSlack = 5 * time.Second
 // report's walks, the copy-out of /work): SuperviseProgram's after.
 const AfterBound = 2 * time.Minute
 
+// StartBound bounds how long a container may take to start its program
+// (the engine's locks, an image's layers, a loaded host): until the
+// init's started frame the host's clock for the timeout runs from the
+// run's start plus this. A host clock that ran from the run's start alone
+// stopped a container that started late before the init, whose clock runs
+// from the program's start, had stopped the program and sent the report's
+// walks (CI, session 21: rootless podman under load lost the walk of a
+// program that wrote a .pth file and hung).
+const StartBound = 3 * time.Minute
+
 // SuperviseProgram stops the run at timeout (StatusTimeout; StopSlack
 // later, the init having stopped the program at timeout itself), when ctx
 // is canceled (StatusCanceled), and at a cgroup limit breach until
@@ -217,12 +227,25 @@ const AfterBound = 2 * time.Minute
 // closed (Session.Reaped) it no longer applies, and what the init still
 // sends (the report's walks, the copy-out) has a bound of its own, after,
 // past which the run is stopped with StatusError and PastBound says so.
+// The timeout runs from when started is closed (Session.Started), the
+// program's start, and at most StartBound from the call before it.
 // Call the returned func when the run is over.
-func (r *Run) SuperviseProgram(ctx context.Context, timeout, after time.Duration, reaped, exited <-chan struct{}) (end func()) {
+func (r *Run) SuperviseProgram(ctx context.Context, timeout, after time.Duration, started, reaped, exited <-chan struct{}) (end func()) {
 	var mu sync.Mutex
-	timer := time.AfterFunc(timeout+StopSlack, func() { r.Stop(moat.StatusTimeout) })
+	timer := time.AfterFunc(StartBound+timeout+StopSlack, func() { r.Stop(moat.StatusTimeout) })
 	done := make(chan struct{})
 	go func() {
+		select {
+		case <-started:
+			mu.Lock()
+			if timer.Stop() {
+				timer = time.AfterFunc(timeout+StopSlack, func() { r.Stop(moat.StatusTimeout) })
+			}
+			mu.Unlock()
+		case <-reaped:
+		case <-done:
+			return
+		}
 		select {
 		case <-reaped:
 			mu.Lock()

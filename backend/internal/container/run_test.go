@@ -37,7 +37,7 @@ func TestSuperviseProgram(t *testing.T) {
 		r := NewRun(func() { close(killed) })
 		reaped := make(chan struct{})
 		close(reaped)
-		end := r.SuperviseProgram(context.Background(), 50*time.Millisecond, time.Hour, reaped, nil)
+		end := r.SuperviseProgram(context.Background(), 50*time.Millisecond, time.Hour, reaped, reaped, nil)
 		defer end()
 		select {
 		case <-killed:
@@ -50,7 +50,7 @@ func TestSuperviseProgram(t *testing.T) {
 		r := NewRun(func() { close(killed) })
 		reaped := make(chan struct{})
 		close(reaped)
-		end := r.SuperviseProgram(context.Background(), time.Hour, 10*time.Millisecond, reaped, nil)
+		end := r.SuperviseProgram(context.Background(), time.Hour, 10*time.Millisecond, reaped, reaped, nil)
 		defer end()
 		<-killed
 		if got := r.End(); got != moat.StatusError || !r.PastBound() {
@@ -60,11 +60,34 @@ func TestSuperviseProgram(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		killed := make(chan struct{})
 		r := NewRun(func() { close(killed) })
-		end := r.SuperviseProgram(context.Background(), 10*time.Millisecond, time.Hour, make(chan struct{}), nil)
+		started := make(chan struct{})
+		close(started)
+		end := r.SuperviseProgram(context.Background(), 10*time.Millisecond, time.Hour, started, make(chan struct{}), nil)
 		defer end()
 		<-killed
 		if got := r.End(); got != moat.StatusTimeout || r.PastBound() {
 			t.Fatalf("reason %q, PastBound %v; want timeout, false", got, r.PastBound())
+		}
+	})
+	// The timeout runs from the init's started frame: a container that
+	// starts its program late (the engine's locks, a loaded host) is not
+	// stopped before the init, which keeps the program's clock from its
+	// start, stopped the program and sent the report.
+	t.Run("started late", func(t *testing.T) {
+		killed := make(chan struct{})
+		r := NewRun(func() { close(killed) })
+		started := make(chan struct{})
+		end := r.SuperviseProgram(context.Background(), 10*time.Millisecond, time.Hour, started, make(chan struct{}), nil)
+		defer end()
+		select {
+		case <-killed:
+			t.Fatalf("stopped at the timeout before the program started: %s", r.End())
+		case <-time.After(300 * time.Millisecond):
+		}
+		close(started)
+		<-killed
+		if got := r.End(); got != moat.StatusTimeout {
+			t.Fatalf("reason %q, want timeout", got)
 		}
 	})
 }

@@ -773,6 +773,11 @@ func (in *initProc) run() int {
 		return 0
 	}
 	in.mark("program started")
+	// The host's clock for the timeout runs from here, as this init's
+	// (Header.StopS): a container that started late is not stopped
+	// from outside before this init stopped the program and sent the
+	// report.
+	in.send('g', nil)
 	pid := cmd.Process.Pid
 	// The signals the runtime leaves at their default (32 and 34) could
 	// still kill this init on some kernels when the program sends one

@@ -13,7 +13,9 @@
 // when the program ends, sends the report's walks and /work back, and ends
 // with the exit frame.
 //
-// Frames are 1 type byte + u32 big-endian length + payload + tag: o and e (the
+// Frames are 1 type byte + u32 big-endian length + payload + tag: g (empty:
+// the program started; the host's clock for the timeout runs from it, as
+// the init's does), o and e (the
 // program's stdout and stderr), r (empty: every process of the program is
 // dead and its output relayed; what follows is the init's own work), a
 // (the audit hook's FIFO, as read), f (the
