@@ -41,6 +41,7 @@ func Analyze(events []moat.Event) []moat.Finding {
 	var phases []string
 	by := map[string][]moat.Event{}
 	for _, e := range events {
+		e.Addr = unmapped(e.Addr)
 		if _, ok := by[e.Phase]; !ok {
 			phases = append(phases, e.Phase)
 		}
@@ -54,6 +55,23 @@ func Analyze(events []moat.Event) []moat.Finding {
 		return moat.Severity(out[i].Severity).Rank() > moat.Severity(out[j].Severity).Rank()
 	})
 	return out
+}
+
+// unmapped is addr ("host:port") with an IPv4 address mapped into IPv6
+// written as IPv4 (red team, session 22): the native kernel witness says
+// a connect to [::ffff:169.254.169.254]:80 as 169.254.169.254:80, the
+// hook and gVisor's trace as the program passed it, and the two did not
+// match (a high "seen by the kernel that the hook did not report" on a
+// benign dual-stack connect) nor did the metadata service's address.
+func unmapped(addr string) string {
+	if !strings.HasPrefix(addr, "[") {
+		return addr
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || !ap.Addr().Is4In6() {
+		return addr
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
 }
 
 // Verdict is the highest severity among findings, or "clean".

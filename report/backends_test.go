@@ -157,6 +157,7 @@ func TestCorpusBackends(t *testing.T) {
 				{"corpus/big_file.py", [][2]string{{"exfiltration", "critical"}}},
 				{"corpus/sparse_file.py", [][2]string{{"exfiltration", "critical"}}},
 				{"corpus/hook_frames.py", [][2]string{{"evasion", "medium"}}},
+				{"corpus/imds_mapped.py", [][2]string{{"credential-access", "high"}}},
 			}
 			if bk.kernel != "" {
 				cases = append(cases, struct {

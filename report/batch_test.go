@@ -227,6 +227,20 @@ func TestCorpusMicroVM(t *testing.T) {
 				events: kernelExecOf("/tmp/.cache-update", true)},
 		}, func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
 	})
+	// The red team's cases of session 22, apart: under TCG, run alone.
+	t.Run("sinkhole-redteam22", func(t *testing.T) {
+		runBatch(t, b, []batchCase{
+			{file: "imds_mapped.py", checks: []batchCheck{{cat: "credential-access", sev: "high", marker: "metadata service"}}},
+			{file: "evasive_unicode.py", checks: []batchCheck{
+				{cat: "exfiltration", sev: "critical", marker: "printed to stdout (zero-width bits"},
+				{cat: "exfiltration", sev: "critical", marker: "printed to stderr (tag characters)"},
+				{cat: "exfiltration", sev: "critical", marker: "sent over the network (escaped, unicode letters)", source: moat.SourceNetwork},
+				{cat: "exfiltration", sev: "critical", marker: "written to /tmp/ps.txt (base64, utf-16)", source: "fs"},
+				{cat: "exfiltration", sev: "critical", marker: "written to /work/cache.zip (zip)", source: "fs"},
+				{cat: "exfiltration", sev: "critical", marker: "written to /tmp/m.txt (morse, case-changed)", source: "fs"},
+			}},
+		}, func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+	})
 	// Apart from the batch above: tamper_hook's standard library of its
 	// own is hundreds of files, whose diff crowded big_file's secret out
 	// of the guest's read budget.

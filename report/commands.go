@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"net/netip"
 	"path"
 	"slices"
 	"strconv"
@@ -443,13 +444,23 @@ func (a *analysis) metadata() {
 			host = strings.Trim(host[:i], "[]")
 		}
 		name := strings.ToLower(strings.TrimSuffix(e.Name, "."))
-		if metadataHost[host] || metadataHost[name] {
+		if metadataAddr(host) || metadataHost[name] {
 			evs = append(evs, e)
 		}
 	}
 	if len(evs) > 0 {
 		a.add(moat.CategoryCredentialAccess, moat.SeverityHigh, "reached for the cloud instance metadata service (cloud credentials)"+a.metadataServed(), evs)
 	}
+}
+
+// metadataAddr: host is the metadata service's address in any of its
+// spellings (red team, session 22: a connect to ::ffff:169.254.169.254,
+// IPv4 through an IPv6 socket, was a medium "attempted connections").
+func metadataAddr(host string) bool {
+	if a, err := netip.ParseAddr(host); err == nil {
+		host = a.Unmap().WithZone("").String()
+	}
+	return metadataHost[host]
 }
 
 var metadataHost = map[string]bool{"169.254.169.254": true, "metadata.google.internal": true, "fd00:ec2::254": true,

@@ -132,6 +132,8 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		{"big_file.py", nil, [][2]string{{"exfiltration", "critical"}}},
 		{"sparse_file.py", nil, [][2]string{{"exfiltration", "critical"}}},
 		{"fake_python.py", userland, [][2]string{{"execution", "high"}}},
+		// the metadata service's address mapped into IPv6 (red team, session 22)
+		{"imds_mapped.py", nil, [][2]string{{"credential-access", "high"}}},
 	}
 	for _, w := range want {
 		t.Run(strings.TrimSuffix(w.file, ".py"), func(t *testing.T) {
@@ -547,7 +549,7 @@ func noTells(t *testing.T, b moat.Backend, mod func(*moat.Spec), known ...string
 // TestBenign: ordinary programs yield nothing above low.
 func TestBenign(t *testing.T) {
 	b := moattest.RequireBackend(t, "native")
-	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "connect_by_name.py", "tarpit_connect.py", "finalizer_logs.py", "nosite_suite.py", "venv_suite.py"} {
+	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "connect_by_name.py", "tarpit_connect.py", "dual_stack.py", "finalizer_logs.py", "nosite_suite.py", "venv_suite.py"} {
 		t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
 			noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", f), userland))
 		})
@@ -1043,6 +1045,20 @@ func TestCorpusEvasiveCodes(t *testing.T) {
 		"written to /tmp/o.txt (octal char codes)",
 		"written to /tmp/r.txt (rot47)",
 		"printed to stdout (base58)")
+}
+
+// TestCorpusEvasiveUnicode: a secret as zero-width characters a bit
+// each, as tag characters, as mathematical bold letters, as base64 of
+// UTF-16LE (PowerShell's -EncodedCommand), in a zip's deflated entry and
+// in Morse code (red team, session 22: none was found before).
+func TestCorpusEvasiveUnicode(t *testing.T) {
+	wantEvasive(t, "evasive_unicode.py",
+		"printed to stdout (zero-width bits",
+		"printed to stderr (tag characters)",
+		"sent over the network (escaped, unicode letters)",
+		"written to /tmp/ps.txt (base64, utf-16)",
+		"written to /work/cache.zip (zip)",
+		"written to /tmp/m.txt (morse, case-changed)")
 }
 
 // ownEvidence: a finding that rests on moat's own evidence, not on the

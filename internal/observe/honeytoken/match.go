@@ -326,6 +326,15 @@ func decodings(b []byte, top bool, minLen int) []view {
 	for _, d := range inflate(b) {
 		add(d.enc, d.b)
 	}
+	for _, d := range unicodeViews(b, top, minLen) {
+		add(d.enc, d.b)
+	}
+	if n := bytes.Count(b, []byte{0}); n >= len(b)/3 && n < len(b) && (!top || len(b) > maxStrided) {
+		// UTF-16 or UTF-32 text (PowerShell's -EncodedCommand is base64
+		// of UTF-16LE): the data itself up to maxStrided is read a byte
+		// in k already, a decoded view not.
+		add("utf-16", bytes.ReplaceAll(b, []byte{0}, nil))
+	}
 	for _, r := range runs(b, &hexT, minRun) {
 		for off := 0; off < 2; off++ {
 			s := r[off:]
@@ -799,7 +808,7 @@ func inflate(b []byte) []view {
 			read("zlib", r, err)
 		}
 	}
-	raw := func(b []byte) {
+	raw := func(enc string, b []byte) {
 		// One raw deflate reader reused (its 32 KiB window, allocated
 		// anew for every view, was a third of a view's decoding).
 		f, _ := inflaters.Get().(io.ReadCloser)
@@ -808,15 +817,34 @@ func inflate(b []byte) []view {
 		} else if f.(flate.Resetter).Reset(bytes.NewReader(b), nil) != nil {
 			return
 		}
-		read("deflate", f, nil)
+		read(enc, f, nil)
 		inflaters.Put(f)
 	}
-	raw(b)
+	raw("deflate", b)
+	// A zip's deflated entries (red team, session 22: zipfile's
+	// ZIP_DEFLATED was no layer): each local file header says where its
+	// raw deflate starts; at most 8 of them.
+	for i, k := 0, 0; k < 8; k++ {
+		j := bytes.Index(b[i:], []byte("PK\x03\x04"))
+		if j < 0 {
+			break
+		}
+		i += j
+		h := b[i:]
+		if len(h) < 30 {
+			break
+		}
+		start := 30 + int(binary.LittleEndian.Uint16(h[26:])) + int(binary.LittleEndian.Uint16(h[28:]))
+		if binary.LittleEndian.Uint16(h[8:]) == 8 && start < len(h) {
+			raw("zip", h[start:])
+		}
+		i += 4
+	}
 	for _, v := range unraw(b) {
 		read(v.enc, v.r, nil)
 	}
 	if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
-		raw(b[i+4:])
+		raw("deflate", b[i+4:])
 	}
 	return out
 }

@@ -1,0 +1,78 @@
+package honeytoken
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"unicode/utf16"
+)
+
+// zipped is a zip archive of one deflated entry holding data.
+func zipped(data []byte) string {
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	f, _ := w.Create("pad/data.bin")
+	f.Write(data)
+	w.Close()
+	return buf.String()
+}
+
+func utf16le(s string) []byte {
+	var b []byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = append(b, byte(u), byte(u>>8))
+	}
+	return b
+}
+
+// bold writes s's letters and digits as Mathematical Bold ones.
+func bold(s string, upper, lower, digit rune) string {
+	var sb strings.Builder
+	for _, c := range s {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c = upper + c - 'A'
+		case c >= 'a' && c <= 'z':
+			c = lower + c - 'a'
+		case c >= '0' && c <= '9':
+			c = digit + c - '0'
+		}
+		sb.WriteRune(c)
+	}
+	return sb.String()
+}
+
+// TestMatchUnicodeForms: a secret hidden in Unicode (red team, session
+// 22: each gave no finding before): as zero-width characters a bit each,
+// as tag characters (ASCII smuggling), as mathematical letters, as
+// UTF-16 or UTF-32 under base64 (PowerShell's -EncodedCommand), in a
+// zip's deflated entry, in Morse code.
+func TestMatchUnicodeForms(t *testing.T) {
+	var zw, tags, morse strings.Builder
+	for _, c := range []byte(val) {
+		for i := 7; i >= 0; i-- {
+			zw.WriteRune([]rune{'\u200b', '\u200c'}[c>>i&1])
+		}
+		tags.WriteRune(0xE0000 + rune(c))
+		morse.WriteString(morseOf[c|0x20] + " ")
+	}
+	u32 := make([]byte, 0, 4*len(val))
+	for _, c := range []byte(val) {
+		u32 = append(u32, 0, 0, 0, c)
+	}
+	checkHits(t, []matchCase{
+		{"zero-width bits", "Thanks for installing!" + zw.String() + "\n", "zero-width bits|zero-width bits, xor 0xff"},
+		{"zero-width bits, other characters", "ok" + strings.NewReplacer("\u200b", "\u2060", "\u200c", "\ufeff").Replace(zw.String()), "zero-width bits|zero-width bits, xor 0xff"},
+		{"tag characters", "Summary:" + tags.String() + " done", "tag characters"},
+		{"mathematical bold", "x " + bold(val, 0x1D400, 0x1D41A, 0x1D7CE), "unicode letters"},
+		{"mathematical monospace", bold(val, 0x1D670, 0x1D68A, 0x1D7F6) + "\n", "unicode letters"},
+		{"circled", bold(val, 0x24B6, 0x24D0, '0'), "unicode letters"},
+		{"base64 of utf-16le", "-EncodedCommand " + base64.StdEncoding.EncodeToString(utf16le("$k='"+val+"'")), "base64, utf-16"},
+		{"base64 of utf-32be", base64.StdEncoding.EncodeToString(u32), "base64, utf-16"},
+		{"zip, deflated", zipped([]byte(strings.Repeat("pad ", 50) + val)), "zip"},
+		{"zip behind padding, base64", base64.StdEncoding.EncodeToString([]byte("junk" + zipped([]byte(val+val)))), "base64, zip"},
+		{"morse", "-- " + morse.String(), "morse, case-changed"},
+	})
+}
