@@ -1061,6 +1061,12 @@ func TestCorpusEvasiveUnicode(t *testing.T) {
 		"written to /tmp/m.txt (morse, case-changed)")
 }
 
+// TestCorpusDNSCase: a secret in the case of the letters of the names
+// looked up (red team, session 22: a low "looked up names" before).
+func TestCorpusDNSCase(t *testing.T) {
+	wantEvasive(t, "dns_case.py", "split over DNS lookups below cdn-static.net (letter case bits")
+}
+
 // ownEvidence: a finding that rests on moat's own evidence, not on the
 // audit hook's alone (the program's claim).
 func ownEvidence(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") }

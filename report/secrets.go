@@ -263,10 +263,12 @@ func (a *analysis) streams() []*stream {
 		}
 		src := string(e.Source)
 		if (e.Kind == moat.KindDNS || e.Source == moat.SourceNetwork) && e.Name != "" && !isIP(e.Name) {
-			labels := strings.Split(strings.TrimSuffix(strings.ToLower(e.Name), "."), ".")
+			// The labels as sent: a secret may be in their case
+			// (red team, session 22); the domain in lower case.
+			labels := strings.Split(strings.TrimSuffix(e.Name, "."), ".")
 			if len(labels) >= 3 && !names[src+"|"+e.Name] {
 				names[src+"|"+e.Name] = true
-				dom := strings.Join(labels[len(labels)-2:], ".")
+				dom := strings.ToLower(strings.Join(labels[len(labels)-2:], "."))
 				sub := labels[:len(labels)-2]
 				longest := ""
 				for _, l := range sub {

@@ -119,7 +119,10 @@ func (r *Resolver) Answer(q []byte, via string) []byte {
 	default:
 		detail = "sinkholed no-data"
 	}
-	r.record(name, question.Type, detail, via)
+	// Recorded as sent: a secret may be in the case of its letters
+	// (red team, session 22: the case variants of one name were one
+	// lowered event). The answer is the lower-case name's.
+	r.record(strings.TrimSuffix(raw, "."), question.Type, detail, via)
 
 	resp = dnsmessage.NewBuilder(make([]byte, 0, 512), rh)
 	resp.EnableCompression()

@@ -110,7 +110,7 @@ func (o *overflow) add(part *[]byte, s string) {
 
 func (o *overflow) record(ev moat.Event) {
 	if ev.Name != "" && net.ParseIP(ev.Name) == nil {
-		labels := strings.Split(strings.TrimSuffix(strings.ToLower(ev.Name), "."), ".")
+		labels := strings.Split(strings.TrimSuffix(ev.Name, "."), ".") // as sent: case too
 		if len(labels) >= 3 {
 			sub := labels[:len(labels)-2]
 			longest := ""

@@ -25,8 +25,9 @@ import (
 // maxRuns of each form (the longest), each number run at most maxBig
 // digits for the big-number forms (their conversion is quadratic).
 const (
-	maxGap = 8
-	maxBig = 4096
+	maxGap      = 8
+	maxBig      = 4096
+	maxCaseBits = 64 << 10
 )
 
 // codes returns the views char codes in b decode to.
@@ -50,6 +51,7 @@ func codes(b []byte, minLen int) []view {
 	add("octal char codes", oct)
 	add("hex char codes", hexCodes(b))
 	add("binary char codes", binaryCodes(b, minLen))
+	add("letter case bits", caseBits(b, minLen))
 	for _, r := range longest(runs(b, &digitT, minLen*12/5), 4) {
 		add("decimal number", [][]byte{bigBytes(r, 10)})
 	}
@@ -260,6 +262,48 @@ func binaryCodes(b []byte, minLen int) [][]byte {
 			}
 			out = append(out, d)
 		}
+	}
+	return out
+}
+
+// caseBits reads the case of b's ASCII letters as bits (upper 1, lower
+// 0; the other polarity and bit order are the search's XOR and bit
+// reversal), eight a byte, from each of the eight offsets: a secret in
+// the case pattern of names looked up ("uPDatECHeck...", red team,
+// session 22: a low "looked up names"). Only where b has at least
+// minLen letters of each case in 8*minLen letters, and in data up to
+// maxCaseBits (names and short messages: the eight views of a MiB of
+// base64 cost its search a fifth more).
+func caseBits(b []byte, minLen int) [][]byte {
+	if len(b) > maxCaseBits {
+		return nil
+	}
+	var bitsRun []byte
+	upper := 0
+	for _, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			bitsRun = append(bitsRun, 1)
+			upper++
+		case c >= 'a' && c <= 'z':
+			bitsRun = append(bitsRun, 0)
+		}
+	}
+	if len(bitsRun) < 8*minLen || upper < minLen || len(bitsRun)-upper < minLen {
+		return nil
+	}
+	var out [][]byte
+	for off := 0; off < 8; off++ {
+		s := bitsRun[off:]
+		d := make([]byte, 0, len(s)/8)
+		for k := 0; k+8 <= len(s); k += 8 {
+			var v byte
+			for _, c := range s[k : k+8] {
+				v = v<<1 | c
+			}
+			d = append(d, v)
+		}
+		out = append(out, d)
 	}
 	return out
 }

@@ -62,7 +62,21 @@ func TestMatchUnicodeForms(t *testing.T) {
 	for _, c := range []byte(val) {
 		u32 = append(u32, 0, 0, 0, c)
 	}
+	var caseName strings.Builder
+	for i, c := range []byte(val) {
+		for j := 7; j >= 0; j-- {
+			l := "updatecheckservice"[(8*i+7-j)%18]
+			if c>>j&1 == 1 {
+				l -= 'a' - 'A'
+			}
+			caseName.WriteByte(l)
+		}
+		if i%2 == 1 {
+			caseName.WriteString(".")
+		}
+	}
 	checkHits(t, []matchCase{
+		{"letter case bits", "lookups: " + caseName.String(), "letter case bits|letter case bits, xor 0xff"},
 		{"zero-width bits", "Thanks for installing!" + zw.String() + "\n", "zero-width bits|zero-width bits, xor 0xff"},
 		{"zero-width bits, other characters", "ok" + strings.NewReplacer("\u200b", "\u2060", "\u200c", "\ufeff").Replace(zw.String()), "zero-width bits|zero-width bits, xor 0xff"},
 		{"tag characters", "Summary:" + tags.String() + " done", "tag characters"},
