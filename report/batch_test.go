@@ -239,6 +239,8 @@ func TestCorpusMicroVM(t *testing.T) {
 				{cat: "exfiltration", sev: "critical", marker: "written to /work/cache.zip (zip)", source: "fs"},
 				{cat: "exfiltration", sev: "critical", marker: "written to /tmp/m.txt (morse, case-changed)", source: "fs"},
 			}},
+			{file: "dns_case.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "(letter case bits", source: moat.SourceNetwork}}},
+			{file: "oob_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "sent over the network (", source: moat.SourceNetwork}}},
 		}, func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
 	})
 	// Apart from the batch above: tamper_hook's standard library of its

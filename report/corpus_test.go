@@ -1067,6 +1067,28 @@ func TestCorpusDNSCase(t *testing.T) {
 	wantEvasive(t, "dns_case.py", "split over DNS lookups below cdn-static.net (letter case bits")
 }
 
+// TestCorpusOOBExfil: a secret sent a byte an urgent send (MSG_OOB)
+// between bytes of padding (red team, session 22: the sink never read
+// urgent data; a medium network finding before).
+// gVisor's network stack refuses MSG_OOB (EINVAL): nothing is sent, as
+// the gvisor case checks.
+func TestCorpusOOBExfil(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		res := run(t, b, filepath.Join("testdata", "corpus", "oob_exfil.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Limits.Timeout = 60 * time.Second
+		})
+		if _, ok := b.(*gvisor.Backend); ok {
+			if strings.Count(res.Stderr, "OSError: [Errno 22] Invalid argument") != 2 {
+				dump(t, res)
+				t.Error("gVisor sent urgent data: want MSG_OOB refused with EINVAL")
+			}
+			return
+		}
+		wantExfil(t, res, ownEvidence, "sent over the network (")
+	})
+}
+
 // ownEvidence: a finding that rests on moat's own evidence, not on the
 // audit hook's alone (the program's claim).
 func ownEvidence(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") }

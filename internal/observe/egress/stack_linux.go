@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -177,6 +178,58 @@ func port(a net.Addr) uint16 {
 	return 0
 }
 
+// urgentConn is a connection of the sinkhole that keeps the urgent bytes
+// the client sent (send with MSG_OOB) apart, in order (red team, session
+// 22: a secret sent a byte an urgent send, between bytes of padding, was
+// never read: the kernel keeps urgent data out of the stream). The
+// listener's sockets read it inline (SO_OOBINLINE), where a read stops
+// at the urgent mark; SIOCATMARK before a read says its first byte is
+// the urgent one. Only the latest mark is the kernel's: urgent bytes
+// sent faster than the sink reads are inline only, as for any server.
+type urgentConn struct {
+	net.Conn
+	rc     syscall.RawConn
+	urgent []byte
+}
+
+func newUrgentConn(c net.Conn) *urgentConn {
+	u := &urgentConn{Conn: c}
+	if sc, ok := c.(syscall.Conn); ok {
+		u.rc, _ = sc.SyscallConn()
+	}
+	return u
+}
+
+// Read reads as the connection does, with the mark asked once the socket
+// is readable, just before the read (asked before the wait, it missed an
+// urgent byte that came during it).
+func (u *urgentConn) Read(p []byte) (int, error) {
+	if u.rc == nil || len(u.urgent) >= MaxCapture || len(p) == 0 {
+		return u.Conn.Read(p)
+	}
+	var n int
+	var rerr error
+	mark := false
+	err := u.rc.Read(func(fd uintptr) bool {
+		v, e := unix.IoctlGetInt(int(fd), unix.SIOCATMARK)
+		mark = e == nil && v == 1
+		n, rerr = unix.Read(int(fd), p)
+		return rerr != unix.EAGAIN
+	})
+	switch {
+	case err != nil:
+		return 0, err // a deadline, a closed connection
+	case rerr != nil:
+		return 0, os.NewSyscallError("read", rerr)
+	case n == 0:
+		return 0, io.EOF
+	}
+	if mark {
+		u.urgent = append(u.urgent, p[0])
+	}
+	return n, nil
+}
+
 // transparent opens the TCP listener and UDP socket that the tproxy
 // rules steer every flow to.
 func (s *Stack) transparent(v, addr string) (net.Listener, *net.UDPConn, error) {
@@ -184,10 +237,15 @@ func (s *Stack) transparent(v, addr string) (net.Listener, *net.UDPConn, error) 
 	if v == "6" {
 		level, opt, orig = unix.SOL_IPV6, unix.IPV6_TRANSPARENT, unix.IPV6_RECVORIGDSTADDR
 	}
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+	lc := net.ListenConfig{Control: func(network, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
 			serr = unix.SetsockoptInt(int(fd), level, opt, 1)
+			if serr == nil && strings.HasPrefix(network, "tcp") {
+				// urgent data inline, for urgentConn (accepted sockets
+				// inherit it)
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_OOBINLINE, 1)
+			}
 			if serr == nil {
 				serr = unix.SetsockoptInt(int(fd), level, orig, 1)
 				if serr != nil && errors.Is(serr, unix.ENOPROTOOPT) {
@@ -372,6 +430,15 @@ func (s *Stack) serveTCP(c net.Conn) {
 	dst := unmapped(c.LocalAddr().(*net.TCPAddr).AddrPort())
 	name := s.res.NameOf(dst.Addr())
 	ev := moat.Event{Kind: moat.KindConnect, Addr: dst.String(), Name: Escape([]byte(name), maxField)}
+	u := newUrgentConn(c)
+	c = u
+	defer func() {
+		if len(u.urgent) > 0 {
+			s.rec.Record(moat.Event{Kind: moat.KindConnect, Addr: ev.Addr, Name: ev.Name,
+				Detail: fmt.Sprintf("tcp: %d bytes of urgent data (MSG_OOB) on the connection, in order", len(u.urgent)),
+				Data:   Escape(u.urgent, MaxData)})
+		}
+	}()
 	var first []byte
 	var f flow
 	verdict := "sinkholed"
