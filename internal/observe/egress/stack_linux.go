@@ -178,34 +178,48 @@ func port(a net.Addr) uint16 {
 	return 0
 }
 
-// urgentConn is a connection of the sinkhole that keeps the urgent bytes
+// urgentTCP is a connection of the sinkhole that keeps the urgent bytes
 // the client sent (send with MSG_OOB) apart, in order (red team, session
 // 22: a secret sent a byte an urgent send, between bytes of padding, was
 // never read: the kernel keeps urgent data out of the stream). The
 // listener's sockets read it inline (SO_OOBINLINE), where a read stops
-// at the urgent mark; SIOCATMARK before a read says its first byte is
-// the urgent one. Only the latest mark is the kernel's: urgent bytes
+// at the urgent mark; SIOCATMARK just before a read says its first byte
+// is the urgent one. Only the latest mark is the kernel's: urgent bytes
 // sent faster than the sink reads are inline only, as for any server.
-type urgentConn struct {
-	net.Conn
+// Its other methods (CloseWrite, SetLinger) are the connection's.
+type urgentTCP struct {
+	*net.TCPConn
 	rc     syscall.RawConn
 	urgent []byte
 }
 
-func newUrgentConn(c net.Conn) *urgentConn {
-	u := &urgentConn{Conn: c}
-	if sc, ok := c.(syscall.Conn); ok {
-		u.rc, _ = sc.SyscallConn()
+// newUrgentConn wraps c where it is a TCP connection.
+func newUrgentConn(c net.Conn) net.Conn {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c
 	}
-	return u
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return c
+	}
+	return &urgentTCP{TCPConn: tc, rc: rc}
+}
+
+// urgentBytes are the urgent bytes c read, where c is newUrgentConn's.
+func urgentBytes(c net.Conn) []byte {
+	if u, ok := c.(*urgentTCP); ok {
+		return u.urgent
+	}
+	return nil
 }
 
 // Read reads as the connection does, with the mark asked once the socket
 // is readable, just before the read (asked before the wait, it missed an
 // urgent byte that came during it).
-func (u *urgentConn) Read(p []byte) (int, error) {
-	if u.rc == nil || len(u.urgent) >= MaxCapture || len(p) == 0 {
-		return u.Conn.Read(p)
+func (u *urgentTCP) Read(p []byte) (int, error) {
+	if len(u.urgent) >= MaxCapture || len(p) == 0 {
+		return u.TCPConn.Read(p)
 	}
 	var n int
 	var rerr error
@@ -221,13 +235,18 @@ func (u *urgentConn) Read(p []byte) (int, error) {
 		return 0, err // a deadline, a closed connection
 	case rerr != nil:
 		return 0, os.NewSyscallError("read", rerr)
-	case n == 0:
+	case n <= 0:
 		return 0, io.EOF
 	}
 	if mark {
 		u.urgent = append(u.urgent, p[0])
 	}
 	return n, nil
+}
+
+// WriteTo copies through Read (the connection's own would read past it).
+func (u *urgentTCP) WriteTo(w io.Writer) (int64, error) {
+	return io.Copy(w, struct{ io.Reader }{u})
 }
 
 // transparent opens the TCP listener and UDP socket that the tproxy
@@ -414,7 +433,7 @@ func (s *Stack) admit(c net.Conn, serve func(net.Conn)) {
 
 // reset closes c with an RST: the refusal the program sees.
 func reset(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
+	if tc, ok := c.(interface{ SetLinger(int) error }); ok {
 		_ = tc.SetLinger(0)
 	}
 	_ = c.Close()
@@ -430,13 +449,12 @@ func (s *Stack) serveTCP(c net.Conn) {
 	dst := unmapped(c.LocalAddr().(*net.TCPAddr).AddrPort())
 	name := s.res.NameOf(dst.Addr())
 	ev := moat.Event{Kind: moat.KindConnect, Addr: dst.String(), Name: Escape([]byte(name), maxField)}
-	u := newUrgentConn(c)
-	c = u
+	c = newUrgentConn(c)
 	defer func() {
-		if len(u.urgent) > 0 {
+		if u := urgentBytes(c); len(u) > 0 {
 			s.rec.Record(moat.Event{Kind: moat.KindConnect, Addr: ev.Addr, Name: ev.Name,
-				Detail: fmt.Sprintf("tcp: %d bytes of urgent data (MSG_OOB) on the connection, in order", len(u.urgent)),
-				Data:   Escape(u.urgent, MaxData)})
+				Detail: fmt.Sprintf("tcp: %d bytes of urgent data (MSG_OOB) on the connection, in order", len(u)),
+				Data:   Escape(u, MaxData)})
 		}
 	}()
 	var first []byte
