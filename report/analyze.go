@@ -134,6 +134,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	a.identity()
 	a.persistence()
 	a.execution()
+	a.fdNative()
 	a.stage2()
 	a.commands()
 	a.metadata()
@@ -327,6 +328,25 @@ func writable(p string) bool {
 
 // fdPath: p names an open descriptor (/proc/self/fd/N, /proc/PID/fd/N,
 // /dev/fd/N), not a file by its name.
+// fdNative: native code loaded from a file held only by a descriptor (a
+// memfd or a deleted file, through /proc/self/fd): an extension module
+// imported, or a library loaded through ctypes (red team, session 22:
+// nothing before; its exec is high, fdPath). No kernel witness traces a
+// mapping: the hook's word, said as such.
+func (a *analysis) fdNative() {
+	var evs []moat.Event
+	var paths []string
+	for _, e := range a.evs {
+		if e.Source == moat.SourceAudit && (e.Kind == moat.KindNativeImport || e.Kind == moat.KindNativeLoad) && fdPath(e.Path) {
+			evs = append(evs, e)
+			paths = append(paths, e.Path)
+		}
+	}
+	if len(evs) > 0 {
+		a.add(moat.CategoryExecution, moat.SeverityHigh, "loaded native code from a file held only by a descriptor (a memfd or a deleted file): "+joinBounded(uniq(paths), 3), evs)
+	}
+}
+
 func fdPath(p string) bool {
 	p = path.Clean(p)
 	dir, n := path.Split(p)

@@ -158,6 +158,7 @@ func TestCorpusBackends(t *testing.T) {
 				{"corpus/sparse_file.py", [][2]string{{"exfiltration", "critical"}}},
 				{"corpus/hook_frames.py", [][2]string{{"evasion", "medium"}}},
 				{"corpus/imds_mapped.py", [][2]string{{"credential-access", "high"}}},
+				{"corpus/memfd_native.py", [][2]string{{"execution", "high"}}},
 			}
 			if bk.kernel != "" {
 				cases = append(cases, struct {

@@ -231,6 +231,7 @@ func TestCorpusMicroVM(t *testing.T) {
 	t.Run("sinkhole-redteam22", func(t *testing.T) {
 		runBatch(t, b, []batchCase{
 			{file: "imds_mapped.py", checks: []batchCheck{{cat: "credential-access", sev: "high", marker: "metadata service"}}},
+			{file: "memfd_native.py", checks: []batchCheck{{cat: "execution", sev: "high", marker: "held only by a descriptor"}}},
 			{file: "evasive_unicode.py", checks: []batchCheck{
 				{cat: "exfiltration", sev: "critical", marker: "printed to stdout (zero-width bits"},
 				{cat: "exfiltration", sev: "critical", marker: "printed to stderr (tag characters)"},

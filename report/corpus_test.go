@@ -134,6 +134,8 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		{"fake_python.py", userland, [][2]string{{"execution", "high"}}},
 		// the metadata service's address mapped into IPv6 (red team, session 22)
 		{"imds_mapped.py", nil, [][2]string{{"credential-access", "high"}}},
+		// native code mapped from a memfd (red team, session 22)
+		{"memfd_native.py", nil, [][2]string{{"execution", "high"}}},
 	}
 	for _, w := range want {
 		t.Run(strings.TrimSuffix(w.file, ".py"), func(t *testing.T) {
