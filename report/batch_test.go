@@ -241,6 +241,7 @@ func TestCorpusMicroVM(t *testing.T) {
 				{cat: "exfiltration", sev: "critical", marker: "written to /tmp/m.txt (morse, case-changed)", source: "fs"},
 			}},
 			{file: "dns_case.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "(letter case bits", source: moat.SourceNetwork}}},
+			{file: "size_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "sizes of the datagrams", source: moat.SourceNetwork}}},
 			{file: "oob_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "sent over the network (", source: moat.SourceNetwork}}},
 		}, func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
 	})

@@ -1091,6 +1091,13 @@ func TestCorpusOOBExfil(t *testing.T) {
 	})
 }
 
+// TestCorpusSizeExfil: a secret in the sizes of the datagrams to one
+// address, their content random (red team, session 22: a medium network
+// finding before). The sink alone records each datagram's size.
+func TestCorpusSizeExfil(t *testing.T) {
+	wantEvasive(t, "size_exfil.py", "encoded in the sizes of the datagrams to 203.0.113.9")
+}
+
 // ownEvidence: a finding that rests on moat's own evidence, not on the
 // audit hook's alone (the program's claim).
 func ownEvidence(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") }

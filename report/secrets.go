@@ -137,8 +137,9 @@ func (a *analysis) exfiltration() {
 				continue // one event, or one destination, carried it whole: noted already
 			}
 			if s.kind == "port" {
-				// One host's ports are read three ways (a byte a port,
-				// two in either order): the first that carried it says so.
+				// One host's ports (and datagram sizes) are read three
+				// ways (a byte a port, two in either order): the first
+				// that carried it says so.
 				if joined[k+s.what] {
 					continue
 				}
@@ -316,6 +317,18 @@ func (a *analysis) streams() []*stream {
 					get(src+"|sport|"+h+"|1", "port", what).add(i, e, string([]byte{byte(n)}))
 					get(src+"|sport|"+h+"|2", "port", what).add(i, e, string([]byte{byte(n >> 8), byte(n)}))
 					get(src+"|sport|"+h+"|3", "port", what).add(i, e, string([]byte{byte(n), byte(n >> 8)}))
+				}
+				// The sizes of the datagrams to one address, which the
+				// sink records each (red team, session 22: a secret a
+				// byte a datagram's length, its content random, was a
+				// medium network finding): a byte a size, or two.
+				if _, rest, ok := strings.Cut(e.Detail, " udp "); ok && e.Source == moat.SourceNetwork {
+					if n, err := strconv.ParseUint(strings.TrimSuffix(rest, " bytes"), 10, 16); err == nil && strings.HasSuffix(rest, " bytes") {
+						what := "encoded in the sizes of the datagrams to " + h
+						get(src+"|size|"+h+"|1", "port", what).add(i, e, string([]byte{byte(n)}))
+						get(src+"|size|"+h+"|2", "port", what).add(i, e, string([]byte{byte(n >> 8), byte(n)}))
+						get(src+"|size|"+h+"|3", "port", what).add(i, e, string([]byte{byte(n), byte(n >> 8)}))
+					}
 				}
 				if ap.Addr().Unmap().Is4() {
 					o := ap.Addr().Unmap().As4()
