@@ -42,6 +42,9 @@ func Analyze(events []moat.Event) []moat.Finding {
 	by := map[string][]moat.Event{}
 	for _, e := range events {
 		e.Addr = unmapped(e.Addr)
+		if e.Source == moat.SourceAudit || e.Source == moat.SourceKernel {
+			e.Path = canonical(e.Path)
+		}
 		if _, ok := by[e.Phase]; !ok {
 			phases = append(phases, e.Phase)
 		}
@@ -72,6 +75,36 @@ func unmapped(addr string) string {
 		return addr
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
+}
+
+// canonical is p, an absolute path, with its empty and "." elements
+// dropped (//, /./) and without a prefix that names the root again
+// (/proc/self/root, /proc/PID/root, /proc/thread-self/root): every
+// process of a run has the one root. ".." is kept: past a symbolic link
+// the kernel's ".." is not the name's (/tmp/l/../../usr/bin/x, l a link
+// the run made, is a file under /tmp). Red team, session 22: a file the
+// run wrote, run as /proc/self/root/tmp/.c/a or //tmp/./.c/b, was a low
+// "executed programs", not a high "executed a file the run wrote". A
+// relative path is kept.
+func canonical(p string) string {
+	if !strings.HasPrefix(p, "/") || !strings.Contains(p, "//") && !strings.Contains(p, "/.") && !strings.HasPrefix(p, "/proc/") {
+		return p
+	}
+	var parts []string
+	for _, el := range strings.Split(p, "/") {
+		if el != "" && el != "." {
+			parts = append(parts, el)
+		}
+	}
+	for len(parts) >= 3 && parts[0] == "proc" && parts[2] == "root" &&
+		(parts[1] == "self" || parts[1] == "thread-self" || strings.Trim(parts[1], "0123456789") == "") {
+		parts = parts[3:]
+	}
+	out := "/" + strings.Join(parts, "/")
+	if strings.HasSuffix(p, "/") && out != "/" {
+		out += "/"
+	}
+	return out
 }
 
 // Verdict is the highest severity among findings, or "clean".
@@ -326,8 +359,6 @@ func writable(p string) bool {
 	return false
 }
 
-// fdPath: p names an open descriptor (/proc/self/fd/N, /proc/PID/fd/N,
-// /dev/fd/N), not a file by its name.
 // fdNative: native code loaded from a file held only by a descriptor (a
 // memfd or a deleted file, through /proc/self/fd): an extension module
 // imported, or a library loaded through ctypes (red team, session 22:
@@ -347,6 +378,8 @@ func (a *analysis) fdNative() {
 	}
 }
 
+// fdPath: p names an open descriptor (/proc/self/fd/N, /proc/PID/fd/N,
+// /dev/fd/N), not a file by its name.
 func fdPath(p string) bool {
 	p = path.Clean(p)
 	dir, n := path.Split(p)

@@ -159,6 +159,7 @@ func TestCorpusBackends(t *testing.T) {
 				{"corpus/hook_frames.py", [][2]string{{"evasion", "medium"}}},
 				{"corpus/imds_mapped.py", [][2]string{{"credential-access", "high"}}},
 				{"corpus/memfd_native.py", [][2]string{{"execution", "high"}}},
+				{"corpus/exec_spelled.py", [][2]string{{"execution", "high"}}},
 			}
 			if bk.kernel != "" {
 				cases = append(cases, struct {
@@ -187,7 +188,8 @@ func TestCorpusBackends(t *testing.T) {
 				t.Run(strings.TrimSuffix(filepath.Base(c.file), ".py"), func(t *testing.T) {
 					var mod func(*moat.Spec)
 					switch {
-					case strings.Contains(c.file, "fake_python"), strings.Contains(c.file, "swap_exec"), strings.Contains(c.file, "script_shebang"):
+					case strings.Contains(c.file, "fake_python"), strings.Contains(c.file, "swap_exec"), strings.Contains(c.file, "script_shebang"),
+						strings.Contains(c.file, "exec_spelled"):
 						mod = userland
 					case strings.Contains(c.file, "exec_flood"):
 						// 3,000 failing execs: under gVisor on a busy host, more than 20 s
@@ -204,6 +206,10 @@ func TestCorpusBackends(t *testing.T) {
 					}
 					if strings.Contains(c.file, "swap_exec") {
 						wantNamed(t, res, moat.CategoryExecution, "/work/fetcher", "/work/updater")
+					}
+					if strings.Contains(c.file, "exec_spelled") {
+						wantNamed(t, res, moat.CategoryExecution, "/tmp/.c/a", "/tmp/.c/b")
+						wantSpelledRead(t, res)
 					}
 					if strings.Contains(c.file, "script_nohook") {
 						wantNoHook(t, res)

@@ -200,6 +200,23 @@ def _install_hook(fifo, pythonpath):
         tail = max(n - head - 24, 16)
         return p[:head] + "…[%d bytes cut]…" % (len(p) - head - tail) + p[-tail:]
 
+    def silent(p):
+        # A read under the runtime, /proc, /dev, ... is not said, by the
+        # path's own name: // and /./ dropped and /proc/self/root (the one
+        # root) taken off, and never one that climbs with "..": red team,
+        # session 22, /proc/self/root/home/u/.aws/credentials and
+        # /usr/lib/../../home/u/... were quiet.
+        if not p.startswith(quiet):
+            if not p.startswith("/") or ("//" not in p and "/." not in p):
+                return False
+        parts = [e for e in p.split("/") if e and e != "."]
+        if ".." in parts:
+            return False
+        while len(parts) >= 3 and parts[0] == "proc" and parts[2] == "root" and (
+                parts[1] in ("self", "thread-self") or parts[1].isdigit()):
+            parts = parts[3:]
+        return ("/" + "/".join(parts) + ("/" if p.endswith("/") else "")).startswith(quiet)
+
     def absolute(p):
         p = text(p, 8192)
         if p and not p.startswith("/"):
@@ -422,12 +439,12 @@ def _install_hook(fifo, pythonpath):
                 path, mode, flags = args
                 if isinstance_(path, int_):
                     return
-                if mode == "r" and isinstance_(path, str_) and path.startswith(quiet):
+                if mode == "r" and isinstance_(path, str_) and silent(str_copy(path)):
                     return
                 w = (mode is not None and any(c in text(mode, 8) for c in "wax+")) or (
                     mode is None and isinstance_(flags, int_) and flags & wflags)
                 p = absolute(path)
-                if not w and p.startswith(quiet):
+                if not w and silent(p):
                     return
                 kind = "write" if w else "open"
                 emit(kind, once=(kind, p), path=p)
