@@ -245,6 +245,9 @@ func TestCorpusMicroVM(t *testing.T) {
 			{file: "oob_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "sent over the network (", source: moat.SourceNetwork}}},
 		}, func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
 	})
+	t.Run("userland-redteam22", func(t *testing.T) {
+		runBatch(t, b, []batchCase{writtenExec("exec_spelled.py", "", "/tmp/.c/a", "/tmp/.c/b")}, userland)
+	})
 	// Apart from the batch above: tamper_hook's standard library of its
 	// own is hundreds of files, whose diff crowded big_file's secret out
 	// of the guest's read budget.
