@@ -240,7 +240,8 @@ func TestCorpusMicroVM(t *testing.T) {
 				{cat: "exfiltration", sev: "critical", marker: "written to /work/cache.zip (zip)", source: "fs"},
 				{cat: "exfiltration", sev: "critical", marker: "written to /tmp/m.txt (morse, case-changed)", source: "fs"},
 			}},
-			{file: "dns_case.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "(letter case bits", source: moat.SourceNetwork}}},
+			// the hook's lookups and the sink's make one channel: its evidence may be the hook's first twelve
+			{file: "dns_case.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "(letter case bits"}}},
 			{file: "size_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "sizes of the datagrams", source: moat.SourceNetwork}}},
 			{file: "oob_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "sent over the network (", source: moat.SourceNetwork}}},
 		}, func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
