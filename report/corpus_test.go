@@ -1122,6 +1122,13 @@ func TestCorpusSizeExfil(t *testing.T) {
 	wantEvasive(t, "size_exfil.py", "encoded in the sizes of the datagrams to 203.0.113.9")
 }
 
+// TestCorpusWebSocketExfil: a secret three bytes a WebSocket frame, each
+// masked with its own key (red team, session 22: a medium network
+// finding before).
+func TestCorpusWebSocketExfil(t *testing.T) {
+	wantEvasive(t, "ws_exfil.py", "sent over the network (escaped, websocket frames)")
+}
+
 // ownEvidence: a finding that rests on moat's own evidence, not on the
 // audit hook's alone (the program's claim).
 func ownEvidence(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") }

@@ -316,6 +316,9 @@ func decodings(b []byte, top bool, minLen int) []view {
 	if u, ok := uudecode(b, minLen); ok {
 		add("uuencode", u)
 	}
+	if u, ok := unframeWS(b); ok {
+		add("websocket frames", u)
+	}
 	if top {
 		add("reversed", reverse(b))
 		if hasLetter(b) {
@@ -847,4 +850,66 @@ func inflate(b []byte) []view {
 		raw("deflate", b[i+4:])
 	}
 	return out
+}
+
+// unframeWS reads back the payloads of a client's WebSocket frames, each
+// XOR-ed with a 4-byte key of its own that the frame carries (red team,
+// session 22: a secret sent three bytes a frame was under 40 keys, no
+// repeating one), from the start of b or after an HTTP head (the first 4
+// of them); ok when two frames or more read cleanly. A last frame cut
+// short gives what it holds.
+func unframeWS(b []byte) ([]byte, bool) {
+	starts := []int{0}
+	for i, k := 0, 0; k < 4; k++ {
+		j := bytes.Index(b[i:], []byte("\r\n\r\n"))
+		if j < 0 {
+			break
+		}
+		i += j + 4
+		starts = append(starts, i)
+	}
+	for _, st := range starts {
+		if out, n := wsFrames(b[st:]); n >= 2 {
+			return out, true
+		}
+	}
+	return nil, false
+}
+
+// wsFrames unmasks the masked frames at the start of b, in order, up to
+// MaxInflate bytes, and counts them.
+func wsFrames(b []byte) (out []byte, n int) {
+	for len(b) >= 6 && len(out) < MaxInflate {
+		h0, h1 := b[0], b[1]
+		op := h0 & 0x0f
+		if h0&0x70 != 0 || h1&0x80 == 0 || op > 2 && op < 8 || op > 10 {
+			break // reserved bits, unmasked (a server's), or no opcode
+		}
+		l, p := int(h1&0x7f), 2
+		switch l {
+		case 126:
+			if len(b) < 8 {
+				return out, n
+			}
+			l, p = int(binary.BigEndian.Uint16(b[2:])), 4
+		case 127:
+			if len(b) < 14 {
+				return out, n
+			}
+			v := binary.BigEndian.Uint64(b[2:])
+			if v > MaxInflate {
+				return out, n
+			}
+			l, p = int(v), 10
+		}
+		key := b[p : p+4]
+		p += 4
+		end := min(p+l, len(b))
+		for i, c := range b[p:end] {
+			out = append(out, c^key[i%4])
+		}
+		n++
+		b = b[end:]
+	}
+	return out, n
 }

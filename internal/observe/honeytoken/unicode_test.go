@@ -75,7 +75,18 @@ func TestMatchUnicodeForms(t *testing.T) {
 			caseName.WriteString(".")
 		}
 	}
+	ws := "GET /s HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"
+	for i := 0; i < len(val); i += 3 {
+		p := []byte(val[i:min(i+3, len(val))])
+		key := []byte{byte(i), 0x5a, 0xc3, byte(7 * i)}
+		ws += string([]byte{0x81, 0x80 | byte(len(p))}) + string(key)
+		for j, c := range p {
+			ws += string([]byte{c ^ key[j%4]})
+		}
+	}
 	checkHits(t, []matchCase{
+		{"websocket frames, a key each", ws, "websocket frames"},
+		{"websocket frames, escaped", escape([]byte(ws[strings.Index(ws, "\r\n\r\n")+4:])), "escaped, websocket frames"},
 		{"letter case bits", "lookups: " + caseName.String(), "letter case bits|letter case bits, xor 0xff"},
 		{"zero-width bits", "Thanks for installing!" + zw.String() + "\n", "zero-width bits|zero-width bits, xor 0xff"},
 		{"zero-width bits, other characters", "ok" + strings.NewReplacer("\u200b", "\u2060", "\u200c", "\ufeff").Replace(zw.String()), "zero-width bits|zero-width bits, xor 0xff"},
