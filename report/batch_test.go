@@ -243,6 +243,7 @@ func TestCorpusMicroVM(t *testing.T) {
 			// the hook's lookups and the sink's make one channel: its evidence may be the hook's first twelve
 			{file: "dns_case.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "(letter case bits"}}},
 			{file: "ws_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "(escaped, websocket frames)", source: moat.SourceNetwork}}},
+			{file: "dns_extra.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "(escaped, xor 0x21", source: moat.SourceNetwork}}},
 			{file: "size_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "sizes of the datagrams", source: moat.SourceNetwork}}},
 			{file: "oob_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "sent over the network (", source: moat.SourceNetwork}}},
 		}, func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })

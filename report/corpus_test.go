@@ -1129,6 +1129,13 @@ func TestCorpusWebSocketExfil(t *testing.T) {
 	wantEvasive(t, "ws_exfil.py", "sent over the network (escaped, websocket frames)")
 }
 
+// TestCorpusDNSExtra: a secret in a TXT record of a query's additional
+// section (red team, session 22: the sink kept the question alone, a low
+// "looked up names" before).
+func TestCorpusDNSExtra(t *testing.T) {
+	wantEvasive(t, "dns_extra.py", "sent over the network (escaped, xor 0x21")
+}
+
 // ownEvidence: a finding that rests on moat's own evidence, not on the
 // audit hook's alone (the program's claim).
 func ownEvidence(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") }

@@ -27,6 +27,10 @@ var (
 // maxNames bounds the name table (the range has 131072 addresses).
 const maxNames = 65536
 
+// maxEDNS is what a query may hold past its question unremarked: an EDNS
+// OPT record with a cookie or a client subnet (glibc's and Go's).
+const maxEDNS = 48
+
 // sinkTTL is short, so a long run does not cache past a table reset.
 const sinkTTL = 5
 
@@ -122,7 +126,15 @@ func (r *Resolver) Answer(q []byte, via string) []byte {
 	// Recorded as sent: a secret may be in the case of its letters
 	// (red team, session 22: the case variants of one name were one
 	// lowered event). The answer is the lower-case name's.
-	r.record(strings.TrimSuffix(raw, "."), question.Type, detail, via)
+	// What the query holds past its question (answer, authority and
+	// additional records a client has no need to send, beyond an EDNS
+	// record) is kept (red team, session 22: a secret in a TXT record
+	// of a query's additional section was dropped with the packet).
+	extra := ""
+	if m, err := (&dnsmessage.Message{Header: dnsmessage.Header{ID: h.ID}, Questions: []dnsmessage.Question{question}}).Pack(); err == nil && len(q) > len(m)+maxEDNS {
+		extra = Escape(q[len(m):], MaxData)
+	}
+	r.record(strings.TrimSuffix(raw, "."), question.Type, detail, via, extra)
 
 	resp = dnsmessage.NewBuilder(make([]byte, 0, 512), rh)
 	resp.EnableCompression()
@@ -142,8 +154,8 @@ func (r *Resolver) Answer(q []byte, via string) []byte {
 	return out
 }
 
-func (r *Resolver) record(name string, t dnsmessage.Type, detail, via string) {
-	key := typeName(t) + " " + name
+func (r *Resolver) record(name string, t dnsmessage.Type, detail, via, extra string) {
+	key := typeName(t) + " " + name + " " + extra
 	r.mu.Lock()
 	if r.seen[key] || len(r.seen) >= maxNames {
 		r.mu.Unlock()
@@ -152,7 +164,11 @@ func (r *Resolver) record(name string, t dnsmessage.Type, detail, via string) {
 	r.seen[key] = true
 	r.mu.Unlock()
 	verdict, rest, _ := strings.Cut(detail, " ")
-	r.rec.Record(moat.Event{Kind: "dns", Name: Escape([]byte(name), maxField), Addr: via, Detail: verdict + " " + typeName(t) + " " + rest})
+	ev := moat.Event{Kind: "dns", Name: Escape([]byte(name), maxField), Addr: via, Detail: verdict + " " + typeName(t) + " " + rest, Data: extra}
+	if extra != "" {
+		ev.Detail += " (bytes past its question kept)"
+	}
+	r.rec.Record(ev)
 }
 
 // queryName returns the first question's name of a DNS message, for
