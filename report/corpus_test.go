@@ -1136,6 +1136,13 @@ func TestCorpusDNSExtra(t *testing.T) {
 	wantEvasive(t, "dns_extra.py", "sent over the network (escaped, xor 0x21")
 }
 
+// TestCorpusANSIExfil: a secret printed with ANSI resets or zero-width
+// characters between its characters (red team, session 22: nothing
+// before).
+func TestCorpusANSIExfil(t *testing.T) {
+	wantEvasive(t, "ansi_exfil.py", "printed to stdout (as shown)", "printed to stderr (as shown)")
+}
+
 // ownEvidence: a finding that rests on moat's own evidence, not on the
 // audit hook's alone (the program's claim).
 func ownEvidence(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") }

@@ -33,6 +33,9 @@ func unicodeViews(b []byte, top bool, minLen int) []view {
 			out = append(out, view{b: d, enc: "morse"})
 		}
 	}
+	if d, n := shown(b); n >= 8 && n >= shownMin(b) && len(d) >= minLen {
+		out = append(out, view{b: d, enc: "as shown"})
+	}
 	if formRunes(b) < minLen {
 		return out
 	}
@@ -88,6 +91,75 @@ func formRunes(b []byte) int {
 		}
 	}
 	return n
+}
+
+// shown is b as a terminal shows it: its ANSI escape sequences (CSI
+// "ESC [ ... final", OSC "ESC ] ... BEL or ESC \\", and two-byte ones)
+// and its zero-width characters taken out (red team, session 22: a
+// secret printed with "ESC [0m" or a zero-width joiner and space after
+// each character was a byte in 5 or 7, past the strided views); n counts
+// what was taken out. Nothing is made where b has no ESC and no such
+// character.
+func shown(b []byte) (out []byte, n int) {
+	// At most this many are taken out: too few (random data holds some),
+	// and the pass is not made.
+	most := bytes.Count(b, []byte("\x1b[")) + bytes.Count(b, []byte("\x1b]")) + bytes.Count(b, []byte{0xe2, 0x80}) +
+		bytes.Count(b, []byte{0xe2, 0x81}) + bytes.Count(b, []byte{0xef, 0xbb, 0xbf})
+	if most < 8 || most < shownMin(b) {
+		return nil, 0
+	}
+	out = make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		c := b[i]
+		switch {
+		case c == 0x1b && i+1 < len(b) && b[i+1] == '[':
+			j := i + 2
+			for j < len(b) && (b[j] < 0x40 || b[j] > 0x7e) && j-i < 64 {
+				j++
+			}
+			i, n = j+1, n+1
+			continue
+		case c == 0x1b && i+1 < len(b) && b[i+1] == ']':
+			j := i + 2
+			for j < len(b) && b[j] != 7 && !(b[j] == 0x1b && j+1 < len(b) && b[j+1] == '\\') && j-i < 512 {
+				j++
+			}
+			if j < len(b) && b[j] == 0x1b {
+				j++
+			}
+			i, n = j+1, n+1
+			continue
+		case c == 0x1b && i+1 < len(b):
+			i += 2 // a two-byte sequence (ESC 7, ESC M): not counted
+			continue
+		case c >= 0xe2 && i+2 < len(b):
+			if r, k := utf8.DecodeRune(b[i:]); zeroWidth[r] {
+				i, n = i+k, n+1
+				continue
+			}
+		}
+		out = append(out, c)
+		i++
+	}
+	return out, n
+}
+
+// shownMin is how many sequences and invisible characters make b's
+// shown view: 8 (a secret of 16 bytes, one after every other) in text
+// (three quarters of its bytes printable ASCII), and one in 64 bytes of
+// anything else (random data, a decoded view's, has a CSI's two bytes
+// every 64 KiB: its view cost the matcher as much as the data).
+func shownMin(b []byte) int {
+	text := 0
+	for _, c := range b {
+		if c >= 0x20 && c < 0x7f || c == '\n' || c == '\r' || c == '\t' || c == 0x1b {
+			text++
+		}
+	}
+	if 4*text >= 3*len(b) {
+		return 8
+	}
+	return max(8, len(b)/64)
 }
 
 // zeroWidth are the characters that show as nothing.

@@ -84,7 +84,14 @@ func TestMatchUnicodeForms(t *testing.T) {
 			ws += string([]byte{c ^ key[j%4]})
 		}
 	}
+	var ansi, zwj strings.Builder
+	for _, c := range val {
+		ansi.WriteString(string(c) + "\x1b[0m")
+		zwj.WriteString(string(c) + "\u200d\u200b")
+	}
 	checkHits(t, []matchCase{
+		{"ANSI resets between characters", "\x1b[1;31m" + ansi.String() + "\x1b]0;title\x07", "as shown"},
+		{"zero-width joiners and spaces between characters", zwj.String(), "as shown"},
 		{"websocket frames, a key each", ws, "websocket frames"},
 		{"websocket frames, escaped", escape([]byte(ws[strings.Index(ws, "\r\n\r\n")+4:])), "escaped, websocket frames"},
 		{"letter case bits", "lookups: " + caseName.String(), "letter case bits|letter case bits, xor 0xff"},
