@@ -168,6 +168,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	a.persistence()
 	a.execution()
 	a.fdNative()
+	a.procExec()
 	a.stage2()
 	a.commands()
 	a.metadata()
@@ -376,6 +377,38 @@ func (a *analysis) fdNative() {
 	if len(evs) > 0 {
 		a.add(moat.CategoryExecution, moat.SeverityHigh, "loaded native code from a file held only by a descriptor (a memfd or a deleted file): "+joinBounded(uniq(paths), 3), evs)
 	}
+}
+
+// procExec: an exec of a file named through /proc by a link other than
+// the root's (taken off by canonical) or a descriptor's (fdPath): the
+// working directory's (/proc/self/cwd/x), a directory descriptor's
+// (/proc/self/fd/N/x), another process's. Red team, session 22: a file
+// the run wrote, run so, was a low "executed programs" on gVisor and the
+// containers, and nothing on native, whose witness, resolving no magic
+// link, took the exec for a failed one. No program needs such a name but
+// its own (/proc/self/exe); the kernel's failed exec counts too.
+func (a *analysis) procExec() {
+	var evs []moat.Event
+	var paths []string
+	for _, e := range a.evs {
+		if e.Source == moat.SourceMoat || e.Kind != moat.KindExec && e.Kind != moat.KindExecFailed {
+			continue
+		}
+		if !strings.HasPrefix(e.Path, "/proc/") || fdPath(e.Path) || procExe(e.Path) {
+			continue
+		}
+		evs = append(evs, e)
+		paths = append(paths, e.Path)
+	}
+	if len(evs) > 0 {
+		a.add(moat.CategoryExecution, moat.SeverityHigh, "executed a file by a name through /proc (a working directory's or a directory descriptor's link: its own name hidden): "+joinBounded(uniq(paths), 3), evs)
+	}
+}
+
+// procExe: p is /proc/self/exe (/proc/PID/exe): a program run again.
+func procExe(p string) bool {
+	parts := strings.Split(strings.TrimPrefix(p, "/proc/"), "/")
+	return len(parts) == 2 && parts[1] == "exe" && (parts[0] == "self" || parts[0] == "thread-self" || strings.Trim(parts[0], "0123456789") == "")
 }
 
 // fdPath: p names an open descriptor (/proc/self/fd/N, /proc/PID/fd/N,

@@ -160,6 +160,7 @@ func TestCorpusBackends(t *testing.T) {
 				{"corpus/imds_mapped.py", [][2]string{{"credential-access", "high"}}},
 				{"corpus/memfd_native.py", [][2]string{{"execution", "high"}}},
 				{"corpus/exec_spelled.py", [][2]string{{"execution", "high"}}},
+				{"corpus/exec_procpath.py", [][2]string{{"execution", "high"}}},
 			}
 			if bk.kernel != "" {
 				cases = append(cases, struct {
@@ -189,7 +190,7 @@ func TestCorpusBackends(t *testing.T) {
 					var mod func(*moat.Spec)
 					switch {
 					case strings.Contains(c.file, "fake_python"), strings.Contains(c.file, "swap_exec"), strings.Contains(c.file, "script_shebang"),
-						strings.Contains(c.file, "exec_spelled"):
+						strings.Contains(c.file, "exec_spelled"), strings.Contains(c.file, "exec_procpath"):
 						mod = userland
 					case strings.Contains(c.file, "exec_flood"):
 						// 3,000 failing execs: under gVisor on a busy host, more than 20 s

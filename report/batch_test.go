@@ -250,7 +250,8 @@ func TestCorpusMicroVM(t *testing.T) {
 		}, func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
 	})
 	t.Run("userland-redteam22", func(t *testing.T) {
-		runBatch(t, b, []batchCase{writtenExec("exec_spelled.py", "", "/tmp/.c/a", "/tmp/.c/b")}, userland)
+		runBatch(t, b, []batchCase{writtenExec("exec_spelled.py", "", "/tmp/.c/a", "/tmp/.c/b"),
+			{file: "exec_procpath.py", checks: []batchCheck{{cat: "execution", sev: "high", marker: "/proc/self/cwd/a"}}}}, userland)
 	})
 	// Apart from the batch above: tamper_hook's standard library of its
 	// own is hundreds of files, whose diff crowded big_file's secret out

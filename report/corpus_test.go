@@ -144,6 +144,15 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		wantNamed(t, res, moat.CategoryExecution, "/tmp/.c/a", "/tmp/.c/b")
 		wantSpelledRead(t, res)
 	})
+	t.Run("exec-procpath", func(t *testing.T) {
+		// files the run wrote, run through /proc/self/cwd and a
+		// directory descriptor (red team, session 22)
+		res := run(t, b, filepath.Join("testdata", "corpus", "exec_procpath.py"), userland)
+		if !strings.Contains(res.Stdout, "ran-a\nran-b") {
+			t.Fatalf("the files did not run: %q", res.Stdout)
+		}
+		wantNamed(t, res, moat.CategoryExecution, "/proc/self/cwd/a", "/proc/self/fd/")
+	})
 	for _, w := range want {
 		t.Run(strings.TrimSuffix(w.file, ".py"), func(t *testing.T) {
 			res := run(t, b, filepath.Join("testdata", "corpus", w.file), w.mod)
