@@ -239,6 +239,7 @@ func TestCorpusMicroVM(t *testing.T) {
 				{cat: "exfiltration", sev: "critical", marker: "written to /tmp/ps.txt (base64, utf-16)", source: "fs"},
 				{cat: "exfiltration", sev: "critical", marker: "written to /work/cache.zip (zip)", source: "fs"},
 				{cat: "exfiltration", sev: "critical", marker: "written to /tmp/m.txt (morse, case-changed)", source: "fs"},
+				{cat: "exfiltration", sev: "critical", marker: "written to /tmp/b100.txt (code points, add 0xf7)", source: "fs"},
 			}},
 			// the hook's lookups and the sink's make one channel: its evidence may be the hook's first twelve
 			{file: "dns_case.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "(letter case bits"}}},

@@ -1045,8 +1045,9 @@ func TestCorpusEvasiveCodes(t *testing.T) {
 
 // TestCorpusEvasiveUnicode: a secret as zero-width characters a bit
 // each, as tag characters, as mathematical bold letters, as base64 of
-// UTF-16LE (PowerShell's -EncodedCommand), in a zip's deflated entry and
-// in Morse code (red team, session 22: none was found before).
+// UTF-16LE (PowerShell's -EncodedCommand), in a zip's deflated entry, in
+// Morse code and as base100's emoji (red team, session 22: none was
+// found before).
 func TestCorpusEvasiveUnicode(t *testing.T) {
 	wantEvasive(t, "evasive_unicode.py",
 		"printed to stdout (zero-width bits",
@@ -1054,7 +1055,8 @@ func TestCorpusEvasiveUnicode(t *testing.T) {
 		"sent over the network (escaped, unicode letters)",
 		"written to /tmp/ps.txt (base64, utf-16)",
 		"written to /work/cache.zip (zip)",
-		"written to /tmp/m.txt (morse, case-changed)")
+		"written to /tmp/m.txt (morse, case-changed)",
+		"written to /tmp/b100.txt (code points, add 0xf7)")
 }
 
 // TestCorpusDNSCase: a secret in the case of the letters of the names

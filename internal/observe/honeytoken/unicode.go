@@ -37,7 +37,7 @@ func unicodeViews(b []byte, top bool, minLen int) []view {
 		out = append(out, view{b: d, enc: "as shown"})
 	}
 	if formRunes(b) < minLen {
-		return out
+		return append(out, codePoints(b, minLen)...)
 	}
 	var tags, folded []byte
 	var zw []rune
@@ -67,7 +67,8 @@ func unicodeViews(b []byte, top bool, minLen int) []view {
 	if d := zeroWidthBits(zw); len(d) >= minLen {
 		out = append(out, view{b: d, enc: "zero-width bits"})
 	}
-	return out
+	// last: the forms named above say what they are
+	return append(out, codePoints(b, minLen)...)
 }
 
 // formRunes counts the characters of the forms above in b by their
@@ -91,6 +92,55 @@ func formRunes(b []byte) int {
 		}
 	}
 	return n
+}
+
+// codePoints reads each run of minLen non-ASCII characters or more in b
+// as the low bytes of their code points (red team, session 22: base100,
+// a byte b as the emoji U+1F3F7+b, gave nothing): a secret whose bytes
+// are a code point's offset from a base is found under the search's added
+// key. At most maxRuns runs, the longest.
+func codePoints(b []byte, minLen int) []view {
+	var runs [][]byte
+	var cur []byte
+	flush := func() {
+		if len(cur) >= minLen {
+			runs = append(runs, cur)
+		}
+		cur = nil
+	}
+	// Only stretches of 2*minLen bytes of 0x80 or more can hold such a
+	// run: found with a byte loop first (random data, a decoded view's,
+	// has none; decoding it all cost a MiB of base64 a tenth more).
+	for start := 0; start < len(b); {
+		for start < len(b) && b[start] < 0x80 {
+			start++
+		}
+		end := start
+		for end < len(b) && b[end] >= 0x80 {
+			end++
+		}
+		if end-start < 2*minLen {
+			start = end
+			continue
+		}
+		for i := start; i < end; {
+			r, n := utf8.DecodeRune(b[i:end])
+			if r == utf8.RuneError {
+				flush()
+				i++
+				continue
+			}
+			cur = append(cur, byte(r))
+			i += n
+		}
+		flush()
+		start = end
+	}
+	var out []view
+	for _, r := range longest(runs, maxRuns) {
+		out = append(out, view{b: r, enc: "code points"})
+	}
+	return out
 }
 
 // shown is b as a terminal shows it: its ANSI escape sequences (CSI

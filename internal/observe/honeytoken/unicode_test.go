@@ -89,7 +89,12 @@ func TestMatchUnicodeForms(t *testing.T) {
 		ansi.WriteString(string(c) + "\x1b[0m")
 		zwj.WriteString(string(c) + "\u200d\u200b")
 	}
+	var b100 strings.Builder
+	for _, c := range []byte(val) {
+		b100.WriteRune(0x1F3F7 + rune(c))
+	}
 	checkHits(t, []matchCase{
+		{"base100 (emoji)", "status: " + b100.String() + "\n", "code points, add 0xf7"},
 		{"ANSI resets between characters", "\x1b[1;31m" + ansi.String() + "\x1b]0;title\x07", "as shown"},
 		{"zero-width joiners and spaces between characters", zwj.String(), "as shown"},
 		{"websocket frames, a key each", ws, "websocket frames"},

