@@ -1115,6 +1115,13 @@ func TestCorpusANSIExfil(t *testing.T) {
 	wantEvasive(t, "ansi_exfil.py", "printed to stdout (as shown)", "printed to stderr (as shown)")
 }
 
+// TestCorpusGroupedExfil: a secret's base64 or hex cut into short groups
+// parted by separators (red team, session 22: nothing before).
+func TestCorpusGroupedExfil(t *testing.T) {
+	wantEvasive(t, "grouped_exfil.py", "printed to stdout (groups joined, base64)", "printed to stderr (groups joined, hex)",
+		"written to /tmp/uuid.txt (groups joined, hex)")
+}
+
 // ownEvidence: a finding that rests on moat's own evidence, not on the
 // audit hook's alone (the program's claim).
 func ownEvidence(f moat.Finding) bool { return !strings.Contains(f.Summary, "seen only by") }

@@ -1,7 +1,9 @@
 package honeytoken
 
 import (
+	"bytes"
 	"math/big"
+	"slices"
 )
 
 // Char codes: a secret written as the numbers of its bytes, the way
@@ -52,6 +54,7 @@ func codes(b []byte, minLen int) []view {
 	add("hex char codes", hexCodes(b))
 	add("binary char codes", binaryCodes(b, minLen))
 	add("letter case bits", caseBits(b, minLen))
+	add("groups joined", groups(b, minLen))
 	for _, r := range longest(runs(b, &digitT, minLen*12/5), 4) {
 		add("decimal number", [][]byte{bigBytes(r, 10)})
 	}
@@ -265,6 +268,65 @@ func binaryCodes(b []byte, minLen int) [][]byte {
 	}
 	return out
 }
+
+// groups joins the short groups of an encoding's alphabet (letters,
+// digits, + / =) that separators of up to 4 bytes (space, comma, quotes,
+// brackets, '-', ':', ';', line ends) part: base64 as a JSON list of
+// 4-character strings, hex in groups of 4 or 8 as a UUID's (red team,
+// session 22: each gave nothing). A sequence of 4 groups or more, each
+// of 2 to 16 bytes, three in five of one length (a program's chunks, a
+// UUID's 8-4-4-4-12; not words, whose lengths vary: their view would
+// double a text's search), joined to 2*minLen bytes or more, is a view
+// (the layers decode it further), at most maxRuns of them, the longest.
+func groups(b []byte, minLen int) [][]byte {
+	var out [][]byte
+	for i := 0; i < len(b); {
+		var joined []byte
+		n := 0
+		var lens [17]int
+		j := i
+		for j < len(b) {
+			k := j
+			for k < len(b) && groupT[b[k]] {
+				k++
+			}
+			if k-j < 2 || k-j > 16 {
+				break
+			}
+			joined = append(joined, b[j:k]...)
+			n++
+			lens[k-j]++
+			s := k
+			for s < len(b) && sepT[b[s]] && s-k < 4 {
+				s++
+			}
+			if s == k || s-k >= 4 && s < len(b) && sepT[b[s]] {
+				j = k
+				break
+			}
+			j = s
+		}
+		if n >= 4 && len(joined) >= 2*minLen && 5*slices.Max(lens[:]) >= 3*n {
+			out = append(out, joined)
+		}
+		if j <= i {
+			j = i + 1
+		}
+		// on to the next group's start
+		for j < len(b) && groupT[b[j]] && j > 0 && groupT[b[j-1]] {
+			j++
+		}
+		i = j
+	}
+	return longest(out, maxRuns)
+}
+
+var (
+	groupT = table(func(c byte) bool {
+		return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '+' || c == '/' || c == '='
+	})
+	sepT = table(func(c byte) bool { return bytes.IndexByte([]byte(" ,\"'-:;[]\n\r\t"), c) >= 0 })
+)
 
 // caseBits reads the case of b's ASCII letters as bits (upper 1, lower
 // 0; the other polarity and bit order are the search's XOR and bit

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -93,7 +94,23 @@ func TestMatchUnicodeForms(t *testing.T) {
 	for _, c := range []byte(val) {
 		b100.WriteRune(0x1F3F7 + rune(c))
 	}
+	b64v := base64.StdEncoding.EncodeToString([]byte(val))
+	var quads []string
+	for i := 0; i < len(b64v); i += 4 {
+		quads = append(quads, `"`+b64v[i:i+4]+`"`)
+	}
+	hx := fmt.Sprintf("%x", val)
+	var h4, h8 []string
+	for i := 0; i < len(hx); i += 4 {
+		h4 = append(h4, hx[i:min(i+4, len(hx))])
+	}
+	for i := 0; i < len(hx); i += 8 {
+		h8 = append(h8, hx[i:min(i+8, len(hx))])
+	}
 	checkHits(t, []matchCase{
+		{"base64 as a JSON list of 4-character strings", "[" + strings.Join(quads, ", ") + "]", "groups joined, base64"},
+		{"hex in groups of 4", "id: " + strings.Join(h4, " ") + "\n", "groups joined, hex"},
+		{"hex in groups of 8, a UUID's dashes", strings.Join(h8, "-"), "groups joined, hex"},
 		{"base100 (emoji)", "status: " + b100.String() + "\n", "code points, add 0xf7"},
 		{"ANSI resets between characters", "\x1b[1;31m" + ansi.String() + "\x1b]0;title\x07", "as shown"},
 		{"zero-width joiners and spaces between characters", zwj.String(), "as shown"},
