@@ -245,12 +245,21 @@ func TestCorpusMicroVM(t *testing.T) {
 			{file: "dns_case.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "(letter case bits"}}},
 			{file: "ws_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "(escaped, websocket frames)", source: moat.SourceNetwork}}},
 			{file: "dns_extra.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "(escaped, xor 0x21", source: moat.SourceNetwork}}},
-			{file: "ansi_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "printed to stdout (as shown)"}, {cat: "exfiltration", sev: "critical", marker: "printed to stderr (as shown)"}}},
-			{file: "grouped_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "printed to stdout (groups joined, base64)"},
-				{cat: "exfiltration", sev: "critical", marker: "written to /tmp/uuid.txt (groups joined, hex)", source: "fs"}}},
 			{file: "size_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "sizes of the datagrams", source: moat.SourceNetwork}}},
 			{file: "oob_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "sent over the network (", source: moat.SourceNetwork}}},
 		}, func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+	})
+	// Apart: a token is found once a channel (stdout, stderr), in the
+	// first form found, and these print the ones evasive_unicode prints.
+	t.Run("print-redteam22", func(t *testing.T) {
+		runBatch(t, b, []batchCase{
+			{file: "ansi_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "printed to stdout (as shown)"},
+				{cat: "exfiltration", sev: "critical", marker: "printed to stderr (as shown)"}}},
+		}, nil)
+		runBatch(t, b, []batchCase{
+			{file: "grouped_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "printed to stdout (groups joined, base64)"},
+				{cat: "exfiltration", sev: "critical", marker: "written to /tmp/uuid.txt (groups joined, hex)", source: "fs"}}},
+		}, nil)
 	})
 	t.Run("userland-redteam22", func(t *testing.T) {
 		runBatch(t, b, []batchCase{writtenExec("exec_spelled.py", "", "/tmp/.c/a", "/tmp/.c/b"),
