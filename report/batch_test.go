@@ -271,6 +271,13 @@ func TestCorpusMicroVM(t *testing.T) {
 	t.Run("daemon-stopped", func(t *testing.T) { daemonStoppedAfter(t, b, 40*time.Second) })
 	t.Run("daemon-limit", func(t *testing.T) { daemonLimited(t, b) })
 	t.Run("port-exfil", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkSinkhole) })
+	t.Run("dropper-chain", func(t *testing.T) {
+		wantDropperChain(t, run(t, b, filepath.Join("testdata", "corpus", "dropper_chain.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Userland = true
+			s.Limits.Timeout = 3 * time.Minute
+		}))
+	})
 	t.Run("inproc-shell", func(t *testing.T) { wantInProcessShell(t, b) })
 	t.Run("benign", func(t *testing.T) { benign(t, b, "guest kernel") })
 	t.Run("nosite-suite", func(t *testing.T) {

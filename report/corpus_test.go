@@ -1594,6 +1594,33 @@ func TestCorpusStager(t *testing.T) {
 	})
 }
 
+// TestCorpusDropperChain: a one-liner that downloads a program, makes it
+// executable and runs it, stopped before the download by a privileged
+// first step that fails in the sandbox (secretslib-0.1.0: sudo apt
+// install, wget, chmod +x, sudo ./tox), is a high execution finding on
+// the kernel's command line, on every backend with a sinkhole. Before,
+// it was a low "ran shell commands".
+func TestCorpusDropperChain(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		wantDropperChain(t, run(t, b, filepath.Join("testdata", "corpus", "dropper_chain.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Userland = true
+		}))
+	})
+}
+
+func wantDropperChain(t *testing.T, res *moat.Result) {
+	t.Helper()
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryExecution && f.Severity.Rank() >= moat.SeverityHigh.Rank() &&
+			strings.HasPrefix(f.Summary, "downloaded a program, made it executable and ran it") && strings.Contains(f.Summary, "198.51.100.23/bin/agent") &&
+			slices.ContainsFunc(f.Evidence, func(e moat.Event) bool { return e.Source == moat.SourceKernel })
+	}) {
+		dump(t, res)
+		t.Error("no high finding on the kernel's command line that downloads a program, makes it executable and runs it")
+	}
+}
+
 // TestCorpusInProcessShell: a shell inside the program's own process,
 // exec() of what the server sends in a loop (no exec of a program), runs
 // the sink's stage (its length sent first and alone, the code after) and
