@@ -271,6 +271,12 @@ func TestCorpusMicroVM(t *testing.T) {
 	t.Run("daemon-stopped", func(t *testing.T) { daemonStoppedAfter(t, b, 40*time.Second) })
 	t.Run("daemon-limit", func(t *testing.T) { daemonLimited(t, b) })
 	t.Run("port-exfil", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkSinkhole) })
+	t.Run("hello-stager", func(t *testing.T) {
+		wantHelloStager(t, run(t, b, filepath.Join("testdata", "corpus", "hello_stager.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Limits.Timeout = 3 * time.Minute
+		}))
+	})
 	t.Run("dropper-chain", func(t *testing.T) {
 		wantDropperChain(t, run(t, b, filepath.Join("testdata", "corpus", "dropper_chain.py"), func(s *moat.Spec) {
 			s.Network = moat.NetworkSinkhole

@@ -1594,6 +1594,31 @@ func TestCorpusStager(t *testing.T) {
 	})
 }
 
+// TestCorpusHelloStager: a staged loader that sends a short hello first
+// and exec()s the zlib-decompressed answer (ploghandle-1.66's hidden
+// zipapp) runs the sink's inert stage, a critical execution finding on
+// moat's evidence, on every backend with a sinkhole. Before, the sink
+// sent such a client nothing (a medium connection).
+func TestCorpusHelloStager(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		wantHelloStager(t, run(t, b, filepath.Join("testdata", "corpus", "hello_stager.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+		}))
+	})
+}
+
+func wantHelloStager(t *testing.T, res *moat.Result) {
+	t.Helper()
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryExecution && f.Severity == moat.SeverityCritical && !strings.Contains(f.Summary, "audit hook") &&
+			strings.Contains(f.Summary, "ran the second stage it downloaded from 203.0.113.77:18080 as Python code after decompressing it (zlib) (") &&
+			strings.Contains(f.Summary, "a loader that spoke first")
+	}) {
+		dump(t, res)
+		t.Error("no critical finding that it ran the code the server sent after its hello, on moat's evidence")
+	}
+}
+
 // TestCorpusDropperChain: a one-liner that downloads a program, makes it
 // executable and runs it, stopped before the download by a privileged
 // first step that fails in the sandbox (secretslib-0.1.0: sudo apt

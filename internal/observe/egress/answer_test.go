@@ -269,3 +269,31 @@ func TestStagerStage(t *testing.T) {
 		t.Errorf("the rest %q makes no -py marker", rest)
 	}
 }
+
+// TestHelloStage: a loader's hello is a few bytes of no protocol moat
+// knows; its stage is zlib-compressed Python making the "-zlib" marker
+// (read alone, or with the rest after it: zlib ignores what follows its
+// end), then the polyglot.
+func TestHelloStage(t *testing.T) {
+	for b, want := range map[string]bool{"l": true, "hi\n": true, "\x01\x02": true, "": false, "GET": false, "GET / HTTP/1.1\r\n": false,
+		"\x16\x03\x01": false, "POS": false, strings.Repeat("x", maxHello+1): false} {
+		if hello([]byte(b)) != want {
+			t.Errorf("hello(%q) = %v, want %v", b, !want, want)
+		}
+	}
+	m := Stage2Dir + "/.tok-1"
+	first, rest := helloStage(m)
+	for _, data := range []string{first, first + rest} {
+		zr, err := zlib.NewReader(strings.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		py, err := io.ReadAll(zr)
+		if err != nil || !strings.Contains(string(py), m+"-zlib") {
+			t.Errorf("decompressed %q: %v", py, err)
+		}
+	}
+	if !strings.Contains(rest, m+"-py") || strings.Contains(rest, "#!") {
+		t.Errorf("the rest %q makes no -py marker", rest)
+	}
+}

@@ -63,7 +63,50 @@ const (
 	// formStager is the stage a silent TCP client waits for (stagerStage):
 	// Metasploit's length-prefixed, base64-of-zlib Python.
 	formStager = "stager"
+	// formHello is the stage a client that spoke first waits for: a few
+	// bytes of no protocol moat knows (a loader's hello, ploghandle's
+	// "l"), then silence (helloStage).
+	formHello = "hello"
 )
+
+// maxHello bounds the hello of a client that spoke first and then waits
+// for its code (formHello): a loader's hello is a byte or a word, a
+// protocol's request is longer or one moat knows.
+const maxHello = 16
+
+// hello is a staged loader's hello: at most maxHello bytes that are not
+// the start of a request of a protocol moat knows (an HTTP method, a TLS
+// record) after which the client waited for the server.
+func hello(b []byte) bool {
+	if len(b) == 0 || len(b) > maxHello || b[0] == 0x16 {
+		return false
+	}
+	for _, m := range httpMethods {
+		if strings.HasPrefix(m, string(b)) || strings.HasPrefix(string(b), m) {
+			return false
+		}
+	}
+	return true
+}
+
+// helloStage is what a staged loader that spoke first reads from its
+// server and runs in-process, in two parts sent apart: first zlib-
+// compressed Python that makes the marker m + "-zlib" (ploghandle-1.66's
+// hidden zipapp: send "l", exec(zlib.decompress(recv(999)))), then the
+// polyglot, which a loader that exec()s what it reads as it came runs
+// after the compressed part failed (a shell inside the program's own
+// process reads on). Compressed data with bytes after its end still
+// decompresses (Python's zlib.decompress ignores them), so a loader that
+// read both parts at once runs the first.
+func helloStage(m string) (first, rest string) {
+	py := "try:\n    open(\"" + m + "-zlib\", \"a\").close()\nexcept OSError:\n    pass\n"
+	var b bytes.Buffer
+	w, _ := zlib.NewWriterLevel(&b, zlib.BestCompression) // a valid level: no error
+	_, _ = w.Write([]byte(py))                            // to memory: no error
+	_ = w.Close()
+	script, _ := strings.CutPrefix(polyglot(m), "#!/bin/sh\n")
+	return b.String(), "\n" + script
+}
 
 // payload returns the next answer's marker (the file's name without its
 // "-sh", "-py" or "-elf") and the body of the given form, with its
@@ -84,6 +127,9 @@ func (l *Stage2) payload(form string) (marker, body, ctype string) {
 		return marker, pastePolyglot(m), "text/plain; charset=utf-8"
 	case formStager:
 		return marker, stagerStage(m), ""
+	case formHello:
+		first, rest := helloStage(m)
+		return marker, first + rest, ""
 	}
 	return marker, polyglot(m), "text/plain; charset=utf-8"
 }
