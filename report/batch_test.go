@@ -271,6 +271,13 @@ func TestCorpusMicroVM(t *testing.T) {
 	t.Run("daemon-stopped", func(t *testing.T) { daemonStoppedAfter(t, b, 40*time.Second) })
 	t.Run("daemon-limit", func(t *testing.T) { daemonLimited(t, b) })
 	t.Run("port-exfil", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkSinkhole) })
+	t.Run("download-run", func(t *testing.T) {
+		wantDownloadRun(t, run(t, b, filepath.Join("testdata", "corpus", "download_run.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Userland = true
+			s.Limits.Timeout = 3 * time.Minute
+		}))
+	})
 	t.Run("hello-stager", func(t *testing.T) {
 		wantHelloStager(t, run(t, b, filepath.Join("testdata", "corpus", "hello_stager.py"), func(s *moat.Spec) {
 			s.Network = moat.NetworkSinkhole

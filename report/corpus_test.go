@@ -1619,6 +1619,35 @@ func wantHelloStager(t *testing.T, res *moat.Result) {
 	}
 }
 
+// TestCorpusDownloadRun: a Python dropper that fetches its program by
+// name with http.client or urllib (djanga-0.4, infoglmi-0.0.8), writes it,
+// makes it executable and runs it, runs the sink's inert stand-in: a
+// critical execution finding for each download, on every backend with a
+// sinkhole. Before, a library's GET of a name without extension got an
+// empty 200, and the empty file run was a high "executed a file the run
+// wrote".
+func TestCorpusDownloadRun(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		wantDownloadRun(t, run(t, b, filepath.Join("testdata", "corpus", "download_run.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Userland = true
+		}))
+	})
+}
+
+func wantDownloadRun(t *testing.T, res *moat.Result) {
+	t.Helper()
+	for _, w := range []string{"198.51.100.31/out", "198.51.100.32/bin/worker"} {
+		if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+			return f.Category == moat.CategoryExecution && f.Severity == moat.SeverityCritical && !strings.Contains(f.Summary, "audit hook") &&
+				strings.Contains(f.Summary, "ran the second stage it downloaded from "+w+" as a shell script (")
+		}) {
+			dump(t, res)
+			t.Errorf("no critical finding that it ran what it downloaded from %s, on moat's evidence", w)
+		}
+	}
+}
+
 // TestCorpusDropperChain: a one-liner that downloads a program, makes it
 // executable and runs it, stopped before the download by a privileged
 // first step that fails in the sandbox (secretslib-0.1.0: sudo apt

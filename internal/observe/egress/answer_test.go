@@ -157,6 +157,10 @@ func TestStage2Answer(t *testing.T) {
 		"GET /env HTTP/1.1\r\nHost: 39.107.154.72\r\nUser-Agent: O\r\nAccept: */*\r\n\r\n",
 		"GET /install HTTP/1.1\r\nHost: get.example\r\nUser-Agent: curl/7.88.1\r\n\r\n",
 		"GET /x/setup.sh HTTP/1.1\r\nHost: example.org\r\n\r\n",
+		// a Python dropper's program by name (djanga, infoglmi)
+		"GET /out HTTP/1.1\r\nHost: 145.249.104.71\r\nAccept-Encoding: identity\r\n\r\n",
+		"GET /node HTTP/1.1\r\nHost: cdn.example\r\nUser-Agent: python-requests/2.28.1\r\n\r\n",
+		"GET /bin/agent HTTP/1.1\r\nHost: 198.51.100.31\r\nUser-Agent: Python-urllib/3.11\r\n\r\n",
 	} {
 		resp, x := sinkAnswer(a, dst, []byte(req))
 		if x.stage2 == "" || !strings.Contains(string(resp), "#!/bin/sh\n") && x.form != formPaste || !strings.Contains(string(resp), Stage2Dir+"/"+x.stage2+"-py") {
@@ -171,6 +175,9 @@ func TestStage2Answer(t *testing.T) {
 		"GET /simple/requests/ HTTP/1.1\r\nHost: pypi.org\r\nUser-Agent: pip/23.0.1 {}\r\n\r\n",
 		"GET /pypi/pip/json HTTP/1.1\r\nHost: pypi.org\r\nUser-Agent: pip/23.0.1 {}\r\n\r\n",
 		"GET /api/v1/items HTTP/1.1\r\nHost: api.example\r\nUser-Agent: python-requests/2.28\r\n\r\n",
+		"GET /v2/status HTTP/1.1\r\nHost: svc.example\r\nUser-Agent: python-httpx/0.27\r\n\r\n",
+		"GET /lookup?id=7 HTTP/1.1\r\nHost: svc.example\r\nUser-Agent: Python-urllib/3.11\r\n\r\n",
+		"GET /latest HTTP/1.1\r\nHost: svc.example\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n\r\n",
 		"GET /pkg-1.0.tar.gz HTTP/1.1\r\nHost: files.example\r\nUser-Agent: curl/7.88.1\r\n\r\n",
 		"POST /upload.py HTTP/1.1\r\nHost: example.org\r\nContent-Length: 0\r\n\r\n",
 	} {

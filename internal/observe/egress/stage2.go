@@ -284,9 +284,10 @@ var scriptExts = map[string]bool{".sh": true, ".bash": true, ".py": true, ".txt"
 
 // scriptLike reports whether a GET of target (path and query) on host,
 // with the User-Agent ua, is for a script: a script's extension, a paste
-// site or a /raw/ path, or a path without extension fetched by curl, wget
-// or a bare one-word agent (curl -A O) — not an index page (a path that
-// ends in "/") nor anything a library or pip asks for by name.
+// site or a /raw/ path, or a path without extension fetched by curl, wget,
+// a bare one-word agent (curl -A O) or a Python HTTP library (pythonClient)
+// with no query and no API's segment — not an index page (a path that
+// ends in "/") nor anything pip asks for by name.
 func scriptLike(method, host, target, ua string) bool {
 	if method != "GET" {
 		return false
@@ -304,7 +305,41 @@ func scriptLike(method, host, target, ua string) bool {
 		return ext == "" || ext == ".txt"
 	case ext == "":
 		ua = strings.ToLower(ua)
-		return strings.HasPrefix(ua, "curl/") || strings.HasPrefix(ua, "wget/") || (ua != "" && !strings.ContainsAny(ua, "/ "))
+		return strings.HasPrefix(ua, "curl/") || strings.HasPrefix(ua, "wget/") || (ua != "" && !strings.ContainsAny(ua, "/ ")) ||
+			(pythonClient(ua) && !strings.Contains(target, "?") && !apiPath(p))
+	}
+	return false
+}
+
+// pythonClients are the User-Agents of Python's HTTP libraries; http.client
+// sends none.
+var pythonClients = []string{"python-requests/", "python-urllib/", "python-urllib3/", "python-httpx/", "aiohttp/"}
+
+// pythonClient: ua (lower case) is a Python HTTP library's, or none. A
+// dropper written in Python fetches its program by name with one
+// (djanga-0.4: http.client GET /out, written to ~/.drv and run;
+// infoglmi-0.0.8: requests GET /node, written to /tmp/node and run):
+// a file it runs must be there to run, or the chain ends at an empty file.
+func pythonClient(ua string) bool {
+	if ua == "" {
+		return true
+	}
+	for _, p := range pythonClients {
+		if strings.HasPrefix(ua, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// apiPath: p (lower case, no query) names an API's resource, not a file
+// (a segment "api", "graphql" or a version "v1"): a library's call that
+// gets the empty answer, as before.
+func apiPath(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "api" || seg == "graphql" || len(seg) >= 2 && seg[0] == 'v' && seg[1] >= '0' && seg[1] <= '9' {
+			return true
+		}
 	}
 	return false
 }
