@@ -1648,6 +1648,30 @@ func wantDownloadRun(t *testing.T, res *moat.Result) {
 	}
 }
 
+// TestCorpusDomainFront: a request sent inside TLS to one site with the
+// Host header of another (important-package-0.1.17's curl to pypi.org
+// with a Fastly customer's Host) is a high evasion finding naming both,
+// on every backend with a sinkhole. Before, only the first name showed
+// (a medium identity finding there, for the home it sent).
+func TestCorpusDomainFront(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		wantDomainFront(t, run(t, b, filepath.Join("testdata", "corpus", "domain_front.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+		}))
+	})
+}
+
+func wantDomainFront(t *testing.T, res *moat.Result) {
+	t.Helper()
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryEvasion && f.Severity == moat.SeverityHigh &&
+			strings.Contains(f.Summary, "domain fronting") && strings.Contains(f.Summary, "TLS to cdn-customer.example, Host hidden-origin.example")
+	}) {
+		dump(t, res)
+		t.Error("no high finding of the request fronted by another site's TLS name")
+	}
+}
+
 // TestCorpusDropperChain: a one-liner that downloads a program, makes it
 // executable and runs it, stopped before the download by a privileged
 // first step that fails in the sandbox (secretslib-0.1.0: sudo apt

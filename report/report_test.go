@@ -95,6 +95,10 @@ func TestAnalyze(t *testing.T) {
 		{"the sink flooded past its overflow", []moat.Event{{Source: "network", Kind: "events", Detail: "5000 network events over their budgets; 9000 bytes more cut: a flood"}}, moat.CategoryEvasion, "medium"},
 		{"a PATH search", floodFailed(3), moat.CategoryEvasion, ""},
 		{"python child is fine", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/usr/bin/python3", PID: 4}}, moat.CategoryExecution, ""},
+		{"domain fronting (important-package)", []moat.Event{{Source: "network", Kind: "connect", Addr: "198.18.0.1:443", Name: "pypi.org",
+			Detail: "sinkholed tcp tls sni=pypi.org decrypted https POST host=psec.forward.io.global.prod.fastly.net"}}, moat.CategoryEvasion, "high"},
+		{"the TLS name's own Host, with a port and in capitals", []moat.Event{{Source: "network", Kind: "connect", Addr: "198.18.0.1:443", Name: "pypi.org",
+			Detail: "sinkholed tcp tls sni=pypi.org decrypted https GET host=PyPI.org:443"}}, moat.CategoryEvasion, ""},
 		{"loopback is fine", []moat.Event{{Source: "kernel", Kind: "connect", Addr: "127.0.0.1:8080", PID: 4}}, moat.CategoryNetwork, ""},
 		{"a lookup through the resolver the sink answered", []moat.Event{
 			{Source: "kernel", Kind: "connect", Addr: "10.255.255.53:53", PID: 4},
