@@ -250,9 +250,19 @@ func (a *analysis) commands() {
 			a.add(cmdRules[r].cat, cmdRules[r].sev, cmdRules[r].what+": "+listCommands(evs), evs)
 		}
 	}
-	var reverse, fed, interactive, stdin, plain []moat.Event
-	var notes, fedNotes []string
+	var reverse, fed, interactive, stdin, plain, tried []moat.Event
+	var notes, fedNotes, triedNotes []string
 	for i, e := range cmds {
+		if !shells[path.Base(e.Path)] && e.Kind == moat.KindExecFailed && e.Stdio != "" {
+			// A reverse shell that failed to start: the program put a
+			// socket on the new program's stdio, and the exec failed
+			// (reqwestss-0.1.0 runs str(b'/bin/bash'), "b'/bin/bash'",
+			// a file that does not exist). The intent is the kernel's
+			// to see; no shell ran.
+			tried = append(tried, e)
+			triedNotes = append(triedNotes, fmt.Sprintf("%s with %s (pid %d)", e.Path, stdioNote(e.Stdio), e.PID))
+			continue
+		}
 		if !shells[path.Base(e.Path)] {
 			if a.interpreterShell(e) {
 				c := a.firstPlain(a.connectsBefore(e))
@@ -288,6 +298,9 @@ func (a *analysis) commands() {
 	}
 	if len(fed) > 0 {
 		a.add(moat.CategoryExecution, moat.SeverityCritical, "fed a download to a shell: "+joinBounded(uniq(fedNotes), 3), fed)
+	}
+	if len(tried) > 0 {
+		a.add(moat.CategoryExecution, moat.SeverityHigh, "tried to start a program with its stdio on a socket, a reverse shell that failed to start (the exec failed): "+joinBounded(uniq(triedNotes), 3), tried)
 	}
 	if len(interactive) > 0 {
 		a.add(moat.CategoryExecution, moat.SeverityHigh, "started an interactive shell: "+listCommands(interactive), interactive)

@@ -1672,6 +1672,33 @@ func wantDomainFront(t *testing.T, res *moat.Result) {
 	}
 }
 
+// TestCorpusFailedReverseShell: a reverse shell whose exec fails (its
+// socket on fds 0, 1, 2, the shell's path wrong) is a high execution
+// finding on the kernel's failed exec, where the kernel witness reads an
+// exec's stdio: native's seccomp listener (and the micro-VM's agent, its
+// batch). Not carried by docker, podman and gVisor: their witnesses
+// record the failed exec without its stdio (a reverse shell that starts
+// is found there by its connection before the shell), so the attempt is
+// the connection alone, medium. Before, native had no finding beyond the
+// connection either.
+func TestCorpusFailedReverseShell(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	wantFailedReverseShell(t, run(t, b, filepath.Join("testdata", "corpus", "failed_reverse_shell.py"), func(s *moat.Spec) {
+		s.Network = moat.NetworkSinkhole
+	}))
+}
+
+func wantFailedReverseShell(t *testing.T, res *moat.Result) {
+	t.Helper()
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryExecution && f.Severity == moat.SeverityHigh &&
+			strings.HasPrefix(f.Summary, "tried to start a program with its stdio on a socket") && strings.Contains(f.Summary, "b'")
+	}) {
+		dump(t, res)
+		t.Error("no high finding of the reverse shell that failed to start")
+	}
+}
+
 // TestCorpusDropperChain: a one-liner that downloads a program, makes it
 // executable and runs it, stopped before the download by a privileged
 // first step that fails in the sandbox (secretslib-0.1.0: sudo apt

