@@ -1674,13 +1674,13 @@ func wantDomainFront(t *testing.T, res *moat.Result) {
 
 // TestCorpusFailedReverseShell: a reverse shell whose exec fails (its
 // socket on fds 0, 1, 2, the shell's path wrong) is a high execution
-// finding on the kernel's failed exec, where the kernel witness reads an
-// exec's stdio: native's seccomp listener (and the micro-VM's agent, its
-// batch). Not carried by docker, podman and gVisor: their witnesses
-// record the failed exec without its stdio (a reverse shell that starts
-// is found there by its connection before the shell), so the attempt is
-// the connection alone, medium. Before, native had no finding beyond the
-// connection either.
+// finding on the kernel's failed exec, where the kernel witness reads a
+// failed exec's stdio: native's seccomp listener. Not carried by docker,
+// podman, gVisor and the micro-VM: their witnesses record the failed exec
+// without its stdio (a reverse shell that starts is found there by its
+// connection before the shell), so the attempt is the connection alone,
+// medium (seen on each, session 22). Before, native had no finding beyond
+// the connection either.
 func TestCorpusFailedReverseShell(t *testing.T) {
 	b := moattest.RequireBackend(t, "native")
 	wantFailedReverseShell(t, run(t, b, filepath.Join("testdata", "corpus", "failed_reverse_shell.py"), func(s *moat.Spec) {
