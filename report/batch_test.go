@@ -273,6 +273,12 @@ func TestCorpusMicroVM(t *testing.T) {
 	t.Run("port-exfil", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkSinkhole) })
 	// failed-reverse-shell is native's alone: the agent records a failed
 	// exec without its stdio (TestCorpusFailedReverseShell)
+	t.Run("dns-numbered", func(t *testing.T) {
+		wantDNSNumbered(t, run(t, b, filepath.Join("testdata", "corpus", "dns_numbered.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Limits.Timeout = 3 * time.Minute
+		}))
+	})
 	t.Run("domain-front", func(t *testing.T) {
 		wantDomainFront(t, run(t, b, filepath.Join("testdata", "corpus", "domain_front.py"), func(s *moat.Spec) {
 			s.Network = moat.NetworkSinkhole

@@ -1699,6 +1699,24 @@ func wantFailedReverseShell(t *testing.T, res *moat.Result) {
 	}
 }
 
+// TestCorpusDNSNumbered: the environment's fake secrets in urlsafe
+// base64 (its case kept), in numbered DNS chunks looked up last first,
+// are a critical exfiltration finding on the sink's lookups, on every
+// backend with a sinkhole. Before, the sink lowercased every name and the
+// chunks were joined as they arrived: no finding above low.
+func TestCorpusDNSNumbered(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		wantDNSNumbered(t, run(t, b, filepath.Join("testdata", "corpus", "dns_numbered.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+		}))
+	})
+}
+
+func wantDNSNumbered(t *testing.T, res *moat.Result) {
+	t.Helper()
+	wantExfil(t, res, ownEvidence, "in their chunks' numbered order")
+}
+
 // TestCorpusDropperChain: a one-liner that downloads a program, makes it
 // executable and runs it, stopped before the download by a privileged
 // first step that fails in the sandbox (secretslib-0.1.0: sudo apt
