@@ -411,12 +411,12 @@ func TestCorpusPythonInit(t *testing.T) {
 	})
 	// What outlived the program (or moat's stop), listed by bootstrap.py,
 	// on both engines (at the pids limit by the host).
-	t.Run("docker", func(t *testing.T) { daemonCases(t, b, "") })
+	t.Run("docker", func(t *testing.T) { daemonCases(t, b) })
 	t.Run("podman", func(t *testing.T) {
 		moattest.RequireBackend(t, "podman")
 		p := podman.New(testImage(), "")
 		p.PythonInit = true
-		daemonCases(t, p, "")
+		daemonCases(t, p)
 	})
 }
 

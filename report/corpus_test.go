@@ -633,44 +633,21 @@ func TestCorpusSinkhole(t *testing.T) {
 // TestCorpusMicroVM; Kubernetes in TestCorpusKubernetes), and multiprocessing's resource tracker, which
 // exits just after the program, is none.
 func TestCorpusDaemonize(t *testing.T) {
-	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
-		switch name {
-		case "native", "docker", "podman", "gvisor-image":
-			// docker and podman: the host lists the daemons from the
-			// container's cgroup as it ends the run at the pids limit;
-			// gVisor through Docker: moat's init keeps the limit
-			daemonCases(t, b, "")
-		default:
-			daemonCases(t, b, limitUnlisted)
-		}
+	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) {
+		// docker and podman: the host lists the daemons from the
+		// container's cgroup as it ends the run at the pids limit;
+		// gVisor, direct or through Docker: moat's init keeps the limit.
+		daemonCases(t, b)
 	})
 }
 
-// limitUnlisted is why a daemon started before the pids limit is not
-// listed (declared, docs/report.md): gVisor direct's host ends the run
-// there itself, killing the sandbox as soon as its cgroup refuses a fork,
-// before the init can list anything, and the program's processes are the
-// Sentry's, not this host's. (Kubernetes, gVisor through Docker and the
-// micro-VM, whose init or agent keeps the limit, list it; docker and
-// podman, whose containers' processes are this host's, are listed by the
-// host.)
-const limitUnlisted = "the host kills gVisor's sandbox at the pids limit before its init lists"
-
-// daemonCases are the cases of a daemon on b; limit, if set, is why one
-// started before the pids limit is not listed (its run must still end at
-// the limit).
-func daemonCases(t *testing.T, b moat.Backend, limit string) {
+// daemonCases are the cases of a daemon on b.
+func daemonCases(t *testing.T, b moat.Backend) {
 	t.Run("daemonize", func(t *testing.T) {
 		wantDaemon(t, run(t, b, filepath.Join("testdata", "corpus", "daemonize.py"), nil), "daemonize.py")
 	})
 	t.Run("daemon-stopped", func(t *testing.T) { daemonStopped(t, b) })
-	t.Run("daemon-limit", func(t *testing.T) {
-		if limit != "" {
-			daemonLimitedDeclared(t, b, limit)
-			return
-		}
-		daemonLimited(t, b)
-	})
+	t.Run("daemon-limit", func(t *testing.T) { daemonLimited(t, b) })
 	t.Run("tracker-late", func(t *testing.T) {
 		noOutlived(t, run(t, b, filepath.Join("testdata", "benign", "tracker_late.py"), nil))
 	})
@@ -708,22 +685,6 @@ func daemonLimited(t *testing.T, b moat.Backend) {
 		t.Fatalf("status %s, stdout %q: want the pids limit after the daemon started", res.Status, res.Stdout)
 	}
 	wantDaemon(t, res, "daemon_limit.py")
-}
-
-// daemonLimitedDeclared runs daemon_limit.py where the daemon is not
-// listed at the limit (why): the run must still end at the limit (under
-// gVisor through Docker, where the Sentry's threads count in the limit,
-// maybe before the daemon started).
-func daemonLimitedDeclared(t *testing.T, b moat.Backend, why string) {
-	t.Helper()
-	res := run(t, b, filepath.Join("testdata", "corpus", "daemon_limit.py"), func(s *moat.Spec) {
-		s.Limits.Pids, s.Limits.Timeout = 64, 120*time.Second
-	})
-	if res.Status != moat.StatusPids {
-		dump(t, res)
-		t.Fatalf("status %s, stdout %q: want the pids limit", res.Status, res.Stdout)
-	}
-	t.Logf("declared: the daemon is not listed: %s", why)
 }
 
 // wantDaemon fails t unless res has the medium evasion finding of a

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/moat-sandbox/moat"
+	"github.com/moat-sandbox/moat/backend/gvisor/sentryinit"
 	"github.com/moat-sandbox/moat/backend/internal/sentry"
 	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
@@ -73,6 +74,8 @@ type report struct {
 	// outlived: what the init found running when the program ended (in
 	// its walk, nonce-checked), the program's: survivors.Events bounds it.
 	outlived []survivors.Process
+	// ended is the init's account of the run's end (readEnded).
+	ended sentryinit.Ended
 
 	tailMu sync.Mutex
 	off    int64

@@ -60,9 +60,38 @@ const (
 )
 
 // slackPids is the cgroup's pids for runsc, the Sentry and the gofer,
-// on top of the program's limit.
+// on top of the program's limit. With the report on, moat's init keeps
+// the program's limit inside the sandbox (sentryinit: it counts the
+// tasks, lists the daemons and ends the run at it), and the cgroup,
+// which counts the Sentry's threads and the platform's stubs (up to
+// stubPids for each of the program's tasks), is the backstop above it:
+// a cgroup that refused first killed the sandbox before the init could
+// list anything.
 func (r *runner) slackPids() int {
-	return sentryPids + mountPids*(len(r.rt.Paths)+len(pyrt.HostData(r.spec.Network != moat.NetworkSinkhole)))
+	n := sentryPids + mountPids*(len(r.rt.Paths)+len(pyrt.HostData(r.spec.Network != moat.NetworkSinkhole)))
+	if r.initPids() {
+		n += stubPids * r.lim.Pids
+	}
+	return n
+}
+
+// stubPids is the host threads the cgroup may count for each of the
+// program's tasks (the platform's stub process and threads, the Sentry's
+// own): 60 sleeping processes made 394 more under ptrace (runsc
+// 20221219), and daemon_limit.py's 64 passed 6 each.
+const stubPids = 10
+
+// initPids says whether moat's init keeps the pids limit: the report is
+// on (the init is pid 1) and the run has a limit.
+func (r *runner) initPids() bool { return r.rep != nil && r.lim.Pids > 0 }
+
+// pidsKeeper says, for the rlimits layer, who ends the run at the pids
+// limit.
+func pidsKeeper(init bool) string {
+	if init {
+		return "; moat's init counts the program's tasks and ends the run at the pids limit, listing its daemons first"
+	}
+	return ""
 }
 
 // stopGrace is how long runsc gets to go after the sandbox was killed.
@@ -740,6 +769,16 @@ func (r *runner) run(ctx context.Context) (*moat.Result, error) {
 	}
 	runscErr := r.runscError()
 	e := moat.Ending{Stop: r.stopReason(), OOMKills: stats.OOMKills, PidsHits: stats.PidsMaxHits}
+	if r.initPids() {
+		// The init's account, in its walk (nonce-checked): it ended the
+		// run at the pids limit.
+		if f, _, _ := r.rep.readEnded(); f != nil {
+			f.Close()
+			if r.rep.ended.PidsHit {
+				e.PidsHits++
+			}
+		}
+	}
 	switch {
 	case code == 128 && runscErr != "" || code < 0:
 		// runsc itself failed: the program never ran, or moat cannot tell.
@@ -811,7 +850,7 @@ func (r *runner) layers() []moat.Layer {
 		{Name: "user", Detail: fmt.Sprintf("uid %d, no capabilities, no_new_privileges", sandboxID)},
 		{Name: fmt.Sprintf("cgroup-v%d", r.group.Version()), Detail: fmt.Sprintf("%s; memory %d bytes (+%d for runsc, the Sentry and gofer), pids %d (+%d for them), cpus %g",
 			strings.Join(r.group.Controllers(), ","), r.lim.Memory, SentryMemory, r.lim.Pids, r.slackPids(), r.lim.CPUs)},
-		{Name: "rlimits", Detail: fmt.Sprintf("nofile 1024, core 0, fsize %d, nproc %d (the Sentry's tasks, threads too, which the cgroup never sees)", r.lim.Disk, r.lim.Pids)},
+		{Name: "rlimits", Detail: fmt.Sprintf("nofile 1024, core 0, fsize %d, nproc %d (the Sentry's tasks, threads too, which the cgroup never sees)%s", r.lim.Disk, r.lim.Pids, pidsKeeper(r.initPids()))},
 		{Name: "timeout", Detail: r.lim.Timeout.String()},
 		{Name: "output-limit", Detail: fmt.Sprintf("%d bytes per stream", r.lim.OutputLimit)},
 	}

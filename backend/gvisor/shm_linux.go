@@ -52,8 +52,64 @@ func (r *runner) prepareShm(rep *report) error {
 	}
 	rep.nonce = hex.EncodeToString(b)
 	walk := filepath.Join(dir, shmWalk)
+	head := rep.nonce
+	if pids := r.lim.Pids; pids > 0 {
+		// The init keeps the pids limit (sentryinit.PidsDigits).
+		head += fmt.Sprintf(" %0*d", sentryinit.PidsDigits, min(pids, 99999999))
+	}
 	// Root's, mode 0600: the init's (root of the sandbox) alone.
-	return os.WriteFile(walk, []byte(rep.nonce), 0o600)
+	return os.WriteFile(walk, []byte(head), 0o600)
+}
+
+// readEnded opens the walk file and reads the init's account of the
+// run's end (rep.ended) from before its trailer, once the nonce is
+// checked. It returns the file, open, and where the tree's stream ends;
+// or nil and why the walk is not there.
+func (rep *report) readEnded() (*os.File, int64, string) {
+	if rep.shm == "" {
+		return nil, 0, ""
+	}
+	f, err := os.OpenFile(filepath.Join(rep.shm, shmWalk), os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, 0, "/dev/shm was not walked: " + err.Error()
+	}
+	fail := func(why string) (*os.File, int64, string) {
+		f.Close()
+		return nil, 0, why
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return fail("/dev/shm was not walked: its walk file is not a file")
+	}
+	trailer := sentryinit.Trailer + rep.nonce
+	end := fi.Size() - int64(len(trailer))
+	got := make([]byte, len(trailer))
+	if end < 0 {
+		return fail("/dev/shm was not walked (the run ended before pid 1 could)")
+	}
+	if _, err := f.ReadAt(got, end); err != nil || string(got) != trailer {
+		return fail("/dev/shm was not walked (the run ended before pid 1 could)")
+	}
+	// The account and its length, before the trailer.
+	lenAt := end - sentryinit.OutlivedDigits
+	digits := make([]byte, sentryinit.OutlivedDigits)
+	if lenAt < 0 {
+		return fail("/dev/shm was not walked (the init's walk has no list of survivors)")
+	}
+	if _, err := f.ReadAt(digits, lenAt); err != nil {
+		return fail("/dev/shm was not walked (the init's walk has no list of survivors)")
+	}
+	n, err := strconv.Atoi(string(digits))
+	if err != nil || n < 0 || n > sentryinit.MaxOutlivedJSON || int64(n) > lenAt {
+		return fail("/dev/shm was not walked (the init's list of survivors is malformed)")
+	}
+	js := make([]byte, n)
+	var ended sentryinit.Ended
+	if _, err := f.ReadAt(js, lenAt-int64(n)); err != nil || json.Unmarshal(js, &ended) != nil {
+		return fail("/dev/shm was not walked (the init's list of survivors is malformed)")
+	}
+	rep.ended = ended
+	return f, lenAt - int64(n), ""
 }
 
 // loadShm unpacks the init's walk of /dev/shm into rep.shm/tree, bounded
@@ -62,48 +118,19 @@ func (r *runner) prepareShm(rep *report) error {
 // all of /dev/shm, "" when it is. The walk is the init's only when it ends
 // with the run's nonce: anything else (the run killed before the init's
 // walk, a stream the program wrote) is not read. Before the trailer is
-// the init's list of what outlived the program (writeWalk), which goes to
-// rep.outlived.
+// the init's account of the run's end (writeWalk: what outlived the
+// program, which goes to rep.outlived, and the pids limit).
 func (rep *report) loadShm() string {
-	if rep.shm == "" {
-		return ""
+	f, end, why := rep.readEnded()
+	if f == nil {
+		return why
 	}
-	f, err := os.OpenFile(filepath.Join(rep.shm, shmWalk), os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	defer f.Close()
+	rep.outlived = rep.ended.Outlived
+	fi, err := f.Stat()
 	if err != nil {
 		return "/dev/shm was not walked: " + err.Error()
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		return "/dev/shm was not walked: its walk file is not a file"
-	}
-	trailer := sentryinit.Trailer + rep.nonce
-	end := fi.Size() - int64(len(trailer))
-	got := make([]byte, len(trailer))
-	if end < 0 {
-		return "/dev/shm was not walked (the run ended before pid 1 could)"
-	}
-	if _, err := f.ReadAt(got, end); err != nil || string(got) != trailer {
-		return "/dev/shm was not walked (the run ended before pid 1 could)"
-	}
-	// The list of survivors and its length, before the trailer.
-	lenAt := end - sentryinit.OutlivedDigits
-	digits := make([]byte, sentryinit.OutlivedDigits)
-	if lenAt < 0 {
-		return "/dev/shm was not walked (the init's walk has no list of survivors)"
-	}
-	if _, err := f.ReadAt(digits, lenAt); err != nil {
-		return "/dev/shm was not walked (the init's walk has no list of survivors)"
-	}
-	n, err := strconv.Atoi(string(digits))
-	if err != nil || n < 0 || n > sentryinit.MaxOutlivedJSON || int64(n) > lenAt {
-		return "/dev/shm was not walked (the init's list of survivors is malformed)"
-	}
-	js := make([]byte, n)
-	if _, err := f.ReadAt(js, lenAt-int64(n)); err != nil || json.Unmarshal(js, &rep.outlived) != nil {
-		return "/dev/shm was not walked (the init's list of survivors is malformed)"
-	}
-	end = lenAt - int64(n)
 	tree := filepath.Join(rep.shm, shmTree)
 	// Whole: an entry the init's caps left out makes the tree partial,
 	// which the report says.

@@ -15,6 +15,8 @@
 // the small packages of moat it needs; TestInitEarly checks the order.
 package sentryinit
 
+import "github.com/moat-sandbox/moat/internal/sandbox/survivors"
+
 const (
 	// Env, in pid 1's environment, names the walk file (inside the
 	// sandbox) and makes this binary, as pid 1, the init. Its name says
@@ -34,9 +36,24 @@ const (
 	NonceLen = 32
 	// Trailer ends a complete walk stream: the nonce after it.
 	Trailer = "\nMOAT-SHM-WALK-END "
-	// Before the trailer, the JSON of what outlived the program, at most
-	// MaxOutlivedJSON bytes, and its length in OutlivedDigits decimal
-	// digits.
+	// Before the trailer, the JSON of how the run ended ([Ended]), at
+	// most MaxOutlivedJSON bytes, and its length in OutlivedDigits
+	// decimal digits.
 	MaxOutlivedJSON = 64 << 10
 	OutlivedDigits  = 8
+	// PidsDigits: the host writes the walk file's nonce, then, if the run
+	// has a pids limit, a space and the limit in PidsDigits decimal
+	// digits, which the init keeps (the host's cgroup counts the
+	// Sentry's threads, not the program's tasks).
+	PidsDigits = 8
 )
+
+// Ended is what the init tells the host of the run's end, in the walk.
+type Ended struct {
+	// Outlived: the processes left when the program ended, or at moat's
+	// stop, which the init killed.
+	Outlived []survivors.Process `json:"outlived"`
+	// PidsHit: the program's tasks reached the pids limit, and the init
+	// ended the run there.
+	PidsHit bool `json:"pids_hit,omitempty"`
+}

@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -100,10 +102,15 @@ func initMain(walkPath string, argv []string) int {
 	// program exists; kept open (close-on-exec) for the walk.
 	var walk *os.File
 	var nonce []byte
+	pids := 0
 	if f, err := os.OpenFile(walkPath, os.O_RDWR|unix.O_NOFOLLOW, 0); err == nil {
-		b := make([]byte, NonceLen)
-		if n, _ := io.ReadFull(f, b); n == NonceLen && f.Truncate(0) == nil {
-			walk, nonce = f, b
+		b := make([]byte, NonceLen+1+PidsDigits)
+		n, _ := io.ReadFull(f, b)
+		if (n == NonceLen || n == len(b)) && f.Truncate(0) == nil {
+			walk, nonce = f, b[:NonceLen]
+			if n == len(b) && b[NonceLen] == ' ' {
+				pids, _ = strconv.Atoi(string(b[NonceLen+1:]))
+			}
 		} else {
 			f.Close()
 		}
@@ -128,17 +135,36 @@ func initMain(walkPath string, argv []string) int {
 	// die unlisted.
 	var stopMu sync.Mutex
 	var atStop []survivors.Process
+	stopListed := false
+	listed := func() {
+		if walk == nil {
+			return
+		}
+		sid, _ := unix.Getsid(0)
+		ds := survivors.AtStop(proc.Pid, []int{sid, proc.Pid}, nil)
+		stopMu.Lock()
+		if !stopListed {
+			atStop, stopListed = ds, true
+		}
+		stopMu.Unlock()
+	}
 	go func() {
 		<-term
-		if walk != nil {
-			sid, _ := unix.Getsid(0)
-			ds := survivors.AtStop(proc.Pid, []int{sid, proc.Pid}, nil)
-			stopMu.Lock()
-			atStop = ds
-			stopMu.Unlock()
-		}
+		listed()
 		_ = unix.Kill(-1, unix.SIGKILL)
 	}()
+	// The pids limit, kept here: the program's processes are the
+	// Sentry's tasks, which the host's cgroup does not count one for one
+	// (it counts the Sentry's threads), so a host that ended the run at
+	// its cgroup's limit killed the sandbox before this init could list
+	// the daemons. At the limit the init stops every process, lists the
+	// daemons, kills them all, and says so in the walk (PidsHit); the
+	// Sentry's RLIMIT_NPROC bounds the program between two counts.
+	var pidsHit atomic.Bool
+	watchDone := make(chan struct{})
+	if pids > 0 {
+		go pid1.WatchTasks(pids, &pidsHit, watchDone, listed)
+	}
 	// With the report (the walk file), what outlives the program is
 	// listed before it is killed, and goes to the host in the walk.
 	var outlived *[]survivors.Process
@@ -146,13 +172,14 @@ func initMain(walkPath string, argv []string) int {
 		outlived = new([]survivors.Process)
 	}
 	code, quiet := reapAll(proc.Pid, outlived)
+	close(watchDone)
 	if walk != nil && quiet {
 		stopMu.Lock()
 		if len(*outlived) == 0 {
 			*outlived = atStop
 		}
 		stopMu.Unlock()
-		writeWalk(walk, nonce, *outlived)
+		writeWalk(walk, nonce, Ended{Outlived: *outlived, PidsHit: pidsHit.Load()})
 	}
 	return code
 }
@@ -210,10 +237,10 @@ func reapAll(main int, outlived *[]survivors.Process) (code int, quiet bool) {
 }
 
 // writeWalk packs /dev/shm into walk, from its start, then the JSON of
-// what outlived the program and its length (outlivedDigits decimal
-// digits), and ends it with the trailer and nonce. No other process
-// exists now.
-func writeWalk(walk *os.File, nonce []byte, outlived []survivors.Process) {
+// how the run ended (what outlived the program, the pids limit) and its
+// length (OutlivedDigits decimal digits), and ends it with the trailer
+// and nonce. No other process exists now.
+func writeWalk(walk *os.File, nonce []byte, ended Ended) {
 	defer walk.Close()
 	if walk.Truncate(0) != nil {
 		return
@@ -233,9 +260,10 @@ func writeWalk(walk *os.File, nonce []byte, outlived []survivors.Process) {
 	if err != nil && !errors.Is(err, treecopy.ErrLimit) && !errors.Is(err, treecopy.ErrIncomplete) {
 		return
 	}
-	js, _ := json.Marshal(outlived)
+	js, _ := json.Marshal(ended)
 	if len(js) > MaxOutlivedJSON {
-		js = []byte("null") // the bounds of package survivors keep it far below
+		// The bounds of package survivors keep it far below.
+		js, _ = json.Marshal(Ended{PidsHit: ended.PidsHit})
 	}
 	js = fmt.Appendf(js, "%0*d", OutlivedDigits, len(js))
 	if _, err := walk.Write(append(js, append([]byte(Trailer), nonce...)...)); err != nil {

@@ -810,7 +810,7 @@ func (in *initProc) run() int {
 		}
 	}
 	if h.Pids > 0 {
-		go watchPids(h.Pids, &pidsHit, watchDone, listed)
+		go pid1.WatchTasks(h.Pids, &pidsHit, watchDone, listed)
 	}
 	if h.StopS > 0 {
 		go stopAt(time.Duration(h.StopS*float64(time.Second)), &timedOut, watchDone, listed)
@@ -1464,7 +1464,7 @@ func monoNow() int64 {
 }
 
 // stopAt kills every process but this init once d has passed, unless
-// done is closed first, and sets timedOut; then again at every pidsPoll
+// done is closed first, and sets timedOut; then again at every pid1.TasksPoll
 // until done (a fork racing the kill may leave a child). listed is called
 // once before the first kill (what outlives the run is listed there).
 func stopAt(d time.Duration, timedOut *atomic.Bool, done <-chan struct{}, listed func()) {
@@ -1477,7 +1477,7 @@ func stopAt(d time.Duration, timedOut *atomic.Bool, done <-chan struct{}, listed
 	}
 	timedOut.Store(true)
 	listed()
-	tick := time.NewTicker(pidsPoll)
+	tick := time.NewTicker(pid1.TasksPoll)
 	defer tick.Stop()
 	for {
 		_ = unix.Kill(-1, unix.SIGKILL)
@@ -1487,68 +1487,4 @@ func stopAt(d time.Duration, timedOut *atomic.Bool, done <-chan struct{}, listed
 		case <-tick.C:
 		}
 	}
-}
-
-// pidsPoll is how often watchPids counts.
-const pidsPoll = 20 * time.Millisecond
-
-// watchPids counts the tasks of every process of the container but this
-// init until done is closed; when they reach limit it sets hit, stops
-// them all, lists the daemons (listed) and kills them all, until done (a
-// fork bomb held at its RLIMIT_NPROC sits there until killed).
-func watchPids(limit int, hit *atomic.Bool, done <-chan struct{}, listed func()) {
-	t := time.NewTicker(pidsPoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-t.C:
-		}
-		if hit.Load() || tasks(limit) >= limit {
-			if !hit.Swap(true) {
-				// The daemons are listed before the kill, every process
-				// stopped meanwhile: a fork bomb does not grow while
-				// /proc is read.
-				_ = unix.Kill(-1, unix.SIGSTOP)
-				listed()
-			}
-			// Again at every tick until the program is reaped: a fork
-			// racing the kill (a Sentry signals its tasks one by one)
-			// may leave a child that forks on.
-			_ = unix.Kill(-1, unix.SIGKILL)
-		}
-	}
-}
-
-// tasks counts the threads of every process in /proc but pid 1 (this
-// init); zombies too, which hold their slot until reaped. The processes
-// alone, from one read of /proc, decide when they are enough: a fork
-// bomb keeps the kernel (a Sentry) so busy that each further system call
-// of this init waits its turn.
-func tasks(limit int) int {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return 0
-	}
-	names, _ := d.Readdirnames(-1)
-	_ = d.Close()
-	var pids []string
-	for _, name := range names {
-		if name != "1" && name[0] >= '0' && name[0] <= '9' {
-			pids = append(pids, name)
-		}
-	}
-	if len(pids) >= limit {
-		return len(pids)
-	}
-	n := 0
-	for _, pid := range pids {
-		if t, err := os.ReadDir("/proc/" + pid + "/task"); err == nil {
-			n += len(t)
-		} else {
-			n++ // gone, or a zombie whose task directory cannot be read
-		}
-	}
-	return n
 }
