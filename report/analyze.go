@@ -118,6 +118,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	a.execution()
 	a.stage2()
 	a.commands()
+	a.fronting()
 	a.metadata()
 	a.drops()
 	a.network()

@@ -119,7 +119,10 @@ func (r *Resolver) Answer(q []byte, via string) []byte {
 	default:
 		detail = "sinkholed no-data"
 	}
-	r.record(name, question.Type, detail, via)
+	// The name as it was asked, its case kept: DNS ignores case, a
+	// channel that hides base64 in the labels does not (glean-indexing-
+	// api-client-1.0.0's urlsafe-base64 chunks by dig).
+	r.record(strings.TrimSuffix(raw, "."), question.Type, detail, via)
 
 	resp = dnsmessage.NewBuilder(make([]byte, 0, 512), rh)
 	resp.EnableCompression()
@@ -140,7 +143,7 @@ func (r *Resolver) Answer(q []byte, via string) []byte {
 }
 
 func (r *Resolver) record(name string, t dnsmessage.Type, detail, via string) {
-	key := typeName(t) + " " + name
+	key := typeName(t) + " " + strings.ToLower(name) // once a name, in any case: the first's kept
 	r.mu.Lock()
 	if r.seen[key] || len(r.seen) >= maxNames {
 		r.mu.Unlock()
