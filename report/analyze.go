@@ -171,6 +171,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	a.procExec()
 	a.stage2()
 	a.commands()
+	a.fronting()
 	a.metadata()
 	a.drops()
 	a.network()

@@ -309,6 +309,40 @@ func TestCorpusMicroVM(t *testing.T) {
 	t.Run("daemon-stopped", func(t *testing.T) { daemonStoppedAfter(t, b, 40*time.Second) })
 	t.Run("daemon-limit", func(t *testing.T) { daemonLimited(t, b) })
 	t.Run("port-exfil", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkSinkhole) })
+	// failed-reverse-shell is native's alone: the agent records a failed
+	// exec without its stdio (TestCorpusFailedReverseShell)
+	t.Run("dns-numbered", func(t *testing.T) {
+		wantDNSNumbered(t, run(t, b, filepath.Join("testdata", "corpus", "dns_numbered.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Limits.Timeout = 3 * time.Minute
+		}))
+	})
+	t.Run("domain-front", func(t *testing.T) {
+		wantDomainFront(t, run(t, b, filepath.Join("testdata", "corpus", "domain_front.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Limits.Timeout = 3 * time.Minute
+		}))
+	})
+	t.Run("download-run", func(t *testing.T) {
+		wantDownloadRun(t, run(t, b, filepath.Join("testdata", "corpus", "download_run.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Userland = true
+			s.Limits.Timeout = 3 * time.Minute
+		}))
+	})
+	t.Run("hello-stager", func(t *testing.T) {
+		wantHelloStager(t, run(t, b, filepath.Join("testdata", "corpus", "hello_stager.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Limits.Timeout = 3 * time.Minute
+		}))
+	})
+	t.Run("dropper-chain", func(t *testing.T) {
+		wantDropperChain(t, run(t, b, filepath.Join("testdata", "corpus", "dropper_chain.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Userland = true
+			s.Limits.Timeout = 3 * time.Minute
+		}))
+	})
 	t.Run("inproc-shell", func(t *testing.T) { wantInProcessShell(t, b) })
 	t.Run("benign", func(t *testing.T) { benign(t, b, "guest kernel") })
 	t.Run("nosite-suite", func(t *testing.T) {

@@ -44,6 +44,16 @@ var cmdRules = []cmdRule{
 		lazyre.New(`\b(?:curl|wget|fetch)\b[^;&]*\|\s*(?:sudo\s+)?(?:` + shellName + `|(?:\S*/)?python[0-9.]*|(?:\S*/)?perl)`)},
 	{moat.CategoryExecution, moat.SeverityHigh, "decoded a hidden command and ran it",
 		lazyre.New(`\b(?:base64|base32|xxd)\b[^|]*(?:\s-d|\s--decode|\s-r)\b[^|]*\|\s*(?:sudo\s+)?(?:` + shellName + `|(?:\S*/)?python[0-9.]*)`)},
+	// A download made executable and run, in one command line (a
+	// dropper's one-liner: wget URL && chmod +x F && ./F, behind sudo,
+	// nohup or timeout): the intent is on the line even when the chain
+	// stops before the download (secretslib-0.1.0's first step, sudo apt
+	// install of its tools, fails where there is no sudo or no root). Run
+	// to its end, the stand-in the sink serves makes it critical too
+	// (stage2).
+	{moat.CategoryExecution, moat.SeverityHigh, "downloaded a program, made it executable and ran it (its command line)",
+		lazyre.New(`\b(?:curl|wget)\b[^|]*?(?:&&|;)[^|]*?\bchmod\s+(?:-\S+\s+)*(?:[ugoa]*\+[rwx]*x[rwx]*|[0-7]*[1357][0-7]{0,2})\s+\S+[^|]*?(?:&&|;)\s*` +
+			`(?:(?:sudo|nohup|setsid|exec)\s+|timeout\s+(?:-\S+\s+(?:\S+\s+)?)*\S+\s+)*(?:(?:\.{1,2}/|/|~/)\S|` + shellName + `\s+\S)`)},
 	{moat.CategoryCredentialAccess, moat.SeverityHigh, "reached for the cloud metadata service",
 		lazyre.New(`169\.254\.169\.254|(?i)metadata\.google\.internal|fd00:ec2::254|100\.100\.100\.200|169\.254\.170\.2`)},
 	{moat.CategoryCredentialAccess, moat.SeverityHigh, "named a credential file",
@@ -241,9 +251,19 @@ func (a *analysis) commands() {
 			a.add(cmdRules[r].cat, cmdRules[r].sev, cmdRules[r].what+": "+listCommands(evs), evs)
 		}
 	}
-	var reverse, fed, interactive, stdin, plain []moat.Event
-	var notes, fedNotes []string
+	var reverse, fed, interactive, stdin, plain, tried []moat.Event
+	var notes, fedNotes, triedNotes []string
 	for i, e := range cmds {
+		if !shells[path.Base(e.Path)] && e.Kind == moat.KindExecFailed && e.Stdio != "" {
+			// A reverse shell that failed to start: the program put a
+			// socket on the new program's stdio, and the exec failed
+			// (reqwestss-0.1.0 runs str(b'/bin/bash'), "b'/bin/bash'",
+			// a file that does not exist). The intent is the kernel's
+			// to see; no shell ran.
+			tried = append(tried, e)
+			triedNotes = append(triedNotes, fmt.Sprintf("%s with %s (pid %d)", e.Path, stdioNote(e.Stdio), e.PID))
+			continue
+		}
 		if !shells[path.Base(e.Path)] {
 			if a.interpreterShell(e) {
 				c := a.firstPlain(a.connectsBefore(e))
@@ -279,6 +299,9 @@ func (a *analysis) commands() {
 	}
 	if len(fed) > 0 {
 		a.add(moat.CategoryExecution, moat.SeverityCritical, "fed a download to a shell: "+joinBounded(uniq(fedNotes), 3), fed)
+	}
+	if len(tried) > 0 {
+		a.add(moat.CategoryExecution, moat.SeverityHigh, "tried to start a program with its stdio on a socket, a reverse shell that failed to start (the exec failed): "+joinBounded(uniq(triedNotes), 3), tried)
 	}
 	if len(interactive) > 0 {
 		a.add(moat.CategoryExecution, moat.SeverityHigh, "started an interactive shell: "+listCommands(interactive), interactive)

@@ -1671,6 +1671,156 @@ func TestCorpusStager(t *testing.T) {
 	})
 }
 
+// TestCorpusHelloStager: a staged loader that sends a short hello first
+// and exec()s the zlib-decompressed answer (ploghandle-1.66's hidden
+// zipapp) runs the sink's inert stage, a critical execution finding on
+// moat's evidence, on every backend with a sinkhole. Before, the sink
+// sent such a client nothing (a medium connection).
+func TestCorpusHelloStager(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		wantHelloStager(t, run(t, b, filepath.Join("testdata", "corpus", "hello_stager.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+		}))
+	})
+}
+
+func wantHelloStager(t *testing.T, res *moat.Result) {
+	t.Helper()
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryExecution && f.Severity == moat.SeverityCritical && !strings.Contains(f.Summary, "audit hook") &&
+			strings.Contains(f.Summary, "ran the second stage it downloaded from 203.0.113.77:18080 as Python code after decompressing it (zlib) (") &&
+			strings.Contains(f.Summary, "a loader that spoke first")
+	}) {
+		dump(t, res)
+		t.Error("no critical finding that it ran the code the server sent after its hello, on moat's evidence")
+	}
+}
+
+// TestCorpusDownloadRun: a Python dropper that fetches its program by
+// name with http.client or urllib (djanga-0.4, infoglmi-0.0.8), writes it,
+// makes it executable and runs it, runs the sink's inert stand-in: a
+// critical execution finding for each download, on every backend with a
+// sinkhole. Before, a library's GET of a name without extension got an
+// empty 200, and the empty file run was a high "executed a file the run
+// wrote".
+func TestCorpusDownloadRun(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		wantDownloadRun(t, run(t, b, filepath.Join("testdata", "corpus", "download_run.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Userland = true
+		}))
+	})
+}
+
+func wantDownloadRun(t *testing.T, res *moat.Result) {
+	t.Helper()
+	for _, w := range []string{"198.51.100.31/out", "198.51.100.32/bin/worker"} {
+		if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+			return f.Category == moat.CategoryExecution && f.Severity == moat.SeverityCritical && !strings.Contains(f.Summary, "audit hook") &&
+				strings.Contains(f.Summary, "ran the second stage it downloaded from "+w+" as a shell script (")
+		}) {
+			dump(t, res)
+			t.Errorf("no critical finding that it ran what it downloaded from %s, on moat's evidence", w)
+		}
+	}
+}
+
+// TestCorpusDomainFront: a request sent inside TLS to one site with the
+// Host header of another (important-package-0.1.17's curl to pypi.org
+// with a Fastly customer's Host) is a high evasion finding naming both,
+// on every backend with a sinkhole. Before, only the first name showed
+// (a medium identity finding there, for the home it sent).
+func TestCorpusDomainFront(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		wantDomainFront(t, run(t, b, filepath.Join("testdata", "corpus", "domain_front.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+		}))
+	})
+}
+
+func wantDomainFront(t *testing.T, res *moat.Result) {
+	t.Helper()
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryEvasion && f.Severity == moat.SeverityHigh &&
+			strings.Contains(f.Summary, "domain fronting") && strings.Contains(f.Summary, "TLS to cdn-customer.example, Host hidden-origin.example")
+	}) {
+		dump(t, res)
+		t.Error("no high finding of the request fronted by another site's TLS name")
+	}
+}
+
+// TestCorpusFailedReverseShell: a reverse shell whose exec fails (its
+// socket on fds 0, 1, 2, the shell's path wrong) is a high execution
+// finding on the kernel's failed exec, where the kernel witness reads a
+// failed exec's stdio: native's seccomp listener. Not carried by docker,
+// podman, gVisor and the micro-VM: their witnesses record the failed exec
+// without its stdio (a reverse shell that starts is found there by its
+// connection before the shell), so the attempt is the connection alone,
+// medium (seen on each, session 22). Before, native had no finding beyond
+// the connection either.
+func TestCorpusFailedReverseShell(t *testing.T) {
+	b := moattest.RequireBackend(t, "native")
+	wantFailedReverseShell(t, run(t, b, filepath.Join("testdata", "corpus", "failed_reverse_shell.py"), func(s *moat.Spec) {
+		s.Network = moat.NetworkSinkhole
+	}))
+}
+
+func wantFailedReverseShell(t *testing.T, res *moat.Result) {
+	t.Helper()
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryExecution && f.Severity == moat.SeverityHigh &&
+			strings.HasPrefix(f.Summary, "tried to start a program with its stdio on a socket") && strings.Contains(f.Summary, "b'")
+	}) {
+		dump(t, res)
+		t.Error("no high finding of the reverse shell that failed to start")
+	}
+}
+
+// TestCorpusDNSNumbered: the environment's fake secrets in urlsafe
+// base64 (its case kept), in numbered DNS chunks looked up last first,
+// are a critical exfiltration finding on the sink's lookups, on every
+// backend with a sinkhole. Before, the sink lowercased every name and the
+// chunks were joined as they arrived: no finding above low.
+func TestCorpusDNSNumbered(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		wantDNSNumbered(t, run(t, b, filepath.Join("testdata", "corpus", "dns_numbered.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+		}))
+	})
+}
+
+func wantDNSNumbered(t *testing.T, res *moat.Result) {
+	t.Helper()
+	wantExfil(t, res, ownEvidence, "in their chunks' numbered order")
+}
+
+// TestCorpusDropperChain: a one-liner that downloads a program, makes it
+// executable and runs it, stopped before the download by a privileged
+// first step that fails in the sandbox (secretslib-0.1.0: sudo apt
+// install, wget, chmod +x, sudo ./tox), is a high execution finding on
+// the kernel's command line, on every backend with a sinkhole. Before,
+// it was a low "ran shell commands".
+func TestCorpusDropperChain(t *testing.T) {
+	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
+		wantDropperChain(t, run(t, b, filepath.Join("testdata", "corpus", "dropper_chain.py"), func(s *moat.Spec) {
+			s.Network = moat.NetworkSinkhole
+			s.Userland = true
+		}))
+	})
+}
+
+func wantDropperChain(t *testing.T, res *moat.Result) {
+	t.Helper()
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryExecution && f.Severity.Rank() >= moat.SeverityHigh.Rank() &&
+			strings.HasPrefix(f.Summary, "downloaded a program, made it executable and ran it") && strings.Contains(f.Summary, "198.51.100.23/bin/agent") &&
+			slices.ContainsFunc(f.Evidence, func(e moat.Event) bool { return e.Source == moat.SourceKernel })
+	}) {
+		dump(t, res)
+		t.Error("no high finding on the kernel's command line that downloads a program, makes it executable and runs it")
+	}
+}
+
 // TestCorpusInProcessShell: a shell inside the program's own process,
 // exec() of what the server sends in a loop (no exec of a program), runs
 // the sink's stage (its length sent first and alone, the code after) and

@@ -268,11 +268,12 @@ func (a *analysis) identityStreams() []*identityStream {
 		}
 		if e.Kind == moat.KindDNS {
 			name := strings.TrimSuffix(strings.ToLower(e.Name), ".")
-			labels := strings.Split(name, ".")
+			// the labels as asked: base64 in them keeps its case
+			labels := strings.Split(strings.TrimSuffix(e.Name, "."), ".")
 			if len(labels) < 3 || name == "localhost" || strings.HasSuffix(name, ".localhost") {
 				continue
 			}
-			dom := strings.Join(labels[len(labels)-2:], ".")
+			dom := strings.ToLower(strings.Join(labels[len(labels)-2:], "."))
 			sub := labels[:len(labels)-2]
 			if names[name] {
 				// the hook and the sink see each lookup: joined once,

@@ -253,6 +253,18 @@ func (a *analysis) streams() []*stream {
 	// (red team, session 19: verdict medium).
 	const mixed = "split over the run's lookups, flows and requests"
 	names := map[string]bool{}
+	// Lookups whose first label is a chunk's number (0.<chunk>.domain,
+	// 1.<chunk>.domain, ...): joined in the numbers' order too, for
+	// lookups made at once by several processes or threads arrive in any
+	// order (glean-indexing-api-client-1.0.0 starts a dig per chunk).
+	type numbered struct {
+		n, i  int
+		e     moat.Event
+		chunk string
+	}
+	indexed := map[string][]numbered{}
+	indexedDom := map[string]string{}
+	var indexedKeys []string
 	for i, e := range a.evs {
 		if e.Source == moat.SourceFS && (e.Kind == moat.KindFileCreated || e.Kind == moat.KindFileChanged) {
 			dir, base := path.Split(e.Path)
@@ -264,13 +276,28 @@ func (a *analysis) streams() []*stream {
 		}
 		src := string(e.Source)
 		if (e.Kind == moat.KindDNS || e.Source == moat.SourceNetwork) && e.Name != "" && !isIP(e.Name) {
-			// The labels as sent: a secret may be in their case
-			// (red team, session 22); the domain in lower case.
+			// The labels as asked: base64 in them keeps its case, and so
+			// does a secret in the case itself (red team, session 22); the
+			// domain in lower case.
 			labels := strings.Split(strings.TrimSuffix(e.Name, "."), ".")
 			if len(labels) >= 3 && !names[src+"|"+e.Name] {
 				names[src+"|"+e.Name] = true
 				dom := strings.ToLower(strings.Join(labels[len(labels)-2:], "."))
 				sub := labels[:len(labels)-2]
+				if n, err := strconv.Atoi(sub[0]); err == nil && n >= 0 && len(sub[0]) <= 6 && len(sub) >= 2 {
+					k := src + "|dns-numbered|" + dom
+					if indexed[k] == nil {
+						indexedKeys = append(indexedKeys, k)
+						indexedDom[k] = dom
+					}
+					chunk := ""
+					for _, l := range sub[1:] {
+						if len(l) > len(chunk) {
+							chunk = l
+						}
+					}
+					indexed[k] = append(indexed[k], numbered{n: n, i: i, e: e, chunk: chunk})
+				}
 				longest := ""
 				for _, l := range sub {
 					if len(l) > len(longest) {
@@ -355,6 +382,17 @@ func (a *analysis) streams() []*stream {
 			get(src+"|path|"+dst, "path", "split over the requests to "+dst).add(i, e, p)
 			wide(src+"|path", "path", "split over the requests to several destinations").add(i, e, p)
 			wide(src+"|zmix", "mix", mixed).add(i, e, p)
+		}
+	}
+	for _, k := range indexedKeys {
+		xs := indexed[k]
+		sort.SliceStable(xs, func(p, q int) bool { return xs[p].n < xs[q].n })
+		s := get(k, "dns", "split over DNS lookups below "+indexedDom[k]+", in their chunks' numbered order")
+		for j, x := range xs {
+			if j > 0 && x.n == xs[j-1].n {
+				continue // a chunk asked again (A, then AAAA)
+			}
+			s.add(x.i, x.e, x.chunk)
 		}
 	}
 	sort.Strings(keys)

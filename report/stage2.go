@@ -51,7 +51,7 @@ func (a *analysis) stage2() {
 		}
 		base := path.Base(e.Path)
 		for suffix, how := range map[string]string{"-sh": "as a shell script", "-py": "as Python code", "-elf": "as a native program",
-			"-b64": "as Python code after decoding it from base64"} {
+			"-b64": "as Python code after decoding it from base64", "-zlib": "as Python code after decompressing it (zlib)"} {
 			m, ok := strings.CutSuffix(base, suffix)
 			sink, served := served[m]
 			if !ok || !served {
@@ -97,6 +97,8 @@ func servedAs(sink moat.Event) string {
 		return " as base64 (the program decoded it)"
 	case "elf":
 		return " as an x86-64 program"
+	case "hello":
+		return " as the code a loader that spoke first waits for (zlib-compressed Python, then plain)"
 	case "stager":
 		return " as a staged payload's stage, sent first on the connection (length-prefixed base64 of zlib, as Metasploit's stagers read it)"
 	}

@@ -40,6 +40,10 @@ func TestStage2(t *testing.T) {
 			{Source: moat.SourceNetwork, Kind: moat.KindStage2, Name: "198.51.100.7", Path: "/agent.bin", Detail: "served an inert second stage (elf), marker /tmp/.abc-1"},
 			created("/tmp/.abc-1-elf")},
 			[]string{"ran the second stage it downloaded from 198.51.100.7/agent.bin as a native program (moat's sink served an inert stand-in as an x86-64 program, which left its marker file)"}},
+		{"a loader's hello answered, decompressed and exec()d", []moat.Event{
+			{Source: moat.SourceNetwork, Kind: moat.KindStage2, Addr: "1.15.77.2:18080", Detail: "served an inert second stage (hello), marker /tmp/.abc-1"},
+			created("/tmp/.abc-1-zlib")},
+			[]string{"ran the second stage it downloaded from 1.15.77.2:18080 as Python code after decompressing it (zlib) (moat's sink served an inert stand-in as the code a loader that spoke first waits for"}},
 		{"downloaded, not run", []moat.Event{served("pastebin.com", "/raw/x", ".abc-1"), created("/tmp/saved.txt")}, nil},
 		{"a marker moat never served", []moat.Event{created("/tmp/.abc-1-sh")}, nil},
 		{"the hook alone", []moat.Event{served("pastebin.com", "/raw/x", ".abc-1"), {Source: moat.SourceAudit, Kind: moat.KindWrite, Path: "/tmp/.abc-1-py"}},

@@ -158,6 +158,12 @@ type GuestReport struct {
 	// too (audit.StartupLoaderEnv).
 	Python        string `json:"python,omitempty"`
 	StartupLoader string `json:"startup_loader,omitempty"`
+	// BudgetMS bounds, in milliseconds, each of the agent's walks of the
+	// writable directories and the diff's reads (0: observe.FSBudget).
+	// Under TCG the guest runs many times slower than the host: a
+	// budget of the host's cut the reads of a run's written files on a
+	// loaded machine (CI: a secret at the end of a 3 MiB file unread).
+	BudgetMS int64 `json:"budget_ms,omitempty"`
 }
 
 // checkTools refuses a Tools that is not /tmp/tmp and 8 of tempfile's

@@ -41,8 +41,14 @@ import (
 // with the count of those dropped. The host bounds and cleans them and
 // believes none of them more than it believes the guest (report_linux.go).
 
-// reportBudget bounds each walk of the writable directories.
-const reportBudget = observe.FSBudget
+// budget bounds each walk of the writable directories and the diff's
+// reads (GuestReport.BudgetMS).
+func (r *guestReporter) budget() time.Duration {
+	if r.cfg.BudgetMS > 0 {
+		return time.Duration(r.cfg.BudgetMS) * time.Millisecond
+	}
+	return observe.FSBudget
+}
 
 // guestReporter collects one run's report in the guest.
 type guestReporter struct {
@@ -108,7 +114,7 @@ func startReport(cfg *GuestReport, t0 time.Time, home string, age time.Duration)
 	r.endMark = []byte(fmt.Sprintf("\x00end %x\n", nonce))
 	r.readDone = make(chan struct{})
 	go r.readAudit()
-	r.before = observe.Walk(reportRoots(home), time.Now().Add(reportBudget))
+	r.before = observe.Walk(reportRoots(home), time.Now().Add(r.budget()))
 	return r, nil
 }
 
@@ -180,7 +186,7 @@ func (r *guestReporter) finish(fw *frameWriter) error {
 	now := time.Since(r.start).Milliseconds()
 	// The witness first: nothing of the agent's has read the files yet.
 	evs := append([]moat.Event{r.armed}, r.witness.Check(now)...)
-	deadline := time.Now().Add(reportBudget)
+	deadline := time.Now().Add(r.budget())
 	after, cut := observe.WalkCut(reportRoots(r.home), deadline)
 	d := observe.Differ{Tokens: r.cfg.Tokens, Planted: r.cfg.Files, Read: observe.ReadBounded, ReadAt: observe.ReadBoundedAt, Data: observe.DataAt, Xattrs: xattr.Read, Deadline: deadline, At: now, Cut: cut}
 	fsEvs, dropped := d.Diff(r.before, after)

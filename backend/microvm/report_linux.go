@@ -57,6 +57,10 @@ type hostReport struct {
 	pycs    []observe.PycPair
 }
 
+// tcgBudget multiplies observe.FSBudget for the guest's walks and
+// reads under TCG (GuestReport.BudgetMS).
+const tcgBudget = 8
+
 // newReport makes the tokens and the job's report, and returns the
 // extra environment of the program (the tokens' variables, and the hook's
 // PYTHONPATH where the runtime image does not run it from a site
@@ -71,6 +75,11 @@ func (r *runner) newReport(env []string) ([]string, *GuestReport) {
 		r.rep.metadata = r.rep.plan.ServeMetadata() // before the tokens go to the guest
 	}
 	gr := &GuestReport{Files: r.rep.plan.Files, Tokens: r.rep.plan.Tokens, Tools: r.tools}
+	if r.h.accel == "tcg" {
+		// The guest's walks and reads take many times the host's time
+		// under emulation: the same work gets a budget to match.
+		gr.BudgetMS = (tcgBudget * observe.FSBudget).Milliseconds()
+	}
 	env = append(env, r.rep.plan.Env...)
 	if r.spec.Image == "" && hookSite(r.rt) != "" {
 		// The runtime image runs the hook from a site directory's .pth

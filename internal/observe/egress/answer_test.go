@@ -157,6 +157,10 @@ func TestStage2Answer(t *testing.T) {
 		"GET /env HTTP/1.1\r\nHost: 39.107.154.72\r\nUser-Agent: O\r\nAccept: */*\r\n\r\n",
 		"GET /install HTTP/1.1\r\nHost: get.example\r\nUser-Agent: curl/7.88.1\r\n\r\n",
 		"GET /x/setup.sh HTTP/1.1\r\nHost: example.org\r\n\r\n",
+		// a Python dropper's program by name (djanga, infoglmi)
+		"GET /out HTTP/1.1\r\nHost: 145.249.104.71\r\nAccept-Encoding: identity\r\n\r\n",
+		"GET /node HTTP/1.1\r\nHost: cdn.example\r\nUser-Agent: python-requests/2.28.1\r\n\r\n",
+		"GET /bin/agent HTTP/1.1\r\nHost: 198.51.100.31\r\nUser-Agent: Python-urllib/3.11\r\n\r\n",
 	} {
 		resp, x := sinkAnswer(a, dst, []byte(req))
 		if x.stage2 == "" || !strings.Contains(string(resp), "#!/bin/sh\n") && x.form != formPaste || !strings.Contains(string(resp), Stage2Dir+"/"+x.stage2+"-py") {
@@ -171,6 +175,9 @@ func TestStage2Answer(t *testing.T) {
 		"GET /simple/requests/ HTTP/1.1\r\nHost: pypi.org\r\nUser-Agent: pip/23.0.1 {}\r\n\r\n",
 		"GET /pypi/pip/json HTTP/1.1\r\nHost: pypi.org\r\nUser-Agent: pip/23.0.1 {}\r\n\r\n",
 		"GET /api/v1/items HTTP/1.1\r\nHost: api.example\r\nUser-Agent: python-requests/2.28\r\n\r\n",
+		"GET /v2/status HTTP/1.1\r\nHost: svc.example\r\nUser-Agent: python-httpx/0.27\r\n\r\n",
+		"GET /lookup?id=7 HTTP/1.1\r\nHost: svc.example\r\nUser-Agent: Python-urllib/3.11\r\n\r\n",
+		"GET /latest HTTP/1.1\r\nHost: svc.example\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n\r\n",
 		"GET /pkg-1.0.tar.gz HTTP/1.1\r\nHost: files.example\r\nUser-Agent: curl/7.88.1\r\n\r\n",
 		"POST /upload.py HTTP/1.1\r\nHost: example.org\r\nContent-Length: 0\r\n\r\n",
 	} {
@@ -266,6 +273,34 @@ func TestStagerStage(t *testing.T) {
 		t.Errorf("decoded %q: %v", py, err)
 	}
 	if !strings.Contains(rest, marker+"-py") {
+		t.Errorf("the rest %q makes no -py marker", rest)
+	}
+}
+
+// TestHelloStage: a loader's hello is a few bytes of no protocol moat
+// knows; its stage is zlib-compressed Python making the "-zlib" marker
+// (read alone, or with the rest after it: zlib ignores what follows its
+// end), then the polyglot.
+func TestHelloStage(t *testing.T) {
+	for b, want := range map[string]bool{"l": true, "hi\n": true, "\x01\x02": true, "": false, "GET": false, "GET / HTTP/1.1\r\n": false,
+		"\x16\x03\x01": false, "POS": false, strings.Repeat("x", maxHello+1): false} {
+		if hello([]byte(b)) != want {
+			t.Errorf("hello(%q) = %v, want %v", b, !want, want)
+		}
+	}
+	m := Stage2Dir + "/.tok-1"
+	first, rest := helloStage(m)
+	for _, data := range []string{first, first + rest} {
+		zr, err := zlib.NewReader(strings.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		py, err := io.ReadAll(zr)
+		if err != nil || !strings.Contains(string(py), m+"-zlib") {
+			t.Errorf("decompressed %q: %v", py, err)
+		}
+	}
+	if !strings.Contains(rest, m+"-py") || strings.Contains(rest, "#!") {
 		t.Errorf("the rest %q makes no -py marker", rest)
 	}
 }

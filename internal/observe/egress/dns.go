@@ -123,9 +123,11 @@ func (r *Resolver) Answer(q []byte, via string) []byte {
 	default:
 		detail = "sinkholed no-data"
 	}
-	// Recorded as sent: a secret may be in the case of its letters
-	// (red team, session 22: the case variants of one name were one
-	// lowered event). The answer is the lower-case name's.
+	// The name as it was asked, its case kept: DNS ignores case, a
+	// channel that hides base64 in the labels does not (glean-indexing-
+	// api-client-1.0.0's urlsafe-base64 chunks by dig), nor one in the
+	// case pattern itself (red team, session 22: each case variant is
+	// recorded once). The answer is the lower-case name's.
 	// What the query holds past its question (answer, authority and
 	// additional records a client has no need to send, beyond an EDNS
 	// record) is kept (red team, session 22: a secret in a TXT record
@@ -155,7 +157,7 @@ func (r *Resolver) Answer(q []byte, via string) []byte {
 }
 
 func (r *Resolver) record(name string, t dnsmessage.Type, detail, via, extra string) {
-	key := typeName(t) + " " + name + " " + extra
+	key := typeName(t) + " " + name + " " + extra // each case variant once: a secret may be in the case
 	r.mu.Lock()
 	if r.seen[key] || len(r.seen) >= maxNames {
 		r.mu.Unlock()

@@ -161,7 +161,8 @@ func TestResolver(t *testing.T) {
 	label := strings.Repeat("q", 63)
 	_, a1 := answer(t, r, "evil.example.com.", dnsmessage.TypeA)
 	_, a2 := answer(t, r, label+".exfil.example.", dnsmessage.TypeA)
-	_, again := answer(t, r, "EVIL.example.com.", dnsmessage.TypeA)
+	_, again := answer(t, r, "EVIL.example.com.", dnsmessage.TypeA) // the same name, the same answer
+	_, _ = answer(t, r, "Zm9vYmFy.Case.example.", dnsmessage.TypeA)
 	_, aaaa := answer(t, r, "evil.example.com.", dnsmessage.TypeAAAA)
 	_, lh := answer(t, r, "localhost.", dnsmessage.TypeA)
 	if len(a1) != 1 || len(a2) != 1 || a1[0] == a2[0] || !sinkRange.Contains(a1[0]) || again[0] != a1[0] || len(aaaa) != 0 {
@@ -173,10 +174,10 @@ func TestResolver(t *testing.T) {
 	if r.NameOf(a1[0]) != "evil.example.com" || r.NameOf(a2[0]) != label+".exfil.example" {
 		t.Fatal("sink addresses do not map back to names")
 	}
-	// a name is recorded as sent, each case variant once: a secret may be
-	// in the case of its letters (red team, session 22)
-	if len(evs) != 5 || evs[1].Name != label+".exfil.example" || evs[2].Name != "EVIL.example.com" ||
-		evs[0].Detail != "sinkholed A "+a1[0].String() {
+	// a name's case as asked (base64 in a label keeps it), each case
+	// variant once (a secret may be in the case: red team, session 22)
+	if len(evs) != 6 || evs[1].Name != label+".exfil.example" || evs[0].Detail != "sinkholed A "+a1[0].String() ||
+		evs[2].Name != "EVIL.example.com" || evs[3].Name != "Zm9vYmFy.Case.example" {
 		t.Fatalf("events: %+v", evs)
 	}
 

@@ -632,6 +632,34 @@ func (s *Stack) sink(c net.Conn, dst netip.AddrPort, name string) (first []byte,
 			n += m
 		}
 		f.tail, f.rest = tail.b, n
+	case hello(first) && s.ans.stage2 != nil:
+		// A client that spoke first, a few bytes of no protocol moat
+		// knows, and then waited (readRequest idled out): a staged
+		// loader's hello (helloStage). Its compressed code goes alone,
+		// the polyglot once the client answers or idles, as for a
+		// silent client.
+		marker, _, _ := s.ans.stage2.payload(formHello)
+		zpart, rest := helloStage(Stage2Dir + "/" + marker)
+		_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
+		tail := &capture{max: MaxCapture}
+		var n int64
+		_, err := io.WriteString(c, zpart)
+		if err == nil {
+			_ = c.SetReadDeadline(time.Now().Add(stagePause))
+			b := make([]byte, 4096)
+			k, _ := c.Read(b)
+			_, _ = tail.Write(b[:k])
+			n = int64(k)
+			_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
+			_, err = io.WriteString(c, rest)
+		}
+		if err == nil {
+			f.more = append(f.more, exchange{stage2: marker, form: formHello})
+			_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
+			m, _ := io.Copy(tail, io.LimitReader(c, 1<<20))
+			n += m
+		}
+		f.tail, f.rest = tail.b, n
 	case sn.Proto == "http":
 		s.serveHTTP(c, dst, first, &f)
 	case sn.Proto == "tls" && s.ca != nil:

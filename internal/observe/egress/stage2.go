@@ -63,7 +63,50 @@ const (
 	// formStager is the stage a silent TCP client waits for (stagerStage):
 	// Metasploit's length-prefixed, base64-of-zlib Python.
 	formStager = "stager"
+	// formHello is the stage a client that spoke first waits for: a few
+	// bytes of no protocol moat knows (a loader's hello, ploghandle's
+	// "l"), then silence (helloStage).
+	formHello = "hello"
 )
+
+// maxHello bounds the hello of a client that spoke first and then waits
+// for its code (formHello): a loader's hello is a byte or a word, a
+// protocol's request is longer or one moat knows.
+const maxHello = 16
+
+// hello is a staged loader's hello: at most maxHello bytes that are not
+// the start of a request of a protocol moat knows (an HTTP method, a TLS
+// record) after which the client waited for the server.
+func hello(b []byte) bool {
+	if len(b) == 0 || len(b) > maxHello || b[0] == 0x16 {
+		return false
+	}
+	for _, m := range httpMethods {
+		if strings.HasPrefix(m, string(b)) || strings.HasPrefix(string(b), m) {
+			return false
+		}
+	}
+	return true
+}
+
+// helloStage is what a staged loader that spoke first reads from its
+// server and runs in-process, in two parts sent apart: first zlib-
+// compressed Python that makes the marker m + "-zlib" (ploghandle-1.66's
+// hidden zipapp: send "l", exec(zlib.decompress(recv(999)))), then the
+// polyglot, which a loader that exec()s what it reads as it came runs
+// after the compressed part failed (a shell inside the program's own
+// process reads on). Compressed data with bytes after its end still
+// decompresses (Python's zlib.decompress ignores them), so a loader that
+// read both parts at once runs the first.
+func helloStage(m string) (first, rest string) {
+	py := "try:\n    open(\"" + m + "-zlib\", \"a\").close()\nexcept OSError:\n    pass\n"
+	var b bytes.Buffer
+	w, _ := zlib.NewWriterLevel(&b, zlib.BestCompression) // a valid level: no error
+	_, _ = w.Write([]byte(py))                            // to memory: no error
+	_ = w.Close()
+	script, _ := strings.CutPrefix(polyglot(m), "#!/bin/sh\n")
+	return b.String(), "\n" + script
+}
 
 // payload returns the next answer's marker (the file's name without its
 // "-sh", "-py" or "-elf") and the body of the given form, with its
@@ -84,6 +127,9 @@ func (l *Stage2) payload(form string) (marker, body, ctype string) {
 		return marker, pastePolyglot(m), "text/plain; charset=utf-8"
 	case formStager:
 		return marker, stagerStage(m), ""
+	case formHello:
+		first, rest := helloStage(m)
+		return marker, first + rest, ""
 	}
 	return marker, polyglot(m), "text/plain; charset=utf-8"
 }
@@ -238,9 +284,10 @@ var scriptExts = map[string]bool{".sh": true, ".bash": true, ".py": true, ".txt"
 
 // scriptLike reports whether a GET of target (path and query) on host,
 // with the User-Agent ua, is for a script: a script's extension, a paste
-// site or a /raw/ path, or a path without extension fetched by curl, wget
-// or a bare one-word agent (curl -A O) — not an index page (a path that
-// ends in "/") nor anything a library or pip asks for by name.
+// site or a /raw/ path, or a path without extension fetched by curl, wget,
+// a bare one-word agent (curl -A O) or a Python HTTP library (pythonClient)
+// with no query and no API's segment — not an index page (a path that
+// ends in "/") nor anything pip asks for by name.
 func scriptLike(method, host, target, ua string) bool {
 	if method != "GET" {
 		return false
@@ -258,7 +305,41 @@ func scriptLike(method, host, target, ua string) bool {
 		return ext == "" || ext == ".txt"
 	case ext == "":
 		ua = strings.ToLower(ua)
-		return strings.HasPrefix(ua, "curl/") || strings.HasPrefix(ua, "wget/") || (ua != "" && !strings.ContainsAny(ua, "/ "))
+		return strings.HasPrefix(ua, "curl/") || strings.HasPrefix(ua, "wget/") || (ua != "" && !strings.ContainsAny(ua, "/ ")) ||
+			(pythonClient(ua) && !strings.Contains(target, "?") && !apiPath(p))
+	}
+	return false
+}
+
+// pythonClients are the User-Agents of Python's HTTP libraries; http.client
+// sends none.
+var pythonClients = []string{"python-requests/", "python-urllib/", "python-urllib3/", "python-httpx/", "aiohttp/"}
+
+// pythonClient: ua (lower case) is a Python HTTP library's, or none. A
+// dropper written in Python fetches its program by name with one
+// (djanga-0.4: http.client GET /out, written to ~/.drv and run;
+// infoglmi-0.0.8: requests GET /node, written to /tmp/node and run):
+// a file it runs must be there to run, or the chain ends at an empty file.
+func pythonClient(ua string) bool {
+	if ua == "" {
+		return true
+	}
+	for _, p := range pythonClients {
+		if strings.HasPrefix(ua, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// apiPath: p (lower case, no query) names an API's resource, not a file
+// (a segment "api", "graphql" or a version "v1"): a library's call that
+// gets the empty answer, as before.
+func apiPath(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "api" || seg == "graphql" || len(seg) >= 2 && seg[0] == 'v' && seg[1] >= '0' && seg[1] <= '9' {
+			return true
+		}
 	}
 	return false
 }

@@ -8,6 +8,8 @@
 # port, the kernel's budget kept ten connects a host.
 import os
 import socket
+import struct
+import time
 
 
 def touch(host, port, sport=0):
@@ -15,8 +17,17 @@ def touch(host, port, sport=0):
     s.settimeout(0.5)
     try:
         if sport:
+            # Closed with a reset (linger 0): the port is free at once,
+            # not held in FIN_WAIT until the peer closes, which a bind of
+            # the same source port for a repeated byte then met (CI).
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("", sport))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            for _ in range(50):
+                try:
+                    s.bind(("", sport))
+                    break
+                except OSError:
+                    time.sleep(0.02)
         s.connect((host, port))
     except OSError:
         pass
