@@ -535,8 +535,10 @@ func oneCase(r []byte) [][]byte {
 // hasNonB64: r has a byte outside base64's (and so hex's) alphabet, as
 // base85 of any 20 bytes has but for a chance of about 1 in 500.
 func hasNonB64(r []byte) bool {
-	for _, c := range r {
-		if !isB64(c) {
+	for i, c := range r {
+		// '=' is base64's padding, at its end only: one before another
+		// digit is base85's (red team, session 22)
+		if !isB64(c) || c == '=' && i+1 < len(r) && r[i+1] != '=' && r[i+1] != '\n' && r[i+1] != '\r' {
 			return true
 		}
 	}
