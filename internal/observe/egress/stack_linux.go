@@ -611,19 +611,8 @@ func (s *Stack) sink(c net.Conn, dst netip.AddrPort, name string) (first []byte,
 		// length's NUL bytes, may send its error back, and execs the code
 		// it reads next; a stager reads the 4 bytes, then the rest.
 		marker, body, _ := s.ans.stage2.payload(formStager)
-		_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
 		tail := &capture{max: MaxCapture}
-		var n int64
-		_, err := io.WriteString(c, body[:4])
-		if err == nil {
-			_ = c.SetReadDeadline(time.Now().Add(stagePause))
-			b := make([]byte, 4096)
-			k, _ := c.Read(b)
-			_, _ = tail.Write(b[:k])
-			n = int64(k)
-			_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
-			_, err = io.WriteString(c, body[4:])
-		}
+		n, err := sendInTwo(c, body[:4], body[4:], tail)
 		if err == nil {
 			f.more = append(f.more, exchange{stage2: marker, form: formStager})
 			// Let the stager read its stage and run it before the close.
@@ -640,19 +629,8 @@ func (s *Stack) sink(c net.Conn, dst netip.AddrPort, name string) (first []byte,
 		// silent client.
 		marker, _, _ := s.ans.stage2.payload(formHello)
 		zpart, rest := helloStage(Stage2Dir + "/" + marker)
-		_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
 		tail := &capture{max: MaxCapture}
-		var n int64
-		_, err := io.WriteString(c, zpart)
-		if err == nil {
-			_ = c.SetReadDeadline(time.Now().Add(stagePause))
-			b := make([]byte, 4096)
-			k, _ := c.Read(b)
-			_, _ = tail.Write(b[:k])
-			n = int64(k)
-			_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
-			_, err = io.WriteString(c, rest)
-		}
+		n, err := sendInTwo(c, zpart, rest, tail)
 		if err == nil {
 			f.more = append(f.more, exchange{stage2: marker, form: formHello})
 			_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
@@ -1046,4 +1024,21 @@ func WriteResolvConf(etc string) error {
 		}
 	}
 	return nil
+}
+
+// sendInTwo writes first to c, reads what the client says within
+// stagePause into tail (a stager's answer, or nothing), then writes rest:
+// a staged loader's two parts. It returns the bytes read.
+func sendInTwo(c net.Conn, first, rest string, tail *capture) (int64, error) {
+	_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
+	if _, err := io.WriteString(c, first); err != nil {
+		return 0, err
+	}
+	_ = c.SetReadDeadline(time.Now().Add(stagePause))
+	b := make([]byte, 4096)
+	k, _ := c.Read(b)
+	_, _ = tail.Write(b[:k])
+	_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
+	_, err := io.WriteString(c, rest)
+	return int64(k), err
 }
