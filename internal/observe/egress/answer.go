@@ -2,6 +2,8 @@ package egress
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/json"
 	"net/netip"
 	"net/url"
@@ -32,6 +34,7 @@ type exchange struct {
 	public bool   // answered as a "what is my IP" service (Public)
 	stage2 string // the marker of the inert second stage served (Stage2)
 	form   string // its form: formScript, formBase64, formELF
+	ws     bool   // a WebSocket upgrade, accepted (101)
 }
 
 // answers is what the sinkhole answers besides an empty 200. Nil
@@ -56,6 +59,11 @@ func sinkAnswer(a answers, dst netip.AddrPort, req []byte) (reply []byte, x exch
 		reply, x.served = metadataAnswer(a.md, sn, req)
 		x.meta = true
 		return reply, x
+	case sn.Method == "GET" && wsKey(req) != "":
+		// A WebSocket client waits for the server's 101 before it sends
+		// its first frame: the sink accepts, and keeps what it sends.
+		x.ws = true
+		return wsAccept(wsKey(req)), x
 	case a.pub != nil && sn.Method == "GET" && whatIsMyIP[strings.TrimPrefix(host, "www.")]:
 		if reply = a.pub.answer(host, originForm(sn.Path)); reply != nil {
 			x.public = true
@@ -220,4 +228,28 @@ func hasHeader(lower []byte, name, value string) bool {
 		}
 	}
 	return false
+}
+
+// wsKey is the Sec-WebSocket-Key of a WebSocket upgrade request (RFC
+// 6455: Upgrade: websocket, a key of 16 bytes in base64), "" if req is
+// none.
+func wsKey(req []byte) string {
+	if !strings.EqualFold(headerValue(req, "upgrade"), "websocket") {
+		return ""
+	}
+	k := headerValue(req, "sec-websocket-key")
+	if b, err := base64.StdEncoding.DecodeString(k); err != nil || len(b) != 16 {
+		return ""
+	}
+	return k
+}
+
+// wsGUID is RFC 6455's, hashed with the client's key into the accept.
+const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// wsAccept is the server's 101 to a WebSocket upgrade with key.
+func wsAccept(key string) []byte {
+	h := sha1.Sum([]byte(key + wsGUID))
+	return []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		base64.StdEncoding.EncodeToString(h[:]) + "\r\n\r\n")
 }

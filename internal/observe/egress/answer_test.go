@@ -304,3 +304,27 @@ func TestHelloStage(t *testing.T) {
 		t.Errorf("the rest %q makes no -py marker", rest)
 	}
 }
+
+// TestWebSocketAccept: a WebSocket upgrade gets the 101 of RFC 6455
+// (its own example's key and accept), so that a client that waits for it
+// sends its frames; a request with no key, or a key that is not 16
+// bytes, gets no upgrade. Before, the sink answered an empty 200 and such
+// a client sent nothing (session 22's red team).
+func TestWebSocketAccept(t *testing.T) {
+	dst := netip.MustParseAddrPort("203.0.113.9:80")
+	req := "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	resp, x := sinkAnswer(answers{}, dst, []byte(req))
+	if !x.ws || !strings.HasPrefix(string(resp), "HTTP/1.1 101 ") || !strings.Contains(string(resp), "\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") {
+		t.Fatalf("upgrade answered %q (ws %v)", resp, x.ws)
+	}
+	for _, bad := range []string{
+		strings.Replace(req, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "", 1),
+		strings.Replace(req, "dGhlIHNhbXBsZSBub25jZQ==", "c2hvcnQ=", 1),
+		strings.Replace(req, "Upgrade: websocket", "Upgrade: h2c", 1),
+	} {
+		if resp, x := sinkAnswer(answers{}, dst, []byte(bad)); x.ws || string(resp) != string(http200) {
+			t.Errorf("%q answered %q (ws %v), want the empty 200", bad, resp, x.ws)
+		}
+	}
+}

@@ -482,6 +482,9 @@ func (s *Stack) serveTCP(c net.Conn) {
 		if x.public {
 			e.Detail += " (answered as a public-address service: " + s.ans.pub.IP.String() + ")"
 		}
+		if x.ws {
+			e.Detail += " (a WebSocket upgrade, accepted: its frames follow)"
+		}
 		s.rec.Record(e)
 		s.recordMeta(e, x)
 		s.recordStage2(e, x)
@@ -679,6 +682,18 @@ func (s *Stack) serveHTTP(c net.Conn, dst netip.AddrPort, buf []byte, f *flow) {
 		}
 		last := len(f.more)+1 >= maxRequests || !sn.Complete || !time.Now().Before(end) || wantsClose(req)
 		resp, x := sinkAnswer(s.ans, dst, req)
+		if x.ws {
+			// Upgraded: no more HTTP on c; the frames that follow, up
+			// to the client's pause, are the flow's tail.
+			_ = c.SetWriteDeadline(time.Now().Add(idleTimeout))
+			_, _ = c.Write(resp)
+			x.req = s.keep(req)
+			f.more = append(f.more, x)
+			tail := &capture{max: MaxCapture, b: rest}
+			n := readIdle(c, tail, end)
+			f.tail, f.rest = tail.b, int64(len(rest))+n
+			return
+		}
 		if !last {
 			resp = keepAlive(resp)
 		}
@@ -1024,6 +1039,23 @@ func WriteResolvConf(etc string) error {
 		}
 	}
 	return nil
+}
+
+// readIdle copies what the client sends on c into tail until it pauses
+// (idleTimeout), closes, or end, at most 1 MiB; it returns the bytes read.
+func readIdle(c net.Conn, tail *capture, end time.Time) int64 {
+	var n int64
+	b := make([]byte, 32<<10)
+	for n < 1<<20 && time.Now().Before(end) {
+		_ = c.SetReadDeadline(minTime(end, time.Now().Add(idleTimeout)))
+		k, err := c.Read(b)
+		_, _ = tail.Write(b[:k])
+		n += int64(k)
+		if err != nil {
+			break
+		}
+	}
+	return n
 }
 
 // sendInTwo writes first to c, reads what the client says within
