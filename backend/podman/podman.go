@@ -342,6 +342,11 @@ func (b *Backend) args(m *mode, spec *moat.Spec, lim moat.Limits, id, seccompFil
 		// side, or one run's exec fails for another's processes.
 		n := programNproc(lim.Pids) + initSlack
 		args = append(args, "--ulimit", fmt.Sprintf("nproc=%d:%d", n, n))
+		// A memfd's pages belong to no process and to no tmpfs of a
+		// size: without a memory cgroup only RLIMIT_FSIZE bounds one
+		// (session 22: one took 3 GiB of the host's memory unchecked,
+		// and limit-hides-memfd's 30 s fill cut its run's report).
+		args = append(args, "--ulimit", fmt.Sprintf("fsize=%d:%d", lim.Disk, lim.Disk))
 		degraded = append(degraded, "cgroups: "+m.why+"; rlimits stand in, and bound less: "+degradedBounds(lim))
 	}
 	for _, bd := range binds {
@@ -393,7 +398,9 @@ func degradedBounds(lim moat.Limits) string {
 	return fmt.Sprintf("memory %d bytes is RLIMIT_AS, the address space of each process, not the memory of all together "+
 		"(n processes may hold n times that; no memory status, the program sees MemoryError or a failed mmap); "+
 		"pids %d is RLIMIT_NPROC %d, counted over every process of the host uid the container user maps to, "+
-		"with slack of %d for runs side by side%s", lim.Memory, lim.Pids, programNproc(lim.Pids), sideSlack+ctr.InitPids, cpu)
+		"with slack of %d for runs side by side; files and memfds are each RLIMIT_FSIZE %d bytes at most, "+
+		"but a memfd's pages are in no limit of all together (a program may hold up to 1,024 of them)%s",
+		lim.Memory, lim.Pids, programNproc(lim.Pids), sideSlack+ctr.InitPids, lim.Disk, cpu)
 }
 
 func modeOf(opts string) string {
