@@ -614,16 +614,7 @@ func (s *Stack) sink(c net.Conn, dst netip.AddrPort, name string) (first []byte,
 		// length's NUL bytes, may send its error back, and execs the code
 		// it reads next; a stager reads the 4 bytes, then the rest.
 		marker, body, _ := s.ans.stage2.payload(formStager)
-		tail := &capture{max: MaxCapture}
-		n, err := sendInTwo(c, body[:4], body[4:], tail)
-		if err == nil {
-			f.more = append(f.more, exchange{stage2: marker, form: formStager})
-			// Let the stager read its stage and run it before the close.
-			_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
-			m, _ := io.Copy(tail, io.LimitReader(c, 1<<20))
-			n += m
-		}
-		f.tail, f.rest = tail.b, n
+		staged(c, marker, formStager, body[:4], body[4:], &f)
 	case hello(first) && s.ans.stage2 != nil:
 		// A client that spoke first, a few bytes of no protocol moat
 		// knows, and then waited (readRequest idled out): a staged
@@ -632,15 +623,7 @@ func (s *Stack) sink(c net.Conn, dst netip.AddrPort, name string) (first []byte,
 		// silent client.
 		marker, _, _ := s.ans.stage2.payload(formHello)
 		zpart, rest := helloStage(Stage2Dir + "/" + marker)
-		tail := &capture{max: MaxCapture}
-		n, err := sendInTwo(c, zpart, rest, tail)
-		if err == nil {
-			f.more = append(f.more, exchange{stage2: marker, form: formHello})
-			_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
-			m, _ := io.Copy(tail, io.LimitReader(c, 1<<20))
-			n += m
-		}
-		f.tail, f.rest = tail.b, n
+		staged(c, marker, formHello, zpart, rest, &f)
 	case sn.Proto == "http":
 		s.serveHTTP(c, dst, first, &f)
 	case sn.Proto == "tls" && s.ca != nil:
@@ -1056,6 +1039,22 @@ func readIdle(c net.Conn, tail *capture, end time.Time) int64 {
 		}
 	}
 	return n
+}
+
+// staged serves a staged loader its stage of the given form (marker
+// its marker) in two parts (sendInTwo), records the exchange, and lets
+// the loader read and run it before the close, keeping (bounded) what it
+// still sends as the flow's tail.
+func staged(c net.Conn, marker, form, first, rest string, f *flow) {
+	tail := &capture{max: MaxCapture}
+	n, err := sendInTwo(c, first, rest, tail)
+	if err == nil {
+		f.more = append(f.more, exchange{stage2: marker, form: form})
+		_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
+		m, _ := io.Copy(tail, io.LimitReader(c, 1<<20))
+		n += m
+	}
+	f.tail, f.rest = tail.b, n
 }
 
 // sendInTwo writes first to c, reads what the client says within
