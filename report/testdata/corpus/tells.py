@@ -258,6 +258,19 @@ try:
         tells.append("pid 1 started after this process (%.1f s, %.1f s after boot)" % (start["1"], start["self"]))
 except (ValueError, IndexError, OSError, AttributeError):
     pass
+# What the kernel does not shift with the clocks: the CPU times of
+# /proc/stat (user, nice, system, idle, iowait, irq, softirq, steal) add
+# up, per CPU, to about the uptime on any machine; a machine whose clocks
+# were moved on has spent far less time than it has been up.
+try:
+    up = float(read("/proc/uptime").split()[0])
+    cpus = [l.split() for l in read("/proc/stat").splitlines() if re.match(r"cpu\d+ ", l)]
+    total = sum(int(v) for v in read("/proc/stat").split("\n", 1)[0].split()[1:9])
+    per = total / os.sysconf("SC_CLK_TCK") / max(1, len(cpus))
+    if up > 600 and per < up / 2:
+        tells.append("the CPU times of /proc/stat total %.0f s a CPU, the uptime is %.0f s" % (per, up))
+except (ValueError, IndexError, OSError):
+    pass
 # The clocks moved by a time namespace: its offsets are there for any
 # process to read (an ordinary machine's and container's are zero).
 offsets = [" ".join(l.split()) for l in read("/proc/self/timens_offsets").splitlines() if l.split()[1:] not in ([], ["0", "0"])]
@@ -323,6 +336,29 @@ for root, dirs, files in os.walk(home):
                 tells.append("%s holds %r" % (os.path.join(root, fn), w))
 if fresh:
     tells.append("the home's files were made in the last minutes: %d, %s" % (len(fresh), " ".join(sorted(fresh)[:5])))
+# What `ls -l` shows: a home whose credentials are months old while the
+# directories that hold them, .bashrc and .profile were modified in the
+# last minutes (by the sandbox that planted them; what a program's own
+# install writes, ~/.cache, is a CI job's and aside).
+touched = set()
+for fn in (".bashrc", ".profile"):
+    p = os.path.join(home, fn)
+    if os.path.isfile(p) and time.time() - os.lstat(p).st_mtime < 300:
+        touched.add(p)
+for root, dirs, files in os.walk(home):
+    for fn in files:
+        try:
+            if time.time() - os.lstat(os.path.join(root, fn)).st_mtime < 86400:
+                continue
+        except OSError:
+            continue
+        d = root
+        while d.startswith(home + "/"):
+            if time.time() - os.lstat(d).st_mtime < 300:
+                touched.add(d)
+            d = os.path.dirname(d)
+if touched:
+    tells.append("the home's entries were modified in the last minutes: %d, %s" % (len(touched), " ".join(sorted(touched)[:5])))
 # Where the hook's channel is (the argument of the install call a site
 # directory's .pth line makes, or the directory PYTHONPATH names in the
 # C environment): the caller checks it is not the same in every run.
