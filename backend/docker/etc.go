@@ -20,6 +20,7 @@ import (
 	"github.com/docker/docker/client"
 
 	ctr "github.com/moat-sandbox/moat/backend/internal/container"
+	"github.com/moat-sandbox/moat/internal/observe"
 )
 
 // etcFiles is where a run's /etc/passwd and /etc/group come from, which
@@ -82,8 +83,15 @@ func (e *engine) etcMounts(ctx context.Context, imageID, runID string, p ctr.Per
 		os.RemoveAll(dir)
 		return nil, etcFiles{}, err
 	}
+	// The image's files were written at its build (a container's host
+	// may have booted after or before it), not at the run's start.
+	installed := observe.Installed(0)
 	for name, data := range map[string][]byte{"passwd": passwd, "group": group} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			os.RemoveAll(dir)
+			return nil, etcFiles{}, err
+		}
+		if err := os.Chtimes(filepath.Join(dir, name), installed, installed); err != nil {
 			os.RemoveAll(dir)
 			return nil, etcFiles{}, err
 		}

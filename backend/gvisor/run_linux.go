@@ -349,9 +349,19 @@ func (r *runner) prepare() error {
 	if err := os.MkdirAll(filepath.Join(r.scratch, "homes", path.Base(r.persona.Home)), 0o755); err != nil {
 		return err
 	}
+	// The system's files were written when the machine was installed,
+	// before it booted (the Sentry's boot: the sandbox's start); hosts
+	// and hostname as a container's, at its start.
+	installed := observe.Installed(0)
 	for name, content := range etcFiles(r.persona) {
-		if err := os.WriteFile(filepath.Join(etc, name), []byte(content), 0o644); err != nil {
+		p := filepath.Join(etc, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			return err
+		}
+		if name == "passwd" || name == "group" || name == "machine-id" {
+			if err := os.Chtimes(p, installed, installed); err != nil {
+				return err
+			}
 		}
 	}
 	r.tr.step("root skeleton")

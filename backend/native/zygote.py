@@ -343,6 +343,9 @@ def _persona(cfg):
         with open(src, "w") as f:
             f.write(data)
         os.chmod(src, 0o644)
+        if name in ("passwd", "group", "machine-id") and cfg.get("etc_time"):
+            # written when the machine was installed (observe.Installed)
+            os.utime(src, (cfg["etc_time"], cfg["etc_time"]))
         _mount(src, dst, None, 4096, None)  # MS_BIND
         _mount(None, dst, None, 32 | 4096 | 1 | 2 | 4 | 8, None)  # MS_REMOUNT|MS_BIND|MS_RDONLY|nosuid|nodev|noexec
 

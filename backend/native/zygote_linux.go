@@ -321,6 +321,9 @@ func (z *Zygote) fork(zs *zygoteSandbox, tmpl *moat.Spec) (_ *zygoteChild, err e
 		"init": p.Init, "last_pid": coldLastPid,
 		"proc": nsinit.ZygoteProc, "proc_files": files, "proc_dirs": dirs, "proc_ro": ro, "devpts": nsinit.DevptsOptions,
 		"etc": nsinit.EtcFiles(nsinit.Persona{Host: p.Host, User: p.User, Gecos: p.Gecos, Home: p.Home}, p.Home, zs.uid, zs.uid),
+		// passwd, group and machine-id's times: the machine's install,
+		// before its boot (the host's, the least the zygote's clocks say).
+		"etc_time": observe.Installed(bootClock()).Unix(),
 	}
 	if zs.fifo != "" {
 		c.rep = &childReport{plan: observe.NewPlan(p.Home, tmpl.Env), home: p.Home, listener: -1, mntns: -1, root: -1}
@@ -843,3 +846,10 @@ func (c *zygoteChild) Run(ctx context.Context, spec *moat.Spec) (*moat.Result, e
 
 // Tidied is closed once a child that ran is gone and cleaned up.
 func (c *zygoteChild) Tidied() <-chan struct{} { return c.tidied }
+
+// bootClock is how long the host has been up (CLOCK_BOOTTIME).
+func bootClock() time.Duration {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+	return time.Duration(ts.Nano())
+}

@@ -178,3 +178,13 @@ func MachineID(host, user string) string {
 	sum := sha256.Sum256([]byte("machine-id\x00" + host + "\x00" + user))
 	return fmt.Sprintf("%x", sum[:16])
 }
+
+// Installed is when the system files of a machine up for uptime were
+// written (its installation, or its image's build): a day to a year
+// before it booted, drawn per call. /etc's passwd, group and machine-id
+// carry it as their access and modification times: the files written for
+// the run a second ago were a cheap tell (`ls -l /etc`).
+func Installed(uptime time.Duration) time.Time {
+	n, _ := rand.Int(rand.Reader, big.NewInt(int64(364*24*time.Hour/time.Second)))
+	return time.Now().Add(-uptime - 24*time.Hour - time.Duration(n.Int64())*time.Second)
+}

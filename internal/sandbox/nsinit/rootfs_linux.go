@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -357,6 +358,12 @@ func setupEtc(cfg *Config) error {
 		return err
 	}
 	files := EtcFiles(cfg.Persona, home, cfg.UID, cfg.GID)
+	// The system's files were written when the persona's machine was
+	// installed, before it booted (observe.Installed); hosts and hostname
+	// as a container's, at its start.
+	var boot unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &boot)
+	installed := observe.Installed(time.Duration(boot.Nano()) + cfg.Persona.Uptime)
 	for name, content := range files {
 		p := "/etc/" + name
 		if _, err := os.Lstat(p); err == nil {
@@ -364,6 +371,11 @@ func setupEtc(cfg *Config) error {
 		}
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			return err
+		}
+		if name == "passwd" || name == "group" || name == "machine-id" {
+			if err := os.Chtimes(p, installed, installed); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -336,6 +336,15 @@ for root, dirs, files in os.walk(home):
                 tells.append("%s holds %r" % (os.path.join(root, fn), w))
 if fresh:
     tells.append("the home's files were made in the last minutes: %d, %s" % (len(fresh), " ".join(sorted(fresh)[:5])))
+# The system's files were written when the machine was installed (or
+# its image built), not in the last minutes: what `ls -l /etc` shows. A
+# container's engine writes hosts, hostname and resolv.conf at its start.
+for p in ("/etc/passwd", "/etc/group", "/etc/machine-id"):
+    try:
+        if time.time() - os.lstat(p).st_mtime < 300:
+            tells.append("%s was modified %.0f s ago" % (p, time.time() - os.lstat(p).st_mtime))
+    except OSError:
+        pass
 # What `ls -l` shows: a home whose credentials are months old while the
 # directories that hold them, .bashrc and .profile were modified in the
 # last minutes (by the sandbox that planted them; what a program's own
