@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/moat-sandbox/moat/internal/observe"
 	"github.com/moat-sandbox/moat/internal/sandbox/loginuid"
 	"github.com/moat-sandbox/moat/internal/sandbox/netns"
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
@@ -239,6 +240,11 @@ func openPort(wait time.Duration) (*os.File, error) {
 	}
 }
 
+// ownUserNS says that the program is started in a user namespace of its
+// own (every id mapped to itself), so that os/exec forks it into the
+// persona's time namespace on a kernel that refuses the vfork (runJob).
+var ownUserNS bool
+
 // runJob reads the job and the workspace, runs the program and sends its
 // output, its end and the work directory back.
 func runJob(port *os.File, fw *frameWriter) error {
@@ -277,7 +283,20 @@ func runJob(port *os.File, fw *frameWriter) error {
 			return fmt.Errorf("boot clock: %w", err)
 		}
 		if ahead := up - time.Duration(ts.Nano()); ahead > 0 {
-			if err := timens.Ahead(ahead); err != nil && !errors.Is(err, timens.ErrUnsupported) {
+			err := timens.Ahead(ahead)
+			if errors.Is(err, timens.ErrUnsupported) && job.Report != nil {
+				// A kernel that refuses os/exec's vfork into the
+				// namespace (Debian 12's 6.1) allows a fork: the
+				// program's shim is started in a user namespace
+				// (ownUserNS), which makes os/exec fork. Without the
+				// report the agent's own deny list, which the program
+				// inherits, refuses CLONE_NEWUSER: its clocks stay the
+				// guest's.
+				if err = timens.AheadForking(ahead); err == nil {
+					ownUserNS = true
+				}
+			}
+			if err != nil && !errors.Is(err, timens.ErrUnsupported) {
 				return err
 			}
 		}
@@ -494,6 +513,7 @@ func personaEtc(p Persona) error {
 	}
 	passwd, _ := os.ReadFile("/etc/passwd")
 	group, _ := os.ReadFile("/etc/group")
+	installed := observe.Installed(p.Uptime)
 	files := []struct{ name, content string }{
 		{"passwd", withEntry(string(passwd), p.User, fmt.Sprintf("%s:x:%d:%d:%s:%s:/bin/bash", p.User, sandboxID, sandboxID, p.Gecos, p.Home))},
 		{"group", withEntry(string(group), p.User, fmt.Sprintf("%s:x:%d:", p.User, sandboxID))},
@@ -514,6 +534,14 @@ func personaEtc(p Persona) error {
 		}
 		if err != nil {
 			return fmt.Errorf("/etc/%s: %w", f.name, err)
+		}
+		// The image's files were written at its build, before the
+		// persona's machine booted (observe.Installed); hosts and
+		// hostname at its start.
+		if f.name == "passwd" || f.name == "group" {
+			if err := os.Chtimes(path, installed, installed); err != nil {
+				return fmt.Errorf("/etc/%s: %w", f.name, err)
+			}
 		}
 	}
 	return nil
@@ -615,6 +643,14 @@ func run(port *os.File, fw *frameWriter, job Job, buf []byte, rep *guestReporter
 			Setsid:     true,
 			Credential: &syscall.Credential{Uid: sandboxID, Gid: sandboxID, Groups: []uint32{}},
 		},
+	}
+	if ownUserNS {
+		// Every id mapped to itself: the program's uid_map and gid_map
+		// read as the initial namespace's ("0 0 4294967295"), and it
+		// holds no capability in either.
+		all := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
+		attr.Sys.Cloneflags = syscall.CLONE_NEWUSER
+		attr.Sys.UidMappings, attr.Sys.GidMappings, attr.Sys.GidMappingsEnableSetgroups = all, all, true
 	}
 	// The program is born in its cgroup: the agent steps into it for the
 	// fork and back out (the deny list refuses clone3, so no

@@ -25,7 +25,29 @@ func Ahead(d time.Duration) error {
 	if err := vforkable(); err != nil {
 		return err
 	}
+	return ahead(d)
+}
+
+// AheadForking is [Ahead] for a caller that starts its processes with a
+// real fork, which every kernel with time namespaces allows into one:
+// os/exec forks, rather than vforks, when it also makes the child a user
+// namespace (SysProcAttr.Cloneflags CLONE_NEWUSER). For kernels that
+// refuse the vfork (Ahead's ErrUnsupported), Debian 12's 6.1 among them.
+// A kernel without time namespaces gives ErrUnsupported.
+func AheadForking(d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("timens: offset %v is not ahead", d)
+	}
+	return ahead(d)
+}
+
+// ahead unshares the calling thread's time namespace for its children
+// and sets the offsets.
+func ahead(d time.Duration) error {
 	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
+		if errors.Is(err, unix.EINVAL) {
+			return ErrUnsupported
+		}
 		return fmt.Errorf("timens: unshare: %w", err)
 	}
 	// The offsets are set once, before any process enters the namespace,
