@@ -39,15 +39,28 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// forkingEnv makes the child use AheadForking and start its program in a
+// user namespace (a fork, not a vfork), as the micro-VM's agent does.
+const forkingEnv = "TIMENS_TEST_FORKING"
+
 func child(n int) {
 	{
-		if err := Ahead(time.Duration(n) * time.Second); err != nil {
+		ahead := Ahead
+		if os.Getenv(forkingEnv) != "" {
+			ahead = AheadForking
+		}
+		if err := ahead(time.Duration(n) * time.Second); err != nil {
 			os.Stdout.WriteString("error: " + err.Error())
 			return
 		}
 		// exec.Cmd forks with CLONE_VM|CLONE_VFORK: the child enters the
-		// namespace at its exec.
-		out, err := exec.Command("/bin/sh", "-c", "cat /proc/uptime; grep '^btime ' /proc/stat; cut -d' ' -f22 /proc/self/stat").Output()
+		// namespace at its exec. With a user namespace it forks.
+		cmd := exec.Command("/bin/sh", "-c", "cat /proc/uptime; grep '^btime ' /proc/stat; cut -d' ' -f22 /proc/self/stat")
+		if os.Getenv(forkingEnv) != "" {
+			id := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}}
+			cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER, UidMappings: id, GidMappings: id}
+		}
+		out, err := cmd.Output()
 		if err != nil {
 			os.Stdout.WriteString("error: " + err.Error())
 		}
@@ -66,10 +79,20 @@ func uptime(t *testing.T) float64 {
 
 // TestAhead: a program started after Ahead(d) sees an uptime d longer,
 // a boot time d earlier and its own start time d later, all agreeing.
-func TestAhead(t *testing.T) {
+func TestAhead(t *testing.T) { testAhead(t, "") }
+
+// TestAheadForking: as TestAhead, the program forked in a user namespace
+// after AheadForking (the micro-VM's agent on a kernel that refuses the
+// vfork).
+func TestAheadForking(t *testing.T) { testAhead(t, forkingEnv+"=1") }
+
+func testAhead(t *testing.T, env string) {
 	const ahead = 3 * 86400
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Env = append(os.Environ(), childEnv+"="+strconv.Itoa(ahead))
+	if env != "" {
+		cmd.Env = append(cmd.Env, env)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  syscall.CLONE_NEWUSER,
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
