@@ -32,10 +32,10 @@ func testImage() string {
 // benign program nothing above low.
 // gvisorTells are the tells gVisor leaves (docs/report.md): the
 // Sentry's clock starts with the sandbox (no time namespace to offset it)
-// and it keeps no login uid, so the hook's os.getlogin is a Python
-// function; the planted files' change time is the run's start, as
-// everywhere but in the micro-VM.
-var gvisorTells = []string{"the uptime is", "os.getlogin is a Python function", "the home's files were made"}
+// and its /proc/stat counts no CPU time; it keeps no login uid, so the
+// hook's os.getlogin is a Python function; the planted files' change
+// time is the run's start, as everywhere but in the micro-VM.
+var gvisorTells = []string{"the uptime is", "the CPU times of /proc/stat are all zero", "os.getlogin is a Python function", "the home's files were made"}
 
 // containerTells are the tells of Docker and Podman (docs/report.md): a
 // container shows its host's boot time, the same every run, and the

@@ -33,8 +33,8 @@ const imageFormat = 4
 // runtimeLayout changes whenever what a runtime image of the host's
 // interpreter holds changes (3: the interpreter's other names; 4: the
 // host files' modification times kept; 5: the libraries of every staged
-// ELF file; 6: /var, /mnt, /srv, /media).
-const runtimeLayout = 6
+// ELF file; 6: /var, /mnt, /srv, /media; 7: /etc/os-release).
+const runtimeLayout = 7
 
 // Guest paths.
 const (
@@ -631,6 +631,11 @@ func writeRuntime(s sink, rt *pyrt.Runtime) error {
 	files = append(files, libs...)
 	if _, err := os.Stat("/etc/ld.so.cache"); err == nil {
 		files = append(files, "/etc/ld.so.cache")
+	}
+	// The host's os-release, as pyrt binds it (with the links on its
+	// way: Debian's is a link to /usr/lib/os-release).
+	if fi, err := os.Stat("/etc/os-release"); err == nil && fi.Mode().IsRegular() {
+		files = append(files, "/etc/os-release")
 	}
 	for _, p := range files {
 		if err := hostFile(s, p, 0); err != nil {

@@ -11,8 +11,9 @@ import (
 )
 
 // cacheFormat changes whenever the cached data or its meaning changes (4:
-// Paths hold the directories of the site directories' libraries).
-const cacheFormat = 4
+// Paths hold the directories of the site directories' libraries; 5: and
+// /etc/os-release, with its links).
+const cacheFormat = 5
 
 // cacheEntry is one cached Resolve result, stored as
 // <cacheDir>/pyrt-<hash of requested path and context>.json.

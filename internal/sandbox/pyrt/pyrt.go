@@ -64,6 +64,13 @@ const defaultName = "python3"
 // ldCache is the dynamic loader's cache, bound when present.
 const ldCache = "/etc/ld.so.cache"
 
+// osRelease names the operating system the runtime comes from (public:
+// the distribution and its version), bound when present with the links
+// on its way (Debian's is a link to /usr/lib/os-release): every machine
+// and container has one (platform.freedesktop_os_release, `cat
+// /etc/os-release`), and a root without it was a cheap tell.
+const osRelease = "/etc/os-release"
+
 // alternativesDir is Debian's alternatives system: links in /usr (libblas.so.3,
 // liblapack.so.3, awk, pager...) point at a link here, which points back
 // into /usr. Without it, numpy's libblas.so.3 and the like dangle in the sandbox.
@@ -227,6 +234,10 @@ func resolveFresh(requested, pathEnv string) (*Runtime, []string, error) {
 	if _, err := os.Stat(ldCache); err == nil {
 		spelled = append(spelled, ldCache)
 		extra = append(extra, ldCache)
+	}
+	if fi, err := os.Stat(osRelease); err == nil && fi.Mode().IsRegular() {
+		extra = append(extra, osRelease)
+		deps = append(deps, osRelease)
 	}
 	for _, p := range extra {
 		if real, err := lw.walk(p); err == nil {

@@ -208,6 +208,10 @@ if init in ("/sbin/init", "/lib/systemd/systemd") and not re.fullmatch(r"[0-9a-f
 pids = [p for p in listdir("/proc") if p.isdigit()]
 if init in ("/sbin/init", "/lib/systemd/systemd") and len(pids) < 20:
     tells.append("pid 1 is %s beside %d processes" % (init, len(pids)))
+# Every Linux machine and container says what it runs
+# (platform.freedesktop_os_release, `cat /etc/os-release`).
+if not os.path.isfile("/etc/os-release"):
+    tells.append("no /etc/os-release")
 # Every Linux machine and container has these directories.
 for d in ("/var", "/run", "/sys"):
     if not os.path.isdir(d):
@@ -267,6 +271,8 @@ try:
     cpus = [l.split() for l in read("/proc/stat").splitlines() if re.match(r"cpu\d+ ", l)]
     total = sum(int(v) for v in read("/proc/stat").split("\n", 1)[0].split()[1:9])
     per = total / os.sysconf("SC_CLK_TCK") / max(1, len(cpus))
+    if total == 0:
+        tells.append("the CPU times of /proc/stat are all zero")
     if up > 600 and per < up / 2:
         tells.append("the CPU times of /proc/stat total %.0f s a CPU, the uptime is %.0f s" % (per, up))
 except (ValueError, IndexError, OSError):
