@@ -40,6 +40,12 @@ import (
 // exec), makes moat's binary the shim.
 const shimEnv = "MOAT_MICROVM_SHIM"
 
+// shimUserEnv, after shimSettings in the shim's environment (and removed
+// with them), names the uid (and gid) the shim becomes before its exec,
+// after emptying its bounding set: set where the shim starts as uid 0 of
+// a user namespace of its own (ownUserNS).
+const shimUserEnv = "MOAT_MICROVM_SHIM_USER"
+
 // shimSettings lead the shim's environment; the shim removes them.
 var shimSettings = []string{"GODEBUG=asyncpreemptoff=1", shimEnv + "=1"}
 
@@ -57,6 +63,16 @@ func startShim(job Job, attr *os.ProcAttr, t0 time.Time) (*os.Process, *guestKer
 	// asynchronous preemption, whose signals would interrupt the shim's
 	// execve while it waits for the agent, again and again.
 	a.Env = append(append([]string(nil), shimSettings...), attr.Env...)
+	if a.Sys != nil && a.Sys.Cloneflags&unix.CLONE_NEWUSER != 0 && a.Sys.Credential != nil {
+		// A new user namespace starts with a full bounding set, which
+		// the agent's dropBounding cannot reach: the shim, uid 0 of that
+		// namespace, empties it, then becomes the program's user
+		// (shimUserEnv) before its exec.
+		sys := *a.Sys
+		a.Env = append(append(append([]string(nil), shimSettings...), fmt.Sprintf("%s=%d", shimUserEnv, sys.Credential.Uid)), attr.Env...)
+		sys.Credential = nil
+		a.Sys = &sys
+	}
 	proc, err := os.StartProcess("/proc/self/exe", job.Argv, &a)
 	theirs.Close()
 	if err != nil {
@@ -116,6 +132,25 @@ func shim() {
 		}
 	}
 	runtime.LockOSThread()
+	if len(env) > 0 && strings.HasPrefix(env[0], shimUserEnv+"=") {
+		id, err := strconv.Atoi(strings.TrimPrefix(env[0], shimUserEnv+"="))
+		env = env[1:]
+		if err != nil {
+			die("shim user: " + err.Error())
+		}
+		if err := dropBounding(); err != nil {
+			die("capability bounding set: " + err.Error())
+		}
+		if err := unix.Setgroups([]int{}); err != nil {
+			die("setgroups: " + err.Error())
+		}
+		if err := unix.Setresgid(id, id, id); err != nil {
+			die("setgid: " + err.Error())
+		}
+		if err := unix.Setresuid(id, id, id); err != nil {
+			die("setuid: " + err.Error())
+		}
+	}
 	fd, _, err := seccomp.InstallNotify()
 	if err != nil {
 		die(err.Error())
