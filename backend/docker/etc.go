@@ -133,11 +133,12 @@ func (e *engine) etcVolume(ctx context.Context, imageID, runID string, passwd, g
 	}()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
+	installed := observe.Installed(0) // the image's build, as etcMounts's
 	for _, file := range []struct {
 		name string
 		data []byte
 	}{{"passwd", passwd}, {"group", group}} {
-		if err := tw.WriteHeader(&tar.Header{Name: file.name, Mode: 0o644, Size: int64(len(file.data)), Typeflag: tar.TypeReg, ModTime: time.Now()}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Name: file.name, Mode: 0o644, Size: int64(len(file.data)), Typeflag: tar.TypeReg, ModTime: installed}); err != nil {
 			return nil, f, err
 		}
 		if _, err := tw.Write(file.data); err != nil {
