@@ -144,6 +144,9 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		wantNamed(t, res, moat.CategoryExecution, "/tmp/.c/a", "/tmp/.c/b")
 		wantSpelledRead(t, res)
 	})
+	t.Run("tool-payloads", func(t *testing.T) {
+		wantToolPayloads(t, run(t, b, filepath.Join("testdata", "corpus", "tool_payloads.py"), toolPayloads))
+	})
 	t.Run("exec-race", func(t *testing.T) {
 		wantRace(t, run(t, b, filepath.Join("testdata", "corpus", "exec_race.py"), userland), true)
 	})
@@ -1973,5 +1976,32 @@ func wantRan(t *testing.T, res *moat.Result) {
 	}) {
 		dump(t, res)
 		t.Error("no kernel event of what the exec ran, hashed")
+	}
+}
+
+// toolPayloads: tool_payloads.py's run, with the userland and the sinkhole.
+func toolPayloads(s *moat.Spec) {
+	s.Userland, s.Network = true, moat.NetworkSinkhole
+	s.Limits.Timeout = time.Minute // dig waits for its answers
+}
+
+// wantToolPayloads checks tool_payloads.py's report: curl's and wget's
+// downloads ran as shell scripts (the sink's inert stage), and dig's
+// lookups carried the secret out.
+func wantToolPayloads(t *testing.T, res *moat.Result) {
+	t.Helper()
+	for _, m := range []string{"downloaded from 203.0.113.41/env as a shell script", "downloaded from 203.0.113.42/aza-ob.sh as a shell script"} {
+		if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+			return f.Category == moat.CategoryExecution && f.Severity == moat.SeverityCritical && strings.Contains(f.Summary, m)
+		}) {
+			dump(t, res)
+			t.Errorf("no critical execution finding: ran the second stage it %s", m)
+		}
+	}
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical && strings.Contains(f.Summary, "split over DNS lookups below sl4x0.example")
+	}) {
+		dump(t, res)
+		t.Error("no critical exfiltration finding of the secret dig sent")
 	}
 }
