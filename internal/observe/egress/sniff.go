@@ -9,7 +9,7 @@ import (
 
 // Sniffed is what the first bytes of a TCP flow say about it.
 type Sniffed struct {
-	Proto  string // "http", "tls" or ""
+	Proto  string // "http", "tls", "h2" (HTTP/2's preface) or ""
 	Method string // HTTP
 	Path   string // HTTP request target
 	Host   string // HTTP Host header
@@ -30,6 +30,9 @@ var httpMethods = []string{"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS
 func Sniff(b []byte) Sniffed {
 	if len(b) >= 5 && b[0] == 0x16 && b[1] == 3 {
 		return sniffTLS(b)
+	}
+	if len(b) >= len(h2Preface) && string(b[:len(h2Preface)]) == h2Preface {
+		return Sniffed{Proto: "h2", Complete: true}
 	}
 	for _, m := range httpMethods {
 		if bytes.HasPrefix(b, []byte(m)) {
