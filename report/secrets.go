@@ -316,6 +316,14 @@ func (a *analysis) streams() []*stream {
 				wide(src+"|dns-longest", "dns", what).add(i, e, longest)
 				wide(src+"|zmix", "mix", mixed).add(i, e, strings.Join(sub, ""))
 			}
+			if e.Kind == moat.KindDNS && e.Data != "" && len(labels) >= 2 {
+				// What queries carry past their question (EDNS options,
+				// records), joined: a secret cut into options, a query
+				// each (the sink keeps the options' values alone).
+				dom := strings.ToLower(strings.Join(labels[len(labels)-2:], "."))
+				get(src+"|dns-records|"+dom, "dns", "split over the records of DNS queries below "+dom).add(i, e, e.Data)
+				wide(src+"|dns-records", "dns", "split over the records of DNS queries of several domains").add(i, e, e.Data)
+			}
 			if e.Kind == moat.KindDNS {
 				continue
 			}
