@@ -40,9 +40,9 @@ type h2Stream struct {
 	head  []byte // the header block being assembled (HEADERS, CONTINUATION)
 	text  []byte // the request as text: its fields, then its body
 	body  []byte
-	heads int  // header blocks decoded (a second one is trailers)
-	ended bool // END_STREAM or RST_STREAM
-	kept  bool // recorded (and answered, if it ended)
+	heads int    // header blocks decoded (a second one is trailers)
+	ended bool   // END_STREAM or RST_STREAM
+	kept  bool   // recorded (and answered, if it ended)
 	win   int64  // the client's window for the sink's answer
 	out   []byte // answer bytes still to send, flow control permitting
 	fin   bool   // out ends the stream
@@ -50,10 +50,10 @@ type h2Stream struct {
 
 // h2Conn is the sink's side of one HTTP/2 connection.
 type h2Conn struct {
-	s   *Stack
-	c   net.Conn
-	dst netip.AddrPort
-	fr  *http2.Framer
+	s    *Stack
+	c    net.Conn
+	dst  netip.AddrPort
+	fr   *http2.Framer
 	dec  *hpack.Decoder
 	enc  *hpack.Encoder
 	ebuf bytes.Buffer
