@@ -249,6 +249,14 @@ func TestCorpusMicroVM(t *testing.T) {
 			{file: "oob_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "sent over the network (", source: moat.SourceNetwork}}},
 		}, func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
 	})
+	// Session 23's sink forms (HTTP/2, EDNS options), apart.
+	t.Run("sinkhole-wire23", func(t *testing.T) {
+		runBatch(t, b, []batchCase{
+			{file: "h2c_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "sent over the network (raw)", source: moat.SourceNetwork}}},
+			{file: "h2_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "sent over the network (raw)", source: moat.SourceNetwork}}},
+			{file: "dns_edns.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "split over the records of DNS queries below cdn-assets.net", source: moat.SourceNetwork}}},
+		}, func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+	})
 	// Apart: a token is found once a channel (stdout, stderr), in the
 	// first form found, and these print the ones evasive_unicode prints.
 	t.Run("print-redteam22", func(t *testing.T) {

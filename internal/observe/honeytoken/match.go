@@ -55,6 +55,7 @@ type Matcher struct {
 	cut         bool
 	cutBy       string
 	idx         *index // every form of every token's value
+	subst       []substForm
 }
 
 // SetDeadline bounds every later Match call: past t, Match searches no
@@ -137,6 +138,7 @@ func NewMatcher(tokens []Token) *Matcher {
 		values[i] = []byte(t.Value)
 	}
 	m.idx = newIndex(values)
+	m.subst = newSubstForms(values)
 	return m
 }
 
@@ -168,6 +170,19 @@ func (m *Matcher) Match(data []byte) []Hit {
 				found[i] = true
 				left--
 				hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: join(enc, how)})
+			}
+		}
+		// Under a substitution alphabet: the data and its views of one
+		// layer (escaping undone, say), not deeper: the search costs a
+		// compare a byte a form.
+		if left > 0 && !strings.Contains(enc, ",") {
+			m.work += int64(len(b)) * int64(len(m.subst)) / 32
+			for i, how := range substScan(m.subst, b, found, len(m.tokens)) {
+				if how != "" && !found[i] {
+					found[i] = true
+					left--
+					hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: join(enc, how)})
+				}
 			}
 		}
 		return left > 0
