@@ -1137,6 +1137,17 @@ func TestCorpusDNSEDNS(t *testing.T) {
 	wantEvasive(t, "dns_edns.py", "split over the records of DNS queries below cdn-assets.net")
 }
 
+// TestCorpusSubstitution: a secret in base64 of an alphabet of the
+// program's own, under Atbash, and reversed under a keyword alphabet of
+// every printable character (red team, session 22's list: nothing found
+// before).
+func TestCorpusSubstitution(t *testing.T) {
+	wantEvasive(t, "subst_exfil.py",
+		"sent over the network (base64 (own alphabet))",
+		"written to /tmp/p.txt (substitution)",
+		"printed to stdout (reversed, substitution)")
+}
+
 // TestCorpusANSIExfil: a secret printed with ANSI resets or zero-width
 // characters between its characters (red team, session 22: nothing
 // before).

@@ -172,17 +172,25 @@ func (m *Matcher) Match(data []byte) []Hit {
 				hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: join(enc, how)})
 			}
 		}
-		// Under a substitution alphabet: the data and its views of one
-		// layer (escaping undone, say), not deeper: the search costs a
-		// compare a byte a form.
-		if left > 0 && !strings.Contains(enc, ",") {
-			m.work += int64(len(b)) * int64(len(m.subst)) / 32
-			for i, how := range substScan(m.subst, b, found, len(m.tokens)) {
-				if how != "" && !found[i] {
-					found[i] = true
-					left--
-					hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: join(enc, how)})
-				}
+		return left > 0
+	})
+	if left == 0 || len(m.subst) == 0 {
+		return hits
+	}
+	// Under a substitution alphabet, what nothing else found (a standard
+	// encoding is a substitution too): the data and its views of one
+	// layer (escaping undone, say), not deeper (breadth first, they come
+	// first): the search costs a compare a byte a form.
+	Walk(data, minNeedle, func(b []byte, enc string) bool {
+		if strings.Contains(enc, ",") || m.late() {
+			return false
+		}
+		m.work += int64(len(b))*int64(len(m.subst))/32 + viewCost
+		for i, how := range substScan(m.subst, b, found, len(m.tokens)) {
+			if how != "" && !found[i] {
+				found[i] = true
+				left--
+				hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: join(enc, how)})
 			}
 		}
 		return left > 0
