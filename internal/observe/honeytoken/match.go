@@ -55,7 +55,7 @@ type Matcher struct {
 	cut         bool
 	cutBy       string
 	idx         *index // every form of every token's value
-	subst       []substForm
+	subst       *substForms
 }
 
 // SetDeadline bounds every later Match call: past t, Match searches no
@@ -159,6 +159,7 @@ func (m *Matcher) Match(data []byte) []Hit {
 	}
 	var hits []Hit
 	found := make([]bool, len(m.tokens))
+	subst := make([]string, len(m.tokens))
 	left := len(m.tokens)
 	Walk(data, minNeedle, func(b []byte, enc string) bool {
 		if m.late() {
@@ -172,29 +173,24 @@ func (m *Matcher) Match(data []byte) []Hit {
 				hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: join(enc, how)})
 			}
 		}
-		return left > 0
-	})
-	if left == 0 || len(m.subst) == 0 {
-		return hits
-	}
-	// Under a substitution alphabet, what nothing else found (a standard
-	// encoding is a substitution too): the data and its views of one
-	// layer (escaping undone, say), not deeper (breadth first, they come
-	// first): the search costs a compare a byte a form.
-	Walk(data, minNeedle, func(b []byte, enc string) bool {
-		if strings.Contains(enc, ",") || m.late() {
-			return false
-		}
-		m.work += int64(len(b))*int64(len(m.subst))/32 + viewCost
-		for i, how := range substScan(m.subst, b, found, len(m.tokens)) {
-			if how != "" && !found[i] {
-				found[i] = true
-				left--
-				hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: join(enc, how)})
+		// Under a substitution alphabet: the data and its views of one
+		// layer (escaping undone, say), not deeper. Kept aside: a value
+		// found by any other way is named by that (a standard encoding is
+		// a substitution too).
+		if m.subst != nil && !strings.Contains(enc, ",") {
+			for i, how := range m.subst.scan(b, found, len(m.tokens)) {
+				if how != "" && subst[i] == "" {
+					subst[i] = join(enc, how)
+				}
 			}
 		}
 		return left > 0
 	})
+	for i, how := range subst {
+		if how != "" && !found[i] {
+			hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: how})
+		}
+	}
 	return hits
 }
 

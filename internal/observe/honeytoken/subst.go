@@ -23,21 +23,40 @@ const (
 	minDistinct = 20
 )
 
+// substAt is where a form's key starts: the distances back of its
+// characters substAt to substAt+7, each clipped to substAt (0 past it).
+// In a window of the data that holds the form those positions have the
+// same clipped distances whatever came before the window, so one probe
+// a byte of the data, for every form at once, finds the candidates.
+const substAt = 32
+
 // substForm is one form of a value, as its distances back.
 type substForm struct {
 	val  int
 	how  string
 	dist []int32
-	// first is the form's first repeated position: a cheap filter.
-	first int
+}
+
+// substForms are the forms of a matcher's values, keyed.
+type substForms struct {
+	forms  []substForm
+	at     map[uint64][]int
+	minLen int
+}
+
+func clip(d int32) uint64 {
+	if d > substAt {
+		return 0
+	}
+	return uint64(d)
 }
 
 // newSubstForms returns the forms of values searched under a substitution:
 // the value, reversed, and its base64 at each of the three alignments a
 // secret can have inside longer data (the characters that hold bits of
 // the value alone).
-func newSubstForms(values [][]byte) []substForm {
-	var out []substForm
+func newSubstForms(values [][]byte) *substForms {
+	x := &substForms{at: map[uint64][]int{}}
 	for vi, v := range values {
 		forms := []struct {
 			how string
@@ -48,29 +67,31 @@ func newSubstForms(values [][]byte) []substForm {
 			enc := base64.StdEncoding.EncodeToString(append(pre, v...))
 			drop := (8*k + 5) / 6
 			end := 8 * (k + len(v)) / 6
-			if end-drop > 0 {
-				forms = append(forms, struct {
-					how string
-					b   []byte
-				}{"base64 (own alphabet)", []byte(enc[drop:end])})
-			}
+			forms = append(forms, struct {
+				how string
+				b   []byte
+			}{"base64 (own alphabet)", []byte(enc[drop:end])})
 		}
 		for _, f := range forms {
 			d, repeats, distinct := distances(f.b)
-			if repeats < minRepeats || distinct < minDistinct {
+			if len(d) < substAt+8 || repeats < minRepeats || distinct < minDistinct {
 				continue
 			}
-			sf := substForm{val: vi, how: f.how, dist: d}
-			for i, x := range d {
-				if x > 0 {
-					sf.first = i
-					break
-				}
+			var key uint64
+			for _, e := range d[substAt : substAt+8] {
+				key = key<<8 | clip(e)
 			}
-			out = append(out, sf)
+			x.at[key] = append(x.at[key], len(x.forms))
+			x.forms = append(x.forms, substForm{val: vi, how: f.how, dist: d})
+			if x.minLen == 0 || len(d) < x.minLen {
+				x.minLen = len(d)
+			}
 		}
 	}
-	return out
+	if len(x.forms) == 0 {
+		return nil
+	}
+	return x
 }
 
 // distances is b's distance back to each character's previous
@@ -94,15 +115,11 @@ func distances(b []byte) (d []int32, repeats, distinct int) {
 	return d, repeats, distinct
 }
 
-// substScan returns, for each value not done, how a form of it was
-// found in b under a substitution ("" where none).
-func substScan(forms []substForm, b []byte, done []bool, n int) []string {
-	if len(forms) == 0 {
+// scan returns, for each of n values not done, how a form of it was
+// found in b under a substitution ("" where none; nil for none at all).
+func (x *substForms) scan(b []byte, done []bool, n int) []string {
+	if x == nil {
 		return nil
-	}
-	minLen := len(forms[0].dist)
-	for _, f := range forms {
-		minLen = min(minLen, len(f.dist))
 	}
 	var how []string
 	for i := 0; i < len(b); {
@@ -110,13 +127,22 @@ func substScan(forms []substForm, b []byte, done []bool, n int) []string {
 		for j < len(b) && b[j] > ' ' && b[j] < 0x7f {
 			j++
 		}
-		if j-i >= minLen {
+		if j-i >= x.minLen {
 			d, _, _ := distances(b[i:j])
-			for _, f := range forms {
-				if done[f.val] || how != nil && how[f.val] != "" {
-					continue
+			var key uint64
+			for s := 0; s+substAt+8 <= len(d); s++ {
+				if s == 0 {
+					for _, e := range d[substAt : substAt+8] {
+						key = key<<8 | clip(e)
+					}
+				} else {
+					key = key<<8 | clip(d[s+substAt+7])
 				}
-				if substFind(f, d) {
+				for _, fi := range x.at[key] {
+					f := &x.forms[fi]
+					if done[f.val] || how != nil && how[f.val] != "" || s+len(f.dist) > len(d) || !f.at(d[s:]) {
+						continue
+					}
 					if how == nil {
 						how = make([]string, n)
 					}
@@ -129,28 +155,16 @@ func substScan(forms []substForm, b []byte, done []bool, n int) []string {
 	return how
 }
 
-// substFind reports whether the form is in the run whose distances back
-// are d.
-func substFind(f substForm, d []int32) bool {
-	m := len(f.dist)
-	for s := 0; s+m <= len(d); s++ {
-		if d[s+f.first] != f.dist[f.first] {
-			continue
+// at reports whether the form starts where the distances back d start.
+func (f *substForm) at(d []int32) bool {
+	for i, want := range f.dist {
+		got := d[i]
+		if got > int32(i) {
+			got = 0 // reaches back past the window
 		}
-		ok := true
-		for i, want := range f.dist {
-			got := d[s+i]
-			if got > int32(i) {
-				got = 0 // reaches back past the window
-			}
-			if got != want {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return true
+		if got != want {
+			return false
 		}
 	}
-	return false
+	return true
 }

@@ -77,7 +77,7 @@ func TestSubstitutionNoChance(t *testing.T) {
 	}
 	text := strings.Repeat("the_quick-brown.fox/jumps+over=the&lazy?dog;", 1<<14)
 	for name, d := range map[string][]byte{"base64": []byte(base64.StdEncoding.EncodeToString(b)), "printable": printable, "text": []byte(text)} {
-		if hits := substScan(m.subst, d, make([]bool, 2), 2); hits != nil {
+		if hits := m.subst.scan(d, make([]bool, 2), 2); hits != nil {
 			t.Errorf("%s: %v", name, hits)
 		}
 	}
