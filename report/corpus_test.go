@@ -1137,6 +1137,13 @@ func TestCorpusDNSEDNS(t *testing.T) {
 	wantEvasive(t, "dns_edns.py", "split over the records of DNS queries below cdn-assets.net")
 }
 
+// TestCorpusDNSQType: a secret in the types of DNS queries, a byte a
+// query for a name of its own (red team, session 22's list: a low
+// "looked up names" before).
+func TestCorpusDNSQType(t *testing.T) {
+	wantEvasive(t, "dns_qtype.py", "encoded in the types of the DNS queries below img-cdn.net")
+}
+
 // TestCorpusSubstitution: a secret in base64 of an alphabet of the
 // program's own, under Atbash, and reversed under a keyword alphabet of
 // every printable character (red team, session 22's list: nothing found
