@@ -25,9 +25,6 @@ import (
 // field and the body. The raw frames are kept too (a value in a PING,
 // GOAWAY or unknown frame).
 
-// h2Preface is the client's connection preface (RFC 9113 §3.4).
-const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-
 // maxH2Read bounds the bytes read from one HTTP/2 connection.
 const maxH2Read = 4 << 20
 

@@ -23,6 +23,9 @@ type Sniffed struct {
 	Len int
 }
 
+// h2Preface is an HTTP/2 client's connection preface (RFC 9113 §3.4).
+const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
 var httpMethods = []string{"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "}
 
 // Sniff parses the start of a client's byte stream. It never fails: what
