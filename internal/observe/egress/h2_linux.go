@@ -28,6 +28,11 @@ import (
 // maxH2Read bounds the bytes read from one HTTP/2 connection.
 const maxH2Read = 4 << 20
 
+// h2Held bounds what one connection's open streams hold at once (their
+// header blocks, decoded fields and bodies): 64 streams of 128 KiB each
+// over 256 flows would be gigabytes in moat's own process.
+const h2Held = 2 * MaxCapture
+
 // h2Window is the receive window the sink opens per stream and for the
 // connection: a client sends a body of this much without waiting.
 const h2Window = 1 << 20
@@ -43,6 +48,10 @@ type h2Stream struct {
 	win   int64  // the client's window for the sink's answer
 	out   []byte // answer bytes still to send, flow control permitting
 	fin   bool   // out ends the stream
+	line  []byte // the start of its header text, for the answer
+	size  int    // bytes of text and body it has held (MaxCapture)
+	// spilled: what it held, moved to the stack's kept bytes (spill)
+	spilled [][]byte
 }
 
 // h2Conn is the sink's side of one HTTP/2 connection.
@@ -62,21 +71,34 @@ type h2Conn struct {
 	maxOut  int      // its largest frame
 	last    uint32   // the highest stream the sink read
 	done    []exchange
+	held    int                 // bytes the open streams hold (h2Held)
+	peak    int                 // the most they held
+	fields  []hpack.HeaderField // the header block being decoded
+	fsize   int
 }
 
 // serveH2 serves an HTTP/2 connection whose client preface starts pre
 // (pre holds what was read of c so far), recording every stream's
 // request as an exchange of f.
 func (s *Stack) serveH2(c net.Conn, dst netip.AddrPort, pre []byte, f *flow) {
+	s.newH2(c, dst).serve(pre, f)
+}
+
+func (s *Stack) newH2(c net.Conn, dst netip.AddrPort) *h2Conn {
+	return &h2Conn{s: s, c: c, dst: dst, streams: map[uint32]*h2Stream{}, connWin: 65535, initWin: 65535, maxOut: 16384}
+}
+
+func (h *h2Conn) serve(pre []byte, f *flow) {
+	c := h.c
 	f.h2 = true
 	raw := &capture{max: MaxCapture}
 	var src io.Reader = &deadlineReader{c: c, end: time.Now().Add(keepAliveTimeout)}
 	src = io.TeeReader(io.LimitReader(io.MultiReader(bytes.NewReader(pre[len(h2Preface):]), src), maxH2Read), raw)
-	h := &h2Conn{s: s, c: c, dst: dst, streams: map[uint32]*h2Stream{}, connWin: 65535, initWin: 65535, maxOut: 16384}
 	h.fr = http2.NewFramer(c, src)
 	h.fr.SetMaxReadFrameSize(1 << 20)
 	h.dec = hpack.NewDecoder(4096, nil)
 	h.dec.SetMaxStringLength(MaxCapture)
+	h.dec.SetEmitFunc(h.emit)
 	h.enc = hpack.NewEncoder(&h.ebuf)
 	h.write(func() error {
 		if err := h.fr.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: maxRequests},
@@ -179,24 +201,27 @@ func (h *h2Conn) read() bool {
 			h.order = append(h.order, id)
 			h.last = max(h.last, id)
 		}
-		st.head = appendCapped(st.head[:0], fr.HeaderBlockFragment())
+		h.held -= len(st.head)
+		st.head = st.head[:0]
+		h.add(st, &st.head, fr.HeaderBlockFragment())
 		st.ended = st.ended || fr.StreamEnded()
 		if fr.HeadersEnded() {
 			return h.headers(id, st)
 		}
 	case *http2.ContinuationFrame:
 		if st := h.streams[id]; st != nil {
-			st.head = appendCapped(st.head, fr.HeaderBlockFragment())
+			h.add(st, &st.head, fr.HeaderBlockFragment())
 			if fr.HeadersEnded() {
 				return h.headers(id, st)
 			}
 		}
 	case *http2.DataFrame:
 		st := h.streams[id]
-		if st == nil {
-			return true
+		if st == nil || st.kept {
+			n := fr.Header().Length
+			return n == 0 || h.write(func() error { return h.fr.WriteWindowUpdate(0, n) })
 		}
-		st.body = appendCapped(st.body, fr.Data())
+		h.add(st, &st.body, fr.Data())
 		// The window the frame used (its padding too) opens again, so
 		// the client goes on sending.
 		if n := fr.Header().Length; n > 0 && !fr.StreamEnded() {
@@ -232,16 +257,72 @@ func appendCapped(b, p []byte) []byte {
 	return append(b, p[:min(len(p), max(0, MaxCapture-len(b)))]...)
 }
 
+// add appends p to a buffer of an open stream, within MaxCapture a header
+// block and a request (its text and body) and h2Held for the connection: past it, the open stream that holds the
+// most is recorded as far as it came (spill) and its buffers freed.
+func (h *h2Conn) add(st *h2Stream, b *[]byte, p []byte) {
+	head := b == &st.head
+	if head {
+		p = p[:min(len(p), max(0, MaxCapture-len(*b)))]
+	} else {
+		p = p[:min(len(p), max(0, MaxCapture-st.size))]
+	}
+	for h.held+len(p) > h2Held && h.spill() {
+	}
+	n := min(len(p), max(0, h2Held-h.held))
+	h.held += n
+	h.peak = max(h.peak, h.held)
+	if !head {
+		st.size += n
+	}
+	*b = append(*b, p[:n]...)
+}
+
+// spill moves what the open stream that holds the most holds to the
+// stack's kept bytes, and frees it: streams interleaved to fill the
+// connection's bound lose nothing of the first MaxCapture bytes each
+// sends.
+func (h *h2Conn) spill() bool {
+	var big *h2Stream
+	for _, id := range h.order {
+		if st := h.streams[id]; !st.kept && (big == nil || len(st.text)+len(st.body) > len(big.text)+len(big.body)) {
+			big = st
+		}
+	}
+	if big == nil || len(big.text)+len(big.body) == 0 {
+		return false
+	}
+	h.spillStream(big)
+	return true
+}
+
+// emit collects a decoded header field, within MaxCapture a block: an
+// indexed field is one byte of the block however long (an HPACK bomb).
+func (h *h2Conn) emit(f hpack.HeaderField) {
+	if h.fsize += len(f.Name) + len(f.Value) + 4; h.fsize <= MaxCapture {
+		h.fields = append(h.fields, f)
+	}
+}
+
 // headers decodes a stream's header block: its request line and fields,
 // or (a later block) its trailers. A block that does not decode ends the
 // connection (RFC 9113 §4.3: the decoder's state is lost).
 func (h *h2Conn) headers(id uint32, st *h2Stream) bool {
-	fields, err := h.dec.DecodeFull(st.head)
+	h.fields, h.fsize = h.fields[:0], 0
+	_, err := h.dec.Write(st.head)
+	if err == nil {
+		err = h.dec.Close()
+	}
+	h.held -= len(st.head)
 	st.head = st.head[:0]
 	if err != nil {
 		return false
 	}
+	fields := h.fields
 	st.heads++
+	if st.kept {
+		return true // decoded for the table's sake; the request is recorded
+	}
 	var b bytes.Buffer
 	if st.heads == 1 {
 		var method, path, authority string
@@ -266,7 +347,10 @@ func (h *h2Conn) headers(id uint32, st *h2Stream) bool {
 		}
 		b.WriteString(f.Name + ": " + f.Value + "\r\n")
 	}
-	st.text = appendCapped(st.text, b.Bytes())
+	if st.heads == 1 {
+		st.line = bytes.Clone(b.Bytes()[:min(b.Len(), maxField*8)])
+	}
+	h.add(st, &st.text, b.Bytes())
 	if st.heads == 1 && !st.ended && strings.EqualFold(field(fields, "expect"), "100-continue") {
 		// A client that waits for leave to send its body gets it.
 		if !h.sendHeaders(id, "100", nil, false) {
@@ -288,24 +372,39 @@ func field(fields []hpack.HeaderField, name string) string {
 	return ""
 }
 
-// request is a stream's request as HTTP/1.1-like text: its header
-// fields, a blank line, its body.
+// request is what a stream holds of its request as HTTP/1.1-like text:
+// its header fields, a blank line, its body; after a spill, the body's
+// next bytes alone.
 func (st *h2Stream) request() []byte {
 	r := append([]byte(nil), st.text...)
-	r = append(r, "\r\n"...)
-	return appendCapped(r, st.body)
+	if len(st.spilled) == 0 {
+		r = append(r, "\r\n"...)
+	}
+	return append(r, st.body...)
 }
 
 // keep records a stream's request as an exchange, once, and returns
 // the sink's answer to it.
 func (h *h2Conn) keep(st *h2Stream) []byte {
 	st.kept = true
-	req := st.request()
-	reply, x := sinkAnswer(h.s.ans, h.dst, req)
-	x.req = h.s.keep(req)
+	h.held -= len(st.head)
+	st.head = nil
+	ask := append(append(bytes.Clone(st.line), "\r\n"...), st.body...)
+	h.spillStream(st)
+	reply, x := sinkAnswer(h.s.ans, h.dst, ask)
 	x.ws = false
+	x.req = bytes.Join(st.spilled, nil)
+	st.spilled = nil
 	h.done = append(h.done, x)
 	return reply
+}
+
+// spillStream moves what a stream holds to the parts the stack keeps
+// (within its run's budget, MaxRunCapture, as every request it keeps).
+func (h *h2Conn) spillStream(st *h2Stream) {
+	st.spilled = append(st.spilled, h.s.keep(st.request()))
+	h.held -= len(st.text) + len(st.body)
+	st.text, st.body = nil, nil
 }
 
 // answer answers a stream whose request has ended: what the sink would

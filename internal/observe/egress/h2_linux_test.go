@@ -2,9 +2,11 @@ package egress
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -44,9 +46,16 @@ func h2Frames(write func(fr *http2.Framer, enc func(kv ...string) []byte)) []byt
 }
 
 func serveBytes(b []byte) flow {
-	var f flow
-	(&Stack{}).serveH2(byteConn{r: bytes.NewReader(b[len(h2Preface):])}, netip.MustParseAddrPort("203.0.113.9:80"), []byte(h2Preface), &f)
+	f, _ := serveBytesPeak(b)
 	return f
+}
+
+// serveBytesPeak also says the most the connection's open streams held.
+func serveBytesPeak(b []byte) (flow, int) {
+	var f flow
+	h := (&Stack{}).newH2(byteConn{r: bytes.NewReader(b[len(h2Preface):])}, netip.MustParseAddrPort("203.0.113.9:80"))
+	h.serve([]byte(h2Preface), &f)
+	return f, h.peak
 }
 
 // TestH2Streams: a header block cut over CONTINUATION frames, a body over
@@ -93,6 +102,65 @@ func TestH2Streams(t *testing.T) {
 	})
 	if f := serveBytes(many); len(f.more) != maxRequests {
 		t.Errorf("%d requests kept of %d, want %d", len(f.more), 2*maxRequests, maxRequests)
+	}
+}
+
+// TestH2Bounds: a header block of one-byte references to a 4 KB field of
+// the dynamic table (an HPACK bomb) keeps MaxCapture of fields; 64
+// streams left open with 100 KB bodies hold h2Held in all.
+func TestH2Bounds(t *testing.T) {
+	bomb := h2Frames(func(fr *http2.Framer, enc func(kv ...string) []byte) {
+		var blk bytes.Buffer
+		e := hpack.NewEncoder(&blk)
+		_ = e.WriteField(hpack.HeaderField{Name: ":method", Value: "GET"})
+		_ = e.WriteField(hpack.HeaderField{Name: "x-big", Value: strings.Repeat("b", 4000)})
+		for range 15000 {
+			blk.WriteByte(0x80 | 62) // the dynamic table's first entry: x-big
+		}
+		b := blk.Bytes()
+		_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: b[:16000], EndStream: true})
+		_ = fr.WriteContinuation(1, true, b[16000:])
+	})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f := serveBytes(bomb)
+	runtime.ReadMemStats(&after)
+	if a := after.TotalAlloc - before.TotalAlloc; a > 16<<20 {
+		t.Errorf("the bomb cost %d MB of allocations (60 MB of fields decoded)", a>>20)
+	}
+	if len(f.more) != 1 || len(f.more[0].req) > MaxCapture+4096 || len(f.more[0].req) < MaxCapture/2 {
+		t.Fatalf("the bomb's request: %d requests, %d bytes", len(f.more), len(f.more[0].req))
+	}
+	open := h2Frames(func(fr *http2.Framer, enc func(kv ...string) []byte) {
+		for id := uint32(1); id < 2*maxRequests; id += 2 {
+			_ = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: enc(":method", "POST", ":path", fmt.Sprintf("/%d", id)), EndHeaders: true})
+		}
+		// Interleaved: each stream's 60 KB a frame at a time, a letter
+		// of its own (3.9 MB in all, within maxH2Read); none ends.
+		for range 4 {
+			for id := uint32(1); id < 2*maxRequests; id += 2 {
+				_ = fr.WriteData(id, false, bytes.Repeat([]byte{byte('A' + id%64)}, 15000))
+			}
+		}
+	})
+	f, peak := serveBytesPeak(open)
+	if peak > h2Held {
+		t.Errorf("64 open streams held %d bytes at most, want %d", peak, h2Held)
+	}
+	// Spilled in parts, every stream's body is kept whole.
+	got := map[byte]int{}
+	for _, x := range f.more {
+		for _, c := range x.req {
+			if c >= 'A' && c < 'A'+64 {
+				got[c]++
+			}
+		}
+	}
+	for id := uint32(1); id < 2*maxRequests; id += 2 {
+		if c := byte('A' + id%64); got[c] < 4*15000 {
+			t.Errorf("stream %d: %d bytes of its body kept, want %d", id, got[c], 4*15000)
+			break
+		}
 	}
 }
 
