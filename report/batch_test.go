@@ -279,6 +279,12 @@ func TestCorpusMicroVM(t *testing.T) {
 		runBatch(t, b, []batchCase{writtenExec("exec_spelled.py", "", "/tmp/.c/a", "/tmp/.c/b"),
 			{file: "exec_procpath.py", checks: []batchCheck{{cat: "execution", sev: "high", marker: "/proc/self/cwd/a"}}}}, userland)
 	})
+	// Session 23: the exec's name raced against the witness's read.
+	t.Run("userland-race23", func(t *testing.T) {
+		runBatch(t, b, []batchCase{{file: "exec_race.py", checks: []batchCheck{
+			{cat: "evasion", sev: "high", marker: "ran another file than the one the kernel's witness read", source: moat.SourceKernel},
+			{cat: "execution", sev: "high", marker: "/tmp/.r/evil"}}}}, userland)
+	})
 	// Apart from the batch above: tamper_hook's standard library of its
 	// own is hundreds of files, whose diff crowded big_file's secret out
 	// of the guest's read budget.
