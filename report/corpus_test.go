@@ -1119,6 +1119,53 @@ func TestCorpusDNSExtra(t *testing.T) {
 	wantEvasive(t, "dns_extra.py", "sent over the network (escaped, xor 0x21")
 }
 
+// TestCorpusHTTP2Exfil: a secret in a Huffman-coded HPACK header of an
+// h2c request with prior knowledge, and in the DATA of an HTTP/2 request
+// inside TLS from a client that offers ALPN "h2" alone and waits for the
+// server's SETTINGS and 100-continue (red team, session 22's list:
+// medium network findings before; the sink kept the frames undecoded,
+// did not answer, and refused the TLS handshake). Each client gets its
+// answer.
+func TestCorpusHTTP2Exfil(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		for _, file := range []string{"h2c_exfil.py", "h2_exfil.py"} {
+			res := run(t, b, filepath.Join("testdata", "corpus", file), func(s *moat.Spec) {
+				s.Network = moat.NetworkSinkhole
+				s.Limits.Timeout = 60 * time.Second
+			})
+			wantExfil(t, res, ownEvidence, "sent over the network (raw)")
+			if !strings.Contains(res.Stdout, "answered") {
+				t.Errorf("%s: the client got no answer: %q", file, res.Stdout)
+			}
+		}
+	})
+}
+
+// TestCorpusDNSEDNS: a secret 20 bytes an EDNS option, a query each
+// (red team, session 22's list: 48 bytes past a question went
+// unrecorded; a low "looked up names" before).
+func TestCorpusDNSEDNS(t *testing.T) {
+	wantEvasive(t, "dns_edns.py", "split over the records of DNS queries below cdn-assets.net")
+}
+
+// TestCorpusDNSQType: a secret in the types of DNS queries, a byte a
+// query for a name of its own (red team, session 22's list: a low
+// "looked up names" before).
+func TestCorpusDNSQType(t *testing.T) {
+	wantEvasive(t, "dns_qtype.py", "encoded in the types of the DNS queries below img-cdn.net")
+}
+
+// TestCorpusSubstitution: a secret in base64 of an alphabet of the
+// program's own, under Atbash, and reversed under a keyword alphabet of
+// every printable character (red team, session 22's list: nothing found
+// before).
+func TestCorpusSubstitution(t *testing.T) {
+	wantEvasive(t, "subst_exfil.py",
+		"sent over the network (base64 (own alphabet))",
+		"written to /tmp/p.txt (substitution)",
+		"printed to stdout (reversed, substitution)")
+}
+
 // TestCorpusANSIExfil: a secret printed with ANSI resets or zero-width
 // characters between its characters (red team, session 22: nothing
 // before).
