@@ -236,6 +236,11 @@ func TestCorpusBackends(t *testing.T) {
 					}
 				})
 			}
+			t.Run("exec_race", func(t *testing.T) { wantRace(t, b, bk.kernel == "seccomp listener") })
+			t.Run("tool_payloads", func(t *testing.T) {
+				// docker and podman: the image's own tools (.ci/images.sh)
+				wantToolPayloads(t, run(t, b, filepath.Join("testdata", "corpus", "tool_payloads.py"), toolPayloads))
+			})
 			t.Run("persist_forms", func(t *testing.T) { persistForms(t, b, nil) })
 			t.Run("persist_later", func(t *testing.T) { persistLater(t, b, nil) })
 			t.Run("dest_exfil", func(t *testing.T) { wantDestExfil(t, b, moat.NetworkSinkhole) })

@@ -185,6 +185,7 @@ type guestKernel struct {
 	budget kbudget.Budget      // within its kinds' reserves
 	first  bool                // the agent's exec of the interpreter was seen
 	hashes *seccomp.ExecHashes // per file version: the interpreter once a run
+	execs  seccomp.ExecCheck   // what each exec ran, confirmed after it
 }
 
 func (k *guestKernel) serve() {
@@ -206,6 +207,18 @@ func (k *guestKernel) serve() {
 		}
 		nt, err := seccomp.Receive(k.fd)
 		if err != nil {
+			continue
+		}
+		// What an exec of the caller's process ran, before its next
+		// call is answered (seccomp.ExecCheck).
+		if ran, ok := k.execs.Confirm(int(nt.PID)); ok {
+			pid, ppid := taskIDs(int(nt.PID))
+			ev := procmem.RanEvent(ran, pid, ppid, k.hashes.Exec)
+			ev.TimeMS = time.Since(k.t0).Milliseconds()
+			k.keep(ev)
+		}
+		if seccomp.Exit(nt) {
+			_ = seccomp.Respond(k.fd, nt.ID, 0) // notified for the check alone
 			continue
 		}
 		if ev, keep := k.answer(nt); keep {
@@ -235,7 +248,7 @@ func (k *guestKernel) answer(n seccomp.Notif) (moat.Event, bool) {
 			Detail: fmt.Sprintf("returned %s; args %#x %#x", unix.ErrnoName(errno), n.Args[0], n.Args[1])}, true
 	}
 	ev := moat.Event{Source: moat.SourceKernel, PID: pid, PPID: ppid, Name: seccomp.Watched[nr]}
-	procmem.Call(&ev, n, tid, 2000, k.hashes.Exec)
+	procmem.Call(&ev, n, tid, 2000, k.hashes.Exec, &k.execs)
 	// A call whose wait was interrupted by a signal is gone (ENOENT):
 	// the kernel restarts it, and it comes again.
 	if seccomp.Respond(k.fd, n.ID, 0) != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"io"
 	"log/slog"
 	"maps"
@@ -138,6 +139,7 @@ type runner struct {
 	metadata      *honeytoken.Metadata // served by the sinkhole; nil without one or without a report
 	kernelEvents  []moat.Event         // from the seccomp listener (notify_linux.go)
 	kernelBudget  kbudget.Budget       // per-kind reserves of kernelEvents
+	execs         seccomp.ExecCheck    // what each exec ran, confirmed after it
 	firstPid      int                  // host pid of the process moat started (Spec.Launcher)
 	notifyWG      sync.WaitGroup
 	notifyErr     error

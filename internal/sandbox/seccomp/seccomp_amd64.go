@@ -27,6 +27,8 @@ var (
 	execatOther     = map[uint32][]uint32{auditArch: {x32Bit | 545}, unix.AUDIT_ARCH_I386: {358}}
 	connectOther    = map[uint32][]uint32{auditArch: {x32Bit | unix.SYS_CONNECT}, unix.AUDIT_ARCH_I386: {362}}
 	socketcallOther = map[uint32]uint32{unix.AUDIT_ARCH_I386: 102}
+	// exitOther are the other conventions' exit_group.
+	exitOther = map[uint32][]uint32{auditArch: {x32Bit | unix.SYS_EXIT_GROUP}, unix.AUDIT_ARCH_I386: {252}}
 )
 
 // syscalls maps every name in the policy to its x86_64 number.
@@ -121,3 +123,7 @@ var (
 // guardArches says the guard covers every calling convention of this
 // architecture.
 const guardArches = true
+
+// nativeMachines are the ELF e_machine values this kernel runs itself:
+// x86_64 and i386.
+var nativeMachines = []uint16{62, 3}

@@ -24,6 +24,8 @@ var (
 	connectOther = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {283}}
 	// 32-bit arm's socketcall is not wired on arm64 (sys_ni_syscall).
 	socketcallOther = map[uint32]uint32{}
+	// exitOther is the other convention's exit_group.
+	exitOther = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {248}}
 )
 
 // syscalls maps every name in the policy to its arm64 number. arm64 never
@@ -100,3 +102,7 @@ var (
 )
 
 const guardArches = false
+
+// nativeMachines are the ELF e_machine values this kernel runs itself:
+// aarch64 and 32-bit arm.
+var nativeMachines = []uint16{183, 40}
