@@ -266,6 +266,13 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 	t.Run("script-nohook", func(t *testing.T) {
 		wantNoHook(t, run(t, b, filepath.Join("testdata", "corpus", "script_nohook.py"), nil))
 	})
+	// a listening backdoor: the kernel sees the listen (and the hook's
+	// bind, or not: ctypes), the shell on the accepted connection
+	t.Run("bind-shell", func(t *testing.T) { wantBindShell(t, b, false, "0.0.0.0:4444", "0.0.0.0:5005") })
+	t.Run("bind-shell-ctypes", func(t *testing.T) { wantBindShell(t, b, true, "0.0.0.0:4445") })
+	t.Run("local-server", func(t *testing.T) {
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "local_server.py"), nil))
+	})
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)
 		var pth, rc bool

@@ -33,6 +33,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/internal/sandbox/osthread"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
@@ -138,6 +139,7 @@ type runner struct {
 	metadata      *honeytoken.Metadata // served by the sinkhole; nil without one or without a report
 	kernelEvents  []moat.Event         // from the seccomp listener (notify_linux.go)
 	kernelBudget  kbudget.Budget       // per-kind reserves of kernelEvents
+	socks         seccomp.Sockets      // the run's binds, for their listens
 	firstPid      int                  // host pid of the process moat started (Spec.Launcher)
 	notifyWG      sync.WaitGroup
 	notifyErr     error
