@@ -231,6 +231,13 @@ func TestCorpusBackends(t *testing.T) {
 					}
 				})
 			}
+			// a listening backdoor: the kernel's listen (gVisor: the
+			// Sentry's trace of bind and listen), the shell on it
+			t.Run("bind-shell", func(t *testing.T) { wantBindShell(t, b, false, "0.0.0.0:4444", "0.0.0.0:5005") })
+			t.Run("bind-shell-ctypes", func(t *testing.T) { wantBindShell(t, b, true, "0.0.0.0:4445") })
+			t.Run("local-server", func(t *testing.T) {
+				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "local_server.py"), nil))
+			})
 			t.Run("persist_forms", func(t *testing.T) { persistForms(t, b, nil) })
 			t.Run("persist_later", func(t *testing.T) { persistLater(t, b, nil) })
 			t.Run("dest_exfil", func(t *testing.T) { wantDestExfil(t, b, moat.NetworkSinkhole) })

@@ -264,10 +264,10 @@ func (a *analysis) commands() {
 			triedNotes = append(triedNotes, fmt.Sprintf("%s with %s (pid %d)", e.Path, stdioNote(e.Stdio), e.PID))
 			continue
 		}
-		if ls := a.listensBefore(e); e.Stdio != "" && len(ls) > 0 && e.Kind == moat.KindExec && a.shellLike(e) {
-			// Its stdio a socket, after its process or a parent opened
-			// a port: the accepted connection, a bind shell.
-			l := lastListen(ls)
+		if l, ok := a.bindShell(e); ok {
+			// Its stdio a socket, or reading its commands from stdin,
+			// after its process or a parent opened a port: the
+			// accepted connection, a bind shell.
 			bind = append(bind, l, e)
 			bindNotes = append(bindNotes, fmt.Sprintf("listened on %s, then started %s with %s (pid %d, parent %d)",
 				listenAddr(l), e.Path, stdioNote(e.Stdio), e.PID, e.PPID))
@@ -355,6 +355,33 @@ func (a *analysis) interpreterShell(e moat.Event) bool {
 	args := strings.Fields(line)
 	return !hasScript(args) || slices.Contains(args, "-i") || slices.Contains(args, "-") ||
 		strings.Contains(line, "-m code") || strings.Contains(line, "code.interact") || strings.Contains(line, "InteractiveConsole")
+}
+
+// bindShell: e, an exec, runs a shell or an interpreter on the
+// connection a port its process or a parent opened accepted: its stdio a
+// socket after any port opened; or, where no witness names its stdio
+// (gVisor's trace), reading its commands from stdin (no script, or as
+// interpreterShell reads it) after a port opened on an address other
+// than loopback. l is that port's event (lastListen).
+func (a *analysis) bindShell(e moat.Event) (l moat.Event, ok bool) {
+	if e.Kind != moat.KindExec || !a.shellLike(e) {
+		return l, false
+	}
+	ls := a.listensBefore(e)
+	if e.Stdio == "" {
+		ls = slices.DeleteFunc(ls, func(l moat.Event) bool { return !exposed(l.Addr) })
+		line := argsOf(e.Detail)
+		args := strings.Fields(line)
+		stdin := !hasScript(args) || slices.Contains(args, "-i") || slices.Contains(args, "-") ||
+			strings.Contains(line, "-m code") || strings.Contains(line, "code.interact")
+		if !stdin {
+			return l, false
+		}
+	}
+	if len(ls) == 0 {
+		return l, false
+	}
+	return lastListen(ls), true
 }
 
 // shellLike: e runs a shell or an interpreter that a shell on a socket

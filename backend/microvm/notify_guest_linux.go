@@ -204,8 +204,8 @@ func (k *guestKernel) answer(n seccomp.Notif) (moat.Event, bool) {
 	opens := true // a bind or listen that opens a port
 	if nr == unix.SYS_BIND || nr == unix.SYS_LISTEN {
 		opens = procmem.Listener(&ev, n, tid, &k.socks)
-	} else {
-		procmem.Call(&ev, n, tid, 2000, k.hashes.Exec)
+	} else if procmem.Call(&ev, n, tid, 2000, k.hashes.Exec) && (ev.Kind == moat.KindExec || ev.Kind == moat.KindExecFailed) {
+		ev.Stdio = seccomp.StdioSockets(tid)
 	}
 	// A call whose wait was interrupted by a signal is gone (ENOENT):
 	// the kernel restarts it, and it comes again.

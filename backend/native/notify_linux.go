@@ -122,7 +122,7 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 	}
 	if procmem.Call(&ev, n, hostPid, maxArgv, execTarget) {
 		if ev.Kind == moat.KindExec || ev.Kind == moat.KindExecFailed {
-			ev.Stdio = stdioSockets(hostPid)
+			ev.Stdio = seccomp.StdioSockets(hostPid)
 		}
 		if !seccomp.IDValid(fd, n.ID) {
 			ev.Detail += " (the caller died while it was read)"

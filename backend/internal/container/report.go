@@ -397,6 +397,9 @@ func (r *report) execFrame(body []byte, at int64) {
 			}
 		}
 		ev.Data = audit.Clean(e.Env, 2000)
+		if stdioForm(e.Stdio) {
+			ev.Stdio = e.Stdio
+		}
 		if e.Note != "" {
 			ev.Detail += " (" + audit.Clean(e.Note, 300) + ")"
 		}
@@ -631,4 +634,13 @@ func (s *Session) InitKilled(sig int) {
 // digits); anything else in a frame is not kept.
 func isSHA256(s string) bool {
 	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
+}
+
+// stdioForm: s is what seccomp.StdioSockets makes ("0", "0,2", "0,1,2").
+func stdioForm(s string) bool {
+	switch s {
+	case "0", "1", "2", "0,1", "0,2", "1,2", "0,1,2":
+		return true
+	}
+	return false
 }

@@ -285,6 +285,7 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 	}
 	raw := seccomp.ReadString(mem, pathArg, 4096)
 	ev.Path = raw
+	ev.Stdio = seccomp.StdioSockets(int(n.PID))
 	ev.Argv = seccomp.ReadArgv(mem, argvArg)
 	ev.Env = seccomp.LoaderEnv(mem, envArg)
 	if !seccomp.IDValid(w.fd, n.ID) {

@@ -448,6 +448,9 @@ type ExecEvent struct {
 	// kernel's name of its protocol ("?" where it could not be read)
 	// and its inode.
 	Proto string `json:"proto,omitempty"`
+	// Stdio names which of an exec's fds 0, 1 and 2 were sockets
+	// (seccomp.StdioSockets: moat.Event.Stdio).
+	Stdio string `json:"stdio,omitempty"`
 	Inode uint64 `json:"inode,omitempty"`
 }
 

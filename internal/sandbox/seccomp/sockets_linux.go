@@ -128,3 +128,18 @@ func port(sa []byte) uint16 {
 	}
 	return binary.BigEndian.Uint16(sa[2:4])
 }
+
+// StdioSockets names which of thread tid's fds 0, 1 and 2 are sockets
+// ("0,1,2"), as an exec's notification finds them: a shell whose stdio is
+// a socket is a reverse or bind shell (moat.Event.Stdio).
+func StdioSockets(tid int) string {
+	var s []string
+	var buf [64]byte
+	for fd := 0; fd <= 2; fd++ {
+		n, err := unix.Readlink("/proc/"+strconv.Itoa(tid)+"/fd/"+strconv.Itoa(fd), buf[:])
+		if err == nil && strings.HasPrefix(string(buf[:n]), "socket:") {
+			s = append(s, strconv.Itoa(fd))
+		}
+	}
+	return strings.Join(s, ",")
+}
