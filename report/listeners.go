@@ -15,12 +15,14 @@ import (
 // or a backdoor needs, and a test suite's server does not: medium. One
 // on loopback (pytest-httpserver, a local test server) reaches nothing
 // outside: nothing. The kernel's word decides where the run has a kernel
-// witness; where it has none (kernel-events-unavailable) the hook's binds
-// are the evidence, said as the program's claim. A shell or interpreter
+// witness of listens; where it has none (kernel-events-unavailable, or a
+// gVisor --image runtime registered to trace no bind and listen) the
+// hook's binds are the evidence, said as the program's claim. A shell or interpreter
 // started on the accepted connection is the bind shell (commands).
 func (a *analysis) listeners() {
 	noKernel := slices.ContainsFunc(a.evs, func(e moat.Event) bool {
-		return e.Source == moat.SourceMoat && e.Kind == moat.KindKernelEventsUnavailable
+		return e.Source == moat.SourceMoat && (e.Kind == moat.KindKernelEventsUnavailable ||
+			e.Kind == moat.KindTrace && e.Name == "listens-unseen") // gVisor --image registered to trace no bind, listen (backend/docker)
 	})
 	var evs []moat.Event
 	var addrs []string
