@@ -265,6 +265,23 @@ func TestCorpusMicroVM(t *testing.T) {
 		runBatch(t, b, []batchCase{writtenExec("exec_spelled.py", "", "/tmp/.c/a", "/tmp/.c/b"),
 			{file: "exec_procpath.py", checks: []batchCheck{{cat: "execution", sev: "high", marker: "/proc/self/cwd/a"}}}}, userland)
 	})
+	// A listening backdoor (session 23): the agent's listener sees the
+	// bind and the listen, and the shell's stdio on the accepted socket.
+	t.Run("listen", func(t *testing.T) {
+		runBatch(t, b, []batchCase{
+			{file: "bind_shell.py", checks: []batchCheck{
+				{cat: "network", sev: "medium", marker: "0.0.0.0:4444", own: true, source: moat.SourceKernel},
+				{cat: "network", sev: "medium", marker: "0.0.0.0:5005", own: true, source: moat.SourceKernel},
+				{cat: "execution", sev: "critical", marker: "bind shell: listened on 0.0.0.0:4444", own: true, source: moat.SourceKernel},
+			}},
+			{file: "bind_shell_ctypes.py", checks: []batchCheck{
+				{cat: "network", sev: "medium", marker: "0.0.0.0:4445", own: true, source: moat.SourceKernel},
+				{cat: "execution", sev: "critical", marker: "bind shell: listened on 0.0.0.0:4445", own: true, source: moat.SourceKernel},
+				{cat: "evasion", sev: "high", marker: "0.0.0.0:4445", own: true, source: moat.SourceKernel},
+			}},
+		}, userland)
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "local_server.py"), func(s *moat.Spec) { s.Limits.Timeout = 5 * time.Minute }))
+	})
 	// Apart from the batch above: tamper_hook's standard library of its
 	// own is hundreds of files, whose diff crowded big_file's secret out
 	// of the guest's read budget.
