@@ -65,6 +65,20 @@ func TestCorpusBackends(t *testing.T) {
 		moattest.RequireBackend(t, "gvisor")
 		wantPortExfil(t, &gvisor.Backend{}, moat.NetworkSinkhole, func(s *moat.Spec) { s.Image = testImage() })
 	})
+	t.Run("gvisor-image-bind-shell", func(t *testing.T) {
+		// Docker's runsc registered to trace bind and listen
+		// (.ci/setup-runsc-trace.sh): the kernel's listen; registered
+		// by an older script: a listens-unseen trace event, and the
+		// hook's binds are the evidence.
+		moattest.RequireBackend(t, "gvisor")
+		res := runBindShell(t, &gvisor.Backend{}, false, func(s *moat.Spec) { s.Image = testImage() })
+		source := moat.SourceKernel
+		if slices.ContainsFunc(res.Events, func(e moat.Event) bool { return e.Kind == moat.KindTrace && e.Name == "listens-unseen" }) {
+			t.Log("the runtime is registered to trace no bind, listen: the hook's binds are the evidence")
+			source = moat.SourceAudit
+		}
+		wantBindShellRun(t, res, false, source, "0.0.0.0:4444", "0.0.0.0:5005")
+	})
 	t.Run("gvisor-image-tells", func(t *testing.T) {
 		// gVisor with an image runs through Docker with runsc.
 		moattest.RequireBackend(t, "gvisor")

@@ -17,18 +17,38 @@ import (
 // saw a listen the hook did not (high evasion).
 func wantBindShell(t *testing.T, b moat.Backend, hidden bool, addrs ...string) {
 	t.Helper()
+	wantBindShellRun(t, runBindShell(t, b, hidden, nil), hidden, moat.SourceKernel, addrs...)
+}
+
+// runBindShell runs corpus/bind_shell.py (hidden: bind_shell_ctypes.py)
+// with the userland and mod, and fails unless its shell ran.
+func runBindShell(t *testing.T, b moat.Backend, hidden bool, mod func(*moat.Spec)) *moat.Result {
+	t.Helper()
 	file, said := "bind_shell.py", "bound-42"
 	if hidden {
 		file, said = "bind_shell_ctypes.py", "hidden-42"
 	}
-	res := run(t, b, filepath.Join("testdata", "corpus", file), userland)
+	res := run(t, b, filepath.Join("testdata", "corpus", file), func(s *moat.Spec) {
+		userland(s)
+		if mod != nil {
+			mod(s)
+		}
+	})
 	if !strings.Contains(res.Stdout, "shell said: "+said) {
 		dump(t, res)
 		t.Fatalf("the bind shell did not run: stdout %q", res.Stdout)
 	}
+	return res
+}
+
+// wantBindShellRun is wantBindShell's judgement of res, with the
+// listener events of source (the kernel's; the hook's where the run has
+// no kernel witness of listens) as the evidence.
+func wantBindShellRun(t *testing.T, res *moat.Result, hidden bool, source moat.Source, addrs ...string) {
+	t.Helper()
 	kernelListener := func(addr string) func(moat.Event) bool {
 		return func(e moat.Event) bool {
-			return e.Source == moat.SourceKernel && e.Kind == moat.KindListener && e.Addr == addr
+			return e.Source == source && e.Kind == moat.KindListener && e.Addr == addr
 		}
 	}
 	var port, shell, evasion bool
