@@ -232,10 +232,18 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 		// (seccomp.Sockets); the rest is sent as nothing.
 		fd, addr, size := n.Args[0], n.Args[1], n.Args[2]
 		if seccomp.Socketcall(n) {
-			var a [12]byte
+			// bind's three words, listen's two (fd, backlog): no more
+			// is read, so that arguments at a mapping's end are read.
+			a := make([]byte, 12)
+			if ev.Call == "listen" {
+				a = a[:8]
+			}
 			fd, addr, size = ^uint64(0), 0, 0
-			if k, _ := mem.ReadAt(a[:], int64(n.Args[1])); k == len(a) {
-				fd, addr, size = uint64(binary.LittleEndian.Uint32(a[:])), uint64(binary.LittleEndian.Uint32(a[4:])), uint64(binary.LittleEndian.Uint32(a[8:]))
+			if k, _ := mem.ReadAt(a, int64(n.Args[1])); k == len(a) {
+				fd = uint64(binary.LittleEndian.Uint32(a))
+				if len(a) == 12 {
+					addr, size = uint64(binary.LittleEndian.Uint32(a[4:])), uint64(binary.LittleEndian.Uint32(a[8:]))
+				}
 			}
 		}
 		var c seccomp.SocketCall
