@@ -326,8 +326,9 @@ func TestCorpusMicroVM(t *testing.T) {
 	t.Run("daemon-stopped", func(t *testing.T) { daemonStoppedAfter(t, b, 40*time.Second) })
 	t.Run("daemon-limit", func(t *testing.T) { daemonLimited(t, b) })
 	t.Run("port-exfil", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkSinkhole) })
-	// failed-reverse-shell is native's alone: the agent records a failed
-	// exec without its stdio (TestCorpusFailedReverseShell)
+	// failed-reverse-shell is not run here: the agent reads a failed
+	// exec's stdio since session 23, untried under the micro-VM
+	// (TestCorpusFailedReverseShell: native, docker, podman)
 	t.Run("dns-numbered", func(t *testing.T) {
 		wantDNSNumbered(t, run(t, b, filepath.Join("testdata", "corpus", "dns_numbered.py"), func(s *moat.Spec) {
 			s.Network = moat.NetworkSinkhole

@@ -1766,10 +1766,27 @@ func wantDomainFront(t *testing.T, res *moat.Result) {
 // medium (seen on each, session 22). Before, native had no finding beyond
 // the connection either.
 func TestCorpusFailedReverseShell(t *testing.T) {
-	b := moattest.RequireBackend(t, "native")
-	wantFailedReverseShell(t, run(t, b, filepath.Join("testdata", "corpus", "failed_reverse_shell.py"), func(s *moat.Spec) {
-		s.Network = moat.NetworkSinkhole
-	}))
+	for _, bk := range []struct {
+		name string
+		new  func(t *testing.T) moat.Backend
+	}{
+		{"native", func(t *testing.T) moat.Backend { return moattest.RequireBackend(t, "native") }},
+		// the containers' init reads a failed exec's stdio too (session 23)
+		{"docker", func(t *testing.T) moat.Backend {
+			moattest.RequireBackend(t, "docker")
+			return docker.New(testImage(), "", "")
+		}},
+		{"podman", func(t *testing.T) moat.Backend {
+			moattest.RequireBackend(t, "podman")
+			return podman.New(testImage(), "")
+		}},
+	} {
+		t.Run(bk.name, func(t *testing.T) {
+			wantFailedReverseShell(t, run(t, bk.new(t), filepath.Join("testdata", "corpus", "failed_reverse_shell.py"), func(s *moat.Spec) {
+				s.Network = moat.NetworkSinkhole
+			}))
+		})
+	}
 }
 
 func wantFailedReverseShell(t *testing.T, res *moat.Result) {
