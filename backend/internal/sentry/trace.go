@@ -753,10 +753,10 @@ type judge struct {
 	drop  bool
 	w     Watch
 	dirs  []string // Watch's: the working directories seen
-	ports int      // bind and listen returns kept
+	ports int      // inet binds' returns kept
 }
 
-// maxPortLines bounds the bind and listen returns a judge keeps.
+// maxPortLines bounds the inet binds' returns a judge keeps.
 const maxPortLines = 4096
 
 // maxHeld bounds the exec entries held at once: past it, an entry is kept
@@ -783,16 +783,17 @@ func (j *judge) line(l []byte) {
 	switch {
 	case (call == "bind" || call == "listen") && !exit:
 		return // Parse reads binds and listens from their returns
-	case call == "bind" || call == "listen":
+	case call == "listen":
+		// kept, as a socket's return is: each is a port opened or, of a
+		// Unix socket, as cheap for the program as a socket
+	case call == "bind":
 		// A Unix or netlink socket's bind is no port, and an inet
 		// bind is kept for its listen: at most maxPortLines of them
 		// (past it a listen is on every address, failing closed), so a
 		// loop of binds cannot push what follows past MaxBytes.
-		if bytes.Contains(m[8], []byte("{Family: AF_INET")) || call == "listen" {
-			if j.ports < maxPortLines {
-				j.ports++
-				j.keep(l)
-			}
+		if bytes.Contains(m[8], []byte("{Family: AF_INET")) && j.ports < maxPortLines {
+			j.ports++
+			j.keep(l)
 		}
 		return
 	case call == "connect" && exit:
