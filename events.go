@@ -39,6 +39,20 @@ type Event struct {
 	Line int `json:"line,omitempty"`
 }
 
+// Names of kernel exec events that say what a process ran, by the
+// kernel's own link to it (/proc/PID/exe, read after the exec at its next
+// watched call or its exit), where that was not what the exec was read to
+// run when it waited (seccomp.ExecCheck).
+const (
+	// ExecRan: the exec's name could not be opened when it was read (a
+	// link the witness does not follow): this is the file that ran.
+	ExecRan = "exe"
+	// ExecSwapped: the exec was read to run another file; this one ran
+	// (its name was changed while the exec waited: another thread
+	// rewrote it, or a file was renamed over it).
+	ExecSwapped = "exe-swapped"
+)
+
 // EnvUnread is a line of a kernel exec event's Data (the exec's LD_PRELOAD
 // and LD_AUDIT, newline-separated) saying its environment went on past
 // what the witness reads: a library named there would be mapped unseen.

@@ -169,6 +169,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	a.execution()
 	a.fdNative()
 	a.procExec()
+	a.swappedExec()
 	a.stage2()
 	a.commands()
 	a.fronting()
@@ -404,6 +405,31 @@ func (a *analysis) procExec() {
 	}
 	if len(evs) > 0 {
 		a.add(moat.CategoryExecution, moat.SeverityHigh, "executed a file by a name through /proc (a working directory's or a directory descriptor's link: its own name hidden): "+joinBounded(uniq(paths), 3), evs)
+	}
+}
+
+// ranAfter: e is a kernel exec event of what a process ran, by the
+// kernel's link after the exec (moat.ExecRan, moat.ExecSwapped), not a
+// call: it has no command line, and no audit event answers it.
+func ranAfter(e moat.Event) bool {
+	return e.Source == moat.SourceKernel && e.Kind == moat.KindExec && (e.Name == moat.ExecRan || e.Name == moat.ExecSwapped)
+}
+
+// swappedExec: an exec ran another file than the one the kernel's
+// witness read (seccomp.ExecCheck): the name in the caller's memory, the
+// file it names, or that file's content changed while the exec waited,
+// which no program does but one hiding what it runs from the witness.
+func (a *analysis) swappedExec() {
+	var evs []moat.Event
+	var paths []string
+	for _, e := range a.evs {
+		if ranAfter(e) && e.Name == moat.ExecSwapped {
+			evs = append(evs, e)
+			paths = append(paths, e.Path)
+		}
+	}
+	if len(evs) > 0 {
+		a.add(moat.CategoryEvasion, moat.SeverityHigh, fmt.Sprintf("%d exec(s) ran another file than the one the kernel's witness read (its name changed, or the file was rewritten, while the exec waited: hiding what runs): %s", len(evs), joinBounded(uniq(paths), 3)), evs)
 	}
 }
 
@@ -755,8 +781,8 @@ func (a *analysis) evasion() {
 		if e.Source != "kernel" || (e.Kind != "exec" && e.Kind != "connect" && e.Kind != moat.KindExecFailed && e.Kind != moat.KindListener) {
 			continue
 		}
-		if e.Kind == "connect" && e.Addr == "" {
-			continue // unix sockets: libc's own (nscd)
+		if e.Kind == "connect" && e.Addr == "" || ranAfter(e) {
+			continue // unix sockets: libc's own (nscd); what an exec ran: no call
 		}
 		if e.Kind == moat.KindListener && !exposed(e.Addr) {
 			continue // loopback: the hook says only the binds of other addresses

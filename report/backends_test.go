@@ -175,6 +175,7 @@ func TestCorpusBackends(t *testing.T) {
 				{"corpus/memfd_native.py", [][2]string{{"execution", "high"}}},
 				{"corpus/exec_spelled.py", [][2]string{{"execution", "high"}}},
 				{"corpus/exec_procpath.py", [][2]string{{"execution", "high"}}},
+				{"corpus/exec_race.py", [][2]string{{"execution", "high"}}},
 			}
 			if bk.kernel != "" {
 				cases = append(cases, struct {
@@ -204,7 +205,7 @@ func TestCorpusBackends(t *testing.T) {
 					var mod func(*moat.Spec)
 					switch {
 					case strings.Contains(c.file, "fake_python"), strings.Contains(c.file, "swap_exec"), strings.Contains(c.file, "script_shebang"),
-						strings.Contains(c.file, "exec_spelled"), strings.Contains(c.file, "exec_procpath"):
+						strings.Contains(c.file, "exec_spelled"), strings.Contains(c.file, "exec_procpath"), strings.Contains(c.file, "exec_race"):
 						mod = userland
 					case strings.Contains(c.file, "exec_flood"):
 						// 3,000 failing execs: under gVisor on a busy host, more than 20 s
@@ -225,6 +226,9 @@ func TestCorpusBackends(t *testing.T) {
 					if strings.Contains(c.file, "exec_spelled") {
 						wantNamed(t, res, moat.CategoryExecution, "/tmp/.c/a", "/tmp/.c/b")
 						wantSpelledRead(t, res)
+					}
+					if strings.Contains(c.file, "exec_race") {
+						wantRace(t, res, bk.name != "gvisor")
 					}
 					if strings.Contains(c.file, "script_nohook") {
 						wantNoHook(t, res)

@@ -282,6 +282,12 @@ func TestCorpusMicroVM(t *testing.T) {
 		}, userland)
 		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "local_server.py"), func(s *moat.Spec) { s.Limits.Timeout = 5 * time.Minute }))
 	})
+	// Session 23: the exec's name raced against the witness's read.
+	t.Run("userland-race23", func(t *testing.T) {
+		runBatch(t, b, []batchCase{{file: "exec_race.py", checks: []batchCheck{
+			{cat: "evasion", sev: "high", marker: "ran another file than the one the kernel's witness read", source: moat.SourceKernel},
+			{cat: "execution", sev: "high", marker: "/tmp/.r/evil"}}}}, userland)
+	})
 	// Apart from the batch above: tamper_hook's standard library of its
 	// own is hundreds of files, whose diff crowded big_file's secret out
 	// of the guest's read budget.

@@ -168,7 +168,7 @@ func (a *analysis) commandEvents() []moat.Event {
 			out = append(out, e) // an attempt that failed is still the intent
 			continue
 		}
-		if e.Kind != moat.KindExec || (e.Source != moat.SourceKernel && e.Source != moat.SourceAudit) || a.isOwn(e) || a.failedExec(e) {
+		if e.Kind != moat.KindExec || (e.Source != moat.SourceKernel && e.Source != moat.SourceAudit) || a.isOwn(e) || a.failedExec(e) || ranAfter(e) {
 			continue
 		}
 		if e.Source == moat.SourceAudit && a.kernelCommand(e) {
@@ -723,7 +723,7 @@ func (a *analysis) netrcLookups() {
 func (a *analysis) toolReads(p string) string {
 	base := path.Base(p)
 	for _, e := range a.evs {
-		if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || a.failedExec(e) {
+		if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || a.failedExec(e) || ranAfter(e) {
 			continue
 		}
 		args := strings.Fields(e.Detail)

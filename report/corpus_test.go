@@ -144,6 +144,9 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		wantNamed(t, res, moat.CategoryExecution, "/tmp/.c/a", "/tmp/.c/b")
 		wantSpelledRead(t, res)
 	})
+	t.Run("exec-race", func(t *testing.T) {
+		wantRace(t, run(t, b, filepath.Join("testdata", "corpus", "exec_race.py"), userland), true)
+	})
 	t.Run("exec-procpath", func(t *testing.T) {
 		// files the run wrote, run through /proc/self/cwd and a
 		// directory descriptor (red team, session 22)
@@ -152,6 +155,10 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 			t.Fatalf("the files did not run: %q", res.Stdout)
 		}
 		wantNamed(t, res, moat.CategoryExecution, "/proc/self/cwd/a", "/proc/self/fd/")
+		// Native's witness follows no magic link: what ran is named and
+		// hashed by the kernel's link after the exec (the script's
+		// interpreter).
+		wantRan(t, res)
 	})
 	for _, w := range want {
 		t.Run(strings.TrimSuffix(w.file, ".py"), func(t *testing.T) {
@@ -1954,5 +1961,41 @@ func wantExfil(t *testing.T, res *moat.Result, own func(moat.Finding) bool, want
 			}
 			t.Errorf("no critical exfiltration finding %q on moat's own evidence", w)
 		}
+	}
+}
+
+// wantRace checks exec_race.py's report: the dropped copy ran (else the
+// attack did not happen), it is named by a high execution finding, and,
+// where a seccomp witness reads the exec's name (swapped), the swap is a
+// high evasion finding on the kernel's link after the exec.
+func wantRace(t *testing.T, res *moat.Result, swapped bool) {
+	t.Helper()
+	var n int
+	if _, err := fmt.Sscanf(res.Stdout, "evil-ran %d", &n); err != nil || n == 0 {
+		dump(t, res)
+		t.Fatalf("the dropped program never ran: %q", res.Stdout)
+	}
+	wantNamed(t, res, moat.CategoryExecution, "/tmp/.r/evil")
+	if !swapped {
+		return
+	}
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryEvasion && f.Severity.Rank() >= moat.SeverityHigh.Rank() &&
+			slices.ContainsFunc(f.Evidence, func(e moat.Event) bool { return e.Name == moat.ExecSwapped && e.SHA256 != "" })
+	}) {
+		dump(t, res)
+		t.Errorf("no high evasion finding on an exec that ran another file than the one read (%d of 30 ran the dropped copy)", n)
+	}
+}
+
+// wantRan checks that a kernel event names what an exec ran by the
+// kernel's link, with its hash, where its name could not be opened.
+func wantRan(t *testing.T, res *moat.Result) {
+	t.Helper()
+	if !slices.ContainsFunc(res.Events, func(e moat.Event) bool {
+		return e.Source == moat.SourceKernel && e.Name == moat.ExecRan && e.SHA256 != "" && strings.HasPrefix(e.Path, "/")
+	}) {
+		dump(t, res)
+		t.Error("no kernel event of what the exec ran, hashed")
 	}
 }

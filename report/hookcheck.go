@@ -133,7 +133,7 @@ func (a *analysis) saidHello(i int) bool {
 		if e.PID != k.PID {
 			continue
 		}
-		if j > i && e.Source == moat.SourceKernel && e.Kind == moat.KindExec {
+		if j > i && e.Source == moat.SourceKernel && e.Kind == moat.KindExec && !ranAfter(e) {
 			return false // the next image
 		}
 		if e.Source == moat.SourceAudit && e.Kind == moat.KindHello && e.TimeMS >= k.TimeMS-slackMS && (e.TimeMS > prev || e.TimeMS == prev && !prevPython) {

@@ -19,7 +19,7 @@ import (
 func Launched(evs []moat.Event) {
 	idx := make([]int, 0, 8)
 	for i, e := range evs {
-		if e.Source == moat.SourceKernel && (e.Kind == moat.KindExec || e.Kind == moat.KindExecFailed) {
+		if e.Source == moat.SourceKernel && (e.Kind == moat.KindExec || e.Kind == moat.KindExecFailed) && !ranAfter(e) {
 			idx = append(idx, i)
 		}
 	}

@@ -151,6 +151,7 @@ type guestKernel struct {
 	first  bool                // the agent's exec of the interpreter was seen
 	hashes *seccomp.ExecHashes // per file version: the interpreter once a run
 	socks  seccomp.Sockets     // the binds, for their listens
+	execs  seccomp.ExecCheck   // what each exec ran, confirmed after it
 }
 
 func (k *guestKernel) serve() {
@@ -172,6 +173,18 @@ func (k *guestKernel) serve() {
 		}
 		nt, err := seccomp.Receive(k.fd)
 		if err != nil {
+			continue
+		}
+		// What an exec of the caller's process ran, before its next
+		// call is answered (seccomp.ExecCheck).
+		if ran, ok := k.execs.Confirm(int(nt.PID)); ok {
+			pid, ppid := taskIDs(int(nt.PID))
+			ev := procmem.RanEvent(ran, pid, ppid, k.hashes.Exec)
+			ev.TimeMS = time.Since(k.t0).Milliseconds()
+			k.keep(ev)
+		}
+		if seccomp.Exit(nt) {
+			_ = seccomp.Respond(k.fd, nt.ID, 0) // notified for the check alone
 			continue
 		}
 		if ev, keep := k.answer(nt); keep {
@@ -204,7 +217,7 @@ func (k *guestKernel) answer(n seccomp.Notif) (moat.Event, bool) {
 	opens := true // a bind or listen that opens a port
 	if nr == unix.SYS_BIND || nr == unix.SYS_LISTEN {
 		opens = procmem.Listener(&ev, n, tid, &k.socks)
-	} else if procmem.Call(&ev, n, tid, 2000, k.hashes.Exec) && (ev.Kind == moat.KindExec || ev.Kind == moat.KindExecFailed) {
+	} else if procmem.Call(&ev, n, tid, 2000, k.hashes.Exec, &k.execs) && (ev.Kind == moat.KindExec || ev.Kind == moat.KindExecFailed) {
 		ev.Stdio = seccomp.StdioSockets(tid)
 	}
 	// A call whose wait was interrupted by a signal is gone (ENOENT):

@@ -76,18 +76,34 @@ func (r *runner) serveListener(fd, initPid int, started bool, done <-chan struct
 				}
 				return
 			}
-			ev, keep := r.notification(fd, nt, initPid, &sawFirst)
-			if keep {
-				// Before a prestarted run began (its interpreter's startup): 0.
-				ev.TimeMS = max(0, (nsinit.MonoNow()-r.monoZero.Load())/1e6)
-				r.mu.Lock()
-				if r.kernelBudget.Keep(ev) {
-					r.kernelEvents = append(r.kernelEvents, ev)
-				}
-				r.mu.Unlock()
+			// What an exec of the caller's process ran, before its
+			// next call is answered (seccomp.ExecCheck).
+			if ran, ok := r.execs.Confirm(int(nt.PID)); ok {
+				pid, ppid, up := procIDs(int(nt.PID))
+				ev := procmem.RanEvent(ran, pid, ppid, execTarget)
+				ev.Ancestors, ev.Stdio = up, seccomp.StdioSockets(ran.PID)
+				r.keepKernel(ev)
+			}
+			if seccomp.Exit(nt) {
+				_ = seccomp.Respond(fd, nt.ID, 0) // notified for the check alone
+				continue
+			}
+			if ev, keep := r.notification(fd, nt, initPid, &sawFirst); keep {
+				r.keepKernel(ev)
 			}
 		}
 	}()
+}
+
+// keepKernel records ev, a kernel event, within the budget.
+func (r *runner) keepKernel(ev moat.Event) {
+	// Before a prestarted run began (its interpreter's startup): 0.
+	ev.TimeMS = max(0, (nsinit.MonoNow()-r.monoZero.Load())/1e6)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.kernelBudget.Keep(ev) {
+		r.kernelEvents = append(r.kernelEvents, ev)
+	}
 }
 
 // notification answers one notification and says what to record.
@@ -120,7 +136,7 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 		_ = seccomp.Respond(fd, n.ID, 0)
 		return ev, opens && hostPid != initPid
 	}
-	if procmem.Call(&ev, n, hostPid, maxArgv, execTarget) {
+	if procmem.Call(&ev, n, hostPid, maxArgv, execTarget, &r.execs) {
 		if ev.Kind == moat.KindExec || ev.Kind == moat.KindExecFailed {
 			ev.Stdio = seccomp.StdioSockets(hostPid)
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"io"
 	"log/slog"
 	"maps"
@@ -33,7 +34,6 @@ import (
 	"github.com/moat-sandbox/moat/internal/sandbox/nsinit"
 	"github.com/moat-sandbox/moat/internal/sandbox/osthread"
 	"github.com/moat-sandbox/moat/internal/sandbox/pyrt"
-	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/transfer/capture"
 	"github.com/moat-sandbox/moat/internal/transfer/treecopy"
 )
@@ -140,6 +140,7 @@ type runner struct {
 	kernelEvents  []moat.Event         // from the seccomp listener (notify_linux.go)
 	kernelBudget  kbudget.Budget       // per-kind reserves of kernelEvents
 	socks         seccomp.Sockets      // the run's binds, for their listens
+	execs         seccomp.ExecCheck    // what each exec ran, confirmed after it
 	firstPid      int                  // host pid of the process moat started (Spec.Launcher)
 	notifyWG      sync.WaitGroup
 	notifyErr     error

@@ -381,6 +381,13 @@ func (r *report) execFrame(body []byte, at int64) {
 		if e.Note != "" {
 			ev.Detail = audit.Clean(e.Note, 100)
 		}
+	case e.Call == moat.ExecRan || e.Call == moat.ExecSwapped:
+		// What ran after an exec, by the kernel's link (seccomp.ExecCheck).
+		ev = moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, TimeMS: at, PID: e.PID, PPID: e.PPID, Name: e.Call,
+			Path: audit.CleanPath(e.Path, audit.MaxPath), Detail: "what ran after the exec (the kernel's link), " + audit.Clean(e.Note, 400)}
+		if isSHA256(e.SHA256) {
+			ev.SHA256 = e.SHA256
+		}
 	default:
 		ev = moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, TimeMS: at, PID: e.PID, PPID: e.PPID, Name: "execve",
 			Path: audit.CleanPath(e.Path, audit.MaxPath), Detail: audit.Clean(e.Argv, 2000)}

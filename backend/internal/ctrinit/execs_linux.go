@@ -55,6 +55,23 @@ type execWatch struct {
 	budget kbudget.Budget
 	hashes seccomp.ExecHashes // each version of a file hashed once
 	socks  seccomp.Sockets    // the binds, for their listens
+	execs  seccomp.ExecCheck  // what each exec ran, confirmed after it
+}
+
+// ran is the event of what a process ran after an exec that was not what
+// the exec was read to run (seccomp.ExecCheck.Confirm; Call moat.ExecRan
+// or moat.ExecSwapped), its file hashed through the kernel's link.
+func (w *execWatch) ran(r seccomp.Ran) ExecEvent {
+	defer r.File.Close()
+	ev := ExecEvent{PID: r.PID, Call: moat.ExecRan, Path: r.Path, Note: "the witness could not open its name: " + r.Name}
+	if r.Swapped {
+		ev.Call, ev.Note = moat.ExecSwapped, "not the file the witness read (another file, or this one rewritten since) by the name: "+r.Name
+	}
+	if pid, ppid := ids(strconv.Itoa(r.PID)); pid != 0 {
+		ev.PID, ev.PPID = pid, ppid
+	}
+	ev.SHA256, _ = w.hashes.Exec(r.File, nil)
+	return ev
 }
 
 func (w *execWatch) serve(in *initProc) {
@@ -66,6 +83,15 @@ func (w *execWatch) serve(in *initProc) {
 				continue
 			}
 			return
+		}
+		// What an exec of the caller's process ran, before its next
+		// call is answered (seccomp.ExecCheck).
+		if ran, ok := w.execs.Confirm(int(n.PID)); ok {
+			w.emit(in, w.ran(ran))
+		}
+		if seccomp.Exit(n) {
+			_ = seccomp.Respond(w.fd, n.ID, 0) // notified for the check alone
+			continue
 		}
 		if errno, name, ok := seccomp.GuardDenied(n); ok && w.guard {
 			// Refused as the engine's profile refused it; what it was,
@@ -334,6 +360,7 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 	// directory (whatever the length of its name), hashed; or said not
 	// to be runnable.
 	f, err := seccomp.OpenExecShared(int(n.PID), dirfd, raw, flags)
+	w.execs.Expect(int(n.PID), raw, f)
 	if err != nil {
 		ev.Failed = seccomp.ExecMissing(err)
 		return ev

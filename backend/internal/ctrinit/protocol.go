@@ -416,7 +416,7 @@ const CallInterpreter = "interpreter"
 type ExecEvent struct {
 	PID  int    `json:"pid"`  // the caller's process (thread group) id
 	PPID int    `json:"ppid"` // its parent's
-	Call string `json:"call"` // execve, execveat, connect, bind, listen or denied
+	Call string `json:"call"` // execve, execveat, connect, bind, listen or denied; moat.ExecRan or moat.ExecSwapped: what an exec ran (seccomp.ExecCheck)
 	// Name, Errno and Args are a denied call's name, the errno it was
 	// answered with and its first three arguments.
 	Name   string    `json:"name,omitempty"`

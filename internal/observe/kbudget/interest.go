@@ -39,6 +39,9 @@ func Interest(ev moat.Event) string {
 	if ev.Stdio != "" {
 		return "socket-stdio"
 	}
+	if ev.Name == moat.ExecSwapped {
+		return "exec-swapped" // the kernel ran another file than the one read
+	}
 	line := strings.ToLower(ev.Detail)
 	if line == "" {
 		line = strings.ToLower(ev.Path)

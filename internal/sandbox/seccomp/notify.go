@@ -49,7 +49,7 @@ func NotifyProgram() ([]bpf.RawInstruction, error) {
 			if !inserted && rc.Val == retAllow {
 				// The default allow right after the jeq chain: A still
 				// holds the syscall number.
-				for _, nr := range sortedWatched() {
+				for _, nr := range append(sortedWatched(), unix.SYS_EXIT_GROUP) {
 					out = append(out, jumpIf{cond: bpf.JumpEqual, val: nr, t: notify})
 				}
 				inserted = true
@@ -145,6 +145,14 @@ func watchProgram(extra map[uint32]map[uint32]guardCall) ([]bpf.RawInstruction, 
 	for _, nr := range sortedWatched() {
 		add(auditArch, nr, guardCall{})
 	}
+	// A process's end: the last moment to confirm what its exec ran
+	// (ExecCheck), of every convention.
+	add(auditArch, unix.SYS_EXIT_GROUP, guardCall{})
+	for a, nrs := range exitOther {
+		for _, nr := range nrs {
+			add(a, nr, guardCall{})
+		}
+	}
 	arches := make([]uint32, 0, len(calls))
 	for a := range calls {
 		if a != auditArch {
@@ -218,6 +226,13 @@ const (
 func Socketcall(n Notif) bool {
 	nr, ok := socketcallOther[n.Arch]
 	return ok && uint32(n.Nr) == nr
+}
+
+// Exit reports whether n is an exit_group, of any calling convention,
+// which the filters notify for [ExecCheck.Confirm] alone: the supervisor
+// confirms and lets it go on, and records nothing of it.
+func Exit(n Notif) bool {
+	return n.Arch == auditArch && uint32(n.Nr) == unix.SYS_EXIT_GROUP || slices.Contains(exitOther[n.Arch], uint32(n.Nr))
 }
 
 // WatchCall names the system call of a notification of

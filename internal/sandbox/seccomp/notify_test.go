@@ -67,6 +67,7 @@ func TestNotifyDecisions(t *testing.T) {
 		for _, args := range [][]uint64{nil, {unix.CLONE_NEWUSER, unix.TIOCSTI}, {0xffffffff}, {0x40}} {
 			p, n := probe(auditArch, nr, args...)
 			_, isWatched := Watched[nr]
+			isWatched = isWatched || nr == unix.SYS_EXIT_GROUP // for ExecCheck alone
 			switch {
 			case p&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_ERRNO:
 				errno, _, ok := DenyErrno(nr)
@@ -117,6 +118,19 @@ func TestExecWatchProgram(t *testing.T) {
 		{"accept", auditArch, unix.SYS_ACCEPT, retAllow},
 		{"sendto", auditArch, unix.SYS_SENDTO, retAllow},
 		{"clone3", auditArch, unix.SYS_CLONE3, retAllow},
+		{"exit_group", auditArch, unix.SYS_EXIT_GROUP, retNotify},
+		{"exit", auditArch, unix.SYS_EXIT, retAllow},
+	}
+	for arch, nrs := range exitOther {
+		for _, nr := range nrs {
+			tests = append(tests, tc{fmt.Sprintf("exit_group %d of arch %#x", nr, arch), arch, nr, retNotify})
+			if !Exit(Notif{Arch: arch, Nr: int32(nr)}) {
+				t.Errorf("exit_group %d of arch %#x: not Exit", nr, arch)
+			}
+		}
+	}
+	if !Exit(Notif{Arch: auditArch, Nr: unix.SYS_EXIT_GROUP}) || Exit(Notif{Arch: auditArch, Nr: unix.SYS_EXECVE}) {
+		t.Error("Exit: exit_group or execve misjudged")
 	}
 	for arch, nrs := range execOther {
 		for _, nr := range nrs {

@@ -31,6 +31,8 @@ var (
 	bindOther       = map[uint32][]uint32{auditArch: {x32Bit | unix.SYS_BIND}, unix.AUDIT_ARCH_I386: {361}}
 	listenOther     = map[uint32][]uint32{auditArch: {x32Bit | unix.SYS_LISTEN}, unix.AUDIT_ARCH_I386: {363}}
 	socketcallOther = map[uint32]uint32{unix.AUDIT_ARCH_I386: 102}
+	// exitOther are the other conventions' exit_group.
+	exitOther = map[uint32][]uint32{auditArch: {x32Bit | unix.SYS_EXIT_GROUP}, unix.AUDIT_ARCH_I386: {252}}
 )
 
 // syscalls maps every name in the policy to its x86_64 number.

@@ -26,6 +26,8 @@ var (
 	listenOther  = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {284}}
 	// 32-bit arm's socketcall is not wired on arm64 (sys_ni_syscall).
 	socketcallOther = map[uint32]uint32{}
+	// exitOther is the other convention's exit_group.
+	exitOther = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {248}}
 )
 
 // syscalls maps every name in the policy to its arm64 number. arm64 never

@@ -40,8 +40,10 @@ func ReadSockaddr(mem *os.File, addr, length uint64) (hostport, path string) {
 // the file it runs, opened as the caller's kernel finds it
 // (seccomp.OpenExec: also where its name cannot be had), given to target
 // for its hash and whether the exec cannot succeed; a connect's address.
+// An exec's file (nil where it could not be opened) is given to check,
+// if not nil, to confirm after the exec (seccomp.ExecCheck.Expect).
 // A memory that cannot be read is said in Detail, and Call returns false.
-func Call(ev *moat.Event, n seccomp.Notif, tid int, maxArgv int, target func(f *os.File, err error) (sha string, failed bool)) bool {
+func Call(ev *moat.Event, n seccomp.Notif, tid int, maxArgv int, target func(f *os.File, err error) (sha string, failed bool), check *seccomp.ExecCheck) bool {
 	nr := uint32(n.Nr)
 	mem, merr := os.Open("/proc/" + fmt.Sprint(tid) + "/mem")
 	switch nr {
@@ -76,6 +78,9 @@ func Call(ev *moat.Event, n seccomp.Notif, tid int, maxArgv int, target func(f *
 			}
 			if err != nil {
 				f, err = seccomp.OpenExec(tid, dirfd, raw, flags)
+			}
+			if check != nil {
+				check.Expect(tid, raw, f)
 			}
 			var failed bool
 			ev.SHA256, failed = target(f, err)
@@ -201,4 +206,24 @@ func ReadRawSockaddr(mem *os.File, addr, length uint64) []byte {
 	buf := make([]byte, min(length, MaxSockaddr))
 	n, _ := mem.ReadAt(buf, int64(addr))
 	return buf[:n]
+}
+
+// RanEvent is the kernel exec event of r, what a process ran after an
+// exec that was not what the exec was read to run
+// (seccomp.ExecCheck.Confirm): its file judged by target for its hash
+// (and closed), named by the kernel's link, with the name the exec was
+// read with in Detail.
+func RanEvent(r seccomp.Ran, pid, ppid int, target func(f *os.File, err error) (sha string, failed bool)) moat.Event {
+	sha, _ := target(r.File, nil)
+	r.File.Close()
+	ev := moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, PID: pid, PPID: ppid, Name: moat.ExecRan,
+		Path: audit.CleanPath(r.Path, audit.MaxPath), SHA256: sha}
+	name := audit.Clean(r.Name, 300)
+	if r.Swapped {
+		ev.Name = moat.ExecSwapped
+		ev.Detail = "what ran after the exec (the kernel's link), not the file the witness read (another file, or this one rewritten since) by the name: " + name
+	} else {
+		ev.Detail = "what ran after the exec (the kernel's link); the witness could not open its name: " + name
+	}
+	return ev
 }

@@ -1,0 +1,231 @@
+package seccomp
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// ExecCheck confirms, after an exec, which file it ran. A supervisor reads
+// an exec's name from the caller's memory and opens the file it names
+// (OpenExec) while the caller waits; the kernel then resolves the name
+// again. Between the two another thread of the caller can rewrite the
+// name in memory, or rename another file over it, and an exec named
+// through a link the supervisor does not follow (/proc/self/cwd/x on
+// native) cannot be opened at all. The kernel's own word on what ran is
+// the process's /proc/PID/exe, which exists only after the exec. So:
+//
+//   - at the exec's notification, [ExecCheck.Expect] notes what the
+//     caller ran before (its exe) and the files the exec was read to run
+//     (the file, and for a script each interpreter its "#!" names);
+//   - at the next notification of the same process (any watched call,
+//     and its exit_group, which the filters notify for this alone),
+//     [ExecCheck.Confirm] compares /proc/PID/exe with both: the file read,
+//     unchanged since (its change time: a rewrite in place between the
+//     two reads moves it), or the one before (a failed exec) is
+//     confirmed; anything else is what ran instead, opened through the
+//     kernel's link for its hash.
+//
+// A process killed by a signal before any watched call is never
+// confirmed: its exec is known by the read alone. Safe for concurrent
+// use; the zero value is ready.
+type ExecCheck struct {
+	mu      sync.Mutex
+	pending map[int]pendingExec // by process id (tgid) in the supervisor's view
+}
+
+// maxPending bounds the processes with an exec still to confirm (those
+// killed unconfirmed stay until their pid comes back).
+const maxPending = 4096
+
+type fileID struct{ dev, ino uint64 }
+
+// version is what a rewrite in place changes: the change time moves with
+// any write, chmod, link or unlink, and cannot be set back.
+type version struct {
+	ctime unix.Timespec
+	size  int64
+}
+
+type pendingExec struct {
+	start  string   // the process's start time: a pid reused is another process
+	before fileID   // its executable before the exec
+	want   []fileID // what the exec was read to run
+	file   version  // want[0]'s version when it was read
+	name   string   // the name read
+}
+
+// Ran is what a process ran after an exec that is not what the exec was
+// read to run.
+type Ran struct {
+	PID int // the process (tgid) in the supervisor's view
+	// Path is the kernel's name of what ran (/proc/PID/exe's link), as
+	// the supervisor's root names it: the program's to choose, untrusted.
+	Path string
+	// File is that file, opened through the kernel's link (the very file
+	// the process maps, whatever its name): the caller hashes and closes it.
+	File *os.File
+	// Name is the name the exec was read with.
+	Name string
+	// Swapped: the exec was read to run another file (its name changed
+	// between the supervisor's read and the kernel's), or this file
+	// before a rewrite in place. False where the exec's file could not be
+	// read at all.
+	Swapped bool
+}
+
+// Expect notes, at the notification of an exec by thread tid and before
+// its answer, that it was read as name, to run f (nil where it could not
+// be opened). For a script it also opens the interpreters its "#!" names
+// (as the kernel would, up to its four levels).
+func (c *ExecCheck) Expect(tid int, name string, f *os.File) {
+	pid := tgid(tid)
+	if pid <= 0 {
+		return
+	}
+	p := pendingExec{name: name}
+	var ok bool
+	if p.start, ok = startTime(pid); !ok {
+		return
+	}
+	if p.before, ok = exeID(pid); !ok {
+		return
+	}
+	if f != nil {
+		var st unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &st) != nil {
+			return
+		}
+		p.want = append(p.want, fileID{dev: st.Dev, ino: st.Ino})
+		p.file = version{ctime: st.Ctim, size: st.Size}
+		line := ScriptLine(f)
+		for depth := 0; depth < 4; depth++ {
+			interp := ScriptInterpreter(line)
+			if interp == "" {
+				break
+			}
+			g, err := OpenScriptInterpreter(tid, interp)
+			if err != nil {
+				break
+			}
+			p.want = append(p.want, fdID(g))
+			line = ScriptLine(g)
+			g.Close()
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending == nil {
+		c.pending = map[int]pendingExec{}
+	}
+	if _, had := c.pending[pid]; !had && len(c.pending) >= maxPending {
+		for k := range c.pending {
+			delete(c.pending, k) // one arbitrary: its check is lost
+			break
+		}
+	}
+	c.pending[pid] = p
+}
+
+// Confirm checks, at a notification of thread tid after an exec of its
+// process and before the answer, what the exec ran; ok is true and r says
+// what when it was neither the file read nor the one before.
+func (c *ExecCheck) Confirm(tid int) (r Ran, ok bool) {
+	if c.Pending() == 0 {
+		return Ran{}, false
+	}
+	pid := tgid(tid)
+	c.mu.Lock()
+	p, had := c.pending[pid]
+	delete(c.pending, pid)
+	c.mu.Unlock()
+	if !had {
+		return Ran{}, false
+	}
+	if s, _ := startTime(pid); s != p.start {
+		return Ran{}, false // another process with the pid
+	}
+	id, ok := exeID(pid)
+	if !ok || id == p.before {
+		return Ran{}, false // failed (or ran the same file again)
+	}
+	inPlace := false
+	for i, w := range p.want {
+		if id == w && i > 0 {
+			return Ran{}, false // a script's interpreter
+		}
+		inPlace = inPlace || id == w
+	}
+	proc := "/proc/" + strconv.Itoa(pid) + "/exe"
+	f, err := os.OpenFile(proc, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return Ran{}, false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil || (fileID{dev: st.Dev, ino: st.Ino}) != id ||
+		inPlace && (version{ctime: st.Ctim, size: st.Size}) == p.file {
+		f.Close() // what was read ran (or the process moved on meanwhile: its next call says)
+		return Ran{}, false
+	}
+	link, _ := os.Readlink(proc)
+	return Ran{PID: pid, Path: link, File: f, Name: p.name, Swapped: len(p.want) > 0}, true
+}
+
+// Pending is how many processes have an exec still to confirm.
+func (c *ExecCheck) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
+}
+
+func fdID(f *os.File) fileID {
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil {
+		return fileID{}
+	}
+	return fileID{dev: st.Dev, ino: st.Ino}
+}
+
+func exeID(pid int) (fileID, bool) {
+	var st unix.Stat_t
+	if unix.Stat("/proc/"+strconv.Itoa(pid)+"/exe", &st) != nil {
+		return fileID{}, false
+	}
+	return fileID{dev: st.Dev, ino: st.Ino}, true
+}
+
+// tgid is the process of thread tid (its Tgid in /proc/TID/status).
+func tgid(tid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return 0
+	}
+	_, rest, ok := strings.Cut(string(b), "\nTgid:")
+	if !ok {
+		return 0
+	}
+	v, _, _ := strings.Cut(rest, "\n")
+	n, _ := strconv.Atoi(strings.TrimSpace(v))
+	return n
+}
+
+// startTime is field 22 of /proc/PID/stat, the process's start in clock
+// ticks after boot; a thread that execs takes its leader's.
+func startTime(pid int) (string, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return "", false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return "", false
+	}
+	return f[19], true
+}

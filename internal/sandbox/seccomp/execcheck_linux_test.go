@@ -1,0 +1,109 @@
+package seccomp
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestExecCheck runs real execs (a shell that execs a file when told)
+// and checks what ExecCheck confirms: the file read, unchanged, is
+// confirmed; another file, or the one read rewritten in place before the
+// exec, is what ran (Swapped); an exec whose file could not be read is
+// what ran (not Swapped); a failed exec is nothing.
+func TestExecCheck(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep on PATH")
+	}
+	dir := t.TempDir()
+	cp := func(name, from string) string {
+		t.Helper()
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	target := cp("tool", sleep)
+	decoy := cp("decoy", sleep)
+	for _, c := range []struct {
+		name    string
+		read    string             // the file the witness reads ("": none)
+		before  func(t *testing.T) // between the read and the exec
+		runs    string             // what the shell execs ("": nothing)
+		ran     bool
+		swapped bool
+	}{
+		{name: "confirmed", read: target, runs: target},
+		{name: "another file", read: decoy, runs: target, ran: true, swapped: true},
+		{name: "rewritten in place", read: target, runs: target, ran: true, swapped: true, before: func(t *testing.T) {
+			f, err := os.OpenFile(target, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			// Grown past its end: a new version, which still runs.
+			if _, err := f.WriteAt([]byte{0}, 1<<20); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "unread", runs: target, ran: true},
+		{name: "failed", read: target},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command("/bin/sh", "-c", `read x; [ -n "$1" ] && exec "$1" 30; read y`, "sh", c.runs)
+			in, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { cmd.Process.Kill(); cmd.Wait() }()
+			pid := cmd.Process.Pid
+			before, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+			var check ExecCheck
+			var f *os.File
+			if c.read != "" {
+				if f, err = os.Open(c.read); err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+			}
+			check.Expect(pid, "the name", f)
+			if check.Pending() != 1 {
+				t.Fatalf("Pending = %d after Expect", check.Pending())
+			}
+			if c.before != nil {
+				c.before(t)
+			}
+			io.WriteString(in, "go\n")
+			// Until the exec is done (or, for none, a while).
+			for i := 0; i < 200; i++ {
+				if now, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); now != before {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			r, ok := check.Confirm(pid)
+			if ok {
+				defer r.File.Close()
+			}
+			if ok != c.ran || ok && (r.Swapped != c.swapped || r.Path != c.runs || r.PID != pid || r.Name != "the name") {
+				t.Fatalf("Confirm = %+v, %v; want ran %v swapped %v of %s", r, ok, c.ran, c.swapped, c.runs)
+			}
+			if check.Pending() != 0 {
+				t.Errorf("Pending = %d after Confirm", check.Pending())
+			}
+		})
+	}
+}
