@@ -12,9 +12,13 @@ import (
 // stream socket's listen, a datagram socket's bind to a port, the
 // kernel's; a bind to an address other than loopback, the hook's). A
 // listening port on an address other than loopback is what a bind shell
-// or a backdoor needs, and a test suite's server does not: medium. One
-// on loopback (pytest-httpserver, a local test server) reaches nothing
-// outside: nothing. The kernel's word decides where the run has a kernel
+// or a backdoor needs, and a test suite's server does not: medium; on a
+// port the kernel chose (port 0 bound), which a caller must learn from
+// the program, as a suite's server on "::" does: low. One on loopback
+// (pytest-httpserver, a local test server) reaches nothing outside:
+// nothing. A listen of a socket not seen bound is on every address and
+// a port nobody named, and medium all the same: its bind may have been
+// hidden (fail closed). The kernel's word decides where the run has a kernel
 // witness of listens; where it has none (kernel-events-unavailable, or a
 // gVisor --image runtime registered to trace no bind and listen) the
 // hook's binds are the evidence, said as the program's claim. A shell or interpreter
@@ -24,8 +28,8 @@ func (a *analysis) listeners() {
 		return e.Source == moat.SourceMoat && (e.Kind == moat.KindKernelEventsUnavailable ||
 			e.Kind == moat.KindTrace && e.Name == "listens-unseen") // gVisor --image registered to trace no bind, listen (backend/docker)
 	})
-	var evs []moat.Event
-	var addrs []string
+	var evs, ephemeral []moat.Event
+	var addrs, ephAddrs []string
 	for _, e := range a.evs {
 		if e.Kind != moat.KindListener || !exposed(e.Addr) {
 			continue
@@ -36,11 +40,22 @@ func (a *analysis) listeners() {
 		default:
 			continue
 		}
+		if e.Addr != "" && port(e.Addr) == 0 {
+			// a port the kernel chose, which a caller must learn from
+			// the program (getsockname): a test suite's server on
+			// every address (benign/dual_stack.py)
+			ephemeral = append(ephemeral, e)
+			ephAddrs = append(ephAddrs, listenAddr(e))
+			continue
+		}
 		evs = append(evs, e)
 		addrs = append(addrs, listenAddr(e))
 	}
 	if len(evs) > 0 {
 		a.add(moat.CategoryNetwork, moat.SeverityMedium, "opened a listening port (a bind shell's or a backdoor's, reachable from other machines): "+joinBounded(uniq(addrs), 5), evs)
+	}
+	if len(ephemeral) > 0 {
+		a.add(moat.CategoryNetwork, moat.SeverityLow, "opened a listening port the kernel chose on every address or an interface (as a test suite's server does): "+joinBounded(uniq(ephAddrs), 5), ephemeral)
 	}
 }
 

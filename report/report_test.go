@@ -39,6 +39,7 @@ func TestAnalyze(t *testing.T) {
 		{"a test server on loopback", []moat.Event{hello3, {Source: "kernel", Kind: "listener", Name: "listen", Addr: "127.0.0.1:0", PID: 3, TimeMS: 10}}, moat.CategoryNetwork, ""},
 		{"a test server on loopback, no evasion", []moat.Event{hello3, {Source: "kernel", Kind: "listener", Name: "listen", Addr: "127.0.0.1:0", PID: 3, TimeMS: 10}}, moat.CategoryEvasion, ""},
 		{"a listen on every address", []moat.Event{{Source: "kernel", Kind: "listener", Name: "listen", Addr: "0.0.0.0:4444", PID: 3}}, moat.CategoryNetwork, "medium"},
+		{"a suite's server on every address, a port the kernel chose", []moat.Event{{Source: "kernel", Kind: "listener", Name: "listen", Addr: "[::]:0", PID: 3}}, moat.CategoryNetwork, "low"},
 		{"a listen of a socket not seen bound", []moat.Event{{Source: "kernel", Kind: "listener", Name: "listen", PID: 3}}, moat.CategoryNetwork, "medium"},
 		{"a UDP port bound on an interface", []moat.Event{{Source: "kernel", Kind: "listener", Name: "bind", Addr: "10.0.0.2:5005", PID: 3}}, moat.CategoryNetwork, "medium"},
 		{"the hook's bind, no kernel listen", []moat.Event{hello3, {Source: "audit", Kind: "listener", Name: "bind", Addr: "0.0.0.0:40001", PID: 3, TimeMS: 5}}, moat.CategoryNetwork, ""},
