@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build moat's container image without a registry: a minimal Debian
 # bookworm (debootstrap --variant=minbase with python3, python3-venv, and
-# pip and pytest for `moat test`) from the apt mirror this machine is
+# pip and pytest for `moat test`, and the network and encoding tools that
+# payloads call: curl, wget, dig, nc, xxd, ping, ps; docs/malware.md) from
+# the apt mirror this machine is
 # configured with, imported into Docker
 # and Podman as moat/python:bookworm (for rootful Podman, and for rootless
 # Podman as each user named in MOAT_PODMAN_USERS, default moatpod if it
@@ -16,7 +18,7 @@ set -euo pipefail
 IMAGE=${MOAT_IMAGE:-moat/python:bookworm}
 CACHE=${MOAT_IMAGE_CACHE:-/var/cache/moat}
 SUITE=bookworm
-INCLUDE=python3,python3-venv,python3-pip,python3-pytest,tar
+INCLUDE=python3,python3-venv,python3-pip,python3-pytest,tar,curl,wget,bind9-dnsutils,netcat-openbsd,xxd,iputils-ping,procps
 KEY=$(printf '%s %s v2' "$SUITE" "$INCLUDE" | sha256sum | cut -c1-12)
 TARBALL=$CACHE/python-$SUITE-rootfs-$KEY.tar
 

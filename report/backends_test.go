@@ -175,7 +175,6 @@ func TestCorpusBackends(t *testing.T) {
 				{"corpus/memfd_native.py", [][2]string{{"execution", "high"}}},
 				{"corpus/exec_spelled.py", [][2]string{{"execution", "high"}}},
 				{"corpus/exec_procpath.py", [][2]string{{"execution", "high"}}},
-				{"corpus/exec_race.py", [][2]string{{"execution", "high"}}},
 			}
 			if bk.kernel != "" {
 				cases = append(cases, struct {
@@ -205,7 +204,7 @@ func TestCorpusBackends(t *testing.T) {
 					var mod func(*moat.Spec)
 					switch {
 					case strings.Contains(c.file, "fake_python"), strings.Contains(c.file, "swap_exec"), strings.Contains(c.file, "script_shebang"),
-						strings.Contains(c.file, "exec_spelled"), strings.Contains(c.file, "exec_procpath"), strings.Contains(c.file, "exec_race"):
+						strings.Contains(c.file, "exec_spelled"), strings.Contains(c.file, "exec_procpath"):
 						mod = userland
 					case strings.Contains(c.file, "exec_flood"):
 						// 3,000 failing execs: under gVisor on a busy host, more than 20 s
@@ -226,9 +225,6 @@ func TestCorpusBackends(t *testing.T) {
 					if strings.Contains(c.file, "exec_spelled") {
 						wantNamed(t, res, moat.CategoryExecution, "/tmp/.c/a", "/tmp/.c/b")
 						wantSpelledRead(t, res)
-					}
-					if strings.Contains(c.file, "exec_race") {
-						wantRace(t, res, bk.name != "gvisor")
 					}
 					if strings.Contains(c.file, "script_nohook") {
 						wantNoHook(t, res)
@@ -255,6 +251,11 @@ func TestCorpusBackends(t *testing.T) {
 			t.Run("bind-shell-ctypes", func(t *testing.T) { wantBindShell(t, b, true, "0.0.0.0:4445") })
 			t.Run("local-server", func(t *testing.T) {
 				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "local_server.py"), nil))
+			})
+			t.Run("exec_race", func(t *testing.T) { wantRace(t, b, bk.kernel == "seccomp listener") })
+			t.Run("tool_payloads", func(t *testing.T) {
+				// docker and podman: the image's own tools (.ci/images.sh)
+				wantToolPayloads(t, run(t, b, filepath.Join("testdata", "corpus", "tool_payloads.py"), toolPayloads))
 			})
 			t.Run("persist_forms", func(t *testing.T) { persistForms(t, b, nil) })
 			t.Run("persist_later", func(t *testing.T) { persistLater(t, b, nil) })

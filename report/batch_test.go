@@ -249,6 +249,20 @@ func TestCorpusMicroVM(t *testing.T) {
 			{file: "oob_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "sent over the network (", source: moat.SourceNetwork}}},
 		}, func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
 	})
+	// Session 23's forms (HTTP/2, EDNS options, query types, substitution alphabets), apart.
+	t.Run("sinkhole-wire23", func(t *testing.T) {
+		runBatch(t, b, []batchCase{
+			{file: "h2c_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "sent over the network (raw)", source: moat.SourceNetwork}}},
+			{file: "h2_exfil.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "sent over the network (raw)", source: moat.SourceNetwork}}},
+			{file: "subst_exfil.py", checks: []batchCheck{
+				{cat: "exfiltration", sev: "critical", marker: "sent over the network (base64 (own alphabet))", source: moat.SourceNetwork},
+				{cat: "exfiltration", sev: "critical", marker: "written to /tmp/p.txt (substitution)", source: "fs"},
+				{cat: "exfiltration", sev: "critical", marker: "printed to stdout (reversed, substitution)"},
+			}},
+			{file: "dns_qtype.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "encoded in the types of the DNS queries below img-cdn.net", source: moat.SourceNetwork}}},
+			{file: "dns_edns.py", checks: []batchCheck{{cat: "exfiltration", sev: "critical", marker: "split over the records of DNS queries below cdn-assets.net", source: moat.SourceNetwork}}},
+		}, func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
+	})
 	// Apart: a token is found once a channel (stdout, stderr), in the
 	// first form found, and these print the ones evasive_unicode prints.
 	t.Run("print-redteam22", func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -144,8 +145,11 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		wantNamed(t, res, moat.CategoryExecution, "/tmp/.c/a", "/tmp/.c/b")
 		wantSpelledRead(t, res)
 	})
+	t.Run("tool-payloads", func(t *testing.T) {
+		wantToolPayloads(t, run(t, b, filepath.Join("testdata", "corpus", "tool_payloads.py"), toolPayloads))
+	})
 	t.Run("exec-race", func(t *testing.T) {
-		wantRace(t, run(t, b, filepath.Join("testdata", "corpus", "exec_race.py"), userland), true)
+		wantRace(t, b, true)
 	})
 	t.Run("exec-procpath", func(t *testing.T) {
 		// files the run wrote, run through /proc/self/cwd and a
@@ -1122,6 +1126,53 @@ func TestCorpusDNSExtra(t *testing.T) {
 	wantEvasive(t, "dns_extra.py", "sent over the network (escaped, xor 0x21")
 }
 
+// TestCorpusHTTP2Exfil: a secret in a Huffman-coded HPACK header of an
+// h2c request with prior knowledge, and in the DATA of an HTTP/2 request
+// inside TLS from a client that offers ALPN "h2" alone and waits for the
+// server's SETTINGS and 100-continue (red team, session 22's list:
+// medium network findings before; the sink kept the frames undecoded,
+// did not answer, and refused the TLS handshake). Each client gets its
+// answer.
+func TestCorpusHTTP2Exfil(t *testing.T) {
+	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
+		for _, file := range []string{"h2c_exfil.py", "h2_exfil.py"} {
+			res := run(t, b, filepath.Join("testdata", "corpus", file), func(s *moat.Spec) {
+				s.Network = moat.NetworkSinkhole
+				s.Limits.Timeout = 60 * time.Second
+			})
+			wantExfil(t, res, ownEvidence, "sent over the network (raw)")
+			if !strings.Contains(res.Stdout, "answered") {
+				t.Errorf("%s: the client got no answer: %q", file, res.Stdout)
+			}
+		}
+	})
+}
+
+// TestCorpusDNSEDNS: a secret 20 bytes an EDNS option, a query each
+// (red team, session 22's list: 48 bytes past a question went
+// unrecorded; a low "looked up names" before).
+func TestCorpusDNSEDNS(t *testing.T) {
+	wantEvasive(t, "dns_edns.py", "split over the records of DNS queries below cdn-assets.net")
+}
+
+// TestCorpusDNSQType: a secret in the types of DNS queries, a byte a
+// query for a name of its own (red team, session 22's list: a low
+// "looked up names" before).
+func TestCorpusDNSQType(t *testing.T) {
+	wantEvasive(t, "dns_qtype.py", "encoded in the types of the DNS queries below img-cdn.net")
+}
+
+// TestCorpusSubstitution: a secret in base64 of an alphabet of the
+// program's own, under Atbash, and reversed under a keyword alphabet of
+// every printable character (red team, session 22's list: nothing found
+// before).
+func TestCorpusSubstitution(t *testing.T) {
+	wantEvasive(t, "subst_exfil.py",
+		"sent over the network (base64 (own alphabet))",
+		"written to /tmp/p.txt (substitution)",
+		"printed to stdout (reversed, substitution)")
+}
+
 // TestCorpusANSIExfil: a secret printed with ANSI resets or zero-width
 // characters between its characters (red team, session 22: nothing
 // before).
@@ -1964,27 +2015,63 @@ func wantExfil(t *testing.T, res *moat.Result, own func(moat.Finding) bool, want
 	}
 }
 
-// wantRace checks exec_race.py's report: the dropped copy ran (else the
-// attack did not happen), it is named by a high execution finding, and,
-// where a seccomp witness reads the exec's name (swapped), the swap is a
-// high evasion finding on the kernel's link after the exec.
-func wantRace(t *testing.T, res *moat.Result, swapped bool) {
+// wantRace runs exec_race.py (up to three times, until the race made
+// the witness read another file than the one that ran at least once)
+// and checks its report: the dropped copy is named by a high execution
+// finding, and, where a seccomp witness reads the exec's name (swapped),
+// every child whose read (its kernel exec event) disagrees with what ran
+// (its line on stdout) has an exe-swapped event naming what ran, hashed,
+// and the run a high evasion finding.
+func wantRace(t *testing.T, b moat.Backend, swapped bool) {
 	t.Helper()
-	var n int
-	if _, err := fmt.Sscanf(res.Stdout, "evil-ran %d", &n); err != nil || n == 0 {
-		dump(t, res)
-		t.Fatalf("the dropped program never ran: %q", res.Stdout)
-	}
-	wantNamed(t, res, moat.CategoryExecution, "/tmp/.r/evil")
-	if !swapped {
-		return
-	}
-	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
-		return f.Category == moat.CategoryEvasion && f.Severity.Rank() >= moat.SeverityHigh.Rank() &&
-			slices.ContainsFunc(f.Evidence, func(e moat.Event) bool { return e.Name == moat.ExecSwapped && e.SHA256 != "" })
-	}) {
-		dump(t, res)
-		t.Errorf("no high evasion finding on an exec that ran another file than the one read (%d of 30 ran the dropped copy)", n)
+	for try := 1; ; try++ {
+		res := run(t, b, filepath.Join("testdata", "corpus", "exec_race.py"), userland)
+		ran := map[int]string{}
+		for _, l := range strings.Split(res.Stdout, "\n") {
+			var pid int
+			var what string
+			if n, _ := fmt.Sscanf(l, "ran %d %s", &pid, &what); n == 2 {
+				ran[pid] = map[string]string{"evil": "/tmp/.r/evil", "good": "true"}[what]
+			}
+		}
+		if !strings.Contains(res.Stdout, "evil-ran") || len(ran) == 0 {
+			dump(t, res)
+			t.Fatalf("the program did not finish: %q", res.Stdout)
+		}
+		wantNamed(t, res, moat.CategoryExecution, "/tmp/.r/evil")
+		if !swapped {
+			return
+		}
+		disagreed := 0
+		for _, e := range res.Events {
+			if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || e.Name != "execve" || ran[e.PID] == "" {
+				continue
+			}
+			if read, got := path.Base(e.Path), path.Base(ran[e.PID]); read == got || !slices.Contains([]string{"evil", "true"}, read) {
+				continue
+			}
+			disagreed++
+			if !slices.ContainsFunc(res.Events, func(k moat.Event) bool {
+				return k.Name == moat.ExecSwapped && k.PID == e.PID && k.SHA256 != "" && path.Base(k.Path) == path.Base(ran[e.PID])
+			}) {
+				dump(t, res)
+				t.Errorf("pid %d: the witness read %s, %s ran, and no exe-swapped event says so", e.PID, e.Path, ran[e.PID])
+			}
+		}
+		if disagreed > 0 {
+			if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+				return f.Category == moat.CategoryEvasion && f.Severity.Rank() >= moat.SeverityHigh.Rank() &&
+					slices.ContainsFunc(f.Evidence, func(e moat.Event) bool { return e.Name == moat.ExecSwapped })
+			}) {
+				dump(t, res)
+				t.Errorf("no high evasion finding on %d execs that ran another file than the one read", disagreed)
+			}
+			return
+		}
+		if try == 3 {
+			dump(t, res)
+			t.Fatal("in 3 runs of 60 execs the witness never read another file than the one that ran: the race did not happen")
+		}
 	}
 }
 
@@ -1997,5 +2084,32 @@ func wantRan(t *testing.T, res *moat.Result) {
 	}) {
 		dump(t, res)
 		t.Error("no kernel event of what the exec ran, hashed")
+	}
+}
+
+// toolPayloads: tool_payloads.py's run, with the userland and the sinkhole.
+func toolPayloads(s *moat.Spec) {
+	s.Userland, s.Network = true, moat.NetworkSinkhole
+	s.Limits.Timeout = time.Minute // dig waits for its answers
+}
+
+// wantToolPayloads checks tool_payloads.py's report: curl's and wget's
+// downloads ran as shell scripts (the sink's inert stage), and dig's
+// lookups carried the secret out.
+func wantToolPayloads(t *testing.T, res *moat.Result) {
+	t.Helper()
+	for _, m := range []string{"downloaded from 203.0.113.41/env as a shell script", "downloaded from 203.0.113.42/aza-ob.sh as a shell script"} {
+		if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+			return f.Category == moat.CategoryExecution && f.Severity == moat.SeverityCritical && strings.Contains(f.Summary, m)
+		}) {
+			dump(t, res)
+			t.Errorf("no critical execution finding: ran the second stage it %s", m)
+		}
+	}
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical && strings.Contains(f.Summary, "split over DNS lookups below sl4x0.example")
+	}) {
+		dump(t, res)
+		t.Error("no critical exfiltration finding of the secret dig sent")
 	}
 }

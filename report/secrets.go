@@ -316,6 +316,21 @@ func (a *analysis) streams() []*stream {
 				wide(src+"|dns-longest", "dns", what).add(i, e, longest)
 				wide(src+"|zmix", "mix", mixed).add(i, e, strings.Join(sub, ""))
 			}
+			if t, ok := queryType(e); ok && len(labels) >= 2 {
+				// The types of the queries below one domain, a byte each:
+				// the sink records every query (each name, type and
+				// payload once), its type in its detail.
+				dom := strings.ToLower(strings.Join(labels[len(labels)-2:], "."))
+				get(src+"|dns-types|"+dom, "port", "encoded in the types of the DNS queries below "+dom).add(i, e, string([]byte{byte(t)}))
+			}
+			if e.Kind == moat.KindDNS && e.Data != "" && len(labels) >= 2 {
+				// What queries carry past their question (EDNS options,
+				// records), joined: a secret cut into options, a query
+				// each (the sink keeps the options' values alone).
+				dom := strings.ToLower(strings.Join(labels[len(labels)-2:], "."))
+				get(src+"|dns-records|"+dom, "dns", "split over the records of DNS queries below "+dom).add(i, e, e.Data)
+				wide(src+"|dns-records", "dns", "split over the records of DNS queries of several domains").add(i, e, e.Data)
+			}
 			if e.Kind == moat.KindDNS {
 				continue
 			}
@@ -403,6 +418,28 @@ func (a *analysis) streams() []*stream {
 		}
 	}
 	return out
+}
+
+// dnsTypes are the numbers of the query types the sink names in a DNS
+// event's detail (dnsmessage's names; other types are their numbers).
+var dnsTypes = map[string]uint16{"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "WKS": 11, "PTR": 12, "HINFO": 13, "MINFO": 14,
+	"MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33, "OPT": 41, "SVCB": 64, "HTTPS": 65, "AXFR": 252, "ALL": 255}
+
+// queryType is the type of the query a DNS event of the sink records
+// ("sinkholed TXT no-data", "refused 65280 NXDOMAIN").
+func queryType(e moat.Event) (uint16, bool) {
+	if e.Kind != moat.KindDNS || e.Source != moat.SourceNetwork {
+		return 0, false
+	}
+	f := strings.Fields(e.Detail)
+	if len(f) < 2 {
+		return 0, false
+	}
+	if t, ok := dnsTypes[f[1]]; ok {
+		return t, true
+	}
+	n, err := strconv.ParseUint(f[1], 10, 16)
+	return uint16(n), err == nil
 }
 
 // hostOf is hostport's host: the flows to one address are one

@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"strings"
 	"sync"
@@ -26,10 +27,6 @@ var (
 
 // maxNames bounds the name table (the range has 131072 addresses).
 const maxNames = 65536
-
-// maxEDNS is what a query may hold past its question unremarked: an EDNS
-// OPT record with a cookie or a client subnet (glibc's and Go's).
-const maxEDNS = 48
 
 // sinkTTL is short, so a long run does not cache past a table reset.
 const sinkTTL = 5
@@ -132,10 +129,11 @@ func (r *Resolver) Answer(q []byte, via string) []byte {
 	// additional records a client has no need to send, beyond an EDNS
 	// record) is kept (red team, session 22: a secret in a TXT record
 	// of a query's additional section was dropped with the packet).
-	extra := ""
-	if m, err := (&dnsmessage.Message{Header: dnsmessage.Header{ID: h.ID}, Questions: []dnsmessage.Question{question}}).Pack(); err == nil && len(q) > len(m)+maxEDNS {
-		extra = Escape(q[len(m):], MaxData)
-	}
+	// Kept as the records' payloads, however few bytes (red team,
+	// session 22's list: up to 48 bytes past the question went
+	// unrecorded, room for a secret 20 bytes an EDNS option, a query
+	// each); a bare OPT record (glibc's, Go's) is nothing.
+	extra := Escape(pastQuestion(q), MaxData)
 	r.record(strings.TrimSuffix(raw, "."), question.Type, detail, via, extra)
 
 	resp = dnsmessage.NewBuilder(make([]byte, 0, 512), rh)
@@ -154,6 +152,85 @@ func (r *Resolver) Answer(q []byte, via string) []byte {
 		return nil
 	}
 	return out
+}
+
+// pastQuestion is what a DNS message holds past its first question: its
+// other questions' names and its records' owner names and data, an OPT
+// record's option values for its data (not the option codes and lengths:
+// a secret cut into options, a query each, joins up), and any bytes past
+// the counted records. Bytes that do not parse as records are kept as
+// they are.
+func pastQuestion(q []byte) []byte {
+	if len(q) < 12 {
+		return nil
+	}
+	off, ok := skipName(q, 12, nil)
+	if !ok || off+4 > len(q) {
+		return nil
+	}
+	off += 4
+	start := off
+	var out []byte
+	counts := [4]int{int(binary.BigEndian.Uint16(q[4:])) - 1, int(binary.BigEndian.Uint16(q[6:])), int(binary.BigEndian.Uint16(q[8:])), int(binary.BigEndian.Uint16(q[10:]))}
+	for sec, n := range counts {
+		for range n {
+			if off, ok = skipName(q, off, &out); !ok {
+				return q[start:]
+			}
+			if sec == 0 { // a question: type and class
+				if off += 4; off > len(q) {
+					return q[start:]
+				}
+				continue
+			}
+			if off+10 > len(q) {
+				return q[start:]
+			}
+			typ, l := binary.BigEndian.Uint16(q[off:]), int(binary.BigEndian.Uint16(q[off+8:]))
+			off += 10
+			if off+l > len(q) {
+				return q[start:]
+			}
+			data := q[off : off+l]
+			off += l
+			if dnsmessage.Type(typ) != dnsmessage.TypeOPT {
+				out = append(out, data...)
+				continue
+			}
+			for len(data) >= 4 {
+				ol := int(binary.BigEndian.Uint16(data[2:]))
+				out = append(out, data[4:4+min(ol, len(data)-4)]...)
+				data = data[4+min(ol, len(data)-4):]
+			}
+			out = append(out, data...)
+		}
+	}
+	return append(out, q[off:]...)
+}
+
+// skipName steps over the name at off in msg, appending its labels
+// (dot-joined) to out where out is not nil; a compression pointer ends
+// it (its target is elsewhere in msg).
+func skipName(msg []byte, off int, out *[]byte) (int, bool) {
+	for first := true; off < len(msg); first = false {
+		l := int(msg[off])
+		switch {
+		case l == 0:
+			return off + 1, true
+		case l&0xc0 == 0xc0:
+			return off + 2, off+2 <= len(msg)
+		case l&0xc0 != 0 || off+1+l > len(msg):
+			return off, false
+		}
+		if out != nil {
+			if !first {
+				*out = append(*out, '.')
+			}
+			*out = append(*out, msg[off+1:off+1+l]...)
+		}
+		off += 1 + l
+	}
+	return off, false
 }
 
 func (r *Resolver) record(name string, t dnsmessage.Type, detail, via, extra string) {

@@ -285,6 +285,8 @@ func FuzzResolver(f *testing.F) {
 	f.Add(query(f, "evil.example.com.", dnsmessage.TypeA))
 	f.Add(query(f, "x.", dnsmessage.TypeTXT))
 	f.Add([]byte{0, 1, 2})
+	f.Add(append(query(f, "www.cdn-assets.net.", dnsmessage.TypeA)[:len(query(f, "www.cdn-assets.net.", dnsmessage.TypeA))],
+		0, 0, 41, 4, 208, 0, 0, 0, 0, 0, 8, 0xfd, 0xe9, 0, 4, 'g', 'h', 'p', '_'))
 	sink, _ := FromNetwork(moat.NetworkSinkhole)
 	f.Fuzz(func(t *testing.T, q []byte) {
 		r := NewResolver(sink, NewRecorder(func(moat.Event) {}))
@@ -292,6 +294,9 @@ func FuzzResolver(f *testing.F) {
 			t.Fatalf("answer of %d bytes", len(resp))
 		}
 		_ = queryName(q)
+		if x := pastQuestion(q); len(x) > len(q) {
+			t.Fatalf("%d bytes past the question of %d", len(x), len(q))
+		}
 	})
 }
 

@@ -9,7 +9,7 @@ import (
 
 // Sniffed is what the first bytes of a TCP flow say about it.
 type Sniffed struct {
-	Proto  string // "http", "tls" or ""
+	Proto  string // "http", "tls", "h2" (HTTP/2's preface) or ""
 	Method string // HTTP
 	Path   string // HTTP request target
 	Host   string // HTTP Host header
@@ -23,6 +23,9 @@ type Sniffed struct {
 	Len int
 }
 
+// h2Preface is an HTTP/2 client's connection preface (RFC 9113 §3.4).
+const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
 var httpMethods = []string{"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "}
 
 // Sniff parses the start of a client's byte stream. It never fails: what
@@ -30,6 +33,9 @@ var httpMethods = []string{"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS
 func Sniff(b []byte) Sniffed {
 	if len(b) >= 5 && b[0] == 0x16 && b[1] == 3 {
 		return sniffTLS(b)
+	}
+	if len(b) >= len(h2Preface) && string(b[:len(h2Preface)]) == h2Preface {
+		return Sniffed{Proto: "h2", Complete: true}
 	}
 	for _, m := range httpMethods {
 		if bytes.HasPrefix(b, []byte(m)) {

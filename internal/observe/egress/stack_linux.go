@@ -471,8 +471,8 @@ func (s *Stack) serveTCP(c net.Conn) {
 		e := ev
 		if i == 0 {
 			describe(&e, verdict, "tcp", first, f)
-		} else if f.tls == "decrypted" {
-			describe(&e, verdict, "tcp", first, flow{tls: f.tls, clear: x.req})
+		} else if f.tls == "decrypted" || f.h2 {
+			describe(&e, verdict, "tcp", first, flow{tls: f.tls, clear: x.req, h2: f.h2})
 		} else {
 			describe(&e, verdict, "tcp", x.req, flow{})
 		}
@@ -492,6 +492,13 @@ func (s *Stack) serveTCP(c net.Conn) {
 	if len(f.more) == 0 {
 		describe(&ev, verdict, "tcp", first, f)
 		s.rec.Record(ev)
+	}
+	if f.h2 && len(f.raw) > 0 {
+		// The frames as sent, HPACK and all: what the decoded requests
+		// leave out (a PING's or GOAWAY's data, padding, an unknown frame).
+		s.rec.Record(moat.Event{Kind: moat.KindConnect, Addr: ev.Addr, Name: ev.Name,
+			Detail: fmt.Sprintf("%s tcp: the HTTP/2 connection's frames as sent (%d bytes kept)", verdict, len(f.raw)),
+			Data:   Escape(f.raw, MaxData)})
 	}
 	if f.rest > 0 {
 		s.rec.Record(moat.Event{Kind: moat.KindConnect, Addr: ev.Addr, Name: ev.Name,
@@ -534,6 +541,10 @@ type flow struct {
 	// read; tail keeps the first MaxCapture of them.
 	rest int64
 	tail []byte
+	// h2: the connection spoke HTTP/2 (h2c, or h2 inside TLS); more holds
+	// its streams' requests decoded, raw its frames as sent.
+	h2  bool
+	raw []byte
 }
 
 // maxRequests bounds the HTTP requests the sink reads and answers on one
@@ -555,6 +566,8 @@ func describe(ev *moat.Event, verdict, proto string, first []byte, f flow) {
 			d += " host=" + Escape([]byte(sn.Host), maxField)
 		}
 		ev.Path = Escape([]byte(sn.Path), maxField)
+	case "h2":
+		d += " h2c"
 	case "tls":
 		d += " tls"
 		if sn.SNI != "" {
@@ -566,7 +579,14 @@ func describe(ev *moat.Event, verdict, proto string, first []byte, f flow) {
 	}
 	host := sn.Host
 	if cs := Sniff(f.clear); cs.Proto == "http" {
-		d += " https " + Escape([]byte(cs.Method), 16)
+		scheme := "https"
+		if f.tls == "" {
+			scheme = "http" // h2c's requests, decoded
+		}
+		if f.h2 {
+			scheme += "/2"
+		}
+		d += " " + scheme + " " + Escape([]byte(cs.Method), 16)
 		if cs.Host != "" {
 			d += " host=" + Escape([]byte(cs.Host), maxField)
 		}
@@ -626,10 +646,14 @@ func (s *Stack) sink(c net.Conn, dst netip.AddrPort, name string) (first []byte,
 		staged(c, marker, formHello, zpart, rest, &f)
 	case sn.Proto == "http":
 		s.serveHTTP(c, dst, first, &f)
+	case sn.Proto == "h2":
+		s.serveH2(c, dst, first, &f)
 	case sn.Proto == "tls" && s.ca != nil:
 		tc := tls.Server(&replayConn{Conn: c, pre: first}, &tls.Config{
 			MinVersion: tls.VersionTLS12,
-			NextProtos: []string{"http/1.1"},
+			// HTTP/1.1 first: a client that offers both gets the sink's
+			// HTTP/1.1; one that insists on HTTP/2 still gets an answer.
+			NextProtos: []string{"http/1.1", "h2"},
 			GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
 				return s.ca.Leaf(cmp.Or(h.ServerName, name, dst.Addr().String()))
 			},
@@ -644,8 +668,11 @@ func (s *Stack) sink(c net.Conn, dst netip.AddrPort, name string) (first []byte,
 		_ = c.SetDeadline(time.Time{})
 		f.tls = "decrypted"
 		f.clear = readRequest(tc, nil, time.Now().Add(flowTimeout))
-		if Sniff(f.clear).Proto == "http" {
+		switch Sniff(f.clear).Proto {
+		case "http":
 			s.serveHTTP(tc, dst, f.clear, &f)
+		case "h2":
+			s.serveH2(tc, dst, f.clear, &f)
 		}
 	}
 	return first, f

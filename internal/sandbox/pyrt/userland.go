@@ -18,8 +18,9 @@ import (
 // UserlandTools are the host programs a userland holds, when the host has
 // them: a shell and the core utilities that test suites and build steps
 // call (subprocess with shell=True runs /bin/sh; shebangs use
-// /usr/bin/env). The list is fixed, so a run's root does not depend on
-// what else the host has installed.
+// /usr/bin/env), and the network and encoding tools payloads call. The
+// list is fixed, so a run's root does not depend on what else the host
+// has installed.
 var UserlandTools = []string{
 	"sh", "bash", "env", "echo", "printf", "true", "false", "test", "[",
 	"cat", "ls", "mkdir", "rmdir", "rm", "cp", "mv", "ln", "touch", "chmod",
@@ -28,6 +29,11 @@ var UserlandTools = []string{
 	"head", "tail", "wc", "sort", "uniq", "tr", "cut", "tee", "seq", "expr", "nproc",
 	"sed", "grep", "awk", "find", "xargs", "diff", "cmp", "which",
 	"tty", "script",
+	// What install scripts and the payloads of malicious packages call
+	// (docs/malware.md): without them a payload dies at "not found"
+	// before it shows what it would fetch, run or send.
+	"base64", "od", "xxd", "gzip", "tar", "ps", "kill", "nohup", "timeout",
+	"curl", "wget", "dig", "nslookup", "host", "ping", "nc",
 }
 
 // userlandDirs are where a tool is looked for, each spelling bound when it

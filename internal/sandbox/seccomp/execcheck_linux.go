@@ -2,6 +2,7 @@ package seccomp
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +56,7 @@ type pendingExec struct {
 	before fileID   // its executable before the exec
 	want   []fileID // what the exec was read to run
 	file   version  // want[0]'s version when it was read
+	strict bool     // want[0] is a format the kernel runs itself (see nativeFormat)
 	name   string   // the name read
 }
 
@@ -73,7 +75,9 @@ type Ran struct {
 	// Swapped: the exec was read to run another file (its name changed
 	// between the supervisor's read and the kernel's), or this file
 	// before a rewrite in place. False where the exec's file could not be
-	// read at all.
+	// read at all, or was of a format the kernel hands to a registered
+	// interpreter (binfmt_misc: qemu-user for a foreign ELF, a JAR, ...),
+	// which is then what runs.
 	Swapped bool
 }
 
@@ -101,6 +105,7 @@ func (c *ExecCheck) Expect(tid int, name string, f *os.File) {
 		}
 		p.want = append(p.want, fileID{dev: st.Dev, ino: st.Ino})
 		p.file = version{ctime: st.Ctim, size: st.Size}
+		p.strict = nativeFormat(f)
 		line := ScriptLine(f)
 		for depth := 0; depth < 4; depth++ {
 			interp := ScriptInterpreter(line)
@@ -171,7 +176,7 @@ func (c *ExecCheck) Confirm(tid int) (r Ran, ok bool) {
 		return Ran{}, false
 	}
 	link, _ := os.Readlink(proc)
-	return Ran{PID: pid, Path: link, File: f, Name: p.name, Swapped: len(p.want) > 0}, true
+	return Ran{PID: pid, Path: link, File: f, Name: p.name, Swapped: p.strict}, true
 }
 
 // Pending is how many processes have an exec still to confirm.
@@ -228,4 +233,20 @@ func startTime(pid int) (string, bool) {
 		return "", false
 	}
 	return f[19], true
+}
+
+// nativeFormat: f is a file the kernel runs itself, an ELF of this
+// machine (or of its compat convention) or a "#!" script, whose exe is
+// then the file or its interpreter. Anything else may go to binfmt_misc.
+func nativeFormat(f *os.File) bool {
+	var h [20]byte
+	n, _ := f.ReadAt(h[:], 0)
+	if n >= 2 && h[0] == '#' && h[1] == '!' {
+		return true
+	}
+	if n < 20 || string(h[:4]) != "\x7fELF" {
+		return false
+	}
+	machine := uint16(h[18]) | uint16(h[19])<<8 // little-endian on both arches
+	return slices.Contains(nativeMachines, machine)
 }

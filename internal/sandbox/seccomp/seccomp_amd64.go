@@ -127,3 +127,7 @@ var (
 // guardArches says the guard covers every calling convention of this
 // architecture.
 const guardArches = true
+
+// nativeMachines are the ELF e_machine values this kernel runs itself:
+// x86_64 and i386.
+var nativeMachines = []uint16{62, 3}

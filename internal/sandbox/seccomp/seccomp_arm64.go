@@ -104,3 +104,7 @@ var (
 )
 
 const guardArches = false
+
+// nativeMachines are the ELF e_machine values this kernel runs itself:
+// aarch64 and 32-bit arm.
+var nativeMachines = []uint16{183, 40}

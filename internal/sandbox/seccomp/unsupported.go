@@ -31,3 +31,6 @@ func Clone3Program() ([]bpf.RawInstruction, error) { return nil, errPlatform }
 // InstallClone3ENOSYS installs Clone3Program(). On this platform it
 // reports errors.ErrUnsupported.
 func InstallClone3ENOSYS() error { return errPlatform }
+
+// nativeMachines: none known here (ExecCheck then never says Swapped).
+var nativeMachines []uint16
