@@ -118,7 +118,7 @@ const (
 	KindHTTP         Kind = "http"          // an HTTP request seen by the sink (Name: host, Data)
 	KindMetadata     Kind = "metadata"      // network: the sink served fake instance credentials (Path, Detail: token ids)
 	KindStage2       Kind = "stage2"        // network: the sink answered a script download with its inert second stage (Name: host, Path, Detail: marker)
-	KindListener     Kind = "listener"      // a socket bound or listening
+	KindListener     Kind = "listener"      // a port opened (Name: listen, Addr the bound address, "" not seen bound; bind: a UDP port; the hook's: a bind to an address not loopback)
 	KindDenied       Kind = "denied"        // a syscall the sandbox denied (Name)
 	KindSocket       Kind = "socket"        // a socket of an address family the sandbox refuses (Name: AF_VSOCK, ...)
 	KindNativeImport Kind = "native-import" // an extension module loaded

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gVisor --image's kernel witness: runsc as Docker's runtime (runsc and
-# runsc-hostinet) traces execs, connects, forks, sockets and changes of
-# working directory (chdir, fchdir: a relative exec named whole), and logs at
+# runsc-hostinet) traces execs, connects, forks, sockets, changes of
+# working directory (chdir, fchdir: a relative exec named whole) and ports
+# opened (bind, listen), and logs at
 # debug level the calls its OCI profile refuses, to one boot log per
 # container in /var/log/moat-runsc/, which moat reads and removes after
 # each of its runs (backend/docker, backend/internal/sentry). The other
@@ -19,7 +20,7 @@ changed=$(python3 - <<'PY'
 import json, os
 p = "/etc/docker/daemon.json"
 cfg = json.load(open(p)) if os.path.exists(p) and os.path.getsize(p) else {}
-trace = ["--debug", "--strace", "--strace-syscalls=execve,execveat,connect,clone,fork,vfork,socket,chdir,fchdir",
+trace = ["--debug", "--strace", "--strace-syscalls=execve,execveat,connect,clone,fork,vfork,socket,chdir,fchdir,bind,listen",
          "--debug-log=/var/log/moat-runsc/", "--debug-command=boot"]
 flags = ("--debug", "--strace", "--debug-log", "--debug-command")
 out = ""

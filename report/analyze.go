@@ -176,6 +176,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	a.metadata()
 	a.drops()
 	a.network()
+	a.listeners()
 	a.sockets()
 	a.evasion()
 	a.hookIntegrity()
@@ -777,11 +778,14 @@ func (a *analysis) evasion() {
 		if e.Source == "audit" && e.Kind == "hello" {
 			hello = true
 		}
-		if e.Source != "kernel" || (e.Kind != "exec" && e.Kind != "connect" && e.Kind != moat.KindExecFailed) {
+		if e.Source != "kernel" || (e.Kind != "exec" && e.Kind != "connect" && e.Kind != moat.KindExecFailed && e.Kind != moat.KindListener) {
 			continue
 		}
 		if e.Kind == "connect" && e.Addr == "" || ranAfter(e) {
 			continue // unix sockets: libc's own (nscd); what an exec ran: no call
+		}
+		if e.Kind == moat.KindListener && !exposed(e.Addr) {
+			continue // loopback: the hook says only the binds of other addresses
 		}
 		if a.audited(e) && !a.auditMatch(e) {
 			unseen = append(unseen, e)
@@ -830,14 +834,14 @@ func (a *analysis) evasion() {
 	for _, e := range a.evs {
 		if e.Source == "audit" && (e.Kind == "native-load" || e.Kind == "native-symbol") {
 			ctypes = append(ctypes, e)
-			if e.Kind == "native-symbol" && (e.Name == "syscall" || strings.HasPrefix(e.Name, "execv") || e.Name == "connect") {
+			if e.Kind == "native-symbol" && (e.Name == "syscall" || strings.HasPrefix(e.Name, "execv") || e.Name == "connect" || e.Name == "bind" || e.Name == "listen") {
 				syscallSym = true
 			}
 		}
 	}
 	switch {
 	case syscallSym:
-		a.add(moat.CategoryEvasion, "medium", "called libc's raw syscall or exec/connect functions through ctypes, which bypasses audit hooks", ctypes)
+		a.add(moat.CategoryEvasion, "medium", "called libc's raw syscall or exec/connect/bind/listen functions through ctypes, which bypasses audit hooks", ctypes)
 	case len(ctypes) > 0:
 		a.add(moat.CategoryEvasion, "low", "loaded native code through ctypes", ctypes)
 	}
@@ -951,6 +955,14 @@ func (a *analysis) auditMatch(k moat.Event) bool {
 			// reaches nothing outside, so excusing it hides no network
 			// use.
 			if e.Kind == "dns" && e.PID == k.PID && loopback(k.Addr) {
+				return true
+			}
+		case moat.KindListener:
+			// The hook's bind of the same port (of the same process
+			// where the port is the kernel's choice, 0); a listen of a
+			// socket not seen bound had no bind for the hook to see
+			// either (the kernel bound it): no address, no match.
+			if e.Kind == moat.KindListener && k.Addr != "" && port(e.Addr) == port(k.Addr) && (port(k.Addr) != 0 || e.PID == k.PID) {
 				return true
 			}
 		}

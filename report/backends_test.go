@@ -70,6 +70,20 @@ func TestCorpusBackends(t *testing.T) {
 		moattest.RequireBackend(t, "gvisor")
 		wantPortExfil(t, &gvisor.Backend{}, moat.NetworkSinkhole, func(s *moat.Spec) { s.Image = testImage() })
 	})
+	t.Run("gvisor-image-bind-shell", func(t *testing.T) {
+		// Docker's runsc registered to trace bind and listen
+		// (.ci/setup-runsc-trace.sh): the kernel's listen; registered
+		// by an older script: a listens-unseen trace event, and the
+		// hook's binds are the evidence.
+		moattest.RequireBackend(t, "gvisor")
+		res := runBindShell(t, &gvisor.Backend{}, false, func(s *moat.Spec) { s.Image = testImage() })
+		source := moat.SourceKernel
+		if slices.ContainsFunc(res.Events, func(e moat.Event) bool { return e.Kind == moat.KindTrace && e.Name == "listens-unseen" }) {
+			t.Log("the runtime is registered to trace no bind, listen: the hook's binds are the evidence")
+			source = moat.SourceAudit
+		}
+		wantBindShellRun(t, res, false, source, "0.0.0.0:4444", "0.0.0.0:5005")
+	})
 	t.Run("gvisor-image-tells", func(t *testing.T) {
 		// gVisor with an image runs through Docker with runsc.
 		moattest.RequireBackend(t, "gvisor")
@@ -236,6 +250,13 @@ func TestCorpusBackends(t *testing.T) {
 					}
 				})
 			}
+			// a listening backdoor: the kernel's listen (gVisor: the
+			// Sentry's trace of bind and listen), the shell on it
+			t.Run("bind-shell", func(t *testing.T) { wantBindShell(t, b, false, "0.0.0.0:4444", "0.0.0.0:5005") })
+			t.Run("bind-shell-ctypes", func(t *testing.T) { wantBindShell(t, b, true, "0.0.0.0:4445") })
+			t.Run("local-server", func(t *testing.T) {
+				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "local_server.py"), nil))
+			})
 			t.Run("exec_race", func(t *testing.T) { wantRace(t, b, bk.kernel == "seccomp listener") })
 			t.Run("tool_payloads", func(t *testing.T) {
 				// docker and podman: the image's own tools (.ci/images.sh)

@@ -279,6 +279,23 @@ func TestCorpusMicroVM(t *testing.T) {
 		runBatch(t, b, []batchCase{writtenExec("exec_spelled.py", "", "/tmp/.c/a", "/tmp/.c/b"),
 			{file: "exec_procpath.py", checks: []batchCheck{{cat: "execution", sev: "high", marker: "/proc/self/cwd/a"}}}}, userland)
 	})
+	// A listening backdoor (session 23): the agent's listener sees the
+	// bind and the listen, and the shell's stdio on the accepted socket.
+	t.Run("listen", func(t *testing.T) {
+		runBatch(t, b, []batchCase{
+			{file: "bind_shell.py", checks: []batchCheck{
+				{cat: "network", sev: "medium", marker: "0.0.0.0:4444", own: true, source: moat.SourceKernel},
+				{cat: "network", sev: "medium", marker: "0.0.0.0:5005", own: true, source: moat.SourceKernel},
+				{cat: "execution", sev: "critical", marker: "listened on 0.0.0.0:4444 (listen", own: true, source: moat.SourceKernel},
+			}},
+			{file: "bind_shell_ctypes.py", checks: []batchCheck{
+				{cat: "network", sev: "medium", marker: "0.0.0.0:4445", own: true, source: moat.SourceKernel},
+				{cat: "execution", sev: "critical", marker: "listened on 0.0.0.0:4445 (listen", own: true, source: moat.SourceKernel},
+				{cat: "evasion", sev: "high", marker: "0.0.0.0:4445", own: true, source: moat.SourceKernel},
+			}},
+		}, userland)
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "local_server.py"), func(s *moat.Spec) { s.Limits.Timeout = 5 * time.Minute }))
+	})
 	// Session 23: the exec's name raced against the witness's read.
 	t.Run("userland-race23", func(t *testing.T) {
 		runBatch(t, b, []batchCase{{file: "exec_race.py", checks: []batchCheck{
@@ -329,8 +346,9 @@ func TestCorpusMicroVM(t *testing.T) {
 	t.Run("daemon-stopped", func(t *testing.T) { daemonStoppedAfter(t, b, 40*time.Second) })
 	t.Run("daemon-limit", func(t *testing.T) { daemonLimited(t, b) })
 	t.Run("port-exfil", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkSinkhole) })
-	// failed-reverse-shell is native's alone: the agent records a failed
-	// exec without its stdio (TestCorpusFailedReverseShell)
+	// failed-reverse-shell is not run here: the agent reads a failed
+	// exec's stdio since session 23, untried under the micro-VM
+	// (TestCorpusFailedReverseShell: native, docker, podman)
 	t.Run("dns-numbered", func(t *testing.T) {
 		wantDNSNumbered(t, run(t, b, filepath.Join("testdata", "corpus", "dns_numbered.py"), func(s *moat.Spec) {
 			s.Network = moat.NetworkSinkhole

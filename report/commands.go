@@ -251,8 +251,8 @@ func (a *analysis) commands() {
 			a.add(cmdRules[r].cat, cmdRules[r].sev, cmdRules[r].what+": "+listCommands(evs), evs)
 		}
 	}
-	var reverse, fed, interactive, stdin, plain, tried []moat.Event
-	var notes, fedNotes, triedNotes []string
+	var reverse, bind, fed, interactive, stdin, plain, tried []moat.Event
+	var notes, bindNotes, fedNotes, triedNotes []string
 	for i, e := range cmds {
 		if !shells[path.Base(e.Path)] && e.Kind == moat.KindExecFailed && e.Stdio != "" {
 			// A reverse shell that failed to start: the program put a
@@ -262,6 +262,15 @@ func (a *analysis) commands() {
 			// to see; no shell ran.
 			tried = append(tried, e)
 			triedNotes = append(triedNotes, fmt.Sprintf("%s with %s (pid %d)", e.Path, stdioNote(e.Stdio), e.PID))
+			continue
+		}
+		if l, ok := a.bindShell(e); ok {
+			// Its stdio a socket, or reading its commands from stdin,
+			// after its process or a parent opened a port: the
+			// accepted connection, a bind shell.
+			bind = append(bind, l, e)
+			bindNotes = append(bindNotes, fmt.Sprintf("listened on %s, then started %s with %s (pid %d, parent %d)",
+				listenAddr(l), e.Path, stdioNote(e.Stdio), e.PID, e.PPID))
 			continue
 		}
 		if !shells[path.Base(e.Path)] {
@@ -296,6 +305,9 @@ func (a *analysis) commands() {
 	}
 	if len(reverse) > 0 {
 		a.add(moat.CategoryExecution, moat.SeverityCritical, "reverse shell: "+joinBounded(uniq(notes), 3), reverse)
+	}
+	if len(bind) > 0 {
+		a.add(moat.CategoryExecution, moat.SeverityCritical, "bind shell: "+joinBounded(uniq(bindNotes), 3), bind)
 	}
 	if len(fed) > 0 {
 		a.add(moat.CategoryExecution, moat.SeverityCritical, "fed a download to a shell: "+joinBounded(uniq(fedNotes), 3), fed)
@@ -343,6 +355,40 @@ func (a *analysis) interpreterShell(e moat.Event) bool {
 	args := strings.Fields(line)
 	return !hasScript(args) || slices.Contains(args, "-i") || slices.Contains(args, "-") ||
 		strings.Contains(line, "-m code") || strings.Contains(line, "code.interact") || strings.Contains(line, "InteractiveConsole")
+}
+
+// bindShell: e, an exec, runs a shell or an interpreter on the
+// connection a port its process or a parent opened accepted: its stdio a
+// socket after any port opened; or, where no witness names its stdio
+// (gVisor's trace), reading its commands from stdin (no script, or as
+// interpreterShell reads it) after a port opened on an address other
+// than loopback. l is that port's event (lastListen).
+func (a *analysis) bindShell(e moat.Event) (l moat.Event, ok bool) {
+	if e.Kind != moat.KindExec || !a.shellLike(e) {
+		return l, false
+	}
+	ls := a.listensBefore(e)
+	if e.Stdio == "" {
+		ls = slices.DeleteFunc(ls, func(l moat.Event) bool { return !exposed(l.Addr) })
+		line := argsOf(e.Detail)
+		args := strings.Fields(line)
+		stdin := !hasScript(args) || slices.Contains(args, "-i") || slices.Contains(args, "-") ||
+			strings.Contains(line, "-m code") || strings.Contains(line, "code.interact")
+		if !stdin {
+			return l, false
+		}
+	}
+	if len(ls) == 0 {
+		return l, false
+	}
+	return lastListen(ls), true
+}
+
+// shellLike: e runs a shell or an interpreter that a shell on a socket
+// can be made of (interpreterShell's).
+func (a *analysis) shellLike(e moat.Event) bool {
+	base := path.Base(e.Path)
+	return shells[base] || isPython(base) || scriptInterpreters[strings.TrimRight(base, "0123456789.")] || a.interpreter(e)
 }
 
 // stdioNote names a process's stdio on a socket ("fds 0,1,2 on a socket").

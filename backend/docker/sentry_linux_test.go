@@ -198,17 +198,20 @@ func TestSentryRelativeExec(t *testing.T) {
 func TestTraceArgs(t *testing.T) {
 	base := []string{"--platform=ptrace", "--debug", "--strace", "--debug-log=/var/log/moat-runsc/", "--debug-command=boot"}
 	for _, c := range []struct {
-		syscalls string
-		on, cwd  bool
+		syscalls         string
+		on, cwd, listens bool
 	}{
-		{"execve,execveat,connect,clone,fork,vfork,socket,chdir,fchdir", true, true},
-		{"execve,execveat,connect,clone,fork,vfork,socket", true, false},
-		{"execve,execveat,connect,clone,fork,vfork,socket,chdir", true, false},
-		{"execve,connect,clone,fork,vfork,socket,chdir,fchdir", false, false},
+		{"execve,execveat,connect,clone,fork,vfork,socket,chdir,fchdir,bind,listen", true, true, true},
+		{"execve,execveat,connect,clone,fork,vfork,socket,chdir,fchdir", true, true, false},
+		{"execve,execveat,connect,clone,fork,vfork,socket,bind,listen", true, false, true},
+		{"execve,execveat,connect,clone,fork,vfork,socket,chdir,fchdir,bind", true, true, false},
+		{"execve,execveat,connect,clone,fork,vfork,socket", true, false, false},
+		{"execve,execveat,connect,clone,fork,vfork,socket,chdir", true, false, false},
+		{"execve,connect,clone,fork,vfork,socket,chdir,fchdir", false, false, false},
 	} {
-		dir, off, cwd := traceArgs(append(slices.Clone(base), "--strace-syscalls="+c.syscalls), "runsc")
-		if (off == "") != c.on || cwd != c.cwd || c.on && dir != "/var/log/moat-runsc/" {
-			t.Errorf("%s: dir %q off %q cwd %v; want on %v cwd %v", c.syscalls, dir, off, cwd, c.on, c.cwd)
+		dir, off, cwd, listens := traceArgs(append(slices.Clone(base), "--strace-syscalls="+c.syscalls), "runsc")
+		if (off == "") != c.on || cwd != c.cwd || listens != c.listens || c.on && dir != "/var/log/moat-runsc/" {
+			t.Errorf("%s: dir %q off %q cwd %v listens %v; want on %v cwd %v listens %v", c.syscalls, dir, off, cwd, listens, c.on, c.cwd, c.listens)
 		}
 	}
 }

@@ -600,6 +600,6 @@ func (r *runner) reportLayer() moat.Layer {
 	if r.rep == nil {
 		return moat.Layer{Name: "behaviour-report", Detail: "off (Spec.NoReport: --no-report)"}
 	}
-	return moat.Layer{Name: "behaviour-report", Detail: "kernel: the Sentry's syscall trace (runsc --strace, " + sentry.Syscalls + "," + sentry.CwdSyscalls +
+	return moat.Layer{Name: "behaviour-report", Detail: "kernel: the Sentry's syscall trace (runsc --strace, " + sentry.Syscalls + "," + sentry.CwdSyscalls + "," + sentry.ListenSyscalls +
 		") and the calls its OCI profile refused (runsc --debug's log); audit hook read-only at " + r.persona.Tools + "/py; honeytokens in the home; diff of /work, the home and /tmp, and of /dev/shm (a tmpfs inside the Sentry) as pid 1, moat's, packed it after every other process was dead"}
 }

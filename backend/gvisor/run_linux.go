@@ -649,7 +649,7 @@ func (r *runner) runscArgs(inGroup bool) []string {
 		// The Sentry's trace of exec and connect, and (at debug level) the
 		// calls the OCI profile refused: the report's kernel side, read
 		// as it is written (sentryLog).
-		a = append(a, "--debug", "--strace", "--strace-syscalls="+sentry.Syscalls+","+sentry.CwdSyscalls, "--debug-log="+r.sentry.path, "--debug-command=boot")
+		a = append(a, "--debug", "--strace", "--strace-syscalls="+sentry.Syscalls+","+sentry.CwdSyscalls+","+sentry.ListenSyscalls, "--debug-log="+r.sentry.path, "--debug-command=boot")
 	}
 	if r.h.Overlay2 {
 		a = append(a, "--overlay2=none") // the root is read-only; writes go to the scratch

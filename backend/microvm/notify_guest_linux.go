@@ -185,6 +185,7 @@ type guestKernel struct {
 	budget kbudget.Budget      // within its kinds' reserves
 	first  bool                // the agent's exec of the interpreter was seen
 	hashes *seccomp.ExecHashes // per file version: the interpreter once a run
+	socks  seccomp.Sockets     // the binds, for their listens
 	execs  seccomp.ExecCheck   // what each exec ran, confirmed after it
 }
 
@@ -248,7 +249,12 @@ func (k *guestKernel) answer(n seccomp.Notif) (moat.Event, bool) {
 			Detail: fmt.Sprintf("returned %s; args %#x %#x", unix.ErrnoName(errno), n.Args[0], n.Args[1])}, true
 	}
 	ev := moat.Event{Source: moat.SourceKernel, PID: pid, PPID: ppid, Name: seccomp.Watched[nr]}
-	procmem.Call(&ev, n, tid, 2000, k.hashes.Exec, &k.execs)
+	opens := true // a bind or listen that opens a port
+	if nr == unix.SYS_BIND || nr == unix.SYS_LISTEN {
+		opens = procmem.Listener(&ev, n, tid, &k.socks)
+	} else if procmem.Call(&ev, n, tid, 2000, k.hashes.Exec, &k.execs) && (ev.Kind == moat.KindExec || ev.Kind == moat.KindExecFailed) {
+		ev.Stdio = seccomp.StdioSockets(tid)
+	}
 	// A call whose wait was interrupted by a signal is gone (ENOENT):
 	// the kernel restarts it, and it comes again.
 	if seccomp.Respond(k.fd, n.ID, 0) != nil {
@@ -262,6 +268,8 @@ func (k *guestKernel) answer(n seccomp.Notif) (moat.Event, bool) {
 		return ev, false
 	case ev.Kind == moat.KindConnect && ev.Addr == "" && ev.Path == "":
 		return ev, false // AF_UNSPEC (disconnect) or no address
+	case !opens:
+		return ev, false // a client's bind, a Unix socket's listen
 	}
 	return ev, true
 }

@@ -93,15 +93,3 @@ func statusIDs(id int) (nsTgid, hostPPid int) {
 	}
 	return nsTgid, hostPPid
 }
-
-// stdioSockets names which of the thread's fds 0, 1 and 2 are sockets.
-func stdioSockets(tid int) string {
-	var s []string
-	for fd := 0; fd <= 2; fd++ {
-		l, err := os.Readlink("/proc/" + strconv.Itoa(tid) + "/fd/" + strconv.Itoa(fd))
-		if err == nil && strings.HasPrefix(l, "socket:") {
-			s = append(s, strconv.Itoa(fd))
-		}
-	}
-	return strings.Join(s, ",")
-}

@@ -14,7 +14,9 @@ import (
 // serveNotify takes the init's seccomp listener (pidfd_getfd) and answers
 // every notification until the run is done: denied syscalls get the deny
 // list's errno (a socket of a refused address family is recorded as kind
-// "socket" with the family's name), execve/execveat/connect continue. Each is recorded as a
+// "socket" with the family's name), execve/execveat/connect/bind/listen
+// continue (a bind or listen recorded as kind "listener" where it opens a
+// port: procmem.Listener). Each is recorded as a
 // "kernel" event, with the path or address read from the caller's memory
 // before the answer. That read is evidence, not a decision: another thread
 // of the caller could change the memory between our read and the
@@ -79,7 +81,7 @@ func (r *runner) serveListener(fd, initPid int, started bool, done <-chan struct
 			if ran, ok := r.execs.Confirm(int(nt.PID)); ok {
 				pid, ppid, up := procIDs(int(nt.PID))
 				ev := procmem.RanEvent(ran, pid, ppid, execTarget)
-				ev.Ancestors, ev.Stdio = up, stdioSockets(ran.PID)
+				ev.Ancestors, ev.Stdio = up, seccomp.StdioSockets(ran.PID)
 				r.keepKernel(ev)
 			}
 			if seccomp.Exit(nt) {
@@ -127,9 +129,16 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 	}
 	pid, ppid, up := procIDs(hostPid)
 	ev := moat.Event{Source: "kernel", PID: pid, PPID: ppid, Ancestors: up, Name: seccomp.Watched[nr]}
+	if nr == unix.SYS_BIND || nr == unix.SYS_LISTEN {
+		// A port opened (seccomp.Sockets): recorded; a client's bind, a
+		// Unix socket's listen: not.
+		opens := procmem.Listener(&ev, n, hostPid, &r.socks)
+		_ = seccomp.Respond(fd, n.ID, 0)
+		return ev, opens && hostPid != initPid
+	}
 	if procmem.Call(&ev, n, hostPid, maxArgv, execTarget, &r.execs) {
 		if ev.Kind == moat.KindExec || ev.Kind == moat.KindExecFailed {
-			ev.Stdio = stdioSockets(hostPid)
+			ev.Stdio = seccomp.StdioSockets(hostPid)
 		}
 		if !seccomp.IDValid(fd, n.ID) {
 			ev.Detail += " (the caller died while it was read)"

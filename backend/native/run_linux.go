@@ -139,6 +139,7 @@ type runner struct {
 	metadata      *honeytoken.Metadata // served by the sinkhole; nil without one or without a report
 	kernelEvents  []moat.Event         // from the seccomp listener (notify_linux.go)
 	kernelBudget  kbudget.Budget       // per-kind reserves of kernelEvents
+	socks         seccomp.Sockets      // the run's binds, for their listens
 	execs         seccomp.ExecCheck    // what each exec ran, confirmed after it
 	firstPid      int                  // host pid of the process moat started (Spec.Launcher)
 	notifyWG      sync.WaitGroup

@@ -20,6 +20,7 @@ import (
 	"github.com/moat-sandbox/moat/internal/observe/honeytoken"
 	"github.com/moat-sandbox/moat/internal/observe/kbudget"
 	"github.com/moat-sandbox/moat/internal/observe/xattr"
+	"github.com/moat-sandbox/moat/internal/sandbox/seccomp"
 	"github.com/moat-sandbox/moat/internal/sandbox/seccomp/procmem"
 	"github.com/moat-sandbox/moat/internal/sandbox/survivors"
 	moatreport "github.com/moat-sandbox/moat/report"
@@ -364,6 +365,13 @@ func (r *report) execFrame(body []byte, at int64) {
 		}
 		ev = moat.Event{Source: moat.SourceKernel, Kind: moat.KindDenied, TimeMS: at, PID: e.PID, PPID: e.PPID, Name: name,
 			Detail: fmt.Sprintf("returned %s; args %#x %#x", errno, e.Args[0], e.Args[1])}
+	case e.Call == "bind" || e.Call == "listen":
+		// A port opened (the init sends only those: seccomp.Sockets).
+		ev = moat.Event{Source: moat.SourceKernel, Kind: moat.KindListener, TimeMS: at, PID: e.PID, PPID: e.PPID, Name: e.Call}
+		procmem.ListenerDetail(&ev, seccomp.SocketCall{Sockaddr: e.Sockaddr[:min(len(e.Sockaddr), ctrinit.MaxSockaddr)], Proto: e.Proto, Inode: e.Inode})
+		if e.Note != "" {
+			ev.Detail += " (" + audit.Clean(e.Note, 100) + ")"
+		}
 	case e.Call == "connect":
 		addr, path := procmem.ParseSockaddr(e.Sockaddr[:min(len(e.Sockaddr), ctrinit.MaxSockaddr)])
 		if addr == "" && path == "" {
@@ -396,6 +404,9 @@ func (r *report) execFrame(body []byte, at int64) {
 			}
 		}
 		ev.Data = audit.Clean(e.Env, 2000)
+		if stdioForm(e.Stdio) {
+			ev.Stdio = e.Stdio
+		}
 		if e.Note != "" {
 			ev.Detail += " (" + audit.Clean(e.Note, 300) + ")"
 		}
@@ -410,7 +421,7 @@ func (r *report) execFrame(body []byte, at int64) {
 // second reserve) and kbudget.MaxEvents in all. Else it is counted.
 func (r *report) keepKernel(k moat.Kind) bool {
 	if r.kernelN == nil {
-		r.kernelN = map[moat.Kind]int{} // k is one of the five kinds execFrame makes
+		r.kernelN = map[moat.Kind]int{} // k is one of the six kinds execFrame makes
 	}
 	if r.kernelAll >= kbudget.MaxEvents || r.kernelN[k] >= kbudget.Reserve(k)+kbudget.MaxInterest {
 		r.kernelLost.Count(k, 1)
@@ -630,4 +641,13 @@ func (s *Session) InitKilled(sig int) {
 // digits); anything else in a frame is not kept.
 func isSHA256(s string) bool {
 	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
+}
+
+// stdioForm: s is what seccomp.StdioSockets makes ("0", "0,2", "0,1,2").
+func stdioForm(s string) bool {
+	switch s {
+	case "0", "1", "2", "0,1", "0,2", "1,2", "0,1,2":
+		return true
+	}
+	return false
 }

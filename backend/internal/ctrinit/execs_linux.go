@@ -54,6 +54,7 @@ type execWatch struct {
 	// past it, the rest counted (Walks.ExecsLost).
 	budget kbudget.Budget
 	hashes seccomp.ExecHashes // each version of a file hashed once
+	socks  seccomp.Sockets    // the binds, for their listens
 	execs  seccomp.ExecCheck  // what each exec ran, confirmed after it
 }
 
@@ -107,7 +108,11 @@ func (w *execWatch) serve(in *initProc) {
 		ev := w.read(n)
 		// Answered only after the read: the caller waits until then.
 		_ = seccomp.Respond(w.fd, n.ID, 0)
-		if ev.Call == "connect" {
+		if ev.Call == "bind" || ev.Call == "listen" {
+			if ev.Proto == "" && ev.Inode == 0 {
+				continue // opens no port (a client's bind, a Unix socket's)
+			}
+		} else if ev.Call == "connect" {
 			if ev.Sockaddr == nil {
 				continue // AF_UNSPEC (a disconnect) or no address
 			}
@@ -150,6 +155,9 @@ func judged(ev ExecEvent) (moat.Event, bool) {
 		if ev.Name == "socket" || ev.Name == "socketpair" {
 			j.Kind = moat.KindSocket
 		}
+	case ev.Call == "bind" || ev.Call == "listen":
+		j.Kind, j.Name = moat.KindListener, ev.Call
+		j.Addr, _, _ = sockaddr(ev.Sockaddr) // "" not seen bound: every address
 	case ev.Call == "connect":
 		j.Kind = moat.KindConnect
 		var ok bool
@@ -244,6 +252,47 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 		return ev
 	}
 	defer mem.Close()
+	if ev.Call == "bind" || ev.Call == "listen" {
+		// bind(fd, addr, addrlen), listen(fd, backlog); socketcall's
+		// are the 32-bit words at args. What opens a port is sent
+		// (seccomp.Sockets); the rest is sent as nothing.
+		fd, addr, size := n.Args[0], n.Args[1], n.Args[2]
+		if seccomp.Socketcall(n) {
+			// bind's three words, listen's two (fd, backlog): no more
+			// is read, so that arguments at a mapping's end are read.
+			a := make([]byte, 12)
+			if ev.Call == "listen" {
+				a = a[:8]
+			}
+			fd, addr, size = ^uint64(0), 0, 0
+			if k, _ := mem.ReadAt(a, int64(n.Args[1])); k == len(a) {
+				fd = uint64(binary.LittleEndian.Uint32(a))
+				if len(a) == 12 {
+					addr, size = uint64(binary.LittleEndian.Uint32(a[4:])), uint64(binary.LittleEndian.Uint32(a[8:]))
+				}
+			}
+		}
+		var c seccomp.SocketCall
+		var opens bool
+		if ev.Call == "bind" {
+			var raw []byte
+			if addr != 0 && size >= 2 && uint32(size) >= 2 {
+				b := make([]byte, min(uint32(size), MaxSockaddr))
+				k, _ := mem.ReadAt(b, int64(addr))
+				raw = b[:k]
+			}
+			c, opens = w.socks.Bind(int(n.PID), int32(fd), raw)
+		} else {
+			c, opens = w.socks.Listen(int(n.PID), int32(fd))
+		}
+		if opens {
+			ev.Sockaddr, ev.Proto, ev.Inode = c.Sockaddr, c.Proto, c.Inode
+			if ev.Proto == "" {
+				ev.Proto = "?"
+			}
+		}
+		return ev
+	}
 	if ev.Call == "connect" {
 		// connect(fd, addr, addrlen): the address raw, decoded by the host.
 		addr, size := n.Args[1], n.Args[2]
@@ -270,6 +319,7 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 	}
 	raw := seccomp.ReadString(mem, pathArg, 4096)
 	ev.Path = raw
+	ev.Stdio = seccomp.StdioSockets(int(n.PID))
 	ev.Argv = seccomp.ReadArgv(mem, argvArg)
 	ev.Env = seccomp.LoaderEnv(mem, envArg)
 	if !seccomp.IDValid(w.fd, n.ID) {

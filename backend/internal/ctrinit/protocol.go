@@ -416,7 +416,7 @@ const CallInterpreter = "interpreter"
 type ExecEvent struct {
 	PID  int    `json:"pid"`  // the caller's process (thread group) id
 	PPID int    `json:"ppid"` // its parent's
-	Call string `json:"call"` // execve, execveat, connect or denied; moat.ExecRan or moat.ExecSwapped: what an exec ran (seccomp.ExecCheck)
+	Call string `json:"call"` // execve, execveat, connect, bind, listen or denied; moat.ExecRan or moat.ExecSwapped: what an exec ran (seccomp.ExecCheck)
 	// Name, Errno and Args are a denied call's name, the errno it was
 	// answered with and its first three arguments.
 	Name   string    `json:"name,omitempty"`
@@ -439,9 +439,19 @@ type ExecEvent struct {
 	// Env is an exec's LD_PRELOAD and LD_AUDIT, newline-separated
 	// (seccomp.LoaderEnv): code the loader maps into what runs.
 	Env string `json:"env,omitempty"`
-	// Sockaddr is a connect's address as the caller's memory held it, at
-	// most MaxSockaddr bytes (the host decodes it).
+	// Sockaddr is a connect's or bind's address as the caller's memory
+	// held it, at most MaxSockaddr bytes (the host decodes it); a
+	// listen's, its socket's bind's (none: not seen bound).
 	Sockaddr []byte `json:"sockaddr,omitempty"`
+	// Proto and Inode are a bind's or listen's socket (Call "bind",
+	// "listen": seccomp.Sockets, sent only where it opens a port): the
+	// kernel's name of its protocol ("?" where it could not be read)
+	// and its inode.
+	Proto string `json:"proto,omitempty"`
+	// Stdio names which of an exec's fds 0, 1 and 2 were sockets
+	// (seccomp.StdioSockets: moat.Event.Stdio).
+	Stdio string `json:"stdio,omitempty"`
+	Inode uint64 `json:"inode,omitempty"`
 }
 
 // The 'k' frames of one run are within the kernel events' budget

@@ -61,6 +61,21 @@ const Syscalls = "execve,execveat,connect,clone,fork,vfork,socket"
 // there a relative exec keeps its name.
 const CwdSyscalls = "chdir,fchdir"
 
+// ListenSyscalls are traced besides Syscalls: the returns of bind and
+// listen, from which Parse makes a port opened (kind listener): a
+// successful listen, with the address its socket was bound to (by the
+// Sentry's name of the socket, socket:[N], the same in every process
+// that holds it), and a successful bind of a datagram socket (its type
+// from its socket's return in the same process) to an inet port. A
+// listen of a socket bound by no traced bind is on every address, and so
+// is one whose bind was not kept (fail closed); one of a socket the same
+// process made for another family than inet (a Unix socket's) is no
+// port. moat passes them to its own runsc (gVisor direct); Docker's runsc
+// (gVisor --image) has them where .ci/setup-runsc-trace.sh registered
+// it, and a registration without them (an older one) sees no port
+// opened: a trace event says so (the report then takes the hook's binds).
+const ListenSyscalls = "bind,listen"
+
 // Options says what Parse knows beyond the log.
 type Options struct {
 	// Cwd is the working directory the sandbox's pid 1 starts in, set
@@ -96,7 +111,7 @@ var (
 	// The task name and the traced path of an exec are printed raw: a
 	// newline in either goes on the next lines of the log, which Parse
 	// joins to the message (?s).
-	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*(\d+)\] ((?s:.{0,16}?)) ([EX]) (execve|execveat|connect|clone|fork|vfork|socket|chdir|fchdir)\(((?s:.*))$`)
+	straceLine = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*(\d+)\] ((?s:.{0,16}?)) ([EX]) (execve|execveat|connect|clone|fork|vfork|socket|chdir|fchdir|bind|listen)\(((?s:.*))$`)
 	// a trace message's start, whatever follows it
 	straceHead = lazyRE(`^[IWE](\d{4}) (\d{2}:\d{2}:\d{2}\.\d{6})\s+\d+ strace\.go:\d+\] \[\s*(\d+):\s*\d+\] `)
 	// the start of any message of the log: a line without one goes on
@@ -115,7 +130,11 @@ var (
 	// ", 0xADDR [" (an execveat's then starts at its directory)
 	execPathComma = lazyRE(`0x[0-9a-f]+ ((?s:.*?)), 0x[0-9a-f]+ \[`)
 	inetAddr      = lazyRE(`\{Family: AF_INET6?, Addr: ([^,]*), Port: (\d+)\}`)
-	unixAddr      = lazyRE(`\{Family: AF_UNIX, Addr: ("(?:[^"\\]|\\.)*")`)
+	// a bind's or listen's descriptor and the Sentry's name of its
+	// socket; a bind's family, host ("" the unspecified) and port
+	sockFD   = lazyRE(`^0x([0-9a-f]+) (socket:\[\d+\])`)
+	bindAddr = lazyRE(`\{Family: (AF_INET6?), Addr: ([^,]*), Port: (\d+)\}`)
+	unixAddr = lazyRE(`\{Family: AF_UNIX, Addr: ("(?:[^"\\]|\\.)*")`)
 )
 
 // Parse reads the Sentry's debug log and returns the "kernel" exec
@@ -144,6 +163,10 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 			evs = append(evs, ev)
 		}
 	}
+	// The sockets: each process's descriptors' family and type from
+	// socket's returns, each socket's bound inet address (or "" for
+	// another family) from bind's (ports.go).
+	ports := newPorts()
 	data, _ := io.ReadAll(io.LimitReader(r, MaxBytes))
 	failed, ran := execOutcomes(data)
 	for text := range messages(bytes.NewReader(data)) {
@@ -215,7 +238,22 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 					cw.chdir(pid, seq, dir, call == "fchdir")
 				}
 				continue
+			case "bind", "listen":
+				if ret != "0" || errno != "" {
+					continue
+				}
+				ev, ok := ports.call(pid, call, args)
+				if !ok {
+					continue
+				}
+				ev.Source, ev.PID, ev.TimeMS = moat.SourceKernel, pid, stamp(m[1], m[2], start)
+				add(ev)
+				continue
 			case "socket":
+				if errno == "" {
+					ports.socket(pid, args, ret)
+					continue
+				}
 				if errno != "97" { // EAFNOSUPPORT: a family the Sentry lacks
 					continue
 				}
@@ -711,11 +749,15 @@ type judge struct {
 	// last is the message the next line (a raw newline's) goes on: a
 	// held entry's task, or "" where that message is kept already (or
 	// judged: then drop says whether it was not kept).
-	last string
-	drop bool
-	w    Watch
-	dirs []string // Watch's: the working directories seen
+	last  string
+	drop  bool
+	w     Watch
+	dirs  []string // Watch's: the working directories seen
+	ports int      // inet binds' returns kept
 }
+
+// maxPortLines bounds the inet binds' returns a judge keeps.
+const maxPortLines = 4096
 
 // maxHeld bounds the exec entries held at once: past it, an entry is kept
 // at once (judged by Parse alone).
@@ -739,6 +781,21 @@ func (j *judge) line(l []byte) {
 		j.chdir(m[8])
 	}
 	switch {
+	case (call == "bind" || call == "listen") && !exit:
+		return // Parse reads binds and listens from their returns
+	case call == "listen":
+		// kept, as a socket's return is: each is a port opened or, of a
+		// Unix socket, as cheap for the program as a socket
+	case call == "bind":
+		// A Unix or netlink socket's bind is no port, and an inet
+		// bind is kept for its listen: at most maxPortLines of them
+		// (past it a listen is on every address, failing closed), so a
+		// loop of binds cannot push what follows past MaxBytes.
+		if bytes.Contains(m[8], []byte("{Family: AF_INET")) && j.ports < maxPortLines {
+			j.ports++
+			j.keep(l)
+		}
+		return
 	case call == "connect" && exit:
 		return // Parse reads connects from their entries
 	case call == "connect":

@@ -310,3 +310,54 @@ func TestLoaderEnv(t *testing.T) {
 		}
 	}
 }
+
+// portsLog is runsc 20221219's trace of a TCP socket bound to 0.0.0.0:4444
+// and listening, an inet6 one listening unbound, a UDP one bound to
+// 5005, a Unix one bound and listening, and a UDP one bound to port 0
+// and a TCP one to loopback listening (entries dropped, as KeepWithin
+// does).
+const portsLog = `I1207 10:14:33.197991   16896 strace.go:605] [   1:   1] python3 X socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3 (0x3) (104.992µs)
+I1207 10:14:33.198130   16896 strace.go:605] [   1:   1] python3 X bind(0x3 socket:[1], 0x7f011757cf40 {Family: AF_INET, Addr: , Port: 4444}, 0x10) = 0 (0x0) (17.207µs)
+I1207 10:14:33.198185   16896 strace.go:602] [   1:   1] python3 X listen(0x3 socket:[1], 0x1) = 0 (0x0) (13.819µs)
+I1207 10:14:33.198260   16896 strace.go:605] [   1:   1] python3 X socket(AF_INET6, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 4 (0x4) (35.473µs)
+I1207 10:14:33.198366   16896 strace.go:602] [   1:   1] python3 X listen(0x4 socket:[2], 0x1) = 0 (0x0) (7.813µs)
+I1207 10:14:33.198415   16896 strace.go:605] [   1:   1] python3 X socket(AF_INET, SOCK_DGRAM|SOCK_CLOEXEC, IPPROTO_IP) = 5 (0x5) (8.647µs)
+I1207 10:14:33.198461   16896 strace.go:605] [   1:   1] python3 X bind(0x5 socket:[3], 0x7f011757cf40 {Family: AF_INET, Addr: , Port: 5005}, 0x10) = 0 (0x0) (5.864µs)
+I1207 10:14:33.198504   16896 strace.go:605] [   1:   1] python3 X socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0x0) = 6 (0x6) (6.781µs)
+I1207 10:14:33.198628   16896 strace.go:605] [   1:   1] python3 X bind(0x6 socket:[4], 0x7f011757cf40 {Family: AF_UNIX, Addr: "/tmp/sock"}, 0xc) = 0 (0x0) (48.115µs)
+I1207 10:14:33.198670   16896 strace.go:602] [   1:   1] python3 X listen(0x6 socket:[4], 0x1) = 0 (0x0) (1.495µs)
+I1207 10:14:33.198700   16896 strace.go:605] [   1:   1] python3 X socket(AF_INET, SOCK_DGRAM|SOCK_CLOEXEC, IPPROTO_IP) = 7 (0x7) (8.647µs)
+I1207 10:14:33.198710   16896 strace.go:605] [   1:   1] python3 X bind(0x7 socket:[5], 0x7f011757cf40 {Family: AF_INET, Addr: , Port: 0}, 0x10) = 0 (0x0) (5.864µs)
+I1207 10:14:33.198720   16896 strace.go:605] [   1:   1] python3 X socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 8 (0x8) (104.992µs)
+I1207 10:14:33.198730   16896 strace.go:605] [   1:   1] python3 X bind(0x8 socket:[6], 0x7f011757cf40 {Family: AF_INET, Addr: 127.0.0.1, Port: 0}, 0x10) = 0 (0x0) (17.207µs)
+I1207 10:14:33.198740   16896 strace.go:602] [   1:   1] python3 X listen(0x8 socket:[6], 0x5) = 0 (0x0) (13.819µs)
+I1207 10:14:33.198750   16896 strace.go:602] [   1:   1] python3 X listen(0x9 socket:[7], 0x5) = -1 (0xffffffffffffffff) errno=22 (invalid argument) (13.819µs)
+`
+
+// TestParsePorts: the ports opened, from the trace's returns of socket,
+// bind and listen (ListenSyscalls), each with its address.
+func TestParsePorts(t *testing.T) {
+	start := time.Date(2026, 12, 7, 10, 14, 33, 0, time.Local)
+	evs, _ := Parse(strings.NewReader(portsLog), start, 100, Options{})
+	var got []string
+	for _, e := range evs {
+		if e.Kind != moat.KindListener || e.Source != moat.SourceKernel || e.PID != 1 {
+			t.Errorf("event %+v", e)
+			continue
+		}
+		got = append(got, e.Name+" "+e.Addr)
+	}
+	want := "listen 0.0.0.0:4444, listen , bind 0.0.0.0:5005, listen 127.0.0.1:0"
+	if strings.Join(got, ", ") != want {
+		t.Errorf("ports %q, want %q", strings.Join(got, ", "), want)
+	}
+	// KeepWithin keeps the returns, not the entries.
+	var kept bytes.Buffer
+	cut := 0
+	b := kbudget.Budget{}
+	entry := strings.Replace(strings.SplitN(portsLog, "\n", 3)[1], " X bind(", " E bind(", 1)
+	KeepWithin(strings.NewReader(entry+"\n"+portsLog), &kept, &cut, &b)
+	if strings.Contains(kept.String(), " E bind(") || !strings.Contains(kept.String(), " X listen(0x3") || strings.Contains(kept.String(), "AF_UNIX, Addr") {
+		t.Errorf("kept:\n%s", kept.String())
+	}
+}

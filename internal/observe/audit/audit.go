@@ -120,7 +120,7 @@ const MaxLine = 4096
 var kinds = map[string]bool{
 	"hello": true, "open": true, "write": true, "remove": true, "rmdir": true, "mkdir": true,
 	"chmod": true, "rename": true, "replace": true, "symlink": true, "link": true, "rmtree": true,
-	"exec": true, "connect": true, "dns": true, "http": true, "socket": true,
+	"exec": true, "connect": true, "listener": true, "dns": true, "http": true, "socket": true,
 	"native-load": true, "native-symbol": true, "native-import": true, "tamper": true, "signal": true, "testreport": true,
 }
 

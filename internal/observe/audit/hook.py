@@ -501,6 +501,20 @@ def _install_hook(fifo, pythonpath):
                         sports[id_(args[0])] = a[1]
                 else:
                     sports.pop(id_(args[0]), None)
+                # A bind to an address other than loopback: a port opened
+                # where a listen or a datagram follows (the kernel's
+                # witness sees the listen; this is the hook's side of it).
+                if type_(a) is tuple and len(a) >= 2 and type_(a[1]) is int_ and type_(a[0]) is str_:
+                    h = a[0]
+                    if h in ("", "0.0.0.0", "<broadcast>"):
+                        h = "0.0.0.0"
+                    if h == "::":
+                        h = "[::]"
+                    elif ":" in h:
+                        h = "[" + text(h, 64) + "]"
+                    if not (h.startswith("127.") or h in ("[::1]", "localhost")):
+                        emit("listener", once=("listener", h, a[1]), name="bind", addr=text(h, 255) + ":" + text(a[1], 8),
+                             detail="bind")
             elif event in ("socket.connect", "socket.sendto"):
                 kw = addr(args[1])
                 a = kw.get("addr")

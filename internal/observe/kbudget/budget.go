@@ -232,6 +232,9 @@ func repeatKey(ev moat.Event) (string, int, bool) {
 			return "connect\x00" + h, MaxRepeats, true
 		}
 		return "connect\x00" + h, MaxHostConnects, true
+	case moat.KindListener:
+		// a test suite's local servers, one after another
+		return "listener\x00" + ev.Addr, MaxRepeats, true
 	}
 	return "", 0, false
 }
@@ -286,7 +289,7 @@ func (b *Budget) Count(kind moat.Kind, n int) {
 func LostKind(k moat.Kind) bool {
 	base := strings.TrimSuffix(strings.TrimSuffix(string(k), repeatedSuffix), interestedSuffix)
 	switch moat.Kind(base) {
-	case moat.KindExec, moat.KindExecFailed, moat.KindConnect, moat.KindDenied, moat.KindSocket:
+	case moat.KindExec, moat.KindExecFailed, moat.KindConnect, moat.KindDenied, moat.KindSocket, moat.KindListener:
 		return true
 	}
 	return false

@@ -233,3 +233,35 @@ func TestKernelReserves(t *testing.T) {
 		t.Fatalf("reserves sum to %d, want reserves %d", sum, reserves)
 	}
 }
+
+// TestListenerBudget: a suite's loopback servers, one after another, are
+// kept ten times and then counted as repeats; a port opened on every
+// address after them, and after a flood of ports on distinct loopback
+// addresses past the kind's reserve, is of interest and kept.
+func TestListenerBudget(t *testing.T) {
+	var b Budget
+	kept := 0
+	for range 100 {
+		if b.Keep(moat.Event{Source: moat.SourceKernel, Kind: moat.KindListener, Name: "listen", Addr: "127.0.0.1:0"}) {
+			kept++
+		}
+	}
+	if kept != MaxRepeats {
+		t.Errorf("kept %d loopback listens of one address, want %d", kept, MaxRepeats)
+	}
+	for i := range 500 {
+		b.Keep(moat.Event{Source: moat.SourceKernel, Kind: moat.KindListener, Name: "listen", Addr: fmt.Sprintf("127.0.%d.%d:80", i/200, i%200)})
+	}
+	for _, addr := range []string{"0.0.0.0:4444", "", "[::]:22"} {
+		ev := moat.Event{Source: moat.SourceKernel, Kind: moat.KindListener, Name: "listen", Addr: addr}
+		if Interest(ev) != "listener" || !b.Keep(ev) {
+			t.Errorf("a listen on %q past the reserve: interest %q, not kept", addr, Interest(ev))
+		}
+	}
+	if Interest(moat.Event{Kind: moat.KindListener, Addr: "127.0.0.1:8080"}) != "" {
+		t.Error("a loopback listen is of interest")
+	}
+	if !LostKind(moat.KindListener) || !LostKind(moat.KindListener+repeatedSuffix) {
+		t.Error("the listener kind's counts are not taken from an init")
+	}
+}

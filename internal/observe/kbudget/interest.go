@@ -10,7 +10,7 @@ import (
 // Interest names why a kernel event would, on its own, make a finding of
 // medium or above in the report (package report's command rules, the
 // metadata service, credential paths, /dev/tcp, a shell wired to a socket
-// or started interactive, an exec of a file in a writable directory or by
+// or started interactive, a port opened on an address other than loopback, an exec of a file in a writable directory or by
 // descriptor, a connect to a host that is not this one), or "" if it
 // would not. [Budget] keeps such events past their kind's reserve,
 // so that a flood of plain ones cannot hide them.
@@ -27,6 +27,11 @@ func Interest(ev moat.Event) string {
 			return "" // a Unix socket, this machine, a lookup
 		}
 		return "connect"
+	case moat.KindListener:
+		if ev.Addr != "" && connectHost(ev.Addr) == "loopback" {
+			return "" // this machine's own: a test suite's server
+		}
+		return "listener" // every address (0.0.0.0, ::, not seen bound) or one reachable from outside
 	case moat.KindExec, moat.KindExecFailed:
 	default:
 		return ""

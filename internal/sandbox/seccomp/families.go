@@ -100,3 +100,10 @@ func FamilyName(family uint32) string {
 	}
 	return "AF_" + strconv.FormatUint(uint64(family), 10)
 }
+
+// A SocketCall is what a bind or listen opened, for the caller to record.
+type SocketCall struct {
+	Sockaddr []byte // the address, raw (nil: not seen bound, every address)
+	Proto    string // the kernel's name of the socket's protocol: TCP, UDPv6, ...
+	Inode    uint64 // the socket's inode
+}

@@ -64,7 +64,7 @@ func TestGuardProgram(t *testing.T) {
 		}
 		return uint32(got)
 	}
-	watched := map[uint32]bool{unix.SYS_EXECVE: true, unix.SYS_EXECVEAT: true, unix.SYS_CONNECT: true, unix.SYS_EXIT_GROUP: true}
+	watched := map[uint32]bool{unix.SYS_EXECVE: true, unix.SYS_EXECVEAT: true, unix.SYS_CONNECT: true, unix.SYS_BIND: true, unix.SYS_LISTEN: true, unix.SYS_EXIT_GROUP: true}
 	// The native convention: every number, against native's filter.
 	for nr := uint32(0); nr < 600; nr++ {
 		for _, args := range guardArgs {
@@ -116,6 +116,13 @@ func TestGuardProgram(t *testing.T) {
 			{"i386 socket inet", unix.AUDIT_ARCH_I386, 359, []uint64{unix.AF_INET}, retAllow},
 			{"i386 socket alg", unix.AUDIT_ARCH_I386, 359, []uint64{unix.AF_ALG}, retNotify},
 			{"i386 socketcall connect", unix.AUDIT_ARCH_I386, 102, []uint64{sysConnect}, retNotify},
+			{"i386 socketcall bind", unix.AUDIT_ARCH_I386, 102, []uint64{sysBind}, retNotify},
+			{"i386 socketcall listen", unix.AUDIT_ARCH_I386, 102, []uint64{sysListen}, retNotify},
+			{"i386 socketcall accept", unix.AUDIT_ARCH_I386, 102, []uint64{5}, retAllow},
+			{"i386 bind", unix.AUDIT_ARCH_I386, 361, nil, retNotify},
+			{"i386 listen", unix.AUDIT_ARCH_I386, 363, nil, retNotify},
+			{"x32 bind", auditArch, x32Bit | unix.SYS_BIND, nil, retNotify},
+			{"x32 listen", auditArch, x32Bit | unix.SYS_LISTEN, nil, retNotify},
 			{"i386 execve", unix.AUDIT_ARCH_I386, 11, nil, retNotify},
 		} {
 			if got := run(c.name, c.arch, c.nr, c.args); got != c.want {

@@ -14,12 +14,18 @@ import (
 )
 
 // Watched are the syscalls the notify filter reports and lets continue:
-// every program start and every connection attempt, whatever code makes
-// them (Python, ctypes, a compiled binary).
+// every program start, every connection attempt and every socket bound or
+// put to listen, whatever code makes them (Python, ctypes, a compiled
+// binary). bind notifies for every socket (a filter cannot read the
+// address, which is in memory); the supervisors record only what opens a
+// port ([Sockets]), so a client library's bind of port 0 or a Unix
+// socket's costs one round trip and no event.
 var Watched = map[uint32]string{
 	unix.SYS_EXECVE:   "execve",
 	unix.SYS_EXECVEAT: "execveat",
 	unix.SYS_CONNECT:  "connect",
+	unix.SYS_BIND:     "bind",
+	unix.SYS_LISTEN:   "listen",
 }
 
 const retNotify = unix.SECCOMP_RET_USER_NOTIF
@@ -62,7 +68,7 @@ func NotifyProgram() ([]bpf.RawInstruction, error) {
 }
 
 func sortedWatched() []uint32 {
-	return []uint32{unix.SYS_EXECVE, unix.SYS_EXECVEAT, unix.SYS_CONNECT}
+	return []uint32{unix.SYS_EXECVE, unix.SYS_EXECVEAT, unix.SYS_CONNECT, unix.SYS_BIND, unix.SYS_LISTEN}
 }
 
 // DenyErrno returns the errno the deny list gives syscall nr, and its name;
@@ -104,9 +110,10 @@ func InstallNotify() (listener int, rules int, err error) {
 }
 
 // ExecWatchProgram returns the filter that [InstallExecWatch] installs:
-// every execve, execveat and connect, of every calling convention the
-// kernel offers here (x32 and i386 on x86_64, 32-bit arm on arm64;
-// i386's socketcall(SYS_CONNECT) too), notifies; everything else is allowed. It denies nothing: it goes on top
+// every execve, execveat, connect, bind and listen, of every calling
+// convention the kernel offers here (x32 and i386 on x86_64, 32-bit arm
+// on arm64; i386's socketcall(SYS_CONNECT, SYS_BIND, SYS_LISTEN) too),
+// notifies; everything else is allowed. It denies nothing: it goes on top
 // of a filter that does (a container engine's), and only reports.
 // [WatchCall] names what a notification of it is.
 func ExecWatchProgram() ([]bpf.RawInstruction, error) { return watchProgram(nil) }
@@ -127,8 +134,8 @@ func watchProgram(extra map[uint32]map[uint32]guardCall) ([]bpf.RawInstruction, 
 			add(a, nr, c)
 		}
 	}
-	// Execs and connects notify whatever their arguments.
-	for _, others := range []map[uint32][]uint32{execOther, connectOther} {
+	// Execs, connects, binds and listens notify whatever their arguments.
+	for _, others := range []map[uint32][]uint32{execOther, connectOther, bindOther, listenOther} {
 		for a, nrs := range others {
 			for _, nr := range nrs {
 				add(a, nr, guardCall{})
@@ -187,11 +194,14 @@ func watchProgram(extra map[uint32]map[uint32]guardCall) ([]bpf.RawInstruction, 
 		p = append(p, archLabel(a), bpf.LoadAbsolute{Off: offNr, Size: 4})
 		p = append(p, chain(a)...)
 		if nr, ok := socketcallOther[a]; ok {
-			// socketcall(SYS_CONNECT, args): a connect too. The call
+			// socketcall(SYS_CONNECT, args): a connect too, and
+			// SYS_BIND and SYS_LISTEN a bind and a listen. The call
 			// number is an int: its low word is all that counts.
 			p = append(p, jumpIf{cond: bpf.JumpEqual, val: nr, f: allow},
 				bpf.LoadAbsolute{Off: argLow(0), Size: 4},
-				jumpIf{cond: bpf.JumpEqual, val: sysConnect, t: notify})
+				jumpIf{cond: bpf.JumpEqual, val: sysConnect, t: notify},
+				jumpIf{cond: bpf.JumpEqual, val: sysBind, t: notify},
+				jumpIf{cond: bpf.JumpEqual, val: sysListen, t: notify})
 		}
 		p = append(p, jump(allow))
 	}
@@ -200,14 +210,19 @@ func watchProgram(extra map[uint32]map[uint32]guardCall) ([]bpf.RawInstruction, 
 	return assemble(p)
 }
 
-// sysConnect is socketcall's call number of connect (SYS_CONNECT of
-// <linux/net.h>).
-const sysConnect = 3
+// socketcall's call numbers of bind, connect and listen (SYS_BIND,
+// SYS_CONNECT, SYS_LISTEN of <linux/net.h>).
+const (
+	sysBind    = 2
+	sysConnect = 3
+	sysListen  = 4
+)
 
 // Socketcall reports whether a notification of [ExecWatchProgram] is a
-// socketcall(SYS_CONNECT, args) of a 32-bit calling convention: the
-// connect's fd, address and length are then the three 32-bit words at
-// Args[1] in the caller's memory, not its arguments.
+// socketcall(SYS_CONNECT, SYS_BIND or SYS_LISTEN, args) of a 32-bit
+// calling convention: the call's fd, address and length (a listen's fd
+// and backlog) are then the 32-bit words at Args[1] in the caller's
+// memory, not its arguments.
 func Socketcall(n Notif) bool {
 	nr, ok := socketcallOther[n.Arch]
 	return ok && uint32(n.Nr) == nr
@@ -221,11 +236,26 @@ func Exit(n Notif) bool {
 }
 
 // WatchCall names the system call of a notification of
-// [ExecWatchProgram]: "connect" (socketcall's connect too), "execveat"
-// or "execve".
+// [ExecWatchProgram]: "connect", "bind", "listen" (socketcall's too),
+// "execveat" or "execve".
 func WatchCall(n Notif) string {
 	nr := uint32(n.Nr)
-	if n.Arch == auditArch && nr == unix.SYS_CONNECT || slices.Contains(connectOther[n.Arch], nr) || Socketcall(n) {
+	if Socketcall(n) {
+		switch uint32(n.Args[0]) {
+		case sysBind:
+			return "bind"
+		case sysListen:
+			return "listen"
+		}
+		return "connect"
+	}
+	if n.Arch == auditArch && nr == unix.SYS_BIND || slices.Contains(bindOther[n.Arch], nr) {
+		return "bind"
+	}
+	if n.Arch == auditArch && nr == unix.SYS_LISTEN || slices.Contains(listenOther[n.Arch], nr) {
+		return "listen"
+	}
+	if n.Arch == auditArch && nr == unix.SYS_CONNECT || slices.Contains(connectOther[n.Arch], nr) {
 		return "connect"
 	}
 	if n.Arch == auditArch && nr == unix.SYS_EXECVEAT || slices.Contains(execatOther[n.Arch], nr) {

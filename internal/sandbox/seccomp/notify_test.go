@@ -93,8 +93,9 @@ func TestNotifyDecisions(t *testing.T) {
 	}
 }
 
-// TestExecWatchProgram: every execve, execveat and connect notifies, of
-// every calling convention; nothing else is touched (no denial, no kill).
+// TestExecWatchProgram: every execve, execveat, connect, bind and listen
+// notifies, of every calling convention; nothing else is touched (no
+// denial, no kill).
 func TestExecWatchProgram(t *testing.T) {
 	raw, err := ExecWatchProgram()
 	if err != nil {
@@ -112,6 +113,9 @@ func TestExecWatchProgram(t *testing.T) {
 		{"getpid", auditArch, unix.SYS_GETPID, retAllow},
 		{"openat", auditArch, unix.SYS_OPENAT, retAllow},
 		{"connect", auditArch, unix.SYS_CONNECT, retNotify},
+		{"bind", auditArch, unix.SYS_BIND, retNotify},
+		{"listen", auditArch, unix.SYS_LISTEN, retNotify},
+		{"accept", auditArch, unix.SYS_ACCEPT, retAllow},
 		{"sendto", auditArch, unix.SYS_SENDTO, retAllow},
 		{"clone3", auditArch, unix.SYS_CLONE3, retAllow},
 		{"exit_group", auditArch, unix.SYS_EXIT_GROUP, retNotify},
@@ -144,6 +148,19 @@ func TestExecWatchProgram(t *testing.T) {
 			}
 		}
 	}
+	for call, others := range map[string]map[uint32][]uint32{"bind": bindOther, "listen": listenOther} {
+		for arch, nrs := range others {
+			for _, nr := range nrs {
+				tests = append(tests, tc{fmt.Sprintf("%s %d of arch %#x", call, nr, arch), arch, nr, retNotify})
+				if got := WatchCall(Notif{Arch: arch, Nr: int32(nr)}); got != call {
+					t.Errorf("%s %d of arch %#x: WatchCall says %q", call, nr, arch, got)
+				}
+			}
+		}
+		if len(others) == 0 {
+			t.Errorf("no other calling convention's %s", call)
+		}
+	}
 	for arch, nrs := range execatOther {
 		for _, nr := range nrs {
 			if WatchCall(Notif{Arch: arch, Nr: int32(nr)}) != "execveat" {
@@ -151,17 +168,19 @@ func TestExecWatchProgram(t *testing.T) {
 			}
 		}
 	}
-	if WatchCall(Notif{Arch: auditArch, Nr: unix.SYS_EXECVE}) != "execve" || WatchCall(Notif{Arch: auditArch, Nr: unix.SYS_CONNECT}) != "connect" {
-		t.Error("WatchCall misnames the native execve or connect")
+	if WatchCall(Notif{Arch: auditArch, Nr: unix.SYS_EXECVE}) != "execve" || WatchCall(Notif{Arch: auditArch, Nr: unix.SYS_CONNECT}) != "connect" ||
+		WatchCall(Notif{Arch: auditArch, Nr: unix.SYS_BIND}) != "bind" || WatchCall(Notif{Arch: auditArch, Nr: unix.SYS_LISTEN}) != "listen" {
+		t.Error("WatchCall misnames the native execve, connect, bind or listen")
 	}
 	if runtime.GOARCH == "amd64" {
 		tests = append(tests, tc{"x32 getpid", auditArch, 0x40000000 | 39, retAllow})
 	}
 	// socketcall(SYS_CONNECT, args) connects as well as connect does: it
-	// notifies (connect was seen only on i386's own syscall), and
-	// socketcall's other calls do not.
+	// notifies (connect was seen only on i386's own syscall), and so do
+	// its bind and listen; socketcall's other calls do not.
 	for arch, nr := range socketcallOther {
-		for call, want := range map[uint64]uint32{sysConnect: retNotify, 1: retAllow, 9: retAllow, 1<<32 | 1: retAllow} {
+		for call, want := range map[uint64]uint32{sysConnect: retNotify, sysBind: retNotify, sysListen: retNotify, 1<<32 | sysBind: retNotify,
+			1: retAllow, 5: retAllow, 9: retAllow, 1<<32 | 1: retAllow} {
 			got, err := v.Run(seccompData(arch, nr, call, 0x1000))
 			if err != nil {
 				t.Fatal(err)
@@ -170,9 +189,11 @@ func TestExecWatchProgram(t *testing.T) {
 				t.Errorf("socketcall(%#x) of arch %#x: %s, want %s", call, arch, action(uint32(got)), action(want))
 			}
 		}
-		n := Notif{Arch: arch, Nr: int32(nr)}
-		if !Socketcall(n) || WatchCall(n) != "connect" {
-			t.Errorf("socketcall of arch %#x: Socketcall %v, WatchCall %q", arch, Socketcall(n), WatchCall(n))
+		for call, want := range map[uint64]string{sysConnect: "connect", sysBind: "bind", sysListen: "listen"} {
+			n := Notif{Arch: arch, Nr: int32(nr), Args: [6]uint64{call}}
+			if !Socketcall(n) || WatchCall(n) != want {
+				t.Errorf("socketcall(%d) of arch %#x: Socketcall %v, WatchCall %q, want %q", call, arch, Socketcall(n), WatchCall(n), want)
+			}
 		}
 	}
 	if runtime.GOARCH == "amd64" && len(socketcallOther) == 0 {

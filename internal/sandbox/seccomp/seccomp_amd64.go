@@ -22,10 +22,14 @@ var execOther = map[uint32][]uint32{auditArch: {x32Bit | 520, x32Bit | 545}, uni
 // execatOther are the execveat numbers among execOther; connectOther are
 // the other conventions' connect (i386's own syscall); socketcallOther
 // their socket multiplexer, socketcall(call, args), which connects when
-// call is sysConnect, with args a pointer to three 32-bit words.
+// call is sysConnect, with args a pointer to three 32-bit words;
+// bindOther and listenOther their bind and listen (socketcall's sysBind
+// and sysListen).
 var (
 	execatOther     = map[uint32][]uint32{auditArch: {x32Bit | 545}, unix.AUDIT_ARCH_I386: {358}}
 	connectOther    = map[uint32][]uint32{auditArch: {x32Bit | unix.SYS_CONNECT}, unix.AUDIT_ARCH_I386: {362}}
+	bindOther       = map[uint32][]uint32{auditArch: {x32Bit | unix.SYS_BIND}, unix.AUDIT_ARCH_I386: {361}}
+	listenOther     = map[uint32][]uint32{auditArch: {x32Bit | unix.SYS_LISTEN}, unix.AUDIT_ARCH_I386: {363}}
 	socketcallOther = map[uint32]uint32{unix.AUDIT_ARCH_I386: 102}
 	// exitOther are the other conventions' exit_group.
 	exitOther = map[uint32][]uint32{auditArch: {x32Bit | unix.SYS_EXIT_GROUP}, unix.AUDIT_ARCH_I386: {252}}

@@ -22,6 +22,8 @@ var execOther = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {11, 387}}
 var (
 	execatOther  = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {387}}
 	connectOther = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {283}}
+	bindOther    = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {282}}
+	listenOther  = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {284}}
 	// 32-bit arm's socketcall is not wired on arm64 (sys_ni_syscall).
 	socketcallOther = map[uint32]uint32{}
 	// exitOther is the other convention's exit_group.

@@ -166,6 +166,48 @@ func ExecName(tid int, dirfd int32, raw string, flags uint64) (name, note string
 	}
 }
 
+// Listener fills ev (Kind listener, Name bind or listen, Addr, Detail)
+// from a watched bind or listen notification n of thread tid, as socks
+// judges it (seccomp.Sockets): false for one that opens no port (a
+// client's bind, a Unix socket's), which is not recorded. A bind's
+// address is read from the caller's memory; a listen's is its socket's
+// bind's, or, not seen bound, "every address" (Addr empty, said in
+// Detail), which the report takes as reachable from anywhere.
+func Listener(ev *moat.Event, n seccomp.Notif, tid int, socks *seccomp.Sockets) bool {
+	ev.Kind = moat.KindListener
+	fd := int32(n.Args[0])
+	var c seccomp.SocketCall
+	var keep bool
+	if uint32(n.Nr) == unix.SYS_BIND {
+		ev.Name = "bind"
+		var raw []byte
+		if mem, err := os.Open("/proc/" + strconv.Itoa(tid) + "/mem"); err == nil {
+			raw = ReadRawSockaddr(mem, n.Args[1], n.Args[2])
+			mem.Close()
+		}
+		c, keep = socks.Bind(tid, fd, raw)
+	} else {
+		ev.Name = "listen"
+		c, keep = socks.Listen(tid, fd)
+	}
+	if !keep {
+		return false
+	}
+	ListenerDetail(ev, c)
+	return true
+}
+
+// ReadRawSockaddr reads the address a bind or connect names from the
+// caller's memory, at most MaxSockaddr bytes (nil if none).
+func ReadRawSockaddr(mem *os.File, addr, length uint64) []byte {
+	if addr == 0 || length < 2 {
+		return nil
+	}
+	buf := make([]byte, min(length, MaxSockaddr))
+	n, _ := mem.ReadAt(buf, int64(addr))
+	return buf[:n]
+}
+
 // RanEvent is the kernel exec event of r, what a process ran after an
 // exec that was not what the exec was read to run
 // (seccomp.ExecCheck.Confirm): its file judged by target for its hash

@@ -63,3 +63,17 @@ func SocketEvent(pid int, call string, args [6]uint64, errno unix.Errno) moat.Ev
 	return moat.Event{Source: "kernel", Kind: "socket", PID: pid, Name: seccomp.FamilyName(fam),
 		Detail: fmt.Sprintf("%s(%s, type %#x, protocol %d) returned %s", call, seccomp.FamilyName(fam), typ, proto, unix.ErrnoName(errno))}
 }
+
+// ListenerDetail sets ev's Addr and Detail from what a bind or listen
+// opened (ev.Name says which).
+func ListenerDetail(ev *moat.Event, c seccomp.SocketCall) {
+	proto := audit.Clean(c.Proto, 20)
+	if proto == "" {
+		proto = "socket"
+	}
+	ev.Addr, _ = ParseSockaddr(c.Sockaddr)
+	ev.Detail = fmt.Sprintf("%s of a %s socket (socket:[%d])", ev.Name, proto, c.Inode)
+	if ev.Addr == "" {
+		ev.Detail += ", not seen bound: the kernel binds it to every address"
+	}
+}
