@@ -2,6 +2,7 @@ package native
 
 import (
 	"fmt"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -46,19 +47,42 @@ func (r *runner) serveNotify(initFD int, done <-chan struct{}) {
 // whose pid 1 is initPid, as serveNotify says, until done. started: the
 // interpreter is running already (a zygote child's), so no first exec is
 // moat's.
+//
+// The init is under the filter too (it installed it on itself), and its
+// own exit_group notifies (seccomp.ExecCheck): it holds the listener
+// itself, so a call left unanswered would wait for ever. After done the
+// listener is therefore served until the init has exited (its pidfd), or
+// no process uses the filter, or drainBound has passed; a prestarted
+// run's Result is final at the init's "exit" message, before its exit.
 func (r *runner) serveListener(fd, initPid int, started bool, done <-chan struct{}) {
 	r.notifyWG.Add(1)
+	initFD, perr := unix.PidfdOpen(initPid, 0)
 	go func() {
 		defer r.notifyWG.Done()
 		defer unix.Close(fd)
+		if perr == nil {
+			defer unix.Close(initFD)
+		}
 		sawFirst := started
+		var drainUntil time.Time
+		initGone := false
 		for {
-			select {
-			case <-done:
+			if drainUntil.IsZero() {
+				select {
+				case <-done:
+					if perr != nil {
+						return
+					}
+					drainUntil = time.Now().Add(drainBound)
+				default:
+				}
+			} else if initGone || time.Now().After(drainUntil) {
 				return
-			default:
 			}
-			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(initFD), Events: unix.POLLIN}}
+			if perr != nil || initGone {
+				pfd = pfd[:1]
+			}
 			n, err := unix.Poll(pfd, 100)
 			if err == unix.EINTR || n == 0 { // EINTR: Go's preemption signals
 				continue
@@ -66,8 +90,14 @@ func (r *runner) serveListener(fd, initPid int, started bool, done <-chan struct
 			if err != nil {
 				return
 			}
+			if len(pfd) > 1 && pfd[1].Revents != 0 {
+				initGone = true
+			}
 			if pfd[0].Revents&unix.POLLIN == 0 {
-				return // POLLHUP: no process uses the filter any more
+				if pfd[0].Revents != 0 || !drainUntil.IsZero() && initGone {
+					return // POLLHUP: no process uses the filter any more; or done, and the init gone
+				}
+				continue // the init's end, before done: POLLHUP follows
 			}
 			nt, err := seccomp.Receive(fd)
 			if err != nil {
@@ -164,6 +194,10 @@ func (r *runner) notification(fd int, n seccomp.Notif, initPid int, sawFirst *bo
 	}
 	return ev, true
 }
+
+// drainBound bounds the serving of a listener after its run is done
+// (serveListener).
+const drainBound = 2 * time.Minute
 
 // maxArgv bounds an exec event's command line: long enough for a
 // `sh -c` one-liner with an encoded payload and the pipe that runs it.
