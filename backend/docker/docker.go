@@ -596,9 +596,11 @@ func isTerminal(fd uintptr) bool {
 
 // GC removes every container labelled by moat (left by a moat that was
 // killed) from the daemon at host ("" = the default), the init volumes of
-// other builds of moat that no container uses and the volumes of runs'
-// /etc that none uses (a killed moat's, on a daemon elsewhere), and lists
-// them ("container NAME", "volume NAME"). What a live moat of this host
+// other builds of moat that no container uses, the volumes of runs' /etc
+// that none uses (a killed moat's, on a daemon elsewhere) and, on the
+// local daemon as root, the records of moat's containers that Docker left
+// in its containerd (Orphans), and lists them ("container NAME", "volume
+// NAME", "containerd record ID"). What a live moat of this host
 // owns (ctr.OwnerLabel names it, alive) is spared: a run's /etc volume
 // is unused while the run starts, before its container mounts it, and
 // its containers are a live run's. What has no owner gc can judge (an
@@ -668,6 +670,12 @@ func GC(ctx context.Context, host string) ([]string, error) {
 			continue
 		}
 		removed = append(removed, "volume "+v.Name)
+	}
+	// Records Docker left in its containerd (orphans.go).
+	gone, err := gcOrphans(ctx, e.cli, host)
+	removed = append(removed, gone...)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	return removed, errors.Join(errs...)
 }

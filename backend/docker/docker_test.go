@@ -536,3 +536,45 @@ for d in ("/work", "/tmp", os.path.expanduser("~")):
 
 // pulledChild prints "pulled" from a python -S child.
 const pulledChild = "import subprocess, sys; subprocess.run([sys.executable, '-S', '-c', 'print(\\'pulled\\')'], check=True)"
+
+// TestGCOrphans: `moat gc` removes a record of moat's container that
+// Docker left in its containerd (made here with ctr, as a Docker that
+// lost the removal leaves one), with its task, and nothing else's.
+func TestGCOrphans(t *testing.T) {
+	moattest.RequireBackend(t, "docker")
+	if os.Geteuid() != 0 {
+		t.Skip("gc reads containerd as root")
+	}
+	sock, err := docker.ContainerdSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrCmd := func(args ...string) ([]byte, error) {
+		return exec.Command("ctr", append([]string{"-a", sock, "-n", "moby"}, args...)...).CombinedOutput()
+	}
+	rootfs := t.TempDir()
+	ids := map[string][]string{
+		"orphan000000-moat-gctest": {"/.moat/moat", "moat-container-init", "/.moat"},
+		"other0000000-moat-gctest": {"sleep", "1"},
+	}
+	for id, args := range ids {
+		if out, err := ctrCmd(append([]string{"containers", "create", "--rootfs", rootfs, id}, args...)...); err != nil {
+			t.Fatalf("ctr containers create: %v: %s", err, out)
+		}
+		t.Cleanup(func() { _, _ = ctrCmd("containers", "rm", id) })
+	}
+	removed, err := docker.GC(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(removed, "containerd record orphan000000") {
+		t.Errorf("gc removed %q, want the orphaned record of moat's container", removed)
+	}
+	out, err := ctrCmd("containers", "ls", "-q")
+	if err != nil {
+		t.Fatalf("ctr: %v: %s", err, out)
+	}
+	if strings.Contains(string(out), "orphan000000") || !strings.Contains(string(out), "other0000000") {
+		t.Errorf("containerd's records after gc: %q, want moat's gone and the other kept", out)
+	}
+}
