@@ -909,8 +909,10 @@ func (a *analysis) audited(k moat.Event) bool {
 	// delays) is the image's that k started, if k is the exec of the
 	// interpreter that said it, or the image's after a later exec of the
 	// same pid (sh's child became bash, then Python): either way k was
-	// not a hooked process's.
-	if h >= k.TimeMS && k.Kind == moat.KindExec && k.Path == hello.Path {
+	// not a hooked process's. So too for a script whose "#!" names the
+	// runtime's interpreter (a console script such as pip3, which a shell
+	// started: the hello names the interpreter, not the script).
+	if h >= k.TimeMS && k.Kind == moat.KindExec && (k.Path == hello.Path || a.pythonScript(k)) {
 		return false
 	}
 	after := false // past k in the events' order
