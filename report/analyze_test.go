@@ -129,6 +129,9 @@ func TestShellStartsConsoleScript(t *testing.T) {
 		{"shell starts pip3", []moat.Event{interp, parent, shByHook, sh, script("#!/usr/bin/python3.11"), hello(60)}, false},
 		{"its hello within the slack before", []moat.Event{interp, parent, shByHook, sh, script("#!/usr/bin/python3.11"), hello(19)}, true},
 		{"a shell script", []moat.Event{interp, parent, shByHook, sh, script("#!/bin/sh"), hello(60)}, true},
+		// no "#!" read (gVisor --image): the hello's argv[0] is the script
+		{"unread, argv[0]", []moat.Event{interp, parent, shByHook, sh, script(""), hello(60)}, false},
+		{"unread, another argv[0]", []moat.Event{interp, parent, shByHook, sh, script(""), {TimeMS: 60, Source: moat.SourceAudit, Kind: moat.KindHello, PID: 17, Path: "/usr/bin/python3.11", Detail: "/usr/bin/pip3x install"}}, true},
 	} {
 		got := false
 		for _, f := range Analyze(c.evs) {

@@ -258,6 +258,7 @@ func TestCorpusBackends(t *testing.T) {
 				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "local_server.py"), nil))
 			})
 			t.Run("exec_race", func(t *testing.T) { wantRace(t, b, bk.kernel == "seccomp listener") })
+			t.Run("pip_stage", func(t *testing.T) { wantPipStage(t, b) })
 			t.Run("tool_payloads", func(t *testing.T) {
 				// docker and podman: the image's own tools (.ci/images.sh)
 				wantToolPayloads(t, run(t, b, filepath.Join("testdata", "corpus", "tool_payloads.py"), toolPayloads))

@@ -151,6 +151,7 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 	t.Run("exec-race", func(t *testing.T) {
 		wantRace(t, b, true)
 	})
+	t.Run("pip-stage", func(t *testing.T) { wantPipStage(t, b) })
 	t.Run("exec-procpath", func(t *testing.T) {
 		// files the run wrote, run through /proc/self/cwd and a
 		// directory descriptor (red team, session 22)
@@ -466,6 +467,22 @@ func persistLater(t *testing.T, b moat.Backend, mod func(*moat.Spec)) {
 
 // wantNamed wants, for each name, a finding of the category, high or
 // above, whose summary names it.
+// wantPipStage: corpus/pip_stage.py's installs at run time are a medium
+// execution finding that names the packages (the shell's where the
+// sandbox has a shell).
+func wantPipStage(t *testing.T, b moat.Backend) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "pip_stage.py"), userland)
+	for _, f := range res.Findings {
+		if f.Category == moat.CategoryExecution && f.Severity.Rank() >= moat.SeverityMedium.Rank() &&
+			strings.Contains(f.Summary, "installed packages at run time") && strings.Contains(f.Summary, "colourama-helper") {
+			return
+		}
+	}
+	dump(t, res)
+	t.Error("no finding of the packages installed at run time (colourama-helper)")
+}
+
 func wantNamed(t *testing.T, res *moat.Result, cat moat.Category, names ...string) {
 	t.Helper()
 	for _, name := range names {
