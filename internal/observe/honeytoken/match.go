@@ -56,6 +56,7 @@ type Matcher struct {
 	cutBy       string
 	idx         *index // every form of every token's value
 	subst       *substForms
+	pieces      pieceIndex // the values' pieces, made at the first Pieces call
 }
 
 // SetDeadline bounds every later Match call: past t, Match searches no
@@ -358,6 +359,12 @@ func decodings(b []byte, top bool, minLen int) []view {
 		add("utf-16", bytes.ReplaceAll(b, []byte{0}, nil))
 	}
 	for _, r := range runs(b, &hexT, minRun) {
+		// Hex wrapped in lines (xxd -p's 60 digits a line, a hex dump
+		// piped to nc: red team, session 24) is read as one run, as
+		// base64's and base32's wrapped lines are.
+		if bytes.ContainsAny(r, "\r\n") {
+			r = bytes.ReplaceAll(bytes.ReplaceAll(r, []byte("\r"), nil), []byte("\n"), nil)
+		}
 		for off := 0; off < 2; off++ {
 			s := r[off:]
 			s = s[:len(s)/2*2]
@@ -666,7 +673,7 @@ func isB32(c byte) bool {
 
 // The alphabets as tables, for runs: a call per byte of every view was
 // most of the cost of decoding a view.
-var hexT, b64T, b32T, b85T, a85T = table(isHex), table(isB64), table(isB32), table(isB85), table(isA85)
+var hexT, b64T, b32T, b85T, a85T = table(func(c byte) bool { return isHex(c) || c == '\n' || c == '\r' }), table(isB64), table(isB32), table(isB85), table(isA85)
 
 func table(in func(byte) bool) (t [256]bool) {
 	for c := range t {

@@ -126,6 +126,10 @@ func TestMatchEncodings(t *testing.T) {
 		{"raw after 4 KiB of padding", pad + val + pad, "raw"},
 		{"hex", "d=" + hex.EncodeToString(v), "hex"},
 		{"upper hex (base16)", "d=" + strings.ToUpper(hex.EncodeToString(v)), "hex"},
+		{"hex in lines (xxd -p)", func() string {
+			s := hex.EncodeToString(append([]byte("[pypi]\npassword = "), v...))
+			return s[:40] + "\n" + s[40:80] + "\r\n" + s[80:] + "\n"
+		}(), "hex"},
 		{"hex after odd padding of hex digits", strings.Repeat("a", 4097) + hex.EncodeToString(v), "hex"},
 		{"base64", "d=" + b64(v), "base64"},
 		{"base64 at offset 1", "d=" + b64(append([]byte("z"), v...)), "base64"},
