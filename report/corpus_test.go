@@ -1374,9 +1374,9 @@ func wantSplitKinds(t *testing.T, b moat.Backend) {
 }
 
 // TestCorpusFramedExfil: secrets split over flows and datagrams with a
-// frame around each piece ("<n>:", "seq=<n>;d=<hex>"), out of order, and
-// hex wrapped in lines as xxd -p prints it (red team, session 24: a
-// medium network finding before).
+// frame around each piece ("<n>:", "seq=<n>;d=<hex>"), out of order, hex
+// wrapped in lines as xxd -p prints it, and a secret a byte in 8 through
+// random noise (red team, session 24: a medium network finding before).
 func TestCorpusFramedExfil(t *testing.T) {
 	wantFramedExfil(t, moattest.RequireBackend(t, "native"))
 }
@@ -1391,6 +1391,7 @@ func wantFramedExfil(t *testing.T, b moat.Backend) {
 		{"env-aws-secret-access-key", "split over the flows to 203.0.113.71 (pieces)"},
 		{"env-github-token", "split over the flows to 203.0.113.72 (pieces, hex)"},
 		{"pypi-token", "sent over the network (escaped, hex)"},
+		{"aws-secret-access-key", "sent over the network (escaped, every 8 bytes from"},
 	} {
 		if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
 			return f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&

@@ -28,7 +28,8 @@ import (
 // base85 (Python's b85encode, git's) and Ascii85, zlib, gzip, raw deflate,
 // bzip2, xz, .lzma and raw LZMA2 and LZMA1 (Python's lzma formats), HTTP
 // chunked bodies, ROT13, a secret interleaved with noise (every 2nd to
-// 4th byte), reversal, reversed bits, a repeating key of up to 32 bytes
+// 4th byte; the value as is or reversed up to every 64th, in data up
+// to 256 KiB), reversal, reversed bits, a repeating key of up to 32 bytes
 // (and 12 fewer than the value) XOR-ed or added byte by byte, and an
 // added key that rises or falls by one a byte, nested up to [MaxDepth]
 // layers (base64 of gzip of a reversed value, say). Each layer is tried
@@ -187,6 +188,27 @@ func (m *Matcher) Match(data []byte) []Hit {
 		}
 		return left > 0
 	})
+	// Last, for the values no view found: the data itself, and its
+	// escaping undone, spread at a stride past the strided views'
+	// (maxFarStride).
+	if left > 0 && len(data) <= maxStrided {
+		far := []view{{b: data}}
+		if u, ok := unescape(data); ok {
+			far = append(far, view{b: u, enc: "escaped"})
+		}
+		for _, v := range far {
+			if m.late() {
+				break
+			}
+			m.work += int64(len(v.b)) + viewCost
+			for i, how := range m.farStride(v.b, found) {
+				if how != "" && subst[i] == "" {
+					found[i] = true
+					hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: join(v.enc, how)})
+				}
+			}
+		}
+	}
 	for i, how := range subst {
 		if how != "" && !found[i] {
 			hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: how})

