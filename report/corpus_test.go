@@ -1390,6 +1390,36 @@ func wantSplitKinds(t *testing.T, b moat.Backend) {
 	wantAWSKey(t, b, "split_kinds.py", moat.NetworkSinkhole, "split over the run's lookups, flows and requests")
 }
 
+// TestCorpusFramedExfil: secrets split over flows and datagrams with a
+// frame around each piece ("<n>:", "seq=<n>;d=<hex>"), out of order, hex
+// wrapped in lines as xxd -p prints it, and a secret a byte in 8 through
+// random noise (red team, session 24: a medium network finding before).
+func TestCorpusFramedExfil(t *testing.T) {
+	wantFramedExfil(t, moattest.RequireBackend(t, "native"))
+}
+
+func wantFramedExfil(t *testing.T, b moat.Backend) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "framed_exfil.py"), func(s *moat.Spec) {
+		s.Network = moat.NetworkSinkhole
+		s.Limits.Timeout = time.Minute
+	})
+	for _, c := range [][2]string{
+		{"env-aws-secret-access-key", "split over the flows to 203.0.113.71 (pieces)"},
+		{"env-github-token", "split over the flows to 203.0.113.72 (pieces, hex)"},
+		{"pypi-token", "sent over the network (escaped, hex)"},
+		{"aws-secret-access-key", "sent over the network (escaped, every 8 bytes from"},
+	} {
+		if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+			return f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
+				strings.Contains(f.Summary, c[0]) && strings.Contains(f.Summary, c[1])
+		}) {
+			dump(t, res)
+			t.Errorf("no critical exfiltration finding of %s %s", c[0], c[1])
+		}
+	}
+}
+
 // TestHookLongRequestBody: the hook keeps the start of a request body
 // whose encoded line passes its one-write bound, rather than dropping the
 // body whole (a stealer's JSON of files with long home paths lost its
