@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -74,8 +75,30 @@ func (w *execWatch) ran(r seccomp.Ran) ExecEvent {
 	return ev
 }
 
+// sweep sends what each process that ran an exec and made no watched
+// call since ran (seccomp.ExecCheck.Sweep): on a timer, at every signal
+// sent in the container, and before the init kills everything. A nil
+// watch (no witness) does nothing.
+func (w *execWatch) sweep(in *initProc) {
+	if w == nil || w.execs.Pending() == 0 {
+		return
+	}
+	for _, r := range w.execs.Sweep() {
+		w.emit(in, w.ran(r))
+	}
+}
+
+// sweepEvery is how often the pending execs are swept (execWatch.sweep).
+const sweepEvery = 100 * time.Millisecond
+
 func (w *execWatch) serve(in *initProc) {
 	self := os.Getpid()
+	go func() {
+		for {
+			time.Sleep(sweepEvery)
+			w.sweep(in)
+		}
+	}()
 	for {
 		n, err := seccomp.Receive(w.fd)
 		if err != nil {
@@ -88,6 +111,9 @@ func (w *execWatch) serve(in *initProc) {
 		// call is answered (seccomp.ExecCheck).
 		if ran, ok := w.execs.Confirm(int(n.PID)); ok {
 			w.emit(in, w.ran(ran))
+		}
+		if seccomp.Signal(n) {
+			w.sweep(in) // before it may end a process not confirmed yet
 		}
 		if seccomp.Exit(n) {
 			_ = seccomp.Respond(w.fd, n.ID, 0) // notified for the check alone

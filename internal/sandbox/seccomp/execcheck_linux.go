@@ -30,11 +30,25 @@ import (
 //     confirmed; anything else is what ran instead, opened through the
 //     kernel's link for its hash.
 //
-// A process killed by a signal before any watched call is never
-// confirmed: its exec is known by the read alone. Safe for concurrent
-// use; the zero value is ready.
+// The filters notify a thread's exit (SYS_exit: a process whose only
+// thread ends so calls no exit_group) and every signal sent (kill, tkill,
+// tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal: its own
+// end, or a sibling's kill, of a process that made no watched call since
+// its exec) for this alone: at an exit the caller is confirmed, at a
+// signal every pending exec ([ExecCheck.Sweep]), before the call goes on.
+// Sweep also runs on a timer, and before a supervisor kills the run's
+// processes, so that a process that ran another file and only forks or
+// waits is named while it lives. Red team, session 24: a dropped static
+// program that wrote and ended by SYS_exit (or was killed by its parent)
+// was never confirmed, and the report named the decoy alone.
+//
+// What is left: a process that dies by a signal no call sends (its own
+// fault, a SIGPIPE, SIGXCPU, its parent-death signal, an alarm) before any
+// watched call and before a sweep is never confirmed: its exec is known
+// by the read alone. Safe for concurrent use; the zero value is ready.
 type ExecCheck struct {
 	mu      sync.Mutex
+	seq     uint64
 	pending map[int]pendingExec // by process id (tgid) in the supervisor's view
 }
 
@@ -52,6 +66,7 @@ type version struct {
 }
 
 type pendingExec struct {
+	seq    uint64   // which Expect noted it (Sweep takes only what it looked at)
 	start  string   // the process's start time: a pid reused is another process
 	before fileID   // its executable before the exec
 	want   []fileID // what the exec was read to run
@@ -126,6 +141,8 @@ func (c *ExecCheck) Expect(tid int, name string, f *os.File) {
 	if c.pending == nil {
 		c.pending = map[int]pendingExec{}
 	}
+	c.seq++
+	p.seq = c.seq
 	if _, had := c.pending[pid]; !had && len(c.pending) >= maxPending {
 		for k := range c.pending {
 			delete(c.pending, k) // one arbitrary: its check is lost
@@ -157,6 +174,12 @@ func (c *ExecCheck) Confirm(tid int) (r Ran, ok bool) {
 	if !ok || id == p.before {
 		return Ran{}, false // failed (or ran the same file again)
 	}
+	return judge(pid, p, id)
+}
+
+// judge says what process pid, whose exe is id, ran after the exec p
+// (Confirm).
+func judge(pid int, p pendingExec, id fileID) (r Ran, ok bool) {
 	inPlace := false
 	for i, w := range p.want {
 		if id == w && i > 0 {
@@ -177,6 +200,46 @@ func (c *ExecCheck) Confirm(tid int) (r Ran, ok bool) {
 	}
 	link, _ := os.Readlink(proc)
 	return Ran{PID: pid, Path: link, File: f, Name: p.name, Swapped: p.strict}, true
+}
+
+// Sweep judges, outside any notification, the pending exec of every
+// process whose exe is no longer the one before it: that exec is done
+// (past the kernel's point of no return), and the exe changes again only
+// by another exec, which notifies (and whose Confirm takes the entry
+// first). A process whose exe is still the one before is left to its
+// next call (its exec not done yet, or failed); one that is gone, or a
+// zombie, is dropped unconfirmed. It returns what ran, as Confirm does.
+func (c *ExecCheck) Sweep() []Ran {
+	c.mu.Lock()
+	look := make(map[int]pendingExec, len(c.pending))
+	for pid, p := range c.pending {
+		look[pid] = p
+	}
+	c.mu.Unlock()
+	var out []Ran
+	for pid, p := range look {
+		s, _ := startTime(pid)
+		id, ok := exeID(pid)
+		if s == p.start && ok && id == p.before {
+			continue // not done yet, or failed: its next call says
+		}
+		c.mu.Lock()
+		q, had := c.pending[pid]
+		taken := had && q.seq == p.seq
+		if taken {
+			delete(c.pending, pid)
+		}
+		c.mu.Unlock()
+		// Read before the take: no later exec of pid had been answered
+		// (its Expect would have replaced the entry), so id is what p ran.
+		if !taken || s != p.start || !ok {
+			continue // confirmed meanwhile; or gone (unconfirmed)
+		}
+		if r, ran := judge(pid, p, id); ran {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Pending is how many processes have an exec still to confirm.

@@ -49,7 +49,7 @@ func NotifyProgram() ([]bpf.RawInstruction, error) {
 			if !inserted && rc.Val == retAllow {
 				// The default allow right after the jeq chain: A still
 				// holds the syscall number.
-				for _, nr := range append(sortedWatched(), unix.SYS_EXIT_GROUP) {
+				for _, nr := range append(sortedWatched(), endCalls()...) {
 					out = append(out, jumpIf{cond: bpf.JumpEqual, val: nr, t: notify})
 				}
 				inserted = true
@@ -65,6 +65,15 @@ func NotifyProgram() ([]bpf.RawInstruction, error) {
 	}
 	out = append(out, notify, bpf.RetConstant{Val: retNotify})
 	return assemble(out)
+}
+
+// endCalls are the calls after which a process that ran an exec may run
+// no more of its code: its exit_group, a thread's exit (the last one's
+// ends it), and those that send a signal (which may kill it). The filters
+// notify them for [ExecCheck] alone ([Exit], [Signal]).
+func endCalls() []uint32 {
+	return []uint32{unix.SYS_EXIT_GROUP, unix.SYS_EXIT, unix.SYS_KILL, unix.SYS_TKILL, unix.SYS_TGKILL,
+		unix.SYS_RT_SIGQUEUEINFO, unix.SYS_RT_TGSIGQUEUEINFO, unix.SYS_PIDFD_SEND_SIGNAL}
 }
 
 func sortedWatched() []uint32 {
@@ -145,12 +154,16 @@ func watchProgram(extra map[uint32]map[uint32]guardCall) ([]bpf.RawInstruction, 
 	for _, nr := range sortedWatched() {
 		add(auditArch, nr, guardCall{})
 	}
-	// A process's end: the last moment to confirm what its exec ran
-	// (ExecCheck), of every convention.
-	add(auditArch, unix.SYS_EXIT_GROUP, guardCall{})
-	for a, nrs := range exitOther {
-		for _, nr := range nrs {
-			add(a, nr, guardCall{})
+	// A process's end, or a signal that may end one: the last moment
+	// to confirm what an exec ran (ExecCheck), of every convention.
+	for _, nr := range endCalls() {
+		add(auditArch, nr, guardCall{})
+	}
+	for _, others := range []map[uint32][]uint32{exitOther, signalOther} {
+		for a, nrs := range others {
+			for _, nr := range nrs {
+				add(a, nr, guardCall{})
+			}
 		}
 	}
 	arches := make([]uint32, 0, len(calls))
@@ -228,11 +241,22 @@ func Socketcall(n Notif) bool {
 	return ok && uint32(n.Nr) == nr
 }
 
-// Exit reports whether n is an exit_group, of any calling convention,
-// which the filters notify for [ExecCheck.Confirm] alone: the supervisor
-// confirms and lets it go on, and records nothing of it.
+// Exit reports whether n is an exit_group or a thread's exit, of any
+// calling convention, which the filters notify for [ExecCheck.Confirm]
+// alone: the supervisor confirms and lets it go on, and records nothing
+// of it. [Signal]'s calls are Exit's too.
 func Exit(n Notif) bool {
-	return n.Arch == auditArch && uint32(n.Nr) == unix.SYS_EXIT_GROUP || slices.Contains(exitOther[n.Arch], uint32(n.Nr))
+	nr := uint32(n.Nr)
+	return n.Arch == auditArch && (nr == unix.SYS_EXIT_GROUP || nr == unix.SYS_EXIT) || slices.Contains(exitOther[n.Arch], nr) || Signal(n)
+}
+
+// Signal reports whether n sends a signal (kill, tkill, tgkill,
+// rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal), of any calling
+// convention: notified for [ExecCheck.Sweep] alone, before the signal can
+// end a process whose exec is not confirmed yet.
+func Signal(n Notif) bool {
+	nr := uint32(n.Nr)
+	return n.Arch == auditArch && slices.Contains(endCalls()[2:], nr) || slices.Contains(signalOther[n.Arch], nr)
 }
 
 // WatchCall names the system call of a notification of
