@@ -158,6 +158,10 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		}
 		wantRace(t, b, "exec_race_quiet.py", true)
 	})
+	t.Run("exec-race-self", func(t *testing.T) {
+		// the name flips to the caller's own program (red team, session 24)
+		wantRace(t, b, "exec_race_self.py", true)
+	})
 	t.Run("exec-procpath", func(t *testing.T) {
 		// files the run wrote, run through /proc/self/cwd and a
 		// directory descriptor (red team, session 22)
@@ -2031,26 +2035,34 @@ func wantExfil(t *testing.T, res *moat.Result, own func(moat.Finding) bool, want
 // (its line on stdout) has an exe-swapped event naming what ran, hashed,
 // and the run a high evasion finding.
 //
-// file is exec_race.py or exec_race_quiet.py, whose dropped program makes
+// file is exec_race.py, exec_race_quiet.py, whose dropped program makes
 // no watched call after its exec (it ends by SYS_exit, kills itself, or
-// is killed by its parent).
+// is killed by its parent), or exec_race_self.py, whose other program is
+// the caller's own (its first line "evil-path P" names it).
 func wantRace(t *testing.T, b moat.Backend, file string, swapped bool) {
 	t.Helper()
 	for try := 1; ; try++ {
 		res := run(t, b, filepath.Join("testdata", "corpus", file), userland)
 		ran := map[int]string{}
+		evil := "/tmp/.r/evil"
 		for _, l := range strings.Split(res.Stdout, "\n") {
+			if p, ok := strings.CutPrefix(l, "evil-path "); ok {
+				evil = p // exec_race_self.py: the interpreter
+				continue
+			}
 			var pid int
 			var what string
 			if n, _ := fmt.Sscanf(l, "ran %d %s", &pid, &what); n >= 2 {
-				ran[pid] = map[string]string{"evil": "/tmp/.r/evil", "good": "true"}[what]
+				ran[pid] = map[string]string{"evil": evil, "good": "true"}[what]
 			}
 		}
 		if !strings.Contains(res.Stdout, "evil-ran") || len(ran) == 0 {
 			dump(t, res)
 			t.Fatalf("the program did not finish: %q", res.Stdout)
 		}
-		wantNamed(t, res, moat.CategoryExecution, "/tmp/.r/evil")
+		if evil == "/tmp/.r/evil" {
+			wantNamed(t, res, moat.CategoryExecution, evil)
+		}
 		if !swapped {
 			return
 		}
@@ -2059,12 +2071,12 @@ func wantRace(t *testing.T, b moat.Backend, file string, swapped bool) {
 			if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || e.Name != "execve" || ran[e.PID] == "" {
 				continue
 			}
-			if read, got := path.Base(e.Path), path.Base(ran[e.PID]); read == got || !slices.Contains([]string{"evil", "true"}, read) {
+			if read, got := path.Base(e.Path), path.Base(ran[e.PID]); read == got || !slices.Contains([]string{path.Base(evil), "true"}, read) {
 				continue
 			}
 			disagreed++
-			if ran[e.PID] == "/tmp/.r/evil" {
-				quiet++ // the dropped program ran: in exec_race_quiet.py, no watched call after
+			if ran[e.PID] == evil {
+				quiet++ // the other program ran (exec_race_quiet.py: no watched call after; exec_race_self.py: the exe before)
 			}
 			if !slices.ContainsFunc(res.Events, func(k moat.Event) bool {
 				return k.Name == moat.ExecSwapped && k.PID == e.PID && k.SHA256 != "" && path.Base(k.Path) == path.Base(ran[e.PID])

@@ -72,6 +72,7 @@ type pendingExec struct {
 	want   []fileID // what the exec was read to run
 	file   version  // want[0]'s version when it was read
 	strict bool     // want[0] is a format the kernel runs itself (see nativeFormat)
+	mem    string   // its address space before the exec (memID)
 	name   string   // the name read
 }
 
@@ -113,6 +114,7 @@ func (c *ExecCheck) Expect(tid int, name string, f *os.File) {
 	if p.before, ok = exeID(pid); !ok {
 		return
 	}
+	p.mem = memID(pid)
 	if f != nil {
 		var st unix.Stat_t
 		if unix.Fstat(int(f.Fd()), &st) != nil {
@@ -171,10 +173,24 @@ func (c *ExecCheck) Confirm(tid int) (r Ran, ok bool) {
 		return Ran{}, false // another process with the pid
 	}
 	id, ok := exeID(pid)
-	if !ok || id == p.before {
+	if !ok || id == p.before && !p.again(memID(pid)) {
 		return Ran{}, false // failed (or ran the same file again)
 	}
 	return judge(pid, p, id)
+}
+
+// again: the exec p of a process whose exe is still the one before, and
+// whose address space is now mem (memID, read before the exe), went
+// through all the same: its address space is new, and the exec was
+// read to run another file (or one the witness could not open). A name
+// that flips to the caller's own program (python3 -c again, while the
+// witness read a decoy) was taken for a failed exec (red team, session
+// 24).
+func (p pendingExec) again(mem string) bool {
+	if len(p.want) > 0 && p.want[0] == p.before {
+		return false // the same program again, as read
+	}
+	return p.mem != "" && mem != "" && mem != p.mem
 }
 
 // judge says what process pid, whose exe is id, ran after the exec p
@@ -219,8 +235,9 @@ func (c *ExecCheck) Sweep() []Ran {
 	var out []Ran
 	for pid, p := range look {
 		s, _ := startTime(pid)
+		mem := memID(pid) // before the exe: an exec done between the two reads shows in the exe
 		id, ok := exeID(pid)
-		if s == p.start && ok && id == p.before {
+		if s == p.start && ok && id == p.before && !p.again(mem) {
 			continue // not done yet, or failed: its next call says
 		}
 		c.mu.Lock()
@@ -283,19 +300,38 @@ func tgid(tid int) int {
 // startTime is field 22 of /proc/PID/stat, the process's start in clock
 // ticks after boot; a thread that execs takes its leader's.
 func startTime(pid int) (string, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return "", false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return "", false
-	}
-	f := strings.Fields(string(b[i+1:]))
+	f := statFields(pid)
 	if len(f) < 20 {
 		return "", false
 	}
 	return f[19], true
+}
+
+// statFields are the fields of /proc/PID/stat after the command's name
+// (field 3 first); nil where it cannot be read.
+func statFields(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
+// memID names process pid's address space: where its stack starts and
+// where its arguments and environment lie (fields 28 and 48 to 51 of
+// /proc/PID/stat), which an exec that went through sets anew (the stack
+// at a random place) and a failed one leaves as they were; "" where they
+// cannot be read (the kernel shows them to a reader that may trace pid).
+func memID(pid int) string {
+	f := statFields(pid)
+	if len(f) < 49 || f[25] == "0" && f[45] == "0" {
+		return ""
+	}
+	return f[25] + " " + strings.Join(f[45:49], " ")
 }
 
 // nativeFormat: f is a file the kernel runs itself, an ELF of this

@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"cmp"
 	"io"
 	"os"
 	"os/exec"
@@ -38,11 +39,20 @@ func TestExecCheck(t *testing.T) {
 	}
 	target := cp("tool", sleep)
 	decoy := cp("decoy", sleep)
+	shell, err := filepath.EvalSymlinks("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := filepath.Join(dir, "wait.sh")
+	if err := os.WriteFile(wait, []byte("read z\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name    string
 		read    string             // the file the witness reads ("": none)
 		before  func(t *testing.T) // between the read and the exec
 		runs    string             // what the shell execs ("": nothing)
+		arg     string             // what it runs with (sleep's 30 if "")
 		ran     bool
 		swapped bool
 	}{
@@ -61,6 +71,9 @@ func TestExecCheck(t *testing.T) {
 		}},
 		{name: "unread", runs: target, ran: true},
 		{name: "failed", read: target},
+		// The caller's own program again (the shell, waiting on its
+		// input), while the witness read a decoy: not a failed exec.
+		{name: "the one before, again", read: decoy, runs: shell, arg: wait, ran: true, swapped: true},
 	} {
 		for _, sweep := range []bool{false, true} {
 			name := c.name
@@ -68,7 +81,7 @@ func TestExecCheck(t *testing.T) {
 				name += ", swept"
 			}
 			t.Run(name, func(t *testing.T) {
-				cmd := exec.Command("/bin/sh", "-c", `read x; [ -n "$1" ] && exec "$1" 30; read y`, "sh", c.runs)
+				cmd := exec.Command("/bin/sh", "-c", `read x; [ -n "$1" ] && exec "$1" $2; read y`, "sh", c.runs, cmp.Or(c.arg, "30"))
 				in, err := cmd.StdinPipe()
 				if err != nil {
 					t.Fatal(err)
