@@ -265,6 +265,9 @@ func TestCorpusBackends(t *testing.T) {
 				}
 				wantRace(t, b, "exec_race_quiet.py", bk.kernel == "seccomp listener")
 			})
+			t.Run("exec_nodump", func(t *testing.T) {
+				wantHidden(t, run(t, b, filepath.Join("testdata", "corpus", "exec_nodump.py"), nil))
+			})
 			t.Run("exec_race_self", func(t *testing.T) { wantRace(t, b, "exec_race_self.py", bk.kernel == "seccomp listener") })
 			t.Run("tool_payloads", func(t *testing.T) {
 				// docker and podman: the image's own tools (.ci/images.sh)

@@ -158,6 +158,9 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		}
 		wantRace(t, b, "exec_race_quiet.py", true)
 	})
+	t.Run("exec-nodump", func(t *testing.T) {
+		wantHidden(t, run(t, b, filepath.Join("testdata", "corpus", "exec_nodump.py"), nil))
+	})
 	t.Run("exec-race-self", func(t *testing.T) {
 		// the name flips to the caller's own program (red team, session 24)
 		wantRace(t, b, "exec_race_self.py", true)
@@ -2099,6 +2102,22 @@ func wantRace(t *testing.T, b moat.Backend, file string, swapped bool) {
 			dump(t, res)
 			t.Fatal("in 3 runs the witness never read another file than the one that ran (exec_race_quiet.py: while the dropped one ran): the race did not happen")
 		}
+	}
+}
+
+// wantHidden checks exec_nodump.py's report: the dropped program the
+// non-dumpable child ran is named by a high execution finding, or, where
+// the witness could not read the child, the hidden exec is a high
+// evasion finding.
+func wantHidden(t *testing.T, res *moat.Result) {
+	t.Helper()
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Severity.Rank() >= moat.SeverityHigh.Rank() &&
+			(f.Category == moat.CategoryExecution && strings.Contains(f.Summary, "/tmp/.n/tool") ||
+				f.Category == moat.CategoryEvasion && strings.Contains(f.Summary, "hid its memory"))
+	}) {
+		dump(t, res)
+		t.Error("the non-dumpable child's exec of /tmp/.n/tool is neither named nor a high evasion finding")
 	}
 }
 
