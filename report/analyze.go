@@ -441,17 +441,20 @@ func (a *analysis) swappedExec() {
 // name, its file and what ran are all unknown. Red team, session 24: a
 // dropped program so run was "executed programs: ." alone on docker and
 // podman. No program but one hiding from a tracer does that before an
-// exec.
+// exec. So too a process that could be read at its exec and no longer
+// after (seccomp.Ran.Hidden: it ran a file its user may not read, mode
+// 0111, or made itself non-dumpable at once).
 func (a *analysis) hiddenExec() {
 	var evs []moat.Event
 	for _, e := range a.evs {
 		if e.Source == moat.SourceKernel && (e.Kind == moat.KindExec || e.Kind == moat.KindExecFailed) &&
-			strings.Contains(e.Detail, "memory unreadable") && strings.Contains(e.Detail, "permission denied") {
+			(strings.Contains(e.Detail, "memory unreadable") && strings.Contains(e.Detail, "permission denied") ||
+				ranAfter(e) && strings.Contains(e.Detail, "hid its memory after the exec")) {
 			evs = append(evs, e)
 		}
 	}
 	if len(evs) > 0 {
-		a.add(moat.CategoryEvasion, moat.SeverityHigh, fmt.Sprintf("%d exec(s) whose caller hid its memory from the kernel's witness (made itself non-dumpable): what it ran is unknown", len(evs)), evs)
+		a.add(moat.CategoryEvasion, moat.SeverityHigh, fmt.Sprintf("%d exec(s) whose caller hid its memory from the kernel's witness (non-dumpable, or running a file it may not read): what it ran is unknown", len(evs)), evs)
 	}
 }
 

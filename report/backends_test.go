@@ -265,8 +265,14 @@ func TestCorpusBackends(t *testing.T) {
 				}
 				wantRace(t, b, "exec_race_quiet.py", bk.kernel == "seccomp listener")
 			})
+			t.Run("exec_race_xonly", func(t *testing.T) {
+				if runtime.GOARCH != "amd64" {
+					t.Skip("the dropped program is an x86-64 ELF")
+				}
+				wantRace(t, b, "exec_race_xonly.py", bk.kernel == "seccomp listener")
+			})
 			t.Run("exec_nodump", func(t *testing.T) {
-				wantHidden(t, run(t, b, filepath.Join("testdata", "corpus", "exec_nodump.py"), nil))
+				wantHidden(t, run(t, b, filepath.Join("testdata", "corpus", "exec_nodump.py"), userland))
 			})
 			t.Run("exec_race_self", func(t *testing.T) { wantRace(t, b, "exec_race_self.py", bk.kernel == "seccomp listener") })
 			t.Run("tool_payloads", func(t *testing.T) {

@@ -159,7 +159,13 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		wantRace(t, b, "exec_race_quiet.py", true)
 	})
 	t.Run("exec-nodump", func(t *testing.T) {
-		wantHidden(t, run(t, b, filepath.Join("testdata", "corpus", "exec_nodump.py"), nil))
+		wantHidden(t, run(t, b, filepath.Join("testdata", "corpus", "exec_nodump.py"), userland))
+	})
+	t.Run("exec-race-xonly", func(t *testing.T) {
+		if runtime.GOARCH != "amd64" {
+			t.Skip("the dropped program is an x86-64 ELF")
+		}
+		wantRace(t, b, "exec_race_xonly.py", true)
 	})
 	t.Run("exec-race-self", func(t *testing.T) {
 		// the name flips to the caller's own program (red team, session 24)
@@ -2041,7 +2047,9 @@ func wantExfil(t *testing.T, res *moat.Result, own func(moat.Finding) bool, want
 // file is exec_race.py, exec_race_quiet.py, whose dropped program makes
 // no watched call after its exec (it ends by SYS_exit, kills itself, or
 // is killed by its parent), or exec_race_self.py, whose other program is
-// the caller's own (its first line "evil-path P" names it).
+// the caller's own (its first line "evil-path P" names it), or
+// exec_race_xonly.py, exec_race_quiet.py's of a file of mode 0111 (where
+// its process may not be read after, a hidden exec event will do).
 func wantRace(t *testing.T, b moat.Backend, file string, swapped bool) {
 	t.Helper()
 	for try := 1; ; try++ {
@@ -2070,6 +2078,9 @@ func wantRace(t *testing.T, b moat.Backend, file string, swapped bool) {
 			return
 		}
 		disagreed, quiet := 0, 0
+		// exec_race_xonly.py: the dropped file is mode 0111, which the
+		// containers' init may neither read nor, once run, follow.
+		xonly := file == "exec_race_xonly.py"
 		for _, e := range res.Events {
 			if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || e.Name != "execve" || ran[e.PID] == "" {
 				continue
@@ -2081,17 +2092,21 @@ func wantRace(t *testing.T, b moat.Backend, file string, swapped bool) {
 			if ran[e.PID] == evil {
 				quiet++ // the other program ran (exec_race_quiet.py: no watched call after; exec_race_self.py: the exe before)
 			}
+			if xonly && ran[e.PID] != evil {
+				continue // the mode-0111 file read, unopened: true ran, an exe event
+			}
 			if !slices.ContainsFunc(res.Events, func(k moat.Event) bool {
-				return k.Name == moat.ExecSwapped && k.PID == e.PID && k.SHA256 != "" && path.Base(k.Path) == path.Base(ran[e.PID])
+				return k.Name == moat.ExecSwapped && k.PID == e.PID && k.SHA256 != "" && path.Base(k.Path) == path.Base(ran[e.PID]) ||
+					xonly && k.Name == moat.ExecRan && k.PID == e.PID && strings.Contains(k.Detail, "hid its memory")
 			}) {
 				dump(t, res)
 				t.Errorf("pid %d: the witness read %s, %s ran, and no exe-swapped event says so", e.PID, e.Path, ran[e.PID])
 			}
 		}
-		if disagreed > 0 && (quiet > 0 || file == "exec_race.py") {
+		if disagreed > 0 && (quiet > 0 || file == "exec_race.py" || xonly) {
 			if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
 				return f.Category == moat.CategoryEvasion && f.Severity.Rank() >= moat.SeverityHigh.Rank() &&
-					slices.ContainsFunc(f.Evidence, func(e moat.Event) bool { return e.Name == moat.ExecSwapped })
+					slices.ContainsFunc(f.Evidence, func(e moat.Event) bool { return e.Name == moat.ExecSwapped || e.Name == moat.ExecRan })
 			}) {
 				dump(t, res)
 				t.Errorf("no high evasion finding on %d execs that ran another file than the one read", disagreed)

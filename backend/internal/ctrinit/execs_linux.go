@@ -63,6 +63,13 @@ type execWatch struct {
 // the exec was read to run (seccomp.ExecCheck.Confirm; Call moat.ExecRan
 // or moat.ExecSwapped), its file hashed through the kernel's link.
 func (w *execWatch) ran(r seccomp.Ran) ExecEvent {
+	if r.Hidden {
+		ev := ExecEvent{PID: r.PID, Call: moat.ExecRan, Note: hiddenNote + r.Name}
+		if pid, ppid := ids(strconv.Itoa(r.PID)); pid != 0 {
+			ev.PID, ev.PPID = pid, ppid
+		}
+		return ev
+	}
 	defer r.File.Close()
 	ev := ExecEvent{PID: r.PID, Call: moat.ExecRan, Path: r.Path, Note: "the witness could not open its name: " + r.Name}
 	if r.Swapped {
@@ -405,6 +412,11 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 	}
 	return ev
 }
+
+// hiddenNote is procmem.HiddenNote (this package keeps procmem's
+// dependencies out of the init): a process no longer readable after its
+// exec (seccomp.Ran.Hidden).
+const hiddenNote = "the process hid its memory after the exec (not dumpable): what ran is unknown; the name read: "
 
 // cwdUnnamed starts a relative path whose directory could not be named
 // (audit.CwdUnnamed, which the report calls incomplete; this package

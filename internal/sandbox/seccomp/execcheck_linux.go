@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"errors"
 	"os"
 	"slices"
 	"strconv"
@@ -95,6 +96,11 @@ type Ran struct {
 	// interpreter (binfmt_misc: qemu-user for a foreign ELF, a JAR, ...),
 	// which is then what runs.
 	Swapped bool
+	// Hidden: the process may no longer be read (it is not dumpable: it
+	// ran a file its user may not read, or made itself so), so what ran
+	// is unknown; Path is "" and File nil. Only a supervisor without
+	// CAP_SYS_PTRACE (the containers' init) meets it.
+	Hidden bool
 }
 
 // Expect notes, at the notification of an exec by thread tid and before
@@ -173,10 +179,20 @@ func (c *ExecCheck) Confirm(tid int) (r Ran, ok bool) {
 		return Ran{}, false // another process with the pid
 	}
 	id, ok := exeID(pid)
+	if !ok && hidden(pid) {
+		return Ran{PID: pid, Name: p.name, Hidden: true}, true
+	}
 	if !ok || id == p.before && !p.again(memID(pid)) {
 		return Ran{}, false // failed (or ran the same file again)
 	}
 	return judge(pid, p, id)
+}
+
+// hidden: process pid's exe may not be read (EACCES: not dumpable to
+// this reader), which it could be at its exec.
+func hidden(pid int) bool {
+	_, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	return errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)
 }
 
 // again: the exec p of a process whose exe is still the one before, and
@@ -249,6 +265,10 @@ func (c *ExecCheck) Sweep() []Ran {
 		c.mu.Unlock()
 		// Read before the take: no later exec of pid had been answered
 		// (its Expect would have replaced the entry), so id is what p ran.
+		if taken && s == p.start && !ok && hidden(pid) {
+			out = append(out, Ran{PID: pid, Name: p.name, Hidden: true})
+			continue
+		}
 		if !taken || s != p.start || !ok {
 			continue // confirmed meanwhile; or gone (unconfirmed)
 		}
