@@ -2053,7 +2053,9 @@ func wantExfil(t *testing.T, res *moat.Result, own func(moat.Finding) bool, want
 func wantRace(t *testing.T, b moat.Backend, file string, swapped bool) {
 	t.Helper()
 	for try := 1; ; try++ {
-		res := run(t, b, filepath.Join("testdata", "corpus", file), userland)
+		// 60 to 90 children with a busy thread each: under gVisor on a
+		// busy host, more than the default 20 s.
+		res := run(t, b, filepath.Join("testdata", "corpus", file), func(s *moat.Spec) { userland(s); s.Limits.Timeout = 2 * time.Minute })
 		ran := map[int]string{}
 		evil := "/tmp/.r/evil"
 		for _, l := range strings.Split(res.Stdout, "\n") {
