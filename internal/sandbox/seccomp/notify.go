@@ -43,14 +43,18 @@ func NotifyProgram() ([]bpf.RawInstruction, error) {
 	}
 	var out []bpf.Instruction
 	inserted := false
-	const notify = label("notify")
+	const notify, tgkill, allow = label("notify"), label("tgkill"), label("allow-urg")
 	for _, in := range src {
 		if rc, ok := in.(bpf.RetConstant); ok {
 			if !inserted && rc.Val == retAllow {
 				// The default allow right after the jeq chain: A still
 				// holds the syscall number.
 				for _, nr := range append(sortedWatched(), endCalls()...) {
-					out = append(out, jumpIf{cond: bpf.JumpEqual, val: nr, t: notify})
+					t := notify
+					if nr == unix.SYS_TGKILL {
+						t = tgkill
+					}
+					out = append(out, jumpIf{cond: bpf.JumpEqual, val: nr, t: t})
 				}
 				inserted = true
 			}
@@ -63,8 +67,21 @@ func NotifyProgram() ([]bpf.RawInstruction, error) {
 	if !inserted {
 		return nil, errors.New("seccomp: notify: no default allow in the program")
 	}
-	out = append(out, notify, bpf.RetConstant{Val: retNotify})
+	out = append(out, tgkill)
+	out = append(out, notURG(notify, allow)...)
+	out = append(out, notify, bpf.RetConstant{Val: retNotify}, allow, bpf.RetConstant{Val: retAllow})
 	return assemble(out)
+}
+
+// notURG notifies a tgkill(tgid, tid, sig) unless sig is SIGURG, which
+// Go's runtime sends its own threads to preempt a goroutine (a supervisor
+// or init in Go under the filter sends it before its listener is served)
+// and which by default kills nothing.
+func notURG(notify, allow label) []bpf.Instruction {
+	return []bpf.Instruction{
+		bpf.LoadAbsolute{Off: argLow(2), Size: 4},
+		jumpIf{cond: bpf.JumpEqual, val: uint32(unix.SIGURG), t: allow, f: notify},
+	}
 }
 
 // endCalls are the calls after which a process that ran an exec may run
@@ -157,7 +174,11 @@ func watchProgram(extra map[uint32]map[uint32]guardCall) ([]bpf.RawInstruction, 
 	// A process's end, or a signal that may end one: the last moment
 	// to confirm what an exec ran (ExecCheck), of every convention.
 	for _, nr := range endCalls() {
-		add(auditArch, nr, guardCall{})
+		c := guardCall{}
+		if nr == unix.SYS_TGKILL {
+			c.check = notURG
+		}
+		add(auditArch, nr, c)
 	}
 	for _, others := range []map[uint32][]uint32{exitOther, signalOther} {
 		for a, nrs := range others {

@@ -220,6 +220,12 @@ func TestExecWatchProgram(t *testing.T) {
 	if runtime.GOARCH == "amd64" && len(socketcallOther) == 0 {
 		t.Error("i386's socketcall is not watched")
 	}
+	// Go's preemption signal to its own threads does not notify.
+	for sig, want := range map[uint64]uint32{uint64(unix.SIGURG): retAllow, uint64(unix.SIGKILL): retNotify, uint64(unix.SIGSEGV): retNotify} {
+		if got, _ := v.Run(seccompData(auditArch, unix.SYS_TGKILL, 1, 1, sig)); uint32(got) != want {
+			t.Errorf("tgkill of signal %d: %s, want %s", sig, action(uint32(got)), action(want))
+		}
+	}
 	for _, tt := range tests {
 		got, err := v.Run(seccompData(tt.arch, tt.nr))
 		if err != nil {
