@@ -171,6 +171,7 @@ func analyzePhase(evs []moat.Event, phase string) []moat.Finding {
 	a.fdNative()
 	a.procExec()
 	a.swappedExec()
+	a.hiddenExec()
 	a.stage2()
 	a.commands()
 	a.fronting()
@@ -431,6 +432,30 @@ func (a *analysis) swappedExec() {
 	}
 	if len(evs) > 0 {
 		a.add(moat.CategoryEvasion, moat.SeverityHigh, fmt.Sprintf("%d exec(s) ran another file than the one the kernel's witness read (its name changed, or the file was rewritten, while the exec waited: hiding what runs): %s", len(evs), joinBounded(uniq(paths), 3)), evs)
+	}
+}
+
+// hiddenExec: an exec whose caller's memory the kernel's witness was
+// refused (permission denied): a process of the program's own user that
+// made itself non-dumpable (prctl(PR_SET_DUMPABLE, 0)), which the
+// containers' init, holding no capability, may then not read: the exec's
+// name, its file and what ran are all unknown. Red team, session 24: a
+// dropped program so run was "executed programs: ." alone on docker and
+// podman. No program but one hiding from a tracer does that before an
+// exec. So too a process that could be read at its exec and no longer
+// after (seccomp.Ran.Hidden: it ran a file its user may not read, mode
+// 0111, or made itself non-dumpable at once).
+func (a *analysis) hiddenExec() {
+	var evs []moat.Event
+	for _, e := range a.evs {
+		if e.Source == moat.SourceKernel && (e.Kind == moat.KindExec || e.Kind == moat.KindExecFailed) &&
+			(strings.Contains(e.Detail, "memory unreadable") && strings.Contains(e.Detail, "permission denied") ||
+				ranAfter(e) && strings.Contains(e.Detail, "hid its memory after the exec")) {
+			evs = append(evs, e)
+		}
+	}
+	if len(evs) > 0 {
+		a.add(moat.CategoryEvasion, moat.SeverityHigh, fmt.Sprintf("%d exec(s) whose caller hid its memory from the kernel's witness (non-dumpable, or running a file it may not read): what it ran is unknown", len(evs)), evs)
 	}
 }
 

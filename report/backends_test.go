@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -257,7 +258,23 @@ func TestCorpusBackends(t *testing.T) {
 			t.Run("local-server", func(t *testing.T) {
 				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "local_server.py"), nil))
 			})
-			t.Run("exec_race", func(t *testing.T) { wantRace(t, b, bk.kernel == "seccomp listener") })
+			t.Run("exec_race", func(t *testing.T) { wantRace(t, b, "exec_race.py", bk.kernel == "seccomp listener") })
+			t.Run("exec_race_quiet", func(t *testing.T) {
+				if runtime.GOARCH != "amd64" {
+					t.Skip("the dropped program is an x86-64 ELF")
+				}
+				wantRace(t, b, "exec_race_quiet.py", bk.kernel == "seccomp listener")
+			})
+			t.Run("exec_race_xonly", func(t *testing.T) {
+				if runtime.GOARCH != "amd64" {
+					t.Skip("the dropped program is an x86-64 ELF")
+				}
+				wantRace(t, b, "exec_race_xonly.py", bk.kernel == "seccomp listener")
+			})
+			t.Run("exec_nodump", func(t *testing.T) {
+				wantHidden(t, run(t, b, filepath.Join("testdata", "corpus", "exec_nodump.py"), userland))
+			})
+			t.Run("exec_race_self", func(t *testing.T) { wantRace(t, b, "exec_race_self.py", bk.kernel == "seccomp listener") })
 			t.Run("pip_stage", func(t *testing.T) { wantPipStage(t, b) })
 			t.Run("tool_payloads", func(t *testing.T) {
 				// docker and podman: the image's own tools (.ci/images.sh)

@@ -149,7 +149,27 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		wantToolPayloads(t, run(t, b, filepath.Join("testdata", "corpus", "tool_payloads.py"), toolPayloads))
 	})
 	t.Run("exec-race", func(t *testing.T) {
-		wantRace(t, b, true)
+		wantRace(t, b, "exec_race.py", true)
+	})
+	t.Run("exec-race-quiet", func(t *testing.T) {
+		// the dropped program makes no watched call (red team, session 24)
+		if runtime.GOARCH != "amd64" {
+			t.Skip("the dropped program is an x86-64 ELF")
+		}
+		wantRace(t, b, "exec_race_quiet.py", true)
+	})
+	t.Run("exec-nodump", func(t *testing.T) {
+		wantHidden(t, run(t, b, filepath.Join("testdata", "corpus", "exec_nodump.py"), userland))
+	})
+	t.Run("exec-race-xonly", func(t *testing.T) {
+		if runtime.GOARCH != "amd64" {
+			t.Skip("the dropped program is an x86-64 ELF")
+		}
+		wantRace(t, b, "exec_race_xonly.py", true)
+	})
+	t.Run("exec-race-self", func(t *testing.T) {
+		// the name flips to the caller's own program (red team, session 24)
+		wantRace(t, b, "exec_race_self.py", true)
 	})
 	t.Run("pip-stage", func(t *testing.T) { wantPipStage(t, b) })
 	t.Run("exec-procpath", func(t *testing.T) {
@@ -2063,53 +2083,79 @@ func wantExfil(t *testing.T, res *moat.Result, own func(moat.Finding) bool, want
 	}
 }
 
-// wantRace runs exec_race.py (up to three times, until the race made
+// wantRace runs file (up to three times, until the race made
 // the witness read another file than the one that ran at least once)
 // and checks its report: the dropped copy is named by a high execution
 // finding, and, where a seccomp witness reads the exec's name (swapped),
 // every child whose read (its kernel exec event) disagrees with what ran
 // (its line on stdout) has an exe-swapped event naming what ran, hashed,
 // and the run a high evasion finding.
-func wantRace(t *testing.T, b moat.Backend, swapped bool) {
+//
+// file is exec_race.py, exec_race_quiet.py, whose dropped program makes
+// no watched call after its exec (it ends by SYS_exit, kills itself, or
+// is killed by its parent), or exec_race_self.py, whose other program is
+// the caller's own (its first line "evil-path P" names it), or
+// exec_race_xonly.py, exec_race_quiet.py's of a file of mode 0111 (where
+// its process may not be read after, a hidden exec event will do).
+func wantRace(t *testing.T, b moat.Backend, file string, swapped bool) {
 	t.Helper()
 	for try := 1; ; try++ {
-		res := run(t, b, filepath.Join("testdata", "corpus", "exec_race.py"), userland)
+		// 60 to 90 children with a busy thread each: under gVisor on a
+		// busy host, more than the default 20 s.
+		res := run(t, b, filepath.Join("testdata", "corpus", file), func(s *moat.Spec) { userland(s); s.Limits.Timeout = 2 * time.Minute })
 		ran := map[int]string{}
+		evil := "/tmp/.r/evil"
 		for _, l := range strings.Split(res.Stdout, "\n") {
+			if p, ok := strings.CutPrefix(l, "evil-path "); ok {
+				evil = p // exec_race_self.py: the interpreter
+				continue
+			}
 			var pid int
 			var what string
-			if n, _ := fmt.Sscanf(l, "ran %d %s", &pid, &what); n == 2 {
-				ran[pid] = map[string]string{"evil": "/tmp/.r/evil", "good": "true"}[what]
+			if n, _ := fmt.Sscanf(l, "ran %d %s", &pid, &what); n >= 2 {
+				ran[pid] = map[string]string{"evil": evil, "good": "true"}[what]
 			}
 		}
 		if !strings.Contains(res.Stdout, "evil-ran") || len(ran) == 0 {
 			dump(t, res)
 			t.Fatalf("the program did not finish: %q", res.Stdout)
 		}
-		wantNamed(t, res, moat.CategoryExecution, "/tmp/.r/evil")
+		if evil == "/tmp/.r/evil" {
+			wantNamed(t, res, moat.CategoryExecution, evil)
+		}
 		if !swapped {
 			return
 		}
-		disagreed := 0
+		disagreed, quiet := 0, 0
+		// exec_race_xonly.py: the dropped file is mode 0111, which the
+		// containers' init may neither read nor, once run, follow.
+		xonly := file == "exec_race_xonly.py"
 		for _, e := range res.Events {
 			if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || e.Name != "execve" || ran[e.PID] == "" {
 				continue
 			}
-			if read, got := path.Base(e.Path), path.Base(ran[e.PID]); read == got || !slices.Contains([]string{"evil", "true"}, read) {
+			if read, got := path.Base(e.Path), path.Base(ran[e.PID]); read == got || !slices.Contains([]string{path.Base(evil), "true"}, read) {
 				continue
 			}
 			disagreed++
+			if ran[e.PID] == evil {
+				quiet++ // the other program ran (exec_race_quiet.py: no watched call after; exec_race_self.py: the exe before)
+			}
+			if xonly && ran[e.PID] != evil {
+				continue // the mode-0111 file read, unopened: true ran, an exe event
+			}
 			if !slices.ContainsFunc(res.Events, func(k moat.Event) bool {
-				return k.Name == moat.ExecSwapped && k.PID == e.PID && k.SHA256 != "" && path.Base(k.Path) == path.Base(ran[e.PID])
+				return k.Name == moat.ExecSwapped && k.PID == e.PID && k.SHA256 != "" && path.Base(k.Path) == path.Base(ran[e.PID]) ||
+					xonly && k.Name == moat.ExecRan && k.PID == e.PID && strings.Contains(k.Detail, "hid its memory")
 			}) {
 				dump(t, res)
 				t.Errorf("pid %d: the witness read %s, %s ran, and no exe-swapped event says so", e.PID, e.Path, ran[e.PID])
 			}
 		}
-		if disagreed > 0 {
+		if disagreed > 0 && (quiet > 0 || file == "exec_race.py" || xonly) {
 			if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
 				return f.Category == moat.CategoryEvasion && f.Severity.Rank() >= moat.SeverityHigh.Rank() &&
-					slices.ContainsFunc(f.Evidence, func(e moat.Event) bool { return e.Name == moat.ExecSwapped })
+					slices.ContainsFunc(f.Evidence, func(e moat.Event) bool { return e.Name == moat.ExecSwapped || e.Name == moat.ExecRan })
 			}) {
 				dump(t, res)
 				t.Errorf("no high evasion finding on %d execs that ran another file than the one read", disagreed)
@@ -2118,8 +2164,24 @@ func wantRace(t *testing.T, b moat.Backend, swapped bool) {
 		}
 		if try == 3 {
 			dump(t, res)
-			t.Fatal("in 3 runs of 60 execs the witness never read another file than the one that ran: the race did not happen")
+			t.Fatal("in 3 runs the witness never read another file than the one that ran (exec_race_quiet.py: while the dropped one ran): the race did not happen")
 		}
+	}
+}
+
+// wantHidden checks exec_nodump.py's report: the dropped program the
+// non-dumpable child ran is named by a high execution finding, or, where
+// the witness could not read the child, the hidden exec is a high
+// evasion finding.
+func wantHidden(t *testing.T, res *moat.Result) {
+	t.Helper()
+	if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+		return f.Severity.Rank() >= moat.SeverityHigh.Rank() &&
+			(f.Category == moat.CategoryExecution && strings.Contains(f.Summary, "/tmp/.n/tool") ||
+				f.Category == moat.CategoryEvasion && strings.Contains(f.Summary, "hid its memory"))
+	}) {
+		dump(t, res)
+		t.Error("the non-dumpable child's exec of /tmp/.n/tool is neither named nor a high evasion finding")
 	}
 }
 

@@ -192,11 +192,16 @@ type guestKernel struct {
 func (k *guestKernel) serve() {
 	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 	defer close(k.finished)
+	var lastSweep time.Time
 	for {
 		select {
 		case <-k.done:
 			return
 		default:
+		}
+		if time.Since(lastSweep) >= 100*time.Millisecond {
+			k.sweep() // a process that ran another file and calls nothing watched
+			lastSweep = time.Now()
 		}
 		pfd := []unix.PollFd{{Fd: int32(k.fd), Events: unix.POLLIN}}
 		n, err := unix.Poll(pfd, 100)
@@ -213,10 +218,11 @@ func (k *guestKernel) serve() {
 		// What an exec of the caller's process ran, before its next
 		// call is answered (seccomp.ExecCheck).
 		if ran, ok := k.execs.Confirm(int(nt.PID)); ok {
-			pid, ppid := taskIDs(int(nt.PID))
-			ev := procmem.RanEvent(ran, pid, ppid, k.hashes.Exec)
-			ev.TimeMS = time.Since(k.t0).Milliseconds()
-			k.keep(ev)
+			k.keepRan(ran)
+		}
+		if seccomp.Signal(nt) {
+			k.sweep() // before it may end a process not confirmed yet
+			lastSweep = time.Now()
 		}
 		if seccomp.Exit(nt) {
 			_ = seccomp.Respond(k.fd, nt.ID, 0) // notified for the check alone
@@ -226,6 +232,25 @@ func (k *guestKernel) serve() {
 			ev.TimeMS = time.Since(k.t0).Milliseconds()
 			k.keep(ev)
 		}
+	}
+}
+
+// keepRan records what an exec ran (seccomp.ExecCheck).
+func (k *guestKernel) keepRan(ran seccomp.Ran) {
+	pid, ppid := taskIDs(ran.PID)
+	ev := procmem.RanEvent(ran, pid, ppid, k.hashes.Exec)
+	ev.TimeMS = time.Since(k.t0).Milliseconds()
+	k.keep(ev)
+}
+
+// sweep records what every process that ran an exec and made no watched
+// call since ran (seccomp.ExecCheck.Sweep).
+func (k *guestKernel) sweep() {
+	if k.execs.Pending() == 0 {
+		return
+	}
+	for _, ran := range k.execs.Sweep() {
+		k.keepRan(ran)
 	}
 }
 

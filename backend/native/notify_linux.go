@@ -64,7 +64,7 @@ func (r *runner) serveListener(fd, initPid int, started bool, done <-chan struct
 			defer unix.Close(initFD)
 		}
 		sawFirst := started
-		var drainUntil time.Time
+		var drainUntil, lastSweep time.Time
 		initGone := false
 		for {
 			if drainUntil.IsZero() {
@@ -83,7 +83,11 @@ func (r *runner) serveListener(fd, initPid int, started bool, done <-chan struct
 			if perr != nil || initGone {
 				pfd = pfd[:1]
 			}
-			n, err := unix.Poll(pfd, 100)
+			if time.Since(lastSweep) >= sweepEvery {
+				r.sweepExecs() // a process that ran another file and calls nothing watched
+				lastSweep = time.Now()
+			}
+			n, err := unix.Poll(pfd, int(sweepEvery/time.Millisecond))
 			if err == unix.EINTR || n == 0 { // EINTR: Go's preemption signals
 				continue
 			}
@@ -107,12 +111,14 @@ func (r *runner) serveListener(fd, initPid int, started bool, done <-chan struct
 				return
 			}
 			// What an exec of the caller's process ran, before its
-			// next call is answered (seccomp.ExecCheck).
+			// next call is answered (seccomp.ExecCheck); at a signal
+			// sent, what every process's did, before it may end one.
 			if ran, ok := r.execs.Confirm(int(nt.PID)); ok {
-				pid, ppid, up := procIDs(int(nt.PID))
-				ev := procmem.RanEvent(ran, pid, ppid, execTarget)
-				ev.Ancestors, ev.Stdio = up, seccomp.StdioSockets(ran.PID)
-				r.keepKernel(ev)
+				r.keepRan(ran)
+			}
+			if seccomp.Signal(nt) {
+				r.sweepExecs()
+				lastSweep = time.Now()
 			}
 			if seccomp.Exit(nt) {
 				_ = seccomp.Respond(fd, nt.ID, 0) // notified for the check alone
@@ -124,6 +130,29 @@ func (r *runner) serveListener(fd, initPid int, started bool, done <-chan struct
 		}
 	}()
 }
+
+// keepRan records what an exec ran (seccomp.ExecCheck).
+func (r *runner) keepRan(ran seccomp.Ran) {
+	pid, ppid, up := procIDs(ran.PID)
+	ev := procmem.RanEvent(ran, pid, ppid, execTarget)
+	ev.Ancestors, ev.Stdio = up, seccomp.StdioSockets(ran.PID)
+	r.keepKernel(ev)
+}
+
+// sweepExecs records what every process that ran an exec and made no
+// watched call since ran (seccomp.ExecCheck.Sweep).
+func (r *runner) sweepExecs() {
+	if r.execs.Pending() == 0 {
+		return
+	}
+	for _, ran := range r.execs.Sweep() {
+		r.keepRan(ran)
+	}
+}
+
+// sweepEvery is how often the pending execs are swept while no signal
+// is sent (seccomp.ExecCheck.Sweep).
+const sweepEvery = 100 * time.Millisecond
 
 // keepKernel records ev, a kernel event, within the budget.
 func (r *runner) keepKernel(ev moat.Event) {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -62,6 +63,13 @@ type execWatch struct {
 // the exec was read to run (seccomp.ExecCheck.Confirm; Call moat.ExecRan
 // or moat.ExecSwapped), its file hashed through the kernel's link.
 func (w *execWatch) ran(r seccomp.Ran) ExecEvent {
+	if r.Hidden {
+		ev := ExecEvent{PID: r.PID, Call: moat.ExecRan, Note: hiddenNote + r.Name}
+		if pid, ppid := ids(strconv.Itoa(r.PID)); pid != 0 {
+			ev.PID, ev.PPID = pid, ppid
+		}
+		return ev
+	}
 	defer r.File.Close()
 	ev := ExecEvent{PID: r.PID, Call: moat.ExecRan, Path: r.Path, Note: "the witness could not open its name: " + r.Name}
 	if r.Swapped {
@@ -74,8 +82,30 @@ func (w *execWatch) ran(r seccomp.Ran) ExecEvent {
 	return ev
 }
 
+// sweep sends what each process that ran an exec and made no watched
+// call since ran (seccomp.ExecCheck.Sweep): on a timer, at every signal
+// sent in the container, and before the init kills everything. A nil
+// watch (no witness) does nothing.
+func (w *execWatch) sweep(in *initProc) {
+	if w == nil || w.execs.Pending() == 0 {
+		return
+	}
+	for _, r := range w.execs.Sweep() {
+		w.emit(in, w.ran(r))
+	}
+}
+
+// sweepEvery is how often the pending execs are swept (execWatch.sweep).
+const sweepEvery = 100 * time.Millisecond
+
 func (w *execWatch) serve(in *initProc) {
 	self := os.Getpid()
+	go func() {
+		for {
+			time.Sleep(sweepEvery)
+			w.sweep(in)
+		}
+	}()
 	for {
 		n, err := seccomp.Receive(w.fd)
 		if err != nil {
@@ -88,6 +118,9 @@ func (w *execWatch) serve(in *initProc) {
 		// call is answered (seccomp.ExecCheck).
 		if ran, ok := w.execs.Confirm(int(n.PID)); ok {
 			w.emit(in, w.ran(ran))
+		}
+		if seccomp.Signal(n) {
+			w.sweep(in) // before it may end a process not confirmed yet
 		}
 		if seccomp.Exit(n) {
 			_ = seccomp.Respond(w.fd, n.ID, 0) // notified for the check alone
@@ -379,6 +412,11 @@ func (w *execWatch) read(n seccomp.Notif) ExecEvent {
 	}
 	return ev
 }
+
+// hiddenNote is procmem.HiddenNote (this package keeps procmem's
+// dependencies out of the init): a process no longer readable after its
+// exec (seccomp.Ran.Hidden).
+const hiddenNote = "the process hid its memory after the exec (not dumpable): what ran is unknown; the name read: "
 
 // cwdUnnamed starts a relative path whose directory could not be named
 // (audit.CwdUnnamed, which the report calls incomplete; this package

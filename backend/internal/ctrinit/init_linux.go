@@ -809,6 +809,10 @@ func (in *initProc) run() int {
 			stopMu.Unlock()
 		}
 	}
+	// Before a stop kills everything: what each process that ran an
+	// exec and made no watched call since ran (execWatch.sweep).
+	listOnly := listed
+	listed = func() { in.execs.sweep(in); listOnly() }
 	if h.Pids > 0 {
 		go pid1.WatchTasks(h.Pids, &pidsHit, watchDone, listed)
 	}
@@ -864,7 +868,7 @@ func (in *initProc) run() int {
 	if in.fifo != nil {
 		outlived = &in.outlived
 	}
-	status, ru := reap(pid, outlived)
+	status, ru := reap(pid, outlived, func() { in.execs.sweep(in) })
 	stopMu.Lock()
 	if len(in.outlived) == 0 {
 		in.outlived = atStop
@@ -955,8 +959,8 @@ func confinement() (seccomp, nnp int) {
 // nothing it started may outlive it or keep writing (this process is the
 // only one kill(-1) spares). What is left then is listed into *outlived
 // first (nil: not listed): a daemon would act after the run, where no
-// report sees it.
-func reap(pid int, outlived *[]survivors.Process) (unix.WaitStatus, unix.Rusage) {
+// report sees it; before is called before the kill.
+func reap(pid int, outlived *[]survivors.Process, before func()) (unix.WaitStatus, unix.Rusage) {
 	var status unix.WaitStatus
 	var usage unix.Rusage
 	for {
@@ -975,6 +979,7 @@ func reap(pid int, outlived *[]survivors.Process) (unix.WaitStatus, unix.Rusage)
 				sid, _ := unix.Getsid(0)
 				*outlived = survivors.Wait(pid, []int{sid, pid}, nil)
 			}
+			before()
 			_ = unix.Kill(-1, unix.SIGKILL)
 		}
 	}

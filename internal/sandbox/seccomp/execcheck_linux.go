@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"errors"
 	"os"
 	"slices"
 	"strconv"
@@ -30,11 +31,25 @@ import (
 //     confirmed; anything else is what ran instead, opened through the
 //     kernel's link for its hash.
 //
-// A process killed by a signal before any watched call is never
-// confirmed: its exec is known by the read alone. Safe for concurrent
-// use; the zero value is ready.
+// The filters notify a thread's exit (SYS_exit: a process whose only
+// thread ends so calls no exit_group) and every signal sent (kill, tkill,
+// tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal: its own
+// end, or a sibling's kill, of a process that made no watched call since
+// its exec) for this alone: at an exit the caller is confirmed, at a
+// signal every pending exec ([ExecCheck.Sweep]), before the call goes on.
+// Sweep also runs on a timer, and before a supervisor kills the run's
+// processes, so that a process that ran another file and only forks or
+// waits is named while it lives. Red team, session 24: a dropped static
+// program that wrote and ended by SYS_exit (or was killed by its parent)
+// was never confirmed, and the report named the decoy alone.
+//
+// What is left: a process that dies by a signal no call sends (its own
+// fault, a SIGPIPE, SIGXCPU, its parent-death signal, an alarm) before any
+// watched call and before a sweep is never confirmed: its exec is known
+// by the read alone. Safe for concurrent use; the zero value is ready.
 type ExecCheck struct {
 	mu      sync.Mutex
+	seq     uint64
 	pending map[int]pendingExec // by process id (tgid) in the supervisor's view
 }
 
@@ -52,11 +67,13 @@ type version struct {
 }
 
 type pendingExec struct {
+	seq    uint64   // which Expect noted it (Sweep takes only what it looked at)
 	start  string   // the process's start time: a pid reused is another process
 	before fileID   // its executable before the exec
 	want   []fileID // what the exec was read to run
 	file   version  // want[0]'s version when it was read
 	strict bool     // want[0] is a format the kernel runs itself (see nativeFormat)
+	mem    string   // its address space before the exec (memID)
 	name   string   // the name read
 }
 
@@ -79,6 +96,11 @@ type Ran struct {
 	// interpreter (binfmt_misc: qemu-user for a foreign ELF, a JAR, ...),
 	// which is then what runs.
 	Swapped bool
+	// Hidden: the process may no longer be read (it is not dumpable: it
+	// ran a file its user may not read, or made itself so), so what ran
+	// is unknown; Path is "" and File nil. Only a supervisor without
+	// CAP_SYS_PTRACE (the containers' init) meets it.
+	Hidden bool
 }
 
 // Expect notes, at the notification of an exec by thread tid and before
@@ -98,6 +120,7 @@ func (c *ExecCheck) Expect(tid int, name string, f *os.File) {
 	if p.before, ok = exeID(pid); !ok {
 		return
 	}
+	p.mem = memID(pid)
 	if f != nil {
 		var st unix.Stat_t
 		if unix.Fstat(int(f.Fd()), &st) != nil {
@@ -126,6 +149,8 @@ func (c *ExecCheck) Expect(tid int, name string, f *os.File) {
 	if c.pending == nil {
 		c.pending = map[int]pendingExec{}
 	}
+	c.seq++
+	p.seq = c.seq
 	if _, had := c.pending[pid]; !had && len(c.pending) >= maxPending {
 		for k := range c.pending {
 			delete(c.pending, k) // one arbitrary: its check is lost
@@ -154,9 +179,39 @@ func (c *ExecCheck) Confirm(tid int) (r Ran, ok bool) {
 		return Ran{}, false // another process with the pid
 	}
 	id, ok := exeID(pid)
-	if !ok || id == p.before {
+	if !ok && hidden(pid) {
+		return Ran{PID: pid, Name: p.name, Hidden: true}, true
+	}
+	if !ok || id == p.before && !p.again(memID(pid)) {
 		return Ran{}, false // failed (or ran the same file again)
 	}
+	return judge(pid, p, id)
+}
+
+// hidden: process pid's exe may not be read (EACCES: not dumpable to
+// this reader), which it could be at its exec.
+func hidden(pid int) bool {
+	_, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	return errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)
+}
+
+// again: the exec p of a process whose exe is still the one before, and
+// whose address space is now mem (memID, read before the exe), went
+// through all the same: its address space is new, and the exec was
+// read to run another file (or one the witness could not open). A name
+// that flips to the caller's own program (python3 -c again, while the
+// witness read a decoy) was taken for a failed exec (red team, session
+// 24).
+func (p pendingExec) again(mem string) bool {
+	if len(p.want) > 0 && p.want[0] == p.before {
+		return false // the same program again, as read
+	}
+	return p.mem != "" && mem != "" && mem != p.mem
+}
+
+// judge says what process pid, whose exe is id, ran after the exec p
+// (Confirm).
+func judge(pid int, p pendingExec, id fileID) (r Ran, ok bool) {
 	inPlace := false
 	for i, w := range p.want {
 		if id == w && i > 0 {
@@ -177,6 +232,51 @@ func (c *ExecCheck) Confirm(tid int) (r Ran, ok bool) {
 	}
 	link, _ := os.Readlink(proc)
 	return Ran{PID: pid, Path: link, File: f, Name: p.name, Swapped: p.strict}, true
+}
+
+// Sweep judges, outside any notification, the pending exec of every
+// process whose exe is no longer the one before it: that exec is done
+// (past the kernel's point of no return), and the exe changes again only
+// by another exec, which notifies (and whose Confirm takes the entry
+// first). A process whose exe is still the one before is left to its
+// next call (its exec not done yet, or failed); one that is gone, or a
+// zombie, is dropped unconfirmed. It returns what ran, as Confirm does.
+func (c *ExecCheck) Sweep() []Ran {
+	c.mu.Lock()
+	look := make(map[int]pendingExec, len(c.pending))
+	for pid, p := range c.pending {
+		look[pid] = p
+	}
+	c.mu.Unlock()
+	var out []Ran
+	for pid, p := range look {
+		s, _ := startTime(pid)
+		mem := memID(pid) // before the exe: an exec done between the two reads shows in the exe
+		id, ok := exeID(pid)
+		if s == p.start && ok && id == p.before && !p.again(mem) {
+			continue // not done yet, or failed: its next call says
+		}
+		c.mu.Lock()
+		q, had := c.pending[pid]
+		taken := had && q.seq == p.seq
+		if taken {
+			delete(c.pending, pid)
+		}
+		c.mu.Unlock()
+		// Read before the take: no later exec of pid had been answered
+		// (its Expect would have replaced the entry), so id is what p ran.
+		if taken && s == p.start && !ok && hidden(pid) {
+			out = append(out, Ran{PID: pid, Name: p.name, Hidden: true})
+			continue
+		}
+		if !taken || s != p.start || !ok {
+			continue // confirmed meanwhile; or gone (unconfirmed)
+		}
+		if r, ran := judge(pid, p, id); ran {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Pending is how many processes have an exec still to confirm.
@@ -220,19 +320,38 @@ func tgid(tid int) int {
 // startTime is field 22 of /proc/PID/stat, the process's start in clock
 // ticks after boot; a thread that execs takes its leader's.
 func startTime(pid int) (string, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return "", false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return "", false
-	}
-	f := strings.Fields(string(b[i+1:]))
+	f := statFields(pid)
 	if len(f) < 20 {
 		return "", false
 	}
 	return f[19], true
+}
+
+// statFields are the fields of /proc/PID/stat after the command's name
+// (field 3 first); nil where it cannot be read.
+func statFields(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
+// memID names process pid's address space: where its stack starts and
+// where its arguments and environment lie (fields 28 and 48 to 51 of
+// /proc/PID/stat), which an exec that went through sets anew (the stack
+// at a random place) and a failed one leaves as they were; "" where they
+// cannot be read (the kernel shows them to a reader that may trace pid).
+func memID(pid int) string {
+	f := statFields(pid)
+	if len(f) < 49 || f[25] == "0" && f[45] == "0" {
+		return ""
+	}
+	return f[25] + " " + strings.Join(f[45:49], " ")
 }
 
 // nativeFormat: f is a file the kernel runs itself, an ELF of this

@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"cmp"
 	"io"
 	"os"
 	"os/exec"
@@ -14,7 +15,10 @@ import (
 // and checks what ExecCheck confirms: the file read, unchanged, is
 // confirmed; another file, or the one read rewritten in place before the
 // exec, is what ran (Swapped); an exec whose file could not be read is
-// what ran (not Swapped); a failed exec is nothing.
+// what ran (not Swapped); a failed exec is nothing. Each is judged at a
+// call of the process (Confirm) and from outside while it runs (Sweep,
+// which leaves an exec not done to the process's next call, and drops
+// one whose process is gone).
 func TestExecCheck(t *testing.T) {
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {
@@ -35,11 +39,20 @@ func TestExecCheck(t *testing.T) {
 	}
 	target := cp("tool", sleep)
 	decoy := cp("decoy", sleep)
+	shell, err := filepath.EvalSymlinks("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := filepath.Join(dir, "wait.sh")
+	if err := os.WriteFile(wait, []byte("read z\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name    string
 		read    string             // the file the witness reads ("": none)
 		before  func(t *testing.T) // between the read and the exec
 		runs    string             // what the shell execs ("": nothing)
+		arg     string             // what it runs with (sleep's 30 if "")
 		ran     bool
 		swapped bool
 	}{
@@ -58,52 +71,82 @@ func TestExecCheck(t *testing.T) {
 		}},
 		{name: "unread", runs: target, ran: true},
 		{name: "failed", read: target},
+		// The caller's own program again (the shell, waiting on its
+		// input), while the witness read a decoy: not a failed exec.
+		{name: "the one before, again", read: decoy, runs: shell, arg: wait, ran: true, swapped: true},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			cmd := exec.Command("/bin/sh", "-c", `read x; [ -n "$1" ] && exec "$1" 30; read y`, "sh", c.runs)
-			in, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
+		for _, sweep := range []bool{false, true} {
+			name := c.name
+			if sweep {
+				name += ", swept"
 			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { cmd.Process.Kill(); cmd.Wait() }()
-			pid := cmd.Process.Pid
-			before, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
-			var check ExecCheck
-			var f *os.File
-			if c.read != "" {
-				if f, err = os.Open(c.read); err != nil {
+			t.Run(name, func(t *testing.T) {
+				cmd := exec.Command("/bin/sh", "-c", `read x; [ -n "$1" ] && exec "$1" $2; read y`, "sh", c.runs, cmp.Or(c.arg, "30"))
+				in, err := cmd.StdinPipe()
+				if err != nil {
 					t.Fatal(err)
 				}
-				defer f.Close()
-			}
-			check.Expect(pid, "the name", f)
-			if check.Pending() != 1 {
-				t.Fatalf("Pending = %d after Expect", check.Pending())
-			}
-			if c.before != nil {
-				c.before(t)
-			}
-			io.WriteString(in, "go\n")
-			// Until the exec is done (or, for none, a while).
-			for i := 0; i < 200; i++ {
-				if now, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); now != before {
-					break
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
 				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			r, ok := check.Confirm(pid)
-			if ok {
-				defer r.File.Close()
-			}
-			if ok != c.ran || ok && (r.Swapped != c.swapped || r.Path != c.runs || r.PID != pid || r.Name != "the name") {
-				t.Fatalf("Confirm = %+v, %v; want ran %v swapped %v of %s", r, ok, c.ran, c.swapped, c.runs)
-			}
-			if check.Pending() != 0 {
-				t.Errorf("Pending = %d after Confirm", check.Pending())
-			}
-		})
+				defer func() { cmd.Process.Kill(); cmd.Wait() }()
+				pid := cmd.Process.Pid
+				before, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+				var check ExecCheck
+				var f *os.File
+				if c.read != "" {
+					if f, err = os.Open(c.read); err != nil {
+						t.Fatal(err)
+					}
+					defer f.Close()
+				}
+				check.Expect(pid, "the name", f)
+				if check.Pending() != 1 {
+					t.Fatalf("Pending = %d after Expect", check.Pending())
+				}
+				if c.before != nil {
+					c.before(t)
+				}
+				io.WriteString(in, "go\n")
+				// Until the exec is done (or, for none, a while).
+				for i := 0; i < 200; i++ {
+					if now, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); now != before {
+						break
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				var r Ran
+				var ok bool
+				if !sweep {
+					r, ok = check.Confirm(pid)
+				} else {
+					var rs []Ran
+					if rs = check.Sweep(); len(rs) > 1 {
+						t.Fatalf("Sweep = %+v: more than one", rs)
+					}
+					if ok = len(rs) == 1; ok {
+						r = rs[0]
+					}
+					if !ok && check.Pending() == 1 {
+						// Not done (failed, or ran what was read in place of the
+						// one before?): left until the process is gone.
+						cmd.Process.Kill()
+						cmd.Wait()
+						if rs := check.Sweep(); len(rs) != 0 {
+							t.Fatalf("Sweep of a dead process = %+v", rs)
+						}
+					}
+				}
+				if ok {
+					defer r.File.Close()
+				}
+				if ok != c.ran || ok && (r.Swapped != c.swapped || r.Path != c.runs || r.PID != pid || r.Name != "the name") {
+					t.Fatalf("Confirm = %+v, %v; want ran %v swapped %v of %s", r, ok, c.ran, c.swapped, c.runs)
+				}
+				if check.Pending() != 0 {
+					t.Errorf("Pending = %d after Confirm", check.Pending())
+				}
+			})
+		}
 	}
 }

@@ -43,14 +43,18 @@ func NotifyProgram() ([]bpf.RawInstruction, error) {
 	}
 	var out []bpf.Instruction
 	inserted := false
-	const notify = label("notify")
+	const notify, tgkill, allow = label("notify"), label("tgkill"), label("allow-urg")
 	for _, in := range src {
 		if rc, ok := in.(bpf.RetConstant); ok {
 			if !inserted && rc.Val == retAllow {
 				// The default allow right after the jeq chain: A still
 				// holds the syscall number.
-				for _, nr := range append(sortedWatched(), unix.SYS_EXIT_GROUP) {
-					out = append(out, jumpIf{cond: bpf.JumpEqual, val: nr, t: notify})
+				for _, nr := range append(sortedWatched(), endCalls()...) {
+					t := notify
+					if nr == unix.SYS_TGKILL {
+						t = tgkill
+					}
+					out = append(out, jumpIf{cond: bpf.JumpEqual, val: nr, t: t})
 				}
 				inserted = true
 			}
@@ -63,8 +67,30 @@ func NotifyProgram() ([]bpf.RawInstruction, error) {
 	if !inserted {
 		return nil, errors.New("seccomp: notify: no default allow in the program")
 	}
-	out = append(out, notify, bpf.RetConstant{Val: retNotify})
+	out = append(out, tgkill)
+	out = append(out, notURG(notify, allow)...)
+	out = append(out, notify, bpf.RetConstant{Val: retNotify}, allow, bpf.RetConstant{Val: retAllow})
 	return assemble(out)
+}
+
+// notURG notifies a tgkill(tgid, tid, sig) unless sig is SIGURG, which
+// Go's runtime sends its own threads to preempt a goroutine (a supervisor
+// or init in Go under the filter sends it before its listener is served)
+// and which by default kills nothing.
+func notURG(notify, allow label) []bpf.Instruction {
+	return []bpf.Instruction{
+		bpf.LoadAbsolute{Off: argLow(2), Size: 4},
+		jumpIf{cond: bpf.JumpEqual, val: uint32(unix.SIGURG), t: allow, f: notify},
+	}
+}
+
+// endCalls are the calls after which a process that ran an exec may run
+// no more of its code: its exit_group, a thread's exit (the last one's
+// ends it), and those that send a signal (which may kill it). The filters
+// notify them for [ExecCheck] alone ([Exit], [Signal]).
+func endCalls() []uint32 {
+	return []uint32{unix.SYS_EXIT_GROUP, unix.SYS_EXIT, unix.SYS_KILL, unix.SYS_TKILL, unix.SYS_TGKILL,
+		unix.SYS_RT_SIGQUEUEINFO, unix.SYS_RT_TGSIGQUEUEINFO, unix.SYS_PIDFD_SEND_SIGNAL}
 }
 
 func sortedWatched() []uint32 {
@@ -145,12 +171,20 @@ func watchProgram(extra map[uint32]map[uint32]guardCall) ([]bpf.RawInstruction, 
 	for _, nr := range sortedWatched() {
 		add(auditArch, nr, guardCall{})
 	}
-	// A process's end: the last moment to confirm what its exec ran
-	// (ExecCheck), of every convention.
-	add(auditArch, unix.SYS_EXIT_GROUP, guardCall{})
-	for a, nrs := range exitOther {
-		for _, nr := range nrs {
-			add(a, nr, guardCall{})
+	// A process's end, or a signal that may end one: the last moment
+	// to confirm what an exec ran (ExecCheck), of every convention.
+	for _, nr := range endCalls() {
+		c := guardCall{}
+		if nr == unix.SYS_TGKILL {
+			c.check = notURG
+		}
+		add(auditArch, nr, c)
+	}
+	for _, others := range []map[uint32][]uint32{exitOther, signalOther} {
+		for a, nrs := range others {
+			for _, nr := range nrs {
+				add(a, nr, guardCall{})
+			}
 		}
 	}
 	arches := make([]uint32, 0, len(calls))
@@ -228,11 +262,22 @@ func Socketcall(n Notif) bool {
 	return ok && uint32(n.Nr) == nr
 }
 
-// Exit reports whether n is an exit_group, of any calling convention,
-// which the filters notify for [ExecCheck.Confirm] alone: the supervisor
-// confirms and lets it go on, and records nothing of it.
+// Exit reports whether n is an exit_group or a thread's exit, of any
+// calling convention, which the filters notify for [ExecCheck.Confirm]
+// alone: the supervisor confirms and lets it go on, and records nothing
+// of it. [Signal]'s calls are Exit's too.
 func Exit(n Notif) bool {
-	return n.Arch == auditArch && uint32(n.Nr) == unix.SYS_EXIT_GROUP || slices.Contains(exitOther[n.Arch], uint32(n.Nr))
+	nr := uint32(n.Nr)
+	return n.Arch == auditArch && (nr == unix.SYS_EXIT_GROUP || nr == unix.SYS_EXIT) || slices.Contains(exitOther[n.Arch], nr) || Signal(n)
+}
+
+// Signal reports whether n sends a signal (kill, tkill, tgkill,
+// rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal), of any calling
+// convention: notified for [ExecCheck.Sweep] alone, before the signal can
+// end a process whose exec is not confirmed yet.
+func Signal(n Notif) bool {
+	nr := uint32(n.Nr)
+	return n.Arch == auditArch && slices.Contains(endCalls()[2:], nr) || slices.Contains(signalOther[n.Arch], nr)
 }
 
 // WatchCall names the system call of a notification of

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,7 +68,7 @@ func TestNotifyDecisions(t *testing.T) {
 		for _, args := range [][]uint64{nil, {unix.CLONE_NEWUSER, unix.TIOCSTI}, {0xffffffff}, {0x40}} {
 			p, n := probe(auditArch, nr, args...)
 			_, isWatched := Watched[nr]
-			isWatched = isWatched || nr == unix.SYS_EXIT_GROUP // for ExecCheck alone
+			isWatched = isWatched || slices.Contains(endCalls(), nr) // for ExecCheck alone
 			switch {
 			case p&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_ERRNO:
 				errno, _, ok := DenyErrno(nr)
@@ -119,18 +120,38 @@ func TestExecWatchProgram(t *testing.T) {
 		{"sendto", auditArch, unix.SYS_SENDTO, retAllow},
 		{"clone3", auditArch, unix.SYS_CLONE3, retAllow},
 		{"exit_group", auditArch, unix.SYS_EXIT_GROUP, retNotify},
-		{"exit", auditArch, unix.SYS_EXIT, retAllow},
+		{"exit", auditArch, unix.SYS_EXIT, retNotify},
+		{"kill", auditArch, unix.SYS_KILL, retNotify},
+		{"tgkill", auditArch, unix.SYS_TGKILL, retNotify},
+		{"pidfd_send_signal", auditArch, unix.SYS_PIDFD_SEND_SIGNAL, retNotify},
+		{"rt_sigaction", auditArch, unix.SYS_RT_SIGACTION, retAllow},
 	}
 	for arch, nrs := range exitOther {
 		for _, nr := range nrs {
-			tests = append(tests, tc{fmt.Sprintf("exit_group %d of arch %#x", nr, arch), arch, nr, retNotify})
-			if !Exit(Notif{Arch: arch, Nr: int32(nr)}) {
-				t.Errorf("exit_group %d of arch %#x: not Exit", nr, arch)
+			tests = append(tests, tc{fmt.Sprintf("exit %d of arch %#x", nr, arch), arch, nr, retNotify})
+			if !Exit(Notif{Arch: arch, Nr: int32(nr)}) || Signal(Notif{Arch: arch, Nr: int32(nr)}) {
+				t.Errorf("exit %d of arch %#x: not Exit, or Signal", nr, arch)
 			}
 		}
 	}
-	if !Exit(Notif{Arch: auditArch, Nr: unix.SYS_EXIT_GROUP}) || Exit(Notif{Arch: auditArch, Nr: unix.SYS_EXECVE}) {
-		t.Error("Exit: exit_group or execve misjudged")
+	for arch, nrs := range signalOther {
+		for _, nr := range nrs {
+			tests = append(tests, tc{fmt.Sprintf("signal %d of arch %#x", nr, arch), arch, nr, retNotify})
+			if !Signal(Notif{Arch: arch, Nr: int32(nr)}) {
+				t.Errorf("signal %d of arch %#x: not Signal", nr, arch)
+			}
+		}
+	}
+	for _, nr := range endCalls() {
+		if !Exit(Notif{Arch: auditArch, Nr: int32(nr)}) {
+			t.Errorf("%d: not Exit", nr)
+		}
+		if Signal(Notif{Arch: auditArch, Nr: int32(nr)}) != (nr != unix.SYS_EXIT_GROUP && nr != unix.SYS_EXIT) {
+			t.Errorf("%d: Signal misjudged", nr)
+		}
+	}
+	if Exit(Notif{Arch: auditArch, Nr: unix.SYS_EXECVE}) || Signal(Notif{Arch: auditArch, Nr: unix.SYS_RT_SIGACTION}) {
+		t.Error("Exit or Signal: execve or rt_sigaction misjudged")
 	}
 	for arch, nrs := range execOther {
 		for _, nr := range nrs {
@@ -198,6 +219,12 @@ func TestExecWatchProgram(t *testing.T) {
 	}
 	if runtime.GOARCH == "amd64" && len(socketcallOther) == 0 {
 		t.Error("i386's socketcall is not watched")
+	}
+	// Go's preemption signal to its own threads does not notify.
+	for sig, want := range map[uint64]uint32{uint64(unix.SIGURG): retAllow, uint64(unix.SIGKILL): retNotify, uint64(unix.SIGSEGV): retNotify} {
+		if got, _ := v.Run(seccompData(auditArch, unix.SYS_TGKILL, 1, 1, sig)); uint32(got) != want {
+			t.Errorf("tgkill of signal %d: %s, want %s", sig, action(uint32(got)), action(want))
+		}
 	}
 	for _, tt := range tests {
 		got, err := v.Run(seccompData(tt.arch, tt.nr))

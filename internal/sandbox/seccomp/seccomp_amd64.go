@@ -31,8 +31,12 @@ var (
 	bindOther       = map[uint32][]uint32{auditArch: {x32Bit | unix.SYS_BIND}, unix.AUDIT_ARCH_I386: {361}}
 	listenOther     = map[uint32][]uint32{auditArch: {x32Bit | unix.SYS_LISTEN}, unix.AUDIT_ARCH_I386: {363}}
 	socketcallOther = map[uint32]uint32{unix.AUDIT_ARCH_I386: 102}
-	// exitOther are the other conventions' exit_group.
-	exitOther = map[uint32][]uint32{auditArch: {x32Bit | unix.SYS_EXIT_GROUP}, unix.AUDIT_ARCH_I386: {252}}
+	// exitOther are the other conventions' exit_group and exit;
+	// signalOther their calls that send a signal (kill, tkill, tgkill,
+	// rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal).
+	exitOther   = map[uint32][]uint32{auditArch: {x32Bit | unix.SYS_EXIT_GROUP, x32Bit | unix.SYS_EXIT}, unix.AUDIT_ARCH_I386: {252, 1}}
+	signalOther = map[uint32][]uint32{auditArch: {x32Bit | 62, x32Bit | 200, x32Bit | 234, x32Bit | 524, x32Bit | 536, x32Bit | 424},
+		unix.AUDIT_ARCH_I386: {37, 238, 270, 178, 335, 424}}
 )
 
 // syscalls maps every name in the policy to its x86_64 number.

@@ -26,8 +26,11 @@ var (
 	listenOther  = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {284}}
 	// 32-bit arm's socketcall is not wired on arm64 (sys_ni_syscall).
 	socketcallOther = map[uint32]uint32{}
-	// exitOther is the other convention's exit_group.
-	exitOther = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {248}}
+	// exitOther is the other convention's exit_group and exit;
+	// signalOther its calls that send a signal (kill, tkill, tgkill,
+	// rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal).
+	exitOther   = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {248, 1}}
+	signalOther = map[uint32][]uint32{unix.AUDIT_ARCH_ARM: {37, 238, 268, 178, 363, 424}}
 )
 
 // syscalls maps every name in the policy to its arm64 number. arm64 never

@@ -213,7 +213,16 @@ func ReadRawSockaddr(mem *os.File, addr, length uint64) []byte {
 // (seccomp.ExecCheck.Confirm): its file judged by target for its hash
 // (and closed), named by the kernel's link, with the name the exec was
 // read with in Detail.
+// HiddenNote starts the detail of what ran after an exec where the
+// process could no longer be read (seccomp.Ran.Hidden), before the name
+// read; the report makes it a high evasion finding.
+const HiddenNote = "the process hid its memory after the exec (not dumpable): what ran is unknown; the name read: "
+
 func RanEvent(r seccomp.Ran, pid, ppid int, target func(f *os.File, err error) (sha string, failed bool)) moat.Event {
+	if r.Hidden {
+		return moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, PID: pid, PPID: ppid, Name: moat.ExecRan,
+			Detail: HiddenNote + audit.Clean(r.Name, 300)}
+	}
 	sha, _ := target(r.File, nil)
 	r.File.Close()
 	ev := moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, PID: pid, PPID: ppid, Name: moat.ExecRan,
