@@ -129,6 +129,8 @@ type analysis struct {
 	own     map[int]bool    // pids of pip's probes (commands.go)
 	interps map[string]bool // the interpreter's sha256s (commands.go)
 	failed  map[string]bool // paths of kernel exec-failed events (commands.go)
+
+	hookPorts *bool // the hook's binds are the evidence of ports opened (listeners.go)
 }
 
 func (a *analysis) add(cat moat.Category, sev moat.Severity, summary string, ev []moat.Event) {
