@@ -257,6 +257,14 @@ func TestCorpusBackends(t *testing.T) {
 			t.Run("local-server", func(t *testing.T) {
 				noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", "local_server.py"), nil))
 			})
+			// a suite's client bound to a source address it does not
+			// have, its server on "::" port 0, code piped to a child
+			// python: no port of a bind shell (gVisor names no stdio)
+			for _, f := range []string{"source_bind.py", "server_stdin.py"} {
+				t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
+					noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", f), nil))
+				})
+			}
 			t.Run("exec_race", func(t *testing.T) { wantRace(t, b, bk.kernel == "seccomp listener") })
 			t.Run("tool_payloads", func(t *testing.T) {
 				// docker and podman: the image's own tools (.ci/images.sh)
