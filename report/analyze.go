@@ -126,9 +126,10 @@ type analysis struct {
 	tokens []honeytoken.Token
 	files  map[string]bool // planted token files
 
-	own     map[int]bool    // pids of pip's probes (commands.go)
-	interps map[string]bool // the interpreter's sha256s (commands.go)
-	failed  map[string]bool // paths of kernel exec-failed events (commands.go)
+	own       map[int]bool      // pids of pip's probes (commands.go)
+	interps   map[string]bool   // the interpreter's sha256s (commands.go)
+	failed    map[string]bool   // paths of kernel exec-failed events (commands.go)
+	sinkNames map[string]string // the name each address's sink flow asked for (connectTarget)
 
 	hookPorts *bool // the hook's binds are the evidence of ports opened (listeners.go)
 }
@@ -684,7 +685,7 @@ func (a *analysis) network() {
 				continue
 			}
 			conns = append(conns, e)
-			targets = append(targets, e.Addr)
+			targets = append(targets, a.connectTarget(e))
 		case e.Source == "network" && e.Kind != "dns" && e.Kind != moat.KindEvents:
 			conns = append(conns, e)
 			targets = append(targets, firstNonEmpty(e.Name, e.Addr))
@@ -702,6 +703,25 @@ func (a *analysis) network() {
 	if len(names) > 0 {
 		a.add(moat.CategoryNetwork, "low", "looked up names: "+joinBounded(uniq(hosts), 5), names)
 	}
+}
+
+// connectTarget names a connection's destination for a summary: the
+// name the sink saw asked for (a sinkhole address stands for a name;
+// the flow's SNI, Host or lookup says which), with its port, else the
+// address.
+func (a *analysis) connectTarget(e moat.Event) string {
+	if a.sinkNames == nil {
+		a.sinkNames = map[string]string{}
+		for _, n := range a.evs {
+			if n.Source == moat.SourceNetwork && n.Addr != "" && n.Name != "" && !isIP(n.Name) && a.sinkNames[n.Addr] == "" {
+				a.sinkNames[n.Addr] = n.Name
+			}
+		}
+	}
+	if name := a.sinkNames[e.Addr]; name != "" && port(e.Addr) != 0 {
+		return fmt.Sprintf("%s:%d", name, port(e.Addr))
+	}
+	return e.Addr
 }
 
 // unanswered: hostport is a private-network address (RFC 1918, IPv6
@@ -911,8 +931,13 @@ func (a *analysis) audited(k moat.Event) bool {
 	// delays) is the image's that k started, if k is the exec of the
 	// interpreter that said it, or the image's after a later exec of the
 	// same pid (sh's child became bash, then Python): either way k was
-	// not a hooked process's.
-	if h >= k.TimeMS && k.Kind == moat.KindExec && k.Path == hello.Path {
+	// not a hooked process's. So too for a script whose "#!" names the
+	// runtime's interpreter (a console script such as pip3, which a shell
+	// started: the hello names the interpreter, not the script), or, where
+	// the witness read no "#!" line (gVisor --image), whose path is the
+	// hello's argv[0], as the kernel passes a script's.
+	if h >= k.TimeMS && k.Kind == moat.KindExec && (k.Path == hello.Path || a.pythonScript(k) ||
+		k.Script == "" && k.Path != "" && strings.HasPrefix(hello.Detail+" ", k.Path+" ")) {
 		return false
 	}
 	after := false // past k in the events' order

@@ -105,3 +105,40 @@ func TestPythonScript(t *testing.T) {
 		}
 	}
 }
+
+// TestShellStartsConsoleScript: a shell's exec of a console script (pip3,
+// whose "#!" names the runtime's interpreter) starts the Python whose hello
+// follows; that exec is the shell's, not a hooked process's call the hook
+// missed. A hooked process's own exec (its hello before) still is one.
+func TestShellStartsConsoleScript(t *testing.T) {
+	interp := moat.Event{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: "/usr/bin/python3.11", SHA256: strings.Repeat("a", 64)}
+	sh := moat.Event{TimeMS: 10, Source: moat.SourceKernel, Kind: moat.KindExec, PID: 16, PPID: 12, Path: "/bin/sh", Detail: "sh -c pip3 install x >/dev/null", SHA256: strings.Repeat("c", 64)}
+	script := func(line string) moat.Event {
+		return moat.Event{TimeMS: 20, Source: moat.SourceKernel, Kind: moat.KindExec, PID: 17, PPID: 16, Path: "/usr/bin/pip3", Detail: "pip3 install x", SHA256: strings.Repeat("b", 64), Script: line}
+	}
+	hello := func(ms int64) moat.Event {
+		return moat.Event{TimeMS: ms, Source: moat.SourceAudit, Kind: moat.KindHello, PID: 17, PPID: 16, Path: "/usr/bin/python3.11", Detail: "/usr/bin/pip3 install x"}
+	}
+	parent := moat.Event{TimeMS: 1, Source: moat.SourceAudit, Kind: moat.KindHello, PID: 12, Path: "/usr/bin/python3.11"}
+	shByHook := moat.Event{TimeMS: 9, Source: moat.SourceAudit, Kind: moat.KindExec, PID: 12, Path: "/bin/sh", Detail: "sh -c pip3 install x >/dev/null"}
+	for _, c := range []struct {
+		name string
+		evs  []moat.Event
+		want bool
+	}{
+		{"shell starts pip3", []moat.Event{interp, parent, shByHook, sh, script("#!/usr/bin/python3.11"), hello(60)}, false},
+		{"its hello within the slack before", []moat.Event{interp, parent, shByHook, sh, script("#!/usr/bin/python3.11"), hello(19)}, true},
+		{"a shell script", []moat.Event{interp, parent, shByHook, sh, script("#!/bin/sh"), hello(60)}, true},
+		// no "#!" read (gVisor --image): the hello's argv[0] is the script
+		{"unread, argv[0]", []moat.Event{interp, parent, shByHook, sh, script(""), hello(60)}, false},
+		{"unread, another argv[0]", []moat.Event{interp, parent, shByHook, sh, script(""), {TimeMS: 60, Source: moat.SourceAudit, Kind: moat.KindHello, PID: 17, Path: "/usr/bin/python3.11", Detail: "/usr/bin/pip3x install"}}, true},
+	} {
+		got := false
+		for _, f := range Analyze(c.evs) {
+			got = got || f.Category == moat.CategoryEvasion && strings.Contains(f.Summary, "did not report")
+		}
+		if got != c.want {
+			t.Errorf("%s: hook-missed finding %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -267,6 +267,7 @@ func TestCorpusBackends(t *testing.T) {
 				})
 			}
 			t.Run("exec_race", func(t *testing.T) { wantRace(t, b, bk.kernel == "seccomp listener") })
+			t.Run("pip_stage", func(t *testing.T) { wantPipStage(t, b) })
 			t.Run("tool_payloads", func(t *testing.T) {
 				// docker and podman: the image's own tools (.ci/images.sh)
 				wantToolPayloads(t, run(t, b, filepath.Join("testdata", "corpus", "tool_payloads.py"), toolPayloads))
@@ -276,6 +277,7 @@ func TestCorpusBackends(t *testing.T) {
 			t.Run("dest_exfil", func(t *testing.T) { wantDestExfil(t, b, moat.NetworkSinkhole) })
 			t.Run("port_exfil", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkSinkhole) })
 			t.Run("split_kinds", func(t *testing.T) { wantSplitKinds(t, b) })
+			t.Run("framed_exfil", func(t *testing.T) { wantFramedExfil(t, b) })
 			t.Run("shm-drop", func(t *testing.T) {
 				wantShm(t, run(t, b, filepath.Join("testdata", "corpus", "shm_drop.py"), nil))
 			})

@@ -251,6 +251,7 @@ func (a *analysis) commands() {
 			a.add(cmdRules[r].cat, cmdRules[r].sev, cmdRules[r].what+": "+listCommands(evs), evs)
 		}
 	}
+	a.runtimeInstalls(cmds)
 	var reverse, bind, fed, interactive, stdin, plain, tried []moat.Event
 	var notes, bindNotes, fedNotes, triedNotes []string
 	for i, e := range cmds {

@@ -151,6 +151,7 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 	t.Run("exec-race", func(t *testing.T) {
 		wantRace(t, b, true)
 	})
+	t.Run("pip-stage", func(t *testing.T) { wantPipStage(t, b) })
 	t.Run("exec-procpath", func(t *testing.T) {
 		// files the run wrote, run through /proc/self/cwd and a
 		// directory descriptor (red team, session 22)
@@ -466,6 +467,22 @@ func persistLater(t *testing.T, b moat.Backend, mod func(*moat.Spec)) {
 
 // wantNamed wants, for each name, a finding of the category, high or
 // above, whose summary names it.
+// wantPipStage: corpus/pip_stage.py's installs at run time are a medium
+// execution finding that names the packages (the shell's where the
+// sandbox has a shell).
+func wantPipStage(t *testing.T, b moat.Backend) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "pip_stage.py"), userland)
+	for _, f := range res.Findings {
+		if f.Category == moat.CategoryExecution && f.Severity.Rank() >= moat.SeverityMedium.Rank() &&
+			strings.Contains(f.Summary, "installed packages at run time") && strings.Contains(f.Summary, "colourama-helper") {
+			return
+		}
+	}
+	dump(t, res)
+	t.Error("no finding of the packages installed at run time (colourama-helper)")
+}
+
 func wantNamed(t *testing.T, res *moat.Result, cat moat.Category, names ...string) {
 	t.Helper()
 	for _, name := range names {
@@ -1371,6 +1388,36 @@ func TestCorpusSplitKinds(t *testing.T) {
 func wantSplitKinds(t *testing.T, b moat.Backend) {
 	t.Helper()
 	wantAWSKey(t, b, "split_kinds.py", moat.NetworkSinkhole, "split over the run's lookups, flows and requests")
+}
+
+// TestCorpusFramedExfil: secrets split over flows and datagrams with a
+// frame around each piece ("<n>:", "seq=<n>;d=<hex>"), out of order, hex
+// wrapped in lines as xxd -p prints it, and a secret a byte in 8 through
+// random noise (red team, session 24: a medium network finding before).
+func TestCorpusFramedExfil(t *testing.T) {
+	wantFramedExfil(t, moattest.RequireBackend(t, "native"))
+}
+
+func wantFramedExfil(t *testing.T, b moat.Backend) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "framed_exfil.py"), func(s *moat.Spec) {
+		s.Network = moat.NetworkSinkhole
+		s.Limits.Timeout = time.Minute
+	})
+	for _, c := range [][2]string{
+		{"env-aws-secret-access-key", "split over the flows to 203.0.113.71 (pieces)"},
+		{"env-github-token", "split over the flows to 203.0.113.72 (pieces, hex)"},
+		{"pypi-token", "sent over the network (escaped, hex)"},
+		{"aws-secret-access-key", "sent over the network (escaped, every 8 bytes from"},
+	} {
+		if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+			return f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
+				strings.Contains(f.Summary, c[0]) && strings.Contains(f.Summary, c[1])
+		}) {
+			dump(t, res)
+			t.Errorf("no critical exfiltration finding of %s %s", c[0], c[1])
+		}
+	}
 }
 
 // TestHookLongRequestBody: the hook keeps the start of a request body

@@ -126,7 +126,8 @@ func (a *analysis) exfiltration() {
 	m.SetWorkLimit(secretSearchWork)
 	m.SetDeadline(start.Add(secretSearchBudget))
 	joined := map[string]bool{} // "id|source|kind": found in one destination's stream
-	for _, s := range a.streams() {
+	streams := a.streams()
+	for _, s := range streams {
 		for _, h := range m.Match(s.data) {
 			key := h.ID + "|" + s.src + "|" + s.kind
 			k := h.ID + "|" + s.src + "|"
@@ -146,6 +147,34 @@ func (a *analysis) exfiltration() {
 				joined[k+s.what] = true
 			}
 			joined[key] = true
+			note(s.what+" ("+h.Encoding+")", h.ID, moat.SeverityCritical, s.evs...)
+		}
+	}
+	// The same streams' parts, searched for pieces of a value: each part
+	// framed (a sequence number before it, a header), or the parts out of
+	// order (red team, session 24). Not the ports, addresses and sizes,
+	// whose parts are a byte or two.
+	for _, s := range streams {
+		if s.kind == "port" || s.kind == "addr" {
+			continue
+		}
+		parts := make([][]byte, len(s.parts))
+		for i, p := range s.parts {
+			parts[i] = []byte(p)
+		}
+		for _, h := range m.Pieces(parts) {
+			key := h.ID + "|" + s.src + "|" + s.kind
+			k := h.ID + "|" + s.src + "|"
+			if joined[key] || joined[k+"pieces"] {
+				continue // found whole, or in pieces of one destination: noted already
+			}
+			if s.kind == "mix" && (joined[k+"dns"] || joined[k+"data"] || joined[k+"path"]) {
+				continue
+			}
+			joined[key] = true
+			if !s.wide {
+				joined[k+"pieces"] = true
+			}
 			note(s.what+" ("+h.Encoding+")", h.ID, moat.SeverityCritical, s.evs...)
 		}
 	}

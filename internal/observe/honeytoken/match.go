@@ -28,7 +28,8 @@ import (
 // base85 (Python's b85encode, git's) and Ascii85, zlib, gzip, raw deflate,
 // bzip2, xz, .lzma and raw LZMA2 and LZMA1 (Python's lzma formats), HTTP
 // chunked bodies, ROT13, a secret interleaved with noise (every 2nd to
-// 4th byte), reversal, reversed bits, a repeating key of up to 32 bytes
+// 4th byte; the value as is or reversed up to every 64th, in data up
+// to 256 KiB), reversal, reversed bits, a repeating key of up to 32 bytes
 // (and 12 fewer than the value) XOR-ed or added byte by byte, and an
 // added key that rises or falls by one a byte, nested up to [MaxDepth]
 // layers (base64 of gzip of a reversed value, say). Each layer is tried
@@ -56,6 +57,7 @@ type Matcher struct {
 	cutBy       string
 	idx         *index // every form of every token's value
 	subst       *substForms
+	pieces      pieceIndex // the values' pieces, made at the first Pieces call
 }
 
 // SetDeadline bounds every later Match call: past t, Match searches no
@@ -186,6 +188,27 @@ func (m *Matcher) Match(data []byte) []Hit {
 		}
 		return left > 0
 	})
+	// Last, for the values no view found: the data itself, and its
+	// escaping undone, spread at a stride past the strided views'
+	// (maxFarStride).
+	if left > 0 && len(data) <= maxStrided {
+		far := []view{{b: data}}
+		if u, ok := unescape(data); ok {
+			far = append(far, view{b: u, enc: "escaped"})
+		}
+		for _, v := range far {
+			if m.late() {
+				break
+			}
+			m.work += int64(len(v.b)) + viewCost
+			for i, how := range m.farStride(v.b, found) {
+				if how != "" && subst[i] == "" {
+					found[i] = true
+					hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: join(v.enc, how)})
+				}
+			}
+		}
+	}
 	for i, how := range subst {
 		if how != "" && !found[i] {
 			hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: how})
@@ -358,6 +381,12 @@ func decodings(b []byte, top bool, minLen int) []view {
 		add("utf-16", bytes.ReplaceAll(b, []byte{0}, nil))
 	}
 	for _, r := range runs(b, &hexT, minRun) {
+		// Hex wrapped in lines (xxd -p's 60 digits a line, a hex dump
+		// piped to nc: red team, session 24) is read as one run, as
+		// base64's and base32's wrapped lines are.
+		if bytes.ContainsAny(r, "\r\n") {
+			r = bytes.ReplaceAll(bytes.ReplaceAll(r, []byte("\r"), nil), []byte("\n"), nil)
+		}
 		for off := 0; off < 2; off++ {
 			s := r[off:]
 			s = s[:len(s)/2*2]
@@ -666,7 +695,7 @@ func isB32(c byte) bool {
 
 // The alphabets as tables, for runs: a call per byte of every view was
 // most of the cost of decoding a view.
-var hexT, b64T, b32T, b85T, a85T = table(isHex), table(isB64), table(isB32), table(isB85), table(isA85)
+var hexT, b64T, b32T, b85T, a85T = table(func(c byte) bool { return isHex(c) || c == '\n' || c == '\r' }), table(isB64), table(isB32), table(isB85), table(isA85)
 
 func table(in func(byte) bool) (t [256]bool) {
 	for c := range t {

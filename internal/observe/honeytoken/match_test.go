@@ -126,6 +126,26 @@ func TestMatchEncodings(t *testing.T) {
 		{"raw after 4 KiB of padding", pad + val + pad, "raw"},
 		{"hex", "d=" + hex.EncodeToString(v), "hex"},
 		{"upper hex (base16)", "d=" + strings.ToUpper(hex.EncodeToString(v)), "hex"},
+		{"a byte in 6, noise between", func() string {
+			var b strings.Builder
+			for i := 0; i < len(val); i++ {
+				b.WriteString(val[i:i+1] + "abcde")
+			}
+			return b.String()
+		}(), "every 6 bytes from 0"},
+		{"a byte in 40 after a byte, reversed", func() string {
+			var b strings.Builder
+			b.WriteString("x")
+			r := reverse([]byte(val))
+			for i := range r {
+				b.WriteString(string(r[i:i+1]) + strings.Repeat("-", 39))
+			}
+			return b.String()
+		}(), "every 40 bytes from 1, reversed"},
+		{"hex in lines (xxd -p)", func() string {
+			s := hex.EncodeToString(append([]byte("[pypi]\npassword = "), v...))
+			return s[:40] + "\n" + s[40:80] + "\r\n" + s[80:] + "\n"
+		}(), "hex"},
 		{"hex after odd padding of hex digits", strings.Repeat("a", 4097) + hex.EncodeToString(v), "hex"},
 		{"base64", "d=" + b64(v), "base64"},
 		{"base64 at offset 1", "d=" + b64(append([]byte("z"), v...)), "base64"},

