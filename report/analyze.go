@@ -130,6 +130,8 @@ type analysis struct {
 	interps   map[string]bool   // the interpreter's sha256s (commands.go)
 	failed    map[string]bool   // paths of kernel exec-failed events (commands.go)
 	sinkNames map[string]string // the name each address's sink flow asked for (connectTarget)
+
+	hookPorts *bool // the hook's binds are the evidence of ports opened (listeners.go)
 }
 
 func (a *analysis) add(cat moat.Category, sev moat.Severity, summary string, ev []moat.Event) {

@@ -363,14 +363,21 @@ func (a *analysis) interpreterShell(e moat.Event) bool {
 // socket after any port opened; or, where no witness names its stdio
 // (gVisor's trace), reading its commands from stdin (no script, or as
 // interpreterShell reads it) after a port opened on an address other
-// than loopback. l is that port's event (lastListen).
+// than loopback, on a port named or not seen bound. l is that port's
+// event (lastListen).
 func (a *analysis) bindShell(e moat.Event) (l moat.Event, ok bool) {
 	if e.Kind != moat.KindExec || !a.shellLike(e) {
 		return l, false
 	}
 	ls := a.listensBefore(e)
 	if e.Stdio == "" {
-		ls = slices.DeleteFunc(ls, func(l moat.Event) bool { return !exposed(l.Addr) })
+		// Reading stdin, not a socket: a port on loopback, or one the
+		// kernel chose (port 0 bound: a caller must learn it from the
+		// program, as of a suite's server on "::", listeners' low), is
+		// no bind shell's; a suite pipes code to a child interpreter
+		// beside such a server (benign/server_stdin.py). A shell with
+		// its stdio on the accepted socket is one on any port (above).
+		ls = slices.DeleteFunc(ls, func(l moat.Event) bool { return !exposed(l.Addr) || l.Addr != "" && port(l.Addr) == 0 })
 		line := argsOf(e.Detail)
 		args := strings.Fields(line)
 		stdin := !hasScript(args) || slices.Contains(args, "-i") || slices.Contains(args, "-") ||

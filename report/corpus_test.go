@@ -640,7 +640,7 @@ func noTells(t *testing.T, b moat.Backend, mod func(*moat.Spec), known ...string
 // TestBenign: ordinary programs yield nothing above low.
 func TestBenign(t *testing.T) {
 	b := moattest.RequireBackend(t, "native")
-	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "connect_by_name.py", "tarpit_connect.py", "dual_stack.py", "finalizer_logs.py", "nosite_suite.py", "venv_suite.py"} {
+	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "connect_by_name.py", "tarpit_connect.py", "dual_stack.py", "source_bind.py", "server_stdin.py", "passive_lookup.py", "finalizer_logs.py", "nosite_suite.py", "venv_suite.py"} {
 		t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
 			noneAboveLow(t, run(t, b, filepath.Join("testdata", "benign", f), userland))
 		})

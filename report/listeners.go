@@ -24,10 +24,7 @@ import (
 // hook's binds are the evidence, said as the program's claim. A shell or interpreter
 // started on the accepted connection is the bind shell (commands).
 func (a *analysis) listeners() {
-	noKernel := slices.ContainsFunc(a.evs, func(e moat.Event) bool {
-		return e.Source == moat.SourceMoat && (e.Kind == moat.KindKernelEventsUnavailable ||
-			e.Kind == moat.KindTrace && e.Name == "listens-unseen") // gVisor --image registered to trace no bind, listen (backend/docker)
-	})
+	noKernel := a.hookListens()
 	var evs, ephemeral []moat.Event
 	var addrs, ephAddrs []string
 	for _, e := range a.evs {
@@ -59,6 +56,25 @@ func (a *analysis) listeners() {
 	}
 }
 
+// hookListens: the run has no kernel witness of the ports opened
+// (kernel-events-unavailable, or a gVisor --image runtime registered to
+// trace no bind and listen), so the hook's binds are the evidence. Where
+// the kernel witnesses listens, a bind the hook saw is only a bind asked
+// for: one that failed (a source address the machine does not have), a
+// client's source address, a socket never listened on. The kernel's
+// listen, or a UDP bind to a port, is the port opened; an exposed one is
+// kept past the kernel's budget (kbudget.Interest).
+func (a *analysis) hookListens() bool {
+	if a.hookPorts == nil {
+		v := slices.ContainsFunc(a.evs, func(e moat.Event) bool {
+			return e.Source == moat.SourceMoat && (e.Kind == moat.KindKernelEventsUnavailable ||
+				e.Kind == moat.KindTrace && e.Name == "listens-unseen") // gVisor --image registered to trace no bind, listen (backend/docker)
+		})
+		a.hookPorts = &v
+	}
+	return *a.hookPorts
+}
+
 // exposed: a listener's address is not loopback. The unspecified
 // address (0.0.0.0, ::) is every address, and none ("" : a socket not
 // seen bound, which the kernel binds to every address) is too.
@@ -80,15 +96,19 @@ func listenAddr(e moat.Event) string {
 }
 
 // listensBefore lists the ports e's process, or its parents, opened
-// (exposed or not, by either witness) before e ran: a shell whose stdio
-// is a socket after them sits on an accepted connection, a bind shell.
+// (exposed or not) before e ran: a shell whose stdio is a socket after
+// them sits on an accepted connection, a bind shell. The kernel's word
+// where it witnesses listens; the hook's binds only where it does not
+// (hookListens): a suite's client bound to a source address it does not
+// have (tornado's test_source_ip_fail, 8.8.8.8 port 0, EADDRNOTAVAIL),
+// then piping code to a child interpreter, opened no port.
 func (a *analysis) listensBefore(e moat.Event) []moat.Event {
 	var out []moat.Event
 	for _, l := range a.evs {
 		if l.TimeMS > e.TimeMS || len(out) >= maxConnectsJudged {
 			break
 		}
-		if l.Kind != moat.KindListener || (l.Source != moat.SourceKernel && l.Source != moat.SourceAudit) {
+		if l.Kind != moat.KindListener || (l.Source != moat.SourceKernel && (l.Source != moat.SourceAudit || !a.hookListens())) {
 			continue
 		}
 		if l.PID == e.PID || slices.Contains(ancestors(e, 2), l.PID) {

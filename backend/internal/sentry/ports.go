@@ -51,17 +51,7 @@ func (p *ports) call(pid int, call, args string) (moat.Event, bool) {
 			}
 			return ev, false
 		}
-		host := a[2]
-		switch {
-		case host == "" && a[1] == "AF_INET6":
-			host = "::"
-		case host == "":
-			host = "0.0.0.0"
-		}
-		if strings.Contains(host, ":") {
-			host = "[" + host + "]"
-		}
-		addr := audit.Clean(host+":"+a[3], 300)
+		addr := inetHostPort(a[1], a[2], a[3])
 		if len(p.bound) < maxPorts {
 			p.bound[sock] = addr
 		}

@@ -129,9 +129,9 @@ var (
 	// the same for a path with a comma (printed raw): up to the first
 	// ", 0xADDR [" (an execveat's then starts at its directory)
 	execPathComma = lazyRE(`0x[0-9a-f]+ ((?s:.*?)), 0x[0-9a-f]+ \[`)
-	inetAddr      = lazyRE(`\{Family: AF_INET6?, Addr: ([^,]*), Port: (\d+)\}`)
 	// a bind's or listen's descriptor and the Sentry's name of its
-	// socket; a bind's family, host ("" the unspecified) and port
+	// socket; a bind's or a connect's family, host ("" the unspecified)
+	// and port
 	sockFD   = lazyRE(`^0x([0-9a-f]+) (socket:\[\d+\])`)
 	bindAddr = lazyRE(`\{Family: (AF_INET6?), Addr: ([^,]*), Port: (\d+)\}`)
 	unixAddr = lazyRE(`\{Family: AF_UNIX, Addr: ("(?:[^"\\]|\\.)*")`)
@@ -271,12 +271,8 @@ func Parse(r io.Reader, start time.Time, max int, o Options) (evs []moat.Event, 
 			switch call {
 			case "connect":
 				ev.Kind = moat.KindConnect
-				if a := inetAddr().FindStringSubmatch(args); a != nil {
-					host := a[1]
-					if strings.Contains(host, ":") {
-						host = "[" + host + "]"
-					}
-					ev.Addr = audit.Clean(host+":"+a[2], 300)
+				if a := bindAddr().FindStringSubmatch(args); a != nil {
+					ev.Addr = inetHostPort(a[1], a[2], a[3])
 				} else if a := unixAddr().FindStringSubmatch(args); a != nil {
 					p, err := strconv.Unquote(a[1])
 					if err != nil {
@@ -1041,4 +1037,25 @@ func (c *cwds) atDepth(parent map[int]int, pid, seq, depth int) (string, bool) {
 		return c.root, true
 	}
 	return "", false
+}
+
+// inetHostPort is an inet address of the trace as host:port. The Sentry
+// names the unspecified address (0.0.0.0, ::) with an empty host, as
+// netstack keeps it: a bind there is to every address, and a connect
+// there reaches this machine (a getaddrinfo of a passive or empty host
+// connects a datagram socket to its answer to sort them, waitress's
+// suite). Without a host, the address was ":8080", which no rule knows
+// as this machine's (a medium connect and a high "seen by the kernel
+// alone" on gVisor, session 24).
+func inetHostPort(family, host, port string) string {
+	switch {
+	case host == "" && family == "AF_INET6":
+		host = "::"
+	case host == "":
+		host = "0.0.0.0"
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return audit.Clean(host+":"+port, 300)
 }

@@ -361,3 +361,26 @@ func TestParsePorts(t *testing.T) {
 		t.Errorf("kept:\n%s", kept.String())
 	}
 }
+
+// TestParseUnspecified: the Sentry names the unspecified address with an
+// empty host ("Addr: ,"); a connect there (glibc's getaddrinfo sorting
+// the answers of a passive lookup, waitress's suite) is 0.0.0.0 or ::,
+// this machine, as a bind there is every address. It was ":8080" before,
+// an address no rule knew (session 24).
+func TestParseUnspecified(t *testing.T) {
+	log := `I1207 14:40:00.100000   10028 strace.go:567] [   8:   8] python3 E connect(0x5 socket:[7], 0x7f64e6cf2f90 {Family: AF_INET, Addr: , Port: 8080}, 0x10)
+I1207 14:40:00.100100   10028 strace.go:567] [   8:   8] python3 E connect(0x6 socket:[8], 0x7f64e6cf2f90 {Family: AF_INET6, Addr: , Port: 8080}, 0x1c)
+I1207 14:40:00.100200   10028 strace.go:567] [   8:   8] python3 E connect(0x7 socket:[9], 0x7f64e6cf2f90 {Family: AF_INET6, Addr: ::1, Port: 80}, 0x1c)
+`
+	start := time.Date(2026, 12, 7, 14, 40, 0, 0, time.Local)
+	evs, _ := Parse(strings.NewReader(log), start, 10, Options{})
+	var got []string
+	for _, e := range evs {
+		if e.Kind == moat.KindConnect {
+			got = append(got, e.Addr)
+		}
+	}
+	if want := []string{"0.0.0.0:8080", "[::]:8080", "[::1]:80"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("connects %q, want %q", got, want)
+	}
+}
