@@ -12,8 +12,8 @@ import (
 
 // cacheFormat changes whenever the cached data or its meaning changes (4:
 // Paths hold the directories of the site directories' libraries; 5: and
-// /etc/os-release, with its links).
-const cacheFormat = 5
+// /etc/os-release, with its links; 6: and /usr/share/zoneinfo).
+const cacheFormat = 6
 
 // cacheEntry is one cached Resolve result, stored as
 // <cacheDir>/pyrt-<hash of requested path and context>.json.

@@ -71,6 +71,13 @@ const ldCache = "/etc/ld.so.cache"
 // /etc/os-release`), and a root without it was a cheap tell.
 const osRelease = "/etc/os-release"
 
+// zoneinfo is the time zone database (public: the tzdata package's),
+// bound when present: zoneinfo.ZoneInfo, dateutil's tz.gettz and pytz's
+// system zones read it, every machine and CI image has it, and test
+// suites failed without it (python-dateutil's). The host's own zone,
+// /etc/localtime, is not bound: a sandbox's clock is UTC.
+const zoneinfo = "/usr/share/zoneinfo"
+
 // alternativesDir is Debian's alternatives system: links in /usr (libblas.so.3,
 // liblapack.so.3, awk, pager...) point at a link here, which points back
 // into /usr. Without it, numpy's libblas.so.3 and the like dangle in the sandbox.
@@ -238,6 +245,10 @@ func resolveFresh(requested, pathEnv string) (*Runtime, []string, error) {
 	if fi, err := os.Stat(osRelease); err == nil && fi.Mode().IsRegular() {
 		extra = append(extra, osRelease)
 		deps = append(deps, osRelease)
+	}
+	if fi, err := os.Stat(zoneinfo); err == nil && fi.IsDir() {
+		extra = append(extra, zoneinfo)
+		deps = append(deps, zoneinfo)
 	}
 	for _, p := range extra {
 		if real, err := lw.walk(p); err == nil {

@@ -212,6 +212,10 @@ if init in ("/sbin/init", "/lib/systemd/systemd") and len(pids) < 20:
 # (platform.freedesktop_os_release, `cat /etc/os-release`).
 if not os.path.isfile("/etc/os-release"):
     tells.append("no /etc/os-release")
+# Every machine and CI image has the time zone database (tzdata):
+# zoneinfo.ZoneInfo("Europe/Berlin") fails without it.
+if not any(os.path.isfile(p) for p in ("/usr/share/zoneinfo/UTC", "/usr/share/zoneinfo/Etc/UTC")):
+    tells.append("no time zone database")
 # Every Linux machine and container has these directories.
 for d in ("/var", "/run", "/sys"):
     if not os.path.isdir(d):
