@@ -33,8 +33,12 @@ const imageFormat = 4
 // runtimeLayout changes whenever what a runtime image of the host's
 // interpreter holds changes (3: the interpreter's other names; 4: the
 // host files' modification times kept; 5: the libraries of every staged
-// ELF file; 6: /var, /mnt, /srv, /media; 7: /etc/os-release).
-const runtimeLayout = 7
+// ELF file; 6: /var, /mnt, /srv, /media; 7: /etc/os-release; 8:
+// /usr/share/zoneinfo).
+const runtimeLayout = 8
+
+// zoneinfo is the time zone database (pyrt binds the same on native).
+const zoneinfo = "/usr/share/zoneinfo"
 
 // Guest paths.
 const (
@@ -650,6 +654,13 @@ func writeRuntime(s sink, rt *pyrt.Runtime) error {
 	for _, d := range rt.Stdlib() {
 		if err := tree(s, d, skipStdlib); err != nil {
 			return fmt.Errorf("standard library %s: %w", d, err)
+		}
+	}
+	// The time zone database, as pyrt binds it (not the host's own
+	// /etc/localtime: the guest's clock is UTC).
+	if fi, err := os.Stat(zoneinfo); err == nil && fi.IsDir() {
+		if err := tree(s, zoneinfo, nil); err != nil {
+			return fmt.Errorf("time zones %s: %w", zoneinfo, err)
 		}
 	}
 	for l, t := range rt.Links {
