@@ -278,7 +278,7 @@ func TestCorpusBackends(t *testing.T) {
 				if runtime.GOARCH != "amd64" {
 					t.Skip("the dropped program is an x86-64 ELF")
 				}
-				wantRace(t, b, "exec_race_xonly.py", bk.kernel == "seccomp listener")
+				wantRace(t, b, "exec_race_quiet.py xonly", bk.kernel == "seccomp listener")
 			})
 			t.Run("exec_nodump", func(t *testing.T) {
 				wantHidden(t, run(t, b, filepath.Join("testdata", "corpus", "exec_nodump.py"), userland))

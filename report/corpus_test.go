@@ -165,7 +165,7 @@ func corpus(t *testing.T, b moat.Backend, zygote bool) {
 		if runtime.GOARCH != "amd64" {
 			t.Skip("the dropped program is an x86-64 ELF")
 		}
-		wantRace(t, b, "exec_race_xonly.py", true)
+		wantRace(t, b, "exec_race_quiet.py xonly", true)
 	})
 	t.Run("exec-race-self", func(t *testing.T) {
 		// the name flips to the caller's own program (red team, session 24)
@@ -2095,14 +2095,21 @@ func wantExfil(t *testing.T, res *moat.Result, own func(moat.Finding) bool, want
 // no watched call after its exec (it ends by SYS_exit, kills itself, or
 // is killed by its parent), or exec_race_self.py, whose other program is
 // the caller's own (its first line "evil-path P" names it), or
-// exec_race_xonly.py, exec_race_quiet.py's of a file of mode 0111 (where
-// its process may not be read after, a hidden exec event will do).
+// "exec_race_quiet.py xonly", its run of a file of mode 0111 (where its
+// process may not be read after, a hidden exec event will do).
 func wantRace(t *testing.T, b moat.Backend, file string, swapped bool) {
 	t.Helper()
+	file, arg, _ := strings.Cut(file, " ")
 	for try := 1; ; try++ {
 		// 60 to 90 children with a busy thread each: under gVisor on a
 		// busy host, more than the default 20 s.
-		res := run(t, b, filepath.Join("testdata", "corpus", file), func(s *moat.Spec) { userland(s); s.Limits.Timeout = 2 * time.Minute })
+		res := run(t, b, filepath.Join("testdata", "corpus", file), func(s *moat.Spec) {
+			userland(s)
+			s.Limits.Timeout = 2 * time.Minute
+			if arg != "" {
+				s.Args = append(s.Args, arg)
+			}
+		})
 		ran := map[int]string{}
 		evil := "/tmp/.r/evil"
 		for _, l := range strings.Split(res.Stdout, "\n") {
@@ -2127,9 +2134,9 @@ func wantRace(t *testing.T, b moat.Backend, file string, swapped bool) {
 			return
 		}
 		disagreed, quiet := 0, 0
-		// exec_race_xonly.py: the dropped file is mode 0111, which the
-		// containers' init may neither read nor, once run, follow.
-		xonly := file == "exec_race_xonly.py"
+		// xonly: the dropped file is mode 0111, which the containers'
+		// init may neither read nor, once run, follow.
+		xonly := arg == "xonly"
 		for _, e := range res.Events {
 			if e.Source != moat.SourceKernel || e.Kind != moat.KindExec || e.Name != "execve" || ran[e.PID] == "" {
 				continue

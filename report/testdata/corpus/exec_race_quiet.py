@@ -8,12 +8,24 @@
 # thread's exit and every signal sent, and the pending execs are swept
 # on a timer: each child that ran the dropped file has an exe-swapped
 # event.
+#
+# With the argument xonly (red team, session 24) the dropped program has
+# mode 0111: its user may run it but not read it, so the containers' init
+# (the program's user, no capability) can neither hash it nor, once it
+# runs, read its process (the kernel makes a process that runs an
+# unreadable file non-dumpable). The witness took the exec for one it
+# could not confirm, and the report named the decoy alone. Such an exec
+# is now a hidden one (what ran unknown): a high evasion finding; native
+# names and hashes the file.
 import ctypes
 import os
 import shutil
 import signal
 import struct
 import threading
+import sys
+
+XONLY = "xonly" in sys.argv[1:]
 
 MSG = b"EVIL\n"
 ENDS = {
@@ -48,7 +60,7 @@ for i in range(90):
     mode = list(ENDS)[i % 3]
     with open(evil + ".new", "wb") as f:
         f.write(elf(ENDS[mode]))
-    os.chmod(evil + ".new", 0o755)
+    os.chmod(evil + ".new", 0o111 if XONLY else 0o755)  # 0o111: its user may run it, not read it
     os.rename(evil + ".new", evil)
     r, w = os.pipe()
     pid = os.fork()
