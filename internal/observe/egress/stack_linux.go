@@ -62,7 +62,6 @@ type Stack struct {
 
 	mu        sync.Mutex
 	conns     map[net.Conn]struct{}
-	closed    bool
 	accepting int   // accepted, not yet tracked
 	kept      int64 // bytes of requests the flows in progress keep (keep)
 }
@@ -297,33 +296,42 @@ func (s *Stack) goServe(f func()) {
 
 // Close ends the stack once the program and every process of the sandbox
 // are gone: nothing new can arrive, but flows may still sit in an accept
-// queue or a socket buffer. Close lets the serving loops take those
-// (bounded by wait), then stops accepting, lets every flow in progress
-// finish (its peer is dead, so it reads to EOF at once), and only then
-// cuts what is left, so that the last events of a program that just
-// exited are recorded.
+// queue or a socket buffer, or be accepted and not yet recorded. Close
+// lets the serving loops take what is queued (until the queues are empty,
+// at most drainCap: they only drain now), then stops accepting and lets
+// every flow in progress finish (its peer is dead, so it reads to EOF at
+// once; at most wait), and only then cuts what is left and waits for the
+// cut flows to record themselves (at most drainCap). No phase spends
+// another's time: on a loaded machine the init may not run for most of a
+// second, and one shared one-second deadline, spent before the accept
+// loop ran, closed the listeners on the queued flows of a program that
+// had just exited and lost their events (CI, session 24). Connections
+// still queued when the listeners close are counted in an event, never
+// lost without a word.
 func (s *Stack) Close(wait time.Duration) {
-	end := time.Now().Add(wait)
+	end := time.Now().Add(drainCap)
 	for empty := 0; empty < 2 && time.Now().Before(end); {
-		if s.queued() {
+		if q, _ := s.queued(); q {
 			empty = 0
 		} else {
 			empty++
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
+	_, left := s.queued()
 	for _, c := range s.closers {
 		_ = c.Close()
+	}
+	if left > 0 {
+		s.rec.Record(moat.Event{Kind: moat.KindConnect,
+			Detail: fmt.Sprintf("%d connections still queued when the run ended, not read: the machine was too busy to take them in %v", left, drainCap)})
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 		return
-	case <-time.After(time.Until(end)):
+	case <-time.After(wait):
 	}
 	s.mu.Lock()
 	for c := range s.conns {
@@ -332,14 +340,20 @@ func (s *Stack) Close(wait time.Duration) {
 	s.mu.Unlock()
 	select {
 	case <-done:
-	case <-time.After(200 * time.Millisecond):
+	case <-time.After(drainCap):
 	}
 }
 
+// drainCap bounds how long Close waits for the queues to empty, and for
+// the flows it cut to record themselves: after the program is gone both
+// only shrink, so only a busy machine makes either long.
+const drainCap = 5 * time.Second
+
 // queued reports whether a listener has connections waiting to be
-// accepted or a UDP socket has datagrams waiting to be read.
-func (s *Stack) queued() bool {
-	q := false
+// accepted, a UDP socket has datagrams waiting to be read, or a
+// connection was accepted and not yet tracked; and how many connections
+// wait in the listeners' queues.
+func (s *Stack) queued() (q bool, conns int) {
 	for _, c := range s.closers {
 		sc, ok := c.(syscall.Conn)
 		if !ok {
@@ -355,6 +369,7 @@ func (s *Stack) queued() bool {
 				// For a listener, tcpi_unacked is the accept queue's length.
 				if ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil && ti.Unacked > 0 {
 					q = true
+					conns += int(ti.Unacked)
 				}
 			case *net.UDPConn:
 				if n, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ); err == nil && n > 0 {
@@ -368,17 +383,18 @@ func (s *Stack) queued() bool {
 		q = true
 	}
 	s.mu.Unlock()
-	return q
+	return q, conns
 }
 
-func (s *Stack) track(c net.Conn) bool {
+// track adds c to the flows Close may cut. A connection the accept loop
+// took is served even when Close has begun: it was queued before the
+// listener closed (the program is gone, nothing new comes), and refusing
+// it lost a flow that Accept returned in the moment between Close's
+// look at the queues and the accept loop's count (accepting).
+func (s *Stack) track(c net.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
 	s.conns[c] = struct{}{}
-	return true
 }
 
 func (s *Stack) untrack(c net.Conn) {
@@ -417,11 +433,7 @@ func (s *Stack) admit(c net.Conn, serve func(net.Conn)) {
 		s.rec.Record(moat.Event{Kind: "connect", Addr: c.LocalAddr().String(), Detail: "refused tcp: too many connections at once"})
 		return
 	}
-	if !s.track(c) {
-		reset(c)
-		<-s.flows
-		return
-	}
+	s.track(c)
 	s.wg.Add(1) // the accept loop's own count keeps the group open
 	go func() {
 		defer s.wg.Done()
@@ -826,11 +838,7 @@ func (s *Stack) relay(c net.Conn, dst netip.AddrPort, name string) (verdict stri
 		reset(c)
 		return "refused (dial failed: " + Escape([]byte(err.Error()), maxField) + ")", nil
 	}
-	if !s.track(up) {
-		up.Close()
-		reset(c)
-		return "refused", nil
-	}
+	s.track(up)
 	defer s.untrack(up)
 	capw := &capture{max: MaxCapture}
 	var wg sync.WaitGroup
