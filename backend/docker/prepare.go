@@ -299,6 +299,7 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	}
 	sess.OnExit = r.FinalStats
 	sess.Daemons = r.Daemons
+	sess.KillNote = r.KillNote
 	sess.AfterProgram = ctr.AfterBound
 	if bx.vol != "" {
 		sess.Bytecode = ctr.NewHookBytecode("docker-"+e.id, func() string { return bx.imageID })

@@ -794,6 +794,7 @@ func (bx *box) run(ctx context.Context, spec *moat.Spec) (*moat.Result, error) {
 	res := r.result(spec, lim)
 	sess := ctr.NewSession(spec, lim, r.persona, life.Stop)
 	sess.Daemons = life.Daemons
+	sess.KillNote = life.KillNote
 	// The run's suspect bytecode is verified in a fresh container of
 	// the run's image, by its ID (a tag moved meanwhile names another;
 	// never on the host).

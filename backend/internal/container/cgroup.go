@@ -108,7 +108,7 @@ func single(path string) int64 {
 }
 
 // killProgram kills every process of the container's cgroup but its init
-// (pid 1 of its own pid namespace), until none is left, about a second at
+// (pid 1 of its own pid namespace), until none is left, killBound at
 // most: the init, which the kernel's OOM killer spared (ctrinit's
 // programOOM, Header.Reserve), then reaps them and sends its report. It
 // fails when the init is not among them (nothing is then killed) or the
@@ -118,7 +118,7 @@ func (c Cgroup) killProgram() error {
 	if dir == "" {
 		return errors.New("no memory cgroup")
 	}
-	deadline := time.Now().Add(time.Second)
+	deadline := time.Now().Add(killBound)
 	for {
 		b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 		if err != nil {
@@ -153,6 +153,11 @@ func (c Cgroup) killProgram() error {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// killBound bounds killProgram. Killed processes die, but a process that
+// filled its memory takes long to free it on a busy machine, and past the
+// bound the whole container is killed, the init and its report with it.
+const killBound = 5 * time.Second
 
 // nsInit says whether the host's pid is pid 1 of a pid namespace of its
 // own (the last NSpid of /proc/PID/status).

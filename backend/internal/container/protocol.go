@@ -127,6 +127,10 @@ type Session struct {
 	// the run itself at the pids limit (Run.Daemons): reported when the
 	// init sent no list of its own.
 	Daemons func() []survivors.Process
+	// KillNote, if set, says why moat killed the whole container where
+	// it meant to kill only the program's processes (Run.KillNote): the
+	// cause of a report cut short, said in its finding.
+	KillNote func() string
 	// OnExit, if set, runs when the exit frame arrives and before the
 	// container's stdin is closed (which lets the init exit): the
 	// moment to read the cgroup while the container still exists.

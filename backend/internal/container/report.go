@@ -598,6 +598,15 @@ func (s *Session) Report(res *moat.Result) {
 	dropped := 0
 	if s.rep != nil {
 		evs, dropped = s.rep.events()
+		if s.KillNote != nil {
+			if note := s.KillNote(); note != "" {
+				for i := range evs {
+					if evs[i].Kind == moat.KindReportCut && evs[i].Source == moat.SourceMoat {
+						evs[i].Detail += " (" + note + ")"
+					}
+				}
+			}
+		}
 		if s.spec.Launcher {
 			moatreport.Launched(evs)
 		}

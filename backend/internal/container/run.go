@@ -103,6 +103,9 @@ type Run struct {
 	pastBound atomic.Bool // SuperviseProgram's bound after the program
 
 	daemons []survivors.Process // listed by the host at the pids limit (Daemons)
+	// killNote: why killing only the program's processes failed and the
+	// whole container was killed (stopProgram), "" if it did not.
+	killNote string
 }
 
 // Daemons returns the daemons the host listed when the pids limit ended
@@ -144,11 +147,24 @@ func (r *Run) stopProgram(reason moat.Status, cg Cgroup) {
 		if !first {
 			return
 		}
-		if cg.killProgram() == nil {
+		err := cg.killProgram()
+		if err == nil {
 			return
 		}
+		r.mu.Lock()
+		r.killNote = "moat killed the whole container at the " + string(reason) + " limit: killing only the program's processes failed (" + err.Error() + ")"
+		r.mu.Unlock()
 	}
 	r.Stop(reason)
+}
+
+// KillNote says why moat killed the whole container where it meant to
+// kill only the program's processes, "" if it did not: Session.KillNote
+// takes it.
+func (r *Run) KillNote() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.killNote
 }
 
 // End ends the run's stops (none after it) and returns the reason moat
