@@ -199,8 +199,8 @@ func (k *guestKernel) serve() {
 			return
 		default:
 		}
-		if time.Since(lastSweep) >= 100*time.Millisecond {
-			k.sweep() // a process that ran another file and calls nothing watched
+		if time.Since(lastSweep) >= seccomp.SweepEvery {
+			k.execs.SweepTo(k.keepRan) // a process that ran another file and calls nothing watched
 			lastSweep = time.Now()
 		}
 		pfd := []unix.PollFd{{Fd: int32(k.fd), Events: unix.POLLIN}}
@@ -217,11 +217,7 @@ func (k *guestKernel) serve() {
 		}
 		// What an exec of the caller's process ran, before its next
 		// call is answered (seccomp.ExecCheck).
-		if ran, ok := k.execs.Confirm(int(nt.PID)); ok {
-			k.keepRan(ran)
-		}
-		if seccomp.Signal(nt) {
-			k.sweep() // before it may end a process not confirmed yet
+		if k.execs.Observe(nt, k.keepRan) {
 			lastSweep = time.Now()
 		}
 		if seccomp.Exit(nt) {
@@ -241,17 +237,6 @@ func (k *guestKernel) keepRan(ran seccomp.Ran) {
 	ev := procmem.RanEvent(ran, pid, ppid, k.hashes.Exec)
 	ev.TimeMS = time.Since(k.t0).Milliseconds()
 	k.keep(ev)
-}
-
-// sweep records what every process that ran an exec and made no watched
-// call since ran (seccomp.ExecCheck.Sweep).
-func (k *guestKernel) sweep() {
-	if k.execs.Pending() == 0 {
-		return
-	}
-	for _, ran := range k.execs.Sweep() {
-		k.keepRan(ran)
-	}
 }
 
 // answer answers one notification and says what to record.

@@ -83,11 +83,11 @@ func (r *runner) serveListener(fd, initPid int, started bool, done <-chan struct
 			if perr != nil || initGone {
 				pfd = pfd[:1]
 			}
-			if time.Since(lastSweep) >= sweepEvery {
-				r.sweepExecs() // a process that ran another file and calls nothing watched
+			if time.Since(lastSweep) >= seccomp.SweepEvery {
+				r.execs.SweepTo(r.keepRan) // a process that ran another file and calls nothing watched
 				lastSweep = time.Now()
 			}
-			n, err := unix.Poll(pfd, int(sweepEvery/time.Millisecond))
+			n, err := unix.Poll(pfd, int(seccomp.SweepEvery/time.Millisecond))
 			if err == unix.EINTR || n == 0 { // EINTR: Go's preemption signals
 				continue
 			}
@@ -113,11 +113,7 @@ func (r *runner) serveListener(fd, initPid int, started bool, done <-chan struct
 			// What an exec of the caller's process ran, before its
 			// next call is answered (seccomp.ExecCheck); at a signal
 			// sent, what every process's did, before it may end one.
-			if ran, ok := r.execs.Confirm(int(nt.PID)); ok {
-				r.keepRan(ran)
-			}
-			if seccomp.Signal(nt) {
-				r.sweepExecs()
+			if r.execs.Observe(nt, r.keepRan) {
 				lastSweep = time.Now()
 			}
 			if seccomp.Exit(nt) {
@@ -138,21 +134,6 @@ func (r *runner) keepRan(ran seccomp.Ran) {
 	ev.Ancestors, ev.Stdio = up, seccomp.StdioSockets(ran.PID)
 	r.keepKernel(ev)
 }
-
-// sweepExecs records what every process that ran an exec and made no
-// watched call since ran (seccomp.ExecCheck.Sweep).
-func (r *runner) sweepExecs() {
-	if r.execs.Pending() == 0 {
-		return
-	}
-	for _, ran := range r.execs.Sweep() {
-		r.keepRan(ran)
-	}
-}
-
-// sweepEvery is how often the pending execs are swept while no signal
-// is sent (seccomp.ExecCheck.Sweep).
-const sweepEvery = 100 * time.Millisecond
 
 // keepKernel records ev, a kernel event, within the budget.
 func (r *runner) keepKernel(ev moat.Event) {

@@ -87,22 +87,16 @@ func (w *execWatch) ran(r seccomp.Ran) ExecEvent {
 // sent in the container, and before the init kills everything. A nil
 // watch (no witness) does nothing.
 func (w *execWatch) sweep(in *initProc) {
-	if w == nil || w.execs.Pending() == 0 {
-		return
-	}
-	for _, r := range w.execs.Sweep() {
-		w.emit(in, w.ran(r))
+	if w != nil {
+		w.execs.SweepTo(func(r seccomp.Ran) { w.emit(in, w.ran(r)) })
 	}
 }
-
-// sweepEvery is how often the pending execs are swept (execWatch.sweep).
-const sweepEvery = 100 * time.Millisecond
 
 func (w *execWatch) serve(in *initProc) {
 	self := os.Getpid()
 	go func() {
 		for {
-			time.Sleep(sweepEvery)
+			time.Sleep(seccomp.SweepEvery)
 			w.sweep(in)
 		}
 	}()
@@ -116,12 +110,7 @@ func (w *execWatch) serve(in *initProc) {
 		}
 		// What an exec of the caller's process ran, before its next
 		// call is answered (seccomp.ExecCheck).
-		if ran, ok := w.execs.Confirm(int(n.PID)); ok {
-			w.emit(in, w.ran(ran))
-		}
-		if seccomp.Signal(n) {
-			w.sweep(in) // before it may end a process not confirmed yet
-		}
+		w.execs.Observe(n, func(r seccomp.Ran) { w.emit(in, w.ran(r)) })
 		if seccomp.Exit(n) {
 			_ = seccomp.Respond(w.fd, n.ID, 0) // notified for the check alone
 			continue
