@@ -1440,6 +1440,30 @@ func wantFramedExfil(t *testing.T, b moat.Backend) {
 	}
 }
 
+// TestCorpusPadExfil: secrets XOR-ed with a one-time pad whose key is
+// sent too, in one JSON body and over two datagrams (red team, session
+// 24: a medium network finding before).
+func TestCorpusPadExfil(t *testing.T) {
+	wantPadExfil(t, moattest.RequireBackend(t, "native"))
+}
+
+func wantPadExfil(t *testing.T, b moat.Backend) {
+	t.Helper()
+	res := run(t, b, filepath.Join("testdata", "corpus", "pad_exfil.py"), func(s *moat.Spec) {
+		s.Network = moat.NetworkSinkhole
+		s.Limits.Timeout = time.Minute
+	})
+	for _, id := range []string{"env-aws-secret-access-key", "env-github-token"} {
+		if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
+			return f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
+				strings.Contains(f.Summary, id) && strings.Contains(f.Summary, "one-time pad")
+		}) {
+			dump(t, res)
+			t.Errorf("no critical exfiltration finding of %s under a one-time pad", id)
+		}
+	}
+}
+
 // TestHookLongRequestBody: the hook keeps the start of a request body
 // whose encoded line passes its one-write bound, rather than dropping the
 // body whole (a stealer's JSON of files with long home paths lost its

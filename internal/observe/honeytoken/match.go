@@ -32,7 +32,9 @@ import (
 // to 256 KiB), reversal, reversed bits, a repeating key of up to 32 bytes
 // (and 12 fewer than the value) XOR-ed or added byte by byte, and an
 // added key that rises or falls by one a byte, nested up to [MaxDepth]
-// layers (base64 of gzip of a reversed value, say). Each layer is tried
+// layers (base64 of gzip of a reversed value, say), and a one-time pad
+// whose key is sent in the same data (in any of its views, up to 32 KiB
+// of them). Each layer is tried
 // on every run of its alphabet in the data, so padding before or after a
 // secret does not hide it. Not undone: encryption with a key the program
 // does not send, longer keys or keys that change along the data
@@ -163,11 +165,15 @@ func (m *Matcher) Match(data []byte) []Hit {
 	found := make([]bool, len(m.tokens))
 	subst := make([]string, len(m.tokens))
 	left := len(m.tokens)
+	var joined []byte // the views, for a one-time pad (pad)
 	Walk(data, minNeedle, func(b []byte, enc string) bool {
 		if m.late() {
 			return false
 		}
 		m.work += int64(len(b)) + viewCost
+		if room := maxPad - len(joined); room > 0 {
+			joined = append(joined, b[:min(len(b), room)]...)
+		}
 		for i, how := range m.idx.scan(b, found) {
 			if how != "" {
 				found[i] = true
@@ -206,6 +212,16 @@ func (m *Matcher) Match(data []byte) []Hit {
 					found[i] = true
 					hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: join(v.enc, how)})
 				}
+			}
+		}
+	}
+	// Last, a one-time pad sent with the value, the key and the
+	// ciphertext in any of the views.
+	if left > 0 {
+		for i, how := range m.pad(joined, found) {
+			if how != "" && !found[i] && subst[i] == "" {
+				found[i] = true
+				hits = append(hits, Hit{ID: m.tokens[i].ID, Encoding: how})
 			}
 		}
 	}

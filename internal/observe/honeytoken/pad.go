@@ -1,0 +1,123 @@
+package honeytoken
+
+import "encoding/binary"
+
+// A one-time pad sent with what it hides: the value XOR-ed with a key as
+// long as itself, the key in the same data (before or after it, near or
+// far, each in an encoding of its own: the views of one Match are joined
+// and searched as one). No repeating key undoes it, but the receiver
+// needs the key, so the data holds two windows whose XOR is the value
+// (red team, session 24: a medium network finding). Every 8-byte window
+// of the joined views is indexed; for each value not found yet, each
+// window XOR-ed with the value's first 8 bytes is looked up, and a window
+// found is verified over the whole value. Two windows of data no program
+// made so XOR to a random 16-byte value with a chance of 2^-128.
+
+// maxPad bounds the joined views searched for a pad: a secret and its
+// key, or a stolen file's, with room to spare; the index and its lookups
+// cost in proportion, for every value.
+const maxPad = 32 << 10
+
+// padSteps bounds the candidates find tries per byte of the data.
+const padSteps = 4
+
+// padWindow is the bytes of a window the index keys.
+const padWindow = 8
+
+// padIndex indexes the 8-byte windows of b: an open-addressing table of
+// the distinct windows (slot: the window's last position + 1, 0 empty),
+// next chaining each position to the previous one with the same window
+// (-1 ends).
+type padIndex struct {
+	b     []byte
+	slots []int32
+	shift uint
+	next  []int32
+}
+
+func (x *padIndex) key(i int) uint64 { return binary.LittleEndian.Uint64(x.b[i:]) }
+
+func (x *padIndex) hash(k uint64) int { return int((k * 0x9e3779b97f4a7c15) >> x.shift) }
+
+// slot returns the slot of window k: its own, or the empty one where it
+// goes.
+func (x *padIndex) slot(k uint64) int {
+	mask := len(x.slots) - 1
+	for h := x.hash(k); ; h = (h + 1) & mask {
+		if p := x.slots[h]; p == 0 || x.key(int(p-1)) == k {
+			return h
+		}
+	}
+}
+
+func newPadIndex(b []byte) *padIndex {
+	n := max(len(b)-padWindow+1, 0)
+	bits := uint(4)
+	for 1<<bits < 2*n {
+		bits++
+	}
+	x := &padIndex{b: b, slots: make([]int32, 1<<bits), shift: 64 - bits, next: make([]int32, n)}
+	for i := range n {
+		h := x.slot(x.key(i))
+		x.next[i] = x.slots[h] - 1
+		x.slots[h] = int32(i + 1)
+	}
+	return x
+}
+
+// find says whether b holds windows at i and j with b[i+t]^b[j+t] == v[t]
+// for every t, and where (the first of the two in the data). steps
+// bounds the candidates tried (data made of two repeated windows that
+// XOR to the value's start makes every position a candidate of every
+// other); cut says the bound was reached.
+func (x *padIndex) find(v []byte, steps int) (i, j int, ok, cut bool) {
+	n, b := len(v), x.b
+	if n < padWindow || len(b) < 2*n {
+		return 0, 0, false, false
+	}
+	v0 := binary.LittleEndian.Uint64(v)
+	for i := 0; i+n <= len(b); i++ {
+		for p := x.slots[x.slot(x.key(i)^v0)] - 1; p >= 0; p = x.next[p] {
+			if steps--; steps < 0 {
+				return 0, 0, false, true
+			}
+			j := int(p)
+			if j == i || j+n > len(b) {
+				continue
+			}
+			t := padWindow
+			for t < n && b[i+t]^b[j+t] == v[t] {
+				t++
+			}
+			if t == n {
+				return min(i, j), max(i, j), true, false
+			}
+		}
+	}
+	return 0, 0, false, false
+}
+
+// pad looks in joined (the views of one Match, joined) for each value not
+// found yet under a one-time pad sent with it; it returns the encoding
+// found per value ("" for none).
+func (m *Matcher) pad(joined []byte, found []bool) []string {
+	out := make([]string, len(m.tokens))
+	var x *padIndex
+	for i, t := range m.tokens {
+		if found[i] || m.late() {
+			continue
+		}
+		if x == nil {
+			x = newPadIndex(joined)
+		}
+		m.work += int64(len(joined))
+		_, _, ok, cut := x.find([]byte(t.Value), padSteps*len(joined))
+		if ok {
+			out[i] = "XOR-ed with a one-time pad sent with it"
+		}
+		if cut {
+			m.cut, m.cutBy = true, "work"
+		}
+	}
+	return out
+}
