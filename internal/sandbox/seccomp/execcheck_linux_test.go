@@ -6,9 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestExecCheck runs real execs (a shell that execs a file when told)
@@ -148,5 +151,47 @@ func TestExecCheck(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestExecCheckSibling: a call of another thread of the process while
+// its exec is pending leaves the check to the exec's own thread (red
+// team, session 25: a sibling's tgkill made as the kernel switched
+// programs took the check for a failed exec, and the swap went unseen);
+// the exec's own thread's call, the exe unchanged, ends it as failed.
+func TestExecCheckSibling(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tid := unix.Gettid()
+	var c ExecCheck
+	c.Expect(tid, self, f)
+	if c.Pending() != 1 {
+		t.Fatalf("pending %d after Expect, want 1", c.Pending())
+	}
+	other, done := make(chan int), make(chan struct{})
+	defer close(done)
+	go func() {
+		runtime.LockOSThread()
+		other <- unix.Gettid()
+		<-done
+	}()
+	sib := <-other
+	if sib == tid {
+		t.Fatal("the sibling runs on the same thread")
+	}
+	if _, ok := c.Confirm(sib); ok || c.Pending() != 1 {
+		t.Fatalf("a sibling's call: ran %v, pending %d; want the check left (1)", ok, c.Pending())
+	}
+	if _, ok := c.Confirm(tid); ok || c.Pending() != 0 {
+		t.Fatalf("the exec's own thread: ran %v, pending %d; want a failed exec, dropped", ok, c.Pending())
 	}
 }
