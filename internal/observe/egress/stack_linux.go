@@ -311,20 +311,20 @@ func (s *Stack) goServe(f func()) {
 func (s *Stack) Close(wait time.Duration) {
 	end := time.Now().Add(drainCap)
 	for empty := 0; empty < 2 && time.Now().Before(end); {
-		if q, _ := s.queued(); q {
+		if q, _, _ := s.queued(); q {
 			empty = 0
 		} else {
 			empty++
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	_, left := s.queued()
+	_, left, dgrams := s.queued()
 	for _, c := range s.closers {
 		_ = c.Close()
 	}
-	if left > 0 {
+	if left > 0 || dgrams {
 		s.rec.Record(moat.Event{Kind: moat.KindConnect,
-			Detail: fmt.Sprintf("%d connections still queued when the run ended, not read: the machine was too busy to take them in %v", left, drainCap)})
+			Detail: fmt.Sprintf("%d connections (and datagrams: %v) still queued when the run ended, not read: the machine was too busy to take them in %v", left, dgrams, drainCap)})
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -351,9 +351,9 @@ const drainCap = 5 * time.Second
 
 // queued reports whether a listener has connections waiting to be
 // accepted, a UDP socket has datagrams waiting to be read, or a
-// connection was accepted and not yet tracked; and how many connections
-// wait in the listeners' queues.
-func (s *Stack) queued() (q bool, conns int) {
+// connection was accepted and not yet tracked; how many connections
+// wait in the listeners' queues, and whether datagrams do.
+func (s *Stack) queued() (q bool, conns int, dgrams bool) {
 	for _, c := range s.closers {
 		sc, ok := c.(syscall.Conn)
 		if !ok {
@@ -372,8 +372,12 @@ func (s *Stack) queued() (q bool, conns int) {
 					conns += int(ti.Unacked)
 				}
 			case *net.UDPConn:
-				if n, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ); err == nil && n > 0 {
+				// A peek, not SIOCINQ: that is the first datagram's
+				// length, 0 for an empty one with others behind it.
+				var one [1]byte
+				if _, _, err := unix.Recvfrom(int(fd), one[:], unix.MSG_PEEK|unix.MSG_DONTWAIT); err == nil {
 					q = true
+					dgrams = true
 				}
 			}
 		})
@@ -383,7 +387,7 @@ func (s *Stack) queued() (q bool, conns int) {
 		q = true
 	}
 	s.mu.Unlock()
-	return q, conns
+	return q, conns, dgrams
 }
 
 // track adds c to the flows Close may cut. A connection the accept loop

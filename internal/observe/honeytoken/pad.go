@@ -1,6 +1,9 @@
 package honeytoken
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/rand/v2"
+)
 
 // A one-time pad sent with what it hides: the value XOR-ed with a key as
 // long as itself, the key in the same data (before or after it, near or
@@ -33,17 +36,27 @@ type padIndex struct {
 	slots []int32
 	shift uint
 	next  []int32
+	// seed and mul key the hash, fresh for every index: data made so
+	// that its windows collide under a hash known in advance turned each
+	// lookup into a walk of the table (red team, session 25: 2 s for
+	// 32 KiB).
+	seed, mul uint64
+	probes    int // slots looked at, for find's bound
 }
 
 func (x *padIndex) key(i int) uint64 { return binary.LittleEndian.Uint64(x.b[i:]) }
 
-func (x *padIndex) hash(k uint64) int { return int((k * 0x9e3779b97f4a7c15) >> x.shift) }
+func (x *padIndex) hash(k uint64) int {
+	k = (k ^ x.seed) * x.mul
+	return int((k ^ k>>29) * x.mul >> x.shift)
+}
 
 // slot returns the slot of window k: its own, or the empty one where it
 // goes.
 func (x *padIndex) slot(k uint64) int {
 	mask := len(x.slots) - 1
 	for h := x.hash(k); ; h = (h + 1) & mask {
+		x.probes++
 		if p := x.slots[h]; p == 0 || x.key(int(p-1)) == k {
 			return h
 		}
@@ -56,7 +69,8 @@ func newPadIndex(b []byte) *padIndex {
 	for 1<<bits < 2*n {
 		bits++
 	}
-	x := &padIndex{b: b, slots: make([]int32, 1<<bits), shift: 64 - bits, next: make([]int32, n)}
+	x := &padIndex{b: b, slots: make([]int32, 1<<bits), shift: 64 - bits, next: make([]int32, n),
+		seed: rand.Uint64(), mul: rand.Uint64() | 1}
 	for i := range n {
 		h := x.slot(x.key(i))
 		x.next[i] = x.slots[h] - 1
@@ -76,9 +90,10 @@ func (x *padIndex) find(v []byte, steps int) (i, j int, ok, cut bool) {
 		return 0, 0, false, false
 	}
 	v0 := binary.LittleEndian.Uint64(v)
+	x.probes = 0
 	for i := 0; i+n <= len(b); i++ {
 		for p := x.slots[x.slot(x.key(i)^v0)] - 1; p >= 0; p = x.next[p] {
-			if steps--; steps < 0 {
+			if steps--; steps < x.probes {
 				return 0, 0, false, true
 			}
 			j := int(p)
