@@ -3,6 +3,8 @@ package container
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -168,5 +170,33 @@ func TestVerifyExpected(t *testing.T) {
 				t.Errorf("%s: a control character in Degraded: %q", tt.name, d)
 			}
 		}
+	}
+}
+
+// TestKillNote: where killing only the program's processes at a limit
+// fails (here: no init in the cgroup), the whole container is killed and
+// KillNote says why; the first reason stays the status.
+func TestKillNote(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	killed := make(chan struct{})
+	r := NewRun(func() { close(killed) })
+	r.KillProgram = true
+	if r.KillNote() != "" {
+		t.Fatalf("KillNote before any stop: %q", r.KillNote())
+	}
+	r.stopProgram(moat.StatusMemory, Cgroup{Memory: dir})
+	select {
+	case <-killed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the container was not killed")
+	}
+	if n := r.KillNote(); !strings.Contains(n, "memory limit") || !strings.Contains(n, "no init in the container's cgroup") {
+		t.Errorf("KillNote %q: want the limit and why", n)
+	}
+	if s := r.End(); s != moat.StatusMemory {
+		t.Errorf("status %s, want memory", s)
 	}
 }
