@@ -294,8 +294,8 @@ func TestCorpusBackends(t *testing.T) {
 			t.Run("dest_exfil", func(t *testing.T) { wantDestExfil(t, b, moat.NetworkSinkhole) })
 			t.Run("port_exfil", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkSinkhole) })
 			t.Run("split_kinds", func(t *testing.T) { wantSplitKinds(t, b) })
-			t.Run("framed_exfil", func(t *testing.T) { wantFramedExfil(t, b) })
-			t.Run("pad_exfil", func(t *testing.T) { wantPadExfil(t, b) })
+			t.Run("framed_exfil", func(t *testing.T) { wantCriticalExfil(t, b, "framed_exfil.py", framedExfil) })
+			t.Run("pad_exfil", func(t *testing.T) { wantCriticalExfil(t, b, "pad_exfil.py", padExfil) })
 			t.Run("shm-drop", func(t *testing.T) {
 				wantShm(t, run(t, b, filepath.Join("testdata", "corpus", "shm_drop.py"), nil))
 			})

