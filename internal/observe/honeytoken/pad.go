@@ -42,6 +42,32 @@ type padIndex struct {
 	// 32 KiB).
 	seed, mul uint64
 	probes    int // slots looked at, for find's bound
+	// from are the windows find looks up: those with a byte no text
+	// has (binary: a key of random bytes, or the ciphertext it makes).
+	from []int32
+}
+
+// textByte says whether c is a byte of text: printable ASCII, tab, line
+// ends.
+func textByte(c byte) bool { return c >= 0x20 && c < 0x7f || c == '\t' || c == '\n' || c == '\r' }
+
+// binaryWindows are the positions of the windows of b with a byte that
+// is not text. A pad's key of random bytes has such a byte in every
+// window but one in 2^11, and its ciphertext as well: the lookups from
+// text (paths, names, most bodies) are skipped, and with them nearly all
+// of the search's cost where a program sends text.
+func binaryWindows(b []byte) []int32 {
+	var out []int32
+	last := -1 // the last byte that is not text
+	for i := range b {
+		if !textByte(b[i]) {
+			last = i
+		}
+		if s := i - padWindow + 1; s >= 0 && last >= s {
+			out = append(out, int32(s))
+		}
+	}
+	return out
 }
 
 func (x *padIndex) key(i int) uint64 { return binary.LittleEndian.Uint64(x.b[i:]) }
@@ -63,14 +89,14 @@ func (x *padIndex) slot(k uint64) int {
 	}
 }
 
-func newPadIndex(b []byte) *padIndex {
+func newPadIndex(b []byte, from []int32) *padIndex {
 	n := max(len(b)-padWindow+1, 0)
 	bits := uint(4)
 	for 1<<bits < 2*n {
 		bits++
 	}
 	x := &padIndex{b: b, slots: make([]int32, 1<<bits), shift: 64 - bits, next: make([]int32, n),
-		seed: rand.Uint64(), mul: rand.Uint64() | 1}
+		seed: rand.Uint64(), mul: rand.Uint64() | 1, from: from}
 	for i := range n {
 		h := x.slot(x.key(i))
 		x.next[i] = x.slots[h] - 1
@@ -91,7 +117,11 @@ func (x *padIndex) find(v []byte, steps int) (i, j int, ok, cut bool) {
 	}
 	v0 := binary.LittleEndian.Uint64(v)
 	x.probes = 0
-	for i := 0; i+n <= len(b); i++ {
+	for _, i32 := range x.from {
+		i := int(i32)
+		if i+n > len(b) {
+			break
+		}
 		for p := x.slots[x.slot(x.key(i)^v0)] - 1; p >= 0; p = x.next[p] {
 			if steps--; steps < x.probes {
 				return 0, 0, false, true
@@ -117,15 +147,20 @@ func (x *padIndex) find(v []byte, steps int) (i, j int, ok, cut bool) {
 // found per value ("" for none).
 func (m *Matcher) pad(joined []byte, found []bool) []string {
 	out := make([]string, len(m.tokens))
+	from := binaryWindows(joined)
+	if len(from) == 0 {
+		return out // text: no pad of random bytes
+	}
 	var x *padIndex
 	for i, t := range m.tokens {
 		if found[i] || m.late() {
 			continue
 		}
 		if x == nil {
-			x = newPadIndex(joined)
+			x = newPadIndex(joined, from)
+			m.work += int64(len(joined))
 		}
-		m.work += int64(len(joined))
+		m.work += int64(len(from))
 		_, _, ok, cut := x.find([]byte(t.Value), padSteps*len(joined))
 		if ok {
 			out[i] = "XOR-ed with a one-time pad sent with it"

@@ -58,7 +58,7 @@ func TestPadBounded(t *testing.T) {
 	b := make([]byte, 8)
 	binary.LittleEndian.PutUint64(b, binary.LittleEndian.Uint64(a)^binary.LittleEndian.Uint64([]byte(val)))
 	data := append(bytes.Repeat(a, 2<<10), bytes.Repeat(b, 2<<10)...)
-	x := newPadIndex(data)
+	x := newPadIndex(data, binaryWindows(data))
 	if _, _, ok, cut := x.find([]byte(val), padSteps*len(data)); ok || !cut {
 		t.Fatalf("found %v, cut %v: want the bound reached", ok, cut)
 	}
