@@ -323,8 +323,12 @@ func (s *Stack) Close(wait time.Duration) {
 		_ = c.Close()
 	}
 	if left > 0 || dgrams {
+		what := fmt.Sprintf("%d connections", left)
+		if dgrams {
+			what += " and datagrams"
+		}
 		s.rec.Record(moat.Event{Kind: moat.KindConnect,
-			Detail: fmt.Sprintf("%d connections (and datagrams: %v) still queued when the run ended, not read: the machine was too busy to take them in %v", left, dgrams, drainCap)})
+			Detail: what + " still queued when the run ended, not read: the machine was too busy to take them in " + drainCap.String()})
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()

@@ -1,9 +1,6 @@
 package honeytoken
 
-import (
-	"encoding/binary"
-	"math/rand/v2"
-)
+import "encoding/binary"
 
 // A one-time pad sent with what it hides: the value XOR-ed with a key as
 // long as itself, the key in the same data (before or after it, near or
@@ -27,21 +24,14 @@ const padSteps = 4
 // padWindow is the bytes of a window the index keys.
 const padWindow = 8
 
-// padIndex indexes the 8-byte windows of b: an open-addressing table of
-// the distinct windows (slot: the window's last position + 1, 0 empty),
-// next chaining each position to the previous one with the same window
-// (-1 ends).
+// padIndex indexes the 8-byte windows of b: head maps a window to its
+// last position, next chains each position to the previous one with the
+// same window (-1 ends). Go's maps hash with a seed of their own, so no
+// data can be made to collide in it.
 type padIndex struct {
-	b     []byte
-	slots []int32
-	shift uint
-	next  []int32
-	// seed and mul key the hash, fresh for every index: data made so
-	// that its windows collide under a hash known in advance turned each
-	// lookup into a walk of the table (red team, session 25: 2 s for
-	// 32 KiB).
-	seed, mul uint64
-	probes    int // slots looked at, for find's bound
+	b    []byte
+	head map[uint64]int32
+	next []int32
 	// from are the windows find looks up: those with a byte no text
 	// has (binary: a key of random bytes, or the ciphertext it makes).
 	from []int32
@@ -72,35 +62,16 @@ func binaryWindows(b []byte) []int32 {
 
 func (x *padIndex) key(i int) uint64 { return binary.LittleEndian.Uint64(x.b[i:]) }
 
-func (x *padIndex) hash(k uint64) int {
-	k = (k ^ x.seed) * x.mul
-	return int((k ^ k>>29) * x.mul >> x.shift)
-}
-
-// slot returns the slot of window k: its own, or the empty one where it
-// goes.
-func (x *padIndex) slot(k uint64) int {
-	mask := len(x.slots) - 1
-	for h := x.hash(k); ; h = (h + 1) & mask {
-		x.probes++
-		if p := x.slots[h]; p == 0 || x.key(int(p-1)) == k {
-			return h
-		}
-	}
-}
-
 func newPadIndex(b []byte, from []int32) *padIndex {
 	n := max(len(b)-padWindow+1, 0)
-	bits := uint(4)
-	for 1<<bits < 2*n {
-		bits++
-	}
-	x := &padIndex{b: b, slots: make([]int32, 1<<bits), shift: 64 - bits, next: make([]int32, n),
-		seed: rand.Uint64(), mul: rand.Uint64() | 1, from: from}
+	x := &padIndex{b: b, head: make(map[uint64]int32, n), next: make([]int32, n), from: from}
 	for i := range n {
-		h := x.slot(x.key(i))
-		x.next[i] = x.slots[h] - 1
-		x.slots[h] = int32(i + 1)
+		p, ok := x.head[x.key(i)]
+		if !ok {
+			p = -1
+		}
+		x.next[i] = p
+		x.head[x.key(i)] = int32(i)
 	}
 	return x
 }
@@ -116,14 +87,14 @@ func (x *padIndex) find(v []byte, steps int) (i, j int, ok, cut bool) {
 		return 0, 0, false, false
 	}
 	v0 := binary.LittleEndian.Uint64(v)
-	x.probes = 0
 	for _, i32 := range x.from {
 		i := int(i32)
 		if i+n > len(b) {
 			break
 		}
-		for p := x.slots[x.slot(x.key(i)^v0)] - 1; p >= 0; p = x.next[p] {
-			if steps--; steps < x.probes {
+		p, ok := x.head[x.key(i)^v0]
+		for ; ok && p >= 0; p = x.next[p] {
+			if steps--; steps < 0 {
 				return 0, 0, false, true
 			}
 			j := int(p)

@@ -185,21 +185,20 @@ func (c *ExecCheck) Confirm(tid int) (r Ran, ok bool) {
 	if !ok && hidden(pid) {
 		return Ran{PID: pid, Name: p.name, Hidden: true}, true
 	}
-	if ok && id == p.before && !p.again(mem) && tid != p.tid {
-		// Another thread of the process calls while the exec is not
-		// done yet: it says nothing of the exec, whose own thread's
-		// next call (or a sweep, once the exe changed) judges it. Taken
-		// for a failed exec, the check was lost to a sibling's tgkill
-		// or connect made as the kernel switched programs (red team,
-		// session 25: 8 swaps in 10 unseen).
-		c.mu.Lock()
-		if _, again := c.pending[pid]; !again {
-			c.pending[pid] = p
-		}
-		c.mu.Unlock()
-		return Ran{}, false
-	}
 	if !ok || id == p.before && !p.again(mem) {
+		if ok && tid != p.tid {
+			// Another thread of the process calls while the exec is
+			// not done yet: it says nothing of the exec, whose own
+			// thread's next call (or a sweep, once the exe changed)
+			// judges it. Taken for a failed exec, the check was lost to
+			// a sibling's tgkill or connect made as the kernel switched
+			// programs (red team, session 25: 8 swaps in 10 unseen).
+			c.mu.Lock()
+			if _, again := c.pending[pid]; !again {
+				c.pending[pid] = p
+			}
+			c.mu.Unlock()
+		}
 		return Ran{}, false // failed (or ran the same file again)
 	}
 	return judge(pid, p, id)
