@@ -8,6 +8,7 @@ import (
 )
 
 func TestParseJUnitPytest(t *testing.T) {
+	t.Parallel()
 	f, err := os.Open("testdata/junit-pytest.xml")
 	if err != nil {
 		t.Fatal(err)
@@ -25,6 +26,7 @@ func TestParseJUnitPytest(t *testing.T) {
 }
 
 func TestParseJUnitHostile(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, doc string
 		errPart   string // "" means accepted
@@ -71,6 +73,7 @@ func TestParseJUnitHostile(t *testing.T) {
 }
 
 func TestParseJUnitTooLarge(t *testing.T) {
+	t.Parallel()
 	doc := "<testsuite>" + strings.Repeat("<testcase name='x'/>", maxJUnitBytes/20+10) + "</testsuite>"
 	if _, err := ParseJUnit(strings.NewReader(doc)); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("err = %v", err)

@@ -11,6 +11,7 @@ import (
 // the next stage (a full disk) is moat's error, not a pass that lets the
 // next phase fail on a venv cut short and blame the package.
 func TestPhaseOutIncomplete(t *testing.T) {
+	t.Parallel()
 	pr := &PhaseResult{Name: PhaseInstall}
 	fill(pr, &moat.Result{Status: moat.StatusExited, Out: &moat.OutReport{Error: "unpack: 3 entries could not be written, first .venv/bin/python (no space left on device)"}}, nil)
 	if pr.Status != StatusError || !strings.Contains(pr.Error, "no space left on device") {

@@ -27,6 +27,9 @@ import (
 	"github.com/moat-sandbox/moat/pkgtest"
 )
 
+// Every test of this package calls t.Parallel: a package's phases are
+// mostly waiting (sandboxes starting and ending), and users run several
+// `moat test` at once as well.
 func TestMain(m *testing.M) {
 	native.Init() // the sandbox init re-executes this test binary
 	os.Exit(m.Run())
@@ -122,6 +125,7 @@ func tail(s string) string {
 // moat/python:bookworm): the venv is carried from container to container,
 // the tests pass, and a package whose tests fail fails its test phase.
 func TestInContainers(t *testing.T) {
+	t.Parallel()
 	image := cmp.Or(os.Getenv("MOAT_TEST_IMAGE"), "moat/python:bookworm")
 	for _, name := range []string{"docker", "podman"} {
 		t.Run(name, func(t *testing.T) {
@@ -160,6 +164,7 @@ var noNetwork = map[string]moat.Network{"install": moat.NetworkNone, "import": m
 // TestPhaseNetwork: each phase's mode, the defaults, --index and the
 // refusals.
 func TestPhaseNetwork(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		cfg  pkgtest.Config
 		want string // venv install import test, or the error
@@ -202,6 +207,7 @@ func TestPhaseNetwork(t *testing.T) {
 }
 
 func TestPurePackage(t *testing.T) {
+	t.Parallel()
 	rep, err := run(t, pkgtest.Config{Target: project(t, "calc")})
 	if err != nil || rep.Status != pkgtest.StatusPassed || rep.ExitStatus() != 0 {
 		dump(t, rep)
@@ -226,6 +232,7 @@ func TestPurePackage(t *testing.T) {
 // The venv made in the first sandbox, symlinks included, still works in
 // the last one; a --command runs in the project with the venv first.
 func TestVenvCarriedAndCommand(t *testing.T) {
+	t.Parallel()
 	cmd := `test -L /work/.venv/bin/python && test "$(pwd)" = /work/src && ` +
 		`python -c 'import sys, calc; assert sys.prefix == "/work/.venv", sys.prefix; print("prefix-ok", calc.add(1, 2))' && ` +
 		`pytest -q -p no:cacheprovider --junitxml="$MOAT_JUNIT" tests && ` +
@@ -255,6 +262,7 @@ func TestVenvCarriedAndCommand(t *testing.T) {
 // /bin/sh (Debian's python3 brings all of /usr, so sh and uname on PATH
 // are there even then; /bin is not).
 func TestShellOut(t *testing.T) {
+	t.Parallel()
 	rep, err := run(t, pkgtest.Config{Target: project(t, "shellout")})
 	if err != nil || rep.Status != pkgtest.StatusPassed {
 		dump(t, rep)
@@ -286,6 +294,7 @@ func TestShellOut(t *testing.T) {
 // started was a medium evasion, and the unix socket's path, which holds
 // the user's name, medium exfiltration of the machine's identity.
 func TestRunnerLike(t *testing.T) {
+	t.Parallel()
 	if out, err := exec.Command("/usr/bin/python3", "-c", "import hatchling").CombinedOutput(); err != nil {
 		msg := fmt.Sprintf("/usr/bin/python3 has no hatchling (apt-get install python3-hatchling): %v: %s", err, bytes.TrimSpace(out))
 		if moattest.Required("native") {
@@ -309,6 +318,7 @@ func TestRunnerLike(t *testing.T) {
 }
 
 func TestFailingTests(t *testing.T) {
+	t.Parallel()
 	rep, err := run(t, pkgtest.Config{Target: project(t, "failing")})
 	if err != nil {
 		t.Fatal(err)
@@ -325,6 +335,7 @@ func TestFailingTests(t *testing.T) {
 }
 
 func TestImportFails(t *testing.T) {
+	t.Parallel()
 	rep, err := run(t, pkgtest.Config{Target: project(t, "badimport")})
 	if err != nil {
 		t.Fatal(err)
@@ -347,6 +358,7 @@ func TestImportFails(t *testing.T) {
 // _yaml, built without libyaml) passes the import phase, which says so;
 // TestImportFails keeps a lone module's ImportError a failure.
 func TestImportOptionalPart(t *testing.T) {
+	t.Parallel()
 	rep, err := run(t, pkgtest.Config{Target: project(t, "optext"), Phases: []string{pkgtest.PhaseInstall, pkgtest.PhaseImport}})
 	if err != nil {
 		t.Fatal(err)
@@ -385,6 +397,7 @@ func wheelhouse(t *testing.T, names ...string) string {
 }
 
 func TestWheelhouseDependency(t *testing.T) {
+	t.Parallel()
 	wh := wheelhouse(t)
 	rep, err := run(t, pkgtest.Config{Target: project(t, "withdep"), Wheelhouse: wh})
 	if err != nil || rep.Status != pkgtest.StatusPassed || rep.Tests == nil || rep.Tests.Passed != 1 {
@@ -443,6 +456,7 @@ func makeSdist(t *testing.T, dir, root string) string {
 // inside the sandbox (its output is in the install phase) and what it
 // writes must not reach the host.
 func TestSdistHookRunsInside(t *testing.T) {
+	t.Parallel()
 	const planted = "/root/pwned-by-setup"
 	if _, err := os.Lstat(planted); err == nil {
 		t.Skipf("%s exists before the test; remove it", planted)
@@ -471,6 +485,7 @@ func TestSdistHookRunsInside(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
+	t.Parallel()
 	rep, err := run(t, pkgtest.Config{Target: project(t, "calc"), Command: `python -c 'import time; print("sleeping", flush=True); time.sleep(60)'`,
 		Timeouts: map[string]time.Duration{pkgtest.PhaseTest: 2 * time.Second}})
 	if err != nil {
@@ -487,6 +502,7 @@ func TestTimeout(t *testing.T) {
 }
 
 func TestOut(t *testing.T) {
+	t.Parallel()
 	out := filepath.Join(t.TempDir(), "out")
 	cmd := `pytest -q -p no:cacheprovider --junitxml="$MOAT_JUNIT" tests; s=$?; echo artifact > artifact.txt; ln -s /etc/passwd leak; exit $s`
 	rep, err := run(t, pkgtest.Config{Target: project(t, "calc"), Command: cmd, Out: out})
@@ -516,6 +532,7 @@ func TestOut(t *testing.T) {
 
 // hostile archives are refused before any sandbox starts.
 func TestHostileTargets(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tgz := func(name string, hdrs ...*tar.Header) string {
 		var buf bytes.Buffer
@@ -551,6 +568,7 @@ func TestHostileTargets(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	empty := t.TempDir()
 	if _, err := pkgtest.DetectTarget(empty, false); !errors.Is(err, pkgtest.ErrUsage) || !strings.Contains(err.Error(), "no Python project") {
 		t.Errorf("empty dir: %v", err)
@@ -588,6 +606,7 @@ func TestBadInput(t *testing.T) {
 // --index: the install phase alone reaches the index's host:port (the
 // dependency comes from it); the test phase cannot reach it.
 func TestIndex(t *testing.T) {
+	t.Parallel()
 	index := wheelhouse(t, "helperdep")
 	whl, _ := filepath.Glob(filepath.Join(wheelhouse(t, "withdep"), "withdep-*.whl"))
 	tg, err := pkgtest.DetectTarget(whl[0], false)
@@ -637,6 +656,7 @@ except Exception as e:
 // what its setup.py saw with what its import sees must not find a new
 // machine each phase (each phase drew a persona of its own).
 func TestOnePersona(t *testing.T) {
+	t.Parallel()
 	tg, err := pkgtest.DetectTarget(makeSdist(t, filepath.Join("testdata", "projects", "persona"), "persona-0.1"), false)
 	if err != nil {
 		t.Fatal(err)
@@ -672,6 +692,7 @@ func TestOnePersona(t *testing.T) {
 // its own: the import's sink served other values, so what the package
 // kept from install was no honeytoken of the phase that sent it).
 func TestOneInstance(t *testing.T) {
+	t.Parallel()
 	tg, err := pkgtest.DetectTarget(makeSdist(t, filepath.Join("testdata", "projects", "imds"), "imds-0.1"), false)
 	if err != nil {
 		t.Fatal(err)
@@ -717,6 +738,7 @@ func TestOneInstance(t *testing.T) {
 // code never runs in a later phase (each starts with no __pycache__ of an
 // earlier one): the tests, which fail if it runs, pass.
 func TestBytecodePoison(t *testing.T) {
+	t.Parallel()
 	rep, err := run(t, pkgtest.Config{Target: project(t, "pycpoison")})
 	if err != nil {
 		dump(t, rep)

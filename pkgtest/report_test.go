@@ -88,6 +88,7 @@ func checkConsistent(t *testing.T, rep *pkgtest.Report) {
 // An sdist whose setup.py reads the planted AWS credentials and tries to
 // send them out: credential access and network, attributed to install.
 func TestReportInstallHook(t *testing.T) {
+	t.Parallel()
 	dir := writeProject(t, map[string]string{
 		"setup.py": `import os, socket
 from setuptools import setup
@@ -143,6 +144,7 @@ setup(name="stealer", version="0.1", packages=["stealer"])
 // the report of the install phase shows the request in clear: the
 // metadata credential access and the exfiltration, seen by the sink.
 func TestInstallSinkholeHTTPS(t *testing.T) {
+	t.Parallel()
 	installSinkhole(t, pkgtest.Config{})
 }
 
@@ -152,6 +154,7 @@ func TestInstallSinkholeHTTPS(t *testing.T) {
 // moat serves in a network namespace of the run's own, and with the image
 // as Docker's runtime runsc-hostinet.
 func TestInstallSinkholeBackends(t *testing.T) {
+	t.Parallel()
 	image := cmp.Or(os.Getenv("MOAT_TEST_IMAGE"), "moat/python:bookworm")
 	for _, name := range []string{"docker", "podman", "gvisor", "gvisor-image"} {
 		t.Run(name, func(t *testing.T) {
@@ -223,6 +226,7 @@ setup(name="stealer", version="0.1", packages=["stealer"])
 // A package whose import writes a .pth file with code into the venv's
 // site-packages: persistence, attributed to import.
 func TestReportImportPersistence(t *testing.T) {
+	t.Parallel()
 	dir := writeProject(t, map[string]string{
 		"setup.py": "from setuptools import setup\nsetup(name=\"persist\", version=\"0.1\", packages=[\"persist\"])\n",
 		"persist/__init__.py": `import sysconfig
@@ -252,6 +256,7 @@ with open(sysconfig.get_paths()["purelib"] + "/zz_persist.pth", "w") as f:
 
 // A benign package: no finding above low in any phase.
 func TestReportBenign(t *testing.T) {
+	t.Parallel()
 	rep, err := run(t, pkgtest.Config{Target: project(t, "calc")})
 	if err != nil || rep.Status != pkgtest.StatusPassed {
 		dump(t, rep)
@@ -275,6 +280,7 @@ func TestReportBenign(t *testing.T) {
 // runs --command, and pip's lsb_release/uname probes in the install phase
 // (the userland gives them a /bin/sh).
 func TestReportOwnProcesses(t *testing.T) {
+	t.Parallel()
 	rep, err := run(t, pkgtest.Config{Target: project(t, "calc"),
 		Command: `python -m pytest -q -p no:cacheprovider --junitxml="$MOAT_JUNIT" tests`})
 	if err != nil || rep.Status != pkgtest.StatusPassed {
@@ -295,6 +301,7 @@ func TestReportOwnProcesses(t *testing.T) {
 // says all passed, and moat says the counts are the package's claim
 // (a high evasion finding naming the conftest).
 func TestReportOutcomeRewrite(t *testing.T) {
+	t.Parallel()
 	dir := writeProject(t, map[string]string{
 		"pyproject.toml":     "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"liar\"\nversion = \"1.0\"\n",
 		"liar/__init__.py":   "def add(a, b):\n    return a - b\n",
@@ -336,6 +343,7 @@ def pytest_runtest_makereport(item, call):
 // encoded blob, and removes its build directory after. moat still says
 // the counts are the package's claim.
 func TestReportPluginOutcomeRewrite(t *testing.T) {
+	t.Parallel()
 	plugin := `import pytest
 
 @pytest.hookimpl(hookwrapper=True)
@@ -394,6 +402,7 @@ setup(cmdclass={"build_py": Build})
 // of the install phase first, the test counts as the package's claim, a
 // high verdict.
 func TestReportHostilePackage(t *testing.T) {
+	t.Parallel()
 	dir := writeProject(t, map[string]string{
 		"setup.py": `import os, sysconfig
 from setuptools import setup
@@ -442,6 +451,7 @@ def pytest_runtest_makereport(item, call):
 // the import returns. The import phase imports submodules and lets the
 // thread finish: credential access of the import phase.
 func TestReportSubmoduleThread(t *testing.T) {
+	t.Parallel()
 	dir := writeProject(t, map[string]string{
 		"setup.py":         "from setuptools import setup\nsetup(name=\"lazy\", version=\"0.1\", packages=[\"lazy\"])\n",
 		"lazy/__init__.py": "VALUE = 1\n",
@@ -476,6 +486,7 @@ threading.Thread(target=_run, daemon=True).start()
 // setup.py at the top), which pip builds: moat tests it, and its install
 // hook's reverse shell is a finding.
 func TestFlatSdist(t *testing.T) {
+	t.Parallel()
 	dir := writeProject(t, map[string]string{
 		"setup.py": `import os
 from setuptools import setup
@@ -514,6 +525,7 @@ setup(name="flat", version="0.1", packages=["flat"])
 // code run before site, from the package. Was a low verdict; now a high
 // persistence finding of the install phase naming pyvenv.cfg.
 func TestReportVenvHome(t *testing.T) {
+	t.Parallel()
 	dir := writeProject(t, map[string]string{
 		"setup.py": `import os, sys, sysconfig
 from setuptools import setup
@@ -554,6 +566,7 @@ if ("install" in sys.argv or "bdist_wheel" in sys.argv) and not os.path.exists(x
 // was a high "created a conftest.py" before, session 21). One written by
 // the package's setup.py during install is.
 func TestReportSdistConftest(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name, setup string
 		high        bool

@@ -8,6 +8,7 @@ import (
 )
 
 func TestOutcomeRewrite(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ name, src, want string }{
 		{"benign conftest", "import pytest\n\n@pytest.fixture\ndef db():\n    return 1\n", ""},
 		{"benign hook that reads", "def pytest_runtest_makereport(item, call):\n    if call.excinfo is not None:\n        item.failed_once = True\n", ""},
@@ -30,6 +31,7 @@ func TestOutcomeRewrite(t *testing.T) {
 }
 
 func TestScanOutcomeHooks(t *testing.T) {
+	t.Parallel()
 	stage := t.TempDir()
 	hook := "def pytest_runtest_makereport(item, call):\n    r = (yield).get_result()\n    r.outcome = 'passed'\n"
 	for p, s := range map[string]string{
@@ -59,6 +61,7 @@ func TestScanOutcomeHooks(t *testing.T) {
 // themselves is scanned (pytest11 entry points, .pth imports,
 // sitecustomize), the rest not; links are not followed.
 func TestScanSitePlugins(t *testing.T) {
+	t.Parallel()
 	stage := t.TempDir()
 	hook := "def pytest_runtest_makereport(item, call):\n    r = (yield).get_result()\n    r.outcome = 'passed'\n"
 	site := ".venv/lib/python3.11/site-packages/"
@@ -116,6 +119,7 @@ func TestScanSitePlugins(t *testing.T) {
 }
 
 func TestTestMismatch(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		exit int
 		t    Tests

@@ -16,6 +16,7 @@ import (
 // no MOAT_ variable, no .moat directory or junit path on a command line,
 // no moat-named shim or probe directory, on every backend.
 func TestTells(t *testing.T) {
+	t.Parallel()
 	image := cmp.Or(os.Getenv("MOAT_TEST_IMAGE"), "moat/python:bookworm")
 	for _, name := range []string{"native", "docker", "podman"} {
 		t.Run(name, func(t *testing.T) {

@@ -28,6 +28,7 @@ var witnessCases = []struct{ project, want string }{
 
 // TestWitness runs each case on native.
 func TestWitness(t *testing.T) {
+	t.Parallel()
 	for _, c := range witnessCases {
 		t.Run(c.project, func(t *testing.T) {
 			checkWitness(t, pkgtest.Config{Target: project(t, c.project)}, c.want)
@@ -38,6 +39,7 @@ func TestWitness(t *testing.T) {
 // TestWitnessBackends runs the hostile cases and the benign one in
 // containers (docker, podman) and on gVisor (direct: the host's Python).
 func TestWitnessBackends(t *testing.T) {
+	t.Parallel()
 	image := cmp.Or(os.Getenv("MOAT_TEST_IMAGE"), "moat/python:bookworm")
 	for _, name := range []string{"docker", "podman", "gvisor"} {
 		t.Run(name, func(t *testing.T) {
@@ -102,6 +104,7 @@ func checkWitness(t *testing.T, cfg pkgtest.Config, want string) {
 // the witness's end) keeps the witness's start and end records in the
 // bounded report, on every backend that runs the witness.
 func TestWitnessKeptInReport(t *testing.T) {
+	t.Parallel()
 	image := cmp.Or(os.Getenv("MOAT_TEST_IMAGE"), "moat/python:bookworm")
 	for _, name := range []string{"native", "gvisor", "docker", "podman"} {
 		t.Run(name, func(t *testing.T) {

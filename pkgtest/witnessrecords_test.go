@@ -11,6 +11,7 @@ import (
 // TestWitnessNamesNothing: the code on the test phase's command line,
 // which the package can read, names nothing of moat and has no comment.
 func TestWitnessNamesNothing(t *testing.T) {
+	t.Parallel()
 	code := witnessCode()
 	for _, w := range []string{"moat", "sandbox", "honey", "#"} {
 		if strings.Contains(strings.ToLower(code), w) {
@@ -25,6 +26,7 @@ func TestWitnessNamesNothing(t *testing.T) {
 // TestWitnessRecords: the records compared with the claims, one case a
 // rule, each with the Name of the event it must give ("" for none).
 func TestWitnessRecords(t *testing.T) {
+	t.Parallel()
 	rec := func(what, name, detail string) moat.Event {
 		return moat.Event{Source: moat.SourceAudit, Kind: moat.KindTestReport, Path: what, Name: name, Detail: detail}
 	}

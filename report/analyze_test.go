@@ -9,6 +9,7 @@ import (
 
 // TestFDPath: the names of an open descriptor, and nothing else.
 func TestFDPath(t *testing.T) {
+	t.Parallel()
 	for p, want := range map[string]bool{
 		"/proc/self/fd/3": true, "/proc/thread-self/fd/12": true, "/dev/fd/4": true, "/proc/42/fd/5": true,
 		"/proc/self/fd/": false, "/proc/self/fd/x": false, "/proc/self/exe": false, "/usr/bin/3": false,
@@ -25,6 +26,7 @@ func TestFDPath(t *testing.T) {
 // child's, with that path as executable or argv[0]); else, and wherever
 // the kernel is a witness, a file the run wrote.
 func TestHookOnlyPython(t *testing.T) {
+	t.Parallel()
 	none := moat.Event{Source: moat.SourceMoat, Kind: moat.KindKernelEventsUnavailable}
 	exec := moat.Event{TimeMS: 10, Source: moat.SourceAudit, Kind: moat.KindExec, PID: 5, Path: "/work/v/bin/tool"}
 	made := moat.Event{Source: moat.SourceFS, Kind: moat.KindFileCreated, Path: "/work/v/bin/tool"}
@@ -60,6 +62,7 @@ func TestHookOnlyPython(t *testing.T) {
 // when the "#!" line read with its hash names the runtime's interpreter
 // where the program cannot change it; else it is a dropped program run.
 func TestPythonScript(t *testing.T) {
+	t.Parallel()
 	interp := moat.Event{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: "/usr/bin/python3.11", SHA256: strings.Repeat("a", 64)}
 	for script, high := range map[string]bool{
 		"#!/usr/bin/python3.11":                 false,
@@ -111,6 +114,7 @@ func TestPythonScript(t *testing.T) {
 // follows; that exec is the shell's, not a hooked process's call the hook
 // missed. A hooked process's own exec (its hello before) still is one.
 func TestShellStartsConsoleScript(t *testing.T) {
+	t.Parallel()
 	interp := moat.Event{Source: moat.SourceMoat, Kind: moat.KindInterpreter, Path: "/usr/bin/python3.11", SHA256: strings.Repeat("a", 64)}
 	sh := moat.Event{TimeMS: 10, Source: moat.SourceKernel, Kind: moat.KindExec, PID: 16, PPID: 12, Path: "/bin/sh", Detail: "sh -c pip3 install x >/dev/null", SHA256: strings.Repeat("c", 64)}
 	script := func(line string) moat.Event {

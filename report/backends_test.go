@@ -49,6 +49,7 @@ var containerTells = []string{"the boot time", "the home's files were made"}
 var podmanTells = append(slices.Clone(containerTells), "/etc/passwd was modified", "/etc/group was modified")
 
 func TestCorpusBackends(t *testing.T) {
+	t.Parallel()
 	backends := []struct {
 		name   string
 		new    func() moat.Backend
@@ -365,6 +366,7 @@ func TestCorpusBackends(t *testing.T) {
 // processes with their parents (a connection in one, a shell in its
 // child), the executed payload's hash, refused socket families.
 func TestCorpusGVisorKernel(t *testing.T) {
+	t.Parallel()
 	moattest.RequireBackend(t, "gvisor")
 	b := &gvisor.Backend{}
 	t.Run("every-command", func(t *testing.T) {
@@ -459,6 +461,7 @@ func TestCorpusGVisorKernel(t *testing.T) {
 // padding, are found; a daemon still running when the program ended or
 // when moat stopped the run is listed, under Docker and Podman.
 func TestCorpusPythonInit(t *testing.T) {
+	t.Parallel()
 	moattest.RequireBackend(t, "docker")
 	b := docker.New(testImage(), "", "")
 	b.PythonInit = true
@@ -496,6 +499,7 @@ func TestCorpusPythonInit(t *testing.T) {
 // and a -S child's acts are attributed, each in the first run of an image
 // of a new ID (a copy of the test image with a label of its own).
 func TestFirstRun(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		file  string
 		check func(*testing.T, *moat.Result)

@@ -196,6 +196,7 @@ func floodHidesNothing(t *testing.T, res *moat.Result, _ int) {
 // /bin/true), which `moat test` has. Then a benign program. Its tells are
 // backend/microvm's TestTells.
 func TestCorpusMicroVM(t *testing.T) {
+	t.Parallel()
 	b := moattest.RequireBackend(t, "microvm")
 	// As backend/microvm's TestMicroVM: under TCG (minutes), only where
 	// asked for or required (CI).

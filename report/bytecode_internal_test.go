@@ -6,6 +6,7 @@ import (
 )
 
 func TestParseAnswers(t *testing.T) {
+	t.Parallel()
 	tag := "0123456789abcdef0123456789abcdef"
 	out := "noise\n" + tag + " 0 same\n" + tag + " 0 differs\nffff 1 same\n" + tag + " 1 differs\n" + tag + " 2 bogus\n" + tag + " 9 same\n" + tag + " done 3\n"
 	got, done := parseAnswers(out, tag, 3)

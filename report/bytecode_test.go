@@ -72,6 +72,7 @@ type bytecodeBackend struct {
 // past the verification's bounds, and one behind 150 benign ones are high
 // persistence, on every backend.
 func TestBytecodeVerified(t *testing.T) {
+	t.Parallel()
 	for _, bk := range bytecodeBackends {
 		t.Run(bk.name, func(t *testing.T) {
 			b := bk.new(t)
@@ -210,6 +211,7 @@ func unwrapZygote(b moat.Backend) moat.Backend {
 // a body marshal cannot read, and a pair the diff did not keep are not
 // verified; a verdict the event came with is dropped.
 func TestVerifyBytecode(t *testing.T) {
+	t.Parallel()
 	b := moattest.RequireBackend(t, "native")
 	py, err := exec.LookPath("python3")
 	if err != nil {

@@ -6,6 +6,7 @@ import "testing"
 // team, session 22), and ".." is never taken lexically (past a link the
 // run made it names another directory).
 func TestCanonical(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"/proc/self/root/tmp/.c/a":                        "/tmp/.c/a",
 		"//tmp/./.c/b":                                    "/tmp/.c/b",

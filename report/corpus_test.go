@@ -24,6 +24,11 @@ import (
 	"github.com/moat-sandbox/moat/report"
 )
 
+// Every test of this package calls t.Parallel: a corpus run is mostly
+// waiting (a sandbox's start and end, a program's timeouts), and on a
+// 2-core machine two at a time take little more than one. Nothing here
+// looks at the host's processes, cgroups or containers (the backends'
+// suites do, one package at a time).
 func TestMain(m *testing.M) {
 	microvm.Init() // a micro-VM guest boots this test binary as its init
 	native.Init()  // the sandbox init re-executes this test binary
@@ -81,6 +86,7 @@ func has(fs []moat.Finding, cat moat.Category, minSev moat.Severity) bool {
 // on the native backend and in a native zygote's children (the runs that
 // fit one: not those of the userland, which run cold there too).
 func TestCorpus(t *testing.T) {
+	t.Parallel()
 	b := moattest.RequireBackend(t, "native")
 	t.Run("native", func(t *testing.T) { corpus(t, b, false) })
 	t.Run("zygote", func(t *testing.T) {
@@ -597,6 +603,7 @@ var nativeTells = []string{"the clocks are offset", "the CPU times", "the home's
 // TestTells: a program that looks for the cheap tells of moat finds none,
 // and the machine it sees is another each run (the persona).
 func TestTells(t *testing.T) {
+	t.Parallel()
 	b := moattest.RequireBackend(t, "native")
 	host := moattest.HostSiteNames(t)
 	noTells(t, b, func(s *moat.Spec) { s.Files["host.txt"] = host }, nativeTells...)
@@ -639,6 +646,7 @@ func noTells(t *testing.T, b moat.Backend, mod func(*moat.Spec), known ...string
 
 // TestBenign: ordinary programs yield nothing above low.
 func TestBenign(t *testing.T) {
+	t.Parallel()
 	b := moattest.RequireBackend(t, "native")
 	for _, f := range []string{"numeric.py", "fileio.py", "netrc_lookup.py", "echo_test.py", "connect_by_name.py", "tarpit_connect.py", "dual_stack.py", "source_bind.py", "server_stdin.py", "passive_lookup.py", "finalizer_logs.py", "nosite_suite.py", "venv_suite.py"} {
 		t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {
@@ -678,6 +686,7 @@ func TestBenign(t *testing.T) {
 // writes to the audit channel is labelled as its own claim, bounded, and
 // never one of moat's own kinds.
 func TestForgery(t *testing.T) {
+	t.Parallel()
 	b := moattest.RequireBackend(t, "native")
 	res := run(t, b, filepath.Join("testdata", "corpus", "forge.py"), nil)
 	for _, f := range res.Findings {
@@ -715,6 +724,7 @@ func TestForgery(t *testing.T) {
 // with --network=host) and, served from the host in the container's
 // network namespace, on docker and podman.
 func TestCorpusSinkhole(t *testing.T) {
+	t.Parallel()
 	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) { corpusSinkhole(t, b) })
 }
 
@@ -726,6 +736,7 @@ func TestCorpusSinkhole(t *testing.T) {
 // TestCorpusMicroVM; Kubernetes in TestCorpusKubernetes), and multiprocessing's resource tracker, which
 // exits just after the program, is none.
 func TestCorpusDaemonize(t *testing.T) {
+	t.Parallel()
 	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) {
 		// docker and podman: the host lists the daemons from the
 		// container's cgroup as it ends the run at the pids limit;
@@ -872,6 +883,7 @@ func corpusSinkhole(t *testing.T, b moat.Backend) {
 // that says so, not exfiltration, on every backend whose interpreter has
 // requests.
 func TestRequestsNetrc(t *testing.T) {
+	t.Parallel()
 	b := moattest.RequireBackend(t, "native")
 	py := "/usr/bin/python3"
 	moattest.RequirePython(t, py, "requests")
@@ -898,6 +910,7 @@ func TestRequestsNetrc(t *testing.T) {
 // of a long body: where no sink reads the flow, or reads it encrypted,
 // the hook still has it.
 func TestHookHTTPClient(t *testing.T) {
+	t.Parallel()
 	b := moattest.RequireBackend(t, "native")
 	res := run(t, b, filepath.Join("testdata", "corpus", "long_body.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
 	var parts int
@@ -927,6 +940,7 @@ func TestHookHTTPClient(t *testing.T) {
 // token: taking it is credential access, sending it on exfiltration, both
 // on the sink's evidence.
 func TestCorpusAzureMetadata(t *testing.T) {
+	t.Parallel()
 	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "azure_imds.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
 		if !strings.Contains(res.Stdout, "token Bearer") || !strings.Contains(res.Stdout, "vm Standard_") {
@@ -950,6 +964,7 @@ func TestCorpusAzureMetadata(t *testing.T) {
 // and recorded, not only the first: a secret in a later request (kept
 // alive, or pipelined inside TLS) is exfiltration on the sink's evidence.
 func TestCorpusKeepAlive(t *testing.T) {
+	t.Parallel()
 	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "keepalive_exfil.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
 		var plain, tls bool
@@ -980,6 +995,7 @@ func TestCorpusKeepAlive(t *testing.T) {
 // splitting is found in every channel it took, each on moat's own
 // evidence (network sink, output, fs diff).
 func TestCorpusHiddenSecrets(t *testing.T) {
+	t.Parallel()
 	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "hidden_exfil.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
 		wantExfil(t, res, func(f moat.Finding) bool {
@@ -1002,6 +1018,7 @@ func TestCorpusHiddenSecrets(t *testing.T) {
 // budgets (red team, issue 12: each channel of evasive_exfil.py gave
 // nothing above low) is found in every channel, on moat's own evidence.
 func TestCorpusEvasiveSecrets(t *testing.T) {
+	t.Parallel()
 	wantEvasive(t, "evasive_exfil.py",
 		"printed to stdout (base85, xor 0x1337)",
 		"split over DNS lookups of several domains (rot13, base32)",
@@ -1016,6 +1033,7 @@ func TestCorpusEvasiveSecrets(t *testing.T) {
 // execution finding naming the program (red team, session 18: it was a
 // low "executed programs: ld-linux-x86-64.so.2").
 func TestCorpusLoaderExec(t *testing.T) {
+	t.Parallel()
 	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "loader_exec.py"), nil)
 		if !strings.Contains(res.Stdout, "stage two ran") {
@@ -1032,6 +1050,7 @@ func TestCorpusLoaderExec(t *testing.T) {
 // containers' seccomp supervisors from the caller's memory, gVisor from
 // the Sentry's trace; red team, session 18: nothing named it before).
 func TestCorpusPreload(t *testing.T) {
+	t.Parallel()
 	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "preload_exec.py"), nil)
 		if !strings.Contains(res.Stdout, "preloaded") {
@@ -1050,6 +1069,7 @@ func TestCorpusPreload(t *testing.T) {
 // to its end (red team, session 19: nothing before on native, docker and
 // podman).
 func TestCorpusPreloadBuried(t *testing.T) {
+	t.Parallel()
 	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "preload_buried.py"), nil)
 		if !strings.Contains(res.Stdout, "preloaded") {
@@ -1071,6 +1091,7 @@ func TestCorpusPreloadBuried(t *testing.T) {
 // made through libc (no audit event) is found in the walk's link targets,
 // on every backend's walk (red team, session 18: nothing before).
 func TestCorpusSymlinkSecret(t *testing.T) {
+	t.Parallel()
 	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "symlink_secret.py"), nil)
 		if !strings.Contains(res.Stdout, "linked") {
@@ -1089,6 +1110,7 @@ func TestCorpusSymlinkSecret(t *testing.T) {
 // none was found before) is found in every channel, on moat's own
 // evidence.
 func TestCorpusEvasiveCodes(t *testing.T) {
+	t.Parallel()
 	wantEvasive(t, "evasive_codes.py",
 		"printed to stdout (decimal char codes)",
 		"printed to stderr (hex char codes)",
@@ -1105,6 +1127,7 @@ func TestCorpusEvasiveCodes(t *testing.T) {
 // Morse code and as base100's emoji (red team, session 22: none was
 // found before).
 func TestCorpusEvasiveUnicode(t *testing.T) {
+	t.Parallel()
 	wantEvasive(t, "evasive_unicode.py",
 		"printed to stdout (zero-width bits",
 		"printed to stderr (tag characters)",
@@ -1118,6 +1141,7 @@ func TestCorpusEvasiveUnicode(t *testing.T) {
 // TestCorpusDNSCase: a secret in the case of the letters of the names
 // looked up (red team, session 22: a low "looked up names" before).
 func TestCorpusDNSCase(t *testing.T) {
+	t.Parallel()
 	wantEvasive(t, "dns_case.py", "split over DNS lookups below cdn-static.net (letter case bits")
 }
 
@@ -1127,6 +1151,7 @@ func TestCorpusDNSCase(t *testing.T) {
 // gVisor's network stack refuses MSG_OOB (EINVAL): nothing is sent, as
 // the gvisor case checks.
 func TestCorpusOOBExfil(t *testing.T) {
+	t.Parallel()
 	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "oob_exfil.py"), func(s *moat.Spec) {
 			s.Network = moat.NetworkSinkhole
@@ -1147,6 +1172,7 @@ func TestCorpusOOBExfil(t *testing.T) {
 // address, their content random (red team, session 22: a medium network
 // finding before). The sink alone records each datagram's size.
 func TestCorpusSizeExfil(t *testing.T) {
+	t.Parallel()
 	wantEvasive(t, "size_exfil.py", "encoded in the sizes of the datagrams to 203.0.113.9")
 }
 
@@ -1154,6 +1180,7 @@ func TestCorpusSizeExfil(t *testing.T) {
 // masked with its own key (red team, session 22: a medium network
 // finding before).
 func TestCorpusWebSocketExfil(t *testing.T) {
+	t.Parallel()
 	wantEvasive(t, "ws_exfil.py", "sent over the network (escaped, websocket frames)")
 }
 
@@ -1161,6 +1188,7 @@ func TestCorpusWebSocketExfil(t *testing.T) {
 // section (red team, session 22: the sink kept the question alone, a low
 // "looked up names" before).
 func TestCorpusDNSExtra(t *testing.T) {
+	t.Parallel()
 	wantEvasive(t, "dns_extra.py", "sent over the network (escaped, xor 0x21")
 }
 
@@ -1172,6 +1200,7 @@ func TestCorpusDNSExtra(t *testing.T) {
 // did not answer, and refused the TLS handshake). Each client gets its
 // answer.
 func TestCorpusHTTP2Exfil(t *testing.T) {
+	t.Parallel()
 	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
 		for _, file := range []string{"h2c_exfil.py", "h2_exfil.py"} {
 			res := run(t, b, filepath.Join("testdata", "corpus", file), func(s *moat.Spec) {
@@ -1190,6 +1219,7 @@ func TestCorpusHTTP2Exfil(t *testing.T) {
 // (red team, session 22's list: 48 bytes past a question went
 // unrecorded; a low "looked up names" before).
 func TestCorpusDNSEDNS(t *testing.T) {
+	t.Parallel()
 	wantEvasive(t, "dns_edns.py", "split over the records of DNS queries below cdn-assets.net")
 }
 
@@ -1197,6 +1227,7 @@ func TestCorpusDNSEDNS(t *testing.T) {
 // query for a name of its own (red team, session 22's list: a low
 // "looked up names" before).
 func TestCorpusDNSQType(t *testing.T) {
+	t.Parallel()
 	wantEvasive(t, "dns_qtype.py", "encoded in the types of the DNS queries below img-cdn.net")
 }
 
@@ -1205,6 +1236,7 @@ func TestCorpusDNSQType(t *testing.T) {
 // every printable character (red team, session 22's list: nothing found
 // before).
 func TestCorpusSubstitution(t *testing.T) {
+	t.Parallel()
 	wantEvasive(t, "subst_exfil.py",
 		"sent over the network (base64 (own alphabet))",
 		"written to /tmp/p.txt (substitution)",
@@ -1215,12 +1247,14 @@ func TestCorpusSubstitution(t *testing.T) {
 // characters between its characters (red team, session 22: nothing
 // before).
 func TestCorpusANSIExfil(t *testing.T) {
+	t.Parallel()
 	wantEvasive(t, "ansi_exfil.py", "printed to stdout (as shown)", "printed to stderr (as shown)")
 }
 
 // TestCorpusGroupedExfil: a secret's base64 or hex cut into short groups
 // parted by separators (red team, session 22: nothing before).
 func TestCorpusGroupedExfil(t *testing.T) {
+	t.Parallel()
 	wantEvasive(t, "grouped_exfil.py", "printed to stdout (groups joined, base64)", "printed to stderr (groups joined, hex)",
 		"written to /tmp/uuid.txt (groups joined, hex)")
 }
@@ -1247,6 +1281,7 @@ func wantEvasive(t *testing.T, file string, wants ...string) {
 // uuencoded (red team, session 18: each in the "not found" list; found
 // since session 19), on moat's own backends.
 func TestCorpusEvasiveShapes(t *testing.T) {
+	t.Parallel()
 	wantEvasive(t, "evasive_shapes.py",
 		"printed to stdout (rot3)",
 		"printed to stderr (uuencode)",
@@ -1259,6 +1294,7 @@ func TestCorpusEvasiveShapes(t *testing.T) {
 // (kbudget.Interest; session 19: on docker its exec was dropped and the
 // finding rested on the audit hook alone, the program's own claim).
 func TestCorpusInterpFloodShell(t *testing.T) {
+	t.Parallel()
 	onSinkBackends(t, func(t *testing.T, b moat.Backend) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "interp_flood_shell.py"), func(s *moat.Spec) {
 			userland(s) // /bin/true
@@ -1284,6 +1320,7 @@ func TestCorpusInterpFloodShell(t *testing.T) {
 // xz and .lzma (Python's lzma module), added with a key that rises by one
 // a byte (red team, issue 12): none of them was found before.
 func TestCorpusEvasiveKeys(t *testing.T) {
+	t.Parallel()
 	b := moattest.RequireBackend(t, "native")
 	res := run(t, b, filepath.Join("testdata", "corpus", "evasive_keys.py"), func(s *moat.Spec) {
 		s.Network = moat.NetworkSinkhole
@@ -1318,6 +1355,7 @@ func TestCorpusEvasiveKeys(t *testing.T) {
 // connects to, three bytes an address, no byte of it sent (red team,
 // session 19: a medium network finding before).
 func TestCorpusDestExfil(t *testing.T) {
+	t.Parallel()
 	b := moattest.RequireBackend(t, "native")
 	t.Run("none", func(t *testing.T) { wantDestExfil(t, b, moat.NetworkNone) })
 	t.Run("sinkhole", func(t *testing.T) { wantDestExfil(t, b, moat.NetworkSinkhole) })
@@ -1352,6 +1390,7 @@ func wantAWSKey(t *testing.T, b moat.Backend, file string, n moat.Network, how s
 // budget keeping ten connects a host). Under --network none the connects
 // fail and are seen all the same.
 func TestCorpusPortExfil(t *testing.T) {
+	t.Parallel()
 	b := moattest.RequireBackend(t, "native")
 	t.Run("none", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkNone) })
 	t.Run("sinkhole", func(t *testing.T) { wantPortExfil(t, b, moat.NetworkSinkhole) })
@@ -1402,6 +1441,7 @@ func wantPortExfil(t *testing.T, b moat.Backend, n moat.Network, mods ...func(*m
 // in an HTTP body (red team, session 19: a medium network finding
 // before).
 func TestCorpusSplitKinds(t *testing.T) {
+	t.Parallel()
 	wantSplitKinds(t, moattest.RequireBackend(t, "native"))
 }
 
@@ -1415,6 +1455,7 @@ func wantSplitKinds(t *testing.T, b moat.Backend) {
 // wrapped in lines as xxd -p prints it, and a secret a byte in 8 through
 // random noise (red team, session 24: a medium network finding before).
 func TestCorpusFramedExfil(t *testing.T) {
+	t.Parallel()
 	wantCriticalExfil(t, moattest.RequireBackend(t, "native"), "framed_exfil.py", framedExfil)
 }
 
@@ -1449,6 +1490,7 @@ func wantCriticalExfil(t *testing.T, b moat.Backend, file string, want [][2]stri
 // sent too, in one JSON body and over two datagrams (red team, session
 // 24: a medium network finding before).
 func TestCorpusPadExfil(t *testing.T) {
+	t.Parallel()
 	wantCriticalExfil(t, moattest.RequireBackend(t, "native"), "pad_exfil.py", padExfil)
 }
 
@@ -1460,6 +1502,7 @@ var padExfil = [][2]string{{"env-aws-secret-access-key", "one-time pad"}, {"env-
 // body whole (a stealer's JSON of files with long home paths lost its
 // data, and the run's exfiltration finding with it).
 func TestHookLongRequestBody(t *testing.T) {
+	t.Parallel()
 	b := moattest.RequireBackend(t, "native")
 	code := `import json, os, urllib.request
 body = json.dumps({"key": os.environ["AWS_SECRET_ACCESS_KEY"], "pad": "\\\\\n\"" * 400}).encode()
@@ -1488,6 +1531,7 @@ except Exception as e:
 // from; the kernel's witness of that read is no theft and no evasion
 // (low), while the same read with no such tool run stays high.
 func TestToolReads(t *testing.T) {
+	t.Parallel()
 	b := moattest.RequireBackend(t, "native")
 	res := run(t, b, filepath.Join("testdata", "benign", "tool_reads.py"), func(s *moat.Spec) {
 		s.Python, s.Userland = "/usr/bin/python3", true
@@ -1516,6 +1560,7 @@ func TestToolReads(t *testing.T) {
 // and on docker and gVisor (the container init's walk and copy-out; the
 // host's walk of gVisor's scratch) where they run.
 func TestDeepTree(t *testing.T) {
+	t.Parallel()
 	for _, bk := range []struct {
 		name string
 		new  func() moat.Backend
@@ -1564,6 +1609,7 @@ func TestDeepTree(t *testing.T) {
 // its trace) and the file it ran hashed, and the cut paths are a
 // finding: the report is incomplete.
 func TestDeepCwd(t *testing.T) {
+	t.Parallel()
 	for _, bk := range []struct {
 		name   string
 		new    func() moat.Backend
@@ -1645,6 +1691,7 @@ func deepCwd(t *testing.T, b moat.Backend, kernel bool) {
 // cloud's ISP or answers that disagree) gets the run's one plausible
 // address from the sink, goes on, and its theft is seen.
 func TestCorpusPublicAddress(t *testing.T) {
+	t.Parallel()
 	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "ip_check_stealer.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
 		sent := false
@@ -1666,6 +1713,7 @@ func TestCorpusPublicAddress(t *testing.T) {
 // the sink's evidence, on every backend with a sinkhole: the persona each
 // backend shows is what the report looks for.
 func TestCorpusRecon(t *testing.T) {
+	t.Parallel()
 	sinkholeBackends(t, func(t *testing.T, _ string, b moat.Backend) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "recon_beacon.py"), func(s *moat.Spec) { s.Network = moat.NetworkSinkhole })
 		var dns, post bool
@@ -1691,6 +1739,7 @@ func TestCorpusRecon(t *testing.T) {
 // no /proc/self/loginuid (and the program no terminal): there the hook
 // gives os.getlogin() the user of the process's uid.
 func TestCorpusGetlogin(t *testing.T) {
+	t.Parallel()
 	if b, err := os.ReadFile("/proc/self/loginuid"); err == nil && strings.TrimSpace(string(b)) != "4294967295" {
 		// The kernel lets a login uid be set once: a moat started from
 		// a login session passes its own on (docs/report.md).
@@ -1711,6 +1760,7 @@ func TestCorpusGetlogin(t *testing.T) {
 // over HTTPS, or written and run, it leaves its marker, and each is a
 // critical finding that names the URL and how it ran.
 func TestCorpusStage2(t *testing.T) {
+	t.Parallel()
 	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
 		res := run(t, b, filepath.Join("testdata", "corpus", "stage2_chain.py"), func(s *moat.Spec) {
 			s.Network = moat.NetworkSinkhole
@@ -1756,6 +1806,7 @@ func TestCorpusStage2(t *testing.T) {
 // ran: the base64 one decoded and exec()d in-process, the ELF written and
 // run.
 func TestCorpusStage2Forms(t *testing.T) {
+	t.Parallel()
 	want := map[string]string{
 		"cdn.evil-cdn.example/p/loader.b64 as Python code":                       "as base64 (the program decoded it)",
 		"198.51.100.7/s/stage.py as Python code":                                 "",
@@ -1796,6 +1847,7 @@ func TestCorpusStage2Forms(t *testing.T) {
 // with a sinkhole. Before, the sink sent nothing and the stager's
 // connection was all (a medium finding).
 func TestCorpusStager(t *testing.T) {
+	t.Parallel()
 	want := []string{
 		"10.0.2.15:4444 as Python code after decoding it from base64",
 		"203.0.113.9:8443 as Python code",
@@ -1825,6 +1877,7 @@ func TestCorpusStager(t *testing.T) {
 // moat's evidence, on every backend with a sinkhole. Before, the sink
 // sent such a client nothing (a medium connection).
 func TestCorpusHelloStager(t *testing.T) {
+	t.Parallel()
 	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
 		wantHelloStager(t, run(t, b, filepath.Join("testdata", "corpus", "hello_stager.py"), func(s *moat.Spec) {
 			s.Network = moat.NetworkSinkhole
@@ -1852,6 +1905,7 @@ func wantHelloStager(t *testing.T, res *moat.Result) {
 // empty 200, and the empty file run was a high "executed a file the run
 // wrote".
 func TestCorpusDownloadRun(t *testing.T) {
+	t.Parallel()
 	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
 		wantDownloadRun(t, run(t, b, filepath.Join("testdata", "corpus", "download_run.py"), func(s *moat.Spec) {
 			s.Network = moat.NetworkSinkhole
@@ -1879,6 +1933,7 @@ func wantDownloadRun(t *testing.T, res *moat.Result) {
 // on every backend with a sinkhole. Before, only the first name showed
 // (a medium identity finding there, for the home it sent).
 func TestCorpusDomainFront(t *testing.T) {
+	t.Parallel()
 	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
 		wantDomainFront(t, run(t, b, filepath.Join("testdata", "corpus", "domain_front.py"), func(s *moat.Spec) {
 			s.Network = moat.NetworkSinkhole
@@ -1907,6 +1962,7 @@ func wantDomainFront(t *testing.T, res *moat.Result) {
 // medium (seen on each, session 22). Before, native had no finding beyond
 // the connection either.
 func TestCorpusFailedReverseShell(t *testing.T) {
+	t.Parallel()
 	for _, bk := range []struct {
 		name string
 		new  func(t *testing.T) moat.Backend
@@ -1947,6 +2003,7 @@ func wantFailedReverseShell(t *testing.T, res *moat.Result) {
 // backend with a sinkhole. Before, the sink lowercased every name and the
 // chunks were joined as they arrived: no finding above low.
 func TestCorpusDNSNumbered(t *testing.T) {
+	t.Parallel()
 	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
 		wantDNSNumbered(t, run(t, b, filepath.Join("testdata", "corpus", "dns_numbered.py"), func(s *moat.Spec) {
 			s.Network = moat.NetworkSinkhole
@@ -1966,6 +2023,7 @@ func wantDNSNumbered(t *testing.T, res *moat.Result) {
 // the kernel's command line, on every backend with a sinkhole. Before,
 // it was a low "ran shell commands".
 func TestCorpusDropperChain(t *testing.T) {
+	t.Parallel()
 	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
 		wantDropperChain(t, run(t, b, filepath.Join("testdata", "corpus", "dropper_chain.py"), func(s *moat.Spec) {
 			s.Network = moat.NetworkSinkhole
@@ -1993,6 +2051,7 @@ func wantDropperChain(t *testing.T, res *moat.Result) {
 // with a sinkhole (session 20: before, the length's NUL bytes failed the
 // first exec, nothing came after, and the connection was all: medium).
 func TestCorpusInProcessShell(t *testing.T) {
+	t.Parallel()
 	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
 		wantInProcessShell(t, b)
 	})
@@ -2035,6 +2094,7 @@ func shellKinds(res *moat.Result) (fed, reverse string) {
 // on the socket: red team, session 18), is a critical reverse shell on
 // every backend, and not a download fed to a shell.
 func TestCorpusReverseShells(t *testing.T) {
+	t.Parallel()
 	sinkholeBackends(t, func(t *testing.T, name string, b moat.Backend) {
 		for _, f := range []string{"socket_stdio_shell.py", "pty_spawn_shell.py", "reverse_shell.py", "interp_stdio_shell.py", "interact_shell.py"} {
 			t.Run(strings.TrimSuffix(f, ".py"), func(t *testing.T) {

@@ -32,6 +32,7 @@ import (
 // runs: /work is exec on every backend (Docker's tmpfs too, which the
 // daemon makes noexec unless told exec).
 func TestExecNamed(t *testing.T) {
+	t.Parallel()
 	type want struct {
 		path string // the event's path; "" for a descriptor's
 		tail string // a descriptor's: what the detail says it was

@@ -66,6 +66,7 @@ func wantFlooded(t *testing.T, res *moat.Result, wants [][3]string) {
 // execs does not hide the payload that follows, on the backends whose
 // kernel events share kbudget.Budget (kbudget.Budget).
 func TestCorpusFloods(t *testing.T) {
+	t.Parallel()
 	for _, bk := range []struct {
 		name string
 		new  func(t *testing.T) moat.Backend

@@ -72,6 +72,7 @@ var pipExec = moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, Path: "
 	Detail: "python3 /tmp/pip-install-k3j2h1g0/evil_0a1b2c3d/setup.py egg_info"}
 
 func TestIdentity(t *testing.T) {
+	t.Parallel()
 	const facts = "dana-laptop|dana|/work"
 	js, _ := json.Marshal(map[string]string{"h": "dana-laptop", "u": "dana", "c": "/work/pkg"})
 	hx := hex.EncodeToString([]byte("dana-laptop:/home/dana"))
@@ -178,6 +179,7 @@ func TestIdentity(t *testing.T) {
 // TestIdentityNoFacts: a run without identity events (an older report,
 // or NoReport) gets no identity finding whatever it sent.
 func TestIdentityNoFacts(t *testing.T) {
+	t.Parallel()
 	if sev, sum := identityFinding(Analyze([]moat.Event{post("collect.example", "root:x:0:0:root:/root:/bin/bash")})); sev != "" {
 		t.Errorf("got %s %s", sev, sum)
 	}

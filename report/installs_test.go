@@ -12,6 +12,7 @@ import (
 // or a URL; local paths, other pip commands and pip's own build
 // environment are none.
 func TestPipInstalls(t *testing.T) {
+	t.Parallel()
 	for line, want := range map[string][]string{
 		"pip install requests":                                         {"requests"},
 		"pip3 install --quiet --no-input colourama-helper":             {"colourama-helper"},
@@ -43,6 +44,7 @@ func TestPipInstalls(t *testing.T) {
 // TestRuntimeInstallFinding: a program's pip install of a package is a
 // medium execution finding naming it; moat's own launcher's is not.
 func TestRuntimeInstallFinding(t *testing.T) {
+	t.Parallel()
 	prog := moat.Event{Source: moat.SourceKernel, Kind: moat.KindExec, PID: 7, PPID: 5, Path: "/usr/bin/python3.11", Detail: "python3.11 -m pip install --quiet colourama-helper"}
 	own := moat.Event{Source: moat.SourceMoat, Kind: moat.KindExec, PID: 3, Path: "/work/.venv/bin/python", Detail: "moat's launcher: /work/.venv/bin/python -m pip install -v --no-index /work/src"}
 	for _, c := range []struct {

@@ -57,6 +57,7 @@ func init() {
 // backend: exfiltration rests on the hook and the diff. A file's first
 // MiB is what the init sends, as on docker (big_file.py not carried).
 func TestCorpusKubernetes(t *testing.T) {
+	t.Parallel()
 	b := kubeBackend(t, "")
 	t.Run("gvisor", func(t *testing.T) {
 		res := runBatch(t, b, []batchCase{

@@ -9,6 +9,7 @@ import (
 // TestLaunched: the first process's execs up to its first that succeeds
 // are moat's launcher's; a later exec, or another process's, is not.
 func TestLaunched(t *testing.T) {
+	t.Parallel()
 	evs := []moat.Event{
 		{TimeMS: 5, Source: moat.SourceKernel, Kind: moat.KindExec, PID: 3, Path: "/usr/bin/sh", Detail: "sh -c pytest"},
 		{TimeMS: 2, Source: moat.SourceKernel, Kind: moat.KindExecFailed, PID: 3, Path: "/usr/local/bin/sh", Detail: "sh -c pytest"},

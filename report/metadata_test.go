@@ -10,6 +10,7 @@ import (
 // TestMetadataServed: the metadata finding says which fake credentials
 // the sink served, from the sink's events alone.
 func TestMetadataServed(t *testing.T) {
+	t.Parallel()
 	asked := moat.Event{Source: moat.SourceNetwork, Kind: moat.KindMetadata, Addr: "169.254.169.254:80", Path: "/latest/meta-data/", Detail: "answered without credentials"}
 	took := moat.Event{Source: moat.SourceNetwork, Kind: moat.KindMetadata, Addr: "169.254.169.254:80", Path: "/latest/meta-data/iam/security-credentials/r",
 		Detail: "served fake instance credentials: imds-aws-access-key-id,imds-aws-secret-access-key"}

@@ -7,6 +7,7 @@ import "testing"
 // ordinary `git init`, ssh or git configuration leaves them (no finding).
 // data is as the diff keeps it (audit.Clean's escaping).
 func TestLaterCode(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		path, data string
 		notWhole   bool
@@ -100,6 +101,7 @@ region = eu-west-1
 // venv made from the run's interpreter, or from one in a read-only
 // place, is not.
 func TestStartupPath(t *testing.T) {
+	t.Parallel()
 	interp := map[string]bool{"/home/a/.pyenv/versions/3.12.1/bin": true}
 	for _, c := range []struct {
 		path, data string
@@ -125,6 +127,7 @@ func TestStartupPath(t *testing.T) {
 // TestPthHasCode: an import line after any character site.py ends a
 // line at (Python 3.11's universal newlines, 3.13's splitlines).
 func TestPthHasCode(t *testing.T) {
+	t.Parallel()
 	for data, want := range map[string]bool{
 		`import os`:           true,
 		`# x\x0aimport os`:    true,

@@ -13,6 +13,7 @@ import (
 )
 
 func TestForPhase(t *testing.T) {
+	t.Parallel()
 	evs := []moat.Event{{Source: "kernel", Kind: "exec", Path: "/bin/sh", PID: 3}}
 	// No findings from the backend: drawn here, stamped.
 	gotE, gotF := ForPhase("install", &moat.Result{Events: evs})
@@ -39,6 +40,7 @@ func TestForPhase(t *testing.T) {
 }
 
 func TestBound(t *testing.T) {
+	t.Parallel()
 	var evs []moat.Event
 	for i := range 10 {
 		evs = append(evs, moat.Event{TimeMS: int64(i), Source: "audit", Kind: "open"})
@@ -59,6 +61,7 @@ func TestBound(t *testing.T) {
 // push the witness's end out of a bounded report (pygments: its end
 // record was cut, the report held a start with no end).
 func TestBoundKeepsWitness(t *testing.T) {
+	t.Parallel()
 	evs := []moat.Event{
 		{TimeMS: 0, Source: "audit", Kind: moat.KindHello, PID: 7},
 		{TimeMS: 1, Source: "audit", Kind: moat.KindTestReport, Path: "start"},
@@ -87,6 +90,7 @@ func TestBoundKeepsWitness(t *testing.T) {
 // execvp tries each directory of PATH: the failed tries are no execution,
 // but a file the run wrote is, even when a later try follows.
 func TestPathMiss(t *testing.T) {
+	t.Parallel()
 	try := func(p string, ms int64) moat.Event {
 		return moat.Event{TimeMS: ms, Source: "kernel", Kind: "exec", PID: 5, Path: p, Detail: "uname -rs"}
 	}
@@ -166,6 +170,7 @@ func phasedSample() *Phased {
 }
 
 func TestPhasedSARIF(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	if err := WritePhasedSARIF(&b, phasedSample(), SARIFOptions{Artifact: "dist/evil-1.0.tar.gz", Version: "test"}); err != nil {
 		t.Fatal(err)
@@ -207,6 +212,7 @@ func TestPhasedSARIF(t *testing.T) {
 }
 
 func TestPhasedHTML(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	if err := WritePhasedHTML(&b, phasedSample(), HTMLOptions{Title: "moat test <b>x</b>"}); err != nil {
 		t.Fatal(err)
@@ -228,6 +234,7 @@ func TestPhasedHTML(t *testing.T) {
 // TestFinishKeepsWitness: a run over its event budget keeps the test
 // runner's records, the last of which comes at its end.
 func TestFinishKeepsWitness(t *testing.T) {
+	t.Parallel()
 	var evs []moat.Event
 	for i := 0; i < observe.MaxResultEvents+100; i++ {
 		evs = append(evs, moat.Event{TimeMS: int64(i), Source: moat.SourceAudit, Kind: moat.KindOpen, Path: "/work/f" + strconv.Itoa(i)})

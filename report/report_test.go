@@ -20,6 +20,7 @@ const secret = "Q7hZk2mVfP9xLr4TnW8bYc3JdS6gHa1Ee5uKo0Ri"
 var hello3 = moat.Event{Source: "audit", Kind: "hello", PID: 3, Path: "/usr/bin/python3"}
 
 func TestAnalyze(t *testing.T) {
+	t.Parallel()
 	tok := planted("aws-secret-access-key", secret, "/home/sandbox/.aws/credentials")
 	netrc := planted("netrc-password", "n3trcS3cretValue0000", "/home/sandbox/.netrc")
 	cases := []struct {
@@ -229,6 +230,7 @@ func TestAnalyze(t *testing.T) {
 
 // Audit claims alone raise a finding but say so.
 func TestAuditOnlyLabelled(t *testing.T) {
+	t.Parallel()
 	fs := Analyze([]moat.Event{planted("t", secret, "$T"), {Source: "audit", Kind: "dns", Name: secret + ".evil.example"}})
 	if len(fs) == 0 || fs[0].Severity != "critical" || !strings.Contains(fs[0].Summary, "audit hook") {
 		t.Fatalf("%+v", fs)
@@ -236,6 +238,7 @@ func TestAuditOnlyLabelled(t *testing.T) {
 }
 
 func TestPhases(t *testing.T) {
+	t.Parallel()
 	fs := Analyze([]moat.Event{
 		{Phase: "install", Source: "kernel", Kind: "exec", Path: "/bin/sh"},
 		{Phase: "test", Source: "moat", Kind: "limit", Name: "timeout"},
@@ -256,6 +259,7 @@ func sample() *moat.Result {
 }
 
 func TestSARIF(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	if err := WriteSARIF(&b, sample(), SARIFOptions{Artifact: "evil.py", Version: "test"}); err != nil {
 		t.Fatal(err)
@@ -310,6 +314,7 @@ func TestSARIF(t *testing.T) {
 }
 
 func TestHTMLEscapes(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	if err := WriteHTML(&b, sample(), HTMLOptions{Title: "moat run <b>x</b>"}); err != nil {
 		t.Fatal(err)
@@ -328,6 +333,7 @@ func TestHTMLEscapes(t *testing.T) {
 }
 
 func TestSummary(t *testing.T) {
+	t.Parallel()
 	res := sample()
 	res.Findings = append(res.Findings, moat.Finding{Category: moat.CategoryExecution, Severity: "low", Summary: "x\x1b[2Jy"})
 	var b bytes.Buffer
@@ -361,6 +367,7 @@ func floodFailed(n int) []moat.Event {
 // Every command line is judged, none deduplicated: the third shell
 // command of a run is reported as the first is.
 func TestEveryCommand(t *testing.T) {
+	t.Parallel()
 	fs := Analyze([]moat.Event{
 		{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "/bin/sh -c echo hi", PID: 4, TimeMS: 1},
 		{Source: "kernel", Kind: "exec", Path: "/bin/sh", Detail: "/bin/sh -c id", PID: 5, TimeMS: 2},
@@ -380,6 +387,7 @@ func TestEveryCommand(t *testing.T) {
 }
 
 func TestTestClaims(t *testing.T) {
+	t.Parallel()
 	if fs := TestClaims([]moat.Event{{Source: "audit", Kind: moat.KindOutcomeHook, Path: "/work/x.py"}}, "test"); len(fs) != 0 {
 		t.Errorf("the program's own claim of a hook counted: %+v", fs)
 	}
@@ -394,6 +402,7 @@ func TestTestClaims(t *testing.T) {
 }
 
 func TestHookIntegrity(t *testing.T) {
+	t.Parallel()
 	// a Python child 36 of pid 11, and a signal sent by pid from
 	child := func(ms int64, exe string) moat.Event {
 		return moat.Event{TimeMS: ms, Source: "kernel", Kind: "exec", Path: exe, PID: 36, PPID: 11}
@@ -500,6 +509,7 @@ func TestHookIntegrity(t *testing.T) {
 // shell with no script started after downloads alone ran what they
 // fetched (stage2_chain: urlopen, then subprocess.run(["sh"], input=...)).
 func TestShellKinds(t *testing.T) {
+	t.Parallel()
 	connect := func(pid int, addr string, ms int64) moat.Event {
 		return moat.Event{Source: "kernel", Kind: "connect", Addr: addr, PID: pid, PPID: 1, TimeMS: ms}
 	}
@@ -562,6 +572,7 @@ func TestShellKinds(t *testing.T) {
 // or a newline in a finding is escaped on moat's summary line, so it
 // neither looks like another name nor writes a line of its own.
 func TestSummaryInvisible(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	WriteSummary(&b, &moat.Result{Findings: []moat.Finding{{Category: moat.CategoryPersistence, Severity: moat.SeverityHigh,
 		Summary: "wrote /home/u/.config/autostart/a\u200bb.desktop\nPASSED \u202eexe"}}})
@@ -582,6 +593,7 @@ func TestSummaryInvisible(t *testing.T) {
 // the summary line, so it does not read as another name there (red team,
 // session 19: /work/z\u200bzz.pth was shown as /work/zzz.pth).
 func TestPagesShowInvisible(t *testing.T) {
+	t.Parallel()
 	res := sample()
 	res.Findings = append(res.Findings, moat.Finding{Category: moat.CategoryPersistence, Severity: moat.SeverityHigh,
 		Summary: "created a .pth file: /work/z\u200bzz.pth /work/b\ufeffom.pth /work/m\u200erk.pth"})

@@ -14,6 +14,7 @@ import (
 // run's deadline) is cut at the budget, and the cut is a finding, never
 // silent; within the budget a secret is still found.
 func TestSecretSearchBudget(t *testing.T) {
+	t.Parallel()
 	tok := planted("aws-secret-access-key", secret, "/home/sandbox/.aws/credentials")
 	leak := moat.Event{Source: moat.SourceNetwork, Kind: moat.KindHTTP, Name: "collect.example", Addr: "198.18.0.1:80", Data: "k=" + secret}
 	cutAt := func(res []moat.Finding, budget string) bool {

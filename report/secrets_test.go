@@ -24,6 +24,7 @@ func exfil(fs []moat.Finding) (moat.Severity, string) {
 }
 
 func TestSecretsReassembled(t *testing.T) {
+	t.Parallel()
 	tok := planted("aws-secret-access-key", secret, "/home/sandbox/.aws/credentials")
 	hx := hex.EncodeToString([]byte(secret)) // 80 characters
 	var dnsSplit, dnsNoise, flows, paths, otherDst, ports, sni []moat.Event
@@ -93,6 +94,7 @@ func reverseString(s string) string {
 
 // Finish finds a secret in what the run printed, in any encoding.
 func TestFinishOutput(t *testing.T) {
+	t.Parallel()
 	res := &moat.Result{Status: moat.StatusExited, Stdout: "ok\n" + base64.StdEncoding.EncodeToString([]byte("k="+secret)) + "\n"}
 	Finish(res, []moat.Event{planted("aws-secret-access-key", secret, "/home/sandbox/.aws/credentials")}, 0, moat.Limits{})
 	if sev, sum := exfil(res.Findings); sev != "critical" || !strings.Contains(sum, "printed to stdout (base64)") {
@@ -110,6 +112,7 @@ func TestFinishOutput(t *testing.T) {
 // password anywhere else is: to another host, to another address naming
 // the host, in a body, or where the sink saw no such flow.
 func TestNetrcToItsHost(t *testing.T) {
+	t.Parallel()
 	const pw = "g9OEF2cVK6JbBCj5WUoRDXKS"
 	tok := moat.Event{Source: "moat", Kind: "honeytoken-planted", Name: "netrc-password", Data: pw, Path: "/home/dev/.netrc", Addr: "github.com"}
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("deploy:"+pw))

@@ -12,6 +12,7 @@ import (
 // URL and way; a marker the sink never served, or one the hook alone
 // saw, is not moat's evidence.
 func TestStage2(t *testing.T) {
+	t.Parallel()
 	served := func(host, p, marker string) moat.Event {
 		return moat.Event{Source: moat.SourceNetwork, Kind: moat.KindStage2, Name: host, Path: p, Detail: "served an inert second stage, marker /tmp/" + marker}
 	}

@@ -71,6 +71,7 @@ func evasion(res *moat.Result, what string) bool {
 // reading with O_NOATIME is refused, and setting the times back is itself
 // a finding (the change time).
 func TestWitness(t *testing.T) {
+	t.Parallel()
 	witnessCases(t, moattest.RequireBackend(t, "native"), "")
 }
 
@@ -149,6 +150,7 @@ func witnessCases(t *testing.T, b moat.Backend, blind string) {
 // TestWitnessGVisor: the same on gVisor (direct), whose home is a host
 // tmpfs that moat plants on and watches.
 func TestWitnessGVisor(t *testing.T) {
+	t.Parallel()
 	moattest.RequireBackend(t, "gvisor")
 	witnessCases(t, &gvisor.Backend{}, "")
 }
@@ -167,6 +169,7 @@ func witnessSays(res *moat.Result, what string) bool {
 // TestWitnessContainers: the same on docker and podman, whose init
 // plants the files, watches them and sends what it saw.
 func TestWitnessContainers(t *testing.T) {
+	t.Parallel()
 	for _, bk := range []struct {
 		name, needs string
 		new         func() moat.Backend
@@ -192,6 +195,7 @@ func TestWitnessContainers(t *testing.T) {
 // evasion finding), and a program a shell starts (which no hook sees)
 // is a kernel exec with its command line.
 func TestKernelExecsContainers(t *testing.T) {
+	t.Parallel()
 	for _, bk := range []struct {
 		name string
 		new  func() moat.Backend
@@ -227,6 +231,7 @@ func TestKernelExecsContainers(t *testing.T) {
 // containers (the init's seccomp listener): a kernel connect event with
 // its address, and the high "seen by the kernel" evasion finding on it.
 func TestKernelConnects(t *testing.T) {
+	t.Parallel()
 	for _, bk := range []struct {
 		name string
 		new  func() moat.Backend
@@ -306,6 +311,7 @@ func staticDenied(t *testing.T) []byte { return buildStatic(t, "./testdata/denie
 // guard does, with the profile's errno, and glibc's fallback from clone3
 // still starts threads.
 func TestKernelDenied(t *testing.T) {
+	t.Parallel()
 	static := staticDenied(t)
 	for _, bk := range []struct {
 		name string
@@ -351,6 +357,7 @@ func TestKernelDenied(t *testing.T) {
 // (.ci/setup-runsc-trace.sh). clone3 (glibc's start of every thread, its flags
 // unlogged) and, direct, openat2 (the Sentry's own ENOSYS) are unseen.
 func TestKernelDeniedGVisor(t *testing.T) {
+	t.Parallel()
 	static := staticDenied(t)
 	for _, bk := range []struct {
 		name  string
@@ -486,6 +493,7 @@ func wantDenied(t *testing.T, res *moat.Result, native, thread bool) {
 // memfd) is the caller's file: a kernel exec with its sha256, not an
 // exec-failed of moat's own descriptor, and a high execution finding.
 func TestExecThroughFD(t *testing.T) {
+	t.Parallel()
 	b := moattest.RequireBackend(t, "native")
 	wantExecThroughFD(t, run(t, b, filepath.Join("testdata", "corpus", "exec_fd.py"), userland), true)
 }

@@ -118,7 +118,11 @@ var knownFailing = map[string]string{}
 
 // TestRunc: without a gVisor RuntimeClass a run is refused unless
 // degraded is allowed; then it runs as a plain runc Pod and says so.
+// TestRunc and the other tests that change nothing of the cluster or the
+// process (not TestCollect, TestPrepared, TestMissingSeccomp) run in
+// parallel: a Pod's run is mostly waiting on the cluster.
 func TestRunc(t *testing.T) {
+	t.Parallel()
 	requireCluster(t)
 	b := newBackend()
 	b.RuntimeClass = kubernetes.Runc
@@ -159,6 +163,7 @@ func TestRunc(t *testing.T) {
 // TestDefaultGVisor: with no RuntimeClass named, the cluster's gVisor one
 // is used, and the program runs on gVisor's kernel.
 func TestDefaultGVisor(t *testing.T) {
+	t.Parallel()
 	b := requireCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -177,6 +182,7 @@ func TestDefaultGVisor(t *testing.T) {
 // TestMissingImage: an image the node cannot have is one clear error,
 // ErrNotFound, and nothing is left.
 func TestMissingImage(t *testing.T) {
+	t.Parallel()
 	b := requireCluster(t)
 	b.Image = "moat-test/no-such-image:" + time.Now().Format("150405")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -308,6 +314,7 @@ func TestMissingSeccomp(t *testing.T) {
 // profile. runsc answers the profile's ENOSYS for clone3 with EPERM, on
 // which glibc's pthread_create gives up; moat's init restores the ENOSYS.
 func TestThreads(t *testing.T) {
+	t.Parallel()
 	b := requireCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -336,6 +343,7 @@ const StockRuntimeClass = "gvisor-stock"
 // not in effect. bootstrap.py, the init where moat's binary cannot run,
 // refuses alike, and passes the patched shim's Pod.
 func TestStockShim(t *testing.T) {
+	t.Parallel()
 	requireCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
