@@ -1,18 +1,21 @@
 package docker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	ctr "github.com/moat-sandbox/moat/backend/internal/container"
 )
@@ -31,6 +34,10 @@ type Orphan struct {
 	ID      string
 	Created time.Time
 	Task    string // "pid 16513 STOPPED", or "" without a task
+	// runtime is the record's OCI runtime (its shim's binary and state
+	// root), where the record says: its delete of the task is the way out
+	// when containerd's fails (runsc's kill of a stopped sandbox fails).
+	runtime, runtimeRoot string
 }
 
 func (o Orphan) String() string {
@@ -99,7 +106,13 @@ func Orphans(ctx context.Context, cli *client.Client, sock string) ([]Orphan, er
 		}
 		var info struct {
 			CreatedAt time.Time
-			Spec      struct {
+			Runtime   struct {
+				Options struct {
+					TypeURL string `json:"type_url"`
+					Value   []byte `json:"value"`
+				}
+			}
+			Spec struct {
 				Process struct{ Args []string }
 			}
 		}
@@ -110,6 +123,9 @@ func Orphans(ctx context.Context, cli *client.Client, sock string) ([]Orphan, er
 			continue
 		}
 		o := Orphan{ID: id, Created: info.CreatedAt}
+		if info.Runtime.Options.TypeURL == "containerd.runc.v1.Options" {
+			o.runtime, o.runtimeRoot = runcOptions(info.Runtime.Options.Value)
+		}
 		for _, l := range strings.Split(string(tasks), "\n") {
 			if f := strings.Fields(l); len(f) == 3 && f[0] == id {
 				o.Task = "pid " + f[1] + " " + f[2]
@@ -127,7 +143,7 @@ func removeOrphans(ctx context.Context, sock string, orphans []Orphan) ([]string
 	var errs []error
 	for _, o := range orphans {
 		if o.Task != "" {
-			if _, err := ctrRun(ctx, sock, "tasks", "delete", "--force", o.ID); err != nil && !strings.Contains(err.Error(), "not found") {
+			if err := deleteTask(ctx, sock, o); err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -139,6 +155,61 @@ func removeOrphans(ctx context.Context, sock string, orphans []Orphan) ([]string
 		removed = append(removed, "containerd record "+o.ID[:min(12, len(o.ID))])
 	}
 	return removed, errors.Join(errs...)
+}
+
+// deleteTask deletes o's task with ctr; where that fails and the record
+// names its runtime, after the runtime's own forced delete of the
+// container: the runc shim's delete kills the task first, and runsc's
+// kill of a sandbox that is no longer running fails, so the task of a
+// gVisor container whose sandbox died stays until its state goes.
+func deleteTask(ctx context.Context, sock string, o Orphan) error {
+	_, err := ctrRun(ctx, sock, "tasks", "delete", "--force", o.ID)
+	if err == nil || strings.Contains(err.Error(), "not found") || o.runtime == "" {
+		return err
+	}
+	rt := exec.CommandContext(ctx, o.runtime, "--root", filepath.Join(o.runtimeRoot, "moby"), "delete", "--force", o.ID)
+	if out, rerr := rt.CombinedOutput(); rerr != nil {
+		return fmt.Errorf("%w; %s delete --force: %v: %s", err, o.runtime, rerr, bytes.TrimSpace(out))
+	}
+	if _, err := ctrRun(ctx, sock, "tasks", "delete", "--force", o.ID); err != nil && !strings.Contains(err.Error(), "not found") {
+		return err
+	}
+	return nil
+}
+
+// runcOptions reads the binary and the state root from a record's
+// containerd.runc.v1.Options (fields binary_name = 6 and root = 7); ""
+// where they are not set or the message does not parse.
+func runcOptions(msg []byte) (binary, root string) {
+	for len(msg) > 0 {
+		num, typ, n := protowire.ConsumeTag(msg)
+		if n < 0 {
+			return "", ""
+		}
+		msg = msg[n:]
+		if typ == protowire.BytesType && (num == 6 || num == 7) {
+			v, m := protowire.ConsumeBytes(msg)
+			if m < 0 {
+				return "", ""
+			}
+			if num == 6 {
+				binary = string(v)
+			} else {
+				root = string(v)
+			}
+			msg = msg[m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, msg)
+		if m < 0 {
+			return "", ""
+		}
+		msg = msg[m:]
+	}
+	if root == "" {
+		binary = "" // the shim's default root is not the record's to say
+	}
+	return binary, root
 }
 
 // gcOrphans is GC's removal of orphaned records: only of the local
