@@ -31,8 +31,8 @@ func TestRuncOptions(t *testing.T) {
 	noRoot = protowire.AppendTag(noRoot, 6, protowire.BytesType)
 	noRoot = protowire.AppendString(noRoot, "/usr/bin/runsc")
 	for _, c := range []struct {
-		name       string
-		msg        []byte
+		name      string
+		msg       []byte
 		bin, root string
 	}{
 		{"docker's runsc", docker, "/var/lib/docker/runtimes/runsc", "/var/run/docker/runtime-runc"},
