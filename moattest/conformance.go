@@ -1,6 +1,7 @@
 package moattest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -868,10 +869,7 @@ if sys.argv[1] == 'cancel':
 }
 
 func testConcurrency(t *testing.T, s *suite) {
-	n := 8
-	if s.opts.Serial {
-		n = 4 // heavy runs (a VM each under emulation): fewer, still side by side
-	}
+	n := cmp.Or(s.opts.Concurrency, 8)
 	type out struct {
 		res *moat.Result
 		err error

@@ -29,8 +29,7 @@
 // processes, cgroups) look at /proc and /sys/fs/cgroup of the host.
 //
 // Bombs and the cases that change the test process's environment run
-// alone; the others run in parallel, unless the backend asks for every case
-// alone (Options.Serial). A backend slow to start a run (a VM under
+// alone; the others run in parallel (go test's -parallel at once). A backend slow to start a run (a VM under
 // emulation) declares how slow (Options.StartBound), and every bound on how
 // long a case may take before it is called hung grows by that much.
 package moattest
@@ -87,11 +86,10 @@ type Options struct {
 	// its guest. The limit-hides cases then want the status and a report
 	// that says it is incomplete.
 	ReportLostAtLimit string
-	// Serial runs every case alone, none in parallel: for a backend whose
-	// runs are heavy (a VM under emulation), where parallel cases would
-	// only queue for the CPU and overrun their bounds. The concurrency
-	// case then runs 4 at once, not 8.
-	Serial bool
+	// Concurrency is how many runs the concurrency case starts at once
+	// (0: 8): fewer for a backend whose every run is heavy (a VM under
+	// emulation, a CPU each), where more would only queue for the CPU.
+	Concurrency int
 	// StartBound is how long a run may take to start before its program
 	// does (a guest kernel's boot under emulation). It is added to every
 	// bound on how long a case may take before the suite calls it hung;
@@ -212,7 +210,7 @@ func Run(t *testing.T, newBackend func() moat.Backend, opts Options) {
 					continue
 				}
 				t.Run(c.name, func(t *testing.T) {
-					if !c.alone && !opts.Serial {
+					if !c.alone {
 						t.Parallel()
 					}
 					c.fn(t, s)

@@ -3,8 +3,10 @@ package kubernetes_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,22 @@ import (
 	"github.com/moat-sandbox/moat/backend/kubernetes"
 	"github.com/moat-sandbox/moat/moattest"
 )
+
+// TestMain runs up to 4 tests, or a suite's cases, at once where
+// -test.parallel is not given: a Pod's run is mostly waiting on the
+// cluster (scheduling, the kubelet's sync, the Pod's deletion), not on
+// this machine's CPUs, and go test's default is one per CPU.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if p := flag.Lookup("test.parallel"); !given && p != nil {
+		if n, err := strconv.Atoi(p.Value.String()); err == nil && n < 4 {
+			_ = flag.Set("test.parallel", "4")
+		}
+	}
+	os.Exit(m.Run())
+}
 
 // KubeconfigEnv names the kubeconfig of the cluster the tests run on
 // (.ci/kube-up.sh prints it); unset, they skip.

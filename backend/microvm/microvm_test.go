@@ -32,9 +32,10 @@ func newBackend() moat.Backend { return &microvm.Backend{} }
 // the host's (the Sentry relaxations: the cleanup and orphan cases require
 // that nothing of a run is left on the host instead); the guest's RAM is
 // the program's limit plus the VM's own share. Under TCG emulation
-// (emulated true) a guest boots in seconds of CPU: the cases run one at a
-// time, and every bound on a case grows by a boot's worst case on a loaded
-// host.
+// (emulated true) a guest boots in seconds of CPU, one CPU each: the
+// cases run go test's -parallel at once (one per CPU), the concurrency
+// case starts 4 guests, not 8, and every bound on a case grows by a boot's
+// worst case on a loaded host.
 func options(emulated bool) moattest.Options {
 	o := moattest.Options{
 		Layers:            []string{"microvm", "guest-kernel", "read-only-runtime", "vmm", "channel", "disk", "network-none", "seccomp", "user", "cgroup-v2", "rlimits", "timeout", "output-limit", "behaviour-report"},
@@ -42,7 +43,7 @@ func options(emulated bool) moattest.Options {
 		ReportLostAtLimit: "the guest's agent makes the report, and a program that fills the guest's memory can end the guest first (SECURITY.md)",
 	}
 	if emulated {
-		o.Serial, o.StartBound, o.ProgramStart = true, 90*time.Second, 20*time.Second
+		o.Concurrency, o.StartBound, o.ProgramStart = 4, 90*time.Second, 20*time.Second
 	}
 	return o
 }
