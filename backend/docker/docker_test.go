@@ -542,16 +542,7 @@ const pulledChild = "import subprocess, sys; subprocess.run([sys.executable, '-S
 // lost the removal leaves one), with its task, and nothing else's.
 func TestGCOrphans(t *testing.T) {
 	moattest.RequireBackend(t, "docker")
-	if os.Geteuid() != 0 {
-		t.Skip("gc reads containerd as root")
-	}
-	sock, err := docker.ContainerdSocket()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctrCmd := func(args ...string) ([]byte, error) {
-		return exec.Command("ctr", append([]string{"-a", sock, "-n", "moby"}, args...)...).CombinedOutput()
-	}
+	ctrCmd := ctrMoby(t)
 	rootfs := t.TempDir()
 	ids := map[string][]string{
 		"orphan000000-moat-gctest": {"/.moat/moat", "moat-container-init", "/.moat"},
@@ -576,5 +567,21 @@ func TestGCOrphans(t *testing.T) {
 	}
 	if strings.Contains(string(out), "orphan000000") || !strings.Contains(string(out), "other0000000") {
 		t.Errorf("containerd's records after gc: %q, want moat's gone and the other kept", out)
+	}
+}
+
+// ctrMoby returns a runner of ctr on Docker's containerd (namespace moby),
+// skipping t where gc could not read it: as a user who is not root.
+func ctrMoby(t *testing.T) func(args ...string) ([]byte, error) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("gc reads containerd as root")
+	}
+	sock, err := docker.ContainerdSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(args ...string) ([]byte, error) {
+		return exec.Command("ctr", append([]string{"-a", sock, "-n", "moby"}, args...)...).CombinedOutput()
 	}
 }

@@ -23,22 +23,13 @@ import (
 // shim with runsc as its binary.
 func TestGCOrphanDeadSandbox(t *testing.T) {
 	moattest.RequireBackend(t, "docker")
-	if os.Geteuid() != 0 {
-		t.Skip("gc reads containerd as root")
-	}
+	ctrCmd := ctrMoby(t)
 	runsc, err := exec.LookPath("runsc")
 	if err != nil {
 		if moattest.Required("gvisor") {
 			t.Fatal("runsc not found")
 		}
 		t.Skip("runsc not found: the runtime whose stopped tasks containerd cannot delete")
-	}
-	sock, err := docker.ContainerdSocket()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctrCmd := func(args ...string) ([]byte, error) {
-		return exec.Command("ctr", append([]string{"-a", sock, "-n", "moby"}, args...)...).CombinedOutput()
 	}
 	dir := t.TempDir()
 	rootfs := filepath.Join(dir, "rootfs")
