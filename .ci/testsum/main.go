@@ -62,6 +62,11 @@ func main() {
 			times = append(times, timed{e.Package[strings.LastIndex(e.Package, "/")+1:] + " " + e.Test, e.Elapsed})
 		}
 	}
+	if err := in.Err(); err != nil {
+		out.Flush()
+		fmt.Fprintln(os.Stderr, "testsum: reading go test's output:", err)
+		os.Exit(1)
+	}
 	sort.Slice(times, func(i, j int) bool { return times[i].elapsed > times[j].elapsed })
 	fmt.Fprintln(out, "== slowest tests")
 	for i, t := range times {
