@@ -1,7 +1,7 @@
-// Command testsum reads `go test -json` on stdin and prints what plain
-// `go test` would (each package's result line, the output of tests that
-// failed), then the slowest tests: CI has a time limit, and its log says
-// where the time went. Its exit status is go test's, which the caller's
+// Command testsum reads `go test -json` on stdin and prints each
+// package's result line, build errors, and the output of tests that failed
+// or never ended (a subtest's that passed is left out), then the slowest
+// tests: CI has a time limit, and its log says where the time went. Its exit status is go test's, which the caller's
 // pipefail keeps.
 package main
 
@@ -42,6 +42,8 @@ func main() {
 		}
 		key := e.Package + " " + e.Test
 		switch {
+		case e.Action == "build-output":
+			fmt.Fprint(out, e.Output) // a build or vet error (its event has no Package)
 		case e.Test == "" && e.Action == "output":
 			if !strings.HasPrefix(e.Output, "=== ") && !strings.HasPrefix(e.Output, "PASS\n") {
 				fmt.Fprint(out, e.Output)
@@ -60,6 +62,13 @@ func main() {
 		}
 		if e.Test != "" && (e.Action == "pass" || e.Action == "fail") && strings.Count(e.Test, "/") <= 1 {
 			times = append(times, timed{e.Package[strings.LastIndex(e.Package, "/")+1:] + " " + e.Test, e.Elapsed})
+		}
+	}
+	// A test still running when its binary died (a timeout's panic, a
+	// crash) never ends: its output is printed, not lost.
+	for _, lines := range held {
+		for _, l := range lines {
+			fmt.Fprint(out, l)
 		}
 	}
 	if err := in.Err(); err != nil {

@@ -167,7 +167,9 @@ func deleteTask(ctx context.Context, sock string, o Orphan) error {
 	if err == nil || strings.Contains(err.Error(), "not found") || o.runtime == "" {
 		return err
 	}
-	rt := exec.CommandContext(ctx, o.runtime, "--root", filepath.Join(o.runtimeRoot, "moby"), "delete", "--force", o.ID)
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second) // a runtime that hangs does not hold gc
+	defer cancel()
+	rt := exec.CommandContext(rctx, o.runtime, "--root", filepath.Join(o.runtimeRoot, "moby"), "delete", "--force", o.ID)
 	if out, rerr := rt.CombinedOutput(); rerr != nil {
 		return fmt.Errorf("%w; %s delete --force: %v: %s", err, o.runtime, rerr, bytes.TrimSpace(out))
 	}
